@@ -1,0 +1,654 @@
+/* natter-frame.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-frame.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+G_DEFINE_QUARK (natter-proto-error-quark, natter_proto_error)
+
+#define PUSH_CONTENT_MAX_LENGTH 1024
+#define PLATFORM_MAX_LENGTH     32
+#define CURSOR_MAX_LENGTH       256
+#define UID_MAX_LENGTH          64
+
+/* ------------------------------------------------------------- structure */
+
+typedef enum {
+  CHECK_STRUCTURE,  /* field numbers of unknown fields */
+  CHECK_UTF8,       /* every string */
+} TreeCheck;
+
+static gboolean check_tree (const ProtobufCMessage  *message,
+                            TreeCheck                check,
+                            GError                 **error);
+
+NatterFrame *
+natter_frame_unpack (const guint8  *data,
+                     gsize          length,
+                     GError       **error)
+{
+  NatterFrame *frame;
+
+  if (length > NATTER_FRAME_MAX_SIZE)
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_TOO_LARGE,
+                   "Frame of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
+                   length, NATTER_FRAME_MAX_SIZE);
+      return NULL;
+    }
+
+  if (length == 0 || data == NULL)
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY,
+                           "Empty frame");
+      return NULL;
+    }
+
+  frame = natter__frame__unpack (NULL, length, data);
+  if (frame == NULL)
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED,
+                   "Frame of %" G_GSIZE_FORMAT " bytes is not a valid protocol frame",
+                   length);
+      return NULL;
+    }
+
+  if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
+    {
+      natter__frame__free_unpacked (frame, NULL);
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY,
+                           "Frame has no body");
+      return NULL;
+    }
+
+  if (!check_tree (&frame->base, CHECK_STRUCTURE, error))
+    {
+      natter__frame__free_unpacked (frame, NULL);
+      g_prefix_error (error, "Frame is not valid: ");
+      return NULL;
+    }
+
+  return frame;
+}
+
+void
+natter_frame_free (NatterFrame *frame)
+{
+  if (frame != NULL)
+    natter__frame__free_unpacked (frame, NULL);
+}
+
+GBytes *
+natter_frame_encode (const NatterFrame  *frame,
+                     GError            **error)
+{
+  gsize size;
+  guint8 *buffer;
+
+  g_return_val_if_fail (frame != NULL, NULL);
+
+  size = natter__frame__get_packed_size (frame);
+  if (size > NATTER_FRAME_MAX_SIZE)
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_TOO_LARGE,
+                   "Frame of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
+                   size, NATTER_FRAME_MAX_SIZE);
+      return NULL;
+    }
+
+  buffer = g_malloc (MAX (size, 1));
+  natter__frame__pack (frame, buffer);
+
+  return g_bytes_new_take (buffer, size);
+}
+
+const char *
+natter_frame_type_name (const NatterFrame *frame)
+{
+  const ProtobufCFieldDescriptor *field;
+
+  if (frame == NULL || frame->body_case == NATTER__FRAME__BODY__NOT_SET)
+    return "empty";
+
+  field = protobuf_c_message_descriptor_get_field (&natter__frame__descriptor,
+                                                   frame->body_case);
+  return field != NULL ? field->name : "unknown";
+}
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+/* Offsets come from the descriptor, so the member is correctly aligned. */
+static inline const void *
+member_at (const ProtobufCMessage *message,
+           unsigned                offset)
+{
+  return (const guint8 *) message + offset;
+}
+
+/* Walks a message and every message nested in it, however deep or repeated,
+ * so a field added to natter.proto later is covered without touching this
+ * file. The path to a bad field is put together only on failure. */
+static gboolean
+check_tree (const ProtobufCMessage  *message,
+            TreeCheck                check,
+            GError                 **error)
+{
+  const ProtobufCMessageDescriptor *desc = message->descriptor;
+
+  /* protobuf-c accepts field number 0 in an over-long varint tag, but cannot
+   * encode it back: such a frame would not survive a round trip. */
+  if (check == CHECK_STRUCTURE)
+    for (gsize i = 0; i < message->n_unknown_fields; i++)
+      if (message->unknown_fields[i].tag == 0)
+        {
+          g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED,
+                               "field number 0");
+          return FALSE;
+        }
+
+  for (guint i = 0; i < desc->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *field = &desc->fields[i];
+      const void *base = member_at (message, field->offset);
+      gsize n_values = 1;
+      const void *values;
+
+      if (field->type != PROTOBUF_C_TYPE_MESSAGE &&
+          !(field->type == PROTOBUF_C_TYPE_STRING && check == CHECK_UTF8))
+        continue;
+
+      if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        {
+          const guint32 *oneof_case = member_at (message, field->quantifier_offset);
+          if (*oneof_case != field->id)
+            continue;
+        }
+
+      if (field->label == PROTOBUF_C_LABEL_REPEATED)
+        {
+          const size_t *count = member_at (message, field->quantifier_offset);
+          void * const *array = base;
+
+          n_values = *count;
+          values = *array;
+        }
+      else
+        {
+          values = base;
+        }
+
+      for (gsize j = 0; j < n_values; j++)
+        {
+          const void *value = ((void * const *) values)[j];
+
+          if (value == NULL)
+            continue;
+
+          if (field->type == PROTOBUF_C_TYPE_STRING)
+            {
+              if (!g_utf8_validate (value, -1, NULL))
+                {
+                  g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_UTF8,
+                               "%s is not valid UTF-8", field->name);
+                  return FALSE;
+                }
+            }
+          else if (!check_tree (value, check, error))
+            {
+              g_prefix_error (error, "%s.", field->name);
+              return FALSE;
+            }
+        }
+    }
+
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- fields */
+
+gboolean
+natter_id_is_valid (const char *id)
+{
+  gsize length = 0;
+
+  if (id == NULL)
+    return FALSE;
+
+  for (const char *p = id; *p != '\0'; p++, length++)
+    {
+      if (length >= NATTER_ID_MAX_LENGTH)
+        return FALSE;
+
+      if (!g_ascii_isalnum (*p) && strchr ("_.@=+-", *p) == NULL)
+        return FALSE;
+    }
+
+  return length > 0;
+}
+
+gboolean
+natter_content_is_valid (const char  *content,
+                         GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize length;
+  JsonNode *root;
+
+  if (content == NULL || *content == '\0')
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MISSING_FIELD,
+                           "Message content is empty");
+      return FALSE;
+    }
+
+  length = strlen (content);
+  if (length > NATTER_CONTENT_MAX_SIZE)
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_CONTENT_TOO_LARGE,
+                   "Message content of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
+                   length, NATTER_CONTENT_MAX_SIZE);
+      return FALSE;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, content, (gssize) length, &local_error))
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                   "Message content is not JSON: %s", local_error->message);
+      return FALSE;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                           "Message content is not a JSON object");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+fail (GError     **error,
+      int          code,
+      const char  *what,
+      const char  *problem)
+{
+  g_set_error (error, NATTER_PROTO_ERROR, code, "%s: %s", what, problem);
+  return FALSE;
+}
+
+static gboolean
+check_id (const char  *value,
+          const char  *what,
+          GError     **error)
+{
+  if (value == NULL || *value == '\0')
+    return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, what, "missing");
+  if (!natter_id_is_valid (value))
+    return fail (error, NATTER_PROTO_ERROR_INVALID_ID, what,
+                 "not 1-64 bytes of letters, digits and _.@=+-");
+  return TRUE;
+}
+
+static gboolean
+check_text (const char  *value,
+            gsize        max_length,
+            gboolean     required,
+            const char  *what,
+            GError     **error)
+{
+  if (value == NULL || *value == '\0')
+    return required ? fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, what, "missing") : TRUE;
+  if (strlen (value) > max_length)
+    return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, what, "too long");
+  return TRUE;
+}
+
+static gboolean
+check_conversation_type (int          type,
+                         const char  *what,
+                         GError     **error)
+{
+  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type))
+    return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, what, "conversation type not in 1..8");
+  return TRUE;
+}
+
+static gboolean
+check_object_name (const char  *value,
+                   const char  *what,
+                   GError     **error)
+{
+  if (!check_text (value, NATTER_OBJECT_NAME_MAX_LENGTH, TRUE, what, error))
+    return FALSE;
+
+  for (const char *p = value; *p != '\0'; p++)
+    if (!g_ascii_isgraph (*p))
+      return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, what,
+                   "only printable ASCII without spaces");
+
+  return TRUE;
+}
+
+static gboolean
+check_content (const char  *content,
+               GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!natter_content_is_valid (content, &local_error))
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, local_error->code,
+                   "content: %s", local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_message (const Natter__Message  *message,
+               GError                **error)
+{
+  if (message == NULL)
+    return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "message", "missing");
+
+  return check_conversation_type (message->conversation_type, "message.conversation_type", error) &&
+         check_id (message->target_id, "message.target_id", error) &&
+         check_id (message->sender_user_id, "message.sender_user_id", error) &&
+         check_object_name (message->object_name, "message.object_name", error) &&
+         check_text (message->message_uid, UID_MAX_LENGTH, FALSE, "message.message_uid", error) &&
+         check_text (message->push_content, PUSH_CONTENT_MAX_LENGTH, FALSE, "message.push_content", error) &&
+         check_content (message->content, error);
+}
+
+static gboolean
+check_messages (Natter__Message **messages,
+                gsize             n_messages,
+                GError          **error)
+{
+  for (gsize i = 0; i < n_messages; i++)
+    if (!check_message (messages[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+validate_connect (const Natter__Connect  *connect,
+                  GError                **error)
+{
+  return check_id (connect->app_key, "connect.app_key", error) &&
+         check_text (connect->token, NATTER_TOKEN_MAX_LENGTH, TRUE, "connect.token", error) &&
+         check_id (connect->device_id, "connect.device_id", error) &&
+         check_text (connect->platform, PLATFORM_MAX_LENGTH, FALSE, "connect.platform", error) &&
+         check_text (connect->client_version, PLATFORM_MAX_LENGTH, FALSE, "connect.client_version", error);
+}
+
+static gboolean
+validate_publish (const Natter__Publish  *publish,
+                  GError                **error)
+{
+  return check_id (publish->client_msg_id, "publish.client_msg_id", error) &&
+         check_conversation_type (publish->conversation_type, "publish.conversation_type", error) &&
+         check_id (publish->target_id, "publish.target_id", error) &&
+         check_object_name (publish->object_name, "publish.object_name", error) &&
+         check_text (publish->push_content, PUSH_CONTENT_MAX_LENGTH, FALSE, "publish.push_content", error) &&
+         check_content (publish->content, error);
+}
+
+static gboolean
+validate_query (const Natter__Query  *query,
+                GError              **error)
+{
+  if (query->request_id == 0)
+    return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "query.request_id", "missing");
+
+  switch (query->method_case)
+    {
+    case NATTER__QUERY__METHOD_HISTORY:
+      {
+        const Natter__HistoryRequest *r = query->history;
+        if (!check_conversation_type (r->conversation_type, "history.conversation_type", error) ||
+            !check_id (r->target_id, "history.target_id", error))
+          return FALSE;
+        if (r->before_time < 0)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "history.before_time", "negative");
+        if (r->count < NATTER_HISTORY_MIN_COUNT || r->count > NATTER_HISTORY_MAX_COUNT)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "history.count", "not in 2..20");
+        return TRUE;
+      }
+
+    case NATTER__QUERY__METHOD_CONVERSATION_LIST:
+      {
+        const Natter__ConversationListRequest *r = query->conversation_list;
+        for (gsize i = 0; i < r->n_types; i++)
+          if (!check_conversation_type (r->types[i], "conversation_list.types", error))
+            return FALSE;
+        if (r->limit > NATTER_CONVERSATION_LIST_MAX_LIMIT)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "conversation_list.limit", "over 1000");
+        return check_text (r->cursor, CURSOR_MAX_LENGTH, FALSE, "conversation_list.cursor", error);
+      }
+
+    case NATTER__QUERY__METHOD_CHATROOM_JOIN:
+      if (query->chatroom_join->count < -1 ||
+          query->chatroom_join->count > NATTER_CHATROOM_JOIN_MAX_COUNT)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "chatroom_join.count", "not in -1..50");
+      return check_id (query->chatroom_join->chatroom_id, "chatroom_join.chatroom_id", error);
+
+    case NATTER__QUERY__METHOD_CHATROOM_QUIT:
+      return check_id (query->chatroom_quit->chatroom_id, "chatroom_quit.chatroom_id", error);
+
+    case NATTER__QUERY__METHOD_CLEAR_UNREAD:
+      return check_conversation_type (query->clear_unread->conversation_type, "clear_unread.conversation_type", error) &&
+             check_id (query->clear_unread->target_id, "clear_unread.target_id", error);
+
+    case NATTER__QUERY__METHOD_RECALL:
+      return check_text (query->recall->message_uid, UID_MAX_LENGTH, TRUE, "recall.message_uid", error) &&
+             check_conversation_type (query->recall->conversation_type, "recall.conversation_type", error) &&
+             check_id (query->recall->target_id, "recall.target_id", error);
+
+    case NATTER__QUERY__METHOD_TURN_CREDENTIALS:
+      return TRUE;
+
+    case NATTER__QUERY__METHOD_ONLINE_STATUS:
+      {
+        const Natter__OnlineStatusRequest *r = query->online_status;
+        if (r->n_user_ids == 0)
+          return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "online_status.user_ids", "empty");
+        if (r->n_user_ids > NATTER_ONLINE_STATUS_MAX_USERS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "online_status.user_ids", "more than 100");
+        for (gsize i = 0; i < r->n_user_ids; i++)
+          if (!check_id (r->user_ids[i], "online_status.user_ids", error))
+            return FALSE;
+        return TRUE;
+      }
+
+    case NATTER__QUERY__METHOD_CONVERSATION_UPDATE:
+      {
+        const Natter__ConversationUpdateRequest *r = query->conversation_update;
+        if (r->action <= NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_NONE ||
+            r->action > NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_REMOVE)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "conversation_update.action", "unknown");
+        return check_conversation_type (r->conversation_type, "conversation_update.conversation_type", error) &&
+               check_id (r->target_id, "conversation_update.target_id", error);
+      }
+
+    case NATTER__QUERY__METHOD__NOT_SET:
+    default:
+      return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "query.method", "missing or unknown");
+    }
+}
+
+static gboolean
+validate_result (const Natter__Result  *result,
+                 GError               **error)
+{
+  if (result->request_id == 0)
+    return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "result.request_id", "missing");
+
+  switch (result->payload_case)
+    {
+    case NATTER__RESULT__PAYLOAD_HISTORY:
+      return check_messages (result->history->messages, result->history->n_messages, error);
+
+    case NATTER__RESULT__PAYLOAD_CONVERSATION_LIST:
+      for (gsize i = 0; i < result->conversation_list->n_conversations; i++)
+        {
+          const Natter__Conversation *c = result->conversation_list->conversations[i];
+          if (!check_conversation_type (c->conversation_type, "conversation.conversation_type", error) ||
+              !check_id (c->target_id, "conversation.target_id", error))
+            return FALSE;
+          if (c->latest_message != NULL && !check_message (c->latest_message, error))
+            return FALSE;
+        }
+      return TRUE;
+
+    case NATTER__RESULT__PAYLOAD_CHATROOM_JOIN:
+      return check_messages (result->chatroom_join->messages, result->chatroom_join->n_messages, error);
+
+    case NATTER__RESULT__PAYLOAD_RECALL:
+      return check_message (result->recall->recall_command, error);
+
+    case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS:
+    case NATTER__RESULT__PAYLOAD_ONLINE_STATUS:
+    case NATTER__RESULT__PAYLOAD__NOT_SET:
+    default:
+      return TRUE;
+    }
+}
+
+static gboolean
+sender_may_send (Natter__Frame__BodyCase body,
+                 NatterPeer            sender)
+{
+  switch (body)
+    {
+    case NATTER__FRAME__BODY_CONNECT:
+    case NATTER__FRAME__BODY_PUBLISH:
+    case NATTER__FRAME__BODY_DELIVER_ACK:
+    case NATTER__FRAME__BODY_QUERY:
+      return sender == NATTER_PEER_CLIENT;
+
+    case NATTER__FRAME__BODY_CONNECT_ACK:
+    case NATTER__FRAME__BODY_PUBLISH_ACK:
+    case NATTER__FRAME__BODY_DELIVER:
+    case NATTER__FRAME__BODY_RESULT:
+    case NATTER__FRAME__BODY_KICK:
+    case NATTER__FRAME__BODY_CHATROOM_EVENT:
+      return sender == NATTER_PEER_SERVER;
+
+    case NATTER__FRAME__BODY_PING:
+    case NATTER__FRAME__BODY_PONG:
+      return TRUE;
+
+    case NATTER__FRAME__BODY__NOT_SET:
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+natter_frame_validate (const NatterFrame  *frame,
+                       NatterPeer          sender,
+                       GError            **error)
+{
+  g_return_val_if_fail (frame != NULL, FALSE);
+
+  if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY,
+                           "Frame has no body");
+      return FALSE;
+    }
+
+  if (!sender_may_send (frame->body_case, sender))
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_WRONG_DIRECTION,
+                   "A %s never sends %s frames",
+                   sender == NATTER_PEER_CLIENT ? "client" : "server",
+                   natter_frame_type_name (frame));
+      return FALSE;
+    }
+
+  if (!check_tree (&frame->base, CHECK_UTF8, error))
+    return FALSE;
+
+  switch (frame->body_case)
+    {
+    case NATTER__FRAME__BODY_CONNECT:
+      return validate_connect (frame->connect, error);
+
+    case NATTER__FRAME__BODY_CONNECT_ACK:
+      if (frame->connect_ack->code == NATTER_CODE_OK)
+        return check_id (frame->connect_ack->user_id, "connect_ack.user_id", error);
+      return TRUE;
+
+    case NATTER__FRAME__BODY_PUBLISH:
+      return validate_publish (frame->publish, error);
+
+    case NATTER__FRAME__BODY_PUBLISH_ACK:
+      return check_id (frame->publish_ack->client_msg_id, "publish_ack.client_msg_id", error) &&
+             check_text (frame->publish_ack->message_uid, UID_MAX_LENGTH, FALSE,
+                         "publish_ack.message_uid", error);
+
+    case NATTER__FRAME__BODY_DELIVER:
+      return check_message (frame->deliver->message, error);
+
+    case NATTER__FRAME__BODY_DELIVER_ACK:
+      if (frame->deliver_ack->seq == 0)
+        return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "deliver_ack.seq", "missing");
+      return TRUE;
+
+    case NATTER__FRAME__BODY_QUERY:
+      return validate_query (frame->query, error);
+
+    case NATTER__FRAME__BODY_RESULT:
+      return validate_result (frame->result, error);
+
+    case NATTER__FRAME__BODY_CHATROOM_EVENT:
+      return check_id (frame->chatroom_event->chatroom_id, "chatroom_event.chatroom_id", error);
+
+    case NATTER__FRAME__BODY_KICK:
+    case NATTER__FRAME__BODY_PING:
+    case NATTER__FRAME__BODY_PONG:
+      return TRUE;
+
+    case NATTER__FRAME__BODY__NOT_SET:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+NatterFrame *
+natter_frame_decode (const guint8  *data,
+                     gsize          length,
+                     NatterPeer     sender,
+                     GError       **error)
+{
+  g_autoptr(NatterFrame) frame = natter_frame_unpack (data, length, error);
+
+  if (frame == NULL || !natter_frame_validate (frame, sender, error))
+    return NULL;
+
+  return g_steal_pointer (&frame);
+}
+
+int
+natter_proto_error_to_code (const GError *error)
+{
+  if (error == NULL)
+    return NATTER_CODE_OK;
+
+  if (error->domain == NATTER_PROTO_ERROR &&
+      (error->code == NATTER_PROTO_ERROR_CONTENT_TOO_LARGE ||
+       error->code == NATTER_PROTO_ERROR_TOO_LARGE))
+    return NATTER_CODE_MESSAGE_TOO_LARGE;
+
+  return NATTER_CODE_INVALID_PARAMETER;
+}

@@ -1,0 +1,41 @@
+/* natter-object-names.h — message object names and their fixed flags
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_OBJECT_TEXT              "RC:TxtMsg"
+#define NATTER_OBJECT_IMAGE             "RC:ImgMsg"
+#define NATTER_OBJECT_VOICE             "RC:VcMsg"
+#define NATTER_OBJECT_HQ_VOICE          "RC:HQVCMsg"
+#define NATTER_OBJECT_FILE              "RC:FileMsg"
+#define NATTER_OBJECT_INFO_NOTIFICATION "RC:InfoNtf"
+#define NATTER_OBJECT_RECALL_COMMAND    "RC:RcCmd"
+#define NATTER_OBJECT_RECALL_NOTIFICATION "RC:RcNtf"
+#define NATTER_OBJECT_COMMAND           "RC:CmdMsg"
+#define NATTER_OBJECT_TYPING_STATUS     "RC:TypSts"
+#define NATTER_OBJECT_READ_NOTIFICATION "RC:ReadNtf"
+#define NATTER_OBJECT_SYNC_READ_STATUS  "RC:SRSMsg"
+#define NATTER_OBJECT_CS_HANDSHAKE      "RC:CsHs"
+
+#define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
+#define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"
+#define NATTER_OBJECT_CALL_ACCEPT       "RC:VCAccept"
+#define NATTER_OBJECT_CALL_HANGUP       "RC:VCHangup"
+#define NATTER_OBJECT_CALL_MODIFY_MEDIA "RC:VCModifyMedia"
+#define NATTER_OBJECT_CALL_SUMMARY      "RC:VCSummary"
+/* Natter's own: trickled ICE candidates {callId, candidate, sdpMLineIndex}. */
+#define NATTER_OBJECT_CALL_ICE          "NT:VCIce"
+
+/* The flags a message with this object name travels with: the fixed flags of
+ * a known name, or @client_flags (masked to valid bits) for a custom one. */
+guint    natter_object_name_flags    (const char *object_name,
+                                      guint       client_flags);
+gboolean natter_object_name_is_known (const char *object_name);
+
+G_END_DECLS

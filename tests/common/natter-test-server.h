@@ -1,0 +1,64 @@
+/* natter-test-server.h — a real natterd for integration tests
+ *
+ * Starts the natterd built in this tree on 127.0.0.1 with a temporary data
+ * dir, creates an app first, and talks to its server API with properly
+ * signed requests. Every layer's integration tests use this.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _NatterTestServer NatterTestServer;
+
+/* Creates an app named "test" in a fresh temporary data dir and starts
+ * natterd on 127.0.0.1 with a free port. @config, when not NULL, is the text
+ * of a GKeyFile passed with --config. @create_app_args are extra arguments
+ * for `natterd --create-app` (NULL-terminated, may be NULL). */
+NatterTestServer *natter_test_server_new          (void);
+NatterTestServer *natter_test_server_new_full     (const char         *config,
+                                                   const char * const *create_app_args);
+
+const char       *natter_test_server_get_url      (NatterTestServer   *self);
+guint16           natter_test_server_get_port     (NatterTestServer   *self);
+const char       *natter_test_server_get_data_dir (NatterTestServer   *self);
+const char       *natter_test_server_get_app_key  (NatterTestServer   *self);
+const char       *natter_test_server_get_app_secret (NatterTestServer *self);
+GPid              natter_test_server_get_pid      (NatterTestServer   *self);
+
+/* Signed POST /<path>.json. @params alternates names and values, repeated
+ * names for arrays, NULL-terminated. Returns the parsed reply object; the
+ * HTTP status goes to @http_status when not NULL. */
+JsonObject       *natter_test_server_api          (NatterTestServer   *self,
+                                                   guint              *http_status,
+                                                   const char         *path,
+                                                   ...) G_GNUC_NULL_TERMINATED;
+/* user/getToken; asserts success. */
+char             *natter_test_server_get_token    (NatterTestServer   *self,
+                                                   const char         *user_id);
+
+/* SIGTERM and wait; or SIGKILL and wait. */
+void              natter_test_server_stop         (NatterTestServer   *self);
+void              natter_test_server_kill         (NatterTestServer   *self);
+/* Starts natterd again on the same data dir and port (after stop/kill). */
+void              natter_test_server_restart      (NatterTestServer   *self);
+/* Stops natterd if running and deletes the data dir. */
+void              natter_test_server_free         (NatterTestServer   *self);
+
+/* Absolute path of a built program: $NATTERD, $NATTER_CLI, ... from the
+ * test environment (tests/meson.build sets them). */
+const char       *natter_test_program             (const char         *env_name);
+
+/* Signature header value for the server API: hex SHA1(secret+nonce+timestamp). */
+char             *natter_test_api_signature       (const char         *secret,
+                                                   const char         *nonce,
+                                                   const char         *timestamp);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterTestServer, natter_test_server_free)
+
+G_END_DECLS

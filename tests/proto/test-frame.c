@@ -1,0 +1,804 @@
+/* test-frame.c — natter-proto: round trips and rejection of bad frames
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <string.h>
+
+#include "natter-frame.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static GBytes *
+encode_ok (const NatterFrame *frame)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes = natter_frame_encode (frame, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (bytes);
+  return bytes;
+}
+
+/* Encode, decode as @sender would receive it, encode again: the bytes must
+ * match and the decoded frame is returned for field checks. */
+static NatterFrame *
+round_trip (const NatterFrame *frame,
+            NatterPeer         sender)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) first = encode_ok (frame);
+  g_autoptr(GBytes) second = NULL;
+  NatterFrame *decoded;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (first, &size);
+
+  decoded = natter_frame_decode (data, size, sender, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_cmpint (decoded->body_case, ==, frame->body_case);
+
+  second = encode_ok (decoded);
+  g_assert_true (g_bytes_equal (first, second));
+
+  return decoded;
+}
+
+static void
+assert_rejected (const NatterFrame *frame,
+                 NatterPeer         sender,
+                 int                code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = encode_ok (frame);
+  g_autoptr(NatterFrame) decoded = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  decoded = natter_frame_decode (data, size, sender, &error);
+  g_assert_null (decoded);
+  g_assert_error (error, NATTER_PROTO_ERROR, code);
+  g_assert_nonnull (error->message);
+  g_assert_cmpstr (error->message, !=, "");
+}
+
+static Natter__Message
+text_message (const char *content)
+{
+  Natter__Message message = NATTER__MESSAGE__INIT;
+
+  message.message_uid = (char *) "BC3D-4F5G-6H7J-8K9L";
+  message.conversation_type = NATTER_CONVERSATION_PRIVATE;
+  message.target_id = (char *) "alice";
+  message.sender_user_id = (char *) "alice";
+  message.object_name = (char *) NATTER_OBJECT_TEXT;
+  message.content = (char *) content;
+  message.sent_time = G_GINT64_CONSTANT (1484621850284);
+  message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+  return message;
+}
+
+/* --------------------------------------------------------- round trips */
+
+static void
+test_round_trip_connect (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Connect connect = NATTER__CONNECT__INIT;
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  connect.app_key = (char *) "k3y-demo";
+  connect.token = (char *) "dG9rZW4=@natter;alice;1700000000000";
+  connect.device_id = (char *) "dev-7c1f";
+  connect.platform = (char *) "linux";
+  connect.last_seq = 4242;
+  connect.client_version = (char *) "0.1.0";
+  frame.body_case = NATTER__FRAME__BODY_CONNECT;
+  frame.connect = &connect;
+
+  decoded = round_trip (&frame, NATTER_PEER_CLIENT);
+  g_assert_cmpstr (decoded->connect->app_key, ==, "k3y-demo");
+  g_assert_cmpstr (decoded->connect->token, ==, connect.token);
+  g_assert_cmpstr (decoded->connect->device_id, ==, "dev-7c1f");
+  g_assert_cmpuint (decoded->connect->last_seq, ==, 4242);
+  g_assert_cmpstr (natter_frame_type_name (decoded), ==, "connect");
+}
+
+static void
+test_round_trip_connect_ack (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  ack.code = NATTER_CODE_OK;
+  ack.user_id = (char *) "alice";
+  ack.server_time = 1700000000123;
+  ack.max_seq = 99;
+  ack.ping_interval = 30;
+  ack.multi_device = TRUE;
+  frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
+  frame.connect_ack = &ack;
+
+  decoded = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpstr (decoded->connect_ack->user_id, ==, "alice");
+  g_assert_cmpint (decoded->connect_ack->server_time, ==, 1700000000123);
+  g_assert_cmpuint (decoded->connect_ack->max_seq, ==, 99);
+  g_assert_true (decoded->connect_ack->multi_device);
+
+  /* A refused connect carries no user id and is still valid. */
+  ack.code = NATTER_CODE_TOKEN_EXPIRED;
+  ack.user_id = (char *) "";
+  ack.error_message = (char *) "Token expired";
+  g_clear_pointer (&decoded, natter_frame_free);
+  decoded = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpint (decoded->connect_ack->code, ==, 31020);
+}
+
+static void
+test_round_trip_publish (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  publish.client_msg_id = (char *) "m-000001";
+  publish.conversation_type = NATTER_CONVERSATION_GROUP;
+  publish.target_id = (char *) "group_1";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = (char *) "{\"content\":\"你好, Natter\",\"extra\":\"RongCloud\"}";
+  publish.push_content = (char *) "你好";
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+
+  decoded = round_trip (&frame, NATTER_PEER_CLIENT);
+  g_assert_cmpstr (decoded->publish->content, ==, publish.content);
+  g_assert_cmpint (decoded->publish->conversation_type, ==, 3);
+  g_assert_cmpstr (decoded->publish->push_content, ==, "你好");
+}
+
+static void
+test_round_trip_publish_ack (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__PublishAck ack = NATTER__PUBLISH_ACK__INIT;
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  ack.client_msg_id = (char *) "m-000001";
+  ack.code = NATTER_CODE_GAGGED_IN_GROUP;
+  ack.error_message = (char *) "Gagged until 2026-11-26 10:00:00";
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+  frame.publish_ack = &ack;
+
+  decoded = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpint (decoded->publish_ack->code, ==, 22408);
+  g_assert_cmpstr (decoded->publish_ack->message_uid, ==, "");
+}
+
+static void
+test_round_trip_deliver (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Message message = text_message ("{\"content\":\"hello\"}");
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  deliver.seq = G_MAXUINT64 - 1;
+  deliver.message = &message;
+  deliver.offline = TRUE;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+
+  decoded = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpuint (decoded->deliver->seq, ==, G_MAXUINT64 - 1);
+  g_assert_true (decoded->deliver->offline);
+  g_assert_cmpstr (decoded->deliver->message->message_uid, ==, "BC3D-4F5G-6H7J-8K9L");
+  g_assert_cmpint (decoded->deliver->message->sent_time, ==, 1484621850284);
+}
+
+static void
+test_round_trip_deliver_ack (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__DeliverAck ack = NATTER__DELIVER_ACK__INIT;
+  g_autoptr(NatterFrame) decoded = NULL;
+
+  ack.seq = 17;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+  frame.deliver_ack = &ack;
+
+  decoded = round_trip (&frame, NATTER_PEER_CLIENT);
+  g_assert_cmpuint (decoded->deliver_ack->seq, ==, 17);
+}
+
+static void
+test_round_trip_queries (void)
+{
+  Natter__HistoryRequest history = NATTER__HISTORY_REQUEST__INIT;
+  Natter__ConversationListRequest list = NATTER__CONVERSATION_LIST_REQUEST__INIT;
+  Natter__ChatroomJoinRequest join = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+  Natter__ChatroomQuitRequest quit = NATTER__CHATROOM_QUIT_REQUEST__INIT;
+  Natter__ClearUnreadRequest clear = NATTER__CLEAR_UNREAD_REQUEST__INIT;
+  Natter__RecallRequest recall = NATTER__RECALL_REQUEST__INIT;
+  Natter__TurnCredentialsRequest turn = NATTER__TURN_CREDENTIALS_REQUEST__INIT;
+  Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  Natter__ConversationUpdateRequest update = NATTER__CONVERSATION_UPDATE_REQUEST__INIT;
+  int32_t types[] = { 1, 3 };
+  char *users[] = { (char *) "alice", (char *) "bob" };
+
+  history.conversation_type = 1;
+  history.target_id = (char *) "bob";
+  history.before_time = 1700000000000;
+  history.count = 20;
+  list.n_types = G_N_ELEMENTS (types);
+  list.types = types;
+  list.limit = 50;
+  list.cursor = (char *) "1700000000000:1:bob";
+  join.chatroom_id = (char *) "lobby";
+  join.count = -1;
+  quit.chatroom_id = (char *) "lobby";
+  clear.conversation_type = 1;
+  clear.target_id = (char *) "bob";
+  clear.last_read_time = 1700000000000;
+  recall.message_uid = (char *) "BC3D-4F5G-6H7J-8K9L";
+  recall.conversation_type = 1;
+  recall.target_id = (char *) "bob";
+  recall.sent_time = 1700000000000;
+  online.n_user_ids = G_N_ELEMENTS (users);
+  online.user_ids = users;
+  update.conversation_type = 3;
+  update.target_id = (char *) "group_1";
+  update.action = NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_PIN;
+
+  for (int method = NATTER__QUERY__METHOD_HISTORY;
+       method <= NATTER__QUERY__METHOD_CONVERSATION_UPDATE;
+       method++)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Query query = NATTER__QUERY__INIT;
+      g_autoptr(NatterFrame) decoded = NULL;
+
+      query.request_id = (guint) method * 1000;
+      query.method_case = method;
+      switch (method)
+        {
+        case NATTER__QUERY__METHOD_HISTORY: query.history = &history; break;
+        case NATTER__QUERY__METHOD_CONVERSATION_LIST: query.conversation_list = &list; break;
+        case NATTER__QUERY__METHOD_CHATROOM_JOIN: query.chatroom_join = &join; break;
+        case NATTER__QUERY__METHOD_CHATROOM_QUIT: query.chatroom_quit = &quit; break;
+        case NATTER__QUERY__METHOD_CLEAR_UNREAD: query.clear_unread = &clear; break;
+        case NATTER__QUERY__METHOD_RECALL: query.recall = &recall; break;
+        case NATTER__QUERY__METHOD_TURN_CREDENTIALS: query.turn_credentials = &turn; break;
+        case NATTER__QUERY__METHOD_ONLINE_STATUS: query.online_status = &online; break;
+        case NATTER__QUERY__METHOD_CONVERSATION_UPDATE: query.conversation_update = &update; break;
+        default: g_assert_not_reached ();
+        }
+      frame.body_case = NATTER__FRAME__BODY_QUERY;
+      frame.query = &query;
+
+      decoded = round_trip (&frame, NATTER_PEER_CLIENT);
+      g_assert_cmpint (decoded->query->method_case, ==, method);
+      g_assert_cmpuint (decoded->query->request_id, ==, (guint) method * 1000);
+    }
+}
+
+static void
+test_round_trip_results (void)
+{
+  Natter__Message m1 = text_message ("{\"content\":\"one\"}");
+  Natter__Message m2 = text_message ("{\"content\":\"two\"}");
+  Natter__Message *messages[] = { &m1, &m2 };
+  Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
+  Natter__Conversation conversation = NATTER__CONVERSATION__INIT;
+  Natter__Conversation *conversations[] = { &conversation };
+  Natter__ConversationListResult list = NATTER__CONVERSATION_LIST_RESULT__INIT;
+  Natter__ChatroomJoinResult join = NATTER__CHATROOM_JOIN_RESULT__INIT;
+  Natter__RecallResult recall = NATTER__RECALL_RESULT__INIT;
+  Natter__Message recall_command = NATTER__MESSAGE__INIT;
+  Natter__TurnCredentials turn = NATTER__TURN_CREDENTIALS__INIT;
+  char *uris[] = { (char *) "turn:127.0.0.1:3478?transport=udp" };
+  Natter__OnlineStatus status = NATTER__ONLINE_STATUS__INIT;
+  Natter__OnlineStatus *statuses[] = { &status };
+  Natter__OnlineStatusResult online = NATTER__ONLINE_STATUS_RESULT__INIT;
+
+  history.n_messages = 2;
+  history.messages = messages;
+  history.has_more = TRUE;
+  conversation.conversation_type = 1;
+  conversation.target_id = (char *) "bob";
+  conversation.latest_message = &m1;
+  conversation.unread_count = 3;
+  conversation.pinned = TRUE;
+  list.n_conversations = 1;
+  list.conversations = conversations;
+  list.next_cursor = (char *) "c2";
+  join.n_messages = 2;
+  join.messages = messages;
+  join.member_count = 7;
+  recall_command = text_message ("{\"messageUId\":\"BC3D-4F5G-6H7J-8K9L\",\"conversationType\":1,"
+                                 "\"targetId\":\"bob\",\"sentTime\":1484621850284}");
+  recall_command.object_name = (char *) NATTER_OBJECT_RECALL_COMMAND;
+  recall.recall_command = &recall_command;
+  turn.username = (char *) "1700000600:alice";
+  turn.password = (char *) "dGVzdA==";
+  turn.ttl = 600;
+  turn.n_uris = 1;
+  turn.uris = uris;
+  status.user_id = (char *) "bob";
+  status.online = TRUE;
+  status.platform = (char *) "linux";
+  online.n_statuses = 1;
+  online.statuses = statuses;
+
+  for (int payload = NATTER__RESULT__PAYLOAD_HISTORY;
+       payload <= NATTER__RESULT__PAYLOAD_ONLINE_STATUS;
+       payload++)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Result result = NATTER__RESULT__INIT;
+      g_autoptr(NatterFrame) decoded = NULL;
+
+      result.request_id = 7;
+      result.payload_case = payload;
+      switch (payload)
+        {
+        case NATTER__RESULT__PAYLOAD_HISTORY: result.history = &history; break;
+        case NATTER__RESULT__PAYLOAD_CONVERSATION_LIST: result.conversation_list = &list; break;
+        case NATTER__RESULT__PAYLOAD_CHATROOM_JOIN: result.chatroom_join = &join; break;
+        case NATTER__RESULT__PAYLOAD_RECALL: result.recall = &recall; break;
+        case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS: result.turn_credentials = &turn; break;
+        case NATTER__RESULT__PAYLOAD_ONLINE_STATUS: result.online_status = &online; break;
+        default: g_assert_not_reached ();
+        }
+      frame.body_case = NATTER__FRAME__BODY_RESULT;
+      frame.result = &result;
+
+      decoded = round_trip (&frame, NATTER_PEER_SERVER);
+      g_assert_cmpint (decoded->result->payload_case, ==, payload);
+    }
+
+  /* An error result carries no payload. */
+  {
+    NatterFrame frame = NATTER__FRAME__INIT;
+    Natter__Result result = NATTER__RESULT__INIT;
+    g_autoptr(NatterFrame) decoded = NULL;
+
+    result.request_id = 9;
+    result.code = NATTER_CODE_CHATROOM_NOT_EXIST;
+    result.error_message = (char *) "Chatroom does not exist";
+    frame.body_case = NATTER__FRAME__BODY_RESULT;
+    frame.result = &result;
+    decoded = round_trip (&frame, NATTER_PEER_SERVER);
+    g_assert_cmpint (decoded->result->code, ==, 23410);
+  }
+}
+
+static void
+test_round_trip_control (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Kick kick = NATTER__KICK__INIT;
+  Natter__Ping ping = NATTER__PING__INIT;
+  Natter__Pong pong = NATTER__PONG__INIT;
+  Natter__ChatroomEvent event = NATTER__CHATROOM_EVENT__INIT;
+  g_autoptr(NatterFrame) k = NULL;
+  g_autoptr(NatterFrame) p1 = NULL;
+  g_autoptr(NatterFrame) p2 = NULL;
+  g_autoptr(NatterFrame) p3 = NULL;
+  g_autoptr(NatterFrame) e = NULL;
+
+  kick.code = NATTER_CODE_KICKED_BY_OTHER_DEVICE;
+  kick.error_message = (char *) "Logged in on another device";
+  frame.body_case = NATTER__FRAME__BODY_KICK;
+  frame.kick = &kick;
+  k = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpint (k->kick->code, ==, 31010);
+
+  /* Ping and pong go both ways. */
+  ping.time = 12345;
+  frame.body_case = NATTER__FRAME__BODY_PING;
+  frame.ping = &ping;
+  p1 = round_trip (&frame, NATTER_PEER_CLIENT);
+  p2 = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpint (p2->ping->time, ==, 12345);
+
+  pong.time = 12345;
+  frame.body_case = NATTER__FRAME__BODY_PONG;
+  frame.pong = &pong;
+  p3 = round_trip (&frame, NATTER_PEER_CLIENT);
+  g_assert_cmpint (p3->pong->time, ==, 12345);
+
+  event.chatroom_id = (char *) "lobby";
+  event.code = NATTER_CODE_CHATROOM_NOT_EXIST;
+  frame.body_case = NATTER__FRAME__BODY_CHATROOM_EVENT;
+  frame.chatroom_event = &event;
+  e = round_trip (&frame, NATTER_PEER_SERVER);
+  g_assert_cmpstr (e->chatroom_event->chatroom_id, ==, "lobby");
+}
+
+/* ----------------------------------------------------------- rejection */
+
+static GBytes *
+valid_publish_bytes (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+
+  publish.client_msg_id = (char *) "m-1";
+  publish.conversation_type = 1;
+  publish.target_id = (char *) "bob";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = (char *) "{\"content\":\"a reasonably long text so that truncation hits many fields\"}";
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+  return encode_ok (&frame);
+}
+
+static void
+test_reject_truncated (void)
+{
+  g_autoptr(GBytes) bytes = valid_publish_bytes ();
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  for (gsize cut = 0; cut < size; cut++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree guint8 *copy = g_memdup2 (data, MAX (cut, 1));
+      g_autoptr(NatterFrame) frame = natter_frame_decode (copy, cut, NATTER_PEER_CLIENT, &error);
+
+      g_assert_null (frame);
+      g_assert_nonnull (error);
+      g_assert_true (g_error_matches (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED) ||
+                     g_error_matches (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY));
+    }
+}
+
+static void
+test_reject_oversize (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *big = g_malloc0 (NATTER_FRAME_MAX_SIZE + 1);
+  g_autofree char *huge = NULL;
+  g_autofree char *content = NULL;
+  g_autoptr(NatterFrame) decoded = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+
+  decoded = natter_frame_decode (big, NATTER_FRAME_MAX_SIZE + 1, NATTER_PEER_CLIENT, &error);
+  g_assert_null (decoded);
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_TOO_LARGE);
+  g_assert_cmpint (natter_proto_error_to_code (error), ==, NATTER_CODE_MESSAGE_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* The encoder refuses to produce what the peer would refuse. */
+  huge = g_strnfill (NATTER_FRAME_MAX_SIZE, 'x');
+  publish.client_msg_id = (char *) "m-1";
+  publish.conversation_type = 1;
+  publish.target_id = (char *) "bob";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = huge;
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+  bytes = natter_frame_encode (&frame, &error);
+  g_assert_null (bytes);
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* Content over 128 KiB in a frame under 1 MiB: answerable as 30016. */
+  huge[NATTER_CONTENT_MAX_SIZE] = '\0';
+  content = g_strdup_printf ("{\"content\":\"%s\"}", huge);
+  publish.content = content;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_CONTENT_TOO_LARGE);
+  {
+    g_autoptr(GBytes) b = encode_ok (&frame);
+    g_autoptr(NatterFrame) unpacked = natter_frame_unpack (g_bytes_get_data (b, NULL), g_bytes_get_size (b), &error);
+
+    g_assert_no_error (error);
+    g_assert_false (natter_frame_validate (unpacked, NATTER_PEER_CLIENT, &error));
+    g_assert_cmpint (natter_proto_error_to_code (error), ==, NATTER_CODE_MESSAGE_TOO_LARGE);
+    /* The frame stays usable for an answer in context. */
+    g_assert_cmpstr (unpacked->publish->client_msg_id, ==, "m-1");
+  }
+}
+
+static void
+test_reject_garbage (void)
+{
+  static const guint8 all_ff[64] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+  };
+  /* Field 3 (publish) with wire type varint instead of length-delimited. */
+  static const guint8 wrong_wire_type[] = { 0x18, 0x01 };
+  /* Field 3 claiming 100 bytes with 2 present. */
+  static const guint8 short_length[] = { 0x1a, 0x64, 0x0a, 0x00 };
+  /* Deeply nested unknown groups. */
+  guint8 nested[4096];
+  g_autoptr(GRand) rand = g_rand_new_with_seed (20261126);
+  guint rejected = 0;
+  const guint rounds = 20000;
+
+  for (gsize i = 0; i < sizeof nested; i++)
+    nested[i] = 0x0b; /* start group, field 1 */
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_assert_null (natter_frame_decode (all_ff, sizeof all_ff, NATTER_PEER_CLIENT, &error));
+    g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_assert_null (natter_frame_decode (wrong_wire_type, sizeof wrong_wire_type, NATTER_PEER_CLIENT, &error));
+    g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_assert_null (natter_frame_decode (short_length, sizeof short_length, NATTER_PEER_CLIENT, &error));
+    g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_assert_null (natter_frame_decode (nested, sizeof nested, NATTER_PEER_CLIENT, &error));
+    g_assert_nonnull (error);
+  }
+  {
+    /* Found by natter-fuzz-frame: an unknown field numbered 0 (tag written
+     * as the over-long varint 80 00) parsed but could not be re-encoded. */
+    static const guint8 field_zero[] = { 0x52, 0x00, 0x80, 0x00, 0x5a, 0x5a, 0x00, 0x5a, 0x00 };
+    g_autoptr(GError) error = NULL;
+    g_assert_null (natter_frame_decode (field_zero, sizeof field_zero, NATTER_PEER_CLIENT, &error));
+    g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
+  }
+
+  /* Random bytes: never a crash, never a frame that fails re-validation. */
+  for (guint round = 0; round < rounds; round++)
+    {
+      guint8 buffer[256];
+      gsize size = g_rand_int_range (rand, 1, sizeof buffer);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NatterFrame) frame = NULL;
+
+      for (gsize i = 0; i < size; i++)
+        buffer[i] = (guint8) g_rand_int_range (rand, 0, 256);
+
+      frame = natter_frame_decode (buffer, size, round % 2 ? NATTER_PEER_CLIENT : NATTER_PEER_SERVER, &error);
+      if (frame == NULL)
+        {
+          g_assert_nonnull (error);
+          g_assert_true (error->domain == NATTER_PROTO_ERROR);
+          rejected++;
+        }
+      else
+        {
+          g_assert_no_error (error);
+        }
+    }
+  g_assert_cmpuint (rejected, >, rounds * 9 / 10);
+}
+
+static void
+test_reject_wrong_direction (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
+  Natter__DeliverAck deliver_ack = NATTER__DELIVER_ACK__INIT;
+  NatterFrame empty = NATTER__FRAME__INIT;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ack.user_id = (char *) "alice";
+  frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
+  frame.connect_ack = &ack;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_WRONG_DIRECTION);
+
+  deliver_ack.seq = 3;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+  frame.deliver_ack = &deliver_ack;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_WRONG_DIRECTION);
+
+  /* A Frame without a body encodes to zero bytes. */
+  bytes = encode_ok (&empty);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 0);
+  g_assert_null (natter_frame_decode (g_bytes_get_data (bytes, NULL), 0, NATTER_PEER_CLIENT, &error));
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY);
+  g_clear_error (&error);
+
+  /* Only unknown fields: parses, but there is no body. */
+  {
+    static const guint8 unknown_only[] = { 0xa0, 0x06, 0x01 }; /* field 100 varint */
+    g_assert_null (natter_frame_decode (unknown_only, sizeof unknown_only, NATTER_PEER_CLIENT, &error));
+    g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY);
+  }
+}
+
+static void
+test_reject_fields (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  static const char bad_utf8[] = "{\"content\":\"\xc3\x28\"}";
+  static const char *bad_ids[] = {
+    "../../etc/passwd", "x' OR '1'='1", "a b", "bob\n", "用户",
+    "0123456789012345678901234567890123456789012345678901234567890123456789",
+  };
+
+  publish.client_msg_id = (char *) "m-1";
+  publish.conversation_type = 1;
+  publish.target_id = (char *) "bob";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = (char *) "{\"content\":\"hi\"}";
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+
+  publish.client_msg_id = (char *) "";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+  publish.client_msg_id = (char *) "m-1";
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_ids); i++)
+    {
+      publish.target_id = (char *) bad_ids[i];
+      assert_rejected (&frame, NATTER_PEER_CLIENT,
+                       g_utf8_validate (bad_ids[i], -1, NULL) ? NATTER_PROTO_ERROR_INVALID_ID
+                                                              : NATTER_PROTO_ERROR_INVALID_UTF8);
+    }
+  publish.target_id = (char *) "bob";
+
+  publish.conversation_type = 9;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  publish.conversation_type = 0;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  publish.conversation_type = 1;
+
+  publish.content = (char *) bad_utf8;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_UTF8);
+  publish.content = (char *) "not json";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_CONTENT);
+  publish.content = (char *) "[1,2]";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_CONTENT);
+  publish.content = (char *) "";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+  publish.content = (char *) "{\"content\":\"hi\"}";
+
+  publish.object_name = (char *) "RC:Txt Msg";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  publish.object_name = (char *) "RC:AVeryLongObjectNameThatNobodyUses";
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+}
+
+static void
+test_reject_nested (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
+  Natter__Message good = text_message ("{\"content\":\"ok\"}");
+  Natter__Message bad = text_message ("{\"content\":\"ok\"}");
+  Natter__Message *messages[] = { &good, &bad };
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__HistoryRequest history_request = NATTER__HISTORY_REQUEST__INIT;
+  Natter__ChatroomJoinRequest join = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+  Natter__DeliverAck ack = NATTER__DELIVER_ACK__INIT;
+
+  /* The server is not trusted either: a bad message deep in a result. */
+  bad.sender_user_id = (char *) "\xff\xfe";
+  history.n_messages = 2;
+  history.messages = messages;
+  result.request_id = 1;
+  result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
+  result.history = &history;
+  frame.body_case = NATTER__FRAME__BODY_RESULT;
+  frame.result = &result;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_UTF8);
+
+  bad.sender_user_id = (char *) "eve/../../x";
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_ID);
+
+  /* Deliver without a message. */
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_MISSING_FIELD);
+
+  /* Query limits. */
+  history_request.conversation_type = 1;
+  history_request.target_id = (char *) "bob";
+  history_request.count = 21;
+  query.request_id = 5;
+  query.method_case = NATTER__QUERY__METHOD_HISTORY;
+  query.history = &history_request;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = &query;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  history_request.count = 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  history_request.count = 2;
+  query.request_id = 0;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+
+  query.request_id = 6;
+  join.chatroom_id = (char *) "lobby";
+  join.count = 51;
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &join;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  join.count = -2;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+
+  frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+  frame.deliver_ack = &ack;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+}
+
+static void
+test_ids (void)
+{
+  g_assert_true (natter_id_is_valid ("alice"));
+  g_assert_true (natter_id_is_valid ("u_1999"));
+  g_assert_true (natter_id_is_valid ("a.b@c=d+e-f"));
+  g_assert_true (natter_id_is_valid ("0123456789012345678901234567890123456789012345678901234567890123"));
+  g_assert_false (natter_id_is_valid ("01234567890123456789012345678901234567890123456789012345678901234"));
+  g_assert_false (natter_id_is_valid (""));
+  g_assert_false (natter_id_is_valid (NULL));
+  g_assert_false (natter_id_is_valid ("a/b"));
+  g_assert_false (natter_id_is_valid ("a;DROP TABLE users"));
+}
+
+static void
+test_object_name_flags (void)
+{
+  const guint pc = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_TEXT, 0), ==, pc);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_TEXT, NATTER_MESSAGE_FLAG_STATUS), ==, pc);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_TYPING_STATUS, pc), ==, NATTER_MESSAGE_FLAG_STATUS);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_CALL_INVITE, 0), ==, NATTER_MESSAGE_FLAG_STATUS);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_CALL_SUMMARY, 0), ==, pc);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_INFO_NOTIFICATION, 0), ==, NATTER_MESSAGE_FLAG_PERSISTED);
+  g_assert_cmpuint (natter_object_name_flags (NATTER_OBJECT_COMMAND, pc), ==, NATTER_MESSAGE_FLAG_NONE);
+  g_assert_true (natter_object_name_is_known (NATTER_OBJECT_SYNC_READ_STATUS));
+
+  /* Custom object names travel with their sender's flags, cleaned up. */
+  g_assert_false (natter_object_name_is_known ("App:Poll"));
+  g_assert_cmpuint (natter_object_name_flags ("App:Poll", pc), ==, pc);
+  g_assert_cmpuint (natter_object_name_flags ("App:Poll", 0xff), ==, NATTER_MESSAGE_FLAG_STATUS);
+  g_assert_cmpuint (natter_object_name_flags ("App:Poll", NATTER_MESSAGE_FLAG_COUNTED), ==, 0);
+}
+
+static void
+test_codes (void)
+{
+  g_assert_cmpstr (natter_code_to_string (31004), ==, "Token incorrect");
+  g_assert_cmpstr (natter_code_to_string (22408), ==, "Gagged in group");
+  g_assert_cmpstr (natter_code_to_string (1004), ==, "Signature error");
+  g_assert_cmpstr (natter_code_to_string (-5), ==, "Unknown error");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/proto/round-trip/connect", test_round_trip_connect);
+  g_test_add_func ("/proto/round-trip/connect-ack", test_round_trip_connect_ack);
+  g_test_add_func ("/proto/round-trip/publish", test_round_trip_publish);
+  g_test_add_func ("/proto/round-trip/publish-ack", test_round_trip_publish_ack);
+  g_test_add_func ("/proto/round-trip/deliver", test_round_trip_deliver);
+  g_test_add_func ("/proto/round-trip/deliver-ack", test_round_trip_deliver_ack);
+  g_test_add_func ("/proto/round-trip/queries", test_round_trip_queries);
+  g_test_add_func ("/proto/round-trip/results", test_round_trip_results);
+  g_test_add_func ("/proto/round-trip/control", test_round_trip_control);
+  g_test_add_func ("/proto/reject/truncated", test_reject_truncated);
+  g_test_add_func ("/proto/reject/oversize", test_reject_oversize);
+  g_test_add_func ("/proto/reject/garbage", test_reject_garbage);
+  g_test_add_func ("/proto/reject/wrong-direction", test_reject_wrong_direction);
+  g_test_add_func ("/proto/reject/fields", test_reject_fields);
+  g_test_add_func ("/proto/reject/nested", test_reject_nested);
+  g_test_add_func ("/proto/ids", test_ids);
+  g_test_add_func ("/proto/object-name-flags", test_object_name_flags);
+  g_test_add_func ("/proto/codes", test_codes);
+
+  return g_test_run ();
+}
