@@ -1,0 +1,1266 @@
+/* natter-call-media.c — webrtcbin pipeline of one call
+ *
+ * Threads: webrtcbin answers promises and emits on-ice-candidate on its own
+ * threads, pad probes run on streaming threads. Everything that reaches the
+ * call goes through emit_on_main(), which drops it once the media stopped.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define GST_USE_UNSTABLE_API
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+#include <agent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "natter-call-media.h"
+
+#define VIDEO_PT 96
+#define AUDIO_PT 97
+#define JITTER_LATENCY_MS 100
+#define VIDEO_BITRATE_START 800000
+#define VIDEO_BITRATE_MIN 150000
+#define VIDEO_BITRATE_MAX 1500000
+#define AUDIO_BITRATE 32000
+/* RTP keeps flowing while muted or with the camera off, so silence this long
+ * means the peer or the path is gone (webrtcbin 1.22 has no ICE consent). */
+#define MEDIA_SILENCE_TIMEOUT_S 5
+#define STATS_INTERVAL_S 2
+
+struct _NatterCallMedia
+{
+  GObject              parent_instance;
+
+  NatterCallMediaType  media_type;
+  GMainContext        *context;
+
+  GstElement          *pipeline;
+  GstElement          *webrtc;
+  GstElement          *encoder;      /* vp8enc */
+  GstElement          *volume;       /* mute */
+  GstElement          *echo_probe;
+  NatterVideoSink     *remote_video;
+  NatterVideoSink     *local_video;
+
+  GPtrArray           *stun_servers; /* webrtcbin form */
+  GPtrArray           *turn_servers;
+  GPtrArray           *local_addresses;
+  gboolean             relay_only;
+
+  gboolean             started;
+  gboolean             stopped;      /* atomic: read from other threads */
+  gboolean             remote_set;
+  GPtrArray           *pending_candidates; /* Candidate*, until remote_set */
+
+  gboolean             muted;
+  gboolean             camera_enabled; /* atomic */
+  guint                video_bitrate;  /* atomic */
+
+  gint                 video_frames;   /* atomic */
+  gint                 audio_buffers;  /* atomic */
+  gint64               first_frame_time; /* atomic via g_atomic_pointer? guarded by lock */
+  GMutex               lock;
+
+  gboolean             connected;
+  guint64              last_count;
+  guint                silent_seconds;
+  guint                watchdog_id;
+  guint                stats_counter;
+  guint                bus_watch_id;
+};
+
+typedef struct
+{
+  guint  mline;
+  char  *candidate;
+} Candidate;
+
+enum {
+  LOCAL_DESCRIPTION,
+  LOCAL_CANDIDATE,
+  CONNECTED,
+  FAILED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (NatterCallMedia, natter_call_media, G_TYPE_OBJECT)
+
+static void
+candidate_free (gpointer data)
+{
+  Candidate *candidate = data;
+
+  g_free (candidate->candidate);
+  g_free (candidate);
+}
+
+static gboolean
+is_stopped (NatterCallMedia *self)
+{
+  return g_atomic_int_get (&self->stopped);
+}
+
+/* ------------------------------------------------------- to the main context */
+
+typedef enum {
+  EVENT_LOCAL_DESCRIPTION,
+  EVENT_LOCAL_CANDIDATE,
+  EVENT_REMOTE_SET,
+  EVENT_CONNECTED,
+  EVENT_FAILED,
+} EventType;
+
+typedef struct
+{
+  NatterCallMedia *self;
+  EventType        type;
+  guint            mline;
+  char            *text;
+  char            *text2;
+} Event;
+
+static void
+event_free (gpointer data)
+{
+  Event *event = data;
+
+  g_object_unref (event->self);
+  g_free (event->text);
+  g_free (event->text2);
+  g_free (event);
+}
+
+static void flush_candidates (NatterCallMedia *self);
+
+static gboolean
+dispatch_event (gpointer data)
+{
+  Event *event = data;
+  NatterCallMedia *self = event->self;
+
+  if (is_stopped (self))
+    return G_SOURCE_REMOVE;
+
+  switch (event->type)
+    {
+    case EVENT_LOCAL_DESCRIPTION:
+      g_signal_emit (self, signals[LOCAL_DESCRIPTION], 0, event->text, event->text2);
+      break;
+    case EVENT_LOCAL_CANDIDATE:
+      g_signal_emit (self, signals[LOCAL_CANDIDATE], 0, event->mline, event->text);
+      break;
+    case EVENT_REMOTE_SET:
+      self->remote_set = TRUE;
+      flush_candidates (self);
+      break;
+    case EVENT_CONNECTED:
+      if (!self->connected)
+        {
+          self->connected = TRUE;
+          g_signal_emit (self, signals[CONNECTED], 0);
+        }
+      break;
+    case EVENT_FAILED:
+      g_signal_emit (self, signals[FAILED], 0);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread. Takes @text and @text2. */
+static void
+emit_on_main (NatterCallMedia *self,
+              EventType        type,
+              guint            mline,
+              char            *text,
+              char            *text2)
+{
+  Event *event = g_new0 (Event, 1);
+
+  event->self = g_object_ref (self);
+  event->type = type;
+  event->mline = mline;
+  event->text = text;
+  event->text2 = text2;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, dispatch_event, event, event_free);
+}
+
+/* ------------------------------------------------------------ negotiation */
+
+static void
+on_offer_created (GstPromise *promise,
+                  gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GstWebRTCSessionDescription *offer = NULL;
+
+  if (reply != NULL)
+    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
+  gst_promise_unref (promise);
+
+  if (is_stopped (self))
+    {
+      g_clear_pointer (&offer, gst_webrtc_session_description_free);
+      return;
+    }
+  if (offer == NULL)
+    {
+      g_warning ("webrtcbin created no offer");
+      emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
+      return;
+    }
+
+  g_signal_emit_by_name (self->webrtc, "set-local-description", offer, NULL);
+  emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
+                gst_sdp_message_as_text (offer->sdp));
+  gst_webrtc_session_description_free (offer);
+}
+
+static void
+on_answer_created (GstPromise *promise,
+                   gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GstWebRTCSessionDescription *answer = NULL;
+
+  if (reply != NULL)
+    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
+  gst_promise_unref (promise);
+
+  if (is_stopped (self))
+    {
+      g_clear_pointer (&answer, gst_webrtc_session_description_free);
+      return;
+    }
+  if (answer == NULL)
+    {
+      g_warning ("webrtcbin created no answer");
+      emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
+      return;
+    }
+
+  g_signal_emit_by_name (self->webrtc, "set-local-description", answer, NULL);
+  emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
+                gst_sdp_message_as_text (answer->sdp));
+  gst_webrtc_session_description_free (answer);
+}
+
+/* The remote offer is set: answer it. */
+static void
+on_offer_set (GstPromise *promise,
+              gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  gst_promise_unref (promise);
+  if (is_stopped (self))
+    return;
+
+  emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
+  g_signal_emit_by_name (self->webrtc, "create-answer", NULL,
+                         gst_promise_new_with_change_func (on_answer_created, self, NULL));
+}
+
+static void
+on_answer_set (GstPromise *promise,
+               gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  gst_promise_unref (promise);
+  if (!is_stopped (self))
+    emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
+}
+
+static void
+on_ice_candidate (GstElement *webrtc,
+                  guint       mline,
+                  const char *candidate,
+                  gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  if (candidate == NULL || *candidate == '\0' || is_stopped (self))
+    return;
+  emit_on_main (self, EVENT_LOCAL_CANDIDATE, mline, g_strdup (candidate), NULL);
+}
+
+static void
+on_ice_connection_state (GObject    *webrtc,
+                         GParamSpec *pspec,
+                         gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  GstWebRTCICEConnectionState state;
+
+  g_object_get (webrtc, "ice-connection-state", &state, NULL);
+  g_debug ("ICE connection state %d", state);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED && !is_stopped (self))
+    emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
+}
+
+static void
+flush_candidates (NatterCallMedia *self)
+{
+  for (guint i = 0; i < self->pending_candidates->len; i++)
+    {
+      Candidate *candidate = g_ptr_array_index (self->pending_candidates, i);
+      g_signal_emit_by_name (self->webrtc, "add-ice-candidate", candidate->mline, candidate->candidate);
+    }
+  g_ptr_array_set_size (self->pending_candidates, 0);
+}
+
+/* ---------------------------------------------------------- remote streams */
+
+static GstPadProbeReturn
+count_video (GstPad          *pad,
+             GstPadProbeInfo *info,
+             gpointer         user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  if (g_atomic_int_add (&self->video_frames, 1) == 0)
+    {
+      g_mutex_lock (&self->lock);
+      if (self->first_frame_time == 0)
+        self->first_frame_time = g_get_monotonic_time ();
+      g_mutex_unlock (&self->lock);
+      emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_audio (GstPad          *pad,
+             GstPadProbeInfo *info,
+             gpointer         user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  if (g_atomic_int_add (&self->audio_buffers, 1) == 0)
+    {
+      if (self->media_type == NATTER_CALL_MEDIA_AUDIO)
+        {
+          g_mutex_lock (&self->lock);
+          if (self->first_frame_time == 0)
+            self->first_frame_time = g_get_monotonic_time ();
+          g_mutex_unlock (&self->lock);
+        }
+      emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+test_sources (void)
+{
+  const char *value = g_getenv ("NATTER_CALL_TEST_SOURCES");
+  return value != NULL && g_strcmp0 (value, "0") != 0 && *value != '\0';
+}
+
+/* Adds @description (a bin whose first element takes @src) after @src,
+ * ending in @tail if not NULL. */
+static gboolean
+link_decoder (NatterCallMedia *self,
+              GstPad          *src,
+              const char      *description,
+              GstPadProbeCallback counter,
+              GstElement      *tail)
+{
+  g_autoptr(GError) error = NULL;
+  GstElement *bin = gst_parse_bin_from_description (description, TRUE, &error);
+  g_autoptr(GstPad) sink = NULL;
+  g_autoptr(GstPad) bin_src = NULL;
+
+  if (bin == NULL)
+    {
+      g_warning ("Cannot build the decoder: %s", error->message);
+      return FALSE;
+    }
+
+  gst_bin_add (GST_BIN (self->pipeline), bin);
+  sink = gst_element_get_static_pad (bin, "sink");
+  bin_src = gst_element_get_static_pad (bin, "src");
+  gst_pad_add_probe (bin_src, GST_PAD_PROBE_TYPE_BUFFER, counter, self, NULL);
+  if (tail != NULL && !gst_element_link (bin, tail))
+    g_warning ("Cannot link the decoder");
+  gst_element_sync_state_with_parent (bin);
+  if (gst_pad_link (src, sink) != GST_PAD_LINK_OK)
+    {
+      g_warning ("Cannot link the remote stream");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GstElement *
+make_audio_output (NatterCallMedia *self)
+{
+  g_autoptr(GError) error = NULL;
+  const char *description = test_sources ()
+    ? "audioconvert ! audioresample ! fakesink sync=true async=false"
+    : "audioconvert ! audioresample ! autoaudiosink async-handling=true";
+  GstElement *bin = gst_parse_bin_from_description (description, TRUE, &error);
+
+  if (bin == NULL)
+    g_warning ("Cannot build the audio output: %s", error->message);
+  return bin;
+}
+
+static void
+on_pad_added (GstElement *webrtc,
+              GstPad     *pad,
+              gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  g_autoptr(GstCaps) caps = NULL;
+  const GstStructure *s;
+  const char *media;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC || is_stopped (self))
+    return;
+
+  caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  s = gst_caps_get_structure (caps, 0);
+  media = gst_structure_get_string (s, "media");
+
+  if (g_strcmp0 (media, "video") == 0)
+    {
+      link_decoder (self, pad,
+                    "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! "
+                    "rtpvp8depay ! vp8dec threads=1 ! videoconvert",
+                    count_video, natter_video_sink_get_element (self->remote_video));
+    }
+  else if (g_strcmp0 (media, "audio") == 0)
+    {
+      GstElement *output = make_audio_output (self);
+
+      if (output == NULL)
+        return;
+      gst_bin_add (GST_BIN (self->pipeline), output);
+      gst_element_link (self->echo_probe, output);
+      gst_element_sync_state_with_parent (output);
+      link_decoder (self, pad,
+                    "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
+                    "audio/x-raw,rate=48000,channels=1",
+                    count_audio, self->echo_probe);
+    }
+}
+
+/* ---------------------------------------------------------- local streams */
+
+/* Camera off: black frames keep the stream (and the peer's watchdog) alive
+ * without renegotiation. I420 after the capsfilter in front of vp8enc. */
+static GstPadProbeReturn
+blacken_frame (GstPad          *pad,
+               GstPadProbeInfo *info,
+               gpointer         user_data)
+{
+  NatterCallMedia *self = user_data;
+  g_autoptr(GstCaps) caps = NULL;
+  GstBuffer *buffer;
+  GstVideoInfo video_info;
+  GstVideoFrame frame;
+
+  if (g_atomic_int_get (&self->camera_enabled))
+    return GST_PAD_PROBE_OK;
+
+  caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL || !gst_video_info_from_caps (&video_info, caps))
+    return GST_PAD_PROBE_OK;
+
+  buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  if (gst_video_frame_map (&frame, &video_info, buffer, GST_MAP_WRITE))
+    {
+      for (guint plane = 0; plane < GST_VIDEO_FRAME_N_PLANES (&frame); plane++)
+        {
+          guint8 value = plane == 0 ? 16 : 128;
+          guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, plane);
+          int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, plane);
+          int height = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, plane);
+          memset (data, value, (gsize) stride * height);
+        }
+      gst_video_frame_unmap (&frame);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+parse_video_caps (int *width,
+                  int *height,
+                  int *fps)
+{
+  const char *value = g_getenv ("NATTER_CALL_VIDEO_CAPS");
+
+  *width = 640;
+  *height = 480;
+  *fps = 30;
+  if (value != NULL && sscanf (value, "%dx%d@%d", width, height, fps) != 3)
+    {
+      g_warning ("NATTER_CALL_VIDEO_CAPS=%s is not WxH@FPS", value);
+      *width = 640;
+      *height = 480;
+      *fps = 30;
+    }
+}
+
+/* The first device of @klass that GstDeviceMonitor knows, as an element. */
+static GstElement *
+make_device_source (const char *klass)
+{
+  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
+  GList *devices;
+  GstElement *element = NULL;
+
+  gst_device_monitor_add_filter (monitor, klass, NULL);
+  if (!gst_device_monitor_start (monitor))
+    return NULL;
+  devices = gst_device_monitor_get_devices (monitor);
+  for (GList *l = devices; l != NULL && element == NULL; l = l->next)
+    element = gst_device_create_element (l->data, NULL);
+  g_list_free_full (devices, gst_object_unref);
+  gst_device_monitor_stop (monitor);
+  return element;
+}
+
+static GstPad *
+request_webrtc_pad (NatterCallMedia *self,
+                    const char      *rtp_caps)
+{
+  g_autoptr(GstCaps) caps = gst_caps_from_string (rtp_caps);
+  GstPadTemplate *templ = gst_element_get_pad_template (self->webrtc, "sink_%u");
+  GstPad *pad = gst_element_request_pad (self->webrtc, templ, NULL, caps);
+  GstWebRTCRTPTransceiver *transceiver = NULL;
+
+  g_object_get (pad, "transceiver", &transceiver, NULL);
+  g_object_set (transceiver,
+                "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV,
+                "codec-preferences", caps,
+                "do-nack", TRUE,
+                NULL);
+  gst_object_unref (transceiver);
+  return pad;
+}
+
+/* @upstream (in the pipeline) → @description (a bin) → a new sendrecv
+ * transceiver of webrtcbin. */
+static gboolean
+add_send_branch (NatterCallMedia *self,
+                 GstElement      *upstream,
+                 const char      *description,
+                 const char      *rtp_caps,
+                 GError         **error)
+{
+  GstElement *bin = gst_parse_bin_from_description (description, TRUE, error);
+  g_autoptr(GstPad) src = NULL;
+  g_autoptr(GstPad) sink = NULL;
+
+  if (bin == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (self->pipeline), bin);
+  if (!gst_element_link (upstream, bin))
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                   "Cannot link %s", GST_OBJECT_NAME (upstream));
+      return FALSE;
+    }
+  src = gst_element_get_static_pad (bin, "src");
+  sink = request_webrtc_pad (self, rtp_caps);
+  if (gst_pad_link (src, sink) != GST_PAD_LINK_OK)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "Cannot link to webrtcbin");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_audio (NatterCallMedia *self,
+           GError         **error)
+{
+  g_autofree char *description = NULL;
+  g_autofree char *probe_name = g_strdup_printf ("natter-echo-probe-%p", (void *) self);
+  GstElement *source;
+
+  /* webrtcdsp finds its probe by name when it starts: the probe first. */
+  self->echo_probe = gst_element_factory_make ("webrtcechoprobe", probe_name);
+  if (self->echo_probe == NULL)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "webrtcechoprobe is missing");
+      return FALSE;
+    }
+  gst_bin_add (GST_BIN (self->pipeline), self->echo_probe);
+
+  if (test_sources ())
+    source = gst_parse_bin_from_description ("audiotestsrc is-live=true wave=sine freq=440 "
+                                             "volume=0.2 samplesperbuffer=480",
+                                             FALSE, NULL);
+  else
+    source = make_device_source ("Audio/Source");
+  if (source == NULL)
+    source = gst_element_factory_make ("autoaudiosrc", NULL);
+  if (source == NULL)
+    {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "No microphone");
+      return FALSE;
+    }
+  gst_bin_add (GST_BIN (self->pipeline), source);
+
+  description = g_strdup_printf ("audioconvert ! audioresample ! "
+                                 "audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+                                 "webrtcdsp probe=%s echo-cancel=true noise-suppression=true "
+                                 "gain-control=true ! "
+                                 "volume name=mute ! audioconvert ! "
+                                 "opusenc bitrate=%d audio-type=voice inband-fec=true "
+                                 "frame-size=20 ! rtpopuspay pt=%d",
+                                 probe_name, AUDIO_BITRATE, AUDIO_PT);
+  if (!add_send_branch (self, source, description,
+                        "application/x-rtp,media=audio,encoding-name=OPUS,payload=97,"
+                        "clock-rate=48000,encoding-params=(string)2",
+                        error))
+    return FALSE;
+
+  self->volume = gst_bin_get_by_name (GST_BIN (self->pipeline), "mute");
+  g_object_set (self->volume, "mute", self->muted, NULL);
+  return TRUE;
+}
+
+/* camera → scale/rate → tee → preview (local NatterVideoSink)
+ *                          └→ I420 → vp8enc → rtpvp8pay → webrtcbin */
+static gboolean
+add_video (NatterCallMedia *self,
+           GError         **error)
+{
+  g_autofree char *convert = NULL;
+  g_autofree char *encode = NULL;
+  g_autoptr(GstPad) encoder_sink = NULL;
+  GstElement *source, *scaler, *tee, *preview_queue;
+  GstElement *preview = natter_video_sink_get_element (self->local_video);
+  int width, height, fps;
+
+  parse_video_caps (&width, &height, &fps);
+
+  if (test_sources ())
+    source = gst_parse_bin_from_description ("videotestsrc is-live=true pattern=ball", FALSE, NULL);
+  else
+    source = make_device_source ("Video/Source");
+  if (source == NULL)
+    /* No camera: the call goes on, with black frames. */
+    source = gst_parse_bin_from_description ("videotestsrc is-live=true pattern=black", FALSE, NULL);
+
+  convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! "
+                             "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1",
+                             width, height, fps);
+  scaler = gst_parse_bin_from_description (convert, TRUE, error);
+  if (scaler == NULL)
+    {
+      gst_object_unref (source);
+      return FALSE;
+    }
+  tee = gst_element_factory_make ("tee", NULL);
+  preview_queue = gst_element_factory_make ("queue", NULL);
+  g_object_set (preview_queue, "max-size-buffers", 1, "leaky", 2 /* downstream */, NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), source, scaler, tee, preview_queue, preview, NULL);
+  if (!gst_element_link_many (source, scaler, tee, preview_queue, preview, NULL))
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "Cannot link the camera");
+      return FALSE;
+    }
+
+  encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
+                            "video/x-raw,format=I420 ! "
+                            "vp8enc name=vp8enc deadline=1 threads=1 cpu-used=8 "
+                            "lag-in-frames=0 end-usage=cbr target-bitrate=%d "
+                            "keyframe-max-dist=%d error-resilient=partitions "
+                            "undershoot=95 buffer-size=500 buffer-initial-size=300 "
+                            "buffer-optimal-size=400 max-quantizer=56 ! "
+                            "rtpvp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
+                            VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
+  if (!add_send_branch (self, tee, encode,
+                        "application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+                        "clock-rate=90000",
+                        error))
+    return FALSE;
+
+  self->encoder = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8enc");
+  self->video_bitrate = VIDEO_BITRATE_START;
+  encoder_sink = gst_element_get_static_pad (self->encoder, "sink");
+  gst_pad_add_probe (encoder_sink, GST_PAD_PROBE_TYPE_BUFFER, blacken_frame, self, NULL);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------- watchdog, stats */
+
+static void
+on_stats (GstPromise *promise,
+          gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  double worst_loss = -1;
+  guint bitrate;
+
+  if (reply == NULL || is_stopped (self) || self->encoder == NULL)
+    {
+      gst_promise_unref (promise);
+      return;
+    }
+
+  /* remote-inbound-rtp: what the peer reports (RTCP RR) about our streams. */
+  for (int i = 0; i < gst_structure_n_fields (reply); i++)
+    {
+      const GValue *value = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
+      const GstStructure *stats;
+      GstWebRTCStatsType type;
+      double loss;
+      const char *kind;
+
+      if (!GST_VALUE_HOLDS_STRUCTURE (value))
+        continue;
+      stats = gst_value_get_structure (value);
+      if (!gst_structure_get (stats, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL) ||
+          type != GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
+        continue;
+      kind = gst_structure_get_string (stats, "kind");
+      if (kind != NULL && g_strcmp0 (kind, "video") != 0)
+        continue;
+      if (gst_structure_get_double (stats, "fraction-lost", &loss))
+        worst_loss = MAX (worst_loss, loss);
+    }
+  gst_promise_unref (promise);
+
+  if (worst_loss < 0)
+    return;
+
+  /* Multiplicative decrease on loss, slow increase while clean. */
+  bitrate = g_atomic_int_get (&self->video_bitrate);
+  if (worst_loss > 0.10)
+    bitrate = MAX (VIDEO_BITRATE_MIN, (guint) (bitrate * 0.7));
+  else if (worst_loss < 0.02)
+    bitrate = MIN (VIDEO_BITRATE_MAX, (guint) (bitrate * 1.08));
+  if (bitrate != (guint) g_atomic_int_get (&self->video_bitrate))
+    {
+      g_atomic_int_set (&self->video_bitrate, bitrate);
+      g_object_set (self->encoder, "target-bitrate", bitrate, NULL);
+    }
+}
+
+static gboolean
+watchdog_tick (gpointer user_data)
+{
+  NatterCallMedia *self = user_data;
+  guint64 count = natter_call_media_get_video_frames_received (self) +
+                  natter_call_media_get_audio_buffers_received (self);
+
+  if (self->connected)
+    {
+      if (count == self->last_count)
+        self->silent_seconds++;
+      else
+        self->silent_seconds = 0;
+      self->last_count = count;
+      if (self->silent_seconds == MEDIA_SILENCE_TIMEOUT_S)
+        {
+          g_message ("No media from the peer for %d s", MEDIA_SILENCE_TIMEOUT_S);
+          g_signal_emit (self, signals[FAILED], 0);
+          return G_SOURCE_CONTINUE;
+        }
+    }
+
+  if (self->encoder != NULL && ++self->stats_counter % STATS_INTERVAL_S == 0)
+    g_signal_emit_by_name (self->webrtc, "get-stats", NULL,
+                           gst_promise_new_with_change_func (on_stats, g_object_ref (self),
+                                                             g_object_unref));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_bus_message (GstBus     *bus,
+                GstMessage *message,
+                gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *debug = NULL;
+
+      gst_message_parse_error (message, &error, &debug);
+      g_warning ("Call media error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
+                 error->message, debug != NULL ? debug : "");
+      if (!is_stopped (self))
+        g_signal_emit (self, signals[FAILED], 0);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* -------------------------------------------------------------- building */
+
+static gboolean
+build_pipeline (NatterCallMedia *self,
+                GError         **error)
+{
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GObject) ice = NULL;
+  g_autoptr(GObject) agent = NULL;
+  GSource *source;
+
+  g_return_val_if_fail (!self->started, FALSE);
+  self->started = TRUE;
+
+  self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
+  self->webrtc = gst_element_factory_make ("webrtcbin", "webrtc");
+  if (self->webrtc == NULL)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "webrtcbin is missing");
+      return FALSE;
+    }
+  g_object_set (self->webrtc,
+                "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE,
+                "latency", JITTER_LATENCY_MS,
+                NULL);
+  if (self->relay_only)
+    g_object_set (self->webrtc, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, NULL);
+  if (self->stun_servers->len > 0)
+    g_object_set (self->webrtc, "stun-server", g_ptr_array_index (self->stun_servers, 0), NULL);
+  for (guint i = 0; i < self->turn_servers->len; i++)
+    {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name (self->webrtc, "add-turn-server", g_ptr_array_index (self->turn_servers, i), &ok);
+      if (!ok)
+        g_warning ("webrtcbin refused TURN server %u", i);
+    }
+
+  /* With only loopback (a test namespace) libnice gathers nothing unless told
+   * which addresses to use; once told, it uses only those. */
+  g_object_get (self->webrtc, "ice-agent", &ice, NULL);
+  if (ice != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") != NULL)
+    g_object_get (ice, "agent", &agent, NULL);
+  for (guint i = 0; i < self->local_addresses->len; i++)
+    {
+      NiceAddress address;
+
+      nice_address_init (&address);
+      if (agent == NULL || !nice_address_set_from_string (&address, g_ptr_array_index (self->local_addresses, i)) ||
+          !nice_agent_add_local_address (NICE_AGENT (agent), &address))
+        g_warning ("Cannot gather on %s", (char *) g_ptr_array_index (self->local_addresses, i));
+    }
+
+  gst_bin_add (GST_BIN (self->pipeline), self->webrtc);
+  g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self);
+  g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
+  g_signal_connect (self->webrtc, "notify::ice-connection-state",
+                    G_CALLBACK (on_ice_connection_state), self);
+
+  if (!add_audio (self, error))
+    return FALSE;
+  if (self->media_type == NATTER_CALL_MEDIA_VIDEO && !add_video (self, error))
+    return FALSE;
+
+  bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
+  source = gst_bus_create_watch (bus);
+  g_source_set_callback (source, (GSourceFunc) on_bus_message, self, NULL);
+  self->bus_watch_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+
+  source = g_timeout_source_new_seconds (1);
+  g_source_set_callback (source, watchdog_tick, self, NULL);
+  self->watchdog_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                   "Cannot start the call pipeline (a device may be busy)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GstWebRTCSessionDescription *
+parse_description (GstWebRTCSDPType   type,
+                   const char        *text,
+                   GError           **error)
+{
+  GstSDPMessage *sdp = NULL;
+
+  if (gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK || gst_sdp_message_medias_len (sdp) == 0)
+    {
+      if (sdp != NULL)
+        gst_sdp_message_free (sdp);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "The peer's SDP is not usable");
+      return NULL;
+    }
+  return gst_webrtc_session_description_new (type, sdp);
+}
+
+/* ---------------------------------------------------------------- GObject */
+
+static void
+natter_call_media_dispose (GObject *object)
+{
+  NatterCallMedia *self = NATTER_CALL_MEDIA (object);
+
+  natter_call_media_stop (self);
+  g_clear_object (&self->remote_video);
+  g_clear_object (&self->local_video);
+
+  G_OBJECT_CLASS (natter_call_media_parent_class)->dispose (object);
+}
+
+static void
+natter_call_media_finalize (GObject *object)
+{
+  NatterCallMedia *self = NATTER_CALL_MEDIA (object);
+
+  g_ptr_array_unref (self->stun_servers);
+  g_ptr_array_unref (self->turn_servers);
+  g_ptr_array_unref (self->local_addresses);
+  g_ptr_array_unref (self->pending_candidates);
+  g_main_context_unref (self->context);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (natter_call_media_parent_class)->finalize (object);
+}
+
+static void
+natter_call_media_class_init (NatterCallMediaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_call_media_dispose;
+  object_class->finalize = natter_call_media_finalize;
+
+  /* (type "offer"/"answer", sdp) */
+  signals[LOCAL_DESCRIPTION] =
+    g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[LOCAL_CANDIDATE] =
+    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  /* The first decoded remote media. */
+  signals[CONNECTED] =
+    g_signal_new ("connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* ICE failed, the media went silent, or the pipeline broke. */
+  signals[FAILED] =
+    g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+add_env_servers (NatterCallMedia *self)
+{
+  const char *stun = g_getenv ("NATTER_CALL_STUN");
+  const char *turn = g_getenv ("NATTER_CALL_TURN");
+  const char *addresses = g_getenv ("NATTER_CALL_ICE_ADDRESSES");
+
+  if (stun != NULL && *stun != '\0')
+    g_ptr_array_add (self->stun_servers, g_strdup (stun));
+  if (turn != NULL && *turn != '\0')
+    g_ptr_array_add (self->turn_servers, g_strdup (turn));
+  if (addresses != NULL && *addresses != '\0')
+    {
+      g_auto(GStrv) list = g_strsplit (addresses, ",", -1);
+      for (guint i = 0; list[i] != NULL; i++)
+        if (*g_strstrip (list[i]) != '\0')
+          g_ptr_array_add (self->local_addresses, g_strdup (list[i]));
+    }
+  if (g_strcmp0 (g_getenv ("NATTER_CALL_ICE_POLICY"), "relay") == 0)
+    self->relay_only = TRUE;
+}
+
+static void
+natter_call_media_init (NatterCallMedia *self)
+{
+  g_mutex_init (&self->lock);
+  self->context = g_main_context_ref_thread_default ();
+  self->camera_enabled = TRUE;
+  self->stun_servers = g_ptr_array_new_with_free_func (g_free);
+  self->turn_servers = g_ptr_array_new_with_free_func (g_free);
+  self->local_addresses = g_ptr_array_new_with_free_func (g_free);
+  self->pending_candidates = g_ptr_array_new_with_free_func (candidate_free);
+  self->remote_video = natter_video_sink_new ();
+  self->local_video = natter_video_sink_new ();
+  add_env_servers (self);
+}
+
+/* ------------------------------------------------------------------ API */
+
+NatterCallMedia *
+natter_call_media_new (NatterCallMediaType media_type)
+{
+  NatterCallMedia *self;
+
+  g_return_val_if_fail (media_type == NATTER_CALL_MEDIA_AUDIO ||
+                        media_type == NATTER_CALL_MEDIA_VIDEO, NULL);
+
+  self = g_object_new (NATTER_TYPE_CALL_MEDIA, NULL);
+  self->media_type = media_type;
+  return self;
+}
+
+gboolean
+natter_call_media_add_ice_server (NatterCallMedia *self,
+                                  const char      *uri,
+                                  const char      *username,
+                                  const char      *password)
+{
+  g_autofree char *scheme = NULL;
+  const char *rest;
+  const char *query;
+  g_autofree char *hostport = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  g_return_val_if_fail (uri != NULL, FALSE);
+
+  /* RFC 7064/7065 "turn:host:port?transport=udp" → webrtcbin's
+   * "turn://user:pass@host:port" (user and password escaped: the coturn REST
+   * user name "expiry:user" has a colon). */
+  rest = strchr (uri, ':');
+  if (rest == NULL)
+    return FALSE;
+  scheme = g_ascii_strdown (uri, rest - uri);
+  rest++;
+  if (g_str_has_prefix (rest, "//"))
+    rest += 2;
+  query = strchr (rest, '?');
+  hostport = g_strndup (rest, query != NULL ? (gsize) (query - rest) : strlen (rest));
+  if (*hostport == '\0' || strchr (hostport, '@') != NULL)
+    return FALSE;
+
+  if (g_str_equal (scheme, "stun"))
+    {
+      g_ptr_array_add (self->stun_servers, g_strdup_printf ("stun://%s", hostport));
+      return TRUE;
+    }
+  if (g_str_equal (scheme, "turn") || g_str_equal (scheme, "turns"))
+    {
+      g_autofree char *user = g_uri_escape_string (username != NULL ? username : "", NULL, FALSE);
+      g_autofree char *pass = g_uri_escape_string (password != NULL ? password : "", NULL, FALSE);
+
+      if (query != NULL && strstr (query, "transport=tcp") != NULL)
+        g_ptr_array_add (self->turn_servers,
+                         g_strdup_printf ("%s://%s:%s@%s?transport=tcp", scheme, user, pass, hostport));
+      else
+        g_ptr_array_add (self->turn_servers,
+                         g_strdup_printf ("%s://%s:%s@%s", scheme, user, pass, hostport));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+natter_call_media_set_relay_only (NatterCallMedia *self,
+                                  gboolean         relay_only)
+{
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+  self->relay_only = !!relay_only;
+}
+
+void
+natter_call_media_add_local_address (NatterCallMedia *self,
+                                     const char      *address)
+{
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+  g_return_if_fail (address != NULL);
+  g_ptr_array_add (self->local_addresses, g_strdup (address));
+}
+
+gboolean
+natter_call_media_start_offer (NatterCallMedia  *self,
+                               GError          **error)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+
+  if (!build_pipeline (self, error))
+    return FALSE;
+  g_signal_emit_by_name (self->webrtc, "create-offer", NULL,
+                         gst_promise_new_with_change_func (on_offer_created, self, NULL));
+  return TRUE;
+}
+
+gboolean
+natter_call_media_start_answer (NatterCallMedia  *self,
+                                const char       *offer_sdp,
+                                GError          **error)
+{
+  GstWebRTCSessionDescription *offer;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  g_return_val_if_fail (offer_sdp != NULL, FALSE);
+
+  offer = parse_description (GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp, error);
+  if (offer == NULL)
+    return FALSE;
+  if (!build_pipeline (self, error))
+    {
+      gst_webrtc_session_description_free (offer);
+      return FALSE;
+    }
+  g_signal_emit_by_name (self->webrtc, "set-remote-description", offer,
+                         gst_promise_new_with_change_func (on_offer_set, self, NULL));
+  gst_webrtc_session_description_free (offer);
+  return TRUE;
+}
+
+gboolean
+natter_call_media_set_remote_answer (NatterCallMedia  *self,
+                                     const char       *answer_sdp,
+                                     GError          **error)
+{
+  GstWebRTCSessionDescription *answer;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  g_return_val_if_fail (answer_sdp != NULL, FALSE);
+
+  if (self->webrtc == NULL || is_stopped (self))
+    return TRUE;
+  answer = parse_description (GST_WEBRTC_SDP_TYPE_ANSWER, answer_sdp, error);
+  if (answer == NULL)
+    return FALSE;
+  g_signal_emit_by_name (self->webrtc, "set-remote-description", answer,
+                         gst_promise_new_with_change_func (on_answer_set, self, NULL));
+  gst_webrtc_session_description_free (answer);
+  return TRUE;
+}
+
+void
+natter_call_media_add_remote_candidate (NatterCallMedia *self,
+                                        guint            mline,
+                                        const char      *candidate)
+{
+  Candidate *pending;
+
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+  g_return_if_fail (candidate != NULL);
+
+  if (is_stopped (self))
+    return;
+  if (self->remote_set && self->webrtc != NULL)
+    {
+      g_signal_emit_by_name (self->webrtc, "add-ice-candidate", mline, candidate);
+      return;
+    }
+  if (self->pending_candidates->len >= 64)
+    return;
+  pending = g_new0 (Candidate, 1);
+  pending->mline = mline;
+  pending->candidate = g_strdup (candidate);
+  g_ptr_array_add (self->pending_candidates, pending);
+}
+
+void
+natter_call_media_stop (NatterCallMedia *self)
+{
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+
+  if (!g_atomic_int_compare_and_exchange (&self->stopped, FALSE, TRUE))
+    return;
+
+  if (self->watchdog_id != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->watchdog_id);
+      if (source != NULL)
+        g_source_destroy (source);
+      self->watchdog_id = 0;
+    }
+  if (self->bus_watch_id != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->bus_watch_id);
+      if (source != NULL)
+        g_source_destroy (source);
+      self->bus_watch_id = 0;
+    }
+
+  if (self->pipeline != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->webrtc, self);
+      gst_element_set_state (self->pipeline, GST_STATE_NULL);
+    }
+  gst_clear_object (&self->encoder);
+  gst_clear_object (&self->volume);
+  self->echo_probe = NULL;
+  self->webrtc = NULL;
+  gst_clear_object (&self->pipeline);
+  g_ptr_array_set_size (self->pending_candidates, 0);
+}
+
+void
+natter_call_media_set_muted (NatterCallMedia *self,
+                             gboolean         muted)
+{
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+
+  self->muted = !!muted;
+  if (self->volume != NULL)
+    g_object_set (self->volume, "mute", self->muted, NULL);
+}
+
+void
+natter_call_media_set_camera_enabled (NatterCallMedia *self,
+                                      gboolean         enabled)
+{
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+  g_atomic_int_set (&self->camera_enabled, !!enabled);
+}
+
+NatterVideoSink *
+natter_call_media_get_remote_video (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), NULL);
+  return self->media_type == NATTER_CALL_MEDIA_VIDEO ? self->remote_video : NULL;
+}
+
+NatterVideoSink *
+natter_call_media_get_local_video (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), NULL);
+  return self->media_type == NATTER_CALL_MEDIA_VIDEO ? self->local_video : NULL;
+}
+
+guint64
+natter_call_media_get_video_frames_received (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  return (guint) g_atomic_int_get (&self->video_frames);
+}
+
+guint64
+natter_call_media_get_audio_buffers_received (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  return (guint) g_atomic_int_get (&self->audio_buffers);
+}
+
+gint64
+natter_call_media_get_first_frame_time (NatterCallMedia *self)
+{
+  gint64 time;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  g_mutex_lock (&self->lock);
+  time = self->first_frame_time;
+  g_mutex_unlock (&self->lock);
+  return time;
+}
+
+guint
+natter_call_media_get_video_bitrate (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  return self->encoder != NULL ? (guint) g_atomic_int_get (&self->video_bitrate) : 0;
+}

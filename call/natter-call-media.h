@@ -1,0 +1,83 @@
+/* natter-call-media.h — the media of one call: a webrtcbin pipeline
+ *
+ * Audio: source → webrtcdsp (echo cancellation with its webrtcechoprobe in
+ * the playback path, noise suppression, AGC) → Opus; video: camera → VP8
+ * (deadline=1, threads=1). Both transceivers are sendrecv from the start
+ * (webrtcbin 1.22 cannot renegotiate direction), NACK/RTX on, DTLS-SRTP.
+ * Mute sends silence and camera off sends black frames, so RTP keeps
+ * flowing and a silent peer means a vanished peer.
+ *
+ * Signals are emitted on the main context the media was created in.
+ *
+ * Environment (tests, benchmarks):
+ *   NATTER_CALL_TEST_SOURCES=1     audiotestsrc/videotestsrc, fakesink audio
+ *   NATTER_CALL_VIDEO_CAPS=WxH@F   test video size and rate (640x480@30)
+ *   NATTER_CALL_ICE_ADDRESSES=a,b  only gather on these local addresses
+ *   NATTER_CALL_ICE_POLICY=relay   relay-only ICE transport policy
+ *   NATTER_CALL_STUN=stun://h:p    extra STUN server
+ *   NATTER_CALL_TURN=turn://u:p@h:p extra TURN server
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gst/gst.h>
+
+#include "natter-codes.h"
+#include "natter-video-sink.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CALL_MEDIA (natter_call_media_get_type ())
+G_DECLARE_FINAL_TYPE (NatterCallMedia, natter_call_media, NATTER, CALL_MEDIA, GObject)
+
+NatterCallMedia *natter_call_media_new                  (NatterCallMediaType  media_type);
+
+/* Before starting: a STUN or TURN server as RFC 7064/7065 URI
+ * (stun:host:port, turn:host:port?transport=udp, turns:...) with the TURN
+ * credentials, relay-only, and the local addresses to gather on (all when
+ * none). FALSE for a URI webrtcbin cannot use. */
+gboolean         natter_call_media_add_ice_server       (NatterCallMedia     *self,
+                                                         const char          *uri,
+                                                         const char          *username,
+                                                         const char          *password);
+void             natter_call_media_set_relay_only       (NatterCallMedia     *self,
+                                                         gboolean             relay_only);
+void             natter_call_media_add_local_address    (NatterCallMedia     *self,
+                                                         const char          *address);
+
+/* Build and start the pipeline; `local-description` follows with the offer
+ * or the answer to @offer_sdp. FALSE with a GError when a device or an
+ * element is missing, or the offer is not SDP. */
+gboolean         natter_call_media_start_offer          (NatterCallMedia     *self,
+                                                         GError             **error);
+gboolean         natter_call_media_start_answer         (NatterCallMedia     *self,
+                                                         const char          *offer_sdp,
+                                                         GError             **error);
+gboolean         natter_call_media_set_remote_answer    (NatterCallMedia     *self,
+                                                         const char          *answer_sdp,
+                                                         GError             **error);
+/* Queued until the remote description is set. */
+void             natter_call_media_add_remote_candidate (NatterCallMedia     *self,
+                                                         guint                mline,
+                                                         const char          *candidate);
+/* Tears the pipeline down; no signal is emitted afterwards. */
+void             natter_call_media_stop                 (NatterCallMedia     *self);
+
+void             natter_call_media_set_muted            (NatterCallMedia     *self,
+                                                         gboolean             muted);
+void             natter_call_media_set_camera_enabled   (NatterCallMedia     *self,
+                                                         gboolean             enabled);
+
+NatterVideoSink *natter_call_media_get_remote_video     (NatterCallMedia     *self);
+NatterVideoSink *natter_call_media_get_local_video      (NatterCallMedia     *self);
+guint64          natter_call_media_get_video_frames_received  (NatterCallMedia *self);
+guint64          natter_call_media_get_audio_buffers_received (NatterCallMedia *self);
+/* g_get_monotonic_time() of the first decoded remote frame (video, or audio
+ * for audio calls); 0 before. */
+gint64           natter_call_media_get_first_frame_time (NatterCallMedia     *self);
+/* Current VP8 target bitrate (bit/s), 0 for audio calls. */
+guint            natter_call_media_get_video_bitrate    (NatterCallMedia     *self);
+
+G_END_DECLS

@@ -1,0 +1,64 @@
+/* natter-call.h — one one-to-one voice or video call
+ *
+ * States, media types and end reasons are the reference numbers of
+ * proto/natter-codes.h. The state only changes through one setter and every
+ * change is announced by `state-changed (new, old)`.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "natter-codes.h"
+#include "natter-call-enums.h"
+#include "natter-video-sink.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CALL (natter_call_get_type ())
+G_DECLARE_FINAL_TYPE (NatterCall, natter_call, NATTER, CALL, GObject)
+
+const char          *natter_call_get_call_id        (NatterCall *self);
+const char          *natter_call_get_peer_id        (NatterCall *self);
+const char          *natter_call_get_self_id        (NatterCall *self);
+gboolean             natter_call_get_outgoing       (NatterCall *self);
+NatterCallMediaType  natter_call_get_media_type     (NatterCall *self);
+NatterCallState      natter_call_get_state          (NatterCall *self);
+NatterCallReason     natter_call_get_reason         (NatterCall *self);
+/* Wall clock, ms since the epoch; 0 when it did not happen. */
+gint64               natter_call_get_start_time     (NatterCall *self);
+gint64               natter_call_get_connected_time (NatterCall *self);
+/* ms from connected to ended (or to now while active). */
+gint64               natter_call_get_duration       (NatterCall *self);
+/* ms from the start of the call to the first decoded remote video frame
+ * (first audio for audio calls); -1 until then. */
+gint64               natter_call_get_setup_time     (NatterCall *self);
+gboolean             natter_call_get_muted          (NatterCall *self);
+gboolean             natter_call_get_camera_enabled (NatterCall *self);
+gboolean             natter_call_get_remote_camera_enabled (NatterCall *self);
+
+/* NULL for audio calls and before the media exists. */
+NatterVideoSink     *natter_call_get_remote_video   (NatterCall *self);
+NatterVideoSink     *natter_call_get_local_video    (NatterCall *self);
+guint64              natter_call_get_video_frames_received (NatterCall *self);
+guint64              natter_call_get_audio_buffers_received (NatterCall *self);
+
+/* Incoming calls only, in INCOMING. */
+void                 natter_call_accept             (NatterCall *self);
+void                 natter_call_reject             (NatterCall *self);
+/* Cancel (dialing), reject (incoming) or hang up (active). */
+void                 natter_call_hangup             (NatterCall *self);
+void                 natter_call_set_muted          (NatterCall *self,
+                                                     gboolean    muted);
+/* Black frames while off; the peer learns it from RC:VCModifyMedia. */
+void                 natter_call_set_camera_enabled (NatterCall *self,
+                                                     gboolean    enabled);
+
+G_END_DECLS
+
+#ifdef NATTER_CALL_HAVE_MANAGER
+#include "natter-call-manager.h"
+#endif
