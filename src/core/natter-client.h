@@ -1,0 +1,320 @@
+/* natter-client.h — one signed-in user's connection to natterd
+ *
+ * Signals (all in the main context the client was created in):
+ *   status-changed (NatterConnectionStatus new, NatterConnectionStatus old,
+ *                   GError *error)  error: connect refusal (31002...) or kick (31010)
+ *   message-received (NatterMessage *message)  every incoming message, after it
+ *                   is stored when persisted; status-only ones too
+ *   message-updated (NatterMessage *message)   sent status / uid / content changed
+ *   chatroom-event (const char *chatroom_id, int code)  kicked (23409) / destroyed (23410)
+ *
+ * The store (natter_client_get_store()) emits what the models follow:
+ * message-added, message-updated, messages-cleared, conversation-changed,
+ * conversation-removed.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "natter-message.h"
+#include "natter-store.h"
+#include "natter-turn-credentials.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CLIENT (natter_client_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterClient, natter_client, NATTER, CLIENT, GObject)
+
+/* Error domain of the client: the code is the reference number (NatterCode:
+ * 31004, 22408, 30001 not connected, 30003 timeout, ...). */
+#define NATTER_CLIENT_ERROR (natter_client_error_quark ())
+GQuark        natter_client_error_quark (void);
+
+/* @server_url: what natterd prints (http[s]://host:port); the WebSocket
+ * (ws[s]://host:port/ws) and media URLs are derived from it. @profile_dir
+ * holds the SQLite store, the device id and the media cache; it is created
+ * if needed. NULL keeps everything in memory (tests, one-shot tools). */
+NatterClient *natter_client_new            (const char   *server_url,
+                                            const char   *app_key,
+                                            const char   *profile_dir);
+
+/* Starts connecting (status CONNECTING); the outcome comes as
+ * ::status-changed. While the network is reachable the client reconnects by
+ * itself (exponential backoff with jitter, at most 30 s; at once when the
+ * network comes back), except after a kick or a token/app key refusal. */
+void          natter_client_connect        (NatterClient *self,
+                                            const char   *token);
+/* Closes the connection, stops reconnecting (status DISCONNECTED). */
+void          natter_client_disconnect     (NatterClient *self);
+/* Connect again at once with the last token (e.g. a "Retry" button). */
+void          natter_client_reconnect      (NatterClient *self);
+
+NatterConnectionStatus natter_client_get_status      (NatterClient *self);
+/* The error behind the current status (refusal, kick), or NULL. */
+const GError *natter_client_get_status_error (NatterClient *self);
+/* NULL until the first successful connect (then kept by the profile). */
+const char   *natter_client_get_user_id    (NatterClient *self);
+const char   *natter_client_get_server_url (NatterClient *self);
+const char   *natter_client_get_app_key    (NatterClient *self);
+/* NULL for an in-memory client. */
+const char   *natter_client_get_profile_dir (NatterClient *self);
+const char   *natter_client_get_device_id  (NatterClient *self);
+NatterStore  *natter_client_get_store      (NatterClient *self);
+/* Server time minus local time, ms (from ConnectAck). */
+gint64        natter_client_get_server_time_offset (NatterClient *self);
+
+/* ------------------------------------------------------------- sending */
+
+/* Persisted object names are stored SENDING first (the outbox, emitted as
+ * message-added), sent, and become SENT on the ack or FAILED (error-code set)
+ * on a definite refusal; the message is resent with the same client_msg_id
+ * after reconnecting or restarting until then. finish returns the message
+ * once acked, or the refusal as NATTER_CLIENT_ERROR; 30001 when the client
+ * stops connecting while it waits (the message stays in the outbox).
+ * Status-only names (RC:TypSts, RC:VC*, NT:VCIce, RC:ReadNtf...) are sent
+ * without storing and need a connection (30001 otherwise). Custom object
+ * names travel as persisted + counted. */
+void           natter_client_send_message_async   (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   const char             *object_name,
+                                                   JsonObject             *content,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+NatterMessage *natter_client_send_message_finish  (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Sends a FAILED (or stuck SENDING) message again with a new client_msg_id. */
+void           natter_client_resend_message_async (NatterClient           *self,
+                                                   NatterMessage          *message,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+NatterMessage *natter_client_resend_message_finish (NatterClient          *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Image: a JPEG thumbnail (gdk-pixbuf, ≤ 100 KB base64) plus an upload of
+ * the original through natterd's media endpoint, then RC:ImgMsg. File:
+ * upload, then RC:FileMsg. Voice: an Opus/Ogg file recorded elsewhere,
+ * uploaded, then RC:HQVCMsg with @duration seconds. @progress (may be NULL)
+ * reports upload bytes in the caller's main context. */
+void           natter_client_send_image_async     (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   GFile                  *file,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+void           natter_client_send_file_async      (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   GFile                  *file,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+void           natter_client_send_voice_async     (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   GFile                  *file,
+                                                   int                     duration,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+/* finish for send_image/send_file/send_voice. */
+NatterMessage *natter_client_send_media_finish    (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Stores a message without sending it (each side's RC:VCSummary); emits
+ * message-added. @sent_time 0 = now. */
+void           natter_client_insert_local_message_async  (NatterClient           *self,
+                                                          NatterConversationType  type,
+                                                          const char             *target_id,
+                                                          const char             *sender_user_id,
+                                                          const char             *object_name,
+                                                          JsonObject             *content,
+                                                          NatterMessageDirection  direction,
+                                                          gint64                  sent_time,
+                                                          GCancellable           *cancellable,
+                                                          GAsyncReadyCallback     callback,
+                                                          gpointer                user_data);
+NatterMessage *natter_client_insert_local_message_finish (NatterClient           *self,
+                                                          GAsyncResult           *result,
+                                                          GError                **error);
+
+/* Tells the peer (private chats) or the conversation that the user types;
+ * rate-limited to one RC:TypSts every 6 s per conversation. Fire and forget. */
+void           natter_client_send_typing          (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id);
+
+/* --------------------------------------------------------------- media */
+
+/* POSTs a file to natterd's media endpoint; returns its URL. */
+void           natter_client_upload_async         (NatterClient           *self,
+                                                   GFile                  *file,
+                                                   const char             *content_type,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+char          *natter_client_upload_finish        (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Downloads a media URL into the profile's cache (once: a cached file is
+ * returned at once) and returns the local file. */
+void           natter_client_download_async       (NatterClient           *self,
+                                                   const char             *url,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+GFile         *natter_client_download_finish      (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* ------------------------------------------------------------- queries */
+
+/* Server history of a conversation: up to @count (2..20) persisted messages
+ * sent before @before_time (0 = newest), stored locally (deduplicated) and
+ * returned oldest first. */
+void           natter_client_get_history_async    (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   gint64                  before_time,
+                                                   guint                   count,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+GPtrArray     *natter_client_get_history_finish   (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   gboolean               *has_more,
+                                                   GError                **error);
+
+/* Fetches the server's conversation list (every page) into the store:
+ * unread counts, pinned/muted, latest messages. Returns how many. */
+void           natter_client_sync_conversations_async  (NatterClient          *self,
+                                                        GCancellable          *cancellable,
+                                                        GAsyncReadyCallback    callback,
+                                                        gpointer               user_data);
+guint          natter_client_sync_conversations_finish (NatterClient          *self,
+                                                        GAsyncResult          *result,
+                                                        GError               **error);
+
+/* Joins (creating it if needed) a chatroom; @count recent messages -1 (none)
+ * ... 50. Returns them oldest first (also emitted as message-received) and
+ * the member count. Chatrooms have no history. */
+void           natter_client_join_chatroom_async  (NatterClient           *self,
+                                                   const char             *chatroom_id,
+                                                   int                     count,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+GPtrArray     *natter_client_join_chatroom_finish (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   guint                  *member_count,
+                                                   GError                **error);
+void           natter_client_quit_chatroom_async  (NatterClient           *self,
+                                                   const char             *chatroom_id,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+gboolean       natter_client_quit_chatroom_finish (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Unread to zero here and on the server, RC:SRSMsg to the user's other
+ * devices and, for private chats, RC:ReadNtf to the peer. Works offline for
+ * the local part (the server part then fails with 30001 but the local
+ * count is already zero). */
+void           natter_client_clear_unread_async   (NatterClient           *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+gboolean       natter_client_clear_unread_finish  (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Recalls a message the user sent: it becomes RC:RcNtf here and for
+ * everyone (25101 when not allowed). Returns the updated message. */
+void           natter_client_recall_message_async (NatterClient           *self,
+                                                   NatterMessage          *message,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+NatterMessage *natter_client_recall_message_finish (NatterClient          *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+void           natter_client_get_turn_credentials_async  (NatterClient          *self,
+                                                          GCancellable          *cancellable,
+                                                          GAsyncReadyCallback    callback,
+                                                          gpointer               user_data);
+NatterTurnCredentials *natter_client_get_turn_credentials_finish (NatterClient  *self,
+                                                          GAsyncResult          *result,
+                                                          GError               **error);
+
+/* Returns a GHashTable user id → GINT_TO_POINTER (online). */
+void           natter_client_get_online_status_async  (NatterClient          *self,
+                                                       const char * const    *user_ids,
+                                                       GCancellable          *cancellable,
+                                                       GAsyncReadyCallback    callback,
+                                                       gpointer               user_data);
+GHashTable    *natter_client_get_online_status_finish (NatterClient          *self,
+                                                       GAsyncResult          *result,
+                                                       GError               **error);
+
+typedef enum {
+  NATTER_CONVERSATION_ACTION_PIN = 1,
+  NATTER_CONVERSATION_ACTION_UNPIN = 2,
+  NATTER_CONVERSATION_ACTION_MUTE = 3,
+  NATTER_CONVERSATION_ACTION_UNMUTE = 4,
+  NATTER_CONVERSATION_ACTION_REMOVE = 5,  /* hide until the next message */
+} NatterConversationAction;
+
+/* Pin/mute/remove on the server (so other devices follow) and here. */
+void           natter_client_update_conversation_async  (NatterClient             *self,
+                                                         NatterConversationType    type,
+                                                         const char               *target_id,
+                                                         NatterConversationAction  action,
+                                                         GCancellable             *cancellable,
+                                                         GAsyncReadyCallback       callback,
+                                                         gpointer                  user_data);
+gboolean       natter_client_update_conversation_finish (NatterClient             *self,
+                                                         GAsyncResult             *result,
+                                                         GError                  **error);
+
+/* ------------------------------------------------------- app server token */
+
+/* The seed's "the token comes from your app server": POSTs userId (and
+ * name) form-encoded to @app_server_url and reads "token" from its JSON
+ * reply ({"code":200,"token":...} as natterd's user/getToken answers). */
+void           natter_fetch_token_async   (const char           *app_server_url,
+                                           const char           *user_id,
+                                           const char           *name,
+                                           GCancellable         *cancellable,
+                                           GAsyncReadyCallback   callback,
+                                           gpointer              user_data);
+char          *natter_fetch_token_finish  (GAsyncResult         *result,
+                                           GError              **error);
+
+G_END_DECLS

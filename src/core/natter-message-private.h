@@ -1,0 +1,86 @@
+/* natter-message-private.h — what the store and the client change
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "natter-frame.h"
+#include "natter-message.h"
+
+G_BEGIN_DECLS
+
+/* Takes a copy of @content. */
+NatterMessage *natter_message_new_full           (gint64                  message_id,
+                                                  const char             *message_uid,
+                                                  NatterConversationType  conversation_type,
+                                                  const char             *target_id,
+                                                  const char             *sender_user_id,
+                                                  const char             *object_name,
+                                                  JsonObject             *content,
+                                                  NatterMessageDirection  direction,
+                                                  NatterSentStatus        sent_status,
+                                                  gint64                  sent_time,
+                                                  gint64                  received_time,
+                                                  gboolean                offline,
+                                                  int                     error_code,
+                                                  const char             *client_msg_id,
+                                                  guint                   flags);
+
+/* A stored row: @content_text is parsed when first read. */
+NatterMessage *natter_message_new_row            (gint64                  message_id,
+                                                  const char             *message_uid,
+                                                  NatterConversationType  conversation_type,
+                                                  const char             *target_id,
+                                                  const char             *sender_user_id,
+                                                  const char             *object_name,
+                                                  const char             *content_text,
+                                                  NatterMessageDirection  direction,
+                                                  NatterSentStatus        sent_status,
+                                                  gint64                  sent_time,
+                                                  gint64                  received_time,
+                                                  gboolean                offline,
+                                                  int                     error_code,
+                                                  const char             *client_msg_id,
+                                                  guint                   flags);
+
+/* A message off the wire (already validated by natter_frame_decode()), seen
+ * by @own_user_id: direction, status and the private-chat target follow. */
+NatterMessage *natter_message_new_from_proto     (const Natter__Message  *message,
+                                                  const char             *own_user_id,
+                                                  gboolean                offline,
+                                                  GError                **error);
+
+/* Parses a content string; NULL with @error when it is not a JSON object. */
+JsonObject    *natter_content_parse              (const char             *content,
+                                                  GError                **error);
+char          *natter_content_to_string          (JsonObject             *content);
+char          *natter_message_dup_content_string (NatterMessage          *self);
+/* The words full-text search indexes (text, file name, notification). */
+char          *natter_message_dup_search_text    (NatterMessage          *self);
+
+void natter_message_set_message_id    (NatterMessage    *self,
+                                       gint64            message_id);
+void natter_message_set_message_uid   (NatterMessage    *self,
+                                       const char       *message_uid);
+void natter_message_set_sent_status   (NatterMessage    *self,
+                                       NatterSentStatus  sent_status);
+void natter_message_set_sent_time     (NatterMessage    *self,
+                                       gint64            sent_time);
+void natter_message_set_received_time (NatterMessage    *self,
+                                       gint64            received_time);
+void natter_message_set_error_code    (NatterMessage    *self,
+                                       int               error_code);
+void natter_message_set_client_msg_id (NatterMessage    *self,
+                                       const char       *client_msg_id);
+void natter_message_set_offline       (NatterMessage    *self,
+                                       gboolean          offline);
+/* Replaces object name and content (recall). Takes a copy of @content. */
+void natter_message_set_content       (NatterMessage    *self,
+                                       const char       *object_name,
+                                       JsonObject       *content);
+/* Copies every field of @other into @self, notifying what changed. */
+void natter_message_update_from       (NatterMessage    *self,
+                                       NatterMessage    *other);
+
+G_END_DECLS

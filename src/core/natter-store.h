@@ -1,0 +1,280 @@
+/* natter-store.h — the local SQLite store of one profile
+ *
+ * One worker thread owns the SQLite connection; every call is _async/_finish
+ * and completes in the thread-default main context of the caller. The store
+ * hands out one NatterMessage / NatterConversation object per row while
+ * anybody holds it, and updates those objects in place (with notify) when
+ * the row changes, so widgets bound to them follow. Use the store from the
+ * thread that created it.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "natter-conversation.h"
+#include "natter-message.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_STORE (natter_store_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterStore, natter_store, NATTER, STORE, GObject)
+
+/* Current schema version (PRAGMA user_version). */
+#define NATTER_STORE_SCHEMA_VERSION 2
+
+#define NATTER_STORE_ERROR (natter_store_error_quark ())
+
+typedef enum {
+  NATTER_STORE_ERROR_OPEN,       /* the database could not be opened or migrated */
+  NATTER_STORE_ERROR_SQLITE,     /* an SQLite call failed; the message says which */
+  NATTER_STORE_ERROR_NOT_FOUND,
+  NATTER_STORE_ERROR_TOO_NEW,    /* written by a newer Natter */
+  NATTER_STORE_ERROR_CLOSED,
+} NatterStoreError;
+
+GQuark       natter_store_error_quark (void);
+
+/* Opens (creating and migrating as needed) the database at @path in the
+ * worker thread; an open failure is reported by every call after it.
+ * ":memory:" works for tests. */
+NatterStore *natter_store_new         (const char *path);
+const char  *natter_store_get_path    (NatterStore *self);
+
+/* Waits until the database is open and migrated; reports the open error. */
+void         natter_store_open_async  (NatterStore          *self,
+                                       GCancellable         *cancellable,
+                                       GAsyncReadyCallback   callback,
+                                       gpointer              user_data);
+gboolean     natter_store_open_finish (NatterStore          *self,
+                                       GAsyncResult         *result,
+                                       GError              **error);
+
+/* ------------------------------------------------------------- messages */
+
+/* Stores a message that arrived live or was sent from here, updating its
+ * conversation (latest message, unread count when it is a counted incoming
+ * message). A message whose messageUId is already stored is not stored twice:
+ * the stored one is returned and *added is FALSE. Emits ::message-added. */
+void           natter_store_add_message_async     (NatterStore          *self,
+                                                   NatterMessage        *message,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+NatterMessage *natter_store_add_message_finish    (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   gboolean             *added,
+                                                   GError              **error);
+
+/* Stores older messages from server history (no unread counting, no
+ * ::message-added); duplicates by messageUId are skipped. Returns a
+ * GPtrArray of the stored NatterMessages in the order given. */
+void           natter_store_add_history_async     (NatterStore          *self,
+                                                   GPtrArray            *messages,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+GPtrArray     *natter_store_add_history_finish    (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+
+/* Writes sent status, messageUId, sent time, error code, object name and
+ * content of a stored message (by message-id). Emits ::message-updated. */
+void           natter_store_update_message_async  (NatterStore          *self,
+                                                   NatterMessage        *message,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+NatterMessage *natter_store_update_message_finish (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+
+/* NULL without error when there is no such message. */
+void           natter_store_get_message_async     (NatterStore          *self,
+                                                   gint64                message_id,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+void           natter_store_get_message_by_uid_async (NatterStore       *self,
+                                                   const char           *message_uid,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+NatterMessage *natter_store_get_message_finish    (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+
+/* Up to @limit messages of a conversation older than (@before_time,
+ * @before_id) — 0, 0 for the newest — oldest first, as a GPtrArray of
+ * NatterMessage. */
+void           natter_store_get_messages_async    (NatterStore            *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   gint64                  before_time,
+                                                   gint64                  before_id,
+                                                   guint                   limit,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+GPtrArray     *natter_store_get_messages_finish   (NatterStore            *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Messages still SENDING (the outbox), oldest first. */
+void           natter_store_get_outbox_async      (NatterStore          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+GPtrArray     *natter_store_get_outbox_finish     (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+
+/* Full-text search (FTS5) over message text, file names and notifications:
+ * every word of @query must occur (prefix match on the last one). Newest
+ * first, at most @limit; @type 0 searches every conversation. */
+void           natter_store_search_async          (NatterStore            *self,
+                                                   const char             *query,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   guint                   limit,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+GPtrArray     *natter_store_search_finish         (NatterStore            *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* Deletes the conversation's messages here only (the seed's clearMessages);
+ * the conversation stays, empty. Emits ::messages-cleared. */
+void           natter_store_clear_messages_async  (NatterStore            *self,
+                                                   NatterConversationType  type,
+                                                   const char             *target_id,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+gboolean       natter_store_clear_messages_finish (NatterStore            *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
+/* ------------------------------------------------------- conversations */
+
+/* Conversations not hidden, pinned first then latest message time, newest
+ * first; @types (n_types > 0) filters. GPtrArray of NatterConversation. */
+void           natter_store_get_conversations_async  (NatterStore                  *self,
+                                                      const NatterConversationType *types,
+                                                      gsize                         n_types,
+                                                      GCancellable                 *cancellable,
+                                                      GAsyncReadyCallback           callback,
+                                                      gpointer                      user_data);
+GPtrArray     *natter_store_get_conversations_finish (NatterStore                  *self,
+                                                      GAsyncResult                 *result,
+                                                      GError                      **error);
+
+/* NULL without error when there is no such conversation. */
+void           natter_store_get_conversation_async   (NatterStore            *self,
+                                                      NatterConversationType  type,
+                                                      const char             *target_id,
+                                                      GCancellable           *cancellable,
+                                                      GAsyncReadyCallback     callback,
+                                                      gpointer                user_data);
+NatterConversation *natter_store_get_conversation_finish (NatterStore        *self,
+                                                      GAsyncResult           *result,
+                                                      GError                **error);
+
+typedef enum {
+  NATTER_CONVERSATION_FIELD_PINNED,
+  NATTER_CONVERSATION_FIELD_MUTED,
+  NATTER_CONVERSATION_FIELD_HIDDEN,  /* hidden until the next message */
+} NatterConversationField;
+
+/* Sets a flag, creating the conversation if needed. Emits
+ * ::conversation-changed (or ::conversation-removed when hidden). */
+void           natter_store_set_conversation_flag_async  (NatterStore             *self,
+                                                          NatterConversationType   type,
+                                                          const char              *target_id,
+                                                          NatterConversationField  field,
+                                                          gboolean                 value,
+                                                          GCancellable            *cancellable,
+                                                          GAsyncReadyCallback      callback,
+                                                          gpointer                 user_data);
+gboolean       natter_store_set_conversation_flag_finish (NatterStore             *self,
+                                                          GAsyncResult            *result,
+                                                          GError                 **error);
+
+/* Keeps the composer's unsent text ("" or NULL clears it). */
+void           natter_store_set_draft_async    (NatterStore            *self,
+                                                NatterConversationType  type,
+                                                const char             *target_id,
+                                                const char             *draft,
+                                                GCancellable           *cancellable,
+                                                GAsyncReadyCallback     callback,
+                                                gpointer                user_data);
+gboolean       natter_store_set_draft_finish   (NatterStore            *self,
+                                                GAsyncResult           *result,
+                                                GError                **error);
+
+/* Unread count to zero (and mentions); @read_time (ms) is remembered so a
+ * later RC:SRSMsg with an older time does nothing. */
+void           natter_store_clear_unread_async  (NatterStore            *self,
+                                                 NatterConversationType  type,
+                                                 const char             *target_id,
+                                                 gint64                  read_time,
+                                                 GCancellable           *cancellable,
+                                                 GAsyncReadyCallback     callback,
+                                                 gpointer                user_data);
+gboolean       natter_store_clear_unread_finish (NatterStore            *self,
+                                                 GAsyncResult           *result,
+                                                 GError                **error);
+
+/* Removes the conversation and its messages here. Emits
+ * ::conversation-removed and ::messages-cleared. */
+void           natter_store_delete_conversation_async  (NatterStore            *self,
+                                                        NatterConversationType  type,
+                                                        const char             *target_id,
+                                                        GCancellable           *cancellable,
+                                                        GAsyncReadyCallback     callback,
+                                                        gpointer                user_data);
+gboolean       natter_store_delete_conversation_finish (NatterStore            *self,
+                                                        GAsyncResult           *result,
+                                                        GError                **error);
+
+/* --------------------------------------------------------------- users */
+
+/* Remembers a user's name / portrait (from message user info or the app);
+ * private conversations with them take the name as title. NULL keeps a field. */
+void           natter_store_set_user_async   (NatterStore          *self,
+                                              const char           *user_id,
+                                              const char           *name,
+                                              const char           *portrait_uri,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+gboolean       natter_store_set_user_finish  (NatterStore          *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+/* ------------------------------------------------------ key/value state */
+
+/* Small per-profile values (device id, last delivered seq...). NULL when unset. */
+void           natter_store_get_value_async  (NatterStore          *self,
+                                              const char           *key,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+char          *natter_store_get_value_finish (NatterStore          *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+void           natter_store_set_value_async  (NatterStore          *self,
+                                              const char           *key,
+                                              const char           *value,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+gboolean       natter_store_set_value_finish (NatterStore          *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+G_END_DECLS
