@@ -437,6 +437,10 @@ on_pad_added (GstElement *webrtc,
 
   if (g_strcmp0 (media, "video") == 0)
     {
+      GstElement *output = natter_video_sink_get_element (self->remote_video);
+
+      gst_bin_add (GST_BIN (self->pipeline), output);
+      gst_element_sync_state_with_parent (output);
       link_decoder (self, pad,
                     "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! "
                     "rtpvp8depay ! vp8dec threads=1 ! videoconvert",
@@ -453,7 +457,7 @@ on_pad_added (GstElement *webrtc,
       gst_element_sync_state_with_parent (output);
       link_decoder (self, pad,
                     "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
-                    "audio/x-raw,rate=48000,channels=1",
+                    "capsfilter caps=\"audio/x-raw,rate=48000,channels=1\"",
                     count_audio, self->echo_probe);
     }
 }
@@ -604,9 +608,8 @@ add_audio (NatterCallMedia *self,
   gst_bin_add (GST_BIN (self->pipeline), self->echo_probe);
 
   if (test_sources ())
-    source = gst_parse_bin_from_description ("audiotestsrc is-live=true wave=sine freq=440 "
-                                             "volume=0.2 samplesperbuffer=480",
-                                             FALSE, NULL);
+    source = gst_parse_launch ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+                               "samplesperbuffer=480", NULL);
   else
     source = make_device_source ("Audio/Source");
   if (source == NULL)
@@ -653,15 +656,16 @@ add_video (NatterCallMedia *self,
   parse_video_caps (&width, &height, &fps);
 
   if (test_sources ())
-    source = gst_parse_bin_from_description ("videotestsrc is-live=true pattern=ball", FALSE, NULL);
+    source = gst_parse_launch ("videotestsrc is-live=true pattern=smpte horizontal-speed=4", NULL);
   else
     source = make_device_source ("Video/Source");
   if (source == NULL)
     /* No camera: the call goes on, with black frames. */
-    source = gst_parse_bin_from_description ("videotestsrc is-live=true pattern=black", FALSE, NULL);
+    source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
 
-  convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! "
-                             "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1",
+  /* A bin cannot end in bare caps: an explicit capsfilter. */
+  convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"
+                             "width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1\"",
                              width, height, fps);
   scaler = gst_parse_bin_from_description (convert, TRUE, error);
   if (scaler == NULL)
@@ -849,6 +853,10 @@ build_pipeline (NatterCallMedia *self,
   g_object_get (self->webrtc, "ice-agent", &ice, NULL);
   if (ice != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") != NULL)
     g_object_get (ice, "agent", &agent, NULL);
+  /* No UPnP port mapping: it multicasts SSDP on every interface, and the
+   * TURN relay covers what it would. */
+  if (agent != NULL)
+    g_object_set (agent, "upnp", FALSE, NULL);
   for (guint i = 0; i < self->local_addresses->len; i++)
     {
       NiceAddress address;

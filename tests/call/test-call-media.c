@@ -1,0 +1,547 @@
+/* test-call-media.c — two real call pipelines in one process
+ *
+ * Two NatterCalls with real NatterCallMedia (webrtcbin, libnice on
+ * 127.0.0.1, test sources: NATTER_CALL_TEST_SOURCES=1 from meson) whose
+ * signalling is handed over in-process, one main-loop turn later, as the
+ * network would. Checks frames both ways, mute and camera off without
+ * renegotiation, a vanished peer, and 20 quick cancel/reject cycles that
+ * must neither deadlock nor leak a pipeline.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-call-private.h"
+#include "natter-call-media.h"
+#include "natter-object-names.h"
+
+/* ---------------------------------------------------------- the endpoint */
+
+#define TEST_TYPE_ENDPOINT (test_endpoint_get_type ())
+G_DECLARE_FINAL_TYPE (TestEndpoint, test_endpoint, TEST, ENDPOINT, GObject)
+
+struct _TestEndpoint
+{
+  GObject          parent_instance;
+  char            *user_id;
+  TestEndpoint    *peer;           /* unowned */
+  NatterCall      *call;
+  NatterCallMedia *media;          /* the last one created */
+  guint            media_alive;    /* created and not yet finalized */
+  gboolean         offline;        /* drops what it sends (a vanished peer) */
+  gboolean         auto_accept;
+  guint            ended;
+  JsonObject      *summary;
+};
+
+static void test_endpoint_iface_init (NatterCallHostInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestEndpoint, test_endpoint, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_CALL_HOST, test_endpoint_iface_init))
+
+typedef struct
+{
+  TestEndpoint *to;
+  char         *sender;
+  char         *object_name;
+  JsonObject   *content;
+} Delivery;
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *delivery = data;
+
+  g_object_unref (delivery->to);
+  g_free (delivery->sender);
+  g_free (delivery->object_name);
+  json_object_unref (delivery->content);
+  g_free (delivery);
+}
+
+static gboolean
+deliver (gpointer data)
+{
+  Delivery *delivery = data;
+  TestEndpoint *to = delivery->to;
+
+  if (g_str_equal (delivery->object_name, NATTER_OBJECT_CALL_INVITE))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (to->call != NULL && natter_call_get_state (to->call) != NATTER_CALL_STATE_ENDED)
+        return G_SOURCE_REMOVE;
+      g_clear_object (&to->call);
+      to->call = natter_call_new_incoming (NATTER_CALL_HOST (to), to->user_id, delivery->sender,
+                                           delivery->content, &error);
+      g_assert_no_error (error);
+      natter_call_set_auto_accept (to->call, to->auto_accept);
+      natter_call_start (to->call);
+    }
+  else if (to->call != NULL)
+    natter_call_handle_message (to->call, delivery->sender, delivery->object_name, delivery->content);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+endpoint_send (NatterCallHost *host,
+               NatterCall     *call,
+               const char     *object_name,
+               JsonObject     *content)
+{
+  TestEndpoint *self = TEST_ENDPOINT (host);
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonNode) copy = NULL;
+  Delivery *delivery;
+
+  if (self->offline)
+    return;
+
+  /* A copy through JSON text, as it travels. */
+  json_node_set_object (node, content);
+  copy = json_from_string (json_to_string (node, FALSE), NULL);
+
+  delivery = g_new0 (Delivery, 1);
+  delivery->to = g_object_ref (self->peer);
+  delivery->sender = g_strdup (self->user_id);
+  delivery->object_name = g_strdup (object_name);
+  delivery->content = json_object_ref (json_node_get_object (copy));
+  g_idle_add_full (G_PRIORITY_DEFAULT, deliver, delivery, delivery_free);
+}
+
+static void
+media_finalized (gpointer  data,
+                 GObject  *where_the_object_was)
+{
+  TestEndpoint *self = data;
+
+  self->media_alive--;
+  if (self->media == (NatterCallMedia *) where_the_object_was)
+    self->media = NULL;
+}
+
+static NatterCallMedia *
+endpoint_create_media (NatterCallHost *host,
+                       NatterCall     *call)
+{
+  TestEndpoint *self = TEST_ENDPOINT (host);
+  NatterCallMedia *media = natter_call_media_new (natter_call_get_media_type (call));
+
+  self->media = media;
+  self->media_alive++;
+  g_object_weak_ref (G_OBJECT (media), media_finalized, self);
+  return media;
+}
+
+static void
+endpoint_ended (NatterCallHost *host,
+                NatterCall     *call,
+                JsonObject     *summary)
+{
+  TestEndpoint *self = TEST_ENDPOINT (host);
+
+  self->ended++;
+  g_clear_pointer (&self->summary, json_object_unref);
+  if (summary != NULL)
+    self->summary = json_object_ref (summary);
+}
+
+static void
+test_endpoint_iface_init (NatterCallHostInterface *iface)
+{
+  iface->send = endpoint_send;
+  iface->create_media = endpoint_create_media;
+  iface->ended = endpoint_ended;
+}
+
+static void
+test_endpoint_dispose (GObject *object)
+{
+  TestEndpoint *self = TEST_ENDPOINT (object);
+
+  g_clear_object (&self->call);
+  G_OBJECT_CLASS (test_endpoint_parent_class)->dispose (object);
+}
+
+static void
+test_endpoint_finalize (GObject *object)
+{
+  TestEndpoint *self = TEST_ENDPOINT (object);
+
+  g_free (self->user_id);
+  g_clear_pointer (&self->summary, json_object_unref);
+  G_OBJECT_CLASS (test_endpoint_parent_class)->finalize (object);
+}
+
+static void
+test_endpoint_class_init (TestEndpointClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_endpoint_dispose;
+  G_OBJECT_CLASS (klass)->finalize = test_endpoint_finalize;
+}
+
+static void
+test_endpoint_init (TestEndpoint *self)
+{
+}
+
+typedef struct
+{
+  TestEndpoint *alice;
+  TestEndpoint *bob;
+} Pair;
+
+static void
+pair_setup (Pair          *pair,
+            gconstpointer  data)
+{
+  pair->alice = g_object_new (TEST_TYPE_ENDPOINT, NULL);
+  pair->bob = g_object_new (TEST_TYPE_ENDPOINT, NULL);
+  pair->alice->user_id = g_strdup ("alice");
+  pair->bob->user_id = g_strdup ("bob");
+  pair->alice->peer = pair->bob;
+  pair->bob->peer = pair->alice;
+}
+
+/* Runs the main loop until nothing is pending, so no delivery or media
+ * event outlives the test. */
+static void
+drain (void)
+{
+  gint64 until = g_get_monotonic_time () + 200 * 1000;
+
+  while (g_get_monotonic_time () < until)
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+}
+
+static void
+pair_teardown (Pair          *pair,
+               gconstpointer  data)
+{
+  if (pair->alice->call != NULL)
+    natter_call_hangup (pair->alice->call);
+  if (pair->bob->call != NULL)
+    natter_call_hangup (pair->bob->call);
+  drain ();
+  g_clear_object (&pair->alice->call);
+  g_clear_object (&pair->bob->call);
+  drain ();
+
+  /* Every pipeline is gone once its call is. */
+  g_assert_cmpuint (pair->alice->media_alive, ==, 0);
+  g_assert_cmpuint (pair->bob->media_alive, ==, 0);
+  g_clear_object (&pair->alice);
+  g_clear_object (&pair->bob);
+}
+
+typedef gboolean (*Condition) (Pair *pair);
+
+static gboolean
+timeout_reached (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_for (Pair      *pair,
+          Condition  condition,
+          guint      seconds)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (seconds, timeout_reached, &timed_out);
+
+  while (!condition (pair) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  return !timed_out;
+}
+
+static NatterCall *
+dial (Pair                *pair,
+      NatterCallMediaType  media_type,
+      const char          *call_id)
+{
+  g_clear_object (&pair->alice->call);
+  pair->alice->call = natter_call_new_outgoing (NATTER_CALL_HOST (pair->alice), call_id,
+                                                "alice", "bob", media_type);
+  natter_call_start (pair->alice->call);
+  return pair->alice->call;
+}
+
+static NatterCallState
+state_of (TestEndpoint *endpoint)
+{
+  return endpoint->call != NULL ? natter_call_get_state (endpoint->call) : NATTER_CALL_STATE_IDLE;
+}
+
+/* ------------------------------------------------------------ conditions */
+
+static gboolean
+both_active (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ACTIVE &&
+         state_of (pair->bob) == NATTER_CALL_STATE_ACTIVE;
+}
+
+static gboolean
+video_both_ways (Pair *pair)
+{
+  return both_active (pair) &&
+         natter_call_get_video_frames_received (pair->alice->call) >= 30 &&
+         natter_call_get_video_frames_received (pair->bob->call) >= 30 &&
+         natter_call_get_audio_buffers_received (pair->alice->call) >= 30 &&
+         natter_call_get_audio_buffers_received (pair->bob->call) >= 30;
+}
+
+static gboolean
+audio_both_ways (Pair *pair)
+{
+  return both_active (pair) &&
+         natter_call_get_audio_buffers_received (pair->alice->call) >= 50 &&
+         natter_call_get_audio_buffers_received (pair->bob->call) >= 50;
+}
+
+static gboolean
+both_ended (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ENDED &&
+         state_of (pair->bob) == NATTER_CALL_STATE_ENDED;
+}
+
+static gboolean
+alice_ended (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ENDED;
+}
+
+static gboolean
+bob_incoming (Pair *pair)
+{
+  return state_of (pair->bob) == NATTER_CALL_STATE_INCOMING;
+}
+
+static gboolean
+alice_active (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ACTIVE;
+}
+
+static gboolean
+remote_frame_is_dark (NatterCall *call)
+{
+  int width = 0, height = 0;
+  gsize stride = 0;
+  g_autoptr(GBytes) frame = natter_video_sink_get_frame (natter_call_get_remote_video (call),
+                                                         &width, &height, &stride);
+  const guint8 *data;
+  guint64 sum = 0;
+  int count = 0;
+
+  if (frame == NULL)
+    return FALSE;
+  data = g_bytes_get_data (frame, NULL);
+  for (int y = height / 4; y < height * 3 / 4; y += 8)
+    for (int x = width / 4; x < width * 3 / 4; x += 8)
+      {
+        const guint8 *pixel = data + y * stride + x * 4;
+        sum += pixel[0] + pixel[1] + pixel[2];
+        count++;
+      }
+  return count > 0 && sum / (count * 3) < 24;
+}
+
+static gboolean
+bob_sees_black (Pair *pair)
+{
+  return remote_frame_is_dark (pair->bob->call);
+}
+
+static gboolean
+bob_sees_picture (Pair *pair)
+{
+  return !remote_frame_is_dark (pair->bob->call);
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void
+test_video_call (Pair          *pair,
+                 gconstpointer  data)
+{
+  NatterCall *call;
+  gint64 setup;
+  guint64 before;
+
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "video-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+
+  setup = natter_call_get_setup_time (call);
+  g_test_message ("setup (start → first remote video frame): %" G_GINT64_FORMAT " ms", setup);
+  g_assert_cmpint (setup, >, 0);
+  g_assert_cmpint (setup, <, 5000);
+
+  /* The remote picture reached the sink as BGRA at the negotiated size. */
+  g_assert_cmpint (natter_video_sink_get_width (natter_call_get_remote_video (call)), ==, 640);
+  g_assert_cmpint (natter_video_sink_get_height (natter_call_get_remote_video (call)), ==, 480);
+  g_assert_cmpuint (natter_video_sink_get_frame_count (natter_call_get_local_video (call)), >, 0);
+  g_assert_true (bob_sees_picture (pair));
+
+  /* Camera off: black frames keep flowing, nothing renegotiated. */
+  natter_call_set_camera_enabled (call, FALSE);
+  g_assert_true (wait_for (pair, bob_sees_black, 10));
+  g_assert_false (natter_call_get_remote_camera_enabled (pair->bob->call));
+  before = natter_call_get_video_frames_received (pair->bob->call);
+  natter_call_set_muted (call, TRUE);
+  g_usleep (0);
+  {
+    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+    while (g_get_monotonic_time () < until)
+      g_main_context_iteration (NULL, FALSE);
+  }
+  g_assert_cmpuint (natter_call_get_video_frames_received (pair->bob->call), >, before + 10);
+  g_assert_cmpint (natter_call_get_state (pair->bob->call), ==, NATTER_CALL_STATE_ACTIVE);
+  natter_call_set_camera_enabled (call, TRUE);
+  g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  g_assert_true (natter_call_get_remote_camera_enabled (pair->bob->call));
+
+  natter_call_hangup (call);
+  g_assert_true (wait_for (pair, both_ended, 10));
+  g_assert_cmpint (natter_call_get_reason (pair->alice->call), ==, NATTER_CALL_REASON_HANGUP);
+  g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
+  g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "status"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (pair->bob->summary, "status"), ==, 13);
+  g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "duration"), >, 1000);
+}
+
+static void
+test_audio_call (Pair          *pair,
+                 gconstpointer  data)
+{
+  NatterCall *call;
+
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_AUDIO, "audio-1");
+  g_assert_true (wait_for (pair, audio_both_ways, 20));
+  g_assert_null (natter_call_get_remote_video (call));
+  g_assert_cmpuint (natter_call_get_video_frames_received (call), ==, 0);
+  g_assert_cmpint (natter_call_get_setup_time (call), >, 0);
+
+  /* Muted is silence, not nothing: the peer keeps receiving. */
+  natter_call_set_muted (pair->bob->call, TRUE);
+  {
+    guint64 before = natter_call_get_audio_buffers_received (call);
+    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+    while (g_get_monotonic_time () < until)
+      g_main_context_iteration (NULL, FALSE);
+    g_assert_cmpuint (natter_call_get_audio_buffers_received (call), >, before + 20);
+  }
+
+  natter_call_hangup (pair->bob->call);
+  g_assert_true (wait_for (pair, both_ended, 10));
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
+}
+
+static void
+test_peer_vanishes (Pair          *pair,
+                    gconstpointer  data)
+{
+  gint64 gone;
+
+  pair->bob->auto_accept = TRUE;
+  dial (pair, NATTER_CALL_MEDIA_VIDEO, "vanish-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+
+  /* Bob's process dies: no hangup, his media simply stops. */
+  pair->bob->offline = TRUE;
+  natter_call_media_stop (pair->bob->media);
+  gone = g_get_monotonic_time ();
+
+  g_assert_true (wait_for (pair, alice_ended, 15));
+  g_assert_cmpint (natter_call_get_reason (pair->alice->call), ==, NATTER_CALL_REASON_NETWORK_ERROR);
+  g_test_message ("peer gone → ended(7) after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - gone) / 1000);
+  g_assert_cmpint (g_get_monotonic_time () - gone, <=, 10 * G_USEC_PER_SEC);
+}
+
+static void
+test_cancel_before_connect (Pair          *pair,
+                            gconstpointer  data)
+{
+  /* Ends at every early point: before the offer exists, after the invite,
+   * and just after the callee's pipeline started (webrtcbin closing before
+   * any data flowed). */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *call_id = g_strdup_printf ("cancel-%u", i);
+      NatterCall *call;
+
+      pair->bob->auto_accept = i % 3 == 2;
+      call = dial (pair, i % 2 == 0 ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO, call_id);
+      if (i % 3 == 1)
+        g_assert_true (wait_for (pair, bob_incoming, 10));
+      else if (i % 3 == 2)
+        g_assert_true (wait_for (pair, alice_active, 10));
+
+      natter_call_hangup (call);
+      g_assert_true (wait_for (pair, alice_ended, 5));
+      g_assert_cmpint (natter_call_get_reason (call), ==,
+                       i % 3 == 2 ? NATTER_CALL_REASON_HANGUP : NATTER_CALL_REASON_CANCEL);
+      if (i % 3 != 0)
+        {
+          g_assert_true (wait_for (pair, both_ended, 5));
+          g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==,
+                           i % 3 == 2 ? NATTER_CALL_REASON_REMOTE_HANGUP
+                                      : NATTER_CALL_REASON_REMOTE_CANCEL);
+        }
+      drain ();
+      g_clear_object (&pair->alice->call);
+      g_clear_object (&pair->bob->call);
+      drain ();
+      g_assert_cmpuint (pair->alice->media_alive, ==, 0);
+      g_assert_cmpuint (pair->bob->media_alive, ==, 0);
+    }
+}
+
+static void
+test_reject_while_ringing (Pair          *pair,
+                           gconstpointer  data)
+{
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *call_id = g_strdup_printf ("reject-%u", i);
+      NatterCall *call = dial (pair, NATTER_CALL_MEDIA_VIDEO, call_id);
+
+      g_assert_true (wait_for (pair, bob_incoming, 10));
+      natter_call_reject (pair->bob->call);
+      g_assert_true (wait_for (pair, both_ended, 5));
+      g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_REMOTE_REJECT);
+      g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_REJECT);
+      drain ();
+      g_clear_object (&pair->alice->call);
+      g_clear_object (&pair->bob->call);
+      drain ();
+      g_assert_cmpuint (pair->alice->media_alive, ==, 0);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/call/media/video-call", Pair, NULL, pair_setup, test_video_call, pair_teardown);
+  g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
+  g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
+  g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
+              test_cancel_before_connect, pair_teardown);
+  g_test_add ("/call/media/reject-while-ringing", Pair, NULL, pair_setup,
+              test_reject_while_ringing, pair_teardown);
+
+  return g_test_run ();
+}
