@@ -51,7 +51,8 @@ void        natter_call_handle_timer          (NatterCall          *self,
 /* A signalling message could not be sent (not connected, refused). */
 void        natter_call_handle_send_failed    (NatterCall          *self,
                                                const char          *object_name);
-/* INCOMING → ENDED(4): another call is live. */
+/* IDLE (incoming, without ringing) or INCOMING → ENDED(4): another call
+ * is live. */
 void        natter_call_refuse_busy           (NatterCall          *self);
 
 typedef enum {

@@ -940,7 +940,14 @@ natter_call_refuse_busy (NatterCall *self)
 {
   g_return_if_fail (NATTER_IS_CALL (self));
 
-  if (self->state == NATTER_CALL_STATE_INCOMING)
+  /* Straight from IDLE: a busy callee does not ring first. */
+  if (self->state == NATTER_CALL_STATE_IDLE && !self->outgoing)
+    {
+      self->start_time = g_get_real_time () / 1000;
+      self->start_monotonic = g_get_monotonic_time ();
+      end_locally (self, NATTER_CALL_REASON_BUSY);
+    }
+  else if (self->state == NATTER_CALL_STATE_INCOMING)
     end_locally (self, NATTER_CALL_REASON_BUSY);
 }
 
@@ -986,7 +993,8 @@ natter_call_build_summary (NatterCall *self)
   json_object_set_array_member (summary, "memberIdList", g_steal_pointer (&members));
   json_object_set_int_member (summary, "startTime", self->start_time);
   json_object_set_int_member (summary, "connectedTime", self->connected_time);
-  json_object_set_int_member (summary, "duration", natter_call_get_duration (self));
+  /* Seconds, as the summary's readers (libnatter, the chat view) expect. */
+  json_object_set_int_member (summary, "duration", (natter_call_get_duration (self) + 500) / 1000);
   json_object_set_int_member (summary, "status", self->reason);
   return summary;
 }

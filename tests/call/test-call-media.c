@@ -414,7 +414,7 @@ test_video_call (Pair          *pair,
   g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
   g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "status"), ==, 3);
   g_assert_cmpint (json_object_get_int_member (pair->bob->summary, "status"), ==, 13);
-  g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "duration"), >, 1000);
+  g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "duration"), >=, 1);
 }
 
 static void
