@@ -40,6 +40,7 @@ enum {
 
 enum {
   INCOMING_CALL,
+  CALL_FINISHED,
   N_SIGNALS
 };
 
@@ -202,17 +203,28 @@ host_create_media (NatterCallHost *host,
   return media;
 }
 
+typedef struct
+{
+  NatterCallManager *self;
+  NatterCall        *call;
+} FinishData;
+
 static void
 on_summary_stored (GObject      *source,
                    GAsyncResult *result,
                    gpointer      user_data)
 {
+  FinishData *data = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterMessage) message = NULL;
 
   message = natter_client_insert_local_message_finish (NATTER_CLIENT (source), result, &error);
   if (message == NULL)
     g_warning ("Call summary not stored: %s", error->message);
+  g_signal_emit (data->self, signals[CALL_FINISHED], 0, data->call, message);
+  g_object_unref (data->self);
+  g_object_unref (data->call);
+  g_free (data);
 }
 
 static void
@@ -224,7 +236,12 @@ host_ended (NatterCallHost *host,
   gboolean outgoing = natter_call_get_outgoing (call);
 
   if (summary != NULL)
-    natter_client_insert_local_message_async (self->client, NATTER_CONVERSATION_PRIVATE,
+    {
+      FinishData *data = g_new0 (FinishData, 1);
+
+      data->self = g_object_ref (self);
+      data->call = g_object_ref (call);
+      natter_client_insert_local_message_async (self->client, NATTER_CONVERSATION_PRIVATE,
                                               natter_call_get_peer_id (call),
                                               outgoing ? natter_call_get_self_id (call)
                                                        : natter_call_get_peer_id (call),
@@ -232,7 +249,10 @@ host_ended (NatterCallHost *host,
                                               outgoing ? NATTER_MESSAGE_DIRECTION_SEND
                                                        : NATTER_MESSAGE_DIRECTION_RECEIVE,
                                               natter_call_get_start_time (call),
-                                              NULL, on_summary_stored, NULL);
+                                              NULL, on_summary_stored, data);
+    }
+  else
+    g_signal_emit (self, signals[CALL_FINISHED], 0, call, NULL);
 
   g_ptr_array_remove (self->waiting_calls, call);
   if (self->current == call)
@@ -482,6 +502,11 @@ natter_call_manager_class_init (NatterCallManagerClass *klass)
   signals[INCOMING_CALL] =
     g_signal_new ("incoming-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_CALL);
+  /* A call ended and its RC:VCSummary is stored (the message; NULL when
+   * storing failed or the call left no summary). */
+  signals[CALL_FINISHED] =
+    g_signal_new ("call-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, NATTER_TYPE_CALL, NATTER_TYPE_MESSAGE);
 }
 
 static void

@@ -6,6 +6,10 @@
  * end in one call, fetches STUN/TURN credentials from natterd, and stores
  * each ended call's RC:VCSummary in the conversation.
  *
+ * Signals: incoming-call (NatterCall *call) — a new call in INCOMING;
+ * call-finished (NatterCall *call, NatterMessage *summary) — a call ended
+ * and its summary is stored (summary NULL if there is none).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 

@@ -1,0 +1,341 @@
+/* natter-call-window.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-call-window.h"
+#include "natter-video-paintable.h"
+
+/* How long "Call ended" stays before the window closes itself. */
+#define CLOSE_DELAY_MS 1500
+
+struct _NatterCallWindow
+{
+  AdwWindow             parent_instance;
+
+  NatterCall           *call;
+  char                 *peer_name;
+  NatterVideoPaintable *remote;
+  NatterVideoPaintable *local;
+  guint                 tick_id;
+  guint                 close_id;
+
+  GtkStack             *stage;
+  AdwAvatar            *avatar;
+  GtkLabel             *name_label;
+  GtkPicture           *remote_picture;
+  GtkPicture           *local_picture;
+  GtkLabel             *status_label;
+  GtkToggleButton      *mute_button;
+  GtkToggleButton      *camera_button;
+  GtkButton            *accept_button;
+  GtkButton            *hangup_button;
+};
+
+G_DEFINE_FINAL_TYPE (NatterCallWindow, natter_call_window, ADW_TYPE_WINDOW)
+
+static char *
+format_duration (gint64 ms)
+{
+  gint64 seconds = ms / 1000;
+
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+  return g_strdup_printf ("%02d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+static const char *
+reason_text (NatterCallReason reason)
+{
+  switch (reason)
+    {
+    case NATTER_CALL_REASON_CANCEL:
+      return _("Call cancelled");
+    case NATTER_CALL_REASON_REJECT:
+      return _("Call declined");
+    case NATTER_CALL_REASON_REMOTE_REJECT:
+      return _("Declined");
+    case NATTER_CALL_REASON_REMOTE_BUSY:
+    case NATTER_CALL_REASON_BUSY:
+      return _("Busy");
+    case NATTER_CALL_REASON_NO_RESPONSE:
+    case NATTER_CALL_REASON_REMOTE_NO_RESPONSE:
+      return _("No answer");
+    case NATTER_CALL_REASON_REMOTE_CANCEL:
+      return _("Missed call");
+    case NATTER_CALL_REASON_NETWORK_ERROR:
+    case NATTER_CALL_REASON_REMOTE_NETWORK_ERROR:
+      return _("Connection lost");
+    case NATTER_CALL_REASON_OTHER_DEVICE_HANDLED:
+      return _("Answered on another device");
+    case NATTER_CALL_REASON_ENGINE_UNSUPPORTED:
+      return _("The other app cannot take this call");
+    case NATTER_CALL_REASON_DEVICE_ERROR:
+      return _("Camera or microphone unavailable");
+    case NATTER_CALL_REASON_NONE:
+    case NATTER_CALL_REASON_HANGUP:
+    case NATTER_CALL_REASON_REMOTE_HANGUP:
+    default:
+      return _("Call ended");
+    }
+}
+
+static gboolean
+update_timer (gpointer user_data)
+{
+  NatterCallWindow *self = user_data;
+  g_autofree char *text = format_duration (natter_call_get_duration (self->call));
+
+  gtk_label_set_label (self->status_label, text);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Video when the call has it and the peer's camera is on. */
+static void
+update_stage (NatterCallWindow *self)
+{
+  gboolean video = natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO;
+  gboolean remote_video = video && natter_call_get_remote_camera_enabled (self->call) &&
+                          natter_call_get_state (self->call) == NATTER_CALL_STATE_ACTIVE;
+
+  natter_video_paintable_set_sink (self->remote, natter_call_get_remote_video (self->call));
+  natter_video_paintable_set_sink (self->local, natter_call_get_local_video (self->call));
+  gtk_stack_set_visible_child_name (self->stage, remote_video ? "video" : "avatar");
+  gtk_widget_set_visible (GTK_WIDGET (self->local_picture),
+                          video && natter_call_get_camera_enabled (self->call));
+  gtk_widget_set_visible (GTK_WIDGET (self->camera_button), video);
+}
+
+static gboolean
+close_later (gpointer user_data)
+{
+  NatterCallWindow *self = user_data;
+
+  self->close_id = 0;
+  gtk_window_destroy (GTK_WINDOW (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+update_state (NatterCallWindow *self)
+{
+  NatterCallState state = natter_call_get_state (self->call);
+  gboolean video = natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->accept_button), state == NATTER_CALL_STATE_INCOMING);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->hangup_button), state != NATTER_CALL_STATE_ENDED);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->hangup_button),
+                               state == NATTER_CALL_STATE_INCOMING ? _("Decline") : _("Hang Up"));
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+
+  switch (state)
+    {
+    case NATTER_CALL_STATE_IDLE:
+    case NATTER_CALL_STATE_DIALING:
+      gtk_label_set_label (self->status_label, _("Calling…"));
+      break;
+    case NATTER_CALL_STATE_RINGING:
+      gtk_label_set_label (self->status_label, _("Ringing…"));
+      break;
+    case NATTER_CALL_STATE_INCOMING:
+      gtk_label_set_label (self->status_label,
+                           video ? _("Incoming video call") : _("Incoming voice call"));
+      break;
+    case NATTER_CALL_STATE_ACTIVE:
+      update_timer (self);
+      self->tick_id = g_timeout_add_seconds (1, update_timer, self);
+      break;
+    case NATTER_CALL_STATE_ENDED:
+      gtk_label_set_label (self->status_label, reason_text (natter_call_get_reason (self->call)));
+      if (self->close_id == 0)
+        self->close_id = g_timeout_add (CLOSE_DELAY_MS, close_later, self);
+      break;
+    default:
+      break;
+    }
+  update_stage (self);
+}
+
+static void
+on_state_changed (NatterCall       *call,
+                  NatterCallState   new_state,
+                  NatterCallState   old_state,
+                  NatterCallWindow *self)
+{
+  update_state (self);
+}
+
+static void
+on_media_changed (NatterCallWindow *self)
+{
+  update_stage (self);
+}
+
+static void
+on_mute_toggled (GtkToggleButton  *button,
+                 NatterCallWindow *self)
+{
+  gboolean muted = gtk_toggle_button_get_active (button);
+
+  natter_call_set_muted (self->call, muted);
+  gtk_button_set_icon_name (GTK_BUTTON (button), muted ? "microphone-sensitivity-muted-symbolic"
+                                                       : "audio-input-microphone-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (button), muted ? _("Unmute Microphone") : _("Mute Microphone"));
+}
+
+static void
+on_camera_toggled (GtkToggleButton  *button,
+                   NatterCallWindow *self)
+{
+  gboolean off = gtk_toggle_button_get_active (button);
+
+  natter_call_set_camera_enabled (self->call, !off);
+  gtk_button_set_icon_name (GTK_BUTTON (button), off ? "camera-disabled-symbolic" : "camera-video-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (button), off ? _("Turn Camera On") : _("Turn Camera Off"));
+  update_stage (self);
+}
+
+static void
+accept_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  natter_call_accept (NATTER_CALL_WINDOW (widget)->call);
+}
+
+static void
+hangup_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  natter_call_hangup (NATTER_CALL_WINDOW (widget)->call);
+}
+
+/* Closing the window ends the call. */
+static gboolean
+natter_call_window_close_request (GtkWindow *window)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (window);
+
+  if (self->call != NULL)
+    natter_call_hangup (self->call);
+  return GTK_WINDOW_CLASS (natter_call_window_parent_class)->close_request (window);
+}
+
+static void
+natter_call_window_dispose (GObject *object)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (object);
+
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->close_id, g_source_remove);
+  if (self->call != NULL)
+    {
+      natter_call_hangup (self->call);
+      g_signal_handlers_disconnect_by_data (self->call, self);
+      g_clear_object (&self->call);
+    }
+  g_clear_object (&self->remote);
+  g_clear_object (&self->local);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CALL_WINDOW);
+
+  G_OBJECT_CLASS (natter_call_window_parent_class)->dispose (object);
+}
+
+static void
+natter_call_window_finalize (GObject *object)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (object);
+
+  g_free (self->peer_name);
+  G_OBJECT_CLASS (natter_call_window_parent_class)->finalize (object);
+}
+
+static void
+natter_call_window_class_init (NatterCallWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = natter_call_window_dispose;
+  object_class->finalize = natter_call_window_finalize;
+  window_class->close_request = natter_call_window_close_request;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/im/natter/Natter/call/natter-call-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, stage);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, remote_picture);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, local_picture);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, mute_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, camera_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, accept_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, hangup_button);
+
+  gtk_widget_class_install_action (widget_class, "call.accept", NULL, accept_activated);
+  gtk_widget_class_install_action (widget_class, "call.hangup", NULL, hangup_activated);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "call.hangup", NULL);
+}
+
+static void
+natter_call_window_init (NatterCallWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->remote = natter_video_paintable_new ();
+  self->local = natter_video_paintable_new ();
+  gtk_picture_set_paintable (self->remote_picture, GDK_PAINTABLE (self->remote));
+  gtk_picture_set_paintable (self->local_picture, GDK_PAINTABLE (self->local));
+  g_signal_connect (self->mute_button, "toggled", G_CALLBACK (on_mute_toggled), self);
+  g_signal_connect (self->camera_button, "toggled", G_CALLBACK (on_camera_toggled), self);
+}
+
+NatterCallWindow *
+natter_call_window_new (NatterCall *call,
+                        const char *peer_name)
+{
+  NatterCallWindow *self;
+  g_autofree char *title = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL (call), NULL);
+
+  self = g_object_new (NATTER_TYPE_CALL_WINDOW, NULL);
+  self->call = g_object_ref (call);
+  self->peer_name = g_strdup (peer_name != NULL && *peer_name != '\0' ? peer_name
+                                                                      : natter_call_get_peer_id (call));
+
+  title = g_strdup_printf (natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO
+                             ? _("Video call with %s") : _("Voice call with %s"),
+                           self->peer_name);
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  adw_avatar_set_text (self->avatar, self->peer_name);
+  gtk_label_set_label (self->name_label, self->peer_name);
+
+  g_signal_connect_object (call, "state-changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (call, "notify::remote-video", G_CALLBACK (on_media_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "notify::remote-camera-enabled", G_CALLBACK (on_media_changed), self,
+                           G_CONNECT_SWAPPED);
+  update_state (self);
+  return self;
+}
+
+NatterCall *
+natter_call_window_get_call (NatterCallWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_WINDOW (self), NULL);
+  return self->call;
+}
+
+guint
+natter_call_window_get_remote_frames (NatterCallWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_WINDOW (self), 0);
+  return natter_video_paintable_get_frames (self->remote);
+}

@@ -1,0 +1,28 @@
+/* natter-video-paintable.h — a NatterVideoSink as a GdkPaintable
+ *
+ * Debian 12 has no gtk4paintablesink: each frame of the call's appsink
+ * becomes a GdkMemoryTexture here.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "natter-call.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_VIDEO_PAINTABLE (natter_video_paintable_get_type ())
+G_DECLARE_FINAL_TYPE (NatterVideoPaintable, natter_video_paintable, NATTER, VIDEO_PAINTABLE, GObject)
+
+NatterVideoPaintable *natter_video_paintable_new        (void);
+/* @sink may be NULL (no video: the paintable is empty). */
+void                  natter_video_paintable_set_sink   (NatterVideoPaintable *self,
+                                                         NatterVideoSink      *sink);
+NatterVideoSink      *natter_video_paintable_get_sink   (NatterVideoPaintable *self);
+/* Frames turned into textures so far. */
+guint                 natter_video_paintable_get_frames (NatterVideoPaintable *self);
+
+G_END_DECLS
