@@ -15,8 +15,7 @@ import sys
 RUNTIME = {
     'glib-2.0', 'gobject-2.0', 'gio-2.0', 'gio-unix-2.0', 'gmodule-2.0',
     'json-glib-1.0', 'libsoup-3.0', 'sqlite3', 'gdk-pixbuf-2.0',
-    'gstreamer-1.0', 'gstreamer-base-1.0', 'gstreamer-webrtc-1.0',
-    'gstreamer-sdp-1.0', 'gstreamer-app-1.0', 'gstreamer-video-1.0',
+    'gstreamer-1.0', 'gstreamer-base-1.0', 'gstreamer-sdp-1.0', 'gstreamer-app-1.0', 'gstreamer-video-1.0',
     'gstreamer-audio-1.0', 'gstreamer-pbutils-1.0', 'gstreamer-rtp-1.0',
     'gtk4', 'libadwaita-1', 'libsecret-1',
     # programs
@@ -30,6 +29,10 @@ MODULES = {
     'protobuf': {'protobuf', 'protoc'},
     'protobuf-c': {'libprotobuf-c', 'protoc-c'},
     'libnice': {'nice'},
+    'libsrtp2': {'libsrtp2'},
+    # The runtime's gst-plugins-bad lacks libnice, so webrtcbin and its
+    # nice transport come from here (with webrtcdsp for echo cancelling).
+    'gst-plugins-bad-webrtc': {'gstreamer-webrtc-1.0', 'gstreamer-webrtc-nice-1.0'},
     'natter': set(),
 }
 

@@ -1,0 +1,293 @@
+/* natter-application.c — the app: one window per profile
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-account.h"
+#include "natter-application.h"
+#include "natter-preferences-window.h"
+#include "natter-window.h"
+
+struct _NatterApplication
+{
+  AdwApplication parent_instance;
+
+  GSettings *settings;
+  /* profile dir (canonical) → NatterWindow, not owned */
+  GHashTable *windows;
+};
+
+G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
+
+static void
+window_destroyed_cb (NatterApplication *self,
+                     GObject           *where_the_window_was)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->windows);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (value == (gpointer) where_the_window_was)
+      g_hash_table_iter_remove (&iter);
+}
+
+GtkWindow *
+natter_application_open_profile (NatterApplication *self,
+                                 const char        *profile_dir)
+{
+  g_autofree char *default_dir = NULL;
+  g_autofree char *canonical = NULL;
+  NatterWindow *window;
+
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  if (profile_dir == NULL)
+    profile_dir = default_dir = natter_account_default_profile_dir ();
+  canonical = g_canonicalize_filename (profile_dir, NULL);
+
+  window = g_hash_table_lookup (self->windows, canonical);
+  if (window == NULL)
+    {
+      window = natter_window_new (self, canonical);
+      g_hash_table_insert (self->windows, g_strdup (canonical), window);
+      g_object_weak_ref (G_OBJECT (window), (GWeakNotify) window_destroyed_cb, self);
+    }
+  gtk_window_present (GTK_WINDOW (window));
+  return GTK_WINDOW (window);
+}
+
+GSettings *
+natter_application_get_settings (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+  return self->settings;
+}
+
+static void
+natter_application_activate (GApplication *app)
+{
+  GtkWindow *active = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (active != NULL)
+    gtk_window_present (active);
+  else
+    natter_application_open_profile (NATTER_APPLICATION (app), NULL);
+}
+
+static int
+natter_application_command_line (GApplication            *app,
+                                 GApplicationCommandLine *cmdline)
+{
+  GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
+  g_autofree char *profile = NULL;
+
+  if (g_variant_dict_lookup (options, "profile", "^ay", &profile))
+    {
+      g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (cmdline, profile);
+      g_autofree char *path = g_file_get_path (file);
+
+      natter_application_open_profile (NATTER_APPLICATION (app), path);
+    }
+  else
+    natter_application_activate (app);
+
+  return 0;
+}
+
+static int
+natter_application_handle_local_options (GApplication *app,
+                                         GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("natter %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  return -1;
+}
+
+static void
+color_scheme_changed_cb (NatterApplication *self)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+
+  switch (g_settings_get_enum (self->settings, "color-scheme"))
+    {
+    case 1:
+      adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+      break;
+    case 2:
+      adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+      break;
+    default:
+      /* follow the system: dark when it prefers dark */
+      adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+      break;
+    }
+}
+
+static void
+quit_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
+
+  /* close (not destroy) so each window saves its state */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+preferences_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  NatterPreferencesWindow *prefs;
+
+  prefs = natter_preferences_window_new (self->settings,
+                                         NATTER_IS_WINDOW (parent) ? NATTER_WINDOW (parent) : NULL);
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
+static void
+about_activated (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  const char *developers[] = { _("The Natter developers"), NULL };
+
+  adw_show_about_window (parent,
+                         "application-name", _("Natter"),
+                         "application-icon", APP_ID,
+                         "version", PACKAGE_VERSION,
+                         "developer-name", _("The Natter developers"),
+                         "developers", developers,
+                         "comments", _("Chat and call on your own server"),
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         /* Translators: put your names here, one per line */
+                         "translator-credits", _("translator-credits"),
+                         NULL);
+}
+
+static void
+open_conversation_activated (GSimpleAction *action,
+                             GVariant      *parameter,
+                             gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  const char *profile = NULL;
+  const char *target = NULL;
+  int type = 0;
+  GtkWindow *window;
+
+  g_variant_get (parameter, "(&si&s)", &profile, &type, &target);
+  window = natter_application_open_profile (self, profile);
+  natter_window_open_conversation (NATTER_WINDOW (window), type, target, 0);
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit_activated, NULL, NULL, NULL },
+  { "preferences", preferences_activated, NULL, NULL, NULL },
+  { "about", about_activated, NULL, NULL, NULL },
+  { "open-conversation", open_conversation_activated, "(sis)", NULL, NULL },
+};
+
+static void
+natter_application_startup (GApplication *app)
+{
+  NatterApplication *self = NATTER_APPLICATION (app);
+  static const struct {
+    const char *action;
+    const char *accels[3];
+  } accels[] = {
+    { "app.quit", { "<Control>q", NULL } },
+    { "app.preferences", { "<Control>comma", NULL } },
+    { "win.search", { "<Control>k", "<Control>f", NULL } },
+    { "win.new-chat", { "<Control>n", NULL } },
+    { "win.next-conversation", { "<Alt>Down", "<Control>Tab", NULL } },
+    { "win.previous-conversation", { "<Alt>Up", "<Control><Shift>Tab", NULL } },
+    { "win.escape", { "Escape", NULL } },
+    { "win.show-help-overlay", { "<Control>question", NULL } },
+    { "window.close", { "<Control>w", NULL } },
+  };
+
+  G_APPLICATION_CLASS (natter_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
+                                   G_N_ELEMENTS (app_actions), self);
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action,
+                                           accels[i].accels);
+
+  self->settings = g_settings_new (APP_ID);
+  g_signal_connect_object (self->settings, "changed::color-scheme",
+                           G_CALLBACK (color_scheme_changed_cb), self, G_CONNECT_SWAPPED);
+  color_scheme_changed_cb (self);
+}
+
+static void
+natter_application_finalize (GObject *object)
+{
+  NatterApplication *self = (NatterApplication *) object;
+
+  g_clear_object (&self->settings);
+  g_clear_pointer (&self->windows, g_hash_table_unref);
+
+  G_OBJECT_CLASS (natter_application_parent_class)->finalize (object);
+}
+
+static void
+natter_application_class_init (NatterApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = natter_application_finalize;
+  app_class->activate = natter_application_activate;
+  app_class->startup = natter_application_startup;
+  app_class->command_line = natter_application_command_line;
+  app_class->handle_local_options = natter_application_handle_local_options;
+}
+
+static void
+natter_application_init (NatterApplication *self)
+{
+  static const GOptionEntry options[] = {
+    { "profile", 'p', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, NULL,
+      N_("Use the profile in DIR (its own account, messages and cache)"), N_("DIR") },
+    { "version", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, NULL,
+      N_("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  self->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+  g_application_set_option_context_summary (G_APPLICATION (self),
+                                            _("Chat and call on your own server"));
+}
+
+NatterApplication *
+natter_application_new_full (GApplicationFlags flags)
+{
+  return g_object_new (NATTER_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", flags | G_APPLICATION_HANDLES_COMMAND_LINE,
+                       "resource-base-path", "/im/natter/Natter",
+                       NULL);
+}
+
+NatterApplication *
+natter_application_new (void)
+{
+  return natter_application_new_full (G_APPLICATION_DEFAULT_FLAGS);
+}

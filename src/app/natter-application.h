@@ -1,0 +1,27 @@
+/* natter-application.h — the app: one window per profile
+ *
+ * `natter --profile DIR` opens (or raises) the window of that profile in the
+ * running instance, so alice and bob can sit side by side in one process.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_APPLICATION (natter_application_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterApplication, natter_application, NATTER, APPLICATION, AdwApplication)
+
+NatterApplication *natter_application_new          (void);
+/* @flags: G_APPLICATION_NON_UNIQUE for tests that run side by side. */
+NatterApplication *natter_application_new_full     (GApplicationFlags  flags);
+GSettings         *natter_application_get_settings (NatterApplication *self);
+/* Opens or raises the window of @profile_dir (NULL: the default profile). */
+GtkWindow         *natter_application_open_profile (NatterApplication *self,
+                                                    const char        *profile_dir);
+
+G_END_DECLS

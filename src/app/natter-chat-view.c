@@ -1,0 +1,967 @@
+/* natter-chat-view.c — one conversation: header, history, composer
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-chat-model.h"
+#include "natter-chat-view.h"
+#include "natter-format.h"
+#include "natter-image-viewer.h"
+#include "natter-message-row.h"
+
+/* Within this many pixels of the end counts as "at the bottom". */
+#define BOTTOM_SLACK 48
+#define TYPING_SECONDS 6
+#define DRAFT_DELAY_MS 800
+/* Pages show_message() may load to find an old message. */
+#define MAX_PAGES_TO_FIND 500
+
+struct _NatterChatView
+{
+  AdwBin parent_instance;
+
+  NatterClient *client;
+  NatterConversationType type;
+  char *target_id;
+  NatterConversation *conversation;
+  NatterMessageList *messages;
+  NatterChatModel *chat_model;
+  GCancellable *cancellable;
+  GtkWindow *window;
+
+  gboolean sticky;         /* follow the newest message */
+  gboolean at_bottom;
+  guint typing_id;
+  guint draft_id;
+  guint scroll_id;
+  gint64 find_id;          /* show_message() target still loading */
+  guint find_pages;
+
+  AdwHeaderBar *header_bar;
+  GtkWidget *back_button;
+  AdwWindowTitle *window_title;
+  GtkBox *header_box;
+  GtkScrolledWindow *scrolled;
+  GtkListView *list_view;
+  GtkWidget *empty_label;
+  GtkSpinner *loading_spinner;
+  GtkRevealer *jump_revealer;
+  NatterComposer *composer;
+};
+
+G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, ADW_TYPE_BIN)
+
+static void load_older (NatterChatView *self);
+static void try_show_message (NatterChatView *self);
+
+static void
+toast (NatterChatView *self,
+       const char     *text)
+{
+  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+
+  if (overlay != NULL)
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (text));
+  else
+    g_message ("%s", text);
+}
+
+static void
+toast_error (NatterChatView *self,
+             const char     *what,
+             const GError   *error)
+{
+  g_autofree char *reason = natter_format_error (error);
+  /* Translators: "<what failed>: <why>" */
+  g_autofree char *text = g_strdup_printf (_("%s: %s"), what, reason);
+
+  toast (self, text);
+}
+
+static NatterMessage *
+find_message (NatterChatView *self,
+              gint64          message_id)
+{
+  guint pos;
+
+  if (self->messages == NULL)
+    return NULL;
+  pos = natter_message_list_find (self->messages, message_id);
+  if (pos == G_MAXUINT)
+    return NULL;
+  return g_list_model_get_item (G_LIST_MODEL (self->messages), pos);
+}
+
+/* ------------------------------------------------------------- the title */
+
+static void
+update_title (NatterChatView *self)
+{
+  const char *title = self->target_id;
+
+  if (self->conversation != NULL)
+    title = natter_conversation_get_title (self->conversation);
+  adw_window_title_set_title (self->window_title, title != NULL ? title : "");
+  if (self->typing_id != 0)
+    adw_window_title_set_subtitle (self->window_title, _("typing…"));
+  else if (self->type != NATTER_CONVERSATION_PRIVATE && self->target_id != NULL)
+    adw_window_title_set_subtitle (self->window_title, natter_format_conversation_type (self->type));
+  else
+    adw_window_title_set_subtitle (self->window_title, NULL);
+}
+
+static gboolean
+typing_over_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->typing_id = 0;
+  update_title (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+message_received_cb (NatterChatView *self,
+                     NatterMessage  *message)
+{
+  if (self->target_id == NULL ||
+      natter_message_get_conversation_type (message) != self->type ||
+      g_strcmp0 (natter_message_get_target_id (message), self->target_id) != 0 ||
+      natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_RECEIVE)
+    return;
+
+  if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TYPING)
+    {
+      g_clear_handle_id (&self->typing_id, g_source_remove);
+      self->typing_id = g_timeout_add_seconds (TYPING_SECONDS, typing_over_cb, self);
+      update_title (self);
+    }
+  else if (self->typing_id != 0 && natter_message_is_persisted (message))
+    {
+      /* the message they were typing arrived */
+      g_clear_handle_id (&self->typing_id, g_source_remove);
+      update_title (self);
+    }
+}
+
+/* --------------------------------------------------------------- unread */
+
+static void
+clear_unread_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error))
+    g_debug ("clear unread: %s", error->message);
+}
+
+static void
+maybe_mark_read (NatterChatView *self)
+{
+  if (self->conversation == NULL || self->client == NULL || !self->at_bottom)
+    return;
+  if (natter_conversation_get_unread_count (self->conversation) == 0)
+    return;
+  if (self->window == NULL || !gtk_window_is_active (self->window) ||
+      !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+  natter_client_clear_unread_async (self->client, self->type, self->target_id, NULL,
+                                    clear_unread_cb, NULL);
+}
+
+/* -------------------------------------------------------------- scrolling */
+
+static GtkAdjustment *
+vadjustment (NatterChatView *self)
+{
+  return gtk_scrolled_window_get_vadjustment (self->scrolled);
+}
+
+static void
+stick_to_bottom (NatterChatView *self)
+{
+  GtkAdjustment *adj = vadjustment (self);
+  guint n = self->chat_model != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->chat_model)) : 0;
+
+  if (n > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+static gboolean
+scroll_idle_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->scroll_id = 0;
+  if (self->sticky)
+    stick_to_bottom (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_stick (NatterChatView *self)
+{
+  if (self->scroll_id == 0)
+    self->scroll_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE + 20, scroll_idle_cb, self, NULL);
+}
+
+void
+natter_chat_view_scroll_to_bottom (NatterChatView *self)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  self->sticky = TRUE;
+  stick_to_bottom (self);
+  queue_stick (self);
+}
+
+gboolean
+natter_chat_view_get_at_bottom (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), FALSE);
+  return self->at_bottom;
+}
+
+static void
+value_changed_cb (NatterChatView *self,
+                  GtkAdjustment  *adj)
+{
+  double value = gtk_adjustment_get_value (adj);
+  double end = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+
+  self->at_bottom = value >= end - BOTTOM_SLACK;
+  /* the user scrolled up: stop following; back at the end: follow again */
+  if (self->scroll_id == 0)
+    self->sticky = self->at_bottom;
+  gtk_revealer_set_reveal_child (self->jump_revealer, !self->at_bottom);
+
+  if (value < gtk_adjustment_get_page_size (adj))
+    load_older (self);
+  if (self->at_bottom)
+    maybe_mark_read (self);
+}
+
+static void
+upper_changed_cb (NatterChatView *self)
+{
+  if (self->sticky)
+    {
+      stick_to_bottom (self);
+      queue_stick (self);
+    }
+}
+
+/* ------------------------------------------------------------- history */
+
+static void
+update_loading (NatterChatView *self)
+{
+  gboolean loading = self->messages != NULL && natter_message_list_get_loading (self->messages);
+  gboolean empty = self->messages == NULL ||
+                   g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->loading_spinner), loading);
+  gtk_spinner_set_spinning (self->loading_spinner, loading);
+  gtk_widget_set_visible (self->empty_label, empty && !loading && self->target_id != NULL);
+}
+
+static void
+load_older_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  natter_message_list_load_older_finish (NATTER_MESSAGE_LIST (object), result, &error);
+  if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_message ("Loading older messages: %s", error->message);
+  if (NATTER_MESSAGE_LIST (object) != self->messages)
+    return;
+  update_loading (self);
+  if (self->find_id != 0)
+    try_show_message (self);
+}
+
+static void
+load_older (NatterChatView *self)
+{
+  if (self->messages == NULL || natter_message_list_get_loading (self->messages) ||
+      !natter_message_list_get_has_more (self->messages))
+    return;
+  natter_message_list_load_older_async (self->messages, self->cancellable,
+                                        load_older_cb, g_object_ref (self));
+  update_loading (self);
+}
+
+static void
+items_changed_cb (NatterChatView *self,
+                  guint           position,
+                  guint           removed,
+                  guint           added)
+{
+  update_loading (self);
+  if (self->sticky)
+    queue_stick (self);
+  if (self->find_id != 0)
+    try_show_message (self);
+}
+
+static NatterMessageRow *
+row_for_message (NatterChatView *self,
+                 gint64          message_id)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->list_view));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (child);
+      if (NATTER_IS_MESSAGE_ROW (row))
+        {
+          NatterMessage *m = natter_message_row_get_message (NATTER_MESSAGE_ROW (row));
+          if (m != NULL && natter_message_get_message_id (m) == message_id)
+            return NATTER_MESSAGE_ROW (row);
+        }
+    }
+  return NULL;
+}
+
+static gboolean
+flash_idle_cb (gpointer user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  NatterMessageRow *row = row_for_message (self, GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (self), "flash-id")));
+
+  if (row != NULL)
+    natter_message_row_flash (row);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+try_show_message (NatterChatView *self)
+{
+  guint pos;
+
+  if (self->messages == NULL || self->find_id == 0)
+    return;
+  pos = natter_message_list_find (self->messages, self->find_id);
+  if (pos != G_MAXUINT)
+    {
+      g_object_set_data (G_OBJECT (self), "flash-id", GSIZE_TO_POINTER ((gsize) self->find_id));
+      self->find_id = 0;
+      self->sticky = FALSE;
+      gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", pos);
+      g_timeout_add (100, flash_idle_cb, g_object_ref (self));
+      return;
+    }
+  if (natter_message_list_get_has_more (self->messages) && self->find_pages++ < MAX_PAGES_TO_FIND)
+    load_older (self);
+  else
+    self->find_id = 0;
+}
+
+void
+natter_chat_view_show_message (NatterChatView *self,
+                               gint64          message_id)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  self->find_id = message_id;
+  self->find_pages = 0;
+  try_show_message (self);
+}
+
+/* ---------------------------------------------------------------- rows */
+
+static void
+row_setup_cb (GtkSignalListItemFactory *factory,
+              GtkListItem              *item,
+              NatterChatView           *self)
+{
+  gtk_list_item_set_child (item, natter_message_row_new ());
+  gtk_list_item_set_activatable (item, FALSE);
+  gtk_list_item_set_selectable (item, FALSE);
+}
+
+static void
+row_bind_cb (GtkSignalListItemFactory *factory,
+             GtkListItem              *item,
+             NatterChatView           *self)
+{
+  guint pos = gtk_list_item_get_position (item);
+  g_autoptr(NatterMessage) previous = NULL;
+
+  if (pos > 0 && self->chat_model != NULL)
+    previous = g_list_model_get_item (G_LIST_MODEL (self->chat_model), pos - 1);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
+                                  self->client, gtk_list_item_get_item (item), previous,
+                                  self->type != NATTER_CONVERSATION_PRIVATE);
+}
+
+static void
+row_unbind_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               NatterChatView           *self)
+{
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
+                                  NULL, NULL, NULL, FALSE);
+}
+
+/* -------------------------------------------------------------- sending */
+
+static void
+send_done_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_send_message_finish (NATTER_CLIENT (object), result, &error);
+  /* a refused message stays in the chat as failed, with a retry button;
+   * not being connected is no failure: it goes out on reconnect */
+  if (message == NULL && error != NULL &&
+      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+    toast_error (self, _("Message not sent"), error);
+}
+
+static void
+send_text_cb (NatterChatView *self,
+              const char     *text)
+{
+  g_autoptr(JsonObject) content = NULL;
+
+  if (self->client == NULL || self->target_id == NULL)
+    return;
+  content = natter_content_new_text (text);
+  self->sticky = TRUE;
+  natter_client_send_message_async (self->client, self->type, self->target_id,
+                                    NATTER_OBJECT_TEXT, content, NULL,
+                                    send_done_cb, g_object_ref (self));
+  /* the draft is gone with it */
+  g_clear_handle_id (&self->draft_id, g_source_remove);
+  natter_store_set_draft_async (natter_client_get_store (self->client), self->type,
+                                self->target_id, NULL, NULL, NULL, NULL);
+}
+
+static void
+send_media_done_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_send_media_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL &&
+      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+    toast_error (self, _("Attachment not sent"), error);
+}
+
+static gboolean
+is_image (GFile *file)
+{
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *type = g_content_type_guess (name, NULL, 0, NULL);
+  g_autofree char *mime = g_content_type_get_mime_type (type);
+
+  return mime != NULL && (g_str_equal (mime, "image/jpeg") || g_str_equal (mime, "image/png") ||
+                          g_str_equal (mime, "image/gif") || g_str_equal (mime, "image/webp") ||
+                          g_str_equal (mime, "image/bmp"));
+}
+
+void
+natter_chat_view_send_files (NatterChatView *self,
+                             GListModel     *files,
+                             gboolean        as_images)
+{
+  guint n;
+
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  if (self->client == NULL || self->target_id == NULL)
+    return;
+
+  n = g_list_model_get_n_items (files);
+  self->sticky = TRUE;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GFile) file = g_list_model_get_item (files, i);
+
+      if (as_images || is_image (file))
+        natter_client_send_image_async (self->client, self->type, self->target_id, file,
+                                        NULL, NULL, NULL, send_media_done_cb, g_object_ref (self));
+      else
+        natter_client_send_file_async (self->client, self->type, self->target_id, file,
+                                       NULL, NULL, NULL, send_media_done_cb, g_object_ref (self));
+    }
+  if (n > 0)
+    {
+      g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Sending %u attachment…",
+                                                            "Sending %u attachments…", n), n);
+      toast (self, text);
+    }
+}
+
+static void
+send_voice_cb (NatterChatView *self,
+               GFile          *file,
+               int             seconds)
+{
+  if (self->client == NULL || self->target_id == NULL)
+    return;
+  self->sticky = TRUE;
+  natter_client_send_voice_async (self->client, self->type, self->target_id, file, seconds,
+                                  NULL, NULL, NULL, send_media_done_cb, g_object_ref (self));
+}
+
+/* --------------------------------------------------------------- drafts */
+
+static void
+save_draft (NatterChatView *self)
+{
+  g_autofree char *text = NULL;
+  const char *old;
+
+  g_clear_handle_id (&self->draft_id, g_source_remove);
+  if (self->client == NULL || self->target_id == NULL)
+    return;
+  text = natter_composer_dup_text (self->composer);
+  old = self->conversation != NULL ? natter_conversation_get_draft (self->conversation) : "";
+  if (g_strcmp0 (old != NULL ? old : "", text) == 0)
+    return;
+  natter_store_set_draft_async (natter_client_get_store (self->client), self->type,
+                                self->target_id, text, NULL, NULL, NULL);
+}
+
+static gboolean
+draft_timeout_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->draft_id = 0;
+  save_draft (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+text_changed_cb (NatterChatView *self)
+{
+  g_autofree char *text = natter_composer_dup_text (self->composer);
+
+  if (self->client == NULL || self->target_id == NULL)
+    return;
+  if (*text != '\0' && natter_client_get_status (self->client) == NATTER_CONNECTION_CONNECTED)
+    natter_client_send_typing (self->client, self->type, self->target_id);
+  g_clear_handle_id (&self->draft_id, g_source_remove);
+  self->draft_id = g_timeout_add (DRAFT_DELAY_MS, draft_timeout_cb, self);
+}
+
+/* -------------------------------------------------------------- actions */
+
+static void
+resend_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_resend_message_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL &&
+      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+    toast_error (self, _("Message not sent"), error);
+}
+
+static void
+retry_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message != NULL)
+    natter_client_resend_message_async (self->client, message, NULL, resend_cb, g_object_ref (self));
+}
+
+static void
+copy_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message != NULL && natter_message_get_text (message) != NULL)
+    {
+      gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), natter_message_get_text (message));
+      toast (self, _("Copied"));
+    }
+}
+
+static void
+recall_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_recall_message_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    toast_error (self, _("Could not recall the message"), error);
+}
+
+static void
+recall_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message != NULL)
+    natter_client_recall_message_async (self->client, message, NULL, recall_cb, g_object_ref (self));
+}
+
+static void
+open_image_activated (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+  GtkWidget *viewer;
+
+  if (message == NULL)
+    return;
+  viewer = natter_image_viewer_new (GTK_WINDOW (gtk_widget_get_root (widget)), self->client, message);
+  gtk_window_present (GTK_WINDOW (viewer));
+}
+
+static void
+launch_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_app_info_launch_default_for_uri_finish (result, &error))
+    toast_error (self, _("Could not open the file"), error);
+}
+
+static void
+file_downloaded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+
+  file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  if (file == NULL)
+    {
+      toast_error (self, _("Download failed"), error);
+      return;
+    }
+  uri = g_file_get_uri (file);
+  g_app_info_launch_default_for_uri_async (uri, NULL, NULL, launch_cb, g_object_ref (self));
+}
+
+static void
+open_file_activated (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message == NULL || natter_message_get_file_url (message) == NULL)
+    return;
+  toast (self, _("Downloading…"));
+  natter_client_download_async (self->client, natter_message_get_file_url (message), NULL, NULL,
+                                self->cancellable, file_downloaded_cb, g_object_ref (self));
+}
+
+/* ------------------------------------------------------- drag and drop */
+
+static gboolean
+drop_cb (GtkDropTarget  *target,
+         const GValue   *value,
+         double          x,
+         double          y,
+         NatterChatView *self)
+{
+  g_autoptr(GListStore) store = g_list_store_new (G_TYPE_FILE);
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST) || self->target_id == NULL)
+    return FALSE;
+  for (GSList *l = g_value_get_boxed (value); l != NULL; l = l->next)
+    g_list_store_append (store, l->data);
+  natter_chat_view_send_files (self, G_LIST_MODEL (store), FALSE);
+  return TRUE;
+}
+
+/* ----------------------------------------------------------- open/close */
+
+static void
+window_active_cb (NatterChatView *self)
+{
+  maybe_mark_read (self);
+}
+
+static void
+natter_chat_view_root (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->root (widget);
+  self->window = GTK_WINDOW (gtk_widget_get_root (widget));
+  g_signal_connect_object (self->window, "notify::is-active", G_CALLBACK (window_active_cb),
+                           self, G_CONNECT_SWAPPED);
+}
+
+static void
+natter_chat_view_unroot (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  if (self->window != NULL)
+    g_signal_handlers_disconnect_by_data (self->window, self);
+  self->window = NULL;
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->unroot (widget);
+}
+
+static void
+disconnect_conversation (NatterChatView *self)
+{
+  if (self->conversation != NULL)
+    g_signal_handlers_disconnect_by_data (self->conversation, self);
+  g_clear_object (&self->conversation);
+}
+
+void
+natter_chat_view_close (NatterChatView *self)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  save_draft (self);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->typing_id, g_source_remove);
+  g_clear_handle_id (&self->scroll_id, g_source_remove);
+  if (self->messages != NULL)
+    g_signal_handlers_disconnect_by_data (self->messages, self);
+  if (self->client != NULL)
+    g_signal_handlers_disconnect_by_data (self->client, self);
+  gtk_list_view_set_model (self->list_view, NULL);
+  g_clear_object (&self->chat_model);
+  g_clear_object (&self->messages);
+  disconnect_conversation (self);
+  g_clear_object (&self->client);
+  g_clear_pointer (&self->target_id, g_free);
+  self->find_id = 0;
+  natter_composer_set_text (self->composer, "");
+  update_loading (self);
+}
+
+void
+natter_chat_view_open (NatterChatView         *self,
+                       NatterClient           *client,
+                       NatterConversationType  type,
+                       const char             *target_id,
+                       NatterConversation     *conversation)
+{
+  g_autoptr(GtkNoSelection) selection = NULL;
+
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  g_return_if_fail (NATTER_IS_CLIENT (client));
+  g_return_if_fail (target_id != NULL);
+
+  if (self->client == client && self->type == type && g_strcmp0 (self->target_id, target_id) == 0)
+    {
+      if (conversation != NULL && self->conversation == NULL)
+        self->conversation = g_object_ref (conversation);
+      update_title (self);
+      return;
+    }
+
+  natter_chat_view_close (self);
+
+  self->client = g_object_ref (client);
+  self->type = type;
+  self->target_id = g_strdup (target_id);
+  self->cancellable = g_cancellable_new ();
+  self->sticky = TRUE;
+  self->at_bottom = TRUE;
+  if (conversation != NULL)
+    {
+      self->conversation = g_object_ref (conversation);
+      g_signal_connect_swapped (conversation, "notify::title", G_CALLBACK (update_title), self);
+      g_signal_connect_swapped (conversation, "notify::unread-count", G_CALLBACK (maybe_mark_read), self);
+    }
+  g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
+                           self, G_CONNECT_SWAPPED);
+
+  self->messages = natter_message_list_new (client, type, target_id);
+  g_signal_connect_swapped (self->messages, "items-changed", G_CALLBACK (items_changed_cb), self);
+  g_signal_connect_swapped (self->messages, "notify::loading", G_CALLBACK (update_loading), self);
+  self->chat_model = natter_chat_model_new (G_LIST_MODEL (self->messages));
+  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->chat_model)));
+  gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (selection));
+
+  natter_composer_set_text (self->composer,
+                            conversation != NULL ? natter_conversation_get_draft (conversation) : "");
+  update_title (self);
+  update_loading (self);
+  gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
+  queue_stick (self);
+  natter_composer_focus (self->composer);
+  maybe_mark_read (self);
+}
+
+NatterConversationType
+natter_chat_view_get_conversation_type (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), 0);
+  return self->type;
+}
+
+const char *
+natter_chat_view_get_target_id (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->target_id;
+}
+
+NatterMessageList *
+natter_chat_view_get_messages (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->messages;
+}
+
+GtkListView *
+natter_chat_view_get_list_view (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->list_view;
+}
+
+NatterComposer *
+natter_chat_view_get_composer (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->composer;
+}
+
+AdwHeaderBar *
+natter_chat_view_get_header_bar (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->header_bar;
+}
+
+void
+natter_chat_view_set_show_back (NatterChatView *self,
+                                gboolean        show_back)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  gtk_widget_set_visible (self->back_button, show_back);
+}
+
+GtkBox *
+natter_chat_view_get_header_box (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->header_box;
+}
+
+static void
+natter_chat_view_dispose (GObject *object)
+{
+  NatterChatView *self = (NatterChatView *) object;
+
+  natter_chat_view_close (self);
+  g_clear_handle_id (&self->draft_id, g_source_remove);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
+
+  G_OBJECT_CLASS (natter_chat_view_parent_class)->dispose (object);
+}
+
+static void
+natter_chat_view_class_init (NatterChatViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_chat_view_dispose;
+  widget_class->root = natter_chat_view_root;
+  widget_class->unroot = natter_chat_view_unroot;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-chat-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, back_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, window_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, scrolled);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, list_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, empty_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, loading_spinner);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, jump_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, composer);
+  gtk_widget_class_bind_template_callback (widget_class, natter_chat_view_scroll_to_bottom);
+  gtk_widget_class_bind_template_callback (widget_class, natter_chat_view_send_files);
+  gtk_widget_class_bind_template_callback (widget_class, send_text_cb);
+  gtk_widget_class_bind_template_callback (widget_class, send_voice_cb);
+  gtk_widget_class_bind_template_callback (widget_class, text_changed_cb);
+
+  gtk_widget_class_install_action (widget_class, "chat.retry", "x", retry_activated);
+  gtk_widget_class_install_action (widget_class, "chat.copy", "x", copy_activated);
+  gtk_widget_class_install_action (widget_class, "chat.recall", "x", recall_activated);
+  gtk_widget_class_install_action (widget_class, "chat.open-image", "x", open_image_activated);
+  gtk_widget_class_install_action (widget_class, "chat.open-file", "x", open_file_activated);
+}
+
+static void
+natter_chat_view_init (NatterChatView *self)
+{
+  GtkListItemFactory *factory;
+  GtkDropTarget *drop;
+  GtkAdjustment *adj;
+
+  g_type_ensure (NATTER_TYPE_COMPOSER);
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (row_setup_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (row_bind_cb), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (row_unbind_cb), self);
+  gtk_list_view_set_factory (self->list_view, factory);
+  g_object_unref (factory);
+
+  adj = vadjustment (self);
+  g_signal_connect_swapped (adj, "value-changed", G_CALLBACK (value_changed_cb), self);
+  g_signal_connect_swapped (adj, "notify::upper", G_CALLBACK (upper_changed_cb), self);
+  g_signal_connect_swapped (adj, "notify::page-size", G_CALLBACK (upper_changed_cb), self);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+
+  natter_composer_set_cache_dir (self->composer, NULL);
+  self->sticky = TRUE;
+  self->at_bottom = TRUE;
+}

@@ -1,0 +1,52 @@
+/* natter-chat-view.h — one conversation: header, history, composer
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+#include <natter.h>
+
+#include "natter-composer.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CHAT_VIEW (natter_chat_view_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterChatView, natter_chat_view, NATTER, CHAT_VIEW, AdwBin)
+
+/* Shows the conversation (type, target_id) of @client; @title may be NULL
+ * (the target id is shown until the conversation list knows better).
+ * Saves the draft of the previous conversation. */
+void                   natter_chat_view_open            (NatterChatView         *self,
+                                                         NatterClient           *client,
+                                                         NatterConversationType  type,
+                                                         const char             *target_id,
+                                                         NatterConversation     *conversation);
+/* Saves the draft and shows nothing. */
+void                   natter_chat_view_close           (NatterChatView         *self);
+NatterConversationType natter_chat_view_get_conversation_type (NatterChatView   *self);
+/* NULL when nothing is open. */
+const char            *natter_chat_view_get_target_id   (NatterChatView         *self);
+NatterMessageList     *natter_chat_view_get_messages    (NatterChatView         *self);
+GtkListView           *natter_chat_view_get_list_view   (NatterChatView         *self);
+NatterComposer        *natter_chat_view_get_composer    (NatterChatView         *self);
+/* Scrolls to a message (loading older pages until it is there) and flashes it. */
+void                   natter_chat_view_show_message    (NatterChatView         *self,
+                                                         gint64                  message_id);
+void                   natter_chat_view_scroll_to_bottom (NatterChatView        *self);
+/* TRUE when the newest message is in view. */
+gboolean               natter_chat_view_get_at_bottom   (NatterChatView         *self);
+AdwHeaderBar          *natter_chat_view_get_header_bar  (NatterChatView         *self);
+/* The back button, for the folded (one pane) layout. */
+void                   natter_chat_view_set_show_back   (NatterChatView         *self,
+                                                         gboolean                show_back);
+/* Where the calls part adds its call buttons (end of the header bar). */
+GtkBox                *natter_chat_view_get_header_box  (NatterChatView         *self);
+/* Sends @files as photos (as_images) or files, with progress toasts. */
+void                   natter_chat_view_send_files      (NatterChatView         *self,
+                                                         GListModel             *files,
+                                                         gboolean                as_images);
+
+G_END_DECLS

@@ -1,0 +1,521 @@
+/* natter-composer.c — where messages are written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-application.h"
+#include "natter-composer.h"
+#include "natter-format.h"
+#include "natter-voice-recorder.h"
+
+struct _NatterComposer
+{
+  GtkWidget parent_instance;
+
+  char *cache_dir;
+  NatterVoiceRecorder *recorder;
+  gboolean quiet;   /* set_text: no ::text-changed */
+
+  GtkStack *stack;
+  GtkTextView *text_view;
+  GtkWidget *placeholder;
+  GtkStack *button_stack;
+  GtkLabel *recording_label;
+};
+
+G_DEFINE_FINAL_TYPE (NatterComposer, natter_composer, GTK_TYPE_WIDGET)
+
+enum {
+  SEND_TEXT,
+  SEND_FILES,
+  SEND_VOICE,
+  TEXT_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static gboolean
+enter_sends (void)
+{
+  GApplication *app = g_application_get_default ();
+
+  if (NATTER_IS_APPLICATION (app) && natter_application_get_settings (NATTER_APPLICATION (app)) != NULL)
+    return g_settings_get_boolean (natter_application_get_settings (NATTER_APPLICATION (app)),
+                                   "enter-sends");
+  return TRUE;
+}
+
+char *
+natter_composer_dup_text (NatterComposer *self)
+{
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), NULL);
+
+  buffer = gtk_text_view_get_buffer (self->text_view);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+void
+natter_composer_set_text (NatterComposer *self,
+                          const char     *text)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  self->quiet = TRUE;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), text != NULL ? text : "", -1);
+  self->quiet = FALSE;
+}
+
+void
+natter_composer_focus (NatterComposer *self)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+}
+
+GtkTextView *
+natter_composer_get_text_view (NatterComposer *self)
+{
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), NULL);
+  return self->text_view;
+}
+
+void
+natter_composer_set_cache_dir (NatterComposer *self,
+                               const char     *dir)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+  g_free (self->cache_dir);
+  self->cache_dir = g_strdup (dir);
+}
+
+static char *
+cache_path (NatterComposer *self,
+            const char     *prefix,
+            const char     *suffix)
+{
+  const char *dir = self->cache_dir != NULL ? self->cache_dir : g_get_user_cache_dir ();
+  g_autofree char *name = g_strdup_printf ("%s-%" G_GINT64_FORMAT "%s", prefix,
+                                           g_get_real_time (), suffix);
+
+  g_mkdir_with_parents (dir, 0700);
+  return g_build_filename (dir, name, NULL);
+}
+
+void
+natter_composer_send (NatterComposer *self)
+{
+  g_autofree char *text = NULL;
+
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  text = natter_composer_dup_text (self);
+  g_strstrip (text);
+  if (*text == '\0')
+    return;
+  g_signal_emit (self, signals[SEND_TEXT], 0, text);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
+}
+
+static void
+buffer_changed_cb (NatterComposer *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  gboolean empty = gtk_text_buffer_get_char_count (buffer) == 0;
+
+  gtk_widget_set_visible (self->placeholder, empty);
+  gtk_stack_set_visible_child_name (self->button_stack, empty ? "record" : "send");
+  if (!self->quiet)
+    g_signal_emit (self, signals[TEXT_CHANGED], 0);
+}
+
+static gboolean
+key_pressed_cb (NatterComposer        *self,
+                guint                  keyval,
+                guint                  keycode,
+                GdkModifierType        state,
+                GtkEventControllerKey *controller)
+{
+  gboolean shift = (state & GDK_SHIFT_MASK) != 0;
+  gboolean ctrl = (state & GDK_CONTROL_MASK) != 0;
+
+  if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
+    return FALSE;
+  if (shift)
+    return FALSE;  /* new line */
+  if (enter_sends () ? !ctrl : ctrl)
+    {
+      natter_composer_send (self);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+emoji_picked_cb (NatterComposer *self,
+                 const char     *emoji)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+
+  gtk_text_buffer_insert_at_cursor (buffer, emoji, -1);
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+}
+
+static void
+emit_files (NatterComposer *self,
+            GFile         **files,
+            guint           n_files,
+            gboolean        as_images)
+{
+  g_autoptr(GListStore) store = g_list_store_new (G_TYPE_FILE);
+
+  for (guint i = 0; i < n_files; i++)
+    g_list_store_append (store, files[i]);
+  if (n_files > 0)
+    g_signal_emit (self, signals[SEND_FILES], 0, store, as_images);
+}
+
+/* ---------------------------------------------------------- attachments */
+
+static void
+chooser_response_cb (GtkNativeDialog *chooser,
+                     int              response,
+                     NatterComposer  *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+      g_autoptr(GPtrArray) array = g_ptr_array_new_with_free_func (g_object_unref);
+      gboolean as_images = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (chooser), "images"));
+
+      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+        g_ptr_array_add (array, g_list_model_get_item (files, i));
+      emit_files (self, (GFile **) array->pdata, array->len, as_images);
+    }
+  g_object_unref (chooser);
+}
+
+static void
+attach (NatterComposer *self,
+        gboolean        images)
+{
+  GtkFileChooserNative *chooser;
+
+  chooser = gtk_file_chooser_native_new (images ? _("Send Photos") : _("Send Files"),
+                                         GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN,
+                                         _("_Send"), _("_Cancel"));
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  if (images)
+    {
+      g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+      gtk_file_filter_set_name (filter, _("Images"));
+      gtk_file_filter_add_pixbuf_formats (filter);
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+    }
+  g_object_set_data (G_OBJECT (chooser), "images", GINT_TO_POINTER (images));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (chooser_response_cb), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+attach_image_activated (GtkWidget  *widget,
+                        const char *action_name,
+                        GVariant   *parameter)
+{
+  attach (NATTER_COMPOSER (widget), TRUE);
+}
+
+static void
+attach_file_activated (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  attach (NATTER_COMPOSER (widget), FALSE);
+}
+
+static void
+send_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  natter_composer_send (NATTER_COMPOSER (widget));
+}
+
+/* ---------------------------------------------------------------- paste */
+
+static void
+save_png_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  GdkTexture *texture = task_data;
+  const char *path = g_object_get_data (G_OBJECT (task), "path");
+
+  if (!gdk_texture_save_to_png (texture, path))
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                             _("Could not save the pasted image"));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+save_png_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  NatterComposer *self = NATTER_COMPOSER (object);
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_autoptr(GFile) file = g_file_new_for_path (g_object_get_data (G_OBJECT (result), "path"));
+      emit_files (self, &file, 1, TRUE);
+    }
+  else
+    g_warning ("%s", error->message);
+}
+
+static void
+read_texture_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterComposer) self = user_data;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (object), result, &error);
+  if (texture == NULL)
+    {
+      g_message ("Pasting an image failed: %s", error->message);
+      return;
+    }
+  task = g_task_new (self, NULL, save_png_cb, NULL);
+  g_object_set_data_full (G_OBJECT (task), "path", cache_path (self, "pasted", ".png"), g_free);
+  g_task_set_task_data (task, g_steal_pointer (&texture), g_object_unref);
+  g_task_run_in_thread (task, save_png_thread);
+}
+
+static void
+read_files_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NatterComposer) self = user_data;
+  g_autoptr(GError) error = NULL;
+  const GValue *value;
+  GSList *files;
+  g_autoptr(GPtrArray) array = g_ptr_array_new ();
+
+  value = gdk_clipboard_read_value_finish (GDK_CLIPBOARD (object), result, &error);
+  if (value == NULL)
+    {
+      g_message ("Pasting files failed: %s", error->message);
+      return;
+    }
+  files = g_value_get_boxed (value);
+  for (GSList *l = files; l != NULL; l = l->next)
+    g_ptr_array_add (array, l->data);
+  emit_files (self, (GFile **) array->pdata, array->len, FALSE);
+}
+
+static void
+paste_clipboard_cb (NatterComposer *self,
+                    GtkTextView    *text_view)
+{
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (text_view));
+  GdkContentFormats *formats = gdk_clipboard_get_formats (clipboard);
+
+  if (gdk_content_formats_contain_gtype (formats, GDK_TYPE_FILE_LIST))
+    {
+      g_signal_stop_emission_by_name (text_view, "paste-clipboard");
+      gdk_clipboard_read_value_async (clipboard, GDK_TYPE_FILE_LIST, G_PRIORITY_DEFAULT, NULL,
+                                      read_files_cb, g_object_ref (self));
+    }
+  else if (gdk_content_formats_contain_gtype (formats, GDK_TYPE_TEXTURE) &&
+           !gdk_content_formats_contain_mime_type (formats, "text/plain") &&
+           !gdk_content_formats_contain_mime_type (formats, "text/plain;charset=utf-8"))
+    {
+      g_signal_stop_emission_by_name (text_view, "paste-clipboard");
+      gdk_clipboard_read_texture_async (clipboard, NULL, read_texture_cb, g_object_ref (self));
+    }
+}
+
+/* ------------------------------------------------------------ recording */
+
+static void
+elapsed_cb (NatterComposer *self)
+{
+  g_autofree char *time = natter_format_duration (natter_voice_recorder_get_elapsed (self->recorder));
+  /* Translators: shown while recording a voice message, with the time so far */
+  g_autofree char *text = g_strdup_printf (_("Recording… %s"), time);
+
+  gtk_label_set_label (self->recording_label, text);
+}
+
+static void
+stop_recording_ui (NatterComposer *self)
+{
+  if (self->recorder != NULL)
+    g_signal_handlers_disconnect_by_data (self->recorder, self);
+  g_clear_object (&self->recorder);
+  gtk_stack_set_visible_child_name (self->stack, "compose");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "composer.record", TRUE);
+}
+
+static void
+recorder_finished_cb (NatterComposer *self,
+                      GFile          *file,
+                      int             seconds)
+{
+  g_autoptr(GFile) hold = g_object_ref (file);
+
+  stop_recording_ui (self);
+  g_signal_emit (self, signals[SEND_VOICE], 0, hold, seconds);
+}
+
+static void
+recorder_failed_cb (NatterComposer *self,
+                    GError         *error)
+{
+  stop_recording_ui (self);
+  gtk_widget_error_bell (GTK_WIDGET (self));
+  gtk_widget_set_tooltip_text (gtk_stack_get_child_by_name (self->button_stack, "record"),
+                               error->message);
+}
+
+static void
+record_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterComposer *self = NATTER_COMPOSER (widget);
+  g_autofree char *path = cache_path (self, "voice", ".ogg");
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+
+  if (self->recorder != NULL)
+    return;
+  self->recorder = natter_voice_recorder_new (file);
+  g_signal_connect_swapped (self->recorder, "notify::elapsed", G_CALLBACK (elapsed_cb), self);
+  g_signal_connect_swapped (self->recorder, "finished", G_CALLBACK (recorder_finished_cb), self);
+  g_signal_connect_swapped (self->recorder, "failed", G_CALLBACK (recorder_failed_cb), self);
+  if (!natter_voice_recorder_start (self->recorder, &error))
+    {
+      recorder_failed_cb (self, error);
+      return;
+    }
+  elapsed_cb (self);
+  gtk_stack_set_visible_child_name (self->stack, "recording");
+  gtk_widget_action_set_enabled (widget, "composer.record", FALSE);
+}
+
+static void
+finish_recording_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  NatterComposer *self = NATTER_COMPOSER (widget);
+
+  if (self->recorder != NULL)
+    natter_voice_recorder_stop (self->recorder);
+}
+
+static void
+cancel_recording_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  NatterComposer *self = NATTER_COMPOSER (widget);
+
+  if (self->recorder != NULL)
+    natter_voice_recorder_cancel (self->recorder);
+  stop_recording_ui (self);
+}
+
+static void
+natter_composer_dispose (GObject *object)
+{
+  NatterComposer *self = (NatterComposer *) object;
+
+  if (self->recorder != NULL)
+    natter_voice_recorder_cancel (self->recorder);
+  stop_recording_ui (self);
+  g_clear_pointer (&self->cache_dir, g_free);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_COMPOSER);
+
+  G_OBJECT_CLASS (natter_composer_parent_class)->dispose (object);
+}
+
+static void
+natter_composer_class_init (NatterComposerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_composer_dispose;
+
+  signals[SEND_TEXT] =
+    g_signal_new ("send-text", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SEND_FILES] =
+    g_signal_new ("send-files", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_LIST_MODEL, G_TYPE_BOOLEAN);
+  signals[SEND_VOICE] =
+    g_signal_new ("send-voice", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_FILE, G_TYPE_INT);
+  signals[TEXT_CHANGED] =
+    g_signal_new ("text-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-composer.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, text_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, placeholder);
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, button_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, recording_label);
+  gtk_widget_class_bind_template_callback (widget_class, emoji_picked_cb);
+
+  gtk_widget_class_install_action (widget_class, "composer.send", NULL, send_activated);
+  gtk_widget_class_install_action (widget_class, "composer.attach-image", NULL, attach_image_activated);
+  gtk_widget_class_install_action (widget_class, "composer.attach-file", NULL, attach_file_activated);
+  gtk_widget_class_install_action (widget_class, "composer.record", NULL, record_activated);
+  gtk_widget_class_install_action (widget_class, "composer.finish-recording", NULL, finish_recording_activated);
+  gtk_widget_class_install_action (widget_class, "composer.cancel-recording", NULL, cancel_recording_activated);
+
+  gtk_widget_class_set_css_name (widget_class, "composer");
+}
+
+static void
+natter_composer_init (NatterComposer *self)
+{
+  GtkEventController *keys;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect_swapped (gtk_text_view_get_buffer (self->text_view), "changed",
+                            G_CALLBACK (buffer_changed_cb), self);
+  g_signal_connect_swapped (self->text_view, "paste-clipboard",
+                            G_CALLBACK (paste_clipboard_cb), self);
+
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect_swapped (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->text_view), keys);
+}
+
+GtkWidget *
+natter_composer_new (void)
+{
+  return g_object_new (NATTER_TYPE_COMPOSER, NULL);
+}

@@ -1,0 +1,38 @@
+/* natter-composer.h — where messages are written
+ *
+ * Multi-line text (Enter sends, Shift+Enter starts a line), emoji, attach
+ * by button, paste of images and files, and voice recording with cancel.
+ * Signals:
+ *   send-text (const char *text)
+ *   send-files (GListModel *files, gboolean as_images)  GFiles to attach
+ *   send-voice (GFile *file, int seconds)
+ *   text-changed ()                                     drafts and typing
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_COMPOSER (natter_composer_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterComposer, natter_composer, NATTER, COMPOSER, GtkWidget)
+
+GtkWidget *natter_composer_new          (void);
+/* Newly allocated. */
+char      *natter_composer_dup_text     (NatterComposer *self);
+/* Replaces the text without ::text-changed (a draft coming back). */
+void       natter_composer_set_text     (NatterComposer *self,
+                                         const char     *text);
+void       natter_composer_focus        (NatterComposer *self);
+/* Sends what is written, as Enter does. */
+void       natter_composer_send         (NatterComposer *self);
+GtkTextView *natter_composer_get_text_view (NatterComposer *self);
+/* Where recordings and pasted images are written. */
+void       natter_composer_set_cache_dir (NatterComposer *self,
+                                          const char     *dir);
+
+G_END_DECLS

@@ -1,0 +1,661 @@
+/* natter-message-row.c — one message in the chat: a bubble, or a notice
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "natter-format.h"
+#include "natter-message-row.h"
+#include "natter-voice-player.h"
+
+/* Messages of one sender closer than this form one group. */
+#define GROUP_GAP_MS (5 * 60 * 1000)
+#define IMAGE_MAX_WIDTH 300
+#define IMAGE_MAX_HEIGHT 320
+
+struct _NatterMessageRow
+{
+  GtkWidget parent_instance;
+
+  NatterClient *client;
+  NatterMessage *message;
+  gulong notify_id;
+  guint flash_id;
+
+  GtkLabel *day_label;
+  GtkLabel *notice_label;
+  GtkWidget *message_box;
+  GtkWidget *retry_button;
+  AdwAvatar *avatar;
+  GtkWidget *bubble;
+  GtkLabel *sender_label;
+  AdwBin *content_bin;
+  GtkWidget *meta_box;
+  GtkLabel *time_label;
+  GtkImage *status_icon;
+  GtkWidget *menu;
+};
+
+G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
+
+static gboolean
+is_notice (NatterMessage *message)
+{
+  NatterMessageKind kind = natter_message_get_kind (message);
+  return kind == NATTER_MESSAGE_KIND_INFO || kind == NATTER_MESSAGE_KIND_RECALLED;
+}
+
+static const char *
+sender_name (NatterMessage *message)
+{
+  const char *name = natter_message_get_user_name (message);
+
+  if (name != NULL && *name != '\0')
+    return name;
+  return natter_message_get_sender_user_id (message);
+}
+
+/* Plain text as markup, with web addresses made into links. */
+static char *
+linkify (const char *text)
+{
+  static GRegex *url_regex;
+  g_autoptr(GMatchInfo) match = NULL;
+  GString *out = g_string_new (NULL);
+  gssize done = 0;
+
+  if (g_once_init_enter (&url_regex))
+    g_once_init_leave (&url_regex,
+                       g_regex_new ("\\b(?:https?://|www\\.)[^\\s<>\"]+[^\\s<>\".,;:!?)\\]'’”]",
+                                    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL));
+
+  g_regex_match (url_regex, text, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      int start, end;
+      g_autofree char *before = NULL;
+      g_autofree char *url = NULL;
+      g_autofree char *href = NULL;
+      g_autofree char *shown = NULL;
+
+      g_match_info_fetch_pos (match, 0, &start, &end);
+      before = g_markup_escape_text (text + done, start - done);
+      url = g_strndup (text + start, end - start);
+      href = g_str_has_prefix (url, "www.") ? g_strconcat ("https://", url, NULL) : g_strdup (url);
+      g_string_append (out, before);
+      shown = g_markup_escape_text (url, -1);
+      g_string_append_printf (out, "<a href=\"%s\">%s</a>", href, shown);
+      done = end;
+      g_match_info_next (match, NULL);
+    }
+  {
+    g_autofree char *rest = g_markup_escape_text (text + done, -1);
+    g_string_append (out, rest);
+  }
+  return g_string_free (out, FALSE);
+}
+
+static GtkWidget *
+text_content (const char *text)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+  g_autofree char *markup = linkify (text != NULL ? text : "");
+
+  gtk_label_set_markup (GTK_LABEL (label), markup);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 60);
+  gtk_label_set_selectable (GTK_LABEL (label), TRUE);
+  gtk_widget_set_focusable (label, FALSE);
+  gtk_widget_add_css_class (label, "message-text");
+  return label;
+}
+
+static void
+image_clicked_cb (GtkGestureClick *gesture,
+                  int              n_press,
+                  double           x,
+                  double           y,
+                  NatterMessageRow *self)
+{
+  if (self->message == NULL)
+    return;
+  gtk_widget_activate_action (GTK_WIDGET (self), "chat.open-image", "x",
+                              natter_message_get_message_id (self->message));
+}
+
+static GtkWidget *
+image_content (NatterMessageRow *self,
+               NatterMessage    *message)
+{
+  g_autoptr(GBytes) bytes = natter_message_dup_image_thumbnail (message);
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *picture;
+  GtkGesture *click;
+  int w = 200, h = 150;
+
+  if (bytes != NULL)
+    texture = gdk_texture_new_from_bytes (bytes, &error);
+  if (texture == NULL)
+    {
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+      gtk_box_append (GTK_BOX (box), gtk_image_new_from_icon_name ("image-x-generic-symbolic"));
+      gtk_box_append (GTK_BOX (box), gtk_label_new (_("Photo")));
+      picture = box;
+    }
+  else
+    {
+      double scale;
+
+      w = gdk_texture_get_width (texture);
+      h = gdk_texture_get_height (texture);
+      /* thumbnails are small: show them at a comfortable size */
+      scale = MIN ((double) IMAGE_MAX_WIDTH / MAX (w, 1), (double) IMAGE_MAX_HEIGHT / MAX (h, 1));
+      w = MAX (48, (int) (w * scale));
+      h = MAX (48, (int) (h * scale));
+      picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
+      gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+      gtk_widget_set_size_request (picture, w, h);
+      gtk_widget_add_css_class (picture, "message-image");
+      gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
+    }
+
+  gtk_widget_set_cursor_from_name (picture, "pointer");
+  gtk_widget_set_tooltip_text (picture, _("Open the full image"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (picture),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Photo"),
+                                  -1);
+  click = gtk_gesture_click_new ();
+  g_signal_connect (click, "released", G_CALLBACK (image_clicked_cb), self);
+  gtk_widget_add_controller (picture, GTK_EVENT_CONTROLLER (click));
+  return picture;
+}
+
+static void
+file_button_clicked_cb (NatterMessageRow *self)
+{
+  if (self->message != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.open-file", "x",
+                                natter_message_get_message_id (self->message));
+}
+
+static GtkWidget *
+file_content (NatterMessageRow *self,
+              NatterMessage    *message)
+{
+  const char *name = natter_message_get_file_name (message);
+  const char *type = natter_message_get_file_type (message);
+  g_autofree char *size = g_format_size (MAX (natter_message_get_file_size (message), 0));
+  g_autofree char *content_type = NULL;
+  g_autofree char *detail = NULL;
+  g_autoptr(GIcon) icon = NULL;
+  GtkWidget *box, *labels, *label, *button;
+
+  if (name == NULL || *name == '\0')
+    name = _("File");
+  content_type = g_content_type_guess (name, NULL, 0, NULL);
+  icon = g_content_type_get_symbolic_icon (content_type);
+
+  box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
+  gtk_widget_add_css_class (box, "file-row");
+  {
+    GtkWidget *image = gtk_image_new_from_gicon (icon);
+    gtk_image_set_pixel_size (GTK_IMAGE (image), 32);
+    gtk_box_append (GTK_BOX (box), image);
+  }
+  labels = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  gtk_widget_set_hexpand (labels, TRUE);
+  gtk_widget_set_valign (labels, GTK_ALIGN_CENTER);
+  label = gtk_label_new (name);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 36);
+  gtk_widget_add_css_class (label, "heading");
+  gtk_box_append (GTK_BOX (labels), label);
+  detail = type != NULL && *type != '\0' ? g_strdup_printf ("%s · %s", size, type) : g_strdup (size);
+  label = gtk_label_new (detail);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_add_css_class (label, "caption");
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_box_append (GTK_BOX (labels), label);
+  gtk_box_append (GTK_BOX (box), labels);
+
+  button = gtk_button_new_from_icon_name ("folder-download-symbolic");
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "circular");
+  gtk_widget_set_tooltip_text (button, _("Download and Open"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Download and Open"),
+                                  -1);
+  gtk_widget_set_sensitive (button, natter_message_get_file_url (message) != NULL);
+  g_signal_connect_swapped (button, "clicked", G_CALLBACK (file_button_clicked_cb), self);
+  gtk_box_append (GTK_BOX (box), button);
+  return box;
+}
+
+static GtkWidget *
+call_content (NatterMessage *message)
+{
+  const char *icon = NULL;
+  g_autofree char *text = natter_format_call_summary (message, &icon);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *image = gtk_image_new_from_icon_name (icon);
+  GtkWidget *label = gtk_label_new (text);
+
+  gtk_widget_add_css_class (box, "call-summary");
+  if (g_strcmp0 (icon, "call-missed-symbolic") == 0)
+    gtk_widget_add_css_class (box, "missed");
+  gtk_box_append (GTK_BOX (box), image);
+  gtk_box_append (GTK_BOX (box), label);
+  return box;
+}
+
+static GtkWidget *
+unsupported_content (NatterMessage *message)
+{
+  GtkWidget *label = gtk_label_new (_("This kind of message cannot be shown by this version of Natter."));
+
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+  gtk_widget_add_css_class (label, "unsupported");
+  gtk_widget_set_tooltip_text (label, natter_message_get_object_name (message));
+  return label;
+}
+
+static void
+update_status (NatterMessageRow *self)
+{
+  NatterMessage *m = self->message;
+  const char *icon = NULL;
+  const char *tooltip = NULL;
+  g_autofree char *failed = NULL;
+  gboolean outgoing;
+
+  outgoing = natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND;
+  gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
+  gtk_widget_set_visible (self->retry_button, FALSE);
+
+  if (outgoing && natter_message_is_persisted (m))
+    {
+      switch (natter_message_get_sent_status (m))
+        {
+        case NATTER_SENT_STATUS_SENDING:
+          icon = "natter-sending-symbolic";
+          tooltip = _("Sending");
+          break;
+        case NATTER_SENT_STATUS_FAILED:
+          {
+            const char *why = natter_format_code (natter_message_get_error_code (m));
+            icon = "dialog-error-symbolic";
+            failed = why != NULL ? g_strdup_printf (_("Not sent: %s"), why) : g_strdup (_("Not sent"));
+            tooltip = failed;
+            gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "error");
+            gtk_widget_set_visible (self->retry_button, TRUE);
+            gtk_widget_set_tooltip_text (self->retry_button, failed);
+          }
+          break;
+        case NATTER_SENT_STATUS_READ:
+          icon = "natter-read-symbolic";
+          tooltip = _("Read");
+          break;
+        case NATTER_SENT_STATUS_SENT:
+        case NATTER_SENT_STATUS_RECEIVED:
+        default:
+          icon = "natter-sent-symbolic";
+          tooltip = _("Sent");
+          break;
+        }
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->status_icon), icon != NULL);
+  if (icon != NULL)
+    {
+      gtk_image_set_from_icon_name (self->status_icon, icon);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_icon), tooltip);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip,
+                                      -1);
+    }
+}
+
+static void
+update_content (NatterMessageRow *self)
+{
+  NatterMessage *m = self->message;
+  GtkWidget *content = NULL;
+  gboolean outgoing = natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND;
+
+  if (is_notice (m))
+    {
+      g_autofree char *text = NULL;
+
+      if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_RECALLED)
+        text = outgoing ? g_strdup (_("You recalled a message"))
+                        : g_strdup_printf (_("%s recalled a message"), sender_name (m));
+      else
+        text = g_strdup (natter_message_get_text (m));
+      gtk_label_set_label (self->notice_label, text != NULL ? text : "");
+      gtk_widget_set_visible (GTK_WIDGET (self->notice_label), TRUE);
+      gtk_widget_set_visible (self->message_box, FALSE);
+      adw_bin_set_child (self->content_bin, NULL);
+      return;
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->notice_label), FALSE);
+  gtk_widget_set_visible (self->message_box, TRUE);
+
+  gtk_widget_remove_css_class (self->bubble, "media");
+  switch (natter_message_get_kind (m))
+    {
+    case NATTER_MESSAGE_KIND_TEXT:
+      content = text_content (natter_message_get_text (m));
+      break;
+    case NATTER_MESSAGE_KIND_IMAGE:
+      content = image_content (self, m);
+      gtk_widget_add_css_class (self->bubble, "media");
+      break;
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+    case NATTER_MESSAGE_KIND_VOICE:
+      content = natter_voice_player_new (self->client, m);
+      break;
+    case NATTER_MESSAGE_KIND_FILE:
+      content = file_content (self, m);
+      break;
+    case NATTER_MESSAGE_KIND_CALL_SUMMARY:
+      content = call_content (m);
+      break;
+    case NATTER_MESSAGE_KIND_UNSUPPORTED:
+    case NATTER_MESSAGE_KIND_INFO:
+    case NATTER_MESSAGE_KIND_RECALLED:
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+    case NATTER_MESSAGE_KIND_COMMAND:
+    case NATTER_MESSAGE_KIND_TYPING:
+    case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
+    case NATTER_MESSAGE_KIND_CS_HANDSHAKE:
+    case NATTER_MESSAGE_KIND_CALL_SIGNAL:
+    default:
+      content = unsupported_content (m);
+      break;
+    }
+  adw_bin_set_child (self->content_bin, content);
+}
+
+static void
+message_notify_cb (NatterMessageRow *self,
+                   GParamSpec       *pspec)
+{
+  const char *name = g_param_spec_get_name (pspec);
+
+  if (g_str_equal (name, "sent-status") || g_str_equal (name, "error-code"))
+    update_status (self);
+  else if (g_str_equal (name, "content") || g_str_equal (name, "object-name"))
+    {
+      update_content (self);
+      update_status (self);
+    }
+}
+
+void
+natter_message_row_set_message (NatterMessageRow *self,
+                                NatterClient     *client,
+                                NatterMessage    *message,
+                                NatterMessage    *previous,
+                                gboolean          show_sender)
+{
+  gboolean outgoing, group_start, new_day;
+  gint64 time;
+  g_autofree char *clock = NULL;
+  g_autofree char *full_time = NULL;
+  g_autofree char *a11y = NULL;
+  g_autofree char *preview = NULL;
+
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  if (self->message != NULL)
+    g_clear_signal_handler (&self->notify_id, self->message);
+  g_set_object (&self->message, message);
+  g_set_object (&self->client, client);
+  if (message == NULL)
+    {
+      adw_bin_set_child (self->content_bin, NULL);
+      return;
+    }
+  self->notify_id = g_signal_connect_swapped (message, "notify", G_CALLBACK (message_notify_cb), self);
+
+  time = natter_message_get_sent_time (message);
+  outgoing = natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND;
+  new_day = previous == NULL || !natter_same_day (natter_message_get_sent_time (previous), time);
+  group_start = new_day || is_notice (previous) ||
+                g_strcmp0 (natter_message_get_sender_user_id (previous),
+                           natter_message_get_sender_user_id (message)) != 0 ||
+                natter_message_get_direction (previous) != natter_message_get_direction (message) ||
+                time - natter_message_get_sent_time (previous) > GROUP_GAP_MS;
+
+  if (new_day)
+    {
+      g_autofree char *day = natter_format_day (time, 0);
+      gtk_label_set_label (self->day_label, day);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), new_day);
+
+  /* incoming on the left with the sender's avatar at the top of a group,
+   * outgoing on the right in the accent color */
+  gtk_widget_set_halign (self->message_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
+  if (outgoing)
+    {
+      gtk_widget_add_css_class (self->bubble, "outgoing");
+      gtk_widget_remove_css_class (self->bubble, "incoming");
+    }
+  else
+    {
+      gtk_widget_add_css_class (self->bubble, "incoming");
+      gtk_widget_remove_css_class (self->bubble, "outgoing");
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing);
+  gtk_widget_set_opacity (GTK_WIDGET (self->avatar), group_start ? 1.0 : 0.0);
+  adw_avatar_set_text (self->avatar, sender_name (message));
+
+  if (group_start)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "group-start");
+
+  gtk_label_set_label (self->sender_label, sender_name (message));
+  gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !outgoing && group_start);
+
+  clock = natter_format_clock (time);
+  full_time = natter_format_date_time (time);
+  gtk_label_set_label (self->time_label, clock);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
+
+  update_content (self);
+  update_status (self);
+
+  preview = natter_format_preview (message);
+  /* Translators: what a screen reader says for a message: sender, time, text */
+  a11y = g_strdup_printf (_("%s at %s: %s"),
+                          outgoing ? _("You") : sender_name (message), clock, preview);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, a11y,
+                                  -1);
+}
+
+NatterMessage *
+natter_message_row_get_message (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
+  return self->message;
+}
+
+static gboolean
+unflash_cb (gpointer user_data)
+{
+  NatterMessageRow *self = user_data;
+
+  self->flash_id = 0;
+  gtk_widget_remove_css_class (self->bubble, "flash");
+  return G_SOURCE_REMOVE;
+}
+
+void
+natter_message_row_flash (NatterMessageRow *self)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  gtk_widget_add_css_class (self->bubble, "flash");
+  g_clear_handle_id (&self->flash_id, g_source_remove);
+  self->flash_id = g_timeout_add (1500, unflash_cb, self);
+}
+
+static void
+retry_clicked_cb (NatterMessageRow *self)
+{
+  if (self->message != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.retry", "x",
+                                natter_message_get_message_id (self->message));
+}
+
+static void
+popup_menu (NatterMessageRow *self,
+            double            x,
+            double            y)
+{
+  g_autoptr(GMenu) menu = g_menu_new ();
+  NatterMessage *m = self->message;
+  gint64 id;
+
+  if (m == NULL || is_notice (m))
+    return;
+  id = natter_message_get_message_id (m);
+
+#define ADD(label, action)                                                      \
+  G_STMT_START {                                                                \
+    g_autoptr(GMenuItem) item = g_menu_item_new (label, NULL);                  \
+    g_menu_item_set_action_and_target_value (item, action, g_variant_new_int64 (id)); \
+    g_menu_append_item (menu, item);                                            \
+  } G_STMT_END
+
+  if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_TEXT)
+    ADD (_("_Copy Text"), "chat.copy");
+  if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_IMAGE)
+    ADD (_("_Open Image"), "chat.open-image");
+  if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_FILE)
+    ADD (_("_Open File"), "chat.open-file");
+  if (natter_message_get_sent_status (m) == NATTER_SENT_STATUS_FAILED)
+    ADD (_("_Send Again"), "chat.retry");
+  if (natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND &&
+      natter_message_get_message_uid (m) != NULL &&
+      natter_message_get_sent_status (m) >= NATTER_SENT_STATUS_SENT)
+    ADD (_("_Recall"), "chat.recall");
+#undef ADD
+
+  if (g_menu_model_get_n_items (G_MENU_MODEL (menu)) == 0)
+    return;
+
+  if (self->menu == NULL)
+    {
+      self->menu = gtk_popover_menu_new_from_model (NULL);
+      gtk_popover_set_has_arrow (GTK_POPOVER (self->menu), FALSE);
+      gtk_widget_set_parent (self->menu, GTK_WIDGET (self));
+    }
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->menu), G_MENU_MODEL (menu));
+  gtk_widget_translate_coordinates (self->bubble, GTK_WIDGET (self), x, y, &x, &y);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &(GdkRectangle) { (int) x, (int) y, 1, 1 });
+  gtk_popover_popup (GTK_POPOVER (self->menu));
+}
+
+static void
+secondary_pressed_cb (GtkGestureClick  *gesture,
+                      int               n_press,
+                      double            x,
+                      double            y,
+                      NatterMessageRow *self)
+{
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  popup_menu (self, x, y);
+}
+
+static void
+long_pressed_cb (GtkGestureLongPress *gesture,
+                 double               x,
+                 double               y,
+                 NatterMessageRow    *self)
+{
+  popup_menu (self, x, y);
+}
+
+static void
+natter_message_row_dispose (GObject *object)
+{
+  NatterMessageRow *self = (NatterMessageRow *) object;
+
+  if (self->message != NULL)
+    g_clear_signal_handler (&self->notify_id, self->message);
+  g_clear_object (&self->message);
+  g_clear_object (&self->client);
+  g_clear_handle_id (&self->flash_id, g_source_remove);
+  g_clear_pointer (&self->menu, gtk_widget_unparent);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+
+  G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
+}
+
+static void
+natter_message_row_class_init (NatterMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_message_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, notice_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, message_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, content_bin);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, meta_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, status_icon);
+  gtk_widget_class_bind_template_callback (widget_class, retry_clicked_cb);
+
+  gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+natter_message_row_init (NatterMessageRow *self)
+{
+  GtkGesture *click;
+  GtkGesture *press;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->retry_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Send Again"),
+                                  -1);
+
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
+  g_signal_connect (click, "pressed", G_CALLBACK (secondary_pressed_cb), self);
+  gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (click));
+
+  press = gtk_gesture_long_press_new ();
+  gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (press), TRUE);
+  g_signal_connect (press, "pressed", G_CALLBACK (long_pressed_cb), self);
+  gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (press));
+}
+
+GtkWidget *
+natter_message_row_new (void)
+{
+  return g_object_new (NATTER_TYPE_MESSAGE_ROW, NULL);
+}

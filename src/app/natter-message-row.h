@@ -1,0 +1,33 @@
+/* natter-message-row.h — one message in the chat: a bubble, or a notice
+ *
+ * The row asks its ancestors for these actions (parameter: message-id "x"):
+ * chat.retry, chat.open-image, chat.copy, chat.recall, chat.open-file.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+#include <natter.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_MESSAGE_ROW (natter_message_row_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterMessageRow, natter_message_row, NATTER, MESSAGE_ROW, GtkWidget)
+
+GtkWidget     *natter_message_row_new         (void);
+/* @previous: the message shown above (NULL for the first): decides the day
+ * separator and whether this message starts a group. @show_sender: group
+ * chats name the sender of each group. @client: for media downloads. */
+void           natter_message_row_set_message (NatterMessageRow *self,
+                                               NatterClient     *client,
+                                               NatterMessage    *message,
+                                               NatterMessage    *previous,
+                                               gboolean          show_sender);
+NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
+/* Briefly highlights the bubble (a search result jumped to). */
+void           natter_message_row_flash       (NatterMessageRow *self);
+
+G_END_DECLS

@@ -1,0 +1,266 @@
+/* natter-preferences-window.c — notifications, sounds, devices, look, account
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+#include <gst/gst.h>
+
+#include "natter-preferences-window.h"
+#include "natter-window.h"
+
+struct _NatterPreferencesWindow
+{
+  AdwPreferencesWindow parent_instance;
+
+  GSettings *settings;
+  NatterWindow *window;   /* weak */
+  GstDeviceMonitor *monitor;
+  guint monitor_id;
+
+  GtkSwitch *notifications_switch;
+  GtkSwitch *preview_switch;
+  GtkSwitch *sounds_switch;
+  GtkSwitch *enter_switch;
+  AdwComboRow *style_row;
+  AdwComboRow *camera_row;
+  AdwComboRow *microphone_row;
+  AdwComboRow *speaker_row;
+  AdwPreferencesPage *account_page;
+  AdwActionRow *user_row;
+  AdwActionRow *server_row;
+  AdwActionRow *profile_row;
+  AdwActionRow *token_row;
+  GtkWidget *token_icon;
+};
+
+G_DEFINE_FINAL_TYPE (NatterPreferencesWindow, natter_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+/* ------------------------------------------------------------- devices */
+
+typedef struct {
+  NatterPreferencesWindow *self;
+  AdwComboRow *row;
+  const char *key;
+} DeviceRow;
+
+static void
+device_selected_cb (AdwComboRow *row,
+                    GParamSpec  *pspec,
+                    GSettings   *settings)
+{
+  const char *key = g_object_get_data (G_OBJECT (row), "key");
+  guint selected = adw_combo_row_get_selected (row);
+  GListModel *model = adw_combo_row_get_model (row);
+  g_autoptr(GtkStringObject) item = NULL;
+
+  if (model == NULL || selected == GTK_INVALID_LIST_POSITION)
+    return;
+  /* the first entry is "System default" */
+  if (selected == 0)
+    {
+      g_settings_set_string (settings, key, "");
+      return;
+    }
+  item = g_list_model_get_item (model, selected);
+  g_settings_set_string (settings, key, gtk_string_object_get_string (item));
+}
+
+static void
+fill_devices (NatterPreferencesWindow *self,
+              AdwComboRow             *row,
+              const char              *klass,
+              const char              *key)
+{
+  GtkStringList *names = gtk_string_list_new (NULL);
+  g_autofree char *current = g_settings_get_string (self->settings, key);
+  guint selected = 0;
+  GList *devices = NULL;
+
+  gtk_string_list_append (names, _("System Default"));
+  if (self->monitor != NULL)
+    devices = gst_device_monitor_get_devices (self->monitor);
+  for (GList *l = devices; l != NULL; l = l->next)
+    {
+      GstDevice *device = l->data;
+      g_autofree char *name = NULL;
+
+      if (!gst_device_has_classes (device, klass))
+        continue;
+      name = gst_device_get_display_name (device);
+      gtk_string_list_append (names, name);
+      if (g_strcmp0 (name, current) == 0)
+        selected = g_list_model_get_n_items (G_LIST_MODEL (names)) - 1;
+    }
+  g_list_free_full (devices, gst_object_unref);
+
+  /* a configured device that is unplugged right now stays chosen */
+  if (selected == 0 && current != NULL && *current != '\0')
+    {
+      gtk_string_list_append (names, current);
+      selected = g_list_model_get_n_items (G_LIST_MODEL (names)) - 1;
+    }
+
+  g_signal_handlers_disconnect_by_func (row, device_selected_cb, self->settings);
+  adw_combo_row_set_model (row, G_LIST_MODEL (names));
+  adw_combo_row_set_selected (row, selected);
+  g_object_set_data (G_OBJECT (row), "key", (gpointer) key);
+  g_signal_connect (row, "notify::selected", G_CALLBACK (device_selected_cb), self->settings);
+  g_object_unref (names);
+}
+
+static gboolean
+load_devices_cb (gpointer user_data)
+{
+  NatterPreferencesWindow *self = user_data;
+
+  self->monitor_id = 0;
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  self->monitor = gst_device_monitor_new ();
+  gst_device_monitor_add_filter (self->monitor, "Video/Source", NULL);
+  gst_device_monitor_add_filter (self->monitor, "Audio/Source", NULL);
+  gst_device_monitor_add_filter (self->monitor, "Audio/Sink", NULL);
+  /* start() probes once; the list is read right after */
+  if (!gst_device_monitor_start (self->monitor))
+    g_clear_object (&self->monitor);
+
+  fill_devices (self, self->camera_row, "Video/Source", "camera");
+  fill_devices (self, self->microphone_row, "Audio/Source", "microphone");
+  fill_devices (self, self->speaker_row, "Audio/Sink", "speaker");
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------- account */
+
+static void
+update_account (NatterPreferencesWindow *self)
+{
+  NatterAccount *account;
+
+  if (self->window == NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->account_page), FALSE);
+      return;
+    }
+  account = natter_window_get_account (self->window);
+  adw_action_row_set_subtitle (self->user_row, natter_account_get_user_id (account));
+  adw_action_row_set_subtitle (self->server_row, natter_account_get_server_url (account));
+  adw_action_row_set_subtitle (self->profile_row, natter_account_get_profile_dir (account));
+  if (natter_account_get_token_in_file (account))
+    {
+      g_autofree char *path = natter_account_dup_token_path (account);
+      g_autofree char *text = g_strdup_printf (_("No keyring is running, so the token is kept in %s, readable only by you (mode 0600)."),
+                                               path);
+      adw_action_row_set_subtitle (self->token_row, text);
+      gtk_widget_set_visible (self->token_icon, TRUE);
+    }
+  else
+    {
+      adw_action_row_set_subtitle (self->token_row, _("In the keyring (Secret Service)"));
+      gtk_widget_set_visible (self->token_icon, FALSE);
+    }
+}
+
+static void
+sign_out_clicked_cb (NatterPreferencesWindow *self)
+{
+  if (self->window != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self->window), "win.sign-out", NULL);
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+static gboolean
+style_to_row (GValue   *value,
+              GVariant *variant,
+              gpointer  user_data)
+{
+  const char *nick = g_variant_get_string (variant, NULL);
+  g_value_set_uint (value, g_str_equal (nick, "light") ? 1 : g_str_equal (nick, "dark") ? 2 : 0);
+  return TRUE;
+}
+
+static GVariant *
+row_to_style (const GValue       *value,
+              const GVariantType *type,
+              gpointer            user_data)
+{
+  static const char *nicks[] = { "default", "light", "dark" };
+  guint i = g_value_get_uint (value);
+  return g_variant_new_string (nicks[i < G_N_ELEMENTS (nicks) ? i : 0]);
+}
+
+static void
+natter_preferences_window_dispose (GObject *object)
+{
+  NatterPreferencesWindow *self = (NatterPreferencesWindow *) object;
+
+  g_clear_handle_id (&self->monitor_id, g_source_remove);
+  if (self->monitor != NULL)
+    gst_device_monitor_stop (self->monitor);
+  g_clear_object (&self->monitor);
+  g_clear_weak_pointer (&self->window);
+  g_clear_object (&self->settings);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_PREFERENCES_WINDOW);
+
+  G_OBJECT_CLASS (natter_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = natter_preferences_window_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-preferences-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, notifications_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, preview_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sounds_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, enter_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, style_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, camera_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, microphone_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, speaker_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_page);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, user_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, server_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, profile_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, token_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, token_icon);
+  gtk_widget_class_bind_template_callback (widget_class, sign_out_clicked_cb);
+}
+
+static void
+natter_preferences_window_init (NatterPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+NatterPreferencesWindow *
+natter_preferences_window_new (GSettings    *settings,
+                               NatterWindow *window)
+{
+  NatterPreferencesWindow *self;
+
+  g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+
+  self = g_object_new (NATTER_TYPE_PREFERENCES_WINDOW,
+                       "transient-for", window,
+                       NULL);
+  self->settings = g_object_ref (settings);
+  g_set_weak_pointer (&self->window, window);
+
+  g_settings_bind (settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notification-preview", self->preview_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "notifications", self->preview_switch, "sensitive", G_SETTINGS_BIND_GET);
+  g_settings_bind (settings, "sounds", self->sounds_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "enter-sends", self->enter_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (settings, "color-scheme", self->style_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, style_to_row, row_to_style, NULL, NULL);
+
+  update_account (self);
+  /* probing devices can take a moment: after the window is up */
+  self->monitor_id = g_idle_add (load_devices_cb, self);
+  return self;
+}

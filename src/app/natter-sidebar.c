@@ -1,0 +1,684 @@
+/* natter-sidebar.c — conversations, search, connection status
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-conversation-row.h"
+#include "natter-format.h"
+#include "natter-search-row.h"
+#include "natter-sidebar.h"
+
+struct _NatterSidebar
+{
+  AdwBin parent_instance;
+
+  NatterClient *client;
+  NatterConversationList *conversations;
+  GtkSingleSelection *selection;
+  GListStore *results;
+  GCancellable *search_cancellable;
+  char *query;
+  gboolean selecting;   /* programmatic selection: no signal */
+  guint banner_timeout_id;
+  NatterConnectionStatus status;
+
+  AdwHeaderBar *header_bar;
+  AdwWindowTitle *window_title;
+  GtkToggleButton *search_button;
+  GtkSearchBar *search_bar;
+  GtkSearchEntry *search_entry;
+  GtkRevealer *banner_revealer;
+  GtkSpinner *banner_spinner;
+  GtkLabel *banner_label;
+  GtkWidget *banner_button;
+  GtkToggleButton *filter_all;
+  GtkToggleButton *filter_private;
+  GtkToggleButton *filter_groups;
+  GtkToggleButton *filter_rooms;
+  GtkStack *stack;
+  GtkListView *list_view;
+  GtkListView *search_view;
+};
+
+G_DEFINE_FINAL_TYPE (NatterSidebar, natter_sidebar, ADW_TYPE_BIN)
+
+enum {
+  CONVERSATION_ACTIVATED,
+  MESSAGE_ACTIVATED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+update_page (NatterSidebar *self)
+{
+  if (self->query != NULL && *self->query != '\0')
+    {
+      gboolean any = self->results != NULL &&
+                     g_list_model_get_n_items (G_LIST_MODEL (self->results)) > 0;
+      gtk_stack_set_visible_child_name (self->stack, any ? "search" : "no-results");
+      gtk_widget_set_visible (gtk_widget_get_parent (GTK_WIDGET (self->filter_all)), FALSE);
+      return;
+    }
+
+  gtk_widget_set_visible (gtk_widget_get_parent (GTK_WIDGET (self->filter_all)), TRUE);
+  if (self->conversations != NULL &&
+      g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) == 0 &&
+      !natter_conversation_list_get_loading (self->conversations) &&
+      gtk_toggle_button_get_active (self->filter_all))
+    gtk_stack_set_visible_child_name (self->stack, "empty");
+  else
+    gtk_stack_set_visible_child_name (self->stack, "list");
+}
+
+/* ------------------------------------------------------------ list rows */
+
+static void
+row_setup_cb (GtkSignalListItemFactory *factory,
+              GtkListItem              *item,
+              NatterSidebar            *self)
+{
+  gtk_list_item_set_child (item, natter_conversation_row_new ());
+}
+
+static void
+row_bind_cb (GtkSignalListItemFactory *factory,
+             GtkListItem              *item,
+             NatterSidebar            *self)
+{
+  natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (item)),
+                                            gtk_list_item_get_item (item));
+}
+
+static void
+row_unbind_cb (GtkSignalListItemFactory *factory,
+               GtkListItem              *item,
+               NatterSidebar            *self)
+{
+  natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (item)),
+                                            NULL);
+}
+
+static const char *
+title_for (NatterSidebar          *self,
+           NatterConversationType  type,
+           const char             *target_id)
+{
+  guint pos;
+  g_autoptr(NatterConversation) conv = NULL;
+
+  if (self->conversations == NULL)
+    return target_id;
+  pos = natter_conversation_list_find (self->conversations, type, target_id);
+  if (pos == G_MAXUINT)
+    return target_id;
+  conv = g_list_model_get_item (G_LIST_MODEL (self->conversations), pos);
+  /* the list keeps the conversation alive */
+  return natter_conversation_get_title (conv);
+}
+
+static void
+result_setup_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 NatterSidebar            *self)
+{
+  gtk_list_item_set_child (item, natter_search_row_new ());
+}
+
+static void
+result_bind_cb (GtkSignalListItemFactory *factory,
+                GtkListItem              *item,
+                NatterSidebar            *self)
+{
+  NatterMessage *message = gtk_list_item_get_item (item);
+
+  natter_search_row_set (NATTER_SEARCH_ROW (gtk_list_item_get_child (item)), message,
+                         title_for (self, natter_message_get_conversation_type (message),
+                                    natter_message_get_target_id (message)),
+                         self->query);
+}
+
+static void
+selection_changed_cb (NatterSidebar *self)
+{
+  NatterConversation *conv;
+
+  if (self->selecting)
+    return;
+  conv = gtk_single_selection_get_selected_item (self->selection);
+  if (conv == NULL)
+    return;
+  g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0,
+                 (int) natter_conversation_get_conversation_type (conv),
+                 natter_conversation_get_target_id (conv));
+}
+
+static void
+list_activate_cb (NatterSidebar *self,
+                  guint          position)
+{
+  g_autoptr(NatterConversation) conv = g_list_model_get_item (G_LIST_MODEL (self->selection), position);
+
+  if (conv != NULL)
+    g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0,
+                   (int) natter_conversation_get_conversation_type (conv),
+                   natter_conversation_get_target_id (conv));
+}
+
+static void
+result_activate_cb (NatterSidebar *self,
+                    guint          position)
+{
+  g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->results), position);
+
+  if (message != NULL)
+    g_signal_emit (self, signals[MESSAGE_ACTIVATED], 0, message);
+}
+
+/* --------------------------------------------------------------- search */
+
+static void
+search_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterSidebar) self = user_data;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+
+  found = natter_store_search_finish (NATTER_STORE (object), result, &error);
+  if (found == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning ("Search failed: %s", error->message);
+      return;
+    }
+  g_list_store_splice (self->results, 0, g_list_model_get_n_items (G_LIST_MODEL (self->results)),
+                       found->pdata, found->len);
+  update_page (self);
+}
+
+static void
+search_changed_cb (NatterSidebar *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->search_entry));
+
+  g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  g_free (self->query);
+  self->query = g_strstrip (g_strdup (text));
+
+  if (*self->query == '\0' || self->client == NULL)
+    {
+      g_list_store_remove_all (self->results);
+      update_page (self);
+      return;
+    }
+
+  self->search_cancellable = g_cancellable_new ();
+  natter_store_search_async (natter_client_get_store (self->client), self->query, 0, NULL, 200,
+                             self->search_cancellable, search_done_cb, g_object_ref (self));
+}
+
+static void
+search_activate_cb (NatterSidebar *self)
+{
+  if (self->results != NULL && g_list_model_get_n_items (G_LIST_MODEL (self->results)) > 0)
+    result_activate_cb (self, 0);
+}
+
+static void
+stop_search_cb (NatterSidebar *self)
+{
+  natter_sidebar_stop_search (self);
+}
+
+void
+natter_sidebar_start_search (NatterSidebar *self)
+{
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+  gtk_toggle_button_set_active (self->search_button, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
+}
+
+gboolean
+natter_sidebar_stop_search (NatterSidebar *self)
+{
+  gboolean was_open;
+
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), FALSE);
+
+  was_open = gtk_toggle_button_get_active (self->search_button);
+  gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
+  gtk_toggle_button_set_active (self->search_button, FALSE);
+  return was_open;
+}
+
+/* -------------------------------------------------------------- filters */
+
+static void
+filter_toggled_cb (NatterSidebar   *self,
+                   GtkToggleButton *button)
+{
+  static const NatterConversationType people[] = { NATTER_CONVERSATION_PRIVATE };
+  static const NatterConversationType groups[] = { NATTER_CONVERSATION_GROUP, NATTER_CONVERSATION_DISCUSSION };
+  static const NatterConversationType rooms[] = { NATTER_CONVERSATION_CHATROOM };
+
+  if (!gtk_toggle_button_get_active (button) || self->conversations == NULL)
+    return;
+
+  if (button == self->filter_private)
+    natter_conversation_list_set_types (self->conversations, people, G_N_ELEMENTS (people));
+  else if (button == self->filter_groups)
+    natter_conversation_list_set_types (self->conversations, groups, G_N_ELEMENTS (groups));
+  else if (button == self->filter_rooms)
+    natter_conversation_list_set_types (self->conversations, rooms, G_N_ELEMENTS (rooms));
+  else
+    natter_conversation_list_set_types (self->conversations, NULL, 0);
+  update_page (self);
+}
+
+/* -------------------------------------------------------------- actions */
+
+static NatterConversation *
+lookup (NatterSidebar *self,
+        GVariant      *parameter,
+        int           *type,
+        const char   **target)
+{
+  guint pos;
+
+  g_variant_get (parameter, "(i&s)", type, target);
+  if (self->conversations == NULL)
+    return NULL;
+  pos = natter_conversation_list_find (self->conversations, *type, *target);
+  if (pos == G_MAXUINT)
+    return NULL;
+  return g_list_model_get_item (G_LIST_MODEL (self->conversations), pos);
+}
+
+static void
+update_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_update_conversation_finish (NATTER_CLIENT (object), result, &error))
+    g_message ("Updating the conversation on the server failed: %s", error->message);
+}
+
+static void
+toggle_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (widget);
+  g_autoptr(NatterConversation) conv = NULL;
+  NatterConversationAction action;
+  const char *target;
+  int type;
+
+  conv = lookup (self, parameter, &type, &target);
+  if (conv == NULL)
+    return;
+
+  if (g_str_equal (action_name, "sidebar.toggle-pinned"))
+    action = natter_conversation_get_pinned (conv) ? NATTER_CONVERSATION_ACTION_UNPIN
+                                                   : NATTER_CONVERSATION_ACTION_PIN;
+  else
+    action = natter_conversation_get_muted (conv) ? NATTER_CONVERSATION_ACTION_UNMUTE
+                                                  : NATTER_CONVERSATION_ACTION_MUTE;
+  natter_client_update_conversation_async (self->client, type, target, action, NULL,
+                                           update_done_cb, NULL);
+}
+
+static void
+clear_unread_done_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error))
+    g_debug ("Clearing unread on the server: %s", error->message);
+}
+
+static void
+mark_read_activated (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (widget);
+  const char *target;
+  int type;
+
+  g_variant_get (parameter, "(i&s)", &type, &target);
+  if (self->client != NULL)
+    natter_client_clear_unread_async (self->client, type, target, NULL, clear_unread_done_cb, NULL);
+}
+
+static void
+delete_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_delete_conversation_finish (NATTER_STORE (object), result, &error))
+    g_warning ("Deleting the conversation failed: %s", error->message);
+}
+
+static void
+delete_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    NatterSidebar    *self)
+{
+  int type = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "type"));
+  const char *target = g_object_get_data (G_OBJECT (dialog), "target");
+
+  if (!g_str_equal (response, "delete") || self->client == NULL)
+    return;
+  /* hidden on the server until the next message, gone here */
+  natter_client_update_conversation_async (self->client, type, target,
+                                           NATTER_CONVERSATION_ACTION_REMOVE, NULL,
+                                           update_done_cb, NULL);
+  natter_store_delete_conversation_async (natter_client_get_store (self->client), type, target,
+                                          NULL, delete_done_cb, NULL);
+}
+
+static void
+delete_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (widget);
+  g_autoptr(NatterConversation) conv = NULL;
+  GtkWidget *dialog;
+  const char *target;
+  int type;
+
+  conv = lookup (self, parameter, &type, &target);
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
+                                   _("Delete Chat?"), NULL);
+  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
+                                  _("The messages with %s will be removed from this device."),
+                                  conv != NULL ? natter_conversation_get_title (conv) : target);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "delete", _("_Delete"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "type", GINT_TO_POINTER (type));
+  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---------------------------------------------------------------- status */
+
+static gboolean
+show_banner_cb (gpointer user_data)
+{
+  NatterSidebar *self = user_data;
+
+  self->banner_timeout_id = 0;
+  gtk_revealer_set_reveal_child (self->banner_revealer, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void
+natter_sidebar_set_status (NatterSidebar          *self,
+                           NatterConnectionStatus  status)
+{
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+
+  self->status = status;
+  g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
+
+  switch (status)
+    {
+    case NATTER_CONNECTION_CONNECTED:
+      gtk_revealer_set_reveal_child (self->banner_revealer, FALSE);
+      gtk_spinner_stop (self->banner_spinner);
+      return;
+    case NATTER_CONNECTION_CONNECTING:
+      gtk_label_set_label (self->banner_label, _("Connecting…"));
+      gtk_spinner_start (self->banner_spinner);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_spinner), TRUE);
+      gtk_widget_set_visible (self->banner_button, FALSE);
+      break;
+    case NATTER_CONNECTION_NETWORK_UNAVAILABLE:
+      gtk_label_set_label (self->banner_label, _("No network. Messages will be sent when it is back."));
+      gtk_spinner_stop (self->banner_spinner);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_spinner), FALSE);
+      gtk_widget_set_visible (self->banner_button, FALSE);
+      break;
+    case NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT:
+      gtk_label_set_label (self->banner_label, _("Signed in on another device"));
+      gtk_spinner_stop (self->banner_spinner);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_spinner), FALSE);
+      gtk_widget_set_visible (self->banner_button, TRUE);
+      break;
+    case NATTER_CONNECTION_DISCONNECTED:
+    case NATTER_CONNECTION_CLOSED:
+    default:
+      gtk_label_set_label (self->banner_label, _("Offline. Reconnecting…"));
+      gtk_spinner_stop (self->banner_spinner);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_spinner), FALSE);
+      gtk_widget_set_visible (self->banner_button, TRUE);
+      break;
+    }
+
+  /* A short reconnect does not deserve a banner. */
+  if (!gtk_revealer_get_reveal_child (self->banner_revealer))
+    self->banner_timeout_id = g_timeout_add_seconds (2, show_banner_cb, self);
+}
+
+void
+natter_sidebar_set_user_id (NatterSidebar *self,
+                            const char    *user_id)
+{
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+  adw_window_title_set_subtitle (self->window_title, user_id);
+}
+
+AdwHeaderBar *
+natter_sidebar_get_header_bar (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->header_bar;
+}
+
+/* ---------------------------------------------------------------- model */
+
+void
+natter_sidebar_set_client (NatterSidebar *self,
+                           NatterClient  *client)
+{
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+
+  if (self->client == client)
+    return;
+
+  natter_sidebar_stop_search (self);
+  if (self->conversations != NULL)
+    g_signal_handlers_disconnect_by_data (self->conversations, self);
+  g_clear_object (&self->conversations);
+  g_set_object (&self->client, client);
+
+  if (client != NULL)
+    {
+      self->conversations = natter_conversation_list_new (client);
+      g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
+      g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (update_page), self);
+    }
+  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
+  gtk_toggle_button_set_active (self->filter_all, TRUE);
+  update_page (self);
+}
+
+NatterConversationList *
+natter_sidebar_get_conversations (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->conversations;
+}
+
+GtkListView *
+natter_sidebar_get_list_view (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->list_view;
+}
+
+void
+natter_sidebar_select (NatterSidebar          *self,
+                       NatterConversationType  type,
+                       const char             *target_id)
+{
+  guint pos = G_MAXUINT;
+
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+
+  if (self->conversations != NULL && target_id != NULL)
+    pos = natter_conversation_list_find (self->conversations, type, target_id);
+  self->selecting = TRUE;
+  if (pos == G_MAXUINT)
+    gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
+  else
+    gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), pos, TRUE);
+  self->selecting = FALSE;
+}
+
+gboolean
+natter_sidebar_activate_relative (NatterSidebar *self,
+                                  int            delta)
+{
+  guint n, pos;
+  gint64 next;
+
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), FALSE);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  if (n == 0)
+    return FALSE;
+  pos = gtk_single_selection_get_selected (self->selection);
+  if (pos == GTK_INVALID_LIST_POSITION)
+    next = delta > 0 ? 0 : (gint64) n - 1;
+  else
+    next = (gint64) pos + delta;
+  if (next < 0 || next >= n)
+    return FALSE;
+  gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), (guint) next, TRUE);
+  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", (guint) next);
+  return TRUE;
+}
+
+static void
+natter_sidebar_dispose (GObject *object)
+{
+  NatterSidebar *self = (NatterSidebar *) object;
+
+  g_cancellable_cancel (self->search_cancellable);
+  g_clear_object (&self->search_cancellable);
+  g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
+  if (self->conversations != NULL)
+    g_signal_handlers_disconnect_by_data (self->conversations, self);
+  g_clear_object (&self->conversations);
+  g_clear_object (&self->client);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->results);
+  g_clear_pointer (&self->query, g_free);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIDEBAR);
+
+  G_OBJECT_CLASS (natter_sidebar_parent_class)->dispose (object);
+}
+
+static void
+natter_sidebar_class_init (NatterSidebarClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_sidebar_dispose;
+
+  signals[CONVERSATION_ACTIVATED] =
+    g_signal_new ("conversation-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+  signals[MESSAGE_ACTIVATED] =
+    g_signal_new ("message-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-sidebar.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, window_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_entry);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, banner_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, banner_spinner);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, banner_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, filter_all);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, filter_private);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, filter_groups);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, filter_rooms);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, list_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_view);
+  gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
+  gtk_widget_class_bind_template_callback (widget_class, stop_search_cb);
+  gtk_widget_class_bind_template_callback (widget_class, filter_toggled_cb);
+
+  gtk_widget_class_install_action (widget_class, "sidebar.toggle-pinned", "(is)", toggle_activated);
+  gtk_widget_class_install_action (widget_class, "sidebar.toggle-muted", "(is)", toggle_activated);
+  gtk_widget_class_install_action (widget_class, "sidebar.mark-read", "(is)", mark_read_activated);
+  gtk_widget_class_install_action (widget_class, "sidebar.delete", "(is)", delete_activated);
+}
+
+static void
+natter_sidebar_init (NatterSidebar *self)
+{
+  GtkListItemFactory *factory;
+
+  g_type_ensure (NATTER_TYPE_CONVERSATION_ROW);
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->selection = gtk_single_selection_new (NULL);
+  gtk_single_selection_set_autoselect (self->selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->selection, TRUE);
+  g_signal_connect_swapped (self->selection, "selection-changed",
+                            G_CALLBACK (selection_changed_cb), self);
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (row_setup_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (row_bind_cb), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (row_unbind_cb), self);
+  gtk_list_view_set_factory (self->list_view, factory);
+  g_object_unref (factory);
+  gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_swapped (self->list_view, "activate", G_CALLBACK (list_activate_cb), self);
+
+  self->results = g_list_store_new (NATTER_TYPE_MESSAGE);
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (result_setup_cb), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (result_bind_cb), self);
+  gtk_list_view_set_factory (self->search_view, factory);
+  g_object_unref (factory);
+  {
+    g_autoptr(GtkNoSelection) none = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->results)));
+    gtk_list_view_set_model (self->search_view, GTK_SELECTION_MODEL (none));
+  }
+  g_signal_connect_swapped (self->search_view, "activate", G_CALLBACK (result_activate_cb), self);
+
+  gtk_search_bar_set_key_capture_widget (self->search_bar, NULL);
+  gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
+  self->status = NATTER_CONNECTION_CONNECTED;
+}

@@ -1,0 +1,47 @@
+/* natter-sidebar.h — conversations, search, connection status
+ *
+ * Signals:
+ *   conversation-activated (int type, const char *target_id)
+ *   message-activated (NatterMessage *message)   a search result
+ *
+ * Actions it installs for its rows (parameter "(is)" type, target):
+ * sidebar.toggle-pinned, sidebar.toggle-muted, sidebar.mark-read, sidebar.delete.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <adwaita.h>
+#include <natter.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_SIDEBAR (natter_sidebar_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterSidebar, natter_sidebar, NATTER, SIDEBAR, AdwBin)
+
+/* NULL when signed out. Builds the conversation list model. */
+void                    natter_sidebar_set_client       (NatterSidebar          *self,
+                                                         NatterClient           *client);
+NatterConversationList *natter_sidebar_get_conversations (NatterSidebar         *self);
+GtkListView            *natter_sidebar_get_list_view    (NatterSidebar          *self);
+/* Highlights the row of that conversation (no signal), or none. */
+void                    natter_sidebar_select           (NatterSidebar          *self,
+                                                         NatterConversationType  type,
+                                                         const char             *target_id);
+/* Activates the next (+1) or previous (-1) conversation; FALSE at an end. */
+gboolean                natter_sidebar_activate_relative (NatterSidebar         *self,
+                                                         int                     delta);
+void                    natter_sidebar_start_search     (NatterSidebar          *self);
+/* Returns TRUE when a search was open. */
+gboolean                natter_sidebar_stop_search      (NatterSidebar          *self);
+/* Shows the connection state unobtrusively: nothing when connected. */
+void                    natter_sidebar_set_status       (NatterSidebar          *self,
+                                                         NatterConnectionStatus  status);
+void                    natter_sidebar_set_user_id      (NatterSidebar          *self,
+                                                         const char             *user_id);
+/* The header bar: the window shows window buttons on it when unfolded. */
+AdwHeaderBar           *natter_sidebar_get_header_bar   (NatterSidebar          *self);
+
+G_END_DECLS

@@ -1,0 +1,308 @@
+/* natter-sign-in-page.c — first run: server, app key, and a token or an
+ * app server that hands one out
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-format.h"
+#include "natter-sign-in-page.h"
+
+struct _NatterSignInPage
+{
+  AdwBin parent_instance;
+
+  char *profile_dir;
+  NatterClient *client;      /* while connecting */
+  char *token;
+  GCancellable *cancellable;
+
+  AdwEntryRow *server_row;
+  AdwEntryRow *app_key_row;
+  GtkToggleButton *token_toggle;
+  GtkToggleButton *app_server_toggle;
+  GtkStack *mode_stack;
+  AdwEntryRow *token_row;
+  AdwEntryRow *app_server_row;
+  AdwEntryRow *user_row;
+  GtkLabel *error_label;
+  GtkWidget *sign_in_button;
+  GtkSpinner *spinner;
+};
+
+G_DEFINE_FINAL_TYPE (NatterSignInPage, natter_sign_in_page, ADW_TYPE_BIN)
+
+enum {
+  SIGNED_IN,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static const char *
+text_of (AdwEntryRow *row)
+{
+  return gtk_editable_get_text (GTK_EDITABLE (row));
+}
+
+static gboolean
+filled (AdwEntryRow *row)
+{
+  const char *text = text_of (row);
+  return text != NULL && *text != '\0' && !g_ascii_isspace (*text);
+}
+
+static gboolean
+use_app_server (NatterSignInPage *self)
+{
+  return gtk_toggle_button_get_active (self->app_server_toggle);
+}
+
+static gboolean
+busy (NatterSignInPage *self)
+{
+  return self->cancellable != NULL || self->client != NULL;
+}
+
+static void
+form_changed_cb (NatterSignInPage *self)
+{
+  gboolean ok = filled (self->server_row) && filled (self->app_key_row) &&
+                (use_app_server (self) ? filled (self->app_server_row) && filled (self->user_row)
+                                       : filled (self->token_row));
+
+  gtk_widget_set_sensitive (self->sign_in_button, ok && !busy (self));
+}
+
+static void
+mode_toggled_cb (NatterSignInPage *self)
+{
+  gtk_stack_set_visible_child_name (self->mode_stack, use_app_server (self) ? "app-server" : "token");
+  form_changed_cb (self);
+}
+
+static void
+set_busy (NatterSignInPage *self,
+          gboolean          is_busy)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), is_busy);
+  gtk_spinner_set_spinning (self->spinner, is_busy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->server_row), !is_busy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->app_key_row), !is_busy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->mode_stack), !is_busy);
+  form_changed_cb (self);
+  if (is_busy)
+    gtk_widget_set_sensitive (self->sign_in_button, FALSE);
+}
+
+void
+natter_sign_in_page_show_error (NatterSignInPage *self,
+                                const char       *message)
+{
+  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
+
+  gtk_label_set_label (self->error_label, message != NULL ? message : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
+}
+
+static void
+drop_client (NatterSignInPage *self)
+{
+  if (self->client == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->client, self);
+  natter_client_disconnect (self->client);
+  g_clear_object (&self->client);
+}
+
+static void
+status_changed_cb (NatterSignInPage       *self,
+                   NatterConnectionStatus  status,
+                   NatterConnectionStatus  old_status,
+                   const GError           *error,
+                   NatterClient           *client)
+{
+  g_autoptr(NatterClient) hold = g_object_ref (client);
+  g_autofree char *message = NULL;
+
+  if (status == NATTER_CONNECTION_CONNECTING)
+    return;
+
+  if (status == NATTER_CONNECTION_CONNECTED)
+    {
+      g_autofree char *token = g_steal_pointer (&self->token);
+
+      g_signal_handlers_disconnect_by_data (client, self);
+      g_clear_object (&self->client);
+      set_busy (self, FALSE);
+      natter_sign_in_page_show_error (self, NULL);
+      g_signal_emit (self, signals[SIGNED_IN], 0, client, token,
+                     use_app_server (self) ? text_of (self->app_server_row) : NULL);
+      return;
+    }
+
+  /* The first attempt failed: say why and stop retrying. */
+  if (error != NULL)
+    message = natter_format_error (error);
+  else
+    message = g_strdup_printf (_("Could not reach the server at %s. Check the address and that natterd is running."),
+                               text_of (self->server_row));
+  drop_client (self);
+  g_clear_pointer (&self->token, g_free);
+  set_busy (self, FALSE);
+  natter_sign_in_page_show_error (self, message);
+}
+
+static void
+connect_with_token (NatterSignInPage *self,
+                    const char       *token)
+{
+  g_autofree char *server = g_strstrip (g_strdup (text_of (self->server_row)));
+  g_autofree char *app_key = g_strstrip (g_strdup (text_of (self->app_key_row)));
+
+  g_free (self->token);
+  self->token = g_strstrip (g_strdup (token));
+  self->client = natter_client_new (server, app_key, self->profile_dir);
+  g_signal_connect_swapped (self->client, "status-changed", G_CALLBACK (status_changed_cb), self);
+  natter_client_connect (self->client, self->token);
+}
+
+static void
+fetch_token_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterSignInPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = NULL;
+
+  token = natter_fetch_token_finish (result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_clear_object (&self->cancellable);
+  if (token == NULL)
+    {
+      g_autofree char *reason = natter_format_error (error);
+      g_autofree char *message = g_strdup_printf (_("The app server did not give a token: %s"), reason);
+      set_busy (self, FALSE);
+      natter_sign_in_page_show_error (self, message);
+      return;
+    }
+  connect_with_token (self, token);
+}
+
+void
+natter_sign_in_page_sign_in (NatterSignInPage *self)
+{
+  g_autoptr(GUri) uri = NULL;
+
+  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
+
+  if (busy (self) || !gtk_widget_get_sensitive (self->sign_in_button))
+    return;
+
+  uri = g_uri_parse (text_of (self->server_row), G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
+                      g_strcmp0 (g_uri_get_scheme (uri), "https") != 0))
+    {
+      natter_sign_in_page_show_error (self, _("The server address must start with http:// or https://, as natterd prints it."));
+      return;
+    }
+
+  natter_sign_in_page_show_error (self, NULL);
+  set_busy (self, TRUE);
+
+  if (use_app_server (self))
+    {
+      self->cancellable = g_cancellable_new ();
+      natter_fetch_token_async (text_of (self->app_server_row), text_of (self->user_row), NULL,
+                                self->cancellable, fetch_token_cb, g_object_ref (self));
+    }
+  else
+    connect_with_token (self, text_of (self->token_row));
+  set_busy (self, TRUE);
+}
+
+void
+natter_sign_in_page_set_profile_dir (NatterSignInPage *self,
+                                     const char       *profile_dir)
+{
+  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
+  g_free (self->profile_dir);
+  self->profile_dir = g_strdup (profile_dir);
+}
+
+void
+natter_sign_in_page_prefill (NatterSignInPage *self,
+                             const char       *server_url,
+                             const char       *app_key,
+                             const char       *app_server_url,
+                             const char       *user_id)
+{
+  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
+
+  if (server_url != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->server_row), server_url);
+  if (app_key != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->app_key_row), app_key);
+  if (app_server_url != NULL && *app_server_url != '\0')
+    {
+      gtk_editable_set_text (GTK_EDITABLE (self->app_server_row), app_server_url);
+      gtk_toggle_button_set_active (self->app_server_toggle, TRUE);
+    }
+  if (user_id != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->user_row), user_id);
+  gtk_editable_set_text (GTK_EDITABLE (self->token_row), "");
+  form_changed_cb (self);
+}
+
+static void
+natter_sign_in_page_dispose (GObject *object)
+{
+  NatterSignInPage *self = (NatterSignInPage *) object;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  drop_client (self);
+  g_clear_pointer (&self->token, g_free);
+  g_clear_pointer (&self->profile_dir, g_free);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIGN_IN_PAGE);
+
+  G_OBJECT_CLASS (natter_sign_in_page_parent_class)->dispose (object);
+}
+
+static void
+natter_sign_in_page_class_init (NatterSignInPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_sign_in_page_dispose;
+
+  signals[SIGNED_IN] =
+    g_signal_new ("signed-in", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, NATTER_TYPE_CLIENT, G_TYPE_STRING, G_TYPE_STRING);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-sign-in-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, server_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, app_key_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, token_toggle);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, app_server_toggle);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, mode_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, token_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, app_server_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, user_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, error_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, sign_in_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, spinner);
+  gtk_widget_class_bind_template_callback (widget_class, form_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, mode_toggled_cb);
+  gtk_widget_class_bind_template_callback (widget_class, natter_sign_in_page_sign_in);
+}
+
+static void
+natter_sign_in_page_init (NatterSignInPage *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}

@@ -1,0 +1,213 @@
+/* natter-voice-player.c — play/pause and progress of a voice message
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gi18n.h>
+
+#include "natter-format.h"
+#include "natter-voice-player.h"
+
+struct _NatterVoicePlayer
+{
+  GtkWidget parent_instance;
+
+  NatterClient *client;
+  NatterMessage *message;
+  GtkMediaStream *stream;
+  GCancellable *cancellable;
+
+  GtkWidget *play_button;
+  GtkProgressBar *progress;
+  GtkLabel *time_label;
+  GtkSpinner *spinner;
+};
+
+G_DEFINE_FINAL_TYPE (NatterVoicePlayer, natter_voice_player, GTK_TYPE_WIDGET)
+
+static void
+update (NatterVoicePlayer *self)
+{
+  gint64 duration = natter_message_get_voice_duration (self->message);
+  gboolean playing = self->stream != NULL && gtk_media_stream_get_playing (self->stream);
+  g_autofree char *text = NULL;
+
+  if (self->stream != NULL && gtk_media_stream_get_duration (self->stream) > 0)
+    {
+      gint64 ts = gtk_media_stream_get_timestamp (self->stream);
+      gint64 total = gtk_media_stream_get_duration (self->stream);
+      g_autofree char *now = natter_format_duration (ts / G_USEC_PER_SEC);
+      g_autofree char *all = natter_format_duration (total / G_USEC_PER_SEC);
+
+      gtk_progress_bar_set_fraction (self->progress, (double) ts / total);
+      text = g_strdup_printf ("%s / %s", now, all);
+    }
+  else
+    {
+      gtk_progress_bar_set_fraction (self->progress, 0);
+      text = natter_format_duration (duration);
+    }
+  gtk_label_set_label (self->time_label, text);
+
+  gtk_button_set_icon_name (GTK_BUTTON (self->play_button),
+                            playing ? "media-playback-pause-symbolic" : "media-playback-start-symbolic");
+  gtk_widget_set_tooltip_text (self->play_button, playing ? _("Pause") : _("Play"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->play_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  playing ? _("Pause voice message") : _("Play voice message"),
+                                  -1);
+}
+
+static void
+stream_ended_cb (NatterVoicePlayer *self)
+{
+  if (gtk_media_stream_get_ended (self->stream))
+    {
+      gtk_media_stream_pause (self->stream);
+      gtk_media_stream_seek (self->stream, 0);
+    }
+  update (self);
+}
+
+static void
+stream_error_cb (NatterVoicePlayer *self)
+{
+  const GError *error = gtk_media_stream_get_error (self->stream);
+
+  if (error != NULL)
+    {
+      gtk_widget_set_tooltip_text (self->play_button, error->message);
+      gtk_widget_add_css_class (self->play_button, "error");
+    }
+}
+
+static void
+play_file (NatterVoicePlayer *self,
+           GFile             *file)
+{
+  g_clear_object (&self->stream);
+  self->stream = gtk_media_file_new_for_file (file);
+  g_signal_connect_swapped (self->stream, "notify::timestamp", G_CALLBACK (update), self);
+  g_signal_connect_swapped (self->stream, "notify::playing", G_CALLBACK (update), self);
+  g_signal_connect_swapped (self->stream, "notify::duration", G_CALLBACK (update), self);
+  g_signal_connect_swapped (self->stream, "notify::ended", G_CALLBACK (stream_ended_cb), self);
+  g_signal_connect_swapped (self->stream, "notify::error", G_CALLBACK (stream_error_cb), self);
+  gtk_media_stream_play (self->stream);
+}
+
+static void
+download_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(NatterVoicePlayer) self = user_data;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  gtk_spinner_stop (self->spinner);
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), FALSE);
+  if (file == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autofree char *text = natter_format_error (error);
+          gtk_widget_set_tooltip_text (self->play_button, text);
+          gtk_widget_add_css_class (self->play_button, "error");
+        }
+      return;
+    }
+  play_file (self, file);
+}
+
+void
+natter_voice_player_toggle (NatterVoicePlayer *self)
+{
+  const char *url;
+
+  g_return_if_fail (NATTER_IS_VOICE_PLAYER (self));
+
+  if (self->stream != NULL)
+    {
+      if (gtk_media_stream_get_playing (self->stream))
+        gtk_media_stream_pause (self->stream);
+      else
+        gtk_media_stream_play (self->stream);
+      return;
+    }
+
+  url = natter_message_get_voice_url (self->message);
+  if (url == NULL || self->client == NULL)
+    {
+      gtk_widget_set_tooltip_text (self->play_button, _("This voice message has no recording"));
+      return;
+    }
+  if (self->cancellable != NULL)
+    return;  /* downloading */
+
+  self->cancellable = g_cancellable_new ();
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), TRUE);
+  gtk_spinner_start (self->spinner);
+  natter_client_download_async (self->client, url, NULL, NULL, self->cancellable,
+                                download_cb, g_object_ref (self));
+}
+
+gboolean
+natter_voice_player_get_playing (NatterVoicePlayer *self)
+{
+  g_return_val_if_fail (NATTER_IS_VOICE_PLAYER (self), FALSE);
+  return self->stream != NULL && gtk_media_stream_get_playing (self->stream);
+}
+
+static void
+natter_voice_player_dispose (GObject *object)
+{
+  NatterVoicePlayer *self = (NatterVoicePlayer *) object;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->stream != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->stream, self);
+      gtk_media_stream_pause (self->stream);
+    }
+  g_clear_object (&self->stream);
+  g_clear_object (&self->client);
+  g_clear_object (&self->message);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_VOICE_PLAYER);
+
+  G_OBJECT_CLASS (natter_voice_player_parent_class)->dispose (object);
+}
+
+static void
+natter_voice_player_class_init (NatterVoicePlayerClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = natter_voice_player_dispose;
+  gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-voice-player.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterVoicePlayer, play_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterVoicePlayer, progress);
+  gtk_widget_class_bind_template_child (widget_class, NatterVoicePlayer, time_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterVoicePlayer, spinner);
+  gtk_widget_class_bind_template_callback (widget_class, natter_voice_player_toggle);
+  gtk_widget_class_set_css_name (widget_class, "voiceplayer");
+}
+
+static void
+natter_voice_player_init (NatterVoicePlayer *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+natter_voice_player_new (NatterClient  *client,
+                         NatterMessage *message)
+{
+  NatterVoicePlayer *self = g_object_new (NATTER_TYPE_VOICE_PLAYER, NULL);
+
+  self->client = client != NULL ? g_object_ref (client) : NULL;
+  self->message = g_object_ref (message);
+  update (self);
+  return GTK_WIDGET (self);
+}
