@@ -1,0 +1,546 @@
+/* test-call-cli.c — calls between natter-cli processes through natterd
+ *
+ * A real natterd (tests/common/natter-test-server.h), natter-cli processes
+ * with test sources (NATTER_CALL_TEST_SOURCES=1) gathering on 127.0.0.1
+ * only, and coturn on loopback for the relay-only run. As root the whole
+ * test runs in a fresh network namespace that has only loopback
+ * (`unshare -n`), so nothing can leave the machine.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <natter.h>
+
+#include "natter-test-server.h"
+
+typedef struct
+{
+  char             *name;
+  GSubprocess      *process;
+  GDataInputStream *out;
+  GPtrArray        *lines;
+  gboolean          eof;
+} Peer;
+
+typedef struct
+{
+  NatterTestServer *server;
+  char             *dir;
+  GPtrArray        *peers;
+} Fixture;
+
+/* --------------------------------------------------------------- peers */
+
+static void read_next_line (Peer *peer);
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Peer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
+                                                           NULL, &error);
+
+  if (line == NULL)
+    {
+      peer->eof = TRUE;
+      return;
+    }
+  g_test_message ("%s: %s", peer->name, line);
+  g_ptr_array_add (peer->lines, line);
+  read_next_line (peer);
+}
+
+static void
+read_next_line (Peer *peer)
+{
+  g_data_input_stream_read_line_async (peer->out, G_PRIORITY_DEFAULT, NULL, on_line, peer);
+}
+
+static void
+peer_free (Peer *peer)
+{
+  if (!g_subprocess_get_if_exited (peer->process) && !g_subprocess_get_if_signaled (peer->process))
+    {
+      g_subprocess_force_exit (peer->process);
+      g_subprocess_wait (peer->process, NULL, NULL);
+    }
+  while (!peer->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_free (peer->name);
+  g_object_unref (peer->process);
+  g_object_unref (peer->out);
+  g_ptr_array_unref (peer->lines);
+  g_free (peer);
+}
+
+/* natter-cli --server URL --app-key K --token T --profile DIR ARGS... */
+static Peer *
+peer_start (Fixture            *fixture,
+            const char         *user,
+            const char * const *args,
+            const char * const *env)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autofree char *token = natter_test_server_get_token (fixture->server, user);
+  g_autofree char *profile = g_build_filename (fixture->dir, user, NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  Peer *peer = g_new0 (Peer, 1);
+
+  g_ptr_array_add (argv, (char *) natter_test_program ("NATTER_CLI"));
+  g_ptr_array_add (argv, (char *) "--server");
+  g_ptr_array_add (argv, (char *) natter_test_server_get_url (fixture->server));
+  g_ptr_array_add (argv, (char *) "--app-key");
+  g_ptr_array_add (argv, (char *) natter_test_server_get_app_key (fixture->server));
+  g_ptr_array_add (argv, (char *) "--token");
+  g_ptr_array_add (argv, token);
+  g_ptr_array_add (argv, (char *) "--profile");
+  g_ptr_array_add (argv, profile);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
+    g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
+
+  peer->name = g_strdup (user);
+  peer->lines = g_ptr_array_new_with_free_func (g_free);
+  peer->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  peer->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (peer->process));
+  read_next_line (peer);
+  g_ptr_array_add (fixture->peers, peer);
+  return peer;
+}
+
+static gboolean
+timed_out_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The first line starting with @prefix, waiting up to @seconds. */
+static const char *
+peer_wait_line (Peer       *peer,
+                const char *prefix,
+                guint       seconds)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
+  guint seen = 0;
+
+  while (!timed_out)
+    {
+      for (; seen < peer->lines->len; seen++)
+        if (g_str_has_prefix (g_ptr_array_index (peer->lines, seen), prefix))
+          {
+            g_source_remove (id);
+            return g_ptr_array_index (peer->lines, seen);
+          }
+      if (peer->eof)
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  if (!timed_out)
+    g_source_remove (id);
+  g_error ("%s: no line \"%s\" within %u s", peer->name, prefix, seconds);
+  return NULL;
+}
+
+/* Waits for the process to end; returns its JSON result line. */
+static JsonObject *
+peer_wait_result (Peer *peer,
+                  guint seconds,
+                  int  *exit_status)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
+  g_autoptr(JsonNode) node = NULL;
+  const char *last;
+
+  while (!peer->eof && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (timed_out)
+    g_error ("%s did not end within %u s", peer->name, seconds);
+  g_source_remove (id);
+  g_subprocess_wait (peer->process, NULL, NULL);
+  if (exit_status != NULL)
+    *exit_status = g_subprocess_get_if_exited (peer->process)
+                     ? g_subprocess_get_exit_status (peer->process) : -1;
+
+  g_assert_cmpuint (peer->lines->len, >, 0);
+  last = g_ptr_array_index (peer->lines, peer->lines->len - 1);
+  node = json_from_string (last, NULL);
+  g_assert_nonnull (node);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* The RC:VCSummary stored in @user's profile for the conversation with
+ * @peer_id (NULL if none). */
+static JsonObject *
+stored_summary (Fixture    *fixture,
+                const char *user,
+                const char *peer_id)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, user, "natter.db", NULL);
+  g_autoptr(NatterStore) store = natter_store_new (path);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+
+  natter_store_get_messages_async (store, NATTER_CONVERSATION_PRIVATE, peer_id, 0, 0, 20, NULL,
+                                   store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  messages = natter_store_get_messages_finish (store, result, &error);
+  g_assert_no_error (error);
+  for (guint i = messages->len; i > 0; i--)
+    {
+      NatterMessage *message = g_ptr_array_index (messages, i - 1);
+      if (g_strcmp0 (natter_message_get_object_name (message), "RC:VCSummary") == 0)
+        return json_object_ref (natter_message_get_content (message));
+    }
+  return NULL;
+}
+
+/* -------------------------------------------------------------- fixture */
+
+static void
+fixture_setup_full (Fixture    *fixture,
+                    const char *config)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("natter-call-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->server = natter_test_server_new_full (config, NULL);
+  fixture->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+}
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
+{
+  fixture_setup_full (fixture, NULL);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", fixture->dir);
+
+  g_ptr_array_unref (fixture->peers);
+  natter_test_server_free (fixture->server);
+  g_assert_cmpint (system (command), ==, 0);
+  g_free (fixture->dir);
+}
+
+#define ARGS(...) ((const char * const[]) { __VA_ARGS__, NULL })
+
+static gint64
+member_int (JsonObject *object,
+            const char *name)
+{
+  g_assert_true (json_object_has_member (object, name));
+  return json_object_get_int_member (object, name);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void
+check_video_call (Fixture            *fixture,
+                  const char * const *env)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), env);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  g_autoptr(JsonObject) alice_summary = NULL;
+  g_autoptr(JsonObject) bob_summary = NULL;
+  int alice_status, bob_status;
+
+  /* bob's client is connected once it listens: give it a moment. */
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "5"), env);
+
+  peer_wait_line (alice, "dialing", 20);
+  peer_wait_line (bob, "incoming alice video", 20);
+  peer_wait_line (alice, "active", 20);
+  alice_result = peer_wait_result (alice, 40, &alice_status);
+  bob_result = peer_wait_result (bob, 20, &bob_status);
+  peer_wait_line (alice, "ended 3 hangup", 1);
+  peer_wait_line (bob, "ended 13 remote-hangup", 1);
+
+  g_assert_cmpint (alice_status, ==, 0);
+  g_assert_cmpint (bob_status, ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (alice_result, "callId"), ==,
+                   json_object_get_string_member (bob_result, "callId"));
+  g_assert_cmpint (member_int (alice_result, "state"), ==, 5);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 13);
+  g_assert_cmpint (member_int (alice_result, "mediaType"), ==, 2);
+  /* Five seconds of 30 fps video and 50 audio packets a second, both ways
+   * (with generous room for a loaded machine). */
+  g_assert_cmpint (member_int (alice_result, "duration"), >=, 4);
+  g_assert_cmpint (member_int (alice_result, "duration"), <=, 7);
+  g_assert_cmpint (ABS (member_int (alice_result, "duration") - member_int (bob_result, "duration")), <=, 1);
+  g_assert_cmpint (member_int (alice_result, "videoFramesReceived"), >=, 50);
+  g_assert_cmpint (member_int (bob_result, "videoFramesReceived"), >=, 50);
+  g_assert_cmpint (member_int (alice_result, "audioBuffersReceived"), >=, 100);
+  g_assert_cmpint (member_int (bob_result, "audioBuffersReceived"), >=, 100);
+  g_assert_cmpint (member_int (alice_result, "setupMs"), >, 0);
+  g_test_message ("setup: alice %" G_GINT64_FORMAT " ms, bob %" G_GINT64_FORMAT " ms",
+                  member_int (alice_result, "setupMs"), member_int (bob_result, "setupMs"));
+
+  /* Both sides stored their own summary of the same call. */
+  alice_summary = stored_summary (fixture, "alice", "bob");
+  bob_summary = stored_summary (fixture, "bob", "alice");
+  g_assert_nonnull (alice_summary);
+  g_assert_nonnull (bob_summary);
+  g_assert_cmpstr (json_object_get_string_member (alice_summary, "caller"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (bob_summary, "caller"), ==, "alice");
+  g_assert_cmpint (member_int (alice_summary, "mediaType"), ==, 2);
+  g_assert_cmpint (member_int (bob_summary, "mediaType"), ==, 2);
+  g_assert_cmpint (member_int (alice_summary, "status"), ==, 3);
+  g_assert_cmpint (member_int (bob_summary, "status"), ==, 13);
+  g_assert_cmpint (member_int (alice_summary, "duration"), ==, member_int (alice_result, "duration"));
+  g_assert_cmpint (member_int (bob_summary, "duration"), ==, member_int (bob_result, "duration"));
+  g_assert_cmpint (member_int (alice_summary, "connectedTime"), >=, member_int (alice_summary, "startTime"));
+}
+
+static void
+test_video_call (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  check_video_call (fixture, NULL);
+}
+
+static void
+test_reject (Fixture       *fixture,
+             gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--reject"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  g_autoptr(JsonObject) summary = NULL;
+  int status;
+
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video"), NULL);
+  alice_result = peer_wait_result (alice, 30, &status);
+  bob_result = peer_wait_result (bob, 10, NULL);
+  g_assert_cmpint (status, ==, 2);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 12);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 2);
+  summary = stored_summary (fixture, "bob", "alice");
+  g_assert_cmpint (member_int (summary, "status"), ==, 2);
+  g_assert_cmpint (member_int (summary, "duration"), ==, 0);
+}
+
+static void
+test_cancel (Fixture       *fixture,
+             gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--ignore"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob"), NULL);
+  peer_wait_line (alice, "ringing", 20);
+  peer_wait_line (bob, "incoming alice audio", 5);
+  /* Ctrl+C while it rings is a cancel. */
+  g_subprocess_send_signal (alice->process, SIGINT);
+  alice_result = peer_wait_result (alice, 20, NULL);
+  bob_result = peer_wait_result (bob, 20, NULL);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 1);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 11);
+}
+
+static void
+test_busy (Fixture       *fixture,
+           gconstpointer  data)
+{
+  Peer *alice, *carol;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) carol_result = NULL;
+  g_autoptr(JsonObject) summary = NULL;
+
+  peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--duration", "20"), NULL);
+  peer_wait_line (alice, "active", 20);
+
+  /* bob is in a call: carol hears busy, without ringing. */
+  carol = peer_start (fixture, "carol", ARGS ("call", "bob"), NULL);
+  carol_result = peer_wait_result (carol, 30, NULL);
+  g_assert_cmpint (member_int (carol_result, "reason"), ==, 14);
+  summary = stored_summary (fixture, "carol", "bob");
+  g_assert_cmpint (member_int (summary, "status"), ==, 14);
+
+  /* ... and the call in progress goes on. */
+  g_assert_false (alice->eof);
+  g_subprocess_send_signal (alice->process, SIGINT);
+  alice_result = peer_wait_result (alice, 20, NULL);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+}
+
+static void
+test_no_answer (Fixture       *fixture,
+                gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--ignore"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  gint64 start;
+
+  g_usleep (G_USEC_PER_SEC);
+  start = g_get_monotonic_time ();
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video"), NULL);
+  alice_result = peer_wait_result (alice, 60, NULL);
+  bob_result = peer_wait_result (bob, 20, NULL);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 5);
+  /* bob's own 30 s timer or alice's hangup(5), whichever came first. */
+  g_assert_true (member_int (bob_result, "reason") == 5 || member_int (bob_result, "reason") == 15);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 29 * G_USEC_PER_SEC);
+}
+
+static void
+test_peer_killed (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  gint64 killed;
+
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video"), NULL);
+  peer_wait_line (alice, "active", 20);
+  g_usleep (2 * G_USEC_PER_SEC);
+
+  g_subprocess_send_signal (bob->process, SIGKILL);
+  killed = g_get_monotonic_time ();
+  alice_result = peer_wait_result (alice, 20, NULL);
+  g_test_message ("peer killed → ended after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - killed) / 1000);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 7);
+  g_assert_cmpint (g_get_monotonic_time () - killed, <=, 10 * G_USEC_PER_SEC);
+}
+
+/* coturn on 127.0.0.1 with the REST secret natterd signs with. */
+static void
+test_relay_only (void)
+{
+  const char *secret = "natter-test-turn-secret";
+  g_autoptr(GSocket) probe = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSubprocess) turnserver = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *port_arg = NULL;
+  guint16 port;
+  Fixture fixture = { 0, };
+
+  /* A free UDP port for coturn. */
+  probe = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (probe, any, TRUE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (probe, &error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (probe, NULL);
+
+  port_arg = g_strdup_printf ("--listening-port=%u", port);
+  turnserver = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                 &error, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+                                 "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+                                 port_arg, "--min-port=49200", "--max-port=49400",
+                                 "--use-auth-secret", "--static-auth-secret=natter-test-turn-secret",
+                                 "--realm=natter.test", "--allow-loopback-peers",
+                                 "--no-multicast-peers", "--log-file=stdout",
+                                 "--pidfile=/dev/null", NULL);
+  g_assert_no_error (error);
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  config = g_strdup_printf ("[turn]\nsecret=%s\nuris=turn:127.0.0.1:%u?transport=udp\nttl=600\n",
+                            secret, port);
+  fixture_setup_full (&fixture, config);
+  check_video_call (&fixture, ARGS ("NATTER_CALL_ICE_POLICY", "relay"));
+  fixture_teardown (&fixture, NULL);
+
+  g_subprocess_send_signal (turnserver, SIGTERM);
+  g_subprocess_wait (turnserver, NULL, NULL);
+}
+
+/* As root, run in a new network namespace that has only loopback. */
+static void
+enter_loopback_namespace (int    argc,
+                          char **argv)
+{
+  g_autoptr(GPtrArray) args = NULL;
+  g_autofree char *unshare = NULL;
+  g_autofree char *ip = NULL;
+
+  if (getuid () != 0 || g_getenv ("NATTER_CALL_NETNS") != NULL)
+    return;
+  unshare = g_find_program_in_path ("unshare");
+  ip = g_find_program_in_path ("ip");
+  if (unshare == NULL || ip == NULL)
+    return;
+
+  args = g_ptr_array_new ();
+  g_ptr_array_add (args, unshare);
+  g_ptr_array_add (args, (char *) "--net");
+  g_ptr_array_add (args, (char *) "sh");
+  g_ptr_array_add (args, (char *) "-c");
+  g_ptr_array_add (args, (char *) "ip link set lo up && NATTER_CALL_NETNS=1 exec \"$0\" \"$@\"");
+  for (int i = 0; i < argc; i++)
+    g_ptr_array_add (args, argv[i]);
+  g_ptr_array_add (args, NULL);
+  execv (unshare, (char **) args->pdata);
+  /* unshare failed to start: carry on in the current namespace */
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  enter_loopback_namespace (argc, argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/call/cli/video-call", Fixture, NULL, fixture_setup, test_video_call, fixture_teardown);
+  g_test_add ("/call/cli/reject", Fixture, NULL, fixture_setup, test_reject, fixture_teardown);
+  g_test_add ("/call/cli/cancel", Fixture, NULL, fixture_setup, test_cancel, fixture_teardown);
+  g_test_add ("/call/cli/busy", Fixture, NULL, fixture_setup, test_busy, fixture_teardown);
+  g_test_add ("/call/cli/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
+  g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
+  g_test_add_func ("/call/cli/relay-only", test_relay_only);
+
+  return g_test_run ();
+}
