@@ -25,6 +25,10 @@ struct _NatterCallController
 
 G_DEFINE_FINAL_TYPE (NatterCallController, natter_call_controller, G_TYPE_OBJECT)
 
+/* Every controller of the process (one per window/profile): the app-wide
+ * notification actions look for the call among them. */
+static GList *controllers;
+
 /* -------------------------------------------------------------- ringtone */
 
 /* 1 s tone, 2 s pause, as phones ring. */
@@ -203,14 +207,18 @@ on_incoming_call (NatterCallManager    *manager,
   start_ringtone (self);
 }
 
-static NatterCall *
-ringing_call_with_id (NatterCallController *self,
-                      GVariant             *parameter)
+static NatterCallController *
+controller_ringing_for (GVariant *parameter)
 {
-  if (self->ringing_call == NULL ||
-      g_strcmp0 (natter_call_get_call_id (self->ringing_call), g_variant_get_string (parameter, NULL)) != 0)
-    return NULL;
-  return self->ringing_call;
+  for (GList *l = controllers; l != NULL; l = l->next)
+    {
+      NatterCallController *self = l->data;
+      if (self->ringing_call != NULL &&
+          g_strcmp0 (natter_call_get_call_id (self->ringing_call),
+                     g_variant_get_string (parameter, NULL)) == 0)
+        return self;
+    }
+  return NULL;
 }
 
 static void
@@ -218,11 +226,10 @@ answer_activated (GSimpleAction *action,
                   GVariant      *parameter,
                   gpointer       user_data)
 {
-  NatterCallController *self = user_data;
-  NatterCall *call = ringing_call_with_id (self, parameter);
+  NatterCallController *self = controller_ringing_for (parameter);
 
-  if (call != NULL)
-    answer (self, call);
+  if (self != NULL)
+    answer (self, self->ringing_call);
 }
 
 static void
@@ -230,11 +237,10 @@ decline_activated (GSimpleAction *action,
                    GVariant      *parameter,
                    gpointer       user_data)
 {
-  NatterCallController *self = user_data;
-  NatterCall *call = ringing_call_with_id (self, parameter);
+  NatterCallController *self = controller_ringing_for (parameter);
 
-  if (call != NULL)
-    natter_call_reject (call);
+  if (self != NULL)
+    natter_call_reject (self->ringing_call);
 }
 
 /* ---------------------------------------------------------------- GObject */
@@ -251,12 +257,13 @@ natter_call_controller_dispose (GObject *object)
       gtk_window_destroy (GTK_WINDOW (self->window));
       self->window = NULL;
     }
-  if (self->application != NULL)
+  controllers = g_list_remove (controllers, self);
+  if (self->application != NULL && controllers == NULL)
     {
       g_action_map_remove_action (G_ACTION_MAP (self->application), "call-answer");
       g_action_map_remove_action (G_ACTION_MAP (self->application), "call-decline");
-      self->application = NULL;
     }
+  self->application = NULL;
   if (self->manager != NULL)
     g_signal_handlers_disconnect_by_data (self->manager, self);
   g_clear_object (&self->manager);
@@ -294,7 +301,9 @@ natter_call_controller_new (GtkApplication *application,
   self->application = application;
   self->manager = natter_call_manager_new (client);
   g_signal_connect_object (self->manager, "incoming-call", G_CALLBACK (on_incoming_call), self, 0);
-  g_action_map_add_action_entries (G_ACTION_MAP (application), actions, G_N_ELEMENTS (actions), self);
+  if (g_action_map_lookup_action (G_ACTION_MAP (application), "call-answer") == NULL)
+    g_action_map_add_action_entries (G_ACTION_MAP (application), actions, G_N_ELEMENTS (actions), NULL);
+  controllers = g_list_prepend (controllers, self);
   return self;
 }
 
