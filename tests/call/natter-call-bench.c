@@ -1,0 +1,269 @@
+/* natter-call-bench.c — call setup time and CPU per peer
+ *
+ *   natter-call-bench [--calls N] [--cpu-seconds S]
+ *
+ * Starts natterd on 127.0.0.1 and, N times, `natter-cli answer --auto` as bob
+ * and `natter-cli call bob --video --duration 2` as alice (test sources,
+ * 640×480@30, ICE on 127.0.0.1), and prints the median and p90 of alice's
+ * setupMs: from starting the call (invite) to the first decoded remote
+ * video frame. Then one call of S seconds where each peer's CPU (utime +
+ * stime from /proc) is sampled over the connected part, in % of one core.
+ * A benchmark: it prints figures, it asserts nothing.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "natter-test-server.h"
+
+typedef struct
+{
+  GSubprocess      *process;
+  GDataInputStream *out;
+  GPtrArray        *lines;
+  gboolean          eof;
+} Peer;
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Peer *peer = user_data;
+  char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+
+  if (line == NULL)
+    {
+      peer->eof = TRUE;
+      return;
+    }
+  g_ptr_array_add (peer->lines, line);
+  g_data_input_stream_read_line_async (peer->out, G_PRIORITY_DEFAULT, NULL, on_line, peer);
+}
+
+static Peer *
+peer_start (NatterTestServer *server,
+            const char       *dir,
+            const char       *user,
+            const char       *a,
+            const char       *b,
+            const char       *c,
+            const char       *d,
+            const char       *e)
+{
+  g_autofree char *token = natter_test_server_get_token (server, user);
+  g_autofree char *profile = g_build_filename (dir, user, NULL);
+  g_autoptr(GError) error = NULL;
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->lines = g_ptr_array_new_with_free_func (g_free);
+  peer->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                                    natter_test_program ("NATTER_CLI"),
+                                    "--server", natter_test_server_get_url (server),
+                                    "--app-key", natter_test_server_get_app_key (server),
+                                    "--token", token, "--profile", profile,
+                                    a, b, c, d, e, NULL);
+  if (peer->process == NULL)
+    g_error ("natter-cli: %s", error->message);
+  peer->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (peer->process));
+  g_data_input_stream_read_line_async (peer->out, G_PRIORITY_DEFAULT, NULL, on_line, peer);
+  return peer;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  g_subprocess_force_exit (peer->process);
+  g_subprocess_wait (peer->process, NULL, NULL);
+  while (!peer->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_object_unref (peer->process);
+  g_object_unref (peer->out);
+  g_ptr_array_unref (peer->lines);
+  g_free (peer);
+}
+
+static gboolean
+has_line (Peer       *peer,
+          const char *prefix)
+{
+  for (guint i = 0; i < peer->lines->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (peer->lines, i), prefix))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+wait_line (Peer       *peer,
+           const char *prefix)
+{
+  gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (!has_line (peer, prefix))
+    {
+      if (peer->eof || g_get_monotonic_time () > until)
+        g_error ("no \"%s\" line", prefix);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static JsonObject *
+wait_result (Peer *peer)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  while (!peer->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_subprocess_wait (peer->process, NULL, NULL);
+  if (peer->lines->len == 0 ||
+      (node = json_from_string (g_ptr_array_index (peer->lines, peer->lines->len - 1), NULL)) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (node))
+    g_error ("no result line");
+  return json_object_ref (json_node_get_object (node));
+}
+
+/* utime + stime of a process, in clock ticks. */
+static guint64
+cpu_ticks (GSubprocess *process)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (process));
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after_name = strrchr (text, ')')) == NULL)
+    return 0;
+  fields = g_strsplit (after_name + 2, " ", -1);
+  /* after "pid (comm) ": state is field 0, utime 11, stime 12 */
+  if (g_strv_length (fields) < 13)
+    return 0;
+  return g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10);
+}
+
+static int
+compare_int64 (gconstpointer a,
+               gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+run_until (gint64 deadline)
+{
+  while (g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int calls = 10;
+  int cpu_seconds = 10;
+  const GOptionEntry entries[] = {
+    { "calls", 0, 0, G_OPTION_ARG_INT, &calls, "Calls to time (10)", "N" },
+    { "cpu-seconds", 0, 0, G_OPTION_ARG_INT, &cpu_seconds, "Length of the CPU sample (10)", "S" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) setups = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *duration = NULL;
+  g_autofree char *remove = NULL;
+  long ticks_per_second = sysconf (_SC_CLK_TCK);
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) || calls < 1 || cpu_seconds < 2)
+    {
+      g_printerr ("%s\n", error != NULL ? error->message : "bad arguments");
+      return 1;
+    }
+
+  /* Run straight from the build dir: the programs meson built. */
+  g_setenv ("NATTERD", NATTERD_PATH, FALSE);
+  g_setenv ("NATTER_CLI", NATTER_CLI_PATH, FALSE);
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  g_setenv ("NATTER_CALL_VIDEO_CAPS", "640x480@30", TRUE);
+  if (g_getenv ("NATTER_CALL_ICE_ADDRESSES") == NULL)
+    g_setenv ("NATTER_CALL_ICE_ADDRESSES", "127.0.0.1", TRUE);
+
+  dir = g_dir_make_tmp ("natter-call-bench-XXXXXX", &error);
+  g_assert_no_error (error);
+  server = natter_test_server_new ();
+
+  for (int i = 0; i < calls; i++)
+    {
+      Peer *bob = peer_start (server, dir, "bob", "answer", "--auto", NULL, NULL, NULL);
+      Peer *alice;
+      g_autoptr(JsonObject) result = NULL;
+      gint64 setup;
+
+      run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 2);
+      alice = peer_start (server, dir, "alice", "call", "bob", "--video", "--duration", "2");
+      result = wait_result (alice);
+      g_autoptr(JsonObject) unused = wait_result (bob);
+      setup = json_object_get_int_member (result, "setupMs");
+      if (json_object_get_int_member (result, "reason") != 3 || setup <= 0)
+        g_error ("call %d did not connect (reason %" G_GINT64_FORMAT ")", i + 1,
+                 json_object_get_int_member (result, "reason"));
+      g_array_append_val (setups, setup);
+      g_print ("call %2d: setup %" G_GINT64_FORMAT " ms\n", i + 1, setup);
+      peer_free (alice);
+      peer_free (bob);
+    }
+
+  g_array_sort (setups, compare_int64);
+  g_print ("setup (invite → first remote video frame) over %d calls: median %" G_GINT64_FORMAT
+           " ms, p90 %" G_GINT64_FORMAT " ms\n",
+           calls, g_array_index (setups, gint64, (setups->len - 1) / 2),
+           g_array_index (setups, gint64, (setups->len * 9 + 9) / 10 - 1));
+
+  /* CPU: sample the connected part of one longer call. */
+  {
+    Peer *bob = peer_start (server, dir, "bob", "answer", "--auto", NULL, NULL, NULL);
+    Peer *alice;
+    guint64 alice0, bob0, alice1, bob1;
+    gint64 t0, t1;
+    g_autoptr(JsonObject) alice_result = NULL;
+    g_autoptr(JsonObject) bob_result = NULL;
+
+    run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 2);
+    duration = g_strdup_printf ("%d", cpu_seconds + 2);
+    alice = peer_start (server, dir, "alice", "call", "bob", "--video", "--duration", duration);
+    wait_line (alice, "active");
+    run_until (g_get_monotonic_time () + G_USEC_PER_SEC);
+    alice0 = cpu_ticks (alice->process);
+    bob0 = cpu_ticks (bob->process);
+    t0 = g_get_monotonic_time ();
+    run_until (t0 + (gint64) cpu_seconds * G_USEC_PER_SEC);
+    alice1 = cpu_ticks (alice->process);
+    bob1 = cpu_ticks (bob->process);
+    t1 = g_get_monotonic_time ();
+    alice_result = wait_result (alice);
+    bob_result = wait_result (bob);
+
+    g_print ("CPU per peer, 640x480@30 VP8 + Opus, %d s connected: caller %.1f %%, callee %.1f %% of one core "
+             "(frames received: %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT ")\n",
+             cpu_seconds,
+             100.0 * (alice1 - alice0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
+             100.0 * (bob1 - bob0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
+             json_object_get_int_member (alice_result, "videoFramesReceived"),
+             json_object_get_int_member (bob_result, "videoFramesReceived"));
+    peer_free (alice);
+    peer_free (bob);
+  }
+
+  natter_test_server_free (g_steal_pointer (&server));
+  remove = g_strdup_printf ("rm -rf '%s'", dir);
+  if (system (remove) != 0)
+    g_printerr ("could not remove %s\n", dir);
+  return 0;
+}
