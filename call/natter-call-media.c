@@ -722,14 +722,15 @@ on_stats (GstPromise *promise,
       return;
     }
 
-  /* remote-inbound-rtp: what the peer reports (RTCP RR) about our streams. */
+  /* remote-inbound-rtp: what the peer reports (RTCP RR) about our streams.
+   * Audio and video share one bundled path, so the loss of either tells;
+   * webrtcbin 1.22 does not always have the video report at hand. */
   for (int i = 0; i < gst_structure_n_fields (reply); i++)
     {
       const GValue *value = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
       const GstStructure *stats;
       GstWebRTCStatsType type;
       double loss;
-      const char *kind;
 
       if (!GST_VALUE_HOLDS_STRUCTURE (value))
         continue;
@@ -737,14 +738,12 @@ on_stats (GstPromise *promise,
       if (!gst_structure_get (stats, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL) ||
           type != GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
         continue;
-      kind = gst_structure_get_string (stats, "kind");
-      if (kind != NULL && g_strcmp0 (kind, "video") != 0)
-        continue;
       if (gst_structure_get_double (stats, "fraction-lost", &loss))
         worst_loss = MAX (worst_loss, loss);
     }
   gst_promise_unref (promise);
 
+  g_debug ("loss reported by the peer: %.3f", worst_loss);
   if (worst_loss < 0)
     return;
 

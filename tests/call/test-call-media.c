@@ -353,6 +353,13 @@ remote_frame_is_dark (NatterCall *call)
   return count > 0 && sum / (count * 3) < 24;
 }
 
+/* Clean loopback: the RTCP loss reports raise the VP8 bitrate. */
+static gboolean
+bitrate_raised (Pair *pair)
+{
+  return natter_call_media_get_video_bitrate (pair->alice->media) > 800000;
+}
+
 static gboolean
 bob_sees_black (Pair *pair)
 {
@@ -389,6 +396,7 @@ test_video_call (Pair          *pair,
   g_assert_cmpint (natter_video_sink_get_height (natter_call_get_remote_video (call)), ==, 480);
   g_assert_cmpuint (natter_video_sink_get_frame_count (natter_call_get_local_video (call)), >, 0);
   g_assert_true (bob_sees_picture (pair));
+  g_assert_true (wait_for (pair, bitrate_raised, 10));
 
   /* Camera off: black frames keep flowing, nothing renegotiated. */
   natter_call_set_camera_enabled (call, FALSE);
