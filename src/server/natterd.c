@@ -1,25 +1,194 @@
-/* natterd.c — skeleton until the server lands (issue #3)
+/* natterd.c — the natterd command: serve, or administer apps
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include <gio/gio.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
 
-#include "natter-frame.h"
+#include "natter-codes.h"
+#include "natterd-config.h"
+#include "natterd-directory.h"
+#include "natterd-log.h"
+#include "natterd-server.h"
+#include "natterd-store-sqlite.h"
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload_signal (gpointer user_data)
+{
+  natterd_server_reload_apps (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+create_app (NatterdStore *store,
+            const char   *name,
+            char        **settings_args)
+{
+  g_autoptr(NatterdAppRecord) record = g_new0 (NatterdAppRecord, 1);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  NatterdAppSettings settings = { 0 };
+
+  natterd_app_settings_parse (&settings, NULL);
+  for (guint i = 0; settings_args != NULL && settings_args[i] != NULL; i++)
+    if (!natterd_app_settings_set (&settings, settings_args[i], &error))
+      {
+        g_printerr ("natterd: %s\n", error->message);
+        natterd_app_settings_clear (&settings);
+        return 2;
+      }
+
+  natterd_app_record_generate (record, name);
+  record->settings = natterd_app_settings_to_json (&settings);
+  natterd_app_settings_clear (&settings);
+
+  if (!natterd_store_create_app (store, record, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "appKey");
+  json_builder_add_string_value (builder, record->app_key);
+  json_builder_set_member_name (builder, "appSecret");
+  json_builder_add_string_value (builder, record->app_secret);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  g_print ("%s\n", json);
+  return 0;
+}
+
+static int
+set_app (NatterdStore *store,
+         const char   *app_key,
+         char        **settings_args)
+{
+  g_autoptr(GPtrArray) apps = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  NatterdAppSettings settings = { 0 };
+  gboolean found = FALSE;
+
+  apps = natterd_store_list_apps (store, &error);
+  if (apps == NULL)
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+
+  for (guint i = 0; i < apps->len; i++)
+    {
+      NatterdAppRecord *record = g_ptr_array_index (apps, i);
+
+      if (g_strcmp0 (record->app_key, app_key) == 0)
+        {
+          natterd_app_settings_parse (&settings, record->settings);
+          found = TRUE;
+        }
+    }
+  if (!found)
+    {
+      g_printerr ("natterd: no app with key %s\n", app_key);
+      return 1;
+    }
+
+  for (guint i = 0; settings_args != NULL && settings_args[i] != NULL; i++)
+    if (!natterd_app_settings_set (&settings, settings_args[i], &error))
+      {
+        g_printerr ("natterd: %s\n", error->message);
+        natterd_app_settings_clear (&settings);
+        return 2;
+      }
+
+  json = natterd_app_settings_to_json (&settings);
+  natterd_app_settings_clear (&settings);
+  if (!natterd_store_update_app (store, app_key, json, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  g_print ("%s\n", json);
+  return 0;
+}
+
+static int
+list_apps (NatterdStore *store)
+{
+  g_autoptr(GPtrArray) apps = NULL;
+  g_autoptr(GError) error = NULL;
+
+  apps = natterd_store_list_apps (store, &error);
+  if (apps == NULL)
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  for (guint i = 0; i < apps->len; i++)
+    {
+      NatterdAppRecord *record = g_ptr_array_index (apps, i);
+
+      g_print ("%s\t%s\t%s\n", record->app_key, record->name, record->settings);
+    }
+  return 0;
+}
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("— Natter server");
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdConfig) config = natterd_config_new ();
+  g_autoptr(NatterdStore) store = NULL;
+  g_autoptr(NatterdServer) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *create_app_name = NULL;
+  g_autofree char *set_app_key = NULL;
+  g_auto(GStrv) app_settings = NULL;
+  gboolean list = FALSE;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "Where natterd keeps its database and media", "DIR" },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Address and port to serve on (port 0 picks a free one)", "IP:PORT" },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path, "Settings file (GKeyFile)", "FILE" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "PEM certificate: serve https and wss", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "PEM private key of --tls-cert", "FILE" },
+    { "create-app", 0, 0, G_OPTION_ARG_STRING, &create_app_name, "Create an app, print its key and secret as JSON, exit", "NAME" },
+    { "set-app", 0, 0, G_OPTION_ARG_STRING, &set_app_key, "Change settings of an app (with --app-setting), exit", "APPKEY" },
+    { "app-setting", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app_settings, "With --create-app or --set-app: one app setting", "KEY=VALUE" },
+    { "list-apps", 0, 0, G_OPTION_ARG_NONE, &list, "List apps and their settings, exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { NULL }
   };
+  int status = 0;
 
+  setlocale (LC_ALL, "");
+
+  context = g_option_context_new ("— the Natter messaging server");
   g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context,
+                                    "Serve:   natterd --data-dir DIR --listen 127.0.0.1:8470 [--config FILE]\n"
+                                    "Apps:    natterd --data-dir DIR --create-app NAME [--app-setting multi-device=true]\n"
+                                    "SIGTERM/SIGINT stop cleanly; SIGHUP reloads app settings.\n");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("natterd: %s\n", error->message);
@@ -32,6 +201,67 @@ main (int   argc,
       return 0;
     }
 
-  g_printerr ("natterd: the server is not built yet (issue #3)\n");
-  return 1;
+  if (config_path != NULL && !natterd_config_load_file (config, config_path, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 2;
+    }
+  /* The command line wins over the file. */
+  if (data_dir != NULL)
+    { g_free (config->data_dir); config->data_dir = g_strdup (data_dir); }
+  if (listen != NULL)
+    { g_free (config->listen); config->listen = g_strdup (listen); }
+  if (tls_cert != NULL)
+    { g_free (config->tls_cert); config->tls_cert = g_strdup (tls_cert); }
+  if (tls_key != NULL)
+    { g_free (config->tls_key); config->tls_key = g_strdup (tls_key); }
+
+  if (config->data_dir == NULL)
+    {
+      g_printerr ("natterd: --data-dir is required\n");
+      return 2;
+    }
+
+  if (!natterd_log_init (config->log_level, config->log_format, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 2;
+    }
+
+  store = natterd_store_sqlite_open (config->data_dir, &error);
+  if (store == NULL)
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+
+  if (create_app_name != NULL)
+    return create_app (store, create_app_name, app_settings);
+  if (set_app_key != NULL)
+    return set_app (store, set_app_key, app_settings);
+  if (list)
+    return list_apps (store);
+
+  server = natterd_server_new (config, store, &error);
+  if (server == NULL || !natterd_server_listen (server, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      if (server != NULL)
+        natterd_server_shutdown (server);
+      return 1;
+    }
+
+  /* Scripts and tests wait for exactly this line. */
+  printf ("listening on %s\n", natterd_server_get_url (server));
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  g_unix_signal_add (SIGINT, on_quit_signal, loop);
+  g_unix_signal_add (SIGHUP, on_reload_signal, server);
+  g_main_loop_run (loop);
+
+  natterd_server_shutdown (server);
+  natterd_log (G_LOG_LEVEL_INFO, "stopped", NULL);
+  return status;
 }

@@ -1,0 +1,216 @@
+/* natterd-config.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-config.h"
+
+NatterdConfig *
+natterd_config_new (void)
+{
+  NatterdConfig *self = g_new0 (NatterdConfig, 1);
+
+  self->listen = g_strdup ("127.0.0.1:8470");
+  self->ping_interval = 30;
+  self->connect_timeout = 10;
+  self->log_level = g_strdup ("info");
+  self->log_format = g_strdup ("text");
+  self->send_rate = 50;
+  self->send_burst = 200;
+  self->api_rate = 0;
+  self->group_max_members = 3000;
+  self->chatroom_idle_timeout = 3600;
+  self->chatroom_offline_timeout = 30;
+  self->media_max_size = 100 * 1024 * 1024;
+  self->webhook_queue_size = 10000;
+  self->webhook_timeout = 10;
+  self->webhook_max_attempts = 8;
+  self->webhook_backoff_initial = 1000;
+  self->webhook_backoff_max = 5 * 60 * 1000;
+  self->turn_ttl = 24 * 3600;
+  self->history_retention_hours = 72;
+  self->store_batch_max = 4096;
+
+  return self;
+}
+
+void
+natterd_config_free (NatterdConfig *self)
+{
+  if (self == NULL)
+    return;
+
+  g_free (self->data_dir);
+  g_free (self->listen);
+  g_free (self->public_url);
+  g_free (self->tls_cert);
+  g_free (self->tls_key);
+  g_free (self->log_level);
+  g_free (self->log_format);
+  g_free (self->turn_secret);
+  g_strfreev (self->turn_uris);
+  g_free (self);
+}
+
+typedef enum {
+  KEY_STRING,
+  KEY_PATH,
+  KEY_UINT,
+  KEY_UINT64,
+  KEY_LIST,
+} KeyType;
+
+static const struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  gsize offset;
+} keys[] = {
+#define K(g, k, t, field) { g, k, t, G_STRUCT_OFFSET (NatterdConfig, field) }
+  K ("server", "data-dir", KEY_PATH, data_dir),
+  K ("server", "listen", KEY_STRING, listen),
+  K ("server", "public-url", KEY_STRING, public_url),
+  K ("server", "tls-cert", KEY_PATH, tls_cert),
+  K ("server", "tls-key", KEY_PATH, tls_key),
+  K ("server", "ping-interval", KEY_UINT, ping_interval),
+  K ("server", "connect-timeout", KEY_UINT, connect_timeout),
+  K ("log", "level", KEY_STRING, log_level),
+  K ("log", "format", KEY_STRING, log_format),
+  K ("limits", "send-rate", KEY_UINT, send_rate),
+  K ("limits", "send-burst", KEY_UINT, send_burst),
+  K ("limits", "api-rate", KEY_UINT, api_rate),
+  K ("limits", "group-max-members", KEY_UINT, group_max_members),
+  K ("limits", "max-connections", KEY_UINT, max_connections),
+  K ("chatroom", "idle-timeout", KEY_UINT, chatroom_idle_timeout),
+  K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
+  K ("media", "max-size", KEY_UINT64, media_max_size),
+  K ("webhook", "queue-size", KEY_UINT, webhook_queue_size),
+  K ("webhook", "timeout", KEY_UINT, webhook_timeout),
+  K ("webhook", "max-attempts", KEY_UINT, webhook_max_attempts),
+  K ("webhook", "backoff-initial", KEY_UINT, webhook_backoff_initial),
+  K ("webhook", "backoff-max", KEY_UINT, webhook_backoff_max),
+  K ("turn", "secret", KEY_STRING, turn_secret),
+  K ("turn", "uris", KEY_LIST, turn_uris),
+  K ("turn", "ttl", KEY_UINT, turn_ttl),
+  K ("history", "retention-hours", KEY_UINT, history_retention_hours),
+  K ("store", "batch-max", KEY_UINT, store_batch_max),
+#undef K
+};
+
+static gboolean
+known_key (const char *group,
+           const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_str_equal (keys[i].group, group) && g_str_equal (keys[i].key, key))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+natterd_config_load_file (NatterdConfig  *self,
+                          const char     *path,
+                          GError        **error)
+{
+  g_autoptr(GKeyFile) file = g_key_file_new ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_auto(GStrv) groups = NULL;
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+
+  /* A misspelt key would silently keep its default: refuse it instead. */
+  groups = g_key_file_get_groups (file, NULL);
+  for (guint g = 0; groups[g] != NULL; g++)
+    {
+      g_auto(GStrv) names = g_key_file_get_keys (file, groups[g], NULL, NULL);
+
+      for (guint k = 0; names != NULL && names[k] != NULL; k++)
+        if (!known_key (groups[g], names[k]))
+          {
+            g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                         "%s: unknown key [%s] %s", path, groups[g], names[k]);
+            return FALSE;
+          }
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      gpointer field = G_STRUCT_MEMBER_P (self, keys[i].offset);
+      g_autoptr(GError) local_error = NULL;
+
+      if (!g_key_file_has_key (file, keys[i].group, keys[i].key, NULL))
+        continue;
+
+      switch (keys[i].type)
+        {
+        case KEY_STRING:
+        case KEY_PATH:
+          {
+            g_autofree char *value = g_key_file_get_string (file, keys[i].group, keys[i].key, &local_error);
+            char **slot = field;
+
+            if (value == NULL)
+              break;
+            g_free (*slot);
+            /* Relative paths are relative to the config file. */
+            if (keys[i].type == KEY_PATH && !g_path_is_absolute (value))
+              *slot = g_build_filename (dir, value, NULL);
+            else
+              *slot = g_steal_pointer (&value);
+          }
+          break;
+
+        case KEY_UINT:
+        case KEY_UINT64:
+          {
+            guint64 value = g_key_file_get_uint64 (file, keys[i].group, keys[i].key, &local_error);
+
+            if (local_error != NULL)
+              break;
+            if (keys[i].type == KEY_UINT)
+              {
+                if (value > G_MAXUINT)
+                  {
+                    g_set_error (&local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                 "value too large");
+                    break;
+                  }
+                *(guint *) field = (guint) value;
+              }
+            else
+              {
+                *(guint64 *) field = value;
+              }
+          }
+          break;
+
+        case KEY_LIST:
+          {
+            char ***slot = field;
+            char **value = g_key_file_get_string_list (file, keys[i].group, keys[i].key, NULL, &local_error);
+
+            if (value == NULL)
+              break;
+            g_strfreev (*slot);
+            *slot = value;
+          }
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+
+      if (local_error != NULL)
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       "%s: [%s] %s: %s", path, keys[i].group, keys[i].key, local_error->message);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}

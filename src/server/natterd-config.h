@@ -1,0 +1,68 @@
+/* natterd-config.h — natterd's settings: command line and --config GKeyFile
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  /* [server] */
+  char   *data_dir;
+  char   *listen;               /* host:port */
+  char   *public_url;           /* base of media and history links; NULL = the listen URL */
+  char   *tls_cert;
+  char   *tls_key;
+  guint   ping_interval;        /* s, told to clients in ConnectAck */
+  guint   connect_timeout;      /* s to send Connect after the upgrade */
+
+  /* [log] */
+  char   *log_level;            /* debug, info, message, warning */
+  char   *log_format;           /* text, json */
+
+  /* [limits] */
+  guint   send_rate;            /* messages/s per user, 0 = unlimited */
+  guint   send_burst;
+  guint   api_rate;             /* server API requests/s per app, 0 = unlimited */
+  guint   group_max_members;
+  guint   max_connections;      /* 0 = unlimited */
+
+  /* [chatroom] */
+  guint   chatroom_idle_timeout;    /* s without message or join before destruction */
+  guint   chatroom_offline_timeout; /* s offline before a member is dropped */
+
+  /* [media] */
+  guint64 media_max_size;
+
+  /* [webhook] */
+  guint   webhook_queue_size;
+  guint   webhook_timeout;
+  guint   webhook_max_attempts;
+  guint   webhook_backoff_initial;  /* ms */
+  guint   webhook_backoff_max;      /* ms */
+
+  /* [turn] */
+  char   *turn_secret;
+  char  **turn_uris;
+  guint   turn_ttl;
+
+  /* [history] */
+  guint   history_retention_hours;
+
+  /* [store] */
+  guint   store_batch_max;
+} NatterdConfig;
+
+NatterdConfig *natterd_config_new       (void);
+gboolean       natterd_config_load_file (NatterdConfig  *self,
+                                         const char     *path,
+                                         GError        **error);
+void           natterd_config_free      (NatterdConfig  *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdConfig, natterd_config_free)
+
+G_END_DECLS

@@ -1,0 +1,852 @@
+/* natterd-directory.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-directory.h"
+
+#include "natter-codes.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define TOKEN_VERSION "1"
+#define TOKEN_MAC_LENGTH 16
+
+struct _NatterdDirectory
+{
+  GHashTable *apps;             /* key → NatterdApp */
+  GHashTable *apps_by_id;       /* gint64* → NatterdApp */
+  GHashTable *users_by_id;      /* gint64* → NatterdUser */
+  GHashTable *groups_by_id;     /* gint64* → NatterdGroup */
+  gint64      next_user_id;
+  gint64      next_group_id;
+  gint64      next_chatroom_id;
+};
+
+gint64
+natterd_now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+/* ------------------------------------------------------------- settings */
+
+void
+natterd_app_settings_clear (NatterdAppSettings *settings)
+{
+  g_clear_pointer (&settings->webhook_url, g_free);
+}
+
+static void
+settings_defaults (NatterdAppSettings *settings)
+{
+  natterd_app_settings_clear (settings);
+  memset (settings, 0, sizeof *settings);
+  settings->send_rate = -1;
+  settings->send_burst = -1;
+  settings->api_rate = -1;
+}
+
+void
+natterd_app_settings_parse (NatterdAppSettings *settings,
+                            const char         *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+
+  settings_defaults (settings);
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+
+  object = json_node_get_object (json_parser_get_root (parser));
+  settings->multi_device = json_object_get_boolean_member_with_default (object, "multi-device", FALSE);
+  settings->allow_reused_nonce = json_object_get_boolean_member_with_default (object, "allow-reused-nonce", FALSE);
+  settings->blocked = json_object_get_boolean_member_with_default (object, "blocked", FALSE);
+  settings->token_ttl = (guint) CLAMP (json_object_get_int_member_with_default (object, "token-ttl", 0), 0, G_MAXUINT);
+  settings->send_rate = (int) CLAMP (json_object_get_int_member_with_default (object, "send-rate", -1), -1, G_MAXINT);
+  settings->send_burst = (int) CLAMP (json_object_get_int_member_with_default (object, "send-burst", -1), -1, G_MAXINT);
+  settings->api_rate = (int) CLAMP (json_object_get_int_member_with_default (object, "api-rate", -1), -1, G_MAXINT);
+  settings->recall_window = (guint) CLAMP (json_object_get_int_member_with_default (object, "recall-window", 0), 0, G_MAXUINT);
+  if (json_object_has_member (object, "webhook-url"))
+    settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
+  if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
+    g_clear_pointer (&settings->webhook_url, g_free);
+}
+
+char *
+natterd_app_settings_to_json (const NatterdAppSettings *settings)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "multi-device");
+  json_builder_add_boolean_value (builder, settings->multi_device);
+  json_builder_set_member_name (builder, "allow-reused-nonce");
+  json_builder_add_boolean_value (builder, settings->allow_reused_nonce);
+  json_builder_set_member_name (builder, "blocked");
+  json_builder_add_boolean_value (builder, settings->blocked);
+  json_builder_set_member_name (builder, "token-ttl");
+  json_builder_add_int_value (builder, settings->token_ttl);
+  json_builder_set_member_name (builder, "send-rate");
+  json_builder_add_int_value (builder, settings->send_rate);
+  json_builder_set_member_name (builder, "send-burst");
+  json_builder_add_int_value (builder, settings->send_burst);
+  json_builder_set_member_name (builder, "api-rate");
+  json_builder_add_int_value (builder, settings->api_rate);
+  json_builder_set_member_name (builder, "recall-window");
+  json_builder_add_int_value (builder, settings->recall_window);
+  if (settings->webhook_url != NULL)
+    {
+      json_builder_set_member_name (builder, "webhook-url");
+      json_builder_add_string_value (builder, settings->webhook_url);
+    }
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static gboolean
+parse_bool (const char *value,
+            gboolean   *out)
+{
+  if (g_strcmp0 (value, "true") == 0 || g_strcmp0 (value, "1") == 0 || g_strcmp0 (value, "yes") == 0)
+    *out = TRUE;
+  else if (g_strcmp0 (value, "false") == 0 || g_strcmp0 (value, "0") == 0 || g_strcmp0 (value, "no") == 0)
+    *out = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+natterd_app_settings_set (NatterdAppSettings  *settings,
+                          const char          *assignment,
+                          GError             **error)
+{
+  const char *eq = strchr (assignment, '=');
+  g_autofree char *key = NULL;
+  const char *value;
+  gboolean ok = FALSE;
+  guint64 number = 0;
+
+  if (eq == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "App setting %s is not KEY=VALUE", assignment);
+      return FALSE;
+    }
+  key = g_strndup (assignment, (gsize) (eq - assignment));
+  value = eq + 1;
+
+  if (g_str_equal (key, "multi-device"))
+    ok = parse_bool (value, &settings->multi_device);
+  else if (g_str_equal (key, "allow-reused-nonce"))
+    ok = parse_bool (value, &settings->allow_reused_nonce);
+  else if (g_str_equal (key, "blocked"))
+    ok = parse_bool (value, &settings->blocked);
+  else if (g_str_equal (key, "webhook-url"))
+    {
+      g_free (settings->webhook_url);
+      settings->webhook_url = *value != '\0' ? g_strdup (value) : NULL;
+      ok = TRUE;
+    }
+  else if (g_str_equal (key, "token-ttl") || g_str_equal (key, "send-rate") ||
+           g_str_equal (key, "send-burst") || g_str_equal (key, "api-rate") ||
+           g_str_equal (key, "recall-window"))
+    {
+      ok = g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT, &number, NULL);
+      if (ok && g_str_equal (key, "token-ttl"))
+        settings->token_ttl = (guint) number;
+      else if (ok && g_str_equal (key, "send-rate"))
+        settings->send_rate = (int) number;
+      else if (ok && g_str_equal (key, "send-burst"))
+        settings->send_burst = (int) number;
+      else if (ok && g_str_equal (key, "api-rate"))
+        settings->api_rate = (int) number;
+      else if (ok)
+        settings->recall_window = (guint) number;
+    }
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
+                   "send-rate, send-burst, api-rate, webhook-url, recall-window)", key);
+      return FALSE;
+    }
+
+  if (!ok)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "Bad value for app setting %s: %s", key, value);
+  return ok;
+}
+
+static char *
+random_token (gsize bytes)
+{
+  g_autoptr(GString) out = g_string_sized_new (bytes * 2);
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+  /* GRand is seeded from /dev/urandom. */
+  for (gsize i = 0; i < bytes * 2; i++)
+    g_string_append_c (out, alphabet[g_random_int_range (0, (gint32) strlen (alphabet))]);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+void
+natterd_app_record_generate (NatterdAppRecord *record,
+                             const char       *name)
+{
+  guint8 key[32];
+
+  for (guint i = 0; i < sizeof key; i++)
+    key[i] = (guint8) g_random_int ();
+
+  record->app_key = random_token (8);
+  record->app_secret = random_token (12);
+  record->name = g_strdup (name);
+  record->token_key = g_bytes_new (key, sizeof key);
+  record->created = natterd_now_ms ();
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static void
+member_free (gpointer data)
+{
+  g_free (data);
+}
+
+static void
+user_free (gpointer data)
+{
+  NatterdUser *user = data;
+
+  g_free (user->user_id);
+  g_free (user->name);
+  g_free (user->portrait_uri);
+  g_clear_pointer (&user->sessions, g_ptr_array_unref);
+  g_clear_pointer (&user->blacklist, g_hash_table_unref);
+  g_clear_pointer (&user->chatrooms, g_ptr_array_unref);
+  g_free (user);
+}
+
+static void
+group_free (gpointer data)
+{
+  NatterdGroup *group = data;
+
+  g_free (group->group_id);
+  g_free (group->name);
+  g_hash_table_unref (group->members);
+  g_free (group);
+}
+
+static void
+chatroom_free (gpointer data)
+{
+  NatterdChatroom *room = data;
+
+  g_free (room->chatroom_id);
+  g_free (room->name);
+  g_hash_table_unref (room->members);
+  g_hash_table_unref (room->banned);
+  g_hash_table_unref (room->gagged);
+  g_hash_table_unref (room->kicked);
+  g_queue_clear_full (&room->recent, (GDestroyNotify) natterd_message_free);
+  g_free (room);
+}
+
+static void
+app_free (gpointer data)
+{
+  NatterdApp *app = data;
+
+  g_free (app->key);
+  g_free (app->secret);
+  g_free (app->name);
+  g_bytes_unref (app->token_key);
+  natterd_app_settings_clear (&app->settings);
+  g_hash_table_unref (app->chatrooms);
+  g_hash_table_unref (app->groups);
+  g_hash_table_unref (app->users);
+  g_hash_table_unref (app->nonces);
+  g_free (app);
+}
+
+NatterdDirectory *
+natterd_directory_new (void)
+{
+  NatterdDirectory *self = g_new0 (NatterdDirectory, 1);
+
+  self->apps = g_hash_table_new (g_str_hash, g_str_equal);
+  self->apps_by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, app_free);
+  self->users_by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->groups_by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->next_user_id = 1;
+  self->next_group_id = 1;
+  self->next_chatroom_id = 1;
+  return self;
+}
+
+void
+natterd_directory_free (NatterdDirectory *self)
+{
+  if (self == NULL)
+    return;
+  g_hash_table_unref (self->apps);
+  g_hash_table_unref (self->users_by_id);
+  g_hash_table_unref (self->groups_by_id);
+  g_hash_table_unref (self->apps_by_id);
+  g_free (self);
+}
+
+void
+natterd_app_update_settings (NatterdApp *app,
+                             const char *json)
+{
+  natterd_app_settings_parse (&app->settings, json);
+}
+
+NatterdApp *
+natterd_directory_add_app (NatterdDirectory       *self,
+                           const NatterdAppRecord *record)
+{
+  NatterdApp *app = g_hash_table_lookup (self->apps_by_id, &record->id);
+
+  if (app != NULL)
+    {
+      /* Reloaded: only the settings may have changed. */
+      natterd_app_update_settings (app, record->settings);
+      return app;
+    }
+
+  app = g_new0 (NatterdApp, 1);
+  app->id = record->id;
+  app->key = g_strdup (record->app_key);
+  app->secret = g_strdup (record->app_secret);
+  app->name = g_strdup (record->name);
+  app->token_key = g_bytes_ref (record->token_key);
+  natterd_app_settings_parse (&app->settings, record->settings);
+  app->users = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, user_free);
+  app->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, group_free);
+  app->chatrooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, chatroom_free);
+  app->nonces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  g_hash_table_insert (self->apps, app->key, app);
+  g_hash_table_insert (self->apps_by_id, &app->id, app);
+  return app;
+}
+
+NatterdApp *
+natterd_directory_lookup_app (NatterdDirectory *self,
+                              const char       *app_key)
+{
+  return app_key != NULL ? g_hash_table_lookup (self->apps, app_key) : NULL;
+}
+
+NatterdApp *
+natterd_directory_lookup_app_id (NatterdDirectory *self,
+                                 gint64            id)
+{
+  return g_hash_table_lookup (self->apps_by_id, &id);
+}
+
+GList *
+natterd_directory_get_apps (NatterdDirectory *self)
+{
+  return g_hash_table_get_values (self->apps_by_id);
+}
+
+static NatterdUser *
+insert_user (NatterdDirectory *self,
+             NatterdApp       *app,
+             gint64            id,
+             const char       *user_id,
+             gint64            created)
+{
+  NatterdUser *user = g_new0 (NatterdUser, 1);
+
+  user->id = id;
+  user->app = app;
+  user->user_id = g_strdup (user_id);
+  user->name = g_strdup ("");
+  user->portrait_uri = g_strdup ("");
+  user->created = created;
+  user->send_tokens = -1;       /* full bucket on first use */
+  g_hash_table_insert (app->users, user->user_id, user);
+  g_hash_table_insert (self->users_by_id, &user->id, user);
+  self->next_user_id = MAX (self->next_user_id, id + 1);
+  return user;
+}
+
+NatterdUser *
+natterd_directory_add_user (NatterdDirectory *self,
+                            NatterdApp       *app,
+                            const char       *user_id,
+                            gint64            created)
+{
+  g_return_val_if_fail (natterd_directory_lookup_user (app, user_id) == NULL, NULL);
+  return insert_user (self, app, self->next_user_id, user_id, created);
+}
+
+NatterdUser *
+natterd_directory_lookup_user (NatterdApp *app,
+                               const char *user_id)
+{
+  return user_id != NULL ? g_hash_table_lookup (app->users, user_id) : NULL;
+}
+
+NatterdUser *
+natterd_directory_lookup_user_id (NatterdDirectory *self,
+                                  gint64            id)
+{
+  return g_hash_table_lookup (self->users_by_id, &id);
+}
+
+gboolean
+natterd_user_is_blocking (NatterdUser *user,
+                          NatterdUser *other)
+{
+  return user->blacklist != NULL && g_hash_table_contains (user->blacklist, &other->id);
+}
+
+gboolean
+natterd_user_is_online (NatterdUser *user)
+{
+  return user->sessions != NULL && user->sessions->len > 0;
+}
+
+static NatterdGroup *
+insert_group (NatterdDirectory *self,
+              NatterdApp       *app,
+              gint64            id,
+              const char       *group_id,
+              const char       *name,
+              gint64            created)
+{
+  NatterdGroup *group = g_new0 (NatterdGroup, 1);
+
+  group->id = id;
+  group->app = app;
+  group->group_id = g_strdup (group_id);
+  group->name = g_strdup (name != NULL ? name : "");
+  group->created = created;
+  group->members = g_hash_table_new_full (NULL, NULL, NULL, member_free);
+  g_hash_table_insert (app->groups, group->group_id, group);
+  g_hash_table_insert (self->groups_by_id, &group->id, group);
+  self->next_group_id = MAX (self->next_group_id, id + 1);
+  return group;
+}
+
+NatterdGroup *
+natterd_directory_add_group (NatterdDirectory *self,
+                             NatterdApp       *app,
+                             const char       *group_id,
+                             const char       *name,
+                             gint64            created)
+{
+  return insert_group (self, app, self->next_group_id, group_id, name, created);
+}
+
+void
+natterd_directory_remove_group (NatterdDirectory *self,
+                                NatterdGroup     *group)
+{
+  g_hash_table_remove (self->groups_by_id, &group->id);
+  g_hash_table_remove (group->app->groups, group->group_id);
+}
+
+NatterdMember *
+natterd_group_add_member (NatterdGroup *group,
+                          NatterdUser  *user,
+                          gint64        joined)
+{
+  NatterdMember *member = g_hash_table_lookup (group->members, user);
+
+  if (member == NULL)
+    {
+      member = g_new0 (NatterdMember, 1);
+      member->user = user;
+      member->joined = joined;
+      g_hash_table_insert (group->members, user, member);
+    }
+  return member;
+}
+
+gboolean
+natterd_group_remove_member (NatterdGroup *group,
+                             NatterdUser  *user)
+{
+  return g_hash_table_remove (group->members, user);
+}
+
+NatterdMember *
+natterd_group_lookup_member (NatterdGroup *group,
+                             NatterdUser  *user)
+{
+  return g_hash_table_lookup (group->members, user);
+}
+
+static NatterdChatroom *
+insert_chatroom (NatterdDirectory *self,
+                 NatterdApp       *app,
+                 gint64            id,
+                 const char       *chatroom_id,
+                 const char       *name,
+                 gint64            created)
+{
+  NatterdChatroom *room = g_new0 (NatterdChatroom, 1);
+
+  room->id = id;
+  room->app = app;
+  room->chatroom_id = g_strdup (chatroom_id);
+  room->name = g_strdup (name != NULL ? name : "");
+  room->created = created;
+  room->last_activity = g_get_monotonic_time ();
+  room->members = g_hash_table_new_full (NULL, NULL, NULL, member_free);
+  room->banned = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  room->gagged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  room->kicked = g_hash_table_new (NULL, NULL);
+  g_queue_init (&room->recent);
+  g_hash_table_insert (app->chatrooms, room->chatroom_id, room);
+  self->next_chatroom_id = MAX (self->next_chatroom_id, id + 1);
+  return room;
+}
+
+NatterdChatroom *
+natterd_directory_add_chatroom (NatterdDirectory *self,
+                                NatterdApp       *app,
+                                const char       *chatroom_id,
+                                const char       *name,
+                                gint64            created)
+{
+  return insert_chatroom (self, app, self->next_chatroom_id, chatroom_id, name, created);
+}
+
+void
+natterd_directory_remove_chatroom (NatterdDirectory *self,
+                                   NatterdChatroom  *room)
+{
+  GHashTableIter iter;
+  NatterdUser *user;
+
+  g_hash_table_iter_init (&iter, room->members);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &user, NULL))
+    if (user->chatrooms != NULL)
+      g_ptr_array_remove_fast (user->chatrooms, room);
+
+  g_hash_table_remove (room->app->chatrooms, room->chatroom_id);
+}
+
+/* ------------------------------------------------------------------- load */
+
+static void
+load_app (gpointer                data,
+          const NatterdAppRecord *record)
+{
+  natterd_directory_add_app (data, record);
+}
+
+static void
+load_user (gpointer                 data,
+           const NatterdUserRecord *record)
+{
+  NatterdDirectory *self = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (self, record->app_id);
+  NatterdUser *user;
+
+  if (app == NULL)
+    return;
+
+  user = insert_user (self, app, record->id, record->user_id, record->created);
+  g_free (user->name);
+  user->name = g_strdup (record->name != NULL ? record->name : "");
+  g_free (user->portrait_uri);
+  user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+  user->tokens_valid_after = record->tokens_valid_after;
+  user->blocked_until = record->blocked_until;
+  user->max_seq = record->max_seq;
+}
+
+static void
+load_group (gpointer    data,
+            gint64      id,
+            gint64      app_id,
+            const char *group_id,
+            const char *name,
+            gint64      created)
+{
+  NatterdDirectory *self = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (self, app_id);
+
+  if (app != NULL)
+    insert_group (self, app, id, group_id, name, created);
+}
+
+static void
+load_member (gpointer data,
+             gint64   group_id,
+             gint64   user_id,
+             gint64   joined,
+             gint64   gag_until)
+{
+  NatterdDirectory *self = data;
+  NatterdGroup *group = g_hash_table_lookup (self->groups_by_id, &group_id);
+  NatterdUser *user = natterd_directory_lookup_user_id (self, user_id);
+
+  if (group != NULL && user != NULL)
+    natterd_group_add_member (group, user, joined)->gag_until = gag_until;
+}
+
+static void
+load_chatroom (gpointer    data,
+               gint64      id,
+               gint64      app_id,
+               const char *chatroom_id,
+               const char *name,
+               gint64      created)
+{
+  NatterdDirectory *self = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (self, app_id);
+
+  if (app != NULL)
+    insert_chatroom (self, app, id, chatroom_id, name, created);
+}
+
+static void
+load_blacklist (gpointer data,
+                gint64   user_id,
+                gint64   blocked_user_id)
+{
+  NatterdUser *user = natterd_directory_lookup_user_id (data, user_id);
+
+  if (user == NULL)
+    return;
+  if (user->blacklist == NULL)
+    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_hash_table_add (user->blacklist, g_memdup2 (&blocked_user_id, sizeof blocked_user_id));
+}
+
+const NatterdLoadSink *
+natterd_directory_load_sink (void)
+{
+  static const NatterdLoadSink sink = {
+    .app = load_app,
+    .user = load_user,
+    .group = load_group,
+    .member = load_member,
+    .chatroom = load_chatroom,
+    .blacklist = load_blacklist,
+  };
+  return &sink;
+}
+
+/* ----------------------------------------------------------------- tokens */
+
+static char *
+base64url_encode (const guint8 *data,
+                  gsize         length)
+{
+  char *text = g_base64_encode (data, length);
+  char *end = text + strlen (text);
+
+  for (char *p = text; *p != '\0'; p++)
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
+  while (end > text && end[-1] == '=')
+    *--end = '\0';
+  return text;
+}
+
+static guint8 *
+base64url_decode (const char *text,
+                  gsize       length,
+                  gsize      *out_length)
+{
+  g_autoptr(GString) padded = g_string_sized_new (length + 3);
+
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = text[i];
+
+      if (c == '-')
+        c = '+';
+      else if (c == '_')
+        c = '/';
+      else if (!g_ascii_isalnum (c))
+        return NULL;
+      g_string_append_c (padded, c);
+    }
+  while (padded->len % 4 != 0)
+    g_string_append_c (padded, '=');
+
+  return g_base64_decode (padded->str, out_length);
+}
+
+static void
+token_mac (GBytes     *key,
+           const char *payload,
+           guint8      out[32])
+{
+  gsize key_length;
+  const guint8 *key_data = g_bytes_get_data (key, &key_length);
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, key_data, key_length);
+  gsize length = 32;
+
+  g_hmac_update (hmac, (const guchar *) payload, -1);
+  g_hmac_get_digest (hmac, out, &length);
+}
+
+char *
+natterd_token_issue (NatterdApp *app,
+                     const char *user_id,
+                     gint64      issued,
+                     gint64      expires)
+{
+  g_autofree char *payload = g_strdup_printf (TOKEN_VERSION ":%s:%s:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+                                              app->key, user_id, issued, expires);
+  g_autofree char *encoded = base64url_encode ((const guint8 *) payload, strlen (payload));
+  g_autofree char *mac_text = NULL;
+  guint8 mac[32];
+
+  token_mac (app->token_key, payload, mac);
+  mac_text = base64url_encode (mac, TOKEN_MAC_LENGTH);
+  return g_strconcat (encoded, ".", mac_text, NULL);
+}
+
+static gboolean
+mac_matches (GBytes       *key,
+             const char   *payload,
+             const guint8 *mac,
+             gsize         mac_length)
+{
+  guint8 expected[32];
+  guint8 diff = 0;
+
+  if (mac_length != TOKEN_MAC_LENGTH)
+    return FALSE;
+  token_mac (key, payload, expected);
+  for (gsize i = 0; i < TOKEN_MAC_LENGTH; i++)
+    diff |= expected[i] ^ mac[i];
+  return diff == 0;
+}
+
+int
+natterd_token_check (NatterdDirectory  *self,
+                     const char        *app_key,
+                     const char        *token,
+                     gint64             now,
+                     NatterdUser      **out_user,
+                     gint64            *out_issued)
+{
+  NatterdApp *app = natterd_directory_lookup_app (self, app_key);
+  NatterdApp *token_app;
+  const char *dot;
+  g_autofree guint8 *payload_data = NULL;
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  g_auto(GStrv) fields = NULL;
+  gsize payload_length = 0, mac_length = 0;
+  gint64 issued, expires;
+  NatterdUser *user;
+
+  *out_user = NULL;
+
+  if (app == NULL)
+    return NATTER_CODE_APP_KEY_REJECTED;
+  if (app->settings.blocked)
+    return NATTER_CODE_APP_BLOCKED;
+
+  dot = token != NULL ? strchr (token, '.') : NULL;
+  if (dot == NULL)
+    return NATTER_CODE_TOKEN_INCORRECT;
+
+  payload_data = base64url_decode (token, (gsize) (dot - token), &payload_length);
+  mac = base64url_decode (dot + 1, strlen (dot + 1), &mac_length);
+  if (payload_data == NULL || mac == NULL || payload_length == 0 ||
+      memchr (payload_data, '\0', payload_length) != NULL)
+    return NATTER_CODE_TOKEN_INCORRECT;
+
+  payload = g_strndup ((const char *) payload_data, payload_length);
+  fields = g_strsplit (payload, ":", -1);
+  if (g_strv_length (fields) != 5 || !g_str_equal (fields[0], TOKEN_VERSION) ||
+      !g_ascii_string_to_signed (fields[3], 10, 0, G_MAXINT64, &issued, NULL) ||
+      !g_ascii_string_to_signed (fields[4], 10, 0, G_MAXINT64, &expires, NULL))
+    return NATTER_CODE_TOKEN_INCORRECT;
+
+  if (!g_str_equal (fields[1], app->key))
+    {
+      /* A real token, but of another app. */
+      token_app = natterd_directory_lookup_app (self, fields[1]);
+      if (token_app != NULL && mac_matches (token_app->token_key, payload, mac, mac_length))
+        return NATTER_CODE_APP_KEY_MISMATCH;
+      return NATTER_CODE_TOKEN_INCORRECT;
+    }
+
+  if (!mac_matches (app->token_key, payload, mac, mac_length))
+    return NATTER_CODE_TOKEN_INCORRECT;
+
+  user = natterd_directory_lookup_user (app, fields[2]);
+  if (user == NULL)
+    return NATTER_CODE_TOKEN_INCORRECT;
+
+  if ((expires != 0 && now >= expires) || issued < user->tokens_valid_after)
+    return NATTER_CODE_TOKEN_EXPIRED;
+
+  if (user->blocked_until > now)
+    return NATTER_CODE_USER_BLOCKED;
+
+  *out_user = user;
+  if (out_issued != NULL)
+    *out_issued = issued;
+  return NATTER_CODE_OK;
+}
+
+/* --------------------------------------------------------------- channels */
+
+gboolean
+natterd_conversation_is_private (int conversation_type)
+{
+  switch (conversation_type)
+    {
+    case NATTER_CONVERSATION_PRIVATE:
+    case NATTER_CONVERSATION_CUSTOMER_SERVICE:
+    case NATTER_CONVERSATION_SYSTEM:
+    case NATTER_CONVERSATION_APP_PUBLIC_SERVICE:
+    case NATTER_CONVERSATION_PUBLIC_SERVICE:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+char *
+natterd_channel_key (int         conversation_type,
+                     const char *sender_id,
+                     const char *target_id)
+{
+  /* Ids never contain '/', so the key is unambiguous. */
+  if (natterd_conversation_is_private (conversation_type))
+    {
+      if (strcmp (sender_id, target_id) > 0)
+        return g_strdup_printf ("%d/%s/%s", conversation_type, target_id, sender_id);
+      return g_strdup_printf ("%d/%s/%s", conversation_type, sender_id, target_id);
+    }
+  return g_strdup_printf ("%d/%s", conversation_type, target_id);
+}
+
+const char *
+natterd_message_target_for (const NatterdMessage *message,
+                            const char           *viewer_id)
+{
+  if (natterd_conversation_is_private (message->conversation_type) &&
+      g_strcmp0 (viewer_id, message->sender_user_id) != 0)
+    return message->sender_user_id;
+  return message->target_id;
+}

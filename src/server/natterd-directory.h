@@ -1,0 +1,212 @@
+/* natterd-directory.h — what natterd keeps in memory: apps, users, groups,
+ * chatrooms, tokens
+ *
+ * Everything a message needs on its way (the sender's app and limits, the
+ * recipients, group membership and gags, blacklists, online sessions) is
+ * looked up here on the main thread without touching the disk; the store
+ * persists every change through write ops.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "natterd-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NatterdSession NatterdSession;
+typedef struct _NatterdWebhook NatterdWebhook;
+
+/* Per-app settings: `natterd --create-app NAME --app-setting KEY=VALUE`,
+ * stored as a JSON object in the apps table. */
+typedef struct
+{
+  gboolean multi_device;        /* multi-device: deliver to every device of a user */
+  gboolean allow_reused_nonce;  /* allow-reused-nonce: for app servers that sign once */
+  gboolean blocked;             /* blocked: every connect gets 31008, the API 1001 */
+  guint    token_ttl;           /* token-ttl: s, 0 = tokens do not expire */
+  int      send_rate;           /* send-rate: messages/s per user; -1 = server default, 0 = unlimited */
+  int      send_burst;          /* send-burst */
+  int      api_rate;            /* api-rate: server API requests/s; -1 = default, 0 = unlimited */
+  char    *webhook_url;         /* webhook-url: every persisted message is POSTed here */
+  guint    recall_window;       /* recall-window: s a sender may recall, 0 = always */
+} NatterdAppSettings;
+
+typedef struct _NatterdApp NatterdApp;
+typedef struct _NatterdUser NatterdUser;
+typedef struct _NatterdGroup NatterdGroup;
+typedef struct _NatterdChatroom NatterdChatroom;
+
+struct _NatterdApp
+{
+  gint64             id;
+  char              *key;
+  char              *secret;
+  char              *name;
+  GBytes            *token_key;
+  NatterdAppSettings settings;
+  GHashTable        *users;        /* user id → NatterdUser */
+  GHashTable        *groups;       /* group id → NatterdGroup */
+  GHashTable        *chatrooms;    /* chatroom id → NatterdChatroom */
+  GHashTable        *nonces;       /* server API nonce → expiry (monotonic µs) */
+  double             api_tokens;   /* rate limiter */
+  gint64             api_refill;
+  NatterdWebhook    *webhook;      /* NULL without webhook-url */
+};
+
+struct _NatterdUser
+{
+  gint64      id;                  /* users.id */
+  NatterdApp *app;
+  char       *user_id;
+  char       *name;
+  char       *portrait_uri;
+  gint64      created;
+  gint64      tokens_valid_after;  /* ms: tokens issued before stop working */
+  gint64      blocked_until;       /* ms, 0 = not blocked */
+  guint64     max_seq;             /* committed inbox head */
+  GPtrArray  *sessions;            /* NatterdSession, connected; NULL when none ever */
+  double      send_tokens;         /* rate limiter */
+  gint64      send_refill;
+  GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
+  GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
+  gint64      offline_since;       /* monotonic µs, 0 while online */
+};
+
+typedef struct
+{
+  NatterdUser *user;
+  gint64       joined;
+  gint64       gag_until;           /* ms, 0 = not gagged */
+} NatterdMember;
+
+struct _NatterdGroup
+{
+  gint64      id;
+  NatterdApp *app;
+  char       *group_id;
+  char       *name;
+  gint64      created;
+  GHashTable *members;             /* NatterdUser* → NatterdMember* */
+};
+
+struct _NatterdChatroom
+{
+  gint64      id;
+  NatterdApp *app;
+  char       *chatroom_id;
+  char       *name;
+  gint64      created;             /* ms */
+  gint64      last_activity;       /* monotonic µs of the last message or join */
+  GHashTable *members;             /* NatterdUser* → NatterdMember* (joined in ms) */
+  GHashTable *banned;              /* NatterdUser* → until (gint64* ms): kicked, may not rejoin */
+  GHashTable *gagged;              /* NatterdUser* → until (gint64* ms) */
+  GHashTable *kicked;              /* NatterdUser* set: dropped, 23409 until they rejoin */
+  GQueue      recent;              /* NatterdMessage*, newest last, at most 50 */
+  gboolean    recent_loaded;
+};
+
+typedef struct _NatterdDirectory NatterdDirectory;
+
+NatterdDirectory *natterd_directory_new            (void);
+void              natterd_directory_free           (NatterdDirectory   *self);
+const NatterdLoadSink *natterd_directory_load_sink (void);
+
+NatterdApp       *natterd_directory_add_app        (NatterdDirectory   *self,
+                                                    const NatterdAppRecord *record);
+NatterdApp       *natterd_directory_lookup_app     (NatterdDirectory   *self,
+                                                    const char         *app_key);
+NatterdApp       *natterd_directory_lookup_app_id  (NatterdDirectory   *self,
+                                                    gint64              id);
+GList            *natterd_directory_get_apps       (NatterdDirectory   *self);
+
+/* A new user, with its id assigned; the caller stores it (NatterdUserOp). */
+NatterdUser      *natterd_directory_add_user       (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    const char         *user_id,
+                                                    gint64              created);
+NatterdUser      *natterd_directory_lookup_user    (NatterdApp         *app,
+                                                    const char         *user_id);
+NatterdUser      *natterd_directory_lookup_user_id (NatterdDirectory   *self,
+                                                    gint64              id);
+
+NatterdGroup     *natterd_directory_add_group      (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    const char         *group_id,
+                                                    const char         *name,
+                                                    gint64              created);
+void              natterd_directory_remove_group   (NatterdDirectory   *self,
+                                                    NatterdGroup       *group);
+NatterdMember    *natterd_group_add_member         (NatterdGroup       *group,
+                                                    NatterdUser        *user,
+                                                    gint64              joined);
+gboolean          natterd_group_remove_member      (NatterdGroup       *group,
+                                                    NatterdUser        *user);
+NatterdMember    *natterd_group_lookup_member      (NatterdGroup       *group,
+                                                    NatterdUser        *user);
+
+NatterdChatroom  *natterd_directory_add_chatroom   (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    const char         *chatroom_id,
+                                                    const char         *name,
+                                                    gint64              created);
+void              natterd_directory_remove_chatroom (NatterdDirectory  *self,
+                                                     NatterdChatroom   *room);
+
+gboolean          natterd_user_is_blocking         (NatterdUser        *user,
+                                                    NatterdUser        *other);
+gboolean          natterd_user_is_online           (NatterdUser        *user);
+
+/* App settings <-> JSON; natterd_app_settings_set() parses KEY=VALUE. */
+void              natterd_app_settings_parse       (NatterdAppSettings *settings,
+                                                    const char         *json);
+char             *natterd_app_settings_to_json     (const NatterdAppSettings *settings);
+gboolean          natterd_app_settings_set         (NatterdAppSettings *settings,
+                                                    const char         *assignment,
+                                                    GError            **error);
+void              natterd_app_settings_clear       (NatterdAppSettings *settings);
+void              natterd_app_update_settings      (NatterdApp         *app,
+                                                    const char         *json);
+
+/* New credentials for natterd --create-app. */
+void              natterd_app_record_generate      (NatterdAppRecord   *record,
+                                                    const char         *name);
+
+/* ------------------------------------------------------------------ tokens */
+
+/* "<base64url payload>.<base64url MAC>": the payload names the app, the user,
+ * when the token was issued and until when it is valid; the MAC is HMAC-
+ * SHA256 with the app's token key (never the app secret, which app servers
+ * may rotate). */
+char *natterd_token_issue (NatterdApp  *app,
+                           const char  *user_id,
+                           gint64       issued,
+                           gint64       expires);
+/* Returns 0 and the user, or the connect error (31002, 31004, 31005, 31008,
+ * 31009, 31020). */
+int   natterd_token_check (NatterdDirectory *self,
+                           const char       *app_key,
+                           const char       *token,
+                           gint64            now,
+                           NatterdUser     **out_user,
+                           gint64           *out_issued);
+
+/* ---------------------------------------------------------------- channels */
+
+/* The key of a conversation in the store, the same for both sides of a
+ * private chat: "1/alice/bob" (sorted), "3/groupid", "4/roomid". */
+char *natterd_channel_key (int         conversation_type,
+                           const char *sender_id,
+                           const char *target_id);
+/* Private-like types (1, 5, 6, 7, 8) are addressed to a user. */
+gboolean natterd_conversation_is_private (int conversation_type);
+/* The target id of @message as @viewer_id sees it. */
+const char *natterd_message_target_for (const NatterdMessage *message,
+                                        const char           *viewer_id);
+
+gint64 natterd_now_ms (void);
+
+G_END_DECLS

@@ -1,0 +1,28 @@
+/* natterd-log.h — structured logging to stderr, one event a line
+ *
+ * Every line carries a timestamp, a level and an event name, then key=value
+ * fields (text) or one JSON object (json), so operators can grep or feed it
+ * to a log pipeline.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean natterd_log_init  (const char     *level,
+                            const char     *format,
+                            GError        **error);
+
+/* natterd_log (G_LOG_LEVEL_INFO, "connect", "user", id, "app", key, NULL):
+ * key/value string pairs, NULL-terminated; a NULL value is skipped. */
+void     natterd_log       (GLogLevelFlags  level,
+                            const char     *event,
+                            ...) G_GNUC_NULL_TERMINATED;
+
+gboolean natterd_log_enabled (GLogLevelFlags level);
+
+G_END_DECLS

@@ -1,0 +1,168 @@
+/* natterd-metrics.c — GET /metrics, Prometheus text format 0.0.4
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-server-private.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+const double natterd_latency_buckets[NATTERD_HISTOGRAM_BUCKETS] = {
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
+};
+
+const double natterd_size_buckets[NATTERD_HISTOGRAM_BUCKETS] = {
+  1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
+};
+
+void
+natterd_histogram_observe (NatterdHistogram *histogram,
+                           const double     *bounds,
+                           double            value)
+{
+  guint i = 0;
+
+  while (i < NATTERD_HISTOGRAM_BUCKETS && value > bounds[i])
+    i++;
+  histogram->counts[i]++;
+  histogram->count++;
+  histogram->sum += value;
+}
+
+static const int connect_codes[] = {
+  NATTER_CODE_APP_KEY_REJECTED,
+  NATTER_CODE_TOKEN_INCORRECT,
+  NATTER_CODE_APP_KEY_MISMATCH,
+  NATTER_CODE_APP_BLOCKED,
+  NATTER_CODE_USER_BLOCKED,
+  NATTER_CODE_TOKEN_EXPIRED,
+  NATTER_CODE_INVALID_PARAMETER,
+};
+
+guint
+natterd_metrics_connect_index (int code)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (connect_codes); i++)
+    if (connect_codes[i] == code)
+      return i;
+  return G_N_ELEMENTS (connect_codes);
+}
+
+static void
+counter (GString    *out,
+         const char *name,
+         const char *help,
+         guint64     value)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s %" G_GUINT64_FORMAT "\n",
+                          name, help, name, name, value);
+}
+
+static void
+gauge (GString    *out,
+       const char *name,
+       const char *help,
+       double      value)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name,
+                          name, value);
+}
+
+static void
+histogram (GString                *out,
+           const char             *name,
+           const char             *help,
+           const NatterdHistogram *h,
+           const double           *bounds)
+{
+  guint64 cumulative = 0;
+
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+  for (guint i = 0; i < NATTERD_HISTOGRAM_BUCKETS; i++)
+    {
+      cumulative += h->counts[i];
+      g_string_append_printf (out, "%s_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n", name, bounds[i],
+                              cumulative);
+    }
+  cumulative += h->counts[NATTERD_HISTOGRAM_BUCKETS];
+  g_string_append_printf (out, "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n", name, cumulative);
+  g_string_append_printf (out, "%s_sum %.17g\n%s_count %" G_GUINT64_FORMAT "\n", name, h->sum,
+                          name, h->count);
+}
+
+static double
+resident_bytes (void)
+{
+  g_autofree char *statm = NULL;
+  unsigned long size = 0, resident = 0;
+
+  if (!g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL) ||
+      sscanf (statm, "%lu %lu", &size, &resident) != 2)
+    return 0;
+  return (double) resident * (double) sysconf (_SC_PAGESIZE);
+}
+
+GString *
+natterd_metrics_render (NatterdServer *self)
+{
+  static const char * const type_names[] = {
+    "status", "private", "discussion", "group", "chatroom", "customer_service", "system",
+    "app_public_service", "public_service",
+  };
+  NatterdMetrics *m = &self->metrics;
+  GString *out = g_string_sized_new (8192);
+
+  gauge (out, "natterd_connections", "Open WebSocket connections, connected or not.",
+         g_hash_table_size (self->sessions));
+  gauge (out, "natterd_connections_authenticated", "Connections past Connect.", self->n_connected);
+  counter (out, "natterd_connections_total", "Connections accepted by Connect.", m->connections_total);
+
+  g_string_append (out, "# HELP natterd_connect_refused_total Connects refused, by code.\n"
+                        "# TYPE natterd_connect_refused_total counter\n");
+  for (guint i = 0; i <= G_N_ELEMENTS (connect_codes); i++)
+    g_string_append_printf (out, "natterd_connect_refused_total{code=\"%d\"} %" G_GUINT64_FORMAT "\n",
+                            i < G_N_ELEMENTS (connect_codes) ? connect_codes[i] : 0,
+                            m->connect_refused[i]);
+
+  counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
+  counter (out, "natterd_frames_received_total", "Frames received.", m->frames_in);
+  counter (out, "natterd_frames_sent_total", "Frames sent.", m->frames_out);
+  counter (out, "natterd_bad_frames_total", "Frames refused by the codec.", m->bad_frames);
+
+  g_string_append (out, "# HELP natterd_messages_published_total Messages accepted, by conversation type.\n"
+                        "# TYPE natterd_messages_published_total counter\n");
+  for (guint i = 0; i < G_N_ELEMENTS (type_names); i++)
+    g_string_append_printf (out, "natterd_messages_published_total{type=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            type_names[i], m->messages_published[i]);
+
+  counter (out, "natterd_messages_refused_total", "Publishes refused with a code.", m->messages_refused);
+  counter (out, "natterd_messages_duplicate_total", "Resends answered with the first uid.",
+           m->messages_duplicate);
+  counter (out, "natterd_messages_delivered_total", "Deliver frames sent live.", m->messages_delivered);
+  counter (out, "natterd_messages_replayed_total", "Deliver frames sent from the inbox after connect.",
+           m->messages_replayed);
+  counter (out, "natterd_api_requests_total", "Server API requests.", m->api_requests);
+  counter (out, "natterd_api_errors_total", "Server API requests answered with an error code.",
+           m->api_errors);
+  counter (out, "natterd_webhook_sent_total", "Webhook deliveries that succeeded.", m->webhook_sent);
+  counter (out, "natterd_webhook_failed_total", "Webhook attempts that failed (retried).", m->webhook_failed);
+  counter (out, "natterd_webhook_dropped_total", "Webhook events dropped (queue full or out of attempts).",
+           m->webhook_dropped);
+  counter (out, "natterd_media_uploaded_bytes_total", "Bytes of media stored.", m->media_uploaded_bytes);
+  counter (out, "natterd_media_downloads_total", "Media downloads served.", m->media_downloads);
+  gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
+         natterd_store_get_queue_length (self->store));
+  gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());
+
+  histogram (out, "natterd_publish_latency_seconds", "Publish received to PublishAck sent (durable).",
+             &m->publish_latency, natterd_latency_buckets);
+  histogram (out, "natterd_commit_duration_seconds", "One writer transaction including fsync.",
+             &m->commit_duration, natterd_latency_buckets);
+  histogram (out, "natterd_commit_operations", "Operations committed per transaction.",
+             &m->commit_size, natterd_size_buckets);
+  histogram (out, "natterd_query_latency_seconds", "Query received to Result sent.",
+             &m->query_latency, natterd_latency_buckets);
+
+  return out;
+}

@@ -1,0 +1,62 @@
+/* natterd-metrics.h — counters and histograms behind GET /metrics
+ *
+ * Updated on the main thread only (the writer reports batches through the
+ * store's batch observer, on the main context).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NATTERD_HISTOGRAM_BUCKETS 14
+
+typedef struct
+{
+  guint64 counts[NATTERD_HISTOGRAM_BUCKETS + 1];  /* last: +Inf */
+  guint64 count;
+  double  sum;
+} NatterdHistogram;
+
+/* Bucket upper bounds in seconds, shared by every latency histogram. */
+extern const double natterd_latency_buckets[NATTERD_HISTOGRAM_BUCKETS];
+/* Bucket upper bounds for counts (ops per commit). */
+extern const double natterd_size_buckets[NATTERD_HISTOGRAM_BUCKETS];
+
+void natterd_histogram_observe (NatterdHistogram *histogram,
+                                const double     *bounds,
+                                double            value);
+
+typedef struct
+{
+  guint64          connections_total;
+  guint64          connect_refused[8];       /* by natterd_metrics_connect_index() */
+  guint64          kicks_total;
+  guint64          frames_in;
+  guint64          frames_out;
+  guint64          bad_frames;
+  guint64          messages_published[9];    /* by conversation type, 0 = status-only */
+  guint64          messages_refused;
+  guint64          messages_duplicate;
+  guint64          messages_delivered;
+  guint64          messages_replayed;
+  guint64          api_requests;
+  guint64          api_errors;
+  guint64          webhook_sent;
+  guint64          webhook_failed;
+  guint64          webhook_dropped;
+  guint64          webhook_queued;
+  guint64          media_uploaded_bytes;
+  guint64          media_downloads;
+  NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
+  NatterdHistogram commit_duration;          /* one writer transaction */
+  NatterdHistogram commit_size;              /* ops per transaction */
+  NatterdHistogram query_latency;
+} NatterdMetrics;
+
+guint natterd_metrics_connect_index (int code);
+
+G_END_DECLS

@@ -1,0 +1,728 @@
+/* natterd-queries.c — Query frames: history, conversations, chatrooms,
+ * unread, recall, TURN credentials, online status
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-server-private.h"
+
+#include "natterd-log.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define CONVERSATION_LIST_DEFAULT_LIMIT 100
+#define CHATROOM_JOIN_DEFAULT_COUNT 10
+#define CHATROOM_RECENT_MAX 50
+
+void
+natterd_message_to_proto (const NatterdMessage *m,
+                          const char           *viewer_id,
+                          Natter__Message      *out)
+{
+  out->message_uid = m->uid != NULL ? m->uid : (char *) "";
+  out->conversation_type = m->conversation_type;
+  out->target_id = (char *) natterd_message_target_for (m, viewer_id);
+  out->sender_user_id = m->sender_user_id;
+  out->object_name = m->object_name;
+  out->content = m->content;
+  out->sent_time = m->sent_time;
+  out->flags = m->flags;
+  out->push_content = m->push_content != NULL ? m->push_content : (char *) "";
+}
+
+typedef struct
+{
+  NatterdSession *session;
+  guint32         request_id;
+  gint64          received;
+  int             count;        /* chatroom join */
+  char           *chatroom_id;
+} QueryContext;
+
+static QueryContext *
+query_context_new (NatterdSession      *session,
+                   const Natter__Query *query)
+{
+  QueryContext *context = g_new0 (QueryContext, 1);
+
+  context->session = g_object_ref (session);
+  context->request_id = query->request_id;
+  context->received = g_get_monotonic_time ();
+  return context;
+}
+
+static void
+query_context_free (gpointer data)
+{
+  QueryContext *context = data;
+
+  g_object_unref (context->session);
+  g_free (context->chatroom_id);
+  g_free (context);
+}
+
+/* Sends @result (request_id and code filled in here). */
+static void
+send_result (QueryContext   *context,
+             Natter__Result *result,
+             int             code,
+             const char     *error_message)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  NatterdServer *server = context->session->server;
+
+  result->request_id = context->request_id;
+  result->code = code;
+  result->error_message = (char *) (error_message != NULL ? error_message :
+                                    code != 0 ? natter_code_to_string (code) : "");
+  frame.body_case = NATTER__FRAME__BODY_RESULT;
+  frame.result = result;
+  natterd_session_send_frame (context->session, &frame);
+
+  natterd_histogram_observe (&server->metrics.query_latency, natterd_latency_buckets,
+                             (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
+}
+
+static void
+send_code (QueryContext *context,
+           int           code,
+           const char   *error_message)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+
+  send_result (context, &result, code, error_message);
+}
+
+/* ----------------------------------------------------------------- history */
+
+static void
+history_read (NatterdRead *read,
+              gpointer     user_data)
+{
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
+  g_autofree Natter__Message *messages = NULL;
+  g_autofree Natter__Message **pointers = NULL;
+  guint n;
+
+  if (read->error != NULL)
+    {
+      send_code (context, NATTER_CODE_SERVER_ERROR, "History could not be read");
+      return;
+    }
+
+  /* One more than asked was read, to tell whether there is more. */
+  n = MIN (read->entries->len, read->limit - 1);
+  messages = g_new0 (Natter__Message, MAX (n, 1));
+  pointers = g_new0 (Natter__Message *, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      natter__message__init (&messages[i]);
+      natterd_message_to_proto (g_ptr_array_index (read->entries, i),
+                                context->session->user->user_id, &messages[i]);
+      pointers[i] = &messages[i];
+    }
+  history.n_messages = n;
+  history.messages = pointers;
+  history.has_more = read->entries->len > n;
+  result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
+  result.history = &history;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+query_history (NatterdServer                *self,
+               QueryContext                 *context,
+               const Natter__HistoryRequest *request)
+{
+  NatterdUser *user = context->session->user;
+  NatterdRead *read;
+
+  if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
+    {
+      send_code (context, NATTER_CODE_INVALID_PARAMETER, "Chatrooms have no history");
+      query_context_free (context);
+      return;
+    }
+
+  if (request->conversation_type == NATTER_CONVERSATION_GROUP ||
+      request->conversation_type == NATTER_CONVERSATION_DISCUSSION)
+    {
+      NatterdGroup *group = g_hash_table_lookup (user->app->groups, request->target_id);
+
+      if (group == NULL || natterd_group_lookup_member (group, user) == NULL)
+        {
+          send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
+          query_context_free (context);
+          return;
+        }
+    }
+
+  read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
+  read->app_id = user->app->id;
+  read->channel = natterd_channel_key (request->conversation_type, user->user_id, request->target_id);
+  read->before_time = request->before_time;
+  read->limit = request->count + 1;
+  natterd_store_read (self->store, read);
+}
+
+/* ------------------------------------------------------------ conversations */
+
+static char *
+conversation_cursor (const NatterdConversation *c)
+{
+  return g_strdup_printf ("%d:%" G_GINT64_FORMAT ":%d:%s", c->pinned ? 1 : 0, c->updated_time,
+                          c->conversation_type, c->target_id);
+}
+
+static gboolean
+parse_cursor (const char  *cursor,
+              NatterdRead *read)
+{
+  g_auto(GStrv) parts = g_strsplit (cursor, ":", 4);
+  gint64 pinned, time, type;
+
+  if (g_strv_length (parts) != 4 ||
+      !g_ascii_string_to_signed (parts[0], 10, 0, 1, &pinned, NULL) ||
+      !g_ascii_string_to_signed (parts[1], 10, G_MININT64, G_MAXINT64, &time, NULL) ||
+      !g_ascii_string_to_signed (parts[2], 10, 1, 8, &type, NULL) ||
+      !natter_id_is_valid (parts[3]))
+    return FALSE;
+
+  read->has_cursor = TRUE;
+  read->cursor_pinned = pinned != 0;
+  read->cursor_time = time;
+  read->cursor_type = (int) type;
+  read->cursor_target = g_strdup (parts[3]);
+  return TRUE;
+}
+
+static void
+conversations_read (NatterdRead *read,
+                    gpointer     user_data)
+{
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ConversationListResult list = NATTER__CONVERSATION_LIST_RESULT__INIT;
+  g_autofree Natter__Conversation *conversations = NULL;
+  g_autofree Natter__Conversation **pointers = NULL;
+  g_autofree Natter__Message *latest = NULL;
+  g_autofree char *next = NULL;
+  guint n;
+
+  if (read->error != NULL)
+    {
+      send_code (context, NATTER_CODE_SERVER_ERROR, "Conversations could not be read");
+      return;
+    }
+
+  n = MIN (read->conversations->len, read->limit - 1);
+  conversations = g_new0 (Natter__Conversation, MAX (n, 1));
+  pointers = g_new0 (Natter__Conversation *, MAX (n, 1));
+  latest = g_new0 (Natter__Message, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      NatterdConversation *c = g_ptr_array_index (read->conversations, i);
+      Natter__Conversation *out = &conversations[i];
+
+      natter__conversation__init (out);
+      out->conversation_type = c->conversation_type;
+      out->target_id = c->target_id;
+      out->unread_count = c->unread;
+      out->pinned = c->pinned;
+      out->muted = c->muted;
+      out->updated_time = c->updated_time;
+      if (c->latest != NULL)
+        {
+          natter__message__init (&latest[i]);
+          natterd_message_to_proto (c->latest, context->session->user->user_id, &latest[i]);
+          out->latest_message = &latest[i];
+        }
+      pointers[i] = out;
+    }
+  if (read->conversations->len > n && n > 0)
+    next = conversation_cursor (g_ptr_array_index (read->conversations, n - 1));
+
+  list.n_conversations = n;
+  list.conversations = pointers;
+  list.next_cursor = next != NULL ? next : (char *) "";
+  result.payload_case = NATTER__RESULT__PAYLOAD_CONVERSATION_LIST;
+  result.conversation_list = &list;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+query_conversations (NatterdServer                         *self,
+                     QueryContext                          *context,
+                     const Natter__ConversationListRequest *request)
+{
+  NatterdRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, conversations_read, context,
+                                        query_context_free);
+
+  read->user_id = context->session->user->id;
+  read->limit = (request->limit > 0 ? request->limit : CONVERSATION_LIST_DEFAULT_LIMIT) + 1;
+  for (gsize i = 0; i < request->n_types; i++)
+    g_array_append_val (read->types, request->types[i]);
+
+  if (request->cursor != NULL && *request->cursor != '\0' && !parse_cursor (request->cursor, read))
+    {
+      send_code (context, NATTER_CODE_INVALID_PARAMETER, "Unknown cursor");
+      natterd_read_free (read);
+      return;
+    }
+  natterd_store_read (self->store, read);
+}
+
+/* ---------------------------------------------------------------- chatrooms */
+
+static void
+send_chatroom_join (QueryContext    *context,
+                    NatterdChatroom *room)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ChatroomJoinResult join = NATTER__CHATROOM_JOIN_RESULT__INIT;
+  g_autofree Natter__Message *messages = NULL;
+  g_autofree Natter__Message **pointers = NULL;
+  guint available = g_queue_get_length (&room->recent);
+  guint n = context->count < 0 ? 0 : MIN ((guint) context->count, available);
+  guint i = 0;
+
+  messages = g_new0 (Natter__Message, MAX (n, 1));
+  pointers = g_new0 (Natter__Message *, MAX (n, 1));
+  /* The newest n, oldest first. */
+  for (GList *l = g_queue_peek_nth_link (&room->recent, available - n); l != NULL && i < n; l = l->next, i++)
+    {
+      natter__message__init (&messages[i]);
+      natterd_message_to_proto (l->data, context->session->user->user_id, &messages[i]);
+      pointers[i] = &messages[i];
+    }
+
+  join.n_messages = n;
+  join.messages = pointers;
+  join.member_count = g_hash_table_size (room->members);
+  result.payload_case = NATTER__RESULT__PAYLOAD_CHATROOM_JOIN;
+  result.chatroom_join = &join;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+chatroom_recent_read (NatterdRead *read,
+                      gpointer     user_data)
+{
+  QueryContext *context = user_data;
+  NatterdApp *app = context->session->user != NULL ? context->session->user->app : NULL;
+  NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, context->chatroom_id) : NULL;
+
+  if (room == NULL)
+    {
+      send_code (context, NATTER_CODE_CHATROOM_NOT_EXIST, NULL);
+      return;
+    }
+
+  if (!room->recent_loaded && read->error == NULL)
+    {
+      /* Newest first from the store; messages that arrived meanwhile are
+       * already in the queue and newer. */
+      for (guint i = 0; i < read->entries->len; i++)
+        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->entries, i)));
+      while (g_queue_get_length (&room->recent) > CHATROOM_RECENT_MAX)
+        natterd_message_free (g_queue_pop_head (&room->recent));
+      room->recent_loaded = TRUE;
+    }
+  send_chatroom_join (context, room);
+}
+
+static void
+query_chatroom_join (NatterdServer                    *self,
+                     QueryContext                     *context,
+                     const Natter__ChatroomJoinRequest *request)
+{
+  NatterdUser *user = context->session->user;
+  NatterdChatroom *room = NULL;
+  int code = natterd_server_chatroom_join (self, user->app, user, request->chatroom_id, &room);
+  NatterdRead *read;
+
+  if (code != NATTER_CODE_OK)
+    {
+      send_code (context, code, NULL);
+      query_context_free (context);
+      return;
+    }
+
+  context->count = request->count == 0 ? CHATROOM_JOIN_DEFAULT_COUNT : request->count;
+  context->chatroom_id = g_strdup (request->chatroom_id);
+  if (room->recent_loaded || context->count < 0)
+    {
+      send_chatroom_join (context, room);
+      query_context_free (context);
+      return;
+    }
+
+  /* After a restart the recent messages are in the store only. */
+  read = natterd_read_new (NATTERD_READ_HISTORY, chatroom_recent_read, context, query_context_free);
+  read->app_id = user->app->id;
+  read->channel = natterd_channel_key (NATTER_CONVERSATION_CHATROOM, user->user_id, request->chatroom_id);
+  read->limit = CHATROOM_RECENT_MAX;
+  natterd_store_read (self->store, read);
+}
+
+/* ------------------------------------------------------- conversation state */
+
+static void
+conversation_stored (NatterdOp *op,
+                     gpointer   user_data)
+{
+  send_code (user_data, op->error != NULL ? NATTER_CODE_SERVER_ERROR : NATTER_CODE_OK, NULL);
+}
+
+static void
+update_conversation (NatterdServer             *self,
+                     QueryContext              *context,
+                     int                        conversation_type,
+                     const char                *target_id,
+                     NatterdConversationAction  action,
+                     gint64                     time)
+{
+  NatterdConversationOp *op = natterd_op_new (NATTERD_OP_CONVERSATION, conversation_stored,
+                                              context, query_context_free);
+
+  op->user_id = context->session->user->id;
+  op->conversation_type = conversation_type;
+  op->target_id = g_strdup (target_id);
+  op->action = action;
+  op->time = time > 0 ? time : natterd_now_ms ();
+  natterd_store_submit (self->store, op);
+}
+
+/* ------------------------------------------------------------------- recall */
+
+typedef struct
+{
+  NatterdServer    *server;
+  NatterdSession   *origin;
+  NatterdRecallDone done;
+  gpointer          user_data;
+  GDestroyNotify    destroy;
+} RecallContext;
+
+static void
+recall_context_free (gpointer data)
+{
+  RecallContext *context = data;
+
+  if (context->destroy != NULL)
+    context->destroy (context->user_data);
+  g_clear_object (&context->origin);
+  g_object_unref (context->server);
+  g_free (context);
+}
+
+static void
+recall_committed (NatterdOp *base,
+                  gpointer   user_data)
+{
+  NatterdRecallOp *op = (NatterdRecallOp *) base;
+  RecallContext *context = user_data;
+
+  if (base->error != NULL)
+    {
+      context->done (NATTER_CODE_SERVER_ERROR, NULL, context->user_data);
+      return;
+    }
+  if (!op->found)
+    {
+      context->done (NATTER_CODE_RECALL_FAILED, NULL, context->user_data);
+      return;
+    }
+
+  natterd_server_deliver_committed (context->server, op->command, context->origin);
+  context->done (NATTER_CODE_OK, &op->command->message, context->user_data);
+}
+
+static char *
+recall_command_content (const char *message_uid,
+                        int         conversation_type,
+                        const char *target_id,
+                        gint64      sent_time)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "messageUId");
+  json_builder_add_string_value (builder, message_uid);
+  json_builder_set_member_name (builder, "conversationType");
+  json_builder_add_int_value (builder, conversation_type);
+  json_builder_set_member_name (builder, "targetId");
+  json_builder_add_string_value (builder, target_id);
+  json_builder_set_member_name (builder, "sentTime");
+  json_builder_add_int_value (builder, sent_time);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static void
+natterd_server_recall_from (NatterdServer     *self,
+                            NatterdSession    *origin,
+                            NatterdApp        *app,
+                            NatterdUser       *sender,
+                            int                conversation_type,
+                            const char        *target_id,
+                            const char        *message_uid,
+                            gint64             sent_time,
+                            NatterdRecallDone  done,
+                            gpointer           user_data,
+                            GDestroyNotify     destroy)
+{
+  gint64 message_id = natterd_message_uid_to_id (message_uid);
+  NatterdRecallOp *op;
+  NatterdPublishOp *command;
+  RecallContext *context;
+  gint64 now = natterd_now_ms ();
+
+  if (message_id <= 0 || !NATTER_CONVERSATION_TYPE_IS_VALID (conversation_type))
+    {
+      done (NATTER_CODE_RECALL_FAILED, NULL, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  context = g_new0 (RecallContext, 1);
+  context->server = g_object_ref (self);
+  context->origin = origin != NULL ? g_object_ref (origin) : NULL;
+  context->done = done;
+  context->user_data = user_data;
+  context->destroy = destroy;
+
+  op = natterd_op_new (NATTERD_OP_RECALL, recall_committed, context, recall_context_free);
+  op->app_id = app->id;
+  op->message_id = message_id;
+  op->uid = g_strdup (message_uid);
+  op->sender_id = sender->id;
+  op->channel = natterd_channel_key (conversation_type, sender->user_id, target_id);
+  op->window_start = app->settings.recall_window > 0 ? now - (gint64) app->settings.recall_window * 1000 : 0;
+  op->operator_id = g_strdup (sender->user_id);
+  op->recall_time = now;
+
+  /* RC:RcCmd goes wherever the message went; it is persisted (offline
+   * devices learn of it) but leaves conversation lists alone. */
+  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+  command->app_id = app->id;
+  command->sender_id = sender->id;
+  command->channel = g_strdup (op->channel);
+  command->message.conversation_type = conversation_type;
+  command->message.sender_user_id = g_strdup (sender->user_id);
+  command->message.target_id = g_strdup (target_id);
+  command->message.object_name = g_strdup (NATTER_OBJECT_RECALL_COMMAND);
+  command->message.content = recall_command_content (message_uid, conversation_type, target_id, sent_time);
+  command->message.flags = natter_object_name_flags (NATTER_OBJECT_RECALL_COMMAND, 0);
+  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
+  natterd_server_add_conversation_recipients (self, command, app, sender, conversation_type,
+                                              target_id, app->settings.multi_device, FALSE);
+  for (guint i = 0; i < command->recipients->len; i++)
+    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
+  op->command = command;
+
+  natterd_store_submit (self->store, op);
+}
+
+void
+natterd_server_recall (NatterdServer     *self,
+                       NatterdApp        *app,
+                       NatterdUser       *sender,
+                       int                conversation_type,
+                       const char        *target_id,
+                       const char        *message_uid,
+                       gint64             sent_time,
+                       NatterdRecallDone  done,
+                       gpointer           user_data,
+                       GDestroyNotify     destroy)
+{
+  natterd_server_recall_from (self, NULL, app, sender, conversation_type, target_id, message_uid,
+                              sent_time, done, user_data, destroy);
+}
+
+static void
+recall_answered (int                   code,
+                 const NatterdMessage *command,
+                 gpointer              user_data)
+{
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__RecallResult recall = NATTER__RECALL_RESULT__INIT;
+  Natter__Message message = NATTER__MESSAGE__INIT;
+
+  if (code != NATTER_CODE_OK)
+    {
+      send_code (context, code, NULL);
+      return;
+    }
+
+  natterd_message_to_proto (command, context->session->user->user_id, &message);
+  recall.recall_command = &message;
+  result.payload_case = NATTER__RESULT__PAYLOAD_RECALL;
+  result.recall = &recall;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+/* -------------------------------------------------------------- the others */
+
+static void
+query_turn (NatterdServer *self,
+            QueryContext  *context)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__TurnCredentials turn = NATTER__TURN_CREDENTIALS__INIT;
+  g_autofree char *username = NULL;
+  g_autofree char *password = NULL;
+  char **uris = self->config->turn_uris;
+
+  if (self->config->turn_secret != NULL && *self->config->turn_secret != '\0')
+    {
+      /* coturn's REST API scheme (use-auth-secret): the username carries its
+       * own expiry, the password is the HMAC of it. */
+      g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) self->config->turn_secret,
+                                          strlen (self->config->turn_secret));
+      guint8 digest[20];
+      gsize length = sizeof digest;
+      gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->config->turn_ttl;
+
+      username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", expiry, context->session->user->user_id);
+      g_hmac_update (hmac, (const guchar *) username, -1);
+      g_hmac_get_digest (hmac, digest, &length);
+      password = g_base64_encode (digest, length);
+      turn.ttl = self->config->turn_ttl;
+    }
+
+  turn.username = username != NULL ? username : (char *) "";
+  turn.password = password != NULL ? password : (char *) "";
+  turn.n_uris = uris != NULL ? g_strv_length (uris) : 0;
+  turn.uris = uris;
+  result.payload_case = NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS;
+  result.turn_credentials = &turn;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+query_online_status (NatterdServer                     *self,
+                     QueryContext                      *context,
+                     const Natter__OnlineStatusRequest *request)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__OnlineStatusResult online = NATTER__ONLINE_STATUS_RESULT__INIT;
+  g_autofree Natter__OnlineStatus *statuses = g_new0 (Natter__OnlineStatus, request->n_user_ids);
+  g_autofree Natter__OnlineStatus **pointers = g_new0 (Natter__OnlineStatus *, request->n_user_ids);
+  NatterdApp *app = context->session->user->app;
+
+  for (gsize i = 0; i < request->n_user_ids; i++)
+    {
+      NatterdUser *user = natterd_directory_lookup_user (app, request->user_ids[i]);
+
+      natter__online_status__init (&statuses[i]);
+      statuses[i].user_id = request->user_ids[i];
+      statuses[i].online = user != NULL && natterd_user_is_online (user);
+      statuses[i].platform = statuses[i].online ?
+        ((NatterdSession *) g_ptr_array_index (user->sessions, user->sessions->len - 1))->platform :
+        (char *) "";
+      pointers[i] = &statuses[i];
+    }
+
+  online.n_statuses = request->n_user_ids;
+  online.statuses = pointers;
+  result.payload_case = NATTER__RESULT__PAYLOAD_ONLINE_STATUS;
+  result.online_status = &online;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static NatterdConversationAction
+conversation_action (Natter__ConversationUpdateRequest__Action action)
+{
+  switch (action)
+    {
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_PIN:
+      return NATTERD_CONVERSATION_PIN;
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_UNPIN:
+      return NATTERD_CONVERSATION_UNPIN;
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_MUTE:
+      return NATTERD_CONVERSATION_MUTE;
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_UNMUTE:
+      return NATTERD_CONVERSATION_UNMUTE;
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_REMOVE:
+      return NATTERD_CONVERSATION_REMOVE;
+    case NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_NONE:
+    case _NATTER__CONVERSATION_UPDATE_REQUEST__ACTION_IS_INT_SIZE:
+    default:
+      g_assert_not_reached ();  /* natter_frame_validate() refuses them */
+    }
+}
+
+void
+natterd_server_handle_query (NatterdServer       *self,
+                             NatterdSession      *session,
+                             const Natter__Query *query)
+{
+  QueryContext *context = query_context_new (session, query);
+
+  switch (query->method_case)
+    {
+    case NATTER__QUERY__METHOD_HISTORY:
+      query_history (self, context, query->history);
+      return;
+
+    case NATTER__QUERY__METHOD_CONVERSATION_LIST:
+      query_conversations (self, context, query->conversation_list);
+      return;
+
+    case NATTER__QUERY__METHOD_CHATROOM_JOIN:
+      query_chatroom_join (self, context, query->chatroom_join);
+      return;
+
+    case NATTER__QUERY__METHOD_CHATROOM_QUIT:
+      {
+        NatterdChatroom *room = g_hash_table_lookup (session->user->app->chatrooms,
+                                                     query->chatroom_quit->chatroom_id);
+
+        if (room != NULL)
+          natterd_server_chatroom_quit (self, room, session->user);
+        send_code (context, NATTER_CODE_OK, NULL);
+      }
+      break;
+
+    case NATTER__QUERY__METHOD_CLEAR_UNREAD:
+      update_conversation (self, context, query->clear_unread->conversation_type,
+                           query->clear_unread->target_id, NATTERD_CONVERSATION_CLEAR_UNREAD,
+                           query->clear_unread->last_read_time);
+      return;
+
+    case NATTER__QUERY__METHOD_CONVERSATION_UPDATE:
+      update_conversation (self, context, query->conversation_update->conversation_type,
+                           query->conversation_update->target_id,
+                           conversation_action (query->conversation_update->action), 0);
+      return;
+
+    case NATTER__QUERY__METHOD_RECALL:
+      natterd_server_recall_from (self, session, session->user->app, session->user,
+                                  query->recall->conversation_type, query->recall->target_id,
+                                  query->recall->message_uid, query->recall->sent_time,
+                                  recall_answered, context, query_context_free);
+      return;
+
+    case NATTER__QUERY__METHOD_TURN_CREDENTIALS:
+      query_turn (self, context);
+      break;
+
+    case NATTER__QUERY__METHOD_ONLINE_STATUS:
+      query_online_status (self, context, query->online_status);
+      break;
+
+    case NATTER__QUERY__METHOD__NOT_SET:
+    default:
+      g_assert_not_reached ();
+    }
+
+  query_context_free (context);
+}

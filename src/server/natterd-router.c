@@ -1,0 +1,445 @@
+/* natterd-router.c — who gets a message, and delivering it once it is stored
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-server-private.h"
+
+#include "natterd-log.h"
+
+#include <string.h>
+
+gint64
+natterd_server_next_sent_time (NatterdServer *self,
+                               const char    *channel)
+{
+  guint slot = g_str_hash (channel) & (NATTERD_CHANNEL_CLOCK_SLOTS - 1);
+  gint64 time = MAX (natterd_now_ms (), self->channel_clock[slot] + 1);
+
+  self->channel_clock[slot] = time;
+  return time;
+}
+
+gboolean
+natterd_server_check_rate (NatterdServer *self,
+                           NatterdUser   *user)
+{
+  const NatterdAppSettings *settings = &user->app->settings;
+  double rate = settings->send_rate >= 0 ? (double) settings->send_rate : (double) self->config->send_rate;
+  double burst = settings->send_burst >= 0 ? (double) settings->send_burst : (double) self->config->send_burst;
+  gint64 now = g_get_monotonic_time ();
+
+  if (rate <= 0)
+    return TRUE;
+  burst = MAX (burst, rate);
+
+  if (user->send_tokens < 0)
+    user->send_tokens = burst;
+  else
+    user->send_tokens = MIN (burst, user->send_tokens +
+                             (double) (now - user->send_refill) * rate / G_USEC_PER_SEC);
+  user->send_refill = now;
+
+  if (user->send_tokens < 1)
+    return FALSE;
+  user->send_tokens -= 1;
+  return TRUE;
+}
+
+void
+natterd_server_deliver_live (NatterdServer        *self,
+                             NatterdUser          *user,
+                             const NatterdMessage *message,
+                             NatterdSession       *except)
+{
+  if (user == NULL || user->sessions == NULL)
+    return;
+
+  for (guint i = 0; i < user->sessions->len; i++)
+    {
+      NatterdSession *session = g_ptr_array_index (user->sessions, i);
+
+      if (session != except)
+        natterd_session_deliver_transient (session, message);
+    }
+}
+
+static void
+add_recipient (NatterdPublishOp *op,
+               NatterdUser      *user,
+               const char       *target_id,
+               gboolean          inbox,
+               gboolean          counted)
+{
+  NatterdRecipient recipient = {
+    .user_id = user->id,
+    .target_id = target_id,
+    .inbox = inbox,
+    .conversation = TRUE,
+    .counted = counted,
+  };
+
+  g_array_append_val (op->recipients, recipient);
+}
+
+void
+natterd_server_add_conversation_recipients (NatterdServer    *self,
+                                            NatterdPublishOp *op,
+                                            NatterdApp       *app,
+                                            NatterdUser      *sender,
+                                            int               conversation_type,
+                                            const char       *target_id,
+                                            gboolean          sender_inbox,
+                                            gboolean          counted)
+{
+  /* Target ids point into the op, which owns them. */
+  const char *group_target = op->message.target_id;
+  const char *sender_id = op->message.sender_user_id;
+
+  g_assert (g_strcmp0 (group_target, target_id) == 0);
+
+  if (natterd_conversation_is_private (conversation_type))
+    {
+      NatterdUser *target = natterd_server_ensure_user (self, app, target_id);
+
+      if (target != sender)
+        add_recipient (op, target, sender_id, TRUE, counted);
+    }
+  else if (conversation_type == NATTER_CONVERSATION_GROUP ||
+           conversation_type == NATTER_CONVERSATION_DISCUSSION)
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, target_id);
+      GHashTableIter iter;
+      NatterdUser *member;
+
+      if (group != NULL)
+        {
+          g_hash_table_iter_init (&iter, group->members);
+          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+            if (member != sender)
+              add_recipient (op, member, group_target, TRUE, counted);
+        }
+    }
+  else
+    {
+      /* Chatrooms have no inbox: online members only. */
+      return;
+    }
+
+  add_recipient (op, sender, group_target, sender_inbox, FALSE);
+}
+
+/* The reference codes of a refused send, checked before anything is stored. */
+static int
+check_route (NatterdServer               *self,
+             const NatterdPublishRequest *request)
+{
+  NatterdApp *app = request->app;
+  NatterdUser *sender = request->sender;
+  gint64 now = natterd_now_ms ();
+
+  switch (request->conversation_type)
+    {
+    case NATTER_CONVERSATION_SYSTEM:
+      /* System messages come from the app server only. */
+      if (!request->from_api)
+        return NATTER_CODE_INVALID_PARAMETER;
+      return NATTER_CODE_OK;
+
+    case NATTER_CONVERSATION_PRIVATE:
+    case NATTER_CONVERSATION_CUSTOMER_SERVICE:
+    case NATTER_CONVERSATION_APP_PUBLIC_SERVICE:
+    case NATTER_CONVERSATION_PUBLIC_SERVICE:
+      {
+        NatterdUser *target = natterd_directory_lookup_user (app, request->target_id);
+
+        if (!request->from_api && target != NULL && natterd_user_is_blocking (target, sender))
+          return NATTER_CODE_REJECTED_BY_BLACKLIST;
+        return NATTER_CODE_OK;
+      }
+
+    case NATTER_CONVERSATION_GROUP:
+    case NATTER_CONVERSATION_DISCUSSION:
+      {
+        NatterdGroup *group = g_hash_table_lookup (app->groups, request->target_id);
+        NatterdMember *member;
+
+        if (request->from_api)
+          return NATTER_CODE_OK;
+        member = group != NULL ? natterd_group_lookup_member (group, sender) : NULL;
+        if (member == NULL)
+          return NATTER_CODE_NOT_IN_GROUP;
+        if (member->gag_until > now)
+          return NATTER_CODE_GAGGED_IN_GROUP;
+        return NATTER_CODE_OK;
+      }
+
+    case NATTER_CONVERSATION_CHATROOM:
+      {
+        NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+        gint64 *until;
+
+        if (room == NULL)
+          return NATTER_CODE_CHATROOM_NOT_EXIST;
+        if (request->from_api)
+          return NATTER_CODE_OK;
+        until = g_hash_table_lookup (room->banned, sender);
+        if ((until != NULL && *until > now) || g_hash_table_contains (room->kicked, sender))
+          return NATTER_CODE_KICKED_FROM_CHATROOM;
+        if (!g_hash_table_contains (room->members, sender))
+          return NATTER_CODE_NOT_IN_CHATROOM;
+        until = g_hash_table_lookup (room->gagged, sender);
+        if (until != NULL && *until > now)
+          return NATTER_CODE_GAGGED_IN_CHATROOM;
+        return NATTER_CODE_OK;
+      }
+
+    default:
+      return NATTER_CODE_INVALID_PARAMETER;
+    }
+}
+
+static void
+deliver_to_room (NatterdServer        *self,
+                 NatterdChatroom      *room,
+                 const NatterdMessage *message,
+                 NatterdSession       *except)
+{
+  GHashTableIter iter;
+  NatterdUser *member;
+
+  g_hash_table_iter_init (&iter, room->members);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+    natterd_server_deliver_live (self, member, message, except);
+}
+
+/* Status-only messages: to whoever is online now, never stored. */
+static void
+publish_status (NatterdServer               *self,
+                const NatterdPublishRequest *request,
+                const char                  *channel)
+{
+  NatterdApp *app = request->app;
+  NatterdUser *sender = request->sender;
+  gboolean multi_device = app->settings.multi_device || request->include_sender;
+  NatterdMessage message = {
+    .conversation_type = request->conversation_type,
+    .sender_user_id = sender->user_id,
+    .target_id = (char *) request->target_id,
+    .object_name = (char *) request->object_name,
+    .content = (char *) request->content,
+    .push_content = (char *) request->push_content,
+    .flags = request->flags,
+    .sent_time = natterd_server_next_sent_time (self, channel),
+  };
+
+  /* Read status goes to the reader's own other devices only. */
+  if (g_strcmp0 (request->object_name, NATTER_OBJECT_SYNC_READ_STATUS) == 0)
+    {
+      natterd_server_deliver_live (self, sender, &message, request->origin);
+      return;
+    }
+
+  if (natterd_conversation_is_private (request->conversation_type))
+    {
+      NatterdUser *target = natterd_directory_lookup_user (app, request->target_id);
+
+      if (target != sender)
+        natterd_server_deliver_live (self, target, &message, NULL);
+    }
+  else if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
+    {
+      NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+
+      if (room != NULL)
+        deliver_to_room (self, room, &message, request->origin);
+      return;
+    }
+  else
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, request->target_id);
+      GHashTableIter iter;
+      NatterdUser *member;
+
+      if (group != NULL)
+        {
+          g_hash_table_iter_init (&iter, group->members);
+          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+            if (member != sender)
+              natterd_server_deliver_live (self, member, &message, NULL);
+        }
+    }
+
+  /* The sender's other devices follow a call or typing on this one. */
+  if (multi_device)
+    natterd_server_deliver_live (self, sender, &message, request->origin);
+}
+
+void
+natterd_server_deliver_committed (NatterdServer    *self,
+                                  NatterdPublishOp *op,
+                                  NatterdSession   *origin)
+{
+  NatterdMessage *m = &op->message;
+  NatterdApp *app;
+
+  for (guint i = 0; i < op->recipients->len; i++)
+    {
+      NatterdRecipient *r = &g_array_index (op->recipients, NatterdRecipient, i);
+      NatterdUser *user;
+
+      if (r->seq == 0)
+        continue;
+      user = natterd_directory_lookup_user_id (self->directory, r->user_id);
+      if (user == NULL)
+        continue;
+      user->max_seq = MAX (user->max_seq, r->seq);
+      if (user->sessions == NULL)
+        continue;
+      for (guint s = 0; s < user->sessions->len; s++)
+        {
+          NatterdSession *session = g_ptr_array_index (user->sessions, s);
+
+          if (session != origin)
+            natterd_session_deliver_live (session, r->seq, m);
+        }
+    }
+
+  app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+  if (app != NULL && m->conversation_type == NATTER_CONVERSATION_CHATROOM)
+    {
+      NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, m->target_id);
+
+      if (room != NULL)
+        {
+          room->last_activity = g_get_monotonic_time ();
+          if (m->flags & NATTER_MESSAGE_FLAG_PERSISTED)
+            natterd_server_chatroom_add_recent (room, m);
+          deliver_to_room (self, room, m, origin);
+        }
+    }
+
+  if (app != NULL && (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL)
+    natterd_server_webhook_message (self, app, m);
+}
+
+typedef struct
+{
+  NatterdServer     *server;
+  NatterdSession    *origin;
+  NatterdPublishDone done;
+  gpointer           user_data;
+  GDestroyNotify     destroy;
+} PublishContext;
+
+static void
+publish_context_free (gpointer data)
+{
+  PublishContext *context = data;
+
+  if (context->destroy != NULL)
+    context->destroy (context->user_data);
+  g_clear_object (&context->origin);
+  g_object_unref (context->server);
+  g_free (context);
+}
+
+static void
+publish_committed (NatterdOp *base,
+                   gpointer   user_data)
+{
+  NatterdPublishOp *op = (NatterdPublishOp *) base;
+  PublishContext *context = user_data;
+  NatterdServer *self = context->server;
+  NatterdMessage *m = &op->message;
+
+  if (base->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
+      context->done (NATTER_CODE_SERVER_ERROR, NULL, 0, context->user_data);
+      return;
+    }
+
+  if (op->duplicate)
+    {
+      self->metrics.messages_duplicate++;
+      context->done (NATTER_CODE_OK, m->uid, m->sent_time, context->user_data);
+      return;
+    }
+
+  natterd_server_deliver_committed (self, op, context->origin);
+  context->done (NATTER_CODE_OK, m->uid, m->sent_time, context->user_data);
+}
+
+void
+natterd_server_publish (NatterdServer               *self,
+                        const NatterdPublishRequest *request,
+                        NatterdPublishDone           done,
+                        gpointer                     user_data,
+                        GDestroyNotify               destroy)
+{
+  g_autofree char *channel = NULL;
+  NatterdPublishOp *op;
+  PublishContext *context;
+  int code;
+
+  g_assert (request->conversation_type >= 0 && request->conversation_type <= 8);
+
+  if (!request->from_api && !natterd_server_check_rate (self, request->sender))
+    code = NATTER_CODE_SEND_TOO_FAST;
+  else
+    code = check_route (self, request);
+
+  if (code != NATTER_CODE_OK)
+    {
+      self->metrics.messages_refused++;
+      done (code, NULL, 0, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  channel = natterd_channel_key (request->conversation_type, request->sender->user_id,
+                                 request->target_id);
+
+  if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
+    {
+      publish_status (self, request, channel);
+      self->metrics.messages_published[0]++;
+      done (NATTER_CODE_OK, NULL, natterd_now_ms (), user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  context = g_new0 (PublishContext, 1);
+  context->server = g_object_ref (self);
+  context->origin = request->origin != NULL ? g_object_ref (request->origin) : NULL;
+  context->done = done;
+  context->user_data = user_data;
+  context->destroy = destroy;
+
+  op = natterd_op_new (NATTERD_OP_PUBLISH, publish_committed, context, publish_context_free);
+  op->app_id = request->app->id;
+  op->sender_id = request->sender->id;
+  op->device_id = g_strdup (request->client_msg_id != NULL ? request->device_id : NULL);
+  op->client_msg_id = g_strdup (request->client_msg_id);
+  op->message.conversation_type = request->conversation_type;
+  op->message.sender_user_id = g_strdup (request->sender->user_id);
+  op->message.target_id = g_strdup (request->target_id);
+  op->message.object_name = g_strdup (request->object_name);
+  op->message.content = g_strdup (request->content);
+  op->message.push_content = request->push_content != NULL && *request->push_content != '\0' ?
+                             g_strdup (request->push_content) : NULL;
+  op->message.flags = request->flags;
+  op->message.sent_time = natterd_server_next_sent_time (self, channel);
+  op->channel = g_steal_pointer (&channel);
+
+  natterd_server_add_conversation_recipients (self, op, request->app, request->sender,
+                                              request->conversation_type, request->target_id,
+                                              request->app->settings.multi_device || request->include_sender,
+                                              (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
+
+  self->metrics.messages_published[request->conversation_type]++;
+  natterd_store_submit (self->store, op);
+}

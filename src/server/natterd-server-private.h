@@ -1,0 +1,217 @@
+/* natterd-server-private.h — NatterdServer spans several files (GNOME Text
+ * Editor style): natterd-server.c (lifetime, HTTP, timers), natterd-router.c
+ * (publish and delivery), natterd-queries.c (Query frames), natterd-api.c
+ * (server API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-frame.h"
+#include "natterd-directory.h"
+#include "natterd-metrics.h"
+#include "natterd-server.h"
+#include "natterd-session.h"
+
+G_BEGIN_DECLS
+
+#define NATTERD_CHANNEL_CLOCK_SLOTS 65536
+
+struct _NatterdServer
+{
+  GObject           parent_instance;
+
+  NatterdConfig    *config;
+  NatterdStore     *store;
+  NatterdDirectory *directory;
+  SoupServer       *soup;
+  SoupSession      *http;               /* webhooks */
+  char             *url;
+  char             *public_url;
+  char             *data_dir;
+
+  GHashTable       *sessions;           /* NatterdSession* (owns a ref) */
+  guint             n_connected;
+  guint             sweep_id;
+  GHashTable       *dirty_devices;      /* NatterdSession* with an unsaved acked seq */
+  gint64            last_device_flush;
+  gint64           *channel_clock;      /* last sent_time per hashed channel */
+  gint64            last_apps_reload;   /* monotonic µs */
+  gboolean          apps_reloading;
+  guint             apps_reload_id;
+  GPtrArray        *app_waiters;        /* AppWaiter, see natterd_server_with_app() */
+  gboolean          shutting_down;
+  guint             history_id;         /* hourly export timer */
+
+  NatterdMetrics    metrics;
+};
+
+/* ------------------------------------------------------------ natterd-server.c */
+
+/* Runs @func once @app_key is known: at once, or after reloading the apps
+ * table (an app created by another natterd process while this one runs).
+ * @func gets NULL if the app still does not exist. */
+typedef void (*NatterdAppFunc) (NatterdServer *self,
+                                NatterdApp    *app,
+                                gpointer       user_data);
+void     natterd_server_with_app        (NatterdServer  *self,
+                                         const char     *app_key,
+                                         NatterdAppFunc  func,
+                                         gpointer        user_data,
+                                         GDestroyNotify  destroy);
+
+NatterdUser *natterd_server_ensure_user (NatterdServer  *self,
+                                         NatterdApp     *app,
+                                         const char     *user_id);
+void     natterd_server_save_user       (NatterdServer  *self,
+                                         NatterdUser    *user,
+                                         NatterdOpFunc   complete,
+                                         gpointer        user_data,
+                                         GDestroyNotify  destroy);
+void     natterd_server_session_connected (NatterdServer  *self,
+                                           NatterdSession *session);
+void     natterd_server_session_closed  (NatterdServer  *self,
+                                         NatterdSession *session);
+void     natterd_server_device_dirty    (NatterdServer  *self,
+                                         NatterdSession *session);
+void     natterd_server_flush_devices   (NatterdServer  *self);
+/* Closes every connection of @user with a Kick carrying @code. */
+void     natterd_server_kick_user       (NatterdServer  *self,
+                                         NatterdUser    *user,
+                                         int             code,
+                                         gint64          issued_before);
+
+GString *natterd_metrics_render         (NatterdServer  *self);
+
+/* ------------------------------------------------------------ natterd-router.c */
+
+typedef struct
+{
+  NatterdApp     *app;
+  NatterdUser    *sender;
+  NatterdSession *origin;               /* NULL from the server API */
+  const char     *device_id;            /* idempotency key with client_msg_id */
+  const char     *client_msg_id;
+  int             conversation_type;
+  const char     *target_id;
+  const char     *object_name;
+  const char     *content;
+  const char     *push_content;
+  guint           flags;                /* natter_object_name_flags() applied */
+  gboolean        from_api;             /* no membership checks, no rate limit */
+  gboolean        include_sender;       /* server API isIncludeSender */
+} NatterdPublishRequest;
+
+typedef void (*NatterdPublishDone) (int         code,
+                                    const char *message_uid,
+                                    gint64      sent_time,
+                                    gpointer    user_data);
+
+/* Routes and stores a message; @done runs exactly once (possibly before
+ * this returns) with 0 once it is durable, or with the refusal code. */
+void     natterd_server_publish         (NatterdServer                *self,
+                                         const NatterdPublishRequest  *request,
+                                         NatterdPublishDone            done,
+                                         gpointer                      user_data,
+                                         GDestroyNotify                destroy);
+/* Sent time for a new message of @channel: now, but strictly after the
+ * previous message of the same conversation so history pages never tie. */
+gint64   natterd_server_next_sent_time  (NatterdServer  *self,
+                                         const char     *channel);
+gboolean natterd_server_check_rate      (NatterdServer  *self,
+                                         NatterdUser    *user);
+/* Sends a message outside the inbox (status-only, chatroom) to @user's
+ * sessions but @except. */
+void     natterd_server_deliver_live    (NatterdServer        *self,
+                                         NatterdUser          *user,
+                                         const NatterdMessage *message,
+                                         NatterdSession       *except);
+/* Sends a committed message to its recipients' sessions (but @origin),
+ * chatroom members and the webhook. */
+void     natterd_server_deliver_committed (NatterdServer    *self,
+                                           NatterdPublishOp *op,
+                                           NatterdSession   *origin);
+/* Recipients of a recall command and of group messages. */
+void     natterd_server_add_conversation_recipients (NatterdServer    *self,
+                                                     NatterdPublishOp *op,
+                                                     NatterdApp       *app,
+                                                     NatterdUser      *sender,
+                                                     int               conversation_type,
+                                                     const char       *target_id,
+                                                     gboolean          sender_inbox,
+                                                     gboolean          counted);
+
+/* ----------------------------------------------------------- natterd-queries.c */
+
+void     natterd_server_handle_query    (NatterdServer       *self,
+                                         NatterdSession      *session,
+                                         const Natter__Query *query);
+/* Builds a protocol Message for @viewer; strings are borrowed from @m. */
+void     natterd_message_to_proto       (const NatterdMessage *m,
+                                         const char           *viewer_id,
+                                         Natter__Message      *out);
+typedef void (*NatterdRecallDone) (int                   code,
+                                   const NatterdMessage *command,
+                                   gpointer              user_data);
+void     natterd_server_recall          (NatterdServer     *self,
+                                         NatterdApp        *app,
+                                         NatterdUser       *sender,
+                                         int                conversation_type,
+                                         const char        *target_id,
+                                         const char        *message_uid,
+                                         gint64             sent_time,
+                                         NatterdRecallDone  done,
+                                         gpointer           user_data,
+                                         GDestroyNotify     destroy);
+
+/* --------------------------------------------------------- natterd-chatrooms.c */
+
+int      natterd_server_chatroom_join   (NatterdServer    *self,
+                                         NatterdApp       *app,
+                                         NatterdUser      *user,
+                                         const char       *chatroom_id,
+                                         NatterdChatroom **out_room);
+void     natterd_server_chatroom_quit   (NatterdServer    *self,
+                                         NatterdChatroom  *room,
+                                         NatterdUser      *user);
+/* Removes @user from @room and tells its sessions (@code 23409 or 23410). */
+void     natterd_server_chatroom_kick   (NatterdServer    *self,
+                                         NatterdChatroom  *room,
+                                         NatterdUser      *user,
+                                         int               code);
+void     natterd_server_chatroom_destroy (NatterdServer   *self,
+                                          NatterdChatroom *room);
+NatterdChatroom *natterd_server_chatroom_create (NatterdServer *self,
+                                                 NatterdApp    *app,
+                                                 const char    *chatroom_id,
+                                                 const char    *name);
+void     natterd_server_chatroom_sweep  (NatterdServer    *self);
+void     natterd_server_chatroom_user_offline (NatterdServer *self,
+                                               NatterdUser   *user);
+void     natterd_server_chatroom_add_recent (NatterdChatroom      *room,
+                                             const NatterdMessage *message);
+
+/* --------------------------------------------------------------- natterd-api.c */
+
+void     natterd_server_setup_api       (NatterdServer  *self);
+void     natterd_server_prune_nonces    (NatterdServer  *self);
+
+/* ------------------------------------------------------------- natterd-media.c */
+
+void     natterd_server_setup_media     (NatterdServer  *self);
+
+/* ----------------------------------------------------------- natterd-webhook.c */
+
+void     natterd_server_webhook_message (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message);
+void     natterd_webhook_free           (NatterdWebhook       *webhook);
+
+/* ----------------------------------------------------------- natterd-history.c */
+
+void     natterd_server_setup_history   (NatterdServer  *self);
+
+G_END_DECLS

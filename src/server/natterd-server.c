@@ -1,0 +1,613 @@
+/* natterd-server.c — lifetime, listening, connections, the sweep timer
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-server-private.h"
+
+#include "natterd-log.h"
+
+#include <string.h>
+
+#define SWEEP_INTERVAL_MS 1000
+#define DEVICE_FLUSH_INTERVAL_US (5 * G_USEC_PER_SEC)
+#define APPS_RELOAD_MIN_INTERVAL_US (G_USEC_PER_SEC)
+#define APP_WAITERS_MAX 1000
+
+G_DEFINE_FINAL_TYPE (NatterdServer, natterd_server, G_TYPE_OBJECT)
+
+/* ------------------------------------------------------------------- apps */
+
+typedef struct
+{
+  char           *app_key;
+  NatterdAppFunc  func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} AppWaiter;
+
+static void
+app_waiter_free (gpointer data)
+{
+  AppWaiter *waiter = data;
+
+  if (waiter->destroy != NULL)
+    waiter->destroy (waiter->user_data);
+  g_free (waiter->app_key);
+  g_free (waiter);
+}
+
+static void
+apps_reloaded (NatterdRead *read,
+               gpointer     user_data)
+{
+  NatterdServer *self = user_data;
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->app_waiters);
+
+  self->apps_reloading = FALSE;
+  self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
+
+  if (read->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "apps-reload-failed", "error", read->error->message, NULL);
+  else
+    for (guint i = 0; i < read->apps->len; i++)
+      {
+        NatterdAppRecord *record = g_ptr_array_index (read->apps, i);
+        NatterdApp *app = natterd_directory_add_app (self->directory, record);
+
+        /* A webhook URL may have been set or changed. */
+        if (app->webhook != NULL)
+          g_clear_pointer (&app->webhook, natterd_webhook_free);
+      }
+
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      AppWaiter *waiter = g_ptr_array_index (waiters, i);
+
+      waiter->func (self, natterd_directory_lookup_app (self->directory, waiter->app_key),
+                    waiter->user_data);
+    }
+}
+
+static void
+reload_apps (NatterdServer *self)
+{
+  NatterdRead *read;
+
+  if (self->apps_reloading)
+    return;
+
+  self->apps_reloading = TRUE;
+  self->last_apps_reload = g_get_monotonic_time ();
+  read = natterd_read_new (NATTERD_READ_APPS, apps_reloaded, g_object_ref (self), g_object_unref);
+  natterd_store_read (self->store, read);
+}
+
+void
+natterd_server_reload_apps (NatterdServer *self)
+{
+  natterd_log (G_LOG_LEVEL_INFO, "apps-reload", NULL);
+  reload_apps (self);
+}
+
+static gboolean
+reload_apps_timeout (gpointer user_data)
+{
+  NatterdServer *self = user_data;
+
+  self->apps_reload_id = 0;
+  reload_apps (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+natterd_server_with_app (NatterdServer  *self,
+                         const char     *app_key,
+                         NatterdAppFunc  func,
+                         gpointer        user_data,
+                         GDestroyNotify  destroy)
+{
+  NatterdApp *app = natterd_directory_lookup_app (self->directory, app_key);
+  AppWaiter *waiter;
+  gint64 wait;
+
+  /* Known keys (nearly always) answer at once; so does a flood of unknown
+   * ones beyond what may wait. */
+  if (app != NULL || app_key == NULL || self->app_waiters->len >= APP_WAITERS_MAX)
+    {
+      func (self, app, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  waiter = g_new0 (AppWaiter, 1);
+  waiter->app_key = g_strdup (app_key);
+  waiter->func = func;
+  waiter->user_data = user_data;
+  waiter->destroy = destroy;
+  g_ptr_array_add (self->app_waiters, waiter);
+
+  /* The table is read again at most once a second: unknown keys wait for
+   * the next read instead of making one each. */
+  if (self->apps_reloading || self->apps_reload_id != 0)
+    return;
+  wait = self->last_apps_reload + APPS_RELOAD_MIN_INTERVAL_US - g_get_monotonic_time ();
+  if (self->last_apps_reload == 0 || wait <= 0)
+    reload_apps (self);
+  else
+    self->apps_reload_id = g_timeout_add ((guint) (wait / 1000) + 1, reload_apps_timeout, self);
+}
+
+/* ------------------------------------------------------------------ users */
+
+static void
+log_op_error (NatterdOp *op,
+              gpointer   user_data)
+{
+  if (op->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "op", user_data, "error", op->error->message,
+                 NULL);
+}
+
+void
+natterd_server_save_user (NatterdServer  *self,
+                          NatterdUser    *user,
+                          NatterdOpFunc   complete,
+                          gpointer        user_data,
+                          GDestroyNotify  destroy)
+{
+  NatterdUserOp *op = natterd_op_new (NATTERD_OP_USER, complete ? complete : log_op_error,
+                                      complete ? user_data : (gpointer) "user",
+                                      complete ? destroy : NULL);
+
+  op->id = user->id;
+  op->app_id = user->app->id;
+  op->user_id = g_strdup (user->user_id);
+  op->name = g_strdup (user->name);
+  op->portrait_uri = g_strdup (user->portrait_uri);
+  op->created = user->created;
+  op->tokens_valid_after = user->tokens_valid_after;
+  op->blocked_until = user->blocked_until;
+  natterd_store_submit (self->store, op);
+}
+
+NatterdUser *
+natterd_server_ensure_user (NatterdServer *self,
+                            NatterdApp    *app,
+                            const char    *user_id)
+{
+  NatterdUser *user = natterd_directory_lookup_user (app, user_id);
+
+  if (user != NULL)
+    return user;
+
+  /* Users exist once anyone addresses them, as on the reference platform:
+   * messages wait in their inbox until they first connect. The row is
+   * queued before any op that refers to it. */
+  user = natterd_directory_add_user (self->directory, app, user_id, natterd_now_ms ());
+  natterd_server_save_user (self, user, NULL, NULL, NULL);
+  return user;
+}
+
+/* --------------------------------------------------------------- sessions */
+
+static void
+save_device (NatterdServer    *self,
+             NatterdDevicesOp *op,
+             NatterdSession   *session)
+{
+  NatterdDeviceRecord record = {
+    .user_id = session->user->id,
+    .device_id = g_strdup (session->device_id),
+    .platform = g_strdup (session->platform),
+    .last_seen = natterd_now_ms (),
+    .acked_seq = session->acked_seq,
+  };
+
+  g_array_append_val (op->devices, record);
+  session->saved_acked_seq = session->acked_seq;
+}
+
+void
+natterd_server_flush_devices (NatterdServer *self)
+{
+  NatterdDevicesOp *op;
+  GHashTableIter iter;
+  NatterdSession *session;
+
+  self->last_device_flush = g_get_monotonic_time ();
+  if (g_hash_table_size (self->dirty_devices) == 0)
+    return;
+
+  op = natterd_op_new (NATTERD_OP_DEVICES, log_op_error, (gpointer) "devices", NULL);
+  g_hash_table_iter_init (&iter, self->dirty_devices);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    if (session->user != NULL)
+      save_device (self, op, session);
+  g_hash_table_remove_all (self->dirty_devices);
+  natterd_store_submit (self->store, op);
+}
+
+void
+natterd_server_device_dirty (NatterdServer  *self,
+                             NatterdSession *session)
+{
+  g_hash_table_add (self->dirty_devices, g_object_ref (session));
+}
+
+void
+natterd_server_session_connected (NatterdServer  *self,
+                                  NatterdSession *session)
+{
+  NatterdUser *user = session->user;
+  gboolean multi_device = user->app->settings.multi_device;
+
+  if (user->sessions == NULL)
+    user->sessions = g_ptr_array_new ();
+
+  /* One connection per user, or per device with multi-device: the newer
+   * login wins and the older one is told why (31010). */
+  for (guint i = user->sessions->len; i > 0; i--)
+    {
+      NatterdSession *other = g_ptr_array_index (user->sessions, i - 1);
+
+      if (!multi_device || g_strcmp0 (other->device_id, session->device_id) == 0)
+        natterd_session_kick (other, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
+    }
+
+  g_ptr_array_add (user->sessions, session);
+  user->offline_since = 0;
+  self->n_connected++;
+  self->metrics.connections_total++;
+
+  natterd_server_device_dirty (self, session);
+
+  natterd_log (G_LOG_LEVEL_INFO, "connect", "app", user->app->key, "user", user->user_id,
+               "device", session->device_id, "platform", session->platform, NULL);
+}
+
+void
+natterd_server_session_closed (NatterdServer  *self,
+                               NatterdSession *session)
+{
+  NatterdUser *user = session->user;
+
+  if (user == NULL || session->state != NATTERD_SESSION_CONNECTED)
+    return;
+
+  if (user->sessions != NULL && g_ptr_array_remove_fast (user->sessions, session))
+    {
+      self->n_connected--;
+      if (user->sessions->len == 0)
+        {
+          user->offline_since = g_get_monotonic_time ();
+          natterd_server_chatroom_user_offline (self, user);
+        }
+    }
+
+  if (session->acked_seq != session->saved_acked_seq)
+    natterd_server_device_dirty (self, session);
+
+  natterd_log (G_LOG_LEVEL_INFO, "disconnect", "app", user->app->key, "user", user->user_id,
+               "device", session->device_id, NULL);
+}
+
+void
+natterd_server_kick_user (NatterdServer *self,
+                          NatterdUser   *user,
+                          int            code,
+                          gint64         issued_before)
+{
+  if (user->sessions == NULL)
+    return;
+
+  for (guint i = user->sessions->len; i > 0; i--)
+    {
+      NatterdSession *session = g_ptr_array_index (user->sessions, i - 1);
+
+      if (issued_before == 0 || session->token_issued < issued_before)
+        natterd_session_kick (session, code);
+    }
+}
+
+static void
+on_websocket (SoupServer              *server,
+              SoupServerMessage       *msg,
+              const char              *path,
+              SoupWebsocketConnection *connection,
+              gpointer                 user_data)
+{
+  NatterdServer *self = user_data;
+  NatterdSession *session;
+
+  if (self->shutting_down ||
+      (self->config->max_connections > 0 &&
+       g_hash_table_size (self->sessions) >= self->config->max_connections))
+    {
+      soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                       "30002 Server busy");
+      return;
+    }
+
+  session = natterd_session_new (self, connection);
+  g_hash_table_add (self->sessions, session);
+}
+
+/* ------------------------------------------------------------------ sweep */
+
+static gboolean
+sweep (gpointer user_data)
+{
+  NatterdServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 connect_deadline = now - (gint64) self->config->connect_timeout * G_USEC_PER_SEC;
+  /* Clients ping every ping_interval; two missed pings and some slack. */
+  gint64 idle_deadline = now - ((gint64) self->config->ping_interval * 2 + 10) * G_USEC_PER_SEC;
+  g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  NatterdSession *session;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    {
+      if ((session->state == NATTERD_SESSION_HANDSHAKE && !session->connecting &&
+           session->created < connect_deadline) ||
+          (session->state == NATTERD_SESSION_CONNECTED && session->last_frame < idle_deadline))
+        g_ptr_array_add (stale, g_object_ref (session));
+    }
+
+  for (guint i = 0; i < stale->len; i++)
+    {
+      session = g_ptr_array_index (stale, i);
+      natterd_session_close (session, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                             session->state == NATTERD_SESSION_HANDSHAKE ?
+                             "30003 No Connect frame in time" : "30003 Keep-alive timed out");
+    }
+
+  if (now - self->last_device_flush >= DEVICE_FLUSH_INTERVAL_US)
+    natterd_server_flush_devices (self);
+
+  natterd_server_chatroom_sweep (self);
+  natterd_server_prune_nonces (self);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+observe_batch (guint    n_ops,
+               gint64   duration_us,
+               gpointer user_data)
+{
+  NatterdServer *self = user_data;
+
+  natterd_histogram_observe (&self->metrics.commit_size, natterd_size_buckets, n_ops);
+  natterd_histogram_observe (&self->metrics.commit_duration, natterd_latency_buckets,
+                             (double) duration_us / G_USEC_PER_SEC);
+}
+
+/* --------------------------------------------------------------- lifetime */
+
+static void
+natterd_server_finalize (GObject *object)
+{
+  NatterdServer *self = NATTERD_SERVER (object);
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->history_id, g_source_remove);
+  g_clear_handle_id (&self->apps_reload_id, g_source_remove);
+  g_clear_pointer (&self->app_waiters, g_ptr_array_unref);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
+  g_clear_object (&self->soup);
+  g_clear_object (&self->http);
+  if (self->directory != NULL)
+    {
+      GList *apps = natterd_directory_get_apps (self->directory);
+
+      for (GList *l = apps; l != NULL; l = l->next)
+        g_clear_pointer (&((NatterdApp *) l->data)->webhook, natterd_webhook_free);
+      g_list_free (apps);
+    }
+  g_clear_pointer (&self->directory, natterd_directory_free);
+  g_clear_object (&self->store);
+  g_free (self->channel_clock);
+  g_free (self->url);
+  g_free (self->public_url);
+  g_free (self->data_dir);
+
+  G_OBJECT_CLASS (natterd_server_parent_class)->finalize (object);
+}
+
+static void
+natterd_server_class_init (NatterdServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natterd_server_finalize;
+}
+
+static void
+natterd_server_init (NatterdServer *self)
+{
+  self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
+  self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
+  self->directory = natterd_directory_new ();
+  self->last_device_flush = g_get_monotonic_time ();
+}
+
+NatterdServer *
+natterd_server_new (NatterdConfig  *config,
+                    NatterdStore   *store,
+                    GError        **error)
+{
+  g_autoptr(NatterdServer) self = g_object_new (NATTERD_TYPE_SERVER, NULL);
+
+  self->config = config;
+  self->store = g_object_ref (store);
+  self->data_dir = g_strdup (config->data_dir);
+
+  if (!natterd_store_load (store, natterd_directory_load_sink (), self->directory, error))
+    return NULL;
+
+  natterd_store_set_batch_observer (store, observe_batch, self);
+  natterd_store_start (store, config->store_batch_max);
+  return g_steal_pointer (&self);
+}
+
+static GSocketAddress *
+parse_listen (const char  *listen,
+              GError     **error)
+{
+  g_autoptr(GSocketConnectable) connectable = g_network_address_parse (listen, 0, error);
+  g_autoptr(GInetAddress) address = NULL;
+  const char *host;
+
+  if (connectable == NULL)
+    return NULL;
+
+  host = g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable));
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "--listen needs an IP address and a port (127.0.0.1:8470, [::1]:8470), not %s",
+                   listen);
+      return NULL;
+    }
+
+  return g_inet_socket_address_new (address, g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+}
+
+static void
+on_metrics (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  NatterdServer *self = user_data;
+  g_autoptr(GString) text = natterd_metrics_render (self);
+  gsize length = text->len;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8",
+                                    SOUP_MEMORY_TAKE, g_string_free (g_steal_pointer (&text), FALSE),
+                                    length);
+}
+
+gboolean
+natterd_server_listen (NatterdServer  *self,
+                       GError        **error)
+{
+  g_autoptr(GSocketAddress) address = parse_listen (self->config->listen, error);
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GInetAddress) bound = NULL;
+  g_autofree char *host = NULL;
+  char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
+  GSList *uris;
+  int port = 0;
+
+  if (address == NULL)
+    return FALSE;
+
+  if ((self->config->tls_cert != NULL) != (self->config->tls_key != NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "--tls-cert and --tls-key go together");
+      return FALSE;
+    }
+  if (self->config->tls_cert != NULL)
+    {
+      certificate = g_tls_certificate_new_from_files (self->config->tls_cert,
+                                                      self->config->tls_key, error);
+      if (certificate == NULL)
+        return FALSE;
+    }
+
+  self->soup = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ",
+                                "tls-certificate", certificate, NULL);
+  /* permessage-deflate keeps a zlib stream per connection (hundreds of KiB)
+   * for frames of a few hundred bytes: not worth it. */
+  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  soup_server_add_websocket_handler (self->soup, "/ws", NULL, protocols, on_websocket, self, NULL);
+  soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
+  natterd_server_setup_api (self);
+  //MEDIA
+
+  if (!soup_server_listen (self->soup, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                           error))
+    return FALSE;
+
+  uris = soup_server_get_uris (self->soup);
+  if (uris != NULL)
+    port = g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  bound = g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  host = g_inet_address_to_string (bound);
+  self->url = g_strdup_printf ("%s://%s%s%s:%d", certificate != NULL ? "https" : "http",
+                               strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
+                               port);
+  self->public_url = g_strdup (self->config->public_url != NULL ? self->config->public_url : self->url);
+  while (g_str_has_suffix (self->public_url, "/"))
+    self->public_url[strlen (self->public_url) - 1] = '\0';
+
+  self->http = soup_session_new_with_options ("timeout", self->config->webhook_timeout,
+                                              "user-agent", "natterd/" PACKAGE_VERSION,
+                                              NULL);
+  self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
+  //HISTORY
+
+  natterd_log (G_LOG_LEVEL_INFO, "listening", "url", self->url, "data-dir", self->data_dir, NULL);
+  return TRUE;
+}
+
+const char *
+natterd_server_get_url (NatterdServer *self)
+{
+  return self->url;
+}
+
+void
+natterd_server_shutdown (NatterdServer *self)
+{
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  NatterdSession *session;
+  char count[16];
+  gint64 deadline;
+
+  if (self->shutting_down)
+    return;
+  self->shutting_down = TRUE;
+
+  g_snprintf (count, sizeof count, "%u", g_hash_table_size (self->sessions));
+  natterd_log (G_LOG_LEVEL_INFO, "shutdown", "connections", count, NULL);
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->history_id, g_source_remove);
+
+  /* What was received is committed and acknowledged before connections
+   * close, so clients resend as little as possible. */
+  natterd_server_flush_devices (self);
+  natterd_store_stop (self->store);
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    g_ptr_array_add (sessions, g_object_ref (session));
+  for (guint i = 0; i < sessions->len; i++)
+    natterd_session_close (g_ptr_array_index (sessions, i), SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                           "Server shutting down");
+
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 2;
+  while (g_hash_table_size (self->sessions) > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+}

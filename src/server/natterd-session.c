@@ -1,0 +1,685 @@
+/* natterd-session.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-session.h"
+
+#include "natterd-log.h"
+#include "natterd-server-private.h"
+
+#include <string.h>
+
+/* Inbox entries sent but not acked before a session stops getting live
+ * traffic and catches up from the store instead: a slow reader costs a
+ * bounded amount of memory, never an unbounded send queue. */
+#define DELIVERY_WINDOW 2048
+#define REPLAY_PAGE 256
+
+G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
+
+static void
+natterd_session_finalize (GObject *object)
+{
+  NatterdSession *self = NATTERD_SESSION (object);
+
+  g_clear_object (&self->ws);
+  g_free (self->device_id);
+  g_free (self->platform);
+
+  G_OBJECT_CLASS (natterd_session_parent_class)->finalize (object);
+}
+
+static void
+natterd_session_class_init (NatterdSessionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natterd_session_finalize;
+}
+
+static void
+natterd_session_init (NatterdSession *self)
+{
+  self->created = self->last_frame = g_get_monotonic_time ();
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void
+send_bytes (NatterdSession *self,
+            GBytes         *bytes)
+{
+  if (self->state == NATTERD_SESSION_CLOSED ||
+      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+
+  soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+  self->server->metrics.frames_out++;
+}
+
+void
+natterd_session_send_frame (NatterdSession     *self,
+                            const NatterFrame *frame)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = natter_frame_encode (frame, &error);
+
+  if (bytes == NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", natter_frame_type_name (frame),
+                   "error", error->message, NULL);
+      return;
+    }
+  send_bytes (self, bytes);
+}
+
+void
+natterd_session_close (NatterdSession *self,
+                       gushort         code,
+                       const char     *reason)
+{
+  SoupWebsocketState state;
+
+  if (self->state != NATTERD_SESSION_CLOSED)
+    natterd_server_session_closed (self->server, self);
+  self->state = NATTERD_SESSION_CLOSED;
+
+  state = soup_websocket_connection_get_state (self->ws);
+  if (state == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (self->ws, code, reason);
+}
+
+static void
+close_with_code (NatterdSession *self,
+                 gushort         ws_code,
+                 int             code,
+                 const char     *message)
+{
+  g_autofree char *reason = g_strdup_printf ("%d %s", code, message);
+
+  /* A close reason is at most 123 bytes. */
+  if (strlen (reason) > 120)
+    reason[120] = '\0';
+  while (!g_utf8_validate (reason, -1, NULL))
+    reason[strlen (reason) - 1] = '\0';
+  natterd_session_close (self, ws_code, reason);
+}
+
+void
+natterd_session_kick (NatterdSession *self,
+                      int             code)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Kick kick = NATTER__KICK__INIT;
+
+  kick.code = code;
+  kick.error_message = (char *) natter_code_to_string (code);
+  frame.body_case = NATTER__FRAME__BODY_KICK;
+  frame.kick = &kick;
+  natterd_session_send_frame (self, &frame);
+  self->server->metrics.kicks_total++;
+
+  natterd_log (G_LOG_LEVEL_INFO, "kick", "app", self->user ? self->user->app->key : NULL,
+               "user", self->user ? self->user->user_id : NULL, "device", self->device_id,
+               "code", code == NATTER_CODE_KICKED_BY_OTHER_DEVICE ? "31010" : natter_code_to_string (code),
+               NULL);
+  close_with_code (self, SOUP_WEBSOCKET_CLOSE_NORMAL, code, natter_code_to_string (code));
+}
+
+static void
+send_deliver (NatterdSession       *self,
+              guint64               seq,
+              const NatterdMessage *message,
+              gboolean              offline)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Message proto = NATTER__MESSAGE__INIT;
+
+  natterd_message_to_proto (message, self->user->user_id, &proto);
+  deliver.seq = seq;
+  deliver.message = &proto;
+  deliver.offline = offline;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  natterd_session_send_frame (self, &frame);
+}
+
+void
+natterd_session_deliver_transient (NatterdSession       *self,
+                                   const NatterdMessage *message)
+{
+  if (self->state != NATTERD_SESSION_CONNECTED)
+    return;
+  send_deliver (self, 0, message, FALSE);
+  self->server->metrics.messages_delivered++;
+}
+
+void
+natterd_session_send_chatroom_event (NatterdSession *self,
+                                     const char     *chatroom_id,
+                                     int             code)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__ChatroomEvent event = NATTER__CHATROOM_EVENT__INIT;
+
+  event.chatroom_id = (char *) chatroom_id;
+  event.code = code;
+  frame.body_case = NATTER__FRAME__BODY_CHATROOM_EVENT;
+  frame.chatroom_event = &event;
+  natterd_session_send_frame (self, &frame);
+}
+
+/* ------------------------------------------------------------------ replay */
+
+static void fetch_replay_page (NatterdSession *self);
+
+static void
+maybe_continue_replay (NatterdSession *self)
+{
+  if (!self->replaying || self->replay_in_flight || self->state != NATTERD_SESSION_CONNECTED)
+    return;
+
+  if (self->sent_seq >= self->user->max_seq)
+    {
+      /* Caught up: everything committed from now on is sent live. */
+      self->replaying = FALSE;
+      return;
+    }
+
+  if (self->sent_seq - self->acked_seq < DELIVERY_WINDOW / 2)
+    fetch_replay_page (self);
+}
+
+static void
+replay_page_done (NatterdRead *read,
+                  gpointer     user_data)
+{
+  NatterdSession *self = user_data;
+
+  self->replay_in_flight = FALSE;
+  if (self->state != NATTERD_SESSION_CONNECTED)
+    return;
+
+  if (read->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "replay-failed", "user", self->user->user_id,
+                   "error", read->error->message, NULL);
+      close_with_code (self, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NATTER_CODE_SERVER_ERROR,
+                       "Offline messages could not be read");
+      return;
+    }
+
+  for (guint i = 0; i < read->entries->len; i++)
+    {
+      NatterdInboxEntry *entry = g_ptr_array_index (read->entries, i);
+
+      if (entry->seq <= self->sent_seq)
+        continue;
+      send_deliver (self, entry->seq, &entry->message, TRUE);
+      self->sent_seq = entry->seq;
+      self->server->metrics.messages_replayed++;
+    }
+
+  /* Entries committed after the read started were not sent live either. */
+  if (read->entries->len == 0 && self->sent_seq < self->user->max_seq)
+    {
+      /* Nothing left in the store below max_seq (entries pruned): skip the gap. */
+      self->sent_seq = self->user->max_seq;
+    }
+  maybe_continue_replay (self);
+}
+
+static void
+fetch_replay_page (NatterdSession *self)
+{
+  NatterdRead *read = natterd_read_new (NATTERD_READ_REPLAY, replay_page_done,
+                                        g_object_ref (self), g_object_unref);
+
+  read->user_id = self->user->id;
+  read->after_seq = self->sent_seq;
+  read->limit = REPLAY_PAGE;
+  self->replay_in_flight = TRUE;
+  natterd_store_read (self->server->store, read);
+}
+
+void
+natterd_session_deliver_live (NatterdSession       *self,
+                              guint64               seq,
+                              const NatterdMessage *message)
+{
+  if (self->state != NATTERD_SESSION_CONNECTED || seq <= self->sent_seq)
+    return;
+
+  if (self->replaying)
+    {
+      maybe_continue_replay (self);
+      return;
+    }
+
+  if (self->sent_seq - self->acked_seq >= DELIVERY_WINDOW)
+    {
+      /* The client is not keeping up: stop queueing, catch up later. */
+      self->replaying = TRUE;
+      return;
+    }
+
+  send_deliver (self, seq, message, FALSE);
+  self->sent_seq = seq;
+  self->server->metrics.messages_delivered++;
+}
+
+/* ----------------------------------------------------------------- connect */
+
+typedef struct
+{
+  NatterdSession *session;
+  char           *app_key;
+  char           *token;
+  char           *device_id;
+  char           *platform;
+  guint64         last_seq;
+} ConnectRequest;
+
+static void
+connect_request_free (gpointer data)
+{
+  ConnectRequest *request = data;
+
+  g_object_unref (request->session);
+  g_free (request->app_key);
+  g_free (request->token);
+  g_free (request->device_id);
+  g_free (request->platform);
+  g_free (request);
+}
+
+static void
+refuse_connect (NatterdSession *self,
+                int             code,
+                const char     *message)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
+
+  ack.code = code;
+  ack.server_time = natterd_now_ms ();
+  ack.error_message = (char *) message;
+  frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
+  frame.connect_ack = &ack;
+  natterd_session_send_frame (self, &frame);
+
+  self->server->metrics.connect_refused[natterd_metrics_connect_index (code)]++;
+  close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, code, message);
+}
+
+static void
+connect_with_app (NatterdServer *server,
+                  NatterdApp    *app,
+                  gpointer       user_data)
+{
+  ConnectRequest *request = user_data;
+  NatterdSession *self = request->session;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
+  NatterdUser *user = NULL;
+  gint64 issued = 0;
+  int code;
+
+  self->connecting = FALSE;
+  if (self->state != NATTERD_SESSION_HANDSHAKE)
+    return;
+
+  code = natterd_token_check (server->directory, request->app_key, request->token,
+                              natterd_now_ms (), &user, &issued);
+  if (code != NATTER_CODE_OK)
+    {
+      char code_text[16];
+
+      g_snprintf (code_text, sizeof code_text, "%d", code);
+      natterd_log (G_LOG_LEVEL_INFO, "connect-refused", "app", request->app_key,
+                   "code", code_text, "reason", natter_code_to_string (code), NULL);
+      refuse_connect (self, code, natter_code_to_string (code));
+      return;
+    }
+
+  self->user = user;
+  self->token_issued = issued;
+  self->device_id = g_steal_pointer (&request->device_id);
+  self->platform = g_steal_pointer (&request->platform);
+  self->state = NATTERD_SESSION_CONNECTED;
+  natterd_server_session_connected (server, self);
+
+  /* A device that claims more than the server has talks to a server whose
+   * data was reset: start over from what exists. */
+  self->sent_seq = self->acked_seq = self->saved_acked_seq = MIN (request->last_seq, user->max_seq);
+
+  ack.code = NATTER_CODE_OK;
+  ack.user_id = user->user_id;
+  ack.server_time = natterd_now_ms ();
+  ack.max_seq = user->max_seq;
+  ack.ping_interval = server->config->ping_interval;
+  ack.multi_device = user->app->settings.multi_device;
+  frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
+  frame.connect_ack = &ack;
+  natterd_session_send_frame (self, &frame);
+
+  if (self->sent_seq < user->max_seq)
+    {
+      self->replaying = TRUE;
+      fetch_replay_page (self);
+    }
+}
+
+static void
+handle_connect (NatterdSession        *self,
+                const Natter__Connect *connect)
+{
+  ConnectRequest *request = g_new0 (ConnectRequest, 1);
+
+  request->session = g_object_ref (self);
+  request->app_key = g_strdup (connect->app_key);
+  request->token = g_strdup (connect->token);
+  request->device_id = g_strdup (connect->device_id);
+  request->platform = g_strdup (connect->platform != NULL ? connect->platform : "");
+  request->last_seq = connect->last_seq;
+
+  self->connecting = TRUE;
+  natterd_server_with_app (self->server, connect->app_key, connect_with_app, request,
+                           connect_request_free);
+}
+
+/* ----------------------------------------------------------------- publish */
+
+typedef struct
+{
+  NatterdSession *session;
+  char           *client_msg_id;
+  gint64          received;
+} PublishContext;
+
+static void
+publish_context_free (gpointer data)
+{
+  PublishContext *context = data;
+
+  g_object_unref (context->session);
+  g_free (context->client_msg_id);
+  g_free (context);
+}
+
+static void
+send_publish_ack (NatterdSession *self,
+                  const char     *client_msg_id,
+                  int             code,
+                  const char     *message_uid,
+                  gint64          sent_time,
+                  const char     *error_message)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__PublishAck ack = NATTER__PUBLISH_ACK__INIT;
+
+  ack.client_msg_id = (char *) client_msg_id;
+  ack.code = code;
+  ack.message_uid = (char *) (message_uid != NULL ? message_uid : "");
+  ack.sent_time = sent_time;
+  ack.error_message = (char *) (error_message != NULL ? error_message :
+                                code != 0 ? natter_code_to_string (code) : "");
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+  frame.publish_ack = &ack;
+  natterd_session_send_frame (self, &frame);
+}
+
+static void
+publish_done (int         code,
+              const char *message_uid,
+              gint64      sent_time,
+              gpointer    user_data)
+{
+  PublishContext *context = user_data;
+  NatterdSession *self = context->session;
+
+  natterd_histogram_observe (&self->server->metrics.publish_latency, natterd_latency_buckets,
+                             (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
+  send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, NULL);
+}
+
+static void
+handle_publish (NatterdSession        *self,
+                const Natter__Publish *publish)
+{
+  PublishContext *context = g_new0 (PublishContext, 1);
+  NatterdPublishRequest request = {
+    .app = self->user->app,
+    .sender = self->user,
+    .origin = self,
+    .device_id = self->device_id,
+    .client_msg_id = publish->client_msg_id,
+    .conversation_type = publish->conversation_type,
+    .target_id = publish->target_id,
+    .object_name = publish->object_name,
+    .content = publish->content,
+    .push_content = publish->push_content,
+    .flags = natter_object_name_flags (publish->object_name, publish->flags),
+  };
+
+  context->session = g_object_ref (self);
+  context->client_msg_id = g_strdup (publish->client_msg_id);
+  context->received = g_get_monotonic_time ();
+  natterd_server_publish (self->server, &request, publish_done, context, publish_context_free);
+}
+
+/* -------------------------------------------------------------------- input */
+
+static void
+handle_deliver_ack (NatterdSession *self,
+                    guint64         seq)
+{
+  seq = MIN (seq, self->sent_seq);
+  if (seq > self->acked_seq)
+    {
+      self->acked_seq = seq;
+      natterd_server_device_dirty (self->server, self);
+    }
+  maybe_continue_replay (self);
+}
+
+static void
+send_pong (NatterdSession *self,
+           gint64          time)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Pong pong = NATTER__PONG__INIT;
+
+  pong.time = time;
+  frame.body_case = NATTER__FRAME__BODY_PONG;
+  frame.pong = &pong;
+  natterd_session_send_frame (self, &frame);
+}
+
+/* A frame that parsed but did not validate is answered in its context when
+ * it has one, so the client can tell which request failed and why. */
+static void
+answer_invalid (NatterdSession    *self,
+                const NatterFrame *frame,
+                const GError      *error)
+{
+  int code = natter_proto_error_to_code (error);
+
+  self->server->metrics.bad_frames++;
+  natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "frame", natter_frame_type_name (frame),
+               "error", error->message, NULL);
+
+  switch (frame->body_case)
+    {
+    case NATTER__FRAME__BODY_PUBLISH:
+      if (self->state == NATTERD_SESSION_CONNECTED &&
+          natter_id_is_valid (frame->publish->client_msg_id))
+        {
+          send_publish_ack (self, frame->publish->client_msg_id, code, NULL, 0, error->message);
+          return;
+        }
+      break;
+
+    case NATTER__FRAME__BODY_QUERY:
+      if (self->state == NATTERD_SESSION_CONNECTED && frame->query->request_id != 0)
+        {
+          NatterFrame reply = NATTER__FRAME__INIT;
+          Natter__Result result = NATTER__RESULT__INIT;
+
+          result.request_id = frame->query->request_id;
+          result.code = code;
+          result.error_message = error->message;
+          reply.body_case = NATTER__FRAME__BODY_RESULT;
+          reply.result = &result;
+          natterd_session_send_frame (self, &reply);
+          return;
+        }
+      break;
+
+    case NATTER__FRAME__BODY_CONNECT:
+      if (self->state == NATTERD_SESSION_HANDSHAKE)
+        {
+          const Natter__Connect *c = frame->connect;
+
+          if (!natter_id_is_valid (c->app_key))
+            refuse_connect (self, NATTER_CODE_APP_KEY_REJECTED, error->message);
+          else if (c->token == NULL || *c->token == '\0' ||
+                   strlen (c->token) > NATTER_TOKEN_MAX_LENGTH ||
+                   !g_utf8_validate (c->token, -1, NULL))
+            refuse_connect (self, NATTER_CODE_TOKEN_INCORRECT, error->message);
+          else
+            refuse_connect (self, NATTER_CODE_INVALID_PARAMETER, error->message);
+          return;
+        }
+      break;
+
+    default:
+      break;
+    }
+
+  close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, code, error->message);
+}
+
+static void
+on_message (SoupWebsocketConnection *ws,
+            SoupWebsocketDataType    type,
+            GBytes                  *message,
+            gpointer                 user_data)
+{
+  NatterdSession *self = user_data;
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (message, &size);
+
+  /* Shutting down: what arrives now would not be acknowledged anyway. */
+  if (self->state == NATTERD_SESSION_CLOSED || self->server->shutting_down)
+    return;
+
+  self->last_frame = g_get_monotonic_time ();
+  self->server->metrics.frames_in++;
+
+  if (type != SOUP_WEBSOCKET_DATA_BINARY)
+    {
+      self->server->metrics.bad_frames++;
+      close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
+                       "natter.v1 frames are binary");
+      return;
+    }
+
+  frame = natter_frame_unpack (data, size, &error);
+  if (frame == NULL)
+    {
+      int code = natter_proto_error_to_code (error);
+
+      self->server->metrics.bad_frames++;
+      natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "error", error->message, NULL);
+      close_with_code (self,
+                       code == NATTER_CODE_MESSAGE_TOO_LARGE ? SOUP_WEBSOCKET_CLOSE_TOO_BIG :
+                       SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                       code, error->message);
+      return;
+    }
+
+  if (!natter_frame_validate (frame, NATTER_PEER_CLIENT, &error))
+    {
+      answer_invalid (self, frame, error);
+      return;
+    }
+
+  if (self->state == NATTERD_SESSION_HANDSHAKE)
+    {
+      if (frame->body_case == NATTER__FRAME__BODY_CONNECT && !self->connecting)
+        handle_connect (self, frame->connect);
+      else if (frame->body_case == NATTER__FRAME__BODY_PING)
+        send_pong (self, frame->ping->time);
+      else
+        close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NATTER_CODE_INVALID_PARAMETER,
+                         "The first frame must be Connect");
+      return;
+    }
+
+  switch (frame->body_case)
+    {
+    case NATTER__FRAME__BODY_PUBLISH:
+      handle_publish (self, frame->publish);
+      break;
+
+    case NATTER__FRAME__BODY_DELIVER_ACK:
+      handle_deliver_ack (self, frame->deliver_ack->seq);
+      break;
+
+    case NATTER__FRAME__BODY_QUERY:
+      natterd_server_handle_query (self->server, self, frame->query);
+      break;
+
+    case NATTER__FRAME__BODY_PING:
+      send_pong (self, frame->ping->time);
+      break;
+
+    case NATTER__FRAME__BODY_PONG:
+      break;
+
+    case NATTER__FRAME__BODY_CONNECT:
+      close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NATTER_CODE_INVALID_PARAMETER,
+                       "Already connected");
+      break;
+
+    default:
+      /* natter_frame_validate() refused the other directions. */
+      g_assert_not_reached ();
+    }
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws,
+           gpointer                 user_data)
+{
+  NatterdSession *self = user_data;
+
+  if (self->state != NATTERD_SESSION_CLOSED)
+    natterd_server_session_closed (self->server, self);
+  self->state = NATTERD_SESSION_CLOSED;
+
+  g_signal_handlers_disconnect_by_data (ws, self);
+  /* The server's reference; pending ops may still hold their own. */
+  g_hash_table_remove (self->server->sessions, self);
+}
+
+NatterdSession *
+natterd_session_new (NatterdServer           *server,
+                     SoupWebsocketConnection *ws)
+{
+  NatterdSession *self = g_object_new (NATTERD_TYPE_SESSION, NULL);
+
+  self->server = server;
+  self->ws = g_object_ref (ws);
+
+  /* The frame limit is enforced by natter_frame_unpack() with a code the
+   * client understands; libsoup's own limit only stops what is far over. */
+  soup_websocket_connection_set_max_incoming_payload_size (ws, 2 * NATTER_FRAME_MAX_SIZE);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
+
+  return self;
+}

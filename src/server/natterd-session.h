@@ -1,0 +1,74 @@
+/* natterd-session.h — one client WebSocket connection
+ *
+ * Small on purpose (an idle connection must cost little): the user, the
+ * device, where delivery stands (sent and acked inbox seq, whether offline
+ * replay is still running) and the time of the last frame. Keep-alive and
+ * connect timeouts are checked by the server's one sweep timer, not per
+ * connection.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-frame.h"
+#include "natterd-directory.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NatterdServer NatterdServer;
+
+#define NATTERD_TYPE_SESSION (natterd_session_get_type ())
+G_DECLARE_FINAL_TYPE (NatterdSession, natterd_session, NATTERD, SESSION, GObject)
+
+typedef enum {
+  NATTERD_SESSION_HANDSHAKE,    /* waiting for Connect */
+  NATTERD_SESSION_CONNECTED,
+  NATTERD_SESSION_CLOSED,
+} NatterdSessionState;
+
+struct _NatterdSession
+{
+  GObject                  parent_instance;
+
+  NatterdServer           *server;      /* not a ref: the server outlives sessions */
+  SoupWebsocketConnection *ws;
+  NatterdSessionState      state;
+  NatterdUser             *user;
+  char                    *device_id;
+  char                    *platform;
+  gint64                   token_issued;
+  gint64                   created;     /* monotonic µs */
+  gint64                   last_frame;  /* monotonic µs */
+  guint64                  sent_seq;    /* highest inbox seq sent */
+  guint64                  acked_seq;
+  guint64                  saved_acked_seq;
+  guint                    replaying : 1;       /* offline replay (or lagging) */
+  guint                    replay_in_flight : 1;
+  guint                    connecting : 1;      /* waiting for the app lookup */
+};
+
+NatterdSession *natterd_session_new          (NatterdServer           *server,
+                                              SoupWebsocketConnection *ws);
+void            natterd_session_send_frame   (NatterdSession          *self,
+                                              const NatterFrame      *frame);
+void            natterd_session_close        (NatterdSession          *self,
+                                              gushort                  code,
+                                              const char              *reason);
+void            natterd_session_kick         (NatterdSession          *self,
+                                              int                      code);
+/* An inbox entry committed just now: sent unless the session is replaying
+ * or lagging behind (then the replay picks it up from the store). */
+void            natterd_session_deliver_live (NatterdSession          *self,
+                                              guint64                  seq,
+                                              const NatterdMessage    *message);
+/* A message outside the inbox (seq 0): status-only, chatroom. */
+void            natterd_session_deliver_transient (NatterdSession     *self,
+                                                   const NatterdMessage *message);
+void            natterd_session_send_chatroom_event (NatterdSession   *self,
+                                                     const char       *chatroom_id,
+                                                     int               code);
+
+G_END_DECLS

@@ -1,0 +1,29 @@
+/* natterd-store-sqlite.h — the embedded default backend: SQLite in WAL mode
+ *
+ * synchronous=FULL: a commit is on disk (fsync of the WAL) before the writer
+ * reports it, so an acknowledged message survives power loss.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "natterd-store.h"
+
+G_BEGIN_DECLS
+
+#define NATTERD_TYPE_STORE_SQLITE (natterd_store_sqlite_get_type ())
+G_DECLARE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD, STORE_SQLITE, NatterdStore)
+
+/* The schema version this natterd writes (PRAGMA user_version). */
+#define NATTERD_STORE_SQLITE_SCHEMA_VERSION 1
+
+/* Opens (creating and migrating) DIR/natterd.db. */
+NatterdStore *natterd_store_sqlite_open            (const char  *data_dir,
+                                                    GError     **error);
+/* Tests: open and migrate only up to @version (0 = empty, no tables). */
+NatterdStore *natterd_store_sqlite_open_at_version (const char  *data_dir,
+                                                    int          version,
+                                                    GError     **error);
+
+G_END_DECLS

@@ -1,0 +1,674 @@
+/* natterd-store.c — the backend-neutral half: threads, group commit, retry
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+G_DEFINE_QUARK (natterd-store-error-quark, natterd_store_error)
+
+/* ---------------------------------------------------------------- records */
+
+void
+natterd_message_clear (NatterdMessage *message)
+{
+  g_clear_pointer (&message->uid, g_free);
+  g_clear_pointer (&message->sender_user_id, g_free);
+  g_clear_pointer (&message->target_id, g_free);
+  g_clear_pointer (&message->object_name, g_free);
+  g_clear_pointer (&message->content, g_free);
+  g_clear_pointer (&message->push_content, g_free);
+}
+
+NatterdMessage *
+natterd_message_copy (const NatterdMessage *message)
+{
+  NatterdMessage *copy = g_new (NatterdMessage, 1);
+
+  *copy = *message;
+  copy->uid = g_strdup (message->uid);
+  copy->sender_user_id = g_strdup (message->sender_user_id);
+  copy->target_id = g_strdup (message->target_id);
+  copy->object_name = g_strdup (message->object_name);
+  copy->content = g_strdup (message->content);
+  copy->push_content = g_strdup (message->push_content);
+  return copy;
+}
+
+void
+natterd_message_free (NatterdMessage *message)
+{
+  if (message == NULL)
+    return;
+  natterd_message_clear (message);
+  g_free (message);
+}
+
+char *
+natterd_recall_notification (const char *operator_id,
+                             gint64      recall_time,
+                             const char *original_object_name)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "operatorId");
+  json_builder_add_string_value (builder, operator_id);
+  json_builder_set_member_name (builder, "recallTime");
+  json_builder_add_int_value (builder, recall_time);
+  json_builder_set_member_name (builder, "originalObjectName");
+  json_builder_add_string_value (builder, original_object_name);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+/* Crockford's base32: no I, L, O, U, so a uid read aloud is unambiguous. */
+static const char uid_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void
+natterd_message_uid_make (gint64 id,
+                          char   out[20])
+{
+  guint64 high = (guint64) id & G_GUINT64_CONSTANT (0xFFFFFFFFFF);
+  guint64 low = (((guint64) g_random_int ()) << 8 | (g_random_int () & 0xFF)) &
+                G_GUINT64_CONSTANT (0xFFFFFFFFFF);
+  char digits[16];
+
+  for (int i = 7; i >= 0; i--, high >>= 5)
+    digits[i] = uid_alphabet[high & 31];
+  for (int i = 15; i >= 8; i--, low >>= 5)
+    digits[i] = uid_alphabet[low & 31];
+
+  for (int group = 0, o = 0; group < 4; group++)
+    {
+      memcpy (out + o, digits + group * 4, 4);
+      o += 4;
+      out[o++] = group < 3 ? '-' : '\0';
+    }
+}
+
+gint64
+natterd_message_uid_to_id (const char *uid)
+{
+  guint64 id = 0;
+  guint digits = 0;
+
+  if (uid == NULL || strlen (uid) != 19)
+    return 0;
+
+  for (guint i = 0; i < 19; i++)
+    {
+      const char *at;
+
+      if (i % 5 == 4)
+        {
+          if (uid[i] != '-')
+            return 0;
+          continue;
+        }
+
+      at = strchr (uid_alphabet, g_ascii_toupper (uid[i]));
+      if (at == NULL || *at == '\0')
+        return 0;
+      if (digits++ < 8)
+        id = id << 5 | (guint64) (at - uid_alphabet);
+    }
+
+  return (gint64) id;
+}
+
+void
+natterd_app_record_free (NatterdAppRecord *record)
+{
+  if (record == NULL)
+    return;
+  g_free (record->app_key);
+  g_free (record->app_secret);
+  g_free (record->name);
+  g_clear_pointer (&record->token_key, g_bytes_unref);
+  g_free (record->settings);
+  g_free (record);
+}
+
+/* --------------------------------------------------------------------- ops */
+
+static const gsize op_sizes[] = {
+  [NATTERD_OP_BARRIER] = sizeof (NatterdOp),
+  [NATTERD_OP_USER] = sizeof (NatterdUserOp),
+  [NATTERD_OP_DEVICES] = sizeof (NatterdDevicesOp),
+  [NATTERD_OP_PUBLISH] = sizeof (NatterdPublishOp),
+  [NATTERD_OP_RECALL] = sizeof (NatterdRecallOp),
+  [NATTERD_OP_CONVERSATION] = sizeof (NatterdConversationOp),
+  [NATTERD_OP_GROUP] = sizeof (NatterdGroupOp),
+  [NATTERD_OP_MEMBERS] = sizeof (NatterdMembersOp),
+  [NATTERD_OP_CHATROOM] = sizeof (NatterdChatroomOp),
+  [NATTERD_OP_BLACKLIST] = sizeof (NatterdBlacklistOp),
+  [NATTERD_OP_MEDIA] = sizeof (NatterdMediaOp),
+};
+
+static void
+clear_device (gpointer data)
+{
+  NatterdDeviceRecord *device = data;
+
+  g_free (device->device_id);
+  g_free (device->platform);
+}
+
+gpointer
+natterd_op_new (NatterdOpKind  kind,
+                NatterdOpFunc  complete,
+                gpointer       user_data,
+                GDestroyNotify destroy)
+{
+  NatterdOp *op;
+
+  g_return_val_if_fail (kind < G_N_ELEMENTS (op_sizes), NULL);
+
+  op = g_malloc0 (op_sizes[kind]);
+  op->kind = kind;
+  op->complete = complete;
+  op->user_data = user_data;
+  op->destroy = destroy;
+  op->submitted = g_get_monotonic_time ();
+
+  switch (kind)
+    {
+    case NATTERD_OP_DEVICES:
+      ((NatterdDevicesOp *) op)->devices = g_array_new (FALSE, TRUE, sizeof (NatterdDeviceRecord));
+      g_array_set_clear_func (((NatterdDevicesOp *) op)->devices, clear_device);
+      break;
+    case NATTERD_OP_PUBLISH:
+      ((NatterdPublishOp *) op)->recipients = g_array_new (FALSE, TRUE, sizeof (NatterdRecipient));
+      break;
+    case NATTERD_OP_MEMBERS:
+      ((NatterdMembersOp *) op)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
+    case NATTERD_OP_BLACKLIST:
+      ((NatterdBlacklistOp *) op)->blocked_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
+    case NATTERD_OP_BARRIER:
+    case NATTERD_OP_USER:
+    case NATTERD_OP_RECALL:
+    case NATTERD_OP_CONVERSATION:
+    case NATTERD_OP_GROUP:
+    case NATTERD_OP_CHATROOM:
+    case NATTERD_OP_MEDIA:
+    default:
+      break;
+    }
+
+  return op;
+}
+
+void
+natterd_op_free (NatterdOp *op)
+{
+  if (op == NULL)
+    return;
+
+  if (op->destroy != NULL)
+    op->destroy (op->user_data);
+  g_clear_error (&op->error);
+
+  switch (op->kind)
+    {
+    case NATTERD_OP_USER:
+      {
+        NatterdUserOp *u = (NatterdUserOp *) op;
+        g_free (u->user_id);
+        g_free (u->name);
+        g_free (u->portrait_uri);
+      }
+      break;
+    case NATTERD_OP_DEVICES:
+      g_array_unref (((NatterdDevicesOp *) op)->devices);
+      break;
+    case NATTERD_OP_PUBLISH:
+      {
+        NatterdPublishOp *p = (NatterdPublishOp *) op;
+        g_free (p->device_id);
+        g_free (p->client_msg_id);
+        g_free (p->channel);
+        natterd_message_clear (&p->message);
+        g_array_unref (p->recipients);
+      }
+      break;
+    case NATTERD_OP_RECALL:
+      {
+        NatterdRecallOp *r = (NatterdRecallOp *) op;
+        g_free (r->uid);
+        g_free (r->channel);
+        g_free (r->operator_id);
+        natterd_op_free ((NatterdOp *) r->command);
+        natterd_message_clear (&r->original);
+      }
+      break;
+    case NATTERD_OP_CONVERSATION:
+      g_free (((NatterdConversationOp *) op)->target_id);
+      break;
+    case NATTERD_OP_GROUP:
+      g_free (((NatterdGroupOp *) op)->group_id);
+      g_free (((NatterdGroupOp *) op)->name);
+      break;
+    case NATTERD_OP_MEMBERS:
+      g_array_unref (((NatterdMembersOp *) op)->user_ids);
+      break;
+    case NATTERD_OP_CHATROOM:
+      g_free (((NatterdChatroomOp *) op)->chatroom_id);
+      g_free (((NatterdChatroomOp *) op)->name);
+      break;
+    case NATTERD_OP_BLACKLIST:
+      g_array_unref (((NatterdBlacklistOp *) op)->blocked_ids);
+      break;
+    case NATTERD_OP_MEDIA:
+      g_free (((NatterdMediaOp *) op)->hash);
+      g_free (((NatterdMediaOp *) op)->content_type);
+      g_free (((NatterdMediaOp *) op)->name);
+      break;
+    case NATTERD_OP_BARRIER:
+    default:
+      break;
+    }
+
+  g_free (op);
+}
+
+static void
+inbox_entry_free (gpointer data)
+{
+  NatterdInboxEntry *entry = data;
+
+  natterd_message_clear (&entry->message);
+  g_free (entry);
+}
+
+static void
+conversation_free (gpointer data)
+{
+  NatterdConversation *conversation = data;
+
+  g_free (conversation->target_id);
+  natterd_message_free (conversation->latest);
+  g_free (conversation);
+}
+
+NatterdRead *
+natterd_read_new (NatterdReadKind kind,
+                  NatterdReadFunc complete,
+                  gpointer        user_data,
+                  GDestroyNotify  destroy)
+{
+  NatterdRead *read = g_new0 (NatterdRead, 1);
+
+  read->kind = kind;
+  read->complete = complete;
+  read->user_data = user_data;
+  read->destroy = destroy;
+  read->types = g_array_new (FALSE, FALSE, sizeof (int));
+
+  switch (kind)
+    {
+    case NATTERD_READ_REPLAY:
+      read->entries = g_ptr_array_new_with_free_func (inbox_entry_free);
+      break;
+    case NATTERD_READ_HISTORY:
+      read->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_message_free);
+      break;
+    case NATTERD_READ_CONVERSATIONS:
+      read->conversations = g_ptr_array_new_with_free_func (conversation_free);
+      break;
+    case NATTERD_READ_APPS:
+      read->apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+      break;
+    case NATTERD_READ_MEDIA:
+    case NATTERD_READ_EXPORT:
+    default:
+      break;
+    }
+
+  return read;
+}
+
+void
+natterd_read_free (NatterdRead *read)
+{
+  if (read == NULL)
+    return;
+
+  if (read->destroy != NULL)
+    read->destroy (read->user_data);
+  g_clear_error (&read->error);
+  g_array_unref (read->types);
+  g_free (read->channel);
+  g_free (read->cursor_target);
+  g_free (read->hash);
+  g_free (read->path);
+  g_clear_pointer (&read->entries, g_ptr_array_unref);
+  g_clear_pointer (&read->conversations, g_ptr_array_unref);
+  g_clear_pointer (&read->apps, g_ptr_array_unref);
+  g_free (read->content_type);
+  g_free (read->name);
+  g_free (read);
+}
+
+/* ------------------------------------------------------------------- store */
+
+typedef struct
+{
+  GMainContext *context;        /* where completions run */
+  GThread      *writer;
+  GThreadPool  *readers;
+  guint         batch_max;
+
+  GMutex        lock;
+  GCond         wake;
+  GQueue        queue;          /* NatterdOp, guarded by lock */
+  gboolean      stopping;
+  guint         in_flight;      /* ops taken by the writer, not yet completed */
+
+  NatterdBatchObserver observer;
+  gpointer      observer_data;
+} NatterdStorePrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (NatterdStore, natterd_store, G_TYPE_OBJECT)
+
+typedef struct
+{
+  NatterdStore *store;
+  GPtrArray    *ops;
+  gint64        duration;
+} Batch;
+
+static gboolean
+complete_batch (gpointer data)
+{
+  Batch *batch = data;
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
+
+  if (priv->observer != NULL)
+    priv->observer (batch->ops->len, batch->duration, priv->observer_data);
+
+  for (guint i = 0; i < batch->ops->len; i++)
+    {
+      NatterdOp *op = g_ptr_array_index (batch->ops, i);
+
+      if (op->complete != NULL)
+        op->complete (op, op->user_data);
+      natterd_op_free (op);
+    }
+
+  g_mutex_lock (&priv->lock);
+  priv->in_flight -= batch->ops->len;
+  g_cond_broadcast (&priv->wake);
+  g_mutex_unlock (&priv->lock);
+
+  g_ptr_array_unref (batch->ops);
+  g_object_unref (batch->store);
+  g_free (batch);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+writer_main (gpointer data)
+{
+  NatterdStore *self = data;
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      Batch *batch;
+      gint64 start;
+
+      g_mutex_lock (&priv->lock);
+      while (g_queue_is_empty (&priv->queue) && !priv->stopping)
+        g_cond_wait (&priv->wake, &priv->lock);
+      if (g_queue_is_empty (&priv->queue))
+        {
+          g_mutex_unlock (&priv->lock);
+          break;
+        }
+
+      batch = g_new0 (Batch, 1);
+      batch->store = g_object_ref (self);
+      batch->ops = g_ptr_array_sized_new (MIN (g_queue_get_length (&priv->queue), priv->batch_max));
+      while (!g_queue_is_empty (&priv->queue) && batch->ops->len < priv->batch_max)
+        g_ptr_array_add (batch->ops, g_queue_pop_head (&priv->queue));
+      priv->in_flight += batch->ops->len;
+      g_mutex_unlock (&priv->lock);
+
+      start = g_get_monotonic_time ();
+      if (!klass->write (self, (NatterdOp **) batch->ops->pdata, batch->ops->len, &error))
+        {
+          /* One op the database refuses must not take the others down with
+           * it: store each alone, and fail only the ones that fail alone. */
+          g_warning ("Batch of %u operations failed (%s); retrying one by one",
+                     batch->ops->len, error->message);
+          for (guint i = 0; i < batch->ops->len; i++)
+            {
+              NatterdOp *op = g_ptr_array_index (batch->ops, i);
+
+              klass->write (self, &op, 1, &op->error);
+            }
+        }
+      batch->duration = g_get_monotonic_time () - start;
+
+      g_main_context_invoke (priv->context, complete_batch, batch);
+    }
+
+  return NULL;
+}
+
+static gboolean
+complete_read (gpointer data)
+{
+  NatterdRead *read = data;
+
+  if (read->complete != NULL)
+    read->complete (read, read->user_data);
+  natterd_read_free (read);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reader_main (gpointer data,
+             gpointer user_data)
+{
+  NatterdRead *read = data;
+  NatterdStore *self = user_data;
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  NATTERD_STORE_GET_CLASS (self)->read (self, read, &read->error);
+  g_main_context_invoke (priv->context, complete_read, read);
+}
+
+static void
+natterd_store_finalize (GObject *object)
+{
+  NatterdStore *self = NATTERD_STORE (object);
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_assert (priv->writer == NULL);
+  g_clear_pointer (&priv->context, g_main_context_unref);
+  g_mutex_clear (&priv->lock);
+  g_cond_clear (&priv->wake);
+
+  G_OBJECT_CLASS (natterd_store_parent_class)->finalize (object);
+}
+
+static void
+natterd_store_class_init (NatterdStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natterd_store_finalize;
+}
+
+static void
+natterd_store_init (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_mutex_init (&priv->lock);
+  g_cond_init (&priv->wake);
+  g_queue_init (&priv->queue);
+}
+
+void
+natterd_store_start (NatterdStore *self,
+                     guint         batch_max)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_return_if_fail (NATTERD_IS_STORE (self));
+  g_return_if_fail (priv->writer == NULL);
+
+  priv->context = g_main_context_ref_thread_default ();
+  priv->batch_max = MAX (batch_max, 1);
+  priv->stopping = FALSE;
+  priv->writer = g_thread_new ("natterd-writer", writer_main, self);
+  priv->readers = g_thread_pool_new (reader_main, self, 1, TRUE, NULL);
+}
+
+void
+natterd_store_submit (NatterdStore *self,
+                      gpointer      op)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_return_if_fail (NATTERD_IS_STORE (self));
+  g_return_if_fail (op != NULL);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->writer == NULL || priv->stopping)
+    {
+      g_mutex_unlock (&priv->lock);
+      g_set_error_literal (&((NatterdOp *) op)->error, NATTERD_STORE_ERROR,
+                           NATTERD_STORE_ERROR_CLOSED, "The store is closed");
+      if (((NatterdOp *) op)->complete != NULL)
+        ((NatterdOp *) op)->complete (op, ((NatterdOp *) op)->user_data);
+      natterd_op_free (op);
+      return;
+    }
+  g_queue_push_tail (&priv->queue, op);
+  g_cond_signal (&priv->wake);
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+natterd_store_read (NatterdStore *self,
+                    NatterdRead  *read)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_return_if_fail (NATTERD_IS_STORE (self));
+
+  if (priv->readers == NULL)
+    {
+      g_set_error_literal (&read->error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_CLOSED,
+                           "The store is closed");
+      complete_read (read);
+      return;
+    }
+  g_thread_pool_push (priv->readers, read, NULL);
+}
+
+guint
+natterd_store_get_queue_length (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  guint length;
+
+  g_mutex_lock (&priv->lock);
+  length = g_queue_get_length (&priv->queue) + priv->in_flight;
+  g_mutex_unlock (&priv->lock);
+  return length;
+}
+
+void
+natterd_store_set_batch_observer (NatterdStore         *self,
+                                  NatterdBatchObserver  observer,
+                                  gpointer              user_data)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  priv->observer = observer;
+  priv->observer_data = user_data;
+}
+
+void
+natterd_store_stop (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_return_if_fail (NATTERD_IS_STORE (self));
+
+  if (priv->writer == NULL)
+    return;
+
+  if (priv->readers != NULL)
+    {
+      /* Lets queued reads finish; their completions are dispatched below. */
+      g_thread_pool_free (priv->readers, FALSE, TRUE);
+      priv->readers = NULL;
+    }
+
+  g_mutex_lock (&priv->lock);
+  priv->stopping = TRUE;
+  g_cond_broadcast (&priv->wake);
+  g_mutex_unlock (&priv->lock);
+  g_clear_pointer (&priv->writer, g_thread_join);
+
+  /* Every batch has been committed; hand out what they completed. */
+  for (;;)
+    {
+      guint in_flight;
+
+      g_mutex_lock (&priv->lock);
+      in_flight = priv->in_flight;
+      g_mutex_unlock (&priv->lock);
+      if (in_flight == 0)
+        break;
+      g_main_context_iteration (priv->context, TRUE);
+    }
+  while (g_main_context_pending (priv->context))
+    g_main_context_iteration (priv->context, FALSE);
+}
+
+gboolean
+natterd_store_load (NatterdStore           *self,
+                    const NatterdLoadSink  *sink,
+                    gpointer                data,
+                    GError                **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->load (self, sink, data, error);
+}
+
+gboolean
+natterd_store_create_app (NatterdStore      *self,
+                          NatterdAppRecord  *record,
+                          GError           **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->create_app (self, record, error);
+}
+
+gboolean
+natterd_store_update_app (NatterdStore  *self,
+                          const char    *app_key,
+                          const char    *settings,
+                          GError       **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->update_app (self, app_key, settings, error);
+}
+
+GPtrArray *
+natterd_store_list_apps (NatterdStore  *self,
+                         GError       **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->list_apps (self, error);
+}

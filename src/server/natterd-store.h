@@ -1,0 +1,442 @@
+/* natterd-store.h — natterd's storage interface
+ *
+ * The server keeps what it needs on every message in memory (natterd-
+ * directory.h) and asks the store for everything else through two kinds of
+ * operation:
+ *
+ *  - writes (NatterdOp): queued to one writer thread that runs as many as are
+ *    waiting in one transaction, committed with one fsync (group commit), then
+ *    completes each on the main context. An op's completion is the moment it
+ *    is durable: PublishAck is sent from there.
+ *  - reads (NatterdRead): run on a reader thread with its own connection and
+ *    completed on the main context. The main loop never waits for the disk.
+ *
+ * NatterdStore is the backend-neutral part (threads, queue, batching, retry);
+ * a backend implements the four vfuncs below. SQLite is the embedded default
+ * (natterd-store-sqlite.c); a PostgreSQL backend would implement the same.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define NATTERD_STORE_ERROR (natterd_store_error_quark ())
+
+typedef enum {
+  NATTERD_STORE_ERROR_FAILED,
+  NATTERD_STORE_ERROR_NEWER_SCHEMA,    /* the database was written by a newer natterd */
+  NATTERD_STORE_ERROR_NOT_FOUND,
+  NATTERD_STORE_ERROR_CLOSED,
+} NatterdStoreError;
+
+GQuark natterd_store_error_quark (void);
+
+/* ---------------------------------------------------------------- records */
+
+/* One stored message, as every reader of it sees it; the viewer's target id
+ * is computed from it (natterd_message_target_for()). */
+typedef struct
+{
+  gint64  id;
+  char   *uid;                  /* NULL unless persisted */
+  int     conversation_type;
+  char   *sender_user_id;
+  char   *target_id;            /* as the sender addressed it */
+  char   *object_name;
+  char   *content;
+  char   *push_content;
+  guint   flags;
+  gint64  sent_time;
+} NatterdMessage;
+
+void            natterd_message_clear (NatterdMessage       *message);
+NatterdMessage *natterd_message_copy  (const NatterdMessage *message);
+void            natterd_message_free  (NatterdMessage       *message);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdMessage, natterd_message_free)
+
+/* "XXXX-XXXX-XXXX-XXXX": 80 bits, the message id in the high 40 so a uid
+ * finds its row without an index, random bits in the low 40. */
+/* The content a recalled message is replaced with (RC:RcNtf). */
+char    *natterd_recall_notification (const char *operator_id,
+                                      gint64      recall_time,
+                                      const char *original_object_name);
+
+void     natterd_message_uid_make  (gint64      id,
+                                    char        out[20]);
+gint64   natterd_message_uid_to_id (const char *uid);
+
+typedef struct
+{
+  gint64  id;
+  char   *app_key;
+  char   *app_secret;
+  char   *name;
+  GBytes *token_key;
+  char   *settings;             /* JSON object, natterd-directory.c reads it */
+  gint64  created;
+} NatterdAppRecord;
+
+void natterd_app_record_free (NatterdAppRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdAppRecord, natterd_app_record_free)
+
+typedef struct
+{
+  gint64      id;
+  gint64      app_id;
+  const char *user_id;
+  const char *name;
+  const char *portrait_uri;
+  gint64      created;
+  gint64      tokens_valid_after;
+  gint64      blocked_until;
+  guint64     max_seq;
+} NatterdUserRecord;
+
+/* Everything natterd keeps in memory, handed over once at start-up. */
+typedef struct
+{
+  void (*app)       (gpointer data, const NatterdAppRecord *app);
+  void (*user)      (gpointer data, const NatterdUserRecord *user);
+  void (*group)     (gpointer data, gint64 id, gint64 app_id, const char *group_id,
+                     const char *name, gint64 created);
+  void (*member)    (gpointer data, gint64 group_id, gint64 user_id, gint64 joined,
+                     gint64 gag_until);
+  void (*chatroom)  (gpointer data, gint64 id, gint64 app_id, const char *chatroom_id,
+                     const char *name, gint64 created);
+  void (*blacklist) (gpointer data, gint64 user_id, gint64 blocked_user_id);
+} NatterdLoadSink;
+
+/* ------------------------------------------------------------------ writes */
+
+typedef enum {
+  NATTERD_OP_BARRIER,       /* no work: completes once every op before it has */
+  NATTERD_OP_USER,          /* insert or replace a user row */
+  NATTERD_OP_DEVICES,       /* devices seen and their acked seq */
+  NATTERD_OP_PUBLISH,       /* a message, its inbox entries, conversations */
+  NATTERD_OP_RECALL,
+  NATTERD_OP_CONVERSATION,  /* pin, mute, remove, clear unread */
+  NATTERD_OP_GROUP,
+  NATTERD_OP_MEMBERS,
+  NATTERD_OP_CHATROOM,
+  NATTERD_OP_BLACKLIST,
+  NATTERD_OP_MEDIA,
+} NatterdOpKind;
+
+typedef struct _NatterdOp NatterdOp;
+typedef void (*NatterdOpFunc) (NatterdOp *op,
+                               gpointer   user_data);
+
+struct _NatterdOp
+{
+  NatterdOpKind  kind;
+  GError        *error;         /* set when the op could not be stored */
+  NatterdOpFunc  complete;      /* on the main context, after the commit */
+  gpointer       user_data;
+  GDestroyNotify destroy;
+  gint64         submitted;     /* monotonic µs */
+};
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    id;
+  gint64    app_id;
+  char     *user_id;
+  char     *name;
+  char     *portrait_uri;
+  gint64    created;
+  gint64    tokens_valid_after;
+  gint64    blocked_until;
+} NatterdUserOp;
+
+typedef struct
+{
+  gint64  user_id;
+  char   *device_id;
+  char   *platform;
+  gint64  last_seen;
+  guint64 acked_seq;
+} NatterdDeviceRecord;
+
+typedef struct
+{
+  NatterdOp base;
+  GArray   *devices;            /* NatterdDeviceRecord */
+} NatterdDevicesOp;
+
+typedef struct
+{
+  gint64      user_id;
+  const char *target_id;        /* the conversation as this user sees it; owned by the op */
+  guint       inbox : 1;        /* gets an inbox entry (delivery, offline replay) */
+  guint       conversation : 1; /* updates the user's conversation list */
+  guint       counted : 1;      /* raises the unread count */
+  guint64     seq;              /* out: the inbox seq */
+} NatterdRecipient;
+
+typedef struct
+{
+  NatterdOp      base;
+  gint64         app_id;
+  gint64         sender_id;
+  char          *device_id;     /* with client_msg_id: the idempotency key */
+  char          *client_msg_id;
+  char          *channel;       /* the conversation, natterd_channel_key() */
+  NatterdMessage message;       /* id and uid are set by the store */
+  GArray        *recipients;    /* NatterdRecipient */
+  /* out: an earlier Publish with the same key exists; message.id, uid and
+   * sent_time are that one's and no inbox entry was added. */
+  gboolean       duplicate;
+} NatterdPublishOp;
+
+typedef struct
+{
+  NatterdOp         base;
+  gint64            app_id;
+  gint64            message_id;
+  char             *uid;
+  gint64            sender_id;
+  char             *channel;
+  gint64            window_start; /* sent_time must be at least this (0: no limit) */
+  char             *operator_id;  /* the message becomes RC:RcNtf, */
+  gint64            recall_time;  /* natterd_recall_notification() */
+  NatterdPublishOp *command;      /* the RC:RcCmd, stored in the same transaction */
+  gboolean          found;        /* out: recalled; FALSE: 25101 */
+  NatterdMessage    original;     /* out */
+} NatterdRecallOp;
+
+typedef enum {
+  NATTERD_CONVERSATION_PIN,
+  NATTERD_CONVERSATION_UNPIN,
+  NATTERD_CONVERSATION_MUTE,
+  NATTERD_CONVERSATION_UNMUTE,
+  NATTERD_CONVERSATION_REMOVE,
+  NATTERD_CONVERSATION_CLEAR_UNREAD,
+} NatterdConversationAction;
+
+typedef struct
+{
+  NatterdOp                 base;
+  gint64                    user_id;
+  int                       conversation_type;
+  char                     *target_id;
+  NatterdConversationAction action;
+  gint64                    time;
+} NatterdConversationOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    id;
+  gint64    app_id;
+  char     *group_id;
+  char     *name;
+  gint64    created;
+  gboolean  remove;             /* dismiss: the group and its members */
+} NatterdGroupOp;
+
+typedef enum {
+  NATTERD_MEMBERS_ADD,          /* joined = time */
+  NATTERD_MEMBERS_REMOVE,
+  NATTERD_MEMBERS_GAG,          /* gag_until = time (0 lifts it) */
+} NatterdMembersAction;
+
+typedef struct
+{
+  NatterdOp            base;
+  gint64               group_id;  /* groups.id */
+  NatterdMembersAction action;
+  GArray              *user_ids;  /* gint64 users.id */
+  gint64               time;
+} NatterdMembersOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    id;
+  gint64    app_id;
+  char     *chatroom_id;
+  char     *name;
+  gint64    created;
+  gboolean  remove;
+} NatterdChatroomOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    user_id;
+  GArray   *blocked_ids;        /* gint64 users.id */
+  gboolean  remove;
+} NatterdBlacklistOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    app_id;
+  char     *hash;
+  guint64   size;
+  char     *content_type;
+  char     *name;
+  gint64    uploader_id;
+  gint64    created;
+} NatterdMediaOp;
+
+gpointer natterd_op_new  (NatterdOpKind  kind,
+                          NatterdOpFunc  complete,
+                          gpointer       user_data,
+                          GDestroyNotify destroy);
+void     natterd_op_free (NatterdOp     *op);
+
+/* ------------------------------------------------------------------- reads */
+
+typedef enum {
+  NATTERD_READ_REPLAY,          /* inbox entries after a seq */
+  NATTERD_READ_HISTORY,         /* persisted messages of a channel before a time */
+  NATTERD_READ_CONVERSATIONS,
+  NATTERD_READ_MEDIA,
+  NATTERD_READ_EXPORT,          /* one hour of an app's messages to a gzip JSON-lines file */
+  NATTERD_READ_APPS,            /* the apps table again (apps created while running) */
+} NatterdReadKind;
+
+typedef struct
+{
+  guint64        seq;
+  NatterdMessage message;
+} NatterdInboxEntry;
+
+typedef struct
+{
+  int             conversation_type;
+  char           *target_id;
+  NatterdMessage *latest;       /* NULL if gone */
+  guint           unread;
+  gboolean        pinned;
+  gboolean        muted;
+  gint64          updated_time;
+} NatterdConversation;
+
+typedef struct _NatterdRead NatterdRead;
+typedef void (*NatterdReadFunc) (NatterdRead *read,
+                                 gpointer     user_data);
+
+struct _NatterdRead
+{
+  NatterdReadKind kind;
+  GError         *error;
+  NatterdReadFunc complete;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+
+  /* in */
+  gint64   app_id;
+  gint64   user_id;
+  guint64  after_seq;
+  char    *channel;
+  gint64   before_time;
+  guint    limit;
+  GArray  *types;               /* int conversation types, empty = all */
+  /* conversation list cursor: the last row of the previous page */
+  gboolean has_cursor;
+  gboolean cursor_pinned;
+  gint64   cursor_time;
+  int      cursor_type;
+  char    *cursor_target;
+  char    *hash;
+  char    *path;
+  gint64   from_time;
+  gint64   to_time;
+
+  /* out */
+  GPtrArray *entries;           /* REPLAY: NatterdInboxEntry; HISTORY: NatterdMessage */
+  GPtrArray *conversations;     /* NatterdConversation */
+  GPtrArray *apps;              /* NatterdAppRecord */
+  guint64    size;              /* MEDIA */
+  char      *content_type;
+  char      *name;
+  gboolean   found;
+  guint      count;             /* EXPORT: messages written */
+};
+
+NatterdRead *natterd_read_new  (NatterdReadKind kind,
+                                NatterdReadFunc complete,
+                                gpointer        user_data,
+                                GDestroyNotify  destroy);
+void         natterd_read_free (NatterdRead    *read);
+
+/* ------------------------------------------------------------------- store */
+
+#define NATTERD_TYPE_STORE (natterd_store_get_type ())
+G_DECLARE_DERIVABLE_TYPE (NatterdStore, natterd_store, NATTERD, STORE, GObject)
+
+struct _NatterdStoreClass
+{
+  GObjectClass parent_class;
+
+  /* Start-up, on the calling thread, before natterd_store_start(). */
+  gboolean (*load)       (NatterdStore           *self,
+                          const NatterdLoadSink  *sink,
+                          gpointer                data,
+                          GError                **error);
+  /* Writer thread: every op in one transaction; all or nothing. */
+  gboolean (*write)      (NatterdStore           *self,
+                          NatterdOp             **ops,
+                          guint                   n_ops,
+                          GError                **error);
+  /* Reader thread. */
+  gboolean (*read)       (NatterdStore           *self,
+                          NatterdRead            *read,
+                          GError                **error);
+  /* Administration (natterd --create-app ...), synchronous. */
+  gboolean (*create_app) (NatterdStore           *self,
+                          NatterdAppRecord       *record,
+                          GError                **error);
+  gboolean (*update_app) (NatterdStore           *self,
+                          const char             *app_key,
+                          const char             *settings,
+                          GError                **error);
+  GPtrArray *(*list_apps) (NatterdStore          *self,
+                           GError               **error);
+};
+
+typedef void (*NatterdBatchObserver) (guint    n_ops,
+                                      gint64   duration_us,
+                                      gpointer user_data);
+
+/* Starts the writer and reader threads; completions are dispatched on the
+ * thread-default main context of the caller. */
+void       natterd_store_start        (NatterdStore           *self,
+                                       guint                   batch_max);
+/* Takes @op; its complete func runs on the main context once it is durable
+ * (or failed, with op->error set), then it is freed. */
+void       natterd_store_submit       (NatterdStore           *self,
+                                       gpointer                op);
+void       natterd_store_read         (NatterdStore           *self,
+                                       NatterdRead            *read);
+/* Waits for the queue to drain and the threads to end, dispatching every
+ * pending completion. */
+void       natterd_store_stop         (NatterdStore           *self);
+guint      natterd_store_get_queue_length (NatterdStore       *self);
+void       natterd_store_set_batch_observer (NatterdStore     *self,
+                                             NatterdBatchObserver observer,
+                                             gpointer          user_data);
+
+gboolean   natterd_store_load         (NatterdStore           *self,
+                                       const NatterdLoadSink  *sink,
+                                       gpointer                data,
+                                       GError                **error);
+gboolean   natterd_store_create_app   (NatterdStore           *self,
+                                       NatterdAppRecord       *record,
+                                       GError                **error);
+gboolean   natterd_store_update_app   (NatterdStore           *self,
+                                       const char             *app_key,
+                                       const char             *settings,
+                                       GError                **error);
+GPtrArray *natterd_store_list_apps    (NatterdStore           *self,
+                                       GError                **error);
+
+G_END_DECLS

@@ -1,0 +1,99 @@
+/* natter-test-client.h — a small natter.v1 WebSocket client for tests
+ *
+ * libsoup + natter-proto only: speaks to the real natterd the way any client
+ * would, and checks every frame natterd sends with natter_frame_decode() (a
+ * frame natterd should never have sent fails the test).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include "natter-frame.h"
+#include "natter-test-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NatterTestClient NatterTestClient;
+
+#define NATTER_TEST_TIMEOUT_MS 10000
+
+/* A WebSocket to @server's /ws (natter.v1); NULL and @error if refused. */
+NatterTestClient *natter_test_client_open          (NatterTestServer   *server,
+                                                    GError            **error);
+/* Sends Connect and waits for ConnectAck; returns its code. */
+int               natter_test_client_connect       (NatterTestClient   *self,
+                                                    const char         *app_key,
+                                                    const char         *token,
+                                                    const char         *device_id,
+                                                    guint64             last_seq);
+/* open + getToken + connect as @user_id on @device_id; asserts success. */
+NatterTestClient *natter_test_client_new_user      (NatterTestServer   *server,
+                                                    const char         *user_id,
+                                                    const char         *device_id);
+void              natter_test_client_free          (NatterTestClient   *self);
+
+/* Deliver frames are acked (DeliverAck) as they arrive unless turned off. */
+void              natter_test_client_set_auto_ack  (NatterTestClient   *self,
+                                                    gboolean            auto_ack);
+guint64           natter_test_client_get_last_seq  (NatterTestClient   *self);
+const char       *natter_test_client_get_user_id   (NatterTestClient   *self);
+guint64           natter_test_client_get_max_seq   (NatterTestClient   *self);
+
+void              natter_test_client_send          (NatterTestClient   *self,
+                                                    const NatterFrame  *frame);
+void              natter_test_client_send_bytes    (NatterTestClient   *self,
+                                                    GBytes             *bytes);
+void              natter_test_client_send_text     (NatterTestClient   *self,
+                                                    const char         *text);
+
+/* Publish with a fresh client_msg_id (returned); natter_test_client_publish_full
+ * takes the id and flags. */
+char             *natter_test_client_publish       (NatterTestClient   *self,
+                                                    int                 conversation_type,
+                                                    const char         *target_id,
+                                                    const char         *object_name,
+                                                    const char         *content);
+void              natter_test_client_publish_full  (NatterTestClient   *self,
+                                                    const char         *client_msg_id,
+                                                    int                 conversation_type,
+                                                    const char         *target_id,
+                                                    const char         *object_name,
+                                                    const char         *content,
+                                                    guint               flags);
+/* Publishes and waits for the PublishAck; returns it. */
+NatterFrame      *natter_test_client_send_message  (NatterTestClient   *self,
+                                                    int                 conversation_type,
+                                                    const char         *target_id,
+                                                    const char         *object_name,
+                                                    const char         *content);
+/* The PublishAck of @client_msg_id. */
+NatterFrame      *natter_test_client_wait_ack      (NatterTestClient   *self,
+                                                    const char         *client_msg_id);
+
+/* Sends @query with a fresh request id and waits for its Result. */
+NatterFrame      *natter_test_client_query         (NatterTestClient   *self,
+                                                    Natter__Query      *query);
+
+/* The next frame of @body (others stay queued), or NULL after @timeout_ms. */
+NatterFrame      *natter_test_client_expect        (NatterTestClient   *self,
+                                                    Natter__Frame__BodyCase body,
+                                                    guint               timeout_ms);
+/* Asserts no frame of @body arrives within @timeout_ms. */
+void              natter_test_client_expect_none   (NatterTestClient   *self,
+                                                    Natter__Frame__BodyCase body,
+                                                    guint               timeout_ms);
+/* Waits until the server closes; returns the close code (0 on timeout). */
+gushort           natter_test_client_wait_closed   (NatterTestClient   *self,
+                                                    guint               timeout_ms);
+const char       *natter_test_client_get_close_reason (NatterTestClient *self);
+gboolean          natter_test_client_is_open       (NatterTestClient   *self);
+
+/* Runs the default main context until @done returns TRUE or @timeout_ms. */
+gboolean          natter_test_wait                 (gboolean          (*done) (gpointer data),
+                                                    gpointer            data,
+                                                    guint               timeout_ms);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterTestClient, natter_test_client_free)
+
+G_END_DECLS

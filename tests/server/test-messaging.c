@@ -1,0 +1,377 @@
+/* test-messaging.c — natterd: Publish, durable PublishAck, inbox, Deliver,
+ * offline replay, idempotent resends, status-only messages, limits
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <string.h>
+
+static void
+assert_uid (const char *uid)
+{
+  g_assert_nonnull (uid);
+  g_assert_cmpuint (strlen (uid), ==, 19);
+  for (guint i = 0; i < 19; i++)
+    if (i % 5 == 4)
+      g_assert_cmpint (uid[i], ==, '-');
+    else
+      g_assert_true (g_ascii_isdigit (uid[i]) || g_ascii_isupper (uid[i]));
+}
+
+static void
+test_deliver (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+  Natter__Message *m;
+
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                         "{\"content\":\"你好\",\"extra\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  assert_uid (ack->publish_ack->message_uid);
+  g_assert_cmpint (ack->publish_ack->sent_time, >, 0);
+
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  m = deliver->deliver->message;
+  g_assert_cmpuint (deliver->deliver->seq, ==, 1);
+  g_assert_false (deliver->deliver->offline);
+  g_assert_cmpstr (m->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_cmpint (m->sent_time, ==, ack->publish_ack->sent_time);
+  g_assert_cmpint (m->conversation_type, ==, 1);
+  /* On the receiving side of a private chat the target is the sender. */
+  g_assert_cmpstr (m->target_id, ==, "alice");
+  g_assert_cmpstr (m->sender_user_id, ==, "alice");
+  g_assert_cmpstr (m->object_name, ==, "RC:TxtMsg");
+  g_assert_cmpstr (m->content, ==, "{\"content\":\"你好\",\"extra\":\"x\"}");
+  g_assert_cmpuint (m->flags, ==, NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+
+  /* The sender, single-device, gets no copy. */
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 200);
+}
+
+static void
+test_offline_replay (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  const char *key = natter_test_server_get_app_key (server);
+  g_autoptr(GPtrArray) uids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", i);
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_ptr_array_add (uids, g_strdup (ack->publish_ack->message_uid));
+    }
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NatterTestClient) bob = natter_test_client_open (server, &error);
+    g_autoptr(NatterFrame) live = NULL;
+    g_autoptr(NatterFrame) ack = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (natter_test_client_connect (bob, key, bob_token, "b1", 0), ==, 0);
+    g_assert_cmpuint (natter_test_client_get_max_seq (bob), ==, 5);
+    for (guint i = 0; i < 5; i++)
+      {
+        g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                    NATTER_TEST_TIMEOUT_MS);
+        g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", i);
+
+        g_assert_nonnull (deliver);
+        g_assert_true (deliver->deliver->offline);
+        g_assert_cmpuint (deliver->deliver->seq, ==, i + 1);
+        g_assert_cmpstr (deliver->deliver->message->message_uid, ==, g_ptr_array_index (uids, i));
+        g_assert_cmpstr (deliver->deliver->message->content, ==, content);
+        g_assert_cmpstr (deliver->deliver->message->target_id, ==, "alice");
+      }
+
+    /* Then live. */
+    ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"live\"}");
+    live = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+    g_assert_nonnull (live);
+    g_assert_false (live->deliver->offline);
+    g_assert_cmpuint (live->deliver->seq, ==, 6);
+  }
+
+  /* A device that has stored up to 3 gets 4, 5 and 6 only. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NatterTestClient) bob = natter_test_client_open (server, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (natter_test_client_connect (bob, key, bob_token, "b2", 3), ==, 0);
+    for (guint seq = 4; seq <= 6; seq++)
+      {
+        g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                    NATTER_TEST_TIMEOUT_MS);
+        g_assert_nonnull (deliver);
+        g_assert_cmpuint (deliver->deliver->seq, ==, seq);
+      }
+    natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 300);
+  }
+}
+
+static void
+test_replay_many (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autofree char *last = NULL;
+  const guint n = 3000;
+
+  /* More than a replay page and a delivery window: paging and flow control. */
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", i);
+
+      g_free (last);
+      last = natter_test_client_publish (alice, 1, "bob", "RC:TxtMsg", content);
+      if (i % 500 == 499 && i + 1 < n)
+        natter_frame_free (natter_test_client_wait_ack (alice, last));
+    }
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, last);
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+
+  bob = natter_test_client_open (server, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (bob, natter_test_server_get_app_key (server), bob_token,
+                                               "b1", 0), ==, 0);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", i);
+
+      g_assert_nonnull (deliver);
+      g_assert_cmpuint (deliver->deliver->seq, ==, i + 1);
+      g_assert_cmpstr (deliver->deliver->message->content, ==, content);
+    }
+}
+
+static void
+test_idempotent (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) first = NULL;
+  g_autoptr(NatterFrame) second = NULL;
+  g_autoptr(NatterFrame) third = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+
+  natter_test_client_publish_full (alice, "same-id", 1, "bob", "RC:TxtMsg", "{\"content\":\"once\"}", 0);
+  first = natter_test_client_wait_ack (alice, "same-id");
+  natter_test_client_publish_full (alice, "same-id", 1, "bob", "RC:TxtMsg", "{\"content\":\"once\"}", 0);
+  second = natter_test_client_wait_ack (alice, "same-id");
+  g_assert_cmpint (first->publish_ack->code, ==, 0);
+  g_assert_cmpint (second->publish_ack->code, ==, 0);
+  g_assert_cmpstr (first->publish_ack->message_uid, ==, second->publish_ack->message_uid);
+  g_assert_cmpint (first->publish_ack->sent_time, ==, second->publish_ack->sent_time);
+
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 300);
+
+  /* Survives a restart: the key is in the store, not in memory. */
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+  natter_test_client_free (g_steal_pointer (&alice));
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  natter_test_client_publish_full (alice, "same-id", 1, "bob", "RC:TxtMsg", "{\"content\":\"once\"}", 0);
+  third = natter_test_client_wait_ack (alice, "same-id");
+  g_assert_cmpstr (third->publish_ack->message_uid, ==, first->publish_ack->message_uid);
+
+  /* The same id from another device is another message. */
+  {
+    g_autoptr(NatterTestClient) other = natter_test_client_new_user (server, "alice", "a2");
+    g_autoptr(NatterFrame) fourth = NULL;
+
+    natter_test_client_publish_full (other, "same-id", 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}", 0);
+    fourth = natter_test_client_wait_ack (other, "same-id");
+    g_assert_cmpint (fourth->publish_ack->code, ==, 0);
+    g_assert_cmpstr (fourth->publish_ack->message_uid, !=, first->publish_ack->message_uid);
+  }
+}
+
+static void
+test_durable (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"keep me\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+
+  /* Acked means stored: a SIGKILL right after loses nothing. */
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+
+  bob = natter_test_client_open (server, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (bob, natter_test_server_get_app_key (server), bob_token,
+                                               "b1", 0), ==, 0);
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  g_assert_cmpstr (deliver->deliver->message->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_true (deliver->deliver->offline);
+}
+
+static void
+test_status_only (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TypSts", "{\"typingContentType\":\"RC:TxtMsg\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_assert_cmpstr (ack->publish_ack->message_uid, ==, "");
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  g_assert_cmpuint (deliver->deliver->seq, ==, 0);
+  g_assert_cmpstr (deliver->deliver->message->object_name, ==, "RC:TypSts");
+  g_assert_cmpuint (deliver->deliver->message->flags, ==, NATTER_MESSAGE_FLAG_STATUS);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* Dropped for an offline user: nothing waits in carol's inbox. */
+  ack = natter_test_client_send_message (alice, 1, "carol", "RC:VCInvite", "{\"callId\":\"c1\",\"mediaType\":1}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  {
+    g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+
+    g_assert_cmpuint (natter_test_client_get_max_seq (carol), ==, 0);
+    natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 300);
+  }
+
+  /* A custom object name with the status flag is status-only too. */
+  natter_test_client_publish_full (alice, "custom1", 1, "bob", "APP:Ping", "{}", NATTER_MESSAGE_FLAG_STATUS);
+  {
+    g_autoptr(NatterFrame) custom_ack = natter_test_client_wait_ack (alice, "custom1");
+    g_autoptr(NatterFrame) custom = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                               NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpint (custom_ack->publish_ack->code, ==, 0);
+    g_assert_cmpuint (custom->deliver->seq, ==, 0);
+    g_assert_cmpstr (custom->deliver->message->object_name, ==, "APP:Ping");
+  }
+}
+
+static void
+test_command_offline (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+
+  /* RC:CmdMsg is not stored in history but still waits for offline users. */
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:CmdMsg", "{\"name\":\"sync\",\"data\":\"1\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_assert_cmpstr (ack->publish_ack->message_uid, ==, "");
+
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  g_assert_true (deliver->deliver->offline);
+  g_assert_cmpuint (deliver->deliver->seq, ==, 1);
+  g_assert_cmpstr (deliver->deliver->message->object_name, ==, "RC:CmdMsg");
+  g_assert_cmpstr (deliver->deliver->message->message_uid, ==, "");
+}
+
+static void
+test_refusals (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=5", "--app-setting", "send-burst=5", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(GString) big = g_string_new ("{\"content\":\"");
+  g_autofree char *too_large = NULL;
+  guint refused = 0;
+  struct {
+    int type;
+    const char *target;
+    const char *object_name;
+    const char *content;
+    int code;
+  } cases[] = {
+    { 6, "bob", "RC:TxtMsg", "{\"content\":\"system\"}", 33003 },      /* server API only */
+    { 3, "nogroup", "RC:TxtMsg", "{\"content\":\"x\"}", 22406 },
+    { 4, "noroom", "RC:TxtMsg", "{\"content\":\"x\"}", 23410 },
+    { 1, "bob", "RC:TxtMsg", "not json", 33003 },
+    { 1, "bob", "RC:TxtMsg", "[1,2]", 33003 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, cases[i].type, cases[i].target,
+                                                                    cases[i].object_name, cases[i].content);
+      g_assert_cmpint (ack->publish_ack->code, ==, cases[i].code);
+      g_assert_cmpstr (ack->publish_ack->error_message, !=, "");
+    }
+
+  /* 128 KiB of content is the limit. */
+  while (big->len < 128 * 1024 + 10)
+    g_string_append (big, "0123456789abcdef");
+  g_string_append (big, "\"}");
+  too_large = g_string_free (g_steal_pointer (&big), FALSE);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", too_large);
+    g_assert_cmpint (ack->publish_ack->code, ==, 30016);
+  }
+
+  /* 5 a second with a burst of 5 (the refusals above counted too). */
+  g_usleep (1100 * 1000);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                    "{\"content\":\"fast\"}");
+      if (ack->publish_ack->code == 20604)
+        refused++;
+      else
+        g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  g_assert_cmpuint (refused, >=, 10);
+  g_assert_true (natter_test_client_is_open (alice));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/messaging/deliver", test_deliver);
+  g_test_add_func ("/server/messaging/offline-replay", test_offline_replay);
+  g_test_add_func ("/server/messaging/replay-many", test_replay_many);
+  g_test_add_func ("/server/messaging/idempotent", test_idempotent);
+  g_test_add_func ("/server/messaging/durable", test_durable);
+  g_test_add_func ("/server/messaging/status-only", test_status_only);
+  g_test_add_func ("/server/messaging/command-offline", test_command_offline);
+  g_test_add_func ("/server/messaging/refusals", test_refusals);
+
+  return g_test_run ();
+}
