@@ -43,6 +43,10 @@ NatterClient *natter_client_new            (const char   *server_url,
                                             const char   *app_key,
                                             const char   *profile_dir);
 
+/* Connect.platform: "linux" unless set before connecting ("cli", "bot"...). */
+void          natter_client_set_platform   (NatterClient *self,
+                                            const char   *platform);
+
 /* Starts connecting (status CONNECTING); the outcome comes as
  * ::status-changed. While the network is reachable the client reconnects by
  * itself (exponential backoff with jitter, at most 30 s; at once when the
@@ -65,6 +69,10 @@ const char   *natter_client_get_app_key    (NatterClient *self);
 const char   *natter_client_get_profile_dir (NatterClient *self);
 const char   *natter_client_get_device_id  (NatterClient *self);
 NatterStore  *natter_client_get_store      (NatterClient *self);
+/* Connected and every offline message (inbox replay) stored. */
+gboolean      natter_client_get_caught_up  (NatterClient *self);
+/* Messages sent from here still waiting for their ack (outbox in flight). */
+guint         natter_client_get_n_pending  (NatterClient *self);
 /* Server time minus local time, ms (from ConnectAck). */
 gint64        natter_client_get_server_time_offset (NatterClient *self);
 

@@ -70,20 +70,6 @@ gboolean       natter_store_merge_conversations_finish (NatterStore          *se
                                                         GAsyncResult         *result,
                                                         GError              **error);
 
-/* Fills the store with a synthetic profile for benchmarks: @n_messages text
- * messages spread over @n_conversations private conversations between
- * @own_user_id and peers "peer<N>", written in large transactions. */
-void           natter_store_generate_async        (NatterStore          *self,
-                                                   const char           *own_user_id,
-                                                   guint                 n_conversations,
-                                                   guint                 n_messages,
-                                                   GCancellable         *cancellable,
-                                                   GAsyncReadyCallback   callback,
-                                                   gpointer              user_data);
-gboolean       natter_store_generate_finish       (NatterStore          *self,
-                                                   GAsyncResult         *result,
-                                                   GError              **error);
-
 /* Text as the search index keeps it: CJK characters stand alone, so a
  * phrase query finds any run of them (Chinese has no spaces). */
 char          *natter_store_segment_text          (const char           *text);

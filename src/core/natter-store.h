@@ -277,4 +277,18 @@ gboolean       natter_store_set_value_finish (NatterStore          *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+/* Fills the store with a synthetic profile for benchmarks: @n_messages text
+ * messages spread over @n_conversations private conversations between
+ * @own_user_id and peers "peer<N>", written in large transactions. */
+void           natter_store_generate_async        (NatterStore          *self,
+                                                   const char           *own_user_id,
+                                                   guint                 n_conversations,
+                                                   guint                 n_messages,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+gboolean       natter_store_generate_finish       (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+
 G_END_DECLS

@@ -1,0 +1,32 @@
+/* natter-client-private.h — what the client's other files share
+ *
+ * natter-client.c: connection, delivery, sending; natter-client-queries.c:
+ * Query/Result calls; natter-client-media.c: upload, download, media
+ * messages, app server tokens.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-client.h"
+#include "natter-frame.h"
+
+G_BEGIN_DECLS
+
+/* Sends @query (its request_id is filled in); @task returns the Result
+ * frame (NatterFrame*, natter_frame_free) or the error (30001 when not
+ * connected, 30003 after 20 s, the Result's code otherwise). */
+void         natter_client_send_query     (NatterClient  *self,
+                                           Natter__Query *query,
+                                           GTask         *task);
+/* Now on the server's clock (ms). */
+gint64       natter_client_server_now     (NatterClient  *self);
+SoupSession *natter_client_get_session    (NatterClient  *self);
+/* http[s]://host:port/media */
+const char  *natter_client_get_media_url  (NatterClient  *self);
+const char  *natter_client_get_token      (NatterClient  *self);
+
+G_END_DECLS

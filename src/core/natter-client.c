@@ -1,0 +1,2168 @@
+/* natter-client.c — the connection to natterd
+ *
+ * One WebSocket (natter.v1) at a time. Every frame from the server goes
+ * through natter_frame_decode() as NATTER_PEER_SERVER; nothing else reads
+ * the network. Incoming messages are stored before their inbox seq is
+ * acked; outgoing persisted messages are stored (SENDING) before they are
+ * published, and the outbox is published again after every reconnect with
+ * the same client_msg_id until the server acks it.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-client-private.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "natter-frame.h"
+#include "natter-message-private.h"
+#include "natter-store-private.h"
+
+G_DEFINE_QUARK (natter-client-error-quark, natter_client_error)
+
+#define CONNECT_TIMEOUT_S        15
+#define QUERY_TIMEOUT_S          20
+#define DEFAULT_PING_INTERVAL_S  30
+#define RECONNECT_BASE_MS        1000
+#define RECONNECT_MAX_MS         30000
+#define TOO_FAST_RETRY_MS        2000
+#define TYPING_INTERVAL_US       (6 * G_USEC_PER_SEC)
+
+typedef struct {
+  char *client_msg_id;
+  NatterMessage *message;       /* the stored row (persisted) or the transient message */
+  GList *tasks;                 /* GTasks waiting for the ack */
+  guint generation;             /* connection it was last published on */
+  guint retry_source;
+} PendingSend;
+
+typedef struct {
+  guint32 request_id;
+  GTask *task;
+  guint timeout_source;
+} PendingQuery;
+
+typedef struct {
+  guint64 seq;
+  guint generation;
+  gboolean done;
+} DeliverItem;
+
+struct _NatterClient
+{
+  GObject parent_instance;
+
+  char *server_url;
+  char *app_key;
+  char *profile_dir;
+  char *platform;
+  GUri *ws_uri;
+  char *media_url;
+
+  NatterStore *store;
+  SoupSession *session;
+  GNetworkMonitor *monitor;
+
+  char *token;
+  char *user_id;
+  char *device_id;
+  guint64 last_seq;
+  gboolean identity_loaded;
+  gboolean identity_loading;
+
+  NatterConnectionStatus status;
+  GError *status_error;
+  gboolean want_connected;      /* connect() called, no disconnect/kick/refusal since */
+  gboolean handshake_done;
+  guint generation;             /* one per connection attempt */
+  guint attempt;                /* reconnects since the last success */
+
+  SoupWebsocketConnection *ws;
+  GCancellable *connect_cancellable;
+  guint connect_timeout_source;
+  guint reconnect_source;
+  guint ping_source;
+  guint ping_interval;
+  gint64 last_frame_time;       /* monotonic µs */
+  gint64 server_time_offset;    /* ms */
+
+  GHashTable *pending_sends;    /* client_msg_id -> PendingSend */
+  GHashTable *pending_queries;  /* request_id -> PendingQuery */
+  guint32 next_request_id;
+  GQueue delivers;              /* DeliverItem, in arrival order */
+  guint64 acked_seq;
+  guint64 max_seq;              /* inbox head when this connection was accepted */
+  gboolean caught_up;
+
+  GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
+};
+
+G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_SERVER_URL,
+  PROP_APP_KEY,
+  PROP_PROFILE_DIR,
+  PROP_STATUS,
+  PROP_USER_ID,
+  PROP_DEVICE_ID,
+  PROP_STORE,
+  PROP_CAUGHT_UP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_STATUS_CHANGED,
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_MESSAGE_UPDATED,
+  SIGNAL_CHATROOM_EVENT,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void start_connect        (NatterClient *self);
+static void schedule_reconnect   (NatterClient *self);
+static void drop_connection      (NatterClient *self);
+static void flush_outbox         (NatterClient *self);
+static void publish_pending      (NatterClient *self,
+                                  PendingSend  *pending);
+
+static void
+set_caught_up (NatterClient *self,
+               gboolean      caught_up)
+{
+  if (self->caught_up == caught_up)
+    return;
+  self->caught_up = caught_up;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAUGHT_UP]);
+}
+
+static inline gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+gint64
+natter_client_server_now (NatterClient *self)
+{
+  return now_ms () + self->server_time_offset;
+}
+
+/* ----------------------------------------------------------------- errors */
+
+static GError *
+client_error (int         code,
+              const char *message)
+{
+  if (message != NULL && *message != '\0')
+    return g_error_new (NATTER_CLIENT_ERROR, code, "%s (%d): %s",
+                        natter_code_to_string (code), code, message);
+  return g_error_new (NATTER_CLIENT_ERROR, code, "%s (%d)", natter_code_to_string (code), code);
+}
+
+static gboolean
+is_connect_refusal (int code)
+{
+  switch (code)
+    {
+    case NATTER_CODE_APP_KEY_REJECTED:
+    case NATTER_CODE_TOKEN_INCORRECT:
+    case NATTER_CODE_APP_KEY_MISMATCH:
+    case NATTER_CODE_APP_BLOCKED:
+    case NATTER_CODE_USER_BLOCKED:
+    case NATTER_CODE_TOKEN_EXPIRED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* ---------------------------------------------------------------- status */
+
+static void
+set_status (NatterClient           *self,
+            NatterConnectionStatus  status,
+            const GError           *error)
+{
+  NatterConnectionStatus old = self->status;
+
+  g_clear_error (&self->status_error);
+  if (error != NULL)
+    self->status_error = g_error_copy (error);
+
+  if (old == status && error == NULL)
+    return;
+
+  self->status = status;
+  if (old != status)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
+  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status, old, error);
+}
+
+/* ------------------------------------------------------------ pending sends */
+
+static void
+pending_send_free (PendingSend *pending)
+{
+  g_clear_handle_id (&pending->retry_source, g_source_remove);
+  g_free (pending->client_msg_id);
+  g_clear_object (&pending->message);
+  g_list_free_full (pending->tasks, g_object_unref);
+  g_free (pending);
+}
+
+static void
+pending_send_return_error (PendingSend  *pending,
+                           const GError *error)
+{
+  GList *tasks = g_steal_pointer (&pending->tasks);
+
+  for (GList *l = tasks; l != NULL; l = l->next)
+    g_task_return_error (l->data, g_error_copy (error));
+  g_list_free_full (tasks, g_object_unref);
+}
+
+static void
+pending_send_return_message (PendingSend *pending)
+{
+  GList *tasks = g_steal_pointer (&pending->tasks);
+
+  for (GList *l = tasks; l != NULL; l = l->next)
+    g_task_return_pointer (l->data, g_object_ref (pending->message), g_object_unref);
+  g_list_free_full (tasks, g_object_unref);
+}
+
+/* Waiting senders learn the client stopped; the messages stay in the outbox. */
+static void
+fail_waiting_sends (NatterClient *self,
+                    const GError *error)
+{
+  g_autoptr(GPtrArray) done = g_ptr_array_new ();
+  GHashTableIter iter;
+  PendingSend *pending;
+
+  g_hash_table_iter_init (&iter, self->pending_sends);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pending))
+    {
+      pending_send_return_error (pending, error);
+      /* Status-only messages do not survive a disconnect. */
+      if (!natter_message_is_persisted (pending->message))
+        g_ptr_array_add (done, pending->client_msg_id);
+    }
+
+  for (guint i = 0; i < done->len; i++)
+    g_hash_table_remove (self->pending_sends, g_ptr_array_index (done, i));
+}
+
+/* ----------------------------------------------------------- pending queries */
+
+static void
+pending_query_free (PendingQuery *pending)
+{
+  g_clear_handle_id (&pending->timeout_source, g_source_remove);
+  g_clear_object (&pending->task);
+  g_free (pending);
+}
+
+static void
+fail_pending_queries (NatterClient *self,
+                      const GError *error)
+{
+  g_autoptr(GList) queries = g_hash_table_get_values (self->pending_queries);
+
+  g_hash_table_steal_all (self->pending_queries);
+  for (GList *l = queries; l != NULL; l = l->next)
+    {
+      PendingQuery *pending = l->data;
+
+      g_task_return_error (pending->task, g_error_copy (error));
+      pending_query_free (pending);
+    }
+}
+
+/* ------------------------------------------------------------------ frames */
+
+static gboolean
+send_frame (NatterClient      *self,
+            const NatterFrame *frame)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->ws == NULL ||
+      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return FALSE;
+
+  bytes = natter_frame_encode (frame, &error);
+  if (bytes == NULL)
+    {
+      g_warning ("Cannot encode %s frame: %s", natter_frame_type_name (frame), error->message);
+      return FALSE;
+    }
+
+  soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+  return TRUE;
+}
+
+static gboolean
+is_connected (NatterClient *self)
+{
+  return self->status == NATTER_CONNECTION_CONNECTED && self->ws != NULL && self->handshake_done;
+}
+
+/* ------------------------------------------------------------- delivering */
+
+static void
+ack_delivered (NatterClient *self)
+{
+  guint64 ack = 0;
+  DeliverItem *item;
+
+  /* Cumulative: only what is stored without a gap before it. */
+  while ((item = g_queue_peek_head (&self->delivers)) != NULL && item->done)
+    {
+      if (item->generation == self->generation)
+        ack = MAX (ack, item->seq);
+      g_free (g_queue_pop_head (&self->delivers));
+    }
+
+  if (ack > self->acked_seq && is_connected (self))
+    {
+      Natter__Frame frame = NATTER__FRAME__INIT;
+      Natter__DeliverAck deliver_ack = NATTER__DELIVER_ACK__INIT;
+
+      deliver_ack.seq = ack;
+      frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+      frame.deliver_ack = &deliver_ack;
+      if (send_frame (self, &frame))
+        self->acked_seq = ack;
+    }
+}
+
+typedef struct {
+  NatterClient *self;
+  DeliverItem *item;
+  NatterMessage *message;       /* as it arrived */
+} DeliverData;
+
+static void
+deliver_data_free (DeliverData *data)
+{
+  g_object_unref (data->self);
+  g_clear_object (&data->message);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DeliverData, deliver_data_free)
+
+static void
+deliver_done (DeliverData *data,
+              gboolean     stored)
+{
+  NatterClient *self = data->self;
+
+  if (stored)
+    {
+      data->item->done = TRUE;
+      if (data->item->seq > self->last_seq)
+        self->last_seq = data->item->seq;
+      if (self->handshake_done && self->last_seq >= self->max_seq)
+        set_caught_up (self, TRUE);
+    }
+  else
+    {
+      /* Not stored: nothing after it may be acked on this connection; the
+       * server replays it after the next connect. */
+      data->item->generation = 0;
+      data->item->done = TRUE;
+    }
+  ack_delivered (self);
+}
+
+static void
+delivered_stored_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(DeliverData) data = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean added = FALSE;
+
+  message = natter_store_add_message_finish (NATTER_STORE (object), result, &added, &error);
+  if (message == NULL)
+    {
+      g_warning ("Cannot store message %s: %s",
+                 natter_message_get_message_uid (data->message), error->message);
+      deliver_done (data, FALSE);
+      return;
+    }
+
+  deliver_done (data, TRUE);
+
+  /* A replay of what is already here (ack lost) is not news. */
+  if (added)
+    g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+}
+
+static void
+delivered_applied_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(DeliverData) data = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  /* Recall (get_message), read receipts and read sync (booleans). */
+  if (g_task_get_source_tag (G_TASK (result)) == natter_store_get_message_async)
+    {
+      g_autoptr(NatterMessage) recalled = natter_store_get_message_finish (NATTER_STORE (object),
+                                                                           result, &error);
+      ok = error == NULL;
+    }
+  else if (g_task_get_source_tag (G_TASK (result)) == natter_store_mark_read_async)
+    ok = natter_store_mark_read_finish (NATTER_STORE (object), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == natter_store_clear_unread_async)
+    ok = natter_store_clear_unread_finish (NATTER_STORE (object), result, &error);
+  else
+    ok = natter_store_set_value_finish (NATTER_STORE (object), result, &error);
+
+  if (!ok)
+    g_warning ("Cannot apply %s: %s", natter_message_get_object_name (data->message), error->message);
+
+  deliver_done (data, ok);
+  g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, data->message);
+}
+
+static void
+handle_deliver (NatterClient         *self,
+                const Natter__Deliver *deliver)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  DeliverData *data;
+  DeliverItem *item;
+
+  message = natter_message_new_from_proto (deliver->message, self->user_id, deliver->offline, &error);
+  if (message == NULL)
+    {
+      /* natter_frame_decode() checked the content already. */
+      g_warning ("Ignoring message %s: %s", deliver->message->message_uid, error->message);
+      return;
+    }
+
+  item = g_new0 (DeliverItem, 1);
+  item->seq = deliver->seq;
+  item->generation = self->generation;
+  g_queue_push_tail (&self->delivers, item);
+
+  data = g_new0 (DeliverData, 1);
+  data->self = g_object_ref (self);
+  data->item = item;
+  data->message = g_object_ref (message);
+
+  switch (natter_message_get_kind (message))
+    {
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+      {
+        JsonObject *content = natter_message_get_content (message);
+        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
+
+        if (uid != NULL && *uid != '\0')
+          {
+            natter_store_recall_async (self->store, uid, natter_message_get_sender_user_id (message),
+                                       natter_message_get_sent_time (message), NULL,
+                                       delivered_applied_cb, data);
+            return;
+          }
+      }
+      break;
+
+    case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
+      natter_store_clear_unread_async (self->store, natter_message_get_conversation_type (message),
+                                       natter_message_get_target_id (message),
+                                       natter_message_get_last_message_send_time (message), NULL,
+                                       delivered_applied_cb, data);
+      return;
+
+    case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
+      natter_store_mark_read_async (self->store, natter_message_get_conversation_type (message),
+                                    natter_message_get_target_id (message),
+                                    natter_message_get_last_message_send_time (message), NULL,
+                                    delivered_applied_cb, data);
+      return;
+
+    case NATTER_MESSAGE_KIND_UNSUPPORTED:
+    case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_IMAGE:
+    case NATTER_MESSAGE_KIND_VOICE:
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+    case NATTER_MESSAGE_KIND_FILE:
+    case NATTER_MESSAGE_KIND_INFO:
+    case NATTER_MESSAGE_KIND_RECALLED:
+    case NATTER_MESSAGE_KIND_COMMAND:
+    case NATTER_MESSAGE_KIND_TYPING:
+    case NATTER_MESSAGE_KIND_CS_HANDSHAKE:
+    case NATTER_MESSAGE_KIND_CALL_SIGNAL:
+    case NATTER_MESSAGE_KIND_CALL_SUMMARY:
+    default:
+      break;
+    }
+
+  if (natter_message_is_persisted (message))
+    {
+      natter_store_add_delivered_async (self->store, message, deliver->seq, NULL,
+                                        delivered_stored_cb, data);
+      return;
+    }
+
+  /* Not stored: an inbox entry (RC:CmdMsg) still moves the seq forward. */
+  if (deliver->seq > 0)
+    {
+      g_autofree char *seq = g_strdup_printf ("%" G_GUINT64_FORMAT, MAX (deliver->seq, self->last_seq));
+
+      natter_store_set_value_async (self->store, "last-seq", seq, NULL, delivered_applied_cb, data);
+      return;
+    }
+
+  item->done = TRUE;
+  ack_delivered (self);
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+  deliver_data_free (data);
+}
+
+/* ------------------------------------------------------------ publish acks */
+
+static gboolean
+is_transient_refusal (int code)
+{
+  return code == NATTER_CODE_SEND_TOO_FAST || code == NATTER_CODE_SERVER_ERROR ||
+         code == NATTER_CODE_TIMEOUT;
+}
+
+typedef struct {
+  NatterClient *self;
+  char *client_msg_id;
+} AckData;
+
+static void
+ack_data_free (AckData *data)
+{
+  g_object_unref (data->self);
+  g_free (data->client_msg_id);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AckData, ack_data_free)
+
+static void
+ack_stored_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(AckData) data = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  PendingSend *pending;
+
+  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
+  pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
+  if (pending == NULL)
+    return;
+
+  if (message == NULL)
+    {
+      g_warning ("Cannot store the ack of %s: %s", data->client_msg_id, error->message);
+      pending_send_return_error (pending, error);
+    }
+  else if (natter_message_get_sent_status (message) == NATTER_SENT_STATUS_FAILED)
+    {
+      g_autoptr(GError) refusal = client_error (natter_message_get_error_code (message), NULL);
+
+      pending_send_return_error (pending, refusal);
+    }
+  else
+    {
+      pending_send_return_message (pending);
+    }
+
+  g_hash_table_remove (data->self->pending_sends, data->client_msg_id);
+}
+
+static gboolean
+retry_publish_cb (gpointer user_data)
+{
+  PendingSend *pending = user_data;
+  NatterClient *self = g_object_get_data (G_OBJECT (pending->message), "natter-client");
+
+  pending->retry_source = 0;
+  if (self != NULL)
+    publish_pending (self, pending);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_publish_ack (NatterClient              *self,
+                    const Natter__PublishAck  *ack)
+{
+  PendingSend *pending = g_hash_table_lookup (self->pending_sends, ack->client_msg_id);
+  NatterMessage *message;
+  AckData *data;
+
+  if (pending == NULL)
+    {
+      g_debug ("Ack for %s, which is not waiting (acked twice)", ack->client_msg_id);
+      return;
+    }
+
+  message = pending->message;
+
+  if (ack->code != NATTER_CODE_OK && is_transient_refusal (ack->code))
+    {
+      /* Sending too fast: the same client_msg_id goes again shortly. */
+      g_clear_handle_id (&pending->retry_source, g_source_remove);
+      g_object_set_data (G_OBJECT (message), "natter-client", self);
+      pending->retry_source = g_timeout_add (TOO_FAST_RETRY_MS, retry_publish_cb, pending);
+      return;
+    }
+
+  if (!natter_message_is_persisted (message))
+    {
+      if (ack->code == NATTER_CODE_OK)
+        {
+          natter_message_set_sent_time (message, ack->sent_time);
+          natter_message_set_sent_status (message, NATTER_SENT_STATUS_SENT);
+          pending_send_return_message (pending);
+        }
+      else
+        {
+          g_autoptr(GError) error = client_error (ack->code, ack->error_message);
+
+          natter_message_set_error_code (message, ack->code);
+          natter_message_set_sent_status (message, NATTER_SENT_STATUS_FAILED);
+          pending_send_return_error (pending, error);
+        }
+      g_hash_table_remove (self->pending_sends, ack->client_msg_id);
+      return;
+    }
+
+  /* The stored row changes; the shared object follows when the store says so. */
+  {
+    g_autoptr(NatterMessage) update = natter_message_new_full (
+      natter_message_get_message_id (message), natter_message_get_message_uid (message),
+      natter_message_get_conversation_type (message), natter_message_get_target_id (message),
+      natter_message_get_sender_user_id (message), natter_message_get_object_name (message),
+      natter_message_get_content (message), natter_message_get_direction (message),
+      natter_message_get_sent_status (message), natter_message_get_sent_time (message),
+      natter_message_get_received_time (message), natter_message_get_offline (message),
+      natter_message_get_error_code (message), natter_message_get_client_msg_id (message),
+      natter_message_get_flags (message));
+
+    if (ack->code == NATTER_CODE_OK)
+      {
+        natter_message_set_message_uid (update, ack->message_uid);
+        if (ack->sent_time > 0)
+          natter_message_set_sent_time (update, ack->sent_time);
+        natter_message_set_sent_status (update, NATTER_SENT_STATUS_SENT);
+        natter_message_set_error_code (update, 0);
+      }
+    else
+      {
+        natter_message_set_sent_status (update, NATTER_SENT_STATUS_FAILED);
+        natter_message_set_error_code (update, ack->code);
+      }
+
+    data = g_new0 (AckData, 1);
+    data->self = g_object_ref (self);
+    data->client_msg_id = g_strdup (ack->client_msg_id);
+    natter_store_update_message_async (self->store, update, NULL, ack_stored_cb, data);
+  }
+}
+
+static void
+publish_pending (NatterClient *self,
+                 PendingSend  *pending)
+{
+  Natter__Frame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  g_autofree char *content = natter_message_dup_content_string (pending->message);
+
+  if (!is_connected (self) || pending->retry_source != 0)
+    return;
+
+  publish.client_msg_id = pending->client_msg_id;
+  publish.conversation_type = natter_message_get_conversation_type (pending->message);
+  publish.target_id = (char *) natter_message_get_target_id (pending->message);
+  publish.object_name = (char *) natter_message_get_object_name (pending->message);
+  publish.content = content;
+  publish.flags = natter_message_get_flags (pending->message);
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+
+  if (send_frame (self, &frame))
+    pending->generation = self->generation;
+}
+
+static PendingSend *
+add_pending (NatterClient  *self,
+             NatterMessage *message)
+{
+  const char *id = natter_message_get_client_msg_id (message);
+  PendingSend *pending = g_hash_table_lookup (self->pending_sends, id);
+
+  if (pending != NULL)
+    {
+      g_set_object (&pending->message, message);
+      return pending;
+    }
+
+  pending = g_new0 (PendingSend, 1);
+  pending->client_msg_id = g_strdup (id);
+  pending->message = g_object_ref (message);
+  g_hash_table_insert (self->pending_sends, pending->client_msg_id, pending);
+  return pending;
+}
+
+static void
+outbox_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterClient) self = user_data;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(GError) error = NULL;
+
+  outbox = natter_store_get_outbox_finish (NATTER_STORE (object), result, &error);
+  if (outbox == NULL)
+    {
+      g_warning ("Cannot read the outbox: %s", error->message);
+      return;
+    }
+
+  for (guint i = 0; i < outbox->len; i++)
+    {
+      NatterMessage *message = g_ptr_array_index (outbox, i);
+      PendingSend *pending;
+
+      if (natter_message_get_client_msg_id (message) == NULL)
+        continue;
+
+      pending = add_pending (self, message);
+      if (pending->generation != self->generation)
+        publish_pending (self, pending);
+    }
+}
+
+static void
+flush_outbox (NatterClient *self)
+{
+  natter_store_get_outbox_async (self->store, NULL, outbox_cb, g_object_ref (self));
+}
+
+/* ---------------------------------------------------------------- results */
+
+static void
+handle_result (NatterClient        *self,
+               NatterFrame        **frame)
+{
+  const Natter__Result *result = (*frame)->result;
+  PendingQuery *pending;
+
+  if (!g_hash_table_steal_extended (self->pending_queries, GUINT_TO_POINTER (result->request_id),
+                                    NULL, (gpointer *) &pending))
+    {
+      g_debug ("Result for unknown request %u", result->request_id);
+      return;
+    }
+
+  if (result->code != NATTER_CODE_OK)
+    g_task_return_error (pending->task, client_error (result->code, result->error_message));
+  else
+    g_task_return_pointer (pending->task, g_steal_pointer (frame), (GDestroyNotify) natter_frame_free);
+
+  pending_query_free (pending);
+}
+
+static gboolean
+query_timeout_cb (gpointer user_data)
+{
+  PendingQuery *pending = user_data;
+  NatterClient *self = g_task_get_source_object (pending->task);
+
+  pending->timeout_source = 0;
+  if (g_hash_table_steal (self->pending_queries, GUINT_TO_POINTER (pending->request_id)))
+    {
+      g_task_return_error (pending->task, client_error (NATTER_CODE_TIMEOUT, NULL));
+      pending_query_free (pending);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends @query (request_id filled in here); @task returns the Result frame
+ * (NatterFrame*, free with natter_frame_free) or the error. */
+void
+natter_client_send_query (NatterClient  *self,
+                          Natter__Query *query,
+                          GTask         *task)
+{
+  Natter__Frame frame = NATTER__FRAME__INIT;
+  PendingQuery *pending;
+
+  if (!is_connected (self))
+    {
+      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
+      return;
+    }
+
+  do
+    self->next_request_id++;
+  while (self->next_request_id == 0 ||
+         g_hash_table_contains (self->pending_queries, GUINT_TO_POINTER (self->next_request_id)));
+
+  query->request_id = self->next_request_id;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = query;
+
+  if (!send_frame (self, &frame))
+    {
+      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
+      return;
+    }
+
+  pending = g_new0 (PendingQuery, 1);
+  pending->request_id = query->request_id;
+  pending->task = g_object_ref (task);
+  pending->timeout_source = g_timeout_add_seconds (QUERY_TIMEOUT_S, query_timeout_cb, pending);
+  g_hash_table_insert (self->pending_queries, GUINT_TO_POINTER (pending->request_id), pending);
+}
+
+/* ------------------------------------------------------------- connection */
+
+static void
+handle_connect_ack (NatterClient              *self,
+                    const Natter__ConnectAck  *ack)
+{
+  g_clear_handle_id (&self->connect_timeout_source, g_source_remove);
+
+  if (ack->code != NATTER_CODE_OK)
+    {
+      g_autoptr(GError) error = client_error (ack->code, ack->error_message);
+
+      if (is_connect_refusal (ack->code))
+        {
+          /* A wrong token does not become right by retrying: wait for the user. */
+          self->want_connected = FALSE;
+          drop_connection (self);
+          fail_pending_queries (self, error);
+          fail_waiting_sends (self, error);
+          set_status (self, NATTER_CONNECTION_DISCONNECTED, error);
+        }
+      else
+        {
+          g_debug ("Connect refused for now: %s", error->message);
+          drop_connection (self);
+          schedule_reconnect (self);
+        }
+      return;
+    }
+
+  /* One profile belongs to one user: its store must not mix two. */
+  if (self->user_id != NULL && g_strcmp0 (self->user_id, ack->user_id) != 0)
+    {
+      g_autoptr(GError) error = g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                                             "This profile belongs to %s, the token to %s",
+                                             self->user_id, ack->user_id);
+
+      self->want_connected = FALSE;
+      drop_connection (self);
+      set_status (self, NATTER_CONNECTION_DISCONNECTED, error);
+      return;
+    }
+
+  if (self->user_id == NULL)
+    {
+      self->user_id = g_strdup (ack->user_id);
+      natter_store_set_own_user_id (self->store, self->user_id);
+      natter_store_set_value_async (self->store, "user-id", self->user_id, NULL, NULL, NULL);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER_ID]);
+    }
+
+  if (ack->server_time > 0)
+    self->server_time_offset = ack->server_time - now_ms ();
+  self->ping_interval = ack->ping_interval > 0 ? ack->ping_interval : DEFAULT_PING_INTERVAL_S;
+  self->handshake_done = TRUE;
+  self->attempt = 0;
+  self->acked_seq = self->last_seq;
+  self->max_seq = ack->max_seq;
+
+  set_status (self, NATTER_CONNECTION_CONNECTED, NULL);
+  set_caught_up (self, self->last_seq >= self->max_seq);
+  flush_outbox (self);
+}
+
+static void
+handle_kick (NatterClient       *self,
+             const Natter__Kick *kick)
+{
+  g_autoptr(GError) error = client_error (kick->code ? kick->code : NATTER_CODE_KICKED_BY_OTHER_DEVICE,
+                                          kick->error_message);
+
+  /* Two devices would kick each other forever: the user decides. */
+  self->want_connected = FALSE;
+  drop_connection (self);
+  fail_pending_queries (self, error);
+  fail_waiting_sends (self, error);
+  set_status (self, NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT, error);
+}
+
+static void
+handle_frame (NatterClient  *self,
+              NatterFrame  **frame)
+{
+  const NatterFrame *f = *frame;
+
+  self->last_frame_time = g_get_monotonic_time ();
+
+  if (!self->handshake_done &&
+      f->body_case != NATTER__FRAME__BODY_CONNECT_ACK &&
+      f->body_case != NATTER__FRAME__BODY_KICK &&
+      f->body_case != NATTER__FRAME__BODY_PING &&
+      f->body_case != NATTER__FRAME__BODY_PONG)
+    {
+      g_warning ("Ignoring %s frame before the connect ack", natter_frame_type_name (f));
+      return;
+    }
+
+  switch (f->body_case)
+    {
+    case NATTER__FRAME__BODY_CONNECT_ACK:
+      if (self->handshake_done)
+        g_warning ("Ignoring a second connect ack");
+      else
+        handle_connect_ack (self, f->connect_ack);
+      break;
+
+    case NATTER__FRAME__BODY_PUBLISH_ACK:
+      handle_publish_ack (self, f->publish_ack);
+      break;
+
+    case NATTER__FRAME__BODY_DELIVER:
+      handle_deliver (self, f->deliver);
+      break;
+
+    case NATTER__FRAME__BODY_RESULT:
+      handle_result (self, frame);
+      break;
+
+    case NATTER__FRAME__BODY_KICK:
+      handle_kick (self, f->kick);
+      break;
+
+    case NATTER__FRAME__BODY_PING:
+      {
+        Natter__Frame reply = NATTER__FRAME__INIT;
+        Natter__Pong pong = NATTER__PONG__INIT;
+
+        pong.time = f->ping->time;
+        reply.body_case = NATTER__FRAME__BODY_PONG;
+        reply.pong = &pong;
+        send_frame (self, &reply);
+      }
+      break;
+
+    case NATTER__FRAME__BODY_PONG:
+      break;
+
+    case NATTER__FRAME__BODY_CHATROOM_EVENT:
+      g_signal_emit (self, signals[SIGNAL_CHATROOM_EVENT], 0,
+                     f->chatroom_event->chatroom_id, f->chatroom_event->code);
+      break;
+
+    case NATTER__FRAME__BODY_CONNECT:
+    case NATTER__FRAME__BODY_PUBLISH:
+    case NATTER__FRAME__BODY_DELIVER_ACK:
+    case NATTER__FRAME__BODY_QUERY:
+    case NATTER__FRAME__BODY__NOT_SET:
+    default:
+      /* natter_frame_decode() refuses client frames from the server. */
+      g_assert_not_reached ();
+    }
+}
+
+static void
+ws_message_cb (SoupWebsocketConnection *ws,
+               int                      type,
+               GBytes                  *message,
+               gpointer                 user_data)
+{
+  NatterClient *self = user_data;
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const guint8 *data;
+
+  if (type != SOUP_WEBSOCKET_DATA_BINARY)
+    {
+      g_warning ("Server sent a text WebSocket message: closing the connection");
+      drop_connection (self);
+      schedule_reconnect (self);
+      return;
+    }
+
+  data = g_bytes_get_data (message, &size);
+  frame = natter_frame_decode (data, size, NATTER_PEER_SERVER, &error);
+  if (frame == NULL)
+    {
+      /* A bad frame is dropped; the connection and everything else go on. */
+      g_warning ("Ignoring an invalid frame from the server: %s", error->message);
+      return;
+    }
+
+  g_object_ref (self);
+  handle_frame (self, &frame);
+  g_object_unref (self);
+}
+
+static void
+ws_closed_cb (SoupWebsocketConnection *ws,
+              gpointer                 user_data)
+{
+  NatterClient *self = user_data;
+
+  g_debug ("Connection closed (%u %s)", soup_websocket_connection_get_close_code (ws),
+           soup_websocket_connection_get_close_data (ws) ?: "");
+  if (ws != self->ws)
+    return;
+
+  drop_connection (self);
+  if (self->want_connected)
+    schedule_reconnect (self);
+}
+
+static void
+ws_error_cb (SoupWebsocketConnection *ws,
+             GError                  *error,
+             gpointer                 user_data)
+{
+  g_debug ("WebSocket error: %s", error->message);
+}
+
+static void
+closed_after_drop_cb (SoupWebsocketConnection *ws,
+                      gpointer                 user_data)
+{
+  g_object_unref (ws);
+}
+
+/* Forgets the current connection (closing it politely); no status change. */
+static void
+drop_connection (NatterClient *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_handle_id (&self->connect_timeout_source, g_source_remove);
+  g_clear_handle_id (&self->ping_source, g_source_remove);
+  if (self->connect_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->connect_cancellable);
+      g_clear_object (&self->connect_cancellable);
+    }
+
+  if (self->ws != NULL)
+    {
+      SoupWebsocketConnection *ws = g_steal_pointer (&self->ws);
+
+      g_signal_handlers_disconnect_by_data (ws, self);
+      if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        {
+          /* Keep it alive until the close handshake ends. */
+          g_signal_connect (ws, "closed", G_CALLBACK (closed_after_drop_cb), NULL);
+          soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+        }
+      else
+        {
+          g_object_unref (ws);
+        }
+    }
+
+  self->handshake_done = FALSE;
+  self->generation++;
+  set_caught_up (self, FALSE);
+
+  error = client_error (NATTER_CODE_NOT_CONNECTED, NULL);
+  fail_pending_queries (self, error);
+}
+
+static gboolean
+server_is_loopback (NatterClient *self)
+{
+  const char *host = g_uri_get_host (self->ws_uri);
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  address = g_inet_address_new_from_string (host);
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+static gboolean
+network_down (NatterClient *self)
+{
+  return !g_network_monitor_get_network_available (self->monitor) && !server_is_loopback (self);
+}
+
+static gboolean
+reconnect_cb (gpointer user_data)
+{
+  NatterClient *self = user_data;
+
+  self->reconnect_source = 0;
+  start_connect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect (NatterClient *self)
+{
+  guint delay;
+  guint shift;
+
+  if (!self->want_connected)
+    return;
+
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+
+  if (network_down (self))
+    {
+      /* The network monitor calls start_connect() when it comes back. */
+      set_status (self, NATTER_CONNECTION_NETWORK_UNAVAILABLE, NULL);
+      return;
+    }
+
+  /* Exponential backoff with jitter: many clients dropped together by a
+   * server restart come back spread out, not all in the same second. */
+  shift = MIN (self->attempt, 5);
+  delay = MIN (RECONNECT_BASE_MS << shift, RECONNECT_MAX_MS);
+  delay = delay / 2 + g_random_int_range (0, delay / 2 + 1);
+  self->attempt++;
+
+  g_debug ("Reconnecting in %u ms (attempt %u)", delay, self->attempt);
+  self->reconnect_source = g_timeout_add (delay, reconnect_cb, self);
+  set_status (self, NATTER_CONNECTION_CLOSED, NULL);
+}
+
+static gboolean
+ping_cb (gpointer user_data)
+{
+  NatterClient *self = user_data;
+  gint64 silent = g_get_monotonic_time () - self->last_frame_time;
+  Natter__Frame frame = NATTER__FRAME__INIT;
+  Natter__Ping ping = NATTER__PING__INIT;
+
+  /* Nothing heard for two intervals: the connection is gone even if TCP
+   * has not noticed (a sleeping laptop, a dropped NAT mapping). */
+  if (silent > (gint64) self->ping_interval * 2 * G_USEC_PER_SEC + 5 * G_USEC_PER_SEC)
+    {
+      g_debug ("No frame for %" G_GINT64_FORMAT " s: reconnecting", silent / G_USEC_PER_SEC);
+      self->ping_source = 0;
+      drop_connection (self);
+      schedule_reconnect (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  ping.time = now_ms ();
+  frame.body_case = NATTER__FRAME__BODY_PING;
+  frame.ping = &ping;
+  send_frame (self, &frame);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+connect_timeout_cb (gpointer user_data)
+{
+  NatterClient *self = user_data;
+
+  self->connect_timeout_source = 0;
+  g_debug ("Connect timed out");
+  drop_connection (self);
+  schedule_reconnect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+ws_connected_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterClient) self = NULL;
+  g_autoptr(SoupWebsocketConnection) ws = NULL;
+  g_autoptr(GError) error = NULL;
+  Natter__Frame frame = NATTER__FRAME__INIT;
+  Natter__Connect connect = NATTER__CONNECT__INIT;
+
+  ws = soup_session_websocket_connect_finish (SOUP_SESSION (object), result, &error);
+  self = user_data;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (ws == NULL)
+    {
+      g_debug ("Cannot connect to %s: %s", g_uri_to_string (self->ws_uri), error->message);
+      drop_connection (self);
+      schedule_reconnect (self);
+      return;
+    }
+
+  g_clear_object (&self->connect_cancellable);
+  self->ws = g_steal_pointer (&ws);
+  soup_websocket_connection_set_max_incoming_payload_size (self->ws, NATTER_FRAME_MAX_SIZE);
+  /* Our own Ping frames keep the connection alive and detect its loss. */
+  soup_websocket_connection_set_keepalive_interval (self->ws, 0);
+  g_signal_connect (self->ws, "message", G_CALLBACK (ws_message_cb), self);
+  g_signal_connect (self->ws, "closed", G_CALLBACK (ws_closed_cb), self);
+  g_signal_connect (self->ws, "error", G_CALLBACK (ws_error_cb), self);
+  self->last_frame_time = g_get_monotonic_time ();
+
+  connect.app_key = self->app_key;
+  connect.token = self->token;
+  connect.device_id = self->device_id;
+  connect.platform = self->platform;
+  connect.last_seq = self->last_seq;
+  connect.client_version = (char *) PACKAGE_VERSION;
+  frame.body_case = NATTER__FRAME__BODY_CONNECT;
+  frame.connect = &connect;
+  send_frame (self, &frame);
+
+  self->ping_interval = DEFAULT_PING_INTERVAL_S;
+  self->ping_source = g_timeout_add_seconds (self->ping_interval, ping_cb, self);
+}
+
+static void
+open_websocket (NatterClient *self)
+{
+  g_autoptr(SoupMessage) message = NULL;
+  const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
+
+  message = soup_message_new_from_uri (SOUP_METHOD_GET, self->ws_uri);
+  self->connect_cancellable = g_cancellable_new ();
+  self->connect_timeout_source = g_timeout_add_seconds (CONNECT_TIMEOUT_S, connect_timeout_cb, self);
+  soup_session_websocket_connect_async (self->session, message, NULL, (char **) protocols,
+                                        G_PRIORITY_DEFAULT, self->connect_cancellable,
+                                        ws_connected_cb, g_object_ref (self));
+}
+
+/* ---------------------------------------------------- identity of the device */
+
+/* Device id, inbox position and owner of the profile come from the store
+ * once, before the first connect: device-id -> last-seq -> user-id. */
+
+static void identity_loaded (NatterClient *self);
+
+static gboolean
+identity_failed (NatterClient *self,
+                 GError       *error)
+{
+  if (error == NULL)
+    return FALSE;
+
+  /* Without its store the client cannot keep anything it receives. */
+  self->identity_loading = FALSE;
+  self->want_connected = FALSE;
+  set_status (self, NATTER_CONNECTION_DISCONNECTED, error);
+  return TRUE;
+}
+
+static void
+user_id_loaded_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(NatterClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = natter_store_get_value_finish (NATTER_STORE (object), result, &error);
+
+  if (identity_failed (self, error))
+    return;
+
+  if (value != NULL && self->user_id == NULL)
+    {
+      self->user_id = g_steal_pointer (&value);
+      natter_store_set_own_user_id (self->store, self->user_id);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER_ID]);
+    }
+
+  identity_loaded (self);
+}
+
+static void
+last_seq_loaded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = natter_store_get_value_finish (NATTER_STORE (object), result, &error);
+
+  if (identity_failed (self, error))
+    return;
+
+  self->last_seq = value ? g_ascii_strtoull (value, NULL, 10) : 0;
+  natter_store_get_value_async (self->store, "user-id", NULL, user_id_loaded_cb,
+                                g_object_ref (self));
+}
+
+static void
+device_id_loaded_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(NatterClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = natter_store_get_value_finish (NATTER_STORE (object), result, &error);
+
+  if (identity_failed (self, error))
+    return;
+
+  if (value == NULL || !natter_id_is_valid (value))
+    {
+      g_free (value);
+      value = g_uuid_string_random ();
+      natter_store_set_value_async (self->store, "device-id", value, NULL, NULL, NULL);
+    }
+
+  g_free (self->device_id);
+  self->device_id = g_steal_pointer (&value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEVICE_ID]);
+
+  natter_store_get_value_async (self->store, "last-seq", NULL, last_seq_loaded_cb,
+                                g_object_ref (self));
+}
+
+static void
+identity_loaded (NatterClient *self)
+{
+  self->identity_loading = FALSE;
+  self->identity_loaded = TRUE;
+
+  if (self->want_connected && self->status == NATTER_CONNECTION_CONNECTING &&
+      self->ws == NULL && self->connect_cancellable == NULL)
+    open_websocket (self);
+}
+
+static void
+start_connect (NatterClient *self)
+{
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+
+  if (!self->want_connected || self->ws != NULL || self->connect_cancellable != NULL)
+    return;
+
+  if (network_down (self))
+    {
+      set_status (self, NATTER_CONNECTION_NETWORK_UNAVAILABLE, NULL);
+      return;
+    }
+
+  set_status (self, NATTER_CONNECTION_CONNECTING, NULL);
+
+  if (!self->identity_loaded)
+    {
+      if (!self->identity_loading)
+        {
+          self->identity_loading = TRUE;
+          natter_store_get_value_async (self->store, "device-id", NULL, device_id_loaded_cb,
+                                        g_object_ref (self));
+        }
+      return;
+    }
+
+  open_websocket (self);
+}
+
+static void
+network_changed_cb (GNetworkMonitor *monitor,
+                    gboolean         available,
+                    gpointer         user_data)
+{
+  NatterClient *self = user_data;
+
+  if (!self->want_connected)
+    return;
+
+  if (network_down (self))
+    {
+      if (self->status != NATTER_CONNECTION_CONNECTED && self->ws == NULL)
+        {
+          g_clear_handle_id (&self->reconnect_source, g_source_remove);
+          set_status (self, NATTER_CONNECTION_NETWORK_UNAVAILABLE, NULL);
+        }
+      return;
+    }
+
+  /* The network is back (or changed): try now instead of waiting out the
+   * backoff, and count from the start again. */
+  if (self->status == NATTER_CONNECTION_NETWORK_UNAVAILABLE ||
+      self->status == NATTER_CONNECTION_CLOSED)
+    {
+      self->attempt = 0;
+      start_connect (self);
+    }
+}
+
+/* ----------------------------------------------------------- public: life */
+
+void
+natter_client_connect (NatterClient *self,
+                       const char   *token)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (token != NULL);
+
+  if (g_strcmp0 (self->token, token) != 0)
+    {
+      g_free (self->token);
+      self->token = g_strdup (token);
+      /* A new token on a live connection: connect again with it. */
+      if (self->ws != NULL || self->connect_cancellable != NULL)
+        drop_connection (self);
+    }
+
+  self->want_connected = TRUE;
+  self->attempt = 0;
+  start_connect (self);
+}
+
+void
+natter_client_reconnect (NatterClient *self)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  if (self->token == NULL)
+    return;
+
+  self->want_connected = TRUE;
+  self->attempt = 0;
+  if (self->status != NATTER_CONNECTION_CONNECTED)
+    {
+      drop_connection (self);
+      start_connect (self);
+    }
+}
+
+void
+natter_client_disconnect (NatterClient *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  self->want_connected = FALSE;
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+  drop_connection (self);
+
+  error = client_error (NATTER_CODE_NOT_CONNECTED, NULL);
+  fail_waiting_sends (self, error);
+  set_status (self, NATTER_CONNECTION_DISCONNECTED, NULL);
+}
+
+/* ----------------------------------------------------------------- GObject */
+
+static void
+natter_client_dispose (GObject *object)
+{
+  NatterClient *self = (NatterClient *) object;
+
+  self->want_connected = FALSE;
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+  drop_connection (self);
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
+
+  G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
+}
+
+static void
+natter_client_finalize (GObject *object)
+{
+  NatterClient *self = (NatterClient *) object;
+
+  g_hash_table_unref (self->pending_sends);
+  g_hash_table_unref (self->pending_queries);
+  g_hash_table_unref (self->typing_sent);
+  g_queue_clear_full (&self->delivers, g_free);
+  g_clear_error (&self->status_error);
+  g_clear_object (&self->store);
+  g_clear_object (&self->session);
+  g_clear_pointer (&self->ws_uri, g_uri_unref);
+  g_free (self->media_url);
+  g_free (self->server_url);
+  g_free (self->app_key);
+  g_free (self->profile_dir);
+  g_free (self->platform);
+  g_free (self->token);
+  g_free (self->user_id);
+  g_free (self->device_id);
+
+  G_OBJECT_CLASS (natter_client_parent_class)->finalize (object);
+}
+
+static void
+natter_client_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER_URL:
+      g_value_set_string (value, self->server_url);
+      break;
+    case PROP_APP_KEY:
+      g_value_set_string (value, self->app_key);
+      break;
+    case PROP_PROFILE_DIR:
+      g_value_set_string (value, self->profile_dir);
+      break;
+    case PROP_STATUS:
+      g_value_set_enum (value, self->status);
+      break;
+    case PROP_USER_ID:
+      g_value_set_string (value, self->user_id);
+      break;
+    case PROP_DEVICE_ID:
+      g_value_set_string (value, self->device_id);
+      break;
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+    case PROP_CAUGHT_UP:
+      g_value_set_boolean (value, self->caught_up);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_client_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER_URL:
+      self->server_url = g_value_dup_string (value);
+      break;
+    case PROP_APP_KEY:
+      self->app_key = g_value_dup_string (value);
+      break;
+    case PROP_PROFILE_DIR:
+      self->profile_dir = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+/* http://h:p → ws://h:p/ws; https → wss. A bad URL still gives a client
+ * whose connects fail (and say why). */
+static void
+derive_urls (NatterClient *self)
+{
+  g_autoptr(GUri) base = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *scheme;
+  gboolean secure;
+  g_autofree char *path = NULL;
+  const char *base_path;
+
+  base = g_uri_parse (self->server_url ? self->server_url : "", G_URI_FLAGS_NONE, &error);
+  if (base == NULL || g_uri_get_host (base) == NULL)
+    {
+      g_warning ("Server URL %s is not a URL: %s", self->server_url,
+                 error ? error->message : "no host");
+      base = g_uri_parse ("http://invalid.invalid", G_URI_FLAGS_NONE, NULL);
+    }
+
+  scheme = g_uri_get_scheme (base);
+  secure = g_ascii_strcasecmp (scheme, "https") == 0 || g_ascii_strcasecmp (scheme, "wss") == 0;
+  base_path = g_uri_get_path (base);
+  if (base_path == NULL || *base_path == '\0')
+    base_path = "/";
+  path = g_strconcat (base_path, g_str_has_suffix (base_path, "/") ? "" : "/", "ws", NULL);
+
+  self->ws_uri = g_uri_build (G_URI_FLAGS_NONE, secure ? "wss" : "ws", NULL,
+                              g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
+  {
+    g_autoptr(GUri) media = g_uri_build (G_URI_FLAGS_NONE, secure ? "https" : "http", NULL,
+                                         g_uri_get_host (base), g_uri_get_port (base),
+                                         "/media", NULL, NULL);
+
+    self->media_url = g_uri_to_string (media);
+  }
+}
+
+static void
+store_message_updated_cb (NatterStore   *store,
+                          NatterMessage *message,
+                          NatterClient  *self)
+{
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_UPDATED], 0, message);
+}
+
+static void
+natter_client_constructed (GObject *object)
+{
+  NatterClient *self = (NatterClient *) object;
+  g_autofree char *db_path = NULL;
+
+  G_OBJECT_CLASS (natter_client_parent_class)->constructed (object);
+
+  derive_urls (self);
+
+  if (self->profile_dir != NULL)
+    {
+      /* One mkdir at start-up; everything else in the profile is async. */
+      if (g_mkdir_with_parents (self->profile_dir, 0700) != 0)
+        g_warning ("Cannot create %s: %s", self->profile_dir, g_strerror (errno));
+      db_path = g_build_filename (self->profile_dir, "natter.db", NULL);
+    }
+
+  self->store = natter_store_new (db_path ? db_path : ":memory:");
+  g_signal_connect_object (self->store, "message-updated",
+                           G_CALLBACK (store_message_updated_cb), self, 0);
+
+  self->session = soup_session_new_with_options ("user-agent", "natter/" PACKAGE_VERSION,
+                                                 "timeout", 0, NULL);
+  self->monitor = g_object_ref (g_network_monitor_get_default ());
+  g_signal_connect (self->monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
+}
+
+static void
+natter_client_class_init (NatterClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  const GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS;
+
+  object_class->constructed = natter_client_constructed;
+  object_class->dispose = natter_client_dispose;
+  object_class->finalize = natter_client_finalize;
+  object_class->get_property = natter_client_get_property;
+  object_class->set_property = natter_client_set_property;
+
+  properties[PROP_SERVER_URL] =
+    g_param_spec_string ("server-url", NULL, "Base URL natterd prints", NULL, co);
+  properties[PROP_APP_KEY] =
+    g_param_spec_string ("app-key", NULL, NULL, NULL, co);
+  properties[PROP_PROFILE_DIR] =
+    g_param_spec_string ("profile-dir", NULL, "Store, device id, media cache; NULL in memory",
+                         NULL, co);
+  properties[PROP_STATUS] =
+    g_param_spec_enum ("status", NULL, NULL, NATTER_TYPE_CONNECTION_STATUS,
+                       NATTER_CONNECTION_DISCONNECTED, ro);
+  properties[PROP_USER_ID] =
+    g_param_spec_string ("user-id", NULL, NULL, NULL, ro);
+  properties[PROP_DEVICE_ID] =
+    g_param_spec_string ("device-id", NULL, NULL, NULL, ro);
+  properties[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL, NATTER_TYPE_STORE, ro);
+  properties[PROP_CAUGHT_UP] =
+    g_param_spec_boolean ("caught-up", NULL, "Connected, and every offline message is stored",
+                          FALSE, ro);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_STATUS_CHANGED] =
+    g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  NATTER_TYPE_CONNECTION_STATUS, NATTER_TYPE_CONNECTION_STATUS, G_TYPE_ERROR);
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE);
+  signals[SIGNAL_MESSAGE_UPDATED] =
+    g_signal_new ("message-updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE);
+  signals[SIGNAL_CHATROOM_EVENT] =
+    g_signal_new ("chatroom-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
+}
+
+static void
+natter_client_init (NatterClient *self)
+{
+  self->status = NATTER_CONNECTION_DISCONNECTED;
+  self->platform = g_strdup ("linux");
+  self->pending_sends = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                               (GDestroyNotify) pending_send_free);
+  self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->delivers);
+}
+
+NatterClient *
+natter_client_new (const char *server_url,
+                   const char *app_key,
+                   const char *profile_dir)
+{
+  g_return_val_if_fail (server_url != NULL, NULL);
+  g_return_val_if_fail (app_key != NULL, NULL);
+
+  return g_object_new (NATTER_TYPE_CLIENT,
+                       "server-url", server_url,
+                       "app-key", app_key,
+                       "profile-dir", profile_dir,
+                       NULL);
+}
+
+void
+natter_client_set_platform (NatterClient *self,
+                            const char   *platform)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_free (self->platform);
+  self->platform = g_strdup (platform);
+}
+
+NatterConnectionStatus
+natter_client_get_status (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NATTER_CONNECTION_DISCONNECTED);
+  return self->status;
+}
+
+const GError *
+natter_client_get_status_error (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->status_error;
+}
+
+const char *
+natter_client_get_user_id (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->user_id;
+}
+
+const char *
+natter_client_get_server_url (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->server_url;
+}
+
+const char *
+natter_client_get_app_key (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->app_key;
+}
+
+const char *
+natter_client_get_profile_dir (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->profile_dir;
+}
+
+const char *
+natter_client_get_device_id (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->device_id;
+}
+
+NatterStore *
+natter_client_get_store (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
+  return self->store;
+}
+
+gboolean
+natter_client_get_caught_up (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  return self->caught_up;
+}
+
+guint
+natter_client_get_n_pending (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), 0);
+  return g_hash_table_size (self->pending_sends);
+}
+
+gint64
+natter_client_get_server_time_offset (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), 0);
+  return self->server_time_offset;
+}
+
+SoupSession *
+natter_client_get_session (NatterClient *self)
+{
+  return self->session;
+}
+
+const char *
+natter_client_get_media_url (NatterClient *self)
+{
+  return self->media_url;
+}
+
+const char *
+natter_client_get_token (NatterClient *self)
+{
+  return self->token;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static char *
+new_client_msg_id (void)
+{
+  return g_uuid_string_random ();
+}
+
+static gboolean
+check_send_arguments (NatterConversationType   type,
+                      const char              *target_id,
+                      const char              *object_name,
+                      const char              *content,
+                      GError                 **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type) || !natter_id_is_valid (target_id) ||
+      object_name == NULL || *object_name == '\0' ||
+      strlen (object_name) > NATTER_OBJECT_NAME_MAX_LENGTH)
+    {
+      g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                   "Invalid parameter (%d): conversation type, target id or object name",
+                   NATTER_CODE_INVALID_PARAMETER);
+      return FALSE;
+    }
+
+  if (!natter_content_is_valid (content, &local_error))
+    {
+      int code = natter_proto_error_to_code (local_error);
+
+      g_set_error (error, NATTER_CLIENT_ERROR, code, "%s (%d): %s",
+                   natter_code_to_string (code), code, local_error->message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static void
+sent_stored_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterClient *self = g_task_get_source_object (task);
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  PendingSend *pending;
+
+  message = natter_store_add_message_finish (NATTER_STORE (object), result, NULL, &error);
+  if (message == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  pending = add_pending (self, message);
+  pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
+
+  /* Not connected: it waits in the outbox for the next connect. */
+  if (!self->want_connected)
+    {
+      g_autoptr(GError) not_connected = client_error (NATTER_CODE_NOT_CONNECTED,
+                                                      "kept in the outbox");
+      pending_send_return_error (pending, not_connected);
+      return;
+    }
+
+  publish_pending (self, pending);
+}
+
+static void
+resend_stored_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterClient *self = g_task_get_source_object (task);
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  PendingSend *pending;
+
+  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  pending = add_pending (self, message);
+  pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
+  publish_pending (self, pending);
+}
+
+static void
+send_prepared (NatterClient  *self,
+               NatterMessage *message,
+               GTask         *task)
+{
+  if (natter_message_is_persisted (message))
+    {
+      natter_store_add_message_async (self->store, message, NULL, sent_stored_cb, g_object_ref (task));
+      return;
+    }
+
+  if (!is_connected (self))
+    {
+      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
+      return;
+    }
+
+  {
+    PendingSend *pending = add_pending (self, message);
+
+    pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
+    publish_pending (self, pending);
+  }
+}
+
+void
+natter_client_send_message_async (NatterClient           *self,
+                                  NatterConversationType  type,
+                                  const char             *target_id,
+                                  const char             *object_name,
+                                  JsonObject             *content,
+                                  GCancellable           *cancellable,
+                                  GAsyncReadyCallback     callback,
+                                  gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(JsonObject) empty = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *client_msg_id = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 now = natter_client_server_now (self);
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_send_message_async);
+
+  if (content == NULL)
+    content = empty = json_object_new ();
+  text = natter_content_to_string (content);
+  if (!check_send_arguments (type, target_id, object_name, text, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  client_msg_id = new_client_msg_id ();
+  message = natter_message_new_full (0, NULL, type, target_id, self->user_id ? self->user_id : "",
+                                     object_name, content, NATTER_MESSAGE_DIRECTION_SEND,
+                                     NATTER_SENT_STATUS_SENDING, now, now_ms (), FALSE, 0,
+                                     client_msg_id,
+                                     natter_object_name_flags (object_name,
+                                                               NATTER_MESSAGE_FLAG_PERSISTED |
+                                                               NATTER_MESSAGE_FLAG_COUNTED));
+  send_prepared (self, message, task);
+}
+
+NatterMessage *
+natter_client_send_message_finish (NatterClient  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_client_resend_message_async (NatterClient        *self,
+                                    NatterMessage       *message,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterMessage) update = NULL;
+  g_autofree char *client_msg_id = new_client_msg_id ();
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_send_message_async);
+
+  if (natter_message_get_message_id (message) == 0 ||
+      natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_SEND ||
+      natter_message_get_sent_status (message) > NATTER_SENT_STATUS_FAILED)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Only a stored message of ours that failed can be sent again");
+      return;
+    }
+
+  /* The old client_msg_id was refused for good: the retry is a new send. */
+  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
+                                    natter_message_get_conversation_type (message),
+                                    natter_message_get_target_id (message),
+                                    natter_message_get_sender_user_id (message),
+                                    natter_message_get_object_name (message),
+                                    natter_message_get_content (message),
+                                    NATTER_MESSAGE_DIRECTION_SEND, NATTER_SENT_STATUS_SENDING,
+                                    natter_client_server_now (self), now_ms (), FALSE, 0,
+                                    client_msg_id, natter_message_get_flags (message));
+  if (natter_message_get_client_msg_id (message) != NULL)
+    g_hash_table_remove (self->pending_sends, natter_message_get_client_msg_id (message));
+
+  natter_store_update_message_async (self->store, update, NULL, resend_stored_cb,
+                                     g_object_ref (task));
+}
+
+NatterMessage *
+natter_client_resend_message_finish (NatterClient  *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+local_stored_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message = natter_store_add_message_finish (NATTER_STORE (object), result, NULL, &error);
+
+  if (message == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, message, g_object_unref);
+}
+
+void
+natter_client_insert_local_message_async (NatterClient           *self,
+                                          NatterConversationType  type,
+                                          const char             *target_id,
+                                          const char             *sender_user_id,
+                                          const char             *object_name,
+                                          JsonObject             *content,
+                                          NatterMessageDirection  direction,
+                                          gint64                  sent_time,
+                                          GCancellable           *cancellable,
+                                          GAsyncReadyCallback     callback,
+                                          gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterMessage) message = NULL;
+  gint64 now = natter_client_server_now (self);
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (target_id != NULL);
+  g_return_if_fail (object_name != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_insert_local_message_async);
+
+  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type))
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Invalid conversation type %d", type);
+      return;
+    }
+
+  message = natter_message_new_full (0, NULL, type, target_id,
+                                     sender_user_id ? sender_user_id : (self->user_id ? self->user_id : ""),
+                                     object_name, content, direction,
+                                     direction == NATTER_MESSAGE_DIRECTION_SEND ? NATTER_SENT_STATUS_SENT
+                                                                                : NATTER_SENT_STATUS_READ,
+                                     sent_time > 0 ? sent_time : now, now_ms (), FALSE, 0, NULL,
+                                     NATTER_MESSAGE_FLAG_PERSISTED);
+  natter_store_add_message_async (self->store, message, cancellable, local_stored_cb,
+                                  g_steal_pointer (&task));
+}
+
+NatterMessage *
+natter_client_insert_local_message_finish (NatterClient  *self,
+                                           GAsyncResult  *result,
+                                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+typing_sent_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterMessage) message = natter_client_send_message_finish (NATTER_CLIENT (object),
+                                                                        result, NULL);
+}
+
+void
+natter_client_send_typing (NatterClient           *self,
+                           NatterConversationType  type,
+                           const char             *target_id)
+{
+  g_autofree char *key = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  gint64 *last;
+  gint64 now = g_get_monotonic_time ();
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (target_id != NULL);
+
+  if (!is_connected (self))
+    return;
+
+  key = natter_conversation_key (type, target_id);
+  last = g_hash_table_lookup (self->typing_sent, key);
+  if (last != NULL && now - *last < TYPING_INTERVAL_US)
+    return;
+
+  if (last == NULL)
+    {
+      last = g_new (gint64, 1);
+      g_hash_table_insert (self->typing_sent, g_steal_pointer (&key), last);
+    }
+  *last = now;
+
+  content = natter_content_new_typing (NATTER_OBJECT_TEXT);
+  natter_client_send_message_async (self, type, target_id, NATTER_OBJECT_TYPING_STATUS, content,
+                                    NULL, typing_sent_cb, NULL);
+}

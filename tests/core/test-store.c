@@ -1,0 +1,754 @@
+/* test-store.c — NatterStore on real SQLite files
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "natter.h"
+#include "natter-message-private.h"
+#include "natter-store-private.h"
+#include "test-helpers.h"
+
+#define T0 G_GINT64_CONSTANT (1700000000000)
+
+typedef struct {
+  char *dir;
+  char *path;
+  NatterStore *store;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("natter-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->path = g_build_filename (fixture->dir, "natter.db", NULL);
+  fixture->store = natter_store_new (fixture->path);
+  natter_store_set_own_user_id (fixture->store, "alice");
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (handle != NULL && (name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_remove (path);
+    }
+  g_rmdir (dir);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_clear_object (&fixture->store);
+  remove_dir (fixture->dir);
+  g_free (fixture->path);
+  g_free (fixture->dir);
+}
+
+static NatterMessage *
+incoming (const char *uid,
+          const char *peer,
+          const char *text,
+          gint64      sent_time)
+{
+  g_autoptr(JsonObject) content = natter_content_new_text (text);
+
+  return natter_message_new_full (0, uid, NATTER_CONVERSATION_PRIVATE, peer, peer,
+                                  NATTER_OBJECT_TEXT, content, NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                  NATTER_SENT_STATUS_RECEIVED, sent_time, sent_time, FALSE, 0, NULL,
+                                  NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+}
+
+static NatterMessage *
+outgoing (const char       *uid,
+          const char       *peer,
+          const char       *text,
+          gint64            sent_time,
+          NatterSentStatus  status)
+{
+  g_autoptr(JsonObject) content = natter_content_new_text (text);
+  g_autofree char *client_msg_id = g_uuid_string_random ();
+
+  return natter_message_new_full (0, uid, NATTER_CONVERSATION_PRIVATE, peer, "alice",
+                                  NATTER_OBJECT_TEXT, content, NATTER_MESSAGE_DIRECTION_SEND,
+                                  status, sent_time, sent_time, FALSE, 0, client_msg_id,
+                                  NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+}
+
+static NatterMessage *
+add (NatterStore   *store,
+     NatterMessage *message,
+     gboolean      *added)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *stored;
+
+  natter_store_add_message_async (store, message, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  stored = natter_store_add_message_finish (store, result, added, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (stored);
+  g_object_unref (message);
+  return stored;
+}
+
+static GPtrArray *
+conversations (NatterStore                  *store,
+               const NatterConversationType *types,
+               gsize                         n_types)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *list;
+
+  natter_store_get_conversations_async (store, types, n_types, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  list = natter_store_get_conversations_finish (store, result, &error);
+  g_assert_no_error (error);
+  return list;
+}
+
+static NatterConversation *
+conversation (NatterStore            *store,
+              NatterConversationType  type,
+              const char             *target)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterConversation *c;
+
+  natter_store_get_conversation_async (store, type, target, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  c = natter_store_get_conversation_finish (store, result, &error);
+  g_assert_no_error (error);
+  return c;
+}
+
+static GPtrArray *
+page (NatterStore *store,
+      const char  *target,
+      gint64       before_time,
+      gint64       before_id,
+      guint        limit)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *messages;
+
+  natter_store_get_messages_async (store, NATTER_CONVERSATION_PRIVATE, target, before_time,
+                                   before_id, limit, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  messages = natter_store_get_messages_finish (store, result, &error);
+  g_assert_no_error (error);
+  return messages;
+}
+
+static GPtrArray *
+search (NatterStore *store,
+        const char  *query)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *messages;
+
+  natter_store_search_async (store, query, 0, NULL, 50, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  messages = natter_store_search_finish (store, result, &error);
+  g_assert_no_error (error);
+  return messages;
+}
+
+#define WAIT_BOOLEAN(call_async, finish, ...)                                   \
+  G_STMT_START {                                                                \
+    g_autoptr(GAsyncResult) r_ = NULL;                                          \
+    g_autoptr(GError) e_ = NULL;                                                \
+    call_async (__VA_ARGS__, NULL, test_store_result_cb, &r_);                  \
+    test_wait_result (&r_, 10);                                                 \
+    g_assert_true (finish (fixture->store, r_, &e_));                           \
+    g_assert_no_error (e_);                                                     \
+  } G_STMT_END
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_open_wal (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  natter_store_open_async (fixture->store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_open_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+
+  /* A second connection sees the schema version and WAL mode. */
+  g_assert_cmpint (sqlite3_open (fixture->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "wal");
+  sqlite3_finalize (stmt);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, NATTER_STORE_SCHEMA_VERSION);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+}
+
+static void
+test_add_dedupe_unread (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) again = NULL;
+  g_autoptr(NatterConversation) c = NULL;
+  gboolean added = FALSE;
+
+  first = add (fixture->store, incoming ("UID-1", "bob", "hello", T0), &added);
+  g_assert_true (added);
+  g_assert_cmpint (natter_message_get_message_id (first), >, 0);
+  g_assert_cmpstr (natter_message_get_message_uid (first), ==, "UID-1");
+
+  /* The same uid again (a replay whose ack was lost) is not stored twice. */
+  again = add (fixture->store, incoming ("UID-1", "bob", "hello", T0), &added);
+  g_assert_false (added);
+  g_assert_true (again == first);
+
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_assert_nonnull (c);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
+  g_assert_true (natter_conversation_get_latest_message (c) == first);
+  g_assert_cmpint (natter_conversation_get_updated_time (c), ==, T0);
+
+  /* Own messages and non-counted ones do not raise the count. */
+  g_object_unref (add (fixture->store, outgoing ("UID-2", "bob", "hi", T0 + 1, NATTER_SENT_STATUS_SENT), NULL));
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
+  g_assert_cmpstr (natter_message_get_text (natter_conversation_get_latest_message (c)), ==, "hi");
+}
+
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_shared_objects (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(NatterMessage) update = NULL;
+  g_autoptr(NatterMessage) updated = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  guint status_notified = 0;
+
+  message = add (fixture->store, outgoing (NULL, "bob", "pending", T0, NATTER_SENT_STATUS_SENDING), NULL);
+  g_signal_connect (message, "notify::sent-status", G_CALLBACK (count_notify), &status_notified);
+
+  /* Reading the row again gives the same object. */
+  messages = page (fixture->store, "bob", 0, 0, 20);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_true (g_ptr_array_index (messages, 0) == message);
+
+  /* A snapshot changed and written: the object everybody holds follows. */
+  update = natter_message_new_full (natter_message_get_message_id (message), "UID-9",
+                                    NATTER_CONVERSATION_PRIVATE, "bob", "alice", NATTER_OBJECT_TEXT,
+                                    natter_message_get_content (message),
+                                    NATTER_MESSAGE_DIRECTION_SEND, NATTER_SENT_STATUS_SENT,
+                                    T0 + 5, T0, FALSE, 0, natter_message_get_client_msg_id (message),
+                                    natter_message_get_flags (message));
+  natter_store_update_message_async (fixture->store, update, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  updated = natter_store_update_message_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_true (updated == message);
+  g_assert_cmpint (natter_message_get_sent_status (message), ==, NATTER_SENT_STATUS_SENT);
+  g_assert_cmpstr (natter_message_get_message_uid (message), ==, "UID-9");
+  g_assert_cmpint (natter_message_get_sent_time (message), ==, T0 + 5);
+  g_assert_cmpuint (status_notified, ==, 1);
+}
+
+static void
+test_conversation_order (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) groups = NULL;
+  g_autoptr(JsonObject) content = natter_content_new_text ("group hello");
+  const NatterConversationType group_only[] = { NATTER_CONVERSATION_GROUP };
+
+  g_object_unref (add (fixture->store, incoming ("U1", "bob", "one", T0 + 100), NULL));
+  g_object_unref (add (fixture->store, incoming ("U2", "carol", "two", T0 + 300), NULL));
+  g_object_unref (add (fixture->store, incoming ("U3", "dave", "three", T0 + 200), NULL));
+  g_object_unref (add (fixture->store,
+                       natter_message_new_full (0, "U4", NATTER_CONVERSATION_GROUP, "team", "erin",
+                                                NATTER_OBJECT_TEXT, content,
+                                                NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                                NATTER_SENT_STATUS_RECEIVED, T0 + 50, T0, FALSE, 0,
+                                                NULL, 3), NULL));
+
+  WAIT_BOOLEAN (natter_store_set_conversation_flag_async, natter_store_set_conversation_flag_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "bob", NATTER_CONVERSATION_FIELD_PINNED, TRUE);
+
+  all = conversations (fixture->store, NULL, 0);
+  g_assert_cmpuint (all->len, ==, 4);
+  /* Pinned first, then newest first. */
+  g_assert_cmpstr (natter_conversation_get_target_id (g_ptr_array_index (all, 0)), ==, "bob");
+  g_assert_true (natter_conversation_get_pinned (g_ptr_array_index (all, 0)));
+  g_assert_cmpstr (natter_conversation_get_target_id (g_ptr_array_index (all, 1)), ==, "carol");
+  g_assert_cmpstr (natter_conversation_get_target_id (g_ptr_array_index (all, 2)), ==, "dave");
+  g_assert_cmpstr (natter_conversation_get_target_id (g_ptr_array_index (all, 3)), ==, "team");
+
+  groups = conversations (fixture->store, group_only, 1);
+  g_assert_cmpuint (groups->len, ==, 1);
+  g_assert_cmpint (natter_conversation_get_conversation_type (g_ptr_array_index (groups, 0)), ==,
+                   NATTER_CONVERSATION_GROUP);
+
+  /* Hidden until the next message. */
+  WAIT_BOOLEAN (natter_store_set_conversation_flag_async, natter_store_set_conversation_flag_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "dave", NATTER_CONVERSATION_FIELD_HIDDEN, TRUE);
+  g_ptr_array_unref (all);
+  all = conversations (fixture->store, NULL, 0);
+  g_assert_cmpuint (all->len, ==, 3);
+  g_object_unref (add (fixture->store, incoming ("U5", "dave", "back", T0 + 400), NULL));
+  g_ptr_array_unref (all);
+  all = conversations (fixture->store, NULL, 0);
+  g_assert_cmpuint (all->len, ==, 4);
+  g_assert_cmpstr (natter_conversation_get_target_id (g_ptr_array_index (all, 1)), ==, "dave");
+}
+
+static void
+test_paging (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) newest = NULL;
+  g_autoptr(GPtrArray) older = NULL;
+  g_autoptr(GPtrArray) oldest = NULL;
+  NatterMessage *cursor;
+
+  /* 45 messages, three of them in the same millisecond. */
+  for (int i = 0; i < 45; i++)
+    {
+      g_autofree char *uid = g_strdup_printf ("P-%02d", i);
+      g_autofree char *text = g_strdup_printf ("message %d", i);
+      gint64 t = T0 + (i >= 20 && i <= 22 ? 20 : i);
+
+      g_object_unref (add (fixture->store, incoming (uid, "bob", text, t), NULL));
+    }
+
+  newest = page (fixture->store, "bob", 0, 0, 20);
+  g_assert_cmpuint (newest->len, ==, 20);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (newest, 0)), ==, "message 25");
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (newest, 19)), ==, "message 44");
+
+  cursor = g_ptr_array_index (newest, 0);
+  older = page (fixture->store, "bob", natter_message_get_sent_time (cursor),
+                natter_message_get_message_id (cursor), 20);
+  g_assert_cmpuint (older->len, ==, 20);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (older, 0)), ==, "message 5");
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (older, 19)), ==, "message 24");
+
+  cursor = g_ptr_array_index (older, 0);
+  oldest = page (fixture->store, "bob", natter_message_get_sent_time (cursor),
+                 natter_message_get_message_id (cursor), 20);
+  g_assert_cmpuint (oldest->len, ==, 5);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (oldest, 0)), ==, "message 0");
+}
+
+static void
+test_search (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(GPtrArray) found = NULL;
+
+  g_object_unref (add (fixture->store, incoming ("S1", "bob", "Lunch tomorrow at noon?", T0), NULL));
+  g_object_unref (add (fixture->store, incoming ("S2", "carol", "明天中午一起吃饭吗", T0 + 1), NULL));
+  g_object_unref (add (fixture->store, incoming ("S3", "bob", "the release notes", T0 + 2), NULL));
+
+  found = search (fixture->store, "lunch");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "S1");
+  g_ptr_array_unref (found);
+
+  /* Prefix of the last word while typing, case-insensitive. */
+  found = search (fixture->store, "TOMORROW no");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_ptr_array_unref (found);
+
+  /* Chinese has no spaces: any run of characters matches. */
+  found = search (fixture->store, "中午");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "S2");
+  g_ptr_array_unref (found);
+  found = search (fixture->store, "午饭");
+  g_assert_cmpuint (found->len, ==, 0);
+  g_ptr_array_unref (found);
+
+  /* FTS syntax in what the user typed is just text. */
+  found = search (fixture->store, "\"release\" OR NOT (");
+  g_assert_cmpuint (found->len, ==, 0);
+  g_ptr_array_unref (found);
+  found = search (fixture->store, "  ");
+  g_assert_cmpuint (found->len, ==, 0);
+}
+
+static void
+test_read_marks (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(NatterConversation) c = NULL;
+  g_autoptr(NatterMessage) mine = NULL;
+
+  mine = add (fixture->store, outgoing ("R0", "bob", "mine", T0, NATTER_SENT_STATUS_SENT), NULL);
+  g_object_unref (add (fixture->store, incoming ("R1", "bob", "a", T0 + 10), NULL));
+  g_object_unref (add (fixture->store, incoming ("R2", "bob", "b", T0 + 20), NULL));
+  g_object_unref (add (fixture->store, incoming ("R3", "bob", "c", T0 + 30), NULL));
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 3);
+
+  /* Another device read up to the second message: one stays unread. */
+  WAIT_BOOLEAN (natter_store_clear_unread_async, natter_store_clear_unread_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "bob", T0 + 20);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
+
+  /* An older read mark afterwards changes nothing. */
+  WAIT_BOOLEAN (natter_store_clear_unread_async, natter_store_clear_unread_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "bob", T0 + 5);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
+
+  /* A message older than the read mark (offline replay) is not unread. */
+  g_object_unref (add (fixture->store, incoming ("R4", "bob", "late", T0 + 15), NULL));
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
+
+  /* The peer read our message. */
+  WAIT_BOOLEAN (natter_store_mark_read_async, natter_store_mark_read_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "bob", T0 + 1);
+  g_assert_cmpint (natter_message_get_sent_status (mine), ==, NATTER_SENT_STATUS_READ);
+}
+
+static void
+test_recall (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(NatterMessage) recalled = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+
+  message = add (fixture->store, incoming ("C1", "bob", "oops wrong chat", T0), NULL);
+  natter_store_recall_async (fixture->store, "C1", "bob", T0 + 60, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  recalled = natter_store_get_message_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_true (recalled == message);
+  g_assert_cmpint (natter_message_get_kind (message), ==, NATTER_MESSAGE_KIND_RECALLED);
+  g_assert_cmpstr (natter_message_get_recalled_object_name (message), ==, NATTER_OBJECT_TEXT);
+  g_assert_cmpstr (natter_message_get_recall_operator_id (message), ==, "bob");
+  g_assert_cmpint (natter_message_get_recall_time (message), ==, T0 + 60);
+
+  /* Its text is gone from search too. */
+  found = search (fixture->store, "oops");
+  g_assert_cmpuint (found->len, ==, 0);
+}
+
+static void
+test_clear_delete (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(NatterConversation) c = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+
+  g_object_unref (add (fixture->store, incoming ("D1", "bob", "keep the chat", T0), NULL));
+  g_object_unref (add (fixture->store, incoming ("D2", "carol", "delete it all", T0), NULL));
+
+  WAIT_BOOLEAN (natter_store_clear_messages_async, natter_store_clear_messages_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  messages = page (fixture->store, "bob", 0, 0, 20);
+  g_assert_cmpuint (messages->len, ==, 0);
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_assert_nonnull (c);
+  g_assert_null (natter_conversation_get_latest_message (c));
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 0);
+
+  WAIT_BOOLEAN (natter_store_delete_conversation_async, natter_store_delete_conversation_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "carol");
+  g_clear_object (&c);
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "carol");
+  g_assert_null (c);
+  found = search (fixture->store, "delete");
+  g_assert_cmpuint (found->len, ==, 0);
+}
+
+static void
+test_outbox_unsupported (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(JsonObject) sticker = json_object_new ();
+  g_autoptr(NatterMessage) custom = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+
+  g_object_unref (add (fixture->store, outgoing (NULL, "bob", "one", T0, NATTER_SENT_STATUS_SENDING), NULL));
+  g_object_unref (add (fixture->store, outgoing ("O2", "bob", "two", T0 + 1, NATTER_SENT_STATUS_SENT), NULL));
+  g_object_unref (add (fixture->store, outgoing (NULL, "carol", "three", T0 + 2, NATTER_SENT_STATUS_SENDING), NULL));
+
+  natter_store_get_outbox_async (fixture->store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  outbox = natter_store_get_outbox_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 2);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (outbox, 0)), ==, "one");
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (outbox, 1)), ==, "three");
+
+  /* An object name nobody knows is kept with its content. */
+  json_object_set_string_member (sticker, "pack", "cats");
+  custom = natter_message_new_full (0, "X1", NATTER_CONVERSATION_PRIVATE, "dave", "dave", "XX:Sticker",
+                                    sticker, NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                    NATTER_SENT_STATUS_RECEIVED, T0, T0, FALSE, 0, NULL, 3);
+  g_object_unref (add (fixture->store, g_steal_pointer (&custom), NULL));
+  messages = page (fixture->store, "dave", 0, 0, 20);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_object_name (g_ptr_array_index (messages, 0)), ==, "XX:Sticker");
+  g_assert_false (natter_message_is_supported (g_ptr_array_index (messages, 0)));
+  g_assert_cmpstr (json_object_get_string_member (natter_message_get_content (g_ptr_array_index (messages, 0)),
+                                                  "pack"), ==, "cats");
+}
+
+/* ------------------------------------------------------------- migrations */
+
+static void
+load_dump (const char *path,
+           const char *dump_name,
+           const char *extra_sql)
+{
+  g_autofree char *dump_path = g_test_build_filename (G_TEST_DIST, "core", "data", dump_name, NULL);
+  g_autofree char *dump = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  g_file_get_contents (dump_path, &dump, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, dump, NULL, NULL, NULL), ==, SQLITE_OK);
+  if (extra_sql != NULL)
+    g_assert_cmpint (sqlite3_exec (db, extra_sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_close (db), ==, SQLITE_OK);
+}
+
+static int
+user_version (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int version;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return version;
+}
+
+typedef struct {
+  char *dir;
+  char *path;
+} DumpFixture;
+
+static void
+dump_set_up (DumpFixture   *fixture,
+             gconstpointer  data)
+{
+  fixture->dir = g_dir_make_tmp ("natter-migrate-XXXXXX", NULL);
+  fixture->path = g_build_filename (fixture->dir, "natter.db", NULL);
+}
+
+static void
+dump_tear_down (DumpFixture   *fixture,
+                gconstpointer  data)
+{
+  remove_dir (fixture->dir);
+  g_free (fixture->path);
+  g_free (fixture->dir);
+}
+
+static void
+test_migrate_v1 (DumpFixture   *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(NatterStore) store = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GPtrArray) outbox = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = NULL;
+  NatterConversation *bob, *team;
+
+  load_dump (fixture->path, "store-v1.sql", NULL);
+  g_assert_cmpint (user_version (fixture->path), ==, 1);
+
+  store = natter_store_new (fixture->path);
+  natter_store_set_own_user_id (store, "alice");
+
+  list = conversations (store, NULL, 0);
+  g_assert_cmpint (user_version (fixture->path), ==, NATTER_STORE_SCHEMA_VERSION);
+  g_assert_cmpuint (list->len, ==, 2);
+  team = g_ptr_array_index (list, 0);   /* pinned */
+  bob = g_ptr_array_index (list, 1);
+  g_assert_cmpstr (natter_conversation_get_target_id (team), ==, "team");
+  g_assert_cmpstr (natter_conversation_get_draft (team), ==, "half a thought");
+  g_assert_cmpstr (natter_conversation_get_title (bob), ==, "Bob Builder");
+  g_assert_cmpuint (natter_conversation_get_unread_count (bob), ==, 1);
+  g_assert_cmpuint (natter_conversation_get_mention_count (bob), ==, 0);
+
+  /* Version 2 indexed what version 1 stored, Chinese included. */
+  found = search (store, "中午");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "AAAA-AAAA-AAAA-0002");
+  g_assert_true (natter_message_get_offline (g_ptr_array_index (found, 0)));
+
+  natter_store_get_outbox_async (store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  outbox = natter_store_get_outbox_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_client_msg_id (g_ptr_array_index (outbox, 0)), ==, "c3");
+
+  g_clear_object (&result);
+  natter_store_get_value_async (store, "last-seq", NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  value = natter_store_get_value_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "7");
+  g_clear_object (&result);
+
+  /* The message with an unknown object name survived the migration. */
+  natter_store_get_messages_async (store, NATTER_CONVERSATION_GROUP, "team", 0, 0, 20, NULL,
+                                   test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  messages = natter_store_get_messages_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_object_name (g_ptr_array_index (messages, 0)), ==, "XX:Sticker");
+}
+
+static void
+test_migrate_failure_rolls_back (DumpFixture   *fixture,
+                                 gconstpointer  data)
+{
+  g_autoptr(NatterStore) store = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Something in the way of version 2 (a table by the name it needs): the
+   * migration fails, is rolled back, and the file stays a good version 1. */
+  load_dump (fixture->path, "store-v1.sql", "CREATE TABLE message_search (x);");
+
+  g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*Migrating*version 2*");
+  store = natter_store_new (fixture->path);
+  natter_store_open_async (store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_false (natter_store_open_finish (store, result, &error));
+  g_assert_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_OPEN);
+  g_test_assert_expected_messages ();
+  g_clear_object (&store);
+
+  g_assert_cmpint (user_version (fixture->path), ==, 1);
+  {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_open (fixture->path, &db), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT COUNT (*) FROM messages", -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 4);
+    sqlite3_finalize (stmt);
+    /* No half-done version 2: the column it adds is not there. */
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT mention_count FROM conversations", -1, &stmt, NULL),
+                     ==, SQLITE_ERROR);
+    sqlite3_close (db);
+  }
+}
+
+static void
+test_too_new (DumpFixture   *fixture,
+              gconstpointer  data)
+{
+  g_autoptr(NatterStore) store = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  load_dump (fixture->path, "store-v1.sql", "PRAGMA user_version = 99;");
+
+  g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*schema version 99*");
+  store = natter_store_new (fixture->path);
+  natter_store_open_async (store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_false (natter_store_open_finish (store, result, &error));
+  g_assert_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_TOO_NEW);
+  g_test_assert_expected_messages ();
+
+  /* Every later call reports it too, and nothing was changed. */
+  g_clear_error (&error);
+  g_clear_object (&result);
+  natter_store_get_value_async (store, "user-id", NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_null (natter_store_get_value_finish (store, result, &error));
+  g_assert_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_TOO_NEW);
+  g_clear_object (&store);
+  g_assert_cmpint (user_version (fixture->path), ==, 99);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/store/open-wal", Fixture, NULL, fixture_set_up, test_open_wal, fixture_tear_down);
+  g_test_add ("/store/add-dedupe-unread", Fixture, NULL, fixture_set_up, test_add_dedupe_unread,
+              fixture_tear_down);
+  g_test_add ("/store/shared-objects", Fixture, NULL, fixture_set_up, test_shared_objects,
+              fixture_tear_down);
+  g_test_add ("/store/conversation-order", Fixture, NULL, fixture_set_up, test_conversation_order,
+              fixture_tear_down);
+  g_test_add ("/store/paging", Fixture, NULL, fixture_set_up, test_paging, fixture_tear_down);
+  g_test_add ("/store/search", Fixture, NULL, fixture_set_up, test_search, fixture_tear_down);
+  g_test_add ("/store/read-marks", Fixture, NULL, fixture_set_up, test_read_marks, fixture_tear_down);
+  g_test_add ("/store/recall", Fixture, NULL, fixture_set_up, test_recall, fixture_tear_down);
+  g_test_add ("/store/clear-delete", Fixture, NULL, fixture_set_up, test_clear_delete, fixture_tear_down);
+  g_test_add ("/store/outbox-unsupported", Fixture, NULL, fixture_set_up, test_outbox_unsupported,
+              fixture_tear_down);
+  g_test_add ("/store/migrate/v1", DumpFixture, NULL, dump_set_up, test_migrate_v1, dump_tear_down);
+  g_test_add ("/store/migrate/failure-rolls-back", DumpFixture, NULL, dump_set_up,
+              test_migrate_failure_rolls_back, dump_tear_down);
+  g_test_add ("/store/migrate/too-new", DumpFixture, NULL, dump_set_up, test_too_new, dump_tear_down);
+
+  return g_test_run ();
+}
