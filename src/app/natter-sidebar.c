@@ -7,6 +7,7 @@
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
+#include "natter-list-mirror.h"
 #include "natter-search-row.h"
 #include "natter-sidebar.h"
 
@@ -16,6 +17,7 @@ struct _NatterSidebar
 
   NatterClient *client;
   NatterConversationList *conversations;
+  NatterListMirror *mirror;
   GtkSingleSelection *selection;
   GListStore *results;
   GCancellable *search_cancellable;
@@ -509,16 +511,19 @@ natter_sidebar_set_client (NatterSidebar *self,
   natter_sidebar_stop_search (self);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
+  gtk_single_selection_set_model (self->selection, NULL);
+  g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
   g_set_object (&self->client, client);
 
   if (client != NULL)
     {
       self->conversations = natter_conversation_list_new (client);
-      g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
+      self->mirror = natter_list_mirror_new (G_LIST_MODEL (self->conversations));
+      g_signal_connect_swapped (self->mirror, "items-changed", G_CALLBACK (update_page), self);
       g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (update_page), self);
     }
-  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
+  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->mirror));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);
 }
@@ -590,9 +595,10 @@ natter_sidebar_dispose (GObject *object)
   g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
+  g_clear_object (&self->selection);
+  g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
   g_clear_object (&self->client);
-  g_clear_object (&self->selection);
   g_clear_object (&self->results);
   g_clear_pointer (&self->query, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIDEBAR);

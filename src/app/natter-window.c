@@ -5,9 +5,13 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-bench-probe.h"
 #include "natter-format.h"
 #include "natter-sign-in-page.h"
 #include "natter-window.h"
+#ifdef NATTER_APP_HAVE_CALLS
+#include "natter-call-controller.h"
+#endif
 
 #define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
 
@@ -22,6 +26,9 @@ struct _NatterWindow
   GtkMediaStream *sound;
   GtkWidget *status_dialog;
   gboolean synced;
+#ifdef NATTER_APP_HAVE_CALLS
+  NatterCallController *calls;
+#endif
 
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
@@ -160,6 +167,9 @@ natter_window_open_conversation (NatterWindow           *self,
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->chat_stack));
   if (message_id != 0)
     natter_chat_view_show_message (self->chat_view, message_id);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
 
   id = notification_id (self, type, target_id);
   g_application_withdraw_notification (g_application_get_default (), id);
@@ -324,6 +334,9 @@ stop_client (NatterWindow *self)
       natter_client_disconnect (self->client);
     }
   g_clear_object (&self->client);
+#ifdef NATTER_APP_HAVE_CALLS
+  g_clear_object (&self->calls);
+#endif
   self->synced = FALSE;
   update_title (self);
 }
@@ -472,6 +485,10 @@ start_client (NatterWindow *self,
 
   cache = g_build_filename (self->profile_dir, "outgoing", NULL);
   natter_composer_set_cache_dir (natter_chat_view_get_composer (self->chat_view), cache);
+
+#ifdef NATTER_APP_HAVE_CALLS
+  self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()), client);
+#endif
 
   gtk_stack_set_visible_child_name (self->stack, "main");
   update_title (self);
@@ -724,6 +741,49 @@ relative_activated (GtkWidget  *widget,
                                     g_str_equal (action_name, "win.next-conversation") ? 1 : -1);
 }
 
+static void
+call_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+#ifdef NATTER_APP_HAVE_CALLS
+  NatterWindow *self = NATTER_WINDOW (widget);
+  const char *peer = natter_chat_view_get_target_id (self->chat_view);
+  AdwWindowTitle *title;
+
+  if (self->calls == NULL || peer == NULL ||
+      natter_chat_view_get_conversation_type (self->chat_view) != NATTER_CONVERSATION_PRIVATE)
+    return;
+  title = ADW_WINDOW_TITLE (adw_header_bar_get_title_widget (natter_chat_view_get_header_bar (self->chat_view)));
+  natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer,
+                                     adw_window_title_get_title (title),
+                                     g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
+                                                                                 : NATTER_CALL_MEDIA_AUDIO);
+#endif
+}
+
+static void
+add_call_buttons (NatterWindow *self)
+{
+#ifdef NATTER_APP_HAVE_CALLS
+  GtkBox *box = natter_chat_view_get_header_box (self->chat_view);
+  struct { const char *icon, *action, *label; } buttons[] = {
+    { "call-start-symbolic", "win.call-voice", _("Voice Call") },
+    { "camera-web-symbolic", "win.call-video", _("Video Call") },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    {
+      GtkWidget *button = gtk_button_new_from_icon_name (buttons[i].icon);
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (button), buttons[i].action);
+      gtk_widget_set_tooltip_text (button, buttons[i].label);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      buttons[i].label, -1);
+      gtk_box_append (box, button);
+    }
+#endif
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gboolean
@@ -776,6 +836,9 @@ natter_window_dispose (GObject *object)
       natter_client_disconnect (self->client);
     }
   g_clear_object (&self->client);
+#ifdef NATTER_APP_HAVE_CALLS
+  g_clear_object (&self->calls);
+#endif
   g_clear_object (&self->sound);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
@@ -876,12 +939,16 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.escape", NULL, escape_activated);
   gtk_widget_class_install_action (widget_class, "win.next-conversation", NULL, relative_activated);
   gtk_widget_class_install_action (widget_class, "win.previous-conversation", NULL, relative_activated);
+  gtk_widget_class_install_action (widget_class, "win.call-voice", NULL, call_activated);
+  gtk_widget_class_install_action (widget_class, "win.call-video", NULL, call_activated);
 }
 
 static void
 natter_window_init (NatterWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  add_call_buttons (self);
+  natter_bench_probe_attach (self);
 }
 
 NatterWindow *

@@ -1,0 +1,179 @@
+/* natter-bench-probe.c — figures for the app benchmark
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "natter-bench-probe.h"
+#include "natter-window.h"
+
+typedef enum {
+  WAIT_FIRST_FRAME,
+  WAIT_LIST,
+  WAIT_LIST_FRAME,
+  WAIT_CHAT,
+  WAIT_CHAT_FRAME,
+  DONE,
+} Stage;
+
+typedef struct {
+  NatterWindow *window;
+  Stage stage;
+  double start_ms;          /* process start, CLOCK_BOOTTIME ms */
+  double first_frame_ms;
+  double list_frame_ms;
+  double open_start_ms;
+  double open_chat_ms;
+  guint conversations;
+  guint messages;
+  gulong paint_id;
+} Probe;
+
+static double
+boottime_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_BOOTTIME, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* When this process started, from /proc/self/stat (field 22, in ticks since boot). */
+static double
+process_start_ms (void)
+{
+  g_autofree char *stat = NULL;
+  const char *p;
+  long ticks = sysconf (_SC_CLK_TCK);
+
+  if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL) ||
+      (p = strrchr (stat, ')')) == NULL)
+    return boottime_ms ();
+  p += 2;
+  /* fields 3.. after the command name; starttime is field 22 */
+  for (int field = 3; field < 22 && p != NULL; field++)
+    {
+      p = strchr (p, ' ');
+      if (p != NULL)
+        p++;
+    }
+  if (p == NULL)
+    return boottime_ms ();
+  return g_ascii_strtoull (p, NULL, 10) * 1000.0 / ticks;
+}
+
+static long
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
+      (line = strstr (status, "VmRSS:")) == NULL)
+    return 0;
+  return strtol (line + 6, NULL, 10);
+}
+
+static void
+finish (Probe *probe)
+{
+  probe->stage = DONE;
+  printf ("{\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
+          "\"openChatMs\":%.1f,\"messagesShown\":%u,\"rssKiB\":%ld}\n",
+          probe->first_frame_ms, probe->list_frame_ms, probe->conversations,
+          probe->open_chat_ms, probe->messages, rss_kib ());
+  fflush (stdout);
+  g_application_quit (g_application_get_default ());
+}
+
+static void
+start_open (Probe *probe)
+{
+  const char *open = g_getenv ("NATTER_BENCH_OPEN");
+  g_auto(GStrv) parts = open != NULL ? g_strsplit (open, ":", 2) : NULL;
+
+  if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
+    {
+      finish (probe);
+      return;
+    }
+  probe->stage = WAIT_CHAT;
+  probe->open_start_ms = boottime_ms ();
+  natter_window_open_conversation (probe->window, atoi (parts[0]), parts[1], 0);
+}
+
+static void
+after_paint_cb (GdkFrameClock *clock,
+                Probe         *probe)
+{
+  NatterConversationList *list;
+  NatterMessageList *messages;
+
+  switch (probe->stage)
+    {
+    case WAIT_FIRST_FRAME:
+      probe->first_frame_ms = boottime_ms () - probe->start_ms;
+      probe->stage = WAIT_LIST;
+      G_GNUC_FALLTHROUGH;
+    case WAIT_LIST:
+      list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
+      if (list != NULL && !natter_conversation_list_get_loading (list))
+        {
+          probe->conversations = g_list_model_get_n_items (G_LIST_MODEL (list));
+          probe->stage = WAIT_LIST_FRAME;
+        }
+      gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+      break;
+    case WAIT_LIST_FRAME:
+      /* this frame drew the list */
+      probe->list_frame_ms = boottime_ms () - probe->start_ms;
+      start_open (probe);
+      gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+      break;
+    case WAIT_CHAT:
+      messages = natter_chat_view_get_messages (natter_window_get_chat_view (probe->window));
+      if (messages != NULL && !natter_message_list_get_loading (messages) &&
+          g_list_model_get_n_items (G_LIST_MODEL (messages)) > 0)
+        {
+          probe->messages = g_list_model_get_n_items (G_LIST_MODEL (messages));
+          probe->stage = WAIT_CHAT_FRAME;
+        }
+      gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+      break;
+    case WAIT_CHAT_FRAME:
+      probe->open_chat_ms = boottime_ms () - probe->open_start_ms;
+      finish (probe);
+      break;
+    case DONE:
+    default:
+      break;
+    }
+}
+
+static void
+realize_cb (GtkWidget *widget,
+            Probe     *probe)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
+
+  probe->paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), probe);
+}
+
+void
+natter_bench_probe_attach (NatterWindow *window)
+{
+  Probe *probe;
+
+  if (g_strcmp0 (g_getenv ("NATTER_BENCH"), "1") != 0)
+    return;
+
+  probe = g_new0 (Probe, 1);
+  probe->window = window;
+  probe->start_ms = process_start_ms ();
+  g_signal_connect (window, "realize", G_CALLBACK (realize_cb), probe);
+  g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, g_free);
+}

@@ -1,0 +1,23 @@
+/* natter-bench-probe.h — figures for the app benchmark (tests/app/bench-app)
+ *
+ * With NATTER_BENCH=1 in the environment the window measures, from the
+ * process's start: the first frame, the first frame that shows the filled
+ * conversation list, then (NATTER_BENCH_OPEN=TYPE:TARGET) the time from
+ * opening that chat to the frame that shows its messages, prints one JSON
+ * line with them and the RSS, and quits. Without it nothing happens.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+typedef struct _NatterWindow NatterWindow;
+
+/* Called by the window when it is created. */
+void natter_bench_probe_attach (NatterWindow *window);
+
+G_END_DECLS

@@ -1,0 +1,413 @@
+/* test-ui.c — the app against a real natterd, under Xvfb
+ *
+ * One app instance in this process, as a user would meet it: a first run
+ * signs in (a wrong token first, then the right one), the conversation list
+ * fills from messages natter-cli sent while alice was away, a message from
+ * natter-cli appears live, alice answers from the composer and natter-cli
+ * sees it, an image message shows as a picture. Screenshots of the sign-in
+ * page, the main window and a chat go to the build dir. Nothing here
+ * depends on exact pixels.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "natter-application.h"
+#include "natter-chat-view.h"
+#include "natter-composer.h"
+#include "natter-sidebar.h"
+#include "natter-test-server.h"
+#include "natter-window.h"
+
+#define WAIT_SECONDS 30
+
+static NatterTestServer *server;
+static char *tmp_dir;
+
+/* ---------------------------------------------------------------- helpers */
+
+typedef gboolean (*Predicate) (gpointer data);
+
+static gboolean
+wake_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+wait_until (Predicate   predicate,
+            gpointer    data,
+            const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  guint wake = g_timeout_add (50, wake_cb, NULL);
+
+  while (!predicate (data))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Timed out after %d s waiting for %s", WAIT_SECONDS, what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (wake);
+}
+
+static void
+spin (guint ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * 1000;
+  guint wake = g_timeout_add (20, wake_cb, NULL);
+
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (wake);
+}
+
+/* A mapped (shown on screen) label under @widget whose text contains @text. */
+static GtkWidget *
+find_label (GtkWidget  *widget,
+            const char *text)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label (child, text);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_picture (GtkWidget *widget)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (GTK_IS_PICTURE (widget) && gtk_picture_get_paintable (GTK_PICTURE (widget)) != NULL &&
+      gtk_widget_get_width (widget) > 40 && gtk_widget_get_height (widget) > 40)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_picture (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+typedef struct {
+  GtkWidget *root;
+  const char *text;
+} LabelQuery;
+
+static gboolean
+label_shown (gpointer data)
+{
+  LabelQuery *q = data;
+  return find_label (q->root, q->text) != NULL;
+}
+
+static void
+wait_for_label (GtkWidget  *root,
+                const char *text)
+{
+  LabelQuery q = { root, text };
+  g_autofree char *what = g_strdup_printf ("“%s” on screen", text);
+
+  wait_until (label_shown, &q, what);
+}
+
+static void
+screenshot (GtkWidget  *widget,
+            const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = NULL;
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+
+  spin (300);  /* let transitions and spinners settle */
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                           name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+/* natter-cli as @user; returns its stdout. */
+static char *
+cli (const char *token,
+     const char *profile,
+     ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  va_list args;
+  const char *arg;
+
+  g_ptr_array_add (argv, (char *) natter_test_program ("NATTER_CLI"));
+  g_ptr_array_add (argv, (char *) "--server");
+  g_ptr_array_add (argv, (char *) natter_test_server_get_url (server));
+  g_ptr_array_add (argv, (char *) "--app-key");
+  g_ptr_array_add (argv, (char *) natter_test_server_get_app_key (server));
+  g_ptr_array_add (argv, (char *) "--token");
+  g_ptr_array_add (argv, (char *) token);
+  g_ptr_array_add (argv, (char *) "--profile");
+  g_ptr_array_add (argv, (char *) profile);
+  va_start (args, profile);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                               &error);
+  g_assert_no_error (error);
+  /* the main loop keeps running for the app while natter-cli works */
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_successful (process))
+    g_error ("natter-cli failed: %s%s", out, err);
+  return g_steal_pointer (&out);
+}
+
+static char *
+write_test_image (void)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 480, 320);
+  g_autoptr(GError) error = NULL;
+  guchar *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  char *path = g_build_filename (tmp_dir, "sunset.png", NULL);
+
+  /* a sunset: sky gradient, a sun, the sea */
+  for (int y = 0; y < 320; y++)
+    for (int x = 0; x < 480; x++)
+      {
+        guchar *p = pixels + y * stride + x * 3;
+        int dx = x - 240, dy = y - 190;
+        if (y > 200)
+          p[0] = 30, p[1] = 60 + (y - 200) / 3, p[2] = 120 + (y - 200) / 2;
+        else if (dx * dx + dy * dy < 60 * 60)
+          p[0] = 255, p[1] = 200, p[2] = 80;
+        else
+          p[0] = 250, p[1] = 120 + y / 3, p[2] = 90 + y / 4;
+      }
+  gdk_pixbuf_save (pixbuf, path, "png", &error, NULL);
+  g_assert_no_error (error);
+  return path;
+}
+
+static gboolean
+page_is (gpointer data)
+{
+  NatterWindow *window = ((gpointer *) data)[0];
+  const char *page = ((gpointer *) data)[1];
+  return g_strcmp0 (natter_window_get_page (window), page) == 0;
+}
+
+static void
+wait_for_page (NatterWindow *window,
+               const char   *page)
+{
+  gpointer data[2] = { window, (gpointer) page };
+  g_autofree char *what = g_strdup_printf ("page %s", page);
+
+  wait_until (page_is, data, what);
+}
+
+static void
+set_row_text (GtkWidget  *root,
+              const char *title,
+              const char *text)
+{
+  GtkWidget *label = find_label (root, title);
+  GtkWidget *row;
+
+  g_assert_nonnull (label);
+  row = gtk_widget_get_ancestor (label, ADW_TYPE_ENTRY_ROW);
+  g_assert_nonnull (row);
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+}
+
+static GtkWidget *
+find_button_with_label (GtkWidget  *root,
+                        const char *text)
+{
+  GtkWidget *label = find_label (root, text);
+  return label != NULL ? gtk_widget_get_ancestor (label, GTK_TYPE_BUTTON) : NULL;
+}
+
+static gboolean
+is_connected (gpointer data)
+{
+  NatterClient *client = natter_window_get_client (data);
+  return client != NULL && natter_client_get_status (client) == NATTER_CONNECTION_CONNECTED;
+}
+
+static gboolean
+has_conversations (gpointer data)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (natter_window_get_sidebar (data));
+  return list != NULL && g_list_model_get_n_items (G_LIST_MODEL (list)) >= 2;
+}
+
+static gboolean
+last_message_sent (gpointer data)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (natter_window_get_chat_view (data));
+  guint n = list != NULL ? g_list_model_get_n_items (G_LIST_MODEL (list)) : 0;
+  g_autoptr(NatterMessage) last = n > 0 ? g_list_model_get_item (G_LIST_MODEL (list), n - 1) : NULL;
+
+  return last != NULL && natter_message_get_direction (last) == NATTER_MESSAGE_DIRECTION_SEND &&
+         natter_message_get_sent_status (last) >= NATTER_SENT_STATUS_SENT;
+}
+
+/* ------------------------------------------------------------------ test */
+
+static void
+test_app (void)
+{
+  g_autoptr(NatterApplication) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *alice = natter_test_server_get_token (server, "alice");
+  g_autofree char *bob = natter_test_server_get_token (server, "bob");
+  g_autofree char *carol = natter_test_server_get_token (server, "carol");
+  g_autofree char *profile = g_build_filename (tmp_dir, "alice", NULL);
+  g_autofree char *bob_profile = g_build_filename (tmp_dir, "bob-cli", NULL);
+  g_autofree char *carol_profile = g_build_filename (tmp_dir, "carol-cli", NULL);
+  g_autofree char *image = NULL;
+  g_autofree char *token_path = NULL;
+  g_autofree char *history = NULL;
+  GtkWidget *root, *button;
+  NatterWindow *window;
+  NatterChatView *chat;
+  struct stat st;
+
+  /* Messages that wait for alice while she has never signed in. */
+  g_free (cli (carol, carol_profile, "send", "alice", "Welcome to the team, Alice 🎉", NULL));
+  g_free (cli (bob, bob_profile, "send", "alice", "Hi Alice! Are we still on for lunch?", NULL));
+  g_free (cli (bob, bob_profile, "send", "alice", "I found a nice place near the station.", NULL));
+
+  app = natter_application_new_full (G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+  g_application_hold (G_APPLICATION (app));
+
+  /* ---- first run: the sign-in page */
+  window = NATTER_WINDOW (natter_application_open_profile (app, profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "sign-in");
+  wait_for_label (root, "Welcome to Natter");
+  set_row_text (root, "Server Address", natter_test_server_get_url (server));
+  set_row_text (root, "App Key", natter_test_server_get_app_key (server));
+  screenshot (root, "screenshot-sign-in.png");
+
+  /* a wrong token is refused with its reference code, and we stay here */
+  set_row_text (root, "Token", "not-a-token");
+  button = find_button_with_label (root, "Sign In");
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_get_sensitive (button));
+  gtk_widget_activate (button);
+  wait_for_label (root, "31004");
+  g_assert_cmpstr (natter_window_get_page (window), ==, "sign-in");
+
+  /* the right one signs in; the token lands in the 0600 file (no keyring here) */
+  set_row_text (root, "Token", alice);
+  gtk_widget_activate (button);
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "alice connected");
+
+  /* ---- the conversation list fills with what came while she was away */
+  wait_until (has_conversations, window, "two conversations");
+  wait_for_label (root, "bob");
+  wait_for_label (root, "carol");
+  wait_for_label (root, "I found a nice place near the station.");
+  token_path = natter_account_dup_token_path (natter_window_get_account (window));
+  g_assert_cmpint (g_stat (token_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* ---- a message sent with natter-cli appears live in the sidebar */
+  g_free (cli (bob, bob_profile, "send", "alice", "Ping from natter-cli", NULL));
+  wait_for_label (root, "Ping from natter-cli");
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), !=, "Natter");  /* unread count */
+  screenshot (root, "screenshot-main.png");
+
+  /* ---- open the chat: the history is there, in bubbles */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  chat = natter_window_get_chat_view (window);
+  wait_for_label (GTK_WIDGET (chat), "Hi Alice! Are we still on for lunch?");
+  wait_for_label (GTK_WIDGET (chat), "Ping from natter-cli");
+  wait_for_label (GTK_WIDGET (chat), "Today");
+
+  /* ---- alice answers from the composer; bob's natter-cli sees it */
+  natter_composer_set_text (natter_chat_view_get_composer (chat), "Yes! 12:30 at the station?");
+  natter_composer_send (natter_chat_view_get_composer (chat));
+  wait_for_label (GTK_WIDGET (chat), "Yes! 12:30 at the station?");
+  wait_until (last_message_sent, window, "the answer acked");
+  history = cli (bob, bob_profile, "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "Yes! 12:30 at the station?"));
+
+  /* ---- an image message shows as a picture */
+  image = write_test_image ();
+  g_free (cli (bob, bob_profile, "send", "alice", "--image", image, NULL));
+  g_free (cli (bob, bob_profile, "send", "alice", "The view from the terrace 🌅", NULL));
+  wait_for_label (GTK_WIDGET (chat), "The view from the terrace");
+  {
+    gboolean shown = FALSE;
+    gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+    while (!(shown = find_picture (GTK_WIDGET (chat)) != NULL) && g_get_monotonic_time () < deadline)
+      spin (50);
+    g_assert_true (shown);
+  }
+  screenshot (root, "screenshot-chat.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_application_release (G_APPLICATION (app));
+  spin (100);
+}
+
+int
+main (int argc, char *argv[])
+{
+  int ret;
+
+  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
+  g_setenv ("XDG_DATA_HOME", tmp_dir, TRUE);
+  g_setenv ("XDG_CACHE_HOME", tmp_dir, TRUE);
+  server = natter_test_server_new ();
+
+  g_test_add_func ("/ui/first-run-and-chat", test_app);
+  ret = g_test_run ();
+
+  natter_test_server_free (server);
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_dir);
+    (void) system (cmd);
+  }
+  g_free (tmp_dir);
+  return ret;
+}
