@@ -10,19 +10,20 @@
  * setupMs from the start of the call to the first decoded remote video
  * frame, audio for audio calls; -1 if none). The command returns once the
  * call's RC:VCSummary is stored. Exit status: 0 the call was connected,
- * 2 it ended before (rejected, busy, no answer...), 1 an error.
+ * 5 (refused) it ended before (rejected, busy, no answer...), 2 usage,
+ * 1 it could not start, and the connect codes of natter-cli.h.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include <glib-unix.h>
-#include <gio/gunixinputstream.h>
 #include <gst/gst.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "natter-call.h"
-#include "natter-cli-call.h"
+#include "natter-cli.h"
 
 typedef enum {
   ANSWER_ASK,     /* read "y"/"n" from stdin */
@@ -33,15 +34,15 @@ typedef enum {
 
 typedef struct
 {
+  NatterCliContext  *ctx;
   NatterCallManager *manager;
   NatterCall        *call;
-  GMainLoop         *loop;
   double             duration;
   AnswerMode         answer_mode;
   gboolean           was_active;
   guint              hangup_id;
-  int                status;
-  GCancellable      *stdin_cancellable;
+  guint              stdin_id;
+  GString           *stdin_line;
 } CallRun;
 
 static void
@@ -83,7 +84,7 @@ on_state_changed (NatterCall      *call,
       NatterCallReason reason = natter_call_get_reason (call);
       print_line ("ended %d %s", reason, natter_call_reason_to_string (reason));
       g_clear_handle_id (&run->hangup_id, g_source_remove);
-      g_cancellable_cancel (run->stdin_cancellable);
+      g_clear_handle_id (&run->stdin_id, g_source_remove);
       return;
     }
 
@@ -136,8 +137,7 @@ on_call_finished (NatterCallManager *manager,
   if (call != run->call)
     return;
   print_result (call);
-  run->status = run->was_active ? 0 : 2;
-  g_main_loop_quit (run->loop);
+  natter_cli_finish (run->ctx, run->was_active ? NATTER_CLI_EXIT_OK : NATTER_CLI_EXIT_REFUSED);
 }
 
 static gboolean
@@ -148,29 +148,39 @@ on_sigint (gpointer user_data)
   if (run->call != NULL && natter_call_get_state (run->call) != NATTER_CALL_STATE_ENDED)
     natter_call_hangup (run->call);
   else
-    {
-      run->status = 1;
-      g_main_loop_quit (run->loop);
-    }
+    natter_cli_finish (run->ctx, NATTER_CLI_EXIT_FAILURE);
   return G_SOURCE_CONTINUE;
 }
 
-static void
-on_answer_line (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+/* "y" or "yes" on stdin answers; anything else (or end of input) declines. */
+static gboolean
+on_stdin (int          fd,
+          GIOCondition condition,
+          gpointer     user_data)
 {
   CallRun *run = user_data;
-  g_autofree char *line = NULL;
+  char buffer[256];
+  ssize_t n = read (fd, buffer, sizeof buffer);
+  char *newline;
 
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, NULL);
+  if (n > 0)
+    {
+      g_string_append_len (run->stdin_line, buffer, n);
+      if ((newline = strchr (run->stdin_line->str, '\n')) == NULL)
+        return G_SOURCE_CONTINUE;
+      *newline = '\0';
+    }
+
+  run->stdin_id = 0;
   if (run->call == NULL || natter_call_get_state (run->call) != NATTER_CALL_STATE_INCOMING)
-    return;
-  if (line != NULL && (g_ascii_strcasecmp (g_strstrip (line), "y") == 0 ||
-                       g_ascii_strcasecmp (line, "yes") == 0))
+    return G_SOURCE_REMOVE;
+  g_strstrip (run->stdin_line->str);
+  if (g_ascii_strcasecmp (run->stdin_line->str, "y") == 0 ||
+      g_ascii_strcasecmp (run->stdin_line->str, "yes") == 0)
     natter_call_accept (run->call);
   else
     natter_call_reject (run->call);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -206,70 +216,72 @@ on_incoming_call (NatterCallManager *manager,
       break;
     case ANSWER_ASK:
     default:
-      {
-        g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-        g_autoptr(GDataInputStream) data = g_data_input_stream_new (in);
-
-        printf ("answer? [y/N] ");
-        fflush (stdout);
-        g_data_input_stream_read_line_async (data, G_PRIORITY_DEFAULT, run->stdin_cancellable,
-                                             on_answer_line, run);
-      }
+      printf ("answer? [y/N] ");
+      fflush (stdout);
+      g_string_truncate (run->stdin_line, 0);
+      run->stdin_id = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, run);
       break;
     }
 }
 
 static int
-run_call (NatterClient *client,
-          gboolean      answering,
-          int           argc,
-          char        **argv)
+run_call (NatterCliContext  *ctx,
+          gboolean           answering,
+          int                argc,
+          char             **argv)
 {
   gboolean video = FALSE, auto_answer = FALSE, reject = FALSE, ignore = FALSE;
   double duration = 0;
-  const GOptionEntry entries[] = {
+  const GOptionEntry call_entries[] = {
     { "video", 0, 0, G_OPTION_ARG_NONE, &video, "Video call (default: voice)", NULL },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the call connects", "S" },
+    { NULL }
+  };
+  const GOptionEntry answer_entries[] = {
     { "auto", 0, 0, G_OPTION_ARG_NONE, &auto_answer, "Accept the first incoming call", NULL },
     { "reject", 0, 0, G_OPTION_ARG_NONE, &reject, "Decline the first incoming call", NULL },
     { "ignore", 0, 0, G_OPTION_ARG_NONE, &ignore, "Let the first incoming call ring out", NULL },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the call connects", "S" },
     { NULL }
   };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(NatterCallManager) manager = NULL;
-  g_autoptr(GCancellable) stdin_cancellable = g_cancellable_new ();
+  g_autoptr(GString) stdin_line = g_string_new (NULL);
   CallRun run = { 0, };
   guint sigint_id, sigterm_id;
+  int code;
 
-  options = g_option_context_new (answering ? "" : "TARGET");
-  g_option_context_set_summary (options, answering
-                                ? "Wait for a call and answer it (test sources with NATTER_CALL_TEST_SOURCES=1)."
-                                : "Call TARGET (test sources with NATTER_CALL_TEST_SOURCES=1).");
-  g_option_context_add_main_entries (options, entries, NULL);
+  options = g_option_context_new (answering
+                                  ? "— wait for a call and answer it"
+                                  : "TARGET — call TARGET");
+  g_option_context_set_description (options,
+                                    "NATTER_CALL_TEST_SOURCES=1 uses test sources instead of the "
+                                    "camera and microphone.");
+  g_option_context_add_main_entries (options, answering ? answer_entries : call_entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
-      g_printerr ("%s\n", error->message);
-      return 1;
+      g_printerr ("%s: %s: %s\n", ctx->program, answering ? "answer" : "call", error->message);
+      return NATTER_CLI_EXIT_USAGE;
     }
-  if ((!answering && argc != 2) || (answering && (argc != 1 || video)) ||
-      (!answering && (auto_answer || reject || ignore)) || auto_answer + reject + ignore > 1 ||
-      duration < 0)
+  if ((!answering && argc != 2) || (answering && argc != 1) ||
+      auto_answer + reject + ignore > 1 || duration < 0)
     {
       g_autofree char *help = g_option_context_get_help (options, TRUE, NULL);
       g_printerr ("%s", help);
-      return 1;
+      return NATTER_CLI_EXIT_USAGE;
     }
 
   gst_init (NULL, NULL);
+  code = natter_cli_context_connect (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
 
-  manager = natter_call_manager_new (client);
+  manager = natter_call_manager_new (ctx->client);
+  run.ctx = ctx;
   run.manager = manager;
-  run.loop = loop;
   run.duration = duration;
-  run.status = 1;
-  run.stdin_cancellable = stdin_cancellable;
+  run.stdin_line = stdin_line;
   run.answer_mode = auto_answer ? ANSWER_AUTO : reject ? ANSWER_REJECT : ignore ? ANSWER_IGNORE : ANSWER_ASK;
   g_signal_connect (manager, "call-finished", G_CALLBACK (on_call_finished), &run);
 
@@ -283,40 +295,45 @@ run_call (NatterClient *client,
                                                          &error);
       if (call == NULL)
         {
-          g_printerr ("Cannot call %s: %s (%d)\n", argv[1], error->message, error->code);
-          return 1;
+          g_printerr ("%s: call %s: %s (%d)\n", ctx->program, argv[1], error->message, error->code);
+          return error->code == NATTER_CODE_NOT_CONNECTED ? NATTER_CLI_EXIT_UNAVAILABLE
+                                                          : NATTER_CLI_EXIT_FAILURE;
         }
       watch_call (&run, call);
-      print_line ("%s", natter_call_state_to_string (natter_call_get_state (call)));
+      /* IDLE while it waits briefly for TURN credentials: "dialing" follows. */
+      if (natter_call_get_state (call) != NATTER_CALL_STATE_IDLE)
+        print_line ("%s", natter_call_state_to_string (natter_call_get_state (call)));
     }
 
   sigint_id = g_unix_signal_add (SIGINT, on_sigint, &run);
   sigterm_id = g_unix_signal_add (SIGTERM, on_sigint, &run);
-  g_main_loop_run (loop);
+  code = natter_cli_run (ctx, 0);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
 
+  g_clear_handle_id (&run.stdin_id, g_source_remove);
+  g_clear_handle_id (&run.hangup_id, g_source_remove);
   if (run.call != NULL)
     {
       g_signal_handlers_disconnect_by_data (run.call, &run);
       g_clear_object (&run.call);
     }
   g_signal_handlers_disconnect_by_data (manager, &run);
-  return run.status;
+  return code;
 }
 
 int
-natter_cli_call_run (NatterClient  *client,
-                     int            argc,
-                     char         **argv)
+natter_cli_call (NatterCliContext  *ctx,
+                 int                argc,
+                 char             **argv)
 {
-  return run_call (client, FALSE, argc, argv);
+  return run_call (ctx, FALSE, argc, argv);
 }
 
 int
-natter_cli_answer_run (NatterClient  *client,
-                       int            argc,
-                       char         **argv)
+natter_cli_answer (NatterCliContext  *ctx,
+                   int                argc,
+                   char             **argv)
 {
-  return run_call (client, TRUE, argc, argv);
+  return run_call (ctx, TRUE, argc, argv);
 }
