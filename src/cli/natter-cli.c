@@ -507,10 +507,10 @@ cmd_listen (NatterCliContext *ctx,
   if (listen.remaining == 0)
     return NATTER_CLI_EXIT_OK;
 
-  code = natter_cli_run (ctx, duration);
-  if (duration > 0 && code == NATTER_CLI_EXIT_UNAVAILABLE && count == 0)
-    return NATTER_CLI_EXIT_OK;    /* --duration alone: the time is up, not an error */
-  return code;
+  /* --duration: the time being up is how listening ends, not an error. */
+  if (duration > 0)
+    g_timeout_add_seconds (duration, quit_signal_cb, ctx);
+  return natter_cli_run (ctx, 0);
 }
 
 /* ----------------------------------------------------------------- history */

@@ -157,11 +157,15 @@ upload_opened_cb (GObject      *object,
     }
 
   transfer->total = g_file_info_get_size (info);
-  message = soup_message_new (SOUP_METHOD_POST, natter_client_get_media_url (self));
-  add_auth_headers (self, message);
   basename = g_file_get_basename (transfer->file);
   escaped = g_uri_escape_string (basename, NULL, FALSE);
-  soup_message_headers_replace (soup_message_get_request_headers (message), "X-File-Name", escaped);
+  /* natterd: POST /media/upload?name=NAME, the body is the file. */
+  {
+    g_autofree char *url = g_strdup_printf ("%s/upload?name=%s", natter_client_get_media_url (self),
+                                            escaped);
+    message = soup_message_new (SOUP_METHOD_POST, url);
+  }
+  add_auth_headers (self, message);
   soup_message_set_request_body (message, transfer->content_type, G_INPUT_STREAM (stream),
                                  transfer->total);
   g_signal_connect (message, "wrote-body-data", G_CALLBACK (wrote_body_data_cb), transfer);

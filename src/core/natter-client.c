@@ -658,7 +658,11 @@ handle_publish_ack (NatterClient              *self,
     g_autoptr(NatterMessage) update = natter_message_new_full (
       natter_message_get_message_id (message), natter_message_get_message_uid (message),
       natter_message_get_conversation_type (message), natter_message_get_target_id (message),
-      natter_message_get_sender_user_id (message), natter_message_get_object_name (message),
+      /* Sent before the first connect told us who we are. */
+      (natter_message_get_sender_user_id (message) == NULL ||
+       *natter_message_get_sender_user_id (message) == '\0') ? self->user_id
+                                                             : natter_message_get_sender_user_id (message),
+      natter_message_get_object_name (message),
       natter_message_get_content (message), natter_message_get_direction (message),
       natter_message_get_sent_status (message), natter_message_get_sent_time (message),
       natter_message_get_received_time (message), natter_message_get_offline (message),
@@ -1254,6 +1258,9 @@ open_websocket (NatterClient *self)
   const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
 
   message = soup_message_new_from_uri (SOUP_METHOD_GET, self->ws_uri);
+  /* A new connection: nothing is published on it yet (0 is never used). */
+  if (++self->generation == 0)
+    self->generation = 1;
   self->connect_cancellable = g_cancellable_new ();
   self->connect_timeout_source = g_timeout_add_seconds (CONNECT_TIMEOUT_S, connect_timeout_cb, self);
   soup_session_websocket_connect_async (self->session, message, NULL, (char **) protocols,

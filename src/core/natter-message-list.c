@@ -18,7 +18,12 @@ struct _NatterMessageList
   GHashTable *kinds;            /* message id -> kind shown, to notice a recall */
   gboolean has_more;
   gboolean loading;
-  gboolean initial_loaded;
+  gboolean store_exhausted;     /* the store has nothing older than the first item */
+  /* The server confirmed that the store holds every message of the
+   * conversation sent at or after this time (G_MAXINT64: nothing confirmed
+   * yet, 0: all of it). The store alone can have gaps: messages sent from
+   * the user's other devices reach this one only through history. */
+  gint64 verified_time;
   GList *waiting;               /* load_older tasks joined to the running one */
 };
 
@@ -221,52 +226,63 @@ messages_cleared_cb (NatterStore            *store,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
 }
 
-/* Puts messages older than the first one shown in front (those shown
- * already are skipped); returns how many. */
+/* Puts each message not shown yet at its place (nearly always in front:
+ * older pages), one items-changed each; returns how many. */
 static guint
-prepend_messages (NatterMessageList *self,
-                  GPtrArray         *messages)
+merge_messages (NatterMessageList *self,
+                GPtrArray         *messages)
 {
-  g_autoptr(GPtrArray) fresh = g_ptr_array_new_with_free_func (g_object_unref);
-  NatterMessage *first = self->items->len ? g_ptr_array_index (self->items, 0) : NULL;
-  guint added;
+  guint added = 0;
 
   for (guint i = 0; i < messages->len; i++)
     {
       NatterMessage *message = g_ptr_array_index (messages, i);
+      guint low = 0, high = self->items->len;
 
-      if ((first == NULL || compare (message, first) < 0) &&
-          natter_message_list_find (self, natter_message_get_message_id (message)) == G_MAXUINT)
-        g_ptr_array_add (fresh, g_object_ref (message));
+      if (!is_ours (self, message) ||
+          natter_message_list_find (self, natter_message_get_message_id (message)) != G_MAXUINT)
+        continue;
+
+      /* The list is sorted by (sent time, id). */
+      while (low < high)
+        {
+          guint middle = low + (high - low) / 2;
+
+          if (compare (g_ptr_array_index (self->items, middle), message) < 0)
+            low = middle + 1;
+          else
+            high = middle;
+        }
+
+      g_ptr_array_insert (self->items, low, g_object_ref (message));
+      remember_kind (self, message);
+      g_list_model_items_changed (G_LIST_MODEL (self), low, 0, 1);
+      added++;
     }
 
-  added = fresh->len;
-  if (added == 0)
-    return 0;
-
-  for (guint i = 0; i < fresh->len; i++)
-    remember_kind (self, g_ptr_array_index (fresh, i));
-  g_ptr_array_extend_and_steal (fresh, g_steal_pointer (&self->items));
-  self->items = g_steal_pointer (&fresh);
-
-  g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+  if (added > 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
   return added;
 }
 
 /* ------------------------------------------------------------- loading */
 
+/* One load: (1) the store's page before the first item, shown at once;
+ * (2) while the region shown is not confirmed by the server, server
+ * history pages before the confirmed time, merged in. Offline, (2) waits
+ * for the next connection. */
 typedef struct {
-  NatterMessage *oldest;        /* cursor: load what is older than this */
-  gboolean asked_server;
   guint added;
+  gboolean store_done;
+  guint server_pages;
 } LoadData;
 
 static void
-load_data_free (LoadData *data)
+update_has_more (NatterMessageList *self)
 {
-  g_clear_object (&data->oldest);
-  g_free (data);
+  gboolean server_more = self->type != NATTER_CONVERSATION_CHATROOM && self->verified_time != 0;
+
+  set_has_more (self, !self->store_exhausted || server_more);
 }
 
 static void
@@ -282,6 +298,7 @@ finish_load (NatterMessageList *self,
   if (added > 0)
     g_clear_error (&error);
 
+  update_has_more (self);
   set_loading (self, FALSE);
 
   for (GList *l = waiting; l != NULL; l = l->next)
@@ -299,7 +316,14 @@ finish_load (NatterMessageList *self,
     g_task_return_int (task, added);
 }
 
-static void load_from_store (GTask *task);
+static void load_step (GTask *task);
+
+static gint64
+first_time (NatterMessageList *self)
+{
+  return self->items->len > 0 ? natter_message_get_sent_time (g_ptr_array_index (self->items, 0))
+                               : G_MAXINT64;
+}
 
 static void
 server_page_cb (GObject      *object,
@@ -316,18 +340,23 @@ server_page_cb (GObject      *object,
   messages = natter_client_get_history_finish (NATTER_CLIENT (object), result, &has_more, &error);
   if (messages == NULL)
     {
-      /* Offline: what the store had is all for now; a later call asks again. */
+      /* Offline: what the store had is what there is for now. */
       finish_load (self, task, g_steal_pointer (&error));
       return;
     }
 
-  if (!has_more)
-    set_has_more (self, FALSE);
+  /* The page is stored (deduplicated by uid) and comes back as the store's
+   * objects, oldest first. */
+  data->added += merge_messages (self, messages);
+  data->server_pages++;
 
-  /* The store now holds the server's page merged (deduplicated by uid) with
-   * what it had: read the page from there, in the store's order. */
-  data->asked_server = TRUE;
-  load_from_store (task);
+  if (!has_more || messages->len == 0)
+    self->verified_time = 0;
+  else
+    self->verified_time = MIN (self->verified_time,
+                               natter_message_get_sent_time (g_ptr_array_index (messages, 0)));
+
+  load_step (task);
 }
 
 static void
@@ -340,8 +369,6 @@ store_page_cb (GObject      *object,
   LoadData *data = g_task_get_task_data (task);
   g_autoptr(GPtrArray) page = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 before_time;
-  guint added;
 
   page = natter_store_get_messages_finish (NATTER_STORE (object), result, &error);
   if (page == NULL)
@@ -350,83 +377,104 @@ store_page_cb (GObject      *object,
       return;
     }
 
-  /* What the store has shows at once. */
-  added = prepend_messages (self, page);
-  data->added += added;
+  data->added += merge_messages (self, page);
+  data->store_done = TRUE;
+  self->store_exhausted = page->len < NATTER_MESSAGE_LIST_PAGE_SIZE;
+  load_step (task);
+}
 
-  if (data->asked_server)
+static void
+load_step (GTask *task)
+{
+  NatterMessageList *self = g_task_get_source_object (task);
+  LoadData *data = g_task_get_task_data (task);
+  gint64 first;
+
+  if (!data->store_done)
     {
-      /* Nothing new even after the server: the beginning is reached. */
-      if (added == 0)
-        set_has_more (self, FALSE);
+      NatterMessage *oldest = self->items->len ? g_ptr_array_index (self->items, 0) : NULL;
+
+      natter_store_get_messages_async (self->store, self->type, self->target_id,
+                                       oldest ? natter_message_get_sent_time (oldest) : 0,
+                                       oldest ? natter_message_get_message_id (oldest) : 0,
+                                       NATTER_MESSAGE_LIST_PAGE_SIZE, NULL, store_page_cb,
+                                       g_object_ref (task));
+      return;
+    }
+
+  /* Chatrooms have no history; offline there is nobody to ask. */
+  if (self->type == NATTER_CONVERSATION_CHATROOM ||
+      natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
+    {
       finish_load (self, task, NULL);
       return;
     }
 
-  if (page->len >= NATTER_MESSAGE_LIST_PAGE_SIZE)
+  /* Done when the server confirmed everything shown and either a page
+   * came or the store has more; the bound keeps a broken server from
+   * looping us. */
+  first = first_time (self);
+  if (self->verified_time == 0 ||
+      (self->verified_time <= first &&
+       (data->added >= NATTER_MESSAGE_LIST_PAGE_SIZE || !self->store_exhausted)) ||
+      data->server_pages >= 50)
     {
       finish_load (self, task, NULL);
       return;
     }
 
-  /* Chatrooms have no history on the server. */
-  if (self->type == NATTER_CONVERSATION_CHATROOM)
-    {
-      set_has_more (self, FALSE);
-      finish_load (self, task, NULL);
-      return;
-    }
-
-  /* The store ran short: ask the server for what is older than the oldest
-   * message here. Same-millisecond neighbours come back too (+1) and the
-   * store drops them as duplicates. */
-  before_time = self->items->len > 0
-                ? natter_message_get_sent_time (g_ptr_array_index (self->items, 0)) + 1
-                : 0;
-  natter_client_get_history_async (self->client, self->type, self->target_id, before_time,
+  /* Same-millisecond neighbours come back too (+1); the store drops them as
+   * duplicates. */
+  natter_client_get_history_async (self->client, self->type, self->target_id,
+                                   self->verified_time == G_MAXINT64 ? 0 : self->verified_time + 1,
                                    NATTER_MESSAGE_LIST_PAGE_SIZE, NULL, server_page_cb,
                                    g_object_ref (task));
 }
 
 static void
-load_from_store (GTask *task)
-{
-  NatterMessageList *self = g_task_get_source_object (task);
-  LoadData *data = g_task_get_task_data (task);
-
-  natter_store_get_messages_async (self->store, self->type, self->target_id,
-                                   data->oldest ? natter_message_get_sent_time (data->oldest) : 0,
-                                   data->oldest ? natter_message_get_message_id (data->oldest) : 0,
-                                   NATTER_MESSAGE_LIST_PAGE_SIZE, NULL, store_page_cb,
-                                   g_object_ref (task));
-}
-
-static void
 start_load (NatterMessageList *self,
-            GTask             *task)
+            GTask             *task,
+            gboolean           from_store)
 {
   LoadData *data = g_new0 (LoadData, 1);
 
-  if (self->items->len > 0)
-    data->oldest = g_object_ref (g_ptr_array_index (self->items, 0));
-  g_task_set_task_data (task, data, (GDestroyNotify) load_data_free);
+  data->store_done = !from_store;
+  g_task_set_task_data (task, data, g_free);
 
   set_loading (self, TRUE);
-  load_from_store (task);
+  load_step (task);
 }
 
 static void
-initial_loaded_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+background_loaded_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
 {
   NatterMessageList *self = NATTER_MESSAGE_LIST (object);
   g_autoptr(GError) error = NULL;
 
   g_task_propagate_int (G_TASK (result), &error);
   if (error != NULL && !g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_CONNECTED))
-    g_warning ("Cannot load messages of %d:%s: %s", self->type, self->target_id, error->message);
-  self->initial_loaded = TRUE;
+    g_debug ("Cannot load messages of %d:%s: %s", self->type, self->target_id, error->message);
+}
+
+/* Connected (again): what is shown gets checked against the server. */
+static void
+status_changed_cb (NatterClient           *client,
+                   NatterConnectionStatus  status,
+                   NatterConnectionStatus  old_status,
+                   const GError           *error,
+                   NatterMessageList      *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (status != NATTER_CONNECTION_CONNECTED || self->loading ||
+      self->type == NATTER_CONVERSATION_CHATROOM || self->verified_time == 0)
+    return;
+
+  task = g_task_new (self, NULL, background_loaded_cb, NULL);
+  g_task_set_source_tag (task, natter_message_list_load_older_async);
+  start_load (self, task, FALSE);
 }
 
 void
@@ -454,7 +502,7 @@ natter_message_list_load_older_async (NatterMessageList   *self,
       return;
     }
 
-  start_load (self, task);
+  start_load (self, task, TRUE);
 }
 
 guint
@@ -490,12 +538,12 @@ natter_message_list_constructed (GObject *object)
   g_signal_connect_object (self->store, "message-added", G_CALLBACK (message_added_cb), self, 0);
   g_signal_connect_object (self->store, "message-updated", G_CALLBACK (message_updated_cb), self, 0);
   g_signal_connect_object (self->store, "messages-cleared", G_CALLBACK (messages_cleared_cb), self, 0);
+  g_signal_connect_object (self->client, "status-changed", G_CALLBACK (status_changed_cb), self, 0);
 
-  /* The newest page: from the store, and from the server when the store
-   * has less than a page of this conversation. */
-  task = g_task_new (self, NULL, initial_loaded_cb, NULL);
+  /* The newest page: from the store at once, then checked with the server. */
+  task = g_task_new (self, NULL, background_loaded_cb, NULL);
   g_task_set_source_tag (task, natter_message_list_load_older_async);
-  start_load (self, task);
+  start_load (self, task, TRUE);
 }
 
 static void
@@ -614,6 +662,7 @@ natter_message_list_init (NatterMessageList *self)
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
   self->kinds = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->has_more = TRUE;
+  self->verified_time = G_MAXINT64;
 }
 
 NatterMessageList *

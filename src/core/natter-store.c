@@ -648,10 +648,12 @@ static const char schema_v1[] =
   "CREATE INDEX messages_by_time ON messages (conversation_id, sent_time, id);"
   "CREATE INDEX messages_outbox ON messages (id) WHERE sent_status = 10;";
 
-/* Version 2: full-text search, mentions, read position. */
+/* Version 2: full-text search, mentions, read position, and the time of a
+ * local clear (history from before it is not fetched back). */
 static const char schema_v2[] =
   "ALTER TABLE conversations ADD COLUMN mention_count INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE conversations ADD COLUMN read_time INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE conversations ADD COLUMN cleared_time INTEGER NOT NULL DEFAULT 0;"
   "CREATE VIRTUAL TABLE message_search USING fts5 (text, tokenize = 'unicode61');";
 
 static gboolean index_message_text (NatterStore    *self,
@@ -952,6 +954,30 @@ conversation_id (NatterStore             *self,
       sqlite3_reset (stmt);
     }
 
+  return TRUE;
+}
+
+/* Messages sent before a local clear stay cleared: history and replays
+ * from before it are not stored again. */
+static gboolean
+cleared_before (NatterStore    *self,
+                gint64          conversation,
+                NatterMessage  *message,
+                gboolean       *cleared,
+                GError        **error)
+{
+  sqlite3_stmt *stmt = sql_prepare (self, "SELECT cleared_time FROM conversations WHERE id = ?1", error);
+  gboolean has_row;
+
+  *cleared = FALSE;
+  if (stmt == NULL || !bind_int (self, stmt, 1, conversation, error) ||
+      !step_row (self, stmt, &has_row, error))
+    return FALSE;
+  if (has_row)
+    {
+      *cleared = natter_message_get_sent_time (message) <= sqlite3_column_int64 (stmt, 0);
+      sqlite3_reset (stmt);
+    }
   return TRUE;
 }
 
@@ -1406,8 +1432,24 @@ do_add_message (NatterStore *self,
       return;
     }
 
+  {
+    gboolean cleared = FALSE;
+
+    ok = ok &&
+         conversation_id (self, type, target, TRUE, &conversation, &job->error) &&
+         cleared_before (self, conversation, message, &cleared, &job->error);
+    if (ok && cleared)
+      {
+        /* A replay of something cleared here: acknowledged, not stored. */
+        ok = advance_seq (self, job->seq, &job->error);
+        if (commit_or_rollback (self, ok, &job->error))
+          job->result = g_object_ref (message);
+        job->added = FALSE;
+        return;
+      }
+  }
+
   ok = ok &&
-       conversation_id (self, type, target, TRUE, &conversation, &job->error) &&
        insert_message_row (self, conversation, message, &id, &job->error) &&
        conversation_take_message (self, conversation, id, message, TRUE, &job->error) &&
        remember_user (self, message, &job->error) &&
@@ -1443,13 +1485,18 @@ do_add_history (NatterStore *self,
       gint64 id = 0;
       gint64 conversation;
 
+      gboolean cleared = FALSE;
+
       ok = find_by_uid (self, natter_message_get_message_uid (message), &id, &job->error);
       if (ok && id == 0)
         {
           ok = conversation_id (self, natter_message_get_conversation_type (message),
                                 natter_message_get_target_id (message), TRUE, &conversation,
                                 &job->error) &&
-               insert_message_row (self, conversation, message, &id, &job->error) &&
+               cleared_before (self, conversation, message, &cleared, &job->error);
+          if (!ok || cleared)
+            continue;
+          ok = insert_message_row (self, conversation, message, &id, &job->error) &&
                conversation_take_message (self, conversation, id, message, FALSE, &job->error) &&
                remember_user (self, message, &job->error);
           if (ok)
@@ -1518,7 +1565,7 @@ do_update_message (NatterStore *self,
 
   stmt = ok ? sql_prepare (self, "UPDATE messages SET uid = ?2, sent_status = ?3, sent_time = ?4,"
                                  " error_code = ?5, object_name = ?6, content = ?7,"
-                                 " client_msg_id = ?8 WHERE id = ?1", &job->error)
+                                 " client_msg_id = ?8, sender_user_id = ?9 WHERE id = ?1", &job->error)
             : NULL;
   ok = ok && stmt != NULL &&
        bind_int (self, stmt, 1, id, &job->error) &&
@@ -1529,6 +1576,8 @@ do_update_message (NatterStore *self,
        bind_text (self, stmt, 6, natter_message_get_object_name (message), &job->error) &&
        bind_text (self, stmt, 7, content, &job->error) &&
        bind_text (self, stmt, 8, natter_message_get_client_msg_id (message), &job->error) &&
+       bind_text (self, stmt, 9, natter_message_get_sender_user_id (message) ?
+                                 natter_message_get_sender_user_id (message) : "", &job->error) &&
        step_done (self, stmt, &job->error);
 
   if (ok && sqlite3_changes (self->db) == 0)
@@ -1821,7 +1870,9 @@ do_clear_messages (NatterStore *self,
     {
       ok = delete_search_rows (self, conversation, &job->error);
       stmt = ok ? sql_prepare (self, "UPDATE conversations SET latest_message_id = NULL,"
-                                     " unread_count = 0, mention_count = 0 WHERE id = ?1",
+                                     " unread_count = 0, mention_count = 0,"
+                                     " cleared_time = MAX (cleared_time, updated_time)"
+                                     " WHERE id = ?1",
                                &job->error)
                 : NULL;
       ok = ok && stmt != NULL && bind_int (self, stmt, 1, conversation, &job->error) &&
@@ -2118,13 +2169,17 @@ do_merge_conversations (NatterStore *self,
 
       if (ok && server->latest_message != NULL)
         {
+          gboolean cleared = FALSE;
+
           ok = find_by_uid (self, natter_message_get_message_uid (server->latest_message), &id,
-                            &job->error);
-          if (ok && id == 0)
+                            &job->error) &&
+               cleared_before (self, conversation, server->latest_message, &cleared, &job->error);
+          if (ok && id == 0 && !cleared)
             ok = insert_message_row (self, conversation, server->latest_message, &id, &job->error) &&
                  remember_user (self, server->latest_message, &job->error);
-          ok = ok && conversation_take_message (self, conversation, id, server->latest_message,
-                                                FALSE, &job->error);
+          if (id != 0)
+            ok = ok && conversation_take_message (self, conversation, id, server->latest_message,
+                                                  FALSE, &job->error);
         }
 
       /* The server knows the unread count of messages this device may never
