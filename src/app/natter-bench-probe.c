@@ -93,7 +93,7 @@ finish (Probe *probe)
 static void
 start_open (Probe *probe)
 {
-  const char *open = g_getenv ("NATTER_BENCH_OPEN");
+  const char *open = g_getenv ("NATTER_APP_BENCH_OPEN");
   g_auto(GStrv) parts = open != NULL ? g_strsplit (open, ":", 2) : NULL;
 
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
@@ -168,7 +168,7 @@ natter_bench_probe_attach (NatterWindow *window)
 {
   Probe *probe;
 
-  if (g_strcmp0 (g_getenv ("NATTER_BENCH"), "1") != 0)
+  if (g_strcmp0 (g_getenv ("NATTER_APP_BENCH"), "1") != 0)
     return;
 
   probe = g_new0 (Probe, 1);

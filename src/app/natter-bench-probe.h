@@ -1,8 +1,8 @@
 /* natter-bench-probe.h — figures for the app benchmark (tests/app/bench-app)
  *
- * With NATTER_BENCH=1 in the environment the window measures, from the
+ * With NATTER_APP_BENCH=1 in the environment the window measures, from the
  * process's start: the first frame, the first frame that shows the filled
- * conversation list, then (NATTER_BENCH_OPEN=TYPE:TARGET) the time from
+ * conversation list, then (NATTER_APP_BENCH_OPEN=TYPE:TARGET) the time from
  * opening that chat to the frame that shows its messages, prints one JSON
  * line with them and the RSS, and quits. Without it nothing happens.
  *

@@ -125,23 +125,49 @@ wait_for_label (GtkWidget  *root,
   wait_until (label_shown, &q, what);
 }
 
+/* Closes the toasts on screen (the keyring note), so screenshots show the app. */
+static gboolean
+dismiss_toasts (GtkWidget *widget)
+{
+  gboolean any = FALSE;
+
+  if (GTK_IS_BUTTON (widget) && gtk_widget_get_mapped (widget) &&
+      g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (widget)), "window-close-symbolic") == 0 &&
+      g_str_equal (G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)), "AdwToastWidget"))
+    {
+      gtk_widget_activate (widget);
+      return TRUE;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    any |= dismiss_toasts (child);
+  return any;
+}
+
 static void
-screenshot (GtkWidget  *widget,
+screenshot (GtkWidget  *window,
             const char *name)
 {
+  /* the window's content (libadwaita draws the header bars in it) */
+  GtkWidget *widget = adw_application_window_get_content (ADW_APPLICATION_WINDOW (window));
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *path = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
+  int width, height;
 
-  spin (300);  /* let transitions and spinners settle */
+  /* let transitions settle; the paintable renders what the next frame draws */
+  if (dismiss_toasts (window))
+    spin (600);
+  gtk_widget_queue_draw (widget);
+  spin (400);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)),
                                          node, &GRAPHENE_RECT_INIT (0, 0, width, height));
   path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL ? g_getenv ("G_TEST_BUILDDIR") : ".",
                            name, NULL);
@@ -235,16 +261,32 @@ wait_for_page (NatterWindow *window,
   wait_until (page_is, data, what);
 }
 
+static GtkWidget *
+find_entry_row (GtkWidget  *widget,
+                const char *title)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (ADW_IS_ENTRY_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_entry_row (child, title);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static void
 set_row_text (GtkWidget  *root,
               const char *title,
               const char *text)
 {
-  GtkWidget *label = find_label (root, title);
-  GtkWidget *row;
+  GtkWidget *row = find_entry_row (root, title);
 
-  g_assert_nonnull (label);
-  row = gtk_widget_get_ancestor (label, ADW_TYPE_ENTRY_ROW);
   g_assert_nonnull (row);
   gtk_editable_set_text (GTK_EDITABLE (row), text);
 }
