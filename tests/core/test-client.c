@@ -480,6 +480,618 @@ test_outbox_survives_restart (void)
   peer_free (bob, FALSE);
 }
 
+
+/* -------------------------------------------------------- history merge */
+
+typedef struct {
+  NatterMessageList *list;
+  gboolean loading;
+} ListWait;
+
+static gboolean
+list_idle (gpointer data)
+{
+  return !natter_message_list_get_loading (((ListWait *) data)->list);
+}
+
+static void
+test_history_merge (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *bob2 = NULL;
+  g_autoptr(GHashTable) sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(NatterMessageList) list = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  ListWait wait;
+  guint n;
+  gint64 previous = 0;
+
+  peer_connect (alice);
+  peer_connect (bob);
+
+  /* 25 each way, interleaved; bob sends from his first device. */
+  for (int i = 0; i < 25; i++)
+    {
+      g_autofree char *a_text = g_strdup_printf ("alice %02d", i);
+      g_autofree char *b_text = g_strdup_printf ("bob %02d", i);
+      g_autoptr(NatterMessage) from_alice = send_ok (alice, "bob", a_text);
+      g_autoptr(NatterMessage) from_bob = send_ok (bob, "alice", b_text);
+
+      g_hash_table_add (sent, g_strdup (natter_message_get_message_uid (from_alice)));
+      g_hash_table_add (sent, g_strdup (natter_message_get_message_uid (from_bob)));
+    }
+  wait_received (bob, 25);
+
+  /* A new device of bob's: the inbox replay brings alice's messages only;
+   * his own from the first device exist only in server history. */
+  peer_free (bob, FALSE);
+  bob2 = peer_new (server, "bob", NULL);
+  peer_connect (bob2);
+  test_wait_until (caught_up, bob2, 20, "bob's new device caught up");
+
+  list = natter_message_list_new (bob2->client, NATTER_CONVERSATION_PRIVATE, "alice");
+  wait.list = list;
+  test_wait_until (list_idle, &wait, 20, "the first page");
+
+  /* Page back to the beginning. */
+  for (int guard = 0; natter_message_list_get_has_more (list) && guard < 20; guard++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+
+      natter_message_list_load_older_async (list, NULL, test_store_result_cb, &result);
+      test_wait_result (&result, 20);
+      natter_message_list_load_older_finish (list, result, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_false (natter_message_list_get_has_more (list));
+
+  /* Every message once, in time order, nothing missing. */
+  n = g_list_model_get_n_items (G_LIST_MODEL (list));
+  g_assert_cmpuint (n, ==, 50);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+      const char *uid = natter_message_get_message_uid (message);
+
+      g_assert_true (g_hash_table_contains (sent, uid));
+      g_assert_false (g_hash_table_contains (seen, uid));
+      g_hash_table_add (seen, (gpointer) uid);
+      g_assert_cmpint (natter_message_get_sent_time (message), >=, previous);
+      previous = natter_message_get_sent_time (message);
+      if (g_str_has_prefix (natter_message_get_text (message), "bob"))
+        g_assert_cmpint (natter_message_get_direction (message), ==, NATTER_MESSAGE_DIRECTION_SEND);
+    }
+
+  /* A live message appends. */
+  g_object_unref (send_ok (alice, "bob", "one more"));
+  wait_received (bob2, 26);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 51);
+
+  g_clear_object (&list);
+  peer_free (alice, FALSE);
+  peer_free (bob2, FALSE);
+}
+
+/* ------------------------------------------------ conversation list model */
+
+static gboolean
+list_loaded (gpointer data)
+{
+  return !natter_conversation_list_get_loading (data);
+}
+
+static const char *
+target_at (NatterConversationList *list,
+           guint                   position)
+{
+  g_autoptr(NatterConversation) conversation = g_list_model_get_item (G_LIST_MODEL (list), position);
+
+  return conversation ? natter_conversation_get_target_id (conversation) : NULL;
+}
+
+typedef struct {
+  NatterConversationList *list;
+  const char *first;
+  guint total;
+} OrderWait;
+
+static gboolean
+order_is (gpointer data)
+{
+  OrderWait *wait = data;
+
+  return g_strcmp0 (target_at (wait->list, 0), wait->first) == 0 &&
+         natter_conversation_list_get_unread_total (wait->list) == wait->total;
+}
+
+static void
+test_conversation_list (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *carol = peer_new (server, "carol", NULL);
+  Peer *dave = peer_new (server, "dave", NULL);
+  g_autoptr(NatterConversationList) list = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  OrderWait wait;
+
+  peer_connect (bob);
+  peer_connect (carol);
+  peer_connect (dave);
+
+  list = natter_conversation_list_new (bob->client);
+  test_wait_until (list_loaded, list, 20, "the list");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 0);
+
+  g_object_unref (send_ok (carol, "bob", "one"));
+  g_object_unref (send_ok (dave, "bob", "two"));
+  g_object_unref (send_ok (carol, "bob", "three"));
+
+  /* Live: newest first, unread counted. */
+  wait = (OrderWait) { list, "carol", 3 };
+  test_wait_until (order_is, &wait, 20, "carol first with 3 unread");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  g_assert_cmpstr (target_at (list, 1), ==, "dave");
+
+  g_object_unref (send_ok (dave, "bob", "four"));
+  wait = (OrderWait) { list, "dave", 4 };
+  test_wait_until (order_is, &wait, 20, "dave first");
+
+  /* Pinned first, whatever the time. */
+  natter_client_update_conversation_async (bob->client, NATTER_CONVERSATION_PRIVATE, "carol",
+                                           NATTER_CONVERSATION_ACTION_PIN, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_true (natter_client_update_conversation_finish (bob->client, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpstr (target_at (list, 0), ==, "carol");
+
+  /* Read: the total follows; muted ones do not count. */
+  natter_client_clear_unread_async (bob->client, NATTER_CONVERSATION_PRIVATE, "dave", NULL,
+                                    test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_true (natter_client_clear_unread_finish (bob->client, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (natter_conversation_list_get_unread_total (list), ==, 2);
+
+  natter_client_update_conversation_async (bob->client, NATTER_CONVERSATION_PRIVATE, "carol",
+                                           NATTER_CONVERSATION_ACTION_MUTE, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_true (natter_client_update_conversation_finish (bob->client, result, &error));
+  g_clear_object (&result);
+  g_assert_cmpuint (natter_conversation_list_get_unread_total (list), ==, 0);
+
+  /* The server's list agrees, and a fresh device gets it from there. */
+  {
+    Peer *bob2 = NULL;
+    g_autoptr(NatterConversationList) list2 = NULL;
+    guint count;
+
+    peer_free (bob, FALSE);
+    bob = NULL;
+    bob2 = peer_new (server, "bob", NULL);
+    peer_connect (bob2);
+    natter_client_sync_conversations_async (bob2->client, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    count = natter_client_sync_conversations_finish (bob2->client, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    g_assert_cmpuint (count, ==, 2);
+    list2 = natter_conversation_list_new (bob2->client);
+    test_wait_until (list_loaded, list2, 20, "the list");
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list2)), ==, 2);
+    g_assert_cmpstr (target_at (list2, 0), ==, "carol");
+    {
+      g_autoptr(NatterConversation) carol_c = g_list_model_get_item (G_LIST_MODEL (list2), 0);
+      g_autoptr(NatterConversation) dave_c = g_list_model_get_item (G_LIST_MODEL (list2), 1);
+
+      g_assert_true (natter_conversation_get_pinned (carol_c));
+      g_assert_true (natter_conversation_get_muted (carol_c));
+      g_assert_cmpuint (natter_conversation_get_unread_count (carol_c), ==, 2);
+      g_assert_cmpuint (natter_conversation_get_unread_count (dave_c), ==, 0);
+      g_assert_cmpstr (natter_message_get_text (natter_conversation_get_latest_message (dave_c)), ==, "four");
+    }
+    g_clear_object (&list2);
+    peer_free (bob2, FALSE);
+  }
+
+  g_clear_object (&list);
+  peer_free (carol, FALSE);
+  peer_free (dave, FALSE);
+}
+
+/* ----------------------------------------------- read sync between devices */
+
+static gboolean
+unread_is_zero (gpointer data)
+{
+  return natter_conversation_get_unread_count (data) == 0;
+}
+
+static gboolean
+is_read (gpointer data)
+{
+  return natter_message_get_sent_status (data) == NATTER_SENT_STATUS_READ;
+}
+
+static void
+test_read_sync (void)
+{
+  const char * const multi_device[] = { "--app-setting", "multi-device=true", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, multi_device);
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *phone = peer_new (server, "bob", NULL);
+  Peer *laptop = peer_new (server, "bob", NULL);
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  g_autoptr(NatterConversation) on_laptop = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  peer_connect (alice);
+  peer_connect (phone);
+  peer_connect (laptop);
+
+  first = send_ok (alice, "bob", "did you see this");
+  second = send_ok (alice, "bob", "and this");
+  wait_received (phone, 2);
+  wait_received (laptop, 2);
+
+  on_laptop = store_conversation (laptop, NATTER_CONVERSATION_PRIVATE, "alice");
+  g_assert_cmpuint (natter_conversation_get_unread_count (on_laptop), ==, 2);
+
+  /* Read on the phone: the laptop clears, alice sees her messages read. */
+  natter_client_clear_unread_async (phone->client, NATTER_CONVERSATION_PRIVATE, "alice", NULL,
+                                    test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_true (natter_client_clear_unread_finish (phone->client, result, &error));
+  g_assert_no_error (error);
+
+  test_wait_until (unread_is_zero, on_laptop, 20, "the laptop to clear its unread count");
+  test_wait_until (is_read, second, 20, "alice's message to be read");
+  g_assert_cmpint (natter_message_get_sent_status (first), ==, NATTER_SENT_STATUS_READ);
+
+  /* A device's own sends reach its other devices, as sent by bob. */
+  {
+    g_autoptr(NatterMessage) reply = send_ok (phone, "alice", "yes");
+    NatterMessage *copy;
+
+    wait_received (laptop, 3);
+    copy = g_ptr_array_index (laptop->received, laptop->received->len - 1);
+    g_assert_cmpstr (natter_message_get_message_uid (copy), ==, natter_message_get_message_uid (reply));
+    g_assert_cmpint (natter_message_get_direction (copy), ==, NATTER_MESSAGE_DIRECTION_SEND);
+    g_assert_cmpstr (natter_message_get_target_id (copy), ==, "alice");
+  }
+
+  peer_free (alice, FALSE);
+  peer_free (phone, FALSE);
+  peer_free (laptop, FALSE);
+}
+
+/* ------------------------------------------------------------------ recall */
+
+static gboolean
+is_recalled (gpointer data)
+{
+  return natter_message_get_kind (data) == NATTER_MESSAGE_KIND_RECALLED;
+}
+
+static void
+test_recall (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(NatterMessage) recalled = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *on_bob;
+
+  peer_connect (alice);
+  peer_connect (bob);
+  sent = send_ok (alice, "bob", "wrong chat, sorry");
+  wait_received (bob, 1);
+  on_bob = g_ptr_array_index (bob->received, 0);
+
+  /* Only the sender may recall. */
+  natter_client_recall_message_async (bob->client, on_bob, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_null (natter_client_recall_message_finish (bob->client, result, &error));
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_RECALL_FAILED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  natter_client_recall_message_async (alice->client, sent, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  recalled = natter_client_recall_message_finish (alice->client, result, &error);
+  g_assert_no_error (error);
+  g_assert_true (recalled == sent);
+  g_assert_cmpint (natter_message_get_kind (sent), ==, NATTER_MESSAGE_KIND_RECALLED);
+
+  /* Bob's copy changes in place. */
+  test_wait_until (is_recalled, on_bob, 20, "bob's copy to be recalled");
+  g_assert_cmpstr (natter_message_get_recall_operator_id (on_bob), ==, "alice");
+  g_assert_cmpstr (natter_message_get_recalled_object_name (on_bob), ==, NATTER_OBJECT_TEXT);
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
+/* ------------------------------------------------------------------ media */
+
+static GBytes *
+file_bytes (GFile *file)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes = g_file_load_bytes (file, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return bytes;
+}
+
+static void
+test_media_round_trip (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autofree char *dir = make_profile ();
+  g_autofree char *image_path = g_build_filename (dir, "photo.ppm", NULL);
+  g_autofree char *file_path = g_build_filename (dir, "报告 final.bin", NULL);
+  g_autoptr(GFile) image = g_file_new_for_path (image_path);
+  g_autoptr(GFile) file = g_file_new_for_path (file_path);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) sent_image = NULL;
+  g_autoptr(NatterMessage) sent_file = NULL;
+  g_autoptr(GBytes) thumbnail = NULL;
+  GString *ppm = g_string_new ("P6\n640 480\n255\n");
+  GString *blob = g_string_new (NULL);
+  NatterMessage *got_image, *got_file;
+
+  for (int i = 0; i < 640 * 480; i++)
+    g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 127), 60);
+  g_file_set_contents (image_path, ppm->str, ppm->len, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 300 * 1024; i++)
+    g_string_append_c (blob, (char) g_random_int ());
+  g_file_set_contents (file_path, blob->str, blob->len, &error);
+  g_assert_no_error (error);
+
+  peer_connect (alice);
+  peer_connect (bob);
+
+  natter_client_send_image_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", image, NULL, NULL,
+                                  NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 30);
+  sent_image = natter_client_send_media_finish (alice->client, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", file, NULL, NULL,
+                                 NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 30);
+  sent_file = natter_client_send_media_finish (alice->client, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  wait_received (bob, 2);
+  got_image = g_ptr_array_index (bob->received, 0);
+  got_file = g_ptr_array_index (bob->received, 1);
+
+  g_assert_cmpint (natter_message_get_kind (got_image), ==, NATTER_MESSAGE_KIND_IMAGE);
+  thumbnail = natter_message_dup_image_thumbnail (got_image);
+  g_assert_nonnull (thumbnail);
+  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (thumbnail, NULL))[0], ==, 0xff);
+  g_assert_true (g_str_has_prefix (natter_message_get_image_uri (got_image), natter_test_server_get_url (server)));
+
+  g_assert_cmpint (natter_message_get_kind (got_file), ==, NATTER_MESSAGE_KIND_FILE);
+  g_assert_cmpstr (natter_message_get_file_name (got_file), ==, "报告 final.bin");
+  g_assert_cmpint (natter_message_get_file_size (got_file), ==, 300 * 1024);
+
+  /* Bob downloads both: the bytes alice had. */
+  {
+    g_autoptr(GFile) local = NULL;
+    g_autoptr(GBytes) original = NULL;
+    g_autoptr(GBytes) copy = NULL;
+
+    natter_client_download_async (bob->client, natter_message_get_image_uri (got_image), NULL, NULL,
+                                  NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 30);
+    local = natter_client_download_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    original = file_bytes (image);
+    copy = file_bytes (local);
+    g_assert_true (g_bytes_equal (original, copy));
+  }
+  {
+    g_autoptr(GFile) local = NULL;
+    g_autoptr(GFile) again = NULL;
+    g_autoptr(GBytes) original = NULL;
+    g_autoptr(GBytes) copy = NULL;
+
+    natter_client_download_async (bob->client, natter_message_get_file_url (got_file), NULL, NULL,
+                                  NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 30);
+    local = natter_client_download_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    original = file_bytes (file);
+    copy = file_bytes (local);
+    g_assert_true (g_bytes_equal (original, copy));
+
+    /* The second time comes from the cache, even with the server gone. */
+    natter_test_server_stop (server);
+    natter_client_download_async (bob->client, natter_message_get_file_url (got_file), NULL, NULL,
+                                  NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 30);
+    again = natter_client_download_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_file_equal (again, local));
+  }
+
+  g_string_free (ppm, TRUE);
+  g_string_free (blob, TRUE);
+  remove_tree (dir);
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
+/* --------------------------------------------------------------- chatroom */
+
+static GPtrArray *
+join (Peer  *peer,
+      const char *room,
+      int    count,
+      guint *members)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *messages;
+
+  natter_client_join_chatroom_async (peer->client, room, count, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  messages = natter_client_join_chatroom_finish (peer->client, result, members, &error);
+  g_assert_no_error (error);
+  return messages;
+}
+
+static void
+test_chatroom_counts (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *carol = peer_new (server, "carol", NULL);
+  g_autoptr(GPtrArray) none = NULL;
+  g_autoptr(GPtrArray) three = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint members = 0;
+
+  peer_connect (alice);
+  peer_connect (bob);
+  peer_connect (carol);
+
+  none = join (alice, "lobby", -1, &members);
+  g_assert_cmpuint (none->len, ==, 0);
+  g_assert_cmpuint (members, ==, 1);
+
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("room message %d", i);
+      g_autoptr(NatterMessage) message = send_text (alice, NATTER_CONVERSATION_CHATROOM, "lobby", text, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (message);
+    }
+
+  three = join (bob, "lobby", 3, &members);
+  g_assert_cmpuint (members, ==, 2);
+  g_assert_cmpuint (three->len, ==, 3);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (three, 0)), ==, "room message 2");
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (three, 2)), ==, "room message 4");
+
+  all = join (carol, "lobby", 50, &members);
+  g_assert_cmpuint (members, ==, 3);
+  g_assert_cmpuint (all->len, ==, 5);
+
+  /* Members get what is said next. */
+  g_object_unref (send_text (alice, NATTER_CONVERSATION_CHATROOM, "lobby", "everyone?", &error));
+  g_assert_no_error (error);
+  wait_received (carol, 6);
+
+  /* Not a member: the reference code. */
+  {
+    Peer *dave = peer_new (server, "dave", NULL);
+    g_autoptr(NatterMessage) refused = NULL;
+
+    peer_connect (dave);
+    refused = send_text (dave, NATTER_CONVERSATION_CHATROOM, "lobby", "let me in", &error);
+    g_assert_null (refused);
+    g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_IN_CHATROOM);
+    g_clear_error (&error);
+    peer_free (dave, FALSE);
+  }
+
+  natter_client_quit_chatroom_async (bob->client, "lobby", NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_true (natter_client_quit_chatroom_finish (bob->client, result, &error));
+  g_assert_no_error (error);
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+  peer_free (carol, FALSE);
+}
+
+/* ------------------------------------------------------ group gag, search */
+
+static void
+test_group_gag_and_search (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterMessage) ok = NULL;
+  g_autoptr(NatterMessage) refused = NULL;
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *failed;
+
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "team", "groupName", "Team", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  peer_connect (alice);
+  peer_connect (bob);
+
+  ok = send_text (alice, NATTER_CONVERSATION_GROUP, "team", "会议改到明天下午三点", &error);
+  g_assert_no_error (error);
+  wait_received (bob, 1);
+  g_assert_cmpstr (natter_message_get_target_id (g_ptr_array_index (bob->received, 0)), ==, "team");
+
+  reply = natter_test_server_api (server, NULL, "group/user/gag/add", "userId", "bob", "groupId", "team",
+                                  "minute", "10", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+
+  refused = send_text (bob, NATTER_CONVERSATION_GROUP, "team", "can I speak?", &error);
+  g_assert_null (refused);
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_GAGGED_IN_GROUP);
+  g_clear_error (&error);
+
+  /* The refused message stays, FAILED with its code, for the UI. */
+  stored = store_page (bob, NATTER_CONVERSATION_GROUP, "team", 10);
+  g_assert_cmpuint (stored->len, ==, 2);
+  failed = g_ptr_array_index (stored, 1);
+  g_assert_cmpint (natter_message_get_sent_status (failed), ==, NATTER_SENT_STATUS_FAILED);
+  g_assert_cmpint (natter_message_get_error_code (failed), ==, NATTER_CODE_GAGGED_IN_GROUP);
+
+  /* Search finds Chinese words inside a sentence. */
+  natter_store_search_async (natter_client_get_store (bob->client), "明天下午", 0, NULL, 10, NULL,
+                             test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  found = natter_store_search_finish (natter_client_get_store (bob->client), result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==,
+                   natter_message_get_message_uid (ok));
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -491,6 +1103,13 @@ main (int   argc,
   g_test_add_func ("/client/reconnect-after-restart", test_reconnect_after_restart);
   g_test_add_func ("/client/kick", test_kick);
   g_test_add_func ("/client/outbox-survives-restart", test_outbox_survives_restart);
+  g_test_add_func ("/client/history-merge", test_history_merge);
+  g_test_add_func ("/client/conversation-list", test_conversation_list);
+  g_test_add_func ("/client/read-sync", test_read_sync);
+  g_test_add_func ("/client/recall", test_recall);
+  g_test_add_func ("/client/media-round-trip", test_media_round_trip);
+  g_test_add_func ("/client/chatroom-counts", test_chatroom_counts);
+  g_test_add_func ("/client/group-gag-and-search", test_group_gag_and_search);
 
   return g_test_run ();
 }
