@@ -1,0 +1,417 @@
+/* test-cli.c — natter-cli against a real natterd, as scripts use it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "natter.h"
+#include "natter-test-server.h"
+#include "test-helpers.h"
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
+}
+
+typedef struct {
+  NatterTestServer *server;
+  char *dir;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->server = natter_test_server_new ();
+  fixture->dir = g_dir_make_tmp ("natter-cli-test-XXXXXX", NULL);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_clear_pointer (&fixture->server, natter_test_server_free);
+  remove_tree (fixture->dir);
+  g_free (fixture->dir);
+}
+
+/* argv for natter-cli as @user with a profile of that name. */
+static GPtrArray *
+cli_argv (Fixture    *fixture,
+          const char *user,
+          const char *token)
+{
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *own_token = token ? NULL : natter_test_server_get_token (fixture->server, user);
+
+  g_ptr_array_add (argv, g_strdup (natter_test_program ("NATTER_CLI")));
+  g_ptr_array_add (argv, g_strdup ("--server"));
+  g_ptr_array_add (argv, g_strdup (natter_test_server_get_url (fixture->server)));
+  g_ptr_array_add (argv, g_strdup ("--app-key"));
+  g_ptr_array_add (argv, g_strdup (natter_test_server_get_app_key (fixture->server)));
+  g_ptr_array_add (argv, g_strdup ("--token"));
+  g_ptr_array_add (argv, g_strdup (token ? token : own_token));
+  g_ptr_array_add (argv, g_strdup ("--profile"));
+  g_ptr_array_add (argv, g_build_filename (fixture->dir, user, NULL));
+  return argv;
+}
+
+static GSubprocess *
+spawn (GPtrArray          *argv,
+       GSubprocessFlags    flags,
+       const char * const *args)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata, flags, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* Runs natter-cli to the end; returns its exit status. */
+static int
+run_cli (Fixture            *fixture,
+         const char         *user,
+         const char         *token,
+         char              **out,
+         char              **err,
+         const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = cli_argv (fixture, user, token);
+  g_autoptr(GSubprocess) process = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                          args);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stdout_text = NULL;
+  g_autofree char *stderr_text = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &stdout_text, &stderr_text, &error);
+  g_assert_no_error (error);
+  if (g_test_verbose ())
+    g_printerr ("natter-cli %s: %s%s", args[0], stdout_text, stderr_text);
+  if (out != NULL)
+    *out = g_steal_pointer (&stdout_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  return g_subprocess_get_exit_status (process);
+}
+
+static GPtrArray *
+json_lines (const char *text)
+{
+  GPtrArray *objects = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+
+      if (*lines[i] == '\0')
+        continue;
+      json_parser_load_from_data (parser, lines[i], -1, &error);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+      g_ptr_array_add (objects, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+    }
+
+  return objects;
+}
+
+/* Reads stderr lines of a -v natter-cli until it says it is connected. */
+static void
+wait_connected (GSubprocess *process)
+{
+  g_autoptr(GDataInputStream) lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (lines), FALSE);
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (strstr (line, "status 0") != NULL)
+        return;
+    }
+}
+
+static char *
+read_stdout (GSubprocess *process)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&out);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_send_listen (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--count", "1", NULL };
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *sent_out = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  JsonObject *message, *content;
+
+  /* -v goes before the command: insert it among the global options. */
+  argv = cli_argv (fixture, "bob", NULL);
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  wait_connected (listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
+                            (const char * const[]) { "send", "bob", "hello bob, 你好", NULL }), ==, 0);
+  sent = json_lines (sent_out);
+  g_assert_cmpuint (sent->len, ==, 1);
+
+  heard_out = read_stdout (listener);
+  g_assert_true (g_subprocess_get_if_exited (listener));
+  g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 0);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 1);
+
+  /* The seed's message object, with the server's messageUId. */
+  message = g_ptr_array_index (heard, 0);
+  content = json_object_get_object_member (message, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "hello bob, 你好");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageName"), ==, "TextMessage");
+  g_assert_cmpstr (json_object_get_string_member (message, "objectName"), ==, "RC:TxtMsg");
+  g_assert_cmpint (json_object_get_int_member (message, "conversationType"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (message, "messageDirection"), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (message, "senderUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (message, "targetId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (message, "messageType"), ==, "TextMessage");
+  g_assert_cmpint (json_object_get_int_member (message, "sentStatus"), ==, 40);
+  g_assert_false (json_object_get_boolean_member (message, "offLineMessage"));
+  g_assert_cmpint (json_object_get_int_member (message, "messageId"), >, 0);
+  g_assert_cmpint (strlen (json_object_get_string_member (message, "messageUId")), >, 0);
+  g_assert_cmpstr (json_object_get_string_member (message, "messageUId"), ==,
+                   json_object_get_string_member (g_ptr_array_index (sent, 0), "messageUId"));
+  g_assert_cmpint (json_object_get_int_member (message, "sentTime"), ==,
+                   json_object_get_int_member (g_ptr_array_index (sent, 0), "sentTime"));
+  g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (sent, 0), "sentStatus"), ==, 30);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (sent, 0), "senderUserId"), ==, "alice");
+}
+
+static void
+test_exit_codes (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autofree char *err = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+
+  /* Usage. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL, (const char * const[]) { "frobnicate", NULL }), ==, 2);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL, (const char * const[]) { "send", "bob", NULL }), ==, 2);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "x", "--type", "nonsense", NULL }), ==, 2);
+
+  /* A bad token: refused with its code, no retrying. */
+  g_assert_cmpint (run_cli (fixture, "alice", "bad-token", NULL, &err,
+                            (const char * const[]) { "listen", NULL }), ==, 3);
+  g_assert_nonnull (strstr (err, "31004"));
+  g_clear_pointer (&err, g_free);
+
+  /* Refused by the server: gagged in a group. */
+  reply = natter_test_server_api (fixture->server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "team", "groupName", "Team", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (fixture->server, NULL, "group/user/gag/add", "userId", "alice",
+                                  "groupId", "team", "minute", "5", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err,
+                            (const char * const[]) { "send", "team", "hi", "--type", "group", NULL }), ==, 5);
+  g_assert_nonnull (strstr (err, "22408"));
+  g_clear_pointer (&err, g_free);
+
+  /* No server: unavailable, and the message waits in the outbox. */
+  natter_test_server_stop (fixture->server);
+  g_assert_cmpint (run_cli (fixture, "carol", "any-token", NULL, &err,
+                            (const char * const[]) { "--timeout", "2", "send", "bob", "later", NULL }), ==, 6);
+  g_assert_nonnull (strstr (err, "outbox"));
+  g_clear_pointer (&err, g_free);
+  natter_test_server_restart (fixture->server);
+}
+
+static int
+outbox_rows (const char *db_path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rows = -1;
+
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    {
+      sqlite3_close (db);
+      return -1;
+    }
+  sqlite3_busy_timeout (db, 1000);
+  if (sqlite3_prepare_v2 (db, "SELECT COUNT (*) FROM messages WHERE sent_status = 10", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    rows = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return rows;
+}
+
+static void
+test_outbox_sigkill (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autofree char *alice_token = natter_test_server_get_token (fixture->server, "alice");
+  g_autofree char *db_path = g_build_filename (fixture->dir, "alice", "natter.db", NULL);
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) sender = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  guint survivors = 0;
+
+  /* Alice's profile exists and knows who she is. */
+  g_assert_cmpint (run_cli (fixture, "alice", alice_token, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "before", NULL }), ==, 0);
+
+  natter_test_server_stop (fixture->server);
+
+  /* Sending with the server down: stored SENDING, then killed hard. */
+  argv = cli_argv (fixture, "alice", alice_token);
+  sender = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                  (const char * const[]) { "--timeout", "60", "send", "bob", "survivor", NULL });
+  for (int i = 0; i < 200 && outbox_rows (db_path) < 1; i++)
+    g_usleep (50 * 1000);
+  g_assert_cmpint (outbox_rows (db_path), ==, 1);
+  g_subprocess_send_signal (sender, SIGKILL);
+  g_subprocess_wait (sender, NULL, NULL);
+  g_assert_false (g_subprocess_get_if_exited (sender));
+
+  /* Back up: the next run sends it, with the same client_msg_id, once. */
+  natter_test_server_restart (fixture->server);
+  g_assert_cmpint (run_cli (fixture, "alice", alice_token, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (outbox_rows (db_path), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", alice_token, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &heard_out, NULL,
+                            (const char * const[]) { "listen", "--duration", "2", NULL }), ==, 0);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 2);
+  for (guint i = 0; i < heard->len; i++)
+    {
+      JsonObject *message = g_ptr_array_index (heard, i);
+
+      g_assert_true (json_object_get_boolean_member (message, "offLineMessage"));
+      if (g_strcmp0 (json_object_get_string_member (json_object_get_object_member (message, "content"), "content"),
+                     "survivor") == 0)
+        survivors++;
+    }
+  g_assert_cmpuint (survivors, ==, 1);
+
+  /* The server's history has it once too. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 2);
+}
+
+static void
+test_commands (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  JsonObject *last;
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("note %d about the quarterly release", i);
+
+      g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                                (const char * const[]) { "send", "bob", text, NULL }), ==, 0);
+    }
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "lunch?", NULL }), ==, 0);
+
+  /* conversations: from the server, newest first, with unread counts. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL, (const char * const[]) { "conversations", NULL }), ==, 0);
+  lines = json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "targetId"), ==, "carol");
+  g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 1), "unreadMessageCount"), ==, 3);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* history: oldest first; --count pages. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "history", "alice", "--count", "2", NULL }), ==, 0);
+  lines = json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 2);
+  last = g_ptr_array_index (lines, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (last, "content"), "content"),
+                   ==, "note 2 about the quarterly release");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* search: the local store (history above stored the messages). */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "search", "quarterly", NULL }), ==, 0);
+  lines = json_lines (out);
+  g_assert_cmpuint (lines->len, >=, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* join-chatroom: recent messages, then the room. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                            (const char * const[]) { "join-chatroom", "hall", "--count", "-1", NULL }), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "join-chatroom", "hall", "--count", "5", NULL }), ==, 0);
+  lines = json_lines (out);
+  last = g_ptr_array_index (lines, lines->len - 1);
+  g_assert_cmpstr (json_object_get_string_member (last, "chatroomId"), ==, "hall");
+  g_assert_cmpint (json_object_get_int_member (last, "memberCount"), >=, 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
+  g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
+  g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
+  g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
+
+  return g_test_run ();
+}
