@@ -477,6 +477,7 @@ natter_call_manager_constructed (GObject *object)
   g_signal_connect_object (self->client, "status-changed",
                            G_CALLBACK (on_status_changed), self, 0);
   fetch_turn (self);
+  natter_call_media_prepare ();
 }
 
 static void

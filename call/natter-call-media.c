@@ -50,6 +50,7 @@ struct _NatterCallMedia
   gboolean             relay_only;
 
   gboolean             started;
+  gint64               start_time;     /* monotonic µs, for the debug log */
   gboolean             stopped;      /* atomic: read from other threads */
   gboolean             remote_set;
   GPtrArray           *pending_candidates; /* Candidate*, until remote_set */
@@ -219,6 +220,7 @@ on_offer_created (GstPromise *promise,
     }
 
   g_signal_emit_by_name (self->webrtc, "set-local-description", offer, NULL);
+  g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
   gst_webrtc_session_description_free (offer);
@@ -249,6 +251,7 @@ on_answer_created (GstPromise *promise,
     }
 
   g_signal_emit_by_name (self->webrtc, "set-local-description", answer, NULL);
+  g_debug ("answer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
                 gst_sdp_message_as_text (answer->sdp));
   gst_webrtc_session_description_free (answer);
@@ -303,7 +306,8 @@ on_ice_connection_state (GObject    *webrtc,
   GstWebRTCICEConnectionState state;
 
   g_object_get (webrtc, "ice-connection-state", &state, NULL);
-  g_debug ("ICE connection state %d", state);
+  g_debug ("ICE connection state %d after %" G_GINT64_FORMAT " ms", state,
+           (g_get_monotonic_time () - self->start_time) / 1000);
   if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED && !is_stopped (self))
     emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
 }
@@ -334,6 +338,8 @@ count_video (GstPad          *pad,
       if (self->first_frame_time == 0)
         self->first_frame_time = g_get_monotonic_time ();
       g_mutex_unlock (&self->lock);
+      g_debug ("first video frame after %" G_GINT64_FORMAT " ms",
+               (g_get_monotonic_time () - self->start_time) / 1000);
       emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
     }
   return GST_PAD_PROBE_OK;
@@ -823,6 +829,7 @@ build_pipeline (NatterCallMedia *self,
 
   g_return_val_if_fail (!self->started, FALSE);
   self->started = TRUE;
+  self->start_time = g_get_monotonic_time ();
 
   self->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-call"));
   self->webrtc = gst_element_factory_make ("webrtcbin", "webrtc");
@@ -894,6 +901,7 @@ build_pipeline (NatterCallMedia *self,
                    "Cannot start the call pipeline (a device may be busy)");
       return FALSE;
     }
+  g_debug ("pipeline playing after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   return TRUE;
 }
 
@@ -1006,6 +1014,44 @@ natter_call_media_init (NatterCallMedia *self)
 }
 
 /* ------------------------------------------------------------------ API */
+
+/* dtlsdec generates the process-wide certificate when its first instance is
+ * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)). */
+static gpointer
+prepare_thread (gpointer data)
+{
+  GstElement *dtls = gst_element_factory_make ("dtlsdec", NULL);
+
+  if (dtls != NULL)
+    gst_object_unref (gst_object_ref_sink (dtls));
+  return NULL;
+}
+
+static GThread *prepare_thread_handle;
+static GMutex prepare_lock;
+
+void
+natter_call_media_prepare (void)
+{
+  g_mutex_lock (&prepare_lock);
+  if (prepare_thread_handle == NULL)
+    prepare_thread_handle = g_thread_new ("natter-call-prepare", prepare_thread, NULL);
+  g_mutex_unlock (&prepare_lock);
+}
+
+void
+natter_call_media_prepare_finish (void)
+{
+  natter_call_media_prepare ();
+  /* Joining twice is not allowed: keep a finished marker instead. */
+  g_mutex_lock (&prepare_lock);
+  if (prepare_thread_handle != NULL && prepare_thread_handle != (GThread *) &prepare_lock)
+    {
+      g_thread_join (prepare_thread_handle);
+      prepare_thread_handle = (GThread *) &prepare_lock;
+    }
+  g_mutex_unlock (&prepare_lock);
+}
 
 NatterCallMedia *
 natter_call_media_new (NatterCallMediaType media_type)

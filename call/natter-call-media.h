@@ -34,6 +34,14 @@ G_DECLARE_FINAL_TYPE (NatterCallMedia, natter_call_media, NATTER, CALL_MEDIA, GO
 
 NatterCallMedia *natter_call_media_new                  (NatterCallMediaType  media_type);
 
+/* Generates, on a thread of its own, the DTLS certificate that every call
+ * of the process shares (RSA 2048: 0.1–0.2 s that would otherwise delay
+ * the first offer or answer). Idempotent; call it early. */
+void             natter_call_media_prepare              (void);
+/* Blocks until that certificate exists (command-line tools, before their
+ * first call; never on a GTK main thread). */
+void             natter_call_media_prepare_finish       (void);
+
 /* Before starting: a STUN or TURN server as RFC 7064/7065 URI
  * (stun:host:port, turn:host:port?transport=udp, turns:...) with the TURN
  * credentials, relay-only, and the local addresses to gather on (all when

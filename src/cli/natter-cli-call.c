@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "natter-call.h"
+#include "natter-call-media.h"
 #include "natter-cli.h"
 
 typedef enum {
@@ -273,10 +274,13 @@ run_call (NatterCliContext  *ctx,
     }
 
   gst_init (NULL, NULL);
+  /* The DTLS certificate is made while we connect. */
+  natter_call_media_prepare ();
   code = natter_cli_context_connect (ctx);
   if (code != NATTER_CLI_EXIT_OK)
     return code;
 
+  natter_call_media_prepare_finish ();
   manager = natter_call_manager_new (ctx->client);
   run.ctx = ctx;
   run.manager = manager;

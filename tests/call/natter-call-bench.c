@@ -221,7 +221,7 @@ main (int   argc,
     }
 
   g_array_sort (setups, compare_int64);
-  g_print ("setup (invite → first remote video frame) over %d calls: median %" G_GINT64_FORMAT
+  g_print ("setup (invite -> first remote video frame) over %d calls: median %" G_GINT64_FORMAT
            " ms, p90 %" G_GINT64_FORMAT " ms\n",
            calls, g_array_index (setups, gint64, (setups->len - 1) / 2),
            g_array_index (setups, gint64, (setups->len * 9 + 9) / 10 - 1));
