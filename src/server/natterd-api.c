@@ -885,6 +885,42 @@ api_message_recall (ApiRequest *request)
                          sent_time, recalled, api_request_ref (request), api_request_unref);
 }
 
+static void
+history_ready (const char   *url,
+               const GError *error,
+               gpointer      user_data)
+{
+  ApiRequest *request = user_data;
+  JsonBuilder *body;
+
+  if (error != NULL)
+    {
+      reply_error (request, NATTER_API_INTERNAL_ERROR, "The export could not be written");
+      return;
+    }
+  body = ok_body (request);
+  json_builder_set_member_name (body, "url");
+  json_builder_add_string_value (body, url);
+  json_builder_set_member_name (body, "date");
+  json_builder_add_string_value (body, param (request, "date"));
+  reply_ok (request);
+}
+
+static void
+api_message_history (ApiRequest *request)
+{
+  const char *date = param (request, "date");
+  gint64 hour_start;
+
+  if (!natterd_history_parse_date (date, &hour_start))
+    {
+      reply_error (request, NATTER_API_BAD_PARAMETER, "date must be YYYYMMDDHH (UTC)");
+      return;
+    }
+  natterd_server_history_export (request->server, request->app, hour_start, history_ready,
+                                 api_request_ref (request), api_request_unref);
+}
+
 /* ------------------------------------------------------------------- groups */
 
 static void
@@ -1557,6 +1593,7 @@ static const struct {
   { "message/system/publish", api_message_system_publish },
   { "message/chatroom/publish", api_message_chatroom_publish },
   { "message/recall", api_message_recall },
+  { "message/history", api_message_history },
   { "group/create", api_group_create },
   { "group/join", api_group_create },
   { "group/quit", api_group_quit },

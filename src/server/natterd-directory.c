@@ -808,6 +808,31 @@ natterd_token_check (NatterdDirectory  *self,
   return NATTER_CODE_OK;
 }
 
+int
+natterd_token_check_any (NatterdDirectory  *self,
+                         const char        *token,
+                         gint64             now,
+                         NatterdUser      **out_user)
+{
+  const char *dot = token != NULL ? strchr (token, '.') : NULL;
+  g_autofree guint8 *payload = NULL;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  gsize length = 0;
+
+  *out_user = NULL;
+  if (dot == NULL)
+    return NATTER_CODE_TOKEN_INCORRECT;
+  payload = base64url_decode (token, (gsize) (dot - token), &length);
+  if (payload == NULL || length == 0 || memchr (payload, '\0', length) != NULL)
+    return NATTER_CODE_TOKEN_INCORRECT;
+  text = g_strndup ((const char *) payload, length);
+  fields = g_strsplit (text, ":", 3);
+  if (g_strv_length (fields) < 3)
+    return NATTER_CODE_TOKEN_INCORRECT;
+  return natterd_token_check (self, fields[1], token, now, out_user, NULL);
+}
+
 /* --------------------------------------------------------------- channels */
 
 gboolean

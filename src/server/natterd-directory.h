@@ -194,6 +194,13 @@ int   natterd_token_check (NatterdDirectory *self,
                            NatterdUser     **out_user,
                            gint64           *out_issued);
 
+/* The same checks for a token presented without an app key (media
+ * requests): the app is the one the token names. */
+int   natterd_token_check_any (NatterdDirectory *self,
+                               const char       *token,
+                               gint64            now,
+                               NatterdUser     **out_user);
+
 /* ---------------------------------------------------------------- channels */
 
 /* The key of a conversation in the store, the same for both sides of a

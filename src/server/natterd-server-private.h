@@ -213,5 +213,18 @@ void     natterd_webhook_free           (NatterdWebhook       *webhook);
 /* ----------------------------------------------------------- natterd-history.c */
 
 void     natterd_server_setup_history   (NatterdServer  *self);
+/* @url is "" when the hour has no messages, is not over, or is too old. */
+typedef void (*NatterdHistoryDone) (const char   *url,
+                                    const GError *error,
+                                    gpointer      user_data);
+void     natterd_server_history_export  (NatterdServer      *self,
+                                         NatterdApp         *app,
+                                         gint64              hour_start,
+                                         NatterdHistoryDone  done,
+                                         gpointer            user_data,
+                                         GDestroyNotify      destroy);
+/* "YYYYMMDDHH" (UTC) to the hour's first ms. */
+gboolean natterd_history_parse_date     (const char         *date,
+                                         gint64             *hour_start);
 
 G_END_DECLS

@@ -8,11 +8,15 @@
 #include "natterd-log.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #define SWEEP_INTERVAL_MS 1000
 #define DEVICE_FLUSH_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define APPS_RELOAD_MIN_INTERVAL_US (G_USEC_PER_SEC)
 #define APP_WAITERS_MAX 1000
+#define LISTEN_BACKLOG 4096
 
 G_DEFINE_FINAL_TYPE (NatterdServer, natterd_server, G_TYPE_OBJECT)
 
@@ -330,6 +334,10 @@ on_websocket (SoupServer              *server,
       return;
     }
 
+  /* Frames are small and latency matters: no Nagle. */
+  if (soup_server_message_get_socket (msg) != NULL)
+    g_socket_set_option (soup_server_message_get_socket (msg), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
   session = natterd_session_new (self, connection);
   g_hash_table_add (self->sessions, session);
 }
@@ -508,6 +516,7 @@ natterd_server_listen (NatterdServer  *self,
   g_autoptr(GSocketAddress) address = parse_listen (self->config->listen, error);
   g_autoptr(GTlsCertificate) certificate = NULL;
   g_autoptr(GInetAddress) bound = NULL;
+  g_autoptr(GSocket) socket = NULL;
   g_autofree char *host = NULL;
   char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
   GSList *uris;
@@ -538,10 +547,19 @@ natterd_server_listen (NatterdServer  *self,
   soup_server_add_websocket_handler (self->soup, "/ws", NULL, protocols, on_websocket, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   natterd_server_setup_api (self);
-  //MEDIA
+  natterd_server_setup_media (self);
 
-  if (!soup_server_listen (self->soup, address, certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                           error))
+  /* GSocketListener's backlog of 10 drops connections when a few hundred
+   * clients reconnect at once (after a restart): use a real one. */
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, NULL);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error) ||
+      !soup_server_listen_socket (self->soup, socket,
+                                  certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return FALSE;
 
   uris = soup_server_get_uris (self->soup);
@@ -562,7 +580,7 @@ natterd_server_listen (NatterdServer  *self,
                                               "user-agent", "natterd/" PACKAGE_VERSION,
                                               NULL);
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
-  //HISTORY
+  natterd_server_setup_history (self);
 
   natterd_log (G_LOG_LEVEL_INFO, "listening", "url", self->url, "data-dir", self->data_dir, NULL);
   return TRUE;

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "natter-codes.h"
 #include "natterd-config.h"
@@ -182,6 +183,17 @@ main (int   argc,
   int status = 0;
 
   setlocale (LC_ALL, "");
+
+  /* Each connection is a descriptor: allow as many as the system lets us. */
+  {
+    struct rlimit limit;
+
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+      {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+      }
+  }
 
   context = g_option_context_new ("— the Natter messaging server");
   g_option_context_add_main_entries (context, entries, NULL);

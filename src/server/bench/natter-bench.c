@@ -1,0 +1,967 @@
+/* natter-bench.c — load generator for natterd, printing four figures
+ *
+ * The workload of our measurements of other servers on this machine, so the
+ * figures compare:
+ *  - users u0…u1999 with tokens;
+ *  - closed loop: 100 sender→receiver pairs, each sender keeping at most 16
+ *    messages in flight, a 64-byte text body carrying a monotonic send
+ *    timestamp; 5 s warm-up, then delivered messages/s over 20 s;
+ *  - open loop: 2,000 and 5,000 messages/s offered (all senders together),
+ *    send→receive latency p50/p99/p99.9;
+ *  - 2,000 authenticated idle connections held 15 s: natterd RSS before and
+ *    with them, per connection.
+ * natterd and the bench share the machine; both CPU figures are printed.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "natter-frame.h"
+
+#define BODY_LENGTH 64
+#define OPEN_LOOP_MAX_IN_FLIGHT 512
+
+typedef enum {
+  PHASE_IDLE,
+  PHASE_CLOSED,       /* senders refill their window on every ack */
+  PHASE_OPEN,         /* a timer sends at the offered rate */
+} Phase;
+
+typedef struct _Worker Worker;
+
+typedef enum {
+  ROLE_SENDER,
+  ROLE_RECEIVER,
+  ROLE_IDLE,
+} Role;
+
+typedef struct
+{
+  Worker                  *worker;
+  SoupWebsocketConnection *ws;
+  Role                     role;
+  char                    *user_id;
+  char                    *token;
+  char                    *target;
+  gboolean                 connected;
+  gboolean                 failed;
+  guint                    in_flight;
+  guint64                  next_message;
+  guint64                  last_seq;
+  guint64                  acked_seq;
+  GSource                 *ack_source;
+} Conn;
+
+struct _Worker
+{
+  GThread      *thread;
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupSession  *session;
+  GPtrArray    *conns;
+  GPtrArray    *senders;
+  guint         next_sender;
+  double        rate;             /* open loop: this worker's messages/s */
+  gint64        open_start;
+  guint64       open_sent;
+  GSource      *tick_source;
+  GArray       *latencies;        /* guint32 µs, while recording */
+  gint          delivered;        /* atomic */
+  gint          connected;        /* atomic */
+  gint          failed;           /* atomic */
+};
+
+typedef struct
+{
+  char        *url;
+  char        *ws_url;
+  char        *app_key;
+  char        *app_secret;
+  GPid         pid;
+  GSubprocess *natterd;
+  char        *data_dir;
+  gboolean     own_data_dir;
+  char       **tokens;
+  Worker      *workers;
+  guint        n_workers;
+  gint         phase;             /* atomic Phase */
+  gint         recording;         /* atomic */
+  gint         counting;          /* atomic */
+} Bench;
+
+static Bench bench;
+
+/* Options */
+static char *opt_natterd;
+static char *opt_url;
+static char *opt_app_key;
+static char *opt_app_secret;
+static int opt_pid;
+static int opt_users = 2000;
+static int opt_pairs = 100;
+static int opt_window = 16;
+static int opt_warmup = 5;
+static int opt_duration = 20;
+static char *opt_rates;
+static int opt_open_duration = 10;
+static int opt_idle = 2000;
+static int opt_idle_hold = 15;
+static int opt_threads = 2;
+
+/* ------------------------------------------------------------- measurement */
+
+typedef struct
+{
+  gint64 wall;
+  gint64 bench_cpu;           /* µs */
+  gint64 server_cpu;          /* µs */
+} Sample;
+
+static gint64
+server_cpu_us (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) bench.pid);
+  g_autofree char *stat = NULL;
+  unsigned long utime = 0, stime = 0;
+  const char *p;
+
+  if (bench.pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL))
+    return 0;
+  /* Fields after the command name in parentheses, which may hold spaces. */
+  p = strrchr (stat, ')');
+  if (p == NULL ||
+      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    return 0;
+  return (gint64) (utime + stime) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
+}
+
+static gint64
+server_rss_kib (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) bench.pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (bench.pid <= 0 || !g_file_get_contents (path, &status, NULL, NULL))
+    return 0;
+  line = strstr (status, "VmRSS:");
+  return line != NULL ? g_ascii_strtoll (line + 6, NULL, 10) : 0;
+}
+
+static Sample
+sample (void)
+{
+  struct rusage usage;
+  Sample s;
+
+  getrusage (RUSAGE_SELF, &usage);
+  s.wall = g_get_monotonic_time ();
+  s.bench_cpu = (gint64) usage.ru_utime.tv_sec * G_USEC_PER_SEC + usage.ru_utime.tv_usec +
+                (gint64) usage.ru_stime.tv_sec * G_USEC_PER_SEC + usage.ru_stime.tv_usec;
+  s.server_cpu = server_cpu_us ();
+  return s;
+}
+
+static void
+cpu_between (const Sample *a,
+             const Sample *b,
+             double       *server,
+             double       *bench_cpu)
+{
+  double wall = (double) (b->wall - a->wall);
+
+  *server = 100.0 * (double) (b->server_cpu - a->server_cpu) / wall;
+  *bench_cpu = 100.0 * (double) (b->bench_cpu - a->bench_cpu) / wall;
+}
+
+static void
+sleep_main (guint seconds)
+{
+  g_usleep ((gulong) seconds * G_USEC_PER_SEC);
+}
+
+/* ------------------------------------------------------------------ frames */
+
+static void
+send_frame (Conn              *conn,
+            const NatterFrame *frame)
+{
+  g_autoptr(GBytes) bytes = natter_frame_encode (frame, NULL);
+
+  if (bytes != NULL && conn->ws != NULL &&
+      soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_message (conn->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+}
+
+static void
+send_one (Conn *conn)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  char id[32];
+  char text[BODY_LENGTH + 1];
+  char content[BODY_LENGTH + 32];
+
+  /* A 64-byte body that starts with the send time. */
+  g_snprintf (text, sizeof text, "t=%020" G_GINT64_FORMAT " %s", g_get_monotonic_time (),
+              "natter-bench payload padding padding padding padding");
+  g_snprintf (content, sizeof content, "{\"content\":\"%s\"}", text);
+  g_snprintf (id, sizeof id, "b%" G_GUINT64_FORMAT, ++conn->next_message);
+
+  publish.client_msg_id = id;
+  publish.conversation_type = NATTER_CONVERSATION_PRIVATE;
+  publish.target_id = conn->target;
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = content;
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+  send_frame (conn, &frame);
+  conn->in_flight++;
+}
+
+static gboolean
+send_ack (gpointer user_data)
+{
+  Conn *conn = user_data;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__DeliverAck ack = NATTER__DELIVER_ACK__INIT;
+
+  g_clear_pointer (&conn->ack_source, g_source_unref);
+  if (conn->last_seq > conn->acked_seq)
+    {
+      ack.seq = conn->acked_seq = conn->last_seq;
+      frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+      frame.deliver_ack = &ack;
+      send_frame (conn, &frame);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_deliver (Conn                  *conn,
+            const Natter__Deliver *deliver)
+{
+  const char *stamp = deliver->message != NULL ? strstr (deliver->message->content, "t=") : NULL;
+  Worker *worker = conn->worker;
+
+  if (deliver->seq > conn->last_seq)
+    conn->last_seq = deliver->seq;
+  /* Acks are cumulative: one per burst read, as a client storing in
+   * batches would send. */
+  if (conn->ack_source == NULL)
+    {
+      conn->ack_source = g_idle_source_new ();
+      g_source_set_callback (conn->ack_source, send_ack, conn, NULL);
+      g_source_attach (conn->ack_source, worker->context);
+    }
+
+  if (stamp == NULL)
+    return;
+
+  if (g_atomic_int_get (&bench.counting))
+    g_atomic_int_inc (&worker->delivered);
+  if (g_atomic_int_get (&bench.recording))
+    {
+      gint64 latency = g_get_monotonic_time () - g_ascii_strtoll (stamp + 2, NULL, 10);
+      guint32 value = (guint32) CLAMP (latency, 0, G_MAXUINT32);
+
+      g_array_append_val (worker->latencies, value);
+    }
+}
+
+static void
+on_message (SoupWebsocketConnection *ws,
+            SoupWebsocketDataType    type,
+            GBytes                  *message,
+            gpointer                 user_data)
+{
+  Conn *conn = user_data;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (message, &size);
+  g_autoptr(NatterFrame) frame = natter_frame_unpack (data, size, NULL);
+
+  if (frame == NULL)
+    return;
+
+  switch (frame->body_case)
+    {
+    case NATTER__FRAME__BODY_CONNECT_ACK:
+      if (frame->connect_ack->code == 0)
+        {
+          conn->connected = TRUE;
+          g_atomic_int_inc (&conn->worker->connected);
+          if (conn->role == ROLE_SENDER && g_atomic_int_get (&bench.phase) == PHASE_CLOSED)
+            for (int i = 0; i < opt_window; i++)
+              send_one (conn);
+        }
+      else
+        {
+          conn->failed = TRUE;
+          g_atomic_int_inc (&conn->worker->failed);
+          g_printerr ("natter-bench: %s refused: %d\n", conn->user_id, frame->connect_ack->code);
+        }
+      break;
+
+    case NATTER__FRAME__BODY_PUBLISH_ACK:
+      if (conn->in_flight > 0)
+        conn->in_flight--;
+      if (frame->publish_ack->code != 0)
+        g_printerr ("natter-bench: publish refused: %d\n", frame->publish_ack->code);
+      if (g_atomic_int_get (&bench.phase) == PHASE_CLOSED)
+        while (conn->in_flight < (guint) opt_window)
+          send_one (conn);
+      break;
+
+    case NATTER__FRAME__BODY_DELIVER:
+      on_deliver (conn, frame->deliver);
+      break;
+
+    default:
+      break;
+    }
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws,
+           gpointer                 user_data)
+{
+  Conn *conn = user_data;
+
+  if (conn->connected)
+    g_atomic_int_add (&conn->worker->connected, -1);
+  conn->connected = FALSE;
+}
+
+static void
+on_network_event (SoupMessage        *message,
+                  GSocketClientEvent  event,
+                  GIOStream          *connection,
+                  gpointer            user_data)
+{
+  /* Small frames, latency measured: no Nagle. */
+  if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
+    g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
+                         IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+static void
+opened (GObject      *source,
+        GAsyncResult *result,
+        gpointer      user_data)
+{
+  Conn *conn = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Connect connect = NATTER__CONNECT__INIT;
+  char device[32];
+
+  conn->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (conn->ws == NULL)
+    {
+      g_printerr ("natter-bench: %s: %s\n", conn->user_id, error->message);
+      conn->failed = TRUE;
+      g_atomic_int_inc (&conn->worker->failed);
+      return;
+    }
+
+  g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (conn->ws, "closed", G_CALLBACK (on_closed), conn);
+
+  g_snprintf (device, sizeof device, "bench-%s", conn->user_id);
+  connect.app_key = bench.app_key;
+  connect.token = conn->token;
+  connect.device_id = device;
+  connect.platform = (char *) "bench";
+  frame.body_case = NATTER__FRAME__BODY_CONNECT;
+  frame.connect = &connect;
+  send_frame (conn, &frame);
+}
+
+/* ----------------------------------------------------------------- workers */
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *worker = data;
+
+  g_main_context_push_thread_default (worker->context);
+  worker->session = soup_session_new_with_options ("max-conns", 8192, "max-conns-per-host", 8192,
+                                                   "timeout", 60, NULL);
+  g_main_loop_run (worker->loop);
+  g_main_context_pop_thread_default (worker->context);
+  return NULL;
+}
+
+typedef struct
+{
+  GMutex   lock;
+  GCond    cond;
+  gboolean done;
+} Waiter;
+
+typedef struct
+{
+  Worker       *worker;
+  void        (*func) (Worker *worker, gpointer data);
+  gpointer      data;
+  Waiter       *waiter;
+} Call;
+
+static gboolean
+run_call (gpointer user_data)
+{
+  Call *call = user_data;
+
+  call->func (call->worker, call->data);
+  g_mutex_lock (&call->waiter->lock);
+  call->waiter->done = TRUE;
+  g_cond_signal (&call->waiter->cond);
+  g_mutex_unlock (&call->waiter->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func in every worker's thread and waits for all. */
+static void
+on_workers (void   (*func) (Worker *worker, gpointer data),
+            gpointer data)
+{
+  for (guint i = 0; i < bench.n_workers; i++)
+    {
+      Waiter waiter = { 0 };
+      Call call = { &bench.workers[i], func, data, &waiter };
+
+      g_mutex_init (&waiter.lock);
+      g_cond_init (&waiter.cond);
+      g_main_context_invoke (bench.workers[i].context, run_call, &call);
+      g_mutex_lock (&waiter.lock);
+      while (!waiter.done)
+        g_cond_wait (&waiter.cond, &waiter.lock);
+      g_mutex_unlock (&waiter.lock);
+      g_mutex_clear (&waiter.lock);
+      g_cond_clear (&waiter.cond);
+    }
+}
+
+static void
+conn_free (gpointer data)
+{
+  Conn *conn = data;
+
+  if (conn->ack_source != NULL)
+    {
+      g_source_destroy (conn->ack_source);
+      g_clear_pointer (&conn->ack_source, g_source_unref);
+    }
+  if (conn->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (conn->ws, conn);
+      if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      g_object_unref (conn->ws);
+    }
+  g_free (conn->user_id);
+  g_free (conn->token);
+  g_free (conn->target);
+  g_free (conn);
+}
+
+typedef struct
+{
+  guint first_user;
+  guint count;
+  Role  role;
+  int   target_offset;        /* senders: receiver index = own + offset */
+} OpenSpec;
+
+static void
+open_conns (Worker  *worker,
+            gpointer data)
+{
+  const OpenSpec *spec = data;
+  guint index = (guint) (worker - bench.workers);
+
+  for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += bench.n_workers)
+    {
+      Conn *conn = g_new0 (Conn, 1);
+      g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, bench.ws_url);
+      const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
+
+      conn->worker = worker;
+      conn->role = spec->role;
+      conn->user_id = g_strdup_printf ("u%u", i);
+      conn->token = g_strdup (bench.tokens[i]);
+      if (spec->role == ROLE_SENDER)
+        conn->target = g_strdup_printf ("u%d", (int) i + spec->target_offset);
+      g_ptr_array_add (worker->conns, conn);
+      if (spec->role == ROLE_SENDER)
+        g_ptr_array_add (worker->senders, conn);
+
+      g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
+      soup_session_websocket_connect_async (worker->session, message, NULL, (char **) protocols,
+                                            G_PRIORITY_DEFAULT, NULL, opened, conn);
+    }
+}
+
+static void stop_open (Worker *worker, gpointer data);
+
+static void
+close_conns (Worker  *worker,
+             gpointer data)
+{
+  stop_open (worker, NULL);
+  g_ptr_array_set_size (worker->senders, 0);
+  g_ptr_array_set_size (worker->conns, 0);
+}
+
+static int
+connected_total (void)
+{
+  int total = 0;
+
+  for (guint i = 0; i < bench.n_workers; i++)
+    total += g_atomic_int_get (&bench.workers[i].connected) + g_atomic_int_get (&bench.workers[i].failed);
+  return total;
+}
+
+static gboolean
+wait_connected (int    expected,
+                guint  timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+
+  while (connected_total () < expected && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  return connected_total () >= expected;
+}
+
+static void
+start_closed (Worker  *worker,
+              gpointer data)
+{
+  for (guint i = 0; i < worker->senders->len; i++)
+    {
+      Conn *conn = g_ptr_array_index (worker->senders, i);
+
+      if (conn->connected)
+        while (conn->in_flight < (guint) opt_window)
+          send_one (conn);
+    }
+}
+
+static gboolean
+tick (gpointer user_data)
+{
+  Worker *worker = user_data;
+
+  /* Whatever the timer's jitter, the offered rate holds on average. */
+  double due = worker->rate * (double) (g_get_monotonic_time () - worker->open_start) / G_USEC_PER_SEC;
+
+  while ((double) worker->open_sent < due && worker->senders->len > 0)
+    {
+      Conn *conn = g_ptr_array_index (worker->senders, worker->next_sender++ % worker->senders->len);
+
+      worker->open_sent++;
+      if (conn->connected && conn->in_flight < OPEN_LOOP_MAX_IN_FLIGHT)
+        send_one (conn);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_open (Worker  *worker,
+            gpointer data)
+{
+  double rate = *(double *) data;
+
+  worker->rate = rate / bench.n_workers;
+  worker->open_start = g_get_monotonic_time ();
+  worker->open_sent = 0;
+  worker->tick_source = g_timeout_source_new (1);
+  g_source_set_callback (worker->tick_source, tick, worker, NULL);
+  g_source_attach (worker->tick_source, worker->context);
+}
+
+static void
+stop_open (Worker  *worker,
+           gpointer data)
+{
+  if (worker->tick_source != NULL)
+    {
+      g_source_destroy (worker->tick_source);
+      g_clear_pointer (&worker->tick_source, g_source_unref);
+    }
+}
+
+static void
+reset_latencies (Worker  *worker,
+                 gpointer data)
+{
+  g_array_set_size (worker->latencies, 0);
+}
+
+/* ------------------------------------------------------------------- setup */
+
+static gboolean
+start_natterd (GError **error)
+{
+  g_autoptr(GSubprocess) create = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *line = NULL;
+  JsonObject *app;
+
+  if (bench.data_dir == NULL)
+    {
+      bench.data_dir = g_dir_make_tmp ("natter-bench-XXXXXX", error);
+      if (bench.data_dir == NULL)
+        return FALSE;
+      bench.own_data_dir = TRUE;
+    }
+
+  /* No per-user send limit: the bench is the only client. */
+  create = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, error, opt_natterd, "--data-dir",
+                             bench.data_dir, "--create-app", "bench", "--app-setting", "send-rate=0",
+                             "--app-setting", "api-rate=0", NULL);
+  if (create == NULL || !g_subprocess_communicate_utf8 (create, NULL, NULL, &out, NULL, error))
+    return FALSE;
+  if (!json_parser_load_from_data (parser, out, -1, error))
+    return FALSE;
+  app = json_node_get_object (json_parser_get_root (parser));
+  bench.app_key = g_strdup (json_object_get_string_member (app, "appKey"));
+  bench.app_secret = g_strdup (json_object_get_string_member (app, "appSecret"));
+
+  bench.natterd = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                    error, opt_natterd, "--data-dir", bench.data_dir,
+                                    "--listen", "127.0.0.1:0", NULL);
+  if (bench.natterd == NULL)
+    return FALSE;
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bench.natterd));
+  line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, error);
+  if (line == NULL || !g_str_has_prefix (line, "listening on "))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "natterd did not start");
+      return FALSE;
+    }
+  bench.url = g_strdup (line + strlen ("listening on "));
+  bench.pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (bench.natterd), NULL, 10);
+  return TRUE;
+}
+
+static char *
+get_token (SoupSession *session,
+           guint        user,
+           GError     **error)
+{
+  g_autofree char *url = g_strdup_printf ("%s/user/getToken.json", bench.url);
+  g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_POST, url);
+  g_autofree char *nonce = g_strdup_printf ("bench-%d-%u-%u", getpid (), user, g_random_int ());
+  g_autofree char *stamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
+  g_autofree char *input = g_strconcat (bench.app_secret, nonce, stamp, NULL);
+  g_autofree char *signature = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
+  g_autofree char *body = g_strdup_printf ("userId=u%u&name=u%u", user, user);
+  g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+  JsonObject *object;
+
+  soup_message_headers_append (headers, "App-Key", bench.app_key);
+  soup_message_headers_append (headers, "Nonce", nonce);
+  soup_message_headers_append (headers, "Timestamp", stamp);
+  soup_message_headers_append (headers, "Signature", signature);
+  soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", request);
+
+  reply = soup_session_send_and_read (session, message, NULL, error);
+  if (reply == NULL ||
+      !json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply), error))
+    return NULL;
+  object = json_node_get_object (json_parser_get_root (parser));
+  if (json_object_get_int_member_with_default (object, "code", 0) != 200)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "getToken: %s",
+                   json_object_get_string_member_with_default (object, "errorMessage", "?"));
+      return NULL;
+    }
+  return g_strdup (json_object_get_string_member (object, "token"));
+}
+
+static int
+compare_u32 (gconstpointer a,
+             gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static double
+percentile (GArray *sorted,
+            double  p)
+{
+  gsize index;
+
+  if (sorted->len == 0)
+    return NAN;
+  index = (gsize) ceil (p / 100.0 * sorted->len) - 1;
+  index = MIN (index, sorted->len - 1);
+  return g_array_index (sorted, guint32, index) / 1000.0;
+}
+
+static double
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return NAN;
+  return g_ascii_strtod (text, NULL);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) context = g_option_context_new ("— load natterd and print its figures");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoupSession) session = NULL;
+  g_auto(GStrv) rates = NULL;
+  GOptionEntry entries[] = {
+    { "natterd", 0, 0, G_OPTION_ARG_FILENAME, &opt_natterd, "natterd to start (default: the one built with this bench)", "PATH" },
+    { "url", 0, 0, G_OPTION_ARG_STRING, &opt_url, "Use a running natterd instead", "URL" },
+    { "app-key", 0, 0, G_OPTION_ARG_STRING, &opt_app_key, "With --url: an app with send-rate=0", "KEY" },
+    { "app-secret", 0, 0, G_OPTION_ARG_STRING, &opt_app_secret, "With --url", "SECRET" },
+    { "pid", 0, 0, G_OPTION_ARG_INT, &opt_pid, "With --url: natterd's pid, for CPU and RSS", "PID" },
+    { "users", 0, 0, G_OPTION_ARG_INT, &opt_users, "Users u0… with tokens (2000)", "N" },
+    { "pairs", 0, 0, G_OPTION_ARG_INT, &opt_pairs, "Sender→receiver pairs (100)", "N" },
+    { "window", 0, 0, G_OPTION_ARG_INT, &opt_window, "Messages in flight per sender, closed loop (16)", "N" },
+    { "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup, "Warm-up seconds (5)", "S" },
+    { "duration", 0, 0, G_OPTION_ARG_INT, &opt_duration, "Measured seconds, closed loop (20)", "S" },
+    { "rates", 0, 0, G_OPTION_ARG_STRING, &opt_rates, "Open-loop offered rates, msgs/s (2000,5000)", "R,R" },
+    { "open-duration", 0, 0, G_OPTION_ARG_INT, &opt_open_duration, "Measured seconds per open-loop rate (10)", "S" },
+    { "idle", 0, 0, G_OPTION_ARG_INT, &opt_idle, "Idle connections (2000)", "N" },
+    { "idle-hold", 0, 0, G_OPTION_ARG_INT, &opt_idle_hold, "Seconds to hold them (15)", "S" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &opt_threads, "Client threads (2)", "N" },
+    { NULL }
+  };
+  Sample a, b;
+  double server_cpu, bench_cpu;
+  double closed_rate;
+  struct rlimit limit;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("natter-bench: %s\n", error->message);
+      return 2;
+    }
+  if (opt_pairs * 2 > opt_users || opt_idle > opt_users || opt_threads < 1 || opt_window < 1)
+    {
+      g_printerr ("natter-bench: --pairs × 2 and --idle must not exceed --users\n");
+      return 2;
+    }
+
+  /* 2,000 connections need more descriptors than the usual soft limit. */
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+
+  if (opt_url != NULL)
+    {
+      bench.url = g_strdup (opt_url);
+      bench.app_key = g_strdup (opt_app_key);
+      bench.app_secret = g_strdup (opt_app_secret);
+      bench.pid = opt_pid;
+      if (bench.app_key == NULL || bench.app_secret == NULL)
+        {
+          g_printerr ("natter-bench: --url needs --app-key and --app-secret\n");
+          return 2;
+        }
+    }
+  else
+    {
+      if (opt_natterd == NULL)
+        opt_natterd = g_strdup (NATTERD_BUILD_PATH);
+      if (!start_natterd (&error))
+        {
+          g_printerr ("natter-bench: %s\n", error->message);
+          return 1;
+        }
+    }
+  bench.ws_url = g_strdup_printf ("ws%s/ws", bench.url + strlen ("http"));
+
+  g_print ("natter-bench: natterd %s (pid %d), %u cores, load average %.2f at start\n", bench.url,
+           (int) bench.pid, g_get_num_processors (), load_average ());
+
+  /* Tokens */
+  session = soup_session_new ();
+  bench.tokens = g_new0 (char *, opt_users + 1);
+  a = sample ();
+  for (int i = 0; i < opt_users; i++)
+    {
+      bench.tokens[i] = get_token (session, (guint) i, &error);
+      if (bench.tokens[i] == NULL)
+        {
+          g_printerr ("natter-bench: u%d: %s\n", i, error->message);
+          return 1;
+        }
+    }
+  b = sample ();
+  g_print ("tokens: %d users in %.1f s\n", opt_users, (double) (b.wall - a.wall) / G_USEC_PER_SEC);
+
+  /* Workers */
+  bench.n_workers = (guint) opt_threads;
+  bench.workers = g_new0 (Worker, bench.n_workers);
+  for (guint i = 0; i < bench.n_workers; i++)
+    {
+      Worker *worker = &bench.workers[i];
+
+      worker->context = g_main_context_new ();
+      worker->loop = g_main_loop_new (worker->context, FALSE);
+      worker->conns = g_ptr_array_new_with_free_func (conn_free);
+      worker->senders = g_ptr_array_new ();
+      worker->latencies = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);
+      worker->thread = g_thread_new ("bench-worker", worker_main, worker);
+    }
+  /* Wait until each worker made its session. */
+  on_workers ((void (*) (Worker *, gpointer)) reset_latencies, NULL);
+
+  /* 1. Closed loop */
+  {
+    OpenSpec receivers = { (guint) opt_pairs, (guint) opt_pairs, ROLE_RECEIVER, 0 };
+    OpenSpec senders = { 0, (guint) opt_pairs, ROLE_SENDER, opt_pairs };
+    int delivered = 0;
+
+    on_workers ((void (*) (Worker *, gpointer)) open_conns, &receivers);
+    on_workers ((void (*) (Worker *, gpointer)) open_conns, &senders);
+    if (!wait_connected (opt_pairs * 2, 60))
+      {
+        g_printerr ("natter-bench: only %d of %d connections up\n", connected_total (), opt_pairs * 2);
+        return 1;
+      }
+
+    g_atomic_int_set (&bench.phase, PHASE_CLOSED);
+    on_workers ((void (*) (Worker *, gpointer)) start_closed, NULL);
+    sleep_main ((guint) opt_warmup);
+
+    for (guint i = 0; i < bench.n_workers; i++)
+      g_atomic_int_set (&bench.workers[i].delivered, 0);
+    a = sample ();
+    g_atomic_int_set (&bench.counting, TRUE);
+    sleep_main ((guint) opt_duration);
+    g_atomic_int_set (&bench.counting, FALSE);
+    b = sample ();
+    g_atomic_int_set (&bench.phase, PHASE_IDLE);
+
+    for (guint i = 0; i < bench.n_workers; i++)
+      delivered += g_atomic_int_get (&bench.workers[i].delivered);
+    closed_rate = delivered / ((double) (b.wall - a.wall) / G_USEC_PER_SEC);
+    cpu_between (&a, &b, &server_cpu, &bench_cpu);
+    g_print ("closed loop: %d pairs, %d in flight each: %.0f msgs/s delivered over %d s, "
+             "every message durably stored before its ack (natterd CPU %.0f%%, bench CPU %.0f%% of one core)\n",
+             opt_pairs, opt_window, closed_rate, opt_duration, server_cpu, bench_cpu);
+    /* Let in-flight messages drain before the open loop. */
+    sleep_main (2);
+  }
+
+  /* 2. Open loop */
+  rates = g_strsplit (opt_rates != NULL ? opt_rates : "2000,5000", ",", -1);
+  for (guint r = 0; rates[r] != NULL; r++)
+    {
+      double rate = g_ascii_strtod (rates[r], NULL);
+      g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+      g_atomic_int_set (&bench.phase, PHASE_OPEN);
+      on_workers ((void (*) (Worker *, gpointer)) start_open, &rate);
+      sleep_main (2);
+      on_workers ((void (*) (Worker *, gpointer)) reset_latencies, NULL);
+      for (guint i = 0; i < bench.n_workers; i++)
+        g_atomic_int_set (&bench.workers[i].delivered, 0);
+      a = sample ();
+      g_atomic_int_set (&bench.recording, TRUE);
+      g_atomic_int_set (&bench.counting, TRUE);
+      sleep_main ((guint) opt_open_duration);
+      g_atomic_int_set (&bench.recording, FALSE);
+      g_atomic_int_set (&bench.counting, FALSE);
+      b = sample ();
+      on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
+      g_atomic_int_set (&bench.phase, PHASE_IDLE);
+      sleep_main (1);
+
+      for (guint i = 0; i < bench.n_workers; i++)
+        {
+          Worker *worker = &bench.workers[i];
+          g_array_append_vals (all, worker->latencies->data, worker->latencies->len);
+        }
+      g_array_sort (all, compare_u32);
+      cpu_between (&a, &b, &server_cpu, &bench_cpu);
+      g_print ("open loop %.0f msgs/s offered: %.0f delivered/s, latency p50 %.2f ms, p99 %.2f ms, "
+               "p99.9 %.2f ms (natterd CPU %.0f%%, bench CPU %.0f%%)\n",
+               rate, all->len / ((double) (b.wall - a.wall) / G_USEC_PER_SEC),
+               percentile (all, 50), percentile (all, 99), percentile (all, 99.9),
+               server_cpu, bench_cpu);
+    }
+
+  on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);
+  sleep_main (2);
+
+  /* 3. Idle connections */
+  {
+    OpenSpec idle = { 0, (guint) opt_idle, ROLE_IDLE, 0 };
+    gint64 before = server_rss_kib ();
+    gint64 with;
+
+    for (guint i = 0; i < bench.n_workers; i++)
+      {
+        g_atomic_int_set (&bench.workers[i].connected, 0);
+        g_atomic_int_set (&bench.workers[i].failed, 0);
+      }
+    a = sample ();
+    on_workers ((void (*) (Worker *, gpointer)) open_conns, &idle);
+    if (!wait_connected (opt_idle, 120))
+      g_printerr ("natter-bench: only %d of %d idle connections up\n", connected_total (), opt_idle);
+    b = sample ();
+    g_print ("idle: %d connections authenticated in %.1f s\n", connected_total (),
+             (double) (b.wall - a.wall) / G_USEC_PER_SEC);
+    sleep_main ((guint) opt_idle_hold);
+    with = server_rss_kib ();
+    g_print ("idle: natterd RSS %.1f MiB before, %.1f MiB with %d idle connections held %d s: "
+             "%.1f KiB per connection\n",
+             before / 1024.0, with / 1024.0, opt_idle, opt_idle_hold,
+             (double) (with - before) / opt_idle);
+    on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);
+  }
+
+  for (guint i = 0; i < bench.n_workers; i++)
+    {
+      g_main_loop_quit (bench.workers[i].loop);
+      g_thread_join (bench.workers[i].thread);
+    }
+
+  if (bench.natterd != NULL)
+    {
+      g_subprocess_send_signal (bench.natterd, SIGTERM);
+      g_subprocess_wait (bench.natterd, NULL, NULL);
+    }
+  if (bench.own_data_dir)
+    {
+      g_autoptr(GSubprocess) rm = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, NULL, "rm", "-rf",
+                                                    bench.data_dir, NULL);
+      if (rm != NULL)
+        g_subprocess_wait (rm, NULL, NULL);
+    }
+  return 0;
+}
