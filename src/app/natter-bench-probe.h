@@ -2,8 +2,9 @@
  *
  * With NATTER_APP_BENCH=1 in the environment the window measures, from the
  * process's start: the first frame, the first frame that shows the filled
- * conversation list, then (NATTER_APP_BENCH_OPEN=TYPE:TARGET) the time from
- * opening that chat to the frame that shows its messages, prints one JSON
+ * conversation list, then (NATTER_APP_BENCH_OPEN=TYPE:TARGET) 1.5 s later, as
+ * a person would click, the time from opening that chat to the frame that
+ * shows its newest messages, prints one JSON
  * line with them and the RSS, and quits. Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -19,6 +19,7 @@ struct _NatterComposer
   gboolean quiet;   /* set_text: no ::text-changed */
 
   GtkStack *stack;
+  GtkMenuButton *emoji_button;
   GtkTextView *text_view;
   GtkWidget *placeholder;
   GtkStack *button_stack;
@@ -179,6 +180,21 @@ emit_files (NatterComposer *self,
     g_list_store_append (store, files[i]);
   if (n_files > 0)
     g_signal_emit (self, signals[SEND_FILES], 0, store, as_images);
+}
+
+/* The emoji chooser loads all emoji data: only when first opened. */
+static void
+create_emoji_popup (GtkMenuButton *button,
+                    gpointer       user_data)
+{
+  NatterComposer *self = user_data;
+  GtkWidget *chooser;
+
+  if (gtk_menu_button_get_popover (button) != NULL)
+    return;
+  chooser = gtk_emoji_chooser_new ();
+  g_signal_connect_swapped (chooser, "emoji-picked", G_CALLBACK (emoji_picked_cb), self);
+  gtk_menu_button_set_popover (button, chooser);
 }
 
 /* ---------------------------------------------------------- attachments */
@@ -480,11 +496,11 @@ natter_composer_class_init (NatterComposerClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-composer.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterComposer, emoji_button);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, text_view);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, placeholder);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, button_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, recording_label);
-  gtk_widget_class_bind_template_callback (widget_class, emoji_picked_cb);
 
   gtk_widget_class_install_action (widget_class, "composer.send", NULL, send_activated);
   gtk_widget_class_install_action (widget_class, "composer.attach-image", NULL, attach_image_activated);
@@ -502,6 +518,7 @@ natter_composer_init (NatterComposer *self)
   GtkEventController *keys;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_menu_button_set_create_popup_func (self->emoji_button, create_emoji_popup, self, NULL);
 
   g_signal_connect_swapped (gtk_text_view_get_buffer (self->text_view), "changed",
                             G_CALLBACK (buffer_changed_cb), self);

@@ -26,6 +26,8 @@ struct _NatterWindow
   GtkMediaStream *sound;
   GtkWidget *status_dialog;
   gboolean synced;
+  char *pending_token;     /* connect once the stored conversations show */
+  guint connect_id;
 #ifdef NATTER_APP_HAVE_CALLS
   NatterCallController *calls;
 #endif
@@ -337,6 +339,8 @@ stop_client (NatterWindow *self)
 #ifdef NATTER_APP_HAVE_CALLS
   g_clear_object (&self->calls);
 #endif
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+  g_clear_pointer (&self->pending_token, g_free);
   self->synced = FALSE;
   update_title (self);
 }
@@ -486,14 +490,64 @@ start_client (NatterWindow *self,
   cache = g_build_filename (self->profile_dir, "outgoing", NULL);
   natter_composer_set_cache_dir (natter_chat_view_get_composer (self->chat_view), cache);
 
-#ifdef NATTER_APP_HAVE_CALLS
-  self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()), client);
-#endif
-
   gtk_stack_set_visible_child_name (self->stack, "main");
   update_title (self);
   if (natter_client_get_status (client) == NATTER_CONNECTION_CONNECTED)
     status_changed_cb (self, NATTER_CONNECTION_CONNECTED, NATTER_CONNECTION_CONNECTED, NULL);
+}
+
+static void
+start_calls (NatterWindow *self)
+{
+#ifdef NATTER_APP_HAVE_CALLS
+  if (self->calls == NULL && self->client != NULL)
+    self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
+                                              self->client);
+#endif
+}
+
+static gboolean
+connect_idle_cb (gpointer user_data)
+{
+  NatterWindow *self = user_data;
+  g_autofree char *token = g_steal_pointer (&self->pending_token);
+
+  self->connect_id = 0;
+  if (self->client == NULL)
+    return G_SOURCE_REMOVE;
+  /* calls listen before the first message can arrive */
+  start_calls (self);
+  natter_client_connect (self->client, token);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+list_loading_cb (NatterWindow *self)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
+
+  if (list != NULL && natter_conversation_list_get_loading (list))
+    return;
+  if (list != NULL)
+    g_signal_handlers_disconnect_by_func (list, list_loading_cb, self);
+  /* after the frame that shows them: a start as fast as the store allows,
+   * then the network and the call machinery (its DTLS key takes a while) */
+  if (self->connect_id == 0 && self->pending_token != NULL)
+    self->connect_id = g_idle_add_full (G_PRIORITY_LOW, connect_idle_cb, self, NULL);
+}
+
+/* Connects once the stored conversations are on screen. */
+static void
+connect_soon (NatterWindow *self,
+              const char   *token)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
+
+  g_free (self->pending_token);
+  self->pending_token = g_strdup (token);
+  g_signal_connect_object (list, "notify::loading", G_CALLBACK (list_loading_cb),
+                           self, G_CONNECT_SWAPPED);
+  list_loading_cb (self);
 }
 
 static void
@@ -534,6 +588,7 @@ signed_in_cb (NatterWindow *self,
                              app_server_url, token, NULL,
                              account_saved_cb, g_object_ref (self));
   start_client (self, client);
+  start_calls (self);
 }
 
 static void
@@ -560,7 +615,7 @@ account_loaded_cb (GObject      *object,
                               natter_account_get_app_key (self->account),
                               self->profile_dir);
   start_client (self, client);
-  natter_client_connect (client, natter_account_get_token (self->account));
+  connect_soon (self, natter_account_get_token (self->account));
 }
 
 /* -------------------------------------------------------------- actions */
@@ -840,6 +895,8 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->calls);
 #endif
   g_clear_object (&self->sound);
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+  g_clear_pointer (&self->pending_token, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
