@@ -893,3 +893,73 @@ natter_client_update_conversation_finish (NatterClient  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* ------------------------------------------------------ delete conversation */
+
+static void
+deleted_locally_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *server_error = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_delete_conversation_finish (NATTER_STORE (object), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (server_error != NULL)
+    g_task_return_error (task, g_error_copy (server_error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+removed_on_server_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterClient *self = NATTER_CLIENT (object);
+  const char *target_id = g_object_get_data (G_OBJECT (task), "target-id");
+  NatterConversationType type = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (task), "type"));
+  g_autoptr(GError) error = NULL;
+
+  /* Whatever the server said, the user asked for it to go from here. */
+  if (!natter_client_update_conversation_finish (self, result, &error))
+    g_task_set_task_data (task, g_steal_pointer (&error), (GDestroyNotify) g_error_free);
+
+  natter_store_delete_conversation_async (natter_client_get_store (self), type, target_id, NULL,
+                                          deleted_locally_cb, g_object_ref (task));
+}
+
+void
+natter_client_delete_conversation_async (NatterClient           *self,
+                                         NatterConversationType  type,
+                                         const char             *target_id,
+                                         GCancellable           *cancellable,
+                                         GAsyncReadyCallback     callback,
+                                         gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_delete_conversation_async);
+  if (!check_conversation (task, type, target_id))
+    return;
+
+  g_object_set_data_full (G_OBJECT (task), "target-id", g_strdup (target_id), g_free);
+  g_object_set_data (G_OBJECT (task), "type", GINT_TO_POINTER (type));
+  natter_client_update_conversation_async (self, type, target_id, NATTER_CONVERSATION_ACTION_REMOVE,
+                                           NULL, removed_on_server_cb, g_object_ref (task));
+}
+
+gboolean
+natter_client_delete_conversation_finish (NatterClient  *self,
+                                          GAsyncResult  *result,
+                                          GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

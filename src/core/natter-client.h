@@ -311,6 +311,19 @@ gboolean       natter_client_update_conversation_finish (NatterClient           
                                                          GAsyncResult             *result,
                                                          GError                  **error);
 
+/* Removes a conversation from the list on the server (so the user's other
+ * devices and the next sync agree) and deletes it with its messages here.
+ * Offline, the local part is done and 30001 is returned. */
+void           natter_client_delete_conversation_async  (NatterClient           *self,
+                                                         NatterConversationType  type,
+                                                         const char             *target_id,
+                                                         GCancellable           *cancellable,
+                                                         GAsyncReadyCallback     callback,
+                                                         gpointer                user_data);
+gboolean       natter_client_delete_conversation_finish (NatterClient           *self,
+                                                         GAsyncResult           *result,
+                                                         GError                **error);
+
 /* ------------------------------------------------------- app server token */
 
 /* The seed's "the token comes from your app server": POSTs userId (and

@@ -782,8 +782,21 @@ is_recalled (gpointer data)
 }
 
 static void
+count_items_changed (GListModel *model,
+                     guint       position,
+                     guint       removed,
+                     guint       added,
+                     guint      *count)
+{
+  if (removed == 1 && added == 1)
+    (*count)++;
+}
+
+static void
 test_recall (void)
 {
+  g_autoptr(NatterMessageList) list = NULL;
+  guint rows_replaced = 0;
   g_autoptr(NatterTestServer) server = natter_test_server_new ();
   Peer *alice = peer_new (server, "alice", NULL);
   Peer *bob = peer_new (server, "bob", NULL);
@@ -798,6 +811,12 @@ test_recall (void)
   sent = send_ok (alice, "bob", "wrong chat, sorry");
   wait_received (bob, 1);
   on_bob = g_ptr_array_index (bob->received, 0);
+
+  /* Bob has the chat open. */
+  list = natter_message_list_new (bob->client, NATTER_CONVERSATION_PRIVATE, "alice");
+  test_wait_until (list_idle, &(ListWait) { list }, 20, "bob's chat");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 1);
+  g_signal_connect (list, "items-changed", G_CALLBACK (count_items_changed), &rows_replaced);
 
   /* Only the sender may recall. */
   natter_client_recall_message_async (bob->client, on_bob, NULL, test_store_result_cb, &result);
@@ -818,6 +837,9 @@ test_recall (void)
   test_wait_until (is_recalled, on_bob, 20, "bob's copy to be recalled");
   g_assert_cmpstr (natter_message_get_recall_operator_id (on_bob), ==, "alice");
   g_assert_cmpstr (natter_message_get_recalled_object_name (on_bob), ==, NATTER_OBJECT_TEXT);
+  /* ... and its row is rebuilt as a recall notice. */
+  g_assert_cmpuint (rows_replaced, ==, 1);
+  g_clear_object (&list);
 
   peer_free (alice, FALSE);
   peer_free (bob, FALSE);

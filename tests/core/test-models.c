@@ -1,0 +1,199 @@
+/* test-models.c — NatterMessageList and NatterConversationList on a local
+ * store (no server: the client stays disconnected)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter.h"
+#include "natter-store-private.h"
+#include "test-helpers.h"
+
+#define T0 G_GINT64_CONSTANT (1700000000000)
+
+typedef struct {
+  guint position;
+  guint removed;
+  guint added;
+  guint calls;
+} Changes;
+
+static void
+items_changed_cb (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  Changes    *changes)
+{
+  changes->position = position;
+  changes->removed = removed;
+  changes->added = added;
+  changes->calls++;
+}
+
+static NatterMessage *
+insert (NatterClient           *client,
+        NatterConversationType  type,
+        const char             *target,
+        const char             *sender,
+        const char             *text,
+        gint64                  sent_time)
+{
+  g_autoptr(JsonObject) content = natter_content_new_text (text);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message;
+
+  natter_client_insert_local_message_async (client, type, target, sender, NATTER_OBJECT_TEXT, content,
+                                            g_strcmp0 (sender, "me") == 0 ? NATTER_MESSAGE_DIRECTION_SEND
+                                                                           : NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                            sent_time, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  message = natter_client_insert_local_message_finish (client, result, &error);
+  g_assert_no_error (error);
+  return message;
+}
+
+static gboolean
+message_list_idle (gpointer data)
+{
+  return !natter_message_list_get_loading (data);
+}
+
+static void
+test_message_list (void)
+{
+  g_autoptr(NatterClient) client = natter_client_new ("http://127.0.0.1:1", "app", NULL);
+  g_autoptr(NatterMessageList) list = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) live = NULL;
+  Changes changes = { 0 };
+  guint added;
+
+  for (int i = 0; i < 25; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("m%02d", i);
+      g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "bob", i % 2 ? "me" : "bob", text, T0 + i));
+    }
+  /* Another conversation's messages stay out. */
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "carol", "carol", "not here", T0 + 100));
+
+  list = natter_message_list_new (client, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_assert_true (g_list_model_get_item_type (G_LIST_MODEL (list)) == NATTER_TYPE_MESSAGE);
+  test_wait_until (message_list_idle, list, 10, "the first page");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, NATTER_MESSAGE_LIST_PAGE_SIZE);
+  {
+    g_autoptr(NatterMessage) first = g_list_model_get_item (G_LIST_MODEL (list), 0);
+    g_autoptr(NatterMessage) last = g_list_model_get_item (G_LIST_MODEL (list), 19);
+
+    g_assert_cmpstr (natter_message_get_text (first), ==, "m05");
+    g_assert_cmpstr (natter_message_get_text (last), ==, "m24");
+  }
+
+  g_signal_connect (list, "items-changed", G_CALLBACK (items_changed_cb), &changes);
+
+  /* Older: the 5 left, in front. */
+  natter_message_list_load_older_async (list, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  added = natter_message_list_load_older_finish (list, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (added, ==, 5);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 25);
+  g_assert_cmpuint (changes.position, <, 5);
+  g_clear_object (&result);
+
+  /* Nothing older here (and no server to ask). */
+  natter_message_list_load_older_async (list, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_cmpuint (natter_message_list_load_older_finish (list, result, &error), ==, 0);
+  g_clear_object (&result);
+
+  /* Live: appended at the end. */
+  changes.calls = 0;
+  live = insert (client, NATTER_CONVERSATION_PRIVATE, "bob", "bob", "just now", T0 + 50);
+  g_assert_cmpuint (changes.calls, ==, 1);
+  g_assert_cmpuint (changes.position, ==, 25);
+  g_assert_cmpuint (changes.added, ==, 1);
+  g_assert_cmpuint (natter_message_list_find (list, natter_message_get_message_id (live)), ==, 25);
+
+  /* Recalling what is not here changes nothing. */
+  changes.calls = 0;
+  natter_store_recall_async (natter_client_get_store (client), "no-such-uid", "bob", T0, NULL,
+                             test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_null (natter_store_get_message_finish (natter_client_get_store (client), result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (changes.calls, ==, 0);
+
+  /* Clear: the list empties. */
+  natter_store_clear_messages_async (natter_client_get_store (client), NATTER_CONVERSATION_PRIVATE, "bob",
+                                     NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_clear_messages_finish (natter_client_get_store (client), result, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 0);
+}
+
+static gboolean
+conversation_list_idle (gpointer data)
+{
+  return !natter_conversation_list_get_loading (data);
+}
+
+static void
+test_conversation_list_live (void)
+{
+  g_autoptr(NatterClient) client = natter_client_new ("http://127.0.0.1:1", "app", NULL);
+  g_autoptr(NatterConversationList) list = NULL;
+  g_autoptr(NatterConversationList) groups = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  const NatterConversationType group_only[] = { NATTER_CONVERSATION_GROUP };
+  Changes changes = { 0 };
+
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "bob", "bob", "a", T0 + 1));
+  g_object_unref (insert (client, NATTER_CONVERSATION_GROUP, "team", "dave", "b", T0 + 2));
+
+  list = natter_conversation_list_new (client);
+  groups = natter_conversation_list_new (client);
+  natter_conversation_list_set_types (groups, group_only, 1);
+  test_wait_until (conversation_list_idle, list, 10, "the list");
+  test_wait_until (conversation_list_idle, groups, 10, "the group list");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 1);
+  g_assert_cmpuint (natter_conversation_list_find (list, NATTER_CONVERSATION_GROUP, "team"), ==, 0);
+  g_assert_cmpuint (natter_conversation_list_get_unread_total (list), ==, 0);
+
+  /* A new message moves its conversation to the top: one removal, one insertion. */
+  g_signal_connect (list, "items-changed", G_CALLBACK (items_changed_cb), &changes);
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "bob", "bob", "c", T0 + 3));
+  g_assert_cmpuint (natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "bob"), ==, 0);
+  g_assert_cmpuint (changes.position, ==, 0);
+  g_assert_cmpuint (changes.added, ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 1);
+
+  /* New conversations appear in the right filtered lists only. */
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "erin", "erin", "d", T0 + 4));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 3);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 1);
+
+  /* A draft keeps its conversation; deleting removes it. */
+  natter_store_delete_conversation_async (natter_client_get_store (client), NATTER_CONVERSATION_GROUP,
+                                          "team", NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_delete_conversation_finish (natter_client_get_store (client), result, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/models/message-list", test_message_list);
+  g_test_add_func ("/models/conversation-list-live", test_conversation_list_live);
+
+  return g_test_run ();
+}
