@@ -255,10 +255,12 @@ test_hostile_server (void)
   natter_client_disconnect (client);
   g_clear_object (&seen.last);
   g_clear_object (&client);
-  test_spin (100);
+  /* Let both ends finish their close handshakes before the server goes. */
+  test_spin (300);
   g_clear_object (&fake.ws);
   soup_server_disconnect (fake.server);
   g_clear_object (&fake.server);
+  test_spin (100);
 }
 
 int
