@@ -82,17 +82,19 @@ peer_free (Peer *peer)
   g_free (peer);
 }
 
-/* natter-cli --server URL --app-key K --token T --profile DIR ARGS... */
+/* natter-cli --server URL --app-key K --token T --profile DIR ARGS...
+ * (@profile: a second device of @user when not @user) */
 static Peer *
-peer_start (Fixture            *fixture,
-            const char         *user,
-            const char * const *args,
-            const char * const *env)
+peer_start_device (Fixture            *fixture,
+                   const char         *user,
+                   const char         *profile_name,
+                   const char * const *args,
+                   const char * const *env)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                        G_SUBPROCESS_FLAGS_STDIN_PIPE);
   g_autofree char *token = natter_test_server_get_token (fixture->server, user);
-  g_autofree char *profile = g_build_filename (fixture->dir, user, NULL);
+  g_autofree char *profile = g_build_filename (fixture->dir, profile_name, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   Peer *peer = g_new0 (Peer, 1);
@@ -113,7 +115,7 @@ peer_start (Fixture            *fixture,
   for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
     g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
 
-  peer->name = g_strdup (user);
+  peer->name = g_strdup (profile_name);
   peer->lines = g_ptr_array_new_with_free_func (g_free);
   peer->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
@@ -121,6 +123,15 @@ peer_start (Fixture            *fixture,
   read_next_line (peer);
   g_ptr_array_add (fixture->peers, peer);
   return peer;
+}
+
+static Peer *
+peer_start (Fixture            *fixture,
+            const char         *user,
+            const char * const *args,
+            const char * const *env)
+{
+  return peer_start_device (fixture, user, user, args, env);
 }
 
 static gboolean
@@ -226,14 +237,15 @@ stored_summary (Fixture    *fixture,
 /* -------------------------------------------------------------- fixture */
 
 static void
-fixture_setup_full (Fixture    *fixture,
-                    const char *config)
+fixture_setup_full (Fixture            *fixture,
+                    const char         *config,
+                    const char * const *create_app_args)
 {
   g_autoptr(GError) error = NULL;
 
   fixture->dir = g_dir_make_tmp ("natter-call-cli-XXXXXX", &error);
   g_assert_no_error (error);
-  fixture->server = natter_test_server_new_full (config, NULL);
+  fixture->server = natter_test_server_new_full (config, create_app_args);
   fixture->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
 }
 
@@ -241,7 +253,16 @@ static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
-  fixture_setup_full (fixture, NULL);
+  fixture_setup_full (fixture, NULL, NULL);
+}
+
+static void
+fixture_setup_multi_device (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  const char * const args[] = { "--app-setting", "multi-device=true", NULL };
+
+  fixture_setup_full (fixture, NULL, args);
 }
 
 static void
@@ -452,6 +473,36 @@ test_peer_killed (Fixture       *fixture,
   g_assert_cmpint (g_get_monotonic_time () - killed, <=, 10 * G_USEC_PER_SEC);
 }
 
+/* bob on two devices: the one that answers takes the call, the other
+ * stops ringing with reason 8. */
+static void
+test_other_device (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  Peer *bob_phone = peer_start_device (fixture, "bob", "bob-phone", ARGS ("answer", "--ignore"), NULL);
+  Peer *bob_desk = peer_start_device (fixture, "bob", "bob-desk", ARGS ("answer", "--auto"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) phone_result = NULL;
+  g_autoptr(JsonObject) desk_result = NULL;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) summary = NULL;
+
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "2"), NULL);
+  peer_wait_line (bob_phone, "incoming alice video", 20);
+  phone_result = peer_wait_result (bob_phone, 20, NULL);
+  g_assert_cmpint (member_int (phone_result, "reason"), ==, 8);
+  summary = stored_summary (fixture, "bob-phone", "alice");
+  g_assert_cmpint (member_int (summary, "status"), ==, 8);
+
+  alice_result = peer_wait_result (alice, 30, NULL);
+  desk_result = peer_wait_result (bob_desk, 20, NULL);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+  g_assert_cmpint (member_int (desk_result, "reason"), ==, 13);
+  g_assert_cmpint (member_int (alice_result, "videoFramesReceived"), >=, 20);
+  g_assert_cmpint (member_int (desk_result, "videoFramesReceived"), >=, 20);
+}
+
 /* coturn on 127.0.0.1 with the REST secret natterd signs with. */
 static void
 test_relay_only (void)
@@ -500,7 +551,7 @@ test_relay_only (void)
 
   config = g_strdup_printf ("[turn]\nsecret=%s\nuris=turn:127.0.0.1:%u?transport=udp\nttl=600\n",
                             secret, port);
-  fixture_setup_full (&fixture, config);
+  fixture_setup_full (&fixture, config, NULL);
   check_video_call (&fixture, ARGS ("NATTER_CALL_ICE_POLICY", "relay"));
   fixture_teardown (&fixture, NULL);
 
@@ -558,6 +609,8 @@ main (int   argc,
   g_test_add ("/call/cli/cancel", Fixture, NULL, fixture_setup, test_cancel, fixture_teardown);
   g_test_add ("/call/cli/busy", Fixture, NULL, fixture_setup, test_busy, fixture_teardown);
   g_test_add ("/call/cli/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
+  g_test_add ("/call/cli/other-device", Fixture, NULL, fixture_setup_multi_device, test_other_device,
+              fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
   g_test_add_func ("/call/cli/relay-only", test_relay_only);
 
