@@ -469,6 +469,9 @@ natter_composer_dispose (GObject *object)
   stop_recording_ui (self);
   g_clear_pointer (&self->cache_dir, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_COMPOSER);
+  /* template children that are not bound to a field */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (natter_composer_parent_class)->dispose (object);
 }

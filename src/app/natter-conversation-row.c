@@ -245,6 +245,9 @@ natter_conversation_row_dispose (GObject *object)
   natter_conversation_row_set_conversation (self, NULL);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION_ROW);
+  /* template children that are not bound to a field */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (natter_conversation_row_parent_class)->dispose (object);
 }

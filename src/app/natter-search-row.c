@@ -98,6 +98,9 @@ static void
 natter_search_row_dispose (GObject *object)
 {
   gtk_widget_dispose_template (GTK_WIDGET (object), NATTER_TYPE_SEARCH_ROW);
+  /* template children that are not bound to a field */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL;)
+    gtk_widget_unparent (child);
   G_OBJECT_CLASS (natter_search_row_parent_class)->dispose (object);
 }
 

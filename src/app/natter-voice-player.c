@@ -175,6 +175,9 @@ natter_voice_player_dispose (GObject *object)
   g_clear_object (&self->client);
   g_clear_object (&self->message);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_VOICE_PLAYER);
+  /* template children that are not bound to a field */
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (natter_voice_player_parent_class)->dispose (object);
 }

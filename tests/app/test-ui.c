@@ -324,6 +324,140 @@ last_message_sent (gpointer data)
          natter_message_get_sent_status (last) >= NATTER_SENT_STATUS_SENT;
 }
 
+static GtkWidget *
+find_button_with_icon (GtkWidget  *widget,
+                       const char *icon)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (widget)), icon) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button_with_icon (child, icon);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_type (GtkWidget *widget,
+           GType      type)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (g_type_is_a (G_OBJECT_TYPE (widget), type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_type (child, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A label on screen in any window (dialogs included). */
+static gboolean
+label_anywhere (gpointer data)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+      if (find_label (window, data) != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+label_gone (gpointer data)
+{
+  LabelQuery *q = data;
+  return find_label (q->root, q->text) == NULL;
+}
+
+static NatterMessage *
+last_message (NatterWindow *window)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (natter_window_get_chat_view (window));
+  guint n = list != NULL ? g_list_model_get_n_items (G_LIST_MODEL (list)) : 0;
+
+  return n > 0 ? g_list_model_get_item (G_LIST_MODEL (list), n - 1) : NULL;
+}
+
+static gboolean
+last_failed (gpointer data)
+{
+  g_autoptr(NatterMessage) last = last_message (data);
+  return last != NULL && natter_message_get_sent_status (last) == NATTER_SENT_STATUS_FAILED;
+}
+
+static gboolean
+last_is_voice_sent (gpointer data)
+{
+  g_autoptr(NatterMessage) last = last_message (data);
+  return last != NULL && natter_message_get_kind (last) == NATTER_MESSAGE_KIND_HQ_VOICE &&
+         natter_message_get_sent_status (last) >= NATTER_SENT_STATUS_SENT;
+}
+
+static gboolean
+last_is_recalled (gpointer data)
+{
+  g_autoptr(NatterMessage) last = last_message (data);
+  return last != NULL && natter_message_get_kind (last) == NATTER_MESSAGE_KIND_RECALLED;
+}
+
+static gboolean
+is_kicked (gpointer data)
+{
+  NatterClient *client = natter_window_get_client (data);
+  return client != NULL &&
+         natter_client_get_status (client) == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT;
+}
+
+static gboolean
+has_search_entry (gpointer data)
+{
+  return find_type (GTK_WIDGET (natter_window_get_sidebar (data)), GTK_TYPE_SEARCH_ENTRY) != NULL;
+}
+
+static gboolean
+has_voice_player (gpointer data)
+{
+  return find_type (data, g_type_from_name ("NatterVoicePlayer")) != NULL;
+}
+
+static gboolean
+has_search_results (gpointer data)
+{
+  NatterSidebar *sidebar = natter_window_get_sidebar (data);
+  return find_type (GTK_WIDGET (sidebar), g_type_from_name ("NatterSearchRow")) != NULL;
+}
+
+static void
+respond_to_dialog (const char *response)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_mapped (window))
+        {
+          adw_message_dialog_response (ADW_MESSAGE_DIALOG (window), response);
+          gtk_window_destroy (GTK_WINDOW (window));
+          return;
+        }
+    }
+  g_error ("no dialog on screen to answer %s", response);
+}
+
 /* ------------------------------------------------------------------ test */
 
 static void
@@ -423,6 +557,115 @@ test_app (void)
     g_assert_true (shown);
   }
   screenshot (root, "screenshot-chat.png");
+
+  /* ---- bob types: the header says so */
+  /* (status-only: natter-cli cannot send it before it is connected, so as
+   * bob's app server would, through the server API) */
+  {
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "message/private/publish",
+                                                          "fromUserId", "bob", "toUserId", "alice",
+                                                          "objectName", "RC:TypSts",
+                                                          "content", "{\"typingContentType\":\"RC:TxtMsg\"}",
+                                                          NULL);
+    g_assert_cmpuint (status, ==, 200);
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  }
+  wait_for_label (GTK_WIDGET (chat), "typing…");
+
+  /* ---- a kind of message this app does not know is shown politely */
+  g_free (cli (bob, bob_profile, "send", "alice", "--object-name", "ACME:Poll",
+               "--content", "{\"question\":\"Pizza?\"}", NULL));
+  wait_for_label (GTK_WIDGET (chat), "cannot be shown by this version");
+
+  /* ---- a file arrives as a file row with its name and size */
+  {
+    g_autofree char *path = g_build_filename (tmp_dir, "agenda.pdf", NULL);
+    g_assert_true (g_file_set_contents (path, "%PDF-1.4 agenda", -1, NULL));
+    g_free (cli (bob, bob_profile, "send", "alice", "--file", path, NULL));
+    wait_for_label (GTK_WIDGET (chat), "agenda.pdf");
+    g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "folder-download-symbolic"));
+  }
+
+  /* ---- a voice message recorded in the composer (a test tone) is sent
+   *      as Opus/Ogg and shows a player */
+  gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)), "composer.record", NULL);
+  wait_for_label (GTK_WIDGET (chat), "Recording…");
+  spin (1500);
+  gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)),
+                              "composer.finish-recording", NULL);
+  wait_until (last_is_voice_sent, window, "the voice message sent");
+  wait_until (has_voice_player, chat, "a voice player on screen");
+  g_free (history);
+  history = cli (bob, bob_profile, "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "RC:HQVCMsg"));
+
+  /* ---- alice recalls her voice message: it becomes a notice, for bob too */
+  {
+    g_autoptr(NatterMessage) voice = last_message (window);
+    gtk_widget_activate_action (GTK_WIDGET (chat), "chat.recall", "x",
+                                natter_message_get_message_id (voice));
+    wait_until (last_is_recalled, window, "the voice message recalled");
+    wait_for_label (GTK_WIDGET (chat), "You recalled a message");
+  }
+
+  /* ---- search finds a message in any conversation and jumps to it */
+  natter_sidebar_start_search (natter_window_get_sidebar (window));
+  wait_until (has_search_entry, window, "the search entry");
+  gtk_editable_set_text (GTK_EDITABLE (find_type (GTK_WIDGET (natter_window_get_sidebar (window)),
+                                                  GTK_TYPE_SEARCH_ENTRY)),
+                         "station");
+  wait_until (has_search_results, window, "search results");
+  g_assert_nonnull (find_label (GTK_WIDGET (natter_window_get_sidebar (window)), "station"));
+  g_assert_true (natter_sidebar_stop_search (natter_window_get_sidebar (window)));
+
+  /* ---- a draft stays with its conversation */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
+  wait_for_label (GTK_WIDGET (chat), "Welcome to the team");
+  natter_composer_set_text (natter_chat_view_get_composer (chat), "");
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (natter_composer_get_text_view (natter_chat_view_get_composer (chat))),
+                            "half-written thought", -1);
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "half-written thought");
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
+  {
+    g_autofree char *draft = natter_composer_dup_text (natter_chat_view_get_composer (chat));
+    g_assert_cmpstr (draft, ==, "half-written thought");
+  }
+  natter_composer_set_text (natter_chat_view_get_composer (chat), "");
+
+  /* ---- a refused message is marked failed with a retry button */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_GROUP, "not-my-group", 0);
+  natter_composer_set_text (natter_chat_view_get_composer (chat), "Hello group?");
+  natter_composer_send (natter_chat_view_get_composer (chat));
+  wait_until (last_failed, window, "the message refused (22406)");
+  {
+    g_autoptr(NatterMessage) failed = last_message (window);
+    g_assert_cmpint (natter_message_get_error_code (failed), ==, 22406);
+  }
+  g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+
+  /* ---- the server goes away: an unobtrusive banner; back: it goes */
+  natter_test_server_stop (server);
+  wait_for_label (root, "Reconnecting…");
+  natter_test_server_restart (server);
+  wait_until (is_connected, window, "alice reconnected");
+  {
+    LabelQuery q = { root, "Reconnecting…" };
+    wait_until (label_gone, &q, "the banner gone");
+  }
+
+  /* ---- alice signs in elsewhere: a dialog, no reconnecting by itself */
+  {
+    g_autofree char *elsewhere = g_build_filename (tmp_dir, "alice-elsewhere", NULL);
+    g_free (cli (alice, elsewhere, "sync", NULL));
+  }
+  wait_until (is_kicked, window, "alice kicked");
+  wait_until (label_anywhere, (gpointer) "Signed In on Another Device", "the kicked dialog");
+  spin (1500);
+  g_assert_true (is_kicked (window));   /* still: it waits for the user */
+  respond_to_dialog ("reconnect");
+  wait_until (is_connected, window, "alice back after Use Here");
 
   gtk_window_destroy (GTK_WINDOW (window));
   g_application_release (G_APPLICATION (app));
