@@ -1,0 +1,445 @@
+/* test-api.c — natterd: the server API, its signature checks and every path
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#define assert_code(reply, expected) \
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, expected)
+
+/* A request signed (or not) by hand. */
+static JsonObject *
+raw_request (NatterTestServer *server,
+             const char       *method,
+             const char       *path,
+             const char       *prefix,
+             const char       *app_key,
+             const char       *secret,
+             const char       *nonce,
+             const char       *timestamp,
+             const char       *body,
+             guint            *status)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/%s", natter_test_server_get_url (server), path);
+  g_autoptr(SoupMessage) message = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+  g_autofree char *signature = NULL;
+
+#define H(name, value) \
+  if (value != NULL) \
+    { \
+      g_autofree char *full = g_strconcat (prefix, name, NULL); \
+      soup_message_headers_append (headers, full, value); \
+    }
+  H ("App-Key", app_key);
+  H ("Nonce", nonce);
+  H ("Timestamp", timestamp);
+  if (secret != NULL && nonce != NULL && timestamp != NULL)
+    {
+      signature = natter_test_api_signature (secret, nonce, timestamp);
+      H ("Signature", signature);
+    }
+#undef H
+
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+      soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", bytes);
+    }
+
+  reply = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (message);
+  json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply), &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static char *
+now_seconds (gint64 offset)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC + offset);
+}
+
+static void
+test_signatures (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  const char *key = natter_test_server_get_app_key (server);
+  const char *secret = natter_test_server_get_app_secret (server);
+  g_autofree char *now = now_seconds (0);
+  g_autofree char *now_ms = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  g_autofree char *old = now_seconds (-400);
+  g_autofree char *future = now_seconds (400);
+  const char *body = "userId=alice";
+  JsonObject *reply;
+  guint status = 0;
+
+  /* Good, with RC- prefixed headers, with milliseconds. */
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n1", now, body, &status);
+  assert_code (reply, 200);
+  g_assert_cmpuint (status, ==, 200);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "RC-", key, secret, "n2", now, body, &status);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n3", now_ms, body, &status);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+
+  /* Reused nonce. */
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n1", now, body, &status);
+  assert_code (reply, 1004);
+  g_assert_cmpuint (status, ==, 401);
+  g_assert_nonnull (json_object_get_string_member (reply, "errorMessage"));
+  json_object_unref (reply);
+
+  /* Outside the window, both ways. */
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n4", old, body, &status);
+  assert_code (reply, 1004);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n5", future, body, &status);
+  assert_code (reply, 1004);
+  json_object_unref (reply);
+
+  /* Wrong secret, missing signature, unknown app. */
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, "not-the-secret", "n6", now, body, &status);
+  assert_code (reply, 1004);
+  g_assert_cmpuint (status, ==, 401);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, NULL, "n7", now, body, &status);
+  assert_code (reply, 1004);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "", "nosuchapp", secret, "n8", now, body, &status);
+  assert_code (reply, 1001);
+  g_assert_cmpuint (status, ==, 401);
+  json_object_unref (reply);
+
+  /* Method, path, body. */
+  reply = raw_request (server, "GET", "user/getToken.json", "", key, secret, "n9", now, NULL, &status);
+  g_assert_cmpuint (status, ==, 405);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/nothing.json", "", key, secret, "n10", now, body, &status);
+  g_assert_cmpuint (status, ==, 404);
+  json_object_unref (reply);
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "n11", now, "", &status);
+  assert_code (reply, 1003);
+  json_object_unref (reply);
+}
+
+static void
+test_reused_nonce_setting (void)
+{
+  const char * const args[] = { "--app-setting", "allow-reused-nonce=true", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  const char *key = natter_test_server_get_app_key (server);
+  const char *secret = natter_test_server_get_app_secret (server);
+  /* Signed once, long ago, as some SDKs do at start-up. */
+  const char *stamp = "1500000000";
+  JsonObject *reply;
+  guint status;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      reply = raw_request (server, "POST", "user/getToken.json", "", key, secret, "fixed", stamp,
+                           "userId=alice", &status);
+      assert_code (reply, 200);
+      json_object_unref (reply);
+    }
+  /* The secret is still checked. */
+  reply = raw_request (server, "POST", "user/getToken.json", "", key, "wrong", "fixed", stamp,
+                       "userId=alice", &status);
+  assert_code (reply, 1004);
+  json_object_unref (reply);
+}
+
+static void
+test_rate_limit (void)
+{
+  const char * const args[] = { "--app-setting", "api-rate=5", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  guint limited = 0;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "user/checkOnline",
+                                                            "userId", "alice", NULL);
+      if (json_object_get_int_member (reply, "code") == 1008)
+        limited++;
+    }
+  g_assert_cmpuint (limited, >=, 10);
+}
+
+static void
+test_parameters (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(GString) long_name = g_string_new (NULL);
+  g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+  struct {
+    const char *path;
+    const char *name1, *value1, *name2, *value2;
+    int code;
+  } cases[] = {
+    { "user/getToken", "name", "x", NULL, NULL, 1002 },                       /* no userId */
+    { "user/getToken", "userId", "a'; DROP TABLE users;--", NULL, NULL, 1002 },
+    { "user/getToken", "userId", "../../etc/passwd", NULL, NULL, 1002 },
+    { "user/getToken", "userId", "0123456789012345678901234567890123456789012345678901234567890123456789", NULL, NULL, 1005 },
+    { "user/token/expire", "userId", "alice", "time", "soon", 1501 },
+    { "group/user/gag/add", "userId", "alice", "groupId", "g1", 1002 },      /* no minute */
+    { "message/private/publish", "fromUserId", "alice", "toUserId", "bob", 1002 }, /* no objectName */
+    { "message/history", "date", "2024133199", NULL, NULL, 1002 },
+    { "chatroom/user/query", "chatroomId", "r1", "count", "1000", 1002 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, cases[i].path,
+                                                            cases[i].name1, cases[i].value1,
+                                                            cases[i].name2, cases[i].value2, NULL);
+      if (json_object_get_int_member (reply, "code") != cases[i].code)
+        g_error ("%s: expected %d, got %" G_GINT64_FORMAT, cases[i].path, cases[i].code,
+                 json_object_get_int_member (reply, "code"));
+    }
+
+  /* Name over 128 bytes. */
+  while (long_name->len <= 128)
+    g_string_append (long_name, "名");
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "user/getToken", "userId", "bob",
+                                                          "name", long_name->str, NULL);
+    assert_code (reply, 1005);
+  }
+
+  /* Content must be a JSON object. */
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "message/private/publish",
+                                                          "fromUserId", "alice", "toUserId", "bob",
+                                                          "objectName", "RC:TxtMsg", "content", "hello",
+                                                          NULL);
+    assert_code (reply, 1002);
+  }
+
+  /* More than 20 users for token/expire. */
+  {
+    g_autoptr(GString) body = g_string_new (NULL);
+    g_autofree char *now = now_seconds (0);
+    JsonObject *reply;
+    guint status;
+
+    for (guint i = 0; i < 21; i++)
+      g_string_append_printf (body, "%suserId=u%u", i ? "&" : "", i);
+    g_string_append (body, "&time=1");
+    reply = raw_request (server, "POST", "user/token/expire.json", "",
+                         natter_test_server_get_app_key (server),
+                         natter_test_server_get_app_secret (server), "many", now, body->str, &status);
+    assert_code (reply, 1502);
+    json_object_unref (reply);
+  }
+
+  /* Still serving. */
+  {
+    g_autofree char *token = natter_test_server_get_token (server, "alice");
+    g_assert_nonnull (token);
+  }
+}
+
+static void
+test_users (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterFrame) kick = NULL;
+
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "nobody", "name", "N", NULL);
+  assert_code (reply, 1002);
+  g_clear_pointer (&reply, json_object_unref);
+
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "Alice",
+                                  "portraitUri", "https://example.invalid/a.png", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  reply = natter_test_server_api (server, NULL, "user/checkOnline", "userId", "alice", NULL);
+  assert_code (reply, 200);
+  g_assert_cmpstr (json_object_get_string_member (reply, "status"), ==, "1");
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "user/checkOnline", "userId", "bob", NULL);
+  g_assert_cmpstr (json_object_get_string_member (reply, "status"), ==, "0");
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* Blocking kicks the connection with 31009 and shows in the list. */
+  reply = natter_test_server_api (server, NULL, "user/block", "userId", "alice", "minute", "5", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  kick = natter_test_client_expect (alice, NATTER__FRAME__BODY_KICK, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (kick);
+  g_assert_cmpint (kick->kick->code, ==, 31009);
+  reply = natter_test_server_api (server, NULL, "user/block/query", "page", "1", NULL);
+  assert_code (reply, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 1);
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* Revoking tokens kicks connections made with older tokens (31020). */
+  {
+    g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+    g_autoptr(NatterFrame) expired = NULL;
+    g_autofree char *time = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000 + 1000);
+
+    reply = natter_test_server_api (server, NULL, "user/token/expire", "userId", "bob", "time", time, NULL);
+    assert_code (reply, 200);
+    g_clear_pointer (&reply, json_object_unref);
+    expired = natter_test_client_expect (bob, NATTER__FRAME__BODY_KICK, NATTER_TEST_TIMEOUT_MS);
+    g_assert_nonnull (expired);
+    g_assert_cmpint (expired->kick->code, ==, 31020);
+  }
+}
+
+static void
+test_blacklist (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "user/blacklist/query", "userId", "bob", NULL);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (reply, "users"), 0), ==, "alice");
+  g_clear_pointer (&reply, json_object_unref);
+
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 405);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* Survives a restart. */
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+  natter_test_client_free (g_steal_pointer (&alice));
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 405);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/remove", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  assert_code (reply, 200);
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+}
+
+static void
+test_message_publish (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) to_bob = NULL;
+  g_autoptr(NatterFrame) to_carol = NULL;
+  g_autoptr(NatterFrame) system = NULL;
+  g_autoptr(NatterFrame) group = NULL;
+
+  /* Private, to two users at once. */
+  reply = natter_test_server_api (server, NULL, "message/private/publish", "fromUserId", "alice",
+                                  "toUserId", "bob", "toUserId", "carol", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"from the app server\"}",
+                                  "pushContent", "hello", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  to_bob = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  to_carol = natter_test_client_expect (carol, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (to_bob);
+  g_assert_nonnull (to_carol);
+  g_assert_cmpstr (to_bob->deliver->message->sender_user_id, ==, "alice");
+  g_assert_cmpstr (to_bob->deliver->message->target_id, ==, "alice");
+  g_assert_cmpstr (to_bob->deliver->message->push_content, ==, "hello");
+  g_assert_cmpint (to_bob->deliver->message->conversation_type, ==, 1);
+
+  /* System. */
+  reply = natter_test_server_api (server, NULL, "message/system/publish", "fromUserId", "admin",
+                                  "toUserId", "bob", "objectName", "RC:InfoNtf",
+                                  "content", "{\"message\":\"welcome\"}", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  system = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpint (system->deliver->message->conversation_type, ==, 6);
+  g_assert_cmpstr (system->deliver->message->target_id, ==, "admin");
+  g_assert_cmpuint (system->deliver->message->flags, ==, NATTER_MESSAGE_FLAG_PERSISTED);
+
+  /* Group. */
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "bob", "userId", "carol",
+                                  "groupId", "g1", "groupName", "Group one", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "message/group/publish", "fromUserId", "carol",
+                                  "toGroupId", "g1", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"to the group\"}", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  group = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpint (group->deliver->message->conversation_type, ==, 3);
+  g_assert_cmpstr (group->deliver->message->target_id, ==, "g1");
+  g_assert_cmpstr (group->deliver->message->sender_user_id, ==, "carol");
+  /* Not to the sender unless isIncludeSender. */
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 300);
+
+  reply = natter_test_server_api (server, NULL, "message/group/publish", "fromUserId", "carol",
+                                  "toGroupId", "g1", "objectName", "RC:TxtMsg", "isIncludeSender", "1",
+                                  "content", "{\"content\":\"include me\"}", NULL);
+  assert_code (reply, 200);
+  {
+    g_autoptr(NatterFrame) own = natter_test_client_expect (carol, NATTER__FRAME__BODY_DELIVER,
+                                                            NATTER_TEST_TIMEOUT_MS);
+    g_autoptr(NatterFrame) to_member = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+
+    g_assert_nonnull (own);
+    g_assert_cmpstr (own->deliver->message->sender_user_id, ==, "carol");
+    g_assert_nonnull (to_member);
+    g_assert_cmpstr (to_member->deliver->message->message_uid, ==, own->deliver->message->message_uid);
+  }
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* Custom object names take isPersisted / isCounted. */
+  reply = natter_test_server_api (server, NULL, "message/private/publish", "fromUserId", "alice",
+                                  "toUserId", "bob", "objectName", "APP:Notice", "isPersisted", "0",
+                                  "isCounted", "0", "content", "{}", NULL);
+  assert_code (reply, 200);
+  {
+    g_autoptr(NatterFrame) custom = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                               NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpuint (custom->deliver->message->flags, ==, 0);
+    g_assert_cmpstr (custom->deliver->message->message_uid, ==, "");
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/api/signatures", test_signatures);
+  g_test_add_func ("/server/api/reused-nonce-setting", test_reused_nonce_setting);
+  g_test_add_func ("/server/api/rate-limit", test_rate_limit);
+  g_test_add_func ("/server/api/parameters", test_parameters);
+  g_test_add_func ("/server/api/users", test_users);
+  g_test_add_func ("/server/api/blacklist", test_blacklist);
+  g_test_add_func ("/server/api/message-publish", test_message_publish);
+
+  return g_test_run ();
+}

@@ -1,0 +1,290 @@
+/* test-chatrooms.c — natterd: chatrooms: join counts, live delivery,
+ * refusals, offline drop, idle destruction, the server API
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#define assert_code(reply, expected) \
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, expected)
+
+static NatterFrame *
+join (NatterTestClient *client,
+      const char       *room,
+      int               count)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ChatroomJoinRequest request = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+
+  request.chatroom_id = (char *) room;
+  request.count = count;
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &request;
+  return natter_test_client_query (client, &query);
+}
+
+static int
+quit (NatterTestClient *client,
+      const char       *room)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ChatroomQuitRequest request = NATTER__CHATROOM_QUIT_REQUEST__INIT;
+  g_autoptr(NatterFrame) result = NULL;
+
+  request.chatroom_id = (char *) room;
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_QUIT;
+  query.chatroom_quit = &request;
+  result = natter_test_client_query (client, &query);
+  return result->result->code;
+}
+
+static void
+test_join_and_talk (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  /* Before anyone joined, the room does not exist. */
+  ack = natter_test_client_send_message (alice, 4, "lobby", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23410);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* The first join creates it. */
+  result = join (alice, "lobby", 10);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpuint (result->result->chatroom_join->n_messages, ==, 0);
+  g_assert_cmpuint (result->result->chatroom_join->member_count, ==, 1);
+  g_clear_pointer (&result, natter_frame_free);
+
+  /* Not a member yet: 23406. */
+  ack = natter_test_client_send_message (carol, 4, "lobby", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23406);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  for (guint i = 0; i < 60; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"m%u\"}", i);
+
+      natter_frame_free (natter_test_client_send_message (alice, 4, "lobby", "RC:TxtMsg", content));
+    }
+
+  /* Join counts: -1 none, 0 the default 10, at most 50, oldest first. */
+  result = join (bob, "lobby", -1);
+  g_assert_cmpuint (result->result->chatroom_join->n_messages, ==, 0);
+  g_clear_pointer (&result, natter_frame_free);
+  result = join (bob, "lobby", 0);
+  g_assert_cmpuint (result->result->chatroom_join->n_messages, ==, 10);
+  g_assert_cmpstr (result->result->chatroom_join->messages[0]->content, ==, "{\"content\":\"m50\"}");
+  g_assert_cmpstr (result->result->chatroom_join->messages[9]->content, ==, "{\"content\":\"m59\"}");
+  g_clear_pointer (&result, natter_frame_free);
+  result = join (bob, "lobby", 50);
+  g_assert_cmpuint (result->result->chatroom_join->n_messages, ==, 50);
+  g_assert_cmpstr (result->result->chatroom_join->messages[0]->content, ==, "{\"content\":\"m10\"}");
+  g_assert_cmpstr (result->result->chatroom_join->messages[0]->target_id, ==, "lobby");
+  g_assert_cmpuint (result->result->chatroom_join->member_count, ==, 2);
+  g_clear_pointer (&result, natter_frame_free);
+
+  /* Live: to online members, outside the inbox (seq 0), not to the sender. */
+  ack = natter_test_client_send_message (bob, 4, "lobby", "RC:TxtMsg", "{\"content\":\"hi all\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  {
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+    g_assert_nonnull (deliver);
+    g_assert_cmpuint (deliver->deliver->seq, ==, 0);
+    g_assert_cmpstr (deliver->deliver->message->target_id, ==, "lobby");
+    g_assert_cmpstr (deliver->deliver->message->sender_user_id, ==, "bob");
+  }
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 200);
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 100);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* No history for chatrooms. */
+  {
+    Natter__Query query = NATTER__QUERY__INIT;
+    Natter__HistoryRequest history = NATTER__HISTORY_REQUEST__INIT;
+    g_autoptr(NatterFrame) reply = NULL;
+
+    history.conversation_type = 4;
+    history.target_id = (char *) "lobby";
+    history.count = 20;
+    query.method_case = NATTER__QUERY__METHOD_HISTORY;
+    query.history = &history;
+    reply = natter_test_client_query (bob, &query);
+    g_assert_cmpint (reply->result->code, ==, 33003);
+  }
+
+  /* Quit. */
+  g_assert_cmpint (quit (bob, "lobby"), ==, 0);
+  ack = natter_test_client_send_message (bob, 4, "lobby", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23406);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* Recent messages survive a restart (they are stored). */
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+  natter_test_client_free (g_steal_pointer (&carol));
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  result = join (carol, "lobby", 3);
+  g_assert_cmpuint (result->result->chatroom_join->n_messages, ==, 3);
+  g_assert_cmpstr (result->result->chatroom_join->messages[2]->content, ==, "{\"content\":\"hi all\"}");
+}
+
+static void
+test_timers (void)
+{
+  g_autoptr(NatterTestServer) server =
+    natter_test_server_new_full ("[chatroom]\nidle-timeout=3\noffline-timeout=1\n", NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) event = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  natter_frame_free (join (alice, "room", -1));
+  natter_frame_free (join (bob, "room", -1));
+
+  /* Bob goes offline longer than offline-timeout: dropped, and told so
+   * (23409) when he sends again without rejoining. */
+  natter_test_client_free (g_steal_pointer (&bob));
+  g_usleep (2500 * 1000);
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  ack = natter_test_client_send_message (bob, 4, "room", "RC:TxtMsg", "{\"content\":\"back\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23409);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* A quick reconnect keeps the membership. */
+  natter_frame_free (join (bob, "room", -1));
+  natter_test_client_free (g_steal_pointer (&bob));
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  ack = natter_test_client_send_message (bob, 4, "room", "RC:TxtMsg", "{\"content\":\"kept\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+
+  /* No message and no join for idle-timeout: destroyed, members told. */
+  event = natter_test_client_expect (alice, NATTER__FRAME__BODY_CHATROOM_EVENT, 8000);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (event->chatroom_event->chatroom_id, ==, "room");
+  g_assert_cmpint (event->chatroom_event->code, ==, 23410);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (alice, 4, "room", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23410);
+}
+
+static void
+test_api (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(JsonObject) reply = NULL;
+  JsonArray *array;
+
+  reply = natter_test_server_api (server, NULL, "chatroom/create", "chatroom[r1]", "Room one",
+                                  "chatroom[r2]", "Room two", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  reply = natter_test_server_api (server, NULL, "chatroom/query", "chatroomId", "r1", "chatroomId", "r2",
+                                  "chatroomId", "r3", NULL);
+  array = json_object_get_array_member (reply, "chatRooms");
+  g_assert_cmpuint (json_array_get_length (array), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (array, 0), "name"), ==, "Room one");
+  g_assert_cmpuint (strlen (json_object_get_string_member (json_array_get_object_element (array, 0), "time")), ==, 19);
+  g_clear_pointer (&reply, json_object_unref);
+
+  natter_frame_free (join (alice, "r1", -1));
+  g_usleep (20 * 1000);
+  natter_frame_free (join (bob, "r1", -1));
+
+  reply = natter_test_server_api (server, NULL, "chatroom/user/query", "chatroomId", "r1", "count", "10",
+                                  "order", "2", NULL);
+  assert_code (reply, 200);
+  g_assert_cmpint (json_object_get_int_member (reply, "total"), ==, 2);
+  array = json_object_get_array_member (reply, "users");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (array, 0), "id"), ==, "bob");
+  g_clear_pointer (&reply, json_object_unref);
+
+  reply = natter_test_server_api (server, NULL, "chatroom/users/exist", "chatroomId", "r1",
+                                  "userId", "alice", "userId", "carol", NULL);
+  array = json_object_get_array_member (reply, "result");
+  g_assert_true (json_object_get_boolean_member (json_array_get_object_element (array, 0), "isInChrm"));
+  g_assert_false (json_object_get_boolean_member (json_array_get_object_element (array, 1), "isInChrm"));
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* The app server talks to the room. */
+  reply = natter_test_server_api (server, NULL, "message/chatroom/publish", "fromUserId", "host",
+                                  "toChatroomId", "r1", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"welcome\"}", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) to_alice = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+    g_autoptr(NatterFrame) to_bob = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpstr (to_alice->deliver->message->sender_user_id, ==, "host");
+    g_assert_nonnull (to_bob);
+  }
+  reply = natter_test_server_api (server, NULL, "message/chatroom/publish", "fromUserId", "host",
+                                  "toChatroomId", "nope", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"x\"}", NULL);
+  assert_code (reply, 23410);
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* Gag: 23408. */
+  reply = natter_test_server_api (server, NULL, "chatroom/user/gag/add", "chatroomId", "r1",
+                                  "userId", "bob", "minute", "5", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob, 4, "r1", "RC:TxtMsg", "{\"content\":\"x\"}");
+    g_assert_cmpint (ack->publish_ack->code, ==, 23408);
+  }
+  reply = natter_test_server_api (server, NULL, "chatroom/user/gag/list", "chatroomId", "r1", NULL);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 1);
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* Block: kicked (23409), and cannot rejoin until it ends. */
+  reply = natter_test_server_api (server, NULL, "chatroom/user/block/add", "chatroomId", "r1",
+                                  "userId", "bob", "minute", "5", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) event = natter_test_client_expect (bob, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+    g_autoptr(NatterFrame) again = join (bob, "r1", -1);
+
+    g_assert_cmpint (event->chatroom_event->code, ==, 23409);
+    g_assert_cmpint (again->result->code, ==, 23409);
+  }
+  reply = natter_test_server_api (server, NULL, "chatroom/user/block/rollback", "chatroomId", "r1",
+                                  "userId", "bob", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) again = join (bob, "r1", -1);
+    g_assert_cmpint (again->result->code, ==, 0);
+  }
+
+  /* Destroy: members told 23410. */
+  reply = natter_test_server_api (server, NULL, "chatroom/destroy", "chatroomId", "r1", NULL);
+  assert_code (reply, 200);
+  {
+    g_autoptr(NatterFrame) event = natter_test_client_expect (alice, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpint (event->chatroom_event->code, ==, 23410);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/chatrooms/join-and-talk", test_join_and_talk);
+  g_test_add_func ("/server/chatrooms/timers", test_timers);
+  g_test_add_func ("/server/chatrooms/api", test_api);
+
+  return g_test_run ();
+}

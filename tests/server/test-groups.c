@@ -1,0 +1,223 @@
+/* test-groups.c — natterd: groups, membership, gag with expiry
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <sqlite3.h>
+
+#define assert_code(reply, expected) \
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, expected)
+
+static void
+api_ok (NatterTestServer *server,
+        const char       *path,
+        ...)
+{
+  /* Up to four name/value pairs, NULL-terminated. */
+  const char *p[8] = { NULL };
+  g_autoptr(JsonObject) reply = NULL;
+  va_list args;
+
+  va_start (args, path);
+  for (guint i = 0; i < G_N_ELEMENTS (p); i++)
+    if ((p[i] = va_arg (args, const char *)) == NULL)
+      break;
+  va_end (args);
+
+  reply = natter_test_server_api (server, NULL, path, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], NULL);
+  assert_code (reply, 200);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(char * const *) a, *(char * const *) b);
+}
+
+static GPtrArray *
+member_ids (NatterTestServer *server,
+            const char       *group_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/user/query",
+                                                        "groupId", group_id, NULL);
+  JsonArray *users = json_object_get_array_member (reply, "users");
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+
+  assert_code (reply, 200);
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    g_ptr_array_add (ids, g_strdup (json_object_get_string_member (json_array_get_object_element (users, i), "id")));
+  g_ptr_array_sort (ids, compare_strings);
+  return ids;
+}
+
+static char *
+joined (GPtrArray *ids)
+{
+  g_ptr_array_add (ids, NULL);
+  return g_strjoinv (",", (char **) ids->pdata);
+}
+
+static void
+test_membership (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterFrame) ack = NULL;
+
+  /* Not a member: 22406. */
+  ack = natter_test_client_send_message (alice, 3, "team", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22406);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "bob", "groupId", "team",
+          "groupName", "Team", NULL);
+  ack = natter_test_client_send_message (alice, 3, "team", "RC:TxtMsg", "{\"content\":\"hello team\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  {
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpstr (deliver->deliver->message->target_id, ==, "team");
+    g_assert_cmpstr (deliver->deliver->message->sender_user_id, ==, "alice");
+  }
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 200);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 100);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* Join, quit, refresh, query. */
+  api_ok (server, "group/join", "userId", "carol", "groupId", "team", NULL);
+  {
+    g_autoptr(GPtrArray) ids = member_ids (server, "team");
+    g_autofree char *text = joined (ids);
+    g_assert_cmpstr (text, ==, "alice,bob,carol");
+  }
+  api_ok (server, "group/quit", "userId", "bob", "groupId", "team", NULL);
+  api_ok (server, "group/refresh", "groupId", "team", "groupName", "Team 2", NULL);
+  ack = natter_test_client_send_message (bob, 3, "team", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22406);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* Sync sets a user's whole membership. */
+  api_ok (server, "group/sync", "userId", "bob", "group[team]", "Team 2", "group[other]", "Other", NULL);
+  api_ok (server, "group/sync", "userId", "carol", "group[other]", "Other", NULL);
+  {
+    g_autoptr(GPtrArray) team = member_ids (server, "team");
+    g_autoptr(GPtrArray) other = member_ids (server, "other");
+    g_autofree char *team_text = joined (team);
+    g_autofree char *other_text = joined (other);
+
+    g_assert_cmpstr (team_text, ==, "alice,bob");
+    g_assert_cmpstr (other_text, ==, "bob,carol");
+  }
+
+  /* Membership survives a restart. */
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+  {
+    g_autoptr(GPtrArray) team = member_ids (server, "team");
+    g_autofree char *team_text = joined (team);
+    g_assert_cmpstr (team_text, ==, "alice,bob");
+  }
+
+  /* Dismiss. */
+  api_ok (server, "group/dismiss", "userId", "alice", "groupId", "team", NULL);
+  {
+    g_autoptr(GPtrArray) team = member_ids (server, "team");
+    g_assert_cmpuint (team->len, ==, 0);
+  }
+}
+
+static void
+expire_gags (NatterTestServer *server)
+{
+  g_autofree char *path = g_build_filename (natter_test_server_get_data_dir (server), "natterd.db", NULL);
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE group_members SET gag_until = 1000 WHERE gag_until > 0",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_changes (db), ==, 1);
+  sqlite3_close (db);
+}
+
+static void
+test_gag (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(JsonObject) list = NULL;
+  JsonArray *users;
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "bob", "groupId", "g", NULL);
+  api_ok (server, "group/user/gag/add", "userId", "alice", "groupId", "g", "minute", "10", NULL);
+
+  ack = natter_test_client_send_message (alice, 3, "g", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22408);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  list = natter_test_server_api (server, NULL, "group/user/gag/list", "groupId", "g", NULL);
+  users = json_object_get_array_member (list, "users");
+  g_assert_cmpuint (json_array_get_length (users), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (users, 0), "userId"), ==, "alice");
+  /* "yyyy-MM-dd HH:mm:ss" */
+  g_assert_cmpuint (strlen (json_object_get_string_member (json_array_get_object_element (users, 0), "time")), ==, 19);
+  g_clear_pointer (&list, json_object_unref);
+
+  /* Range of minute. */
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/user/gag/add", "userId", "alice",
+                                                          "groupId", "g", "minute", "43201", NULL);
+    assert_code (reply, 1002);
+  }
+
+  /* Expiry: the gag ends by itself once its time has passed (the time is
+   * moved back in the store while natterd is stopped). */
+  natter_test_server_stop (server);
+  expire_gags (server);
+  natter_test_server_restart (server);
+  natter_test_client_free (g_steal_pointer (&alice));
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  ack = natter_test_client_send_message (alice, 3, "g", "RC:TxtMsg", "{\"content\":\"free\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+  list = natter_test_server_api (server, NULL, "group/user/gag/list", "groupId", "g", NULL);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (list, "users")), ==, 0);
+
+  /* Rollback lifts a gag at once. */
+  api_ok (server, "group/user/gag/add", "userId", "alice", "groupId", "g", "minute", "10", NULL);
+  ack = natter_test_client_send_message (alice, 3, "g", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22408);
+  g_clear_pointer (&ack, natter_frame_free);
+  api_ok (server, "group/user/gag/rollback", "userId", "alice", "groupId", "g", NULL);
+  ack = natter_test_client_send_message (alice, 3, "g", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+}
+
+static void
+test_member_limit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\ngroup-max-members=2\n", NULL);
+  g_autoptr(JsonObject) reply = NULL;
+
+  api_ok (server, "group/create", "userId", "a", "userId", "b", "groupId", "small", NULL);
+  reply = natter_test_server_api (server, NULL, "group/join", "userId", "c", "groupId", "small", NULL);
+  assert_code (reply, 1502);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/groups/membership", test_membership);
+  g_test_add_func ("/server/groups/gag", test_gag);
+  g_test_add_func ("/server/groups/member-limit", test_member_limit);
+
+  return g_test_run ();
+}
