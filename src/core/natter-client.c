@@ -126,6 +126,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_connect        (NatterClient *self);
+static gboolean ping_cb          (gpointer      user_data);
 static void schedule_reconnect   (NatterClient *self);
 static void drop_connection      (NatterClient *self);
 static void flush_outbox         (NatterClient *self);
@@ -377,10 +378,15 @@ deliver_done (DeliverData *data,
     }
   else
     {
-      /* Not stored: nothing after it may be acked on this connection; the
-       * server replays it after the next connect. */
-      data->item->generation = 0;
+      /* Not stored: nothing after it may be acked, so this connection acks
+       * nothing more; a new one gets the replay from the last ack. */
       data->item->done = TRUE;
+      if (data->item->generation == self->generation && self->ws != NULL)
+        {
+          drop_connection (self);
+          schedule_reconnect (self);
+        }
+      return;
     }
   ack_delivered (self);
 }
@@ -901,6 +907,8 @@ handle_connect_ack (NatterClient              *self,
   if (ack->server_time > 0)
     self->server_time_offset = ack->server_time - now_ms ();
   self->ping_interval = ack->ping_interval > 0 ? ack->ping_interval : DEFAULT_PING_INTERVAL_S;
+  g_clear_handle_id (&self->ping_source, g_source_remove);
+  self->ping_source = g_timeout_add_seconds (self->ping_interval, ping_cb, self);
   self->handshake_done = TRUE;
   self->attempt = 0;
   self->acked_seq = self->last_seq;
