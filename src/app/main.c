@@ -8,19 +8,13 @@
 
 #include "natter-application.h"
 
-/* Run from the build tree (build-aux/dev run, a developer's shell): use the
- * schema compiled there unless one is given. */
-static void
-use_build_tree_schema (const char *argv0)
+static gboolean
+running_from_build_tree (void)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *dir = exe != NULL ? g_path_get_dirname (exe) : NULL;
 
-  if (g_getenv ("GSETTINGS_SCHEMA_DIR") != NULL || dir == NULL)
-    return;
-  if (g_str_equal (dir, NATTER_BUILD_APP_DIR) &&
-      g_file_test (NATTER_BUILD_SCHEMA_DIR "/gschemas.compiled", G_FILE_TEST_EXISTS))
-    g_setenv ("GSETTINGS_SCHEMA_DIR", NATTER_BUILD_SCHEMA_DIR, TRUE);
+  return dir != NULL && g_str_equal (dir, NATTER_BUILD_APP_DIR);
 }
 
 int
@@ -29,9 +23,16 @@ main (int   argc,
 {
   g_autoptr(NatterApplication) app = NULL;
 
-  use_build_tree_schema (argv[0]);
+  /* Run from the build tree (build-aux/dev run, a developer's shell): the
+   * schema and translations compiled there, unless told otherwise. */
+  gboolean uninstalled = running_from_build_tree ();
+
+  if (uninstalled && g_getenv ("GSETTINGS_SCHEMA_DIR") == NULL &&
+      g_file_test (NATTER_BUILD_SCHEMA_DIR "/gschemas.compiled", G_FILE_TEST_EXISTS))
+    g_setenv ("GSETTINGS_SCHEMA_DIR", NATTER_BUILD_SCHEMA_DIR, TRUE);
+
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, uninstalled ? NATTER_BUILD_LOCALE_DIR : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

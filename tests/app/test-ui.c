@@ -11,7 +11,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -672,12 +674,49 @@ test_app (void)
   spin (100);
 }
 
+/* The first run in Simplified Chinese (test-ui --language zh_CN). */
+static void
+test_translated (void)
+{
+  g_autoptr(NatterApplication) app = natter_application_new_full (G_APPLICATION_NON_UNIQUE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *profile = g_build_filename (tmp_dir, "zh", NULL);
+  NatterWindow *window;
+
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+  window = NATTER_WINDOW (natter_application_open_profile (app, profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+  wait_for_page (window, "sign-in");
+  wait_for_label (GTK_WIDGET (window), "欢迎使用 Natter");
+  wait_for_label (GTK_WIDGET (window), "登录你的 Natter 服务器");
+  g_assert_nonnull (find_entry_row (GTK_WIDGET (window), "服务器地址"));
+  g_assert_nonnull (find_entry_row (GTK_WIDGET (window), "令牌"));
+  screenshot (GTK_WIDGET (window), "screenshot-sign-in-zh_CN.png");
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+}
+
 int
 main (int argc, char *argv[])
 {
+  const char *language = NULL;
   int ret;
 
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  if (argc >= 3 && g_str_equal (argv[1], "--language"))
+    {
+      /* LANGUAGE picks the catalog even in the C.UTF-8 locale */
+      language = argv[2];
+      g_setenv ("LANGUAGE", language, TRUE);
+      setlocale (LC_ALL, "");
+      bindtextdomain (GETTEXT_PACKAGE, NATTER_BUILD_LOCALE_DIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      textdomain (GETTEXT_PACKAGE);
+      argv[2] = argv[0];
+      argv += 2;
+      argc -= 2;
+    }
   g_test_init (&argc, &argv, NULL);
 
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
@@ -685,7 +724,10 @@ main (int argc, char *argv[])
   g_setenv ("XDG_CACHE_HOME", tmp_dir, TRUE);
   server = natter_test_server_new ();
 
-  g_test_add_func ("/ui/first-run-and-chat", test_app);
+  if (language != NULL)
+    g_test_add_func ("/ui/translated-first-run", test_translated);
+  else
+    g_test_add_func ("/ui/first-run-and-chat", test_app);
   ret = g_test_run ();
 
   natter_test_server_free (server);
