@@ -42,6 +42,7 @@ typedef struct
   AnswerMode         answer_mode;
   gboolean           was_active;
   guint              hangup_id;
+  guint              finish_id;
   guint              stdin_id;
   GString           *stdin_line;
 } CallRun;
@@ -129,16 +130,45 @@ print_result (NatterCall *call)
   print_line ("%s", json);
 }
 
+static void watch_call (CallRun    *run,
+                        NatterCall *call);
+
+/* After the manager handled the event that ended our call: a call that
+ * replaced it (we both dialled each other and the peer's call won) is
+ * followed instead; otherwise we are done. */
+static gboolean
+finish_or_follow (gpointer user_data)
+{
+  CallRun *run = user_data;
+  NatterCall *current = natter_call_manager_get_current_call (run->manager);
+
+  run->finish_id = 0;
+  if (current != NULL && current != run->call &&
+      g_strcmp0 (natter_call_get_peer_id (current), natter_call_get_peer_id (run->call)) == 0)
+    {
+      g_signal_handlers_disconnect_by_data (run->call, run);
+      g_clear_object (&run->call);
+      watch_call (run, current);
+      print_line ("%s", natter_call_state_to_string (natter_call_get_state (current)));
+      if (natter_call_get_state (current) == NATTER_CALL_STATE_ACTIVE)
+        on_state_changed (current, NATTER_CALL_STATE_ACTIVE, NATTER_CALL_STATE_INCOMING, run);
+      return G_SOURCE_REMOVE;
+    }
+
+  print_result (run->call);
+  natter_cli_finish (run->ctx, run->was_active ? NATTER_CLI_EXIT_OK : NATTER_CLI_EXIT_REFUSED);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_call_finished (NatterCallManager *manager,
                   NatterCall        *call,
                   NatterMessage     *summary,
                   CallRun           *run)
 {
-  if (call != run->call)
+  if (call != run->call || run->finish_id != 0)
     return;
-  print_result (call);
-  natter_cli_finish (run->ctx, run->was_active ? NATTER_CLI_EXIT_OK : NATTER_CLI_EXIT_REFUSED);
+  run->finish_id = g_idle_add (finish_or_follow, run);
 }
 
 static gboolean
@@ -317,6 +347,7 @@ run_call (NatterCliContext  *ctx,
 
   g_clear_handle_id (&run.stdin_id, g_source_remove);
   g_clear_handle_id (&run.hangup_id, g_source_remove);
+  g_clear_handle_id (&run.finish_id, g_source_remove);
   if (run.call != NULL)
     {
       g_signal_handlers_disconnect_by_data (run.call, &run);

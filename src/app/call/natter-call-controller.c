@@ -177,6 +177,14 @@ on_incoming_call (NatterCallManager    *manager,
   g_autoptr(GIcon) icon = g_themed_icon_new (video ? "camera-video-symbolic" : "call-start-symbolic");
 
   stop_ringing (self);
+
+  /* Both dialled each other and theirs won: it is already accepted. */
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_ACTIVE)
+    {
+      show_window (self, call, NULL, parent);
+      return;
+    }
+
   self->ringing_call = g_object_ref (call);
   g_signal_connect (call, "state-changed", G_CALLBACK (on_ringing_state_changed), self);
 
