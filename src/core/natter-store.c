@@ -2466,6 +2466,25 @@ natter_store_set_own_user_id (NatterStore *self,
   g_return_val_if_fail (g_task_is_valid (result, self), fail); \
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == (tag), fail)
 
+/* A job about one conversation; the caller sets its extras and pushes it. */
+static Job *
+conversation_job (NatterStore            *self,
+                  gpointer                tag,
+                  JobFunc                 func,
+                  ResultKind              result_kind,
+                  NatterConversationType  type,
+                  const char             *target_id,
+                  GCancellable           *cancellable,
+                  GAsyncReadyCallback     callback,
+                  gpointer                user_data)
+{
+  Job *job = job_new (self, tag, func, result_kind, cancellable, callback, user_data);
+
+  job->type = type;
+  job->target_id = g_strdup (target_id);
+  return job;
+}
+
 void
 natter_store_open_async (NatterStore         *self,
                          GCancellable        *cancellable,
@@ -2697,10 +2716,8 @@ natter_store_get_messages_async (NatterStore            *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_get_messages_async, do_get_messages, RESULT_MESSAGES,
-                 cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_get_messages_async, do_get_messages, RESULT_MESSAGES, type, target_id,
+                          cancellable, callback, user_data);
   job->int1 = before_time;
   job->int2 = before_id > 0 ? before_id : G_MAXINT64;
   job->limit = limit;
@@ -2770,23 +2787,6 @@ natter_store_search_finish (NatterStore   *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-static void
-push_conversation_job (NatterStore            *self,
-                       gpointer                tag,
-                       JobFunc                 func,
-                       NatterConversationType  type,
-                       const char             *target_id,
-                       GCancellable           *cancellable,
-                       GAsyncReadyCallback     callback,
-                       gpointer                user_data)
-{
-  Job *job = job_new (self, tag, func, RESULT_BOOLEAN, cancellable, callback, user_data);
-
-  job->type = type;
-  job->target_id = g_strdup (target_id);
-  job_push (self, job);
-}
-
 void
 natter_store_clear_messages_async (NatterStore            *self,
                                    NatterConversationType  type,
@@ -2797,8 +2797,8 @@ natter_store_clear_messages_async (NatterStore            *self,
 {
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
-  push_conversation_job (self, natter_store_clear_messages_async, do_clear_messages, type,
-                         target_id, cancellable, callback, user_data);
+  job_push (self, conversation_job (self, natter_store_clear_messages_async, do_clear_messages,
+                                    RESULT_BOOLEAN, type, target_id, cancellable, callback, user_data));
 }
 
 gboolean
@@ -2858,10 +2858,8 @@ natter_store_get_conversation_async (NatterStore            *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_get_conversation_async, do_get_conversation,
-                 RESULT_CONVERSATION, cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_get_conversation_async, do_get_conversation, RESULT_CONVERSATION, type, target_id,
+                          cancellable, callback, user_data);
   job_push (self, job);
 }
 
@@ -2889,10 +2887,8 @@ natter_store_set_conversation_flag_async (NatterStore             *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_set_conversation_flag_async, do_set_conversation_flag,
-                 RESULT_BOOLEAN, cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_set_conversation_flag_async, do_set_conversation_flag, RESULT_BOOLEAN, type, target_id,
+                          cancellable, callback, user_data);
   job->int1 = field;
   job->flag = !!value;
   job_push (self, job);
@@ -2921,10 +2917,8 @@ natter_store_set_draft_async (NatterStore            *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_set_draft_async, do_set_draft, RESULT_BOOLEAN,
-                 cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_set_draft_async, do_set_draft, RESULT_BOOLEAN, type, target_id,
+                          cancellable, callback, user_data);
   job->text = g_strdup (draft);
   job->int1 = g_get_real_time () / 1000;
   job_push (self, job);
@@ -2953,10 +2947,8 @@ natter_store_clear_unread_async (NatterStore            *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_clear_unread_async, do_clear_unread, RESULT_BOOLEAN,
-                 cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_clear_unread_async, do_clear_unread, RESULT_BOOLEAN, type, target_id,
+                          cancellable, callback, user_data);
   job->int1 = read_time;
   job_push (self, job);
 }
@@ -2984,10 +2976,8 @@ natter_store_mark_read_async (NatterStore            *self,
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
 
-  job = job_new (self, natter_store_mark_read_async, do_mark_read, RESULT_BOOLEAN,
-                 cancellable, callback, user_data);
-  job->type = type;
-  job->target_id = g_strdup (target_id);
+  job = conversation_job (self, natter_store_mark_read_async, do_mark_read, RESULT_BOOLEAN, type, target_id,
+                          cancellable, callback, user_data);
   job->int1 = read_time;
   job_push (self, job);
 }
@@ -3011,8 +3001,9 @@ natter_store_delete_conversation_async (NatterStore            *self,
 {
   g_return_if_fail (NATTER_IS_STORE (self));
   g_return_if_fail (target_id != NULL);
-  push_conversation_job (self, natter_store_delete_conversation_async, do_delete_conversation,
-                         type, target_id, cancellable, callback, user_data);
+  job_push (self, conversation_job (self, natter_store_delete_conversation_async,
+                                    do_delete_conversation, RESULT_BOOLEAN, type, target_id,
+                                    cancellable, callback, user_data));
 }
 
 gboolean
