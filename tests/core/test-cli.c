@@ -390,6 +390,25 @@ test_commands (Fixture       *fixture,
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&lines, g_ptr_array_unref);
 
+  /* send --file: uploaded, then an RC:FileMsg with its URL. */
+  {
+    g_autofree char *path = g_build_filename (fixture->dir, "notes.txt", NULL);
+    JsonObject *content;
+
+    g_file_set_contents (path, "meeting notes\n", -1, NULL);
+    g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                              (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 0);
+    lines = json_lines (out);
+    g_assert_cmpuint (lines->len, ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "objectName"), ==, "RC:FileMsg");
+    content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
+    g_assert_cmpstr (json_object_get_string_member (content, "name"), ==, "notes.txt");
+    g_assert_cmpint (json_object_get_int_member (content, "size"), ==, 14);
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (content, "fileUrl"), "http://127.0.0.1:"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&lines, g_ptr_array_unref);
+  }
+
   /* join-chatroom: recent messages, then the room. */
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                             (const char * const[]) { "join-chatroom", "hall", "--count", "-1", NULL }), ==, 0);

@@ -1101,6 +1101,27 @@ test_group_gag_and_search (void)
   g_assert_cmpint (natter_message_get_sent_status (failed), ==, NATTER_SENT_STATUS_FAILED);
   g_assert_cmpint (natter_message_get_error_code (failed), ==, NATTER_CODE_GAGGED_IN_GROUP);
 
+  /* Ungagged, the user retries the failed message: same row, sent now. */
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/user/gag/rollback", "userId", "bob", "groupId", "team",
+                                  NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  {
+    g_autoptr(NatterMessage) resent = NULL;
+
+    natter_client_resend_message_async (bob->client, failed, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    resent = natter_client_resend_message_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    g_assert_true (resent == failed);
+    g_assert_cmpint (natter_message_get_sent_status (failed), ==, NATTER_SENT_STATUS_SENT);
+    g_assert_cmpint (natter_message_get_error_code (failed), ==, 0);
+    g_assert_nonnull (natter_message_get_message_uid (failed));
+    wait_received (alice, 1);
+    g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (alice->received, 0)), ==, "can I speak?");
+  }
+
   /* Search finds Chinese words inside a sentence. */
   natter_store_search_async (natter_client_get_store (bob->client), "明天下午", 0, NULL, 10, NULL,
                              test_store_result_cb, &result);
