@@ -237,17 +237,68 @@ static void download_read_cb (GObject      *object,
                               gpointer      user_data);
 
 static void
-download_finished (GTask *task)
+download_moved_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
   Transfer *transfer = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
-  /* A complete file appears under its final name or not at all. */
-  if (!g_file_move (transfer->partial, transfer->file, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL,
-                    &error))
+  if (!g_file_move_finish (G_FILE (object), result, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_pointer (task, g_object_ref (transfer->file), g_object_unref);
+}
+
+static void
+download_finished (GTask *task)
+{
+  Transfer *transfer = g_task_get_task_data (task);
+
+  /* A complete file appears under its final name or not at all. */
+  g_file_move_async (transfer->partial, transfer->file, G_FILE_COPY_OVERWRITE, G_PRIORITY_DEFAULT,
+                     g_task_get_cancellable (task), NULL, NULL, download_moved_cb, g_object_ref (task));
+}
+
+/* The cache directory, made in a worker thread (no async mkdir -p in GIO). */
+static void
+make_cache_dir_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
+{
+  GFile *dir = task_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_make_directory_with_parents (dir, cancellable, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void download_created_cb (GObject      *object,
+                                 GAsyncResult *result,
+                                 gpointer      user_data);
+
+static void
+cache_dir_made_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Transfer *transfer = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_file_replace_async (transfer->partial, NULL, FALSE, G_FILE_CREATE_PRIVATE, G_PRIORITY_DEFAULT,
+                        g_task_get_cancellable (task), download_created_cb, g_object_ref (task));
 }
 
 static void
@@ -373,16 +424,13 @@ download_sent_cb (GObject      *object,
   transfer->total = soup_message_headers_get_content_length (soup_message_get_response_headers (message));
 
   dir = g_file_get_parent (transfer->file);
-  /* Creating the cache directory is one quick call; the data is streamed. */
-  if (!g_file_make_directory_with_parents (dir, NULL, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
+  {
+    g_autoptr(GTask) mkdir_task = g_task_new (NULL, g_task_get_cancellable (task), cache_dir_made_cb,
+                                              g_object_ref (task));
 
-  g_file_replace_async (transfer->partial, NULL, FALSE, G_FILE_CREATE_PRIVATE, G_PRIORITY_DEFAULT,
-                        g_task_get_cancellable (task), download_created_cb, g_object_ref (task));
+    g_task_set_task_data (mkdir_task, g_steal_pointer (&dir), g_object_unref);
+    g_task_run_in_thread (mkdir_task, make_cache_dir_thread);
+  }
 }
 
 static void
