@@ -1229,7 +1229,9 @@ ws_connected_cb (GObject      *object,
 
   if (ws == NULL)
     {
-      g_debug ("Cannot connect to %s: %s", g_uri_to_string (self->ws_uri), error->message);
+      g_autofree char *url = g_uri_to_string (self->ws_uri);
+
+      g_debug ("Cannot connect to %s: %s", url, error->message);
       drop_connection (self);
       schedule_reconnect (self);
       return;
