@@ -15,6 +15,7 @@
 #include "natterd-log.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 
 #define HOUR_MS (G_GINT64_CONSTANT (3600) * 1000)

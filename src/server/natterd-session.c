@@ -171,6 +171,20 @@ natterd_session_send_chatroom_event (NatterdSession *self,
 
 /* ------------------------------------------------------------------ replay */
 
+/* Inbox seqs have no holes; a jump means an entry was skipped. */
+static void
+log_gap (NatterdSession *self,
+         const char     *how,
+         guint64         seq)
+{
+  char expected[24], got[24];
+
+  g_snprintf (expected, sizeof expected, "%" G_GUINT64_FORMAT, self->sent_seq + 1);
+  g_snprintf (got, sizeof got, "%" G_GUINT64_FORMAT, seq);
+  natterd_log (G_LOG_LEVEL_WARNING, "inbox-gap", "user", self->user->user_id, "device", self->device_id,
+               "how", how, "expected", expected, "seq", got, NULL);
+}
+
 static void fetch_replay_page (NatterdSession *self);
 
 static void
@@ -215,17 +229,24 @@ replay_page_done (NatterdRead *read,
 
       if (entry->seq <= self->sent_seq)
         continue;
+      if (entry->seq != self->sent_seq + 1)
+        log_gap (self, "replay", entry->seq);
       send_deliver (self, entry->seq, &entry->message, TRUE);
       self->sent_seq = entry->seq;
       self->server->metrics.messages_replayed++;
     }
 
-  /* Entries committed after the read started were not sent live either. */
-  if (read->entries->len == 0 && self->sent_seq < self->user->max_seq)
+  /* A read that started before the latest commits misses them (and they
+   * were not sent live either): read again. Only entries that no longer
+   * exist would stay empty; skip such a gap after a few tries. */
+  if (read->entries->len == 0 && self->sent_seq < self->user->max_seq &&
+      ++self->empty_replays >= 3)
     {
-      /* Nothing left in the store below max_seq (entries pruned): skip the gap. */
       self->sent_seq = self->user->max_seq;
+      self->empty_replays = 0;
     }
+  else if (read->entries->len > 0)
+    self->empty_replays = 0;
   maybe_continue_replay (self);
 }
 
@@ -263,6 +284,8 @@ natterd_session_deliver_live (NatterdSession       *self,
       return;
     }
 
+  if (seq != self->sent_seq + 1)
+    log_gap (self, "live", seq);
   send_deliver (self, seq, message, FALSE);
   self->sent_seq = seq;
   self->server->metrics.messages_delivered++;

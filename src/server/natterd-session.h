@@ -45,6 +45,7 @@ struct _NatterdSession
   guint64                  sent_seq;    /* highest inbox seq sent */
   guint64                  acked_seq;
   guint64                  saved_acked_seq;
+  guint                    empty_replays : 2;
   guint                    replaying : 1;       /* offline replay (or lagging) */
   guint                    replay_in_flight : 1;
   guint                    connecting : 1;      /* waiting for the app lookup */

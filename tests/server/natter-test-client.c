@@ -19,6 +19,8 @@ struct _NatterTestClient
   guint32                  next_request;
   guint                    next_message;
   gboolean                 auto_ack;
+  NatterTestFrameFunc      frame_func;
+  gpointer                 frame_data;
   gboolean                 closed;
   gushort                  close_code;
   char                    *close_reason;
@@ -95,7 +97,24 @@ on_message (SoupWebsocketConnection *ws,
         }
     }
 
+  /* ConnectAck stays for natter_test_client_connect(), whatever else the
+   * frame func takes. */
+  if (self->frame_func != NULL && frame->body_case != NATTER__FRAME__BODY_CONNECT_ACK)
+    {
+      self->frame_func (self, frame, self->frame_data);
+      natter_frame_free (frame);
+      return;
+    }
   g_queue_push_tail (&self->frames, frame);
+}
+
+void
+natter_test_client_set_frame_func (NatterTestClient    *self,
+                                   NatterTestFrameFunc  func,
+                                   gpointer             user_data)
+{
+  self->frame_func = func;
+  self->frame_data = user_data;
 }
 
 static void

@@ -33,6 +33,17 @@ NatterTestClient *natter_test_client_new_user      (NatterTestServer   *server,
                                                     const char         *device_id);
 void              natter_test_client_free          (NatterTestClient   *self);
 
+/* Frames go to @func (which must not free them) instead of the queue that
+ * natter_test_client_expect() reads; NULL restores the queue. ConnectAck is
+ * always queued, so the func can be set before natter_test_client_connect()
+ * and sees the offline replay that follows it. */
+typedef void (*NatterTestFrameFunc) (NatterTestClient  *client,
+                                     const NatterFrame *frame,
+                                     gpointer           user_data);
+void              natter_test_client_set_frame_func (NatterTestClient  *self,
+                                                     NatterTestFrameFunc func,
+                                                     gpointer           user_data);
+
 /* Deliver frames are acked (DeliverAck) as they arrive unless turned off. */
 void              natter_test_client_set_auto_ack  (NatterTestClient   *self,
                                                     gboolean            auto_ack);
