@@ -30,6 +30,7 @@ G_DEFINE_QUARK (natter-client-error-quark, natter_client_error)
 #define TYPING_INTERVAL_US       (6 * G_USEC_PER_SEC)
 
 typedef struct {
+  NatterClient *client;         /* unowned: the client owns its pending sends */
   char *client_msg_id;
   NatterMessage *message;       /* the stored row (persisted) or the transient message */
   GList *tasks;                 /* GTasks waiting for the ack */
@@ -259,6 +260,28 @@ fail_waiting_sends (NatterClient *self,
 
   for (guint i = 0; i < done->len; i++)
     g_hash_table_remove (self->pending_sends, g_ptr_array_index (done, i));
+}
+
+/* Status-only messages are not kept: their ack will never come on a new
+ * connection. Persisted ones wait in the outbox for it. */
+static void
+fail_status_sends (NatterClient *self,
+                   const GError *error)
+{
+  GHashTableIter iter;
+  PendingSend *pending;
+  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
+
+  g_hash_table_iter_init (&iter, self->pending_sends);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pending))
+    if (!natter_message_is_persisted (pending->message))
+      {
+        g_hash_table_iter_steal (&iter);
+        g_ptr_array_add (failed, pending);
+      }
+
+  for (guint i = 0; i < failed->len; i++)
+    pending_send_return_error (g_ptr_array_index (failed, i), error);
 }
 
 /* ----------------------------------------------------------- pending queries */
@@ -606,11 +629,9 @@ static gboolean
 retry_publish_cb (gpointer user_data)
 {
   PendingSend *pending = user_data;
-  NatterClient *self = g_object_get_data (G_OBJECT (pending->message), "natter-client");
 
   pending->retry_source = 0;
-  if (self != NULL)
-    publish_pending (self, pending);
+  publish_pending (pending->client, pending);
   return G_SOURCE_REMOVE;
 }
 
@@ -634,7 +655,6 @@ handle_publish_ack (NatterClient              *self,
     {
       /* Sending too fast: the same client_msg_id goes again shortly. */
       g_clear_handle_id (&pending->retry_source, g_source_remove);
-      g_object_set_data (G_OBJECT (message), "natter-client", self);
       pending->retry_source = g_timeout_add (TOO_FAST_RETRY_MS, retry_publish_cb, pending);
       return;
     }
@@ -734,6 +754,7 @@ add_pending (NatterClient  *self,
     }
 
   pending = g_new0 (PendingSend, 1);
+  pending->client = self;
   pending->client_msg_id = g_strdup (id);
   pending->message = g_object_ref (message);
   g_hash_table_insert (self->pending_sends, pending->client_msg_id, pending);
@@ -1110,6 +1131,7 @@ drop_connection (NatterClient *self)
 
   error = client_error (NATTER_CODE_NOT_CONNECTED, NULL);
   fail_pending_queries (self, error);
+  fail_status_sends (self, error);
 }
 
 static gboolean
