@@ -858,9 +858,30 @@ file_bytes (GFile *file)
   return bytes;
 }
 
+typedef struct {
+  goffset current;
+  goffset total;
+  guint calls;
+} Progress;
+
+static void
+progress_cb (goffset  current,
+             goffset  total,
+             gpointer user_data)
+{
+  Progress *progress = user_data;
+
+  g_assert_cmpint (current, >=, progress->current);
+  progress->current = current;
+  progress->total = total;
+  progress->calls++;
+}
+
 static void
 test_media_round_trip (void)
 {
+  Progress upload = { 0 };
+  Progress download = { 0 };
   g_autoptr(NatterTestServer) server = natter_test_server_new ();
   Peer *alice = peer_new (server, "alice", NULL);
   Peer *bob = peer_new (server, "bob", NULL);
@@ -897,12 +918,16 @@ test_media_round_trip (void)
   g_assert_no_error (error);
   g_clear_object (&result);
 
-  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", file, NULL, NULL,
-                                 NULL, test_store_result_cb, &result);
+  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", file, progress_cb,
+                                 &upload, NULL, test_store_result_cb, &result);
   test_wait_result (&result, 30);
   sent_file = natter_client_send_media_finish (alice->client, result, &error);
   g_assert_no_error (error);
   g_clear_object (&result);
+  /* Progress reached the whole file. */
+  g_assert_cmpuint (upload.calls, >, 0);
+  g_assert_cmpint (upload.current, ==, 300 * 1024);
+  g_assert_cmpint (upload.total, ==, 300 * 1024);
 
   wait_received (bob, 2);
   got_image = g_ptr_array_index (bob->received, 0);
@@ -940,10 +965,11 @@ test_media_round_trip (void)
     g_autoptr(GBytes) original = NULL;
     g_autoptr(GBytes) copy = NULL;
 
-    natter_client_download_async (bob->client, natter_message_get_file_url (got_file), NULL, NULL,
-                                  NULL, test_store_result_cb, &result);
+    natter_client_download_async (bob->client, natter_message_get_file_url (got_file), progress_cb,
+                                  &download, NULL, test_store_result_cb, &result);
     test_wait_result (&result, 30);
     local = natter_client_download_finish (bob->client, result, &error);
+    g_assert_cmpint (download.current, ==, 300 * 1024);
     g_assert_no_error (error);
     g_clear_object (&result);
     original = file_bytes (file);
