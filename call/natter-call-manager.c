@@ -29,12 +29,16 @@ struct _NatterCallManager
   GPtrArray             *waiting_calls;  /* outgoing calls waiting for TURN */
   guint                  turn_wait_id;
   gboolean               relay_only;
+  char                  *devices[3];     /* NatterCallDevice */
 };
 
 enum {
   PROP_0,
   PROP_CLIENT,
   PROP_CURRENT_CALL,
+  PROP_CAMERA,
+  PROP_MICROPHONE,
+  PROP_SPEAKER,
   N_PROPS
 };
 
@@ -200,6 +204,8 @@ host_create_media (NatterCallHost *host,
         g_message ("Ignoring ICE server %s", self->turn->uris[i]);
   if (self->relay_only)
     natter_call_media_set_relay_only (media, TRUE);
+  for (guint kind = 0; kind < G_N_ELEMENTS (self->devices); kind++)
+    natter_call_media_set_device (media, kind, self->devices[kind]);
   return media;
 }
 
@@ -422,6 +428,8 @@ natter_call_manager_finalize (GObject *object)
   g_ptr_array_unref (self->calls);
   g_ptr_array_unref (self->waiting_calls);
   g_clear_pointer (&self->turn, natter_turn_credentials_free);
+  for (guint i = 0; i < G_N_ELEMENTS (self->devices); i++)
+    g_free (self->devices[i]);
 
   G_OBJECT_CLASS (natter_call_manager_parent_class)->finalize (object);
 }
@@ -442,6 +450,11 @@ natter_call_manager_get_property (GObject    *object,
     case PROP_CURRENT_CALL:
       g_value_set_object (value, self->current);
       break;
+    case PROP_CAMERA:
+    case PROP_MICROPHONE:
+    case PROP_SPEAKER:
+      g_value_set_string (value, self->devices[prop_id - PROP_CAMERA]);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -459,6 +472,11 @@ natter_call_manager_set_property (GObject      *object,
     {
     case PROP_CLIENT:
       self->client = g_value_dup_object (value);
+      break;
+    case PROP_CAMERA:
+    case PROP_MICROPHONE:
+    case PROP_SPEAKER:
+      natter_call_manager_set_device (self, prop_id - PROP_CAMERA, g_value_get_string (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -497,6 +515,15 @@ natter_call_manager_class_init (NatterCallManagerClass *klass)
   properties[PROP_CURRENT_CALL] =
     g_param_spec_object ("current-call", NULL, NULL, NATTER_TYPE_CALL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CAMERA] =
+    g_param_spec_string ("camera", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_MICROPHONE] =
+    g_param_spec_string ("microphone", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_SPEAKER] =
+    g_param_spec_string ("speaker", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* A new call in INCOMING (Ringing already sent): accept or reject it. */
@@ -539,6 +566,23 @@ natter_call_manager_get_current_call (NatterCallManager *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MANAGER (self), NULL);
   return self->current;
+}
+
+void
+natter_call_manager_set_device (NatterCallManager *self,
+                                NatterCallDevice   kind,
+                                const char        *name)
+{
+  g_return_if_fail (NATTER_IS_CALL_MANAGER (self));
+  g_return_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER);
+
+  if (g_strcmp0 (self->devices[kind], name) == 0)
+    return;
+  g_free (self->devices[kind]);
+  self->devices[kind] = g_strdup (name);
+  if (self->current != NULL && kind != NATTER_CALL_DEVICE_SPEAKER)
+    natter_call_set_device (self->current, kind, name);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA + kind]);
 }
 
 void

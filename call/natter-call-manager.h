@@ -38,6 +38,13 @@ NatterCall        *natter_call_manager_start_call       (NatterCallManager   *se
                                                          NatterCallMediaType  media_type,
                                                          GError             **error);
 
+/* Devices (display names, "" for the default) for the next calls and, for
+ * camera and microphone, the live one. Also the properties "camera",
+ * "microphone", "speaker" (the app binds them to its GSettings). */
+void               natter_call_manager_set_device       (NatterCallManager   *self,
+                                                         NatterCallDevice     kind,
+                                                         const char          *name);
+
 /* Relay-only ICE (through TURN) for the next calls; also
  * NATTER_CALL_ICE_POLICY=relay, see natter-call-media.h. */
 void               natter_call_manager_set_relay_only   (NatterCallManager   *self,

@@ -41,6 +41,11 @@ struct _NatterCallMedia
   GstElement          *encoder;      /* vp8enc */
   GstElement          *volume;       /* mute */
   GstElement          *echo_probe;
+  GstElement          *camera;        /* the video source and what follows it */
+  GstElement          *camera_next;
+  GstElement          *microphone;
+  GstElement          *microphone_next;
+  char                *devices[3];    /* preferred display names, NatterCallDevice */
   NatterVideoSink     *remote_video;
   NatterVideoSink     *local_video;
 
@@ -55,6 +60,7 @@ struct _NatterCallMedia
   gboolean             remote_set;
   GPtrArray           *pending_candidates; /* Candidate*, until remote_set */
 
+  GstElement          *last_branch;    /* set by add_send_branch () */
   gboolean             muted;
   gboolean             camera_enabled; /* atomic */
   guint                video_bitrate;  /* atomic */
@@ -373,6 +379,38 @@ test_sources (void)
   return value != NULL && g_strcmp0 (value, "0") != 0 && *value != '\0';
 }
 
+static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
+
+/* The device of @kind named @name (display name), else the first one
+ * GstDeviceMonitor knows, as an element; NULL when there is none. */
+static GstElement *
+make_device_element (NatterCallDevice  kind,
+                     const char       *name)
+{
+  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
+  GList *devices;
+  GstDevice *chosen = NULL;
+  GstElement *element = NULL;
+
+  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
+  if (!gst_device_monitor_start (monitor))
+    return NULL;
+  devices = gst_device_monitor_get_devices (monitor);
+  for (GList *l = devices; l != NULL && chosen == NULL && name != NULL && *name != '\0'; l = l->next)
+    {
+      g_autofree char *display_name = gst_device_get_display_name (l->data);
+      if (g_strcmp0 (display_name, name) == 0)
+        chosen = l->data;
+    }
+  if (chosen == NULL && devices != NULL)
+    chosen = devices->data;
+  if (chosen != NULL)
+    element = gst_device_create_element (chosen, NULL);
+  g_list_free_full (devices, gst_object_unref);
+  gst_device_monitor_stop (monitor);
+  return element;
+}
+
 /* Adds @description (a bin whose first element takes @src) after @src,
  * ending in @tail if not NULL. */
 static gboolean
@@ -412,13 +450,39 @@ static GstElement *
 make_audio_output (NatterCallMedia *self)
 {
   g_autoptr(GError) error = NULL;
-  const char *description = test_sources ()
-    ? "audioconvert ! audioresample ! fakesink sync=true async=false"
-    : "audioconvert ! audioresample ! autoaudiosink async-handling=true";
-  GstElement *bin = gst_parse_bin_from_description (description, TRUE, &error);
+  GstElement *bin, *sink = NULL, *convert, *resample;
+  g_autoptr(GstPad) pad = NULL;
 
-  if (bin == NULL)
-    g_warning ("Cannot build the audio output: %s", error->message);
+  if (test_sources ())
+    sink = gst_parse_launch ("fakesink sync=true async=false", NULL);
+  else
+    {
+      const char *speaker = self->devices[NATTER_CALL_DEVICE_SPEAKER];
+
+      if (speaker != NULL && *speaker != '\0')
+        sink = make_device_element (NATTER_CALL_DEVICE_SPEAKER, speaker);
+      if (sink == NULL)
+        sink = gst_element_factory_make ("autoaudiosink", NULL);
+    }
+  convert = gst_element_factory_make ("audioconvert", NULL);
+  resample = gst_element_factory_make ("audioresample", NULL);
+  if (sink == NULL || convert == NULL || resample == NULL)
+    {
+      g_warning ("Cannot build the audio output");
+      g_clear_pointer (&sink, gst_object_unref);
+      g_clear_pointer (&convert, gst_object_unref);
+      g_clear_pointer (&resample, gst_object_unref);
+      return NULL;
+    }
+  /* A sink that waits for preroll would hold the live pipeline. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
+    g_object_set (sink, "async-handling", TRUE, NULL);
+
+  bin = gst_bin_new (NULL);
+  gst_bin_add_many (GST_BIN (bin), convert, resample, sink, NULL);
+  gst_element_link_many (convert, resample, sink, NULL);
+  pad = gst_element_get_static_pad (convert, "sink");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("sink", pad));
   return bin;
 }
 
@@ -526,25 +590,6 @@ parse_video_caps (int *width,
     }
 }
 
-/* The first device of @klass that GstDeviceMonitor knows, as an element. */
-static GstElement *
-make_device_source (const char *klass)
-{
-  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
-  GList *devices;
-  GstElement *element = NULL;
-
-  gst_device_monitor_add_filter (monitor, klass, NULL);
-  if (!gst_device_monitor_start (monitor))
-    return NULL;
-  devices = gst_device_monitor_get_devices (monitor);
-  for (GList *l = devices; l != NULL && element == NULL; l = l->next)
-    element = gst_device_create_element (l->data, NULL);
-  g_list_free_full (devices, gst_object_unref);
-  gst_device_monitor_stop (monitor);
-  return element;
-}
-
 static GstPad *
 request_webrtc_pad (NatterCallMedia *self,
                     const char      *rtp_caps)
@@ -586,6 +631,7 @@ add_send_branch (NatterCallMedia *self,
                    "Cannot link %s", GST_OBJECT_NAME (upstream));
       return FALSE;
     }
+  self->last_branch = bin;
   src = gst_element_get_static_pad (bin, "src");
   sink = request_webrtc_pad (self, rtp_caps);
   if (gst_pad_link (src, sink) != GST_PAD_LINK_OK)
@@ -617,7 +663,7 @@ add_audio (NatterCallMedia *self,
     source = gst_parse_launch ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
                                "samplesperbuffer=480", NULL);
   else
-    source = make_device_source ("Audio/Source");
+    source = make_device_element (NATTER_CALL_DEVICE_MICROPHONE, self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
   if (source == NULL)
     source = gst_element_factory_make ("autoaudiosrc", NULL);
   if (source == NULL)
@@ -640,6 +686,8 @@ add_audio (NatterCallMedia *self,
                         "clock-rate=48000,encoding-params=(string)2",
                         error))
     return FALSE;
+  self->microphone = source;
+  self->microphone_next = self->last_branch;
 
   self->volume = gst_bin_get_by_name (GST_BIN (self->pipeline), "mute");
   g_object_set (self->volume, "mute", self->muted, NULL);
@@ -664,7 +712,7 @@ add_video (NatterCallMedia *self,
   if (test_sources ())
     source = gst_parse_launch ("videotestsrc is-live=true pattern=smpte horizontal-speed=4", NULL);
   else
-    source = make_device_source ("Video/Source");
+    source = make_device_element (NATTER_CALL_DEVICE_CAMERA, self->devices[NATTER_CALL_DEVICE_CAMERA]);
   if (source == NULL)
     /* No camera: the call goes on, with black frames. */
     source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
@@ -688,6 +736,8 @@ add_video (NatterCallMedia *self,
       g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "Cannot link the camera");
       return FALSE;
     }
+  self->camera = source;
+  self->camera_next = scaler;
 
   encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
                             "video/x-raw,format=I420 ! "
@@ -945,6 +995,8 @@ natter_call_media_finalize (GObject *object)
   g_ptr_array_unref (self->turn_servers);
   g_ptr_array_unref (self->local_addresses);
   g_ptr_array_unref (self->pending_candidates);
+  for (guint i = 0; i < G_N_ELEMENTS (self->devices); i++)
+    g_free (self->devices[i]);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
 
@@ -1116,6 +1168,102 @@ natter_call_media_add_ice_server (NatterCallMedia *self,
   return FALSE;
 }
 
+/* Replaces a running source: the old one stops (its pads flush, so nothing
+ * reaches an unlinked pad), the new one takes its place upstream of the
+ * same converter; nothing is renegotiated. */
+static gboolean
+swap_source (NatterCallMedia  *self,
+             GstElement      **source,
+             GstElement       *next,
+             GstElement       *replacement)
+{
+  gst_element_set_state (*source, GST_STATE_NULL);
+  gst_element_unlink (*source, next);
+  gst_bin_remove (GST_BIN (self->pipeline), *source);
+
+  *source = replacement;
+  gst_bin_add (GST_BIN (self->pipeline), replacement);
+  if (!gst_element_link (replacement, next))
+    {
+      g_warning ("Cannot link %s", GST_OBJECT_NAME (replacement));
+      return FALSE;
+    }
+  gst_element_sync_state_with_parent (replacement);
+  return TRUE;
+}
+
+gboolean
+natter_call_media_set_device (NatterCallMedia  *self,
+                              NatterCallDevice  kind,
+                              const char       *name)
+{
+  GstElement *replacement;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, FALSE);
+
+  g_free (self->devices[kind]);
+  self->devices[kind] = g_strdup (name);
+
+  /* Before the start, or the speaker (used from the next call on):
+   * remembered only. */
+  if (self->pipeline == NULL || is_stopped (self) || kind == NATTER_CALL_DEVICE_SPEAKER)
+    return TRUE;
+  if (kind == NATTER_CALL_DEVICE_CAMERA && self->camera == NULL)
+    return TRUE;
+
+  if (test_sources ())
+    {
+      /* Test sources switch to another pattern / wave of that name. */
+      g_autofree char *description =
+        g_strdup_printf (kind == NATTER_CALL_DEVICE_CAMERA ? "videotestsrc is-live=true pattern=%s"
+                                                           : "audiotestsrc is-live=true wave=%s "
+                                                             "samplesperbuffer=480",
+                         name != NULL && *name != '\0' ? name : "0");
+      replacement = gst_parse_launch (description, NULL);
+      /* Test sources count time from their own start: continue the
+       * pipeline's running time instead (devices use the clock). */
+      if (replacement != NULL)
+        {
+          g_autoptr(GstClock) clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
+          GstClockTime now = gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline);
+
+          g_object_set (replacement, "timestamp-offset", (gint64) now, NULL);
+        }
+    }
+  else
+    replacement = make_device_element (kind, name);
+  if (replacement == NULL)
+    return FALSE;
+  if (kind == NATTER_CALL_DEVICE_CAMERA)
+    return swap_source (self, &self->camera, self->camera_next, replacement);
+  return swap_source (self, &self->microphone, self->microphone_next, replacement);
+}
+
+GStrv
+natter_call_list_devices (NatterCallDevice kind)
+{
+  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  GList *devices;
+
+  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, NULL);
+
+  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
+  if (gst_device_monitor_start (monitor))
+    {
+      devices = gst_device_monitor_get_devices (monitor);
+      for (GList *l = devices; l != NULL; l = l->next)
+        {
+          g_autofree char *name = gst_device_get_display_name (l->data);
+          g_strv_builder_add (names, name);
+        }
+      g_list_free_full (devices, gst_object_unref);
+      gst_device_monitor_stop (monitor);
+    }
+  return g_strv_builder_end (names);
+}
+
 void
 natter_call_media_set_relay_only (NatterCallMedia *self,
                                   gboolean         relay_only)
@@ -1247,6 +1395,9 @@ natter_call_media_stop (NatterCallMedia *self)
   gst_clear_object (&self->encoder);
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
+  self->camera = self->camera_next = NULL;
+  self->microphone = self->microphone_next = NULL;
+  self->last_branch = NULL;
   self->webrtc = NULL;
   gst_clear_object (&self->pipeline);
   g_ptr_array_set_size (self->pending_candidates, 0);

@@ -24,8 +24,7 @@
 
 #include <gst/gst.h>
 
-#include "natter-codes.h"
-#include "natter-video-sink.h"
+#include "natter-call.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +49,15 @@ gboolean         natter_call_media_add_ice_server       (NatterCallMedia     *se
                                                          const char          *uri,
                                                          const char          *username,
                                                          const char          *password);
+/* The device (display name; NULL or "" for the first/system default) to
+ * use. Before the start it picks the device; during a call a camera or
+ * microphone is switched at once, the speaker from the next call on. FALSE
+ * when the device could not be opened (the old one stays). With
+ * NATTER_CALL_TEST_SOURCES the name is a videotestsrc pattern or an
+ * audiotestsrc wave ("black", "snow", "silence"...). */
+gboolean         natter_call_media_set_device           (NatterCallMedia     *self,
+                                                         NatterCallDevice     kind,
+                                                         const char          *name);
 void             natter_call_media_set_relay_only       (NatterCallMedia     *self,
                                                          gboolean             relay_only);
 void             natter_call_media_add_local_address    (NatterCallMedia     *self,

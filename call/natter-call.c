@@ -691,6 +691,18 @@ natter_call_set_muted (NatterCall *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
 }
 
+gboolean
+natter_call_set_device (NatterCall       *self,
+                        NatterCallDevice  kind,
+                        const char       *name)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), FALSE);
+
+  if (self->media == NULL || !is_live (self))
+    return FALSE;
+  return natter_call_media_set_device (self->media, kind, name);
+}
+
 void
 natter_call_set_camera_enabled (NatterCall *self,
                                 gboolean    enabled)

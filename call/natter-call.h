@@ -18,6 +18,16 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+  NATTER_CALL_DEVICE_CAMERA,
+  NATTER_CALL_DEVICE_MICROPHONE,
+  NATTER_CALL_DEVICE_SPEAKER,
+} NatterCallDevice;
+
+/* Display names of the devices of @kind that GstDeviceMonitor knows now
+ * (blocks while it probes: not in a tight loop). */
+GStrv                natter_call_list_devices       (NatterCallDevice kind);
+
 #define NATTER_TYPE_CALL (natter_call_get_type ())
 G_DECLARE_FINAL_TYPE (NatterCall, natter_call, NATTER, CALL, GObject)
 
@@ -53,6 +63,11 @@ void                 natter_call_reject             (NatterCall *self);
 void                 natter_call_hangup             (NatterCall *self);
 void                 natter_call_set_muted          (NatterCall *self,
                                                      gboolean    muted);
+/* Switches the camera or microphone of a live call (display name; NULL or
+ * "" for the default); FALSE if it cannot be opened. */
+gboolean             natter_call_set_device         (NatterCall       *self,
+                                                     NatterCallDevice  kind,
+                                                     const char       *name);
 /* Black frames while off; the peer learns it from RC:VCModifyMedia. */
 void                 natter_call_set_camera_enabled (NatterCall *self,
                                                      gboolean    enabled);

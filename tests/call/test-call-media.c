@@ -10,272 +10,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "natter-call-private.h"
-#include "natter-call-media.h"
-#include "natter-object-names.h"
-
-/* ---------------------------------------------------------- the endpoint */
-
-#define TEST_TYPE_ENDPOINT (test_endpoint_get_type ())
-G_DECLARE_FINAL_TYPE (TestEndpoint, test_endpoint, TEST, ENDPOINT, GObject)
-
-struct _TestEndpoint
-{
-  GObject          parent_instance;
-  char            *user_id;
-  TestEndpoint    *peer;           /* unowned */
-  NatterCall      *call;
-  NatterCallMedia *media;          /* the last one created */
-  guint            media_alive;    /* created and not yet finalized */
-  gboolean         offline;        /* drops what it sends (a vanished peer) */
-  gboolean         auto_accept;
-  guint            ended;
-  JsonObject      *summary;
-};
-
-static void test_endpoint_iface_init (NatterCallHostInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (TestEndpoint, test_endpoint, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_CALL_HOST, test_endpoint_iface_init))
-
-typedef struct
-{
-  TestEndpoint *to;
-  char         *sender;
-  char         *object_name;
-  JsonObject   *content;
-} Delivery;
-
-static void
-delivery_free (gpointer data)
-{
-  Delivery *delivery = data;
-
-  g_object_unref (delivery->to);
-  g_free (delivery->sender);
-  g_free (delivery->object_name);
-  json_object_unref (delivery->content);
-  g_free (delivery);
-}
-
-static gboolean
-deliver (gpointer data)
-{
-  Delivery *delivery = data;
-  TestEndpoint *to = delivery->to;
-
-  if (g_str_equal (delivery->object_name, NATTER_OBJECT_CALL_INVITE))
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (to->call != NULL && natter_call_get_state (to->call) != NATTER_CALL_STATE_ENDED)
-        return G_SOURCE_REMOVE;
-      g_clear_object (&to->call);
-      to->call = natter_call_new_incoming (NATTER_CALL_HOST (to), to->user_id, delivery->sender,
-                                           delivery->content, &error);
-      g_assert_no_error (error);
-      natter_call_set_auto_accept (to->call, to->auto_accept);
-      natter_call_start (to->call);
-    }
-  else if (to->call != NULL)
-    natter_call_handle_message (to->call, delivery->sender, delivery->object_name, delivery->content);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-endpoint_send (NatterCallHost *host,
-               NatterCall     *call,
-               const char     *object_name,
-               JsonObject     *content)
-{
-  TestEndpoint *self = TEST_ENDPOINT (host);
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autoptr(JsonNode) copy = NULL;
-  Delivery *delivery;
-
-  if (self->offline)
-    return;
-
-  /* A copy through JSON text, as it travels. */
-  json_node_set_object (node, content);
-  copy = json_from_string (json_to_string (node, FALSE), NULL);
-
-  delivery = g_new0 (Delivery, 1);
-  delivery->to = g_object_ref (self->peer);
-  delivery->sender = g_strdup (self->user_id);
-  delivery->object_name = g_strdup (object_name);
-  delivery->content = json_object_ref (json_node_get_object (copy));
-  g_idle_add_full (G_PRIORITY_DEFAULT, deliver, delivery, delivery_free);
-}
-
-static void
-media_finalized (gpointer  data,
-                 GObject  *where_the_object_was)
-{
-  TestEndpoint *self = data;
-
-  self->media_alive--;
-  if (self->media == (NatterCallMedia *) where_the_object_was)
-    self->media = NULL;
-}
-
-static NatterCallMedia *
-endpoint_create_media (NatterCallHost *host,
-                       NatterCall     *call)
-{
-  TestEndpoint *self = TEST_ENDPOINT (host);
-  NatterCallMedia *media = natter_call_media_new (natter_call_get_media_type (call));
-
-  self->media = media;
-  self->media_alive++;
-  g_object_weak_ref (G_OBJECT (media), media_finalized, self);
-  return media;
-}
-
-static void
-endpoint_ended (NatterCallHost *host,
-                NatterCall     *call,
-                JsonObject     *summary)
-{
-  TestEndpoint *self = TEST_ENDPOINT (host);
-
-  self->ended++;
-  g_clear_pointer (&self->summary, json_object_unref);
-  if (summary != NULL)
-    self->summary = json_object_ref (summary);
-}
-
-static void
-test_endpoint_iface_init (NatterCallHostInterface *iface)
-{
-  iface->send = endpoint_send;
-  iface->create_media = endpoint_create_media;
-  iface->ended = endpoint_ended;
-}
-
-static void
-test_endpoint_dispose (GObject *object)
-{
-  TestEndpoint *self = TEST_ENDPOINT (object);
-
-  g_clear_object (&self->call);
-  G_OBJECT_CLASS (test_endpoint_parent_class)->dispose (object);
-}
-
-static void
-test_endpoint_finalize (GObject *object)
-{
-  TestEndpoint *self = TEST_ENDPOINT (object);
-
-  g_free (self->user_id);
-  g_clear_pointer (&self->summary, json_object_unref);
-  G_OBJECT_CLASS (test_endpoint_parent_class)->finalize (object);
-}
-
-static void
-test_endpoint_class_init (TestEndpointClass *klass)
-{
-  G_OBJECT_CLASS (klass)->dispose = test_endpoint_dispose;
-  G_OBJECT_CLASS (klass)->finalize = test_endpoint_finalize;
-}
-
-static void
-test_endpoint_init (TestEndpoint *self)
-{
-}
-
-typedef struct
-{
-  TestEndpoint *alice;
-  TestEndpoint *bob;
-} Pair;
-
-static void
-pair_setup (Pair          *pair,
-            gconstpointer  data)
-{
-  pair->alice = g_object_new (TEST_TYPE_ENDPOINT, NULL);
-  pair->bob = g_object_new (TEST_TYPE_ENDPOINT, NULL);
-  pair->alice->user_id = g_strdup ("alice");
-  pair->bob->user_id = g_strdup ("bob");
-  pair->alice->peer = pair->bob;
-  pair->bob->peer = pair->alice;
-}
-
-/* Runs the main loop until nothing is pending, so no delivery or media
- * event outlives the test. */
-static void
-drain (void)
-{
-  gint64 until = g_get_monotonic_time () + 200 * 1000;
-
-  while (g_get_monotonic_time () < until)
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-}
-
-static void
-pair_teardown (Pair          *pair,
-               gconstpointer  data)
-{
-  if (pair->alice->call != NULL)
-    natter_call_hangup (pair->alice->call);
-  if (pair->bob->call != NULL)
-    natter_call_hangup (pair->bob->call);
-  drain ();
-  g_clear_object (&pair->alice->call);
-  g_clear_object (&pair->bob->call);
-  drain ();
-
-  /* Every pipeline is gone once its call is. */
-  g_assert_cmpuint (pair->alice->media_alive, ==, 0);
-  g_assert_cmpuint (pair->bob->media_alive, ==, 0);
-  g_clear_object (&pair->alice);
-  g_clear_object (&pair->bob);
-}
-
-typedef gboolean (*Condition) (Pair *pair);
-
-static gboolean
-timeout_reached (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_for (Pair      *pair,
-          Condition  condition,
-          guint      seconds)
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_reached, &timed_out);
-
-  while (!condition (pair) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
-}
-
-static NatterCall *
-dial (Pair                *pair,
-      NatterCallMediaType  media_type,
-      const char          *call_id)
-{
-  g_clear_object (&pair->alice->call);
-  pair->alice->call = natter_call_new_outgoing (NATTER_CALL_HOST (pair->alice), call_id,
-                                                "alice", "bob", media_type);
-  natter_call_start (pair->alice->call);
-  return pair->alice->call;
-}
-
-static NatterCallState
-state_of (TestEndpoint *endpoint)
-{
-  return endpoint->call != NULL ? natter_call_get_state (endpoint->call) : NATTER_CALL_STATE_IDLE;
-}
+#include "natter-test-call-pair.h"
 
 /* ------------------------------------------------------------ conditions */
 
@@ -353,6 +88,14 @@ remote_frame_is_dark (NatterCall *call)
   return count > 0 && sum / (count * 3) < 24;
 }
 
+static guint64 frames_target;
+
+static gboolean
+bob_got_frames (Pair *pair)
+{
+  return natter_call_get_video_frames_received (pair->bob->call) >= frames_target;
+}
+
 /* Clean loopback: the RTCP loss reports raise the VP8 bitrate. */
 static gboolean
 bitrate_raised (Pair *pair)
@@ -415,6 +158,19 @@ test_video_call (Pair          *pair,
   natter_call_set_camera_enabled (call, TRUE);
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
   g_assert_true (natter_call_get_remote_camera_enabled (pair->bob->call));
+
+  /* Another camera mid-call (a test pattern here): swapped in place, the
+   * stream goes on. */
+  before = natter_call_get_video_frames_received (pair->bob->call);
+  g_assert_true (natter_call_media_set_device (pair->alice->media, NATTER_CALL_DEVICE_CAMERA, "black"));
+  g_assert_true (wait_for (pair, bob_sees_black, 10));
+  g_assert_true (natter_call_media_set_device (pair->alice->media, NATTER_CALL_DEVICE_MICROPHONE, "silence"));
+  g_assert_true (natter_call_media_set_device (pair->alice->media, NATTER_CALL_DEVICE_CAMERA, "smpte"));
+  g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  frames_target = before + 30;
+  g_assert_true (wait_for (pair, bob_got_frames, 10));
+  g_assert_false (natter_call_media_set_device (pair->alice->media, NATTER_CALL_DEVICE_CAMERA, "no-such-pattern"));
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
 
   natter_call_hangup (call);
   g_assert_true (wait_for (pair, both_ended, 10));

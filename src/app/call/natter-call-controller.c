@@ -17,6 +17,7 @@ struct _NatterCallController
   NatterCallWindow  *window;        /* weak */
   NatterCall        *ringing_call;  /* the incoming call we ring for */
   AdwMessageDialog  *dialog;        /* weak */
+  GSettings         *settings;      /* camera, microphone, speaker */
   GstElement        *ringtone;
   GstElement        *ringtone_volume;
   guint              ring_id;
@@ -272,6 +273,7 @@ natter_call_controller_dispose (GObject *object)
       g_action_map_remove_action (G_ACTION_MAP (self->application), "call-decline");
     }
   self->application = NULL;
+  g_clear_object (&self->settings);
   if (self->manager != NULL)
     g_signal_handlers_disconnect_by_data (self->manager, self);
   g_clear_object (&self->manager);
@@ -299,6 +301,7 @@ natter_call_controller_new (GtkApplication *application,
     { "call-decline", decline_activated, "s" },
   };
   NatterCallController *self;
+  GSettingsSchema *schema;
 
   g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
   g_return_val_if_fail (NATTER_IS_CLIENT (client), NULL);
@@ -309,6 +312,18 @@ natter_call_controller_new (GtkApplication *application,
   self->application = application;
   self->manager = natter_call_manager_new (client);
   g_signal_connect_object (self->manager, "incoming-call", G_CALLBACK (on_incoming_call), self, 0);
+
+  /* The devices chosen in Preferences (when the schema is installed). */
+  schema = g_settings_schema_source_lookup (g_settings_schema_source_get_default (), APP_ID, TRUE);
+  if (schema != NULL && g_settings_schema_has_key (schema, "camera") &&
+      g_settings_schema_has_key (schema, "microphone") && g_settings_schema_has_key (schema, "speaker"))
+    {
+      self->settings = g_settings_new (APP_ID);
+      g_settings_bind (self->settings, "camera", self->manager, "camera", G_SETTINGS_BIND_GET);
+      g_settings_bind (self->settings, "microphone", self->manager, "microphone", G_SETTINGS_BIND_GET);
+      g_settings_bind (self->settings, "speaker", self->manager, "speaker", G_SETTINGS_BIND_GET);
+    }
+  g_clear_pointer (&schema, g_settings_schema_unref);
   if (g_action_map_lookup_action (G_ACTION_MAP (application), "call-answer") == NULL)
     g_action_map_add_action_entries (G_ACTION_MAP (application), actions, G_N_ELEMENTS (actions), NULL);
   controllers = g_list_prepend (controllers, self);

@@ -30,6 +30,7 @@ struct _NatterCallWindow
   GtkLabel             *status_label;
   GtkToggleButton      *mute_button;
   GtkToggleButton      *camera_button;
+  GtkMenuButton        *devices_button;
   GtkButton            *accept_button;
   GtkButton            *hangup_button;
 };
@@ -126,6 +127,7 @@ update_state (NatterCallWindow *self)
   gboolean video = natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO;
 
   gtk_widget_set_visible (GTK_WIDGET (self->accept_button), state == NATTER_CALL_STATE_INCOMING);
+  gtk_widget_set_visible (GTK_WIDGET (self->devices_button), state == NATTER_CALL_STATE_ACTIVE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->hangup_button), state != NATTER_CALL_STATE_ENDED);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->hangup_button),
                                state == NATTER_CALL_STATE_INCOMING ? _("Decline") : _("Hang Up"));
@@ -214,6 +216,60 @@ hangup_activated (GtkWidget  *widget,
   natter_call_hangup (NATTER_CALL_WINDOW (widget)->call);
 }
 
+/* "KIND:NAME", KIND a NatterCallDevice. */
+static void
+device_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (widget);
+  const char *value = g_variant_get_string (parameter, NULL);
+  guint64 kind;
+  char *end = NULL;
+
+  kind = g_ascii_strtoull (value, &end, 10);
+  if (end == NULL || *end != ':' || kind > NATTER_CALL_DEVICE_MICROPHONE)
+    return;
+  if (!natter_call_set_device (self->call, kind, end + 1))
+    gtk_label_set_label (self->status_label, _("That device cannot be opened"));
+}
+
+static void
+add_device_section (GMenu            *menu,
+                    NatterCallDevice  kind,
+                    const char       *title)
+{
+  g_auto(GStrv) names = natter_call_list_devices (kind);
+  g_autoptr(GMenu) section = g_menu_new ();
+
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    {
+      g_autofree char *target = g_strdup_printf ("%u:%s", kind, names[i]);
+      g_autoptr(GMenuItem) item = g_menu_item_new (names[i], NULL);
+
+      g_menu_item_set_action_and_target (item, "call.device", "s", target);
+      g_menu_append_item (section, item);
+    }
+  if (names == NULL || names[0] == NULL)
+    g_menu_append (section, kind == NATTER_CALL_DEVICE_CAMERA ? _("No camera found")
+                                                              : _("No microphone found"), "call.none");
+  g_menu_append_section (menu, title, G_MENU_MODEL (section));
+}
+
+/* The device list is read each time the menu opens: devices come and go. */
+static void
+create_devices_popup (GtkMenuButton *button,
+                      gpointer       user_data)
+{
+  NatterCallWindow *self = user_data;
+  g_autoptr(GMenu) menu = g_menu_new ();
+
+  if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
+    add_device_section (menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
+  add_device_section (menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
+  gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
+}
+
 /* Closing the window ends the call. */
 static gboolean
 natter_call_window_close_request (GtkWindow *window)
@@ -275,25 +331,41 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, status_label);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, mute_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, camera_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, devices_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, accept_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, hangup_button);
 
   gtk_widget_class_install_action (widget_class, "call.accept", NULL, accept_activated);
   gtk_widget_class_install_action (widget_class, "call.hangup", NULL, hangup_activated);
+  gtk_widget_class_install_action (widget_class, "call.device", "s", device_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "call.hangup", NULL);
 }
 
 static void
 natter_call_window_init (NatterCallWindow *self)
 {
+  static gsize css_loaded = 0;
+
+  if (g_once_init_enter (&css_loaded))
+    {
+      g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+
+      gtk_css_provider_load_from_resource (css, "/im/natter/Natter/call/natter-call.css");
+      gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+                                                  GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+      g_once_init_leave (&css_loaded, 1);
+    }
+
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->remote = natter_video_paintable_new ();
   self->local = natter_video_paintable_new ();
+  natter_video_paintable_set_sized_by_widget (self->local, TRUE);
   gtk_picture_set_paintable (self->remote_picture, GDK_PAINTABLE (self->remote));
   gtk_picture_set_paintable (self->local_picture, GDK_PAINTABLE (self->local));
   g_signal_connect (self->mute_button, "toggled", G_CALLBACK (on_mute_toggled), self);
   g_signal_connect (self->camera_button, "toggled", G_CALLBACK (on_camera_toggled), self);
+  gtk_menu_button_set_create_popup_func (self->devices_button, create_devices_popup, self, NULL);
 }
 
 NatterCallWindow *

@@ -12,6 +12,7 @@ struct _NatterVideoPaintable
   NatterVideoSink *sink;
   GdkTexture      *texture;
   guint            frames;
+  gboolean         no_size;    /* a preview sized by its widget */
 };
 
 enum {
@@ -45,7 +46,7 @@ paintable_get_intrinsic_width (GdkPaintable *paintable)
 {
   NatterVideoPaintable *self = NATTER_VIDEO_PAINTABLE (paintable);
 
-  return self->texture != NULL ? gdk_texture_get_width (self->texture) : 0;
+  return self->texture != NULL && !self->no_size ? gdk_texture_get_width (self->texture) : 0;
 }
 
 static int
@@ -53,7 +54,7 @@ paintable_get_intrinsic_height (GdkPaintable *paintable)
 {
   NatterVideoPaintable *self = NATTER_VIDEO_PAINTABLE (paintable);
 
-  return self->texture != NULL ? gdk_texture_get_height (self->texture) : 0;
+  return self->texture != NULL && !self->no_size ? gdk_texture_get_height (self->texture) : 0;
 }
 
 static double
@@ -206,6 +207,15 @@ natter_video_paintable_get_sink (NatterVideoPaintable *self)
 {
   g_return_val_if_fail (NATTER_IS_VIDEO_PAINTABLE (self), NULL);
   return self->sink;
+}
+
+void
+natter_video_paintable_set_sized_by_widget (NatterVideoPaintable *self,
+                                            gboolean              sized_by_widget)
+{
+  g_return_if_fail (NATTER_IS_VIDEO_PAINTABLE (self));
+  self->no_size = !!sized_by_widget;
+  gdk_paintable_invalidate_size (GDK_PAINTABLE (self));
 }
 
 guint

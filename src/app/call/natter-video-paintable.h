@@ -22,6 +22,10 @@ NatterVideoPaintable *natter_video_paintable_new        (void);
 void                  natter_video_paintable_set_sink   (NatterVideoPaintable *self,
                                                          NatterVideoSink      *sink);
 NatterVideoSink      *natter_video_paintable_get_sink   (NatterVideoPaintable *self);
+/* No intrinsic width and height, only the aspect ratio: a small preview
+ * takes the size its widget requests instead of the video's. */
+void                  natter_video_paintable_set_sized_by_widget (NatterVideoPaintable *self,
+                                                                  gboolean              sized_by_widget);
 /* Frames turned into textures so far. */
 guint                 natter_video_paintable_get_frames (NatterVideoPaintable *self);
 

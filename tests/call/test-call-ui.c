@@ -1,0 +1,203 @@
+/* test-call-ui.c — the call window over two real in-process calls
+ *
+ * Remote video reaches the window's GdkPaintable, the buttons drive the
+ * call, the incoming layout answers, and the window closes itself after the
+ * call ended. Saves call-window.png (build dir) for a look. Needs a display:
+ * build-aux/dev test runs the suites under xvfb-run.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <adwaita.h>
+
+#include "natter-call-window.h"
+#include "natter-test-call-pair.h"
+#include "natter-video-paintable.h"
+
+static NatterCallWindow *remote_window;
+
+static gboolean
+remote_frames_shown (Pair *pair)
+{
+  return natter_call_window_get_remote_frames (remote_window) >= 15;
+}
+
+static gboolean
+bob_incoming (Pair *pair)
+{
+  return state_of (pair->bob) == NATTER_CALL_STATE_INCOMING;
+}
+
+static gboolean
+both_active (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ACTIVE &&
+         state_of (pair->bob) == NATTER_CALL_STATE_ACTIVE;
+}
+
+static gboolean window_gone;
+
+static gboolean
+window_closed (Pair *pair)
+{
+  return window_gone;
+}
+
+static void
+on_window_destroyed (GtkWidget *widget,
+                     gpointer   user_data)
+{
+  window_gone = TRUE;
+}
+
+/* The widget of the call window whose name (the template's "name") is @name. */
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_named (child, name);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+save_screenshot (GtkWidget  *widget,
+                 const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL
+                                              ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                                            name, NULL);
+  int width, height;
+  gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  /* Laid out and drawn at least once. */
+  while ((!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) == 0) &&
+         g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, TRUE);
+  /* The paintable renders what the next frame draws. */
+  gtk_widget_queue_draw (widget);
+  until = g_get_monotonic_time () + 400 * 1000;
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+static void
+test_video_window (Pair          *pair,
+                   gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkLabel *status;
+  GtkStack *stage;
+  GtkWidget *local_picture;
+
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-video-1");
+  window = natter_call_window_new (call, "Bob");
+  remote_window = window;
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+
+  g_assert_true (wait_for (pair, remote_frames_shown, 20));
+  stage = GTK_STACK (find_named (GTK_WIDGET (window), "stage"));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stage), ==, "video");
+  status = GTK_LABEL (find_named (GTK_WIDGET (window), "status"));
+  /* The timer of an active call: "00:0N". */
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (status), "00:"));
+  local_picture = find_named (GTK_WIDGET (window), "local");
+  g_assert_true (gtk_widget_get_visible (local_picture));
+  /* The preview keeps its small size, whatever the camera gives. */
+  g_assert_cmpuint (natter_video_paintable_get_frames (NATTER_VIDEO_PAINTABLE (gtk_picture_get_paintable (GTK_PICTURE (local_picture)))),
+                    >, 0);
+  save_screenshot (adw_window_get_content (ADW_WINDOW (window)), "call-window.png");
+  g_assert_cmpint (gtk_widget_get_width (local_picture), >=, 160);
+  g_assert_cmpint (gtk_widget_get_width (local_picture), <=, 200);
+
+  /* Camera off from the window: no preview, the call goes on. */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (find_named (GTK_WIDGET (window), "camera")), TRUE);
+  g_assert_false (natter_call_get_camera_enabled (call));
+  g_assert_false (gtk_widget_get_visible (local_picture));
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ENDED);
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_HANGUP);
+  g_assert_cmpstr (gtk_label_get_label (status), ==, "Call ended");
+
+  /* It closes itself a moment later. */
+  g_assert_true (wait_for (pair, window_closed, 5));
+}
+
+static void
+test_incoming_window (Pair          *pair,
+                      gconstpointer  data)
+{
+  NatterCallWindow *window;
+  GtkWidget *accept;
+
+  dial (pair, NATTER_CALL_MEDIA_AUDIO, "ui-audio-1");
+  g_assert_true (wait_for (pair, bob_incoming, 10));
+
+  window = natter_call_window_new (pair->bob->call, "Alice");
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+
+  /* A voice call: the avatar, an Answer button. */
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (find_named (GTK_WIDGET (window), "stage"))),
+                   ==, "avatar");
+  accept = find_named (GTK_WIDGET (window), "accept");
+  g_assert_true (gtk_widget_get_visible (accept));
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.accept", NULL);
+  g_assert_true (wait_for (pair, both_active, 10));
+  g_assert_false (gtk_widget_get_visible (accept));
+
+  /* Closing the window hangs up. */
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (window_gone);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ENDED);
+  g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_HANGUP);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("No display: run under xvfb-run (build-aux/dev test does)");
+      return g_test_run ();
+    }
+  adw_init ();
+
+  g_test_add ("/call/ui/video-window", Pair, NULL, pair_setup, test_video_window, pair_teardown);
+  g_test_add ("/call/ui/incoming-window", Pair, NULL, pair_setup, test_incoming_window, pair_teardown);
+
+  return g_test_run ();
+}
