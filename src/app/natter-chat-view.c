@@ -5,7 +5,6 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-chat-model.h"
 #include "natter-chat-view.h"
 #include "natter-format.h"
 #include "natter-image-viewer.h"
@@ -27,7 +26,6 @@ struct _NatterChatView
   char *target_id;
   NatterConversation *conversation;
   NatterMessageList *messages;
-  NatterChatModel *chat_model;
   GCancellable *cancellable;
   GtkWindow *window;
 
@@ -185,7 +183,7 @@ static void
 stick_to_bottom (NatterChatView *self)
 {
   GtkAdjustment *adj = vadjustment (self);
-  guint n = self->chat_model != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->chat_model)) : 0;
+  guint n = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
 
   if (n > 0)
     gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
@@ -299,12 +297,38 @@ load_older (NatterChatView *self)
   update_loading (self);
 }
 
+static void bind_row (NatterChatView *self, NatterMessageRow *row, guint position);
+
+/* A row's day separator and grouping depend on the message above it: when
+ * that changed (an older page came, a message was inserted or removed
+ * before it), bind the row below the change again. The change itself is
+ * passed to the list view unaltered, so it keeps what is in view in place. */
+static void
+refresh_row_after (NatterChatView *self,
+                   guint           position)
+{
+  g_autoptr(NatterMessage) message = NULL;
+
+  if (position >= g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+    return;
+  message = g_list_model_get_item (G_LIST_MODEL (self->messages), position);
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->list_view));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (child);
+      if (NATTER_IS_MESSAGE_ROW (row) &&
+          natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) == message)
+        bind_row (self, NATTER_MESSAGE_ROW (row), position);
+    }
+}
+
 static void
 items_changed_cb (NatterChatView *self,
                   guint           position,
                   guint           removed,
                   guint           added)
 {
+  refresh_row_after (self, position + added);
   update_loading (self);
   if (self->sticky)
     queue_stick (self);
@@ -388,18 +412,25 @@ row_setup_cb (GtkSignalListItemFactory *factory,
 }
 
 static void
+bind_row (NatterChatView   *self,
+          NatterMessageRow *row,
+          guint             position)
+{
+  g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), position);
+  g_autoptr(NatterMessage) previous = NULL;
+
+  if (position > 0)
+    previous = g_list_model_get_item (G_LIST_MODEL (self->messages), position - 1);
+  natter_message_row_set_message (row, self->client, message, previous,
+                                  self->type != NATTER_CONVERSATION_PRIVATE);
+}
+
+static void
 row_bind_cb (GtkSignalListItemFactory *factory,
              GtkListItem              *item,
              NatterChatView           *self)
 {
-  guint pos = gtk_list_item_get_position (item);
-  g_autoptr(NatterMessage) previous = NULL;
-
-  if (pos > 0 && self->chat_model != NULL)
-    previous = g_list_model_get_item (G_LIST_MODEL (self->chat_model), pos - 1);
-  natter_message_row_set_message (NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
-                                  self->client, gtk_list_item_get_item (item), previous,
-                                  self->type != NATTER_CONVERSATION_PRIVATE);
+  bind_row (self, NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_position (item));
 }
 
 static void
@@ -767,7 +798,6 @@ natter_chat_view_close (NatterChatView *self)
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
   gtk_list_view_set_model (self->list_view, NULL);
-  g_clear_object (&self->chat_model);
   g_clear_object (&self->messages);
   disconnect_conversation (self);
   g_clear_object (&self->client);
@@ -818,8 +848,7 @@ natter_chat_view_open (NatterChatView         *self,
   self->messages = natter_message_list_new (client, type, target_id);
   g_signal_connect_swapped (self->messages, "items-changed", G_CALLBACK (items_changed_cb), self);
   g_signal_connect_swapped (self->messages, "notify::loading", G_CALLBACK (update_loading), self);
-  self->chat_model = natter_chat_model_new (G_LIST_MODEL (self->messages));
-  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->chat_model)));
+  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->messages)));
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (selection));
 
   natter_composer_set_text (self->composer,

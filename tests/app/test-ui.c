@@ -29,6 +29,22 @@
 
 static NatterTestServer *server;
 static char *tmp_dir;
+static NatterApplication *app;   /* one per process: every test's windows live in it */
+
+static NatterApplication *
+test_app_instance (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (app == NULL)
+    {
+      app = natter_application_new_full (G_APPLICATION_NON_UNIQUE);
+      g_application_register (G_APPLICATION (app), NULL, &error);
+      g_assert_no_error (error);
+      g_application_hold (G_APPLICATION (app));
+    }
+  return app;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -465,8 +481,6 @@ respond_to_dialog (const char *response)
 static void
 test_app (void)
 {
-  g_autoptr(NatterApplication) app = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *alice = natter_test_server_get_token (server, "alice");
   g_autofree char *bob = natter_test_server_get_token (server, "bob");
   g_autofree char *carol = natter_test_server_get_token (server, "carol");
@@ -486,13 +500,8 @@ test_app (void)
   g_free (cli (bob, bob_profile, "send", "alice", "Hi Alice! Are we still on for lunch?", NULL));
   g_free (cli (bob, bob_profile, "send", "alice", "I found a nice place near the station.", NULL));
 
-  app = natter_application_new_full (G_APPLICATION_NON_UNIQUE);
-  g_application_register (G_APPLICATION (app), NULL, &error);
-  g_assert_no_error (error);
-  g_application_hold (G_APPLICATION (app));
-
   /* ---- first run: the sign-in page */
-  window = NATTER_WINDOW (natter_application_open_profile (app, profile));
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
   root = GTK_WIDGET (window);
   wait_for_page (window, "sign-in");
@@ -670,7 +679,74 @@ test_app (void)
   wait_until (is_connected, window, "alice back after Use Here");
 
   gtk_window_destroy (GTK_WINDOW (window));
-  g_application_release (G_APPLICATION (app));
+  spin (100);
+}
+
+static gboolean
+older_loaded (gpointer data)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (data);
+  return g_list_model_get_n_items (G_LIST_MODEL (list)) >= 2 * NATTER_MESSAGE_LIST_PAGE_SIZE &&
+         !natter_message_list_get_loading (list);
+}
+
+/* A long local history: the newest at the bottom, older pages come when
+ * scrolled to the top, and what was in view stays in view. */
+static void
+test_history (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *profile = g_build_filename (tmp_dir, "history", NULL);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token = g_build_filename (profile, "token", NULL);
+  g_autofree char *anchor_text = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
+                         "--messages", "300", "--conversations", "1", "--owner", "me", NULL };
+  NatterWindow *window;
+  NatterChatView *chat;
+  GtkAdjustment *adj;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* signed in to a server that is not there: the store is all there is */
+  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 600);
+  wait_for_page (window, "main");
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "peer0", 0);
+  chat = natter_window_get_chat_view (window);
+  wait_for_label (GTK_WIDGET (chat), "#299");   /* the newest, at the bottom */
+  spin (300);
+  g_assert_true (natter_chat_view_get_at_bottom (chat));
+
+  /* to the top: the next page comes, and the message that was in view stays */
+  adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (natter_chat_view_get_list_view (chat)));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, gtk_adjustment_get_page_size (adj));
+  /* at the top, the oldest message loaded is in view; it must stay in
+   * view while the older page goes in above it */
+  {
+    g_autoptr(NatterMessage) oldest = g_list_model_get_item (G_LIST_MODEL (natter_chat_view_get_messages (chat)), 0);
+    anchor_text = g_strdup (natter_message_get_text (oldest));
+  }
+  gtk_adjustment_set_value (adj, 0);   /* as a scroll wheel does */
+  wait_until (older_loaded, chat, "an older page");
+  spin (300);
+  {
+    LabelQuery q = { GTK_WIDGET (chat), anchor_text };
+    g_assert_true (label_shown (&q));
+  }
+  g_assert_cmpfloat (gtk_adjustment_get_value (adj), >, 0);
+  g_assert_false (natter_chat_view_get_at_bottom (chat));
+  g_assert_null (find_label (GTK_WIDGET (chat), "#299"));
+
+  /* and back down with the jump button */
+  natter_chat_view_scroll_to_bottom (chat);
+  wait_for_label (GTK_WIDGET (chat), "#299");
+
+  gtk_window_destroy (GTK_WINDOW (window));
   spin (100);
 }
 
@@ -678,14 +754,10 @@ test_app (void)
 static void
 test_translated (void)
 {
-  g_autoptr(NatterApplication) app = natter_application_new_full (G_APPLICATION_NON_UNIQUE);
-  g_autoptr(GError) error = NULL;
   g_autofree char *profile = g_build_filename (tmp_dir, "zh", NULL);
   NatterWindow *window;
 
-  g_application_register (G_APPLICATION (app), NULL, &error);
-  g_assert_no_error (error);
-  window = NATTER_WINDOW (natter_application_open_profile (app, profile));
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
   wait_for_page (window, "sign-in");
   wait_for_label (GTK_WIDGET (window), "欢迎使用 Natter");
@@ -727,9 +799,17 @@ main (int argc, char *argv[])
   if (language != NULL)
     g_test_add_func ("/ui/translated-first-run", test_translated);
   else
-    g_test_add_func ("/ui/first-run-and-chat", test_app);
+    {
+      g_test_add_func ("/ui/first-run-and-chat", test_app);
+      g_test_add_func ("/ui/history", test_history);
+    }
   ret = g_test_run ();
 
+  if (app != NULL)
+    {
+      g_application_release (G_APPLICATION (app));
+      g_clear_object (&app);
+    }
   natter_test_server_free (server);
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_dir);
