@@ -187,22 +187,17 @@ job_add_event (Job       *job,
 
 /* ------------------------------------------------------ canonical objects */
 
+/* Weak notifies run in dispose, before finalize: the row's key can still be
+ * read from the object. (A row's id and key never change.) */
 static void
 live_message_gone (gpointer  data,
                    GObject  *where_the_object_was)
 {
   NatterStore *self = data;
-  GHashTableIter iter;
-  gpointer value;
+  gint64 id = natter_message_get_message_id ((NatterMessage *) where_the_object_was);
 
-  /* The id may have changed since: look the pointer up. */
-  g_hash_table_iter_init (&iter, self->live_messages);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      {
-        g_hash_table_iter_remove (&iter);
-        break;
-      }
+  if (g_hash_table_lookup (self->live_messages, &id) == (gpointer) where_the_object_was)
+    g_hash_table_remove (self->live_messages, &id);
 }
 
 static void
@@ -210,16 +205,10 @@ live_conversation_gone (gpointer  data,
                         GObject  *where_the_object_was)
 {
   NatterStore *self = data;
-  GHashTableIter iter;
-  gpointer value;
+  g_autofree char *key = natter_conversation_dup_key ((NatterConversation *) where_the_object_was);
 
-  g_hash_table_iter_init (&iter, self->live_conversations);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (value == (gpointer) where_the_object_was)
-      {
-        g_hash_table_iter_remove (&iter);
-        break;
-      }
+  if (g_hash_table_lookup (self->live_conversations, key) == (gpointer) where_the_object_was)
+    g_hash_table_remove (self->live_conversations, key);
 }
 
 /* Returns a new reference to the one object for this row, updated from
@@ -300,14 +289,10 @@ canonicalize_array (NatterStore *self,
                     GPtrArray   *array,
                     gboolean     conversations)
 {
+  /* In place: the canonical_*() calls take the fresh reference over. */
   for (guint i = 0; i < array->len; i++)
-    {
-      gpointer fresh = g_ptr_array_steal_index (array, i);
-      gpointer live = conversations ? (gpointer) canonical_conversation (self, fresh)
-                                    : (gpointer) canonical_message (self, fresh);
-
-      g_ptr_array_insert (array, i, live);
-    }
+    array->pdata[i] = conversations ? (gpointer) canonical_conversation (self, array->pdata[i])
+                                    : (gpointer) canonical_message (self, array->pdata[i]);
 }
 
 static gboolean
