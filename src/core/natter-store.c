@@ -480,6 +480,8 @@ sql_prepare (NatterStore  *self,
 
   if (stmt != NULL)
     {
+      /* reset() repeats the error of the last step(), which was reported
+       * when it happened; clear_bindings() cannot fail. */
       sqlite3_reset (stmt);
       sqlite3_clear_bindings (stmt);
       return stmt;
