@@ -26,6 +26,7 @@ struct _NatterChatView
   char *target_id;
   NatterConversation *conversation;
   NatterMessageList *messages;
+  NatterPortraits *portraits;
   GCancellable *cancellable;
   GtkWindow *window;
 
@@ -421,7 +422,7 @@ bind_row (NatterChatView   *self,
 
   if (position > 0)
     previous = g_list_model_get_item (G_LIST_MODEL (self->messages), position - 1);
-  natter_message_row_set_message (row, self->client, message, previous,
+  natter_message_row_set_message (row, self->client, self->portraits, message, previous,
                                   self->type != NATTER_CONVERSATION_PRIVATE);
 }
 
@@ -439,7 +440,7 @@ row_unbind_cb (GtkSignalListItemFactory *factory,
                NatterChatView           *self)
 {
   natter_message_row_set_message (NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
-                                  NULL, NULL, NULL, FALSE);
+                                  NULL, NULL, NULL, NULL, FALSE);
 }
 
 /* -------------------------------------------------------------- sending */
@@ -904,6 +905,14 @@ natter_chat_view_get_header_bar (NatterChatView *self)
 }
 
 void
+natter_chat_view_set_portraits (NatterChatView  *self,
+                                NatterPortraits *portraits)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  g_set_object (&self->portraits, portraits);
+}
+
+void
 natter_chat_view_set_show_back (NatterChatView *self,
                                 gboolean        show_back)
 {
@@ -924,6 +933,7 @@ natter_chat_view_dispose (GObject *object)
   NatterChatView *self = (NatterChatView *) object;
 
   natter_chat_view_close (self);
+  g_clear_object (&self->portraits);
   g_clear_handle_id (&self->draft_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
 

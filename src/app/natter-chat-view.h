@@ -9,6 +9,7 @@
 #include <natter.h>
 
 #include "natter-composer.h"
+#include "natter-portraits.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,9 @@ void                   natter_chat_view_scroll_to_bottom (NatterChatView        
 /* TRUE when the newest message is in view. */
 gboolean               natter_chat_view_get_at_bottom   (NatterChatView         *self);
 AdwHeaderBar          *natter_chat_view_get_header_bar  (NatterChatView         *self);
+/* Where senders' pictures come from (the sidebar's). */
+void                   natter_chat_view_set_portraits   (NatterChatView         *self,
+                                                         NatterPortraits        *portraits);
 /* The back button, for the folded (one pane) layout. */
 void                   natter_chat_view_set_show_back   (NatterChatView         *self,
                                                          gboolean                show_back);

@@ -14,6 +14,7 @@ struct _NatterConversationRow
   GtkWidget parent_instance;
 
   NatterConversation *conversation;
+  NatterPortraits *portraits;
   gulong notify_id;
 
   GtkWidget *box;
@@ -53,6 +54,8 @@ update (NatterConversationRow *self)
 
   gtk_label_set_label (self->title_label, natter_conversation_get_title (conv));
   adw_avatar_set_text (self->avatar, natter_conversation_get_title (conv));
+  if (self->portraits != NULL)
+    natter_portraits_apply (self->portraits, self->avatar, natter_conversation_get_portrait_uri (conv));
 
   time = natter_format_list_time (natter_conversation_get_updated_time (conv), 0);
   gtk_label_set_label (self->time_label, time);
@@ -147,10 +150,12 @@ natter_conversation_row_get_conversation (NatterConversationRow *self)
 
 void
 natter_conversation_row_set_conversation (NatterConversationRow *self,
-                                          NatterConversation    *conversation)
+                                          NatterConversation    *conversation,
+                                          NatterPortraits       *portraits)
 {
   g_return_if_fail (NATTER_IS_CONVERSATION_ROW (self));
 
+  g_set_object (&self->portraits, portraits);
   if (self->conversation == conversation)
     return;
 
@@ -242,7 +247,7 @@ natter_conversation_row_dispose (GObject *object)
 {
   NatterConversationRow *self = (NatterConversationRow *) object;
 
-  natter_conversation_row_set_conversation (self, NULL);
+  natter_conversation_row_set_conversation (self, NULL, NULL);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CONVERSATION_ROW);
   /* template children that are not bound to a field */

@@ -8,6 +8,8 @@
 #include <gtk/gtk.h>
 #include <natter.h>
 
+#include "natter-portraits.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_CONVERSATION_ROW (natter_conversation_row_get_type ())
@@ -17,8 +19,10 @@ G_DECLARE_FINAL_TYPE (NatterConversationRow, natter_conversation_row, NATTER, CO
 GtkWidget          *natter_conversation_row_new              (void);
 NatterConversation *natter_conversation_row_get_conversation (NatterConversationRow *self);
 /* Follows @conversation's changes until another one is set (NULL: none). */
+/* @portraits (may be NULL) puts the portrait on the avatar. */
 void                natter_conversation_row_set_conversation (NatterConversationRow *self,
-                                                              NatterConversation    *conversation);
+                                                              NatterConversation    *conversation,
+                                                              NatterPortraits       *portraits);
 /* Opens the context menu (pin, mute, mark read, delete). */
 void                natter_conversation_row_popup_menu       (NatterConversationRow *self);
 

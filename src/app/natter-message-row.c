@@ -404,6 +404,7 @@ message_notify_cb (NatterMessageRow *self,
 void
 natter_message_row_set_message (NatterMessageRow *self,
                                 NatterClient     *client,
+                                NatterPortraits  *portraits,
                                 NatterMessage    *message,
                                 NatterMessage    *previous,
                                 gboolean          show_sender)
@@ -460,6 +461,8 @@ natter_message_row_set_message (NatterMessageRow *self,
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing);
   gtk_widget_set_opacity (GTK_WIDGET (self->avatar), group_start ? 1.0 : 0.0);
   adw_avatar_set_text (self->avatar, sender_name (message));
+  if (portraits != NULL && !outgoing)
+    natter_portraits_apply (portraits, self->avatar, natter_message_get_user_portrait_uri (message));
 
   if (group_start)
     gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");

@@ -11,6 +11,8 @@
 #include <gtk/gtk.h>
 #include <natter.h>
 
+#include "natter-portraits.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_MESSAGE_ROW (natter_message_row_get_type ())
@@ -23,6 +25,7 @@ GtkWidget     *natter_message_row_new         (void);
  * chats name the sender of each group. @client: for media downloads. */
 void           natter_message_row_set_message (NatterMessageRow *self,
                                                NatterClient     *client,
+                                               NatterPortraits  *portraits,
                                                NatterMessage    *message,
                                                NatterMessage    *previous,
                                                gboolean          show_sender);

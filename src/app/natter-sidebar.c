@@ -18,6 +18,7 @@ struct _NatterSidebar
   NatterClient *client;
   NatterConversationList *conversations;
   NatterListMirror *mirror;
+  NatterPortraits *portraits;
   GtkSingleSelection *selection;
   GListStore *results;
   GCancellable *search_cancellable;
@@ -92,7 +93,7 @@ row_bind_cb (GtkSignalListItemFactory *factory,
              NatterSidebar            *self)
 {
   natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (item)),
-                                            gtk_list_item_get_item (item));
+                                            gtk_list_item_get_item (item), self->portraits);
 }
 
 static void
@@ -101,7 +102,7 @@ row_unbind_cb (GtkSignalListItemFactory *factory,
                NatterSidebar            *self)
 {
   natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (item)),
-                                            NULL);
+                                            NULL, NULL);
 }
 
 static const char *
@@ -514,10 +515,12 @@ natter_sidebar_set_client (NatterSidebar *self,
   gtk_single_selection_set_model (self->selection, NULL);
   g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
+  g_clear_object (&self->portraits);
   g_set_object (&self->client, client);
 
   if (client != NULL)
     {
+      self->portraits = natter_portraits_new (client);
       self->conversations = natter_conversation_list_new (client);
       self->mirror = natter_list_mirror_new (G_LIST_MODEL (self->conversations));
       g_signal_connect_swapped (self->mirror, "items-changed", G_CALLBACK (update_page), self);
@@ -533,6 +536,13 @@ natter_sidebar_get_conversations (NatterSidebar *self)
 {
   g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
   return self->conversations;
+}
+
+NatterPortraits *
+natter_sidebar_get_portraits (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->portraits;
 }
 
 GtkListView *
@@ -598,6 +608,7 @@ natter_sidebar_dispose (GObject *object)
   g_clear_object (&self->selection);
   g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
+  g_clear_object (&self->portraits);
   g_clear_object (&self->client);
   g_clear_object (&self->results);
   g_clear_pointer (&self->query, g_free);

@@ -15,6 +15,8 @@
 #include <adwaita.h>
 #include <natter.h>
 
+#include "natter-portraits.h"
+
 G_BEGIN_DECLS
 
 #define NATTER_TYPE_SIDEBAR (natter_sidebar_get_type ())
@@ -26,6 +28,8 @@ void                    natter_sidebar_set_client       (NatterSidebar          
                                                          NatterClient           *client);
 NatterConversationList *natter_sidebar_get_conversations (NatterSidebar         *self);
 GtkListView            *natter_sidebar_get_list_view    (NatterSidebar          *self);
+/* The avatars' pictures of this client (NULL while signed out). */
+NatterPortraits        *natter_sidebar_get_portraits    (NatterSidebar          *self);
 /* Highlights the row of that conversation (no signal), or none. */
 void                    natter_sidebar_select           (NatterSidebar          *self,
                                                          NatterConversationType  type,

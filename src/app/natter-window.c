@@ -482,6 +482,7 @@ start_client (NatterWindow *self,
                            self, G_CONNECT_SWAPPED);
 
   natter_sidebar_set_client (self->sidebar, client);
+  natter_chat_view_set_portraits (self->chat_view, natter_sidebar_get_portraits (self->sidebar));
   natter_sidebar_set_user_id (self->sidebar, natter_account_get_user_id (self->account));
   g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "notify::unread-total",
                            G_CALLBACK (unread_changed_cb), self, G_CONNECT_SWAPPED);

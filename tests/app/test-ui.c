@@ -439,6 +439,27 @@ is_kicked (gpointer data)
          natter_client_get_status (client) == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT;
 }
 
+/* Some avatar on screen shows a picture instead of initials. */
+static gboolean
+has_portrait_in (GtkWidget *widget)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return FALSE;
+  if (ADW_IS_AVATAR (widget) && adw_avatar_get_custom_image (ADW_AVATAR (widget)) != NULL)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (has_portrait_in (child))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_portrait (gpointer data)
+{
+  return has_portrait_in (data);
+}
+
 static gboolean
 has_search_entry (gpointer data)
 {
@@ -568,6 +589,28 @@ test_app (void)
     g_assert_true (shown);
   }
   screenshot (root, "screenshot-chat.png");
+
+  /* ---- a sender's name and picture (from the message's user info) show in
+   *      the conversation list and on their messages */
+  {
+    g_autofree char *dave = natter_test_server_get_token (server, "dave");
+    g_autofree char *dave_profile = g_build_filename (tmp_dir, "dave-cli", NULL);
+    g_autofree char *content = NULL;
+    const char *image_uri = NULL;
+    NatterMessageList *list = natter_chat_view_get_messages (chat);
+
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)) && image_uri == NULL; i++)
+      {
+        g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+        image_uri = natter_message_get_image_uri (m);
+      }
+    g_assert_nonnull (image_uri);
+    content = g_strdup_printf ("{\"content\":\"Hi, I am Dave\",\"user\":{\"id\":\"dave\","
+                               "\"name\":\"Dave Miller\",\"portraitUri\":\"%s\"}}", image_uri);
+    g_free (cli (dave, dave_profile, "send", "alice", "--object-name", "RC:TxtMsg", "--content", content, NULL));
+    wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
+    wait_until (has_portrait, natter_window_get_sidebar (window), "Dave's picture in the list");
+  }
 
   /* ---- bob types: the header says so */
   /* (status-only: natter-cli cannot send it before it is connected, so as
