@@ -1,0 +1,285 @@
+/* test-migrations.c — natterd's store: schema versions and migrations
+ *
+ * Every schema version from empty to the current one is created, given
+ * data, and migrated by opening it with this natterd; the data must come
+ * through. A database from a newer natterd is refused untouched, and a
+ * migration that fails leaves the database as it was.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "natterd-directory.h"
+#include "natterd-store-sqlite.h"
+
+static char *
+make_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("natterd-migrations-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autofree char *db = g_build_filename (dir, "natterd.db", NULL);
+  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+  g_unlink (db);
+  g_unlink (wal);
+  g_unlink (shm);
+  g_rmdir (dir);
+}
+
+static sqlite3 *
+open_raw (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "natterd.db", NULL);
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  return db;
+}
+
+static int
+user_version (const char *dir)
+{
+  sqlite3 *db = open_raw (dir);
+  sqlite3_stmt *stmt = NULL;
+  int version;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return version;
+}
+
+static gboolean
+has_table (const char *dir,
+           const char *table)
+{
+  sqlite3 *db = open_raw (dir);
+  sqlite3_stmt *stmt = NULL;
+  gboolean found;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, table, -1, SQLITE_STATIC);
+  found = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return found;
+}
+
+/* Data as a natterd at @version wrote it. */
+static void
+insert_data (const char *dir,
+             int         version)
+{
+  sqlite3 *db = open_raw (dir);
+
+  if (version >= 1)
+    g_assert_cmpint (sqlite3_exec (db,
+      "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)"
+      " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{\"multi-device\":true}', 1);"
+      "INSERT INTO users (id, app_id, user_id, name, created, max_seq) VALUES (1, 1, 'alice', 'Alice', 1, 1);"
+      "INSERT INTO users (id, app_id, user_id, created, max_seq) VALUES (2, 1, 'bob', 1, 0);"
+      "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+      "  object_name, content, flags, sent_time) VALUES (1, 1, 'AAAA-AAAA-AAAA-AAAA', 1, 2, 'alice',"
+      "  '1/alice/bob', 'RC:TxtMsg', '{\"content\":\"hi\"}', 3, 1000);"
+      "INSERT INTO inbox (user_id, seq, message_id) VALUES (1, 1, 1);"
+      "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (1, 1, 'g', 'G', 1);"
+      "INSERT INTO group_members (group_id, user_id, joined, gag_until) VALUES (1, 1, 1, 0);",
+      NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+typedef struct
+{
+  guint apps, users, groups, members;
+  gboolean multi_device;
+  guint64 alice_max_seq;
+} Loaded;
+
+static void
+count_app (gpointer data, const NatterdAppRecord *app)
+{
+  NatterdAppSettings settings = { 0 };
+
+  ((Loaded *) data)->apps++;
+  natterd_app_settings_parse (&settings, app->settings);
+  ((Loaded *) data)->multi_device = settings.multi_device;
+  natterd_app_settings_clear (&settings);
+}
+
+static void
+count_user (gpointer data, const NatterdUserRecord *user)
+{
+  ((Loaded *) data)->users++;
+  if (g_str_equal (user->user_id, "alice"))
+    ((Loaded *) data)->alice_max_seq = user->max_seq;
+}
+
+static void
+count_group (gpointer data, gint64 id, gint64 app_id, const char *group_id, const char *name, gint64 created)
+{
+  ((Loaded *) data)->groups++;
+}
+
+static void
+count_member (gpointer data, gint64 group_id, gint64 user_id, gint64 joined, gint64 gag_until)
+{
+  ((Loaded *) data)->members++;
+}
+
+static void
+count_nothing (gpointer data, gint64 a, gint64 b, const char *c, const char *d, gint64 e)
+{
+}
+
+static void
+count_blacklist (gpointer data, gint64 a, gint64 b)
+{
+}
+
+static void
+test_every_version (void)
+{
+  const NatterdLoadSink sink = {
+    .app = count_app,
+    .user = count_user,
+    .group = count_group,
+    .member = count_member,
+    .chatroom = count_nothing,
+    .blacklist = count_blacklist,
+  };
+
+  for (int version = 0; version <= NATTERD_STORE_SQLITE_SCHEMA_VERSION; version++)
+    {
+      g_autofree char *dir = make_dir ();
+      g_autoptr(GError) error = NULL;
+      Loaded loaded = { 0 };
+
+      {
+        g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, version, &error);
+        g_assert_no_error (error);
+      }
+      g_assert_cmpint (user_version (dir), ==, version);
+      g_assert_cmpint (has_table (dir, "apps"), ==, version >= 1);
+      insert_data (dir, version);
+
+      {
+        g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+        g_assert_no_error (error);
+        g_assert_true (natterd_store_load (store, &sink, &loaded, &error));
+        g_assert_no_error (error);
+      }
+      g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
+      g_assert_true (has_table (dir, "messages"));
+      g_assert_true (has_table (dir, "media"));
+      if (version >= 1)
+        {
+          g_assert_cmpuint (loaded.apps, ==, 1);
+          g_assert_true (loaded.multi_device);
+          g_assert_cmpuint (loaded.users, ==, 2);
+          g_assert_cmpuint (loaded.alice_max_seq, ==, 1);
+          g_assert_cmpuint (loaded.groups, ==, 1);
+          g_assert_cmpuint (loaded.members, ==, 1);
+        }
+      else
+        g_assert_cmpuint (loaded.apps, ==, 0);
+
+      remove_dir (dir);
+    }
+}
+
+static void
+test_newer_refused (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db;
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+    g_assert_null (store);
+    g_assert_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NEWER_SCHEMA);
+  }
+  g_assert_cmpint (user_version (dir), ==, 99);
+  remove_dir (dir);
+}
+
+static void
+test_failed_migration_rolls_back (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db;
+
+  /* Something in the way of migration 1. */
+  {
+    g_autoptr(NatterdStore) empty = natterd_store_sqlite_open_at_version (dir, 0, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  g_assert_cmpint (sqlite3_exec (db, "CREATE TABLE hours (x)", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+    g_assert_null (store);
+    g_assert_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED);
+  }
+  /* Nothing of migration 1 stayed. */
+  g_assert_cmpint (user_version (dir), ==, 0);
+  g_assert_false (has_table (dir, "apps"));
+  remove_dir (dir);
+}
+
+static void
+test_uids (void)
+{
+  for (gint64 id = 1; id < G_GINT64_CONSTANT (1) << 40; id = id * 7 + 3)
+    {
+      char uid[20];
+
+      natterd_message_uid_make (id, uid);
+      g_assert_cmpuint (strlen (uid), ==, 19);
+      g_assert_cmpint (natterd_message_uid_to_id (uid), ==, id);
+    }
+  g_assert_cmpint (natterd_message_uid_to_id ("not a uid"), ==, 0);
+  g_assert_cmpint (natterd_message_uid_to_id ("IIII-IIII-IIII-IIII"), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/store/every-version", test_every_version);
+  g_test_add_func ("/server/store/newer-refused", test_newer_refused);
+  g_test_add_func ("/server/store/failed-migration", test_failed_migration_rolls_back);
+  g_test_add_func ("/server/store/uids", test_uids);
+
+  return g_test_run ();
+}

@@ -1,0 +1,186 @@
+/* test-observability.c — natterd: /metrics, structured JSON logs, TLS,
+ * signals
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+
+static char *
+get_metrics (NatterTestServer *server)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+
+  g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+  g_assert_true (g_str_has_prefix (soup_message_headers_get_content_type (soup_message_get_response_headers (message), NULL),
+                                   "text/plain"));
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+static void
+test_metrics (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autofree char *text = NULL;
+
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"1\"}"));
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TypSts", "{}"));
+  natter_frame_free (natter_test_client_send_message (alice, 3, "nogroup", "RC:TxtMsg", "{}"));
+  natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+
+  text = get_metrics (server);
+  g_assert_nonnull (strstr (text, "natterd_connections_authenticated 2\n"));
+  g_assert_nonnull (strstr (text, "natterd_messages_published_total{type=\"private\"} 1\n"));
+  g_assert_nonnull (strstr (text, "natterd_messages_published_total{type=\"status\"} 1\n"));
+  g_assert_nonnull (strstr (text, "natterd_messages_refused_total 1\n"));
+  g_assert_nonnull (strstr (text, "# TYPE natterd_publish_latency_seconds histogram\n"));
+  g_assert_nonnull (strstr (text, "natterd_publish_latency_seconds_count 3\n"));
+  g_assert_nonnull (strstr (text, "natterd_commit_duration_seconds_bucket{le=\"+Inf\"}"));
+  g_assert_nonnull (strstr (text, "natterd_resident_memory_bytes "));
+}
+
+static void
+test_json_logs (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natterd-log-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "natterd.conf", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  char *line;
+  guint events = 0;
+  gboolean saw_listening = FALSE, saw_stopped = FALSE;
+
+  g_file_set_contents (config, "[log]\nformat=json\nlevel=info\n[server]\nlisten=127.0.0.1:0\n", -1, &error);
+  g_assert_no_error (error);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                              natter_test_program ("NATTERD"), "--data-dir", dir, "--config", config, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  first = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (first, "listening on http://127.0.0.1:"));
+
+  /* SIGTERM: a clean stop. */
+  g_subprocess_send_signal (process, SIGTERM);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+  while ((line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error)) != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) parse_error = NULL;
+      JsonObject *object;
+
+      json_parser_load_from_data (parser, line, -1, &parse_error);
+      g_assert_no_error (parse_error);
+      object = json_node_get_object (json_parser_get_root (parser));
+      g_assert_nonnull (json_object_get_string_member (object, "ts"));
+      g_assert_nonnull (json_object_get_string_member (object, "level"));
+      if (g_strcmp0 (json_object_get_string_member (object, "event"), "listening") == 0)
+        saw_listening = TRUE;
+      if (g_strcmp0 (json_object_get_string_member (object, "event"), "stopped") == 0)
+        saw_stopped = TRUE;
+      events++;
+      g_free (line);
+    }
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  g_assert_true (saw_listening);
+  g_assert_true (saw_stopped);
+  g_assert_cmpuint (events, >=, 2);
+
+  {
+    g_autoptr(GSubprocess) rm = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, NULL, "rm", "-rf", dir, NULL);
+    g_subprocess_wait (rm, NULL, NULL);
+  }
+}
+
+static void
+test_bad_config (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natterd-config-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "natterd.conf", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err_text = NULL;
+
+  /* A misspelt key is refused, not ignored. */
+  g_file_set_contents (config, "[limits]\nsend-rat=5\n", -1, &error);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, natter_test_program ("NATTERD"),
+                              "--data-dir", dir, "--config", config, "--listen", "127.0.0.1:0", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err_text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 2);
+  g_assert_nonnull (strstr (err_text, "send-rat"));
+
+  {
+    g_autoptr(GSubprocess) rm = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, NULL, "rm", "-rf", dir, NULL);
+    g_subprocess_wait (rm, NULL, NULL);
+  }
+}
+
+static void
+test_tls (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natterd-tls-XXXXXX", NULL);
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *config = NULL;
+  g_autoptr(GSubprocess) openssl = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                              "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (openssl, NULL, &error);
+  g_assert_no_error (error);
+
+  config = g_strdup_printf ("[server]\ntls-cert=%s\ntls-key=%s\n", cert, key);
+  server = natter_test_server_new_full (config, NULL);
+  g_assert_true (g_str_has_prefix (natter_test_server_get_url (server), "https://127.0.0.1:"));
+
+  /* wss end to end. */
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"secret\"}"));
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  g_assert_cmpstr (deliver->deliver->message->content, ==, "{\"content\":\"secret\"}");
+
+  g_unlink (cert);
+  g_unlink (key);
+  g_rmdir (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/observability/metrics", test_metrics);
+  g_test_add_func ("/server/observability/json-logs", test_json_logs);
+  g_test_add_func ("/server/observability/bad-config", test_bad_config);
+  g_test_add_func ("/server/observability/tls", test_tls);
+
+  return g_test_run ();
+}

@@ -1,0 +1,215 @@
+/* test-webhook.c — natterd: persisted messages routed to the app server
+ *
+ * The app server is a SoupServer in this process on 127.0.0.1.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+typedef struct
+{
+  SoupServer *soup;
+  char       *url;
+  GPtrArray  *bodies;        /* GHashTable* form fields, per accepted request */
+  guint       requests;
+  guint       fail_first;    /* answer 500 to this many first requests */
+  gboolean    hang;          /* never answer */
+  GPtrArray  *hung;          /* SoupServerMessage* paused */
+  char       *secret;
+} AppServer;
+
+static void
+on_hook (SoupServer        *server,
+         SoupServerMessage *msg,
+         const char        *path,
+         GHashTable        *query,
+         gpointer           user_data)
+{
+  AppServer *app = user_data;
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+
+  app->requests++;
+  if (app->hang)
+    {
+      soup_server_message_pause (msg);
+      g_ptr_array_add (app->hung, g_object_ref (msg));
+      return;
+    }
+  if (app->fail_first > 0)
+    {
+      app->fail_first--;
+      soup_server_message_set_status (msg, 500, NULL);
+      return;
+    }
+
+  /* signature = SHA1(secret + nonce + signTimestamp), in the query. */
+  {
+    const char *nonce = g_hash_table_lookup (query, "nonce");
+    const char *stamp = g_hash_table_lookup (query, "signTimestamp");
+    g_autofree char *input = g_strconcat (app->secret, nonce, stamp, NULL);
+    g_autofree char *expected = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
+
+    g_assert_nonnull (g_hash_table_lookup (query, "appKey"));
+    g_assert_cmpstr (g_hash_table_lookup (query, "signature"), ==, expected);
+  }
+
+  g_ptr_array_add (app->bodies, soup_form_decode (text));
+  soup_server_message_set_status (msg, 200, NULL);
+}
+
+static void
+app_server_start (AppServer *app)
+{
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  app->soup = soup_server_new (NULL, NULL);
+  app->bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  app->hung = g_ptr_array_new_with_free_func (g_object_unref);
+  soup_server_add_handler (app->soup, "/hook", on_hook, app, NULL);
+  soup_server_listen_local (app->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (app->soup);
+  app->url = g_strdup_printf ("http://127.0.0.1:%d/hook", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+}
+
+static void
+app_server_stop (AppServer *app)
+{
+  for (guint i = 0; i < app->hung->len; i++)
+    {
+      soup_server_message_set_status (g_ptr_array_index (app->hung, i), 200, NULL);
+      soup_server_message_unpause (g_ptr_array_index (app->hung, i));
+    }
+  g_ptr_array_unref (app->hung);
+  g_ptr_array_unref (app->bodies);
+  g_object_unref (app->soup);
+  g_free (app->url);
+  g_free (app->secret);
+}
+
+static gboolean
+bodies_at_least (gpointer data)
+{
+  AppServer *app = data;
+
+  return app->bodies->len >= 3;
+}
+
+static NatterTestServer *
+server_with_hook (AppServer  *app,
+                  const char *config)
+{
+  g_autofree char *setting = g_strconcat ("webhook-url=", app->url, NULL);
+  const char * const args[] = { "--app-setting", setting, NULL };
+  NatterTestServer *server = natter_test_server_new_full (config, args);
+
+  app->secret = g_strdup (natter_test_server_get_app_secret (server));
+  return server;
+}
+
+static void
+test_routing (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+
+  app_server_start (&app);
+  app.fail_first = 2;
+  server = server_with_hook (&app, "[webhook]\nbackoff-initial=50\n");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"hook %u\"}", i);
+      natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content));
+    }
+  /* Not persisted: not routed. */
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TypSts", "{}"));
+
+  /* Two failures are retried; then all three, in order. */
+  g_assert_true (natter_test_wait (bodies_at_least, &app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (app.requests, ==, 5);
+  for (guint i = 0; i < 3; i++)
+    {
+      GHashTable *form = g_ptr_array_index (app.bodies, i);
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"hook %u\"}", i);
+
+      g_assert_cmpstr (g_hash_table_lookup (form, "fromUserId"), ==, "alice");
+      g_assert_cmpstr (g_hash_table_lookup (form, "toUserId"), ==, "bob");
+      g_assert_cmpstr (g_hash_table_lookup (form, "objectName"), ==, "RC:TxtMsg");
+      g_assert_cmpstr (g_hash_table_lookup (form, "content"), ==, content);
+      g_assert_cmpstr (g_hash_table_lookup (form, "channelType"), ==, "PERSON");
+      g_assert_cmpuint (strlen (g_hash_table_lookup (form, "msgUID")), ==, 19);
+    }
+  g_usleep (200 * 1000);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (app.bodies->len, ==, 3);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
+static void
+test_never_blocks (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(JsonObject) metrics = NULL;
+
+  app_server_start (&app);
+  app.hang = TRUE;
+  server = server_with_hook (&app, "[webhook]\nqueue-size=5\n");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  bob = natter_test_client_new_user (server, "bob", "b1");
+
+  /* The app server never answers; delivery goes on regardless, and the
+   * bounded queue drops what does not fit. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                    "{\"content\":\"x\"}");
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, 2000);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_assert_nonnull (deliver);
+    }
+  g_assert_cmpuint (app.requests, ==, 1);
+
+  {
+    g_autoptr(SoupSession) session = soup_session_new ();
+    g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
+    g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+    g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+    g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+
+    g_assert_nonnull (strstr (text, "natterd_webhook_dropped_total 15\n"));
+  }
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_client_free (g_steal_pointer (&bob));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/webhook/routing", test_routing);
+  g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
+
+  return g_test_run ();
+}
