@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
+#include "natter-application.h"
 #include "natter-voice-recorder.h"
 
 struct _NatterVoiceRecorder
@@ -102,14 +103,46 @@ bus_cb (GstBus     *bus,
     }
 }
 
+/* The microphone chosen in Preferences (by display name), or NULL for the
+ * system default. */
+static GstElement *
+chosen_microphone (void)
+{
+  GApplication *app = g_application_get_default ();
+  g_autofree char *name = NULL;
+  g_autoptr(GstDeviceMonitor) monitor = NULL;
+  GstElement *element = NULL;
+  GList *devices;
+
+  if (!NATTER_IS_APPLICATION (app) || natter_application_get_settings (NATTER_APPLICATION (app)) == NULL)
+    return NULL;
+  name = g_settings_get_string (natter_application_get_settings (NATTER_APPLICATION (app)), "microphone");
+  if (name == NULL || *name == '\0')
+    return NULL;
+
+  monitor = gst_device_monitor_new ();
+  gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
+  devices = gst_device_monitor_get_devices (monitor);
+  for (GList *l = devices; l != NULL && element == NULL; l = l->next)
+    {
+      g_autofree char *display = gst_device_get_display_name (l->data);
+      if (g_strcmp0 (display, name) == 0)
+        element = gst_device_create_element (l->data, NULL);
+    }
+  g_list_free_full (devices, gst_object_unref);
+  if (element == NULL)
+    g_message ("Microphone “%s” is not there: using the default one", name);
+  return element;
+}
+
 gboolean
 natter_voice_recorder_start (NatterVoiceRecorder  *self,
                              GError              **error)
 {
   g_autofree char *path = NULL;
   g_autofree char *description = NULL;
-  g_autofree char *quoted = NULL;
   g_autoptr(GstBus) bus = NULL;
+  GstElement *microphone = NULL;
   const char *source;
 
   g_return_val_if_fail (NATTER_IS_VOICE_RECORDER (self), FALSE);
@@ -119,20 +152,42 @@ natter_voice_recorder_start (NatterVoiceRecorder  *self,
     gst_init (NULL, NULL);
 
   path = g_file_get_path (self->file);
-  source = g_strcmp0 (g_getenv ("NATTER_VOICE_TEST_SOURCE"), "1") == 0
-           ? "audiotestsrc is-live=true wave=sine freq=440"
-           : "autoaudiosrc";
+  if (g_strcmp0 (g_getenv ("NATTER_VOICE_TEST_SOURCE"), "1") == 0)
+    source = "audiotestsrc is-live=true wave=sine freq=440";
+  else
+    {
+      microphone = chosen_microphone ();
+      source = microphone != NULL ? "identity name=source" : "autoaudiosrc";
+    }
   description = g_strdup_printf ("%s ! audioconvert ! audioresample ! audio/x-raw,channels=1 ! "
                                  "opusenc bitrate=32000 ! oggmux ! filesink name=sink",
                                  source);
   self->pipeline = gst_parse_launch (description, error);
   if (self->pipeline == NULL)
-    return FALSE;
+    {
+      if (microphone != NULL)
+        gst_object_unref (gst_object_ref_sink (microphone));
+      return FALSE;
+    }
   gst_object_ref_sink (self->pipeline);
   {
     g_autoptr(GstElement) sink = gst_bin_get_by_name (GST_BIN (self->pipeline), "sink");
     g_object_set (sink, "location", path, NULL);
   }
+  if (microphone != NULL)
+    {
+      /* the chosen device in front of the placeholder; the bin takes it */
+      g_autoptr(GstElement) placeholder = gst_bin_get_by_name (GST_BIN (self->pipeline), "source");
+      GstElement *mic = g_steal_pointer (&microphone);
+
+      gst_bin_add (GST_BIN (self->pipeline), mic);
+      if (!gst_element_link (mic, placeholder))
+        {
+          teardown (self);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("The microphone could not be opened"));
+          return FALSE;
+        }
+    }
 
   bus = gst_element_get_bus (self->pipeline);
   self->bus_watch_id = gst_bus_add_watch (bus, bus_cb, self);
