@@ -539,6 +539,21 @@ api_user_check_online (ApiRequest *request)
   reply_ok (request);
 }
 
+/* Stores @user and closes its connections (with tokens issued before
+ * @issued_before, when not 0) with @code, as part of @request. */
+static void
+save_and_kick (ApiRequest  *request,
+               NatterdUser *user,
+               int          code,
+               gint64       issued_before)
+{
+  begin_part (request);
+  natterd_server_save_user (request->server, user, part_committed, api_request_ref (request),
+                            api_request_unref);
+  if (code != 0)
+    natterd_server_kick_user (request->server, user, code, issued_before);
+}
+
 static void
 api_user_token_expire (ApiRequest *request)
 {
@@ -556,10 +571,7 @@ api_user_token_expire (ApiRequest *request)
       if (user == NULL)
         continue;
       user->tokens_valid_after = time;
-      begin_part (request);
-      natterd_server_save_user (request->server, user, part_committed, api_request_ref (request),
-                                api_request_unref);
-      natterd_server_kick_user (request->server, user, NATTER_CODE_TOKEN_EXPIRED, time);
+      save_and_kick (request, user, NATTER_CODE_TOKEN_EXPIRED, time);
     }
   finish_when_stored (request);
 }
@@ -580,10 +592,7 @@ api_user_block (ApiRequest *request)
                                                       g_ptr_array_index (user_ids, i));
 
       user->blocked_until = natterd_now_ms () + minutes * 60 * 1000;
-      begin_part (request);
-      natterd_server_save_user (request->server, user, part_committed, api_request_ref (request),
-                                api_request_unref);
-      natterd_server_kick_user (request->server, user, NATTER_CODE_USER_BLOCKED, 0);
+      save_and_kick (request, user, NATTER_CODE_USER_BLOCKED, 0);
     }
   finish_when_stored (request);
 }
@@ -603,9 +612,7 @@ api_user_unblock (ApiRequest *request)
       if (user == NULL || user->blocked_until == 0)
         continue;
       user->blocked_until = 0;
-      begin_part (request);
-      natterd_server_save_user (request->server, user, part_committed, api_request_ref (request),
-                                api_request_unref);
+      save_and_kick (request, user, 0, 0);
     }
   finish_when_stored (request);
 }

@@ -398,47 +398,23 @@ update_conversation (NatterdServer             *self,
 
 /* ------------------------------------------------------------------- recall */
 
-typedef struct
-{
-  NatterdServer    *server;
-  NatterdSession   *origin;
-  NatterdRecallDone done;
-  gpointer          user_data;
-  GDestroyNotify    destroy;
-} RecallContext;
-
-static void
-recall_context_free (gpointer data)
-{
-  RecallContext *context = data;
-
-  if (context->destroy != NULL)
-    context->destroy (context->user_data);
-  g_clear_object (&context->origin);
-  g_object_unref (context->server);
-  g_free (context);
-}
-
 static void
 recall_committed (NatterdOp *base,
                   gpointer   user_data)
 {
   NatterdRecallOp *op = (NatterdRecallOp *) base;
-  RecallContext *context = user_data;
+  NatterdPending *pending = user_data;
+  NatterdRecallDone done = (NatterdRecallDone) pending->func;
 
   if (base->error != NULL)
+    done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
+  else if (!op->found)
+    done (NATTER_CODE_RECALL_FAILED, NULL, pending->user_data);
+  else
     {
-      context->done (NATTER_CODE_SERVER_ERROR, NULL, context->user_data);
-      return;
+      natterd_server_deliver_committed (pending->server, op->command, pending->origin);
+      done (NATTER_CODE_OK, &op->command->message, pending->user_data);
     }
-  if (!op->found)
-    {
-      context->done (NATTER_CODE_RECALL_FAILED, NULL, context->user_data);
-      return;
-    }
-
-  natterd_server_deliver_committed (context->server, op->command, context->origin);
-  context->done (NATTER_CODE_OK, &op->command->message, context->user_data);
 }
 
 static char *
@@ -480,7 +456,6 @@ natterd_server_recall_from (NatterdServer     *self,
   gint64 message_id = natterd_message_uid_to_id (message_uid);
   NatterdRecallOp *op;
   NatterdPublishOp *command;
-  RecallContext *context;
   gint64 now = natterd_now_ms ();
 
   if (message_id <= 0 || !NATTER_CONVERSATION_TYPE_IS_VALID (conversation_type))
@@ -491,14 +466,9 @@ natterd_server_recall_from (NatterdServer     *self,
       return;
     }
 
-  context = g_new0 (RecallContext, 1);
-  context->server = g_object_ref (self);
-  context->origin = origin != NULL ? g_object_ref (origin) : NULL;
-  context->done = done;
-  context->user_data = user_data;
-  context->destroy = destroy;
-
-  op = natterd_op_new (NATTERD_OP_RECALL, recall_committed, context, recall_context_free);
+  op = natterd_op_new (NATTERD_OP_RECALL, recall_committed,
+                       natterd_pending_new (self, origin, G_CALLBACK (done), user_data, destroy),
+                       natterd_pending_free);
   op->app_id = app->id;
   op->message_id = message_id;
   op->uid = g_strdup (message_uid);

@@ -323,25 +323,33 @@ natterd_server_deliver_committed (NatterdServer    *self,
     natterd_server_webhook_message (self, app, m);
 }
 
-typedef struct
+NatterdPending *
+natterd_pending_new (NatterdServer  *server,
+                     NatterdSession *origin,
+                     GCallback       func,
+                     gpointer        user_data,
+                     GDestroyNotify  destroy)
 {
-  NatterdServer     *server;
-  NatterdSession    *origin;
-  NatterdPublishDone done;
-  gpointer           user_data;
-  GDestroyNotify     destroy;
-} PublishContext;
+  NatterdPending *pending = g_new0 (NatterdPending, 1);
 
-static void
-publish_context_free (gpointer data)
+  pending->server = g_object_ref (server);
+  pending->origin = origin != NULL ? g_object_ref (origin) : NULL;
+  pending->func = func;
+  pending->user_data = user_data;
+  pending->destroy = destroy;
+  return pending;
+}
+
+void
+natterd_pending_free (gpointer data)
 {
-  PublishContext *context = data;
+  NatterdPending *pending = data;
 
-  if (context->destroy != NULL)
-    context->destroy (context->user_data);
-  g_clear_object (&context->origin);
-  g_object_unref (context->server);
-  g_free (context);
+  if (pending->destroy != NULL)
+    pending->destroy (pending->user_data);
+  g_clear_object (&pending->origin);
+  g_object_unref (pending->server);
+  g_free (pending);
 }
 
 static void
@@ -349,26 +357,27 @@ publish_committed (NatterdOp *base,
                    gpointer   user_data)
 {
   NatterdPublishOp *op = (NatterdPublishOp *) base;
-  PublishContext *context = user_data;
-  NatterdServer *self = context->server;
+  NatterdPending *pending = user_data;
+  NatterdPublishDone done = (NatterdPublishDone) pending->func;
+  NatterdServer *self = pending->server;
   NatterdMessage *m = &op->message;
 
   if (base->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
-      context->done (NATTER_CODE_SERVER_ERROR, NULL, 0, context->user_data);
+      done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
       return;
     }
 
   if (op->duplicate)
     {
       self->metrics.messages_duplicate++;
-      context->done (NATTER_CODE_OK, m->uid, m->sent_time, context->user_data);
+      done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
       return;
     }
 
-  natterd_server_deliver_committed (self, op, context->origin);
-  context->done (NATTER_CODE_OK, m->uid, m->sent_time, context->user_data);
+  natterd_server_deliver_committed (self, op, pending->origin);
+  done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
 }
 
 void
@@ -380,7 +389,6 @@ natterd_server_publish (NatterdServer               *self,
 {
   g_autofree char *channel = NULL;
   NatterdPublishOp *op;
-  PublishContext *context;
   int code;
 
   g_assert (request->conversation_type >= 0 && request->conversation_type <= 8);
@@ -412,14 +420,9 @@ natterd_server_publish (NatterdServer               *self,
       return;
     }
 
-  context = g_new0 (PublishContext, 1);
-  context->server = g_object_ref (self);
-  context->origin = request->origin != NULL ? g_object_ref (request->origin) : NULL;
-  context->done = done;
-  context->user_data = user_data;
-  context->destroy = destroy;
-
-  op = natterd_op_new (NATTERD_OP_PUBLISH, publish_committed, context, publish_context_free);
+  op = natterd_op_new (NATTERD_OP_PUBLISH, publish_committed,
+                       natterd_pending_new (self, request->origin, G_CALLBACK (done), user_data, destroy),
+                       natterd_pending_free);
   op->app_id = request->app->id;
   op->sender_id = request->sender->id;
   op->device_id = g_strdup (request->client_msg_id != NULL ? request->device_id : NULL);

@@ -86,6 +86,24 @@ void     natterd_server_kick_user       (NatterdServer  *self,
 
 GString *natterd_metrics_render         (NatterdServer  *self);
 
+/* What waits for a write op on behalf of a caller: the caller's callback
+ * (cast to GCallback), its data, and the session the request came from. */
+typedef struct
+{
+  NatterdServer  *server;
+  NatterdSession *origin;
+  GCallback       func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} NatterdPending;
+
+NatterdPending *natterd_pending_new  (NatterdServer  *server,
+                                      NatterdSession *origin,
+                                      GCallback       func,
+                                      gpointer        user_data,
+                                      GDestroyNotify  destroy);
+void            natterd_pending_free (gpointer        data);
+
 /* ------------------------------------------------------------ natterd-router.c */
 
 typedef struct

@@ -280,6 +280,13 @@ struct _NatterdStoreSqlite
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;
+
+  /* Checkpoints run on their own thread and connection, so a commit never
+   * waits for the WAL to be copied back into the database file. */
+  GThread      *checkpointer;
+  GMutex        checkpoint_lock;
+  GCond         checkpoint_wake;
+  gboolean      checkpoint_stop;
 };
 
 G_DEFINE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD_TYPE_STORE)
@@ -1484,12 +1491,67 @@ natterd_store_sqlite_list_apps (NatterdStore  *store,
   return g_steal_pointer (&apps);
 }
 
+/* ------------------------------------------------------------- checkpoints */
+
+#define CHECKPOINT_INTERVAL_US (G_USEC_PER_SEC / 2)
+
+static gpointer
+checkpoint_main (gpointer data)
+{
+  NatterdStoreSqlite *self = data;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = open_connection (self->path, &error);
+
+  if (db == NULL)
+    {
+      g_warning ("No checkpoint connection (%s); SQLite checkpoints on commit instead",
+                 error->message);
+      sqlite3_wal_autocheckpoint (self->db, 1000);
+      return NULL;
+    }
+
+  g_mutex_lock (&self->checkpoint_lock);
+  while (!self->checkpoint_stop)
+    {
+      gint64 until = g_get_monotonic_time () + CHECKPOINT_INTERVAL_US;
+
+      g_cond_wait_until (&self->checkpoint_wake, &self->checkpoint_lock, until);
+      if (self->checkpoint_stop)
+        break;
+      g_mutex_unlock (&self->checkpoint_lock);
+      /* PASSIVE: copies what it can without blocking the writer or readers;
+       * the writer restarts the WAL from its start once all of it is in. */
+      sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      g_mutex_lock (&self->checkpoint_lock);
+    }
+  g_mutex_unlock (&self->checkpoint_lock);
+
+  sqlite3_close (db);
+  return NULL;
+}
+
+static void
+natterd_store_sqlite_stop_checkpoints (NatterdStoreSqlite *self)
+{
+  if (self->checkpointer == NULL)
+    return;
+  g_mutex_lock (&self->checkpoint_lock);
+  self->checkpoint_stop = TRUE;
+  g_cond_signal (&self->checkpoint_wake);
+  g_mutex_unlock (&self->checkpoint_lock);
+  g_clear_pointer (&self->checkpointer, g_thread_join);
+}
+
 /* --------------------------------------------------------------- lifetime */
 
 static void
 natterd_store_sqlite_finalize (GObject *object)
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (object);
+
+  natterd_store_sqlite_stop_checkpoints (self);
+  g_mutex_clear (&self->checkpoint_lock);
+  g_cond_clear (&self->checkpoint_wake);
 
   for (guint i = 0; i < W_N_STATEMENTS; i++)
     sqlite3_finalize (self->writer_stmts[i]);
@@ -1536,6 +1598,8 @@ natterd_store_sqlite_init (NatterdStoreSqlite *self)
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
   self->last_hour = -1;
+  g_mutex_init (&self->checkpoint_lock);
+  g_cond_init (&self->checkpoint_wake);
 }
 
 NatterdStore *
@@ -1569,6 +1633,12 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
       !prepare_all (self->reader_db, reader_sql, self->reader_stmts, R_N_STATEMENTS, error) ||
       !load_counters (self, error))
     return NULL;
+
+  /* The checkpointer keeps up; the writer only checkpoints (then restarts
+   * the WAL from its beginning) when the WAL passes 32 MiB, which bounds it
+   * under load that never pauses. */
+  sqlite3_wal_autocheckpoint (self->db, 8192);
+  self->checkpointer = g_thread_new ("natterd-checkpoint", checkpoint_main, self);
 
   return NATTERD_STORE (g_steal_pointer (&self));
 }
