@@ -420,8 +420,14 @@ bind_row (NatterChatView   *self,
   g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), position);
   g_autoptr(NatterMessage) previous = NULL;
 
-  if (position > 0)
-    previous = g_list_model_get_item (G_LIST_MODEL (self->messages), position - 1);
+  /* the message shown above: empty rows (protocol messages) do not count */
+  for (guint i = position; i > 0 && position - i < 50; i--)
+    {
+      g_clear_object (&previous);
+      previous = g_list_model_get_item (G_LIST_MODEL (self->messages), i - 1);
+      if (natter_message_row_shows (previous))
+        break;
+    }
   natter_message_row_set_message (row, self->client, self->portraits, message, previous,
                                   self->type != NATTER_CONVERSATION_PRIVATE);
 }

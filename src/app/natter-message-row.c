@@ -47,6 +47,43 @@ is_notice (NatterMessage *message)
   return kind == NATTER_MESSAGE_KIND_INFO || kind == NATTER_MESSAGE_KIND_RECALLED;
 }
 
+static gboolean is_hidden (NatterMessage *message);
+
+/* Protocol messages a chat does not show (a recall command is stored in
+ * history, the recalled message itself becomes the notice). */
+gboolean
+natter_message_row_shows (NatterMessage *message)
+{
+  return !is_hidden (message);
+}
+
+static gboolean
+is_hidden (NatterMessage *message)
+{
+  switch (natter_message_get_kind (message))
+    {
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+    case NATTER_MESSAGE_KIND_COMMAND:
+    case NATTER_MESSAGE_KIND_TYPING:
+    case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
+    case NATTER_MESSAGE_KIND_CS_HANDSHAKE:
+    case NATTER_MESSAGE_KIND_CALL_SIGNAL:
+      return TRUE;
+    case NATTER_MESSAGE_KIND_UNSUPPORTED:
+    case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_IMAGE:
+    case NATTER_MESSAGE_KIND_VOICE:
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+    case NATTER_MESSAGE_KIND_FILE:
+    case NATTER_MESSAGE_KIND_INFO:
+    case NATTER_MESSAGE_KIND_RECALLED:
+    case NATTER_MESSAGE_KIND_CALL_SUMMARY:
+    default:
+      return FALSE;
+    }
+}
+
 static const char *
 sender_name (NatterMessage *message)
 {
@@ -329,6 +366,17 @@ update_content (NatterMessageRow *self)
   NatterMessage *m = self->message;
   GtkWidget *content = NULL;
   gboolean outgoing = natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND;
+
+  if (is_hidden (m))
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self), "hidden");
+      gtk_widget_set_visible (GTK_WIDGET (self->notice_label), FALSE);
+      gtk_widget_set_visible (self->message_box, FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->day_label), FALSE);
+      adw_bin_set_child (self->content_bin, NULL);
+      return;
+    }
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "hidden");
 
   if (is_notice (m))
     {

@@ -30,6 +30,9 @@ void           natter_message_row_set_message (NatterMessageRow *self,
                                                NatterMessage    *previous,
                                                gboolean          show_sender);
 NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
+/* FALSE for protocol messages a chat does not show (a stored recall
+ * command...): their rows stay empty. */
+gboolean       natter_message_row_shows       (NatterMessage    *message);
 /* Briefly highlights the bubble (a search result jumped to). */
 void           natter_message_row_flash       (NatterMessageRow *self);
 

@@ -439,6 +439,13 @@ is_kicked (gpointer data)
          natter_client_get_status (client) == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT;
 }
 
+static gboolean
+is_folded (gpointer data)
+{
+  GtkWidget *leaflet = find_type (data, ADW_TYPE_LEAFLET);
+  return leaflet != NULL && adw_leaflet_get_folded (ADW_LEAFLET (leaflet));
+}
+
 /* Some avatar on screen shows a picture instead of initials. */
 static gboolean
 has_portrait_in (GtkWidget *widget)
@@ -698,6 +705,15 @@ test_app (void)
     g_assert_cmpint (natter_message_get_error_code (failed), ==, 22406);
   }
   g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+
+  /* ---- the one-pane layout of a narrow window */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  gtk_window_set_default_size (GTK_WINDOW (window), 380, 700);
+  wait_until (is_folded, window, "the narrow layout");
+  screenshot (root, "screenshot-narrow.png");
+  gtk_widget_activate_action (root, "win.back", NULL);
+  wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
 
   /* ---- the server goes away: an unobtrusive banner; back: it goes */
   natter_test_server_stop (server);
