@@ -432,6 +432,15 @@ last_is_recalled (gpointer data)
 }
 
 static gboolean
+last_is_image_sent (gpointer data)
+{
+  g_autoptr(NatterMessage) last = last_message (data);
+  return last != NULL && natter_message_get_kind (last) == NATTER_MESSAGE_KIND_IMAGE &&
+         natter_message_get_direction (last) == NATTER_MESSAGE_DIRECTION_SEND &&
+         natter_message_get_sent_status (last) >= NATTER_SENT_STATUS_SENT;
+}
+
+static gboolean
 is_kicked (gpointer data)
 {
   NatterClient *client = natter_window_get_client (data);
@@ -518,6 +527,7 @@ test_app (void)
   g_autofree char *image = NULL;
   g_autofree char *token_path = NULL;
   g_autofree char *history = NULL;
+  g_autoptr(GError) error = NULL;
   GtkWidget *root, *button;
   NatterWindow *window;
   NatterChatView *chat;
@@ -670,7 +680,43 @@ test_app (void)
     wait_for_label (GTK_WIDGET (chat), "You recalled a message");
   }
 
+  /* ---- a pasted image is sent as a photo */
+  {
+    g_autoptr(GdkTexture) texture = gdk_texture_new_from_filename (image, &error);
+    GtkTextView *text_view = natter_composer_get_text_view (natter_chat_view_get_composer (chat));
+
+    g_assert_no_error (error);
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (text_view)), texture);
+    g_signal_emit_by_name (text_view, "paste-clipboard");
+    wait_until (last_is_image_sent, window, "the pasted image sent");
+  }
+
+  /* ---- a file dropped on the chat is sent as a file */
+  {
+    g_autofree char *path = g_build_filename (tmp_dir, "notes.txt", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (chat));
+    GSList *files = g_slist_append (NULL, file);
+    GValue value = G_VALUE_INIT;
+    gboolean handled = FALSE;
+
+    g_assert_true (g_file_set_contents (path, "remember the milk", -1, NULL));
+    g_value_init (&value, GDK_TYPE_FILE_LIST);
+    g_value_set_boxed (&value, files);
+    for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+      {
+        g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+        if (GTK_IS_DROP_TARGET (controller))
+          g_signal_emit_by_name (controller, "drop", &value, 100.0, 100.0, &handled);
+      }
+    g_value_unset (&value);
+    g_slist_free (files);
+    g_assert_true (handled);
+    wait_for_label (GTK_WIDGET (chat), "notes.txt");
+  }
+
   /* ---- search finds a message in any conversation and jumps to it */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
   natter_sidebar_start_search (natter_window_get_sidebar (window));
   wait_until (has_search_entry, window, "the search entry");
   gtk_editable_set_text (GTK_EDITABLE (find_type (GTK_WIDGET (natter_window_get_sidebar (window)),
@@ -678,6 +724,10 @@ test_app (void)
                          "station");
   wait_until (has_search_results, window, "search results");
   g_assert_nonnull (find_label (GTK_WIDGET (natter_window_get_sidebar (window)), "station"));
+  g_signal_emit_by_name (find_type (GTK_WIDGET (natter_window_get_sidebar (window)), GTK_TYPE_LIST_VIEW),
+                         "activate", 0);
+  g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "bob");
+  wait_for_label (GTK_WIDGET (chat), "near the station");
   g_assert_true (natter_sidebar_stop_search (natter_window_get_sidebar (window)));
 
   /* ---- a draft stays with its conversation */
