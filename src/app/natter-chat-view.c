@@ -33,6 +33,7 @@ struct _NatterChatView
   gboolean sticky;         /* follow the newest message */
   gboolean at_bottom;
   guint typing_id;
+  char *typing_text;       /* "bob is typing…" in groups, NULL in private chats */
   guint draft_id;
   guint scroll_id;
   gint64 find_id;          /* show_message() target still loading */
@@ -104,7 +105,8 @@ update_title (NatterChatView *self)
     title = natter_conversation_get_title (self->conversation);
   adw_window_title_set_title (self->window_title, title != NULL ? title : "");
   if (self->typing_id != 0)
-    adw_window_title_set_subtitle (self->window_title, _("typing…"));
+    adw_window_title_set_subtitle (self->window_title,
+                                   self->typing_text != NULL ? self->typing_text : _("typing…"));
   else if (self->type != NATTER_CONVERSATION_PRIVATE && self->target_id != NULL)
     adw_window_title_set_subtitle (self->window_title, natter_format_conversation_type (self->type));
   else
@@ -125,6 +127,8 @@ static void
 message_received_cb (NatterChatView *self,
                      NatterMessage  *message)
 {
+  g_autofree char *typing = NULL;
+
   if (self->target_id == NULL ||
       natter_message_get_conversation_type (message) != self->type ||
       g_strcmp0 (natter_message_get_target_id (message), self->target_id) != 0 ||
@@ -133,6 +137,17 @@ message_received_cb (NatterChatView *self,
 
   if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TYPING)
     {
+      /* in a group, who */
+      if (self->type != NATTER_CONVERSATION_PRIVATE)
+        {
+          const char *who = natter_message_get_user_name (message);
+          if (who == NULL || *who == '\0')
+            who = natter_message_get_sender_user_id (message);
+          /* Translators: in a group chat's header */
+          typing = g_strdup_printf (_("%s is typing…"), who);
+        }
+      g_free (self->typing_text);
+      self->typing_text = g_steal_pointer (&typing);
       g_clear_handle_id (&self->typing_id, g_source_remove);
       self->typing_id = g_timeout_add_seconds (TYPING_SECONDS, typing_over_cb, self);
       update_title (self);
@@ -940,6 +955,7 @@ natter_chat_view_dispose (GObject *object)
 
   natter_chat_view_close (self);
   g_clear_object (&self->portraits);
+  g_clear_pointer (&self->typing_text, g_free);
   g_clear_handle_id (&self->draft_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
 

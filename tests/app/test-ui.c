@@ -787,6 +787,17 @@ test_app (void)
   respond_to_dialog ("reconnect");
   wait_until (is_connected, window, "alice back after Use Here");
 
+  /* ---- signing out forgets the token and comes back to a filled-in form */
+  gtk_widget_activate_action (root, "win.sign-out", NULL);
+  wait_for_page (window, "sign-in");
+  {
+    GtkWidget *server_row = find_entry_row (root, "Server Address");
+    g_assert_nonnull (server_row);
+    g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (server_row)), ==, natter_test_server_get_url (server));
+    spin (300);
+    g_assert_false (g_file_test (token_path, G_FILE_TEST_EXISTS));
+  }
+
   gtk_window_destroy (GTK_WINDOW (window));
   spin (100);
 }
