@@ -229,6 +229,11 @@ on_offer_created (GstPromise *promise,
   g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
+  if (g_getenv ("NATTER_CALL_DEBUG_SDP") != NULL)
+    {
+      g_autofree char *text = gst_sdp_message_as_text (offer->sdp);
+      g_printerr ("offer:\n%s", text);
+    }
   gst_webrtc_session_description_free (offer);
 }
 

@@ -16,6 +16,7 @@
  *   NATTER_CALL_ICE_POLICY=relay   relay-only ICE transport policy
  *   NATTER_CALL_STUN=stun://h:p    extra STUN server
  *   NATTER_CALL_TURN=turn://u:p@h:p extra TURN server
+ *   NATTER_CALL_DEBUG_SDP=1        print the offers to stderr
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

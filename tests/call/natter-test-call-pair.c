@@ -67,6 +67,7 @@ endpoint_send (NatterCallHost *host,
   TestEndpoint *self = TEST_ENDPOINT (host);
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autoptr(JsonNode) copy = NULL;
+  g_autofree char *text = NULL;
   Delivery *delivery;
 
   if (self->offline)
@@ -74,7 +75,8 @@ endpoint_send (NatterCallHost *host,
 
   /* A copy through JSON text, as it travels. */
   json_node_set_object (node, content);
-  copy = json_from_string (json_to_string (node, FALSE), NULL);
+  text = json_to_string (node, FALSE);
+  copy = json_from_string (text, NULL);
 
   delivery = g_new0 (Delivery, 1);
   delivery->to = g_object_ref (self->peer);

@@ -132,7 +132,7 @@ test_video_call (Pair          *pair,
   setup = natter_call_get_setup_time (call);
   g_test_message ("setup (start → first remote video frame): %" G_GINT64_FORMAT " ms", setup);
   g_assert_cmpint (setup, >, 0);
-  g_assert_cmpint (setup, <, 5000);
+  g_assert_cmpint (setup, <, 10000);  /* sanity only: natter-call-bench measures it */
 
   /* The remote picture reached the sink as BGRA at the negotiated size. */
   g_assert_cmpint (natter_video_sink_get_width (natter_call_get_remote_video (call)), ==, 640);
