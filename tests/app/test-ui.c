@@ -449,6 +449,31 @@ is_kicked (gpointer data)
 }
 
 static gboolean
+carol_first_pinned_muted (gpointer data)
+{
+  GListModel *list = G_LIST_MODEL (natter_sidebar_get_conversations (data));
+  g_autoptr(NatterConversation) first = g_list_model_get_item (list, 0);
+
+  return first != NULL && g_str_equal (natter_conversation_get_target_id (first), "carol") &&
+         natter_conversation_get_pinned (first) && natter_conversation_get_muted (first);
+}
+
+static gboolean
+only_groups_listed (gpointer data)
+{
+  GListModel *list = G_LIST_MODEL (natter_sidebar_get_conversations (data));
+  guint n = g_list_model_get_n_items (list);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterConversation) c = g_list_model_get_item (list, i);
+      if (natter_conversation_get_conversation_type (c) != NATTER_CONVERSATION_GROUP)
+        return FALSE;
+    }
+  return n > 0 && find_label (data, "Dave Miller") == NULL;
+}
+
+static gboolean
 is_folded (gpointer data)
 {
   GtkWidget *leaflet = find_type (data, ADW_TYPE_LEAFLET);
@@ -755,6 +780,23 @@ test_app (void)
     g_assert_cmpint (natter_message_get_error_code (failed), ==, 22406);
   }
   g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+
+  /* ---- the context menu's pin and mute, and the type filter */
+  {
+    NatterSidebar *sidebar = natter_window_get_sidebar (window);
+    GtkWidget *groups = find_button_with_label (GTK_WIDGET (sidebar), "Groups");
+    GtkWidget *all = find_button_with_label (GTK_WIDGET (sidebar), "All");
+
+    gtk_widget_activate_action (GTK_WIDGET (sidebar), "sidebar.toggle-pinned", "(is)", 1, "carol");
+    gtk_widget_activate_action (GTK_WIDGET (sidebar), "sidebar.toggle-muted", "(is)", 1, "carol");
+    wait_until (carol_first_pinned_muted, sidebar, "carol pinned on top and muted");
+
+    g_assert_nonnull (groups);
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (groups), TRUE);
+    wait_until (only_groups_listed, sidebar, "only groups listed");
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (all), TRUE);
+    wait_for_label (GTK_WIDGET (sidebar), "Dave Miller");
+  }
 
   /* ---- the one-pane layout of a narrow window */
   natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
