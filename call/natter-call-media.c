@@ -482,6 +482,8 @@ make_audio_output (NatterCallMedia *self)
   /* A sink that waits for preroll would hold the live pipeline. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
     g_object_set (sink, "async-handling", TRUE, NULL);
+  else if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
+    g_object_set (sink, "async", FALSE, NULL);
 
   bin = gst_bin_new (NULL);
   gst_bin_add_many (GST_BIN (bin), convert, resample, sink, NULL);

@@ -286,14 +286,15 @@ natter_call_window_dispose (GObject *object)
 {
   NatterCallWindow *self = NATTER_CALL_WINDOW (object);
 
-  g_clear_handle_id (&self->tick_id, g_source_remove);
-  g_clear_handle_id (&self->close_id, g_source_remove);
+  /* Quiet first: the hangup must not reach this window's handlers. */
   if (self->call != NULL)
     {
-      natter_call_hangup (self->call);
       g_signal_handlers_disconnect_by_data (self->call, self);
+      natter_call_hangup (self->call);
       g_clear_object (&self->call);
     }
+  g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->close_id, g_source_remove);
   g_clear_object (&self->remote);
   g_clear_object (&self->local);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CALL_WINDOW);
