@@ -14,6 +14,8 @@
 #define GROUP_GAP_MS (5 * 60 * 1000)
 #define IMAGE_MAX_WIDTH 300
 #define IMAGE_MAX_HEIGHT 320
+/* The avatar (34 px) and the spacing (8 px) before a bubble. */
+#define AVATAR_ROOM (34 + 8)
 
 struct _NatterMessageRow
 {
@@ -36,6 +38,7 @@ struct _NatterMessageRow
   GtkLabel *time_label;
   GtkImage *status_icon;
   GtkWidget *menu;
+  GtkWidget *text_label;   /* kept across messages, see text_content() */
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -134,21 +137,27 @@ linkify (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* Most messages are text: the row keeps its text label from one message
+ * to the next instead of building one each time. */
 static GtkWidget *
-text_content (const char *text)
+text_content (NatterMessageRow *self,
+              const char       *text)
 {
-  GtkWidget *label = gtk_label_new (NULL);
   g_autofree char *markup = linkify (text != NULL ? text : "");
 
-  gtk_label_set_markup (GTK_LABEL (label), markup);
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 60);
-  gtk_label_set_selectable (GTK_LABEL (label), TRUE);
-  gtk_widget_set_focusable (label, FALSE);
-  gtk_widget_add_css_class (label, "message-text");
-  return label;
+  if (self->text_label == NULL)
+    {
+      self->text_label = g_object_ref_sink (gtk_label_new (NULL));
+      gtk_label_set_wrap (GTK_LABEL (self->text_label), TRUE);
+      gtk_label_set_wrap_mode (GTK_LABEL (self->text_label), PANGO_WRAP_WORD_CHAR);
+      gtk_label_set_xalign (GTK_LABEL (self->text_label), 0);
+      gtk_label_set_max_width_chars (GTK_LABEL (self->text_label), 60);
+      gtk_label_set_selectable (GTK_LABEL (self->text_label), TRUE);
+      gtk_widget_set_focusable (self->text_label, FALSE);
+      gtk_widget_add_css_class (self->text_label, "message-text");
+    }
+  gtk_label_set_markup (GTK_LABEL (self->text_label), markup);
+  return self->text_label;
 }
 
 static void
@@ -401,7 +410,7 @@ update_content (NatterMessageRow *self)
   switch (natter_message_get_kind (m))
     {
     case NATTER_MESSAGE_KIND_TEXT:
-      content = text_content (natter_message_get_text (m));
+      content = text_content (self, natter_message_get_text (m));
       break;
     case NATTER_MESSAGE_KIND_IMAGE:
       content = image_content (self, m);
@@ -431,7 +440,8 @@ update_content (NatterMessageRow *self)
       content = unsupported_content (m);
       break;
     }
-  adw_bin_set_child (self->content_bin, content);
+  if (adw_bin_get_child (self->content_bin) != content)
+    adw_bin_set_child (self->content_bin, content);
 }
 
 static void
@@ -506,11 +516,15 @@ natter_message_row_set_message (NatterMessageRow *self,
       gtk_widget_add_css_class (self->bubble, "incoming");
       gtk_widget_remove_css_class (self->bubble, "outgoing");
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing);
-  gtk_widget_set_opacity (GTK_WIDGET (self->avatar), group_start ? 1.0 : 0.0);
-  adw_avatar_set_text (self->avatar, sender_name (message));
-  if (portraits != NULL && !outgoing)
-    natter_portraits_apply (portraits, self->avatar, natter_message_get_user_portrait_uri (message));
+  /* the avatar only where a group starts; below it the bubble keeps its room */
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing && group_start);
+  gtk_widget_set_margin_start (self->bubble, !outgoing && !group_start ? AVATAR_ROOM : 0);
+  if (!outgoing && group_start)
+    {
+      adw_avatar_set_text (self->avatar, sender_name (message));
+      if (portraits != NULL)
+        natter_portraits_apply (portraits, self->avatar, natter_message_get_user_portrait_uri (message));
+    }
 
   if (group_start)
     gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");
@@ -653,6 +667,7 @@ natter_message_row_dispose (GObject *object)
   g_clear_handle_id (&self->flash_id, g_source_remove);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+  g_clear_object (&self->text_label);
   /* template children that are not bound to a field */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
     gtk_widget_unparent (child);
