@@ -28,6 +28,7 @@ struct _NatterdServer
   NatterdStore     *store;
   NatterdDirectory *directory;
   SoupServer       *soup;
+  NatterdSocketLoop *sockets;           /* plain ws://; NULL with TLS */
   SoupSession      *http;               /* webhooks */
   char             *url;
   char             *public_url;

@@ -315,6 +315,14 @@ natterd_server_kick_user (NatterdServer *self,
     }
 }
 
+static gboolean
+refuse_connection (NatterdServer *self)
+{
+  return self->shutting_down ||
+         (self->config->max_connections > 0 &&
+          g_hash_table_size (self->sessions) >= self->config->max_connections);
+}
+
 static void
 on_websocket (SoupServer              *server,
               SoupServerMessage       *msg,
@@ -325,9 +333,7 @@ on_websocket (SoupServer              *server,
   NatterdServer *self = user_data;
   NatterdSession *session;
 
-  if (self->shutting_down ||
-      (self->config->max_connections > 0 &&
-       g_hash_table_size (self->sessions) >= self->config->max_connections))
+  if (refuse_connection (self))
     {
       soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                        "30002 Server busy");
@@ -340,6 +346,60 @@ on_websocket (SoupServer              *server,
 
   session = natterd_session_new (self, connection);
   g_hash_table_add (self->sessions, session);
+}
+
+static void
+upgrade_written (SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  NatterdServer *self = user_data;
+  g_autoptr(GSocket) socket = g_object_ref (soup_server_message_get_socket (msg));
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterdSession *session;
+
+  g_signal_handlers_disconnect_by_func (msg, upgrade_written, user_data);
+  stream = soup_server_message_steal_connection (msg);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+  session = natterd_session_new_socket (self, self->sockets, stream, socket, &error);
+  if (session == NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "upgrade-failed", "error", error->message, NULL);
+      g_io_stream_close (stream, NULL, NULL);
+      return;
+    }
+  g_hash_table_add (self->sessions, session);
+}
+
+/* The WebSocket upgrade for plain connections: libsoup checks and answers
+ * the handshake, then natterd-socket.c takes the connection. */
+static void
+on_ws_request (SoupServer        *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  NatterdServer *self = user_data;
+  char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
+  g_autoptr(GError) error = NULL;
+
+  if (refuse_connection (self))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+      return;
+    }
+  if (!soup_websocket_server_check_handshake (msg, NULL, protocols, NULL, &error))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
+      soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, error->message,
+                                        strlen (error->message));
+      return;
+    }
+  if (!soup_websocket_server_process_handshake (msg, NULL, protocols, NULL, NULL))
+    return;
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_written), self, 0);
 }
 
 /* ------------------------------------------------------------------ sweep */
@@ -409,6 +469,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
   g_clear_object (&self->soup);
   g_clear_object (&self->http);
+  g_clear_pointer (&self->sockets, natterd_socket_loop_free);
   if (self->directory != NULL)
     {
       GList *apps = natterd_directory_get_apps (self->directory);
@@ -544,7 +605,18 @@ natterd_server_listen (NatterdServer  *self,
   /* permessage-deflate keeps a zlib stream per connection (hundreds of KiB)
    * for frames of a few hundred bytes: not worth it. */
   soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  soup_server_add_websocket_handler (self->soup, "/ws", NULL, protocols, on_websocket, self, NULL);
+  if (certificate == NULL)
+    {
+      self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
+      if (self->sockets == NULL)
+        return FALSE;
+      soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
+    }
+  else
+    {
+      /* TLS streams have no plain descriptor to read: libsoup frames them. */
+      soup_server_add_websocket_handler (self->soup, "/ws", NULL, protocols, on_websocket, self, NULL);
+    }
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   natterd_server_setup_api (self);
   natterd_server_setup_media (self);

@@ -24,6 +24,7 @@ natterd_session_finalize (GObject *object)
   NatterdSession *self = NATTERD_SESSION (object);
 
   g_clear_object (&self->ws);
+  g_clear_pointer (&self->socket, natterd_socket_free);
   g_free (self->device_id);
   g_free (self->platform);
 
@@ -44,15 +45,30 @@ natterd_session_init (NatterdSession *self)
 
 /* ------------------------------------------------------------------ output */
 
+static gboolean
+transport_open (NatterdSession *self)
+{
+  if (self->socket != NULL)
+    return natterd_socket_is_open (self->socket);
+  return soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void
 send_bytes (NatterdSession *self,
             GBytes         *bytes)
 {
-  if (self->state == NATTERD_SESSION_CLOSED ||
-      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (self->state == NATTERD_SESSION_CLOSED || !transport_open (self))
     return;
 
-  soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+  if (self->socket != NULL)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (bytes, &size);
+
+      natterd_socket_send (self->socket, data, size);
+    }
+  else
+    soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
   self->server->metrics.frames_out++;
 }
 
@@ -77,14 +93,15 @@ natterd_session_close (NatterdSession *self,
                        gushort         code,
                        const char     *reason)
 {
-  SoupWebsocketState state;
+  gboolean open = transport_open (self);
 
   if (self->state != NATTERD_SESSION_CLOSED)
     natterd_server_session_closed (self->server, self);
   self->state = NATTERD_SESSION_CLOSED;
 
-  state = soup_websocket_connection_get_state (self->ws);
-  if (state == SOUP_WEBSOCKET_STATE_OPEN)
+  if (open && self->socket != NULL)
+    natterd_socket_close (self->socket, code, reason);
+  else if (open)
     soup_websocket_connection_close (self->ws, code, reason);
 }
 
@@ -584,16 +601,13 @@ answer_invalid (NatterdSession    *self,
 }
 
 static void
-on_message (SoupWebsocketConnection *ws,
-            SoupWebsocketDataType    type,
-            GBytes                  *message,
-            gpointer                 user_data)
+handle_message (NatterdSession *self,
+                const guint8   *data,
+                gsize           size,
+                gboolean        binary)
 {
-  NatterdSession *self = user_data;
   g_autoptr(NatterFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (message, &size);
 
   /* Shutting down: what arrives now would not be acknowledged anyway. */
   if (self->state == NATTERD_SESSION_CLOSED || self->server->shutting_down)
@@ -602,7 +616,7 @@ on_message (SoupWebsocketConnection *ws,
   self->last_frame = g_get_monotonic_time ();
   self->server->metrics.frames_in++;
 
-  if (type != SOUP_WEBSOCKET_DATA_BINARY)
+  if (!binary)
     {
       self->server->metrics.bad_frames++;
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
@@ -675,18 +689,71 @@ on_message (SoupWebsocketConnection *ws,
 }
 
 static void
-on_closed (SoupWebsocketConnection *ws,
-           gpointer                 user_data)
+on_message (SoupWebsocketConnection *ws,
+            SoupWebsocketDataType    type,
+            GBytes                  *message,
+            gpointer                 user_data)
 {
-  NatterdSession *self = user_data;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (message, &size);
 
+  handle_message (user_data, data, size, type == SOUP_WEBSOCKET_DATA_BINARY);
+}
+
+static void
+transport_closed (NatterdSession *self)
+{
   if (self->state != NATTERD_SESSION_CLOSED)
     natterd_server_session_closed (self->server, self);
   self->state = NATTERD_SESSION_CLOSED;
 
-  g_signal_handlers_disconnect_by_data (ws, self);
   /* The server's reference; pending ops may still hold their own. */
   g_hash_table_remove (self->server->sessions, self);
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws,
+           gpointer                 user_data)
+{
+  g_signal_handlers_disconnect_by_data (ws, user_data);
+  transport_closed (user_data);
+}
+
+static void
+on_socket_message (gpointer  user_data,
+                   guint8   *payload,
+                   gsize     length,
+                   gboolean  binary)
+{
+  handle_message (user_data, payload, length, binary);
+}
+
+static void
+on_socket_closed (gpointer user_data,
+                  gushort  code)
+{
+  transport_closed (user_data);
+}
+
+static const NatterdSocketHandlers socket_handlers = {
+  .message = on_socket_message,
+  .closed = on_socket_closed,
+};
+
+NatterdSession *
+natterd_session_new_socket (NatterdServer      *server,
+                            NatterdSocketLoop  *loop,
+                            GIOStream          *stream,
+                            GSocket            *socket,
+                            GError            **error)
+{
+  g_autoptr(NatterdSession) self = g_object_new (NATTERD_TYPE_SESSION, NULL);
+
+  self->server = server;
+  self->socket = natterd_socket_new (loop, stream, socket, &socket_handlers, self, error);
+  if (self->socket == NULL)
+    return NULL;
+  return g_steal_pointer (&self);
 }
 
 NatterdSession *

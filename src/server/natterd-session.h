@@ -15,6 +15,7 @@
 
 #include "natter-frame.h"
 #include "natterd-directory.h"
+#include "natterd-socket.h"
 
 G_BEGIN_DECLS
 
@@ -34,7 +35,8 @@ struct _NatterdSession
   GObject                  parent_instance;
 
   NatterdServer           *server;      /* not a ref: the server outlives sessions */
-  SoupWebsocketConnection *ws;
+  SoupWebsocketConnection *ws;          /* TLS: libsoup's WebSocket */
+  NatterdSocket           *socket;      /* otherwise: natterd-socket.c */
   NatterdSessionState      state;
   NatterdUser             *user;
   char                    *device_id;
@@ -53,6 +55,11 @@ struct _NatterdSession
 
 NatterdSession *natterd_session_new          (NatterdServer           *server,
                                               SoupWebsocketConnection *ws);
+NatterdSession *natterd_session_new_socket   (NatterdServer           *server,
+                                              NatterdSocketLoop       *loop,
+                                              GIOStream               *stream,
+                                              GSocket                 *socket,
+                                              GError                 **error);
 void            natterd_session_send_frame   (NatterdSession          *self,
                                               const NatterFrame      *frame);
 void            natterd_session_close        (NatterdSession          *self,

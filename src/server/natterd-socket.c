@@ -1,0 +1,721 @@
+/* natterd-socket.c — RFC 6455 server side over epoll
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-socket.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK (64 * 1024)
+#define MAX_EVENTS 256
+/* A peer that stops reading costs at most this much before it is dropped. */
+#define MAX_OUTPUT (16 * 1024 * 1024)
+#define CLOSE_WAIT_US (2 * G_USEC_PER_SEC)
+
+enum {
+  OP_CONTINUATION = 0x0,
+  OP_TEXT = 0x1,
+  OP_BINARY = 0x2,
+  OP_CLOSE = 0x8,
+  OP_PING = 0x9,
+  OP_PONG = 0xA,
+};
+
+struct _NatterdSocket
+{
+  NatterdSocketLoop           *loop;
+  GIOStream                   *stream;       /* keeps the descriptor */
+  int                          fd;
+  const NatterdSocketHandlers *handlers;
+  gpointer                     user_data;
+  GByteArray                  *in;           /* a partial frame, NULL when none */
+  GByteArray                  *message;      /* fragments so far, NULL when none */
+  guint8                       message_opcode;
+  GByteArray                  *out;          /* not yet written, NULL when none */
+  gint64                       close_sent;   /* monotonic µs, 0 = not yet */
+  gushort                      close_code;
+  guint                        dirty : 1;    /* in loop->dirty */
+  guint                        want_out : 1; /* EPOLLOUT registered */
+  guint                        closed : 1;   /* handlers->closed ran or will */
+  guint                        dead : 1;     /* freed by its owner */
+  guint                        discard : 1;  /* after a protocol error */
+};
+
+struct _NatterdSocketLoop
+{
+  GSource     source;
+  int         epfd;
+  gpointer    tag;
+  gsize       max_message;
+  GPtrArray  *dirty;         /* NatterdSocket with output to write */
+  GPtrArray  *fresh;         /* NatterdSocket with input libsoup had buffered */
+  GPtrArray  *finished;      /* NatterdSocket to close and tell */
+  GPtrArray  *graveyard;     /* NatterdSocket freed while in use */
+  GHashTable *closing;       /* NatterdSocket waiting for the peer's close */
+  guint8     *scratch;
+  gboolean    dispatching;
+};
+
+static void finish (NatterdSocket *self, gushort code);
+
+/* ------------------------------------------------------------------ output */
+
+static void
+set_want_out (NatterdSocket *self,
+              gboolean       want)
+{
+  struct epoll_event event = { 0 };
+
+  if (self->want_out == (guint) want || self->fd < 0)
+    return;
+  self->want_out = want;
+  event.events = EPOLLIN | (want ? EPOLLOUT : 0);
+  event.data.ptr = self;
+  epoll_ctl (self->loop->epfd, EPOLL_CTL_MOD, self->fd, &event);
+}
+
+static void
+flush (NatterdSocket *self)
+{
+  gsize written = 0;
+
+  while (self->out != NULL && written < self->out->len)
+    {
+      gssize n = send (self->fd, self->out->data + written, self->out->len - written,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+          finish (self, 1006);
+          return;
+        }
+      written += (gsize) n;
+    }
+
+  if (self->out == NULL)
+    return;
+  g_byte_array_remove_range (self->out, 0, (guint) written);
+  if (self->out->len == 0)
+    {
+      g_clear_pointer (&self->out, g_byte_array_unref);
+      set_want_out (self, FALSE);
+    }
+  else
+    set_want_out (self, TRUE);
+}
+
+static void
+queue_frame (NatterdSocket *self,
+             guint8         opcode,
+             const guint8  *data,
+             gsize          length)
+{
+  guint8 header[10];
+  guint header_length = 2;
+
+  if (self->closed || self->close_sent != 0)
+    return;
+
+  header[0] = 0x80 | opcode;
+  if (length < 126)
+    header[1] = (guint8) length;
+  else if (length <= G_MAXUINT16)
+    {
+      header[1] = 126;
+      header[2] = (guint8) (length >> 8);
+      header[3] = (guint8) length;
+      header_length = 4;
+    }
+  else
+    {
+      header[1] = 127;
+      for (int i = 0; i < 8; i++)
+        header[2 + i] = (guint8) ((guint64) length >> (56 - 8 * i));
+      header_length = 10;
+    }
+
+  if (self->out == NULL)
+    self->out = g_byte_array_sized_new (header_length + (guint) length);
+  g_byte_array_append (self->out, header, header_length);
+  g_byte_array_append (self->out, data, (guint) length);
+
+  if (self->out->len > MAX_OUTPUT)
+    {
+      /* Not reading what we send: let it go rather than grow forever. */
+      g_clear_pointer (&self->out, g_byte_array_unref);
+      finish (self, 1008);
+      return;
+    }
+
+  if (!self->dirty)
+    {
+      self->dirty = TRUE;
+      g_ptr_array_add (self->loop->dirty, self);
+    }
+}
+
+void
+natterd_socket_send (NatterdSocket *self,
+                     const guint8  *data,
+                     gsize          length)
+{
+  queue_frame (self, OP_BINARY, data, length);
+}
+
+void
+natterd_socket_close (NatterdSocket *self,
+                      gushort        code,
+                      const char    *reason)
+{
+  guint8 payload[125];
+  gsize reason_length = reason != NULL ? MIN (strlen (reason), sizeof payload - 2) : 0;
+
+  if (self->closed || self->close_sent != 0)
+    return;
+
+  payload[0] = (guint8) (code >> 8);
+  payload[1] = (guint8) code;
+  if (reason_length > 0)
+    memcpy (payload + 2, reason, reason_length);
+  queue_frame (self, OP_CLOSE, payload, reason_length + 2);
+  self->close_sent = g_get_monotonic_time ();
+  self->close_code = code;
+  g_hash_table_add (self->loop->closing, self);
+}
+
+gboolean
+natterd_socket_is_open (NatterdSocket *self)
+{
+  return !self->closed && self->close_sent == 0;
+}
+
+/* ------------------------------------------------------------------- input */
+
+static void
+protocol_error (NatterdSocket *self,
+                gushort        code,
+                const char    *reason)
+{
+  /* Nothing more is read from a peer that broke the protocol. */
+  self->discard = TRUE;
+  if (self->close_sent != 0)
+    finish (self, code);
+  else
+    natterd_socket_close (self, code, reason);
+}
+
+static void
+deliver (NatterdSocket *self,
+         guint8         opcode,
+         guint8        *payload,
+         gsize          length)
+{
+  if (self->closed || self->dead || self->close_sent != 0)
+    return;
+  self->handlers->message (self->user_data, payload, length, opcode == OP_BINARY);
+}
+
+/* Handles one frame at @data if complete; returns its size, 0 if more bytes
+ * are needed, or -1 after a protocol error. */
+static gssize
+parse_frame (NatterdSocket *self,
+             guint8        *data,
+             gsize          available)
+{
+  gsize max = self->loop->max_message;
+  guint8 fin, opcode, *mask, *payload;
+  guint64 length;
+  gsize header = 2;
+
+  if (available < 2)
+    return 0;
+
+  fin = data[0] & 0x80;
+  opcode = data[0] & 0x0F;
+  if ((data[0] & 0x70) != 0)
+    {
+      protocol_error (self, 1002, "Reserved bits set");
+      return -1;
+    }
+  if (!(data[1] & 0x80))
+    {
+      protocol_error (self, 1002, "Client frames must be masked");
+      return -1;
+    }
+
+  length = data[1] & 0x7F;
+  if (length == 126)
+    {
+      if (available < 4)
+        return 0;
+      length = (guint64) data[2] << 8 | data[3];
+      header = 4;
+    }
+  else if (length == 127)
+    {
+      if (available < 10)
+        return 0;
+      length = 0;
+      for (int i = 0; i < 8; i++)
+        length = length << 8 | data[2 + i];
+      header = 10;
+    }
+
+  if (opcode >= OP_CLOSE && (!fin || length > 125))
+    {
+      protocol_error (self, 1002, "Bad control frame");
+      return -1;
+    }
+  if (length > max || (self->message != NULL && self->message->len + length > max))
+    {
+      protocol_error (self, 1009, "30016 Message too large");
+      return -1;
+    }
+  if (available < header + 4 + length)
+    return 0;
+
+  mask = data + header;
+  payload = mask + 4;
+  for (guint64 i = 0; i < length; i++)
+    payload[i] ^= mask[i & 3];
+
+  switch (opcode)
+    {
+    case OP_CLOSE:
+      {
+        gushort code = length >= 2 ? (gushort) (payload[0] << 8 | payload[1]) : 1005;
+
+        if (self->close_sent == 0)
+          {
+            /* Answer with the same code, then the connection is done. */
+            guint8 reply[2] = { payload[0], payload[1] };
+
+            if (length >= 2)
+              queue_frame (self, OP_CLOSE, reply, 2);
+            else
+              queue_frame (self, OP_CLOSE, NULL, 0);
+            flush (self);
+          }
+        finish (self, code);
+        return -1;
+      }
+
+    case OP_PING:
+      queue_frame (self, OP_PONG, payload, (gsize) length);
+      break;
+
+    case OP_PONG:
+      break;
+
+    case OP_TEXT:
+    case OP_BINARY:
+      if (self->message != NULL)
+        {
+          protocol_error (self, 1002, "New message inside a fragmented one");
+          return -1;
+        }
+      if (fin)
+        deliver (self, opcode, payload, (gsize) length);
+      else
+        {
+          self->message = g_byte_array_sized_new ((guint) length);
+          g_byte_array_append (self->message, payload, (guint) length);
+          self->message_opcode = opcode;
+        }
+      break;
+
+    case OP_CONTINUATION:
+      if (self->message == NULL)
+        {
+          protocol_error (self, 1002, "Continuation without a message");
+          return -1;
+        }
+      g_byte_array_append (self->message, payload, (guint) length);
+      if (fin)
+        {
+          g_autoptr(GByteArray) whole = g_steal_pointer (&self->message);
+          deliver (self, self->message_opcode, whole->data, whole->len);
+        }
+      break;
+
+    default:
+      protocol_error (self, 1002, "Unknown opcode");
+      return -1;
+    }
+
+  return (gssize) (header + 4 + length);
+}
+
+/* Parses what is in @data; keeps a partial frame in self->in. */
+static void
+parse (NatterdSocket *self,
+       guint8        *data,
+       gsize          length)
+{
+  gsize offset = 0;
+
+  /* After our close frame, frames are still parsed to see the peer's. */
+  while (offset < length && !self->closed && !self->dead && !self->discard)
+    {
+      gssize used = parse_frame (self, data + offset, length - offset);
+
+      if (used < 0)
+        return;
+      if (used == 0)
+        break;
+      offset += (gsize) used;
+    }
+
+  if (self->closed || self->dead || self->discard)
+    {
+      if (self->in != NULL && self->in->data == data)
+        g_clear_pointer (&self->in, g_byte_array_unref);
+      return;
+    }
+
+  if (offset < length)
+    {
+      if (self->in == NULL)
+        self->in = g_byte_array_sized_new ((guint) (length - offset));
+      if (self->in->data != data)
+        g_byte_array_append (self->in, data + offset, (guint) (length - offset));
+      else
+        g_byte_array_remove_range (self->in, 0, (guint) offset);
+    }
+  else if (self->in != NULL && self->in->data == data)
+    g_clear_pointer (&self->in, g_byte_array_unref);
+}
+
+static void
+read_input (NatterdSocket *self)
+{
+  guint8 *scratch = self->loop->scratch;
+
+  while (!self->closed && !self->dead)
+    {
+      gssize n = recv (self->fd, scratch, READ_CHUNK, MSG_DONTWAIT);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+            finish (self, 1006);
+          return;
+        }
+      if (n == 0)
+        {
+          /* EOF: after our close frame that is the normal end. */
+          finish (self, self->close_sent != 0 ? self->close_code : 1006);
+          return;
+        }
+
+      if (self->discard)
+        continue;  /* until EOF */
+
+      if (self->in == NULL)
+        parse (self, scratch, (gsize) n);
+      else
+        {
+          g_byte_array_append (self->in, scratch, (guint) n);
+          parse (self, self->in->data, self->in->len);
+        }
+
+      if (n < READ_CHUNK)
+        return;
+    }
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static void
+release (NatterdSocket *self)
+{
+  if (self->fd >= 0)
+    {
+      epoll_ctl (self->loop->epfd, EPOLL_CTL_DEL, self->fd, NULL);
+      self->fd = -1;
+    }
+  if (self->stream != NULL)
+    {
+      g_io_stream_close (self->stream, NULL, NULL);
+      g_clear_object (&self->stream);
+    }
+  g_clear_pointer (&self->in, g_byte_array_unref);
+  g_clear_pointer (&self->message, g_byte_array_unref);
+  g_clear_pointer (&self->out, g_byte_array_unref);
+  g_hash_table_remove (self->loop->closing, self);
+  if (self->dirty)
+    g_ptr_array_remove_fast (self->loop->dirty, self);
+  self->dirty = FALSE;
+}
+
+/* The connection is over: release it now, tell the owner at the end of
+ * the dispatch (never from inside a handler call). */
+static void
+finish (NatterdSocket *self,
+        gushort        code)
+{
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  self->close_code = code;
+  release (self);
+  g_ptr_array_add (self->loop->finished, self);
+}
+
+void
+natterd_socket_free (NatterdSocket *self)
+{
+  if (self == NULL)
+    return;
+
+  if (!self->closed)
+    {
+      /* Last words, best effort. */
+      if (self->out != NULL && self->fd >= 0)
+        flush (self);
+      self->closed = TRUE;
+      release (self);
+    }
+  self->dead = TRUE;
+  if (self->loop->dispatching || g_ptr_array_find (self->loop->finished, self, NULL) ||
+      g_ptr_array_find (self->loop->fresh, self, NULL))
+    g_ptr_array_add (self->loop->graveyard, self);
+  else
+    g_free (self);
+}
+
+NatterdSocket *
+natterd_socket_new (NatterdSocketLoop           *loop,
+                    GIOStream                   *stream,
+                    GSocket                     *socket,
+                    const NatterdSocketHandlers *handlers,
+                    gpointer                     user_data,
+                    GError                     **error)
+{
+  NatterdSocket *self = g_new0 (NatterdSocket, 1);
+  GInputStream *input = g_io_stream_get_input_stream (stream);
+  struct epoll_event event = { 0 };
+
+  self->loop = loop;
+  self->stream = g_object_ref (stream);
+  self->fd = g_socket_get_fd (socket);
+  self->handlers = handlers;
+  self->user_data = user_data;
+
+  g_socket_set_blocking (socket, FALSE);
+
+  /* libsoup may have read past the upgrade request. */
+  if (G_IS_POLLABLE_INPUT_STREAM (input))
+    {
+      for (;;)
+        {
+          gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input),
+                                                               loop->scratch, READ_CHUNK, NULL, NULL);
+          if (n <= 0)
+            break;
+          if (self->in == NULL)
+            self->in = g_byte_array_new ();
+          g_byte_array_append (self->in, loop->scratch, (guint) n);
+        }
+    }
+
+  event.events = EPOLLIN;
+  event.data.ptr = self;
+  if (epoll_ctl (loop->epfd, EPOLL_CTL_ADD, self->fd, &event) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
+      g_clear_pointer (&self->in, g_byte_array_unref);
+      g_object_unref (self->stream);
+      g_free (self);
+      return NULL;
+    }
+
+  if (self->in != NULL && self->in->len > 0)
+    {
+      /* Parsed at the next dispatch, as if it had just arrived. */
+      g_ptr_array_add (loop->fresh, g_steal_pointer (&self->in));
+      g_ptr_array_add (loop->fresh, self);
+    }
+  else
+    g_clear_pointer (&self->in, g_byte_array_unref);
+  return self;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static gboolean
+loop_prepare (GSource *source,
+              gint    *timeout)
+{
+  NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
+
+  *timeout = g_hash_table_size (loop->closing) > 0 ? 500 : -1;
+  return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0;
+}
+
+static gboolean
+loop_check (GSource *source)
+{
+  NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
+
+  return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
+         (g_source_query_unix_fd (source, loop->tag) & G_IO_IN) != 0 ||
+         g_hash_table_size (loop->closing) > 0;
+}
+
+static gboolean
+loop_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
+  struct epoll_event events[MAX_EVENTS];
+  gint64 now = g_get_monotonic_time ();
+  int n;
+
+  loop->dispatching = TRUE;
+
+  n = epoll_wait (loop->epfd, events, MAX_EVENTS, 0);
+  for (int i = 0; i < n; i++)
+    {
+      NatterdSocket *self = events[i].data.ptr;
+
+      if (self->closed || self->dead)
+        continue;
+      if (events[i].events & EPOLLOUT)
+        flush (self);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+        read_input (self);
+    }
+
+  /* Bytes that came with the upgrade: (buffer, socket) pairs. */
+  while (loop->fresh->len > 0)
+    {
+      g_autoptr(GByteArray) buffered = g_ptr_array_steal_index (loop->fresh, 0);
+      NatterdSocket *self = g_ptr_array_steal_index (loop->fresh, 0);
+
+      if (!self->closed && !self->dead)
+        parse (self, buffered->data, buffered->len);
+    }
+
+  /* Everything queued during this iteration, one write per connection. */
+  while (loop->dirty->len > 0)
+    {
+      NatterdSocket *self = g_ptr_array_steal_index_fast (loop->dirty, loop->dirty->len - 1);
+
+      self->dirty = FALSE;
+      if (!self->closed && !self->dead)
+        flush (self);
+    }
+
+  /* Peers that never answered our close frame. */
+  if (g_hash_table_size (loop->closing) > 0)
+    {
+      g_autoptr(GPtrArray) late = g_ptr_array_new ();
+      GHashTableIter iter;
+      NatterdSocket *self;
+
+      g_hash_table_iter_init (&iter, loop->closing);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &self, NULL))
+        if (self->out == NULL && now - self->close_sent > CLOSE_WAIT_US / 4)
+          {
+            /* Our close is out: half-close so the peer sees the end. */
+            shutdown (self->fd, SHUT_WR);
+            if (now - self->close_sent > CLOSE_WAIT_US)
+              g_ptr_array_add (late, self);
+          }
+        else if (now - self->close_sent > CLOSE_WAIT_US)
+          g_ptr_array_add (late, self);
+      for (guint i = 0; i < late->len; i++)
+        {
+          self = g_ptr_array_index (late, i);
+          finish (self, self->close_code);
+        }
+    }
+
+  loop->dispatching = FALSE;
+
+  /* Tell owners, outside of any parsing. */
+  while (loop->finished->len > 0)
+    {
+      NatterdSocket *self = g_ptr_array_steal_index (loop->finished, 0);
+
+      if (!self->dead)
+        self->handlers->closed (self->user_data, self->close_code);
+    }
+
+  g_ptr_array_set_size (loop->graveyard, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+loop_finalize (GSource *source)
+{
+  NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
+
+  close (loop->epfd);
+  g_ptr_array_unref (loop->dirty);
+  g_ptr_array_unref (loop->fresh);
+  g_ptr_array_unref (loop->finished);
+  g_ptr_array_unref (loop->graveyard);
+  g_hash_table_unref (loop->closing);
+  g_free (loop->scratch);
+}
+
+static GSourceFuncs loop_funcs = {
+  .prepare = loop_prepare,
+  .check = loop_check,
+  .dispatch = loop_dispatch,
+  .finalize = loop_finalize,
+};
+
+NatterdSocketLoop *
+natterd_socket_loop_new (gsize    max_message,
+                         GError **error)
+{
+  int epfd = epoll_create1 (EPOLL_CLOEXEC);
+  NatterdSocketLoop *loop;
+
+  if (epfd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
+      return NULL;
+    }
+
+  loop = (NatterdSocketLoop *) g_source_new (&loop_funcs, sizeof (NatterdSocketLoop));
+  loop->epfd = epfd;
+  loop->max_message = max_message;
+  loop->dirty = g_ptr_array_new ();
+  loop->fresh = g_ptr_array_new ();
+  loop->finished = g_ptr_array_new ();
+  loop->graveyard = g_ptr_array_new_with_free_func (g_free);
+  loop->closing = g_hash_table_new (NULL, NULL);
+  loop->scratch = g_malloc (READ_CHUNK);
+  loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
+  g_source_set_static_name (&loop->source, "natterd sockets");
+  g_source_attach (&loop->source, NULL);
+  return loop;
+}
+
+void
+natterd_socket_loop_free (NatterdSocketLoop *loop)
+{
+  if (loop == NULL)
+    return;
+  g_source_destroy (&loop->source);
+  g_source_unref (&loop->source);
+}

@@ -1,0 +1,63 @@
+/* natterd-socket.h — server-side WebSocket framing on a plain TCP socket,
+ * all connections in one epoll set
+ *
+ * GLib's main loop polls every source on every iteration: with thousands of
+ * connections each holding its own GSource, most of natterd's time went to
+ * polling idle sockets. Here one GSource wraps an epoll descriptor, so an
+ * iteration costs what is ready, not what is connected; frames queued for
+ * a connection during an iteration go out in one write at its end; and an
+ * idle connection holds no buffer at all.
+ *
+ * libsoup still answers the HTTP upgrade (and TLS connections keep using
+ * SoupWebsocketConnection).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _NatterdSocketLoop NatterdSocketLoop;
+typedef struct _NatterdSocket NatterdSocket;
+
+typedef struct
+{
+  /* A complete message (reassembled if fragmented); @payload may be
+   * modified. */
+  void (*message) (gpointer      user_data,
+                   guint8       *payload,
+                   gsize         length,
+                   gboolean      binary);
+  /* Once, when the connection is gone (the socket is not freed). */
+  void (*closed)  (gpointer      user_data,
+                   gushort       code);
+} NatterdSocketHandlers;
+
+NatterdSocketLoop *natterd_socket_loop_new  (gsize                        max_message,
+                                             GError                     **error);
+void               natterd_socket_loop_free (NatterdSocketLoop           *loop);
+
+/* Takes over @stream (stolen from libsoup after the 101 response); bytes
+ * already buffered in it are processed first. */
+NatterdSocket     *natterd_socket_new       (NatterdSocketLoop           *loop,
+                                             GIOStream                   *stream,
+                                             GSocket                     *socket,
+                                             const NatterdSocketHandlers *handlers,
+                                             gpointer                     user_data,
+                                             GError                     **error);
+/* Queues one binary message; written at the end of the iteration. */
+void               natterd_socket_send      (NatterdSocket               *self,
+                                             const guint8                *data,
+                                             gsize                        length);
+/* Sends a close frame and closes once the peer answers (or soon anyway). */
+void               natterd_socket_close     (NatterdSocket               *self,
+                                             gushort                      code,
+                                             const char                  *reason);
+gboolean           natterd_socket_is_open   (NatterdSocket               *self);
+/* Closes at once if still open; no handler runs afterwards. */
+void               natterd_socket_free      (NatterdSocket               *self);
+
+G_END_DECLS

@@ -1,0 +1,271 @@
+/* test-websocket.c — natterd's own WebSocket framing (natterd-socket.c),
+ * spoken byte by byte over a plain TCP socket: masking, fragmentation,
+ * control frames, the close handshake, protocol errors
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include <string.h>
+
+typedef struct
+{
+  GSocketConnection *connection;
+  GInputStream      *in;
+  GOutputStream     *out;
+} Raw;
+
+static void
+raw_write (Raw          *raw,
+           const guint8 *data,
+           gsize         length)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (raw->out, data, length, NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+raw_read (Raw    *raw,
+          guint8 *data,
+          gsize   length)
+{
+  g_autoptr(GError) error = NULL;
+  gsize got = 0;
+
+  if (length == 0)
+    return;
+  g_input_stream_read_all (raw->in, data, length, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got, ==, length);
+}
+
+static Raw *
+raw_open (NatterTestServer *server)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *request = NULL;
+  g_autoptr(GString) reply = g_string_new (NULL);
+  Raw *raw = g_new0 (Raw, 1);
+
+  raw->connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
+                                                      NULL, &error);
+  g_assert_no_error (error);
+  raw->in = g_io_stream_get_input_stream (G_IO_STREAM (raw->connection));
+  raw->out = g_io_stream_get_output_stream (G_IO_STREAM (raw->connection));
+
+  request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n");
+  raw_write (raw, (const guint8 *) request, strlen (request));
+
+  /* Read the 101 response up to the blank line. */
+  while (!g_str_has_suffix (reply->str, "\r\n\r\n"))
+    {
+      guint8 c;
+
+      raw_read (raw, &c, 1);
+      g_string_append_c (reply, (char) c);
+    }
+  g_assert_true (g_str_has_prefix (reply->str, "HTTP/1.1 101"));
+  /* RFC 6455's example key and answer. */
+  g_assert_nonnull (strstr (reply->str, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  return raw;
+}
+
+static void
+raw_free (Raw *raw)
+{
+  g_io_stream_close (G_IO_STREAM (raw->connection), NULL, NULL);
+  g_object_unref (raw->connection);
+  g_free (raw);
+}
+
+static void
+send_frame (Raw          *raw,
+            guint8        first,
+            const guint8 *payload,
+            gsize         length,
+            gboolean      masked)
+{
+  g_autoptr(GByteArray) frame = g_byte_array_new ();
+  const guint8 mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+  guint8 header[2] = { first, (guint8) ((masked ? 0x80 : 0) | (length < 126 ? length : 126)) };
+
+  g_byte_array_append (frame, header, 2);
+  if (length >= 126)
+    {
+      guint8 extended[2] = { (guint8) (length >> 8), (guint8) length };
+      g_assert_cmpuint (length, <=, G_MAXUINT16);
+      g_byte_array_append (frame, extended, 2);
+    }
+  if (masked)
+    g_byte_array_append (frame, mask, 4);
+  for (gsize i = 0; i < length; i++)
+    {
+      guint8 b = payload[i] ^ (masked ? mask[i & 3] : 0);
+      g_byte_array_append (frame, &b, 1);
+    }
+  raw_write (raw, frame->data, frame->len);
+}
+
+/* Reads one server frame; returns its opcode and payload. */
+static guint8
+read_frame (Raw         *raw,
+            GByteArray **payload)
+{
+  guint8 header[2];
+  guint64 length;
+
+  raw_read (raw, header, 2);
+  g_assert_true (header[0] & 0x80);          /* servers do not fragment */
+  g_assert_false (header[1] & 0x80);         /* nor mask */
+  length = header[1] & 0x7F;
+  if (length == 126)
+    {
+      guint8 extended[2];
+      raw_read (raw, extended, 2);
+      length = (guint64) extended[0] << 8 | extended[1];
+    }
+  else if (length == 127)
+    {
+      guint8 extended[8];
+      raw_read (raw, extended, 8);
+      length = 0;
+      for (int i = 0; i < 8; i++)
+        length = length << 8 | extended[i];
+    }
+  *payload = g_byte_array_sized_new ((guint) length);
+  g_byte_array_set_size (*payload, (guint) length);
+  raw_read (raw, (*payload)->data, (gsize) length);
+  return header[0] & 0x0F;
+}
+
+static GBytes *
+connect_frame (NatterTestServer *server,
+               const char       *token)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Connect connect = NATTER__CONNECT__INIT;
+
+  connect.app_key = (char *) natter_test_server_get_app_key (server);
+  connect.token = (char *) token;
+  connect.device_id = (char *) "raw";
+  frame.body_case = NATTER__FRAME__BODY_CONNECT;
+  frame.connect = &connect;
+  return natter_frame_encode (&frame, NULL);
+}
+
+static void
+test_fragments_and_control (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *token = natter_test_server_get_token (server, "alice");
+  g_autoptr(GBytes) connect = connect_frame (server, token);
+  g_autoptr(GByteArray) payload = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (connect, &size);
+  Raw *raw = raw_open (server);
+  guint8 opcode;
+
+  /* A ping before anything: answered with the same payload. */
+  send_frame (raw, 0x89, (const guint8 *) "hey", 3, TRUE);
+  opcode = read_frame (raw, &payload);
+  g_assert_cmpint (opcode, ==, 0xA);
+  g_assert_cmpint (memcmp (payload->data, "hey", 3), ==, 0);
+  g_clear_pointer (&payload, g_byte_array_unref);
+
+  /* Connect in three fragments, with a ping in the middle. */
+  send_frame (raw, 0x02, data, 5, TRUE);
+  send_frame (raw, 0x89, NULL, 0, TRUE);
+  send_frame (raw, 0x00, data + 5, 10, TRUE);
+  send_frame (raw, 0x80, data + 15, size - 15, TRUE);
+
+  opcode = read_frame (raw, &payload);
+  g_assert_cmpint (opcode, ==, 0xA);
+  g_clear_pointer (&payload, g_byte_array_unref);
+  opcode = read_frame (raw, &payload);
+  g_assert_cmpint (opcode, ==, 0x2);
+  ack = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
+  g_assert_nonnull (ack);
+  g_assert_cmpint (ack->body_case, ==, NATTER__FRAME__BODY_CONNECT_ACK);
+  g_assert_cmpint (ack->connect_ack->code, ==, 0);
+  g_clear_pointer (&payload, g_byte_array_unref);
+
+  /* The client closes: the server answers with the same code. */
+  {
+    const guint8 going_away[2] = { 0x03, 0xE9 };
+
+    send_frame (raw, 0x88, going_away, 2, TRUE);
+    opcode = read_frame (raw, &payload);
+    g_assert_cmpint (opcode, ==, 0x8);
+    g_assert_cmpuint (payload->len, ==, 2);
+    g_assert_cmpint (payload->data[0] << 8 | payload->data[1], ==, 1001);
+  }
+  raw_free (raw);
+}
+
+static void
+test_protocol_errors (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  struct {
+    guint8 first;
+    gboolean masked;
+    gsize length;
+    int code;
+  } cases[] = {
+    { 0x82, FALSE, 4, 1002 },     /* unmasked */
+    { 0xC2, TRUE, 4, 1002 },      /* reserved bit */
+    { 0x80, TRUE, 4, 1002 },      /* continuation of nothing */
+    { 0x09, TRUE, 0, 1002 },      /* fragmented ping */
+    { 0x83, TRUE, 4, 1002 },      /* reserved opcode */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Raw *raw = raw_open (server);
+      g_autoptr(GByteArray) payload = NULL;
+      guint8 opcode;
+
+      send_frame (raw, cases[i].first, (const guint8 *) "abcd", cases[i].length, cases[i].masked);
+      opcode = read_frame (raw, &payload);
+      g_assert_cmpint (opcode, ==, 0x8);
+      g_assert_cmpint (payload->data[0] << 8 | payload->data[1], ==, cases[i].code);
+      raw_free (raw);
+    }
+
+  /* Over the limit, announced in the header: 1009 before the body. */
+  {
+    Raw *raw = raw_open (server);
+    g_autoptr(GByteArray) payload = NULL;
+    guint8 header[14] = { 0x82, 0x80 | 127, 0, 0, 0, 0, 0x7F, 0, 0, 0, 1, 2, 3, 4 };
+
+    raw_write (raw, header, sizeof header);
+    g_assert_cmpint (read_frame (raw, &payload), ==, 0x8);
+    g_assert_cmpint (payload->data[0] << 8 | payload->data[1], ==, 1009);
+    raw_free (raw);
+  }
+
+  /* Still serving. */
+  {
+    g_autoptr(NatterTestClient) client = natter_test_client_new_user (server, "bob", "b1");
+    g_assert_true (natter_test_client_is_open (client));
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/websocket/fragments-and-control", test_fragments_and_control);
+  g_test_add_func ("/server/websocket/protocol-errors", test_protocol_errors);
+
+  return g_test_run ();
+}
