@@ -263,14 +263,16 @@ main (int   argc,
       return 1;
     }
 
-  /* Scripts and tests wait for exactly this line. */
-  printf ("listening on %s\n", natterd_server_get_url (server));
-  fflush (stdout);
-
+  /* Signals are handled before anyone learns where we listen. */
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   g_unix_signal_add (SIGINT, on_quit_signal, loop);
   g_unix_signal_add (SIGHUP, on_reload_signal, server);
+
+  /* Scripts and tests wait for exactly this line. */
+  printf ("listening on %s\n", natterd_server_get_url (server));
+  fflush (stdout);
+
   g_main_loop_run (loop);
 
   natterd_server_shutdown (server);
