@@ -215,6 +215,21 @@ test_multi_device (void)
   /* Not echoed to the device that sent it. */
   natter_test_client_expect_none (laptop, NATTER__FRAME__BODY_DELIVER, 300);
 
+  /* Read status goes to the reader's other devices only, conversation as is. */
+  {
+    g_autoptr(NatterFrame) sync_ack = natter_test_client_send_message (laptop, 1, "bob", "RC:SRSMsg",
+                                                                  "{\"lastMessageSendTime\":1}");
+    g_autoptr(NatterFrame) sync = natter_test_client_expect (desktop, NATTER__FRAME__BODY_DELIVER,
+                                                             NATTER_TEST_TIMEOUT_MS);
+
+    g_assert_cmpint (sync_ack->publish_ack->code, ==, 0);
+    g_assert_nonnull (sync);
+    g_assert_cmpstr (sync->deliver->message->object_name, ==, "RC:SRSMsg");
+    g_assert_cmpstr (sync->deliver->message->target_id, ==, "bob");
+    g_assert_cmpuint (sync->deliver->seq, ==, 0);
+    natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 300);
+  }
+
   /* The same device connecting again replaces its old connection only. */
   third = natter_test_client_new_user (server, "alice", "desktop");
   g_assert_cmpuint (natter_test_client_wait_closed (desktop, NATTER_TEST_TIMEOUT_MS), !=, 0);

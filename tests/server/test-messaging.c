@@ -358,6 +358,37 @@ test_refusals (void)
   g_assert_true (natter_test_client_is_open (alice));
 }
 
+static void
+test_private_like_types (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) desk = natter_test_client_new_user (server, "helpdesk", "h1");
+  const int types[] = { 5, 7, 8 };
+
+  /* Customer service and public service conversations go to their target
+   * like private ones, each its own conversation. */
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, types[i], "helpdesk", "RC:TxtMsg",
+                                                                    "{\"content\":\"help\"}");
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (desk, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_assert_cmpint (deliver->deliver->message->conversation_type, ==, types[i]);
+      g_assert_cmpstr (deliver->deliver->message->target_id, ==, "alice");
+    }
+
+  /* The customer service handshake is status-only. */
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 5, "helpdesk", "RC:CsHs", "{}");
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (desk, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+    g_assert_cmpuint (deliver->deliver->seq, ==, 0);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -372,6 +403,7 @@ main (int   argc,
   g_test_add_func ("/server/messaging/status-only", test_status_only);
   g_test_add_func ("/server/messaging/command-offline", test_command_offline);
   g_test_add_func ("/server/messaging/refusals", test_refusals);
+  g_test_add_func ("/server/messaging/private-like-types", test_private_like_types);
 
   return g_test_run ();
 }
