@@ -33,6 +33,8 @@ typedef struct {
   guint conversations;
   guint messages;
   long list_rss_kib;
+  GArray *next_opens;       /* ms of the chats opened after the first */
+  guint next_count;
   gulong paint_id;
 } Probe;
 
@@ -81,14 +83,30 @@ rss_kib (void)
   return strtol (line + 6, NULL, 10);
 }
 
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
 static void
 finish (Probe *probe)
 {
+  double next_median = 0;
+
+  if (probe->next_opens->len > 0)
+    {
+      g_array_sort (probe->next_opens, compare_double);
+      next_median = g_array_index (probe->next_opens, double, probe->next_opens->len / 2);
+    }
   probe->stage = DONE;
   printf ("{\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
-          "\"listRssKiB\":%ld,\"openChatMs\":%.1f,\"messagesShown\":%u,\"rssKiB\":%ld}\n",
+          "\"listRssKiB\":%ld,\"openChatMs\":%.1f,\"messagesShown\":%u,"
+          "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld}\n",
           probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
-          probe->open_chat_ms, probe->messages, rss_kib ());
+          probe->open_chat_ms, probe->messages, next_median, probe->next_opens->len, rss_kib ());
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -157,8 +175,34 @@ after_paint_cb (GdkFrameClock *clock,
        * the model at the end of a frame, that frame laid out and drew them */
       if (messages != NULL && g_list_model_get_n_items (G_LIST_MODEL (messages)) > 0)
         {
-          probe->messages = g_list_model_get_n_items (G_LIST_MODEL (messages));
-          probe->open_chat_ms = boottime_ms () - probe->open_start_ms;
+          double ms = boottime_ms () - probe->open_start_ms;
+
+          if (probe->messages == 0)
+            {
+              probe->messages = g_list_model_get_n_items (G_LIST_MODEL (messages));
+              probe->open_chat_ms = ms;
+            }
+          else
+            g_array_append_val (probe->next_opens, ms);
+
+          /* NATTER_APP_BENCH_NEXT=N: then N other chats of the list, one per frame */
+          if (probe->next_opens->len < probe->next_count)
+            {
+              GListModel *all = G_LIST_MODEL (natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window)));
+              guint n = g_list_model_get_n_items (all);
+              g_autoptr(NatterConversation) next = g_list_model_get_item (all,
+                                                                          (probe->next_opens->len + 1) % MAX (n, 1));
+
+              if (next != NULL)
+                {
+                  probe->open_start_ms = boottime_ms ();
+                  natter_window_open_conversation (probe->window,
+                                                   natter_conversation_get_conversation_type (next),
+                                                   natter_conversation_get_target_id (next), 0);
+                  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+                  break;
+                }
+            }
           finish (probe);
           break;
         }
@@ -179,6 +223,13 @@ realize_cb (GtkWidget *widget,
   probe->paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), probe);
 }
 
+static void
+probe_free (Probe *probe)
+{
+  g_array_unref (probe->next_opens);
+  g_free (probe);
+}
+
 void
 natter_bench_probe_attach (NatterWindow *window)
 {
@@ -191,5 +242,7 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->window = window;
   probe->start_ms = process_start_ms ();
   g_signal_connect (window, "realize", G_CALLBACK (realize_cb), probe);
-  g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, g_free);
+  probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
+  g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, (GDestroyNotify) probe_free);
 }
