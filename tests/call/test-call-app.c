@@ -1,0 +1,319 @@
+/* test-call-app.c — an incoming call in the app, end to end
+ *
+ * A real natterd; bob is a NatterClient with the app's NatterCallController
+ * in a GtkApplication; alice is `natter-cli call bob --video`. The call
+ * rings (in-app dialog, notification, ringtone), is answered through the
+ * notification's app action, shows alice's video in the call window, and
+ * the window closes itself when alice hangs up; bob's summary is stored.
+ * Needs a display and a session bus: build-aux/dev test provides both.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <adwaita.h>
+#include <string.h>
+
+#include "natter-call-controller.h"
+#include "natter-test-server.h"
+
+typedef struct
+{
+  NatterTestServer     *server;
+  char                 *dir;
+  GtkApplication       *application;
+  NatterClient         *client;
+  NatterCallController *controller;
+} Fixture;
+
+static gboolean
+timed_out_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* -------------------------------------- a notification server for the test */
+
+/* org.gtk.Notifications, as GNOME Shell serves it: records what the app
+ * sends, so the test sees the notification and its buttons. */
+static const char notifications_xml[] =
+  "<node><interface name='org.gtk.Notifications'>"
+  "<method name='AddNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='a{sv}' direction='in'/></method>"
+  "<method name='RemoveNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/></method>"
+  "</interface></node>";
+
+static GVariant *last_notification;
+static guint notifications_removed;
+static gboolean notifications_ready;
+
+static void
+notifications_method (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *object_path,
+                      const char            *interface_name,
+                      const char            *method_name,
+                      GVariant              *parameters,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  if (g_str_equal (method_name, "AddNotification"))
+    {
+      g_clear_pointer (&last_notification, g_variant_unref);
+      last_notification = g_variant_get_child_value (parameters, 2);
+    }
+  else
+    notifications_removed++;
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+on_notifications_name (GDBusConnection *connection,
+                       const char      *name,
+                       gpointer         user_data)
+{
+  notifications_ready = TRUE;
+}
+
+static void
+on_notifications_bus (GDBusConnection *connection,
+                      const char      *name,
+                      gpointer         user_data)
+{
+  static const GDBusInterfaceVTable vtable = { notifications_method };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+
+  g_dbus_connection_register_object (connection, "/org/gtk/Notifications", info->interfaces[0],
+                                     &vtable, NULL, NULL, NULL);
+}
+
+typedef gboolean (*Condition) (Fixture *fixture);
+
+static gboolean
+wait_for (Fixture   *fixture,
+          Condition  condition,
+          guint      seconds)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
+
+  while (!condition (fixture) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  return !timed_out;
+}
+
+static gboolean
+notification_server_ready (Fixture *fixture)
+{
+  return notifications_ready;
+}
+
+static gboolean
+notified (Fixture *fixture)
+{
+  return last_notification != NULL;
+}
+
+static gboolean
+notification_withdrawn (Fixture *fixture)
+{
+  return notifications_removed > 0;
+}
+
+static gboolean
+connected (Fixture *fixture)
+{
+  return natter_client_get_status (fixture->client) == NATTER_CONNECTION_CONNECTED;
+}
+
+static NatterCall *
+current_call (Fixture *fixture)
+{
+  return natter_call_manager_get_current_call (natter_call_controller_get_manager (fixture->controller));
+}
+
+static gboolean
+ringing (Fixture *fixture)
+{
+  return current_call (fixture) != NULL &&
+         natter_call_get_state (current_call (fixture)) == NATTER_CALL_STATE_INCOMING;
+}
+
+static AdwMessageDialog *
+find_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static gboolean
+frames_shown (Fixture *fixture)
+{
+  NatterCallWindow *window = natter_call_controller_get_window (fixture->controller);
+
+  return window != NULL && natter_call_window_get_remote_frames (window) >= 15;
+}
+
+static gboolean
+window_gone (Fixture *fixture)
+{
+  return natter_call_controller_get_window (fixture->controller) == NULL;
+}
+
+static gboolean
+summary_stored (Fixture *fixture)
+{
+  return g_object_get_data (G_OBJECT (fixture->client), "summary") != NULL;
+}
+
+static void
+on_message_added (NatterStore   *store,
+                  NatterMessage *message,
+                  Fixture       *fixture)
+{
+  if (g_strcmp0 (natter_message_get_object_name (message), "RC:VCSummary") == 0)
+    g_object_set_data_full (G_OBJECT (fixture->client), "summary", g_object_ref (message), g_object_unref);
+}
+
+static void
+test_incoming_call (void)
+{
+  Fixture fixture = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob_token = NULL;
+  g_autofree char *alice_token = NULL;
+  g_autofree char *bob_profile = NULL;
+  g_autofree char *alice_profile = NULL;
+  g_autofree char *remove = NULL;
+  g_autoptr(GSubprocess) alice = NULL;
+  g_autoptr(GBytes) alice_out = NULL;
+  g_autoptr(NatterCall) call = NULL;
+  NatterMessage *summary;
+  AdwMessageDialog *dialog;
+
+  g_bus_own_name (G_BUS_TYPE_SESSION, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE,
+                  on_notifications_bus, on_notifications_name, NULL, NULL, NULL);
+  if (!wait_for (&fixture, notification_server_ready, 5))
+    {
+      g_test_skip ("No session bus: run under dbus-run-session");
+      return;
+    }
+
+  fixture.application = gtk_application_new ("im.natter.Natter.CallTest", G_APPLICATION_NON_UNIQUE);
+  if (!g_application_register (G_APPLICATION (fixture.application), NULL, &error))
+    {
+      g_test_message ("%s", error->message);
+      g_test_skip ("No session bus for the application: run under dbus-run-session");
+      g_object_unref (fixture.application);
+      return;
+    }
+
+  fixture.dir = g_dir_make_tmp ("natter-call-app-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture.server = natter_test_server_new ();
+  bob_token = natter_test_server_get_token (fixture.server, "bob");
+  alice_token = natter_test_server_get_token (fixture.server, "alice");
+  bob_profile = g_build_filename (fixture.dir, "bob", NULL);
+  alice_profile = g_build_filename (fixture.dir, "alice", NULL);
+
+  fixture.client = natter_client_new (natter_test_server_get_url (fixture.server),
+                                      natter_test_server_get_app_key (fixture.server), bob_profile);
+  g_signal_connect (natter_client_get_store (fixture.client), "message-added",
+                    G_CALLBACK (on_message_added), &fixture);
+  fixture.controller = natter_call_controller_new (fixture.application, fixture.client);
+  natter_client_connect (fixture.client, bob_token);
+  g_assert_true (wait_for (&fixture, connected, 20));
+
+  alice = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                            natter_test_program ("NATTER_CLI"),
+                            "--server", natter_test_server_get_url (fixture.server),
+                            "--app-key", natter_test_server_get_app_key (fixture.server),
+                            "--token", alice_token, "--profile", alice_profile,
+                            "call", "bob", "--video", "--duration", "3", NULL);
+  g_assert_no_error (error);
+
+  /* It rings: the in-app dialog names the caller. */
+  g_assert_true (wait_for (&fixture, ringing, 20));
+  call = g_object_ref (current_call (&fixture));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "alice");
+  g_assert_null (natter_call_controller_get_window (fixture.controller));
+
+  /* ... and the desktop got a notification with Decline and Answer. */
+  g_assert_true (wait_for (&fixture, notified, 10));
+  {
+    g_autofree char *text = g_variant_print (last_notification, FALSE);
+
+    g_test_message ("notification: %s", text);
+    g_assert_nonnull (strstr (text, "Incoming video call"));
+    g_assert_nonnull (strstr (text, "app.call-answer"));
+    g_assert_nonnull (strstr (text, "app.call-decline"));
+    g_assert_nonnull (strstr (text, natter_call_get_call_id (call)));
+  }
+
+  /* Answer from the notification's button: the app action with the call id. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture.application), "call-answer",
+                                  g_variant_new_string (natter_call_get_call_id (call)));
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_nonnull (natter_call_controller_get_window (fixture.controller));
+  /* Answered: the dialog and the notification are gone. */
+  g_assert_null (find_dialog ());
+  g_assert_true (wait_for (&fixture, notification_withdrawn, 5));
+  g_test_message ("answered");
+  g_assert_true (wait_for (&fixture, frames_shown, 20));
+  g_test_message ("video shown");
+
+  /* alice hangs up after 3 s; the window closes by itself. */
+  g_assert_true (wait_for (&fixture, window_gone, 20));
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
+  g_assert_true (wait_for (&fixture, summary_stored, 10));
+  summary = g_object_get_data (G_OBJECT (fixture.client), "summary");
+  g_assert_cmpint (natter_message_get_call_reason (summary), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
+  g_assert_cmpstr (natter_message_get_call_caller (summary), ==, "alice");
+  g_assert_cmpint (natter_message_get_direction (summary), ==, NATTER_MESSAGE_DIRECTION_RECEIVE);
+
+  g_subprocess_communicate (alice, NULL, NULL, &alice_out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (g_bytes_get_data (alice_out, NULL), "\"reason\":3"));
+
+  g_clear_object (&call);
+  g_clear_object (&fixture.controller);
+  natter_client_disconnect (fixture.client);
+  g_clear_object (&fixture.client);
+  g_clear_object (&fixture.application);
+  natter_test_server_free (fixture.server);
+  remove = g_strdup_printf ("rm -rf '%s'", fixture.dir);
+  g_assert_cmpint (system (remove), ==, 0);
+  g_free (fixture.dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  /* The test session has no notification daemon: the freedesktop backend
+   * would warn that the notification went nowhere, the gtk one does not. */
+  g_setenv ("GNOTIFICATION_BACKEND", "gtk", TRUE);
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("No display: run under xvfb-run (build-aux/dev test does)");
+      return g_test_run ();
+    }
+  adw_init ();
+
+  g_test_add_func ("/call/app/incoming-call", test_incoming_call);
+  return g_test_run ();
+}
