@@ -523,9 +523,20 @@ connect_idle_cb (gpointer user_data)
 }
 
 static void
+after_list_painted_cb (GdkFrameClock *clock,
+                       NatterWindow  *self)
+{
+  if (clock != NULL)
+    g_signal_handlers_disconnect_by_func (clock, after_list_painted_cb, self);
+  if (self->connect_id == 0 && self->pending_token != NULL)
+    self->connect_id = g_idle_add_full (G_PRIORITY_LOW, connect_idle_cb, self, NULL);
+}
+
+static void
 list_loading_cb (NatterWindow *self)
 {
   NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
+  GdkFrameClock *clock;
 
   if (list != NULL && natter_conversation_list_get_loading (list))
     return;
@@ -533,8 +544,14 @@ list_loading_cb (NatterWindow *self)
     g_signal_handlers_disconnect_by_func (list, list_loading_cb, self);
   /* after the frame that shows them: a start as fast as the store allows,
    * then the network and the call machinery (its DTLS key takes a while) */
-  if (self->connect_id == 0 && self->pending_token != NULL)
-    self->connect_id = g_idle_add_full (G_PRIORITY_LOW, connect_idle_cb, self, NULL);
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+  if (clock == NULL)
+    {
+      after_list_painted_cb (NULL, self);
+      return;
+    }
+  g_signal_connect_object (clock, "after-paint", G_CALLBACK (after_list_painted_cb), self, 0);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
 }
 
 /* Connects once the stored conversations are on screen. */
