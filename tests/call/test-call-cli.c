@@ -68,11 +68,10 @@ read_next_line (Peer *peer)
 static void
 peer_free (Peer *peer)
 {
-  if (!g_subprocess_get_if_exited (peer->process) && !g_subprocess_get_if_signaled (peer->process))
-    {
-      g_subprocess_force_exit (peer->process);
-      g_subprocess_wait (peer->process, NULL, NULL);
-    }
+  /* Still running (not yet reaped): stop it. */
+  if (g_subprocess_get_identifier (peer->process) != NULL)
+    g_subprocess_force_exit (peer->process);
+  g_subprocess_wait (peer->process, NULL, NULL);
   while (!peer->eof)
     g_main_context_iteration (NULL, TRUE);
   g_free (peer->name);
