@@ -805,6 +805,16 @@ disconnect_conversation (NatterChatView *self)
   g_clear_object (&self->conversation);
 }
 
+static void
+attach_conversation (NatterChatView     *self,
+                     NatterConversation *conversation)
+{
+  self->conversation = g_object_ref (conversation);
+  g_signal_connect_swapped (conversation, "notify::title", G_CALLBACK (update_title), self);
+  g_signal_connect_swapped (conversation, "notify::unread-count", G_CALLBACK (maybe_mark_read), self);
+  maybe_mark_read (self);
+}
+
 void
 natter_chat_view_close (NatterChatView *self)
 {
@@ -844,8 +854,10 @@ natter_chat_view_open (NatterChatView         *self,
 
   if (self->client == client && self->type == type && g_strcmp0 (self->target_id, target_id) == 0)
     {
+      /* the same chat: the conversation may have come since (a new chat's
+       * first message, the list loaded after a notification opened it) */
       if (conversation != NULL && self->conversation == NULL)
-        self->conversation = g_object_ref (conversation);
+        attach_conversation (self, conversation);
       update_title (self);
       return;
     }
@@ -859,11 +871,7 @@ natter_chat_view_open (NatterChatView         *self,
   self->sticky = TRUE;
   self->at_bottom = TRUE;
   if (conversation != NULL)
-    {
-      self->conversation = g_object_ref (conversation);
-      g_signal_connect_swapped (conversation, "notify::title", G_CALLBACK (update_title), self);
-      g_signal_connect_swapped (conversation, "notify::unread-count", G_CALLBACK (maybe_mark_read), self);
-    }
+    attach_conversation (self, conversation);
   g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
                            self, G_CONNECT_SWAPPED);
 
@@ -895,6 +903,13 @@ natter_chat_view_get_target_id (NatterChatView *self)
 {
   g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
   return self->target_id;
+}
+
+NatterConversation *
+natter_chat_view_get_conversation (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->conversation;
 }
 
 NatterMessageList *

@@ -31,6 +31,8 @@ NatterConversationType natter_chat_view_get_conversation_type (NatterChatView   
 /* NULL when nothing is open. */
 const char            *natter_chat_view_get_target_id   (NatterChatView         *self);
 NatterMessageList     *natter_chat_view_get_messages    (NatterChatView         *self);
+/* NULL until the conversation exists (a new chat before its first message). */
+NatterConversation    *natter_chat_view_get_conversation (NatterChatView        *self);
 GtkListView           *natter_chat_view_get_list_view   (NatterChatView         *self);
 NatterComposer        *natter_chat_view_get_composer    (NatterChatView         *self);
 /* Scrolls to a message (loading older pages until it is there) and flashes it. */

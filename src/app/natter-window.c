@@ -468,6 +468,27 @@ unread_changed_cb (NatterWindow *self)
   update_title (self);
 }
 
+/* The open chat had no conversation yet (a new chat, or opened before the
+ * list loaded): give it the one that appeared. */
+static void
+conversations_changed_cb (NatterWindow *self)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
+  const char *target = natter_chat_view_get_target_id (self->chat_view);
+  NatterConversationType type = natter_chat_view_get_conversation_type (self->chat_view);
+  g_autoptr(NatterConversation) conversation = NULL;
+  guint pos;
+
+  if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
+    return;
+  pos = natter_conversation_list_find (list, type, target);
+  if (pos == G_MAXUINT)
+    return;
+  conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  natter_chat_view_open (self->chat_view, self->client, type, target, conversation);
+  natter_sidebar_select (self->sidebar, type, target);
+}
+
 static void
 start_client (NatterWindow *self,
               NatterClient *client)
@@ -486,6 +507,8 @@ start_client (NatterWindow *self,
   natter_sidebar_set_user_id (self->sidebar, natter_account_get_user_id (self->account));
   g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "notify::unread-total",
                            G_CALLBACK (unread_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "items-changed",
+                           G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
   natter_sidebar_set_status (self->sidebar, natter_client_get_status (client));
 
   cache = g_build_filename (self->profile_dir, "outgoing", NULL);

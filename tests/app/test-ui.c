@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <locale.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
@@ -474,6 +475,18 @@ only_groups_listed (gpointer data)
 }
 
 static gboolean
+chat_has_conversation (gpointer data)
+{
+  return natter_chat_view_get_conversation (data) != NULL;
+}
+
+static gboolean
+app_server_row_shown (gpointer data)
+{
+  return find_entry_row (data, "App Server Address") != NULL;
+}
+
+static gboolean
 is_folded (gpointer data)
 {
   GtkWidget *leaflet = find_type (data, ADW_TYPE_LEAFLET);
@@ -780,6 +793,8 @@ test_app (void)
     g_assert_cmpint (natter_message_get_error_code (failed), ==, 22406);
   }
   g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+  /* the chat opened before its conversation existed: now it has it */
+  wait_until (chat_has_conversation, chat, "the new chat's conversation");
 
   /* ---- the context menu's pin and mute, and the type filter */
   {
@@ -912,6 +927,84 @@ test_history (void)
   spin (100);
 }
 
+/* An app server as the seed describes it: POST userId (form-encoded), get
+ * {"code":200,"token":...} back. This one knows erin only. */
+static void
+app_server_cb (SoupServer        *soup_server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  const char *token = user_data;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
+  g_autofree char *form_text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_autoptr(GHashTable) form = soup_form_decode (form_text);
+  g_autofree char *reply = NULL;
+
+  if (g_strcmp0 (g_hash_table_lookup (form, "userId"), "erin") == 0)
+    reply = g_strdup_printf ("{\"code\":200,\"userId\":\"erin\",\"token\":\"%s\"}", token);
+  else
+    reply = g_strdup ("{\"code\":1002,\"errorMessage\":\"unknown user\"}");
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, reply, strlen (reply));
+}
+
+/* First run through an app server instead of a token. */
+static void
+test_app_server (void)
+{
+  g_autofree char *token = natter_test_server_get_token (server, "erin");
+  g_autofree char *profile = g_build_filename (tmp_dir, "erin", NULL);
+  g_autofree char *ini_path = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *ini = NULL;
+  g_autofree char *app_server_url = NULL;
+  g_autoptr(SoupServer) app_server = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSList) uris = NULL;
+  NatterWindow *window;
+  GtkWidget *root, *toggle;
+
+  soup_server_add_handler (app_server, "/token", app_server_cb, token, NULL);
+  g_assert_true (soup_server_listen_local (app_server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (app_server);
+  app_server_url = g_strdup_printf ("http://127.0.0.1:%d/token", g_uri_get_port (uris->data));
+  g_slist_foreach (uris, (GFunc) g_uri_unref, NULL);
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "sign-in");
+  wait_for_label (root, "Through an App Server");
+  toggle = find_button_with_label (root, "Through an App Server");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (toggle), TRUE);
+  wait_until (app_server_row_shown, root, "the app server rows");
+  set_row_text (root, "Server Address", natter_test_server_get_url (server));
+  set_row_text (root, "App Key", natter_test_server_get_app_key (server));
+  set_row_text (root, "App Server Address", app_server_url);
+
+  /* a user the app server does not know: its answer is shown */
+  set_row_text (root, "User ID", "mallory");
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_for_label (root, "did not give a token");
+  g_assert_cmpstr (natter_window_get_page (window), ==, "sign-in");
+
+  set_row_text (root, "User ID", "erin");
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "erin connected");
+  g_assert_cmpstr (natter_client_get_user_id (natter_window_get_client (window)), ==, "erin");
+
+  /* the app server is remembered for next time */
+  spin (300);
+  g_assert_true (g_file_get_contents (ini_path, &ini, NULL, NULL));
+  g_assert_nonnull (strstr (ini, app_server_url));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+}
+
 /* The first run in Simplified Chinese (test-ui --language zh_CN). */
 static void
 test_translated (void)
@@ -963,6 +1056,7 @@ main (int argc, char *argv[])
   else
     {
       g_test_add_func ("/ui/first-run-and-chat", test_app);
+      g_test_add_func ("/ui/app-server-sign-in", test_app_server);
       g_test_add_func ("/ui/history", test_history);
     }
   ret = g_test_run ();
