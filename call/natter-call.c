@@ -466,6 +466,7 @@ natter_call_class_init (NatterCallClass *klass)
     g_param_spec_enum ("state", NULL, NULL, NATTER_TYPE_CALL_STATE, NATTER_CALL_STATE_IDLE, ro);
   properties[PROP_REASON] =
     g_param_spec_enum ("reason", NULL, NULL, NATTER_TYPE_CALL_REASON, NATTER_CALL_REASON_NONE, ro);
+  /* Construction time (never changes). */
   properties[PROP_START_TIME] =
     g_param_spec_int64 ("start-time", NULL, NULL, 0, G_MAXINT64, 0, ro);
   properties[PROP_CONNECTED_TIME] =
@@ -492,6 +493,10 @@ natter_call_class_init (NatterCallClass *klass)
 static void
 natter_call_init (NatterCall *self)
 {
+  /* The call exists from the user's click (or the invite's arrival), even
+   * while an outgoing one waits for TURN credentials. */
+  self->start_time = g_get_real_time () / 1000;
+  self->start_monotonic = g_get_monotonic_time ();
   self->camera_enabled = TRUE;
   self->remote_camera_enabled = TRUE;
   self->local_candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
@@ -568,10 +573,6 @@ natter_call_start (NatterCall *self)
 
   if (self->state != NATTER_CALL_STATE_IDLE)
     return;
-
-  self->start_time = g_get_real_time () / 1000;
-  self->start_monotonic = g_get_monotonic_time ();
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_START_TIME]);
 
   natter_call_host_start_timer (self->host, self, NATTER_CALL_TIMER_NO_ANSWER,
                                 NATTER_CALL_NO_ANSWER_TIMEOUT_MS);
@@ -954,11 +955,7 @@ natter_call_refuse_busy (NatterCall *self)
 
   /* Straight from IDLE: a busy callee does not ring first. */
   if (self->state == NATTER_CALL_STATE_IDLE && !self->outgoing)
-    {
-      self->start_time = g_get_real_time () / 1000;
-      self->start_monotonic = g_get_monotonic_time ();
-      end_locally (self, NATTER_CALL_REASON_BUSY);
-    }
+    end_locally (self, NATTER_CALL_REASON_BUSY);
   else if (self->state == NATTER_CALL_STATE_INCOMING)
     end_locally (self, NATTER_CALL_REASON_BUSY);
 }

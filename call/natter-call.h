@@ -38,7 +38,8 @@ gboolean             natter_call_get_outgoing       (NatterCall *self);
 NatterCallMediaType  natter_call_get_media_type     (NatterCall *self);
 NatterCallState      natter_call_get_state          (NatterCall *self);
 NatterCallReason     natter_call_get_reason         (NatterCall *self);
-/* Wall clock, ms since the epoch; 0 when it did not happen. */
+/* Wall clock, ms since the epoch: when the call was placed or the invite
+ * arrived; connected: 0 until it is active. */
 gint64               natter_call_get_start_time     (NatterCall *self);
 gint64               natter_call_get_connected_time (NatterCall *self);
 /* ms from connected to ended (or to now while active). */
