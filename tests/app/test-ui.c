@@ -47,6 +47,98 @@ test_app_instance (void)
   return app;
 }
 
+/* ------------------------------------------------- a notification server */
+
+/* The session bus of the test has no notification server: this one, in the
+ * test process, takes both names GNotification may talk to and keeps the
+ * title and body of each notification. */
+static GPtrArray *notifications;   /* "title\nbody" strings */
+
+static const char notify_xml[] =
+  "<node>"
+  " <interface name='org.gtk.Notifications'>"
+  "  <method name='AddNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "   <arg type='a{sv}' direction='in'/></method>"
+  "  <method name='RemoveNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/></method>"
+  " </interface>"
+  " <interface name='org.freedesktop.Notifications'>"
+  "  <method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "   <arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "   <arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "   <arg type='u' direction='out'/></method>"
+  "  <method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "  <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+  "  <method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "   <arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
+  " </interface>"
+  "</node>";
+
+static void
+notify_method_cb (GDBusConnection       *connection,
+                  const char            *sender,
+                  const char            *object_path,
+                  const char            *interface_name,
+                  const char            *method_name,
+                  GVariant              *parameters,
+                  GDBusMethodInvocation *invocation,
+                  gpointer               user_data)
+{
+  if (g_str_equal (method_name, "AddNotification"))
+    {
+      g_autoptr(GVariant) params = g_variant_get_child_value (parameters, 2);
+      const char *title = "", *body = "";
+
+      g_variant_lookup (params, "title", "&s", &title);
+      g_variant_lookup (params, "body", "&s", &body);
+      g_ptr_array_add (notifications, g_strdup_printf ("%s\n%s", title, body));
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
+  else if (g_str_equal (method_name, "Notify"))
+    {
+      const char *title = "", *body = "";
+
+      g_variant_get_child (parameters, 3, "&s", &title);
+      g_variant_get_child (parameters, 4, "&s", &body);
+      g_ptr_array_add (notifications, g_strdup_printf ("%s\n%s", title, body));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notifications->len));
+    }
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    {
+      const char *caps[] = { "body", "actions", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method_name, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "natter", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable = { notify_method_cb, NULL, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notify_xml, NULL);
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  const char *paths[] = { "/org/gtk/Notifications", "/org/freedesktop/Notifications" };
+
+  notifications = g_ptr_array_new_with_free_func (g_free);
+  if (bus == NULL)
+    return;
+  for (guint i = 0; i < 2; i++)
+    g_dbus_connection_register_object (bus, paths[i], info->interfaces[i], &vtable, NULL, NULL, NULL);
+  g_bus_own_name_on_connection (bus, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+  g_bus_own_name_on_connection (bus, "org.freedesktop.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+}
+
+static gboolean
+notified (gpointer data)
+{
+  for (guint i = 0; i < notifications->len; i++)
+    if (strstr (g_ptr_array_index (notifications, i), data) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 typedef gboolean (*Predicate) (gpointer data);
@@ -818,6 +910,25 @@ test_app (void)
   gtk_window_set_default_size (GTK_WINDOW (window), 380, 700);
   wait_until (is_folded, window, "the narrow layout");
   screenshot (root, "screenshot-narrow.png");
+
+  /* ---- a message for another chat while only bob's chat is on screen: a
+   *      notification with its sender and text; none for the muted carol */
+  {
+    g_autofree char *dave = natter_test_server_get_token (server, "dave");
+    g_autofree char *dave_profile = g_build_filename (tmp_dir, "dave-cli", NULL);
+
+    g_free (cli (carol, carol_profile, "send", "alice", "Muted chats stay quiet", NULL));
+    g_free (cli (dave, dave_profile, "send", "alice", "Are you free at three?", NULL));
+    wait_until (notified, (gpointer) "Are you free at three?", "a notification");
+    g_assert_true (notified ((gpointer) "Dave Miller"));
+    g_assert_false (notified ((gpointer) "Muted chats stay quiet"));
+    /* its action opens the chat */
+    g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "open-conversation",
+                                    g_variant_new ("(sis)", natter_account_get_profile_dir (natter_window_get_account (window)),
+                                                   NATTER_CONVERSATION_PRIVATE, "dave"));
+    g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
+    wait_for_label (GTK_WIDGET (chat), "Are you free at three?");
+  }
   gtk_widget_activate_action (root, "win.back", NULL);
   wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
@@ -1050,6 +1161,7 @@ main (int argc, char *argv[])
   g_setenv ("XDG_DATA_HOME", tmp_dir, TRUE);
   g_setenv ("XDG_CACHE_HOME", tmp_dir, TRUE);
   server = natter_test_server_new ();
+  start_notification_server ();
 
   if (language != NULL)
     g_test_add_func ("/ui/translated-first-run", test_translated);
