@@ -94,6 +94,26 @@ send_code (QueryContext *context,
   send_result (context, &result, code, error_message);
 }
 
+/* Protocol messages for @messages as @viewer sees them; the strings stay
+ * @messages'; free *storage and the returned array. */
+static Natter__Message **
+messages_to_proto (NatterdMessage * const *messages,
+                   guint                   n,
+                   const char             *viewer,
+                   Natter__Message       **storage)
+{
+  Natter__Message **pointers = g_new0 (Natter__Message *, MAX (n, 1));
+
+  *storage = g_new0 (Natter__Message, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      natter__message__init (&(*storage)[i]);
+      natterd_message_to_proto (messages[i], viewer, &(*storage)[i]);
+      pointers[i] = &(*storage)[i];
+    }
+  return pointers;
+}
+
 /* ----------------------------------------------------------------- history */
 
 static void
@@ -115,15 +135,8 @@ history_read (NatterdRead *read,
 
   /* One more than asked was read, to tell whether there is more. */
   n = MIN (read->entries->len, read->limit - 1);
-  messages = g_new0 (Natter__Message, MAX (n, 1));
-  pointers = g_new0 (Natter__Message *, MAX (n, 1));
-  for (guint i = 0; i < n; i++)
-    {
-      natter__message__init (&messages[i]);
-      natterd_message_to_proto (g_ptr_array_index (read->entries, i),
-                                context->session->user->user_id, &messages[i]);
-      pointers[i] = &messages[i];
-    }
+  pointers = messages_to_proto ((NatterdMessage * const *) read->entries->pdata, n,
+                                context->session->user->user_id, &messages);
   history.n_messages = n;
   history.messages = pointers;
   history.has_more = read->entries->len > n;
@@ -287,17 +300,13 @@ send_chatroom_join (QueryContext    *context,
   g_autofree Natter__Message **pointers = NULL;
   guint available = g_queue_get_length (&room->recent);
   guint n = context->count < 0 ? 0 : MIN ((guint) context->count, available);
-  guint i = 0;
+  g_autoptr(GPtrArray) newest = g_ptr_array_sized_new (MAX (n, 1));
 
-  messages = g_new0 (Natter__Message, MAX (n, 1));
-  pointers = g_new0 (Natter__Message *, MAX (n, 1));
   /* The newest n, oldest first. */
-  for (GList *l = g_queue_peek_nth_link (&room->recent, available - n); l != NULL && i < n; l = l->next, i++)
-    {
-      natter__message__init (&messages[i]);
-      natterd_message_to_proto (l->data, context->session->user->user_id, &messages[i]);
-      pointers[i] = &messages[i];
-    }
+  for (GList *l = g_queue_peek_nth_link (&room->recent, available - n); l != NULL; l = l->next)
+    g_ptr_array_add (newest, l->data);
+  pointers = messages_to_proto ((NatterdMessage * const *) newest->pdata, n,
+                                context->session->user->user_id, &messages);
 
   join.n_messages = n;
   join.messages = pointers;
