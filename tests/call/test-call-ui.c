@@ -171,6 +171,7 @@ test_incoming_window (Pair          *pair,
                    ==, "avatar");
   accept = find_named (GTK_WIDGET (window), "accept");
   g_assert_true (gtk_widget_get_visible (accept));
+  save_screenshot (adw_window_get_content (ADW_WINDOW (window)), "call-window-incoming.png");
   gtk_widget_activate_action (GTK_WIDGET (window), "call.accept", NULL);
   g_assert_true (wait_for (pair, both_active, 10));
   g_assert_false (gtk_widget_get_visible (accept));
