@@ -24,6 +24,7 @@
 #include "natter-composer.h"
 #include "natter-sidebar.h"
 #include "natter-test-server.h"
+#include "natter-voice-player.h"
 #include "natter-window.h"
 
 #define WAIT_SECONDS 30
@@ -607,6 +608,14 @@ has_portrait (gpointer data)
 }
 
 static gboolean
+voice_playing (gpointer data)
+{
+  GtkWidget *player = find_type (data, NATTER_TYPE_VOICE_PLAYER);
+  return player != NULL && natter_voice_player_get_playing (NATTER_VOICE_PLAYER (player)) &&
+         find_label (player, " / ") != NULL;   /* "0:01 / 0:02": position of duration */
+}
+
+static gboolean
 has_search_entry (gpointer data)
 {
   return find_type (GTK_WIDGET (natter_window_get_sidebar (data)), GTK_TYPE_SEARCH_ENTRY) != NULL;
@@ -623,6 +632,20 @@ has_search_results (gpointer data)
 {
   NatterSidebar *sidebar = natter_window_get_sidebar (data);
   return find_type (GTK_WIDGET (sidebar), g_type_from_name ("NatterSearchRow")) != NULL;
+}
+
+static void
+close_windows_of_type (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = g_list_model_get_n_items (toplevels); i > 0; i--)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i - 1);
+      if (g_type_is_a (G_OBJECT_TYPE (w), type))
+        gtk_window_destroy (GTK_WINDOW (w));
+    }
+  spin (100);
 }
 
 static void
@@ -737,6 +760,73 @@ test_app (void)
   }
   screenshot (root, "screenshot-chat.png");
 
+  /* ---- the image opens in a viewer with the full image (480 × 320, the
+   *      bubble only had the thumbnail) */
+  {
+    NatterMessageList *list = natter_chat_view_get_messages (chat);
+    gint64 image_id = 0;
+
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+      {
+        g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+        if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_IMAGE)
+          image_id = natter_message_get_message_id (m);
+      }
+    gtk_widget_activate_action (GTK_WIDGET (chat), "chat.open-image", "x", image_id);
+    wait_until (label_anywhere, (gpointer) "480 × 320", "the full image in the viewer");
+    close_windows_of_type (g_type_from_name ("NatterImageViewer"));
+  }
+
+  /* ---- preferences: the settings, and where the token is kept */
+  g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "preferences", NULL);
+  wait_until (label_anywhere, (gpointer) "Show Notifications", "the preferences");
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+        if (ADW_IS_PREFERENCES_WINDOW (w))
+          adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (w), "account");
+      }
+  }
+  wait_until (label_anywhere, (gpointer) "readable only by you (mode 0600)", "the token note");
+  close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+
+  /* ---- a new chat with someone not in the list yet (Ctrl+N) */
+  gtk_widget_activate_action (root, "win.new-chat", NULL);
+  wait_until (label_anywhere, (gpointer) "Enter the ID of a person or a group.", "the new chat dialog");
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+        GtkWidget *entry = ADW_IS_MESSAGE_DIALOG (w) ? find_type (w, GTK_TYPE_ENTRY) : NULL;
+        if (entry != NULL)
+          gtk_editable_set_text (GTK_EDITABLE (entry), "frank");
+      }
+  }
+  respond_to_dialog ("open");
+  g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "frank");
+  wait_for_label (GTK_WIDGET (chat), "No messages here yet");
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  wait_for_label (GTK_WIDGET (chat), "The view from the terrace");
+
+  /* ---- the keyboard shortcuts of the issue, and their window */
+  {
+    struct { const char *action, *accel; } shortcuts[] = {
+      { "win.search", "<Control>k" }, { "win.new-chat", "<Control>n" },
+      { "win.next-conversation", "<Alt>Down" }, { "win.previous-conversation", "<Alt>Up" },
+      { "win.escape", "Escape" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (shortcuts); i++)
+      {
+        g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (test_app_instance ()),
+                                                                      shortcuts[i].action);
+        g_assert_true (g_strv_contains ((const char * const *) accels, shortcuts[i].accel));
+      }
+    g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+  }
+
   /* ---- a sender's name and picture (from the message's user info) show in
    *      the conversation list and on their messages */
   {
@@ -797,6 +887,9 @@ test_app (void)
                               "composer.finish-recording", NULL);
   wait_until (last_is_voice_sent, window, "the voice message sent");
   wait_until (has_voice_player, chat, "a voice player on screen");
+  /* it plays back: downloaded, decoded, the clock runs */
+  natter_voice_player_toggle (NATTER_VOICE_PLAYER (find_type (GTK_WIDGET (chat), NATTER_TYPE_VOICE_PLAYER)));
+  wait_until (voice_playing, chat, "the voice message playing");
   g_free (history);
   history = cli (bob, bob_profile, "history", "alice", NULL);
   g_assert_nonnull (strstr (history, "RC:HQVCMsg"));
