@@ -26,6 +26,7 @@ struct _NatterConversationRow
   GtkLabel *preview_label;
   GtkImage *pinned_icon;
   GtkLabel *unread_label;
+  GtkLabel *mention_label;
   GtkWidget *menu;
 };
 
@@ -118,6 +119,8 @@ update (NatterConversationRow *self)
   else
     gtk_widget_set_visible (GTK_WIDGET (self->status_icon), FALSE);
 
+  gtk_widget_set_visible (GTK_WIDGET (self->mention_label),
+                          natter_conversation_get_mention_count (conv) > 0);
   if (unread > 0)
     {
       g_autofree char *count = unread > 999 ? g_strdup ("999+") : g_strdup_printf ("%u", unread);
@@ -276,6 +279,7 @@ natter_conversation_row_class_init (NatterConversationRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, preview_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, pinned_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, unread_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, mention_label);
 
   gtk_widget_class_install_action (widget_class, "row.menu", NULL, menu_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F10, GDK_SHIFT_MASK, "row.menu", NULL);

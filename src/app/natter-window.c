@@ -462,6 +462,20 @@ status_changed_cb (NatterWindow           *self,
     }
 }
 
+/* Kicked from or the end of a chat room (23409, 23410). */
+static void
+chatroom_event_cb (NatterWindow *self,
+                   const char   *chatroom_id,
+                   int           code)
+{
+  const char *why = natter_format_code (code);
+  /* Translators: chat room id, then what happened */
+  g_autofree char *text = g_strdup_printf (_("Chat room %s: %s"), chatroom_id,
+                                           why != NULL ? why : _("Unknown error"));
+
+  natter_window_add_toast (self, text);
+}
+
 static void
 unread_changed_cb (NatterWindow *self)
 {
@@ -500,6 +514,8 @@ start_client (NatterWindow *self,
   g_signal_connect_object (client, "status-changed", G_CALLBACK (status_changed_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (client, "chatroom-event", G_CALLBACK (chatroom_event_cb),
                            self, G_CONNECT_SWAPPED);
 
   natter_sidebar_set_client (self->sidebar, client);

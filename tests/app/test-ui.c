@@ -579,6 +579,28 @@ app_server_row_shown (gpointer data)
   return find_entry_row (data, "App Server Address") != NULL;
 }
 
+/* A mapped label whose whole text is @text. */
+static gboolean
+has_exact_label (GtkWidget  *widget,
+                 const char *text)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return FALSE;
+  if (GTK_IS_LABEL (widget) && g_str_equal (gtk_label_get_text (GTK_LABEL (widget)), text))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (has_exact_label (child, text))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+mention_shown (gpointer data)
+{
+  return has_exact_label (data, "@");   /* the mark, not the message's text */
+}
+
 static gboolean
 is_folded (gpointer data)
 {
@@ -996,6 +1018,20 @@ test_app (void)
     wait_until (only_groups_listed, sidebar, "only groups listed");
     gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (all), TRUE);
     wait_for_label (GTK_WIDGET (sidebar), "Dave Miller");
+  }
+
+  /* ---- a mention in a group marks the conversation with “@” */
+  {
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "group/create",
+                                                          "userId", "alice", "userId", "bob",
+                                                          "groupId", "lunch", "groupName", "Lunch club", NULL);
+    g_assert_cmpuint (status, ==, 200);
+    g_free (cli (bob, bob_profile, "send", "lunch", "--type", "group", "--object-name", "RC:TxtMsg", "--content",
+                 "{\"content\":\"@alice pizza or sushi?\",\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"alice\"]}}",
+                 NULL));
+    wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "pizza or sushi?");
+    wait_until (mention_shown, natter_window_get_sidebar (window), "the @ mark");
   }
 
   /* ---- the one-pane layout of a narrow window */
