@@ -30,6 +30,7 @@ natterd_config_new (void)
   self->turn_ttl = 24 * 3600;
   self->history_retention_hours = 72;
   self->store_batch_max = 4096;
+  self->inbox_retention_days = 30;
 
   return self;
 }
@@ -94,6 +95,7 @@ static const struct {
   K ("turn", "ttl", KEY_UINT, turn_ttl),
   K ("history", "retention-hours", KEY_UINT, history_retention_hours),
   K ("store", "batch-max", KEY_UINT, store_batch_max),
+  K ("store", "inbox-retention-days", KEY_UINT, inbox_retention_days),
 #undef K
 };
 

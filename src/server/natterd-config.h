@@ -55,6 +55,7 @@ typedef struct
 
   /* [store] */
   guint   store_batch_max;
+  guint   inbox_retention_days;  /* 0 = keep offline messages forever */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);

@@ -151,6 +151,8 @@ natterd_metrics_render (NatterdServer *self)
            m->webhook_dropped);
   counter (out, "natterd_media_uploaded_bytes_total", "Bytes of media stored.", m->media_uploaded_bytes);
   counter (out, "natterd_media_downloads_total", "Media downloads served.", m->media_downloads);
+  counter (out, "natterd_inbox_pruned_total", "Inbox entries past inbox-retention-days deleted.",
+           m->inbox_pruned);
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
   gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());

@@ -51,6 +51,7 @@ typedef struct
   guint64          webhook_queued;
   guint64          media_uploaded_bytes;
   guint64          media_downloads;
+  guint64          inbox_pruned;
   NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
   NatterdHistogram commit_duration;          /* one writer transaction */
   NatterdHistogram commit_size;              /* ops per transaction */

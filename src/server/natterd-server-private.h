@@ -39,6 +39,7 @@ struct _NatterdServer
   guint             sweep_id;
   GHashTable       *dirty_devices;      /* NatterdSession* with an unsaved acked seq */
   gint64            last_device_flush;
+  gint64            last_prune;
   gint64           *channel_clock;      /* last sent_time per hashed channel */
   gint64            last_apps_reload;   /* monotonic µs */
   gboolean          apps_reloading;

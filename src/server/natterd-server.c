@@ -56,12 +56,9 @@ apps_reloaded (NatterdRead *read,
   else
     for (guint i = 0; i < read->apps->len; i++)
       {
-        NatterdAppRecord *record = g_ptr_array_index (read->apps, i);
-        NatterdApp *app = natterd_directory_add_app (self->directory, record);
-
-        /* A webhook URL may have been set or changed. */
-        if (app->webhook != NULL)
-          g_clear_pointer (&app->webhook, natterd_webhook_free);
+        /* A changed webhook URL applies from the next request on; queued
+         * events are kept. */
+        natterd_directory_add_app (self->directory, g_ptr_array_index (read->apps, i));
       }
 
   for (guint i = 0; i < waiters->len; i++)
@@ -402,6 +399,51 @@ on_ws_request (SoupServer        *server,
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_written), self, 0);
 }
 
+#define PRUNE_INTERVAL_US (10 * 60 * G_USEC_PER_SEC)
+#define PRUNE_BATCH 5000
+
+static void
+pruned (NatterdOp *base,
+        gpointer   user_data)
+{
+  NatterdServer *self = user_data;
+  NatterdPruneOp *op = (NatterdPruneOp *) base;
+
+  if (base->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "prune-failed", "error", base->error->message, NULL);
+      return;
+    }
+  self->metrics.inbox_pruned += op->deleted;
+  /* Small steps, so commits of messages never wait behind a long delete. */
+  if (op->deleted == op->limit && !self->shutting_down)
+    {
+      NatterdPruneOp *next = natterd_op_new (NATTERD_OP_PRUNE, pruned, self, NULL);
+
+      next->before = op->before;
+      next->limit = PRUNE_BATCH;
+      natterd_store_submit (self->store, next);
+    }
+}
+
+/* Offline messages wait in inboxes for inbox-retention-days; history keeps
+ * the messages themselves. */
+static void
+maybe_prune (NatterdServer *self,
+             gint64         now)
+{
+  NatterdPruneOp *op;
+
+  if (self->config->inbox_retention_days == 0 || now - self->last_prune < PRUNE_INTERVAL_US)
+    return;
+  self->last_prune = now;
+
+  op = natterd_op_new (NATTERD_OP_PRUNE, pruned, self, NULL);
+  op->before = natterd_now_ms () - (gint64) self->config->inbox_retention_days * 24 * 3600 * 1000;
+  op->limit = PRUNE_BATCH;
+  natterd_store_submit (self->store, op);
+}
+
 /* ------------------------------------------------------------------ sweep */
 
 static gboolean
@@ -438,6 +480,7 @@ sweep (gpointer user_data)
 
   natterd_server_chatroom_sweep (self);
   natterd_server_prune_nonces (self);
+  maybe_prune (self, now);
 
   return G_SOURCE_CONTINUE;
 }
@@ -503,6 +546,8 @@ natterd_server_init (NatterdServer *self)
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->last_device_flush = g_get_monotonic_time ();
+  /* The first prune runs shortly after start, not during it. */
+  self->last_prune = self->last_device_flush - PRUNE_INTERVAL_US + 2 * G_USEC_PER_SEC;
 }
 
 NatterdServer *

@@ -188,7 +188,7 @@ natterd_session_send_chatroom_event (NatterdSession *self,
 
 /* ------------------------------------------------------------------ replay */
 
-/* Inbox seqs have no holes; a jump means an entry was skipped. */
+/* Inbox seqs have no holes unless entries were pruned (inbox-retention-days). */
 static void
 log_gap (NatterdSession *self,
          const char     *how,
@@ -198,7 +198,7 @@ log_gap (NatterdSession *self,
 
   g_snprintf (expected, sizeof expected, "%" G_GUINT64_FORMAT, self->sent_seq + 1);
   g_snprintf (got, sizeof got, "%" G_GUINT64_FORMAT, seq);
-  natterd_log (G_LOG_LEVEL_WARNING, "inbox-gap", "user", self->user->user_id, "device", self->device_id,
+  natterd_log (G_LOG_LEVEL_INFO, "inbox-gap", "user", self->user->user_id, "device", self->device_id,
                "how", how, "expected", expected, "seq", got, NULL);
 }
 

@@ -123,6 +123,9 @@ static const char * const migrations[] = {
   "  uploader_id INTEGER NOT NULL,"
   "  created INTEGER NOT NULL,"
   "  PRIMARY KEY (app_id, hash)) WITHOUT ROWID;",
+
+  /* 2: inbox entries older than the retention are pruned by message id */
+  "CREATE INDEX inbox_message ON inbox (message_id);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);
@@ -156,6 +159,8 @@ enum {
   W_ADD_BLACKLIST,
   W_REMOVE_BLACKLIST,
   W_INSERT_MEDIA,
+  W_PRUNE_CUTOFF,
+  W_PRUNE_INBOX,
   W_N_STATEMENTS
 };
 
@@ -231,6 +236,10 @@ static const char * const writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_MEDIA] =
     "INSERT OR IGNORE INTO media (app_id, hash, size, content_type, name, uploader_id, created)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [W_PRUNE_CUTOFF] = "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
+  [W_PRUNE_INBOX] =
+    "DELETE FROM inbox WHERE (user_id, seq) IN"
+    " (SELECT user_id, seq FROM inbox WHERE message_id < ?1 LIMIT ?2)",
 };
 
 #define MESSAGE_COLUMNS \
@@ -772,6 +781,40 @@ write_conversation (NatterdStoreSqlite     *self,
   return step_done (self->db, stmt, error);
 }
 
+/* Deletes at most op->limit inbox entries of messages sent before
+ * op->before, found through the first message id of that hour. */
+static gboolean
+write_prune (NatterdStoreSqlite  *self,
+             NatterdPruneOp      *op,
+             GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_PRUNE_CUTOFF];
+  gint64 cutoff = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, op->before / (3600 * 1000));
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      cutoff = sqlite3_column_int64 (stmt, 0);
+      rc = SQLITE_DONE;
+    }
+  else if (rc == SQLITE_DONE)
+    cutoff = self->next_message_id;   /* everything is older */
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self->db, rc, "prune cutoff", error);
+
+  stmt = self->writer_stmts[W_PRUNE_INBOX];
+  sqlite3_bind_int64 (stmt, 1, cutoff);
+  sqlite3_bind_int (stmt, 2, (int) op->limit);
+  if (!step_done (self->db, stmt, error))
+    return FALSE;
+  op->deleted = (guint) sqlite3_changes (self->db);
+  return TRUE;
+}
+
 static gboolean
 write_one (NatterdStoreSqlite  *self,
            NatterdOp           *op,
@@ -908,6 +951,9 @@ write_one (NatterdStoreSqlite  *self,
           }
         return TRUE;
       }
+
+    case NATTERD_OP_PRUNE:
+      return write_prune (self, (NatterdPruneOp *) op, error);
 
     case NATTERD_OP_MEDIA:
       {

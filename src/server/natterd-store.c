@@ -149,6 +149,7 @@ static const gsize op_sizes[] = {
   [NATTERD_OP_CHATROOM] = sizeof (NatterdChatroomOp),
   [NATTERD_OP_BLACKLIST] = sizeof (NatterdBlacklistOp),
   [NATTERD_OP_MEDIA] = sizeof (NatterdMediaOp),
+  [NATTERD_OP_PRUNE] = sizeof (NatterdPruneOp),
 };
 
 static void
@@ -199,6 +200,7 @@ natterd_op_new (NatterdOpKind  kind,
     case NATTERD_OP_GROUP:
     case NATTERD_OP_CHATROOM:
     case NATTERD_OP_MEDIA:
+    case NATTERD_OP_PRUNE:
     default:
       break;
     }
@@ -272,6 +274,7 @@ natterd_op_free (NatterdOp *op)
       g_free (((NatterdMediaOp *) op)->name);
       break;
     case NATTERD_OP_BARRIER:
+    case NATTERD_OP_PRUNE:
     default:
       break;
     }

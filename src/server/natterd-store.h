@@ -125,6 +125,7 @@ typedef enum {
   NATTERD_OP_CHATROOM,
   NATTERD_OP_BLACKLIST,
   NATTERD_OP_MEDIA,
+  NATTERD_OP_PRUNE,         /* inbox entries past their retention */
 } NatterdOpKind;
 
 typedef struct _NatterdOp NatterdOp;
@@ -285,6 +286,14 @@ typedef struct
   gint64    uploader_id;
   gint64    created;
 } NatterdMediaOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    before;             /* ms: entries of messages sent before go */
+  guint     limit;              /* at most this many in one op */
+  guint     deleted;            /* out */
+} NatterdPruneOp;
 
 gpointer natterd_op_new  (NatterdOpKind  kind,
                           NatterdOpFunc  complete,

@@ -145,6 +145,69 @@ test_export (void)
   g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 1002);
 }
 
+static void
+test_inbox_retention (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[store]\ninbox-retention-days=1\n", NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) deliver = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  sqlite3 *db = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", i);
+      natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content));
+    }
+  natter_test_client_free (g_steal_pointer (&alice));
+
+  /* The first two become two days old. */
+  natter_test_server_stop (server);
+  path = g_build_filename (natter_test_server_get_data_dir (server), "natterd.db", NULL);
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+                                 "UPDATE messages SET sent_time = sent_time - 172800000 WHERE id < 3;"
+                                 "INSERT INTO hours (hour, first_message_id)"
+                                 "  SELECT hour - 48, 1 FROM hours;"
+                                 "UPDATE hours SET first_message_id = 3 WHERE first_message_id = 1"
+                                 "  AND hour = (SELECT MAX (hour) FROM hours);",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  natter_test_server_restart (server);
+
+  /* natterd prunes shortly after start. */
+  g_usleep (3500 * 1000);
+
+  bob = natter_test_client_open (server, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (bob, natter_test_server_get_app_key (server), bob_token,
+                                               "b1", 0), ==, 0);
+  g_assert_cmpuint (natter_test_client_get_max_seq (bob), ==, 3);
+  deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (deliver);
+  g_assert_cmpuint (deliver->deliver->seq, ==, 3);
+  g_assert_cmpstr (deliver->deliver->message->content, ==, "{\"content\":\"2\"}");
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 300);
+
+  /* History still has all three. */
+  {
+    Natter__Query query = NATTER__QUERY__INIT;
+    Natter__HistoryRequest history = NATTER__HISTORY_REQUEST__INIT;
+    g_autoptr(NatterFrame) result = NULL;
+
+    history.conversation_type = 1;
+    history.target_id = (char *) "alice";
+    history.count = 20;
+    query.method_case = NATTER__QUERY__METHOD_HISTORY;
+    query.history = &history;
+    result = natter_test_client_query (bob, &query);
+    g_assert_cmpuint (result->result->history->n_messages, ==, 3);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -152,6 +215,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/history/export", test_export);
+  g_test_add_func ("/server/history/inbox-retention", test_inbox_retention);
 
   return g_test_run ();
 }
