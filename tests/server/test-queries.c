@@ -328,6 +328,35 @@ test_recall (void)
   result = natter_test_client_query (alice, &query);
   g_assert_cmpint (result->result->code, ==, 25101);
   (void) deliver;
+
+  /* The app server recalls for a user with message/recall. */
+  {
+    g_autoptr(NatterFrame) second = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                     "{\"content\":\"again\"}");
+    g_autoptr(NatterFrame) delivered = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+    g_autofree char *sent_time = g_strdup_printf ("%" G_GINT64_FORMAT, second->publish_ack->sent_time);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(NatterFrame) api_command = NULL;
+
+    /* Not the sender. */
+    reply = natter_test_server_api (server, NULL, "message/recall", "fromUserId", "bob",
+                                    "conversationType", "1", "targetId", "alice",
+                                    "messageUID", second->publish_ack->message_uid,
+                                    "sentTime", sent_time, NULL);
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 25101);
+    g_clear_pointer (&reply, json_object_unref);
+
+    reply = natter_test_server_api (server, NULL, "message/recall", "fromUserId", "alice",
+                                    "conversationType", "1", "targetId", "bob",
+                                    "messageUID", second->publish_ack->message_uid,
+                                    "sentTime", sent_time, NULL);
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+    api_command = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+    g_assert_nonnull (api_command);
+    g_assert_cmpstr (api_command->deliver->message->object_name, ==, "RC:RcCmd");
+    g_assert_nonnull (delivered);
+  }
 }
 
 static void
