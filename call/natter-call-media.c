@@ -8,11 +8,13 @@
  */
 
 #define GST_USE_UNSTABLE_API
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <agent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "natter-call-media.h"
@@ -75,6 +77,9 @@ struct _NatterCallMedia
   guint                silent_seconds;
   guint                watchdog_id;
   guint                stats_counter;
+  GObject             *rtcp_sessions[2];  /* RTPSession, audio and video */
+  gint                 worst_fraction_lost; /* atomic, /256 */
+  gint                 have_reports;        /* atomic: reports since the last adaptation */
   guint                bus_watch_id;
 };
 
@@ -578,6 +583,33 @@ blacken_frame (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
+static gboolean
+drop_from_list (GstBuffer **buffer,
+                guint       index,
+                gpointer    user_data)
+{
+  if (g_random_int_range (0, 100) < GPOINTER_TO_INT (user_data))
+    gst_clear_buffer (buffer);
+  return TRUE;
+}
+
+/* The payloader pushes single packets and lists of them (one per frame). */
+static GstPadProbeReturn
+drop_packets (GstPad          *pad,
+              GstPadProbeInfo *info,
+              gpointer         user_data)
+{
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    {
+      GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+
+      gst_buffer_list_foreach (list, drop_from_list, user_data);
+      GST_PAD_PROBE_INFO_DATA (info) = list;
+      return gst_buffer_list_length (list) > 0 ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+    }
+  return g_random_int_range (0, 100) < GPOINTER_TO_INT (user_data) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 static void
 parse_video_caps (int *width,
                   int *height,
@@ -753,7 +785,7 @@ add_video (NatterCallMedia *self,
                             "keyframe-max-dist=%d error-resilient=partitions "
                             "undershoot=95 buffer-size=500 buffer-initial-size=300 "
                             "buffer-optimal-size=400 max-quantizer=56 ! "
-                            "rtpvp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
+                            "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
                         "application/x-rtp,media=video,encoding-name=VP8,payload=96,"
@@ -765,57 +797,106 @@ add_video (NatterCallMedia *self,
   self->video_bitrate = VIDEO_BITRATE_START;
   encoder_sink = gst_element_get_static_pad (self->encoder, "sink");
   gst_pad_add_probe (encoder_sink, GST_PAD_PROBE_TYPE_BUFFER, blacken_frame, self, NULL);
+
+  /* Tests: a lossy path (the kernel here has no netem). */
+  if (test_sources () && g_getenv ("NATTER_CALL_TEST_DROP_PERCENT") != NULL)
+    {
+      g_autoptr(GstElement) payloader = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8pay");
+      g_autoptr(GstPad) pad = gst_element_get_static_pad (payloader, "src");
+      int percent = CLAMP (atoi (g_getenv ("NATTER_CALL_TEST_DROP_PERCENT")), 0, 100);
+
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         drop_packets, GINT_TO_POINTER (percent), NULL);
+    }
   return TRUE;
 }
 
 /* ---------------------------------------------------------- watchdog, stats */
 
+/* RTCP from the peer (an rtpbin session's thread): the worst loss any of
+ * its report blocks gives for our streams since the last adaptation.
+ * Parsed here because webrtcbin 1.22's get-stats keeps one report block per
+ * remote source and, with bundle, often the audio one for video too
+ * (remote-inbound-rtp fraction-lost stays 0 while video is lost). */
 static void
-on_stats (GstPromise *promise,
-          gpointer    user_data)
+on_receiving_rtcp (GObject   *session,
+                   GstBuffer *buffer,
+                   gpointer   user_data)
 {
   NatterCallMedia *self = user_data;
-  const GstStructure *reply = gst_promise_get_reply (promise);
-  double worst_loss = -1;
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  GstRTCPPacket packet;
+  int worst;
+
+  if (!gst_rtcp_buffer_map (buffer, GST_MAP_READ, &rtcp))
+    return;
+  for (gboolean more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet); more;
+       more = gst_rtcp_packet_move_to_next (&packet))
+    {
+      GstRTCPType type = gst_rtcp_packet_get_type (&packet);
+
+      if (type != GST_RTCP_TYPE_SR && type != GST_RTCP_TYPE_RR)
+        continue;
+      for (guint i = 0; i < gst_rtcp_packet_get_rb_count (&packet); i++)
+        {
+          guint32 ssrc, highest, jitter, lsr, dlsr;
+          guint8 fraction_lost;
+          gint32 packets_lost;
+
+          gst_rtcp_packet_get_rb (&packet, i, &ssrc, &fraction_lost, &packets_lost, &highest,
+                                  &jitter, &lsr, &dlsr);
+          do
+            worst = g_atomic_int_get (&self->worst_fraction_lost);
+          while (fraction_lost > worst &&
+                 !g_atomic_int_compare_and_exchange (&self->worst_fraction_lost, worst, fraction_lost));
+          g_atomic_int_set (&self->have_reports, TRUE);
+        }
+    }
+  gst_rtcp_buffer_unmap (&rtcp);
+}
+
+/* Once the sessions exist (after negotiation): listen to their RTCP. */
+static void
+watch_rtcp (NatterCallMedia *self)
+{
+  g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
+
+  if (rtpbin == NULL)
+    return;
+  for (guint id = 0; id < G_N_ELEMENTS (self->rtcp_sessions); id++)
+    {
+      GObject *session = NULL;
+
+      if (self->rtcp_sessions[id] != NULL)
+        continue;
+      g_signal_emit_by_name (rtpbin, "get-internal-session", id, &session);
+      if (session == NULL)
+        continue;
+      g_signal_connect (session, "on-receiving-rtcp", G_CALLBACK (on_receiving_rtcp), self);
+      /* Reports every second rather than every 5 s: loss is seen soon. */
+      g_object_set (session, "rtcp-min-interval", (guint64) GST_SECOND, NULL);
+      self->rtcp_sessions[id] = session;
+    }
+}
+
+/* Multiplicative decrease on loss, slow increase while clean: 1.22 has no
+ * congestion controller. */
+static void
+adapt_bitrate (NatterCallMedia *self)
+{
+  double loss;
   guint bitrate;
 
-  if (reply == NULL || is_stopped (self) || self->encoder == NULL)
-    {
-      gst_promise_unref (promise);
-      return;
-    }
-
-  /* remote-inbound-rtp: what the peer reports (RTCP RR) about our streams.
-   * Audio and video share one bundled path, so the loss of either tells;
-   * webrtcbin 1.22 does not always have the video report at hand. */
-  for (int i = 0; i < gst_structure_n_fields (reply); i++)
-    {
-      const GValue *value = gst_structure_get_value (reply, gst_structure_nth_field_name (reply, i));
-      const GstStructure *stats;
-      GstWebRTCStatsType type;
-      double loss;
-
-      if (!GST_VALUE_HOLDS_STRUCTURE (value))
-        continue;
-      stats = gst_value_get_structure (value);
-      if (!gst_structure_get (stats, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL) ||
-          type != GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
-        continue;
-      if (gst_structure_get_double (stats, "fraction-lost", &loss))
-        worst_loss = MAX (worst_loss, loss);
-    }
-  gst_promise_unref (promise);
-
-  g_debug ("loss reported by the peer: %.3f", worst_loss);
-  if (worst_loss < 0)
+  /* Only on fresh reports: no news is not good news. */
+  if (!g_atomic_int_compare_and_exchange (&self->have_reports, TRUE, FALSE))
     return;
-
-  /* Multiplicative decrease on loss, slow increase while clean. */
+  loss = g_atomic_int_and (&self->worst_fraction_lost, 0) / 256.0;
   bitrate = g_atomic_int_get (&self->video_bitrate);
-  if (worst_loss > 0.10)
+  if (loss > 0.10)
     bitrate = MAX (VIDEO_BITRATE_MIN, (guint) (bitrate * 0.7));
-  else if (worst_loss < 0.02)
+  else if (loss < 0.02)
     bitrate = MIN (VIDEO_BITRATE_MAX, (guint) (bitrate * 1.08));
+  g_debug ("peer reports %.1f %% loss: VP8 at %u bit/s", loss * 100, bitrate);
   if (bitrate != (guint) g_atomic_int_get (&self->video_bitrate))
     {
       g_atomic_int_set (&self->video_bitrate, bitrate);
@@ -845,10 +926,10 @@ watchdog_tick (gpointer user_data)
         }
     }
 
+  if (self->connected)
+    watch_rtcp (self);
   if (self->encoder != NULL && ++self->stats_counter % STATS_INTERVAL_S == 0)
-    g_signal_emit_by_name (self->webrtc, "get-stats", NULL,
-                           gst_promise_new_with_change_func (on_stats, g_object_ref (self),
-                                                             g_object_unref));
+    adapt_bitrate (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1394,6 +1475,12 @@ natter_call_media_stop (NatterCallMedia *self)
       self->bus_watch_id = 0;
     }
 
+  for (guint id = 0; id < G_N_ELEMENTS (self->rtcp_sessions); id++)
+    if (self->rtcp_sessions[id] != NULL)
+      {
+        g_signal_handlers_disconnect_by_data (self->rtcp_sessions[id], self);
+        g_clear_object (&self->rtcp_sessions[id]);
+      }
   if (self->pipeline != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->webrtc, self);

@@ -17,6 +17,8 @@
  *   NATTER_CALL_STUN=stun://h:p    extra STUN server
  *   NATTER_CALL_TURN=turn://u:p@h:p extra TURN server
  *   NATTER_CALL_DEBUG_SDP=1        print the offers to stderr
+ *   NATTER_CALL_TEST_DROP_PERCENT=N with test sources, drop N % of the
+ *                                  outgoing video packets (a lossy path)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -209,6 +209,30 @@ test_audio_call (Pair          *pair,
   g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
 }
 
+static gboolean
+bitrate_lowered (Pair *pair)
+{
+  return natter_call_media_get_video_bitrate (pair->alice->media) < 500000;
+}
+
+static void
+test_lossy_path (Pair          *pair,
+                 gconstpointer  data)
+{
+  /* 15 % of the video packets lost on the way: the peer's RTCP reports
+   * it and the sender backs off; the call stays up. */
+  g_setenv ("NATTER_CALL_TEST_DROP_PERCENT", "15", TRUE);
+  pair->bob->auto_accept = TRUE;
+  dial (pair, NATTER_CALL_MEDIA_VIDEO, "lossy-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+  g_unsetenv ("NATTER_CALL_TEST_DROP_PERCENT");
+
+  g_assert_true (wait_for (pair, bitrate_lowered, 20));
+  g_test_message ("VP8 bitrate after loss: %u bit/s", natter_call_media_get_video_bitrate (pair->alice->media));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
 static void
 test_peer_vanishes (Pair          *pair,
                     gconstpointer  data)
@@ -301,6 +325,7 @@ main (int   argc,
 
   g_test_add ("/call/media/video-call", Pair, NULL, pair_setup, test_video_call, pair_teardown);
   g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
+  g_test_add ("/call/media/lossy-path", Pair, NULL, pair_setup, test_lossy_path, pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
               test_cancel_before_connect, pair_teardown);
