@@ -24,7 +24,7 @@ struct _NatterWindow
   NatterClient *client;
   GSettings *settings;
   GtkMediaStream *sound;
-  GtkWidget *status_dialog;
+  GtkWidget *status_dialog;   /* weak */
   gboolean synced;
   char *pending_token;     /* connect once the stored conversations show */
   guint connect_id;
@@ -372,7 +372,7 @@ static void
 status_dialog_response_cb (NatterWindow *self,
                            const char   *response)
 {
-  self->status_dialog = NULL;
+  g_clear_weak_pointer (&self->status_dialog);
   if (g_str_equal (response, "reconnect") && self->client != NULL)
     natter_client_reconnect (self->client);
   else if (g_str_equal (response, "sign-out"))
@@ -405,7 +405,7 @@ show_status_dialog (NatterWindow *self,
     adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "sign-out");
   g_signal_connect_object (dialog, "response", G_CALLBACK (status_dialog_response_cb),
                            self, G_CONNECT_SWAPPED);
-  self->status_dialog = dialog;
+  g_set_weak_pointer (&self->status_dialog, dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
@@ -952,6 +952,7 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->calls);
 #endif
   g_clear_object (&self->sound);
+  g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_token, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
