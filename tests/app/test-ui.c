@@ -848,6 +848,15 @@ test_app (void)
       }
     g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
   }
+  /* Alt+Down walks the list: from bob to the conversation below him */
+  {
+    g_autofree char *before = g_strdup (natter_chat_view_get_target_id (chat));
+    gtk_widget_activate_action (root, "win.next-conversation", NULL);
+    g_assert_cmpstr (natter_chat_view_get_target_id (chat), !=, before);
+    gtk_widget_activate_action (root, "win.previous-conversation", NULL);
+    g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, before);
+    wait_for_label (GTK_WIDGET (chat), "The view from the terrace");
+  }
 
   /* ---- a sender's name and picture (from the message's user info) show in
    *      the conversation list and on their messages */
