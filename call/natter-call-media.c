@@ -69,7 +69,7 @@ struct _NatterCallMedia
 
   gint                 video_frames;   /* atomic */
   gint                 audio_buffers;  /* atomic */
-  gint64               first_frame_time; /* atomic via g_atomic_pointer? guarded by lock */
+  gint64               first_frame_time; /* under lock */
   GMutex               lock;
 
   gboolean             connected;
@@ -721,7 +721,7 @@ add_audio (NatterCallMedia *self,
                                  "frame-size=20 ! rtpopuspay pt=%d",
                                  probe_name, AUDIO_BITRATE, AUDIO_PT);
   if (!add_send_branch (self, source, description,
-                        "application/x-rtp,media=audio,encoding-name=OPUS,payload=97,"
+                        "application/x-rtp,media=audio,encoding-name=OPUS,payload=" G_STRINGIFY (AUDIO_PT) ","
                         "clock-rate=48000,encoding-params=(string)2",
                         error))
     return FALSE;
@@ -788,7 +788,7 @@ add_video (NatterCallMedia *self,
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
-                        "application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+                        "application/x-rtp,media=video,encoding-name=VP8,payload=" G_STRINGIFY (VIDEO_PT) ","
                         "clock-rate=90000",
                         error))
     return FALSE;
