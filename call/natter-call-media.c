@@ -391,6 +391,38 @@ test_sources (void)
 
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
 
+/* Many webcams give only MJPEG at useful rates: decode it right after the
+ * camera (raw stays preferred when the camera has it). */
+static GstElement *
+decode_if_jpeg_only (GstDevice  *device,
+                     GstElement *source)
+{
+  g_autoptr(GstCaps) caps = gst_device_get_caps (device);
+  g_autoptr(GstCaps) raw = gst_caps_from_string ("video/x-raw");
+  g_autoptr(GstCaps) jpeg = gst_caps_from_string ("image/jpeg");
+  GstElement *bin, *filter, *decoder;
+  g_autoptr(GstPad) pad = NULL;
+
+  if (caps == NULL || gst_caps_can_intersect (caps, raw) || !gst_caps_can_intersect (caps, jpeg))
+    return source;
+
+  filter = gst_element_factory_make ("capsfilter", NULL);
+  decoder = gst_element_factory_make ("jpegdec", NULL);
+  if (filter == NULL || decoder == NULL)
+    {
+      g_clear_pointer (&filter, gst_object_unref);
+      g_clear_pointer (&decoder, gst_object_unref);
+      return source;
+    }
+  g_object_set (filter, "caps", jpeg, NULL);
+  bin = gst_bin_new (NULL);
+  gst_bin_add_many (GST_BIN (bin), source, filter, decoder, NULL);
+  gst_element_link_many (source, filter, decoder, NULL);
+  pad = gst_element_get_static_pad (decoder, "src");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("src", pad));
+  return bin;
+}
+
 /* The device of @kind named @name (display name), else the first one
  * GstDeviceMonitor knows, as an element; NULL when there is none. */
 static GstElement *
@@ -416,6 +448,8 @@ make_device_element (NatterCallDevice  kind,
     chosen = devices->data;
   if (chosen != NULL)
     element = gst_device_create_element (chosen, NULL);
+  if (element != NULL && kind == NATTER_CALL_DEVICE_CAMERA)
+    element = decode_if_jpeg_only (chosen, element);
   g_list_free_full (devices, gst_object_unref);
   gst_device_monitor_stop (monitor);
   return element;
