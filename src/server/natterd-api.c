@@ -1751,13 +1751,30 @@ natterd_server_prune_nonces (NatterdServer *self)
   g_list_free (apps);
 }
 
+/* The body is collected here, at most API_BODY_MAX of it, instead of
+ * libsoup holding whatever a client sends in memory. */
+typedef struct
+{
+  GByteArray *data;
+  gboolean    too_large;
+} ApiBody;
+
+static void
+api_body_free (gpointer data)
+{
+  ApiBody *body = data;
+
+  g_byte_array_unref (body->data);
+  g_free (body);
+}
+
 static void
 dispatch_with_app (NatterdServer *self,
                    NatterdApp    *app,
                    gpointer       user_data)
 {
   ApiRequest *request = user_data;
-  SoupMessageBody *body;
+  ApiBody *collected;
   g_autoptr(GBytes) bytes = NULL;
   const char *reason = NULL;
   int code;
@@ -1786,8 +1803,16 @@ dispatch_with_app (NatterdServer *self,
       return;
     }
 
-  body = soup_server_message_get_request_body (request->msg);
-  bytes = soup_message_body_flatten (body);
+  collected = g_object_get_data (G_OBJECT (request->msg), "natterd-api-body");
+  if (collected == NULL)
+    bytes = soup_message_body_flatten (soup_server_message_get_request_body (request->msg));
+  else if (collected->too_large)
+    {
+      reply_error (request, NATTER_API_LENGTH_OVER_LIMIT, "The body is too large");
+      return;
+    }
+  else
+    bytes = g_bytes_new (collected->data->data, collected->data->len);
   if (g_bytes_get_size (bytes) == 0)
     {
       reply_error (request, NATTER_API_NO_POST_DATA, "No POST data");
@@ -1803,6 +1828,53 @@ dispatch_with_app (NatterdServer *self,
 }
 
 static void
+on_api_chunk (SoupServerMessage *msg,
+              GBytes            *chunk,
+              gpointer           user_data)
+{
+  ApiBody *body = user_data;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (chunk, &size);
+
+  if (body->too_large || body->data->len + size > API_BODY_MAX)
+    {
+      body->too_large = TRUE;
+      return;
+    }
+  g_byte_array_append (body->data, data, (guint) size);
+}
+
+static void
+on_request_early (SoupServer        *server,
+                  SoupServerMessage *msg,
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  ApiBody *body;
+
+  /* libsoup still reads a refused body before answering: it is dropped
+   * chunk by chunk instead of being kept. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+
+  if (soup_message_headers_get_content_length (headers) > API_BODY_MAX)
+    {
+      const char *reply = "{\"code\":1005,\"errorMessage\":\"The body is too large\"}";
+
+      soup_server_message_set_status (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+      soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_STATIC,
+                                        reply, strlen (reply));
+      return;
+    }
+
+  body = g_new0 (ApiBody, 1);
+  body->data = g_byte_array_new ();
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_api_chunk), body);
+  g_object_set_data_full (G_OBJECT (msg), "natterd-api-body", body, api_body_free);
+}
+
+static void
 on_request (SoupServer        *server,
             SoupServerMessage *msg,
             const char        *path,
@@ -1813,7 +1885,6 @@ on_request (SoupServer        *server,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   ApiRequest *request;
   ApiHandler handler = NULL;
-  goffset length;
 
   request = g_new0 (ApiRequest, 1);
   g_atomic_ref_count_init (&request->ref_count);
@@ -1841,10 +1912,6 @@ on_request (SoupServer        *server,
       reply_error_status (request, SOUP_STATUS_METHOD_NOT_ALLOWED, NATTER_API_BAD_PARAMETER,
                           "Use POST");
     }
-  else if ((length = soup_message_headers_get_content_length (headers)) > API_BODY_MAX)
-    {
-      reply_error (request, NATTER_API_LENGTH_OVER_LIMIT, "The body is too large");
-    }
   else
     {
       const char *app_key = header (headers, "App-Key");
@@ -1860,5 +1927,6 @@ on_request (SoupServer        *server,
 void
 natterd_server_setup_api (NatterdServer *self)
 {
+  soup_server_add_early_handler (self->soup, "/", on_request_early, self, NULL);
   soup_server_add_handler (self->soup, "/", on_request, self, NULL);
 }

@@ -219,6 +219,47 @@ test_http (void)
   assert_still_serving (server);
 }
 
+/* Posts 5 MiB of form data, with a Content-Length or chunked. */
+static void
+post_big (NatterTestServer *server,
+          gboolean          chunked)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/user/getToken.json", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  gsize size = 5 * 1024 * 1024;
+  g_autoptr(GBytes) big = g_bytes_new_take (g_malloc0 (size), size);
+  g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes (big);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *nonce = g_strdup_printf ("big-%u", g_random_int ());
+  g_autofree char *stamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
+  g_autofree char *signature = natter_test_api_signature (natter_test_server_get_app_secret (server), nonce, stamp);
+  SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+
+  soup_message_headers_append (headers, "App-Key", natter_test_server_get_app_key (server));
+  soup_message_headers_append (headers, "Nonce", nonce);
+  soup_message_headers_append (headers, "Timestamp", stamp);
+  soup_message_headers_append (headers, "Signature", signature);
+  soup_message_set_request_body (message, "application/x-www-form-urlencoded", stream,
+                                 chunked ? -1 : (gssize) size);
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (message), ==, 413);
+  g_assert_nonnull (g_strstr_len (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), "1005"));
+}
+
+static void
+test_huge_api_body (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+
+  /* Bodies over the limit are dropped as they arrive, never held. */
+  post_big (server, FALSE);
+  post_big (server, TRUE);
+  assert_still_serving (server);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -230,6 +271,7 @@ main (int   argc,
   g_test_add_func ("/server/bad-input/in-context", test_in_context);
   g_test_add_func ("/server/bad-input/connect", test_bad_connect);
   g_test_add_func ("/server/bad-input/http", test_http);
+  g_test_add_func ("/server/bad-input/huge-api-body", test_huge_api_body);
 
   return g_test_run ();
 }
