@@ -184,6 +184,10 @@ on_upload_early (SoupServer        *server,
   Upload *upload;
   goffset length;
 
+  /* Whatever happens next, the body is never held in memory: refused
+   * uploads are still read by libsoup, and dropped chunk by chunk. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
     {
       reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NATTER_CODE_INVALID_PARAMETER, "Use POST");
@@ -232,8 +236,7 @@ on_upload_early (SoupServer        *server,
   upload->tmp_path = g_strdup (template);
   upload->stream = g_unix_output_stream_new (upload->fd, TRUE);
 
-  /* Stream the body to the file instead of holding it in memory. */
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  /* Stream the body to the file. */
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_chunk), upload);
   g_object_set_data_full (G_OBJECT (msg), "natterd-upload", upload, upload_free);
 }
