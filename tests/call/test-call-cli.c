@@ -17,6 +17,7 @@
 
 #include <natter.h>
 
+#include "natter-test-netns.h"
 #include "natter-test-server.h"
 
 typedef struct
@@ -565,40 +566,11 @@ test_relay_only (void)
   g_assert_cmpint (system (remove), ==, 0);
 }
 
-/* As root, run in a new network namespace that has only loopback. */
-static void
-enter_loopback_namespace (int    argc,
-                          char **argv)
-{
-  g_autoptr(GPtrArray) args = NULL;
-  g_autofree char *unshare = NULL;
-  g_autofree char *ip = NULL;
-
-  if (getuid () != 0 || g_getenv ("NATTER_CALL_NETNS") != NULL)
-    return;
-  unshare = g_find_program_in_path ("unshare");
-  ip = g_find_program_in_path ("ip");
-  if (unshare == NULL || ip == NULL)
-    return;
-
-  args = g_ptr_array_new ();
-  g_ptr_array_add (args, unshare);
-  g_ptr_array_add (args, (char *) "--net");
-  g_ptr_array_add (args, (char *) "sh");
-  g_ptr_array_add (args, (char *) "-c");
-  g_ptr_array_add (args, (char *) "ip link set lo up && NATTER_CALL_NETNS=1 exec \"$0\" \"$@\"");
-  for (int i = 0; i < argc; i++)
-    g_ptr_array_add (args, argv[i]);
-  g_ptr_array_add (args, NULL);
-  execv (unshare, (char **) args->pdata);
-  /* unshare failed to start: carry on in the current namespace */
-}
-
 int
 main (int   argc,
       char *argv[])
 {
-  enter_loopback_namespace (argc, argv);
+  natter_test_enter_loopback_namespace (argc, argv);
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");

@@ -11,6 +11,7 @@
  */
 
 #include "natter-test-call-pair.h"
+#include "natter-test-netns.h"
 
 /* ------------------------------------------------------------ conditions */
 
@@ -320,8 +321,11 @@ int
 main (int   argc,
       char *argv[])
 {
+  natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
+                                   ? "own namespace with loopback only" : "the host's (not root)");
 
   g_test_add ("/call/media/video-call", Pair, NULL, pair_setup, test_video_call, pair_teardown);
   g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
