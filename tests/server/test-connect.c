@@ -6,6 +6,7 @@
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
+#include <signal.h>
 #include <string.h>
 
 static int
@@ -282,6 +283,58 @@ test_wrong_subprotocol (void)
   }
 }
 
+static void
+test_set_app_and_reload (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) laptop = natter_test_client_new_user (server, "alice", "laptop");
+  g_autoptr(GSubprocess) set = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  /* Change a setting of the running server's app, then SIGHUP. */
+  set = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, natter_test_program ("NATTERD"),
+                          "--data-dir", natter_test_server_get_data_dir (server),
+                          "--set-app", natter_test_server_get_app_key (server),
+                          "--app-setting", "multi-device=true", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (set, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (set));
+  g_assert_nonnull (strstr (out, "\"multi-device\":true"));
+
+  kill (natter_test_server_get_pid (server), SIGHUP);
+  g_usleep (300 * 1000);
+
+  /* A second device no longer kicks the first. */
+  {
+    g_autoptr(NatterTestClient) desktop = natter_test_client_new_user (server, "alice", "desktop");
+
+    natter_test_client_expect_none (laptop, NATTER__FRAME__BODY_KICK, 300);
+    g_assert_true (natter_test_client_is_open (laptop));
+  }
+}
+
+static void
+test_own_sends_replayed (void)
+{
+  const char * const args[] = { "--app-setting", "multi-device=true", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) laptop = natter_test_client_new_user (server, "alice", "laptop");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (laptop, 1, "bob", "RC:TxtMsg",
+                                                                "{\"content\":\"sent while the desktop was off\"}");
+  g_autoptr(NatterTestClient) desktop = natter_test_client_new_user (server, "alice", "desktop");
+  g_autoptr(NatterFrame) replayed = natter_test_client_expect (desktop, NATTER__FRAME__BODY_DELIVER,
+                                                               NATTER_TEST_TIMEOUT_MS);
+
+  /* A device that was off catches up with the user's own sends too. */
+  g_assert_nonnull (replayed);
+  g_assert_true (replayed->deliver->offline);
+  g_assert_cmpstr (replayed->deliver->message->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_cmpstr (replayed->deliver->message->target_id, ==, "bob");
+  g_assert_cmpstr (replayed->deliver->message->sender_user_id, ==, "alice");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -297,6 +350,8 @@ main (int   argc,
   g_test_add_func ("/server/connect/first-frame", test_first_frame);
   g_test_add_func ("/server/connect/timeout", test_connect_timeout);
   g_test_add_func ("/server/connect/not-websocket", test_wrong_subprotocol);
+  g_test_add_func ("/server/connect/set-app-and-reload", test_set_app_and_reload);
+  g_test_add_func ("/server/connect/own-sends-replayed", test_own_sends_replayed);
 
   return g_test_run ();
 }

@@ -360,6 +360,29 @@ test_recall (void)
 }
 
 static void
+test_recall_window (void)
+{
+  const char * const args[] = { "--app-setting", "recall-window=1", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}");
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__RecallRequest recall = NATTER__RECALL_REQUEST__INIT;
+  g_autoptr(NatterFrame) result = NULL;
+
+  /* One second to change one's mind, then the message stays. */
+  g_usleep (1500 * 1000);
+  recall.message_uid = ack->publish_ack->message_uid;
+  recall.conversation_type = 1;
+  recall.target_id = (char *) "bob";
+  recall.sent_time = ack->publish_ack->sent_time;
+  query.method_case = NATTER__QUERY__METHOD_RECALL;
+  query.recall = &recall;
+  result = natter_test_client_query (alice, &query);
+  g_assert_cmpint (result->result->code, ==, 25101);
+}
+
+static void
 test_online_and_turn (void)
 {
   g_autoptr(NatterTestServer) server =
@@ -417,6 +440,7 @@ main (int   argc,
   g_test_add_func ("/server/queries/history", test_history);
   g_test_add_func ("/server/queries/conversations", test_conversations);
   g_test_add_func ("/server/queries/recall", test_recall);
+  g_test_add_func ("/server/queries/recall-window", test_recall_window);
   g_test_add_func ("/server/queries/online-and-turn", test_online_and_turn);
 
   return g_test_run ();
