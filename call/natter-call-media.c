@@ -1517,8 +1517,11 @@ natter_call_media_stop (NatterCallMedia *self)
       }
   if (self->pipeline != NULL)
     {
+      gint64 begin = g_get_monotonic_time ();
+
       g_signal_handlers_disconnect_by_data (self->webrtc, self);
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
+      g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
     }
   gst_clear_object (&self->encoder);
   gst_clear_object (&self->volume);
