@@ -84,6 +84,20 @@ send_result (QueryContext   *context,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
 }
 
+/* Encoded size of @result: pages are trimmed to fit in one frame (20
+ * messages of 128 KiB each would not). */
+static gsize
+result_size (Natter__Result *result)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+
+  frame.body_case = NATTER__FRAME__BODY_RESULT;
+  frame.result = result;
+  return natter__frame__get_packed_size (&frame);
+}
+
+#define RESULT_MAX_SIZE (NATTER_FRAME_MAX_SIZE - 1024)
+
 static void
 send_code (QueryContext *context,
            int           code,
@@ -142,6 +156,12 @@ history_read (NatterdRead *read,
   history.has_more = read->entries->len > n;
   result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
   result.history = &history;
+  /* Newest first: what does not fit is the older end, still to come. */
+  while (history.n_messages > 1 && result_size (&result) > RESULT_MAX_SIZE)
+    {
+      history.n_messages--;
+      history.has_more = TRUE;
+    }
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -263,6 +283,15 @@ conversations_read (NatterdRead *read,
   list.next_cursor = next != NULL ? next : (char *) "";
   result.payload_case = NATTER__RESULT__PAYLOAD_CONVERSATION_LIST;
   result.conversation_list = &list;
+  /* Latest messages of up to 128 KiB each: a page ends where the frame
+   * would be full, its cursor where it ends. */
+  while (list.n_conversations > 1 && result_size (&result) > RESULT_MAX_SIZE)
+    {
+      list.n_conversations--;
+      g_free (next);
+      next = conversation_cursor (g_ptr_array_index (read->conversations, list.n_conversations - 1));
+      list.next_cursor = next;
+    }
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -313,6 +342,12 @@ send_chatroom_join (QueryContext    *context,
   join.member_count = g_hash_table_size (room->members);
   result.payload_case = NATTER__RESULT__PAYLOAD_CHATROOM_JOIN;
   result.chatroom_join = &join;
+  /* Oldest first: the newest that fit in one frame. */
+  while (join.n_messages > 1 && result_size (&result) > RESULT_MAX_SIZE)
+    {
+      join.n_messages--;
+      join.messages++;
+    }
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 

@@ -15,6 +15,10 @@
  * bounded amount of memory, never an unbounded send queue. */
 #define DELIVERY_WINDOW 2048
 #define REPLAY_PAGE 256
+/* Bytes waiting for the kernel past which inbox traffic waits for the
+ * socket to drain (then continues from the store): 256 offline images of
+ * 100 KB must not be queued in one go. */
+#define DELIVERY_BUDGET (1024 * 1024)
 
 G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
 
@@ -188,6 +192,13 @@ natterd_session_send_chatroom_event (NatterdSession *self,
 
 /* ------------------------------------------------------------------ replay */
 
+static gboolean
+over_budget (NatterdSession *self)
+{
+  /* libsoup (TLS) keeps its own queue and has no such limit to meet. */
+  return self->socket != NULL && natterd_socket_get_queued (self->socket) > DELIVERY_BUDGET;
+}
+
 /* Inbox seqs have no holes unless entries were pruned (inbox-retention-days). */
 static void
 log_gap (NatterdSession *self,
@@ -217,7 +228,8 @@ maybe_continue_replay (NatterdSession *self)
       return;
     }
 
-  if (self->sent_seq - self->acked_seq < DELIVERY_WINDOW / 2)
+  /* The socket's drained handler comes back here. */
+  if (self->sent_seq - self->acked_seq < DELIVERY_WINDOW / 2 && !over_budget (self))
     fetch_replay_page (self);
 }
 
@@ -246,6 +258,8 @@ replay_page_done (NatterdRead *read,
 
       if (entry->seq <= self->sent_seq)
         continue;
+      if (over_budget (self))
+        break;  /* the rest is read again once the socket drained */
       if (entry->seq != self->sent_seq + 1)
         log_gap (self, "replay", entry->seq);
       send_deliver (self, entry->seq, &entry->message, TRUE);
@@ -294,7 +308,7 @@ natterd_session_deliver_live (NatterdSession       *self,
       return;
     }
 
-  if (self->sent_seq - self->acked_seq >= DELIVERY_WINDOW)
+  if (self->sent_seq - self->acked_seq >= DELIVERY_WINDOW || over_budget (self))
     {
       /* The client is not keeping up: stop queueing, catch up later. */
       self->replaying = TRUE;
@@ -735,9 +749,16 @@ on_socket_closed (gpointer user_data,
   transport_closed (user_data);
 }
 
+static void
+on_socket_drained (gpointer user_data)
+{
+  maybe_continue_replay (user_data);
+}
+
 static const NatterdSocketHandlers socket_handlers = {
   .message = on_socket_message,
   .closed = on_socket_closed,
+  .drained = on_socket_drained,
 };
 
 NatterdSession *

@@ -12,9 +12,19 @@
 #include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
+/* Reads per connection and iteration: one fast sender cannot starve the
+ * others (epoll is level-triggered, the rest is read next time). */
+#define MAX_READS 4
 #define MAX_EVENTS 256
-/* A peer that stops reading costs at most this much before it is dropped. */
-#define MAX_OUTPUT (16 * 1024 * 1024)
+/* Back-pressure: past OUTPUT_HIGH bytes not yet taken by the kernel, nothing
+ * more is read from the peer (its requests wait in TCP) until what is queued
+ * drops under OUTPUT_LOW. */
+#define OUTPUT_HIGH (1024 * 1024)
+#define OUTPUT_LOW (256 * 1024)
+/* A peer that stops reading costs at most this much before it is dropped:
+ * what it asked for is bounded by OUTPUT_HIGH, what the server pushes by
+ * the session's delivery pacing (natterd_socket_get_queued()). */
+#define MAX_OUTPUT (8 * 1024 * 1024)
 #define CLOSE_WAIT_US (2 * G_USEC_PER_SEC)
 
 enum {
@@ -37,10 +47,14 @@ struct _NatterdSocket
   GByteArray                  *message;      /* fragments so far, NULL when none */
   guint8                       message_opcode;
   GByteArray                  *out;          /* not yet written, NULL when none */
+  gsize                        out_offset;   /* written part of out */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
   gushort                      close_code;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        want_out : 1; /* EPOLLOUT registered */
+  guint                        paused : 1;   /* EPOLLIN not registered */
+  guint                        shut : 1;     /* SHUT_WR done */
+  guint                        drained : 1;  /* in loop->drained */
   guint                        closed : 1;   /* handlers->closed ran or will */
   guint                        dead : 1;     /* freed by its owner */
   guint                        discard : 1;  /* after a protocol error */
@@ -55,6 +69,7 @@ struct _NatterdSocketLoop
   GPtrArray  *dirty;         /* NatterdSocket with output to write */
   GPtrArray  *fresh;         /* NatterdSocket with input libsoup had buffered */
   GPtrArray  *finished;      /* NatterdSocket to close and tell */
+  GPtrArray  *drained;       /* NatterdSocket whose output went down */
   GPtrArray  *graveyard;     /* NatterdSocket freed while in use */
   GHashTable *closing;       /* NatterdSocket waiting for the peer's close */
   guint8     *scratch;
@@ -66,23 +81,32 @@ static void finish (NatterdSocket *self, gushort code);
 /* ------------------------------------------------------------------ output */
 
 static void
-set_want_out (NatterdSocket *self,
-              gboolean       want)
+update_events (NatterdSocket *self,
+               gboolean       want_out,
+               gboolean       paused)
 {
   struct epoll_event event = { 0 };
 
-  if (self->want_out == (guint) want || self->fd < 0)
+  if ((self->want_out == (guint) want_out && self->paused == (guint) paused) || self->fd < 0)
     return;
-  self->want_out = want;
-  event.events = EPOLLIN | (want ? EPOLLOUT : 0);
+  self->want_out = want_out;
+  self->paused = paused;
+  event.events = (paused ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0);
   event.data.ptr = self;
   epoll_ctl (self->loop->epfd, EPOLL_CTL_MOD, self->fd, &event);
+}
+
+static gsize
+queued (NatterdSocket *self)
+{
+  return self->out != NULL ? self->out->len - self->out_offset : 0;
 }
 
 static void
 flush (NatterdSocket *self)
 {
-  gsize written = 0;
+  gsize written = self->out_offset;
+  gboolean was_high = queued (self) > OUTPUT_LOW;
 
   while (self->out != NULL && written < self->out->len)
     {
@@ -103,14 +127,26 @@ flush (NatterdSocket *self)
 
   if (self->out == NULL)
     return;
-  g_byte_array_remove_range (self->out, 0, (guint) written);
-  if (self->out->len == 0)
+  self->out_offset = written;
+  if (self->out_offset == self->out->len)
     {
       g_clear_pointer (&self->out, g_byte_array_unref);
-      set_want_out (self, FALSE);
+      self->out_offset = 0;
     }
-  else
-    set_want_out (self, TRUE);
+  else if (self->out_offset > self->out->len / 2)
+    {
+      /* Compact now and then rather than after every partial write. */
+      g_byte_array_remove_range (self->out, 0, (guint) self->out_offset);
+      self->out_offset = 0;
+    }
+
+  update_events (self, self->out != NULL, queued (self) > OUTPUT_LOW && self->paused);
+  if (was_high && queued (self) <= OUTPUT_LOW && !self->drained)
+    {
+      /* Told at the end of the dispatch, never from inside a parse. */
+      self->drained = TRUE;
+      g_ptr_array_add (self->loop->drained, self);
+    }
 }
 
 static void
@@ -148,10 +184,11 @@ queue_frame (NatterdSocket *self,
   g_byte_array_append (self->out, header, header_length);
   g_byte_array_append (self->out, data, (guint) length);
 
-  if (self->out->len > MAX_OUTPUT)
+  if (queued (self) > MAX_OUTPUT)
     {
       /* Not reading what we send: let it go rather than grow forever. */
       g_clear_pointer (&self->out, g_byte_array_unref);
+      self->out_offset = 0;
       finish (self, 1008);
       return;
     }
@@ -198,6 +235,12 @@ natterd_socket_is_open (NatterdSocket *self)
   return !self->closed && self->close_sent == 0;
 }
 
+gsize
+natterd_socket_get_queued (NatterdSocket *self)
+{
+  return queued (self);
+}
+
 /* ------------------------------------------------------------------- input */
 
 static void
@@ -222,6 +265,15 @@ deliver (NatterdSocket *self,
   if (self->closed || self->dead || self->close_sent != 0)
     return;
   self->handlers->message (self->user_data, payload, length, opcode == OP_BINARY);
+}
+
+/* RFC 6455 7.4: codes a peer may put in a close frame. */
+static gboolean
+close_code_is_valid (gushort code)
+{
+  if (code >= 3000 && code <= 4999)
+    return TRUE;
+  return code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006;
 }
 
 /* Handles one frame at @data if complete; returns its size, 0 if more bytes
@@ -293,6 +345,17 @@ parse_frame (NatterdSocket *self,
     case OP_CLOSE:
       {
         gushort code = length >= 2 ? (gushort) (payload[0] << 8 | payload[1]) : 1005;
+
+        if (length == 1 || (length >= 2 && !close_code_is_valid (code)))
+          {
+            protocol_error (self, 1002, "Bad close frame");
+            return -1;
+          }
+        if (length > 2 && !g_utf8_validate_len ((const char *) payload + 2, (gsize) length - 2, NULL))
+          {
+            protocol_error (self, 1007, "Close reason is not UTF-8");
+            return -1;
+          }
 
         if (self->close_sent == 0)
           {
@@ -400,7 +463,7 @@ read_input (NatterdSocket *self)
 {
   guint8 *scratch = self->loop->scratch;
 
-  while (!self->closed && !self->dead)
+  for (guint reads = 0; reads < MAX_READS && !self->closed && !self->dead && !self->paused; reads++)
     {
       gssize n = recv (self->fd, scratch, READ_CHUNK, MSG_DONTWAIT);
 
@@ -430,6 +493,10 @@ read_input (NatterdSocket *self)
           parse (self, self->in->data, self->in->len);
         }
 
+      /* The answers are piling up: the peer is not reading them. */
+      if (!self->closed && !self->dead && queued (self) > OUTPUT_HIGH)
+        update_events (self, self->want_out, TRUE);
+
       if (n < READ_CHUNK)
         return;
     }
@@ -453,10 +520,14 @@ release (NatterdSocket *self)
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
   g_clear_pointer (&self->out, g_byte_array_unref);
+  self->out_offset = 0;
   g_hash_table_remove (self->loop->closing, self);
   if (self->dirty)
     g_ptr_array_remove_fast (self->loop->dirty, self);
   self->dirty = FALSE;
+  if (self->drained)
+    g_ptr_array_remove (self->loop->drained, self);
+  self->drained = FALSE;
 }
 
 /* The connection is over: release it now, tell the owner at the end of
@@ -563,7 +634,8 @@ loop_prepare (GSource *source,
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   *timeout = g_hash_table_size (loop->closing) > 0 ? 500 : -1;
-  return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0;
+  return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
+         loop->drained->len > 0;
 }
 
 static gboolean
@@ -572,6 +644,7 @@ loop_check (GSource *source)
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
+         loop->drained->len > 0 ||
          (g_source_query_unix_fd (source, loop->tag) & G_IO_IN) != 0 ||
          g_hash_table_size (loop->closing) > 0;
 }
@@ -597,7 +670,11 @@ loop_dispatch (GSource     *source,
         continue;
       if (events[i].events & EPOLLOUT)
         flush (self);
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+      if (self->closed)
+        continue;
+      if (self->paused && (events[i].events & (EPOLLHUP | EPOLLERR)))
+        finish (self, 1006);  /* gone while we waited for it to read */
+      else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         read_input (self);
     }
 
@@ -633,7 +710,9 @@ loop_dispatch (GSource     *source,
         if (self->out == NULL && now - self->close_sent > CLOSE_WAIT_US / 4)
           {
             /* Our close is out: half-close so the peer sees the end. */
-            shutdown (self->fd, SHUT_WR);
+            if (!self->shut)
+              shutdown (self->fd, SHUT_WR);
+            self->shut = TRUE;
             if (now - self->close_sent > CLOSE_WAIT_US)
               g_ptr_array_add (late, self);
           }
@@ -649,6 +728,14 @@ loop_dispatch (GSource     *source,
   loop->dispatching = FALSE;
 
   /* Tell owners, outside of any parsing. */
+  while (loop->drained->len > 0)
+    {
+      NatterdSocket *self = g_ptr_array_steal_index (loop->drained, 0);
+
+      self->drained = FALSE;
+      if (!self->closed && !self->dead && self->close_sent == 0 && self->handlers->drained != NULL)
+        self->handlers->drained (self->user_data);
+    }
   while (loop->finished->len > 0)
     {
       NatterdSocket *self = g_ptr_array_steal_index (loop->finished, 0);
@@ -670,6 +757,7 @@ loop_finalize (GSource *source)
   g_ptr_array_unref (loop->dirty);
   g_ptr_array_unref (loop->fresh);
   g_ptr_array_unref (loop->finished);
+  g_ptr_array_unref (loop->drained);
   g_ptr_array_unref (loop->graveyard);
   g_hash_table_unref (loop->closing);
   g_free (loop->scratch);
@@ -702,6 +790,7 @@ natterd_socket_loop_new (gsize    max_message,
   loop->dirty = g_ptr_array_new ();
   loop->fresh = g_ptr_array_new ();
   loop->finished = g_ptr_array_new ();
+  loop->drained = g_ptr_array_new ();
   loop->graveyard = g_ptr_array_new_with_free_func (g_free);
   loop->closing = g_hash_table_new (NULL, NULL);
   loop->scratch = g_malloc (READ_CHUNK);

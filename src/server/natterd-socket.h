@@ -34,6 +34,9 @@ typedef struct
   /* Once, when the connection is gone (the socket is not freed). */
   void (*closed)  (gpointer      user_data,
                    gushort       code);
+  /* What was queued went down to a little (see natterd_socket_get_queued());
+   * optional. */
+  void (*drained) (gpointer      user_data);
 } NatterdSocketHandlers;
 
 NatterdSocketLoop *natterd_socket_loop_new  (gsize                        max_message,
@@ -57,6 +60,9 @@ void               natterd_socket_close     (NatterdSocket               *self,
                                              gushort                      code,
                                              const char                  *reason);
 gboolean           natterd_socket_is_open   (NatterdSocket               *self);
+/* Bytes queued and not yet taken by the kernel: a sender of bulk traffic
+ * (offline replay) waits for the drained handler past a budget. */
+gsize              natterd_socket_get_queued (NatterdSocket              *self);
 /* Closes at once if still open; no handler runs afterwards. */
 void               natterd_socket_free      (NatterdSocket               *self);
 

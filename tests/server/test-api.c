@@ -427,6 +427,64 @@ test_message_publish (void)
   }
 }
 
+/* Every path of the server API checks the signature before anything else
+ * (1004, HTTP 401, nothing done), and with a good signature but no
+ * parameters answers 200 or 1002, never 404 or a dropped request. */
+static void
+test_every_path_signed (void)
+{
+  static const char * const paths[] = {
+    "user/getToken", "user/refresh", "user/checkOnline", "user/token/expire", "user/block",
+    "user/unblock", "user/block/query", "user/blacklist/add", "user/blacklist/remove",
+    "user/blacklist/query", "message/private/publish", "message/group/publish",
+    "message/system/publish", "message/chatroom/publish", "message/recall", "message/history",
+    "group/create", "group/join", "group/quit", "group/refresh", "group/sync", "group/dismiss",
+    "group/user/query", "group/user/gag/add", "group/user/gag/rollback", "group/user/gag/list",
+    "chatroom/create", "chatroom/destroy", "chatroom/query", "chatroom/user/query",
+    "chatroom/users/exist", "chatroom/user/gag/add", "chatroom/user/gag/rollback",
+    "chatroom/user/gag/list", "chatroom/user/block/add", "chatroom/user/block/rollback",
+    "chatroom/user/block/list",
+  };
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  const char *key = natter_test_server_get_app_key (server);
+  const char *secret = natter_test_server_get_app_secret (server);
+  g_autofree char *now = now_seconds (0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *path = g_strconcat (paths[i], ".json", NULL);
+      g_autofree char *nonce_bad = g_strdup_printf ("bad%u", i);
+      g_autofree char *nonce_none = g_strdup_printf ("none%u", i);
+      g_autofree char *nonce_good = g_strdup_printf ("good%u", i);
+      const char *body = "userId=zed&groupId=g1&chatroomId=r1&fromUserId=zed&toUserId=zed";
+      guint status = 0;
+      JsonObject *reply;
+      int code;
+
+      reply = raw_request (server, "POST", path, "", key, "wrong-secret", nonce_bad, now, body, &status);
+      assert_code (reply, 1004);
+      g_assert_cmpuint (status, ==, 401);
+      json_object_unref (reply);
+
+      reply = raw_request (server, "POST", path, "", key, NULL, nonce_none, now, body, &status);
+      assert_code (reply, 1004);
+      json_object_unref (reply);
+
+      reply = raw_request (server, "POST", path, "", key, secret, nonce_good, now, "unused=1", &status);
+      code = (int) json_object_get_int_member (reply, "code");
+      if (code != 200 && code != 1002)
+        g_error ("%s without parameters: %d", paths[i], code);
+      json_object_unref (reply);
+    }
+
+  /* Nothing was done by the refused requests: zed was never blocked. */
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "user/block/query", "page", "1", NULL);
+    assert_code (reply, 200);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 0);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -434,6 +492,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/api/signatures", test_signatures);
+  g_test_add_func ("/server/api/every-path-signed", test_every_path_signed);
   g_test_add_func ("/server/api/reused-nonce-setting", test_reused_nonce_setting);
   g_test_add_func ("/server/api/rate-limit", test_rate_limit);
   g_test_add_func ("/server/api/parameters", test_parameters);

@@ -245,6 +245,19 @@ test_api (void)
   reply = natter_test_server_api (server, NULL, "chatroom/user/gag/list", "chatroomId", "r1", NULL);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 1);
   g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "chatroom/user/gag/rollback", "chatroomId", "r1",
+                                  "userId", "bob", NULL);
+  assert_code (reply, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob, 4, "r1", "RC:TxtMsg", "{\"content\":\"ungagged\"}");
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  reply = natter_test_server_api (server, NULL, "chatroom/user/gag/list", "chatroomId", "r1", NULL);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 0);
+  g_clear_pointer (&reply, json_object_unref);
+  /* alice got bob's message. */
+  natter_frame_free (natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
 
   /* Block: kicked (23409), and cannot rejoin until it ends. */
   reply = natter_test_server_api (server, NULL, "chatroom/user/block/add", "chatroomId", "r1",
@@ -258,6 +271,12 @@ test_api (void)
     g_assert_cmpint (event->chatroom_event->code, ==, 23409);
     g_assert_cmpint (again->result->code, ==, 23409);
   }
+  reply = natter_test_server_api (server, NULL, "chatroom/user/block/list", "chatroomId", "r1", NULL);
+  assert_code (reply, 200);
+  array = json_object_get_array_member (reply, "users");
+  g_assert_cmpuint (json_array_get_length (array), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (array, 0), "userId"), ==, "bob");
+  g_clear_pointer (&reply, json_object_unref);
   reply = natter_test_server_api (server, NULL, "chatroom/user/block/rollback", "chatroomId", "r1",
                                   "userId", "bob", NULL);
   assert_code (reply, 200);

@@ -165,6 +165,48 @@ test_replay_many (void)
     }
 }
 
+/* Offline messages far bigger than what natterd queues for one connection
+ * (200 × 100 KB): the replay waits for the socket to drain instead of
+ * queueing a whole page, and the device gets every message, in order,
+ * without being dropped. */
+static void
+test_replay_large (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autofree char *last = NULL;
+  g_autofree char *filler = g_strnfill (100 * 1000, 'x');
+  const guint n = 200;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+
+      g_free (last);
+      last = natter_test_client_publish (alice, 1, "bob", "RC:TxtMsg", content);
+      if (i % 50 == 49)
+        {
+          g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, last);
+          g_assert_cmpint (ack->publish_ack->code, ==, 0);
+        }
+    }
+
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+      g_autofree char *start = g_strdup_printf ("{\"content\":\"%u\",", i);
+
+      g_assert_nonnull (deliver);
+      g_assert_cmpuint (deliver->deliver->seq, ==, i + 1);
+      g_assert_true (g_str_has_prefix (deliver->deliver->message->content, start));
+    }
+  g_assert_true (natter_test_client_is_open (bob));
+}
+
 static void
 test_idempotent (void)
 {
@@ -398,6 +440,7 @@ main (int   argc,
   g_test_add_func ("/server/messaging/deliver", test_deliver);
   g_test_add_func ("/server/messaging/offline-replay", test_offline_replay);
   g_test_add_func ("/server/messaging/replay-many", test_replay_many);
+  g_test_add_func ("/server/messaging/replay-large", test_replay_large);
   g_test_add_func ("/server/messaging/idempotent", test_idempotent);
   g_test_add_func ("/server/messaging/durable", test_durable);
   g_test_add_func ("/server/messaging/status-only", test_status_only);

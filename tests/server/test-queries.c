@@ -431,6 +431,70 @@ test_online_and_turn (void)
   }
 }
 
+/* Pages of big messages are cut where one frame is full (1 MiB), never
+ * refused or left unanswered: history says has_more, the conversation list
+ * gives a cursor where it stopped, and paging gets everything. */
+static void
+test_large_pages (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *filler = g_strnfill (120 * 1000, 'x');
+  g_autofree char *cursor = g_strdup ("");
+  gint64 before = 0;
+  guint seen = 0, pages = 0;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+      g_autofree char *target = g_strdup_printf ("peer%u", i);
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content);
+      g_autoptr(NatterFrame) ack2 = natter_test_client_send_message (alice, 1, target, "RC:TxtMsg", content);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_assert_cmpint (ack2->publish_ack->code, ==, 0);
+    }
+
+  for (gboolean more = TRUE; more; pages++)
+    {
+      g_autoptr(NatterFrame) page = history (alice, 1, "bob", before, 20);
+      Natter__HistoryResult *h = page->result->history;
+
+      g_assert_cmpint (page->result->code, ==, 0);
+      g_assert_cmpuint (h->n_messages, >, 0);
+      for (guint i = 0; i < h->n_messages; i++)
+        {
+          g_autofree char *start = g_strdup_printf ("{\"content\":\"%u\",", 19 - seen);
+
+          g_assert_true (g_str_has_prefix (h->messages[i]->content, start));
+          seen++;
+        }
+      before = h->messages[h->n_messages - 1]->sent_time;
+      more = h->has_more;
+    }
+  g_assert_cmpuint (seen, ==, 20);
+  g_assert_cmpuint (pages, >, 2);
+
+  seen = 0;
+  pages = 0;
+  do
+    {
+      g_autoptr(NatterFrame) page = conversations (alice, 100, cursor, NULL, 0);
+      Natter__ConversationListResult *list = page->result->conversation_list;
+
+      g_assert_cmpint (page->result->code, ==, 0);
+      g_assert_cmpuint (list->n_conversations, >, 0);
+      seen += list->n_conversations;
+      pages++;
+      g_free (cursor);
+      cursor = g_strdup (list->next_cursor);
+    }
+  while (*cursor != '\0');
+  g_assert_cmpuint (seen, ==, 21);
+  g_assert_cmpuint (pages, >, 2);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -438,6 +502,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/queries/history", test_history);
+  g_test_add_func ("/server/queries/large-pages", test_large_pages);
   g_test_add_func ("/server/queries/conversations", test_conversations);
   g_test_add_func ("/server/queries/recall", test_recall);
   g_test_add_func ("/server/queries/recall-window", test_recall_window);

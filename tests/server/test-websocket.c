@@ -258,6 +258,114 @@ test_protocol_errors (void)
   }
 }
 
+/* Close frames are checked too: a one-byte payload or a code nobody may
+ * send is a protocol error (1002), a reason that is not UTF-8 is 1007, and
+ * the server never echoes a code it must not send. */
+static void
+test_bad_close_frames (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  struct {
+    const guint8 *payload;
+    gsize length;
+    int code;
+  } cases[] = {
+    { (const guint8 *) "\x03", 1, 1002 },               /* one byte */
+    { (const guint8 *) "\x03\xED", 2, 1002 },           /* 1005 may not be sent */
+    { (const guint8 *) "\x03\xEE", 2, 1002 },           /* 1006 neither */
+    { (const guint8 *) "\x03\xE7", 2, 1002 },           /* 999 */
+    { (const guint8 *) "\x13\x88", 2, 1002 },           /* 5000 */
+    { (const guint8 *) "\x03\xE8\xC3\x28", 4, 1007 },   /* reason not UTF-8 */
+    { (const guint8 *) "\x0F\xA0" "bye", 5, 4000 },     /* private use: echoed */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Raw *raw = raw_open (server);
+      g_autoptr(GByteArray) payload = NULL;
+
+      send_frame (raw, 0x88, cases[i].payload, cases[i].length, TRUE);
+      g_assert_cmpint (read_frame (raw, &payload), ==, 0x8);
+      g_assert_cmpuint (payload->len, >=, 2);
+      g_assert_cmpint (payload->data[0] << 8 | payload->data[1], ==, cases[i].code);
+      raw_free (raw);
+    }
+
+  /* An empty close is answered with an empty one. */
+  {
+    Raw *raw = raw_open (server);
+    g_autoptr(GByteArray) payload = NULL;
+
+    send_frame (raw, 0x88, NULL, 0, TRUE);
+    g_assert_cmpint (read_frame (raw, &payload), ==, 0x8);
+    g_assert_cmpuint (payload->len, ==, 0);
+    raw_free (raw);
+  }
+}
+
+typedef struct
+{
+  Raw   *raw;
+  guint  n;
+} PingWriter;
+
+static gpointer
+write_pings (gpointer data)
+{
+  PingWriter *writer = data;
+  guint8 payload[125];
+  g_autoptr(GByteArray) batch = g_byte_array_new ();
+  const guint8 mask[4] = { 1, 2, 3, 4 };
+
+  memset (payload, 'p', sizeof payload);
+  for (guint i = 0; i < 1000; i++)
+    {
+      guint8 header[2] = { 0x89, 0x80 | 125 };
+
+      g_byte_array_append (batch, header, 2);
+      g_byte_array_append (batch, mask, 4);
+      for (guint j = 0; j < sizeof payload; j++)
+        {
+          guint8 b = payload[j] ^ mask[j & 3];
+          g_byte_array_append (batch, &b, 1);
+        }
+    }
+  for (guint i = 0; i < writer->n / 1000; i++)
+    raw_write (writer->raw, batch->data, batch->len);
+  return NULL;
+}
+
+/* A client that writes a lot and reads nothing for a while: natterd stops
+ * reading from it once its answers pile up (back-pressure through TCP)
+ * instead of buffering them until the connection has to be dropped, and the
+ * client gets every answer once it reads. */
+static void
+test_back_pressure (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Raw *raw = raw_open (server);
+  /* ~38 MB of pongs: more than the kernel's buffers and than natterd
+   * would ever hold for one peer. */
+  PingWriter writer = { raw, 300000 };
+  GThread *thread = g_thread_new ("pings", write_pings, &writer);
+  g_autoptr(NatterTestClient) other = NULL;
+
+  /* Not reading yet; the server keeps serving others meanwhile. */
+  g_usleep (2 * G_USEC_PER_SEC);
+  other = natter_test_client_new_user (server, "bob", "b1");
+  g_assert_true (natter_test_client_is_open (other));
+
+  for (guint i = 0; i < writer.n; i++)
+    {
+      g_autoptr(GByteArray) payload = NULL;
+
+      g_assert_cmpint (read_frame (raw, &payload), ==, 0xA);
+      g_assert_cmpuint (payload->len, ==, 125);
+    }
+  g_thread_join (thread);
+  raw_free (raw);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -266,6 +374,8 @@ main (int   argc,
 
   g_test_add_func ("/server/websocket/fragments-and-control", test_fragments_and_control);
   g_test_add_func ("/server/websocket/protocol-errors", test_protocol_errors);
+  g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
+  g_test_add_func ("/server/websocket/back-pressure", test_back_pressure);
 
   return g_test_run ();
 }
