@@ -167,6 +167,8 @@ typedef enum {
 #define NATTER_CHATROOM_JOIN_MAX_COUNT 50
 #define NATTER_CONVERSATION_LIST_MAX_LIMIT 1000
 #define NATTER_ONLINE_STATUS_MAX_USERS 100
+#define NATTER_PROFILE_MAX_IDS      100   /* user ids, and group ids, per ProfileRequest */
+#define NATTER_PORTRAIT_MAX_LENGTH  1024
 
 const char *natter_code_to_string (int code);
 

@@ -479,6 +479,24 @@ validate_query (const Natter__Query  *query,
                check_id (r->target_id, "conversation_update.target_id", error);
       }
 
+    case NATTER__QUERY__METHOD_PROFILE:
+      {
+        const Natter__ProfileRequest *r = query->profile;
+        if (r->n_user_ids + r->n_group_ids == 0)
+          return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "profile", "no user or group id");
+        if (r->n_user_ids > NATTER_PROFILE_MAX_IDS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "profile.user_ids", "more than 100");
+        if (r->n_group_ids > NATTER_PROFILE_MAX_IDS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "profile.group_ids", "more than 100");
+        for (gsize i = 0; i < r->n_user_ids; i++)
+          if (!check_id (r->user_ids[i], "profile.user_ids", error))
+            return FALSE;
+        for (gsize i = 0; i < r->n_group_ids; i++)
+          if (!check_id (r->group_ids[i], "profile.group_ids", error))
+            return FALSE;
+        return TRUE;
+      }
+
     case NATTER__QUERY__METHOD__NOT_SET:
     default:
       return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "query.method", "missing or unknown");
@@ -514,6 +532,24 @@ validate_result (const Natter__Result  *result,
 
     case NATTER__RESULT__PAYLOAD_RECALL:
       return check_message (result->recall->recall_command, error);
+
+    case NATTER__RESULT__PAYLOAD_PROFILE:
+      {
+        const Natter__ProfileResult *r = result->profile;
+        if (r->n_users > NATTER_PROFILE_MAX_IDS || r->n_groups > NATTER_PROFILE_MAX_IDS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "profile", "more than 100");
+        for (gsize i = 0; i < r->n_users; i++)
+          if (!check_id (r->users[i]->id, "profile.users.id", error) ||
+              !check_text (r->users[i]->name, NATTER_NAME_MAX_LENGTH, FALSE, "profile.users.name", error) ||
+              !check_text (r->users[i]->portrait_uri, NATTER_PORTRAIT_MAX_LENGTH, FALSE,
+                           "profile.users.portrait_uri", error))
+            return FALSE;
+        for (gsize i = 0; i < r->n_groups; i++)
+          if (!check_id (r->groups[i]->id, "profile.groups.id", error) ||
+              !check_text (r->groups[i]->name, NATTER_NAME_MAX_LENGTH, FALSE, "profile.groups.name", error))
+            return FALSE;
+        return TRUE;
+      }
 
     case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS:
     case NATTER__RESULT__PAYLOAD_ONLINE_STATUS:

@@ -19,7 +19,7 @@
 #define API_BODY_MAX (4 * 1024 * 1024)
 #define SIGNATURE_WINDOW_S (5 * 60)
 #define NONCE_MAX_LENGTH 128
-#define PORTRAIT_MAX_LENGTH 1024
+
 #define MAX_USERS_PER_CALL 1000
 #define MAX_TOKEN_EXPIRE_USERS 20
 #define MAX_GROUPS_PER_PUBLISH 3
@@ -465,7 +465,7 @@ update_profile (ApiRequest  *request,
   const char *name, *portrait;
 
   if (!optional_text (request, "name", NATTER_NAME_MAX_LENGTH, &name) ||
-      !optional_text (request, "portraitUri", PORTRAIT_MAX_LENGTH, &portrait))
+      !optional_text (request, "portraitUri", NATTER_PORTRAIT_MAX_LENGTH, &portrait))
     return FALSE;
 
   if (name != NULL)

@@ -1,5 +1,5 @@
 /* natterd-queries.c — Query frames: history, conversations, chatrooms,
- * unread, recall, TURN credentials, online status
+ * unread, recall, TURN credentials, online status, profiles
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -652,6 +652,57 @@ query_online_status (NatterdServer                     *self,
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
+/* Names and portraits as the app server set them; groups only for their
+ * members (a group's name is not for everyone who guesses its id). */
+static void
+query_profile (NatterdServer                *self,
+               QueryContext                 *context,
+               const Natter__ProfileRequest *request)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ProfileResult profile = NATTER__PROFILE_RESULT__INIT;
+  g_autofree Natter__UserProfile *users = g_new0 (Natter__UserProfile, MAX (request->n_user_ids, 1));
+  g_autofree Natter__UserProfile **user_pointers = g_new0 (Natter__UserProfile *, MAX (request->n_user_ids, 1));
+  g_autofree Natter__GroupProfile *groups = g_new0 (Natter__GroupProfile, MAX (request->n_group_ids, 1));
+  g_autofree Natter__GroupProfile **group_pointers = g_new0 (Natter__GroupProfile *, MAX (request->n_group_ids, 1));
+  NatterdUser *viewer = context->session->user;
+  NatterdApp *app = viewer->app;
+
+  for (gsize i = 0; i < request->n_user_ids; i++)
+    {
+      NatterdUser *user = natterd_directory_lookup_user (app, request->user_ids[i]);
+      Natter__UserProfile *out = &users[profile.n_users];
+
+      if (user == NULL)
+        continue;
+      natter__user_profile__init (out);
+      out->id = user->user_id;
+      out->name = user->name != NULL ? user->name : (char *) "";
+      out->portrait_uri = user->portrait_uri != NULL ? user->portrait_uri : (char *) "";
+      user_pointers[profile.n_users++] = out;
+    }
+
+  for (gsize i = 0; i < request->n_group_ids; i++)
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, request->group_ids[i]);
+      Natter__GroupProfile *out = &groups[profile.n_groups];
+
+      if (group == NULL || natterd_group_lookup_member (group, viewer) == NULL)
+        continue;
+      natter__group_profile__init (out);
+      out->id = group->group_id;
+      out->name = group->name != NULL ? group->name : (char *) "";
+      out->member_count = g_hash_table_size (group->members);
+      group_pointers[profile.n_groups++] = out;
+    }
+
+  profile.users = user_pointers;
+  profile.groups = group_pointers;
+  result.payload_case = NATTER__RESULT__PAYLOAD_PROFILE;
+  result.profile = &profile;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
 static NatterdConversationAction
 conversation_action (Natter__ConversationUpdateRequest__Action action)
 {
@@ -731,6 +782,10 @@ natterd_server_handle_query (NatterdServer       *self,
 
     case NATTER__QUERY__METHOD_ONLINE_STATUS:
       query_online_status (self, context, query->online_status);
+      break;
+
+    case NATTER__QUERY__METHOD_PROFILE:
+      query_profile (self, context, query->profile);
       break;
 
     case NATTER__QUERY__METHOD__NOT_SET:

@@ -223,6 +223,8 @@ test_round_trip_queries (void)
   Natter__TurnCredentialsRequest turn = NATTER__TURN_CREDENTIALS_REQUEST__INIT;
   Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
   Natter__ConversationUpdateRequest update = NATTER__CONVERSATION_UPDATE_REQUEST__INIT;
+  Natter__ProfileRequest profile = NATTER__PROFILE_REQUEST__INIT;
+  char *groups[] = { (char *) "group_1" };
   int32_t types[] = { 1, 3 };
   char *users[] = { (char *) "alice", (char *) "bob" };
 
@@ -249,9 +251,13 @@ test_round_trip_queries (void)
   update.conversation_type = 3;
   update.target_id = (char *) "group_1";
   update.action = NATTER__CONVERSATION_UPDATE_REQUEST__ACTION__ACTION_PIN;
+  profile.n_user_ids = G_N_ELEMENTS (users);
+  profile.user_ids = users;
+  profile.n_group_ids = G_N_ELEMENTS (groups);
+  profile.group_ids = groups;
 
   for (int method = NATTER__QUERY__METHOD_HISTORY;
-       method <= NATTER__QUERY__METHOD_CONVERSATION_UPDATE;
+       method <= NATTER__QUERY__METHOD_PROFILE;
        method++)
     {
       NatterFrame frame = NATTER__FRAME__INIT;
@@ -271,6 +277,7 @@ test_round_trip_queries (void)
         case NATTER__QUERY__METHOD_TURN_CREDENTIALS: query.turn_credentials = &turn; break;
         case NATTER__QUERY__METHOD_ONLINE_STATUS: query.online_status = &online; break;
         case NATTER__QUERY__METHOD_CONVERSATION_UPDATE: query.conversation_update = &update; break;
+        case NATTER__QUERY__METHOD_PROFILE: query.profile = &profile; break;
         default: g_assert_not_reached ();
         }
       frame.body_case = NATTER__FRAME__BODY_QUERY;
@@ -300,6 +307,11 @@ test_round_trip_results (void)
   Natter__OnlineStatus status = NATTER__ONLINE_STATUS__INIT;
   Natter__OnlineStatus *statuses[] = { &status };
   Natter__OnlineStatusResult online = NATTER__ONLINE_STATUS_RESULT__INIT;
+  Natter__UserProfile user = NATTER__USER_PROFILE__INIT;
+  Natter__UserProfile *users[] = { &user };
+  Natter__GroupProfile group = NATTER__GROUP_PROFILE__INIT;
+  Natter__GroupProfile *groups[] = { &group };
+  Natter__ProfileResult profile = NATTER__PROFILE_RESULT__INIT;
 
   history.n_messages = 2;
   history.messages = messages;
@@ -329,9 +341,19 @@ test_round_trip_results (void)
   status.platform = (char *) "linux";
   online.n_statuses = 1;
   online.statuses = statuses;
+  user.id = (char *) "alice";
+  user.name = (char *) "爱丽丝 Alice";
+  user.portrait_uri = (char *) "https://example.com/alice.png";
+  group.id = (char *) "group_1";
+  group.name = (char *) "产品组";
+  group.member_count = 12;
+  profile.n_users = 1;
+  profile.users = users;
+  profile.n_groups = 1;
+  profile.groups = groups;
 
   for (int payload = NATTER__RESULT__PAYLOAD_HISTORY;
-       payload <= NATTER__RESULT__PAYLOAD_ONLINE_STATUS;
+       payload <= NATTER__RESULT__PAYLOAD_PROFILE;
        payload++)
     {
       NatterFrame frame = NATTER__FRAME__INIT;
@@ -348,6 +370,7 @@ test_round_trip_results (void)
         case NATTER__RESULT__PAYLOAD_RECALL: result.recall = &recall; break;
         case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS: result.turn_credentials = &turn; break;
         case NATTER__RESULT__PAYLOAD_ONLINE_STATUS: result.online_status = &online; break;
+        case NATTER__RESULT__PAYLOAD_PROFILE: result.profile = &profile; break;
         default: g_assert_not_reached ();
         }
       frame.body_case = NATTER__FRAME__BODY_RESULT;
@@ -355,6 +378,12 @@ test_round_trip_results (void)
 
       decoded = round_trip (&frame, NATTER_PEER_SERVER);
       g_assert_cmpint (decoded->result->payload_case, ==, payload);
+      if (payload == NATTER__RESULT__PAYLOAD_PROFILE)
+        {
+          g_assert_cmpstr (decoded->result->profile->users[0]->name, ==, "爱丽丝 Alice");
+          g_assert_cmpstr (decoded->result->profile->groups[0]->name, ==, "产品组");
+          g_assert_cmpuint (decoded->result->profile->groups[0]->member_count, ==, 12);
+        }
     }
 
   /* An error result carries no payload. */
@@ -667,6 +696,80 @@ test_reject_fields (void)
   assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
 }
 
+/* ProfileRequest / ProfileResult limits: at least one id, at most 100 of
+ * each kind, every id well-formed; names and portraits bounded and UTF-8. */
+static void
+test_reject_profile (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ProfileRequest request = NATTER__PROFILE_REQUEST__INIT;
+  char *ids[NATTER_PROFILE_MAX_IDS + 1];
+  char *bad[] = { (char *) "alice", (char *) "x' OR '1'='1" };
+  NatterFrame reply = NATTER__FRAME__INIT;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ProfileResult profile = NATTER__PROFILE_RESULT__INIT;
+  Natter__UserProfile user = NATTER__USER_PROFILE__INIT;
+  Natter__UserProfile *users[] = { &user };
+  g_autofree char *long_name = g_strnfill (NATTER_NAME_MAX_LENGTH + 1, 'n');
+  g_autofree char *long_portrait = g_strnfill (NATTER_PORTRAIT_MAX_LENGTH + 1, 'p');
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = g_strdup_printf ("u%u", i);
+
+  query.request_id = 1;
+  query.method_case = NATTER__QUERY__METHOD_PROFILE;
+  query.profile = &request;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = &query;
+
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+
+  request.n_user_ids = NATTER_PROFILE_MAX_IDS;
+  request.user_ids = ids;
+  request.n_group_ids = NATTER_PROFILE_MAX_IDS;
+  request.group_ids = ids;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  request.n_user_ids = NATTER_PROFILE_MAX_IDS + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  request.n_user_ids = 0;
+  request.n_group_ids = NATTER_PROFILE_MAX_IDS + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  request.n_group_ids = G_N_ELEMENTS (bad);
+  request.group_ids = bad;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_ID);
+  request.n_group_ids = 0;
+  request.n_user_ids = G_N_ELEMENTS (bad);
+  request.user_ids = bad;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_ID);
+  /* A client never sends results. */
+  result.request_id = 1;
+  result.payload_case = NATTER__RESULT__PAYLOAD_PROFILE;
+  result.profile = &profile;
+  reply.body_case = NATTER__FRAME__BODY_RESULT;
+  reply.result = &result;
+  assert_rejected (&reply, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_WRONG_DIRECTION);
+
+  profile.n_users = 1;
+  profile.users = users;
+  user.id = (char *) "alice";
+  user.name = (char *) "Alice";
+  g_assert_true (natter_frame_validate (&reply, NATTER_PEER_SERVER, NULL));
+  user.name = long_name;
+  assert_rejected (&reply, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+  user.name = (char *) "\xc3\x28";
+  assert_rejected (&reply, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_UTF8);
+  user.name = (char *) "Alice";
+  user.portrait_uri = long_portrait;
+  assert_rejected (&reply, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+  user.portrait_uri = (char *) "";
+  user.id = (char *) "../alice";
+  assert_rejected (&reply, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_ID);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    g_free (ids[i]);
+}
+
 static void
 test_reject_nested (void)
 {
@@ -796,6 +899,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/wrong-direction", test_reject_wrong_direction);
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
+  g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/ids", test_ids);
   g_test_add_func ("/proto/object-name-flags", test_object_name_flags);
   g_test_add_func ("/proto/codes", test_codes);

@@ -495,6 +495,119 @@ test_large_pages (void)
   g_assert_cmpuint (pages, >, 2);
 }
 
+static NatterFrame *
+profile (NatterTestClient   *client,
+         const char * const *user_ids,
+         const char * const *group_ids)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ProfileRequest request = NATTER__PROFILE_REQUEST__INIT;
+
+  request.n_user_ids = user_ids != NULL ? g_strv_length ((char **) user_ids) : 0;
+  request.user_ids = (char **) user_ids;
+  request.n_group_ids = group_ids != NULL ? g_strv_length ((char **) group_ids) : 0;
+  request.group_ids = (char **) group_ids;
+  query.method_case = NATTER__QUERY__METHOD_PROFILE;
+  query.profile = &request;
+  return natter_test_client_query (client, &query);
+}
+
+/* The name (or portrait) of @id in @result, NULL when left out. */
+static const char *
+user_field (const Natter__ProfileResult *result,
+            const char                  *id,
+            gboolean                     portrait)
+{
+  for (gsize i = 0; i < result->n_users; i++)
+    if (g_strcmp0 (result->users[i]->id, id) == 0)
+      return portrait ? result->users[i]->portrait_uri : result->users[i]->name;
+  return NULL;
+}
+
+/* Names and portraits from user/getToken and user/refresh, group names from
+ * group/create, group/refresh and group/sync; groups only for members,
+ * unknown ids left out, everything still there after a restart. */
+static void
+test_profiles (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  const char * const users[] = { "alice", "carol", "nobody", NULL };
+  const char * const groups[] = { "g1", "g2", "g3", "nogroup", NULL };
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) result = NULL;
+  const Natter__ProfileResult *p;
+
+  reply = natter_test_server_api (server, NULL, "user/getToken", "userId", "carol", "name", "卡罗尔 Carol",
+                                  "portraitUri", "http://127.0.0.1/carol.png", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "Alice Liddell", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "carol",
+                                  "groupId", "g1", "groupName", "Tea party", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/refresh", "groupId", "g1", "groupName", "茶会", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/sync", "userId", "alice", "group[g1]", "茶会",
+                                  "group[g2]", "Croquet", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  /* alice is not in g3. */
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "carol",
+                                  "groupId", "g3", "groupName", "Secret", NULL);
+  g_clear_pointer (&reply, json_object_unref);
+
+  for (int round = 0; round < 2; round++)
+    {
+      result = profile (alice, users, groups);
+      g_assert_cmpint (result->result->code, ==, 0);
+      p = result->result->profile;
+      g_assert_cmpuint (p->n_users, ==, 2);
+      g_assert_cmpstr (user_field (p, "alice", FALSE), ==, "Alice Liddell");
+      g_assert_cmpstr (user_field (p, "carol", FALSE), ==, "卡罗尔 Carol");
+      g_assert_cmpstr (user_field (p, "carol", TRUE), ==, "http://127.0.0.1/carol.png");
+      g_assert_null (user_field (p, "nobody", FALSE));
+      g_assert_cmpuint (p->n_groups, ==, 2);
+      g_assert_cmpstr (p->groups[0]->id, ==, "g1");
+      g_assert_cmpstr (p->groups[0]->name, ==, "茶会");
+      g_assert_cmpuint (p->groups[0]->member_count, ==, 2);
+      g_assert_cmpstr (p->groups[1]->id, ==, "g2");
+      g_assert_cmpstr (p->groups[1]->name, ==, "Croquet");
+      g_assert_cmpuint (p->groups[1]->member_count, ==, 1);
+      g_clear_pointer (&result, natter_frame_free);
+
+      if (round == 0)
+        {
+          g_clear_pointer (&alice, natter_test_client_free);
+          natter_test_server_stop (server);
+          natter_test_server_restart (server);
+          alice = natter_test_client_new_user (server, "alice", "a1");
+          /* new_user's getToken named her "alice" again; carol and the
+           * groups show what the restart kept. */
+          reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name",
+                                          "Alice Liddell", NULL);
+          g_clear_pointer (&reply, json_object_unref);
+        }
+    }
+
+  /* Empty and bad requests are answered in context; the connection stays. */
+  {
+    const char * const bad[] = { "x' OR '1'='1", NULL };
+
+    result = profile (alice, NULL, NULL);
+    g_assert_cmpint (result->result->code, ==, 33003);
+    g_clear_pointer (&result, natter_frame_free);
+    result = profile (alice, bad, NULL);
+    g_assert_cmpint (result->result->code, ==, 33003);
+    g_clear_pointer (&result, natter_frame_free);
+    g_assert_true (natter_test_client_is_open (alice));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -507,6 +620,7 @@ main (int   argc,
   g_test_add_func ("/server/queries/recall", test_recall);
   g_test_add_func ("/server/queries/recall-window", test_recall_window);
   g_test_add_func ("/server/queries/online-and-turn", test_online_and_turn);
+  g_test_add_func ("/server/queries/profiles", test_profiles);
 
   return g_test_run ();
 }
