@@ -14,6 +14,8 @@
 #define BOTTOM_SLACK 48
 #define TYPING_SECONDS 6
 #define DRAFT_DELAY_MS 800
+/* How far back the first unread message is looked for. */
+#define MAX_UNREAD_SEARCH 200
 /* Pages show_message() may load to find an old message. */
 #define MAX_PAGES_TO_FIND 500
 
@@ -37,6 +39,10 @@ struct _NatterChatView
   guint draft_id;
   guint scroll_id;
   gint64 find_id;          /* show_message() target still loading */
+  gboolean find_flash;     /* flash it once there (a search result) */
+  guint find_retries;
+  guint unread_at_open;     /* unread count when the chat was opened */
+  gint64 first_unread_id;   /* the message with the “Unread Messages” mark */
   guint find_pages;
 
   AdwHeaderBar *header_bar;
@@ -54,6 +60,9 @@ struct _NatterChatView
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, ADW_TYPE_BIN)
 
 static void load_older (NatterChatView *self);
+static void scroll_to_message (NatterChatView *self,
+                               gint64          message_id,
+                               gboolean        flash);
 static void try_show_message (NatterChatView *self);
 
 static void
@@ -195,15 +204,31 @@ vadjustment (NatterChatView *self)
   return gtk_scrolled_window_get_vadjustment (self->scrolled);
 }
 
+/* GtkListView warns when asked to scroll while it is not on screen or has
+ * not laid out its model yet: only then. */
+static gboolean
+scroll_list_to (NatterChatView *self,
+                guint           position)
+{
+  GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (self->list_view));
+
+  if (model == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->list_view)) ||
+      position >= g_list_model_get_n_items (model) ||
+      gtk_widget_get_height (GTK_WIDGET (self->list_view)) <= 0)
+    return FALSE;
+  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", position);
+  return TRUE;
+}
+
+/* Through the list view (not the adjustment, which it may not have caught
+ * up with after a change of its model). */
 static void
 stick_to_bottom (NatterChatView *self)
 {
-  GtkAdjustment *adj = vadjustment (self);
   guint n = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
 
   if (n > 0)
-    gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", n - 1);
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+    scroll_list_to (self, n - 1);
 }
 
 static gboolean
@@ -338,6 +363,41 @@ refresh_row_after (NatterChatView *self,
     }
 }
 
+/* Opened with unread messages: mark the first of them and start there,
+ * as far as the loaded pages reach (else at the newest, as usual). */
+static void
+find_first_unread (NatterChatView *self)
+{
+  GListModel *model = G_LIST_MODEL (self->messages);
+  guint n = g_list_model_get_n_items (model);
+  guint counted = 0;
+
+  if (self->unread_at_open == 0 || n == 0)
+    return;
+
+  for (guint i = n; i > 0; i--)
+    {
+      g_autoptr(NatterMessage) m = g_list_model_get_item (model, i - 1);
+
+      if (natter_message_get_direction (m) != NATTER_MESSAGE_DIRECTION_RECEIVE ||
+          (natter_message_get_flags (m) & NATTER_MESSAGE_FLAG_COUNTED) == 0)
+        continue;
+      if (++counted == self->unread_at_open)
+        {
+          self->first_unread_id = natter_message_get_message_id (m);
+          self->unread_at_open = 0;
+          /* the row is bound again with its mark; show it from the top */
+          refresh_row_after (self, i - 1);
+          scroll_to_message (self, self->first_unread_id, FALSE);
+          return;
+        }
+    }
+  if (!natter_message_list_get_has_more (self->messages) || n >= MAX_UNREAD_SEARCH)
+    self->unread_at_open = 0;   /* not in reach: the newest it is */
+  else if (!natter_message_list_get_loading (self->messages))
+    load_older (self);
+}
+
 static void
 items_changed_cb (NatterChatView *self,
                   guint           position,
@@ -345,6 +405,7 @@ items_changed_cb (NatterChatView *self,
                   guint           added)
 {
   refresh_row_after (self, position + added);
+  find_first_unread (self);
   update_loading (self);
   if (self->sticky)
     queue_stick (self);
@@ -381,6 +442,13 @@ flash_idle_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+retry_find_idle_cb (gpointer user_data)
+{
+  try_show_message (user_data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 try_show_message (NatterChatView *self)
 {
@@ -391,11 +459,19 @@ try_show_message (NatterChatView *self)
   pos = natter_message_list_find (self->messages, self->find_id);
   if (pos != G_MAXUINT)
     {
+      if (!scroll_list_to (self, pos))
+        {
+          /* not laid out yet: a moment later; not on screen: when it is (map) */
+          if (gtk_widget_get_mapped (GTK_WIDGET (self)) && self->find_retries++ < 40)
+            g_timeout_add_full (G_PRIORITY_DEFAULT, 50, retry_find_idle_cb, g_object_ref (self), g_object_unref);
+          return;
+        }
+      self->find_retries = 0;
       g_object_set_data (G_OBJECT (self), "flash-id", GSIZE_TO_POINTER ((gsize) self->find_id));
       self->find_id = 0;
       self->sticky = FALSE;
-      gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", pos);
-      g_timeout_add (100, flash_idle_cb, g_object_ref (self));
+      if (self->find_flash)
+        g_timeout_add (100, flash_idle_cb, g_object_ref (self));
       return;
     }
   if (natter_message_list_get_has_more (self->messages) && self->find_pages++ < MAX_PAGES_TO_FIND)
@@ -404,15 +480,24 @@ try_show_message (NatterChatView *self)
     self->find_id = 0;
 }
 
+static void
+scroll_to_message (NatterChatView *self,
+                   gint64          message_id,
+                   gboolean        flash)
+{
+  self->find_id = message_id;
+  self->find_flash = flash;
+  self->find_pages = 0;
+  self->find_retries = 0;
+  try_show_message (self);
+}
+
 void
 natter_chat_view_show_message (NatterChatView *self,
                                gint64          message_id)
 {
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
-
-  self->find_id = message_id;
-  self->find_pages = 0;
-  try_show_message (self);
+  scroll_to_message (self, message_id, TRUE);
 }
 
 /* ---------------------------------------------------------------- rows */
@@ -445,6 +530,8 @@ bind_row (NatterChatView   *self,
     }
   natter_message_row_set_message (row, self->client, self->portraits, message, previous,
                                   self->type != NATTER_CONVERSATION_PRIVATE);
+  natter_message_row_set_first_unread (row, self->first_unread_id != 0 &&
+                                            natter_message_get_message_id (message) == self->first_unread_id);
 }
 
 static void
@@ -776,6 +863,19 @@ window_active_cb (NatterChatView *self)
 }
 
 static void
+natter_chat_view_map (GtkWidget *widget)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  GTK_WIDGET_CLASS (natter_chat_view_parent_class)->map (widget);
+  /* a scroll that waited for the chat to be on screen */
+  if (self->find_id != 0)
+    g_idle_add_full (G_PRIORITY_HIGH_IDLE + 20, retry_find_idle_cb, g_object_ref (self), g_object_unref);
+  else if (self->sticky)
+    queue_stick (self);
+}
+
+static void
 natter_chat_view_root (GtkWidget *widget)
 {
   NatterChatView *self = NATTER_CHAT_VIEW (widget);
@@ -870,16 +970,22 @@ natter_chat_view_open (NatterChatView         *self,
   self->cancellable = g_cancellable_new ();
   self->sticky = TRUE;
   self->at_bottom = TRUE;
+  self->first_unread_id = 0;
+  self->unread_at_open = conversation != NULL ? natter_conversation_get_unread_count (conversation) : 0;
+  if (self->unread_at_open > 0)
+    self->at_bottom = FALSE;   /* not read until seen */
   if (conversation != NULL)
     attach_conversation (self, conversation);
   g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
                            self, G_CONNECT_SWAPPED);
 
   self->messages = natter_message_list_new (client, type, target_id);
-  g_signal_connect_swapped (self->messages, "items-changed", G_CALLBACK (items_changed_cb), self);
-  g_signal_connect_swapped (self->messages, "notify::loading", G_CALLBACK (update_loading), self);
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->messages)));
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (selection));
+  /* after the list view's own handler: it must know a change before we
+   * bind rows or scroll because of it */
+  g_signal_connect_swapped (self->messages, "items-changed", G_CALLBACK (items_changed_cb), self);
+  g_signal_connect_swapped (self->messages, "notify::loading", G_CALLBACK (update_loading), self);
 
   natter_composer_set_text (self->composer,
                             conversation != NULL ? natter_conversation_get_draft (conversation) : "");
@@ -985,6 +1091,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
 
   object_class->dispose = natter_chat_view_dispose;
   widget_class->root = natter_chat_view_root;
+  widget_class->map = natter_chat_view_map;
   widget_class->unroot = natter_chat_view_unroot;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-chat-view.ui");

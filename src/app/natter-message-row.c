@@ -27,6 +27,7 @@ struct _NatterMessageRow
   guint flash_id;
 
   GtkLabel *day_label;
+  GtkWidget *unread_label;
   GtkLabel *notice_label;
   GtkWidget *message_box;
   GtkWidget *retry_button;
@@ -558,6 +559,14 @@ natter_message_row_get_message (NatterMessageRow *self)
   return self->message;
 }
 
+void
+natter_message_row_set_first_unread (NatterMessageRow *self,
+                                     gboolean          first_unread)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+  gtk_widget_set_visible (self->unread_label, first_unread);
+}
+
 static gboolean
 unflash_cb (gpointer user_data)
 {
@@ -685,6 +694,7 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, unread_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, notice_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, message_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, retry_button);

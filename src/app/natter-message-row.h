@@ -33,6 +33,9 @@ NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
 /* FALSE for protocol messages a chat does not show (a stored recall
  * command...): their rows stay empty. */
 gboolean       natter_message_row_shows       (NatterMessage    *message);
+/* The “Unread Messages” mark above the first message not read yet. */
+void           natter_message_row_set_first_unread (NatterMessageRow *self,
+                                                    gboolean          first_unread);
 /* Briefly highlights the bubble (a search result jumped to). */
 void           natter_message_row_flash       (NatterMessageRow *self);
 

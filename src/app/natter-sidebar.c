@@ -561,8 +561,19 @@ natter_sidebar_select (NatterSidebar          *self,
 
   g_return_if_fail (NATTER_IS_SIDEBAR (self));
 
-  if (self->conversations != NULL && target_id != NULL)
-    pos = natter_conversation_list_find (self->conversations, type, target_id);
+  /* the position in what the list view shows (the mirror), which lags the
+   * conversation list while it moves an item */
+  if (self->mirror != NULL && target_id != NULL)
+    {
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->mirror));
+      for (guint i = 0; i < n && pos == G_MAXUINT; i++)
+        {
+          g_autoptr(NatterConversation) c = g_list_model_get_item (G_LIST_MODEL (self->mirror), i);
+          if (natter_conversation_get_conversation_type (c) == type &&
+              g_strcmp0 (natter_conversation_get_target_id (c), target_id) == 0)
+            pos = i;
+        }
+    }
   self->selecting = TRUE;
   if (pos == G_MAXUINT)
     gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
@@ -591,7 +602,8 @@ natter_sidebar_activate_relative (NatterSidebar *self,
   if (next < 0 || next >= n)
     return FALSE;
   gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), (guint) next, TRUE);
-  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", (guint) next);
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+    gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", (guint) next);
   return TRUE;
 }
 

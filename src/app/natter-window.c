@@ -483,24 +483,40 @@ unread_changed_cb (NatterWindow *self)
 }
 
 /* The open chat had no conversation yet (a new chat, or opened before the
- * list loaded): give it the one that appeared. */
-static void
-conversations_changed_cb (NatterWindow *self)
+ * list loaded): give it the one that appeared. In an idle: the list may be
+ * in the middle of moving an item when it says so. */
+static gboolean
+attach_conversation_idle_cb (gpointer user_data)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
-  const char *target = natter_chat_view_get_target_id (self->chat_view);
-  NatterConversationType type = natter_chat_view_get_conversation_type (self->chat_view);
+  NatterWindow *self = user_data;
+  NatterConversationList *list;
+  const char *target;
+  NatterConversationType type;
   g_autoptr(NatterConversation) conversation = NULL;
   guint pos;
 
+  if (self->client == NULL || self->chat_view == NULL)
+    return G_SOURCE_REMOVE;   /* signed out or closed meanwhile */
+  list = natter_sidebar_get_conversations (self->sidebar);
+  target = natter_chat_view_get_target_id (self->chat_view);
+  type = natter_chat_view_get_conversation_type (self->chat_view);
   if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
-    return;
+    return G_SOURCE_REMOVE;
   pos = natter_conversation_list_find (list, type, target);
   if (pos == G_MAXUINT)
-    return;
+    return G_SOURCE_REMOVE;
   conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
   natter_chat_view_open (self->chat_view, self->client, type, target, conversation);
   natter_sidebar_select (self->sidebar, type, target);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+conversations_changed_cb (NatterWindow *self)
+{
+  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
+      natter_chat_view_get_conversation (self->chat_view) == NULL)
+    g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
 }
 
 static void

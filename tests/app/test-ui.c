@@ -1066,6 +1066,9 @@ test_app (void)
                                                    NATTER_CONVERSATION_PRIVATE, "dave"));
     g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
     wait_for_label (GTK_WIDGET (chat), "Are you free at three?");
+    /* dave's two messages were not read: the chat marks where they start */
+    wait_for_label (GTK_WIDGET (chat), "Unread Messages");
+    screenshot (root, "screenshot-unread.png");
   }
   gtk_widget_activate_action (root, "win.back", NULL);
   wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
