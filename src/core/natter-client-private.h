@@ -29,4 +29,17 @@ SoupSession *natter_client_get_session    (NatterClient  *self);
 const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
 
+/* natter-client-profiles.c: fetches the names of what the user sees. */
+typedef struct _NatterProfileFetcher NatterProfileFetcher;
+
+NatterProfileFetcher *natter_profile_fetcher_new       (NatterClient         *client);
+void                  natter_profile_fetcher_free      (NatterProfileFetcher *self);
+/* Each time the client is connected. */
+void                  natter_profile_fetcher_connected (NatterProfileFetcher *self);
+/* A message stored or shown: its sender and conversation want names. */
+void                  natter_profile_fetcher_note      (NatterProfileFetcher *self,
+                                                        NatterMessage        *message);
+/* NULL once the client is disposed. */
+NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
+
 G_END_DECLS

@@ -78,7 +78,12 @@ messages_from_proto (NatterClient     *self,
       if (message == NULL)
         g_warning ("Ignoring message %s: %s", messages[i]->message_uid, error->message);
       else
-        g_ptr_array_add (array, message);
+        {
+          /* History and chatroom pages name their senders too. */
+          if (natter_client_get_profile_fetcher (self) != NULL)
+            natter_profile_fetcher_note (natter_client_get_profile_fetcher (self), message);
+          g_ptr_array_add (array, message);
+        }
     }
 
   return array;

@@ -97,6 +97,7 @@ struct _NatterClient
   gboolean caught_up;
 
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
+  NatterProfileFetcher *profiles;
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -437,7 +438,11 @@ delivered_stored_cb (GObject      *object,
 
   /* A replay of what is already here (ack lost) is not news. */
   if (added)
-    g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+    {
+      if (data->self->profiles != NULL)
+        natter_profile_fetcher_note (data->self->profiles, message);
+      g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+    }
 }
 
 static void
@@ -938,6 +943,8 @@ handle_connect_ack (NatterClient              *self,
   set_status (self, NATTER_CONNECTION_CONNECTED, NULL);
   set_caught_up (self, self->last_seq >= self->max_seq);
   flush_outbox (self);
+  if (self->profiles != NULL)
+    natter_profile_fetcher_connected (self->profiles);
 }
 
 static void
@@ -1527,6 +1534,7 @@ natter_client_dispose (GObject *object)
   if (self->monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->monitor, self);
   g_clear_object (&self->monitor);
+  g_clear_pointer (&self->profiles, natter_profile_fetcher_free);
 
   G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
 }
@@ -1691,6 +1699,7 @@ natter_client_constructed (GObject *object)
                                                  "timeout", 0, NULL);
   self->monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
+  self->profiles = natter_profile_fetcher_new (self);
 }
 
 static void
@@ -1826,6 +1835,12 @@ natter_client_get_device_id (NatterClient *self)
 {
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
   return self->device_id;
+}
+
+NatterProfileFetcher *
+natter_client_get_profile_fetcher (NatterClient *self)
+{
+  return self->profiles;
 }
 
 NatterStore *

@@ -291,6 +291,20 @@ GHashTable    *natter_client_get_online_status_finish (NatterClient          *se
                                                        GAsyncResult          *result,
                                                        GError               **error);
 
+/* Fetches display names and portraits of users and groups (ProfileRequest:
+ * 1..100 of each; groups only the user is in) and stores them: conversation
+ * titles and portraits and messages' sender-name follow. The client also
+ * does this by itself, batched, for what it stores and shows. */
+void           natter_client_get_profiles_async       (NatterClient          *self,
+                                                       const char * const    *user_ids,
+                                                       const char * const    *group_ids,
+                                                       GCancellable          *cancellable,
+                                                       GAsyncReadyCallback    callback,
+                                                       gpointer               user_data);
+gboolean       natter_client_get_profiles_finish      (NatterClient          *self,
+                                                       GAsyncResult          *result,
+                                                       GError               **error);
+
 typedef enum {
   NATTER_CONVERSATION_ACTION_PIN = 1,
   NATTER_CONVERSATION_ACTION_UNPIN = 2,

@@ -79,6 +79,10 @@ void natter_message_set_offline       (NatterMessage    *self,
 void natter_message_set_content       (NatterMessage    *self,
                                        const char       *object_name,
                                        JsonObject       *content);
+/* The sender's profile from the store (NULL: none known). */
+void natter_message_set_sender_profile (NatterMessage    *self,
+                                        const char       *name,
+                                        const char       *portrait_uri);
 /* Copies every field of @other into @self, notifying what changed. */
 void natter_message_update_from       (NatterMessage    *self,
                                        NatterMessage    *other);

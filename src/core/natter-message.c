@@ -30,6 +30,8 @@ struct _NatterMessage
   int error_code;
   char *client_msg_id;
   guint flags;
+  char *profile_name;           /* the sender's profile, from the store */
+  char *profile_portrait_uri;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessage, natter_message, G_TYPE_OBJECT)
@@ -52,6 +54,8 @@ enum {
   PROP_CLIENT_MSG_ID,
   PROP_FLAGS,
   PROP_KIND,
+  PROP_SENDER_NAME,
+  PROP_SENDER_PORTRAIT_URI,
   N_PROPS
 };
 
@@ -284,6 +288,8 @@ natter_message_finalize (GObject *object)
   g_free (self->content_text);
   g_clear_pointer (&self->content, json_object_unref);
   g_free (self->client_msg_id);
+  g_free (self->profile_name);
+  g_free (self->profile_portrait_uri);
 
   G_OBJECT_CLASS (natter_message_parent_class)->finalize (object);
 }
@@ -346,6 +352,12 @@ natter_message_get_property (GObject    *object,
     case PROP_KIND:
       g_value_set_enum (value, natter_message_get_kind (self));
       break;
+    case PROP_SENDER_NAME:
+      g_value_set_string (value, natter_message_get_sender_name (self));
+      break;
+    case PROP_SENDER_PORTRAIT_URI:
+      g_value_set_string (value, natter_message_get_sender_portrait_uri (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -399,6 +411,10 @@ natter_message_class_init (NatterMessageClass *klass)
   properties[PROP_KIND] =
     g_param_spec_enum ("kind", NULL, NULL, NATTER_TYPE_MESSAGE_KIND,
                        NATTER_MESSAGE_KIND_UNSUPPORTED, flags);
+  properties[PROP_SENDER_NAME] =
+    g_param_spec_string ("sender-name", NULL, "The sender's display name, NULL if unknown", NULL, flags);
+  properties[PROP_SENDER_PORTRAIT_URI] =
+    g_param_spec_string ("sender-portrait-uri", NULL, "The sender's portrait, NULL if unknown", NULL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -669,7 +685,36 @@ natter_message_update_from (NatterMessage *self,
   SET_SCALAR (error_code, other->error_code, PROP_ERROR_CODE);
   SET_STRING (client_msg_id, other->client_msg_id, PROP_CLIENT_MSG_ID);
   SET_SCALAR (flags, other->flags, PROP_FLAGS);
+  if (other->profile_name != NULL || other->profile_portrait_uri != NULL)
+    natter_message_set_sender_profile (self, other->profile_name, other->profile_portrait_uri);
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+natter_message_set_sender_profile (NatterMessage *self,
+                                   const char    *name,
+                                   const char    *portrait_uri)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE (self));
+
+  /* The raw fields only: comparing what the getters return would parse
+   * the content of every row the store hands out. */
+  if (name != NULL && *name == '\0')
+    name = NULL;
+  if (portrait_uri != NULL && *portrait_uri == '\0')
+    portrait_uri = NULL;
+  if (g_strcmp0 (self->profile_name, name) != 0)
+    {
+      g_free (self->profile_name);
+      self->profile_name = g_strdup (name);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDER_NAME]);
+    }
+  if (g_strcmp0 (self->profile_portrait_uri, portrait_uri) != 0)
+    {
+      g_free (self->profile_portrait_uri);
+      self->profile_portrait_uri = g_strdup (portrait_uri);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDER_PORTRAIT_URI]);
+    }
 }
 
 /* ------------------------------------------------------------- getters */
@@ -1011,6 +1056,32 @@ natter_message_get_user_portrait_uri (NatterMessage *self)
 {
   g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
   return content_string (content_object (ensure_content (self), "user"), "portraitUri");
+}
+
+const char *
+natter_message_get_sender_name (NatterMessage *self)
+{
+  const char *name;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  if (self->profile_name != NULL)
+    return self->profile_name;
+  name = natter_message_get_user_name (self);
+  return name != NULL && *name != '\0' ? name : NULL;
+}
+
+const char *
+natter_message_get_sender_portrait_uri (NatterMessage *self)
+{
+  const char *portrait;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  if (self->profile_portrait_uri != NULL)
+    return self->profile_portrait_uri;
+  portrait = natter_message_get_user_portrait_uri (self);
+  return portrait != NULL && *portrait != '\0' ? portrait : NULL;
 }
 
 GBytes *

@@ -75,6 +75,12 @@ gboolean                natter_message_mentions            (NatterMessage *self,
 /* content.user {id, name, portraitUri} as the sender put it. */
 const char             *natter_message_get_user_name       (NatterMessage *self);
 const char             *natter_message_get_user_portrait_uri (NatterMessage *self);
+/* The sender's display name and portrait (properties `sender-name`,
+ * `sender-portrait-uri`, notified when the profile arrives or changes): the
+ * app server's profile as the store knows it (natter_client_get_profiles_async),
+ * else content.user, else NULL (show the sender user id). */
+const char             *natter_message_get_sender_name     (NatterMessage *self);
+const char             *natter_message_get_sender_portrait_uri (NatterMessage *self);
 
 /* RC:ImgMsg: the decoded JPEG thumbnail (NULL if missing or not base64) and
  * the full image's URL. */

@@ -29,6 +29,7 @@ typedef enum {
   RESULT_CONVERSATION,    /* NatterConversation or NULL */
   RESULT_CONVERSATIONS,   /* GPtrArray of NatterConversation */
   RESULT_STRING,
+  RESULT_STRINGS,         /* GPtrArray of char* */
 } ResultKind;
 
 typedef enum {
@@ -38,6 +39,7 @@ typedef enum {
   EVENT_MESSAGES_CLEARED,
   EVENT_CONVERSATION_CHANGED,
   EVENT_CONVERSATION_REMOVED,
+  EVENT_USERS_CHANGED,         /* profiles: NatterProfile, senders' names changed */
 } EventKind;
 
 typedef struct {
@@ -47,6 +49,7 @@ typedef struct {
   NatterConversationType type;
   char *target_id;
   GArray *ids;
+  GPtrArray *profiles;
 } Event;
 
 typedef struct _Job Job;
@@ -92,6 +95,7 @@ struct _NatterStore
   /* Owner thread only: one object per row while somebody holds it. */
   GHashTable *live_messages;      /* gint64* id -> NatterMessage (weak) */
   GHashTable *live_conversations; /* "type:target" -> NatterConversation (weak) */
+  GHashTable *profiles;           /* user id -> NatterProfile: names of senders */
 
   /* Worker thread only. */
   sqlite3 *db;
@@ -132,6 +136,7 @@ event_free (Event *event)
   g_clear_object (&event->conversation);
   g_free (event->target_id);
   g_clear_pointer (&event->ids, g_array_unref);
+  g_clear_pointer (&event->profiles, g_ptr_array_unref);
   g_free (event);
 }
 
@@ -158,6 +163,7 @@ job_free (Job *job)
           break;
         case RESULT_MESSAGES:
         case RESULT_CONVERSATIONS:
+        case RESULT_STRINGS:
           g_ptr_array_unref (job->result);
           break;
         case RESULT_STRING:
@@ -211,6 +217,40 @@ live_conversation_gone (gpointer  data,
     g_hash_table_remove (self->live_conversations, key);
 }
 
+static void
+apply_profile (NatterStore   *self,
+               NatterMessage *message)
+{
+  NatterProfile *profile = g_hash_table_lookup (self->profiles, natter_message_get_sender_user_id (message));
+
+  if (profile != NULL)
+    natter_message_set_sender_profile (message, profile->name, profile->portrait_uri);
+}
+
+/* New names: the messages on screen follow. */
+static void
+profiles_changed (NatterStore *self,
+                  GPtrArray   *profiles)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  for (guint i = 0; i < profiles->len; i++)
+    {
+      NatterProfile *profile = g_ptr_array_index (profiles, i);
+
+      NatterProfile *copy = natter_profile_copy (profile);
+
+      g_hash_table_replace (self->profiles, copy->id, copy);
+    }
+  if (profiles->len > 0)
+    {
+      g_hash_table_iter_init (&iter, self->live_messages);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        apply_profile (self, value);
+    }
+}
+
 /* Returns a new reference to the one object for this row, updated from
  * @fresh (which is consumed). */
 static NatterMessage *
@@ -234,6 +274,7 @@ canonical_message (NatterStore   *self,
 
   g_hash_table_insert (self->live_messages, g_memdup2 (&id, sizeof id), fresh);
   g_object_weak_ref (G_OBJECT (fresh), live_message_gone, self);
+  apply_profile (self, fresh);
   return fresh;
 }
 
@@ -319,6 +360,7 @@ job_complete (gpointer data)
           break;
         case RESULT_BOOLEAN:
         case RESULT_STRING:
+        case RESULT_STRINGS:
         default:
           break;
         }
@@ -371,6 +413,9 @@ job_complete (gpointer data)
         case EVENT_CONVERSATION_REMOVED:
           g_signal_emit (self, signals[SIGNAL_CONVERSATION_REMOVED], 0, event->type, event->target_id);
           break;
+        case EVENT_USERS_CHANGED:
+          profiles_changed (self, event->profiles);
+          break;
         default:
           g_assert_not_reached ();
         }
@@ -395,6 +440,7 @@ job_complete (gpointer data)
           break;
         case RESULT_MESSAGES:
         case RESULT_CONVERSATIONS:
+        case RESULT_STRINGS:
           g_task_return_pointer (job->task, g_steal_pointer (&job->result),
                                  (GDestroyNotify) g_ptr_array_unref);
           break;
@@ -643,6 +689,19 @@ static const char schema_v2[] =
   "ALTER TABLE conversations ADD COLUMN cleared_time INTEGER NOT NULL DEFAULT 0;"
   "CREATE VIRTUAL TABLE message_search USING fts5 (text, tokenize = 'unicode61');";
 
+/* Version 3: profiles fetched from the server (ProfileRequest) and when:
+ * users gain the time of their last fetch, groups get a table of their
+ * own (a group id may equal a user id). */
+static const char schema_v3[] =
+  "ALTER TABLE users ADD COLUMN fetched INTEGER NOT NULL DEFAULT 0;"
+  "CREATE TABLE groups ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  name TEXT,"
+  "  portrait_uri TEXT,"
+  "  member_count INTEGER NOT NULL DEFAULT 0,"
+  "  fetched INTEGER NOT NULL DEFAULT 0"
+  ") WITHOUT ROWID;";
+
 static gboolean index_message_text (NatterStore    *self,
                                     gint64          id,
                                     NatterMessage  *message,
@@ -695,6 +754,7 @@ typedef struct {
 static const Migration migrations[NATTER_STORE_SCHEMA_VERSION] = {
   { schema_v1, NULL },
   { schema_v2, backfill_search },
+  { schema_v3, NULL },
 };
 
 static gboolean
@@ -870,14 +930,18 @@ message_from_row (sqlite3_stmt *stmt,
                                  (guint) sqlite3_column_int (stmt, first + 14));
 }
 
+/* Private-like conversations (1, 5, 7, 8) are with a user, 2 and 3 with a
+ * group: their title and portrait come from the profile. */
 #define CONVERSATION_COLUMNS \
-  "c.type, c.target_id, COALESCE (c.title, u.name), COALESCE (c.portrait_uri, u.portrait_uri), " \
+  "c.type, c.target_id, COALESCE (c.title, u.name, g.name), " \
+  "COALESCE (c.portrait_uri, u.portrait_uri, g.portrait_uri), " \
   "c.unread_count, c.mention_count, c.pinned, c.muted, c.draft, c.updated_time"
 #define N_CONVERSATION_COLUMNS 10
 #define CONVERSATION_FROM \
   " FROM conversations c" \
   " LEFT JOIN messages m ON m.id = c.latest_message_id" \
-  " LEFT JOIN users u ON c.type = 1 AND u.id = c.target_id"
+  " LEFT JOIN users u ON c.type IN (1, 5, 7, 8) AND u.id = c.target_id" \
+  " LEFT JOIN groups g ON c.type IN (2, 3) AND g.id = c.target_id"
 
 static NatterConversation *
 conversation_from_row (sqlite3_stmt *stmt)
@@ -2097,8 +2161,170 @@ do_set_user (NatterStore *self,
     return;
 
   job->boolean = TRUE;
+  if (job->text != NULL || job->text2 != NULL)
+    {
+      /* What the row holds now: a NULL argument kept a field. */
+      sqlite3_stmt *row = sql_prepare (self, "SELECT name, portrait_uri FROM users WHERE id = ?1", NULL);
+      gboolean has_row = FALSE;
+
+      if (row != NULL && bind_text (self, row, 1, job->target_id, NULL) &&
+          step_row (self, row, &has_row, NULL) && has_row)
+        {
+          Event *event = job_add_event (job, EVENT_USERS_CHANGED);
+
+          event->profiles = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+          g_ptr_array_add (event->profiles, natter_profile_new (job->target_id, column_text (row, 0),
+                                                                column_text (row, 1), 0));
+          sqlite3_reset (row);
+        }
+    }
   if (conversation != 0)
     job_conversation_changed (self, job, NATTER_CONVERSATION_PRIVATE, job->target_id, &job->error);
+}
+
+static void
+do_load_profiles (NatterStore *self,
+                  Job         *job)
+{
+  sqlite3_stmt *stmt = sql_prepare (self, "SELECT id, name, portrait_uri FROM users"
+                                          " WHERE name IS NOT NULL OR portrait_uri IS NOT NULL",
+                                    &job->error);
+  g_autoptr(GPtrArray) profiles = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  int rc;
+
+  if (stmt == NULL)
+    return;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (profiles, natter_profile_new (column_text (stmt, 0), column_text (stmt, 1),
+                                                   column_text (stmt, 2), 0));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sql_failed (self, rc, "load users", &job->error);
+      return;
+    }
+  job_add_event (job, EVENT_USERS_CHANGED)->profiles = g_steal_pointer (&profiles);
+  job->boolean = TRUE;
+}
+
+/* Private-like conversations are with a user, 2 and 3 with a group. */
+static const int user_conversation_types[] = {
+  NATTER_CONVERSATION_PRIVATE, NATTER_CONVERSATION_CUSTOMER_SERVICE,
+  NATTER_CONVERSATION_APP_PUBLIC_SERVICE, NATTER_CONVERSATION_PUBLIC_SERVICE,
+};
+static const int group_conversation_types[] = {
+  NATTER_CONVERSATION_DISCUSSION, NATTER_CONVERSATION_GROUP,
+};
+
+/* job->array: users then groups (NatterProfile, member_count of users is
+ * G_MAXUINT as the marker), job->int1 the fetch time. */
+static void
+do_set_profiles (NatterStore *self,
+                 Job         *job)
+{
+  g_autoptr(GPtrArray) users = g_ptr_array_new ();
+  gboolean ok;
+
+  if (!begin (self, &job->error))
+    return;
+
+  ok = TRUE;
+  for (guint i = 0; ok && i < job->array->len; i++)
+    {
+      NatterProfile *profile = g_ptr_array_index (job->array, i);
+      gboolean is_user = profile->member_count == G_MAXUINT;
+      sqlite3_stmt *stmt;
+
+      stmt = sql_prepare (self, is_user ?
+                          "INSERT INTO users (id, name, portrait_uri, fetched) VALUES (?1, ?2, ?3, ?4)"
+                          " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                          " portrait_uri = excluded.portrait_uri, fetched = excluded.fetched" :
+                          "INSERT INTO groups (id, name, portrait_uri, fetched, member_count)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)"
+                          " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                          " portrait_uri = excluded.portrait_uri, fetched = excluded.fetched,"
+                          " member_count = excluded.member_count",
+                          &job->error);
+      ok = stmt != NULL &&
+           bind_text (self, stmt, 1, profile->id, &job->error) &&
+           bind_text (self, stmt, 2, profile->name, &job->error) &&
+           bind_text (self, stmt, 3, profile->portrait_uri, &job->error) &&
+           bind_int (self, stmt, 4, job->int1, &job->error) &&
+           (is_user || bind_int (self, stmt, 5, profile->member_count, &job->error)) &&
+           step_done (self, stmt, &job->error);
+      if (is_user)
+        g_ptr_array_add (users, profile);
+    }
+
+  if (!commit_or_rollback (self, ok, &job->error))
+    return;
+
+  /* Names first, so the conversations that follow carry them. */
+  if (users->len > 0)
+    {
+      Event *event = job_add_event (job, EVENT_USERS_CHANGED);
+
+      event->profiles = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+      for (guint i = 0; i < users->len; i++)
+        g_ptr_array_add (event->profiles, natter_profile_copy (g_ptr_array_index (users, i)));
+    }
+
+  for (guint i = 0; i < job->array->len; i++)
+    {
+      NatterProfile *profile = g_ptr_array_index (job->array, i);
+      gboolean is_user = profile->member_count == G_MAXUINT;
+      const int *types = is_user ? user_conversation_types : group_conversation_types;
+      guint n_types = is_user ? G_N_ELEMENTS (user_conversation_types) : G_N_ELEMENTS (group_conversation_types);
+
+      for (guint t = 0; t < n_types; t++)
+        {
+          gint64 conversation = 0;
+
+          if (!conversation_id (self, types[t], profile->id, FALSE, &conversation, &job->error))
+            return;
+          if (conversation != 0 &&
+              !job_conversation_changed (self, job, types[t], profile->id, &job->error))
+            return;
+        }
+    }
+  job->boolean = TRUE;
+}
+
+/* The targets of the newest conversations whose profile was not fetched
+ * since job->int1: user ids in job->result's first half, then NULL, then
+ * group ids. */
+static void
+do_get_stale_profiles (NatterStore *self,
+                       Job         *job)
+{
+  sqlite3_stmt *stmt;
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  job->result = ids;
+  stmt = sql_prepare (self,
+                      "SELECT c.type, c.target_id FROM conversations c"
+                      " LEFT JOIN users u ON c.type IN (1, 5, 7, 8) AND u.id = c.target_id"
+                      " LEFT JOIN groups g ON c.type IN (2, 3) AND g.id = c.target_id"
+                      " WHERE c.type IN (1, 2, 3, 5, 7, 8) AND c.hidden = 0"
+                      " AND COALESCE (u.fetched, g.fetched, 0) < ?1"
+                      " ORDER BY c.updated_time DESC LIMIT ?2",
+                      &job->error);
+  if (stmt == NULL ||
+      !bind_int (self, stmt, 1, job->int1, &job->error) ||
+      !bind_int (self, stmt, 2, job->limit, &job->error))
+    return;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      int type = sqlite3_column_int (stmt, 0);
+      gboolean group = type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION;
+
+      g_ptr_array_add (ids, g_strconcat (group ? "g" : "u", column_text (stmt, 1), NULL));
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    sql_failed (self, rc, "stale profiles", &job->error);
 }
 
 static void
@@ -2297,6 +2523,7 @@ natter_store_finalize (GObject *object)
     g_object_weak_unref (value, live_conversation_gone, self);
   g_hash_table_unref (self->live_messages);
   g_hash_table_unref (self->live_conversations);
+  g_hash_table_unref (self->profiles);
 
   g_clear_error (&self->open_error);
   g_main_context_unref (self->context);
@@ -2317,6 +2544,9 @@ natter_store_constructed (GObject *object)
   if (self->path == NULL)
     self->path = g_strdup (":memory:");
   self->thread = g_thread_new ("natter-store", worker_main, self);
+  /* Senders' names for the messages handed out; a few thousand rows. */
+  job_push (self, job_new (self, natter_store_constructed, do_load_profiles, RESULT_BOOLEAN,
+                           NULL, NULL, NULL));
 }
 
 static void
@@ -2415,6 +2645,7 @@ natter_store_init (NatterStore *self)
   self->queue = g_async_queue_new ();
   self->live_messages = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->live_conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->profiles = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) natter_profile_free);
   self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) sqlite3_finalize);
   g_mutex_init (&self->own_user_lock);
@@ -3022,6 +3253,129 @@ natter_store_set_user_async (NatterStore         *self,
   job->text = g_strdup (name);
   job->text2 = g_strdup (portrait_uri);
   job_push (self, job);
+}
+
+NatterProfile *
+natter_profile_new (const char *id,
+                    const char *name,
+                    const char *portrait_uri,
+                    guint       member_count)
+{
+  NatterProfile *profile = g_new0 (NatterProfile, 1);
+
+  profile->id = g_strdup (id);
+  profile->name = name != NULL && *name != '\0' ? g_strdup (name) : NULL;
+  profile->portrait_uri = portrait_uri != NULL && *portrait_uri != '\0' ? g_strdup (portrait_uri) : NULL;
+  profile->member_count = member_count;
+  return profile;
+}
+
+NatterProfile *
+natter_profile_copy (const NatterProfile *profile)
+{
+  return natter_profile_new (profile->id, profile->name, profile->portrait_uri, profile->member_count);
+}
+
+void
+natter_profile_free (NatterProfile *profile)
+{
+  if (profile == NULL)
+    return;
+  g_free (profile->id);
+  g_free (profile->name);
+  g_free (profile->portrait_uri);
+  g_free (profile);
+}
+
+G_DEFINE_BOXED_TYPE (NatterProfile, natter_profile, natter_profile_copy, natter_profile_free)
+
+void
+natter_store_set_profiles_async (NatterStore         *self,
+                                 GPtrArray           *users,
+                                 GPtrArray           *groups,
+                                 gint64               fetched,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+
+  job = job_new (self, natter_store_set_profiles_async, do_set_profiles, RESULT_BOOLEAN,
+                 cancellable, callback, user_data);
+  job->array = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  for (guint i = 0; users != NULL && i < users->len; i++)
+    {
+      NatterProfile *copy = natter_profile_copy (g_ptr_array_index (users, i));
+
+      copy->member_count = G_MAXUINT;  /* a user */
+      g_ptr_array_add (job->array, copy);
+    }
+  for (guint i = 0; groups != NULL && i < groups->len; i++)
+    {
+      NatterProfile *copy = natter_profile_copy (g_ptr_array_index (groups, i));
+
+      copy->member_count = MIN (copy->member_count, G_MAXUINT - 1);
+      g_ptr_array_add (job->array, copy);
+    }
+  job->int1 = fetched;
+  job_push (self, job);
+}
+
+gboolean
+natter_store_set_profiles_finish (NatterStore   *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  CHECK_FINISH (self, result, natter_store_set_profiles_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_store_get_stale_profiles_async (NatterStore         *self,
+                                       gint64               fetched_before,
+                                       guint                limit,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+
+  job = job_new (self, natter_store_get_stale_profiles_async, do_get_stale_profiles, RESULT_STRINGS,
+                 cancellable, callback, user_data);
+  job->int1 = fetched_before;
+  job->limit = limit;
+  job_push (self, job);
+}
+
+gboolean
+natter_store_get_stale_profiles_finish (NatterStore   *self,
+                                        GAsyncResult  *result,
+                                        GStrv         *user_ids,
+                                        GStrv         *group_ids,
+                                        GError       **error)
+{
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GStrvBuilder) users = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) groups = g_strv_builder_new ();
+
+  CHECK_FINISH (self, result, natter_store_get_stale_profiles_async, FALSE);
+
+  ids = g_task_propagate_pointer (G_TASK (result), error);
+  if (ids == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = g_ptr_array_index (ids, i);
+
+      g_strv_builder_add (id[0] == 'g' ? groups : users, id + 1);
+    }
+  *user_ids = g_strv_builder_end (users);
+  *group_ids = g_strv_builder_end (groups);
+  return TRUE;
 }
 
 gboolean

@@ -24,7 +24,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterStore, natter_store, NATTER, STORE, GObject)
 
 /* Current schema version (PRAGMA user_version). */
-#define NATTER_STORE_SCHEMA_VERSION 2
+#define NATTER_STORE_SCHEMA_VERSION 3
 
 #define NATTER_STORE_ERROR (natter_store_error_quark ())
 
@@ -255,6 +255,54 @@ void           natter_store_set_user_async   (NatterStore          *self,
 gboolean       natter_store_set_user_finish  (NatterStore          *self,
                                               GAsyncResult         *result,
                                               GError              **error);
+
+/* A user's or a group's profile as the server keeps it (ProfileResult). */
+typedef struct
+{
+  char  *id;
+  char  *name;                  /* NULL when none was given */
+  char  *portrait_uri;
+  guint  member_count;          /* groups */
+} NatterProfile;
+
+#define NATTER_TYPE_PROFILE (natter_profile_get_type ())
+GType          natter_profile_get_type       (void) G_GNUC_CONST;
+NatterProfile *natter_profile_new            (const char           *id,
+                                              const char           *name,
+                                              const char           *portrait_uri,
+                                              guint                 member_count);
+NatterProfile *natter_profile_copy           (const NatterProfile  *profile);
+void           natter_profile_free           (NatterProfile        *profile);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterProfile, natter_profile_free)
+
+/* Stores profiles fetched from the server at @fetched (ms): @users
+ * (NatterProfile) name the private-like conversations with them and the
+ * sender-name of their messages, @groups the group conversations. Either
+ * may be NULL. */
+void           natter_store_set_profiles_async  (NatterStore         *self,
+                                                 GPtrArray           *users,
+                                                 GPtrArray           *groups,
+                                                 gint64               fetched,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+gboolean       natter_store_set_profiles_finish (NatterStore         *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
+/* The targets of the newest @limit conversations whose profile was not
+ * fetched since @fetched_before (ms): users of private-like conversations in
+ * @user_ids, groups in @group_ids (NULL-terminated, never NULL). */
+void           natter_store_get_stale_profiles_async  (NatterStore         *self,
+                                                       gint64               fetched_before,
+                                                       guint                limit,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean       natter_store_get_stale_profiles_finish (NatterStore         *self,
+                                                       GAsyncResult        *result,
+                                                       GStrv               *user_ids,
+                                                       GStrv               *group_ids,
+                                                       GError             **error);
 
 /* ------------------------------------------------------ key/value state */
 

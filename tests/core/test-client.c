@@ -1308,6 +1308,151 @@ test_typing_custom_voice (void)
   peer_free (bob, FALSE);
 }
 
+/* How many Query frames natterd answered, from its /metrics. */
+static guint64
+server_queries (NatterTestServer *server)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_nonnull (body);
+  lines = g_strsplit (g_bytes_get_data (body, NULL), "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "natterd_query_latency_seconds_count "))
+      return g_ascii_strtoull (lines[i] + strlen ("natterd_query_latency_seconds_count "), NULL, 10);
+  g_assert_not_reached ();
+}
+
+typedef struct {
+  GObject    *object;
+  const char *property;
+  const char *expected;
+} PropertyWait;
+
+static gboolean
+has_string (gpointer data)
+{
+  PropertyWait *wait = data;
+  g_autofree char *value = NULL;
+
+  g_object_get (wait->object, wait->property, &value, NULL);
+  return g_strcmp0 (value, wait->expected) == 0;
+}
+
+static void
+wait_string (gpointer    object,
+             const char *property,
+             const char *expected)
+{
+  PropertyWait wait = { object, property, expected };
+  g_autofree char *what = g_strdup_printf ("%s to become %s", property, expected);
+
+  test_wait_until (has_string, &wait, 20, what);
+}
+
+/* Display names from the server's profiles: group conversations show the
+ * group's name, private ones the peer's, messages their sender's; fetched
+ * by the client on its own, once and not per message, kept in the store,
+ * and followed in place when asked again after a rename. */
+static void
+test_profiles (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterConversation) group = NULL;
+  g_autoptr(NatterConversation) chat = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob_profile = g_strdup (bob->profile);
+  NatterMessage *from_alice;
+  guint64 queries;
+
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "Alice Liddell",
+                                  "portraitUri", "http://127.0.0.1/alice.png", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "team", "groupName", "茶会", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  peer_connect (alice);
+  peer_connect (bob);
+  g_object_unref (send_text (alice, NATTER_CONVERSATION_GROUP, "team", "hello team", &error));
+  g_assert_no_error (error);
+  g_object_unref (send_text (alice, NATTER_CONVERSATION_PRIVATE, "bob", "hello bob", &error));
+  g_assert_no_error (error);
+  wait_received (bob, 2);
+
+  from_alice = g_ptr_array_index (bob->received, 0);
+  wait_string (from_alice, "sender-name", "Alice Liddell");
+  g_assert_cmpstr (natter_message_get_sender_portrait_uri (from_alice), ==, "http://127.0.0.1/alice.png");
+  group = store_conversation (bob, NATTER_CONVERSATION_GROUP, "team");
+  chat = store_conversation (bob, NATTER_CONVERSATION_PRIVATE, "alice");
+  wait_string (group, "title", "茶会");
+  wait_string (chat, "title", "Alice Liddell");
+  g_assert_cmpstr (natter_conversation_get_portrait_uri (chat), ==, "http://127.0.0.1/alice.png");
+
+  /* More messages from known names: no more queries. */
+  test_spin (400);
+  queries = server_queries (server);
+  for (guint i = 0; i < 5; i++)
+    g_object_unref (send_text (alice, NATTER_CONVERSATION_GROUP, "team", "again", &error));
+  wait_received (bob, 7);
+  test_spin (400);
+  g_assert_cmpuint (server_queries (server), ==, queries);
+
+  /* Renamed by the app server; asked again, the objects follow in place. */
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "爱丽丝", NULL);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/refresh", "groupId", "team", "groupName", "Tea party",
+                                  NULL);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    const char * const users[] = { "alice", NULL };
+    const char * const groups[] = { "team", NULL };
+
+    natter_client_get_profiles_async (bob->client, users, groups, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    g_assert_true (natter_client_get_profiles_finish (bob->client, result, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+  }
+  g_assert_cmpstr (natter_message_get_sender_name (from_alice), ==, "爱丽丝");
+  g_assert_cmpstr (natter_conversation_get_title (group), ==, "Tea party");
+  g_assert_cmpstr (natter_conversation_get_title (chat), ==, "爱丽丝");
+
+  /* Bad requests fail at once, in context. */
+  natter_client_get_profiles_async (bob->client, NULL, NULL, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_false (natter_client_get_profiles_finish (bob->client, result, &error));
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* Kept in the profile: offline, a new client shows the names at once. */
+  g_clear_object (&group);
+  g_clear_object (&chat);
+  peer_free (bob, TRUE);
+  bob = peer_new (server, "bob", bob_profile);
+  group = store_conversation (bob, NATTER_CONVERSATION_GROUP, "team");
+  g_assert_cmpstr (natter_conversation_get_title (group), ==, "Tea party");
+  {
+    g_autoptr(GPtrArray) page = store_page (bob, NATTER_CONVERSATION_GROUP, "team", 10);
+
+    g_assert_cmpuint (page->len, ==, 6);
+    g_assert_cmpstr (natter_message_get_sender_name (g_ptr_array_index (page, 0)), ==, "爱丽丝");
+  }
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1328,6 +1473,7 @@ main (int   argc,
   g_test_add_func ("/client/group-gag-and-search", test_group_gag_and_search);
   g_test_add_func ("/client/app-server-token", test_app_server_token);
   g_test_add_func ("/client/typing-custom-voice", test_typing_custom_voice);
+  g_test_add_func ("/client/profiles", test_profiles);
 
   return g_test_run ();
 }

@@ -656,6 +656,44 @@ test_migrate_v1 (DumpFixture   *fixture,
   g_assert_no_error (error);
   g_assert_cmpuint (messages->len, ==, 1);
   g_assert_cmpstr (natter_message_get_object_name (g_ptr_array_index (messages, 0)), ==, "XX:Sticker");
+  g_clear_object (&result);
+
+  /* Version 3: no profile was fetched yet, so both conversations want one;
+   * once fetched, the group has its title and nobody is stale. */
+  {
+    g_auto(GStrv) users = NULL;
+    g_auto(GStrv) groups = NULL;
+    g_autoptr(GPtrArray) group_profiles = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+    g_autoptr(GPtrArray) user_profiles = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+    g_autoptr(GPtrArray) again = NULL;
+
+    natter_store_get_stale_profiles_async (store, 1000, 10, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 10);
+    g_assert_true (natter_store_get_stale_profiles_finish (store, result, &users, &groups, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    g_assert_true (g_strv_contains ((const char * const *) users, "bob"));
+    g_assert_true (g_strv_contains ((const char * const *) groups, "team"));
+    g_clear_pointer (&users, g_strfreev);
+    g_clear_pointer (&groups, g_strfreev);
+
+    g_ptr_array_add (group_profiles, natter_profile_new ("team", "The Team", NULL, 3));
+    g_ptr_array_add (user_profiles, natter_profile_new ("bob", "Bob Builder", NULL, 0));
+    natter_store_set_profiles_async (store, user_profiles, group_profiles, 2000, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 10);
+    g_assert_true (natter_store_set_profiles_finish (store, result, &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    g_assert_cmpstr (natter_conversation_get_title (team), ==, "The Team");
+
+    natter_store_get_stale_profiles_async (store, 1000, 10, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 10);
+    g_assert_true (natter_store_get_stale_profiles_finish (store, result, &users, &groups, &error));
+    g_clear_object (&result);
+    g_assert_cmpuint (g_strv_length (users) + g_strv_length (groups), ==, 0);
+    again = conversations (store, NULL, 0);
+    g_assert_cmpuint (again->len, ==, 2);
+  }
 }
 
 static void

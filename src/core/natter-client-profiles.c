@@ -1,0 +1,305 @@
+/* natter-client-profiles.c — display names and portraits from the server
+ *
+ * The protocol's messages carry ids; names come from ProfileRequest. They
+ * are kept in the store (users and groups tables), which names the
+ * conversations (title, portrait-uri) and the senders of the messages it
+ * hands out (sender-name, sender-portrait-uri).
+ *
+ * When they are fetched, never per message and never waiting for it:
+ * - after connecting, once an hour: the newest conversations whose profile
+ *   is older than a day (or missing);
+ * - an id seen for the first time in a while (a message from a new sender,
+ *   a new group, a history page): collected for a moment and asked in one
+ *   query, at most once an hour per id.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-client-private.h"
+
+#include "natter-message-private.h"
+#include "natter-store-private.h"
+
+#define PROFILE_MAX_AGE_MS (24 * 3600 * G_GINT64_CONSTANT (1000))
+#define SWEEP_INTERVAL_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+#define ASK_INTERVAL_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+#define SWEEP_LIMIT 500
+#define COLLECT_MS 200
+
+struct _NatterProfileFetcher
+{
+  NatterClient *client;         /* owns the fetcher */
+  GHashTable   *asked;          /* "u:id" / "g:id" -> gint64* monotonic µs */
+  GHashTable   *wanted;         /* "u:id" / "g:id", to ask next */
+  guint         flush_source;
+  gint64        last_sweep;     /* monotonic µs, 0 = never */
+};
+
+NatterProfileFetcher *
+natter_profile_fetcher_new (NatterClient *client)
+{
+  NatterProfileFetcher *self = g_new0 (NatterProfileFetcher, 1);
+
+  self->client = client;
+  self->asked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return self;
+}
+
+void
+natter_profile_fetcher_free (NatterProfileFetcher *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  g_hash_table_unref (self->asked);
+  g_hash_table_unref (self->wanted);
+  g_free (self);
+}
+
+/* ------------------------------------------------------------ public call */
+
+static void
+profiles_stored_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_set_profiles_finish (NATTER_STORE (object), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+profile_query_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterClient *client = NATTER_CLIENT (object);
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  GError *error = NULL;
+  GCancellable *cancellable;
+  const Natter__ProfileResult *profile;
+
+  frame = g_task_propagate_pointer (G_TASK (result), &error);
+  if (frame == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (frame->result->payload_case != NATTER__RESULT__PAYLOAD_PROFILE)
+    {
+      /* An older natterd: nothing to learn. */
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  profile = frame->result->profile;
+  for (gsize i = 0; i < profile->n_users; i++)
+    g_ptr_array_add (users, natter_profile_new (profile->users[i]->id, profile->users[i]->name,
+                                                profile->users[i]->portrait_uri, 0));
+  for (gsize i = 0; i < profile->n_groups; i++)
+    g_ptr_array_add (groups, natter_profile_new (profile->groups[i]->id, profile->groups[i]->name, NULL,
+                                                 profile->groups[i]->member_count));
+
+  cancellable = g_task_get_cancellable (task);
+  natter_store_set_profiles_async (natter_client_get_store (client), users, groups,
+                                   natter_client_server_now (client), cancellable,
+                                   profiles_stored_cb, g_steal_pointer (&task));
+}
+
+void
+natter_client_get_profiles_async (NatterClient        *self,
+                                  const char * const  *user_ids,
+                                  const char * const  *group_ids,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ProfileRequest request = NATTER__PROFILE_REQUEST__INIT;
+  guint n_users = user_ids != NULL ? g_strv_length ((char **) user_ids) : 0;
+  guint n_groups = group_ids != NULL ? g_strv_length ((char **) group_ids) : 0;
+  GTask *inner;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_get_profiles_async);
+
+  if (n_users + n_groups == 0 || n_users > NATTER_PROFILE_MAX_IDS || n_groups > NATTER_PROFILE_MAX_IDS)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Invalid parameter (%d): 1 to 100 user ids and group ids",
+                               NATTER_CODE_INVALID_PARAMETER);
+      return;
+    }
+
+  request.n_user_ids = n_users;
+  request.user_ids = (char **) user_ids;
+  request.n_group_ids = n_groups;
+  request.group_ids = (char **) group_ids;
+  query.method_case = NATTER__QUERY__METHOD_PROFILE;
+  query.profile = &request;
+  inner = g_task_new (self, NULL, profile_query_cb, g_steal_pointer (&task));
+  natter_client_send_query (self, &query, inner);
+  g_object_unref (inner);
+}
+
+gboolean
+natter_client_get_profiles_finish (NatterClient  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------- automatic */
+
+static gboolean flush_cb (gpointer user_data);
+
+static void
+schedule_flush (NatterProfileFetcher *self)
+{
+  if (self->flush_source == 0 && g_hash_table_size (self->wanted) > 0 &&
+      natter_client_get_status (self->client) == NATTER_CONNECTION_CONNECTED)
+    self->flush_source = g_timeout_add (COLLECT_MS, flush_cb, self);
+}
+
+static void
+want (NatterProfileFetcher *self,
+      char                  kind,
+      const char           *id)
+{
+  g_autofree char *key = NULL;
+  gint64 *asked;
+
+  if (id == NULL || !natter_id_is_valid (id) ||
+      (kind == 'u' && g_strcmp0 (id, natter_client_get_user_id (self->client)) == 0))
+    return;
+
+  key = g_strdup_printf ("%c:%s", kind, id);
+  asked = g_hash_table_lookup (self->asked, key);
+  if (asked != NULL && g_get_monotonic_time () - *asked < ASK_INTERVAL_US)
+    return;
+  g_hash_table_add (self->wanted, g_steal_pointer (&key));
+  schedule_flush (self);
+}
+
+static void
+auto_fetched_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Asked again after the interval, or with the next connection's sweep. */
+  if (!natter_client_get_profiles_finish (NATTER_CLIENT (object), result, &error))
+    g_debug ("Profiles not fetched: %s", error->message);
+}
+
+static gboolean
+flush_cb (gpointer user_data)
+{
+  NatterProfileFetcher *self = user_data;
+  g_autoptr(GStrvBuilder) users = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) groups = g_strv_builder_new ();
+  g_auto(GStrv) user_ids = NULL;
+  g_auto(GStrv) group_ids = NULL;
+  g_autoptr(GPtrArray) taken = g_ptr_array_new_with_free_func (g_free);
+  guint n_users = 0, n_groups = 0;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  const char *key;
+
+  self->flush_source = 0;
+  if (natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
+    return G_SOURCE_REMOVE;  /* the next connection asks */
+
+  g_hash_table_iter_init (&iter, self->wanted);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, NULL))
+    {
+      guint *n = key[0] == 'u' ? &n_users : &n_groups;
+
+      if (*n == NATTER_PROFILE_MAX_IDS)
+        continue;
+      g_strv_builder_add (key[0] == 'u' ? users : groups, key + 2);
+      (*n)++;
+      g_ptr_array_add (taken, g_strdup (key));
+    }
+  for (guint i = 0; i < taken->len; i++)
+    {
+      const char *k = g_ptr_array_index (taken, i);
+
+      g_hash_table_remove (self->wanted, k);
+      g_hash_table_replace (self->asked, g_strdup (k), g_memdup2 (&now, sizeof now));
+    }
+
+  user_ids = g_strv_builder_end (users);
+  group_ids = g_strv_builder_end (groups);
+  natter_client_get_profiles_async (self->client, (const char * const *) user_ids,
+                                    (const char * const *) group_ids, NULL, auto_fetched_cb, NULL);
+  schedule_flush (self);  /* more than one query's worth */
+  return G_SOURCE_REMOVE;
+}
+
+void
+natter_profile_fetcher_note (NatterProfileFetcher *self,
+                             NatterMessage        *message)
+{
+  NatterConversationType type = natter_message_get_conversation_type (message);
+
+  want (self, 'u', natter_message_get_sender_user_id (message));
+  if (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION)
+    want (self, 'g', natter_message_get_target_id (message));
+  else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
+    want (self, 'u', natter_message_get_target_id (message));
+}
+
+static void
+stale_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(NatterClient) client = user_data;
+  NatterProfileFetcher *self = natter_client_get_profile_fetcher (client);
+  g_auto(GStrv) user_ids = NULL;
+  g_auto(GStrv) group_ids = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_get_stale_profiles_finish (NATTER_STORE (object), result, &user_ids, &group_ids,
+                                               &error))
+    {
+      g_warning ("Cannot read the conversations to name: %s", error->message);
+      return;
+    }
+  if (self == NULL)
+    return;  /* the client is going away */
+
+  for (guint i = 0; user_ids[i] != NULL; i++)
+    want (self, 'u', user_ids[i]);
+  for (guint i = 0; group_ids[i] != NULL; i++)
+    want (self, 'g', group_ids[i]);
+}
+
+void
+natter_profile_fetcher_connected (NatterProfileFetcher *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  schedule_flush (self);
+  if (self->last_sweep != 0 && now - self->last_sweep < SWEEP_INTERVAL_US)
+    return;
+  self->last_sweep = now;
+  natter_store_get_stale_profiles_async (natter_client_get_store (self->client),
+                                         natter_client_server_now (self->client) - PROFILE_MAX_AGE_MS,
+                                         SWEEP_LIMIT, NULL, stale_cb, g_object_ref (self->client));
+}
