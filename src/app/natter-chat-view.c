@@ -33,6 +33,7 @@ struct _NatterChatView
   GtkWindow *window;
 
   gboolean sticky;         /* follow the newest message */
+  gboolean laid_out;       /* the list view allocated since its model changed */
   gboolean at_bottom;
   guint typing_id;
   char *typing_text;       /* "bob is typing…" in groups, NULL in private chats */
@@ -220,15 +221,16 @@ scroll_list_to (NatterChatView *self,
   return TRUE;
 }
 
-/* Through the list view (not the adjustment, which it may not have caught
- * up with after a change of its model). */
+/* Through the list view; the adjustment too, but only once the list view
+ * has laid out its model since it last changed (it warns otherwise). */
 static void
 stick_to_bottom (NatterChatView *self)
 {
   guint n = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0;
+  GtkAdjustment *adj = vadjustment (self);
 
-  if (n > 0)
-    scroll_list_to (self, n - 1);
+  if (n > 0 && scroll_list_to (self, n - 1) && self->laid_out)
+    gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
 }
 
 static gboolean
@@ -288,6 +290,8 @@ value_changed_cb (NatterChatView *self,
 static void
 upper_changed_cb (NatterChatView *self)
 {
+  /* the list view configures the adjustment when it lays out */
+  self->laid_out = TRUE;
   if (self->sticky)
     {
       stick_to_bottom (self);
@@ -404,6 +408,7 @@ items_changed_cb (NatterChatView *self,
                   guint           removed,
                   guint           added)
 {
+  self->laid_out = FALSE;
   refresh_row_after (self, position + added);
   find_first_unread (self);
   update_loading (self);
@@ -980,6 +985,7 @@ natter_chat_view_open (NatterChatView         *self,
                            self, G_CONNECT_SWAPPED);
 
   self->messages = natter_message_list_new (client, type, target_id);
+  self->laid_out = FALSE;
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->messages)));
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (selection));
   /* after the list view's own handler: it must know a change before we
