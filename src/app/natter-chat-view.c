@@ -150,7 +150,7 @@ message_received_cb (NatterChatView *self,
       /* in a group, who */
       if (self->type != NATTER_CONVERSATION_PRIVATE)
         {
-          const char *who = natter_message_get_user_name (message);
+          const char *who = natter_message_get_sender_name (message);
           if (who == NULL || *who == '\0')
             who = natter_message_get_sender_user_id (message);
           /* Translators: in a group chat's header */

@@ -78,7 +78,7 @@ update (NatterConversationRow *self)
            natter_conversation_get_conversation_type (conv) != NATTER_CONVERSATION_PRIVATE &&
            natter_message_get_kind (latest) == NATTER_MESSAGE_KIND_TEXT)
     {
-      const char *name = natter_message_get_user_name (latest);
+      const char *name = natter_message_get_sender_name (latest);
       if (name == NULL || *name == '\0')
         name = natter_message_get_sender_user_id (latest);
       markup = g_markup_printf_escaped ("<span weight=\"bold\">%s:</span> %s", name, preview);

@@ -40,6 +40,9 @@ struct _NatterMessageRow
   GtkImage *status_icon;
   GtkWidget *menu;
   GtkWidget *text_label;   /* kept across messages, see text_content() */
+  NatterPortraits *portraits;
+  gboolean group_start;
+  gboolean show_sender;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -91,7 +94,7 @@ is_hidden (NatterMessage *message)
 static const char *
 sender_name (NatterMessage *message)
 {
-  const char *name = natter_message_get_user_name (message);
+  const char *name = natter_message_get_sender_name (message);
 
   if (name != NULL && *name != '\0')
     return name;
@@ -445,11 +448,39 @@ update_content (NatterMessageRow *self)
     adw_bin_set_child (self->content_bin, content);
 }
 
+/* The avatar where a group starts (below it the bubble keeps its room) and
+ * the sender's name in group chats; the profile may come later. */
+static void
+update_sender (NatterMessageRow *self)
+{
+  NatterMessage *message = self->message;
+  gboolean outgoing = natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing && self->group_start);
+  gtk_widget_set_margin_start (self->bubble, !outgoing && !self->group_start ? AVATAR_ROOM : 0);
+  if (!outgoing && self->group_start)
+    {
+      adw_avatar_set_text (self->avatar, sender_name (message));
+      if (self->portraits != NULL)
+        natter_portraits_apply (self->portraits, self->avatar,
+                                natter_message_get_sender_portrait_uri (message));
+    }
+  gtk_label_set_label (self->sender_label, sender_name (message));
+  gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
+                          self->show_sender && !outgoing && self->group_start);
+}
+
 static void
 message_notify_cb (NatterMessageRow *self,
                    GParamSpec       *pspec)
 {
   const char *name = g_param_spec_get_name (pspec);
+
+  if (g_str_equal (name, "sender-name") || g_str_equal (name, "sender-portrait-uri"))
+    {
+      update_sender (self);
+      return;
+    }
 
   if (g_str_equal (name, "sent-status") || g_str_equal (name, "error-code"))
     update_status (self);
@@ -517,23 +548,14 @@ natter_message_row_set_message (NatterMessageRow *self,
       gtk_widget_add_css_class (self->bubble, "incoming");
       gtk_widget_remove_css_class (self->bubble, "outgoing");
     }
-  /* the avatar only where a group starts; below it the bubble keeps its room */
-  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !outgoing && group_start);
-  gtk_widget_set_margin_start (self->bubble, !outgoing && !group_start ? AVATAR_ROOM : 0);
-  if (!outgoing && group_start)
-    {
-      adw_avatar_set_text (self->avatar, sender_name (message));
-      if (portraits != NULL)
-        natter_portraits_apply (portraits, self->avatar, natter_message_get_user_portrait_uri (message));
-    }
-
+  self->group_start = group_start;
+  self->show_sender = show_sender;
+  g_set_object (&self->portraits, portraits);
+  update_sender (self);
   if (group_start)
     gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self), "group-start");
-
-  gtk_label_set_label (self->sender_label, sender_name (message));
-  gtk_widget_set_visible (GTK_WIDGET (self->sender_label), show_sender && !outgoing && group_start);
 
   clock = natter_format_clock (time);
   full_time = natter_format_date_time (time);
@@ -673,6 +695,7 @@ natter_message_row_dispose (GObject *object)
     g_clear_signal_handler (&self->notify_id, self->message);
   g_clear_object (&self->message);
   g_clear_object (&self->client);
+  g_clear_object (&self->portraits);
   g_clear_handle_id (&self->flash_id, g_source_remove);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);

@@ -24,6 +24,9 @@ struct _NatterSidebar
   GCancellable *search_cancellable;
   char *query;
   gboolean selecting;   /* programmatic selection: no signal */
+  guint select_id;
+  NatterConversationType select_type;
+  char *select_target;
   guint banner_timeout_id;
   NatterConnectionStatus status;
 
@@ -552,34 +555,50 @@ natter_sidebar_get_list_view (NatterSidebar *self)
   return self->list_view;
 }
 
-void
-natter_sidebar_select (NatterSidebar          *self,
-                       NatterConversationType  type,
-                       const char             *target_id)
+static gboolean
+select_idle_cb (gpointer user_data)
 {
+  NatterSidebar *self = user_data;
   guint pos = G_MAXUINT;
 
-  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+  self->select_id = 0;
 
   /* the position in what the list view shows (the mirror), which lags the
    * conversation list while it moves an item */
-  if (self->mirror != NULL && target_id != NULL)
+  if (self->mirror != NULL && self->select_target != NULL)
     {
       guint n = g_list_model_get_n_items (G_LIST_MODEL (self->mirror));
       for (guint i = 0; i < n && pos == G_MAXUINT; i++)
         {
           g_autoptr(NatterConversation) c = g_list_model_get_item (G_LIST_MODEL (self->mirror), i);
-          if (natter_conversation_get_conversation_type (c) == type &&
-              g_strcmp0 (natter_conversation_get_target_id (c), target_id) == 0)
+          if (natter_conversation_get_conversation_type (c) == self->select_type &&
+              g_strcmp0 (natter_conversation_get_target_id (c), self->select_target) == 0)
             pos = i;
         }
     }
   self->selecting = TRUE;
-  if (pos == G_MAXUINT)
+  if (pos == G_MAXUINT || pos >= g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
     gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
   else
     gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), pos, TRUE);
   self->selecting = FALSE;
+  return G_SOURCE_REMOVE;
+}
+
+/* In an idle: the highlight follows the open chat, never in the middle of
+ * the list view handling a change of its model. */
+void
+natter_sidebar_select (NatterSidebar          *self,
+                       NatterConversationType  type,
+                       const char             *target_id)
+{
+  g_return_if_fail (NATTER_IS_SIDEBAR (self));
+
+  self->select_type = type;
+  g_free (self->select_target);
+  self->select_target = g_strdup (target_id);
+  if (self->select_id == 0)
+    self->select_id = g_idle_add (select_idle_cb, self);
 }
 
 gboolean
@@ -590,6 +609,13 @@ natter_sidebar_activate_relative (NatterSidebar *self,
   gint64 next;
 
   g_return_val_if_fail (NATTER_IS_SIDEBAR (self), FALSE);
+
+  /* from the open chat, even if its highlight is still to come */
+  if (self->select_id != 0)
+    {
+      g_clear_handle_id (&self->select_id, g_source_remove);
+      select_idle_cb (self);
+    }
 
   n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
   if (n == 0)
@@ -615,6 +641,8 @@ natter_sidebar_dispose (GObject *object)
   g_cancellable_cancel (self->search_cancellable);
   g_clear_object (&self->search_cancellable);
   g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->select_id, g_source_remove);
+  g_clear_pointer (&self->select_target, g_free);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   g_clear_object (&self->selection);

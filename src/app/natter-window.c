@@ -255,7 +255,7 @@ notify_conversation_cb (GObject      *object,
   else
     {
       g_autofree char *preview = natter_format_preview (message);
-      const char *sender = natter_message_get_user_name (message);
+      const char *sender = natter_message_get_sender_name (message);
 
       if (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_PRIVATE)
         body = g_strdup_printf ("%s: %s", sender != NULL ? sender : natter_message_get_sender_user_id (message),

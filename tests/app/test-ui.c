@@ -858,8 +858,9 @@ test_app (void)
     wait_for_label (GTK_WIDGET (chat), "The view from the terrace");
   }
 
-  /* ---- a sender's name and picture (from the message's user info) show in
-   *      the conversation list and on their messages */
+  /* ---- a sender's name and picture (the app server's profile, also in the
+   *      message's user info) show in the conversation list and on their
+   *      messages */
   {
     g_autofree char *dave = natter_test_server_get_token (server, "dave");
     g_autofree char *dave_profile = g_build_filename (tmp_dir, "dave-cli", NULL);
@@ -873,6 +874,14 @@ test_app (void)
         image_uri = natter_message_get_image_uri (m);
       }
     g_assert_nonnull (image_uri);
+    /* the app server names him (what titles and avatars follow) */
+    {
+      guint status = 0;
+      g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "user/refresh",
+                                                            "userId", "dave", "name", "Dave Miller",
+                                                            "portraitUri", image_uri, NULL);
+      g_assert_cmpuint (status, ==, 200);
+    }
     content = g_strdup_printf ("{\"content\":\"Hi, I am Dave\",\"user\":{\"id\":\"dave\","
                                "\"name\":\"Dave Miller\",\"portraitUri\":\"%s\"}}", image_uri);
     g_free (cli (dave, dave_profile, "send", "alice", "--object-name", "RC:TxtMsg", "--content", content, NULL));
