@@ -31,6 +31,7 @@ natterd_config_new (void)
   self->history_retention_hours = 72;
   self->store_batch_max = 4096;
   self->inbox_retention_days = 30;
+  self->store_wal_size = 128;
 
   return self;
 }
@@ -96,6 +97,7 @@ static const struct {
   K ("history", "retention-hours", KEY_UINT, history_retention_hours),
   K ("store", "batch-max", KEY_UINT, store_batch_max),
   K ("store", "inbox-retention-days", KEY_UINT, inbox_retention_days),
+  K ("store", "wal-size", KEY_UINT, store_wal_size),
 #undef K
 };
 

@@ -56,6 +56,7 @@ typedef struct
   /* [store] */
   guint   store_batch_max;
   guint   inbox_retention_days;  /* 0 = keep offline messages forever */
+  guint   store_wal_size;        /* MiB the WAL may reach before it starts over */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);

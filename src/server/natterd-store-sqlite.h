@@ -21,6 +21,10 @@ G_DECLARE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD, STORE_S
 /* Opens (creating and migrating) DIR/natterd.db. */
 NatterdStore *natterd_store_sqlite_open            (const char  *data_dir,
                                                     GError     **error);
+/* How large the WAL grows before the writer makes it start over (default
+ * 128 MiB; see "checkpoints" in natterd-store-sqlite.c). Before starting. */
+void          natterd_store_sqlite_set_wal_size    (NatterdStoreSqlite *self,
+                                                    guint64             bytes);
 /* Tests: open and migrate only up to @version (0 = empty, no tables). */
 NatterdStore *natterd_store_sqlite_open_at_version (const char  *data_dir,
                                                     int          version,

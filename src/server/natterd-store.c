@@ -464,6 +464,8 @@ writer_main (gpointer data)
       batch->duration = g_get_monotonic_time () - start;
 
       g_main_context_invoke (priv->context, complete_batch, batch);
+      if (klass->maintain != NULL)
+        klass->maintain (self);
     }
 
   return NULL;

@@ -396,6 +396,9 @@ struct _NatterdStoreClass
                           NatterdOp             **ops,
                           guint                   n_ops,
                           GError                **error);
+  /* Writer thread, optional: housekeeping after a batch was committed and
+   * handed out (its acks are not waiting for this). */
+  void     (*maintain)   (NatterdStore           *self);
   /* Reader thread. */
   gboolean (*read)       (NatterdStore           *self,
                           NatterdRead            *read,

@@ -246,6 +246,8 @@ main (int   argc,
       g_printerr ("natterd: %s\n", error->message);
       return 1;
     }
+  natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
+                                     (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
 
   if (create_app_name != NULL)
     return create_app (store, create_app_name, app_settings);

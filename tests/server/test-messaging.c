@@ -6,6 +6,8 @@
 
 #include "natter-test-client.h"
 
+#include <glib/gstdio.h>
+
 #include <string.h>
 
 static void
@@ -205,6 +207,98 @@ test_replay_large (void)
       g_assert_true (g_str_has_prefix (deliver->deliver->message->content, start));
     }
   g_assert_true (natter_test_client_is_open (bob));
+}
+
+#define WAL_SENDERS 4
+
+typedef struct
+{
+  const char *path;
+  gint        stop;
+  goffset     largest;
+} WalWatch;
+
+static gpointer
+watch_wal (gpointer data)
+{
+  WalWatch *watch = data;
+
+  while (!g_atomic_int_get (&watch->stop))
+    {
+      GStatBuf st;
+
+      if (g_stat (watch->path, &st) == 0)
+        watch->largest = MAX (watch->largest, st.st_size);
+      g_usleep (2000);
+    }
+  return NULL;
+}
+
+/* The WAL starts over once it passes [store] wal-size even under traffic
+ * that never pauses (the checkpointer alone lets it grow without end then),
+ * and what was acked survives a SIGKILL in the middle of that. */
+static void
+test_wal_bounded (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[store]\nwal-size=1\n", args);
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autofree char *wal = g_build_filename (natter_test_server_get_data_dir (server), "natterd.db-wal", NULL);
+  NatterTestClient *senders[WAL_SENDERS];
+  char *last[WAL_SENDERS] = { NULL, };
+  WalWatch watch = { wal, 0, 0 };
+  GThread *watcher;
+  const guint rounds = 2500;
+
+  for (guint s = 0; s < WAL_SENDERS; s++)
+    {
+      g_autofree char *user = g_strdup_printf ("sender%u", s);
+
+      senders[s] = natter_test_client_new_user (server, user, "d1");
+    }
+  watcher = g_thread_new ("wal", watch_wal, &watch);
+
+  /* Paced like steady traffic (~4,000 messages/s): small commits back to
+   * back, the writer never idle for long. */
+  for (guint r = 0; r < rounds; r++)
+    {
+      for (guint s = 0; s < WAL_SENDERS; s++)
+        {
+          g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\"}", r);
+
+          g_free (last[s]);
+          last[s] = natter_test_client_publish (senders[s], 1, "bob", "RC:TxtMsg", content);
+          g_usleep (250);
+        }
+    }
+  for (guint s = 0; s < WAL_SENDERS; s++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (senders[s], last[s]);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_free (last[s]);
+    }
+  g_atomic_int_set (&watch.stop, 1);
+  g_thread_join (watcher);
+
+  /* Thousands of commits write tens of MiB of WAL pages; it stayed near 1 MiB. */
+  g_test_message ("largest WAL: %" G_GOFFSET_FORMAT " bytes", watch.largest);
+  g_assert_cmpint (watch.largest, >, 0);
+  g_assert_cmpint (watch.largest, <=, 6 * 1024 * 1024);
+
+  for (guint s = 0; s < WAL_SENDERS; s++)
+    natter_test_client_free (senders[s]);
+  natter_test_server_kill (server);
+  natter_test_server_restart (server);
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  for (guint i = 0; i < rounds * WAL_SENDERS; i++)
+    {
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+
+      g_assert_nonnull (deliver);
+      g_assert_cmpuint (deliver->deliver->seq, ==, i + 1);
+    }
 }
 
 static void
@@ -441,6 +535,7 @@ main (int   argc,
   g_test_add_func ("/server/messaging/offline-replay", test_offline_replay);
   g_test_add_func ("/server/messaging/replay-many", test_replay_many);
   g_test_add_func ("/server/messaging/replay-large", test_replay_large);
+  g_test_add_func ("/server/messaging/wal-bounded", test_wal_bounded);
   g_test_add_func ("/server/messaging/idempotent", test_idempotent);
   g_test_add_func ("/server/messaging/durable", test_durable);
   g_test_add_func ("/server/messaging/status-only", test_status_only);
