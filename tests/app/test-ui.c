@@ -276,6 +276,16 @@ screenshot (GtkWidget  *window,
   spin (400);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
+  /* The window, not its content, draws the window background: without it,
+   * the PNG is transparent there (white in viewers, hiding dark mode). */
+  {
+    GdkRGBA background;
+
+    if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (window),
+                                         "window_bg_color", &background))
+      g_assert_not_reached ();
+    gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  }
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
@@ -781,6 +791,18 @@ test_app (void)
     g_assert_true (shown);
   }
   screenshot (root, "screenshot-chat.png");
+
+  /* ---- the same chat in dark mode (appearance follows the system; forced here) */
+  {
+    AdwStyleManager *style = adw_style_manager_get_default ();
+
+    adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+    spin (300);
+    g_assert_true (adw_style_manager_get_dark (style));
+    screenshot (root, "screenshot-chat-dark.png");
+    adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+    spin (300);
+  }
 
   /* ---- the image opens in a viewer with the full image (480 × 320, the
    *      bubble only had the thumbnail) */
