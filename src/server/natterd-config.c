@@ -23,6 +23,7 @@ natterd_config_new (void)
   self->chatroom_offline_timeout = 30;
   self->media_max_size = 100 * 1024 * 1024;
   self->webhook_queue_size = 10000;
+  self->webhook_queue_bytes = 64 * 1024 * 1024;
   self->webhook_timeout = 10;
   self->webhook_max_attempts = 8;
   self->webhook_backoff_initial = 1000;
@@ -87,6 +88,7 @@ static const struct {
   K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
   K ("media", "max-size", KEY_UINT64, media_max_size),
   K ("webhook", "queue-size", KEY_UINT, webhook_queue_size),
+  K ("webhook", "queue-bytes", KEY_UINT64, webhook_queue_bytes),
   K ("webhook", "timeout", KEY_UINT, webhook_timeout),
   K ("webhook", "max-attempts", KEY_UINT, webhook_max_attempts),
   K ("webhook", "backoff-initial", KEY_UINT, webhook_backoff_initial),

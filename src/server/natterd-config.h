@@ -40,6 +40,7 @@ typedef struct
 
   /* [webhook] */
   guint   webhook_queue_size;
+  guint64 webhook_queue_bytes;   /* and at most this much of them */
   guint   webhook_timeout;
   guint   webhook_max_attempts;
   guint   webhook_backoff_initial;  /* ms */

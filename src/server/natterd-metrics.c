@@ -145,6 +145,7 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_api_requests_total", "Server API requests.", m->api_requests);
   counter (out, "natterd_api_errors_total", "Server API requests answered with an error code.",
            m->api_errors);
+  counter (out, "natterd_webhook_queued_total", "Webhook events queued.", m->webhook_queued);
   counter (out, "natterd_webhook_sent_total", "Webhook deliveries that succeeded.", m->webhook_sent);
   counter (out, "natterd_webhook_failed_total", "Webhook attempts that failed (retried).", m->webhook_failed);
   counter (out, "natterd_webhook_dropped_total", "Webhook events dropped (queue full or out of attempts).",

@@ -5,7 +5,9 @@
  * query string with appKey, nonce, signTimestamp and signature =
  * hex SHA1(secret + nonce + signTimestamp). One request in flight per app,
  * in order; failures are retried with exponential backoff; the queue is
- * bounded (the oldest event is dropped and counted when it is full). Nothing
+ * bounded in events and in bytes (messages carry up to 128 KiB of content:
+ * 10,000 of them would be gigabytes); the oldest waiting event is dropped
+ * and counted when it is full. Nothing
  * here ever waits: delivery to clients does not depend on the app server.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,6 +24,7 @@ struct _NatterdWebhook
   NatterdServer *server;        /* not a ref */
   NatterdApp    *app;
   GQueue         queue;         /* char* form bodies */
+  gsize          queued_bytes;
   gboolean       in_flight;
   guint          attempts;      /* of the head */
   guint          retry_id;
@@ -55,6 +58,17 @@ natterd_webhook_free (NatterdWebhook *webhook)
   g_clear_handle_id (&webhook->retry_id, g_source_remove);
   g_queue_clear_full (&webhook->queue, g_free);
   g_free (webhook);
+}
+
+static void
+drop (NatterdWebhook *webhook,
+      guint           n)
+{
+  char *body = g_queue_pop_nth (&webhook->queue, n);
+
+  if (body != NULL)
+    webhook->queued_bytes -= strlen (body);
+  g_free (body);
 }
 
 static void send_head (NatterdWebhook *webhook);
@@ -107,7 +121,7 @@ sent (GObject      *source,
   if (error == NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
     {
       webhook->server->metrics.webhook_sent++;
-      g_free (g_queue_pop_head (&webhook->queue));
+      drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
       return;
@@ -120,7 +134,7 @@ sent (GObject      *source,
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-dropped", "app", webhook->app->key,
                    "reason", error != NULL ? error->message : soup_status_get_phrase (status), NULL);
       webhook->server->metrics.webhook_dropped++;
-      g_free (g_queue_pop_head (&webhook->queue));
+      drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
       return;
@@ -169,6 +183,7 @@ send_head (NatterdWebhook *webhook)
                    "url", app->settings.webhook_url, NULL);
       webhook->server->metrics.webhook_dropped += g_queue_get_length (&webhook->queue);
       g_queue_clear_full (&webhook->queue, g_free);
+      webhook->queued_bytes = 0;
       return;
     }
   bytes = g_bytes_new (body, strlen (body));
@@ -222,12 +237,15 @@ natterd_server_webhook_message (NatterdServer        *self,
   append_field (body, "msgUID", message->uid);
   append_field (body, "source", "natterd");
 
-  if (g_queue_get_length (&webhook->queue) >= self->config->webhook_queue_size)
+  /* Never the head: it may be in flight. */
+  while (g_queue_get_length (&webhook->queue) > 1 &&
+         (g_queue_get_length (&webhook->queue) >= self->config->webhook_queue_size ||
+          webhook->queued_bytes + body->len > self->config->webhook_queue_bytes))
     {
-      /* Never the head: it may be in flight. */
-      g_free (g_queue_pop_nth (&webhook->queue, 1));
+      drop (webhook, 1);
       self->metrics.webhook_dropped++;
     }
+  webhook->queued_bytes += body->len;
   g_queue_push_tail (&webhook->queue, g_string_free (body, FALSE));
   self->metrics.webhook_queued++;
   send_head (webhook);

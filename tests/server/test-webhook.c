@@ -202,6 +202,59 @@ test_never_blocks (void)
   app_server_stop (&app);
 }
 
+static guint64
+metric (NatterTestServer *server,
+        const char       *name)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
+  const char *at = strstr (text, prefix);
+
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
+}
+
+/* Big messages fill the queue by bytes long before its event count: 20
+ * messages of 100 KB to an app server that never answers keep at most
+ * [webhook] queue-bytes waiting, and delivery goes on. */
+static void
+test_bounded_bytes (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autofree char *filler = g_strnfill (100 * 1000, 'x');
+  g_autofree char *content = g_strdup_printf ("{\"content\":\"%s\"}", filler);
+
+  app_server_start (&app);
+  app.hang = TRUE;
+  server = server_with_hook (&app, "[webhook]\nqueue-bytes=1000000\n");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  bob = natter_test_client_new_user (server, "bob", "b1");
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content);
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, 2000);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_assert_nonnull (deliver);
+    }
+  /* One in flight, at most ten of 100 KB waiting. */
+  g_assert_cmpuint (metric (server, "natterd_webhook_dropped_total"), >=, 9);
+  g_assert_cmpuint (metric (server, "natterd_webhook_queued_total"), ==, 20);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_client_free (g_steal_pointer (&bob));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -210,6 +263,7 @@ main (int   argc,
 
   g_test_add_func ("/server/webhook/routing", test_routing);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
+  g_test_add_func ("/server/webhook/bounded-bytes", test_bounded_bytes);
 
   return g_test_run ();
 }

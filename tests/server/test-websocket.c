@@ -366,6 +366,105 @@ test_back_pressure (void)
   raw_free (raw);
 }
 
+/* The status line natterd answers a WebSocket upgrade with. */
+static char *
+upgrade_status (NatterTestServer *server)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  const char *request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n";
+  char *line;
+
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
+                                                NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), request,
+                             strlen (request), NULL, NULL, &error);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return line;
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+/* [limits] max-connections counts every WebSocket, connected or not; a
+ * refused upgrade is 503, and a closed connection frees its place. */
+static void
+test_max_connections (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nmax-connections=2\n", NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  Raw *raw = raw_open (server);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterTestClient) refused = natter_test_client_open (server, &error);
+  g_autofree char *status = upgrade_status (server);
+
+  g_assert_null (refused);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_true (g_str_has_prefix (status, "HTTP/1.1 503"));
+
+  /* The raw one goes: its place is free again. */
+  raw_free (raw);
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autoptr(NatterTestClient) bob = natter_test_client_open (server, &error);
+
+      if (bob != NULL)
+        {
+          g_autofree char *token = natter_test_server_get_token (server, "bob");
+
+          g_assert_cmpint (natter_test_client_connect (bob, natter_test_server_get_app_key (server),
+                                                       token, "b1", 0), ==, 0);
+          return;
+        }
+      g_clear_error (&error);
+      natter_test_wait (never, NULL, 100);
+    }
+  g_assert_not_reached ();
+}
+
+/* A connected client that stops talking is closed after two missed pings
+ * (plus 10 s of slack); one that pings stays. */
+static void
+test_keepalive (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[server]\nping-interval=1\n", NULL);
+  g_autoptr(NatterTestClient) quiet = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) talker = natter_test_client_new_user (server, "bob", "b1");
+  gint64 start = g_get_monotonic_time ();
+
+  while (natter_test_client_is_open (quiet) && g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Ping ping = NATTER__PING__INIT;
+
+      ping.time = g_get_real_time () / 1000;
+      frame.body_case = NATTER__FRAME__BODY_PING;
+      frame.ping = &ping;
+      natter_test_client_send (talker, &frame);
+      natter_frame_free (natter_test_client_expect (talker, NATTER__FRAME__BODY_PONG, 2000));
+      natter_test_wait (never, NULL, 500);
+    }
+
+  g_assert_false (natter_test_client_is_open (quiet));
+  g_assert_cmpint (natter_test_client_wait_closed (quiet, 1000), ==, 1008);
+  g_assert_nonnull (strstr (natter_test_client_get_close_reason (quiet), "30003"));
+  /* Not before two intervals and the slack. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 11 * G_USEC_PER_SEC);
+  g_assert_true (natter_test_client_is_open (talker));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -376,6 +475,8 @@ main (int   argc,
   g_test_add_func ("/server/websocket/protocol-errors", test_protocol_errors);
   g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
   g_test_add_func ("/server/websocket/back-pressure", test_back_pressure);
+  g_test_add_func ("/server/websocket/max-connections", test_max_connections);
+  g_test_add_func ("/server/websocket/keepalive", test_keepalive);
 
   return g_test_run ();
 }
