@@ -465,6 +465,94 @@ test_keepalive (void)
   g_assert_true (natter_test_client_is_open (talker));
 }
 
+static guint
+count_fds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+typedef struct
+{
+  GPid  pid;
+  guint limit;
+} FdWait;
+
+static gboolean
+fds_at_most (gpointer data)
+{
+  FdWait *wait = data;
+
+  return count_fds (wait->pid) <= wait->limit;
+}
+
+/* Connections that end in every way (EOF mid-frame, a protocol error, a
+ * close handshake, gone with pongs unread, the upgrade and nothing more)
+ * leave no descriptor behind. */
+static void
+test_no_fd_leak (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *token = natter_test_server_get_token (server, "alice");
+  g_autoptr(GBytes) connect = connect_frame (server, token);
+  GPid pid = natter_test_server_get_pid (server);
+  guint before;
+  FdWait wait;
+
+  /* One full client first, so lazily opened files (the reader's database
+   * connection...) are counted in the baseline. */
+  {
+    g_autoptr(NatterTestClient) warm = natter_test_client_new_user (server, "bob", "b1");
+  }
+  natter_test_wait (never, NULL, 300);
+  before = count_fds (pid);
+
+  for (guint i = 0; i < 40; i++)
+    {
+      Raw *raw = raw_open (server);
+      gsize size;
+      const guint8 *data = g_bytes_get_data (connect, &size);
+
+      switch (i % 5)
+        {
+        case 0:   /* half a frame, then EOF */
+          send_frame (raw, 0x82, data, size, TRUE);
+          raw_write (raw, (const guint8 *) "\x82\xfe\x10", 3);
+          break;
+        case 1:   /* protocol error */
+          send_frame (raw, 0x82, data, size, FALSE);
+          break;
+        case 2:   /* clean close */
+          send_frame (raw, 0x88, (const guint8 *) "\x03\xe8", 2, TRUE);
+          break;
+        case 3:   /* connected, pinging, gone without reading the pongs */
+          send_frame (raw, 0x82, data, size, TRUE);
+          for (guint j = 0; j < 100; j++)
+            send_frame (raw, 0x89, (const guint8 *) "ping", 4, TRUE);
+          break;
+        default:  /* the upgrade and nothing more */
+          break;
+        }
+      raw_free (raw);
+    }
+
+  wait.pid = pid;
+  wait.limit = before;
+  g_assert_true (natter_test_wait (fds_at_most, &wait, 5000));
+
+  /* And it still serves. */
+  {
+    g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+    g_assert_true (natter_test_client_is_open (carol));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -476,6 +564,7 @@ main (int   argc,
   g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
   g_test_add_func ("/server/websocket/back-pressure", test_back_pressure);
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
+  g_test_add_func ("/server/websocket/no-fd-leak", test_no_fd_leak);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
 
   return g_test_run ();
