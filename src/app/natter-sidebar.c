@@ -7,7 +7,6 @@
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
-#include "natter-list-mirror.h"
 #include "natter-search-row.h"
 #include "natter-sidebar.h"
 
@@ -17,7 +16,6 @@ struct _NatterSidebar
 
   NatterClient *client;
   NatterConversationList *conversations;
-  NatterListMirror *mirror;
   NatterPortraits *portraits;
   GtkSingleSelection *selection;
   GListStore *results;
@@ -516,7 +514,6 @@ natter_sidebar_set_client (NatterSidebar *self,
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   gtk_single_selection_set_model (self->selection, NULL);
-  g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
   g_clear_object (&self->portraits);
   g_set_object (&self->client, client);
@@ -525,11 +522,10 @@ natter_sidebar_set_client (NatterSidebar *self,
     {
       self->portraits = natter_portraits_new (client);
       self->conversations = natter_conversation_list_new (client);
-      self->mirror = natter_list_mirror_new (G_LIST_MODEL (self->conversations));
-      g_signal_connect_swapped (self->mirror, "items-changed", G_CALLBACK (update_page), self);
+      g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
       g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (update_page), self);
     }
-  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->mirror));
+  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);
 }
@@ -563,19 +559,8 @@ select_idle_cb (gpointer user_data)
 
   self->select_id = 0;
 
-  /* the position in what the list view shows (the mirror), which lags the
-   * conversation list while it moves an item */
-  if (self->mirror != NULL && self->select_target != NULL)
-    {
-      guint n = g_list_model_get_n_items (G_LIST_MODEL (self->mirror));
-      for (guint i = 0; i < n && pos == G_MAXUINT; i++)
-        {
-          g_autoptr(NatterConversation) c = g_list_model_get_item (G_LIST_MODEL (self->mirror), i);
-          if (natter_conversation_get_conversation_type (c) == self->select_type &&
-              g_strcmp0 (natter_conversation_get_target_id (c), self->select_target) == 0)
-            pos = i;
-        }
-    }
+  if (self->conversations != NULL && self->select_target != NULL)
+    pos = natter_conversation_list_find (self->conversations, self->select_type, self->select_target);
   self->selecting = TRUE;
   if (pos == G_MAXUINT || pos >= g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
     gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
@@ -646,7 +631,6 @@ natter_sidebar_dispose (GObject *object)
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   g_clear_object (&self->selection);
-  g_clear_object (&self->mirror);
   g_clear_object (&self->conversations);
   g_clear_object (&self->portraits);
   g_clear_object (&self->client);

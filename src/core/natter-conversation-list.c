@@ -181,16 +181,19 @@ conversation_changed_cb (NatterStore            *store,
       position = sorted_position (self, conversation);
       g_ptr_array_insert (self->items, position, g_object_ref (conversation));
 
-      if (position == old)
+      if (position != old)
         {
-          if (item != conversation)
-            g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 1);
+          /* One signal for the moved range, the array already as it says:
+           * a removal then an insertion would show a list inconsistent
+           * with the first signal (GTK 4.8's list view crashes on that),
+           * and a selection would not follow the item. */
+          guint first = MIN (old, position);
+          guint n = MAX (old, position) - first + 1;
+
+          g_list_model_items_changed (G_LIST_MODEL (self), first, n, n);
         }
-      else
-        {
-          g_list_model_items_changed (G_LIST_MODEL (self), old, 1, 0);
-          g_list_model_items_changed (G_LIST_MODEL (self), position, 0, 1);
-        }
+      else if (item != conversation)
+        g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 1);
       update_unread_total (self);
       return;
     }

@@ -577,6 +577,19 @@ only_groups_listed (gpointer data)
   return n > 0 && find_label (data, "Dave Miller") == NULL;
 }
 
+/* The sidebar highlights the open chat. */
+static gboolean
+highlight_on_open_chat (gpointer data)
+{
+  NatterSidebar *sidebar = natter_window_get_sidebar (data);
+  NatterChatView *chat = natter_window_get_chat_view (data);
+  GtkSelectionModel *selection = gtk_list_view_get_model (natter_sidebar_get_list_view (sidebar));
+  NatterConversation *selected = gtk_single_selection_get_selected_item (GTK_SINGLE_SELECTION (selection));
+
+  return selected != NULL &&
+         g_strcmp0 (natter_conversation_get_target_id (selected), natter_chat_view_get_target_id (chat)) == 0;
+}
+
 static gboolean
 chat_has_conversation (gpointer data)
 {
@@ -1073,6 +1086,28 @@ test_app (void)
     wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "pizza or sushi?");
     wait_until (mention_shown, natter_window_get_sidebar (window), "the @ mark");
   }
+
+  /* ---- conversations overtake each other while the list is on screen
+   *      with a highlighted row (GTK 4.8's list view once crashed on how
+   *      the model reported a move); the highlight stays on the open chat */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "dave", 0);
+  wait_until (highlight_on_open_chat, window, "dave highlighted");
+  for (guint i = 0; i < 9; i++)
+    {
+      const char *from[] = { "bob", "dave", "erin" };
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"overtaking %u\"}", i);
+      guint status = 0;
+      g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "message/private/publish",
+                                                            "fromUserId", from[i % 3], "toUserId", "alice",
+                                                            "objectName", "RC:TxtMsg", "content", content,
+                                                            NULL);
+      g_assert_cmpuint (status, ==, 200);
+      spin (i % 2 ? 0 : 30);
+    }
+  wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "overtaking 8");
+  g_assert_true (highlight_on_open_chat (window));
+  gtk_widget_activate_action (root, "win.next-conversation", NULL);
+  wait_until (highlight_on_open_chat, window, "the highlight moved with Alt+Down");
 
   /* ---- the one-pane layout of a narrow window */
   natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);

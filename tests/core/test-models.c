@@ -164,12 +164,14 @@ test_conversation_list_live (void)
   g_assert_cmpuint (natter_conversation_list_find (list, NATTER_CONVERSATION_GROUP, "team"), ==, 0);
   g_assert_cmpuint (natter_conversation_list_get_unread_total (list), ==, 0);
 
-  /* A new message moves its conversation to the top: one removal, one insertion. */
+  /* A new message moves its conversation to the top: one change over both rows. */
   g_signal_connect (list, "items-changed", G_CALLBACK (items_changed_cb), &changes);
   g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "bob", "bob", "c", T0 + 3));
   g_assert_cmpuint (natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "bob"), ==, 0);
+  g_assert_cmpuint (changes.calls, ==, 1);
   g_assert_cmpuint (changes.position, ==, 0);
-  g_assert_cmpuint (changes.added, ==, 1);
+  g_assert_cmpuint (changes.removed, ==, 2);
+  g_assert_cmpuint (changes.added, ==, 2);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 1);
 
   /* New conversations appear in the right filtered lists only. */
@@ -186,6 +188,154 @@ test_conversation_list_live (void)
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 0);
 }
 
+/* What a list view sees: a copy updated only from items-changed, reading
+ * the model at the positions each signal names, at the time it is emitted.
+ * After every signal it must equal the model. */
+typedef struct {
+  GListModel *model;
+  GPtrArray *items;
+  guint calls;
+  guint position;
+  guint removed;
+  guint added;
+} Shadow;
+
+static void
+shadow_changed_cb (GListModel *model,
+                   guint       position,
+                   guint       removed,
+                   guint       added,
+                   Shadow     *shadow)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  shadow->calls++;
+  shadow->position = position;
+  shadow->removed = removed;
+  shadow->added = added;
+
+  g_assert_cmpuint (position + removed, <=, shadow->items->len);
+  g_ptr_array_remove_range (shadow->items, position, removed);
+  for (guint i = 0; i < added; i++)
+    {
+      gpointer item = g_list_model_get_item (model, position + i);
+
+      g_assert_nonnull (item);
+      g_ptr_array_insert (shadow->items, position + i, item);
+    }
+  g_assert_cmpuint (shadow->items->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GObject) item = g_list_model_get_item (model, i);
+      g_assert_true (item == g_ptr_array_index (shadow->items, i));
+    }
+}
+
+static void
+shadow_init (Shadow     *shadow,
+             GListModel *model)
+{
+  shadow->model = model;
+  shadow->items = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    g_ptr_array_add (shadow->items, g_list_model_get_item (model, i));
+  g_signal_connect (model, "items-changed", G_CALLBACK (shadow_changed_cb), shadow);
+}
+
+static void
+shadow_clear (Shadow *shadow)
+{
+  g_signal_handlers_disconnect_by_data (shadow->model, shadow);
+  g_ptr_array_unref (shadow->items);
+}
+
+static const char *
+target_at (NatterConversationList *list,
+           guint                   position)
+{
+  g_autoptr(NatterConversation) conversation = g_list_model_get_item (G_LIST_MODEL (list), position);
+
+  /* the store keeps the object alive */
+  return natter_conversation_get_target_id (conversation);
+}
+
+static void
+set_pinned (NatterClient *client,
+            const char   *target,
+            gboolean      pinned)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  natter_store_set_conversation_flag_async (natter_client_get_store (client), NATTER_CONVERSATION_PRIVATE,
+                                            target, NATTER_CONVERSATION_FIELD_PINNED, pinned, NULL,
+                                            test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_set_conversation_flag_finish (natter_client_get_store (client), result, &error));
+  g_assert_no_error (error);
+}
+
+/* A moved conversation is one items-changed over the range it crossed, and
+ * the list agrees with every signal (GTK 4.8's GtkListView crashed on a
+ * removal followed by an insertion of the same item). */
+static void
+test_conversation_list_moves (void)
+{
+  g_autoptr(NatterClient) client = natter_client_new ("http://127.0.0.1:1", "app", NULL);
+  g_autoptr(NatterConversationList) list = NULL;
+  Shadow shadow = { 0 };
+
+  for (int i = 0; i < 6; i++)
+    {
+      g_autofree char *target = g_strdup_printf ("c%d", i);
+      g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, target, target, "hello", T0 + i));
+    }
+  list = natter_conversation_list_new (client);
+  test_wait_until (conversation_list_idle, list, 10, "the list");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 6);
+  g_assert_cmpstr (target_at (list, 0), ==, "c5");
+  g_assert_cmpstr (target_at (list, 5), ==, "c0");
+  shadow_init (&shadow, G_LIST_MODEL (list));
+
+  /* The oldest gets a message: from the bottom to the top. */
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "c0", "c0", "up", T0 + 10));
+  g_assert_cmpuint (shadow.calls, ==, 1);
+  g_assert_cmpuint (shadow.position, ==, 0);
+  g_assert_cmpuint (shadow.removed, ==, 6);
+  g_assert_cmpuint (shadow.added, ==, 6);
+  g_assert_cmpstr (target_at (list, 0), ==, "c0");
+  g_assert_cmpstr (target_at (list, 1), ==, "c5");
+
+  /* The top one again: it stays where it is, the row follows by notify. */
+  shadow.calls = 0;
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "c0", "c0", "again", T0 + 11));
+  g_assert_cmpuint (shadow.calls, ==, 0);
+
+  /* One in the middle moves up to the top: only the range it crossed. */
+  g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, "c3", "me", "middle", T0 + 12));
+  g_assert_cmpuint (shadow.calls, ==, 1);
+  g_assert_cmpuint (shadow.position, ==, 0);
+  g_assert_cmpuint (shadow.removed, ==, 4);
+  g_assert_cmpuint (shadow.added, ==, 4);
+  g_assert_cmpstr (target_at (list, 0), ==, "c3");
+
+  /* Pinning the last one brings it up; unpinning sends it back down. */
+  shadow.calls = 0;
+  set_pinned (client, "c1", TRUE);
+  g_assert_cmpuint (shadow.calls, ==, 1);
+  g_assert_cmpuint (shadow.position, ==, 0);
+  g_assert_cmpuint (shadow.removed, ==, 6);
+  g_assert_cmpstr (target_at (list, 0), ==, "c1");
+  shadow.calls = 0;
+  set_pinned (client, "c1", FALSE);
+  g_assert_cmpuint (shadow.calls, ==, 1);
+  g_assert_cmpuint (shadow.position, ==, 0);
+  g_assert_cmpuint (shadow.removed, ==, 6);
+  g_assert_cmpstr (target_at (list, 5), ==, "c1");
+
+  shadow_clear (&shadow);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -194,6 +344,7 @@ main (int   argc,
 
   g_test_add_func ("/models/message-list", test_message_list);
   g_test_add_func ("/models/conversation-list-live", test_conversation_list_live);
+  g_test_add_func ("/models/conversation-list-moves", test_conversation_list_moves);
 
   return g_test_run ();
 }
