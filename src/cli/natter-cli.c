@@ -358,6 +358,8 @@ cmd_send (NatterCliContext *ctx,
   };
   g_autoptr(GOptionContext) options = g_option_context_new ("TARGET [TEXT] — send a message");
   g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  gboolean persisted = TRUE;
   NatterConversationType type;
   int code;
 
@@ -377,20 +379,52 @@ cmd_send (NatterCliContext *ctx,
       return NATTER_CLI_EXIT_USAGE;
     }
 
-  code = ensure_token (ctx);
-  if (code != NATTER_CLI_EXIT_OK)
-    return code;
-  if (ctx->server_url == NULL || ctx->app_key == NULL)
+  if (content_json != NULL)
     {
-      g_printerr ("%s: give --server and --app-key (or NATTER_SERVER, NATTER_APP_KEY)\n", ctx->program);
-      return NATTER_CLI_EXIT_USAGE;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (object_name == NULL ||
+          !json_parser_load_from_data (parser, content_json, -1, NULL) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          g_printerr ("%s: send: --content needs a JSON object and --object-name\n", ctx->program);
+          return NATTER_CLI_EXIT_USAGE;
+        }
+      content = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+      persisted = (natter_object_name_flags (object_name, NATTER_MESSAGE_FLAG_PERSISTED |
+                                                          NATTER_MESSAGE_FLAG_COUNTED) &
+                   NATTER_MESSAGE_FLAG_PERSISTED) != 0;
     }
 
-  /* The message goes to the outbox at once; it is published as soon as a
-   * connection is up, now or by a later run with the same profile. */
-  natter_cli_context_open (ctx);
+  if (persisted)
+    {
+      code = ensure_token (ctx);
+      if (code != NATTER_CLI_EXIT_OK)
+        return code;
+      if (ctx->server_url == NULL || ctx->app_key == NULL)
+        {
+          g_printerr ("%s: give --server and --app-key (or NATTER_SERVER, NATTER_APP_KEY)\n", ctx->program);
+          return NATTER_CLI_EXIT_USAGE;
+        }
+
+      /* The message goes to the outbox at once; it is published as soon as
+       * a connection is up, now or by a later run with the same profile. */
+      natter_cli_context_open (ctx);
+      natter_client_connect (ctx->client, ctx->token);
+    }
+  else
+    {
+      /* Status-only (typing, call signalling) and unstored (RC:CmdMsg)
+       * messages have no outbox: they go out on a live connection or not
+       * at all, so wait for it (--timeout, then exit 6). */
+      code = natter_cli_context_connect (ctx);
+      if (code != NATTER_CLI_EXIT_OK)
+        {
+          g_printerr ("%s: %s was not sent (it is not kept for later)\n", ctx->program, object_name);
+          return code;
+        }
+    }
   g_signal_connect (ctx->client, "status-changed", G_CALLBACK (connect_failed_cb), ctx);
-  natter_client_connect (ctx->client, ctx->token);
 
   if (image != NULL || file != NULL || voice != NULL)
     {
@@ -404,31 +438,18 @@ cmd_send (NatterCliContext *ctx,
         natter_client_send_voice_async (ctx->client, type, argv[1], gfile, duration, NULL, NULL, NULL,
                                         sent_cb, ctx);
     }
-  else if (content_json != NULL)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-
-      if (object_name == NULL ||
-          !json_parser_load_from_data (parser, content_json, -1, NULL) ||
-          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-        {
-          g_printerr ("%s: send: --content needs a JSON object and --object-name\n", ctx->program);
-          return NATTER_CLI_EXIT_USAGE;
-        }
-      natter_client_send_message_async (ctx->client, type, argv[1], object_name,
-                                        json_node_get_object (json_parser_get_root (parser)),
-                                        NULL, sent_cb, ctx);
-    }
+  else if (content != NULL)
+    natter_client_send_message_async (ctx->client, type, argv[1], object_name, content, NULL, sent_cb, ctx);
   else
     {
-      g_autoptr(JsonObject) content = natter_content_new_text (argv[2]);
+      g_autoptr(JsonObject) text = natter_content_new_text (argv[2]);
 
-      natter_client_send_message_async (ctx->client, type, argv[1], NATTER_OBJECT_TEXT, content,
+      natter_client_send_message_async (ctx->client, type, argv[1], NATTER_OBJECT_TEXT, text,
                                         NULL, sent_cb, ctx);
     }
 
   code = natter_cli_run (ctx, ctx->timeout);
-  if (code == NATTER_CLI_EXIT_UNAVAILABLE)
+  if (code == NATTER_CLI_EXIT_UNAVAILABLE && persisted)
     g_printerr ("%s: the message stays in the outbox of %s and goes with the next run\n",
                 ctx->program, ctx->profile_dir ? ctx->profile_dir : "(memory)");
   return code;

@@ -175,7 +175,7 @@ static void
 test_send_listen (Fixture       *fixture,
                   gconstpointer  data)
 {
-  const char * const listen_args[] = { "-v", "listen", "--count", "1", NULL };
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "2", NULL };
   g_autoptr(GPtrArray) argv = NULL;
   g_autoptr(GSubprocess) listener = NULL;
   g_autofree char *sent_out = NULL;
@@ -189,6 +189,11 @@ test_send_listen (Fixture       *fixture,
   listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
   wait_connected (listener);
 
+  /* A status-only message (typing) waits for the connection: it has no
+   * outbox to wait in. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "--object-name", "RC:TypSts", "--content",
+                                                     "{\"typingContentType\":\"RC:TxtMsg\"}", NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
                             (const char * const[]) { "send", "bob", "hello bob, 你好", NULL }), ==, 0);
   sent = json_lines (sent_out);
@@ -198,10 +203,11 @@ test_send_listen (Fixture       *fixture,
   g_assert_true (g_subprocess_get_if_exited (listener));
   g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 0);
   heard = json_lines (heard_out);
-  g_assert_cmpuint (heard->len, ==, 1);
+  g_assert_cmpuint (heard->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 0), "objectName"), ==, "RC:TypSts");
 
   /* The seed's message object, with the server's messageUId. */
-  message = g_ptr_array_index (heard, 0);
+  message = g_ptr_array_index (heard, 1);
   content = json_object_get_object_member (message, "content");
   g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "hello bob, 你好");
   g_assert_cmpstr (json_object_get_string_member (content, "messageName"), ==, "TextMessage");
@@ -260,6 +266,13 @@ test_exit_codes (Fixture       *fixture,
   g_assert_cmpint (run_cli (fixture, "carol", "any-token", NULL, &err,
                             (const char * const[]) { "--timeout", "2", "send", "bob", "later", NULL }), ==, 6);
   g_assert_nonnull (strstr (err, "outbox"));
+  g_clear_pointer (&err, g_free);
+  /* A status-only one has no outbox: it gives up after the timeout. */
+  g_assert_cmpint (run_cli (fixture, "carol", "any-token", NULL, &err,
+                            (const char * const[]) { "--timeout", "2", "send", "bob", "--object-name", "RC:TypSts",
+                                                     "--content", "{}", NULL }), ==, 6);
+  g_assert_null (strstr (err, "outbox"));
+  g_assert_nonnull (strstr (err, "not sent"));
   g_clear_pointer (&err, g_free);
   natter_test_server_restart (fixture->server);
 }
