@@ -126,6 +126,9 @@ natterd_metrics_render (NatterdServer *self)
                             m->connect_refused[i]);
 
   counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
+  counter (out, "natterd_connections_held_total",
+           "Times a connection was not read from: 256 requests of it waiting for answers.",
+           m->connections_held);
   counter (out, "natterd_frames_received_total", "Frames received.", m->frames_in);
   counter (out, "natterd_frames_sent_total", "Frames sent.", m->frames_out);
   counter (out, "natterd_bad_frames_total", "Frames refused by the codec.", m->bad_frames);

@@ -35,6 +35,7 @@ typedef struct
   guint64          connections_total;
   guint64          connect_refused[8];       /* by natterd_metrics_connect_index() */
   guint64          kicks_total;
+  guint64          connections_held;          /* too many requests in flight: not read */
   guint64          frames_in;
   guint64          frames_out;
   guint64          bad_frames;

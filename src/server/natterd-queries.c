@@ -47,6 +47,7 @@ query_context_new (NatterdSession      *session,
   QueryContext *context = g_new0 (QueryContext, 1);
 
   context->session = g_object_ref (session);
+  natterd_session_request_started (session);
   context->request_id = query->request_id;
   context->received = g_get_monotonic_time ();
   return context;
@@ -57,6 +58,7 @@ query_context_free (gpointer data)
 {
   QueryContext *context = data;
 
+  natterd_session_request_finished (context->session);
   g_object_unref (context->session);
   g_free (context->chatroom_id);
   g_free (context);

@@ -19,6 +19,10 @@
  * socket to drain (then continues from the store): 256 offline images of
  * 100 KB must not be queued in one go. */
 #define DELIVERY_BUDGET (1024 * 1024)
+/* Requests a client may have waiting for their answers before its
+ * connection is not read from (the server's queues stay short whatever a
+ * client pipelines); reading resumes at half. */
+#define MAX_REQUESTS 256
 
 G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
 
@@ -451,11 +455,30 @@ typedef struct
   gint64          received;
 } PublishContext;
 
+void
+natterd_session_request_started (NatterdSession *self)
+{
+  if (++self->requests == MAX_REQUESTS && self->socket != NULL)
+    {
+      natterd_socket_hold (self->socket, TRUE);
+      self->server->metrics.connections_held++;
+    }
+}
+
+void
+natterd_session_request_finished (NatterdSession *self)
+{
+  g_return_if_fail (self->requests > 0);
+  if (self->requests-- == MAX_REQUESTS / 2 && self->socket != NULL)
+    natterd_socket_hold (self->socket, FALSE);
+}
+
 static void
 publish_context_free (gpointer data)
 {
   PublishContext *context = data;
 
+  natterd_session_request_finished (context->session);
   g_object_unref (context->session);
   g_free (context->client_msg_id);
   g_free (context);
@@ -517,6 +540,7 @@ handle_publish (NatterdSession        *self,
   };
 
   context->session = g_object_ref (self);
+  natterd_session_request_started (self);
   context->client_msg_id = g_strdup (publish->client_msg_id);
   context->received = g_get_monotonic_time ();
   natterd_server_publish (self->server, &request, publish_done, context, publish_context_free);

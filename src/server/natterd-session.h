@@ -51,6 +51,7 @@ struct _NatterdSession
   guint                    replaying : 1;       /* offline replay (or lagging) */
   guint                    replay_in_flight : 1;
   guint                    connecting : 1;      /* waiting for the app lookup */
+  guint                    requests;            /* publishes and queries not yet answered */
 };
 
 NatterdSession *natterd_session_new          (NatterdServer           *server,
@@ -75,6 +76,10 @@ void            natterd_session_deliver_live (NatterdSession          *self,
 /* A message outside the inbox (seq 0): status-only, chatroom. */
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
+/* Publishes and queries in flight: past a bound, nothing more is read
+ * from the connection until answers went out. */
+void            natterd_session_request_started  (NatterdSession     *self);
+void            natterd_session_request_finished (NatterdSession     *self);
 void            natterd_session_send_chatroom_event (NatterdSession   *self,
                                                      const char       *chatroom_id,
                                                      int               code);

@@ -52,7 +52,8 @@ struct _NatterdSocket
   gushort                      close_code;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        want_out : 1; /* EPOLLOUT registered */
-  guint                        paused : 1;   /* EPOLLIN not registered */
+  guint                        paused : 1;   /* output piled up: not reading */
+  guint                        held : 1;     /* the owner asked: not reading */
   guint                        shut : 1;     /* SHUT_WR done */
   guint                        drained : 1;  /* in loop->drained */
   guint                        closed : 1;   /* handlers->closed ran or will */
@@ -91,7 +92,7 @@ update_events (NatterdSocket *self,
     return;
   self->want_out = want_out;
   self->paused = paused;
-  event.events = (paused ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0);
+  event.events = (paused || self->held ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0);
   event.data.ptr = self;
   epoll_ctl (self->loop->epfd, EPOLL_CTL_MOD, self->fd, &event);
 }
@@ -239,6 +240,20 @@ gsize
 natterd_socket_get_queued (NatterdSocket *self)
 {
   return queued (self);
+}
+
+void
+natterd_socket_hold (NatterdSocket *self,
+                     gboolean       hold)
+{
+  struct epoll_event event = { 0 };
+
+  if (self->held == (guint) hold || self->fd < 0)
+    return;
+  self->held = hold;
+  event.events = (self->paused || hold ? 0 : EPOLLIN) | (self->want_out ? EPOLLOUT : 0);
+  event.data.ptr = self;
+  epoll_ctl (self->loop->epfd, EPOLL_CTL_MOD, self->fd, &event);
 }
 
 /* ------------------------------------------------------------------- input */
@@ -463,7 +478,8 @@ read_input (NatterdSocket *self)
 {
   guint8 *scratch = self->loop->scratch;
 
-  for (guint reads = 0; reads < MAX_READS && !self->closed && !self->dead && !self->paused; reads++)
+  for (guint reads = 0; reads < MAX_READS && !self->closed && !self->dead && !self->paused && !self->held;
+       reads++)
     {
       gssize n = recv (self->fd, scratch, READ_CHUNK, MSG_DONTWAIT);
 
@@ -672,7 +688,7 @@ loop_dispatch (GSource     *source,
         flush (self);
       if (self->closed)
         continue;
-      if (self->paused && (events[i].events & (EPOLLHUP | EPOLLERR)))
+      if ((self->paused || self->held) && (events[i].events & (EPOLLHUP | EPOLLERR)))
         finish (self, 1006);  /* gone while we waited for it to read */
       else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
         read_input (self);

@@ -60,6 +60,9 @@ void               natterd_socket_close     (NatterdSocket               *self,
                                              gushort                      code,
                                              const char                  *reason);
 gboolean           natterd_socket_is_open   (NatterdSocket               *self);
+/* Stops (or resumes) reading from the peer: its requests wait in TCP. */
+void               natterd_socket_hold       (NatterdSocket              *self,
+                                              gboolean                    hold);
 /* Bytes queued and not yet taken by the kernel: a sender of bulk traffic
  * (offline replay) waits for the drained handler past a budget. */
 gsize              natterd_socket_get_queued (NatterdSocket              *self);

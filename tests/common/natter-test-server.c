@@ -390,3 +390,22 @@ natter_test_server_free (NatterTestServer *self)
   g_free (self->app_secret);
   g_free (self);
 }
+
+guint64
+natter_test_server_get_metric (NatterTestServer *self,
+                               const char       *name)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (self));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
+  const char *at;
+
+  g_assert_nonnull (body);
+  text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  at = strstr (text, prefix);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
+}

@@ -38,6 +38,10 @@ JsonObject       *natter_test_server_api          (NatterTestServer   *self,
                                                    guint              *http_status,
                                                    const char         *path,
                                                    ...) G_GNUC_NULL_TERMINATED;
+/* The value of a counter (or a histogram's _count) on GET /metrics;
+ * asserts it is there. */
+guint64           natter_test_server_get_metric   (NatterTestServer   *self,
+                                                   const char         *name);
 /* user/getToken; asserts success. */
 char             *natter_test_server_get_token    (NatterTestServer   *self,
                                                    const char         *user_id);

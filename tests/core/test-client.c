@@ -1308,24 +1308,6 @@ test_typing_custom_voice (void)
   peer_free (bob, FALSE);
 }
 
-/* How many Query frames natterd answered, from its /metrics. */
-static guint64
-server_queries (NatterTestServer *server)
-{
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
-  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
-  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
-  g_auto(GStrv) lines = NULL;
-
-  g_assert_nonnull (body);
-  lines = g_strsplit (g_bytes_get_data (body, NULL), "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    if (g_str_has_prefix (lines[i], "natterd_query_latency_seconds_count "))
-      return g_ascii_strtoull (lines[i] + strlen ("natterd_query_latency_seconds_count "), NULL, 10);
-  g_assert_not_reached ();
-}
-
 typedef struct {
   GObject    *object;
   const char *property;
@@ -1400,12 +1382,12 @@ test_profiles (void)
 
   /* More messages from known names: no more queries. */
   test_spin (400);
-  queries = server_queries (server);
+  queries = natter_test_server_get_metric (server, "natterd_query_latency_seconds_count");
   for (guint i = 0; i < 5; i++)
     g_object_unref (send_text (alice, NATTER_CONVERSATION_GROUP, "team", "again", &error));
   wait_received (bob, 7);
   test_spin (400);
-  g_assert_cmpuint (server_queries (server), ==, queries);
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_query_latency_seconds_count"), ==, queries);
 
   /* Renamed by the app server; asked again, the objects follow in place. */
   reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "爱丽丝", NULL);

@@ -202,22 +202,6 @@ test_never_blocks (void)
   app_server_stop (&app);
 }
 
-static guint64
-metric (NatterTestServer *server,
-        const char       *name)
-{
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (server));
-  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
-  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
-  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
-  const char *at = strstr (text, prefix);
-
-  g_assert_nonnull (at);
-  return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
-}
-
 /* Big messages fill the queue by bytes long before its event count: 20
  * messages of 100 KB to an app server that never answers keep at most
  * [webhook] queue-bytes waiting, and delivery goes on. */
@@ -246,8 +230,8 @@ test_bounded_bytes (void)
       g_assert_nonnull (deliver);
     }
   /* One in flight, at most ten of 100 KB waiting. */
-  g_assert_cmpuint (metric (server, "natterd_webhook_dropped_total"), >=, 9);
-  g_assert_cmpuint (metric (server, "natterd_webhook_queued_total"), ==, 20);
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_webhook_dropped_total"), >=, 9);
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_webhook_queued_total"), ==, 20);
 
   natter_test_client_free (g_steal_pointer (&alice));
   natter_test_client_free (g_steal_pointer (&bob));

@@ -7,6 +7,7 @@
 
 #include "natter-test-client.h"
 
+#include <libsoup/soup.h>
 #include <string.h>
 
 typedef struct
@@ -553,6 +554,72 @@ test_no_fd_leak (void)
   }
 }
 
+/* A client that pipelines a thousand publishes in one write: natterd stops
+ * reading it while 256 wait for their commit (its queues stay short), then
+ * reads on, and every publish is acked once, in order. */
+static void
+test_pipelined_requests (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autofree char *token = natter_test_server_get_token (server, "alice");
+  g_autoptr(GBytes) connect = connect_frame (server, token);
+  g_autoptr(GByteArray) payload = NULL;
+  g_autoptr(GByteArray) burst = g_byte_array_new ();
+  const guint n = 1000;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (connect, &size);
+  Raw *raw = raw_open (server);
+
+  send_frame (raw, 0x82, data, size, TRUE);
+  g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
+  g_clear_pointer (&payload, g_byte_array_unref);
+
+  for (guint i = 0; i < n; i++)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Publish publish = NATTER__PUBLISH__INIT;
+      g_autofree char *id = g_strdup_printf ("m%u", i);
+      g_autoptr(GBytes) bytes = NULL;
+      const guint8 *p;
+      gsize length;
+      guint8 header[2] = { 0x82, 0x80 };
+      const guint8 mask[4] = { 0, 0, 0, 0 };
+
+      publish.client_msg_id = id;
+      publish.conversation_type = 1;
+      publish.target_id = (char *) "bob";
+      publish.object_name = (char *) "RC:TxtMsg";
+      publish.content = (char *) "{\"content\":\"hi\"}";
+      frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+      frame.publish = &publish;
+      bytes = natter_frame_encode (&frame, NULL);
+      p = g_bytes_get_data (bytes, &length);
+      g_assert_cmpuint (length, <, 126);
+      header[1] |= (guint8) length;
+      g_byte_array_append (burst, header, 2);
+      g_byte_array_append (burst, mask, 4);  /* masked with zeros */
+      g_byte_array_append (burst, p, (guint) length);
+    }
+  raw_write (raw, burst->data, burst->len);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterFrame) ack = NULL;
+      g_autofree char *id = g_strdup_printf ("m%u", i);
+
+      g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
+      ack = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
+      g_clear_pointer (&payload, g_byte_array_unref);
+      g_assert_nonnull (ack);
+      g_assert_cmpint (ack->body_case, ==, NATTER__FRAME__BODY_PUBLISH_ACK);
+      g_assert_cmpstr (ack->publish_ack->client_msg_id, ==, id);
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_connections_held_total"), >=, 1);
+  raw_free (raw);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -564,6 +631,7 @@ main (int   argc,
   g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
   g_test_add_func ("/server/websocket/back-pressure", test_back_pressure);
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
+  g_test_add_func ("/server/websocket/pipelined-requests", test_pipelined_requests);
   g_test_add_func ("/server/websocket/no-fd-leak", test_no_fd_leak);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
 
