@@ -8,6 +8,13 @@
  * a connection during an iteration go out in one write at its end; and an
  * idle connection holds no buffer at all.
  *
+ * Memory per connection is bounded: a partial incoming frame (at most the
+ * message limit), and what waits for the kernel: past 1 MiB of it nothing
+ * more is read from the peer until it drops under 256 KiB (TCP
+ * back-pressure), bulk senders pace themselves with the drained handler,
+ * and a peer that still lets 8 MiB pile up is dropped (1008). Reads are
+ * capped per iteration so one fast peer cannot starve the others.
+ *
  * libsoup still answers the HTTP upgrade (and TLS connections keep using
  * SoupWebsocketConnection).
  *
