@@ -23,6 +23,7 @@ struct _NatterTestServer
   GThread *drain_thread;
   SoupSession *session;
   guint nonce;
+  int exit_status;                /* of the last process, once it ended */
 };
 
 const char *
@@ -320,6 +321,7 @@ wait_stopped (NatterTestServer *self)
 
   g_subprocess_wait (self->process, NULL, &error);
   g_assert_no_error (error);
+  self->exit_status = g_subprocess_get_status (self->process);
   g_clear_pointer (&self->drain_thread, g_thread_join);
   g_clear_object (&self->process);
 }
@@ -338,6 +340,12 @@ natter_test_server_kill (NatterTestServer *self)
   g_assert_nonnull (self->process);
   g_subprocess_force_exit (self->process);
   wait_stopped (self);
+}
+
+int
+natter_test_server_get_exit_status (NatterTestServer *self)
+{
+  return self->exit_status;
 }
 
 void

@@ -49,6 +49,8 @@ char             *natter_test_server_get_token    (NatterTestServer   *self,
 /* SIGTERM and wait; or SIGKILL and wait. */
 void              natter_test_server_stop         (NatterTestServer   *self);
 void              natter_test_server_kill         (NatterTestServer   *self);
+/* How the last natterd process ended (g_subprocess_get_status ()). */
+int               natter_test_server_get_exit_status (NatterTestServer *self);
 /* Starts natterd again on the same data dir and port (after stop/kill). */
 void              natter_test_server_restart      (NatterTestServer   *self);
 /* Stops natterd if running and deletes the data dir. */

@@ -301,6 +301,71 @@ test_wal_bounded (void)
     }
 }
 
+static gboolean
+has_acks (gpointer data)
+{
+  return g_hash_table_size (data) > 1;
+}
+
+static void
+collect_acks (NatterTestClient  *client,
+              const NatterFrame *frame,
+              gpointer           user_data)
+{
+  GHashTable *acked = user_data;
+
+  if (frame->body_case == NATTER__FRAME__BODY_PUBLISH_ACK)
+    {
+      g_assert_cmpint (frame->publish_ack->code, ==, 0);
+      g_hash_table_add (acked, g_strdup (frame->publish_ack->message_uid));
+    }
+}
+
+/* SIGTERM in the middle of a burst: natterd commits and acknowledges what
+ * it received before closing, so after a restart exactly the acked
+ * messages exist (none stored without its ack, none acked and lost), and
+ * it exits 0. */
+static void
+test_sigterm_drains (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(GHashTable) acked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *first = NULL;
+  guint delivered = 0;
+
+  first = natter_test_client_publish (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"first\"}");
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, first);
+
+    g_hash_table_add (acked, g_strdup (ack->publish_ack->message_uid));
+  }
+  natter_test_client_set_frame_func (alice, collect_acks, acked);
+  for (guint i = 0; i < 2000; i++)
+    g_free (natter_test_client_publish (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"burst\"}"));
+  natter_test_wait (has_acks, acked, NATTER_TEST_TIMEOUT_MS);
+
+  natter_test_server_stop (server);
+  g_assert_cmpint (natter_test_server_get_exit_status (server), ==, 0);
+  g_assert_cmpuint (natter_test_client_wait_closed (alice, NATTER_TEST_TIMEOUT_MS), !=, 0);
+  g_test_message ("%u of 2001 acked before the shutdown", g_hash_table_size (acked));
+
+  natter_test_server_restart (server);
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  for (;;)
+    {
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, 1000);
+
+      if (deliver == NULL)
+        break;
+      g_assert_true (g_hash_table_contains (acked, deliver->deliver->message->message_uid));
+      delivered++;
+    }
+  g_assert_cmpuint (delivered, ==, g_hash_table_size (acked));
+}
+
 static void
 test_idempotent (void)
 {
@@ -538,6 +603,7 @@ main (int   argc,
   g_test_add_func ("/server/messaging/wal-bounded", test_wal_bounded);
   g_test_add_func ("/server/messaging/idempotent", test_idempotent);
   g_test_add_func ("/server/messaging/durable", test_durable);
+  g_test_add_func ("/server/messaging/sigterm-drains", test_sigterm_drains);
   g_test_add_func ("/server/messaging/status-only", test_status_only);
   g_test_add_func ("/server/messaging/command-offline", test_command_offline);
   g_test_add_func ("/server/messaging/refusals", test_refusals);

@@ -171,6 +171,70 @@ test_tls (void)
   g_rmdir (dir);
 }
 
+/* Runs natterd with @... (NULL-terminated) after --data-dir @dir; returns
+ * its exit status and its stdout in @out. */
+static int
+admin (const char  *dir,
+       char       **out,
+       ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) natter_test_program ("NATTERD"));
+  g_ptr_array_add (argv, (gpointer) "--data-dir");
+  g_ptr_array_add (argv, (gpointer) dir);
+  va_start (args, out);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_exit_status (process);
+}
+
+/* The administration forms: --create-app twice, --set-app, --list-apps
+ * showing both apps with their settings; an unknown app key is refused. */
+static void
+test_admin_commands (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natterd-admin-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *list = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *key;
+
+  g_assert_cmpint (admin (dir, &out, "--create-app", "first", NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  key = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "appKey");
+  g_assert_true (natter_id_is_valid (key));
+
+  g_assert_cmpint (admin (dir, NULL, "--create-app", "second", NULL), ==, 0);
+  g_assert_cmpint (admin (dir, NULL, "--set-app", key, "--app-setting", "multi-device=true", NULL), ==, 0);
+  g_assert_cmpint (admin (dir, NULL, "--set-app", "nosuchapp", "--app-setting", "multi-device=true", NULL), !=, 0);
+
+  g_assert_cmpint (admin (dir, &list, "--list-apps", NULL), ==, 0);
+  g_assert_nonnull (strstr (list, key));
+  g_assert_nonnull (strstr (list, "\tfirst\t"));
+  g_assert_nonnull (strstr (list, "\tsecond\t"));
+  g_assert_nonnull (strstr (list, "multi-device"));
+
+  {
+    g_autoptr(GSubprocess) rm = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, NULL, "rm", "-rf", dir, NULL);
+    g_subprocess_wait (rm, NULL, NULL);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -180,6 +244,7 @@ main (int   argc,
   g_test_add_func ("/server/observability/metrics", test_metrics);
   g_test_add_func ("/server/observability/json-logs", test_json_logs);
   g_test_add_func ("/server/observability/bad-config", test_bad_config);
+  g_test_add_func ("/server/observability/admin-commands", test_admin_commands);
   g_test_add_func ("/server/observability/tls", test_tls);
 
   return g_test_run ();
