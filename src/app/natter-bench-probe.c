@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,8 @@ typedef struct {
   guint conversations;
   guint messages;
   long list_rss_kib;
+  long list_heap_kib;       /* malloc'd bytes in use then */
+  long settled_rss_kib;     /* when the chat is clicked, the list still on screen */
   GArray *next_opens;       /* ms of the chats opened after the first */
   guint next_count;
   gulong paint_id;
@@ -83,6 +86,14 @@ rss_kib (void)
   return strtol (line + 6, NULL, 10);
 }
 
+static long
+heap_kib (void)
+{
+  struct mallinfo2 info = mallinfo2 ();
+
+  return (long) ((info.uordblks + info.hblkhd) / 1024);
+}
+
 static int
 compare_double (gconstpointer a,
                 gconstpointer b)
@@ -103,10 +114,10 @@ finish (Probe *probe)
     }
   probe->stage = DONE;
   printf ("{\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
-          "\"listRssKiB\":%ld,\"openChatMs\":%.1f,\"messagesShown\":%u,"
+          "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"settledRssKiB\":%ld,\"openChatMs\":%.1f,\"messagesShown\":%u,"
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld}\n",
           probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
-          probe->open_chat_ms, probe->messages, next_median, probe->next_opens->len, rss_kib ());
+          probe->list_heap_kib, probe->settled_rss_kib, probe->open_chat_ms, probe->messages, next_median, probe->next_opens->len, rss_kib ());
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -122,6 +133,7 @@ start_open (Probe *probe)
       finish (probe);
       return;
     }
+  probe->settled_rss_kib = rss_kib ();
   probe->stage = WAIT_CHAT;
   probe->open_start_ms = boottime_ms ();
   natter_window_open_conversation (probe->window, atoi (parts[0]), parts[1], 0);
@@ -163,6 +175,7 @@ after_paint_cb (GdkFrameClock *clock,
       /* this frame drew the list */
       probe->list_frame_ms = boottime_ms () - probe->start_ms;
       probe->list_rss_kib = rss_kib ();
+      probe->list_heap_kib = heap_kib ();
       probe->stage = WAIT_USER;
       /* a person clicks a chat a moment later, once the app has settled */
       g_timeout_add_once (OPEN_AFTER_MS, open_timeout_cb, probe);

@@ -4,6 +4,9 @@
  */
 
 #include <glib/gi18n.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
@@ -501,6 +504,29 @@ natter_sidebar_get_header_bar (NatterSidebar *self)
 
 /* ---------------------------------------------------------------- model */
 
+#ifdef __GLIBC__
+static gpointer
+trim_thread (gpointer data)
+{
+  malloc_trim (0);
+  return NULL;
+}
+#endif
+
+/* Loading a large list leaves free pages behind in the store thread's
+ * malloc arena (the query's garbage between the objects it keeps): give
+ * them back, off the main thread, once the list is in. About 9 MiB of RSS
+ * with 10,000 conversations. */
+static void
+loading_changed_cb (NatterSidebar *self)
+{
+  update_page (self);
+#ifdef __GLIBC__
+  if (!natter_conversation_list_get_loading (self->conversations))
+    g_thread_unref (g_thread_new ("natter-trim", trim_thread, NULL));
+#endif
+}
+
 void
 natter_sidebar_set_client (NatterSidebar *self,
                            NatterClient  *client)
@@ -523,7 +549,7 @@ natter_sidebar_set_client (NatterSidebar *self,
       self->portraits = natter_portraits_new (client);
       self->conversations = natter_conversation_list_new (client);
       g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
-      g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (update_page), self);
+      g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (loading_changed_cb), self);
     }
   gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);

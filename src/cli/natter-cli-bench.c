@@ -12,6 +12,7 @@
 
 #include "natter-cli.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,7 +127,8 @@ natter_cli_bench (NatterCliContext *ctx,
   const char * const queries[] = { "meeting", "coffee tomorrow", "会议", "rel" };
   gboolean loading = TRUE;
   gint64 start;
-  double open_ms;
+  gint64 heap_before;
+  double open_ms, list_kib;
   guint n_conversations;
   GRand *rand;
   Wait wait = { NULL };
@@ -150,6 +152,7 @@ natter_cli_bench (NatterCliContext *ctx,
   printf ("profile %s, RSS before opening %" G_GINT64_FORMAT " KiB\n", ctx->profile_dir, status_kib ("VmRSS:"));
 
   /* 1. What the app does at start: open the profile, fill the list model. */
+  heap_before = (gint64) mallinfo2 ().uordblks;
   start = g_get_monotonic_time ();
   client = natter_client_new ("http://127.0.0.1:1", "bench", ctx->profile_dir);
   list = natter_conversation_list_new (client);
@@ -158,13 +161,20 @@ natter_cli_bench (NatterCliContext *ctx,
     g_main_context_iteration (NULL, TRUE);
   open_ms = ms_since (start);
   n_conversations = g_list_model_get_n_items (G_LIST_MODEL (list));
+  /* what the model and the store hold for it (SQLite's page cache included) */
+  list_kib = ((gint64) mallinfo2 ().uordblks - heap_before) / 1024.0;
   printf ("%-28s %7.1f ms   (%u conversations)\n", "open + conversation list", open_ms, n_conversations);
+  printf ("%-28s %7.0f KiB  (%.0f bytes a conversation; RSS now %" G_GINT64_FORMAT " KiB)\n",
+          "heap held by the list", list_kib, n_conversations > 0 ? list_kib * 1024 / n_conversations : 0,
+          status_kib ("VmRSS:"));
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "openAndConversationListMs");
   json_builder_add_double_value (builder, open_ms);
   json_builder_set_member_name (builder, "conversations");
   json_builder_add_int_value (builder, n_conversations);
+  json_builder_set_member_name (builder, "listHeapKiB");
+  json_builder_add_double_value (builder, list_kib);
 
   if (n_conversations == 0)
     {

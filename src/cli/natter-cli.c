@@ -155,11 +155,12 @@ natter_cli_parse_type (const char *text)
   return 0;
 }
 
+/* @latest: the full latest message (the conversation keeps a summary). */
 static JsonNode *
-conversation_to_json (NatterConversation *conversation)
+conversation_to_json (NatterConversation *conversation,
+                      NatterMessage      *latest)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  NatterMessage *latest = natter_conversation_get_latest_message (conversation);
 
   /* The reference's conversation object names where it has them. */
   json_builder_begin_object (builder);
@@ -619,6 +620,63 @@ cmd_history (NatterCliContext *ctx,
 
 /* ----------------------------------------------------------- conversations */
 
+typedef struct {
+  NatterCliContext *ctx;
+  GPtrArray *conversations;
+  guint next;
+} PrintConversations;
+
+static void print_next_conversation (PrintConversations *print);
+
+static void
+latest_loaded_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  PrintConversations *print = user_data;
+  g_autoptr(NatterMessage) latest = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  latest = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (error != NULL)
+    {
+      natter_cli_fail (print->ctx, "conversations", error);
+      g_ptr_array_unref (print->conversations);
+      g_free (print);
+      return;
+    }
+  node = conversation_to_json (g_ptr_array_index (print->conversations, print->next - 1), latest);
+  natter_cli_print_json (node);
+  print_next_conversation (print);
+}
+
+/* One after the other, each with its full latest message. */
+static void
+print_next_conversation (PrintConversations *print)
+{
+  while (print->next < print->conversations->len)
+    {
+      NatterConversation *conversation = g_ptr_array_index (print->conversations, print->next++);
+      NatterMessage *latest = natter_conversation_get_latest_message (conversation);
+      g_autoptr(JsonNode) node = NULL;
+
+      if (latest != NULL)
+        {
+          natter_store_get_message_async (natter_client_get_store (print->ctx->client),
+                                          natter_message_get_message_id (latest), NULL,
+                                          latest_loaded_cb, print);
+          return;
+        }
+      node = conversation_to_json (conversation, NULL);
+      natter_cli_print_json (node);
+    }
+
+  natter_cli_finish (print->ctx, NATTER_CLI_EXIT_OK);
+  g_ptr_array_unref (print->conversations);
+  g_free (print);
+}
+
 static void
 conversations_listed_cb (GObject      *object,
                          GAsyncResult *result,
@@ -627,6 +685,7 @@ conversations_listed_cb (GObject      *object,
   NatterCliContext *ctx = user_data;
   g_autoptr(GPtrArray) conversations = NULL;
   g_autoptr(GError) error = NULL;
+  PrintConversations *print;
 
   conversations = natter_store_get_conversations_finish (NATTER_STORE (object), result, &error);
   if (conversations == NULL)
@@ -635,12 +694,10 @@ conversations_listed_cb (GObject      *object,
       return;
     }
 
-  for (guint i = 0; i < conversations->len; i++)
-    {
-      g_autoptr(JsonNode) node = conversation_to_json (g_ptr_array_index (conversations, i));
-      natter_cli_print_json (node);
-    }
-  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+  print = g_new0 (PrintConversations, 1);
+  print->ctx = ctx;
+  print->conversations = g_steal_pointer (&conversations);
+  print_next_conversation (print);
 }
 
 typedef struct {

@@ -29,5 +29,8 @@ void                natter_conversation_update      (NatterConversation         
                                                      const NatterConversationData *data);
 void                natter_conversation_update_from (NatterConversation           *self,
                                                      NatterConversation           *other);
+/* Notifies latest-message: something a preview shows (the sender's name)
+ * changed in it. */
+void                natter_conversation_latest_changed (NatterConversation        *self);
 
 G_END_DECLS

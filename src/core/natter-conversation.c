@@ -244,6 +244,13 @@ natter_conversation_update_from (NatterConversation *self,
     natter_conversation_update (self, &data);
 }
 
+void
+natter_conversation_latest_changed (NatterConversation *self)
+{
+  g_return_if_fail (NATTER_IS_CONVERSATION (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LATEST_MESSAGE]);
+}
+
 NatterConversationType
 natter_conversation_get_conversation_type (NatterConversation *self)
 {

@@ -21,7 +21,13 @@ const char            *natter_conversation_get_target_id      (NatterConversatio
 const char            *natter_conversation_get_title          (NatterConversation *self);
 /* NULL when unknown. */
 const char            *natter_conversation_get_portrait_uri   (NatterConversation *self);
-/* NULL for a conversation without messages (a draft, or cleared). */
+/* A summary of the latest message, for lists: its own small object (not the
+ * store's shared one for the row: a new one comes with each change), with
+ * id, uid, kind, sender (and sender-name), direction, sent status and time,
+ * and the content a preview line needs (no image thumbnail, no nested user
+ * or mention info, text cut to 200 characters). The full message is
+ * natter_store_get_message_async (store, natter_message_get_message_id ()).
+ * NULL for a conversation without messages (a draft, or cleared). */
 NatterMessage         *natter_conversation_get_latest_message (NatterConversation *self);
 guint                  natter_conversation_get_unread_count   (NatterConversation *self);
 /* Unread messages that mention the user (or @all). */

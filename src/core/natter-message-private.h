@@ -56,6 +56,12 @@ JsonObject    *natter_content_parse              (const char             *conten
                                                   GError                **error);
 char          *natter_content_to_string          (JsonObject             *content);
 char          *natter_message_dup_content_string (NatterMessage          *self);
+/* The content a conversation keeps of its latest message (@content_text
+ * of a row with @object_name): what a preview line needs, never an image
+ * thumbnail, nested user or mention info, or a long text. NULL when the
+ * content is small enough to keep as it is. */
+char          *natter_message_summary_content    (const char             *object_name,
+                                                  const char             *content_text);
 /* The words full-text search indexes (text, file name, notification). */
 char          *natter_message_dup_search_text    (NatterMessage          *self);
 

@@ -1333,6 +1333,54 @@ natter_message_dup_preview (NatterMessage *self)
     }
 }
 
+#define SUMMARY_KEEP_BYTES 512
+#define SUMMARY_TEXT_CHARS 200
+
+char *
+natter_message_summary_content (const char *object_name,
+                                const char *content_text)
+{
+  const KnownName *known = find_known_name (object_name);
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(JsonObject) summary = NULL;
+  g_autoptr(GList) members = NULL;
+
+  /* a preview says "Photo": the thumbnail (up to 100 KB) stays in the store */
+  if (known != NULL && known->kind == NATTER_MESSAGE_KIND_IMAGE)
+    return g_strdup ("{}");
+  if (content_text == NULL || strlen (content_text) <= SUMMARY_KEEP_BYTES)
+    return NULL;
+
+  content = natter_content_parse (content_text, NULL);
+  summary = json_object_new ();
+  if (content == NULL)
+    return natter_content_to_string (summary);
+
+  /* scalars only, strings cut to what one line can show */
+  members = json_object_get_members (content);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonNode *node = json_object_get_member (content, l->data);
+
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+        {
+          const char *text = json_node_get_string (node);
+
+          if (g_utf8_strlen (text, -1) > SUMMARY_TEXT_CHARS)
+            {
+              g_autofree char *cut = g_utf8_substring (text, 0, SUMMARY_TEXT_CHARS);
+              json_object_set_string_member (summary, l->data, cut);
+            }
+          else
+            json_object_set_string_member (summary, l->data, text);
+        }
+      else if (JSON_NODE_HOLDS_VALUE (node))
+        json_object_set_member (summary, l->data, json_node_copy (node));
+    }
+
+  return natter_content_to_string (summary);
+}
+
 char *
 natter_message_dup_search_text (NatterMessage *self)
 {

@@ -248,6 +248,20 @@ profiles_changed (NatterStore *self,
       g_hash_table_iter_init (&iter, self->live_messages);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         apply_profile (self, value);
+      /* "bob: …" in a group's preview */
+      g_hash_table_iter_init (&iter, self->live_conversations);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NatterMessage *latest = natter_conversation_get_latest_message (value);
+          g_autofree char *name = NULL;
+
+          if (latest == NULL)
+            continue;
+          name = g_strdup (natter_message_get_sender_name (latest));
+          apply_profile (self, latest);
+          if (g_strcmp0 (name, natter_message_get_sender_name (latest)) != 0)
+            natter_conversation_latest_changed (value);
+        }
     }
 }
 
@@ -286,30 +300,10 @@ canonical_conversation (NatterStore        *self,
   NatterMessage *latest = natter_conversation_get_latest_message (fresh);
   NatterConversation *live;
 
-  /* The latest message is a row too. */
+  /* Its latest message is a summary of its own (the full one is a
+   * natter_store_get_message_async() away); the sender's name is known here. */
   if (latest != NULL)
-    {
-      NatterMessage *canonical = canonical_message (self, g_object_ref (latest));
-
-      if (canonical != latest)
-        {
-          NatterConversationData data = {
-            .type = natter_conversation_get_conversation_type (fresh),
-            .target_id = natter_conversation_get_target_id (fresh),
-            .title = natter_conversation_get_title (fresh),
-            .portrait_uri = natter_conversation_get_portrait_uri (fresh),
-            .latest_message = canonical,
-            .unread_count = natter_conversation_get_unread_count (fresh),
-            .mention_count = natter_conversation_get_mention_count (fresh),
-            .pinned = natter_conversation_get_pinned (fresh),
-            .muted = natter_conversation_get_muted (fresh),
-            .draft = natter_conversation_get_draft (fresh),
-            .updated_time = natter_conversation_get_updated_time (fresh),
-          };
-          natter_conversation_update (fresh, &data);
-        }
-      g_object_unref (canonical);
-    }
+    apply_profile (self, latest);
 
   live = g_hash_table_lookup (self->live_conversations, key);
   if (live != NULL)
@@ -943,6 +937,31 @@ message_from_row (sqlite3_stmt *stmt,
   " LEFT JOIN users u ON c.type IN (1, 5, 7, 8) AND u.id = c.target_id" \
   " LEFT JOIN groups g ON c.type IN (2, 3) AND g.id = c.target_id"
 
+/* The latest message as a conversation keeps it: its own small object (not
+ * the store's shared one for the row), with the content a preview needs. */
+static NatterMessage *
+summary_from_row (sqlite3_stmt *stmt,
+                  int           first)
+{
+  g_autofree char *content = natter_message_summary_content (column_text (stmt, first + 5),
+                                                             column_text (stmt, first + 6));
+
+  return natter_message_new_row (sqlite3_column_int64 (stmt, first + 0),
+                                 column_text (stmt, first + 1),
+                                 sqlite3_column_int (stmt, first + 2),
+                                 column_text (stmt, first + 3),
+                                 column_text (stmt, first + 4),
+                                 column_text (stmt, first + 5),
+                                 content != NULL ? content : column_text (stmt, first + 6),
+                                 sqlite3_column_int (stmt, first + 7),
+                                 sqlite3_column_int (stmt, first + 8),
+                                 sqlite3_column_int64 (stmt, first + 9),
+                                 0, FALSE,
+                                 sqlite3_column_int (stmt, first + 12),
+                                 NULL,
+                                 (guint) sqlite3_column_int (stmt, first + 14));
+}
+
 static NatterConversation *
 conversation_from_row (sqlite3_stmt *stmt)
 {
@@ -961,7 +980,7 @@ conversation_from_row (sqlite3_stmt *stmt)
   };
 
   if (sqlite3_column_type (stmt, N_CONVERSATION_COLUMNS) != SQLITE_NULL)
-    latest = message_from_row (stmt, N_CONVERSATION_COLUMNS);
+    latest = summary_from_row (stmt, N_CONVERSATION_COLUMNS);
   data.latest_message = latest;
 
   return natter_conversation_new (&data);

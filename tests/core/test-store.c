@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "natter.h"
 #include "natter-message-private.h"
@@ -231,7 +232,8 @@ test_add_dedupe_unread (Fixture       *fixture,
   c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
   g_assert_nonnull (c);
   g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 1);
-  g_assert_true (natter_conversation_get_latest_message (c) == first);
+  g_assert_cmpint (natter_message_get_message_id (natter_conversation_get_latest_message (c)), ==,
+                   natter_message_get_message_id (first));
   g_assert_cmpint (natter_conversation_get_updated_time (c), ==, T0);
 
   /* Own messages and non-counted ones do not raise the count. */
@@ -284,6 +286,77 @@ test_shared_objects (Fixture       *fixture,
   g_assert_cmpstr (natter_message_get_message_uid (message), ==, "UID-9");
   g_assert_cmpint (natter_message_get_sent_time (message), ==, T0 + 5);
   g_assert_cmpuint (status_notified, ==, 1);
+}
+
+static void
+test_conversation_summary (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  g_autoptr(GString) long_text = g_string_new (NULL);
+  g_autoptr(GString) thumbnail = g_string_new (NULL);
+  g_autoptr(JsonObject) image_content = NULL;
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(NatterMessage) image = NULL;
+  g_autoptr(NatterMessage) update = NULL;
+  g_autoptr(NatterMessage) full = NULL;
+  g_autoptr(NatterConversation) c = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *content = NULL;
+  NatterMessage *latest;
+  guint latest_notified = 0;
+
+  /* A long text: the conversation keeps one line's worth. */
+  for (int i = 0; i < 300; i++)
+    g_string_append (long_text, "长文本 ");
+  sent = add (fixture->store, outgoing (NULL, "bob", long_text->str, T0, NATTER_SENT_STATUS_SENDING), NULL);
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  latest = natter_conversation_get_latest_message (c);
+  g_assert_true (latest != sent);   /* its own small object */
+  g_assert_cmpint (natter_message_get_message_id (latest), ==, natter_message_get_message_id (sent));
+  g_assert_cmpint (natter_message_get_kind (latest), ==, NATTER_MESSAGE_KIND_TEXT);
+  g_assert_cmpint (natter_message_get_direction (latest), ==, NATTER_MESSAGE_DIRECTION_SEND);
+  g_assert_cmpint (g_utf8_strlen (natter_message_get_text (latest), -1), ==, 200);
+  g_assert_true (g_str_has_prefix (long_text->str, natter_message_get_text (latest)));
+
+  /* Its status follows (a new summary, notified): sending → sent. */
+  g_signal_connect (c, "notify::latest-message", G_CALLBACK (count_notify), &latest_notified);
+  update = natter_message_new_full (natter_message_get_message_id (sent), "UID-S1",
+                                    NATTER_CONVERSATION_PRIVATE, "bob", "alice", NATTER_OBJECT_TEXT,
+                                    natter_message_get_content (sent), NATTER_MESSAGE_DIRECTION_SEND,
+                                    NATTER_SENT_STATUS_SENT, T0, T0, FALSE, 0,
+                                    natter_message_get_client_msg_id (sent), natter_message_get_flags (sent));
+  natter_store_update_message_async (fixture->store, update, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_object_unref (natter_store_update_message_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (latest_notified, >=, 1);
+  latest = natter_conversation_get_latest_message (c);
+  g_assert_cmpint (natter_message_get_sent_status (latest), ==, NATTER_SENT_STATUS_SENT);
+  g_assert_cmpstr (natter_message_get_message_uid (latest), ==, "UID-S1");
+
+  /* An image: "Photo" needs no thumbnail, so the summary has none. */
+  for (int i = 0; i < 20000; i++)
+    g_string_append (thumbnail, "QUJD");
+  image_content = natter_content_new_image (thumbnail->str, "http://127.0.0.1:1/media/app/abc");
+  image = natter_message_new_full (0, "UID-I1", NATTER_CONVERSATION_PRIVATE, "bob", "bob", NATTER_OBJECT_IMAGE,
+                                   image_content, NATTER_MESSAGE_DIRECTION_RECEIVE, NATTER_SENT_STATUS_RECEIVED,
+                                   T0 + 1, T0 + 1, FALSE, 0, NULL,
+                                   NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+  g_object_unref (add (fixture->store, g_steal_pointer (&image), NULL));
+  latest = natter_conversation_get_latest_message (c);
+  g_assert_cmpint (natter_message_get_kind (latest), ==, NATTER_MESSAGE_KIND_IMAGE);
+  content = natter_message_dup_content_string (latest);
+  g_assert_cmpuint (strlen (content), <, 64);
+
+  /* The full message on demand. */
+  natter_store_get_message_async (fixture->store, natter_message_get_message_id (latest), NULL,
+                                  test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  full = natter_store_get_message_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (natter_message_get_image_uri (full), ==, "http://127.0.0.1:1/media/app/abc");
 }
 
 static void
@@ -773,6 +846,8 @@ main (int   argc,
   g_test_add ("/store/add-dedupe-unread", Fixture, NULL, fixture_set_up, test_add_dedupe_unread,
               fixture_tear_down);
   g_test_add ("/store/shared-objects", Fixture, NULL, fixture_set_up, test_shared_objects,
+              fixture_tear_down);
+  g_test_add ("/store/conversation-summary", Fixture, NULL, fixture_set_up, test_conversation_summary,
               fixture_tear_down);
   g_test_add ("/store/conversation-order", Fixture, NULL, fixture_set_up, test_conversation_order,
               fixture_tear_down);
