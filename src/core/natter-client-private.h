@@ -39,6 +39,14 @@ void                  natter_profile_fetcher_connected (NatterProfileFetcher *se
 /* A message stored or shown: its sender and conversation want names. */
 void                  natter_profile_fetcher_note      (NatterProfileFetcher *self,
                                                         NatterMessage        *message);
+/* A chat was opened: its user's or group's name, if not asked lately. */
+void                  natter_profile_fetcher_opened    (NatterProfileFetcher   *self,
+                                                        NatterConversationType  type,
+                                                        const char             *target_id);
+/* How old a name may be before connecting or opening its chat asks again
+ * (default 10 minutes; tests make it 0). */
+void                  natter_profile_fetcher_set_refresh_age (NatterProfileFetcher *self,
+                                                              gint64                age_ms);
 /* NULL once the client is disposed. */
 NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
 

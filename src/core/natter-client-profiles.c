@@ -6,11 +6,16 @@
  * hands out (sender-name, sender-portrait-uri).
  *
  * When they are fetched, never per message and never waiting for it:
- * - after connecting, once an hour: the newest conversations whose profile
- *   is older than a day (or missing);
+ * - after connecting (at most every 10 minutes): the newest 50
+ *   conversations whose profile is older than 10 minutes, and the newest
+ *   500 whose profile is older than a day (or missing);
+ * - when a chat is opened: its user or group, unless asked in the last
+ *   10 minutes;
  * - an id seen for the first time in a while (a message from a new sender,
  *   a new group, a history page): collected for a moment and asked in one
  *   query, at most once an hour per id.
+ * So a rename by the app server (user/refresh, group/refresh) reaches the
+ * conversations on screen with the next connection or the next look. 
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -21,9 +26,10 @@
 #include "natter-store-private.h"
 
 #define PROFILE_MAX_AGE_MS (24 * 3600 * G_GINT64_CONSTANT (1000))
-#define SWEEP_INTERVAL_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+#define REFRESH_AGE_MS (10 * 60 * G_GINT64_CONSTANT (1000))
 #define ASK_INTERVAL_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
 #define SWEEP_LIMIT 500
+#define RECENT_LIMIT 50
 #define COLLECT_MS 200
 
 struct _NatterProfileFetcher
@@ -33,6 +39,7 @@ struct _NatterProfileFetcher
   GHashTable   *wanted;         /* "u:id" / "g:id", to ask next */
   guint         flush_source;
   gint64        last_sweep;     /* monotonic µs, 0 = never */
+  gint64        refresh_age_ms;
 };
 
 NatterProfileFetcher *
@@ -41,6 +48,7 @@ natter_profile_fetcher_new (NatterClient *client)
   NatterProfileFetcher *self = g_new0 (NatterProfileFetcher, 1);
 
   self->client = client;
+  self->refresh_age_ms = REFRESH_AGE_MS;
   self->asked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return self;
@@ -174,10 +182,12 @@ schedule_flush (NatterProfileFetcher *self)
     self->flush_source = g_timeout_add (COLLECT_MS, flush_cb, self);
 }
 
+/* Asks for @id unless it was asked less than @interval_us ago. */
 static void
 want (NatterProfileFetcher *self,
       char                  kind,
-      const char           *id)
+      const char           *id,
+      gint64                interval_us)
 {
   g_autofree char *key = NULL;
   gint64 *asked;
@@ -188,7 +198,7 @@ want (NatterProfileFetcher *self,
 
   key = g_strdup_printf ("%c:%s", kind, id);
   asked = g_hash_table_lookup (self->asked, key);
-  if (asked != NULL && g_get_monotonic_time () - *asked < ASK_INTERVAL_US)
+  if (asked != NULL && g_get_monotonic_time () - *asked < interval_us)
     return;
   g_hash_table_add (self->wanted, g_steal_pointer (&key));
   schedule_flush (self);
@@ -257,11 +267,31 @@ natter_profile_fetcher_note (NatterProfileFetcher *self,
 {
   NatterConversationType type = natter_message_get_conversation_type (message);
 
-  want (self, 'u', natter_message_get_sender_user_id (message));
+  want (self, 'u', natter_message_get_sender_user_id (message), ASK_INTERVAL_US);
   if (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION)
-    want (self, 'g', natter_message_get_target_id (message));
+    want (self, 'g', natter_message_get_target_id (message), ASK_INTERVAL_US);
   else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
-    want (self, 'u', natter_message_get_target_id (message));
+    want (self, 'u', natter_message_get_target_id (message), ASK_INTERVAL_US);
+}
+
+void
+natter_profile_fetcher_opened (NatterProfileFetcher   *self,
+                               NatterConversationType  type,
+                               const char             *target_id)
+{
+  gint64 interval_us = self->refresh_age_ms * 1000;
+
+  if (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION)
+    want (self, 'g', target_id, interval_us);
+  else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
+    want (self, 'u', target_id, interval_us);
+}
+
+void
+natter_profile_fetcher_set_refresh_age (NatterProfileFetcher *self,
+                                        gint64                age_ms)
+{
+  self->refresh_age_ms = MAX (age_ms, 0);
 }
 
 static void
@@ -284,22 +314,28 @@ stale_cb (GObject      *object,
   if (self == NULL)
     return;  /* the client is going away */
 
+  /* the store's fetch times said they are old: ask even if asked lately
+   * by another way (a message noted before the sweep) */
   for (guint i = 0; user_ids[i] != NULL; i++)
-    want (self, 'u', user_ids[i]);
+    want (self, 'u', user_ids[i], self->refresh_age_ms * 1000);
   for (guint i = 0; group_ids[i] != NULL; i++)
-    want (self, 'g', group_ids[i]);
+    want (self, 'g', group_ids[i], self->refresh_age_ms * 1000);
 }
 
 void
 natter_profile_fetcher_connected (NatterProfileFetcher *self)
 {
   gint64 now = g_get_monotonic_time ();
+  gint64 server_now = natter_client_server_now (self->client);
+  NatterStore *store = natter_client_get_store (self->client);
 
   schedule_flush (self);
-  if (self->last_sweep != 0 && now - self->last_sweep < SWEEP_INTERVAL_US)
+  if (self->last_sweep != 0 && now - self->last_sweep < self->refresh_age_ms * 1000)
     return;
   self->last_sweep = now;
-  natter_store_get_stale_profiles_async (natter_client_get_store (self->client),
-                                         natter_client_server_now (self->client) - PROFILE_MAX_AGE_MS,
-                                         SWEEP_LIMIT, NULL, stale_cb, g_object_ref (self->client));
+  /* the conversations on screen, then the older ones, less often */
+  natter_store_get_stale_profiles_async (store, server_now - self->refresh_age_ms, RECENT_LIMIT, NULL,
+                                         stale_cb, g_object_ref (self->client));
+  natter_store_get_stale_profiles_async (store, server_now - PROFILE_MAX_AGE_MS, SWEEP_LIMIT, NULL,
+                                         stale_cb, g_object_ref (self->client));
 }

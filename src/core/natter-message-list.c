@@ -5,6 +5,8 @@
 
 #include "natter-message-list.h"
 
+#include "natter-client-private.h"
+
 struct _NatterMessageList
 {
   GObject parent_instance;
@@ -539,6 +541,10 @@ natter_message_list_constructed (GObject *object)
   g_signal_connect_object (self->store, "message-updated", G_CALLBACK (message_updated_cb), self, 0);
   g_signal_connect_object (self->store, "messages-cleared", G_CALLBACK (messages_cleared_cb), self, 0);
   g_signal_connect_object (self->client, "status-changed", G_CALLBACK (status_changed_cb), self, 0);
+  /* an open chat shows a name that is not old */
+  if (natter_client_get_profile_fetcher (self->client) != NULL)
+    natter_profile_fetcher_opened (natter_client_get_profile_fetcher (self->client), self->type,
+                                   self->target_id);
 
   /* The newest page: from the store at once, then checked with the server. */
   task = g_task_new (self, NULL, background_loaded_cb, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "natter.h"
+#include "natter-client-private.h"
 #include "natter-test-server.h"
 #include "test-helpers.h"
 
@@ -1435,6 +1436,82 @@ test_profiles (void)
   peer_free (bob, FALSE);
 }
 
+static gboolean
+latest_sender_named (gpointer data)
+{
+  NatterMessage *latest = natter_conversation_get_latest_message (((gpointer *) data)[0]);
+
+  return latest != NULL && g_strcmp0 (natter_message_get_sender_name (latest), ((gpointer *) data)[1]) == 0;
+}
+
+/* A rename by the app server reaches the client with no message needed:
+ * the newest conversations when it connects, a chat when it is opened, if
+ * their names are older than the refresh age (10 minutes; 0 here, as if
+ * that long had passed). Messages alone never ask again. */
+static void
+test_profiles_refresh (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterConversation) group = NULL;
+  g_autoptr(NatterConversation) chat = NULL;
+  g_autoptr(NatterMessageList) list = NULL;
+  g_autoptr(GError) error = NULL;
+
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "Alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "team", "groupName", "Team", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  peer_connect (alice);
+  peer_connect (bob);
+  g_object_unref (send_text (alice, NATTER_CONVERSATION_PRIVATE, "bob", "hi bob", &error));
+  g_object_unref (send_text (alice, NATTER_CONVERSATION_GROUP, "team", "hi team", &error));
+  g_assert_no_error (error);
+  wait_received (bob, 2);
+  chat = store_conversation (bob, NATTER_CONVERSATION_PRIVATE, "alice");
+  group = store_conversation (bob, NATTER_CONVERSATION_GROUP, "team");
+  wait_string (chat, "title", "Alice");
+  wait_string (group, "title", "Team");
+
+  /* Renamed; more messages do not ask again. */
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "Alice Liddell", NULL);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "group/refresh", "groupId", "team", "groupName", "Tea party",
+                                  NULL);
+  g_clear_pointer (&reply, json_object_unref);
+  for (guint i = 0; i < 3; i++)
+    g_object_unref (send_text (alice, NATTER_CONVERSATION_GROUP, "team", "again", &error));
+  wait_received (bob, 5);
+  test_spin (500);
+  g_assert_cmpstr (natter_conversation_get_title (chat), ==, "Alice");
+  g_assert_cmpstr (natter_conversation_get_title (group), ==, "Team");
+
+  /* Connecting again asks for the newest conversations' old names. */
+  natter_profile_fetcher_set_refresh_age (natter_client_get_profile_fetcher (bob->client), 0);
+  natter_client_disconnect (bob->client);
+  peer_connect (bob);
+  wait_string (chat, "title", "Alice Liddell");
+  wait_string (group, "title", "Tea party");
+  /* the group's preview ("Alice Liddell: again") follows too */
+  test_wait_until (latest_sender_named, (gpointer[]) { group, (gpointer) "Alice Liddell" }, 20,
+                   "the preview's sender renamed");
+
+  /* Opening a chat asks for its name. */
+  reply = natter_test_server_api (server, NULL, "user/refresh", "userId", "alice", "name", "爱丽丝", NULL);
+  g_clear_pointer (&reply, json_object_unref);
+  list = natter_message_list_new (bob->client, NATTER_CONVERSATION_PRIVATE, "alice");
+  wait_string (chat, "title", "爱丽丝");
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1456,6 +1533,7 @@ main (int   argc,
   g_test_add_func ("/client/app-server-token", test_app_server_token);
   g_test_add_func ("/client/typing-custom-voice", test_typing_custom_voice);
   g_test_add_func ("/client/profiles", test_profiles);
+  g_test_add_func ("/client/profiles-refresh", test_profiles_refresh);
 
   return g_test_run ();
 }
