@@ -192,6 +192,7 @@ load_thread_cb (GObject      *object,
   NatterAccount *self = NATTER_ACCOUNT (object);
   LoadData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
@@ -215,7 +216,10 @@ load_thread_cb (GObject      *object,
       return;
     }
 
-  secret_password_lookup (token_schema (), g_task_get_cancellable (task),
+  /* Not g_task_get_cancellable (task) in the call below: the order in which
+   * arguments are evaluated is unspecified, and the steal may come first. */
+  cancellable = g_task_get_cancellable (task);
+  secret_password_lookup (token_schema (), cancellable,
                           load_secret_cb, g_steal_pointer (&task),
                           "profile", self->profile_dir,
                           NULL);
