@@ -1314,6 +1314,15 @@ swap_source (NatterCallMedia  *self,
   return TRUE;
 }
 
+const char *
+natter_call_media_get_device (NatterCallMedia  *self,
+                              NatterCallDevice  kind)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), NULL);
+  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, NULL);
+  return self->devices[kind];
+}
+
 gboolean
 natter_call_media_set_device (NatterCallMedia  *self,
                               NatterCallDevice  kind,
@@ -1324,6 +1333,9 @@ natter_call_media_set_device (NatterCallMedia  *self,
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
   g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, FALSE);
 
+  /* the same choice from another place (Preferences, the call window) */
+  if (g_strcmp0 (self->devices[kind] ? self->devices[kind] : "", name ? name : "") == 0)
+    return TRUE;
   g_free (self->devices[kind]);
   self->devices[kind] = g_strdup (name);
 

@@ -52,12 +52,16 @@ gboolean         natter_call_media_add_ice_server       (NatterCallMedia     *se
                                                          const char          *uri,
                                                          const char          *username,
                                                          const char          *password);
+/* The device chosen for @kind (NULL: the system default). */
+const char      *natter_call_media_get_device           (NatterCallMedia     *self,
+                                                         NatterCallDevice     kind);
 /* The device (display name; NULL or "" for the first/system default) to
  * use. Before the start it picks the device; during a call a camera or
  * microphone is switched at once, the speaker from the next call on. FALSE
  * when the device could not be opened (the old one stays). With
  * NATTER_CALL_TEST_SOURCES the name is a videotestsrc pattern or an
- * audiotestsrc wave ("black", "snow", "silence"...). */
+ * audiotestsrc wave ("black", "snow", "silence"...). The same name again
+ * changes nothing. */
 gboolean         natter_call_media_set_device           (NatterCallMedia     *self,
                                                          NatterCallDevice     kind,
                                                          const char          *name);

@@ -692,6 +692,14 @@ natter_call_set_muted (NatterCall *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MUTED]);
 }
 
+const char *
+natter_call_get_device (NatterCall       *self,
+                        NatterCallDevice  kind)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return self->media != NULL ? natter_call_media_get_device (self->media, kind) : NULL;
+}
+
 gboolean
 natter_call_set_device (NatterCall       *self,
                         NatterCallDevice  kind,

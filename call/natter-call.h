@@ -64,6 +64,10 @@ void                 natter_call_reject             (NatterCall *self);
 void                 natter_call_hangup             (NatterCall *self);
 void                 natter_call_set_muted          (NatterCall *self,
                                                      gboolean    muted);
+/* The device (display name) the call's media uses for @kind; NULL: the
+ * system default, or no media yet. */
+const char          *natter_call_get_device         (NatterCall       *self,
+                                                     NatterCallDevice  kind);
 /* Switches the camera or microphone of a live call (display name; NULL or
  * "" for the default); FALSE if it cannot be opened. */
 gboolean             natter_call_set_device         (NatterCall       *self,

@@ -227,6 +227,14 @@ apply_profile (NatterStore   *self,
     natter_message_set_sender_profile (message, profile->name, profile->portrait_uri);
 }
 
+const NatterProfile *
+natter_store_lookup_user (NatterStore *self,
+                          const char  *user_id)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+  return user_id != NULL ? g_hash_table_lookup (self->profiles, user_id) : NULL;
+}
+
 /* New names: the messages on screen follow. */
 static void
 profiles_changed (NatterStore *self,

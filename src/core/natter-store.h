@@ -275,6 +275,12 @@ NatterProfile *natter_profile_copy           (const NatterProfile  *profile);
 void           natter_profile_free           (NatterProfile        *profile);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterProfile, natter_profile_free)
 
+/* The user's profile as the store knows it now (all loaded when the store
+ * opens, kept as profiles arrive): borrowed, NULL when unknown. For a name
+ * and picture at once, e.g. of a caller; main context only. */
+const NatterProfile *natter_store_lookup_user    (NatterStore         *self,
+                                                 const char          *user_id);
+
 /* Stores profiles fetched from the server at @fetched (ms): @users
  * (NatterProfile) name the private-like conversations with them and the
  * sender-name of their messages, @groups the group conversations. Either

@@ -1,8 +1,10 @@
 /* test-call-app.c — an incoming call in the app, end to end
  *
  * A real natterd; bob is a NatterClient with the app's NatterCallController
- * in a GtkApplication; alice is `natter-cli call bob --video`. The call
- * rings (in-app dialog, notification, ringtone), is answered through the
+ * in a GtkApplication; alice is `natter-cli call bob --video`, named "Alice
+ * Liddell" with a picture by the app server, and bob has never met her. The
+ * call rings (in-app dialog and notification with her name and picture,
+ * ringtone), is answered through the
  * notification's app action, shows alice's video in the call window, and
  * the window closes itself when alice hangs up; bob's summary is stored.
  * Needs a display and a session bus: build-aux/dev test provides both.
@@ -11,6 +13,7 @@
  */
 
 #include <adwaita.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
 #include "natter-call-controller.h"
@@ -156,6 +159,69 @@ find_dialog (void)
 }
 
 static gboolean
+dialog_names_caller (Fixture *fixture)
+{
+  AdwMessageDialog *dialog = find_dialog ();
+
+  return dialog != NULL && g_strcmp0 (adw_message_dialog_get_heading (dialog), "Alice Liddell") == 0;
+}
+
+static gboolean
+dialog_shows_picture (Fixture *fixture)
+{
+  AdwMessageDialog *dialog = find_dialog ();
+  GtkWidget *extra = dialog != NULL ? adw_message_dialog_get_extra_child (dialog) : NULL;
+
+  return extra != NULL && ADW_IS_AVATAR (extra) &&
+         adw_avatar_get_custom_image (ADW_AVATAR (extra)) != NULL;
+}
+
+static gboolean
+notification_names_caller (Fixture *fixture)
+{
+  g_autofree char *text = last_notification ? g_variant_print (last_notification, FALSE) : NULL;
+
+  /* her name, and her picture as the icon (a file, not a themed icon) */
+  return text != NULL && strstr (text, "Alice Liddell is calling you") != NULL &&
+         strstr (text, "'file'") != NULL;
+}
+
+static void
+uploaded_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(char **) user_data = natter_client_upload_finish (NATTER_CLIENT (object), result, &error);
+  g_assert_no_error (error);
+}
+
+/* alice's picture, on the server's media store; her name and picture set by
+ * the app server. */
+static void
+name_alice (Fixture *fixture)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 64, 64);
+  g_autofree char *path = g_build_filename (fixture->dir, "alice.png", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  char *url = NULL;
+
+  gdk_pixbuf_fill (pixbuf, 0xe66100ff);
+  gdk_pixbuf_save (pixbuf, path, "png", &error, NULL);
+  g_assert_no_error (error);
+  natter_client_upload_async (fixture->client, file, "image/png", NULL, NULL, NULL, uploaded_cb, &url);
+  while (url == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  reply = natter_test_server_api (fixture->server, NULL, "user/refresh", "userId", "alice",
+                                  "name", "Alice Liddell", "portraitUri", url, NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_free (url);
+}
+
+static gboolean
 frames_shown (Fixture *fixture)
 {
   NatterCallWindow *window = natter_call_controller_get_window (fixture->controller);
@@ -197,6 +263,7 @@ test_incoming_call (void)
   g_autoptr(GSubprocess) alice = NULL;
   g_autoptr(GBytes) alice_out = NULL;
   g_autoptr(NatterCall) call = NULL;
+  g_autoptr(GSettings) settings = NULL;
   NatterMessage *summary;
   AdwMessageDialog *dialog;
 
@@ -232,6 +299,13 @@ test_incoming_call (void)
   fixture.controller = natter_call_controller_new (fixture.application, fixture.client);
   natter_client_connect (fixture.client, bob_token);
   g_assert_true (wait_for (&fixture, connected, 20));
+  name_alice (&fixture);
+
+  /* Preferences chose a camera and a microphone (test pattern and wave
+   * names stand for devices here): the call's media takes them. */
+  settings = g_settings_new (APP_ID);
+  g_settings_set_string (settings, "camera", "ball");
+  g_settings_set_string (settings, "microphone", "pink-noise");
 
   alice = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
                             natter_test_program ("NATTER_CLI"),
@@ -241,13 +315,16 @@ test_incoming_call (void)
                             "call", "bob", "--video", "--duration", "3", NULL);
   g_assert_no_error (error);
 
-  /* It rings: the in-app dialog names the caller. */
+  /* It rings: the in-app dialog names the caller as the app server does,
+   * with her picture (asked for: bob has never met her). */
   g_assert_true (wait_for (&fixture, ringing, 20));
   call = g_object_ref (current_call (&fixture));
   dialog = find_dialog ();
   g_assert_nonnull (dialog);
-  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "alice");
+  g_assert_true (wait_for (&fixture, dialog_names_caller, 10));
+  g_assert_true (wait_for (&fixture, dialog_shows_picture, 10));
   g_assert_null (natter_call_controller_get_window (fixture.controller));
+  g_assert_true (wait_for (&fixture, notification_names_caller, 10));
 
   /* ... and the desktop got a notification with Decline and Answer. */
   g_assert_true (wait_for (&fixture, notified, 10));
@@ -272,6 +349,18 @@ test_incoming_call (void)
   g_test_message ("answered");
   g_assert_true (wait_for (&fixture, frames_shown, 20));
   g_test_message ("video shown");
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "ball");
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_MICROPHONE), ==, "pink-noise");
+
+  /* The call window's device switch is the same choice: kept for the next
+   * calls and shown in Preferences. */
+  gtk_widget_activate_action (GTK_WIDGET (natter_call_controller_get_window (fixture.controller)),
+                              "call.device", "s", "0:snow");
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "snow");
+  {
+    g_autofree char *camera = g_settings_get_string (settings, "camera");
+    g_assert_cmpstr (camera, ==, "snow");
+  }
 
   /* alice hangs up after 3 s; the window closes by itself. */
   g_assert_true (wait_for (&fixture, window_gone, 20));

@@ -13,10 +13,16 @@ struct _NatterCallController
   GObject            parent_instance;
 
   GtkApplication    *application;   /* unowned: the app outlives its accounts */
+  NatterClient      *client;
   NatterCallManager *manager;
   NatterCallWindow  *window;        /* weak */
   NatterCall        *ringing_call;  /* the incoming call we ring for */
   AdwMessageDialog  *dialog;        /* weak */
+  AdwAvatar         *dialog_avatar; /* in the dialog */
+  char              *caller_name;   /* of the ringing call: display name, else id */
+  char              *caller_portrait_uri;
+  GdkTexture        *caller_picture;
+  GFile             *caller_picture_file;
   GSettings         *settings;      /* camera, microphone, speaker */
   GstElement        *ringtone;
   GstElement        *ringtone_volume;
@@ -78,6 +84,23 @@ stop_ringtone (NatterCallController *self)
   gst_clear_object (&self->ringtone);
 }
 
+/* The device switch of the call window is the Preferences' choice too. */
+static void
+on_device_selected (NatterCallWindow     *window,
+                    guint                 kind,
+                    const char           *name,
+                    NatterCallController *self)
+{
+  static const char * const keys[] = { "camera", "microphone", "speaker" };
+
+  if (kind >= G_N_ELEMENTS (keys))
+    return;
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, keys[kind], name);   /* → the manager, bound */
+  else
+    natter_call_manager_set_device (self->manager, kind, name);
+}
+
 /* ---------------------------------------------------------------- window */
 
 static NatterCallWindow *
@@ -96,7 +119,10 @@ show_window (NatterCallController *self,
     g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
   self->window = natter_call_window_new (call, peer_name);
   g_object_add_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
+  if (self->caller_picture != NULL && peer_name != NULL && g_strcmp0 (peer_name, self->caller_name) == 0)
+    natter_call_window_set_peer_picture (self->window, GDK_PAINTABLE (self->caller_picture));
   gtk_window_set_application (GTK_WINDOW (self->window), self->application);
+  g_signal_connect_object (self->window, "device-selected", G_CALLBACK (on_device_selected), self, 0);
   if (parent != NULL)
     gtk_window_set_transient_for (GTK_WINDOW (self->window), parent);
   gtk_window_present (GTK_WINDOW (self->window));
@@ -125,6 +151,16 @@ stop_ringing (NatterCallController *self)
     }
   if (self->dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->dialog));
+  self->dialog_avatar = NULL;
+}
+
+static void
+forget_caller (NatterCallController *self)
+{
+  g_clear_pointer (&self->caller_name, g_free);
+  g_clear_pointer (&self->caller_portrait_uri, g_free);
+  g_clear_object (&self->caller_picture);
+  g_clear_object (&self->caller_picture_file);
 }
 
 static void
@@ -133,9 +169,11 @@ answer (NatterCallController *self,
 {
   g_autoptr(NatterCall) keep = g_object_ref (call);
 
+  g_autofree char *name = g_strdup (self->caller_name);
+
   stop_ringing (self);
   natter_call_accept (call);
-  show_window (self, call, NULL, gtk_application_get_active_window (self->application));
+  show_window (self, call, name, gtk_application_get_active_window (self->application));
 }
 
 static void
@@ -163,31 +201,20 @@ on_dialog_response (AdwMessageDialog     *dialog,
     natter_call_reject (call);
 }
 
+/* The notification of the ringing call, with what is known of the caller
+ * (sent again, under the same id, when their name or picture arrives). */
 static void
-on_incoming_call (NatterCallManager    *manager,
-                  NatterCall           *call,
-                  NatterCallController *self)
+notify_ringing (NatterCallController *self)
 {
+  NatterCall *call = self->ringing_call;
   gboolean video = natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO;
-  const char *peer = natter_call_get_peer_id (call);
-  const char *kind = video ? _("Incoming video call") : _("Incoming voice call");
-  g_autoptr(GNotification) notification = g_notification_new (kind);
-  g_autofree char *body = g_strdup_printf (_("%s is calling you"), peer);
+  g_autoptr(GNotification) notification =
+    g_notification_new (video ? _("Incoming video call") : _("Incoming voice call"));
+  g_autofree char *body = g_strdup_printf (_("%s is calling you"), self->caller_name);
   g_autofree char *id = notification_id (call);
-  GtkWindow *parent = gtk_application_get_active_window (self->application);
-  g_autoptr(GIcon) icon = g_themed_icon_new (video ? "camera-video-symbolic" : "call-start-symbolic");
-
-  stop_ringing (self);
-
-  /* Both dialled each other and theirs won: it is already accepted. */
-  if (natter_call_get_state (call) == NATTER_CALL_STATE_ACTIVE)
-    {
-      show_window (self, call, NULL, parent);
-      return;
-    }
-
-  self->ringing_call = g_object_ref (call);
-  g_signal_connect (call, "state-changed", G_CALLBACK (on_ringing_state_changed), self);
+  g_autoptr(GIcon) icon = self->caller_picture_file != NULL
+                            ? g_file_icon_new (self->caller_picture_file)
+                            : g_themed_icon_new (video ? "camera-video-symbolic" : "call-start-symbolic");
 
   g_notification_set_body (notification, body);
   g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_URGENT);
@@ -199,9 +226,169 @@ on_incoming_call (NatterCallManager    *manager,
   g_notification_set_default_action_and_target (notification, "app.call-answer", "s",
                                                 natter_call_get_call_id (call));
   g_application_send_notification (G_APPLICATION (self->application), id, notification);
+}
 
-  self->dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, peer, kind));
+typedef struct {
+  NatterCallController *self;
+  char *call_id;
+  GFile *file;
+} CallerLoad;
+
+static void
+caller_load_free (CallerLoad *load)
+{
+  g_object_unref (load->self);
+  g_free (load->call_id);
+  g_clear_object (&load->file);
+  g_free (load);
+}
+
+/* Still ringing for the call this was started for? */
+static gboolean
+caller_load_current (CallerLoad *load)
+{
+  return load->self->ringing_call != NULL &&
+         g_strcmp0 (natter_call_get_call_id (load->self->ringing_call), load->call_id) == 0;
+}
+
+static void
+caller_picture_loaded_cb (GObject      *object,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  CallerLoad *load = user_data;
+  NatterCallController *self = load->self;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = g_file_load_bytes_finish (G_FILE (object), result, NULL, &error);
+  if (bytes != NULL)
+    texture = gdk_texture_new_from_bytes (bytes, &error);
+  if (texture == NULL)
+    g_debug ("Caller's picture: %s", error->message);
+  else if (caller_load_current (load))
+    {
+      g_set_object (&self->caller_picture, texture);
+      g_set_object (&self->caller_picture_file, load->file);
+      if (self->dialog_avatar != NULL)
+        adw_avatar_set_custom_image (self->dialog_avatar, GDK_PAINTABLE (texture));
+      notify_ringing (self);
+    }
+  caller_load_free (load);
+}
+
+static void
+caller_picture_downloaded_cb (GObject      *object,
+                              GAsyncResult *result,
+                              gpointer      user_data)
+{
+  CallerLoad *load = user_data;
+  g_autoptr(GError) error = NULL;
+
+  load->file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  if (load->file == NULL || !caller_load_current (load))
+    {
+      if (error != NULL)
+        g_debug ("Caller's picture: %s", error->message);
+      caller_load_free (load);
+      return;
+    }
+  g_file_load_bytes_async (load->file, NULL, caller_picture_loaded_cb, load);
+}
+
+static CallerLoad *
+caller_load_new (NatterCallController *self)
+{
+  CallerLoad *load = g_new0 (CallerLoad, 1);
+
+  load->self = g_object_ref (self);
+  load->call_id = g_strdup (natter_call_get_call_id (self->ringing_call));
+  return load;
+}
+
+/* Name and picture from the store's profile; FALSE when it knows neither. */
+static gboolean
+caller_from_profile (NatterCallController *self)
+{
+  const char *peer = natter_call_get_peer_id (self->ringing_call);
+  const NatterProfile *profile = natter_store_lookup_user (natter_client_get_store (self->client), peer);
+  const char *name = profile != NULL && profile->name != NULL && *profile->name != '\0' ? profile->name : peer;
+  const char *uri = profile != NULL ? profile->portrait_uri : NULL;
+
+  g_free (self->caller_name);
+  self->caller_name = g_strdup (name);
+  if (self->dialog != NULL)
+    adw_message_dialog_set_heading (self->dialog, name);
+  if (self->dialog_avatar != NULL)
+    adw_avatar_set_text (self->dialog_avatar, name);
+
+  if (uri != NULL && *uri != '\0' && g_strcmp0 (uri, self->caller_portrait_uri) != 0)
+    {
+      g_free (self->caller_portrait_uri);
+      self->caller_portrait_uri = g_strdup (uri);
+      natter_client_download_async (self->client, uri, NULL, NULL, NULL, caller_picture_downloaded_cb,
+                                    caller_load_new (self));
+    }
+  return profile != NULL;
+}
+
+static void
+caller_profile_fetched_cb (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  CallerLoad *load = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_get_profiles_finish (NATTER_CLIENT (object), result, &error))
+    g_debug ("Caller's profile: %s", error->message);
+  else if (caller_load_current (load))
+    {
+      caller_from_profile (load->self);
+      notify_ringing (load->self);
+    }
+  caller_load_free (load);
+}
+
+static void
+on_incoming_call (NatterCallManager    *manager,
+                  NatterCall           *call,
+                  NatterCallController *self)
+{
+  gboolean video = natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO;
+  const char *kind = video ? _("Incoming video call") : _("Incoming voice call");
+  GtkWindow *parent = gtk_application_get_active_window (self->application);
+  GtkWidget *avatar;
+  gboolean known;
+
+  stop_ringing (self);
+  forget_caller (self);
+  self->ringing_call = g_object_ref (call);
+  known = caller_from_profile (self);
+
+  /* Both dialled each other and theirs won: it is already accepted. */
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_ACTIVE)
+    {
+      g_autofree char *name = g_strdup (self->caller_name);
+
+      g_clear_object (&self->ringing_call);
+      show_window (self, call, name, parent);
+      return;
+    }
+
+  g_signal_connect (call, "state-changed", G_CALLBACK (on_ringing_state_changed), self);
+  notify_ringing (self);
+
+  /* who is calling, as the chat list shows them: picture (or initials) and name */
+  self->dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, self->caller_name, kind));
   g_object_add_weak_pointer (G_OBJECT (self->dialog), (gpointer *) &self->dialog);
+  avatar = adw_avatar_new (96, self->caller_name, TRUE);
+  gtk_widget_set_halign (avatar, GTK_ALIGN_CENTER);
+  self->dialog_avatar = ADW_AVATAR (avatar);
+  if (self->caller_picture != NULL)
+    adw_avatar_set_custom_image (self->dialog_avatar, GDK_PAINTABLE (self->caller_picture));
+  adw_message_dialog_set_extra_child (self->dialog, avatar);
   adw_message_dialog_add_responses (self->dialog,
                                     "decline", _("_Decline"),
                                     "answer", _("_Answer"),
@@ -214,6 +401,15 @@ on_incoming_call (NatterCallManager    *manager,
   gtk_window_present (GTK_WINDOW (self->dialog));
 
   start_ringtone (self);
+
+  /* a caller never met: ask the server (the dialog and notification follow) */
+  if (!known)
+    {
+      const char *ids[] = { natter_call_get_peer_id (call), NULL };
+
+      natter_client_get_profiles_async (self->client, ids, NULL, NULL, caller_profile_fetched_cb,
+                                        caller_load_new (self));
+    }
 }
 
 static NatterCallController *
@@ -274,6 +470,8 @@ natter_call_controller_dispose (GObject *object)
     }
   self->application = NULL;
   g_clear_object (&self->settings);
+  forget_caller (self);
+  g_clear_object (&self->client);
   if (self->manager != NULL)
     g_signal_handlers_disconnect_by_data (self->manager, self);
   g_clear_object (&self->manager);
@@ -310,6 +508,7 @@ natter_call_controller_new (GtkApplication *application,
 
   self = g_object_new (NATTER_TYPE_CALL_CONTROLLER, NULL);
   self->application = application;
+  self->client = g_object_ref (client);
   self->manager = natter_call_manager_new (client);
   g_signal_connect_object (self->manager, "incoming-call", G_CALLBACK (on_incoming_call), self, 0);
 

@@ -37,6 +37,13 @@ struct _NatterCallWindow
 
 G_DEFINE_FINAL_TYPE (NatterCallWindow, natter_call_window, ADW_TYPE_WINDOW)
 
+enum {
+  DEVICE_SELECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static char *
 format_duration (gint64 ms)
 {
@@ -232,6 +239,8 @@ device_activated (GtkWidget  *widget,
     return;
   if (!natter_call_set_device (self->call, kind, end + 1))
     gtk_label_set_label (self->status_label, _("That device cannot be opened"));
+  else
+    g_signal_emit (self, signals[DEVICE_SELECTED], 0, (guint) kind, end + 1);
 }
 
 static void
@@ -322,6 +331,12 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
   object_class->finalize = natter_call_window_finalize;
   window_class->close_request = natter_call_window_close_request;
 
+  /* A camera or microphone chosen here (and working): the next calls and
+   * Preferences take it too. */
+  signals[DEVICE_SELECTED] =
+    g_signal_new ("device-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/im/natter/Natter/call/natter-call-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, stage);
@@ -397,6 +412,14 @@ natter_call_window_new (NatterCall *call,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
+}
+
+void
+natter_call_window_set_peer_picture (NatterCallWindow *self,
+                                     GdkPaintable     *picture)
+{
+  g_return_if_fail (NATTER_IS_CALL_WINDOW (self));
+  adw_avatar_set_custom_image (self->avatar, picture);
 }
 
 NatterCall *

@@ -23,6 +23,9 @@ G_DECLARE_FINAL_TYPE (NatterCallWindow, natter_call_window, NATTER, CALL_WINDOW,
 NatterCallWindow *natter_call_window_new      (NatterCall       *call,
                                                const char       *peer_name);
 NatterCall       *natter_call_window_get_call (NatterCallWindow *self);
+/* The peer's picture (their portrait) on the avatar; NULL: initials. */
+void              natter_call_window_set_peer_picture (NatterCallWindow *self,
+                                                       GdkPaintable     *picture);
 /* Frames shown so far of the remote video (tests). */
 guint             natter_call_window_get_remote_frames (NatterCallWindow *self);
 
