@@ -513,17 +513,25 @@ trim_thread (gpointer data)
 }
 #endif
 
-/* Loading a large list leaves free pages behind in the store thread's
- * malloc arena (the query's garbage between the objects it keeps): give
- * them back, off the main thread, once the list is in. About 9 MiB of RSS
- * with 10,000 conversations. */
+#ifdef __GLIBC__
+static void
+trim_cb (gpointer data)
+{
+  g_thread_unref (g_thread_new ("natter-trim", trim_thread, NULL));
+}
+#endif
+
+/* Starting (the theme, the list's load and first layout of its rows)
+ * leaves freed heap behind that malloc keeps: give it back once the list
+ * is on screen, off the main thread. About 7 MiB of RSS with 10,000
+ * conversations. */
 static void
 loading_changed_cb (NatterSidebar *self)
 {
   update_page (self);
 #ifdef __GLIBC__
   if (!natter_conversation_list_get_loading (self->conversations))
-    g_thread_unref (g_thread_new ("natter-trim", trim_thread, NULL));
+    g_timeout_add_once (500, trim_cb, NULL);
 #endif
 }
 
