@@ -6,7 +6,11 @@
 #include "natterd-server-private.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 const double natterd_latency_buckets[NATTERD_HISTOGRAM_BUCKETS] = {
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
@@ -103,6 +107,43 @@ resident_bytes (void)
   return (double) resident * (double) sysconf (_SC_PAGESIZE);
 }
 
+/* What malloc handed out and was not freed: unlike the RSS, it goes down
+ * when memory is freed, so a queue that grows shows here at once. */
+static double
+heap_bytes (void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 info = mallinfo2 ();
+
+  return (double) info.uordblks + (double) info.hblkhd;
+#else
+  return 0;
+#endif
+}
+
+static double
+open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n > 0 ? n - 1 : 0;  /* not the directory's own */
+}
+
+static double
+max_fds (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return 0;
+  return limit.rlim_cur == RLIM_INFINITY ? -1 : (double) limit.rlim_cur;
+}
+
 GString *
 natterd_metrics_render (NatterdServer *self)
 {
@@ -160,6 +201,11 @@ natterd_metrics_render (NatterdServer *self)
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
   gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());
+  gauge (out, "natterd_heap_bytes", "Memory allocated and not freed (malloc).", heap_bytes ());
+  gauge (out, "natterd_socket_queued_bytes", "Bytes queued for WebSocket peers, not yet taken by the kernel.",
+         (double) natterd_socket_loop_get_queued (self->sockets));
+  gauge (out, "process_open_fds", "Open file descriptors.", open_fds ());
+  gauge (out, "process_max_fds", "The file descriptor limit (RLIMIT_NOFILE).", max_fds ());
 
   histogram (out, "natterd_publish_latency_seconds", "Publish received to PublishAck sent (durable).",
              &m->publish_latency, natterd_latency_buckets);

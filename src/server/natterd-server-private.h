@@ -28,7 +28,8 @@ struct _NatterdServer
   NatterdStore     *store;
   NatterdDirectory *directory;
   SoupServer       *soup;
-  NatterdSocketLoop *sockets;           /* plain ws://; NULL with TLS */
+  NatterdSocketLoop *sockets;           /* every WebSocket */
+  gboolean          tls;                /* https and wss:// */
   SoupSession      *http;               /* webhooks */
   char             *url;
   char             *public_url;

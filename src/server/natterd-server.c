@@ -321,31 +321,6 @@ refuse_connection (NatterdServer *self)
 }
 
 static void
-on_websocket (SoupServer              *server,
-              SoupServerMessage       *msg,
-              const char              *path,
-              SoupWebsocketConnection *connection,
-              gpointer                 user_data)
-{
-  NatterdServer *self = user_data;
-  NatterdSession *session;
-
-  if (refuse_connection (self))
-    {
-      soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                       "30002 Server busy");
-      return;
-    }
-
-  /* Frames are small and latency matters: no Nagle. */
-  if (soup_server_message_get_socket (msg) != NULL)
-    g_socket_set_option (soup_server_message_get_socket (msg), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-
-  session = natterd_session_new (self, connection);
-  g_hash_table_add (self->sessions, session);
-}
-
-static void
 upgrade_written (SoupServerMessage *msg,
                  gpointer           user_data)
 {
@@ -359,7 +334,7 @@ upgrade_written (SoupServerMessage *msg,
   stream = soup_server_message_steal_connection (msg);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
-  session = natterd_session_new_socket (self, self->sockets, stream, socket, &error);
+  session = natterd_session_new (self, self->sockets, stream, socket, self->tls, &error);
   if (session == NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "upgrade-failed", "error", error->message, NULL);
@@ -369,8 +344,8 @@ upgrade_written (SoupServerMessage *msg,
   g_hash_table_add (self->sessions, session);
 }
 
-/* The WebSocket upgrade for plain connections: libsoup checks and answers
- * the handshake, then natterd-socket.c takes the connection. */
+/* The WebSocket upgrade: libsoup checks and answers the handshake (over
+ * TLS for wss://), then natterd-socket.c takes the connection. */
 static void
 on_ws_request (SoupServer        *server,
                SoupServerMessage *msg,
@@ -394,6 +369,8 @@ on_ws_request (SoupServer        *server,
                                         strlen (error->message));
       return;
     }
+  /* No extension: permessage-deflate would keep a zlib stream per
+   * connection (hundreds of KiB) for frames of a few hundred bytes. */
   if (!soup_websocket_server_process_handshake (msg, NULL, protocols, NULL, NULL))
     return;
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_written), self, 0);
@@ -463,7 +440,8 @@ sweep (gpointer user_data)
     {
       if ((session->state == NATTERD_SESSION_HANDSHAKE && !session->connecting &&
            session->created < connect_deadline) ||
-          (session->state == NATTERD_SESSION_CONNECTED && session->last_frame < idle_deadline))
+          (session->state == NATTERD_SESSION_CONNECTED &&
+           natterd_session_get_last_input (session) < idle_deadline))
         g_ptr_array_add (stale, g_object_ref (session));
     }
 
@@ -624,7 +602,6 @@ natterd_server_listen (NatterdServer  *self,
   g_autoptr(GInetAddress) bound = NULL;
   g_autoptr(GSocket) socket = NULL;
   g_autofree char *host = NULL;
-  char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
   GSList *uris;
   int port = 0;
 
@@ -647,21 +624,11 @@ natterd_server_listen (NatterdServer  *self,
 
   self->soup = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ",
                                 "tls-certificate", certificate, NULL);
-  /* permessage-deflate keeps a zlib stream per connection (hundreds of KiB)
-   * for frames of a few hundred bytes: not worth it. */
-  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  if (certificate == NULL)
-    {
-      self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
-      if (self->sockets == NULL)
-        return FALSE;
-      soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
-    }
-  else
-    {
-      /* TLS streams have no plain descriptor to read: libsoup frames them. */
-      soup_server_add_websocket_handler (self->soup, "/ws", NULL, protocols, on_websocket, self, NULL);
-    }
+  self->tls = certificate != NULL;
+  self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
+  if (self->sockets == NULL)
+    return FALSE;
+  soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   natterd_server_setup_api (self);
   natterd_server_setup_media (self);

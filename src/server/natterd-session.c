@@ -31,7 +31,6 @@ natterd_session_finalize (GObject *object)
 {
   NatterdSession *self = NATTERD_SESSION (object);
 
-  g_clear_object (&self->ws);
   g_clear_pointer (&self->socket, natterd_socket_free);
   g_free (self->device_id);
   g_free (self->platform);
@@ -48,35 +47,22 @@ natterd_session_class_init (NatterdSessionClass *klass)
 static void
 natterd_session_init (NatterdSession *self)
 {
-  self->created = self->last_frame = g_get_monotonic_time ();
+  self->created = g_get_monotonic_time ();
 }
 
 /* ------------------------------------------------------------------ output */
-
-static gboolean
-transport_open (NatterdSession *self)
-{
-  if (self->socket != NULL)
-    return natterd_socket_is_open (self->socket);
-  return soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
-}
 
 static void
 send_bytes (NatterdSession *self,
             GBytes         *bytes)
 {
-  if (self->state == NATTERD_SESSION_CLOSED || !transport_open (self))
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  if (self->state == NATTERD_SESSION_CLOSED || !natterd_socket_is_open (self->socket))
     return;
 
-  if (self->socket != NULL)
-    {
-      gsize size;
-      const guint8 *data = g_bytes_get_data (bytes, &size);
-
-      natterd_socket_send (self->socket, data, size);
-    }
-  else
-    soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+  natterd_socket_send (self->socket, data, size);
   self->server->metrics.frames_out++;
 }
 
@@ -101,16 +87,11 @@ natterd_session_close (NatterdSession *self,
                        gushort         code,
                        const char     *reason)
 {
-  gboolean open = transport_open (self);
-
   if (self->state != NATTERD_SESSION_CLOSED)
     natterd_server_session_closed (self->server, self);
   self->state = NATTERD_SESSION_CLOSED;
 
-  if (open && self->socket != NULL)
-    natterd_socket_close (self->socket, code, reason);
-  else if (open)
-    soup_websocket_connection_close (self->ws, code, reason);
+  natterd_socket_close (self->socket, code, reason);
 }
 
 static void
@@ -199,8 +180,7 @@ natterd_session_send_chatroom_event (NatterdSession *self,
 static gboolean
 over_budget (NatterdSession *self)
 {
-  /* libsoup (TLS) keeps its own queue and has no such limit to meet. */
-  return self->socket != NULL && natterd_socket_get_queued (self->socket) > DELIVERY_BUDGET;
+  return natterd_socket_get_queued (self->socket) > DELIVERY_BUDGET;
 }
 
 /* Inbox seqs have no holes unless entries were pruned (inbox-retention-days). */
@@ -294,6 +274,9 @@ fetch_replay_page (NatterdSession *self)
   read->user_id = self->user->id;
   read->after_seq = self->sent_seq;
   read->limit = REPLAY_PAGE;
+  /* What the socket may queue: a page of big messages is not read whole
+   * only to be dropped and read again. */
+  read->max_bytes = DELIVERY_BUDGET;
   self->replay_in_flight = TRUE;
   natterd_store_read (self->server->store, read);
 }
@@ -458,7 +441,7 @@ typedef struct
 void
 natterd_session_request_started (NatterdSession *self)
 {
-  if (++self->requests == MAX_REQUESTS && self->socket != NULL)
+  if (++self->requests == MAX_REQUESTS)
     {
       natterd_socket_hold (self->socket, TRUE);
       self->server->metrics.connections_held++;
@@ -469,7 +452,7 @@ void
 natterd_session_request_finished (NatterdSession *self)
 {
   g_return_if_fail (self->requests > 0);
-  if (self->requests-- == MAX_REQUESTS / 2 && self->socket != NULL)
+  if (self->requests-- == MAX_REQUESTS / 2)
     natterd_socket_hold (self->socket, FALSE);
 }
 
@@ -651,7 +634,6 @@ handle_message (NatterdSession *self,
   if (self->state == NATTERD_SESSION_CLOSED || self->server->shutting_down)
     return;
 
-  self->last_frame = g_get_monotonic_time ();
   self->server->metrics.frames_in++;
 
   if (!binary)
@@ -727,18 +709,6 @@ handle_message (NatterdSession *self,
 }
 
 static void
-on_message (SoupWebsocketConnection *ws,
-            SoupWebsocketDataType    type,
-            GBytes                  *message,
-            gpointer                 user_data)
-{
-  gsize size;
-  const guint8 *data = g_bytes_get_data (message, &size);
-
-  handle_message (user_data, data, size, type == SOUP_WEBSOCKET_DATA_BINARY);
-}
-
-static void
 transport_closed (NatterdSession *self)
 {
   if (self->state != NATTERD_SESSION_CLOSED)
@@ -747,14 +717,6 @@ transport_closed (NatterdSession *self)
 
   /* The server's reference; pending ops may still hold their own. */
   g_hash_table_remove (self->server->sessions, self);
-}
-
-static void
-on_closed (SoupWebsocketConnection *ws,
-           gpointer                 user_data)
-{
-  g_signal_handlers_disconnect_by_data (ws, user_data);
-  transport_closed (user_data);
 }
 
 static void
@@ -786,35 +748,24 @@ static const NatterdSocketHandlers socket_handlers = {
 };
 
 NatterdSession *
-natterd_session_new_socket (NatterdServer      *server,
-                            NatterdSocketLoop  *loop,
-                            GIOStream          *stream,
-                            GSocket            *socket,
-                            GError            **error)
+natterd_session_new (NatterdServer      *server,
+                     NatterdSocketLoop  *loop,
+                     GIOStream          *stream,
+                     GSocket            *socket,
+                     gboolean            tls,
+                     GError            **error)
 {
   g_autoptr(NatterdSession) self = g_object_new (NATTERD_TYPE_SESSION, NULL);
 
   self->server = server;
-  self->socket = natterd_socket_new (loop, stream, socket, &socket_handlers, self, error);
+  self->socket = natterd_socket_new (loop, stream, socket, tls, &socket_handlers, self, error);
   if (self->socket == NULL)
     return NULL;
   return g_steal_pointer (&self);
 }
 
-NatterdSession *
-natterd_session_new (NatterdServer           *server,
-                     SoupWebsocketConnection *ws)
+gint64
+natterd_session_get_last_input (NatterdSession *self)
 {
-  NatterdSession *self = g_object_new (NATTERD_TYPE_SESSION, NULL);
-
-  self->server = server;
-  self->ws = g_object_ref (ws);
-
-  /* The frame limit is enforced by natter_frame_unpack() with a code the
-   * client understands; libsoup's own limit only stops what is far over. */
-  soup_websocket_connection_set_max_incoming_payload_size (ws, 2 * NATTER_FRAME_MAX_SIZE);
-  g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
-
-  return self;
+  return natterd_socket_get_last_input (self->socket);
 }

@@ -2,9 +2,9 @@
  *
  * Small on purpose (an idle connection must cost little): the user, the
  * device, where delivery stands (sent and acked inbox seq, whether offline
- * replay is still running) and the time of the last frame. Keep-alive and
- * connect timeouts are checked by the server's one sweep timer, not per
- * connection.
+ * replay is still running). Its socket knows when the last frame came.
+ * Keep-alive and connect timeouts are checked by the server's one sweep
+ * timer, not per connection.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -35,15 +35,13 @@ struct _NatterdSession
   GObject                  parent_instance;
 
   NatterdServer           *server;      /* not a ref: the server outlives sessions */
-  SoupWebsocketConnection *ws;          /* TLS: libsoup's WebSocket */
-  NatterdSocket           *socket;      /* otherwise: natterd-socket.c */
+  NatterdSocket           *socket;      /* ws:// and wss:// alike */
   NatterdSessionState      state;
   NatterdUser             *user;
   char                    *device_id;
   char                    *platform;
   gint64                   token_issued;
   gint64                   created;     /* monotonic µs */
-  gint64                   last_frame;  /* monotonic µs */
   guint64                  sent_seq;    /* highest inbox seq sent */
   guint64                  acked_seq;
   guint64                  saved_acked_seq;
@@ -55,12 +53,14 @@ struct _NatterdSession
 };
 
 NatterdSession *natterd_session_new          (NatterdServer           *server,
-                                              SoupWebsocketConnection *ws);
-NatterdSession *natterd_session_new_socket   (NatterdServer           *server,
                                               NatterdSocketLoop       *loop,
                                               GIOStream               *stream,
                                               GSocket                 *socket,
+                                              gboolean                 tls,
                                               GError                 **error);
+/* Monotonic µs of the last frame from the client, WebSocket pings
+ * included: the keep-alive counts any of them. */
+gint64          natterd_session_get_last_input (NatterdSession        *self);
 void            natterd_session_send_frame   (NatterdSession          *self,
                                               const NatterFrame      *frame);
 void            natterd_session_close        (NatterdSession          *self,

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
-/* Reads per connection and iteration: one fast sender cannot starve the
- * others (epoll is level-triggered, the rest is read next time). */
-#define MAX_READS 4
+/* Bytes read per connection and iteration: one fast sender cannot starve
+ * the others (epoll is level-triggered, the rest is read next time). */
+#define MAX_READ_BYTES (4 * READ_CHUNK)
 #define MAX_EVENTS 256
 /* Back-pressure: past OUTPUT_HIGH bytes not yet taken by the kernel, nothing
  * more is read from the peer (its requests wait in TCP) until what is queued
@@ -39,7 +39,10 @@ enum {
 struct _NatterdSocket
 {
   NatterdSocketLoop           *loop;
-  GIOStream                   *stream;       /* keeps the descriptor */
+  GIOStream                   *stream;       /* what libsoup handed over */
+  GSocket                     *socket;       /* its descriptor */
+  GPollableInputStream        *tls_in;       /* TLS: the stream's sides, */
+  GPollableOutputStream       *tls_out;      /* NULL on plain TCP */
   int                          fd;
   const NatterdSocketHandlers *handlers;
   gpointer                     user_data;
@@ -49,6 +52,7 @@ struct _NatterdSocket
   GByteArray                  *out;          /* not yet written, NULL when none */
   gsize                        out_offset;   /* written part of out */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
+  gint64                       last_input;   /* monotonic µs of the last frame */
   gushort                      close_code;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        want_out : 1; /* EPOLLOUT registered */
@@ -74,10 +78,78 @@ struct _NatterdSocketLoop
   GPtrArray  *graveyard;     /* NatterdSocket freed while in use */
   GHashTable *closing;       /* NatterdSocket waiting for the peer's close */
   guint8     *scratch;
+  gint64      now;           /* monotonic µs at the start of the dispatch */
+  gsize       queued;        /* bytes in every out */
   gboolean    dispatching;
 };
 
 static void finish (NatterdSocket *self, gushort code);
+
+/* --------------------------------------------------------------- transport */
+
+/* Plain TCP is read and written with recv()/send() on the descriptor; TLS
+ * goes through the GTlsConnection's pollable streams without blocking, the
+ * same epoll set telling when the descriptor under it is ready. Both return
+ * what recv()/send() would: bytes, 0 at the end, -1 with errno (EAGAIN
+ * when the peer or the kernel is not ready). */
+static int
+tls_errno (GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return EAGAIN;
+  /* Most clients end with a TCP close, not a TLS close_notify. */
+  if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_EOF) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    return 0;
+  return ECONNRESET;
+}
+
+static gssize
+transport_read (NatterdSocket *self,
+                guint8        *buffer,
+                gsize          size)
+{
+  GError *error = NULL;
+  gssize n;
+  int saved;
+
+  if (self->tls_in == NULL)
+    return recv (self->fd, buffer, size, MSG_DONTWAIT);
+
+  n = g_pollable_input_stream_read_nonblocking (self->tls_in, buffer, size, NULL, &error);
+  if (n >= 0)
+    return n;
+  saved = tls_errno (error);
+  g_error_free (error);
+  if (saved == 0)
+    return 0;
+  errno = saved;
+  return -1;
+}
+
+static gssize
+transport_write (NatterdSocket *self,
+                 const guint8  *data,
+                 gsize          length)
+{
+  GError *error = NULL;
+  gssize n;
+  int saved;
+
+  if (self->tls_out == NULL)
+    return send (self->fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+  /* After a WOULD_BLOCK GnuTLS keeps the record it began and takes the
+   * same bytes again: out is only ever appended to, so they are. */
+  n = g_pollable_output_stream_write_nonblocking (self->tls_out, data, length, NULL, &error);
+  if (n >= 0)
+    return n;
+  saved = tls_errno (error);
+  g_error_free (error);
+  errno = saved != 0 ? saved : EPIPE;
+  return -1;
+}
 
 /* ------------------------------------------------------------------ output */
 
@@ -111,8 +183,7 @@ flush (NatterdSocket *self)
 
   while (self->out != NULL && written < self->out->len)
     {
-      gssize n = send (self->fd, self->out->data + written, self->out->len - written,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      gssize n = transport_write (self, self->out->data + written, self->out->len - written);
 
       if (n < 0)
         {
@@ -128,6 +199,7 @@ flush (NatterdSocket *self)
 
   if (self->out == NULL)
     return;
+  self->loop->queued -= written - self->out_offset;
   self->out_offset = written;
   if (self->out_offset == self->out->len)
     {
@@ -184,10 +256,12 @@ queue_frame (NatterdSocket *self,
     self->out = g_byte_array_sized_new (header_length + (guint) length);
   g_byte_array_append (self->out, header, header_length);
   g_byte_array_append (self->out, data, (guint) length);
+  self->loop->queued += header_length + length;
 
   if (queued (self) > MAX_OUTPUT)
     {
       /* Not reading what we send: let it go rather than grow forever. */
+      self->loop->queued -= queued (self);
       g_clear_pointer (&self->out, g_byte_array_unref);
       self->out_offset = 0;
       finish (self, 1008);
@@ -279,6 +353,13 @@ deliver (NatterdSocket *self,
 {
   if (self->closed || self->dead || self->close_sent != 0)
     return;
+  /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection
+   * with 1007, whatever the endpoint does with valid text. */
+  if (opcode == OP_TEXT && !g_utf8_validate_len ((const char *) payload, length, NULL))
+    {
+      protocol_error (self, 1007, "Text message is not UTF-8");
+      return;
+    }
   self->handlers->message (self->user_data, payload, length, opcode == OP_BINARY);
 }
 
@@ -349,6 +430,9 @@ parse_frame (NatterdSocket *self,
     }
   if (available < header + 4 + length)
     return 0;
+
+  /* Any frame is a sign of life, control frames included. */
+  self->last_input = self->loop->now;
 
   mask = data + header;
   payload = mask + 4;
@@ -477,18 +561,18 @@ static void
 read_input (NatterdSocket *self)
 {
   guint8 *scratch = self->loop->scratch;
+  gsize total = 0;
 
-  for (guint reads = 0; reads < MAX_READS && !self->closed && !self->dead && !self->paused && !self->held;
-       reads++)
+  while (total < MAX_READ_BYTES && !self->closed && !self->dead && !self->paused && !self->held)
     {
-      gssize n = recv (self->fd, scratch, READ_CHUNK, MSG_DONTWAIT);
+      gssize n = transport_read (self, scratch, READ_CHUNK);
 
       if (n < 0)
         {
           if (errno == EINTR)
             continue;
           if (errno != EAGAIN && errno != EWOULDBLOCK)
-            finish (self, 1006);
+            finish (self, self->close_sent != 0 ? self->close_code : 1006);
           return;
         }
       if (n == 0)
@@ -497,6 +581,7 @@ read_input (NatterdSocket *self)
           finish (self, self->close_sent != 0 ? self->close_code : 1006);
           return;
         }
+      total += (gsize) n;
 
       if (self->discard)
         continue;  /* until EOF */
@@ -513,7 +598,9 @@ read_input (NatterdSocket *self)
       if (!self->closed && !self->dead && queued (self) > OUTPUT_HIGH)
         update_events (self, self->want_out, TRUE);
 
-      if (n < READ_CHUNK)
+      /* A short read emptied the kernel's buffer. Over TLS every read
+       * is one record at most: read on until there is nothing. */
+      if (self->tls_in == NULL && n < READ_CHUNK)
         return;
     }
 }
@@ -528,13 +615,19 @@ release (NatterdSocket *self)
       epoll_ctl (self->loop->epfd, EPOLL_CTL_DEL, self->fd, NULL);
       self->fd = -1;
     }
-  if (self->stream != NULL)
+  if (self->socket != NULL)
     {
-      g_io_stream_close (self->stream, NULL, NULL);
-      g_clear_object (&self->stream);
+      /* Closing the descriptor itself: closing a TLS stream would send
+       * close_notify, and block on a peer that does not read. */
+      g_socket_close (self->socket, NULL);
+      g_clear_object (&self->socket);
     }
+  self->tls_in = NULL;
+  self->tls_out = NULL;
+  g_clear_object (&self->stream);
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
+  self->loop->queued -= queued (self);
   g_clear_pointer (&self->out, g_byte_array_unref);
   self->out_offset = 0;
   g_hash_table_remove (self->loop->closing, self);
@@ -586,35 +679,53 @@ NatterdSocket *
 natterd_socket_new (NatterdSocketLoop           *loop,
                     GIOStream                   *stream,
                     GSocket                     *socket,
+                    gboolean                     tls,
                     const NatterdSocketHandlers *handlers,
                     gpointer                     user_data,
                     GError                     **error)
 {
-  NatterdSocket *self = g_new0 (NatterdSocket, 1);
+  NatterdSocket *self;
   GInputStream *input = g_io_stream_get_input_stream (stream);
+  GOutputStream *output = g_io_stream_get_output_stream (stream);
   struct epoll_event event = { 0 };
+  gsize total = 0;
 
+  if (!G_IS_POLLABLE_INPUT_STREAM (input) || (tls && !G_IS_POLLABLE_OUTPUT_STREAM (output)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "The connection cannot be read without blocking");
+      return NULL;
+    }
+
+  self = g_new0 (NatterdSocket, 1);
   self->loop = loop;
   self->stream = g_object_ref (stream);
+  self->socket = g_object_ref (socket);
   self->fd = g_socket_get_fd (socket);
   self->handlers = handlers;
   self->user_data = user_data;
+  self->last_input = g_get_monotonic_time ();
+  if (tls)
+    {
+      self->tls_in = G_POLLABLE_INPUT_STREAM (input);
+      self->tls_out = G_POLLABLE_OUTPUT_STREAM (output);
+    }
 
   g_socket_set_blocking (socket, FALSE);
 
-  /* libsoup may have read past the upgrade request. */
-  if (G_IS_POLLABLE_INPUT_STREAM (input))
+  /* libsoup may have read past the upgrade request (and over TLS, GnuTLS
+   * past what the kernel still holds): take what it has. Reading stops at
+   * a bound; the rest is in the kernel, which epoll reports. */
+  while (total < MAX_READ_BYTES)
     {
-      for (;;)
-        {
-          gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input),
-                                                               loop->scratch, READ_CHUNK, NULL, NULL);
-          if (n <= 0)
-            break;
-          if (self->in == NULL)
-            self->in = g_byte_array_new ();
-          g_byte_array_append (self->in, loop->scratch, (guint) n);
-        }
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input),
+                                                           loop->scratch, READ_CHUNK, NULL, NULL);
+      if (n <= 0)
+        break;
+      if (self->in == NULL)
+        self->in = g_byte_array_new ();
+      g_byte_array_append (self->in, loop->scratch, (guint) n);
+      total += (gsize) n;
     }
 
   event.events = EPOLLIN;
@@ -625,6 +736,7 @@ natterd_socket_new (NatterdSocketLoop           *loop,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
       g_clear_pointer (&self->in, g_byte_array_unref);
+      g_object_unref (self->socket);
       g_object_unref (self->stream);
       g_free (self);
       return NULL;
@@ -639,6 +751,12 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   else
     g_clear_pointer (&self->in, g_byte_array_unref);
   return self;
+}
+
+gint64
+natterd_socket_get_last_input (NatterdSocket *self)
+{
+  return self->last_input;
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -676,6 +794,7 @@ loop_dispatch (GSource     *source,
   int n;
 
   loop->dispatching = TRUE;
+  loop->now = now;
 
   n = epoll_wait (loop->epfd, events, MAX_EVENTS, 0);
   for (int i = 0; i < n; i++)
@@ -814,6 +933,12 @@ natterd_socket_loop_new (gsize    max_message,
   g_source_set_static_name (&loop->source, "natterd sockets");
   g_source_attach (&loop->source, NULL);
   return loop;
+}
+
+gsize
+natterd_socket_loop_get_queued (NatterdSocketLoop *loop)
+{
+  return loop->queued;
 }
 
 void

@@ -15,8 +15,11 @@
  * and a peer that still lets 8 MiB pile up is dropped (1008). Reads are
  * capped per iteration so one fast peer cannot starve the others.
  *
- * libsoup still answers the HTTP upgrade (and TLS connections keep using
- * SoupWebsocketConnection).
+ * TLS connections get the same framing and the same bounds: their bytes
+ * go through the GTlsConnection's pollable streams (never blocking), and
+ * the descriptor under it sits in the same epoll set.
+ *
+ * libsoup still answers the HTTP upgrade (and the TLS handshake).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -49,12 +52,16 @@ typedef struct
 NatterdSocketLoop *natterd_socket_loop_new  (gsize                        max_message,
                                              GError                     **error);
 void               natterd_socket_loop_free (NatterdSocketLoop           *loop);
+/* Bytes queued on every connection, not yet taken by the kernel. */
+gsize              natterd_socket_loop_get_queued (NatterdSocketLoop     *loop);
 
-/* Takes over @stream (stolen from libsoup after the 101 response); bytes
- * already buffered in it are processed first. */
+/* Takes over @stream (stolen from libsoup after the 101 response), whose
+ * descriptor is @socket's; @tls: @stream is a TLS connection over it.
+ * Bytes already buffered in it are processed first. */
 NatterdSocket     *natterd_socket_new       (NatterdSocketLoop           *loop,
                                              GIOStream                   *stream,
                                              GSocket                     *socket,
+                                             gboolean                     tls,
                                              const NatterdSocketHandlers *handlers,
                                              gpointer                     user_data,
                                              GError                     **error);
@@ -73,6 +80,8 @@ void               natterd_socket_hold       (NatterdSocket              *self,
 /* Bytes queued and not yet taken by the kernel: a sender of bulk traffic
  * (offline replay) waits for the drained handler past a budget. */
 gsize              natterd_socket_get_queued (NatterdSocket              *self);
+/* Monotonic µs when the last frame (of any kind: pings too) arrived. */
+gint64             natterd_socket_get_last_input (NatterdSocket          *self);
 /* Closes at once if still open; no handler runs afterwards. */
 void               natterd_socket_free      (NatterdSocket               *self);
 

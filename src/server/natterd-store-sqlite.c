@@ -1301,14 +1301,24 @@ natterd_store_sqlite_read (NatterdStore  *store,
       sqlite3_bind_int64 (stmt, 1, read->user_id);
       sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) read->after_seq);
       sqlite3_bind_int (stmt, 3, (int) read->limit);
-      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        {
-          NatterdInboxEntry *entry = g_new0 (NatterdInboxEntry, 1);
+      {
+        gsize bytes = 0;
 
-          entry->seq = (guint64) sqlite3_column_int64 (stmt, 0);
-          read_message (stmt, 1, &entry->message);
-          g_ptr_array_add (read->entries, entry);
-        }
+        while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+          {
+            NatterdInboxEntry *entry = g_new0 (NatterdInboxEntry, 1);
+
+            entry->seq = (guint64) sqlite3_column_int64 (stmt, 0);
+            read_message (stmt, 1, &entry->message);
+            g_ptr_array_add (read->entries, entry);
+            bytes += entry->message.content != NULL ? strlen (entry->message.content) : 0;
+            if (read->max_bytes > 0 && bytes >= read->max_bytes)
+              {
+                rc = SQLITE_DONE;  /* the page is full; the rest next time */
+                break;
+              }
+          }
+      }
       return finish_rows (self->reader_db, stmt, rc, error);
 
     case NATTERD_READ_HISTORY:

@@ -348,6 +348,7 @@ struct _NatterdRead
   char    *channel;
   gint64   before_time;
   guint    limit;
+  gsize    max_bytes;           /* REPLAY: the page ends past this much content (0: no bound) */
   GArray  *types;               /* int conversation types, empty = all */
   /* conversation list cursor: the last row of the previous page */
   gboolean has_cursor;

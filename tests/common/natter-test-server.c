@@ -145,20 +145,49 @@ start (NatterTestServer *self)
                                      g_object_ref (G_INPUT_STREAM (lines)));
 }
 
-NatterTestServer *
-natter_test_server_new_full (const char         *config,
-                             const char * const *create_app_args)
+/* A self-signed certificate for 127.0.0.1 (EC: made at once, unlike RSA);
+ * returns the config lines that use it. */
+static char *
+make_certificate (const char *dir)
+{
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = make_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                           G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) openssl = NULL;
+  g_autoptr(GError) error = NULL;
+
+  openssl = g_subprocess_launcher_spawn (launcher, &error, "openssl", "req", "-x509",
+                                         "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                         "-keyout", key, "-out", cert, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (openssl, NULL, &error);
+  g_assert_no_error (error);
+  return g_strdup_printf ("\n[server]\ntls-cert=%s\ntls-key=%s\n", cert, key);
+}
+
+static NatterTestServer *
+server_new (const char         *config,
+            const char * const *create_app_args,
+            gboolean            tls)
 {
   NatterTestServer *self = g_new0 (NatterTestServer, 1);
   g_autoptr(GError) error = NULL;
+  g_autofree char *tls_config = NULL;
+  g_autofree char *text = NULL;
 
   self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
   g_assert_no_error (error);
 
-  if (config != NULL)
+  /* Groups named twice in a key file are merged. */
+  if (tls)
+    tls_config = make_certificate (self->data_dir);
+  text = g_strconcat (config != NULL ? config : "", tls_config, NULL);
+  if (*text != '\0')
     {
       self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
-      g_file_set_contents (self->config_path, config, -1, &error);
+      g_file_set_contents (self->config_path, text, -1, &error);
       g_assert_no_error (error);
     }
 
@@ -166,6 +195,23 @@ natter_test_server_new_full (const char         *config,
   create_app (self, create_app_args);
   start (self);
 
+  return self;
+}
+
+NatterTestServer *
+natter_test_server_new_full (const char         *config,
+                             const char * const *create_app_args)
+{
+  return server_new (config, create_app_args, FALSE);
+}
+
+NatterTestServer *
+natter_test_server_new_tls (const char         *config,
+                            const char * const *create_app_args)
+{
+  NatterTestServer *self = server_new (config, create_app_args, TRUE);
+
+  g_assert_true (g_str_has_prefix (self->url, "https://"));
   return self;
 }
 
@@ -406,14 +452,55 @@ natter_test_server_get_metric (NatterTestServer *self,
   g_autoptr(SoupSession) session = soup_session_new ();
   g_autofree char *url = g_strdup_printf ("%s/metrics", natter_test_server_get_url (self));
   g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
-  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_autoptr(GBytes) body = NULL;
   g_autofree char *text = NULL;
   g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
   const char *at;
 
+  g_signal_connect (message, "accept-certificate", G_CALLBACK (accept_test_certificate), NULL);
+  body = soup_session_send_and_read (session, message, NULL, NULL);
   g_assert_nonnull (body);
   text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   at = strstr (text, prefix);
   g_assert_nonnull (at);
   return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
+}
+
+/* /proc/PID/status, in bytes. */
+static guint64
+status_bytes (NatterTestServer *self,
+              const char       *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) natter_test_server_get_pid (self));
+  g_autofree char *text = NULL;
+  g_autofree char *prefix = g_strdup_printf ("\n%s:", field);
+  const char *at;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  at = strstr (text, prefix);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (prefix), NULL, 10) * 1024;
+}
+
+guint64
+natter_test_server_get_rss (NatterTestServer *self)
+{
+  return status_bytes (self, "VmRSS");
+}
+
+guint64
+natter_test_server_get_peak_rss (NatterTestServer *self)
+{
+  return status_bytes (self, "VmHWM");
+}
+
+void
+natter_test_server_reset_peak_rss (NatterTestServer *self)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/clear_refs", (int) natter_test_server_get_pid (self));
+  g_autoptr(GError) error = NULL;
+
+  /* "5" resets the peak to the current RSS (proc(5)). */
+  g_file_set_contents_full (path, "5", 1, G_FILE_SET_CONTENTS_NONE, 0, &error);
+  g_assert_no_error (error);
 }

@@ -23,6 +23,10 @@ typedef struct _NatterTestServer NatterTestServer;
 NatterTestServer *natter_test_server_new          (void);
 NatterTestServer *natter_test_server_new_full     (const char         *config,
                                                    const char * const *create_app_args);
+/* The same over TLS (https, wss) with a self-signed certificate made for
+ * the test; the helpers here and natter-test-client accept it. */
+NatterTestServer *natter_test_server_new_tls      (const char         *config,
+                                                   const char * const *create_app_args);
 
 const char       *natter_test_server_get_url      (NatterTestServer   *self);
 guint16           natter_test_server_get_port     (NatterTestServer   *self);
@@ -42,6 +46,11 @@ JsonObject       *natter_test_server_api          (NatterTestServer   *self,
  * asserts it is there. */
 guint64           natter_test_server_get_metric   (NatterTestServer   *self,
                                                    const char         *name);
+/* natterd's resident memory now and at its peak (bytes); the peak can be
+ * reset to now, so a test measures what one phase costs. */
+guint64           natter_test_server_get_rss      (NatterTestServer   *self);
+guint64           natter_test_server_get_peak_rss (NatterTestServer   *self);
+void              natter_test_server_reset_peak_rss (NatterTestServer *self);
 /* user/getToken; asserts success. */
 char             *natter_test_server_get_token    (NatterTestServer   *self,
                                                    const char         *user_id);

@@ -1,6 +1,7 @@
 /* test-websocket.c — natterd's own WebSocket framing (natterd-socket.c),
- * spoken byte by byte over a plain TCP socket: masking, fragmentation,
- * control frames, the close handshake, protocol errors
+ * spoken byte by byte over TCP (and over TLS, for wss://): masking,
+ * fragmentation, control frames, the close handshake, protocol errors,
+ * back-pressure and bounded memory
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,9 +14,45 @@
 typedef struct
 {
   GSocketConnection *connection;
+  GIOStream         *tls;          /* over connection, for https servers */
   GInputStream      *in;
   GOutputStream     *out;
 } Raw;
+
+/* Only ever our own natterd on loopback, with the test's certificate. */
+static gboolean
+accept_test_certificate (GTlsConnection       *connection,
+                         GTlsCertificate      *certificate,
+                         GTlsCertificateFlags  errors,
+                         gpointer              user_data)
+{
+  return TRUE;
+}
+
+static NatterTestServer *
+new_server (gboolean            tls,
+            const char         *config,
+            const char * const *create_app_args)
+{
+  return tls ? natter_test_server_new_tls (config, create_app_args) :
+               natter_test_server_new_full (config, create_app_args);
+}
+
+/* What natterd may hold for one connection, whatever its peer does: its
+ * bounded queues and buffers, and slack for the allocator. libsoup's
+ * WebSocket (which wss:// used to go through) held everything. */
+#define MEMORY_BOUND (12 * 1024 * 1024)
+
+static void
+assert_memory_bounded (NatterTestServer *server,
+                       guint64           before)
+{
+  guint64 peak = natter_test_server_get_peak_rss (server);
+
+  g_test_message ("natterd peak RSS %" G_GUINT64_FORMAT " KiB over %" G_GUINT64_FORMAT " KiB",
+                  (peak - MIN (peak, before)) / 1024, before / 1024);
+  g_assert_cmpuint (peak, <, before + MEMORY_BOUND);
+}
 
 static void
 raw_write (Raw          *raw,
@@ -55,8 +92,19 @@ raw_open (NatterTestServer *server)
   raw->connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
                                                       NULL, &error);
   g_assert_no_error (error);
-  raw->in = g_io_stream_get_input_stream (G_IO_STREAM (raw->connection));
-  raw->out = g_io_stream_get_output_stream (G_IO_STREAM (raw->connection));
+  if (g_str_has_prefix (natter_test_server_get_url (server), "https:"))
+    {
+      g_autoptr(GSocketConnectable) identity = g_network_address_new ("127.0.0.1",
+                                                                       natter_test_server_get_port (server));
+
+      raw->tls = g_tls_client_connection_new (G_IO_STREAM (raw->connection), identity, &error);
+      g_assert_no_error (error);
+      g_signal_connect (raw->tls, "accept-certificate", G_CALLBACK (accept_test_certificate), NULL);
+      g_tls_connection_handshake (G_TLS_CONNECTION (raw->tls), NULL, &error);
+      g_assert_no_error (error);
+    }
+  raw->in = g_io_stream_get_input_stream (raw->tls != NULL ? raw->tls : G_IO_STREAM (raw->connection));
+  raw->out = g_io_stream_get_output_stream (raw->tls != NULL ? raw->tls : G_IO_STREAM (raw->connection));
 
   request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -77,10 +125,13 @@ raw_open (NatterTestServer *server)
   return raw;
 }
 
+/* Closes TCP at once (over TLS too, as most clients do: no close_notify
+ * that could wait for a server not reading). */
 static void
 raw_free (Raw *raw)
 {
   g_io_stream_close (G_IO_STREAM (raw->connection), NULL, NULL);
+  g_clear_object (&raw->tls);
   g_object_unref (raw->connection);
   g_free (raw);
 }
@@ -158,6 +209,49 @@ connect_frame (NatterTestServer *server,
   frame.body_case = NATTER__FRAME__BODY_CONNECT;
   frame.connect = &connect;
   return natter_frame_encode (&frame, NULL);
+}
+
+/* Reads one binary frame of natterd's and decodes it; asserts its kind. */
+static NatterFrame *
+read_server_frame (Raw                     *raw,
+                   Natter__Frame__BodyCase  body)
+{
+  g_autoptr(GByteArray) payload = NULL;
+  NatterFrame *frame;
+
+  g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
+  frame = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
+  g_assert_nonnull (frame);
+  g_assert_cmpint (frame->body_case, ==, body);
+  return frame;
+}
+
+static void
+send_client_frame (Raw               *raw,
+                   const NatterFrame *frame)
+{
+  g_autoptr(GBytes) bytes = natter_frame_encode (frame, NULL);
+  gsize length;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+
+  send_frame (raw, 0x82, data, length, TRUE);
+}
+
+/* Connects as @user_id (device "raw"); asserts natterd accepts. */
+static void
+raw_connect (Raw              *raw,
+             NatterTestServer *server,
+             const char       *user_id)
+{
+  g_autofree char *token = natter_test_server_get_token (server, user_id);
+  g_autoptr(GBytes) connect = connect_frame (server, token);
+  g_autoptr(NatterFrame) ack = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (connect, &size);
+
+  send_frame (raw, 0x82, data, size, TRUE);
+  ack = read_server_frame (raw, NATTER__FRAME__BODY_CONNECT_ACK);
+  g_assert_cmpint (ack->connect_ack->code, ==, 0);
 }
 
 static void
@@ -341,15 +435,20 @@ write_pings (gpointer data)
  * instead of buffering them until the connection has to be dropped, and the
  * client gets every answer once it reads. */
 static void
-test_back_pressure (void)
+test_back_pressure (gconstpointer data)
 {
-  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestServer) server = new_server (GPOINTER_TO_INT (data), NULL, NULL);
   Raw *raw = raw_open (server);
   /* ~38 MB of pongs: more than the kernel's buffers and than natterd
    * would ever hold for one peer. */
   PingWriter writer = { raw, 300000 };
-  GThread *thread = g_thread_new ("pings", write_pings, &writer);
+  GThread *thread = NULL;
   g_autoptr(NatterTestClient) other = NULL;
+  guint64 before;
+
+  natter_test_server_reset_peak_rss (server);
+  before = natter_test_server_get_rss (server);
+  thread = g_thread_new ("pings", write_pings, &writer);
 
   /* Not reading yet; the server keeps serving others meanwhile. */
   g_usleep (2 * G_USEC_PER_SEC);
@@ -364,6 +463,7 @@ test_back_pressure (void)
       g_assert_cmpuint (payload->len, ==, 125);
     }
   g_thread_join (thread);
+  assert_memory_bounded (server, before);
   raw_free (raw);
 }
 
@@ -436,14 +536,19 @@ test_max_connections (void)
 }
 
 /* A connected client that stops talking is closed after two missed pings
- * (plus 10 s of slack); one that pings stays. */
+ * (plus 10 s of slack); one that pings stays, with natter Pings or with
+ * WebSocket ping frames alone (RFC 6455 keep-alive). */
 static void
 test_keepalive (void)
 {
   g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[server]\nping-interval=1\n", NULL);
   g_autoptr(NatterTestClient) quiet = natter_test_client_new_user (server, "alice", "a1");
   g_autoptr(NatterTestClient) talker = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(GByteArray) payload = NULL;
+  Raw *pinger = raw_open (server);
   gint64 start = g_get_monotonic_time ();
+
+  raw_connect (pinger, server, "carol");
 
   while (natter_test_client_is_open (quiet) && g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC)
     {
@@ -455,6 +560,11 @@ test_keepalive (void)
       frame.ping = &ping;
       natter_test_client_send (talker, &frame);
       natter_frame_free (natter_test_client_expect (talker, NATTER__FRAME__BODY_PONG, 2000));
+
+      send_frame (pinger, 0x89, (const guint8 *) "alive", 5, TRUE);
+      g_assert_cmpint (read_frame (pinger, &payload), ==, 0xA);
+      g_clear_pointer (&payload, g_byte_array_unref);
+
       natter_test_wait (never, NULL, 500);
     }
 
@@ -464,6 +574,11 @@ test_keepalive (void)
   /* Not before two intervals and the slack. */
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 11 * G_USEC_PER_SEC);
   g_assert_true (natter_test_client_is_open (talker));
+
+  /* Still connected: a ping is answered, not a close frame. */
+  send_frame (pinger, 0x89, (const guint8 *) "still", 5, TRUE);
+  g_assert_cmpint (read_frame (pinger, &payload), ==, 0xA);
+  raw_free (pinger);
 }
 
 static guint
@@ -497,9 +612,9 @@ fds_at_most (gpointer data)
  * close handshake, gone with pongs unread, the upgrade and nothing more)
  * leave no descriptor behind. */
 static void
-test_no_fd_leak (void)
+test_no_fd_leak (gconstpointer tls)
 {
-  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestServer) server = new_server (GPOINTER_TO_INT (tls), NULL, NULL);
   g_autofree char *token = natter_test_server_get_token (server, "alice");
   g_autoptr(GBytes) connect = connect_frame (server, token);
   GPid pid = natter_test_server_get_pid (server);
@@ -558,22 +673,15 @@ test_no_fd_leak (void)
  * reading it while 256 wait for their commit (its queues stay short), then
  * reads on, and every publish is acked once, in order. */
 static void
-test_pipelined_requests (void)
+test_pipelined_requests (gconstpointer tls)
 {
   const char * const args[] = { "--app-setting", "send-rate=0", NULL };
-  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
-  g_autofree char *token = natter_test_server_get_token (server, "alice");
-  g_autoptr(GBytes) connect = connect_frame (server, token);
-  g_autoptr(GByteArray) payload = NULL;
+  g_autoptr(NatterTestServer) server = new_server (GPOINTER_TO_INT (tls), NULL, args);
   g_autoptr(GByteArray) burst = g_byte_array_new ();
   const guint n = 1000;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (connect, &size);
   Raw *raw = raw_open (server);
 
-  send_frame (raw, 0x82, data, size, TRUE);
-  g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
-  g_clear_pointer (&payload, g_byte_array_unref);
+  raw_connect (raw, server, "alice");
 
   for (guint i = 0; i < n; i++)
     {
@@ -605,18 +713,152 @@ test_pipelined_requests (void)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(NatterFrame) ack = NULL;
+      g_autoptr(NatterFrame) ack = read_server_frame (raw, NATTER__FRAME__BODY_PUBLISH_ACK);
       g_autofree char *id = g_strdup_printf ("m%u", i);
 
-      g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
-      ack = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
-      g_clear_pointer (&payload, g_byte_array_unref);
-      g_assert_nonnull (ack);
-      g_assert_cmpint (ack->body_case, ==, NATTER__FRAME__BODY_PUBLISH_ACK);
       g_assert_cmpstr (ack->publish_ack->client_msg_id, ==, id);
       g_assert_cmpint (ack->publish_ack->code, ==, 0);
     }
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_connections_held_total"), >=, 1);
+  raw_free (raw);
+}
+
+/* RFC 6455 8.1: a text message that is not UTF-8 fails the connection
+ * with 1007 (invalid data); valid text is only the wrong kind for
+ * natter.v1, 1003. Fragmented text is judged as a whole. */
+static void
+test_text_frames (gconstpointer data)
+{
+  g_autoptr(NatterTestServer) server = new_server (GPOINTER_TO_INT (data), NULL, NULL);
+  struct {
+    const char *first;
+    const char *rest;   /* a continuation frame, or NULL */
+    int code;
+  } cases[] = {
+    { "hello", NULL, 1003 },
+    { "\xe4\xbd\xa0\xe5\xa5\xbd", NULL, 1003 },       /* 你好 */
+    { "bad \xc3\x28", NULL, 1007 },
+    { "\xed\xa0\x80", NULL, 1007 },                    /* a UTF-16 surrogate */
+    { "\xe4\xbd", "\xa0", 1003 },                       /* 你, split across fragments */
+    { "\xe4\xbd", "\x28", 1007 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Raw *raw = raw_open (server);
+      g_autoptr(GByteArray) payload = NULL;
+
+      if (cases[i].rest == NULL)
+        send_frame (raw, 0x81, (const guint8 *) cases[i].first, strlen (cases[i].first), TRUE);
+      else
+        {
+          send_frame (raw, 0x01, (const guint8 *) cases[i].first, strlen (cases[i].first), TRUE);
+          send_frame (raw, 0x80, (const guint8 *) cases[i].rest, strlen (cases[i].rest), TRUE);
+        }
+      g_assert_cmpint (read_frame (raw, &payload), ==, 0x8);
+      g_assert_cmpuint (payload->len, >=, 2);
+      g_assert_cmpint (payload->data[0] << 8 | payload->data[1], ==, cases[i].code);
+      raw_free (raw);
+    }
+
+  /* Still serving. */
+  {
+    g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+    g_assert_true (natter_test_client_is_open (bob));
+  }
+}
+
+#define SLOW_READER_MESSAGES 300
+
+static void
+send_big_messages (NatterTestClient *sender,
+                   const char       *target,
+                   guint             n)
+{
+  g_autofree char *filler = g_strnfill (100 * 1000, 'x');
+  g_autofree char *last = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+
+      g_free (last);
+      last = natter_test_client_publish (sender, 1, target, "RC:TxtMsg", content);
+      /* A few in flight: what the sender costs stays small. */
+      if (i % 5 == 4 || i + 1 == n)
+        {
+          g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (sender, last);
+          g_assert_cmpint (ack->publish_ack->code, ==, 0);
+        }
+    }
+}
+
+static gboolean
+got_all (gpointer data)
+{
+  return natter_test_client_get_last_seq (data) >= SLOW_READER_MESSAGES;
+}
+
+/* A connected client that stops reading while 30 MB of messages come for
+ * it: natterd keeps about a MiB queued for it (not the whole delivery
+ * window), catches up from the store once it reads again, and the client
+ * gets every message, in order, without being dropped. */
+static void
+test_slow_reader (gconstpointer data)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = new_server (GPOINTER_TO_INT (data), NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  guint64 before, heap_before, heap;
+  Raw *raw;
+
+  /* First the same traffic to carol, who reads it all: SQLite's page
+   * caches are as full as they get before memory is measured. */
+  send_big_messages (alice, "carol", SLOW_READER_MESSAGES);
+  {
+    g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+
+    g_assert_true (natter_test_wait (got_all, carol, 30000));
+  }
+
+  raw = raw_open (server);
+  raw_connect (raw, server, "bob");
+
+  natter_test_server_reset_peak_rss (server);
+  before = natter_test_server_get_rss (server);
+  heap_before = natter_test_server_get_metric (server, "natterd_heap_bytes");
+
+  /* bob reads nothing meanwhile: what natterd keeps for him is what the
+   * kernel does not hold, about a MiB, not 30 MB. (The heap shows it
+   * even where freed memory is reused, which the RSS hides.) */
+  send_big_messages (alice, "bob", SLOW_READER_MESSAGES);
+  heap = natter_test_server_get_metric (server, "natterd_heap_bytes");
+  g_test_message ("natterd heap %" G_GUINT64_FORMAT " KiB over %" G_GUINT64_FORMAT " KiB with bob not reading",
+                  (heap - MIN (heap, heap_before)) / 1024, heap_before / 1024);
+  g_assert_cmpuint (heap, <, heap_before + MEMORY_BOUND);
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_socket_queued_bytes"), <, 2 * 1024 * 1024);
+
+  for (guint i = 0; i < SLOW_READER_MESSAGES; i++)
+    {
+      g_autoptr(NatterFrame) frame = read_server_frame (raw, NATTER__FRAME__BODY_DELIVER);
+      g_autofree char *start = g_strdup_printf ("{\"content\":\"%u\",", i);
+
+      g_assert_cmpuint (frame->deliver->seq, ==, i + 1);
+      g_assert_true (g_str_has_prefix (frame->deliver->message->content, start));
+
+      if (i % 50 == 49)
+        {
+          NatterFrame ack = NATTER__FRAME__INIT;
+          Natter__DeliverAck deliver_ack = NATTER__DELIVER_ACK__INIT;
+
+          deliver_ack.seq = frame->deliver->seq;
+          ack.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
+          ack.deliver_ack = &deliver_ack;
+          send_client_frame (raw, &ack);
+        }
+    }
+
+  assert_memory_bounded (server, before);
   raw_free (raw);
 }
 
@@ -629,11 +871,25 @@ main (int   argc,
   g_test_add_func ("/server/websocket/fragments-and-control", test_fragments_and_control);
   g_test_add_func ("/server/websocket/protocol-errors", test_protocol_errors);
   g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
-  g_test_add_func ("/server/websocket/back-pressure", test_back_pressure);
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
-  g_test_add_func ("/server/websocket/pipelined-requests", test_pipelined_requests);
-  g_test_add_func ("/server/websocket/no-fd-leak", test_no_fd_leak);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
+
+  /* The same framing and bounds for ws:// and wss://. */
+  for (int tls = 0; tls <= 1; tls++)
+    {
+      const char *prefix = tls ? "/server/websocket/tls" : "/server/websocket";
+      g_autofree char *text_frames = g_strconcat (prefix, "/text-frames", NULL);
+      g_autofree char *back_pressure = g_strconcat (prefix, "/back-pressure", NULL);
+      g_autofree char *pipelined = g_strconcat (prefix, "/pipelined-requests", NULL);
+      g_autofree char *slow_reader = g_strconcat (prefix, "/slow-reader", NULL);
+      g_autofree char *no_fd_leak = g_strconcat (prefix, "/no-fd-leak", NULL);
+
+      g_test_add_data_func (text_frames, GINT_TO_POINTER (tls), test_text_frames);
+      g_test_add_data_func (back_pressure, GINT_TO_POINTER (tls), test_back_pressure);
+      g_test_add_data_func (pipelined, GINT_TO_POINTER (tls), test_pipelined_requests);
+      g_test_add_data_func (slow_reader, GINT_TO_POINTER (tls), test_slow_reader);
+      g_test_add_data_func (no_fd_leak, GINT_TO_POINTER (tls), test_no_fd_leak);
+    }
 
   return g_test_run ();
 }
