@@ -228,43 +228,81 @@ messages_cleared_cb (NatterStore            *store,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
 }
 
-/* Puts each message not shown yet at its place (nearly always in front:
- * older pages), one items-changed each; returns how many. */
+static int
+compare_indirect (gconstpointer a,
+                  gconstpointer b)
+{
+  return compare (*(NatterMessage **) a, *(NatterMessage **) b);
+}
+
+/* Puts each message not shown yet at its place; returns how many. A page
+ * that goes wholly in front (older pages, the first page) or after the
+ * end is one items-changed: a list view lays out the rows once. Messages
+ * that fall in between (the server filling a gap) go one by one. */
 static guint
 merge_messages (NatterMessageList *self,
                 GPtrArray         *messages)
 {
-  guint added = 0;
+  g_autoptr(GPtrArray) fresh = g_ptr_array_new ();
+  guint n_before = self->items->len;
+  NatterMessage *first_new, *last_new;
+  guint position;
 
   for (guint i = 0; i < messages->len; i++)
     {
       NatterMessage *message = g_ptr_array_index (messages, i);
-      guint low = 0, high = self->items->len;
 
-      if (!is_ours (self, message) ||
-          natter_message_list_find (self, natter_message_get_message_id (message)) != G_MAXUINT)
-        continue;
-
-      /* The list is sorted by (sent time, id). */
-      while (low < high)
-        {
-          guint middle = low + (high - low) / 2;
-
-          if (compare (g_ptr_array_index (self->items, middle), message) < 0)
-            low = middle + 1;
-          else
-            high = middle;
-        }
-
-      g_ptr_array_insert (self->items, low, g_object_ref (message));
-      remember_kind (self, message);
-      g_list_model_items_changed (G_LIST_MODEL (self), low, 0, 1);
-      added++;
+      if (is_ours (self, message) &&
+          natter_message_list_find (self, natter_message_get_message_id (message)) == G_MAXUINT)
+        g_ptr_array_add (fresh, message);
     }
+  if (fresh->len == 0)
+    return 0;
 
-  if (added > 0)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
-  return added;
+  g_ptr_array_sort (fresh, compare_indirect);
+  first_new = g_ptr_array_index (fresh, 0);
+  last_new = g_ptr_array_index (fresh, fresh->len - 1);
+
+  if (n_before == 0 || compare (last_new, g_ptr_array_index (self->items, 0)) < 0)
+    position = 0;
+  else if (compare (first_new, g_ptr_array_index (self->items, n_before - 1)) > 0)
+    position = n_before;
+  else
+    position = G_MAXUINT;
+
+  if (position != G_MAXUINT)
+    {
+      for (guint i = 0; i < fresh->len; i++)
+        {
+          g_ptr_array_insert (self->items, position + i, g_object_ref (fresh->pdata[i]));
+          remember_kind (self, fresh->pdata[i]);
+        }
+      g_list_model_items_changed (G_LIST_MODEL (self), position, 0, fresh->len);
+    }
+  else
+    for (guint i = 0; i < fresh->len; i++)
+      {
+        NatterMessage *message = g_ptr_array_index (fresh, i);
+        guint low = 0, high = self->items->len;
+
+        /* The list is sorted by (sent time, id). */
+        while (low < high)
+          {
+            guint middle = low + (high - low) / 2;
+
+            if (compare (g_ptr_array_index (self->items, middle), message) < 0)
+              low = middle + 1;
+            else
+              high = middle;
+          }
+
+        g_ptr_array_insert (self->items, low, g_object_ref (message));
+        remember_kind (self, message);
+        g_list_model_items_changed (G_LIST_MODEL (self), low, 0, 1);
+      }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+  return fresh->len;
 }
 
 /* ------------------------------------------------------------- loading */
