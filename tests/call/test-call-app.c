@@ -354,11 +354,20 @@ test_incoming_call (void)
 
   /* The call window's device switch is the same choice: kept for the next
    * calls and shown in Preferences. */
-  gtk_widget_activate_action (GTK_WIDGET (natter_call_controller_get_window (fixture.controller)),
-                              "call.device", "s", "0:snow");
-  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "snow");
   {
-    g_autofree char *camera = g_settings_get_string (settings, "camera");
+    GtkWidget *window = GTK_WIDGET (natter_call_controller_get_window (fixture.controller));
+    g_autofree char *checked = NULL;
+    g_autofree char *camera = NULL;
+
+    /* the menu's radio items show what is in use */
+    g_object_get (window, "camera", &checked, NULL);
+    g_assert_cmpstr (checked, ==, "ball");
+    g_clear_pointer (&checked, g_free);
+    gtk_widget_activate_action (window, "call.camera", "s", "snow");
+    g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "snow");
+    g_object_get (window, "camera", &checked, NULL);
+    g_assert_cmpstr (checked, ==, "snow");
+    camera = g_settings_get_string (settings, "camera");
     g_assert_cmpstr (camera, ==, "snow");
   }
 

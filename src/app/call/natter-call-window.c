@@ -44,6 +44,17 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+/* The devices in use, as the device menu's radio items (property actions
+ * call.camera and call.microphone). */
+enum {
+  PROP_0,
+  PROP_CAMERA,
+  PROP_MICROPHONE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
 static char *
 format_duration (gint64 ms)
 {
@@ -223,24 +234,61 @@ hangup_activated (GtkWidget  *widget,
   natter_call_hangup (NATTER_CALL_WINDOW (widget)->call);
 }
 
-/* "KIND:NAME", KIND a NatterCallDevice. */
 static void
-device_activated (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
+select_device (NatterCallWindow *self,
+               NatterCallDevice  kind,
+               const char       *name)
 {
-  NatterCallWindow *self = NATTER_CALL_WINDOW (widget);
-  const char *value = g_variant_get_string (parameter, NULL);
-  guint64 kind;
-  char *end = NULL;
-
-  kind = g_ascii_strtoull (value, &end, 10);
-  if (end == NULL || *end != ':' || kind > NATTER_CALL_DEVICE_MICROPHONE)
+  if (g_strcmp0 (name, natter_call_get_device (self->call, kind)) == 0)
     return;
-  if (!natter_call_set_device (self->call, kind, end + 1))
-    gtk_label_set_label (self->status_label, _("That device cannot be opened"));
-  else
-    g_signal_emit (self, signals[DEVICE_SELECTED], 0, (guint) kind, end + 1);
+  if (!natter_call_set_device (self->call, kind, name))
+    {
+      gtk_label_set_label (self->status_label, _("That device cannot be opened"));
+      return;
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA + kind]);
+  g_signal_emit (self, signals[DEVICE_SELECTED], 0, (guint) kind, name);
+}
+
+static void
+natter_call_window_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (object);
+  const char *device;
+
+  switch (prop_id)
+    {
+    case PROP_CAMERA:
+    case PROP_MICROPHONE:
+      device = self->call != NULL ? natter_call_get_device (self->call, prop_id - PROP_CAMERA) : NULL;
+      g_value_set_string (value, device != NULL ? device : "");
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_call_window_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  NatterCallWindow *self = NATTER_CALL_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_CAMERA:
+    case PROP_MICROPHONE:
+      if (self->call != NULL)
+        select_device (self, prop_id - PROP_CAMERA, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -253,10 +301,12 @@ add_device_section (GMenu            *menu,
 
   for (guint i = 0; names != NULL && names[i] != NULL; i++)
     {
-      g_autofree char *target = g_strdup_printf ("%u:%s", kind, names[i]);
       g_autoptr(GMenuItem) item = g_menu_item_new (names[i], NULL);
 
-      g_menu_item_set_action_and_target (item, "call.device", "s", target);
+      /* a radio item: the one in use is checked */
+      g_menu_item_set_action_and_target (item, kind == NATTER_CALL_DEVICE_CAMERA ? "call.camera"
+                                                                                 : "call.microphone",
+                                         "s", names[i]);
       g_menu_append_item (section, item);
     }
   if (names == NULL || names[0] == NULL)
@@ -329,6 +379,8 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
 
   object_class->dispose = natter_call_window_dispose;
   object_class->finalize = natter_call_window_finalize;
+  object_class->get_property = natter_call_window_get_property;
+  object_class->set_property = natter_call_window_set_property;
   window_class->close_request = natter_call_window_close_request;
 
   /* A camera or microphone chosen here (and working): the next calls and
@@ -336,6 +388,14 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
   signals[DEVICE_SELECTED] =
     g_signal_new ("device-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+
+  properties[PROP_CAMERA] =
+    g_param_spec_string ("camera", NULL, NULL, "",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MICROPHONE] =
+    g_param_spec_string ("microphone", NULL, NULL, "",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/im/natter/Natter/call/natter-call-window.ui");
@@ -353,7 +413,8 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "call.accept", NULL, accept_activated);
   gtk_widget_class_install_action (widget_class, "call.hangup", NULL, hangup_activated);
-  gtk_widget_class_install_action (widget_class, "call.device", "s", device_activated);
+  gtk_widget_class_install_property_action (widget_class, "call.camera", "camera");
+  gtk_widget_class_install_property_action (widget_class, "call.microphone", "microphone");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "call.hangup", NULL);
 }
 
