@@ -557,6 +557,15 @@ handle_deliver (NatterClient         *self,
       return;
     }
 
+  /* Not stored, so not named by the store: "Bob is typing…", a caller. */
+  {
+    const NatterProfile *profile = natter_store_lookup_user (self->store,
+                                                             natter_message_get_sender_user_id (message));
+
+    if (profile != NULL)
+      natter_message_set_sender_profile (message, profile->name, profile->portrait_uri);
+  }
+
   /* Not stored: an inbox entry (RC:CmdMsg) still moves the seq forward. */
   if (deliver->seq > 0)
     {

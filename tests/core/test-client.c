@@ -1508,6 +1508,17 @@ test_profiles_refresh (void)
   list = natter_message_list_new (bob->client, NATTER_CONVERSATION_PRIVATE, "alice");
   wait_string (chat, "title", "爱丽丝");
 
+  /* Messages that are not stored carry the name too ("爱丽丝 is typing…"). */
+  natter_client_send_typing (alice->client, NATTER_CONVERSATION_GROUP, "team");
+  test_wait_until (got_typing, bob, 20, "the typing notice");
+  for (guint i = 0; i < bob->received->len; i++)
+    {
+      NatterMessage *message = g_ptr_array_index (bob->received, i);
+
+      if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TYPING)
+        g_assert_cmpstr (natter_message_get_sender_name (message), ==, "爱丽丝");
+    }
+
   peer_free (alice, FALSE);
   peer_free (bob, FALSE);
 }
