@@ -92,19 +92,15 @@ send_json (ApiRequest *request,
            guint       status,
            JsonNode   *root)
 {
-  gsize length = 0;
-  char *body = json_to_string (root, FALSE);
+  char *body;
 
   if (request->replied)
-    {
-      g_free (body);
-      return;
-    }
+    return;
   request->replied = TRUE;
-  length = strlen (body);
+  body = json_to_string (root, FALSE);
   soup_server_message_set_status (request->msg, status, NULL);
   soup_server_message_set_response (request->msg, "application/json; charset=utf-8",
-                                    SOUP_MEMORY_TAKE, body, length);
+                                    SOUP_MEMORY_TAKE, body, strlen (body));
   soup_server_message_unpause (request->msg);
 }
 
@@ -1654,10 +1650,40 @@ check_rate (NatterdServer *self,
   return TRUE;
 }
 
-/* Signature, time window, nonce: 0 or the code to refuse with. */
+static void
+nonce_stored (NatterdOp *op,
+              gpointer   user_data)
+{
+  if (op->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "nonce-not-stored", "error", op->error->message, NULL);
+}
+
+/* The nonce is refused from now on (until @expires, Unix s: past it the
+ * timestamp is refused): in memory at once, and on disk through the
+ * returned op, which goes to the store before whatever the request changes.
+ * A request that changed something (answered once that was durable) thus
+ * has its nonce on disk too; reads are not made to wait for a commit. */
+static NatterdNonceOp *
+remember_nonce (ApiRequest *request,
+                const char *nonce,
+                gint64      expires)
+{
+  NatterdApp *app = request->app;
+  NatterdNonceOp *op = natterd_op_new (NATTERD_OP_NONCE, nonce_stored, NULL, NULL);
+
+  g_hash_table_insert (app->nonces, g_strdup (nonce), g_memdup2 (&expires, sizeof expires));
+  op->app_id = app->id;
+  op->nonce = g_strdup (nonce);
+  op->expires = expires;
+  return op;
+}
+
+/* Signature, time window, nonce: 0 or the code to refuse with; @nonce_op
+ * is the nonce to store (NULL when the app allows reused nonces). */
 static int
-check_signature (ApiRequest  *request,
-                 const char **reason)
+check_signature (ApiRequest      *request,
+                 NatterdNonceOp **nonce_op,
+                 const char     **reason)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (request->msg);
   const char *nonce = header (headers, "Nonce");
@@ -1715,13 +1741,7 @@ check_signature (ApiRequest  *request,
       *reason = "Nonce already used";
       return NATTER_API_SIGNATURE_ERROR;
     }
-  {
-    gint64 *expiry = g_new (gint64, 1);
-
-    /* Kept as long as its timestamp could still be accepted. */
-    *expiry = g_get_monotonic_time () + 2 * SIGNATURE_WINDOW_S * G_USEC_PER_SEC;
-    g_hash_table_insert (app->nonces, g_strdup (nonce), expiry);
-  }
+  *nonce_op = remember_nonce (request, nonce, MAX (stamp, now) + SIGNATURE_WINDOW_S);
   return NATTER_API_OK;
 }
 
@@ -1730,22 +1750,24 @@ natterd_server_prune_nonces (NatterdServer *self)
 {
   static gint64 last;
   gint64 now = g_get_monotonic_time ();
+  gint64 wall = g_get_real_time () / G_USEC_PER_SEC;
   GList *apps;
 
   if (now - last < 10 * G_USEC_PER_SEC)
     return;
   last = now;
 
+  /* The store forgets them too, in natterd-server.c's prune. */
   apps = natterd_directory_get_apps (self->directory);
   for (GList *l = apps; l != NULL; l = l->next)
     {
       NatterdApp *app = l->data;
       GHashTableIter iter;
-      gint64 *expiry;
+      gint64 *expires;
 
       g_hash_table_iter_init (&iter, app->nonces);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &expiry))
-        if (*expiry < now)
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &expires))
+        if (*expires < wall)
           g_hash_table_iter_remove (&iter);
     }
   g_list_free (apps);
@@ -1768,30 +1790,15 @@ api_body_free (gpointer data)
   g_free (body);
 }
 
+/* After the signature: the app's state, the rate, the body, the handler. */
 static void
-dispatch_with_app (NatterdServer *self,
-                   NatterdApp    *app,
-                   gpointer       user_data)
+run_handler (NatterdServer *self,
+             ApiRequest    *request)
 {
-  ApiRequest *request = user_data;
+  NatterdApp *app = request->app;
   ApiBody *collected;
   g_autoptr(GBytes) bytes = NULL;
-  const char *reason = NULL;
-  int code;
 
-  request->app = app;
-  if (app == NULL)
-    {
-      reply_error (request, NATTER_API_APP_SECRET_MISMATCH, "Unknown App-Key");
-      return;
-    }
-
-  code = check_signature (request, &reason);
-  if (code != NATTER_API_OK)
-    {
-      reply_error (request, code, reason);
-      return;
-    }
   if (app->settings.blocked)
     {
       reply_error (request, NATTER_API_APP_SECRET_MISMATCH, "App blocked");
@@ -1825,6 +1832,39 @@ dispatch_with_app (NatterdServer *self,
     }
 
   request->handler (request);
+}
+
+static void
+dispatch_with_app (NatterdServer *self,
+                   NatterdApp    *app,
+                   gpointer       user_data)
+{
+  ApiRequest *request = user_data;
+  NatterdNonceOp *nonce_op = NULL;
+  const char *reason = NULL;
+  int code;
+
+  request->app = app;
+  if (app == NULL)
+    {
+      reply_error (request, NATTER_API_APP_SECRET_MISMATCH, "Unknown App-Key");
+      return;
+    }
+
+  code = check_signature (request, &nonce_op, &reason);
+  if (code != NATTER_API_OK)
+    {
+      reply_error (request, code, reason);
+      return;
+    }
+
+  /* The nonce goes first, and in one commit with what the handler
+   * changes at once (one fsync, not two). */
+  natterd_store_hold (self->store);
+  if (nonce_op != NULL)
+    natterd_store_submit (self->store, nonce_op);
+  run_handler (self, request);
+  natterd_store_release (self->store);
 }
 
 static void

@@ -631,6 +631,18 @@ load_blacklist (gpointer data,
   g_hash_table_add (user->blacklist, g_memdup2 (&blocked_user_id, sizeof blocked_user_id));
 }
 
+static void
+load_nonce (gpointer    data,
+            gint64      app_id,
+            const char *nonce,
+            gint64      expires)
+{
+  NatterdApp *app = natterd_directory_lookup_app_id (data, app_id);
+
+  if (app != NULL && nonce != NULL)
+    g_hash_table_insert (app->nonces, g_strdup (nonce), g_memdup2 (&expires, sizeof expires));
+}
+
 const NatterdLoadSink *
 natterd_directory_load_sink (void)
 {
@@ -641,6 +653,7 @@ natterd_directory_load_sink (void)
     .member = load_member,
     .chatroom = load_chatroom,
     .blacklist = load_blacklist,
+    .nonce = load_nonce,
   };
   return &sink;
 }

@@ -51,7 +51,7 @@ struct _NatterdApp
   GHashTable        *users;        /* user id → NatterdUser */
   GHashTable        *groups;       /* group id → NatterdGroup */
   GHashTable        *chatrooms;    /* chatroom id → NatterdChatroom */
-  GHashTable        *nonces;       /* server API nonce → expiry (monotonic µs) */
+  GHashTable        *nonces;       /* server API nonce → gint64 expiry (Unix s), also stored */
   double             api_tokens;   /* rate limiter */
   gint64             api_refill;
   NatterdWebhook    *webhook;      /* NULL without webhook-url */

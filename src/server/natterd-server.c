@@ -393,30 +393,34 @@ pruned (NatterdOp *base,
     }
   self->metrics.inbox_pruned += op->deleted;
   /* Small steps, so commits of messages never wait behind a long delete. */
-  if (op->deleted == op->limit && !self->shutting_down)
+  if ((op->deleted == op->limit || op->nonces_deleted == op->limit) && !self->shutting_down)
     {
       NatterdPruneOp *next = natterd_op_new (NATTERD_OP_PRUNE, pruned, self, NULL);
 
-      next->before = op->before;
+      next->before = op->deleted == op->limit ? op->before : 0;
+      next->nonces_before = op->nonces_deleted == op->limit ? op->nonces_before : 0;
       next->limit = PRUNE_BATCH;
       natterd_store_submit (self->store, next);
     }
 }
 
-/* Offline messages wait in inboxes for inbox-retention-days; history keeps
- * the messages themselves. */
+/* Offline messages wait in inboxes for inbox-retention-days (history keeps
+ * the messages themselves); server API nonces are kept on disk until their
+ * timestamp could no longer pass. */
 static void
 maybe_prune (NatterdServer *self,
              gint64         now)
 {
   NatterdPruneOp *op;
 
-  if (self->config->inbox_retention_days == 0 || now - self->last_prune < PRUNE_INTERVAL_US)
+  if (now - self->last_prune < PRUNE_INTERVAL_US)
     return;
   self->last_prune = now;
 
   op = natterd_op_new (NATTERD_OP_PRUNE, pruned, self, NULL);
-  op->before = natterd_now_ms () - (gint64) self->config->inbox_retention_days * 24 * 3600 * 1000;
+  if (self->config->inbox_retention_days > 0)
+    op->before = natterd_now_ms () - (gint64) self->config->inbox_retention_days * 24 * 3600 * 1000;
+  op->nonces_before = g_get_real_time () / G_USEC_PER_SEC;
   op->limit = PRUNE_BATCH;
   natterd_store_submit (self->store, op);
 }

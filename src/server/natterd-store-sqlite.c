@@ -126,6 +126,15 @@ static const char * const migrations[] = {
 
   /* 2: inbox entries older than the retention are pruned by message id */
   "CREATE INDEX inbox_message ON inbox (message_id);",
+
+  /* 3: server API nonces survive a restart (a request replayed right after
+   * one is refused); kept until their timestamp is out of the window. */
+  "CREATE TABLE api_nonces ("
+  "  app_id INTEGER NOT NULL,"
+  "  nonce TEXT NOT NULL,"
+  "  expires INTEGER NOT NULL,"
+  "  PRIMARY KEY (app_id, nonce)) WITHOUT ROWID;"
+  "CREATE INDEX api_nonces_expires ON api_nonces (expires);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);
@@ -161,6 +170,8 @@ enum {
   W_INSERT_MEDIA,
   W_PRUNE_CUTOFF,
   W_PRUNE_INBOX,
+  W_INSERT_NONCE,
+  W_PRUNE_NONCES,
   W_N_STATEMENTS
 };
 
@@ -240,6 +251,12 @@ static const char * const writer_sql[W_N_STATEMENTS] = {
   [W_PRUNE_INBOX] =
     "DELETE FROM inbox WHERE (user_id, seq) IN"
     " (SELECT user_id, seq FROM inbox WHERE message_id < ?1 LIMIT ?2)",
+  [W_INSERT_NONCE] =
+    "INSERT INTO api_nonces (app_id, nonce, expires) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT DO UPDATE SET expires = MAX (expires, excluded.expires)",
+  [W_PRUNE_NONCES] =
+    "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
+    " (SELECT app_id, nonce FROM api_nonces WHERE expires < ?1 LIMIT ?2)",
 };
 
 #define MESSAGE_COLUMNS \
@@ -788,16 +805,31 @@ write_conversation (NatterdStoreSqlite     *self,
 }
 
 /* Deletes at most op->limit inbox entries of messages sent before
- * op->before, found through the first message id of that hour. */
+ * op->before, found through the first message id of that hour, and at most
+ * as many nonces that expired before op->nonces_before. */
 static gboolean
 write_prune (NatterdStoreSqlite  *self,
              NatterdPruneOp      *op,
              GError             **error)
 {
-  sqlite3_stmt *stmt = self->writer_stmts[W_PRUNE_CUTOFF];
+  sqlite3_stmt *stmt;
   gint64 cutoff = 0;
   int rc;
 
+  if (op->nonces_before > 0)
+    {
+      stmt = self->writer_stmts[W_PRUNE_NONCES];
+      sqlite3_bind_int64 (stmt, 1, op->nonces_before);
+      sqlite3_bind_int (stmt, 2, (int) op->limit);
+      if (!step_done (self->db, stmt, error))
+        return FALSE;
+      op->nonces_deleted = (guint) sqlite3_changes (self->db);
+    }
+
+  if (op->before == 0)
+    return TRUE;
+
+  stmt = self->writer_stmts[W_PRUNE_CUTOFF];
   sqlite3_bind_int64 (stmt, 1, op->before / (3600 * 1000));
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
@@ -960,6 +992,17 @@ write_one (NatterdStoreSqlite  *self,
 
     case NATTERD_OP_PRUNE:
       return write_prune (self, (NatterdPruneOp *) op, error);
+
+    case NATTERD_OP_NONCE:
+      {
+        NatterdNonceOp *n = (NatterdNonceOp *) op;
+
+        stmt = self->writer_stmts[W_INSERT_NONCE];
+        sqlite3_bind_int64 (stmt, 1, n->app_id);
+        bind_text (stmt, 2, n->nonce);
+        sqlite3_bind_int64 (stmt, 3, n->expires);
+        return step_done (self->db, stmt, error);
+      }
 
     case NATTERD_OP_MEDIA:
       {
@@ -1414,6 +1457,7 @@ natterd_store_sqlite_load (NatterdStore           *store,
     "SELECT group_id, user_id, joined, gag_until FROM group_members",
     "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",
     "SELECT user_id, blocked_user_id FROM blacklist",
+    "SELECT app_id, nonce, expires FROM api_nonces WHERE expires >= ?1",
   };
 
   if (!read_apps (self->db, apps, error))
@@ -1428,6 +1472,8 @@ natterd_store_sqlite_load (NatterdStore           *store,
 
       if (rc != SQLITE_OK)
         return fail (self->db, rc, queries[q], error);
+      if (sqlite3_bind_parameter_count (stmt) > 0)
+        sqlite3_bind_int64 (stmt, 1, g_get_real_time () / G_USEC_PER_SEC);
 
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {
@@ -1467,6 +1513,11 @@ natterd_store_sqlite_load (NatterdStore           *store,
               break;
             case 4:
               sink->blacklist (data, sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1));
+              break;
+            case 5:
+              if (sink->nonce != NULL)
+                sink->nonce (data, sqlite3_column_int64 (stmt, 0), (const char *) sqlite3_column_text (stmt, 1),
+                             sqlite3_column_int64 (stmt, 2));
               break;
             default:
               g_assert_not_reached ();

@@ -150,6 +150,7 @@ static const gsize op_sizes[] = {
   [NATTERD_OP_BLACKLIST] = sizeof (NatterdBlacklistOp),
   [NATTERD_OP_MEDIA] = sizeof (NatterdMediaOp),
   [NATTERD_OP_PRUNE] = sizeof (NatterdPruneOp),
+  [NATTERD_OP_NONCE] = sizeof (NatterdNonceOp),
 };
 
 static void
@@ -201,6 +202,7 @@ natterd_op_new (NatterdOpKind  kind,
     case NATTERD_OP_CHATROOM:
     case NATTERD_OP_MEDIA:
     case NATTERD_OP_PRUNE:
+    case NATTERD_OP_NONCE:
     default:
       break;
     }
@@ -272,6 +274,9 @@ natterd_op_free (NatterdOp *op)
       g_free (((NatterdMediaOp *) op)->hash);
       g_free (((NatterdMediaOp *) op)->content_type);
       g_free (((NatterdMediaOp *) op)->name);
+      break;
+    case NATTERD_OP_NONCE:
+      g_free (((NatterdNonceOp *) op)->nonce);
       break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_PRUNE:
@@ -373,6 +378,7 @@ typedef struct
   GCond         wake;
   GQueue        queue;          /* NatterdOp, guarded by lock */
   gboolean      stopping;
+  guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
 
   NatterdBatchObserver observer;
@@ -431,7 +437,7 @@ writer_main (gpointer data)
       gint64 start;
 
       g_mutex_lock (&priv->lock);
-      while (g_queue_is_empty (&priv->queue) && !priv->stopping)
+      while ((g_queue_is_empty (&priv->queue) || priv->held > 0) && !priv->stopping)
         g_cond_wait (&priv->wake, &priv->lock);
       if (g_queue_is_empty (&priv->queue))
         {
@@ -562,6 +568,28 @@ natterd_store_submit (NatterdStore *self,
     }
   g_queue_push_tail (&priv->queue, op);
   g_cond_signal (&priv->wake);
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+natterd_store_hold (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_mutex_lock (&priv->lock);
+  priv->held++;
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+natterd_store_release (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_mutex_lock (&priv->lock);
+  g_assert (priv->held > 0);
+  if (--priv->held == 0)
+    g_cond_signal (&priv->wake);
   g_mutex_unlock (&priv->lock);
 }
 

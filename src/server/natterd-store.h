@@ -109,6 +109,9 @@ typedef struct
   void (*chatroom)  (gpointer data, gint64 id, gint64 app_id, const char *chatroom_id,
                      const char *name, gint64 created);
   void (*blacklist) (gpointer data, gint64 user_id, gint64 blocked_user_id);
+  /* Server API nonces whose request could still be replayed (@expires:
+   * Unix seconds); optional. */
+  void (*nonce)     (gpointer data, gint64 app_id, const char *nonce, gint64 expires);
 } NatterdLoadSink;
 
 /* ------------------------------------------------------------------ writes */
@@ -125,7 +128,8 @@ typedef enum {
   NATTERD_OP_CHATROOM,
   NATTERD_OP_BLACKLIST,
   NATTERD_OP_MEDIA,
-  NATTERD_OP_PRUNE,         /* inbox entries past their retention */
+  NATTERD_OP_PRUNE,         /* inbox entries past their retention, expired nonces */
+  NATTERD_OP_NONCE,         /* a server API nonce, refused again until it expires */
 } NatterdOpKind;
 
 typedef struct _NatterdOp NatterdOp;
@@ -290,10 +294,20 @@ typedef struct
 typedef struct
 {
   NatterdOp base;
-  gint64    before;             /* ms: entries of messages sent before go */
-  guint     limit;              /* at most this many in one op */
-  guint     deleted;            /* out */
+  gint64    before;             /* ms: entries of messages sent before go (0: none) */
+  gint64    nonces_before;      /* Unix s: nonces that expired before go (0: none) */
+  guint     limit;              /* at most this many of each in one op */
+  guint     deleted;            /* out: inbox entries */
+  guint     nonces_deleted;     /* out */
 } NatterdPruneOp;
+
+typedef struct
+{
+  NatterdOp base;
+  gint64    app_id;
+  char     *nonce;
+  gint64    expires;            /* Unix s */
+} NatterdNonceOp;
 
 gpointer natterd_op_new  (NatterdOpKind  kind,
                           NatterdOpFunc  complete,
@@ -428,6 +442,11 @@ void       natterd_store_start        (NatterdStore           *self,
  * (or failed, with op->error set), then it is freed. */
 void       natterd_store_submit       (NatterdStore           *self,
                                        gpointer                op);
+/* Between the two, the writer takes no new batch (a batch in progress
+ * goes on): ops submitted meanwhile are committed together, with one
+ * fsync. For a few ops submitted in one go, never across a wait. */
+void       natterd_store_hold         (NatterdStore           *self);
+void       natterd_store_release      (NatterdStore           *self);
 void       natterd_store_read         (NatterdStore           *self,
                                        NatterdRead            *read);
 /* Waits for the queue to drain and the threads to end, dispatching every

@@ -135,6 +135,69 @@ test_signatures (void)
   json_object_unref (reply);
 }
 
+static gboolean
+store_idle (gpointer data)
+{
+  return natter_test_server_get_metric (data, "natterd_store_queue") == 0;
+}
+
+/* A nonce stays used across a restart: a request captured and replayed
+ * within its 5 minutes is refused. One that changed something was answered
+ * once that was durable, and so is its nonce (natterd is SIGKILLed right
+ * after the reply); one that only read has its nonce written with the next
+ * commit (SIGKILLed once that is done), and a clean stop loses none. */
+static void
+test_nonce_after_restart (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  const char *key = natter_test_server_get_app_key (server);
+  const char *secret = natter_test_server_get_app_secret (server);
+  g_autofree char *now = now_seconds (0);
+  const struct {
+    const char *path;
+    const char *body;
+    const char *nonce;
+  } requests[] = {
+    { "user/getToken.json", "userId=carol", "once-1" },       /* a new user: a change */
+    { "user/checkOnline.json", "userId=alice", "once-2" },    /* a read */
+    { "user/checkOnline.json", "userId=bob", "once-3" },
+  };
+  JsonObject *reply;
+  guint status;
+
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      reply = raw_request (server, "POST", requests[i].path, "", key, secret, requests[i].nonce, now,
+                           requests[i].body, &status);
+      assert_code (reply, 200);
+      json_object_unref (reply);
+
+      if (i == 1)
+        g_assert_true (natter_test_wait (store_idle, server, 5000));
+      if (i < 2)
+        natter_test_server_kill (server);
+      else
+        natter_test_server_stop (server);
+      natter_test_server_restart (server);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      reply = raw_request (server, "POST", requests[i].path, "", key, secret, requests[i].nonce, now,
+                           requests[i].body, &status);
+      assert_code (reply, 1004);
+      g_assert_cmpuint (status, ==, 401);
+      g_assert_cmpstr (json_object_get_string_member (reply, "errorMessage"), ==, "Nonce already used");
+      json_object_unref (reply);
+    }
+
+  /* A fresh nonce goes through. */
+  reply = raw_request (server, "POST", "user/checkOnline.json", "", key, secret, "once-4", now,
+                       "userId=alice", &status);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+}
+
 static void
 test_reused_nonce_setting (void)
 {
@@ -493,6 +556,7 @@ main (int   argc,
 
   g_test_add_func ("/server/api/signatures", test_signatures);
   g_test_add_func ("/server/api/every-path-signed", test_every_path_signed);
+  g_test_add_func ("/server/api/nonce-after-restart", test_nonce_after_restart);
   g_test_add_func ("/server/api/reused-nonce-setting", test_reused_nonce_setting);
   g_test_add_func ("/server/api/rate-limit", test_rate_limit);
   g_test_add_func ("/server/api/parameters", test_parameters);

@@ -229,7 +229,8 @@ test_replay_large (gconstpointer tls)
 
   g_test_message ("natterd heap up to %" G_GUINT64_FORMAT " KiB over %" G_GUINT64_FORMAT " KiB during the replay",
                   (heap_max - MIN (heap_max, heap_before)) / 1024, heap_before / 1024);
-  g_assert_cmpuint (heap_max, <, heap_before + 12 * 1024 * 1024);
+  if (natter_test_memory_is_measured ())
+    g_assert_cmpuint (heap_max, <, heap_before + 12 * 1024 * 1024);
 }
 
 #define WAL_SENDERS 4

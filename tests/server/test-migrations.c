@@ -99,12 +99,21 @@ insert_data (const char *dir,
       "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (1, 1, 'g', 'G', 1);"
       "INSERT INTO group_members (group_id, user_id, joined, gag_until) VALUES (1, 1, 1, 0);",
       NULL, NULL, NULL), ==, SQLITE_OK);
+  if (version >= 3)
+    {
+      /* One nonce still in its window, one long expired. */
+      g_autofree char *sql = g_strdup_printf ("INSERT INTO api_nonces (app_id, nonce, expires) VALUES"
+                                              " (1, 'fresh', %" G_GINT64_FORMAT "), (1, 'stale', 1000)",
+                                              g_get_real_time () / G_USEC_PER_SEC + 300);
+
+      g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+    }
   sqlite3_close (db);
 }
 
 typedef struct
 {
-  guint apps, users, groups, members;
+  guint apps, users, groups, members, nonces;
   gboolean multi_device;
   guint64 alice_max_seq;
 } Loaded;
@@ -151,6 +160,13 @@ count_blacklist (gpointer data, gint64 a, gint64 b)
 }
 
 static void
+count_nonce (gpointer data, gint64 app_id, const char *nonce, gint64 expires)
+{
+  g_assert_cmpstr (nonce, ==, "fresh");
+  ((Loaded *) data)->nonces++;
+}
+
+static void
 test_every_version (void)
 {
   const NatterdLoadSink sink = {
@@ -160,6 +176,7 @@ test_every_version (void)
     .member = count_member,
     .chatroom = count_nothing,
     .blacklist = count_blacklist,
+    .nonce = count_nonce,
   };
 
   for (int version = 0; version <= NATTERD_STORE_SQLITE_SCHEMA_VERSION; version++)
@@ -186,6 +203,7 @@ test_every_version (void)
       g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
       g_assert_true (has_table (dir, "messages"));
       g_assert_true (has_table (dir, "media"));
+      g_assert_true (has_table (dir, "api_nonces"));
       if (version >= 1)
         {
           g_assert_cmpuint (loaded.apps, ==, 1);
@@ -194,6 +212,7 @@ test_every_version (void)
           g_assert_cmpuint (loaded.alice_max_seq, ==, 1);
           g_assert_cmpuint (loaded.groups, ==, 1);
           g_assert_cmpuint (loaded.members, ==, 1);
+          g_assert_cmpuint (loaded.nonces, ==, version >= 3 ? 1 : 0);
         }
       else
         g_assert_cmpuint (loaded.apps, ==, 0);
@@ -256,6 +275,95 @@ test_failed_migration_rolls_back (void)
 }
 
 static void
+nonce_done (NatterdOp *op,
+            gpointer   user_data)
+{
+  g_assert_no_error (op->error);
+  if (op->kind == NATTERD_OP_PRUNE)
+    *(guint *) user_data = ((NatterdPruneOp *) op)->nonces_deleted;
+}
+
+/* Loaded first, so the other counters take it too. */
+typedef struct
+{
+  Loaded     counts;
+  GPtrArray *nonces;
+} LoadedNonces;
+
+static void
+load_nonce (gpointer data, gint64 app_id, const char *nonce, gint64 expires)
+{
+  g_ptr_array_add (((LoadedNonces *) data)->nonces, g_strdup (nonce));
+}
+
+/* Nonces written by the writer come back at the next start while they are
+ * in their window; a prune deletes the expired ones, in steps. */
+static void
+test_nonces (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) nonces = g_ptr_array_new_with_free_func (g_free);
+  LoadedNonces loaded = { { 0 }, nonces };
+  const NatterdLoadSink sink = {
+    .app = count_app,
+    .user = count_user,
+    .group = count_group,
+    .member = count_member,
+    .chatroom = count_nothing,
+    .blacklist = count_blacklist,
+    .nonce = load_nonce,
+  };
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  guint deleted = 0;
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    NatterdPruneOp *prune;
+
+    g_assert_no_error (error);
+    natterd_store_start (store, 16);
+    for (guint i = 0; i < 5; i++)
+      {
+        NatterdNonceOp *op = natterd_op_new (NATTERD_OP_NONCE, nonce_done, NULL, NULL);
+
+        op->app_id = 1;
+        op->nonce = g_strdup_printf ("n%u", i);
+        op->expires = i < 3 ? now - 10 : now + 300;   /* n0..n2 expired */
+        natterd_store_submit (store, op);
+      }
+    prune = natterd_op_new (NATTERD_OP_PRUNE, nonce_done, &deleted, NULL);
+    prune->nonces_before = now;
+    prune->limit = 2;
+    natterd_store_submit (store, prune);
+    natterd_store_stop (store);
+  }
+  g_assert_cmpuint (deleted, ==, 2);   /* the limit */
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    sqlite3 *db;
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (natterd_store_load (store, &sink, &loaded, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (nonces->len, ==, 2);
+    g_assert_true (g_ptr_array_find_with_equal_func (nonces, "n3", g_str_equal, NULL));
+    g_assert_true (g_ptr_array_find_with_equal_func (nonces, "n4", g_str_equal, NULL));
+
+    /* One expired row is left for the next step. */
+    db = open_raw (dir);
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT COUNT (*) FROM api_nonces", -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 3);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+  }
+  remove_dir (dir);
+}
+
+static void
 test_uids (void)
 {
   for (gint64 id = 1; id < G_GINT64_CONSTANT (1) << 40; id = id * 7 + 3)
@@ -279,6 +387,7 @@ main (int   argc,
   g_test_add_func ("/server/store/every-version", test_every_version);
   g_test_add_func ("/server/store/newer-refused", test_newer_refused);
   g_test_add_func ("/server/store/failed-migration", test_failed_migration_rolls_back);
+  g_test_add_func ("/server/store/nonces", test_nonces);
   g_test_add_func ("/server/store/uids", test_uids);
 
   return g_test_run ();

@@ -49,6 +49,9 @@ assert_memory_bounded (NatterTestServer *server,
 {
   guint64 peak = natter_test_server_get_peak_rss (server);
 
+  if (!natter_test_memory_is_measured ())
+    return;
+
   g_test_message ("natterd peak RSS %" G_GUINT64_FORMAT " KiB over %" G_GUINT64_FORMAT " KiB",
                   (peak - MIN (peak, before)) / 1024, before / 1024);
   g_assert_cmpuint (peak, <, before + MEMORY_BOUND);
@@ -446,6 +449,9 @@ test_back_pressure (gconstpointer data)
   g_autoptr(NatterTestClient) other = NULL;
   guint64 before;
 
+  /* Connected first: connect-timeout (10 s) is for connections that never
+   * send Connect, and the pings keep this one alive however long it takes. */
+  raw_connect (raw, server, "alice");
   natter_test_server_reset_peak_rss (server);
   before = natter_test_server_get_rss (server);
   thread = g_thread_new ("pings", write_pings, &writer);
@@ -459,7 +465,12 @@ test_back_pressure (gconstpointer data)
     {
       g_autoptr(GByteArray) payload = NULL;
 
-      g_assert_cmpint (read_frame (raw, &payload), ==, 0xA);
+      guint8 opcode = read_frame (raw, &payload);
+
+      if (opcode == 0x8 && payload->len >= 2)
+        g_test_message ("closed after %u pongs: %d %.*s", i, payload->data[0] << 8 | payload->data[1],
+                        (int) payload->len - 2, (const char *) payload->data + 2);
+      g_assert_cmpint (opcode, ==, 0xA);
       g_assert_cmpuint (payload->len, ==, 125);
     }
   g_thread_join (thread);
@@ -835,7 +846,8 @@ test_slow_reader (gconstpointer data)
   heap = natter_test_server_get_metric (server, "natterd_heap_bytes");
   g_test_message ("natterd heap %" G_GUINT64_FORMAT " KiB over %" G_GUINT64_FORMAT " KiB with bob not reading",
                   (heap - MIN (heap, heap_before)) / 1024, heap_before / 1024);
-  g_assert_cmpuint (heap, <, heap_before + MEMORY_BOUND);
+  if (natter_test_memory_is_measured ())
+    g_assert_cmpuint (heap, <, heap_before + MEMORY_BOUND);
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_socket_queued_bytes"), <, 2 * 1024 * 1024);
 
   for (guint i = 0; i < SLOW_READER_MESSAGES; i++)
