@@ -711,6 +711,25 @@ respond_to_dialog (const char *response)
   g_error ("no dialog on screen to answer %s", response);
 }
 
+/* Preferences → Account says where the token is kept. */
+static void
+preferences_show_token_note (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "preferences", NULL);
+  wait_until (label_anywhere, (gpointer) "Show Notifications", "the preferences");
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+        if (ADW_IS_PREFERENCES_WINDOW (w))
+          adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (w), "account");
+      }
+  }
+  wait_until (label_anywhere, (gpointer) "readable only by you (mode 0600)", "the token note");
+  close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+}
+
 /* ------------------------------------------------------------------ test */
 
 static void
@@ -835,19 +854,7 @@ test_app (void)
   }
 
   /* ---- preferences: the settings, and where the token is kept */
-  g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "preferences", NULL);
-  wait_until (label_anywhere, (gpointer) "Show Notifications", "the preferences");
-  {
-    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
-    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-      {
-        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
-        if (ADW_IS_PREFERENCES_WINDOW (w))
-          adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (w), "account");
-      }
-  }
-  wait_until (label_anywhere, (gpointer) "readable only by you (mode 0600)", "the token note");
-  close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+  preferences_show_token_note ();
 
   /* ---- a new chat with someone not in the list yet (Ctrl+N) */
   gtk_widget_activate_action (root, "win.new-chat", NULL);
@@ -1314,6 +1321,93 @@ test_app_server (void)
   spin (100);
 }
 
+/* With the Secret Service path on (test-ui --secret-service) but no Secret
+ * Service on the bus (a private one, so a keyring installed on the machine
+ * cannot be activated): signing in works, the token lands in the 0600
+ * file, the note about it is shown; the next start reads it back through
+ * the same path (a lookup that fails), and signing out removes it. */
+static void
+test_secret_service_fallback (void)
+{
+  g_autofree char *token = natter_test_server_get_token (server, "grace");
+  g_autofree char *profile = g_build_filename (tmp_dir, "grace", NULL);
+  g_autofree char *token_path = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) activatable = NULL;
+  NatterWindow *window;
+  GtkWidget *root;
+  struct stat st;
+
+  g_assert_cmpstr (g_getenv ("NATTER_SECRET_SERVICE"), !=, "0");
+  /* the precondition: nobody owns or can start the Secret Service here */
+  g_assert_nonnull (bus);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner",
+                                       g_variant_new ("(s)", "org.freedesktop.secrets"),
+                                       G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (reply);
+  g_assert_false (g_variant_get_boolean (g_variant_get_child_value (reply, 0)));
+  activatable = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "ListActivatableNames", NULL,
+                                             G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  g_assert_nonnull (activatable);
+  {
+    g_autofree const char **names = NULL;
+    g_autoptr(GVariant) list = g_variant_get_child_value (activatable, 0);
+    names = g_variant_get_strv (list, NULL);
+    g_assert_false (g_strv_contains (names, "org.freedesktop.secrets"));
+  }
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "sign-in");
+  set_row_text (root, "Server Address", natter_test_server_get_url (server));
+  set_row_text (root, "App Key", natter_test_server_get_app_key (server));
+  set_row_text (root, "Token", token);
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "grace connected");
+
+  /* the note, as a toast in the window */
+  wait_for_label (root, "No keyring is running");
+  g_assert_true (natter_account_get_token_in_file (natter_window_get_account (window)));
+  token_path = natter_account_dup_token_path (natter_window_get_account (window));
+  g_assert_true (g_str_has_prefix (token_path, profile));
+  g_assert_cmpint (g_stat (token_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_file_get_contents (token_path, &stored, NULL, NULL));
+  g_assert_cmpstr (stored, ==, token);
+  g_assert_nonnull (find_label (root, token_path));
+
+  /* and in Preferences → Account */
+  preferences_show_token_note ();
+
+  /* the next start: the lookup fails, the file is read, grace is signed in */
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (300);
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "grace connected again");
+  g_assert_true (natter_account_get_token_in_file (natter_window_get_account (window)));
+
+  /* signing out: the clear fails too, the file goes */
+  gtk_widget_activate_action (root, "win.sign-out", NULL);
+  wait_for_page (window, "sign-in");
+  {
+    gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+    while (g_file_test (token_path, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+      spin (50);
+  }
+  g_assert_false (g_file_test (token_path, G_FILE_TEST_EXISTS));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+}
+
 /* The first run in Simplified Chinese (test-ui --language zh_CN). */
 static void
 test_translated (void)
@@ -1337,6 +1431,8 @@ int
 main (int argc, char *argv[])
 {
   const char *language = NULL;
+  gboolean secret_service = FALSE;
+  GTestDBus *bus = NULL;   /* not taken down: see the end */
   int ret;
 
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
@@ -1353,6 +1449,25 @@ main (int argc, char *argv[])
       argv += 2;
       argc -= 2;
     }
+  else if (argc >= 2 && g_str_equal (argv[1], "--secret-service"))
+    {
+      /* the Secret Service path on, on a private bus that has none */
+      secret_service = TRUE;
+      g_setenv ("NATTER_SECRET_SERVICE", "1", TRUE);
+      g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
+      g_autofree char *runtime_dir = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+
+      bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+      g_test_dbus_up (bus);
+      /* GTestDBus unsets these; the app needs the X server */
+      if (display != NULL)
+        g_setenv ("DISPLAY", display, TRUE);
+      if (runtime_dir != NULL)
+        g_setenv ("XDG_RUNTIME_DIR", runtime_dir, TRUE);
+      argv[1] = argv[0];
+      argv += 1;
+      argc -= 1;
+    }
   g_test_init (&argc, &argv, NULL);
 
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
@@ -1363,6 +1478,8 @@ main (int argc, char *argv[])
 
   if (language != NULL)
     g_test_add_func ("/ui/translated-first-run", test_translated);
+  else if (secret_service)
+    g_test_add_func ("/ui/secret-service-fallback", test_secret_service_fallback);
   else
     {
       g_test_add_func ("/ui/first-run-and-chat", test_app);
@@ -1377,6 +1494,10 @@ main (int argc, char *argv[])
       g_clear_object (&app);
     }
   natter_test_server_free (server);
+  /* The private bus is not taken down: g_test_dbus_down() waits for every
+   * holder of the session bus connection (GTK, libsecret) to let it go.
+   * GTestDBus's watcher process stops its dbus-daemon when this one ends. */
+  (void) bus;
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_dir);
     (void) system (cmd);
