@@ -421,6 +421,26 @@ find_button_with_label (GtkWidget  *root,
   return label != NULL ? gtk_widget_get_ancestor (label, GTK_TYPE_BUTTON) : NULL;
 }
 
+/* A key press as the key controllers that see it before @widget does (the
+ * capture phase: the composer's) get it; TRUE if one handled it. */
+static gboolean
+press_key (GtkWidget       *widget,
+           guint            keyval,
+           GdkModifierType  state)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+  gboolean handled = FALSE;
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && !handled; i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+      if (GTK_IS_EVENT_CONTROLLER_KEY (controller) &&
+          gtk_event_controller_get_propagation_phase (controller) == GTK_PHASE_CAPTURE)
+        g_signal_emit_by_name (controller, "key-pressed", keyval, 0, state, &handled);
+    }
+  return handled;
+}
+
 static gboolean
 is_connected (gpointer data)
 {
@@ -810,6 +830,33 @@ test_app (void)
   history = cli (bob, bob_profile, "history", "alice", NULL);
   g_assert_nonnull (strstr (history, "Yes! 12:30 at the station?"));
 
+  /* ---- Enter sends, Shift+Enter is left to the text view (a new line);
+   *      with “Enter Sends” off, Ctrl+Enter sends */
+  {
+    NatterComposer *composer = natter_chat_view_get_composer (chat);
+    GtkWidget *text_view = GTK_WIDGET (natter_composer_get_text_view (composer));
+    GSettings *settings = natter_application_get_settings (test_app_instance ());
+    g_autofree char *kept = NULL;
+    g_autofree char *left = NULL;
+
+    natter_composer_set_text (composer, "Two lines:\nthe second one");
+    g_assert_false (press_key (text_view, GDK_KEY_Return, GDK_SHIFT_MASK));
+    kept = natter_composer_dup_text (composer);
+    g_assert_cmpstr (kept, ==, "Two lines:\nthe second one");
+    g_assert_true (press_key (text_view, GDK_KEY_Return, 0));
+    left = natter_composer_dup_text (composer);
+    g_assert_cmpstr (left, ==, "");
+    wait_for_label (GTK_WIDGET (chat), "the second one");
+    wait_until (last_message_sent, window, "the two lines acked");
+
+    g_settings_set_boolean (settings, "enter-sends", FALSE);
+    natter_composer_set_text (composer, "Sent with Ctrl+Enter");
+    g_assert_false (press_key (text_view, GDK_KEY_KP_Enter, 0));
+    g_assert_true (press_key (text_view, GDK_KEY_Return, GDK_CONTROL_MASK));
+    wait_for_label (GTK_WIDGET (chat), "Sent with Ctrl+Enter");
+    g_settings_reset (settings, "enter-sends");
+  }
+
   /* ---- an image message shows as a picture */
   image = write_test_image ();
   g_free (cli (bob, bob_profile, "send", "alice", "--image", image, NULL));
@@ -967,6 +1014,23 @@ test_app (void)
   history = cli (bob, bob_profile, "history", "alice", NULL);
   g_assert_nonnull (strstr (history, "RC:HQVCMsg"));
 
+  /* ---- a recording cancelled is not sent */
+  {
+    GListModel *messages = G_LIST_MODEL (natter_chat_view_get_messages (chat));
+    guint n = g_list_model_get_n_items (messages);
+    LabelQuery q = { GTK_WIDGET (chat), "Recording…" };
+
+    gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)), "composer.record", NULL);
+    wait_for_label (GTK_WIDGET (chat), "Recording…");
+    spin (700);
+    gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)),
+                                "composer.cancel-recording", NULL);
+    wait_until (label_gone, &q, "the recorder closed");
+    spin (700);
+    g_assert_cmpuint (g_list_model_get_n_items (messages), ==, n);
+    g_assert_true (last_is_voice_sent (window));   /* still the one sent before */
+  }
+
   /* ---- alice recalls her voice message: it becomes a notice, for bob too */
   {
     g_autoptr(NatterMessage) voice = last_message (window);
@@ -1053,6 +1117,18 @@ test_app (void)
   g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
   /* the chat opened before its conversation existed: now it has it */
   wait_until (chat_has_conversation, chat, "the new chat's conversation");
+  /* alice is added to the group; the retry button sends the message again */
+  {
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "group/create",
+                                                          "userId", "alice", "groupId", "not-my-group",
+                                                          "groupName", "Not my group", NULL);
+    g_assert_cmpuint (status, ==, 200);
+    gtk_widget_activate (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+    wait_until (last_message_sent, window, "the message sent again");
+    spin (200);
+    g_assert_null (find_button_with_icon (GTK_WIDGET (chat), "view-refresh-symbolic"));
+  }
 
   /* ---- the context menu's pin and mute, and the type filter */
   {
@@ -1175,6 +1251,24 @@ test_app (void)
   spin (100);
 }
 
+typedef struct {
+  GListModel *model;
+  guint n;
+} ItemsQuery;
+
+static gboolean
+has_items (gpointer data)
+{
+  ItemsQuery *q = data;
+  return g_list_model_get_n_items (q->model) >= q->n;
+}
+
+static gboolean
+chat_at_bottom (gpointer data)
+{
+  return natter_chat_view_get_at_bottom (data);
+}
+
 static gboolean
 older_loaded (gpointer data)
 {
@@ -1235,9 +1329,72 @@ test_history (void)
   g_assert_false (natter_chat_view_get_at_bottom (chat));
   g_assert_null (find_label (GTK_WIDGET (chat), "#299"));
 
-  /* and back down with the jump button */
-  natter_chat_view_scroll_to_bottom (chat);
-  wait_for_label (GTK_WIDGET (chat), "#299");
+  /* messages that arrive while scrolled up go in below: what is in view
+   * stays where it is, and the jump button is there */
+  {
+    GListModel *messages = G_LIST_MODEL (natter_chat_view_get_messages (chat));
+    guint n = g_list_model_get_n_items (messages);
+    double value = gtk_adjustment_get_value (adj);
+    LabelQuery q = { GTK_WIDGET (chat), anchor_text };
+    GtkWidget *jump;
+
+    g_assert_true (label_shown (&q));
+    for (guint i = 1; i <= 3; i++)
+      {
+        g_autofree char *text = g_strdup_printf ("arrived while scrolled up %u", i);
+        g_autoptr(JsonObject) content = natter_content_new_text (text);
+        natter_client_insert_local_message_async (natter_window_get_client (window),
+                                                  NATTER_CONVERSATION_PRIVATE, "peer0", "peer0",
+                                                  NATTER_OBJECT_TEXT, content,
+                                                  NATTER_MESSAGE_DIRECTION_RECEIVE, 0,
+                                                  NULL, NULL, NULL);
+      }
+    {
+      ItemsQuery iq = { messages, n + 3 };
+      wait_until (has_items, &iq, "three new messages");
+    }
+    spin (400);
+    g_assert_true (label_shown (&q));
+    g_assert_cmpfloat_with_epsilon (gtk_adjustment_get_value (adj), value, 1.0);
+    g_assert_false (natter_chat_view_get_at_bottom (chat));
+    g_assert_null (find_label (GTK_WIDGET (chat), "arrived while scrolled up"));
+
+    /* and back down with the jump button (shown only while scrolled up) */
+    jump = find_button_with_icon (GTK_WIDGET (chat), "go-bottom-symbolic");
+    g_assert_nonnull (jump);
+    gtk_widget_activate (jump);
+    wait_for_label (GTK_WIDGET (chat), "arrived while scrolled up 3");
+    wait_until (chat_at_bottom, chat, "the chat at the bottom");
+    spin (400);
+    g_assert_null (find_button_with_icon (GTK_WIDGET (chat), "go-bottom-symbolic"));
+  }
+
+  /* call summaries (each side stores its own) read as what happened */
+  {
+    struct { int media, duration, status; gint64 connected; } calls[] = {
+      { NATTER_CALL_MEDIA_VIDEO, 201, 3, 1 },
+      { NATTER_CALL_MEDIA_AUDIO, 0, NATTER_CALL_REASON_REMOTE_NO_RESPONSE, 0 },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+      {
+        g_autoptr(JsonObject) content = json_object_new ();
+        gint64 now = g_get_real_time () / 1000;
+
+        json_object_set_string_member (content, "caller", "peer0");
+        json_object_set_int_member (content, "mediaType", calls[i].media);
+        json_object_set_int_member (content, "startTime", now - 300000);
+        json_object_set_int_member (content, "connectedTime", calls[i].connected ? now - 290000 : 0);
+        json_object_set_int_member (content, "duration", calls[i].duration);
+        json_object_set_int_member (content, "status", calls[i].status);
+        natter_client_insert_local_message_async (natter_window_get_client (window),
+                                                  NATTER_CONVERSATION_PRIVATE, "peer0", "peer0",
+                                                  NATTER_OBJECT_CALL_SUMMARY, content,
+                                                  NATTER_MESSAGE_DIRECTION_RECEIVE, 0,
+                                                  NULL, NULL, NULL);
+      }
+    wait_for_label (GTK_WIDGET (chat), "Video call · 3:21");
+    wait_for_label (GTK_WIDGET (chat), "Missed call");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
   spin (100);
