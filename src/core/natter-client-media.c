@@ -557,56 +557,49 @@ media_sent_cb (GObject      *object,
     g_task_return_pointer (task, message, g_object_unref);
 }
 
+/* The message is stored first, naming the local file; the client uploads
+ * it and publishes (now, or from the outbox once natterd is back). */
 static void
-media_uploaded_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+media_store (GTask *task)
 {
-  g_autoptr(GTask) task = user_data;
   MediaSend *media = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *url = natter_client_upload_finish (NATTER_CLIENT (object), result, &error);
   g_autoptr(JsonObject) content = NULL;
   g_autofree char *name = NULL;
+  g_autofree char *path = g_file_get_path (media->file);
   const char *object_name;
 
-  if (url == NULL)
+  if (path == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Only local files can be sent");
       return;
     }
 
   switch (media->kind)
     {
     case MEDIA_IMAGE:
-      content = natter_content_new_image (media->thumbnail, url);
+      content = natter_content_new_image (media->thumbnail, NULL);
+      json_object_remove_member (content, "imageUri");
       object_name = NATTER_OBJECT_IMAGE;
       break;
     case MEDIA_VOICE:
-      content = natter_content_new_hq_voice (url, media->duration, "ogg");
+      content = natter_content_new_hq_voice (NULL, media->duration, "ogg");
+      json_object_remove_member (content, "remoteUrl");
       object_name = NATTER_OBJECT_HQ_VOICE;
       break;
     case MEDIA_FILE:
     default:
       name = g_file_get_basename (media->file);
-      content = natter_content_new_file (name, media->size, media->content_type, url);
+      content = natter_content_new_file (name, media->size, media->content_type, NULL);
+      json_object_remove_member (content, "fileUrl");
       object_name = NATTER_OBJECT_FILE;
       break;
     }
+  json_object_set_string_member (content, NATTER_CONTENT_LOCAL_PATH, path);
 
-  natter_client_send_message_async (NATTER_CLIENT (object), media->type, media->target_id,
-                                    object_name, content, g_task_get_cancellable (task),
-                                    media_sent_cb, g_object_ref (task));
-}
-
-static void
-media_upload (GTask *task)
-{
-  MediaSend *media = g_task_get_task_data (task);
-
-  natter_client_upload_async (g_task_get_source_object (task), media->file, media->content_type,
-                              media->progress, media->progress_data, g_task_get_cancellable (task),
-                              media_uploaded_cb, g_object_ref (task));
+  natter_client_send_media_message_async (g_task_get_source_object (task), media->type, media->target_id,
+                                          object_name, content, media->progress, media->progress_data,
+                                          g_task_get_cancellable (task), media_sent_cb, g_object_ref (task));
 }
 
 static void
@@ -625,7 +618,7 @@ media_thumbnail_cb (GObject      *object,
       return;
     }
 
-  media_upload (task);
+  media_store (task);
 }
 
 static void
@@ -659,7 +652,137 @@ media_info_cb (GObject      *object,
     natter_image_thumbnail_new_async (media->file, g_task_get_cancellable (task), media_thumbnail_cb,
                                       g_object_ref (task));
   else
-    media_upload (task);
+    media_store (task);
+}
+
+/* ------------------------------------------------ uploads from the outbox */
+
+static const char *
+url_member (NatterMessage *message)
+{
+  switch (natter_message_get_kind (message))
+    {
+    case NATTER_MESSAGE_KIND_IMAGE:
+      return "imageUri";
+    case NATTER_MESSAGE_KIND_FILE:
+      return "fileUrl";
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+      return "remoteUrl";
+    default:
+      return NULL;
+    }
+}
+
+gboolean
+natter_message_needs_upload (NatterMessage *message)
+{
+  JsonObject *content = natter_message_get_content (message);
+  const char *member = url_member (message);
+  const char *path;
+  const char *url;
+
+  if (content == NULL || member == NULL)
+    return FALSE;
+  path = json_object_get_string_member_with_default (content, NATTER_CONTENT_LOCAL_PATH, NULL);
+  url = json_object_get_string_member_with_default (content, member, NULL);
+  return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
+}
+
+gboolean
+natter_upload_error_is_definite (const GError *error)
+{
+  if (error->domain == NATTER_CLIENT_ERROR)
+    return error->code == NATTER_CODE_MESSAGE_TOO_LARGE || error->code == NATTER_CODE_INVALID_PARAMETER;
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME);
+}
+
+static void
+message_uploaded_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterMessage *message = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = natter_client_upload_finish (NATTER_CLIENT (object), result, &error);
+  JsonObject *content;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  if (url == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* A new object: the message's own may be shared with the UI. */
+  content = json_object_new ();
+  json_object_iter_init (&iter, natter_message_get_content (message));
+  while (json_object_iter_next (&iter, &name, &node))
+    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
+      json_object_set_member (content, name, json_node_copy (node));
+  json_object_set_string_member (content, url_member (message), url);
+  g_task_return_pointer (task, content, (GDestroyNotify) json_object_unref);
+}
+
+void
+natter_client_upload_message_async (NatterClient          *self,
+                                    NatterMessage         *message,
+                                    GFileProgressCallback  progress,
+                                    gpointer               progress_data,
+                                    GAsyncReadyCallback    callback,
+                                    gpointer               user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *guessed = NULL;
+  g_autofree char *mime = NULL;
+  JsonObject *content;
+  const char *path;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (natter_message_needs_upload (message));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, natter_client_upload_message_async);
+  g_task_set_task_data (task, g_object_ref (message), g_object_unref);
+
+  content = natter_message_get_content (message);
+  path = json_object_get_string_member (content, NATTER_CONTENT_LOCAL_PATH);
+  file = g_file_new_for_path (path);
+  switch (natter_message_get_kind (message))
+    {
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+      mime = g_strdup ("audio/ogg");
+      break;
+    case NATTER_MESSAGE_KIND_FILE:
+      mime = g_strdup (json_object_get_string_member_with_default (content, "type", NULL));
+      break;
+    default:
+      break;
+    }
+  if (mime == NULL || *mime == '\0')
+    {
+      g_free (mime);
+      guessed = g_content_type_guess (path, NULL, 0, NULL);
+      mime = g_content_type_get_mime_type (guessed);
+    }
+
+  natter_client_upload_async (self, file, mime, progress, progress_data, NULL, message_uploaded_cb,
+                              g_steal_pointer (&task));
+}
+
+JsonObject *
+natter_client_upload_message_finish (NatterClient  *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void

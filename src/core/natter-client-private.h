@@ -29,6 +29,41 @@ SoupSession *natter_client_get_session    (NatterClient  *self);
 const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
 
+/* Media messages are stored (SENDING, in the outbox) before their upload:
+ * until it is done their content names the local file under this key and
+ * has no URL. The outbox uploads them before publishing, after a reconnect
+ * or a restart too; the published content never has the key. */
+#define NATTER_CONTENT_LOCAL_PATH "localPath"
+
+/* natter_client_send_message_async() with an upload progress for a media
+ * message that waits for its upload. */
+void         natter_client_send_media_message_async  (NatterClient           *self,
+                                                      NatterConversationType  type,
+                                                      const char             *target_id,
+                                                      const char             *object_name,
+                                                      JsonObject             *content,
+                                                      GFileProgressCallback   progress,
+                                                      gpointer                progress_data,
+                                                      GCancellable           *cancellable,
+                                                      GAsyncReadyCallback     callback,
+                                                      gpointer                user_data);
+/* natter-client-media.c: whether @message still waits for its upload. */
+gboolean     natter_message_needs_upload             (NatterMessage          *message);
+/* Uploads the local file of @message; returns its content with the URL in
+ * place of the local path. */
+void         natter_client_upload_message_async      (NatterClient           *self,
+                                                      NatterMessage          *message,
+                                                      GFileProgressCallback   progress,
+                                                      gpointer                progress_data,
+                                                      GAsyncReadyCallback     callback,
+                                                      gpointer                user_data);
+JsonObject  *natter_client_upload_message_finish     (NatterClient           *self,
+                                                      GAsyncResult           *result,
+                                                      GError                **error);
+/* An upload error that will not go away by trying again (the local file
+ * is gone, natterd refused the file). */
+gboolean     natter_upload_error_is_definite         (const GError           *error);
+
 /* natter-client-profiles.c: fetches the names of what the user sees. */
 typedef struct _NatterProfileFetcher NatterProfileFetcher;
 

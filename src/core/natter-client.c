@@ -36,7 +36,16 @@ typedef struct {
   GList *tasks;                 /* GTasks waiting for the ack */
   guint generation;             /* connection it was last published on */
   guint retry_source;
+  gboolean uploading;           /* a media message's file is being uploaded */
+  GFileProgressCallback progress; /* of that upload, while the first sender waits */
+  gpointer progress_data;
 } PendingSend;
+
+/* Task data of a media send: its upload's progress. */
+typedef struct {
+  GFileProgressCallback progress;
+  gpointer progress_data;
+} SendProgress;
 
 typedef struct {
   guint32 request_id;
@@ -226,6 +235,10 @@ pending_send_return_error (PendingSend  *pending,
 {
   GList *tasks = g_steal_pointer (&pending->tasks);
 
+  /* Whoever gave the progress callback stops waiting. */
+  pending->progress = NULL;
+  pending->progress_data = NULL;
+
   for (GList *l = tasks; l != NULL; l = l->next)
     g_task_return_error (l->data, g_error_copy (error));
   g_list_free_full (tasks, g_object_unref);
@@ -235,6 +248,9 @@ static void
 pending_send_return_message (PendingSend *pending)
 {
   GList *tasks = g_steal_pointer (&pending->tasks);
+
+  pending->progress = NULL;
+  pending->progress_data = NULL;
 
   for (GList *l = tasks; l != NULL; l = l->next)
     g_task_return_pointer (l->data, g_object_ref (pending->message), g_object_unref);
@@ -730,16 +746,28 @@ handle_publish_ack (NatterClient              *self,
   }
 }
 
+static void upload_pending (NatterClient *self,
+                            PendingSend  *pending);
+
 static void
 publish_pending (NatterClient *self,
                  PendingSend  *pending)
 {
   Natter__Frame frame = NATTER__FRAME__INIT;
   Natter__Publish publish = NATTER__PUBLISH__INIT;
-  g_autofree char *content = natter_message_dup_content_string (pending->message);
+  g_autofree char *content = NULL;
 
   if (!is_connected (self) || pending->retry_source != 0)
     return;
+
+  /* Its file first: the published content has the URL, never a local path. */
+  if (natter_message_needs_upload (pending->message))
+    {
+      upload_pending (self, pending);
+      return;
+    }
+
+  content = natter_message_dup_content_string (pending->message);
 
   publish.client_msg_id = pending->client_msg_id;
   publish.conversation_type = natter_message_get_conversation_type (pending->message);
@@ -773,6 +801,133 @@ add_pending (NatterClient  *self,
   pending->message = g_object_ref (message);
   g_hash_table_insert (self->pending_sends, pending->client_msg_id, pending);
   return pending;
+}
+
+/* ---------------------------------------------------- uploads of media */
+
+/* The upload callbacks find their pending send by client_msg_id, as acks
+ * do (AckData): it may be gone (failed for good) by then. */
+
+static void
+upload_progress_cb (goffset  current,
+                    goffset  total,
+                    gpointer user_data)
+{
+  AckData *data = user_data;
+  PendingSend *pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
+
+  /* Only while the sender that asked for it waits. */
+  if (pending != NULL && pending->progress != NULL)
+    pending->progress (current, total, pending->progress_data);
+}
+
+static void
+upload_stored_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(AckData) data = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  PendingSend *pending;
+
+  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
+  pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
+  if (message == NULL)
+    {
+      g_warning ("Cannot store the uploaded message %s: %s", data->client_msg_id, error->message);
+      if (pending != NULL)
+        pending_send_return_error (pending, error);
+      return;
+    }
+
+  if (pending == NULL)
+    return;
+  /* Stopped meanwhile: the row waits in the outbox, now with its URL. */
+  if (natter_message_get_sent_status (message) == NATTER_SENT_STATUS_SENDING)
+    {
+      g_set_object (&pending->message, message);
+      publish_pending (data->self, pending);
+    }
+}
+
+static void
+upload_done_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(AckData) data = user_data;
+  NatterClient *self = data->self;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) update = NULL;
+  PendingSend *pending;
+  NatterMessage *message;
+  gboolean definite;
+
+  content = natter_client_upload_message_finish (self, result, &error);
+  pending = g_hash_table_lookup (self->pending_sends, data->client_msg_id);
+  if (pending == NULL)
+    return;
+  pending->uploading = FALSE;
+  message = pending->message;
+
+  definite = content == NULL && natter_upload_error_is_definite (error);
+  if (content == NULL && !definite)
+    {
+      /* natterd away, say: the message stays SENDING in the outbox and is
+       * uploaded again on the next connect. */
+      g_debug ("Upload for %s failed, kept in the outbox: %s", data->client_msg_id, error->message);
+      pending_send_return_error (pending, error);
+      return;
+    }
+
+  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
+                                    natter_message_get_conversation_type (message),
+                                    natter_message_get_target_id (message),
+                                    natter_message_get_sender_user_id (message),
+                                    natter_message_get_object_name (message),
+                                    content ? content : natter_message_get_content (message),
+                                    NATTER_MESSAGE_DIRECTION_SEND,
+                                    definite ? NATTER_SENT_STATUS_FAILED : NATTER_SENT_STATUS_SENDING,
+                                    natter_message_get_sent_time (message),
+                                    natter_message_get_received_time (message), FALSE,
+                                    definite ? (error->domain == NATTER_CLIENT_ERROR
+                                                  ? error->code : NATTER_CODE_INVALID_PARAMETER)
+                                             : 0,
+                                    natter_message_get_client_msg_id (message),
+                                    natter_message_get_flags (message));
+
+  if (definite)
+    {
+      /* Kept FAILED with its code: the UI offers to send it again. */
+      g_autoptr(GError) refused = g_error_new (NATTER_CLIENT_ERROR,
+                                               natter_message_get_error_code (update),
+                                               "%s", error->message);
+
+      pending_send_return_error (pending, refused);
+      g_hash_table_remove (self->pending_sends, data->client_msg_id);
+    }
+
+  natter_store_update_message_async (self->store, update, NULL, upload_stored_cb, g_steal_pointer (&data));
+}
+
+static void
+upload_pending (NatterClient *self,
+                PendingSend  *pending)
+{
+  AckData *data;
+
+  if (pending->uploading)
+    return;
+  pending->uploading = TRUE;
+
+  data = g_new0 (AckData, 1);
+  data->self = g_object_ref (self);
+  data->client_msg_id = g_strdup (pending->client_msg_id);
+  /* @data lives until the upload is done, so it serves the progress too. */
+  natter_client_upload_message_async (self, pending->message, upload_progress_cb, data, upload_done_cb,
+                                      data);
 }
 
 static void
@@ -1957,6 +2112,13 @@ sent_stored_cb (GObject      *object,
 
   pending = add_pending (self, message);
   pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
+  if (g_task_get_task_data (task) != NULL)
+    {
+      SendProgress *progress = g_task_get_task_data (task);
+
+      pending->progress = progress->progress;
+      pending->progress_data = progress->progress_data;
+    }
 
   /* Not connected: it waits in the outbox for the next connect. */
   if (!self->want_connected)
@@ -2018,15 +2180,17 @@ send_prepared (NatterClient  *self,
   }
 }
 
-void
-natter_client_send_message_async (NatterClient           *self,
-                                  NatterConversationType  type,
-                                  const char             *target_id,
-                                  const char             *object_name,
-                                  JsonObject             *content,
-                                  GCancellable           *cancellable,
-                                  GAsyncReadyCallback     callback,
-                                  gpointer                user_data)
+static void
+send_message (NatterClient           *self,
+              NatterConversationType  type,
+              const char             *target_id,
+              const char             *object_name,
+              JsonObject             *content,
+              GFileProgressCallback   progress,
+              gpointer                progress_data,
+              GCancellable           *cancellable,
+              GAsyncReadyCallback     callback,
+              gpointer                user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(NatterMessage) message = NULL;
@@ -2040,6 +2204,14 @@ natter_client_send_message_async (NatterClient           *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_send_message_async);
+  if (progress != NULL)
+    {
+      SendProgress *data = g_new0 (SendProgress, 1);
+
+      data->progress = progress;
+      data->progress_data = progress_data;
+      g_task_set_task_data (task, data, g_free);
+    }
 
   if (content == NULL)
     content = empty = json_object_new ();
@@ -2059,6 +2231,37 @@ natter_client_send_message_async (NatterClient           *self,
                                                                NATTER_MESSAGE_FLAG_PERSISTED |
                                                                NATTER_MESSAGE_FLAG_COUNTED));
   send_prepared (self, message, task);
+}
+
+void
+natter_client_send_message_async (NatterClient           *self,
+                                  NatterConversationType  type,
+                                  const char             *target_id,
+                                  const char             *object_name,
+                                  JsonObject             *content,
+                                  GCancellable           *cancellable,
+                                  GAsyncReadyCallback     callback,
+                                  gpointer                user_data)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  send_message (self, type, target_id, object_name, content, NULL, NULL, cancellable, callback, user_data);
+}
+
+void
+natter_client_send_media_message_async (NatterClient           *self,
+                                        NatterConversationType  type,
+                                        const char             *target_id,
+                                        const char             *object_name,
+                                        JsonObject             *content,
+                                        GFileProgressCallback   progress,
+                                        gpointer                progress_data,
+                                        GCancellable           *cancellable,
+                                        GAsyncReadyCallback     callback,
+                                        gpointer                user_data)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  send_message (self, type, target_id, object_name, content, progress, progress_data, cancellable,
+                callback, user_data);
 }
 
 NatterMessage *

@@ -994,6 +994,135 @@ test_media_round_trip (void)
   peer_free (bob, FALSE);
 }
 
+/* A photo or file sent while natterd is away is not lost: it is stored
+ * SENDING with its local path, and uploaded and published from the outbox
+ * after a restart of the app; one whose file is gone meanwhile is FAILED. */
+static void
+test_media_outbox (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autofree char *profile = g_strdup (alice->profile);
+  g_autofree char *dir = make_profile ();
+  g_autofree char *file_path = g_build_filename (dir, "合同 v2.bin", NULL);
+  g_autofree char *gone_path = g_build_filename (dir, "gone.txt", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (file_path);
+  g_autoptr(GFile) gone = g_file_new_for_path (gone_path);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *blob = g_string_new (NULL);
+  GAsyncResult *results[2] = { NULL, NULL };
+  NatterMessage *got, *mine, *failed;
+
+  for (int i = 0; i < 200 * 1024; i++)
+    g_string_append_c (blob, (char) g_random_int ());
+  g_file_set_contents (file_path, blob->str, blob->len, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (gone_path, "deleted before it could go", -1, &error);
+  g_assert_no_error (error);
+
+  peer_connect (alice);
+  natter_test_server_stop (server);
+  wait_status (alice, NATTER_CONNECTION_CLOSED, 20);
+
+  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", file, NULL, NULL, NULL,
+                                 test_store_result_cb, &results[0]);
+  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", gone, NULL, NULL, NULL,
+                                 test_store_result_cb, &results[1]);
+
+  /* Both are in the chat at once, waiting, with no URL yet. */
+  test_spin (500);
+  stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
+  g_assert_cmpuint (stored->len, ==, 2);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      NatterMessage *waiting = g_ptr_array_index (stored, i);
+
+      g_assert_cmpint (natter_message_get_sent_status (waiting), ==, NATTER_SENT_STATUS_SENDING);
+      g_assert_cmpint (natter_message_get_kind (waiting), ==, NATTER_MESSAGE_KIND_FILE);
+      g_assert_null (natter_message_get_file_url (waiting));
+    }
+  {
+    /* Either order: the two sends race to the store. */
+    NatterMessage *big = g_ptr_array_index (stored, 0);
+
+    if (g_strcmp0 (natter_message_get_file_name (big), "gone.txt") == 0)
+      big = g_ptr_array_index (stored, 1);
+    g_assert_cmpstr (natter_message_get_file_name (big), ==, "合同 v2.bin");
+    g_assert_cmpint (natter_message_get_file_size (big), ==, 200 * 1024);
+  }
+  g_clear_pointer (&stored, g_ptr_array_unref);
+
+  /* The app quits; one file is deleted meanwhile. */
+  peer_free (alice, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      test_wait_result (&results[i], 10);
+      g_assert_null (g_task_propagate_pointer (G_TASK (results[i]), &error));
+      g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_CONNECTED);
+      g_clear_error (&error);
+      g_clear_object (&results[i]);
+    }
+  g_unlink (gone_path);
+
+  natter_test_server_restart (server);
+  alice = peer_new (server, "alice", profile);
+  peer_connect (alice);
+  peer_connect (bob);
+
+  /* The file went once, with its URL and without the local path. */
+  wait_received (bob, 1);
+  test_spin (1000);
+  g_assert_cmpuint (count_received (bob, TRUE), ==, 1);
+  got = g_ptr_array_index (bob->received, 0);
+  g_assert_cmpint (natter_message_get_kind (got), ==, NATTER_MESSAGE_KIND_FILE);
+  g_assert_cmpstr (natter_message_get_file_name (got), ==, "合同 v2.bin");
+  g_assert_true (g_str_has_prefix (natter_message_get_file_url (got), natter_test_server_get_url (server)));
+  g_assert_false (json_object_has_member (natter_message_get_content (got), "localPath"));
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GFile) local = NULL;
+    g_autoptr(GBytes) original = NULL;
+    g_autoptr(GBytes) copy = NULL;
+
+    natter_client_download_async (bob->client, natter_message_get_file_url (got), NULL, NULL, NULL,
+                                  test_store_result_cb, &result);
+    test_wait_result (&result, 30);
+    local = natter_client_download_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    original = file_bytes (file);
+    copy = file_bytes (local);
+    g_assert_true (g_bytes_equal (original, copy));
+  }
+
+  /* Alice's side: the sent one has its URL; the other is FAILED with a
+   * code, kept for the user to see. */
+  stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
+  g_assert_cmpuint (stored->len, ==, 2);
+  mine = g_ptr_array_index (stored, 0);
+  failed = g_ptr_array_index (stored, 1);
+  if (natter_message_get_sent_status (mine) != NATTER_SENT_STATUS_SENT)
+    {
+      NatterMessage *swap = mine;
+
+      mine = failed;
+      failed = swap;
+    }
+  g_assert_cmpint (natter_message_get_sent_status (mine), ==, NATTER_SENT_STATUS_SENT);
+  g_assert_cmpstr (natter_message_get_message_uid (mine), ==, natter_message_get_message_uid (got));
+  g_assert_cmpstr (natter_message_get_file_url (mine), ==, natter_message_get_file_url (got));
+  g_assert_false (json_object_has_member (natter_message_get_content (mine), "localPath"));
+  g_assert_cmpint (natter_message_get_sent_status (failed), ==, NATTER_SENT_STATUS_FAILED);
+  g_assert_cmpint (natter_message_get_error_code (failed), ==, NATTER_CODE_INVALID_PARAMETER);
+  g_assert_cmpstr (natter_message_get_file_name (failed), ==, "gone.txt");
+
+  g_string_free (blob, TRUE);
+  remove_tree (dir);
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 /* --------------------------------------------------------------- chatroom */
 
 static GPtrArray *
@@ -1539,6 +1668,7 @@ main (int   argc,
   g_test_add_func ("/client/read-sync", test_read_sync);
   g_test_add_func ("/client/recall", test_recall);
   g_test_add_func ("/client/media-round-trip", test_media_round_trip);
+  g_test_add_func ("/client/media-outbox", test_media_outbox);
   g_test_add_func ("/client/chatroom-counts", test_chatroom_counts);
   g_test_add_func ("/client/group-gag-and-search", test_group_gag_and_search);
   g_test_add_func ("/client/app-server-token", test_app_server_token);
