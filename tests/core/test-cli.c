@@ -261,6 +261,24 @@ test_exit_codes (Fixture       *fixture,
   g_assert_nonnull (strstr (err, "22408"));
   g_clear_pointer (&err, g_free);
 
+  /* Kicked by another login of the same user: 4. */
+  {
+    g_autoptr(GPtrArray) argv = cli_argv (fixture, "dave", NULL);
+    g_autoptr(GSubprocess) listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                             (const char * const[]) { "-v", "listen", NULL });
+    g_autoptr(GError) error = NULL;
+    g_autofree char *token = natter_test_server_get_token (fixture->server, "dave");
+
+    wait_connected (listener);
+    /* Another profile: another device of dave's. */
+    g_assert_cmpint (run_cli (fixture, "dave-laptop", token, NULL, NULL,
+                              (const char * const[]) { "conversations", NULL }), ==, 0);
+    g_subprocess_wait (listener, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_if_exited (listener));
+    g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 4);
+  }
+
   /* No server: unavailable, and the message waits in the outbox. */
   natter_test_server_stop (fixture->server);
   g_assert_cmpint (run_cli (fixture, "carol", "any-token", NULL, &err,
@@ -392,6 +410,26 @@ test_commands (Fixture       *fixture,
   last = g_ptr_array_index (lines, 1);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (last, "content"), "content"),
                    ==, "note 2 about the quarterly release");
+
+  /* --before pages further back: older than the oldest of that page. */
+  {
+    g_autofree char *before = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                               json_object_get_int_member (g_ptr_array_index (lines, 0), "sentTime"));
+    g_autofree char *older_out = NULL;
+    g_autoptr(GPtrArray) older = NULL;
+
+    g_assert_cmpint (run_cli (fixture, "bob", NULL, &older_out, NULL,
+                              (const char * const[]) { "history", "alice", "--before", before, "--count", "5",
+                                                       NULL }), ==, 0);
+    older = json_lines (older_out);
+    g_assert_cmpuint (older->len, ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (older, 0),
+                                                                                   "content"), "content"),
+                     ==, "note 0 about the quarterly release");
+    /* Outside 2..20: usage. */
+    g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                              (const char * const[]) { "history", "alice", "--count", "1", NULL }), ==, 2);
+  }
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&lines, g_ptr_array_unref);
 
@@ -422,16 +460,66 @@ test_commands (Fixture       *fixture,
     g_clear_pointer (&lines, g_ptr_array_unref);
   }
 
-  /* join-chatroom: recent messages, then the room. */
+  /* send --image: a JPEG thumbnail inline, the original uploaded. */
+  {
+    g_autofree char *path = g_build_filename (fixture->dir, "photo.ppm", NULL);
+    GString *ppm = g_string_new ("P6\n320 200\n255\n");
+    JsonObject *content;
+
+    for (int i = 0; i < 320 * 200; i++)
+      g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 97), 40);
+    g_file_set_contents (path, ppm->str, ppm->len, NULL);
+    g_string_free (ppm, TRUE);
+    g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                              (const char * const[]) { "send", "bob", "--image", path, NULL }), ==, 0);
+    lines = json_lines (out);
+    g_assert_cmpuint (lines->len, ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "objectName"), ==, "RC:ImgMsg");
+    g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 0), "sentStatus"), ==, 30);
+    content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (content, "content"), "/9j/"));
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (content, "imageUri"), "http://127.0.0.1:"));
+    g_assert_false (json_object_has_member (content, "localPath"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&lines, g_ptr_array_unref);
+
+    /* Not an image: a local failure, nothing sent. */
+    g_file_set_contents (path, "not an image", -1, NULL);
+    g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                              (const char * const[]) { "send", "bob", "--image", path, NULL }), ==, 1);
+  }
+
+  /* join-chatroom: recent messages (oldest first), then the room. */
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                             (const char * const[]) { "join-chatroom", "hall", "--count", "-1", NULL }), ==, 0);
   g_clear_pointer (&out, g_free);
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("hall %d", i);
+
+      g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                                (const char * const[]) { "send", "hall", text, "--type", "chatroom", NULL }), ==, 0);
+    }
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
-                            (const char * const[]) { "join-chatroom", "hall", "--count", "5", NULL }), ==, 0);
+                            (const char * const[]) { "join-chatroom", "hall", "--count", "2", NULL }), ==, 0);
   lines = json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (lines, 0),
+                                                                                 "content"), "content"), ==, "hall 1");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (lines, 1),
+                                                                                 "content"), "content"), ==, "hall 2");
+  g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 1), "conversationType"), ==, 4);
   last = g_ptr_array_index (lines, lines->len - 1);
   g_assert_cmpstr (json_object_get_string_member (last, "chatroomId"), ==, "hall");
-  g_assert_cmpint (json_object_get_int_member (last, "memberCount"), >=, 1);
+  g_assert_cmpint (json_object_get_int_member (last, "memberCount"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (last, "messageCount"), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* A chatroom that nobody joined: refused with its code. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &out,
+                            (const char * const[]) { "send", "nohall", "x", "--type", "chatroom", NULL }), ==, 5);
+  g_assert_nonnull (strstr (out, "23410"));
 }
 
 int
