@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 void         natter_client_send_query     (NatterClient  *self,
                                            Natter__Query *query,
                                            GTask         *task);
+/* The wait before reconnect attempt @attempt (0 first): 1 s doubling to
+ * 30 s, each a random time between half of that and all of it. */
+guint        natter_client_reconnect_delay_ms (guint attempt);
 /* Now on the server's clock (ms). */
 gint64       natter_client_server_now     (NatterClient  *self);
 SoupSession *natter_client_get_session    (NatterClient  *self);

@@ -1335,11 +1335,20 @@ reconnect_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Exponential backoff with jitter: many clients dropped together by a
+ * server restart come back spread out, not all in the same second. */
+guint
+natter_client_reconnect_delay_ms (guint attempt)
+{
+  guint delay = MIN (RECONNECT_BASE_MS << MIN (attempt, 5u), RECONNECT_MAX_MS);
+
+  return delay / 2 + (guint) g_random_int_range (0, (gint32) (delay / 2 + 1));
+}
+
 static void
 schedule_reconnect (NatterClient *self)
 {
   guint delay;
-  guint shift;
 
   if (!self->want_connected)
     return;
@@ -1353,11 +1362,7 @@ schedule_reconnect (NatterClient *self)
       return;
     }
 
-  /* Exponential backoff with jitter: many clients dropped together by a
-   * server restart come back spread out, not all in the same second. */
-  shift = MIN (self->attempt, 5);
-  delay = MIN (RECONNECT_BASE_MS << shift, RECONNECT_MAX_MS);
-  delay = delay / 2 + g_random_int_range (0, delay / 2 + 1);
+  delay = natter_client_reconnect_delay_ms (self->attempt);
   self->attempt++;
 
   g_debug ("Reconnecting in %u ms (attempt %u)", delay, self->attempt);

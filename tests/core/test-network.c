@@ -8,6 +8,7 @@
  */
 
 #include "natter.h"
+#include "natter-client-private.h"
 #include "natter-test-server.h"
 #include "test-helpers.h"
 
@@ -117,6 +118,7 @@ fake_set_available (FakeMonitor *self,
 typedef struct {
   NatterClient *client;
   guint closed;
+  gint64 closed_at[8];          /* monotonic µs of the first CLOSED statuses */
 } Watch;
 
 static void
@@ -127,7 +129,11 @@ status_cb (NatterClient           *client,
            Watch                  *watch)
 {
   if (status == NATTER_CONNECTION_CLOSED)
-    watch->closed++;
+    {
+      if (watch->closed < G_N_ELEMENTS (watch->closed_at))
+        watch->closed_at[watch->closed] = g_get_monotonic_time ();
+      watch->closed++;
+    }
 }
 
 static gboolean
@@ -165,6 +171,10 @@ test_network_back (void)
   natter_test_server_stop (server);
   test_wait_until (closed_four_times, &watch, 30, "four failed attempts");
   natter_test_server_restart (server);
+
+  /* The waits grew: 0.5–1 s after the loss, then 1–2 s, then 2–4 s. */
+  g_assert_cmpint (watch.closed_at[1] - watch.closed_at[0], <, 1500 * 1000);
+  g_assert_cmpint (watch.closed_at[3] - watch.closed_at[2], >=, 1900 * 1000);
 
   /* The network "comes back": the client tries at once. */
   start = g_get_monotonic_time ();
@@ -228,6 +238,35 @@ test_network_unavailable (void)
   natter_client_disconnect (client);
 }
 
+/* 1 s doubling to a 30 s cap, each wait drawn from the upper half, so
+ * clients dropped together spread out. */
+static void
+test_backoff (void)
+{
+  for (guint attempt = 0; attempt < 12; attempt++)
+    {
+      guint full = MIN (1000u << MIN (attempt, 5u), 30000u);
+      guint low = G_MAXUINT, high = 0;
+      g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+      for (guint i = 0; i < 200; i++)
+        {
+          guint delay = natter_client_reconnect_delay_ms (attempt);
+
+          g_assert_cmpuint (delay, >=, full / 2);
+          g_assert_cmpuint (delay, <=, full);
+          g_assert_cmpuint (delay, <=, 30000);
+          low = MIN (low, delay);
+          high = MAX (high, delay);
+          g_hash_table_add (seen, GUINT_TO_POINTER (delay));
+        }
+      /* Jitter: spread over most of the range, not one value. */
+      g_assert_cmpuint (g_hash_table_size (seen), >, 50);
+      g_assert_cmpuint (high - low, >, full / 4);
+    }
+  g_assert_cmpuint (natter_client_reconnect_delay_ms (100), >=, 15000);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -241,6 +280,7 @@ main (int   argc,
   g_io_extension_point_implement (G_NETWORK_MONITOR_EXTENSION_POINT_NAME, FAKE_TYPE_MONITOR, "fake", 1000);
   g_setenv ("GIO_USE_NETWORK_MONITOR", "fake", TRUE);
 
+  g_test_add_func ("/client/backoff", test_backoff);
   g_test_add_func ("/client/network-back", test_network_back);
   g_test_add_func ("/client/network-unavailable", test_network_unavailable);
 
