@@ -164,6 +164,23 @@ test_timers (void)
   ack = natter_test_client_send_message (bob, 4, "room", "RC:TxtMsg", "{\"content\":\"kept\"}");
   g_assert_cmpint (ack->publish_ack->code, ==, 0);
 
+  /* Messages keep the room past idle-timeout (3 s) ... */
+  for (guint i = 0; i < 4; i++)
+    {
+      g_usleep (900 * 1000);
+      g_clear_pointer (&ack, natter_frame_free);
+      ack = natter_test_client_send_message (bob, 4, "room", "RC:TxtMsg", "{\"content\":\"busy\"}");
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  /* ... and so does a join: 4 s after the last message, 2 s after a join,
+   * the room is still there. */
+  g_usleep (2000 * 1000);
+  natter_frame_free (join (alice, "room", -1));
+  g_usleep (2000 * 1000);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (bob, 4, "room", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+
   /* No message and no join for idle-timeout: destroyed, members told. */
   event = natter_test_client_expect (alice, NATTER__FRAME__BODY_CHATROOM_EVENT, 8000);
   g_assert_nonnull (event);
