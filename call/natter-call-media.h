@@ -16,9 +16,12 @@
  *   NATTER_CALL_ICE_POLICY=relay   relay-only ICE transport policy
  *   NATTER_CALL_STUN=stun://h:p    extra STUN server
  *   NATTER_CALL_TURN=turn://u:p@h:p extra TURN server
- *   NATTER_CALL_DEBUG_SDP=1        print the offers to stderr
+ *   NATTER_CALL_DEBUG_SDP=1        print offers and answers to stderr
  *   NATTER_CALL_TEST_DROP_PERCENT=N with test sources, drop N % of the
  *                                  outgoing video packets (a lossy path)
+ *   NATTER_CALL_TEST_RECV_DROP_PERCENT=N  with test sources, drop N % of
+ *                                  the incoming video packets once
+ *                                  connected (loss that RTX can repair)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -100,6 +103,11 @@ guint64          natter_call_media_get_audio_buffers_received (NatterCallMedia *
 /* g_get_monotonic_time() of the first decoded remote frame (video, or audio
  * for audio calls); 0 before. */
 gint64           natter_call_media_get_first_frame_time (NatterCallMedia     *self);
+/* RTX packets sent in answer to the peer's NACKs, and RTX packets
+ * received that repaired our losses (0 before the pipeline exists). */
+void             natter_call_media_get_retransmissions  (NatterCallMedia     *self,
+                                                         guint64             *sent,
+                                                         guint64             *received);
 /* Current VP8 target bitrate (bit/s), 0 for audio calls. */
 guint            natter_call_media_get_video_bitrate    (NatterCallMedia     *self);
 

@@ -4,8 +4,8 @@
  * 127.0.0.1, test sources: NATTER_CALL_TEST_SOURCES=1 from meson) whose
  * signalling is handed over in-process, one main-loop turn later, as the
  * network would. Checks frames both ways, mute and camera off without
- * renegotiation, a vanished peer, and 20 quick cancel/reject cycles that
- * must neither deadlock nor leak a pipeline.
+ * renegotiation, NACK/RTX repairing loss, a vanished peer, and 20 quick
+ * cancel/reject cycles that must neither deadlock nor leak a pipeline.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -234,6 +234,43 @@ test_lossy_path (Pair          *pair,
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
 }
 
+static gboolean
+retransmitted_both_ways (Pair *pair)
+{
+  guint64 alice_sent = 0, alice_received = 0, bob_sent = 0, bob_received = 0;
+
+  natter_call_media_get_retransmissions (pair->alice->media, &alice_sent, &alice_received);
+  natter_call_media_get_retransmissions (pair->bob->media, &bob_sent, &bob_received);
+  return alice_sent >= 10 && bob_received >= 10 && bob_sent >= 10 && alice_received >= 10;
+}
+
+static void
+test_retransmission (Pair          *pair,
+                     gconstpointer  data)
+{
+  guint64 sent = 0, received = 0, before;
+
+  /* 5 % of the video lost on the way in, after the sender kept it: the
+   * receiver NACKs, the sender answers with RTX (both negotiated by
+   * webrtcbin from do-nack), the repaired stream goes on. */
+  g_setenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT", "5", TRUE);
+  pair->bob->auto_accept = TRUE;
+  dial (pair, NATTER_CALL_MEDIA_VIDEO, "rtx-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+  g_assert_true (wait_for (pair, retransmitted_both_ways, 20));
+  g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
+  natter_call_media_get_retransmissions (pair->alice->media, &sent, NULL);
+  natter_call_media_get_retransmissions (pair->bob->media, NULL, &received);
+  g_test_message ("alice sent %" G_GUINT64_FORMAT " RTX packets, bob took %" G_GUINT64_FORMAT,
+                  sent, received);
+
+  before = natter_call_get_video_frames_received (pair->bob->call);
+  frames_target = before + 30;
+  g_assert_true (wait_for (pair, bob_got_frames, 10));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
 static void
 test_peer_vanishes (Pair          *pair,
                     gconstpointer  data)
@@ -330,6 +367,7 @@ main (int   argc,
   g_test_add ("/call/media/video-call", Pair, NULL, pair_setup, test_video_call, pair_teardown);
   g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
   g_test_add ("/call/media/lossy-path", Pair, NULL, pair_setup, test_lossy_path, pair_teardown);
+  g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
               test_cancel_before_connect, pair_teardown);
