@@ -519,6 +519,24 @@ conversations_changed_cb (NatterWindow *self)
     g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
 }
 
+/* The open chat's conversation was deleted (here, from the sidebar's
+ * menu, or on another device): the chat closes with it. A chat without a
+ * conversation yet (a new one) is told “removed” for a row that never
+ * was: it stays. */
+static void
+conversation_removed_cb (NatterWindow           *self,
+                         NatterConversationType  type,
+                         const char             *target_id,
+                         NatterStore            *store)
+{
+  if (self->client == NULL || store != natter_client_get_store (self->client) ||
+      natter_chat_view_get_conversation (self->chat_view) == NULL)
+    return;
+  if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
+      g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
+    close_chat (self);
+}
+
 static void
 start_client (NatterWindow *self,
               NatterClient *client)
@@ -533,6 +551,8 @@ start_client (NatterWindow *self,
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "chatroom-event", G_CALLBACK (chatroom_event_cb),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_client_get_store (client), "conversation-removed",
+                           G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
 
   natter_sidebar_set_client (self->sidebar, client);
   natter_chat_view_set_portraits (self->chat_view, natter_sidebar_get_portraits (self->sidebar));

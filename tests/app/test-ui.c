@@ -54,6 +54,7 @@ test_app_instance (void)
  * test process, takes both names GNotification may talk to and keeps the
  * title and body of each notification. */
 static GPtrArray *notifications;   /* "title\nbody" strings */
+static GPtrArray *notification_params;   /* org.gtk.Notifications: each one's a{sv} */
 
 static const char notify_xml[] =
   "<node>"
@@ -92,6 +93,7 @@ notify_method_cb (GDBusConnection       *connection,
       g_variant_lookup (params, "title", "&s", &title);
       g_variant_lookup (params, "body", "&s", &body);
       g_ptr_array_add (notifications, g_strdup_printf ("%s\n%s", title, body));
+      g_ptr_array_add (notification_params, g_variant_ref (params));
       g_dbus_method_invocation_return_value (invocation, NULL);
     }
   else if (g_str_equal (method_name, "Notify"))
@@ -123,6 +125,7 @@ start_notification_server (void)
   const char *paths[] = { "/org/gtk/Notifications", "/org/freedesktop/Notifications" };
 
   notifications = g_ptr_array_new_with_free_func (g_free);
+  notification_params = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   if (bus == NULL)
     return;
   for (guint i = 0; i < 2; i++)
@@ -297,6 +300,51 @@ screenshot (GtkWidget  *window,
   g_test_message ("screenshot: %s", path);
 }
 
+static void
+activate_action_done_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (object), result, NULL);
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* What the shell does when the notification that says @text is clicked:
+ * its default action, over D-Bus, to the app that sent it. */
+static void
+click_notification (const char *text)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  GVariant *params = NULL;
+  g_autoptr(GVariant) target = NULL;
+  const char *action = NULL;
+  GVariantBuilder parameter;
+  gboolean done = FALSE;
+
+  for (guint i = 0; i < notifications->len && i < notification_params->len; i++)
+    if (strstr (g_ptr_array_index (notifications, i), text) != NULL)
+      params = g_ptr_array_index (notification_params, i);
+  g_assert_nonnull (params);
+  g_assert_true (g_variant_lookup (params, "default-action", "&s", &action));
+  g_assert_true (g_str_has_prefix (action, "app."));
+  target = g_variant_lookup_value (params, "default-action-target", NULL);
+  g_variant_builder_init (&parameter, G_VARIANT_TYPE ("av"));
+  if (target != NULL)
+    g_variant_builder_add (&parameter, "v", target);
+  g_dbus_connection_call (bus, g_dbus_connection_get_unique_name (bus),
+                          g_application_get_dbus_object_path (G_APPLICATION (app)),
+                          "org.freedesktop.Application", "ActivateAction",
+                          g_variant_new ("(sava{sv})", action + strlen ("app."), &parameter, NULL),
+                          NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, activate_action_done_cb, &done);
+  wait_until (is_true, &done, "the notification's action");
+}
+
 /* natter-cli as @user; returns its stdout. */
 static char *
 cli (const char *token,
@@ -439,6 +487,31 @@ press_key (GtkWidget       *widget,
         g_signal_emit_by_name (controller, "key-pressed", keyval, 0, state, &handled);
     }
   return handled;
+}
+
+/* Appends to @unnamed each mapped button under @widget that shows only an
+ * icon and has no accessible label (nor its menu button). */
+static void
+check_icon_buttons_named (GtkWidget *widget,
+                          GString   *unnamed)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return;
+  if (GTK_IS_BUTTON (widget) && gtk_button_get_icon_name (GTK_BUTTON (widget)) != NULL)
+    {
+      GtkWidget *menu_button = gtk_widget_get_ancestor (widget, GTK_TYPE_MENU_BUTTON);
+
+      if (!gtk_test_accessible_has_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_LABEL) &&
+          !gtk_test_accessible_has_relation (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_RELATION_LABELLED_BY) &&
+          (menu_button == NULL ||
+           !gtk_test_accessible_has_property (GTK_ACCESSIBLE (menu_button), GTK_ACCESSIBLE_PROPERTY_LABEL)))
+        g_string_append_printf (unnamed, "%s(%s) in %s; ", G_OBJECT_TYPE_NAME (widget),
+                                gtk_button_get_icon_name (GTK_BUTTON (widget)),
+                                G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)));
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    check_icon_buttons_named (child, unnamed);
 }
 
 static gboolean
@@ -638,6 +711,38 @@ has_exact_label (GtkWidget  *widget,
   return FALSE;
 }
 
+typedef struct {
+  NatterConversationList *list;
+  NatterConversationType type;
+  const char *target_id;
+} ConversationQuery;
+
+static gboolean
+conversation_read (gpointer data)
+{
+  ConversationQuery *q = data;
+  guint pos = natter_conversation_list_find (q->list, q->type, q->target_id);
+  g_autoptr(NatterConversation) conv = NULL;
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (q->list), pos);
+  return natter_conversation_get_unread_count (conv) == 0;
+}
+
+static gboolean
+conversation_gone (gpointer data)
+{
+  ConversationQuery *q = data;
+  return natter_conversation_list_find (q->list, q->type, q->target_id) == G_MAXUINT;
+}
+
+static gboolean
+chat_closed (gpointer data)
+{
+  return natter_chat_view_get_target_id (data) == NULL;
+}
+
 static gboolean
 mention_shown (gpointer data)
 {
@@ -711,6 +816,21 @@ close_windows_of_type (GType type)
         gtk_window_destroy (GTK_WINDOW (w));
     }
   spin (100);
+}
+
+/* Types @text into the entry of the dialog on screen. */
+static void
+set_dialog_entry_text (const char *text)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+      GtkWidget *entry = ADW_IS_MESSAGE_DIALOG (w) && gtk_widget_get_mapped (w) ? find_type (w, GTK_TYPE_ENTRY) : NULL;
+      if (entry != NULL)
+        gtk_editable_set_text (GTK_EDITABLE (entry), text);
+    }
 }
 
 static void
@@ -906,16 +1026,7 @@ test_app (void)
   /* ---- a new chat with someone not in the list yet (Ctrl+N) */
   gtk_widget_activate_action (root, "win.new-chat", NULL);
   wait_until (label_anywhere, (gpointer) "Enter the ID of a person or a group.", "the new chat dialog");
-  {
-    GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
-    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-      {
-        g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
-        GtkWidget *entry = ADW_IS_MESSAGE_DIALOG (w) ? find_type (w, GTK_TYPE_ENTRY) : NULL;
-        if (entry != NULL)
-          gtk_editable_set_text (GTK_EDITABLE (entry), "frank");
-      }
-  }
+  set_dialog_entry_text ("frank");
   respond_to_dialog ("open");
   g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "frank");
   wait_for_label (GTK_WIDGET (chat), "No messages here yet");
@@ -936,6 +1047,28 @@ test_app (void)
         g_assert_true (g_strv_contains ((const char * const *) accels, shortcuts[i].accel));
       }
     g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+    /* Ctrl+? shows it, with the shortcuts in it */
+    gtk_widget_activate_action (root, "win.show-help-overlay", NULL);
+    wait_until (label_anywhere, (gpointer) "Search messages", "the shortcuts window");
+    g_assert_true (label_anywhere ((gpointer) "Next conversation"));
+    g_assert_true (label_anywhere ((gpointer) "Close the chat or the search"));
+    close_windows_of_type (GTK_TYPE_SHORTCUTS_WINDOW);
+  }
+
+  /* ---- every icon-only button on screen has a name for screen readers,
+   *      and conversation rows read as “bob, …” */
+  {
+    g_autoptr(GString) unnamed = g_string_new (NULL);
+    GtkWidget *probe = g_object_ref_sink (gtk_button_new_from_icon_name ("edit-copy-symbolic"));
+
+    /* the check can fail: a bare icon button has no name */
+    g_assert_false (gtk_test_accessible_has_property (GTK_ACCESSIBLE (probe), GTK_ACCESSIBLE_PROPERTY_LABEL));
+    g_object_unref (probe);
+    check_icon_buttons_named (root, unnamed);
+    g_assert_cmpstr (unnamed->str, ==, "");
+    g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (find_type (GTK_WIDGET (natter_window_get_sidebar (window)),
+                                                                                 g_type_from_name ("NatterConversationRow"))),
+                                                     GTK_ACCESSIBLE_PROPERTY_LABEL));
   }
   /* Alt+Down walks the list: from bob to the conversation below him */
   {
@@ -1161,6 +1294,42 @@ test_app (void)
     wait_until (mention_shown, natter_window_get_sidebar (window), "the @ mark");
   }
 
+  /* ---- the context menu's “Mark as Read”: the count and the “@” go, the
+   *      title's count follows */
+  {
+    NatterSidebar *sidebar = natter_window_get_sidebar (window);
+    NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
+    guint before = natter_conversation_list_get_unread_total (list);
+    g_autofree char *title_before = g_strdup_printf ("Natter (%u)", before);
+    g_autofree char *title_after = NULL;
+    ConversationQuery q = { list, NATTER_CONVERSATION_GROUP, "lunch" };
+
+    g_assert_cmpuint (before, >, 0);
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, title_before);
+    gtk_widget_activate_action (GTK_WIDGET (sidebar), "sidebar.mark-read", "(is)",
+                                NATTER_CONVERSATION_GROUP, "lunch");
+    wait_until (conversation_read, &q, "lunch read");
+    g_assert_false (mention_shown (sidebar));
+    g_assert_cmpuint (natter_conversation_list_get_unread_total (list), <, before);
+    title_after = natter_conversation_list_get_unread_total (list) > 0
+                    ? g_strdup_printf ("Natter (%u)", natter_conversation_list_get_unread_total (list))
+                    : g_strdup ("Natter");
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, title_after);
+  }
+
+  /* ---- a chat room joined from the menu's dialog: alice can write in it
+   *      (natterd refuses messages from non-members with 23406) */
+  gtk_widget_activate_action (root, "win.join-chatroom", NULL);
+  wait_until (label_anywhere, (gpointer) "Enter the ID of the chat room", "the join dialog");
+  set_dialog_entry_text ("lobby");
+  respond_to_dialog ("open");
+  g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "lobby");
+  g_assert_cmpint (natter_chat_view_get_conversation_type (chat), ==, NATTER_CONVERSATION_CHATROOM);
+  spin (500);
+  natter_composer_set_text (natter_chat_view_get_composer (chat), "Hello lobby");
+  natter_composer_send (natter_chat_view_get_composer (chat));
+  wait_until (last_message_sent, window, "a message in the chat room");
+
   /* ---- conversations overtake each other while the list is on screen
    *      with a highlighted row (GTK 4.8's list view once crashed on how
    *      the model reported a move); the highlight stays on the open chat */
@@ -1201,9 +1370,7 @@ test_app (void)
     g_assert_true (notified ((gpointer) "Dave Miller"));
     g_assert_false (notified ((gpointer) "Muted chats stay quiet"));
     /* its action opens the chat */
-    g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "open-conversation",
-                                    g_variant_new ("(sis)", natter_account_get_profile_dir (natter_window_get_account (window)),
-                                                   NATTER_CONVERSATION_PRIVATE, "dave"));
+    click_notification ("Are you free at three?");
     g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
     wait_for_label (GTK_WIDGET (chat), "Are you free at three?");
     /* dave's two messages were not read: the chat marks where they start */
@@ -1213,6 +1380,22 @@ test_app (void)
   gtk_widget_activate_action (root, "win.back", NULL);
   wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
+
+  /* ---- deleting a chat asks first; the open chat closes with it */
+  {
+    NatterSidebar *sidebar = natter_window_get_sidebar (window);
+    ConversationQuery q = { natter_sidebar_get_conversations (sidebar), NATTER_CONVERSATION_GROUP, "not-my-group" };
+
+    natter_window_open_conversation (window, NATTER_CONVERSATION_GROUP, "not-my-group", 0);
+    wait_until (chat_has_conversation, chat, "the group's conversation");
+    gtk_widget_activate_action (GTK_WIDGET (sidebar), "sidebar.delete", "(is)",
+                                NATTER_CONVERSATION_GROUP, "not-my-group");
+    wait_until (label_anywhere, (gpointer) "Delete Chat?", "the delete dialog");
+    respond_to_dialog ("delete");
+    wait_until (conversation_gone, &q, "the conversation gone");
+    wait_until (chat_closed, chat, "the chat closed");
+    g_assert_null (find_label (GTK_WIDGET (sidebar), "Hello group?"));
+  }
 
   /* ---- the server goes away: an unobtrusive banner; back: it goes */
   natter_test_server_stop (server);
@@ -1593,6 +1776,9 @@ main (int argc, char *argv[])
   int ret;
 
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  /* GTK's in-process accessibility backend: no bus, and the accessible
+   * names and roles can be checked */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   if (argc >= 3 && g_str_equal (argv[1], "--language"))
     {
       /* LANGUAGE picks the catalog even in the C.UTF-8 locale */
