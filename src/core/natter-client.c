@@ -27,6 +27,7 @@ G_DEFINE_QUARK (natter-client-error-quark, natter_client_error)
 #define RECONNECT_BASE_MS        1000
 #define RECONNECT_MAX_MS         30000
 #define TOO_FAST_RETRY_MS        2000
+#define UPLOAD_RETRY_MAX_MS      60000
 #define TYPING_INTERVAL_US       (6 * G_USEC_PER_SEC)
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
   guint generation;             /* connection it was last published on */
   guint retry_source;
   gboolean uploading;           /* a media message's file is being uploaded */
+  guint upload_failures;        /* in a row, while connected: the next retry waits longer */
   GFileProgressCallback progress; /* of that upload, while the first sender waits */
   gpointer progress_data;
 } PendingSend;
@@ -875,12 +877,22 @@ upload_done_cb (GObject      *object,
   definite = content == NULL && natter_upload_error_is_definite (error);
   if (content == NULL && !definite)
     {
-      /* natterd away, say: the message stays SENDING in the outbox and is
-       * uploaded again on the next connect. */
+      /* The message stays SENDING in the outbox. natterd away: uploaded
+       * again on the next connect; natterd here but failing (a full disk,
+       * say): again after 2 s, 4 s, … 60 s, the connection notwithstanding. */
       g_debug ("Upload for %s failed, kept in the outbox: %s", data->client_msg_id, error->message);
       pending_send_return_error (pending, error);
+      if (is_connected (self) && pending->retry_source == 0)
+        {
+          guint delay = MIN ((guint) TOO_FAST_RETRY_MS << MIN (pending->upload_failures, 5u),
+                             (guint) UPLOAD_RETRY_MAX_MS);
+
+          pending->upload_failures++;
+          pending->retry_source = g_timeout_add (delay, retry_publish_cb, pending);
+        }
       return;
     }
+  pending->upload_failures = 0;
 
   update = natter_message_new_full (natter_message_get_message_id (message), NULL,
                                     natter_message_get_conversation_type (message),

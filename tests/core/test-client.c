@@ -1123,6 +1123,67 @@ test_media_outbox (void)
   peer_free (bob, FALSE);
 }
 
+/* natterd is there but cannot take the file (its media directory is a
+ * file now): the send fails for the moment, the message waits SENDING, and
+ * goes by itself once natterd can take it — no reconnect needed. */
+static void
+test_media_upload_retry (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autofree char *media_dir = g_build_filename (natter_test_server_get_data_dir (server), "media", NULL);
+  g_autofree char *tmp_dir = g_build_filename (media_dir, "tmp", NULL);
+  g_autofree char *dir = make_profile ();
+  g_autofree char *path = g_build_filename (dir, "report.pdf", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) stored = NULL;
+  NatterMessage *got, *mine;
+
+  g_file_set_contents (path, "%PDF-1.4 not much of a report", -1, &error);
+  g_assert_no_error (error);
+  peer_connect (alice);
+  peer_connect (bob);
+  g_array_set_size (alice->statuses, 0);
+
+  g_rmdir (tmp_dir);
+  g_assert_cmpint (g_mkdir_with_parents (media_dir, 0700), ==, 0);
+  g_file_set_contents (tmp_dir, "in the way", -1, &error);
+  g_assert_no_error (error);
+
+  natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", file, NULL, NULL, NULL,
+                                 test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_null (natter_client_send_media_finish (alice->client, result, &error));
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR);
+  g_clear_error (&error);
+  stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
+  g_assert_cmpuint (stored->len, ==, 1);
+  g_assert_cmpint (natter_message_get_sent_status (g_ptr_array_index (stored, 0)), ==, NATTER_SENT_STATUS_SENDING);
+  g_clear_pointer (&stored, g_ptr_array_unref);
+
+  /* natterd can store files again: the retry finds it. */
+  g_assert_cmpint (g_unlink (tmp_dir), ==, 0);
+  wait_received (bob, 1);
+  got = g_ptr_array_index (bob->received, 0);
+  g_assert_cmpstr (natter_message_get_file_name (got), ==, "report.pdf");
+  g_assert_nonnull (natter_message_get_file_url (got));
+
+  stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
+  g_assert_cmpuint (stored->len, ==, 1);
+  mine = g_ptr_array_index (stored, 0);
+  g_assert_cmpint (natter_message_get_sent_status (mine), ==, NATTER_SENT_STATUS_SENT);
+  g_assert_cmpstr (natter_message_get_message_uid (mine), ==, natter_message_get_message_uid (got));
+  /* The connection stayed up all along. */
+  g_assert_cmpuint (alice->statuses->len, ==, 0);
+
+  remove_tree (dir);
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 /* --------------------------------------------------------------- chatroom */
 
 static GPtrArray *
@@ -1669,6 +1730,7 @@ main (int   argc,
   g_test_add_func ("/client/recall", test_recall);
   g_test_add_func ("/client/media-round-trip", test_media_round_trip);
   g_test_add_func ("/client/media-outbox", test_media_outbox);
+  g_test_add_func ("/client/media-upload-retry", test_media_upload_retry);
   g_test_add_func ("/client/chatroom-counts", test_chatroom_counts);
   g_test_add_func ("/client/group-gag-and-search", test_group_gag_and_search);
   g_test_add_func ("/client/app-server-token", test_app_server_token);
