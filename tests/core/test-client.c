@@ -299,6 +299,40 @@ test_connect_errors (void)
     remove_tree (profile);
   }
 
+  /* A token of another app on the same natterd: app key and token do not
+   * match (31005). */
+  {
+    g_autoptr(GSubprocess) process = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *token = natter_test_server_get_token (server, "alice");
+    g_autofree char *profile = make_profile ();
+    g_autoptr(NatterClient) client = NULL;
+    const char *second_key;
+
+    process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, natter_test_program ("NATTERD"),
+                                "--data-dir", natter_test_server_get_data_dir (server), "--create-app", "second",
+                                NULL);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error);
+    g_assert_no_error (error);
+    json_parser_load_from_data (parser, out, -1, &error);
+    g_assert_no_error (error);
+    second_key = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "appKey");
+
+    client = natter_client_new (natter_test_server_get_url (server), second_key, profile);
+    natter_client_connect (client, token);
+    test_wait_until ((gboolean (*) (gpointer)) natter_client_get_status_error, client, 20, "a refusal");
+    g_assert_error ((GError *) natter_client_get_status_error (client), NATTER_CLIENT_ERROR,
+                    NATTER_CODE_APP_KEY_MISMATCH);
+    g_assert_nonnull (strstr (natter_client_get_status_error (client)->message, "31005"));
+    g_assert_cmpint (natter_client_get_status (client), ==, NATTER_CONNECTION_DISCONNECTED);
+    g_clear_object (&client);
+    test_spin (50);
+    remove_tree (profile);
+  }
+
   /* A token the app server expired. */
   peer = peer_new (server, "carol", NULL);
   {
@@ -1492,7 +1526,24 @@ test_typing_custom_voice (void)
   hq = g_ptr_array_index (stored, 1);
   g_assert_cmpint (natter_message_get_kind (hq), ==, NATTER_MESSAGE_KIND_HQ_VOICE);
   g_assert_cmpint (natter_message_get_voice_duration (hq), ==, 4);
-  g_assert_nonnull (natter_message_get_voice_url (hq));
+  g_assert_true (g_str_has_prefix (natter_message_get_voice_url (hq), natter_test_server_get_url (server)));
+  g_assert_false (json_object_has_member (natter_message_get_content (hq), "localPath"));
+
+  /* Bob plays it: the recording alice had. */
+  {
+    g_autoptr(GFile) local = NULL;
+    g_autoptr(GBytes) original = file_bytes (voice);
+    g_autoptr(GBytes) copy = NULL;
+
+    g_clear_object (&result);
+    natter_client_download_async (bob->client, natter_message_get_voice_url (hq), NULL, NULL, NULL,
+                                  test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    local = natter_client_download_finish (bob->client, result, &error);
+    g_assert_no_error (error);
+    copy = file_bytes (local);
+    g_assert_true (g_bytes_equal (original, copy));
+  }
 
   remove_tree (dir);
   peer_free (alice, FALSE);
