@@ -976,8 +976,10 @@ natter_call_resolve_glare (NatterCall *self,
   g_return_val_if_fail (NATTER_IS_CALL (self), NATTER_CALL_GLARE_NONE);
   g_return_val_if_fail (sender_id != NULL && other_call_id != NULL, NATTER_CALL_GLARE_NONE);
 
-  if (!self->outgoing || !is_before_connect (self) || g_strcmp0 (sender_id, self->peer_id) != 0 ||
-      g_strcmp0 (other_call_id, self->call_id) == 0)
+  /* IDLE counts: an outgoing call may still wait for TURN credentials
+   * (its invite not sent yet), the user dialled all the same. */
+  if (!self->outgoing || !(is_before_connect (self) || self->state == NATTER_CALL_STATE_IDLE) ||
+      g_strcmp0 (sender_id, self->peer_id) != 0 || g_strcmp0 (other_call_id, self->call_id) == 0)
     return NATTER_CALL_GLARE_NONE;
 
   if (strcmp (self->call_id, other_call_id) < 0)

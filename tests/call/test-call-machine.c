@@ -744,6 +744,31 @@ test_glare (void)
 }
 
 static void
+test_glare_before_start (void)
+{
+  /* Our call still waits for TURN credentials (IDLE, no invite sent) when
+   * theirs arrives: the same rule, not a busy refusal. */
+  g_autoptr(TestHost) host = g_object_new (TEST_TYPE_HOST, NULL);
+  g_autoptr(NatterCall) winner = natter_call_new_outgoing (NATTER_CALL_HOST (host), "a-0", "alice", "bob",
+                                                           NATTER_CALL_MEDIA_AUDIO);
+  g_autoptr(NatterCall) loser = natter_call_new_outgoing (NATTER_CALL_HOST (host), "z-9", "alice", "bob",
+                                                          NATTER_CALL_MEDIA_AUDIO);
+
+  g_assert_cmpint (natter_call_resolve_glare (winner, "bob", "b-1"), ==, NATTER_CALL_GLARE_WIN);
+  g_assert_cmpint (natter_call_get_state (winner), ==, IDLE);
+  g_assert_cmpint (natter_call_resolve_glare (loser, "bob", "b-1"), ==, NATTER_CALL_GLARE_LOSE);
+  g_assert_cmpint (natter_call_get_state (loser), ==, ENDED);
+  g_assert_cmpstr (host->sent->str, ==, "");
+  g_assert_null (host->summary);
+  g_assert_cmpuint (host->ended_count, ==, 1);
+
+  /* Starting it later changes nothing. */
+  natter_call_start (loser);
+  g_assert_cmpint (natter_call_get_state (loser), ==, ENDED);
+  g_assert_cmpstr (host->sent->str, ==, "");
+}
+
+static void
 test_glare_loser_accepts (void)
 {
   g_autoptr(TestHost) host = g_object_new (TEST_TYPE_HOST, NULL);
@@ -881,6 +906,7 @@ main (int   argc,
   g_test_add_func ("/call/machine/candidates-wait-for-description", test_candidates_wait_for_description);
   g_test_add_func ("/call/machine/hangup-crosses-accept", test_hangup_crosses_accept);
   g_test_add_func ("/call/machine/glare", test_glare);
+  g_test_add_func ("/call/machine/glare-before-start", test_glare_before_start);
   g_test_add_func ("/call/machine/glare-loser-accepts", test_glare_loser_accepts);
   g_test_add_func ("/call/machine/summary", test_summary);
   g_test_add_func ("/call/machine/bad-invites", test_bad_invites);
