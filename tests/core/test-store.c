@@ -769,6 +769,67 @@ test_migrate_v1 (DumpFixture   *fixture,
   }
 }
 
+/* A version-2 profile keeps what version 2 added: mention counts, the read
+ * mark (older messages arriving late stay read), the cleared mark (a replay
+ * of a cleared message is not stored again) and its search index (not built
+ * twice). */
+static void
+test_migrate_v2 (DumpFixture   *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(NatterStore) store = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(NatterMessage) late = NULL;
+  g_autoptr(NatterMessage) cleared = NULL;
+  g_autoptr(NatterMessage) fresh = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  NatterConversation *bob, *team;
+  gboolean added = TRUE;
+
+  load_dump (fixture->path, "store-v2.sql", NULL);
+  g_assert_cmpint (user_version (fixture->path), ==, 2);
+
+  store = natter_store_new (fixture->path);
+  natter_store_set_own_user_id (store, "alice");
+  list = conversations (store, NULL, 0);
+  g_assert_cmpint (user_version (fixture->path), ==, NATTER_STORE_SCHEMA_VERSION);
+  g_assert_cmpuint (list->len, ==, 2);
+  team = g_ptr_array_index (list, 0);   /* pinned */
+  bob = g_ptr_array_index (list, 1);
+  g_assert_cmpstr (natter_conversation_get_target_id (team), ==, "team");
+  g_assert_cmpuint (natter_conversation_get_mention_count (team), ==, 1);
+  g_assert_cmpuint (natter_conversation_get_unread_count (team), ==, 1);
+  g_assert_cmpstr (natter_conversation_get_title (bob), ==, "Bob Builder");
+  g_assert_cmpuint (natter_conversation_get_unread_count (bob), ==, 1);
+
+  /* Version 2's index, once each. */
+  found = search (store, "中午");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "BBBB-BBBB-BBBB-0002");
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (store, "周报");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_clear_pointer (&found, g_ptr_array_unref);
+
+  /* Read up to 1700000002500: a late older message does not count. */
+  late = add (store, incoming ("BBBB-BBBB-BBBB-0005", "bob", "sent earlier, arrived late", 1700000002000),
+              &added);
+  g_assert_true (added);
+  g_assert_cmpuint (natter_conversation_get_unread_count (bob), ==, 1);
+  fresh = add (store, incoming ("BBBB-BBBB-BBBB-0006", "bob", "new", 1700000004000), &added);
+  g_assert_true (added);
+  g_assert_cmpuint (natter_conversation_get_unread_count (bob), ==, 2);
+
+  /* Cleared at 1700000000500: a replay of what was cleared stays away. */
+  cleared = add (store, incoming ("BBBB-BBBB-BBBB-0001", "bob", "cleared long ago", 1700000000000), &added);
+  g_assert_false (added);
+  messages = page (store, "bob", 0, 0, 20);
+  g_assert_cmpuint (messages->len, ==, 4);
+  for (guint i = 0; i < messages->len; i++)
+    g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (messages, i)), !=, "BBBB-BBBB-BBBB-0001");
+}
+
 static void
 test_migrate_failure_rolls_back (DumpFixture   *fixture,
                                  gconstpointer  data)
@@ -859,6 +920,7 @@ main (int   argc,
   g_test_add ("/store/outbox-unsupported", Fixture, NULL, fixture_set_up, test_outbox_unsupported,
               fixture_tear_down);
   g_test_add ("/store/migrate/v1", DumpFixture, NULL, dump_set_up, test_migrate_v1, dump_tear_down);
+  g_test_add ("/store/migrate/v2", DumpFixture, NULL, dump_set_up, test_migrate_v2, dump_tear_down);
   g_test_add ("/store/migrate/failure-rolls-back", DumpFixture, NULL, dump_set_up,
               test_migrate_failure_rolls_back, dump_tear_down);
   g_test_add ("/store/migrate/too-new", DumpFixture, NULL, dump_set_up, test_too_new, dump_tear_down);
