@@ -232,7 +232,13 @@ token_fetched_cb (GObject      *object,
 
   ctx->token = natter_fetch_token_finish (result, &error);
   if (ctx->token == NULL)
-    natter_cli_fail (ctx, "token from the app server", error);
+    {
+      g_printerr ("%s: token from the app server: %s\n", ctx->program, error->message);
+      /* The app server said no (its code is in the message): a refused
+       * login; unreachable: unavailable. */
+      natter_cli_finish (ctx, error->domain == NATTER_CLIENT_ERROR ? NATTER_CLI_EXIT_AUTH
+                                                                   : natter_cli_exit_code_for (error));
+    }
   else
     natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }

@@ -4,6 +4,7 @@
  */
 
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -522,6 +523,138 @@ test_commands (Fixture       *fixture,
   g_assert_nonnull (strstr (out, "23410"));
 }
 
+/* ---------------------------------------------------- token from an app server */
+
+/* An app server on its own thread and main context: natter-cli runs as a
+ * subprocess that the test waits for. */
+typedef struct {
+  char *token;                  /* erin's, from natterd */
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  guint16 port;
+  GMutex lock;
+  GCond cond;
+} AppServer;
+
+static void
+app_server_cb (SoupServer        *soup_server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  AppServer *app = user_data;
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr(GHashTable) form = soup_form_decode (g_bytes_get_data (body, NULL));
+  const char *user = g_hash_table_lookup (form, "userId");
+  g_autofree char *reply = NULL;
+
+  /* What an app server does: its own users only, the token from natterd. */
+  if (g_strcmp0 (user, "erin") == 0)
+    {
+      reply = g_strdup_printf ("{\"code\":200,\"userId\":\"erin\",\"token\":\"%s\"}", app->token);
+      soup_server_message_set_status (msg, 200, NULL);
+    }
+  else
+    {
+      reply = g_strdup ("{\"code\":1002,\"errorMessage\":\"no such user here\"}");
+      soup_server_message_set_status (msg, 400, NULL);
+    }
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, reply, strlen (reply));
+}
+
+static gpointer
+app_server_thread (gpointer data)
+{
+  AppServer *app = data;
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  g_main_context_push_thread_default (app->context);
+  server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (server, "/login", app_server_cb, app, NULL);
+  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  g_mutex_lock (&app->lock);
+  app->port = (guint16) g_uri_get_port (uris->data);
+  g_cond_signal (&app->cond);
+  g_mutex_unlock (&app->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (app->loop);
+  soup_server_disconnect (server);
+  g_main_context_pop_thread_default (app->context);
+  return NULL;
+}
+
+static void
+test_token_url (Fixture       *fixture,
+                gconstpointer  data)
+{
+  AppServer app = { 0 };
+  g_autofree char *url = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+
+  app.token = natter_test_server_get_token (fixture->server, "erin");
+  app.context = g_main_context_new ();
+  app.loop = g_main_loop_new (app.context, FALSE);
+  g_mutex_init (&app.lock);
+  g_cond_init (&app.cond);
+  app.thread = g_thread_new ("app-server", app_server_thread, &app);
+  g_mutex_lock (&app.lock);
+  while (app.port == 0)
+    g_cond_wait (&app.cond, &app.lock);
+  g_mutex_unlock (&app.lock);
+  url = g_strdup_printf ("http://127.0.0.1:%u/login", app.port);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      const char *user = round == 0 ? "erin" : "frank";
+      g_autofree char *profile = g_build_filename (fixture->dir, user, NULL);
+      g_autoptr(GSubprocess) process = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                  natter_test_program ("NATTER_CLI"),
+                                  "--server", natter_test_server_get_url (fixture->server),
+                                  "--app-key", natter_test_server_get_app_key (fixture->server),
+                                  "--token-url", url, "--user", user, "--profile", profile,
+                                  "send", "bob", "signed in through the app server", NULL);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+      g_assert_no_error (error);
+
+      if (round == 0)
+        {
+          /* The token works: the message is erin's. */
+          g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+          lines = json_lines (out);
+          g_assert_cmpuint (lines->len, ==, 1);
+          g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "senderUserId"), ==, "erin");
+          g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 0), "sentStatus"), ==, 30);
+        }
+      else
+        {
+          /* The app server refuses frank: a refused login, with its code. */
+          g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 3);
+          g_assert_nonnull (strstr (err, "1002"));
+        }
+    }
+
+  g_main_loop_quit (app.loop);
+  g_thread_join (app.thread);
+  g_main_loop_unref (app.loop);
+  g_main_context_unref (app.context);
+  g_mutex_clear (&app.lock);
+  g_cond_clear (&app.cond);
+  g_free (app.token);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -532,6 +665,7 @@ main (int   argc,
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
+  g_test_add ("/cli/token-url", Fixture, NULL, fixture_set_up, test_token_url, fixture_tear_down);
 
   return g_test_run ();
 }
