@@ -181,41 +181,57 @@ spin (guint ms)
   g_source_remove (wake);
 }
 
-/* A mapped (shown on screen) label under @widget whose text contains @text. */
+typedef gboolean (*WidgetMatch) (GtkWidget     *widget,
+                                 gconstpointer  data);
+
+/* The first mapped (on screen) widget under @widget, itself included, that
+ * @match accepts. */
 static GtkWidget *
-find_label (GtkWidget  *widget,
-            const char *text)
+find_widget (GtkWidget     *widget,
+             WidgetMatch    match,
+             gconstpointer  data)
 {
   if (!gtk_widget_get_mapped (widget))
     return NULL;
-  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL)
+  if (match (widget, data))
     return widget;
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
     {
-      GtkWidget *found = find_label (child, text);
+      GtkWidget *found = find_widget (child, match, data);
       if (found != NULL)
         return found;
     }
   return NULL;
 }
 
+static gboolean
+label_contains (GtkWidget     *widget,
+                gconstpointer  text)
+{
+  return GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL;
+}
+
+/* A mapped (shown on screen) label under @widget whose text contains @text. */
+static GtkWidget *
+find_label (GtkWidget  *widget,
+            const char *text)
+{
+  return find_widget (widget, label_contains, text);
+}
+
+static gboolean
+is_big_picture (GtkWidget     *widget,
+                gconstpointer  data)
+{
+  return GTK_IS_PICTURE (widget) && gtk_picture_get_paintable (GTK_PICTURE (widget)) != NULL &&
+         gtk_widget_get_width (widget) > 40 && gtk_widget_get_height (widget) > 40;
+}
+
 static GtkWidget *
 find_picture (GtkWidget *widget)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-  if (GTK_IS_PICTURE (widget) && gtk_picture_get_paintable (GTK_PICTURE (widget)) != NULL &&
-      gtk_widget_get_width (widget) > 40 && gtk_widget_get_height (widget) > 40)
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_picture (child);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return find_widget (widget, is_big_picture, NULL);
 }
 
 typedef struct {
@@ -431,23 +447,19 @@ wait_for_page (NatterWindow *window,
   wait_until (page_is, data, what);
 }
 
+static gboolean
+is_entry_row_titled (GtkWidget     *widget,
+                     gconstpointer  title)
+{
+  return ADW_IS_ENTRY_ROW (widget) &&
+         g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
 static GtkWidget *
 find_entry_row (GtkWidget  *widget,
                 const char *title)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-  if (ADW_IS_ENTRY_ROW (widget) &&
-      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_entry_row (child, title);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return find_widget (widget, is_entry_row_titled, title);
 }
 
 static void
@@ -539,40 +551,63 @@ last_message_sent (gpointer data)
          natter_message_get_sent_status (last) >= NATTER_SENT_STATUS_SENT;
 }
 
+static gboolean
+last_message_read (gpointer data)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (natter_window_get_chat_view (data));
+  guint n = list != NULL ? g_list_model_get_n_items (G_LIST_MODEL (list)) : 0;
+  g_autoptr(NatterMessage) last = n > 0 ? g_list_model_get_item (G_LIST_MODEL (list), n - 1) : NULL;
+
+  return last != NULL && natter_message_get_sent_status (last) == NATTER_SENT_STATUS_READ;
+}
+
+static gboolean
+is_image_with_icon (GtkWidget     *widget,
+                    gconstpointer  icon)
+{
+  return GTK_IS_IMAGE (widget) && g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), icon) == 0;
+}
+
+static gboolean
+read_tick_shown (gpointer data)
+{
+  return find_widget (data, is_image_with_icon, "natter-read-symbolic") != NULL;
+}
+
+static gboolean
+is_menu_button_with_icon (GtkWidget     *widget,
+                          gconstpointer  icon)
+{
+  return GTK_IS_MENU_BUTTON (widget) &&
+         g_strcmp0 (gtk_menu_button_get_icon_name (GTK_MENU_BUTTON (widget)), icon) == 0;
+}
+
+static gboolean
+is_button_with_icon (GtkWidget     *widget,
+                     gconstpointer  icon)
+{
+  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (widget)), icon) == 0;
+}
+
 static GtkWidget *
 find_button_with_icon (GtkWidget  *widget,
                        const char *icon)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (widget)), icon) == 0)
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_button_with_icon (child, icon);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return find_widget (widget, is_button_with_icon, icon);
+}
+
+static gboolean
+is_of_type (GtkWidget     *widget,
+            gconstpointer  type)
+{
+  return g_type_is_a (G_OBJECT_TYPE (widget), (GType) GPOINTER_TO_SIZE (type));
 }
 
 static GtkWidget *
 find_type (GtkWidget *widget,
            GType      type)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-  if (g_type_is_a (G_OBJECT_TYPE (widget), type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_type (child, type);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return find_widget (widget, is_of_type, GSIZE_TO_POINTER (type));
 }
 
 /* A label on screen in any window (dialogs included). */
@@ -695,20 +730,19 @@ app_server_row_shown (gpointer data)
   return find_entry_row (data, "App Server Address") != NULL;
 }
 
-/* A mapped label whose whole text is @text. */
+/* A label whose whole text is @text. */
+static gboolean
+label_is (GtkWidget     *widget,
+          gconstpointer  text)
+{
+  return GTK_IS_LABEL (widget) && g_str_equal (gtk_label_get_text (GTK_LABEL (widget)), text);
+}
+
 static gboolean
 has_exact_label (GtkWidget  *widget,
                  const char *text)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return FALSE;
-  if (GTK_IS_LABEL (widget) && g_str_equal (gtk_label_get_text (GTK_LABEL (widget)), text))
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (has_exact_label (child, text))
-      return TRUE;
-  return FALSE;
+  return find_widget (widget, label_is, text) != NULL;
 }
 
 typedef struct {
@@ -758,17 +792,16 @@ is_folded (gpointer data)
 
 /* Some avatar on screen shows a picture instead of initials. */
 static gboolean
+is_avatar_with_picture (GtkWidget     *widget,
+                        gconstpointer  data)
+{
+  return ADW_IS_AVATAR (widget) && adw_avatar_get_custom_image (ADW_AVATAR (widget)) != NULL;
+}
+
+static gboolean
 has_portrait_in (GtkWidget *widget)
 {
-  if (!gtk_widget_get_mapped (widget))
-    return FALSE;
-  if (ADW_IS_AVATAR (widget) && adw_avatar_get_custom_image (ADW_AVATAR (widget)) != NULL)
-    return TRUE;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    if (has_portrait_in (child))
-      return TRUE;
-  return FALSE;
+  return find_widget (widget, is_avatar_with_picture, NULL) != NULL;
 }
 
 static gboolean
@@ -789,6 +822,12 @@ static gboolean
 has_search_entry (gpointer data)
 {
   return find_type (GTK_WIDGET (natter_window_get_sidebar (data)), GTK_TYPE_SEARCH_ENTRY) != NULL;
+}
+
+static gboolean
+search_closed (gpointer data)
+{
+  return !has_search_entry (data);
 }
 
 static gboolean
@@ -975,6 +1014,41 @@ test_app (void)
     g_assert_true (press_key (text_view, GDK_KEY_Return, GDK_CONTROL_MASK));
     wait_for_label (GTK_WIDGET (chat), "Sent with Ctrl+Enter");
     g_settings_reset (settings, "enter-sends");
+  }
+
+  /* ---- the emoji chooser (made when first opened) inserts at the cursor */
+  {
+    NatterComposer *composer = natter_chat_view_get_composer (chat);
+    GtkWidget *emoji = find_widget (GTK_WIDGET (composer), is_menu_button_with_icon, "face-smile-symbolic");
+    GtkWidget *popover;
+    g_autofree char *text = NULL;
+
+    g_assert_nonnull (emoji);
+    natter_composer_set_text (composer, "Party ");
+    gtk_menu_button_popup (GTK_MENU_BUTTON (emoji));
+    popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (emoji)));
+    g_assert_true (GTK_IS_EMOJI_CHOOSER (popover));
+    g_signal_emit_by_name (popover, "emoji-picked", "🎉");
+    text = natter_composer_dup_text (composer);
+    g_assert_cmpstr (text, ==, "Party 🎉");
+    gtk_menu_button_popdown (GTK_MENU_BUTTON (emoji));
+    natter_composer_set_text (composer, "");
+  }
+
+  /* ---- bob reads them (a read receipt): alice's messages get the read tick */
+  wait_until (last_message_sent, window, "the Ctrl+Enter message acked");
+  {
+    g_autoptr(NatterMessage) last = last_message (window);
+    g_autofree char *content = g_strdup_printf ("{\"lastMessageSendTime\":%" G_GINT64_FORMAT ",\"type\":1}",
+                                                natter_message_get_sent_time (last));
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "message/private/publish",
+                                                          "fromUserId", "bob", "toUserId", "alice",
+                                                          "objectName", "RC:ReadNtf", "content", content,
+                                                          NULL);
+    g_assert_cmpuint (status, ==, 200);
+    wait_until (last_message_read, window, "the read receipt applied");
+    wait_until (read_tick_shown, chat, "the read tick");
   }
 
   /* ---- an image message shows as a picture */
@@ -1419,6 +1493,16 @@ test_app (void)
   respond_to_dialog ("reconnect");
   wait_until (is_connected, window, "alice back after Use Here");
 
+  /* ---- Escape closes the search first, then the chat */
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  gtk_widget_activate_action (root, "win.search", NULL);
+  wait_until (has_search_entry, window, "the search entry");
+  gtk_widget_activate_action (root, "win.escape", NULL);
+  wait_until (search_closed, window, "the search closed");
+  g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "bob");
+  gtk_widget_activate_action (root, "win.escape", NULL);
+  g_assert_null (natter_chat_view_get_target_id (chat));
+
   /* ---- signing out forgets the token and comes back to a filled-in form */
   gtk_widget_activate_action (root, "win.sign-out", NULL);
   wait_for_page (window, "sign-in");
@@ -1550,6 +1634,37 @@ test_history (void)
     wait_until (chat_at_bottom, chat, "the chat at the bottom");
     spin (400);
     g_assert_null (find_button_with_icon (GTK_WIDGET (chat), "go-bottom-symbolic"));
+
+    /* one sender within minutes: one group, the avatar on its first bubble
+     * only (after a message of ours, which starts a new group) */
+    {
+      const struct { const char *text; NatterMessageDirection direction; } in[] = {
+        { "a word from me", NATTER_MESSAGE_DIRECTION_SEND },
+        { "grouped one", NATTER_MESSAGE_DIRECTION_RECEIVE },
+        { "grouped two", NATTER_MESSAGE_DIRECTION_RECEIVE },
+      };
+      for (guint i = 0; i < G_N_ELEMENTS (in); i++)
+        {
+          g_autoptr(JsonObject) content = natter_content_new_text (in[i].text);
+          natter_client_insert_local_message_async (natter_window_get_client (window),
+                                                    NATTER_CONVERSATION_PRIVATE, "peer0",
+                                                    in[i].direction == NATTER_MESSAGE_DIRECTION_SEND ? "me" : "peer0",
+                                                    NATTER_OBJECT_TEXT, content, in[i].direction, 0,
+                                                    NULL, NULL, NULL);
+        }
+      wait_for_label (GTK_WIDGET (chat), "grouped two");
+      spin (300);
+      for (guint i = 1; i < G_N_ELEMENTS (in); i++)
+        {
+          GtkWidget *row = gtk_widget_get_ancestor (find_label (GTK_WIDGET (chat), in[i].text),
+                                                    g_type_from_name ("NatterMessageRow"));
+          g_assert_nonnull (row);
+          if (i == 1)
+            g_assert_nonnull (find_type (row, ADW_TYPE_AVATAR));
+          else
+            g_assert_null (find_type (row, ADW_TYPE_AVATAR));
+        }
+    }
   }
 
   /* call summaries (each side stores its own) read as what happened */
