@@ -17,6 +17,7 @@
 
 #include <natter.h>
 
+#include "natter-format.h"
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
 
@@ -206,12 +207,12 @@ store_result (GObject      *source,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
-/* The RC:VCSummary stored in @user's profile for the conversation with
- * @peer_id (NULL if none). */
-static JsonObject *
-stored_summary (Fixture    *fixture,
-                const char *user,
-                const char *peer_id)
+/* The RC:VCSummary message stored in @user's profile for the
+ * conversation with @peer_id (NULL if none). */
+static NatterMessage *
+stored_summary_message (Fixture    *fixture,
+                        const char *user,
+                        const char *peer_id)
 {
   g_autofree char *path = g_build_filename (fixture->dir, user, "natter.db", NULL);
   g_autoptr(NatterStore) store = natter_store_new (path);
@@ -229,9 +230,36 @@ stored_summary (Fixture    *fixture,
     {
       NatterMessage *message = g_ptr_array_index (messages, i - 1);
       if (g_strcmp0 (natter_message_get_object_name (message), "RC:VCSummary") == 0)
-        return json_object_ref (natter_message_get_content (message));
+        return g_object_ref (message);
     }
   return NULL;
+}
+
+static JsonObject *
+stored_summary (Fixture    *fixture,
+                const char *user,
+                const char *peer_id)
+{
+  g_autoptr(NatterMessage) message = stored_summary_message (fixture, user, peer_id);
+
+  return message != NULL ? json_object_ref (natter_message_get_content (message)) : NULL;
+}
+
+/* What the chat view shows for that summary (the app's own formatting). */
+static void
+assert_summary_text (Fixture    *fixture,
+                     const char *user,
+                     const char *peer_id,
+                     const char *expected_prefix)
+{
+  g_autoptr(NatterMessage) message = stored_summary_message (fixture, user, peer_id);
+  g_autofree char *text = NULL;
+
+  g_assert_nonnull (message);
+  text = natter_format_call_summary (message, NULL);
+  g_test_message ("%s's chat with %s: “%s”", user, peer_id, text);
+  if (!g_str_has_prefix (text, expected_prefix))
+    g_error ("%s's chat with %s shows “%s”, expected “%s…”", user, peer_id, text, expected_prefix);
 }
 
 /* -------------------------------------------------------------- fixture */
@@ -348,6 +376,9 @@ check_video_call (Fixture            *fixture,
   g_assert_cmpint (member_int (alice_summary, "duration"), ==, member_int (alice_result, "duration"));
   g_assert_cmpint (member_int (bob_summary, "duration"), ==, member_int (bob_result, "duration"));
   g_assert_cmpint (member_int (alice_summary, "connectedTime"), >=, member_int (alice_summary, "startTime"));
+  /* ... and both chats show it so: "Video call · 0:05". */
+  assert_summary_text (fixture, "alice", "bob", "Video call · 0:0");
+  assert_summary_text (fixture, "bob", "alice", "Video call · 0:0");
 }
 
 static void
@@ -378,6 +409,8 @@ test_reject (Fixture       *fixture,
   summary = stored_summary (fixture, "bob", "alice");
   g_assert_cmpint (member_int (summary, "status"), ==, 2);
   g_assert_cmpint (member_int (summary, "duration"), ==, 0);
+  assert_summary_text (fixture, "bob", "alice", "Declined");
+  assert_summary_text (fixture, "alice", "bob", "Declined");
 }
 
 static void
@@ -399,18 +432,20 @@ test_cancel (Fixture       *fixture,
   bob_result = peer_wait_result (bob, 20, NULL);
   g_assert_cmpint (member_int (alice_result, "reason"), ==, 1);
   g_assert_cmpint (member_int (bob_result, "reason"), ==, 11);
+  assert_summary_text (fixture, "bob", "alice", "Missed call");
 }
 
 static void
 test_busy (Fixture       *fixture,
            gconstpointer  data)
 {
-  Peer *alice, *carol;
+  Peer *alice, *bob, *carol;
   g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
   g_autoptr(JsonObject) carol_result = NULL;
   g_autoptr(JsonObject) summary = NULL;
 
-  peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
   g_usleep (G_USEC_PER_SEC);
   alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--duration", "20"), NULL);
   peer_wait_line (alice, "active", 20);
@@ -427,6 +462,18 @@ test_busy (Fixture       *fixture,
   g_subprocess_send_signal (alice->process, SIGINT);
   alice_result = peer_wait_result (alice, 20, NULL);
   g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+
+  /* bob keeps a "busy" summary of the call he could not take. */
+  bob_result = peer_wait_result (bob, 20, NULL);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 13);
+  g_clear_pointer (&summary, json_object_unref);
+  summary = stored_summary (fixture, "bob", "carol");
+  g_assert_nonnull (summary);
+  g_assert_cmpint (member_int (summary, "status"), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (summary, "caller"), ==, "carol");
+  g_assert_cmpint (member_int (summary, "duration"), ==, 0);
+  assert_summary_text (fixture, "bob", "carol", "Busy");
+  assert_summary_text (fixture, "carol", "bob", "Busy");
 }
 
 static void
@@ -447,6 +494,8 @@ test_no_answer (Fixture       *fixture,
   g_assert_cmpint (member_int (alice_result, "reason"), ==, 5);
   /* bob's own 30 s timer or alice's hangup(5), whichever came first. */
   g_assert_true (member_int (bob_result, "reason") == 5 || member_int (bob_result, "reason") == 15);
+  assert_summary_text (fixture, "alice", "bob", "No answer");
+  assert_summary_text (fixture, "bob", "alice", "Missed call");
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 29 * G_USEC_PER_SEC);
 }
 

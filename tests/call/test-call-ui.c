@@ -35,6 +35,19 @@ both_active (Pair *pair)
          state_of (pair->bob) == NATTER_CALL_STATE_ACTIVE;
 }
 
+static gboolean
+alice_ringing (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_RINGING;
+}
+
+static gboolean
+both_ended (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ENDED &&
+         state_of (pair->bob) == NATTER_CALL_STATE_ENDED;
+}
+
 static gboolean window_gone;
 
 static gboolean
@@ -176,11 +189,55 @@ test_incoming_window (Pair          *pair,
   g_assert_true (wait_for (pair, both_active, 10));
   g_assert_false (gtk_widget_get_visible (accept));
 
-  /* Closing the window hangs up. */
+  /* Closing the window hangs up, for alice too. */
   gtk_window_close (GTK_WINDOW (window));
   g_assert_true (window_gone);
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ENDED);
   g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_HANGUP);
+  g_assert_true (wait_for (pair, both_ended, 10));
+  g_assert_cmpint (natter_call_get_reason (pair->alice->call), ==, NATTER_CALL_REASON_REMOTE_HANGUP);
+}
+
+static void
+test_outgoing_window (Pair          *pair,
+                      gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkWidget *header;
+  GtkLabel *status;
+
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-outgoing-1");
+  window = natter_call_window_new (call, "Bob");
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+
+  /* The window can be moved and closed like any other: a header bar with
+   * the window buttons, titled with whom the call is. */
+  header = find_named (GTK_WIDGET (window), "header");
+  g_assert_true (ADW_IS_HEADER_BAR (header));
+  g_assert_true (gtk_widget_get_visible (header));
+  g_assert_true (adw_header_bar_get_show_end_title_buttons (ADW_HEADER_BAR (header)));
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (window)), ==, "Video call with Bob");
+
+  /* Calling, then ringing at bob's: the avatar (no video yet), no Answer. */
+  status = GTK_LABEL (find_named (GTK_WIDGET (window), "status"));
+  g_assert_true (wait_for (pair, alice_ringing, 10));
+  g_assert_cmpstr (gtk_label_get_label (status), ==, "Ringing…");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (find_named (GTK_WIDGET (window), "stage"))),
+                   ==, "avatar");
+  g_assert_false (gtk_widget_get_visible (find_named (GTK_WIDGET (window), "accept")));
+  save_screenshot (adw_window_get_content (ADW_WINDOW (window)), "call-window-outgoing.png");
+
+  /* Closing the window while it rings cancels the call, for bob too. */
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (window_gone);
+  g_assert_true (wait_for (pair, both_ended, 10));
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_CANCEL);
+  g_assert_cmpint (natter_call_get_reason (pair->bob->call), ==, NATTER_CALL_REASON_REMOTE_CANCEL);
+  g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "status"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (pair->bob->summary, "status"), ==, 11);
 }
 
 int
@@ -199,6 +256,7 @@ main (int   argc,
 
   g_test_add ("/call/ui/video-window", Pair, NULL, pair_setup, test_video_window, pair_teardown);
   g_test_add ("/call/ui/incoming-window", Pair, NULL, pair_setup, test_incoming_window, pair_teardown);
+  g_test_add ("/call/ui/outgoing-window", Pair, NULL, pair_setup, test_outgoing_window, pair_teardown);
 
   return g_test_run ();
 }
