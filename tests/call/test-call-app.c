@@ -222,6 +222,12 @@ name_alice (Fixture *fixture)
 }
 
 static gboolean
+ringtone_playing (Fixture *fixture)
+{
+  return natter_call_controller_get_ringing (fixture->controller);
+}
+
+static gboolean
 frames_shown (Fixture *fixture)
 {
   NatterCallWindow *window = natter_call_controller_get_window (fixture->controller);
@@ -325,6 +331,8 @@ test_incoming_call (void)
   g_assert_true (wait_for (&fixture, dialog_shows_picture, 10));
   g_assert_null (natter_call_controller_get_window (fixture.controller));
   g_assert_true (wait_for (&fixture, notification_names_caller, 10));
+  /* ... and it rings aloud (the ringtone pipeline plays; a fakesink here). */
+  g_assert_true (wait_for (&fixture, ringtone_playing, 10));
 
   /* ... and the desktop got a notification with Decline and Answer. */
   g_assert_true (wait_for (&fixture, notified, 10));
@@ -343,8 +351,9 @@ test_incoming_call (void)
                                   g_variant_new_string (natter_call_get_call_id (call)));
   g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_nonnull (natter_call_controller_get_window (fixture.controller));
-  /* Answered: the dialog and the notification are gone. */
+  /* Answered: the dialog, the ringtone and the notification are gone. */
   g_assert_null (find_dialog ());
+  g_assert_false (natter_call_controller_get_ringing (fixture.controller));
   g_assert_true (wait_for (&fixture, notification_withdrawn, 5));
   g_test_message ("answered");
   g_assert_true (wait_for (&fixture, frames_shown, 20));

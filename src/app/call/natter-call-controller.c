@@ -543,6 +543,19 @@ natter_call_controller_get_window (NatterCallController *self)
   return self->window;
 }
 
+gboolean
+natter_call_controller_get_ringing (NatterCallController *self)
+{
+  GstState state = GST_STATE_NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL_CONTROLLER (self), FALSE);
+
+  if (self->ringtone == NULL || self->ring_id == 0)
+    return FALSE;
+  gst_element_get_state (self->ringtone, &state, NULL, 0);
+  return state == GST_STATE_PLAYING;
+}
+
 NatterCallWindow *
 natter_call_controller_start_call (NatterCallController *self,
                                    GtkWindow            *parent,

@@ -27,6 +27,8 @@ NatterCallController *natter_call_controller_new         (GtkApplication       *
 NatterCallManager    *natter_call_controller_get_manager (NatterCallController *self);
 /* The window of the live call, or NULL. */
 NatterCallWindow     *natter_call_controller_get_window  (NatterCallController *self);
+/* Whether the ringtone of an incoming call is playing. */
+gboolean              natter_call_controller_get_ringing (NatterCallController *self);
 
 /* Starts a call and shows its window (transient for @parent). A call that
  * cannot start is reported in a dialog on @parent; returns NULL then. */
