@@ -41,6 +41,7 @@ natter_cli_exit_code_for (const GError *error)
           return NATTER_CLI_EXIT_KICKED;
         case NATTER_CODE_NOT_CONNECTED:
         case NATTER_CODE_TIMEOUT:
+        case NATTER_CODE_SERVER_ERROR:   /* natterd failing for now: tried again, as when away */
           return NATTER_CLI_EXIT_UNAVAILABLE;
         default:
           return NATTER_CLI_EXIT_REFUSED;

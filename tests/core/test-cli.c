@@ -280,6 +280,35 @@ test_exit_codes (Fixture       *fixture,
     g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 4);
   }
 
+  /* natterd cannot store files for now (its media directory is in the
+   * way): unavailable, the file waits in the outbox, and sync sends it. */
+  {
+    g_autofree char *media_dir = g_build_filename (natter_test_server_get_data_dir (fixture->server), "media", NULL);
+    g_autofree char *tmp_dir = g_build_filename (media_dir, "tmp", NULL);
+    g_autofree char *path = g_build_filename (fixture->dir, "minutes.txt", NULL);
+    g_autofree char *history_out = NULL;
+    g_autoptr(GPtrArray) history = NULL;
+
+    g_file_set_contents (path, "minutes of the meeting\n", -1, NULL);
+    g_rmdir (tmp_dir);
+    g_assert_cmpint (g_mkdir_with_parents (media_dir, 0700), ==, 0);
+    g_assert_true (g_file_set_contents (tmp_dir, "in the way", -1, NULL));
+    g_assert_cmpint (run_cli (fixture, "erin", NULL, NULL, &err,
+                              (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 6);
+    g_assert_nonnull (strstr (err, "outbox"));
+    g_clear_pointer (&err, g_free);
+
+    g_assert_cmpint (g_unlink (tmp_dir), ==, 0);
+    g_assert_cmpint (run_cli (fixture, "erin", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+    g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
+                              (const char * const[]) { "history", "erin", NULL }), ==, 0);
+    history = json_lines (history_out);
+    g_assert_cmpuint (history->len, ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "objectName"), ==, "RC:FileMsg");
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (
+                     json_object_get_object_member (g_ptr_array_index (history, 0), "content"), "fileUrl"), "http://"));
+  }
+
   /* No server: unavailable, and the message waits in the outbox. */
   natter_test_server_stop (fixture->server);
   g_assert_cmpint (run_cli (fixture, "carol", "any-token", NULL, &err,
