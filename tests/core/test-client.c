@@ -1163,7 +1163,7 @@ test_media_outbox (void)
 static void
 test_media_upload_retry (void)
 {
-  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[media]\nmax-size=4096\n", NULL);
   Peer *alice = peer_new (server, "alice", NULL);
   Peer *bob = peer_new (server, "bob", NULL);
   g_autofree char *media_dir = g_build_filename (natter_test_server_get_data_dir (server), "media", NULL);
@@ -1212,6 +1212,34 @@ test_media_upload_retry (void)
   g_assert_cmpstr (natter_message_get_message_uid (mine), ==, natter_message_get_message_uid (got));
   /* The connection stayed up all along. */
   g_assert_cmpuint (alice->statuses->len, ==, 0);
+  g_clear_pointer (&stored, g_ptr_array_unref);
+
+  /* A file over natterd's limit is refused for good: FAILED with 30016. */
+  {
+    g_autofree char *big_path = g_build_filename (dir, "big.bin", NULL);
+    g_autofree char *zeros = g_malloc0 (10000);
+    g_autoptr(GFile) big = g_file_new_for_path (big_path);
+    NatterMessage *refused = NULL;
+
+    g_file_set_contents (big_path, zeros, 10000, &error);
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    natter_client_send_file_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", big, NULL, NULL, NULL,
+                                   test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    g_assert_null (natter_client_send_media_finish (alice->client, result, &error));
+    g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_MESSAGE_TOO_LARGE);
+    g_clear_error (&error);
+    test_spin (300);
+    stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
+    g_assert_cmpuint (stored->len, ==, 2);
+    for (guint i = 0; i < stored->len; i++)
+      if (g_strcmp0 (natter_message_get_file_name (g_ptr_array_index (stored, i)), "big.bin") == 0)
+        refused = g_ptr_array_index (stored, i);
+    g_assert_nonnull (refused);
+    g_assert_cmpint (natter_message_get_sent_status (refused), ==, NATTER_SENT_STATUS_FAILED);
+    g_assert_cmpint (natter_message_get_error_code (refused), ==, NATTER_CODE_MESSAGE_TOO_LARGE);
+  }
 
   remove_tree (dir);
   peer_free (alice, FALSE);
