@@ -179,27 +179,37 @@ about_activated (GSimpleAction *action,
                          NULL);
 }
 
+/* A notification's actions: open its chat, or mark it read in the
+ * profile's window without raising it (a profile with no window left
+ * opens at the chat instead). */
 static void
-open_conversation_activated (GSimpleAction *action,
-                             GVariant      *parameter,
-                             gpointer       user_data)
+conversation_action_activated (GSimpleAction *action,
+                               GVariant      *parameter,
+                               gpointer       user_data)
 {
   NatterApplication *self = user_data;
   const char *profile = NULL;
   const char *target = NULL;
+  g_autofree char *canonical = NULL;
+  NatterWindow *window;
   int type = 0;
-  GtkWindow *window;
 
   g_variant_get (parameter, "(&si&s)", &profile, &type, &target);
-  window = natter_application_open_profile (self, profile);
-  natter_window_open_conversation (NATTER_WINDOW (window), type, target, 0);
+  canonical = g_canonicalize_filename (profile, NULL);
+  window = g_hash_table_lookup (self->windows, canonical);
+  if (window != NULL && g_str_equal (g_action_get_name (G_ACTION (action)), "mark-conversation-read"))
+    natter_window_mark_read (window, type, target);
+  else
+    natter_window_open_conversation (NATTER_WINDOW (natter_application_open_profile (self, profile)),
+                                     type, target, 0);
 }
 
 static const GActionEntry app_actions[] = {
   { "quit", quit_activated, NULL, NULL, NULL },
   { "preferences", preferences_activated, NULL, NULL, NULL },
   { "about", about_activated, NULL, NULL, NULL },
-  { "open-conversation", open_conversation_activated, "(sis)", NULL, NULL },
+  { "open-conversation", conversation_action_activated, "(sis)", NULL, NULL },
+  { "mark-conversation-read", conversation_action_activated, "(sis)", NULL, NULL },
 };
 
 static void

@@ -28,6 +28,11 @@ struct _NatterWindow
   gboolean synced;
   char *pending_token;     /* connect once the stored conversations show */
   guint connect_id;
+  /* a chat asked for before the profile was read (a notification's
+   * action that started the app): opened once it is */
+  NatterConversationType pending_type;
+  char *pending_target;
+  gint64 pending_message_id;
 #ifdef NATTER_APP_HAVE_CALLS
   NatterCallController *calls;
 #endif
@@ -154,8 +159,20 @@ natter_window_open_conversation (NatterWindow           *self,
 
   g_return_if_fail (NATTER_IS_WINDOW (self));
 
-  if (self->client == NULL || target_id == NULL || *target_id == '\0')
+  if (target_id == NULL || *target_id == '\0')
     return;
+  if (self->client == NULL)
+    {
+      /* still reading the profile: when it is signed in, this chat opens */
+      if (g_strcmp0 (natter_window_get_page (self), "sign-in") != 0)
+        {
+          g_free (self->pending_target);
+          self->pending_target = g_strdup (target_id);
+          self->pending_type = type;
+          self->pending_message_id = message_id;
+        }
+      return;
+    }
 
   list = natter_sidebar_get_conversations (self->sidebar);
   if (list != NULL)
@@ -173,6 +190,34 @@ natter_window_open_conversation (NatterWindow           *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
 
+  id = notification_id (self, type, target_id);
+  g_application_withdraw_notification (g_application_get_default (), id);
+}
+
+static void
+mark_read_done_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error))
+    g_message ("Marking as read: %s", error->message);
+}
+
+/* A notification's “Mark as Read”: read without opening the chat. */
+void
+natter_window_mark_read (NatterWindow           *self,
+                         NatterConversationType  type,
+                         const char             *target_id)
+{
+  g_autofree char *id = NULL;
+
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+
+  if (self->client == NULL || target_id == NULL)
+    return;
+  natter_client_clear_unread_async (self->client, type, target_id, NULL, mark_read_done_cb, NULL);
   id = notification_id (self, type, target_id);
   g_application_withdraw_notification (g_application_get_default (), id);
 }
@@ -272,6 +317,10 @@ notify_conversation_cb (GObject      *object,
                                                 self->profile_dir,
                                                 natter_message_get_conversation_type (message),
                                                 natter_message_get_target_id (message));
+  g_notification_add_button_with_target (notification, _("Mark as Read"), "app.mark-conversation-read",
+                                         "(sis)", self->profile_dir,
+                                         natter_message_get_conversation_type (message),
+                                         natter_message_get_target_id (message));
   id = notification_id (self, natter_message_get_conversation_type (message),
                         natter_message_get_target_id (message));
   g_application_send_notification (g_application_get_default (), id, notification);
@@ -357,6 +406,7 @@ show_sign_in (NatterWindow *self,
                                natter_account_get_user_id (self->account));
   natter_sign_in_page_show_error (self->sign_in_page, error);
   gtk_stack_set_visible_child_name (self->stack, "sign-in");
+  g_clear_pointer (&self->pending_target, g_free);
 }
 
 static void
@@ -709,6 +759,11 @@ account_loaded_cb (GObject      *object,
                               self->profile_dir);
   start_client (self, client);
   connect_soon (self, natter_account_get_token (self->account));
+  if (self->pending_target != NULL)
+    {
+      g_autofree char *target = g_steal_pointer (&self->pending_target);
+      natter_window_open_conversation (self, self->pending_type, target, self->pending_message_id);
+    }
 }
 
 /* -------------------------------------------------------------- actions */
@@ -991,6 +1046,7 @@ natter_window_dispose (GObject *object)
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_token, g_free);
+  g_clear_pointer (&self->pending_target, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);

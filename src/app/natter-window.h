@@ -38,6 +38,9 @@ void            natter_window_open_conversation (NatterWindow           *self,
                                                  NatterConversationType  type,
                                                  const char             *target_id,
                                                  gint64                  message_id);
+void            natter_window_mark_read         (NatterWindow           *self,
+                                                 NatterConversationType  type,
+                                                 const char             *target_id);
 void            natter_window_add_toast         (NatterWindow           *self,
                                                  const char             *text);
 

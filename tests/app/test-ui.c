@@ -331,14 +331,17 @@ is_true (gpointer data)
   return *(gboolean *) data;
 }
 
-/* What the shell does when the notification that says @text is clicked:
- * its default action, over D-Bus, to the app that sent it. */
+/* What the shell does when the notification that says @text is clicked
+ * (@button NULL) or one of its buttons is: the action, over D-Bus, to the
+ * app that sent it. */
 static void
-click_notification (const char *text)
+click_notification (const char *text,
+                    const char *button)
 {
   g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
   GVariant *params = NULL;
   g_autoptr(GVariant) target = NULL;
+  g_autoptr(GVariant) chosen = NULL;
   const char *action = NULL;
   GVariantBuilder parameter;
   gboolean done = FALSE;
@@ -347,9 +350,28 @@ click_notification (const char *text)
     if (strstr (g_ptr_array_index (notifications, i), text) != NULL)
       params = g_ptr_array_index (notification_params, i);
   g_assert_nonnull (params);
-  g_assert_true (g_variant_lookup (params, "default-action", "&s", &action));
+  if (button == NULL)
+    {
+      g_assert_true (g_variant_lookup (params, "default-action", "&s", &action));
+      target = g_variant_lookup_value (params, "default-action-target", NULL);
+    }
+  else
+    {
+      g_autoptr(GVariant) buttons = g_variant_lookup_value (params, "buttons", G_VARIANT_TYPE ("aa{sv}"));
+      const char *label;
+
+      g_assert_nonnull (buttons);
+      for (gsize i = 0; i < g_variant_n_children (buttons) && chosen == NULL; i++)
+        {
+          g_autoptr(GVariant) b = g_variant_get_child_value (buttons, i);
+          if (g_variant_lookup (b, "label", "&s", &label) && g_str_equal (label, button))
+            chosen = g_steal_pointer (&b);
+        }
+      g_assert_nonnull (chosen);
+      g_assert_true (g_variant_lookup (chosen, "action", "&s", &action));
+      target = g_variant_lookup_value (chosen, "target", NULL);
+    }
   g_assert_true (g_str_has_prefix (action, "app."));
-  target = g_variant_lookup_value (params, "default-action-target", NULL);
   g_variant_builder_init (&parameter, G_VARIANT_TYPE ("av"));
   if (target != NULL)
     g_variant_builder_add (&parameter, "v", target);
@@ -857,6 +879,33 @@ close_windows_of_type (GType type)
   spin (100);
 }
 
+static GtkWidget *
+find_file_chooser (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+      if (GTK_IS_FILE_CHOOSER_DIALOG (w) && gtk_widget_get_mapped (w))
+        return w;
+    }
+  return NULL;
+}
+
+static gboolean
+file_chooser_shown (gpointer data)
+{
+  return find_file_chooser () != NULL;
+}
+
+static gboolean
+file_chooser_has_selection (gpointer data)
+{
+  g_autoptr(GListModel) files = gtk_file_chooser_get_files (data);
+  return g_list_model_get_n_items (files) == 1;
+}
+
 /* Types @text into the entry of the dialog on screen. */
 static void
 set_dialog_entry_text (const char *text)
@@ -1282,6 +1331,41 @@ test_app (void)
     wait_for_label (GTK_WIDGET (chat), "notes.txt");
   }
 
+  /* ---- files copied in a file manager and pasted are sent as files */
+  {
+    g_autofree char *path = g_build_filename (tmp_dir, "minutes.txt", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    GtkTextView *text_view = natter_composer_get_text_view (natter_chat_view_get_composer (chat));
+    GSList *files = g_slist_append (NULL, file);
+    GValue value = G_VALUE_INIT;
+
+    g_assert_true (g_file_set_contents (path, "we met, we ate", -1, NULL));
+    g_value_init (&value, GDK_TYPE_FILE_LIST);
+    g_value_set_boxed (&value, files);
+    gdk_clipboard_set_value (gtk_widget_get_clipboard (GTK_WIDGET (text_view)), &value);
+    g_value_unset (&value);
+    g_slist_free (files);
+    g_signal_emit_by_name (text_view, "paste-clipboard");
+    wait_for_label (GTK_WIDGET (chat), "minutes.txt");
+    g_assert_cmpint (gtk_text_buffer_get_char_count (gtk_text_view_get_buffer (text_view)), ==, 0);
+  }
+
+  /* ---- the attach menu's “File…”: chosen in the file chooser, sent */
+  {
+    g_autofree char *path = g_build_filename (tmp_dir, "budget.csv", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    GtkWidget *dialog;
+
+    g_assert_true (g_file_set_contents (path, "lunch,12.50\n", -1, NULL));
+    gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)), "composer.attach-file", NULL);
+    wait_until (file_chooser_shown, NULL, "the file chooser");
+    dialog = find_file_chooser ();
+    g_assert_true (gtk_file_chooser_set_file (GTK_FILE_CHOOSER (dialog), file, NULL));
+    wait_until (file_chooser_has_selection, dialog, "the file selected");
+    gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
+    wait_for_label (GTK_WIDGET (chat), "budget.csv");
+  }
+
   /* ---- search finds a message in any conversation and jumps to it */
   natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
   natter_sidebar_start_search (natter_window_get_sidebar (window));
@@ -1444,7 +1528,7 @@ test_app (void)
     g_assert_true (notified ((gpointer) "Dave Miller"));
     g_assert_false (notified ((gpointer) "Muted chats stay quiet"));
     /* its action opens the chat */
-    click_notification ("Are you free at three?");
+    click_notification ("Are you free at three?", NULL);
     g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
     wait_for_label (GTK_WIDGET (chat), "Are you free at three?");
     /* dave's two messages were not read: the chat marks where they start */
@@ -1453,6 +1537,21 @@ test_app (void)
   }
   gtk_widget_activate_action (root, "win.back", NULL);
   wait_for_label (GTK_WIDGET (natter_window_get_sidebar (window)), "Dave Miller");
+
+  /* ---- a notification's “Mark as Read”: read, without opening the chat */
+  {
+    g_autofree char *erin = natter_test_server_get_token (server, "erin");
+    g_autofree char *erin_profile = g_build_filename (tmp_dir, "erin-cli", NULL);
+    ConversationQuery q = { natter_sidebar_get_conversations (natter_window_get_sidebar (window)),
+                            NATTER_CONVERSATION_PRIVATE, "erin" };
+
+    g_free (cli (erin, erin_profile, "send", "alice", "Lunch tomorrow?", NULL));
+    wait_until (notified, (gpointer) "Lunch tomorrow?", "erin's notification");
+    g_assert_false (conversation_read (&q));
+    click_notification ("Lunch tomorrow?", "Mark as Read");
+    wait_until (conversation_read, &q, "erin's chat read");
+    g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
+  }
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
 
   /* ---- deleting a chat asks first; the open chat closes with it */
@@ -1840,14 +1939,19 @@ test_secret_service_fallback (void)
   /* and in Preferences → Account */
   preferences_show_token_note ();
 
-  /* the next start: the lookup fails, the file is read, grace is signed in */
+  /* the next start: the lookup fails, the file is read, grace is signed in.
+   * It starts as a notification's action does when no window is open: the
+   * chat asked for opens once the profile is read. */
   gtk_window_destroy (GTK_WINDOW (window));
   spin (300);
+  g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "open-conversation",
+                                  g_variant_new ("(sis)", profile, NATTER_CONVERSATION_PRIVATE, "alice"));
   window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
   root = GTK_WIDGET (window);
   wait_for_page (window, "main");
   wait_until (is_connected, window, "grace connected again");
   g_assert_true (natter_account_get_token_in_file (natter_window_get_account (window)));
+  g_assert_cmpstr (natter_chat_view_get_target_id (natter_window_get_chat_view (window)), ==, "alice");
 
   /* signing out: the clear fails too, the file goes */
   gtk_widget_activate_action (root, "win.sign-out", NULL);
