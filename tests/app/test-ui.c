@@ -326,6 +326,12 @@ activate_action_done_cb (GObject      *object,
 }
 
 static gboolean
+file_exists (gpointer path)
+{
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
 is_true (gpointer data)
 {
   return *(gboolean *) data;
@@ -958,6 +964,25 @@ preferences_show_token_note (void)
   close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
 }
 
+/* The default application for PDFs in the test's XDG dirs: it copies the
+ * file it is given next to it, as “opened.pdf” (no real viewer starts). */
+static void
+install_pdf_opener (void)
+{
+  g_autofree char *apps = g_build_filename (tmp_dir, "applications", NULL);
+  g_autofree char *desktop = g_build_filename (apps, "natter-test-opener.desktop", NULL);
+  g_autofree char *mimeapps = g_build_filename (tmp_dir, "mimeapps.list", NULL);
+  g_autofree char *opened = g_build_filename (tmp_dir, "opened.pdf", NULL);
+  g_autofree char *entry = g_strdup_printf ("[Desktop Entry]\nType=Application\nName=Test Opener\n"
+                                            "Exec=cp %%f %s\nMimeType=application/pdf;\nNoDisplay=true\n",
+                                            opened);
+
+  g_assert_cmpint (g_mkdir_with_parents (apps, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (desktop, entry, -1, NULL));
+  g_assert_true (g_file_set_contents (mimeapps, "[Default Applications]\n"
+                                                "application/pdf=natter-test-opener.desktop\n", -1, NULL));
+}
+
 /* ------------------------------------------------------------------ test */
 
 static void
@@ -1252,6 +1277,27 @@ test_app (void)
     g_free (cli (bob, bob_profile, "send", "alice", "--file", path, NULL));
     wait_for_label (GTK_WIDGET (chat), "agenda.pdf");
     g_assert_nonnull (find_button_with_icon (GTK_WIDGET (chat), "folder-download-symbolic"));
+  }
+
+  /* ---- its button downloads it and opens it in the default application */
+  {
+    g_autofree char *opened = g_build_filename (tmp_dir, "opened.pdf", NULL);
+    g_autofree char *contents = NULL;
+    NatterMessageList *list = natter_chat_view_get_messages (chat);
+    gint64 file_id = 0;
+
+    for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+      {
+        g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+        if (g_strcmp0 (natter_message_get_file_name (m), "agenda.pdf") == 0)
+          file_id = natter_message_get_message_id (m);
+      }
+    g_assert_cmpint (file_id, !=, 0);
+    gtk_widget_activate_action (GTK_WIDGET (chat), "chat.open-file", "x", file_id);
+    wait_until (file_exists, opened, "the file opened");
+    spin (200);   /* cp may still be writing */
+    g_assert_true (g_file_get_contents (opened, &contents, NULL, NULL));
+    g_assert_cmpstr (contents, ==, "%PDF-1.4 agenda");
   }
 
   /* ---- a voice message recorded in the composer (a test tone) is sent
@@ -2035,6 +2081,8 @@ main (int argc, char *argv[])
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
   g_setenv ("XDG_DATA_HOME", tmp_dir, TRUE);
   g_setenv ("XDG_CACHE_HOME", tmp_dir, TRUE);
+  g_setenv ("XDG_CONFIG_HOME", tmp_dir, TRUE);
+  install_pdf_opener ();
   server = natter_test_server_new ();
   start_notification_server ();
 
