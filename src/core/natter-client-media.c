@@ -4,6 +4,7 @@
  */
 
 #include "natter-client-private.h"
+#include "natter-message-private.h"
 
 #include <string.h>
 
@@ -688,6 +689,35 @@ natter_message_needs_upload (NatterMessage *message)
   return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
 }
 
+/* @content without the local path: a new object, the members shared. */
+static JsonObject *
+content_without_local_path (JsonObject *content)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, content);
+  while (json_object_iter_next (&iter, &name, &node))
+    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
+      json_object_set_member (copy, name, json_node_copy (node));
+  return copy;
+}
+
+char *
+natter_message_dup_published_content (NatterMessage *message)
+{
+  JsonObject *content = natter_message_get_content (message);
+  g_autoptr(JsonObject) published = NULL;
+
+  if (content == NULL || !json_object_has_member (content, NATTER_CONTENT_LOCAL_PATH))
+    return natter_message_dup_content_string (message);
+
+  published = content_without_local_path (content);
+  return natter_content_to_string (published);
+}
+
 gboolean
 natter_upload_error_is_definite (const GError *error)
 {
@@ -709,9 +739,6 @@ message_uploaded_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autofree char *url = natter_client_upload_finish (NATTER_CLIENT (object), result, &error);
   JsonObject *content;
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *node;
 
   if (url == NULL)
     {
@@ -720,11 +747,7 @@ message_uploaded_cb (GObject      *object,
     }
 
   /* A new object: the message's own may be shared with the UI. */
-  content = json_object_new ();
-  json_object_iter_init (&iter, natter_message_get_content (message));
-  while (json_object_iter_next (&iter, &name, &node))
-    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
-      json_object_set_member (content, name, json_node_copy (node));
+  content = content_without_local_path (natter_message_get_content (message));
   json_object_set_string_member (content, url_member (message), url);
   g_task_return_pointer (task, content, (GDestroyNotify) json_object_unref);
 }

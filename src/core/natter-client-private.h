@@ -52,6 +52,9 @@ void         natter_client_send_media_message_async  (NatterClient           *se
                                                       gpointer                user_data);
 /* natter-client-media.c: whether @message still waits for its upload. */
 gboolean     natter_message_needs_upload             (NatterMessage          *message);
+/* The content as published: never with the local path (where the user
+ * keeps files is nobody else's business). */
+char        *natter_message_dup_published_content    (NatterMessage          *message);
 /* Uploads the local file of @message; returns its content with the URL in
  * place of the local path. */
 void         natter_client_upload_message_async      (NatterClient           *self,

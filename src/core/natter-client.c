@@ -769,7 +769,7 @@ publish_pending (NatterClient *self,
       return;
     }
 
-  content = natter_message_dup_content_string (pending->message);
+  content = natter_message_dup_published_content (pending->message);
 
   publish.client_msg_id = pending->client_msg_id;
   publish.conversation_type = natter_message_get_conversation_type (pending->message);

@@ -1151,6 +1151,26 @@ test_media_outbox (void)
   g_assert_cmpint (natter_message_get_error_code (failed), ==, NATTER_CODE_INVALID_PARAMETER);
   g_assert_cmpstr (natter_message_get_file_name (failed), ==, "gone.txt");
 
+  /* A local path never leaves the device, even in content an app built. */
+  {
+    g_autoptr(JsonObject) content = natter_content_new_file ("plan.pdf", 3, "application/pdf",
+                                                             "http://127.0.0.1:1/media/x/y");
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(NatterMessage) sent = NULL;
+    NatterMessage *copy;
+
+    json_object_set_string_member (content, "localPath", "/home/alice/私人/plan.pdf");
+    natter_client_send_message_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob", NATTER_OBJECT_FILE,
+                                      content, NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 20);
+    sent = natter_client_send_message_finish (alice->client, result, &error);
+    g_assert_no_error (error);
+    wait_received (bob, 2);
+    copy = g_ptr_array_index (bob->received, 1);
+    g_assert_cmpstr (natter_message_get_file_name (copy), ==, "plan.pdf");
+    g_assert_false (json_object_has_member (natter_message_get_content (copy), "localPath"));
+  }
+
   g_string_free (blob, TRUE);
   remove_tree (dir);
   peer_free (alice, FALSE);
