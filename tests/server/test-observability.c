@@ -49,8 +49,9 @@ test_metrics (void)
   g_assert_nonnull (strstr (text, "natterd_resident_memory_bytes "));
 }
 
+/* natterd with JSON logs, stopped by @signum: a clean stop either way. */
 static void
-test_json_logs (void)
+json_logs_until (int signum)
 {
   g_autofree char *dir = g_dir_make_tmp ("natterd-log-XXXXXX", NULL);
   g_autofree char *config = g_build_filename (dir, "natterd.conf", NULL);
@@ -73,8 +74,7 @@ test_json_logs (void)
   g_assert_no_error (error);
   g_assert_true (g_str_has_prefix (first, "listening on http://127.0.0.1:"));
 
-  /* SIGTERM: a clean stop. */
-  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_send_signal (process, signum);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
   while ((line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error)) != NULL)
     {
@@ -106,6 +106,13 @@ test_json_logs (void)
     g_autoptr(GSubprocess) rm = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, NULL, "rm", "-rf", dir, NULL);
     g_subprocess_wait (rm, NULL, NULL);
   }
+}
+
+static void
+test_json_logs (void)
+{
+  json_logs_until (SIGTERM);
+  json_logs_until (SIGINT);
 }
 
 static void
