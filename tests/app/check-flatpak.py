@@ -44,7 +44,10 @@ REQUIRED_FINISH_ARGS = {
     '--filesystem=xdg-run/pipewire-0',
     '--talk-name=org.freedesktop.Notifications',
     '--talk-name=org.freedesktop.secrets',
-    '--device=dri',
+    # cameras: GstDeviceMonitor finds them through V4L2 (/dev/video*); the
+    # sandbox's PipeWire shows cameras only through the camera portal.
+    # all devices include the GPU (dri).
+    '--device=all',
 }
 
 CALL_RE = re.compile(r"\b(dependency|find_program)\(\s*'([^']+)'([^)]*)\)")
