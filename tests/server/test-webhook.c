@@ -239,6 +239,90 @@ test_bounded_bytes (void)
   app_server_stop (&app);
 }
 
+typedef struct {
+  AppServer *app;
+  guint count;
+} BodiesWait;
+
+static gboolean
+bodies_reach (gpointer data)
+{
+  BodiesWait *wait = data;
+
+  return wait->app->bodies->len >= wait->count;
+}
+
+/* Every persisted message goes to the hook, whatever sent it: a member of a
+ * group, the app server (private, system, chatroom); each with its channel. */
+static void
+test_every_kind (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  BodiesWait wait = { &app, 4 };
+  const struct {
+    const char *from, *to, *object_name, *channel;
+  } expected[] = {
+    { "alice", "g1", "RC:TxtMsg", "GROUP" },
+    { "admin", "bob", "RC:TxtMsg", "PERSON" },
+    { "sys", "bob", "RC:InfoNtf", "SYSTEM" },
+    { "host", "r1", "RC:TxtMsg", "CHATROOM" },
+  };
+
+  app_server_start (&app);
+  server = server_with_hook (&app, NULL);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "g1", "groupName", "G", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  natter_frame_free (natter_test_client_send_message (alice, 3, "g1", "RC:TxtMsg", "{\"content\":\"to the group\"}"));
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &app, 1 }, NATTER_TEST_TIMEOUT_MS));
+
+  reply = natter_test_server_api (server, NULL, "message/private/publish", "fromUserId", "admin",
+                                  "toUserId", "bob", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"from the app server\"}", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &app, 2 }, NATTER_TEST_TIMEOUT_MS));
+
+  reply = natter_test_server_api (server, NULL, "message/system/publish", "fromUserId", "sys",
+                                  "toUserId", "bob", "objectName", "RC:InfoNtf",
+                                  "content", "{\"message\":\"welcome\"}", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &app, 3 }, NATTER_TEST_TIMEOUT_MS));
+
+  reply = natter_test_server_api (server, NULL, "chatroom/create", "chatroom[r1]", "Room", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "message/chatroom/publish", "fromUserId", "host",
+                                  "toChatroomId", "r1", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"in the room\"}", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  g_assert_true (natter_test_wait (bodies_reach, &wait, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (app.bodies->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      GHashTable *form = g_ptr_array_index (app.bodies, i);
+
+      g_assert_cmpstr (g_hash_table_lookup (form, "fromUserId"), ==, expected[i].from);
+      g_assert_cmpstr (g_hash_table_lookup (form, "toUserId"), ==, expected[i].to);
+      g_assert_cmpstr (g_hash_table_lookup (form, "objectName"), ==, expected[i].object_name);
+      g_assert_cmpstr (g_hash_table_lookup (form, "channelType"), ==, expected[i].channel);
+      g_assert_cmpuint (strlen (g_hash_table_lookup (form, "msgUID")), ==, 19);
+    }
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -246,6 +330,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/webhook/routing", test_routing);
+  g_test_add_func ("/server/webhook/every-kind", test_every_kind);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
   g_test_add_func ("/server/webhook/bounded-bytes", test_bounded_bytes);
 
