@@ -871,6 +871,20 @@ has_search_results (gpointer data)
   return find_type (GTK_WIDGET (sidebar), g_type_from_name ("NatterSearchRow")) != NULL;
 }
 
+static GtkWidget *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+      if (g_type_is_a (G_OBJECT_TYPE (w), type) && gtk_widget_get_mapped (w))
+        return w;
+    }
+  return NULL;
+}
+
 static void
 close_windows_of_type (GType type)
 {
@@ -885,24 +899,10 @@ close_windows_of_type (GType type)
   spin (100);
 }
 
-static GtkWidget *
-find_file_chooser (void)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
-      if (GTK_IS_FILE_CHOOSER_DIALOG (w) && gtk_widget_get_mapped (w))
-        return w;
-    }
-  return NULL;
-}
-
 static gboolean
 file_chooser_shown (gpointer data)
 {
-  return find_file_chooser () != NULL;
+  return find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG) != NULL;
 }
 
 static gboolean
@@ -1139,16 +1139,26 @@ test_app (void)
   }
   screenshot (root, "screenshot-chat.png");
 
-  /* ---- the same chat in dark mode (appearance follows the system; forced here) */
+  /* ---- the same chat in dark mode: Preferences → Style → Dark (it follows
+   *      the system by default) */
   {
     AdwStyleManager *style = adw_style_manager_get_default ();
+    GtkWidget *prefs;
+    AdwComboRow *row;
 
-    adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+    g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_DEFAULT);
+    g_action_group_activate_action (G_ACTION_GROUP (test_app_instance ()), "preferences", NULL);
+    wait_until (label_anywhere, (gpointer) "Style", "the preferences");
+    prefs = find_toplevel (g_type_from_name ("NatterPreferencesWindow"));
+    row = ADW_COMBO_ROW (gtk_widget_get_ancestor (find_label (prefs, "Style"), ADW_TYPE_COMBO_ROW));
+    adw_combo_row_set_selected (row, 2);
+    close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
     spin (300);
     g_assert_true (adw_style_manager_get_dark (style));
     screenshot (root, "screenshot-chat-dark.png");
-    adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+    g_settings_reset (natter_application_get_settings (test_app_instance ()), "color-scheme");
     spin (300);
+    g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_DEFAULT);
   }
 
   /* ---- the image opens in a viewer with the full image (480 × 320, the
@@ -1405,7 +1415,7 @@ test_app (void)
     g_assert_true (g_file_set_contents (path, "lunch,12.50\n", -1, NULL));
     gtk_widget_activate_action (GTK_WIDGET (natter_chat_view_get_composer (chat)), "composer.attach-file", NULL);
     wait_until (file_chooser_shown, NULL, "the file chooser");
-    dialog = find_file_chooser ();
+    dialog = find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG);
     g_assert_true (gtk_file_chooser_set_file (GTK_FILE_CHOOSER (dialog), file, NULL));
     wait_until (file_chooser_has_selection, dialog, "the file selected");
     gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
