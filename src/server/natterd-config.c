@@ -28,6 +28,7 @@ natterd_config_new (void)
   self->webhook_max_attempts = 8;
   self->webhook_backoff_initial = 1000;
   self->webhook_backoff_max = 5 * 60 * 1000;
+  self->webhook_drain_timeout = 5;
   self->turn_ttl = 24 * 3600;
   self->history_retention_hours = 72;
   self->store_batch_max = 4096;
@@ -93,6 +94,7 @@ static const struct {
   K ("webhook", "max-attempts", KEY_UINT, webhook_max_attempts),
   K ("webhook", "backoff-initial", KEY_UINT, webhook_backoff_initial),
   K ("webhook", "backoff-max", KEY_UINT, webhook_backoff_max),
+  K ("webhook", "drain-timeout", KEY_UINT, webhook_drain_timeout),
   K ("turn", "secret", KEY_STRING, turn_secret),
   K ("turn", "uris", KEY_LIST, turn_uris),
   K ("turn", "ttl", KEY_UINT, turn_ttl),

@@ -45,6 +45,7 @@ typedef struct
   guint   webhook_max_attempts;
   guint   webhook_backoff_initial;  /* ms */
   guint   webhook_backoff_max;      /* ms */
+  guint   webhook_drain_timeout;    /* s a clean stop waits for queued events */
 
   /* [turn] */
   char   *turn_secret;

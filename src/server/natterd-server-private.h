@@ -230,6 +230,11 @@ void     natterd_server_webhook_message (NatterdServer        *self,
                                          NatterdApp           *app,
                                          const NatterdMessage *message);
 void     natterd_webhook_free           (NatterdWebhook       *webhook);
+/* Events not delivered yet (waiting, in flight or to be retried). */
+guint    natterd_webhook_get_pending    (NatterdWebhook       *webhook);
+/* On shutdown: delivers what is queued for up to [webhook] drain-timeout,
+ * then logs what is left. */
+void     natterd_server_drain_webhooks  (NatterdServer        *self);
 
 /* ----------------------------------------------------------- natterd-history.c */
 

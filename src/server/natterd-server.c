@@ -716,4 +716,6 @@ natterd_server_shutdown (NatterdServer *self)
   deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 2;
   while (g_hash_table_size (self->sessions) > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
+
+  natterd_server_drain_webhooks (self);
 }

@@ -60,6 +60,60 @@ natterd_webhook_free (NatterdWebhook *webhook)
   g_free (webhook);
 }
 
+guint
+natterd_webhook_get_pending (NatterdWebhook *webhook)
+{
+  return webhook != NULL ? g_queue_get_length (&webhook->queue) : 0;
+}
+
+static guint
+pending_events (NatterdServer *self)
+{
+  GList *apps = natterd_directory_get_apps (self->directory);
+  guint pending = 0;
+
+  for (GList *l = apps; l != NULL; l = l->next)
+    pending += natterd_webhook_get_pending (((NatterdApp *) l->data)->webhook);
+  g_list_free (apps);
+  return pending;
+}
+
+static gboolean
+drain_deadline_cb (gpointer user_data)
+{
+  gboolean *passed = user_data;
+
+  *passed = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+natterd_server_drain_webhooks (NatterdServer *self)
+{
+  gboolean passed = FALSE;
+  guint deadline_id;
+  guint pending = pending_events (self);
+
+  if (pending == 0)
+    return;
+
+  /* A restart should not lose what a slow app server had not taken yet;
+   * retries go on meanwhile (their timers are in this main context). */
+  deadline_id = g_timeout_add_seconds (self->config->webhook_drain_timeout, drain_deadline_cb, &passed);
+  while (!passed && (pending = pending_events (self)) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!passed)
+    g_source_remove (deadline_id);
+
+  if (pending > 0)
+    {
+      char count[16];
+
+      g_snprintf (count, sizeof count, "%u", pending);
+      natterd_log (G_LOG_LEVEL_WARNING, "webhook-undelivered", "events", count, NULL);
+    }
+}
+
 static void
 drop (NatterdWebhook *webhook,
       guint           n)

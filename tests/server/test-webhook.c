@@ -8,6 +8,7 @@
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
+#include <signal.h>
 #include <string.h>
 
 typedef struct
@@ -169,7 +170,7 @@ test_never_blocks (void)
 
   app_server_start (&app);
   app.hang = TRUE;
-  server = server_with_hook (&app, "[webhook]\nqueue-size=5\n");
+  server = server_with_hook (&app, "[webhook]\nqueue-size=5\ndrain-timeout=0\n");
   alice = natter_test_client_new_user (server, "alice", "a1");
   bob = natter_test_client_new_user (server, "bob", "b1");
 
@@ -217,7 +218,7 @@ test_bounded_bytes (void)
 
   app_server_start (&app);
   app.hang = TRUE;
-  server = server_with_hook (&app, "[webhook]\nqueue-bytes=1000000\n");
+  server = server_with_hook (&app, "[webhook]\nqueue-bytes=1000000\ndrain-timeout=0\n");
   alice = natter_test_client_new_user (server, "alice", "a1");
   bob = natter_test_client_new_user (server, "bob", "b1");
 
@@ -323,6 +324,48 @@ test_every_kind (void)
   app_server_stop (&app);
 }
 
+/* A clean stop (a restart, a deploy) delivers what the app server had not
+ * taken yet, retries included, before natterd exits. */
+static void
+test_drained_on_stop (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  BodiesWait wait = { &app, 3 };
+
+  app_server_start (&app);
+  app.fail_first = 2;
+  server = server_with_hook (&app, "[webhook]\nbackoff-initial=300\n");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"before the stop %u\"}", i);
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", content);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+
+  /* Nothing was answered yet: the app server runs in this main context. */
+  g_assert_cmpuint (app.bodies->len, ==, 0);
+  g_assert_cmpint (kill (natter_test_server_get_pid (server), SIGTERM), ==, 0);
+  g_assert_true (natter_test_wait (bodies_reach, &wait, NATTER_TEST_TIMEOUT_MS));
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"before the stop %u\"}", i);
+
+      g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, i), "content"), ==, content);
+    }
+  g_assert_cmpuint (app.requests, ==, 5);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_stop (server);
+  g_assert_cmpint (natter_test_server_get_exit_status (server), ==, 0);
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -331,6 +374,7 @@ main (int   argc,
 
   g_test_add_func ("/server/webhook/routing", test_routing);
   g_test_add_func ("/server/webhook/every-kind", test_every_kind);
+  g_test_add_func ("/server/webhook/drained-on-stop", test_drained_on_stop);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
   g_test_add_func ("/server/webhook/bounded-bytes", test_bounded_bytes);
 
