@@ -83,6 +83,10 @@ struct _NatterCallMedia
   GObject             *rtcp_sessions[2];  /* RTPSession, audio and video */
   gint                 worst_fraction_lost; /* atomic, /256 */
   gint                 have_reports;        /* atomic: reports since the last adaptation */
+  gint                 video_sent;          /* atomic: RTP packets since the last adaptation */
+  gint                 video_nacked;        /* atomic: of those, asked for again by the peer */
+  guint32             *nacked_seqnums;      /* bitmap of 65536, under lock: a retry counts once */
+  guint                video_ssrc;          /* atomic */
   gboolean             received_loss_watched;
   guint                bus_watch_id;
 };
@@ -603,6 +607,78 @@ on_new_jitterbuffer (GstElement *rtpbin,
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
 }
 
+/* The payloader's packets (streaming thread): what the peer's NACKs are
+ * measured against. Lists are one frame's packets. */
+static GstPadProbeReturn
+count_sent_video (GstPad          *pad,
+                  GstPadProbeInfo *info,
+                  gpointer         user_data)
+{
+  NatterCallMedia *self = user_data;
+  GstBuffer *first;
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  guint count = 1;
+
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    {
+      GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+
+      count = gst_buffer_list_length (list);
+      first = count > 0 ? gst_buffer_list_get (list, 0) : NULL;
+    }
+  else
+    first = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (first != NULL && gst_rtp_buffer_map (first, GST_MAP_READ, &rtp))
+    {
+      g_atomic_int_set (&self->video_ssrc, gst_rtp_buffer_get_ssrc (&rtp));
+      gst_rtp_buffer_unmap (&rtp);
+    }
+  g_atomic_int_add (&self->video_sent, count);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Under lock: TRUE the first time @seqnum is asked for since the last
+ * adaptation. */
+static gboolean
+first_nack (NatterCallMedia *self,
+            guint16          seqnum)
+{
+  guint32 bit = 1u << (seqnum % 32);
+  gboolean first = (self->nacked_seqnums[seqnum / 32] & bit) == 0;
+
+  self->nacked_seqnums[seqnum / 32] |= bit;
+  return first;
+}
+
+/* A generic NACK (RFC 4585 6.2.1) for our video: each FCI is a packet id
+ * and a bitmask of the 16 that follow. Retries of a packet count once. */
+static guint
+count_nacked (NatterCallMedia *self,
+              GstRTCPPacket   *packet)
+{
+  guint8 *fci = gst_rtcp_packet_fb_get_fci (packet);
+  guint words = gst_rtcp_packet_fb_get_fci_length (packet);
+  guint video_ssrc = g_atomic_int_get (&self->video_ssrc);
+  guint count = 0;
+
+  if (fci == NULL || video_ssrc == 0 || gst_rtcp_packet_fb_get_media_ssrc (packet) != video_ssrc)
+    return 0;
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < words; i++)
+    {
+      guint16 pid = GST_READ_UINT16_BE (fci + i * 4);
+      guint16 mask = GST_READ_UINT16_BE (fci + i * 4 + 2);
+
+      count += first_nack (self, pid);
+      for (guint bit = 0; bit < 16; bit++)
+        if (mask & (1u << bit))
+          count += first_nack (self, pid + bit + 1);
+    }
+  g_mutex_unlock (&self->lock);
+  return count;
+}
+
 /* ---------------------------------------------------------- local streams */
 
 /* Camera off: black frames keep the stream (and the peer's watchdog) alive
@@ -820,6 +896,8 @@ add_video (NatterCallMedia *self,
   g_autofree char *convert = NULL;
   g_autofree char *encode = NULL;
   g_autoptr(GstPad) encoder_sink = NULL;
+  g_autoptr(GstElement) payloader = NULL;
+  g_autoptr(GstPad) payloader_src = NULL;
   GstElement *source, *scaler, *tee, *preview_queue;
   GstElement *preview = natter_video_sink_get_element (self->local_video);
   int width, height, fps;
@@ -876,14 +954,18 @@ add_video (NatterCallMedia *self,
   encoder_sink = gst_element_get_static_pad (self->encoder, "sink");
   gst_pad_add_probe (encoder_sink, GST_PAD_PROBE_TYPE_BUFFER, blacken_frame, self, NULL);
 
-  /* Tests: loss before the sender keeps packets for retransmission. */
+  payloader = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8pay");
+  payloader_src = gst_element_get_static_pad (payloader, "src");
+  gst_pad_add_probe (payloader_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     count_sent_video, self, NULL);
+
+  /* Tests: loss before the sender keeps packets for retransmission (after
+   * the count: these packets were sent, the network lost them). */
   if (test_sources () && g_getenv ("NATTER_CALL_TEST_DROP_PERCENT") != NULL)
     {
-      g_autoptr(GstElement) payloader = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8pay");
-      g_autoptr(GstPad) pad = gst_element_get_static_pad (payloader, "src");
       int percent = CLAMP (atoi (g_getenv ("NATTER_CALL_TEST_DROP_PERCENT")), 0, 100);
 
-      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+      gst_pad_add_probe (payloader_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                          drop_packets, GINT_TO_POINTER (percent), NULL);
     }
   return TRUE;
@@ -939,6 +1021,11 @@ on_receiving_rtcp (GObject   *session,
     {
       GstRTCPType type = gst_rtcp_packet_get_type (&packet);
 
+      /* NACKs come within a round trip of each loss, while the report
+       * blocks can be seconds apart when feedback is frequent. */
+      if (type == GST_RTCP_TYPE_RTPFB &&
+          gst_rtcp_packet_fb_get_type (&packet) == GST_RTCP_RTPFB_TYPE_NACK)
+        g_atomic_int_add (&self->video_nacked, count_nacked (self, &packet));
       if (type != GST_RTCP_TYPE_SR && type != GST_RTCP_TYPE_RR)
         continue;
       for (guint i = 0; i < gst_rtcp_packet_get_rb_count (&packet); i++)
@@ -984,23 +1071,35 @@ watch_rtcp (NatterCallMedia *self)
 }
 
 /* Multiplicative decrease on loss, slow increase while clean: 1.22 has no
- * congestion controller. */
+ * congestion controller. Loss is the worst of the peer's receiver reports
+ * and of its NACKs (packets asked for / packets sent). */
 static void
 adapt_bitrate (NatterCallMedia *self)
 {
-  double loss;
+  gboolean fresh = g_atomic_int_compare_and_exchange (&self->have_reports, TRUE, FALSE);
+  int sent = g_atomic_int_and (&self->video_sent, 0);
+  int nacked;
+  double nack_loss, report_loss, loss;
   guint bitrate;
 
-  /* Only on fresh reports: no news is not good news. */
-  if (!g_atomic_int_compare_and_exchange (&self->have_reports, TRUE, FALSE))
+  g_mutex_lock (&self->lock);
+  nacked = g_atomic_int_and (&self->video_nacked, 0);
+  memset (self->nacked_seqnums, 0, 65536 / 8);
+  g_mutex_unlock (&self->lock);
+  nack_loss = sent >= 30 ? MIN (1.0, (double) nacked / sent) : 0;
+
+  /* Only on fresh news: no news is not good news. */
+  if (!fresh && nack_loss <= 0.10)
     return;
-  loss = g_atomic_int_and (&self->worst_fraction_lost, 0) / 256.0;
+  report_loss = fresh ? g_atomic_int_and (&self->worst_fraction_lost, 0) / 256.0 : 0;
+  loss = MAX (report_loss, nack_loss);
   bitrate = g_atomic_int_get (&self->video_bitrate);
   if (loss > 0.10)
     bitrate = MAX (VIDEO_BITRATE_MIN, (guint) (bitrate * 0.7));
   else if (loss < 0.02)
     bitrate = MIN (VIDEO_BITRATE_MAX, (guint) (bitrate * 1.08));
-  g_debug ("peer reports %.1f %% loss: VP8 at %u bit/s", loss * 100, bitrate);
+  g_debug ("peer reports %.1f %% loss (%d of %d packets NACKed): VP8 at %u bit/s",
+           loss * 100, nacked, sent, bitrate);
   if (bitrate != (guint) g_atomic_int_get (&self->video_bitrate))
     {
       g_atomic_int_set (&self->video_bitrate, bitrate);
@@ -1196,6 +1295,7 @@ natter_call_media_finalize (GObject *object)
   g_ptr_array_unref (self->turn_servers);
   g_ptr_array_unref (self->local_addresses);
   g_ptr_array_unref (self->pending_candidates);
+  g_free (self->nacked_seqnums);
   for (guint i = 0; i < G_N_ELEMENTS (self->devices); i++)
     g_free (self->devices[i]);
   g_main_context_unref (self->context);
@@ -1261,6 +1361,7 @@ natter_call_media_init (NatterCallMedia *self)
   self->turn_servers = g_ptr_array_new_with_free_func (g_free);
   self->local_addresses = g_ptr_array_new_with_free_func (g_free);
   self->pending_candidates = g_ptr_array_new_with_free_func (candidate_free);
+  self->nacked_seqnums = g_new0 (guint32, 65536 / 32);
   self->remote_video = natter_video_sink_new ();
   self->local_video = natter_video_sink_new ();
   add_env_servers (self);
