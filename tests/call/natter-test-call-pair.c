@@ -5,6 +5,7 @@
 
 #include "natter-object-names.h"
 #include "natter-test-call-pair.h"
+#include "natter-test-wait.h"
 
 /* ---------------------------------------------------------- the endpoint */
 
@@ -206,26 +207,12 @@ pair_teardown (Pair          *pair,
   g_clear_object (&pair->bob);
 }
 
-static gboolean
-timeout_reached (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 gboolean
 wait_for (Pair      *pair,
           Condition  condition,
           guint      seconds)
 {
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timeout_reached, &timed_out);
-
-  while (!condition (pair) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
+  return natter_test_wait ((NatterTestCondition) condition, pair, seconds);
 }
 
 NatterCall *

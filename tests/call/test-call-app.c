@@ -18,6 +18,7 @@
 
 #include "natter-call-controller.h"
 #include "natter-test-server.h"
+#include "natter-test-wait.h"
 
 typedef struct
 {
@@ -27,13 +28,6 @@ typedef struct
   NatterClient         *client;
   NatterCallController *controller;
 } Fixture;
-
-static gboolean
-timed_out_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
 
 /* -------------------------------------- a notification server for the test */
 
@@ -97,14 +91,7 @@ wait_for (Fixture   *fixture,
           Condition  condition,
           guint      seconds)
 {
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
-
-  while (!condition (fixture) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  if (!timed_out)
-    g_source_remove (id);
-  return !timed_out;
+  return natter_test_wait ((NatterTestCondition) condition, fixture, seconds);
 }
 
 static gboolean
