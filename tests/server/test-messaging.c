@@ -463,6 +463,54 @@ test_durable (void)
   g_assert_true (deliver->deliver->offline);
 }
 
+/* Writes are group-committed: publishes that arrive while the writer is
+ * in its fsync go in the next transaction together, so a burst from several
+ * senders takes far fewer transactions (and fsyncs) than messages. */
+static void
+test_group_commit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  NatterTestClient *senders[5];
+  char *ids[G_N_ELEMENTS (senders)][100];
+  guint64 commits, operations;
+
+  for (guint i = 0; i < G_N_ELEMENTS (senders); i++)
+    {
+      g_autofree char *user = g_strdup_printf ("sender%u", i);
+
+      senders[i] = natter_test_client_new_user (server, user, "d1");
+    }
+  commits = natter_test_server_get_metric (server, "natterd_commit_operations_count");
+  operations = natter_test_server_get_metric (server, "natterd_commit_operations_sum");
+
+  /* Every sender pipelines its 100 without waiting for acks. */
+  for (guint n = 0; n < 100; n++)
+    for (guint i = 0; i < G_N_ELEMENTS (senders); i++)
+      {
+        g_autofree char *content = g_strdup_printf ("{\"content\":\"burst %u\"}", n);
+
+        ids[i][n] = natter_test_client_publish (senders[i], 1, "sink", "RC:TxtMsg", content);
+      }
+  for (guint i = 0; i < G_N_ELEMENTS (senders); i++)
+    for (guint n = 0; n < 100; n++)
+      {
+        g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (senders[i], ids[i][n]);
+
+        g_assert_cmpint (ack->publish_ack->code, ==, 0);
+        g_free (ids[i][n]);
+      }
+
+  commits = natter_test_server_get_metric (server, "natterd_commit_operations_count") - commits;
+  operations = natter_test_server_get_metric (server, "natterd_commit_operations_sum") - operations;
+  if (g_test_verbose ())
+    g_printerr ("%" G_GUINT64_FORMAT " operations in %" G_GUINT64_FORMAT " transactions\n", operations, commits);
+  g_assert_cmpuint (operations, >=, 500);
+  g_assert_cmpuint (commits, <=, operations / 4);
+
+  for (guint i = 0; i < G_N_ELEMENTS (senders); i++)
+    natter_test_client_free (senders[i]);
+}
+
 static void
 test_status_only (void)
 {
@@ -628,6 +676,7 @@ main (int   argc,
   g_test_add_func ("/server/messaging/wal-bounded", test_wal_bounded);
   g_test_add_func ("/server/messaging/idempotent", test_idempotent);
   g_test_add_func ("/server/messaging/durable", test_durable);
+  g_test_add_func ("/server/messaging/group-commit", test_group_commit);
   g_test_add_func ("/server/messaging/sigterm-drains", test_sigterm_drains);
   g_test_add_func ("/server/messaging/status-only", test_status_only);
   g_test_add_func ("/server/messaging/command-offline", test_command_offline);
