@@ -48,6 +48,7 @@ struct _NatterCallMedia
   GstElement          *echo_probe;
   GstElement          *camera;        /* the video source and what follows it */
   GstElement          *camera_next;
+  gboolean             camera_open;   /* camera is the device, not black frames */
   GstElement          *microphone;
   GstElement          *microphone_next;
   char                *devices[3];    /* preferred display names, NatterCallDevice */
@@ -904,13 +905,19 @@ add_video (NatterCallMedia *self,
 
   parse_video_caps (&width, &height, &fps);
 
-  if (test_sources ())
+  self->camera_open = g_atomic_int_get (&self->camera_enabled);
+  if (!self->camera_open)
+    source = NULL;
+  else if (test_sources ())
     source = gst_parse_launch ("videotestsrc is-live=true pattern=smpte horizontal-speed=4", NULL);
   else
     source = make_device_element (NATTER_CALL_DEVICE_CAMERA, self->devices[NATTER_CALL_DEVICE_CAMERA]);
   if (source == NULL)
-    /* No camera: the call goes on, with black frames. */
-    source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
+    {
+      /* No camera (or off from the start): the call goes on, with black frames. */
+      source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
+      self->camera_open = FALSE;
+    }
 
   /* A bin cannot end in bare caps: an explicit capsfilter. */
   convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"
@@ -1475,6 +1482,24 @@ natter_call_media_add_ice_server (NatterCallMedia *self,
   return FALSE;
 }
 
+/* A test source (@description) for a running pipeline: test sources count
+ * time from their own start, so it continues the pipeline's running time
+ * instead (devices use the clock). */
+static GstElement *
+make_running_source (NatterCallMedia *self,
+                     const char      *description)
+{
+  GstElement *source = gst_parse_launch (description, NULL);
+  g_autoptr(GstClock) clock = NULL;
+
+  if (source == NULL)
+    return NULL;
+  clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
+  g_object_set (source, "timestamp-offset",
+                (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline)), NULL);
+  return source;
+}
+
 /* Replaces a running source: the old one stops (its pads flush, so nothing
  * reaches an unlinked pad), the new one takes its place upstream of the
  * same converter; nothing is renegotiated. */
@@ -1528,7 +1553,8 @@ natter_call_media_set_device (NatterCallMedia  *self,
    * remembered only. */
   if (self->pipeline == NULL || is_stopped (self) || kind == NATTER_CALL_DEVICE_SPEAKER)
     return TRUE;
-  if (kind == NATTER_CALL_DEVICE_CAMERA && self->camera == NULL)
+  /* A camera that is off stays closed: the choice is used when it is on. */
+  if (kind == NATTER_CALL_DEVICE_CAMERA && (self->camera == NULL || !self->camera_open))
     return TRUE;
 
   if (test_sources ())
@@ -1539,16 +1565,7 @@ natter_call_media_set_device (NatterCallMedia  *self,
                                                            : "audiotestsrc is-live=true wave=%s "
                                                              "samplesperbuffer=480",
                          name != NULL && *name != '\0' ? name : "0");
-      replacement = gst_parse_launch (description, NULL);
-      /* Test sources count time from their own start: continue the
-       * pipeline's running time instead (devices use the clock). */
-      if (replacement != NULL)
-        {
-          g_autoptr(GstClock) clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
-          GstClockTime now = gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline);
-
-          g_object_set (replacement, "timestamp-offset", (gint64) now, NULL);
-        }
+      replacement = make_running_source (self, description);
     }
   else
     replacement = make_device_element (kind, name);
@@ -1746,8 +1763,43 @@ void
 natter_call_media_set_camera_enabled (NatterCallMedia *self,
                                       gboolean         enabled)
 {
+  const char *name;
+  GstElement *replacement;
+
   g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
-  g_atomic_int_set (&self->camera_enabled, !!enabled);
+
+  enabled = !!enabled;
+  g_atomic_int_set (&self->camera_enabled, enabled);
+  if (self->pipeline == NULL || is_stopped (self) || self->camera == NULL || self->camera_open == enabled)
+    return;
+
+  /* Off closes the camera (its light goes out) and black frames from a
+   * test source take its place; on opens it again. */
+  name = self->devices[NATTER_CALL_DEVICE_CAMERA];
+  if (!enabled)
+    replacement = make_running_source (self, "videotestsrc is-live=true pattern=black");
+  else if (test_sources ())
+    {
+      g_autofree char *description =
+        g_strdup_printf ("videotestsrc is-live=true pattern=%s", name != NULL && *name != '\0' ? name : "smpte");
+      replacement = make_running_source (self, description);
+    }
+  else
+    replacement = make_device_element (NATTER_CALL_DEVICE_CAMERA, name);
+  if (replacement == NULL)
+    {
+      g_warning ("Cannot open the camera again: the peer sees black frames");
+      return;
+    }
+  if (swap_source (self, &self->camera, self->camera_next, replacement))
+    self->camera_open = enabled;
+}
+
+gboolean
+natter_call_media_get_camera_open (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  return self->camera != NULL && self->camera_open;
 }
 
 NatterVideoSink *

@@ -4,8 +4,9 @@
  * the playback path, noise suppression, AGC) → Opus; video: camera → VP8
  * (deadline=1, threads=1). Both transceivers are sendrecv from the start
  * (webrtcbin 1.22 cannot renegotiate direction), NACK/RTX on, DTLS-SRTP.
- * Mute sends silence and camera off sends black frames, so RTP keeps
- * flowing and a silent peer means a vanished peer.
+ * Mute sends silence and camera off sends black frames (the camera itself
+ * is closed meanwhile), so RTP keeps flowing and a silent peer means a
+ * vanished peer.
  *
  * Signals are emitted on the main context the media was created in.
  *
@@ -95,6 +96,10 @@ void             natter_call_media_set_muted            (NatterCallMedia     *se
                                                          gboolean             muted);
 void             natter_call_media_set_camera_enabled   (NatterCallMedia     *self,
                                                          gboolean             enabled);
+
+/* Whether the camera device is open (FALSE while the camera is off: its
+ * place is taken by black frames, for audio calls and before the start). */
+gboolean         natter_call_media_get_camera_open      (NatterCallMedia     *self);
 
 NatterVideoSink *natter_call_media_get_remote_video     (NatterCallMedia     *self);
 NatterVideoSink *natter_call_media_get_local_video      (NatterCallMedia     *self);

@@ -142,8 +142,11 @@ test_video_call (Pair          *pair,
   g_assert_true (bob_sees_picture (pair));
   g_assert_true (wait_for (pair, bitrate_raised, 10));
 
-  /* Camera off: black frames keep flowing, nothing renegotiated. */
+  /* Camera off: the camera is closed (its light goes out), black frames
+   * keep flowing, nothing renegotiated. */
+  g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
   natter_call_set_camera_enabled (call, FALSE);
+  g_assert_false (natter_call_media_get_camera_open (pair->alice->media));
   g_assert_true (wait_for (pair, bob_sees_black, 10));
   g_assert_false (natter_call_get_remote_camera_enabled (pair->bob->call));
   before = natter_call_get_video_frames_received (pair->bob->call);
@@ -156,7 +159,11 @@ test_video_call (Pair          *pair,
   }
   g_assert_cmpuint (natter_call_get_video_frames_received (pair->bob->call), >, before + 10);
   g_assert_cmpint (natter_call_get_state (pair->bob->call), ==, NATTER_CALL_STATE_ACTIVE);
+  /* Another camera chosen while it is off: remembered, not opened. */
+  g_assert_true (natter_call_media_set_device (pair->alice->media, NATTER_CALL_DEVICE_CAMERA, "smpte"));
+  g_assert_false (natter_call_media_get_camera_open (pair->alice->media));
   natter_call_set_camera_enabled (call, TRUE);
+  g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
   g_assert_true (natter_call_get_remote_camera_enabled (pair->bob->call));
 
