@@ -10,6 +10,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <string.h>
+
 #include "natter-test-call-pair.h"
 #include "natter-test-netns.h"
 
@@ -119,16 +121,37 @@ bob_sees_picture (Pair *pair)
 /* ----------------------------------------------------------------- tests */
 
 static void
+keep_description (NatterCallMedia *media,
+                  const char      *type,
+                  const char      *sdp,
+                  char           **out)
+{
+  g_free (*out);
+  *out = g_strdup (sdp);
+}
+
+static void
 test_video_call (Pair          *pair,
                  gconstpointer  data)
 {
   NatterCall *call;
   gint64 setup;
   guint64 before;
+  g_autofree char *offer = NULL;
 
   pair->bob->auto_accept = TRUE;
   call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "video-1");
+  g_signal_connect (pair->alice->media, "local-description", G_CALLBACK (keep_description), &offer);
   g_assert_true (wait_for (pair, video_both_ways, 20));
+
+  /* DTLS-SRTP: the offer has only secure profiles and a certificate
+   * fingerprint, and media flowed, so the handshake succeeded. */
+  g_assert_nonnull (offer);
+  g_assert_nonnull (strstr (offer, "m=audio 9 UDP/TLS/RTP/SAVPF"));
+  g_assert_nonnull (strstr (offer, "UDP/TLS/RTP/SAVPF 96"));
+  g_assert_nonnull (strstr (offer, "a=fingerprint:sha-256 "));
+  g_assert_nonnull (strstr (offer, "a=setup:actpass"));
+  g_assert_null (strstr (offer, "RTP/AVP "));
 
   setup = natter_call_get_setup_time (call);
   g_test_message ("setup (start → first remote video frame): %" G_GINT64_FORMAT " ms", setup);

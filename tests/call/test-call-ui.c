@@ -149,6 +149,17 @@ test_video_window (Pair          *pair,
   g_assert_cmpint (gtk_widget_get_width (local_picture), >=, 160);
   g_assert_cmpint (gtk_widget_get_width (local_picture), <=, 200);
 
+  /* Mute from the window: the call is muted, the button says how to undo it. */
+  {
+    GtkWidget *mute = find_named (GTK_WIDGET (window), "mute");
+
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (mute), TRUE);
+    g_assert_true (natter_call_get_muted (call));
+    g_assert_cmpstr (gtk_widget_get_tooltip_text (mute), ==, "Unmute Microphone");
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (mute), FALSE);
+    g_assert_false (natter_call_get_muted (call));
+  }
+
   /* Camera off from the window: no preview, the call goes on. */
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (find_named (GTK_WIDGET (window), "camera")), TRUE);
   g_assert_false (natter_call_get_camera_enabled (call));
