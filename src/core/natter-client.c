@@ -880,8 +880,12 @@ upload_done_cb (GObject      *object,
       /* The message stays SENDING in the outbox. natterd away: uploaded
        * again on the next connect; natterd here but failing (a full disk,
        * say): again after 2 s, 4 s, … 60 s, the connection notwithstanding. */
+      g_autoptr(GError) kept = g_error_new (error->domain, error->code,
+                                            "%s — kept in the outbox, it goes when natterd takes it",
+                                            error->message);
+
       g_debug ("Upload for %s failed, kept in the outbox: %s", data->client_msg_id, error->message);
-      pending_send_return_error (pending, error);
+      pending_send_return_error (pending, kept);
       if (is_connected (self) && pending->retry_source == 0)
         {
           guint delay = MIN ((guint) TOO_FAST_RETRY_MS << MIN (pending->upload_failures, 5u),

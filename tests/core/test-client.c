@@ -1212,6 +1212,7 @@ test_media_upload_retry (void)
   test_wait_result (&result, 20);
   g_assert_null (natter_client_send_media_finish (alice->client, result, &error));
   g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR);
+  g_assert_nonnull (strstr (error->message, "kept in the outbox"));
   g_clear_error (&error);
   stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
   g_assert_cmpuint (stored->len, ==, 1);
