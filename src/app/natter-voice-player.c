@@ -105,16 +105,18 @@ download_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  /* disposed meanwhile (its row went away): its widgets are gone, and a
+   * download that finished anyway must not start playing */
+  if (self->cancellable == NULL || g_cancellable_is_cancelled (self->cancellable))
+    return;
+  g_clear_object (&self->cancellable);
   gtk_spinner_stop (self->spinner);
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), FALSE);
   if (file == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_autofree char *text = natter_format_error (error);
-          gtk_widget_set_tooltip_text (self->play_button, text);
-          gtk_widget_add_css_class (self->play_button, "error");
-        }
+      g_autofree char *text = natter_format_error (error);
+      gtk_widget_set_tooltip_text (self->play_button, text);
+      gtk_widget_add_css_class (self->play_button, "error");
       return;
     }
   play_file (self, file);

@@ -18,6 +18,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "natter-application.h"
 #include "natter-chat-view.h"
@@ -2042,6 +2043,25 @@ test_translated (void)
   spin (100);
 }
 
+/* A critical ends the test (g_test_init makes them fatal): print the stack
+ * first (gdb, when there is one), so a rare one can be found from the log. */
+static gboolean
+fatal_with_stack_cb (const char     *domain,
+                     GLogLevelFlags  level,
+                     const char     *message,
+                     gpointer        user_data)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+  const char *argv[] = { "gdb", "-q", "-batch", "-p", pid, "-ex", "bt", NULL };
+  g_autofree char *out = NULL;
+
+  g_printerr ("%s: %s\n", domain, message);
+  if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                    NULL, NULL, &out, NULL, NULL, NULL))
+    g_printerr ("%s\n", out);
+  return TRUE;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -2087,6 +2107,7 @@ main (int argc, char *argv[])
       argc -= 1;
     }
   g_test_init (&argc, &argv, NULL);
+  g_test_log_set_fatal_handler (fatal_with_stack_cb, NULL);
 
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
   g_setenv ("XDG_DATA_HOME", tmp_dir, TRUE);
