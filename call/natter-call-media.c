@@ -103,6 +103,7 @@ enum {
   LOCAL_CANDIDATE,
   CONNECTED,
   FAILED,
+  DEVICE_LOST,
   N_SIGNALS
 };
 
@@ -156,6 +157,12 @@ event_free (gpointer data)
 }
 
 static void flush_candidates (NatterCallMedia *self);
+static GstElement *make_running_source (NatterCallMedia  *self,
+                                        const char       *description);
+static gboolean swap_source (NatterCallMedia  *self,
+                             GstElement      **source,
+                             GstElement       *next,
+                             GstElement       *replacement);
 
 static gboolean
 dispatch_event (gpointer data)
@@ -888,6 +895,22 @@ add_audio (NatterCallMedia *self,
   return TRUE;
 }
 
+/* Tests: the camera fails as an unplugged one does, after some frames. */
+static GstPadProbeReturn
+unplug_camera (GstPad          *pad,
+               GstPadProbeInfo *info,
+               gpointer         user_data)
+{
+  int *frames = user_data;
+  g_autoptr(GstElement) source = NULL;
+
+  if (--*frames > 0)
+    return GST_PAD_PROBE_OK;
+  source = gst_pad_get_parent_element (pad);
+  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Test: the camera was unplugged"), (NULL));
+  return GST_PAD_PROBE_REMOVE;
+}
+
 /* camera → scale/rate → tee → preview (local NatterVideoSink)
  *                          └→ I420 → vp8enc → rtpvp8pay → webrtcbin */
 static gboolean
@@ -917,6 +940,14 @@ add_video (NatterCallMedia *self,
       /* No camera (or off from the start): the call goes on, with black frames. */
       source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
       self->camera_open = FALSE;
+    }
+  else if (test_sources () && g_getenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER") != NULL)
+    {
+      g_autoptr(GstPad) pad = gst_element_get_static_pad (source, "src");
+      int *frames = g_new (int, 1);
+
+      *frames = MAX (1, atoi (g_getenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER")));
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, unplug_camera, frames, g_free);
     }
 
   /* A bin cannot end in bare caps: an explicit capsfilter. */
@@ -1149,6 +1180,52 @@ watchdog_tick (gpointer user_data)
 }
 
 static gboolean
+comes_from (GstObject  *source,
+            GstElement *element)
+{
+  return element != NULL &&
+         (source == GST_OBJECT (element) || gst_object_has_as_ancestor (source, GST_OBJECT (element)));
+}
+
+/* A camera or microphone that fails mid-call (unplugged, taken away) does
+ * not end the call: black frames or silence take its place. FALSE when
+ * @source is neither. */
+static gboolean
+replace_failed_device (NatterCallMedia *self,
+                       GstObject       *source,
+                       const GError    *error)
+{
+  NatterCallDevice kind;
+  GstElement *replacement;
+  gboolean swapped;
+
+  if (self->camera_open && comes_from (source, self->camera))
+    kind = NATTER_CALL_DEVICE_CAMERA;
+  else if (comes_from (source, self->microphone))
+    kind = NATTER_CALL_DEVICE_MICROPHONE;
+  else
+    return FALSE;
+
+  g_message ("The %s failed (%s): %s instead", kind == NATTER_CALL_DEVICE_CAMERA ? "camera" : "microphone",
+             error->message, kind == NATTER_CALL_DEVICE_CAMERA ? "black frames" : "silence");
+  replacement = make_running_source (self, kind == NATTER_CALL_DEVICE_CAMERA
+                                             ? "videotestsrc is-live=true pattern=black"
+                                             : "audiotestsrc is-live=true wave=silence samplesperbuffer=480");
+  if (replacement == NULL)
+    return FALSE;
+  if (kind == NATTER_CALL_DEVICE_CAMERA)
+    {
+      swapped = swap_source (self, &self->camera, self->camera_next, replacement);
+      self->camera_open = FALSE;
+    }
+  else
+    swapped = swap_source (self, &self->microphone, self->microphone_next, replacement);
+  if (swapped)
+    g_signal_emit (self, signals[DEVICE_LOST], 0, (guint) kind);
+  return swapped;
+}
+
+static gboolean
 on_bus_message (GstBus     *bus,
                 GstMessage *message,
                 gpointer    user_data)
@@ -1161,6 +1238,8 @@ on_bus_message (GstBus     *bus,
       g_autofree char *debug = NULL;
 
       gst_message_parse_error (message, &error, &debug);
+      if (!is_stopped (self) && replace_failed_device (self, GST_MESSAGE_SRC (message), error))
+        return G_SOURCE_CONTINUE;
       g_warning ("Call media error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
                  error->message, debug != NULL ? debug : "");
       if (!is_stopped (self))
@@ -1334,6 +1413,11 @@ natter_call_media_class_init (NatterCallMediaClass *klass)
   signals[FAILED] =
     g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* (NatterCallDevice kind) The camera or microphone failed (unplugged,
+   * say): black frames or silence took its place, the call goes on. */
+  signals[DEVICE_LOST] =
+    g_signal_new ("device-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void

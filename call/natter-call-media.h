@@ -20,6 +20,8 @@
  *   NATTER_CALL_DEBUG_SDP=1        print offers and answers to stderr
  *   NATTER_CALL_TEST_DROP_PERCENT=N with test sources, drop N % of the
  *                                  outgoing video packets (a lossy path)
+ *   NATTER_CALL_TEST_CAMERA_FAILS_AFTER=N  with test sources, the camera
+ *                                  fails after N frames (unplugged)
  *   NATTER_CALL_TEST_RECV_DROP_PERCENT=N  with test sources, drop N % of
  *                                  the incoming video packets once
  *                                  connected (loss that RTX can repair)

@@ -299,6 +299,17 @@ on_media_failed (NatterCallMedia *media,
   natter_call_handle_media_failed (self);
 }
 
+/* The camera failed mid-call: it is off now, and the peer is told (their
+ * window shows our avatar instead of black frames). */
+static void
+on_media_device_lost (NatterCallMedia *media,
+                      guint            kind,
+                      NatterCall      *self)
+{
+  if (kind == NATTER_CALL_DEVICE_CAMERA)
+    natter_call_set_camera_enabled (self, FALSE);
+}
+
 /* Asks the host for media; FALSE when it has none to give (signalling only). */
 static gboolean
 create_media (NatterCall *self)
@@ -315,6 +326,7 @@ create_media (NatterCall *self)
                            G_CALLBACK (on_media_local_candidate), self, 0);
   g_signal_connect_object (self->media, "connected", G_CALLBACK (on_media_connected), self, 0);
   g_signal_connect_object (self->media, "failed", G_CALLBACK (on_media_failed), self, 0);
+  g_signal_connect_object (self->media, "device-lost", G_CALLBACK (on_media_device_lost), self, 0);
   natter_call_media_set_muted (self->media, self->muted);
   natter_call_media_set_camera_enabled (self->media, self->camera_enabled);
 

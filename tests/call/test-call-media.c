@@ -301,6 +301,50 @@ test_retransmission (Pair          *pair,
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
 }
 
+static gboolean
+camera_gone_both_ways (Pair *pair)
+{
+  return !natter_call_get_camera_enabled (pair->alice->call) &&
+         !natter_call_get_camera_enabled (pair->bob->call) &&
+         !natter_call_get_remote_camera_enabled (pair->alice->call) &&
+         !natter_call_get_remote_camera_enabled (pair->bob->call);
+}
+
+static void
+test_camera_unplugged (Pair          *pair,
+                       gconstpointer  data)
+{
+  guint64 before;
+
+  /* Both cameras fail (as unplugged ones do) once the call runs: black
+   * frames take their place, each peer learns the camera is off, and the
+   * call goes on past the media watchdog. */
+  g_setenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "60", TRUE);
+  pair->bob->auto_accept = TRUE;
+  dial (pair, NATTER_CALL_MEDIA_VIDEO, "unplug-1");
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, camera_gone_both_ways, 20));
+  g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
+  g_assert_false (natter_call_media_get_camera_open (pair->alice->media));
+  g_assert_true (wait_for (pair, bob_sees_black, 10));
+
+  before = natter_call_get_video_frames_received (pair->bob->call);
+  frames_target = before + 30;
+  g_assert_true (wait_for (pair, bob_got_frames, 10));
+  {
+    gint64 until = g_get_monotonic_time () + 6 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time () < until)
+      g_main_context_iteration (NULL, FALSE);
+  }
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+
+  /* Turned on again: the camera opens again (a test pattern here). */
+  natter_call_set_camera_enabled (pair->alice->call, TRUE);
+  g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
+  g_assert_true (wait_for (pair, bob_sees_picture, 10));
+}
+
 static void
 test_peer_vanishes (Pair          *pair,
                     gconstpointer  data)
@@ -398,6 +442,7 @@ main (int   argc,
   g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
   g_test_add ("/call/media/lossy-path", Pair, NULL, pair_setup, test_lossy_path, pair_teardown);
   g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
+  g_test_add ("/call/media/camera-unplugged", Pair, NULL, pair_setup, test_camera_unplugged, pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
               test_cancel_before_connect, pair_teardown);

@@ -194,6 +194,13 @@ on_media_changed (NatterCallWindow *self)
   update_stage (self);
 }
 
+/* The camera went off without the button (it failed): the button follows. */
+static void
+on_camera_enabled_changed (NatterCallWindow *self)
+{
+  gtk_toggle_button_set_active (self->camera_button, !natter_call_get_camera_enabled (self->call));
+}
+
 static void
 on_mute_toggled (GtkToggleButton  *button,
                  NatterCallWindow *self)
@@ -470,6 +477,8 @@ natter_call_window_new (NatterCall *call,
   g_signal_connect_object (call, "notify::remote-video", G_CALLBACK (on_media_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "notify::remote-camera-enabled", G_CALLBACK (on_media_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "notify::camera-enabled", G_CALLBACK (on_camera_enabled_changed), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
