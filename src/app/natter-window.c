@@ -33,6 +33,9 @@ struct _NatterWindow
   NatterConversationType pending_type;
   char *pending_target;
   gint64 pending_message_id;
+  /* notification id → its NatterConversation, until read (here or on
+   * another device) */
+  GHashTable *notified;
 #ifdef NATTER_APP_HAVE_CALLS
   NatterCallController *calls;
 #endif
@@ -146,6 +149,17 @@ notification_id (NatterWindow           *self,
   return g_strdup_printf ("%s|%d|%s", self->profile_dir, type, target_id);
 }
 
+static void
+withdraw_notification (NatterWindow           *self,
+                       NatterConversationType  type,
+                       const char             *target_id)
+{
+  g_autofree char *id = notification_id (self, type, target_id);
+
+  g_application_withdraw_notification (g_application_get_default (), id);
+  g_hash_table_remove (self->notified, id);
+}
+
 void
 natter_window_open_conversation (NatterWindow           *self,
                                  NatterConversationType  type,
@@ -154,7 +168,6 @@ natter_window_open_conversation (NatterWindow           *self,
 {
   NatterConversationList *list;
   g_autoptr(NatterConversation) conversation = NULL;
-  g_autofree char *id = NULL;
   guint pos = G_MAXUINT;
 
   g_return_if_fail (NATTER_IS_WINDOW (self));
@@ -190,8 +203,7 @@ natter_window_open_conversation (NatterWindow           *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
 
-  id = notification_id (self, type, target_id);
-  g_application_withdraw_notification (g_application_get_default (), id);
+  withdraw_notification (self, type, target_id);
 }
 
 static void
@@ -211,15 +223,12 @@ natter_window_mark_read (NatterWindow           *self,
                          NatterConversationType  type,
                          const char             *target_id)
 {
-  g_autofree char *id = NULL;
-
   g_return_if_fail (NATTER_IS_WINDOW (self));
 
   if (self->client == NULL || target_id == NULL)
     return;
   natter_client_clear_unread_async (self->client, type, target_id, NULL, mark_read_done_cb, NULL);
-  id = notification_id (self, type, target_id);
-  g_application_withdraw_notification (g_application_get_default (), id);
+  withdraw_notification (self, type, target_id);
 }
 
 static void
@@ -324,6 +333,8 @@ notify_conversation_cb (GObject      *object,
   id = notification_id (self, natter_message_get_conversation_type (message),
                         natter_message_get_target_id (message));
   g_application_send_notification (g_application_get_default (), id, notification);
+  if (conv != NULL)
+    g_hash_table_replace (self->notified, g_steal_pointer (&id), g_object_ref (conv));
   play_sound (self);
 
 out:
@@ -392,6 +403,16 @@ stop_client (NatterWindow *self)
   g_clear_pointer (&self->pending_token, g_free);
   self->synced = FALSE;
   update_title (self);
+  /* signed out: nothing of this account stays on screen */
+  {
+    GHashTableIter iter;
+    gpointer id;
+
+    g_hash_table_iter_init (&iter, self->notified);
+    while (g_hash_table_iter_next (&iter, &id, NULL))
+      g_application_withdraw_notification (g_application_get_default (), id);
+    g_hash_table_remove_all (self->notified);
+  }
 }
 
 static void
@@ -526,10 +547,27 @@ chatroom_event_cb (NatterWindow *self,
   natter_window_add_toast (self, text);
 }
 
+/* A chat read here or on another device: its notification goes. */
+static void
+withdraw_read_notifications (NatterWindow *self)
+{
+  GHashTableIter iter;
+  gpointer id, conversation;
+
+  g_hash_table_iter_init (&iter, self->notified);
+  while (g_hash_table_iter_next (&iter, &id, &conversation))
+    if (natter_conversation_get_unread_count (conversation) == 0)
+      {
+        g_application_withdraw_notification (g_application_get_default (), id);
+        g_hash_table_iter_remove (&iter);
+      }
+}
+
 static void
 unread_changed_cb (NatterWindow *self)
 {
   update_title (self);
+  withdraw_read_notifications (self);
 }
 
 /* The open chat had no conversation yet (a new chat, or opened before the
@@ -1059,6 +1097,7 @@ natter_window_finalize (GObject *object)
 
   g_clear_object (&self->account);
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->notified, g_hash_table_unref);
   g_free (self->profile_dir);
 
   G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
@@ -1153,6 +1192,7 @@ natter_window_class_init (NatterWindowClass *klass)
 static void
 natter_window_init (NatterWindow *self)
 {
+  self->notified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
   add_call_buttons (self);
   natter_bench_probe_attach (self);

@@ -56,6 +56,7 @@ test_app_instance (void)
  * title and body of each notification. */
 static GPtrArray *notifications;   /* "title\nbody" strings */
 static GPtrArray *notification_params;   /* org.gtk.Notifications: each one's a{sv} */
+static GPtrArray *withdrawn;   /* ids of the notifications taken back */
 
 static const char notify_xml[] =
   "<node>"
@@ -97,6 +98,14 @@ notify_method_cb (GDBusConnection       *connection,
       g_ptr_array_add (notification_params, g_variant_ref (params));
       g_dbus_method_invocation_return_value (invocation, NULL);
     }
+  else if (g_str_equal (method_name, "RemoveNotification"))
+    {
+      const char *id = "";
+
+      g_variant_get_child (parameters, 1, "&s", &id);
+      g_ptr_array_add (withdrawn, g_strdup (id));
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
   else if (g_str_equal (method_name, "Notify"))
     {
       const char *title = "", *body = "";
@@ -127,12 +136,23 @@ start_notification_server (void)
 
   notifications = g_ptr_array_new_with_free_func (g_free);
   notification_params = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  withdrawn = g_ptr_array_new_with_free_func (g_free);
   if (bus == NULL)
     return;
   for (guint i = 0; i < 2; i++)
     g_dbus_connection_register_object (bus, paths[i], info->interfaces[i], &vtable, NULL, NULL, NULL);
   g_bus_own_name_on_connection (bus, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
   g_bus_own_name_on_connection (bus, "org.freedesktop.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
+}
+
+/* A notification whose id ends with @suffix was withdrawn. */
+static gboolean
+withdrawn_with_suffix (gpointer suffix)
+{
+  for (guint i = 0; i < withdrawn->len; i++)
+    if (g_str_has_suffix (g_ptr_array_index (withdrawn, i), suffix))
+      return TRUE;
+  return FALSE;
 }
 
 static gboolean
@@ -1608,6 +1628,17 @@ test_app (void)
     click_notification ("Lunch tomorrow?", "Mark as Read");
     wait_until (conversation_read, &q, "erin's chat read");
     g_assert_cmpstr (natter_chat_view_get_target_id (chat), ==, "dave");
+    wait_until (withdrawn_with_suffix, (gpointer) "|1|erin", "the notification taken back");
+
+    /* read some other way (the sidebar's menu here; another device alike):
+     * the notification goes too */
+    g_ptr_array_set_size (withdrawn, 0);
+    g_free (cli (erin, erin_profile, "send", "alice", "Still there?", NULL));
+    wait_until (notified, (gpointer) "Still there?", "erin's second notification");
+    g_assert_false (withdrawn_with_suffix ((gpointer) "|1|erin"));
+    gtk_widget_activate_action (GTK_WIDGET (natter_window_get_sidebar (window)), "sidebar.mark-read", "(is)",
+                                NATTER_CONVERSATION_PRIVATE, "erin");
+    wait_until (withdrawn_with_suffix, (gpointer) "|1|erin", "erin's notification withdrawn");
   }
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 720);
 
