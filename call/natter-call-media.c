@@ -843,6 +843,37 @@ add_send_branch (NatterCallMedia *self,
   return TRUE;
 }
 
+/* Tests: a device fails as an unplugged one does, after some buffers. */
+static GstPadProbeReturn
+unplug_device (GstPad          *pad,
+               GstPadProbeInfo *info,
+               gpointer         user_data)
+{
+  int *frames = user_data;
+  g_autoptr(GstElement) source = NULL;
+
+  if (--*frames > 0)
+    return GST_PAD_PROBE_OK;
+  source = gst_pad_get_parent_element (pad);
+  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Test: the device was unplugged"), (NULL));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+fail_in_tests (GstElement *source,
+               const char *variable)
+{
+  g_autoptr(GstPad) pad = NULL;
+  int *buffers;
+
+  if (!test_sources () || g_getenv (variable) == NULL)
+    return;
+  pad = gst_element_get_static_pad (source, "src");
+  buffers = g_new (int, 1);
+  *buffers = MAX (1, atoi (g_getenv (variable)));
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, unplug_device, buffers, g_free);
+}
+
 static gboolean
 add_audio (NatterCallMedia *self,
            GError         **error)
@@ -872,6 +903,7 @@ add_audio (NatterCallMedia *self,
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "No microphone");
       return FALSE;
     }
+  fail_in_tests (source, "NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
   gst_bin_add (GST_BIN (self->pipeline), source);
 
   description = g_strdup_printf ("audioconvert ! audioresample ! "
@@ -893,22 +925,6 @@ add_audio (NatterCallMedia *self,
   self->volume = gst_bin_get_by_name (GST_BIN (self->pipeline), "mute");
   g_object_set (self->volume, "mute", self->muted, NULL);
   return TRUE;
-}
-
-/* Tests: the camera fails as an unplugged one does, after some frames. */
-static GstPadProbeReturn
-unplug_camera (GstPad          *pad,
-               GstPadProbeInfo *info,
-               gpointer         user_data)
-{
-  int *frames = user_data;
-  g_autoptr(GstElement) source = NULL;
-
-  if (--*frames > 0)
-    return GST_PAD_PROBE_OK;
-  source = gst_pad_get_parent_element (pad);
-  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Test: the camera was unplugged"), (NULL));
-  return GST_PAD_PROBE_REMOVE;
 }
 
 /* camera → scale/rate → tee → preview (local NatterVideoSink)
@@ -941,14 +957,8 @@ add_video (NatterCallMedia *self,
       source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
       self->camera_open = FALSE;
     }
-  else if (test_sources () && g_getenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER") != NULL)
-    {
-      g_autoptr(GstPad) pad = gst_element_get_static_pad (source, "src");
-      int *frames = g_new (int, 1);
-
-      *frames = MAX (1, atoi (g_getenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER")));
-      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, unplug_camera, frames, g_free);
-    }
+  else
+    fail_in_tests (source, "NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
 
   /* A bin cannot end in bare caps: an explicit capsfilter. */
   convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"

@@ -22,6 +22,8 @@
  *                                  outgoing video packets (a lossy path)
  *   NATTER_CALL_TEST_CAMERA_FAILS_AFTER=N  with test sources, the camera
  *                                  fails after N frames (unplugged)
+ *   NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER=N  the same for the microphone
+ *                                  (N buffers of 10 ms)
  *   NATTER_CALL_TEST_RECV_DROP_PERCENT=N  with test sources, drop N % of
  *                                  the incoming video packets once
  *                                  connected (loss that RTX can repair)

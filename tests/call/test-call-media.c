@@ -118,6 +118,30 @@ bob_sees_picture (Pair *pair)
   return !remote_frame_is_dark (pair->bob->call);
 }
 
+/* Sets a test variable of the media (read as pipelines are built), then
+ * alice calls bob, who answers at once. */
+static NatterCall *
+dial_with (Pair                *pair,
+           const char          *variable,
+           const char          *value,
+           NatterCallMediaType  media_type,
+           const char          *call_id)
+{
+  g_setenv (variable, value, TRUE);
+  pair->bob->auto_accept = TRUE;
+  return dial (pair, media_type, call_id);
+}
+
+/* Runs the main loop for @seconds whatever happens. */
+static void
+run_for (double seconds)
+{
+  gint64 until = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+}
+
 /* ----------------------------------------------------------------- tests */
 
 static void
@@ -174,12 +198,7 @@ test_video_call (Pair          *pair,
   g_assert_false (natter_call_get_remote_camera_enabled (pair->bob->call));
   before = natter_call_get_video_frames_received (pair->bob->call);
   natter_call_set_muted (call, TRUE);
-  g_usleep (0);
-  {
-    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
-    while (g_get_monotonic_time () < until)
-      g_main_context_iteration (NULL, FALSE);
-  }
+  run_for (1);
   g_assert_cmpuint (natter_call_get_video_frames_received (pair->bob->call), >, before + 10);
   g_assert_cmpint (natter_call_get_state (pair->bob->call), ==, NATTER_CALL_STATE_ACTIVE);
   /* Another camera chosen while it is off: remembered, not opened. */
@@ -229,9 +248,8 @@ test_audio_call (Pair          *pair,
   natter_call_set_muted (pair->bob->call, TRUE);
   {
     guint64 before = natter_call_get_audio_buffers_received (call);
-    gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
-    while (g_get_monotonic_time () < until)
-      g_main_context_iteration (NULL, FALSE);
+
+    run_for (1);
     g_assert_cmpuint (natter_call_get_audio_buffers_received (call), >, before + 20);
   }
 
@@ -250,11 +268,9 @@ static void
 test_lossy_path (Pair          *pair,
                  gconstpointer  data)
 {
-  /* 15 % of the video packets lost on the way: the peer's RTCP reports
+  /* 15 % of the video packets lost on the way: the peer's RTCP (reports, NACKs) tells
    * it and the sender backs off; the call stays up. */
-  g_setenv ("NATTER_CALL_TEST_DROP_PERCENT", "15", TRUE);
-  pair->bob->auto_accept = TRUE;
-  dial (pair, NATTER_CALL_MEDIA_VIDEO, "lossy-1");
+  dial_with (pair, "NATTER_CALL_TEST_DROP_PERCENT", "15", NATTER_CALL_MEDIA_VIDEO, "lossy-1");
   g_assert_true (wait_for (pair, video_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_DROP_PERCENT");
 
@@ -283,9 +299,7 @@ test_retransmission (Pair          *pair,
   /* 5 % of the video lost on the way in, after the sender kept it: the
    * receiver NACKs, the sender answers with RTX (both negotiated by
    * webrtcbin from do-nack), the repaired stream goes on. */
-  g_setenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT", "5", TRUE);
-  pair->bob->auto_accept = TRUE;
-  dial (pair, NATTER_CALL_MEDIA_VIDEO, "rtx-1");
+  dial_with (pair, "NATTER_CALL_TEST_RECV_DROP_PERCENT", "5", NATTER_CALL_MEDIA_VIDEO, "rtx-1");
   g_assert_true (wait_for (pair, video_both_ways, 20));
   g_assert_true (wait_for (pair, retransmitted_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
@@ -319,9 +333,7 @@ test_camera_unplugged (Pair          *pair,
   /* Both cameras fail (as unplugged ones do) once the call runs: black
    * frames take their place, each peer learns the camera is off, and the
    * call goes on past the media watchdog. */
-  g_setenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "60", TRUE);
-  pair->bob->auto_accept = TRUE;
-  dial (pair, NATTER_CALL_MEDIA_VIDEO, "unplug-1");
+  dial_with (pair, "NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "60", NATTER_CALL_MEDIA_VIDEO, "unplug-1");
   g_assert_true (wait_for (pair, both_active, 20));
   g_assert_true (wait_for (pair, camera_gone_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
@@ -331,11 +343,7 @@ test_camera_unplugged (Pair          *pair,
   before = natter_call_get_video_frames_received (pair->bob->call);
   frames_target = before + 30;
   g_assert_true (wait_for (pair, bob_got_frames, 10));
-  {
-    gint64 until = g_get_monotonic_time () + 6 * G_USEC_PER_SEC;
-    while (g_get_monotonic_time () < until)
-      g_main_context_iteration (NULL, FALSE);
-  }
+  run_for (6);
   g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
 
@@ -343,6 +351,28 @@ test_camera_unplugged (Pair          *pair,
   natter_call_set_camera_enabled (pair->alice->call, TRUE);
   g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
+}
+
+static gboolean
+alice_hears_more (Pair *pair)
+{
+  return natter_call_get_audio_buffers_received (pair->alice->call) >= frames_target;
+}
+
+static void
+test_microphone_unplugged (Pair          *pair,
+                           gconstpointer  data)
+{
+  /* Both microphones fail 1 s into a voice call: silence takes their
+   * place and the call goes on past the media watchdog. */
+  dial_with (pair, "NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER", "100", NATTER_CALL_MEDIA_AUDIO, "unplug-mic-1");
+  g_assert_true (wait_for (pair, both_active, 20));
+  run_for (8);
+  g_unsetenv ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+  frames_target = natter_call_get_audio_buffers_received (pair->alice->call) + 50;
+  g_assert_true (wait_for (pair, alice_hears_more, 10));
 }
 
 static void
@@ -443,6 +473,8 @@ main (int   argc,
   g_test_add ("/call/media/lossy-path", Pair, NULL, pair_setup, test_lossy_path, pair_teardown);
   g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
   g_test_add ("/call/media/camera-unplugged", Pair, NULL, pair_setup, test_camera_unplugged, pair_teardown);
+  g_test_add ("/call/media/microphone-unplugged", Pair, NULL, pair_setup, test_microphone_unplugged,
+              pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
               test_cancel_before_connect, pair_teardown);
