@@ -7,6 +7,7 @@
  * ringtone), is answered through the
  * notification's app action, shows alice's video in the call window, and
  * the window closes itself when alice hangs up; bob's summary is stored.
+ * Her second call is declined with the notification's other button.
  * Needs a display and a session bus: build-aux/dev test provides both.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -379,6 +380,42 @@ test_incoming_call (void)
   g_subprocess_communicate (alice, NULL, NULL, &alice_out, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (g_bytes_get_data (alice_out, NULL), "\"reason\":3"));
+
+  /* She calls again; bob declines with the notification's other button. */
+  g_clear_object (&alice);
+  g_clear_pointer (&alice_out, g_bytes_unref);
+  g_clear_object (&call);
+  g_clear_pointer (&last_notification, g_variant_unref);
+  notifications_removed = 0;
+  alice = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                            natter_test_program ("NATTER_CLI"),
+                            "--server", natter_test_server_get_url (fixture.server),
+                            "--app-key", natter_test_server_get_app_key (fixture.server),
+                            "--token", alice_token, "--profile", alice_profile,
+                            "call", "bob", NULL);
+  g_assert_no_error (error);
+  g_assert_true (wait_for (&fixture, ringing, 20));
+  call = g_object_ref (current_call (&fixture));
+  g_assert_true (wait_for (&fixture, notified, 10));
+  g_assert_true (wait_for (&fixture, ringtone_playing, 10));
+  {
+    g_autofree char *text = g_variant_print (last_notification, FALSE);
+    g_assert_nonnull (strstr (text, "Incoming voice call"));
+  }
+  g_action_group_activate_action (G_ACTION_GROUP (fixture.application), "call-decline",
+                                  g_variant_new_string (natter_call_get_call_id (call)));
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ENDED);
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_REJECT);
+  g_assert_null (natter_call_controller_get_window (fixture.controller));
+  g_assert_null (find_dialog ());
+  g_assert_false (natter_call_controller_get_ringing (fixture.controller));
+  g_assert_true (wait_for (&fixture, notification_withdrawn, 5));
+  g_subprocess_communicate (alice, NULL, NULL, &alice_out, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *out = g_strndup (g_bytes_get_data (alice_out, NULL), g_bytes_get_size (alice_out));
+    g_assert_nonnull (strstr (out, "\"reason\":12"));
+  }
 
   g_clear_object (&call);
   g_clear_object (&fixture.controller);
