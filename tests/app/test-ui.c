@@ -1963,6 +1963,259 @@ test_app_server (void)
   spin (100);
 }
 
+/* ------------------------------------------------ a Secret Service */
+
+/* Enough of org.freedesktop.secrets for libsecret's password calls (plain
+ * sessions, one unlocked collection, no prompts): what a keyring such as
+ * gnome-keyring does for Natter. One item at most, as Natter stores one
+ * token per profile. */
+static const char secrets_xml[] =
+  "<node>"
+  " <interface name='org.freedesktop.Secret.Service'>"
+  "  <method name='OpenSession'><arg type='s' direction='in'/><arg type='v' direction='in'/>"
+  "   <arg type='v' direction='out'/><arg type='o' direction='out'/></method>"
+  "  <method name='SearchItems'><arg type='a{ss}' direction='in'/>"
+  "   <arg type='ao' direction='out'/><arg type='ao' direction='out'/></method>"
+  "  <method name='Unlock'><arg type='ao' direction='in'/>"
+  "   <arg type='ao' direction='out'/><arg type='o' direction='out'/></method>"
+  "  <method name='GetSecrets'><arg type='ao' direction='in'/><arg type='o' direction='in'/>"
+  "   <arg type='a{o(oayays)}' direction='out'/></method>"
+  "  <method name='ReadAlias'><arg type='s' direction='in'/><arg type='o' direction='out'/></method>"
+  "  <property name='Collections' type='ao' access='read'/>"
+  " </interface>"
+  " <interface name='org.freedesktop.Secret.Collection'>"
+  "  <method name='CreateItem'><arg type='a{sv}' direction='in'/><arg type='(oayays)' direction='in'/>"
+  "   <arg type='b' direction='in'/><arg type='o' direction='out'/><arg type='o' direction='out'/></method>"
+  " </interface>"
+  " <interface name='org.freedesktop.Secret.Item'>"
+  "  <method name='Delete'><arg type='o' direction='out'/></method>"
+  " </interface>"
+  "</node>";
+
+#define SECRETS_COLLECTION "/org/freedesktop/secrets/collection/login"
+#define SECRETS_ITEM SECRETS_COLLECTION "/1"
+#define SECRETS_SESSION "/org/freedesktop/secrets/session/1"
+
+static struct {
+  GVariant *attributes;   /* a{ss} of the stored item, NULL: none */
+  char *secret;
+  guint stores, deletes;
+} keyring;
+
+static gboolean
+keyring_matches (GVariant *query)
+{
+  GVariantIter iter;
+  const char *key, *value, *stored;
+
+  if (keyring.attributes == NULL)
+    return FALSE;
+  g_variant_iter_init (&iter, query);
+  while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
+    if (!g_variant_lookup (keyring.attributes, key, "&s", &stored) || !g_str_equal (stored, value))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+secrets_method_cb (GDBusConnection       *connection,
+                   const char            *sender,
+                   const char            *object_path,
+                   const char            *interface_name,
+                   const char            *method_name,
+                   GVariant              *parameters,
+                   GDBusMethodInvocation *invocation,
+                   gpointer               user_data)
+{
+  if (g_str_equal (method_name, "OpenSession"))
+    {
+      const char *algorithm;
+
+      g_variant_get_child (parameters, 0, "&s", &algorithm);
+      if (!g_str_equal (algorithm, "plain"))
+        g_dbus_method_invocation_return_dbus_error (invocation, "org.freedesktop.DBus.Error.NotSupported",
+                                                    "plain only");
+      else
+        g_dbus_method_invocation_return_value (invocation,
+                                               g_variant_new ("(vo)", g_variant_new_string (""), SECRETS_SESSION));
+    }
+  else if (g_str_equal (method_name, "SearchItems"))
+    {
+      g_autoptr(GVariant) query = g_variant_get_child_value (parameters, 0);
+      const char *found[] = { SECRETS_ITEM, NULL };
+      const char *none[] = { NULL };
+
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(^ao^ao)", keyring_matches (query) ? found : none, none));
+    }
+  else if (g_str_equal (method_name, "Unlock"))
+    {
+      g_autoptr(GVariant) paths = g_variant_get_child_value (parameters, 0);
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(@aoo)", g_steal_pointer (&paths), "/"));
+    }
+  else if (g_str_equal (method_name, "GetSecrets"))
+    {
+      GVariantBuilder secrets;
+
+      g_variant_builder_init (&secrets, G_VARIANT_TYPE ("a{o(oayays)}"));
+      if (keyring.secret != NULL)
+        g_variant_builder_add (&secrets, "{o(o@ay@ays)}", SECRETS_ITEM, SECRETS_SESSION,
+                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "", 0, 1),
+                               g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, keyring.secret,
+                                                          strlen (keyring.secret), 1),
+                               "text/plain");
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a{o(oayays)})", &secrets));
+    }
+  else if (g_str_equal (method_name, "ReadAlias"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", SECRETS_COLLECTION));
+  else if (g_str_equal (method_name, "CreateItem"))
+    {
+      g_autoptr(GVariant) properties = g_variant_get_child_value (parameters, 0);
+      g_autoptr(GVariant) secret = g_variant_get_child_value (parameters, 1);
+      g_autoptr(GVariant) value = g_variant_get_child_value (secret, 2);
+      gsize n = 0;
+      const char *bytes = g_variant_get_fixed_array (value, &n, 1);
+
+      g_clear_pointer (&keyring.attributes, g_variant_unref);
+      keyring.attributes = g_variant_lookup_value (properties, "org.freedesktop.Secret.Item.Attributes",
+                                                   G_VARIANT_TYPE ("a{ss}"));
+      g_free (keyring.secret);
+      keyring.secret = g_strndup (bytes, n);
+      keyring.stores++;
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(oo)", SECRETS_ITEM, "/"));
+    }
+  else if (g_str_equal (method_name, "Delete"))
+    {
+      g_clear_pointer (&keyring.attributes, g_variant_unref);
+      g_clear_pointer (&keyring.secret, g_free);
+      keyring.deletes++;
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(o)", "/"));
+    }
+  else
+    g_dbus_method_invocation_return_dbus_error (invocation, "org.freedesktop.DBus.Error.UnknownMethod",
+                                                method_name);
+}
+
+static GVariant *
+secrets_get_property_cb (GDBusConnection  *connection,
+                         const char       *sender,
+                         const char       *object_path,
+                         const char       *interface_name,
+                         const char       *property_name,
+                         GError          **error,
+                         gpointer          user_data)
+{
+  const char *collections[] = { SECRETS_COLLECTION, NULL };
+  return g_variant_new_objv (collections, -1);
+}
+
+/* Registers the objects and takes the name; returns the name's owner id. */
+static guint
+start_secret_service (GDBusConnection *bus)
+{
+  static const GDBusInterfaceVTable vtable = { secrets_method_cb, secrets_get_property_cb, NULL, { 0 } };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (secrets_xml, NULL);
+  /* libsecret stores through the “default” alias's path */
+  struct { const char *path; guint interface; } objects[] = {
+    { "/org/freedesktop/secrets", 0 }, { SECRETS_COLLECTION, 1 },
+    { "/org/freedesktop/secrets/aliases/default", 1 }, { SECRETS_ITEM, 2 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
+    g_assert_cmpuint (g_dbus_connection_register_object (bus, objects[i].path,
+                                                         info->interfaces[objects[i].interface], &vtable,
+                                                         NULL, NULL, NULL), !=, 0);
+  return g_bus_own_name_on_connection (bus, "org.freedesktop.secrets", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                       NULL, NULL, NULL, NULL);
+}
+
+static gboolean
+name_owned (gpointer data)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                           "org.freedesktop.DBus", "NameHasOwner",
+                                                           g_variant_new ("(s)", (const char *) data),
+                                                           G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
+                                                           -1, NULL, NULL);
+  gboolean owned = FALSE;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &owned);
+  return owned;
+}
+
+static gboolean
+keyring_empty (gpointer data)
+{
+  return keyring.secret == NULL;
+}
+
+/* With a Secret Service (test-ui --secret-service, after the fallback
+ * test): the token goes there and nowhere else, no note; the next start
+ * reads it from there; signing out deletes it. */
+static void
+test_secret_service_keyring (void)
+{
+  g_autofree char *token = natter_test_server_get_token (server, "heidi");
+  g_autofree char *profile = g_build_filename (tmp_dir, "heidi", NULL);
+  g_autofree char *token_path = g_build_filename (profile, "token", NULL);
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  const char *stored_profile = NULL;
+  NatterWindow *window;
+  GtkWidget *root;
+  guint owner;
+
+  owner = start_secret_service (bus);
+  wait_until (name_owned, (gpointer) "org.freedesktop.secrets", "the Secret Service on the bus");
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "sign-in");
+  set_row_text (root, "Server Address", natter_test_server_get_url (server));
+  set_row_text (root, "App Key", natter_test_server_get_app_key (server));
+  set_row_text (root, "Token", token);
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "heidi connected");
+
+  /* in the keyring, under this profile, and in no file */
+  {
+    gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+    while (keyring.stores == 0 && g_get_monotonic_time () < deadline)
+      spin (50);
+  }
+  g_assert_cmpuint (keyring.stores, ==, 1);
+  g_assert_cmpstr (keyring.secret, ==, token);
+  g_assert_true (g_variant_lookup (keyring.attributes, "profile", "&s", &stored_profile));
+  g_assert_cmpstr (stored_profile, ==, natter_account_get_profile_dir (natter_window_get_account (window)));
+  spin (300);
+  g_assert_false (natter_account_get_token_in_file (natter_window_get_account (window)));
+  g_assert_false (g_file_test (token_path, G_FILE_TEST_EXISTS));
+  g_assert_null (find_label (root, "No keyring is running"));
+
+  /* the next start reads it from the keyring */
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (300);
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  root = GTK_WIDGET (window);
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "heidi connected again");
+  g_assert_false (natter_account_get_token_in_file (natter_window_get_account (window)));
+
+  /* signing out deletes it */
+  gtk_widget_activate_action (root, "win.sign-out", NULL);
+  wait_for_page (window, "sign-in");
+  wait_until (keyring_empty, NULL, "the token deleted from the keyring");
+  g_assert_cmpuint (keyring.deletes, ==, 1);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_bus_unown_name (owner);
+  spin (100);
+}
+
 /* With the Secret Service path on (test-ui --secret-service) but no Secret
  * Service on the bus (a private one, so a keyring installed on the machine
  * cannot be activated): signing in works, the token lands in the 0600
@@ -2151,7 +2404,10 @@ main (int argc, char *argv[])
   if (language != NULL)
     g_test_add_func ("/ui/translated-first-run", test_translated);
   else if (secret_service)
-    g_test_add_func ("/ui/secret-service-fallback", test_secret_service_fallback);
+    {
+      g_test_add_func ("/ui/secret-service-fallback", test_secret_service_fallback);
+      g_test_add_func ("/ui/secret-service-keyring", test_secret_service_keyring);
+    }
   else
     {
       g_test_add_func ("/ui/first-run-and-chat", test_app);
