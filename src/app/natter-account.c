@@ -365,7 +365,8 @@ save_secret_cb (GObject      *object,
 
   if (secret_password_store_finish (result, &error))
     {
-      /* In the keyring: no copy in a file. */
+      /* In the keyring: no copy in a file (nor in memory). */
+      memset (data->token, 0, strlen (data->token));
       g_clear_pointer (&data->token, g_free);
       set_token_in_file (self, FALSE);
     }
