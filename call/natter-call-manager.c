@@ -14,6 +14,11 @@
 /* A call waits at most this long for TURN credentials before it starts
  * without them. */
 #define TURN_WAIT_MS 3000
+/* While a call rings, the peer's presence is asked for this often; offline
+ * this many times in a row, the peer is gone (its app was killed, its
+ * network went away): there is no media yet to notice it. */
+#define PRESENCE_INTERVAL_S 3
+#define PRESENCE_MISSES 2
 
 struct _NatterCallManager
 {
@@ -30,6 +35,7 @@ struct _NatterCallManager
   guint                  turn_wait_id;
   gboolean               relay_only;
   char                  *devices[3];     /* NatterCallDevice */
+  guint                  presence_id;
 };
 
 enum {
@@ -137,6 +143,90 @@ turn_wait_expired (gpointer user_data)
   self->turn_wait_id = 0;
   start_waiting_calls (self);
   return G_SOURCE_REMOVE;
+}
+
+/* -------------------------------------------------------------- presence */
+
+#define PRESENCE_MISSES_KEY "natter-call-presence-misses"
+
+static gboolean
+rings (NatterCall *call)
+{
+  NatterCallState state = natter_call_get_state (call);
+
+  return state == NATTER_CALL_STATE_RINGING || state == NATTER_CALL_STATE_INCOMING;
+}
+
+static void
+on_presence (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GPtrArray) calls = user_data;
+  g_autoptr(GHashTable) statuses = NULL;
+  g_autoptr(GError) error = NULL;
+
+  statuses = natter_client_get_online_status_finish (NATTER_CLIENT (source), result, &error);
+  if (statuses == NULL)
+    return;  /* not connected: failed sends end the call */
+  for (guint i = 0; i < calls->len; i++)
+    {
+      NatterCall *call = g_ptr_array_index (calls, i);
+      gpointer online = NULL;
+      int misses;
+
+      if (!rings (call) ||
+          !g_hash_table_lookup_extended (statuses, natter_call_get_peer_id (call), NULL, &online))
+        continue;
+      misses = online ? 0 : GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), PRESENCE_MISSES_KEY)) + 1;
+      g_object_set_data (G_OBJECT (call), PRESENCE_MISSES_KEY, GINT_TO_POINTER (misses));
+      if (misses >= PRESENCE_MISSES)
+        {
+          g_message ("call %s: %s went offline while it rang", natter_call_get_call_id (call),
+                     natter_call_get_peer_id (call));
+          /* the path to the peer failed, as a media failure would say */
+          natter_call_handle_media_failed (call);
+        }
+    }
+}
+
+static gboolean
+presence_tick (gpointer user_data)
+{
+  NatterCallManager *self = user_data;
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) peers = NULL;
+
+  if (self->calls->len == 0)
+    {
+      self->presence_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  for (guint i = 0; i < self->calls->len; i++)
+    {
+      NatterCall *call = g_ptr_array_index (self->calls, i);
+
+      if (rings (call))
+        {
+          g_ptr_array_add (calls, g_object_ref (call));
+          g_strv_builder_add (builder, natter_call_get_peer_id (call));
+        }
+    }
+  if (calls->len == 0 || natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
+    return G_SOURCE_CONTINUE;
+  peers = g_strv_builder_end (builder);
+  natter_client_get_online_status_async (self->client, (const char * const *) peers, NULL,
+                                         on_presence, g_steal_pointer (&calls));
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs while the manager has calls. */
+static void
+watch_presence (NatterCallManager *self)
+{
+  if (self->presence_id == 0)
+    self->presence_id = g_timeout_add_seconds (PRESENCE_INTERVAL_S, presence_tick, self);
 }
 
 /* ------------------------------------------------------------------ host */
@@ -332,6 +422,7 @@ handle_invite (NatterCallManager *self,
   g_ptr_array_add (self->calls, g_object_ref (call));
   set_current (self, call);
   fetch_turn (self);
+  watch_presence (self);
   natter_call_set_auto_accept (call, auto_accept);
   natter_call_start (call);
   if (natter_call_get_state (call) != NATTER_CALL_STATE_ENDED)
@@ -401,6 +492,7 @@ natter_call_manager_dispose (GObject *object)
   g_cancellable_cancel (self->turn_cancellable);
   g_clear_object (&self->turn_cancellable);
   g_clear_handle_id (&self->turn_wait_id, g_source_remove);
+  g_clear_handle_id (&self->presence_id, g_source_remove);
   if (self->waiting_calls != NULL)
     g_ptr_array_set_size (self->waiting_calls, 0);
 
@@ -630,6 +722,7 @@ natter_call_manager_start_call (NatterCallManager   *self,
   call = natter_call_new_outgoing (NATTER_CALL_HOST (self), call_id, self_id, peer_id, media_type);
   g_ptr_array_add (self->calls, call);
   set_current (self, call);
+  watch_presence (self);
 
   fetch_turn (self);
   if (self->turn_cancellable == NULL)

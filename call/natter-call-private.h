@@ -38,7 +38,8 @@ void        natter_call_handle_message        (NatterCall          *self,
                                                const char          *object_name,
                                                JsonObject          *content);
 /* Media: the local offer/answer, a gathered candidate, the first remote
- * media, failure (ICE failed, no media for a while). */
+ * media, failure (ICE failed, no media for a while; the host also reports
+ * a peer that went offline while the call rang). */
 void        natter_call_handle_local_description (NatterCall       *self,
                                                const char          *sdp);
 void        natter_call_handle_local_candidate (NatterCall         *self,

@@ -499,27 +499,55 @@ test_no_answer (Fixture       *fixture,
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 29 * G_USEC_PER_SEC);
 }
 
+/* One side's process dies (SIGKILL: no hangup) while the call is active —
+ * the media watchdog notices — or while bob's phone rings — there is no
+ * media yet, natterd's presence tells. Either way the other side ends with
+ * 7 within 10 s. */
 static void
-test_peer_killed (Fixture       *fixture,
-                  gconstpointer  data)
+check_peer_dies (Fixture  *fixture,
+                 gboolean  answered,
+                 gboolean  kill_caller)
 {
-  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", answered ? "--auto" : "--ignore"), NULL);
   Peer *alice;
-  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) result = NULL;
   gint64 killed;
 
   g_usleep (G_USEC_PER_SEC);
   alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video"), NULL);
-  peer_wait_line (alice, "active", 20);
-  g_usleep (2 * G_USEC_PER_SEC);
+  peer_wait_line (alice, answered ? "active" : "ringing", 20);
+  peer_wait_line (bob, "incoming alice video", 5);
+  if (answered)
+    g_usleep (2 * G_USEC_PER_SEC);
 
-  g_subprocess_send_signal (bob->process, SIGKILL);
+  g_subprocess_send_signal ((kill_caller ? alice : bob)->process, SIGKILL);
   killed = g_get_monotonic_time ();
-  alice_result = peer_wait_result (alice, 20, NULL);
-  g_test_message ("peer killed → ended after %" G_GINT64_FORMAT " ms",
+  result = peer_wait_result (kill_caller ? bob : alice, 20, NULL);
+  g_test_message ("%s killed → ended after %" G_GINT64_FORMAT " ms", kill_caller ? "caller" : "callee",
                   (g_get_monotonic_time () - killed) / 1000);
-  g_assert_cmpint (member_int (alice_result, "reason"), ==, 7);
+  g_assert_cmpint (member_int (result, "reason"), ==, 7);
   g_assert_cmpint (g_get_monotonic_time () - killed, <=, 10 * G_USEC_PER_SEC);
+}
+
+static void
+test_peer_killed (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  check_peer_dies (fixture, TRUE, FALSE);
+}
+
+static void
+test_caller_vanishes (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  check_peer_dies (fixture, FALSE, TRUE);
+}
+
+static void
+test_callee_vanishes (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  check_peer_dies (fixture, FALSE, FALSE);
 }
 
 /* bob on two devices: the one that answers takes the call, the other
@@ -629,6 +657,10 @@ main (int   argc,
   g_test_add ("/call/cli/cancel", Fixture, NULL, fixture_setup, test_cancel, fixture_teardown);
   g_test_add ("/call/cli/busy", Fixture, NULL, fixture_setup, test_busy, fixture_teardown);
   g_test_add ("/call/cli/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
+  g_test_add ("/call/cli/caller-vanishes", Fixture, NULL, fixture_setup, test_caller_vanishes,
+              fixture_teardown);
+  g_test_add ("/call/cli/callee-vanishes", Fixture, NULL, fixture_setup, test_callee_vanishes,
+              fixture_teardown);
   g_test_add ("/call/cli/other-device", Fixture, NULL, fixture_setup_multi_device, test_other_device,
               fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
