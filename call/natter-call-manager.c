@@ -14,9 +14,11 @@
 /* A call waits at most this long for TURN credentials before it starts
  * without them. */
 #define TURN_WAIT_MS 3000
-/* While a call rings, the peer's presence is asked for this often; offline
- * this many times in a row, the peer is gone (its app was killed, its
- * network went away): there is no media yet to notice it. */
+/* Until a call connects, the peer's presence is asked for this often;
+ * offline this many times in a row, the peer is gone (its app was killed,
+ * its network went away: there is no media yet to notice it) or was never
+ * there (the invite is status-only: it reaches nobody, no need to wait
+ * 30 s for an answer). */
 #define PRESENCE_INTERVAL_S 3
 #define PRESENCE_MISSES 2
 
@@ -150,11 +152,12 @@ turn_wait_expired (gpointer user_data)
 #define PRESENCE_MISSES_KEY "natter-call-presence-misses"
 
 static gboolean
-rings (NatterCall *call)
+before_connect (NatterCall *call)
 {
   NatterCallState state = natter_call_get_state (call);
 
-  return state == NATTER_CALL_STATE_RINGING || state == NATTER_CALL_STATE_INCOMING;
+  return state == NATTER_CALL_STATE_DIALING || state == NATTER_CALL_STATE_RINGING ||
+         state == NATTER_CALL_STATE_INCOMING;
 }
 
 static void
@@ -175,18 +178,20 @@ on_presence (GObject      *source,
       gpointer online = NULL;
       int misses;
 
-      if (!rings (call) ||
+      if (!before_connect (call) ||
           !g_hash_table_lookup_extended (statuses, natter_call_get_peer_id (call), NULL, &online))
         continue;
       misses = online ? 0 : GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), PRESENCE_MISSES_KEY)) + 1;
       g_object_set_data (G_OBJECT (call), PRESENCE_MISSES_KEY, GINT_TO_POINTER (misses));
-      if (misses >= PRESENCE_MISSES)
-        {
-          g_message ("call %s: %s went offline while it rang", natter_call_get_call_id (call),
-                     natter_call_get_peer_id (call));
-          /* the path to the peer failed, as a media failure would say */
-          natter_call_handle_media_failed (call);
-        }
+      if (misses < PRESENCE_MISSES)
+        continue;
+      g_message ("call %s: %s is offline", natter_call_get_call_id (call), natter_call_get_peer_id (call));
+      if (natter_call_get_state (call) == NATTER_CALL_STATE_DIALING)
+        /* never rang: nobody can answer, as when the 30 s run out */
+        natter_call_handle_timer (call, NATTER_CALL_TIMER_NO_ANSWER);
+      else
+        /* rang, then vanished: the path to the peer failed */
+        natter_call_handle_media_failed (call);
     }
 }
 
@@ -207,7 +212,7 @@ presence_tick (gpointer user_data)
     {
       NatterCall *call = g_ptr_array_index (self->calls, i);
 
-      if (rings (call))
+      if (before_connect (call))
         {
           g_ptr_array_add (calls, g_object_ref (call));
           g_strv_builder_add (builder, natter_call_get_peer_id (call));

@@ -170,6 +170,16 @@ peer_wait_line (Peer       *peer,
   return NULL;
 }
 
+static gboolean
+peer_has_line (Peer       *peer,
+               const char *prefix)
+{
+  for (guint i = 0; i < peer->lines->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (peer->lines, i), prefix))
+      return TRUE;
+  return FALSE;
+}
+
 /* Waits for the process to end; returns its JSON result line. */
 static JsonObject *
 peer_wait_result (Peer *peer,
@@ -550,6 +560,24 @@ test_callee_vanishes (Fixture       *fixture,
   check_peer_dies (fixture, FALSE, FALSE);
 }
 
+/* Nobody to ring (dave is not connected anywhere): no answer within 10 s,
+ * not after the full 30. */
+static void
+test_callee_offline (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  Peer *alice = peer_start (fixture, "alice", ARGS ("call", "dave", "--video"), NULL);
+  g_autoptr(JsonObject) result = NULL;
+  int status;
+
+  peer_wait_line (alice, "dialing", 20);
+  result = peer_wait_result (alice, 15, &status);
+  g_assert_cmpint (status, ==, 5);
+  g_assert_cmpint (member_int (result, "reason"), ==, NATTER_CALL_REASON_NO_RESPONSE);
+  g_assert_false (peer_has_line (alice, "ringing"));
+  assert_summary_text (fixture, "alice", "dave", "No answer");
+}
+
 /* bob on two devices: the one that answers takes the call, the other
  * stops ringing with reason 8. */
 static void
@@ -658,6 +686,8 @@ main (int   argc,
   g_test_add ("/call/cli/busy", Fixture, NULL, fixture_setup, test_busy, fixture_teardown);
   g_test_add ("/call/cli/peer-killed", Fixture, NULL, fixture_setup, test_peer_killed, fixture_teardown);
   g_test_add ("/call/cli/caller-vanishes", Fixture, NULL, fixture_setup, test_caller_vanishes,
+              fixture_teardown);
+  g_test_add ("/call/cli/callee-offline", Fixture, NULL, fixture_setup, test_callee_offline,
               fixture_teardown);
   g_test_add ("/call/cli/callee-vanishes", Fixture, NULL, fixture_setup, test_callee_vanishes,
               fixture_teardown);
