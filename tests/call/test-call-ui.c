@@ -9,6 +9,7 @@
  */
 
 #include <adwaita.h>
+#include <string.h>
 
 #include "natter-call-window.h"
 #include "natter-test-call-pair.h"
@@ -116,6 +117,56 @@ save_screenshot (GtkWidget  *widget,
   g_test_message ("screenshot: %s", path);
 }
 
+/* @paintable drawn at @width × @height as BGRA bytes (stride width * 4). */
+static guchar *
+render (GtkWidget    *widget,
+        GdkPaintable *paintable,
+        int           width,
+        int           height)
+{
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  guchar *pixels = g_malloc ((gsize) width * height * 4);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  gdk_texture_download (texture, pixels, (gsize) width * 4);
+  return pixels;
+}
+
+/* The self-view is drawn as in a mirror: each row reversed, the remote
+ * video not. Both renderings in one main-loop turn: the same frame. */
+static void
+check_mirrored (GtkWidget            *widget,
+                NatterVideoPaintable *local)
+{
+  const int width = 64, height = 48;
+  g_autofree guchar *mirrored = render (widget, GDK_PAINTABLE (local), width, height);
+  g_autofree guchar *plain = NULL;
+  guint differences = 0;
+
+  natter_video_paintable_set_mirrored (local, FALSE);
+  plain = render (widget, GDK_PAINTABLE (local), width, height);
+  natter_video_paintable_set_mirrored (local, TRUE);
+
+  for (int y = 0; y < height; y += 4)
+    for (int x = 0; x < width; x += 4)
+      for (int c = 0; c < 3; c++)
+        {
+          int a = mirrored[(y * width + x) * 4 + c];
+          int b = plain[(y * width + (width - 1 - x)) * 4 + c];
+          if (ABS (a - b) > 24)
+            differences++;
+        }
+  g_assert_cmpuint (differences, ==, 0);
+  /* ... and not symmetric by chance: the picture itself differs. */
+  g_assert_cmpint (memcmp (mirrored, plain, (gsize) width * height * 4), !=, 0);
+}
+
 static void
 test_video_window (Pair          *pair,
                    gconstpointer  data)
@@ -146,6 +197,7 @@ test_video_window (Pair          *pair,
   g_assert_cmpuint (natter_video_paintable_get_frames (NATTER_VIDEO_PAINTABLE (gtk_picture_get_paintable (GTK_PICTURE (local_picture)))),
                     >, 0);
   save_screenshot (adw_window_get_content (ADW_WINDOW (window)), "call-window.png");
+  check_mirrored (GTK_WIDGET (window), NATTER_VIDEO_PAINTABLE (gtk_picture_get_paintable (GTK_PICTURE (local_picture))));
   g_assert_cmpint (gtk_widget_get_width (local_picture), >=, 160);
   g_assert_cmpint (gtk_widget_get_width (local_picture), <=, 200);
 

@@ -445,6 +445,8 @@ natter_call_window_init (NatterCallWindow *self)
   self->remote = natter_video_paintable_new ();
   self->local = natter_video_paintable_new ();
   natter_video_paintable_set_sized_by_widget (self->local, TRUE);
+  /* the self-view, as every call app shows it */
+  natter_video_paintable_set_mirrored (self->local, TRUE);
   gtk_picture_set_paintable (self->remote_picture, GDK_PAINTABLE (self->remote));
   gtk_picture_set_paintable (self->local_picture, GDK_PAINTABLE (self->local));
   g_signal_connect (self->mute_button, "toggled", G_CALLBACK (on_mute_toggled), self);

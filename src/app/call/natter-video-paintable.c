@@ -13,6 +13,7 @@ struct _NatterVideoPaintable
   GdkTexture      *texture;
   guint            frames;
   gboolean         no_size;    /* a preview sized by its widget */
+  gboolean         mirrored;
 };
 
 enum {
@@ -37,8 +38,17 @@ paintable_snapshot (GdkPaintable *paintable,
 {
   NatterVideoPaintable *self = NATTER_VIDEO_PAINTABLE (paintable);
 
-  if (self->texture != NULL)
-    gdk_paintable_snapshot (GDK_PAINTABLE (self->texture), snapshot, width, height);
+  if (self->texture == NULL)
+    return;
+  if (self->mirrored)
+    {
+      gtk_snapshot_save (GTK_SNAPSHOT (snapshot));
+      gtk_snapshot_translate (GTK_SNAPSHOT (snapshot), &GRAPHENE_POINT_INIT (width, 0));
+      gtk_snapshot_scale (GTK_SNAPSHOT (snapshot), -1, 1);
+    }
+  gdk_paintable_snapshot (GDK_PAINTABLE (self->texture), snapshot, width, height);
+  if (self->mirrored)
+    gtk_snapshot_restore (GTK_SNAPSHOT (snapshot));
 }
 
 static int
@@ -216,6 +226,19 @@ natter_video_paintable_set_sized_by_widget (NatterVideoPaintable *self,
   g_return_if_fail (NATTER_IS_VIDEO_PAINTABLE (self));
   self->no_size = !!sized_by_widget;
   gdk_paintable_invalidate_size (GDK_PAINTABLE (self));
+}
+
+void
+natter_video_paintable_set_mirrored (NatterVideoPaintable *self,
+                                     gboolean              mirrored)
+{
+  g_return_if_fail (NATTER_IS_VIDEO_PAINTABLE (self));
+
+  mirrored = !!mirrored;
+  if (mirrored == self->mirrored)
+    return;
+  self->mirrored = mirrored;
+  gdk_paintable_invalidate_contents (GDK_PAINTABLE (self));
 }
 
 guint

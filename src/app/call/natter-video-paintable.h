@@ -26,6 +26,9 @@ NatterVideoSink      *natter_video_paintable_get_sink   (NatterVideoPaintable *s
  * takes the size its widget requests instead of the video's. */
 void                  natter_video_paintable_set_sized_by_widget (NatterVideoPaintable *self,
                                                                   gboolean              sized_by_widget);
+/* Drawn as in a mirror: the self-view, so that moving left moves left. */
+void                  natter_video_paintable_set_mirrored (NatterVideoPaintable *self,
+                                                           gboolean              mirrored);
 /* Frames turned into textures so far. */
 guint                 natter_video_paintable_get_frames (NatterVideoPaintable *self);
 
