@@ -569,9 +569,9 @@ send_done_cb (GObject      *object,
 
   message = natter_client_send_message_finish (NATTER_CLIENT (object), result, &error);
   /* a refused message stays in the chat as failed, with a retry button;
-   * not being connected is no failure: it goes out on reconnect */
+   * a transient error is no failure: it goes out from the outbox */
   if (message == NULL && error != NULL &&
-      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+      !natter_client_error_is_transient (error))
     toast_error (self, _("Message not sent"), error);
 }
 
@@ -605,7 +605,7 @@ send_media_done_cb (GObject      *object,
 
   message = natter_client_send_media_finish (NATTER_CLIENT (object), result, &error);
   if (message == NULL &&
-      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+      !natter_client_error_is_transient (error))
     toast_error (self, _("Attachment not sent"), error);
 }
 
@@ -721,7 +721,7 @@ resend_cb (GObject      *object,
 
   message = natter_client_resend_message_finish (NATTER_CLIENT (object), result, &error);
   if (message == NULL &&
-      !(error->domain == NATTER_CLIENT_ERROR && error->code == NATTER_CODE_NOT_CONNECTED))
+      !natter_client_error_is_transient (error))
     toast_error (self, _("Message not sent"), error);
 }
 

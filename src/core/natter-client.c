@@ -21,6 +21,14 @@
 
 G_DEFINE_QUARK (natter-client-error-quark, natter_client_error)
 
+gboolean
+natter_client_error_is_transient (const GError *error)
+{
+  return error != NULL && error->domain == NATTER_CLIENT_ERROR &&
+         (error->code == NATTER_CODE_NOT_CONNECTED || error->code == NATTER_CODE_SERVER_ERROR ||
+          error->code == NATTER_CODE_TIMEOUT);
+}
+
 #define CONNECT_TIMEOUT_S        15
 #define QUERY_TIMEOUT_S          20
 #define DEFAULT_PING_INTERVAL_S  30
@@ -880,7 +888,11 @@ upload_done_cb (GObject      *object,
       /* The message stays SENDING in the outbox. natterd away: uploaded
        * again on the next connect; natterd here but failing (a full disk,
        * say): again after 2 s, 4 s, … 60 s, the connection notwithstanding. */
-      g_autoptr(GError) kept = g_error_new (error->domain, error->code,
+      /* Said as transient whatever failed (the network, natterd, a reply
+       * cut short), so the app and the CLI tell it from a refusal. */
+      int code = natter_client_error_is_transient (error) ? error->code
+                 : is_connected (self) ? NATTER_CODE_SERVER_ERROR : NATTER_CODE_NOT_CONNECTED;
+      g_autoptr(GError) kept = g_error_new (NATTER_CLIENT_ERROR, code,
                                             "%s — kept in the outbox, it goes when natterd takes it",
                                             error->message);
 

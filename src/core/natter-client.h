@@ -34,6 +34,11 @@ G_DECLARE_FINAL_TYPE (NatterClient, natter_client, NATTER, CLIENT, GObject)
  * 31004, 22408, 30001 not connected, 30003 timeout, ...). */
 #define NATTER_CLIENT_ERROR (natter_client_error_quark ())
 GQuark        natter_client_error_quark (void);
+/* TRUE for a send's error that left its message in the outbox, to go by
+ * itself once natterd takes it (30001 not connected, 30002 natterd failing
+ * for now, 30003 timeout): nothing for the user to do. Any other error of a
+ * send is final, and its message FAILED with the code. */
+gboolean      natter_client_error_is_transient (const GError *error);
 
 /* @server_url: what natterd prints (http[s]://host:port); the WebSocket
  * (ws[s]://host:port/ws) and media URLs are derived from it. @profile_dir

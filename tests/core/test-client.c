@@ -1095,6 +1095,7 @@ test_media_outbox (void)
       test_wait_result (&results[i], 10);
       g_assert_null (g_task_propagate_pointer (G_TASK (results[i]), &error));
       g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_CONNECTED);
+      g_assert_true (natter_client_error_is_transient (error));
       g_clear_error (&error);
       g_clear_object (&results[i]);
     }
@@ -1213,6 +1214,7 @@ test_media_upload_retry (void)
   g_assert_null (natter_client_send_media_finish (alice->client, result, &error));
   g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR);
   g_assert_nonnull (strstr (error->message, "kept in the outbox"));
+  g_assert_true (natter_client_error_is_transient (error));
   g_clear_error (&error);
   stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
   g_assert_cmpuint (stored->len, ==, 1);
@@ -1250,6 +1252,7 @@ test_media_upload_retry (void)
     test_wait_result (&result, 20);
     g_assert_null (natter_client_send_media_finish (alice->client, result, &error));
     g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_MESSAGE_TOO_LARGE);
+    g_assert_false (natter_client_error_is_transient (error));
     g_clear_error (&error);
     test_spin (300);
     stored = store_page (alice, NATTER_CONVERSATION_PRIVATE, "bob", 10);
