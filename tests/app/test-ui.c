@@ -1885,6 +1885,132 @@ test_history (void)
   spin (100);
 }
 
+typedef struct
+{
+  gboolean done;
+  char    *out;
+} CliResult;
+
+static void
+cli_done_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  CliResult *cli_result = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &cli_result->out, NULL, &error);
+  g_assert_no_error (error);
+  cli_result->done = TRUE;
+}
+
+static gboolean
+user_online (gpointer user_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "user/checkOnline", "userId", user_id, NULL);
+
+  return g_strcmp0 (json_object_get_string_member_with_default (reply, "status", "0"), "1") == 0;
+}
+
+static GtkWidget *
+call_window (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "NatterCallWindow") && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+call_window_shown (gpointer data)
+{
+  return call_window () != NULL;
+}
+
+static gboolean
+call_window_gone (gpointer data)
+{
+  return call_window () == NULL;
+}
+
+/* The chat header's voice call button places a real call: natter-cli
+ * answers it, media flows both ways (test sources), natter-cli hangs up
+ * after 2 s, the call window goes and the chat shows the summary. */
+static void
+test_call_from_header (void)
+{
+  g_autofree char *token = natter_test_server_get_token (server, "dora");
+  g_autofree char *frank = natter_test_server_get_token (server, "frank");
+  g_autofree char *profile = g_build_filename (tmp_dir, "dora", NULL);
+  g_autofree char *frank_profile = g_build_filename (tmp_dir, "frank-cli", NULL);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token_path = g_build_filename (profile, "token", NULL);
+  g_autofree char *account = g_strdup_printf ("[account]\nserver-url=%s\napp-key=%s\nuser-id=dora\n",
+                                              natter_test_server_get_url (server),
+                                              natter_test_server_get_app_key (server));
+  g_autoptr(GSubprocess) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_auto(GStrv) lines = NULL;
+  CliResult answered = { FALSE, NULL };
+  JsonObject *result;
+  NatterWindow *window;
+  NatterChatView *chat;
+  GtkWidget *button;
+
+  /* frank has written first, so dora's chat with him has a name */
+  g_free (cli (frank, frank_profile, "send", "dora", "Call me when you can", NULL));
+
+  g_assert_cmpint (g_mkdir_with_parents (profile, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (ini, account, -1, NULL));
+  g_assert_true (g_file_set_contents_full (token_path, token, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "dora connected");
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "frank", 0);
+  chat = natter_window_get_chat_view (window);
+  wait_for_label (GTK_WIDGET (chat), "Call me when you can");
+
+  answer = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                             natter_test_program ("NATTER_CLI"),
+                             "--server", natter_test_server_get_url (server),
+                             "--app-key", natter_test_server_get_app_key (server),
+                             "--token", frank, "--profile", frank_profile,
+                             "answer", "--auto", "--duration", "2", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (answer, NULL, NULL, cli_done_cb, &answered);
+  wait_until (user_online, (gpointer) "frank", "frank's natter-cli online");
+
+  button = find_button_with_icon (GTK_WIDGET (chat), "call-start-symbolic");
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_assert_true (gtk_widget_activate (button));
+  wait_until (call_window_shown, NULL, "the call window");
+  wait_until (is_true, &answered.done, "frank's natter-cli to end the call");
+
+  /* frank's last line: the call, from his side */
+  lines = g_strsplit (g_strstrip (answered.out), "\n", -1);
+  node = json_from_string (lines[g_strv_length (lines) - 1], &error);
+  g_assert_no_error (error);
+  result = json_node_get_object (node);
+  g_assert_cmpint (json_object_get_int_member (result, "mediaType"), ==, NATTER_CALL_MEDIA_AUDIO);
+  g_assert_cmpint (json_object_get_int_member (result, "reason"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (result, "duration"), >=, 1);
+  g_assert_cmpint (json_object_get_int_member (result, "audioBuffersReceived"), >=, 20);
+  g_assert_cmpint (json_object_get_int_member (result, "videoFramesReceived"), ==, 0);
+
+  /* dora's side: the window goes, the chat says what happened */
+  wait_until (call_window_gone, NULL, "the call window to close");
+  wait_for_label (GTK_WIDGET (chat), "Voice call · 0:0");
+  g_free (answered.out);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+}
+
 /* An app server as the seed describes it: POST userId (form-encoded), get
  * {"code":200,"token":...} back. This one knows erin only. */
 static void
@@ -2413,6 +2539,7 @@ main (int argc, char *argv[])
       g_test_add_func ("/ui/first-run-and-chat", test_app);
       g_test_add_func ("/ui/app-server-sign-in", test_app_server);
       g_test_add_func ("/ui/history", test_history);
+      g_test_add_func ("/ui/call-from-chat-header", test_call_from_header);
     }
   ret = g_test_run ();
 
