@@ -90,6 +90,9 @@ downloaded_cb (GObject      *object,
         show_error (self, error);
       return;
     }
+  /* closed while the finished download waited for the main loop */
+  if (self->cancellable == NULL)
+    return;
   task = g_task_new (self, self->cancellable, decoded_cb, NULL);
   g_task_set_task_data (task, g_steal_pointer (&file), g_object_unref);
   g_task_run_in_thread (task, decode_thread);
