@@ -217,7 +217,18 @@ emit_on_main (NatterCallMedia *self,
   event->mline = mline;
   event->text = text;
   event->text2 = text2;
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, dispatch_event, event, event_free);
+  /* Always through a source: g_main_context_invoke() would run it right
+   * here on a streaming thread whenever that thread can acquire the
+   * context (its owner between iterations), racing the main thread. */
+  {
+    GSource *source = g_idle_source_new ();
+
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, dispatch_event, event, event_free);
+    g_source_set_static_name (source, "[natter] call media event");
+    g_source_attach (source, self->context);
+    g_source_unref (source);
+  }
 }
 
 /* ------------------------------------------------------------ negotiation */

@@ -877,6 +877,25 @@ open_database (NatterStore  *self,
   return TRUE;
 }
 
+/* Runs @func in the thread that iterates @context (the store's owner).
+ * Not g_main_context_invoke(): from this thread it calls @func right here
+ * whenever it can acquire @context — when the owner is between iterations
+ * without holding it — and the owner's objects (signal handlers, GTK
+ * widgets) would run on the worker thread. */
+static void
+complete_on_context (GMainContext *context,
+                     GSourceFunc   func,
+                     gpointer      data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, NULL);
+  g_source_set_static_name (source, "[natter] store job complete");
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -893,7 +912,7 @@ worker_main (gpointer data)
       else
         job->func (self, job);
 
-      g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, job_complete, job, NULL);
+      complete_on_context (self->context, job_complete, job);
     }
 
   g_clear_pointer (&self->statements, g_hash_table_unref);

@@ -394,6 +394,24 @@ typedef struct
   gint64        duration;
 } Batch;
 
+/* Runs @func in the thread that iterates @context (the server's loop).
+ * Not g_main_context_invoke(): from a worker it calls @func right there
+ * whenever it can acquire @context (the loop not running, at start-up or
+ * shutdown), and the completions would race the main thread. */
+static void
+complete_on_context (GMainContext *context,
+                     GSourceFunc   func,
+                     gpointer      data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, NULL);
+  g_source_set_static_name (source, "[natterd] store completion");
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
 static gboolean
 complete_batch (gpointer data)
 {
@@ -469,7 +487,7 @@ writer_main (gpointer data)
         }
       batch->duration = g_get_monotonic_time () - start;
 
-      g_main_context_invoke (priv->context, complete_batch, batch);
+      complete_on_context (priv->context, complete_batch, batch);
       if (klass->maintain != NULL)
         klass->maintain (self);
     }
@@ -497,7 +515,7 @@ reader_main (gpointer data,
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
 
   NATTERD_STORE_GET_CLASS (self)->read (self, read, &read->error);
-  g_main_context_invoke (priv->context, complete_read, read);
+  complete_on_context (priv->context, complete_read, read);
 }
 
 static void

@@ -211,6 +211,43 @@ test_open_wal (Fixture       *fixture,
 }
 
 static void
+record_thread (GObject    *object,
+               GParamSpec *pspec,
+               gpointer    user_data)
+{
+  GThread **thread = user_data;
+  *thread = g_thread_self ();
+}
+
+/* A job's results reach the objects everybody holds (their notify, which
+ * the app's rows follow) in the thread that owns the store, from its main
+ * loop, even when that thread is busy between iterations and so does not
+ * hold the context: never on the worker thread, where they would race the
+ * owner (GTK widgets updated off the main thread). */
+static void
+test_completes_on_owner_thread (Fixture       *fixture,
+                                gconstpointer  data)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) recalled = NULL;
+  GThread *notified_in = NULL;
+
+  message = add (fixture->store, incoming ("C1", "bob", "oops wrong chat", T0), NULL);
+  g_signal_connect (message, "notify::content", G_CALLBACK (record_thread), &notified_in);
+  natter_store_recall_async (fixture->store, "C1", "bob", T0 + 60, NULL, test_store_result_cb, &result);
+  /* busy without iterating: the worker finishes the job meanwhile */
+  g_usleep (300 * 1000);
+  g_assert_null (notified_in);
+  test_wait_result (&result, 10);
+  recalled = natter_store_get_message_finish (fixture->store, result, &error);
+  g_assert_no_error (error);
+  g_assert_true (recalled == message);
+  g_assert_true (notified_in == g_thread_self ());
+}
+
+static void
 test_add_dedupe_unread (Fixture       *fixture,
                         gconstpointer  data)
 {
@@ -904,6 +941,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/store/open-wal", Fixture, NULL, fixture_set_up, test_open_wal, fixture_tear_down);
+  g_test_add ("/store/completes-on-owner-thread", Fixture, NULL, fixture_set_up,
+              test_completes_on_owner_thread, fixture_tear_down);
   g_test_add ("/store/add-dedupe-unread", Fixture, NULL, fixture_set_up, test_add_dedupe_unread,
               fixture_tear_down);
   g_test_add ("/store/shared-objects", Fixture, NULL, fixture_set_up, test_shared_objects,

@@ -283,6 +283,45 @@ nonce_done (NatterdOp *op,
     *(guint *) user_data = ((NatterdPruneOp *) op)->nonces_deleted;
 }
 
+static void
+record_thread (NatterdOp *op,
+               gpointer   user_data)
+{
+  g_assert_no_error (op->error);
+  *(GThread **) user_data = g_thread_self ();
+}
+
+/* A write's completion runs in the thread that owns the store, from its
+ * main loop, even while that thread is busy between iterations and so does
+ * not hold the context: never on the writer thread. */
+static void
+test_completes_on_owner_thread (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  NatterdNonceOp *op;
+  GThread *completed_in = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  op = natterd_op_new (NATTERD_OP_NONCE, record_thread, &completed_in, NULL);
+  op->app_id = 1;
+  op->nonce = g_strdup ("n0");
+  op->expires = g_get_real_time () / G_USEC_PER_SEC + 300;
+  natterd_store_submit (store, op);
+  /* busy without iterating: the writer commits meanwhile */
+  g_usleep (300 * 1000);
+  g_assert_null (completed_in);
+  while (completed_in == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (completed_in == g_thread_self ());
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  remove_dir (dir);
+}
+
 /* Loaded first, so the other counters take it too. */
 typedef struct
 {
@@ -388,6 +427,7 @@ main (int   argc,
   g_test_add_func ("/server/store/newer-refused", test_newer_refused);
   g_test_add_func ("/server/store/failed-migration", test_failed_migration_rolls_back);
   g_test_add_func ("/server/store/nonces", test_nonces);
+  g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);
   g_test_add_func ("/server/store/uids", test_uids);
 
   return g_test_run ();
