@@ -26,6 +26,10 @@ natter_cli_exit_code_for (const GError *error)
   if (error == NULL)
     return NATTER_CLI_EXIT_OK;
 
+  /* not connected, timed out, natterd failing for now: the outbox keeps it */
+  if (natter_client_error_is_transient (error))
+    return NATTER_CLI_EXIT_UNAVAILABLE;
+
   if (error->domain == NATTER_CLIENT_ERROR)
     {
       switch (error->code)
@@ -39,10 +43,6 @@ natter_cli_exit_code_for (const GError *error)
           return NATTER_CLI_EXIT_AUTH;
         case NATTER_CODE_KICKED_BY_OTHER_DEVICE:
           return NATTER_CLI_EXIT_KICKED;
-        case NATTER_CODE_NOT_CONNECTED:
-        case NATTER_CODE_TIMEOUT:
-        case NATTER_CODE_SERVER_ERROR:   /* natterd failing for now: tried again, as when away */
-          return NATTER_CLI_EXIT_UNAVAILABLE;
         default:
           return NATTER_CLI_EXIT_REFUSED;
         }
