@@ -28,7 +28,15 @@
 #include "natter-voice-player.h"
 #include "natter-window.h"
 
-#define WAIT_SECONDS 30
+/* How long a wait may take: NATTER_TEST_WAIT_SECONDS raises it for slow
+ * runs (valgrind). */
+static int
+wait_seconds (void)
+{
+  const char *env = g_getenv ("NATTER_TEST_WAIT_SECONDS");
+  return env != NULL && atoi (env) > 0 ? atoi (env) : 30;
+}
+#define WAIT_SECONDS (wait_seconds ())
 
 static NatterTestServer *server;
 static char *tmp_dir;
@@ -2460,23 +2468,31 @@ test_translated (void)
   spin (100);
 }
 
-/* A critical ends the test (g_test_init makes them fatal): print the stack
- * first (gdb, when there is one), so a rare one can be found from the log. */
-static gboolean
-fatal_with_stack_cb (const char     *domain,
-                     GLogLevelFlags  level,
-                     const char     *message,
-                     gpointer        user_data)
+/* A warning or critical ends the test (g_test_init makes them fatal): print
+ * every thread's stack first (gdb, when there is one), so a rare one can be
+ * found from the log.  A writer sees GObject's warnings too, which
+ * g_test_log_set_fatal_handler() does not. */
+static GLogWriterOutput
+log_writer_with_stack (GLogLevelFlags   level,
+                       const GLogField *fields,
+                       gsize            n_fields,
+                       gpointer         user_data)
 {
-  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
-  const char *argv[] = { "gdb", "-q", "-batch", "-p", pid, "-ex", "bt", NULL };
-  g_autofree char *out = NULL;
+  GLogWriterOutput ret = g_log_writer_default (level, fields, n_fields, user_data);
 
-  g_printerr ("%s: %s\n", domain, message);
-  if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                    NULL, NULL, &out, NULL, NULL, NULL))
-    g_printerr ("%s\n", out);
-  return TRUE;
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    {
+      g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+      const char *argv[] = { "gdb", "-q", "-batch", "-p", pid,
+                             "-ex", "thread apply all bt 40", NULL };
+      g_autofree char *out = NULL;
+
+      if (g_spawn_sync (NULL, (char **) argv, NULL,
+                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                        NULL, NULL, &out, NULL, NULL, NULL))
+        g_printerr ("%s\n", out);
+    }
+  return ret;
 }
 
 int
@@ -2523,8 +2539,8 @@ main (int argc, char *argv[])
       argv += 1;
       argc -= 1;
     }
+  g_log_set_writer_func (log_writer_with_stack, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
-  g_test_log_set_fatal_handler (fatal_with_stack_cb, NULL);
 
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);
   g_setenv ("XDG_DATA_HOME", tmp_dir, TRUE);
