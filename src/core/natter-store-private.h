@@ -76,4 +76,8 @@ char          *natter_store_segment_text          (const char           *text);
 /* A MATCH expression for what a user typed; NULL when nothing to search. */
 char          *natter_store_build_match           (const char           *query);
 
+/* How many transactions committed with a sync of the WAL (the outbox and
+ * drafts, which natterd does not have yet); any thread. */
+guint          natter_store_get_synced_commits    (NatterStore          *self);
+
 G_END_DECLS

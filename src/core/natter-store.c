@@ -103,6 +103,8 @@ struct _NatterStore
   GHashTable *statements;         /* SQL text -> sqlite3_stmt */
   char *own_user_id;
   GMutex own_user_lock;
+  gboolean synced;                /* this transaction commits with a WAL sync */
+  guint synced_commits;           /* how many did, for the tests */
 };
 
 G_DEFINE_FINAL_TYPE (NatterStore, natter_store, G_TYPE_OBJECT)
@@ -614,11 +616,36 @@ begin (NatterStore  *self,
   return sql_exec (self, "BEGIN IMMEDIATE", error);
 }
 
+/* What the user wrote and natterd does not have yet (the outbox, drafts)
+ * commits with a sync of the WAL, so it survives a power cut too; the rest
+ * natterd still has, and NORMAL keeps bursts of incoming messages cheap. */
+static gboolean
+begin_synced (NatterStore  *self,
+              GError      **error)
+{
+  if (!sql_exec (self, "PRAGMA synchronous = FULL", error))
+    return FALSE;
+  self->synced = TRUE;
+  return begin (self, error);
+}
+
 static gboolean
 commit_or_rollback (NatterStore  *self,
                     gboolean      ok,
                     GError      **error)
 {
+  if (self->synced)
+    {
+      gboolean committed = ok && sql_exec (self, "COMMIT", error);
+
+      self->synced = FALSE;
+      if (committed)
+        g_atomic_int_inc (&self->synced_commits);
+      sql_exec (self, "PRAGMA synchronous = NORMAL", NULL);
+      if (committed)
+        return TRUE;
+      ok = FALSE;
+    }
   if (ok && sql_exec (self, "COMMIT", error))
     return TRUE;
 
@@ -851,7 +878,8 @@ open_database (NatterStore  *self,
 
   /* WAL: readers never block the writer; NORMAL is durable across crashes of
    * the process (only a power cut may lose the last commits, which the
-   * server still has). foreign_keys must be set outside any transaction. */
+   * server still has; the outbox and drafts sync: begin_synced()).
+   * foreign_keys must be set outside any transaction. */
   rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
   if (rc != SQLITE_OK)
     return sql_failed (self, rc, "journal_mode", error);
@@ -1514,8 +1542,10 @@ do_add_message (NatterStore *self,
   gint64 conversation = 0;
   gint64 id = 0;
   gboolean ok;
+  gboolean outbox = natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND &&
+                    natter_message_get_sent_status (message) == NATTER_SENT_STATUS_SENDING;
 
-  if (!begin (self, &job->error))
+  if (!(outbox ? begin_synced (self, &job->error) : begin (self, &job->error)))
     return;
 
   ok = find_by_uid (self, natter_message_get_message_uid (message), &existing, &job->error);
@@ -2069,7 +2099,7 @@ do_set_draft (NatterStore *self,
   gboolean ok;
   const char *draft = (job->text && *job->text) ? job->text : NULL;
 
-  if (!begin (self, &job->error))
+  if (!begin_synced (self, &job->error))
     return;
 
   ok = conversation_id (self, job->type, job->target_id, draft != NULL, &conversation, &job->error);
@@ -3544,4 +3574,11 @@ natter_store_generate_finish (NatterStore   *self,
 {
   CHECK_FINISH (self, result, natter_store_generate_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint
+natter_store_get_synced_commits (NatterStore *self)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), 0);
+  return (guint) g_atomic_int_get (&self->synced_commits);
 }

@@ -247,6 +247,39 @@ test_completes_on_owner_thread (Fixture       *fixture,
   g_assert_true (notified_in == g_thread_self ());
 }
 
+/* The outbox and drafts (what natterd does not have yet) commit with a sync
+ * of the WAL; incoming messages, which natterd keeps, do not. */
+static void
+test_synced_commits (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  g_autoptr(NatterMessage) out = NULL;
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint before;
+
+  first = add (fixture->store, incoming ("C1", "bob", "hello", T0), NULL);
+  before = natter_store_get_synced_commits (fixture->store);
+
+  second = add (fixture->store, incoming ("C2", "bob", "still there?", T0 + 1), NULL);
+  g_assert_cmpuint (natter_store_get_synced_commits (fixture->store), ==, before);
+  sent = add (fixture->store, outgoing ("C3", "bob", "already acked", T0 + 2, NATTER_SENT_STATUS_SENT), NULL);
+  g_assert_cmpuint (natter_store_get_synced_commits (fixture->store), ==, before);
+
+  out = add (fixture->store, outgoing (NULL, "bob", "in the outbox", T0 + 3, NATTER_SENT_STATUS_SENDING), NULL);
+  g_assert_cmpuint (natter_store_get_synced_commits (fixture->store), ==, before + 1);
+
+  natter_store_set_draft_async (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob", "half a thought",
+                                NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_set_draft_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (natter_store_get_synced_commits (fixture->store), ==, before + 2);
+}
+
 static void
 test_add_dedupe_unread (Fixture       *fixture,
                         gconstpointer  data)
@@ -941,6 +974,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/store/open-wal", Fixture, NULL, fixture_set_up, test_open_wal, fixture_tear_down);
+  g_test_add ("/store/synced-commits", Fixture, NULL, fixture_set_up, test_synced_commits,
+              fixture_tear_down);
   g_test_add ("/store/completes-on-owner-thread", Fixture, NULL, fixture_set_up,
               test_completes_on_owner_thread, fixture_tear_down);
   g_test_add ("/store/add-dedupe-unread", Fixture, NULL, fixture_set_up, test_add_dedupe_unread,
