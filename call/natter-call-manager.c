@@ -160,6 +160,29 @@ before_connect (NatterCall *call)
          state == NATTER_CALL_STATE_INCOMING;
 }
 
+/* One answer about the peer (the user, or the devices that ring): a few
+ * misses in a row end the call. */
+static void
+count_presence (NatterCall *call,
+                gboolean    online)
+{
+  int misses;
+
+  if (!before_connect (call))
+    return;
+  misses = online ? 0 : GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), PRESENCE_MISSES_KEY)) + 1;
+  g_object_set_data (G_OBJECT (call), PRESENCE_MISSES_KEY, GINT_TO_POINTER (misses));
+  if (misses < PRESENCE_MISSES)
+    return;
+  g_message ("call %s: %s is offline", natter_call_get_call_id (call), natter_call_get_peer_id (call));
+  if (natter_call_get_state (call) == NATTER_CALL_STATE_DIALING)
+    /* never rang: nobody can answer, as when the 30 s run out */
+    natter_call_handle_timer (call, NATTER_CALL_TIMER_NO_ANSWER);
+  else
+    /* rang, then vanished: the path to the peer failed */
+    natter_call_handle_media_failed (call);
+}
+
 static void
 on_presence (GObject      *source,
              GAsyncResult *result,
@@ -176,23 +199,26 @@ on_presence (GObject      *source,
     {
       NatterCall *call = g_ptr_array_index (calls, i);
       gpointer online = NULL;
-      int misses;
 
-      if (!before_connect (call) ||
-          !g_hash_table_lookup_extended (statuses, natter_call_get_peer_id (call), NULL, &online))
-        continue;
-      misses = online ? 0 : GPOINTER_TO_INT (g_object_get_data (G_OBJECT (call), PRESENCE_MISSES_KEY)) + 1;
-      g_object_set_data (G_OBJECT (call), PRESENCE_MISSES_KEY, GINT_TO_POINTER (misses));
-      if (misses < PRESENCE_MISSES)
-        continue;
-      g_message ("call %s: %s is offline", natter_call_get_call_id (call), natter_call_get_peer_id (call));
-      if (natter_call_get_state (call) == NATTER_CALL_STATE_DIALING)
-        /* never rang: nobody can answer, as when the 30 s run out */
-        natter_call_handle_timer (call, NATTER_CALL_TIMER_NO_ANSWER);
-      else
-        /* rang, then vanished: the path to the peer failed */
-        natter_call_handle_media_failed (call);
+      if (g_hash_table_lookup_extended (statuses, natter_call_get_peer_id (call), NULL, &online))
+        count_presence (call, online != NULL);
     }
+}
+
+/* The peer's devices that ring: the call lives while one of them is
+ * connected, even when the peer has other devices online. */
+static void
+on_ringing_devices (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterCall) call = user_data;
+  g_auto(GStrv) online = NULL;
+  g_autoptr(GError) error = NULL;
+
+  online = natter_client_get_online_devices_finish (NATTER_CLIENT (source), result, &error);
+  if (online != NULL)
+    count_presence (call, online[0] != NULL);
 }
 
 static gboolean
@@ -212,13 +238,20 @@ presence_tick (gpointer user_data)
     {
       NatterCall *call = g_ptr_array_index (self->calls, i);
 
-      if (before_connect (call))
+      if (!before_connect (call) || natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
+        continue;
+      if (natter_call_get_state (call) == NATTER_CALL_STATE_RINGING &&
+          natter_call_get_ringing_devices (call)[0] != NULL)
+        natter_client_get_online_devices_async (self->client, natter_call_get_peer_id (call),
+                                                natter_call_get_ringing_devices (call), NULL,
+                                                on_ringing_devices, g_object_ref (call));
+      else
         {
           g_ptr_array_add (calls, g_object_ref (call));
           g_strv_builder_add (builder, natter_call_get_peer_id (call));
         }
     }
-  if (calls->len == 0 || natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
+  if (calls->len == 0)
     return G_SOURCE_CONTINUE;
   peers = g_strv_builder_end (builder);
   natter_client_get_online_status_async (self->client, (const char * const *) peers, NULL,
@@ -405,6 +438,7 @@ handle_invite (NatterCallManager *self,
       g_message ("Ignoring an invite from %s: %s", peer_id, error->message);
       return;
     }
+  natter_call_set_self_device_id (call, natter_client_get_device_id (self->client));
 
   if (self->current != NULL && is_live (self->current))
     {

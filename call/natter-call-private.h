@@ -71,6 +71,14 @@ NatterCallGlare natter_call_resolve_glare     (NatterCall          *self,
 void        natter_call_set_auto_accept       (NatterCall          *self,
                                                gboolean             auto_accept);
 
+/* This device's id, said in Ringing so the caller can tell when the
+ * device that rings goes away (set before natter_call_start()). */
+void        natter_call_set_self_device_id    (NatterCall          *self,
+                                               const char          *device_id);
+/* Caller: the peer's devices that said Ringing (NULL-terminated; empty
+ * when none said which). */
+const char * const *natter_call_get_ringing_devices (NatterCall        *self);
+
 /* The RC:VCSummary content of an ended call. */
 JsonObject *natter_call_build_summary         (NatterCall          *self);
 

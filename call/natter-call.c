@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "natter-call-private.h"
+#include "natter-frame.h"
 #include "natter-call-media.h"
 #include "natter-object-names.h"
 
@@ -23,7 +24,9 @@ struct _NatterCall
 
   char                *call_id;
   char                *self_id;
+  char                *self_device_id;  /* said in Ringing, when known */
   char                *peer_id;
+  GPtrArray           *ringing_devices; /* caller: the peer's devices that said Ringing */
   NatterCallMediaType  media_type;
   gboolean             outgoing;
 
@@ -370,7 +373,9 @@ natter_call_finalize (GObject *object)
 
   g_free (self->call_id);
   g_free (self->self_id);
+  g_free (self->self_device_id);
   g_free (self->peer_id);
+  g_ptr_array_unref (self->ringing_devices);
   g_free (self->remote_sdp);
   g_ptr_array_unref (self->local_candidates);
   g_ptr_array_unref (self->remote_candidates);
@@ -513,9 +518,28 @@ natter_call_init (NatterCall *self)
   self->remote_camera_enabled = TRUE;
   self->local_candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   self->remote_candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  /* reserved, so pdata is a NULL-terminated array even while empty */
+  self->ringing_devices = g_ptr_array_new_null_terminated (4, g_free, TRUE);
 }
 
 /* ------------------------------------------------------------ construction */
+
+void
+natter_call_set_self_device_id (NatterCall *self,
+                                const char *device_id)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  g_free (self->self_device_id);
+  self->self_device_id = g_strdup (device_id);
+}
+
+const char * const *
+natter_call_get_ringing_devices (NatterCall *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+  return (const char * const *) self->ringing_devices->pdata;
+}
 
 NatterCall *
 natter_call_new_outgoing (NatterCallHost      *host,
@@ -601,6 +625,9 @@ natter_call_start (NatterCall *self)
     {
       g_autoptr(JsonObject) ringing = new_content (self);
 
+      /* which device rings: the caller watches that one's presence */
+      if (self->self_device_id != NULL)
+        json_object_set_string_member (ringing, "deviceId", self->self_device_id);
       set_state (self, NATTER_CALL_STATE_INCOMING, NATTER_CALL_REASON_NONE);
       send_content (self, NATTER_OBJECT_CALL_RINGING, ringing);
       if (self->auto_accept)
@@ -847,6 +874,13 @@ natter_call_handle_message (NatterCall *self,
 
   if (g_str_equal (object_name, NATTER_OBJECT_CALL_RINGING))
     {
+      const char *device = json_object_get_string_member_with_default (content, "deviceId", NULL);
+
+      /* every device of the peer rings; a bounded list of valid ids */
+      if (self->outgoing && device != NULL && natter_id_is_valid (device) &&
+          self->ringing_devices->len < 16 &&
+          !g_ptr_array_find_with_equal_func (self->ringing_devices, device, g_str_equal, NULL))
+        g_ptr_array_add (self->ringing_devices, g_strdup (device));
       if (self->state == NATTER_CALL_STATE_DIALING)
         set_state (self, NATTER_CALL_STATE_RINGING, NATTER_CALL_REASON_NONE);
     }

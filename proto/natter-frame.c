@@ -466,6 +466,11 @@ validate_query (const Natter__Query  *query,
         for (gsize i = 0; i < r->n_user_ids; i++)
           if (!check_id (r->user_ids[i], "online_status.user_ids", error))
             return FALSE;
+        if (r->n_device_ids > NATTER_ONLINE_STATUS_MAX_USERS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "online_status.device_ids", "more than 100");
+        for (gsize i = 0; i < r->n_device_ids; i++)
+          if (!check_id (r->device_ids[i], "online_status.device_ids", error))
+            return FALSE;
         return TRUE;
       }
 

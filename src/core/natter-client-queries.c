@@ -794,6 +794,72 @@ natter_client_get_online_status_finish (NatterClient  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* Only what was asked: a device the server names unasked is not believed. */
+static void
+online_devices_result (GTask       *task,
+                       NatterFrame *frame)
+{
+  const char * const *asked = g_task_get_task_data (task);
+  g_autoptr(GStrvBuilder) online = g_strv_builder_new ();
+
+  if (frame->result->payload_case == NATTER__RESULT__PAYLOAD_ONLINE_STATUS &&
+      frame->result->online_status->n_statuses == 1)
+    {
+      const Natter__OnlineStatus *status = frame->result->online_status->statuses[0];
+
+      for (gsize i = 0; i < status->n_device_ids; i++)
+        if (status->device_ids[i] != NULL && g_strv_contains (asked, status->device_ids[i]))
+          g_strv_builder_add (online, status->device_ids[i]);
+    }
+  g_task_return_pointer (task, g_strv_builder_end (online), (GDestroyNotify) g_strfreev);
+}
+
+void
+natter_client_get_online_devices_async (NatterClient        *self,
+                                        const char          *user_id,
+                                        const char * const  *device_ids,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest request = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  guint n = device_ids ? g_strv_length ((char **) device_ids) : 0;
+  char *user_ids[] = { (char *) user_id, NULL };
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_get_online_devices_async);
+
+  if (user_id == NULL || n == 0 || n > NATTER_ONLINE_STATUS_MAX_USERS)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Invalid parameter (%d): a user and 1 to 100 device ids",
+                               NATTER_CODE_INVALID_PARAMETER);
+      return;
+    }
+
+  g_task_set_task_data (task, g_strdupv ((char **) device_ids), (GDestroyNotify) g_strfreev);
+  request.n_user_ids = 1;
+  request.user_ids = user_ids;
+  request.n_device_ids = n;
+  request.device_ids = (char **) device_ids;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &request;
+  run_query (self, &query, task, online_devices_result);
+}
+
+GStrv
+natter_client_get_online_devices_finish (NatterClient  *self,
+                                         GAsyncResult  *result,
+                                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* --------------------------------------------------- pin, mute, remove */
 
 static void

@@ -296,6 +296,18 @@ GHashTable    *natter_client_get_online_status_finish (NatterClient          *se
                                                        GAsyncResult          *result,
                                                        GError               **error);
 
+/* Which of @device_ids (1..100, e.g. the device ringing for a call) @user_id
+ * has connected now: a NULL-terminated array, empty when none. */
+void           natter_client_get_online_devices_async  (NatterClient          *self,
+                                                        const char            *user_id,
+                                                        const char * const    *device_ids,
+                                                        GCancellable          *cancellable,
+                                                        GAsyncReadyCallback    callback,
+                                                        gpointer               user_data);
+GStrv          natter_client_get_online_devices_finish (NatterClient          *self,
+                                                        GAsyncResult          *result,
+                                                        GError               **error);
+
 /* Fetches display names and portraits of users and groups (ProfileRequest:
  * 1..100 of each; groups only the user is in) and stores them: conversation
  * titles and portraits and messages' sender-name follow. The client also

@@ -632,6 +632,9 @@ query_online_status (NatterdServer                     *self,
   Natter__OnlineStatusResult online = NATTER__ONLINE_STATUS_RESULT__INIT;
   g_autofree Natter__OnlineStatus *statuses = g_new0 (Natter__OnlineStatus, request->n_user_ids);
   g_autofree Natter__OnlineStatus **pointers = g_new0 (Natter__OnlineStatus *, request->n_user_ids);
+  /* one array for every status's connected devices (each at most all asked) */
+  g_autofree char **devices = g_new0 (char *, request->n_user_ids * request->n_device_ids + 1);
+  gsize n_devices = 0;
   NatterdApp *app = context->session->user->app;
 
   for (gsize i = 0; i < request->n_user_ids; i++)
@@ -644,6 +647,16 @@ query_online_status (NatterdServer                     *self,
       statuses[i].platform = statuses[i].online ?
         ((NatterdSession *) g_ptr_array_index (user->sessions, user->sessions->len - 1))->platform :
         (char *) "";
+      statuses[i].device_ids = devices + n_devices;
+      for (gsize d = 0; statuses[i].online && d < request->n_device_ids; d++)
+        for (guint s = 0; s < user->sessions->len; s++)
+          if (g_strcmp0 (((NatterdSession *) g_ptr_array_index (user->sessions, s))->device_id,
+                         request->device_ids[d]) == 0)
+            {
+              statuses[i].device_ids[statuses[i].n_device_ids++] = request->device_ids[d];
+              n_devices++;
+              break;
+            }
       pointers[i] = &statuses[i];
     }
 

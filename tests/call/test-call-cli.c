@@ -608,6 +608,35 @@ test_other_device (Fixture       *fixture,
   g_assert_cmpint (member_int (desk_result, "videoFramesReceived"), >=, 20);
 }
 
+/* bob on two devices, only his phone rings (his desk runs `listen`, which
+ * takes no calls); the phone dies while ringing: alice ends with 7 within
+ * 10 s although bob stays online on his desk, not after the full 30. */
+static void
+test_ringing_device_vanishes (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  Peer *bob_phone = peer_start_device (fixture, "bob", "bob-phone", ARGS ("answer", "--ignore"), NULL);
+  Peer *bob_desk = peer_start_device (fixture, "bob", "bob-desk", ARGS ("listen"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) result = NULL;
+  gint64 killed;
+
+  g_usleep (G_USEC_PER_SEC);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video"), NULL);
+  peer_wait_line (alice, "ringing", 20);
+  peer_wait_line (bob_phone, "incoming alice video", 5);
+
+  g_subprocess_send_signal (bob_phone->process, SIGKILL);
+  killed = g_get_monotonic_time ();
+  result = peer_wait_result (alice, 40, NULL);
+  g_test_message ("ringing device killed → ended after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - killed) / 1000);
+  g_assert_cmpint (member_int (result, "reason"), ==, 7);
+  g_assert_cmpint (g_get_monotonic_time () - killed, <=, 10 * G_USEC_PER_SEC);
+  /* the desk was online all along: presence by user alone would have waited */
+  g_assert_nonnull (g_subprocess_get_identifier (bob_desk->process));
+}
+
 /* coturn on 127.0.0.1 with the REST secret natterd signs with. */
 static void
 test_relay_only (void)
@@ -693,6 +722,8 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/call/cli/other-device", Fixture, NULL, fixture_setup_multi_device, test_other_device,
               fixture_teardown);
+  g_test_add ("/call/cli/ringing-device-vanishes", Fixture, NULL, fixture_setup_multi_device,
+              test_ringing_device_vanishes, fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
   g_test_add_func ("/call/cli/relay-only", test_relay_only);
 

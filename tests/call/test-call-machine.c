@@ -682,6 +682,38 @@ test_candidates_wait_for_description (void)
                    ==, "candidate:2 1 UDP 1 127.0.0.1 2 typ host");
 }
 
+/* The callee says which device rings; the caller keeps the valid ids of
+ * every device that rings, once each, and none when Ringing says none. */
+static void
+test_ringing_devices (void)
+{
+  g_autoptr(TestHost) callee_host = g_object_new (TEST_TYPE_HOST, NULL);
+  g_autoptr(TestHost) caller_host = g_object_new (TEST_TYPE_HOST, NULL);
+  g_autoptr(NatterCall) callee = new_incoming (callee_host);
+  g_autoptr(NatterCall) caller = setup_call (caller_host, S_DIALING);
+  const char * const *devices;
+
+  natter_call_set_self_device_id (callee, "bob-phone");
+  natter_call_start (callee);
+  g_assert_cmpstr (callee_host->sent->str, ==, "RC:VCRinging");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (callee_host->contents, 0), "deviceId"),
+                   ==, "bob-phone");
+
+  g_assert_null (natter_call_get_ringing_devices (caller)[0]);
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\"}");
+  g_assert_cmpint (natter_call_get_state (caller), ==, NATTER_CALL_STATE_RINGING);
+  g_assert_null (natter_call_get_ringing_devices (caller)[0]);
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\",\"deviceId\":\"bob-phone\"}");
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\",\"deviceId\":\"bob-desk\"}");
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\",\"deviceId\":\"bob-phone\"}");
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\",\"deviceId\":\"../etc\"}");
+  feed_message (caller, PEER, NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"call-1\",\"deviceId\":7}");
+  devices = natter_call_get_ringing_devices (caller);
+  g_assert_cmpuint (g_strv_length ((char **) devices), ==, 2);
+  g_assert_cmpstr (devices[0], ==, "bob-phone");
+  g_assert_cmpstr (devices[1], ==, "bob-desk");
+}
+
 static void
 test_hangup_crosses_accept (void)
 {
@@ -905,6 +937,7 @@ main (int   argc,
   g_test_add_func ("/call/machine/table", test_table);
   g_test_add_func ("/call/machine/candidates-wait-for-description", test_candidates_wait_for_description);
   g_test_add_func ("/call/machine/hangup-crosses-accept", test_hangup_crosses_accept);
+  g_test_add_func ("/call/machine/ringing-devices", test_ringing_devices);
   g_test_add_func ("/call/machine/glare", test_glare);
   g_test_add_func ("/call/machine/glare-before-start", test_glare_before_start);
   g_test_add_func ("/call/machine/glare-loser-accepts", test_glare_loser_accepts);

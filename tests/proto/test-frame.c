@@ -770,6 +770,44 @@ test_reject_profile (void)
     g_free (ids[i]);
 }
 
+/* OnlineStatusRequest: 1..100 users, at most 100 devices asked about,
+ * every id well-formed. */
+static void
+test_reject_online_status (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest request = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  char *ids[NATTER_ONLINE_STATUS_MAX_USERS + 1];
+  char *users[] = { (char *) "bob" };
+  char *bad[] = { (char *) "phone-1", (char *) "x' OR '1'='1" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = g_strdup_printf ("d%u", i);
+
+  query.request_id = 1;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &request;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = &query;
+
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_MISSING_FIELD);
+  request.n_user_ids = 1;
+  request.user_ids = users;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  request.n_device_ids = NATTER_ONLINE_STATUS_MAX_USERS;
+  request.device_ids = ids;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  request.n_device_ids = NATTER_ONLINE_STATUS_MAX_USERS + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  request.n_device_ids = G_N_ELEMENTS (bad);
+  request.device_ids = bad;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_ID);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    g_free (ids[i]);
+}
+
 static void
 test_reject_nested (void)
 {
@@ -900,6 +938,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
+  g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/ids", test_ids);
   g_test_add_func ("/proto/object-name-flags", test_object_name_flags);
   g_test_add_func ("/proto/codes", test_codes);

@@ -404,7 +404,22 @@ test_online_and_turn (void)
   g_assert_true (result->result->online_status->statuses[0]->online);
   g_assert_cmpstr (result->result->online_status->statuses[0]->platform, ==, "test");
   g_assert_false (result->result->online_status->statuses[1]->online);
+  g_assert_cmpuint (result->result->online_status->statuses[0]->n_device_ids, ==, 0);   /* none asked */
   g_clear_pointer (&result, natter_frame_free);
+
+  /* devices asked about (the one ringing for a call): only the asked ones
+   * that are connected come back, per user */
+  {
+    char *devices[] = { (char *) "a2", (char *) "a1" };
+
+    online.device_ids = devices;
+    online.n_device_ids = 2;
+    result = natter_test_client_query (alice, &query);
+    g_assert_cmpuint (result->result->online_status->statuses[0]->n_device_ids, ==, 1);
+    g_assert_cmpstr (result->result->online_status->statuses[0]->device_ids[0], ==, "a1");
+    g_assert_cmpuint (result->result->online_status->statuses[1]->n_device_ids, ==, 0);
+    g_clear_pointer (&result, natter_frame_free);
+  }
 
   query.method_case = NATTER__QUERY__METHOD_TURN_CREDENTIALS;
   query.turn_credentials = &turn;
