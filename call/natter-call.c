@@ -751,6 +751,19 @@ natter_call_set_device (NatterCall       *self,
   return natter_call_media_set_device (self->media, kind, name);
 }
 
+static void
+announce_camera (NatterCall *self)
+{
+  g_autoptr(JsonObject) content = NULL;
+
+  if (self->media_type != NATTER_CALL_MEDIA_VIDEO || !is_live (self))
+    return;
+  content = new_content (self);
+  json_object_set_int_member (content, "mediaType",
+                              self->camera_enabled ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
+  send_content (self, NATTER_OBJECT_CALL_MODIFY_MEDIA, content);
+}
+
 void
 natter_call_set_camera_enabled (NatterCall *self,
                                 gboolean    enabled)
@@ -761,17 +774,16 @@ natter_call_set_camera_enabled (NatterCall *self,
   if (enabled == self->camera_enabled)
     return;
   self->camera_enabled = enabled;
+
+  /* The peer shows our avatar instead of black frames: told before the
+   * camera closes (closing it can take a while, and the black frames must
+   * not get there first), and after it opens again. */
+  if (!enabled)
+    announce_camera (self);
   if (self->media != NULL)
     natter_call_media_set_camera_enabled (self->media, enabled);
-
-  /* The peer shows our avatar instead of black frames. */
-  if (self->media_type == NATTER_CALL_MEDIA_VIDEO && is_live (self))
-    {
-      g_autoptr(JsonObject) content = new_content (self);
-      json_object_set_int_member (content, "mediaType",
-                                  enabled ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
-      send_content (self, NATTER_OBJECT_CALL_MODIFY_MEDIA, content);
-    }
+  if (enabled)
+    announce_camera (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ENABLED]);
 }
 
