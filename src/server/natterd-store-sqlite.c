@@ -135,6 +135,14 @@ static const char * const migrations[] = {
   "  expires INTEGER NOT NULL,"
   "  PRIMARY KEY (app_id, nonce)) WITHOUT ROWID;"
   "CREATE INDEX api_nonces_expires ON api_nonces (expires);",
+
+  /* 4: webhook events not delivered yet, stored with their message (same
+   * transaction) and deleted once the app server took them or they were
+   * dropped, so a crash loses none; message_id orders them. */
+  "CREATE TABLE webhook_events ("
+  "  message_id INTEGER PRIMARY KEY,"
+  "  app_id INTEGER NOT NULL,"
+  "  body TEXT NOT NULL);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);
@@ -172,6 +180,8 @@ enum {
   W_PRUNE_INBOX,
   W_INSERT_NONCE,
   W_PRUNE_NONCES,
+  W_INSERT_WEBHOOK_EVENT,
+  W_DELETE_WEBHOOK_EVENT,
   W_N_STATEMENTS
 };
 
@@ -257,6 +267,9 @@ static const char * const writer_sql[W_N_STATEMENTS] = {
   [W_PRUNE_NONCES] =
     "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
     " (SELECT app_id, nonce FROM api_nonces WHERE expires < ?1 LIMIT ?2)",
+  [W_INSERT_WEBHOOK_EVENT] =
+    "INSERT INTO webhook_events (message_id, app_id, body) VALUES (?1, ?2, ?3)",
+  [W_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = ?1",
 };
 
 #define MESSAGE_COLUMNS \
@@ -269,6 +282,7 @@ enum {
   R_MEDIA,
   R_EXPORT_FIRST_ID,
   R_EXPORT,
+  R_WEBHOOK_EVENTS,
   R_N_STATEMENTS
 };
 
@@ -288,6 +302,9 @@ static const char * const reader_sql[R_N_STATEMENTS] = {
     "SELECT " MESSAGE_COLUMNS ", m.channel FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.id >= ?1 AND m.id < ?2 AND m.app_id = ?3 AND m.flags & 1"
     " AND m.sent_time >= ?4 AND m.sent_time < ?5 ORDER BY m.id",
+  [R_WEBHOOK_EVENTS] =
+    "SELECT message_id, app_id, body FROM webhook_events WHERE message_id > ?1"
+    " ORDER BY message_id LIMIT ?2",
 };
 
 struct _NatterdStoreSqlite
@@ -635,6 +652,8 @@ write_publish (NatterdStoreSqlite  *self,
   char uid[20];
   gint64 hour;
 
+  /* A batch that failed is written again one op at a time. */
+  g_clear_pointer (&op->webhook_body, g_free);
   natterd_message_uid_make (id, uid);
 
   sqlite3_bind_int64 (stmt, 1, id);
@@ -683,6 +702,18 @@ write_publish (NatterdStoreSqlite  *self,
   m->id = id;
   g_free (m->uid);
   m->uid = persisted ? g_strdup (uid) : NULL;
+
+  if (op->webhook && persisted)
+    {
+      sqlite3_stmt *event = self->writer_stmts[W_INSERT_WEBHOOK_EVENT];
+
+      op->webhook_body = natterd_webhook_event_body (m);
+      sqlite3_bind_int64 (event, 1, id);
+      sqlite3_bind_int64 (event, 2, op->app_id);
+      bind_text (event, 3, op->webhook_body);
+      if (!step_done (self->db, event, error))
+        return FALSE;
+    }
 
   hour = m->sent_time / (3600 * 1000);
   if (hour != self->last_hour)
@@ -1004,6 +1035,20 @@ write_one (NatterdStoreSqlite  *self,
         return step_done (self->db, stmt, error);
       }
 
+    case NATTERD_OP_WEBHOOK_DONE:
+      {
+        GArray *ids = ((NatterdWebhookDoneOp *) op)->ids;
+
+        stmt = self->writer_stmts[W_DELETE_WEBHOOK_EVENT];
+        for (guint i = 0; i < ids->len; i++)
+          {
+            sqlite3_bind_int64 (stmt, 1, g_array_index (ids, gint64, i));
+            if (!step_done (self->db, stmt, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
     case NATTERD_OP_MEDIA:
       {
         NatterdMediaOp *m = (NatterdMediaOp *) op;
@@ -1095,6 +1140,7 @@ failed:
         NatterdPublishOp *p = (NatterdPublishOp *) ops[i];
 
         p->duplicate = FALSE;
+        g_clear_pointer (&p->webhook_body, g_free);
         for (guint r = 0; r < p->recipients->len; r++)
           g_array_index (p->recipients, NatterdRecipient, r).seq = 0;
       }
@@ -1402,6 +1448,33 @@ natterd_store_sqlite_read (NatterdStore  *store,
 
     case NATTERD_READ_APPS:
       return read_apps (self->reader_db, read->apps, error);
+
+    case NATTERD_READ_WEBHOOK_EVENTS:
+      stmt = self->reader_stmts[R_WEBHOOK_EVENTS];
+      sqlite3_bind_int64 (stmt, 1, read->after_id);
+      sqlite3_bind_int (stmt, 2, (int) read->limit);
+      {
+        gsize bytes = 0;
+
+        while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+          {
+            NatterdWebhookEvent *event = g_new0 (NatterdWebhookEvent, 1);
+
+            event->id = sqlite3_column_int64 (stmt, 0);
+            event->app_id = sqlite3_column_int64 (stmt, 1);
+            event->body = column_text (stmt, 2);
+            if (event->body == NULL)
+              event->body = g_strdup ("");
+            g_ptr_array_add (read->events, event);
+            bytes += strlen (event->body);
+            if (read->max_bytes > 0 && bytes >= read->max_bytes)
+              {
+                rc = SQLITE_DONE;
+                break;
+              }
+          }
+      }
+      return finish_rows (self->reader_db, stmt, rc, error);
 
     default:
       g_assert_not_reached ();

@@ -5,6 +5,8 @@
 
 #include "natterd-store.h"
 
+#include "natter-codes.h"
+
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -122,6 +124,62 @@ natterd_message_uid_to_id (const char *uid)
   return (gint64) id;
 }
 
+static const char *
+channel_type (int conversation_type)
+{
+  switch (conversation_type)
+    {
+    case NATTER_CONVERSATION_PRIVATE: return "PERSON";
+    case NATTER_CONVERSATION_DISCUSSION: return "TEMPGROUP";
+    case NATTER_CONVERSATION_GROUP: return "GROUP";
+    case NATTER_CONVERSATION_CHATROOM: return "CHATROOM";
+    case NATTER_CONVERSATION_CUSTOMER_SERVICE: return "CUSTOMER_SERVICE";
+    case NATTER_CONVERSATION_SYSTEM: return "SYSTEM";
+    case NATTER_CONVERSATION_APP_PUBLIC_SERVICE: return "APP_PUBLIC_SERVICE";
+    case NATTER_CONVERSATION_PUBLIC_SERVICE: return "PUBLIC_SERVICE";
+    default: return "UNKNOWN";
+    }
+}
+
+static void
+append_field (GString    *out,
+              const char *name,
+              const char *value)
+{
+  g_autofree char *escaped = g_uri_escape_string (value != NULL ? value : "", NULL, FALSE);
+
+  if (out->len > 0)
+    g_string_append_c (out, '&');
+  g_string_append_printf (out, "%s=%s", name, escaped);
+}
+
+char *
+natterd_webhook_event_body (const NatterdMessage *message)
+{
+  GString *body = g_string_sized_new (256 + (message->content != NULL ? strlen (message->content) : 0));
+  char number[24];
+
+  append_field (body, "fromUserId", message->sender_user_id);
+  append_field (body, "toUserId", message->target_id);
+  append_field (body, "objectName", message->object_name);
+  append_field (body, "content", message->content);
+  append_field (body, "channelType", channel_type (message->conversation_type));
+  g_snprintf (number, sizeof number, "%" G_GINT64_FORMAT, message->sent_time);
+  append_field (body, "msgTimestamp", number);
+  append_field (body, "msgUID", message->uid);
+  append_field (body, "source", "natterd");
+  return g_string_free (body, FALSE);
+}
+
+void
+natterd_webhook_event_free (NatterdWebhookEvent *event)
+{
+  if (event == NULL)
+    return;
+  g_free (event->body);
+  g_free (event);
+}
+
 void
 natterd_app_record_free (NatterdAppRecord *record)
 {
@@ -151,6 +209,7 @@ static const gsize op_sizes[] = {
   [NATTERD_OP_MEDIA] = sizeof (NatterdMediaOp),
   [NATTERD_OP_PRUNE] = sizeof (NatterdPruneOp),
   [NATTERD_OP_NONCE] = sizeof (NatterdNonceOp),
+  [NATTERD_OP_WEBHOOK_DONE] = sizeof (NatterdWebhookDoneOp),
 };
 
 static void
@@ -193,6 +252,9 @@ natterd_op_new (NatterdOpKind  kind,
       break;
     case NATTERD_OP_BLACKLIST:
       ((NatterdBlacklistOp *) op)->blocked_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
+    case NATTERD_OP_WEBHOOK_DONE:
+      ((NatterdWebhookDoneOp *) op)->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_USER:
@@ -239,6 +301,7 @@ natterd_op_free (NatterdOp *op)
         g_free (p->device_id);
         g_free (p->client_msg_id);
         g_free (p->channel);
+        g_free (p->webhook_body);
         natterd_message_clear (&p->message);
         g_array_unref (p->recipients);
       }
@@ -277,6 +340,9 @@ natterd_op_free (NatterdOp *op)
       break;
     case NATTERD_OP_NONCE:
       g_free (((NatterdNonceOp *) op)->nonce);
+      break;
+    case NATTERD_OP_WEBHOOK_DONE:
+      g_array_unref (((NatterdWebhookDoneOp *) op)->ids);
       break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_PRUNE:
@@ -334,6 +400,9 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_APPS:
       read->apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
       break;
+    case NATTERD_READ_WEBHOOK_EVENTS:
+      read->events = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_webhook_event_free);
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -360,6 +429,7 @@ natterd_read_free (NatterdRead *read)
   g_clear_pointer (&read->entries, g_ptr_array_unref);
   g_clear_pointer (&read->conversations, g_ptr_array_unref);
   g_clear_pointer (&read->apps, g_ptr_array_unref);
+  g_clear_pointer (&read->events, g_ptr_array_unref);
   g_free (read->content_type);
   g_free (read->name);
   g_free (read);

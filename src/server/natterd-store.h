@@ -70,6 +70,24 @@ void     natterd_message_uid_make  (gint64      id,
                                     char        out[20]);
 gint64   natterd_message_uid_to_id (const char *uid);
 
+/* The form body POSTed to the app's webhook-url for a persisted message
+ * (RongCloud message routing: fromUserId, toUserId, objectName, content,
+ * channelType, msgTimestamp, msgUID). Built by the writer, which stores it
+ * with the message. */
+char    *natterd_webhook_event_body (const NatterdMessage *message);
+
+/* A webhook event not delivered yet; @id is its message's id, so ids are in
+ * the order messages were committed. */
+typedef struct
+{
+  gint64  id;
+  gint64  app_id;
+  char   *body;
+} NatterdWebhookEvent;
+
+void natterd_webhook_event_free (NatterdWebhookEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdWebhookEvent, natterd_webhook_event_free)
+
 typedef struct
 {
   gint64  id;
@@ -130,6 +148,7 @@ typedef enum {
   NATTERD_OP_MEDIA,
   NATTERD_OP_PRUNE,         /* inbox entries past their retention, expired nonces */
   NATTERD_OP_NONCE,         /* a server API nonce, refused again until it expires */
+  NATTERD_OP_WEBHOOK_DONE,  /* webhook events delivered or dropped: forgotten */
 } NatterdOpKind;
 
 typedef struct _NatterdOp NatterdOp;
@@ -197,6 +216,10 @@ typedef struct
   /* out: an earlier Publish with the same key exists; message.id, uid and
    * sent_time are that one's and no inbox entry was added. */
   gboolean       duplicate;
+  /* in: a persisted message of an app with a webhook-url: its event is
+   * stored in the same transaction, so neither exists without the other. */
+  gboolean       webhook;
+  char          *webhook_body;  /* out: that event (NULL for a duplicate) */
 } NatterdPublishOp;
 
 typedef struct
@@ -309,6 +332,12 @@ typedef struct
   gint64    expires;            /* Unix s */
 } NatterdNonceOp;
 
+typedef struct
+{
+  NatterdOp base;
+  GArray   *ids;                /* gint64 NatterdWebhookEvent.id */
+} NatterdWebhookDoneOp;
+
 gpointer natterd_op_new  (NatterdOpKind  kind,
                           NatterdOpFunc  complete,
                           gpointer       user_data,
@@ -324,6 +353,7 @@ typedef enum {
   NATTERD_READ_MEDIA,
   NATTERD_READ_EXPORT,          /* one hour of an app's messages to a gzip JSON-lines file */
   NATTERD_READ_APPS,            /* the apps table again (apps created while running) */
+  NATTERD_READ_WEBHOOK_EVENTS,  /* stored webhook events after an id, oldest first */
 } NatterdReadKind;
 
 typedef struct
@@ -359,10 +389,11 @@ struct _NatterdRead
   gint64   app_id;
   gint64   user_id;
   guint64  after_seq;
+  gint64   after_id;            /* WEBHOOK_EVENTS */
   char    *channel;
   gint64   before_time;
   guint    limit;
-  gsize    max_bytes;           /* REPLAY: the page ends past this much content (0: no bound) */
+  gsize    max_bytes;           /* REPLAY, WEBHOOK_EVENTS: the page ends past this much content (0: no bound) */
   GArray  *types;               /* int conversation types, empty = all */
   /* conversation list cursor: the last row of the previous page */
   gboolean has_cursor;
@@ -379,6 +410,7 @@ struct _NatterdRead
   GPtrArray *entries;           /* REPLAY: NatterdInboxEntry; HISTORY: NatterdMessage */
   GPtrArray *conversations;     /* NatterdConversation */
   GPtrArray *apps;              /* NatterdAppRecord */
+  GPtrArray *events;            /* NatterdWebhookEvent */
   guint64    size;              /* MEDIA */
   char      *content_type;
   char      *name;

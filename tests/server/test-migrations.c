@@ -10,7 +10,9 @@
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <string.h>
 
+#include "natter-codes.h"
 #include "natterd-directory.h"
 #include "natterd-store-sqlite.h"
 
@@ -108,7 +110,28 @@ insert_data (const char *dir,
 
       g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
     }
+  if (version >= 4)
+    g_assert_cmpint (sqlite3_exec (db,
+      "INSERT INTO webhook_events (message_id, app_id, body) VALUES (1, 1, 'msgUID=AAAA-AAAA-AAAA-AAAA')",
+      NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
+}
+
+static int
+count_rows (const char *dir,
+            const char *table)
+{
+  sqlite3 *db = open_raw (dir);
+  sqlite3_stmt *stmt = NULL;
+  g_autofree char *sql = g_strdup_printf ("SELECT COUNT (*) FROM %s", table);
+  int count;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  count = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return count;
 }
 
 typedef struct
@@ -204,8 +227,11 @@ test_every_version (void)
       g_assert_true (has_table (dir, "messages"));
       g_assert_true (has_table (dir, "media"));
       g_assert_true (has_table (dir, "api_nonces"));
+      g_assert_true (has_table (dir, "webhook_events"));
       if (version >= 1)
         {
+          g_assert_cmpint (count_rows (dir, "messages"), ==, 1);
+          g_assert_cmpint (count_rows (dir, "webhook_events"), ==, version >= 4 ? 1 : 0);
           g_assert_cmpuint (loaded.apps, ==, 1);
           g_assert_true (loaded.multi_device);
           g_assert_cmpuint (loaded.users, ==, 2);
@@ -381,8 +407,6 @@ test_nonces (void)
 
   {
     g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
-    sqlite3 *db;
-    sqlite3_stmt *stmt = NULL;
 
     g_assert_no_error (error);
     g_assert_true (natterd_store_load (store, &sink, &loaded, &error));
@@ -392,13 +416,151 @@ test_nonces (void)
     g_assert_true (g_ptr_array_find_with_equal_func (nonces, "n4", g_str_equal, NULL));
 
     /* One expired row is left for the next step. */
-    db = open_raw (dir);
-    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT COUNT (*) FROM api_nonces", -1, &stmt, NULL), ==, SQLITE_OK);
-    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 3);
-    sqlite3_finalize (stmt);
-    sqlite3_close (db);
+    g_assert_cmpint (count_rows (dir, "api_nonces"), ==, 3);
   }
+  remove_dir (dir);
+}
+
+static void
+published (NatterdOp *op,
+           gpointer   user_data)
+{
+  NatterdPublishOp *publish = (NatterdPublishOp *) op;
+  GPtrArray *bodies = user_data;
+
+  g_assert_no_error (op->error);
+  g_ptr_array_add (bodies, g_strdup (publish->webhook_body));
+  g_assert_true (publish->webhook_body == NULL || strstr (publish->webhook_body, publish->message.uid) != NULL);
+}
+
+static NatterdPublishOp *
+publish_op (const char *client_msg_id,
+            const char *content,
+            gboolean    webhook,
+            GPtrArray  *bodies)
+{
+  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, published, bodies, NULL);
+
+  op->app_id = 1;
+  op->sender_id = 1;
+  op->device_id = g_strdup ("d1");
+  op->client_msg_id = g_strdup (client_msg_id);
+  op->channel = g_strdup ("1/alice/bob");
+  op->message.conversation_type = 1;
+  op->message.sender_user_id = g_strdup ("alice");
+  op->message.target_id = g_strdup ("bob");
+  op->message.object_name = g_strdup ("RC:TxtMsg");
+  op->message.content = g_strdup (content);
+  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED;
+  op->message.sent_time = 1000;
+  op->webhook = webhook;
+  return op;
+}
+
+static void
+events_read (NatterdRead *read,
+             gpointer     user_data)
+{
+  g_assert_no_error (read->error);
+  *(GPtrArray **) user_data = g_ptr_array_ref (read->events);
+}
+
+/* One page of stored events after @after_id. */
+static GPtrArray *
+read_events (NatterdStore *store,
+             gint64        after_id,
+             guint         limit,
+             gsize         max_bytes)
+{
+  NatterdRead *read;
+  GPtrArray *events = NULL;
+
+  read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, events_read, &events, NULL);
+  read->after_id = after_id;
+  read->limit = limit;
+  read->max_bytes = max_bytes;
+  natterd_store_read (store, read);
+  while (events == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return events;
+}
+
+static const char *
+event_body (GPtrArray *events,
+            guint      i)
+{
+  return ((NatterdWebhookEvent *) g_ptr_array_index (events, i))->body;
+}
+
+/* A webhook event is stored with its message, in the same commit, and
+ * read back in pages in the order of the messages; a resend stores no
+ * second one; forgotten events are gone. */
+static void
+test_webhook_events (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  g_autoptr(GPtrArray) page = NULL;
+  NatterdWebhookEvent *last;
+  NatterdWebhookDoneOp *done;
+  gint64 last_id;
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  natterd_store_submit (store, publish_op ("m0", "{\"content\":\"zero\"}", TRUE, bodies));
+  natterd_store_submit (store, publish_op ("m1", "{\"content\":\"no hook\"}", FALSE, bodies));
+  natterd_store_submit (store, publish_op ("m2", "{\"content\":\"two & more\"}", TRUE, bodies));
+  natterd_store_submit (store, publish_op ("m3", "{\"content\":\"three\"}", TRUE, bodies));
+  natterd_store_submit (store, publish_op ("m2", "{\"content\":\"two & more\"}", TRUE, bodies));
+  while (bodies->len < 5)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (g_ptr_array_index (bodies, 0));
+  g_assert_null (g_ptr_array_index (bodies, 1));
+  g_assert_null (g_ptr_array_index (bodies, 4));   /* the resend */
+  g_assert_nonnull (strstr (g_ptr_array_index (bodies, 2), "content=%7B%22content%22%3A%22two%20%26%20more%22%7D"));
+  g_assert_nonnull (strstr (g_ptr_array_index (bodies, 2), "&channelType=PERSON&msgTimestamp=1000&"));
+  g_assert_cmpint (count_rows (dir, "messages"), ==, 4);
+  g_assert_cmpint (count_rows (dir, "webhook_events"), ==, 3);
+
+  /* Pages: by count, then by bytes (the event that passes the bound ends it). */
+  page = read_events (store, 0, 2, 0);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (event_body (page, 0), ==, g_ptr_array_index (bodies, 0));
+  g_assert_cmpstr (event_body (page, 1), ==, g_ptr_array_index (bodies, 2));
+  last = g_ptr_array_index (page, 1);
+  g_assert_cmpint (last->app_id, ==, 1);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = read_events (store, 0, 100, 1);
+  g_assert_cmpuint (page->len, ==, 1);
+  g_assert_cmpstr (event_body (page, 0), ==, g_ptr_array_index (bodies, 0));
+  last = g_ptr_array_index (page, 0);
+  done = natterd_op_new (NATTERD_OP_WEBHOOK_DONE, NULL, NULL, NULL);
+  g_array_append_val (done->ids, last->id);
+  natterd_store_submit (store, done);
+  g_clear_pointer (&page, g_ptr_array_unref);
+
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  g_assert_cmpint (count_rows (dir, "webhook_events"), ==, 2);
+  g_assert_cmpint (count_rows (dir, "messages"), ==, 4);
+
+  store = natterd_store_sqlite_open (dir, &error);
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  page = read_events (store, 0, 100, 0);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (event_body (page, 0), ==, g_ptr_array_index (bodies, 2));
+  g_assert_cmpstr (event_body (page, 1), ==, g_ptr_array_index (bodies, 3));
+  last_id = ((NatterdWebhookEvent *) g_ptr_array_index (page, 1))->id;
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = read_events (store, last_id, 100, 0);
+  g_assert_cmpuint (page->len, ==, 0);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  natterd_store_stop (store);
+
+  g_clear_object (&store);
   remove_dir (dir);
 }
 
@@ -428,6 +590,7 @@ main (int   argc,
   g_test_add_func ("/server/store/failed-migration", test_failed_migration_rolls_back);
   g_test_add_func ("/server/store/nonces", test_nonces);
   g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);
+  g_test_add_func ("/server/store/webhook-events", test_webhook_events);
   g_test_add_func ("/server/store/uids", test_uids);
 
   return g_test_run ();
