@@ -190,6 +190,8 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_api_errors_total", "Server API requests answered with an error code.",
            m->api_errors);
   counter (out, "natterd_webhook_queued_total", "Webhook events queued.", m->webhook_queued);
+  counter (out, "natterd_webhook_loaded_total", "Webhook events left stored by the previous run, read at start.",
+           m->webhook_loaded);
   counter (out, "natterd_webhook_sent_total", "Webhook deliveries that succeeded.", m->webhook_sent);
   counter (out, "natterd_webhook_failed_total", "Webhook attempts that failed (retried).", m->webhook_failed);
   counter (out, "natterd_webhook_dropped_total", "Webhook events dropped (queue full or out of attempts).",
@@ -198,6 +200,8 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_media_downloads_total", "Media downloads served.", m->media_downloads);
   counter (out, "natterd_inbox_pruned_total", "Inbox entries past inbox-retention-days deleted.",
            m->inbox_pruned);
+  gauge (out, "natterd_webhook_pending", "Webhook events waiting for the app server (stored until delivered or dropped).",
+         natterd_server_webhook_pending (self));
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
   gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());

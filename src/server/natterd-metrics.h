@@ -50,6 +50,7 @@ typedef struct
   guint64          webhook_failed;
   guint64          webhook_dropped;
   guint64          webhook_queued;
+  guint64          webhook_loaded;   /* stored events read at start */
   guint64          media_uploaded_bytes;
   guint64          media_downloads;
   guint64          inbox_pruned;

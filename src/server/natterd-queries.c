@@ -537,6 +537,7 @@ natterd_server_recall_from (NatterdServer     *self,
   command->message.content = recall_command_content (message_uid, conversation_type, target_id, sent_time);
   command->message.flags = natter_object_name_flags (NATTER_OBJECT_RECALL_COMMAND, 0);
   command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
+  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
   natterd_server_add_conversation_recipients (self, command, app, sender, conversation_type,
                                               target_id, app->settings.multi_device, FALSE);
   for (guint i = 0; i < command->recipients->len; i++)

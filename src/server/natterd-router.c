@@ -319,8 +319,8 @@ natterd_server_deliver_committed (NatterdServer    *self,
         }
     }
 
-  if (app != NULL && (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL)
-    natterd_server_webhook_message (self, app, m);
+  if (app != NULL && op->webhook_body != NULL)
+    natterd_server_webhook_event (self, app, m->id, g_steal_pointer (&op->webhook_body));
 }
 
 NatterdPending *
@@ -436,6 +436,7 @@ natterd_server_publish (NatterdServer               *self,
                              g_strdup (request->push_content) : NULL;
   op->message.flags = request->flags;
   op->message.sent_time = natterd_server_next_sent_time (self, channel);
+  op->webhook = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) && request->app->settings.webhook_url != NULL;
   op->channel = g_steal_pointer (&channel);
 
   natterd_server_add_conversation_recipients (self, op, request->app, request->sender,

@@ -49,6 +49,14 @@ struct _NatterdServer
   gboolean          shutting_down;
   guint             history_id;         /* hourly export timer */
 
+  /* natterd-webhook.c */
+  gboolean          webhooks_loading;   /* stored events still being read */
+  gboolean          webhooks_stopped;   /* drained: what is left stays stored */
+  gint64            webhook_first_live; /* id of the first event committed since start */
+  gint64            webhook_last_loaded;
+  GArray           *webhook_done;       /* gint64 ids of events whose rows go */
+  gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
+
   NatterdMetrics    metrics;
 };
 
@@ -226,14 +234,20 @@ void     natterd_server_setup_media     (NatterdServer  *self);
 
 /* ----------------------------------------------------------- natterd-webhook.c */
 
-void     natterd_server_webhook_message (NatterdServer        *self,
+/* At start, once the store runs: reads the events a previous run left
+ * stored and sends them before the ones committed since. */
+void     natterd_server_load_webhooks   (NatterdServer        *self);
+/* A committed event (NatterdPublishOp.webhook_body, taken) of message @id. */
+void     natterd_server_webhook_event   (NatterdServer        *self,
                                          NatterdApp           *app,
-                                         const NatterdMessage *message);
+                                         gint64                id,
+                                         char                 *body);
 void     natterd_webhook_free           (NatterdWebhook       *webhook);
 /* Events not delivered yet (waiting, in flight or to be retried). */
 guint    natterd_webhook_get_pending    (NatterdWebhook       *webhook);
-/* On shutdown: delivers what is queued for up to [webhook] drain-timeout,
- * then logs what is left. */
+guint    natterd_server_webhook_pending (NatterdServer        *self);
+/* On shutdown, before the store stops: delivers what is queued for up to
+ * [webhook] drain-timeout; what is left stays stored for the next start. */
 void     natterd_server_drain_webhooks  (NatterdServer        *self);
 
 /* ----------------------------------------------------------- natterd-history.c */

@@ -504,6 +504,7 @@ natterd_server_finalize (GObject *object)
       g_list_free (apps);
     }
   g_clear_pointer (&self->directory, natterd_directory_free);
+  g_clear_pointer (&self->webhook_done, g_array_unref);
   g_clear_object (&self->store);
   g_free (self->channel_clock);
   g_free (self->url);
@@ -526,6 +527,7 @@ natterd_server_init (NatterdServer *self)
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
+  self->webhook_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->directory = natterd_directory_new ();
   self->last_device_flush = g_get_monotonic_time ();
   /* The first prune runs shortly after start, not during it. */
@@ -548,6 +550,7 @@ natterd_server_new (NatterdConfig  *config,
 
   natterd_store_set_batch_observer (store, observe_batch, self);
   natterd_store_start (store, config->store_batch_max);
+  natterd_server_load_webhooks (self);
   return g_steal_pointer (&self);
 }
 
@@ -680,6 +683,13 @@ natterd_server_get_url (NatterdServer *self)
   return self->url;
 }
 
+static void
+committed_cb (NatterdOp *op,
+              gpointer   user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
 void
 natterd_server_shutdown (NatterdServer *self)
 {
@@ -688,6 +698,7 @@ natterd_server_shutdown (NatterdServer *self)
   NatterdSession *session;
   char count[16];
   gint64 deadline;
+  gboolean committed = FALSE;
 
   if (self->shutting_down)
     return;
@@ -704,7 +715,9 @@ natterd_server_shutdown (NatterdServer *self)
   /* What was received is committed and acknowledged before connections
    * close, so clients resend as little as possible. */
   natterd_server_flush_devices (self);
-  natterd_store_stop (self->store);
+  natterd_store_submit (self->store, natterd_op_new (NATTERD_OP_BARRIER, committed_cb, &committed, NULL));
+  while (!committed)
+    g_main_context_iteration (NULL, TRUE);
 
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
@@ -717,5 +730,7 @@ natterd_server_shutdown (NatterdServer *self)
   while (g_hash_table_size (self->sessions) > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
 
+  /* The store still runs: delivered events are forgotten, the rest stays. */
   natterd_server_drain_webhooks (self);
+  natterd_store_stop (self->store);
 }

@@ -1,6 +1,7 @@
 /* test-webhook.c — natterd: persisted messages routed to the app server
  *
- * The app server is a SoupServer in this process on 127.0.0.1.
+ * The app server is a SoupServer in this process on 127.0.0.1; what natterd
+ * keeps of the events is read from its data dir with SQLite.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -9,6 +10,7 @@
 
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
 
 typedef struct
@@ -20,6 +22,7 @@ typedef struct
   guint       fail_first;    /* answer 500 to this many first requests */
   gboolean    hang;          /* never answer */
   GPtrArray  *hung;          /* SoupServerMessage* paused */
+  GPtrArray  *hung_bodies;   /* GHashTable* form fields of those */
   char       *secret;
 } AppServer;
 
@@ -39,6 +42,7 @@ on_hook (SoupServer        *server,
     {
       soup_server_message_pause (msg);
       g_ptr_array_add (app->hung, g_object_ref (msg));
+      g_ptr_array_add (app->hung_bodies, soup_form_decode (text));
       return;
     }
   if (app->fail_first > 0)
@@ -72,6 +76,7 @@ app_server_start (AppServer *app)
   app->soup = soup_server_new (NULL, NULL);
   app->bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
   app->hung = g_ptr_array_new_with_free_func (g_object_unref);
+  app->hung_bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
   soup_server_add_handler (app->soup, "/hook", on_hook, app, NULL);
   soup_server_listen_local (app->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
   g_assert_no_error (error);
@@ -89,6 +94,7 @@ app_server_stop (AppServer *app)
       soup_server_message_unpause (g_ptr_array_index (app->hung, i));
     }
   g_ptr_array_unref (app->hung);
+  g_ptr_array_unref (app->hung_bodies);
   g_ptr_array_unref (app->bodies);
   g_object_unref (app->soup);
   g_free (app->url);
@@ -366,6 +372,288 @@ test_drained_on_stop (void)
   app_server_stop (&app);
 }
 
+/* ------------------------------------------------------------- durability */
+
+/* The msgUID of every event natterd keeps stored, oldest first. */
+static GPtrArray *
+stored_events (NatterTestServer *server)
+{
+  g_autofree char *path = g_build_filename (natter_test_server_get_data_dir (server), "natterd.db", NULL);
+  GPtrArray *uids = g_ptr_array_new_with_free_func (g_free);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT body FROM webhook_events ORDER BY message_id", -1,
+                                       &stmt, NULL), ==, SQLITE_OK);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(GHashTable) form = soup_form_decode ((const char *) sqlite3_column_text (stmt, 0));
+
+      g_assert_nonnull (g_hash_table_lookup (form, "msgUID"));
+      g_ptr_array_add (uids, g_strdup (g_hash_table_lookup (form, "msgUID")));
+    }
+  g_assert_cmpint (rc, ==, SQLITE_DONE);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return uids;
+}
+
+/* Until every row is deleted: natterd's writer tells this process nothing,
+ * so look every 20 ms rather than wait for the main context. */
+static gboolean
+wait_nothing_stored (NatterTestServer *server)
+{
+  gint64 deadline = g_get_monotonic_time () + NATTER_TEST_TIMEOUT_MS * 1000;
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) stored = stored_events (server);
+
+      if (stored->len == 0)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+}
+
+/* Sends @n texts "@prefix i" to bob without waiting between them; the
+ * uids of their acks go to @uids, in order. */
+static void
+send_texts (NatterTestClient *client,
+            const char       *prefix,
+            guint             n,
+            GPtrArray        *uids)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%s %u\"}", prefix, i);
+
+      g_ptr_array_add (ids, natter_test_client_publish (client, 1, "bob", "RC:TxtMsg", content));
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (client, g_ptr_array_index (ids, i));
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      g_ptr_array_add (uids, g_strdup (ack->publish_ack->message_uid));
+    }
+}
+
+/* The events the app server took, from @first on, are exactly @uids. */
+static void
+assert_bodies (AppServer *app,
+               guint      first,
+               GPtrArray *uids)
+{
+  g_assert_cmpuint (app->bodies->len, ==, first + uids->len);
+  for (guint i = 0; i < uids->len; i++)
+    g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app->bodies, first + i), "msgUID"), ==,
+                     g_ptr_array_index (uids, i));
+}
+
+/* Lets natterd send what it would send by mistake. */
+static void
+settle (void)
+{
+  gint64 until = g_get_monotonic_time () + 300 * 1000;
+
+  while (g_get_monotonic_time () < until)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+}
+
+/* An app server, natterd routing to it and alice sending to bob. */
+typedef struct
+{
+  AppServer         app;
+  NatterTestServer *server;
+  NatterTestClient *alice;
+  GPtrArray        *uids;        /* of alice's messages, in the order sent */
+} Durable;
+
+static void
+durable_start (Durable    *d,
+               const char *config)
+{
+  app_server_start (&d->app);
+  d->server = server_with_hook (&d->app, config);
+  d->alice = natter_test_client_new_user (d->server, "alice", "a1");
+  d->uids = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* SIGKILL and a start on the same data dir; alice connects again if
+ * @reconnect. */
+static void
+durable_kill_restart (Durable  *d,
+                      gboolean  reconnect)
+{
+  g_clear_pointer (&d->alice, natter_test_client_free);
+  natter_test_server_kill (d->server);
+  natter_test_server_restart (d->server);
+  if (reconnect)
+    d->alice = natter_test_client_new_user (d->server, "alice", "a1");
+}
+
+static void
+durable_finish (Durable *d)
+{
+  g_clear_pointer (&d->alice, natter_test_client_free);
+  natter_test_server_free (d->server);
+  app_server_stop (&d->app);
+  g_ptr_array_unref (d->uids);
+}
+
+static gboolean
+requested (gpointer data)
+{
+  return ((AppServer *) data)->requests >= 1;
+}
+
+/* The app server is broken while messages are sent, and natterd is
+ * SIGKILLed: after the restart every event arrives, in order, before the
+ * ones sent since. More than a page of them, so they are read in pages. */
+static void
+test_survives_kill (void)
+{
+  Durable d = { { 0 } };
+  g_autoptr(GPtrArray) stored = NULL;
+
+  durable_start (&d, "[limits]\nsend-rate=0\n[webhook]\nbackoff-initial=60000\n");
+  d.app.fail_first = G_MAXUINT;
+  send_texts (d.alice, "before the kill", 300, d.uids);
+
+  /* One attempt failed; the next is a minute away. */
+  g_assert_true (natter_test_wait (requested, &d.app, NATTER_TEST_TIMEOUT_MS));
+  g_clear_pointer (&d.alice, natter_test_client_free);
+  natter_test_server_kill (d.server);
+  g_assert_cmpuint (d.app.bodies->len, ==, 0);
+  stored = stored_events (d.server);
+  g_assert_cmpuint (stored->len, ==, 300);
+  for (guint i = 0; i < stored->len; i++)
+    g_assert_cmpstr (g_ptr_array_index (stored, i), ==, g_ptr_array_index (d.uids, i));
+
+  d.app.fail_first = 0;
+  natter_test_server_restart (d.server);
+  d.alice = natter_test_client_new_user (d.server, "alice", "a1");
+  send_texts (d.alice, "after the restart", 2, d.uids);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &d.app, 302 }, 3 * NATTER_TEST_TIMEOUT_MS));
+  settle ();
+  assert_bodies (&d.app, 0, d.uids);
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (d.app.bodies, 299), "content"), ==,
+                   "{\"content\":\"before the kill 299\"}");
+  g_assert_cmpuint (natter_test_server_get_metric (d.server, "natterd_webhook_loaded_total"), ==, 300);
+  g_assert_cmpuint (natter_test_server_get_metric (d.server, "natterd_webhook_dropped_total"), ==, 0);
+
+  durable_finish (&d);
+}
+
+static gboolean
+hung_at_least_one (gpointer data)
+{
+  return ((AppServer *) data)->hung_bodies->len >= 1;
+}
+
+/* At least once: an event the app server took but natterd never heard
+ * back about (killed meanwhile) is sent again after the restart. */
+static void
+test_sent_again_after_kill (void)
+{
+  Durable d = { { 0 } };
+
+  durable_start (&d, NULL);
+  d.app.hang = TRUE;
+  send_texts (d.alice, "in flight", 3, d.uids);
+  g_assert_true (natter_test_wait (hung_at_least_one, &d.app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (d.app.hung_bodies, 0), "msgUID"), ==,
+                   g_ptr_array_index (d.uids, 0));
+
+  d.app.hang = FALSE;
+  durable_kill_restart (&d, FALSE);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &d.app, 3 }, NATTER_TEST_TIMEOUT_MS));
+  settle ();
+  assert_bodies (&d.app, 0, d.uids);
+
+  durable_finish (&d);
+}
+
+/* A delivered event's row goes: a SIGKILL right after sends nothing again,
+ * and nothing is left after a clean stop. */
+static void
+test_forgotten_after_delivery (void)
+{
+  Durable d = { { 0 } };
+  g_autoptr(GPtrArray) later = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) stored = NULL;
+
+  durable_start (&d, NULL);
+  send_texts (d.alice, "delivered", 5, d.uids);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &d.app, 5 }, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (wait_nothing_stored (d.server));
+
+  durable_kill_restart (&d, TRUE);
+  send_texts (d.alice, "after the restart", 1, later);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &d.app, 6 }, NATTER_TEST_TIMEOUT_MS));
+  settle ();
+  assert_bodies (&d.app, 5, later);
+  g_assert_cmpuint (natter_test_server_get_metric (d.server, "natterd_webhook_loaded_total"), ==, 0);
+
+  g_clear_pointer (&d.alice, natter_test_client_free);
+  natter_test_server_stop (d.server);
+  stored = stored_events (d.server);
+  g_assert_cmpuint (stored->len, ==, 0);
+
+  durable_finish (&d);
+}
+
+/* queue-size bounds what is stored too: the oldest waiting events are
+ * dropped, counted and forgotten; a clean stop that could not deliver the
+ * rest keeps it for the next start, which delivers exactly that. */
+static void
+test_bounded_durable (void)
+{
+  Durable d = { { 0 } };
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+  g_autoptr(GPtrArray) stored = NULL;
+
+  durable_start (&d, "[webhook]\nqueue-size=5\ndrain-timeout=0\n");
+  d.app.hang = TRUE;
+  send_texts (d.alice, "bounded", 20, d.uids);
+
+  /* The first is in flight (the app server holds it); the four newest wait. */
+  g_assert_true (natter_test_wait (hung_at_least_one, &d.app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (natter_test_server_get_metric (d.server, "natterd_webhook_dropped_total"), ==, 15);
+  g_assert_cmpuint (natter_test_server_get_metric (d.server, "natterd_webhook_pending"), ==, 5);
+  g_ptr_array_add (kept, g_ptr_array_index (d.uids, 0));
+  for (guint i = 16; i < 20; i++)
+    g_ptr_array_add (kept, g_ptr_array_index (d.uids, i));
+
+  g_clear_pointer (&d.alice, natter_test_client_free);
+  natter_test_server_stop (d.server);
+  g_assert_cmpint (natter_test_server_get_exit_status (d.server), ==, 0);
+  stored = stored_events (d.server);
+  g_assert_cmpuint (stored->len, ==, kept->len);
+  for (guint i = 0; i < kept->len; i++)
+    g_assert_cmpstr (g_ptr_array_index (stored, i), ==, g_ptr_array_index (kept, i));
+
+  d.app.hang = FALSE;
+  natter_test_server_restart (d.server);
+  g_assert_true (natter_test_wait (bodies_reach, &(BodiesWait) { &d.app, 5 }, NATTER_TEST_TIMEOUT_MS));
+  settle ();
+  assert_bodies (&d.app, 0, kept);
+  g_assert_true (wait_nothing_stored (d.server));
+
+  durable_finish (&d);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -377,6 +665,10 @@ main (int   argc,
   g_test_add_func ("/server/webhook/drained-on-stop", test_drained_on_stop);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
   g_test_add_func ("/server/webhook/bounded-bytes", test_bounded_bytes);
+  g_test_add_func ("/server/webhook/survives-kill", test_survives_kill);
+  g_test_add_func ("/server/webhook/sent-again-after-kill", test_sent_again_after_kill);
+  g_test_add_func ("/server/webhook/forgotten-after-delivery", test_forgotten_after_delivery);
+  g_test_add_func ("/server/webhook/bounded-durable", test_bounded_durable);
 
   return g_test_run ();
 }
