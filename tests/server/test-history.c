@@ -145,6 +145,22 @@ test_export (void)
   g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 1002);
 }
 
+/* natterd prunes shortly after start: on its sweep timer some seconds in,
+ * then on the writer thread. Until it has deleted @n inbox entries. */
+static void
+wait_pruned (NatterTestServer *server,
+             guint64           n)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (natter_test_server_get_metric (server, "natterd_inbox_pruned_total") < n)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("natterd pruned fewer than %" G_GUINT64_FORMAT " inbox entries in 30 s", n);
+      g_usleep (50 * 1000);
+    }
+}
+
 static void
 test_inbox_retention (void)
 {
@@ -178,8 +194,8 @@ test_inbox_retention (void)
   sqlite3_close (db);
   natter_test_server_restart (server);
 
-  /* natterd prunes shortly after start. */
-  g_usleep (3500 * 1000);
+  /* natterd prunes shortly after start: bob's two old entries go. */
+  wait_pruned (server, 2);
 
   bob = natter_test_client_open (server, &error);
   g_assert_no_error (error);
