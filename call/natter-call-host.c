@@ -72,12 +72,20 @@ default_create_media (NatterCallHost *self,
   return NULL;
 }
 
+static gboolean
+default_media_ready (NatterCallHost *self,
+                     NatterCall     *call)
+{
+  return TRUE;
+}
+
 static void
 natter_call_host_default_init (NatterCallHostInterface *iface)
 {
   iface->start_timer = default_start_timer;
   iface->stop_timer = default_stop_timer;
   iface->create_media = default_create_media;
+  iface->media_ready = default_media_ready;
 }
 
 void
@@ -117,6 +125,14 @@ natter_call_host_create_media (NatterCallHost *self,
 {
   g_return_val_if_fail (NATTER_IS_CALL_HOST (self), NULL);
   return NATTER_CALL_HOST_GET_IFACE (self)->create_media (self, call);
+}
+
+gboolean
+natter_call_host_media_ready (NatterCallHost *self,
+                              NatterCall     *call)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_HOST (self), TRUE);
+  return NATTER_CALL_HOST_GET_IFACE (self)->media_ready (self, call);
 }
 
 void

@@ -53,6 +53,11 @@ struct _NatterCallHostInterface
   /* Media for the call, or NULL to run signalling only. Default: NULL. */
   NatterCallMedia *(*create_media) (NatterCallHost  *self,
                                     NatterCall      *call);
+  /* Whether create_media() would give the media all it needs now (TURN
+   * credentials). FALSE holds an accepted call's media until the host
+   * calls natter_call_handle_media_ready(). Default: TRUE. */
+  gboolean         (*media_ready)  (NatterCallHost  *self,
+                                    NatterCall      *call);
   /* The call reached ENDED; @summary is its RC:VCSummary content, NULL for
    * a call that leaves no trace (the loser of a glare). */
   void             (*ended)        (NatterCallHost  *self,
@@ -72,6 +77,8 @@ void             natter_call_host_stop_timer   (NatterCallHost  *self,
                                                 NatterCall      *call,
                                                 NatterCallTimer  timer);
 NatterCallMedia *natter_call_host_create_media (NatterCallHost  *self,
+                                                NatterCall      *call);
+gboolean         natter_call_host_media_ready  (NatterCallHost  *self,
                                                 NatterCall      *call);
 void             natter_call_host_ended        (NatterCallHost  *self,
                                                 NatterCall      *call,

@@ -33,7 +33,7 @@ struct _NatterCallManager
   NatterTurnCredentials *turn;
   gint64                 turn_expiry;    /* monotonic µs */
   GCancellable          *turn_cancellable;
-  GPtrArray             *waiting_calls;  /* outgoing calls waiting for TURN */
+  GPtrArray             *waiting_calls;  /* calls waiting for TURN: placed, or accepted */
   guint                  turn_wait_id;
   gboolean               relay_only;
   char                  *devices[3];     /* NatterCallDevice */
@@ -96,7 +96,15 @@ start_waiting_calls (NatterCallManager *self)
   self->waiting_calls = g_ptr_array_new_with_free_func (g_object_unref);
   g_clear_handle_id (&self->turn_wait_id, g_source_remove);
   for (guint i = 0; i < calls->len; i++)
-    natter_call_start (g_ptr_array_index (calls, i));
+    {
+      NatterCall *call = g_ptr_array_index (calls, i);
+
+      /* placed, not started yet; or accepted, its answer held */
+      if (natter_call_get_state (call) == NATTER_CALL_STATE_IDLE)
+        natter_call_start (call);
+      else
+        natter_call_handle_media_ready (call);
+    }
 }
 
 static void
@@ -145,6 +153,22 @@ turn_wait_expired (gpointer user_data)
   self->turn_wait_id = 0;
   start_waiting_calls (self);
   return G_SOURCE_REMOVE;
+}
+
+/* A call whose media would be made now waits (TURN_WAIT_MS at most) while
+ * the TURN credentials are on their way: without them it has no relay. */
+static gboolean
+wait_for_turn (NatterCallManager *self,
+               NatterCall        *call)
+{
+  fetch_turn (self);
+  if (self->turn_cancellable == NULL)
+    return FALSE;
+  if (!g_ptr_array_find (self->waiting_calls, call, NULL))
+    g_ptr_array_add (self->waiting_calls, g_object_ref (call));
+  if (self->turn_wait_id == 0)
+    self->turn_wait_id = g_timeout_add (TURN_WAIT_MS, turn_wait_expired, self);
+  return TRUE;
 }
 
 /* -------------------------------------------------------------- presence */
@@ -394,11 +418,21 @@ host_ended (NatterCallHost *host,
   g_ptr_array_remove (self->calls, call);
 }
 
+/* An incoming call accepted right after connecting (or at once, with
+ * auto-accept) before the credentials came. */
+static gboolean
+host_media_ready (NatterCallHost *host,
+                  NatterCall     *call)
+{
+  return !wait_for_turn (NATTER_CALL_MANAGER (host), call);
+}
+
 static void
 natter_call_manager_host_init (NatterCallHostInterface *iface)
 {
   iface->send = host_send;
   iface->create_media = host_create_media;
+  iface->media_ready = host_media_ready;
   iface->ended = host_ended;
 }
 
@@ -763,15 +797,8 @@ natter_call_manager_start_call (NatterCallManager   *self,
   set_current (self, call);
   watch_presence (self);
 
-  fetch_turn (self);
-  if (self->turn_cancellable == NULL)
+  /* The first call after connecting waits briefly for TURN. */
+  if (!wait_for_turn (self, call))
     natter_call_start (call);
-  else
-    {
-      /* The first call after connecting waits briefly for TURN. */
-      g_ptr_array_add (self->waiting_calls, g_object_ref (call));
-      if (self->turn_wait_id == 0)
-        self->turn_wait_id = g_timeout_add (TURN_WAIT_MS, turn_wait_expired, self);
-    }
   return call;
 }

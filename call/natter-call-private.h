@@ -49,6 +49,9 @@ void        natter_call_handle_media_connected (NatterCall         *self);
 void        natter_call_handle_media_failed   (NatterCall          *self);
 void        natter_call_handle_timer          (NatterCall          *self,
                                                NatterCallTimer      timer);
+/* The host can give media now (natter_call_host_media_ready() said no
+ * before): an accepted call waiting for it answers with its media. */
+void        natter_call_handle_media_ready    (NatterCall          *self);
 /* A signalling message could not be sent (not connected, refused). */
 void        natter_call_handle_send_failed    (NatterCall          *self,
                                                const char          *object_name);

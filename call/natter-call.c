@@ -40,6 +40,7 @@ struct _NatterCall
   char                *remote_sdp;      /* the offer, callee, until accepted */
   GPtrArray           *local_candidates;  /* JsonObject, until our SDP is sent */
   GPtrArray           *remote_candidates; /* JsonObject, until media exists */
+  gboolean             media_held;      /* accepted, waiting for the host's media */
   gboolean             sdp_sent;
   gboolean             media_connected;
   gboolean             auto_accept;
@@ -645,11 +646,11 @@ natter_call_set_auto_accept (NatterCall *self,
 
 /* ------------------------------------------------------------ user actions */
 
+static void answer (NatterCall *self);
+
 void
 natter_call_accept (NatterCall *self)
 {
-  g_autoptr(GError) error = NULL;
-
   g_return_if_fail (NATTER_IS_CALL (self));
 
   if (self->state != NATTER_CALL_STATE_INCOMING)
@@ -659,6 +660,34 @@ natter_call_accept (NatterCall *self)
   set_state (self, NATTER_CALL_STATE_ACTIVE, NATTER_CALL_REASON_NONE);
   natter_call_host_start_timer (self->host, self, NATTER_CALL_TIMER_CONNECT,
                                 NATTER_CALL_CONNECT_TIMEOUT_MS);
+
+  /* Media made before the TURN credentials come would have no relay: the
+   * answer waits for them (the connect timer runs meanwhile). */
+  if (!natter_call_host_media_ready (self->host, self))
+    {
+      self->media_held = TRUE;
+      return;
+    }
+  answer (self);
+}
+
+void
+natter_call_handle_media_ready (NatterCall *self)
+{
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  if (!self->media_held)
+    return;
+  self->media_held = FALSE;
+  if (self->state == NATTER_CALL_STATE_ACTIVE && self->media == NULL)
+    answer (self);
+}
+
+/* Callee, accepted: media answers the offer (then Accept is sent). */
+static void
+answer (NatterCall *self)
+{
+  g_autoptr(GError) error = NULL;
 
   if (!create_media (self))
     return;  /* signalling only: the host feeds the local description */

@@ -24,6 +24,8 @@ struct _TestHost
   guint       ended_count;
   JsonObject *summary;
   GPtrArray  *contents;      /* JsonObject of each message */
+  gboolean    media_waits;   /* media_ready() says no (TURN on its way) */
+  guint       media_made;    /* create_media() calls (it gives none) */
 };
 
 static void test_host_iface_init (NatterCallHostInterface *iface);
@@ -84,10 +86,27 @@ host_ended (NatterCallHost *host,
     self->summary = json_object_ref (summary);
 }
 
+static NatterCallMedia *
+host_create_media (NatterCallHost *host,
+                   NatterCall     *call)
+{
+  TEST_HOST (host)->media_made++;
+  return NULL;
+}
+
+static gboolean
+host_media_ready (NatterCallHost *host,
+                  NatterCall     *call)
+{
+  return !TEST_HOST (host)->media_waits;
+}
+
 static void
 test_host_iface_init (NatterCallHostInterface *iface)
 {
   iface->send = host_send;
+  iface->create_media = host_create_media;
+  iface->media_ready = host_media_ready;
   iface->start_timer = host_start_timer;
   iface->stop_timer = host_stop_timer;
   iface->ended = host_ended;
@@ -739,6 +758,51 @@ test_hangup_crosses_accept (void)
   g_assert_cmpuint (callee_host->ended_count, ==, 1);
 }
 
+/* Accepted before the host can make media (its TURN credentials are on
+ * their way): the call is active at once, its answer waits for the host. */
+static void
+test_accept_waits_for_media (void)
+{
+  g_autoptr(TestHost) host = g_object_new (TEST_TYPE_HOST, NULL);
+  g_autoptr(NatterCall) call = setup_call (host, S_INCOMING);
+  g_autoptr(NatterCall) second = NULL;
+  g_autofree char *timers = NULL;
+
+  host->media_waits = TRUE;
+  host_clear (host);
+  natter_call_accept (call);
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpuint (host->media_made, ==, 0);
+  g_assert_cmpstr (host->sent->str, ==, "");
+  timers = host_timers (host);
+  g_assert_cmpstr (timers, ==, "C");  /* the connect timer bounds the wait */
+
+  host->media_waits = FALSE;
+  natter_call_handle_media_ready (call);
+  g_assert_cmpuint (host->media_made, ==, 1);
+  natter_call_handle_media_ready (call);  /* once */
+  g_assert_cmpuint (host->media_made, ==, 1);
+  natter_call_handle_local_description (call, "v=0 answer");
+  g_assert_cmpstr (host->sent->str, ==, NATTER_OBJECT_CALL_ACCEPT);
+
+  /* Hung up while it waits: no media made after. */
+  host->media_waits = TRUE;
+  host->media_made = 0;
+  second = setup_call (host, S_INCOMING);
+  natter_call_accept (second);
+  natter_call_hangup (second);
+  natter_call_handle_media_ready (second);
+  g_assert_cmpint (natter_call_get_state (second), ==, NATTER_CALL_STATE_ENDED);
+  g_assert_cmpuint (host->media_made, ==, 0);
+
+  /* A host that never waits makes media on accept. */
+  host->media_waits = FALSE;
+  g_clear_object (&second);
+  second = setup_call (host, S_INCOMING);
+  natter_call_accept (second);
+  g_assert_cmpuint (host->media_made, ==, 1);
+}
+
 static void
 test_glare (void)
 {
@@ -938,6 +1002,7 @@ main (int   argc,
   g_test_add_func ("/call/machine/candidates-wait-for-description", test_candidates_wait_for_description);
   g_test_add_func ("/call/machine/hangup-crosses-accept", test_hangup_crosses_accept);
   g_test_add_func ("/call/machine/ringing-devices", test_ringing_devices);
+  g_test_add_func ("/call/machine/accept-waits-for-media", test_accept_waits_for_media);
   g_test_add_func ("/call/machine/glare", test_glare);
   g_test_add_func ("/call/machine/glare-before-start", test_glare_before_start);
   g_test_add_func ("/call/machine/glare-loser-accepts", test_glare_loser_accepts);
