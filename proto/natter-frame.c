@@ -5,6 +5,8 @@
 
 #include "natter-frame.h"
 
+#include "natter-json.h"
+
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -234,10 +236,9 @@ gboolean
 natter_content_is_valid (const char  *content,
                          GError     **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
   gsize length;
-  JsonNode *root;
 
   if (content == NULL || *content == '\0')
     {
@@ -255,16 +256,15 @@ natter_content_is_valid (const char  *content,
       return FALSE;
     }
 
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, content, (gssize) length, &local_error))
+  root = natter_json_parse (content, (gssize) length, &local_error);
+  if (root == NULL)
     {
       g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
-                   "Message content is not JSON: %s", local_error->message);
+                   "Message content is not valid: %s", local_error->message);
       return FALSE;
     }
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
                            "Message content is not a JSON object");

@@ -5,6 +5,7 @@
 
 #include "natter-client-private.h"
 #include "natter-message-private.h"
+#include "natter-json.h"
 
 #include <string.h>
 
@@ -55,18 +56,26 @@ transfer_free (Transfer *transfer)
   g_free (transfer);
 }
 
+/* A reply body from natterd or an app server: network input, so through
+ * the bounded parser. */
+static JsonNode *
+parse_reply (GBytes *body)
+{
+  return natter_json_parse (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), NULL);
+}
+
 static GError *
 http_error (SoupMessage *message,
             GBytes      *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   guint status = soup_message_get_status (message);
 
   if (body != NULL &&
-      json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      (root = parse_reply (body)) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (root))
     {
-      JsonObject *reply = json_node_get_object (json_parser_get_root (parser));
+      JsonObject *reply = json_node_get_object (root);
       int code = (int) json_object_get_int_member_with_default (reply, "code", 0);
       const char *text = json_object_get_string_member_with_default (reply, "errorMessage", NULL);
 
@@ -101,7 +110,7 @@ upload_sent_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   SoupMessage *message = soup_session_get_async_result_message (SOUP_SESSION (object), result);
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *reply;
   const char *url;
@@ -114,14 +123,14 @@ upload_sent_cb (GObject      *object,
     }
 
   if (soup_message_get_status (message) != SOUP_STATUS_OK ||
-      !json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      (root = parse_reply (body)) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_task_return_error (task, http_error (message, body));
       return;
     }
 
-  reply = json_node_get_object (json_parser_get_root (parser));
+  reply = json_node_get_object (root);
   url = json_object_get_string_member_with_default (reply, "url", NULL);
   if (url == NULL || !(g_str_has_prefix (url, "http://") || g_str_has_prefix (url, "https://")))
     {
@@ -913,7 +922,7 @@ token_fetched_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   SoupMessage *message = soup_session_get_async_result_message (SOUP_SESSION (object), result);
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *reply;
   const char *token;
@@ -925,14 +934,13 @@ token_fetched_cb (GObject      *object,
       return;
     }
 
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if ((root = parse_reply (body)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_task_return_error (task, http_error (message, NULL));
       return;
     }
 
-  reply = json_node_get_object (json_parser_get_root (parser));
+  reply = json_node_get_object (root);
   token = json_object_get_string_member_with_default (reply, "token", NULL);
   if (soup_message_get_status (message) != SOUP_STATUS_OK || token == NULL || *token == '\0')
     {

@@ -4,6 +4,7 @@
  */
 
 #include "natter-message-private.h"
+#include "natter-json.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
@@ -172,16 +173,14 @@ JsonObject *
 natter_content_parse (const char  *content,
                       GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  JsonNode *root;
+  g_autoptr(JsonNode) root = natter_json_parse (content, -1, error);
 
-  if (!json_parser_load_from_data (parser, content ? content : "", -1, error))
+  if (root == NULL)
     return NULL;
 
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
                            "Message content is not a JSON object");
       return NULL;
     }

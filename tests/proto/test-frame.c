@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "natter-frame.h"
+#include "natter-json.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -916,6 +917,66 @@ test_codes (void)
   g_assert_cmpstr (natter_code_to_string (-5), ==, "Unknown error");
 }
 
+/* json-glib recurses per level: 80 KB of '[' used to overflow its stack.
+ * The bound is checked before it parses, on both sides of the wire. */
+static void
+test_reject_deep_json (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  g_autoptr(GString) deep = g_string_new ("{\"a\":");
+  g_autoptr(GString) limit = g_string_new ("{\"a\":");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  Natter__Message message;
+
+  for (guint i = 0; i < 80000; i++)
+    g_string_append_c (deep, '[');
+  g_assert_cmpuint (deep->len, <, NATTER_CONTENT_MAX_SIZE);
+
+  /* 32 levels with the object itself; brackets in strings do not count. */
+  for (guint i = 1; i < NATTER_JSON_MAX_DEPTH; i++)
+    g_string_append_c (limit, '[');
+  g_string_append (limit, "\"[[[{{{\\\"[[\"");
+  for (guint i = 1; i < NATTER_JSON_MAX_DEPTH; i++)
+    g_string_append_c (limit, ']');
+  g_string_append_c (limit, '}');
+
+  g_assert_true (natter_content_is_valid (limit->str, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_json_check_depth (limit->str, -1, NATTER_JSON_MAX_DEPTH, NULL));
+  g_assert_false (natter_json_check_depth (limit->str, -1, NATTER_JSON_MAX_DEPTH - 1, &error));
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+  g_clear_error (&error);
+
+  g_assert_false (natter_content_is_valid (deep->str, &error));
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+  g_assert_cmpint (natter_proto_error_to_code (error), ==, NATTER_CODE_INVALID_PARAMETER);
+  g_clear_error (&error);
+
+  node = natter_json_parse (deep->str, (gssize) deep->len, &error);
+  g_assert_null (node);
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+  g_clear_error (&error);
+
+  publish.client_msg_id = (char *) "m-1";
+  publish.conversation_type = 1;
+  publish.target_id = (char *) "bob";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = deep->str;
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_CONTENT);
+
+  message = text_message (deep->str);
+  deliver.seq = 1;
+  deliver.message = &message;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_CONTENT);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -937,6 +998,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/wrong-direction", test_reject_wrong_direction);
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
+  g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/ids", test_ids);

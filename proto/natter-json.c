@@ -1,0 +1,94 @@
+/* natter-json.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-json.h"
+
+#include "natter-frame.h"
+
+#include <string.h>
+
+gboolean
+natter_json_check_depth (const char  *data,
+                         gssize       length,
+                         guint        max_depth,
+                         GError     **error)
+{
+  gsize size = length < 0 ? strlen (data) : (gsize) length;
+  gboolean in_string = FALSE;
+  gboolean escaped = FALSE;
+  guint depth = 0;
+
+  g_return_val_if_fail (data != NULL || size == 0, FALSE);
+
+  /* Brackets inside strings do not nest; anything malformed is left for
+   * the parser to refuse. */
+  for (gsize i = 0; i < size; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        {
+          in_string = TRUE;
+        }
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > max_depth)
+            {
+              g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                           "JSON nested deeper than %u levels", max_depth);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        {
+          depth--;
+        }
+    }
+
+  return TRUE;
+}
+
+JsonNode *
+natter_json_parse (const char  *data,
+                   gssize       length,
+                   GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  if (data == NULL || length == 0 || *data == '\0')
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                           "Empty JSON text");
+      return NULL;
+    }
+
+  if (!natter_json_check_depth (data, length, NATTER_JSON_MAX_DEPTH, error))
+    return NULL;
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, length, &local_error))
+    {
+      g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                   "Not JSON: %s", local_error->message);
+      return NULL;
+    }
+
+  root = json_parser_steal_root (parser);
+  if (root == NULL)
+    g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                         "Empty JSON text");
+  return root;
+}

@@ -1,0 +1,37 @@
+/* natter-json.h — JSON from the network, parsed with a bound on nesting
+ *
+ * json-glib 1.6 (Debian 12) parses arrays and objects by recursion with no
+ * depth limit: 80 KB of '[' overflow the stack. Everything either side
+ * receives as JSON (message content, server API parameters, HTTP replies)
+ * goes through here, which counts the nesting in one linear pass before
+ * json-glib sees the text.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Levels of arrays and objects one JSON text may nest; RongCloud message
+ * content needs 3 or 4. */
+#define NATTER_JSON_MAX_DEPTH 32
+
+/* FALSE (NATTER_PROTO_ERROR_INVALID_CONTENT) when @data nests arrays and
+ * objects deeper than @max_depth; says nothing else about its syntax.
+ * @length -1: @data is nul-terminated. */
+gboolean  natter_json_check_depth (const char  *data,
+                                   gssize       length,
+                                   guint        max_depth,
+                                   GError     **error);
+
+/* The root of @data, nesting checked against NATTER_JSON_MAX_DEPTH first;
+ * NULL with @error (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep,
+ * empty or not JSON. */
+JsonNode *natter_json_parse       (const char  *data,
+                                   gssize       length,
+                                   GError     **error);
+
+G_END_DECLS
