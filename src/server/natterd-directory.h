@@ -71,6 +71,8 @@ struct _NatterdUser
   GPtrArray  *sessions;            /* NatterdSession, connected; NULL when none ever */
   double      send_tokens;         /* rate limiter */
   gint64      send_refill;
+  double      query_tokens;        /* query rate limiter; full while query_refill is 0 */
+  gint64      query_refill;
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */

@@ -71,8 +71,12 @@ natterd_session_send_frame (NatterdSession     *self,
                             const NatterFrame *frame)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = natter_frame_encode (frame, &error);
+  g_autoptr(GBytes) bytes = NULL;
 
+  /* Answers still coming for a connection that is gone are not encoded. */
+  if (self->state == NATTERD_SESSION_CLOSED)
+    return;
+  bytes = natter_frame_encode (frame, &error);
   if (bytes == NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", natter_frame_type_name (frame),
