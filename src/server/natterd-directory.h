@@ -33,6 +33,7 @@ typedef struct
   int      api_rate;            /* api-rate: server API requests/s; -1 = default, 0 = unlimited */
   char    *webhook_url;         /* webhook-url: every persisted message is POSTed here */
   guint    recall_window;       /* recall-window: s a sender may recall, 0 = always */
+  gboolean group_history_before_join; /* group-history-before-join: new members read older history */
 } NatterdAppSettings;
 
 typedef struct _NatterdApp NatterdApp;

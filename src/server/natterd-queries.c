@@ -224,6 +224,7 @@ query_history (NatterdServer                *self,
 {
   NatterdUser *user = context->session->user;
   NatterdRead *read;
+  gint64 from_time = 0;
 
   if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
@@ -236,16 +237,22 @@ query_history (NatterdServer                *self,
       request->conversation_type == NATTER_CONVERSATION_DISCUSSION)
     {
       NatterdGroup *group = g_hash_table_lookup (user->app->groups, request->target_id);
+      NatterdMember *member = group != NULL ? natterd_group_lookup_member (group, user) : NULL;
 
-      if (group == NULL || natterd_group_lookup_member (group, user) == NULL)
+      if (member == NULL)
         {
           send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
           query_context_free (context);
           return;
         }
+      /* What was said before someone joined is not theirs to read,
+       * unless the app says so (group-history-before-join). */
+      if (!user->app->settings.group_history_before_join)
+        from_time = member->joined;
     }
 
   read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
+  read->from_time = from_time;
   read->app_id = user->app->id;
   read->channel = natterd_channel_key (request->conversation_type, user->user_id, request->target_id);
   read->before_time = request->before_time;
@@ -707,7 +714,9 @@ query_online_status (NatterdServer                     *self,
 
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = request->user_ids[i];
-      statuses[i].online = user != NULL && natterd_user_is_online (user);
+      /* Whoever blacklisted the asker is offline to them. */
+      statuses[i].online = user != NULL && natterd_user_is_online (user) &&
+                           !natterd_user_is_blocking (user, context->session->user);
       statuses[i].platform = statuses[i].online ?
         ((NatterdSession *) g_ptr_array_index (user->sessions, user->sessions->len - 1))->platform :
         (char *) "";

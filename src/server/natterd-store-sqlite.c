@@ -296,7 +296,7 @@ static const char * const reader_sql[R_N_STATEMENTS] = {
   [R_HISTORY] =
     "SELECT " MESSAGE_COLUMNS " FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
-    " ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
+    " AND m.sent_time >= ?5 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
   [R_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = ?1 AND hash = ?2",
   [R_EXPORT_FIRST_ID] =
     "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
@@ -1510,6 +1510,7 @@ natterd_store_sqlite_read (NatterdStore  *store,
       bind_text (stmt, 2, read->channel);
       sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
       sqlite3_bind_int (stmt, 4, (int) read->limit);
+      sqlite3_bind_int64 (stmt, 5, read->from_time);
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {
           NatterdMessage *m = g_new0 (NatterdMessage, 1);

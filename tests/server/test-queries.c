@@ -634,6 +634,71 @@ test_profiles (void)
   }
 }
 
+static NatterFrame *
+online_status (NatterTestClient *client,
+               const char       *user_id,
+               const char       *device_id)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  char *users[] = { (char *) user_id };
+  char *devices[] = { (char *) device_id };
+
+  online.user_ids = users;
+  online.n_user_ids = 1;
+  online.device_ids = devices;
+  online.n_device_ids = 1;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &online;
+  return natter_test_client_query (client, &query);
+}
+
+static void
+assert_online (NatterTestClient *asker,
+               const char       *user_id,
+               const char       *device_id,
+               gboolean          online)
+{
+  g_autoptr(NatterFrame) result = online_status (asker, user_id, device_id);
+  Natter__OnlineStatus *status = result->result->online_status->statuses[0];
+
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpint (status->online, ==, online);
+  g_assert_cmpstr (status->platform, ==, online ? "test" : "");
+  g_assert_cmpuint (status->n_device_ids, ==, online ? 1 : 0);
+}
+
+/* Someone who blacklisted the asker is offline to them (devices included);
+ * to everyone else, and to the app server, they are what they are. */
+static void
+test_online_blacklist (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(JsonObject) reply = NULL;
+
+  assert_online (alice, "bob", "b1", TRUE);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  assert_online (alice, "bob", "b1", FALSE);
+  assert_online (carol, "bob", "b1", TRUE);
+  assert_online (bob, "alice", "a1", TRUE);   /* not the other way round */
+  reply = natter_test_server_api (server, NULL, "user/checkOnline", "userId", "bob", NULL);
+  g_assert_cmpstr (json_object_get_string_member (reply, "status"), ==, "1");
+  g_clear_pointer (&reply, json_object_unref);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/remove", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  assert_online (alice, "bob", "b1", TRUE);
+}
+
 static void
 assert_refused (NatterTestClient *client,
                 Natter__Query    *query)
@@ -977,6 +1042,7 @@ main (int   argc,
   g_test_add_func ("/server/queries/recall-window", test_recall_window);
   g_test_add_func ("/server/queries/online-and-turn", test_online_and_turn);
   g_test_add_func ("/server/queries/profiles", test_profiles);
+  g_test_add_func ("/server/queries/online-blacklist", test_online_blacklist);
   g_test_add_func ("/server/queries/caps", test_caps);
   g_test_add_func ("/server/queries/limits", test_query_limits);
   g_test_add_func ("/server/queries/conversation-previews", test_conversation_previews);
