@@ -102,6 +102,9 @@ typedef enum {
   NATTER_MESSAGE_FLAG_PERSISTED = 1 << 0,
   NATTER_MESSAGE_FLAG_COUNTED = 1 << 1,
   NATTER_MESSAGE_FLAG_STATUS = 1 << 2,
+  /* Conversation.latest_message only: the content is a bounded preview.
+   * Not in NATTER_MESSAGE_FLAGS_MASK: never taken from a client. */
+  NATTER_MESSAGE_FLAG_PREVIEW = 1 << 3,
 } NatterMessageFlags;
 
 #define NATTER_MESSAGE_FLAGS_MASK \
@@ -169,6 +172,10 @@ typedef enum {
 #define NATTER_ONLINE_STATUS_MAX_USERS 100
 #define NATTER_PROFILE_MAX_IDS      100   /* user ids, and group ids, per ProfileRequest */
 #define NATTER_PORTRAIT_MAX_LENGTH  1024
+#define NATTER_CONVERSATION_LIST_MAX_TYPES 8  /* ConversationListRequest.types entries */
+#define NATTER_PREVIEW_MAX_SIZE     1024  /* content of a flagged latest_message */
+/* A refused Publish's client_msg_id is echoed when at most this long. */
+#define NATTER_PUBLISH_ACK_ID_MAX_LENGTH 256
 
 const char *natter_code_to_string (int code);
 

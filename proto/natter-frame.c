@@ -352,12 +352,25 @@ check_content (const char  *content,
   return TRUE;
 }
 
+/* @preview: the message is a Conversation.latest_message, which alone may
+ * carry a bounded preview of its content. */
 static gboolean
-check_message (const Natter__Message  *message,
-               GError                **error)
+check_message_full (const Natter__Message  *message,
+                    gboolean                preview,
+                    GError                **error)
 {
   if (message == NULL)
     return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "message", "missing");
+
+  if (message->flags & NATTER_MESSAGE_FLAG_PREVIEW)
+    {
+      if (!preview)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "message.flags",
+                     "a preview outside a conversation list");
+      if (message->content != NULL && strlen (message->content) > NATTER_PREVIEW_MAX_SIZE)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "message.content",
+                     "preview over 1 KiB");
+    }
 
   return check_conversation_type (message->conversation_type, "message.conversation_type", error) &&
          check_id (message->target_id, "message.target_id", error) &&
@@ -366,6 +379,13 @@ check_message (const Natter__Message  *message,
          check_text (message->message_uid, UID_MAX_LENGTH, FALSE, "message.message_uid", error) &&
          check_text (message->push_content, PUSH_CONTENT_MAX_LENGTH, FALSE, "message.push_content", error) &&
          check_content (message->content, error);
+}
+
+static gboolean
+check_message (const Natter__Message  *message,
+               GError                **error)
+{
+  return check_message_full (message, FALSE, error);
 }
 
 static gboolean
@@ -427,6 +447,9 @@ validate_query (const Natter__Query  *query,
     case NATTER__QUERY__METHOD_CONVERSATION_LIST:
       {
         const Natter__ConversationListRequest *r = query->conversation_list;
+        /* Eight types exist: more entries only repeat them. */
+        if (r->n_types > NATTER_CONVERSATION_LIST_MAX_TYPES)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "conversation_list.types", "more than 8");
         for (gsize i = 0; i < r->n_types; i++)
           if (!check_conversation_type (r->types[i], "conversation_list.types", error))
             return FALSE;
@@ -527,7 +550,7 @@ validate_result (const Natter__Result  *result,
           if (!check_conversation_type (c->conversation_type, "conversation.conversation_type", error) ||
               !check_id (c->target_id, "conversation.target_id", error))
             return FALSE;
-          if (c->latest_message != NULL && !check_message (c->latest_message, error))
+          if (c->latest_message != NULL && !check_message_full (c->latest_message, TRUE, error))
             return FALSE;
         }
       return TRUE;
@@ -634,6 +657,12 @@ natter_frame_validate (const NatterFrame  *frame,
       return validate_publish (frame->publish, error);
 
     case NATTER__FRAME__BODY_PUBLISH_ACK:
+      /* A refusal may echo an invalid id (the one the client sent). */
+      if (frame->publish_ack->code != NATTER_CODE_OK)
+        return check_text (frame->publish_ack->client_msg_id, NATTER_PUBLISH_ACK_ID_MAX_LENGTH, FALSE,
+                           "publish_ack.client_msg_id", error) &&
+               check_text (frame->publish_ack->message_uid, UID_MAX_LENGTH, FALSE,
+                           "publish_ack.message_uid", error);
       return check_id (frame->publish_ack->client_msg_id, "publish_ack.client_msg_id", error) &&
              check_text (frame->publish_ack->message_uid, UID_MAX_LENGTH, FALSE,
                          "publish_ack.message_uid", error);
@@ -692,4 +721,306 @@ natter_proto_error_to_code (const GError *error)
     return NATTER_CODE_MESSAGE_TOO_LARGE;
 
   return NATTER_CODE_INVALID_PARAMETER;
+}
+
+/* --------------------------------------------------------------- preview */
+
+/* A conversation list carries up to 1000 latest messages of up to 128 KiB
+ * each; it carries bounded previews of them instead. json-glib parses a
+ * whole 128 KiB text (about 3 ms) for the 1 KiB kept, so the members are
+ * found by a scan of the object's top level: strings are skipped with
+ * memchr() and nested values by counting brackets, nothing recurses, and
+ * only the kept bytes are looked at closely. It may see only the start of
+ * the content (what a store read cheaply): members that begin there are
+ * kept, a string cut by its end too. The result is checked with
+ * natter_content_is_valid() before it leaves. */
+
+#define PREVIEW_MAX_MEMBERS 32
+#define PREVIEW_KEY_MAX     64    /* bytes of a kept member's key, quotes included */
+#define PREVIEW_STRING_MAX  512   /* bytes of one string's text */
+#define PREVIEW_NESTED_MAX  256   /* bytes of a kept object or array */
+
+typedef enum {
+  MEMBER_SCALAR,
+  MEMBER_STRING,
+  MEMBER_NESTED,
+} MemberKind;
+
+typedef struct
+{
+  const char *key;              /* with its quotes */
+  gsize       key_length;
+  const char *value;
+  gsize       value_length;
+  MemberKind  kind;
+  gboolean    open;             /* a string the end of what was read cut */
+} PreviewMember;
+
+static const char *
+skip_space (const char *p,
+            const char *end)
+{
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+/* Past the JSON string that starts at @p ('"'), or NULL. A quote ends it
+ * when an even number of backslashes precede it. */
+static const char *
+skip_string (const char *p,
+             const char *end)
+{
+  const char *body = ++p;
+
+  while (p < end)
+    {
+      const char *quote = memchr (p, '"', (gsize) (end - p));
+      gsize backslashes = 0;
+
+      if (quote == NULL)
+        return NULL;
+      for (const char *b = quote; b > body && b[-1] == '\\'; b--)
+        backslashes++;
+      if (backslashes % 2 == 0)
+        return quote + 1;
+      p = quote + 1;
+    }
+  return NULL;
+}
+
+/* Past the object or array that starts at @p, or NULL. */
+static const char *
+skip_nested (const char *p,
+             const char *end)
+{
+  gsize depth = 0;
+
+  while (p < end)
+    {
+      if (*p == '"')
+        {
+          p = skip_string (p, end);
+          if (p == NULL)
+            return NULL;
+          continue;
+        }
+      if (*p == '{' || *p == '[')
+        depth++;
+      else if (*p == '}' || *p == ']')
+        {
+          if (depth == 0)
+            return NULL;
+          if (--depth == 0)
+            return p + 1;
+        }
+      p++;
+    }
+  return NULL;
+}
+
+/* How many bytes of the string body @text (between its quotes) to keep for
+ * at most @limit: never inside an escape or a UTF-8 sequence, never after
+ * the first half of a surrogate pair. */
+static gsize
+cut_string_body (const char *text,
+                 gsize       length,
+                 gsize       limit)
+{
+  gsize at = 0;
+  gboolean high_surrogate = FALSE;
+
+  while (at < length)
+    {
+      gsize step;
+      gboolean high = FALSE;
+
+      if (text[at] == '\\')
+        {
+          step = at + 1 < length && text[at + 1] == 'u' ? 6 : 2;
+          high = step == 6 && at + 2 < length && g_ascii_tolower (text[at + 2]) == 'd' &&
+                 at + 3 < length && strchr ("89abAB", text[at + 3]) != NULL;
+        }
+      else
+        step = (gsize) g_utf8_skip[(guchar) text[at]];
+
+      if (at + step > MIN (limit, length))
+        break;
+      at += step;
+      high_surrogate = high;
+    }
+
+  return high_surrogate ? at - 6 : at;
+}
+
+static void
+append_member (GString             *out,
+               const PreviewMember *member,
+               const char          *value,
+               gsize                value_length)
+{
+  if (out->len > 1)
+    g_string_append_c (out, ',');
+  g_string_append_len (out, member->key, (gssize) member->key_length);
+  g_string_append_c (out, ':');
+  g_string_append_len (out, value, (gssize) value_length);
+}
+
+/* Finds the top-level members of the object @content; FALSE if it is not
+ * one. Past PREVIEW_MAX_MEMBERS the rest is not looked at. When @content is
+ * only the start of the object (@complete FALSE), running out ends the
+ * scan with the members found, the last one an open string if it was cut
+ * there. */
+static gboolean
+scan_members (const char    *content,
+              gsize          length,
+              gboolean       complete,
+              PreviewMember *members,
+              guint         *n_members)
+{
+  const char *end = content + length;
+  const char *p = skip_space (content, end);
+
+  *n_members = 0;
+  if (p == end || *p++ != '{')
+    return FALSE;
+
+  for (;;)
+    {
+      PreviewMember member = { 0 };
+
+      p = skip_space (p, end);
+      if (p == end && !complete)
+        return TRUE;
+      if (p < end && *p == '}' && *n_members == 0)
+        return TRUE;
+      if (p == end || *p != '"')
+        return FALSE;
+      member.key = p;
+      p = skip_string (p, end);
+      if (p == NULL)
+        return !complete;
+      member.key_length = (gsize) (p - member.key);
+
+      p = skip_space (p, end);
+      if (p < end && *p == ':')
+        p = skip_space (p + 1, end);
+      else
+        return p == end && !complete;
+      if (p == end)
+        return !complete;
+
+      member.value = p;
+      if (*p == '"')
+        {
+          member.kind = MEMBER_STRING;
+          p = skip_string (p, end);
+          if (p == NULL && !complete)
+            {
+              member.open = TRUE;
+              member.value_length = (gsize) (end - member.value);
+              members[(*n_members)++] = member;
+              return TRUE;
+            }
+        }
+      else if (*p == '{' || *p == '[')
+        {
+          member.kind = MEMBER_NESTED;
+          p = skip_nested (p, end);
+        }
+      else
+        {
+          member.kind = MEMBER_SCALAR;
+          while (p < end && (g_ascii_isalnum (*p) || *p == '-' || *p == '+' || *p == '.'))
+            p++;
+          if (p == member.value || (p == end && !complete))
+            return !complete;   /* a number the end may have cut */
+        }
+      if (p == NULL)
+        return !complete;
+      member.value_length = (gsize) (p - member.value);
+      members[(*n_members)++] = member;
+      if (*n_members == PREVIEW_MAX_MEMBERS)
+        return TRUE;
+
+      p = skip_space (p, end);
+      if (p < end && *p == ',')
+        {
+          p++;
+          continue;
+        }
+      if (p == end && !complete)
+        return TRUE;
+      return p < end && *p == '}';
+    }
+}
+
+/* Image thumbnails and voice data: what a preview is kept small of. */
+static gboolean
+is_heavy_member (const char          *object_name,
+                 const PreviewMember *member)
+{
+  return (g_strcmp0 (object_name, NATTER_OBJECT_IMAGE) == 0 ||
+          g_strcmp0 (object_name, NATTER_OBJECT_VOICE) == 0) &&
+         member->key_length == strlen ("\"content\"") &&
+         memcmp (member->key, "\"content\"", member->key_length) == 0;
+}
+
+char *
+natter_content_preview (const char *object_name,
+                        const char *content,
+                        gsize       length,
+                        gsize       full_length)
+{
+  PreviewMember members[PREVIEW_MAX_MEMBERS];
+  guint n_members = 0;
+  g_autoptr(GString) out = NULL;
+
+  g_return_val_if_fail (content != NULL || length == 0, NULL);
+  g_return_val_if_fail (length <= full_length, NULL);
+
+  if (full_length <= NATTER_PREVIEW_MAX_SIZE)
+    return NULL;
+
+  out = g_string_sized_new (NATTER_PREVIEW_MAX_SIZE + 1);
+  g_string_append_c (out, '{');
+  if (!scan_members (content, length, length == full_length, members, &n_members))
+    n_members = 0;
+
+  /* Numbers and flags first (a duration, a size), then texts, then small
+   * nested objects (user, mentionedInfo) in the room left; 1 byte is kept
+   * for the closing brace. */
+  for (MemberKind kind = MEMBER_SCALAR; kind <= MEMBER_NESTED; kind++)
+    for (guint i = 0; i < n_members; i++)
+      {
+        const PreviewMember *m = &members[i];
+        gsize overhead = (out->len > 1 ? 1 : 0) + m->key_length + 1 + 1;
+        gsize room;
+
+        if (m->kind != kind || m->key_length > PREVIEW_KEY_MAX || is_heavy_member (object_name, m) ||
+            out->len + overhead >= NATTER_PREVIEW_MAX_SIZE)
+          continue;
+        room = NATTER_PREVIEW_MAX_SIZE - out->len - overhead;
+
+        if (kind == MEMBER_STRING)
+          {
+            gsize keep;
+
+            if (room < 2)
+              continue;
+            keep = cut_string_body (m->value + 1, m->value_length - (m->open ? 1 : 2),
+                                    MIN (room - 2, PREVIEW_STRING_MAX));
+            append_member (out, m, m->value, keep + 1);
+            g_string_append_c (out, '"');
+          }
+        else if (m->value_length <= room &&
+                 (kind == MEMBER_SCALAR || m->value_length <= PREVIEW_NESTED_MAX))
+          append_member (out, m, m->value, m->value_length);
+      }
+  g_string_append_c (out, '}');
+
+  /* Stored content was checked when it was sent; this is a last guard. */
+  if (out->len > NATTER_PREVIEW_MAX_SIZE || !natter_content_is_valid (out->str, NULL))
+    return g_strdup ("{}");
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }

@@ -75,6 +75,22 @@ gboolean     natter_id_is_valid       (const char        *id);
 gboolean     natter_content_is_valid  (const char        *content,
                                        GError           **error);
 
+/* The content a conversation list carries for a latest message of
+ * @object_name whose content is @full_length bytes, given its first
+ * @length of them (all of it, or as much as a store reads cheaply): NULL
+ * when it is at most NATTER_PREVIEW_MAX_SIZE bytes and goes as it is;
+ * otherwise a JSON object of at most that size, flagged
+ * NATTER_MESSAGE_FLAG_PREVIEW: its number, boolean and null members, its
+ * strings cut to at most 512 bytes (at a character, never inside an
+ * escape), then objects and arrays of at most 256 bytes, as long as there
+ * is room; image thumbnails and voice data (the content of RC:ImgMsg and
+ * RC:VcMsg) left out; of a start only, the members that begin in it.
+ * Linear in @length, without parsing it all. */
+char        *natter_content_preview   (const char        *object_name,
+                                       const char        *content,
+                                       gsize              length,
+                                       gsize              full_length);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterFrame, natter_frame_free)
 
 G_END_DECLS

@@ -246,9 +246,12 @@ sync_page_result (GTask       *task,
       conversation->muted = c->muted;
       conversation->updated_time = c->updated_time;
       if (c->latest_message != NULL)
-        conversation->latest_message = natter_message_new_from_proto (c->latest_message,
-                                                                      natter_client_get_user_id (self),
-                                                                      FALSE, NULL);
+        {
+          conversation->latest_message = natter_message_new_from_proto (c->latest_message,
+                                                                        natter_client_get_user_id (self),
+                                                                        FALSE, NULL);
+          conversation->latest_is_preview = (c->latest_message->flags & NATTER_MESSAGE_FLAG_PREVIEW) != 0;
+        }
       g_ptr_array_add (data->conversations, conversation);
     }
 

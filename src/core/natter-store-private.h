@@ -51,6 +51,9 @@ typedef struct {
   NatterConversationType type;
   char *target_id;
   NatterMessage *latest_message;  /* may be NULL */
+  /* Its content is the server's bounded preview (MESSAGE_FLAG_PREVIEW): a
+   * row made from it is completed when the message itself comes. */
+  gboolean latest_is_preview;
   guint unread_count;
   gboolean pinned;
   gboolean muted;

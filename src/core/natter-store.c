@@ -1531,6 +1531,51 @@ find_by_uid (NatterStore  *self,
   return TRUE;
 }
 
+static gboolean
+mark_preview (NatterStore  *self,
+              gint64        id,
+              GError      **error)
+{
+  sqlite3_stmt *stmt = sql_prepare (self, "UPDATE messages SET flags = flags | ?2 WHERE id = ?1", error);
+
+  return stmt != NULL &&
+         bind_int (self, stmt, 1, id, error) &&
+         bind_int (self, stmt, 2, NATTER_MESSAGE_FLAG_PREVIEW, error) &&
+         step_done (self, stmt, error);
+}
+
+/* A row made from a conversation list's preview of a message (flags carry
+ * NATTER_MESSAGE_FLAG_PREVIEW, which messages never have otherwise) gets
+ * the message's content once the message itself comes: from history or
+ * the inbox. *@completed says whether row @id was one. */
+static gboolean
+complete_preview (NatterStore    *self,
+                  gint64          id,
+                  NatterMessage  *message,
+                  gboolean       *completed,
+                  GError        **error)
+{
+  g_autofree char *content = NULL;
+  sqlite3_stmt *stmt;
+
+  *completed = FALSE;
+  stmt = sql_prepare (self, "UPDATE messages SET content = ?2, flags = ?3 WHERE id = ?1 AND flags & ?4",
+                      error);
+  content = natter_message_dup_content_string (message);
+  if (stmt == NULL ||
+      !bind_int (self, stmt, 1, id, error) ||
+      !bind_text (self, stmt, 2, content, error) ||
+      !bind_int (self, stmt, 3, natter_message_get_flags (message), error) ||
+      !bind_int (self, stmt, 4, NATTER_MESSAGE_FLAG_PREVIEW, error) ||
+      !step_done (self, stmt, error))
+    return FALSE;
+  if (sqlite3_changes (self->db) == 0)
+    return TRUE;
+
+  *completed = TRUE;
+  return unindex_message (self, id, error) && index_message_text (self, id, message, error);
+}
+
 static void
 do_add_message (NatterStore *self,
                 Job         *job)
@@ -1551,11 +1596,20 @@ do_add_message (NatterStore *self,
   ok = find_by_uid (self, natter_message_get_message_uid (message), &existing, &job->error);
   if (ok && existing != 0)
     {
-      /* Delivered twice (replay after a lost ack): only the seq moves. */
-      ok = advance_seq (self, job->seq, &job->error);
+      gboolean completed = FALSE;
+
+      /* Delivered twice (replay after a lost ack): only the seq moves; or
+       * known from a conversation list's preview only: now whole. */
+      ok = complete_preview (self, existing, message, &completed, &job->error) &&
+           advance_seq (self, job->seq, &job->error);
       if (commit_or_rollback (self, ok, &job->error))
         job->result = load_message (self, existing, NULL, &job->error);
       job->added = FALSE;
+      if (completed && job->result != NULL)
+        {
+          job_add_event (job, EVENT_MESSAGE_UPDATED)->message = g_object_ref (job->result);
+          job_conversation_changed (self, job, type, target, &job->error);
+        }
       return;
     }
 
@@ -1600,6 +1654,7 @@ do_add_history (NatterStore *self,
 {
   g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GHashTable) touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GArray) completed_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   gboolean ok;
 
   if (!begin (self, &job->error))
@@ -1615,7 +1670,20 @@ do_add_history (NatterStore *self,
       gboolean cleared = FALSE;
 
       ok = find_by_uid (self, natter_message_get_message_uid (message), &id, &job->error);
-      if (ok && id == 0)
+      if (ok && id != 0)
+        {
+          gboolean completed = FALSE;
+
+          ok = complete_preview (self, id, message, &completed, &job->error);
+          if (ok && completed)
+            {
+              g_array_append_val (completed_ids, id);
+              g_hash_table_add (touched,
+                                natter_conversation_key (natter_message_get_conversation_type (message),
+                                                         natter_message_get_target_id (message)));
+            }
+        }
+      else if (ok)
         {
           ok = conversation_id (self, natter_message_get_conversation_type (message),
                                 natter_message_get_target_id (message), TRUE, &conversation,
@@ -1643,6 +1711,13 @@ do_add_history (NatterStore *self,
 
   if (!commit_or_rollback (self, ok, &job->error))
     return;
+
+  /* Rows completed from previews: their objects follow. */
+  for (guint i = 0; i < stored->len; i++)
+    for (guint j = 0; j < completed_ids->len; j++)
+      if (natter_message_get_message_id (g_ptr_array_index (stored, i)) ==
+          g_array_index (completed_ids, gint64, j))
+        job_add_event (job, EVENT_MESSAGE_UPDATED)->message = g_object_ref (g_ptr_array_index (stored, i));
 
   job->result = g_steal_pointer (&stored);
 
@@ -2465,7 +2540,8 @@ do_merge_conversations (NatterStore *self,
                cleared_before (self, conversation, server->latest_message, &cleared, &job->error);
           if (ok && id == 0 && !cleared)
             ok = insert_message_row (self, conversation, server->latest_message, &id, &job->error) &&
-                 remember_user (self, server->latest_message, &job->error);
+                 remember_user (self, server->latest_message, &job->error) &&
+                 (!server->latest_is_preview || mark_preview (self, id, &job->error));
           if (id != 0)
             ok = ok && conversation_take_message (self, conversation, id, server->latest_message,
                                                   FALSE, &job->error);

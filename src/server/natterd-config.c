@@ -19,6 +19,9 @@ natterd_config_new (void)
   self->send_burst = 200;
   self->api_rate = 0;
   self->group_max_members = 3000;
+  self->query_rate = 20;
+  self->query_burst = 100;
+  self->max_queries = 32;
   self->chatroom_idle_timeout = 3600;
   self->chatroom_offline_timeout = 30;
   self->media_max_size = 100 * 1024 * 1024;
@@ -85,6 +88,9 @@ static const struct {
   K ("limits", "api-rate", KEY_UINT, api_rate),
   K ("limits", "group-max-members", KEY_UINT, group_max_members),
   K ("limits", "max-connections", KEY_UINT, max_connections),
+  K ("limits", "query-rate", KEY_UINT, query_rate),
+  K ("limits", "query-burst", KEY_UINT, query_burst),
+  K ("limits", "max-queries", KEY_UINT, max_queries),
   K ("chatroom", "idle-timeout", KEY_UINT, chatroom_idle_timeout),
   K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
   K ("media", "max-size", KEY_UINT64, media_max_size),

@@ -30,6 +30,9 @@ typedef struct
   guint   api_rate;             /* server API requests/s per app, 0 = unlimited */
   guint   group_max_members;
   guint   max_connections;      /* 0 = unlimited */
+  guint   query_rate;           /* queries/s per user, 0 = unlimited */
+  guint   query_burst;
+  guint   max_queries;          /* queries one connection may have unanswered */
 
   /* [chatroom] */
   guint   chatroom_idle_timeout;    /* s without message or join before destruction */

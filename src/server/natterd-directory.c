@@ -69,6 +69,8 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
   settings->send_burst = (int) CLAMP (json_object_get_int_member_with_default (object, "send-burst", -1), -1, G_MAXINT);
   settings->api_rate = (int) CLAMP (json_object_get_int_member_with_default (object, "api-rate", -1), -1, G_MAXINT);
   settings->recall_window = (guint) CLAMP (json_object_get_int_member_with_default (object, "recall-window", 0), 0, G_MAXUINT);
+  settings->group_history_before_join =
+    json_object_get_boolean_member_with_default (object, "group-history-before-join", FALSE);
   if (json_object_has_member (object, "webhook-url"))
     settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
   if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
@@ -98,6 +100,8 @@ natterd_app_settings_to_json (const NatterdAppSettings *settings)
   json_builder_add_int_value (builder, settings->api_rate);
   json_builder_set_member_name (builder, "recall-window");
   json_builder_add_int_value (builder, settings->recall_window);
+  json_builder_set_member_name (builder, "group-history-before-join");
+  json_builder_add_boolean_value (builder, settings->group_history_before_join);
   if (settings->webhook_url != NULL)
     {
       json_builder_set_member_name (builder, "webhook-url");
@@ -148,6 +152,8 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
     ok = parse_bool (value, &settings->allow_reused_nonce);
   else if (g_str_equal (key, "blocked"))
     ok = parse_bool (value, &settings->blocked);
+  else if (g_str_equal (key, "group-history-before-join"))
+    ok = parse_bool (value, &settings->group_history_before_join);
   else if (g_str_equal (key, "webhook-url"))
     {
       g_free (settings->webhook_url);
@@ -174,7 +180,7 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
-                   "send-rate, send-burst, api-rate, webhook-url, recall-window)", key);
+                   "send-rate, send-burst, api-rate, webhook-url, recall-window, group-history-before-join)", key);
       return FALSE;
     }
 

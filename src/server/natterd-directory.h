@@ -33,6 +33,7 @@ typedef struct
   int      api_rate;            /* api-rate: server API requests/s; -1 = default, 0 = unlimited */
   char    *webhook_url;         /* webhook-url: every persisted message is POSTed here */
   guint    recall_window;       /* recall-window: s a sender may recall, 0 = always */
+  gboolean group_history_before_join; /* group-history-before-join: new members read older history */
 } NatterdAppSettings;
 
 typedef struct _NatterdApp NatterdApp;
@@ -71,6 +72,8 @@ struct _NatterdUser
   GPtrArray  *sessions;            /* NatterdSession, connected; NULL when none ever */
   double      send_tokens;         /* rate limiter */
   gint64      send_refill;
+  double      query_tokens;        /* query rate limiter; full while query_refill is 0 */
+  gint64      query_refill;
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */

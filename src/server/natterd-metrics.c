@@ -173,6 +173,8 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_frames_received_total", "Frames received.", m->frames_in);
   counter (out, "natterd_frames_sent_total", "Frames sent.", m->frames_out);
   counter (out, "natterd_bad_frames_total", "Frames refused by the codec.", m->bad_frames);
+  counter (out, "natterd_queries_refused_total",
+           "Queries answered 20604: too many waiting, or over query-rate.", m->queries_refused);
 
   g_string_append (out, "# HELP natterd_messages_published_total Messages accepted, by conversation type.\n"
                         "# TYPE natterd_messages_published_total counter\n");

@@ -39,6 +39,7 @@ typedef struct
   guint64          frames_in;
   guint64          frames_out;
   guint64          bad_frames;
+  guint64          queries_refused;           /* 20604: max-queries or query-rate */
   guint64          messages_published[9];    /* by conversation type, 0 = status-only */
   guint64          messages_refused;
   guint64          messages_duplicate;

@@ -48,6 +48,7 @@ query_context_new (NatterdSession      *session,
 
   context->session = g_object_ref (session);
   natterd_session_request_started (session);
+  session->queries++;
   context->request_id = query->request_id;
   context->received = g_get_monotonic_time ();
   return context;
@@ -59,6 +60,7 @@ query_context_free (gpointer data)
   QueryContext *context = data;
 
   natterd_session_request_finished (context->session);
+  context->session->queries--;
   g_object_unref (context->session);
   g_free (context->chatroom_id);
   g_free (context);
@@ -99,6 +101,49 @@ result_size (Natter__Result *result)
 }
 
 #define RESULT_MAX_SIZE (NATTER_FRAME_MAX_SIZE - 1024)
+
+static gsize
+varint_size (gsize value)
+{
+  gsize size = 1;
+
+  while (value >= 0x80)
+    {
+      value >>= 7;
+      size++;
+    }
+  return size;
+}
+
+/* What one more entry of a repeated message field (number < 16) adds. */
+static gsize
+entry_size (gsize packed)
+{
+  return 1 + varint_size (packed) + packed;
+}
+
+/* How many of @messages fit in @room bytes, taken from the first (@step 1)
+ * or the last (-1): each is measured once (a page used to be shrunk one
+ * entry at a time, measuring every entry again each time: quadratic on
+ * the main loop). At least one, if there is one. */
+static guint
+messages_that_fit (Natter__Message * const *messages,
+                   guint                    n,
+                   gssize                   step,
+                   gsize                    room)
+{
+  gsize used = 0;
+  guint fit = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      used += entry_size (natter__message__get_packed_size (messages[step > 0 ? i : n - 1 - i]));
+      if (used > room && fit > 0)
+        break;
+      fit++;
+    }
+  return fit;
+}
 
 static void
 send_code (QueryContext *context,
@@ -141,8 +186,12 @@ history_read (NatterdRead *read,
   Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
   g_autofree Natter__Message *messages = NULL;
   g_autofree Natter__Message **pointers = NULL;
+  gsize room;
   guint n;
 
+  /* Nobody to answer: a page is not built for a closed connection. */
+  if (context->session->state == NATTERD_SESSION_CLOSED)
+    return;
   if (read->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "History could not be read");
@@ -158,12 +207,13 @@ history_read (NatterdRead *read,
   history.has_more = read->entries->len > n;
   result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
   result.history = &history;
-  /* Newest first: what does not fit is the older end, still to come. */
-  while (history.n_messages > 1 && result_size (&result) > RESULT_MAX_SIZE)
-    {
-      history.n_messages--;
-      history.has_more = TRUE;
-    }
+  /* Newest first: what does not fit is the older end, still to come. The
+   * room is what the page without messages leaves, has_more included. */
+  history.n_messages = 0;
+  room = RESULT_MAX_SIZE - result_size (&result) - 2;
+  history.n_messages = messages_that_fit (pointers, n, 1, room);
+  if (history.n_messages < n)
+    history.has_more = TRUE;
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -174,6 +224,7 @@ query_history (NatterdServer                *self,
 {
   NatterdUser *user = context->session->user;
   NatterdRead *read;
+  gint64 from_time = 0;
 
   if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
@@ -186,16 +237,22 @@ query_history (NatterdServer                *self,
       request->conversation_type == NATTER_CONVERSATION_DISCUSSION)
     {
       NatterdGroup *group = g_hash_table_lookup (user->app->groups, request->target_id);
+      NatterdMember *member = group != NULL ? natterd_group_lookup_member (group, user) : NULL;
 
-      if (group == NULL || natterd_group_lookup_member (group, user) == NULL)
+      if (member == NULL)
         {
           send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
           query_context_free (context);
           return;
         }
+      /* What was said before someone joined is not theirs to read,
+       * unless the app says so (group-history-before-join). */
+      if (!user->app->settings.group_history_before_join)
+        from_time = member->joined;
     }
 
   read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
+  read->from_time = from_time;
   read->app_id = user->app->id;
   read->channel = natterd_channel_key (request->conversation_type, user->user_id, request->target_id);
   read->before_time = request->before_time;
@@ -204,6 +261,9 @@ query_history (NatterdServer                *self,
 }
 
 /* ------------------------------------------------------------ conversations */
+
+/* "1:<time>:<type>:<target id>" at most */
+#define CONVERSATION_CURSOR_MAX (2 + 21 + 2 + NATTER_ID_MAX_LENGTH)
 
 static char *
 conversation_cursor (const NatterdConversation *c)
@@ -247,6 +307,8 @@ conversations_read (NatterdRead *read,
   g_autofree char *next = NULL;
   guint n;
 
+  if (context->session->state == NATTERD_SESSION_CLOSED)
+    return;
   if (read->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "Conversations could not be read");
@@ -277,23 +339,31 @@ conversations_read (NatterdRead *read,
         }
       pointers[i] = out;
     }
-  if (read->conversations->len > n && n > 0)
-    next = conversation_cursor (g_ptr_array_index (read->conversations, n - 1));
 
-  list.n_conversations = n;
   list.conversations = pointers;
-  list.next_cursor = next != NULL ? next : (char *) "";
+  list.next_cursor = (char *) "";
   result.payload_case = NATTER__RESULT__PAYLOAD_CONVERSATION_LIST;
   result.conversation_list = &list;
-  /* Latest messages of up to 128 KiB each: a page ends where the frame
-   * would be full, its cursor where it ends. */
-  while (list.n_conversations > 1 && result_size (&result) > RESULT_MAX_SIZE)
-    {
-      list.n_conversations--;
-      g_free (next);
-      next = conversation_cursor (g_ptr_array_index (read->conversations, list.n_conversations - 1));
-      list.next_cursor = next;
-    }
+  {
+    /* Latest messages are previews of at most 1 KiB (the store made them),
+     * so a page of 1,000 fits; should one not, it ends where the frame is
+     * full, its cursor where it ends. Each entry is measured once. */
+    gsize room = RESULT_MAX_SIZE - result_size (&result) - 2 - CONVERSATION_CURSOR_MAX;
+    gsize used = 0;
+    guint fit = 0;
+
+    while (fit < n)
+      {
+        used += entry_size (natter__conversation__get_packed_size (pointers[fit]));
+        if (used > room && fit > 0)
+          break;
+        fit++;
+      }
+    list.n_conversations = fit;
+  }
+  if (read->conversations->len > list.n_conversations && list.n_conversations > 0)
+    next = conversation_cursor (g_ptr_array_index (read->conversations, list.n_conversations - 1));
+  list.next_cursor = next != NULL ? next : (char *) "";
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -331,6 +401,7 @@ send_chatroom_join (QueryContext    *context,
   g_autofree Natter__Message **pointers = NULL;
   guint available = g_queue_get_length (&room->recent);
   guint n = context->count < 0 ? 0 : MIN ((guint) context->count, available);
+  gsize space;
   g_autoptr(GPtrArray) newest = g_ptr_array_sized_new (MAX (n, 1));
 
   /* The newest n, oldest first. */
@@ -345,11 +416,10 @@ send_chatroom_join (QueryContext    *context,
   result.payload_case = NATTER__RESULT__PAYLOAD_CHATROOM_JOIN;
   result.chatroom_join = &join;
   /* Oldest first: the newest that fit in one frame. */
-  while (join.n_messages > 1 && result_size (&result) > RESULT_MAX_SIZE)
-    {
-      join.n_messages--;
-      join.messages++;
-    }
+  join.n_messages = 0;
+  space = RESULT_MAX_SIZE - result_size (&result);
+  join.n_messages = messages_that_fit (pointers, n, -1, space);
+  join.messages = pointers + (n - join.n_messages);
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -644,7 +714,9 @@ query_online_status (NatterdServer                     *self,
 
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = request->user_ids[i];
-      statuses[i].online = user != NULL && natterd_user_is_online (user);
+      /* Whoever blacklisted the asker is offline to them. */
+      statuses[i].online = user != NULL && natterd_user_is_online (user) &&
+                           !natterd_user_is_blocking (user, context->session->user);
       statuses[i].platform = statuses[i].online ?
         ((NatterdSession *) g_ptr_array_index (user->sessions, user->sessions->len - 1))->platform :
         (char *) "";
@@ -741,12 +813,74 @@ conversation_action (Natter__ConversationUpdateRequest__Action action)
     }
 }
 
+/* [limits] query-rate and query-burst: a token bucket per user, like the
+ * send rate; full on first use. */
+static gboolean
+check_query_rate (NatterdServer *self,
+                  NatterdUser   *user)
+{
+  double rate = self->config->query_rate;
+  double burst = MAX ((double) self->config->query_burst, rate);
+  gint64 now = g_get_monotonic_time ();
+
+  if (rate <= 0)
+    return TRUE;
+
+  if (user->query_refill == 0)
+    user->query_tokens = burst;
+  else
+    user->query_tokens = MIN (burst, user->query_tokens +
+                              (double) (now - user->query_refill) * rate / G_USEC_PER_SEC);
+  user->query_refill = now;
+
+  if (user->query_tokens < 1)
+    return FALSE;
+  user->query_tokens -= 1;
+  return TRUE;
+}
+
+/* A Result with @code for a query that is not run. */
+static void
+refuse_query (NatterdServer       *self,
+              NatterdSession      *session,
+              const Natter__Query *query,
+              int                  code,
+              const char          *error_message)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Result result = NATTER__RESULT__INIT;
+
+  result.request_id = query->request_id;
+  result.code = code;
+  result.error_message = (char *) error_message;
+  frame.body_case = NATTER__FRAME__BODY_RESULT;
+  frame.result = &result;
+  natterd_session_send_frame (session, &frame);
+  self->metrics.queries_refused++;
+}
+
 void
 natterd_server_handle_query (NatterdServer       *self,
                              NatterdSession      *session,
                              const Natter__Query *query)
 {
-  QueryContext *context = query_context_new (session, query);
+  QueryContext *context;
+
+  /* What one client can make the reader thread and the main loop do for
+   * it stays bounded: so many unanswered at once, so many a second. */
+  if (self->config->max_queries > 0 && session->queries >= self->config->max_queries)
+    {
+      refuse_query (self, session, query, NATTER_CODE_SEND_TOO_FAST,
+                    "Too many queries waiting for their answer");
+      return;
+    }
+  if (!check_query_rate (self, session->user))
+    {
+      refuse_query (self, session, query, NATTER_CODE_SEND_TOO_FAST, "Querying too fast");
+      return;
+    }
+
+  context = query_context_new (session, query);
 
   switch (query->method_case)
     {

@@ -356,13 +356,22 @@ on_ws_request (SoupServer        *server,
   NatterdServer *self = user_data;
   char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
   g_autoptr(GError) error = NULL;
+  const char *protocol;
 
   if (refuse_connection (self))
     {
       soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
       return;
     }
-  if (!soup_websocket_server_check_handshake (msg, NULL, protocols, NULL, &error))
+  /* libsoup accepts an upgrade that names no subprotocol at all; natterd
+   * speaks natter.v1 only, and says so before a connection is made. */
+  protocol = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                            "Sec-WebSocket-Protocol");
+  if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
+    g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
+                 "The WebSocket subprotocol must be %s", NATTER_PROTOCOL_NAME);
+  if (error != NULL ||
+      !soup_websocket_server_check_handshake (msg, NULL, protocols, NULL, &error))
     {
       soup_server_message_set_status (msg, SOUP_STATUS_BAD_REQUEST, NULL);
       soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, error->message,

@@ -71,8 +71,12 @@ natterd_session_send_frame (NatterdSession     *self,
                             const NatterFrame *frame)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = natter_frame_encode (frame, &error);
+  g_autoptr(GBytes) bytes = NULL;
 
+  /* Answers still coming for a connection that is gone are not encoded. */
+  if (self->state == NATTERD_SESSION_CLOSED)
+    return;
+  bytes = natter_frame_encode (frame, &error);
   if (bytes == NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", natter_frame_type_name (frame),
@@ -573,10 +577,17 @@ answer_invalid (NatterdSession    *self,
   switch (frame->body_case)
     {
     case NATTER__FRAME__BODY_PUBLISH:
-      if (self->state == NATTERD_SESSION_CONNECTED &&
-          natter_id_is_valid (frame->publish->client_msg_id))
+      /* Refused, never closed for: a closed connection would have the
+       * client's outbox send it again forever. Its id comes back as sent
+       * when it can (UTF-8, not too long) so the client can match it. */
+      if (self->state == NATTERD_SESSION_CONNECTED)
         {
-          send_publish_ack (self, frame->publish->client_msg_id, code, NULL, 0, error->message);
+          const char *id = frame->publish->client_msg_id;
+
+          if (id == NULL || strlen (id) > NATTER_PUBLISH_ACK_ID_MAX_LENGTH ||
+              !g_utf8_validate (id, -1, NULL))
+            id = "";
+          send_publish_ack (self, id, code, NULL, 0, error->message);
           return;
         }
       break;

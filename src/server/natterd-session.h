@@ -50,6 +50,7 @@ struct _NatterdSession
   guint                    replay_in_flight : 1;
   guint                    connecting : 1;      /* waiting for the app lookup */
   guint                    requests;            /* publishes and queries not yet answered */
+  guint                    queries;             /* of those, queries ([limits] max-queries) */
 };
 
 NatterdSession *natterd_session_new          (NatterdServer           *server,

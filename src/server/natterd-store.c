@@ -442,6 +442,7 @@ typedef struct
   GMainContext *context;        /* where completions run */
   GThread      *writer;
   GThreadPool  *readers;
+  guint64       reads_queued;   /* the order of the next read, guarded by lock */
   guint         batch_max;
 
   GMutex        lock;
@@ -588,6 +589,23 @@ reader_main (gpointer data,
   complete_on_context (priv->context, complete_read, read);
 }
 
+/* The reader's queue order: offline replay first, then first come, first
+ * served. With one reader thread, GThreadPool keeps it exactly. */
+static gint
+compare_reads (gconstpointer a,
+               gconstpointer b,
+               gpointer      user_data)
+{
+  const NatterdRead *x = a;
+  const NatterdRead *y = b;
+  gboolean x_replay = x->kind == NATTERD_READ_REPLAY;
+  gboolean y_replay = y->kind == NATTERD_READ_REPLAY;
+
+  if (x_replay != y_replay)
+    return x_replay ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order ? 1 : 0;
+}
+
 static void
 natterd_store_finalize (GObject *object)
 {
@@ -632,6 +650,7 @@ natterd_store_start (NatterdStore *self,
   priv->stopping = FALSE;
   priv->writer = g_thread_new ("natterd-writer", writer_main, self);
   priv->readers = g_thread_pool_new (reader_main, self, 1, TRUE, NULL);
+  g_thread_pool_set_sort_function (priv->readers, compare_reads, NULL);
 }
 
 void
@@ -696,6 +715,9 @@ natterd_store_read (NatterdStore *self,
       complete_read (read);
       return;
     }
+  g_mutex_lock (&priv->lock);
+  read->order = priv->reads_queued++;
+  g_mutex_unlock (&priv->lock);
   g_thread_pool_push (priv->readers, read, NULL);
 }
 

@@ -10,6 +10,9 @@
  *    is durable: PublishAck is sent from there.
  *  - reads (NatterdRead): run on a reader thread with its own connection and
  *    completed on the main context. The main loop never waits for the disk.
+ *    Offline replay goes before every other waiting read (history, lists):
+ *    a connecting user waits for one read at most, however many others
+ *    are queued.
  *
  * NatterdStore is the backend-neutral part (threads, queue, batching, retry);
  * a backend implements the four vfuncs below. SQLite is the embedded default
@@ -403,8 +406,9 @@ struct _NatterdRead
   char    *cursor_target;
   char    *hash;
   char    *path;
-  gint64   from_time;
+  gint64   from_time;           /* EXPORT; HISTORY: nothing sent before (0: no bound) */
   gint64   to_time;
+  guint64  order;               /* set by natterd_store_read(): first come, first served */
 
   /* out */
   GPtrArray *entries;           /* REPLAY: NatterdInboxEntry; HISTORY: NatterdMessage */

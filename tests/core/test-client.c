@@ -741,6 +741,95 @@ test_conversation_list (void)
   peer_free (dave, FALSE);
 }
 
+/* A conversation list carries a bounded preview of each latest message
+ * (natterd cuts anything over 1 KiB). A device that learns of a message
+ * that way shows the preview in the list and the whole message in the
+ * chat: opening it completes the row from server history, in place. */
+
+typedef struct {
+  NatterMessage *message;
+  gsize length;
+} TextWait;
+
+static gboolean
+text_is_whole (gpointer data)
+{
+  TextWait *wait = data;
+  const char *text = natter_message_get_text (wait->message);
+
+  return text != NULL && strlen (text) == wait->length;
+}
+
+static void
+test_conversation_previews (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *alice2 = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(NatterConversationList) conversations = NULL;
+  g_autoptr(NatterConversation) conversation = NULL;
+  g_autoptr(NatterMessageList) chat = NULL;
+  g_autoptr(NatterMessage) item = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  NatterMessage *latest;
+  ListWait list_wait;
+  TextWait text_wait;
+
+  while (text->len < 100 * 1000)
+    g_string_append (text, "会议改到下午三点 meeting moved to 3pm. ");
+
+  peer_connect (alice);
+  g_object_unref (send_ok (alice, "bob", text->str));
+  peer_free (alice, FALSE);
+
+  /* A new device of alice's: her own message is not in her inbox (one
+   * device per user in this app); the conversation list brings it. */
+  alice2 = peer_new (server, "alice", NULL);
+  peer_connect (alice2);
+  natter_client_sync_conversations_async (alice2->client, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 20);
+  g_assert_cmpuint (natter_client_sync_conversations_finish (alice2->client, result, &error), ==, 1);
+  g_assert_no_error (error);
+
+  conversations = natter_conversation_list_new (alice2->client);
+  test_wait_until (list_loaded, conversations, 20, "the list");
+  conversation = g_list_model_get_item (G_LIST_MODEL (conversations), 0);
+  latest = natter_conversation_get_latest_message (conversation);
+  g_assert_cmpstr (natter_conversation_get_target_id (conversation), ==, "bob");
+  g_assert_cmpint (natter_message_get_kind (latest), ==, NATTER_MESSAGE_KIND_TEXT);
+  g_assert_cmpint (natter_message_get_direction (latest), ==, NATTER_MESSAGE_DIRECTION_SEND);
+  line = natter_message_dup_preview (latest);
+  g_assert_true (g_str_has_prefix (line, "会议改到下午三点 meeting moved to 3pm. 会议改到下午三点"));
+
+  /* Opening the chat: the whole message, in the row's own object. */
+  chat = natter_message_list_new (alice2->client, NATTER_CONVERSATION_PRIVATE, "bob");
+  list_wait.list = chat;
+  test_wait_until (list_idle, &list_wait, 20, "the chat's first page");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (chat)), ==, 1);
+  item = g_list_model_get_item (G_LIST_MODEL (chat), 0);
+  text_wait = (TextWait) { item, text->len };
+  test_wait_until (text_is_whole, &text_wait, 20, "the whole text");
+  g_assert_cmpstr (natter_message_get_text (item), ==, text->str);
+  g_assert_cmpint (natter_message_get_sent_status (item), ==, NATTER_SENT_STATUS_SENT);
+
+  /* Stored whole: a fresh read of the store agrees. */
+  {
+    g_autoptr(GPtrArray) page = store_page (alice2, NATTER_CONVERSATION_PRIVATE, "bob", 20);
+
+    g_assert_cmpuint (page->len, ==, 1);
+    g_assert_cmpuint (strlen (natter_message_get_text (g_ptr_array_index (page, 0))), ==, text->len);
+  }
+
+  g_clear_object (&item);
+  g_clear_object (&chat);
+  g_clear_object (&conversation);
+  g_clear_object (&conversations);
+  peer_free (alice2, FALSE);
+}
+
 /* ----------------------------------------------- read sync between devices */
 
 static gboolean
@@ -1829,6 +1918,7 @@ main (int   argc,
   g_test_add_func ("/client/outbox-survives-restart", test_outbox_survives_restart);
   g_test_add_func ("/client/history-merge", test_history_merge);
   g_test_add_func ("/client/conversation-list", test_conversation_list);
+  g_test_add_func ("/client/conversation-previews", test_conversation_previews);
   g_test_add_func ("/client/read-sync", test_read_sync);
   g_test_add_func ("/client/recall", test_recall);
   g_test_add_func ("/client/media-round-trip", test_media_round_trip);

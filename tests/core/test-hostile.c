@@ -2,7 +2,9 @@
  *
  * A fake natter.v1 server (SoupServer on 127.0.0.1) answers the connect and
  * then sends garbage, frames of the wrong direction, invalid content and
- * UTF-8, a stray result and a second connect ack between valid frames. The
+ * UTF-8, a stray result and a second connect ack, content nested 80,000
+ * deep, a preview passed off as a message and a refusal of a message it
+ * never sent, between valid frames. The
  * client drops each bad frame, stays connected, stores and acks the good
  * ones, and reconnects (with its stored inbox position) after a protocol
  * violation of the WebSocket itself.
@@ -37,10 +39,11 @@ send_packed (SoupWebsocketConnection *ws,
 }
 
 static void
-send_deliver (SoupWebsocketConnection *ws,
-              guint64                  seq,
-              const char              *target,
-              const char              *content)
+send_deliver_flags (SoupWebsocketConnection *ws,
+                    guint64                  seq,
+                    const char              *target,
+                    const char              *content,
+                    guint                    flags)
 {
   Natter__Frame frame = NATTER__FRAME__INIT;
   Natter__Deliver deliver = NATTER__DELIVER__INIT;
@@ -53,12 +56,21 @@ send_deliver (SoupWebsocketConnection *ws,
   message.object_name = (char *) NATTER_OBJECT_TEXT;
   message.content = (char *) content;
   message.sent_time = 1700000000000;
-  message.flags = 3;
+  message.flags = flags;
   deliver.seq = seq;
   deliver.message = &message;
   frame.body_case = NATTER__FRAME__BODY_DELIVER;
   frame.deliver = &deliver;
   send_packed (ws, &frame);
+}
+
+static void
+send_deliver (SoupWebsocketConnection *ws,
+              guint64                  seq,
+              const char              *target,
+              const char              *content)
+{
+  send_deliver_flags (ws, seq, target, content, 3);
 }
 
 static void
@@ -104,6 +116,32 @@ send_hostile_sequence (SoupWebsocketConnection *ws)
     ack.user_id = (char *) "eve";
     frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
     frame.connect_ack = &ack;
+    send_packed (ws, &frame);
+  }
+
+  /* 7. `{"a":` and 80,000 '[': json-glib 1.6 would recurse once per
+   * bracket and overflow its stack; the message is dropped unparsed. */
+  {
+    g_autoptr(GString) deep = g_string_new ("{\"a\":");
+
+    for (guint i = 0; i < 80000; i++)
+      g_string_append_c (deep, '[');
+    send_deliver (ws, 5, "mallory", deep->str);
+  }
+
+  /* 8. A preview (conversation lists only) passed off as a message. */
+  send_deliver_flags (ws, 6, "mallory", "{\"content\":\"cut\"}", 3 | NATTER_MESSAGE_FLAG_PREVIEW);
+
+  /* 9. A refusal echoing an invalid client_msg_id (as natterd answers a
+   * Publish whose id is bad): a valid frame, matched to nothing here. */
+  {
+    Natter__PublishAck ack = NATTER__PUBLISH_ACK__INIT;
+
+    ack.client_msg_id = (char *) "not an id/";
+    ack.code = NATTER_CODE_INVALID_PARAMETER;
+    ack.error_message = (char *) "publish.client_msg_id: not 1-64 bytes of letters, digits and _.@=+-";
+    frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+    frame.publish_ack = &ack;
     send_packed (ws, &frame);
   }
 
@@ -231,6 +269,8 @@ test_hostile_server (void)
   g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*invalid frame*content*");
   g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*invalid frame*UTF-8*");
   g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*second connect ack*");
+  g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*invalid frame*content*nested deeper*");
+  g_test_expect_message ("natter", G_LOG_LEVEL_WARNING, "*invalid frame*preview*");
 
   natter_client_connect (client, "fake-token");
   test_wait_until (acked_7, &fake, 20, "the ack of the good message");

@@ -977,6 +977,291 @@ test_reject_deep_json (void)
   assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_CONTENT);
 }
 
+/* Every count a Query carries is bounded, at the limit and one past it. */
+static void
+test_reject_query_caps (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ConversationListRequest list = NATTER__CONVERSATION_LIST_REQUEST__INIT;
+  Natter__HistoryRequest history = NATTER__HISTORY_REQUEST__INIT;
+  Natter__ChatroomJoinRequest join = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+  int32_t types[NATTER_CONVERSATION_LIST_MAX_TYPES + 1];
+  g_autofree char *long_cursor = g_strnfill (257, 'c');
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    types[i] = (int32_t) (i % 8) + 1;
+
+  query.request_id = 7;
+  query.method_case = NATTER__QUERY__METHOD_CONVERSATION_LIST;
+  query.conversation_list = &list;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = &query;
+
+  list.types = types;
+  list.n_types = NATTER_CONVERSATION_LIST_MAX_TYPES;
+  list.limit = NATTER_CONVERSATION_LIST_MAX_LIMIT;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  list.n_types = NATTER_CONVERSATION_LIST_MAX_TYPES + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  list.n_types = 1;
+  list.limit = NATTER_CONVERSATION_LIST_MAX_LIMIT + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+  list.limit = 0;
+  list.cursor = long_cursor;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+
+  query.method_case = NATTER__QUERY__METHOD_HISTORY;
+  query.history = &history;
+  history.conversation_type = 1;
+  history.target_id = (char *) "bob";
+  history.count = NATTER_HISTORY_MAX_COUNT;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  history.count = NATTER_HISTORY_MAX_COUNT + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &join;
+  join.chatroom_id = (char *) "lobby";
+  join.count = NATTER_CHATROOM_JOIN_MAX_COUNT;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_CLIENT, NULL));
+  join.count = NATTER_CHATROOM_JOIN_MAX_COUNT + 1;
+  assert_rejected (&frame, NATTER_PEER_CLIENT, NATTER_PROTO_ERROR_INVALID_VALUE);
+}
+
+/* A refused Publish may have had an invalid client_msg_id: its PublishAck
+ * echoes it (so the client can match it), and a client's decoder takes
+ * that ack instead of dropping it. An accepted one carries a valid id. */
+static void
+test_publish_ack_refusal (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__PublishAck ack = NATTER__PUBLISH_ACK__INIT;
+  g_autofree char *longest = g_strnfill (NATTER_PUBLISH_ACK_ID_MAX_LENGTH, 'x');
+  g_autofree char *too_long = g_strnfill (NATTER_PUBLISH_ACK_ID_MAX_LENGTH + 1, 'x');
+  const char *echoed[] = { "", "bad id/", "用户", longest };
+
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+  frame.publish_ack = &ack;
+  ack.code = NATTER_CODE_INVALID_PARAMETER;
+  for (guint i = 0; i < G_N_ELEMENTS (echoed); i++)
+    {
+      g_autoptr(NatterFrame) decoded = NULL;
+
+      ack.client_msg_id = (char *) echoed[i];
+      decoded = round_trip (&frame, NATTER_PEER_SERVER);
+      g_assert_cmpstr (decoded->publish_ack->client_msg_id, ==, echoed[i]);
+    }
+  ack.client_msg_id = too_long;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+
+  ack.code = NATTER_CODE_OK;
+  ack.client_msg_id = (char *) "bad id/";
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_ID);
+  ack.client_msg_id = (char *) "";
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_MISSING_FIELD);
+}
+
+static JsonObject *
+parse_object (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = natter_json_parse (text, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return json_object_ref (json_node_get_object (node));
+}
+
+static char *
+assert_preview (const char *object_name,
+                const char *content)
+{
+  char *preview = natter_content_preview (object_name, content, strlen (content), strlen (content));
+
+  g_assert_nonnull (preview);
+  g_assert_cmpuint (strlen (preview), <=, NATTER_PREVIEW_MAX_SIZE);
+  g_assert_true (natter_content_is_valid (preview, NULL));
+  return preview;
+}
+
+/* Latest messages in a conversation list: at most 1 KiB each, valid JSON
+ * objects with what a preview line shows. */
+static void
+test_preview (void)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GString) content = NULL;
+  g_autofree char *preview = NULL;
+  g_autoptr(JsonObject) object = NULL;
+  const char *small = "{\"content\":\"hi\",\"user\":{\"id\":\"bob\"}}";
+  gint64 start;
+
+  /* Small content is its own preview. */
+  g_assert_null (natter_content_preview (NATTER_OBJECT_TEXT, small, strlen (small), strlen (small)));
+
+  /* 128 KiB of text: cut at a character, with the small members kept. */
+  while (text->len < NATTER_CONTENT_MAX_SIZE - 200)
+    g_string_append (text, "会议 at 10, \\\"ok\\\"\\n ");
+  content = g_string_new (NULL);
+  g_string_printf (content, "{\"content\":\"%s\",\"extra\":\"x\",\"user\":{\"id\":\"bob\",\"name\":\"Bob\"},"
+                            "\"mentionedInfo\":{\"type\":1}}", text->str);
+  g_assert_true (natter_content_is_valid (content->str, NULL));
+  preview = assert_preview (NATTER_OBJECT_TEXT, content->str);
+  object = parse_object (preview);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (object, "content"), "会议 at 10, \"ok\"\n 会议"));
+  g_assert_cmpuint (strlen (json_object_get_string_member (object, "content")), >=, 400);
+  g_assert_cmpstr (json_object_get_string_member (object, "extra"), ==, "x");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "user"), "name"), ==, "Bob");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (object, "mentionedInfo"), "type"), ==, 1);
+  g_clear_pointer (&preview, g_free);
+  g_clear_pointer (&object, json_object_unref);
+
+  /* The same text as an image's thumbnail or voice data: left out. */
+  g_string_printf (content, "{\"content\":\"%s\",\"imageUri\":\"http://h/m/1.jpg\"}", text->str);
+  preview = assert_preview (NATTER_OBJECT_IMAGE, content->str);
+  object = parse_object (preview);
+  g_assert_false (json_object_has_member (object, "content"));
+  g_assert_cmpstr (json_object_get_string_member (object, "imageUri"), ==, "http://h/m/1.jpg");
+  g_clear_pointer (&preview, g_free);
+  g_clear_pointer (&object, json_object_unref);
+
+  g_string_printf (content, "{\"content\":\"%s\",\"duration\":7}", text->str);
+  preview = assert_preview (NATTER_OBJECT_VOICE, content->str);
+  g_assert_cmpstr (preview, ==, "{\"duration\":7}");
+  g_clear_pointer (&preview, g_free);
+
+  /* Big nested values, huge keys and too many members stay out; a custom
+   * object name keeps its scalars. */
+  g_string_printf (content, "{\"big\":[\"%s\"],\"%s\":1,\"n\":-1.5e3,\"ok\":true,\"nothing\":null",
+                   text->str, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk");
+  for (guint i = 0; i < 100; i++)
+    g_string_append_printf (content, ",\"m%u\":%u", i, i);
+  g_string_append_c (content, '}');
+  preview = assert_preview ("App:Poll", content->str);
+  object = parse_object (preview);
+  g_assert_false (json_object_has_member (object, "big"));
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (object, "n"), -1500.0, 0.001);
+  g_assert_true (json_object_get_boolean_member (object, "ok"));
+  g_assert_true (json_object_get_null_member (object, "nothing"));
+  g_assert_true (json_object_has_member (object, "m0"));
+  g_assert_false (json_object_has_member (object, "m99"));
+  g_clear_pointer (&preview, g_free);
+  g_clear_pointer (&object, json_object_unref);
+
+  /* Every cut position through escapes, surrogate pairs and 4-byte UTF-8
+   * gives valid JSON without half a character. */
+  for (guint pad = 0; pad < 16; pad++)
+    {
+      g_autofree char *padding = g_strnfill (pad, 'a');
+      g_autoptr(GString) tricky = g_string_new (NULL);
+      const char *kept;
+
+      g_string_printf (tricky, "{\"content\":\"%s", padding);
+      while (tricky->len < 4096)
+        g_string_append (tricky, "\\ud83d\\ude00😀\\\\\\\"\\u00e9");
+      g_string_append (tricky, "\"}");
+      g_assert_true (natter_content_is_valid (tricky->str, NULL));
+      preview = assert_preview (NATTER_OBJECT_TEXT, tricky->str);
+      object = parse_object (preview);
+      kept = json_object_get_string_member (object, "content");
+      g_assert_true (g_utf8_validate (kept, -1, NULL));
+      g_assert_cmpuint (strlen (kept), >, 128);
+      g_assert_null (strstr (kept, "\xef\xbf\xbd"));  /* no U+FFFD from a split pair */
+      g_clear_pointer (&preview, g_free);
+      g_clear_pointer (&object, json_object_unref);
+    }
+
+  /* Not an object (stored data is checked when sent; this is a guard). */
+  g_string_printf (content, "[\"%s\"]", text->str);
+  preview = assert_preview (NATTER_OBJECT_TEXT, content->str);
+  g_assert_cmpstr (preview, ==, "{}");
+  g_clear_pointer (&preview, g_free);
+  g_string_printf (content, "{\"content\":\"%s", text->str);
+  preview = assert_preview (NATTER_OBJECT_TEXT, content->str);
+  g_assert_cmpstr (preview, ==, "{}");
+  g_clear_pointer (&preview, g_free);
+
+  /* From the start of it only (what a store reads cheaply): the members
+   * that begin there, a string cut at its end, a number cut there left
+   * out; cut anywhere, a valid object. */
+  g_string_printf (content, "{\"n\":1,\"content\":\"%s\",\"user\":{\"id\":\"bob\"}}", text->str);
+  preview = natter_content_preview (NATTER_OBJECT_TEXT, content->str, 4096, content->len);
+  object = parse_object (preview);
+  g_assert_cmpint (json_object_get_int_member (object, "n"), ==, 1);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (object, "content"), "会议 at 10"));
+  g_assert_false (json_object_has_member (object, "user"));
+  g_clear_pointer (&preview, g_free);
+  g_clear_pointer (&object, json_object_unref);
+  for (gsize cut = 0; cut < 40; cut++)
+    {
+      preview = natter_content_preview (NATTER_OBJECT_TEXT, content->str, cut, content->len);
+      g_assert_nonnull (preview);
+      g_assert_true (natter_content_is_valid (preview, NULL));
+      if (cut < strlen ("{\"n\":1,"))
+        g_assert_cmpstr (preview, ==, "{}");
+      g_clear_pointer (&preview, g_free);
+    }
+
+  /* Linear, without parsing the whole text: 1,000 of them. */
+  g_string_printf (content, "{\"content\":\"%s\",\"user\":{\"id\":\"bob\"}}", text->str);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 1000; i++)
+    g_free (natter_content_preview (NATTER_OBJECT_TEXT, content->str, content->len, content->len));
+  g_test_message ("1000 previews of %u KiB: %.1f ms", (guint) (content->len / 1024),
+                  (double) (g_get_monotonic_time () - start) / 1000);
+}
+
+/* The preview flag belongs to conversation lists, with content that fits
+ * it; anywhere else (a Deliver, history) a frame carrying it is refused. */
+static void
+test_reject_preview_flag (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ConversationListResult list = NATTER__CONVERSATION_LIST_RESULT__INIT;
+  Natter__Conversation conversation = NATTER__CONVERSATION__INIT;
+  Natter__Conversation *conversations[] = { &conversation };
+  Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  g_autofree char *big_text = g_strnfill (NATTER_PREVIEW_MAX_SIZE, 'x');
+  g_autofree char *big = g_strdup_printf ("{\"content\":\"%s\"}", big_text);
+  Natter__Message message = text_message ("{\"content\":\"hi\"}");
+  Natter__Message *messages[] = { &message };
+
+  message.flags |= NATTER_MESSAGE_FLAG_PREVIEW;
+  conversation.conversation_type = 1;
+  conversation.target_id = (char *) "alice";
+  conversation.latest_message = &message;
+  list.n_conversations = 1;
+  list.conversations = conversations;
+  result.request_id = 3;
+  result.payload_case = NATTER__RESULT__PAYLOAD_CONVERSATION_LIST;
+  result.conversation_list = &list;
+  frame.body_case = NATTER__FRAME__BODY_RESULT;
+  frame.result = &result;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_SERVER, NULL));
+  message.content = big;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+  /* Unflagged, the whole message may be there. */
+  message.flags &= ~NATTER_MESSAGE_FLAG_PREVIEW;
+  g_assert_true (natter_frame_validate (&frame, NATTER_PEER_SERVER, NULL));
+  message.content = (char *) "{\"content\":\"hi\"}";
+  message.flags |= NATTER_MESSAGE_FLAG_PREVIEW;
+
+  history.n_messages = 1;
+  history.messages = messages;
+  result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
+  result.history = &history;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+
+  deliver.seq = 1;
+  deliver.message = &message;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1001,6 +1286,10 @@ main (int   argc,
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
+  g_test_add_func ("/proto/reject/query-caps", test_reject_query_caps);
+  g_test_add_func ("/proto/reject/preview-flag", test_reject_preview_flag);
+  g_test_add_func ("/proto/publish-ack-refusal", test_publish_ack_refusal);
+  g_test_add_func ("/proto/preview", test_preview);
   g_test_add_func ("/proto/ids", test_ids);
   g_test_add_func ("/proto/object-name-flags", test_object_name_flags);
   g_test_add_func ("/proto/codes", test_codes);

@@ -260,6 +260,141 @@ test_huge_api_body (void)
   assert_still_serving (server);
 }
 
+/* `{"a":` and 80,000 '[': json-glib 1.6 recursed once per bracket and
+ * natterd died of it (SIGSEGV) on one unauthenticated frame. */
+static char *
+deep_json (void)
+{
+  g_autoptr(GString) deep = g_string_new ("{\"a\":");
+
+  for (guint i = 0; i < 80000; i++)
+    g_string_append_c (deep, '[');
+  return g_string_free (g_steal_pointer (&deep), FALSE);
+}
+
+/* natterd still serves others: a message between two other users gets
+ * through, and /metrics answers. */
+static void
+assert_others_served (NatterTestServer *server)
+{
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterTestClient) dave = natter_test_client_new_user (server, "dave", "d1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (carol, 1, "dave", "RC:TxtMsg",
+                                                                "{\"content\":\"after the bomb\"}");
+  g_autoptr(NatterFrame) deliver = natter_test_client_expect (dave, NATTER__FRAME__BODY_DELIVER,
+                                                              NATTER_TEST_TIMEOUT_MS);
+
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_assert_nonnull (deliver);
+  g_assert_cmpstr (deliver->deliver->message->content, ==, "{\"content\":\"after the bomb\"}");
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_bad_frames_total"), >=, 1);
+}
+
+static void
+test_deep_json (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *deep = deep_json ();
+
+  /* Before Connect: the first frame must be Connect; refused, closed. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NatterTestClient) stranger = natter_test_client_open (server, &error);
+
+    g_assert_no_error (error);
+    natter_test_client_publish_full (stranger, "deep", 1, "bob", "RC:TxtMsg", deep, 0);
+    g_assert_cmpuint (natter_test_client_wait_closed (stranger, NATTER_TEST_TIMEOUT_MS), ==,
+                      SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+    g_assert_true (g_str_has_prefix (natter_test_client_get_close_reason (stranger), "33003"));
+  }
+  assert_others_served (server);
+
+  /* After Connect: answered in context, the connection goes on. */
+  {
+    g_autoptr(NatterTestClient) client = connected (server);
+    g_autoptr(NatterFrame) ack = NULL;
+    g_autoptr(NatterFrame) next = NULL;
+
+    natter_test_client_publish_full (client, "deep", 1, "bob", "RC:TxtMsg", deep, 0);
+    ack = natter_test_client_wait_ack (client, "deep");
+    g_assert_cmpint (ack->publish_ack->code, ==, NATTER_CODE_INVALID_PARAMETER);
+    g_assert_cmpstr (ack->publish_ack->message_uid, ==, "");
+    next = natter_test_client_send_message (client, 1, "bob", "RC:TxtMsg", "{\"content\":\"fine\"}");
+    g_assert_cmpint (next->publish_ack->code, ==, 0);
+    g_assert_true (natter_test_client_is_open (client));
+  }
+  assert_others_served (server);
+
+  /* Through the server API. */
+  {
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "message/private/publish",
+                                                          "fromUserId", "alice", "toUserId", "bob",
+                                                          "objectName", "RC:TxtMsg", "content", deep,
+                                                          NULL);
+
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, NATTER_API_BAD_PARAMETER);
+  }
+  assert_others_served (server);
+}
+
+/* A bad client_msg_id is refused like any bad field (33003), not with a
+ * closed connection (the client's outbox would send it again forever);
+ * the ack echoes the id as sent, when it is not too long, so the client
+ * can match it. */
+static void
+test_bad_client_msg_id (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) client = connected (server);
+  g_autofree char *long_id = g_strnfill (NATTER_ID_MAX_LENGTH + 1, 'i');
+  g_autofree char *very_long_id = g_strnfill (NATTER_PUBLISH_ACK_ID_MAX_LENGTH + 1, 'v');
+  struct {
+    const char *sent;
+    const char *echoed;
+  } cases[] = {
+    { "", "" },
+    { long_id, long_id },
+    { "bad id/", "bad id/" },
+    { "x' OR '1'='1", "x' OR '1'='1" },
+    { very_long_id, "" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(NatterFrame) ack = NULL;
+
+      natter_test_client_publish_full (client, cases[i].sent, 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}", 0);
+      ack = natter_test_client_wait_ack (client, cases[i].echoed);
+      g_assert_cmpint (ack->publish_ack->code, ==, NATTER_CODE_INVALID_PARAMETER);
+      g_assert_cmpstr (ack->publish_ack->message_uid, ==, "");
+      g_assert_true (natter_test_client_is_open (client));
+    }
+
+  /* Invalid UTF-8 cannot come back: an empty id. */
+  {
+    NatterFrame frame = NATTER__FRAME__INIT;
+    Natter__Publish publish = NATTER__PUBLISH__INIT;
+    g_autoptr(GBytes) bytes = NULL;
+    g_autoptr(NatterFrame) ack = NULL;
+
+    publish.client_msg_id = (char *) "\xc3\x28";
+    publish.conversation_type = 1;
+    publish.target_id = (char *) "bob";
+    publish.object_name = (char *) "RC:TxtMsg";
+    publish.content = (char *) "{\"content\":\"x\"}";
+    frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+    frame.publish = &publish;
+    bytes = pack (&frame);
+    natter_test_client_send_bytes (client, bytes);
+    ack = natter_test_client_wait_ack (client, "");
+    g_assert_cmpint (ack->publish_ack->code, ==, NATTER_CODE_INVALID_PARAMETER);
+  }
+
+  g_assert_true (natter_test_client_is_open (client));
+  assert_still_serving (server);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -272,6 +407,8 @@ main (int   argc,
   g_test_add_func ("/server/bad-input/connect", test_bad_connect);
   g_test_add_func ("/server/bad-input/http", test_http);
   g_test_add_func ("/server/bad-input/huge-api-body", test_huge_api_body);
+  g_test_add_func ("/server/bad-input/deep-json", test_deep_json);
+  g_test_add_func ("/server/bad-input/client-msg-id", test_bad_client_msg_id);
 
   return g_test_run ();
 }

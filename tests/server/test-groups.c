@@ -209,6 +209,104 @@ test_member_limit (void)
   assert_code (reply, 1502);
 }
 
+static NatterFrame *
+group_history (NatterTestClient *client,
+               const char       *group_id)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__HistoryRequest history = NATTER__HISTORY_REQUEST__INIT;
+
+  history.conversation_type = 3;
+  history.target_id = (char *) group_id;
+  history.count = 20;
+  query.method_case = NATTER__QUERY__METHOD_HISTORY;
+  query.history = &history;
+  return natter_test_client_query (client, &query);
+}
+
+static void
+send_texts (NatterTestClient *client,
+            const char       *prefix,
+            guint             n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%s %u\"}", prefix, i);
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (client, 3, "team", "RC:TxtMsg", content);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+/* A member added to a group reads its history from their join on, and an
+ * offline one's replay starts there too; an app may open older history to
+ * new members (group-history-before-join=true). */
+static void
+test_history_before_join (gconstpointer data)
+{
+  gboolean open_history = GPOINTER_TO_INT (data);
+  const char * const args[] = { "--app-setting", "group-history-before-join=true", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, open_history ? args : NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autofree char *token = natter_test_server_get_token (server, "carol");
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autoptr(NatterFrame) history = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n_before = open_history ? 3 : 0;
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "bob", "groupId", "team",
+          "groupName", "Team", NULL);
+  send_texts (alice, "before", 3);
+  natter_test_wait (never, NULL, 5);   /* a join in a later millisecond */
+  api_ok (server, "group/join", "userId", "carol", "groupId", "team", NULL);
+  natter_test_wait (never, NULL, 5);
+  send_texts (alice, "after", 2);
+
+  /* carol was offline: her replay is what was sent while she was in. */
+  carol = natter_test_client_open (server, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (carol, natter_test_server_get_app_key (server), token,
+                                               "c1", 0), ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(NatterFrame) deliver = natter_test_client_expect (carol, NATTER__FRAME__BODY_DELIVER,
+                                                                  NATTER_TEST_TIMEOUT_MS);
+      g_autofree char *expected = g_strdup_printf ("{\"content\":\"after %u\"}", i);
+
+      g_assert_nonnull (deliver);
+      g_assert_cmpstr (deliver->deliver->message->content, ==, expected);
+    }
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 200);
+
+  history = group_history (carol, "team");
+  g_assert_cmpint (history->result->code, ==, 0);
+  g_assert_cmpuint (history->result->history->n_messages, ==, 2 + n_before);
+  g_assert_false (history->result->history->has_more);
+  g_assert_cmpstr (history->result->history->messages[0]->content, ==, "{\"content\":\"after 1\"}");
+  g_assert_cmpstr (history->result->history->messages[1 + n_before]->content, ==,
+                   open_history ? "{\"content\":\"before 0\"}" : "{\"content\":\"after 0\"}");
+  g_clear_pointer (&history, natter_frame_free);
+
+  /* Those who were there see it all. */
+  history = group_history (bob, "team");
+  g_assert_cmpuint (history->result->history->n_messages, ==, 5);
+  g_clear_pointer (&history, natter_frame_free);
+
+  /* Leaving and joining again starts over. */
+  api_ok (server, "group/quit", "userId", "carol", "groupId", "team", NULL);
+  natter_test_wait (never, NULL, 5);
+  api_ok (server, "group/join", "userId", "carol", "groupId", "team", NULL);
+  history = group_history (carol, "team");
+  g_assert_cmpuint (history->result->history->n_messages, ==, open_history ? 5 : 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -218,6 +316,9 @@ main (int   argc,
   g_test_add_func ("/server/groups/membership", test_membership);
   g_test_add_func ("/server/groups/gag", test_gag);
   g_test_add_func ("/server/groups/member-limit", test_member_limit);
+  g_test_add_data_func ("/server/groups/history-before-join", GINT_TO_POINTER (FALSE), test_history_before_join);
+  g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
+                        test_history_before_join);
 
   return g_test_run ();
 }

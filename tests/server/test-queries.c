@@ -6,6 +6,8 @@
 
 #include "natter-test-client.h"
 
+#include "natter-json.h"
+
 #include <string.h>
 
 static NatterFrame *
@@ -447,8 +449,8 @@ test_online_and_turn (void)
 }
 
 /* Pages of big messages are cut where one frame is full (1 MiB), never
- * refused or left unanswered: history says has_more, the conversation list
- * gives a cursor where it stopped, and paging gets everything. */
+ * refused or left unanswered: history says has_more and paging gets
+ * everything. The conversation list carries previews of them instead. */
 static void
 test_large_pages (void)
 {
@@ -502,12 +504,21 @@ test_large_pages (void)
       g_assert_cmpuint (list->n_conversations, >, 0);
       seen += list->n_conversations;
       pages++;
+      for (guint i = 0; i < list->n_conversations; i++)
+        {
+          Natter__Message *latest = list->conversations[i]->latest_message;
+
+          /* Previews of the 120 KB messages, so every one fits one page. */
+          g_assert_true (latest->flags & NATTER_MESSAGE_FLAG_PREVIEW);
+          g_assert_cmpuint (strlen (latest->content), <=, NATTER_PREVIEW_MAX_SIZE);
+          g_assert_true (g_str_has_prefix (latest->content, "{\"content\":\""));
+        }
       g_free (cursor);
       cursor = g_strdup (list->next_cursor);
     }
   while (*cursor != '\0');
   g_assert_cmpuint (seen, ==, 21);
-  g_assert_cmpuint (pages, >, 2);
+  g_assert_cmpuint (pages, ==, 1);
 }
 
 static NatterFrame *
@@ -623,6 +634,401 @@ test_profiles (void)
   }
 }
 
+static NatterFrame *
+online_status (NatterTestClient *client,
+               const char       *user_id,
+               const char       *device_id)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  char *users[] = { (char *) user_id };
+  char *devices[] = { (char *) device_id };
+
+  online.user_ids = users;
+  online.n_user_ids = 1;
+  online.device_ids = devices;
+  online.n_device_ids = 1;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &online;
+  return natter_test_client_query (client, &query);
+}
+
+static void
+assert_online (NatterTestClient *asker,
+               const char       *user_id,
+               const char       *device_id,
+               gboolean          online)
+{
+  g_autoptr(NatterFrame) result = online_status (asker, user_id, device_id);
+  Natter__OnlineStatus *status = result->result->online_status->statuses[0];
+
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpint (status->online, ==, online);
+  g_assert_cmpstr (status->platform, ==, online ? "test" : "");
+  g_assert_cmpuint (status->n_device_ids, ==, online ? 1 : 0);
+}
+
+/* Someone who blacklisted the asker is offline to them (devices included);
+ * to everyone else, and to the app server, they are what they are. */
+static void
+test_online_blacklist (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(JsonObject) reply = NULL;
+
+  assert_online (alice, "bob", "b1", TRUE);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+
+  assert_online (alice, "bob", "b1", FALSE);
+  assert_online (carol, "bob", "b1", TRUE);
+  assert_online (bob, "alice", "a1", TRUE);   /* not the other way round */
+  reply = natter_test_server_api (server, NULL, "user/checkOnline", "userId", "bob", NULL);
+  g_assert_cmpstr (json_object_get_string_member (reply, "status"), ==, "1");
+  g_clear_pointer (&reply, json_object_unref);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/remove", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  assert_online (alice, "bob", "b1", TRUE);
+}
+
+static void
+assert_refused (NatterTestClient *client,
+                Natter__Query    *query)
+{
+  g_autoptr(NatterFrame) result = natter_test_client_query (client, query);
+
+  g_assert_cmpint (result->result->code, ==, NATTER_CODE_INVALID_PARAMETER);
+  g_assert_cmpstr (result->result->error_message, !=, "");
+  g_assert_true (natter_test_client_is_open (client));
+}
+
+/* Every count in a Query is capped: one past the cap is 33003, answered in
+ * context, and the connection goes on. */
+static void
+test_caps (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ConversationListRequest list = NATTER__CONVERSATION_LIST_REQUEST__INIT;
+  Natter__HistoryRequest history_request = NATTER__HISTORY_REQUEST__INIT;
+  Natter__ChatroomJoinRequest join = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+  Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  Natter__ProfileRequest profile_request = NATTER__PROFILE_REQUEST__INIT;
+  int types[NATTER_CONVERSATION_LIST_MAX_TYPES + 1];
+  char *ids[101];
+  char *one[] = { (char *) "bob" };
+  g_autofree char *long_cursor = g_strnfill (257, '1');
+  g_autoptr(NatterFrame) ok = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    types[i] = 1;
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = g_strdup_printf ("u%u", i);
+
+  query.method_case = NATTER__QUERY__METHOD_CONVERSATION_LIST;
+  query.conversation_list = &list;
+  list.types = types;
+  list.n_types = G_N_ELEMENTS (types);
+  assert_refused (alice, &query);
+  list.n_types = 1;
+  list.limit = NATTER_CONVERSATION_LIST_MAX_LIMIT + 1;
+  assert_refused (alice, &query);
+  list.limit = 0;
+  list.cursor = long_cursor;
+  assert_refused (alice, &query);
+
+  query.method_case = NATTER__QUERY__METHOD_HISTORY;
+  query.history = &history_request;
+  history_request.conversation_type = 1;
+  history_request.target_id = (char *) "bob";
+  history_request.count = NATTER_HISTORY_MAX_COUNT + 1;
+  assert_refused (alice, &query);
+  history_request.count = NATTER_HISTORY_MIN_COUNT - 1;
+  assert_refused (alice, &query);
+
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &join;
+  join.chatroom_id = (char *) "lobby";
+  join.count = NATTER_CHATROOM_JOIN_MAX_COUNT + 1;
+  assert_refused (alice, &query);
+
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &online;
+  online.user_ids = ids;
+  online.n_user_ids = NATTER_ONLINE_STATUS_MAX_USERS + 1;
+  assert_refused (alice, &query);
+  online.user_ids = one;
+  online.n_user_ids = 1;
+  online.device_ids = ids;
+  online.n_device_ids = NATTER_ONLINE_STATUS_MAX_USERS + 1;
+  assert_refused (alice, &query);
+
+  query.method_case = NATTER__QUERY__METHOD_PROFILE;
+  query.profile = &profile_request;
+  profile_request.user_ids = ids;
+  profile_request.n_user_ids = NATTER_PROFILE_MAX_IDS + 1;
+  assert_refused (alice, &query);
+  profile_request.n_user_ids = 0;
+  profile_request.group_ids = ids;
+  profile_request.n_group_ids = NATTER_PROFILE_MAX_IDS + 1;
+  assert_refused (alice, &query);
+
+  /* At the caps, all is well. */
+  list.types = types;
+  list.n_types = NATTER_CONVERSATION_LIST_MAX_TYPES;
+  list.limit = NATTER_CONVERSATION_LIST_MAX_LIMIT;
+  list.cursor = (char *) "";
+  query.method_case = NATTER__QUERY__METHOD_CONVERSATION_LIST;
+  query.conversation_list = &list;
+  ok = natter_test_client_query (alice, &query);
+  g_assert_cmpint (ok->result->code, ==, 0);
+  g_clear_pointer (&ok, natter_frame_free);
+  online.n_device_ids = NATTER_ONLINE_STATUS_MAX_USERS;
+  online.user_ids = ids;
+  online.n_user_ids = NATTER_ONLINE_STATUS_MAX_USERS;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &online;
+  ok = natter_test_client_query (alice, &query);
+  g_assert_cmpint (ok->result->code, ==, 0);
+  g_assert_cmpuint (ok->result->online_status->n_statuses, ==, NATTER_ONLINE_STATUS_MAX_USERS);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    g_free (ids[i]);
+}
+
+typedef struct
+{
+  guint answered;
+  guint ok;
+  guint refused;
+  guint expected;
+} Tally;
+
+static void
+tally_result (NatterTestClient  *client,
+              const NatterFrame *frame,
+              gpointer           user_data)
+{
+  Tally *tally = user_data;
+
+  if (frame->body_case != NATTER__FRAME__BODY_RESULT)
+    return;
+  tally->answered++;
+  if (frame->result->code == 0)
+    tally->ok++;
+  else
+    {
+      g_assert_cmpint (frame->result->code, ==, NATTER_CODE_SEND_TOO_FAST);
+      tally->refused++;
+    }
+}
+
+static gboolean
+tally_done (gpointer data)
+{
+  Tally *tally = data;
+
+  return tally->answered >= tally->expected;
+}
+
+/* Sends @n queries (history of alice/bob, or TURN credentials) at once,
+ * request ids from 1000, and counts their answers. */
+static void
+send_burst (NatterTestClient *client,
+            gboolean          history,
+            guint             n,
+            Tally            *tally)
+{
+  memset (tally, 0, sizeof *tally);
+  tally->expected = n;
+  natter_test_client_set_frame_func (client, tally_result, tally);
+  for (guint i = 0; i < n; i++)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Query query = NATTER__QUERY__INIT;
+      Natter__HistoryRequest request = NATTER__HISTORY_REQUEST__INIT;
+      Natter__TurnCredentialsRequest turn = NATTER__TURN_CREDENTIALS_REQUEST__INIT;
+
+      query.request_id = 1000 + i;
+      if (history)
+        {
+          request.conversation_type = 1;
+          request.target_id = (char *) "bob";
+          request.count = 20;
+          query.method_case = NATTER__QUERY__METHOD_HISTORY;
+          query.history = &request;
+        }
+      else
+        {
+          query.method_case = NATTER__QUERY__METHOD_TURN_CREDENTIALS;
+          query.turn_credentials = &turn;
+        }
+      frame.body_case = NATTER__FRAME__BODY_QUERY;
+      frame.query = &query;
+      natter_test_client_send (client, &frame);
+    }
+  g_assert_true (natter_test_wait (tally_done, tally, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (tally->answered, ==, n);
+  natter_test_client_set_frame_func (client, NULL, NULL);
+}
+
+/* A connection may have [limits] max-queries unanswered; one more is
+ * answered 20604 at once, and once answers went out it may ask again. A
+ * user may ask query-rate a second (query-burst at once), all devices
+ * together; past that, 20604. Each answer is a Result: nothing is dropped. */
+static void
+test_query_limits (void)
+{
+  const char * const multi[] = { "--app-setting", "multi-device=true", NULL };
+
+  {
+    g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nmax-queries=4\nquery-rate=0\n", NULL);
+    g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+    g_autoptr(NatterFrame) later = NULL;
+    Tally tally;
+
+    send_burst (alice, TRUE, 60, &tally);
+    g_test_message ("in flight: %u answered, %u refused", tally.ok, tally.refused);
+    g_assert_cmpuint (tally.ok, >=, 4);
+    g_assert_cmpuint (tally.refused, >=, 1);
+    g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_queries_refused_total"), ==, tally.refused);
+    later = history (alice, 1, "bob", 0, 20);
+    g_assert_cmpint (later->result->code, ==, 0);
+    g_assert_cmpuint (later->result->history->n_messages, ==, 1);
+  }
+
+  {
+    g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nquery-rate=5\nquery-burst=10\n", multi);
+    g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+    g_autoptr(NatterTestClient) alice2 = natter_test_client_new_user (server, "alice", "a2");
+    g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+    gint64 start = g_get_monotonic_time ();
+    double elapsed;
+    Tally tally;
+
+    send_burst (alice, FALSE, 40, &tally);
+    elapsed = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+    g_test_message ("rate: %u answered, %u refused in %.2f s", tally.ok, tally.refused, elapsed);
+    g_assert_cmpuint (tally.ok, >=, 10);
+    g_assert_cmpuint (tally.ok, <=, 10 + (guint) (5 * elapsed) + 1);
+    g_assert_cmpuint (tally.refused, >=, 1);
+
+    /* The same user's other device shares the bucket; another user not. */
+    send_burst (alice2, FALSE, 10, &tally);
+    g_assert_cmpuint (tally.refused, >=, 1);
+    send_burst (bob, FALSE, 10, &tally);
+    g_assert_cmpuint (tally.ok, ==, 10);
+
+    /* It refills. */
+    g_usleep (G_USEC_PER_SEC / 2);
+    send_burst (alice2, FALSE, 1, &tally);
+    g_assert_cmpuint (tally.ok, ==, 1);
+  }
+}
+
+/* 300 conversations whose latest messages are 128 KiB each (texts and
+ * image thumbnails): one page holds them all, well within the frame limit,
+ * each with a preview of at most 1 KiB that still says what it was. */
+static void
+test_conversation_previews (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterFrame) page = NULL;
+  g_autofree char *cursor = NULL;
+  Natter__ConversationListResult *list;
+  const guint n = 300;
+  gint64 start;
+  guint pages = 0, seen = 0;
+
+  while (text->len < NATTER_CONTENT_MAX_SIZE - 256)
+    g_string_append (text, "今天的会议改到下午三点 meeting moved to 3pm. ");
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *target = g_strdup_printf ("u%u", i);
+      g_autofree char *content = NULL;
+      gboolean image = i % 10 == 0;
+
+      content = image ? g_strdup_printf ("{\"content\":\"%s\",\"imageUri\":\"http://127.0.0.1/media/%u.jpg\"}",
+                                         text->str, i)
+                      : g_strdup_printf ("{\"content\":\"%u %s\"}", i, text->str);
+      g_assert_cmpuint (strlen (content), <=, NATTER_CONTENT_MAX_SIZE);
+      g_ptr_array_add (ids, natter_test_client_publish (alice, 1, target, image ? "RC:ImgMsg" : "RC:TxtMsg",
+                                                        content));
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, g_ptr_array_index (ids, i));
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+
+  start = g_get_monotonic_time ();
+  page = conversations (alice, 1000, NULL, NULL, 0);
+  g_test_message ("conversation list of %u latest messages of 128 KiB: %.1f ms, %" G_GSIZE_FORMAT " bytes",
+                  n, (double) (g_get_monotonic_time () - start) / 1000, natter__frame__get_packed_size (page));
+  g_assert_cmpint (page->result->code, ==, 0);
+  list = page->result->conversation_list;
+  g_assert_cmpuint (list->n_conversations, ==, n);
+  g_assert_cmpstr (list->next_cursor, ==, "");
+  g_assert_cmpuint (natter__frame__get_packed_size (page), <=, NATTER_FRAME_MAX_SIZE / 2);
+
+  for (guint i = 0; i < n; i++)
+    {
+      Natter__Message *latest = list->conversations[i]->latest_message;
+      g_autoptr(JsonNode) node = natter_json_parse (latest->content, -1, NULL);
+      JsonObject *content = json_node_get_object (node);
+      guint index = (guint) g_ascii_strtoull (list->conversations[i]->target_id + 1, NULL, 10);
+
+      g_assert_true (latest->flags & NATTER_MESSAGE_FLAG_PREVIEW);
+      g_assert_true (latest->flags & NATTER_MESSAGE_FLAG_PERSISTED);
+      g_assert_cmpuint (strlen (latest->content), <=, NATTER_PREVIEW_MAX_SIZE);
+      g_assert_cmpuint (strlen (latest->message_uid), >, 0);
+      if (g_str_equal (latest->object_name, "RC:ImgMsg"))
+        {
+          g_autofree char *uri = g_strdup_printf ("http://127.0.0.1/media/%u.jpg", index);
+
+          g_assert_false (json_object_has_member (content, "content"));
+          g_assert_cmpstr (json_object_get_string_member (content, "imageUri"), ==, uri);
+        }
+      else
+        {
+          g_autofree char *start_text = g_strdup_printf ("%u 今天的会议改到下午三点 meeting", index);
+
+          g_assert_true (g_str_has_prefix (json_object_get_string_member (content, "content"), start_text));
+        }
+    }
+
+  /* Smaller pages still page through all of them. */
+  cursor = g_strdup ("");
+  do
+    {
+      g_autoptr(NatterFrame) part = conversations (alice, 128, cursor, NULL, 0);
+
+      seen += part->result->conversation_list->n_conversations;
+      pages++;
+      g_free (cursor);
+      cursor = g_strdup (part->result->conversation_list->next_cursor);
+    }
+  while (*cursor != '\0');
+  g_assert_cmpuint (seen, ==, n);
+  g_assert_cmpuint (pages, ==, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -636,6 +1042,10 @@ main (int   argc,
   g_test_add_func ("/server/queries/recall-window", test_recall_window);
   g_test_add_func ("/server/queries/online-and-turn", test_online_and_turn);
   g_test_add_func ("/server/queries/profiles", test_profiles);
+  g_test_add_func ("/server/queries/online-blacklist", test_online_blacklist);
+  g_test_add_func ("/server/queries/caps", test_caps);
+  g_test_add_func ("/server/queries/limits", test_query_limits);
+  g_test_add_func ("/server/queries/conversation-previews", test_conversation_previews);
 
   return g_test_run ();
 }

@@ -478,17 +478,21 @@ test_back_pressure (gconstpointer data)
   raw_free (raw);
 }
 
-/* The status line natterd answers a WebSocket upgrade with. */
+/* The status line natterd answers a WebSocket upgrade with; @protocol is
+ * the Sec-WebSocket-Protocol header's value (NULL: no such header). */
 static char *
-upgrade_status (NatterTestServer *server)
+upgrade_status_with (NatterTestServer *server,
+                     const char       *protocol)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) in = NULL;
-  const char *request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n";
+  g_autofree char *protocol_line = protocol != NULL ? g_strdup_printf ("Sec-WebSocket-Protocol: %s\r\n", protocol)
+                                                    : g_strdup ("");
+  g_autofree char *request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                              "Sec-WebSocket-Version: 13\r\n%s\r\n", protocol_line);
   char *line;
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
@@ -501,6 +505,39 @@ upgrade_status (NatterTestServer *server)
   line = g_data_input_stream_read_line (in, NULL, NULL, &error);
   g_assert_no_error (error);
   return line;
+}
+
+static char *
+upgrade_status (NatterTestServer *server)
+{
+  return upgrade_status_with (server, NATTER_PROTOCOL_NAME);
+}
+
+/* natter.v1 is the only protocol natterd speaks: an upgrade that does not
+ * ask for it is refused before it becomes a connection (libsoup alone
+ * would take one that names no subprotocol). */
+static void
+test_subprotocol (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  struct {
+    const char *protocol;
+    const char *status;
+  } cases[] = {
+    { NULL, "HTTP/1.1 400" },
+    { "chat", "HTTP/1.1 400" },
+    { "natter.v2", "HTTP/1.1 400" },
+    { "chat, natter.v1", "HTTP/1.1 101" },
+    { NATTER_PROTOCOL_NAME, "HTTP/1.1 101" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *status = upgrade_status_with (server, cases[i].protocol);
+
+      g_test_message ("%s: %s", cases[i].protocol ? cases[i].protocol : "(none)", status);
+      g_assert_true (g_str_has_prefix (status, cases[i].status));
+    }
 }
 
 static gboolean
@@ -885,6 +922,7 @@ main (int   argc,
   g_test_add_func ("/server/websocket/bad-close-frames", test_bad_close_frames);
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
+  g_test_add_func ("/server/websocket/subprotocol", test_subprotocol);
 
   /* The same framing and bounds for ws:// and wss://. */
   for (int tls = 0; tls <= 1; tls++)
