@@ -116,6 +116,7 @@ struct _NatterClient
   gboolean caught_up;
 
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
+  GHashTable *media_origins;    /* "scheme://host:port" natterd named in upload replies */
   NatterProfileFetcher *profiles;
 };
 
@@ -1334,17 +1335,38 @@ drop_connection (NatterClient *self)
 }
 
 static gboolean
-server_is_loopback (NatterClient *self)
+host_is_loopback (const char *host)
 {
-  const char *host = g_uri_get_host (self->ws_uri);
   g_autoptr(GInetAddress) address = NULL;
 
   if (host == NULL)
     return FALSE;
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
+  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
     return TRUE;
   address = g_inet_address_new_from_string (host);
   return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+static gboolean
+server_is_loopback (NatterClient *self)
+{
+  return host_is_loopback (g_uri_get_host (self->ws_uri));
+}
+
+gboolean
+natter_url_is_unencrypted_remote (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0) &&
+         !host_is_loopback (g_uri_get_host (uri));
 }
 
 static gboolean
@@ -1744,6 +1766,7 @@ natter_client_finalize (GObject *object)
   g_hash_table_unref (self->pending_sends);
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
+  g_hash_table_unref (self->media_origins);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1958,6 +1981,7 @@ natter_client_init (NatterClient *self)
                                                (GDestroyNotify) pending_send_free);
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->media_origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->delivers);
 }
 
@@ -2078,6 +2102,12 @@ const char *
 natter_client_get_media_url (NatterClient *self)
 {
   return self->media_url;
+}
+
+GHashTable *
+natter_client_get_media_origins (NatterClient *self)
+{
+  return self->media_origins;
 }
 
 const char *
