@@ -492,14 +492,17 @@ test_commands (Fixture       *fixture,
 
   /* send --image: a JPEG thumbnail inline, the original uploaded. */
   {
-    g_autofree char *path = g_build_filename (fixture->dir, "photo.ppm", NULL);
-    GString *ppm = g_string_new ("P6\n320 200\n255\n");
+    g_autofree char *path = g_build_filename (fixture->dir, "photo.png", NULL);
+    g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 320, 200);
     JsonObject *content;
 
     for (int i = 0; i < 320 * 200; i++)
-      g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 97), 40);
-    g_file_set_contents (path, ppm->str, ppm->len, NULL);
-    g_string_free (ppm, TRUE);
+      {
+        guchar *p = gdk_pixbuf_get_pixels (pixbuf) + (i / 320) * gdk_pixbuf_get_rowstride (pixbuf) + (i % 320) * 3;
+
+        p[0] = i % 251, p[1] = i % 97, p[2] = 40;
+      }
+    g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL));
     g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                               (const char * const[]) { "send", "bob", "--image", path, NULL }), ==, 0);
     lines = json_lines (out);

@@ -921,7 +921,7 @@ test_media_round_trip (void)
   Peer *alice = peer_new (server, "alice", NULL);
   Peer *bob = peer_new (server, "bob", NULL);
   g_autofree char *dir = make_profile ();
-  g_autofree char *image_path = g_build_filename (dir, "photo.ppm", NULL);
+  g_autofree char *image_path = g_build_filename (dir, "photo.png", NULL);
   g_autofree char *file_path = g_build_filename (dir, "报告 final.bin", NULL);
   g_autoptr(GFile) image = g_file_new_for_path (image_path);
   g_autoptr(GFile) file = g_file_new_for_path (file_path);
@@ -930,13 +930,17 @@ test_media_round_trip (void)
   g_autoptr(NatterMessage) sent_image = NULL;
   g_autoptr(NatterMessage) sent_file = NULL;
   g_autoptr(GBytes) thumbnail = NULL;
-  GString *ppm = g_string_new ("P6\n640 480\n255\n");
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 640, 480);
   GString *blob = g_string_new (NULL);
   NatterMessage *got_image, *got_file;
 
   for (int i = 0; i < 640 * 480; i++)
-    g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 127), 60);
-  g_file_set_contents (image_path, ppm->str, ppm->len, &error);
+    {
+      guchar *p = gdk_pixbuf_get_pixels (pixbuf) + (i / 640) * gdk_pixbuf_get_rowstride (pixbuf) + (i % 640) * 3;
+
+      p[0] = i % 251, p[1] = i % 127, p[2] = 60;
+    }
+  gdk_pixbuf_save (pixbuf, image_path, "png", &error, NULL);
   g_assert_no_error (error);
   for (int i = 0; i < 300 * 1024; i++)
     g_string_append_c (blob, (char) g_random_int ());
@@ -1021,7 +1025,6 @@ test_media_round_trip (void)
     g_assert_true (g_file_equal (again, local));
   }
 
-  g_string_free (ppm, TRUE);
   g_string_free (blob, TRUE);
   remove_tree (dir);
   peer_free (alice, FALSE);
