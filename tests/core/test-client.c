@@ -1819,6 +1819,67 @@ test_profiles_refresh (void)
   peer_free (bob, FALSE);
 }
 
+/* natterd refuses a message for now (20604 at a low send-rate): the next
+ * messages of the same conversation wait for it instead of overtaking it,
+ * even when the rate would let them through first; bob reads them in the
+ * order alice wrote them. */
+static void
+test_send_order_after_refusal (void)
+{
+  g_autoptr(NatterTestServer) server =
+    natter_test_server_new_full ("[limits]\nsend-rate=1\nsend-burst=1\n", NULL);
+  const char *texts[] = { "one", "two", "three", "four" };
+  GAsyncResult *results[G_N_ELEMENTS (texts)] = { NULL };
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  gint64 last_time = 0;
+
+  peer_connect (alice);
+  peer_connect (bob);
+
+  /* "one" takes the only token, "two" is refused (20604) and retried in 2 s;
+   * 1.2 s later a token is back, when "three" and "four" are written */
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(JsonObject) content = natter_content_new_text (texts[i]);
+
+      if (i == 2)
+        test_spin (1200);
+      natter_client_send_message_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob",
+                                        NATTER_OBJECT_TEXT, content, NULL, test_store_result_cb,
+                                        &results[i]);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NatterMessage) sent = NULL;
+
+      test_wait_result (&results[i], 30);
+      sent = natter_client_send_message_finish (alice->client, results[i], &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (natter_message_get_sent_status (sent), ==, NATTER_SENT_STATUS_SENT);
+      g_clear_object (&results[i]);
+    }
+
+  wait_received (bob, G_N_ELEMENTS (texts));
+  g_assert_cmpuint (count_received (bob, TRUE), ==, G_N_ELEMENTS (texts));
+  for (guint i = 0, n = 0; i < bob->received->len; i++)
+    {
+      NatterMessage *message = g_ptr_array_index (bob->received, i);
+
+      if (!natter_message_is_persisted (message))
+        continue;
+      g_test_message ("bob read \"%s\"", natter_message_get_text (message));
+      g_assert_cmpstr (natter_message_get_text (message), ==, texts[n++]);
+      g_assert_cmpint (natter_message_get_sent_time (message), >=, last_time);
+      last_time = natter_message_get_sent_time (message);
+    }
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1843,6 +1904,7 @@ main (int   argc,
   g_test_add_func ("/client/typing-custom-voice", test_typing_custom_voice);
   g_test_add_func ("/client/profiles", test_profiles);
   g_test_add_func ("/client/profiles-refresh", test_profiles_refresh);
+  g_test_add_func ("/client/send-order-after-refusal", test_send_order_after_refusal);
 
   return g_test_run ();
 }
