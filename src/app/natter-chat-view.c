@@ -616,9 +616,9 @@ is_image (GFile *file)
   g_autofree char *type = g_content_type_guess (name, NULL, 0, NULL);
   g_autofree char *mime = g_content_type_get_mime_type (type);
 
+  /* what the receiving side decodes (natter-image.h); others go as files */
   return mime != NULL && (g_str_equal (mime, "image/jpeg") || g_str_equal (mime, "image/png") ||
-                          g_str_equal (mime, "image/gif") || g_str_equal (mime, "image/webp") ||
-                          g_str_equal (mime, "image/bmp"));
+                          g_str_equal (mime, "image/gif") || g_str_equal (mime, "image/webp"));
 }
 
 void

@@ -232,7 +232,11 @@ attach (NatterComposer *self,
     {
       g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
       gtk_file_filter_set_name (filter, _("Images"));
-      gtk_file_filter_add_pixbuf_formats (filter);
+      /* what the receiving side decodes (natter-image.h) */
+      gtk_file_filter_add_mime_type (filter, "image/png");
+      gtk_file_filter_add_mime_type (filter, "image/jpeg");
+      gtk_file_filter_add_mime_type (filter, "image/webp");
+      gtk_file_filter_add_mime_type (filter, "image/gif");
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
     }
   g_object_set_data (G_OBJECT (chooser), "images", GINT_TO_POINTER (images));

@@ -33,37 +33,26 @@ show_error (NatterImageViewer *self,
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
 }
 
-static void
-decode_thread (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
-{
-  GError *error = NULL;
-  GdkTexture *texture = gdk_texture_new_from_file (G_FILE (task_data), &error);
-
-  if (texture == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, texture, g_object_unref);
-}
-
+/* The image, and its thumbnail before it, come from the sender: decoded
+ * off the main thread by natter-image.h's rules. */
 static void
 decoded_cb (GObject      *object,
             GAsyncResult *result,
             gpointer      user_data)
 {
-  NatterImageViewer *self = NATTER_IMAGE_VIEWER (object);
+  g_autoptr(NatterImageViewer) self = user_data;
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) error = NULL;
 
-  texture = g_task_propagate_pointer (G_TASK (result), &error);
-  if (texture == NULL)
+  pixbuf = natter_image_decode_finish (result, &error);
+  if (pixbuf == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         show_error (self, error);
       return;
     }
+  texture = gdk_texture_new_for_pixbuf (pixbuf);
   gtk_spinner_stop (self->spinner);
   gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
   {
@@ -74,6 +63,23 @@ decoded_cb (GObject      *object,
 }
 
 static void
+thumbnail_decoded_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(NatterImageViewer) self = user_data;
+  g_autoptr(GdkPixbuf) pixbuf = natter_image_decode_finish (result, NULL);
+
+  /* only until the full image is there */
+  if (pixbuf != NULL && gtk_picture_get_paintable (self->picture) == NULL)
+    {
+      g_autoptr(GdkTexture) texture = gdk_texture_new_for_pixbuf (pixbuf);
+
+      gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+    }
+}
+
+static void
 downloaded_cb (GObject      *object,
                GAsyncResult *result,
                gpointer      user_data)
@@ -81,7 +87,6 @@ downloaded_cb (GObject      *object,
   g_autoptr(NatterImageViewer) self = user_data;
   g_autoptr(GFile) file = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) task = NULL;
 
   file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
   if (file == NULL)
@@ -93,9 +98,8 @@ downloaded_cb (GObject      *object,
   /* closed while the finished download waited for the main loop */
   if (self->cancellable == NULL)
     return;
-  task = g_task_new (self, self->cancellable, decoded_cb, NULL);
-  g_task_set_task_data (task, g_steal_pointer (&file), g_object_unref);
-  g_task_run_in_thread (task, decode_thread);
+  natter_image_decode_file_async (file, natter_media_kind_max_size (NATTER_MEDIA_KIND_IMAGE), 0,
+                                  self->cancellable, decoded_cb, g_object_ref (self));
 }
 
 static void
@@ -143,16 +147,13 @@ natter_image_viewer_new (GtkWindow     *parent,
   const char *uri = natter_message_get_image_uri (message);
 
   if (thumbnail != NULL)
-    {
-      g_autoptr(GdkTexture) texture = gdk_texture_new_from_bytes (thumbnail, NULL);
-      if (texture != NULL)
-        gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
-    }
+    natter_image_decode_bytes_async (thumbnail, 0, self->cancellable, thumbnail_decoded_cb,
+                                     g_object_ref (self));
   if (uri != NULL && client != NULL)
     {
       gtk_spinner_start (self->spinner);
-      natter_client_download_async (client, uri, NULL, NULL, self->cancellable,
-                                    downloaded_cb, g_object_ref (self));
+      natter_client_download_media_async (client, uri, NATTER_MEDIA_KIND_IMAGE, NULL, NULL,
+                                          self->cancellable, downloaded_cb, g_object_ref (self));
     }
   return GTK_WIDGET (self);
 }

@@ -40,6 +40,7 @@ struct _NatterMessageRow
   GtkImage *status_icon;
   GtkWidget *menu;
   GtkWidget *text_label;   /* kept across messages, see text_content() */
+  GCancellable *thumbnail_cancellable;   /* the image message's thumbnail being decoded */
   NatterPortraits *portraits;
   gboolean group_start;
   gboolean show_sender;
@@ -201,41 +202,10 @@ image_clicked_cb (GtkGestureClick *gesture,
 }
 
 static GtkWidget *
-image_content (NatterMessageRow *self,
-               NatterMessage    *message)
+clickable_image (NatterMessageRow *self,
+                 GtkWidget        *picture)
 {
-  g_autoptr(GBytes) bytes = natter_message_dup_image_thumbnail (message);
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autoptr(GError) error = NULL;
-  GtkWidget *picture;
   GtkGesture *click;
-  int w = 200, h = 150;
-
-  if (bytes != NULL)
-    texture = gdk_texture_new_from_bytes (bytes, &error);
-  if (texture == NULL)
-    {
-      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-      gtk_box_append (GTK_BOX (box), gtk_image_new_from_icon_name ("image-x-generic-symbolic"));
-      gtk_box_append (GTK_BOX (box), gtk_label_new (_("Photo")));
-      picture = box;
-    }
-  else
-    {
-      double scale;
-
-      w = gdk_texture_get_width (texture);
-      h = gdk_texture_get_height (texture);
-      /* thumbnails are small: show them at a comfortable size */
-      scale = MIN ((double) IMAGE_MAX_WIDTH / MAX (w, 1), (double) IMAGE_MAX_HEIGHT / MAX (h, 1));
-      w = MAX (48, (int) (w * scale));
-      h = MAX (48, (int) (h * scale));
-      picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
-      gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
-      gtk_widget_set_size_request (picture, w, h);
-      gtk_widget_add_css_class (picture, "message-image");
-      gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
-    }
 
   gtk_widget_set_cursor_from_name (picture, "pointer");
   gtk_widget_set_tooltip_text (picture, _("Open the full image"));
@@ -246,6 +216,102 @@ image_content (NatterMessageRow *self,
   g_signal_connect (click, "released", G_CALLBACK (image_clicked_cb), self);
   gtk_widget_add_controller (picture, GTK_EVENT_CONTROLLER (click));
   return picture;
+}
+
+static GtkWidget *
+photo_placeholder (NatterMessageRow *self)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+
+  gtk_box_append (GTK_BOX (box), gtk_image_new_from_icon_name ("image-x-generic-symbolic"));
+  gtk_box_append (GTK_BOX (box), gtk_label_new (_("Photo")));
+  return clickable_image (self, box);
+}
+
+typedef struct {
+  NatterMessageRow *self;
+  NatterMessage *message;
+  GtkWidget *picture;
+} ThumbnailLoad;
+
+static void
+thumbnail_load_free (ThumbnailLoad *load)
+{
+  g_object_unref (load->self);
+  g_object_unref (load->message);
+  g_object_unref (load->picture);
+  g_free (load);
+}
+
+static void
+thumbnail_decoded_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  ThumbnailLoad *load = user_data;
+  NatterMessageRow *self = load->self;
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+  double scale;
+  int w, h;
+
+  pixbuf = natter_image_decode_finish (result, &error);
+  /* the row shows another message now, or is gone */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->message != load->message ||
+      adw_bin_get_child (self->content_bin) != load->picture)
+    {
+      thumbnail_load_free (load);
+      return;
+    }
+  g_clear_object (&self->thumbnail_cancellable);
+  if (pixbuf == NULL)
+    {
+      g_debug ("thumbnail of message %" G_GINT64_FORMAT ": %s",
+               natter_message_get_message_id (load->message), error->message);
+      adw_bin_set_child (self->content_bin, photo_placeholder (self));
+      thumbnail_load_free (load);
+      return;
+    }
+
+  texture = gdk_texture_new_for_pixbuf (pixbuf);
+  w = gdk_texture_get_width (texture);
+  h = gdk_texture_get_height (texture);
+  /* thumbnails are small: show them at a comfortable size */
+  scale = MIN ((double) IMAGE_MAX_WIDTH / MAX (w, 1), (double) IMAGE_MAX_HEIGHT / MAX (h, 1));
+  gtk_widget_set_size_request (load->picture, MAX (48, (int) (w * scale)), MAX (48, (int) (h * scale)));
+  gtk_picture_set_paintable (GTK_PICTURE (load->picture), GDK_PAINTABLE (texture));
+  thumbnail_load_free (load);
+}
+
+/* The thumbnail is the sender's bytes: decoded in a worker thread (by
+ * natter-image.h's rules); the picture keeps its room meanwhile. */
+static GtkWidget *
+image_content (NatterMessageRow *self,
+               NatterMessage    *message)
+{
+  g_autoptr(GBytes) bytes = natter_message_dup_image_thumbnail (message);
+  ThumbnailLoad *load;
+  GtkWidget *picture;
+
+  if (bytes == NULL)
+    return photo_placeholder (self);
+
+  picture = gtk_picture_new ();
+  gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+  gtk_widget_set_size_request (picture, 200, 150);
+  gtk_widget_add_css_class (picture, "message-image");
+  gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
+
+  g_cancellable_cancel (self->thumbnail_cancellable);
+  g_clear_object (&self->thumbnail_cancellable);
+  self->thumbnail_cancellable = g_cancellable_new ();
+  load = g_new0 (ThumbnailLoad, 1);
+  load->self = g_object_ref (self);
+  load->message = g_object_ref (message);
+  load->picture = g_object_ref_sink (picture);
+  natter_image_decode_bytes_async (bytes, 0, self->thumbnail_cancellable, thumbnail_decoded_cb, load);
+  return clickable_image (self, picture);
 }
 
 static void
@@ -719,6 +785,8 @@ natter_message_row_dispose (GObject *object)
   g_clear_object (&self->message);
   g_clear_object (&self->client);
   g_clear_object (&self->portraits);
+  g_cancellable_cancel (self->thumbnail_cancellable);
+  g_clear_object (&self->thumbnail_cancellable);
   g_clear_handle_id (&self->flash_id, g_source_remove);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);

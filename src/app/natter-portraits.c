@@ -6,6 +6,8 @@
 #include "natter-portraits.h"
 
 #define URI_KEY "natter-portrait-uri"
+/* Pixels kept per picture: an avatar is at most 128 px, twice on HiDPI. */
+#define PORTRAIT_MAX_SIDE 256
 /* Textures kept; a long conversation list scrolls through many. */
 #define MAX_TEXTURES 500
 
@@ -67,25 +69,26 @@ failed (Load *load)
   load_free (load);
 }
 
+/* Anyone can set a portrait URL: decoded off the main thread, and only
+ * as a PNG, JPEG, WebP or GIF of sane dimensions (natter-image.h). */
 static void
-bytes_loaded_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+decoded_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
 {
   Load *load = user_data;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) error = NULL;
 
-  bytes = g_file_load_bytes_finish (G_FILE (object), result, NULL, &error);
-  if (bytes != NULL)
-    texture = gdk_texture_new_from_bytes (bytes, &error);
-  if (texture == NULL)
+  pixbuf = natter_image_decode_finish (result, &error);
+  if (pixbuf == NULL)
     {
       g_debug ("portrait %s: %s", load->uri, error->message);
       failed (load);
       return;
     }
+  texture = gdk_texture_new_for_pixbuf (pixbuf);
   if (g_hash_table_size (load->self->textures) >= MAX_TEXTURES)
     g_hash_table_remove_all (load->self->textures);
   g_hash_table_insert (load->self->textures, g_strdup (load->uri), g_object_ref (texture));
@@ -109,7 +112,8 @@ downloaded_cb (GObject      *object,
       failed (load);
       return;
     }
-  g_file_load_bytes_async (file, NULL, bytes_loaded_cb, load);
+  natter_image_decode_file_async (file, natter_media_kind_max_size (NATTER_MEDIA_KIND_PORTRAIT),
+                                  PORTRAIT_MAX_SIDE, NULL, decoded_cb, load);
 }
 
 void
@@ -156,7 +160,8 @@ natter_portraits_apply (NatterPortraits *self,
     Load *load = g_new0 (Load, 1);
     load->self = g_object_ref (self);
     load->uri = g_strdup (uri);
-    natter_client_download_async (self->client, uri, NULL, NULL, NULL, downloaded_cb, load);
+    natter_client_download_media_async (self->client, uri, NATTER_MEDIA_KIND_PORTRAIT, NULL, NULL,
+                                        NULL, downloaded_cb, load);
   }
 }
 

@@ -17,6 +17,7 @@ struct _NatterSignInPage
   NatterClient *client;      /* while connecting */
   char *token;
   GCancellable *cancellable;
+  char *unencrypted_confirmed;   /* the addresses the user agreed to use over http:// */
 
   AdwEntryRow *server_row;
   AdwEntryRow *app_key_row;
@@ -192,10 +193,71 @@ fetch_token_cb (GObject      *object,
   connect_with_token (self, token);
 }
 
+/* The addresses the token would travel to unencrypted, one a line; NULL
+ * when there are none (https, or loopback). */
+static char *
+unencrypted_addresses (NatterSignInPage *self)
+{
+  g_autoptr(GString) addresses = g_string_new (NULL);
+  const char *urls[] = { text_of (self->server_row),
+                         use_app_server (self) ? text_of (self->app_server_row) : NULL };
+
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
+    if (urls[i] != NULL && natter_url_is_unencrypted_remote (urls[i]))
+      {
+        g_autoptr(GUri) uri = g_uri_parse (urls[i], G_URI_FLAGS_NONE, NULL);
+
+        if (addresses->len > 0)
+          g_string_append (addresses, ", ");
+        g_string_append (addresses, g_uri_get_host (uri));
+      }
+  return addresses->len > 0 ? g_string_free (g_steal_pointer (&addresses), FALSE) : NULL;
+}
+
+static void
+unencrypted_response_cb (AdwMessageDialog *dialog,
+                         const char       *response,
+                         NatterSignInPage *self)
+{
+  if (!g_str_equal (response, "sign-in"))
+    return;
+  g_free (self->unencrypted_confirmed);
+  self->unencrypted_confirmed = unencrypted_addresses (self);
+  natter_sign_in_page_sign_in (self);
+}
+
+/* A token sent over plain http:// can be read, and used, by anyone on the
+ * way: the user says so first (loopback needs no asking). */
+static void
+ask_unencrypted (NatterSignInPage *self,
+                 const char       *addresses)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
+  /* Translators: %s is a server's host name or address (or a list of them) */
+  body = g_strdup_printf (_("The connection to %s is not encrypted (http://). Anyone on the network on the way can read your messages and use your token to act as you. Use an https:// address if the server has one."),
+                          addresses);
+  dialog = adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                   _("Sign In Without Encryption?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "sign-in", _("Sign In _Anyway"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "sign-in",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (unencrypted_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 void
 natter_sign_in_page_sign_in (NatterSignInPage *self)
 {
   g_autoptr(GUri) uri = NULL;
+  g_autofree char *unencrypted = NULL;
 
   g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
 
@@ -207,6 +269,13 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
                       g_strcmp0 (g_uri_get_scheme (uri), "https") != 0))
     {
       natter_sign_in_page_show_error (self, _("The server address must start with http:// or https://, as natterd prints it."));
+      return;
+    }
+
+  unencrypted = unencrypted_addresses (self);
+  if (unencrypted != NULL && g_strcmp0 (unencrypted, self->unencrypted_confirmed) != 0)
+    {
+      ask_unencrypted (self, unencrypted);
       return;
     }
 
@@ -267,6 +336,7 @@ natter_sign_in_page_dispose (GObject *object)
   drop_client (self);
   g_clear_pointer (&self->token, g_free);
   g_clear_pointer (&self->profile_dir, g_free);
+  g_clear_pointer (&self->unencrypted_confirmed, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIGN_IN_PAGE);
 
   G_OBJECT_CLASS (natter_sign_in_page_parent_class)->dispose (object);

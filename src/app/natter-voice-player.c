@@ -150,8 +150,8 @@ natter_voice_player_toggle (NatterVoicePlayer *self)
   self->cancellable = g_cancellable_new ();
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), TRUE);
   gtk_spinner_start (self->spinner);
-  natter_client_download_async (self->client, url, NULL, NULL, self->cancellable,
-                                download_cb, g_object_ref (self));
+  natter_client_download_media_async (self->client, url, NATTER_MEDIA_KIND_VOICE, NULL, NULL,
+                                      self->cancellable, download_cb, g_object_ref (self));
 }
 
 gboolean

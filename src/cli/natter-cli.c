@@ -195,6 +195,17 @@ conversation_to_json (NatterConversation *conversation,
 
 /* ------------------------------------------------------------- connecting */
 
+/* The token crosses the network in the clear: said, not refused (a test
+ * network or a VPN may be fine with it). */
+static void
+warn_if_unencrypted (NatterCliContext *ctx,
+                     const char       *url)
+{
+  if (url != NULL && natter_url_is_unencrypted_remote (url))
+    g_printerr ("%s: warning: %s is not encrypted (http://): the token and the messages can be "
+                "read on the network; use https://\n", ctx->program, url);
+}
+
 void
 natter_cli_context_open (NatterCliContext *ctx)
 {
@@ -258,6 +269,7 @@ ensure_token (NatterCliContext *ctx)
       return NATTER_CLI_EXIT_USAGE;
     }
 
+  warn_if_unencrypted (ctx, ctx->token_url);
   natter_fetch_token_async (ctx->token_url, ctx->user_id, NULL, NULL, token_fetched_cb, ctx);
   code = natter_cli_run (ctx, ctx->timeout);
   ctx->done = FALSE;
@@ -282,6 +294,7 @@ natter_cli_context_connect (NatterCliContext *ctx)
 
   natter_cli_context_open (ctx);
   handler = g_signal_connect (ctx->client, "status-changed", G_CALLBACK (connect_status_cb), ctx);
+  warn_if_unencrypted (ctx, ctx->server_url);
   natter_client_connect (ctx->client, ctx->token);
   code = natter_cli_run (ctx, ctx->timeout);
   g_signal_handler_disconnect (ctx->client, handler);
@@ -418,6 +431,7 @@ cmd_send (NatterCliContext *ctx,
       /* The message goes to the outbox at once; it is published as soon as
        * a connection is up, now or by a later run with the same profile. */
       natter_cli_context_open (ctx);
+      warn_if_unencrypted (ctx, ctx->server_url);
       natter_client_connect (ctx->client, ctx->token);
     }
   else

@@ -10,7 +10,84 @@
 #include <string.h>
 
 #define DOWNLOAD_CHUNK (64 * 1024)
+#define MAX_REDIRECTS  5
 
+goffset
+natter_media_kind_max_size (NatterMediaKind kind)
+{
+  switch (kind)
+    {
+    case NATTER_MEDIA_KIND_PORTRAIT:
+      return 2 * 1024 * 1024;
+    case NATTER_MEDIA_KIND_VOICE:
+      return 20 * 1024 * 1024;
+    case NATTER_MEDIA_KIND_IMAGE:
+      return 40 * 1024 * 1024;
+    case NATTER_MEDIA_KIND_FILE:
+    default:
+      return 100 * 1024 * 1024;
+    }
+}
+
+/* ---------------------------------------------------------------- origins */
+
+/* "scheme://host:port" of an http(s) URL, the default port spelled out so
+ * that http://h/ and http://h:80/ are one origin; NULL for anything else. */
+static char *
+origin_of (GUri *uri)
+{
+  g_autofree char *scheme = NULL;
+  g_autofree char *host = NULL;
+  int port;
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  port = g_uri_get_port (uri);
+  if (g_str_equal (scheme, "http"))
+    port = port == -1 ? 80 : port;
+  else if (g_str_equal (scheme, "https"))
+    port = port == -1 ? 443 : port;
+  else
+    return NULL;
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  return g_strdup_printf ("%s://%s:%d", scheme, host, port);
+}
+
+static char *
+origin_of_url (const char *url)
+{
+  g_autoptr(GUri) uri = url != NULL ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
+
+  return origin_of (uri);
+}
+
+static gboolean
+is_own_uri (NatterClient *self,
+            GUri         *uri)
+{
+  g_autofree char *origin = origin_of (uri);
+  g_autofree char *own = origin_of_url (natter_client_get_media_url (self));
+
+  return origin != NULL &&
+         (g_strcmp0 (origin, own) == 0 ||
+          g_hash_table_contains (natter_client_get_media_origins (self), origin));
+}
+
+gboolean
+natter_client_is_own_origin (NatterClient *self,
+                             const char   *url)
+{
+  g_autoptr(GUri) uri = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+
+  uri = url != NULL ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
+  return is_own_uri (self, uri);
+}
+
+/* Only for natterd's own origin (is_own_uri()): the token is the user's
+ * for as long as it lives. */
 static void
 add_auth_headers (NatterClient *self,
                   SoupMessage  *message)
@@ -41,6 +118,10 @@ typedef struct {
   GInputStream *input;
   GOutputStream *output;
   guint8 *buffer;
+  GUri *uri;                    /* download: this hop */
+  guint redirects;
+  goffset max_size;
+  GError *error;                /* download: failed, the partial file goes */
 } Transfer;
 
 static void
@@ -53,6 +134,8 @@ transfer_free (Transfer *transfer)
   g_free (transfer->content_type);
   g_free (transfer->url);
   g_free (transfer->buffer);
+  g_clear_pointer (&transfer->uri, g_uri_unref);
+  g_clear_error (&transfer->error);
   g_free (transfer);
 }
 
@@ -139,6 +222,16 @@ upload_sent_cb (GObject      *object,
       return;
     }
 
+  /* natterd's media may live under its public-url rather than the address
+   * the client uses: what natterd itself names is natterd. */
+  {
+    g_autofree char *origin = origin_of_url (url);
+
+    if (origin != NULL)
+      g_hash_table_add (natter_client_get_media_origins (g_task_get_source_object (task)),
+                        g_steal_pointer (&origin));
+  }
+
   g_task_return_pointer (task, g_strdup (url), g_free);
 }
 
@@ -175,6 +268,8 @@ upload_opened_cb (GObject      *object,
                                             escaped);
     message = soup_message_new (SOUP_METHOD_POST, url);
   }
+  /* The media URL is natterd's own; a redirect would carry the token on. */
+  soup_message_add_flags (message, SOUP_MESSAGE_NO_REDIRECT);
   add_auth_headers (self, message);
   soup_message_set_request_body (message, transfer->content_type, G_INPUT_STREAM (stream),
                                  transfer->total);
@@ -242,6 +337,60 @@ cache_file_for (NatterClient *self,
   return g_file_new_for_path (path);
 }
 
+static GError *
+too_large_error (Transfer *transfer)
+{
+  g_autofree char *limit = g_format_size (transfer->max_size);
+
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                      "%s is larger than %s, the most Natter downloads for it", transfer->url, limit);
+}
+
+static void
+download_failed_deleted_cb (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Transfer *transfer = g_task_get_task_data (task);
+
+  g_file_delete_finish (G_FILE (object), result, NULL);
+  g_task_return_error (task, g_steal_pointer (&transfer->error));
+}
+
+static void
+download_failed_closed_cb (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Transfer *transfer = g_task_get_task_data (task);
+
+  g_output_stream_close_finish (G_OUTPUT_STREAM (object), result, NULL);
+  g_file_delete_async (transfer->partial, G_PRIORITY_DEFAULT, NULL, download_failed_deleted_cb,
+                       g_object_ref (task));
+}
+
+/* Returns @error once the partial file, if any, is gone. */
+static void
+download_fail (GTask  *task,
+               GError *error)
+{
+  Transfer *transfer = g_task_get_task_data (task);
+
+  /* libsoup closes the connection rather than read what is left */
+  g_clear_object (&transfer->input);
+  if (transfer->output == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_clear_error (&transfer->error);
+  transfer->error = error;
+  g_output_stream_close_async (transfer->output, G_PRIORITY_DEFAULT, NULL, download_failed_closed_cb,
+                               g_object_ref (task));
+}
+
 static void download_read_cb (GObject      *object,
                               GAsyncResult *result,
                               gpointer      user_data);
@@ -303,7 +452,7 @@ cache_dir_made_cb (GObject      *object,
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      download_fail (task, g_steal_pointer (&error));
       return;
     }
 
@@ -323,7 +472,7 @@ download_written_cb (GObject      *object,
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, &written, &error))
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      download_fail (task, g_steal_pointer (&error));
       return;
     }
 
@@ -344,7 +493,7 @@ download_closed_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   if (!g_output_stream_close_finish (G_OUTPUT_STREAM (object), result, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
+    download_fail (task, g_steal_pointer (&error));
   else
     download_finished (task);
 }
@@ -362,7 +511,7 @@ download_read_cb (GObject      *object,
   n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
   if (n < 0)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      download_fail (task, g_steal_pointer (&error));
       return;
     }
 
@@ -370,14 +519,21 @@ download_read_cb (GObject      *object,
     {
       if (transfer->total > 0 && transfer->done != transfer->total)
         {
-          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
-                                   "Download of %s stopped after %" G_GOFFSET_FORMAT " of %"
-                                   G_GOFFSET_FORMAT " bytes", transfer->url, transfer->done,
-                                   transfer->total);
+          download_fail (task, g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                                            "Download of %s stopped after %" G_GOFFSET_FORMAT " of %"
+                                            G_GOFFSET_FORMAT " bytes", transfer->url, transfer->done,
+                                            transfer->total));
           return;
         }
       g_output_stream_close_async (transfer->output, G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
                                    download_closed_cb, g_object_ref (task));
+      return;
+    }
+
+  /* A body without Content-Length, or longer than it said: stop at the limit. */
+  if (transfer->done + n > transfer->max_size)
+    {
+      download_fail (task, too_large_error (transfer));
       return;
     }
 
@@ -398,13 +554,51 @@ download_created_cb (GObject      *object,
   transfer->output = G_OUTPUT_STREAM (g_file_replace_finish (G_FILE (object), result, &error));
   if (transfer->output == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      download_fail (task, g_steal_pointer (&error));
       return;
     }
 
   transfer->buffer = g_malloc (DOWNLOAD_CHUNK);
   g_input_stream_read_async (transfer->input, transfer->buffer, DOWNLOAD_CHUNK, G_PRIORITY_DEFAULT,
                              g_task_get_cancellable (task), download_read_cb, g_object_ref (task));
+}
+
+static void download_request (GTask *task);
+
+/* A redirect, followed here rather than by libsoup (which keeps every
+ * request header, Authorization included, whatever host it goes to). */
+static void
+download_redirect (GTask       *task,
+                   SoupMessage *message)
+{
+  Transfer *transfer = g_task_get_task_data (task);
+  const char *location = soup_message_headers_get_one (soup_message_get_response_headers (message),
+                                                       "Location");
+  g_autoptr(GUri) next = NULL;
+  g_autofree char *origin = NULL;
+
+  if (location != NULL)
+    next = g_uri_parse_relative (transfer->uri, location, G_URI_FLAGS_NONE, NULL);
+  origin = origin_of (next);
+  if (origin == NULL)
+    {
+      download_fail (task, g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
+                                        "%s redirects to %s, not a media URL", transfer->url,
+                                        location ? location : "nowhere"));
+      return;
+    }
+  if (++transfer->redirects > MAX_REDIRECTS)
+    {
+      download_fail (task, g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
+                                        "%s redirects more than %d times", transfer->url,
+                                        MAX_REDIRECTS));
+      return;
+    }
+
+  g_clear_object (&transfer->input);
+  g_clear_pointer (&transfer->uri, g_uri_unref);
+  transfer->uri = g_steal_pointer (&next);
+  download_request (task);
 }
 
 static void
@@ -417,6 +611,7 @@ download_sent_cb (GObject      *object,
   SoupMessage *message = soup_session_get_async_result_message (SOUP_SESSION (object), result);
   g_autoptr(GError) error = NULL;
   g_autoptr(GFile) dir = NULL;
+  guint status;
 
   transfer->input = soup_session_send_finish (SOUP_SESSION (object), result, &error);
   if (transfer->input == NULL)
@@ -425,13 +620,27 @@ download_sent_cb (GObject      *object,
       return;
     }
 
-  if (soup_message_get_status (message) != SOUP_STATUS_OK)
+  status = soup_message_get_status (message);
+  if (status == SOUP_STATUS_MOVED_PERMANENTLY || status == SOUP_STATUS_FOUND ||
+      status == SOUP_STATUS_SEE_OTHER || status == SOUP_STATUS_TEMPORARY_REDIRECT ||
+      status == SOUP_STATUS_PERMANENT_REDIRECT)
     {
-      g_task_return_error (task, http_error (message, NULL));
+      download_redirect (task, message);
+      return;
+    }
+
+  if (status != SOUP_STATUS_OK)
+    {
+      download_fail (task, http_error (message, NULL));
       return;
     }
 
   transfer->total = soup_message_headers_get_content_length (soup_message_get_response_headers (message));
+  if (transfer->total > transfer->max_size)
+    {
+      download_fail (task, too_large_error (transfer));
+      return;
+    }
 
   dir = g_file_get_parent (transfer->file);
   {
@@ -444,33 +653,89 @@ download_sent_cb (GObject      *object,
 }
 
 static void
+download_request (GTask *task)
+{
+  NatterClient *self = g_task_get_source_object (task);
+  Transfer *transfer = g_task_get_task_data (task);
+  g_autoptr(SoupMessage) message = soup_message_new_from_uri (SOUP_METHOD_GET, transfer->uri);
+
+  soup_message_add_flags (message, SOUP_MESSAGE_NO_REDIRECT);
+  if (is_own_uri (self, transfer->uri))
+    add_auth_headers (self, message);
+  else
+    soup_message_disable_feature (message, SOUP_TYPE_COOKIE_JAR);
+
+  soup_session_send_async (natter_client_get_session (self), message, G_PRIORITY_DEFAULT,
+                           g_task_get_cancellable (task), download_sent_cb, g_object_ref (task));
+}
+
+static void
 download_cached_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  NatterClient *self = g_task_get_source_object (task);
   Transfer *transfer = g_task_get_task_data (task);
   g_autoptr(GFileInfo) info = NULL;
-  g_autoptr(SoupMessage) message = NULL;
 
   info = g_file_query_info_finish (G_FILE (object), result, NULL);
   if (info != NULL)
     {
-      g_task_return_pointer (task, g_object_ref (transfer->file), g_object_unref);
+      /* Fetched before for something allowed more. */
+      if (g_file_info_get_size (info) > transfer->max_size)
+        g_task_return_error (task, too_large_error (transfer));
+      else
+        g_task_return_pointer (task, g_object_ref (transfer->file), g_object_unref);
       return;
     }
 
-  message = soup_message_new (SOUP_METHOD_GET, transfer->url);
-  if (message == NULL)
+  download_request (task);
+}
+
+void
+natter_client_download_media_async (NatterClient          *self,
+                                    const char            *url,
+                                    NatterMediaKind        kind,
+                                    GFileProgressCallback  progress,
+                                    gpointer               progress_data,
+                                    GCancellable          *cancellable,
+                                    GAsyncReadyCallback    callback,
+                                    gpointer               user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *origin = NULL;
+  g_autofree char *partial = NULL;
+  Transfer *transfer;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (url != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_download_async);
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  origin = origin_of (uri);
+  if (origin == NULL)
     {
       g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                               "Not a media URL: %s", transfer->url);
+                               "Not a media URL: %s", url);
       return;
     }
-  add_auth_headers (self, message);
-  soup_session_send_async (natter_client_get_session (self), message, G_PRIORITY_DEFAULT,
-                           g_task_get_cancellable (task), download_sent_cb, g_object_ref (task));
+
+  transfer = g_new0 (Transfer, 1);
+  transfer->url = g_strdup (url);
+  transfer->uri = g_steal_pointer (&uri);
+  transfer->max_size = natter_media_kind_max_size (kind);
+  transfer->file = cache_file_for (self, url);
+  partial = g_strconcat (g_file_peek_path (transfer->file), ".part", NULL);
+  transfer->partial = g_file_new_for_path (partial);
+  transfer->progress = progress;
+  transfer->progress_data = progress_data;
+  g_task_set_task_data (task, transfer, (GDestroyNotify) transfer_free);
+
+  g_file_query_info_async (transfer->file, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE,
+                           G_PRIORITY_DEFAULT, cancellable, download_cached_cb, g_object_ref (task));
 }
 
 void
@@ -482,34 +747,8 @@ natter_client_download_async (NatterClient          *self,
                               GAsyncReadyCallback    callback,
                               gpointer               user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autofree char *partial = NULL;
-  Transfer *transfer;
-
-  g_return_if_fail (NATTER_IS_CLIENT (self));
-  g_return_if_fail (url != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_client_download_async);
-
-  if (!g_str_has_prefix (url, "http://") && !g_str_has_prefix (url, "https://"))
-    {
-      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                               "Not a media URL: %s", url);
-      return;
-    }
-
-  transfer = g_new0 (Transfer, 1);
-  transfer->url = g_strdup (url);
-  transfer->file = cache_file_for (self, url);
-  partial = g_strconcat (g_file_peek_path (transfer->file), ".part", NULL);
-  transfer->partial = g_file_new_for_path (partial);
-  transfer->progress = progress;
-  transfer->progress_data = progress_data;
-  g_task_set_task_data (task, transfer, (GDestroyNotify) transfer_free);
-
-  g_file_query_info_async (transfer->file, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE,
-                           G_PRIORITY_DEFAULT, cancellable, download_cached_cb, g_object_ref (task));
+  natter_client_download_media_async (self, url, NATTER_MEDIA_KIND_FILE, progress, progress_data,
+                                      cancellable, callback, user_data);
 }
 
 GFile *

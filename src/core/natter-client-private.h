@@ -31,6 +31,9 @@ SoupSession *natter_client_get_session    (NatterClient  *self);
 /* http[s]://host:port/media */
 const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
+/* "scheme://host:port" of the media URLs natterd handed out in upload
+ * replies (its public-url may differ from the server URL): own origins too. */
+GHashTable  *natter_client_get_media_origins (NatterClient *self);
 
 /* Media messages are stored (SENDING, in the outbox) before their upload:
  * until it is done their content names the local file under this key and

@@ -49,6 +49,7 @@ typedef struct {
   guint upload_failures;        /* in a row, while connected: the next retry waits longer */
   GFileProgressCallback progress; /* of that upload, while the first sender waits */
   gpointer progress_data;
+  GList *order_link;            /* in its conversation's send order (persisted only) */
 } PendingSend;
 
 /* Task data of a media send: its upload's progress. */
@@ -108,6 +109,7 @@ struct _NatterClient
   gint64 server_time_offset;    /* ms */
 
   GHashTable *pending_sends;    /* client_msg_id -> PendingSend */
+  GHashTable *send_order;       /* conversation key -> GQueue of PendingSend, by message id */
   GHashTable *pending_queries;  /* request_id -> PendingQuery */
   guint32 next_request_id;
   GQueue delivers;              /* DeliverItem, in arrival order */
@@ -116,6 +118,7 @@ struct _NatterClient
   gboolean caught_up;
 
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
+  GHashTable *media_origins;    /* "scheme://host:port" natterd named in upload replies */
   NatterProfileFetcher *profiles;
 };
 
@@ -227,11 +230,111 @@ set_status (NatterClient           *self,
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status, old, error);
 }
 
+/* ------------------------------------------------------------ send order */
+
+/* The persisted messages of one conversation are published one at a time,
+ * in the order they were written (message id): when natterd refuses one
+ * for now (20604 too fast, 30002), the next waits for it to be taken
+ * instead of overtaking it, so the peer reads them in the order they were
+ * sent. Conversations do not wait for each other. A message still waiting
+ * for its file's upload holds nobody up. */
+
+static char *
+send_order_key (NatterMessage *message)
+{
+  return g_strdup_printf ("%d\t%s", natter_message_get_conversation_type (message),
+                          natter_message_get_target_id (message));
+}
+
+static void
+send_order_add (NatterClient *self,
+                PendingSend  *pending)
+{
+  gint64 id = natter_message_get_message_id (pending->message);
+  g_autofree char *key = NULL;
+  GQueue *queue;
+  GList *l;
+
+  if (pending->order_link != NULL || id <= 0 || !natter_message_is_persisted (pending->message))
+    return;
+
+  key = send_order_key (pending->message);
+  queue = g_hash_table_lookup (self->send_order, key);
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (self->send_order, g_steal_pointer (&key), queue);
+    }
+
+  /* A new message has the highest id: look from the tail. */
+  for (l = queue->tail; l != NULL; l = l->prev)
+    if (natter_message_get_message_id (((PendingSend *) l->data)->message) < id)
+      break;
+  g_queue_insert_after (queue, l, pending);
+  pending->order_link = l != NULL ? l->next : queue->head;
+}
+
+static void
+send_order_remove (NatterClient *self,
+                   PendingSend  *pending)
+{
+  g_autofree char *key = NULL;
+  GQueue *queue;
+
+  if (pending->order_link == NULL)
+    return;
+
+  key = send_order_key (pending->message);
+  queue = g_hash_table_lookup (self->send_order, key);
+  g_queue_delete_link (queue, g_steal_pointer (&pending->order_link));
+  if (g_queue_is_empty (queue))
+    g_hash_table_remove (self->send_order, key);
+}
+
+static gboolean
+is_ready (PendingSend *pending)
+{
+  return !natter_message_needs_upload (pending->message);
+}
+
+/* TRUE when an earlier message of the conversation has to go first. */
+static gboolean
+waits_for_earlier (PendingSend *pending)
+{
+  if (pending->order_link == NULL)
+    return FALSE;
+  for (GList *l = pending->order_link->prev; l != NULL; l = l->prev)
+    if (is_ready (l->data))
+      return TRUE;
+  return FALSE;
+}
+
+/* One of the conversation of @key is done: the next one goes, unless an
+ * earlier one still waits for its ack or its retry. */
+static void
+send_order_next (NatterClient *self,
+                 const char   *key)
+{
+  GQueue *queue = g_hash_table_lookup (self->send_order, key);
+
+  for (GList *l = queue != NULL ? queue->head : NULL; l != NULL; l = l->next)
+    {
+      PendingSend *pending = l->data;
+
+      if (!is_ready (pending))
+        continue;
+      if (pending->generation != self->generation && pending->retry_source == 0)
+        publish_pending (self, pending);
+      return;
+    }
+}
+
 /* ------------------------------------------------------------ pending sends */
 
 static void
 pending_send_free (PendingSend *pending)
 {
+  send_order_remove (pending->client, pending);
   g_clear_handle_id (&pending->retry_source, g_source_remove);
   g_free (pending->client_msg_id);
   g_clear_object (&pending->message);
@@ -639,6 +742,7 @@ ack_stored_cb (GObject      *object,
   g_autoptr(AckData) data = user_data;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
   PendingSend *pending;
 
   message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
@@ -662,7 +766,9 @@ ack_stored_cb (GObject      *object,
       pending_send_return_message (pending);
     }
 
+  key = send_order_key (pending->message);
   g_hash_table_remove (data->self->pending_sends, data->client_msg_id);
+  send_order_next (data->self, key);
 }
 
 static gboolean
@@ -767,7 +873,7 @@ publish_pending (NatterClient *self,
   Natter__Publish publish = NATTER__PUBLISH__INIT;
   g_autofree char *content = NULL;
 
-  if (!is_connected (self) || pending->retry_source != 0)
+  if (!is_connected (self) || pending->retry_source != 0 || waits_for_earlier (pending))
     return;
 
   /* Its file first: the published content has the URL, never a local path. */
@@ -810,6 +916,7 @@ add_pending (NatterClient  *self,
   pending->client_msg_id = g_strdup (id);
   pending->message = g_object_ref (message);
   g_hash_table_insert (self->pending_sends, pending->client_msg_id, pending);
+  send_order_add (self, pending);
   return pending;
 }
 
@@ -933,8 +1040,11 @@ upload_done_cb (GObject      *object,
                                                natter_message_get_error_code (update),
                                                "%s", error->message);
 
+      g_autofree char *key = send_order_key (message);
+
       pending_send_return_error (pending, refused);
       g_hash_table_remove (self->pending_sends, data->client_msg_id);
+      send_order_next (self, key);
     }
 
   natter_store_update_message_async (self->store, update, NULL, upload_stored_cb, g_steal_pointer (&data));
@@ -1334,17 +1444,38 @@ drop_connection (NatterClient *self)
 }
 
 static gboolean
-server_is_loopback (NatterClient *self)
+host_is_loopback (const char *host)
 {
-  const char *host = g_uri_get_host (self->ws_uri);
   g_autoptr(GInetAddress) address = NULL;
 
   if (host == NULL)
     return FALSE;
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
+  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
     return TRUE;
   address = g_inet_address_new_from_string (host);
   return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+static gboolean
+server_is_loopback (NatterClient *self)
+{
+  return host_is_loopback (g_uri_get_host (self->ws_uri));
+}
+
+gboolean
+natter_url_is_unencrypted_remote (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0) &&
+         !host_is_loopback (g_uri_get_host (uri));
 }
 
 static gboolean
@@ -1742,8 +1873,10 @@ natter_client_finalize (GObject *object)
   NatterClient *self = (NatterClient *) object;
 
   g_hash_table_unref (self->pending_sends);
+  g_hash_table_unref (self->send_order);
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
+  g_hash_table_unref (self->media_origins);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1956,8 +2089,10 @@ natter_client_init (NatterClient *self)
   self->platform = g_strdup ("linux");
   self->pending_sends = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                (GDestroyNotify) pending_send_free);
+  self->send_order = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->media_origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->delivers);
 }
 
@@ -2078,6 +2213,12 @@ const char *
 natter_client_get_media_url (NatterClient *self)
 {
   return self->media_url;
+}
+
+GHashTable *
+natter_client_get_media_origins (NatterClient *self)
+{
+  return self->media_origins;
 }
 
 const char *

@@ -190,8 +190,36 @@ char          *natter_client_upload_finish        (NatterClient           *self,
                                                    GAsyncResult           *result,
                                                    GError                **error);
 
+/* What a download is for: each kind has its own size limit. */
+typedef enum {
+  NATTER_MEDIA_KIND_FILE,       /* 100 MiB: natterd's default [media] max-size */
+  NATTER_MEDIA_KIND_IMAGE,      /* 40 MiB */
+  NATTER_MEDIA_KIND_VOICE,      /* 20 MiB: over an hour of Opus */
+  NATTER_MEDIA_KIND_PORTRAIT,   /* 2 MiB */
+} NatterMediaKind;
+
+goffset        natter_media_kind_max_size         (NatterMediaKind         kind);
+
+/* Whether @url is on natterd's own media origin (scheme, host and port of
+ * the server URL the client was made with, or of the media URLs natterd
+ * handed out for its uploads). Only those get the token and the app key;
+ * any other URL is fetched without credentials or cookies, and a redirect
+ * is followed by the same rule, hop by hop. */
+gboolean       natter_client_is_own_origin        (NatterClient           *self,
+                                                   const char             *url);
+
 /* Downloads a media URL into the profile's cache (once: a cached file is
- * returned at once) and returns the local file. */
+ * returned at once) and returns the local file. A download larger than
+ * @kind allows stops there (G_IO_ERROR_MESSAGE_TOO_LARGE) and leaves
+ * nothing behind. natter_client_download_async() is a FILE. */
+void           natter_client_download_media_async (NatterClient           *self,
+                                                   const char             *url,
+                                                   NatterMediaKind         kind,
+                                                   GFileProgressCallback   progress,
+                                                   gpointer                progress_data,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
 void           natter_client_download_async       (NatterClient           *self,
                                                    const char             *url,
                                                    GFileProgressCallback   progress,
@@ -354,6 +382,13 @@ void           natter_client_delete_conversation_async  (NatterClient           
 gboolean       natter_client_delete_conversation_finish (NatterClient           *self,
                                                          GAsyncResult           *result,
                                                          GError                **error);
+
+/* --------------------------------------------------------------- addresses */
+
+/* TRUE for an http:// (or ws://) URL whose host is not loopback
+ * (127.0.0.0/8, ::1, localhost): the token would cross the network in the
+ * clear. The app asks before signing in to one; natter-cli warns. */
+gboolean       natter_url_is_unencrypted_remote  (const char           *url);
 
 /* ------------------------------------------------------- app server token */
 

@@ -1,8 +1,13 @@
 /* natter-thumbnail.c — JPEG thumbnails for RC:ImgMsg
  *
+ * The file may well have come from a stranger (saved from a chat): it is
+ * decoded as natter-image.h decodes what the network gives.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-client.h"
+#include "natter-image.h"
 #include "natter-message.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -37,7 +42,6 @@ thumbnail_thread (GTask        *task,
   GFile *file = task_data;
   g_autoptr(GFileInputStream) stream = NULL;
   g_autoptr(GdkPixbuf) loaded = NULL;
-  g_autoptr(GdkPixbuf) oriented = NULL;
   g_autoptr(GdkPixbuf) flat = NULL;
   g_autoptr(GError) error = NULL;
   int side = THUMBNAIL_MAX_SIDE;
@@ -50,28 +54,33 @@ thumbnail_thread (GTask        *task,
       return;
     }
 
-  loaded = gdk_pixbuf_new_from_stream (G_INPUT_STREAM (stream), cancellable, &error);
+  /* Nothing bigger than the thumbnail is needed: the loader scales (JPEG
+   * already while decoding). */
+  loaded = natter_image_decode_stream (G_INPUT_STREAM (stream),
+                                       natter_media_kind_max_size (NATTER_MEDIA_KIND_IMAGE),
+                                       NATTER_IMAGE_MAX_PIXELS, THUMBNAIL_MAX_SIDE, cancellable,
+                                       &error);
   if (loaded == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
-  oriented = gdk_pixbuf_apply_embedded_orientation (loaded);
-  width = gdk_pixbuf_get_width (oriented);
-  height = gdk_pixbuf_get_height (oriented);
+  /* natter_image_decode_stream() applied the EXIF orientation */
+  width = gdk_pixbuf_get_width (loaded);
+  height = gdk_pixbuf_get_height (loaded);
 
   /* JPEG has no alpha: flatten onto white so transparent PNGs stay legible. */
-  if (gdk_pixbuf_get_has_alpha (oriented))
+  if (gdk_pixbuf_get_has_alpha (loaded))
     {
       flat = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
       gdk_pixbuf_fill (flat, 0xffffffff);
-      gdk_pixbuf_composite (oriented, flat, 0, 0, width, height, 0, 0, 1, 1,
+      gdk_pixbuf_composite (loaded, flat, 0, 0, width, height, 0, 0, 1, 1,
                             GDK_INTERP_NEAREST, 255);
     }
   else
     {
-      flat = g_object_ref (oriented);
+      flat = g_object_ref (loaded);
     }
 
   for (int quality = 85; side >= 16; side /= 2, quality = MAX (quality - 20, 30))

@@ -2104,6 +2104,282 @@ test_app_server (void)
   spin (100);
 }
 
+/* ------------------------------------- another server, and plain http */
+
+typedef struct {
+  GPtrArray *requests;   /* "path?query\nheaders" */
+  GBytes *png;
+} Foreign;
+
+static void
+foreign_cb (SoupServer        *soup_server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  Foreign *foreign = user_data;
+  GUri *uri = soup_server_message_get_uri (msg);
+  GString *request = g_string_new (path);
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+
+  if (g_uri_get_query (uri) != NULL)
+    g_string_append_printf (request, "?%s", g_uri_get_query (uri));
+  g_string_append_c (request, '\n');
+  soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    g_string_append_printf (request, "%s: %s\n", name, value);
+  g_ptr_array_add (foreign->requests, g_string_free (request, FALSE));
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  if (g_str_has_suffix (path, ".png"))
+    soup_server_message_set_response (msg, "image/png", SOUP_MEMORY_COPY,
+                                      g_bytes_get_data (foreign->png, NULL), g_bytes_get_size (foreign->png));
+  else
+    soup_server_message_set_response (msg, "application/pdf", SOUP_MEMORY_STATIC, "%PDF-1.4 x", 10);
+}
+
+typedef struct {
+  Foreign *foreign;
+  const char *path;
+} ForeignQuery;
+
+static gboolean
+foreign_was_asked (gpointer data)
+{
+  ForeignQuery *q = data;
+
+  for (guint i = 0; i < q->foreign->requests->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (q->foreign->requests, i), q->path))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+wait_foreign_asked (Foreign    *foreign,
+                    const char *path)
+{
+  ForeignQuery q = { foreign, path };
+  g_autofree char *what = g_strdup_printf ("a request for %s", path);
+
+  wait_until (foreign_was_asked, &q, what);
+}
+
+static void
+sign_in_with_token (NatterWindow *window,
+                    const char   *server_url,
+                    const char   *token)
+{
+  GtkWidget *root = GTK_WIDGET (window);
+
+  wait_for_page (window, "sign-in");
+  wait_for_label (root, "Welcome to Natter");
+  set_row_text (root, "Server Address", server_url);
+  set_row_text (root, "App Key", natter_test_server_get_app_key (server));
+  set_row_text (root, "Token", token);
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+}
+
+static gint64
+message_id_of_kind (NatterChatView    *chat,
+                    NatterMessageKind  kind)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (chat);
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+      if (natter_message_get_kind (m) == kind)
+        return natter_message_get_message_id (m);
+    }
+  g_assert_not_reached ();
+}
+
+/* A sender whose portrait and message URLs point at another server (a
+ * loopback SoupServer here): the app shows him, his picture, his image,
+ * file and voice message, fetching each from there, and that server never
+ * sees the token or the app key. */
+static void
+test_foreign_urls (void)
+{
+  g_autofree char *grace = natter_test_server_get_token (server, "grace");
+  g_autofree char *frank = natter_test_server_get_token (server, "frank");
+  g_autofree char *profile = g_build_filename (tmp_dir, "grace", NULL);
+  g_autofree char *frank_profile = g_build_filename (tmp_dir, "frank-cli", NULL);
+  g_autoptr(SoupServer) soup_server = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 64, 48);
+  g_autofree char *base = NULL;
+  g_autofree char *thumbnail = NULL;
+  g_autofree char *content = NULL;
+  Foreign foreign = { g_ptr_array_new_with_free_func (g_free), NULL };
+  NatterWindow *window;
+  NatterChatView *chat;
+  GtkWidget *root;
+
+  {
+    char *buffer = NULL;
+    gsize size = 0;
+    GSList *uris;
+
+    gdk_pixbuf_fill (pixbuf, 0xc04080ff);
+    g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &size, "png", NULL, NULL));
+    foreign.png = g_bytes_new_take (buffer, size);
+    g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &size, "jpeg", NULL, NULL));
+    thumbnail = g_base64_encode ((const guchar *) buffer, size);
+    g_free (buffer);
+
+    soup_server_add_handler (soup_server, NULL, foreign_cb, &foreign, NULL);
+    g_assert_true (soup_server_listen_local (soup_server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+    g_assert_no_error (error);
+    uris = soup_server_get_uris (soup_server);
+    base = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  }
+
+  /* the app server sets his portrait there; his messages name it too */
+  {
+    g_autofree char *portrait = g_strdup_printf ("%s/portrait.png?user=frank", base);
+    guint status = 0;
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, &status, "user/refresh",
+                                                          "userId", "frank", "name", "Frank",
+                                                          "portraitUri", portrait, NULL);
+    g_assert_cmpuint (status, ==, 200);
+  }
+  content = g_strdup_printf ("{\"content\":\"Hello from Frank\",\"user\":{\"id\":\"frank\","
+                             "\"name\":\"Frank\",\"portraitUri\":\"%s/sender.png\"}}", base);
+  g_free (cli (frank, frank_profile, "send", "grace", "--object-name", "RC:TxtMsg", "--content", content, NULL));
+  g_free (content);
+  content = g_strdup_printf ("{\"content\":\"%s\",\"imageUri\":\"%s/image.png\"}", thumbnail, base);
+  g_free (cli (frank, frank_profile, "send", "grace", "--object-name", "RC:ImgMsg", "--content", content, NULL));
+  g_free (content);
+  content = g_strdup_printf ("{\"name\":\"minutes.pdf\",\"size\":10,\"type\":\"application/pdf\","
+                             "\"fileUrl\":\"%s/minutes.pdf\"}", base);
+  g_free (cli (frank, frank_profile, "send", "grace", "--object-name", "RC:FileMsg", "--content", content, NULL));
+  g_free (content);
+  content = g_strdup_printf ("{\"remoteUrl\":\"%s/voice.ogg\",\"duration\":2,\"type\":\"ogg\"}", base);
+  g_free (cli (frank, frank_profile, "send", "grace", "--object-name", "RC:HQVCMsg", "--content", content, NULL));
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  root = GTK_WIDGET (window);
+  sign_in_with_token (window, natter_test_server_get_url (server), grace);
+  wait_for_page (window, "main");
+  wait_until (is_connected, window, "grace connected");
+
+  natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "frank", 0);
+  chat = natter_window_get_chat_view (window);
+  wait_for_label (GTK_WIDGET (chat), "Hello from Frank");
+  wait_for_label (GTK_WIDGET (chat), "minutes.pdf");
+
+  /* shown without a click: his picture (list and chat) and the thumbnail */
+  wait_until (has_portrait, natter_window_get_sidebar (window), "Frank's picture in the list");
+  wait_until (has_portrait, chat, "Frank's picture in the chat");
+  wait_foreign_asked (&foreign, "/portrait.png");
+  g_assert_nonnull (find_picture (GTK_WIDGET (chat)));
+
+  /* opened: the image, the file, the voice message */
+  gtk_widget_activate_action (GTK_WIDGET (chat), "chat.open-image", "x",
+                              message_id_of_kind (chat, NATTER_MESSAGE_KIND_IMAGE));
+  wait_foreign_asked (&foreign, "/image.png");
+  wait_until (label_anywhere, (gpointer) "64 × 48", "the full image in the viewer");
+  close_windows_of_type (g_type_from_name ("NatterImageViewer"));
+  gtk_widget_activate_action (GTK_WIDGET (chat), "chat.open-file", "x",
+                              message_id_of_kind (chat, NATTER_MESSAGE_KIND_FILE));
+  wait_foreign_asked (&foreign, "/minutes.pdf");
+  wait_until (has_voice_player, chat, "a voice player on screen");
+  natter_voice_player_toggle (NATTER_VOICE_PLAYER (find_type (GTK_WIDGET (chat), NATTER_TYPE_VOICE_PLAYER)));
+  wait_foreign_asked (&foreign, "/voice.ogg");
+  spin (500);
+
+  /* nothing of grace's went there */
+  for (guint i = 0; i < foreign.requests->len; i++)
+    {
+      const char *request = g_ptr_array_index (foreign.requests, i);
+      g_autofree char *lower = g_ascii_strdown (request, -1);
+
+      g_test_message ("foreign server: %s", request);
+      g_assert_null (strstr (lower, "\nauthorization:"));
+      g_assert_null (strstr (lower, "\napp-key:"));
+      g_assert_null (strstr (lower, "\ncookie:"));
+      g_assert_null (strstr (request, grace));
+      g_assert_null (strstr (request, natter_test_server_get_app_key (server)));
+    }
+  g_assert_cmpuint (foreign.requests->len, >=, 4);
+
+  (void) root;
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+  soup_server_disconnect (soup_server);
+  g_ptr_array_unref (foreign.requests);
+  g_bytes_unref (foreign.png);
+}
+
+static GtkWidget *
+find_message_dialog (void)
+{
+  return find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+}
+
+static gboolean
+message_dialog_shown (gpointer data)
+{
+  return find_message_dialog () != NULL;
+}
+
+static gboolean
+message_dialog_gone (gpointer data)
+{
+  return find_message_dialog () == NULL;
+}
+
+/* Signing in to a server over plain http:// that is not on this machine
+ * asks first (the token would cross the network readable); loopback does
+ * not ask. 0.0.0.0 is not loopback, yet connecting to it stays here. */
+static void
+test_unencrypted_sign_in (void)
+{
+  g_autofree char *ivan = natter_test_server_get_token (server, "ivan");
+  g_autofree char *profile = g_build_filename (tmp_dir, "ivan", NULL);
+  NatterWindow *window;
+  GtkWidget *root, *dialog, *button;
+
+  window = NATTER_WINDOW (natter_application_open_profile (test_app_instance (), profile));
+  root = GTK_WIDGET (window);
+  sign_in_with_token (window, "http://0.0.0.0:1", ivan);
+
+  /* it asks; cancelled, nothing happens */
+  wait_until (message_dialog_shown, NULL, "the unencrypted connection dialog");
+  dialog = find_message_dialog ();
+  g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), ==,
+                   "Sign In Without Encryption?");
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "0.0.0.0"));
+  button = find_button_with_label (dialog, "Cancel");
+  g_assert_nonnull (button);
+  gtk_widget_activate (button);
+  wait_until (message_dialog_gone, NULL, "the dialog closed");
+  spin (200);
+  g_assert_cmpstr (natter_window_get_page (window), ==, "sign-in");
+  g_assert_null (natter_window_get_client (window));
+  g_assert_true (gtk_widget_get_sensitive (find_button_with_label (root, "Sign In")));
+
+  /* agreed to, it signs in (and finds nobody there) */
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_until (message_dialog_shown, NULL, "the dialog again");
+  gtk_widget_activate (find_button_with_label (find_message_dialog (), "Sign In Anyway"));
+  wait_for_label (root, "0.0.0.0");
+  g_assert_cmpstr (natter_window_get_page (window), ==, "sign-in");
+
+  /* a loopback server: no question */
+  set_row_text (root, "Server Address", natter_test_server_get_url (server));
+  gtk_widget_activate (find_button_with_label (root, "Sign In"));
+  wait_for_page (window, "main");
+  g_assert_null (find_message_dialog ());
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  spin (100);
+}
+
 /* ------------------------------------------------ a Secret Service */
 
 /* Enough of org.freedesktop.secrets for libsecret's password calls (plain
@@ -2563,6 +2839,8 @@ main (int argc, char *argv[])
       g_test_add_func ("/ui/app-server-sign-in", test_app_server);
       g_test_add_func ("/ui/history", test_history);
       g_test_add_func ("/ui/call-from-chat-header", test_call_from_header);
+      g_test_add_func ("/ui/foreign-urls-get-no-credentials", test_foreign_urls);
+      g_test_add_func ("/ui/unencrypted-sign-in", test_unencrypted_sign_in);
     }
   ret = g_test_run ();
 

@@ -492,14 +492,17 @@ test_commands (Fixture       *fixture,
 
   /* send --image: a JPEG thumbnail inline, the original uploaded. */
   {
-    g_autofree char *path = g_build_filename (fixture->dir, "photo.ppm", NULL);
-    GString *ppm = g_string_new ("P6\n320 200\n255\n");
+    g_autofree char *path = g_build_filename (fixture->dir, "photo.png", NULL);
+    g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 320, 200);
     JsonObject *content;
 
     for (int i = 0; i < 320 * 200; i++)
-      g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 97), 40);
-    g_file_set_contents (path, ppm->str, ppm->len, NULL);
-    g_string_free (ppm, TRUE);
+      {
+        guchar *p = gdk_pixbuf_get_pixels (pixbuf) + (i / 320) * gdk_pixbuf_get_rowstride (pixbuf) + (i % 320) * 3;
+
+        p[0] = i % 251, p[1] = i % 97, p[2] = 40;
+      }
+    g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL));
     g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                               (const char * const[]) { "send", "bob", "--image", path, NULL }), ==, 0);
     lines = json_lines (out);
@@ -684,6 +687,33 @@ test_token_url (Fixture       *fixture,
   g_free (app.token);
 }
 
+/* A non-loopback http:// server: a warning on stderr (the token crosses
+ * the network readable); a loopback one: none. 0.0.0.0 is not loopback,
+ * and connecting to it stays on this machine. */
+static void
+test_unencrypted_warning (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *profile = g_build_filename (fixture->dir, "remote", NULL);
+  const char *argv[] = { natter_test_program ("NATTER_CLI"), "--server", "http://0.0.0.0:1",
+                         "--app-key", "key", "--token", "token", "--profile", profile,
+                         "--timeout", "2", "sync", NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                               &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (err, "warning: http://0.0.0.0:1 is not encrypted"));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err, (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_null (strstr (err, "not encrypted"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -695,6 +725,8 @@ main (int   argc,
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
   g_test_add ("/cli/token-url", Fixture, NULL, fixture_set_up, test_token_url, fixture_tear_down);
+  g_test_add ("/cli/unencrypted-warning", Fixture, NULL, fixture_set_up, test_unencrypted_warning,
+              fixture_tear_down);
 
   return g_test_run ();
 }

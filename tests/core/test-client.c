@@ -1010,7 +1010,7 @@ test_media_round_trip (void)
   Peer *alice = peer_new (server, "alice", NULL);
   Peer *bob = peer_new (server, "bob", NULL);
   g_autofree char *dir = make_profile ();
-  g_autofree char *image_path = g_build_filename (dir, "photo.ppm", NULL);
+  g_autofree char *image_path = g_build_filename (dir, "photo.png", NULL);
   g_autofree char *file_path = g_build_filename (dir, "报告 final.bin", NULL);
   g_autoptr(GFile) image = g_file_new_for_path (image_path);
   g_autoptr(GFile) file = g_file_new_for_path (file_path);
@@ -1019,13 +1019,17 @@ test_media_round_trip (void)
   g_autoptr(NatterMessage) sent_image = NULL;
   g_autoptr(NatterMessage) sent_file = NULL;
   g_autoptr(GBytes) thumbnail = NULL;
-  GString *ppm = g_string_new ("P6\n640 480\n255\n");
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 640, 480);
   GString *blob = g_string_new (NULL);
   NatterMessage *got_image, *got_file;
 
   for (int i = 0; i < 640 * 480; i++)
-    g_string_append_c (g_string_append_c (g_string_append_c (ppm, i % 251), i % 127), 60);
-  g_file_set_contents (image_path, ppm->str, ppm->len, &error);
+    {
+      guchar *p = gdk_pixbuf_get_pixels (pixbuf) + (i / 640) * gdk_pixbuf_get_rowstride (pixbuf) + (i % 640) * 3;
+
+      p[0] = i % 251, p[1] = i % 127, p[2] = 60;
+    }
+  gdk_pixbuf_save (pixbuf, image_path, "png", &error, NULL);
   g_assert_no_error (error);
   for (int i = 0; i < 300 * 1024; i++)
     g_string_append_c (blob, (char) g_random_int ());
@@ -1110,7 +1114,6 @@ test_media_round_trip (void)
     g_assert_true (g_file_equal (again, local));
   }
 
-  g_string_free (ppm, TRUE);
   g_string_free (blob, TRUE);
   remove_tree (dir);
   peer_free (alice, FALSE);
@@ -1905,6 +1908,67 @@ test_profiles_refresh (void)
   peer_free (bob, FALSE);
 }
 
+/* natterd refuses a message for now (20604 at a low send-rate): the next
+ * messages of the same conversation wait for it instead of overtaking it,
+ * even when the rate would let them through first; bob reads them in the
+ * order alice wrote them. */
+static void
+test_send_order_after_refusal (void)
+{
+  g_autoptr(NatterTestServer) server =
+    natter_test_server_new_full ("[limits]\nsend-rate=1\nsend-burst=1\n", NULL);
+  const char *texts[] = { "one", "two", "three", "four" };
+  GAsyncResult *results[G_N_ELEMENTS (texts)] = { NULL };
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  gint64 last_time = 0;
+
+  peer_connect (alice);
+  peer_connect (bob);
+
+  /* "one" takes the only token, "two" is refused (20604) and retried in 2 s;
+   * 1.2 s later a token is back, when "three" and "four" are written */
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(JsonObject) content = natter_content_new_text (texts[i]);
+
+      if (i == 2)
+        test_spin (1200);
+      natter_client_send_message_async (alice->client, NATTER_CONVERSATION_PRIVATE, "bob",
+                                        NATTER_OBJECT_TEXT, content, NULL, test_store_result_cb,
+                                        &results[i]);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NatterMessage) sent = NULL;
+
+      test_wait_result (&results[i], 30);
+      sent = natter_client_send_message_finish (alice->client, results[i], &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (natter_message_get_sent_status (sent), ==, NATTER_SENT_STATUS_SENT);
+      g_clear_object (&results[i]);
+    }
+
+  wait_received (bob, G_N_ELEMENTS (texts));
+  g_assert_cmpuint (count_received (bob, TRUE), ==, G_N_ELEMENTS (texts));
+  for (guint i = 0, n = 0; i < bob->received->len; i++)
+    {
+      NatterMessage *message = g_ptr_array_index (bob->received, i);
+
+      if (!natter_message_is_persisted (message))
+        continue;
+      g_test_message ("bob read \"%s\"", natter_message_get_text (message));
+      g_assert_cmpstr (natter_message_get_text (message), ==, texts[n++]);
+      g_assert_cmpint (natter_message_get_sent_time (message), >=, last_time);
+      last_time = natter_message_get_sent_time (message);
+    }
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1930,6 +1994,7 @@ main (int   argc,
   g_test_add_func ("/client/typing-custom-voice", test_typing_custom_voice);
   g_test_add_func ("/client/profiles", test_profiles);
   g_test_add_func ("/client/profiles-refresh", test_profiles_refresh);
+  g_test_add_func ("/client/send-order-after-refusal", test_send_order_after_refusal);
 
   return g_test_run ();
 }

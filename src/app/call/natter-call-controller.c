@@ -258,13 +258,14 @@ caller_picture_loaded_cb (GObject      *object,
 {
   CallerLoad *load = user_data;
   NatterCallController *self = load->self;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) error = NULL;
 
-  bytes = g_file_load_bytes_finish (G_FILE (object), result, NULL, &error);
-  if (bytes != NULL)
-    texture = gdk_texture_new_from_bytes (bytes, &error);
+  /* the caller chose it: decoded off the main thread (natter-image.h) */
+  pixbuf = natter_image_decode_finish (result, &error);
+  if (pixbuf != NULL)
+    texture = gdk_texture_new_for_pixbuf (pixbuf);
   if (texture == NULL)
     g_debug ("Caller's picture: %s", error->message);
   else if (caller_load_current (load))
@@ -294,7 +295,8 @@ caller_picture_downloaded_cb (GObject      *object,
       caller_load_free (load);
       return;
     }
-  g_file_load_bytes_async (load->file, NULL, caller_picture_loaded_cb, load);
+  natter_image_decode_file_async (load->file, natter_media_kind_max_size (NATTER_MEDIA_KIND_PORTRAIT),
+                                  256, NULL, caller_picture_loaded_cb, load);
 }
 
 static CallerLoad *
@@ -327,8 +329,8 @@ caller_from_profile (NatterCallController *self)
     {
       g_free (self->caller_portrait_uri);
       self->caller_portrait_uri = g_strdup (uri);
-      natter_client_download_async (self->client, uri, NULL, NULL, NULL, caller_picture_downloaded_cb,
-                                    caller_load_new (self));
+      natter_client_download_media_async (self->client, uri, NATTER_MEDIA_KIND_PORTRAIT, NULL, NULL,
+                                          NULL, caller_picture_downloaded_cb, caller_load_new (self));
     }
   return profile != NULL;
 }
