@@ -45,6 +45,8 @@ struct _NatterdApp
   gint64             id;
   char              *key;
   char              *secret;
+  char              *old_secret;   /* still accepted until old_secret_expires (ms); NULL if none */
+  gint64             old_secret_expires;
   char              *name;
   GBytes            *token_key;
   NatterdAppSettings settings;
@@ -174,6 +176,15 @@ void              natterd_app_update_settings      (NatterdApp         *app,
 /* New credentials for natterd --create-app. */
 void              natterd_app_record_generate      (NatterdAppRecord   *record,
                                                     const char         *name);
+/* A new app secret, a new token key (natterd --rotate-secret,
+ * --rotate-token-key). */
+char             *natterd_app_secret_generate      (void);
+GBytes           *natterd_app_token_key_generate   (void);
+/* The secrets that sign for @app now: the current one, then the previous
+ * one while its grace period lasts (@now: ms). Returns how many (1 or 2). */
+guint             natterd_app_get_secrets          (NatterdApp         *app,
+                                                    gint64              now,
+                                                    const char         *secrets[2]);
 
 /* ------------------------------------------------------------------ tokens */
 
