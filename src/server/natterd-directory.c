@@ -298,6 +298,8 @@ app_free (gpointer data)
   g_hash_table_unref (app->groups);
   g_hash_table_unref (app->users);
   g_hash_table_unref (app->nonces);
+  g_clear_pointer (&app->media_usage, g_hash_table_unref);
+  g_clear_pointer (&app->media_usage_waiters, g_ptr_array_unref);
   g_free (app);
 }
 

@@ -57,6 +57,11 @@ struct _NatterdApp
   double             api_tokens;   /* rate limiter */
   gint64             api_refill;
   NatterdWebhook    *webhook;      /* NULL without webhook-url */
+  /* Media quotas (natterd-media.c): bytes uploaded, per users.id and in all,
+   * read from the store at the first upload that needs them. */
+  GHashTable        *media_usage;  /* gint64* users.id → guint64* bytes; NULL until read */
+  guint64            media_bytes;
+  GPtrArray         *media_usage_waiters;  /* uploads waiting for the read; NULL when none */
 };
 
 struct _NatterdUser
