@@ -34,6 +34,7 @@ natter_code_to_string (int code)
     case NATTER_CODE_TIMEOUT: return "Timed out";
     case NATTER_CODE_NOT_CONNECTED: return "Not connected";
     case NATTER_CODE_SERVER_ERROR: return "Server error";
+    case NATTER_CODE_MEDIA_QUOTA_EXCEEDED: return "Media quota exceeded";
     case NATTER_API_OK: return "OK";
     case NATTER_API_INTERNAL_ERROR: return "Internal error";
     case NATTER_API_APP_SECRET_MISMATCH: return "App key and secret do not match";

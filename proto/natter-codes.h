@@ -54,6 +54,8 @@ typedef enum {
   NATTER_CODE_TIMEOUT = 30003,
   NATTER_CODE_NOT_CONNECTED = 30001,
   NATTER_CODE_SERVER_ERROR = 30002,
+  /* Natter's own: an upload past natterd's [media] user-quota or app-quota. */
+  NATTER_CODE_MEDIA_QUOTA_EXCEEDED = 30017,
 } NatterCode;
 
 /* Server API (HTTP) reply codes. */

@@ -1,7 +1,9 @@
 /* natterd-api.c — the server API for the app's own server
  *
  * POST /<path>.json, form-encoded, signed with App-Key, Nonce, Timestamp and
- * Signature = hex SHA1(secret + nonce + timestamp) (also with an RC- prefix),
+ * Signature = hex SHA1(secret + nonce + timestamp) (also with an RC- prefix;
+ * after natterd --rotate-secret the old secret too, for [server]
+ * secret-grace),
  * replies {"code":200,...} or {"code":N,"errorMessage":"..."}: the RongCloud
  * server API shape, so an app server written for it works by changing the
  * host. Every change is committed before the reply.
@@ -11,6 +13,7 @@
 
 #include "natterd-server-private.h"
 
+#include "natterd-crypto.h"
 #include "natterd-log.h"
 
 #include <json-glib/json-glib.h>
@@ -1690,11 +1693,12 @@ check_signature (ApiRequest      *request,
   const char *timestamp = header (headers, "Timestamp");
   const char *signature = header (headers, "Signature");
   NatterdApp *app = request->app;
-  g_autofree char *input = NULL;
-  g_autofree char *expected = NULL;
+  g_autofree char *given = NULL;
+  const char *secrets[2];
+  guint n_secrets;
+  gboolean matched = FALSE;
   gint64 stamp;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  guint8 diff = 0;
 
   if (nonce == NULL || timestamp == NULL || signature == NULL || *nonce == '\0')
     {
@@ -1707,14 +1711,19 @@ check_signature (ApiRequest      *request,
       return NATTER_API_SIGNATURE_ERROR;
     }
 
-  input = g_strconcat (app->secret, nonce, timestamp, NULL);
-  expected = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
-  if (strlen (signature) != strlen (expected))
-    diff = 1;
-  else
-    for (gsize i = 0; expected[i] != '\0'; i++)
-      diff |= (guint8) (expected[i] ^ g_ascii_tolower (signature[i]));
-  if (diff != 0)
+  /* The current secret, or the one before it while its grace period
+   * after natterd --rotate-secret lasts; every candidate is computed and
+   * compared in full, so the time taken says nothing about either. */
+  given = g_ascii_strdown (signature, -1);
+  n_secrets = natterd_app_get_secrets (app, natterd_now_ms (), secrets);
+  for (guint i = 0; i < n_secrets; i++)
+    {
+      g_autofree char *input = g_strconcat (secrets[i], nonce, timestamp, NULL);
+      g_autofree char *expected = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
+
+      matched |= natterd_secret_str_equal (expected, given);
+    }
+  if (!matched)
     {
       *reason = "Signature does not match";
       return NATTER_API_SIGNATURE_ERROR;

@@ -37,6 +37,9 @@ natterd_config_new (void)
   self->store_batch_max = 4096;
   self->inbox_retention_days = 30;
   self->store_wal_size = 128;
+  self->secret_grace = 24 * 3600;
+  self->media_user_quota = G_GUINT64_CONSTANT (1) << 30;
+  self->media_app_quota = 0;
 
   return self;
 }
@@ -108,6 +111,9 @@ static const struct {
   K ("store", "batch-max", KEY_UINT, store_batch_max),
   K ("store", "inbox-retention-days", KEY_UINT, inbox_retention_days),
   K ("store", "wal-size", KEY_UINT, store_wal_size),
+  K ("server", "secret-grace", KEY_UINT, secret_grace),
+  K ("media", "user-quota", KEY_UINT64, media_user_quota),
+  K ("media", "app-quota", KEY_UINT64, media_app_quota),
 #undef K
 };
 

@@ -62,6 +62,13 @@ typedef struct
   guint   store_batch_max;
   guint   inbox_retention_days;  /* 0 = keep offline messages forever */
   guint   store_wal_size;        /* MiB the WAL may reach before it starts over */
+
+  /* [server] secret-grace */
+  guint   secret_grace;          /* s a rotated app secret keeps working */
+
+  /* [media] user-quota, app-quota */
+  guint64 media_user_quota;      /* bytes a user may have uploaded, 0 = unlimited */
+  guint64 media_app_quota;       /* bytes an app's users may have uploaded, 0 = unlimited */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);

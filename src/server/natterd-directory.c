@@ -6,6 +6,9 @@
 #include "natterd-directory.h"
 
 #include "natter-codes.h"
+#include "natterd-crypto.h"
+#include "natterd-log.h"
+#include "natterd-session.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -190,32 +193,52 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
   return ok;
 }
 
+/* App keys and secrets: lowercase letters and digits, as RongCloud's look. */
 static char *
 random_token (gsize bytes)
 {
-  g_autoptr(GString) out = g_string_sized_new (bytes * 2);
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return natterd_random_string ("abcdefghijklmnopqrstuvwxyz0123456789", bytes * 2);
+}
 
-  /* GRand is seeded from /dev/urandom. */
-  for (gsize i = 0; i < bytes * 2; i++)
-    g_string_append_c (out, alphabet[g_random_int_range (0, (gint32) strlen (alphabet))]);
-  return g_string_free (g_steal_pointer (&out), FALSE);
+char *
+natterd_app_secret_generate (void)
+{
+  /* 24 characters of 36: 124 bits. */
+  return random_token (12);
+}
+
+GBytes *
+natterd_app_token_key_generate (void)
+{
+  guint8 key[32];
+
+  natterd_random_bytes (key, sizeof key);
+  return g_bytes_new (key, sizeof key);
 }
 
 void
 natterd_app_record_generate (NatterdAppRecord *record,
                              const char       *name)
 {
-  guint8 key[32];
-
-  for (guint i = 0; i < sizeof key; i++)
-    key[i] = (guint8) g_random_int ();
-
   record->app_key = random_token (8);
-  record->app_secret = random_token (12);
+  record->app_secret = natterd_app_secret_generate ();
   record->name = g_strdup (name);
-  record->token_key = g_bytes_new (key, sizeof key);
+  record->token_key = natterd_app_token_key_generate ();
   record->created = natterd_now_ms ();
+}
+
+guint
+natterd_app_get_secrets (NatterdApp *app,
+                         gint64      now,
+                         const char *secrets[2])
+{
+  secrets[0] = app->secret;
+  if (app->old_secret != NULL && now < app->old_secret_expires)
+    {
+      secrets[1] = app->old_secret;
+      return 2;
+    }
+  return 1;
 }
 
 /* ---------------------------------------------------------------- objects */
@@ -273,6 +296,7 @@ app_free (gpointer data)
 
   g_free (app->key);
   g_free (app->secret);
+  g_free (app->old_secret);
   g_free (app->name);
   g_bytes_unref (app->token_key);
   natterd_app_settings_clear (&app->settings);
@@ -280,6 +304,8 @@ app_free (gpointer data)
   g_hash_table_unref (app->groups);
   g_hash_table_unref (app->users);
   g_hash_table_unref (app->nonces);
+  g_clear_pointer (&app->media_usage, g_hash_table_unref);
+  g_clear_pointer (&app->media_usage_waiters, g_ptr_array_unref);
   g_free (app);
 }
 
@@ -317,6 +343,40 @@ natterd_app_update_settings (NatterdApp *app,
   natterd_app_settings_parse (&app->settings, json);
 }
 
+/* A new token key revokes every token of the app: the sessions that
+ * logged in with one end as a refused connect would (31004). */
+static void
+end_sessions (NatterdApp *app)
+{
+  GHashTableIter iter;
+  NatterdUser *user;
+
+  g_hash_table_iter_init (&iter, app->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
+    for (guint i = user->sessions != NULL ? user->sessions->len : 0; i > 0; i--)
+      natterd_session_kick (g_ptr_array_index (user->sessions, i - 1), NATTER_CODE_TOKEN_INCORRECT);
+}
+
+static void
+set_credentials (NatterdApp             *app,
+                 const NatterdAppRecord *record)
+{
+  g_free (app->secret);
+  app->secret = g_strdup (record->app_secret);
+  g_free (app->old_secret);
+  app->old_secret = g_strdup (record->app_secret_old);
+  app->old_secret_expires = record->app_secret_old_expires;
+  if (app->token_key != NULL && !g_bytes_equal (app->token_key, record->token_key))
+    {
+      natterd_log (G_LOG_LEVEL_INFO, "token-key-rotated", "app", app->key, NULL);
+      g_bytes_unref (app->token_key);
+      app->token_key = g_bytes_ref (record->token_key);
+      end_sessions (app);
+    }
+  else if (app->token_key == NULL)
+    app->token_key = g_bytes_ref (record->token_key);
+}
+
 NatterdApp *
 natterd_directory_add_app (NatterdDirectory       *self,
                            const NatterdAppRecord *record)
@@ -325,17 +385,17 @@ natterd_directory_add_app (NatterdDirectory       *self,
 
   if (app != NULL)
     {
-      /* Reloaded: only the settings may have changed. */
+      /* Reloaded: the settings or the credentials may have changed. */
       natterd_app_update_settings (app, record->settings);
+      set_credentials (app, record);
       return app;
     }
 
   app = g_new0 (NatterdApp, 1);
   app->id = record->id;
   app->key = g_strdup (record->app_key);
-  app->secret = g_strdup (record->app_secret);
   app->name = g_strdup (record->name);
-  app->token_key = g_bytes_ref (record->token_key);
+  set_credentials (app, record);
   natterd_app_settings_parse (&app->settings, record->settings);
   app->users = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, user_free);
   app->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, group_free);
@@ -746,14 +806,9 @@ mac_matches (GBytes       *key,
              gsize         mac_length)
 {
   guint8 expected[32];
-  guint8 diff = 0;
 
-  if (mac_length != TOKEN_MAC_LENGTH)
-    return FALSE;
   token_mac (key, payload, expected);
-  for (gsize i = 0; i < TOKEN_MAC_LENGTH; i++)
-    diff |= expected[i] ^ mac[i];
-  return diff == 0;
+  return natterd_secret_equal (expected, TOKEN_MAC_LENGTH, mac, mac_length);
 }
 
 int

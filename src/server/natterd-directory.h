@@ -46,6 +46,8 @@ struct _NatterdApp
   gint64             id;
   char              *key;
   char              *secret;
+  char              *old_secret;   /* still accepted until old_secret_expires (ms); NULL if none */
+  gint64             old_secret_expires;
   char              *name;
   GBytes            *token_key;
   NatterdAppSettings settings;
@@ -56,6 +58,11 @@ struct _NatterdApp
   double             api_tokens;   /* rate limiter */
   gint64             api_refill;
   NatterdWebhook    *webhook;      /* NULL without webhook-url */
+  /* Media quotas (natterd-media.c): bytes uploaded, per users.id and in all,
+   * read from the store at the first upload that needs them. */
+  GHashTable        *media_usage;  /* gint64* users.id → guint64* bytes; NULL until read */
+  guint64            media_bytes;
+  GPtrArray         *media_usage_waiters;  /* uploads waiting for the read; NULL when none */
 };
 
 struct _NatterdUser
@@ -177,6 +184,15 @@ void              natterd_app_update_settings      (NatterdApp         *app,
 /* New credentials for natterd --create-app. */
 void              natterd_app_record_generate      (NatterdAppRecord   *record,
                                                     const char         *name);
+/* A new app secret, a new token key (natterd --rotate-secret,
+ * --rotate-token-key). */
+char             *natterd_app_secret_generate      (void);
+GBytes           *natterd_app_token_key_generate   (void);
+/* The secrets that sign for @app now: the current one, then the previous
+ * one while its grace period lasts (@now: ms). Returns how many (1 or 2). */
+guint             natterd_app_get_secrets          (NatterdApp         *app,
+                                                    gint64              now,
+                                                    const char         *secrets[2]);
 
 /* ------------------------------------------------------------------ tokens */
 

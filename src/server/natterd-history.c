@@ -12,6 +12,7 @@
 
 #include "natterd-server-private.h"
 
+#include "natterd-crypto.h"
 #include "natterd-log.h"
 
 #include <glib/gstdio.h>
@@ -286,7 +287,7 @@ on_history (SoupServer        *server,
   if (app == NULL || !natterd_history_parse_date (date, &start))
     return;
   expected = url_mac (app, date);
-  if (!g_str_equal (expected, mac))
+  if (!natterd_secret_str_equal (expected, mac))
     return;
 
   dir = export_dir (self, app);

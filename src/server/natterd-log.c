@@ -1,17 +1,127 @@
 /* natterd-log.c
  *
+ * Lines are formatted by the thread that logs and written by a thread of
+ * their own: stderr may be a pipe nobody drains quickly, a file on a slow
+ * disk or a terminal, and natterd's main loop must never wait for it. The
+ * lines waiting are bounded (LOG_BUFFER_MAX); past that they are counted
+ * and dropped, and a log-dropped line says how many. What is waiting is
+ * written before the process exits (atexit) and before a fatal error.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include "natterd-log.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_FIELDS 24
+#define LOG_BUFFER_MAX (8 * 1024 * 1024)
 
 static GLogLevelFlags threshold = G_LOG_LEVEL_INFO;
 static gboolean json_format;
+
+static GMutex   queue_lock;
+static GCond    queue_cond;      /* lines came; or the writer is idle */
+static GString *queue;           /* lines waiting for the writer */
+static guint64  queue_dropped;   /* lines dropped since the last written */
+static gboolean queue_writing;
+
+static void
+write_fd (const char *data,
+          gsize       length)
+{
+  while (length > 0)
+    {
+      ssize_t n = write (STDERR_FILENO, data, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;  /* stderr is gone: nothing to tell anyone */
+      data += n;
+      length -= (gsize) n;
+    }
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  GString *batch = g_string_sized_new (4096);
+
+  g_mutex_lock (&queue_lock);
+  for (;;)
+    {
+      guint64 dropped;
+
+      while (queue->len == 0 && queue_dropped == 0)
+        g_cond_wait (&queue_cond, &queue_lock);
+      /* Take everything waiting; log while it is written. */
+      g_string_truncate (batch, 0);
+      g_string_append_len (batch, queue->str, (gssize) queue->len);
+      g_string_truncate (queue, 0);
+      dropped = queue_dropped;
+      queue_dropped = 0;
+      queue_writing = TRUE;
+      g_mutex_unlock (&queue_lock);
+
+      write_fd (batch->str, batch->len);
+      if (dropped > 0)
+        {
+          char line[96];
+
+          g_snprintf (line, sizeof line, "level=warning event=log-dropped lines=%" G_GUINT64_FORMAT "\n", dropped);
+          write_fd (line, strlen (line));
+        }
+
+      g_mutex_lock (&queue_lock);
+      queue_writing = FALSE;
+      g_cond_broadcast (&queue_cond);
+    }
+  return NULL;
+}
+
+/* Waits until every line logged so far is written, or a few seconds: a
+ * stderr that takes nothing must not keep natterd from exiting. */
+void
+natterd_log_flush (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  if (queue == NULL)
+    return;
+  g_mutex_lock (&queue_lock);
+  while (queue->len > 0 || queue_dropped > 0 || queue_writing)
+    if (!g_cond_wait_until (&queue_cond, &queue_lock, deadline))
+      break;
+  g_mutex_unlock (&queue_lock);
+}
+
+static void
+enqueue (const char *line,
+         gsize       length)
+{
+  static gsize started;
+
+  if (g_once_init_enter (&started))
+    {
+      queue = g_string_sized_new (64 * 1024);
+      g_thread_unref (g_thread_new ("natterd-log", writer_thread, NULL));
+      atexit (natterd_log_flush);
+      g_once_init_leave (&started, 1);
+    }
+
+  g_mutex_lock (&queue_lock);
+  if (queue->len + length > LOG_BUFFER_MAX)
+    queue_dropped++;
+  else
+    g_string_append_len (queue, line, (gssize) length);
+  g_cond_broadcast (&queue_cond);
+  g_mutex_unlock (&queue_lock);
+}
 
 static const char *
 level_name (GLogLevelFlags level)
@@ -140,9 +250,11 @@ write_line (GLogLevelFlags  level,
       g_string_append_c (out, '\n');
     }
 
-  /* One write per line keeps lines whole when threads log at once. */
-  fwrite (out->str, 1, out->len, stderr);
-  fflush (stderr);
+  /* Whole lines go to the writer, so lines of threads logging at once
+   * never mix. A fatal error is written before abort() can lose it. */
+  enqueue (out->str, out->len);
+  if (level & G_LOG_LEVEL_ERROR)
+    natterd_log_flush ();
 }
 
 void
@@ -203,6 +315,9 @@ log_writer (GLogLevelFlags   level,
 
     write_line (level, "log", names, values, 2);
   }
+  /* G_DEBUG=fatal-warnings and fatal-criticals abort after this returns. */
+  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    natterd_log_flush ();
 
   if (level & G_LOG_LEVEL_ERROR)
     return G_LOG_WRITER_UNHANDLED;

@@ -25,4 +25,8 @@ void     natterd_log       (GLogLevelFlags  level,
 
 gboolean natterd_log_enabled (GLogLevelFlags level);
 
+/* Lines are written by a thread of their own; this waits until every line
+ * logged so far is written, 5 s at most (also done at exit). */
+void     natterd_log_flush   (void);
+
 G_END_DECLS

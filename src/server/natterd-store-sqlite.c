@@ -144,6 +144,11 @@ static const char * const migrations[] = {
   "  message_id INTEGER PRIMARY KEY,"
   "  app_id INTEGER NOT NULL,"
   "  body TEXT NOT NULL);",
+
+  /* 5: a rotated app secret keeps working for a grace period (natterd
+   * --rotate-secret); expires in ms. */
+  "ALTER TABLE apps ADD COLUMN old_secret TEXT;"
+  "ALTER TABLE apps ADD COLUMN old_secret_expires INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);
@@ -285,6 +290,7 @@ enum {
   R_EXPORT,
   R_WEBHOOK_EVENTS,
   R_MESSAGE_FLAGS,
+  R_MEDIA_USAGE,
   R_N_STATEMENTS
 };
 
@@ -298,6 +304,7 @@ static const char * const reader_sql[R_N_STATEMENTS] = {
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
     " AND m.sent_time >= ?5 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
   [R_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = ?1 AND hash = ?2",
+  [R_MEDIA_USAGE] = "SELECT uploader_id, sum(size) FROM media WHERE app_id = ?1 GROUP BY uploader_id",
   [R_EXPORT_FIRST_ID] =
     "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
   [R_EXPORT] =
@@ -1544,6 +1551,20 @@ natterd_store_sqlite_read (NatterdStore  *store,
     case NATTERD_READ_APPS:
       return read_apps (self->reader_db, read->apps, error);
 
+    case NATTERD_READ_MEDIA_USAGE:
+      stmt = self->reader_stmts[R_MEDIA_USAGE];
+      sqlite3_bind_int64 (stmt, 1, read->app_id);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          NatterdMediaUsage usage = {
+            .uploader_id = sqlite3_column_int64 (stmt, 0),
+            .bytes = (guint64) sqlite3_column_int64 (stmt, 1),
+          };
+
+          g_array_append_val (read->media_usage, usage);
+        }
+      return finish_rows (self->reader_db, stmt, rc, error);
+
     case NATTERD_READ_WEBHOOK_EVENTS:
       stmt = self->reader_stmts[R_WEBHOOK_EVENTS];
       sqlite3_bind_int64 (stmt, 1, read->after_id);
@@ -1585,8 +1606,8 @@ read_apps (sqlite3    *db,
 {
   sqlite3_stmt *stmt = NULL;
   int rc = sqlite3_prepare_v2 (db,
-                               "SELECT id, app_key, app_secret, name, token_key, settings, created"
-                               " FROM apps ORDER BY id", -1, &stmt, NULL);
+                               "SELECT id, app_key, app_secret, name, token_key, settings, created,"
+                               " old_secret, old_secret_expires FROM apps ORDER BY id", -1, &stmt, NULL);
 
   if (rc != SQLITE_OK)
     return fail (db, rc, "apps", error);
@@ -1602,6 +1623,8 @@ read_apps (sqlite3    *db,
       app->token_key = g_bytes_new (sqlite3_column_blob (stmt, 4), (gsize) sqlite3_column_bytes (stmt, 4));
       app->settings = column_text (stmt, 5);
       app->created = sqlite3_column_int64 (stmt, 6);
+      app->app_secret_old = column_text (stmt, 7);
+      app->app_secret_old_expires = sqlite3_column_int64 (stmt, 8);
       g_ptr_array_add (apps, app);
     }
   sqlite3_finalize (stmt);
@@ -1758,6 +1781,89 @@ natterd_store_sqlite_update_app (NatterdStore  *store,
       return FALSE;
     }
   return TRUE;
+}
+
+/* One UPDATE of the app @app_key (?1) whose other parameters are bound by
+ * @bind. */
+static gboolean
+update_app_row (NatterdStoreSqlite *self,
+                const char         *sql,
+                const char         *app_key,
+                void              (*bind) (sqlite3_stmt *stmt, gpointer data),
+                gpointer            data,
+                GError            **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL);
+
+  if (rc != SQLITE_OK)
+    return fail (self->db, rc, "update app", error);
+  bind_text (stmt, 1, app_key);
+  bind (stmt, data);
+  rc = sqlite3_step (stmt);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return fail (self->db, rc, "update app", error);
+  if (sqlite3_changes (self->db) == 0)
+    {
+      g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NOT_FOUND,
+                   "No app with key %s", app_key);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct
+{
+  const char *secret;
+  gint64      old_expires;
+} SecretRotation;
+
+static void
+bind_secret_rotation (sqlite3_stmt *stmt,
+                      gpointer      data)
+{
+  SecretRotation *rotation = data;
+
+  bind_text (stmt, 2, rotation->secret);
+  sqlite3_bind_int64 (stmt, 3, rotation->old_expires);
+}
+
+static gboolean
+natterd_store_sqlite_rotate_secret (NatterdStore  *store,
+                                    const char    *app_key,
+                                    const char    *secret,
+                                    gint64         old_expires,
+                                    GError       **error)
+{
+  SecretRotation rotation = { secret, old_expires };
+
+  /* One statement: a concurrent rotation cannot lose a secret between a
+   * read and a write. */
+  return update_app_row (NATTERD_STORE_SQLITE (store),
+                         "UPDATE apps SET old_secret = app_secret, old_secret_expires = ?3,"
+                         " app_secret = ?2 WHERE app_key = ?1",
+                         app_key, bind_secret_rotation, &rotation, error);
+}
+
+static void
+bind_token_key (sqlite3_stmt *stmt,
+                gpointer      data)
+{
+  gsize size;
+  const void *key = g_bytes_get_data (data, &size);
+
+  sqlite3_bind_blob (stmt, 2, key, (int) size, SQLITE_TRANSIENT);
+}
+
+static gboolean
+natterd_store_sqlite_set_token_key (NatterdStore  *store,
+                                    const char    *app_key,
+                                    GBytes        *token_key,
+                                    GError       **error)
+{
+  return update_app_row (NATTERD_STORE_SQLITE (store), "UPDATE apps SET token_key = ?2 WHERE app_key = ?1",
+                         app_key, bind_token_key, token_key, error);
 }
 
 static GPtrArray *
@@ -1955,6 +2061,8 @@ natterd_store_sqlite_class_init (NatterdStoreSqliteClass *klass)
   store_class->create_app = natterd_store_sqlite_create_app;
   store_class->update_app = natterd_store_sqlite_update_app;
   store_class->list_apps = natterd_store_sqlite_list_apps;
+  store_class->rotate_secret = natterd_store_sqlite_rotate_secret;
+  store_class->set_token_key = natterd_store_sqlite_set_token_key;
 }
 
 static void

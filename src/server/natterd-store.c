@@ -6,6 +6,7 @@
 #include "natterd-store.h"
 
 #include "natter-codes.h"
+#include "natterd-crypto.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -77,9 +78,14 @@ natterd_message_uid_make (gint64 id,
                           char   out[20])
 {
   guint64 high = (guint64) id & G_GUINT64_CONSTANT (0xFFFFFFFFFF);
-  guint64 low = (((guint64) g_random_int ()) << 8 | (g_random_int () & 0xFF)) &
-                G_GUINT64_CONSTANT (0xFFFFFFFFFF);
+  guint8 random[5];
+  guint64 low = 0;
   char digits[16];
+
+  /* 40 unguessable bits: knowing one uid does not give the next. */
+  natterd_random_bytes (random, sizeof random);
+  for (guint i = 0; i < sizeof random; i++)
+    low = low << 8 | random[i];
 
   for (int i = 7; i >= 0; i--, high >>= 5)
     digits[i] = uid_alphabet[high & 31];
@@ -187,6 +193,7 @@ natterd_app_record_free (NatterdAppRecord *record)
     return;
   g_free (record->app_key);
   g_free (record->app_secret);
+  g_free (record->app_secret_old);
   g_free (record->name);
   g_clear_pointer (&record->token_key, g_bytes_unref);
   g_free (record->settings);
@@ -403,6 +410,9 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_WEBHOOK_EVENTS:
       read->events = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_webhook_event_free);
       break;
+    case NATTERD_READ_MEDIA_USAGE:
+      read->media_usage = g_array_new (FALSE, FALSE, sizeof (NatterdMediaUsage));
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -430,6 +440,7 @@ natterd_read_free (NatterdRead *read)
   g_clear_pointer (&read->conversations, g_ptr_array_unref);
   g_clear_pointer (&read->apps, g_ptr_array_unref);
   g_clear_pointer (&read->events, g_ptr_array_unref);
+  g_clear_pointer (&read->media_usage, g_array_unref);
   g_free (read->content_type);
   g_free (read->name);
   g_free (read);
@@ -814,4 +825,23 @@ natterd_store_list_apps (NatterdStore  *self,
                          GError       **error)
 {
   return NATTERD_STORE_GET_CLASS (self)->list_apps (self, error);
+}
+
+gboolean
+natterd_store_rotate_secret (NatterdStore  *self,
+                             const char    *app_key,
+                             const char    *secret,
+                             gint64         old_expires,
+                             GError       **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->rotate_secret (self, app_key, secret, old_expires, error);
+}
+
+gboolean
+natterd_store_set_token_key (NatterdStore  *self,
+                             const char    *app_key,
+                             GBytes        *token_key,
+                             GError       **error)
+{
+  return NATTERD_STORE_GET_CLASS (self)->set_token_key (self, app_key, token_key, error);
 }

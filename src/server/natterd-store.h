@@ -96,6 +96,8 @@ typedef struct
   gint64  id;
   char   *app_key;
   char   *app_secret;
+  char   *app_secret_old;       /* the secret before the last rotation, or NULL */
+  gint64  app_secret_old_expires;  /* ms: the old secret is refused from then on */
   char   *name;
   GBytes *token_key;
   char   *settings;             /* JSON object, natterd-directory.c reads it */
@@ -357,6 +359,7 @@ typedef enum {
   NATTERD_READ_EXPORT,          /* one hour of an app's messages to a gzip JSON-lines file */
   NATTERD_READ_APPS,            /* the apps table again (apps created while running) */
   NATTERD_READ_WEBHOOK_EVENTS,  /* stored webhook events after an id, oldest first */
+  NATTERD_READ_MEDIA_USAGE,     /* bytes of media each user of an app uploaded */
 } NatterdReadKind;
 
 typedef struct
@@ -420,7 +423,14 @@ struct _NatterdRead
   char      *name;
   gboolean   found;
   guint      count;             /* EXPORT: messages written */
+  GArray    *media_usage;       /* MEDIA_USAGE: NatterdMediaUsage */
 };
+
+typedef struct
+{
+  gint64  uploader_id;
+  guint64 bytes;
+} NatterdMediaUsage;
 
 NatterdRead *natterd_read_new  (NatterdReadKind kind,
                                 NatterdReadFunc complete,
@@ -464,6 +474,17 @@ struct _NatterdStoreClass
                           GError                **error);
   GPtrArray *(*list_apps) (NatterdStore          *self,
                            GError               **error);
+  /* The current secret becomes the old one, valid until @old_expires (ms);
+   * @secret is the new one. */
+  gboolean (*rotate_secret) (NatterdStore        *self,
+                             const char          *app_key,
+                             const char          *secret,
+                             gint64               old_expires,
+                             GError             **error);
+  gboolean (*set_token_key) (NatterdStore        *self,
+                             const char          *app_key,
+                             GBytes              *token_key,
+                             GError             **error);
 };
 
 typedef void (*NatterdBatchObserver) (guint    n_ops,
@@ -506,5 +527,14 @@ gboolean   natterd_store_update_app   (NatterdStore           *self,
                                        GError                **error);
 GPtrArray *natterd_store_list_apps    (NatterdStore           *self,
                                        GError                **error);
+gboolean   natterd_store_rotate_secret (NatterdStore          *self,
+                                        const char            *app_key,
+                                        const char            *secret,
+                                        gint64                 old_expires,
+                                        GError               **error);
+gboolean   natterd_store_set_token_key (NatterdStore          *self,
+                                        const char            *app_key,
+                                        GBytes                *token_key,
+                                        GError               **error);
 
 G_END_DECLS

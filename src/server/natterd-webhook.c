@@ -3,10 +3,16 @@
  * RongCloud's message routing shape: form-encoded fromUserId, toUserId,
  * objectName, content, channelType, msgTimestamp, msgUID
  * (natterd_webhook_event_body()), signed in the query string with appKey,
- * nonce, signTimestamp and signature = hex SHA1(secret + nonce +
- * signTimestamp). One request in flight per app, in order; failures are
- * retried with exponential backoff. Nothing here ever waits: delivery to
- * clients does not depend on the app server.
+ * nonce, signTimestamp and signature = hex HMAC-SHA256 keyed with the app
+ * secret of "natter-webhook\n" nonce "\n" signTimestamp "\n" body
+ * (webhook_signature()). Not RongCloud's SHA1(secret + nonce + timestamp):
+ * that is also what signs the server API, so anyone who saw one delivery
+ * (a log, a proxy) could have replayed its signature against natterd's own
+ * API. The body is signed too. While a rotated secret's grace period
+ * lasts, previousSignature is the same made with the old secret, for app
+ * servers not yet given the new one. One request in flight per app, in
+ * order; failures are retried with exponential backoff. Nothing here ever
+ * waits: delivery to clients does not depend on the app server.
  *
  * Events are durable: the writer stores each with its message, in the same
  * transaction, and the row is deleted once the app server answered 2xx or
@@ -24,6 +30,7 @@
 
 #include "natterd-server-private.h"
 
+#include "natterd-crypto.h"
 #include "natterd-log.h"
 
 #include <string.h>
@@ -238,6 +245,17 @@ sent (GObject      *source,
   }
 }
 
+static char *
+webhook_signature (const char *secret,
+                   const char *nonce,
+                   const char *stamp,
+                   const char *body)
+{
+  g_autofree char *signed_text = g_strconcat ("natter-webhook\n", nonce, "\n", stamp, "\n", body, NULL);
+
+  return natterd_hmac_sha256_hex (secret, signed_text, strlen (signed_text));
+}
+
 static void
 send_head (NatterdWebhook *webhook)
 {
@@ -249,9 +267,10 @@ send_head (NatterdWebhook *webhook)
   g_autoptr(GBytes) bytes = NULL;
   g_autofree char *nonce = NULL;
   g_autofree char *stamp = NULL;
-  g_autofree char *input = NULL;
   g_autofree char *signature = NULL;
+  g_autofree char *previous = NULL;
   g_autofree char *url = NULL;
+  const char *secrets[2];
   Attempt *attempt;
 
   /* No HTTP session: natterd never listened (and is stopping). */
@@ -262,14 +281,16 @@ send_head (NatterdWebhook *webhook)
   if (server->webhooks_loading && head == webhook->first_live)
     return;
 
-  nonce = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+  nonce = natterd_random_hex (8);
   stamp = g_strdup_printf ("%" G_GINT64_FORMAT, natterd_now_ms ());
-  input = g_strconcat (app->secret, nonce, stamp, NULL);
-  signature = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
-  url = g_strdup_printf ("%s%cappKey=%s&nonce=%s&signTimestamp=%s&signature=%s",
+  if (natterd_app_get_secrets (app, natterd_now_ms (), secrets) > 1)
+    previous = webhook_signature (secrets[1], nonce, stamp, event->body);
+  signature = webhook_signature (secrets[0], nonce, stamp, event->body);
+  url = g_strdup_printf ("%s%cappKey=%s&nonce=%s&signTimestamp=%s&signature=%s%s%s",
                          app->settings.webhook_url,
                          strchr (app->settings.webhook_url, '?') != NULL ? '&' : '?',
-                         app->key, nonce, stamp, signature);
+                         app->key, nonce, stamp, signature,
+                         previous != NULL ? "&previousSignature=" : "", previous != NULL ? previous : "");
 
   message = soup_message_new (SOUP_METHOD_POST, url);
   if (message == NULL)

@@ -126,6 +126,55 @@ set_app (NatterdStore *store,
   return 0;
 }
 
+/* The new secret is printed once; the old one signs for @grace s more. */
+static int
+rotate_secret (NatterdStore *store,
+               const char   *app_key,
+               guint         grace)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *secret = natterd_app_secret_generate ();
+  g_autofree char *json = NULL;
+  gint64 old_expires = natterd_now_ms () + (gint64) grace * 1000;
+
+  if (!natterd_store_rotate_secret (store, app_key, secret, old_expires, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "appKey");
+  json_builder_add_string_value (builder, app_key);
+  json_builder_set_member_name (builder, "appSecret");
+  json_builder_add_string_value (builder, secret);
+  json_builder_set_member_name (builder, "oldSecretValidUntil");
+  json_builder_add_int_value (builder, old_expires);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  g_print ("%s\n", json);
+  return 0;
+}
+
+static int
+rotate_token_key (NatterdStore *store,
+                  const char   *app_key)
+{
+  g_autoptr(GBytes) key = natterd_app_token_key_generate ();
+  g_autoptr(GError) error = NULL;
+
+  if (!natterd_store_set_token_key (store, app_key, key, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  g_print ("{\"appKey\":\"%s\",\"tokensRevoked\":true}\n", app_key);
+  return 0;
+}
+
 static int
 list_apps (NatterdStore *store)
 {
@@ -164,6 +213,8 @@ main (int   argc,
   g_autofree char *tls_key = NULL;
   g_autofree char *create_app_name = NULL;
   g_autofree char *set_app_key = NULL;
+  g_autofree char *rotate_secret_key = NULL;
+  g_autofree char *rotate_token_key_key = NULL;
   g_auto(GStrv) app_settings = NULL;
   gboolean list = FALSE;
   gboolean version = FALSE;
@@ -178,6 +229,8 @@ main (int   argc,
     { "app-setting", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app_settings, "With --create-app or --set-app: one app setting", "KEY=VALUE" },
     { "list-apps", 0, 0, G_OPTION_ARG_NONE, &list, "List apps and their settings, exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+    { "rotate-secret", 0, 0, G_OPTION_ARG_STRING, &rotate_secret_key, "New app secret, printed as JSON; the old one works for [server] secret-grace more seconds; exit", "APPKEY" },
+    { "rotate-token-key", 0, 0, G_OPTION_ARG_STRING, &rotate_token_key_key, "New token key: every token of the app is refused (31004) from the next SIGHUP on; exit", "APPKEY" },
     { NULL }
   };
   int status = 0;
@@ -255,6 +308,10 @@ main (int   argc,
     return set_app (store, set_app_key, app_settings);
   if (list)
     return list_apps (store);
+  if (rotate_secret_key != NULL)
+    return rotate_secret (store, rotate_secret_key, config->secret_grace);
+  if (rotate_token_key_key != NULL)
+    return rotate_token_key (store, rotate_token_key_key);
 
   server = natterd_server_new (config, store, &error);
   if (server == NULL || !natterd_server_listen (server, &error))

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-test-admin.h"
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
@@ -146,6 +147,62 @@ store_idle (gpointer data)
  * once that was durable, and so is its nonce (natterd is SIGKILLed right
  * after the reply); one that only read has its nonce written with the next
  * commit (SIGKILLed once that is done), and a clean stop loses none. */
+/* natterd --rotate-secret: the new secret signs from the next SIGHUP on, the
+ * old one keeps working for [server] secret-grace, restarts included, then
+ * stops. */
+static void
+test_rotate_secret (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[server]\nsecret-grace=6\n", NULL);
+  g_autofree char *old = g_strdup (natter_test_server_get_app_secret (server));
+  g_autoptr(JsonObject) rotated = NULL;
+  g_autoptr(JsonObject) again = NULL;
+  SecretTry attempt = { server, NULL };
+  const char *secret;
+  gint64 until;
+
+  rotated = natter_test_admin_run (server, "--rotate-secret", natter_test_server_get_app_key (server), NULL);
+  secret = json_object_get_string_member (rotated, "appSecret");
+  until = json_object_get_int_member (rotated, "oldSecretValidUntil");
+  g_assert_cmpstr (json_object_get_string_member (rotated, "appKey"), ==,
+                   natter_test_server_get_app_key (server));
+  g_assert_cmpuint (strlen (secret), ==, strlen (old));
+  g_assert_cmpstr (secret, !=, old);
+  /* secret-grace from now, in ms. */
+  g_assert_cmpint (ABS (until - (g_get_real_time () / 1000 + 6000)), <, 2000);
+
+  /* Not yet known to the running natterd; after SIGHUP it is. */
+  g_assert_cmpint (natter_test_admin_try_secret (server, secret), ==, 1004);
+  natter_test_admin_reload (server);
+  attempt.secret = secret;
+  g_assert_true (natter_test_wait (secret_accepted, &attempt, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (natter_test_admin_try_secret (server, old), ==, 200);
+  g_assert_cmpint (natter_test_admin_try_secret (server, "neither"), ==, 1004);
+
+  /* Both are on disk. */
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  g_assert_cmpint (natter_test_admin_try_secret (server, secret), ==, 200);
+  if (g_get_real_time () / 1000 < until - 500)
+    g_assert_cmpint (natter_test_admin_try_secret (server, old), ==, 200);
+  else
+    g_test_message ("the restart took the whole grace period: old secret not tried before it");
+
+  /* The grace period ends: the old secret is refused, the new one goes on. */
+  while (g_get_real_time () / 1000 < until + 100)
+    g_usleep (100 * 1000);
+  g_assert_cmpint (natter_test_admin_try_secret (server, old), ==, 1004);
+  g_assert_cmpint (natter_test_admin_try_secret (server, secret), ==, 200);
+
+  /* Rotating again retires the first new secret (after its own grace). */
+  again = natter_test_admin_run (server, "--rotate-secret", natter_test_server_get_app_key (server), NULL);
+  natter_test_admin_reload (server);
+  attempt.secret = json_object_get_string_member (again, "appSecret");
+  g_assert_true (natter_test_wait (secret_accepted, &attempt, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (natter_test_admin_try_secret (server, secret), ==, 200);
+  g_assert_cmpint (natter_test_admin_try_secret (server, old), ==, 1004);
+}
+
 static void
 test_nonce_after_restart (void)
 {
@@ -557,6 +614,7 @@ main (int   argc,
   g_test_add_func ("/server/api/signatures", test_signatures);
   g_test_add_func ("/server/api/every-path-signed", test_every_path_signed);
   g_test_add_func ("/server/api/nonce-after-restart", test_nonce_after_restart);
+  g_test_add_func ("/server/api/rotate-secret", test_rotate_secret);
   g_test_add_func ("/server/api/reused-nonce-setting", test_reused_nonce_setting);
   g_test_add_func ("/server/api/rate-limit", test_rate_limit);
   g_test_add_func ("/server/api/parameters", test_parameters);

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-test-admin.h"
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
@@ -121,6 +122,56 @@ test_connect_errors (void)
   {
     g_autofree char *fresh = natter_test_server_get_token (server, "alice");
     g_assert_cmpint (connect_code (server, key, fresh, NULL), ==, 0);
+  }
+}
+
+/* natterd --rotate-token-key revokes every token of the app: connects with
+ * one are refused with 31004 from the SIGHUP on (restarts too), sessions
+ * that logged in with one end with Kick 31004, new tokens work. Another
+ * app is untouched. */
+static void
+test_token_key_rotation (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(JsonObject) created = NULL;
+  g_autoptr(JsonObject) rotated = NULL;
+  g_autoptr(NatterFrame) kick = NULL;
+  const char *key = natter_test_server_get_app_key (server);
+  g_autofree char *fresh = NULL;
+
+  created = natter_test_admin_run (server, "--create-app", "other", NULL);
+  g_assert_cmpint (connect_code (server, key, bob_token, NULL), ==, 0);
+
+  rotated = natter_test_admin_run (server, "--rotate-token-key", key, NULL);
+  g_assert_cmpstr (json_object_get_string_member (rotated, "appKey"), ==, key);
+  natter_test_admin_reload (server);
+
+  kick = natter_test_client_expect (alice, NATTER__FRAME__BODY_KICK, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (kick);
+  g_assert_cmpint (kick->kick->code, ==, 31004);
+  g_assert_cmpuint (natter_test_client_wait_closed (alice, NATTER_TEST_TIMEOUT_MS), !=, 0);
+  g_assert_cmpint (connect_code (server, key, bob_token, NULL), ==, 31004);
+
+  fresh = natter_test_server_get_token (server, "bob");
+  g_assert_cmpint (connect_code (server, key, fresh, NULL), ==, 0);
+
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  g_assert_cmpint (connect_code (server, key, bob_token, NULL), ==, 31004);
+  g_assert_cmpint (connect_code (server, key, fresh, NULL), ==, 0);
+
+  /* The other app's secret still signs. */
+  {
+    g_autofree char *nonce = g_strdup_printf ("other-%u", (guint) getpid ());
+    g_autofree char *stamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
+    g_autofree char *signature = natter_test_api_signature (json_object_get_string_member (created, "appSecret"),
+                                                            nonce, stamp);
+    const char *other_key = json_object_get_string_member (created, "appKey");
+
+    g_assert_cmpint (natter_test_admin_request (server, "user/getToken.json", other_key, nonce, stamp,
+                                                signature, "userId=carol", NULL), ==, 200);
   }
 }
 
@@ -344,6 +395,7 @@ main (int   argc,
   g_test_add_func ("/server/connect/ok", test_connect_ok);
   g_test_add_func ("/server/connect/errors", test_connect_errors);
   g_test_add_func ("/server/connect/token-ttl", test_connect_expired_ttl);
+  g_test_add_func ("/server/connect/token-key-rotation", test_token_key_rotation);
   g_test_add_func ("/server/connect/app-blocked", test_connect_app_blocked);
   g_test_add_func ("/server/connect/kick", test_kick);
   g_test_add_func ("/server/connect/multi-device", test_multi_device);

@@ -114,6 +114,10 @@ insert_data (const char *dir,
     g_assert_cmpint (sqlite3_exec (db,
       "INSERT INTO webhook_events (message_id, app_id, body) VALUES (1, 1, 'msgUID=AAAA-AAAA-AAAA-AAAA')",
       NULL, NULL, NULL), ==, SQLITE_OK);
+  if (version >= 5)
+    g_assert_cmpint (sqlite3_exec (db,
+      "UPDATE apps SET old_secret = 'secret0', old_secret_expires = 4102444800000 WHERE id = 1",
+      NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
 }
 
@@ -139,6 +143,9 @@ typedef struct
   guint apps, users, groups, members, nonces;
   gboolean multi_device;
   guint64 alice_max_seq;
+  char *secret, *old_secret;
+  gint64 old_secret_expires;
+  gsize token_key_size;
 } Loaded;
 
 static void
@@ -150,6 +157,10 @@ count_app (gpointer data, const NatterdAppRecord *app)
   natterd_app_settings_parse (&settings, app->settings);
   ((Loaded *) data)->multi_device = settings.multi_device;
   natterd_app_settings_clear (&settings);
+  ((Loaded *) data)->secret = g_strdup (app->app_secret);
+  ((Loaded *) data)->old_secret = g_strdup (app->app_secret_old);
+  ((Loaded *) data)->old_secret_expires = app->app_secret_old_expires;
+  ((Loaded *) data)->token_key_size = g_bytes_get_size (app->token_key);
 }
 
 static void
@@ -239,12 +250,96 @@ test_every_version (void)
           g_assert_cmpuint (loaded.groups, ==, 1);
           g_assert_cmpuint (loaded.members, ==, 1);
           g_assert_cmpuint (loaded.nonces, ==, version >= 3 ? 1 : 0);
+          /* Before 5 there was no rotation: no old secret. */
+          g_assert_cmpstr (loaded.secret, ==, "secret1");
+          g_assert_cmpstr (loaded.old_secret, ==, version >= 5 ? "secret0" : NULL);
+          g_assert_cmpint (loaded.old_secret_expires, ==, version >= 5 ? G_GINT64_CONSTANT (4102444800000) : 0);
+          g_assert_cmpuint (loaded.token_key_size, ==, 32);
         }
       else
         g_assert_cmpuint (loaded.apps, ==, 0);
 
+      g_free (loaded.secret);
+      g_free (loaded.old_secret);
       remove_dir (dir);
     }
+}
+
+static NatterdAppRecord *
+find_app (NatterdStore *store,
+          const char   *app_key)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) apps = natterd_store_list_apps (store, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < apps->len; i++)
+    if (g_str_equal (((NatterdAppRecord *) g_ptr_array_index (apps, i))->app_key, app_key))
+      return g_ptr_array_steal_index (apps, i);
+  g_assert_not_reached ();
+}
+
+/* natterd --rotate-secret and --rotate-token-key: what they store, kept
+ * across opening the database again. */
+static void
+test_rotation (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdAppRecord) created = g_new0 (NatterdAppRecord, 1);
+  g_autofree char *first = NULL;
+  g_autoptr(GBytes) key = natterd_app_token_key_generate ();
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_autoptr(NatterdAppRecord) app = NULL;
+
+    g_assert_no_error (error);
+    natterd_app_record_generate (created, "app");
+    created->settings = g_strdup ("{}");
+    g_assert_true (natterd_store_create_app (store, created, &error));
+    g_assert_no_error (error);
+    app = find_app (store, created->app_key);
+    g_assert_cmpstr (app->app_secret, ==, created->app_secret);
+    g_assert_null (app->app_secret_old);
+    g_assert_cmpint (app->app_secret_old_expires, ==, 0);
+
+    g_assert_true (natterd_store_rotate_secret (store, created->app_key, "second", 5000, &error));
+    g_assert_no_error (error);
+    g_assert_true (natterd_store_set_token_key (store, created->app_key, key, &error));
+    g_assert_no_error (error);
+
+    g_assert_false (natterd_store_rotate_secret (store, "nope", "x", 1, &error));
+    g_assert_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_assert_false (natterd_store_set_token_key (store, "nope", key, &error));
+    g_assert_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_autoptr(NatterdAppRecord) app = NULL;
+    g_autoptr(NatterdAppRecord) again = NULL;
+
+    g_assert_no_error (error);
+    app = find_app (store, created->app_key);
+    g_assert_cmpstr (app->app_secret, ==, "second");
+    g_assert_cmpstr (app->app_secret_old, ==, created->app_secret);
+    g_assert_cmpint (app->app_secret_old_expires, ==, 5000);
+    g_assert_true (g_bytes_equal (app->token_key, key));
+    g_assert_false (g_bytes_equal (app->token_key, created->token_key));
+
+    /* A second rotation: the first secret is gone at once. */
+    g_assert_true (natterd_store_rotate_secret (store, created->app_key, "third", 9000, &error));
+    g_assert_no_error (error);
+    again = find_app (store, created->app_key);
+    g_assert_cmpstr (again->app_secret, ==, "third");
+    g_assert_cmpstr (again->app_secret_old, ==, "second");
+    g_assert_cmpint (again->app_secret_old_expires, ==, 9000);
+  }
+
+  remove_dir (dir);
 }
 
 static void
@@ -587,6 +682,7 @@ main (int   argc,
 
   g_test_add_func ("/server/store/every-version", test_every_version);
   g_test_add_func ("/server/store/newer-refused", test_newer_refused);
+  g_test_add_func ("/server/store/rotation", test_rotation);
   g_test_add_func ("/server/store/failed-migration", test_failed_migration_rolls_back);
   g_test_add_func ("/server/store/nonces", test_nonces);
   g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);

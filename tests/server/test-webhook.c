@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-test-admin.h"
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
@@ -23,8 +24,43 @@ typedef struct
   gboolean    hang;          /* never answer */
   GPtrArray  *hung;          /* SoupServerMessage* paused */
   GPtrArray  *hung_bodies;   /* GHashTable* form fields of those */
+  GPtrArray  *queries;       /* GHashTable* query (the signing parameters), per accepted request */
   char       *secret;
+  char       *old_secret;    /* after a rotation: previousSignature is made with it */
 } AppServer;
+
+/* What README.md tells app servers to do: lowercase hex HMAC-SHA256, keyed
+ * with the app secret, of "natter-webhook\n" nonce "\n" signTimestamp "\n"
+ * and the raw body. */
+static char *
+webhook_signature (const char *secret,
+                   const char *nonce,
+                   const char *stamp,
+                   GBytes     *body)
+{
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+
+  g_hmac_update (hmac, (const guchar *) "natter-webhook\n", -1);
+  g_hmac_update (hmac, (const guchar *) nonce, -1);
+  g_hmac_update (hmac, (const guchar *) "\n", -1);
+  g_hmac_update (hmac, (const guchar *) stamp, -1);
+  g_hmac_update (hmac, (const guchar *) "\n", -1);
+  g_hmac_update (hmac, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  return g_strdup (g_hmac_get_string (hmac));
+}
+
+static GHashTable *
+copy_query (GHashTable *query)
+{
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter iter;
+  gpointer name, value;
+
+  g_hash_table_iter_init (&iter, query);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    g_hash_table_insert (copy, g_strdup (name), g_strdup (value));
+  return copy;
+}
 
 static void
 on_hook (SoupServer        *server,
@@ -52,18 +88,27 @@ on_hook (SoupServer        *server,
       return;
     }
 
-  /* signature = SHA1(secret + nonce + signTimestamp), in the query. */
+  /* The signing parameters are in the query. */
   {
     const char *nonce = g_hash_table_lookup (query, "nonce");
     const char *stamp = g_hash_table_lookup (query, "signTimestamp");
-    g_autofree char *input = g_strconcat (app->secret, nonce, stamp, NULL);
-    g_autofree char *expected = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
+    g_autofree char *expected = webhook_signature (app->secret, nonce, stamp, body);
 
     g_assert_nonnull (g_hash_table_lookup (query, "appKey"));
+    g_assert_cmpuint (strlen (nonce), >=, 16);
     g_assert_cmpstr (g_hash_table_lookup (query, "signature"), ==, expected);
+    if (app->old_secret != NULL)
+      {
+        g_autofree char *previous = webhook_signature (app->old_secret, nonce, stamp, body);
+
+        g_assert_cmpstr (g_hash_table_lookup (query, "previousSignature"), ==, previous);
+      }
+    else
+      g_assert_null (g_hash_table_lookup (query, "previousSignature"));
   }
 
   g_ptr_array_add (app->bodies, soup_form_decode (text));
+  g_ptr_array_add (app->queries, copy_query (query));
   soup_server_message_set_status (msg, 200, NULL);
 }
 
@@ -77,6 +122,7 @@ app_server_start (AppServer *app)
   app->bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
   app->hung = g_ptr_array_new_with_free_func (g_object_unref);
   app->hung_bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  app->queries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
   soup_server_add_handler (app->soup, "/hook", on_hook, app, NULL);
   soup_server_listen_local (app->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
   g_assert_no_error (error);
@@ -96,9 +142,11 @@ app_server_stop (AppServer *app)
   g_ptr_array_unref (app->hung);
   g_ptr_array_unref (app->hung_bodies);
   g_ptr_array_unref (app->bodies);
+  g_ptr_array_unref (app->queries);
   g_object_unref (app->soup);
   g_free (app->url);
   g_free (app->secret);
+  g_free (app->old_secret);
 }
 
 static gboolean
@@ -165,6 +213,97 @@ test_routing (void)
   g_usleep (200 * 1000);
   g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (app.bodies->len, ==, 3);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
+static gboolean
+bodies_at_least_one (gpointer data)
+{
+  return ((AppServer *) data)->bodies->len >= 1;
+}
+
+static gboolean
+bodies_at_least_two (gpointer data)
+{
+  return ((AppServer *) data)->bodies->len >= 2;
+}
+
+/* A delivery's signing parameters, replayed as a server API request's
+ * headers (as someone who saw one in a proxy log would), are refused: the
+ * webhook signature is not the API's. */
+static void
+test_signature_not_replayable (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(JsonObject) rotated = NULL;
+  GHashTable *query;
+  const char *prefixes[] = { "", "RC-" };
+  guint status = 0;
+
+  app_server_start (&app);
+  server = server_with_hook (&app, NULL);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"replay me\"}"));
+  g_assert_true (natter_test_wait (bodies_at_least_one, &app, NATTER_TEST_TIMEOUT_MS));
+  query = g_ptr_array_index (app.queries, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autoptr(SoupSession) session = soup_session_new ();
+      g_autofree char *url = g_strdup_printf ("%s/user/getToken.json", natter_test_server_get_url (server));
+      g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+      SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+      g_autoptr(GBytes) request = g_bytes_new_static ("userId=mallory", strlen ("userId=mallory"));
+      g_autoptr(GBytes) reply = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *h_key = g_strconcat (prefixes[i], "App-Key", NULL);
+      g_autofree char *h_nonce = g_strconcat (prefixes[i], "Nonce", NULL);
+      g_autofree char *h_stamp = g_strconcat (prefixes[i], "Timestamp", NULL);
+      g_autofree char *h_signature = g_strconcat (prefixes[i], "Signature", NULL);
+
+      soup_message_headers_append (headers, h_key, g_hash_table_lookup (query, "appKey"));
+      soup_message_headers_append (headers, h_nonce, g_hash_table_lookup (query, "nonce"));
+      soup_message_headers_append (headers, h_stamp, g_hash_table_lookup (query, "signTimestamp"));
+      soup_message_headers_append (headers, h_signature, g_hash_table_lookup (query, "signature"));
+      soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", request);
+      reply = soup_session_send_and_read (session, message, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (soup_message_get_status (message), ==, 401);
+      g_assert_nonnull (g_strstr_len (g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply),
+                                      "\"code\":1004"));
+    }
+  /* The same headers, minus what is replayed, with the right signature
+   * work: the refusal was the signature's. */
+  {
+    g_autofree char *nonce = g_strdup_printf ("%s-fresh", (char *) g_hash_table_lookup (query, "nonce"));
+    g_autofree char *signature = natter_test_api_signature (app.secret, nonce,
+                                                            g_hash_table_lookup (query, "signTimestamp"));
+
+    g_assert_cmpint (natter_test_admin_request (server, "user/getToken.json", g_hash_table_lookup (query, "appKey"),
+                                                nonce, g_hash_table_lookup (query, "signTimestamp"), signature,
+                                                "userId=mallory", &status), ==, 200);
+  }
+
+  /* After natterd --rotate-secret (and SIGHUP), deliveries are signed with
+   * the new secret, and with the old one as previousSignature while the
+   * app server may not have the new one yet. */
+  rotated = natter_test_admin_run (server, "--rotate-secret", natter_test_server_get_app_key (server), NULL);
+  natter_test_admin_reload (server);
+  {
+    SecretTry attempt = { server, json_object_get_string_member (rotated, "appSecret") };
+
+    g_assert_true (natter_test_wait (secret_accepted, &attempt, NATTER_TEST_TIMEOUT_MS));
+  }
+  app.old_secret = g_steal_pointer (&app.secret);
+  app.secret = g_strdup (json_object_get_string_member (rotated, "appSecret"));
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"after\"}"));
+  g_assert_true (natter_test_wait (bodies_at_least_two, &app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_nonnull (g_hash_table_lookup (g_ptr_array_index (app.queries, 1), "previousSignature"));
 
   natter_test_client_free (g_steal_pointer (&alice));
   natter_test_server_free (g_steal_pointer (&server));
@@ -668,6 +807,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/webhook/routing", test_routing);
+  g_test_add_func ("/server/webhook/signature-not-replayable", test_signature_not_replayable);
   g_test_add_func ("/server/webhook/every-kind", test_every_kind);
   g_test_add_func ("/server/webhook/drained-on-stop", test_drained_on_stop);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
