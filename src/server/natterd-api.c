@@ -1710,6 +1710,13 @@ check_signature (ApiRequest      *request,
       *reason = "Nonce is too long";
       return NATTER_API_SIGNATURE_ERROR;
     }
+  /* A webhook signed the RongCloud way, replayed here (even for apps that
+   * allow reused nonces). */
+  if (g_str_has_prefix (nonce, NATTERD_WEBHOOK_NONCE_PREFIX))
+    {
+      *reason = "Nonce is reserved for webhooks";
+      return NATTER_API_SIGNATURE_ERROR;
+    }
 
   /* The current secret, or the one before it while its grace period
    * after natterd --rotate-secret lasts; every candidate is computed and

@@ -74,6 +74,8 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
   settings->recall_window = (guint) CLAMP (json_object_get_int_member_with_default (object, "recall-window", 0), 0, G_MAXUINT);
   settings->group_history_before_join =
     json_object_get_boolean_member_with_default (object, "group-history-before-join", FALSE);
+  settings->webhook_rongcloud = g_strcmp0 (json_object_get_string_member_with_default (object, "webhook-signature", NULL),
+                                           "rongcloud") == 0;
   if (json_object_has_member (object, "webhook-url"))
     settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
   if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
@@ -105,6 +107,8 @@ natterd_app_settings_to_json (const NatterdAppSettings *settings)
   json_builder_add_int_value (builder, settings->recall_window);
   json_builder_set_member_name (builder, "group-history-before-join");
   json_builder_add_boolean_value (builder, settings->group_history_before_join);
+  json_builder_set_member_name (builder, "webhook-signature");
+  json_builder_add_string_value (builder, settings->webhook_rongcloud ? "rongcloud" : "hmac-sha256");
   if (settings->webhook_url != NULL)
     {
       json_builder_set_member_name (builder, "webhook-url");
@@ -157,6 +161,12 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
     ok = parse_bool (value, &settings->blocked);
   else if (g_str_equal (key, "group-history-before-join"))
     ok = parse_bool (value, &settings->group_history_before_join);
+  else if (g_str_equal (key, "webhook-signature"))
+    {
+      ok = g_str_equal (value, "hmac-sha256") || g_str_equal (value, "rongcloud");
+      if (ok)
+        settings->webhook_rongcloud = g_str_equal (value, "rongcloud");
+    }
   else if (g_str_equal (key, "webhook-url"))
     {
       g_free (settings->webhook_url);
@@ -183,7 +193,8 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
-                   "send-rate, send-burst, api-rate, webhook-url, recall-window, group-history-before-join)", key);
+                   "send-rate, send-burst, api-rate, webhook-url, webhook-signature, recall-window, "
+                   "group-history-before-join)", key);
       return FALSE;
     }
 

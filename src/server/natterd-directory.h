@@ -34,7 +34,13 @@ typedef struct
   char    *webhook_url;         /* webhook-url: every persisted message is POSTed here */
   guint    recall_window;       /* recall-window: s a sender may recall, 0 = always */
   gboolean group_history_before_join; /* group-history-before-join: new members read older history */
+  gboolean webhook_rongcloud;   /* webhook-signature=rongcloud: SHA1(secret+nonce+timestamp) */
 } NatterdAppSettings;
+
+/* Nonces of webhooks signed the RongCloud way start with this; the server
+ * API refuses any nonce that does, so such a signature is never an API
+ * credential. */
+#define NATTERD_WEBHOOK_NONCE_PREFIX "natter-webhook-"
 
 typedef struct _NatterdApp NatterdApp;
 typedef struct _NatterdUser NatterdUser;

@@ -8,7 +8,10 @@
  * (webhook_signature()). Not RongCloud's SHA1(secret + nonce + timestamp):
  * that is also what signs the server API, so anyone who saw one delivery
  * (a log, a proxy) could have replayed its signature against natterd's own
- * API. The body is signed too. While a rotated secret's grace period
+ * API. The body is signed too. Apps whose servers verify the RongCloud
+ * way set webhook-signature=rongcloud: then the signature is RongCloud's,
+ * and its nonce starts with NATTERD_WEBHOOK_NONCE_PREFIX, which the server
+ * API refuses, so it still cannot be replayed there. While a rotated secret's grace period
  * lasts, previousSignature is the same made with the old secret, for app
  * servers not yet given the new one. One request in flight per app, in
  * order; failures are retried with exponential backoff. Nothing here ever
@@ -246,13 +249,21 @@ sent (GObject      *source,
 }
 
 static char *
-webhook_signature (const char *secret,
-                   const char *nonce,
-                   const char *stamp,
-                   const char *body)
+webhook_signature (const NatterdApp *app,
+                   const char       *secret,
+                   const char       *nonce,
+                   const char       *stamp,
+                   const char       *body)
 {
-  g_autofree char *signed_text = g_strconcat ("natter-webhook\n", nonce, "\n", stamp, "\n", body, NULL);
+  g_autofree char *signed_text = NULL;
 
+  if (app->settings.webhook_rongcloud)
+    {
+      signed_text = g_strconcat (secret, nonce, stamp, NULL);
+      return g_compute_checksum_for_string (G_CHECKSUM_SHA1, signed_text, -1);
+    }
+
+  signed_text = g_strconcat ("natter-webhook\n", nonce, "\n", stamp, "\n", body, NULL);
   return natterd_hmac_sha256_hex (secret, signed_text, strlen (signed_text));
 }
 
@@ -281,11 +292,15 @@ send_head (NatterdWebhook *webhook)
   if (server->webhooks_loading && head == webhook->first_live)
     return;
 
-  nonce = natterd_random_hex (8);
+  {
+    g_autofree char *random = natterd_random_hex (8);
+
+    nonce = g_strconcat (app->settings.webhook_rongcloud ? NATTERD_WEBHOOK_NONCE_PREFIX : "", random, NULL);
+  }
   stamp = g_strdup_printf ("%" G_GINT64_FORMAT, natterd_now_ms ());
   if (natterd_app_get_secrets (app, natterd_now_ms (), secrets) > 1)
-    previous = webhook_signature (secrets[1], nonce, stamp, event->body);
-  signature = webhook_signature (secrets[0], nonce, stamp, event->body);
+    previous = webhook_signature (app, secrets[1], nonce, stamp, event->body);
+  signature = webhook_signature (app, secrets[0], nonce, stamp, event->body);
   url = g_strdup_printf ("%s%cappKey=%s&nonce=%s&signTimestamp=%s&signature=%s%s%s",
                          app->settings.webhook_url,
                          strchr (app->settings.webhook_url, '?') != NULL ? '&' : '?',

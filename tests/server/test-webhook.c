@@ -27,6 +27,7 @@ typedef struct
   GPtrArray  *queries;       /* GHashTable* query (the signing parameters), per accepted request */
   char       *secret;
   char       *old_secret;    /* after a rotation: previousSignature is made with it */
+  gboolean    rongcloud;     /* webhook-signature=rongcloud */
 } AppServer;
 
 /* What README.md tells app servers to do: lowercase hex HMAC-SHA256, keyed
@@ -92,7 +93,9 @@ on_hook (SoupServer        *server,
   {
     const char *nonce = g_hash_table_lookup (query, "nonce");
     const char *stamp = g_hash_table_lookup (query, "signTimestamp");
-    g_autofree char *expected = webhook_signature (app->secret, nonce, stamp, body);
+    g_autofree char *rongcloud_input = g_strconcat (app->secret, nonce, stamp, NULL);
+    g_autofree char *expected = app->rongcloud ? g_compute_checksum_for_string (G_CHECKSUM_SHA1, rongcloud_input, -1)
+                                               : webhook_signature (app->secret, nonce, stamp, body);
 
     g_assert_nonnull (g_hash_table_lookup (query, "appKey"));
     g_assert_cmpuint (strlen (nonce), >=, 16);
@@ -169,7 +172,13 @@ server_with_hook (AppServer  *app,
 {
   g_autofree char *setting = g_strconcat ("webhook-url=", app->url, NULL);
   const char * const args[] = { "--app-setting", setting, NULL };
-  NatterTestServer *server = natter_test_server_new_full (config, args);
+  const char * const rongcloud_args[] = {
+    "--app-setting", setting,
+    "--app-setting", "webhook-signature=rongcloud",
+    "--app-setting", "allow-reused-nonce=true",
+    NULL
+  };
+  NatterTestServer *server = natter_test_server_new_full (config, app->rongcloud ? rongcloud_args : args);
 
   app->secret = g_strdup (natter_test_server_get_app_secret (server));
   return server;
@@ -231,26 +240,13 @@ bodies_at_least_two (gpointer data)
   return ((AppServer *) data)->bodies->len >= 2;
 }
 
-/* A delivery's signing parameters, replayed as a server API request's
- * headers (as someone who saw one in a proxy log would), are refused: the
- * webhook signature is not the API's. */
+/* A delivery's signing parameters, sent to the server API as its
+ * headers (plain and RC- prefixed): refused as a bad signature. */
 static void
-test_signature_not_replayable (void)
+assert_replay_refused (NatterTestServer *server,
+                       GHashTable       *query)
 {
-  AppServer app = { 0 };
-  g_autoptr(NatterTestServer) server = NULL;
-  g_autoptr(NatterTestClient) alice = NULL;
-  g_autoptr(JsonObject) rotated = NULL;
-  GHashTable *query;
   const char *prefixes[] = { "", "RC-" };
-  guint status = 0;
-
-  app_server_start (&app);
-  server = server_with_hook (&app, NULL);
-  alice = natter_test_client_new_user (server, "alice", "a1");
-  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"replay me\"}"));
-  g_assert_true (natter_test_wait (bodies_at_least_one, &app, NATTER_TEST_TIMEOUT_MS));
-  query = g_ptr_array_index (app.queries, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (prefixes); i++)
     {
@@ -277,6 +273,55 @@ test_signature_not_replayable (void)
       g_assert_nonnull (g_strstr_len (g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply),
                                       "\"code\":1004"));
     }
+}
+
+/* The webhook signature made as RongCloud makes it, for app servers that
+ * verify it so: SHA1(secret + nonce + signTimestamp). Its nonce is one the
+ * API refuses, even for an app that accepts reused nonces. */
+static void
+test_rongcloud_signature (void)
+{
+  AppServer app = { .rongcloud = TRUE };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  GHashTable *query;
+
+  app_server_start (&app);
+  server = server_with_hook (&app, NULL);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"replay me\"}"));
+  g_assert_true (natter_test_wait (bodies_at_least_one, &app, NATTER_TEST_TIMEOUT_MS));
+  query = g_ptr_array_index (app.queries, 0);
+  g_assert_true (g_str_has_prefix (g_hash_table_lookup (query, "nonce"), "natter-webhook-"));
+
+  assert_replay_refused (server, query);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
+/* A delivery's signing parameters, replayed as a server API request's
+ * headers (as someone who saw one in a proxy log would), are refused: the
+ * webhook signature is not the API's. */
+static void
+test_signature_not_replayable (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(JsonObject) rotated = NULL;
+  GHashTable *query;
+  guint status = 0;
+
+  app_server_start (&app);
+  server = server_with_hook (&app, NULL);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"replay me\"}"));
+  g_assert_true (natter_test_wait (bodies_at_least_one, &app, NATTER_TEST_TIMEOUT_MS));
+  query = g_ptr_array_index (app.queries, 0);
+
+  assert_replay_refused (server, query);
   /* The same headers, minus what is replayed, with the right signature
    * work: the refusal was the signature's. */
   {
@@ -808,6 +853,7 @@ main (int   argc,
 
   g_test_add_func ("/server/webhook/routing", test_routing);
   g_test_add_func ("/server/webhook/signature-not-replayable", test_signature_not_replayable);
+  g_test_add_func ("/server/webhook/rongcloud-signature", test_rongcloud_signature);
   g_test_add_func ("/server/webhook/every-kind", test_every_kind);
   g_test_add_func ("/server/webhook/drained-on-stop", test_drained_on_stop);
   g_test_add_func ("/server/webhook/never-blocks", test_never_blocks);
