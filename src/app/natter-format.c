@@ -166,6 +166,8 @@ natter_format_code (int code)
       return _("The message could not be recalled.");
     case NATTER_CODE_MESSAGE_TOO_LARGE:
       return _("The message is too large.");
+    case NATTER_CODE_MEDIA_QUOTA_EXCEEDED:
+      return _("Your storage space on the server is full.");
     case NATTER_CODE_INVALID_PARAMETER:
       return _("The server refused the request as invalid.");
     case NATTER_CODE_TIMEOUT:

@@ -970,7 +970,8 @@ gboolean
 natter_upload_error_is_definite (const GError *error)
 {
   if (error->domain == NATTER_CLIENT_ERROR)
-    return error->code == NATTER_CODE_MESSAGE_TOO_LARGE || error->code == NATTER_CODE_INVALID_PARAMETER;
+    return error->code == NATTER_CODE_MESSAGE_TOO_LARGE || error->code == NATTER_CODE_INVALID_PARAMETER ||
+           error->code == NATTER_CODE_MEDIA_QUOTA_EXCEEDED;
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY) ||
