@@ -84,8 +84,7 @@ reply_error (SoupServerMessage *msg,
 /* The user a media request is made for, or NULL after replying 401. */
 static NatterdUser *
 authenticate (NatterdServer     *self,
-              SoupServerMessage *msg,
-              GHashTable        *query)
+              SoupServerMessage *msg)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *authorization = soup_message_headers_get_one (headers, "Authorization");
@@ -93,10 +92,10 @@ authenticate (NatterdServer     *self,
   NatterdUser *user = NULL;
   int code;
 
+  /* Only from the header: a token in a URL ends up in proxies' and
+   * players' logs, and in whatever the URL is handed to. */
   if (authorization != NULL && g_ascii_strncasecmp (authorization, "Bearer ", 7) == 0)
     token = authorization + 7;
-  else if (query != NULL)
-    token = g_hash_table_lookup (query, "token");
 
   code = natterd_token_check_any (self->directory, token, natterd_now_ms (), &user);
   if (code != NATTER_CODE_OK)
@@ -720,7 +719,7 @@ on_upload_early (SoupServer        *server,
       return;
     }
 
-  user = authenticate (self, msg, query);
+  user = authenticate (self, msg);
   if (user == NULL)
     return;
 
@@ -1097,7 +1096,7 @@ on_download (SoupServer        *server,
       return;
     }
 
-  user = authenticate (self, msg, query);
+  user = authenticate (self, msg);
   if (user == NULL)
     return;
 
