@@ -197,15 +197,33 @@ natterd_server_history_export (NatterdServer      *self,
 
 /* ------------------------------------------------------------------- hourly */
 
-static void
-prune (NatterdServer *self,
-       NatterdApp    *app,
-       gint64         now)
+typedef struct
 {
-  g_autofree char *dir_path = export_dir (self, app);
-  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  char   *dir_path;
+  gint64  oldest;
+} Prune;
+
+static void
+prune_free (gpointer data)
+{
+  Prune *prune = data;
+
+  g_free (prune->dir_path);
+  g_free (prune);
+}
+
+/* Listing and unlinking are disk I/O: on a worker thread. */
+static void
+prune_in_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  Prune *prune = task_data;
+  g_autoptr(GDir) dir = g_dir_open (prune->dir_path, 0, NULL);
   const char *name;
-  gint64 oldest = now - (gint64) self->config->history_retention_hours * HOUR_MS;
+  const char *dir_path = prune->dir_path;
+  gint64 oldest = prune->oldest;
 
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
@@ -219,6 +237,21 @@ prune (NatterdServer *self,
           g_unlink (path);
         }
     }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+prune (NatterdServer *self,
+       NatterdApp    *app,
+       gint64         now)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+  Prune *data = g_new0 (Prune, 1);
+
+  data->dir_path = export_dir (self, app);
+  data->oldest = now - (gint64) self->config->history_retention_hours * HOUR_MS;
+  g_task_set_task_data (task, data, prune_free);
+  g_task_run_in_thread (task, prune_in_thread);
 }
 
 static gboolean hourly (gpointer user_data);
@@ -262,8 +295,6 @@ on_history (SoupServer        *server,
 {
   NatterdServer *self = user_data;
   g_auto(GStrv) parts = g_strsplit (path, "/", 0);
-  g_autoptr(GMappedFile) file = NULL;
-  g_autoptr(GBytes) bytes = NULL;
   g_autofree char *date = NULL;
   g_autofree char *mac = NULL;
   g_autofree char *expected = NULL;
@@ -293,15 +324,7 @@ on_history (SoupServer        *server,
   dir = export_dir (self, app);
   file_name = g_strconcat (date, ".json.gz", NULL);
   file_path = g_build_filename (dir, file_name, NULL);
-  file = g_mapped_file_new (file_path, FALSE, NULL);
-  if (file == NULL)
-    return;
-
-  bytes = g_mapped_file_get_bytes (file);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_message_headers_set_content_type (soup_server_message_get_response_headers (msg),
-                                         "application/gzip", NULL);
-  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), bytes);
+  natterd_server_serve_file (self, msg, file_path, "application/gzip");
 }
 
 void

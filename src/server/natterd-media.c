@@ -803,6 +803,7 @@ typedef struct
   char              *content_type;
   char              *name;
   guint64            size;        /* of the file, as stored */
+  gboolean           size_unknown; /* not stored: taken from the open file */
   GInputStream      *stream;
   goffset            start;
   goffset            remaining;   /* bytes still to send */
@@ -967,6 +968,17 @@ file_opened (GObject      *source,
       return;
     }
 
+  if (download->size_unknown)
+    {
+      /* fstat of the open descriptor: no disk read. */
+      g_autoptr(GFileInfo) info = g_file_input_stream_query_info (G_FILE_INPUT_STREAM (download->stream),
+                                                                  G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL, NULL);
+
+      total = info != NULL ? (goffset) g_file_info_get_size (info) : 0;
+      download->size = (guint64) total;
+      end = total - 1;
+    }
+
   set_headers (download);
   if (soup_message_headers_get_ranges (request, total, &ranges, &n_ranges))
     {
@@ -1120,6 +1132,28 @@ on_download (SoupServer        *server,
   read->app_id = user->app->id;
   read->hash = g_strdup (parts[3]);
   natterd_store_read (self->store, read);
+}
+
+void
+natterd_server_serve_file (NatterdServer     *self,
+                           SoupServerMessage *msg,
+                           const char        *path,
+                           const char        *content_type)
+{
+  Download *download = g_new0 (Download, 1);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  download->msg = g_object_ref (msg);
+  download->server = g_object_ref (self);
+  download->path = g_strdup (path);
+  download->content_type = g_strdup (content_type);
+  download->size_unknown = TRUE;
+  download->cancellable = g_cancellable_new ();
+  g_signal_connect (msg, "finished", G_CALLBACK (download_message_finished), download);
+
+  soup_server_message_pause (msg);
+  download->pending = TRUE;
+  g_file_read_async (file, G_PRIORITY_DEFAULT, download->cancellable, file_opened, download);
 }
 
 void

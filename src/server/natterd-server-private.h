@@ -231,6 +231,12 @@ void     natterd_server_prune_nonces    (NatterdServer  *self);
 /* ------------------------------------------------------------- natterd-media.c */
 
 void     natterd_server_setup_media     (NatterdServer  *self);
+/* Serves the file at @path as media downloads are served: opened and read
+ * in pieces on worker threads, Range, nosniff, sandbox; 404 if it is gone. */
+void     natterd_server_serve_file      (NatterdServer     *self,
+                                         SoupServerMessage *msg,
+                                         const char        *path,
+                                         const char        *content_type);
 
 /* ----------------------------------------------------------- natterd-webhook.c */
 
