@@ -12,6 +12,7 @@
 
 #include "natter-frame.h"
 #include "natterd-directory.h"
+#include "natterd-http-guard.h"
 #include "natterd-metrics.h"
 #include "natterd-server.h"
 #include "natterd-session.h"
@@ -58,6 +59,10 @@ struct _NatterdServer
   gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
 
   NatterdMetrics    metrics;
+
+  /* natterd-server.c: every HTTP connection (WebSockets included) */
+  NatterdHttpGuard *http_guard;
+  guint             max_connections;    /* [limits] max-connections, or the safe default */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define SWEEP_INTERVAL_MS 1000
@@ -316,8 +317,7 @@ static gboolean
 refuse_connection (NatterdServer *self)
 {
   return self->shutting_down ||
-         (self->config->max_connections > 0 &&
-          g_hash_table_size (self->sessions) >= self->config->max_connections);
+         (self->max_connections > 0 && g_hash_table_size (self->sessions) >= self->max_connections);
 }
 
 static void
@@ -466,6 +466,9 @@ sweep (gpointer user_data)
                              "30003 No Connect frame in time" : "30003 Keep-alive timed out");
     }
 
+  if (self->http_guard != NULL)
+    natterd_http_guard_sweep (self->http_guard);
+
   if (now - self->last_device_flush >= DEVICE_FLUSH_INTERVAL_US)
     natterd_server_flush_devices (self);
 
@@ -502,6 +505,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
   g_clear_object (&self->soup);
+  g_clear_object (&self->http_guard);
   g_clear_object (&self->http);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
   if (self->directory != NULL)
@@ -609,6 +613,44 @@ on_metrics (SoupServer        *server,
                                     length);
 }
 
+/* Every connection is a descriptor: take all the kernel allows (the soft
+ * limit is often 1024 while the hard one is far higher), and stop accepting
+ * well before the end of it, or accept() fails and libsoup's listener gives
+ * up for good. Returns how many connections of any kind may be open;
+ * max-connections (WebSockets, 503 beyond) defaults to the same. */
+static guint
+limit_connections (NatterdServer *self)
+{
+  struct rlimit limit = { 0 };
+  guint64 fds;
+  guint safe;
+  char fds_text[24], max_text[16], safe_text[16];
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      struct rlimit raised = limit;
+
+      raised.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        limit = raised;
+    }
+  fds = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur == 0 ? 1024 * 1024 : (guint64) limit.rlim_cur;
+
+  safe = natterd_http_guard_safe_connections (fds);
+  self->max_connections = self->config->max_connections > 0 ? self->config->max_connections : safe;
+
+  g_snprintf (fds_text, sizeof fds_text, "%" G_GUINT64_FORMAT, fds);
+  g_snprintf (max_text, sizeof max_text, "%u", self->max_connections);
+  g_snprintf (safe_text, sizeof safe_text, "%u", safe);
+  if (self->max_connections > safe)
+    natterd_log (G_LOG_LEVEL_WARNING, "max-connections-unsafe", "max-connections", max_text,
+                 "open-file-limit", fds_text, "safe", safe_text, NULL);
+  else
+    natterd_log (G_LOG_LEVEL_INFO, "limits", "max-connections", max_text,
+                 "open-file-limit", fds_text, "connections", safe_text, NULL);
+  return MAX (self->max_connections, safe);
+}
+
 gboolean
 natterd_server_listen (NatterdServer  *self,
                        GError        **error)
@@ -641,6 +683,8 @@ natterd_server_listen (NatterdServer  *self,
   self->soup = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ",
                                 "tls-certificate", certificate, NULL);
   self->tls = certificate != NULL;
+  self->http_guard = natterd_http_guard_new (self->soup, self->tls, self->config->header_timeout,
+                                             self->config->body_timeout, limit_connections (self));
   self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
   if (self->sockets == NULL)
     return FALSE;
