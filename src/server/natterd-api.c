@@ -205,7 +205,12 @@ part_committed (NatterdOp *op,
 {
   ApiRequest *request = user_data;
 
-  if (op->error != NULL)
+  if (natterd_store_error_is_full (op->error))
+    {
+      /* The store logs running out of space once, not per request. */
+      fail_part (request, NATTER_API_INTERNAL_ERROR, "Out of storage space; try again later");
+    }
+  else if (op->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "path", request->path,
                    "error", op->error->message, NULL);
@@ -1657,7 +1662,7 @@ static void
 nonce_stored (NatterdOp *op,
               gpointer   user_data)
 {
-  if (op->error != NULL)
+  if (op->error != NULL && !natterd_store_error_is_full (op->error))
     natterd_log (G_LOG_LEVEL_WARNING, "nonce-not-stored", "error", op->error->message, NULL);
 }
 

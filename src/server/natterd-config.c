@@ -42,6 +42,7 @@ natterd_config_new (void)
   self->media_app_quota = 0;
   self->header_timeout = 10;
   self->body_timeout = 30;
+  self->store_min_free = 64 * 1024 * 1024;
 
   return self;
 }
@@ -118,6 +119,7 @@ static const struct {
   K ("media", "app-quota", KEY_UINT64, media_app_quota),
   K ("server", "header-timeout", KEY_UINT, header_timeout),
   K ("server", "body-timeout", KEY_UINT, body_timeout),
+  K ("store", "min-free", KEY_UINT64, store_min_free),
 #undef K
 };
 

@@ -206,6 +206,11 @@ natterd_metrics_render (NatterdServer *self)
          natterd_server_webhook_pending (self));
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
+  counter (out, "natterd_store_refused_total",
+           "Write operations refused or failed for want of space (below [store] min-free, or the disk full).",
+           natterd_store_get_refused (self->store));
+  gauge (out, "natterd_store_full", "1 while writes are refused for want of space.",
+         natterd_store_is_full (self->store) ? 1 : 0);
   gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());
   gauge (out, "natterd_heap_bytes", "Memory allocated and not freed (malloc).", heap_bytes ());
   gauge (out, "natterd_socket_queued_bytes", "Bytes queued for WebSocket peers, not yet taken by the kernel.",

@@ -147,9 +147,49 @@ static void
 log_op_error (NatterdOp *op,
               gpointer   user_data)
 {
-  if (op->error != NULL)
+  /* Out of space is logged once by the store, not once per op. */
+  if (op->error != NULL && !natterd_store_error_is_full (op->error))
     natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "op", user_data, "error", op->error->message,
                  NULL);
+}
+
+typedef struct
+{
+  NatterdServer  *server;
+  gint64          user_id;
+  NatterdOpFunc   complete;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} UserSave;
+
+static void
+user_save_free (gpointer data)
+{
+  UserSave *save = data;
+
+  if (save->destroy != NULL)
+    save->destroy (save->user_data);
+  g_object_unref (save->server);
+  g_free (save);
+}
+
+static void
+user_saved (NatterdOp *op,
+            gpointer   user_data)
+{
+  UserSave *save = user_data;
+  NatterdUser *user = natterd_directory_lookup_user_id (save->server->directory, save->user_id);
+
+  if (user != NULL)
+    {
+      user->saving--;
+      if (op->error == NULL)
+        user->stored = TRUE;
+    }
+  if (save->complete != NULL)
+    save->complete (op, save->user_data);
+  else
+    log_op_error (op, (gpointer) "user");
 }
 
 void
@@ -159,10 +199,15 @@ natterd_server_save_user (NatterdServer  *self,
                           gpointer        user_data,
                           GDestroyNotify  destroy)
 {
-  NatterdUserOp *op = natterd_op_new (NATTERD_OP_USER, complete ? complete : log_op_error,
-                                      complete ? user_data : (gpointer) "user",
-                                      complete ? destroy : NULL);
+  UserSave *save = g_new0 (UserSave, 1);
+  NatterdUserOp *op;
 
+  save->server = g_object_ref (self);
+  save->user_id = user->id;
+  save->complete = complete;
+  save->user_data = user_data;
+  save->destroy = destroy;
+  op = natterd_op_new (NATTERD_OP_USER, user_saved, save, user_save_free);
   op->id = user->id;
   op->app_id = user->app->id;
   op->user_id = g_strdup (user->user_id);
@@ -171,6 +216,10 @@ natterd_server_save_user (NatterdServer  *self,
   op->created = user->created;
   op->tokens_valid_after = user->tokens_valid_after;
   op->blocked_until = user->blocked_until;
+  /* Until its first row is durable, the store lets no op that names the
+   * user through (see NatterdUserOp.create). */
+  op->create = !user->stored;
+  user->saving++;
   natterd_store_submit (self->store, op);
 }
 
@@ -182,7 +231,13 @@ natterd_server_ensure_user (NatterdServer *self,
   NatterdUser *user = natterd_directory_lookup_user (app, user_id);
 
   if (user != NULL)
-    return user;
+    {
+      /* Its first save failed (out of space): the op about to name it
+       * waits for a new one. */
+      if (!user->stored && user->saving == 0)
+        natterd_server_save_user (self, user, NULL, NULL, NULL);
+      return user;
+    }
 
   /* Users exist once anyone addresses them, as on the reference platform:
    * messages wait in their inbox until they first connect. The row is
@@ -194,9 +249,49 @@ natterd_server_ensure_user (NatterdServer *self,
 
 /* --------------------------------------------------------------- sessions */
 
+/* What a devices op saved: each session's acked seq counts as saved only
+ * once it is durable; a failed op leaves them dirty for the next flush. */
+typedef struct
+{
+  NatterdServer *server;
+  GPtrArray     *sessions;      /* NatterdSession (refs) */
+  GArray        *seqs;          /* guint64 acked seq saved, by index */
+} DevicesSave;
+
+static void
+devices_save_free (gpointer data)
+{
+  DevicesSave *save = data;
+
+  g_ptr_array_unref (save->sessions);
+  g_array_unref (save->seqs);
+  g_object_unref (save->server);
+  g_free (save);
+}
+
+static void
+devices_saved (NatterdOp *op,
+               gpointer   user_data)
+{
+  DevicesSave *save = user_data;
+
+  log_op_error (op, (gpointer) "devices");
+  for (guint i = 0; i < save->sessions->len; i++)
+    {
+      NatterdSession *session = g_ptr_array_index (save->sessions, i);
+      guint64 seq = g_array_index (save->seqs, guint64, i);
+
+      if (op->error == NULL)
+        session->saved_acked_seq = MAX (session->saved_acked_seq, seq);
+      else if (save->server->dirty_devices != NULL)
+        natterd_server_device_dirty (save->server, session);
+    }
+}
+
 static void
 save_device (NatterdServer    *self,
              NatterdDevicesOp *op,
+             DevicesSave      *save,
              NatterdSession   *session)
 {
   NatterdDeviceRecord record = {
@@ -208,13 +303,15 @@ save_device (NatterdServer    *self,
   };
 
   g_array_append_val (op->devices, record);
-  session->saved_acked_seq = session->acked_seq;
+  g_ptr_array_add (save->sessions, g_object_ref (session));
+  g_array_append_val (save->seqs, record.acked_seq);
 }
 
 void
 natterd_server_flush_devices (NatterdServer *self)
 {
   NatterdDevicesOp *op;
+  DevicesSave *save;
   GHashTableIter iter;
   NatterdSession *session;
 
@@ -222,11 +319,15 @@ natterd_server_flush_devices (NatterdServer *self)
   if (g_hash_table_size (self->dirty_devices) == 0)
     return;
 
-  op = natterd_op_new (NATTERD_OP_DEVICES, log_op_error, (gpointer) "devices", NULL);
+  save = g_new0 (DevicesSave, 1);
+  save->server = g_object_ref (self);
+  save->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  save->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  op = natterd_op_new (NATTERD_OP_DEVICES, devices_saved, save, devices_save_free);
   g_hash_table_iter_init (&iter, self->dirty_devices);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
     if (session->user != NULL)
-      save_device (self, op, session);
+      save_device (self, op, save, session);
   g_hash_table_remove_all (self->dirty_devices);
   natterd_store_submit (self->store, op);
 }
@@ -560,6 +661,8 @@ natterd_server_new (NatterdConfig  *config,
 
   if (!natterd_store_load (store, natterd_directory_load_sink (), self->directory, error))
     return NULL;
+
+  natterd_store_set_min_free (store, config->data_dir, config->store_min_free);
 
   natterd_store_set_batch_observer (store, observe_batch, self);
   natterd_store_start (store, config->store_batch_max);
