@@ -10,6 +10,7 @@
 
 #include "natter-test-client.h"
 
+#include <libsoup/soup.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -21,6 +22,7 @@ typedef enum {
   SILENT_TLS,      /* completes the TLS handshake, then sends nothing */
   SLOW,            /* a request that never ends, a byte a second */
   STALLED_UPLOAD,  /* full headers, a little of a long body, then nothing */
+  STALLED_DOWNLOAD, /* asks for a big file and does not read it (for a while) */
   KEPT_ALIVE,      /* one whole request, then nothing on the same connection */
 } Kind;
 
@@ -47,6 +49,15 @@ accept_certificate (GTlsConnection       *connection,
                     GTlsCertificate      *certificate,
                     GTlsCertificateFlags  errors,
                     gpointer              user_data)
+{
+  return TRUE;
+}
+
+static gboolean
+accept_message_certificate (SoupMessage          *message,
+                            GTlsCertificate      *certificate,
+                            GTlsCertificateFlags  errors,
+                            gpointer              user_data)
 {
   return TRUE;
 }
@@ -174,6 +185,18 @@ attacker_new (NatterTestServer *server,
       }
       break;
 
+    case STALLED_DOWNLOAD:
+      {
+        /* @token is "PATH TOKEN" here. */
+        g_auto(GStrv) parts = g_strsplit (token, " ", 2);
+        g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                    "Authorization: Bearer %s\r\n\r\n",
+                                                    parts[0], parts[1]);
+
+        send_now (self, request, strlen (request));
+      }
+      return self;  /* not read from until the test says */
+
     case SILENT:
     case SILENT_TLS:
     default:
@@ -218,6 +241,38 @@ static gboolean
 never (gpointer data)
 {
   return FALSE;
+}
+
+/* More than loopback's socket buffers hold, both ends together. */
+#define BIG_FILE (16 * 1024 * 1024)
+
+/* Uploads @data as @token's user; returns the path to download it. */
+static char *
+upload (NatterTestServer *server,
+        const char       *token,
+        GBytes           *data)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/media/upload?name=big.bin", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  g_autofree char *authorization = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (message, "accept-certificate", G_CALLBACK (accept_message_certificate), NULL);
+  soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", authorization);
+  soup_message_set_request_body_from_bytes (message, "application/octet-stream", data);
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  uri = g_uri_parse (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url"),
+                     G_URI_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_uri_get_path (uri));
 }
 
 static gboolean
@@ -373,6 +428,24 @@ test_lower_timeouts (gconstpointer data)
   assert_closed_in_time (uploads, body_timeout, body_timeout * 9 / 2);
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_http_timeouts_total{timeout=\"body\"}"),
                     ==, body_before + 1);
+
+  /* A download nobody reads: natterd's writes stall once the socket
+   * buffers are full, and body-timeout later the rest is not sent. */
+  {
+    g_autoptr(GBytes) big = g_bytes_new_take (g_malloc0 (BIG_FILE), BIG_FILE);
+    g_autofree char *path = upload (server, token, big);
+    g_autofree char *what = g_strdup_printf ("%s %s", path, token);
+    Attacker *reader = attacker_new (server, STALLED_DOWNLOAD, tls, what);
+
+    g_ptr_array_add (uploads, reader);
+    natter_test_wait (never, NULL, (body_timeout + 2) * 1000);
+    read_more (reader);
+    g_assert_true (natter_test_wait (all_closed, uploads, NATTER_TEST_TIMEOUT_MS));
+    g_test_message ("a reader that stalled got %" G_GSIZE_FORMAT " of %d bytes", reader->received, BIG_FILE);
+    g_assert_cmpuint (reader->received, <, BIG_FILE);
+    g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_http_timeouts_total{timeout=\"body\"}"),
+                      ==, body_before + 2);
+  }
 }
 
 /* libsoup 3.2 kept every kept-alive connection its client closed (a
