@@ -251,6 +251,10 @@ on_finished (SoupServerMessage *msg,
   if (conn == NULL)
     return;
   set_phase (conn, PHASE_IDLE, self->header_timeout);
+  /* Held only to take the connection back: not its bodies (a media file
+   * served whole, say), which nothing reads once it finished. */
+  soup_message_body_truncate (soup_server_message_get_response_body (msg));
+  soup_message_body_truncate (soup_server_message_get_request_body (msg));
   conn->last = g_object_ref (msg);
   conn->watch = g_socket_create_source (conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_priority (conn->watch, G_PRIORITY_HIGH);
