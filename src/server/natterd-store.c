@@ -482,6 +482,7 @@ typedef struct
   int           full_flag;      /* the same, atomic, for metrics */
   guint64       refused;        /* guarded by lock */
   GHashTable   *unstored_users; /* writer: gint64 ids whose first row could not be stored */
+  GHashTable   *unstored_groups; /* writer: the same for groups */
 } NatterdStorePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (NatterdStore, natterd_store, G_TYPE_OBJECT)
@@ -640,9 +641,12 @@ note_failed (NatterdStorePrivate *priv,
              NatterdOp           *op)
 {
   NatterdUserOp *user = (NatterdUserOp *) op;
+  NatterdGroupOp *group = (NatterdGroupOp *) op;
 
   if (op->kind == NATTERD_OP_USER && user->create)
     g_hash_table_add (priv->unstored_users, g_memdup2 (&user->id, sizeof user->id));
+  else if (op->kind == NATTERD_OP_GROUP && group->create)
+    g_hash_table_add (priv->unstored_groups, g_memdup2 (&group->id, sizeof group->id));
 }
 
 static void
@@ -650,9 +654,12 @@ note_stored (NatterdStorePrivate *priv,
              NatterdOp           *op)
 {
   NatterdUserOp *user = (NatterdUserOp *) op;
+  NatterdGroupOp *group = (NatterdGroupOp *) op;
 
   if (op->kind == NATTERD_OP_USER && user->create && g_hash_table_size (priv->unstored_users) > 0)
     g_hash_table_remove (priv->unstored_users, &user->id);
+  else if (op->kind == NATTERD_OP_GROUP && group->create && g_hash_table_size (priv->unstored_groups) > 0)
+    g_hash_table_remove (priv->unstored_groups, &group->id);
 }
 
 static gboolean
@@ -690,13 +697,17 @@ ids_name_unstored (NatterdStorePrivate *priv,
   return FALSE;
 }
 
-/* Does @op name a user whose first row is not stored (@created: ids whose
- * row goes in the same transaction, ahead of @op)? */
+/* Does @op name a user (or group) whose first row is not stored
+ * (@created: user ids whose row goes in the same transaction, ahead of
+ * @op)? */
 static gboolean
 names_unstored (NatterdStorePrivate *priv,
                 GHashTable          *created,
                 NatterdOp           *op)
 {
+  if (op->kind == NATTERD_OP_MEMBERS &&
+      g_hash_table_contains (priv->unstored_groups, &((NatterdMembersOp *) op)->group_id))
+    return TRUE;
   if (g_hash_table_size (priv->unstored_users) == 0)
     return FALSE;
 
@@ -775,7 +786,7 @@ write_batch (NatterdStore *self,
       if (names_unstored (priv, created, op))
         {
           g_autoptr(GError) unstored = g_error_new_literal (NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
-                                                            "A user it names could not be stored (out of space)");
+                                                            "A user or group it names could not be stored (out of space)");
 
           refuse_op (priv, op, unstored);
           refused++;
@@ -949,6 +960,7 @@ natterd_store_finalize (GObject *object)
   g_assert (priv->writer == NULL);
   g_clear_pointer (&priv->context, g_main_context_unref);
   g_clear_pointer (&priv->unstored_users, g_hash_table_unref);
+  g_clear_pointer (&priv->unstored_groups, g_hash_table_unref);
   g_free (priv->space_path);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->wake);
@@ -971,6 +983,7 @@ natterd_store_init (NatterdStore *self)
   g_cond_init (&priv->wake);
   g_queue_init (&priv->queue);
   priv->unstored_users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  priv->unstored_groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 void

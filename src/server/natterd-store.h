@@ -280,6 +280,9 @@ typedef struct
   char     *name;
   gint64    created;
   gboolean  remove;             /* dismiss: the group and its members */
+  /* A new group: until its row is stored no member row names it (as
+   * NatterdUserOp.create). */
+  gboolean  create;
 } NatterdGroupOp;
 
 typedef enum {

@@ -288,6 +288,28 @@ join_room (NatterTestClient *client,
   return result->result->code;
 }
 
+static gint64
+group_create (NatterTestServer *server,
+              const char       *group_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice",
+                                                        "userId", "bob", "groupId", group_id,
+                                                        "groupName", "G", NULL);
+
+  return json_object_get_int_member (reply, "code");
+}
+
+static guint
+group_size (NatterTestServer *server,
+            const char       *group_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/user/query", "groupId",
+                                                        group_id, NULL);
+
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  return json_array_get_length (json_object_get_array_member (reply, "users"));
+}
+
 /* -------------------------------------------------------------- libnatter */
 
 #ifdef HAVE_LIBNATTER
@@ -458,6 +480,8 @@ test_min_free (void)
     g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, NATTER_API_INTERNAL_ERROR);
     g_assert_false (json_object_has_member (reply, "token"));
   }
+  /* A new group is not created, in memory either. */
+  g_assert_cmpint (group_create (server, "g1"), ==, NATTER_API_INTERNAL_ERROR);
 #ifdef HAVE_LIBNATTER
   /* libnatter: 30002 is transient, the message stays in the outbox. */
   sender_send (dave, "bob", "kept in the outbox");
@@ -499,6 +523,8 @@ test_min_free (void)
     erin_uid = g_strdup (ack->publish_ack->message_uid);
   }
   g_assert_cmpint (join_room (alice, "room-during"), ==, 0);
+  g_assert_cmpint (group_create (server, "g1"), ==, 200);
+  g_assert_cmpuint (group_size (server, "g1"), ==, 2);
   rooms = natter_test_server_api (server, &status, "chatroom/query", "chatroomId", "room-during", NULL);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (rooms, "chatRooms")), ==, 1);
 #ifdef HAVE_LIBNATTER
@@ -526,6 +552,7 @@ test_min_free (void)
   g_assert_true (g_hash_table_contains (replayed, natter_message_get_message_uid (queued)));
 #endif
   g_assert_cmpuint (count_log (disk, "store-full"), ==, 1);
+  g_assert_cmpuint (group_size (server, "g1"), ==, 2);
   /* erin's row went with the message that named her first. */
   {
     g_autoptr(GHashTable) erins = replay (server, "erin", "e1");
