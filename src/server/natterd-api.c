@@ -205,7 +205,12 @@ part_committed (NatterdOp *op,
 {
   ApiRequest *request = user_data;
 
-  if (op->error != NULL)
+  if (natterd_store_error_is_full (op->error))
+    {
+      /* The store logs running out of space once, not per request. */
+      fail_part (request, NATTER_API_INTERNAL_ERROR, "Out of storage space; try again later");
+    }
+  else if (op->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "path", request->path,
                    "error", op->error->message, NULL);
@@ -214,16 +219,24 @@ part_committed (NatterdOp *op,
   end_part (request);
 }
 
-/* Submits @op as a part of @request. */
+/* Submits @op as a part of @request; @complete ends the part. */
 static void
-submit_part (ApiRequest *request,
-             gpointer    op)
+submit_part_full (ApiRequest    *request,
+                  gpointer       op,
+                  NatterdOpFunc  complete)
 {
-  ((NatterdOp *) op)->complete = part_committed;
+  ((NatterdOp *) op)->complete = complete;
   ((NatterdOp *) op)->user_data = api_request_ref (request);
   ((NatterdOp *) op)->destroy = api_request_unref;
   begin_part (request);
   natterd_store_submit (request->server->store, op);
+}
+
+static void
+submit_part (ApiRequest *request,
+             gpointer    op)
+{
+  submit_part_full (request, op, part_committed);
 }
 
 /* Replies once every part submitted so far is durable. */
@@ -929,6 +942,21 @@ api_message_history (ApiRequest *request)
 
 /* ------------------------------------------------------------------- groups */
 
+/* A new group whose row could not be stored is forgotten (the request
+ * answers 1000, and the store lets no member row name it). */
+static void
+group_created (NatterdOp *base,
+               gpointer   user_data)
+{
+  NatterdGroupOp *op = (NatterdGroupOp *) base;
+  ApiRequest *request = user_data;
+  NatterdGroup *group = g_hash_table_lookup (request->app->groups, op->group_id);
+
+  if (base->error != NULL && group != NULL && group->id == op->id)
+    natterd_directory_remove_group (request->server->directory, group);
+  part_committed (base, user_data);
+}
+
 static void
 store_group (ApiRequest   *request,
              NatterdGroup *group,
@@ -943,6 +971,21 @@ store_group (ApiRequest   *request,
   op->created = group->created;
   op->remove = remove;
   submit_part (request, op);
+}
+
+static void
+create_group_row (ApiRequest   *request,
+                  NatterdGroup *group)
+{
+  NatterdGroupOp *op = natterd_op_new (NATTERD_OP_GROUP, NULL, NULL, NULL);
+
+  op->id = group->id;
+  op->app_id = group->app->id;
+  op->group_id = g_strdup (group->group_id);
+  op->name = g_strdup (group->name);
+  op->created = group->created;
+  op->create = TRUE;
+  submit_part_full (request, op, group_created);
 }
 
 static void
@@ -976,7 +1019,7 @@ ensure_group (ApiRequest *request,
     {
       group = natterd_directory_add_group (request->server->directory, request->app, group_id,
                                            name, natterd_now_ms ());
-      store_group (request, group, FALSE);
+      create_group_row (request, group);
     }
   else if (name != NULL && g_strcmp0 (group->name, name) != 0)
     {
@@ -1657,7 +1700,7 @@ static void
 nonce_stored (NatterdOp *op,
               gpointer   user_data)
 {
-  if (op->error != NULL)
+  if (op->error != NULL && !natterd_store_error_is_full (op->error))
     natterd_log (G_LOG_LEVEL_WARNING, "nonce-not-stored", "error", op->error->message, NULL);
 }
 

@@ -11,59 +11,42 @@
 
 #define CHATROOM_RECENT_MAX 50
 
+/* A join waiting for its room's row. */
+typedef struct
+{
+  NatterdUser          *user;
+  NatterdChatroomJoined done;
+  gpointer              user_data;
+} Waiter;
+
+typedef struct
+{
+  NatterdServer *server;
+  gint64         app_id;
+  gint64         room_id;
+  char          *chatroom_id;
+  char          *name;          /* a rename: the name to show once stored */
+  gboolean       create;
+} ChatroomWrite;
+
 static void
-store_chatroom (NatterdServer   *self,
-                NatterdChatroom *room,
-                gboolean         remove)
+chatroom_write_free (gpointer data)
 {
-  NatterdChatroomOp *op = natterd_op_new (NATTERD_OP_CHATROOM, NULL, NULL, NULL);
+  ChatroomWrite *write = data;
 
-  op->id = room->id;
-  op->app_id = room->app->id;
-  op->chatroom_id = g_strdup (room->chatroom_id);
-  op->name = g_strdup (room->name);
-  op->created = room->created;
-  op->remove = remove;
-  natterd_store_submit (self->store, op);
+  g_object_unref (write->server);
+  g_free (write->chatroom_id);
+  g_free (write->name);
+  g_free (write);
 }
 
-NatterdChatroom *
-natterd_server_chatroom_create (NatterdServer *self,
-                                NatterdApp    *app,
-                                const char    *chatroom_id,
-                                const char    *name)
+static int
+join_now (NatterdServer   *self,
+          NatterdChatroom *room,
+          NatterdUser     *user)
 {
-  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, chatroom_id);
-
-  if (room != NULL)
-    {
-      if (name != NULL && g_strcmp0 (room->name, name) != 0)
-        {
-          g_free (room->name);
-          room->name = g_strdup (name);
-          store_chatroom (self, room, FALSE);
-        }
-      return room;
-    }
-
-  room = natterd_directory_add_chatroom (self->directory, app, chatroom_id, name, natterd_now_ms ());
-  room->recent_loaded = TRUE;
-  store_chatroom (self, room, FALSE);
-  natterd_log (G_LOG_LEVEL_INFO, "chatroom-created", "app", app->key, "chatroom", chatroom_id, NULL);
-  return room;
-}
-
-int
-natterd_server_chatroom_join (NatterdServer    *self,
-                              NatterdApp       *app,
-                              NatterdUser      *user,
-                              const char       *chatroom_id,
-                              NatterdChatroom **out_room)
-{
-  NatterdChatroom *room = natterd_server_chatroom_create (self, app, chatroom_id, NULL);
   gint64 *banned_until = g_hash_table_lookup (room->banned, user);
 
-  *out_room = room;
   if (banned_until != NULL && *banned_until > natterd_now_ms ())
     return NATTER_CODE_KICKED_FROM_CHATROOM;
 
@@ -81,6 +64,149 @@ natterd_server_chatroom_join (NatterdServer    *self,
       g_ptr_array_add (user->chatrooms, room);
     }
   return NATTER_CODE_OK;
+}
+
+/* Answers the joins waiting for @room: joined once it is stored, @code
+ * otherwise (and @room is about to go). */
+static void
+answer_waiters (NatterdServer   *self,
+                NatterdChatroom *room,
+                int              code)
+{
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&room->waiters);
+
+  for (guint i = 0; waiters != NULL && i < waiters->len; i++)
+    {
+      Waiter *waiter = g_ptr_array_index (waiters, i);
+      int result = code == NATTER_CODE_OK ? join_now (self, room, waiter->user) : code;
+
+      waiter->done (self, result == NATTER_CODE_CHATROOM_NOT_EXIST ||
+                          result == NATTER_CODE_SERVER_ERROR ? NULL : room,
+                    result, waiter->user_data);
+    }
+}
+
+static void
+chatroom_written (NatterdOp *op,
+                  gpointer   user_data)
+{
+  ChatroomWrite *write = user_data;
+  NatterdServer *self = write->server;
+  NatterdApp *app = natterd_directory_lookup_app_id (self->directory, write->app_id);
+  NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, write->chatroom_id) : NULL;
+
+  if (op->error != NULL && !natterd_store_error_is_full (op->error))
+    natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "op", "chatroom", "error", op->error->message,
+                 NULL);
+
+  /* Destroyed meanwhile (its joins were answered then), or another room
+   * of the same id since. */
+  if (room == NULL || room->id != write->room_id)
+    return;
+
+  if (!write->create)
+    {
+      if (op->error == NULL)
+        {
+          g_free (room->name);
+          room->name = g_strdup (write->name);
+        }
+      return;
+    }
+
+  if (op->error != NULL)
+    {
+      /* Memory follows the disk: the room that could not be stored is
+       * forgotten, and whoever waited to join hears why. */
+      answer_waiters (self, room, NATTER_CODE_SERVER_ERROR);
+      natterd_directory_remove_chatroom (self->directory, room);
+      return;
+    }
+  room->stored = TRUE;
+  answer_waiters (self, room, NATTER_CODE_OK);
+}
+
+static void
+store_chatroom (NatterdServer   *self,
+                NatterdChatroom *room,
+                const char      *name,
+                gboolean         create,
+                gboolean         remove)
+{
+  NatterdChatroomOp *op;
+  ChatroomWrite *write = NULL;
+
+  if (!remove)
+    {
+      write = g_new0 (ChatroomWrite, 1);
+      write->server = g_object_ref (self);
+      write->app_id = room->app->id;
+      write->room_id = room->id;
+      write->chatroom_id = g_strdup (room->chatroom_id);
+      write->name = g_strdup (name);
+      write->create = create;
+    }
+  op = natterd_op_new (NATTERD_OP_CHATROOM, remove ? NULL : chatroom_written, write,
+                       remove ? NULL : chatroom_write_free);
+  op->id = room->id;
+  op->app_id = room->app->id;
+  op->chatroom_id = g_strdup (room->chatroom_id);
+  op->name = g_strdup (name);
+  op->created = room->created;
+  op->remove = remove;
+  natterd_store_submit (self->store, op);
+}
+
+NatterdChatroom *
+natterd_server_chatroom_create (NatterdServer *self,
+                                NatterdApp    *app,
+                                const char    *chatroom_id,
+                                const char    *name)
+{
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, chatroom_id);
+
+  if (room != NULL)
+    {
+      if (name != NULL && g_strcmp0 (room->name, name) != 0)
+        store_chatroom (self, room, name, FALSE, FALSE);
+      return room;
+    }
+
+  /* In the directory at once (its id taken, and joins wait on it), a
+   * member of nothing until its row is durable. */
+  room = natterd_directory_add_chatroom (self->directory, app, chatroom_id, name, natterd_now_ms ());
+  room->recent_loaded = TRUE;
+  store_chatroom (self, room, room->name, TRUE, FALSE);
+  natterd_log (G_LOG_LEVEL_INFO, "chatroom-created", "app", app->key, "chatroom", chatroom_id, NULL);
+  return room;
+}
+
+void
+natterd_server_chatroom_join (NatterdServer         *self,
+                              NatterdApp            *app,
+                              NatterdUser           *user,
+                              const char            *chatroom_id,
+                              NatterdChatroomJoined  done,
+                              gpointer               user_data)
+{
+  NatterdChatroom *room = natterd_server_chatroom_create (self, app, chatroom_id, NULL);
+  Waiter *waiter;
+  int code;
+
+  if (room->stored)
+    {
+      code = join_now (self, room, user);
+      done (self, room, code, user_data);
+      return;
+    }
+
+  waiter = g_new0 (Waiter, 1);
+  waiter->user = user;
+  waiter->done = done;
+  waiter->user_data = user_data;
+  if (room->waiters == NULL)
+    room->waiters = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (room->waiters, waiter);
 }
 
 void
@@ -130,7 +256,8 @@ natterd_server_chatroom_destroy (NatterdServer   *self,
   while (g_hash_table_iter_next (&iter, (gpointer *) &user, NULL))
     tell_user (user, room, NATTER_CODE_CHATROOM_NOT_EXIST);
 
-  store_chatroom (self, room, TRUE);
+  answer_waiters (self, room, NATTER_CODE_CHATROOM_NOT_EXIST);
+  store_chatroom (self, room, room->name, FALSE, TRUE);
   natterd_directory_remove_chatroom (self->directory, room);
 }
 

@@ -40,6 +40,9 @@ natterd_config_new (void)
   self->secret_grace = 24 * 3600;
   self->media_user_quota = G_GUINT64_CONSTANT (1) << 30;
   self->media_app_quota = 0;
+  self->header_timeout = 10;
+  self->body_timeout = 30;
+  self->store_min_free = 64 * 1024 * 1024;
 
   return self;
 }
@@ -114,6 +117,9 @@ static const struct {
   K ("server", "secret-grace", KEY_UINT, secret_grace),
   K ("media", "user-quota", KEY_UINT64, media_user_quota),
   K ("media", "app-quota", KEY_UINT64, media_app_quota),
+  K ("server", "header-timeout", KEY_UINT, header_timeout),
+  K ("server", "body-timeout", KEY_UINT, body_timeout),
+  K ("store", "min-free", KEY_UINT64, store_min_free),
 #undef K
 };
 

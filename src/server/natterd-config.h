@@ -29,7 +29,7 @@ typedef struct
   guint   send_burst;
   guint   api_rate;             /* server API requests/s per app, 0 = unlimited */
   guint   group_max_members;
-  guint   max_connections;      /* 0 = unlimited */
+  guint   max_connections;      /* 0 = derived from the open-file limit */
   guint   query_rate;           /* queries/s per user, 0 = unlimited */
   guint   query_burst;
   guint   max_queries;          /* queries one connection may have unanswered */
@@ -69,6 +69,11 @@ typedef struct
   /* [media] user-quota, app-quota */
   guint64 media_user_quota;      /* bytes a user may have uploaded, 0 = unlimited */
   guint64 media_app_quota;       /* bytes an app's users may have uploaded, 0 = unlimited */
+
+  /* Resource limits (README: natterd, configuration) */
+  guint   header_timeout;        /* [server] s from accept to the request headers, 0 = none */
+  guint   body_timeout;          /* [server] s without progress on a body, 0 = none */
+  guint64 store_min_free;        /* [store] bytes free below which writes are refused, 0 = off */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);

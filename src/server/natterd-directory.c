@@ -297,6 +297,7 @@ chatroom_free (gpointer data)
   g_hash_table_unref (room->gagged);
   g_hash_table_unref (room->kicked);
   g_queue_clear_full (&room->recent, (GDestroyNotify) natterd_message_free);
+  g_clear_pointer (&room->waiters, g_ptr_array_unref);
   g_free (room);
 }
 
@@ -647,6 +648,7 @@ load_user (gpointer                 data,
   user->tokens_valid_after = record->tokens_valid_after;
   user->blocked_until = record->blocked_until;
   user->max_seq = record->max_seq;
+  user->stored = TRUE;
 }
 
 static void
@@ -691,7 +693,7 @@ load_chatroom (gpointer    data,
   NatterdApp *app = natterd_directory_lookup_app_id (self, app_id);
 
   if (app != NULL)
-    insert_chatroom (self, app, id, chatroom_id, name, created);
+    insert_chatroom (self, app, id, chatroom_id, name, created)->stored = TRUE;
 }
 
 static void

@@ -90,6 +90,8 @@ struct _NatterdUser
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */
+  gboolean    stored;              /* its row is durable (loaded, or a save completed) */
+  guint       saving;              /* saves submitted and not completed */
 };
 
 typedef struct
@@ -123,6 +125,8 @@ struct _NatterdChatroom
   GHashTable *kicked;              /* NatterdUser* set: dropped, 23409 until they rejoin */
   GQueue      recent;              /* NatterdMessage*, newest last, at most 50 */
   gboolean    recent_loaded;
+  gboolean    stored;              /* its row is durable: joins wait until it is */
+  GPtrArray  *waiters;             /* joins waiting for that (natterd-chatrooms.c); NULL if none */
 };
 
 typedef struct _NatterdDirectory NatterdDirectory;

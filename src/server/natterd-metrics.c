@@ -206,12 +206,39 @@ natterd_metrics_render (NatterdServer *self)
          natterd_server_webhook_pending (self));
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
+  counter (out, "natterd_store_refused_total",
+           "Write operations refused or failed for want of space (below [store] min-free, or the disk full).",
+           natterd_store_get_refused (self->store));
+  gauge (out, "natterd_store_full", "1 while writes are refused for want of space.",
+         natterd_store_is_full (self->store) ? 1 : 0);
   gauge (out, "natterd_resident_memory_bytes", "Resident set size.", resident_bytes ());
   gauge (out, "natterd_heap_bytes", "Memory allocated and not freed (malloc).", heap_bytes ());
   gauge (out, "natterd_socket_queued_bytes", "Bytes queued for WebSocket peers, not yet taken by the kernel.",
          (double) natterd_socket_loop_get_queued (self->sockets));
   gauge (out, "process_open_fds", "Open file descriptors.", open_fds ());
   gauge (out, "process_max_fds", "The file descriptor limit (RLIMIT_NOFILE).", max_fds ());
+  if (self->http_guard != NULL)
+    {
+      NatterdHttpGuard *guard = self->http_guard;
+
+      gauge (out, "natterd_http_connections",
+             "Open HTTP connections, WebSockets included (closed ones go within a second).",
+             natterd_http_guard_get_open (guard));
+      gauge (out, "natterd_max_connections", "[limits] max-connections: WebSocket connections (503 beyond).",
+             self->max_connections);
+      gauge (out, "natterd_max_http_connections",
+             "Connections of any kind that may be open: what the open-file limit allows safely.",
+             natterd_http_guard_get_max_connections (guard));
+      counter (out, "natterd_connections_over_limit_total",
+               "Connections closed at once: natterd_max_http_connections were open.",
+               natterd_http_guard_get_refused (guard));
+      g_string_append (out, "# HELP natterd_http_timeouts_total Connections closed for missing a deadline.\n"
+                            "# TYPE natterd_http_timeouts_total counter\n");
+      g_string_append_printf (out, "natterd_http_timeouts_total{timeout=\"header\"} %" G_GUINT64_FORMAT "\n",
+                              natterd_http_guard_get_header_timeouts (guard));
+      g_string_append_printf (out, "natterd_http_timeouts_total{timeout=\"body\"} %" G_GUINT64_FORMAT "\n",
+                              natterd_http_guard_get_body_timeouts (guard));
+    }
 
   histogram (out, "natterd_publish_latency_seconds", "Publish received to PublishAck sent (durable).",
              &m->publish_latency, natterd_latency_buckets);

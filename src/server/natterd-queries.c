@@ -451,13 +451,13 @@ chatroom_recent_read (NatterdRead *read,
 }
 
 static void
-query_chatroom_join (NatterdServer                    *self,
-                     QueryContext                     *context,
-                     const Natter__ChatroomJoinRequest *request)
+chatroom_joined (NatterdServer   *self,
+                 NatterdChatroom *room,
+                 int              code,
+                 gpointer         user_data)
 {
+  QueryContext *context = user_data;
   NatterdUser *user = context->session->user;
-  NatterdChatroom *room = NULL;
-  int code = natterd_server_chatroom_join (self, user->app, user, request->chatroom_id, &room);
   NatterdRead *read;
 
   if (code != NATTER_CODE_OK)
@@ -467,8 +467,6 @@ query_chatroom_join (NatterdServer                    *self,
       return;
     }
 
-  context->count = request->count == 0 ? CHATROOM_JOIN_DEFAULT_COUNT : request->count;
-  context->chatroom_id = g_strdup (request->chatroom_id);
   if (room->recent_loaded || context->count < 0)
     {
       send_chatroom_join (context, room);
@@ -479,9 +477,22 @@ query_chatroom_join (NatterdServer                    *self,
   /* After a restart the recent messages are in the store only. */
   read = natterd_read_new (NATTERD_READ_HISTORY, chatroom_recent_read, context, query_context_free);
   read->app_id = user->app->id;
-  read->channel = natterd_channel_key (NATTER_CONVERSATION_CHATROOM, user->user_id, request->chatroom_id);
+  read->channel = natterd_channel_key (NATTER_CONVERSATION_CHATROOM, user->user_id, context->chatroom_id);
   read->limit = CHATROOM_RECENT_MAX;
   natterd_store_read (self->store, read);
+}
+
+static void
+query_chatroom_join (NatterdServer                    *self,
+                     QueryContext                     *context,
+                     const Natter__ChatroomJoinRequest *request)
+{
+  NatterdUser *user = context->session->user;
+
+  context->count = request->count == 0 ? CHATROOM_JOIN_DEFAULT_COUNT : request->count;
+  context->chatroom_id = g_strdup (request->chatroom_id);
+  /* A new room answers once its row is durable (30002 if it cannot be). */
+  natterd_server_chatroom_join (self, user->app, user, request->chatroom_id, chatroom_joined, context);
 }
 
 /* ------------------------------------------------------- conversation state */

@@ -364,7 +364,9 @@ publish_committed (NatterdOp *base,
 
   if (base->error != NULL)
     {
-      natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
+      /* Out of space is logged once by the store, not per message. */
+      if (!natterd_store_error_is_full (base->error))
+        natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
       done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
       return;
     }

@@ -12,6 +12,7 @@
 
 #include "natter-frame.h"
 #include "natterd-directory.h"
+#include "natterd-http-guard.h"
 #include "natterd-metrics.h"
 #include "natterd-server.h"
 #include "natterd-session.h"
@@ -58,6 +59,10 @@ struct _NatterdServer
   gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
 
   NatterdMetrics    metrics;
+
+  /* natterd-server.c: every HTTP connection (WebSockets included) */
+  NatterdHttpGuard *http_guard;
+  guint             max_connections;    /* [limits] max-connections, or the safe default */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */
@@ -198,11 +203,20 @@ void     natterd_server_recall          (NatterdServer     *self,
 
 /* --------------------------------------------------------- natterd-chatrooms.c */
 
-int      natterd_server_chatroom_join   (NatterdServer    *self,
+/* @room is NULL unless @code is 0 (or 23409: banned); @user_data is the
+ * callback's, which runs exactly once. */
+typedef void (*NatterdChatroomJoined) (NatterdServer   *self,
+                                       NatterdChatroom *room,
+                                       int              code,
+                                       gpointer         user_data);
+/* Joins @user to @chatroom_id, created on first join: once the room's row
+ * is durable (30002 if it cannot be stored; the room is then forgotten). */
+void     natterd_server_chatroom_join   (NatterdServer    *self,
                                          NatterdApp       *app,
                                          NatterdUser      *user,
                                          const char       *chatroom_id,
-                                         NatterdChatroom **out_room);
+                                         NatterdChatroomJoined done,
+                                         gpointer          user_data);
 void     natterd_server_chatroom_quit   (NatterdServer    *self,
                                          NatterdChatroom  *room,
                                          NatterdUser      *user);
@@ -213,6 +227,8 @@ void     natterd_server_chatroom_kick   (NatterdServer    *self,
                                          int               code);
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
+/* The room, created if new (its row stored; joins wait for it) or renamed
+ * (the new name shows once it is stored). */
 NatterdChatroom *natterd_server_chatroom_create (NatterdServer *self,
                                                  NatterdApp    *app,
                                                  const char    *chatroom_id,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define SWEEP_INTERVAL_MS 1000
@@ -146,9 +147,49 @@ static void
 log_op_error (NatterdOp *op,
               gpointer   user_data)
 {
-  if (op->error != NULL)
+  /* Out of space is logged once by the store, not once per op. */
+  if (op->error != NULL && !natterd_store_error_is_full (op->error))
     natterd_log (G_LOG_LEVEL_WARNING, "store-failed", "op", user_data, "error", op->error->message,
                  NULL);
+}
+
+typedef struct
+{
+  NatterdServer  *server;
+  gint64          user_id;
+  NatterdOpFunc   complete;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} UserSave;
+
+static void
+user_save_free (gpointer data)
+{
+  UserSave *save = data;
+
+  if (save->destroy != NULL)
+    save->destroy (save->user_data);
+  g_object_unref (save->server);
+  g_free (save);
+}
+
+static void
+user_saved (NatterdOp *op,
+            gpointer   user_data)
+{
+  UserSave *save = user_data;
+  NatterdUser *user = natterd_directory_lookup_user_id (save->server->directory, save->user_id);
+
+  if (user != NULL)
+    {
+      user->saving--;
+      if (op->error == NULL)
+        user->stored = TRUE;
+    }
+  if (save->complete != NULL)
+    save->complete (op, save->user_data);
+  else
+    log_op_error (op, (gpointer) "user");
 }
 
 void
@@ -158,10 +199,15 @@ natterd_server_save_user (NatterdServer  *self,
                           gpointer        user_data,
                           GDestroyNotify  destroy)
 {
-  NatterdUserOp *op = natterd_op_new (NATTERD_OP_USER, complete ? complete : log_op_error,
-                                      complete ? user_data : (gpointer) "user",
-                                      complete ? destroy : NULL);
+  UserSave *save = g_new0 (UserSave, 1);
+  NatterdUserOp *op;
 
+  save->server = g_object_ref (self);
+  save->user_id = user->id;
+  save->complete = complete;
+  save->user_data = user_data;
+  save->destroy = destroy;
+  op = natterd_op_new (NATTERD_OP_USER, user_saved, save, user_save_free);
   op->id = user->id;
   op->app_id = user->app->id;
   op->user_id = g_strdup (user->user_id);
@@ -170,6 +216,10 @@ natterd_server_save_user (NatterdServer  *self,
   op->created = user->created;
   op->tokens_valid_after = user->tokens_valid_after;
   op->blocked_until = user->blocked_until;
+  /* Until its first row is durable, the store lets no op that names the
+   * user through (see NatterdUserOp.create). */
+  op->create = !user->stored;
+  user->saving++;
   natterd_store_submit (self->store, op);
 }
 
@@ -181,7 +231,13 @@ natterd_server_ensure_user (NatterdServer *self,
   NatterdUser *user = natterd_directory_lookup_user (app, user_id);
 
   if (user != NULL)
-    return user;
+    {
+      /* Its first save failed (out of space): the op about to name it
+       * waits for a new one. */
+      if (!user->stored && user->saving == 0)
+        natterd_server_save_user (self, user, NULL, NULL, NULL);
+      return user;
+    }
 
   /* Users exist once anyone addresses them, as on the reference platform:
    * messages wait in their inbox until they first connect. The row is
@@ -193,9 +249,49 @@ natterd_server_ensure_user (NatterdServer *self,
 
 /* --------------------------------------------------------------- sessions */
 
+/* What a devices op saved: each session's acked seq counts as saved only
+ * once it is durable; a failed op leaves them dirty for the next flush. */
+typedef struct
+{
+  NatterdServer *server;
+  GPtrArray     *sessions;      /* NatterdSession (refs) */
+  GArray        *seqs;          /* guint64 acked seq saved, by index */
+} DevicesSave;
+
+static void
+devices_save_free (gpointer data)
+{
+  DevicesSave *save = data;
+
+  g_ptr_array_unref (save->sessions);
+  g_array_unref (save->seqs);
+  g_object_unref (save->server);
+  g_free (save);
+}
+
+static void
+devices_saved (NatterdOp *op,
+               gpointer   user_data)
+{
+  DevicesSave *save = user_data;
+
+  log_op_error (op, (gpointer) "devices");
+  for (guint i = 0; i < save->sessions->len; i++)
+    {
+      NatterdSession *session = g_ptr_array_index (save->sessions, i);
+      guint64 seq = g_array_index (save->seqs, guint64, i);
+
+      if (op->error == NULL)
+        session->saved_acked_seq = MAX (session->saved_acked_seq, seq);
+      else if (save->server->dirty_devices != NULL)
+        natterd_server_device_dirty (save->server, session);
+    }
+}
+
 static void
 save_device (NatterdServer    *self,
              NatterdDevicesOp *op,
+             DevicesSave      *save,
              NatterdSession   *session)
 {
   NatterdDeviceRecord record = {
@@ -207,13 +303,15 @@ save_device (NatterdServer    *self,
   };
 
   g_array_append_val (op->devices, record);
-  session->saved_acked_seq = session->acked_seq;
+  g_ptr_array_add (save->sessions, g_object_ref (session));
+  g_array_append_val (save->seqs, record.acked_seq);
 }
 
 void
 natterd_server_flush_devices (NatterdServer *self)
 {
   NatterdDevicesOp *op;
+  DevicesSave *save;
   GHashTableIter iter;
   NatterdSession *session;
 
@@ -221,11 +319,15 @@ natterd_server_flush_devices (NatterdServer *self)
   if (g_hash_table_size (self->dirty_devices) == 0)
     return;
 
-  op = natterd_op_new (NATTERD_OP_DEVICES, log_op_error, (gpointer) "devices", NULL);
+  save = g_new0 (DevicesSave, 1);
+  save->server = g_object_ref (self);
+  save->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  save->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  op = natterd_op_new (NATTERD_OP_DEVICES, devices_saved, save, devices_save_free);
   g_hash_table_iter_init (&iter, self->dirty_devices);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
     if (session->user != NULL)
-      save_device (self, op, session);
+      save_device (self, op, save, session);
   g_hash_table_remove_all (self->dirty_devices);
   natterd_store_submit (self->store, op);
 }
@@ -316,8 +418,7 @@ static gboolean
 refuse_connection (NatterdServer *self)
 {
   return self->shutting_down ||
-         (self->config->max_connections > 0 &&
-          g_hash_table_size (self->sessions) >= self->config->max_connections);
+         (self->max_connections > 0 && g_hash_table_size (self->sessions) >= self->max_connections);
 }
 
 static void
@@ -466,6 +567,9 @@ sweep (gpointer user_data)
                              "30003 No Connect frame in time" : "30003 Keep-alive timed out");
     }
 
+  if (self->http_guard != NULL)
+    natterd_http_guard_sweep (self->http_guard);
+
   if (now - self->last_device_flush >= DEVICE_FLUSH_INTERVAL_US)
     natterd_server_flush_devices (self);
 
@@ -502,6 +606,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
   g_clear_object (&self->soup);
+  g_clear_object (&self->http_guard);
   g_clear_object (&self->http);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
   if (self->directory != NULL)
@@ -557,6 +662,8 @@ natterd_server_new (NatterdConfig  *config,
   if (!natterd_store_load (store, natterd_directory_load_sink (), self->directory, error))
     return NULL;
 
+  natterd_store_set_min_free (store, config->data_dir, config->store_min_free);
+
   natterd_store_set_batch_observer (store, observe_batch, self);
   natterd_store_start (store, config->store_batch_max);
   natterd_server_load_webhooks (self);
@@ -609,6 +716,44 @@ on_metrics (SoupServer        *server,
                                     length);
 }
 
+/* Every connection is a descriptor: take all the kernel allows (the soft
+ * limit is often 1024 while the hard one is far higher), and stop accepting
+ * well before the end of it, or accept() fails and libsoup's listener gives
+ * up for good. Returns how many connections of any kind may be open;
+ * max-connections (WebSockets, 503 beyond) defaults to the same. */
+static guint
+limit_connections (NatterdServer *self)
+{
+  struct rlimit limit = { 0 };
+  guint64 fds;
+  guint safe;
+  char fds_text[24], max_text[16], safe_text[16];
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      struct rlimit raised = limit;
+
+      raised.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        limit = raised;
+    }
+  fds = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur == 0 ? 1024 * 1024 : (guint64) limit.rlim_cur;
+
+  safe = natterd_http_guard_safe_connections (fds);
+  self->max_connections = self->config->max_connections > 0 ? self->config->max_connections : safe;
+
+  g_snprintf (fds_text, sizeof fds_text, "%" G_GUINT64_FORMAT, fds);
+  g_snprintf (max_text, sizeof max_text, "%u", self->max_connections);
+  g_snprintf (safe_text, sizeof safe_text, "%u", safe);
+  if (self->max_connections > safe)
+    natterd_log (G_LOG_LEVEL_WARNING, "max-connections-unsafe", "max-connections", max_text,
+                 "open-file-limit", fds_text, "safe", safe_text, NULL);
+  else
+    natterd_log (G_LOG_LEVEL_INFO, "limits", "max-connections", max_text,
+                 "open-file-limit", fds_text, "connections", safe_text, NULL);
+  return MAX (self->max_connections, safe);
+}
+
 gboolean
 natterd_server_listen (NatterdServer  *self,
                        GError        **error)
@@ -641,6 +786,8 @@ natterd_server_listen (NatterdServer  *self,
   self->soup = soup_server_new ("server-header", "natterd/" PACKAGE_VERSION " ",
                                 "tls-certificate", certificate, NULL);
   self->tls = certificate != NULL;
+  self->http_guard = natterd_http_guard_new (self->soup, self->tls, self->config->header_timeout,
+                                             self->config->body_timeout, limit_connections (self));
   self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
   if (self->sockets == NULL)
     return FALSE;

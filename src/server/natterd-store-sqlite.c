@@ -13,6 +13,7 @@
 #include "natter-frame.h"
 #include "natter-object-names.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -352,13 +353,28 @@ G_DEFINE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD_TYPE_STOR
 
 /* ----------------------------------------------------------------- helpers */
 
+/* Out of space, whatever SQLite was doing: the file system (ENOSPC) or
+ * a quota (EDQUOT) said no. SQLite reports most as SQLITE_FULL; growing
+ * the shm file or syncing may fail with an I/O error carrying the errno. */
+static NatterdStoreError
+error_code (sqlite3 *db,
+            int      rc)
+{
+  int os_error = db != NULL ? sqlite3_system_errno (db) : 0;
+
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && (os_error == ENOSPC || os_error == EDQUOT)))
+    return NATTERD_STORE_ERROR_FULL;
+  return NATTERD_STORE_ERROR_FAILED;
+}
+
 static gboolean
 fail (sqlite3     *db,
       int          rc,
       const char  *what,
       GError     **error)
 {
-  g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "%s: %s (%d)",
+  g_set_error (error, NATTERD_STORE_ERROR, error_code (db, rc), "%s: %s (%d)",
                what, db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc), rc);
   return FALSE;
 }
@@ -373,7 +389,7 @@ exec (sqlite3     *db,
 
   if (rc != SQLITE_OK)
     {
-      g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "%s (%d)",
+      g_set_error (error, NATTERD_STORE_ERROR, error_code (db, rc), "%s (%d)",
                    message != NULL ? message : sqlite3_errstr (rc), rc);
       sqlite3_free (message);
       return FALSE;
@@ -550,7 +566,8 @@ get_max_seq (NatterdStoreSqlite  *self,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
       g_free (seq);
-      return fail (self->db, rc, "max_seq", error);
+      fail (self->db, rc, "max_seq", error);
+      return FALSE;
     }
 
   key = g_new (gint64, 1);

@@ -7,11 +7,19 @@
 
 #include "natter-codes.h"
 #include "natterd-crypto.h"
+#include "natterd-log.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 G_DEFINE_QUARK (natterd-store-error-quark, natterd_store_error)
+
+gboolean
+natterd_store_error_is_full (const GError *error)
+{
+  return g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL);
+}
 
 /* ---------------------------------------------------------------- records */
 
@@ -465,6 +473,16 @@ typedef struct
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
+
+  /* Space (see natterd_store_set_min_free()). */
+  char         *space_path;
+  guint64       min_free;
+  gint64        retry_at;       /* writer: after a write failed for space, refused until then */
+  gboolean      full;           /* writer: refusing; logged once when it starts and ends */
+  int           full_flag;      /* the same, atomic, for metrics */
+  guint64       refused;        /* guarded by lock */
+  GHashTable   *unstored_users; /* writer: gint64 ids whose first row could not be stored */
+  GHashTable   *unstored_groups; /* writer: the same for groups */
 } NatterdStorePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (NatterdStore, natterd_store, G_TYPE_OBJECT)
@@ -523,6 +541,335 @@ complete_batch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* ------------------------------------------------------------------ space */
+
+#define FULL_RETRY_US G_USEC_PER_SEC
+
+static guint64
+free_bytes (NatterdStorePrivate *priv)
+{
+  struct statvfs info;
+
+  if (priv->space_path == NULL || statvfs (priv->space_path, &info) != 0)
+    return G_MAXUINT64;
+  /* What an unprivileged writer may use: the blocks kept for root are
+   * the system's, not natterd's. */
+  return (guint64) info.f_bavail * (guint64) info.f_frsize;
+}
+
+/* Ops that only record how far delivery got, or delete, go on when space
+ * is short: they are small, and they give space back. */
+static gboolean
+op_adds_data (NatterdOp *op)
+{
+  switch (op->kind)
+    {
+    case NATTERD_OP_DEVICES:
+    case NATTERD_OP_PRUNE:
+    case NATTERD_OP_WEBHOOK_DONE:
+      return FALSE;
+    case NATTERD_OP_CHATROOM:
+      return !((NatterdChatroomOp *) op)->remove;
+    case NATTERD_OP_BARRIER:
+    case NATTERD_OP_USER:
+    case NATTERD_OP_PUBLISH:
+    case NATTERD_OP_RECALL:
+    case NATTERD_OP_CONVERSATION:
+    case NATTERD_OP_GROUP:
+    case NATTERD_OP_MEMBERS:
+    case NATTERD_OP_BLACKLIST:
+    case NATTERD_OP_MEDIA:
+    case NATTERD_OP_NONCE:
+    default:
+      return TRUE;
+    }
+}
+
+/* Writer thread: refuse ops that add data now? */
+static gboolean
+space_refusal (NatterdStore  *self,
+               GError       **error)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  guint64 available;
+
+  if (priv->retry_at > g_get_monotonic_time ())
+    {
+      g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+                           "The disk is full; writes are tried again shortly");
+      return TRUE;
+    }
+  if (priv->min_free == 0)
+    return FALSE;
+  available = free_bytes (priv);
+  if (available >= priv->min_free)
+    return FALSE;
+  g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+               "%" G_GUINT64_FORMAT " bytes free, below [store] min-free (%" G_GUINT64_FORMAT ")",
+               available, priv->min_free);
+  return TRUE;
+}
+
+static void
+set_full (NatterdStore *self,
+          gboolean      full,
+          const GError *error)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  char available[24], min_free[24];
+
+  if (priv->full == full)
+    return;
+  priv->full = full;
+  g_atomic_int_set (&priv->full_flag, full);
+
+  g_snprintf (available, sizeof available, "%" G_GUINT64_FORMAT, free_bytes (priv));
+  g_snprintf (min_free, sizeof min_free, "%" G_GUINT64_FORMAT, priv->min_free);
+  /* One line when it starts, one when it ends: not one per refused op. */
+  if (full)
+    natterd_log (G_LOG_LEVEL_WARNING, "store-full", "reason", error->message, "free", available,
+                 "min-free", min_free, "path", priv->space_path, NULL);
+  else
+    natterd_log (G_LOG_LEVEL_MESSAGE, "store-writable", "free", available, "min-free", min_free,
+                 NULL);
+}
+
+/* A user whose first row failed: later ops naming it fail as well (until
+ * a create succeeds), so nothing stored ever names a user that is not. */
+static void
+note_failed (NatterdStorePrivate *priv,
+             NatterdOp           *op)
+{
+  NatterdUserOp *user = (NatterdUserOp *) op;
+  NatterdGroupOp *group = (NatterdGroupOp *) op;
+
+  if (op->kind == NATTERD_OP_USER && user->create)
+    g_hash_table_add (priv->unstored_users, g_memdup2 (&user->id, sizeof user->id));
+  else if (op->kind == NATTERD_OP_GROUP && group->create)
+    g_hash_table_add (priv->unstored_groups, g_memdup2 (&group->id, sizeof group->id));
+}
+
+static void
+note_stored (NatterdStorePrivate *priv,
+             NatterdOp           *op)
+{
+  NatterdUserOp *user = (NatterdUserOp *) op;
+  NatterdGroupOp *group = (NatterdGroupOp *) op;
+
+  if (op->kind == NATTERD_OP_USER && user->create && g_hash_table_size (priv->unstored_users) > 0)
+    g_hash_table_remove (priv->unstored_users, &user->id);
+  else if (op->kind == NATTERD_OP_GROUP && group->create && g_hash_table_size (priv->unstored_groups) > 0)
+    g_hash_table_remove (priv->unstored_groups, &group->id);
+}
+
+static gboolean
+is_unstored (NatterdStorePrivate *priv,
+             GHashTable          *created,
+             gint64               user_id)
+{
+  return g_hash_table_contains (priv->unstored_users, &user_id) &&
+         (created == NULL || !g_hash_table_contains (created, &user_id));
+}
+
+static gboolean
+publish_names_unstored (NatterdStorePrivate *priv,
+                        GHashTable          *created,
+                        NatterdPublishOp    *p)
+{
+  if (p == NULL)
+    return FALSE;
+  if (is_unstored (priv, created, p->sender_id))
+    return TRUE;
+  for (guint i = 0; i < p->recipients->len; i++)
+    if (is_unstored (priv, created, g_array_index (p->recipients, NatterdRecipient, i).user_id))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+ids_name_unstored (NatterdStorePrivate *priv,
+                   GHashTable          *created,
+                   GArray              *ids)
+{
+  for (guint i = 0; i < ids->len; i++)
+    if (is_unstored (priv, created, g_array_index (ids, gint64, i)))
+      return TRUE;
+  return FALSE;
+}
+
+/* Does @op name a user (or group) whose first row is not stored
+ * (@created: user ids whose row goes in the same transaction, ahead of
+ * @op)? */
+static gboolean
+names_unstored (NatterdStorePrivate *priv,
+                GHashTable          *created,
+                NatterdOp           *op)
+{
+  if (op->kind == NATTERD_OP_MEMBERS &&
+      g_hash_table_contains (priv->unstored_groups, &((NatterdMembersOp *) op)->group_id))
+    return TRUE;
+  if (g_hash_table_size (priv->unstored_users) == 0)
+    return FALSE;
+
+  switch (op->kind)
+    {
+    case NATTERD_OP_PUBLISH:
+      return publish_names_unstored (priv, created, (NatterdPublishOp *) op);
+    case NATTERD_OP_RECALL:
+      return is_unstored (priv, created, ((NatterdRecallOp *) op)->sender_id) ||
+             publish_names_unstored (priv, created, ((NatterdRecallOp *) op)->command);
+    case NATTERD_OP_CONVERSATION:
+      return is_unstored (priv, created, ((NatterdConversationOp *) op)->user_id);
+    case NATTERD_OP_MEMBERS:
+      return ids_name_unstored (priv, created, ((NatterdMembersOp *) op)->user_ids);
+    case NATTERD_OP_BLACKLIST:
+      return is_unstored (priv, created, ((NatterdBlacklistOp *) op)->user_id) ||
+             ids_name_unstored (priv, created, ((NatterdBlacklistOp *) op)->blocked_ids);
+    case NATTERD_OP_DEVICES:
+      {
+        GArray *devices = ((NatterdDevicesOp *) op)->devices;
+
+        for (guint i = 0; i < devices->len; i++)
+          if (is_unstored (priv, created, g_array_index (devices, NatterdDeviceRecord, i).user_id))
+            return TRUE;
+        return FALSE;
+      }
+    case NATTERD_OP_MEDIA:
+      return is_unstored (priv, created, ((NatterdMediaOp *) op)->uploader_id);
+    case NATTERD_OP_BARRIER:
+    case NATTERD_OP_USER:
+    case NATTERD_OP_GROUP:
+    case NATTERD_OP_CHATROOM:
+    case NATTERD_OP_PRUNE:
+    case NATTERD_OP_NONCE:
+    case NATTERD_OP_WEBHOOK_DONE:
+    default:
+      return FALSE;
+    }
+}
+
+static void
+refuse_op (NatterdStorePrivate *priv,
+           NatterdOp           *op,
+           const GError        *error)
+{
+  g_clear_error (&op->error);
+  op->error = g_error_copy (error);
+  note_failed (priv, op);
+}
+
+/* Writer thread: commits what may be of @ops, sets the error of the rest. */
+static void
+write_batch (NatterdStore *self,
+             GPtrArray    *ops)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
+  g_autoptr(GError) refusal = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) writable = g_ptr_array_sized_new (ops->len);
+  g_autoptr(GHashTable) created = NULL;
+  gboolean short_of_space = space_refusal (self, &refusal);
+  gboolean adds_data = FALSE;
+  guint64 refused = 0;
+
+  for (guint i = 0; i < ops->len; i++)
+    {
+      NatterdOp *op = g_ptr_array_index (ops, i);
+
+      if (short_of_space && op_adds_data (op))
+        {
+          refuse_op (priv, op, refusal);
+          refused++;
+          continue;
+        }
+      if (names_unstored (priv, created, op))
+        {
+          g_autoptr(GError) unstored = g_error_new_literal (NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+                                                            "A user or group it names could not be stored (out of space)");
+
+          refuse_op (priv, op, unstored);
+          refused++;
+          continue;
+        }
+      if (op->kind == NATTERD_OP_USER && ((NatterdUserOp *) op)->create &&
+          g_hash_table_size (priv->unstored_users) > 0)
+        {
+          if (created == NULL)
+            created = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+          g_hash_table_add (created, g_memdup2 (&((NatterdUserOp *) op)->id, sizeof (gint64)));
+        }
+      adds_data |= op_adds_data (op);
+      g_ptr_array_add (writable, op);
+    }
+
+  if (short_of_space)
+    set_full (self, TRUE, refusal);
+
+  if (writable->len > 0 &&
+      !klass->write (self, (NatterdOp **) writable->pdata, writable->len, &error))
+    {
+      if (natterd_store_error_is_full (error))
+        {
+          /* Out of space: the ops alone would fail too. */
+          priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+          set_full (self, TRUE, error);
+          for (guint i = 0; i < writable->len; i++)
+            refuse_op (priv, g_ptr_array_index (writable, i), error);
+          refused += writable->len;
+        }
+      else
+        {
+          /* One op the database refuses must not take the others down with
+           * it: store each alone, and fail only the ones that fail alone. */
+          g_warning ("Batch of %u operations failed (%s); retrying one by one",
+                     writable->len, error->message);
+          for (guint i = 0; i < writable->len; i++)
+            {
+              NatterdOp *op = g_ptr_array_index (writable, i);
+
+              if (priv->retry_at > g_get_monotonic_time () || names_unstored (priv, NULL, op))
+                {
+                  g_autoptr(GError) unstored = g_error_new_literal (NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+                                                                    "Out of space");
+
+                  refuse_op (priv, op, unstored);
+                  refused++;
+                }
+              else if (!klass->write (self, &op, 1, &op->error))
+                {
+                  note_failed (priv, op);
+                  if (natterd_store_error_is_full (op->error))
+                    {
+                      priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+                      set_full (self, TRUE, op->error);
+                      refused++;
+                    }
+                }
+              else
+                {
+                  note_stored (priv, op);
+                }
+            }
+        }
+    }
+  else
+    {
+      for (guint i = 0; i < writable->len; i++)
+        note_stored (priv, g_ptr_array_index (writable, i));
+      /* Writes that add data went through: there is room again. */
+      if (!short_of_space && adds_data)
+        set_full (self, FALSE, NULL);
+    }
+
+  if (refused > 0)
+    {
+      g_mutex_lock (&priv->lock);
+      priv->refused += refused;
+      g_mutex_unlock (&priv->lock);
+    }
+}
+
 static gpointer
 writer_main (gpointer data)
 {
@@ -532,7 +879,6 @@ writer_main (gpointer data)
 
   for (;;)
     {
-      g_autoptr(GError) error = NULL;
       Batch *batch;
       gint64 start;
 
@@ -554,19 +900,7 @@ writer_main (gpointer data)
       g_mutex_unlock (&priv->lock);
 
       start = g_get_monotonic_time ();
-      if (!klass->write (self, (NatterdOp **) batch->ops->pdata, batch->ops->len, &error))
-        {
-          /* One op the database refuses must not take the others down with
-           * it: store each alone, and fail only the ones that fail alone. */
-          g_warning ("Batch of %u operations failed (%s); retrying one by one",
-                     batch->ops->len, error->message);
-          for (guint i = 0; i < batch->ops->len; i++)
-            {
-              NatterdOp *op = g_ptr_array_index (batch->ops, i);
-
-              klass->write (self, &op, 1, &op->error);
-            }
-        }
+      write_batch (self, batch->ops);
       batch->duration = g_get_monotonic_time () - start;
 
       complete_on_context (priv->context, complete_batch, batch);
@@ -625,6 +959,9 @@ natterd_store_finalize (GObject *object)
 
   g_assert (priv->writer == NULL);
   g_clear_pointer (&priv->context, g_main_context_unref);
+  g_clear_pointer (&priv->unstored_users, g_hash_table_unref);
+  g_clear_pointer (&priv->unstored_groups, g_hash_table_unref);
+  g_free (priv->space_path);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->wake);
 
@@ -645,6 +982,8 @@ natterd_store_init (NatterdStore *self)
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->wake);
   g_queue_init (&priv->queue);
+  priv->unstored_users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  priv->unstored_groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 void
@@ -753,6 +1092,41 @@ natterd_store_set_batch_observer (NatterdStore         *self,
 
   priv->observer = observer;
   priv->observer_data = user_data;
+}
+
+void
+natterd_store_set_min_free (NatterdStore *self,
+                            const char   *path,
+                            guint64       min_free)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  g_return_if_fail (NATTERD_IS_STORE (self));
+  g_return_if_fail (priv->writer == NULL);
+
+  g_free (priv->space_path);
+  priv->space_path = g_strdup (path);
+  priv->min_free = min_free;
+}
+
+guint64
+natterd_store_get_refused (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  guint64 refused;
+
+  g_mutex_lock (&priv->lock);
+  refused = priv->refused;
+  g_mutex_unlock (&priv->lock);
+  return refused;
+}
+
+gboolean
+natterd_store_is_full (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  return g_atomic_int_get (&priv->full_flag);
 }
 
 void

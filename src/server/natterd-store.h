@@ -34,9 +34,14 @@ typedef enum {
   NATTERD_STORE_ERROR_NEWER_SCHEMA,    /* the database was written by a newer natterd */
   NATTERD_STORE_ERROR_NOT_FOUND,
   NATTERD_STORE_ERROR_CLOSED,
+  /* Out of space: below [store] min-free, or the disk (or quota) is full.
+   * Transient: the same write succeeds once there is room again. */
+  NATTERD_STORE_ERROR_FULL,
 } NatterdStoreError;
 
 GQuark natterd_store_error_quark (void);
+
+gboolean natterd_store_error_is_full (const GError *error);
 
 /* ---------------------------------------------------------------- records */
 
@@ -181,6 +186,10 @@ typedef struct
   gint64    created;
   gint64    tokens_valid_after;
   gint64    blocked_until;
+  /* The user's first row: until it is stored, no op naming the user is
+   * (a failed one makes later ops naming the user fail too, until a
+   * user op with @create set succeeds). */
+  gboolean  create;
 } NatterdUserOp;
 
 typedef struct
@@ -271,6 +280,9 @@ typedef struct
   char     *name;
   gint64    created;
   gboolean  remove;             /* dismiss: the group and its members */
+  /* A new group: until its row is stored no member row names it (as
+   * NatterdUserOp.create). */
+  gboolean  create;
 } NatterdGroupOp;
 
 typedef enum {
@@ -513,6 +525,17 @@ guint      natterd_store_get_queue_length (NatterdStore       *self);
 void       natterd_store_set_batch_observer (NatterdStore     *self,
                                              NatterdBatchObserver observer,
                                              gpointer          user_data);
+/* Below @min_free bytes free on the file system of @path, ops that add
+ * data fail with NATTERD_STORE_ERROR_FULL (ops that only record delivery
+ * progress or delete go on); 0 turns the check off. A write that fails
+ * for want of space fails its whole batch the same way, and writes are
+ * tried again a second later. Set before natterd_store_start(). */
+void       natterd_store_set_min_free (NatterdStore           *self,
+                                       const char             *path,
+                                       guint64                 min_free);
+/* Ops that failed for want of space, and whether writes are refused now. */
+guint64    natterd_store_get_refused  (NatterdStore           *self);
+gboolean   natterd_store_is_full      (NatterdStore           *self);
 
 gboolean   natterd_store_load         (NatterdStore           *self,
                                        const NatterdLoadSink  *sink,
