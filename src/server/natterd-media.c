@@ -528,11 +528,19 @@ upload_stored (NatterdOp *op,
     {
       NatterdApp *app = natterd_directory_lookup_app_id (upload->server->directory, upload->app_id);
 
-      /* The file stays, unlisted; it counts no more. */
+      /* Nobody can be given its URL: the file goes (on a thread, when the
+       * last reference does), and counts no more. */
       if (app != NULL)
         quota_add (app, upload->uploader_id, -(gint64) upload->size);
       upload->reserved = FALSE;
-      upload_reply_error (upload, SOUP_STATUS_INTERNAL_SERVER_ERROR, NATTER_CODE_SERVER_ERROR, NULL);
+      g_free (upload->tmp_path);
+      upload->tmp_path = g_strdup (upload->final_path);
+      upload->kept = FALSE;
+      if (natterd_store_error_is_full (op->error))
+        upload_reply_error (upload, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
+                            "The server is out of disk space");
+      else
+        upload_reply_error (upload, SOUP_STATUS_INTERNAL_SERVER_ERROR, NATTER_CODE_SERVER_ERROR, NULL);
       return;
     }
   /* Kept: it counts in the quotas for good. */
@@ -734,6 +742,14 @@ on_upload_early (SoupServer        *server,
     {
       reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_MEDIA_QUOTA_EXCEEDED,
                    "The media quota is used up");
+      return;
+    }
+  /* Below [store] min-free nothing new is kept: refused before the body
+   * fills the disk further. */
+  if (natterd_store_is_full (self->store))
+    {
+      reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
+                   "The server is out of disk space");
       return;
     }
   if ((name != NULL && (strlen (name) > MEDIA_NAME_MAX || !g_utf8_validate (name, -1, NULL))) ||

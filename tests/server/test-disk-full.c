@@ -18,6 +18,7 @@
 #endif
 
 #include <errno.h>
+#include <libsoup/soup.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sched.h>
@@ -405,6 +406,54 @@ sender_free (Sender *sender)
 
 /* Below min-free: every kind of write refused with its code, one log line,
  * reads and acked data intact, and everything back without a restart. */
+/* Files under media/ but its tmp/: what uploads left on the disk. */
+static guint
+count_media_files (const char *dir)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  while (handle != NULL && (name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_str_equal (name, "tmp"))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        count += count_media_files (path);
+      else
+        count++;
+    }
+  return count;
+}
+
+/* POST /media/upload with @token: the HTTP status, the reply's code. */
+static guint
+upload (NatterTestServer *server,
+        const char       *token,
+        gsize             size,
+        int              *code)
+{
+  g_autofree char *url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (server));
+  g_autofree char *bearer = g_strdup_printf ("Bearer %s", token);
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  g_autoptr(GBytes) body = g_bytes_new_take (g_malloc0 (size), size);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+
+  soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization", bearer);
+  soup_message_set_request_body_from_bytes (message, "application/octet-stream", body);
+  reply = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  root = json_from_string (g_bytes_get_data (reply, NULL), &error);
+  g_assert_no_error (error);
+  *code = (int) json_object_get_int_member (json_node_get_object (root), "code");
+  return soup_message_get_status (message);
+}
+
 static void
 test_min_free (void)
 {
@@ -419,6 +468,7 @@ test_min_free (void)
   g_autoptr(JsonObject) rooms = NULL;
   g_autofree char *carol_token = NULL;
   g_autofree char *erin_uid = NULL;
+  g_autofree char *alice_token = natter_test_server_get_token (server, "alice");
   guint status = 0;
   guint64 refused_before;
 #ifdef HAVE_LIBNATTER
@@ -482,6 +532,16 @@ test_min_free (void)
   }
   /* A new group is not created, in memory either. */
   g_assert_cmpint (group_create (server, "g1"), ==, NATTER_API_INTERNAL_ERROR);
+  /* Media: refused before the body is written, nothing left behind. */
+  {
+    g_autofree char *media_dir = g_build_filename (natter_test_server_get_data_dir (server), "media", NULL);
+    guint files = count_media_files (media_dir);
+    int code = 0;
+
+    g_assert_cmpuint (upload (server, alice_token, 64 * 1024, &code), ==, 507);
+    g_assert_cmpint (code, ==, NATTER_CODE_SERVER_ERROR);
+    g_assert_cmpuint (count_media_files (media_dir), ==, files);
+  }
 #ifdef HAVE_LIBNATTER
   /* libnatter: 30002 is transient, the message stays in the outbox. */
   sender_send (dave, "bob", "kept in the outbox");
@@ -524,6 +584,12 @@ test_min_free (void)
   }
   g_assert_cmpint (join_room (alice, "room-during"), ==, 0);
   g_assert_cmpint (group_create (server, "g1"), ==, 200);
+  {
+    int code = 0;
+
+    g_assert_cmpuint (upload (server, alice_token, 64 * 1024, &code), ==, 200);
+    g_assert_cmpint (code, ==, 200);
+  }
   g_assert_cmpuint (group_size (server, "g1"), ==, 2);
   rooms = natter_test_server_api (server, &status, "chatroom/query", "chatroomId", "room-during", NULL);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (rooms, "chatRooms")), ==, 1);
