@@ -827,20 +827,12 @@ handle_publish_ack (NatterClient              *self,
 
   /* The stored row changes; the shared object follows when the store says so. */
   {
-    g_autoptr(NatterMessage) update = natter_message_new_full (
-      natter_message_get_message_id (message), natter_message_get_message_uid (message),
-      natter_message_get_conversation_type (message), natter_message_get_target_id (message),
-      /* Sent before the first connect told us who we are. */
-      (natter_message_get_sender_user_id (message) == NULL ||
-       *natter_message_get_sender_user_id (message) == '\0') ? self->user_id
-                                                             : natter_message_get_sender_user_id (message),
-      natter_message_get_object_name (message),
-      natter_message_get_content (message), natter_message_get_direction (message),
-      natter_message_get_sent_status (message), natter_message_get_sent_time (message),
-      natter_message_get_received_time (message), natter_message_get_offline (message),
-      natter_message_get_error_code (message), natter_message_get_client_msg_id (message),
-      natter_message_get_flags (message));
+    g_autoptr(NatterMessage) update = natter_message_copy (message);
 
+    /* Sent before the first connect told us who we are. */
+    if (natter_message_get_sender_user_id (message) == NULL ||
+        *natter_message_get_sender_user_id (message) == '\0')
+      natter_message_set_sender_user_id (update, self->user_id);
     if (ack->code == NATTER_CODE_OK)
       {
         natter_message_set_message_uid (update, ack->message_uid);
@@ -1017,21 +1009,15 @@ upload_done_cb (GObject      *object,
     }
   pending->upload_failures = 0;
 
-  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
-                                    natter_message_get_conversation_type (message),
-                                    natter_message_get_target_id (message),
-                                    natter_message_get_sender_user_id (message),
-                                    natter_message_get_object_name (message),
-                                    content ? content : natter_message_get_content (message),
-                                    NATTER_MESSAGE_DIRECTION_SEND,
-                                    definite ? NATTER_SENT_STATUS_FAILED : NATTER_SENT_STATUS_SENDING,
-                                    natter_message_get_sent_time (message),
-                                    natter_message_get_received_time (message), FALSE,
-                                    definite ? (error->domain == NATTER_CLIENT_ERROR
-                                                  ? error->code : NATTER_CODE_INVALID_PARAMETER)
-                                             : 0,
-                                    natter_message_get_client_msg_id (message),
-                                    natter_message_get_flags (message));
+  update = natter_message_copy (message);
+  natter_message_set_message_uid (update, NULL);
+  natter_message_set_offline (update, FALSE);
+  if (content != NULL)
+    natter_message_set_content (update, natter_message_get_object_name (message), content);
+  natter_message_set_sent_status (update, definite ? NATTER_SENT_STATUS_FAILED : NATTER_SENT_STATUS_SENDING);
+  natter_message_set_error_code (update, !definite ? 0
+                                         : error->domain == NATTER_CLIENT_ERROR ? error->code
+                                         : NATTER_CODE_INVALID_PARAMETER);
 
   if (definite)
     {
@@ -2474,15 +2460,14 @@ natter_client_resend_message_async (NatterClient        *self,
     }
 
   /* The old client_msg_id was refused for good: the retry is a new send. */
-  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
-                                    natter_message_get_conversation_type (message),
-                                    natter_message_get_target_id (message),
-                                    natter_message_get_sender_user_id (message),
-                                    natter_message_get_object_name (message),
-                                    natter_message_get_content (message),
-                                    NATTER_MESSAGE_DIRECTION_SEND, NATTER_SENT_STATUS_SENDING,
-                                    natter_client_server_now (self), now_ms (), FALSE, 0,
-                                    client_msg_id, natter_message_get_flags (message));
+  update = natter_message_copy (message);
+  natter_message_set_message_uid (update, NULL);
+  natter_message_set_sent_status (update, NATTER_SENT_STATUS_SENDING);
+  natter_message_set_sent_time (update, natter_client_server_now (self));
+  natter_message_set_received_time (update, now_ms ());
+  natter_message_set_offline (update, FALSE);
+  natter_message_set_error_code (update, 0);
+  natter_message_set_client_msg_id (update, client_msg_id);
   if (natter_message_get_client_msg_id (message) != NULL)
     g_hash_table_remove (self->pending_sends, natter_message_get_client_msg_id (message));
 

@@ -51,6 +51,10 @@ NatterMessage *natter_message_new_from_proto     (const Natter__Message  *messag
                                                   gboolean                offline,
                                                   GError                **error);
 
+/* A new object with every field of @self: the snapshot the store writes,
+ * or the start of an update to a stored row (change it with the setters). */
+NatterMessage *natter_message_copy               (NatterMessage          *self);
+
 /* Parses a content string; NULL with @error when it is not a JSON object. */
 JsonObject    *natter_content_parse              (const char             *content,
                                                   GError                **error);
@@ -69,6 +73,8 @@ void natter_message_set_message_id    (NatterMessage    *self,
                                        gint64            message_id);
 void natter_message_set_message_uid   (NatterMessage    *self,
                                        const char       *message_uid);
+void natter_message_set_sender_user_id (NatterMessage   *self,
+                                        const char      *sender_user_id);
 void natter_message_set_sent_status   (NatterMessage    *self,
                                        NatterSentStatus  sent_status);
 void natter_message_set_sent_time     (NatterMessage    *self,

@@ -534,6 +534,27 @@ natter_message_new_from_proto (const Natter__Message  *message,
                                   flags);
 }
 
+NatterMessage *
+natter_message_copy (NatterMessage *self)
+{
+  NatterMessage *copy;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  copy = natter_message_new_full (self->message_id, self->message_uid, self->conversation_type,
+                                  self->target_id, self->sender_user_id, self->object_name, NULL,
+                                  self->direction, self->sent_status, self->sent_time,
+                                  self->received_time, self->offline, self->error_code,
+                                  self->client_msg_id, self->flags);
+  /* The content is sealed (shared, never changed); a row's text stays
+   * unparsed until something reads it. */
+  copy->content = self->content != NULL ? json_object_ref (self->content) : NULL;
+  copy->content_text = g_strdup (self->content_text);
+  copy->profile_name = g_strdup (self->profile_name);
+  copy->profile_portrait_uri = g_strdup (self->profile_portrait_uri);
+  return copy;
+}
+
 /* ------------------------------------------------------------- setters */
 
 #define SET_SCALAR(field, value, prop)                                       \
@@ -570,6 +591,14 @@ natter_message_set_message_uid (NatterMessage *self,
 {
   g_return_if_fail (NATTER_IS_MESSAGE (self));
   SET_STRING (message_uid, message_uid, PROP_MESSAGE_UID);
+}
+
+void
+natter_message_set_sender_user_id (NatterMessage *self,
+                                   const char    *sender_user_id)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE (self));
+  SET_STRING (sender_user_id, sender_user_id, PROP_SENDER_USER_ID);
 }
 
 void
