@@ -906,66 +906,6 @@ media_info_cb (GObject      *object,
 
 /* ------------------------------------------------ uploads from the outbox */
 
-static const char *
-url_member (NatterMessage *message)
-{
-  switch (natter_message_get_kind (message))
-    {
-    case NATTER_MESSAGE_KIND_IMAGE:
-      return "imageUri";
-    case NATTER_MESSAGE_KIND_FILE:
-      return "fileUrl";
-    case NATTER_MESSAGE_KIND_HQ_VOICE:
-      return "remoteUrl";
-    default:
-      return NULL;
-    }
-}
-
-gboolean
-natter_message_needs_upload (NatterMessage *message)
-{
-  JsonObject *content = natter_message_get_content (message);
-  const char *member = url_member (message);
-  const char *path;
-  const char *url;
-
-  if (content == NULL || member == NULL)
-    return FALSE;
-  path = json_object_get_string_member_with_default (content, NATTER_CONTENT_LOCAL_PATH, NULL);
-  url = json_object_get_string_member_with_default (content, member, NULL);
-  return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
-}
-
-/* @content without the local path: a new object, the members shared. */
-static JsonObject *
-content_without_local_path (JsonObject *content)
-{
-  JsonObject *copy = json_object_new ();
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *node;
-
-  json_object_iter_init (&iter, content);
-  while (json_object_iter_next (&iter, &name, &node))
-    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
-      json_object_set_member (copy, name, json_node_copy (node));
-  return copy;
-}
-
-char *
-natter_message_dup_published_content (NatterMessage *message)
-{
-  JsonObject *content = natter_message_get_content (message);
-  g_autoptr(JsonObject) published = NULL;
-
-  if (content == NULL || !json_object_has_member (content, NATTER_CONTENT_LOCAL_PATH))
-    return natter_message_dup_content_string (message);
-
-  published = content_without_local_path (content);
-  return natter_content_to_string (published);
-}
-
 gboolean
 natter_upload_error_is_definite (const GError *error)
 {
@@ -994,9 +934,7 @@ message_uploaded_cb (GObject      *object,
       return;
     }
 
-  /* A new object: the message's own may be shared with the UI. */
-  content = content_without_local_path (natter_message_get_content (message));
-  json_object_set_string_member (content, url_member (message), url);
+  content = natter_message_dup_uploaded_content (message, url);
   g_task_return_pointer (task, content, (GDestroyNotify) json_object_unref);
 }
 

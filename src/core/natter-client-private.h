@@ -35,12 +35,6 @@ const char  *natter_client_get_token      (NatterClient  *self);
  * replies (its public-url may differ from the server URL): own origins too. */
 GHashTable  *natter_client_get_media_origins (NatterClient *self);
 
-/* Media messages are stored (SENDING, in the outbox) before their upload:
- * until it is done their content names the local file under this key and
- * has no URL. The outbox uploads them before publishing, after a reconnect
- * or a restart too; the published content never has the key. */
-#define NATTER_CONTENT_LOCAL_PATH "localPath"
-
 /* natter_client_send_message_async() with an upload progress for a media
  * message that waits for its upload. */
 void         natter_client_send_media_message_async  (NatterClient           *self,
@@ -53,11 +47,6 @@ void         natter_client_send_media_message_async  (NatterClient           *se
                                                       GCancellable           *cancellable,
                                                       GAsyncReadyCallback     callback,
                                                       gpointer                user_data);
-/* natter-client-media.c: whether @message still waits for its upload. */
-gboolean     natter_message_needs_upload             (NatterMessage          *message);
-/* The content as published: never with the local path (where the user
- * keeps files is nobody else's business). */
-char        *natter_message_dup_published_content    (NatterMessage          *message);
 /* Uploads the local file of @message; returns its content with the URL in
  * place of the local path. */
 void         natter_client_upload_message_async      (NatterClient           *self,

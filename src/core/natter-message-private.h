@@ -69,6 +69,22 @@ char          *natter_message_summary_content    (const char             *object
 /* The words full-text search indexes (text, file name, notification). */
 char          *natter_message_dup_search_text    (NatterMessage          *self);
 
+/* Media messages are stored (SENDING, in the outbox) before their upload:
+ * until it is done their content names the local file under this key and
+ * has no URL. The outbox uploads them before publishing, after a reconnect
+ * or a restart too; the published content never has the key. */
+#define NATTER_CONTENT_LOCAL_PATH "localPath"
+
+/* Whether @self still waits for its file's upload. */
+gboolean       natter_message_needs_upload          (NatterMessage *self);
+/* The content as published: never with the local path (where the user
+ * keeps files is nobody else's business). */
+char          *natter_message_dup_published_content (NatterMessage *self);
+/* A new content for @self once its file is at @url: the URL in its kind's
+ * member (imageUri, fileUrl, remoteUrl), the local path gone. */
+JsonObject    *natter_message_dup_uploaded_content  (NatterMessage *self,
+                                                     const char    *url);
+
 void natter_message_set_message_id    (NatterMessage    *self,
                                        gint64            message_id);
 void natter_message_set_message_uid   (NatterMessage    *self,

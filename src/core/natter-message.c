@@ -978,6 +978,82 @@ natter_message_dup_content_string (NatterMessage *self)
   return natter_content_to_string (ensure_content (self));
 }
 
+/* ------------------------------------------------ media waiting for upload */
+
+/* The content member of @self's kind that holds its file's URL. */
+static const char *
+url_member (NatterMessage *self)
+{
+  switch (natter_message_get_kind (self))
+    {
+    case NATTER_MESSAGE_KIND_IMAGE:
+      return "imageUri";
+    case NATTER_MESSAGE_KIND_FILE:
+      return "fileUrl";
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+      return "remoteUrl";
+    default:
+      return NULL;
+    }
+}
+
+gboolean
+natter_message_needs_upload (NatterMessage *self)
+{
+  JsonObject *content = natter_message_get_content (self);
+  const char *member = url_member (self);
+  const char *path;
+  const char *url;
+
+  if (content == NULL || member == NULL)
+    return FALSE;
+  path = json_object_get_string_member_with_default (content, NATTER_CONTENT_LOCAL_PATH, NULL);
+  url = json_object_get_string_member_with_default (content, member, NULL);
+  return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
+}
+
+/* @content without the local path: a new object, the members shared. */
+static JsonObject *
+content_without_local_path (JsonObject *content)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, content);
+  while (json_object_iter_next (&iter, &name, &node))
+    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
+      json_object_set_member (copy, name, json_node_copy (node));
+  return copy;
+}
+
+char *
+natter_message_dup_published_content (NatterMessage *self)
+{
+  JsonObject *content = natter_message_get_content (self);
+  g_autoptr(JsonObject) published = NULL;
+
+  if (content == NULL || !json_object_has_member (content, NATTER_CONTENT_LOCAL_PATH))
+    return natter_message_dup_content_string (self);
+
+  published = content_without_local_path (content);
+  return natter_content_to_string (published);
+}
+
+JsonObject *
+natter_message_dup_uploaded_content (NatterMessage *self,
+                                     const char    *url)
+{
+  /* A new object: the message's own is sealed and shared with the UI. */
+  JsonObject *content = content_without_local_path (natter_message_get_content (self));
+
+  g_return_val_if_fail (url_member (self) != NULL, content);
+
+  json_object_set_string_member (content, url_member (self), url);
+  return content;
+}
+
 /* ------------------------------------------------------- typed accessors */
 
 const char *
