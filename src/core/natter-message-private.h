@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "natter-content.h"
 #include "natter-frame.h"
 #include "natter-message.h"
 
