@@ -13,6 +13,7 @@
 
 #include "natter-client.h"
 #include "natter-frame.h"
+#include "natter-profile-fetcher.h"
 
 G_BEGIN_DECLS
 
@@ -62,24 +63,6 @@ JsonObject  *natter_client_upload_message_finish     (NatterClient           *se
  * is gone, natterd refused the file). */
 gboolean     natter_upload_error_is_definite         (const GError           *error);
 
-/* natter-client-profiles.c: fetches the names of what the user sees. */
-typedef struct _NatterProfileFetcher NatterProfileFetcher;
-
-NatterProfileFetcher *natter_profile_fetcher_new       (NatterClient         *client);
-void                  natter_profile_fetcher_free      (NatterProfileFetcher *self);
-/* Each time the client is connected. */
-void                  natter_profile_fetcher_connected (NatterProfileFetcher *self);
-/* A message stored or shown: its sender and conversation want names. */
-void                  natter_profile_fetcher_note      (NatterProfileFetcher *self,
-                                                        NatterMessage        *message);
-/* A chat was opened: its user's or group's name, if not asked lately. */
-void                  natter_profile_fetcher_opened    (NatterProfileFetcher   *self,
-                                                        NatterConversationType  type,
-                                                        const char             *target_id);
-/* How old a name may be before connecting or opening its chat asks again
- * (default 10 minutes; tests make it 0). */
-void                  natter_profile_fetcher_set_refresh_age (NatterProfileFetcher *self,
-                                                              gint64                age_ms);
 /* NULL once the client is disposed. */
 NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
 

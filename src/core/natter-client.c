@@ -1848,7 +1848,7 @@ natter_client_dispose (GObject *object)
   if (self->monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->monitor, self);
   g_clear_object (&self->monitor);
-  g_clear_pointer (&self->profiles, natter_profile_fetcher_free);
+  g_clear_object (&self->profiles);
 
   G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
 }
