@@ -1,5 +1,8 @@
 /* natter-client-media.c — media upload/download, media messages, tokens
  *
+ * And which addresses are whose: natterd's own origins (the only ones that
+ * see the token and the app key) and loopback hosts (no network to cross).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -84,6 +87,35 @@ natter_client_is_own_origin (NatterClient *self,
 
   uri = url != NULL ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
   return is_own_uri (self, uri);
+}
+
+gboolean
+natter_host_is_loopback (const char *host)
+{
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
+    return TRUE;
+  address = g_inet_address_new_from_string (host);
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+gboolean
+natter_url_is_unencrypted_remote (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0) &&
+         !natter_host_is_loopback (g_uri_get_host (uri));
 }
 
 /* Only for natterd's own origin (is_own_uri()): the token is the user's

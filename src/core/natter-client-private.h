@@ -1,8 +1,10 @@
 /* natter-client-private.h — what the client's other files share
  *
- * natter-client.c: connection, delivery, sending; natter-client-queries.c:
- * Query/Result calls; natter-client-media.c: upload, download, media
- * messages, app server tokens.
+ * natter-client.c: connection, delivery, the public sending calls;
+ * natter-outbox.c: what was sent until natterd acks it;
+ * natter-client-queries.c: Query/Result calls; natter-client-media.c:
+ * upload, download, media messages, app server tokens;
+ * natter-client-profiles.c and natter-profile-fetcher.c: names.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,6 +19,16 @@
 
 G_BEGIN_DECLS
 
+/* NATTER_CLIENT_ERROR @code, said as "Name (code): message". */
+GError      *natter_client_error_new      (int            code,
+                                           const char    *message);
+/* Handshake done: frames may be published. */
+gboolean     natter_client_is_connected   (NatterClient  *self);
+/* connect() called, and no disconnect, kick or refusal since. */
+gboolean     natter_client_wants_connection (NatterClient *self);
+/* FALSE when there is no open connection (or @frame cannot be encoded). */
+gboolean     natter_client_send_frame     (NatterClient      *self,
+                                           const NatterFrame *frame);
 /* Sends @query (its request_id is filled in); @task returns the Result
  * frame (NatterFrame*, natter_frame_free) or the error (30001 when not
  * connected, 30003 after 20 s, the Result's code otherwise). */
@@ -32,6 +44,8 @@ SoupSession *natter_client_get_session    (NatterClient  *self);
 /* http[s]://host:port/media */
 const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
+/* natter-client-media.c: localhost, 127.0.0.0/8 or ::1. */
+gboolean     natter_host_is_loopback      (const char    *host);
 /* "scheme://host:port" of the media URLs natterd handed out in upload
  * replies (its public-url may differ from the server URL): own origins too. */
 GHashTable  *natter_client_get_media_origins (NatterClient *self);
