@@ -19,6 +19,8 @@
 
 G_BEGIN_DECLS
 
+/* ---- what natter-outbox.c asks of the client */
+
 /* NATTER_CLIENT_ERROR @code, said as "Name (code): message". */
 GError      *natter_client_error_new      (int            code,
                                            const char    *message);
@@ -29,6 +31,9 @@ gboolean     natter_client_wants_connection (NatterClient *self);
 /* FALSE when there is no open connection (or @frame cannot be encoded). */
 gboolean     natter_client_send_frame     (NatterClient      *self,
                                            const NatterFrame *frame);
+
+/* ---- what the client's other files share */
+
 /* Sends @query (its request_id is filled in); @task returns the Result
  * frame (NatterFrame*, natter_frame_free) or the error (30001 when not
  * connected, 30003 after 20 s, the Result's code otherwise). */

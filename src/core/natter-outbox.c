@@ -1,6 +1,7 @@
 /* natter-outbox.c — what the client has sent and natterd not yet taken
  *
- * Every send waits here for its PublishAck, found by its client_msg_id.
+ * Every send is checked and named (a new client_msg_id) here, and waits
+ * here for its PublishAck, found by that client_msg_id.
  * Persisted messages are stored (SENDING) before they are published, so
  * the outbox survives a crash: after every connect it is read back from
  * the store and published again with the same client_msg_id until natterd
@@ -699,6 +700,7 @@ sent_stored_cb (GObject      *object,
   publish_pending (self, pending);
 }
 
+/* What natterd would refuse anyway is refused before anything is stored. */
 static gboolean
 check_send_arguments (NatterConversationType   type,
                       const char              *target_id,
