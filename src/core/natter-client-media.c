@@ -1,5 +1,8 @@
 /* natter-client-media.c — media upload/download, media messages, tokens
  *
+ * And which addresses are whose: natterd's own origins (the only ones that
+ * see the token and the app key) and loopback hosts (no network to cross).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -84,6 +87,35 @@ natter_client_is_own_origin (NatterClient *self,
 
   uri = url != NULL ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
   return is_own_uri (self, uri);
+}
+
+gboolean
+natter_host_is_loopback (const char *host)
+{
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
+    return TRUE;
+  address = g_inet_address_new_from_string (host);
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+gboolean
+natter_url_is_unencrypted_remote (const char *url)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0) &&
+         !natter_host_is_loopback (g_uri_get_host (uri));
 }
 
 /* Only for natterd's own origin (is_own_uri()): the token is the user's
@@ -906,66 +938,6 @@ media_info_cb (GObject      *object,
 
 /* ------------------------------------------------ uploads from the outbox */
 
-static const char *
-url_member (NatterMessage *message)
-{
-  switch (natter_message_get_kind (message))
-    {
-    case NATTER_MESSAGE_KIND_IMAGE:
-      return "imageUri";
-    case NATTER_MESSAGE_KIND_FILE:
-      return "fileUrl";
-    case NATTER_MESSAGE_KIND_HQ_VOICE:
-      return "remoteUrl";
-    default:
-      return NULL;
-    }
-}
-
-gboolean
-natter_message_needs_upload (NatterMessage *message)
-{
-  JsonObject *content = natter_message_get_content (message);
-  const char *member = url_member (message);
-  const char *path;
-  const char *url;
-
-  if (content == NULL || member == NULL)
-    return FALSE;
-  path = json_object_get_string_member_with_default (content, NATTER_CONTENT_LOCAL_PATH, NULL);
-  url = json_object_get_string_member_with_default (content, member, NULL);
-  return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
-}
-
-/* @content without the local path: a new object, the members shared. */
-static JsonObject *
-content_without_local_path (JsonObject *content)
-{
-  JsonObject *copy = json_object_new ();
-  JsonObjectIter iter;
-  const char *name;
-  JsonNode *node;
-
-  json_object_iter_init (&iter, content);
-  while (json_object_iter_next (&iter, &name, &node))
-    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
-      json_object_set_member (copy, name, json_node_copy (node));
-  return copy;
-}
-
-char *
-natter_message_dup_published_content (NatterMessage *message)
-{
-  JsonObject *content = natter_message_get_content (message);
-  g_autoptr(JsonObject) published = NULL;
-
-  if (content == NULL || !json_object_has_member (content, NATTER_CONTENT_LOCAL_PATH))
-    return natter_message_dup_content_string (message);
-
-  published = content_without_local_path (content);
-  return natter_content_to_string (published);
-}
-
 gboolean
 natter_upload_error_is_definite (const GError *error)
 {
@@ -995,9 +967,7 @@ message_uploaded_cb (GObject      *object,
       return;
     }
 
-  /* A new object: the message's own may be shared with the UI. */
-  content = content_without_local_path (natter_message_get_content (message));
-  json_object_set_string_member (content, url_member (message), url);
+  content = natter_message_dup_uploaded_content (message, url);
   g_task_return_pointer (task, content, (GDestroyNotify) json_object_unref);
 }
 

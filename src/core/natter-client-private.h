@@ -1,8 +1,10 @@
 /* natter-client-private.h — what the client's other files share
  *
- * natter-client.c: connection, delivery, sending; natter-client-queries.c:
- * Query/Result calls; natter-client-media.c: upload, download, media
- * messages, app server tokens.
+ * natter-client.c: connection, delivery, the public sending calls;
+ * natter-outbox.c: what was sent until natterd acks it;
+ * natter-client-queries.c: Query/Result calls; natter-client-media.c:
+ * upload, download, media messages, app server tokens;
+ * natter-client-profiles.c and natter-profile-fetcher.c: names.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,8 +15,24 @@
 
 #include "natter-client.h"
 #include "natter-frame.h"
+#include "natter-profile-fetcher.h"
 
 G_BEGIN_DECLS
+
+/* ---- what natter-outbox.c asks of the client */
+
+/* NATTER_CLIENT_ERROR @code, said as "Name (code): message". */
+GError      *natter_client_error_new      (int            code,
+                                           const char    *message);
+/* Handshake done: frames may be published. */
+gboolean     natter_client_is_connected   (NatterClient  *self);
+/* connect() called, and no disconnect, kick or refusal since. */
+gboolean     natter_client_wants_connection (NatterClient *self);
+/* FALSE when there is no open connection (or @frame cannot be encoded). */
+gboolean     natter_client_send_frame     (NatterClient      *self,
+                                           const NatterFrame *frame);
+
+/* ---- what the client's other files share */
 
 /* Sends @query (its request_id is filled in); @task returns the Result
  * frame (NatterFrame*, natter_frame_free) or the error (30001 when not
@@ -31,15 +49,11 @@ SoupSession *natter_client_get_session    (NatterClient  *self);
 /* http[s]://host:port/media */
 const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
+/* natter-client-media.c: localhost, 127.0.0.0/8 or ::1. */
+gboolean     natter_host_is_loopback      (const char    *host);
 /* "scheme://host:port" of the media URLs natterd handed out in upload
  * replies (its public-url may differ from the server URL): own origins too. */
 GHashTable  *natter_client_get_media_origins (NatterClient *self);
-
-/* Media messages are stored (SENDING, in the outbox) before their upload:
- * until it is done their content names the local file under this key and
- * has no URL. The outbox uploads them before publishing, after a reconnect
- * or a restart too; the published content never has the key. */
-#define NATTER_CONTENT_LOCAL_PATH "localPath"
 
 /* natter_client_send_message_async() with an upload progress for a media
  * message that waits for its upload. */
@@ -53,11 +67,6 @@ void         natter_client_send_media_message_async  (NatterClient           *se
                                                       GCancellable           *cancellable,
                                                       GAsyncReadyCallback     callback,
                                                       gpointer                user_data);
-/* natter-client-media.c: whether @message still waits for its upload. */
-gboolean     natter_message_needs_upload             (NatterMessage          *message);
-/* The content as published: never with the local path (where the user
- * keeps files is nobody else's business). */
-char        *natter_message_dup_published_content    (NatterMessage          *message);
 /* Uploads the local file of @message; returns its content with the URL in
  * place of the local path. */
 void         natter_client_upload_message_async      (NatterClient           *self,
@@ -73,24 +82,6 @@ JsonObject  *natter_client_upload_message_finish     (NatterClient           *se
  * is gone, natterd refused the file). */
 gboolean     natter_upload_error_is_definite         (const GError           *error);
 
-/* natter-client-profiles.c: fetches the names of what the user sees. */
-typedef struct _NatterProfileFetcher NatterProfileFetcher;
-
-NatterProfileFetcher *natter_profile_fetcher_new       (NatterClient         *client);
-void                  natter_profile_fetcher_free      (NatterProfileFetcher *self);
-/* Each time the client is connected. */
-void                  natter_profile_fetcher_connected (NatterProfileFetcher *self);
-/* A message stored or shown: its sender and conversation want names. */
-void                  natter_profile_fetcher_note      (NatterProfileFetcher *self,
-                                                        NatterMessage        *message);
-/* A chat was opened: its user's or group's name, if not asked lately. */
-void                  natter_profile_fetcher_opened    (NatterProfileFetcher   *self,
-                                                        NatterConversationType  type,
-                                                        const char             *target_id);
-/* How old a name may be before connecting or opening its chat asks again
- * (default 10 minutes; tests make it 0). */
-void                  natter_profile_fetcher_set_refresh_age (NatterProfileFetcher *self,
-                                                              gint64                age_ms);
 /* NULL once the client is disposed. */
 NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
 

@@ -3,9 +3,10 @@
  * One WebSocket (natter.v1) at a time. Every frame from the server goes
  * through natter_frame_decode() as NATTER_PEER_SERVER; nothing else reads
  * the network. Incoming messages are stored before their inbox seq is
- * acked; outgoing persisted messages are stored (SENDING) before they are
- * published, and the outbox is published again after every reconnect with
- * the same client_msg_id until the server acks it.
+ * acked. What is sent waits for its ack in the client's NatterOutbox
+ * (natter-outbox.c), which the client tells of every connect, lost
+ * connection and PublishAck; it stores persisted messages before they are
+ * published and publishes them again after every reconnect.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,10 +14,10 @@
 #include "natter-client-private.h"
 
 #include <libsoup/soup.h>
-#include <string.h>
 
 #include "natter-frame.h"
 #include "natter-message-private.h"
+#include "natter-outbox.h"
 #include "natter-store-private.h"
 
 G_DEFINE_QUARK (natter-client-error-quark, natter_client_error)
@@ -34,29 +35,7 @@ natter_client_error_is_transient (const GError *error)
 #define DEFAULT_PING_INTERVAL_S  30
 #define RECONNECT_BASE_MS        1000
 #define RECONNECT_MAX_MS         30000
-#define TOO_FAST_RETRY_MS        2000
-#define UPLOAD_RETRY_MAX_MS      60000
 #define TYPING_INTERVAL_US       (6 * G_USEC_PER_SEC)
-
-typedef struct {
-  NatterClient *client;         /* unowned: the client owns its pending sends */
-  char *client_msg_id;
-  NatterMessage *message;       /* the stored row (persisted) or the transient message */
-  GList *tasks;                 /* GTasks waiting for the ack */
-  guint generation;             /* connection it was last published on */
-  guint retry_source;
-  gboolean uploading;           /* a media message's file is being uploaded */
-  guint upload_failures;        /* in a row, while connected: the next retry waits longer */
-  GFileProgressCallback progress; /* of that upload, while the first sender waits */
-  gpointer progress_data;
-  GList *order_link;            /* in its conversation's send order (persisted only) */
-} PendingSend;
-
-/* Task data of a media send: its upload's progress. */
-typedef struct {
-  GFileProgressCallback progress;
-  gpointer progress_data;
-} SendProgress;
 
 typedef struct {
   guint32 request_id;
@@ -108,8 +87,7 @@ struct _NatterClient
   gint64 last_frame_time;       /* monotonic µs */
   gint64 server_time_offset;    /* ms */
 
-  GHashTable *pending_sends;    /* client_msg_id -> PendingSend */
-  GHashTable *send_order;       /* conversation key -> GQueue of PendingSend, by message id */
+  NatterOutbox *outbox;
   GHashTable *pending_queries;  /* request_id -> PendingQuery */
   guint32 next_request_id;
   GQueue delivers;              /* DeliverItem, in arrival order */
@@ -153,9 +131,6 @@ static void start_connect        (NatterClient *self);
 static gboolean ping_cb          (gpointer      user_data);
 static void schedule_reconnect   (NatterClient *self);
 static void drop_connection      (NatterClient *self);
-static void flush_outbox         (NatterClient *self);
-static void publish_pending      (NatterClient *self,
-                                  PendingSend  *pending);
 
 static void
 set_caught_up (NatterClient *self,
@@ -181,9 +156,9 @@ natter_client_server_now (NatterClient *self)
 
 /* ----------------------------------------------------------------- errors */
 
-static GError *
-client_error (int         code,
-              const char *message)
+GError *
+natter_client_error_new (int         code,
+                         const char *message)
 {
   if (message != NULL && *message != '\0')
     return g_error_new (NATTER_CLIENT_ERROR, code, "%s (%d): %s",
@@ -230,190 +205,6 @@ set_status (NatterClient           *self,
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status, old, error);
 }
 
-/* ------------------------------------------------------------ send order */
-
-/* The persisted messages of one conversation are published one at a time,
- * in the order they were written (message id): when natterd refuses one
- * for now (20604 too fast, 30002), the next waits for it to be taken
- * instead of overtaking it, so the peer reads them in the order they were
- * sent. Conversations do not wait for each other. A message still waiting
- * for its file's upload holds nobody up. */
-
-static char *
-send_order_key (NatterMessage *message)
-{
-  return g_strdup_printf ("%d\t%s", natter_message_get_conversation_type (message),
-                          natter_message_get_target_id (message));
-}
-
-static void
-send_order_add (NatterClient *self,
-                PendingSend  *pending)
-{
-  gint64 id = natter_message_get_message_id (pending->message);
-  g_autofree char *key = NULL;
-  GQueue *queue;
-  GList *l;
-
-  if (pending->order_link != NULL || id <= 0 || !natter_message_is_persisted (pending->message))
-    return;
-
-  key = send_order_key (pending->message);
-  queue = g_hash_table_lookup (self->send_order, key);
-  if (queue == NULL)
-    {
-      queue = g_queue_new ();
-      g_hash_table_insert (self->send_order, g_steal_pointer (&key), queue);
-    }
-
-  /* A new message has the highest id: look from the tail. */
-  for (l = queue->tail; l != NULL; l = l->prev)
-    if (natter_message_get_message_id (((PendingSend *) l->data)->message) < id)
-      break;
-  g_queue_insert_after (queue, l, pending);
-  pending->order_link = l != NULL ? l->next : queue->head;
-}
-
-static void
-send_order_remove (NatterClient *self,
-                   PendingSend  *pending)
-{
-  g_autofree char *key = NULL;
-  GQueue *queue;
-
-  if (pending->order_link == NULL)
-    return;
-
-  key = send_order_key (pending->message);
-  queue = g_hash_table_lookup (self->send_order, key);
-  g_queue_delete_link (queue, g_steal_pointer (&pending->order_link));
-  if (g_queue_is_empty (queue))
-    g_hash_table_remove (self->send_order, key);
-}
-
-static gboolean
-is_ready (PendingSend *pending)
-{
-  return !natter_message_needs_upload (pending->message);
-}
-
-/* TRUE when an earlier message of the conversation has to go first. */
-static gboolean
-waits_for_earlier (PendingSend *pending)
-{
-  if (pending->order_link == NULL)
-    return FALSE;
-  for (GList *l = pending->order_link->prev; l != NULL; l = l->prev)
-    if (is_ready (l->data))
-      return TRUE;
-  return FALSE;
-}
-
-/* One of the conversation of @key is done: the next one goes, unless an
- * earlier one still waits for its ack or its retry. */
-static void
-send_order_next (NatterClient *self,
-                 const char   *key)
-{
-  GQueue *queue = g_hash_table_lookup (self->send_order, key);
-
-  for (GList *l = queue != NULL ? queue->head : NULL; l != NULL; l = l->next)
-    {
-      PendingSend *pending = l->data;
-
-      if (!is_ready (pending))
-        continue;
-      if (pending->generation != self->generation && pending->retry_source == 0)
-        publish_pending (self, pending);
-      return;
-    }
-}
-
-/* ------------------------------------------------------------ pending sends */
-
-static void
-pending_send_free (PendingSend *pending)
-{
-  send_order_remove (pending->client, pending);
-  g_clear_handle_id (&pending->retry_source, g_source_remove);
-  g_free (pending->client_msg_id);
-  g_clear_object (&pending->message);
-  g_list_free_full (pending->tasks, g_object_unref);
-  g_free (pending);
-}
-
-static void
-pending_send_return_error (PendingSend  *pending,
-                           const GError *error)
-{
-  GList *tasks = g_steal_pointer (&pending->tasks);
-
-  /* Whoever gave the progress callback stops waiting. */
-  pending->progress = NULL;
-  pending->progress_data = NULL;
-
-  for (GList *l = tasks; l != NULL; l = l->next)
-    g_task_return_error (l->data, g_error_copy (error));
-  g_list_free_full (tasks, g_object_unref);
-}
-
-static void
-pending_send_return_message (PendingSend *pending)
-{
-  GList *tasks = g_steal_pointer (&pending->tasks);
-
-  pending->progress = NULL;
-  pending->progress_data = NULL;
-
-  for (GList *l = tasks; l != NULL; l = l->next)
-    g_task_return_pointer (l->data, g_object_ref (pending->message), g_object_unref);
-  g_list_free_full (tasks, g_object_unref);
-}
-
-/* Waiting senders learn the client stopped; the messages stay in the outbox. */
-static void
-fail_waiting_sends (NatterClient *self,
-                    const GError *error)
-{
-  g_autoptr(GPtrArray) done = g_ptr_array_new ();
-  GHashTableIter iter;
-  PendingSend *pending;
-
-  g_hash_table_iter_init (&iter, self->pending_sends);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pending))
-    {
-      pending_send_return_error (pending, error);
-      /* Status-only messages do not survive a disconnect. */
-      if (!natter_message_is_persisted (pending->message))
-        g_ptr_array_add (done, pending->client_msg_id);
-    }
-
-  for (guint i = 0; i < done->len; i++)
-    g_hash_table_remove (self->pending_sends, g_ptr_array_index (done, i));
-}
-
-/* Status-only messages are not kept: their ack will never come on a new
- * connection. Persisted ones wait in the outbox for it. */
-static void
-fail_status_sends (NatterClient *self,
-                   const GError *error)
-{
-  GHashTableIter iter;
-  PendingSend *pending;
-  g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
-
-  g_hash_table_iter_init (&iter, self->pending_sends);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pending))
-    if (!natter_message_is_persisted (pending->message))
-      {
-        g_hash_table_iter_steal (&iter);
-        g_ptr_array_add (failed, pending);
-      }
-
-  for (guint i = 0; i < failed->len; i++)
-    pending_send_return_error (g_ptr_array_index (failed, i), error);
-}
-
 /* ----------------------------------------------------------- pending queries */
 
 static void
@@ -442,9 +233,9 @@ fail_pending_queries (NatterClient *self,
 
 /* ------------------------------------------------------------------ frames */
 
-static gboolean
-send_frame (NatterClient      *self,
-            const NatterFrame *frame)
+gboolean
+natter_client_send_frame (NatterClient      *self,
+                          const NatterFrame *frame)
 {
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
@@ -464,10 +255,16 @@ send_frame (NatterClient      *self,
   return TRUE;
 }
 
-static gboolean
-is_connected (NatterClient *self)
+gboolean
+natter_client_is_connected (NatterClient *self)
 {
   return self->status == NATTER_CONNECTION_CONNECTED && self->ws != NULL && self->handshake_done;
+}
+
+gboolean
+natter_client_wants_connection (NatterClient *self)
+{
+  return self->want_connected;
 }
 
 /* ------------------------------------------------------------- delivering */
@@ -486,7 +283,7 @@ ack_delivered (NatterClient *self)
       g_free (g_queue_pop_head (&self->delivers));
     }
 
-  if (ack > self->acked_seq && is_connected (self))
+  if (ack > self->acked_seq && natter_client_is_connected (self))
     {
       Natter__Frame frame = NATTER__FRAME__INIT;
       Natter__DeliverAck deliver_ack = NATTER__DELIVER_ACK__INIT;
@@ -494,7 +291,7 @@ ack_delivered (NatterClient *self)
       deliver_ack.seq = ack;
       frame.body_case = NATTER__FRAME__BODY_DELIVER_ACK;
       frame.deliver_ack = &deliver_ack;
-      if (send_frame (self, &frame))
+      if (natter_client_send_frame (self, &frame))
         self->acked_seq = ack;
     }
 }
@@ -710,400 +507,6 @@ handle_deliver (NatterClient         *self,
   deliver_data_free (data);
 }
 
-/* ------------------------------------------------------------ publish acks */
-
-static gboolean
-is_transient_refusal (int code)
-{
-  return code == NATTER_CODE_SEND_TOO_FAST || code == NATTER_CODE_SERVER_ERROR ||
-         code == NATTER_CODE_TIMEOUT;
-}
-
-typedef struct {
-  NatterClient *self;
-  char *client_msg_id;
-} AckData;
-
-static void
-ack_data_free (AckData *data)
-{
-  g_object_unref (data->self);
-  g_free (data->client_msg_id);
-  g_free (data);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AckData, ack_data_free)
-
-static void
-ack_stored_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(AckData) data = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *key = NULL;
-  PendingSend *pending;
-
-  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
-  pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
-  if (pending == NULL)
-    return;
-
-  if (message == NULL)
-    {
-      g_warning ("Cannot store the ack of %s: %s", data->client_msg_id, error->message);
-      pending_send_return_error (pending, error);
-    }
-  else if (natter_message_get_sent_status (message) == NATTER_SENT_STATUS_FAILED)
-    {
-      g_autoptr(GError) refusal = client_error (natter_message_get_error_code (message), NULL);
-
-      pending_send_return_error (pending, refusal);
-    }
-  else
-    {
-      pending_send_return_message (pending);
-    }
-
-  key = send_order_key (pending->message);
-  g_hash_table_remove (data->self->pending_sends, data->client_msg_id);
-  send_order_next (data->self, key);
-}
-
-static gboolean
-retry_publish_cb (gpointer user_data)
-{
-  PendingSend *pending = user_data;
-
-  pending->retry_source = 0;
-  publish_pending (pending->client, pending);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-handle_publish_ack (NatterClient              *self,
-                    const Natter__PublishAck  *ack)
-{
-  PendingSend *pending = g_hash_table_lookup (self->pending_sends, ack->client_msg_id);
-  NatterMessage *message;
-  AckData *data;
-
-  if (pending == NULL)
-    {
-      g_debug ("Ack for %s, which is not waiting (acked twice)", ack->client_msg_id);
-      return;
-    }
-
-  message = pending->message;
-
-  if (ack->code != NATTER_CODE_OK && is_transient_refusal (ack->code))
-    {
-      /* Sending too fast: the same client_msg_id goes again shortly. */
-      g_clear_handle_id (&pending->retry_source, g_source_remove);
-      pending->retry_source = g_timeout_add (TOO_FAST_RETRY_MS, retry_publish_cb, pending);
-      return;
-    }
-
-  if (!natter_message_is_persisted (message))
-    {
-      if (ack->code == NATTER_CODE_OK)
-        {
-          natter_message_set_sent_time (message, ack->sent_time);
-          natter_message_set_sent_status (message, NATTER_SENT_STATUS_SENT);
-          pending_send_return_message (pending);
-        }
-      else
-        {
-          g_autoptr(GError) error = client_error (ack->code, ack->error_message);
-
-          natter_message_set_error_code (message, ack->code);
-          natter_message_set_sent_status (message, NATTER_SENT_STATUS_FAILED);
-          pending_send_return_error (pending, error);
-        }
-      g_hash_table_remove (self->pending_sends, ack->client_msg_id);
-      return;
-    }
-
-  /* The stored row changes; the shared object follows when the store says so. */
-  {
-    g_autoptr(NatterMessage) update = natter_message_new_full (
-      natter_message_get_message_id (message), natter_message_get_message_uid (message),
-      natter_message_get_conversation_type (message), natter_message_get_target_id (message),
-      /* Sent before the first connect told us who we are. */
-      (natter_message_get_sender_user_id (message) == NULL ||
-       *natter_message_get_sender_user_id (message) == '\0') ? self->user_id
-                                                             : natter_message_get_sender_user_id (message),
-      natter_message_get_object_name (message),
-      natter_message_get_content (message), natter_message_get_direction (message),
-      natter_message_get_sent_status (message), natter_message_get_sent_time (message),
-      natter_message_get_received_time (message), natter_message_get_offline (message),
-      natter_message_get_error_code (message), natter_message_get_client_msg_id (message),
-      natter_message_get_flags (message));
-
-    if (ack->code == NATTER_CODE_OK)
-      {
-        natter_message_set_message_uid (update, ack->message_uid);
-        if (ack->sent_time > 0)
-          natter_message_set_sent_time (update, ack->sent_time);
-        natter_message_set_sent_status (update, NATTER_SENT_STATUS_SENT);
-        natter_message_set_error_code (update, 0);
-      }
-    else
-      {
-        natter_message_set_sent_status (update, NATTER_SENT_STATUS_FAILED);
-        natter_message_set_error_code (update, ack->code);
-      }
-
-    data = g_new0 (AckData, 1);
-    data->self = g_object_ref (self);
-    data->client_msg_id = g_strdup (ack->client_msg_id);
-    natter_store_update_message_async (self->store, update, NULL, ack_stored_cb, data);
-  }
-}
-
-static void upload_pending (NatterClient *self,
-                            PendingSend  *pending);
-
-static void
-publish_pending (NatterClient *self,
-                 PendingSend  *pending)
-{
-  Natter__Frame frame = NATTER__FRAME__INIT;
-  Natter__Publish publish = NATTER__PUBLISH__INIT;
-  g_autofree char *content = NULL;
-
-  if (!is_connected (self) || pending->retry_source != 0 || waits_for_earlier (pending))
-    return;
-
-  /* Its file first: the published content has the URL, never a local path. */
-  if (natter_message_needs_upload (pending->message))
-    {
-      upload_pending (self, pending);
-      return;
-    }
-
-  content = natter_message_dup_published_content (pending->message);
-
-  publish.client_msg_id = pending->client_msg_id;
-  publish.conversation_type = natter_message_get_conversation_type (pending->message);
-  publish.target_id = (char *) natter_message_get_target_id (pending->message);
-  publish.object_name = (char *) natter_message_get_object_name (pending->message);
-  publish.content = content;
-  publish.flags = natter_message_get_flags (pending->message);
-  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
-  frame.publish = &publish;
-
-  if (send_frame (self, &frame))
-    pending->generation = self->generation;
-}
-
-static PendingSend *
-add_pending (NatterClient  *self,
-             NatterMessage *message)
-{
-  const char *id = natter_message_get_client_msg_id (message);
-  PendingSend *pending = g_hash_table_lookup (self->pending_sends, id);
-
-  if (pending != NULL)
-    {
-      g_set_object (&pending->message, message);
-      return pending;
-    }
-
-  pending = g_new0 (PendingSend, 1);
-  pending->client = self;
-  pending->client_msg_id = g_strdup (id);
-  pending->message = g_object_ref (message);
-  g_hash_table_insert (self->pending_sends, pending->client_msg_id, pending);
-  send_order_add (self, pending);
-  return pending;
-}
-
-/* ---------------------------------------------------- uploads of media */
-
-/* The upload callbacks find their pending send by client_msg_id, as acks
- * do (AckData): it may be gone (failed for good) by then. */
-
-static void
-upload_progress_cb (goffset  current,
-                    goffset  total,
-                    gpointer user_data)
-{
-  AckData *data = user_data;
-  PendingSend *pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
-
-  /* Only while the sender that asked for it waits. */
-  if (pending != NULL && pending->progress != NULL)
-    pending->progress (current, total, pending->progress_data);
-}
-
-static void
-upload_stored_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(AckData) data = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-  PendingSend *pending;
-
-  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
-  pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
-  if (message == NULL)
-    {
-      g_warning ("Cannot store the uploaded message %s: %s", data->client_msg_id, error->message);
-      if (pending != NULL)
-        pending_send_return_error (pending, error);
-      return;
-    }
-
-  if (pending == NULL)
-    return;
-  /* Stopped meanwhile: the row waits in the outbox, now with its URL. */
-  if (natter_message_get_sent_status (message) == NATTER_SENT_STATUS_SENDING)
-    {
-      g_set_object (&pending->message, message);
-      publish_pending (data->self, pending);
-    }
-}
-
-static void
-upload_done_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(AckData) data = user_data;
-  NatterClient *self = data->self;
-  g_autoptr(JsonObject) content = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterMessage) update = NULL;
-  PendingSend *pending;
-  NatterMessage *message;
-  gboolean definite;
-
-  content = natter_client_upload_message_finish (self, result, &error);
-  pending = g_hash_table_lookup (self->pending_sends, data->client_msg_id);
-  if (pending == NULL)
-    return;
-  pending->uploading = FALSE;
-  message = pending->message;
-
-  definite = content == NULL && natter_upload_error_is_definite (error);
-  if (content == NULL && !definite)
-    {
-      /* The message stays SENDING in the outbox. natterd away: uploaded
-       * again on the next connect; natterd here but failing (a full disk,
-       * say): again after 2 s, 4 s, … 60 s, the connection notwithstanding. */
-      /* Said as transient whatever failed (the network, natterd, a reply
-       * cut short), so the app and the CLI tell it from a refusal. */
-      int code = natter_client_error_is_transient (error) ? error->code
-                 : is_connected (self) ? NATTER_CODE_SERVER_ERROR : NATTER_CODE_NOT_CONNECTED;
-      g_autoptr(GError) kept = g_error_new (NATTER_CLIENT_ERROR, code,
-                                            "%s — kept in the outbox, it goes when natterd takes it",
-                                            error->message);
-
-      g_debug ("Upload for %s failed, kept in the outbox: %s", data->client_msg_id, error->message);
-      pending_send_return_error (pending, kept);
-      if (is_connected (self) && pending->retry_source == 0)
-        {
-          guint delay = MIN ((guint) TOO_FAST_RETRY_MS << MIN (pending->upload_failures, 5u),
-                             (guint) UPLOAD_RETRY_MAX_MS);
-
-          pending->upload_failures++;
-          pending->retry_source = g_timeout_add (delay, retry_publish_cb, pending);
-        }
-      return;
-    }
-  pending->upload_failures = 0;
-
-  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
-                                    natter_message_get_conversation_type (message),
-                                    natter_message_get_target_id (message),
-                                    natter_message_get_sender_user_id (message),
-                                    natter_message_get_object_name (message),
-                                    content ? content : natter_message_get_content (message),
-                                    NATTER_MESSAGE_DIRECTION_SEND,
-                                    definite ? NATTER_SENT_STATUS_FAILED : NATTER_SENT_STATUS_SENDING,
-                                    natter_message_get_sent_time (message),
-                                    natter_message_get_received_time (message), FALSE,
-                                    definite ? (error->domain == NATTER_CLIENT_ERROR
-                                                  ? error->code : NATTER_CODE_INVALID_PARAMETER)
-                                             : 0,
-                                    natter_message_get_client_msg_id (message),
-                                    natter_message_get_flags (message));
-
-  if (definite)
-    {
-      /* Kept FAILED with its code: the UI offers to send it again. */
-      g_autoptr(GError) refused = g_error_new (NATTER_CLIENT_ERROR,
-                                               natter_message_get_error_code (update),
-                                               "%s", error->message);
-
-      g_autofree char *key = send_order_key (message);
-
-      pending_send_return_error (pending, refused);
-      g_hash_table_remove (self->pending_sends, data->client_msg_id);
-      send_order_next (self, key);
-    }
-
-  natter_store_update_message_async (self->store, update, NULL, upload_stored_cb, g_steal_pointer (&data));
-}
-
-static void
-upload_pending (NatterClient *self,
-                PendingSend  *pending)
-{
-  AckData *data;
-
-  if (pending->uploading)
-    return;
-  pending->uploading = TRUE;
-
-  data = g_new0 (AckData, 1);
-  data->self = g_object_ref (self);
-  data->client_msg_id = g_strdup (pending->client_msg_id);
-  /* @data lives until the upload is done, so it serves the progress too. */
-  natter_client_upload_message_async (self, pending->message, upload_progress_cb, data, upload_done_cb,
-                                      data);
-}
-
-static void
-outbox_cb (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  g_autoptr(NatterClient) self = user_data;
-  g_autoptr(GPtrArray) outbox = NULL;
-  g_autoptr(GError) error = NULL;
-
-  outbox = natter_store_get_outbox_finish (NATTER_STORE (object), result, &error);
-  if (outbox == NULL)
-    {
-      g_warning ("Cannot read the outbox: %s", error->message);
-      return;
-    }
-
-  for (guint i = 0; i < outbox->len; i++)
-    {
-      NatterMessage *message = g_ptr_array_index (outbox, i);
-      PendingSend *pending;
-
-      if (natter_message_get_client_msg_id (message) == NULL)
-        continue;
-
-      pending = add_pending (self, message);
-      if (pending->generation != self->generation)
-        publish_pending (self, pending);
-    }
-}
-
-static void
-flush_outbox (NatterClient *self)
-{
-  natter_store_get_outbox_async (self->store, NULL, outbox_cb, g_object_ref (self));
-}
-
 /* ---------------------------------------------------------------- results */
 
 static void
@@ -1121,7 +524,8 @@ handle_result (NatterClient        *self,
     }
 
   if (result->code != NATTER_CODE_OK)
-    g_task_return_error (pending->task, client_error (result->code, result->error_message));
+    g_task_return_error (pending->task,
+                         natter_client_error_new (result->code, result->error_message));
   else
     g_task_return_pointer (pending->task, g_steal_pointer (frame), (GDestroyNotify) natter_frame_free);
 
@@ -1137,7 +541,7 @@ query_timeout_cb (gpointer user_data)
   pending->timeout_source = 0;
   if (g_hash_table_steal (self->pending_queries, GUINT_TO_POINTER (pending->request_id)))
     {
-      g_task_return_error (pending->task, client_error (NATTER_CODE_TIMEOUT, NULL));
+      g_task_return_error (pending->task, natter_client_error_new (NATTER_CODE_TIMEOUT, NULL));
       pending_query_free (pending);
     }
   return G_SOURCE_REMOVE;
@@ -1153,9 +557,9 @@ natter_client_send_query (NatterClient  *self,
   Natter__Frame frame = NATTER__FRAME__INIT;
   PendingQuery *pending;
 
-  if (!is_connected (self))
+  if (!natter_client_is_connected (self))
     {
-      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
+      g_task_return_error (task, natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL));
       return;
     }
 
@@ -1168,9 +572,9 @@ natter_client_send_query (NatterClient  *self,
   frame.body_case = NATTER__FRAME__BODY_QUERY;
   frame.query = query;
 
-  if (!send_frame (self, &frame))
+  if (!natter_client_send_frame (self, &frame))
     {
-      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
+      g_task_return_error (task, natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL));
       return;
     }
 
@@ -1191,7 +595,7 @@ handle_connect_ack (NatterClient              *self,
 
   if (ack->code != NATTER_CODE_OK)
     {
-      g_autoptr(GError) error = client_error (ack->code, ack->error_message);
+      g_autoptr(GError) error = natter_client_error_new (ack->code, ack->error_message);
 
       if (is_connect_refusal (ack->code))
         {
@@ -1199,7 +603,7 @@ handle_connect_ack (NatterClient              *self,
           self->want_connected = FALSE;
           drop_connection (self);
           fail_pending_queries (self, error);
-          fail_waiting_sends (self, error);
+          natter_outbox_stop_waiting (self->outbox, error);
           set_status (self, NATTER_CONNECTION_DISCONNECTED, error);
         }
       else
@@ -1244,7 +648,7 @@ handle_connect_ack (NatterClient              *self,
 
   set_status (self, NATTER_CONNECTION_CONNECTED, NULL);
   set_caught_up (self, self->last_seq >= self->max_seq);
-  flush_outbox (self);
+  natter_outbox_connected (self->outbox);
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
 }
@@ -1253,14 +657,15 @@ static void
 handle_kick (NatterClient       *self,
              const Natter__Kick *kick)
 {
-  g_autoptr(GError) error = client_error (kick->code ? kick->code : NATTER_CODE_KICKED_BY_OTHER_DEVICE,
-                                          kick->error_message);
+  g_autoptr(GError) error = natter_client_error_new (kick->code ? kick->code
+                                                               : NATTER_CODE_KICKED_BY_OTHER_DEVICE,
+                                                     kick->error_message);
 
   /* Two devices would kick each other forever: the user decides. */
   self->want_connected = FALSE;
   drop_connection (self);
   fail_pending_queries (self, error);
-  fail_waiting_sends (self, error);
+  natter_outbox_stop_waiting (self->outbox, error);
   set_status (self, NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT, error);
 }
 
@@ -1292,7 +697,7 @@ handle_frame (NatterClient  *self,
       break;
 
     case NATTER__FRAME__BODY_PUBLISH_ACK:
-      handle_publish_ack (self, f->publish_ack);
+      natter_outbox_handle_ack (self->outbox, f->publish_ack);
       break;
 
     case NATTER__FRAME__BODY_DELIVER:
@@ -1315,7 +720,7 @@ handle_frame (NatterClient  *self,
         pong.time = f->ping->time;
         reply.body_case = NATTER__FRAME__BODY_PONG;
         reply.pong = &pong;
-        send_frame (self, &reply);
+        natter_client_send_frame (self, &reply);
       }
       break;
 
@@ -1438,44 +843,16 @@ drop_connection (NatterClient *self)
   self->generation++;
   set_caught_up (self, FALSE);
 
-  error = client_error (NATTER_CODE_NOT_CONNECTED, NULL);
+  error = natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL);
   fail_pending_queries (self, error);
-  fail_status_sends (self, error);
-}
-
-static gboolean
-host_is_loopback (const char *host)
-{
-  g_autoptr(GInetAddress) address = NULL;
-
-  if (host == NULL)
-    return FALSE;
-  if (g_ascii_strcasecmp (host, "localhost") == 0 || g_ascii_strcasecmp (host, "localhost.") == 0)
-    return TRUE;
-  address = g_inet_address_new_from_string (host);
-  return address != NULL && g_inet_address_get_is_loopback (address);
+  if (self->outbox != NULL)
+    natter_outbox_connection_lost (self->outbox, error);
 }
 
 static gboolean
 server_is_loopback (NatterClient *self)
 {
-  return host_is_loopback (g_uri_get_host (self->ws_uri));
-}
-
-gboolean
-natter_url_is_unencrypted_remote (const char *url)
-{
-  g_autoptr(GUri) uri = NULL;
-  const char *scheme;
-
-  g_return_val_if_fail (url != NULL, FALSE);
-
-  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL)
-    return FALSE;
-  scheme = g_uri_get_scheme (uri);
-  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0) &&
-         !host_is_loopback (g_uri_get_host (uri));
+  return natter_host_is_loopback (g_uri_get_host (self->ws_uri));
 }
 
 static gboolean
@@ -1551,7 +928,7 @@ ping_cb (gpointer user_data)
   ping.time = now_ms ();
   frame.body_case = NATTER__FRAME__BODY_PING;
   frame.ping = &ping;
-  send_frame (self, &frame);
+  natter_client_send_frame (self, &frame);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1612,7 +989,7 @@ ws_connected_cb (GObject      *object,
   connect.client_version = (char *) PACKAGE_VERSION;
   frame.body_case = NATTER__FRAME__BODY_CONNECT;
   frame.connect = &connect;
-  send_frame (self, &frame);
+  natter_client_send_frame (self, &frame);
 
   self->ping_interval = DEFAULT_PING_INTERVAL_S;
   self->ping_source = g_timeout_add_seconds (self->ping_interval, ping_cb, self);
@@ -1844,8 +1221,8 @@ natter_client_disconnect (NatterClient *self)
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
   drop_connection (self);
 
-  error = client_error (NATTER_CODE_NOT_CONNECTED, NULL);
-  fail_waiting_sends (self, error);
+  error = natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL);
+  natter_outbox_stop_waiting (self->outbox, error);
   set_status (self, NATTER_CONNECTION_DISCONNECTED, NULL);
 }
 
@@ -1862,7 +1239,8 @@ natter_client_dispose (GObject *object)
   if (self->monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->monitor, self);
   g_clear_object (&self->monitor);
-  g_clear_pointer (&self->profiles, natter_profile_fetcher_free);
+  g_clear_object (&self->outbox);
+  g_clear_object (&self->profiles);
 
   G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
 }
@@ -1872,8 +1250,6 @@ natter_client_finalize (GObject *object)
 {
   NatterClient *self = (NatterClient *) object;
 
-  g_hash_table_unref (self->pending_sends);
-  g_hash_table_unref (self->send_order);
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
   g_hash_table_unref (self->media_origins);
@@ -2029,6 +1405,7 @@ natter_client_constructed (GObject *object)
                                                  "timeout", 0, NULL);
   self->monitor = g_object_ref (g_network_monitor_get_default ());
   g_signal_connect (self->monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
+  self->outbox = natter_outbox_new (self, self->store);
   self->profiles = natter_profile_fetcher_new (self);
 }
 
@@ -2087,9 +1464,6 @@ natter_client_init (NatterClient *self)
 {
   self->status = NATTER_CONNECTION_DISCONNECTED;
   self->platform = g_strdup ("linux");
-  self->pending_sends = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                               (GDestroyNotify) pending_send_free);
-  self->send_order = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->media_origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -2193,7 +1567,7 @@ guint
 natter_client_get_n_pending (NatterClient *self)
 {
   g_return_val_if_fail (NATTER_IS_CLIENT (self), 0);
-  return g_hash_table_size (self->pending_sends);
+  return self->outbox != NULL ? natter_outbox_get_n_pending (self->outbox) : 0;
 }
 
 gint64
@@ -2229,184 +1603,6 @@ natter_client_get_token (NatterClient *self)
 
 /* ---------------------------------------------------------------- sending */
 
-static char *
-new_client_msg_id (void)
-{
-  return g_uuid_string_random ();
-}
-
-static gboolean
-check_send_arguments (NatterConversationType   type,
-                      const char              *target_id,
-                      const char              *object_name,
-                      const char              *content,
-                      GError                 **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type) || !natter_id_is_valid (target_id) ||
-      object_name == NULL || *object_name == '\0' ||
-      strlen (object_name) > NATTER_OBJECT_NAME_MAX_LENGTH)
-    {
-      g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                   "Invalid parameter (%d): conversation type, target id or object name",
-                   NATTER_CODE_INVALID_PARAMETER);
-      return FALSE;
-    }
-
-  if (!natter_content_is_valid (content, &local_error))
-    {
-      int code = natter_proto_error_to_code (local_error);
-
-      g_set_error (error, NATTER_CLIENT_ERROR, code, "%s (%d): %s",
-                   natter_code_to_string (code), code, local_error->message);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-static void
-sent_stored_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  NatterClient *self = g_task_get_source_object (task);
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-  PendingSend *pending;
-
-  message = natter_store_add_message_finish (NATTER_STORE (object), result, NULL, &error);
-  if (message == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  pending = add_pending (self, message);
-  pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
-  if (g_task_get_task_data (task) != NULL)
-    {
-      SendProgress *progress = g_task_get_task_data (task);
-
-      pending->progress = progress->progress;
-      pending->progress_data = progress->progress_data;
-    }
-
-  /* Not connected: it waits in the outbox for the next connect. */
-  if (!self->want_connected)
-    {
-      g_autoptr(GError) not_connected = client_error (NATTER_CODE_NOT_CONNECTED,
-                                                      "kept in the outbox");
-      pending_send_return_error (pending, not_connected);
-      return;
-    }
-
-  publish_pending (self, pending);
-}
-
-static void
-resend_stored_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  NatterClient *self = g_task_get_source_object (task);
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-  PendingSend *pending;
-
-  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
-  if (message == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  pending = add_pending (self, message);
-  pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
-  publish_pending (self, pending);
-}
-
-static void
-send_prepared (NatterClient  *self,
-               NatterMessage *message,
-               GTask         *task)
-{
-  if (natter_message_is_persisted (message))
-    {
-      natter_store_add_message_async (self->store, message, NULL, sent_stored_cb, g_object_ref (task));
-      return;
-    }
-
-  if (!is_connected (self))
-    {
-      g_task_return_error (task, client_error (NATTER_CODE_NOT_CONNECTED, NULL));
-      return;
-    }
-
-  {
-    PendingSend *pending = add_pending (self, message);
-
-    pending->tasks = g_list_append (pending->tasks, g_object_ref (task));
-    publish_pending (self, pending);
-  }
-}
-
-static void
-send_message (NatterClient           *self,
-              NatterConversationType  type,
-              const char             *target_id,
-              const char             *object_name,
-              JsonObject             *content,
-              GFileProgressCallback   progress,
-              gpointer                progress_data,
-              GCancellable           *cancellable,
-              GAsyncReadyCallback     callback,
-              gpointer                user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(JsonObject) empty = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *client_msg_id = NULL;
-  g_autoptr(GError) error = NULL;
-  gint64 now = natter_client_server_now (self);
-
-  g_return_if_fail (NATTER_IS_CLIENT (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_client_send_message_async);
-  if (progress != NULL)
-    {
-      SendProgress *data = g_new0 (SendProgress, 1);
-
-      data->progress = progress;
-      data->progress_data = progress_data;
-      g_task_set_task_data (task, data, g_free);
-    }
-
-  if (content == NULL)
-    content = empty = json_object_new ();
-  text = natter_content_to_string (content);
-  if (!check_send_arguments (type, target_id, object_name, text, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  client_msg_id = new_client_msg_id ();
-  message = natter_message_new_full (0, NULL, type, target_id, self->user_id ? self->user_id : "",
-                                     object_name, content, NATTER_MESSAGE_DIRECTION_SEND,
-                                     NATTER_SENT_STATUS_SENDING, now, now_ms (), FALSE, 0,
-                                     client_msg_id,
-                                     natter_object_name_flags (object_name,
-                                                               NATTER_MESSAGE_FLAG_PERSISTED |
-                                                               NATTER_MESSAGE_FLAG_COUNTED));
-  send_prepared (self, message, task);
-}
-
 void
 natter_client_send_message_async (NatterClient           *self,
                                   NatterConversationType  type,
@@ -2417,8 +1613,13 @@ natter_client_send_message_async (NatterClient           *self,
                                   GAsyncReadyCallback     callback,
                                   gpointer                user_data)
 {
+  g_autoptr(GTask) task = NULL;
+
   g_return_if_fail (NATTER_IS_CLIENT (self));
-  send_message (self, type, target_id, object_name, content, NULL, NULL, cancellable, callback, user_data);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_send_message_async);
+  natter_outbox_send (self->outbox, type, target_id, object_name, content, NULL, NULL, task);
 }
 
 void
@@ -2433,9 +1634,13 @@ natter_client_send_media_message_async (NatterClient           *self,
                                         GAsyncReadyCallback     callback,
                                         gpointer                user_data)
 {
+  g_autoptr(GTask) task = NULL;
+
   g_return_if_fail (NATTER_IS_CLIENT (self));
-  send_message (self, type, target_id, object_name, content, progress, progress_data, cancellable,
-                callback, user_data);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_send_message_async);
+  natter_outbox_send (self->outbox, type, target_id, object_name, content, progress, progress_data, task);
 }
 
 NatterMessage *
@@ -2455,39 +1660,13 @@ natter_client_resend_message_async (NatterClient        *self,
                                     gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(NatterMessage) update = NULL;
-  g_autofree char *client_msg_id = new_client_msg_id ();
 
   g_return_if_fail (NATTER_IS_CLIENT (self));
   g_return_if_fail (NATTER_IS_MESSAGE (message));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_send_message_async);
-
-  if (natter_message_get_message_id (message) == 0 ||
-      natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_SEND ||
-      natter_message_get_sent_status (message) > NATTER_SENT_STATUS_FAILED)
-    {
-      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                               "Only a stored message of ours that failed can be sent again");
-      return;
-    }
-
-  /* The old client_msg_id was refused for good: the retry is a new send. */
-  update = natter_message_new_full (natter_message_get_message_id (message), NULL,
-                                    natter_message_get_conversation_type (message),
-                                    natter_message_get_target_id (message),
-                                    natter_message_get_sender_user_id (message),
-                                    natter_message_get_object_name (message),
-                                    natter_message_get_content (message),
-                                    NATTER_MESSAGE_DIRECTION_SEND, NATTER_SENT_STATUS_SENDING,
-                                    natter_client_server_now (self), now_ms (), FALSE, 0,
-                                    client_msg_id, natter_message_get_flags (message));
-  if (natter_message_get_client_msg_id (message) != NULL)
-    g_hash_table_remove (self->pending_sends, natter_message_get_client_msg_id (message));
-
-  natter_store_update_message_async (self->store, update, NULL, resend_stored_cb,
-                                     g_object_ref (task));
+  natter_outbox_resend (self->outbox, message, task);
 }
 
 NatterMessage *
@@ -2587,7 +1766,7 @@ natter_client_send_typing (NatterClient           *self,
   g_return_if_fail (NATTER_IS_CLIENT (self));
   g_return_if_fail (target_id != NULL);
 
-  if (!is_connected (self))
+  if (!natter_client_is_connected (self))
     return;
 
   key = natter_conversation_key (type, target_id);

@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "natter-content.h"
 #include "natter-frame.h"
 #include "natter-message.h"
 
@@ -51,6 +52,10 @@ NatterMessage *natter_message_new_from_proto     (const Natter__Message  *messag
                                                   gboolean                offline,
                                                   GError                **error);
 
+/* A new object with every field of @self: the snapshot the store writes,
+ * or the start of an update to a stored row (change it with the setters). */
+NatterMessage *natter_message_copy               (NatterMessage          *self);
+
 /* Parses a content string; NULL with @error when it is not a JSON object. */
 JsonObject    *natter_content_parse              (const char             *content,
                                                   GError                **error);
@@ -65,10 +70,28 @@ char          *natter_message_summary_content    (const char             *object
 /* The words full-text search indexes (text, file name, notification). */
 char          *natter_message_dup_search_text    (NatterMessage          *self);
 
+/* Media messages are stored (SENDING, in the outbox) before their upload:
+ * until it is done their content names the local file under this key and
+ * has no URL. The outbox uploads them before publishing, after a reconnect
+ * or a restart too; the published content never has the key. */
+#define NATTER_CONTENT_LOCAL_PATH "localPath"
+
+/* Whether @self still waits for its file's upload. */
+gboolean       natter_message_needs_upload          (NatterMessage *self);
+/* The content as published: never with the local path (where the user
+ * keeps files is nobody else's business). */
+char          *natter_message_dup_published_content (NatterMessage *self);
+/* A new content for @self once its file is at @url: the URL in its kind's
+ * member (imageUri, fileUrl, remoteUrl), the local path gone. */
+JsonObject    *natter_message_dup_uploaded_content  (NatterMessage *self,
+                                                     const char    *url);
+
 void natter_message_set_message_id    (NatterMessage    *self,
                                        gint64            message_id);
 void natter_message_set_message_uid   (NatterMessage    *self,
                                        const char       *message_uid);
+void natter_message_set_sender_user_id (NatterMessage   *self,
+                                        const char      *sender_user_id);
 void natter_message_set_sent_status   (NatterMessage    *self,
                                        NatterSentStatus  sent_status);
 void natter_message_set_sent_time     (NatterMessage    *self,

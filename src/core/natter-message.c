@@ -534,6 +534,27 @@ natter_message_new_from_proto (const Natter__Message  *message,
                                   flags);
 }
 
+NatterMessage *
+natter_message_copy (NatterMessage *self)
+{
+  NatterMessage *copy;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  copy = natter_message_new_full (self->message_id, self->message_uid, self->conversation_type,
+                                  self->target_id, self->sender_user_id, self->object_name, NULL,
+                                  self->direction, self->sent_status, self->sent_time,
+                                  self->received_time, self->offline, self->error_code,
+                                  self->client_msg_id, self->flags);
+  /* The content is sealed (shared, never changed); a row's text stays
+   * unparsed until something reads it. */
+  copy->content = self->content != NULL ? json_object_ref (self->content) : NULL;
+  copy->content_text = g_strdup (self->content_text);
+  copy->profile_name = g_strdup (self->profile_name);
+  copy->profile_portrait_uri = g_strdup (self->profile_portrait_uri);
+  return copy;
+}
+
 /* ------------------------------------------------------------- setters */
 
 #define SET_SCALAR(field, value, prop)                                       \
@@ -570,6 +591,14 @@ natter_message_set_message_uid (NatterMessage *self,
 {
   g_return_if_fail (NATTER_IS_MESSAGE (self));
   SET_STRING (message_uid, message_uid, PROP_MESSAGE_UID);
+}
+
+void
+natter_message_set_sender_user_id (NatterMessage *self,
+                                   const char    *sender_user_id)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE (self));
+  SET_STRING (sender_user_id, sender_user_id, PROP_SENDER_USER_ID);
 }
 
 void
@@ -947,6 +976,82 @@ natter_message_dup_content_string (NatterMessage *self)
   if (self->content_text != NULL)
     return g_strdup (self->content_text);
   return natter_content_to_string (ensure_content (self));
+}
+
+/* ------------------------------------------------ media waiting for upload */
+
+/* The content member of @self's kind that holds its file's URL. */
+static const char *
+url_member (NatterMessage *self)
+{
+  switch (natter_message_get_kind (self))
+    {
+    case NATTER_MESSAGE_KIND_IMAGE:
+      return "imageUri";
+    case NATTER_MESSAGE_KIND_FILE:
+      return "fileUrl";
+    case NATTER_MESSAGE_KIND_HQ_VOICE:
+      return "remoteUrl";
+    default:
+      return NULL;
+    }
+}
+
+gboolean
+natter_message_needs_upload (NatterMessage *self)
+{
+  JsonObject *content = natter_message_get_content (self);
+  const char *member = url_member (self);
+  const char *path;
+  const char *url;
+
+  if (content == NULL || member == NULL)
+    return FALSE;
+  path = json_object_get_string_member_with_default (content, NATTER_CONTENT_LOCAL_PATH, NULL);
+  url = json_object_get_string_member_with_default (content, member, NULL);
+  return path != NULL && *path != '\0' && (url == NULL || *url == '\0');
+}
+
+/* @content without the local path: a new object, the members shared. */
+static JsonObject *
+content_without_local_path (JsonObject *content)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, content);
+  while (json_object_iter_next (&iter, &name, &node))
+    if (!g_str_equal (name, NATTER_CONTENT_LOCAL_PATH))
+      json_object_set_member (copy, name, json_node_copy (node));
+  return copy;
+}
+
+char *
+natter_message_dup_published_content (NatterMessage *self)
+{
+  JsonObject *content = natter_message_get_content (self);
+  g_autoptr(JsonObject) published = NULL;
+
+  if (content == NULL || !json_object_has_member (content, NATTER_CONTENT_LOCAL_PATH))
+    return natter_message_dup_content_string (self);
+
+  published = content_without_local_path (content);
+  return natter_content_to_string (published);
+}
+
+JsonObject *
+natter_message_dup_uploaded_content (NatterMessage *self,
+                                     const char    *url)
+{
+  /* A new object: the message's own is sealed and shared with the UI. */
+  JsonObject *content = content_without_local_path (natter_message_get_content (self));
+
+  g_return_val_if_fail (url_member (self) != NULL, content);
+
+  json_object_set_string_member (content, url_member (self), url);
+  return content;
 }
 
 /* ------------------------------------------------------- typed accessors */
@@ -1408,64 +1513,4 @@ natter_message_dup_search_text (NatterMessage *self)
     default:
       return NULL;
     }
-}
-
-/* -------------------------------------------------------------- builders */
-
-JsonObject *
-natter_content_new_text (const char *text)
-{
-  JsonObject *content = json_object_new ();
-
-  json_object_set_string_member (content, "content", text ? text : "");
-  return content;
-}
-
-JsonObject *
-natter_content_new_image (const char *thumbnail_base64,
-                          const char *image_uri)
-{
-  JsonObject *content = json_object_new ();
-
-  json_object_set_string_member (content, "content", thumbnail_base64 ? thumbnail_base64 : "");
-  json_object_set_string_member (content, "imageUri", image_uri ? image_uri : "");
-  return content;
-}
-
-JsonObject *
-natter_content_new_file (const char *name,
-                         gint64      size,
-                         const char *type,
-                         const char *file_url)
-{
-  JsonObject *content = json_object_new ();
-
-  json_object_set_string_member (content, "name", name ? name : "");
-  json_object_set_int_member (content, "size", size);
-  json_object_set_string_member (content, "type", type ? type : "");
-  json_object_set_string_member (content, "fileUrl", file_url ? file_url : "");
-  return content;
-}
-
-JsonObject *
-natter_content_new_hq_voice (const char *remote_url,
-                             int         duration,
-                             const char *type)
-{
-  JsonObject *content = json_object_new ();
-
-  json_object_set_string_member (content, "remoteUrl", remote_url ? remote_url : "");
-  json_object_set_int_member (content, "duration", duration);
-  json_object_set_string_member (content, "type", type ? type : "ogg");
-  return content;
-}
-
-JsonObject *
-natter_content_new_typing (const char *typing_object_name)
-{
-  JsonObject *content = json_object_new ();
-
-  json_object_set_string_member (content, "typingContentType",
-                                 typing_object_name ? typing_object_name : NATTER_OBJECT_TEXT);
-  return content;
 }

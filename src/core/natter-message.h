@@ -121,28 +121,4 @@ gint64                  natter_message_get_call_duration   (NatterMessage *self)
  * the text, "[Image]", "[File] name", "[Voice] 5\"", "[Unsupported message]"... */
 char                   *natter_message_dup_preview         (NatterMessage *self);
 
-/* ---- content builders: new JsonObjects to pass to natter_client_send_message_async() */
-
-JsonObject             *natter_content_new_text            (const char    *text);
-/* @thumbnail_base64: base64 JPEG without "data:" prefix. */
-JsonObject             *natter_content_new_image           (const char    *thumbnail_base64,
-                                                            const char    *image_uri);
-JsonObject             *natter_content_new_file            (const char    *name,
-                                                            gint64         size,
-                                                            const char    *type,
-                                                            const char    *file_url);
-JsonObject             *natter_content_new_hq_voice        (const char    *remote_url,
-                                                            int            duration,
-                                                            const char    *type);
-JsonObject             *natter_content_new_typing          (const char    *typing_object_name);
-
-/* A base64 JPEG thumbnail (no prefix, at most 100 KB encoded) of an image
- * file, made with gdk-pixbuf in a worker thread. */
-void                    natter_image_thumbnail_new_async   (GFile               *file,
-                                                            GCancellable        *cancellable,
-                                                            GAsyncReadyCallback  callback,
-                                                            gpointer             user_data);
-char                   *natter_image_thumbnail_new_finish  (GAsyncResult        *result,
-                                                            GError             **error);
-
 G_END_DECLS

@@ -7,8 +7,8 @@
  */
 
 #include "natter-client.h"
+#include "natter-content.h"
 #include "natter-image.h"
-#include "natter-message.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>

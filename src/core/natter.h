@@ -11,6 +11,7 @@
 #include "natter-object-names.h"
 #include "natter-enums.h"
 #include "natter-message.h"
+#include "natter-content.h"
 #include "natter-image.h"
 #include "natter-conversation.h"
 #include "natter-turn-credentials.h"

@@ -1,4 +1,5 @@
-/* test-helpers.h — waiting for async results in tests
+/* test-helpers.h — waiting for async results in tests, and clients of a
+ * test natterd (tests/common/natter-test-server.h) for the integration tests
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -6,6 +7,9 @@
 #pragma once
 
 #include <gio/gio.h>
+
+#include "natter.h"
+#include "natter-test-server.h"
 
 G_BEGIN_DECLS
 
@@ -25,5 +29,69 @@ void          test_wait_until      (gboolean     (*condition) (gpointer data),
                                     const char    *what);
 /* Runs the main context for @ms milliseconds. */
 void          test_spin            (guint          ms);
+
+/* A new temporary directory (natter-client-XXXXXX) / a directory and all in it. */
+char         *test_make_profile    (void);
+void          test_remove_tree     (const char    *path);
+/* The bytes of @file (the test fails if it cannot be read). */
+GBytes       *test_file_bytes      (GFile         *file);
+
+/* Iterates until @client has @status or the timeout fails the test. */
+void          test_wait_status     (NatterClient           *client,
+                                    NatterConnectionStatus  status,
+                                    guint                   timeout_s,
+                                    const char             *what);
+
+/* One signed-in user: a NatterClient with its own profile directory, and
+ * what it went through. */
+typedef struct {
+  NatterClient *client;
+  char *user_id;
+  char *token;
+  char *profile;
+  GPtrArray *received;          /* NatterMessage, every message-received */
+  GArray *statuses;             /* every status it went through */
+  GError *last_error;
+} Peer;
+
+/* A client for @user_id with its own profile (or @profile when given). */
+Peer               *peer_new                (NatterTestServer       *server,
+                                             const char             *user_id,
+                                             const char             *profile);
+/* Disconnects and frees; the profile directory goes unless @keep_profile. */
+void                peer_free               (Peer                   *peer,
+                                             gboolean                keep_profile);
+void                peer_wait_status        (Peer                   *peer,
+                                             NatterConnectionStatus  status,
+                                             guint                   timeout_s);
+/* Connects and waits (20 s) for CONNECTED. */
+void                peer_connect            (Peer                   *peer);
+/* A test_wait_until() condition on a Peer: the client is caught up. */
+gboolean            peer_caught_up          (gpointer                data);
+/* Another: a typing notice has come. */
+gboolean            peer_got_typing         (gpointer                data);
+guint               peer_count_received     (Peer                   *peer,
+                                             gboolean                persisted_only);
+/* Waits (20 s) until @count persisted messages have come. */
+void                peer_wait_received      (Peer                   *peer,
+                                             guint                   count);
+/* A text message, sent and waited for (20 s). */
+NatterMessage      *peer_send_text          (Peer                   *peer,
+                                             NatterConversationType  type,
+                                             const char             *target,
+                                             const char             *text,
+                                             GError                **error);
+/* A private text message that must be SENT with a messageUId. */
+NatterMessage      *peer_send_ok            (Peer                   *peer,
+                                             const char             *target,
+                                             const char             *text);
+/* The newest @limit messages of a conversation in the peer's store. */
+GPtrArray          *peer_store_page         (Peer                   *peer,
+                                             NatterConversationType  type,
+                                             const char             *target,
+                                             guint                   limit);
+NatterConversation *peer_store_conversation (Peer                   *peer,
+                                             NatterConversationType  type,
+                                             const char             *target);
 
 G_END_DECLS

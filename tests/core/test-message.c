@@ -236,6 +236,59 @@ test_thumbnail (void)
   g_rmdir (dir);
 }
 
+/* natter_message_copy(): every field, a row's content still unparsed, the
+ * sender's profile; changing the copy leaves the original alone. */
+static void
+test_copy (void)
+{
+  g_autoptr(NatterMessage) row = NULL;
+  g_autoptr(NatterMessage) copy = NULL;
+  g_autoptr(NatterMessage) again = NULL;
+  g_autofree char *row_json = NULL;
+  g_autofree char *copy_json = NULL;
+
+  row = natter_message_new_row (7, "UID-7", NATTER_CONVERSATION_GROUP, "team", "erin", NATTER_OBJECT_TEXT,
+                                "{\"content\":\"hi\",\"extra\":\"x\"}", NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                NATTER_SENT_STATUS_READ, 1000, 2000, TRUE, 20604, "c-7", 5);
+  natter_message_set_sender_profile (row, "艾琳", "http://127.0.0.1/erin.png");
+
+  copy = natter_message_copy (row);
+  g_assert_true (copy != row);
+  g_assert_cmpint (natter_message_get_message_id (copy), ==, 7);
+  g_assert_cmpstr (natter_message_get_message_uid (copy), ==, "UID-7");
+  g_assert_cmpint (natter_message_get_conversation_type (copy), ==, NATTER_CONVERSATION_GROUP);
+  g_assert_cmpstr (natter_message_get_target_id (copy), ==, "team");
+  g_assert_cmpstr (natter_message_get_sender_user_id (copy), ==, "erin");
+  g_assert_cmpstr (natter_message_get_object_name (copy), ==, NATTER_OBJECT_TEXT);
+  g_assert_cmpint (natter_message_get_direction (copy), ==, NATTER_MESSAGE_DIRECTION_RECEIVE);
+  g_assert_cmpint (natter_message_get_sent_status (copy), ==, NATTER_SENT_STATUS_READ);
+  g_assert_cmpint (natter_message_get_sent_time (copy), ==, 1000);
+  g_assert_cmpint (natter_message_get_received_time (copy), ==, 2000);
+  g_assert_true (natter_message_get_offline (copy));
+  g_assert_cmpint (natter_message_get_error_code (copy), ==, 20604);
+  g_assert_cmpstr (natter_message_get_client_msg_id (copy), ==, "c-7");
+  g_assert_cmpuint (natter_message_get_flags (copy), ==, natter_message_get_flags (row));
+  g_assert_cmpstr (natter_message_get_sender_name (copy), ==, "艾琳");
+  g_assert_cmpstr (natter_message_get_sender_portrait_uri (copy), ==, "http://127.0.0.1/erin.png");
+  g_assert_cmpstr (natter_message_get_text (copy), ==, "hi");
+  row_json = natter_message_to_json_string (row);
+  copy_json = natter_message_to_json_string (copy);
+  g_assert_cmpstr (copy_json, ==, row_json);
+
+  /* A parsed content is shared (sealed), not parsed again. */
+  again = natter_message_copy (copy);
+  g_assert_true (natter_message_get_content (again) == natter_message_get_content (copy));
+
+  natter_message_set_sent_status (copy, NATTER_SENT_STATUS_SENDING);
+  natter_message_set_message_uid (copy, NULL);
+  natter_message_set_sender_user_id (copy, "amy");
+  g_assert_cmpint (natter_message_get_sent_status (row), ==, NATTER_SENT_STATUS_READ);
+  g_assert_cmpstr (natter_message_get_message_uid (row), ==, "UID-7");
+  g_assert_cmpstr (natter_message_get_sender_user_id (row), ==, "erin");
+  g_assert_null (natter_message_get_message_uid (copy));
+  g_assert_cmpstr (natter_message_get_sender_user_id (copy), ==, "amy");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -246,6 +299,7 @@ main (int   argc,
   g_test_add_func ("/message/kinds-and-accessors", test_kinds_and_accessors);
   g_test_add_func ("/message/hostile-content", test_hostile_content);
   g_test_add_func ("/message/thumbnail", test_thumbnail);
+  g_test_add_func ("/message/copy", test_copy);
 
   return g_test_run ();
 }
