@@ -23,7 +23,9 @@ natter_json_check_depth (const char  *data,
   g_return_val_if_fail (data != NULL || size == 0, FALSE);
 
   /* Brackets inside strings do not nest; anything malformed is left for
-   * the parser to refuse. */
+   * the parser to refuse, except what json-glib's scanner reads and JSON
+   * has not: 'single-quoted' strings and C comments would hide brackets
+   * from this count. */
   for (gsize i = 0; i < size; i++)
     {
       char c = data[i];
@@ -40,6 +42,12 @@ natter_json_check_depth (const char  *data,
       else if (c == '"')
         {
           in_string = TRUE;
+        }
+      else if (c == '\'' || c == '/')
+        {
+          g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                       "Not JSON: %c outside a string", c);
+          return FALSE;
         }
       else if (c == '[' || c == '{')
         {

@@ -1262,6 +1262,43 @@ test_reject_preview_flag (void)
   assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
 }
 
+/* json-glib's scanner also reads 'single-quoted' strings and C comments,
+ * which JSON has not: a '"' in either hid the brackets after it from the
+ * depth count (natter-fuzz-json checks the bound), so it did not hold.
+ * Neither is accepted outside a string; inside one they are text. */
+static void
+test_reject_hidden_depth (void)
+{
+  const char *openers[] = { "['\"',", "[/* \" */", "['[[[',", "[/*[[[*/" };
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (openers); i++)
+    {
+      g_autoptr(GString) hidden = g_string_new ("{\"a\":");
+      g_autoptr(JsonNode) node = NULL;
+
+      g_string_append (hidden, openers[i]);
+      for (guint j = 0; j < 10000; j++)
+        g_string_append_c (hidden, '[');
+      for (guint j = 0; j < 10000; j++)
+        g_string_append_c (hidden, ']');
+      g_string_append (hidden, "]}");
+
+      g_assert_false (natter_content_is_valid (hidden->str, &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      node = natter_json_parse (hidden->str, -1, &error);
+      g_assert_null (node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* Quotes, slashes and stars in strings are still text. */
+  g_assert_true (natter_content_is_valid ("{\"content\":\"it's 1/2 /* no */ 'x'\",\"u\":\"a\\\"'\"}",
+                                          &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1284,6 +1321,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
+  g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/reject/query-caps", test_reject_query_caps);
