@@ -67,6 +67,46 @@ natter_json_check_depth (const char  *data,
   return TRUE;
 }
 
+/* json-glib 1.6 turns an unpaired surrogate escape ("\ud800x") into bytes
+ * that are not UTF-8. Recursion is bounded: the depth was checked. */
+static gboolean
+strings_are_utf8 (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !strings_are_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!strings_are_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_STRING ||
+             g_utf8_validate (json_node_get_string (node), -1, NULL);
+
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
 JsonNode *
 natter_json_parse (const char  *data,
                    gssize       length,
@@ -98,5 +138,11 @@ natter_json_parse (const char  *data,
   if (root == NULL)
     g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
                          "Empty JSON text");
+  else if (!strings_are_utf8 (root))
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                           "Not JSON: a \\u escape that is half a surrogate pair");
+      g_clear_pointer (&root, json_node_unref);
+    }
   return root;
 }

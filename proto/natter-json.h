@@ -31,7 +31,8 @@ gboolean  natter_json_check_depth (const char  *data,
 
 /* The root of @data, nesting checked against NATTER_JSON_MAX_DEPTH first;
  * NULL with @error (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep,
- * empty or not JSON. */
+ * empty or not JSON, or a string in it is not UTF-8 (an unpaired surrogate
+ * escape). */
 JsonNode *natter_json_parse       (const char  *data,
                                    gssize       length,
                                    GError     **error);

@@ -1299,6 +1299,41 @@ test_reject_hidden_depth (void)
   g_assert_no_error (error);
 }
 
+/* json-glib 1.6 turns an unpaired surrogate escape into bytes that are not
+ * UTF-8 ("\ud83dx" gives ED A0 BD): a text, a name, a file name the app
+ * would show or hand on (found by natter-fuzz-json). */
+static void
+test_reject_surrogate_escape (void)
+{
+  const char *bad[] = {
+    "{\"content\":\"\\ud83dx\"}",
+    "{\"content\":\"a\\udbff\\u0041\"}",
+    "{\"user\":{\"name\":[\"\\ud800 \"]}}",
+    "{\"\\ud800x\":1}",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) bad_node = NULL;
+
+      g_assert_false (natter_content_is_valid (bad[i], &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      bad_node = natter_json_parse (bad[i], -1, &error);
+      g_assert_null (bad_node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* A pair is one character. */
+  node = natter_json_parse ("{\"content\":\"\\ud83d\\ude00\"}", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "content"), ==,
+                   "\xf0\x9f\x98\x80");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1322,6 +1357,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
   g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
+  g_test_add_func ("/proto/reject/surrogate-escape", test_reject_surrogate_escape);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/reject/query-caps", test_reject_query_caps);
