@@ -968,7 +968,12 @@ natterd_media_range (SoupMessageHeaders *request,
       *start = ranges[0].start;
       *end = ranges[0].end;
       soup_message_headers_free_ranges (request, ranges);
-      if (*start >= total || *end < *start)
+      /* libsoup leaves a negative start for a suffix longer than the file
+       * (which is all of it, RFC 9110 14.1.2) and for a first byte past
+       * 2^63 (which is none of it). */
+      if (*start < 0 && *end == total - 1)
+        *start = 0;
+      if (*start < 0 || *start >= total || *end < *start)
         return NATTERD_MEDIA_RANGE_UNSATISFIABLE;
       *end = MIN (*end, total - 1);
       return NATTERD_MEDIA_RANGE_PARTIAL;
