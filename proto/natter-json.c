@@ -9,6 +9,61 @@
 
 #include <string.h>
 
+static gboolean
+read_hex4 (const char *data,
+           gsize       size,
+           gsize       at,
+           guint      *unit)
+{
+  *unit = 0;
+  if (at + 4 > size)
+    return FALSE;
+  for (gsize k = at; k < at + 4; k++)
+    {
+      int value = g_ascii_xdigit_value (data[k]);
+
+      if (value < 0)
+        return FALSE;
+      *unit = *unit << 4 | (guint) value;
+    }
+  return TRUE;
+}
+
+/* Moves *@i from a backslash in a string to the last character of its
+ * escape; FALSE when JSON has no such escape. json-glib 1.6 takes more:
+ * octal ones and unpaired surrogates give bytes that are not UTF-8, and a
+ * high surrogate followed by another \u escape loses (leaks) the string
+ * read so far, up to the content limit per message. */
+static gboolean
+skip_escape (const char *data,
+             gsize       size,
+             gsize      *i)
+{
+  gsize at = *i + 1;
+  guint unit, low;
+
+  if (at >= size)
+    return TRUE;  /* the text ends: the parser refuses it */
+  if (data[at] != '\0' && strchr ("\"\\/bfnrt", data[at]) != NULL)
+    {
+      *i = at;
+      return TRUE;
+    }
+  if (data[at] != 'u' || !read_hex4 (data, size, at + 1, &unit))
+    return FALSE;
+  *i = at + 4;
+  if (unit >= 0xdc00 && unit <= 0xdfff)
+    return FALSE;
+  if (unit < 0xd800 || unit > 0xdbff)
+    return TRUE;
+  /* A high surrogate: its low one follows. */
+  if (*i + 2 >= size || data[*i + 1] != '\\' || data[*i + 2] != 'u' ||
+      !read_hex4 (data, size, *i + 3, &low) || low < 0xdc00 || low > 0xdfff)
+    return FALSE;
+  *i += 6;
+  return TRUE;
+}
+
 gboolean
 natter_json_check_depth (const char  *data,
                          gssize       length,
@@ -17,7 +72,6 @@ natter_json_check_depth (const char  *data,
 {
   gsize size = length < 0 ? strlen (data) : (gsize) length;
   gboolean in_string = FALSE;
-  gboolean escaped = FALSE;
   guint depth = 0;
 
   g_return_val_if_fail (data != NULL || size == 0, FALSE);
@@ -25,18 +79,20 @@ natter_json_check_depth (const char  *data,
   /* Brackets inside strings do not nest; anything malformed is left for
    * the parser to refuse, except what json-glib's scanner reads and JSON
    * has not: 'single-quoted' strings and C comments would hide brackets
-   * from this count. */
+   * from this count, and escapes (skip_escape()). */
   for (gsize i = 0; i < size; i++)
     {
       char c = data[i];
 
       if (in_string)
         {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
+          if (c == '\\' && !skip_escape (data, size, &i))
+            {
+              g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                                   "Not JSON: an escape JSON has not (octal, or half a surrogate pair)");
+              return FALSE;
+            }
+          if (c == '"')
             in_string = FALSE;
         }
       else if (c == '"')

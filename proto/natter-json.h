@@ -20,9 +20,10 @@ G_BEGIN_DECLS
 #define NATTER_JSON_MAX_DEPTH 32
 
 /* FALSE (NATTER_PROTO_ERROR_INVALID_CONTENT) when @data nests arrays and
- * objects deeper than @max_depth, or has a ' or / outside a string (a
- * single-quoted string or a comment to json-glib, not JSON); says nothing
- * else about its syntax.
+ * objects deeper than @max_depth, has a ' or / outside a string (a
+ * single-quoted string or a comment to json-glib, not JSON) or an escape
+ * JSON has not inside one (json-glib's octal ones, an unpaired surrogate);
+ * says nothing else about its syntax.
  * @length -1: @data is nul-terminated. */
 gboolean  natter_json_check_depth (const char  *data,
                                    gssize       length,
