@@ -72,6 +72,7 @@ natter_json_check_depth (const char  *data,
 {
   gsize size = length < 0 ? strlen (data) : (gsize) length;
   gboolean in_string = FALSE;
+  gboolean closed = FALSE;  /* the outermost array or object ended */
   guint depth = 0;
 
   g_return_val_if_fail (data != NULL || size == 0, FALSE);
@@ -79,7 +80,9 @@ natter_json_check_depth (const char  *data,
   /* Brackets inside strings do not nest; anything malformed is left for
    * the parser to refuse, except what json-glib's scanner reads and JSON
    * has not: 'single-quoted' strings and C comments would hide brackets
-   * from this count, and escapes (skip_escape()). */
+   * from this count, escapes (skip_escape()), and anything but one array
+   * or object (json-glib 1.6 reads every value of "2[]" or "{}{}", returns
+   * the first and leaks the others). */
   for (gsize i = 0; i < size; i++)
     {
       char c = data[i];
@@ -94,6 +97,17 @@ natter_json_check_depth (const char  *data,
             }
           if (c == '"')
             in_string = FALSE;
+        }
+      else if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        {
+          continue;
+        }
+      else if (depth == 0 && (closed || (c != '[' && c != '{')))
+        {
+          g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                               closed ? "Not JSON: more after the value"
+                                      : "Not JSON: not an array or object");
+          return FALSE;
         }
       else if (c == '"')
         {
@@ -116,7 +130,7 @@ natter_json_check_depth (const char  *data,
         }
       else if ((c == ']' || c == '}') && depth > 0)
         {
-          depth--;
+          closed = --depth == 0;
         }
     }
 

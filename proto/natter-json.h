@@ -21,19 +21,20 @@ G_BEGIN_DECLS
 
 /* FALSE (NATTER_PROTO_ERROR_INVALID_CONTENT) when @data nests arrays and
  * objects deeper than @max_depth, has a ' or / outside a string (a
- * single-quoted string or a comment to json-glib, not JSON) or an escape
- * JSON has not inside one (json-glib's octal ones, an unpaired surrogate);
- * says nothing else about its syntax.
+ * single-quoted string or a comment to json-glib, not JSON), an escape
+ * JSON has not inside one (json-glib's octal ones, an unpaired surrogate)
+ * or more than one array or object (and whitespace) at its top; says
+ * nothing else about its syntax.
  * @length -1: @data is nul-terminated. */
 gboolean  natter_json_check_depth (const char  *data,
                                    gssize       length,
                                    guint        max_depth,
                                    GError     **error);
 
-/* The root of @data, nesting checked against NATTER_JSON_MAX_DEPTH first;
- * NULL with @error (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep,
- * empty or not JSON, or a string in it is not UTF-8 (an unpaired surrogate
- * escape). */
+/* The array or object @data holds, natter_json_check_depth() with
+ * NATTER_JSON_MAX_DEPTH first; NULL with @error
+ * (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep, empty, not one
+ * array or object, not JSON, or a string in it is not UTF-8. */
 JsonNode *natter_json_parse       (const char  *data,
                                    gssize       length,
                                    GError     **error);

@@ -1343,6 +1343,47 @@ test_reject_surrogate_escape (void)
                    "\xf0\x9f\x98\x80\xc3\xa9\"\\/\b\f\n\r\t");
 }
 
+/* json-glib 1.6 reads every value of "{...}{...}" or "2[...]", returns the
+ * first and leaks the others: content a client would not read, and memory
+ * natterd never got back, up to 128 KiB a message (found by
+ * natter-fuzz-json; the valgrind run of this suite checks the leak). JSON
+ * from the network is one array or object. */
+static void
+test_reject_more_than_one_value (void)
+{
+  const char *bad[] = {
+    "{\"a\":1}{\"b\":[2,{\"c\":\"a text that would be lost\"}]}",
+    "{} []",
+    "{\"a\":1}\n{\"b\":2}",
+    "{\"a\":1} 3",
+    "2[{\"b\":\"lost\"}]",
+    "\"text\"{}",
+    "null",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) bad_node = NULL;
+
+      g_assert_false (natter_content_is_valid (bad[i], &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      bad_node = natter_json_parse (bad[i], -1, &error);
+      g_assert_null (bad_node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* Whitespace around the value is still JSON. */
+  g_assert_true (natter_content_is_valid (" \r\n{\"content\":\"}{\"}\t\r\n ", &error));
+  g_assert_no_error (error);
+  node = natter_json_parse ("[1,[2]]\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1367,6 +1408,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
   g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
   g_test_add_func ("/proto/reject/surrogate-escape", test_reject_surrogate_escape);
+  g_test_add_func ("/proto/reject/more-than-one-value", test_reject_more_than_one_value);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/reject/query-caps", test_reject_query_caps);
