@@ -9,6 +9,61 @@
 
 #include <string.h>
 
+static gboolean
+read_hex4 (const char *data,
+           gsize       size,
+           gsize       at,
+           guint      *unit)
+{
+  *unit = 0;
+  if (at + 4 > size)
+    return FALSE;
+  for (gsize k = at; k < at + 4; k++)
+    {
+      int value = g_ascii_xdigit_value (data[k]);
+
+      if (value < 0)
+        return FALSE;
+      *unit = *unit << 4 | (guint) value;
+    }
+  return TRUE;
+}
+
+/* Moves *@i from a backslash in a string to the last character of its
+ * escape; FALSE when JSON has no such escape. json-glib 1.6 takes more:
+ * octal ones and unpaired surrogates give bytes that are not UTF-8, and a
+ * high surrogate followed by another \u escape loses (leaks) the string
+ * read so far, up to the content limit per message. */
+static gboolean
+skip_escape (const char *data,
+             gsize       size,
+             gsize      *i)
+{
+  gsize at = *i + 1;
+  guint unit, low;
+
+  if (at >= size)
+    return TRUE;  /* the text ends: the parser refuses it */
+  if (data[at] != '\0' && strchr ("\"\\/bfnrt", data[at]) != NULL)
+    {
+      *i = at;
+      return TRUE;
+    }
+  if (data[at] != 'u' || !read_hex4 (data, size, at + 1, &unit))
+    return FALSE;
+  *i = at + 4;
+  if (unit >= 0xdc00 && unit <= 0xdfff)
+    return FALSE;
+  if (unit < 0xd800 || unit > 0xdbff)
+    return TRUE;
+  /* A high surrogate: its low one follows. */
+  if (*i + 2 >= size || data[*i + 1] != '\\' || data[*i + 2] != 'u' ||
+      !read_hex4 (data, size, *i + 3, &low) || low < 0xdc00 || low > 0xdfff)
+    return FALSE;
+  *i += 6;
+  return TRUE;
+}
+
 gboolean
 natter_json_check_depth (const char  *data,
                          gssize       length,
@@ -17,29 +72,52 @@ natter_json_check_depth (const char  *data,
 {
   gsize size = length < 0 ? strlen (data) : (gsize) length;
   gboolean in_string = FALSE;
-  gboolean escaped = FALSE;
+  gboolean closed = FALSE;  /* the outermost array or object ended */
   guint depth = 0;
 
   g_return_val_if_fail (data != NULL || size == 0, FALSE);
 
   /* Brackets inside strings do not nest; anything malformed is left for
-   * the parser to refuse. */
+   * the parser to refuse, except what json-glib's scanner reads and JSON
+   * has not: 'single-quoted' strings and C comments would hide brackets
+   * from this count, escapes (skip_escape()), and anything but one array
+   * or object (json-glib 1.6 reads every value of "2[]" or "{}{}", returns
+   * the first and leaks the others). */
   for (gsize i = 0; i < size; i++)
     {
       char c = data[i];
 
       if (in_string)
         {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
+          if (c == '\\' && !skip_escape (data, size, &i))
+            {
+              g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                                   "Not JSON: an escape JSON has not (octal, or half a surrogate pair)");
+              return FALSE;
+            }
+          if (c == '"')
             in_string = FALSE;
+        }
+      else if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        {
+          continue;
+        }
+      else if (depth == 0 && (closed || (c != '[' && c != '{')))
+        {
+          g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                               closed ? "Not JSON: more after the value"
+                                      : "Not JSON: not an array or object");
+          return FALSE;
         }
       else if (c == '"')
         {
           in_string = TRUE;
+        }
+      else if (c == '\'' || c == '/')
+        {
+          g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                       "Not JSON: %c outside a string", c);
+          return FALSE;
         }
       else if (c == '[' || c == '{')
         {
@@ -52,11 +130,51 @@ natter_json_check_depth (const char  *data,
         }
       else if ((c == ']' || c == '}') && depth > 0)
         {
-          depth--;
+          closed = --depth == 0;
         }
     }
 
   return TRUE;
+}
+
+/* json-glib 1.6 turns an unpaired surrogate escape ("\ud800x") into bytes
+ * that are not UTF-8. Recursion is bounded: the depth was checked. */
+static gboolean
+strings_are_utf8 (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !strings_are_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!strings_are_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_STRING ||
+             g_utf8_validate (json_node_get_string (node), -1, NULL);
+
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
 }
 
 JsonNode *
@@ -90,5 +208,11 @@ natter_json_parse (const char  *data,
   if (root == NULL)
     g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
                          "Empty JSON text");
+  else if (!strings_are_utf8 (root))
+    {
+      g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT,
+                           "Not JSON: a \\u escape that is half a surrogate pair");
+      g_clear_pointer (&root, json_node_unref);
+    }
   return root;
 }

@@ -20,16 +20,21 @@ G_BEGIN_DECLS
 #define NATTER_JSON_MAX_DEPTH 32
 
 /* FALSE (NATTER_PROTO_ERROR_INVALID_CONTENT) when @data nests arrays and
- * objects deeper than @max_depth; says nothing else about its syntax.
+ * objects deeper than @max_depth, has a ' or / outside a string (a
+ * single-quoted string or a comment to json-glib, not JSON), an escape
+ * JSON has not inside one (json-glib's octal ones, an unpaired surrogate)
+ * or more than one array or object (and whitespace) at its top; says
+ * nothing else about its syntax.
  * @length -1: @data is nul-terminated. */
 gboolean  natter_json_check_depth (const char  *data,
                                    gssize       length,
                                    guint        max_depth,
                                    GError     **error);
 
-/* The root of @data, nesting checked against NATTER_JSON_MAX_DEPTH first;
- * NULL with @error (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep,
- * empty or not JSON. */
+/* The array or object @data holds, natter_json_check_depth() with
+ * NATTER_JSON_MAX_DEPTH first; NULL with @error
+ * (NATTER_PROTO_ERROR_INVALID_CONTENT) when it is too deep, empty, not one
+ * array or object, not JSON, or a string in it is not UTF-8. */
 JsonNode *natter_json_parse       (const char  *data,
                                    gssize       length,
                                    GError     **error);

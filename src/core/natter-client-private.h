@@ -40,6 +40,11 @@ gboolean     natter_client_send_frame     (NatterClient      *self,
 void         natter_client_send_query     (NatterClient  *self,
                                            Natter__Query *query,
                                            GTask         *task);
+/* A binary message from natterd, as the connection received it: decoded
+ * and handled (a frame that does not decode is dropped). */
+void         natter_client_receive        (NatterClient  *self,
+                                           const guint8  *data,
+                                           gsize          size);
 /* The wait before reconnect attempt @attempt (0 first): 1 s doubling to
  * 30 s, each a random time between half of that and all of it. */
 guint        natter_client_reconnect_delay_ms (guint attempt);

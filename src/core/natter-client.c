@@ -750,8 +750,6 @@ ws_message_cb (SoupWebsocketConnection *ws,
                gpointer                 user_data)
 {
   NatterClient *self = user_data;
-  g_autoptr(NatterFrame) frame = NULL;
-  g_autoptr(GError) error = NULL;
   gsize size;
   const guint8 *data;
 
@@ -764,6 +762,17 @@ ws_message_cb (SoupWebsocketConnection *ws,
     }
 
   data = g_bytes_get_data (message, &size);
+  natter_client_receive (self, data, size);
+}
+
+void
+natter_client_receive (NatterClient *self,
+                       const guint8 *data,
+                       gsize         size)
+{
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+
   frame = natter_frame_decode (data, size, NATTER_PEER_SERVER, &error);
   if (frame == NULL)
     {

@@ -15,6 +15,7 @@
 
 #include "natterd-crypto.h"
 #include "natterd-log.h"
+#include "natterd-parse-private.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -248,17 +249,15 @@ finish_when_stored (ApiRequest *request)
 
 /* ------------------------------------------------------------------ params */
 
-static gboolean
-parse_form (ApiRequest *request,
-            GBytes     *body)
+gboolean
+natterd_api_parse_form (GBytes    *body,
+                        GPtrArray *names,
+                        GPtrArray *values)
 {
   gsize size;
   const char *data = g_bytes_get_data (body, &size);
   g_autofree char *text = g_strndup (data, size);
   g_auto(GStrv) pairs = g_strsplit (text, "&", -1);
-
-  request->names = g_ptr_array_new_with_free_func (g_free);
-  request->values = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; pairs[i] != NULL; i++)
     {
@@ -282,10 +281,19 @@ parse_form (ApiRequest *request,
           g_free (value);
           return FALSE;
         }
-      g_ptr_array_add (request->names, name);
-      g_ptr_array_add (request->values, value);
+      g_ptr_array_add (names, name);
+      g_ptr_array_add (values, value);
     }
   return TRUE;
+}
+
+static gboolean
+parse_form (ApiRequest *request,
+            GBytes     *body)
+{
+  request->names = g_ptr_array_new_with_free_func (g_free);
+  request->values = g_ptr_array_new_with_free_func (g_free);
+  return natterd_api_parse_form (body, request->names, request->values);
 }
 
 static const char *

@@ -32,6 +32,7 @@
 
 #include "natterd-crypto.h"
 #include "natterd-log.h"
+#include "natterd-parse-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -952,6 +953,36 @@ on_wrote_chunk (SoupServerMessage *msg,
   read_next (user_data);
 }
 
+NatterdMediaRange
+natterd_media_range (SoupMessageHeaders *request,
+                     goffset             total,
+                     goffset            *start,
+                     goffset            *end)
+{
+  SoupRange *ranges = NULL;
+  int n_ranges = 0;
+
+  if (soup_message_headers_get_ranges (request, total, &ranges, &n_ranges))
+    {
+      /* One range (players seek with one); several are served as the first. */
+      *start = ranges[0].start;
+      *end = ranges[0].end;
+      soup_message_headers_free_ranges (request, ranges);
+      /* libsoup leaves a negative start for a suffix longer than the file
+       * (which is all of it, RFC 9110 14.1.2) and for a first byte past
+       * 2^63 (which is none of it). */
+      if (*start < 0 && *end == total - 1)
+        *start = 0;
+      if (*start < 0 || *start >= total || *end < *start)
+        return NATTERD_MEDIA_RANGE_UNSATISFIABLE;
+      *end = MIN (*end, total - 1);
+      return NATTERD_MEDIA_RANGE_PARTIAL;
+    }
+  if (soup_message_headers_get_one (request, "Range") != NULL)
+    return NATTERD_MEDIA_RANGE_UNSATISFIABLE;
+  return NATTERD_MEDIA_RANGE_NONE;
+}
+
 static void
 file_opened (GObject      *source,
              GAsyncResult *result,
@@ -962,8 +993,7 @@ file_opened (GObject      *source,
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
   g_autoptr(GError) error = NULL;
-  SoupRange *ranges = NULL;
-  int n_ranges = 0;
+  NatterdMediaRange range;
   goffset total = (goffset) download->size;
   goffset start = 0, end = total - 1;
 
@@ -996,27 +1026,16 @@ file_opened (GObject      *source,
     }
 
   set_headers (download);
-  if (soup_message_headers_get_ranges (request, total, &ranges, &n_ranges))
+  range = natterd_media_range (request, total, &start, &end);
+  if (range == NATTERD_MEDIA_RANGE_PARTIAL)
     {
-      /* One range (players seek with one); several are served as the first. */
-      start = ranges[0].start;
-      end = ranges[0].end;
-      soup_message_headers_free_ranges (request, ranges);
-      if (start >= total || end < start)
-        n_ranges = -1;
-      else
-        {
-          end = MIN (end, total - 1);
-          soup_message_headers_set_content_range (response, start, end, total);
-          soup_server_message_set_status (msg, SOUP_STATUS_PARTIAL_CONTENT, NULL);
-        }
+      soup_message_headers_set_content_range (response, start, end, total);
+      soup_server_message_set_status (msg, SOUP_STATUS_PARTIAL_CONTENT, NULL);
     }
-  else if (soup_message_headers_get_one (request, "Range") != NULL)
-    n_ranges = -1;
-  else
+  else if (range == NATTERD_MEDIA_RANGE_NONE)
     soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
 
-  if (n_ranges < 0)
+  if (range == NATTERD_MEDIA_RANGE_UNSATISFIABLE)
     {
       g_autofree char *unsatisfiable = g_strdup_printf ("bytes */%" G_GOFFSET_FORMAT, total);
 

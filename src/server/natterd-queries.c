@@ -7,6 +7,7 @@
 #include "natterd-server-private.h"
 
 #include "natterd-log.h"
+#include "natterd-parse-private.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -265,16 +266,16 @@ query_history (NatterdServer                *self,
 /* "1:<time>:<type>:<target id>" at most */
 #define CONVERSATION_CURSOR_MAX (2 + 21 + 2 + NATTER_ID_MAX_LENGTH)
 
-static char *
-conversation_cursor (const NatterdConversation *c)
+char *
+natterd_conversation_cursor_format (const NatterdConversation *c)
 {
   return g_strdup_printf ("%d:%" G_GINT64_FORMAT ":%d:%s", c->pinned ? 1 : 0, c->updated_time,
                           c->conversation_type, c->target_id);
 }
 
-static gboolean
-parse_cursor (const char  *cursor,
-              NatterdRead *read)
+gboolean
+natterd_conversation_cursor_parse (const char  *cursor,
+                                   NatterdRead *read)
 {
   g_auto(GStrv) parts = g_strsplit (cursor, ":", 4);
   gint64 pinned, time, type;
@@ -362,7 +363,8 @@ conversations_read (NatterdRead *read,
     list.n_conversations = fit;
   }
   if (read->conversations->len > list.n_conversations && list.n_conversations > 0)
-    next = conversation_cursor (g_ptr_array_index (read->conversations, list.n_conversations - 1));
+    next = natterd_conversation_cursor_format (
+      g_ptr_array_index (read->conversations, list.n_conversations - 1));
   list.next_cursor = next != NULL ? next : (char *) "";
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
@@ -380,7 +382,8 @@ query_conversations (NatterdServer                         *self,
   for (gsize i = 0; i < request->n_types; i++)
     g_array_append_val (read->types, request->types[i]);
 
-  if (request->cursor != NULL && *request->cursor != '\0' && !parse_cursor (request->cursor, read))
+  if (request->cursor != NULL && *request->cursor != '\0' &&
+      !natterd_conversation_cursor_parse (request->cursor, read))
     {
       send_code (context, NATTER_CODE_INVALID_PARAMETER, "Unknown cursor");
       natterd_read_free (read);

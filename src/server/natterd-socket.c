@@ -458,13 +458,9 @@ parse_frame (NatterdSocket *self,
 
         if (self->close_sent == 0)
           {
-            /* Answer with the same code, then the connection is done. */
-            guint8 reply[2] = { payload[0], payload[1] };
-
-            if (length >= 2)
-              queue_frame (self, OP_CLOSE, reply, 2);
-            else
-              queue_frame (self, OP_CLOSE, NULL, 0);
+            /* Answer with the same code (none to an empty close), then the
+             * connection is done. */
+            queue_frame (self, OP_CLOSE, payload, MIN (length, 2));
             flush (self);
           }
         finish (self, code);

@@ -1262,6 +1262,128 @@ test_reject_preview_flag (void)
   assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
 }
 
+/* json-glib's scanner also reads 'single-quoted' strings and C comments,
+ * which JSON has not: a '"' in either hid the brackets after it from the
+ * depth count (natter-fuzz-json checks the bound), so it did not hold.
+ * Neither is accepted outside a string; inside one they are text. */
+static void
+test_reject_hidden_depth (void)
+{
+  const char *openers[] = { "['\"',", "[/* \" */", "['[[[',", "[/*[[[*/" };
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (openers); i++)
+    {
+      g_autoptr(GString) hidden = g_string_new ("{\"a\":");
+      g_autoptr(JsonNode) node = NULL;
+
+      g_string_append (hidden, openers[i]);
+      for (guint j = 0; j < 10000; j++)
+        g_string_append_c (hidden, '[');
+      for (guint j = 0; j < 10000; j++)
+        g_string_append_c (hidden, ']');
+      g_string_append (hidden, "]}");
+
+      g_assert_false (natter_content_is_valid (hidden->str, &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      node = natter_json_parse (hidden->str, -1, &error);
+      g_assert_null (node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* Quotes, slashes and stars in strings are still text. */
+  g_assert_true (natter_content_is_valid ("{\"content\":\"it's 1/2 /* no */ 'x'\",\"u\":\"a\\\"'\"}",
+                                          &error));
+  g_assert_no_error (error);
+}
+
+/* json-glib 1.6 turns an unpaired surrogate escape into bytes that are not
+ * UTF-8 ("\ud83dx" gives ED A0 BD), and an octal one too ("\377"): a
+ * text, a name, a file name the app would show or hand on (found by
+ * natter-fuzz-json). A high surrogate and another \u escape made it leak
+ * the string read so far, up to 128 KiB a message: the valgrind run of
+ * this suite fails if it still does. */
+static void
+test_reject_surrogate_escape (void)
+{
+  const char *bad[] = {
+    "{\"content\":\"\\ud83dx\"}",
+    "{\"content\":\"a\\udbff\\u0041\"}",
+    "{\"content\":\"some text before it\\ud800\\ud800\"}",
+    "{\"content\":\"\\ud800\\u\"}",
+    "{\"content\":\"\\udc00\"}",
+    "{\"user\":{\"name\":[\"\\ud800 \"]}}",
+    "{\"\\ud800x\":1}",
+    "{\"content\":\"\\377\"}",
+    "{\"content\":\"\\v\"}",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) bad_node = NULL;
+
+      g_assert_false (natter_content_is_valid (bad[i], &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      bad_node = natter_json_parse (bad[i], -1, &error);
+      g_assert_null (bad_node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* A pair is one character; JSON's escapes are still read. */
+  node = natter_json_parse ("{\"content\":\"\\ud83d\\ude00\\u00e9\\\"\\\\\\/\\b\\f\\n\\r\\t\"}", -1,
+                            &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "content"), ==,
+                   "\xf0\x9f\x98\x80\xc3\xa9\"\\/\b\f\n\r\t");
+}
+
+/* json-glib 1.6 reads every value of "{...}{...}" or "2[...]", returns the
+ * first and leaks the others: content a client would not read, and memory
+ * natterd never got back, up to 128 KiB a message (found by
+ * natter-fuzz-json; the valgrind run of this suite checks the leak). JSON
+ * from the network is one array or object. */
+static void
+test_reject_more_than_one_value (void)
+{
+  const char *bad[] = {
+    "{\"a\":1}{\"b\":[2,{\"c\":\"a text that would be lost\"}]}",
+    "{} []",
+    "{\"a\":1}\n{\"b\":2}",
+    "{\"a\":1} 3",
+    "2[{\"b\":\"lost\"}]",
+    "\"text\"{}",
+    "null",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) bad_node = NULL;
+
+      g_assert_false (natter_content_is_valid (bad[i], &error));
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+      bad_node = natter_json_parse (bad[i], -1, &error);
+      g_assert_null (bad_node);
+      g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_CONTENT);
+      g_clear_error (&error);
+    }
+
+  /* Whitespace around the value is still JSON. */
+  g_assert_true (natter_content_is_valid (" \r\n{\"content\":\"}{\"}\t\r\n ", &error));
+  g_assert_no_error (error);
+  node = natter_json_parse ("[1,[2]]\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1284,6 +1406,9 @@ main (int   argc,
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
+  g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
+  g_test_add_func ("/proto/reject/surrogate-escape", test_reject_surrogate_escape);
+  g_test_add_func ("/proto/reject/more-than-one-value", test_reject_more_than_one_value);
   g_test_add_func ("/proto/reject/profile", test_reject_profile);
   g_test_add_func ("/proto/reject/online-status", test_reject_online_status);
   g_test_add_func ("/proto/reject/query-caps", test_reject_query_caps);

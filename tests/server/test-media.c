@@ -172,6 +172,46 @@ test_upload_download (void)
   response_clear (&r);
 }
 
+/* Range values libsoup parses into a negative start (found by
+ * natter-fuzz-range): a suffix longer than the file is all of it, a first
+ * byte past 2^63 is nothing; neither slices outside the file, and natterd
+ * goes on serving. */
+static void
+test_hostile_ranges (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *token = natter_test_server_get_token (server, "alice");
+  g_autofree char *upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (server));
+  g_autoptr(GBytes) data = make_data (1000);
+  g_autofree char *url = NULL;
+  Response r = { 0 };
+
+  request ("POST", upload_url, token, "application/octet-stream", data, NULL, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  url = g_strdup (json_object_get_string_member (r.json, "url"));
+
+  request ("GET", url, token, NULL, NULL, "bytes=-5000", &r);
+  g_assert_cmpuint (r.status, ==, 206);
+  g_assert_cmpstr (r.content_range, ==, "bytes 0-999/1000");
+  g_assert_true (g_bytes_equal (r.body, data));
+
+  request ("GET", url, token, NULL, NULL, "bytes=-99999999999999999999", &r);
+  g_assert_cmpuint (r.status, ==, 206);
+  g_assert_true (g_bytes_equal (r.body, data));
+
+  request ("GET", url, token, NULL, NULL, "bytes=99999999999999999999-9", &r);
+  g_assert_cmpuint (r.status, ==, 416);
+  g_assert_cmpstr (r.content_range, ==, "bytes */1000");
+
+  request ("HEAD", url, token, NULL, NULL, "bytes=18446744073709551615-5", &r);
+  g_assert_cmpuint (r.status, ==, 416);
+
+  request ("GET", url, token, NULL, NULL, "bytes=10-19", &r);
+  g_assert_cmpuint (r.status, ==, 206);
+  g_assert_cmpuint (g_bytes_get_size (r.body), ==, 10);
+  response_clear (&r);
+}
+
 static void
 test_app_scope (void)
 {
@@ -504,6 +544,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/media/upload-download", test_upload_download);
+  g_test_add_func ("/server/media/hostile-ranges", test_hostile_ranges);
   g_test_add_func ("/server/media/app-scope", test_app_scope);
   g_test_add_func ("/server/media/size-limit", test_size_limit);
   g_test_add_func ("/server/media/served-headers", test_served_headers);
