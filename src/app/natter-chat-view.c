@@ -9,6 +9,7 @@
 #include "natter-format.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
+#include "natter-window.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
 #define BOTTOM_SLACK 48
@@ -66,14 +67,15 @@ static void scroll_to_message (NatterChatView *self,
                                gboolean        flash);
 static void try_show_message (NatterChatView *self);
 
+/* Through the window, which shows one toast at a time (see there). */
 static void
 toast (NatterChatView *self,
        const char     *text)
 {
-  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
-  if (overlay != NULL)
-    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (text));
+  if (window != NULL)
+    natter_window_add_toast (NATTER_WINDOW (window), text);
   else
     g_message ("%s", text);
 }
