@@ -1746,6 +1746,17 @@ older_loaded (gpointer data)
          !natter_message_list_get_loading (list);
 }
 
+/* The chat's list has a size and more rows than fit. */
+static gboolean
+history_laid_out (gpointer data)
+{
+  GtkListView *list_view = natter_chat_view_get_list_view (data);
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (list_view));
+
+  return gtk_widget_get_height (GTK_WIDGET (list_view)) > 0 &&
+         gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj);
+}
+
 /* A long local history: the newest at the bottom, older pages come when
  * scrolled to the top, and what was in view stays in view. */
 static void
@@ -1775,6 +1786,8 @@ test_history (void)
   natter_window_open_conversation (window, NATTER_CONVERSATION_PRIVATE, "peer0", 0);
   chat = natter_window_get_chat_view (window);
   wait_for_label (GTK_WIDGET (chat), "#299");   /* the newest, at the bottom */
+  /* on screen is not laid out yet on a slow machine */
+  wait_until (history_laid_out, chat, "the history laid out");
   spin (300);
   g_assert_true (natter_chat_view_get_at_bottom (chat));
 
@@ -1787,6 +1800,9 @@ test_history (void)
     g_autoptr(NatterMessage) oldest = g_list_model_get_item (G_LIST_MODEL (natter_chat_view_get_messages (chat)), 0);
     anchor_text = g_strdup (natter_message_get_text (oldest));
   }
+  /* a scroll to the end that waits for the layout (a message came in,
+   * say) does not undo a scroll up meanwhile */
+  natter_chat_view_scroll_to_bottom (chat);
   gtk_adjustment_set_value (adj, 0);   /* as a scroll wheel does */
   wait_until (older_loaded, chat, "an older page");
   spin (300);
