@@ -1870,7 +1870,9 @@ test_history (void)
                                                     NATTER_OBJECT_TEXT, content, in[i].direction, 0,
                                                     NULL, NULL, NULL);
         }
-      wait_for_label (GTK_WIDGET (chat), "grouped two");
+      /* each insert is on its own: all three, not only the last */
+      for (guint i = 0; i < G_N_ELEMENTS (in); i++)
+        wait_for_label (GTK_WIDGET (chat), in[i].text);
       spin (300);
       for (guint i = 1; i < G_N_ELEMENTS (in); i++)
         {
