@@ -9,6 +9,7 @@
 #include "natter-format.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
+#include "natter-window.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
 #define BOTTOM_SLACK 48
@@ -35,6 +36,7 @@ struct _NatterChatView
   gboolean sticky;         /* follow the newest message */
   gboolean laid_out;       /* the list view allocated since its model changed */
   gboolean at_bottom;
+  double value_at_layout;  /* the scroll position the list view's last layout left */
   guint typing_id;
   char *typing_text;       /* "bob is typing…" in groups, NULL in private chats */
   guint draft_id;
@@ -66,14 +68,15 @@ static void scroll_to_message (NatterChatView *self,
                                gboolean        flash);
 static void try_show_message (NatterChatView *self);
 
+/* Through the window, which shows one toast at a time (see there). */
 static void
 toast (NatterChatView *self,
        const char     *text)
 {
-  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
-  if (overlay != NULL)
-    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (text));
+  if (window != NULL)
+    natter_window_add_toast (NATTER_WINDOW (window), text);
   else
     g_message ("%s", text);
 }
@@ -268,16 +271,28 @@ natter_chat_view_get_at_bottom (NatterChatView *self)
   return self->at_bottom;
 }
 
+/* The list view laid out (its size or the rows' changed): a new position
+ * that comes with it is in place already when this runs. */
+static void
+adjustment_changed_cb (NatterChatView *self,
+                       GtkAdjustment  *adj)
+{
+  self->value_at_layout = gtk_adjustment_get_value (adj);
+}
+
 static void
 value_changed_cb (NatterChatView *self,
                   GtkAdjustment  *adj)
 {
   double value = gtk_adjustment_get_value (adj);
   double end = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+  gboolean scrolled = !G_APPROX_VALUE (value, self->value_at_layout, 0.5);
 
   self->at_bottom = value >= end - BOTTOM_SLACK;
-  /* the user scrolled up: stop following; back at the end: follow again */
-  if (self->scroll_id == 0)
+  /* the user scrolled up: stop following; back at the end: follow again.
+   * While a scroll to the end waits for the layout, a move by the layout
+   * itself does not count (a scroll does: the user's wins over the wait) */
+  if (scrolled || self->scroll_id == 0)
     self->sticky = self->at_bottom;
   gtk_revealer_set_reveal_child (self->jump_revealer, !self->at_bottom);
 
@@ -1142,6 +1157,7 @@ natter_chat_view_init (NatterChatView *self)
   g_object_unref (factory);
 
   adj = vadjustment (self);
+  g_signal_connect_swapped (adj, "changed", G_CALLBACK (adjustment_changed_cb), self);
   g_signal_connect_swapped (adj, "value-changed", G_CALLBACK (value_changed_cb), self);
   g_signal_connect_swapped (adj, "notify::upper", G_CALLBACK (upper_changed_cb), self);
   g_signal_connect_swapped (adj, "notify::page-size", G_CALLBACK (upper_changed_cb), self);
