@@ -73,12 +73,6 @@ gboolean       natter_store_merge_conversations_finish (NatterStore          *se
                                                         GAsyncResult         *result,
                                                         GError              **error);
 
-/* Text as the search index keeps it: CJK characters stand alone, so a
- * phrase query finds any run of them (Chinese has no spaces). */
-char          *natter_store_segment_text          (const char           *text);
-/* A MATCH expression for what a user typed; NULL when nothing to search. */
-char          *natter_store_build_match           (const char           *query);
-
 /* How many transactions committed with a sync of the WAL (the outbox and
  * drafts, which natterd does not have yet); any thread. */
 guint          natter_store_get_synced_commits    (NatterStore          *self);

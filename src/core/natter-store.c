@@ -17,6 +17,7 @@
 
 #include "natter-conversation-private.h"
 #include "natter-message-private.h"
+#include "natter-search-text.h"
 
 G_DEFINE_QUARK (natter-store-error-quark, natter_store_error)
 
@@ -1207,106 +1208,6 @@ load_message (NatterStore  *self,
   return message;
 }
 
-/* ----------------------------------------------------------- search text */
-
-static gboolean
-is_cjk (gunichar c)
-{
-  GUnicodeScript script = g_unichar_get_script (c);
-
-  return script == G_UNICODE_SCRIPT_HAN || script == G_UNICODE_SCRIPT_HIRAGANA ||
-         script == G_UNICODE_SCRIPT_KATAKANA || script == G_UNICODE_SCRIPT_HANGUL ||
-         script == G_UNICODE_SCRIPT_BOPOMOFO;
-}
-
-char *
-natter_store_segment_text (const char *text)
-{
-  GString *out;
-
-  if (text == NULL)
-    return NULL;
-
-  out = g_string_sized_new (strlen (text) + 16);
-  for (const char *p = text; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (is_cjk (c))
-        {
-          if (out->len > 0 && out->str[out->len - 1] != ' ')
-            g_string_append_c (out, ' ');
-          g_string_append_unichar (out, c);
-          g_string_append_c (out, ' ');
-        }
-      else
-        {
-          g_string_append_unichar (out, c);
-        }
-    }
-
-  return g_string_free (out, FALSE);
-}
-
-char *
-natter_store_build_match (const char *query)
-{
-  g_auto(GStrv) words = NULL;
-  GString *match;
-  guint n_terms = 0;
-
-  if (query == NULL || !g_utf8_validate (query, -1, NULL))
-    return NULL;
-
-  words = g_strsplit_set (query, " \t\r\n", -1);
-  match = g_string_new (NULL);
-
-  for (guint i = 0; words[i] != NULL; i++)
-    {
-      g_autofree char *segmented = natter_store_segment_text (words[i]);
-      GString *term = g_string_new (NULL);
-      gboolean last_cjk = FALSE;
-      gboolean has_token_char = FALSE;
-
-      /* A phrase of the word's tokens; quotes double inside a phrase. */
-      for (const char *p = segmented; *p; p = g_utf8_next_char (p))
-        {
-          gunichar c = g_utf8_get_char (p);
-
-          if (c == '"')
-            g_string_append (term, "\"\"");
-          else
-            g_string_append_unichar (term, c);
-          if (g_unichar_isalnum (c))
-            {
-              has_token_char = TRUE;
-              last_cjk = is_cjk (c);
-            }
-        }
-
-      g_strstrip (term->str);
-      term->len = strlen (term->str);
-      if (has_token_char)
-        {
-          /* Prefix match on the last Latin word: results while typing. */
-          gboolean prefix = words[i + 1] == NULL && !last_cjk;
-
-          g_string_append_printf (match, "%s\"%s\"%s", n_terms ? " AND " : "", term->str,
-                                  prefix ? " *" : "");
-          n_terms++;
-        }
-      g_string_free (term, TRUE);
-    }
-
-  if (n_terms == 0)
-    {
-      g_string_free (match, TRUE);
-      return NULL;
-    }
-
-  return g_string_free (match, FALSE);
-}
-
 static gboolean
 index_message_text (NatterStore    *self,
                     gint64          id,
@@ -1320,7 +1221,7 @@ index_message_text (NatterStore    *self,
   if (text == NULL || *text == '\0')
     return TRUE;
 
-  segmented = natter_store_segment_text (text);
+  segmented = natter_search_text_segment (text);
   stmt = sql_prepare (self, "INSERT INTO message_search (rowid, text) VALUES (?1, ?2)", error);
   return stmt != NULL &&
          bind_int (self, stmt, 1, id, error) &&
@@ -1951,7 +1852,7 @@ static void
 do_search (NatterStore *self,
            Job         *job)
 {
-  g_autofree char *match = natter_store_build_match (job->text);
+  g_autofree char *match = natter_search_text_build_match (job->text);
   sqlite3_stmt *stmt;
   gint64 conversation = 0;
 
