@@ -679,6 +679,28 @@ test_outbox_unsupported (Fixture       *fixture,
                                                   "pack"), ==, "cats");
 }
 
+/* Only the worker thread touches the connection: a call from any other
+ * thread aborts instead of racing it. */
+static void
+test_connection_on_worker_only (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(NatterStore) store = natter_store_new (":memory:");
+      g_autoptr(GAsyncResult) result = NULL;
+
+      natter_store_open_async (store, NULL, test_store_result_cb, &result);
+      test_wait_result (&result, 10);
+      g_assert_true (natter_store_open_finish (store, result, NULL));
+      natter_store_prepare (store, "SELECT 1", NULL);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*worker == g_thread_self*");
+}
+
 /* ------------------------------------------------------------- migrations */
 
 static void
@@ -993,6 +1015,7 @@ main (int   argc,
   g_test_add ("/store/clear-delete", Fixture, NULL, fixture_set_up, test_clear_delete, fixture_tear_down);
   g_test_add ("/store/outbox-unsupported", Fixture, NULL, fixture_set_up, test_outbox_unsupported,
               fixture_tear_down);
+  g_test_add_func ("/store/connection-on-worker-only", test_connection_on_worker_only);
   g_test_add ("/store/migrate/v1", DumpFixture, NULL, dump_set_up, test_migrate_v1, dump_tear_down);
   g_test_add ("/store/migrate/v2", DumpFixture, NULL, dump_set_up, test_migrate_v2, dump_tear_down);
   g_test_add ("/store/migrate/failure-rolls-back", DumpFixture, NULL, dump_set_up,
