@@ -121,6 +121,28 @@ natter_store_conversation_id (NatterStore             *self,
   return TRUE;
 }
 
+gboolean
+natter_store_get_cleared_time (NatterStore  *self,
+                               gint64        conversation,
+                               gint64       *cleared_time,
+                               GError      **error)
+{
+  sqlite3_stmt *stmt = natter_store_prepare (self, "SELECT cleared_time FROM conversations WHERE id = ?1",
+                                             error);
+  gboolean has_row;
+
+  *cleared_time = G_MININT64;
+  if (stmt == NULL || !natter_store_bind_int (self, stmt, 1, conversation, error) ||
+      !natter_store_step_row (self, stmt, &has_row, error))
+    return FALSE;
+  if (has_row)
+    {
+      *cleared_time = sqlite3_column_int64 (stmt, 0);
+      sqlite3_reset (stmt);
+    }
+  return TRUE;
+}
+
 /* Messages sent before a local clear stay cleared: history and replays
  * from before it are not stored again. */
 gboolean
@@ -130,19 +152,12 @@ natter_store_cleared_before (NatterStore    *self,
                              gboolean       *cleared,
                              GError        **error)
 {
-  sqlite3_stmt *stmt = natter_store_prepare (self, "SELECT cleared_time FROM conversations WHERE id = ?1",
-                                             error);
-  gboolean has_row;
+  gint64 cleared_time;
 
   *cleared = FALSE;
-  if (stmt == NULL || !natter_store_bind_int (self, stmt, 1, conversation, error) ||
-      !natter_store_step_row (self, stmt, &has_row, error))
+  if (!natter_store_get_cleared_time (self, conversation, &cleared_time, error))
     return FALSE;
-  if (has_row)
-    {
-      *cleared = natter_message_get_sent_time (message) <= sqlite3_column_int64 (stmt, 0);
-      sqlite3_reset (stmt);
-    }
+  *cleared = natter_message_get_sent_time (message) <= cleared_time;
   return TRUE;
 }
 

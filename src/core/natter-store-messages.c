@@ -4,7 +4,7 @@
  * history overlapping what arrived live, and a conversation list's preview
  * of it all find the row already there (the preview's row is completed in
  * place when the message itself comes). Live messages count as unread and
- * raise ::message-added; history does neither. Every row's words
+ * raise ::message-added; history and imports do neither. Every row's words
  * go into the FTS5 index in the same transaction (natter-search-text.h says
  * how CJK is kept), so search never sees a message the list does not.
  *
@@ -441,6 +441,143 @@ do_add_history (NatterStore    *self,
       natter_store_job_emit_conversation (self, job,
                                           (NatterConversationType) g_ascii_strtoll (key, NULL, 10),
                                           colon + 1, &job->error);
+    }
+}
+
+/* ------------------------------------------------------------ import */
+
+/* A message to import as the caller described it, copied. The worker
+ * makes the NatterMessage, one at a time: the batch is plain strings, not
+ * thousands of objects. */
+typedef struct
+{
+  NatterConversationType  conversation_type;
+  char                   *target_id;
+  char                   *message_uid;
+  char                   *sender_user_id;
+  char                   *object_name;
+  char                   *content;        /* JSON text */
+  NatterMessageDirection  direction;
+  NatterSentStatus        sent_status;
+  gint64                  sent_time;
+  gint64                  received_time;
+  guint                   flags;
+  gboolean                unread;
+} ImportRow;
+
+typedef struct
+{
+  NatterStoreJob  base;
+  GArray         *rows;         /* ImportRow */
+} ImportJob;
+
+static void
+import_row_clear (gpointer data)
+{
+  ImportRow *row = data;
+
+  g_free (row->target_id);
+  g_free (row->message_uid);
+  g_free (row->sender_user_id);
+  g_free (row->object_name);
+  g_free (row->content);
+}
+
+static void
+import_job_clear (gpointer data)
+{
+  ImportJob *op = data;
+
+  g_clear_pointer (&op->rows, g_array_unref);
+}
+
+/* A conversation an import writes to, looked up once per import. */
+typedef struct
+{
+  NatterConversationType  type;
+  const char             *target_id;      /* the first row's */
+  gint64                  id;
+  gint64                  cleared_time;
+  gboolean                stored;         /* a message went into it */
+} ImportConversation;
+
+/* add_history without reading each row back: the conversations written
+ * to are reported, not the messages. */
+static void
+do_import (NatterStore    *self,
+           NatterStoreJob *job)
+{
+  ImportJob *op = (ImportJob *) job;
+  g_autoptr(GHashTable) conversations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();  /* ImportConversation, first seen first */
+  guint n_stored = 0;
+  gboolean ok = TRUE;
+
+  NATTER_STORE_ASSERT_WORKER (self);
+
+  if (!natter_store_begin (self, &job->error))
+    return;
+
+  for (guint i = 0; ok && i < op->rows->len; i++)
+    {
+      ImportRow *row = &g_array_index (op->rows, ImportRow, i);
+      g_autoptr(NatterMessage) message = NULL;
+      g_autofree char *key = NULL;
+      ImportConversation *conversation;
+      gint64 existing = 0;
+      gint64 id = 0;
+
+      ok = natter_store_find_by_uid (self, row->message_uid, &existing, &job->error);
+      if (!ok || existing != 0)
+        continue;
+
+      key = natter_conversation_key (row->conversation_type, row->target_id);
+      conversation = g_hash_table_lookup (conversations, key);
+      if (conversation == NULL)
+        {
+          conversation = g_new0 (ImportConversation, 1);
+          conversation->type = row->conversation_type;
+          conversation->target_id = row->target_id;
+          g_hash_table_insert (conversations, g_steal_pointer (&key), conversation);
+          g_ptr_array_add (order, conversation);
+          ok = natter_store_conversation_id (self, row->conversation_type, row->target_id, TRUE,
+                                             &conversation->id, &job->error) &&
+               natter_store_get_cleared_time (self, conversation->id, &conversation->cleared_time,
+                                              &job->error);
+          if (!ok)
+            continue;
+        }
+
+      /* Cleared here before: not stored again (natter_store_cleared_before()). */
+      if (row->sent_time <= conversation->cleared_time)
+        continue;
+
+      message = natter_message_new_row (0, row->message_uid, row->conversation_type, row->target_id,
+                                        row->sender_user_id, row->object_name, row->content,
+                                        row->direction, row->sent_status, row->sent_time,
+                                        row->received_time, FALSE, 0, NULL, row->flags);
+      ok = natter_store_insert_message (self, conversation->id, message, &id, &job->error) &&
+           natter_store_conversation_take_message (self, conversation->id, id, message, row->unread,
+                                                   &job->error) &&
+           natter_store_remember_sender (self, message, &job->error);
+      if (ok)
+        {
+          n_stored++;
+          conversation->stored = TRUE;
+        }
+    }
+
+  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+    return;
+
+  job->result = GUINT_TO_POINTER (n_stored);
+  for (guint i = 0; i < order->len && job->error == NULL; i++)
+    {
+      ImportConversation *conversation = g_ptr_array_index (order, i);
+
+      if (conversation->stored)
+        natter_store_job_emit_conversation (self, job, conversation->type, conversation->target_id,
+                                            &job->error);
     }
 }
 
@@ -886,103 +1023,6 @@ do_mark_read (NatterStore    *self,
     natter_store_job_emit_messages_read (job, g_steal_pointer (&ids));
 }
 
-/* --------------------------------------------------- benchmark profile */
-
-typedef struct
-{
-  NatterStoreJob  base;
-  char           *own_user_id;
-  guint           n_conversations;
-  guint           n_messages;
-} GenerateJob;
-
-static void
-generate_job_clear (gpointer data)
-{
-  GenerateJob *op = data;
-
-  g_free (op->own_user_id);
-}
-
-static const char * const bench_words[] = {
-  "hello", "meeting", "tomorrow", "lunch", "project", "release", "coffee", "weekend",
-  "photo", "address", "train", "ticket", "birthday", "invoice", "review", "music",
-  "你好", "明天", "会议", "周末", "电影", "晚饭", "项目", "谢谢",
-};
-
-static void
-do_generate (NatterStore    *self,
-             NatterStoreJob *job)
-{
-  GenerateJob *op = (GenerateJob *) job;
-  guint n_conversations = MAX (1, op->n_conversations);
-  guint n_messages = op->n_messages;
-  const char *own = op->own_user_id;
-  gint64 now = g_get_real_time () / 1000;
-  gint64 start = now - (gint64) n_messages * 1000;  /* one message a second */
-  GRand *rand = g_rand_new_with_seed (42);
-  gboolean ok = TRUE;
-  guint done = 0;
-
-  NATTER_STORE_ASSERT_WORKER (self);
-
-  while (ok && done < n_messages)
-    {
-      guint batch_end = MIN (n_messages, done + 50000);
-
-      if (!natter_store_begin (self, &job->error))
-        break;
-
-      for (; ok && done < batch_end; done++)
-        {
-          /* Round-robin so each conversation's messages interleave in time. */
-          guint peer = done % n_conversations;
-          g_autofree char *target = g_strdup_printf ("peer%u", peer);
-          g_autofree char *text = NULL;
-          g_autoptr(JsonObject) content = NULL;
-          g_autoptr(NatterMessage) message = NULL;
-          gboolean incoming = g_rand_boolean (rand);
-          gint64 conversation;
-          gint64 id;
-
-          text = g_strdup_printf ("%s %s %s #%u",
-                                  bench_words[g_rand_int_range (rand, 0, G_N_ELEMENTS (bench_words))],
-                                  bench_words[g_rand_int_range (rand, 0, G_N_ELEMENTS (bench_words))],
-                                  bench_words[g_rand_int_range (rand, 0, G_N_ELEMENTS (bench_words))],
-                                  done);
-          content = natter_content_new_text (text);
-          message = natter_message_new_full (0, NULL, NATTER_CONVERSATION_PRIVATE, target,
-                                             incoming ? target : own, NATTER_OBJECT_TEXT, content,
-                                             incoming ? NATTER_MESSAGE_DIRECTION_RECEIVE
-                                                      : NATTER_MESSAGE_DIRECTION_SEND,
-                                             incoming ? NATTER_SENT_STATUS_READ : NATTER_SENT_STATUS_SENT,
-                                             start + done * 1000, start + done * 1000, FALSE, 0,
-                                             NULL, NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
-          {
-            g_autofree char *uid = g_strdup_printf ("BNCH-%04X-%04X-%04X", done >> 24,
-                                                    (done >> 12) & 0xfff, done & 0xfff);
-            natter_message_set_message_uid (message, uid);
-          }
-
-          ok = natter_store_conversation_id (self, NATTER_CONVERSATION_PRIVATE, target, TRUE,
-                                             &conversation, &job->error) &&
-               natter_store_insert_message (self, conversation, message, &id, &job->error) &&
-               natter_store_conversation_take_message (self, conversation, id, message,
-                                                       done + n_conversations >= n_messages,
-                                                       &job->error);
-        }
-
-      if (!natter_store_commit_or_rollback (self, ok, &job->error))
-        break;
-    }
-
-  g_rand_free (rand);
-  if (ok && job->error == NULL &&
-      natter_store_exec (self, "PRAGMA wal_checkpoint(TRUNCATE)", &job->error))
-    natter_store_exec (self, "INSERT INTO message_search (message_search) VALUES ('optimize')",
-                       &job->error);
-}
-
 /* --------------------------------------------------------- public calls */
 
 static void
@@ -1071,6 +1111,68 @@ natter_store_add_history_finish (NatterStore   *self,
 {
   NATTER_STORE_CHECK_FINISH (self, result, natter_store_add_history_async, NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_store_import_async (NatterStore                 *self,
+                           const NatterImportedMessage *messages,
+                           gsize                        n_messages,
+                           GCancellable                *cancellable,
+                           GAsyncReadyCallback          callback,
+                           gpointer                     user_data)
+{
+  ImportJob *op;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (messages != NULL || n_messages == 0);
+  for (gsize i = 0; i < n_messages; i++)
+    g_return_if_fail (messages[i].target_id != NULL && messages[i].sender_user_id != NULL &&
+                      messages[i].object_name != NULL);
+
+  op = natter_store_job_new (self, sizeof *op, natter_store_import_async, do_import, import_job_clear,
+                             NATTER_STORE_RESULT_COUNT, cancellable, callback, user_data);
+  op->rows = g_array_sized_new (FALSE, FALSE, sizeof (ImportRow), n_messages);
+  g_array_set_clear_func (op->rows, import_row_clear);
+  for (gsize i = 0; i < n_messages; i++)
+    {
+      const NatterImportedMessage *in = &messages[i];
+      ImportRow row = {
+        .conversation_type = in->conversation_type,
+        .target_id = g_strdup (in->target_id),
+        .message_uid = in->message_uid != NULL && *in->message_uid != '\0' ? g_strdup (in->message_uid)
+                                                                          : NULL,
+        .sender_user_id = g_strdup (in->sender_user_id),
+        .object_name = g_strdup (in->object_name),
+        .content = in->content != NULL ? natter_content_to_string (in->content) : g_strdup ("{}"),
+        .direction = in->direction,
+        .sent_status = in->sent_status,
+        .sent_time = in->sent_time,
+        .received_time = in->received_time,
+        .flags = in->flags & NATTER_MESSAGE_FLAGS_MASK,
+        .unread = in->unread,
+      };
+
+      g_array_append_val (op->rows, row);
+    }
+  natter_store_job_push (self, op);
+}
+
+gboolean
+natter_store_import_finish (NatterStore   *self,
+                            GAsyncResult  *result,
+                            guint         *n_stored,
+                            GError       **error)
+{
+  gssize n;
+
+  NATTER_STORE_CHECK_FINISH (self, result, natter_store_import_async, FALSE);
+
+  n = g_task_propagate_int (G_TASK (result), error);
+  if (n < 0)
+    return FALSE;
+  if (n_stored != NULL)
+    *n_stored = (guint) n;
+  return TRUE;
 }
 
 void
@@ -1331,37 +1433,5 @@ natter_store_mark_read_finish (NatterStore   *self,
                                GError       **error)
 {
   NATTER_STORE_CHECK_FINISH (self, result, natter_store_mark_read_async, FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-void
-natter_store_generate_async (NatterStore         *self,
-                             const char          *own_user_id,
-                             guint                n_conversations,
-                             guint                n_messages,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
-{
-  GenerateJob *op;
-
-  g_return_if_fail (NATTER_IS_STORE (self));
-  g_return_if_fail (own_user_id != NULL);
-
-  op = natter_store_job_new (self, sizeof *op, natter_store_generate_async, do_generate,
-                             generate_job_clear, NATTER_STORE_RESULT_BOOLEAN,
-                             cancellable, callback, user_data);
-  op->own_user_id = g_strdup (own_user_id);
-  op->n_conversations = n_conversations;
-  op->n_messages = n_messages;
-  natter_store_job_push (self, op);
-}
-
-gboolean
-natter_store_generate_finish (NatterStore   *self,
-                              GAsyncResult  *result,
-                              GError       **error)
-{
-  NATTER_STORE_CHECK_FINISH (self, result, natter_store_generate_async, FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

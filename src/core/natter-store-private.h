@@ -8,10 +8,9 @@
  *                                 shared object per row, signals, the SQL
  *                                 helpers, key/value state
  *   natter-store-schema.c         opening the database, schema versions and
- *                                 migrations
- *   natter-store-messages.c       message rows: add, history, update,
- *                                 recall, read marks, pages, search, the
- *                                 benchmark profile
+ *                                 migrations, maintenance
+ *   natter-store-messages.c       message rows: add, history, import,
+ *                                 update, recall, read marks, pages, search
  *   natter-store-conversations.c  conversation rows: the list, flags,
  *                                 drafts, unread counts, the server's list
  *   natter-store-profiles.c       users' and groups' names and portraits
@@ -114,6 +113,7 @@ typedef enum {
   NATTER_STORE_RESULT_CONVERSATIONS,  /* GPtrArray of NatterConversation */
   NATTER_STORE_RESULT_STRING,
   NATTER_STORE_RESULT_STRINGS,        /* GPtrArray of char* */
+  NATTER_STORE_RESULT_COUNT,          /* a guint in GUINT_TO_POINTER */
 } NatterStoreResultKind;
 
 typedef struct _NatterStoreJob NatterStoreJob;
@@ -334,6 +334,12 @@ gboolean      natter_store_conversation_id (NatterStore             *self,
                                             const char              *target_id,
                                             gboolean                 create,
                                             gint64                  *id,
+                                            GError                 **error);
+/* The time of the last local clear of @conversation: messages sent up to
+ * it stay cleared (G_MININT64 when there is no such row). */
+gboolean      natter_store_get_cleared_time (NatterStore            *self,
+                                            gint64                   conversation,
+                                            gint64                  *cleared_time,
                                             GError                 **error);
 /* Whether @message was sent before a local clear of @conversation. */
 gboolean      natter_store_cleared_before  (NatterStore             *self,

@@ -1,4 +1,4 @@
-/* natter-store-schema.c — the database file: opening, schema versions, migrations
+/* natter-store-schema.c — the database file: opening, schema versions, maintenance
  *
  * PRAGMA user_version is the schema version. Each version's SQL is kept
  * verbatim as it first shipped, because migrations start from it: a
@@ -246,4 +246,41 @@ natter_store_open_database (NatterStore  *self,
     }
 
   return TRUE;
+}
+
+/* ----------------------------------------------------------- maintenance */
+
+/* A bulk import leaves the search index in many segments, each of which a
+ * query walks, and the WAL as large as the import. */
+static void
+do_optimize (NatterStore    *self,
+             NatterStoreJob *job)
+{
+  NATTER_STORE_ASSERT_WORKER (self);
+
+  if (natter_store_exec (self, "PRAGMA wal_checkpoint(TRUNCATE)", &job->error))
+    natter_store_exec (self, "INSERT INTO message_search (message_search) VALUES ('optimize')",
+                       &job->error);
+}
+
+void
+natter_store_optimize_async (NatterStore         *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+  natter_store_job_push (self, natter_store_job_new (self, sizeof (NatterStoreJob),
+                                                     natter_store_optimize_async, do_optimize,
+                                                     NULL, NATTER_STORE_RESULT_BOOLEAN,
+                                                     cancellable, callback, user_data));
+}
+
+gboolean
+natter_store_optimize_finish (NatterStore   *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  NATTER_STORE_CHECK_FINISH (self, result, natter_store_optimize_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -326,6 +326,7 @@ job_free (NatterStoreJob *job)
           g_free (job->result);
           break;
         case NATTER_STORE_RESULT_BOOLEAN:
+        case NATTER_STORE_RESULT_COUNT:
         default:
           break;
         }
@@ -359,6 +360,7 @@ job_complete (gpointer data)
         case NATTER_STORE_RESULT_BOOLEAN:
         case NATTER_STORE_RESULT_STRING:
         case NATTER_STORE_RESULT_STRINGS:
+        case NATTER_STORE_RESULT_COUNT:
         default:
           break;
         }
@@ -429,6 +431,9 @@ job_complete (gpointer data)
         {
         case NATTER_STORE_RESULT_BOOLEAN:
           g_task_return_boolean (job->task, TRUE);
+          break;
+        case NATTER_STORE_RESULT_COUNT:
+          g_task_return_int (job->task, GPOINTER_TO_UINT (g_steal_pointer (&job->result)));
           break;
         case NATTER_STORE_RESULT_MESSAGE:
         case NATTER_STORE_RESULT_CONVERSATION:
