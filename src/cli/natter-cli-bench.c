@@ -1,7 +1,7 @@
-/* natter-cli-bench.c — a large profile and the store's timings on it
+/* natter-cli-bench.c — the store's timings on a large profile
  *
- * natter-cli generate-profile DIR [--messages N] [--conversations N]
- * natter-cli bench --profile DIR
+ * natter-cli bench --profile DIR   (make DIR with generate-profile,
+ *                                   natter-cli-generate.c)
  *
  * The figures are what the app feels: opening the profile and filling the
  * conversation list model, the newest page of a conversation, one older
@@ -273,71 +273,5 @@ natter_cli_bench (NatterCliContext *ctx,
 
   root = json_builder_get_root (builder);
   natter_cli_print_json (root);
-  return NATTER_CLI_EXIT_OK;
-}
-
-int
-natter_cli_generate_profile (NatterCliContext *ctx,
-                             int               argc,
-                             char            **argv)
-{
-  int messages = 1000000;
-  int conversations = 10000;
-  g_autofree char *user = NULL;
-  const GOptionEntry entries[] = {
-    { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages (default 1000000)", "N" },
-    { "conversations", 'c', 0, G_OPTION_ARG_INT, &conversations, "Conversations (default 10000)", "N" },
-    { "owner", 0, 0, G_OPTION_ARG_STRING, &user, "User id of the profile (default \"me\")", "ID" },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) options = g_option_context_new ("DIR — write a synthetic profile for benchmarks");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterStore) store = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autofree char *db_path = NULL;
-  Wait wait = { NULL };
-  gint64 start;
-
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 2 || messages < 0 ||
-      conversations < 1)
-    {
-      g_printerr ("%s: generate-profile DIR [--messages N] [--conversations N] [--owner ID]\n", ctx->program);
-      return NATTER_CLI_EXIT_USAGE;
-    }
-
-  if (g_mkdir_with_parents (argv[1], 0700) != 0)
-    {
-      g_printerr ("%s: generate-profile: cannot create %s: %s\n", ctx->program, argv[1], g_strerror (errno));
-      return NATTER_CLI_EXIT_FAILURE;
-    }
-  db_path = g_build_filename (argv[1], "natter.db", NULL);
-  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
-    {
-      g_printerr ("%s: generate-profile: %s exists already\n", ctx->program, db_path);
-      return NATTER_CLI_EXIT_FAILURE;
-    }
-
-  start = g_get_monotonic_time ();
-  store = natter_store_new (db_path);
-  natter_store_set_value_async (store, "user-id", user ? user : "me", NULL, wait_cb, &wait);
-  result = wait_result (&wait);
-  if (!natter_store_set_value_finish (store, result, &error))
-    {
-      g_printerr ("%s: generate-profile: %s\n", ctx->program, error->message);
-      return NATTER_CLI_EXIT_FAILURE;
-    }
-  g_clear_object (&result);
-
-  natter_store_generate_async (store, user ? user : "me", conversations, messages, NULL, wait_cb, &wait);
-  result = wait_result (&wait);
-  if (!natter_store_generate_finish (store, result, &error))
-    {
-      g_printerr ("%s: generate-profile: %s\n", ctx->program, error->message);
-      return NATTER_CLI_EXIT_FAILURE;
-    }
-
-  printf ("%s: %d messages in %d conversations, written in %.1f s\n", argv[1], messages, conversations,
-          ms_since (start) / 1000.0);
   return NATTER_CLI_EXIT_OK;
 }

@@ -81,6 +81,43 @@ GPtrArray     *natter_store_add_history_finish    (NatterStore          *self,
                                                    GAsyncResult         *result,
                                                    GError              **error);
 
+/* One message of a bulk import: what an export from another client (or a
+ * synthetic benchmark profile) knows of it. */
+typedef struct
+{
+  NatterConversationType  conversation_type;
+  const char             *target_id;
+  const char             *message_uid;      /* duplicates by it are skipped */
+  const char             *sender_user_id;
+  const char             *object_name;
+  JsonObject             *content;          /* copied */
+  NatterMessageDirection  direction;
+  NatterSentStatus        sent_status;
+  gint64                  sent_time;
+  gint64                  received_time;
+  guint                   flags;            /* NATTER_MESSAGE_FLAG_PERSISTED, _COUNTED */
+  /* Counts in its conversation's unread count (when a counted incoming
+   * message after the read mark) and shows a hidden conversation again. */
+  gboolean                unread;
+} NatterImportedMessage;
+
+/* Stores @n_messages messages in one transaction, as history is stored
+ * (conversations created as needed, their latest message and time follow;
+ * duplicates and messages from before a local clear skipped) but without
+ * reading them back: no ::message-added, one ::conversation-changed per
+ * conversation touched. For many thousands at a time; *@n_stored says how
+ * many were new. */
+void           natter_store_import_async          (NatterStore                 *self,
+                                                   const NatterImportedMessage *messages,
+                                                   gsize                        n_messages,
+                                                   GCancellable                *cancellable,
+                                                   GAsyncReadyCallback          callback,
+                                                   gpointer                     user_data);
+gboolean       natter_store_import_finish         (NatterStore          *self,
+                                                   GAsyncResult         *result,
+                                                   guint                *n_stored,
+                                                   GError              **error);
+
 /* Writes sent status, messageUId, sent time, error code, object name and
  * content of a stored message (by message-id). Emits ::message-updated. */
 void           natter_store_update_message_async  (NatterStore          *self,
@@ -331,17 +368,16 @@ gboolean       natter_store_set_value_finish (NatterStore          *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
-/* Fills the store with a synthetic profile for benchmarks: @n_messages text
- * messages spread over @n_conversations private conversations between
- * @own_user_id and peers "peer<N>", written in large transactions. */
-void           natter_store_generate_async        (NatterStore          *self,
-                                                   const char           *own_user_id,
-                                                   guint                 n_conversations,
-                                                   guint                 n_messages,
+/* ---------------------------------------------------------- maintenance */
+
+/* Merges the search index into one segment and truncates the write-ahead
+ * log: after a large natter_store_import_async(), whose transactions leave
+ * the index in pieces every search walks. Seconds on a million messages. */
+void           natter_store_optimize_async        (NatterStore          *self,
                                                    GCancellable         *cancellable,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);
-gboolean       natter_store_generate_finish       (NatterStore          *self,
+gboolean       natter_store_optimize_finish       (NatterStore          *self,
                                                    GAsyncResult         *result,
                                                    GError              **error);
 

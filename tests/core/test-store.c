@@ -679,6 +679,192 @@ test_outbox_unsupported (Fixture       *fixture,
                                                   "pack"), ==, "cats");
 }
 
+/* ------------------------------------------------------------ bulk import */
+
+typedef struct {
+  GPtrArray *changed;   /* "type:target" of each ::conversation-changed */
+  guint added;
+} Signals;
+
+static void
+on_conversation_changed (NatterStore        *store,
+                         NatterConversation *conversation,
+                         Signals            *signals)
+{
+  g_ptr_array_add (signals->changed, g_strdup (natter_conversation_get_target_id (conversation)));
+}
+
+static void
+on_message_added (NatterStore   *store,
+                  NatterMessage *message,
+                  Signals       *signals)
+{
+  signals->added++;
+}
+
+static guint
+import (NatterStore                 *store,
+        const NatterImportedMessage *messages,
+        gsize                        n_messages)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n_stored = G_MAXUINT;
+
+  natter_store_import_async (store, messages, n_messages, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_import_finish (store, result, &n_stored, &error));
+  g_assert_no_error (error);
+  return n_stored;
+}
+
+#define IMPORTED(uid, peer, sender, text_content, time, is_unread)                   \
+  { .conversation_type = NATTER_CONVERSATION_PRIVATE, .target_id = (peer),           \
+    .message_uid = (uid), .sender_user_id = (sender), .object_name = NATTER_OBJECT_TEXT, \
+    .content = (text_content),                                                        \
+    .direction = g_str_equal ((sender), "alice") ? NATTER_MESSAGE_DIRECTION_SEND         \
+                                                 : NATTER_MESSAGE_DIRECTION_RECEIVE,     \
+    .sent_status = g_str_equal ((sender), "alice") ? NATTER_SENT_STATUS_SENT             \
+                                                   : NATTER_SENT_STATUS_RECEIVED,        \
+    .sent_time = (time), .received_time = (time),                                     \
+    .flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED, .unread = (is_unread) }
+
+/* Many messages in one transaction, as history is stored: duplicates and
+ * messages from before a local clear skipped, only those marked unread
+ * counted, one ::conversation-changed per conversation and no
+ * ::message-added; searchable at once, and after optimizing the index. */
+static void
+test_import (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(JsonObject) hello = natter_content_new_text ("hello");
+  g_autoptr(JsonObject) coffee = natter_content_new_text ("imported coffee");
+  g_autoptr(JsonObject) meeting = natter_content_new_text ("明天开会议");
+  g_autoptr(JsonObject) sent = natter_content_new_text ("sent from the old client");
+  g_autoptr(JsonObject) old = natter_content_new_text ("from before the clear");
+  g_autoptr(JsonObject) late = natter_content_new_text ("after the clear");
+  g_autoptr(JsonObject) reply = natter_content_new_text ("a reply");
+  const NatterImportedMessage batch[] = {
+    IMPORTED ("UID-1", "bob", "bob", hello, T0, TRUE),          /* stored already */
+    IMPORTED ("IMP-1", "bob", "bob", coffee, T0 + 10, FALSE),
+    IMPORTED ("IMP-2", "bob", "bob", meeting, T0 + 20, TRUE),
+    IMPORTED ("IMP-3", "dave", "alice", sent, T0 + 15, TRUE),   /* own: never unread */
+    IMPORTED ("IMP-4", "carol", "carol", old, T0 + 1, FALSE),   /* cleared */
+    IMPORTED ("IMP-5", "carol", "carol", late, T0 + 30, FALSE),
+    IMPORTED ("IMP-6", "dave", "dave", reply, T0 + 16, FALSE),
+  };
+  const NatterImportedMessage hidden[] = {
+    IMPORTED ("IMP-7", "erin", "erin", reply, T0 + 40, FALSE),
+  };
+  const NatterImportedMessage shown[] = {
+    IMPORTED ("IMP-8", "erin", "erin", reply, T0 + 41, TRUE),
+  };
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) bob = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(NatterConversation) c = NULL;
+  g_autoptr(NatterConversation) d = NULL;
+  g_autoptr(NatterConversation) e = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  Signals signals = { changed, 0 };
+
+  first = add (fixture->store, incoming ("UID-1", "bob", "hello", T0), NULL);
+  g_object_unref (add (fixture->store, incoming ("C-1", "carol", "cleared", T0 + 5), NULL));
+  WAIT_BOOLEAN (natter_store_clear_messages_async, natter_store_clear_messages_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "carol");
+  WAIT_BOOLEAN (natter_store_set_conversation_flag_async, natter_store_set_conversation_flag_finish,
+                fixture->store, NATTER_CONVERSATION_PRIVATE, "erin", NATTER_CONVERSATION_FIELD_HIDDEN, TRUE);
+
+  g_signal_connect (fixture->store, "conversation-changed", G_CALLBACK (on_conversation_changed), &signals);
+  g_signal_connect (fixture->store, "message-added", G_CALLBACK (on_message_added), &signals);
+
+  g_assert_cmpuint (import (fixture->store, batch, G_N_ELEMENTS (batch)), ==, 5);
+  g_assert_cmpuint (signals.added, ==, 0);
+  g_assert_cmpuint (changed->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (changed, 0), ==, "bob");
+  g_assert_cmpstr (g_ptr_array_index (changed, 1), ==, "dave");
+  g_assert_cmpstr (g_ptr_array_index (changed, 2), ==, "carol");
+
+  /* bob: the live message and the one imported unread. */
+  c = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 2);
+  g_assert_cmpstr (natter_message_get_text (natter_conversation_get_latest_message (c)), ==, "明天开会议");
+  g_assert_cmpint (natter_conversation_get_updated_time (c), ==, T0 + 20);
+  bob = page (fixture->store, "bob", 0, 0, 20);
+  g_assert_cmpuint (bob->len, ==, 3);
+  g_assert_true (g_ptr_array_index (bob, 0) == first);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (bob, 1)), ==, "IMP-1");
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (bob, 2)), ==, "IMP-2");
+  g_assert_cmpint (natter_message_get_direction (g_ptr_array_index (bob, 2)), ==,
+                   NATTER_MESSAGE_DIRECTION_RECEIVE);
+
+  /* dave: the newest by time, whatever the order given; own never unread. */
+  d = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "dave");
+  g_assert_cmpuint (natter_conversation_get_unread_count (d), ==, 0);
+  g_assert_cmpstr (natter_message_get_text (natter_conversation_get_latest_message (d)), ==, "a reply");
+
+  g_clear_pointer (&bob, g_ptr_array_unref);
+  bob = page (fixture->store, "carol", 0, 0, 20);
+  g_assert_cmpuint (bob->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (bob, 0)), ==, "IMP-5");
+
+  found = search (fixture->store, "会议");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "IMP-2");
+
+  /* Again: nothing new, nothing changed. */
+  g_ptr_array_set_size (changed, 0);
+  g_assert_cmpuint (import (fixture->store, batch, G_N_ELEMENTS (batch)), ==, 0);
+  g_assert_cmpuint (changed->len, ==, 0);
+
+  /* A hidden conversation stays hidden, unless a message comes unread. */
+  g_assert_cmpuint (import (fixture->store, hidden, 1), ==, 1);
+  list = conversations (fixture->store, NULL, 0);
+  g_assert_cmpuint (list->len, ==, 3);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  g_assert_cmpuint (import (fixture->store, shown, 1), ==, 1);
+  e = conversation (fixture->store, NATTER_CONVERSATION_PRIVATE, "erin");
+  g_assert_cmpuint (natter_conversation_get_unread_count (e), ==, 1);
+  list = conversations (fixture->store, NULL, 0);
+  g_assert_cmpuint (list->len, ==, 4);
+
+  natter_store_optimize_async (fixture->store, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_optimize_finish (fixture->store, result, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&found, g_ptr_array_unref);
+  found = search (fixture->store, "coff");
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (found, 0)), ==, "IMP-1");
+
+  g_signal_handlers_disconnect_by_data (fixture->store, &signals);
+}
+
+/* Only the worker thread touches the connection: a call from any other
+ * thread aborts instead of racing it. */
+static void
+test_connection_on_worker_only (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(NatterStore) store = natter_store_new (":memory:");
+      g_autoptr(GAsyncResult) result = NULL;
+
+      natter_store_open_async (store, NULL, test_store_result_cb, &result);
+      test_wait_result (&result, 10);
+      g_assert_true (natter_store_open_finish (store, result, NULL));
+      natter_store_prepare (store, "SELECT 1", NULL);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*worker == g_thread_self*");
+}
+
 /* ------------------------------------------------------------- migrations */
 
 static void
@@ -993,6 +1179,8 @@ main (int   argc,
   g_test_add ("/store/clear-delete", Fixture, NULL, fixture_set_up, test_clear_delete, fixture_tear_down);
   g_test_add ("/store/outbox-unsupported", Fixture, NULL, fixture_set_up, test_outbox_unsupported,
               fixture_tear_down);
+  g_test_add ("/store/import", Fixture, NULL, fixture_set_up, test_import, fixture_tear_down);
+  g_test_add_func ("/store/connection-on-worker-only", test_connection_on_worker_only);
   g_test_add ("/store/migrate/v1", DumpFixture, NULL, dump_set_up, test_migrate_v1, dump_tear_down);
   g_test_add ("/store/migrate/v2", DumpFixture, NULL, dump_set_up, test_migrate_v2, dump_tear_down);
   g_test_add ("/store/migrate/failure-rolls-back", DumpFixture, NULL, dump_set_up,
