@@ -1191,22 +1191,11 @@ natter_store_update_message_async (NatterStore         *self,
   op = natter_store_job_new (self, sizeof *op, natter_store_update_message_async, do_update_message,
                              update_message_job_clear, NATTER_STORE_RESULT_MESSAGE,
                              cancellable, callback, user_data);
-  /* A snapshot: the caller's object may change again before the worker runs. */
-  op->message = natter_message_new_full (natter_message_get_message_id (message),
-                                         natter_message_get_message_uid (message),
-                                         natter_message_get_conversation_type (message),
-                                         natter_message_get_target_id (message),
-                                         natter_message_get_sender_user_id (message),
-                                         natter_message_get_object_name (message),
-                                         natter_message_get_content (message),
-                                         natter_message_get_direction (message),
-                                         natter_message_get_sent_status (message),
-                                         natter_message_get_sent_time (message),
-                                         natter_message_get_received_time (message),
-                                         natter_message_get_offline (message),
-                                         natter_message_get_error_code (message),
-                                         natter_message_get_client_msg_id (message),
-                                         natter_message_get_flags (message));
+  /* A snapshot: the caller's object may change again before the worker
+   * runs. Its sealed content is shared; the job is freed on the owner's
+   * context, so every ref and unref of it stays on one thread (json-glib's
+   * are not atomic). */
+  op->message = natter_message_copy (message);
   natter_store_job_push (self, op);
 }
 
