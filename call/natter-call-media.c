@@ -4,6 +4,9 @@
  * threads, pad probes run on streaming threads. Everything that reaches the
  * call goes through emit_on_main(), which drops it once the media stopped.
  *
+ * Beside it: the environment it reads (natter-call-media-options.c) and
+ * the tests' faults (natter-call-test-hooks.c).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -13,14 +16,14 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <agent.h>
-#include <stdio.h>
-#include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <string.h>
 
 #include "natter-call-media.h"
+#include "natter-call-media-options.h"
+#include "natter-call-test-hooks.h"
 
 #define VIDEO_PT 96
 #define AUDIO_PT 97
@@ -39,6 +42,7 @@ struct _NatterCallMedia
   GObject              parent_instance;
 
   NatterCallMediaType  media_type;
+  NatterCallMediaOptions options;  /* the environment, read at creation */
   GMainContext        *context;
 
   GstElement          *pipeline;
@@ -261,7 +265,7 @@ on_offer_created (GstPromise *promise,
   g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
-  if (g_getenv ("NATTER_CALL_DEBUG_SDP") != NULL)
+  if (self->options.debug_sdp)
     {
       g_autofree char *text = gst_sdp_message_as_text (offer->sdp);
       g_printerr ("offer:\n%s", text);
@@ -297,7 +301,7 @@ on_answer_created (GstPromise *promise,
   g_debug ("answer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
                 gst_sdp_message_as_text (answer->sdp));
-  if (g_getenv ("NATTER_CALL_DEBUG_SDP") != NULL)
+  if (self->options.debug_sdp)
     {
       g_autofree char *text = gst_sdp_message_as_text (answer->sdp);
       g_printerr ("answer:\n%s", text);
@@ -414,13 +418,6 @@ count_audio (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-static gboolean
-test_sources (void)
-{
-  const char *value = g_getenv ("NATTER_CALL_TEST_SOURCES");
-  return value != NULL && g_strcmp0 (value, "0") != 0 && *value != '\0';
-}
-
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
 
 /* Many webcams give only MJPEG at useful rates: decode it right after the
@@ -529,7 +526,7 @@ make_audio_output (NatterCallMedia *self)
   GstElement *bin, *sink = NULL, *convert, *resample;
   g_autoptr(GstPad) pad = NULL;
 
-  if (test_sources ())
+  if (self->options.test_sources)
     sink = gst_parse_launch ("fakesink sync=true async=false", NULL);
   else
     {
@@ -737,71 +734,6 @@ blacken_frame (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-/* Tests: a lossy network (the kernel here has no netem) loses @percent %
- * of the video packets. */
-static gboolean
-drop_video_packet (GstBuffer *buffer,
-                   int        percent)
-{
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-  gboolean drop = FALSE;
-
-  if (gst_rtp_buffer_map (buffer, GST_MAP_READ, &rtp))
-    {
-      drop = gst_rtp_buffer_get_payload_type (&rtp) == VIDEO_PT &&
-             g_random_int_range (0, 100) < percent;
-      gst_rtp_buffer_unmap (&rtp);
-    }
-  return drop;
-}
-
-static gboolean
-drop_from_list (GstBuffer **buffer,
-                guint       index,
-                gpointer    user_data)
-{
-  if (drop_video_packet (*buffer, GPOINTER_TO_INT (user_data)))
-    gst_clear_buffer (buffer);
-  return TRUE;
-}
-
-/* Payloaders push single packets and lists of them (one per frame). */
-static GstPadProbeReturn
-drop_packets (GstPad          *pad,
-              GstPadProbeInfo *info,
-              gpointer         user_data)
-{
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    {
-      GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-
-      gst_buffer_list_foreach (list, drop_from_list, user_data);
-      GST_PAD_PROBE_INFO_DATA (info) = list;
-      return gst_buffer_list_length (list) > 0 ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
-    }
-  return drop_video_packet (GST_PAD_PROBE_INFO_BUFFER (info), GPOINTER_TO_INT (user_data))
-           ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-}
-
-static void
-parse_video_caps (int *width,
-                  int *height,
-                  int *fps)
-{
-  const char *value = g_getenv ("NATTER_CALL_VIDEO_CAPS");
-
-  *width = 640;
-  *height = 480;
-  *fps = 30;
-  if (value != NULL && sscanf (value, "%dx%d@%d", width, height, fps) != 3)
-    {
-      g_warning ("NATTER_CALL_VIDEO_CAPS=%s is not WxH@FPS", value);
-      *width = 640;
-      *height = 480;
-      *fps = 30;
-    }
-}
-
 static GstPad *
 request_webrtc_pad (NatterCallMedia *self,
                     const char      *rtp_caps)
@@ -854,37 +786,6 @@ add_send_branch (NatterCallMedia *self,
   return TRUE;
 }
 
-/* Tests: a device fails as an unplugged one does, after some buffers. */
-static GstPadProbeReturn
-unplug_device (GstPad          *pad,
-               GstPadProbeInfo *info,
-               gpointer         user_data)
-{
-  int *frames = user_data;
-  g_autoptr(GstElement) source = NULL;
-
-  if (--*frames > 0)
-    return GST_PAD_PROBE_OK;
-  source = gst_pad_get_parent_element (pad);
-  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Test: the device was unplugged"), (NULL));
-  return GST_PAD_PROBE_REMOVE;
-}
-
-static void
-fail_in_tests (GstElement *source,
-               const char *variable)
-{
-  g_autoptr(GstPad) pad = NULL;
-  int *buffers;
-
-  if (!test_sources () || g_getenv (variable) == NULL)
-    return;
-  pad = gst_element_get_static_pad (source, "src");
-  buffers = g_new (int, 1);
-  *buffers = MAX (1, atoi (g_getenv (variable)));
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, unplug_device, buffers, g_free);
-}
-
 static gboolean
 add_audio (NatterCallMedia *self,
            GError         **error)
@@ -902,7 +803,7 @@ add_audio (NatterCallMedia *self,
     }
   gst_bin_add (GST_BIN (self->pipeline), self->echo_probe);
 
-  if (test_sources ())
+  if (self->options.test_sources)
     source = gst_parse_launch ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
                                "samplesperbuffer=480", NULL);
   else
@@ -914,7 +815,8 @@ add_audio (NatterCallMedia *self,
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "No microphone");
       return FALSE;
     }
-  fail_in_tests (source, "NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
+  if (self->options.microphone_fails_after > 0)
+    natter_call_test_hooks_fail_after (source, self->options.microphone_fails_after);
   gst_bin_add (GST_BIN (self->pipeline), source);
 
   description = g_strdup_printf ("audioconvert ! audioresample ! "
@@ -951,14 +853,14 @@ add_video (NatterCallMedia *self,
   g_autoptr(GstPad) payloader_src = NULL;
   GstElement *source, *scaler, *tee, *preview_queue;
   GstElement *preview = natter_video_sink_get_element (self->local_video);
-  int width, height, fps;
-
-  parse_video_caps (&width, &height, &fps);
+  int width = self->options.video_width;
+  int height = self->options.video_height;
+  int fps = self->options.video_fps;
 
   self->camera_open = g_atomic_int_get (&self->camera_enabled);
   if (!self->camera_open)
     source = NULL;
-  else if (test_sources ())
+  else if (self->options.test_sources)
     source = gst_parse_launch ("videotestsrc is-live=true pattern=smpte horizontal-speed=4", NULL);
   else
     source = make_device_element (NATTER_CALL_DEVICE_CAMERA, self->devices[NATTER_CALL_DEVICE_CAMERA]);
@@ -968,8 +870,8 @@ add_video (NatterCallMedia *self,
       source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
       self->camera_open = FALSE;
     }
-  else
-    fail_in_tests (source, "NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
+  else if (self->options.camera_fails_after > 0)
+    natter_call_test_hooks_fail_after (source, self->options.camera_fails_after);
 
   /* A bin cannot end in bare caps: an explicit capsfilter. */
   convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"
@@ -1020,40 +922,9 @@ add_video (NatterCallMedia *self,
 
   /* Tests: loss before the sender keeps packets for retransmission (after
    * the count: these packets were sent, the network lost them). */
-  if (test_sources () && g_getenv ("NATTER_CALL_TEST_DROP_PERCENT") != NULL)
-    {
-      int percent = CLAMP (atoi (g_getenv ("NATTER_CALL_TEST_DROP_PERCENT")), 0, 100);
-
-      gst_pad_add_probe (payloader_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                         drop_packets, GINT_TO_POINTER (percent), NULL);
-    }
+  if (self->options.drop_percent > 0)
+    natter_call_test_hooks_drop_packets (payloader_src, VIDEO_PT, self->options.drop_percent);
   return TRUE;
-}
-
-/* Tests: loss on the way in, after the sender kept the packets: NACK and
- * RTX can repair it. On rtpbin's input, after SRTP; bundled, everything
- * arrives on session 0. */
-static void
-watch_received_loss (NatterCallMedia *self)
-{
-  const char *value = g_getenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
-  g_autoptr(GstElement) rtpbin = NULL;
-  g_autoptr(GstPad) pad = NULL;
-  int percent;
-
-  if (!test_sources () || value == NULL)
-    return;
-  percent = CLAMP (atoi (value), 0, 100);
-  rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
-  if (rtpbin == NULL)
-    return;
-  if ((pad = gst_element_get_static_pad (rtpbin, "recv_rtp_sink_0")) == NULL)
-    {
-      g_warning ("Cannot simulate loss on the way in");
-      return;
-    }
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     drop_packets, GINT_TO_POINTER (percent), NULL);
 }
 
 /* ---------------------------------------------------------- watchdog, stats */
@@ -1190,10 +1061,14 @@ watchdog_tick (gpointer user_data)
 
   if (self->connected)
     watch_rtcp (self);
+  /* Tests: loss on the way in, after the sender kept the packets: NACK
+   * and RTX can repair it. */
   if (self->connected && !self->received_loss_watched)
     {
       self->received_loss_watched = TRUE;
-      watch_received_loss (self);
+      if (self->options.recv_drop_percent > 0)
+        natter_call_test_hooks_drop_received_packets (self->webrtc, VIDEO_PT,
+                                                      self->options.recv_drop_percent);
     }
   if (self->encoder != NULL && ++self->stats_counter % STATS_INTERVAL_S == 0)
     adapt_bitrate (self);
@@ -1403,6 +1278,7 @@ natter_call_media_finalize (GObject *object)
   g_ptr_array_unref (self->local_addresses);
   g_ptr_array_unref (self->pending_candidates);
   g_free (self->nacked_seqnums);
+  natter_call_media_options_clear (&self->options);
   for (guint i = 0; i < G_N_ELEMENTS (self->devices); i++)
     g_free (self->devices[i]);
   g_main_context_unref (self->context);
@@ -1442,28 +1318,6 @@ natter_call_media_class_init (NatterCallMediaClass *klass)
 }
 
 static void
-add_env_servers (NatterCallMedia *self)
-{
-  const char *stun = g_getenv ("NATTER_CALL_STUN");
-  const char *turn = g_getenv ("NATTER_CALL_TURN");
-  const char *addresses = g_getenv ("NATTER_CALL_ICE_ADDRESSES");
-
-  if (stun != NULL && *stun != '\0')
-    g_ptr_array_add (self->stun_servers, g_strdup (stun));
-  if (turn != NULL && *turn != '\0')
-    g_ptr_array_add (self->turn_servers, g_strdup (turn));
-  if (addresses != NULL && *addresses != '\0')
-    {
-      g_auto(GStrv) list = g_strsplit (addresses, ",", -1);
-      for (guint i = 0; list[i] != NULL; i++)
-        if (*g_strstrip (list[i]) != '\0')
-          g_ptr_array_add (self->local_addresses, g_strdup (list[i]));
-    }
-  if (g_strcmp0 (g_getenv ("NATTER_CALL_ICE_POLICY"), "relay") == 0)
-    self->relay_only = TRUE;
-}
-
-static void
 natter_call_media_init (NatterCallMedia *self)
 {
   g_mutex_init (&self->lock);
@@ -1476,7 +1330,15 @@ natter_call_media_init (NatterCallMedia *self)
   self->nacked_seqnums = g_new0 (guint32, 65536 / 32);
   self->remote_video = natter_video_sink_new ();
   self->local_video = natter_video_sink_new ();
-  add_env_servers (self);
+
+  natter_call_media_options_load (&self->options);
+  if (self->options.stun_server != NULL)
+    g_ptr_array_add (self->stun_servers, g_strdup (self->options.stun_server));
+  if (self->options.turn_server != NULL)
+    g_ptr_array_add (self->turn_servers, g_strdup (self->options.turn_server));
+  for (guint i = 0; self->options.ice_addresses != NULL && self->options.ice_addresses[i] != NULL; i++)
+    g_ptr_array_add (self->local_addresses, g_strdup (self->options.ice_addresses[i]));
+  self->relay_only = self->options.relay_only;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -1662,7 +1524,7 @@ natter_call_media_set_device (NatterCallMedia  *self,
   if (kind == NATTER_CALL_DEVICE_CAMERA && (self->camera == NULL || !self->camera_open))
     return TRUE;
 
-  if (test_sources ())
+  if (self->options.test_sources)
     {
       /* Test sources switch to another pattern / wave of that name. */
       g_autofree char *description =
@@ -1883,7 +1745,7 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
   name = self->devices[NATTER_CALL_DEVICE_CAMERA];
   if (!enabled)
     replacement = make_running_source (self, "videotestsrc is-live=true pattern=black");
-  else if (test_sources ())
+  else if (self->options.test_sources)
     {
       g_autofree char *description =
         g_strdup_printf ("videotestsrc is-live=true pattern=%s", name != NULL && *name != '\0' ? name : "smpte");
