@@ -46,7 +46,7 @@ void               natter_call_manager_set_device       (NatterCallManager   *se
                                                          const char          *name);
 
 /* Relay-only ICE (through TURN) for the next calls; also
- * NATTER_CALL_ICE_POLICY=relay, see natter-call-media.h. */
+ * NATTER_CALL_ICE_POLICY=relay, see natter-call-media-options.h. */
 void               natter_call_manager_set_relay_only   (NatterCallManager   *self,
                                                          gboolean             relay_only);
 

@@ -4,46 +4,48 @@
  * threads, pad probes run on streaming threads. Everything that reaches the
  * call goes through emit_on_main(), which drops it once the media stopped.
  *
+ * Beside it: the devices (natter-call-devices.c), the VP8 bitrate
+ * (natter-call-rate-control.c), the environment it reads
+ * (natter-call-media-options.c) and the tests' faults
+ * (natter-call-test-hooks.c).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #define GST_USE_UNSTABLE_API
-#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <agent.h>
-#include <stdio.h>
-#include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <string.h>
 
 #include "natter-call-media.h"
+#include "natter-call-devices.h"
+#include "natter-call-media-options.h"
+#include "natter-call-rate-control.h"
+#include "natter-call-test-hooks.h"
 
 #define VIDEO_PT 96
 #define AUDIO_PT 97
 #define JITTER_LATENCY_MS 100
-#define VIDEO_BITRATE_START 800000
-#define VIDEO_BITRATE_MIN 150000
-#define VIDEO_BITRATE_MAX 1500000
 #define AUDIO_BITRATE 32000
 /* RTP keeps flowing while muted or with the camera off, so silence this long
  * means the peer or the path is gone (webrtcbin 1.22 has no ICE consent). */
 #define MEDIA_SILENCE_TIMEOUT_S 5
-#define STATS_INTERVAL_S 2
 
 struct _NatterCallMedia
 {
   GObject              parent_instance;
 
   NatterCallMediaType  media_type;
+  NatterCallMediaOptions options;  /* the environment, read at creation */
   GMainContext        *context;
 
   GstElement          *pipeline;
   GstElement          *webrtc;
-  GstElement          *encoder;      /* vp8enc */
   GstElement          *volume;       /* mute */
   GstElement          *echo_probe;
   GstElement          *camera;        /* the video source and what follows it */
@@ -69,7 +71,6 @@ struct _NatterCallMedia
   GstElement          *last_branch;    /* set by add_send_branch () */
   gboolean             muted;
   gboolean             camera_enabled; /* atomic */
-  guint                video_bitrate;  /* atomic */
 
   gint                 video_frames;   /* atomic */
   gint                 audio_buffers;  /* atomic */
@@ -80,14 +81,7 @@ struct _NatterCallMedia
   guint64              last_count;
   guint                silent_seconds;
   guint                watchdog_id;
-  guint                stats_counter;
-  GObject             *rtcp_sessions[2];  /* RTPSession, audio and video */
-  gint                 worst_fraction_lost; /* atomic, /256 */
-  gint                 have_reports;        /* atomic: reports since the last adaptation */
-  gint                 video_sent;          /* atomic: RTP packets since the last adaptation */
-  gint                 video_nacked;        /* atomic: of those, asked for again by the peer */
-  guint32             *nacked_seqnums;      /* bitmap of 65536, under lock: a retry counts once */
-  guint                video_ssrc;          /* atomic */
+  NatterCallRateControl *rate_control;
   gboolean             received_loss_watched;
   guint                bus_watch_id;
 };
@@ -261,7 +255,7 @@ on_offer_created (GstPromise *promise,
   g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
-  if (g_getenv ("NATTER_CALL_DEBUG_SDP") != NULL)
+  if (self->options.debug_sdp)
     {
       g_autofree char *text = gst_sdp_message_as_text (offer->sdp);
       g_printerr ("offer:\n%s", text);
@@ -297,7 +291,7 @@ on_answer_created (GstPromise *promise,
   g_debug ("answer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
                 gst_sdp_message_as_text (answer->sdp));
-  if (g_getenv ("NATTER_CALL_DEBUG_SDP") != NULL)
+  if (self->options.debug_sdp)
     {
       g_autofree char *text = gst_sdp_message_as_text (answer->sdp);
       g_printerr ("answer:\n%s", text);
@@ -414,79 +408,6 @@ count_audio (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-static gboolean
-test_sources (void)
-{
-  const char *value = g_getenv ("NATTER_CALL_TEST_SOURCES");
-  return value != NULL && g_strcmp0 (value, "0") != 0 && *value != '\0';
-}
-
-static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
-
-/* Many webcams give only MJPEG at useful rates: decode it right after the
- * camera (raw stays preferred when the camera has it). */
-static GstElement *
-decode_if_jpeg_only (GstDevice  *device,
-                     GstElement *source)
-{
-  g_autoptr(GstCaps) caps = gst_device_get_caps (device);
-  g_autoptr(GstCaps) raw = gst_caps_from_string ("video/x-raw");
-  g_autoptr(GstCaps) jpeg = gst_caps_from_string ("image/jpeg");
-  GstElement *bin, *filter, *decoder;
-  g_autoptr(GstPad) pad = NULL;
-
-  if (caps == NULL || gst_caps_can_intersect (caps, raw) || !gst_caps_can_intersect (caps, jpeg))
-    return source;
-
-  filter = gst_element_factory_make ("capsfilter", NULL);
-  decoder = gst_element_factory_make ("jpegdec", NULL);
-  if (filter == NULL || decoder == NULL)
-    {
-      g_clear_pointer (&filter, gst_object_unref);
-      g_clear_pointer (&decoder, gst_object_unref);
-      return source;
-    }
-  g_object_set (filter, "caps", jpeg, NULL);
-  bin = gst_bin_new (NULL);
-  gst_bin_add_many (GST_BIN (bin), source, filter, decoder, NULL);
-  gst_element_link_many (source, filter, decoder, NULL);
-  pad = gst_element_get_static_pad (decoder, "src");
-  gst_element_add_pad (bin, gst_ghost_pad_new ("src", pad));
-  return bin;
-}
-
-/* The device of @kind named @name (display name), else the first one
- * GstDeviceMonitor knows, as an element; NULL when there is none. */
-static GstElement *
-make_device_element (NatterCallDevice  kind,
-                     const char       *name)
-{
-  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
-  GList *devices;
-  GstDevice *chosen = NULL;
-  GstElement *element = NULL;
-
-  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
-  if (!gst_device_monitor_start (monitor))
-    return NULL;
-  devices = gst_device_monitor_get_devices (monitor);
-  for (GList *l = devices; l != NULL && chosen == NULL && name != NULL && *name != '\0'; l = l->next)
-    {
-      g_autofree char *display_name = gst_device_get_display_name (l->data);
-      if (g_strcmp0 (display_name, name) == 0)
-        chosen = l->data;
-    }
-  if (chosen == NULL && devices != NULL)
-    chosen = devices->data;
-  if (chosen != NULL)
-    element = gst_device_create_element (chosen, NULL);
-  if (element != NULL && kind == NATTER_CALL_DEVICE_CAMERA)
-    element = decode_if_jpeg_only (chosen, element);
-  g_list_free_full (devices, gst_object_unref);
-  gst_device_monitor_stop (monitor);
-  return element;
-}
-
 /* Adds @description (a bin whose first element takes @src) after @src,
  * ending in @tail if not NULL. */
 static gboolean
@@ -529,14 +450,14 @@ make_audio_output (NatterCallMedia *self)
   GstElement *bin, *sink = NULL, *convert, *resample;
   g_autoptr(GstPad) pad = NULL;
 
-  if (test_sources ())
+  if (self->options.test_sources)
     sink = gst_parse_launch ("fakesink sync=true async=false", NULL);
   else
     {
       const char *speaker = self->devices[NATTER_CALL_DEVICE_SPEAKER];
 
       if (speaker != NULL && *speaker != '\0')
-        sink = make_device_element (NATTER_CALL_DEVICE_SPEAKER, speaker);
+        sink = natter_call_device_make_element (NATTER_CALL_DEVICE_SPEAKER, speaker);
       if (sink == NULL)
         sink = gst_element_factory_make ("autoaudiosink", NULL);
     }
@@ -626,78 +547,6 @@ on_new_jitterbuffer (GstElement *rtpbin,
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
 }
 
-/* The payloader's packets (streaming thread): what the peer's NACKs are
- * measured against. Lists are one frame's packets. */
-static GstPadProbeReturn
-count_sent_video (GstPad          *pad,
-                  GstPadProbeInfo *info,
-                  gpointer         user_data)
-{
-  NatterCallMedia *self = user_data;
-  GstBuffer *first;
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-  guint count = 1;
-
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    {
-      GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
-
-      count = gst_buffer_list_length (list);
-      first = count > 0 ? gst_buffer_list_get (list, 0) : NULL;
-    }
-  else
-    first = GST_PAD_PROBE_INFO_BUFFER (info);
-
-  if (first != NULL && gst_rtp_buffer_map (first, GST_MAP_READ, &rtp))
-    {
-      g_atomic_int_set (&self->video_ssrc, gst_rtp_buffer_get_ssrc (&rtp));
-      gst_rtp_buffer_unmap (&rtp);
-    }
-  g_atomic_int_add (&self->video_sent, count);
-  return GST_PAD_PROBE_OK;
-}
-
-/* Under lock: TRUE the first time @seqnum is asked for since the last
- * adaptation. */
-static gboolean
-first_nack (NatterCallMedia *self,
-            guint16          seqnum)
-{
-  guint32 bit = 1u << (seqnum % 32);
-  gboolean first = (self->nacked_seqnums[seqnum / 32] & bit) == 0;
-
-  self->nacked_seqnums[seqnum / 32] |= bit;
-  return first;
-}
-
-/* A generic NACK (RFC 4585 6.2.1) for our video: each FCI is a packet id
- * and a bitmask of the 16 that follow. Retries of a packet count once. */
-static guint
-count_nacked (NatterCallMedia *self,
-              GstRTCPPacket   *packet)
-{
-  guint8 *fci = gst_rtcp_packet_fb_get_fci (packet);
-  guint words = gst_rtcp_packet_fb_get_fci_length (packet);
-  guint video_ssrc = g_atomic_int_get (&self->video_ssrc);
-  guint count = 0;
-
-  if (fci == NULL || video_ssrc == 0 || gst_rtcp_packet_fb_get_media_ssrc (packet) != video_ssrc)
-    return 0;
-  g_mutex_lock (&self->lock);
-  for (guint i = 0; i < words; i++)
-    {
-      guint16 pid = GST_READ_UINT16_BE (fci + i * 4);
-      guint16 mask = GST_READ_UINT16_BE (fci + i * 4 + 2);
-
-      count += first_nack (self, pid);
-      for (guint bit = 0; bit < 16; bit++)
-        if (mask & (1u << bit))
-          count += first_nack (self, pid + bit + 1);
-    }
-  g_mutex_unlock (&self->lock);
-  return count;
-}
-
 /* ---------------------------------------------------------- local streams */
 
 /* Camera off: black frames keep the stream (and the peer's watchdog) alive
@@ -735,71 +584,6 @@ blacken_frame (GstPad          *pad,
       gst_video_frame_unmap (&frame);
     }
   return GST_PAD_PROBE_OK;
-}
-
-/* Tests: a lossy network (the kernel here has no netem) loses @percent %
- * of the video packets. */
-static gboolean
-drop_video_packet (GstBuffer *buffer,
-                   int        percent)
-{
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-  gboolean drop = FALSE;
-
-  if (gst_rtp_buffer_map (buffer, GST_MAP_READ, &rtp))
-    {
-      drop = gst_rtp_buffer_get_payload_type (&rtp) == VIDEO_PT &&
-             g_random_int_range (0, 100) < percent;
-      gst_rtp_buffer_unmap (&rtp);
-    }
-  return drop;
-}
-
-static gboolean
-drop_from_list (GstBuffer **buffer,
-                guint       index,
-                gpointer    user_data)
-{
-  if (drop_video_packet (*buffer, GPOINTER_TO_INT (user_data)))
-    gst_clear_buffer (buffer);
-  return TRUE;
-}
-
-/* Payloaders push single packets and lists of them (one per frame). */
-static GstPadProbeReturn
-drop_packets (GstPad          *pad,
-              GstPadProbeInfo *info,
-              gpointer         user_data)
-{
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    {
-      GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-
-      gst_buffer_list_foreach (list, drop_from_list, user_data);
-      GST_PAD_PROBE_INFO_DATA (info) = list;
-      return gst_buffer_list_length (list) > 0 ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
-    }
-  return drop_video_packet (GST_PAD_PROBE_INFO_BUFFER (info), GPOINTER_TO_INT (user_data))
-           ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-}
-
-static void
-parse_video_caps (int *width,
-                  int *height,
-                  int *fps)
-{
-  const char *value = g_getenv ("NATTER_CALL_VIDEO_CAPS");
-
-  *width = 640;
-  *height = 480;
-  *fps = 30;
-  if (value != NULL && sscanf (value, "%dx%d@%d", width, height, fps) != 3)
-    {
-      g_warning ("NATTER_CALL_VIDEO_CAPS=%s is not WxH@FPS", value);
-      *width = 640;
-      *height = 480;
-      *fps = 30;
-    }
 }
 
 static GstPad *
@@ -854,37 +638,6 @@ add_send_branch (NatterCallMedia *self,
   return TRUE;
 }
 
-/* Tests: a device fails as an unplugged one does, after some buffers. */
-static GstPadProbeReturn
-unplug_device (GstPad          *pad,
-               GstPadProbeInfo *info,
-               gpointer         user_data)
-{
-  int *frames = user_data;
-  g_autoptr(GstElement) source = NULL;
-
-  if (--*frames > 0)
-    return GST_PAD_PROBE_OK;
-  source = gst_pad_get_parent_element (pad);
-  GST_ELEMENT_ERROR (source, RESOURCE, READ, ("Test: the device was unplugged"), (NULL));
-  return GST_PAD_PROBE_REMOVE;
-}
-
-static void
-fail_in_tests (GstElement *source,
-               const char *variable)
-{
-  g_autoptr(GstPad) pad = NULL;
-  int *buffers;
-
-  if (!test_sources () || g_getenv (variable) == NULL)
-    return;
-  pad = gst_element_get_static_pad (source, "src");
-  buffers = g_new (int, 1);
-  *buffers = MAX (1, atoi (g_getenv (variable)));
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, unplug_device, buffers, g_free);
-}
-
 static gboolean
 add_audio (NatterCallMedia *self,
            GError         **error)
@@ -902,11 +655,12 @@ add_audio (NatterCallMedia *self,
     }
   gst_bin_add (GST_BIN (self->pipeline), self->echo_probe);
 
-  if (test_sources ())
+  if (self->options.test_sources)
     source = gst_parse_launch ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
                                "samplesperbuffer=480", NULL);
   else
-    source = make_device_element (NATTER_CALL_DEVICE_MICROPHONE, self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
+    source = natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE,
+                                              self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
   if (source == NULL)
     source = gst_element_factory_make ("autoaudiosrc", NULL);
   if (source == NULL)
@@ -914,7 +668,8 @@ add_audio (NatterCallMedia *self,
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "No microphone");
       return FALSE;
     }
-  fail_in_tests (source, "NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
+  if (self->options.microphone_fails_after > 0)
+    natter_call_test_hooks_fail_after (source, self->options.microphone_fails_after);
   gst_bin_add (GST_BIN (self->pipeline), source);
 
   description = g_strdup_printf ("audioconvert ! audioresample ! "
@@ -946,30 +701,32 @@ add_video (NatterCallMedia *self,
 {
   g_autofree char *convert = NULL;
   g_autofree char *encode = NULL;
+  g_autoptr(GstElement) encoder = NULL;
   g_autoptr(GstPad) encoder_sink = NULL;
   g_autoptr(GstElement) payloader = NULL;
   g_autoptr(GstPad) payloader_src = NULL;
   GstElement *source, *scaler, *tee, *preview_queue;
   GstElement *preview = natter_video_sink_get_element (self->local_video);
-  int width, height, fps;
-
-  parse_video_caps (&width, &height, &fps);
+  int width = self->options.video_width;
+  int height = self->options.video_height;
+  int fps = self->options.video_fps;
 
   self->camera_open = g_atomic_int_get (&self->camera_enabled);
   if (!self->camera_open)
     source = NULL;
-  else if (test_sources ())
+  else if (self->options.test_sources)
     source = gst_parse_launch ("videotestsrc is-live=true pattern=smpte horizontal-speed=4", NULL);
   else
-    source = make_device_element (NATTER_CALL_DEVICE_CAMERA, self->devices[NATTER_CALL_DEVICE_CAMERA]);
+    source = natter_call_device_make_element (NATTER_CALL_DEVICE_CAMERA,
+                                              self->devices[NATTER_CALL_DEVICE_CAMERA]);
   if (source == NULL)
     {
       /* No camera (or off from the start): the call goes on, with black frames. */
       source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
       self->camera_open = FALSE;
     }
-  else
-    fail_in_tests (source, "NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
+  else if (self->options.camera_fails_after > 0)
+    natter_call_test_hooks_fail_after (source, self->options.camera_fails_after);
 
   /* A bin cannot end in bare caps: an explicit capsfilter. */
   convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"
@@ -1001,170 +758,29 @@ add_video (NatterCallMedia *self,
                             "undershoot=95 buffer-size=500 buffer-initial-size=300 "
                             "buffer-optimal-size=400 max-quantizer=56 ! "
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
-                            VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
+                            NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
                         "application/x-rtp,media=video,encoding-name=VP8,payload=" G_STRINGIFY (VIDEO_PT) ","
                         "clock-rate=90000",
                         error))
     return FALSE;
 
-  self->encoder = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8enc");
-  self->video_bitrate = VIDEO_BITRATE_START;
-  encoder_sink = gst_element_get_static_pad (self->encoder, "sink");
+  encoder = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8enc");
+  encoder_sink = gst_element_get_static_pad (encoder, "sink");
   gst_pad_add_probe (encoder_sink, GST_PAD_PROBE_TYPE_BUFFER, blacken_frame, self, NULL);
 
   payloader = gst_bin_get_by_name (GST_BIN (self->pipeline), "vp8pay");
   payloader_src = gst_element_get_static_pad (payloader, "src");
-  gst_pad_add_probe (payloader_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     count_sent_video, self, NULL);
+  natter_call_rate_control_attach (self->rate_control, encoder, payloader_src);
 
   /* Tests: loss before the sender keeps packets for retransmission (after
    * the count: these packets were sent, the network lost them). */
-  if (test_sources () && g_getenv ("NATTER_CALL_TEST_DROP_PERCENT") != NULL)
-    {
-      int percent = CLAMP (atoi (g_getenv ("NATTER_CALL_TEST_DROP_PERCENT")), 0, 100);
-
-      gst_pad_add_probe (payloader_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                         drop_packets, GINT_TO_POINTER (percent), NULL);
-    }
+  if (self->options.drop_percent > 0)
+    natter_call_test_hooks_drop_packets (payloader_src, VIDEO_PT, self->options.drop_percent);
   return TRUE;
 }
 
-/* Tests: loss on the way in, after the sender kept the packets: NACK and
- * RTX can repair it. On rtpbin's input, after SRTP; bundled, everything
- * arrives on session 0. */
-static void
-watch_received_loss (NatterCallMedia *self)
-{
-  const char *value = g_getenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
-  g_autoptr(GstElement) rtpbin = NULL;
-  g_autoptr(GstPad) pad = NULL;
-  int percent;
-
-  if (!test_sources () || value == NULL)
-    return;
-  percent = CLAMP (atoi (value), 0, 100);
-  rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
-  if (rtpbin == NULL)
-    return;
-  if ((pad = gst_element_get_static_pad (rtpbin, "recv_rtp_sink_0")) == NULL)
-    {
-      g_warning ("Cannot simulate loss on the way in");
-      return;
-    }
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     drop_packets, GINT_TO_POINTER (percent), NULL);
-}
-
 /* ---------------------------------------------------------- watchdog, stats */
-
-/* RTCP from the peer (an rtpbin session's thread): the worst loss any of
- * its report blocks gives for our streams since the last adaptation.
- * Parsed here because webrtcbin 1.22's get-stats keeps one report block per
- * remote source and, with bundle, often the audio one for video too
- * (remote-inbound-rtp fraction-lost stays 0 while video is lost). */
-static void
-on_receiving_rtcp (GObject   *session,
-                   GstBuffer *buffer,
-                   gpointer   user_data)
-{
-  NatterCallMedia *self = user_data;
-  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
-  GstRTCPPacket packet;
-  int worst;
-
-  if (!gst_rtcp_buffer_map (buffer, GST_MAP_READ, &rtcp))
-    return;
-  for (gboolean more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet); more;
-       more = gst_rtcp_packet_move_to_next (&packet))
-    {
-      GstRTCPType type = gst_rtcp_packet_get_type (&packet);
-
-      /* NACKs come within a round trip of each loss, while the report
-       * blocks can be seconds apart when feedback is frequent. */
-      if (type == GST_RTCP_TYPE_RTPFB &&
-          gst_rtcp_packet_fb_get_type (&packet) == GST_RTCP_RTPFB_TYPE_NACK)
-        g_atomic_int_add (&self->video_nacked, count_nacked (self, &packet));
-      if (type != GST_RTCP_TYPE_SR && type != GST_RTCP_TYPE_RR)
-        continue;
-      for (guint i = 0; i < gst_rtcp_packet_get_rb_count (&packet); i++)
-        {
-          guint32 ssrc, highest, jitter, lsr, dlsr;
-          guint8 fraction_lost;
-          gint32 packets_lost;
-
-          gst_rtcp_packet_get_rb (&packet, i, &ssrc, &fraction_lost, &packets_lost, &highest,
-                                  &jitter, &lsr, &dlsr);
-          do
-            worst = g_atomic_int_get (&self->worst_fraction_lost);
-          while (fraction_lost > worst &&
-                 !g_atomic_int_compare_and_exchange (&self->worst_fraction_lost, worst, fraction_lost));
-          g_atomic_int_set (&self->have_reports, TRUE);
-        }
-    }
-  gst_rtcp_buffer_unmap (&rtcp);
-}
-
-/* Once the sessions exist (after negotiation): listen to their RTCP. */
-static void
-watch_rtcp (NatterCallMedia *self)
-{
-  g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
-
-  if (rtpbin == NULL)
-    return;
-  for (guint id = 0; id < G_N_ELEMENTS (self->rtcp_sessions); id++)
-    {
-      GObject *session = NULL;
-
-      if (self->rtcp_sessions[id] != NULL)
-        continue;
-      g_signal_emit_by_name (rtpbin, "get-internal-session", id, &session);
-      if (session == NULL)
-        continue;
-      g_signal_connect (session, "on-receiving-rtcp", G_CALLBACK (on_receiving_rtcp), self);
-      /* Reports every second rather than every 5 s: loss is seen soon. */
-      g_object_set (session, "rtcp-min-interval", (guint64) GST_SECOND, NULL);
-      self->rtcp_sessions[id] = session;
-    }
-}
-
-/* Multiplicative decrease on loss, slow increase while clean: 1.22 has no
- * congestion controller. Loss is the worst of the peer's receiver reports
- * and of its NACKs (packets asked for / packets sent). */
-static void
-adapt_bitrate (NatterCallMedia *self)
-{
-  gboolean fresh = g_atomic_int_compare_and_exchange (&self->have_reports, TRUE, FALSE);
-  int sent = g_atomic_int_and (&self->video_sent, 0);
-  int nacked;
-  double nack_loss, report_loss, loss;
-  guint bitrate;
-
-  g_mutex_lock (&self->lock);
-  nacked = g_atomic_int_and (&self->video_nacked, 0);
-  memset (self->nacked_seqnums, 0, 65536 / 8);
-  g_mutex_unlock (&self->lock);
-  nack_loss = sent >= 30 ? MIN (1.0, (double) nacked / sent) : 0;
-
-  /* Only on fresh news: no news is not good news. */
-  if (!fresh && nack_loss <= 0.10)
-    return;
-  report_loss = fresh ? g_atomic_int_and (&self->worst_fraction_lost, 0) / 256.0 : 0;
-  loss = MAX (report_loss, nack_loss);
-  bitrate = g_atomic_int_get (&self->video_bitrate);
-  if (loss > 0.10)
-    bitrate = MAX (VIDEO_BITRATE_MIN, (guint) (bitrate * 0.7));
-  else if (loss < 0.02)
-    bitrate = MIN (VIDEO_BITRATE_MAX, (guint) (bitrate * 1.08));
-  g_debug ("peer reports %.1f %% loss (%d of %d packets NACKed): VP8 at %u bit/s",
-           loss * 100, nacked, sent, bitrate);
-  if (bitrate != (guint) g_atomic_int_get (&self->video_bitrate))
-    {
-      g_atomic_int_set (&self->video_bitrate, bitrate);
-      g_object_set (self->encoder, "target-bitrate", bitrate, NULL);
-    }
-}
 
 static gboolean
 watchdog_tick (gpointer user_data)
@@ -1189,14 +805,17 @@ watchdog_tick (gpointer user_data)
     }
 
   if (self->connected)
-    watch_rtcp (self);
+    natter_call_rate_control_watch_rtcp (self->rate_control, self->webrtc);
+  /* Tests: loss on the way in, after the sender kept the packets: NACK
+   * and RTX can repair it. */
   if (self->connected && !self->received_loss_watched)
     {
       self->received_loss_watched = TRUE;
-      watch_received_loss (self);
+      if (self->options.recv_drop_percent > 0)
+        natter_call_test_hooks_drop_received_packets (self->webrtc, VIDEO_PT,
+                                                      self->options.recv_drop_percent);
     }
-  if (self->encoder != NULL && ++self->stats_counter % STATS_INTERVAL_S == 0)
-    adapt_bitrate (self);
+  natter_call_rate_control_tick (self->rate_control);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1402,7 +1021,8 @@ natter_call_media_finalize (GObject *object)
   g_ptr_array_unref (self->turn_servers);
   g_ptr_array_unref (self->local_addresses);
   g_ptr_array_unref (self->pending_candidates);
-  g_free (self->nacked_seqnums);
+  natter_call_rate_control_free (self->rate_control);
+  natter_call_media_options_clear (&self->options);
   for (guint i = 0; i < G_N_ELEMENTS (self->devices); i++)
     g_free (self->devices[i]);
   g_main_context_unref (self->context);
@@ -1442,28 +1062,6 @@ natter_call_media_class_init (NatterCallMediaClass *klass)
 }
 
 static void
-add_env_servers (NatterCallMedia *self)
-{
-  const char *stun = g_getenv ("NATTER_CALL_STUN");
-  const char *turn = g_getenv ("NATTER_CALL_TURN");
-  const char *addresses = g_getenv ("NATTER_CALL_ICE_ADDRESSES");
-
-  if (stun != NULL && *stun != '\0')
-    g_ptr_array_add (self->stun_servers, g_strdup (stun));
-  if (turn != NULL && *turn != '\0')
-    g_ptr_array_add (self->turn_servers, g_strdup (turn));
-  if (addresses != NULL && *addresses != '\0')
-    {
-      g_auto(GStrv) list = g_strsplit (addresses, ",", -1);
-      for (guint i = 0; list[i] != NULL; i++)
-        if (*g_strstrip (list[i]) != '\0')
-          g_ptr_array_add (self->local_addresses, g_strdup (list[i]));
-    }
-  if (g_strcmp0 (g_getenv ("NATTER_CALL_ICE_POLICY"), "relay") == 0)
-    self->relay_only = TRUE;
-}
-
-static void
 natter_call_media_init (NatterCallMedia *self)
 {
   g_mutex_init (&self->lock);
@@ -1473,10 +1071,18 @@ natter_call_media_init (NatterCallMedia *self)
   self->turn_servers = g_ptr_array_new_with_free_func (g_free);
   self->local_addresses = g_ptr_array_new_with_free_func (g_free);
   self->pending_candidates = g_ptr_array_new_with_free_func (candidate_free);
-  self->nacked_seqnums = g_new0 (guint32, 65536 / 32);
+  self->rate_control = natter_call_rate_control_new ();
   self->remote_video = natter_video_sink_new ();
   self->local_video = natter_video_sink_new ();
-  add_env_servers (self);
+
+  natter_call_media_options_load (&self->options);
+  if (self->options.stun_server != NULL)
+    g_ptr_array_add (self->stun_servers, g_strdup (self->options.stun_server));
+  if (self->options.turn_server != NULL)
+    g_ptr_array_add (self->turn_servers, g_strdup (self->options.turn_server));
+  for (guint i = 0; self->options.ice_addresses != NULL && self->options.ice_addresses[i] != NULL; i++)
+    g_ptr_array_add (self->local_addresses, g_strdup (self->options.ice_addresses[i]));
+  self->relay_only = self->options.relay_only;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -1662,7 +1268,7 @@ natter_call_media_set_device (NatterCallMedia  *self,
   if (kind == NATTER_CALL_DEVICE_CAMERA && (self->camera == NULL || !self->camera_open))
     return TRUE;
 
-  if (test_sources ())
+  if (self->options.test_sources)
     {
       /* Test sources switch to another pattern / wave of that name. */
       g_autofree char *description =
@@ -1673,36 +1279,12 @@ natter_call_media_set_device (NatterCallMedia  *self,
       replacement = make_running_source (self, description);
     }
   else
-    replacement = make_device_element (kind, name);
+    replacement = natter_call_device_make_element (kind, name);
   if (replacement == NULL)
     return FALSE;
   if (kind == NATTER_CALL_DEVICE_CAMERA)
     return swap_source (self, &self->camera, self->camera_next, replacement);
   return swap_source (self, &self->microphone, self->microphone_next, replacement);
-}
-
-GStrv
-natter_call_list_devices (NatterCallDevice kind)
-{
-  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  GList *devices;
-
-  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, NULL);
-
-  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
-  if (gst_device_monitor_start (monitor))
-    {
-      devices = gst_device_monitor_get_devices (monitor);
-      for (GList *l = devices; l != NULL; l = l->next)
-        {
-          g_autofree char *name = gst_device_get_display_name (l->data);
-          g_strv_builder_add (names, name);
-        }
-      g_list_free_full (devices, gst_object_unref);
-      gst_device_monitor_stop (monitor);
-    }
-  return g_strv_builder_end (names);
 }
 
 void
@@ -1828,12 +1410,7 @@ natter_call_media_stop (NatterCallMedia *self)
       self->bus_watch_id = 0;
     }
 
-  for (guint id = 0; id < G_N_ELEMENTS (self->rtcp_sessions); id++)
-    if (self->rtcp_sessions[id] != NULL)
-      {
-        g_signal_handlers_disconnect_by_data (self->rtcp_sessions[id], self);
-        g_clear_object (&self->rtcp_sessions[id]);
-      }
+  natter_call_rate_control_stop (self->rate_control);
   if (self->pipeline != NULL)
     {
       gint64 begin = g_get_monotonic_time ();
@@ -1842,7 +1419,6 @@ natter_call_media_stop (NatterCallMedia *self)
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
       g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
     }
-  gst_clear_object (&self->encoder);
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
   self->camera = self->camera_next = NULL;
@@ -1883,14 +1459,14 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
   name = self->devices[NATTER_CALL_DEVICE_CAMERA];
   if (!enabled)
     replacement = make_running_source (self, "videotestsrc is-live=true pattern=black");
-  else if (test_sources ())
+  else if (self->options.test_sources)
     {
       g_autofree char *description =
         g_strdup_printf ("videotestsrc is-live=true pattern=%s", name != NULL && *name != '\0' ? name : "smpte");
       replacement = make_running_source (self, description);
     }
   else
-    replacement = make_device_element (NATTER_CALL_DEVICE_CAMERA, name);
+    replacement = natter_call_device_make_element (NATTER_CALL_DEVICE_CAMERA, name);
   if (replacement == NULL)
     {
       g_warning ("Cannot open the camera again: the peer sees black frames");
@@ -2006,5 +1582,5 @@ guint
 natter_call_media_get_video_bitrate (NatterCallMedia *self)
 {
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
-  return self->encoder != NULL ? (guint) g_atomic_int_get (&self->video_bitrate) : 0;
+  return natter_call_rate_control_get_bitrate (self->rate_control);
 }

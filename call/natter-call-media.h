@@ -10,23 +10,9 @@
  *
  * Signals are emitted on the main context the media was created in.
  *
- * Environment (tests, benchmarks):
- *   NATTER_CALL_TEST_SOURCES=1     audiotestsrc/videotestsrc, fakesink audio
- *   NATTER_CALL_VIDEO_CAPS=WxH@F   test video size and rate (640x480@30)
- *   NATTER_CALL_ICE_ADDRESSES=a,b  only gather on these local addresses
- *   NATTER_CALL_ICE_POLICY=relay   relay-only ICE transport policy
- *   NATTER_CALL_STUN=stun://h:p    extra STUN server
- *   NATTER_CALL_TURN=turn://u:p@h:p extra TURN server
- *   NATTER_CALL_DEBUG_SDP=1        print offers and answers to stderr
- *   NATTER_CALL_TEST_DROP_PERCENT=N with test sources, drop N % of the
- *                                  outgoing video packets (a lossy path)
- *   NATTER_CALL_TEST_CAMERA_FAILS_AFTER=N  with test sources, the camera
- *                                  fails after N frames (unplugged)
- *   NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER=N  the same for the microphone
- *                                  (N buffers of 10 ms)
- *   NATTER_CALL_TEST_RECV_DROP_PERCENT=N  with test sources, drop N % of
- *                                  the incoming video packets once
- *                                  connected (loss that RTX can repair)
+ * The environment it reads (test sources, ICE settings, the fault
+ * injectors of the tests) is read when it is created: see
+ * natter-call-media-options.h.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

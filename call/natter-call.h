@@ -79,6 +79,4 @@ void                 natter_call_set_camera_enabled (NatterCall *self,
 
 G_END_DECLS
 
-#ifdef NATTER_CALL_HAVE_MANAGER
 #include "natter-call-manager.h"
-#endif

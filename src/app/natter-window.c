@@ -9,9 +9,7 @@
 #include "natter-format.h"
 #include "natter-sign-in-page.h"
 #include "natter-window.h"
-#ifdef NATTER_APP_HAVE_CALLS
 #include "natter-call-controller.h"
-#endif
 
 #define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
 
@@ -43,9 +41,7 @@ struct _NatterWindow
   gboolean toast_slid_in;
   gboolean toast_close_waiting;
   guint toast_tick_id;
-#ifdef NATTER_APP_HAVE_CALLS
   NatterCallController *calls;
-#endif
 
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
@@ -541,9 +537,7 @@ stop_client (NatterWindow *self)
       natter_client_disconnect (self->client);
     }
   g_clear_object (&self->client);
-#ifdef NATTER_APP_HAVE_CALLS
   g_clear_object (&self->calls);
-#endif
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_token, g_free);
   self->synced = FALSE;
@@ -808,11 +802,9 @@ start_client (NatterWindow *self,
 static void
 start_calls (NatterWindow *self)
 {
-#ifdef NATTER_APP_HAVE_CALLS
   if (self->calls == NULL && self->client != NULL)
     self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
                                               self->client);
-#endif
 }
 
 static gboolean
@@ -1132,7 +1124,6 @@ call_activated (GtkWidget  *widget,
                 const char *action_name,
                 GVariant   *parameter)
 {
-#ifdef NATTER_APP_HAVE_CALLS
   NatterWindow *self = NATTER_WINDOW (widget);
   const char *peer = natter_chat_view_get_target_id (self->chat_view);
   AdwWindowTitle *title;
@@ -1145,13 +1136,11 @@ call_activated (GtkWidget  *widget,
                                      adw_window_title_get_title (title),
                                      g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
                                                                                  : NATTER_CALL_MEDIA_AUDIO);
-#endif
 }
 
 static void
 add_call_buttons (NatterWindow *self)
 {
-#ifdef NATTER_APP_HAVE_CALLS
   GtkBox *box = natter_chat_view_get_header_box (self->chat_view);
   struct { const char *icon, *action, *label; } buttons[] = {
     { "call-start-symbolic", "win.call-voice", _("Voice Call") },
@@ -1167,7 +1156,6 @@ add_call_buttons (NatterWindow *self)
                                       buttons[i].label, -1);
       gtk_box_append (box, button);
     }
-#endif
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -1222,9 +1210,7 @@ natter_window_dispose (GObject *object)
       natter_client_disconnect (self->client);
     }
   g_clear_object (&self->client);
-#ifdef NATTER_APP_HAVE_CALLS
   g_clear_object (&self->calls);
-#endif
   g_clear_object (&self->sound);
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
