@@ -8,6 +8,7 @@
 #include "natter-bench-probe.h"
 #include "natter-format.h"
 #include "natter-sign-in-page.h"
+#include "natter-toast-queue.h"
 #include "natter-window.h"
 #include "natter-call-controller.h"
 
@@ -34,13 +35,7 @@ struct _NatterWindow
   /* notification id → its NatterConversation, until read (here or on
    * another device) */
   GHashTable *notified;
-  /* toasts waiting for the one on screen (see show_next_toast()) */
-  GQueue toasts;
-  AdwToast *shown_toast;
-  gint64 toast_shown_at;          /* frame time, ms */
-  gboolean toast_slid_in;
-  gboolean toast_close_waiting;
-  guint toast_tick_id;
+  NatterToastQueue *toasts;
   NatterCallController *calls;
 
   AdwToastOverlay *toast_overlay;
@@ -68,140 +63,12 @@ static void start_client (NatterWindow *self,
 
 /* ---------------------------------------------------------------- toasts */
 
-/* libadwaita 1.2's overlay (Debian 12, fixed in 1.3) frees a toast when its
- * fade-out ends, and if its slide-in has not ended by then (closed within
- * a frame of appearing, or within 200 ms of replacing a toast that was
- * fading out), the slide-in's end then reads and writes the freed memory:
- * a crash or a corruption found later, far away. So the overlay gets a
- * toast only once the one before has gone (never a replacement), and a
- * toast closed before its slide-in has ended in a frame goes after it. */
-#define TOAST_SLIDE_IN_MS 500   /* the longest: a replacement's */
-
-static gboolean
-overlay_has_toast (NatterWindow *self)
-{
-  GtkWidget *content = adw_toast_overlay_get_child (self->toast_overlay);
-
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->toast_overlay));
-       child != NULL; child = gtk_widget_get_next_sibling (child))
-    if (child != content)
-      return TRUE;
-  return FALSE;
-}
-
-static void show_next_toast (NatterWindow *self);
-
-/* Frame by frame: the shown toast's slide-in ending (then the close that
- * waited for it), or the one before fading out. */
-static gboolean
-toast_tick_cb (GtkWidget     *widget,
-               GdkFrameClock *clock,
-               gpointer       user_data)
-{
-  NatterWindow *self = user_data;
-
-  if (self->shown_toast != NULL)
-    {
-      /* the slide-in ends in the first frame this late; closed in the next */
-      if (!self->toast_slid_in)
-        {
-          self->toast_slid_in = gdk_frame_clock_get_frame_time (clock) / 1000 - self->toast_shown_at >= TOAST_SLIDE_IN_MS;
-          return G_SOURCE_CONTINUE;
-        }
-      self->toast_tick_id = 0;
-      /* the toast forgot its overlay in the close that waited, so
-       * adw_toast_dismiss() would do nothing now */
-      if (self->toast_close_waiting)
-        g_signal_emit_by_name (self->shown_toast, "dismissed");
-      return G_SOURCE_REMOVE;
-    }
-  if (overlay_has_toast (self))
-    return G_SOURCE_CONTINUE;
-  self->toast_tick_id = 0;
-  show_next_toast (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-add_toast_tick (NatterWindow *self)
-{
-  if (self->toast_tick_id == 0)
-    self->toast_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->toast_overlay),
-                                                        toast_tick_cb, self, NULL);
-}
-
-/* Before the overlay's own handler: a close too early waits (the toast's
- * own handler, first, has let go of the overlay). */
-static void
-toast_dismissing_cb (NatterWindow *self,
-                     AdwToast     *toast)
-{
-  if (toast != self->shown_toast || self->toast_slid_in)
-    return;
-  g_signal_stop_emission_by_name (toast, "dismissed");
-  self->toast_close_waiting = TRUE;
-  add_toast_tick (self);
-}
-
-/* After it: the toast fades out. */
-static void
-toast_dismissed_cb (NatterWindow *self,
-                    AdwToast     *toast)
-{
-  if (toast != self->shown_toast)
-    return;
-  g_signal_handlers_disconnect_by_data (toast, self);
-  g_clear_object (&self->shown_toast);
-  show_next_toast (self);
-}
-
-/* Unmapped, the overlay ends its animations at once. */
-static void
-toast_overlay_unmap_cb (NatterWindow *self)
-{
-  if (self->shown_toast != NULL)
-    self->toast_slid_in = TRUE;
-}
-
-static void
-show_next_toast (NatterWindow *self)
-{
-  GdkFrameClock *clock;
-  AdwToast *toast;
-
-  if (self->shown_toast != NULL || g_queue_is_empty (&self->toasts))
-    return;
-  /* the one before still fading out: it goes first */
-  if (overlay_has_toast (self))
-    {
-      add_toast_tick (self);
-      return;
-    }
-  toast = g_queue_pop_head (&self->toasts);
-  self->shown_toast = g_object_ref (toast);
-  self->toast_close_waiting = FALSE;
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissing_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissed_cb), self,
-                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
-  adw_toast_overlay_add_toast (self->toast_overlay, toast);
-  /* its slide-in started at this frame time (none when unmapped) */
-  clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->toast_overlay));
-  self->toast_slid_in = clock == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->toast_overlay));
-  if (!self->toast_slid_in)
-    {
-      self->toast_shown_at = gdk_frame_clock_get_frame_time (clock) / 1000;
-      add_toast_tick (self);
-    }
-}
-
-/* Takes @toast, like adw_toast_overlay_add_toast(). */
+/* Takes @toast: one at a time (see natter-toast-queue.c). */
 static void
 add_toast (NatterWindow *self,
            AdwToast     *toast)
 {
-  g_queue_push_tail (&self->toasts, toast);
-  show_next_toast (self);
+  natter_toast_queue_add (self->toasts, toast);
 }
 
 void
@@ -1216,13 +1083,7 @@ natter_window_dispose (GObject *object)
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_token, g_free);
   g_clear_pointer (&self->pending_target, g_free);
-  if (self->toast_tick_id != 0 && self->toast_overlay != NULL)
-    gtk_widget_remove_tick_callback (GTK_WIDGET (self->toast_overlay), self->toast_tick_id);
-  self->toast_tick_id = 0;
-  if (self->shown_toast != NULL)
-    g_signal_handlers_disconnect_by_data (self->shown_toast, self);
-  g_clear_object (&self->shown_toast);
-  g_queue_clear_full (&self->toasts, g_object_unref);
+  g_clear_object (&self->toasts);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
 
   G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
@@ -1331,10 +1192,8 @@ static void
 natter_window_init (NatterWindow *self)
 {
   self->notified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  g_queue_init (&self->toasts);
   gtk_widget_init_template (GTK_WIDGET (self));
-  g_signal_connect_object (self->toast_overlay, "unmap", G_CALLBACK (toast_overlay_unmap_cb),
-                           self, G_CONNECT_SWAPPED);
+  self->toasts = natter_toast_queue_new (self->toast_overlay);
   add_call_buttons (self);
   natter_bench_probe_attach (self);
 }
