@@ -22,6 +22,7 @@ struct _NatterWindow
   NatterAccount *account;
   NatterClient *client;
   GSettings *settings;
+  GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
   GtkMediaStream *sound;
   GtkWidget *status_dialog;   /* weak */
   gboolean synced;
@@ -1031,13 +1032,9 @@ static gboolean
 natter_window_close_request (GtkWindow *window)
 {
   NatterWindow *self = NATTER_WINDOW (window);
-  int width, height;
 
   natter_chat_view_close (self->chat_view);  /* keeps the draft */
-  gtk_window_get_default_size (window, &width, &height);
-  g_settings_set_int (self->settings, "window-width", width);
-  g_settings_set_int (self->settings, "window-height", height);
-  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  g_settings_apply (self->state_settings);
 
   return GTK_WINDOW_CLASS (natter_window_parent_class)->close_request (window);
 }
@@ -1046,20 +1043,25 @@ static void
 natter_window_constructed (GObject *object)
 {
   NatterWindow *self = NATTER_WINDOW (object);
-  GApplication *app = g_application_get_default ();
+  NatterComposer *composer = natter_chat_view_get_composer (self->chat_view);
 
   G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
 
-  if (NATTER_IS_APPLICATION (app))
-    self->settings = g_object_ref (natter_application_get_settings (NATTER_APPLICATION (app)));
-  else
-    self->settings = g_settings_new (APP_ID);
+  /* The size is read once and written when the window closes (delayed:
+   * a resize does not write, and one profile's window does not resize
+   * another's). */
+  self->state_settings = g_settings_new (APP_ID);
+  g_settings_delay (self->state_settings);
+  g_settings_bind (self->state_settings, "window-width", self, "default-width",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
+  g_settings_bind (self->state_settings, "window-height", self, "default-height",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
+  g_settings_bind (self->state_settings, "window-maximized", self, "maximized",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
 
-  gtk_window_set_default_size (GTK_WINDOW (self),
-                               g_settings_get_int (self->settings, "window-width"),
-                               g_settings_get_int (self->settings, "window-height"));
-  if (g_settings_get_boolean (self->settings, "window-maximized"))
-    gtk_window_maximize (GTK_WINDOW (self));
+  self->settings = g_settings_new (APP_ID);
+  g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
 
   self->account = natter_account_new (self->profile_dir);
   natter_account_load_async (self->account, NULL, account_loaded_cb, g_object_ref (self));
@@ -1096,6 +1098,7 @@ natter_window_finalize (GObject *object)
 
   g_clear_object (&self->account);
   g_clear_object (&self->settings);
+  g_clear_object (&self->state_settings);
   g_clear_pointer (&self->notified, g_hash_table_unref);
   g_free (self->profile_dir);
 
