@@ -7,12 +7,11 @@
 
 #include "natter-bench-probe.h"
 #include "natter-format.h"
+#include "natter-notifier.h"
 #include "natter-sign-in-page.h"
 #include "natter-toast-queue.h"
 #include "natter-window.h"
 #include "natter-call-controller.h"
-
-#define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
 
 struct _NatterWindow
 {
@@ -23,7 +22,7 @@ struct _NatterWindow
   NatterClient *client;
   GSettings *settings;
   GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
-  GtkMediaStream *sound;
+  NatterNotifier *notifier;
   GtkWidget *status_dialog;   /* weak */
   gboolean synced;
   char *pending_token;     /* connect once the stored conversations show */
@@ -33,9 +32,6 @@ struct _NatterWindow
   NatterConversationType pending_type;
   char *pending_target;
   gint64 pending_message_id;
-  /* notification id → its NatterConversation, until read (here or on
-   * another device) */
-  GHashTable *notified;
   NatterToastQueue *toasts;
   NatterCallController *calls;
 
@@ -150,25 +146,6 @@ natter_window_get_chat_view (NatterWindow *self)
 
 /* -------------------------------------------------------- conversations */
 
-static char *
-notification_id (NatterWindow           *self,
-                 NatterConversationType  type,
-                 const char             *target_id)
-{
-  return g_strdup_printf ("%s|%d|%s", self->profile_dir, type, target_id);
-}
-
-static void
-withdraw_notification (NatterWindow           *self,
-                       NatterConversationType  type,
-                       const char             *target_id)
-{
-  g_autofree char *id = notification_id (self, type, target_id);
-
-  g_application_withdraw_notification (g_application_get_default (), id);
-  g_hash_table_remove (self->notified, id);
-}
-
 void
 natter_window_open_conversation (NatterWindow           *self,
                                  NatterConversationType  type,
@@ -212,18 +189,7 @@ natter_window_open_conversation (NatterWindow           *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
 
-  withdraw_notification (self, type, target_id);
-}
-
-static void
-mark_read_done_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error))
-    g_message ("Marking as read: %s", error->message);
+  natter_notifier_withdraw (self->notifier, type, target_id);
 }
 
 /* A notification's “Mark as Read”: read without opening the chat. */
@@ -233,11 +199,7 @@ natter_window_mark_read (NatterWindow           *self,
                          const char             *target_id)
 {
   g_return_if_fail (NATTER_IS_WINDOW (self));
-
-  if (self->client == NULL || target_id == NULL)
-    return;
-  natter_client_clear_unread_async (self->client, type, target_id, NULL, mark_read_done_cb, NULL);
-  withdraw_notification (self, type, target_id);
+  natter_notifier_mark_read (self->notifier, type, target_id);
 }
 
 static void
@@ -268,117 +230,19 @@ close_chat (NatterWindow *self)
 
 /* -------------------------------------------------------- notifications */
 
-typedef struct {
-  NatterWindow *self;
-  NatterMessage *message;
-} NotifyData;
-
-static void
-notify_data_free (NotifyData *data)
+/* The notifier asks: on screen already? The open chat, or any chat's row
+ * in the list beside it, in the focused window. */
+static gboolean
+message_in_view_cb (NatterWindow  *self,
+                    NatterMessage *message)
 {
-  g_object_unref (data->self);
-  g_object_unref (data->message);
-  g_free (data);
-}
+  gboolean open_here = natter_chat_view_get_target_id (self->chat_view) != NULL &&
+                       natter_chat_view_get_conversation_type (self->chat_view) ==
+                         natter_message_get_conversation_type (message) &&
+                       g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
+                                  natter_message_get_target_id (message)) == 0;
 
-static void
-play_sound (NatterWindow *self)
-{
-  if (!g_settings_get_boolean (self->settings, "sounds") ||
-      !g_file_test (MESSAGE_SOUND, G_FILE_TEST_EXISTS))
-    return;
-  if (self->sound == NULL)
-    self->sound = gtk_media_file_new_for_filename (MESSAGE_SOUND);
-  gtk_media_stream_seek (self->sound, 0);
-  gtk_media_stream_play (self->sound);
-}
-
-static void
-notify_conversation_cb (GObject      *object,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  NotifyData *data = user_data;
-  NatterWindow *self = data->self;
-  NatterMessage *message = data->message;
-  g_autoptr(NatterConversation) conv = NULL;
-  g_autoptr(GNotification) notification = NULL;
-  g_autoptr(GIcon) icon = NULL;
-  g_autofree char *id = NULL;
-  g_autofree char *body = NULL;
-  const char *title;
-
-  conv = natter_store_get_conversation_finish (NATTER_STORE (object), result, NULL);
-  if (conv != NULL && natter_conversation_get_muted (conv))
-    goto out;
-
-  title = conv != NULL ? natter_conversation_get_title (conv) : natter_message_get_target_id (message);
-  if (!g_settings_get_boolean (self->settings, "notification-preview"))
-    body = g_strdup (_("New message"));
-  else
-    {
-      g_autofree char *preview = natter_format_preview (message);
-      const char *sender = natter_message_get_sender_name (message);
-
-      if (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_PRIVATE)
-        body = g_strdup_printf ("%s: %s", sender != NULL ? sender : natter_message_get_sender_user_id (message),
-                                preview);
-      else
-        body = g_steal_pointer (&preview);
-    }
-
-  notification = g_notification_new (title);
-  g_notification_set_body (notification, body);
-  icon = g_themed_icon_new (APP_ID);
-  g_notification_set_icon (notification, icon);
-  g_notification_set_default_action_and_target (notification, "app.open-conversation", "(sis)",
-                                                self->profile_dir,
-                                                natter_message_get_conversation_type (message),
-                                                natter_message_get_target_id (message));
-  g_notification_add_button_with_target (notification, _("Mark as Read"), "app.mark-conversation-read",
-                                         "(sis)", self->profile_dir,
-                                         natter_message_get_conversation_type (message),
-                                         natter_message_get_target_id (message));
-  id = notification_id (self, natter_message_get_conversation_type (message),
-                        natter_message_get_target_id (message));
-  g_application_send_notification (g_application_get_default (), id, notification);
-  if (conv != NULL)
-    g_hash_table_replace (self->notified, g_steal_pointer (&id), g_object_ref (conv));
-  play_sound (self);
-
-out:
-  notify_data_free (data);
-}
-
-static void
-message_received_cb (NatterWindow  *self,
-                     NatterMessage *message)
-{
-  NotifyData *data;
-  gboolean open_here;
-
-  if (natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_RECEIVE ||
-      !natter_message_is_persisted (message) ||
-      (natter_message_get_flags (message) & NATTER_MESSAGE_FLAG_COUNTED) == 0 ||
-      natter_message_get_offline (message) ||
-      !g_settings_get_boolean (self->settings, "notifications"))
-    return;
-
-  open_here = natter_chat_view_get_target_id (self->chat_view) != NULL &&
-              natter_chat_view_get_conversation_type (self->chat_view) ==
-                natter_message_get_conversation_type (message) &&
-              g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
-                         natter_message_get_target_id (message)) == 0;
-  if (gtk_window_is_active (GTK_WINDOW (self)) && (open_here || !adw_leaflet_get_folded (self->leaflet)))
-    return;
-
-  data = g_new0 (NotifyData, 1);
-  data->self = g_object_ref (self);
-  data->message = g_object_ref (message);
-  natter_store_get_conversation_async (natter_client_get_store (self->client),
-                                       natter_message_get_conversation_type (message),
-                                       natter_message_get_target_id (message),
-                                       NULL, notify_conversation_cb, data);
+  return gtk_window_is_active (GTK_WINDOW (self)) && (open_here || !adw_leaflet_get_folded (self->leaflet));
 }
 
 /* ------------------------------------------------------- connection state */
@@ -411,15 +275,7 @@ stop_client (NatterWindow *self)
   self->synced = FALSE;
   update_title (self);
   /* signed out: nothing of this account stays on screen */
-  {
-    GHashTableIter iter;
-    gpointer id;
-
-    g_hash_table_iter_init (&iter, self->notified);
-    while (g_hash_table_iter_next (&iter, &id, NULL))
-      g_application_withdraw_notification (g_application_get_default (), id);
-    g_hash_table_remove_all (self->notified);
-  }
+  natter_notifier_set_client (self->notifier, NULL);
 }
 
 static void
@@ -554,27 +410,10 @@ chatroom_event_cb (NatterWindow *self,
   natter_window_add_toast (self, text);
 }
 
-/* A chat read here or on another device: its notification goes. */
-static void
-withdraw_read_notifications (NatterWindow *self)
-{
-  GHashTableIter iter;
-  gpointer id, conversation;
-
-  g_hash_table_iter_init (&iter, self->notified);
-  while (g_hash_table_iter_next (&iter, &id, &conversation))
-    if (natter_conversation_get_unread_count (conversation) == 0)
-      {
-        g_application_withdraw_notification (g_application_get_default (), id);
-        g_hash_table_iter_remove (&iter);
-      }
-}
-
 static void
 unread_changed_cb (NatterWindow *self)
 {
   update_title (self);
-  withdraw_read_notifications (self);
 }
 
 /* The open chat had no conversation yet (a new chat, or opened before the
@@ -642,13 +481,12 @@ start_client (NatterWindow *self,
   self->client = g_object_ref (client);
   g_signal_connect_object (client, "status-changed", G_CALLBACK (status_changed_cb),
                            self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
-                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "chatroom-event", G_CALLBACK (chatroom_event_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_client_get_store (client), "conversation-removed",
                            G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
 
+  natter_notifier_set_client (self->notifier, client);
   natter_sidebar_set_client (self->sidebar, client);
   natter_chat_view_set_portraits (self->chat_view, natter_sidebar_get_portraits (self->sidebar));
   natter_sidebar_set_user_id (self->sidebar, natter_account_get_user_id (self->account));
@@ -1063,6 +901,10 @@ natter_window_constructed (GObject *object)
   g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
 
+  self->notifier = natter_notifier_new (self->profile_dir);
+  g_signal_connect_object (self->notifier, "message-in-view", G_CALLBACK (message_in_view_cb),
+                           self, G_CONNECT_SWAPPED);
+
   self->account = natter_account_new (self->profile_dir);
   natter_account_load_async (self->account, NULL, account_loaded_cb, g_object_ref (self));
   folded_changed_cb (self);
@@ -1080,7 +922,7 @@ natter_window_dispose (GObject *object)
     }
   g_clear_object (&self->client);
   g_clear_object (&self->calls);
-  g_clear_object (&self->sound);
+  g_clear_object (&self->notifier);
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_token, g_free);
@@ -1099,7 +941,6 @@ natter_window_finalize (GObject *object)
   g_clear_object (&self->account);
   g_clear_object (&self->settings);
   g_clear_object (&self->state_settings);
-  g_clear_pointer (&self->notified, g_hash_table_unref);
   g_free (self->profile_dir);
 
   G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
@@ -1194,7 +1035,6 @@ natter_window_class_init (NatterWindowClass *klass)
 static void
 natter_window_init (NatterWindow *self)
 {
-  self->notified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
   self->toasts = natter_toast_queue_new (self->toast_overlay);
   add_call_buttons (self);
