@@ -1,5 +1,10 @@
 /* natter-window.c — the window of one profile
  *
+ * It composes: the session (sign-in and the client's life), the notifier,
+ * the call controller, the toast queue, and the widgets, which get the
+ * client through bindings (natter-window.ui). What is left here is the
+ * layout: which page and pane shows, which chat is open, and the dialogs.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -18,22 +23,23 @@ struct _NatterWindow
   AdwApplicationWindow parent_instance;
 
   char *profile_dir;
-  NatterAccount *account;
-  NatterClient *client;
-  GSettings *settings;
-  GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
+  NatterSession *session;
   NatterNotifier *notifier;
-  GtkWidget *status_dialog;   /* weak */
-  gboolean synced;
-  char *pending_token;     /* connect once the stored conversations show */
+  NatterToastQueue *toasts;
+  NatterCallController *calls;
+  GSettings *settings;           /* the composer's */
+  GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
+  GSignalGroup *client_signals;  /* the session's client */
+  GSignalGroup *store_signals;   /* its store */
+  GSignalGroup *list_signals;    /* the sidebar's conversation list */
+  GtkWidget *status_dialog;      /* weak */
+  gboolean connect_waiting;      /* connect once the stored conversations show */
   guint connect_id;
   /* a chat asked for before the profile was read (a notification's
    * action that started the app): opened once it is */
   NatterConversationType pending_type;
   char *pending_target;
   gint64 pending_message_id;
-  NatterToastQueue *toasts;
-  NatterCallController *calls;
 
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
@@ -50,30 +56,63 @@ G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_PROFILE_DIR,
+  PROP_SESSION,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void start_client (NatterWindow *self,
-                          NatterClient *client);
+static NatterClient *
+client (NatterWindow *self)
+{
+  return self->session != NULL ? natter_session_get_client (self->session) : NULL;
+}
 
 /* ---------------------------------------------------------------- toasts */
-
-/* Takes @toast: one at a time (see natter-toast-queue.c). */
-static void
-add_toast (NatterWindow *self,
-           AdwToast     *toast)
-{
-  natter_toast_queue_add (self->toasts, toast);
-}
 
 void
 natter_window_add_toast (NatterWindow *self,
                          const char   *text)
 {
   g_return_if_fail (NATTER_IS_WINDOW (self));
-  add_toast (self, adw_toast_new (text));
+  natter_toast_queue_add (self->toasts, adw_toast_new (text));
+}
+
+/* Kicked from or the end of a chat room (23409, 23410). */
+static void
+chatroom_event_cb (NatterWindow *self,
+                   const char   *chatroom_id,
+                   int           code)
+{
+  const char *why = natter_format_code (code);
+  /* Translators: chat room id, then what happened */
+  g_autofree char *text = g_strdup_printf (_("Chat room %s: %s"), chatroom_id,
+                                           why != NULL ? why : _("Unknown error"));
+
+  natter_window_add_toast (self, text);
+}
+
+static void
+account_saved_cb (NatterWindow *self,
+                  const GError *error)
+{
+  NatterAccount *account = natter_session_get_account (self->session);
+
+  if (error != NULL)
+    {
+      g_autofree char *text = g_strdup_printf (_("Could not save the sign-in: %s"), error->message);
+      natter_window_add_toast (self, text);
+      return;
+    }
+  if (natter_account_get_token_in_file (account))
+    {
+      g_autofree char *path = natter_account_dup_token_path (account);
+      g_autofree char *text = g_strdup_printf (_("No keyring is running: your token is kept in %s, readable only by you."),
+                                               path);
+      AdwToast *toast = adw_toast_new (text);
+      adw_toast_set_timeout (toast, 10);
+      natter_toast_queue_add (self->toasts, toast);
+    }
 }
 
 /* ------------------------------------------------------------ the title */
@@ -116,18 +155,25 @@ natter_window_get_page (NatterWindow *self)
   return gtk_stack_get_visible_child_name (self->stack);
 }
 
+NatterSession *
+natter_window_get_session (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+  return self->session;
+}
+
 NatterAccount *
 natter_window_get_account (NatterWindow *self)
 {
   g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
-  return self->account;
+  return natter_session_get_account (self->session);
 }
 
 NatterClient *
 natter_window_get_client (NatterWindow *self)
 {
   g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
-  return self->client;
+  return client (self);
 }
 
 NatterSidebar *
@@ -160,7 +206,7 @@ natter_window_open_conversation (NatterWindow           *self,
 
   if (target_id == NULL || *target_id == '\0')
     return;
-  if (self->client == NULL)
+  if (client (self) == NULL)
     {
       /* still reading the profile: when it is signed in, this chat opens */
       if (g_strcmp0 (natter_window_get_page (self), "sign-in") != 0)
@@ -179,8 +225,8 @@ natter_window_open_conversation (NatterWindow           *self,
   if (pos != G_MAXUINT)
     conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
 
-  natter_chat_view_open (self->chat_view, self->client, type, target_id, conversation);
-  natter_sidebar_select (self->sidebar, type, target_id);
+  /* the sidebar's highlight follows (natter-window.ui) */
+  natter_chat_view_open (self->chat_view, type, target_id, conversation);
   gtk_stack_set_visible_child_name (self->chat_stack, "chat");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->chat_stack));
   if (message_id != 0)
@@ -223,12 +269,61 @@ static void
 close_chat (NatterWindow *self)
 {
   natter_chat_view_close (self->chat_view);
-  natter_sidebar_select (self->sidebar, 0, NULL);
   gtk_stack_set_visible_child_name (self->chat_stack, "empty");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
 }
 
-/* -------------------------------------------------------- notifications */
+/* The open chat had no conversation yet (a new chat, or opened before the
+ * list loaded): give it the one that appeared. In an idle: the list may be
+ * in the middle of moving an item when it says so. */
+static gboolean
+attach_conversation_idle_cb (gpointer user_data)
+{
+  NatterWindow *self = user_data;
+  NatterConversationList *list;
+  const char *target;
+  NatterConversationType type;
+  g_autoptr(NatterConversation) conversation = NULL;
+  guint pos;
+
+  if (client (self) == NULL || self->chat_view == NULL)
+    return G_SOURCE_REMOVE;   /* signed out or closed meanwhile */
+  list = natter_sidebar_get_conversations (self->sidebar);
+  target = natter_chat_view_get_target_id (self->chat_view);
+  type = natter_chat_view_get_conversation_type (self->chat_view);
+  if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
+    return G_SOURCE_REMOVE;
+  pos = natter_conversation_list_find (list, type, target);
+  if (pos == G_MAXUINT)
+    return G_SOURCE_REMOVE;
+  conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  natter_chat_view_open (self->chat_view, type, target, conversation);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+conversations_changed_cb (NatterWindow *self)
+{
+  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
+      natter_chat_view_get_conversation (self->chat_view) == NULL)
+    g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
+}
+
+/* The open chat's conversation was deleted (here, from the sidebar's
+ * menu, or on another device): the chat closes with it. A chat without a
+ * conversation yet (a new one) is told “removed” for a row that never
+ * was: it stays. */
+static void
+conversation_removed_cb (NatterWindow           *self,
+                         NatterConversationType  type,
+                         const char             *target_id)
+{
+  if (natter_chat_view_get_conversation (self->chat_view) == NULL)
+    return;
+  if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
+      g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
+    close_chat (self);
+}
 
 /* The notifier asks: on screen already? The open chat, or any chat's row
  * in the list beside it, in the focused window. */
@@ -248,69 +343,14 @@ message_in_view_cb (NatterWindow  *self,
 /* ------------------------------------------------------- connection state */
 
 static void
-sign_out_done_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_account_forget_token_finish (NATTER_ACCOUNT (object), result, &error))
-    g_warning ("Forgetting the token: %s", error->message);
-}
-
-static void
-stop_client (NatterWindow *self)
-{
-  close_chat (self);
-  natter_sidebar_set_client (self->sidebar, NULL);
-  if (self->client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->client, self);
-      natter_client_disconnect (self->client);
-    }
-  g_clear_object (&self->client);
-  g_clear_object (&self->calls);
-  g_clear_handle_id (&self->connect_id, g_source_remove);
-  g_clear_pointer (&self->pending_token, g_free);
-  self->synced = FALSE;
-  update_title (self);
-  /* signed out: nothing of this account stays on screen */
-  natter_notifier_set_client (self->notifier, NULL);
-}
-
-static void
-show_sign_in (NatterWindow *self,
-              const char   *error)
-{
-  natter_sign_in_page_set_profile_dir (self->sign_in_page, self->profile_dir);
-  natter_sign_in_page_prefill (self->sign_in_page,
-                               natter_account_get_server_url (self->account),
-                               natter_account_get_app_key (self->account),
-                               natter_account_get_app_server_url (self->account),
-                               natter_account_get_user_id (self->account));
-  natter_sign_in_page_show_error (self->sign_in_page, error);
-  gtk_stack_set_visible_child_name (self->stack, "sign-in");
-  g_clear_pointer (&self->pending_target, g_free);
-}
-
-static void
-sign_out (NatterWindow *self,
-          const char   *why)
-{
-  stop_client (self);
-  natter_account_forget_token_async (self->account, NULL, sign_out_done_cb, NULL);
-  show_sign_in (self, why);
-}
-
-static void
 status_dialog_response_cb (NatterWindow *self,
                            const char   *response)
 {
   g_clear_weak_pointer (&self->status_dialog);
-  if (g_str_equal (response, "reconnect") && self->client != NULL)
-    natter_client_reconnect (self->client);
+  if (g_str_equal (response, "reconnect") && client (self) != NULL)
+    natter_client_reconnect (client (self));
   else if (g_str_equal (response, "sign-out"))
-    sign_out (self, NULL);
+    natter_session_sign_out (self->session);
 }
 
 static void
@@ -343,188 +383,59 @@ show_status_dialog (NatterWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-static void
-sync_done_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  natter_client_sync_conversations_finish (NATTER_CLIENT (object), result, &error);
-  if (error != NULL)
-    g_message ("Syncing conversations: %s", error->message);
-}
-
+/* The banner is the sidebar's, a refused account the session's: here, the
+ * dialog when signed in elsewhere (31010). */
 static void
 status_changed_cb (NatterWindow           *self,
-                   NatterConnectionStatus  status,
-                   NatterConnectionStatus  old_status,
-                   const GError           *error)
+                   NatterConnectionStatus  status)
 {
-  natter_sidebar_set_status (self->sidebar, status);
-
   if (status == NATTER_CONNECTION_CONNECTED)
     {
       if (self->status_dialog != NULL)
         gtk_window_destroy (GTK_WINDOW (self->status_dialog));
-      natter_sidebar_set_user_id (self->sidebar, natter_client_get_user_id (self->client));
-      if (!self->synced)
-        {
-          self->synced = TRUE;
-          natter_client_sync_conversations_async (self->client, NULL, sync_done_cb, NULL);
-        }
       return;
     }
 
   if (status == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT)
-    {
-      show_status_dialog (self, _("Signed In on Another Device"),
-                          _("This account signed in somewhere else, so this window no longer "
-                            "receives messages. Natter does not reconnect by itself, so the two "
-                            "devices do not keep taking turns."),
-                          TRUE);
-      return;
-    }
-
-  if (error != NULL && error->domain == NATTER_CLIENT_ERROR &&
-      (error->code == NATTER_CODE_TOKEN_INCORRECT || error->code == NATTER_CODE_TOKEN_EXPIRED ||
-       error->code == NATTER_CODE_APP_KEY_MISMATCH || error->code == NATTER_CODE_APP_KEY_REJECTED ||
-       error->code == NATTER_CODE_USER_BLOCKED || error->code == NATTER_CODE_APP_BLOCKED))
-    {
-      g_autofree char *why = natter_format_error (error);
-      sign_out (self, why);
-    }
-}
-
-/* Kicked from or the end of a chat room (23409, 23410). */
-static void
-chatroom_event_cb (NatterWindow *self,
-                   const char   *chatroom_id,
-                   int           code)
-{
-  const char *why = natter_format_code (code);
-  /* Translators: chat room id, then what happened */
-  g_autofree char *text = g_strdup_printf (_("Chat room %s: %s"), chatroom_id,
-                                           why != NULL ? why : _("Unknown error"));
-
-  natter_window_add_toast (self, text);
+    show_status_dialog (self, _("Signed In on Another Device"),
+                        _("This account signed in somewhere else, so this window no longer "
+                          "receives messages. Natter does not reconnect by itself, so the two "
+                          "devices do not keep taking turns."),
+                        TRUE);
 }
 
 static void
-unread_changed_cb (NatterWindow *self)
+client_bound_cb (NatterWindow *self,
+                 NatterClient *client)
 {
-  update_title (self);
-}
-
-/* The open chat had no conversation yet (a new chat, or opened before the
- * list loaded): give it the one that appeared. In an idle: the list may be
- * in the middle of moving an item when it says so. */
-static gboolean
-attach_conversation_idle_cb (gpointer user_data)
-{
-  NatterWindow *self = user_data;
-  NatterConversationList *list;
-  const char *target;
-  NatterConversationType type;
-  g_autoptr(NatterConversation) conversation = NULL;
-  guint pos;
-
-  if (self->client == NULL || self->chat_view == NULL)
-    return G_SOURCE_REMOVE;   /* signed out or closed meanwhile */
-  list = natter_sidebar_get_conversations (self->sidebar);
-  target = natter_chat_view_get_target_id (self->chat_view);
-  type = natter_chat_view_get_conversation_type (self->chat_view);
-  if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
-    return G_SOURCE_REMOVE;
-  pos = natter_conversation_list_find (list, type, target);
-  if (pos == G_MAXUINT)
-    return G_SOURCE_REMOVE;
-  conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
-  natter_chat_view_open (self->chat_view, self->client, type, target, conversation);
-  natter_sidebar_select (self->sidebar, type, target);
-  return G_SOURCE_REMOVE;
+  g_signal_group_set_target (self->store_signals, natter_client_get_store (client));
 }
 
 static void
-conversations_changed_cb (NatterWindow *self)
+client_unbound_cb (NatterWindow *self)
 {
-  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
-      natter_chat_view_get_conversation (self->chat_view) == NULL)
-    g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
-}
-
-/* The open chat's conversation was deleted (here, from the sidebar's
- * menu, or on another device): the chat closes with it. A chat without a
- * conversation yet (a new one) is told “removed” for a row that never
- * was: it stays. */
-static void
-conversation_removed_cb (NatterWindow           *self,
-                         NatterConversationType  type,
-                         const char             *target_id,
-                         NatterStore            *store)
-{
-  if (self->client == NULL || store != natter_client_get_store (self->client) ||
-      natter_chat_view_get_conversation (self->chat_view) == NULL)
-    return;
-  if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
-      g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
-    close_chat (self);
-}
-
-static void
-start_client (NatterWindow *self,
-              NatterClient *client)
-{
-  g_autofree char *cache = NULL;
-
-  stop_client (self);
-  self->client = g_object_ref (client);
-  g_signal_connect_object (client, "status-changed", G_CALLBACK (status_changed_cb),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "chatroom-event", G_CALLBACK (chatroom_event_cb),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (natter_client_get_store (client), "conversation-removed",
-                           G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
-
-  natter_notifier_set_client (self->notifier, client);
-  natter_sidebar_set_client (self->sidebar, client);
-  natter_chat_view_set_portraits (self->chat_view, natter_sidebar_get_portraits (self->sidebar));
-  natter_sidebar_set_user_id (self->sidebar, natter_account_get_user_id (self->account));
-  g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "notify::unread-total",
-                           G_CALLBACK (unread_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "items-changed",
-                           G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
-  natter_sidebar_set_status (self->sidebar, natter_client_get_status (client));
-
-  cache = g_build_filename (self->profile_dir, "outgoing", NULL);
-  natter_composer_set_cache_dir (natter_chat_view_get_composer (self->chat_view), cache);
-
-  gtk_stack_set_visible_child_name (self->stack, "main");
-  update_title (self);
-  if (natter_client_get_status (client) == NATTER_CONNECTION_CONNECTED)
-    status_changed_cb (self, NATTER_CONNECTION_CONNECTED, NATTER_CONNECTION_CONNECTED, NULL);
+  g_signal_group_set_target (self->store_signals, NULL);
 }
 
 static void
 start_calls (NatterWindow *self)
 {
-  if (self->calls == NULL && self->client != NULL)
+  if (self->calls == NULL && client (self) != NULL)
     self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
-                                              self->client);
+                                              client (self));
 }
 
 static gboolean
 connect_idle_cb (gpointer user_data)
 {
   NatterWindow *self = user_data;
-  g_autofree char *token = g_steal_pointer (&self->pending_token);
 
   self->connect_id = 0;
-  if (self->client == NULL)
+  if (natter_session_get_state (self->session) != NATTER_SESSION_STATE_RESTORED)
     return G_SOURCE_REMOVE;
   /* calls listen before the first message can arrive */
   start_calls (self);
-  natter_client_connect (self->client, token);
+  natter_session_connect (self->session);
   return G_SOURCE_REMOVE;
 }
 
@@ -534,7 +445,7 @@ after_list_painted_cb (GdkFrameClock *clock,
 {
   if (clock != NULL)
     g_signal_handlers_disconnect_by_func (clock, after_list_painted_cb, self);
-  if (self->connect_id == 0 && self->pending_token != NULL)
+  if (self->connect_id == 0 && natter_session_get_state (self->session) == NATTER_SESSION_STATE_RESTORED)
     self->connect_id = g_idle_add_full (G_PRIORITY_LOW, connect_idle_cb, self, NULL);
 }
 
@@ -544,10 +455,9 @@ list_loading_cb (NatterWindow *self)
   NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
   GdkFrameClock *clock;
 
-  if (list != NULL && natter_conversation_list_get_loading (list))
+  if (!self->connect_waiting || (list != NULL && natter_conversation_list_get_loading (list)))
     return;
-  if (list != NULL)
-    g_signal_handlers_disconnect_by_func (list, list_loading_cb, self);
+  self->connect_waiting = FALSE;
   /* after the frame that shows them: a start as fast as the store allows,
    * then the network and the call machinery (its DTLS key takes a while) */
   clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
@@ -560,90 +470,56 @@ list_loading_cb (NatterWindow *self)
   gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
 }
 
-/* Connects once the stored conversations are on screen. */
+/* Restored: the stored conversations first, connected once on screen. */
 static void
-connect_soon (NatterWindow *self,
-              const char   *token)
+connect_soon (NatterWindow *self)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
-
-  g_free (self->pending_token);
-  self->pending_token = g_strdup (token);
-  g_signal_connect_object (list, "notify::loading", G_CALLBACK (list_loading_cb),
-                           self, G_CONNECT_SWAPPED);
+  self->connect_waiting = TRUE;
   list_loading_cb (self);
 }
 
+/* Signed out: nothing of the account stays (the widgets and the notifier
+ * let go of the client by themselves). */
 static void
-account_saved_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+stop (NatterWindow *self)
 {
-  g_autoptr(NatterWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_account_save_finish (NATTER_ACCOUNT (object), result, &error))
-    {
-      g_autofree char *text = g_strdup_printf (_("Could not save the sign-in: %s"), error->message);
-      natter_window_add_toast (self, text);
-      return;
-    }
-  if (natter_account_get_token_in_file (self->account))
-    {
-      g_autofree char *path = natter_account_dup_token_path (self->account);
-      g_autofree char *text = g_strdup_printf (_("No keyring is running: your token is kept in %s, readable only by you."),
-                                               path);
-      AdwToast *toast = adw_toast_new (text);
-      adw_toast_set_timeout (toast, 10);
-      add_toast (self, toast);
-    }
+  close_chat (self);
+  g_clear_object (&self->calls);
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+  self->connect_waiting = FALSE;
+  update_title (self);
 }
 
 static void
-signed_in_cb (NatterWindow *self,
-              NatterClient *client,
-              const char   *token,
-              const char   *app_server_url)
+session_state_changed_cb (NatterWindow       *self,
+                          NatterSessionState  state)
 {
-  natter_account_save_async (self->account,
-                             natter_client_get_server_url (client),
-                             natter_client_get_app_key (client),
-                             natter_client_get_user_id (client),
-                             app_server_url, token, NULL,
-                             account_saved_cb, g_object_ref (self));
-  start_client (self, client);
-  start_calls (self);
-}
-
-static void
-account_loaded_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(NatterWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterClient) client = NULL;
-
-  if (!natter_account_load_finish (self->account, result, &error))
+  switch (state)
     {
-      g_autofree char *text = NULL;
-      if (error != NULL)
-        text = g_strdup_printf (_("Could not read the profile: %s"), error->message);
-      show_sign_in (self, text);
-      return;
-    }
-
-  /* Signed in before: show the stored conversations at once and connect
-   * in the background. */
-  client = natter_client_new (natter_account_get_server_url (self->account),
-                              natter_account_get_app_key (self->account),
-                              self->profile_dir);
-  start_client (self, client);
-  connect_soon (self, natter_account_get_token (self->account));
-  if (self->pending_target != NULL)
-    {
-      g_autofree char *target = g_steal_pointer (&self->pending_target);
-      natter_window_open_conversation (self, self->pending_type, target, self->pending_message_id);
+    case NATTER_SESSION_STATE_LOADING:
+      break;
+    case NATTER_SESSION_STATE_SIGNED_OUT:
+      stop (self);
+      gtk_stack_set_visible_child_name (self->stack, "sign-in");
+      g_clear_pointer (&self->pending_target, g_free);
+      break;
+    case NATTER_SESSION_STATE_RESTORED:
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      update_title (self);
+      connect_soon (self);
+      if (self->pending_target != NULL)
+        {
+          g_autofree char *target = g_steal_pointer (&self->pending_target);
+          natter_window_open_conversation (self, self->pending_type, target, self->pending_message_id);
+        }
+      break;
+    case NATTER_SESSION_STATE_SIGNED_IN:
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      update_title (self);
+      start_calls (self);
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
@@ -669,8 +545,8 @@ new_chat_response_cb (AdwMessageDialog *dialog,
   if (*target == '\0' || selected >= G_N_ELEMENTS (types))
     return;
 
-  if (types[selected] == NATTER_CONVERSATION_CHATROOM)
-    natter_client_join_chatroom_async (self->client, target, 50, NULL, NULL, NULL);
+  if (types[selected] == NATTER_CONVERSATION_CHATROOM && client (self) != NULL)
+    natter_client_join_chatroom_async (client (self), target, 50, NULL, NULL, NULL);
   natter_window_open_conversation (self, types[selected], target, 0);
 }
 
@@ -700,7 +576,7 @@ open_chat_dialog (NatterWindow *self,
   GtkWidget *dialog, *box, *entry;
   GtkWidget *kind = NULL;
 
-  if (self->client == NULL)
+  if (client (self) == NULL)
     return;
 
   dialog = adw_message_dialog_new (GTK_WINDOW (self),
@@ -765,7 +641,7 @@ sign_out_activated (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *parameter)
 {
-  sign_out (NATTER_WINDOW (widget), NULL);
+  natter_session_sign_out (NATTER_WINDOW (widget)->session);
 }
 
 static void
@@ -775,8 +651,8 @@ reconnect_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
 
-  if (self->client != NULL)
-    natter_client_reconnect (self->client);
+  if (client (self) != NULL)
+    natter_client_reconnect (client (self));
 }
 
 static void
@@ -795,7 +671,7 @@ search_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
 
-  if (self->client == NULL)
+  if (client (self) == NULL)
     return;
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
   natter_sidebar_start_search (self->sidebar);
@@ -864,6 +740,7 @@ add_call_buttons (NatterWindow *self)
     }
 }
 
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gboolean
@@ -882,6 +759,7 @@ natter_window_constructed (GObject *object)
 {
   NatterWindow *self = NATTER_WINDOW (object);
   NatterComposer *composer = natter_chat_view_get_composer (self->chat_view);
+  g_autofree char *cache = g_build_filename (self->profile_dir, "outgoing", NULL);
 
   G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
 
@@ -900,13 +778,25 @@ natter_window_constructed (GObject *object)
   self->settings = g_settings_new (APP_ID);
   g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
   g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
+  natter_composer_set_cache_dir (composer, cache);
+
+  /* The session reads the profile at once; the widgets follow its client
+   * through natter-window.ui's bindings, these through the ones below. */
+  self->session = natter_session_new (self->profile_dir);
+  g_signal_connect_object (self->session, "state-changed", G_CALLBACK (session_state_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "account-saved", G_CALLBACK (account_saved_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_object_notify_by_pspec (object, properties[PROP_SESSION]);
 
   self->notifier = natter_notifier_new (self->profile_dir);
   g_signal_connect_object (self->notifier, "message-in-view", G_CALLBACK (message_in_view_cb),
                            self, G_CONNECT_SWAPPED);
+  g_object_bind_property (self->session, "client", self->notifier, "client", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->session, "client", self->client_signals, "target", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->sidebar, "conversations", self->list_signals, "target",
+                          G_BINDING_SYNC_CREATE);
 
-  self->account = natter_account_new (self->profile_dir);
-  natter_account_load_async (self->account, NULL, account_loaded_cb, g_object_ref (self));
   folded_changed_cb (self);
 }
 
@@ -915,20 +805,21 @@ natter_window_dispose (GObject *object)
 {
   NatterWindow *self = (NatterWindow *) object;
 
-  if (self->client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->client, self);
-      natter_client_disconnect (self->client);
-    }
-  g_clear_object (&self->client);
+  if (self->client_signals != NULL)
+    g_signal_group_set_target (self->client_signals, NULL);
+  if (self->list_signals != NULL)
+    g_signal_group_set_target (self->list_signals, NULL);
   g_clear_object (&self->calls);
   g_clear_object (&self->notifier);
+  g_clear_object (&self->toasts);
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
-  g_clear_pointer (&self->pending_token, g_free);
   g_clear_pointer (&self->pending_target, g_free);
-  g_clear_object (&self->toasts);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
+  /* after the widgets: the client goes last */
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
 
   G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
 }
@@ -938,7 +829,9 @@ natter_window_finalize (GObject *object)
 {
   NatterWindow *self = (NatterWindow *) object;
 
-  g_clear_object (&self->account);
+  g_clear_object (&self->client_signals);
+  g_clear_object (&self->store_signals);
+  g_clear_object (&self->list_signals);
   g_clear_object (&self->settings);
   g_clear_object (&self->state_settings);
   g_free (self->profile_dir);
@@ -977,6 +870,9 @@ natter_window_get_property (GObject    *object,
     case PROP_PROFILE_DIR:
       g_value_set_string (value, self->profile_dir);
       break;
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -999,8 +895,12 @@ natter_window_class_init (NatterWindowClass *klass)
   properties[PROP_PROFILE_DIR] =
     g_param_spec_string ("profile-dir", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SESSION] =
+    g_param_spec_object ("session", NULL, NULL, NATTER_TYPE_SESSION,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (NATTER_TYPE_SESSION);
   g_type_ensure (NATTER_TYPE_SIGN_IN_PAGE);
   g_type_ensure (NATTER_TYPE_SIDEBAR);
   g_type_ensure (NATTER_TYPE_CHAT_VIEW);
@@ -1014,10 +914,10 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, empty_header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_view);
-  gtk_widget_class_bind_template_callback (widget_class, signed_in_cb);
   gtk_widget_class_bind_template_callback (widget_class, folded_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, conversation_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, natter_window_add_toast);
 
   gtk_widget_class_install_action (widget_class, "win.new-chat", NULL, new_chat_activated);
   gtk_widget_class_install_action (widget_class, "win.join-chatroom", NULL, join_chatroom_activated);
@@ -1037,6 +937,29 @@ natter_window_init (NatterWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->toasts = natter_toast_queue_new (self->toast_overlay);
+
+  self->client_signals = g_signal_group_new (NATTER_TYPE_CLIENT);
+  g_signal_connect_object (self->client_signals, "bind", G_CALLBACK (client_bound_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client_signals, "unbind", G_CALLBACK (client_unbound_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->client_signals, "status-changed",
+                                 G_CALLBACK (status_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->client_signals, "chatroom-event",
+                                 G_CALLBACK (chatroom_event_cb), self, G_CONNECT_SWAPPED);
+
+  self->store_signals = g_signal_group_new (NATTER_TYPE_STORE);
+  g_signal_group_connect_object (self->store_signals, "conversation-removed",
+                                 G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
+
+  self->list_signals = g_signal_group_new (NATTER_TYPE_CONVERSATION_LIST);
+  g_signal_group_connect_object (self->list_signals, "items-changed",
+                                 G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->list_signals, "notify::unread-total",
+                                 G_CALLBACK (update_title), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->list_signals, "notify::loading",
+                                 G_CALLBACK (list_loading_cb), self, G_CONNECT_SWAPPED);
+
   add_call_buttons (self);
   natter_bench_probe_attach (self);
 }
