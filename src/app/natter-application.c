@@ -152,8 +152,9 @@ preferences_activated (GSimpleAction *action,
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
   NatterPreferencesWindow *prefs;
 
-  prefs = natter_preferences_window_new (self->settings,
-                                         NATTER_IS_WINDOW (parent) ? NATTER_WINDOW (parent) : NULL);
+  prefs = natter_preferences_window_new (self->settings, NATTER_IS_WINDOW (parent) ? parent : NULL,
+                                         NATTER_IS_WINDOW (parent) ? natter_window_get_account (NATTER_WINDOW (parent))
+                                                                   : NULL);
   gtk_window_present (GTK_WINDOW (prefs));
 }
 

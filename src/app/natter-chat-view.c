@@ -9,7 +9,6 @@
 #include "natter-format.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
-#include "natter-window.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
 #define BOTTOM_SLACK 48
@@ -62,21 +61,35 @@ struct _NatterChatView
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, ADW_TYPE_BIN)
 
+enum {
+  PROP_0,
+  PROP_CLIENT,
+  PROP_CONVERSATION,
+  PROP_PORTRAITS,
+  N_PROPS
+};
+
+enum {
+  SHOW_TOAST,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
 static void load_older (NatterChatView *self);
 static void scroll_to_message (NatterChatView *self,
                                gint64          message_id,
                                gboolean        flash);
 static void try_show_message (NatterChatView *self);
 
-/* Through the window, which shows one toast at a time (see there). */
+/* Through whoever shows toasts (the window, one at a time). */
 static void
 toast (NatterChatView *self,
        const char     *text)
 {
-  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
-
-  if (window != NULL)
-    natter_window_add_toast (NATTER_WINDOW (window), text);
+  if (g_signal_has_handler_pending (self, signals[SHOW_TOAST], 0, FALSE))
+    g_signal_emit (self, signals[SHOW_TOAST], 0, text);
   else
     g_message ("%s", text);
 }
@@ -920,9 +933,11 @@ natter_chat_view_unroot (GtkWidget *widget)
 static void
 disconnect_conversation (NatterChatView *self)
 {
-  if (self->conversation != NULL)
-    g_signal_handlers_disconnect_by_data (self->conversation, self);
+  if (self->conversation == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->conversation, self);
   g_clear_object (&self->conversation);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATION]);
 }
 
 static void
@@ -932,6 +947,7 @@ attach_conversation (NatterChatView     *self,
   self->conversation = g_object_ref (conversation);
   g_signal_connect_swapped (conversation, "notify::title", G_CALLBACK (update_title), self);
   g_signal_connect_swapped (conversation, "notify::unread-count", G_CALLBACK (maybe_mark_read), self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATION]);
   maybe_mark_read (self);
 }
 
@@ -952,7 +968,6 @@ natter_chat_view_close (NatterChatView *self)
   gtk_list_view_set_model (self->list_view, NULL);
   g_clear_object (&self->messages);
   disconnect_conversation (self);
-  g_clear_object (&self->client);
   g_clear_pointer (&self->target_id, g_free);
   self->find_id = 0;
   natter_composer_set_text (self->composer, "");
@@ -961,18 +976,19 @@ natter_chat_view_close (NatterChatView *self)
 
 void
 natter_chat_view_open (NatterChatView         *self,
-                       NatterClient           *client,
                        NatterConversationType  type,
                        const char             *target_id,
                        NatterConversation     *conversation)
 {
+  NatterClient *client;
   g_autoptr(GtkNoSelection) selection = NULL;
 
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
-  g_return_if_fail (NATTER_IS_CLIENT (client));
+  g_return_if_fail (NATTER_IS_CLIENT (self->client));
   g_return_if_fail (target_id != NULL);
 
-  if (self->client == client && self->type == type && g_strcmp0 (self->target_id, target_id) == 0)
+  client = self->client;
+  if (self->type == type && g_strcmp0 (self->target_id, target_id) == 0)
     {
       /* the same chat: the conversation may have come since (a new chat's
        * first message, the list loaded after a notification opened it) */
@@ -984,7 +1000,6 @@ natter_chat_view_open (NatterChatView         *self,
 
   natter_chat_view_close (self);
 
-  self->client = g_object_ref (client);
   self->type = type;
   self->target_id = g_strdup (target_id);
   self->cancellable = g_cancellable_new ();
@@ -1067,12 +1082,42 @@ natter_chat_view_get_header_bar (NatterChatView *self)
   return self->header_bar;
 }
 
+NatterClient *
+natter_chat_view_get_client (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->client;
+}
+
+/* Another client (or none): what was open goes, its draft kept. */
+void
+natter_chat_view_set_client (NatterChatView *self,
+                             NatterClient   *client)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+  g_return_if_fail (client == NULL || NATTER_IS_CLIENT (client));
+
+  if (self->client == client)
+    return;
+  natter_chat_view_close (self);
+  g_set_object (&self->client, client);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT]);
+}
+
+NatterPortraits *
+natter_chat_view_get_portraits (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return self->portraits;
+}
+
 void
 natter_chat_view_set_portraits (NatterChatView  *self,
                                 NatterPortraits *portraits)
 {
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
-  g_set_object (&self->portraits, portraits);
+  if (g_set_object (&self->portraits, portraits))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORTRAITS]);
 }
 
 void
@@ -1096,6 +1141,7 @@ natter_chat_view_dispose (GObject *object)
   NatterChatView *self = (NatterChatView *) object;
 
   natter_chat_view_close (self);
+  g_clear_object (&self->client);
   g_clear_object (&self->portraits);
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_handle_id (&self->draft_id, g_source_remove);
@@ -1105,12 +1151,73 @@ natter_chat_view_dispose (GObject *object)
 }
 
 static void
+natter_chat_view_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_CONVERSATION:
+      g_value_set_object (value, self->conversation);
+      break;
+    case PROP_PORTRAITS:
+      g_value_set_object (value, self->portraits);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_chat_view_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      natter_chat_view_set_client (self, g_value_get_object (value));
+      break;
+    case PROP_PORTRAITS:
+      natter_chat_view_set_portraits (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 natter_chat_view_class_init (NatterChatViewClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
 
   object_class->dispose = natter_chat_view_dispose;
+  object_class->get_property = natter_chat_view_get_property;
+  object_class->set_property = natter_chat_view_set_property;
+
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT, rw);
+  properties[PROP_CONVERSATION] =
+    g_param_spec_object ("conversation", NULL, NULL, NATTER_TYPE_CONVERSATION,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PORTRAITS] =
+    g_param_spec_object ("portraits", NULL, NULL, NATTER_TYPE_PORTRAITS, rw);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SHOW_TOAST] =
+    g_signal_new ("show-toast", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   widget_class->root = natter_chat_view_root;
   widget_class->map = natter_chat_view_map;
   widget_class->unroot = natter_chat_view_unroot;

@@ -1,5 +1,14 @@
 /* natter-chat-view.h — one conversation: header, history, composer
  *
+ * Properties:
+ *   client        NatterClient whose chats it opens; another one (or NULL)
+ *                 closes the open chat, keeping its draft
+ *   conversation  the open chat's NatterConversation (read-only), NULL
+ *                 until it exists (a new chat before its first message)
+ *   portraits     where senders' pictures come from (the sidebar's)
+ *
+ * Signal: show-toast (const char *text)   copied, sending, a failure
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -17,11 +26,14 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterChatView, natter_chat_view, NATTER, CHAT_VIEW, AdwBin)
 
-/* Shows the conversation (type, target_id) of @client; @title may be NULL
- * (the target id is shown until the conversation list knows better).
- * Saves the draft of the previous conversation. */
+NatterClient          *natter_chat_view_get_client      (NatterChatView         *self);
+void                   natter_chat_view_set_client      (NatterChatView         *self,
+                                                         NatterClient           *client);
+/* Shows the conversation (type, target_id) of the client; @conversation
+ * may be NULL (the target id is shown until it exists), or the one that
+ * appeared for the chat already open. Saves the draft of the previous
+ * conversation. */
 void                   natter_chat_view_open            (NatterChatView         *self,
-                                                         NatterClient           *client,
                                                          NatterConversationType  type,
                                                          const char             *target_id,
                                                          NatterConversation     *conversation);
@@ -42,7 +54,7 @@ void                   natter_chat_view_scroll_to_bottom (NatterChatView        
 /* TRUE when the newest message is in view. */
 gboolean               natter_chat_view_get_at_bottom   (NatterChatView         *self);
 AdwHeaderBar          *natter_chat_view_get_header_bar  (NatterChatView         *self);
-/* Where senders' pictures come from (the sidebar's). */
+NatterPortraits       *natter_chat_view_get_portraits   (NatterChatView         *self);
 void                   natter_chat_view_set_portraits   (NatterChatView         *self,
                                                          NatterPortraits        *portraits);
 /* The back button, for the folded (one pane) layout. */

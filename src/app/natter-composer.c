@@ -5,7 +5,6 @@
 
 #include <glib/gi18n.h>
 
-#include "natter-application.h"
 #include "natter-composer.h"
 #include "natter-format.h"
 #include "natter-voice-recorder.h"
@@ -15,6 +14,8 @@ struct _NatterComposer
   GtkWidget parent_instance;
 
   char *cache_dir;
+  gboolean enter_sends;
+  char *microphone;
   NatterVoiceRecorder *recorder;
   gboolean quiet;   /* set_text: no ::text-changed */
 
@@ -29,6 +30,13 @@ struct _NatterComposer
 G_DEFINE_FINAL_TYPE (NatterComposer, natter_composer, GTK_TYPE_WIDGET)
 
 enum {
+  PROP_0,
+  PROP_ENTER_SENDS,
+  PROP_MICROPHONE,
+  N_PROPS
+};
+
+enum {
   SEND_TEXT,
   SEND_FILES,
   SEND_VOICE,
@@ -36,17 +44,47 @@ enum {
   N_SIGNALS
 };
 
+static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static gboolean
-enter_sends (void)
+gboolean
+natter_composer_get_enter_sends (NatterComposer *self)
 {
-  GApplication *app = g_application_get_default ();
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), TRUE);
+  return self->enter_sends;
+}
 
-  if (NATTER_IS_APPLICATION (app) && natter_application_get_settings (NATTER_APPLICATION (app)) != NULL)
-    return g_settings_get_boolean (natter_application_get_settings (NATTER_APPLICATION (app)),
-                                   "enter-sends");
-  return TRUE;
+void
+natter_composer_set_enter_sends (NatterComposer *self,
+                                 gboolean        enter_sends)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  enter_sends = !!enter_sends;
+  if (self->enter_sends == enter_sends)
+    return;
+  self->enter_sends = enter_sends;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENTER_SENDS]);
+}
+
+const char *
+natter_composer_get_microphone (NatterComposer *self)
+{
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), NULL);
+  return self->microphone;
+}
+
+void
+natter_composer_set_microphone (NatterComposer *self,
+                                const char     *microphone)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  if (g_strcmp0 (self->microphone, microphone) == 0)
+    return;
+  g_free (self->microphone);
+  self->microphone = g_strdup (microphone);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE]);
 }
 
 char *
@@ -150,7 +188,7 @@ key_pressed_cb (NatterComposer        *self,
     return FALSE;
   if (shift)
     return FALSE;  /* new line */
-  if (enter_sends () ? !ctrl : ctrl)
+  if (self->enter_sends ? !ctrl : ctrl)
     {
       natter_composer_send (self);
       return TRUE;
@@ -426,7 +464,7 @@ record_activated (GtkWidget  *widget,
 
   if (self->recorder != NULL)
     return;
-  self->recorder = natter_voice_recorder_new (file);
+  self->recorder = natter_voice_recorder_new (file, self->microphone);
   g_signal_connect_swapped (self->recorder, "notify::elapsed", G_CALLBACK (elapsed_cb), self);
   g_signal_connect_swapped (self->recorder, "finished", G_CALLBACK (recorder_finished_cb), self);
   g_signal_connect_swapped (self->recorder, "failed", G_CALLBACK (recorder_failed_cb), self);
@@ -472,6 +510,7 @@ natter_composer_dispose (GObject *object)
     natter_voice_recorder_cancel (self->recorder);
   stop_recording_ui (self);
   g_clear_pointer (&self->cache_dir, g_free);
+  g_clear_pointer (&self->microphone, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_COMPOSER);
   /* template children that are not bound to a field */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
@@ -481,12 +520,64 @@ natter_composer_dispose (GObject *object)
 }
 
 static void
+natter_composer_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  NatterComposer *self = NATTER_COMPOSER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENTER_SENDS:
+      g_value_set_boolean (value, self->enter_sends);
+      break;
+    case PROP_MICROPHONE:
+      g_value_set_string (value, self->microphone);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_composer_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  NatterComposer *self = NATTER_COMPOSER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENTER_SENDS:
+      natter_composer_set_enter_sends (self, g_value_get_boolean (value));
+      break;
+    case PROP_MICROPHONE:
+      natter_composer_set_microphone (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 natter_composer_class_init (NatterComposerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
 
   object_class->dispose = natter_composer_dispose;
+  object_class->get_property = natter_composer_get_property;
+  object_class->set_property = natter_composer_set_property;
+
+  properties[PROP_ENTER_SENDS] =
+    g_param_spec_boolean ("enter-sends", NULL, "Enter sends (else Ctrl+Enter)", TRUE, rw);
+  properties[PROP_MICROPHONE] =
+    g_param_spec_string ("microphone", NULL, "The recording device's display name; NULL or empty: the default",
+                         NULL, rw);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SEND_TEXT] =
     g_signal_new ("send-text", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -524,6 +615,7 @@ natter_composer_init (NatterComposer *self)
 {
   GtkEventController *keys;
 
+  self->enter_sends = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
   gtk_menu_button_set_create_popup_func (self->emoji_button, create_emoji_popup, self, NULL);
 

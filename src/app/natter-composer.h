@@ -2,6 +2,9 @@
  *
  * Multi-line text (Enter sends, Shift+Enter starts a line), emoji, attach
  * by button, paste of images and files, and voice recording with cancel.
+ * Properties: enter-sends (else Ctrl+Enter sends; Shift+Enter is always a
+ * new line), microphone (the recorder's device by display name, NULL or
+ * empty for the default).
  * Signals:
  *   send-text (const char *text)
  *   send-files (GListModel *files, gboolean as_images)  GFiles to attach
@@ -31,6 +34,12 @@ void       natter_composer_focus        (NatterComposer *self);
 /* Sends what is written, as Enter does. */
 void       natter_composer_send         (NatterComposer *self);
 GtkTextView *natter_composer_get_text_view (NatterComposer *self);
+gboolean   natter_composer_get_enter_sends (NatterComposer *self);
+void       natter_composer_set_enter_sends (NatterComposer *self,
+                                            gboolean        enter_sends);
+const char *natter_composer_get_microphone (NatterComposer *self);
+void       natter_composer_set_microphone  (NatterComposer *self,
+                                            const char     *microphone);
 /* Where recordings and pasted images are written. */
 void       natter_composer_set_cache_dir (NatterComposer *self,
                                           const char     *dir);

@@ -7,14 +7,14 @@
 #include <gst/gst.h>
 
 #include "natter-preferences-window.h"
-#include "natter-window.h"
 
 struct _NatterPreferencesWindow
 {
   AdwPreferencesWindow parent_instance;
 
   GSettings *settings;
-  NatterWindow *window;   /* weak */
+  NatterAccount *account;
+  GtkWindow *parent;      /* weak */
   GstDeviceMonitor *monitor;
   guint monitor_id;
 
@@ -136,14 +136,13 @@ load_devices_cb (gpointer user_data)
 static void
 update_account (NatterPreferencesWindow *self)
 {
-  NatterAccount *account;
+  NatterAccount *account = self->account;
 
-  if (self->window == NULL)
+  if (account == NULL)
     {
       gtk_widget_set_visible (GTK_WIDGET (self->account_page), FALSE);
       return;
     }
-  account = natter_window_get_account (self->window);
   adw_action_row_set_subtitle (self->user_row, natter_account_get_user_id (account));
   adw_action_row_set_subtitle (self->server_row, natter_account_get_server_url (account));
   adw_action_row_set_subtitle (self->profile_row, natter_account_get_profile_dir (account));
@@ -165,8 +164,8 @@ update_account (NatterPreferencesWindow *self)
 static void
 sign_out_clicked_cb (NatterPreferencesWindow *self)
 {
-  if (self->window != NULL)
-    gtk_widget_activate_action (GTK_WIDGET (self->window), "win.sign-out", NULL);
+  if (self->parent != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self->parent), "win.sign-out", NULL);
   gtk_window_close (GTK_WINDOW (self));
 }
 
@@ -199,7 +198,8 @@ natter_preferences_window_dispose (GObject *object)
   if (self->monitor != NULL)
     gst_device_monitor_stop (self->monitor);
   g_clear_object (&self->monitor);
-  g_clear_weak_pointer (&self->window);
+  g_clear_weak_pointer (&self->parent);
+  g_clear_object (&self->account);
   g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_PREFERENCES_WINDOW);
 
@@ -238,18 +238,21 @@ natter_preferences_window_init (NatterPreferencesWindow *self)
 }
 
 NatterPreferencesWindow *
-natter_preferences_window_new (GSettings    *settings,
-                               NatterWindow *window)
+natter_preferences_window_new (GSettings     *settings,
+                               GtkWindow     *parent,
+                               NatterAccount *account)
 {
   NatterPreferencesWindow *self;
 
   g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+  g_return_val_if_fail (account == NULL || NATTER_IS_ACCOUNT (account), NULL);
 
   self = g_object_new (NATTER_TYPE_PREFERENCES_WINDOW,
-                       "transient-for", window,
+                       "transient-for", parent,
                        NULL);
   self->settings = g_object_ref (settings);
-  g_set_weak_pointer (&self->window, window);
+  g_set_object (&self->account, account);
+  g_set_weak_pointer (&self->parent, parent);
 
   g_settings_bind (settings, "notifications", self->notifications_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "notification-preview", self->preview_switch, "active", G_SETTINGS_BIND_DEFAULT);

@@ -7,16 +7,18 @@
 
 #include <adwaita.h>
 
-G_BEGIN_DECLS
+#include "natter-account.h"
 
-typedef struct _NatterWindow NatterWindow;
+G_BEGIN_DECLS
 
 #define NATTER_TYPE_PREFERENCES_WINDOW (natter_preferences_window_get_type ())
 
 G_DECLARE_FINAL_TYPE (NatterPreferencesWindow, natter_preferences_window, NATTER, PREFERENCES_WINDOW, AdwPreferencesWindow)
 
-/* @window: the profile whose account is shown (may be NULL). */
-NatterPreferencesWindow *natter_preferences_window_new (GSettings    *settings,
-                                                        NatterWindow *window);
+/* @account: the profile's, shown with a Sign Out button that activates
+ * win.sign-out on @parent (NULL: no account page). */
+NatterPreferencesWindow *natter_preferences_window_new (GSettings     *settings,
+                                                        GtkWindow     *parent,
+                                                        NatterAccount *account);
 
 G_END_DECLS

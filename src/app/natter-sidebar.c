@@ -18,6 +18,8 @@ struct _NatterSidebar
   AdwBin parent_instance;
 
   NatterClient *client;
+  GSignalGroup *client_signals;
+  NatterConversation *conversation;   /* highlighted: the open chat's */
   NatterConversationList *conversations;
   NatterPortraits *portraits;
   GtkSingleSelection *selection;
@@ -26,10 +28,7 @@ struct _NatterSidebar
   char *query;
   gboolean selecting;   /* programmatic selection: no signal */
   guint select_id;
-  NatterConversationType select_type;
-  char *select_target;
   guint banner_timeout_id;
-  NatterConnectionStatus status;
 
   AdwHeaderBar *header_bar;
   AdwWindowTitle *window_title;
@@ -52,11 +51,22 @@ struct _NatterSidebar
 G_DEFINE_FINAL_TYPE (NatterSidebar, natter_sidebar, ADW_TYPE_BIN)
 
 enum {
+  PROP_0,
+  PROP_CLIENT,
+  PROP_CONVERSATIONS,
+  PROP_PORTRAITS,
+  PROP_CONVERSATION,
+  PROP_USER_ID,
+  N_PROPS
+};
+
+enum {
   CONVERSATION_ACTIVATED,
   MESSAGE_ACTIVATED,
   N_SIGNALS
 };
 
+static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void
@@ -439,13 +449,11 @@ show_banner_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-void
-natter_sidebar_set_status (NatterSidebar          *self,
-                           NatterConnectionStatus  status)
+/* The client's connection, unobtrusively: nothing when connected. */
+static void
+show_status (NatterSidebar          *self,
+             NatterConnectionStatus  status)
 {
-  g_return_if_fail (NATTER_IS_SIDEBAR (self));
-
-  self->status = status;
   g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
 
   switch (status)
@@ -487,12 +495,30 @@ natter_sidebar_set_status (NatterSidebar          *self,
     self->banner_timeout_id = g_timeout_add_seconds (2, show_banner_cb, self);
 }
 
+static void
+status_changed_cb (NatterSidebar          *self,
+                   NatterConnectionStatus  status)
+{
+  show_status (self, status);
+}
+
+const char *
+natter_sidebar_get_user_id (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return adw_window_title_get_subtitle (self->window_title);
+}
+
 void
 natter_sidebar_set_user_id (NatterSidebar *self,
                             const char    *user_id)
 {
   g_return_if_fail (NATTER_IS_SIDEBAR (self));
+
+  if (g_strcmp0 (user_id, natter_sidebar_get_user_id (self)) == 0)
+    return;
   adw_window_title_set_subtitle (self->window_title, user_id);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER_ID]);
 }
 
 AdwHeaderBar *
@@ -535,11 +561,19 @@ loading_changed_cb (NatterSidebar *self)
 #endif
 }
 
+NatterClient *
+natter_sidebar_get_client (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->client;
+}
+
 void
 natter_sidebar_set_client (NatterSidebar *self,
                            NatterClient  *client)
 {
   g_return_if_fail (NATTER_IS_SIDEBAR (self));
+  g_return_if_fail (client == NULL || NATTER_IS_CLIENT (client));
 
   if (self->client == client)
     return;
@@ -562,6 +596,13 @@ natter_sidebar_set_client (NatterSidebar *self,
   gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);
+  g_signal_group_set_target (self->client_signals, client);
+  if (client != NULL)
+    show_status (self, natter_client_get_status (client));
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORTRAITS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATIONS]);
 }
 
 NatterConversationList *
@@ -593,8 +634,10 @@ select_idle_cb (gpointer user_data)
 
   self->select_id = 0;
 
-  if (self->conversations != NULL && self->select_target != NULL)
-    pos = natter_conversation_list_find (self->conversations, self->select_type, self->select_target);
+  if (self->conversations != NULL && self->conversation != NULL)
+    pos = natter_conversation_list_find (self->conversations,
+                                         natter_conversation_get_conversation_type (self->conversation),
+                                         natter_conversation_get_target_id (self->conversation));
   self->selecting = TRUE;
   if (pos == G_MAXUINT || pos >= g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
     gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
@@ -604,20 +647,26 @@ select_idle_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+NatterConversation *
+natter_sidebar_get_conversation (NatterSidebar *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIDEBAR (self), NULL);
+  return self->conversation;
+}
+
 /* In an idle: the highlight follows the open chat, never in the middle of
  * the list view handling a change of its model. */
 void
-natter_sidebar_select (NatterSidebar          *self,
-                       NatterConversationType  type,
-                       const char             *target_id)
+natter_sidebar_set_conversation (NatterSidebar      *self,
+                                 NatterConversation *conversation)
 {
   g_return_if_fail (NATTER_IS_SIDEBAR (self));
+  g_return_if_fail (conversation == NULL || NATTER_IS_CONVERSATION (conversation));
 
-  self->select_type = type;
-  g_free (self->select_target);
-  self->select_target = g_strdup (target_id);
   if (self->select_id == 0)
     self->select_id = g_idle_add (select_idle_cb, self);
+  if (g_set_object (&self->conversation, conversation))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONVERSATION]);
 }
 
 gboolean
@@ -661,7 +710,10 @@ natter_sidebar_dispose (GObject *object)
   g_clear_object (&self->search_cancellable);
   g_clear_handle_id (&self->banner_timeout_id, g_source_remove);
   g_clear_handle_id (&self->select_id, g_source_remove);
-  g_clear_pointer (&self->select_target, g_free);
+  g_clear_object (&self->conversation);
+  if (self->client_signals != NULL)
+    g_signal_group_set_target (self->client_signals, NULL);
+  g_clear_object (&self->client_signals);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   g_clear_object (&self->selection);
@@ -676,12 +728,82 @@ natter_sidebar_dispose (GObject *object)
 }
 
 static void
+natter_sidebar_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      g_value_set_object (value, self->client);
+      break;
+    case PROP_CONVERSATIONS:
+      g_value_set_object (value, self->conversations);
+      break;
+    case PROP_PORTRAITS:
+      g_value_set_object (value, self->portraits);
+      break;
+    case PROP_CONVERSATION:
+      g_value_set_object (value, self->conversation);
+      break;
+    case PROP_USER_ID:
+      g_value_set_string (value, natter_sidebar_get_user_id (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_sidebar_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CLIENT:
+      natter_sidebar_set_client (self, g_value_get_object (value));
+      break;
+    case PROP_CONVERSATION:
+      natter_sidebar_set_conversation (self, g_value_get_object (value));
+      break;
+    case PROP_USER_ID:
+      natter_sidebar_set_user_id (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 natter_sidebar_class_init (NatterSidebarClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
 
   object_class->dispose = natter_sidebar_dispose;
+  object_class->get_property = natter_sidebar_get_property;
+  object_class->set_property = natter_sidebar_set_property;
+
+  properties[PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, NULL, NATTER_TYPE_CLIENT, rw);
+  properties[PROP_CONVERSATIONS] =
+    g_param_spec_object ("conversations", NULL, NULL, NATTER_TYPE_CONVERSATION_LIST, ro);
+  properties[PROP_PORTRAITS] =
+    g_param_spec_object ("portraits", NULL, NULL, NATTER_TYPE_PORTRAITS, ro);
+  properties[PROP_CONVERSATION] =
+    g_param_spec_object ("conversation", NULL, NULL, NATTER_TYPE_CONVERSATION, rw);
+  properties[PROP_USER_ID] =
+    g_param_spec_string ("user-id", NULL, NULL, NULL, rw);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[CONVERSATION_ACTIVATED] =
     g_signal_new ("conversation-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -755,5 +877,8 @@ natter_sidebar_init (NatterSidebar *self)
 
   gtk_search_bar_set_key_capture_widget (self->search_bar, NULL);
   gtk_search_bar_connect_entry (self->search_bar, GTK_EDITABLE (self->search_entry));
-  self->status = NATTER_CONNECTION_CONNECTED;
+
+  self->client_signals = g_signal_group_new (NATTER_TYPE_CLIENT);
+  g_signal_group_connect_object (self->client_signals, "status-changed",
+                                 G_CALLBACK (status_changed_cb), self, G_CONNECT_SWAPPED);
 }

@@ -1,5 +1,13 @@
 /* natter-sidebar.h — conversations, search, connection status
  *
+ * Properties:
+ *   client          NatterClient; NULL when signed out. Builds the list.
+ *   conversations   NatterConversationList of the client (read-only)
+ *   portraits       NatterPortraits of the client (read-only)
+ *   conversation    the highlighted row's (the open chat's), or NULL
+ *   user-id         shown under the title
+ * The banner follows the client's connection status by itself.
+ *
  * Signals:
  *   conversation-activated (int type, const char *target_id)
  *   message-activated (NatterMessage *message)   a search result
@@ -23,26 +31,24 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterSidebar, natter_sidebar, NATTER, SIDEBAR, AdwBin)
 
-/* NULL when signed out. Builds the conversation list model. */
+NatterClient           *natter_sidebar_get_client       (NatterSidebar          *self);
 void                    natter_sidebar_set_client       (NatterSidebar          *self,
                                                          NatterClient           *client);
 NatterConversationList *natter_sidebar_get_conversations (NatterSidebar         *self);
 GtkListView            *natter_sidebar_get_list_view    (NatterSidebar          *self);
 /* The avatars' pictures of this client (NULL while signed out). */
 NatterPortraits        *natter_sidebar_get_portraits    (NatterSidebar          *self);
-/* Highlights the row of that conversation (no signal), or none. */
-void                    natter_sidebar_select           (NatterSidebar          *self,
-                                                         NatterConversationType  type,
-                                                         const char             *target_id);
+NatterConversation     *natter_sidebar_get_conversation (NatterSidebar          *self);
+/* Highlights the row of @conversation (no signal), or none. */
+void                    natter_sidebar_set_conversation (NatterSidebar          *self,
+                                                         NatterConversation     *conversation);
 /* Activates the next (+1) or previous (-1) conversation; FALSE at an end. */
 gboolean                natter_sidebar_activate_relative (NatterSidebar         *self,
                                                          int                     delta);
 void                    natter_sidebar_start_search     (NatterSidebar          *self);
 /* Returns TRUE when a search was open. */
 gboolean                natter_sidebar_stop_search      (NatterSidebar          *self);
-/* Shows the connection state unobtrusively: nothing when connected. */
-void                    natter_sidebar_set_status       (NatterSidebar          *self,
-                                                         NatterConnectionStatus  status);
+const char             *natter_sidebar_get_user_id      (NatterSidebar          *self);
 void                    natter_sidebar_set_user_id      (NatterSidebar          *self,
                                                          const char             *user_id);
 /* The header bar: the window shows window buttons on it when unfolded. */

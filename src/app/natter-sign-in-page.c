@@ -13,10 +13,8 @@ struct _NatterSignInPage
 {
   AdwBin parent_instance;
 
-  char *profile_dir;
-  NatterClient *client;      /* while connecting */
-  char *token;
-  GCancellable *cancellable;
+  NatterSession *session;
+  GCancellable *cancellable;   /* while signing in */
   char *unencrypted_confirmed;   /* the addresses the user agreed to use over http:// */
 
   AdwEntryRow *server_row;
@@ -35,11 +33,12 @@ struct _NatterSignInPage
 G_DEFINE_FINAL_TYPE (NatterSignInPage, natter_sign_in_page, ADW_TYPE_BIN)
 
 enum {
-  SIGNED_IN,
-  N_SIGNALS
+  PROP_0,
+  PROP_SESSION,
+  N_PROPS
 };
 
-static guint signals[N_SIGNALS];
+static GParamSpec *properties[N_PROPS];
 
 static const char *
 text_of (AdwEntryRow *row)
@@ -63,7 +62,7 @@ use_app_server (NatterSignInPage *self)
 static gboolean
 busy (NatterSignInPage *self)
 {
-  return self->cancellable != NULL || self->client != NULL;
+  return self->cancellable != NULL;
 }
 
 static void
@@ -108,89 +107,35 @@ natter_sign_in_page_show_error (NatterSignInPage *self,
 }
 
 static void
-drop_client (NatterSignInPage *self)
-{
-  if (self->client == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (self->client, self);
-  natter_client_disconnect (self->client);
-  g_clear_object (&self->client);
-}
-
-static void
-status_changed_cb (NatterSignInPage       *self,
-                   NatterConnectionStatus  status,
-                   NatterConnectionStatus  old_status,
-                   const GError           *error,
-                   NatterClient           *client)
-{
-  g_autoptr(NatterClient) hold = g_object_ref (client);
-  g_autofree char *message = NULL;
-
-  if (status == NATTER_CONNECTION_CONNECTING)
-    return;
-
-  if (status == NATTER_CONNECTION_CONNECTED)
-    {
-      g_autofree char *token = g_steal_pointer (&self->token);
-
-      g_signal_handlers_disconnect_by_data (client, self);
-      g_clear_object (&self->client);
-      set_busy (self, FALSE);
-      natter_sign_in_page_show_error (self, NULL);
-      g_signal_emit (self, signals[SIGNED_IN], 0, client, token,
-                     use_app_server (self) ? text_of (self->app_server_row) : NULL);
-      return;
-    }
-
-  /* The first attempt failed: say why and stop retrying. */
-  if (error != NULL)
-    message = natter_format_error (error);
-  else
-    message = g_strdup_printf (_("Could not reach the server at %s. Check the address and that natterd is running."),
-                               text_of (self->server_row));
-  drop_client (self);
-  g_clear_pointer (&self->token, g_free);
-  set_busy (self, FALSE);
-  natter_sign_in_page_show_error (self, message);
-}
-
-static void
-connect_with_token (NatterSignInPage *self,
-                    const char       *token)
-{
-  g_autofree char *server = g_strstrip (g_strdup (text_of (self->server_row)));
-  g_autofree char *app_key = g_strstrip (g_strdup (text_of (self->app_key_row)));
-
-  g_free (self->token);
-  self->token = g_strstrip (g_strdup (token));
-  self->client = natter_client_new (server, app_key, self->profile_dir);
-  g_signal_connect_swapped (self->client, "status-changed", G_CALLBACK (status_changed_cb), self);
-  natter_client_connect (self->client, self->token);
-}
-
-static void
-fetch_token_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
+signed_in_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
   g_autoptr(NatterSignInPage) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *token = NULL;
+  g_autofree char *message = NULL;
 
-  token = natter_fetch_token_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  g_clear_object (&self->cancellable);
-  if (token == NULL)
+  if (natter_session_sign_in_finish (NATTER_SESSION (object), result, &error))
     {
-      g_autofree char *reason = natter_format_error (error);
-      g_autofree char *message = g_strdup_printf (_("The app server did not give a token: %s"), reason);
+      g_clear_object (&self->cancellable);
       set_busy (self, FALSE);
-      natter_sign_in_page_show_error (self, message);
+      natter_sign_in_page_show_error (self, NULL);
       return;
     }
-  connect_with_token (self, token);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  /* Say why and stop trying. */
+  g_clear_object (&self->cancellable);
+  if (g_error_matches (error, NATTER_SESSION_ERROR, NATTER_SESSION_ERROR_UNREACHABLE))
+    message = g_strdup_printf (_("Could not reach the server at %s. Check the address and that natterd is running."),
+                               text_of (self->server_row));
+  else if (g_error_matches (error, NATTER_SESSION_ERROR, NATTER_SESSION_ERROR_NO_TOKEN))
+    message = g_strdup_printf (_("The app server did not give a token: %s"), error->message);
+  else
+    message = natter_format_error (error);
+  set_busy (self, FALSE);
+  natter_sign_in_page_show_error (self, message);
 }
 
 /* The addresses the token would travel to unencrypted, one a line; NULL
@@ -261,7 +206,7 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
 
   g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
 
-  if (busy (self) || !gtk_widget_get_sensitive (self->sign_in_button))
+  if (self->session == NULL || busy (self) || !gtk_widget_get_sensitive (self->sign_in_button))
     return;
 
   uri = g_uri_parse (text_of (self->server_row), G_URI_FLAGS_NONE, NULL);
@@ -280,26 +225,17 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
     }
 
   natter_sign_in_page_show_error (self, NULL);
+  self->cancellable = g_cancellable_new ();
   set_busy (self, TRUE);
 
   if (use_app_server (self))
-    {
-      self->cancellable = g_cancellable_new ();
-      natter_fetch_token_async (text_of (self->app_server_row), text_of (self->user_row), NULL,
-                                self->cancellable, fetch_token_cb, g_object_ref (self));
-    }
+    natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
+                                  NULL, text_of (self->app_server_row), text_of (self->user_row),
+                                  self->cancellable, signed_in_cb, g_object_ref (self));
   else
-    connect_with_token (self, text_of (self->token_row));
-  set_busy (self, TRUE);
-}
-
-void
-natter_sign_in_page_set_profile_dir (NatterSignInPage *self,
-                                     const char       *profile_dir)
-{
-  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
-  g_free (self->profile_dir);
-  self->profile_dir = g_strdup (profile_dir);
+    natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
+                                  text_of (self->token_row), NULL, NULL,
+                                  self->cancellable, signed_in_cb, g_object_ref (self));
 }
 
 void
@@ -326,6 +262,61 @@ natter_sign_in_page_prefill (NatterSignInPage *self,
   form_changed_cb (self);
 }
 
+/* Signed out (a first run, the user's sign out, a refused account): the
+ * form comes back filled in with what the account knows, and says why. */
+static void
+session_state_changed_cb (NatterSignInPage   *self,
+                          NatterSessionState  state)
+{
+  NatterAccount *account = natter_session_get_account (self->session);
+  const GError *error = natter_session_get_error (self->session);
+  g_autofree char *message = NULL;
+
+  if (state != NATTER_SESSION_STATE_SIGNED_OUT)
+    return;
+  natter_sign_in_page_prefill (self,
+                               natter_account_get_server_url (account),
+                               natter_account_get_app_key (account),
+                               natter_account_get_app_server_url (account),
+                               natter_account_get_user_id (account));
+  if (g_error_matches (error, NATTER_SESSION_ERROR, NATTER_SESSION_ERROR_PROFILE))
+    message = g_strdup_printf (_("Could not read the profile: %s"), error->message);
+  else if (error != NULL)
+    message = natter_format_error (error);
+  natter_sign_in_page_show_error (self, message);
+}
+
+NatterSession *
+natter_sign_in_page_get_session (NatterSignInPage *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIGN_IN_PAGE (self), NULL);
+  return self->session;
+}
+
+void
+natter_sign_in_page_set_session (NatterSignInPage *self,
+                                 NatterSession    *session)
+{
+  g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
+  g_return_if_fail (session == NULL || NATTER_IS_SESSION (session));
+
+  if (self->session == session)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  set_busy (self, FALSE);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_set_object (&self->session, session);
+  if (session != NULL)
+    {
+      g_signal_connect_object (session, "state-changed", G_CALLBACK (session_state_changed_cb),
+                               self, G_CONNECT_SWAPPED);
+      session_state_changed_cb (self, natter_session_get_state (session));
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
+}
+
 static void
 natter_sign_in_page_dispose (GObject *object)
 {
@@ -333,13 +324,49 @@ natter_sign_in_page_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  drop_client (self);
-  g_clear_pointer (&self->token, g_free);
-  g_clear_pointer (&self->profile_dir, g_free);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
   g_clear_pointer (&self->unencrypted_confirmed, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIGN_IN_PAGE);
 
   G_OBJECT_CLASS (natter_sign_in_page_parent_class)->dispose (object);
+}
+
+static void
+natter_sign_in_page_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  NatterSignInPage *self = NATTER_SIGN_IN_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_sign_in_page_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  NatterSignInPage *self = NATTER_SIGN_IN_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      natter_sign_in_page_set_session (self, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -349,10 +376,13 @@ natter_sign_in_page_class_init (NatterSignInPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = natter_sign_in_page_dispose;
+  object_class->get_property = natter_sign_in_page_get_property;
+  object_class->set_property = natter_sign_in_page_set_property;
 
-  signals[SIGNED_IN] =
-    g_signal_new ("signed-in", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3, NATTER_TYPE_CLIENT, G_TYPE_STRING, G_TYPE_STRING);
+  properties[PROP_SESSION] =
+    g_param_spec_object ("session", NULL, NULL, NATTER_TYPE_SESSION,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-sign-in-page.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, server_row);

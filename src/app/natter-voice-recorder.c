@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
-#include "natter-application.h"
 #include "natter-voice-recorder.h"
 
 struct _NatterVoiceRecorder
@@ -14,6 +13,7 @@ struct _NatterVoiceRecorder
   GObject parent_instance;
 
   GFile *file;
+  char *microphone;
   GstElement *pipeline;
   guint bus_watch_id;
   guint tick_id;
@@ -106,17 +106,13 @@ bus_cb (GstBus     *bus,
 /* The microphone chosen in Preferences (by display name), or NULL for the
  * system default. */
 static GstElement *
-chosen_microphone (void)
+chosen_microphone (NatterVoiceRecorder *self)
 {
-  GApplication *app = g_application_get_default ();
-  g_autofree char *name = NULL;
+  const char *name = self->microphone;
   g_autoptr(GstDeviceMonitor) monitor = NULL;
   GstElement *element = NULL;
   GList *devices;
 
-  if (!NATTER_IS_APPLICATION (app) || natter_application_get_settings (NATTER_APPLICATION (app)) == NULL)
-    return NULL;
-  name = g_settings_get_string (natter_application_get_settings (NATTER_APPLICATION (app)), "microphone");
   if (name == NULL || *name == '\0')
     return NULL;
 
@@ -156,7 +152,7 @@ natter_voice_recorder_start (NatterVoiceRecorder  *self,
     source = "audiotestsrc is-live=true wave=sine freq=440";
   else
     {
-      microphone = chosen_microphone ();
+      microphone = chosen_microphone (self);
       source = microphone != NULL ? "identity name=source" : "autoaudiosrc";
     }
   description = g_strdup_printf ("%s ! audioconvert ! audioresample ! audio/x-raw,channels=1 ! "
@@ -242,6 +238,7 @@ natter_voice_recorder_dispose (GObject *object)
 
   teardown (self);
   g_clear_object (&self->file);
+  g_clear_pointer (&self->microphone, g_free);
 
   G_OBJECT_CLASS (natter_voice_recorder_parent_class)->dispose (object);
 }
@@ -291,7 +288,8 @@ natter_voice_recorder_init (NatterVoiceRecorder *self)
 }
 
 NatterVoiceRecorder *
-natter_voice_recorder_new (GFile *file)
+natter_voice_recorder_new (GFile      *file,
+                           const char *microphone)
 {
   NatterVoiceRecorder *self;
 
@@ -299,5 +297,6 @@ natter_voice_recorder_new (GFile *file)
 
   self = g_object_new (NATTER_TYPE_VOICE_RECORDER, NULL);
   self->file = g_object_ref (file);
+  self->microphone = g_strdup (microphone);
   return self;
 }

@@ -17,8 +17,10 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterVoiceRecorder, natter_voice_recorder, NATTER, VOICE_RECORDER, GObject)
 
-/* Records into @file (replaced). */
-NatterVoiceRecorder *natter_voice_recorder_new          (GFile                *file);
+/* Records into @file (replaced) from @microphone (a device's display
+ * name; NULL, empty or not there: the default one). */
+NatterVoiceRecorder *natter_voice_recorder_new          (GFile                *file,
+                                                         const char           *microphone);
 gboolean             natter_voice_recorder_start        (NatterVoiceRecorder  *self,
                                                          GError              **error);
 /* Finishes the file; ::finished follows. */

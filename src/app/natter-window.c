@@ -1,5 +1,10 @@
 /* natter-window.c — the window of one profile
  *
+ * It composes: the session (sign-in and the client's life), the notifier,
+ * the call controller, the toast queue, and the widgets, which get the
+ * client through bindings (natter-window.ui). What is left here is the
+ * layout: which page and pane shows, which chat is open, and the dialogs.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -7,41 +12,34 @@
 
 #include "natter-bench-probe.h"
 #include "natter-format.h"
+#include "natter-notifier.h"
 #include "natter-sign-in-page.h"
+#include "natter-toast-queue.h"
 #include "natter-window.h"
 #include "natter-call-controller.h"
-
-#define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
 
 struct _NatterWindow
 {
   AdwApplicationWindow parent_instance;
 
   char *profile_dir;
-  NatterAccount *account;
-  NatterClient *client;
-  GSettings *settings;
-  GtkMediaStream *sound;
-  GtkWidget *status_dialog;   /* weak */
-  gboolean synced;
-  char *pending_token;     /* connect once the stored conversations show */
+  NatterSession *session;
+  NatterNotifier *notifier;
+  NatterToastQueue *toasts;
+  NatterCallController *calls;
+  GSettings *settings;           /* the composer's */
+  GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
+  GSignalGroup *client_signals;  /* the session's client */
+  GSignalGroup *store_signals;   /* its store */
+  GSignalGroup *list_signals;    /* the sidebar's conversation list */
+  GtkWidget *status_dialog;      /* weak */
+  gboolean connect_waiting;      /* connect once the stored conversations show */
   guint connect_id;
   /* a chat asked for before the profile was read (a notification's
    * action that started the app): opened once it is */
   NatterConversationType pending_type;
   char *pending_target;
   gint64 pending_message_id;
-  /* notification id → its NatterConversation, until read (here or on
-   * another device) */
-  GHashTable *notified;
-  /* toasts waiting for the one on screen (see show_next_toast()) */
-  GQueue toasts;
-  AdwToast *shown_toast;
-  gint64 toast_shown_at;          /* frame time, ms */
-  gboolean toast_slid_in;
-  gboolean toast_close_waiting;
-  guint toast_tick_id;
-  NatterCallController *calls;
 
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
@@ -58,158 +56,63 @@ G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_PROFILE_DIR,
+  PROP_SESSION,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void start_client (NatterWindow *self,
-                          NatterClient *client);
+static NatterClient *
+client (NatterWindow *self)
+{
+  return self->session != NULL ? natter_session_get_client (self->session) : NULL;
+}
 
 /* ---------------------------------------------------------------- toasts */
-
-/* libadwaita 1.2's overlay (Debian 12, fixed in 1.3) frees a toast when its
- * fade-out ends, and if its slide-in has not ended by then (closed within
- * a frame of appearing, or within 200 ms of replacing a toast that was
- * fading out), the slide-in's end then reads and writes the freed memory:
- * a crash or a corruption found later, far away. So the overlay gets a
- * toast only once the one before has gone (never a replacement), and a
- * toast closed before its slide-in has ended in a frame goes after it. */
-#define TOAST_SLIDE_IN_MS 500   /* the longest: a replacement's */
-
-static gboolean
-overlay_has_toast (NatterWindow *self)
-{
-  GtkWidget *content = adw_toast_overlay_get_child (self->toast_overlay);
-
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->toast_overlay));
-       child != NULL; child = gtk_widget_get_next_sibling (child))
-    if (child != content)
-      return TRUE;
-  return FALSE;
-}
-
-static void show_next_toast (NatterWindow *self);
-
-/* Frame by frame: the shown toast's slide-in ending (then the close that
- * waited for it), or the one before fading out. */
-static gboolean
-toast_tick_cb (GtkWidget     *widget,
-               GdkFrameClock *clock,
-               gpointer       user_data)
-{
-  NatterWindow *self = user_data;
-
-  if (self->shown_toast != NULL)
-    {
-      /* the slide-in ends in the first frame this late; closed in the next */
-      if (!self->toast_slid_in)
-        {
-          self->toast_slid_in = gdk_frame_clock_get_frame_time (clock) / 1000 - self->toast_shown_at >= TOAST_SLIDE_IN_MS;
-          return G_SOURCE_CONTINUE;
-        }
-      self->toast_tick_id = 0;
-      /* the toast forgot its overlay in the close that waited, so
-       * adw_toast_dismiss() would do nothing now */
-      if (self->toast_close_waiting)
-        g_signal_emit_by_name (self->shown_toast, "dismissed");
-      return G_SOURCE_REMOVE;
-    }
-  if (overlay_has_toast (self))
-    return G_SOURCE_CONTINUE;
-  self->toast_tick_id = 0;
-  show_next_toast (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-add_toast_tick (NatterWindow *self)
-{
-  if (self->toast_tick_id == 0)
-    self->toast_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->toast_overlay),
-                                                        toast_tick_cb, self, NULL);
-}
-
-/* Before the overlay's own handler: a close too early waits (the toast's
- * own handler, first, has let go of the overlay). */
-static void
-toast_dismissing_cb (NatterWindow *self,
-                     AdwToast     *toast)
-{
-  if (toast != self->shown_toast || self->toast_slid_in)
-    return;
-  g_signal_stop_emission_by_name (toast, "dismissed");
-  self->toast_close_waiting = TRUE;
-  add_toast_tick (self);
-}
-
-/* After it: the toast fades out. */
-static void
-toast_dismissed_cb (NatterWindow *self,
-                    AdwToast     *toast)
-{
-  if (toast != self->shown_toast)
-    return;
-  g_signal_handlers_disconnect_by_data (toast, self);
-  g_clear_object (&self->shown_toast);
-  show_next_toast (self);
-}
-
-/* Unmapped, the overlay ends its animations at once. */
-static void
-toast_overlay_unmap_cb (NatterWindow *self)
-{
-  if (self->shown_toast != NULL)
-    self->toast_slid_in = TRUE;
-}
-
-static void
-show_next_toast (NatterWindow *self)
-{
-  GdkFrameClock *clock;
-  AdwToast *toast;
-
-  if (self->shown_toast != NULL || g_queue_is_empty (&self->toasts))
-    return;
-  /* the one before still fading out: it goes first */
-  if (overlay_has_toast (self))
-    {
-      add_toast_tick (self);
-      return;
-    }
-  toast = g_queue_pop_head (&self->toasts);
-  self->shown_toast = g_object_ref (toast);
-  self->toast_close_waiting = FALSE;
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissing_cb), self,
-                           G_CONNECT_SWAPPED);
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (toast_dismissed_cb), self,
-                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
-  adw_toast_overlay_add_toast (self->toast_overlay, toast);
-  /* its slide-in started at this frame time (none when unmapped) */
-  clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->toast_overlay));
-  self->toast_slid_in = clock == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->toast_overlay));
-  if (!self->toast_slid_in)
-    {
-      self->toast_shown_at = gdk_frame_clock_get_frame_time (clock) / 1000;
-      add_toast_tick (self);
-    }
-}
-
-/* Takes @toast, like adw_toast_overlay_add_toast(). */
-static void
-add_toast (NatterWindow *self,
-           AdwToast     *toast)
-{
-  g_queue_push_tail (&self->toasts, toast);
-  show_next_toast (self);
-}
 
 void
 natter_window_add_toast (NatterWindow *self,
                          const char   *text)
 {
   g_return_if_fail (NATTER_IS_WINDOW (self));
-  add_toast (self, adw_toast_new (text));
+  natter_toast_queue_add (self->toasts, adw_toast_new (text));
+}
+
+/* Kicked from or the end of a chat room (23409, 23410). */
+static void
+chatroom_event_cb (NatterWindow *self,
+                   const char   *chatroom_id,
+                   int           code)
+{
+  const char *why = natter_format_code (code);
+  /* Translators: chat room id, then what happened */
+  g_autofree char *text = g_strdup_printf (_("Chat room %s: %s"), chatroom_id,
+                                           why != NULL ? why : _("Unknown error"));
+
+  natter_window_add_toast (self, text);
+}
+
+static void
+account_saved_cb (NatterWindow *self,
+                  const GError *error)
+{
+  NatterAccount *account = natter_session_get_account (self->session);
+
+  if (error != NULL)
+    {
+      g_autofree char *text = g_strdup_printf (_("Could not save the sign-in: %s"), error->message);
+      natter_window_add_toast (self, text);
+      return;
+    }
+  if (natter_account_get_token_in_file (account))
+    {
+      g_autofree char *path = natter_account_dup_token_path (account);
+      g_autofree char *text = g_strdup_printf (_("No keyring is running: your token is kept in %s, readable only by you."),
+                                               path);
+      AdwToast *toast = adw_toast_new (text);
+      adw_toast_set_timeout (toast, 10);
+      natter_toast_queue_add (self->toasts, toast);
+    }
 }
 
 /* ------------------------------------------------------------ the title */
@@ -252,18 +155,25 @@ natter_window_get_page (NatterWindow *self)
   return gtk_stack_get_visible_child_name (self->stack);
 }
 
+NatterSession *
+natter_window_get_session (NatterWindow *self)
+{
+  g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
+  return self->session;
+}
+
 NatterAccount *
 natter_window_get_account (NatterWindow *self)
 {
   g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
-  return self->account;
+  return natter_session_get_account (self->session);
 }
 
 NatterClient *
 natter_window_get_client (NatterWindow *self)
 {
   g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
-  return self->client;
+  return client (self);
 }
 
 NatterSidebar *
@@ -282,25 +192,6 @@ natter_window_get_chat_view (NatterWindow *self)
 
 /* -------------------------------------------------------- conversations */
 
-static char *
-notification_id (NatterWindow           *self,
-                 NatterConversationType  type,
-                 const char             *target_id)
-{
-  return g_strdup_printf ("%s|%d|%s", self->profile_dir, type, target_id);
-}
-
-static void
-withdraw_notification (NatterWindow           *self,
-                       NatterConversationType  type,
-                       const char             *target_id)
-{
-  g_autofree char *id = notification_id (self, type, target_id);
-
-  g_application_withdraw_notification (g_application_get_default (), id);
-  g_hash_table_remove (self->notified, id);
-}
-
 void
 natter_window_open_conversation (NatterWindow           *self,
                                  NatterConversationType  type,
@@ -315,7 +206,7 @@ natter_window_open_conversation (NatterWindow           *self,
 
   if (target_id == NULL || *target_id == '\0')
     return;
-  if (self->client == NULL)
+  if (client (self) == NULL)
     {
       /* still reading the profile: when it is signed in, this chat opens */
       if (g_strcmp0 (natter_window_get_page (self), "sign-in") != 0)
@@ -334,8 +225,8 @@ natter_window_open_conversation (NatterWindow           *self,
   if (pos != G_MAXUINT)
     conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
 
-  natter_chat_view_open (self->chat_view, self->client, type, target_id, conversation);
-  natter_sidebar_select (self->sidebar, type, target_id);
+  /* the sidebar's highlight follows (natter-window.ui) */
+  natter_chat_view_open (self->chat_view, type, target_id, conversation);
   gtk_stack_set_visible_child_name (self->chat_stack, "chat");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->chat_stack));
   if (message_id != 0)
@@ -344,18 +235,7 @@ natter_window_open_conversation (NatterWindow           *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
 
-  withdraw_notification (self, type, target_id);
-}
-
-static void
-mark_read_done_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error))
-    g_message ("Marking as read: %s", error->message);
+  natter_notifier_withdraw (self->notifier, type, target_id);
 }
 
 /* A notification's “Mark as Read”: read without opening the chat. */
@@ -365,11 +245,7 @@ natter_window_mark_read (NatterWindow           *self,
                          const char             *target_id)
 {
   g_return_if_fail (NATTER_IS_WINDOW (self));
-
-  if (self->client == NULL || target_id == NULL)
-    return;
-  natter_client_clear_unread_async (self->client, type, target_id, NULL, mark_read_done_cb, NULL);
-  withdraw_notification (self, type, target_id);
+  natter_notifier_mark_read (self->notifier, type, target_id);
 }
 
 static void
@@ -393,200 +269,88 @@ static void
 close_chat (NatterWindow *self)
 {
   natter_chat_view_close (self->chat_view);
-  natter_sidebar_select (self->sidebar, 0, NULL);
   gtk_stack_set_visible_child_name (self->chat_stack, "empty");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
 }
 
-/* -------------------------------------------------------- notifications */
-
-typedef struct {
-  NatterWindow *self;
-  NatterMessage *message;
-} NotifyData;
-
-static void
-notify_data_free (NotifyData *data)
+/* The open chat had no conversation yet (a new chat, or opened before the
+ * list loaded): give it the one that appeared. In an idle: the list may be
+ * in the middle of moving an item when it says so. */
+static gboolean
+attach_conversation_idle_cb (gpointer user_data)
 {
-  g_object_unref (data->self);
-  g_object_unref (data->message);
-  g_free (data);
+  NatterWindow *self = user_data;
+  NatterConversationList *list;
+  const char *target;
+  NatterConversationType type;
+  g_autoptr(NatterConversation) conversation = NULL;
+  guint pos;
+
+  if (client (self) == NULL || self->chat_view == NULL)
+    return G_SOURCE_REMOVE;   /* signed out or closed meanwhile */
+  list = natter_sidebar_get_conversations (self->sidebar);
+  target = natter_chat_view_get_target_id (self->chat_view);
+  type = natter_chat_view_get_conversation_type (self->chat_view);
+  if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
+    return G_SOURCE_REMOVE;
+  pos = natter_conversation_list_find (list, type, target);
+  if (pos == G_MAXUINT)
+    return G_SOURCE_REMOVE;
+  conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  natter_chat_view_open (self->chat_view, type, target, conversation);
+  return G_SOURCE_REMOVE;
 }
 
 static void
-play_sound (NatterWindow *self)
+conversations_changed_cb (NatterWindow *self)
 {
-  if (!g_settings_get_boolean (self->settings, "sounds") ||
-      !g_file_test (MESSAGE_SOUND, G_FILE_TEST_EXISTS))
-    return;
-  if (self->sound == NULL)
-    self->sound = gtk_media_file_new_for_filename (MESSAGE_SOUND);
-  gtk_media_stream_seek (self->sound, 0);
-  gtk_media_stream_play (self->sound);
+  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
+      natter_chat_view_get_conversation (self->chat_view) == NULL)
+    g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
 }
 
+/* The open chat's conversation was deleted (here, from the sidebar's
+ * menu, or on another device): the chat closes with it. A chat without a
+ * conversation yet (a new one) is told “removed” for a row that never
+ * was: it stays. */
 static void
-notify_conversation_cb (GObject      *object,
-                        GAsyncResult *result,
-                        gpointer      user_data)
+conversation_removed_cb (NatterWindow           *self,
+                         NatterConversationType  type,
+                         const char             *target_id)
 {
-  NotifyData *data = user_data;
-  NatterWindow *self = data->self;
-  NatterMessage *message = data->message;
-  g_autoptr(NatterConversation) conv = NULL;
-  g_autoptr(GNotification) notification = NULL;
-  g_autoptr(GIcon) icon = NULL;
-  g_autofree char *id = NULL;
-  g_autofree char *body = NULL;
-  const char *title;
-
-  conv = natter_store_get_conversation_finish (NATTER_STORE (object), result, NULL);
-  if (conv != NULL && natter_conversation_get_muted (conv))
-    goto out;
-
-  title = conv != NULL ? natter_conversation_get_title (conv) : natter_message_get_target_id (message);
-  if (!g_settings_get_boolean (self->settings, "notification-preview"))
-    body = g_strdup (_("New message"));
-  else
-    {
-      g_autofree char *preview = natter_format_preview (message);
-      const char *sender = natter_message_get_sender_name (message);
-
-      if (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_PRIVATE)
-        body = g_strdup_printf ("%s: %s", sender != NULL ? sender : natter_message_get_sender_user_id (message),
-                                preview);
-      else
-        body = g_steal_pointer (&preview);
-    }
-
-  notification = g_notification_new (title);
-  g_notification_set_body (notification, body);
-  icon = g_themed_icon_new (APP_ID);
-  g_notification_set_icon (notification, icon);
-  g_notification_set_default_action_and_target (notification, "app.open-conversation", "(sis)",
-                                                self->profile_dir,
-                                                natter_message_get_conversation_type (message),
-                                                natter_message_get_target_id (message));
-  g_notification_add_button_with_target (notification, _("Mark as Read"), "app.mark-conversation-read",
-                                         "(sis)", self->profile_dir,
-                                         natter_message_get_conversation_type (message),
-                                         natter_message_get_target_id (message));
-  id = notification_id (self, natter_message_get_conversation_type (message),
-                        natter_message_get_target_id (message));
-  g_application_send_notification (g_application_get_default (), id, notification);
-  if (conv != NULL)
-    g_hash_table_replace (self->notified, g_steal_pointer (&id), g_object_ref (conv));
-  play_sound (self);
-
-out:
-  notify_data_free (data);
+  if (natter_chat_view_get_conversation (self->chat_view) == NULL)
+    return;
+  if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
+      g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
+    close_chat (self);
 }
 
-static void
-message_received_cb (NatterWindow  *self,
-                     NatterMessage *message)
+/* The notifier asks: on screen already? The open chat, or any chat's row
+ * in the list beside it, in the focused window. */
+static gboolean
+message_in_view_cb (NatterWindow  *self,
+                    NatterMessage *message)
 {
-  NotifyData *data;
-  gboolean open_here;
+  gboolean open_here = natter_chat_view_get_target_id (self->chat_view) != NULL &&
+                       natter_chat_view_get_conversation_type (self->chat_view) ==
+                         natter_message_get_conversation_type (message) &&
+                       g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
+                                  natter_message_get_target_id (message)) == 0;
 
-  if (natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_RECEIVE ||
-      !natter_message_is_persisted (message) ||
-      (natter_message_get_flags (message) & NATTER_MESSAGE_FLAG_COUNTED) == 0 ||
-      natter_message_get_offline (message) ||
-      !g_settings_get_boolean (self->settings, "notifications"))
-    return;
-
-  open_here = natter_chat_view_get_target_id (self->chat_view) != NULL &&
-              natter_chat_view_get_conversation_type (self->chat_view) ==
-                natter_message_get_conversation_type (message) &&
-              g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
-                         natter_message_get_target_id (message)) == 0;
-  if (gtk_window_is_active (GTK_WINDOW (self)) && (open_here || !adw_leaflet_get_folded (self->leaflet)))
-    return;
-
-  data = g_new0 (NotifyData, 1);
-  data->self = g_object_ref (self);
-  data->message = g_object_ref (message);
-  natter_store_get_conversation_async (natter_client_get_store (self->client),
-                                       natter_message_get_conversation_type (message),
-                                       natter_message_get_target_id (message),
-                                       NULL, notify_conversation_cb, data);
+  return gtk_window_is_active (GTK_WINDOW (self)) && (open_here || !adw_leaflet_get_folded (self->leaflet));
 }
 
 /* ------------------------------------------------------- connection state */
-
-static void
-sign_out_done_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_account_forget_token_finish (NATTER_ACCOUNT (object), result, &error))
-    g_warning ("Forgetting the token: %s", error->message);
-}
-
-static void
-stop_client (NatterWindow *self)
-{
-  close_chat (self);
-  natter_sidebar_set_client (self->sidebar, NULL);
-  if (self->client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->client, self);
-      natter_client_disconnect (self->client);
-    }
-  g_clear_object (&self->client);
-  g_clear_object (&self->calls);
-  g_clear_handle_id (&self->connect_id, g_source_remove);
-  g_clear_pointer (&self->pending_token, g_free);
-  self->synced = FALSE;
-  update_title (self);
-  /* signed out: nothing of this account stays on screen */
-  {
-    GHashTableIter iter;
-    gpointer id;
-
-    g_hash_table_iter_init (&iter, self->notified);
-    while (g_hash_table_iter_next (&iter, &id, NULL))
-      g_application_withdraw_notification (g_application_get_default (), id);
-    g_hash_table_remove_all (self->notified);
-  }
-}
-
-static void
-show_sign_in (NatterWindow *self,
-              const char   *error)
-{
-  natter_sign_in_page_set_profile_dir (self->sign_in_page, self->profile_dir);
-  natter_sign_in_page_prefill (self->sign_in_page,
-                               natter_account_get_server_url (self->account),
-                               natter_account_get_app_key (self->account),
-                               natter_account_get_app_server_url (self->account),
-                               natter_account_get_user_id (self->account));
-  natter_sign_in_page_show_error (self->sign_in_page, error);
-  gtk_stack_set_visible_child_name (self->stack, "sign-in");
-  g_clear_pointer (&self->pending_target, g_free);
-}
-
-static void
-sign_out (NatterWindow *self,
-          const char   *why)
-{
-  stop_client (self);
-  natter_account_forget_token_async (self->account, NULL, sign_out_done_cb, NULL);
-  show_sign_in (self, why);
-}
 
 static void
 status_dialog_response_cb (NatterWindow *self,
                            const char   *response)
 {
   g_clear_weak_pointer (&self->status_dialog);
-  if (g_str_equal (response, "reconnect") && self->client != NULL)
-    natter_client_reconnect (self->client);
+  if (g_str_equal (response, "reconnect") && client (self) != NULL)
+    natter_client_reconnect (client (self));
   else if (g_str_equal (response, "sign-out"))
-    sign_out (self, NULL);
+    natter_session_sign_out (self->session);
 }
 
 static void
@@ -619,206 +383,59 @@ show_status_dialog (NatterWindow *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-static void
-sync_done_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(GError) error = NULL;
-
-  natter_client_sync_conversations_finish (NATTER_CLIENT (object), result, &error);
-  if (error != NULL)
-    g_message ("Syncing conversations: %s", error->message);
-}
-
+/* The banner is the sidebar's, a refused account the session's: here, the
+ * dialog when signed in elsewhere (31010). */
 static void
 status_changed_cb (NatterWindow           *self,
-                   NatterConnectionStatus  status,
-                   NatterConnectionStatus  old_status,
-                   const GError           *error)
+                   NatterConnectionStatus  status)
 {
-  natter_sidebar_set_status (self->sidebar, status);
-
   if (status == NATTER_CONNECTION_CONNECTED)
     {
       if (self->status_dialog != NULL)
         gtk_window_destroy (GTK_WINDOW (self->status_dialog));
-      natter_sidebar_set_user_id (self->sidebar, natter_client_get_user_id (self->client));
-      if (!self->synced)
-        {
-          self->synced = TRUE;
-          natter_client_sync_conversations_async (self->client, NULL, sync_done_cb, NULL);
-        }
       return;
     }
 
   if (status == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT)
-    {
-      show_status_dialog (self, _("Signed In on Another Device"),
-                          _("This account signed in somewhere else, so this window no longer "
-                            "receives messages. Natter does not reconnect by itself, so the two "
-                            "devices do not keep taking turns."),
-                          TRUE);
-      return;
-    }
-
-  if (error != NULL && error->domain == NATTER_CLIENT_ERROR &&
-      (error->code == NATTER_CODE_TOKEN_INCORRECT || error->code == NATTER_CODE_TOKEN_EXPIRED ||
-       error->code == NATTER_CODE_APP_KEY_MISMATCH || error->code == NATTER_CODE_APP_KEY_REJECTED ||
-       error->code == NATTER_CODE_USER_BLOCKED || error->code == NATTER_CODE_APP_BLOCKED))
-    {
-      g_autofree char *why = natter_format_error (error);
-      sign_out (self, why);
-    }
-}
-
-/* Kicked from or the end of a chat room (23409, 23410). */
-static void
-chatroom_event_cb (NatterWindow *self,
-                   const char   *chatroom_id,
-                   int           code)
-{
-  const char *why = natter_format_code (code);
-  /* Translators: chat room id, then what happened */
-  g_autofree char *text = g_strdup_printf (_("Chat room %s: %s"), chatroom_id,
-                                           why != NULL ? why : _("Unknown error"));
-
-  natter_window_add_toast (self, text);
-}
-
-/* A chat read here or on another device: its notification goes. */
-static void
-withdraw_read_notifications (NatterWindow *self)
-{
-  GHashTableIter iter;
-  gpointer id, conversation;
-
-  g_hash_table_iter_init (&iter, self->notified);
-  while (g_hash_table_iter_next (&iter, &id, &conversation))
-    if (natter_conversation_get_unread_count (conversation) == 0)
-      {
-        g_application_withdraw_notification (g_application_get_default (), id);
-        g_hash_table_iter_remove (&iter);
-      }
+    show_status_dialog (self, _("Signed In on Another Device"),
+                        _("This account signed in somewhere else, so this window no longer "
+                          "receives messages. Natter does not reconnect by itself, so the two "
+                          "devices do not keep taking turns."),
+                        TRUE);
 }
 
 static void
-unread_changed_cb (NatterWindow *self)
+client_bound_cb (NatterWindow *self,
+                 NatterClient *client)
 {
-  update_title (self);
-  withdraw_read_notifications (self);
-}
-
-/* The open chat had no conversation yet (a new chat, or opened before the
- * list loaded): give it the one that appeared. In an idle: the list may be
- * in the middle of moving an item when it says so. */
-static gboolean
-attach_conversation_idle_cb (gpointer user_data)
-{
-  NatterWindow *self = user_data;
-  NatterConversationList *list;
-  const char *target;
-  NatterConversationType type;
-  g_autoptr(NatterConversation) conversation = NULL;
-  guint pos;
-
-  if (self->client == NULL || self->chat_view == NULL)
-    return G_SOURCE_REMOVE;   /* signed out or closed meanwhile */
-  list = natter_sidebar_get_conversations (self->sidebar);
-  target = natter_chat_view_get_target_id (self->chat_view);
-  type = natter_chat_view_get_conversation_type (self->chat_view);
-  if (list == NULL || target == NULL || natter_chat_view_get_conversation (self->chat_view) != NULL)
-    return G_SOURCE_REMOVE;
-  pos = natter_conversation_list_find (list, type, target);
-  if (pos == G_MAXUINT)
-    return G_SOURCE_REMOVE;
-  conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
-  natter_chat_view_open (self->chat_view, self->client, type, target, conversation);
-  natter_sidebar_select (self->sidebar, type, target);
-  return G_SOURCE_REMOVE;
+  g_signal_group_set_target (self->store_signals, natter_client_get_store (client));
 }
 
 static void
-conversations_changed_cb (NatterWindow *self)
+client_unbound_cb (NatterWindow *self)
 {
-  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
-      natter_chat_view_get_conversation (self->chat_view) == NULL)
-    g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
-}
-
-/* The open chat's conversation was deleted (here, from the sidebar's
- * menu, or on another device): the chat closes with it. A chat without a
- * conversation yet (a new one) is told “removed” for a row that never
- * was: it stays. */
-static void
-conversation_removed_cb (NatterWindow           *self,
-                         NatterConversationType  type,
-                         const char             *target_id,
-                         NatterStore            *store)
-{
-  if (self->client == NULL || store != natter_client_get_store (self->client) ||
-      natter_chat_view_get_conversation (self->chat_view) == NULL)
-    return;
-  if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
-      g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
-    close_chat (self);
-}
-
-static void
-start_client (NatterWindow *self,
-              NatterClient *client)
-{
-  g_autofree char *cache = NULL;
-
-  stop_client (self);
-  self->client = g_object_ref (client);
-  g_signal_connect_object (client, "status-changed", G_CALLBACK (status_changed_cb),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (client, "chatroom-event", G_CALLBACK (chatroom_event_cb),
-                           self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (natter_client_get_store (client), "conversation-removed",
-                           G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
-
-  natter_sidebar_set_client (self->sidebar, client);
-  natter_chat_view_set_portraits (self->chat_view, natter_sidebar_get_portraits (self->sidebar));
-  natter_sidebar_set_user_id (self->sidebar, natter_account_get_user_id (self->account));
-  g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "notify::unread-total",
-                           G_CALLBACK (unread_changed_cb), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (natter_sidebar_get_conversations (self->sidebar), "items-changed",
-                           G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
-  natter_sidebar_set_status (self->sidebar, natter_client_get_status (client));
-
-  cache = g_build_filename (self->profile_dir, "outgoing", NULL);
-  natter_composer_set_cache_dir (natter_chat_view_get_composer (self->chat_view), cache);
-
-  gtk_stack_set_visible_child_name (self->stack, "main");
-  update_title (self);
-  if (natter_client_get_status (client) == NATTER_CONNECTION_CONNECTED)
-    status_changed_cb (self, NATTER_CONNECTION_CONNECTED, NATTER_CONNECTION_CONNECTED, NULL);
+  g_signal_group_set_target (self->store_signals, NULL);
 }
 
 static void
 start_calls (NatterWindow *self)
 {
-  if (self->calls == NULL && self->client != NULL)
+  if (self->calls == NULL && client (self) != NULL)
     self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
-                                              self->client);
+                                              client (self));
 }
 
 static gboolean
 connect_idle_cb (gpointer user_data)
 {
   NatterWindow *self = user_data;
-  g_autofree char *token = g_steal_pointer (&self->pending_token);
 
   self->connect_id = 0;
-  if (self->client == NULL)
+  if (natter_session_get_state (self->session) != NATTER_SESSION_STATE_RESTORED)
     return G_SOURCE_REMOVE;
   /* calls listen before the first message can arrive */
   start_calls (self);
-  natter_client_connect (self->client, token);
+  natter_session_connect (self->session);
   return G_SOURCE_REMOVE;
 }
 
@@ -828,7 +445,7 @@ after_list_painted_cb (GdkFrameClock *clock,
 {
   if (clock != NULL)
     g_signal_handlers_disconnect_by_func (clock, after_list_painted_cb, self);
-  if (self->connect_id == 0 && self->pending_token != NULL)
+  if (self->connect_id == 0 && natter_session_get_state (self->session) == NATTER_SESSION_STATE_RESTORED)
     self->connect_id = g_idle_add_full (G_PRIORITY_LOW, connect_idle_cb, self, NULL);
 }
 
@@ -838,10 +455,9 @@ list_loading_cb (NatterWindow *self)
   NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
   GdkFrameClock *clock;
 
-  if (list != NULL && natter_conversation_list_get_loading (list))
+  if (!self->connect_waiting || (list != NULL && natter_conversation_list_get_loading (list)))
     return;
-  if (list != NULL)
-    g_signal_handlers_disconnect_by_func (list, list_loading_cb, self);
+  self->connect_waiting = FALSE;
   /* after the frame that shows them: a start as fast as the store allows,
    * then the network and the call machinery (its DTLS key takes a while) */
   clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
@@ -854,90 +470,56 @@ list_loading_cb (NatterWindow *self)
   gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
 }
 
-/* Connects once the stored conversations are on screen. */
+/* Restored: the stored conversations first, connected once on screen. */
 static void
-connect_soon (NatterWindow *self,
-              const char   *token)
+connect_soon (NatterWindow *self)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (self->sidebar);
-
-  g_free (self->pending_token);
-  self->pending_token = g_strdup (token);
-  g_signal_connect_object (list, "notify::loading", G_CALLBACK (list_loading_cb),
-                           self, G_CONNECT_SWAPPED);
+  self->connect_waiting = TRUE;
   list_loading_cb (self);
 }
 
+/* Signed out: nothing of the account stays (the widgets and the notifier
+ * let go of the client by themselves). */
 static void
-account_saved_cb (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+stop (NatterWindow *self)
 {
-  g_autoptr(NatterWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!natter_account_save_finish (NATTER_ACCOUNT (object), result, &error))
-    {
-      g_autofree char *text = g_strdup_printf (_("Could not save the sign-in: %s"), error->message);
-      natter_window_add_toast (self, text);
-      return;
-    }
-  if (natter_account_get_token_in_file (self->account))
-    {
-      g_autofree char *path = natter_account_dup_token_path (self->account);
-      g_autofree char *text = g_strdup_printf (_("No keyring is running: your token is kept in %s, readable only by you."),
-                                               path);
-      AdwToast *toast = adw_toast_new (text);
-      adw_toast_set_timeout (toast, 10);
-      add_toast (self, toast);
-    }
+  close_chat (self);
+  g_clear_object (&self->calls);
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+  self->connect_waiting = FALSE;
+  update_title (self);
 }
 
 static void
-signed_in_cb (NatterWindow *self,
-              NatterClient *client,
-              const char   *token,
-              const char   *app_server_url)
+session_state_changed_cb (NatterWindow       *self,
+                          NatterSessionState  state)
 {
-  natter_account_save_async (self->account,
-                             natter_client_get_server_url (client),
-                             natter_client_get_app_key (client),
-                             natter_client_get_user_id (client),
-                             app_server_url, token, NULL,
-                             account_saved_cb, g_object_ref (self));
-  start_client (self, client);
-  start_calls (self);
-}
-
-static void
-account_loaded_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(NatterWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NatterClient) client = NULL;
-
-  if (!natter_account_load_finish (self->account, result, &error))
+  switch (state)
     {
-      g_autofree char *text = NULL;
-      if (error != NULL)
-        text = g_strdup_printf (_("Could not read the profile: %s"), error->message);
-      show_sign_in (self, text);
-      return;
-    }
-
-  /* Signed in before: show the stored conversations at once and connect
-   * in the background. */
-  client = natter_client_new (natter_account_get_server_url (self->account),
-                              natter_account_get_app_key (self->account),
-                              self->profile_dir);
-  start_client (self, client);
-  connect_soon (self, natter_account_get_token (self->account));
-  if (self->pending_target != NULL)
-    {
-      g_autofree char *target = g_steal_pointer (&self->pending_target);
-      natter_window_open_conversation (self, self->pending_type, target, self->pending_message_id);
+    case NATTER_SESSION_STATE_LOADING:
+      break;
+    case NATTER_SESSION_STATE_SIGNED_OUT:
+      stop (self);
+      gtk_stack_set_visible_child_name (self->stack, "sign-in");
+      g_clear_pointer (&self->pending_target, g_free);
+      break;
+    case NATTER_SESSION_STATE_RESTORED:
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      update_title (self);
+      connect_soon (self);
+      if (self->pending_target != NULL)
+        {
+          g_autofree char *target = g_steal_pointer (&self->pending_target);
+          natter_window_open_conversation (self, self->pending_type, target, self->pending_message_id);
+        }
+      break;
+    case NATTER_SESSION_STATE_SIGNED_IN:
+      gtk_stack_set_visible_child_name (self->stack, "main");
+      update_title (self);
+      start_calls (self);
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
@@ -963,8 +545,8 @@ new_chat_response_cb (AdwMessageDialog *dialog,
   if (*target == '\0' || selected >= G_N_ELEMENTS (types))
     return;
 
-  if (types[selected] == NATTER_CONVERSATION_CHATROOM)
-    natter_client_join_chatroom_async (self->client, target, 50, NULL, NULL, NULL);
+  if (types[selected] == NATTER_CONVERSATION_CHATROOM && client (self) != NULL)
+    natter_client_join_chatroom_async (client (self), target, 50, NULL, NULL, NULL);
   natter_window_open_conversation (self, types[selected], target, 0);
 }
 
@@ -994,7 +576,7 @@ open_chat_dialog (NatterWindow *self,
   GtkWidget *dialog, *box, *entry;
   GtkWidget *kind = NULL;
 
-  if (self->client == NULL)
+  if (client (self) == NULL)
     return;
 
   dialog = adw_message_dialog_new (GTK_WINDOW (self),
@@ -1059,7 +641,7 @@ sign_out_activated (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *parameter)
 {
-  sign_out (NATTER_WINDOW (widget), NULL);
+  natter_session_sign_out (NATTER_WINDOW (widget)->session);
 }
 
 static void
@@ -1069,8 +651,8 @@ reconnect_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
 
-  if (self->client != NULL)
-    natter_client_reconnect (self->client);
+  if (client (self) != NULL)
+    natter_client_reconnect (client (self));
 }
 
 static void
@@ -1089,7 +671,7 @@ search_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
 
-  if (self->client == NULL)
+  if (client (self) == NULL)
     return;
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
   natter_sidebar_start_search (self->sidebar);
@@ -1158,19 +740,16 @@ add_call_buttons (NatterWindow *self)
     }
 }
 
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gboolean
 natter_window_close_request (GtkWindow *window)
 {
   NatterWindow *self = NATTER_WINDOW (window);
-  int width, height;
 
   natter_chat_view_close (self->chat_view);  /* keeps the draft */
-  gtk_window_get_default_size (window, &width, &height);
-  g_settings_set_int (self->settings, "window-width", width);
-  g_settings_set_int (self->settings, "window-height", height);
-  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  g_settings_apply (self->state_settings);
 
   return GTK_WINDOW_CLASS (natter_window_parent_class)->close_request (window);
 }
@@ -1179,23 +758,45 @@ static void
 natter_window_constructed (GObject *object)
 {
   NatterWindow *self = NATTER_WINDOW (object);
-  GApplication *app = g_application_get_default ();
+  NatterComposer *composer = natter_chat_view_get_composer (self->chat_view);
+  g_autofree char *cache = g_build_filename (self->profile_dir, "outgoing", NULL);
 
   G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
 
-  if (NATTER_IS_APPLICATION (app))
-    self->settings = g_object_ref (natter_application_get_settings (NATTER_APPLICATION (app)));
-  else
-    self->settings = g_settings_new (APP_ID);
+  /* The size is read once and written when the window closes (delayed:
+   * a resize does not write, and one profile's window does not resize
+   * another's). */
+  self->state_settings = g_settings_new (APP_ID);
+  g_settings_delay (self->state_settings);
+  g_settings_bind (self->state_settings, "window-width", self, "default-width",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
+  g_settings_bind (self->state_settings, "window-height", self, "default-height",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
+  g_settings_bind (self->state_settings, "window-maximized", self, "maximized",
+                   G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
 
-  gtk_window_set_default_size (GTK_WINDOW (self),
-                               g_settings_get_int (self->settings, "window-width"),
-                               g_settings_get_int (self->settings, "window-height"));
-  if (g_settings_get_boolean (self->settings, "window-maximized"))
-    gtk_window_maximize (GTK_WINDOW (self));
+  self->settings = g_settings_new (APP_ID);
+  g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
+  natter_composer_set_cache_dir (composer, cache);
 
-  self->account = natter_account_new (self->profile_dir);
-  natter_account_load_async (self->account, NULL, account_loaded_cb, g_object_ref (self));
+  /* The session reads the profile at once; the widgets follow its client
+   * through natter-window.ui's bindings, these through the ones below. */
+  self->session = natter_session_new (self->profile_dir);
+  g_signal_connect_object (self->session, "state-changed", G_CALLBACK (session_state_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "account-saved", G_CALLBACK (account_saved_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_object_notify_by_pspec (object, properties[PROP_SESSION]);
+
+  self->notifier = natter_notifier_new (self->profile_dir);
+  g_signal_connect_object (self->notifier, "message-in-view", G_CALLBACK (message_in_view_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_object_bind_property (self->session, "client", self->notifier, "client", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->session, "client", self->client_signals, "target", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->sidebar, "conversations", self->list_signals, "target",
+                          G_BINDING_SYNC_CREATE);
+
   folded_changed_cb (self);
 }
 
@@ -1204,26 +805,21 @@ natter_window_dispose (GObject *object)
 {
   NatterWindow *self = (NatterWindow *) object;
 
-  if (self->client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->client, self);
-      natter_client_disconnect (self->client);
-    }
-  g_clear_object (&self->client);
+  if (self->client_signals != NULL)
+    g_signal_group_set_target (self->client_signals, NULL);
+  if (self->list_signals != NULL)
+    g_signal_group_set_target (self->list_signals, NULL);
   g_clear_object (&self->calls);
-  g_clear_object (&self->sound);
+  g_clear_object (&self->notifier);
+  g_clear_object (&self->toasts);
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
-  g_clear_pointer (&self->pending_token, g_free);
   g_clear_pointer (&self->pending_target, g_free);
-  if (self->toast_tick_id != 0 && self->toast_overlay != NULL)
-    gtk_widget_remove_tick_callback (GTK_WIDGET (self->toast_overlay), self->toast_tick_id);
-  self->toast_tick_id = 0;
-  if (self->shown_toast != NULL)
-    g_signal_handlers_disconnect_by_data (self->shown_toast, self);
-  g_clear_object (&self->shown_toast);
-  g_queue_clear_full (&self->toasts, g_object_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
+  /* after the widgets: the client goes last */
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
 
   G_OBJECT_CLASS (natter_window_parent_class)->dispose (object);
 }
@@ -1233,9 +829,11 @@ natter_window_finalize (GObject *object)
 {
   NatterWindow *self = (NatterWindow *) object;
 
-  g_clear_object (&self->account);
+  g_clear_object (&self->client_signals);
+  g_clear_object (&self->store_signals);
+  g_clear_object (&self->list_signals);
   g_clear_object (&self->settings);
-  g_clear_pointer (&self->notified, g_hash_table_unref);
+  g_clear_object (&self->state_settings);
   g_free (self->profile_dir);
 
   G_OBJECT_CLASS (natter_window_parent_class)->finalize (object);
@@ -1272,6 +870,9 @@ natter_window_get_property (GObject    *object,
     case PROP_PROFILE_DIR:
       g_value_set_string (value, self->profile_dir);
       break;
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1294,8 +895,12 @@ natter_window_class_init (NatterWindowClass *klass)
   properties[PROP_PROFILE_DIR] =
     g_param_spec_string ("profile-dir", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SESSION] =
+    g_param_spec_object ("session", NULL, NULL, NATTER_TYPE_SESSION,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (NATTER_TYPE_SESSION);
   g_type_ensure (NATTER_TYPE_SIGN_IN_PAGE);
   g_type_ensure (NATTER_TYPE_SIDEBAR);
   g_type_ensure (NATTER_TYPE_CHAT_VIEW);
@@ -1309,10 +914,10 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, empty_header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_view);
-  gtk_widget_class_bind_template_callback (widget_class, signed_in_cb);
   gtk_widget_class_bind_template_callback (widget_class, folded_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, conversation_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, natter_window_add_toast);
 
   gtk_widget_class_install_action (widget_class, "win.new-chat", NULL, new_chat_activated);
   gtk_widget_class_install_action (widget_class, "win.join-chatroom", NULL, join_chatroom_activated);
@@ -1330,11 +935,31 @@ natter_window_class_init (NatterWindowClass *klass)
 static void
 natter_window_init (NatterWindow *self)
 {
-  self->notified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  g_queue_init (&self->toasts);
   gtk_widget_init_template (GTK_WIDGET (self));
-  g_signal_connect_object (self->toast_overlay, "unmap", G_CALLBACK (toast_overlay_unmap_cb),
+  self->toasts = natter_toast_queue_new (self->toast_overlay);
+
+  self->client_signals = g_signal_group_new (NATTER_TYPE_CLIENT);
+  g_signal_connect_object (self->client_signals, "bind", G_CALLBACK (client_bound_cb),
                            self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->client_signals, "unbind", G_CALLBACK (client_unbound_cb),
+                           self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->client_signals, "status-changed",
+                                 G_CALLBACK (status_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->client_signals, "chatroom-event",
+                                 G_CALLBACK (chatroom_event_cb), self, G_CONNECT_SWAPPED);
+
+  self->store_signals = g_signal_group_new (NATTER_TYPE_STORE);
+  g_signal_group_connect_object (self->store_signals, "conversation-removed",
+                                 G_CALLBACK (conversation_removed_cb), self, G_CONNECT_SWAPPED);
+
+  self->list_signals = g_signal_group_new (NATTER_TYPE_CONVERSATION_LIST);
+  g_signal_group_connect_object (self->list_signals, "items-changed",
+                                 G_CALLBACK (conversations_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->list_signals, "notify::unread-total",
+                                 G_CALLBACK (update_title), self, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (self->list_signals, "notify::loading",
+                                 G_CALLBACK (list_loading_cb), self, G_CONNECT_SWAPPED);
+
   add_call_buttons (self);
   natter_bench_probe_attach (self);
 }

@@ -2,7 +2,8 @@
  *
  * Sign-in page until the profile has an account, then the adaptive main
  * view: conversations on the left, the open chat on the right (one pane at
- * a time on narrow screens). Owns the profile's NatterClient.
+ * a time on narrow screens). Owns the profile's NatterSession (which owns
+ * its NatterClient), NatterNotifier and call controller.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +16,7 @@
 #include "natter-account.h"
 #include "natter-application.h"
 #include "natter-chat-view.h"
+#include "natter-session.h"
 #include "natter-sidebar.h"
 
 G_BEGIN_DECLS
@@ -25,6 +27,7 @@ G_DECLARE_FINAL_TYPE (NatterWindow, natter_window, NATTER, WINDOW, AdwApplicatio
 
 NatterWindow   *natter_window_new               (NatterApplication      *application,
                                                  const char             *profile_dir);
+NatterSession  *natter_window_get_session       (NatterWindow           *self);
 NatterAccount  *natter_window_get_account       (NatterWindow           *self);
 /* NULL while signed out. */
 NatterClient   *natter_window_get_client        (NatterWindow           *self);
