@@ -29,7 +29,7 @@ gboolean natterd_api_parse_form (GBytes    *body,
  * natterd hands out with a page and takes back for the next one. */
 char     *natterd_conversation_cursor_format (const NatterdConversation *conversation);
 gboolean  natterd_conversation_cursor_parse  (const char                *cursor,
-                                              NatterdRead               *read);
+                                              NatterdConversationsRead  *read);
 
 /* natterd-media.c: what a download of @total bytes answers to @request's
  * Range header. */

@@ -179,9 +179,10 @@ messages_to_proto (NatterdMessage * const *messages,
 /* ----------------------------------------------------------------- history */
 
 static void
-history_read (NatterdRead *read,
+history_read (NatterdRead *base,
               gpointer     user_data)
 {
+  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
   QueryContext *context = user_data;
   Natter__Result result = NATTER__RESULT__INIT;
   Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
@@ -193,19 +194,19 @@ history_read (NatterdRead *read,
   /* Nobody to answer: a page is not built for a closed connection. */
   if (context->session->state == NATTERD_SESSION_CLOSED)
     return;
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "History could not be read");
       return;
     }
 
   /* One more than asked was read, to tell whether there is more. */
-  n = MIN (read->entries->len, read->limit - 1);
-  pointers = messages_to_proto ((NatterdMessage * const *) read->entries->pdata, n,
+  n = MIN (read->messages->len, read->limit - 1);
+  pointers = messages_to_proto ((NatterdMessage * const *) read->messages->pdata, n,
                                 context->session->user->user_id, &messages);
   history.n_messages = n;
   history.messages = pointers;
-  history.has_more = read->entries->len > n;
+  history.has_more = read->messages->len > n;
   result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
   result.history = &history;
   /* Newest first: what does not fit is the older end, still to come. The
@@ -224,7 +225,7 @@ query_history (NatterdServer                *self,
                const Natter__HistoryRequest *request)
 {
   NatterdUser *user = context->session->user;
-  NatterdRead *read;
+  NatterdHistoryRead *read;
   gint64 from_time = 0;
 
   if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
@@ -274,8 +275,8 @@ natterd_conversation_cursor_format (const NatterdConversation *c)
 }
 
 gboolean
-natterd_conversation_cursor_parse (const char  *cursor,
-                                   NatterdRead *read)
+natterd_conversation_cursor_parse (const char               *cursor,
+                                   NatterdConversationsRead *read)
 {
   g_auto(GStrv) parts = g_strsplit (cursor, ":", 4);
   gint64 pinned, time, type;
@@ -296,9 +297,10 @@ natterd_conversation_cursor_parse (const char  *cursor,
 }
 
 static void
-conversations_read (NatterdRead *read,
+conversations_read (NatterdRead *base,
                     gpointer     user_data)
 {
+  NatterdConversationsRead *read = (NatterdConversationsRead *) base;
   QueryContext *context = user_data;
   Natter__Result result = NATTER__RESULT__INIT;
   Natter__ConversationListResult list = NATTER__CONVERSATION_LIST_RESULT__INIT;
@@ -310,7 +312,7 @@ conversations_read (NatterdRead *read,
 
   if (context->session->state == NATTERD_SESSION_CLOSED)
     return;
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "Conversations could not be read");
       return;
@@ -374,8 +376,8 @@ query_conversations (NatterdServer                         *self,
                      QueryContext                          *context,
                      const Natter__ConversationListRequest *request)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, conversations_read, context,
-                                        query_context_free);
+  NatterdConversationsRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, conversations_read,
+                                                     context, query_context_free);
 
   read->user_id = context->session->user->id;
   read->limit = (request->limit > 0 ? request->limit : CONVERSATION_LIST_DEFAULT_LIMIT) + 1;
@@ -386,7 +388,7 @@ query_conversations (NatterdServer                         *self,
       !natterd_conversation_cursor_parse (request->cursor, read))
     {
       send_code (context, NATTER_CODE_INVALID_PARAMETER, "Unknown cursor");
-      natterd_read_free (read);
+      natterd_read_free (&read->base);
       return;
     }
   natterd_store_read (self->store, read);
@@ -427,9 +429,10 @@ send_chatroom_join (QueryContext    *context,
 }
 
 static void
-chatroom_recent_read (NatterdRead *read,
+chatroom_recent_read (NatterdRead *base,
                       gpointer     user_data)
 {
+  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
   QueryContext *context = user_data;
   NatterdApp *app = context->session->user != NULL ? context->session->user->app : NULL;
   NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, context->chatroom_id) : NULL;
@@ -440,12 +443,12 @@ chatroom_recent_read (NatterdRead *read,
       return;
     }
 
-  if (!room->recent_loaded && read->error == NULL)
+  if (!room->recent_loaded && base->error == NULL)
     {
       /* Newest first from the store; messages that arrived meanwhile are
        * already in the queue and newer. */
-      for (guint i = 0; i < read->entries->len; i++)
-        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->entries, i)));
+      for (guint i = 0; i < read->messages->len; i++)
+        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->messages, i)));
       while (g_queue_get_length (&room->recent) > CHATROOM_RECENT_MAX)
         natterd_message_free (g_queue_pop_head (&room->recent));
       room->recent_loaded = TRUE;
@@ -461,7 +464,7 @@ chatroom_joined (NatterdServer   *self,
 {
   QueryContext *context = user_data;
   NatterdUser *user = context->session->user;
-  NatterdRead *read;
+  NatterdHistoryRead *read;
 
   if (code != NATTER_CODE_OK)
     {

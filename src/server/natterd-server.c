@@ -43,17 +43,18 @@ app_waiter_free (gpointer data)
 }
 
 static void
-apps_reloaded (NatterdRead *read,
+apps_reloaded (NatterdRead *base,
                gpointer     user_data)
 {
+  NatterdAppsRead *read = (NatterdAppsRead *) base;
   NatterdServer *self = user_data;
   g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->app_waiters);
 
   self->apps_reloading = FALSE;
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
 
-  if (read->error != NULL)
-    natterd_log (G_LOG_LEVEL_WARNING, "apps-reload-failed", "error", read->error->message, NULL);
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "apps-reload-failed", "error", base->error->message, NULL);
   else
     for (guint i = 0; i < read->apps->len; i++)
       {

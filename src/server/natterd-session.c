@@ -222,19 +222,20 @@ maybe_continue_replay (NatterdSession *self)
 }
 
 static void
-replay_page_done (NatterdRead *read,
+replay_page_done (NatterdRead *base,
                   gpointer     user_data)
 {
+  NatterdReplayRead *read = (NatterdReplayRead *) base;
   NatterdSession *self = user_data;
 
   self->replay_in_flight = FALSE;
   if (self->state != NATTERD_SESSION_CONNECTED)
     return;
 
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "replay-failed", "user", self->user->user_id,
-                   "error", read->error->message, NULL);
+                   "error", base->error->message, NULL);
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NATTER_CODE_SERVER_ERROR,
                        "Offline messages could not be read");
       return;
@@ -272,8 +273,8 @@ replay_page_done (NatterdRead *read,
 static void
 fetch_replay_page (NatterdSession *self)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_REPLAY, replay_page_done,
-                                        g_object_ref (self), g_object_unref);
+  NatterdReplayRead *read = natterd_read_new (NATTERD_READ_REPLAY, replay_page_done,
+                                              g_object_ref (self), g_object_unref);
 
   read->user_id = self->user->id;
   read->after_seq = self->sent_seq;

@@ -1288,9 +1288,9 @@ finish_rows (sqlite3       *db,
 }
 
 static gboolean
-read_conversations (NatterdStoreSqlite  *self,
-                    NatterdRead         *read,
-                    GError             **error)
+read_conversations (NatterdStoreSqlite        *self,
+                    NatterdConversationsRead  *read,
+                    GError                   **error)
 {
   g_autoptr(GString) sql = g_string_new (NULL);
   sqlite3_stmt *stmt = NULL;
@@ -1404,7 +1404,7 @@ export_first_id (NatterdStoreSqlite  *self,
  * compressed, written to a temporary name and renamed when complete. */
 static gboolean
 read_export (NatterdStoreSqlite  *self,
-             NatterdRead         *read,
+             NatterdExportRead   *read,
              GError             **error)
 {
   sqlite3_stmt *stmt = self->reader_stmts[R_EXPORT];
@@ -1490,6 +1490,132 @@ read_export (NatterdStoreSqlite  *self,
   return TRUE;
 }
 
+static gboolean
+read_replay (NatterdStoreSqlite  *self,
+             NatterdReplayRead   *read,
+             GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_REPLAY];
+  gsize bytes = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->user_id);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) read->after_seq);
+  sqlite3_bind_int (stmt, 3, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdInboxEntry *entry = g_new0 (NatterdInboxEntry, 1);
+
+      entry->seq = (guint64) sqlite3_column_int64 (stmt, 0);
+      read_message (stmt, 1, &entry->message);
+      g_ptr_array_add (read->entries, entry);
+      bytes += entry->message.content != NULL ? strlen (entry->message.content) : 0;
+      if (read->max_bytes > 0 && bytes >= read->max_bytes)
+        {
+          rc = SQLITE_DONE;  /* the page is full; the rest next time */
+          break;
+        }
+    }
+  return finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_history (NatterdStoreSqlite  *self,
+              NatterdHistoryRead  *read,
+              GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_HISTORY];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  bind_text (stmt, 2, read->channel);
+  sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
+  sqlite3_bind_int (stmt, 4, (int) read->limit);
+  sqlite3_bind_int64 (stmt, 5, read->from_time);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMessage *m = g_new0 (NatterdMessage, 1);
+
+      read_message (stmt, 0, m);
+      g_ptr_array_add (read->messages, m);
+    }
+  return finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_media (NatterdStoreSqlite  *self,
+            NatterdMediaRead    *read,
+            GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_MEDIA];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  bind_text (stmt, 2, read->hash);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      read->found = TRUE;
+      read->size = (guint64) sqlite3_column_int64 (stmt, 0);
+      read->content_type = column_text (stmt, 1);
+      read->name = column_text (stmt, 2);
+      rc = SQLITE_DONE;
+    }
+  return finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_media_usage (NatterdStoreSqlite     *self,
+                  NatterdMediaUsageRead  *read,
+                  GError                **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_MEDIA_USAGE];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMediaUsage usage = {
+        .uploader_id = sqlite3_column_int64 (stmt, 0),
+        .bytes = (guint64) sqlite3_column_int64 (stmt, 1),
+      };
+
+      g_array_append_val (read->usage, usage);
+    }
+  return finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_webhook_events (NatterdStoreSqlite        *self,
+                     NatterdWebhookEventsRead  *read,
+                     GError                   **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_WEBHOOK_EVENTS];
+  gsize bytes = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->after_id);
+  sqlite3_bind_int (stmt, 2, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdWebhookEvent *event = g_new0 (NatterdWebhookEvent, 1);
+
+      event->id = sqlite3_column_int64 (stmt, 0);
+      event->app_id = sqlite3_column_int64 (stmt, 1);
+      event->body = column_text (stmt, 2);
+      if (event->body == NULL)
+        event->body = g_strdup ("");
+      g_ptr_array_add (read->events, event);
+      bytes += strlen (event->body);
+      if (read->max_bytes > 0 && bytes >= read->max_bytes)
+        {
+          rc = SQLITE_DONE;
+          break;
+        }
+    }
+  return finish_rows (self->reader_db, stmt, rc, error);
+}
+
 static gboolean read_apps (sqlite3 *db, GPtrArray *apps, GError **error);
 
 static gboolean
@@ -1498,117 +1624,25 @@ natterd_store_sqlite_read (NatterdStore  *store,
                            GError       **error)
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
-  sqlite3_stmt *stmt;
-  int rc;
 
   switch (read->kind)
     {
     case NATTERD_READ_REPLAY:
-      stmt = self->reader_stmts[R_REPLAY];
-      sqlite3_bind_int64 (stmt, 1, read->user_id);
-      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) read->after_seq);
-      sqlite3_bind_int (stmt, 3, (int) read->limit);
-      {
-        gsize bytes = 0;
-
-        while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-          {
-            NatterdInboxEntry *entry = g_new0 (NatterdInboxEntry, 1);
-
-            entry->seq = (guint64) sqlite3_column_int64 (stmt, 0);
-            read_message (stmt, 1, &entry->message);
-            g_ptr_array_add (read->entries, entry);
-            bytes += entry->message.content != NULL ? strlen (entry->message.content) : 0;
-            if (read->max_bytes > 0 && bytes >= read->max_bytes)
-              {
-                rc = SQLITE_DONE;  /* the page is full; the rest next time */
-                break;
-              }
-          }
-      }
-      return finish_rows (self->reader_db, stmt, rc, error);
-
+      return read_replay (self, (NatterdReplayRead *) read, error);
     case NATTERD_READ_HISTORY:
-      stmt = self->reader_stmts[R_HISTORY];
-      sqlite3_bind_int64 (stmt, 1, read->app_id);
-      bind_text (stmt, 2, read->channel);
-      sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
-      sqlite3_bind_int (stmt, 4, (int) read->limit);
-      sqlite3_bind_int64 (stmt, 5, read->from_time);
-      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        {
-          NatterdMessage *m = g_new0 (NatterdMessage, 1);
-
-          read_message (stmt, 0, m);
-          g_ptr_array_add (read->entries, m);
-        }
-      return finish_rows (self->reader_db, stmt, rc, error);
-
+      return read_history (self, (NatterdHistoryRead *) read, error);
     case NATTERD_READ_CONVERSATIONS:
-      return read_conversations (self, read, error);
-
+      return read_conversations (self, (NatterdConversationsRead *) read, error);
     case NATTERD_READ_MEDIA:
-      stmt = self->reader_stmts[R_MEDIA];
-      sqlite3_bind_int64 (stmt, 1, read->app_id);
-      bind_text (stmt, 2, read->hash);
-      rc = sqlite3_step (stmt);
-      if (rc == SQLITE_ROW)
-        {
-          read->found = TRUE;
-          read->size = (guint64) sqlite3_column_int64 (stmt, 0);
-          read->content_type = column_text (stmt, 1);
-          read->name = column_text (stmt, 2);
-          rc = SQLITE_DONE;
-        }
-      return finish_rows (self->reader_db, stmt, rc, error);
-
+      return read_media (self, (NatterdMediaRead *) read, error);
     case NATTERD_READ_EXPORT:
-      return read_export (self, read, error);
-
+      return read_export (self, (NatterdExportRead *) read, error);
     case NATTERD_READ_APPS:
-      return read_apps (self->reader_db, read->apps, error);
-
+      return read_apps (self->reader_db, ((NatterdAppsRead *) read)->apps, error);
     case NATTERD_READ_MEDIA_USAGE:
-      stmt = self->reader_stmts[R_MEDIA_USAGE];
-      sqlite3_bind_int64 (stmt, 1, read->app_id);
-      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        {
-          NatterdMediaUsage usage = {
-            .uploader_id = sqlite3_column_int64 (stmt, 0),
-            .bytes = (guint64) sqlite3_column_int64 (stmt, 1),
-          };
-
-          g_array_append_val (read->media_usage, usage);
-        }
-      return finish_rows (self->reader_db, stmt, rc, error);
-
+      return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
-      stmt = self->reader_stmts[R_WEBHOOK_EVENTS];
-      sqlite3_bind_int64 (stmt, 1, read->after_id);
-      sqlite3_bind_int (stmt, 2, (int) read->limit);
-      {
-        gsize bytes = 0;
-
-        while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-          {
-            NatterdWebhookEvent *event = g_new0 (NatterdWebhookEvent, 1);
-
-            event->id = sqlite3_column_int64 (stmt, 0);
-            event->app_id = sqlite3_column_int64 (stmt, 1);
-            event->body = column_text (stmt, 2);
-            if (event->body == NULL)
-              event->body = g_strdup ("");
-            g_ptr_array_add (read->events, event);
-            bytes += strlen (event->body);
-            if (read->max_bytes > 0 && bytes >= read->max_bytes)
-              {
-                rc = SQLITE_DONE;
-                break;
-              }
-          }
-      }
-      return finish_rows (self->reader_db, stmt, rc, error);
-
+      return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     default:
       g_assert_not_reached ();
     }

@@ -409,9 +409,10 @@ loading_done (NatterdServer *self)
 }
 
 static void
-page_loaded (NatterdRead *read,
+page_loaded (NatterdRead *base,
              gpointer     user_data)
 {
+  NatterdWebhookEventsRead *read = (NatterdWebhookEventsRead *) base;
   NatterdServer *self = user_data;
   gint64 after_id = self->webhook_last_loaded;
   gboolean finished = read->events->len == 0;
@@ -421,10 +422,10 @@ page_loaded (NatterdRead *read,
       self->webhooks_loading = FALSE;
       return;
     }
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       /* What was not read stays stored for the next start. */
-      natterd_log (G_LOG_LEVEL_WARNING, "webhook-load-failed", "error", read->error->message, NULL);
+      natterd_log (G_LOG_LEVEL_WARNING, "webhook-load-failed", "error", base->error->message, NULL);
       loading_done (self);
       return;
     }
@@ -474,7 +475,7 @@ static void
 load_page (NatterdServer *self,
            gint64         after_id)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, page_loaded, self, NULL);
+  NatterdWebhookEventsRead *read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, page_loaded, self, NULL);
 
   read->after_id = after_id;
   read->limit = LOAD_PAGE_EVENTS;
