@@ -9,6 +9,8 @@
 
 #include "natterd-store-sqlite.h"
 
+#include "natterd-log.h"
+
 #include "natter-codes.h"
 #include "natter-frame.h"
 #include "natter-object-names.h"
@@ -1362,23 +1364,6 @@ read_conversations (NatterdStoreSqlite        *self,
   return TRUE;
 }
 
-static void
-append_json_string (GString    *out,
-                    const char *value)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = value != NULL ? value : ""; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (out, '\\');
-      if ((guchar) *p < 0x20)
-        g_string_append_printf (out, "\\u%04x", (guchar) *p);
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-}
-
 static gint64
 export_first_id (NatterdStoreSqlite  *self,
                  gint64               hour,
@@ -1453,17 +1438,17 @@ read_export (NatterdStoreSqlite  *self,
 
       g_string_truncate (line, 0);
       g_string_append (line, "{\"fromUserId\":");
-      append_json_string (line, m.sender_user_id);
+      natterd_json_append_string (line, m.sender_user_id);
       g_string_append (line, ",\"targetId\":");
-      append_json_string (line, m.target_id);
+      natterd_json_append_string (line, m.target_id);
       g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m.conversation_type);
-      append_json_string (line, group ? m.target_id : "");
+      natterd_json_append_string (line, group ? m.target_id : "");
       g_string_append (line, ",\"classname\":");
-      append_json_string (line, m.object_name);
+      natterd_json_append_string (line, m.object_name);
       /* Content was checked to be a JSON object when it was published. */
       g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
                               m.content, stamp, (int) (m.sent_time % 1000));
-      append_json_string (line, m.uid);
+      natterd_json_append_string (line, m.uid);
       g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m.sent_time);
       natterd_message_clear (&m);
 
