@@ -126,7 +126,7 @@ reply_error_status (ApiRequest *request,
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
 
-  request->server->metrics.api_errors++;
+  request->server->metrics->api_errors++;
   g_snprintf (code_text, sizeof code_text, "%d", code);
   natterd_log (G_LOG_LEVEL_INFO, "api-error", "path", request->path,
                "app", request->app != NULL ? request->app->key : NULL,
@@ -1999,7 +1999,7 @@ on_request (SoupServer        *server,
   request->msg = g_object_ref (msg);
   request->path = g_strdup (path);
   soup_server_message_pause (msg);
-  self->metrics.api_requests++;
+  self->metrics->api_requests++;
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
     {

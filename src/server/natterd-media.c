@@ -547,7 +547,7 @@ upload_stored (NatterdOp *op,
     }
   /* Kept: it counts in the quotas for good. */
   upload->reserved = FALSE;
-  upload->server->metrics.media_uploaded_bytes += upload->size;
+  upload->server->metrics->media_uploaded_bytes += upload->size;
   if (upload->finished)
     return;
 
@@ -932,7 +932,7 @@ chunk_read (GObject      *source,
   soup_server_message_unpause (download->msg);
   if (download->remaining <= 0)
     {
-      download->server->metrics.media_downloads++;
+      download->server->metrics->media_downloads++;
       download_free (download);
     }
 }

@@ -85,7 +85,7 @@ send_result (QueryContext   *context,
   frame.result = result;
   natterd_session_send_frame (context->session, &frame);
 
-  natterd_histogram_observe (&server->metrics.query_latency, natterd_latency_buckets,
+  natterd_histogram_observe (&server->metrics->query_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
 }
 
@@ -873,7 +873,7 @@ refuse_query (NatterdServer       *self,
   frame.body_case = NATTER__FRAME__BODY_RESULT;
   frame.result = &result;
   natterd_session_send_frame (session, &frame);
-  self->metrics.queries_refused++;
+  self->metrics->queries_refused++;
 }
 
 void

@@ -58,7 +58,7 @@ struct _NatterdServer
   GArray           *webhook_done;       /* gint64 ids of events whose rows go */
   gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
 
-  NatterdMetrics    metrics;
+  NatterdMetrics   *metrics;          /* sessions and webhooks count here too */
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;

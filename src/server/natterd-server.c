@@ -363,7 +363,7 @@ natterd_server_session_connected (NatterdServer  *self,
   g_ptr_array_add (user->sessions, session);
   user->offline_since = 0;
   self->n_connected++;
-  self->metrics.connections_total++;
+  self->metrics->connections_total++;
 
   natterd_server_device_dirty (self, session);
 
@@ -502,7 +502,7 @@ pruned (NatterdOp *base,
       natterd_log (G_LOG_LEVEL_WARNING, "prune-failed", "error", base->error->message, NULL);
       return;
     }
-  self->metrics.inbox_pruned += op->deleted;
+  self->metrics->inbox_pruned += op->deleted;
   /* Small steps, so commits of messages never wait behind a long delete. */
   if ((op->deleted == op->limit || op->nonces_deleted == op->limit) && !self->shutting_down)
     {
@@ -588,8 +588,8 @@ observe_batch (guint    n_ops,
 {
   NatterdServer *self = user_data;
 
-  natterd_histogram_observe (&self->metrics.commit_size, natterd_size_buckets, n_ops);
-  natterd_histogram_observe (&self->metrics.commit_duration, natterd_latency_buckets,
+  natterd_histogram_observe (&self->metrics->commit_size, natterd_size_buckets, n_ops);
+  natterd_histogram_observe (&self->metrics->commit_duration, natterd_latency_buckets,
                              (double) duration_us / G_USEC_PER_SEC);
 }
 
@@ -621,6 +621,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->directory, natterd_directory_free);
   g_clear_pointer (&self->webhook_done, g_array_unref);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->metrics, natterd_metrics_free);
   g_free (self->channel_clock);
   g_free (self->url);
   g_free (self->public_url);
@@ -644,6 +645,7 @@ natterd_server_init (NatterdServer *self)
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->webhook_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->directory = natterd_directory_new ();
+  self->metrics = natterd_metrics_new ();
   self->last_device_flush = g_get_monotonic_time ();
   /* The first prune runs shortly after start, not during it. */
   self->last_prune = self->last_device_flush - PRUNE_INTERVAL_US + 2 * G_USEC_PER_SEC;

@@ -63,7 +63,7 @@ send_bytes (NatterdSession *self,
     return;
 
   natterd_socket_send (self->socket, data, size);
-  self->server->metrics.frames_out++;
+  self->server->metrics->frames_out++;
 }
 
 void
@@ -126,7 +126,7 @@ natterd_session_kick (NatterdSession *self,
   frame.body_case = NATTER__FRAME__BODY_KICK;
   frame.kick = &kick;
   natterd_session_send_frame (self, &frame);
-  self->server->metrics.kicks_total++;
+  self->server->metrics->kicks_total++;
 
   natterd_log (G_LOG_LEVEL_INFO, "kick", "app", self->user ? self->user->app->key : NULL,
                "user", self->user ? self->user->user_id : NULL, "device", self->device_id,
@@ -161,7 +161,7 @@ natterd_session_deliver_transient (NatterdSession       *self,
   if (self->state != NATTERD_SESSION_CONNECTED)
     return;
   send_deliver (self, 0, message, FALSE);
-  self->server->metrics.messages_delivered++;
+  self->server->metrics->messages_delivered++;
 }
 
 void
@@ -253,7 +253,7 @@ replay_page_done (NatterdRead *base,
         log_gap (self, "replay", entry->seq);
       send_deliver (self, entry->seq, &entry->message, TRUE);
       self->sent_seq = entry->seq;
-      self->server->metrics.messages_replayed++;
+      self->server->metrics->messages_replayed++;
     }
 
   /* A read that started before the latest commits misses them (and they
@@ -311,7 +311,7 @@ natterd_session_deliver_live (NatterdSession       *self,
     log_gap (self, "live", seq);
   send_deliver (self, seq, message, FALSE);
   self->sent_seq = seq;
-  self->server->metrics.messages_delivered++;
+  self->server->metrics->messages_delivered++;
 }
 
 /* ----------------------------------------------------------------- connect */
@@ -354,7 +354,7 @@ refuse_connect (NatterdSession *self,
   frame.connect_ack = &ack;
   natterd_session_send_frame (self, &frame);
 
-  self->server->metrics.connect_refused[natterd_metrics_connect_index (code)]++;
+  self->server->metrics->connect_refused[natterd_metrics_connect_index (code)]++;
   close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, code, message);
 }
 
@@ -449,7 +449,7 @@ natterd_session_request_started (NatterdSession *self)
   if (++self->requests == MAX_REQUESTS)
     {
       natterd_socket_hold (self->socket, TRUE);
-      self->server->metrics.connections_held++;
+      self->server->metrics->connections_held++;
     }
 }
 
@@ -503,7 +503,7 @@ publish_done (int         code,
   PublishContext *context = user_data;
   NatterdSession *self = context->session;
 
-  natterd_histogram_observe (&self->server->metrics.publish_latency, natterd_latency_buckets,
+  natterd_histogram_observe (&self->server->metrics->publish_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
   send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, NULL);
 }
@@ -571,7 +571,7 @@ answer_invalid (NatterdSession    *self,
 {
   int code = natter_proto_error_to_code (error);
 
-  self->server->metrics.bad_frames++;
+  self->server->metrics->bad_frames++;
   natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "frame", natter_frame_type_name (frame),
                "error", error->message, NULL);
 
@@ -646,11 +646,11 @@ handle_message (NatterdSession *self,
   if (self->state == NATTERD_SESSION_CLOSED || self->server->shutting_down)
     return;
 
-  self->server->metrics.frames_in++;
+  self->server->metrics->frames_in++;
 
   if (!binary)
     {
-      self->server->metrics.bad_frames++;
+      self->server->metrics->bad_frames++;
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
                        "natter.v1 frames are binary");
       return;
@@ -661,7 +661,7 @@ handle_message (NatterdSession *self,
     {
       int code = natter_proto_error_to_code (error);
 
-      self->server->metrics.bad_frames++;
+      self->server->metrics->bad_frames++;
       natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "error", error->message, NULL);
       close_with_code (self,
                        code == NATTER_CODE_MESSAGE_TOO_LARGE ? SOUP_WEBSOCKET_CLOSE_TOO_BIG :

@@ -218,20 +218,20 @@ sent (GObject      *source,
 
   if (error == NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
     {
-      webhook->server->metrics.webhook_sent++;
+      webhook->server->metrics->webhook_sent++;
       drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
       return;
     }
 
-  webhook->server->metrics.webhook_failed++;
+  webhook->server->metrics->webhook_failed++;
   webhook->attempts++;
   if (webhook->attempts >= config->webhook_max_attempts)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-dropped", "app", webhook->app->key,
                    "reason", error != NULL ? error->message : soup_status_get_phrase (status), NULL);
-      webhook->server->metrics.webhook_dropped++;
+      webhook->server->metrics->webhook_dropped++;
       drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
@@ -312,7 +312,7 @@ send_head (NatterdWebhook *webhook)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-bad-url", "app", app->key,
                    "url", app->settings.webhook_url, NULL);
-      server->metrics.webhook_dropped += g_queue_get_length (&webhook->queue);
+      server->metrics->webhook_dropped += g_queue_get_length (&webhook->queue);
       while (webhook->queue.head != NULL)
         remove_link (webhook, webhook->queue.head);
       return;
@@ -353,7 +353,7 @@ enqueue (NatterdWebhook      *webhook,
           webhook->queued_bytes > config->webhook_queue_bytes))
     {
       drop (webhook, keep);
-      webhook->server->metrics.webhook_dropped++;
+      webhook->server->metrics->webhook_dropped++;
     }
 
   send_head (webhook);
@@ -381,7 +381,7 @@ natterd_server_webhook_event (NatterdServer *self,
   event->app_id = app->id;
   event->body = body;
   enqueue (ensure_webhook (self, app), event, TRUE);
-  self->metrics.webhook_queued++;
+  self->metrics->webhook_queued++;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -451,7 +451,7 @@ page_loaded (NatterdRead *base,
           forget (self, event->id);
           continue;
         }
-      self->metrics.webhook_loaded++;
+      self->metrics->webhook_loaded++;
       enqueue (ensure_webhook (self, app), g_steal_pointer (&read->events->pdata[i]), FALSE);
     }
 
@@ -461,11 +461,11 @@ page_loaded (NatterdRead *base,
       return;
     }
 
-  if (self->metrics.webhook_loaded > 0)
+  if (self->metrics->webhook_loaded > 0)
     {
       char count[24];
 
-      g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, self->metrics.webhook_loaded);
+      g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, self->metrics->webhook_loaded);
       natterd_log (G_LOG_LEVEL_INFO, "webhook-loaded", "events", count, NULL);
     }
   loading_done (self);
