@@ -215,7 +215,7 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_inbox_pruned_total", "Inbox entries past inbox-retention-days deleted.",
            m->inbox_pruned);
   gauge (out, "natterd_webhook_pending", "Webhook events waiting for the app server (stored until delivered or dropped).",
-         natterd_server_webhook_pending (self));
+         natterd_webhooks_get_pending (self->webhooks));
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
   counter (out, "natterd_store_refused_total",

@@ -320,7 +320,7 @@ natterd_server_deliver_committed (NatterdServer    *self,
     }
 
   if (app != NULL && op->webhook_body != NULL)
-    natterd_server_webhook_event (self, app, m->id, g_steal_pointer (&op->webhook_body));
+    natterd_webhooks_add (self->webhooks, app, m->id, g_steal_pointer (&op->webhook_body));
 }
 
 NatterdPending *

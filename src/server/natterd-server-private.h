@@ -1,7 +1,8 @@
 /* natterd-server-private.h — NatterdServer spans several files (GNOME Text
  * Editor style): natterd-server.c (lifetime, HTTP, timers), natterd-router.c
  * (publish and delivery), natterd-queries.c (Query frames), natterd-api.c
- * (server API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c.
+ * (server API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c,
+ * natterd-history.c.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,6 +17,7 @@
 #include "natterd-metrics.h"
 #include "natterd-server.h"
 #include "natterd-session.h"
+#include "natterd-webhooks.h"
 
 G_BEGIN_DECLS
 
@@ -31,7 +33,6 @@ struct _NatterdServer
   SoupServer       *soup;
   NatterdSocketLoop *sockets;           /* every WebSocket */
   gboolean          tls;                /* https and wss:// */
-  SoupSession      *http;               /* webhooks */
   char             *url;
   char             *public_url;
   char             *data_dir;
@@ -50,13 +51,7 @@ struct _NatterdServer
   gboolean          shutting_down;
   guint             history_id;         /* hourly export timer */
 
-  /* natterd-webhook.c */
-  gboolean          webhooks_loading;   /* stored events still being read */
-  gboolean          webhooks_stopped;   /* drained: what is left stays stored */
-  gint64            webhook_first_live; /* id of the first event committed since start */
-  gint64            webhook_last_loaded;
-  GArray           *webhook_done;       /* gint64 ids of events whose rows go */
-  gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
+  NatterdWebhooks  *webhooks;
 
   NatterdMetrics   *metrics;          /* sessions and webhooks count here too */
 
@@ -253,24 +248,6 @@ void     natterd_server_serve_file      (NatterdServer     *self,
                                          SoupServerMessage *msg,
                                          const char        *path,
                                          const char        *content_type);
-
-/* ----------------------------------------------------------- natterd-webhook.c */
-
-/* At start, once the store runs: reads the events a previous run left
- * stored and sends them before the ones committed since. */
-void     natterd_server_load_webhooks   (NatterdServer        *self);
-/* A committed event (NatterdPublishOp.webhook_body, taken) of message @id. */
-void     natterd_server_webhook_event   (NatterdServer        *self,
-                                         NatterdApp           *app,
-                                         gint64                id,
-                                         char                 *body);
-void     natterd_webhook_free           (NatterdWebhook       *webhook);
-/* Events not delivered yet (waiting, in flight or to be retried). */
-guint    natterd_webhook_get_pending    (NatterdWebhook       *webhook);
-guint    natterd_server_webhook_pending (NatterdServer        *self);
-/* On shutdown, before the store stops: delivers what is queued for up to
- * [webhook] drain-timeout; what is left stays stored for the next start. */
-void     natterd_server_drain_webhooks  (NatterdServer        *self);
 
 /* ----------------------------------------------------------- natterd-history.c */
 

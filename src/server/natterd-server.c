@@ -608,18 +608,10 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
   g_clear_object (&self->soup);
   g_clear_object (&self->http_guard);
-  g_clear_object (&self->http);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
-  if (self->directory != NULL)
-    {
-      GList *apps = natterd_directory_get_apps (self->directory);
-
-      for (GList *l = apps; l != NULL; l = l->next)
-        g_clear_pointer (&((NatterdApp *) l->data)->webhook, natterd_webhook_free);
-      g_list_free (apps);
-    }
+  /* Before the directory: its queues point to the apps. */
+  g_clear_object (&self->webhooks);
   g_clear_pointer (&self->directory, natterd_directory_free);
-  g_clear_pointer (&self->webhook_done, g_array_unref);
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
   g_free (self->channel_clock);
@@ -643,7 +635,6 @@ natterd_server_init (NatterdServer *self)
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
-  self->webhook_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();
   self->last_device_flush = g_get_monotonic_time ();
@@ -669,7 +660,8 @@ natterd_server_new (NatterdConfig  *config,
 
   natterd_store_set_batch_observer (store, observe_batch, self);
   natterd_store_start (store, config->store_batch_max);
-  natterd_server_load_webhooks (self);
+  self->webhooks = natterd_webhooks_new (config, store, self->directory, self->metrics);
+  natterd_webhooks_load (self->webhooks);
   return g_steal_pointer (&self);
 }
 
@@ -826,9 +818,7 @@ natterd_server_listen (NatterdServer  *self,
   while (g_str_has_suffix (self->public_url, "/"))
     self->public_url[strlen (self->public_url) - 1] = '\0';
 
-  self->http = soup_session_new_with_options ("timeout", self->config->webhook_timeout,
-                                              "user-agent", "natterd/" PACKAGE_VERSION,
-                                              NULL);
+  natterd_webhooks_start (self->webhooks);
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
   natterd_server_setup_history (self);
 
@@ -890,6 +880,6 @@ natterd_server_shutdown (NatterdServer *self)
     g_main_context_iteration (NULL, FALSE);
 
   /* The store still runs: delivered events are forgotten, the rest stays. */
-  natterd_server_drain_webhooks (self);
+  natterd_webhooks_drain (self->webhooks);
   natterd_store_stop (self->store);
 }
