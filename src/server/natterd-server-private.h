@@ -38,6 +38,7 @@ struct _NatterdServer
   char             *data_dir;
 
   GHashTable       *sessions;           /* NatterdSession* (owns a ref) */
+  NatterdSessionHost session_host;      /* what every session may ask of the server */
   guint             n_connected;
   guint             sweep_id;
   GHashTable       *dirty_devices;      /* NatterdSession* with an unsaved acked seq */
@@ -82,12 +83,6 @@ void     natterd_server_save_user       (NatterdServer  *self,
                                          NatterdOpFunc   complete,
                                          gpointer        user_data,
                                          GDestroyNotify  destroy);
-void     natterd_server_session_connected (NatterdServer  *self,
-                                           NatterdSession *session);
-void     natterd_server_session_closed  (NatterdServer  *self,
-                                         NatterdSession *session);
-void     natterd_server_device_dirty    (NatterdServer  *self,
-                                         NatterdSession *session);
 void     natterd_server_flush_devices   (NatterdServer  *self);
 /* Closes every connection of @user with a Kick carrying @code. */
 void     natterd_server_kick_user       (NatterdServer  *self,
@@ -134,11 +129,6 @@ typedef struct
   gboolean        include_sender;       /* server API isIncludeSender */
 } NatterdPublishRequest;
 
-typedef void (*NatterdPublishDone) (int         code,
-                                    const char *message_uid,
-                                    gint64      sent_time,
-                                    gpointer    user_data);
-
 /* Routes and stores a message; @done runs exactly once (possibly before
  * this returns) with 0 once it is durable, or with the refusal code. */
 void     natterd_server_publish         (NatterdServer                *self,
@@ -178,10 +168,6 @@ void     natterd_server_add_conversation_recipients (NatterdServer    *self,
 void     natterd_server_handle_query    (NatterdServer       *self,
                                          NatterdSession      *session,
                                          const Natter__Query *query);
-/* Builds a protocol Message for @viewer; strings are borrowed from @m. */
-void     natterd_message_to_proto       (const NatterdMessage *m,
-                                         const char           *viewer_id,
-                                         Natter__Message      *out);
 typedef void (*NatterdRecallDone) (int                   code,
                                    const NatterdMessage *command,
                                    gpointer              user_data);
