@@ -228,6 +228,9 @@ natterd_api_finish_when_stored (NatterdApiRequest *request)
 
 /* ------------------------------------------------------------------ params */
 
+/* GLib's form parser: '+' is a space, every pair is name=value, and a bad
+ * %-escape or what decodes to anything but UTF-8 (a NUL included) fails
+ * the whole body. */
 gboolean
 natterd_api_parse_form (GBytes    *body,
                         GPtrArray *names,
@@ -235,35 +238,19 @@ natterd_api_parse_form (GBytes    *body,
 {
   gsize size;
   const char *data = g_bytes_get_data (body, &size);
-  g_autofree char *text = g_strndup (data, size);
-  g_auto(GStrv) pairs = g_strsplit (text, "&", -1);
+  g_autoptr(GError) error = NULL;
+  GUriParamsIter iter;
+  char *name, *value;
 
-  for (guint i = 0; pairs[i] != NULL; i++)
+  if (size == 0)
+    return TRUE;
+  g_uri_params_iter_init (&iter, data, (gssize) size, "&", G_URI_PARAMS_WWW_FORM);
+  while (g_uri_params_iter_next (&iter, &name, &value, &error))
     {
-      char *eq;
-      char *name, *value;
-
-      if (*pairs[i] == '\0')
-        continue;
-      for (char *p = pairs[i]; *p != '\0'; p++)
-        if (*p == '+')
-          *p = ' ';
-      eq = strchr (pairs[i], '=');
-      if (eq != NULL)
-        *eq = '\0';
-      name = g_uri_unescape_string (pairs[i], NULL);
-      value = g_uri_unescape_string (eq != NULL ? eq + 1 : "", NULL);
-      if (name == NULL || value == NULL || !g_utf8_validate (name, -1, NULL) ||
-          !g_utf8_validate (value, -1, NULL))
-        {
-          g_free (name);
-          g_free (value);
-          return FALSE;
-        }
       g_ptr_array_add (names, name);
       g_ptr_array_add (values, value);
     }
-  return TRUE;
+  return error == NULL;
 }
 
 static gboolean
@@ -651,7 +638,8 @@ run_handler (NatterdServer     *self,
     }
   if (!parse_form (request, bytes))
     {
-      natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER, "The body is not valid UTF-8 form data");
+      natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER,
+                               "The body is not form data (name=value pairs, %-escaped UTF-8)");
       return;
     }
 
