@@ -1,8 +1,10 @@
 /* natterd-server-private.h — NatterdServer spans several files (GNOME Text
- * Editor style): natterd-server.c (lifetime, HTTP, timers), natterd-router.c
- * (publish and delivery), natterd-queries.c (Query frames), natterd-api.c
- * (server API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c,
- * natterd-history.c.
+ * Editor style): natterd-server.c (lifetime, HTTP, timers, sessions),
+ * natterd-router.c (publish and delivery), natterd-queries.c (Query
+ * frames), natterd-api.c and the files of natterd-api-private.h (server
+ * API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c,
+ * natterd-history.c. Sessions (natterd-session.c) and webhook dispatch
+ * (natterd-webhooks.c) are objects of their own that the server holds.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -53,8 +55,7 @@ struct _NatterdServer
   guint             history_id;         /* hourly export timer */
 
   NatterdWebhooks  *webhooks;
-
-  NatterdMetrics   *metrics;          /* sessions and webhooks count here too */
+  NatterdMetrics   *metrics;            /* sessions and webhooks count here too */
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
