@@ -64,7 +64,8 @@ typedef struct
   gboolean        stopping;       /* set on shutdown: frames that arrive are dropped */
 
   /* Once @app_key's app is known (apps created since start are read
-   * again): the user @token names. @done runs exactly once. */
+   * again): the user @token names. @done runs once (unless the server is
+   * finalized first; @destroy runs then). */
   void (*authenticate) (gpointer                 host,
                         const char              *app_key,
                         const char              *token,
