@@ -18,7 +18,6 @@
 G_BEGIN_DECLS
 
 typedef struct _NatterdSession NatterdSession;
-typedef struct _NatterdWebhook NatterdWebhook;
 
 /* Per-app settings: `natterd --create-app NAME --app-setting KEY=VALUE`,
  * stored as a JSON object in the apps table. */
@@ -63,7 +62,6 @@ struct _NatterdApp
   GHashTable        *nonces;       /* server API nonce → gint64 expiry (Unix s), also stored */
   double             api_tokens;   /* rate limiter */
   gint64             api_refill;
-  NatterdWebhook    *webhook;      /* NULL without webhook-url */
   /* Media quotas (natterd-media.c): bytes uploaded, per users.id and in all,
    * read from the store at the first upload that needs them. */
   GHashTable        *media_usage;  /* gint64* users.id → guint64* bytes; NULL until read */

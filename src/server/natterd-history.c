@@ -105,19 +105,20 @@ export_free (gpointer data)
 }
 
 static void
-exported (NatterdRead *read,
+exported (NatterdRead *base,
           gpointer     user_data)
 {
+  NatterdExportRead *read = (NatterdExportRead *) base;
   Export *export = user_data;
   NatterdApp *app = natterd_directory_lookup_app_id (export->server->directory, export->app_id);
   g_autofree char *url = NULL;
 
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "history-export-failed", "date", export->date,
-                   "error", read->error->message, NULL);
+                   "error", base->error->message, NULL);
       if (export->done != NULL)
-        export->done (NULL, read->error, export->user_data);
+        export->done (NULL, base->error, export->user_data);
       return;
     }
 
@@ -154,7 +155,7 @@ natterd_server_history_export (NatterdServer      *self,
   g_autofree char *path = g_build_filename (dir, file, NULL);
   gint64 now = natterd_now_ms ();
   Export *export;
-  NatterdRead *read;
+  NatterdExportRead *read;
 
   /* Not over yet, or past retention: nothing to give. */
   if (hour_start + HOUR_MS > now ||

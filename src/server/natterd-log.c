@@ -185,12 +185,12 @@ append_text_value (GString    *out,
   g_string_append_c (out, '"');
 }
 
-static void
-append_json_string (GString    *out,
-                    const char *value)
+void
+natterd_json_append_string (GString    *out,
+                            const char *value)
 {
   g_string_append_c (out, '"');
-  for (const char *p = value; *p != '\0'; p++)
+  for (const char *p = value != NULL ? value : ""; *p != '\0'; p++)
     {
       switch (*p)
         {
@@ -226,13 +226,13 @@ write_line (GLogLevelFlags  level,
     {
       g_string_append_printf (out, "{\"ts\":\"%s%s\",\"level\":\"%s\",\"event\":", stamp, ms,
                               level_name (level));
-      append_json_string (out, event);
+      natterd_json_append_string (out, event);
       for (guint i = 0; i < n; i++)
         {
           g_string_append_c (out, ',');
-          append_json_string (out, names[i]);
+          natterd_json_append_string (out, names[i]);
           g_string_append_c (out, ':');
-          append_json_string (out, values[i]);
+          natterd_json_append_string (out, values[i]);
         }
       g_string_append (out, "}\n");
     }

@@ -25,6 +25,11 @@ void     natterd_log       (GLogLevelFlags  level,
 
 gboolean natterd_log_enabled (GLogLevelFlags level);
 
+/* Appends @value (NULL as "") as a JSON string. JSON log lines and the
+ * history export are written by hand, a line at a time, with this. */
+void     natterd_json_append_string (GString    *out,
+                                     const char *value);
+
 /* Lines are written by a thread of their own; this waits until every line
  * logged so far is written, 5 s at most (also done at exit). */
 void     natterd_log_flush   (void);

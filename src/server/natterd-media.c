@@ -463,9 +463,10 @@ on_chunk (SoupServerMessage *msg,
 }
 
 static void
-upload_usage_read (NatterdRead *read,
+upload_usage_read (NatterdRead *base,
                    gpointer     user_data)
 {
+  NatterdMediaUsageRead *read = (NatterdMediaUsageRead *) base;
   NatterdServer *self = user_data;
   NatterdApp *app = natterd_directory_lookup_app_id (self->directory, read->app_id);
   g_autoptr(GPtrArray) waiters = NULL;
@@ -473,14 +474,14 @@ upload_usage_read (NatterdRead *read,
   if (app == NULL)
     return;
   waiters = g_steal_pointer (&app->media_usage_waiters);
-  if (read->error != NULL)
-    natterd_log (G_LOG_LEVEL_WARNING, "media-usage-failed", "error", read->error->message, NULL);
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "media-usage-failed", "error", base->error->message, NULL);
   else if (app->media_usage == NULL)
     {
       app->media_usage = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-      for (guint i = 0; i < read->media_usage->len; i++)
+      for (guint i = 0; i < read->usage->len; i++)
         {
-          NatterdMediaUsage *usage = &g_array_index (read->media_usage, NatterdMediaUsage, i);
+          NatterdMediaUsage *usage = &g_array_index (read->usage, NatterdMediaUsage, i);
 
           quota_add (app, usage->uploader_id, (gint64) usage->bytes);
         }
@@ -490,7 +491,7 @@ upload_usage_read (NatterdRead *read,
     {
       Upload *upload = g_ptr_array_index (waiters, i);
 
-      upload->unmetered = read->error != NULL;
+      upload->unmetered = base->error != NULL;
       maybe_finish (upload);
     }
 }
@@ -501,7 +502,7 @@ static gboolean
 wait_for_usage (Upload     *upload,
                 NatterdApp *app)
 {
-  NatterdRead *read;
+  NatterdMediaUsageRead *read;
 
   if (app->media_usage != NULL || !quotas_apply (upload->server) || upload->unmetered)
     return FALSE;
@@ -546,7 +547,7 @@ upload_stored (NatterdOp *op,
     }
   /* Kept: it counts in the quotas for good. */
   upload->reserved = FALSE;
-  upload->server->metrics.media_uploaded_bytes += upload->size;
+  upload->server->metrics->media_uploaded_bytes += upload->size;
   if (upload->finished)
     return;
 
@@ -931,7 +932,7 @@ chunk_read (GObject      *source,
   soup_server_message_unpause (download->msg);
   if (download->remaining <= 0)
     {
-      download->server->metrics.media_downloads++;
+      download->server->metrics->media_downloads++;
       download_free (download);
     }
 }
@@ -1071,9 +1072,10 @@ file_opened (GObject      *source,
 }
 
 static void
-media_read (NatterdRead *read,
+media_read (NatterdRead *base,
             gpointer     user_data)
 {
+  NatterdMediaRead *read = (NatterdMediaRead *) base;
   Download *download = user_data;
   g_autoptr(GFile) file = NULL;
 
@@ -1083,9 +1085,9 @@ media_read (NatterdRead *read,
       download_free (download);
       return;
     }
-  if (read->error != NULL || !read->found)
+  if (base->error != NULL || !read->found)
     {
-      if (read->error != NULL)
+      if (base->error != NULL)
         reply_error (download->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NATTER_CODE_SERVER_ERROR, NULL);
       else
         reply_error (download->msg, SOUP_STATUS_NOT_FOUND, NATTER_CODE_INVALID_PARAMETER, "No such media");
@@ -1127,7 +1129,7 @@ on_download (SoupServer        *server,
   const char *method = soup_server_message_get_method (msg);
   g_auto(GStrv) parts = g_strsplit (path, "/", 0);
   NatterdUser *user;
-  NatterdRead *read;
+  NatterdMediaRead *read;
   Download *download;
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)

@@ -34,6 +34,18 @@ natterd_histogram_observe (NatterdHistogram *histogram,
   histogram->sum += value;
 }
 
+NatterdMetrics *
+natterd_metrics_new (void)
+{
+  return g_new0 (NatterdMetrics, 1);
+}
+
+void
+natterd_metrics_free (NatterdMetrics *metrics)
+{
+  g_free (metrics);
+}
+
 static const int connect_codes[] = {
   NATTER_CODE_APP_KEY_REJECTED,
   NATTER_CODE_TOKEN_INCORRECT,
@@ -151,7 +163,7 @@ natterd_metrics_render (NatterdServer *self)
     "status", "private", "discussion", "group", "chatroom", "customer_service", "system",
     "app_public_service", "public_service",
   };
-  NatterdMetrics *m = &self->metrics;
+  NatterdMetrics *m = self->metrics;
   GString *out = g_string_sized_new (8192);
 
   gauge (out, "natterd_connections", "Open WebSocket connections, connected or not.",
@@ -203,7 +215,7 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_inbox_pruned_total", "Inbox entries past inbox-retention-days deleted.",
            m->inbox_pruned);
   gauge (out, "natterd_webhook_pending", "Webhook events waiting for the app server (stored until delivered or dropped).",
-         natterd_server_webhook_pending (self));
+         natterd_webhooks_get_pending (self->webhooks));
   gauge (out, "natterd_store_queue", "Write operations queued or being committed.",
          natterd_store_get_queue_length (self->store));
   counter (out, "natterd_store_refused_total",

@@ -61,6 +61,11 @@ typedef struct
   NatterdHistogram query_latency;
 } NatterdMetrics;
 
+NatterdMetrics *natterd_metrics_new  (void);
+void            natterd_metrics_free (NatterdMetrics *metrics);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdMetrics, natterd_metrics_free)
+
 guint natterd_metrics_connect_index (int code);
 
 G_END_DECLS

@@ -20,7 +20,9 @@ G_BEGIN_DECLS
 
 /* natterd-api.c: an application/x-www-form-urlencoded body, appended to
  * @names and @values (g_free'd strings, in order, a repeated name once per
- * value); FALSE when it is not UTF-8 form data. */
+ * value); FALSE when it is not form data: GUriParamsIter with
+ * G_URI_PARAMS_WWW_FORM refuses a bad %-escape, what does not decode to
+ * UTF-8 (a NUL included) and a pair without '=' (so an empty one too). */
 gboolean natterd_api_parse_form (GBytes    *body,
                                  GPtrArray *names,
                                  GPtrArray *values);
@@ -29,7 +31,7 @@ gboolean natterd_api_parse_form (GBytes    *body,
  * natterd hands out with a page and takes back for the next one. */
 char     *natterd_conversation_cursor_format (const NatterdConversation *conversation);
 gboolean  natterd_conversation_cursor_parse  (const char                *cursor,
-                                              NatterdRead               *read);
+                                              NatterdConversationsRead  *read);
 
 /* natterd-media.c: what a download of @total bytes answers to @request's
  * Range header. */

@@ -16,25 +16,11 @@
 #define CHATROOM_JOIN_DEFAULT_COUNT 10
 #define CHATROOM_RECENT_MAX 50
 
-void
-natterd_message_to_proto (const NatterdMessage *m,
-                          const char           *viewer_id,
-                          Natter__Message      *out)
-{
-  out->message_uid = m->uid != NULL ? m->uid : (char *) "";
-  out->conversation_type = m->conversation_type;
-  out->target_id = (char *) natterd_message_target_for (m, viewer_id);
-  out->sender_user_id = m->sender_user_id;
-  out->object_name = m->object_name;
-  out->content = m->content;
-  out->sent_time = m->sent_time;
-  out->flags = m->flags;
-  out->push_content = m->push_content != NULL ? m->push_content : (char *) "";
-}
-
 typedef struct
 {
+  NatterdServer  *server;       /* not a ref: the server outlives its sessions */
   NatterdSession *session;
+  NatterdUser    *user;         /* the session's */
   guint32         request_id;
   gint64          received;
   int             count;        /* chatroom join */
@@ -42,14 +28,16 @@ typedef struct
 } QueryContext;
 
 static QueryContext *
-query_context_new (NatterdSession      *session,
+query_context_new (NatterdServer       *server,
+                   NatterdSession      *session,
                    const Natter__Query *query)
 {
   QueryContext *context = g_new0 (QueryContext, 1);
 
+  context->server = server;
   context->session = g_object_ref (session);
-  natterd_session_request_started (session);
-  session->queries++;
+  context->user = natterd_session_get_user (session);
+  natterd_session_query_started (session);
   context->request_id = query->request_id;
   context->received = g_get_monotonic_time ();
   return context;
@@ -60,8 +48,7 @@ query_context_free (gpointer data)
 {
   QueryContext *context = data;
 
-  natterd_session_request_finished (context->session);
-  context->session->queries--;
+  natterd_session_query_finished (context->session);
   g_object_unref (context->session);
   g_free (context->chatroom_id);
   g_free (context);
@@ -75,7 +62,7 @@ send_result (QueryContext   *context,
              const char     *error_message)
 {
   NatterFrame frame = NATTER__FRAME__INIT;
-  NatterdServer *server = context->session->server;
+  NatterdServer *server = context->server;
 
   result->request_id = context->request_id;
   result->code = code;
@@ -85,7 +72,7 @@ send_result (QueryContext   *context,
   frame.result = result;
   natterd_session_send_frame (context->session, &frame);
 
-  natterd_histogram_observe (&server->metrics.query_latency, natterd_latency_buckets,
+  natterd_histogram_observe (&server->metrics->query_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
 }
 
@@ -179,9 +166,10 @@ messages_to_proto (NatterdMessage * const *messages,
 /* ----------------------------------------------------------------- history */
 
 static void
-history_read (NatterdRead *read,
+history_read (NatterdRead *base,
               gpointer     user_data)
 {
+  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
   QueryContext *context = user_data;
   Natter__Result result = NATTER__RESULT__INIT;
   Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
@@ -191,21 +179,21 @@ history_read (NatterdRead *read,
   guint n;
 
   /* Nobody to answer: a page is not built for a closed connection. */
-  if (context->session->state == NATTERD_SESSION_CLOSED)
+  if (natterd_session_get_state (context->session) == NATTERD_SESSION_CLOSED)
     return;
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "History could not be read");
       return;
     }
 
   /* One more than asked was read, to tell whether there is more. */
-  n = MIN (read->entries->len, read->limit - 1);
-  pointers = messages_to_proto ((NatterdMessage * const *) read->entries->pdata, n,
-                                context->session->user->user_id, &messages);
+  n = MIN (read->messages->len, read->limit - 1);
+  pointers = messages_to_proto ((NatterdMessage * const *) read->messages->pdata, n,
+                                context->user->user_id, &messages);
   history.n_messages = n;
   history.messages = pointers;
-  history.has_more = read->entries->len > n;
+  history.has_more = read->messages->len > n;
   result.payload_case = NATTER__RESULT__PAYLOAD_HISTORY;
   result.history = &history;
   /* Newest first: what does not fit is the older end, still to come. The
@@ -223,8 +211,8 @@ query_history (NatterdServer                *self,
                QueryContext                 *context,
                const Natter__HistoryRequest *request)
 {
-  NatterdUser *user = context->session->user;
-  NatterdRead *read;
+  NatterdUser *user = context->user;
+  NatterdHistoryRead *read;
   gint64 from_time = 0;
 
   if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
@@ -274,8 +262,8 @@ natterd_conversation_cursor_format (const NatterdConversation *c)
 }
 
 gboolean
-natterd_conversation_cursor_parse (const char  *cursor,
-                                   NatterdRead *read)
+natterd_conversation_cursor_parse (const char               *cursor,
+                                   NatterdConversationsRead *read)
 {
   g_auto(GStrv) parts = g_strsplit (cursor, ":", 4);
   gint64 pinned, time, type;
@@ -296,9 +284,10 @@ natterd_conversation_cursor_parse (const char  *cursor,
 }
 
 static void
-conversations_read (NatterdRead *read,
+conversations_read (NatterdRead *base,
                     gpointer     user_data)
 {
+  NatterdConversationsRead *read = (NatterdConversationsRead *) base;
   QueryContext *context = user_data;
   Natter__Result result = NATTER__RESULT__INIT;
   Natter__ConversationListResult list = NATTER__CONVERSATION_LIST_RESULT__INIT;
@@ -308,9 +297,9 @@ conversations_read (NatterdRead *read,
   g_autofree char *next = NULL;
   guint n;
 
-  if (context->session->state == NATTERD_SESSION_CLOSED)
+  if (natterd_session_get_state (context->session) == NATTERD_SESSION_CLOSED)
     return;
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       send_code (context, NATTER_CODE_SERVER_ERROR, "Conversations could not be read");
       return;
@@ -335,7 +324,7 @@ conversations_read (NatterdRead *read,
       if (c->latest != NULL)
         {
           natter__message__init (&latest[i]);
-          natterd_message_to_proto (c->latest, context->session->user->user_id, &latest[i]);
+          natterd_message_to_proto (c->latest, context->user->user_id, &latest[i]);
           out->latest_message = &latest[i];
         }
       pointers[i] = out;
@@ -374,10 +363,10 @@ query_conversations (NatterdServer                         *self,
                      QueryContext                          *context,
                      const Natter__ConversationListRequest *request)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, conversations_read, context,
-                                        query_context_free);
+  NatterdConversationsRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, conversations_read,
+                                                     context, query_context_free);
 
-  read->user_id = context->session->user->id;
+  read->user_id = context->user->id;
   read->limit = (request->limit > 0 ? request->limit : CONVERSATION_LIST_DEFAULT_LIMIT) + 1;
   for (gsize i = 0; i < request->n_types; i++)
     g_array_append_val (read->types, request->types[i]);
@@ -386,7 +375,7 @@ query_conversations (NatterdServer                         *self,
       !natterd_conversation_cursor_parse (request->cursor, read))
     {
       send_code (context, NATTER_CODE_INVALID_PARAMETER, "Unknown cursor");
-      natterd_read_free (read);
+      natterd_read_free (&read->base);
       return;
     }
   natterd_store_read (self->store, read);
@@ -411,7 +400,7 @@ send_chatroom_join (QueryContext    *context,
   for (GList *l = g_queue_peek_nth_link (&room->recent, available - n); l != NULL; l = l->next)
     g_ptr_array_add (newest, l->data);
   pointers = messages_to_proto ((NatterdMessage * const *) newest->pdata, n,
-                                context->session->user->user_id, &messages);
+                                context->user->user_id, &messages);
 
   join.n_messages = n;
   join.messages = pointers;
@@ -427,11 +416,12 @@ send_chatroom_join (QueryContext    *context,
 }
 
 static void
-chatroom_recent_read (NatterdRead *read,
+chatroom_recent_read (NatterdRead *base,
                       gpointer     user_data)
 {
+  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
   QueryContext *context = user_data;
-  NatterdApp *app = context->session->user != NULL ? context->session->user->app : NULL;
+  NatterdApp *app = context->user != NULL ? context->user->app : NULL;
   NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, context->chatroom_id) : NULL;
 
   if (room == NULL)
@@ -440,12 +430,12 @@ chatroom_recent_read (NatterdRead *read,
       return;
     }
 
-  if (!room->recent_loaded && read->error == NULL)
+  if (!room->recent_loaded && base->error == NULL)
     {
       /* Newest first from the store; messages that arrived meanwhile are
        * already in the queue and newer. */
-      for (guint i = 0; i < read->entries->len; i++)
-        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->entries, i)));
+      for (guint i = 0; i < read->messages->len; i++)
+        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->messages, i)));
       while (g_queue_get_length (&room->recent) > CHATROOM_RECENT_MAX)
         natterd_message_free (g_queue_pop_head (&room->recent));
       room->recent_loaded = TRUE;
@@ -460,8 +450,8 @@ chatroom_joined (NatterdServer   *self,
                  gpointer         user_data)
 {
   QueryContext *context = user_data;
-  NatterdUser *user = context->session->user;
-  NatterdRead *read;
+  NatterdUser *user = context->user;
+  NatterdHistoryRead *read;
 
   if (code != NATTER_CODE_OK)
     {
@@ -490,7 +480,7 @@ query_chatroom_join (NatterdServer                    *self,
                      QueryContext                     *context,
                      const Natter__ChatroomJoinRequest *request)
 {
-  NatterdUser *user = context->session->user;
+  NatterdUser *user = context->user;
 
   context->count = request->count == 0 ? CHATROOM_JOIN_DEFAULT_COUNT : request->count;
   context->chatroom_id = g_strdup (request->chatroom_id);
@@ -518,7 +508,7 @@ update_conversation (NatterdServer             *self,
   NatterdConversationOp *op = natterd_op_new (NATTERD_OP_CONVERSATION, conversation_stored,
                                               context, query_context_free);
 
-  op->user_id = context->session->user->id;
+  op->user_id = context->user->id;
   op->conversation_type = conversation_type;
   op->target_id = g_strdup (target_id);
   op->action = action;
@@ -663,7 +653,7 @@ recall_answered (int                   code,
       return;
     }
 
-  natterd_message_to_proto (command, context->session->user->user_id, &message);
+  natterd_message_to_proto (command, context->user->user_id, &message);
   recall.recall_command = &message;
   result.payload_case = NATTER__RESULT__PAYLOAD_RECALL;
   result.recall = &recall;
@@ -692,7 +682,7 @@ query_turn (NatterdServer *self,
       gsize length = sizeof digest;
       gint64 expiry = g_get_real_time () / G_USEC_PER_SEC + self->config->turn_ttl;
 
-      username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", expiry, context->session->user->user_id);
+      username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", expiry, context->user->user_id);
       g_hmac_update (hmac, (const guchar *) username, -1);
       g_hmac_get_digest (hmac, digest, &length);
       password = g_base64_encode (digest, length);
@@ -720,7 +710,7 @@ query_online_status (NatterdServer                     *self,
   /* one array for every status's connected devices (each at most all asked) */
   g_autofree char **devices = g_new0 (char *, request->n_user_ids * request->n_device_ids + 1);
   gsize n_devices = 0;
-  NatterdApp *app = context->session->user->app;
+  NatterdApp *app = context->user->app;
 
   for (gsize i = 0; i < request->n_user_ids; i++)
     {
@@ -730,14 +720,14 @@ query_online_status (NatterdServer                     *self,
       statuses[i].user_id = request->user_ids[i];
       /* Whoever blacklisted the asker is offline to them. */
       statuses[i].online = user != NULL && natterd_user_is_online (user) &&
-                           !natterd_user_is_blocking (user, context->session->user);
+                           !natterd_user_is_blocking (user, context->user);
       statuses[i].platform = statuses[i].online ?
-        ((NatterdSession *) g_ptr_array_index (user->sessions, user->sessions->len - 1))->platform :
+        (char *) natterd_session_get_platform (g_ptr_array_index (user->sessions, user->sessions->len - 1)) :
         (char *) "";
       statuses[i].device_ids = devices + n_devices;
       for (gsize d = 0; statuses[i].online && d < request->n_device_ids; d++)
         for (guint s = 0; s < user->sessions->len; s++)
-          if (g_strcmp0 (((NatterdSession *) g_ptr_array_index (user->sessions, s))->device_id,
+          if (g_strcmp0 (natterd_session_get_device_id (g_ptr_array_index (user->sessions, s)),
                          request->device_ids[d]) == 0)
             {
               statuses[i].device_ids[statuses[i].n_device_ids++] = request->device_ids[d];
@@ -767,7 +757,7 @@ query_profile (NatterdServer                *self,
   g_autofree Natter__UserProfile **user_pointers = g_new0 (Natter__UserProfile *, MAX (request->n_user_ids, 1));
   g_autofree Natter__GroupProfile *groups = g_new0 (Natter__GroupProfile, MAX (request->n_group_ids, 1));
   g_autofree Natter__GroupProfile **group_pointers = g_new0 (Natter__GroupProfile *, MAX (request->n_group_ids, 1));
-  NatterdUser *viewer = context->session->user;
+  NatterdUser *viewer = context->user;
   NatterdApp *app = viewer->app;
 
   for (gsize i = 0; i < request->n_user_ids; i++)
@@ -870,7 +860,7 @@ refuse_query (NatterdServer       *self,
   frame.body_case = NATTER__FRAME__BODY_RESULT;
   frame.result = &result;
   natterd_session_send_frame (session, &frame);
-  self->metrics.queries_refused++;
+  self->metrics->queries_refused++;
 }
 
 void
@@ -878,23 +868,25 @@ natterd_server_handle_query (NatterdServer       *self,
                              NatterdSession      *session,
                              const Natter__Query *query)
 {
+  NatterdUser *user = natterd_session_get_user (session);
   QueryContext *context;
 
   /* What one client can make the reader thread and the main loop do for
    * it stays bounded: so many unanswered at once, so many a second. */
-  if (self->config->max_queries > 0 && session->queries >= self->config->max_queries)
+  if (self->config->max_queries > 0 &&
+      natterd_session_get_queries (session) >= self->config->max_queries)
     {
       refuse_query (self, session, query, NATTER_CODE_SEND_TOO_FAST,
                     "Too many queries waiting for their answer");
       return;
     }
-  if (!check_query_rate (self, session->user))
+  if (!check_query_rate (self, user))
     {
       refuse_query (self, session, query, NATTER_CODE_SEND_TOO_FAST, "Querying too fast");
       return;
     }
 
-  context = query_context_new (session, query);
+  context = query_context_new (self, session, query);
 
   switch (query->method_case)
     {
@@ -912,11 +904,11 @@ natterd_server_handle_query (NatterdServer       *self,
 
     case NATTER__QUERY__METHOD_CHATROOM_QUIT:
       {
-        NatterdChatroom *room = g_hash_table_lookup (session->user->app->chatrooms,
+        NatterdChatroom *room = g_hash_table_lookup (user->app->chatrooms,
                                                      query->chatroom_quit->chatroom_id);
 
         if (room != NULL)
-          natterd_server_chatroom_quit (self, room, session->user);
+          natterd_server_chatroom_quit (self, room, user);
         send_code (context, NATTER_CODE_OK, NULL);
       }
       break;
@@ -934,7 +926,7 @@ natterd_server_handle_query (NatterdServer       *self,
       return;
 
     case NATTER__QUERY__METHOD_RECALL:
-      natterd_server_recall_from (self, session, session->user->app, session->user,
+      natterd_server_recall_from (self, session, user->app, user,
                                   query->recall->conversation_type, query->recall->target_id,
                                   query->recall->message_uid, query->recall->sent_time,
                                   recall_answered, context, query_context_free);

@@ -320,7 +320,7 @@ natterd_server_deliver_committed (NatterdServer    *self,
     }
 
   if (app != NULL && op->webhook_body != NULL)
-    natterd_server_webhook_event (self, app, m->id, g_steal_pointer (&op->webhook_body));
+    natterd_webhooks_add (self->webhooks, app, m->id, g_steal_pointer (&op->webhook_body));
 }
 
 NatterdPending *
@@ -373,7 +373,7 @@ publish_committed (NatterdOp *base,
 
   if (op->duplicate)
     {
-      self->metrics.messages_duplicate++;
+      self->metrics->messages_duplicate++;
       done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
       return;
     }
@@ -402,7 +402,7 @@ natterd_server_publish (NatterdServer               *self,
 
   if (code != NATTER_CODE_OK)
     {
-      self->metrics.messages_refused++;
+      self->metrics->messages_refused++;
       done (code, NULL, 0, user_data);
       if (destroy != NULL)
         destroy (user_data);
@@ -415,7 +415,7 @@ natterd_server_publish (NatterdServer               *self,
   if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
     {
       publish_status (self, request, channel);
-      self->metrics.messages_published[0]++;
+      self->metrics->messages_published[0]++;
       done (NATTER_CODE_OK, NULL, natterd_now_ms (), user_data);
       if (destroy != NULL)
         destroy (user_data);
@@ -446,6 +446,6 @@ natterd_server_publish (NatterdServer               *self,
                                               request->app->settings.multi_device || request->include_sender,
                                               (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
 
-  self->metrics.messages_published[request->conversation_type]++;
+  self->metrics->messages_published[request->conversation_type]++;
   natterd_store_submit (self->store, op);
 }

@@ -1,7 +1,10 @@
 /* natterd-server-private.h — NatterdServer spans several files (GNOME Text
- * Editor style): natterd-server.c (lifetime, HTTP, timers), natterd-router.c
- * (publish and delivery), natterd-queries.c (Query frames), natterd-api.c
- * (server API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c.
+ * Editor style): natterd-server.c (lifetime, HTTP, timers, sessions),
+ * natterd-router.c (publish and delivery), natterd-queries.c (Query
+ * frames), natterd-api.c and the files of natterd-api-private.h (server
+ * API), natterd-chatrooms.c, natterd-media.c, natterd-metrics.c,
+ * natterd-history.c. Sessions (natterd-session.c) and webhook dispatch
+ * (natterd-webhooks.c) are objects of their own that the server holds.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,6 +19,7 @@
 #include "natterd-metrics.h"
 #include "natterd-server.h"
 #include "natterd-session.h"
+#include "natterd-webhooks.h"
 
 G_BEGIN_DECLS
 
@@ -31,12 +35,12 @@ struct _NatterdServer
   SoupServer       *soup;
   NatterdSocketLoop *sockets;           /* every WebSocket */
   gboolean          tls;                /* https and wss:// */
-  SoupSession      *http;               /* webhooks */
   char             *url;
   char             *public_url;
   char             *data_dir;
 
   GHashTable       *sessions;           /* NatterdSession* (owns a ref) */
+  NatterdSessionHost session_host;      /* what every session may ask of the server */
   guint             n_connected;
   guint             sweep_id;
   GHashTable       *dirty_devices;      /* NatterdSession* with an unsaved acked seq */
@@ -50,15 +54,8 @@ struct _NatterdServer
   gboolean          shutting_down;
   guint             history_id;         /* hourly export timer */
 
-  /* natterd-webhook.c */
-  gboolean          webhooks_loading;   /* stored events still being read */
-  gboolean          webhooks_stopped;   /* drained: what is left stays stored */
-  gint64            webhook_first_live; /* id of the first event committed since start */
-  gint64            webhook_last_loaded;
-  GArray           *webhook_done;       /* gint64 ids of events whose rows go */
-  gboolean          webhook_forgetting; /* a NATTERD_OP_WEBHOOK_DONE is in the store */
-
-  NatterdMetrics    metrics;
+  NatterdWebhooks  *webhooks;
+  NatterdMetrics   *metrics;            /* sessions and webhooks count here too */
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
@@ -87,12 +84,6 @@ void     natterd_server_save_user       (NatterdServer  *self,
                                          NatterdOpFunc   complete,
                                          gpointer        user_data,
                                          GDestroyNotify  destroy);
-void     natterd_server_session_connected (NatterdServer  *self,
-                                           NatterdSession *session);
-void     natterd_server_session_closed  (NatterdServer  *self,
-                                         NatterdSession *session);
-void     natterd_server_device_dirty    (NatterdServer  *self,
-                                         NatterdSession *session);
 void     natterd_server_flush_devices   (NatterdServer  *self);
 /* Closes every connection of @user with a Kick carrying @code. */
 void     natterd_server_kick_user       (NatterdServer  *self,
@@ -139,11 +130,6 @@ typedef struct
   gboolean        include_sender;       /* server API isIncludeSender */
 } NatterdPublishRequest;
 
-typedef void (*NatterdPublishDone) (int         code,
-                                    const char *message_uid,
-                                    gint64      sent_time,
-                                    gpointer    user_data);
-
 /* Routes and stores a message; @done runs exactly once (possibly before
  * this returns) with 0 once it is durable, or with the refusal code. */
 void     natterd_server_publish         (NatterdServer                *self,
@@ -183,10 +169,6 @@ void     natterd_server_add_conversation_recipients (NatterdServer    *self,
 void     natterd_server_handle_query    (NatterdServer       *self,
                                          NatterdSession      *session,
                                          const Natter__Query *query);
-/* Builds a protocol Message for @viewer; strings are borrowed from @m. */
-void     natterd_message_to_proto       (const NatterdMessage *m,
-                                         const char           *viewer_id,
-                                         Natter__Message      *out);
 typedef void (*NatterdRecallDone) (int                   code,
                                    const NatterdMessage *command,
                                    gpointer              user_data);
@@ -253,24 +235,6 @@ void     natterd_server_serve_file      (NatterdServer     *self,
                                          SoupServerMessage *msg,
                                          const char        *path,
                                          const char        *content_type);
-
-/* ----------------------------------------------------------- natterd-webhook.c */
-
-/* At start, once the store runs: reads the events a previous run left
- * stored and sends them before the ones committed since. */
-void     natterd_server_load_webhooks   (NatterdServer        *self);
-/* A committed event (NatterdPublishOp.webhook_body, taken) of message @id. */
-void     natterd_server_webhook_event   (NatterdServer        *self,
-                                         NatterdApp           *app,
-                                         gint64                id,
-                                         char                 *body);
-void     natterd_webhook_free           (NatterdWebhook       *webhook);
-/* Events not delivered yet (waiting, in flight or to be retried). */
-guint    natterd_webhook_get_pending    (NatterdWebhook       *webhook);
-guint    natterd_server_webhook_pending (NatterdServer        *self);
-/* On shutdown, before the store stops: delivers what is queued for up to
- * [webhook] drain-timeout; what is left stays stored for the next start. */
-void     natterd_server_drain_webhooks  (NatterdServer        *self);
 
 /* ----------------------------------------------------------- natterd-history.c */
 

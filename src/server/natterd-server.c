@@ -43,17 +43,18 @@ app_waiter_free (gpointer data)
 }
 
 static void
-apps_reloaded (NatterdRead *read,
+apps_reloaded (NatterdRead *base,
                gpointer     user_data)
 {
+  NatterdAppsRead *read = (NatterdAppsRead *) base;
   NatterdServer *self = user_data;
   g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->app_waiters);
 
   self->apps_reloading = FALSE;
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
 
-  if (read->error != NULL)
-    natterd_log (G_LOG_LEVEL_WARNING, "apps-reload-failed", "error", read->error->message, NULL);
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "apps-reload-failed", "error", base->error->message, NULL);
   else
     for (guint i = 0; i < read->apps->len; i++)
       {
@@ -249,6 +250,9 @@ natterd_server_ensure_user (NatterdServer *self,
 
 /* --------------------------------------------------------------- sessions */
 
+static void device_dirty (NatterdServer  *self,
+                          NatterdSession *session);
+
 /* What a devices op saved: each session's acked seq counts as saved only
  * once it is durable; a failed op leaves them dirty for the next flush. */
 typedef struct
@@ -282,9 +286,9 @@ devices_saved (NatterdOp *op,
       guint64 seq = g_array_index (save->seqs, guint64, i);
 
       if (op->error == NULL)
-        session->saved_acked_seq = MAX (session->saved_acked_seq, seq);
+        natterd_session_ack_saved (session, seq);
       else if (save->server->dirty_devices != NULL)
-        natterd_server_device_dirty (save->server, session);
+        device_dirty (save->server, session);
     }
 }
 
@@ -295,11 +299,11 @@ save_device (NatterdServer    *self,
              NatterdSession   *session)
 {
   NatterdDeviceRecord record = {
-    .user_id = session->user->id,
-    .device_id = g_strdup (session->device_id),
-    .platform = g_strdup (session->platform),
+    .user_id = natterd_session_get_user (session)->id,
+    .device_id = g_strdup (natterd_session_get_device_id (session)),
+    .platform = g_strdup (natterd_session_get_platform (session)),
     .last_seen = natterd_now_ms (),
-    .acked_seq = session->acked_seq,
+    .acked_seq = natterd_session_get_acked_seq (session),
   };
 
   g_array_append_val (op->devices, record);
@@ -326,24 +330,25 @@ natterd_server_flush_devices (NatterdServer *self)
   op = natterd_op_new (NATTERD_OP_DEVICES, devices_saved, save, devices_save_free);
   g_hash_table_iter_init (&iter, self->dirty_devices);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
-    if (session->user != NULL)
+    if (natterd_session_get_user (session) != NULL)
       save_device (self, op, save, session);
   g_hash_table_remove_all (self->dirty_devices);
   natterd_store_submit (self->store, op);
 }
 
-void
-natterd_server_device_dirty (NatterdServer  *self,
-                             NatterdSession *session)
+static void
+device_dirty (NatterdServer  *self,
+              NatterdSession *session)
 {
   g_hash_table_add (self->dirty_devices, g_object_ref (session));
 }
 
-void
-natterd_server_session_connected (NatterdServer  *self,
-                                  NatterdSession *session)
+static void
+session_connected (NatterdServer  *self,
+                   NatterdSession *session)
 {
-  NatterdUser *user = session->user;
+  NatterdUser *user = natterd_session_get_user (session);
+  const char *device_id = natterd_session_get_device_id (session);
   gboolean multi_device = user->app->settings.multi_device;
 
   if (user->sessions == NULL)
@@ -355,29 +360,26 @@ natterd_server_session_connected (NatterdServer  *self,
     {
       NatterdSession *other = g_ptr_array_index (user->sessions, i - 1);
 
-      if (!multi_device || g_strcmp0 (other->device_id, session->device_id) == 0)
+      if (!multi_device || g_strcmp0 (natterd_session_get_device_id (other), device_id) == 0)
         natterd_session_kick (other, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
     }
 
   g_ptr_array_add (user->sessions, session);
   user->offline_since = 0;
   self->n_connected++;
-  self->metrics.connections_total++;
+  self->metrics->connections_total++;
 
-  natterd_server_device_dirty (self, session);
+  device_dirty (self, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "connect", "app", user->app->key, "user", user->user_id,
-               "device", session->device_id, "platform", session->platform, NULL);
+               "device", device_id, "platform", natterd_session_get_platform (session), NULL);
 }
 
-void
-natterd_server_session_closed (NatterdServer  *self,
-                               NatterdSession *session)
+static void
+session_disconnected (NatterdServer  *self,
+                      NatterdSession *session)
 {
-  NatterdUser *user = session->user;
-
-  if (user == NULL || session->state != NATTERD_SESSION_CONNECTED)
-    return;
+  NatterdUser *user = natterd_session_get_user (session);
 
   if (user->sessions != NULL && g_ptr_array_remove_fast (user->sessions, session))
     {
@@ -389,11 +391,32 @@ natterd_server_session_closed (NatterdServer  *self,
         }
     }
 
-  if (session->acked_seq != session->saved_acked_seq)
-    natterd_server_device_dirty (self, session);
+  if (natterd_session_has_unsaved_ack (session))
+    device_dirty (self, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "disconnect", "app", user->app->key, "user", user->user_id,
-               "device", session->device_id, NULL);
+               "device", natterd_session_get_device_id (session), NULL);
+}
+
+static void
+on_session_state_changed (NatterdSession      *session,
+                          NatterdSessionState  state,
+                          NatterdSessionState  old_state,
+                          NatterdServer       *self)
+{
+  if (state == NATTERD_SESSION_CONNECTED)
+    session_connected (self, session);
+  else if (old_state == NATTERD_SESSION_CONNECTED)
+    session_disconnected (self, session);
+}
+
+static void
+on_session_closed (NatterdSession *session,
+                   NatterdServer  *self)
+{
+  /* The server's reference; pending ops may still hold their own. */
+  g_signal_handlers_disconnect_by_data (session, self);
+  g_hash_table_remove (self->sessions, session);
 }
 
 void
@@ -409,9 +432,106 @@ natterd_server_kick_user (NatterdServer *self,
     {
       NatterdSession *session = g_ptr_array_index (user->sessions, i - 1);
 
-      if (issued_before == 0 || session->token_issued < issued_before)
+      if (issued_before == 0 || natterd_session_get_token_issued (session) < issued_before)
         natterd_session_kick (session, code);
     }
+}
+
+/* ---------------------------------------------- what sessions ask (host) */
+
+typedef struct
+{
+  char                    *app_key;
+  char                    *token;
+  NatterdAuthenticateDone  done;
+  gpointer                 user_data;
+  GDestroyNotify           destroy;
+} Authentication;
+
+static void
+authentication_free (gpointer data)
+{
+  Authentication *auth = data;
+
+  if (auth->destroy != NULL)
+    auth->destroy (auth->user_data);
+  g_free (auth->app_key);
+  g_free (auth->token);
+  g_free (auth);
+}
+
+static void
+authenticate_with_app (NatterdServer *self,
+                       NatterdApp    *app,
+                       gpointer       user_data)
+{
+  Authentication *auth = user_data;
+  NatterdUser *user = NULL;
+  gint64 issued = 0;
+  int code;
+
+  code = natterd_token_check (self->directory, auth->app_key, auth->token, natterd_now_ms (),
+                              &user, &issued);
+  auth->done (code, user, issued, auth->user_data);
+}
+
+static void
+host_authenticate (gpointer                 host,
+                   const char              *app_key,
+                   const char              *token,
+                   NatterdAuthenticateDone  done,
+                   gpointer                 user_data,
+                   GDestroyNotify           destroy)
+{
+  Authentication *auth = g_new0 (Authentication, 1);
+
+  auth->app_key = g_strdup (app_key);
+  auth->token = g_strdup (token);
+  auth->done = done;
+  auth->user_data = user_data;
+  auth->destroy = destroy;
+  natterd_server_with_app (host, app_key, authenticate_with_app, auth, authentication_free);
+}
+
+static void
+host_publish (gpointer               host,
+              NatterdSession        *session,
+              const Natter__Publish *publish,
+              NatterdPublishDone     done,
+              gpointer               user_data,
+              GDestroyNotify         destroy)
+{
+  NatterdUser *user = natterd_session_get_user (session);
+  NatterdPublishRequest request = {
+    .app = user->app,
+    .sender = user,
+    .origin = session,
+    .device_id = natterd_session_get_device_id (session),
+    .client_msg_id = publish->client_msg_id,
+    .conversation_type = publish->conversation_type,
+    .target_id = publish->target_id,
+    .object_name = publish->object_name,
+    .content = publish->content,
+    .push_content = publish->push_content,
+    .flags = natter_object_name_flags (publish->object_name, publish->flags),
+  };
+
+  natterd_server_publish (host, &request, done, user_data, destroy);
+}
+
+static void
+host_query (gpointer             host,
+            NatterdSession      *session,
+            const Natter__Query *query)
+{
+  natterd_server_handle_query (host, session, query);
+}
+
+static void
+host_acked (gpointer        host,
+            NatterdSession *session)
+{
+  device_dirty (host, session);
 }
 
 static gboolean
@@ -435,13 +555,17 @@ upgrade_written (SoupServerMessage *msg,
   stream = soup_server_message_steal_connection (msg);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
-  session = natterd_session_new (self, self->sockets, stream, socket, self->tls, &error);
+  session = natterd_session_new (&self->session_host, self->sockets, stream, socket, self->tls, &error);
   if (session == NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "upgrade-failed", "error", error->message, NULL);
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
+  /* Not g_signal_connect_object(): the server outlives its sessions, and
+   * each would add to a list on the server that is searched on removal. */
+  g_signal_connect (session, "state-changed", G_CALLBACK (on_session_state_changed), self);
+  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
   g_hash_table_add (self->sessions, session);
 }
 
@@ -501,7 +625,7 @@ pruned (NatterdOp *base,
       natterd_log (G_LOG_LEVEL_WARNING, "prune-failed", "error", base->error->message, NULL);
       return;
     }
-  self->metrics.inbox_pruned += op->deleted;
+  self->metrics->inbox_pruned += op->deleted;
   /* Small steps, so commits of messages never wait behind a long delete. */
   if ((op->deleted == op->limit || op->nonces_deleted == op->limit) && !self->shutting_down)
     {
@@ -546,26 +670,26 @@ sweep (gpointer user_data)
   /* Clients ping every ping_interval; two missed pings and some slack. */
   gint64 idle_deadline = now - ((gint64) self->config->ping_interval * 2 + 10) * G_USEC_PER_SEC;
   g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) reasons = g_ptr_array_new ();
   GHashTableIter iter;
   NatterdSession *session;
 
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
     {
-      if ((session->state == NATTERD_SESSION_HANDSHAKE && !session->connecting &&
-           session->created < connect_deadline) ||
-          (session->state == NATTERD_SESSION_CONNECTED &&
-           natterd_session_get_last_input (session) < idle_deadline))
-        g_ptr_array_add (stale, g_object_ref (session));
+      const char *reason = natterd_session_check_deadlines (session, connect_deadline, idle_deadline);
+
+      if (reason != NULL)
+        {
+          g_ptr_array_add (stale, g_object_ref (session));
+          g_ptr_array_add (reasons, (gpointer) reason);
+        }
     }
 
+  /* Closing may drop a session from the table: not while iterating it. */
   for (guint i = 0; i < stale->len; i++)
-    {
-      session = g_ptr_array_index (stale, i);
-      natterd_session_close (session, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                             session->state == NATTERD_SESSION_HANDSHAKE ?
-                             "30003 No Connect frame in time" : "30003 Keep-alive timed out");
-    }
+    natterd_session_close (g_ptr_array_index (stale, i), SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                           g_ptr_array_index (reasons, i));
 
   if (self->http_guard != NULL)
     natterd_http_guard_sweep (self->http_guard);
@@ -587,8 +711,8 @@ observe_batch (guint    n_ops,
 {
   NatterdServer *self = user_data;
 
-  natterd_histogram_observe (&self->metrics.commit_size, natterd_size_buckets, n_ops);
-  natterd_histogram_observe (&self->metrics.commit_duration, natterd_latency_buckets,
+  natterd_histogram_observe (&self->metrics->commit_size, natterd_size_buckets, n_ops);
+  natterd_histogram_observe (&self->metrics->commit_duration, natterd_latency_buckets,
                              (double) duration_us / G_USEC_PER_SEC);
 }
 
@@ -603,23 +727,26 @@ natterd_server_finalize (GObject *object)
   g_clear_handle_id (&self->history_id, g_source_remove);
   g_clear_handle_id (&self->apps_reload_id, g_source_remove);
   g_clear_pointer (&self->app_waiters, g_ptr_array_unref);
-  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  if (self->sessions != NULL)
+    {
+      GHashTableIter iter;
+      NatterdSession *session;
+
+      /* Pending ops may keep a session alive past the server. */
+      g_hash_table_iter_init (&iter, self->sessions);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+        g_signal_handlers_disconnect_by_data (session, self);
+      g_clear_pointer (&self->sessions, g_hash_table_unref);
+    }
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
   g_clear_object (&self->soup);
   g_clear_object (&self->http_guard);
-  g_clear_object (&self->http);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
-  if (self->directory != NULL)
-    {
-      GList *apps = natterd_directory_get_apps (self->directory);
-
-      for (GList *l = apps; l != NULL; l = l->next)
-        g_clear_pointer (&((NatterdApp *) l->data)->webhook, natterd_webhook_free);
-      g_list_free (apps);
-    }
+  /* Before the directory: its queues point to the apps. */
+  g_clear_object (&self->webhooks);
   g_clear_pointer (&self->directory, natterd_directory_free);
-  g_clear_pointer (&self->webhook_done, g_array_unref);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->metrics, natterd_metrics_free);
   g_free (self->channel_clock);
   g_free (self->url);
   g_free (self->public_url);
@@ -641,8 +768,16 @@ natterd_server_init (NatterdServer *self)
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
-  self->webhook_done = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->directory = natterd_directory_new ();
+  self->metrics = natterd_metrics_new ();
+  self->session_host = (NatterdSessionHost) {
+    .host = self,
+    .metrics = self->metrics,
+    .authenticate = host_authenticate,
+    .publish = host_publish,
+    .query = host_query,
+    .acked = host_acked,
+  };
   self->last_device_flush = g_get_monotonic_time ();
   /* The first prune runs shortly after start, not during it. */
   self->last_prune = self->last_device_flush - PRUNE_INTERVAL_US + 2 * G_USEC_PER_SEC;
@@ -657,6 +792,8 @@ natterd_server_new (NatterdConfig  *config,
 
   self->config = config;
   self->store = g_object_ref (store);
+  self->session_host.store = store;
+  self->session_host.ping_interval = config->ping_interval;
   self->data_dir = g_strdup (config->data_dir);
 
   if (!natterd_store_load (store, natterd_directory_load_sink (), self->directory, error))
@@ -666,7 +803,8 @@ natterd_server_new (NatterdConfig  *config,
 
   natterd_store_set_batch_observer (store, observe_batch, self);
   natterd_store_start (store, config->store_batch_max);
-  natterd_server_load_webhooks (self);
+  self->webhooks = natterd_webhooks_new (config, store, self->directory, self->metrics);
+  natterd_webhooks_load (self->webhooks);
   return g_steal_pointer (&self);
 }
 
@@ -823,9 +961,7 @@ natterd_server_listen (NatterdServer  *self,
   while (g_str_has_suffix (self->public_url, "/"))
     self->public_url[strlen (self->public_url) - 1] = '\0';
 
-  self->http = soup_session_new_with_options ("timeout", self->config->webhook_timeout,
-                                              "user-agent", "natterd/" PACKAGE_VERSION,
-                                              NULL);
+  natterd_webhooks_start (self->webhooks);
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
   natterd_server_setup_history (self);
 
@@ -859,6 +995,7 @@ natterd_server_shutdown (NatterdServer *self)
   if (self->shutting_down)
     return;
   self->shutting_down = TRUE;
+  self->session_host.stopping = TRUE;
 
   g_snprintf (count, sizeof count, "%u", g_hash_table_size (self->sessions));
   natterd_log (G_LOG_LEVEL_INFO, "shutdown", "connections", count, NULL);
@@ -887,6 +1024,6 @@ natterd_server_shutdown (NatterdServer *self)
     g_main_context_iteration (NULL, FALSE);
 
   /* The store still runs: delivered events are forgotten, the rest stays. */
-  natterd_server_drain_webhooks (self);
+  natterd_webhooks_drain (self->webhooks);
   natterd_store_stop (self->store);
 }

@@ -5,8 +5,8 @@
 
 #include "natterd-session.h"
 
+#include "natter-codes.h"
 #include "natterd-log.h"
-#include "natterd-server-private.h"
 
 #include <string.h>
 
@@ -24,7 +24,43 @@
  * client pipelines); reading resumes at half. */
 #define MAX_REQUESTS 256
 
+struct _NatterdSession
+{
+  GObject                   parent_instance;
+
+  const NatterdSessionHost *host;       /* the server's; it outlives sessions */
+  NatterdSocket            *socket;     /* ws:// and wss:// alike */
+  NatterdSessionState       state;
+  NatterdUser              *user;
+  char                     *device_id;
+  char                     *platform;
+  gint64                    token_issued;
+  gint64                    created;    /* monotonic µs */
+  guint64                   sent_seq;   /* highest inbox seq sent */
+  guint64                   acked_seq;
+  guint64                   saved_acked_seq;
+  guint                     empty_replays : 2;
+  guint                     replaying : 1;        /* offline replay (or lagging) */
+  guint                     replay_in_flight : 1;
+  guint                     connecting : 1;       /* waiting for the app lookup */
+  guint                     requests;             /* publishes and queries not yet answered */
+  guint                     queries;              /* of those, queries ([limits] max-queries) */
+};
+
 G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (NatterdSessionState, natterd_session_state,
+                    G_DEFINE_ENUM_VALUE (NATTERD_SESSION_HANDSHAKE, "handshake"),
+                    G_DEFINE_ENUM_VALUE (NATTERD_SESSION_CONNECTED, "connected"),
+                    G_DEFINE_ENUM_VALUE (NATTERD_SESSION_CLOSED, "closed"))
+
+enum {
+  STATE_CHANGED,
+  CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static void
 natterd_session_finalize (GObject *object)
@@ -42,12 +78,52 @@ static void
 natterd_session_class_init (NatterdSessionClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = natterd_session_finalize;
+
+  /* HANDSHAKE → CONNECTED (the user and device are set) → CLOSED, or
+   * HANDSHAKE → CLOSED. */
+  signals[STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, NATTERD_TYPE_SESSION_STATE, NATTERD_TYPE_SESSION_STATE);
+  /* The connection is gone: nothing more is sent or received. */
+  signals[CLOSED] =
+    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 }
 
 static void
 natterd_session_init (NatterdSession *self)
 {
   self->created = g_get_monotonic_time ();
+}
+
+static void
+set_state (NatterdSession      *self,
+           NatterdSessionState  state)
+{
+  NatterdSessionState old = self->state;
+
+  if (state == old)
+    return;
+  self->state = state;
+  g_signal_emit (self, signals[STATE_CHANGED], 0, state, old);
+}
+
+/* ----------------------------------------------------------------- protocol */
+
+void
+natterd_message_to_proto (const NatterdMessage *m,
+                          const char           *viewer_id,
+                          Natter__Message      *out)
+{
+  out->message_uid = m->uid != NULL ? m->uid : (char *) "";
+  out->conversation_type = m->conversation_type;
+  out->target_id = (char *) natterd_message_target_for (m, viewer_id);
+  out->sender_user_id = m->sender_user_id;
+  out->object_name = m->object_name;
+  out->content = m->content;
+  out->sent_time = m->sent_time;
+  out->flags = m->flags;
+  out->push_content = m->push_content != NULL ? m->push_content : (char *) "";
 }
 
 /* ------------------------------------------------------------------ output */
@@ -63,7 +139,7 @@ send_bytes (NatterdSession *self,
     return;
 
   natterd_socket_send (self->socket, data, size);
-  self->server->metrics.frames_out++;
+  self->host->metrics->frames_out++;
 }
 
 void
@@ -91,10 +167,7 @@ natterd_session_close (NatterdSession *self,
                        gushort         code,
                        const char     *reason)
 {
-  if (self->state != NATTERD_SESSION_CLOSED)
-    natterd_server_session_closed (self->server, self);
-  self->state = NATTERD_SESSION_CLOSED;
-
+  set_state (self, NATTERD_SESSION_CLOSED);
   natterd_socket_close (self->socket, code, reason);
 }
 
@@ -126,7 +199,7 @@ natterd_session_kick (NatterdSession *self,
   frame.body_case = NATTER__FRAME__BODY_KICK;
   frame.kick = &kick;
   natterd_session_send_frame (self, &frame);
-  self->server->metrics.kicks_total++;
+  self->host->metrics->kicks_total++;
 
   natterd_log (G_LOG_LEVEL_INFO, "kick", "app", self->user ? self->user->app->key : NULL,
                "user", self->user ? self->user->user_id : NULL, "device", self->device_id,
@@ -161,7 +234,7 @@ natterd_session_deliver_transient (NatterdSession       *self,
   if (self->state != NATTERD_SESSION_CONNECTED)
     return;
   send_deliver (self, 0, message, FALSE);
-  self->server->metrics.messages_delivered++;
+  self->host->metrics->messages_delivered++;
 }
 
 void
@@ -222,19 +295,20 @@ maybe_continue_replay (NatterdSession *self)
 }
 
 static void
-replay_page_done (NatterdRead *read,
+replay_page_done (NatterdRead *base,
                   gpointer     user_data)
 {
+  NatterdReplayRead *read = (NatterdReplayRead *) base;
   NatterdSession *self = user_data;
 
   self->replay_in_flight = FALSE;
   if (self->state != NATTERD_SESSION_CONNECTED)
     return;
 
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "replay-failed", "user", self->user->user_id,
-                   "error", read->error->message, NULL);
+                   "error", base->error->message, NULL);
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NATTER_CODE_SERVER_ERROR,
                        "Offline messages could not be read");
       return;
@@ -252,7 +326,7 @@ replay_page_done (NatterdRead *read,
         log_gap (self, "replay", entry->seq);
       send_deliver (self, entry->seq, &entry->message, TRUE);
       self->sent_seq = entry->seq;
-      self->server->metrics.messages_replayed++;
+      self->host->metrics->messages_replayed++;
     }
 
   /* A read that started before the latest commits misses them (and they
@@ -272,8 +346,8 @@ replay_page_done (NatterdRead *read,
 static void
 fetch_replay_page (NatterdSession *self)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_REPLAY, replay_page_done,
-                                        g_object_ref (self), g_object_unref);
+  NatterdReplayRead *read = natterd_read_new (NATTERD_READ_REPLAY, replay_page_done,
+                                              g_object_ref (self), g_object_unref);
 
   read->user_id = self->user->id;
   read->after_seq = self->sent_seq;
@@ -282,7 +356,7 @@ fetch_replay_page (NatterdSession *self)
    * only to be dropped and read again. */
   read->max_bytes = DELIVERY_BUDGET;
   self->replay_in_flight = TRUE;
-  natterd_store_read (self->server->store, read);
+  natterd_store_read (self->host->store, read);
 }
 
 void
@@ -310,7 +384,7 @@ natterd_session_deliver_live (NatterdSession       *self,
     log_gap (self, "live", seq);
   send_deliver (self, seq, message, FALSE);
   self->sent_seq = seq;
-  self->server->metrics.messages_delivered++;
+  self->host->metrics->messages_delivered++;
 }
 
 /* ----------------------------------------------------------------- connect */
@@ -353,29 +427,25 @@ refuse_connect (NatterdSession *self,
   frame.connect_ack = &ack;
   natterd_session_send_frame (self, &frame);
 
-  self->server->metrics.connect_refused[natterd_metrics_connect_index (code)]++;
+  self->host->metrics->connect_refused[natterd_metrics_connect_index (code)]++;
   close_with_code (self, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, code, message);
 }
 
 static void
-connect_with_app (NatterdServer *server,
-                  NatterdApp    *app,
-                  gpointer       user_data)
+authenticated (int          code,
+               NatterdUser *user,
+               gint64       issued,
+               gpointer     user_data)
 {
   ConnectRequest *request = user_data;
   NatterdSession *self = request->session;
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
-  NatterdUser *user = NULL;
-  gint64 issued = 0;
-  int code;
 
   self->connecting = FALSE;
   if (self->state != NATTERD_SESSION_HANDSHAKE)
     return;
 
-  code = natterd_token_check (server->directory, request->app_key, request->token,
-                              natterd_now_ms (), &user, &issued);
   if (code != NATTER_CODE_OK)
     {
       char code_text[16];
@@ -391,8 +461,7 @@ connect_with_app (NatterdServer *server,
   self->token_issued = issued;
   self->device_id = g_steal_pointer (&request->device_id);
   self->platform = g_steal_pointer (&request->platform);
-  self->state = NATTERD_SESSION_CONNECTED;
-  natterd_server_session_connected (server, self);
+  set_state (self, NATTERD_SESSION_CONNECTED);
 
   /* A device that claims more than the server has talks to a server whose
    * data was reset: start over from what exists. */
@@ -402,7 +471,7 @@ connect_with_app (NatterdServer *server,
   ack.user_id = user->user_id;
   ack.server_time = natterd_now_ms ();
   ack.max_seq = user->max_seq;
-  ack.ping_interval = server->config->ping_interval;
+  ack.ping_interval = self->host->ping_interval;
   ack.multi_device = user->app->settings.multi_device;
   frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
   frame.connect_ack = &ack;
@@ -429,8 +498,8 @@ handle_connect (NatterdSession        *self,
   request->last_seq = connect->last_seq;
 
   self->connecting = TRUE;
-  natterd_server_with_app (self->server, connect->app_key, connect_with_app, request,
-                           connect_request_free);
+  self->host->authenticate (self->host->host, connect->app_key, connect->token, authenticated,
+                            request, connect_request_free);
 }
 
 /* ----------------------------------------------------------------- publish */
@@ -442,18 +511,18 @@ typedef struct
   gint64          received;
 } PublishContext;
 
-void
-natterd_session_request_started (NatterdSession *self)
+static void
+request_started (NatterdSession *self)
 {
   if (++self->requests == MAX_REQUESTS)
     {
       natterd_socket_hold (self->socket, TRUE);
-      self->server->metrics.connections_held++;
+      self->host->metrics->connections_held++;
     }
 }
 
-void
-natterd_session_request_finished (NatterdSession *self)
+static void
+request_finished (NatterdSession *self)
 {
   g_return_if_fail (self->requests > 0);
   if (self->requests-- == MAX_REQUESTS / 2)
@@ -465,7 +534,7 @@ publish_context_free (gpointer data)
 {
   PublishContext *context = data;
 
-  natterd_session_request_finished (context->session);
+  request_finished (context->session);
   g_object_unref (context->session);
   g_free (context->client_msg_id);
   g_free (context);
@@ -502,7 +571,7 @@ publish_done (int         code,
   PublishContext *context = user_data;
   NatterdSession *self = context->session;
 
-  natterd_histogram_observe (&self->server->metrics.publish_latency, natterd_latency_buckets,
+  natterd_histogram_observe (&self->host->metrics->publish_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
   send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, NULL);
 }
@@ -512,25 +581,33 @@ handle_publish (NatterdSession        *self,
                 const Natter__Publish *publish)
 {
   PublishContext *context = g_new0 (PublishContext, 1);
-  NatterdPublishRequest request = {
-    .app = self->user->app,
-    .sender = self->user,
-    .origin = self,
-    .device_id = self->device_id,
-    .client_msg_id = publish->client_msg_id,
-    .conversation_type = publish->conversation_type,
-    .target_id = publish->target_id,
-    .object_name = publish->object_name,
-    .content = publish->content,
-    .push_content = publish->push_content,
-    .flags = natter_object_name_flags (publish->object_name, publish->flags),
-  };
 
   context->session = g_object_ref (self);
-  natterd_session_request_started (self);
+  request_started (self);
   context->client_msg_id = g_strdup (publish->client_msg_id);
   context->received = g_get_monotonic_time ();
-  natterd_server_publish (self->server, &request, publish_done, context, publish_context_free);
+  self->host->publish (self->host->host, self, publish, publish_done, context, publish_context_free);
+}
+
+void
+natterd_session_query_started (NatterdSession *self)
+{
+  request_started (self);
+  self->queries++;
+}
+
+void
+natterd_session_query_finished (NatterdSession *self)
+{
+  g_return_if_fail (self->queries > 0);
+  request_finished (self);
+  self->queries--;
+}
+
+guint
+natterd_session_get_queries (NatterdSession *self)
+{
+  return self->queries;
 }
 
 /* -------------------------------------------------------------------- input */
@@ -543,7 +620,7 @@ handle_deliver_ack (NatterdSession *self,
   if (seq > self->acked_seq)
     {
       self->acked_seq = seq;
-      natterd_server_device_dirty (self->server, self);
+      self->host->acked (self->host->host, self);
     }
   maybe_continue_replay (self);
 }
@@ -570,7 +647,7 @@ answer_invalid (NatterdSession    *self,
 {
   int code = natter_proto_error_to_code (error);
 
-  self->server->metrics.bad_frames++;
+  self->host->metrics->bad_frames++;
   natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "frame", natter_frame_type_name (frame),
                "error", error->message, NULL);
 
@@ -642,14 +719,14 @@ handle_message (NatterdSession *self,
   g_autoptr(GError) error = NULL;
 
   /* Shutting down: what arrives now would not be acknowledged anyway. */
-  if (self->state == NATTERD_SESSION_CLOSED || self->server->shutting_down)
+  if (self->state == NATTERD_SESSION_CLOSED || self->host->stopping)
     return;
 
-  self->server->metrics.frames_in++;
+  self->host->metrics->frames_in++;
 
   if (!binary)
     {
-      self->server->metrics.bad_frames++;
+      self->host->metrics->bad_frames++;
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
                        "natter.v1 frames are binary");
       return;
@@ -660,7 +737,7 @@ handle_message (NatterdSession *self,
     {
       int code = natter_proto_error_to_code (error);
 
-      self->server->metrics.bad_frames++;
+      self->host->metrics->bad_frames++;
       natterd_log (G_LOG_LEVEL_DEBUG, "bad-frame", "error", error->message, NULL);
       close_with_code (self,
                        code == NATTER_CODE_MESSAGE_TOO_LARGE ? SOUP_WEBSOCKET_CLOSE_TOO_BIG :
@@ -698,7 +775,7 @@ handle_message (NatterdSession *self,
       break;
 
     case NATTER__FRAME__BODY_QUERY:
-      natterd_server_handle_query (self->server, self, frame->query);
+      self->host->query (self->host->host, self, frame->query);
       break;
 
     case NATTER__FRAME__BODY_PING:
@@ -722,12 +799,11 @@ handle_message (NatterdSession *self,
 static void
 transport_closed (NatterdSession *self)
 {
-  if (self->state != NATTERD_SESSION_CLOSED)
-    natterd_server_session_closed (self->server, self);
-  self->state = NATTERD_SESSION_CLOSED;
-
-  /* The server's reference; pending ops may still hold their own. */
-  g_hash_table_remove (self->server->sessions, self);
+  g_object_ref (self);
+  set_state (self, NATTERD_SESSION_CLOSED);
+  /* The server drops its reference; pending ops may still hold their own. */
+  g_signal_emit (self, signals[CLOSED], 0);
+  g_object_unref (self);
 }
 
 static void
@@ -759,24 +835,90 @@ static const NatterdSocketHandlers socket_handlers = {
 };
 
 NatterdSession *
-natterd_session_new (NatterdServer      *server,
-                     NatterdSocketLoop  *loop,
-                     GIOStream          *stream,
-                     GSocket            *socket,
-                     gboolean            tls,
-                     GError            **error)
+natterd_session_new (const NatterdSessionHost  *host,
+                     NatterdSocketLoop         *loop,
+                     GIOStream                 *stream,
+                     GSocket                   *socket,
+                     gboolean                   tls,
+                     GError                   **error)
 {
   g_autoptr(NatterdSession) self = g_object_new (NATTERD_TYPE_SESSION, NULL);
 
-  self->server = server;
+  self->host = host;
   self->socket = natterd_socket_new (loop, stream, socket, tls, &socket_handlers, self, error);
   if (self->socket == NULL)
     return NULL;
   return g_steal_pointer (&self);
 }
 
+/* --------------------------------------------------------------- accessors */
+
+NatterdSessionState
+natterd_session_get_state (NatterdSession *self)
+{
+  return self->state;
+}
+
+NatterdUser *
+natterd_session_get_user (NatterdSession *self)
+{
+  return self->user;
+}
+
+const char *
+natterd_session_get_device_id (NatterdSession *self)
+{
+  return self->device_id;
+}
+
+const char *
+natterd_session_get_platform (NatterdSession *self)
+{
+  return self->platform;
+}
+
+gint64
+natterd_session_get_token_issued (NatterdSession *self)
+{
+  return self->token_issued;
+}
+
 gint64
 natterd_session_get_last_input (NatterdSession *self)
 {
   return natterd_socket_get_last_input (self->socket);
+}
+
+const char *
+natterd_session_check_deadlines (NatterdSession *self,
+                                 gint64          connect_deadline,
+                                 gint64          idle_deadline)
+{
+  /* A Connect waiting for its app to be read again is not late. */
+  if (self->state == NATTERD_SESSION_HANDSHAKE && !self->connecting &&
+      self->created < connect_deadline)
+    return "30003 No Connect frame in time";
+  if (self->state == NATTERD_SESSION_CONNECTED &&
+      natterd_session_get_last_input (self) < idle_deadline)
+    return "30003 Keep-alive timed out";
+  return NULL;
+}
+
+guint64
+natterd_session_get_acked_seq (NatterdSession *self)
+{
+  return self->acked_seq;
+}
+
+gboolean
+natterd_session_has_unsaved_ack (NatterdSession *self)
+{
+  return self->acked_seq != self->saved_acked_seq;
+}
+
+void
+natterd_session_ack_saved (NatterdSession *self,
+                           guint64         seq)
+{
+  self->saved_acked_seq = MAX (self->saved_acked_seq, seq);
 }

@@ -6,6 +6,13 @@
  * Keep-alive and connect timeouts are checked by the server's one sweep
  * timer, not per connection.
  *
+ * A session speaks the protocol and keeps its own delivery state; what
+ * only the server can do (the app and user a token names, routing a
+ * Publish, answering a Query, saving delivery progress) it asks of its
+ * NatterdSessionHost. The server learns of a session's life from its
+ * signals: state-changed (connected, closed) and closed (the connection is
+ * gone: the server drops it).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -15,11 +22,11 @@
 
 #include "natter-frame.h"
 #include "natterd-directory.h"
+#include "natterd-metrics.h"
 #include "natterd-socket.h"
+#include "natterd-store.h"
 
 G_BEGIN_DECLS
-
-typedef struct _NatterdServer NatterdServer;
 
 #define NATTERD_TYPE_SESSION (natterd_session_get_type ())
 G_DECLARE_FINAL_TYPE (NatterdSession, natterd_session, NATTERD, SESSION, GObject)
@@ -30,40 +37,91 @@ typedef enum {
   NATTERD_SESSION_CLOSED,
 } NatterdSessionState;
 
-struct _NatterdSession
+#define NATTERD_TYPE_SESSION_STATE (natterd_session_state_get_type ())
+GType natterd_session_state_get_type (void);
+
+/* The answer to a Publish: @code 0 once the message is durable (its uid
+ * and sent time), or the code it was refused with. */
+typedef void (*NatterdPublishDone)      (int          code,
+                                         const char  *message_uid,
+                                         gint64       sent_time,
+                                         gpointer     user_data);
+/* @code 0 and the user a token names (@issued: when the token was), or the
+ * code to refuse the Connect with. */
+typedef void (*NatterdAuthenticateDone) (int          code,
+                                         NatterdUser *user,
+                                         gint64       issued,
+                                         gpointer     user_data);
+
+/* What a session asks of its server; one for every session of a server,
+ * which owns it and outlives them. @host is the functions' first argument. */
+typedef struct
 {
-  GObject                  parent_instance;
+  gpointer        host;
+  NatterdStore   *store;          /* offline replay reads */
+  NatterdMetrics *metrics;
+  guint           ping_interval;  /* s, told to clients in ConnectAck */
+  gboolean        stopping;       /* set on shutdown: frames that arrive are dropped */
 
-  NatterdServer           *server;      /* not a ref: the server outlives sessions */
-  NatterdSocket           *socket;      /* ws:// and wss:// alike */
-  NatterdSessionState      state;
-  NatterdUser             *user;
-  char                    *device_id;
-  char                    *platform;
-  gint64                   token_issued;
-  gint64                   created;     /* monotonic µs */
-  guint64                  sent_seq;    /* highest inbox seq sent */
-  guint64                  acked_seq;
-  guint64                  saved_acked_seq;
-  guint                    empty_replays : 2;
-  guint                    replaying : 1;       /* offline replay (or lagging) */
-  guint                    replay_in_flight : 1;
-  guint                    connecting : 1;      /* waiting for the app lookup */
-  guint                    requests;            /* publishes and queries not yet answered */
-  guint                    queries;             /* of those, queries ([limits] max-queries) */
-};
+  /* Once @app_key's app is known (apps created since start are read
+   * again): the user @token names. @done runs once (unless the server is
+   * finalized first; @destroy runs then). */
+  void (*authenticate) (gpointer                 host,
+                        const char              *app_key,
+                        const char              *token,
+                        NatterdAuthenticateDone  done,
+                        gpointer                 user_data,
+                        GDestroyNotify           destroy);
+  /* Routes and stores @publish from @session's user; @done runs exactly once. */
+  void (*publish)      (gpointer                 host,
+                        NatterdSession          *session,
+                        const Natter__Publish   *publish,
+                        NatterdPublishDone       done,
+                        gpointer                 user_data,
+                        GDestroyNotify           destroy);
+  /* Answers @query on @session (natterd_session_query_started() and
+   * _finished() bracket it). */
+  void (*query)        (gpointer                 host,
+                        NatterdSession          *session,
+                        const Natter__Query     *query);
+  /* @session's acked seq moved: save it with the next flush. */
+  void (*acked)        (gpointer                 host,
+                        NatterdSession          *session);
+} NatterdSessionHost;
 
-NatterdSession *natterd_session_new          (NatterdServer           *server,
-                                              NatterdSocketLoop       *loop,
-                                              GIOStream               *stream,
-                                              GSocket                 *socket,
-                                              gboolean                 tls,
-                                              GError                 **error);
+NatterdSession *natterd_session_new          (const NatterdSessionHost  *host,
+                                              NatterdSocketLoop         *loop,
+                                              GIOStream                 *stream,
+                                              GSocket                   *socket,
+                                              gboolean                   tls,
+                                              GError                   **error);
+
+NatterdSessionState natterd_session_get_state (NatterdSession         *self);
+/* NULL until connected. */
+NatterdUser    *natterd_session_get_user     (NatterdSession          *self);
+const char     *natterd_session_get_device_id (NatterdSession         *self);
+const char     *natterd_session_get_platform (NatterdSession          *self);
+/* When the token it connected with was issued (ms). */
+gint64          natterd_session_get_token_issued (NatterdSession      *self);
 /* Monotonic µs of the last frame from the client, WebSocket pings
  * included: the keep-alive counts any of them. */
 gint64          natterd_session_get_last_input (NatterdSession        *self);
+/* Why to close it now, or NULL: no Connect frame since before
+ * @connect_deadline, or connected and silent since before @idle_deadline
+ * (monotonic µs). */
+const char     *natterd_session_check_deadlines (NatterdSession       *self,
+                                                 gint64                connect_deadline,
+                                                 gint64                idle_deadline);
+
+/* Delivery progress: the acked seq, and whether it changed since it was
+ * last saved; natterd_session_ack_saved() once @seq is durable. */
+guint64         natterd_session_get_acked_seq (NatterdSession         *self);
+gboolean        natterd_session_has_unsaved_ack (NatterdSession       *self);
+void            natterd_session_ack_saved    (NatterdSession          *self,
+                                              guint64                  seq);
+
 void            natterd_session_send_frame   (NatterdSession          *self,
-                                              const NatterFrame      *frame);
+                                              const NatterFrame       *frame);
 void            natterd_session_close        (NatterdSession          *self,
                                               gushort                  code,
                                               const char              *reason);
@@ -77,12 +135,19 @@ void            natterd_session_deliver_live (NatterdSession          *self,
 /* A message outside the inbox (seq 0): status-only, chatroom. */
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
-/* Publishes and queries in flight: past a bound, nothing more is read
- * from the connection until answers went out. */
-void            natterd_session_request_started  (NatterdSession     *self);
-void            natterd_session_request_finished (NatterdSession     *self);
+/* Queries in flight ([limits] max-queries counts them); with publishes,
+ * past a bound nothing more is read from the connection until answers
+ * went out. */
+void            natterd_session_query_started  (NatterdSession       *self);
+void            natterd_session_query_finished (NatterdSession       *self);
+guint           natterd_session_get_queries    (NatterdSession       *self);
 void            natterd_session_send_chatroom_event (NatterdSession   *self,
                                                      const char       *chatroom_id,
                                                      int               code);
+
+/* Builds a protocol Message for @viewer_id; strings are borrowed from @m. */
+void            natterd_message_to_proto     (const NatterdMessage    *m,
+                                              const char              *viewer_id,
+                                              Natter__Message         *out);
 
 G_END_DECLS

@@ -387,39 +387,56 @@ conversation_free (gpointer data)
   g_free (conversation);
 }
 
-NatterdRead *
+static const gsize read_sizes[] = {
+  [NATTERD_READ_REPLAY] = sizeof (NatterdReplayRead),
+  [NATTERD_READ_HISTORY] = sizeof (NatterdHistoryRead),
+  [NATTERD_READ_CONVERSATIONS] = sizeof (NatterdConversationsRead),
+  [NATTERD_READ_MEDIA] = sizeof (NatterdMediaRead),
+  [NATTERD_READ_EXPORT] = sizeof (NatterdExportRead),
+  [NATTERD_READ_APPS] = sizeof (NatterdAppsRead),
+  [NATTERD_READ_WEBHOOK_EVENTS] = sizeof (NatterdWebhookEventsRead),
+  [NATTERD_READ_MEDIA_USAGE] = sizeof (NatterdMediaUsageRead),
+};
+
+gpointer
 natterd_read_new (NatterdReadKind kind,
                   NatterdReadFunc complete,
                   gpointer        user_data,
                   GDestroyNotify  destroy)
 {
-  NatterdRead *read = g_new0 (NatterdRead, 1);
+  NatterdRead *read;
 
+  g_return_val_if_fail (kind < G_N_ELEMENTS (read_sizes), NULL);
+
+  read = g_malloc0 (read_sizes[kind]);
   read->kind = kind;
   read->complete = complete;
   read->user_data = user_data;
   read->destroy = destroy;
-  read->types = g_array_new (FALSE, FALSE, sizeof (int));
 
   switch (kind)
     {
     case NATTERD_READ_REPLAY:
-      read->entries = g_ptr_array_new_with_free_func (inbox_entry_free);
+      ((NatterdReplayRead *) read)->entries = g_ptr_array_new_with_free_func (inbox_entry_free);
       break;
     case NATTERD_READ_HISTORY:
-      read->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_message_free);
+      ((NatterdHistoryRead *) read)->messages =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_message_free);
       break;
     case NATTERD_READ_CONVERSATIONS:
-      read->conversations = g_ptr_array_new_with_free_func (conversation_free);
+      ((NatterdConversationsRead *) read)->types = g_array_new (FALSE, FALSE, sizeof (int));
+      ((NatterdConversationsRead *) read)->conversations = g_ptr_array_new_with_free_func (conversation_free);
       break;
     case NATTERD_READ_APPS:
-      read->apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+      ((NatterdAppsRead *) read)->apps =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
       break;
     case NATTERD_READ_WEBHOOK_EVENTS:
-      read->events = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_webhook_event_free);
+      ((NatterdWebhookEventsRead *) read)->events =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_webhook_event_free);
       break;
     case NATTERD_READ_MEDIA_USAGE:
-      read->media_usage = g_array_new (FALSE, FALSE, sizeof (NatterdMediaUsage));
+      ((NatterdMediaUsageRead *) read)->usage = g_array_new (FALSE, FALSE, sizeof (NatterdMediaUsage));
       break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
@@ -439,18 +456,48 @@ natterd_read_free (NatterdRead *read)
   if (read->destroy != NULL)
     read->destroy (read->user_data);
   g_clear_error (&read->error);
-  g_array_unref (read->types);
-  g_free (read->channel);
-  g_free (read->cursor_target);
-  g_free (read->hash);
-  g_free (read->path);
-  g_clear_pointer (&read->entries, g_ptr_array_unref);
-  g_clear_pointer (&read->conversations, g_ptr_array_unref);
-  g_clear_pointer (&read->apps, g_ptr_array_unref);
-  g_clear_pointer (&read->events, g_ptr_array_unref);
-  g_clear_pointer (&read->media_usage, g_array_unref);
-  g_free (read->content_type);
-  g_free (read->name);
+
+  switch (read->kind)
+    {
+    case NATTERD_READ_REPLAY:
+      g_ptr_array_unref (((NatterdReplayRead *) read)->entries);
+      break;
+    case NATTERD_READ_HISTORY:
+      g_free (((NatterdHistoryRead *) read)->channel);
+      g_ptr_array_unref (((NatterdHistoryRead *) read)->messages);
+      break;
+    case NATTERD_READ_CONVERSATIONS:
+      {
+        NatterdConversationsRead *c = (NatterdConversationsRead *) read;
+        g_array_unref (c->types);
+        g_free (c->cursor_target);
+        g_ptr_array_unref (c->conversations);
+      }
+      break;
+    case NATTERD_READ_MEDIA:
+      {
+        NatterdMediaRead *m = (NatterdMediaRead *) read;
+        g_free (m->hash);
+        g_free (m->content_type);
+        g_free (m->name);
+      }
+      break;
+    case NATTERD_READ_EXPORT:
+      g_free (((NatterdExportRead *) read)->path);
+      break;
+    case NATTERD_READ_APPS:
+      g_ptr_array_unref (((NatterdAppsRead *) read)->apps);
+      break;
+    case NATTERD_READ_WEBHOOK_EVENTS:
+      g_ptr_array_unref (((NatterdWebhookEventsRead *) read)->events);
+      break;
+    case NATTERD_READ_MEDIA_USAGE:
+      g_array_unref (((NatterdMediaUsageRead *) read)->usage);
+      break;
+    default:
+      break;
+    }
+
   g_free (read);
 }
 
@@ -1052,9 +1099,10 @@ natterd_store_release (NatterdStore *self)
 
 void
 natterd_store_read (NatterdStore *self,
-                    NatterdRead  *read)
+                    gpointer      data)
 {
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  NatterdRead *read = data;
 
   g_return_if_fail (NATTERD_IS_STORE (self));
 

@@ -395,6 +395,8 @@ typedef struct _NatterdRead NatterdRead;
 typedef void (*NatterdReadFunc) (NatterdRead *read,
                                  gpointer     user_data);
 
+/* What every read has; the read of each kind below embeds it first, as
+ * the write ops embed NatterdOp. */
 struct _NatterdRead
 {
   NatterdReadKind kind;
@@ -402,41 +404,80 @@ struct _NatterdRead
   NatterdReadFunc complete;
   gpointer        user_data;
   GDestroyNotify  destroy;
-
-  /* in */
-  gint64   app_id;
-  gint64   user_id;
-  guint64  after_seq;
-  gint64   after_id;            /* WEBHOOK_EVENTS */
-  char    *channel;
-  gint64   before_time;
-  guint    limit;
-  gsize    max_bytes;           /* REPLAY, WEBHOOK_EVENTS: the page ends past this much content (0: no bound) */
-  GArray  *types;               /* int conversation types, empty = all */
-  /* conversation list cursor: the last row of the previous page */
-  gboolean has_cursor;
-  gboolean cursor_pinned;
-  gint64   cursor_time;
-  int      cursor_type;
-  char    *cursor_target;
-  char    *hash;
-  char    *path;
-  gint64   from_time;           /* EXPORT; HISTORY: nothing sent before (0: no bound) */
-  gint64   to_time;
-  guint64  order;               /* set by natterd_store_read(): first come, first served */
-
-  /* out */
-  GPtrArray *entries;           /* REPLAY: NatterdInboxEntry; HISTORY: NatterdMessage */
-  GPtrArray *conversations;     /* NatterdConversation */
-  GPtrArray *apps;              /* NatterdAppRecord */
-  GPtrArray *events;            /* NatterdWebhookEvent */
-  guint64    size;              /* MEDIA */
-  char      *content_type;
-  char      *name;
-  gboolean   found;
-  guint      count;             /* EXPORT: messages written */
-  GArray    *media_usage;       /* MEDIA_USAGE: NatterdMediaUsage */
+  guint64         order;        /* set by natterd_store_read(): first come, first served */
 };
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      user_id;
+  guint64     after_seq;
+  guint       limit;
+  gsize       max_bytes;        /* the page ends past this much content (0: no bound) */
+  GPtrArray  *entries;          /* out: NatterdInboxEntry, by seq */
+} NatterdReplayRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *channel;
+  gint64      before_time;      /* 0: no bound */
+  gint64      from_time;        /* nothing sent before (0: no bound) */
+  guint       limit;
+  GPtrArray  *messages;         /* out: NatterdMessage, newest first */
+} NatterdHistoryRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      user_id;
+  GArray     *types;            /* int conversation types, empty = all */
+  guint       limit;
+  /* the cursor: the last row of the previous page */
+  gboolean    has_cursor;
+  gboolean    cursor_pinned;
+  gint64      cursor_time;
+  int         cursor_type;
+  char       *cursor_target;
+  GPtrArray  *conversations;    /* out: NatterdConversation */
+} NatterdConversationsRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *hash;
+  gboolean    found;            /* out: the rest is set when it is */
+  guint64     size;
+  char       *content_type;
+  char       *name;
+} NatterdMediaRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  gint64      from_time;        /* ms, [from_time, to_time) */
+  gint64      to_time;
+  char       *path;             /* written as path.partial, renamed when complete */
+  guint       count;            /* out: messages written */
+} NatterdExportRead;
+
+typedef struct
+{
+  NatterdRead base;
+  GPtrArray  *apps;             /* out: NatterdAppRecord */
+} NatterdAppsRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      after_id;
+  guint       limit;
+  gsize       max_bytes;        /* the page ends past this much body (0: no bound) */
+  GPtrArray  *events;           /* out: NatterdWebhookEvent, oldest first */
+} NatterdWebhookEventsRead;
 
 typedef struct
 {
@@ -444,11 +485,19 @@ typedef struct
   guint64 bytes;
 } NatterdMediaUsage;
 
-NatterdRead *natterd_read_new  (NatterdReadKind kind,
-                                NatterdReadFunc complete,
-                                gpointer        user_data,
-                                GDestroyNotify  destroy);
-void         natterd_read_free (NatterdRead    *read);
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  GArray     *usage;            /* out: NatterdMediaUsage */
+} NatterdMediaUsageRead;
+
+/* A read of @kind, its outputs empty: cast it to the kind's struct. */
+gpointer natterd_read_new  (NatterdReadKind kind,
+                            NatterdReadFunc complete,
+                            gpointer        user_data,
+                            GDestroyNotify  destroy);
+void     natterd_read_free (NatterdRead    *read);
 
 /* ------------------------------------------------------------------- store */
 
@@ -516,8 +565,10 @@ void       natterd_store_submit       (NatterdStore           *self,
  * fsync. For a few ops submitted in one go, never across a wait. */
 void       natterd_store_hold         (NatterdStore           *self);
 void       natterd_store_release      (NatterdStore           *self);
+/* Takes @read (any NatterdRead kind); its complete func runs on the main
+ * context (with read->error set if it failed), then it is freed. */
 void       natterd_store_read         (NatterdStore           *self,
-                                       NatterdRead            *read);
+                                       gpointer                read);
 /* Waits for the queue to drain and the threads to end, dispatching every
  * pending completion. */
 void       natterd_store_stop         (NatterdStore           *self);

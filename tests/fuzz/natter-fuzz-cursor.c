@@ -17,8 +17,8 @@
 static void
 fuzz_conversation_cursor (const char *text)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, NULL, NULL, NULL);
-  NatterdRead *again = natterd_read_new (NATTERD_READ_CONVERSATIONS, NULL, NULL, NULL);
+  NatterdConversationsRead *read = natterd_read_new (NATTERD_READ_CONVERSATIONS, NULL, NULL, NULL);
+  NatterdConversationsRead *again = natterd_read_new (NATTERD_READ_CONVERSATIONS, NULL, NULL, NULL);
   NatterdConversation conversation = { 0 };
   g_autofree char *formatted = NULL;
 
@@ -43,8 +43,8 @@ fuzz_conversation_cursor (const char *text)
   else
     g_assert_false (read->has_cursor);
 
-  natterd_read_free (read);
-  natterd_read_free (again);
+  natterd_read_free (&read->base);
+  natterd_read_free (&again->base);
 }
 
 static void

@@ -547,6 +547,92 @@ test_message_publish (void)
   }
 }
 
+/* A raw form @body POSTed to @path, signed; the reply's code. */
+static int
+post_form (NatterTestServer *server,
+           const char       *path,
+           const char       *body,
+           guint            *status)
+{
+  static guint n;
+  g_autofree char *nonce = g_strdup_printf ("form-%u", ++n);
+  g_autofree char *now = now_seconds (0);
+  g_autofree char *full = g_strconcat (path, ".json", NULL);
+  g_autoptr(JsonObject) reply = raw_request (server, "POST", full, "",
+                                             natter_test_server_get_app_key (server),
+                                             natter_test_server_get_app_secret (server),
+                                             nonce, now, body, status);
+
+  return (int) json_object_get_int_member (reply, "code");
+}
+
+/* Form bodies as app servers write them: '+' and %-escapes decode,
+ * repeated names are lists, group[id]= and chatroom[id]= name ids; a body
+ * that is not form data (a bad escape, what is not UTF-8, a pair without
+ * '=') is refused whole with 1002, nothing done. */
+static void
+test_form_bodies (void)
+{
+  /* Each would expire alice's tokens if it were taken. */
+  static const char * const refused[] = {
+    "userId=alice&time=9999999999999&x=%ZZ",    /* not an escape */
+    "userId=alice&time=9999999999999&x=%4",     /* cut short */
+    "userId=alice&time=9999999999999&x=%FF%FE", /* not UTF-8 */
+    "userId=alice&time=9999999999999&x=a%00b",  /* NUL */
+    "userId=alice&&time=9999999999999",         /* an empty pair */
+    "userId=alice&time=9999999999999&x",        /* a name alone */
+  };
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autofree char *token = NULL;
+  guint status = 0;
+
+  /* Repeated names: both users are blocked. */
+  g_assert_cmpint (post_form (server, "user/block", "userId=u1&userId=u2&minute=10", &status), ==, 200);
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "user/block/query", "page", "1", NULL);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "users")), ==, 2);
+  }
+
+  /* chatroom[id]=name with '+' and escapes in both. */
+  g_assert_cmpint (post_form (server, "chatroom/create", "chatroom%5Br1%5D=Room+One%21&chatroom[r2]=%E8%81%8A", &status),
+                   ==, 200);
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "chatroom/query",
+                                                          "chatroomId", "r1", "chatroomId", "r2", NULL);
+    JsonArray *rooms = json_object_get_array_member (reply, "chatRooms");
+
+    g_assert_cmpuint (json_array_get_length (rooms), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (rooms, 0), "name"), ==,
+                     "Room One!");
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (rooms, 1), "name"), ==,
+                     "聊");
+  }
+
+  /* group[id]=name: the user is in both groups. */
+  g_assert_cmpint (post_form (server, "group/sync", "userId=alice&group[g1]=One&group[g2]=Two+2", &status), ==, 200);
+  {
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/user/query", "groupId", "g2", NULL);
+    JsonArray *users = json_object_get_array_member (reply, "users");
+
+    g_assert_cmpuint (json_array_get_length (users), ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (users, 0), "id"), ==, "alice");
+  }
+
+  token = natter_test_server_get_token (server, "alice");
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_test_message ("%s", refused[i]);
+      g_assert_cmpint (post_form (server, "user/token/expire", refused[i], &status), ==, 1002);
+      g_assert_cmpuint (status, ==, 400);
+    }
+  /* Nothing was done: alice's token still works. */
+  alice = natter_test_client_open (server, NULL);
+  g_assert_nonnull (alice);
+  g_assert_cmpint (natter_test_client_connect (alice, natter_test_server_get_app_key (server), token, "a1", 0),
+                   ==, 0);
+}
+
 /* Every path of the server API checks the signature before anything else
  * (1004, HTTP 401, nothing done), and with a good signature but no
  * parameters answers 200 or 1002, never 404 or a dropped request. */
@@ -618,6 +704,7 @@ main (int   argc,
   g_test_add_func ("/server/api/reused-nonce-setting", test_reused_nonce_setting);
   g_test_add_func ("/server/api/rate-limit", test_rate_limit);
   g_test_add_func ("/server/api/parameters", test_parameters);
+  g_test_add_func ("/server/api/form-bodies", test_form_bodies);
   g_test_add_func ("/server/api/users", test_users);
   g_test_add_func ("/server/api/blacklist", test_blacklist);
   g_test_add_func ("/server/api/message-publish", test_message_publish);

@@ -553,10 +553,12 @@ publish_op (const char *client_msg_id,
 }
 
 static void
-events_read (NatterdRead *read,
+events_read (NatterdRead *base,
              gpointer     user_data)
 {
-  g_assert_no_error (read->error);
+  NatterdWebhookEventsRead *read = (NatterdWebhookEventsRead *) base;
+
+  g_assert_no_error (base->error);
   *(GPtrArray **) user_data = g_ptr_array_ref (read->events);
 }
 
@@ -567,7 +569,7 @@ read_events (NatterdStore *store,
              guint         limit,
              gsize         max_bytes)
 {
-  NatterdRead *read;
+  NatterdWebhookEventsRead *read;
   GPtrArray *events = NULL;
 
   read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, events_read, &events, NULL);

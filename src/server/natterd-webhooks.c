@@ -1,4 +1,4 @@
-/* natterd-webhook.c — every persisted message POSTed to the app server
+/* natterd-webhooks.c — every persisted message POSTed to the app server
  *
  * RongCloud's message routing shape: form-encoded fromUserId, toUserId,
  * objectName, content, channelType, msgTimestamp, msgUID
@@ -28,14 +28,19 @@
  * gigabytes); the oldest waiting event is dropped and counted when it is
  * full.
  *
+ * NatterdWebhooks owns all of it: a queue per app, the HTTP session,
+ * reading the stored events at start and draining on stop. The server
+ * hands it each committed event (natterd_webhooks_add()).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "natterd-server-private.h"
+#include "natterd-webhooks.h"
 
 #include "natterd-crypto.h"
 #include "natterd-log.h"
 
+#include <libsoup/soup.h>
 #include <string.h>
 
 /* A page of stored events read at start: about as much as a history page. */
@@ -44,24 +49,46 @@
 /* Rows deleted in one op at most (the writer's batch takes many ops). */
 #define FORGET_BATCH 4096
 
-struct _NatterdWebhook
+struct _NatterdWebhooks
 {
-  NatterdServer *server;        /* not a ref */
-  NatterdApp    *app;
-  GQueue         queue;         /* NatterdWebhookEvent*, oldest first */
-  GList         *first_live;    /* while loading: the first event committed since start */
-  gsize          queued_bytes;
-  gboolean       in_flight;
-  guint          attempts;      /* of the head */
-  guint          retry_id;
-  GCancellable  *cancellable;
+  GObject           parent_instance;
+
+  NatterdConfig    *config;
+  NatterdStore     *store;
+  NatterdDirectory *directory;
+  NatterdMetrics   *metrics;
+  SoupSession      *http;          /* NULL until natterd listens */
+  GHashTable       *queues;        /* gint64* app id → Queue */
+
+  gboolean          loading;       /* stored events still being read */
+  gboolean          stopped;       /* drained: what is left stays stored */
+  gint64            first_live;    /* id of the first event committed since start */
+  gint64            last_loaded;
+  GArray           *done;          /* gint64 ids of events whose rows go */
+  gboolean          forgetting;    /* a NATTERD_OP_WEBHOOK_DONE is in the store */
 };
 
-void
-natterd_webhook_free (NatterdWebhook *webhook)
+G_DEFINE_FINAL_TYPE (NatterdWebhooks, natterd_webhooks, G_TYPE_OBJECT)
+
+/* One app's events, sent one at a time in order. */
+typedef struct
 {
-  if (webhook == NULL)
-    return;
+  NatterdWebhooks *owner;        /* not a ref: it frees its queues */
+  NatterdApp      *app;          /* apps live as long as the directory */
+  GQueue           queue;        /* NatterdWebhookEvent*, oldest first */
+  GList           *first_live;   /* while loading: the first event committed since start */
+  gsize            queued_bytes;
+  gboolean         in_flight;
+  guint            attempts;     /* of the head */
+  guint            retry_id;
+  GCancellable    *cancellable;
+} Queue;
+
+static void
+queue_free (gpointer data)
+{
+  Queue *webhook = data;
+
   g_cancellable_cancel (webhook->cancellable);
   g_clear_object (&webhook->cancellable);
   g_clear_handle_id (&webhook->retry_id, g_source_remove);
@@ -69,99 +96,100 @@ natterd_webhook_free (NatterdWebhook *webhook)
   g_free (webhook);
 }
 
-guint
-natterd_webhook_get_pending (NatterdWebhook *webhook)
+static Queue *
+ensure_queue (NatterdWebhooks *self,
+              NatterdApp      *app)
 {
-  return webhook != NULL ? g_queue_get_length (&webhook->queue) : 0;
-}
+  Queue *webhook = g_hash_table_lookup (self->queues, &app->id);
 
-static NatterdWebhook *
-ensure_webhook (NatterdServer *self,
-                NatterdApp    *app)
-{
-  if (app->webhook == NULL)
+  if (webhook == NULL)
     {
-      app->webhook = g_new0 (NatterdWebhook, 1);
-      app->webhook->server = self;
-      app->webhook->app = app;
-      app->webhook->cancellable = g_cancellable_new ();
-      g_queue_init (&app->webhook->queue);
+      webhook = g_new0 (Queue, 1);
+      webhook->owner = self;
+      webhook->app = app;
+      webhook->cancellable = g_cancellable_new ();
+      g_queue_init (&webhook->queue);
+      g_hash_table_insert (self->queues, &app->id, webhook);
     }
-  return app->webhook;
+  return webhook;
 }
 
 guint
-natterd_server_webhook_pending (NatterdServer *self)
+natterd_webhooks_get_pending (NatterdWebhooks *self)
 {
-  GList *apps = natterd_directory_get_apps (self->directory);
+  GHashTableIter iter;
+  Queue *webhook;
   guint pending = 0;
 
-  for (GList *l = apps; l != NULL; l = l->next)
-    pending += natterd_webhook_get_pending (((NatterdApp *) l->data)->webhook);
-  g_list_free (apps);
+  g_return_val_if_fail (NATTERD_IS_WEBHOOKS (self), 0);
+
+  g_hash_table_iter_init (&iter, self->queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
+    pending += g_queue_get_length (&webhook->queue);
   return pending;
 }
 
 /* ---------------------------------------------------------- forgetting rows */
 
-static void submit_forget (NatterdServer *self);
+static void submit_forget (NatterdWebhooks *self);
 
 static void
 forgotten (NatterdOp *op,
            gpointer   user_data)
 {
-  NatterdServer *self = user_data;
+  NatterdWebhooks *self = user_data;
 
-  self->webhook_forgetting = FALSE;
+  self->forgetting = FALSE;
   /* The rows stay: their events are sent again after a restart. */
   if (op->error != NULL)
     natterd_log (G_LOG_LEVEL_WARNING, "webhook-forget-failed", "error", op->error->message, NULL);
-  if (self->webhook_done->len > 0 && !self->webhooks_stopped)
+  if (self->done->len > 0 && !self->stopped)
     submit_forget (self);
 }
 
 static void
-submit_forget (NatterdServer *self)
+submit_forget (NatterdWebhooks *self)
 {
-  NatterdWebhookDoneOp *op = natterd_op_new (NATTERD_OP_WEBHOOK_DONE, forgotten, self, NULL);
-  guint n = MIN (self->webhook_done->len, FORGET_BATCH);
+  NatterdWebhookDoneOp *op = natterd_op_new (NATTERD_OP_WEBHOOK_DONE, forgotten,
+                                             g_object_ref (self), g_object_unref);
+  guint n = MIN (self->done->len, FORGET_BATCH);
 
-  g_array_append_vals (op->ids, self->webhook_done->data, n);
-  g_array_remove_range (self->webhook_done, 0, n);
-  self->webhook_forgetting = TRUE;
+  g_array_append_vals (op->ids, self->done->data, n);
+  g_array_remove_range (self->done, 0, n);
+  self->forgetting = TRUE;
   natterd_store_submit (self->store, op);
 }
 
 /* Deletes the row of a delivered or dropped event. One op at a time: the
  * ids that come meanwhile go together in the next one. */
 static void
-forget (NatterdServer *self,
-        gint64         id)
+forget (NatterdWebhooks *self,
+        gint64           id)
 {
-  g_array_append_val (self->webhook_done, id);
-  if (!self->webhook_forgetting && !self->webhooks_stopped)
+  g_array_append_val (self->done, id);
+  if (!self->forgetting && !self->stopped)
     submit_forget (self);
 }
 
 /* ------------------------------------------------------------------ queue */
 
 static void
-remove_link (NatterdWebhook *webhook,
-             GList          *link)
+remove_link (Queue *webhook,
+             GList *link)
 {
   NatterdWebhookEvent *event = link->data;
 
   if (link == webhook->first_live)
     webhook->first_live = link->next;
   webhook->queued_bytes -= strlen (event->body);
-  forget (webhook->server, event->id);
+  forget (webhook->owner, event->id);
   natterd_webhook_event_free (event);
   g_queue_delete_link (&webhook->queue, link);
 }
 
 static void
-drop (NatterdWebhook *webhook,
-      guint           n)
+drop (Queue *webhook,
+      guint  n)
 {
   GList *link = g_queue_peek_nth_link (&webhook->queue, n);
 
@@ -169,12 +197,12 @@ drop (NatterdWebhook *webhook,
     remove_link (webhook, link);
 }
 
-static void send_head (NatterdWebhook *webhook);
+static void send_head (Queue *webhook);
 
 static gboolean
 retry (gpointer user_data)
 {
-  NatterdWebhook *webhook = user_data;
+  Queue *webhook = user_data;
 
   webhook->retry_id = 0;
   send_head (webhook);
@@ -183,8 +211,8 @@ retry (gpointer user_data)
 
 typedef struct
 {
-  NatterdWebhook *webhook;
-  GCancellable   *cancellable;
+  Queue        *webhook;
+  GCancellable *cancellable;
 } Attempt;
 
 static void
@@ -196,7 +224,7 @@ sent (GObject      *source,
   SoupMessage *message = soup_session_get_async_result_message (SOUP_SESSION (source), result);
   g_autoptr(GBytes) reply = NULL;
   g_autoptr(GError) error = NULL;
-  NatterdWebhook *webhook;
+  Queue *webhook;
   NatterdConfig *config;
   guint status;
 
@@ -212,26 +240,26 @@ sent (GObject      *source,
   g_object_unref (attempt->cancellable);
   g_free (attempt);
 
-  config = webhook->server->config;
+  config = webhook->owner->config;
   status = message != NULL ? soup_message_get_status (message) : 0;
   webhook->in_flight = FALSE;
 
   if (error == NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
     {
-      webhook->server->metrics.webhook_sent++;
+      webhook->owner->metrics->webhook_sent++;
       drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
       return;
     }
 
-  webhook->server->metrics.webhook_failed++;
+  webhook->owner->metrics->webhook_failed++;
   webhook->attempts++;
   if (webhook->attempts >= config->webhook_max_attempts)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-dropped", "app", webhook->app->key,
                    "reason", error != NULL ? error->message : soup_status_get_phrase (status), NULL);
-      webhook->server->metrics.webhook_dropped++;
+      webhook->owner->metrics->webhook_dropped++;
       drop (webhook, 0);
       webhook->attempts = 0;
       send_head (webhook);
@@ -268,11 +296,11 @@ webhook_signature (const NatterdApp *app,
 }
 
 static void
-send_head (NatterdWebhook *webhook)
+send_head (Queue *webhook)
 {
   GList *head = webhook->queue.head;
   NatterdWebhookEvent *event = head != NULL ? head->data : NULL;
-  NatterdServer *server = webhook->server;
+  NatterdWebhooks *owner = webhook->owner;
   NatterdApp *app = webhook->app;
   g_autoptr(SoupMessage) message = NULL;
   g_autoptr(GBytes) bytes = NULL;
@@ -286,10 +314,10 @@ send_head (NatterdWebhook *webhook)
 
   /* No HTTP session: natterd never listened (and is stopping). */
   if (event == NULL || webhook->in_flight || webhook->retry_id != 0 ||
-      app->settings.webhook_url == NULL || server->webhooks_stopped || server->http == NULL)
+      app->settings.webhook_url == NULL || owner->stopped || owner->http == NULL)
     return;
   /* Older events of this app may still be on their way from the store. */
-  if (server->webhooks_loading && head == webhook->first_live)
+  if (owner->loading && head == webhook->first_live)
     return;
 
   {
@@ -312,7 +340,7 @@ send_head (NatterdWebhook *webhook)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-bad-url", "app", app->key,
                    "url", app->settings.webhook_url, NULL);
-      server->metrics.webhook_dropped += g_queue_get_length (&webhook->queue);
+      owner->metrics->webhook_dropped += g_queue_get_length (&webhook->queue);
       while (webhook->queue.head != NULL)
         remove_link (webhook, webhook->queue.head);
       return;
@@ -324,18 +352,18 @@ send_head (NatterdWebhook *webhook)
   attempt = g_new0 (Attempt, 1);
   attempt->webhook = webhook;
   attempt->cancellable = g_object_ref (webhook->cancellable);
-  soup_session_send_and_read_async (server->http, message, G_PRIORITY_LOW,
+  soup_session_send_and_read_async (owner->http, message, G_PRIORITY_LOW,
                                     webhook->cancellable, sent, attempt);
 }
 
 /* Takes @event; @live: committed since start (else read from the store,
  * older than every live one). */
 static void
-enqueue (NatterdWebhook      *webhook,
+enqueue (Queue               *webhook,
          NatterdWebhookEvent *event,
          gboolean             live)
 {
-  NatterdConfig *config = webhook->server->config;
+  NatterdConfig *config = webhook->owner->config;
   /* A head in flight or waiting for its retry stays. */
   guint keep = webhook->in_flight || webhook->retry_id != 0 ? 1 : 0;
 
@@ -343,7 +371,7 @@ enqueue (NatterdWebhook      *webhook,
     g_queue_insert_before (&webhook->queue, webhook->first_live, event);
   else
     g_queue_push_tail (&webhook->queue, event);
-  if (live && webhook->first_live == NULL && webhook->server->webhooks_loading)
+  if (live && webhook->first_live == NULL && webhook->owner->loading)
     webhook->first_live = webhook->queue.tail;
   webhook->queued_bytes += strlen (event->body);
 
@@ -353,24 +381,26 @@ enqueue (NatterdWebhook      *webhook,
           webhook->queued_bytes > config->webhook_queue_bytes))
     {
       drop (webhook, keep);
-      webhook->server->metrics.webhook_dropped++;
+      webhook->owner->metrics->webhook_dropped++;
     }
 
   send_head (webhook);
 }
 
 void
-natterd_server_webhook_event (NatterdServer *self,
-                              NatterdApp    *app,
-                              gint64         id,
-                              char          *body)
+natterd_webhooks_add (NatterdWebhooks *self,
+                      NatterdApp      *app,
+                      gint64           id,
+                      char            *body)
 {
   NatterdWebhookEvent *event;
 
-  if (self->webhook_first_live == 0)
-    self->webhook_first_live = id;
+  g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
+
+  if (self->first_live == 0)
+    self->first_live = id;
   /* The loader read its row before this completion ran: queued already. */
-  if (id <= self->webhook_last_loaded)
+  if (id <= self->last_loaded)
     {
       g_free (body);
       return;
@@ -380,51 +410,48 @@ natterd_server_webhook_event (NatterdServer *self,
   event->id = id;
   event->app_id = app->id;
   event->body = body;
-  enqueue (ensure_webhook (self, app), event, TRUE);
-  self->metrics.webhook_queued++;
+  enqueue (ensure_queue (self, app), event, TRUE);
+  self->metrics->webhook_queued++;
 }
 
 /* ---------------------------------------------------------------- loading */
 
-static void load_page (NatterdServer *self,
-                       gint64         after_id);
+static void load_page (NatterdWebhooks *self,
+                       gint64           after_id);
 
 static void
-loading_done (NatterdServer *self)
+loading_done (NatterdWebhooks *self)
 {
-  GList *apps = natterd_directory_get_apps (self->directory);
+  GHashTableIter iter;
+  Queue *webhook;
 
-  self->webhooks_loading = FALSE;
-  for (GList *l = apps; l != NULL; l = l->next)
+  self->loading = FALSE;
+  g_hash_table_iter_init (&iter, self->queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
     {
-      NatterdWebhook *webhook = ((NatterdApp *) l->data)->webhook;
-
-      if (webhook != NULL)
-        {
-          webhook->first_live = NULL;
-          send_head (webhook);
-        }
+      webhook->first_live = NULL;
+      send_head (webhook);
     }
-  g_list_free (apps);
 }
 
 static void
-page_loaded (NatterdRead *read,
+page_loaded (NatterdRead *base,
              gpointer     user_data)
 {
-  NatterdServer *self = user_data;
-  gint64 after_id = self->webhook_last_loaded;
+  NatterdWebhookEventsRead *read = (NatterdWebhookEventsRead *) base;
+  NatterdWebhooks *self = user_data;
+  gint64 after_id = self->last_loaded;
   gboolean finished = read->events->len == 0;
 
-  if (self->webhooks_stopped)
+  if (self->stopped)
     {
-      self->webhooks_loading = FALSE;
+      self->loading = FALSE;
       return;
     }
-  if (read->error != NULL)
+  if (base->error != NULL)
     {
       /* What was not read stays stored for the next start. */
-      natterd_log (G_LOG_LEVEL_WARNING, "webhook-load-failed", "error", read->error->message, NULL);
+      natterd_log (G_LOG_LEVEL_WARNING, "webhook-load-failed", "error", base->error->message, NULL);
       loading_done (self);
       return;
     }
@@ -436,12 +463,12 @@ page_loaded (NatterdRead *read,
 
       /* From here on every row is one this process committed, and queued
        * when it did. */
-      if (self->webhook_first_live != 0 && event->id >= self->webhook_first_live)
+      if (self->first_live != 0 && event->id >= self->first_live)
         {
           finished = TRUE;
           break;
         }
-      after_id = self->webhook_last_loaded = event->id;
+      after_id = self->last_loaded = event->id;
 
       app = natterd_directory_lookup_app_id (self->directory, event->app_id);
       if (app == NULL)
@@ -450,8 +477,8 @@ page_loaded (NatterdRead *read,
           forget (self, event->id);
           continue;
         }
-      self->metrics.webhook_loaded++;
-      enqueue (ensure_webhook (self, app), g_steal_pointer (&read->events->pdata[i]), FALSE);
+      self->metrics->webhook_loaded++;
+      enqueue (ensure_queue (self, app), g_steal_pointer (&read->events->pdata[i]), FALSE);
     }
 
   if (!finished)
@@ -460,21 +487,22 @@ page_loaded (NatterdRead *read,
       return;
     }
 
-  if (self->metrics.webhook_loaded > 0)
+  if (self->metrics->webhook_loaded > 0)
     {
       char count[24];
 
-      g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, self->metrics.webhook_loaded);
+      g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, self->metrics->webhook_loaded);
       natterd_log (G_LOG_LEVEL_INFO, "webhook-loaded", "events", count, NULL);
     }
   loading_done (self);
 }
 
 static void
-load_page (NatterdServer *self,
-           gint64         after_id)
+load_page (NatterdWebhooks *self,
+           gint64           after_id)
 {
-  NatterdRead *read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, page_loaded, self, NULL);
+  NatterdWebhookEventsRead *read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, page_loaded,
+                                                     g_object_ref (self), g_object_unref);
 
   read->after_id = after_id;
   read->limit = LOAD_PAGE_EVENTS;
@@ -483,10 +511,30 @@ load_page (NatterdServer *self,
 }
 
 void
-natterd_server_load_webhooks (NatterdServer *self)
+natterd_webhooks_load (NatterdWebhooks *self)
 {
-  self->webhooks_loading = TRUE;
+  g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
+
+  self->loading = TRUE;
   load_page (self, 0);
+}
+
+void
+natterd_webhooks_start (NatterdWebhooks *self)
+{
+  GHashTableIter iter;
+  Queue *webhook;
+
+  g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
+  g_return_if_fail (self->http == NULL);
+
+  self->http = soup_session_new_with_options ("timeout", self->config->webhook_timeout,
+                                              "user-agent", "natterd/" PACKAGE_VERSION,
+                                              NULL);
+  /* What the store gave back before natterd listened goes now. */
+  g_hash_table_iter_init (&iter, self->queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
+    send_head (webhook);
 }
 
 /* --------------------------------------------------------------- stopping */
@@ -501,13 +549,17 @@ drain_deadline_cb (gpointer user_data)
 }
 
 void
-natterd_server_drain_webhooks (NatterdServer *self)
+natterd_webhooks_drain (NatterdWebhooks *self)
 {
   gboolean passed = FALSE;
-  guint pending = natterd_server_webhook_pending (self);
-  GList *apps;
+  guint pending;
+  GHashTableIter iter;
+  Queue *webhook;
 
-  if (pending > 0 || self->webhooks_loading)
+  g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
+
+  pending = natterd_webhooks_get_pending (self);
+  if (pending > 0 || self->loading)
     {
       guint deadline_id;
 
@@ -515,29 +567,23 @@ natterd_server_drain_webhooks (NatterdServer *self)
        * take now; retries go on meanwhile (their timers are in this main
        * context), and so do the store's reads and deletes. */
       deadline_id = g_timeout_add_seconds (self->config->webhook_drain_timeout, drain_deadline_cb, &passed);
-      while (!passed && (natterd_server_webhook_pending (self) > 0 || self->webhooks_loading))
+      while (!passed && (natterd_webhooks_get_pending (self) > 0 || self->loading))
         g_main_context_iteration (NULL, TRUE);
       if (!passed)
         g_source_remove (deadline_id);
-      pending = natterd_server_webhook_pending (self);
+      pending = natterd_webhooks_get_pending (self);
     }
 
   /* What is left stays stored for the next start: send nothing more, and
    * forget what was delivered before the store stops. */
-  self->webhooks_stopped = TRUE;
-  apps = natterd_directory_get_apps (self->directory);
-  for (GList *l = apps; l != NULL; l = l->next)
+  self->stopped = TRUE;
+  g_hash_table_iter_init (&iter, self->queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
     {
-      NatterdWebhook *webhook = ((NatterdApp *) l->data)->webhook;
-
-      if (webhook != NULL)
-        {
-          g_cancellable_cancel (webhook->cancellable);
-          g_clear_handle_id (&webhook->retry_id, g_source_remove);
-        }
+      g_cancellable_cancel (webhook->cancellable);
+      g_clear_handle_id (&webhook->retry_id, g_source_remove);
     }
-  g_list_free (apps);
-  while (self->webhook_done->len > 0)
+  while (self->done->len > 0)
     submit_forget (self);
 
   if (pending > 0)
@@ -548,4 +594,47 @@ natterd_server_drain_webhooks (NatterdServer *self)
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-undelivered", "events", count,
                    "kept", "for the next start", NULL);
     }
+}
+
+/* --------------------------------------------------------------- lifetime */
+
+static void
+natterd_webhooks_finalize (GObject *object)
+{
+  NatterdWebhooks *self = NATTERD_WEBHOOKS (object);
+
+  g_hash_table_unref (self->queues);
+  g_array_unref (self->done);
+  g_clear_object (&self->http);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (natterd_webhooks_parent_class)->finalize (object);
+}
+
+static void
+natterd_webhooks_class_init (NatterdWebhooksClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natterd_webhooks_finalize;
+}
+
+static void
+natterd_webhooks_init (NatterdWebhooks *self)
+{
+  self->queues = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, queue_free);
+  self->done = g_array_new (FALSE, FALSE, sizeof (gint64));
+}
+
+NatterdWebhooks *
+natterd_webhooks_new (NatterdConfig    *config,
+                      NatterdStore     *store,
+                      NatterdDirectory *directory,
+                      NatterdMetrics   *metrics)
+{
+  NatterdWebhooks *self = g_object_new (NATTERD_TYPE_WEBHOOKS, NULL);
+
+  self->config = config;
+  self->store = g_object_ref (store);
+  self->directory = directory;
+  self->metrics = metrics;
+  return self;
 }

@@ -1,0 +1,193 @@
+/* natterd-store-sqlite-private.h — NatterdStoreSqlite spans several files
+ * (as NatterdServer does), each a part of what the backend does:
+ *
+ *  - natterd-store-sqlite.c: connections, the helpers every part uses,
+ *    checkpoints, lifetime
+ *  - natterd-store-sqlite-schema.c: the migrations and the start-up load
+ *  - natterd-store-sqlite-write.c: the writer thread's ops, a batch in one
+ *    transaction
+ *  - natterd-store-sqlite-read.c: the reader thread's reads
+ *  - natterd-store-sqlite-admin.c: natterd --create-app, --app-setting,
+ *    --rotate-secret, --rotate-token-key, --list-apps
+ *
+ * The statements each thread prepares once are named here so the struct
+ * can hold them.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <sqlite3.h>
+
+#include "natterd-store-sqlite.h"
+
+G_BEGIN_DECLS
+
+/* natterd_store_sqlite_writer_sql[], natterd-store-sqlite-write.c */
+enum {
+  W_INSERT_MESSAGE,
+  W_FIND_DUPLICATE,
+  W_INSERT_INBOX,
+  W_GET_MAX_SEQ,
+  W_SET_MAX_SEQ,
+  W_UPSERT_CONVERSATION,
+  W_INSERT_HOUR,
+  W_UPSERT_USER,
+  W_UPSERT_DEVICE,
+  W_GET_MESSAGE,
+  W_RECALL_MESSAGE,
+  W_PIN,
+  W_UNPIN,
+  W_MUTE,
+  W_UNMUTE,
+  W_REMOVE_CONVERSATION,
+  W_CLEAR_UNREAD,
+  W_UPSERT_GROUP,
+  W_DELETE_GROUP,
+  W_DELETE_GROUP_MEMBERS,
+  W_ADD_MEMBER,
+  W_REMOVE_MEMBER,
+  W_GAG_MEMBER,
+  W_UPSERT_CHATROOM,
+  W_DELETE_CHATROOM,
+  W_ADD_BLACKLIST,
+  W_REMOVE_BLACKLIST,
+  W_INSERT_MEDIA,
+  W_PRUNE_CUTOFF,
+  W_PRUNE_INBOX,
+  W_INSERT_NONCE,
+  W_PRUNE_NONCES,
+  W_INSERT_WEBHOOK_EVENT,
+  W_DELETE_WEBHOOK_EVENT,
+  W_N_STATEMENTS
+};
+
+/* natterd_store_sqlite_reader_sql[], natterd-store-sqlite-read.c */
+enum {
+  R_REPLAY,
+  R_HISTORY,
+  R_MEDIA,
+  R_EXPORT_FIRST_ID,
+  R_EXPORT,
+  R_WEBHOOK_EVENTS,
+  R_MESSAGE_FLAGS,
+  R_MEDIA_USAGE,
+  R_N_STATEMENTS
+};
+
+struct _NatterdStoreSqlite
+{
+  NatterdStore  parent_instance;
+
+  char         *path;
+  sqlite3      *db;             /* writer: start-up, then the writer thread */
+  sqlite3      *reader_db;      /* reader thread */
+  sqlite3_stmt *writer_stmts[W_N_STATEMENTS];
+  sqlite3_stmt *reader_stmts[R_N_STATEMENTS];
+
+  /* Writer thread state, valid while no batch failed. */
+  GHashTable   *max_seqs;       /* users.id → guint64* */
+  GHashTable   *dirty_seqs;     /* users.id set, this batch */
+  GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
+  gint64        next_message_id;
+  gint64        last_hour;
+
+  /* Checkpoints run on their own thread and connection, so a commit never
+   * waits for the WAL to be copied back into the database file. */
+  GThread      *checkpointer;
+  GMutex        checkpoint_lock;
+  GCond         checkpoint_wake;
+  gboolean      checkpoint_stop;
+  gboolean      checkpoint_wanted;
+  gint          wal_frames;     /* atomic: frames in the WAL after the last commit */
+  gint          backfilled;     /* atomic: frames the checkpointer copied in its last pass */
+  gint          checkpointing;  /* atomic: the checkpointer is in a pass */
+  gint          no_checkpointer; /* atomic: it has no connection */
+  int           wal_reset_frames;
+};
+
+
+extern const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS];
+extern const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS];
+
+/* ------------------------------------------------- natterd-store-sqlite.c */
+
+/* Sets @error from @rc (NATTERD_STORE_ERROR_FULL when out of space) and
+ * returns FALSE. */
+gboolean natterd_sqlite_fail        (sqlite3       *db,
+                                     int            rc,
+                                     const char    *what,
+                                     GError       **error);
+gboolean natterd_sqlite_exec        (sqlite3       *db,
+                                     const char    *sql,
+                                     GError       **error);
+/* Binds @value, NULL as NULL; the string must outlive the step. */
+void     natterd_sqlite_bind_text   (sqlite3_stmt  *stmt,
+                                     int            index,
+                                     const char    *value);
+/* Runs a statement that returns no row, then resets it. */
+gboolean natterd_sqlite_step_done   (sqlite3       *db,
+                                     sqlite3_stmt  *stmt,
+                                     GError       **error);
+char    *natterd_sqlite_column_text (sqlite3_stmt  *stmt,
+                                     int            column);
+/* Resets @stmt after its rows were stepped through; @rc was the last step's. */
+gboolean natterd_sqlite_finish_rows (sqlite3       *db,
+                                     sqlite3_stmt  *stmt,
+                                     int            rc,
+                                     GError       **error);
+
+/* ------------------------------------------ natterd-store-sqlite-schema.c */
+
+/* Takes the database to schema @target, one transaction a version. */
+gboolean natterd_store_sqlite_migrate   (sqlite3                *db,
+                                         int                     target,
+                                         GError                **error);
+gboolean natterd_store_sqlite_read_apps (sqlite3                *db,
+                                         GPtrArray              *apps,
+                                         GError                **error);
+gboolean natterd_store_sqlite_load      (NatterdStore           *store,
+                                         const NatterdLoadSink  *sink,
+                                         gpointer                data,
+                                         GError                **error);
+
+/* ------------------------------------------- natterd-store-sqlite-write.c */
+
+void     natterd_store_sqlite_writer_init   (NatterdStoreSqlite  *self);
+/* The next message id and the seqs cached, as stored. */
+gboolean natterd_store_sqlite_load_counters (NatterdStoreSqlite  *self,
+                                             GError             **error);
+gboolean natterd_store_sqlite_write         (NatterdStore        *store,
+                                             NatterdOp          **ops,
+                                             guint                n_ops,
+                                             GError             **error);
+
+/* -------------------------------------------- natterd-store-sqlite-read.c */
+
+gboolean natterd_store_sqlite_read (NatterdStore  *store,
+                                    NatterdRead   *read,
+                                    GError       **error);
+
+/* ------------------------------------------- natterd-store-sqlite-admin.c */
+
+gboolean   natterd_store_sqlite_create_app    (NatterdStore      *store,
+                                               NatterdAppRecord  *record,
+                                               GError           **error);
+gboolean   natterd_store_sqlite_update_app    (NatterdStore      *store,
+                                               const char        *app_key,
+                                               const char        *settings,
+                                               GError           **error);
+GPtrArray *natterd_store_sqlite_list_apps     (NatterdStore      *store,
+                                               GError           **error);
+gboolean   natterd_store_sqlite_rotate_secret (NatterdStore      *store,
+                                               const char        *app_key,
+                                               const char        *secret,
+                                               gint64             old_expires,
+                                               GError           **error);
+gboolean   natterd_store_sqlite_set_token_key (NatterdStore      *store,
+                                               const char        *app_key,
+                                               GBytes            *token_key,
+                                               GError           **error);
+
+G_END_DECLS

@@ -1,0 +1,482 @@
+/* natterd-store-sqlite-read.c — the reader thread: offline replay,
+ * history, conversation lists, media, webhook events, the hourly export
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store-sqlite-private.h"
+
+#include "natter-codes.h"
+#include "natter-frame.h"
+#include "natter-object-names.h"
+#include "natterd-log.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define MESSAGE_COLUMNS \
+  "m.id, m.uid, m.conversation_type, u.user_id, m.target_id, m.object_name, m.content," \
+  " m.push_content, m.flags, m.sent_time"
+
+const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
+  [R_REPLAY] =
+    "SELECT i.seq, " MESSAGE_COLUMNS " FROM inbox i JOIN messages m ON m.id = i.message_id"
+    " JOIN users u ON u.id = m.sender_id WHERE i.user_id = ?1 AND i.seq > ?2"
+    " ORDER BY i.seq LIMIT ?3",
+  [R_HISTORY] =
+    "SELECT " MESSAGE_COLUMNS " FROM messages m JOIN users u ON u.id = m.sender_id"
+    " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
+    " AND m.sent_time >= ?5 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
+  [R_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = ?1 AND hash = ?2",
+  [R_MEDIA_USAGE] = "SELECT uploader_id, sum(size) FROM media WHERE app_id = ?1 GROUP BY uploader_id",
+  [R_EXPORT_FIRST_ID] =
+    "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
+  [R_EXPORT] =
+    "SELECT " MESSAGE_COLUMNS ", m.channel FROM messages m JOIN users u ON u.id = m.sender_id"
+    " WHERE m.id >= ?1 AND m.id < ?2 AND m.app_id = ?3 AND m.flags & 1"
+    " AND m.sent_time >= ?4 AND m.sent_time < ?5 ORDER BY m.id",
+  [R_MESSAGE_FLAGS] = "SELECT flags FROM messages WHERE id = ?1",
+  [R_WEBHOOK_EVENTS] =
+    "SELECT message_id, app_id, body FROM webhook_events WHERE message_id > ?1"
+    " ORDER BY message_id LIMIT ?2",
+};
+
+static void
+read_message (sqlite3_stmt   *stmt,
+              int             first,
+              NatterdMessage *m)
+{
+  m->id = sqlite3_column_int64 (stmt, first);
+  m->uid = natterd_sqlite_column_text (stmt, first + 1);
+  m->conversation_type = sqlite3_column_int (stmt, first + 2);
+  m->sender_user_id = natterd_sqlite_column_text (stmt, first + 3);
+  m->target_id = natterd_sqlite_column_text (stmt, first + 4);
+  m->object_name = natterd_sqlite_column_text (stmt, first + 5);
+  m->content = natterd_sqlite_column_text (stmt, first + 6);
+  m->push_content = natterd_sqlite_column_text (stmt, first + 7);
+  m->flags = (guint) sqlite3_column_int (stmt, first + 8);
+  m->sent_time = sqlite3_column_int64 (stmt, first + 9);
+}
+
+/* How much of a latest message's content a conversation list reads: a
+ * preview is made from its start. SQLite reads only the pages a blob read
+ * touches: 300 latest messages of 128 KiB took 4 ms this way, 25-30 ms
+ * read whole (one machine, warm cache). */
+#define PREVIEW_READ_MAX (16 * 1024)
+
+/* A conversation's latest message as a conversation list shows it, from
+ * the columns of the message row that come before its content: reading a
+ * column stored after 128 KiB of content follows its whole chain of
+ * overflow pages. So sent_time is the conversation's updated_time (the
+ * writer sets one from the other), and flags are those of the object name
+ * when it is a known one (the only flags such messages are stored with);
+ * a custom one's are read (rarely: the latest message of a conversation
+ * with a big custom message). Content over 1 KiB becomes its preview here,
+ * on the reader thread, from at most PREVIEW_READ_MAX bytes read through
+ * *@blob (opened on first use, moved to each row); no push content.
+ * @first: m.id, m.uid, m.conversation_type, u.user_id, m.target_id,
+ * m.object_name. */
+static gboolean
+read_latest_message (NatterdStoreSqlite  *self,
+                     sqlite3_stmt        *stmt,
+                     int                  first,
+                     gint64               sent_time,
+                     NatterdMessage      *m,
+                     sqlite3_blob       **blob,
+                     GError             **error)
+{
+  g_autofree char *start = NULL;
+  int size, length, rc;
+
+  m->id = sqlite3_column_int64 (stmt, first);
+  m->uid = natterd_sqlite_column_text (stmt, first + 1);
+  m->conversation_type = sqlite3_column_int (stmt, first + 2);
+  m->sender_user_id = natterd_sqlite_column_text (stmt, first + 3);
+  m->target_id = natterd_sqlite_column_text (stmt, first + 4);
+  m->object_name = natterd_sqlite_column_text (stmt, first + 5);
+  m->sent_time = sent_time;
+
+  if (natter_object_name_is_known (m->object_name))
+    m->flags = natter_object_name_flags (m->object_name, 0);
+  else
+    {
+      sqlite3_stmt *flags = self->reader_stmts[R_MESSAGE_FLAGS];
+
+      sqlite3_bind_int64 (flags, 1, m->id);
+      rc = sqlite3_step (flags);
+      if (rc == SQLITE_ROW)
+        {
+          m->flags = (guint) sqlite3_column_int (flags, 0);
+          rc = sqlite3_step (flags);
+        }
+      if (!natterd_sqlite_finish_rows (self->reader_db, flags, rc, error))
+        return FALSE;
+    }
+
+  rc = *blob == NULL ? sqlite3_blob_open (self->reader_db, "main", "messages", "content", m->id, 0, blob)
+                     : sqlite3_blob_reopen (*blob, m->id);
+  if (rc != SQLITE_OK)
+    return natterd_sqlite_fail (self->reader_db, rc, "latest message", error);
+
+  /* An image's or voice message's other fields come after its thumbnail
+   * or data: those are read whole (at most 128 KiB) to keep them. */
+  size = sqlite3_blob_bytes (*blob);
+  length = g_strcmp0 (m->object_name, NATTER_OBJECT_IMAGE) == 0 ||
+           g_strcmp0 (m->object_name, NATTER_OBJECT_VOICE) == 0 ? size : MIN (size, PREVIEW_READ_MAX);
+  start = g_malloc ((gsize) length + 1);
+  rc = sqlite3_blob_read (*blob, start, length, 0);
+  if (rc != SQLITE_OK)
+    return natterd_sqlite_fail (self->reader_db, rc, "latest message", error);
+  start[length] = '\0';
+
+  m->content = natter_content_preview (m->object_name, start, (gsize) length, (gsize) size);
+  if (m->content != NULL)
+    m->flags |= NATTER_MESSAGE_FLAG_PREVIEW;
+  else
+    m->content = g_steal_pointer (&start);
+  return TRUE;
+}
+
+static gboolean
+read_conversations (NatterdStoreSqlite        *self,
+                    NatterdConversationsRead  *read,
+                    GError                   **error)
+{
+  g_autoptr(GString) sql = g_string_new (NULL);
+  sqlite3_stmt *stmt = NULL;
+  sqlite3_blob *blob = NULL;
+  int rc;
+
+  /* The latest message's columns before its content only: see
+   * read_latest_message(). */
+  g_string_append (sql,
+                   "SELECT c.conversation_type, c.target_id, c.unread, c.pinned, c.muted,"
+                   " c.updated_time, m.id, m.uid, m.conversation_type, u.user_id, m.target_id,"
+                   " m.object_name"
+                   " FROM conversations c LEFT JOIN messages m ON m.id = c.latest_message_id"
+                   " LEFT JOIN users u ON u.id = m.sender_id"
+                   " WHERE c.user_id = ?1 AND c.hidden = 0");
+  if (read->types->len > 0)
+    {
+      g_string_append (sql, " AND c.conversation_type IN (");
+      for (guint i = 0; i < read->types->len; i++)
+        g_string_append_printf (sql, "%s%d", i ? "," : "", g_array_index (read->types, int, i));
+      g_string_append (sql, ")");
+    }
+  if (read->has_cursor)
+    g_string_append (sql, " AND (c.pinned, c.updated_time, c.conversation_type, c.target_id)"
+                          " < (?2, ?3, ?4, ?5)");
+  g_string_append (sql, " ORDER BY c.pinned DESC, c.updated_time DESC,"
+                        " c.conversation_type DESC, c.target_id DESC LIMIT ?6");
+
+  rc = sqlite3_prepare_v2 (self->reader_db, sql->str, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    return natterd_sqlite_fail (self->reader_db, rc, "conversation list", error);
+
+  sqlite3_bind_int64 (stmt, 1, read->user_id);
+  if (read->has_cursor)
+    {
+      sqlite3_bind_int (stmt, 2, read->cursor_pinned ? 1 : 0);
+      sqlite3_bind_int64 (stmt, 3, read->cursor_time);
+      sqlite3_bind_int (stmt, 4, read->cursor_type);
+      natterd_sqlite_bind_text (stmt, 5, read->cursor_target);
+    }
+  sqlite3_bind_int (stmt, 6, (int) read->limit);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdConversation *c = g_new0 (NatterdConversation, 1);
+
+      g_ptr_array_add (read->conversations, c);
+
+      c->conversation_type = sqlite3_column_int (stmt, 0);
+      c->target_id = natterd_sqlite_column_text (stmt, 1);
+      c->unread = (guint) sqlite3_column_int (stmt, 2);
+      c->pinned = sqlite3_column_int (stmt, 3) != 0;
+      c->muted = sqlite3_column_int (stmt, 4) != 0;
+      c->updated_time = sqlite3_column_int64 (stmt, 5);
+      if (sqlite3_column_type (stmt, 6) != SQLITE_NULL && sqlite3_column_type (stmt, 9) != SQLITE_NULL)
+        {
+          c->latest = g_new0 (NatterdMessage, 1);
+          if (!read_latest_message (self, stmt, 6, c->updated_time, c->latest, &blob, error))
+            break;
+        }
+    }
+  if (blob != NULL)
+    sqlite3_blob_close (blob);
+  sqlite3_finalize (stmt);
+  if (rc == SQLITE_ROW)
+    return FALSE;       /* read_latest_message() failed */
+  if (rc != SQLITE_DONE)
+    return natterd_sqlite_fail (self->reader_db, rc, "conversation list", error);
+  return TRUE;
+}
+
+static gint64
+export_first_id (NatterdStoreSqlite  *self,
+                 gint64               hour,
+                 GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_EXPORT_FIRST_ID];
+  gint64 id = G_MAXINT64;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, hour);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      id = sqlite3_column_int64 (stmt, 0);
+      rc = SQLITE_DONE;
+    }
+  if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+    return -1;
+  return id;
+}
+
+/* One JSON object a line in the shape of RongCloud's history files, gzip
+ * compressed, written to a temporary name and renamed when complete. */
+static gboolean
+read_export (NatterdStoreSqlite  *self,
+             NatterdExportRead   *read,
+             GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_EXPORT];
+  g_autofree char *partial = g_strconcat (read->path, ".partial", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (partial);
+  g_autoptr(GFileOutputStream) raw = NULL;
+  g_autoptr(GZlibCompressor) compressor = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 6);
+  g_autoptr(GOutputStream) out = NULL;
+  g_autoptr(GString) line = g_string_new (NULL);
+  gint64 from_hour = read->from_time / (3600 * 1000);
+  gint64 to_hour = read->to_time / (3600 * 1000);
+  gint64 first, last;
+  int rc;
+
+  /* A message's hour row may precede it by a little when clocks of
+   * conversations were bumped; read one hour around and filter by time. */
+  first = export_first_id (self, from_hour - 1, error);
+  last = export_first_id (self, to_hour + 1, error);
+  if (first < 0 || last < 0)
+    return FALSE;
+
+  raw = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_PRIVATE, NULL, error);
+  if (raw == NULL)
+    return FALSE;
+  out = g_converter_output_stream_new (G_OUTPUT_STREAM (raw), G_CONVERTER (compressor));
+
+  sqlite3_bind_int64 (stmt, 1, first);
+  sqlite3_bind_int64 (stmt, 2, last);
+  sqlite3_bind_int64 (stmt, 3, read->app_id);
+  sqlite3_bind_int64 (stmt, 4, read->from_time);
+  sqlite3_bind_int64 (stmt, 5, read->to_time);
+
+  read->count = 0;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMessage m = { 0 };
+      g_autoptr(GDateTime) time = NULL;
+      g_autofree char *stamp = NULL;
+      gboolean group;
+
+      read_message (stmt, 0, &m);
+      group = m.conversation_type == NATTER_CONVERSATION_GROUP ||
+              m.conversation_type == NATTER_CONVERSATION_DISCUSSION;
+      time = g_date_time_new_from_unix_utc (m.sent_time / 1000);
+      stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
+
+      g_string_truncate (line, 0);
+      g_string_append (line, "{\"fromUserId\":");
+      natterd_json_append_string (line, m.sender_user_id);
+      g_string_append (line, ",\"targetId\":");
+      natterd_json_append_string (line, m.target_id);
+      g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m.conversation_type);
+      natterd_json_append_string (line, group ? m.target_id : "");
+      g_string_append (line, ",\"classname\":");
+      natterd_json_append_string (line, m.object_name);
+      /* Content was checked to be a JSON object when it was published. */
+      g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
+                              m.content, stamp, (int) (m.sent_time % 1000));
+      natterd_json_append_string (line, m.uid);
+      g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m.sent_time);
+      natterd_message_clear (&m);
+
+      if (!g_output_stream_write_all (out, line->str, line->len, NULL, NULL, error))
+        {
+          sqlite3_reset (stmt);
+          sqlite3_clear_bindings (stmt);
+          return FALSE;
+        }
+      read->count++;
+    }
+  if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+    return FALSE;
+
+  if (!g_output_stream_close (out, NULL, error))
+    return FALSE;
+  if (g_rename (partial, read->path) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", read->path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_replay (NatterdStoreSqlite  *self,
+             NatterdReplayRead   *read,
+             GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_REPLAY];
+  gsize bytes = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->user_id);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) read->after_seq);
+  sqlite3_bind_int (stmt, 3, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdInboxEntry *entry = g_new0 (NatterdInboxEntry, 1);
+
+      entry->seq = (guint64) sqlite3_column_int64 (stmt, 0);
+      read_message (stmt, 1, &entry->message);
+      g_ptr_array_add (read->entries, entry);
+      bytes += entry->message.content != NULL ? strlen (entry->message.content) : 0;
+      if (read->max_bytes > 0 && bytes >= read->max_bytes)
+        {
+          rc = SQLITE_DONE;  /* the page is full; the rest next time */
+          break;
+        }
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_history (NatterdStoreSqlite  *self,
+              NatterdHistoryRead  *read,
+              GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_HISTORY];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  natterd_sqlite_bind_text (stmt, 2, read->channel);
+  sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
+  sqlite3_bind_int (stmt, 4, (int) read->limit);
+  sqlite3_bind_int64 (stmt, 5, read->from_time);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMessage *m = g_new0 (NatterdMessage, 1);
+
+      read_message (stmt, 0, m);
+      g_ptr_array_add (read->messages, m);
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_media (NatterdStoreSqlite  *self,
+            NatterdMediaRead    *read,
+            GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_MEDIA];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  natterd_sqlite_bind_text (stmt, 2, read->hash);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      read->found = TRUE;
+      read->size = (guint64) sqlite3_column_int64 (stmt, 0);
+      read->content_type = natterd_sqlite_column_text (stmt, 1);
+      read->name = natterd_sqlite_column_text (stmt, 2);
+      rc = SQLITE_DONE;
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_media_usage (NatterdStoreSqlite     *self,
+                  NatterdMediaUsageRead  *read,
+                  GError                **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_MEDIA_USAGE];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMediaUsage usage = {
+        .uploader_id = sqlite3_column_int64 (stmt, 0),
+        .bytes = (guint64) sqlite3_column_int64 (stmt, 1),
+      };
+
+      g_array_append_val (read->usage, usage);
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_webhook_events (NatterdStoreSqlite        *self,
+                     NatterdWebhookEventsRead  *read,
+                     GError                   **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_WEBHOOK_EVENTS];
+  gsize bytes = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, read->after_id);
+  sqlite3_bind_int (stmt, 2, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdWebhookEvent *event = g_new0 (NatterdWebhookEvent, 1);
+
+      event->id = sqlite3_column_int64 (stmt, 0);
+      event->app_id = sqlite3_column_int64 (stmt, 1);
+      event->body = natterd_sqlite_column_text (stmt, 2);
+      if (event->body == NULL)
+        event->body = g_strdup ("");
+      g_ptr_array_add (read->events, event);
+      bytes += strlen (event->body);
+      if (read->max_bytes > 0 && bytes >= read->max_bytes)
+        {
+          rc = SQLITE_DONE;
+          break;
+        }
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+gboolean
+natterd_store_sqlite_read (NatterdStore  *store,
+                           NatterdRead   *read,
+                           GError       **error)
+{
+  NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
+
+  switch (read->kind)
+    {
+    case NATTERD_READ_REPLAY:
+      return read_replay (self, (NatterdReplayRead *) read, error);
+    case NATTERD_READ_HISTORY:
+      return read_history (self, (NatterdHistoryRead *) read, error);
+    case NATTERD_READ_CONVERSATIONS:
+      return read_conversations (self, (NatterdConversationsRead *) read, error);
+    case NATTERD_READ_MEDIA:
+      return read_media (self, (NatterdMediaRead *) read, error);
+    case NATTERD_READ_EXPORT:
+      return read_export (self, (NatterdExportRead *) read, error);
+    case NATTERD_READ_APPS:
+      return natterd_store_sqlite_read_apps (self->reader_db, ((NatterdAppsRead *) read)->apps, error);
+    case NATTERD_READ_MEDIA_USAGE:
+      return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
+    case NATTERD_READ_WEBHOOK_EVENTS:
+      return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
+    default:
+      g_assert_not_reached ();
+    }
+}
+

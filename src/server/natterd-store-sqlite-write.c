@@ -1,0 +1,751 @@
+/* natterd-store-sqlite-write.c — the writer thread: a batch of ops in one
+ * transaction, committed with one fsync (group commit)
+ *
+ * The writer keeps what it would otherwise read on every message: each
+ * user's inbox head (max_seqs, written back once a batch) and the next
+ * message id; conversation rows are folded per batch. A batch that fails
+ * is rolled back, these are read again, and the store retries its ops one
+ * at a time.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store-sqlite-private.h"
+
+#include "natter-codes.h"
+#include "natter-frame.h"
+#include "natter-object-names.h"
+
+const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
+  [W_INSERT_MESSAGE] =
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    " ON CONFLICT DO NOTHING",
+  [W_FIND_DUPLICATE] =
+    "SELECT id, uid, sent_time FROM messages"
+    " WHERE sender_id = ?1 AND client_msg_id = ?2 AND device_id = ?3",
+  [W_INSERT_INBOX] = "INSERT INTO inbox (user_id, seq, message_id) VALUES (?1, ?2, ?3)",
+  [W_GET_MAX_SEQ] = "SELECT max_seq FROM users WHERE id = ?1",
+  [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1",
+  [W_UPSERT_CONVERSATION] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
+    " updated_time, unread) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
+    " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
+    " unread = unread + excluded.unread, hidden = 0",
+  [W_INSERT_HOUR] = "INSERT OR IGNORE INTO hours (hour, first_message_id) VALUES (?1, ?2)",
+  [W_UPSERT_USER] =
+    "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
+    " blocked_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, portrait_uri = excluded.portrait_uri,"
+    " tokens_valid_after = excluded.tokens_valid_after, blocked_until = excluded.blocked_until",
+  [W_UPSERT_DEVICE] =
+    "INSERT INTO devices (user_id, device_id, platform, last_seen, acked_seq)"
+    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET platform = excluded.platform,"
+    " last_seen = excluded.last_seen, acked_seq = MAX (acked_seq, excluded.acked_seq)",
+  [W_GET_MESSAGE] =
+    "SELECT app_id, uid, sender_id, channel, object_name, sent_time, conversation_type, target_id,"
+    " content FROM messages WHERE id = ?1",
+  [W_RECALL_MESSAGE] =
+    "UPDATE messages SET object_name = '" NATTER_OBJECT_RECALL_NOTIFICATION "', content = ?2"
+    " WHERE id = ?1",
+  [W_PIN] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, pinned)"
+    " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT DO UPDATE SET pinned = 1",
+  [W_UNPIN] =
+    "UPDATE conversations SET pinned = 0 WHERE user_id = ?1 AND conversation_type = ?2"
+    " AND target_id = ?3",
+  [W_MUTE] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, muted)"
+    " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT DO UPDATE SET muted = 1",
+  [W_UNMUTE] =
+    "UPDATE conversations SET muted = 0 WHERE user_id = ?1 AND conversation_type = ?2"
+    " AND target_id = ?3",
+  [W_REMOVE_CONVERSATION] =
+    "UPDATE conversations SET hidden = 1, unread = 0 WHERE user_id = ?1"
+    " AND conversation_type = ?2 AND target_id = ?3",
+  [W_CLEAR_UNREAD] =
+    "UPDATE conversations SET unread = 0, last_read_time = MAX (last_read_time, ?4)"
+    " WHERE user_id = ?1 AND conversation_type = ?2 AND target_id = ?3",
+  [W_UPSERT_GROUP] =
+    "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+  [W_DELETE_GROUP] = "DELETE FROM groups WHERE id = ?1",
+  [W_DELETE_GROUP_MEMBERS] = "DELETE FROM group_members WHERE group_id = ?1",
+  [W_ADD_MEMBER] =
+    "INSERT INTO group_members (group_id, user_id, joined) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT DO NOTHING",
+  [W_REMOVE_MEMBER] = "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+  [W_GAG_MEMBER] = "UPDATE group_members SET gag_until = ?3 WHERE group_id = ?1 AND user_id = ?2",
+  [W_UPSERT_CHATROOM] =
+    "INSERT INTO chatrooms (id, app_id, chatroom_id, name, created) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+  [W_DELETE_CHATROOM] = "DELETE FROM chatrooms WHERE id = ?1",
+  [W_ADD_BLACKLIST] =
+    "INSERT OR IGNORE INTO blacklist (user_id, blocked_user_id) VALUES (?1, ?2)",
+  [W_REMOVE_BLACKLIST] = "DELETE FROM blacklist WHERE user_id = ?1 AND blocked_user_id = ?2",
+  [W_INSERT_MEDIA] =
+    "INSERT OR IGNORE INTO media (app_id, hash, size, content_type, name, uploader_id, created)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [W_PRUNE_CUTOFF] = "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
+  [W_PRUNE_INBOX] =
+    "DELETE FROM inbox WHERE (user_id, seq) IN"
+    " (SELECT user_id, seq FROM inbox WHERE message_id < ?1 LIMIT ?2)",
+  [W_INSERT_NONCE] =
+    "INSERT INTO api_nonces (app_id, nonce, expires) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT DO UPDATE SET expires = MAX (expires, excluded.expires)",
+  [W_PRUNE_NONCES] =
+    "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
+    " (SELECT app_id, nonce FROM api_nonces WHERE expires < ?1 LIMIT ?2)",
+  [W_INSERT_WEBHOOK_EVENT] =
+    "INSERT INTO webhook_events (message_id, app_id, body) VALUES (?1, ?2, ?3)",
+  [W_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = ?1",
+};
+
+static gboolean
+get_max_seq (NatterdStoreSqlite  *self,
+             gint64               user_id,
+             guint64            **out,
+             GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_GET_MAX_SEQ];
+  guint64 *seq = g_hash_table_lookup (self->max_seqs, &user_id);
+  gint64 *key;
+  int rc;
+
+  if (seq != NULL)
+    {
+      *out = seq;
+      return TRUE;
+    }
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  rc = sqlite3_step (stmt);
+  seq = g_new0 (guint64, 1);
+  if (rc == SQLITE_ROW)
+    *seq = (guint64) sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      g_free (seq);
+      natterd_sqlite_fail (self->db, rc, "max_seq", error);
+      return FALSE;
+    }
+
+  key = g_new (gint64, 1);
+  *key = user_id;
+  g_hash_table_insert (self->max_seqs, key, seq);
+  *out = seq;
+  return TRUE;
+}
+
+typedef struct
+{
+  gint64  user_id;
+  int     conversation_type;
+  char   *target_id;
+  gint64  latest_message_id;
+  gint64  updated_time;
+  guint   unread;
+} PendingConversation;
+
+static guint
+pending_conversation_hash (gconstpointer key)
+{
+  const PendingConversation *c = key;
+
+  return g_str_hash (c->target_id) ^ (guint) c->user_id ^ ((guint) c->conversation_type << 24);
+}
+
+static gboolean
+pending_conversation_equal (gconstpointer a,
+                            gconstpointer b)
+{
+  const PendingConversation *x = a, *y = b;
+
+  return x->user_id == y->user_id && x->conversation_type == y->conversation_type &&
+         g_str_equal (x->target_id, y->target_id);
+}
+
+static void
+pending_conversation_free (gpointer data)
+{
+  PendingConversation *c = data;
+
+  g_free (c->target_id);
+  g_free (c);
+}
+
+void
+natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
+{
+  self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  self->dirty_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
+                                                       pending_conversation_equal,
+                                                       pending_conversation_free, NULL);
+  self->last_hour = -1;
+}
+
+/* Conversation rows change with every message for every participant; within
+ * one batch they are folded so a busy conversation costs one upsert. Other
+ * ops touching conversations flush them first to keep the order. */
+static gboolean
+flush_conversations (NatterdStoreSqlite  *self,
+                     GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_UPSERT_CONVERSATION];
+  GHashTableIter iter;
+  PendingConversation *c;
+
+  g_hash_table_iter_init (&iter, self->pending_conversations);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
+    {
+      sqlite3_bind_int64 (stmt, 1, c->user_id);
+      sqlite3_bind_int (stmt, 2, c->conversation_type);
+      natterd_sqlite_bind_text (stmt, 3, c->target_id);
+      sqlite3_bind_int64 (stmt, 4, c->latest_message_id);
+      sqlite3_bind_int64 (stmt, 5, c->updated_time);
+      sqlite3_bind_int (stmt, 6, (int) c->unread);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  g_hash_table_remove_all (self->pending_conversations);
+  return TRUE;
+}
+
+static void
+note_conversation (NatterdStoreSqlite     *self,
+                   const NatterdRecipient *recipient,
+                   const NatterdMessage   *message)
+{
+  PendingConversation key = {
+    .user_id = recipient->user_id,
+    .conversation_type = message->conversation_type,
+    .target_id = (char *) recipient->target_id,
+  };
+  PendingConversation *c = g_hash_table_lookup (self->pending_conversations, &key);
+
+  if (c == NULL)
+    {
+      c = g_new0 (PendingConversation, 1);
+      *c = key;
+      c->target_id = g_strdup (recipient->target_id);
+      g_hash_table_add (self->pending_conversations, c);
+    }
+
+  c->latest_message_id = message->id;
+  c->updated_time = message->sent_time;
+  if (recipient->counted)
+    c->unread++;
+}
+
+static gboolean
+write_publish (NatterdStoreSqlite  *self,
+               NatterdPublishOp    *op,
+               GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_INSERT_MESSAGE];
+  NatterdMessage *m = &op->message;
+  gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+  gint64 id = self->next_message_id;
+  char uid[20];
+  gint64 hour;
+
+  /* A batch that failed is written again one op at a time. */
+  g_clear_pointer (&op->webhook_body, g_free);
+  natterd_message_uid_make (id, uid);
+
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, op->app_id);
+  natterd_sqlite_bind_text (stmt, 3, persisted ? uid : NULL);
+  sqlite3_bind_int (stmt, 4, m->conversation_type);
+  sqlite3_bind_int64 (stmt, 5, op->sender_id);
+  natterd_sqlite_bind_text (stmt, 6, m->target_id);
+  natterd_sqlite_bind_text (stmt, 7, op->channel);
+  natterd_sqlite_bind_text (stmt, 8, m->object_name);
+  natterd_sqlite_bind_text (stmt, 9, m->content);
+  natterd_sqlite_bind_text (stmt, 10, m->push_content);
+  sqlite3_bind_int (stmt, 11, (int) m->flags);
+  sqlite3_bind_int64 (stmt, 12, m->sent_time);
+  natterd_sqlite_bind_text (stmt, 13, op->device_id);
+  natterd_sqlite_bind_text (stmt, 14, op->client_msg_id);
+  if (!natterd_sqlite_step_done (self->db, stmt, error))
+    return FALSE;
+
+  if (sqlite3_changes (self->db) == 0)
+    {
+      /* Sent before: answer with the first one, add nothing. */
+      sqlite3_stmt *find = self->writer_stmts[W_FIND_DUPLICATE];
+      int rc;
+
+      sqlite3_bind_int64 (find, 1, op->sender_id);
+      natterd_sqlite_bind_text (find, 2, op->client_msg_id);
+      natterd_sqlite_bind_text (find, 3, op->device_id);
+      rc = sqlite3_step (find);
+      if (rc == SQLITE_ROW)
+        {
+          m->id = sqlite3_column_int64 (find, 0);
+          g_free (m->uid);
+          m->uid = natterd_sqlite_column_text (find, 1);
+          m->sent_time = sqlite3_column_int64 (find, 2);
+          op->duplicate = TRUE;
+        }
+      sqlite3_reset (find);
+      sqlite3_clear_bindings (find);
+      if (rc != SQLITE_ROW)
+        return natterd_sqlite_fail (self->db, rc, "duplicate lookup", error);
+      return TRUE;
+    }
+
+  self->next_message_id++;
+  m->id = id;
+  g_free (m->uid);
+  m->uid = persisted ? g_strdup (uid) : NULL;
+
+  if (op->webhook && persisted)
+    {
+      sqlite3_stmt *event = self->writer_stmts[W_INSERT_WEBHOOK_EVENT];
+
+      op->webhook_body = natterd_webhook_event_body (m);
+      sqlite3_bind_int64 (event, 1, id);
+      sqlite3_bind_int64 (event, 2, op->app_id);
+      natterd_sqlite_bind_text (event, 3, op->webhook_body);
+      if (!natterd_sqlite_step_done (self->db, event, error))
+        return FALSE;
+    }
+
+  hour = m->sent_time / (3600 * 1000);
+  if (hour != self->last_hour)
+    {
+      sqlite3_stmt *h = self->writer_stmts[W_INSERT_HOUR];
+
+      sqlite3_bind_int64 (h, 1, hour);
+      sqlite3_bind_int64 (h, 2, id);
+      if (!natterd_sqlite_step_done (self->db, h, error))
+        return FALSE;
+      self->last_hour = hour;
+    }
+
+  for (guint i = 0; i < op->recipients->len; i++)
+    {
+      NatterdRecipient *r = &g_array_index (op->recipients, NatterdRecipient, i);
+
+      if (r->inbox)
+        {
+          sqlite3_stmt *inbox = self->writer_stmts[W_INSERT_INBOX];
+          guint64 *max_seq;
+
+          if (!get_max_seq (self, r->user_id, &max_seq, error))
+            return FALSE;
+          r->seq = ++*max_seq;
+          g_hash_table_add (self->dirty_seqs, g_memdup2 (&r->user_id, sizeof (gint64)));
+
+          sqlite3_bind_int64 (inbox, 1, r->user_id);
+          sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
+          sqlite3_bind_int64 (inbox, 3, id);
+          if (!natterd_sqlite_step_done (self->db, inbox, error))
+            return FALSE;
+        }
+
+      if (r->conversation && persisted)
+        note_conversation (self, r, m);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+write_recall (NatterdStoreSqlite  *self,
+              NatterdRecallOp     *op,
+              GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_GET_MESSAGE];
+  g_autofree char *uid = NULL;
+  g_autofree char *channel = NULL;
+  g_autofree char *object_name = NULL;
+  gint64 app_id = 0, sender_id = 0, sent_time = 0;
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, op->message_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      app_id = sqlite3_column_int64 (stmt, 0);
+      uid = natterd_sqlite_column_text (stmt, 1);
+      sender_id = sqlite3_column_int64 (stmt, 2);
+      channel = natterd_sqlite_column_text (stmt, 3);
+      object_name = natterd_sqlite_column_text (stmt, 4);
+      sent_time = sqlite3_column_int64 (stmt, 5);
+      op->original.conversation_type = sqlite3_column_int (stmt, 6);
+      op->original.target_id = natterd_sqlite_column_text (stmt, 7);
+      op->original.content = natterd_sqlite_column_text (stmt, 8);
+    }
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return natterd_sqlite_fail (self->db, rc, "recall lookup", error);
+
+  op->found = rc == SQLITE_ROW && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
+              sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
+              g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0 &&
+              sent_time >= op->window_start;
+  if (!op->found)
+    return TRUE;
+
+  op->original.id = op->message_id;
+  op->original.uid = g_strdup (uid);
+  op->original.object_name = g_steal_pointer (&object_name);
+  op->original.sent_time = sent_time;
+
+  {
+    g_autofree char *replacement = natterd_recall_notification (op->operator_id, op->recall_time,
+                                                                op->original.object_name);
+
+    stmt = self->writer_stmts[W_RECALL_MESSAGE];
+    sqlite3_bind_int64 (stmt, 1, op->message_id);
+    natterd_sqlite_bind_text (stmt, 2, replacement);
+    if (!natterd_sqlite_step_done (self->db, stmt, error))
+      return FALSE;
+  }
+
+  return op->command == NULL || write_publish (self, op->command, error);
+}
+
+static gboolean
+write_conversation (NatterdStoreSqlite     *self,
+                    NatterdConversationOp  *op,
+                    GError                **error)
+{
+  static const int statements[] = {
+    [NATTERD_CONVERSATION_PIN] = W_PIN,
+    [NATTERD_CONVERSATION_UNPIN] = W_UNPIN,
+    [NATTERD_CONVERSATION_MUTE] = W_MUTE,
+    [NATTERD_CONVERSATION_UNMUTE] = W_UNMUTE,
+    [NATTERD_CONVERSATION_REMOVE] = W_REMOVE_CONVERSATION,
+    [NATTERD_CONVERSATION_CLEAR_UNREAD] = W_CLEAR_UNREAD,
+  };
+  sqlite3_stmt *stmt = self->writer_stmts[statements[op->action]];
+
+  sqlite3_bind_int64 (stmt, 1, op->user_id);
+  sqlite3_bind_int (stmt, 2, op->conversation_type);
+  natterd_sqlite_bind_text (stmt, 3, op->target_id);
+  if (sqlite3_bind_parameter_count (stmt) >= 4)
+    sqlite3_bind_int64 (stmt, 4, op->time);
+  return natterd_sqlite_step_done (self->db, stmt, error);
+}
+
+/* Deletes at most op->limit inbox entries of messages sent before
+ * op->before, found through the first message id of that hour, and at most
+ * as many nonces that expired before op->nonces_before. */
+static gboolean
+write_prune (NatterdStoreSqlite  *self,
+             NatterdPruneOp      *op,
+             GError             **error)
+{
+  sqlite3_stmt *stmt;
+  gint64 cutoff = 0;
+  int rc;
+
+  if (op->nonces_before > 0)
+    {
+      stmt = self->writer_stmts[W_PRUNE_NONCES];
+      sqlite3_bind_int64 (stmt, 1, op->nonces_before);
+      sqlite3_bind_int (stmt, 2, (int) op->limit);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+      op->nonces_deleted = (guint) sqlite3_changes (self->db);
+    }
+
+  if (op->before == 0)
+    return TRUE;
+
+  stmt = self->writer_stmts[W_PRUNE_CUTOFF];
+  sqlite3_bind_int64 (stmt, 1, op->before / (3600 * 1000));
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      cutoff = sqlite3_column_int64 (stmt, 0);
+      rc = SQLITE_DONE;
+    }
+  else if (rc == SQLITE_DONE)
+    cutoff = self->next_message_id;   /* everything is older */
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_DONE)
+    return natterd_sqlite_fail (self->db, rc, "prune cutoff", error);
+
+  stmt = self->writer_stmts[W_PRUNE_INBOX];
+  sqlite3_bind_int64 (stmt, 1, cutoff);
+  sqlite3_bind_int (stmt, 2, (int) op->limit);
+  if (!natterd_sqlite_step_done (self->db, stmt, error))
+    return FALSE;
+  op->deleted = (guint) sqlite3_changes (self->db);
+  return TRUE;
+}
+
+static gboolean
+write_one (NatterdStoreSqlite  *self,
+           NatterdOp           *op,
+           GError             **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (op->kind != NATTERD_OP_PUBLISH && !flush_conversations (self, error))
+    return FALSE;
+
+  switch (op->kind)
+    {
+    case NATTERD_OP_BARRIER:
+      return TRUE;
+
+    case NATTERD_OP_PUBLISH:
+      return write_publish (self, (NatterdPublishOp *) op, error);
+
+    case NATTERD_OP_RECALL:
+      return write_recall (self, (NatterdRecallOp *) op, error);
+
+    case NATTERD_OP_CONVERSATION:
+      return write_conversation (self, (NatterdConversationOp *) op, error);
+
+    case NATTERD_OP_USER:
+      {
+        NatterdUserOp *u = (NatterdUserOp *) op;
+
+        stmt = self->writer_stmts[W_UPSERT_USER];
+        sqlite3_bind_int64 (stmt, 1, u->id);
+        sqlite3_bind_int64 (stmt, 2, u->app_id);
+        natterd_sqlite_bind_text (stmt, 3, u->user_id);
+        natterd_sqlite_bind_text (stmt, 4, u->name != NULL ? u->name : "");
+        natterd_sqlite_bind_text (stmt, 5, u->portrait_uri != NULL ? u->portrait_uri : "");
+        sqlite3_bind_int64 (stmt, 6, u->created);
+        sqlite3_bind_int64 (stmt, 7, u->tokens_valid_after);
+        sqlite3_bind_int64 (stmt, 8, u->blocked_until);
+        return natterd_sqlite_step_done (self->db, stmt, error);
+      }
+
+    case NATTERD_OP_DEVICES:
+      {
+        NatterdDevicesOp *d = (NatterdDevicesOp *) op;
+
+        stmt = self->writer_stmts[W_UPSERT_DEVICE];
+        for (guint i = 0; i < d->devices->len; i++)
+          {
+            NatterdDeviceRecord *device = &g_array_index (d->devices, NatterdDeviceRecord, i);
+
+            sqlite3_bind_int64 (stmt, 1, device->user_id);
+            natterd_sqlite_bind_text (stmt, 2, device->device_id);
+            natterd_sqlite_bind_text (stmt, 3, device->platform != NULL ? device->platform : "");
+            sqlite3_bind_int64 (stmt, 4, device->last_seen);
+            sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) device->acked_seq);
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_GROUP:
+      {
+        NatterdGroupOp *g = (NatterdGroupOp *) op;
+
+        if (g->remove)
+          {
+            stmt = self->writer_stmts[W_DELETE_GROUP_MEMBERS];
+            sqlite3_bind_int64 (stmt, 1, g->id);
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+            stmt = self->writer_stmts[W_DELETE_GROUP];
+            sqlite3_bind_int64 (stmt, 1, g->id);
+            return natterd_sqlite_step_done (self->db, stmt, error);
+          }
+
+        stmt = self->writer_stmts[W_UPSERT_GROUP];
+        sqlite3_bind_int64 (stmt, 1, g->id);
+        sqlite3_bind_int64 (stmt, 2, g->app_id);
+        natterd_sqlite_bind_text (stmt, 3, g->group_id);
+        natterd_sqlite_bind_text (stmt, 4, g->name != NULL ? g->name : "");
+        sqlite3_bind_int64 (stmt, 5, g->created);
+        return natterd_sqlite_step_done (self->db, stmt, error);
+      }
+
+    case NATTERD_OP_MEMBERS:
+      {
+        NatterdMembersOp *m = (NatterdMembersOp *) op;
+
+        stmt = self->writer_stmts[m->action == NATTERD_MEMBERS_ADD ? W_ADD_MEMBER :
+                                  m->action == NATTERD_MEMBERS_REMOVE ? W_REMOVE_MEMBER :
+                                  W_GAG_MEMBER];
+        for (guint i = 0; i < m->user_ids->len; i++)
+          {
+            sqlite3_bind_int64 (stmt, 1, m->group_id);
+            sqlite3_bind_int64 (stmt, 2, g_array_index (m->user_ids, gint64, i));
+            if (m->action != NATTERD_MEMBERS_REMOVE)
+              sqlite3_bind_int64 (stmt, 3, m->time);
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_CHATROOM:
+      {
+        NatterdChatroomOp *c = (NatterdChatroomOp *) op;
+
+        if (c->remove)
+          {
+            stmt = self->writer_stmts[W_DELETE_CHATROOM];
+            sqlite3_bind_int64 (stmt, 1, c->id);
+            return natterd_sqlite_step_done (self->db, stmt, error);
+          }
+        stmt = self->writer_stmts[W_UPSERT_CHATROOM];
+        sqlite3_bind_int64 (stmt, 1, c->id);
+        sqlite3_bind_int64 (stmt, 2, c->app_id);
+        natterd_sqlite_bind_text (stmt, 3, c->chatroom_id);
+        natterd_sqlite_bind_text (stmt, 4, c->name != NULL ? c->name : "");
+        sqlite3_bind_int64 (stmt, 5, c->created);
+        return natterd_sqlite_step_done (self->db, stmt, error);
+      }
+
+    case NATTERD_OP_BLACKLIST:
+      {
+        NatterdBlacklistOp *b = (NatterdBlacklistOp *) op;
+
+        stmt = self->writer_stmts[b->remove ? W_REMOVE_BLACKLIST : W_ADD_BLACKLIST];
+        for (guint i = 0; i < b->blocked_ids->len; i++)
+          {
+            sqlite3_bind_int64 (stmt, 1, b->user_id);
+            sqlite3_bind_int64 (stmt, 2, g_array_index (b->blocked_ids, gint64, i));
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_PRUNE:
+      return write_prune (self, (NatterdPruneOp *) op, error);
+
+    case NATTERD_OP_NONCE:
+      {
+        NatterdNonceOp *n = (NatterdNonceOp *) op;
+
+        stmt = self->writer_stmts[W_INSERT_NONCE];
+        sqlite3_bind_int64 (stmt, 1, n->app_id);
+        natterd_sqlite_bind_text (stmt, 2, n->nonce);
+        sqlite3_bind_int64 (stmt, 3, n->expires);
+        return natterd_sqlite_step_done (self->db, stmt, error);
+      }
+
+    case NATTERD_OP_WEBHOOK_DONE:
+      {
+        GArray *ids = ((NatterdWebhookDoneOp *) op)->ids;
+
+        stmt = self->writer_stmts[W_DELETE_WEBHOOK_EVENT];
+        for (guint i = 0; i < ids->len; i++)
+          {
+            sqlite3_bind_int64 (stmt, 1, g_array_index (ids, gint64, i));
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_MEDIA:
+      {
+        NatterdMediaOp *m = (NatterdMediaOp *) op;
+
+        stmt = self->writer_stmts[W_INSERT_MEDIA];
+        sqlite3_bind_int64 (stmt, 1, m->app_id);
+        natterd_sqlite_bind_text (stmt, 2, m->hash);
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) m->size);
+        natterd_sqlite_bind_text (stmt, 4, m->content_type);
+        natterd_sqlite_bind_text (stmt, 5, m->name != NULL ? m->name : "");
+        sqlite3_bind_int64 (stmt, 6, m->uploader_id);
+        sqlite3_bind_int64 (stmt, 7, m->created);
+        return natterd_sqlite_step_done (self->db, stmt, error);
+      }
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+gboolean
+natterd_store_sqlite_load_counters (NatterdStoreSqlite  *self,
+                                    GError             **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (self->db, "SELECT COALESCE (MAX (id), 0) FROM messages", -1,
+                               &stmt, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    self->next_message_id = sqlite3_column_int64 (stmt, 0) + 1;
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    return natterd_sqlite_fail (self->db, rc, "next message id", error);
+
+  self->last_hour = -1;
+  g_hash_table_remove_all (self->max_seqs);
+  return TRUE;
+}
+
+gboolean
+natterd_store_sqlite_write (NatterdStore  *store,
+                            NatterdOp    **ops,
+                            guint          n_ops,
+                            GError       **error)
+{
+  NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
+  GHashTableIter iter;
+  gint64 *user_id;
+
+  if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
+    return FALSE;
+
+  for (guint i = 0; i < n_ops; i++)
+    if (!write_one (self, ops[i], error))
+      goto failed;
+
+  if (!flush_conversations (self, error))
+    goto failed;
+
+  g_hash_table_iter_init (&iter, self->dirty_seqs);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &user_id, NULL))
+    {
+      sqlite3_stmt *stmt = self->writer_stmts[W_SET_MAX_SEQ];
+      guint64 *seq = g_hash_table_lookup (self->max_seqs, user_id);
+
+      sqlite3_bind_int64 (stmt, 1, *user_id);
+      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) *seq);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        goto failed;
+    }
+
+  if (!natterd_sqlite_exec (self->db, "COMMIT", error))
+    goto failed;
+
+  g_hash_table_remove_all (self->dirty_seqs);
+  return TRUE;
+
+failed:
+  natterd_sqlite_exec (self->db, "ROLLBACK", NULL);
+  g_hash_table_remove_all (self->dirty_seqs);
+  g_hash_table_remove_all (self->pending_conversations);
+  /* The in-memory counters ran ahead of what was rolled back. */
+  natterd_store_sqlite_load_counters (self, NULL);
+  for (guint i = 0; i < n_ops; i++)
+    if (ops[i]->kind == NATTERD_OP_PUBLISH)
+      {
+        NatterdPublishOp *p = (NatterdPublishOp *) ops[i];
+
+        p->duplicate = FALSE;
+        g_clear_pointer (&p->webhook_body, g_free);
+        for (guint r = 0; r < p->recipients->len; r++)
+          g_array_index (p->recipients, NatterdRecipient, r).seq = 0;
+      }
+  return FALSE;
+}
+
