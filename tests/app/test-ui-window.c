@@ -1,0 +1,431 @@
+/* test-ui-window.c — the window on the desktop: preferences, style,
+ * shortcuts, screen readers, the narrow layout, notifications, and the
+ * screenshots of the README
+ *
+ * alice's window against a real natterd (natter-test-ui.h); each case runs
+ * alone with `-p /ui/NAME`. `-p /ui/screenshots` makes the screenshots in
+ * the build dir (tests/screenshot-*.png).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-ui.h"
+
+/* Preferences → Account says where the token is kept. */
+static void
+test_preferences_token_note (NatterTestUi  *ui,
+                             gconstpointer  data)
+{
+  natter_test_ui_preferences_show_token_note ();
+}
+
+/* Preferences → Style → Dark turns the app dark (it follows the system
+ * by default), and back. */
+static void
+set_style (guint position)
+{
+  GtkWidget *prefs, *label;
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere ("Style", "the preferences");
+  prefs = natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow"));
+  label = natter_test_ui_find_label (prefs, "Style");
+  adw_combo_row_set_selected (ADW_COMBO_ROW (gtk_widget_get_ancestor (label, ADW_TYPE_COMBO_ROW)), position);
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+  natter_test_ui_spin (300);
+}
+
+static void
+test_dark_mode (NatterTestUi  *ui,
+                gconstpointer  data)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+
+  g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_DEFAULT);
+  set_style (2);
+  g_assert_true (adw_style_manager_get_dark (style));
+  g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_FORCE_DARK);
+  set_style (0);
+  g_assert_cmpint (adw_style_manager_get_color_scheme (style), ==, ADW_COLOR_SCHEME_DEFAULT);
+}
+
+/* The keyboard shortcuts of the issue, and the window that lists them
+ * (Ctrl+?). */
+static void
+test_shortcuts (NatterTestUi  *ui,
+                gconstpointer  data)
+{
+  struct { const char *action, *accel; } shortcuts[] = {
+    { "win.search", "<Control>k" }, { "win.new-chat", "<Control>n" },
+    { "win.next-conversation", "<Alt>Down" }, { "win.previous-conversation", "<Alt>Up" },
+    { "win.escape", "Escape" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (shortcuts); i++)
+    {
+      g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (natter_test_ui_app ()),
+                                                                    shortcuts[i].action);
+      g_assert_true (g_strv_contains ((const char * const *) accels, shortcuts[i].accel));
+    }
+  g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (ui->window)));
+  gtk_widget_activate_action (ui->root, "win.show-help-overlay", NULL);
+  natter_test_ui_wait_anywhere ("Search messages", "the shortcuts window");
+  g_assert_true (natter_test_ui_label_anywhere ((gpointer) "Next conversation"));
+  g_assert_true (natter_test_ui_label_anywhere ((gpointer) "Close the chat or the search"));
+  natter_test_ui_close_windows_of_type (GTK_TYPE_SHORTCUTS_WINDOW);
+}
+
+static gboolean
+has_search_entry (gpointer sidebar)
+{
+  return natter_test_ui_find_type (sidebar, GTK_TYPE_SEARCH_ENTRY) != NULL;
+}
+
+static gboolean
+search_closed (gpointer sidebar)
+{
+  return !has_search_entry (sidebar);
+}
+
+/* Alt+Down and Alt+Up walk the list from the open chat; Escape closes the
+ * search first, then the chat. */
+static void
+test_keyboard_navigation (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  natter_test_ui_publish (ui, "carol", "alice", "Welcome to the team, Alice 🎉");
+  natter_test_ui_publish (ui, "bob", "alice", "Hi Alice!");
+  natter_test_ui_open_chat (ui, "bob", "Hi Alice!");
+
+  gtk_widget_activate_action (ui->root, "win.next-conversation", NULL);
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "carol");
+  gtk_widget_activate_action (ui->root, "win.previous-conversation", NULL);
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "bob");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Hi Alice!");
+
+  gtk_widget_activate_action (ui->root, "win.search", NULL);
+  natter_test_ui_wait_until (has_search_entry, ui->sidebar, "the search entry");
+  gtk_widget_activate_action (ui->root, "win.escape", NULL);
+  natter_test_ui_wait_until (search_closed, ui->sidebar, "the search closed");
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "bob");
+  gtk_widget_activate_action (ui->root, "win.escape", NULL);
+  g_assert_null (natter_chat_view_get_target_id (ui->chat));
+}
+
+/* Appends to @unnamed each mapped button under @widget that shows only an
+ * icon and has no accessible label (nor its menu button). */
+static void
+check_icon_buttons_named (GtkWidget *widget,
+                          GString   *unnamed)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return;
+  if (GTK_IS_BUTTON (widget) && gtk_button_get_icon_name (GTK_BUTTON (widget)) != NULL)
+    {
+      GtkWidget *menu_button = gtk_widget_get_ancestor (widget, GTK_TYPE_MENU_BUTTON);
+
+      if (!gtk_test_accessible_has_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_LABEL) &&
+          !gtk_test_accessible_has_relation (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_RELATION_LABELLED_BY) &&
+          (menu_button == NULL ||
+           !gtk_test_accessible_has_property (GTK_ACCESSIBLE (menu_button), GTK_ACCESSIBLE_PROPERTY_LABEL)))
+        g_string_append_printf (unnamed, "%s(%s) in %s; ", G_OBJECT_TYPE_NAME (widget),
+                                gtk_button_get_icon_name (GTK_BUTTON (widget)),
+                                G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)));
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    check_icon_buttons_named (child, unnamed);
+}
+
+/* Every icon-only button on screen (the list, a chat, its composer) has a
+ * name for screen readers, and conversation rows read as “bob, …”. */
+static void
+test_accessible_names (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(GString) unnamed = g_string_new (NULL);
+  GtkWidget *probe = g_object_ref_sink (gtk_button_new_from_icon_name ("edit-copy-symbolic"));
+  GtkWidget *row;
+
+  /* the check can fail: a bare icon button has no name */
+  g_assert_false (gtk_test_accessible_has_property (GTK_ACCESSIBLE (probe), GTK_ACCESSIBLE_PROPERTY_LABEL));
+  g_object_unref (probe);
+
+  natter_test_ui_publish (ui, "bob", "alice", "Can you read this?");
+  natter_test_ui_open_chat (ui, "bob", "Can you read this?");
+  check_icon_buttons_named (ui->root, unnamed);
+  g_assert_cmpstr (unnamed->str, ==, "");
+  row = natter_test_ui_find_type (GTK_WIDGET (ui->sidebar), g_type_from_name ("NatterConversationRow"));
+  g_assert_nonnull (row);
+  g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL));
+}
+
+static gboolean
+is_folded (gpointer root)
+{
+  GtkWidget *leaflet = natter_test_ui_find_type (root, ADW_TYPE_LEAFLET);
+  return leaflet != NULL && adw_leaflet_get_folded (ADW_LEAFLET (leaflet));
+}
+
+/* Narrow: one pane at a time, the chat, and back to the list. */
+static void
+test_narrow_layout (NatterTestUi  *ui,
+                    gconstpointer  data)
+{
+  natter_test_ui_publish (ui, "bob", "alice", "Hi Alice!");
+  natter_test_ui_open_chat (ui, "bob", "Hi Alice!");
+  g_assert_false (is_folded (ui->root));
+  gtk_window_set_default_size (GTK_WINDOW (ui->window), 380, 700);
+  natter_test_ui_wait_until (is_folded, ui->root, "the narrow layout");
+  natter_test_ui_wait_label_gone (GTK_WIDGET (ui->sidebar), "bob");
+  gtk_widget_activate_action (ui->root, "win.back", NULL);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "bob");
+}
+
+/* ---------------------------------------------------------- notifications */
+
+static gboolean
+carol_muted (gpointer sidebar)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
+  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "carol");
+  g_autoptr(NatterConversation) conv = NULL;
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  return natter_conversation_get_muted (conv);
+}
+
+/* alice in bob's chat, the window narrow (only the chat on screen). */
+static void
+narrow_in_bobs_chat (NatterTestUi *ui)
+{
+  natter_test_ui_publish (ui, "bob", "alice", "Hi Alice!");
+  natter_test_ui_open_chat (ui, "bob", "Hi Alice!");
+  gtk_window_set_default_size (GTK_WINDOW (ui->window), 380, 700);
+  natter_test_ui_wait_until (is_folded, ui->root, "the narrow layout");
+}
+
+/* A message for another chat while only bob's is on screen: a
+ * notification with its sender's name and the text; none for a muted
+ * chat. Its default action (the shell's click) opens the chat, which
+ * marks where the unread messages start. */
+static void
+test_notification_opens_chat (NatterTestUi  *ui,
+                              gconstpointer  data)
+{
+  natter_test_ui_set_user (ui, "dave", "Dave Miller", NULL);
+  natter_test_ui_publish (ui, "dave", "alice", "Hi, I am Dave");
+  natter_test_ui_publish (ui, "carol", "alice", "Welcome to the team, Alice 🎉");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "Dave Miller");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "Welcome to the team");
+  gtk_widget_activate_action (GTK_WIDGET (ui->sidebar), "sidebar.toggle-muted", "(is)", 1, "carol");
+  natter_test_ui_wait_until (carol_muted, ui->sidebar, "carol muted");
+  narrow_in_bobs_chat (ui);
+  natter_test_ui_forget_notifications ();
+
+  natter_test_ui_publish (ui, "carol", "alice", "Muted chats stay quiet");
+  natter_test_ui_publish (ui, "dave", "alice", "Are you free at three?");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "Are you free at three?", "a notification");
+  g_assert_true (natter_test_ui_notified ((gpointer) "Dave Miller"));
+  g_assert_false (natter_test_ui_notified ((gpointer) "Muted chats stay quiet"));
+
+  natter_test_ui_click_notification ("Are you free at three?", NULL);
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "dave");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Are you free at three?");
+  /* dave's two messages were not read: the chat marks where they start */
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Unread Messages");
+}
+
+typedef struct {
+  NatterTestUi *ui;
+  const char   *target_id;
+} WithdrawnQuery;
+
+static gboolean
+withdrawn (gpointer data)
+{
+  WithdrawnQuery *q = data;
+  return natter_test_ui_withdrawn (q->ui, NATTER_CONVERSATION_PRIVATE, q->target_id);
+}
+
+static gboolean
+erin_read (gpointer sidebar)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
+  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "erin");
+  g_autoptr(NatterConversation) conv = NULL;
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  return natter_conversation_get_unread_count (conv) == 0;
+}
+
+/* A notification's “Mark as Read” reads the chat without opening it, and
+ * the notification goes; read some other way (the sidebar's menu here;
+ * another device alike), the notification goes too. */
+static void
+test_notification_mark_as_read (NatterTestUi  *ui,
+                                gconstpointer  data)
+{
+  WithdrawnQuery q = { ui, "erin" };
+
+  narrow_in_bobs_chat (ui);
+  natter_test_ui_publish (ui, "erin", "alice", "Lunch tomorrow?");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "Lunch tomorrow?", "erin's notification");
+  g_assert_false (erin_read (ui->sidebar));
+  natter_test_ui_click_notification ("Lunch tomorrow?", "Mark as Read");
+  natter_test_ui_wait_until (erin_read, ui->sidebar, "erin's chat read");
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "bob");
+  natter_test_ui_wait_until (withdrawn, &q, "the notification taken back");
+
+  natter_test_ui_forget_notifications ();
+  natter_test_ui_publish (ui, "erin", "alice", "Still there?");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "Still there?", "erin's second notification");
+  g_assert_false (withdrawn (&q));
+  gtk_widget_activate_action (GTK_WIDGET (ui->sidebar), "sidebar.mark-read", "(is)",
+                              NATTER_CONVERSATION_PRIVATE, "erin");
+  natter_test_ui_wait_until (withdrawn, &q, "erin's notification withdrawn");
+}
+
+/* ---------------------------------------------------------- screenshots */
+
+static gboolean
+last_message_read (gpointer window)
+{
+  g_autoptr(NatterMessage) last = natter_test_ui_last_own_message (window);
+  return last != NULL && natter_message_get_sent_status (last) == NATTER_SENT_STATUS_READ;
+}
+
+static gboolean
+bob_read (gpointer sidebar)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
+  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "bob");
+  g_autoptr(NatterConversation) conv = pos != G_MAXUINT ? g_list_model_get_item (G_LIST_MODEL (list), pos) : NULL;
+
+  return conv != NULL && natter_conversation_get_unread_count (conv) == 0;
+}
+
+/* The URL of the first picture in @chat. */
+static const char *
+image_uri (NatterChatView *chat)
+{
+  GListModel *list = G_LIST_MODEL (natter_chat_view_get_messages (chat));
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    {
+      g_autoptr(NatterMessage) m = g_list_model_get_item (list, i);
+      if (natter_message_get_image_uri (m) != NULL)
+        return natter_message_get_image_uri (m);   /* the list keeps it */
+    }
+  g_assert_not_reached ();
+}
+
+/* The README's pictures, as a new user meets the app: the sign-in page;
+ * the list filled from what came meanwhile with a message arriving live;
+ * the chat with bob (an answer he has read, his picture), in light and
+ * dark; the narrow layout; a chat opened on its unread messages. */
+static void
+test_screenshots (NatterTestUi  *ui,
+                  gconstpointer  data)
+{
+  g_autofree char *token = natter_test_ui_token (ui, "alice");
+  g_autofree char *image = natter_test_ui_write_image (ui);
+  g_autofree char *content = NULL;
+  g_autoptr(NatterMessage) answer = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  guint status = 0;
+
+  natter_test_ui_publish (ui, "carol", "alice", "Welcome to the team, Alice 🎉");
+  natter_test_ui_publish (ui, "bob", "alice", "Hi Alice! Are we still on for lunch?");
+  natter_test_ui_publish (ui, "bob", "alice", "I found a nice place near the station.");
+
+  natter_test_ui_open (ui, ui->profile);
+  natter_test_ui_wait_for_page (ui->window, "sign-in");
+  natter_test_ui_wait_for_label (ui->root, "Welcome to Natter");
+  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
+  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  natter_test_ui_screenshot (ui->root, "screenshot-sign-in.png");
+
+  natter_test_ui_set_row_text (ui->root, "Token", token);
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "I found a nice place near the station.");
+  natter_test_ui_send (ui, "bob", "alice", "Ping from natter-cli");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "Ping from natter-cli");
+  natter_test_ui_screenshot (ui->root, "screenshot-main.png");
+
+  /* read elsewhere first, so the chat opens at its end, with no mark (a
+   * chat opened on unread messages that all fit stays unread: see
+   * natter_chat_view_open(), at_bottom) */
+  gtk_widget_activate_action (GTK_WIDGET (ui->sidebar), "sidebar.mark-read", "(is)",
+                              NATTER_CONVERSATION_PRIVATE, "bob");
+  natter_test_ui_wait_until (bob_read, ui->sidebar, "bob's chat read");
+  natter_test_ui_open_chat (ui, "bob", "Ping from natter-cli");
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "Yes! 12:30 at the station?");
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the answer acked");
+  answer = natter_test_ui_last_own_message (ui->window);
+  content = g_strdup_printf ("{\"lastMessageSendTime\":%" G_GINT64_FORMAT ",\"type\":1}",
+                             natter_message_get_sent_time (answer));
+  reply = natter_test_server_api (ui->server, &status, "message/private/publish",
+                                  "fromUserId", "bob", "toUserId", "alice",
+                                  "objectName", "RC:ReadNtf", "content", content, NULL);
+  g_assert_cmpuint (status, ==, 200);
+  natter_test_ui_wait_until (last_message_read, ui->window, "the read receipt applied");
+  g_free (natter_test_ui_cli (ui, "bob", "send", "alice", "--image", image, NULL));
+  natter_test_ui_publish (ui, "bob", "alice", "The view from the terrace 🌅");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "The view from the terrace");
+  natter_test_ui_wait_until (natter_test_ui_has_picture, ui->chat, "the picture");
+  natter_test_ui_screenshot (ui->root, "screenshot-chat.png");
+
+  /* dave, named by the app server, with bob's picture as his */
+  natter_test_ui_set_user (ui, "dave", "Dave Miller", image_uri (ui->chat));
+  natter_test_ui_publish (ui, "dave", "alice", "Hi, I am Dave");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "Dave Miller");
+
+  set_style (2);
+  g_assert_true (adw_style_manager_get_dark (adw_style_manager_get_default ()));
+  natter_test_ui_screenshot (ui->root, "screenshot-chat-dark.png");
+  set_style (0);
+
+  gtk_window_set_default_size (GTK_WINDOW (ui->window), 380, 700);
+  natter_test_ui_wait_until (is_folded, ui->root, "the narrow layout");
+  natter_test_ui_screenshot (ui->root, "screenshot-narrow.png");
+
+  natter_test_ui_publish (ui, "dave", "alice", "Are you free at three?");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "Are you free at three?", "a notification");
+  natter_test_ui_click_notification ("Are you free at three?", NULL);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Unread Messages");
+  natter_test_ui_screenshot (ui->root, "screenshot-unread.png");
+}
+
+int
+main (int argc, char *argv[])
+{
+  natter_test_ui_init (&argc, &argv);
+
+  g_test_add ("/ui/preferences-token-note", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_preferences_token_note, natter_test_ui_teardown);
+  g_test_add ("/ui/dark-mode", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_dark_mode, natter_test_ui_teardown);
+  g_test_add ("/ui/shortcuts", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_shortcuts, natter_test_ui_teardown);
+  g_test_add ("/ui/keyboard-navigation", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_keyboard_navigation, natter_test_ui_teardown);
+  g_test_add ("/ui/accessible-names", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_accessible_names, natter_test_ui_teardown);
+  g_test_add ("/ui/narrow-layout", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_narrow_layout, natter_test_ui_teardown);
+  g_test_add ("/ui/notification-opens-chat", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_notification_opens_chat, natter_test_ui_teardown);
+  g_test_add ("/ui/notification-mark-as-read", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_notification_mark_as_read, natter_test_ui_teardown);
+  g_test_add ("/ui/screenshots", NatterTestUi, NULL,
+              natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
+  return natter_test_ui_run ();
+}
