@@ -2,7 +2,7 @@
  *
  * It composes: the session (sign-in and the client's life), the notifier,
  * the call controller, the toast queue, and the widgets, which get the
- * client through bindings (natter-window.ui). What is left here is the
+ * client through bindings. What is left here is the
  * layout: which page and pane shows, which chat is open, and the dialogs.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -697,6 +697,8 @@ relative_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
 
+  /* from the open chat, even if its row came a moment ago */
+  attach_conversation_idle_cb (self);
   natter_sidebar_activate_relative (self->sidebar,
                                     g_str_equal (action_name, "win.next-conversation") ? 1 : -1);
 }
@@ -781,13 +783,20 @@ natter_window_constructed (GObject *object)
   natter_composer_set_cache_dir (composer, cache);
 
   /* The session reads the profile at once; the widgets follow its client
-   * through natter-window.ui's bindings, these through the ones below. */
+   * through the bindings below. */
   self->session = natter_session_new (self->profile_dir);
   g_signal_connect_object (self->session, "state-changed", G_CALLBACK (session_state_changed_cb),
                            self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "account-saved", G_CALLBACK (account_saved_cb),
                            self, G_CONNECT_SWAPPED);
   g_object_notify_by_pspec (object, properties[PROP_SESSION]);
+  /* GBindings, not <binding>s on the window in natter-window.ui: GTK 4.8's
+   * expression watches on the template object warn ("couldn't find weak
+   * ref") when the window is finalized. */
+  g_object_bind_property (self->session, "client", self->sidebar, "client", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->session, "user-id", self->sidebar, "user-id", G_BINDING_SYNC_CREATE);
+  g_object_bind_property (self->session, "client", self->chat_view, "client", G_BINDING_SYNC_CREATE);
+  natter_sign_in_page_set_session (self->sign_in_page, self->session);
 
   self->notifier = natter_notifier_new (self->profile_dir);
   g_signal_connect_object (self->notifier, "message-in-view", G_CALLBACK (message_in_view_cb),
