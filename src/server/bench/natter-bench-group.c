@@ -77,6 +77,7 @@ typedef struct
  * sends every group message; the others only read it once sending stopped. */
 static struct
 {
+  guint      number;            /* of the run, in client_msg_ids; random start */
   guint      members;
   double     rate;
   char      *group_id;
@@ -280,7 +281,9 @@ send_group_one (void)
   /* Message number and send time, in a 64-byte body as elsewhere. */
   g_snprintf (content, sizeof content, "{\"content\":\"g=%u t=%020" G_GINT64_FORMAT " natter-bench group\"}",
               m, now);
-  g_snprintf (id, sizeof id, "g%u", m);
+  /* natterd answers a client_msg_id it saw from this device with the
+   * first message, delivering nothing: ids are unique across runs. */
+  g_snprintf (id, sizeof id, "g%u-%u", m, run.number);
   publish.client_msg_id = id;
   publish.conversation_type = NATTER_CONVERSATION_GROUP;
   publish.target_id = run.group_id;
@@ -327,11 +330,12 @@ group_tick (gpointer user_data)
 static void
 on_group_ack (const Natter__PublishAck *ack)
 {
-  guint64 m;
+  char *end = NULL;
+  guint64 m = g_ascii_strtoull (ack->client_msg_id + 1, &end, 10);
   gint64 now = g_get_monotonic_time ();
 
-  if (!g_ascii_string_to_unsigned (ack->client_msg_id + 1, 10, 0, G_MAXUINT32, &m, NULL) ||
-      m >= run.ack_code->len || g_array_index (run.ack_code, gint32, m) != G_MININT)
+  if (end == ack->client_msg_id + 1 || *end != '-' ||
+      g_ascii_strtoull (end + 1, NULL, 10) != run.number || m >= run.ack_code->len || g_array_index (run.ack_code, gint32, m) != G_MININT)
     return;
   g_array_index (run.ack_code, gint32, m) = ack->code;
   g_atomic_int_inc (&run.acked);
@@ -363,7 +367,7 @@ send_private_one (Conn *conn)
   char id[32];
   char content[BODY_LENGTH + 48];
 
-  g_snprintf (id, sizeof id, "p%u", worker->private_sent->len);
+  g_snprintf (id, sizeof id, "p%u-%u", worker->private_sent->len, run.number);
   g_array_append_val (worker->private_sent, now);
   g_snprintf (content, sizeof content, "{\"content\":\"t=%020" G_GINT64_FORMAT " natter-bench private\"}", now);
   publish.client_msg_id = id;
@@ -403,13 +407,14 @@ on_private_ack (Conn                     *conn,
 {
   Worker *worker = conn->worker;
   guint64 k;
+  char *end = NULL;
 
   if (conn->in_flight > 0)
     conn->in_flight--;
   if (ack->code != 0)
     worker->private_refused++;
   if (g_atomic_int_get (&bench.recording) &&
-      g_ascii_string_to_unsigned (ack->client_msg_id + 1, 10, 0, G_MAXUINT32, &k, NULL) &&
+      (k = g_ascii_strtoull (ack->client_msg_id + 1, &end, 10), end != ack->client_msg_id + 1) &&
       k < worker->private_sent->len)
     {
       gint64 latency = g_get_monotonic_time () - g_array_index (worker->private_sent, gint64, k);
@@ -692,6 +697,7 @@ measure (SoupSession *session,
   result->members = members;
   result->rate = run.rate;
   run.members = members;
+  run.number++;
   g_atomic_int_set (&run.sent, 0);
   g_atomic_int_set (&run.acked, 0);
   g_atomic_int_set (&run.expected, 0);
@@ -849,6 +855,8 @@ group_mode_run (SoupSession *session)
   Sample a, b;
   double server_cpu, bench_cpu;
 
+  /* Another bench against the same natterd (--url) sends other ids. */
+  run.number = (guint) g_random_int_range (1, 1 << 30);
   run.rate = opt_group_rate;
   run.private_rate = opt_private_rate;
   run.senders = g_ptr_array_new ();
