@@ -667,6 +667,16 @@ total_unique (void)
 }
 
 static int
+open_now (void)
+{
+  int total = 0;
+
+  for (guint i = 0; i < bench.n_workers; i++)
+    total += g_atomic_int_get (&bench.workers[i].connected);
+  return total;
+}
+
+static int
 total_delivered (void)
 {
   int total = 0;
@@ -911,6 +921,9 @@ group_mode_run (SoupSession *session)
 
       measure (session, members, &result);
       print_result (&result);
+      if ((guint) open_now () < most + 2 * pairs)
+        g_printerr ("natter-bench: %d of %u connections still open (natterd closed the others)\n",
+                    open_now (), most + 2 * pairs);
       if (!result_ok (&result))
         {
           g_printerr ("natter-bench: group %u members: deliveries not exactly once, or refused\n", members);

@@ -62,6 +62,8 @@ typedef struct
   GByteArray              *out;
   gboolean                 ack_pending;
   gboolean                 want_write;
+  guint                    ping_interval;   /* s, from ConnectAck */
+  gint64                   last_ping;
 
   /* Group mode, as a member: which of the run's messages arrived (a bit
    * per message number), and the order they came in. */

@@ -258,9 +258,43 @@ on_epoll (gint         fd,
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+keepalive (gpointer user_data)
+{
+  Worker *worker = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  /* natterd closes a connection after 2 ping intervals and 10 s without
+   * a frame from it: members idle through a long sweep ping every
+   * interval ConnectAck gave, as a client would. */
+  for (guint i = 0; i < worker->conns->len; i++)
+    {
+      Conn *conn = g_ptr_array_index (worker->conns, i);
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Ping ping = NATTER__PING__INIT;
+
+      if (!conn->raw || !conn->connected || conn->ping_interval == 0)
+        continue;
+      if (conn->last_ping == 0)
+        conn->last_ping = now;
+      if (now - conn->last_ping < (gint64) conn->ping_interval * G_USEC_PER_SEC)
+        continue;
+      conn->last_ping = now;
+      ping.time = g_get_real_time () / 1000;
+      frame.body_case = NATTER__FRAME__BODY_PING;
+      frame.ping = &ping;
+      send_frame (conn, &frame);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 void
 raw_worker_init (Worker *worker)
 {
+  g_autoptr(GSource) timer = g_timeout_source_new_seconds (1);
+
+  g_source_set_callback (timer, keepalive, worker, NULL);
+  g_source_attach (timer, worker->context);
   worker->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   worker->epoll_source = g_unix_fd_source_new (worker->epoll_fd, G_IO_IN);
   g_source_set_callback (worker->epoll_source, G_SOURCE_FUNC (on_epoll), worker, NULL);

@@ -282,6 +282,7 @@ conn_on_data (Conn         *conn,
       if (frame->connect_ack->code == 0)
         {
           conn->connected = TRUE;
+          conn->ping_interval = frame->connect_ack->ping_interval;
           g_atomic_int_inc (&conn->worker->connected);
           if (conn->role == ROLE_SENDER && g_atomic_int_get (&bench.phase) == PHASE_CLOSED)
             for (int i = 0; i < opt_window; i++)
