@@ -59,6 +59,8 @@ typedef struct
   guint  reordered;
   guint  refused;
   guint  unacked;
+  guint  by_timeline;           /* deliveries with a timeline_seq (natter.v2) */
+  guint  in_inbox;              /* deliveries with an inbox seq (natter.v1) */
   double deliver_p50, deliver_p99, deliver_max;
   double last_p50, last_p99;
   double ack_p50, ack_p99, ack_max;
@@ -467,6 +469,7 @@ on_group_message (Conn                  *conn,
    * commit time (ms) to order by. */
   if (tl > 0)
     {
+      worker->group_by_timeline++;
       if (tl <= conn->last_timeline_seq)
         conn->reordered++;
       else
@@ -511,7 +514,11 @@ group_on_frame (Conn              *conn,
         ack_later (conn, frame->deliver->seq);
       if (frame->deliver->message != NULL &&
           frame->deliver->message->conversation_type == NATTER_CONVERSATION_GROUP)
-        on_group_message (conn, frame->deliver->message);
+        {
+          if (frame->deliver->seq > 0)
+            conn->worker->group_in_inbox++;
+          on_group_message (conn, frame->deliver->message);
+        }
       break;
 
     default:
@@ -540,6 +547,8 @@ reset_run (Worker  *worker,
   g_array_set_size (worker->group_last, 0);
   g_array_set_size (worker->private_acks, 0);
   g_atomic_int_set (&worker->group_unique, 0);
+  worker->group_by_timeline = 0;
+  worker->group_in_inbox = 0;
   g_atomic_int_set (&worker->delivered, 0);
   worker->private_refused = 0;
 
@@ -654,6 +663,8 @@ gather (Worker  *worker,
   if (worker == &bench.workers[0])
     g_array_append_vals (gathered->acks, run.ack_latencies->data, run.ack_latencies->len);
   gathered->result->private_refused += worker->private_refused;
+  gathered->result->by_timeline += worker->group_by_timeline;
+  gathered->result->in_inbox += worker->group_in_inbox;
 }
 
 static int
@@ -806,8 +817,10 @@ print_result (const Result *r)
       g_print ("  publish -> last member: p50 %.1f ms, p99 %.1f ms\n", r->last_p50, r->last_p99);
       g_print ("  sender PublishAck: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r->ack_p50, r->ack_p99,
                r->ack_max);
-      g_print ("  exactly once: missing %u, duplicated %u, reordered %u (refused %u, unacked %u)\n",
-               r->missing, r->duplicated, r->reordered, r->refused, r->unacked);
+      g_print ("  exactly once: missing %u, duplicated %u, reordered %u (refused %u, unacked %u; "
+               "%u deliveries ordered by timeline_seq, %u inbox entries acked)\n",
+               r->missing, r->duplicated, r->reordered, r->refused, r->unacked, r->by_timeline,
+               r->in_inbox);
       g_print ("  natterd CPU %.1f us per delivery (natterd %.0f%%, bench %.0f%% of a core)\n",
                r->cpu_us_per_delivery, r->server_cpu, r->bench_cpu);
     }

@@ -103,6 +103,8 @@ struct _Worker
   GArray       *private_sent;     /* gint64 send time per private message number */
   GArray       *private_acks;     /* guint32 µs Publish → PublishAck, while recording */
   guint         private_refused;
+  guint         group_by_timeline;
+  guint         group_in_inbox;
 };
 
 typedef struct
