@@ -30,20 +30,20 @@
 Bench bench;
 
 /* Options */
-char *opt_natterd;
-char *opt_url;
-char *opt_app_key;
-char *opt_app_secret;
-int opt_pid;
-int opt_users = 2000;
+static char *opt_natterd;
+static char *opt_url;
+static char *opt_app_key;
+static char *opt_app_secret;
+static int opt_pid;
+static int opt_users = 2000;
 int opt_pairs = 100;
-int opt_window = 16;
-int opt_warmup = 5;
+static int opt_window = 16;
+static int opt_warmup = 5;
 int opt_duration = 20;
-char *opt_rates;
-int opt_open_duration = 10;
-int opt_idle = 2000;
-int opt_idle_hold = 15;
+static char *opt_rates;
+static int opt_open_duration = 10;
+static int opt_idle = 2000;
+static int opt_idle_hold = 15;
 int opt_threads = 2;
 static char *opt_protocol;
 
