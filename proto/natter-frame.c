@@ -579,6 +579,19 @@ validate_result (const Natter__Result  *result,
         return TRUE;
       }
 
+    case NATTER__RESULT__PAYLOAD_TIMELINE:
+      return check_messages (result->timeline->messages, result->timeline->n_messages, error);
+
+    case NATTER__RESULT__PAYLOAD_TIMELINE_SYNC:
+      for (gsize i = 0; i < result->timeline_sync->n_timelines; i++)
+        if (!check_conversation_type (result->timeline_sync->timelines[i]->conversation_type,
+                                      "timeline_sync.timelines.conversation_type", error) ||
+            !check_id (result->timeline_sync->timelines[i]->target_id,
+                       "timeline_sync.timelines.target_id", error))
+          return FALSE;
+      return check_text (result->timeline_sync->next_cursor, CURSOR_MAX_LENGTH, FALSE,
+                         "timeline_sync.next_cursor", error);
+
     case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS:
     case NATTER__RESULT__PAYLOAD_ONLINE_STATUS:
     case NATTER__RESULT__PAYLOAD__NOT_SET:
