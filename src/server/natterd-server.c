@@ -589,10 +589,17 @@ on_ws_request (SoupServer        *server,
       return;
     }
   /* libsoup accepts an upgrade that names no subprotocol at all; natterd
-   * speaks natter.v1 only, and says so before a connection is made. */
+   * speaks natter.v2 only, and says so before a connection is made. A
+   * natter.v1 client would never see group messages sent while it was away
+   * (they are no longer inbox entries): it is told to update. */
   protocol = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
                                             "Sec-WebSocket-Protocol");
-  if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
+  if (protocol != NULL && !soup_header_contains (protocol, NATTER_PROTOCOL_NAME) &&
+      soup_header_contains (protocol, "natter.v1"))
+    g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
+                 "natter.v1 is no longer served: update Natter (this server speaks %s)",
+                 NATTER_PROTOCOL_NAME);
+  else if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
     g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
                  "The WebSocket subprotocol must be %s", NATTER_PROTOCOL_NAME);
   if (error != NULL ||

@@ -728,7 +728,7 @@ handle_message (NatterdSession *self,
     {
       self->host->metrics->bad_frames++;
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
-                       "natter.v1 frames are binary");
+                       "natter.v2 frames are binary");
       return;
     }
 

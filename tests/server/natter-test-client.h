@@ -1,4 +1,4 @@
-/* natter-test-client.h — a small natter.v1 WebSocket client for tests
+/* natter-test-client.h — a small natter.v2 WebSocket client for tests
  *
  * libsoup + natter-proto only: speaks to the real natterd the way any client
  * would, and checks every frame natterd sends with natter_frame_decode() (a
@@ -18,7 +18,7 @@ typedef struct _NatterTestClient NatterTestClient;
 
 #define NATTER_TEST_TIMEOUT_MS 10000
 
-/* A WebSocket to @server's /ws (natter.v1); NULL and @error if refused. */
+/* A WebSocket to @server's /ws (natter.v2); NULL and @error if refused. */
 NatterTestClient *natter_test_client_open          (NatterTestServer   *server,
                                                     GError            **error);
 /* Sends Connect and waits for ConnectAck; returns its code. */

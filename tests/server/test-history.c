@@ -243,7 +243,7 @@ open_flooder (NatterTestServer *server,
   GOutputStream *stream;
   const char *request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n";
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v2\r\n\r\n";
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
                                                 NULL, &error);

@@ -111,7 +111,7 @@ raw_open (NatterTestServer *server)
 
   request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n");
+                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v2\r\n\r\n");
   raw_write (raw, (const guint8 *) request, strlen (request));
 
   /* Read the 101 response up to the blank line. */
@@ -479,10 +479,12 @@ test_back_pressure (gconstpointer data)
 }
 
 /* The status line natterd answers a WebSocket upgrade with; @protocol is
- * the Sec-WebSocket-Protocol header's value (NULL: no such header). */
+ * the Sec-WebSocket-Protocol header's value (NULL: no such header). With
+ * @body, the response's body too (up to its Content-Length). */
 static char *
-upgrade_status_with (NatterTestServer *server,
-                     const char       *protocol)
+upgrade_response_with (NatterTestServer *server,
+                       const char       *protocol,
+                       char            **body)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
@@ -493,6 +495,7 @@ upgrade_status_with (NatterTestServer *server,
   g_autofree char *request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                               "Sec-WebSocket-Version: 13\r\n%s\r\n", protocol_line);
+  gsize length = 0;
   char *line;
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
@@ -502,9 +505,33 @@ upgrade_status_with (NatterTestServer *server,
                              strlen (request), NULL, NULL, &error);
   g_assert_no_error (error);
   in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
   line = g_data_input_stream_read_line (in, NULL, NULL, &error);
   g_assert_no_error (error);
+  if (body == NULL)
+    return line;
+  for (;;)
+    {
+      g_autofree char *header = g_data_input_stream_read_line (in, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (header);
+      if (*header == '\0')
+        break;
+      if (g_ascii_strncasecmp (header, "Content-Length:", 15) == 0)
+        length = g_ascii_strtoull (header + 15, NULL, 10);
+    }
+  *body = g_malloc0 (length + 1);
+  g_input_stream_read_all (G_INPUT_STREAM (in), *body, length, NULL, NULL, &error);
+  g_assert_no_error (error);
   return line;
+}
+
+static char *
+upgrade_status_with (NatterTestServer *server,
+                     const char       *protocol)
+{
+  return upgrade_response_with (server, protocol, NULL);
 }
 
 static char *
@@ -513,9 +540,10 @@ upgrade_status (NatterTestServer *server)
   return upgrade_status_with (server, NATTER_PROTOCOL_NAME);
 }
 
-/* natter.v1 is the only protocol natterd speaks: an upgrade that does not
+/* natter.v2 is the only protocol natterd speaks: an upgrade that does not
  * ask for it is refused before it becomes a connection (libsoup alone
- * would take one that names no subprotocol). */
+ * would take one that names no subprotocol). A natter.v1 client (which
+ * would miss group messages sent while it was away) is told to update. */
 static void
 test_subprotocol (void)
 {
@@ -523,20 +551,30 @@ test_subprotocol (void)
   struct {
     const char *protocol;
     const char *status;
+    const char *body;
   } cases[] = {
-    { NULL, "HTTP/1.1 400" },
-    { "chat", "HTTP/1.1 400" },
-    { "natter.v2", "HTTP/1.1 400" },
-    { "chat, natter.v1", "HTTP/1.1 101" },
-    { NATTER_PROTOCOL_NAME, "HTTP/1.1 101" },
+    { NULL, "HTTP/1.1 400", "must be natter.v2" },
+    { "chat", "HTTP/1.1 400", "must be natter.v2" },
+    { "natter.v3", "HTTP/1.1 400", "must be natter.v2" },
+    { "natter.v1", "HTTP/1.1 400", "natter.v1 is no longer served: update Natter" },
+    { "chat, natter.v1", "HTTP/1.1 400", "natter.v1 is no longer served: update Natter" },
+    { "natter.v1, natter.v2", "HTTP/1.1 101", NULL },
+    { "chat, natter.v2", "HTTP/1.1 101", NULL },
+    { NATTER_PROTOCOL_NAME, "HTTP/1.1 101", NULL },
   };
 
+  g_assert_cmpstr (NATTER_PROTOCOL_NAME, ==, "natter.v2");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *status = upgrade_status_with (server, cases[i].protocol);
+      g_autofree char *body = NULL;
+      g_autofree char *status = upgrade_response_with (server, cases[i].protocol,
+                                                       cases[i].body != NULL ? &body : NULL);
 
-      g_test_message ("%s: %s", cases[i].protocol ? cases[i].protocol : "(none)", status);
+      g_test_message ("%s: %s %s", cases[i].protocol ? cases[i].protocol : "(none)", status,
+                      body ? body : "");
       g_assert_true (g_str_has_prefix (status, cases[i].status));
+      if (cases[i].body != NULL)
+        g_assert_nonnull (strstr (body, cases[i].body));
     }
 }
 
@@ -773,7 +811,7 @@ test_pipelined_requests (gconstpointer tls)
 
 /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection
  * with 1007 (invalid data); valid text is only the wrong kind for
- * natter.v1, 1003. Fragmented text is judged as a whole. */
+ * natter.v2, 1003. Fragmented text is judged as a whole. */
 static void
 test_text_frames (gconstpointer data)
 {
