@@ -732,6 +732,7 @@ natterd_server_finalize (GObject *object)
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->history_id, g_source_remove);
+  natterd_server_fanout_clear (self);
   g_clear_handle_id (&self->apps_reload_id, g_source_remove);
   g_clear_pointer (&self->app_waiters, g_ptr_array_unref);
   if (self->sessions != NULL)
@@ -774,6 +775,7 @@ natterd_server_init (NatterdServer *self)
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
+  self->fanouts = g_queue_new ();
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();

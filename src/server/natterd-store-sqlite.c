@@ -332,6 +332,8 @@ natterd_store_sqlite_finalize (GObject *object)
   g_hash_table_unref (self->max_seqs);
   g_hash_table_unref (self->dirty_seqs);
   g_hash_table_unref (self->pending_conversations);
+  g_hash_table_unref (self->timelines);
+  g_hash_table_unref (self->dirty_timelines);
   g_free (self->path);
 
   G_OBJECT_CLASS (natterd_store_sqlite_parent_class)->finalize (object);
