@@ -318,16 +318,19 @@ do_apply_timeline_state (NatterStore    *self,
                                      &conversation, &job->error);
   if (ok && conversation != 0)
     {
-      /* Every SET sees the row as it was: ?3 against the old read_seq. A
-       * conversation removed from the list comes back for news only. */
+      /* Every SET sees the row as it was: ?3 against the old read_seq. Read
+       * here through the server's latest (a clear while the sync ran): its
+       * count is older than that. A conversation removed from the list
+       * comes back for news only. */
       stmt = natter_store_prepare (self,
                                    "UPDATE conversations SET"
                                    " read_seq = MAX (read_seq, ?3),"
                                    " counted_seq = MAX (counted_seq, ?2),"
-                                   " unread_count = ?4 + (SELECT COUNT (*) FROM messages"
+                                   " unread_count = CASE WHEN read_seq >= ?2 THEN 0 ELSE ?4 END"
+                                   "   + (SELECT COUNT (*) FROM messages"
                                    "   WHERE conversation_id = ?1 AND direction = 2 AND (flags & 2) != 0"
                                    "   AND timeline_seq > MAX (?2, ?3, conversations.read_seq)),"
-                                   " mention_count = ?5,"
+                                   " mention_count = CASE WHEN read_seq >= ?2 THEN 0 ELSE ?5 END,"
                                    " hidden = CASE WHEN ?2 > timeline_seq THEN 0 ELSE hidden END,"
                                    " updated_time = MAX (updated_time, ?6)"
                                    " WHERE id = ?1", &job->error);

@@ -740,7 +740,7 @@ test_group_timeline (Fixture       *fixture,
     }
 
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
-                            (const char * const[]) { "listen", "--count", "3", NULL }), ==, 0);
+                            (const char * const[]) { "listen", "--count", "3", "--duration", "20", NULL }), ==, 0);
   lines = json_lines (out);
   g_assert_cmpuint (lines->len, ==, 3);
   for (guint i = 0; i < lines->len; i++)

@@ -691,6 +691,16 @@ test_timeline (Fixture       *fixture,
   g_assert_cmpuint (natter_store_clear_unread_get_read_seq (result), ==, 7);
   g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 0);
   g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 0);
+  g_clear_object (&result);
+
+  /* A sync answered before the server had that read: its count is stale. */
+  state.latest_seq = 7;
+  natter_store_apply_timeline_state_async (fixture->store, NATTER_CONVERSATION_GROUP, "team", &state, NULL,
+                                           test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_apply_timeline_state_finish (fixture->store, result, &held, &error));
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 0);
+  g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 0);
 }
 
 static void
