@@ -111,6 +111,21 @@ stored_texts (Peer       *peer,
   return g_string_free (g_steal_pointer (&texts), FALSE);
 }
 
+/* The store's "timeline-sync-time": kept once a sync is complete. */
+static char *
+sync_time (Peer *peer)
+{
+  NatterStore *store = natter_client_get_store (peer->client);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  char *value;
+
+  natter_store_get_value_async (store, "timeline-sync-time", NULL, test_store_result_cb, &result);
+  value = natter_store_get_value_finish (store, test_wait_result (&result, 10), &error);
+  g_assert_no_error (error);
+  return value;
+}
+
 static guint
 count_received_in (Peer       *peer,
                    const char *group_id)
@@ -142,6 +157,8 @@ test_offline_exactly_once (void)
   g_autoptr(NatterConversation) team = NULL;
   g_autoptr(GPtrArray) page = NULL;
   g_autofree char *texts = NULL;
+  g_autofree char *first_sync = NULL;
+  g_autofree char *second_sync = NULL;
 
   make_group (server, "team", "alice", "bob", "carol", NULL);
   peer_connect (alice);
@@ -158,8 +175,13 @@ test_offline_exactly_once (void)
   /* Messages of others: a mention of carol is no mark of bob's. */
   g_object_unref (send_group_text (alice, "team", "away 4", "carol"));
 
+  first_sync = sync_time (bob);
+  g_assert_nonnull (first_sync);
   peer_connect (bob);
   test_wait_until (peer_caught_up, bob, 30, "bob caught up after being away");
+  /* The next sync asks from this one on. */
+  second_sync = sync_time (bob);
+  g_assert_cmpint (g_ascii_strtoll (second_sync, NULL, 10), >, g_ascii_strtoll (first_sync, NULL, 10));
   texts = stored_texts (bob, "team", 50);
   g_assert_cmpstr (texts, ==, "away 0|away 1|away 2|away 3|away 4");
   g_assert_cmpuint (count_received_in (bob, "team"), ==, 5);
@@ -241,6 +263,7 @@ test_live_gap_filled (void)
 
   g_object_unref (send_group_text (alice, "team", "four", NULL));
   test_wait_until (has_four, bob, 30, "the gap filled");
+  g_assert_null (sync_time (bob));   /* it never synced */
   texts = stored_texts (bob, "team", 50);
   g_assert_cmpstr (texts, ==, "one|two|three|four");
   test_spin (300);
