@@ -29,6 +29,8 @@
 
 #define SYNC_TIME_KEY   "timeline-sync-time"
 #define SYNC_PAGE_LIMIT 200
+/* natterd's query-rate refuses beyond it (20604): ask again after this. */
+#define TOO_FAST_RETRY_MS 1000
 
 /* One conversation being brought up to @target. */
 typedef struct {
@@ -187,6 +189,26 @@ catchup_fail (NatterTimelineSync *self,
   catchup_finish (self, key);
 }
 
+static gboolean
+is_too_fast (const GError *error)
+{
+  return g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_SEND_TOO_FAST);
+}
+
+static gboolean
+catchup_retry_cb (gpointer user_data)
+{
+  Step *step = user_data;
+  Catchup *catchup;
+
+  if (step_is_current (step) && (catchup = g_hash_table_lookup (step->self->catchups, step->key)) != NULL)
+    {
+      catchup->running = FALSE;
+      catchup_step (step->self, step->key);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 fetched_stored_cb (GObject      *object,
                    GAsyncResult *result,
@@ -253,6 +275,13 @@ timeline_result_cb (GObject      *object,
   if (frame != NULL && frame->result->payload_case != NATTER__RESULT__PAYLOAD_TIMELINE)
     error = g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
                          "Server answered a timeline query with something else");
+  if (is_too_fast (error))
+    {
+      /* Still running: nothing else asks for this timeline meanwhile. */
+      g_timeout_add_full (G_PRIORITY_DEFAULT, TOO_FAST_RETRY_MS, catchup_retry_cb,
+                          g_steal_pointer (&step), (GDestroyNotify) step_free);
+      return;
+    }
   if (error != NULL)
     {
       catchup->running = FALSE;
@@ -584,6 +613,16 @@ sync_next_state (NatterTimelineSync *self)
   sync_done (self);
 }
 
+static gboolean
+sync_retry_cb (gpointer user_data)
+{
+  Step *step = user_data;
+
+  if (step_is_current (step))
+    sync_request_page (step->self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 sync_page_cb (GObject      *object,
               GAsyncResult *result,
@@ -602,6 +641,12 @@ sync_page_cb (GObject      *object,
   if (frame != NULL && frame->result->payload_case != NATTER__RESULT__PAYLOAD_TIMELINE_SYNC)
     error = g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
                          "Server answered a timeline sync with something else");
+  if (is_too_fast (error))
+    {
+      g_timeout_add_full (G_PRIORITY_DEFAULT, TOO_FAST_RETRY_MS, sync_retry_cb, g_steal_pointer (&step),
+                          (GDestroyNotify) step_free);
+      return;
+    }
   if (error != NULL)
     {
       sync_fail (self, error);

@@ -339,6 +339,68 @@ test_newest_200_then_history (void)
   peer_free (bob, FALSE);
 }
 
+/* ------------------------------------------------------- many groups */
+
+static gboolean
+all_groups_listed (gpointer data)
+{
+  Peer *peer = data;
+  NatterStore *store = natter_client_get_store (peer->client);
+  const NatterConversationType types[] = { NATTER_CONVERSATION_GROUP };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+
+  natter_store_get_conversations_async (store, types, 1, NULL, test_store_result_cb, &result);
+  list = natter_store_get_conversations_finish (store, test_wait_result (&result, 10), NULL);
+  return list != NULL && list->len >= 205;
+}
+
+/* More timelines moved than one sync page holds (200): every one comes,
+ * each message once, each group one unread. */
+static void
+test_sync_pages (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  guint n = 205;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *group = g_strdup_printf ("g%03u", i);
+
+      make_group (server, group, "alice", "bob", NULL);
+    }
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+  natter_client_disconnect (bob->client);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *group = g_strdup_printf ("g%03u", i);
+
+      g_object_unref (send_group_text (alice, group, group, NULL));
+    }
+
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 60, "bob caught up with every group");
+  g_assert_true (all_groups_listed (bob));
+  g_assert_cmpuint (peer_count_received (bob, TRUE), ==, n);
+  for (guint i = 0; i < n; i += 51)
+    {
+      g_autofree char *group = g_strdup_printf ("g%03u", i);
+      g_autoptr(NatterConversation) conversation = peer_store_conversation (bob, NATTER_CONVERSATION_GROUP,
+                                                                             group);
+      g_autofree char *texts = stored_texts (bob, group, 10);
+
+      g_assert_cmpstr (texts, ==, group);
+      g_assert_cmpuint (natter_conversation_get_unread_count (conversation), ==, 1);
+    }
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 /* ------------------------------------------------------- read elsewhere */
 
 /* Read on device A: device B, after its sync, has nothing unread. */
@@ -450,6 +512,7 @@ main (int   argc,
   g_test_add_func ("/timeline/offline-exactly-once", test_offline_exactly_once);
   g_test_add_func ("/timeline/live-gap-filled", test_live_gap_filled);
   g_test_add_func ("/timeline/newest-200-then-history", test_newest_200_then_history);
+  g_test_add_func ("/timeline/sync-pages", test_sync_pages);
   g_test_add_func ("/timeline/read-on-other-device", test_read_on_other_device);
   g_test_add_func ("/timeline/removed-member", test_removed_member);
 
