@@ -444,6 +444,49 @@ fanout_timeline (NatterdServer    *self,
     self->fanout_id = g_idle_add_full (G_PRIORITY_DEFAULT, fanout_idle, self, NULL);
 }
 
+/* Chatrooms keep no history: a message is delivered to who is in the room
+ * now and kept in the room's buffer of recent ones (for "join with the
+ * last N") in memory, never stored, so nobody waits for a commit; its
+ * webhook event is sent, not stored. A restart empties the buffers. It
+ * has a uid (no message id in it: it cannot be recalled). */
+static void
+publish_chatroom (NatterdServer               *self,
+                  const NatterdPublishRequest *request,
+                  const char                  *channel,
+                  NatterdPublishDone           done,
+                  gpointer                     user_data)
+{
+  NatterdApp *app = request->app;
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+  char uid[20];
+  NatterdMessage message = {
+    .conversation_type = NATTER_CONVERSATION_CHATROOM,
+    .sender_user_id = request->sender->user_id,
+    .target_id = (char *) request->target_id,
+    .object_name = (char *) request->object_name,
+    .content = (char *) request->content,
+    .push_content = request->push_content != NULL && *request->push_content != '\0' ?
+                    (char *) request->push_content : NULL,
+    .flags = request->flags,
+    .sent_time = natterd_server_next_sent_time (self, channel),
+  };
+  gboolean persisted = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+  natterd_message_uid_make (0, uid);
+  message.uid = persisted ? uid : NULL;
+  self->metrics->messages_published[NATTER_CONVERSATION_CHATROOM]++;
+  done (NATTER_CODE_OK, message.uid, message.sent_time, user_data);
+
+  if (room == NULL)
+    return;
+  room->last_activity = g_get_monotonic_time ();
+  if (persisted)
+    natterd_server_chatroom_add_recent (room, &message);
+  deliver_to_room (self, room, &message, request->origin);
+  if (persisted && app->settings.webhook_url != NULL)
+    natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
+}
+
 void
 natterd_server_deliver_committed (NatterdServer    *self,
                                   NatterdPublishOp *op,
@@ -641,6 +684,15 @@ natterd_server_publish (NatterdServer               *self,
 
   channel = natterd_channel_key (request->conversation_type, request->sender->user_id,
                                  request->target_id);
+
+  if (request->conversation_type == NATTER_CONVERSATION_CHATROOM &&
+      !(request->flags & NATTER_MESSAGE_FLAG_STATUS))
+    {
+      publish_chatroom (self, request, channel, done, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
 
   if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
     {
