@@ -684,6 +684,91 @@ test_timeline_big_group (void)
   g_assert_cmpint (count_rows (server, "SELECT COUNT (*) FROM inbox"), ==, inbox);
 }
 
+typedef struct
+{
+  GArray *seqs;                 /* guint64 timeline_seq, as they came */
+} Member;
+
+static void
+on_member_frame (NatterTestClient  *client,
+                 const NatterFrame *frame,
+                 gpointer           user_data)
+{
+  Member *member = user_data;
+
+  if (frame->body_case != NATTER__FRAME__BODY_DELIVER)
+    return;
+  g_assert_cmpuint (frame->deliver->seq, ==, 0);
+  g_array_append_val (member->seqs, frame->deliver->message->timeline_seq);
+}
+
+typedef struct
+{
+  Member *members;
+  guint   n;
+  guint   expected;
+} Fanned;
+
+static gboolean
+all_fanned (gpointer data)
+{
+  Fanned *fanned = data;
+
+  for (guint i = 0; i < fanned->n; i++)
+    if (fanned->members[i].seqs->len < fanned->expected)
+      return FALSE;
+  return TRUE;
+}
+
+/* More online sessions than one fan-out step (512): the rest goes out from
+ * the main loop in steps, and several messages' fan-outs queue in commit
+ * order: every session gets each message once, in timeline order; the
+ * sender's acks all come. */
+static void
+test_timeline_fanout_in_steps (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  const guint n = 600;
+  g_autofree NatterTestClient **clients = g_new0 (NatterTestClient *, n);
+  g_autofree Member *members = g_new0 (Member, n);
+  char *ids[3] = { NULL };
+  Fanned fanned = { members, n, 3 };
+
+  create_group (server, "big", n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("u%u", i + 1);
+
+      members[i].seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+      clients[i] = natter_test_client_new_user (server, user, "d");
+      natter_test_client_set_frame_func (clients[i], on_member_frame, &members[i]);
+    }
+
+  for (guint m = 0; m < 3; m++)
+    ids[m] = natter_test_client_publish (alice, 3, "big", "RC:TxtMsg", "{\"content\":\"to all\"}");
+  for (guint m = 0; m < 3; m++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, ids[m]);
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  g_assert_true (natter_test_wait (all_fanned, &fanned, 30000));
+  natter_test_wait (never, NULL, 200);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (members[i].seqs->len, ==, 3);
+      for (guint m = 0; m < 3; m++)
+        g_assert_cmpuint (g_array_index (members[i].seqs, guint64, m), ==, m + 1);
+      natter_test_client_free (clients[i]);
+      g_array_unref (members[i].seqs);
+    }
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_timeline_dropped_total"), ==, 0);
+  for (guint m = 0; m < 3; m++)
+    g_free (ids[m]);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -697,6 +782,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/offline-member", test_timeline_offline_member);
   g_test_add_func ("/server/groups/timeline/left-and-removed", test_timeline_left_and_removed);
   g_test_add_func ("/server/groups/timeline/big-group", test_timeline_big_group);
+  g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
 
