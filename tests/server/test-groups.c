@@ -769,6 +769,84 @@ test_timeline_fanout_in_steps (void)
     g_free (ids[m]);
 }
 
+/* Timeline queries outside their limits are answered 33003 and the
+ * connection goes on; timeline_sync pages with a cursor that keeps the
+ * first page's sync_time. */
+static void
+test_timeline_queries_bounded (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  const struct {
+    int type;
+    guint count;
+  } timelines[] = { { 1, 10 }, { 4, 10 }, { 3, 0 }, { 3, 201 } };
+  g_autofree char *cursor = NULL;
+  gint64 sync_time;
+
+  for (guint i = 0; i < G_N_ELEMENTS (timelines); i++)
+    {
+      g_autoptr(NatterFrame) page = natter_test_client_timeline (alice, timelines[i].type, "g0", 0,
+                                                                 timelines[i].count);
+
+      g_assert_cmpint (page->result->code, ==, 33003);
+    }
+  {
+    g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (alice, 0, NULL, 1001);
+    g_assert_cmpint (page->result->code, ==, 33003);
+  }
+  {
+    g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (alice, 0, "nonsense", 0);
+    g_assert_cmpint (page->result->code, ==, 33003);
+  }
+  {
+    g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (alice, -1, NULL, 0);
+    g_assert_cmpint (page->result->code, ==, 33003);
+  }
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *group = g_strdup_printf ("g%u", i);
+
+      api_ok (server, "group/create", "userId", "alice", "groupId", group, NULL);
+      send_ok (alice, group, "{\"content\":\"x\"}");
+    }
+  {
+    g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (alice, 0, NULL, 2);
+    Natter__TimelineSyncResult *sync = page->result->timeline_sync;
+
+    g_assert_cmpint (page->result->code, ==, 0);
+    g_assert_cmpuint (sync->n_timelines, ==, 2);
+    g_assert_cmpstr (sync->timelines[0]->target_id, ==, "g0");
+    g_assert_cmpstr (sync->timelines[1]->target_id, ==, "g1");
+    g_assert_cmpuint (sync->timelines[0]->latest_seq, ==, 1);
+    g_assert_cmpuint (sync->timelines[0]->unread_count, ==, 0);   /* her own */
+    g_assert_cmpstr (sync->next_cursor, !=, "");
+    cursor = g_strdup (sync->next_cursor);
+    sync_time = sync->sync_time;
+  }
+  send_ok (alice, "g2", "{\"content\":\"y\"}");
+  {
+    g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (alice, 0, cursor, 2);
+    Natter__TimelineSyncResult *sync = page->result->timeline_sync;
+
+    g_assert_cmpint (page->result->code, ==, 0);
+    g_assert_cmpuint (sync->n_timelines, ==, 1);
+    g_assert_cmpstr (sync->timelines[0]->target_id, ==, "g2");
+    g_assert_cmpstr (sync->next_cursor, ==, "");
+    g_assert_cmpint (sync->sync_time, ==, sync_time);
+  }
+  /* What moved after the first page shows in the next sync. */
+  {
+    Natter__TimelineState *state = natter_test_client_sync_state (alice, sync_time, "g2", NULL);
+
+    g_assert_nonnull (state);
+    g_assert_cmpuint (state->latest_seq, ==, 2);
+    natter__timeline_state__free_unpacked (state, NULL);
+  }
+  g_assert_true (natter_test_client_is_open (alice));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -782,6 +860,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/offline-member", test_timeline_offline_member);
   g_test_add_func ("/server/groups/timeline/left-and-removed", test_timeline_left_and_removed);
   g_test_add_func ("/server/groups/timeline/big-group", test_timeline_big_group);
+  g_test_add_func ("/server/groups/timeline/queries-bounded", test_timeline_queries_bounded);
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
