@@ -65,8 +65,9 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
   /* Unread: counted messages not the user's own in (?3, ?4]. The covering
    * index messages_timeline answers both without reading a message. */
   [R_TIMELINE_UNREAD] =
-    "SELECT COUNT (*) FROM messages WHERE app_id = ?1 AND target_id = ?2 AND timeline_seq > ?3"
-    " AND timeline_seq <= ?4 AND flags & 2 AND sender_id != ?5",
+    "SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = ?1 AND target_id = ?2"
+    " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND flags & 2 AND sender_id != ?5"
+    " LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")",
   [R_TIMELINE_MENTIONED] =
     "SELECT EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = ?1 AND target_id = ?2"
     " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND user_id IN (?5, 0) AND sender_id != ?5)",
@@ -206,8 +207,9 @@ read_conversations (NatterdStoreSqlite        *self,
                    "   WHERE user_id = ?1 AND hidden = 0 AND conversation_type NOT IN (2, 3)"
                    "  UNION ALL"
                    "  SELECT g.conversation_type, g.target_id,"
-                   "   (SELECT COUNT (*) FROM messages WHERE app_id = g.app_id AND target_id = g.target_id"
-                   "    AND timeline_seq > g.lo AND timeline_seq <= g.hi AND flags & 2 AND sender_id != ?1),"
+                   "   (SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = g.app_id"
+                   "    AND target_id = g.target_id AND timeline_seq > g.lo AND timeline_seq <= g.hi"
+                   "    AND flags & 2 AND sender_id != ?1 LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")),"
                    "   COALESCE (k.pinned, 0), COALESCE (k.muted, 0), g.latest_time, g.latest_id,"
                    "   EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = g.app_id AND target_id = g.target_id"
                    "    AND timeline_seq > g.lo AND timeline_seq <= g.hi AND user_id IN (?1, 0) AND sender_id != ?1)"
