@@ -847,6 +847,53 @@ test_timeline_queries_bounded (void)
   g_assert_true (natter_test_client_is_open (alice));
 }
 
+/* Recalling a group message edits its one row (RC:RcNtf, as the timeline
+ * and history then show it) and the RC:RcCmd goes on the timeline, live
+ * to the members like any message. */
+static void
+test_timeline_recall (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) page = NULL;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__RecallRequest recall = NATTER__RECALL_REQUEST__INIT;
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "bob", "groupId", "team", NULL);
+  ack = natter_test_client_send_message (alice, 3, "team", "RC:TxtMsg", "{\"content\":\"oops\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  expect_live (bob, 1, FALSE, "{\"content\":\"oops\"}");
+
+  recall.message_uid = ack->publish_ack->message_uid;
+  recall.conversation_type = 3;
+  recall.target_id = (char *) "team";
+  recall.sent_time = ack->publish_ack->sent_time;
+  query.method_case = NATTER__QUERY__METHOD_RECALL;
+  query.recall = &recall;
+  result = natter_test_client_query (alice, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  {
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+
+    g_assert_nonnull (deliver);
+    g_assert_cmpuint (deliver->deliver->seq, ==, 0);
+    g_assert_cmpuint (deliver->deliver->message->timeline_seq, ==, 2);
+    g_assert_cmpstr (deliver->deliver->message->object_name, ==, "RC:RcCmd");
+  }
+
+  page = natter_test_client_timeline (bob, 3, "team", 0, 10);
+  g_assert_cmpint (page->result->code, ==, 0);
+  g_assert_cmpuint (page->result->timeline->n_messages, ==, 2);
+  g_assert_cmpstr (page->result->timeline->messages[0]->object_name, ==, "RC:RcNtf");
+  g_assert_cmpstr (page->result->timeline->messages[0]->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_cmpstr (page->result->timeline->messages[1]->object_name, ==, "RC:RcCmd");
+  g_assert_false (page->result->timeline->has_more);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -860,6 +907,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/offline-member", test_timeline_offline_member);
   g_test_add_func ("/server/groups/timeline/left-and-removed", test_timeline_left_and_removed);
   g_test_add_func ("/server/groups/timeline/big-group", test_timeline_big_group);
+  g_test_add_func ("/server/groups/timeline/recall", test_timeline_recall);
   g_test_add_func ("/server/groups/timeline/queries-bounded", test_timeline_queries_bounded);
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
