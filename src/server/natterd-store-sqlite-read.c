@@ -25,7 +25,7 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     " JOIN users u ON u.id = m.sender_id WHERE i.user_id = ?1 AND i.seq > ?2"
     " ORDER BY i.seq LIMIT ?3",
   [R_HISTORY] =
-    "SELECT " MESSAGE_COLUMNS " FROM messages m JOIN users u ON u.id = m.sender_id"
+    "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
     " AND m.sent_time >= ?5 AND (?6 < 0 OR (m.timeline_seq >= ?6 AND m.timeline_seq <= ?7))"
     " ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
@@ -462,6 +462,7 @@ read_history (NatterdStoreSqlite  *self,
       NatterdMessage *m = g_new0 (NatterdMessage, 1);
 
       read_message (stmt, 0, m);
+      m->timeline_seq = (guint64) sqlite3_column_int64 (stmt, 10);   /* NULL: 0 */
       g_ptr_array_add (read->messages, m);
     }
   return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);

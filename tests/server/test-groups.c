@@ -544,6 +544,7 @@ test_timeline_left_and_removed (void)
       g_assert_cmpint (history->result->code, ==, 0);
       g_assert_cmpuint (history->result->history->n_messages, ==, 2);
       g_assert_cmpstr (history->result->history->messages[0]->content, ==, "{\"content\":\"two\"}");
+      g_assert_cmpuint (history->result->history->messages[0]->timeline_seq, ==, 2);
     }
 
   /* dave never was a member. */
