@@ -9,6 +9,7 @@
 #include "natter-json.h"
 #include "natter-object-names.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Sessions a group message is written to in one go; a bigger fan-out goes
@@ -366,18 +367,24 @@ natterd_server_fanout_clear (NatterdServer *self)
   g_queue_free_full (g_steal_pointer (&self->fanouts), (GDestroyNotify) fanout_free);
 }
 
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* op->mention_ids is sorted (parse_mentions()): a lookup per member. */
 static gboolean
 mentions_user (NatterdPublishOp *op,
                NatterdUser      *user)
 {
   if (op->mention_all)
     return TRUE;
-  if (op->mention_ids == NULL)
-    return FALSE;
-  for (guint i = 0; i < op->mention_ids->len; i++)
-    if (g_array_index (op->mention_ids, gint64, i) == user->id)
-      return TRUE;
-  return FALSE;
+  return op->mention_ids != NULL &&
+         bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
 }
 
 /* The committed group message to every online device of every member
@@ -653,6 +660,8 @@ parse_mentions (NatterdPublishOp *op,
         break;
       g_array_append_val (op->mention_ids, user->id);
     }
+  if (op->mention_ids != NULL)
+    g_array_sort (op->mention_ids, compare_ids);
 }
 
 void
