@@ -566,42 +566,12 @@ send_chatroom_join (QueryContext    *context,
 }
 
 static void
-chatroom_recent_read (NatterdRead *base,
-                      gpointer     user_data)
-{
-  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
-  QueryContext *context = user_data;
-  NatterdApp *app = context->user != NULL ? context->user->app : NULL;
-  NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, context->chatroom_id) : NULL;
-
-  if (room == NULL)
-    {
-      send_code (context, NATTER_CODE_CHATROOM_NOT_EXIST, NULL);
-      return;
-    }
-
-  if (!room->recent_loaded && base->error == NULL)
-    {
-      /* Newest first from the store; messages that arrived meanwhile are
-       * already in the queue and newer. */
-      for (guint i = 0; i < read->messages->len; i++)
-        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->messages, i)));
-      while (g_queue_get_length (&room->recent) > CHATROOM_RECENT_MAX)
-        natterd_message_free (g_queue_pop_head (&room->recent));
-      room->recent_loaded = TRUE;
-    }
-  send_chatroom_join (context, room);
-}
-
-static void
 chatroom_joined (NatterdServer   *self,
                  NatterdChatroom *room,
                  int              code,
                  gpointer         user_data)
 {
   QueryContext *context = user_data;
-  NatterdUser *user = context->user;
-  NatterdHistoryRead *read;
 
   if (code != NATTER_CODE_OK)
     {
@@ -610,19 +580,10 @@ chatroom_joined (NatterdServer   *self,
       return;
     }
 
-  if (room->recent_loaded || context->count < 0)
-    {
-      send_chatroom_join (context, room);
-      query_context_free (context);
-      return;
-    }
-
-  /* After a restart the recent messages are in the store only. */
-  read = natterd_read_new (NATTERD_READ_HISTORY, chatroom_recent_read, context, query_context_free);
-  read->app_id = user->app->id;
-  read->channel = natterd_channel_key (NATTER_CONVERSATION_CHATROOM, user->user_id, context->chatroom_id);
-  read->limit = CHATROOM_RECENT_MAX;
-  natterd_store_read (self->store, read);
+  /* The room's recent messages are in memory only (chatrooms keep no
+   * history; a restart empties them). */
+  send_chatroom_join (context, room);
+  query_context_free (context);
 }
 
 static void

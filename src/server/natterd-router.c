@@ -9,6 +9,7 @@
 #include "natter-json.h"
 #include "natter-object-names.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Sessions a group message is written to in one go; a bigger fan-out goes
@@ -366,18 +367,24 @@ natterd_server_fanout_clear (NatterdServer *self)
   g_queue_free_full (g_steal_pointer (&self->fanouts), (GDestroyNotify) fanout_free);
 }
 
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* op->mention_ids is sorted (parse_mentions()): a lookup per member. */
 static gboolean
 mentions_user (NatterdPublishOp *op,
                NatterdUser      *user)
 {
   if (op->mention_all)
     return TRUE;
-  if (op->mention_ids == NULL)
-    return FALSE;
-  for (guint i = 0; i < op->mention_ids->len; i++)
-    if (g_array_index (op->mention_ids, gint64, i) == user->id)
-      return TRUE;
-  return FALSE;
+  return op->mention_ids != NULL &&
+         bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
 }
 
 /* The committed group message to every online device of every member
@@ -442,6 +449,49 @@ fanout_timeline (NatterdServer    *self,
   g_queue_push_tail (self->fanouts, fanout);
   if (self->fanout_id == 0)
     self->fanout_id = g_idle_add_full (G_PRIORITY_DEFAULT, fanout_idle, self, NULL);
+}
+
+/* Chatrooms keep no history: a message is delivered to who is in the room
+ * now and kept in the room's buffer of recent ones (for "join with the
+ * last N") in memory, never stored, so nobody waits for a commit; its
+ * webhook event is sent, not stored. A restart empties the buffers. It
+ * has a uid (no message id in it: it cannot be recalled). */
+static void
+publish_chatroom (NatterdServer               *self,
+                  const NatterdPublishRequest *request,
+                  const char                  *channel,
+                  NatterdPublishDone           done,
+                  gpointer                     user_data)
+{
+  NatterdApp *app = request->app;
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+  char uid[20];
+  NatterdMessage message = {
+    .conversation_type = NATTER_CONVERSATION_CHATROOM,
+    .sender_user_id = request->sender->user_id,
+    .target_id = (char *) request->target_id,
+    .object_name = (char *) request->object_name,
+    .content = (char *) request->content,
+    .push_content = request->push_content != NULL && *request->push_content != '\0' ?
+                    (char *) request->push_content : NULL,
+    .flags = request->flags,
+    .sent_time = natterd_server_next_sent_time (self, channel),
+  };
+  gboolean persisted = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+  natterd_message_uid_make (0, uid);
+  message.uid = persisted ? uid : NULL;
+  self->metrics->messages_published[NATTER_CONVERSATION_CHATROOM]++;
+  done (NATTER_CODE_OK, message.uid, message.sent_time, user_data);
+
+  if (room == NULL)
+    return;
+  room->last_activity = g_get_monotonic_time ();
+  if (persisted)
+    natterd_server_chatroom_add_recent (room, &message);
+  deliver_to_room (self, room, &message, request->origin);
+  if (persisted && app->settings.webhook_url != NULL)
+    natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
 }
 
 void
@@ -610,6 +660,8 @@ parse_mentions (NatterdPublishOp *op,
         break;
       g_array_append_val (op->mention_ids, user->id);
     }
+  if (op->mention_ids != NULL)
+    g_array_sort (op->mention_ids, compare_ids);
 }
 
 void
@@ -641,6 +693,15 @@ natterd_server_publish (NatterdServer               *self,
 
   channel = natterd_channel_key (request->conversation_type, request->sender->user_id,
                                  request->target_id);
+
+  if (request->conversation_type == NATTER_CONVERSATION_CHATROOM &&
+      !(request->flags & NATTER_MESSAGE_FLAG_STATUS))
+    {
+      publish_chatroom (self, request, channel, done, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
 
   if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
     {

@@ -25,7 +25,7 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     " JOIN users u ON u.id = m.sender_id WHERE i.user_id = ?1 AND i.seq > ?2"
     " ORDER BY i.seq LIMIT ?3",
   [R_HISTORY] =
-    "SELECT " MESSAGE_COLUMNS " FROM messages m JOIN users u ON u.id = m.sender_id"
+    "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
     " AND m.sent_time >= ?5 AND (?6 < 0 OR (m.timeline_seq >= ?6 AND m.timeline_seq <= ?7))"
     " ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
@@ -65,8 +65,9 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
   /* Unread: counted messages not the user's own in (?3, ?4]. The covering
    * index messages_timeline answers both without reading a message. */
   [R_TIMELINE_UNREAD] =
-    "SELECT COUNT (*) FROM messages WHERE app_id = ?1 AND target_id = ?2 AND timeline_seq > ?3"
-    " AND timeline_seq <= ?4 AND flags & 2 AND sender_id != ?5",
+    "SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = ?1 AND target_id = ?2"
+    " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND flags & 2 AND sender_id != ?5"
+    " LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")",
   [R_TIMELINE_MENTIONED] =
     "SELECT EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = ?1 AND target_id = ?2"
     " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND user_id IN (?5, 0) AND sender_id != ?5)",
@@ -206,8 +207,9 @@ read_conversations (NatterdStoreSqlite        *self,
                    "   WHERE user_id = ?1 AND hidden = 0 AND conversation_type NOT IN (2, 3)"
                    "  UNION ALL"
                    "  SELECT g.conversation_type, g.target_id,"
-                   "   (SELECT COUNT (*) FROM messages WHERE app_id = g.app_id AND target_id = g.target_id"
-                   "    AND timeline_seq > g.lo AND timeline_seq <= g.hi AND flags & 2 AND sender_id != ?1),"
+                   "   (SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = g.app_id"
+                   "    AND target_id = g.target_id AND timeline_seq > g.lo AND timeline_seq <= g.hi"
+                   "    AND flags & 2 AND sender_id != ?1 LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")),"
                    "   COALESCE (k.pinned, 0), COALESCE (k.muted, 0), g.latest_time, g.latest_id,"
                    "   EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = g.app_id AND target_id = g.target_id"
                    "    AND timeline_seq > g.lo AND timeline_seq <= g.hi AND user_id IN (?1, 0) AND sender_id != ?1)"
@@ -460,6 +462,7 @@ read_history (NatterdStoreSqlite  *self,
       NatterdMessage *m = g_new0 (NatterdMessage, 1);
 
       read_message (stmt, 0, m);
+      m->timeline_seq = (guint64) sqlite3_column_int64 (stmt, 10);   /* NULL: 0 */
       g_ptr_array_add (read->messages, m);
     }
   return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);

@@ -16,6 +16,10 @@
 #include "natter-frame.h"
 #include "natter-object-names.h"
 
+/* Users' inbox heads and groups' timeline heads the writer keeps, at most
+ * (about 100 bytes each). */
+#define WRITER_CACHE_MAX 100000
+
 const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
@@ -991,6 +995,12 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
   g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);
+  /* What the writer keeps to spare a read per message is bounded: past so
+   * many users or groups it starts over (and reads them again). */
+  if (g_hash_table_size (self->max_seqs) > WRITER_CACHE_MAX)
+    g_hash_table_remove_all (self->max_seqs);
+  if (g_hash_table_size (self->timelines) > WRITER_CACHE_MAX)
+    g_hash_table_remove_all (self->timelines);
   return TRUE;
 
 failed:

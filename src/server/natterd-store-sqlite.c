@@ -213,6 +213,19 @@ wal_committed (void       *data,
 }
 
 void
+natterd_store_sqlite_set_cache_size (NatterdStoreSqlite *self,
+                                     guint64             bytes)
+{
+  g_autofree char *pragma = NULL;
+
+  g_return_if_fail (NATTERD_IS_STORE_SQLITE (self));
+
+  pragma = g_strdup_printf ("PRAGMA cache_size = -%" G_GUINT64_FORMAT, MAX (bytes / 1024, 256));
+  natterd_sqlite_exec (self->db, pragma, NULL);
+  natterd_sqlite_exec (self->reader_db, pragma, NULL);
+}
+
+void
 natterd_store_sqlite_set_wal_size (NatterdStoreSqlite *self,
                                    guint64             bytes)
 {

@@ -59,7 +59,11 @@ typedef struct
   char   *push_content;
   guint   flags;
   gint64  sent_time;
-  /* Mentions of one message kept for "@" marks, at most. */
+  /* A group timeline's unread count is counted up to this (a read scans
+ * the unread part of the index: a member far behind costs no more). */
+#define NATTERD_UNREAD_MAX 9999
+
+/* Mentions of one message kept for "@" marks, at most. */
 #define NATTERD_MENTIONS_MAX 1000
 
 /* Groups and discussions: its place on the group's timeline (1, 2, ...
