@@ -401,6 +401,72 @@ test_sync_pages (void)
   peer_free (bob, FALSE);
 }
 
+/* ------------------------------------------------------------------ recall */
+
+static NatterMessage *
+recall (Peer          *peer,
+        NatterMessage *message)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *recalled;
+
+  natter_client_recall_message_async (peer->client, message, NULL, test_store_result_cb, &result);
+  recalled = natter_client_recall_message_finish (peer->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  return recalled;
+}
+
+static gboolean
+all_recalled (gpointer data)
+{
+  Peer *peer = data;
+  g_autoptr(GPtrArray) page = peer_store_page (peer, NATTER_CONVERSATION_GROUP, "team", 50);
+  guint n = 0;
+
+  for (guint i = 0; i < page->len; i++)
+    n += natter_message_get_kind (g_ptr_array_index (page, i)) == NATTER_MESSAGE_KIND_RECALLED;
+  return n == 2;
+}
+
+/* A group message recalled while bob is online, and one while he is away:
+ * both are recall notices on his side, and what follows is not refetched
+ * or doubled. */
+static void
+test_recall (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(NatterMessage) live = NULL;
+  g_autoptr(NatterMessage) away = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+
+  make_group (server, "team", "alice", "bob", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+
+  live = send_group_text (alice, "team", "oops, live", NULL);
+  away = send_group_text (alice, "team", "oops, away", NULL);
+  peer_wait_received (bob, 2);
+  g_object_unref (recall (alice, live));
+
+  natter_client_disconnect (bob->client);
+  g_object_unref (recall (alice, away));
+  g_object_unref (send_group_text (alice, "team", "after", NULL));
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up again");
+  test_wait_until (all_recalled, bob, 30, "both recalled on bob's side");
+
+  page = peer_store_page (bob, NATTER_CONVERSATION_GROUP, "team", 50);
+  g_assert_cmpuint (page->len, ==, 3);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (page, 2)), ==, "after");
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 /* ------------------------------------------------------- read elsewhere */
 
 /* Read on device A: device B, after its sync, has nothing unread. */
@@ -513,6 +579,7 @@ main (int   argc,
   g_test_add_func ("/timeline/live-gap-filled", test_live_gap_filled);
   g_test_add_func ("/timeline/newest-200-then-history", test_newest_200_then_history);
   g_test_add_func ("/timeline/sync-pages", test_sync_pages);
+  g_test_add_func ("/timeline/recall", test_recall);
   g_test_add_func ("/timeline/read-on-other-device", test_read_on_other_device);
   g_test_add_func ("/timeline/removed-member", test_removed_member);
 
