@@ -1234,6 +1234,19 @@ test_migrate_v2 (DumpFixture   *fixture,
   g_assert_cmpuint (messages->len, ==, 4);
   for (guint i = 0; i < messages->len; i++)
     g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (messages, i)), !=, "BBBB-BBBB-BBBB-0001");
+
+  /* Version 4: the group holds its timeline from the start; a new message
+   * counts on top of what version 2 counted. */
+  {
+    guint64 held = 99;
+
+    g_assert_cmpuint (add_timeline (store, 0, 1, FALSE, &held, group_message ("BBBB-BBBB-BBBB-0010", 1,
+                                                                              1700000005000, FALSE), NULL),
+                      ==, 1);
+    g_assert_cmpuint (held, ==, 1);
+    g_assert_cmpuint (natter_conversation_get_unread_count (team), ==, 2);
+    g_assert_cmpuint (natter_conversation_get_mention_count (team), ==, 1);
+  }
 }
 
 static void
