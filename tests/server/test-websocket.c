@@ -949,6 +949,120 @@ test_slow_reader (gconstpointer data)
   raw_free (raw);
 }
 
+/* The next frame of natterd's, whatever it is. */
+static NatterFrame *
+read_any_server_frame (Raw *raw)
+{
+  g_autoptr(GByteArray) payload = NULL;
+  NatterFrame *frame;
+
+  g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
+  frame = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
+  g_assert_nonnull (frame);
+  return frame;
+}
+
+/* Sends @query (request id 1, 2, ...) and reads until its Result: the live
+ * frames before it go to @live (timeline_seq of each Deliver). */
+static NatterFrame *
+raw_query (Raw           *raw,
+           Natter__Query *query,
+           GArray        *live)
+{
+  static guint32 request_id;
+  NatterFrame frame = NATTER__FRAME__INIT;
+
+  query->request_id = ++request_id;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = query;
+  send_client_frame (raw, &frame);
+  for (;;)
+    {
+      NatterFrame *reply = read_any_server_frame (raw);
+
+      if (reply->body_case == NATTER__FRAME__BODY_RESULT && reply->result->request_id == query->request_id)
+        return reply;
+      g_assert_cmpint (reply->body_case, ==, NATTER__FRAME__BODY_DELIVER);
+      g_assert_cmpuint (reply->deliver->seq, ==, 0);
+      g_array_append_val (live, reply->deliver->message->timeline_seq);
+      natter_frame_free (reply);
+    }
+}
+
+/* A member's device that stops reading while 30 MB of group messages come:
+ * natterd keeps about a MiB queued for it and sends it no more live group
+ * messages past that (counted as dropped), and the device, reading again,
+ * fetches every one from the timeline, in order. */
+static void
+test_slow_group_reader (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GArray) live = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_autofree char *filler = g_strnfill (100 * 1000, 'x');
+  g_autofree char *last = NULL;
+  guint64 after = 0, dropped;
+  Raw *raw;
+
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "g", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  raw = raw_open (server);
+  raw_connect (raw, server, "bob");
+
+  for (guint i = 0; i < SLOW_READER_MESSAGES; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+
+      g_free (last);
+      last = natter_test_client_publish (alice, 3, "g", "RC:TxtMsg", content);
+      if (i % 5 == 4 || i + 1 == SLOW_READER_MESSAGES)
+        {
+          g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, last);
+          g_assert_cmpint (ack->publish_ack->code, ==, 0);
+        }
+    }
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_socket_queued_bytes"), <, 2 * 1024 * 1024);
+  dropped = natter_test_server_get_metric (server, "natterd_timeline_dropped_total");
+  g_test_message ("%" G_GUINT64_FORMAT " of %u not sent live", dropped, SLOW_READER_MESSAGES);
+  g_assert_cmpuint (dropped, >, 0);
+
+  /* Reading again: what was queued, then the whole timeline in pages. */
+  for (;;)
+    {
+      Natter__Query query = NATTER__QUERY__INIT;
+      Natter__TimelineRequest timeline = NATTER__TIMELINE_REQUEST__INIT;
+      g_autoptr(NatterFrame) page = NULL;
+
+      timeline.conversation_type = 3;
+      timeline.target_id = (char *) "g";
+      timeline.after_seq = after;
+      timeline.count = 200;
+      query.method_case = NATTER__QUERY__METHOD_TIMELINE;
+      query.timeline = &timeline;
+      page = raw_query (raw, &query, live);
+      g_assert_cmpint (page->result->code, ==, 0);
+      for (gsize i = 0; i < page->result->timeline->n_messages; i++)
+        {
+          g_autofree char *start = g_strdup_printf ("{\"content\":\"%" G_GUINT64_FORMAT "\",", after);
+
+          g_assert_cmpuint (page->result->timeline->messages[i]->timeline_seq, ==, after + 1);
+          g_assert_true (g_str_has_prefix (page->result->timeline->messages[i]->content, start));
+          after++;
+        }
+      if (!page->result->timeline->has_more)
+        break;
+    }
+  g_assert_cmpuint (after, ==, SLOW_READER_MESSAGES);
+  /* Those that came live came in order, and none of the dropped ones. */
+  g_assert_cmpuint (live->len + dropped, ==, SLOW_READER_MESSAGES);
+  for (guint i = 1; i < live->len; i++)
+    g_assert_cmpuint (g_array_index (live, guint64, i), >, g_array_index (live, guint64, i - 1));
+  raw_free (raw);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -961,6 +1075,7 @@ main (int   argc,
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
   g_test_add_func ("/server/websocket/subprotocol", test_subprotocol);
+  g_test_add_func ("/server/websocket/slow-group-reader", test_slow_group_reader);
 
   /* The same framing and bounds for ws:// and wss://. */
   for (int tls = 0; tls <= 1; tls++)
