@@ -29,8 +29,11 @@
 
 #define SYNC_TIME_KEY   "timeline-sync-time"
 #define SYNC_PAGE_LIMIT 200
-/* natterd's query-rate refuses beyond it (20604): ask again after this. */
+/* natterd's query-rate refuses beyond it (20604): ask again after this,
+ * and from then on fetch at half its default rate (20 a second), so the
+ * app's own queries (history, names) still get through. */
 #define TOO_FAST_RETRY_MS 1000
+#define PACED_INTERVAL_US (G_USEC_PER_SEC / 10)
 
 /* One conversation being brought up to @target. */
 typedef struct {
@@ -63,6 +66,8 @@ struct _NatterTimelineSync
   gboolean started;
   gboolean done;
   GHashTable *catchups;         /* "type:target" -> Catchup */
+  gboolean paced;               /* refused as too fast on this connection */
+  gint64 last_query;            /* monotonic µs */
 
   /* The sync of this connection. */
   gint64 since;
@@ -100,7 +105,6 @@ typedef struct {
   guint64 after;
   guint64 through;
   gboolean skip;
-  gboolean live;
 } Step;
 
 static Step *
@@ -277,6 +281,7 @@ timeline_result_cb (GObject      *object,
                          "Server answered a timeline query with something else");
   if (is_too_fast (error))
     {
+      self->paced = TRUE;
       /* Still running: nothing else asks for this timeline meanwhile. */
       g_timeout_add_full (G_PRIORITY_DEFAULT, TOO_FAST_RETRY_MS, catchup_retry_cb,
                           g_steal_pointer (&step), (GDestroyNotify) step_free);
@@ -346,6 +351,7 @@ catchup_step (NatterTimelineSync *self,
   Natter__Query query = NATTER__QUERY__INIT;
   Natter__TimelineRequest request = NATTER__TIMELINE_REQUEST__INIT;
   guint64 after;
+  gint64 wait;
   Step *step;
 
   if (catchup == NULL || catchup->running)
@@ -374,6 +380,15 @@ catchup_step (NatterTimelineSync *self,
                                        after, catchup->target, TRUE, NULL, fetched_stored_cb, step);
       return;
     }
+
+  wait = self->paced ? self->last_query + PACED_INTERVAL_US - g_get_monotonic_time () : 0;
+  if (wait > 0)
+    {
+      g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (wait / 1000) + 1, catchup_retry_cb, step,
+                          (GDestroyNotify) step_free);
+      return;
+    }
+  self->last_query = g_get_monotonic_time ();
 
   request.conversation_type = catchup->type;
   request.target_id = catchup->target_id;
@@ -474,7 +489,6 @@ natter_timeline_sync_deliver (NatterTimelineSync *self,
   step->key = natter_conversation_key (natter_message_get_conversation_type (message),
                                        natter_message_get_target_id (message));
   step->through = seq;
-  step->live = TRUE;
   natter_store_add_timeline_async (get_store (self), natter_message_get_conversation_type (message),
                                    natter_message_get_target_id (message), messages, seq - 1, seq,
                                    FALSE, NULL, live_stored_cb, step);
@@ -643,6 +657,7 @@ sync_page_cb (GObject      *object,
                          "Server answered a timeline sync with something else");
   if (is_too_fast (error))
     {
+      self->paced = TRUE;
       g_timeout_add_full (G_PRIORITY_DEFAULT, TOO_FAST_RETRY_MS, sync_retry_cb, g_steal_pointer (&step),
                           (GDestroyNotify) step_free);
       return;
@@ -735,6 +750,7 @@ natter_timeline_sync_start (NatterTimelineSync *self)
   self->started = TRUE;
   self->done = !self->enabled;
   self->failed = FALSE;
+  self->paced = FALSE;
   self->sync_time = 0;
   g_clear_pointer (&self->cursor, g_free);
   if (self->done)
