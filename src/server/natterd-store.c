@@ -748,6 +748,10 @@ is_unstored (NatterdStorePrivate *priv,
          (created == NULL || !g_hash_table_contains (created, &user_id));
 }
 
+static gboolean ids_name_unstored (NatterdStorePrivate *priv,
+                                   GHashTable          *created,
+                                   GArray              *ids);
+
 static gboolean
 publish_names_unstored (NatterdStorePrivate *priv,
                         GHashTable          *created,
@@ -760,6 +764,9 @@ publish_names_unstored (NatterdStorePrivate *priv,
   for (guint i = 0; i < p->recipients->len; i++)
     if (is_unstored (priv, created, g_array_index (p->recipients, NatterdRecipient, i).user_id))
       return TRUE;
+  /* A group message's mentions name users too. */
+  if (p->mention_ids != NULL && ids_name_unstored (priv, created, p->mention_ids))
+    return TRUE;
   return FALSE;
 }
 
