@@ -563,9 +563,8 @@ state_applied_cb (GObject      *object,
       g_warning ("Cannot store the state of timeline %s: %s", step->key, error->message);
       self->failed = TRUE;
     }
-  if (!step_is_current (step))
+  if (!step_is_current (step) || (pending = g_queue_pop_head (&self->states)) == NULL)
     return;
-  pending = g_queue_pop_head (&self->states);
 
   target = pending->last_seq > 0 ? MIN (pending->state.latest_seq, pending->last_seq)
                                  : pending->state.latest_seq;
