@@ -1,4 +1,4 @@
-/* natter-client-queries.c — Query/Result calls of NatterClient
+/* natter-client-queries.c — Query/Result calls of NatterClient (and local messages)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

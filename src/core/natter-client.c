@@ -5,7 +5,8 @@
  * the network. Incoming messages are stored before their inbox seq is
  * acked; group messages (no inbox seq) go to the client's
  * NatterTimelineSync (natter-timeline-sync.c), which also syncs the group
- * timelines once the inbox replay is stored. What is sent waits for its ack in the client's NatterOutbox
+ * timelines once the inbox replay is stored. What is sent waits for its
+ * ack in the client's NatterOutbox
  * (natter-outbox.c), which the client tells of every connect, lost
  * connection and PublishAck; it stores persisted messages before they are
  * published and publishes them again after every reconnect.
