@@ -6,8 +6,15 @@
 #include "natterd-server-private.h"
 
 #include "natterd-log.h"
+#include "natter-json.h"
+#include "natter-object-names.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* Sessions a group message is written to in one go; a bigger fan-out goes
+ * on in steps from the main loop, so other sessions' frames interleave. */
+#define FANOUT_STEP 512
 
 gint64
 natterd_server_next_sent_time (NatterdServer *self,
@@ -108,17 +115,11 @@ natterd_server_add_conversation_recipients (NatterdServer    *self,
   else if (conversation_type == NATTER_CONVERSATION_GROUP ||
            conversation_type == NATTER_CONVERSATION_DISCUSSION)
     {
-      NatterdGroup *group = g_hash_table_lookup (app->groups, target_id);
-      GHashTableIter iter;
-      NatterdUser *member;
-
-      if (group != NULL)
-        {
-          g_hash_table_iter_init (&iter, group->members);
-          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
-            if (member != sender)
-              add_recipient (op, member, group_target, TRUE, counted);
-        }
+      /* Read diffusion: one row on the group's timeline, whatever the
+       * group's size; members' devices get it live or fetch it. */
+      op->timeline = TRUE;
+      op->sender_devices = sender_inbox;
+      return;
     }
   else
     {
@@ -275,6 +276,224 @@ publish_status (NatterdServer               *self,
     natterd_server_deliver_live (self, sender, &message, request->origin);
 }
 
+/* ------------------------------------------------------------ group fan-out */
+
+/* A committed group message on its way to the members' sessions: encoded
+ * once per form (not mentioning / mentioning the receiver), whatever the
+ * number of receivers. */
+typedef struct
+{
+  GBytes    *frames[2];
+  GPtrArray *sessions[2];        /* NatterdSession (a ref each) */
+  guint      next[2];
+} Fanout;
+
+static void
+fanout_free (Fanout *fanout)
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&fanout->frames[i], g_bytes_unref);
+      g_ptr_array_unref (fanout->sessions[i]);
+    }
+  g_free (fanout);
+}
+
+static GBytes *
+encode_timeline_deliver (const NatterdMessage *m,
+                         gboolean              mentioned)
+{
+  g_autoptr(GError) error = NULL;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Message proto = NATTER__MESSAGE__INIT;
+  GBytes *bytes;
+
+  /* A group message's target is the group for every viewer. */
+  natterd_message_to_proto (m, m->sender_user_id, &proto);
+  proto.mentioned = mentioned;
+  deliver.seq = 0;
+  deliver.message = &proto;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  bytes = natter_frame_encode (&frame, &error);
+  if (bytes == NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", "Deliver", "error", error->message, NULL);
+  return bytes;
+}
+
+/* Writes up to @budget frames of @fanout; TRUE when it is done. */
+static gboolean
+fanout_step (NatterdServer *self,
+             Fanout        *fanout,
+             guint         *budget)
+{
+  for (guint i = 0; i < 2; i++)
+    while (fanout->next[i] < fanout->sessions[i]->len)
+      {
+        NatterdSession *session = g_ptr_array_index (fanout->sessions[i], fanout->next[i]);
+
+        if (*budget == 0)
+          return FALSE;
+        (*budget)--;
+        fanout->next[i]++;
+        natterd_session_deliver_encoded (session, fanout->frames[i]);
+      }
+  return TRUE;
+}
+
+static gboolean
+fanout_idle (gpointer user_data)
+{
+  NatterdServer *self = user_data;
+  guint budget = FANOUT_STEP;
+  Fanout *fanout;
+
+  /* In commit order: a member gets a group's messages in timeline order. */
+  while ((fanout = g_queue_peek_head (self->fanouts)) != NULL)
+    {
+      if (!fanout_step (self, fanout, &budget))
+        return G_SOURCE_CONTINUE;
+      fanout_free (g_queue_pop_head (self->fanouts));
+    }
+  self->fanout_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+void
+natterd_server_fanout_clear (NatterdServer *self)
+{
+  g_clear_handle_id (&self->fanout_id, g_source_remove);
+  g_queue_free_full (g_steal_pointer (&self->fanouts), (GDestroyNotify) fanout_free);
+}
+
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* op->mention_ids is sorted (parse_mentions()): a lookup per member. */
+static gboolean
+mentions_user (NatterdPublishOp *op,
+               NatterdUser      *user)
+{
+  if (op->mention_all)
+    return TRUE;
+  return op->mention_ids != NULL &&
+         bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
+}
+
+/* The committed group message to every online device of every member
+ * (but @origin; the sender's other devices when the app syncs them), as
+ * Deliver{seq 0}: after the sender's ack, in steps when it is big. */
+static void
+fanout_timeline (NatterdServer    *self,
+                 NatterdApp       *app,
+                 NatterdPublishOp *op,
+                 NatterdSession   *origin)
+{
+  NatterdMessage *m = &op->message;
+  NatterdGroup *group = g_hash_table_lookup (app->groups, m->target_id);
+  Fanout *fanout;
+  GHashTableIter iter;
+  NatterdUser *member;
+  guint total;
+
+  if (group == NULL)
+    return;
+
+  fanout = g_new0 (Fanout, 1);
+  for (guint i = 0; i < 2; i++)
+    fanout->sessions[i] = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, group->members);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+    {
+      guint form;
+
+      if (member->sessions == NULL || member->sessions->len == 0 ||
+          (member->id == op->sender_id && !op->sender_devices))
+        continue;
+      form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
+      for (guint s = 0; s < member->sessions->len; s++)
+        {
+          NatterdSession *session = g_ptr_array_index (member->sessions, s);
+
+          if (session != origin)
+            g_ptr_array_add (fanout->sessions[form], g_object_ref (session));
+        }
+    }
+
+  for (guint i = 0; i < 2; i++)
+    if (fanout->sessions[i]->len > 0)
+      fanout->frames[i] = encode_timeline_deliver (m, i == 1);
+  if ((fanout->sessions[0]->len > 0 && fanout->frames[0] == NULL) ||
+      (fanout->sessions[1]->len > 0 && fanout->frames[1] == NULL))
+    {
+      fanout_free (fanout);
+      return;
+    }
+
+  total = fanout->sessions[0]->len + fanout->sessions[1]->len;
+  if (g_queue_is_empty (self->fanouts) && total <= FANOUT_STEP)
+    {
+      guint budget = total;
+
+      fanout_step (self, fanout, &budget);
+      fanout_free (fanout);
+      return;
+    }
+  g_queue_push_tail (self->fanouts, fanout);
+  if (self->fanout_id == 0)
+    self->fanout_id = g_idle_add_full (G_PRIORITY_DEFAULT, fanout_idle, self, NULL);
+}
+
+/* Chatrooms keep no history: a message is delivered to who is in the room
+ * now and kept in the room's buffer of recent ones (for "join with the
+ * last N") in memory, never stored, so nobody waits for a commit; its
+ * webhook event is sent, not stored. A restart empties the buffers. It
+ * has a uid (no message id in it: it cannot be recalled). */
+static void
+publish_chatroom (NatterdServer               *self,
+                  const NatterdPublishRequest *request,
+                  const char                  *channel,
+                  NatterdPublishDone           done,
+                  gpointer                     user_data)
+{
+  NatterdApp *app = request->app;
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+  char uid[20];
+  NatterdMessage message = {
+    .conversation_type = NATTER_CONVERSATION_CHATROOM,
+    .sender_user_id = request->sender->user_id,
+    .target_id = (char *) request->target_id,
+    .object_name = (char *) request->object_name,
+    .content = (char *) request->content,
+    .push_content = request->push_content != NULL && *request->push_content != '\0' ?
+                    (char *) request->push_content : NULL,
+    .flags = request->flags,
+    .sent_time = natterd_server_next_sent_time (self, channel),
+  };
+  gboolean persisted = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+  natterd_message_uid_make (0, uid);
+  message.uid = persisted ? uid : NULL;
+  self->metrics->messages_published[NATTER_CONVERSATION_CHATROOM]++;
+  done (NATTER_CODE_OK, message.uid, message.sent_time, user_data);
+
+  if (room == NULL)
+    return;
+  room->last_activity = g_get_monotonic_time ();
+  if (persisted)
+    natterd_server_chatroom_add_recent (room, &message);
+  deliver_to_room (self, room, &message, request->origin);
+  if (persisted && app->settings.webhook_url != NULL)
+    natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
+}
+
 void
 natterd_server_deliver_committed (NatterdServer    *self,
                                   NatterdPublishOp *op,
@@ -306,6 +525,8 @@ natterd_server_deliver_committed (NatterdServer    *self,
     }
 
   app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+  if (app != NULL && op->timeline)
+    fanout_timeline (self, app, op, origin);
   if (app != NULL && m->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
       NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, m->target_id);
@@ -378,8 +599,69 @@ publish_committed (NatterdOp *base,
       return;
     }
 
+  /* The sender's ack goes first: a group's fan-out never delays it. */
+  if (op->timeline)
+    {
+      done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+      natterd_server_deliver_committed (self, op, pending->origin);
+      return;
+    }
   natterd_server_deliver_committed (self, op, pending->origin);
   done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+}
+
+/* RC:TxtMsg's mentionedInfo ({"type": 1} everyone, {"type": 2,
+ * "userIdList": [...]} these): kept with a group message for "@" marks.
+ * Users not in the app are left out; at most the group's size. */
+static void
+parse_mentions (NatterdPublishOp *op,
+                NatterdApp       *app,
+                const char       *content)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *info;
+  JsonNode *list;
+  gint64 type;
+
+  if (content == NULL || strstr (content, "mentionedInfo") == NULL)
+    return;
+  root = natter_json_parse (content, -1, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  list = json_object_get_member (json_node_get_object (root), "mentionedInfo");
+  if (list == NULL || !JSON_NODE_HOLDS_OBJECT (list))
+    return;
+  info = json_node_get_object (list);
+  list = json_object_get_member (info, "type");
+  if (list == NULL || !JSON_NODE_HOLDS_VALUE (list) || json_node_get_value_type (list) != G_TYPE_INT64)
+    return;
+  type = json_node_get_int (list);
+  if (type == 1)
+    {
+      op->mention_all = TRUE;
+      return;
+    }
+  list = json_object_get_member (info, "userIdList");
+  if (type != 2 || list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    return;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (list), i);
+      NatterdUser *user;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      user = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (user == NULL)
+        continue;
+      if (op->mention_ids == NULL)
+        op->mention_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      if (op->mention_ids->len >= NATTERD_MENTIONS_MAX)
+        break;
+      g_array_append_val (op->mention_ids, user->id);
+    }
+  if (op->mention_ids != NULL)
+    g_array_sort (op->mention_ids, compare_ids);
 }
 
 void
@@ -411,6 +693,15 @@ natterd_server_publish (NatterdServer               *self,
 
   channel = natterd_channel_key (request->conversation_type, request->sender->user_id,
                                  request->target_id);
+
+  if (request->conversation_type == NATTER_CONVERSATION_CHATROOM &&
+      !(request->flags & NATTER_MESSAGE_FLAG_STATUS))
+    {
+      publish_chatroom (self, request, channel, done, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
 
   if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
     {
@@ -445,6 +736,9 @@ natterd_server_publish (NatterdServer               *self,
                                               request->conversation_type, request->target_id,
                                               request->app->settings.multi_device || request->include_sender,
                                               (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
+
+  if (op->timeline)
+    parse_mentions (op, request->app, request->content);
 
   self->metrics->messages_published[request->conversation_type]++;
   natterd_store_submit (self->store, op);

@@ -133,6 +133,8 @@ void            natterd_session_deliver_live (NatterdSession          *self,
                                               guint64                  seq,
                                               const NatterdMessage    *message);
 /* A message outside the inbox (seq 0): status-only, chatroom. */
+gboolean        natterd_session_deliver_encoded (NatterdSession       *self,
+                                                 GBytes               *frame);
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
 /* Queries in flight ([limits] max-queries counts them); with publishes,
