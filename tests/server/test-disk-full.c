@@ -106,6 +106,32 @@ count_log (Disk       *disk,
   return n;
 }
 
+typedef struct {
+  Disk       *disk;
+  const char *event;
+  guint       n;
+} LogWait;
+
+static gboolean
+log_has (gpointer data)
+{
+  LogWait *w = data;
+  return count_log (w->disk, w->event) >= w->n;
+}
+
+/* natterd writes its log from a thread of its own: a line may land a
+ * moment after what it tells of. */
+static guint
+wait_log (Disk       *disk,
+          const char *event,
+          guint       n)
+{
+  LogWait w = { disk, event, n };
+
+  natter_test_wait (log_has, &w, 5000);
+  return count_log (disk, event);
+}
+
 /* natterd with its data dir moved onto a fresh 8 MiB tmpfs. */
 static Disk *
 disk_new (const char *config)
@@ -559,7 +585,7 @@ test_min_free (void)
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_store_full"), ==, 1);
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_store_refused_total"), >=,
                     refused_before + 8);
-  g_assert_cmpuint (count_log (disk, "store-full"), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-full", 1), ==, 1);
   g_assert_cmpuint (count_log (disk, "publish-failed"), ==, 0);
 
   /* Room again: the same natterd takes writes at once. */
@@ -572,8 +598,8 @@ test_min_free (void)
     g_ptr_array_add (acked, g_strdup (ack->publish_ack->message_uid));
   }
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_store_full"), ==, 0);
-  g_assert_cmpuint (count_log (disk, "store-writable"), ==, 1);
-  g_assert_cmpuint (count_log (disk, "store-full"), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-writable", 1), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-full", 1), ==, 1);
   carol_token = natter_test_server_get_token (server, "carol");
   {
     g_autofree char *content = text_content ("to erin", 0);
@@ -617,7 +643,7 @@ test_min_free (void)
 #ifdef HAVE_LIBNATTER
   g_assert_true (g_hash_table_contains (replayed, natter_message_get_message_uid (queued)));
 #endif
-  g_assert_cmpuint (count_log (disk, "store-full"), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-full", 1), ==, 1);
   g_assert_cmpuint (group_size (server, "g1"), ==, 2);
   /* erin's row went with the message that named her first. */
   {
@@ -678,7 +704,7 @@ test_disk_really_full (void)
       g_assert_cmpint (ack->publish_ack->code, ==, NATTER_CODE_SERVER_ERROR);
       natter_test_wait (never, NULL, 300);
     }
-  g_assert_cmpuint (count_log (disk, "store-full"), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-full", 1), ==, 1);
   g_assert_cmpuint (count_log (disk, "publish-failed"), ==, 0);
 
   in_history = history (bob, "alice");
@@ -695,7 +721,7 @@ test_disk_really_full (void)
     g_ptr_array_add (acked, g_strdup (ack->publish_ack->message_uid));
   }
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_store_full"), ==, 0);
-  g_assert_cmpuint (count_log (disk, "store-writable"), ==, 1);
+  g_assert_cmpuint (wait_log (disk, "store-writable", 1), ==, 1);
 
   natter_test_server_stop (server);
   start_logged (disk);
