@@ -86,6 +86,7 @@ struct _NatterClient
   guint ping_interval;
   gint64 last_frame_time;       /* monotonic µs */
   gint64 server_time_offset;    /* ms */
+  gint64 latest_server_time;    /* ms: the latest sent_time delivered, not from the future */
 
   NatterOutbox *outbox;
   GHashTable *pending_queries;  /* request_id -> PendingQuery */
@@ -148,10 +149,11 @@ now_ms (void)
   return g_get_real_time () / 1000;
 }
 
+/* After every message delivered: a reply sorts after what it answers. */
 gint64
 natter_client_server_now (NatterClient *self)
 {
-  return now_ms () + self->server_time_offset;
+  return MAX (now_ms () + self->server_time_offset, self->latest_server_time + 1);
 }
 
 /* ----------------------------------------------------------------- errors */
@@ -418,6 +420,8 @@ handle_deliver (NatterClient         *self,
       return;
     }
 
+  if (natter_message_get_sent_time (message) < now_ms () + self->server_time_offset + 60000)
+    self->latest_server_time = MAX (self->latest_server_time, natter_message_get_sent_time (message));
   item = g_new0 (DeliverItem, 1);
   item->seq = deliver->seq;
   item->generation = self->generation;

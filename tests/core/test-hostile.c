@@ -4,7 +4,8 @@
  * then sends garbage, frames of the wrong direction, invalid content and
  * UTF-8, a stray result and a second connect ack, content nested 80,000
  * deep, a preview passed off as a message and a refusal of a message it
- * never sent, between valid frames. The
+ * never sent, between valid frames; and one whose clock runs ahead of the
+ * client's estimate. The
  * client drops each bad frame, stays connected, stores and acks the good
  * ones, and reconnects (with its stored inbox position) after a protocol
  * violation of the WebSocket itself.
@@ -25,6 +26,7 @@ typedef struct {
   guint connects;
   guint64 last_connect_seq;
   guint64 acked;
+  gint64 clock_lag_ms;          /* ConnectAck's server_time this far behind */
 } Fake;
 
 static void
@@ -71,6 +73,30 @@ send_deliver (SoupWebsocketConnection *ws,
               const char              *content)
 {
   send_deliver_flags (ws, seq, target, content, 3);
+}
+
+/* A message stamped with the real time, as a server whose clock the
+ * client's estimate lags would stamp it. */
+static void
+send_deliver_now (SoupWebsocketConnection *ws)
+{
+  Natter__Frame frame = NATTER__FRAME__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Message message = NATTER__MESSAGE__INIT;
+
+  message.message_uid = (char *) "FAKE-0000-0000-0002";
+  message.conversation_type = 1;
+  message.target_id = (char *) "alice";
+  message.sender_user_id = (char *) "alice";
+  message.object_name = (char *) NATTER_OBJECT_TEXT;
+  message.content = (char *) "{\"content\":\"Lunch?\"}";
+  message.sent_time = g_get_real_time () / 1000;
+  message.flags = 3;
+  deliver.seq = 1;
+  deliver.message = &message;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  send_packed (ws, &frame);
 }
 
 static void
@@ -175,14 +201,16 @@ fake_message_cb (SoupWebsocketConnection *ws,
 
       ack.code = 0;
       ack.user_id = (char *) "bob";
-      ack.server_time = g_get_real_time () / 1000;
+      ack.server_time = g_get_real_time () / 1000 - fake->clock_lag_ms;
       ack.max_seq = 7;
       ack.ping_interval = 30;
       reply.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
       reply.connect_ack = &ack;
       send_packed (ws, &reply);
 
-      if (fake->connects == 1)
+      if (fake->clock_lag_ms > 0)
+        send_deliver_now (ws);
+      else if (fake->connects == 1)
         send_hostile_sequence (ws);
     }
   else if (frame->body_case == NATTER__FRAME__BODY_DELIVER_ACK)
@@ -303,6 +331,75 @@ test_hostile_server (void)
   test_spin (100);
 }
 
+static void
+added_cb (NatterStore   *store,
+          NatterMessage *message,
+          Seen          *seen)
+{
+  if (natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND)
+    g_set_object (&seen->last, message);
+}
+
+static gboolean
+reply_stored (gpointer data)
+{
+  return ((Seen *) data)->last != NULL;
+}
+
+static gboolean
+received_one (gpointer data)
+{
+  return ((Seen *) data)->received == 1;
+}
+
+/* The time the client gives a message it sends comes from ConnectAck's
+ * server_time, which lags by the ack's way over (here 5 s, as on a loaded
+ * server): a reply must still sort after the message it answers, or a
+ * chat showing that message leaves the reply out as older than its page. */
+static void
+test_reply_after_what_it_answers (void)
+{
+  const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterClient) client = NULL;
+  g_autoptr(JsonObject) content = json_object_new ();
+  g_autoslist(GUri) uris = NULL;
+  g_autofree char *url = NULL;
+  Fake fake = { .clock_lag_ms = 5000 };
+  Seen seen = { 0 };
+  gint64 answered;
+
+  fake.server = soup_server_new (NULL, NULL);
+  soup_server_add_websocket_handler (fake.server, "/ws", NULL, (char **) protocols, fake_ws_cb, &fake, NULL);
+  soup_server_listen_local (fake.server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (fake.server);
+  url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+
+  client = natter_client_new (url, "fakeapp", NULL);
+  g_signal_connect (client, "message-received", G_CALLBACK (received_cb), &seen);
+  natter_client_connect (client, "fake-token");
+  test_wait_until (received_one, &seen, 20, "the message to answer");
+  answered = natter_message_get_sent_time (seen.last);
+  g_clear_object (&seen.last);
+
+  g_signal_connect (natter_client_get_store (client), "message-added", G_CALLBACK (added_cb), &seen);
+  json_object_set_string_member (content, "content", "Yes!");
+  natter_client_send_message_async (client, NATTER_CONVERSATION_PRIVATE, "alice", NATTER_OBJECT_TEXT,
+                                    content, NULL, NULL, NULL);
+  test_wait_until (reply_stored, &seen, 20, "the reply stored");
+  g_assert_cmpint (natter_message_get_sent_time (seen.last), >, answered);
+
+  natter_client_disconnect (client);
+  g_clear_object (&seen.last);
+  g_clear_object (&client);
+  test_spin (300);
+  g_clear_object (&fake.ws);
+  soup_server_disconnect (fake.server);
+  g_clear_object (&fake.server);
+  test_spin (100);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -310,6 +407,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/client/hostile-server", test_hostile_server);
+  g_test_add_func ("/client/reply-after-what-it-answers", test_reply_after_what_it_answers);
 
   return g_test_run ();
 }

@@ -11,13 +11,12 @@
  *  - 2,000 authenticated idle connections held 15 s: natterd RSS before and
  *    with them, per connection.
  * natterd and the bench share the machine; both CPU figures are printed.
+ * With a --group… or --private-rate option it measures large groups
+ * instead (natter-bench-group.c).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include <gio/gio.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,80 +25,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "natter-frame.h"
+#include "natter-bench-private.h"
 
-#define BODY_LENGTH 64
-#define OPEN_LOOP_MAX_IN_FLIGHT 512
-
-typedef enum {
-  PHASE_IDLE,
-  PHASE_CLOSED,       /* senders refill their window on every ack */
-  PHASE_OPEN,         /* a timer sends at the offered rate */
-} Phase;
-
-typedef struct _Worker Worker;
-
-typedef enum {
-  ROLE_SENDER,
-  ROLE_RECEIVER,
-  ROLE_IDLE,
-} Role;
-
-typedef struct
-{
-  Worker                  *worker;
-  SoupWebsocketConnection *ws;
-  Role                     role;
-  char                    *user_id;
-  char                    *token;
-  char                    *target;
-  gboolean                 connected;
-  gboolean                 failed;
-  guint                    in_flight;
-  guint64                  next_message;
-  guint64                  last_seq;
-  guint64                  acked_seq;
-  GSource                 *ack_source;
-} Conn;
-
-struct _Worker
-{
-  GThread      *thread;
-  GMainContext *context;
-  GMainLoop    *loop;
-  SoupSession  *session;
-  GPtrArray    *conns;
-  GPtrArray    *senders;
-  guint         next_sender;
-  double        rate;             /* open loop: this worker's messages/s */
-  gint64        open_start;
-  guint64       open_sent;
-  GSource      *tick_source;
-  GArray       *latencies;        /* guint32 µs, while recording */
-  gint          delivered;        /* atomic */
-  gint          connected;        /* atomic */
-  gint          failed;           /* atomic */
-};
-
-typedef struct
-{
-  char        *url;
-  char        *ws_url;
-  char        *app_key;
-  char        *app_secret;
-  GPid         pid;
-  GSubprocess *natterd;
-  char        *data_dir;
-  gboolean     own_data_dir;
-  char       **tokens;
-  Worker      *workers;
-  guint        n_workers;
-  gint         phase;             /* atomic Phase */
-  gint         recording;         /* atomic */
-  gint         counting;          /* atomic */
-} Bench;
-
-static Bench bench;
+Bench bench;
 
 /* Options */
 static char *opt_natterd;
@@ -108,26 +36,20 @@ static char *opt_app_key;
 static char *opt_app_secret;
 static int opt_pid;
 static int opt_users = 2000;
-static int opt_pairs = 100;
+int opt_pairs = 100;
 static int opt_window = 16;
 static int opt_warmup = 5;
-static int opt_duration = 20;
+int opt_duration = 20;
 static char *opt_rates;
 static int opt_open_duration = 10;
 static int opt_idle = 2000;
 static int opt_idle_hold = 15;
-static int opt_threads = 2;
+int opt_threads = 2;
+static char *opt_protocol;
 
 /* ------------------------------------------------------------- measurement */
 
-typedef struct
-{
-  gint64 wall;
-  gint64 bench_cpu;           /* µs */
-  gint64 server_cpu;          /* µs */
-} Sample;
-
-static gint64
+gint64
 server_cpu_us (void)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) bench.pid);
@@ -145,7 +67,32 @@ server_cpu_us (void)
   return (gint64) (utime + stime) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
 }
 
-static gint64
+/* Time natterd's threads were runnable but waiting for a CPU, from
+ * /proc/<pid>/task/<tid>/schedstat: on a shared machine, what the other
+ * work took from natterd. */
+gint64
+server_wait_us (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) bench.pid);
+  g_autoptr(GDir) tasks = bench.pid > 0 ? g_dir_open (path, 0, NULL) : NULL;
+  const char *tid;
+  gint64 total = 0;
+
+  while (tasks != NULL && (tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *file = g_build_filename (path, tid, "schedstat", NULL);
+      g_autofree char *text = NULL;
+      char *next = NULL;
+
+      if (!g_file_get_contents (file, &text, NULL, NULL))
+        continue;
+      g_ascii_strtoull (text, &next, 10);
+      total += (gint64) g_ascii_strtoull (next, NULL, 10) / 1000;
+    }
+  return total;
+}
+
+gint64
 server_rss_kib (void)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) bench.pid);
@@ -158,7 +105,7 @@ server_rss_kib (void)
   return line != NULL ? g_ascii_strtoll (line + 6, NULL, 10) : 0;
 }
 
-static Sample
+Sample
 sample (void)
 {
   struct rusage usage;
@@ -169,10 +116,11 @@ sample (void)
   s.bench_cpu = (gint64) usage.ru_utime.tv_sec * G_USEC_PER_SEC + usage.ru_utime.tv_usec +
                 (gint64) usage.ru_stime.tv_sec * G_USEC_PER_SEC + usage.ru_stime.tv_usec;
   s.server_cpu = server_cpu_us ();
+  s.server_wait = server_wait_us ();
   return s;
 }
 
-static void
+void
 cpu_between (const Sample *a,
              const Sample *b,
              double       *server,
@@ -184,7 +132,7 @@ cpu_between (const Sample *a,
   *bench_cpu = 100.0 * (double) (b->bench_cpu - a->bench_cpu) / wall;
 }
 
-static void
+void
 sleep_main (guint seconds)
 {
   g_usleep ((gulong) seconds * G_USEC_PER_SEC);
@@ -192,13 +140,15 @@ sleep_main (guint seconds)
 
 /* ------------------------------------------------------------------ frames */
 
-static void
+void
 send_frame (Conn              *conn,
             const NatterFrame *frame)
 {
   g_autoptr(GBytes) bytes = natter_frame_encode (frame, NULL);
 
-  if (bytes != NULL && conn->ws != NULL &&
+  if (bytes != NULL && conn->raw)
+    raw_send (conn, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  else if (bytes != NULL && conn->ws != NULL &&
       soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_send_message (conn->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
 }
@@ -229,14 +179,12 @@ send_one (Conn *conn)
   conn->in_flight++;
 }
 
-static gboolean
-send_ack (gpointer user_data)
+void
+send_ack_now (Conn *conn)
 {
-  Conn *conn = user_data;
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__DeliverAck ack = NATTER__DELIVER_ACK__INIT;
 
-  g_clear_pointer (&conn->ack_source, g_source_unref);
   if (conn->last_seq > conn->acked_seq)
     {
       ack.seq = conn->acked_seq = conn->last_seq;
@@ -244,7 +192,41 @@ send_ack (gpointer user_data)
       frame.deliver_ack = &ack;
       send_frame (conn, &frame);
     }
+}
+
+static gboolean
+send_ack (gpointer user_data)
+{
+  Conn *conn = user_data;
+
+  g_clear_pointer (&conn->ack_source, g_source_unref);
+  send_ack_now (conn);
   return G_SOURCE_REMOVE;
+}
+
+void
+ack_later (Conn    *conn,
+           guint64  seq)
+{
+  if (seq > conn->last_seq)
+    conn->last_seq = seq;
+  /* Acks are cumulative: one per burst read, as a client storing in
+   * batches would send. natter-bench-ws.c sends them after each epoll
+   * round instead, without a source per connection. */
+  if (conn->raw)
+    {
+      if (!conn->ack_pending && conn->last_seq > conn->acked_seq)
+        {
+          conn->ack_pending = TRUE;
+          g_ptr_array_add (conn->worker->acks_pending, conn);
+        }
+    }
+  else if (conn->ack_source == NULL && conn->last_seq > conn->acked_seq)
+    {
+      conn->ack_source = g_idle_source_new ();
+      g_source_set_callback (conn->ack_source, send_ack, conn, NULL);
+      g_source_attach (conn->ack_source, conn->worker->context);
+    }
 }
 
 static void
@@ -254,16 +236,7 @@ on_deliver (Conn                  *conn,
   const char *stamp = deliver->message != NULL ? strstr (deliver->message->content, "t=") : NULL;
   Worker *worker = conn->worker;
 
-  if (deliver->seq > conn->last_seq)
-    conn->last_seq = deliver->seq;
-  /* Acks are cumulative: one per burst read, as a client storing in
-   * batches would send. */
-  if (conn->ack_source == NULL)
-    {
-      conn->ack_source = g_idle_source_new ();
-      g_source_set_callback (conn->ack_source, send_ack, conn, NULL);
-      g_source_attach (conn->ack_source, worker->context);
-    }
+  ack_later (conn, deliver->seq);
 
   if (stamp == NULL)
     return;
@@ -279,15 +252,25 @@ on_deliver (Conn                  *conn,
     }
 }
 
+static void on_frame (Conn *conn, const NatterFrame *frame);
+
 static void
 on_message (SoupWebsocketConnection *ws,
             SoupWebsocketDataType    type,
             GBytes                  *message,
             gpointer                 user_data)
 {
-  Conn *conn = user_data;
   gsize size;
   const guint8 *data = g_bytes_get_data (message, &size);
+
+  conn_on_data (user_data, data, size);
+}
+
+void
+conn_on_data (Conn         *conn,
+              const guint8 *data,
+              gsize         size)
+{
   g_autoptr(NatterFrame) frame = natter_frame_unpack (data, size, NULL);
 
   if (frame == NULL)
@@ -299,6 +282,7 @@ on_message (SoupWebsocketConnection *ws,
       if (frame->connect_ack->code == 0)
         {
           conn->connected = TRUE;
+          conn->ping_interval = frame->connect_ack->ping_interval;
           g_atomic_int_inc (&conn->worker->connected);
           if (conn->role == ROLE_SENDER && g_atomic_int_get (&bench.phase) == PHASE_CLOSED)
             for (int i = 0; i < opt_window; i++)
@@ -312,6 +296,21 @@ on_message (SoupWebsocketConnection *ws,
         }
       break;
 
+    default:
+      if (bench.group_mode)
+        group_on_frame (conn, frame);
+      else
+        on_frame (conn, frame);
+      break;
+    }
+}
+
+static void
+on_frame (Conn              *conn,
+          const NatterFrame *frame)
+{
+  switch (frame->body_case)
+    {
     case NATTER__FRAME__BODY_PUBLISH_ACK:
       if (conn->in_flight > 0)
         conn->in_flight--;
@@ -361,9 +360,6 @@ opened (GObject      *source,
 {
   Conn *conn = user_data;
   g_autoptr(GError) error = NULL;
-  NatterFrame frame = NATTER__FRAME__INIT;
-  Natter__Connect connect = NATTER__CONNECT__INIT;
-  char device[32];
 
   conn->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
   if (conn->ws == NULL)
@@ -376,6 +372,15 @@ opened (GObject      *source,
 
   g_signal_connect (conn->ws, "message", G_CALLBACK (on_message), conn);
   g_signal_connect (conn->ws, "closed", G_CALLBACK (on_closed), conn);
+  conn_send_connect (conn);
+}
+
+void
+conn_send_connect (Conn *conn)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Connect connect = NATTER__CONNECT__INIT;
+  char device[32];
 
   g_snprintf (device, sizeof device, "bench-%s", conn->user_id);
   connect.app_key = bench.app_key;
@@ -431,7 +436,7 @@ run_call (gpointer user_data)
 }
 
 /* Runs @func in every worker's thread and waits for all. */
-static void
+void
 on_workers (void   (*func) (Worker *worker, gpointer data),
             gpointer data)
 {
@@ -472,18 +477,33 @@ conn_free (gpointer data)
   g_free (conn->user_id);
   g_free (conn->token);
   g_free (conn->target);
+  if (conn->raw)
+    raw_conn_free (conn);
+  g_free (conn->seen);
   g_free (conn);
 }
 
-typedef struct
+Conn *
+conn_new (Worker         *worker,
+          const OpenSpec *spec,
+          guint           i)
 {
-  guint first_user;
-  guint count;
-  Role  role;
-  int   target_offset;        /* senders: receiver index = own + offset */
-} OpenSpec;
+  Conn *conn = g_new0 (Conn, 1);
 
-static void
+  conn->worker = worker;
+  conn->role = spec->role;
+  conn->index = i;
+  conn->user_id = g_strdup_printf ("u%u", i);
+  conn->token = g_strdup (bench.tokens[i]);
+  if (spec->role == ROLE_SENDER)
+    conn->target = g_strdup_printf ("u%d", (int) i + spec->target_offset);
+  g_ptr_array_add (worker->conns, conn);
+  if (spec->role == ROLE_SENDER)
+    g_ptr_array_add (worker->senders, conn);
+  return conn;
+}
+
+void
 open_conns (Worker  *worker,
             gpointer data)
 {
@@ -492,19 +512,9 @@ open_conns (Worker  *worker,
 
   for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += bench.n_workers)
     {
-      Conn *conn = g_new0 (Conn, 1);
+      Conn *conn = conn_new (worker, spec, i);
       g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, bench.ws_url);
-      const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
-
-      conn->worker = worker;
-      conn->role = spec->role;
-      conn->user_id = g_strdup_printf ("u%u", i);
-      conn->token = g_strdup (bench.tokens[i]);
-      if (spec->role == ROLE_SENDER)
-        conn->target = g_strdup_printf ("u%d", (int) i + spec->target_offset);
-      g_ptr_array_add (worker->conns, conn);
-      if (spec->role == ROLE_SENDER)
-        g_ptr_array_add (worker->senders, conn);
+      const char *protocols[] = { bench.protocol, NULL };
 
       g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
       soup_session_websocket_connect_async (worker->session, message, NULL, (char **) protocols,
@@ -514,7 +524,7 @@ open_conns (Worker  *worker,
 
 static void stop_open (Worker *worker, gpointer data);
 
-static void
+void
 close_conns (Worker  *worker,
              gpointer data)
 {
@@ -523,7 +533,7 @@ close_conns (Worker  *worker,
   g_ptr_array_set_size (worker->conns, 0);
 }
 
-static int
+int
 connected_total (void)
 {
   int total = 0;
@@ -533,7 +543,7 @@ connected_total (void)
   return total;
 }
 
-static gboolean
+gboolean
 wait_connected (int    expected,
                 guint  timeout_s)
 {
@@ -602,7 +612,7 @@ stop_open (Worker  *worker,
     }
 }
 
-static void
+void
 reset_latencies (Worker  *worker,
                  gpointer data)
 {
@@ -611,7 +621,7 @@ reset_latencies (Worker  *worker,
 
 /* ------------------------------------------------------------------- setup */
 
-static gboolean
+gboolean
 start_natterd (GError **error)
 {
   g_autoptr(GSubprocess) create = NULL;
@@ -641,9 +651,20 @@ start_natterd (GError **error)
   bench.app_key = g_strdup (json_object_get_string_member (app, "appKey"));
   bench.app_secret = g_strdup (json_object_get_string_member (app, "appSecret"));
 
-  bench.natterd = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                                    error, opt_natterd, "--data-dir", bench.data_dir,
-                                    "--listen", "127.0.0.1:0", NULL);
+  if (bench.config != NULL)
+    {
+      g_autofree char *path = g_build_filename (bench.data_dir, "bench.conf", NULL);
+
+      if (!g_file_set_contents (path, bench.config, -1, error))
+        return FALSE;
+      bench.natterd = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                        error, opt_natterd, "--data-dir", bench.data_dir,
+                                        "--listen", "127.0.0.1:0", "--config", path, NULL);
+    }
+  else
+    bench.natterd = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                      error, opt_natterd, "--data-dir", bench.data_dir,
+                                      "--listen", "127.0.0.1:0", NULL);
   if (bench.natterd == NULL)
     return FALSE;
   lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bench.natterd));
@@ -659,22 +680,23 @@ start_natterd (GError **error)
   return TRUE;
 }
 
-static char *
-get_token (SoupSession *session,
-           guint        user,
-           GError     **error)
+JsonObject *
+api_post (SoupSession *session,
+          const char  *path,
+          const char  *body,
+          GError     **error)
 {
-  g_autofree char *url = g_strdup_printf ("%s/user/getToken.json", bench.url);
+  g_autofree char *url = g_strdup_printf ("%s/%s", bench.url, path);
   g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_POST, url);
-  g_autofree char *nonce = g_strdup_printf ("bench-%d-%u-%u", getpid (), user, g_random_int ());
+  g_autofree char *nonce = g_strdup_printf ("bench-%d-%u-%u", getpid (), g_random_int (), g_random_int ());
   g_autofree char *stamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
   g_autofree char *input = g_strconcat (bench.app_secret, nonce, stamp, NULL);
   g_autofree char *signature = g_compute_checksum_for_string (G_CHECKSUM_SHA1, input, -1);
-  g_autofree char *body = g_strdup_printf ("userId=u%u&name=u%u", user, user);
   g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
   g_autoptr(GBytes) reply = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+  JsonNode *root;
   JsonObject *object;
 
   soup_message_headers_append (headers, "App-Key", bench.app_key);
@@ -687,35 +709,46 @@ get_token (SoupSession *session,
   if (reply == NULL ||
       !json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply), error))
     return NULL;
-  object = json_node_get_object (json_parser_get_root (parser));
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: not a JSON object", path);
+      return NULL;
+    }
+  object = json_node_get_object (root);
   if (json_object_get_int_member_with_default (object, "code", 0) != 200)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "getToken: %s",
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
                    json_object_get_string_member_with_default (object, "errorMessage", "?"));
       return NULL;
     }
-  return g_strdup (json_object_get_string_member (object, "token"));
+  return json_object_ref (object);
 }
 
-/* natterd's own publish→durable-ack histogram: cumulative counts per bucket
- * bound (seconds), as /metrics reports them. */
-typedef struct
+char *
+get_token (SoupSession *session,
+           guint        user,
+           GError     **error)
 {
-  double  bounds[32];
-  guint64 counts[32];
-  guint   n;
-} Histogram;
+  g_autofree char *body = g_strdup_printf ("userId=u%u&name=u%u", user, user);
+  g_autoptr(JsonObject) object = api_post (session, "user/getToken.json", body, error);
 
-static gboolean
-fetch_publish_histogram (SoupSession *session,
-                         Histogram   *out)
+  if (object == NULL)
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (object, "token", ""));
+}
+
+gboolean
+fetch_histogram (SoupSession *session,
+                 const char  *name,
+                 Histogram   *out)
 {
   g_autofree char *url = g_strdup_printf ("%s/metrics", bench.url);
   g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, url);
   g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
   g_autofree char *text = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *prefix = "natterd_publish_latency_seconds_bucket{le=\"";
+  g_autofree char *prefix = g_strdup_printf ("%s_bucket{le=\"", name);
 
   out->n = 0;
   if (body == NULL || soup_message_get_status (message) != 200)
@@ -742,7 +775,7 @@ fetch_publish_histogram (SoupSession *session,
 
 /* The smallest bucket bound holding @p percent of what was observed
  * between @before and @after. */
-static double
+double
 histogram_percentile (const Histogram *before,
                       const Histogram *after,
                       double           p)
@@ -758,7 +791,7 @@ histogram_percentile (const Histogram *before,
   return INFINITY;
 }
 
-static int
+int
 compare_u32 (gconstpointer a,
              gconstpointer b)
 {
@@ -767,7 +800,7 @@ compare_u32 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-static double
+double
 percentile (GArray *sorted,
             double  p)
 {
@@ -780,7 +813,7 @@ percentile (GArray *sorted,
   return g_array_index (sorted, guint32, index) / 1000.0;
 }
 
-static double
+double
 load_average (void)
 {
   g_autofree char *text = NULL;
@@ -808,26 +841,41 @@ main (int   argc,
     { "pairs", 0, 0, G_OPTION_ARG_INT, &opt_pairs, "Sender→receiver pairs (100)", "N" },
     { "window", 0, 0, G_OPTION_ARG_INT, &opt_window, "Messages in flight per sender, closed loop (16)", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup, "Warm-up seconds (5)", "S" },
-    { "duration", 0, 0, G_OPTION_ARG_INT, &opt_duration, "Measured seconds, closed loop (20)", "S" },
+    { "duration", 0, 0, G_OPTION_ARG_INT, &opt_duration, "Measured seconds, closed loop and each group run (20)", "S" },
     { "rates", 0, 0, G_OPTION_ARG_STRING, &opt_rates, "Open-loop offered rates, msgs/s (2000,5000)", "R,R" },
     { "open-duration", 0, 0, G_OPTION_ARG_INT, &opt_open_duration, "Measured seconds per open-loop rate (10)", "S" },
     { "idle", 0, 0, G_OPTION_ARG_INT, &opt_idle, "Idle connections (2000)", "N" },
     { "idle-hold", 0, 0, G_OPTION_ARG_INT, &opt_idle_hold, "Seconds to hold them (15)", "S" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &opt_threads, "Client threads (2)", "N" },
+    { "protocol", 0, 0, G_OPTION_ARG_STRING, &opt_protocol, "WebSocket subprotocol (" NATTER_PROTOCOL_NAME ")", "NAME" },
     { NULL }
   };
   Sample a, b;
   double server_cpu, bench_cpu;
   double closed_rate;
   struct rlimit limit;
+  int status = 0;
 
   g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, group_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("natter-bench: %s\n", error->message);
       return 2;
     }
-  if (opt_pairs * 2 > opt_users || opt_idle > opt_users || opt_threads < 1 || opt_window < 1)
+  bench.protocol = opt_protocol != NULL ? opt_protocol : NATTER_PROTOCOL_NAME;
+  bench.group_mode = group_mode_wanted ();
+  if (bench.group_mode)
+    {
+      if (!group_mode_check (&error))
+        {
+          g_printerr ("natter-bench: %s\n", error->message);
+          return 2;
+        }
+      opt_users = (int) group_mode_users ();
+      bench.config = group_mode_config ();
+    }
+  else if (opt_pairs * 2 > opt_users || opt_idle > opt_users || opt_threads < 1 || opt_window < 1)
     {
       g_printerr ("natter-bench: --pairs × 2 and --idle must not exceed --users\n");
       return 2;
@@ -895,10 +943,22 @@ main (int   argc,
       worker->conns = g_ptr_array_new_with_free_func (conn_free);
       worker->senders = g_ptr_array_new ();
       worker->latencies = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);
+      worker->group_latencies = g_array_new (FALSE, FALSE, sizeof (guint32));
+      worker->group_last = g_array_new (FALSE, TRUE, sizeof (gint64));
+      worker->private_sent = g_array_new (FALSE, TRUE, sizeof (gint64));
+      worker->private_acks = g_array_new (FALSE, FALSE, sizeof (guint32));
+      worker->acks_pending = g_ptr_array_new ();
+      raw_worker_init (worker);
       worker->thread = g_thread_new ("bench-worker", worker_main, worker);
     }
   /* Wait until each worker made its session. */
   on_workers ((void (*) (Worker *, gpointer)) reset_latencies, NULL);
+
+  if (bench.group_mode)
+    {
+      status = group_mode_run (session);
+      goto out;
+    }
 
   /* 1. Closed loop */
   {
@@ -952,7 +1012,7 @@ main (int   argc,
       on_workers ((void (*) (Worker *, gpointer)) reset_latencies, NULL);
       for (guint i = 0; i < bench.n_workers; i++)
         g_atomic_int_set (&bench.workers[i].delivered, 0);
-      fetch_publish_histogram (session, &server_before);
+      fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
       g_atomic_int_set (&bench.counting, TRUE);
@@ -960,7 +1020,7 @@ main (int   argc,
       g_atomic_int_set (&bench.recording, FALSE);
       g_atomic_int_set (&bench.counting, FALSE);
       b = sample ();
-      fetch_publish_histogram (session, &server_after);
+      fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
       g_atomic_int_set (&bench.phase, PHASE_IDLE);
       sleep_main (1);
@@ -1015,6 +1075,7 @@ main (int   argc,
     on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);
   }
 
+out:
   for (guint i = 0; i < bench.n_workers; i++)
     {
       g_main_loop_quit (bench.workers[i].loop);
@@ -1033,5 +1094,5 @@ main (int   argc,
       if (rm != NULL)
         g_subprocess_wait (rm, NULL, NULL);
     }
-  return 0;
+  return status;
 }
