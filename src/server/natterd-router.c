@@ -281,6 +281,10 @@ publish_status (NatterdServer               *self,
 #define LANE_DELIVERIES 32768
 #define LANE_MIN 4
 #define LANE_MAX 256
+/* And their bytes at most (one message always goes): half of what a
+ * session may have queued before it is skipped (natterd-session.c), so a
+ * member that reads, however slowly, gets every message live. */
+#define LANE_BYTES (512 * 1024)
 
 /* A group's messages in flight, and those waiting for their turn. */
 typedef struct
@@ -289,6 +293,7 @@ typedef struct
   NatterdServer *server;        /* NULL once the server is going */
   char          *key;
   guint          in_flight;
+  gsize          in_flight_bytes;
   GQueue         waiting;       /* NatterdPublishOp, not yet submitted */
 } Lane;
 
@@ -298,6 +303,7 @@ typedef struct
 typedef struct
 {
   Lane  *lane;                  /* NULL when not throttled (a recall) */
+  gsize  bytes;                 /* its share of lane->in_flight_bytes */
   guint  holds;                 /* its frames not settled, and the creator */
 } Fanout;
 
@@ -325,24 +331,55 @@ lane_key (gint64      app_id,
   return g_strdup_printf ("%" G_GINT64_FORMAT "/%s", app_id, target_id);
 }
 
-static guint
-lane_bound (NatterdApp *app,
-            const char *target_id)
+/* About what a Deliver of @op weighs on the wire. */
+static gsize
+op_bytes (NatterdPublishOp *op)
 {
-  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, target_id) : NULL;
+  NatterdMessage *m = &op->message;
+
+  const char *parts[] = { m->content, m->object_name, m->target_id, m->sender_user_id, m->push_content };
+  gsize bytes = 128;
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    bytes += parts[i] != NULL ? strlen (parts[i]) : 0;
+  return bytes;
+}
+
+/* May @op go now, beside what @lane has in flight? */
+static gboolean
+lane_admits (Lane             *lane,
+             NatterdApp       *app,
+             NatterdPublishOp *op)
+{
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, op->message.target_id) : NULL;
   guint members = group != NULL ? g_hash_table_size (group->members) : 1;
 
-  return CLAMP (LANE_DELIVERIES / MAX (members, 1), LANE_MIN, LANE_MAX);
+  if (lane->in_flight == 0)
+    return TRUE;
+  return lane->in_flight < CLAMP (LANE_DELIVERIES / MAX (members, 1), LANE_MIN, LANE_MAX) &&
+         lane->in_flight_bytes + op_bytes (op) <= LANE_BYTES;
+}
+
+static void
+lane_start (NatterdServer    *self,
+            Lane             *lane,
+            NatterdPublishOp *op)
+{
+  lane->in_flight++;
+  lane->in_flight_bytes += op_bytes (op);
+  natterd_store_submit (self->store, (NatterdOp *) op);
 }
 
 /* One of @lane's messages is done: let the next ones go. */
 static void
-lane_done (Lane *lane)
+lane_done (Lane  *lane,
+           gsize  bytes)
 {
   NatterdServer *self = lane->server;
 
-  g_assert (lane->in_flight > 0);
+  g_assert (lane->in_flight > 0 && lane->in_flight_bytes >= bytes);
   lane->in_flight--;
+  lane->in_flight_bytes -= bytes;
   if (self == NULL)
     return;
 
@@ -351,11 +388,10 @@ lane_done (Lane *lane)
       NatterdPublishOp *op = g_queue_peek_head (&lane->waiting);
       NatterdApp *app = natterd_directory_lookup_app_id (self->directory, op->app_id);
 
-      if (lane->in_flight >= lane_bound (app, op->message.target_id))
+      if (!lane_admits (lane, app, op))
         return;
       g_queue_pop_head (&lane->waiting);
-      lane->in_flight++;
-      natterd_store_submit (self->store, (NatterdOp *) op);
+      lane_start (self, lane, op);
     }
   if (lane->in_flight == 0)
     {
@@ -384,11 +420,9 @@ lane_submit (NatterdServer    *self,
       g_hash_table_insert (self->fanout_lanes, lane->key, lane);
     }
 
-  if (g_queue_is_empty (&lane->waiting) &&
-      lane->in_flight < lane_bound (app, op->message.target_id))
+  if (g_queue_is_empty (&lane->waiting) && lane_admits (lane, app, op))
     {
-      lane->in_flight++;
-      natterd_store_submit (self->store, (NatterdOp *) op);
+      lane_start (self, lane, op);
       return;
     }
   self->metrics->fanout_held++;
@@ -413,7 +447,7 @@ fanout_settled (gpointer user_data)
     return;
   if (fanout->lane != NULL)
     {
-      lane_done (fanout->lane);
+      lane_done (fanout->lane, fanout->bytes);
       lane_unref (fanout->lane);
     }
   g_free (fanout);
@@ -511,6 +545,7 @@ fanout_timeline (NatterdServer    *self,
   NatterdUser *member;
 
   fanout->lane = lane != NULL ? lane_ref (lane) : NULL;
+  fanout->bytes = lane != NULL ? op_bytes (op) : 0;
   fanout->holds = 1;
 
   if (group != NULL)
@@ -699,7 +734,7 @@ publish_committed (NatterdOp *base,
           done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
         }
       if (lane != NULL)
-        lane_done (lane);
+        lane_done (lane, op_bytes (op));
       return;
     }
 

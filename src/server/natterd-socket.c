@@ -32,10 +32,10 @@
 #define BULK_SLICE_US 1000
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
-/* A connection that has not taken a shared frame for this long (the kernel
- * will not take more: its peer does not read) no longer holds back the
- * sender of that frame (see natterd_socket_frame_new()). */
-#define STALL_US (G_USEC_PER_SEC / 2)
+/* A connection whose kernel buffer took nothing more for this long (its
+ * peer does not read) no longer holds back the senders of the shared
+ * frames queued for it (see natterd_socket_frame_new()). */
+#define STALL_US (2 * G_USEC_PER_SEC)
 
 struct _NatterdSocketFrame
 {
@@ -439,7 +439,8 @@ write_tls (NatterdSocket *self)
 static void
 flush (NatterdSocket *self)
 {
-  gboolean was_high = queued (self) > OUTPUT_LOW;
+  gsize before = queued (self);
+  gboolean was_high = before > OUTPUT_LOW;
   gboolean more;
 
   if (!(self->tls_out != NULL ? write_tls (self) : write_plain (self)))
@@ -451,9 +452,10 @@ flush (NatterdSocket *self)
   more = queued (self) > 0;
   if (!more)
     self->stalled_since = 0;
-  else if (self->stalled_since == 0 && self->out != NULL)
+  else if ((self->stalled_since == 0 || queued (self) < before) && self->out != NULL)
     {
-      /* The kernel takes no more: see STALL_US. */
+      /* The kernel takes no more for now: see STALL_US. A peer that
+       * reads, however slowly, is not stalled. */
       self->stalled_since = g_get_monotonic_time ();
       if (!self->in_stalled)
         {
