@@ -336,7 +336,6 @@ static gsize
 op_bytes (NatterdPublishOp *op)
 {
   NatterdMessage *m = &op->message;
-
   const char *parts[] = { m->content, m->object_name, m->target_id, m->sender_user_id, m->push_content };
   gsize bytes = 128;
 
