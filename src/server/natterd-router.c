@@ -12,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sessions a group message is written to in one go; a bigger fan-out goes
- * on in steps from the main loop, so other sessions' frames interleave. */
-#define FANOUT_STEP 512
-
 gint64
 natterd_server_next_sent_time (NatterdServer *self,
                                const char    *channel)
@@ -278,36 +274,216 @@ publish_status (NatterdServer               *self,
 
 /* ------------------------------------------------------------ group fan-out */
 
-/* A committed group message on its way to the members' sessions: encoded
- * once per form (not mentioning / mentioning the receiver), whatever the
- * number of receivers. */
+/* Deliveries a group's messages in flight (stored or being stored, not yet
+ * written to every member's connection) may add up to; the next message
+ * waits, unacked, until one is done: a group sending faster than its
+ * fan-out is written slows its senders down instead of piling up. */
+#define LANE_DELIVERIES 32768
+#define LANE_MIN 4
+#define LANE_MAX 256
+/* And their bytes at most (one message always goes): half of what a
+ * session may have queued before it is skipped (natterd-session.c), so a
+ * member that reads, however slowly, gets every message live. */
+#define LANE_BYTES (512 * 1024)
+
+/* A group's messages in flight, and those waiting for their turn. */
 typedef struct
 {
-  GBytes    *frames[2];
-  GPtrArray *sessions[2];        /* NatterdSession (a ref each) */
-  guint      next[2];
+  guint          ref_count;
+  NatterdServer *server;        /* NULL once the server is going */
+  char          *key;
+  guint          in_flight;
+  gsize          in_flight_bytes;
+  GQueue         waiting;       /* NatterdPublishOp, not yet submitted */
+} Lane;
+
+/* A committed group message on its way to the members' sessions: encoded
+ * once per form (not mentioning / mentioning the receiver), whatever the
+ * number of receivers, and queued to each as a reference. */
+typedef struct
+{
+  Lane  *lane;                  /* NULL when not throttled (a recall) */
+  gsize  bytes;                 /* its share of lane->in_flight_bytes */
+  guint  holds;                 /* its frames not settled, and the creator */
 } Fanout;
 
-static void
-fanout_free (Fanout *fanout)
+static Lane *
+lane_ref (Lane *lane)
 {
-  for (guint i = 0; i < 2; i++)
+  lane->ref_count++;
+  return lane;
+}
+
+static void
+lane_unref (Lane *lane)
+{
+  if (--lane->ref_count > 0)
+    return;
+  g_queue_clear_full (&lane->waiting, (GDestroyNotify) natterd_op_free);
+  g_free (lane->key);
+  g_free (lane);
+}
+
+static char *
+lane_key (gint64      app_id,
+          const char *target_id)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT "/%s", app_id, target_id);
+}
+
+/* About what a Deliver of @op weighs on the wire. */
+static gsize
+op_bytes (NatterdPublishOp *op)
+{
+  NatterdMessage *m = &op->message;
+  const char *parts[] = { m->content, m->object_name, m->target_id, m->sender_user_id, m->push_content };
+  gsize bytes = 128;
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    bytes += parts[i] != NULL ? strlen (parts[i]) : 0;
+  return bytes;
+}
+
+/* May @op go now, beside what @lane has in flight? */
+static gboolean
+lane_admits (Lane             *lane,
+             NatterdApp       *app,
+             NatterdPublishOp *op)
+{
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, op->message.target_id) : NULL;
+  guint members = group != NULL ? g_hash_table_size (group->members) : 1;
+
+  if (lane->in_flight == 0)
+    return TRUE;
+  return lane->in_flight < CLAMP (LANE_DELIVERIES / MAX (members, 1), LANE_MIN, LANE_MAX) &&
+         lane->in_flight_bytes + op_bytes (op) <= LANE_BYTES;
+}
+
+static void
+lane_start (NatterdServer    *self,
+            Lane             *lane,
+            NatterdPublishOp *op)
+{
+  lane->in_flight++;
+  lane->in_flight_bytes += op_bytes (op);
+  natterd_store_submit (self->store, (NatterdOp *) op);
+}
+
+/* One of @lane's messages is done: let the next ones go. */
+static void
+lane_done (Lane  *lane,
+           gsize  bytes)
+{
+  NatterdServer *self = lane->server;
+
+  g_assert (lane->in_flight > 0 && lane->in_flight_bytes >= bytes);
+  lane->in_flight--;
+  lane->in_flight_bytes -= bytes;
+  if (self == NULL)
+    return;
+
+  while (!g_queue_is_empty (&lane->waiting))
     {
-      g_clear_pointer (&fanout->frames[i], g_bytes_unref);
-      g_ptr_array_unref (fanout->sessions[i]);
+      NatterdPublishOp *op = g_queue_peek_head (&lane->waiting);
+      NatterdApp *app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+
+      if (!lane_admits (lane, app, op))
+        return;
+      g_queue_pop_head (&lane->waiting);
+      lane_start (self, lane, op);
+    }
+  if (lane->in_flight == 0)
+    {
+      /* The table's reference. */
+      g_hash_table_remove (self->fanout_lanes, lane->key);
+      lane_unref (lane);
+    }
+}
+
+/* Submits a group message @op, or holds it while its group is busy. */
+static void
+lane_submit (NatterdServer    *self,
+             NatterdApp       *app,
+             NatterdPublishOp *op)
+{
+  g_autofree char *key = lane_key (op->app_id, op->message.target_id);
+  Lane *lane = g_hash_table_lookup (self->fanout_lanes, key);
+
+  if (lane == NULL)
+    {
+      lane = g_new0 (Lane, 1);
+      lane->ref_count = 1;
+      lane->server = self;
+      lane->key = g_steal_pointer (&key);
+      g_queue_init (&lane->waiting);
+      g_hash_table_insert (self->fanout_lanes, lane->key, lane);
+    }
+
+  if (g_queue_is_empty (&lane->waiting) && lane_admits (lane, app, op))
+    {
+      lane_start (self, lane, op);
+      return;
+    }
+  self->metrics->fanout_held++;
+  g_queue_push_tail (&lane->waiting, op);
+}
+
+static Lane *
+lane_lookup (NatterdServer    *self,
+             NatterdPublishOp *op)
+{
+  g_autofree char *key = lane_key (op->app_id, op->message.target_id);
+
+  return g_hash_table_lookup (self->fanout_lanes, key);
+}
+
+static void
+fanout_settled (gpointer user_data)
+{
+  Fanout *fanout = user_data;
+
+  if (--fanout->holds > 0)
+    return;
+  if (fanout->lane != NULL)
+    {
+      lane_done (fanout->lane, fanout->bytes);
+      lane_unref (fanout->lane);
     }
   g_free (fanout);
 }
 
-static GBytes *
+void
+natterd_server_fanout_clear (NatterdServer *self)
+{
+  GHashTableIter iter;
+  Lane *lane;
+
+  if (self->fanout_lanes == NULL)
+    return;
+  /* Frames still queued on connections settle later, on their own. */
+  g_hash_table_iter_init (&iter, self->fanout_lanes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))
+    {
+      lane->server = NULL;
+      g_queue_clear_full (&lane->waiting, (GDestroyNotify) natterd_op_free);
+      g_queue_init (&lane->waiting);
+      lane_unref (lane);
+    }
+  g_clear_pointer (&self->fanout_lanes, g_hash_table_unref);
+}
+
+static NatterdSocketFrame *
 encode_timeline_deliver (const NatterdMessage *m,
-                         gboolean              mentioned)
+                         gboolean              mentioned,
+                         Fanout               *fanout)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__Deliver deliver = NATTER__DELIVER__INIT;
   Natter__Message proto = NATTER__MESSAGE__INIT;
-  GBytes *bytes;
+  gconstpointer data;
+  gsize size;
 
   /* A group message's target is the group for every viewer. */
   natterd_message_to_proto (m, m->sender_user_id, &proto);
@@ -318,53 +494,13 @@ encode_timeline_deliver (const NatterdMessage *m,
   frame.deliver = &deliver;
   bytes = natter_frame_encode (&frame, &error);
   if (bytes == NULL)
-    natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", "Deliver", "error", error->message, NULL);
-  return bytes;
-}
-
-/* Writes up to @budget frames of @fanout; TRUE when it is done. */
-static gboolean
-fanout_step (NatterdServer *self,
-             Fanout        *fanout,
-             guint         *budget)
-{
-  for (guint i = 0; i < 2; i++)
-    while (fanout->next[i] < fanout->sessions[i]->len)
-      {
-        NatterdSession *session = g_ptr_array_index (fanout->sessions[i], fanout->next[i]);
-
-        if (*budget == 0)
-          return FALSE;
-        (*budget)--;
-        fanout->next[i]++;
-        natterd_session_deliver_encoded (session, fanout->frames[i]);
-      }
-  return TRUE;
-}
-
-static gboolean
-fanout_idle (gpointer user_data)
-{
-  NatterdServer *self = user_data;
-  guint budget = FANOUT_STEP;
-  Fanout *fanout;
-
-  /* In commit order: a member gets a group's messages in timeline order. */
-  while ((fanout = g_queue_peek_head (self->fanouts)) != NULL)
     {
-      if (!fanout_step (self, fanout, &budget))
-        return G_SOURCE_CONTINUE;
-      fanout_free (g_queue_pop_head (self->fanouts));
+      natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", "Deliver", "error", error->message, NULL);
+      return NULL;
     }
-  self->fanout_id = 0;
-  return G_SOURCE_REMOVE;
-}
-
-void
-natterd_server_fanout_clear (NatterdServer *self)
-{
-  g_clear_handle_id (&self->fanout_id, g_source_remove);
-  g_queue_free_full (g_steal_pointer (&self->fanouts), (GDestroyNotify) fanout_free);
+  data = g_bytes_get_data (bytes, &size);
+  fanout->holds++;
+  return natterd_socket_frame_new (data, size, fanout_settled, fanout);
 }
 
 static int
@@ -389,66 +525,55 @@ mentions_user (NatterdPublishOp *op,
 
 /* The committed group message to every online device of every member
  * (but @origin; the sender's other devices when the app syncs them), as
- * Deliver{seq 0}: after the sender's ack, in steps when it is big. */
+ * Deliver{seq 0}, after the sender's ack. Queueing a reference costs tens
+ * of ns per session; the writes go in turn with the other fan-outs, a
+ * slice per main-loop iteration (natterd-socket.c). @lane's slot is given
+ * back once every session's connection took it. */
 static void
 fanout_timeline (NatterdServer    *self,
                  NatterdApp       *app,
                  NatterdPublishOp *op,
-                 NatterdSession   *origin)
+                 NatterdSession   *origin,
+                 Lane             *lane)
 {
   NatterdMessage *m = &op->message;
-  NatterdGroup *group = g_hash_table_lookup (app->groups, m->target_id);
-  Fanout *fanout;
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, m->target_id) : NULL;
+  NatterdSocketFrame *frames[2] = { NULL, NULL };
+  Fanout *fanout = g_new0 (Fanout, 1);
   GHashTableIter iter;
   NatterdUser *member;
-  guint total;
 
-  if (group == NULL)
-    return;
+  fanout->lane = lane != NULL ? lane_ref (lane) : NULL;
+  fanout->bytes = lane != NULL ? op_bytes (op) : 0;
+  fanout->holds = 1;
 
-  fanout = g_new0 (Fanout, 1);
-  for (guint i = 0; i < 2; i++)
-    fanout->sessions[i] = g_ptr_array_new_with_free_func (g_object_unref);
-  g_hash_table_iter_init (&iter, group->members);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+  if (group != NULL)
     {
-      guint form;
-
-      if (member->sessions == NULL || member->sessions->len == 0 ||
-          (member->id == op->sender_id && !op->sender_devices))
-        continue;
-      form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
-      for (guint s = 0; s < member->sessions->len; s++)
+      g_hash_table_iter_init (&iter, group->members);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
         {
-          NatterdSession *session = g_ptr_array_index (member->sessions, s);
+          guint form;
 
-          if (session != origin)
-            g_ptr_array_add (fanout->sessions[form], g_object_ref (session));
+          if (member->sessions == NULL || member->sessions->len == 0 ||
+              (member->id == op->sender_id && !op->sender_devices))
+            continue;
+          form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
+          if (frames[form] == NULL && (frames[form] = encode_timeline_deliver (m, form == 1, fanout)) == NULL)
+            break;
+          for (guint s = 0; s < member->sessions->len; s++)
+            {
+              NatterdSession *session = g_ptr_array_index (member->sessions, s);
+
+              if (session != origin)
+                natterd_session_deliver_shared (session, frames[form]);
+            }
         }
     }
 
   for (guint i = 0; i < 2; i++)
-    if (fanout->sessions[i]->len > 0)
-      fanout->frames[i] = encode_timeline_deliver (m, i == 1);
-  if ((fanout->sessions[0]->len > 0 && fanout->frames[0] == NULL) ||
-      (fanout->sessions[1]->len > 0 && fanout->frames[1] == NULL))
-    {
-      fanout_free (fanout);
-      return;
-    }
-
-  total = fanout->sessions[0]->len + fanout->sessions[1]->len;
-  if (g_queue_is_empty (self->fanouts) && total <= FANOUT_STEP)
-    {
-      guint budget = total;
-
-      fanout_step (self, fanout, &budget);
-      fanout_free (fanout);
-      return;
-    }
-  g_queue_push_tail (self->fanouts, fanout);
-  if (self->fanout_id == 0)
-    self->fanout_id = g_idle_add_full (G_PRIORITY_DEFAULT, fanout_idle, self, NULL);
+    if (frames[i] != NULL)
+      natterd_socket_frame_release (frames[i]);
+  fanout_settled (fanout);
 }
 
 /* Chatrooms keep no history: a message is delivered to who is in the room
@@ -494,10 +619,11 @@ publish_chatroom (NatterdServer               *self,
     natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
 }
 
-void
-natterd_server_deliver_committed (NatterdServer    *self,
-                                  NatterdPublishOp *op,
-                                  NatterdSession   *origin)
+static void
+deliver_committed (NatterdServer    *self,
+                   NatterdPublishOp *op,
+                   NatterdSession   *origin,
+                   Lane             *lane)
 {
   NatterdMessage *m = &op->message;
   NatterdApp *app;
@@ -525,8 +651,8 @@ natterd_server_deliver_committed (NatterdServer    *self,
     }
 
   app = natterd_directory_lookup_app_id (self->directory, op->app_id);
-  if (app != NULL && op->timeline)
-    fanout_timeline (self, app, op, origin);
+  if (op->timeline)
+    fanout_timeline (self, app, op, origin, lane);
   if (app != NULL && m->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
       NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, m->target_id);
@@ -542,6 +668,14 @@ natterd_server_deliver_committed (NatterdServer    *self,
 
   if (app != NULL && op->webhook_body != NULL)
     natterd_webhooks_add (self->webhooks, app, m->id, g_steal_pointer (&op->webhook_body));
+}
+
+void
+natterd_server_deliver_committed (NatterdServer    *self,
+                                  NatterdPublishOp *op,
+                                  NatterdSession   *origin)
+{
+  deliver_committed (self, op, origin, NULL);
 }
 
 NatterdPending *
@@ -582,28 +716,33 @@ publish_committed (NatterdOp *base,
   NatterdPublishDone done = (NatterdPublishDone) pending->func;
   NatterdServer *self = pending->server;
   NatterdMessage *m = &op->message;
+  Lane *lane = op->timeline && self->fanout_lanes != NULL ? lane_lookup (self, op) : NULL;
 
-  if (base->error != NULL)
+  if (base->error != NULL || op->duplicate)
     {
-      /* Out of space is logged once by the store, not per message. */
-      if (!natterd_store_error_is_full (base->error))
-        natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
-      done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
+      if (base->error == NULL)
+        {
+          self->metrics->messages_duplicate++;
+          done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+        }
+      else
+        {
+          /* Out of space is logged once by the store, not per message. */
+          if (!natterd_store_error_is_full (base->error))
+            natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
+          done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
+        }
+      if (lane != NULL)
+        lane_done (lane, op_bytes (op));
       return;
     }
 
-  if (op->duplicate)
-    {
-      self->metrics->messages_duplicate++;
-      done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
-      return;
-    }
-
-  /* The sender's ack goes first: a group's fan-out never delays it. */
+  /* The sender's ack goes first: the fan-out of an acked message never
+   * delays it (a busy group holds the next message back instead). */
   if (op->timeline)
     {
       done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
-      natterd_server_deliver_committed (self, op, pending->origin);
+      deliver_committed (self, op, pending->origin, lane);
       return;
     }
   natterd_server_deliver_committed (self, op, pending->origin);
@@ -741,5 +880,8 @@ natterd_server_publish (NatterdServer               *self,
     parse_mentions (op, request->app, request->content);
 
   self->metrics->messages_published[request->conversation_type]++;
-  natterd_store_submit (self->store, op);
+  if (op->timeline && self->fanout_lanes != NULL)
+    lane_submit (self, request->app, op);
+  else
+    natterd_store_submit (self->store, op);
 }

@@ -54,9 +54,9 @@ struct _NatterdServer
   gboolean          shutting_down;
   guint             history_id;         /* hourly export timer */
 
-  /* natterd-router.c: group messages being written to members' sessions */
-  GQueue           *fanouts;
-  guint             fanout_id;
+  /* natterd-router.c: per group, messages stored or being written to the
+   * members' sessions, and those waiting for their turn */
+  GHashTable       *fanout_lanes;
 
   NatterdWebhooks  *webhooks;
   NatterdMetrics   *metrics;            /* sessions and webhooks count here too */

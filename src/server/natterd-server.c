@@ -775,7 +775,7 @@ natterd_server_init (NatterdServer *self)
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
-  self->fanouts = g_queue_new ();
+  self->fanout_lanes = g_hash_table_new (g_str_hash, g_str_equal);
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();

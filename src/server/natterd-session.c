@@ -241,22 +241,24 @@ natterd_session_deliver_transient (NatterdSession       *self,
   self->host->metrics->messages_delivered++;
 }
 
-/* A group message's Deliver, encoded once for every receiver of its form.
- * A session whose client is not keeping up gets none (as for its inbox,
- * the slow-consumer rule): its device fetches the gap from the timeline
- * when it sees the next one, or at its next sync. */
+/* A group message's Deliver, encoded once for every receiver of its form
+ * (@frame is shared, not copied). A session whose client is not keeping
+ * up gets none (as for its inbox, the slow-consumer rule): its device
+ * fetches the gap from the timeline when it sees the next one, or at its
+ * next sync. */
 gboolean
-natterd_session_deliver_encoded (NatterdSession *self,
-                                 GBytes         *frame)
+natterd_session_deliver_shared (NatterdSession     *self,
+                                NatterdSocketFrame *frame)
 {
-  if (self->state != NATTERD_SESSION_CONNECTED)
+  if (self->state != NATTERD_SESSION_CONNECTED || !natterd_socket_is_open (self->socket))
     return FALSE;
   if (over_budget (self))
     {
       self->host->metrics->timeline_dropped++;
       return FALSE;
     }
-  send_bytes (self, frame);
+  natterd_socket_send_frame (self->socket, frame);
+  self->host->metrics->frames_out++;
   self->host->metrics->messages_delivered++;
   return TRUE;
 }

@@ -895,6 +895,97 @@ test_timeline_recall (void)
   g_assert_false (page->result->timeline->has_more);
 }
 
+/* A burst to a big group whose members all read: larger than the kernel
+ * and natterd hold per connection, so without back-pressure on the sender
+ * some members would be skipped live (and fetch from the timeline). The
+ * group's fan-out holds the sender's next messages back instead: every
+ * member gets every message live, once, in timeline order. */
+#define BURST_MEMBERS 20
+#define BURST_MESSAGES 300
+
+typedef struct
+{
+  GArray *seqs;                 /* timeline_seq of each live group Deliver */
+} BurstMember;
+
+static void
+burst_member_frame (NatterTestClient  *client,
+              const NatterFrame *frame,
+              gpointer           user_data)
+{
+  BurstMember *member = user_data;
+
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER && frame->deliver->seq == 0 &&
+      frame->deliver->message->conversation_type == 3)
+    g_array_append_val (member->seqs, frame->deliver->message->timeline_seq);
+}
+
+static BurstMember burst_members[BURST_MEMBERS];
+
+static gboolean
+all_delivered (gpointer data)
+{
+  for (guint i = 0; i < BURST_MEMBERS; i++)
+    if (burst_members[i].seqs->len < BURST_MESSAGES)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_burst_all_reading (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_test_client_free);
+  g_autofree char *filler = g_strnfill (40 * 1000, 'x');
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "m0", "groupId", "big", NULL);
+  for (guint i = 0; i < BURST_MEMBERS; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("m%u", i);
+      g_autofree char *device = g_strdup_printf ("d%u", i);
+      NatterTestClient *client;
+
+      if (i > 0)
+        api_ok (server, "group/join", "userId", user, "groupId", "big", NULL);
+      client = natter_test_client_new_user (server, user, device);
+      burst_members[i].seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+      natter_test_client_set_frame_func (client, burst_member_frame, &burst_members[i]);
+      g_ptr_array_add (clients, client);
+    }
+
+  /* 12 MB for each member (natterd and the kernel hold a few per
+   * connection), all sent before any ack is waited for. */
+  for (guint i = 0; i < BURST_MESSAGES; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+
+      g_ptr_array_add (ids, natter_test_client_publish (alice, 3, "big", "RC:TxtMsg", content));
+    }
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, g_ptr_array_index (ids, i));
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  g_assert_true (natter_test_wait (all_delivered, NULL, 60000));
+
+  for (guint i = 0; i < BURST_MEMBERS; i++)
+    {
+      GArray *seqs = burst_members[i].seqs;
+
+      g_assert_cmpuint (seqs->len, ==, BURST_MESSAGES);
+      for (guint k = 0; k < seqs->len; k++)
+        g_assert_cmpuint (g_array_index (seqs, guint64, k), ==, k + 1);
+      g_array_unref (seqs);
+    }
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_timeline_dropped_total"), ==, 0);
+  /* The sender was held back, not the members skipped. */
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_fanout_held_total"), >, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -904,6 +995,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/membership", test_membership);
   g_test_add_func ("/server/groups/gag", test_gag);
   g_test_add_func ("/server/groups/member-limit", test_member_limit);
+  g_test_add_func ("/server/groups/burst-all-reading", test_burst_all_reading);
   g_test_add_data_func ("/server/groups/history-before-join", GINT_TO_POINTER (FALSE), test_history_before_join);
   g_test_add_func ("/server/groups/timeline/offline-member", test_timeline_offline_member);
   g_test_add_func ("/server/groups/timeline/left-and-removed", test_timeline_left_and_removed);
