@@ -160,7 +160,7 @@ typedef enum {
 } NatterCallError;
 
 /* Limits every peer enforces. */
-#define NATTER_PROTOCOL_NAME        "natter.v1"
+#define NATTER_PROTOCOL_NAME        "natter.v2"
 #define NATTER_FRAME_MAX_SIZE       (1024 * 1024)
 #define NATTER_CONTENT_MAX_SIZE     (128 * 1024)
 #define NATTER_ID_MAX_LENGTH        64

@@ -525,6 +525,22 @@ validate_query (const Natter__Query  *query,
         return TRUE;
       }
 
+    /* natter.v2 group timelines: limits as docs/protocol.md says. */
+    case NATTER__QUERY__METHOD_TIMELINE_SYNC:
+      if (query->timeline_sync->since < 0)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "timeline_sync.since", "negative");
+      if (query->timeline_sync->limit > 1000)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "timeline_sync.limit", "over 1000");
+      return check_text (query->timeline_sync->cursor, CURSOR_MAX_LENGTH, FALSE, "timeline_sync.cursor", error);
+
+    case NATTER__QUERY__METHOD_TIMELINE:
+      if (query->timeline->conversation_type != NATTER_CONVERSATION_GROUP &&
+          query->timeline->conversation_type != NATTER_CONVERSATION_DISCUSSION)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "timeline.conversation_type", "not 2 or 3");
+      if (query->timeline->count < 1 || query->timeline->count > 200)
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "timeline.count", "not in 1..200");
+      return check_id (query->timeline->target_id, "timeline.target_id", error);
+
     case NATTER__QUERY__METHOD__NOT_SET:
     default:
       return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "query.method", "missing or unknown");
@@ -578,6 +594,19 @@ validate_result (const Natter__Result  *result,
             return FALSE;
         return TRUE;
       }
+
+    case NATTER__RESULT__PAYLOAD_TIMELINE:
+      return check_messages (result->timeline->messages, result->timeline->n_messages, error);
+
+    case NATTER__RESULT__PAYLOAD_TIMELINE_SYNC:
+      for (gsize i = 0; i < result->timeline_sync->n_timelines; i++)
+        if (!check_conversation_type (result->timeline_sync->timelines[i]->conversation_type,
+                                      "timeline_sync.timelines.conversation_type", error) ||
+            !check_id (result->timeline_sync->timelines[i]->target_id,
+                       "timeline_sync.timelines.target_id", error))
+          return FALSE;
+      return check_text (result->timeline_sync->next_cursor, CURSOR_MAX_LENGTH, FALSE,
+                         "timeline_sync.next_cursor", error);
 
     case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS:
     case NATTER__RESULT__PAYLOAD_ONLINE_STATUS:

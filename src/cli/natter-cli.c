@@ -725,6 +725,7 @@ typedef struct {
   NatterCliContext *ctx;
   NatterConversationType types[8];
   gsize n_types;
+  gboolean syncing;
 } ListConversations;
 
 static void
@@ -749,6 +750,19 @@ conversations_synced_cb (GObject      *object,
       return;
     }
   list_conversations (list);
+}
+
+/* Group timelines are synced once caught up (natter.v2): their messages and
+ * unread counts are in the store before the list is. */
+static void
+conversations_caught_up_cb (NatterClient      *client,
+                            GParamSpec        *pspec,
+                            ListConversations *list)
+{
+  if (!natter_client_get_caught_up (client) || list->syncing)
+    return;
+  list->syncing = TRUE;
+  natter_client_sync_conversations_async (client, NULL, conversations_synced_cb, list);
 }
 
 static int
@@ -799,8 +813,11 @@ cmd_conversations (NatterCliContext *ctx,
   if (code != NATTER_CLI_EXIT_OK)
     return code;
   g_signal_connect (ctx->client, "status-changed", G_CALLBACK (watch_status_cb), ctx);
-  natter_client_sync_conversations_async (ctx->client, NULL, conversations_synced_cb, &list);
-  return natter_cli_run (ctx, ctx->timeout);
+  g_signal_connect (ctx->client, "notify::caught-up", G_CALLBACK (conversations_caught_up_cb), &list);
+  conversations_caught_up_cb (ctx->client, NULL, &list);
+  code = natter_cli_run (ctx, ctx->timeout);
+  g_signal_handlers_disconnect_by_data (ctx->client, &list);
+  return code;
 }
 
 /* ------------------------------------------------------------------ search */

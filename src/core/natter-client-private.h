@@ -16,6 +16,7 @@
 #include "natter-client.h"
 #include "natter-frame.h"
 #include "natter-profile-fetcher.h"
+#include "natter-timeline-sync.h"
 
 G_BEGIN_DECLS
 
@@ -89,5 +90,14 @@ gboolean     natter_upload_error_is_definite         (const GError           *er
 
 /* NULL once the client is disposed. */
 NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
+
+/* ---- natter-timeline-sync.c: group timelines */
+
+/* ::message-received for @message (a group message stored). */
+void         natter_client_emit_message_received (NatterClient  *self,
+                                                  NatterMessage *message);
+/* The timeline sync of this connection is over: caught up, if the inbox is. */
+void         natter_client_timelines_synced      (NatterClient  *self);
+NatterTimelineSync *natter_client_get_timeline_sync (NatterClient *self);
 
 G_END_DECLS

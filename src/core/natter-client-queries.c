@@ -1,4 +1,4 @@
-/* natter-client-queries.c — Query/Result calls of NatterClient
+/* natter-client-queries.c — Query/Result calls of NatterClient (and local messages)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -322,6 +322,75 @@ natter_client_sync_conversations_finish (NatterClient  *self,
   return (guint) count;
 }
 
+/* ----------------------------------------------------------- local messages */
+
+static void
+local_stored_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message = natter_store_add_message_finish (NATTER_STORE (object), result, NULL, &error);
+
+  if (message == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, message, g_object_unref);
+}
+
+void
+natter_client_insert_local_message_async (NatterClient           *self,
+                                          NatterConversationType  type,
+                                          const char             *target_id,
+                                          const char             *sender_user_id,
+                                          const char             *object_name,
+                                          JsonObject             *content,
+                                          NatterMessageDirection  direction,
+                                          gint64                  sent_time,
+                                          GCancellable           *cancellable,
+                                          GAsyncReadyCallback     callback,
+                                          gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterMessage) message = NULL;
+  gint64 now = natter_client_server_now (self);
+  const char *own = natter_client_get_user_id (self);
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (target_id != NULL);
+  g_return_if_fail (object_name != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_insert_local_message_async);
+
+  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type))
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Invalid conversation type %d", type);
+      return;
+    }
+
+  message = natter_message_new_full (0, NULL, type, target_id,
+                                     sender_user_id ? sender_user_id : (own ? own : ""),
+                                     object_name, content, direction,
+                                     direction == NATTER_MESSAGE_DIRECTION_SEND ? NATTER_SENT_STATUS_SENT
+                                                                                : NATTER_SENT_STATUS_READ,
+                                     sent_time > 0 ? sent_time : now, g_get_real_time () / 1000, FALSE, 0,
+                                     NULL, NATTER_MESSAGE_FLAG_PERSISTED);
+  natter_store_add_message_async (natter_client_get_store (self), message, cancellable, local_stored_cb,
+                                  g_steal_pointer (&task));
+}
+
+NatterMessage *
+natter_client_insert_local_message_finish (NatterClient  *self,
+                                           GAsyncResult  *result,
+                                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* --------------------------------------------------------------- chatrooms */
 
 static void
@@ -538,6 +607,8 @@ clear_unread_local_cb (GObject      *object,
   request.conversation_type = data->type;
   request.target_id = data->target_id;
   request.last_read_time = data->read_time;
+  /* Groups: the read position on the timeline (natter.v2), the newest read here. */
+  request.read_seq = natter_store_clear_unread_get_read_seq (result);
   query.method_case = NATTER__QUERY__METHOD_CLEAR_UNREAD;
   query.clear_unread = &request;
   run_query (self, &query, task, clear_unread_server_result);

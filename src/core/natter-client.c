@@ -1,9 +1,12 @@
 /* natter-client.c — the connection to natterd
  *
- * One WebSocket (natter.v1) at a time. Every frame from the server goes
+ * One WebSocket (natter.v2) at a time. Every frame from the server goes
  * through natter_frame_decode() as NATTER_PEER_SERVER; nothing else reads
  * the network. Incoming messages are stored before their inbox seq is
- * acked. What is sent waits for its ack in the client's NatterOutbox
+ * acked; group messages (no inbox seq) go to the client's
+ * NatterTimelineSync (natter-timeline-sync.c), which also syncs the group
+ * timelines once the inbox replay is stored. What is sent waits for its
+ * ack in the client's NatterOutbox
  * (natter-outbox.c), which the client tells of every connect, lost
  * connection and PublishAck; it stores persisted messages before they are
  * published and publishes them again after every reconnect.
@@ -99,6 +102,7 @@ struct _NatterClient
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
   GHashTable *media_origins;    /* "scheme://host:port" natterd named in upload replies */
   NatterProfileFetcher *profiles;
+  NatterTimelineSync *timelines;
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -141,6 +145,36 @@ set_caught_up (NatterClient *self,
     return;
   self->caught_up = caught_up;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAUGHT_UP]);
+}
+
+/* Caught up: the inbox replay is stored, then the group timelines synced. */
+static void
+update_caught_up (NatterClient *self)
+{
+  gboolean inbox = self->handshake_done && self->last_seq >= self->max_seq;
+
+  if (inbox && self->timelines != NULL)
+    natter_timeline_sync_start (self->timelines);
+  set_caught_up (self, inbox && self->timelines != NULL && natter_timeline_sync_is_done (self->timelines));
+}
+
+void
+natter_client_timelines_synced (NatterClient *self)
+{
+  update_caught_up (self);
+}
+
+void
+natter_client_emit_message_received (NatterClient  *self,
+                                     NatterMessage *message)
+{
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+}
+
+NatterTimelineSync *
+natter_client_get_timeline_sync (NatterClient *self)
+{
+  return self->timelines;
 }
 
 static inline gint64
@@ -325,8 +359,7 @@ deliver_done (DeliverData *data,
       data->item->done = TRUE;
       if (data->item->seq > self->last_seq)
         self->last_seq = data->item->seq;
-      if (self->handshake_done && self->last_seq >= self->max_seq)
-        set_caught_up (self, TRUE);
+      update_caught_up (self);
     }
   else
     {
@@ -422,6 +455,11 @@ handle_deliver (NatterClient         *self,
 
   if (natter_message_get_sent_time (message) < now_ms () + self->server_time_offset + 60000)
     self->latest_server_time = MAX (self->latest_server_time, natter_message_get_sent_time (message));
+  /* A group timeline's (never acked): stored there, or a command applied below. */
+  if (deliver->seq == 0 && natter_message_get_timeline_seq (message) > 0 &&
+      natter_timeline_sync_deliver (self->timelines, message))
+    return;
+
   item = g_new0 (DeliverItem, 1);
   item->seq = deliver->seq;
   item->generation = self->generation;
@@ -651,7 +689,7 @@ handle_connect_ack (NatterClient              *self,
   self->max_seq = ack->max_seq;
 
   set_status (self, NATTER_CONNECTION_CONNECTED, NULL);
-  set_caught_up (self, self->last_seq >= self->max_seq);
+  update_caught_up (self);
   natter_outbox_connected (self->outbox);
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
@@ -855,6 +893,8 @@ drop_connection (NatterClient *self)
   self->handshake_done = FALSE;
   self->generation++;
   set_caught_up (self, FALSE);
+  if (self->timelines != NULL)
+    natter_timeline_sync_stop (self->timelines);
 
   error = natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL);
   fail_pending_queries (self, error);
@@ -1254,6 +1294,7 @@ natter_client_dispose (GObject *object)
   g_clear_object (&self->monitor);
   g_clear_object (&self->outbox);
   g_clear_object (&self->profiles);
+  g_clear_object (&self->timelines);
 
   G_OBJECT_CLASS (natter_client_parent_class)->dispose (object);
 }
@@ -1420,6 +1461,7 @@ natter_client_constructed (GObject *object)
   g_signal_connect (self->monitor, "network-changed", G_CALLBACK (network_changed_cb), self);
   self->outbox = natter_outbox_new (self, self->store);
   self->profiles = natter_profile_fetcher_new (self);
+  self->timelines = natter_timeline_sync_new (self);
 }
 
 static void
@@ -1686,72 +1728,6 @@ NatterMessage *
 natter_client_resend_message_finish (NatterClient  *self,
                                      GAsyncResult  *result,
                                      GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static void
-local_stored_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  NatterMessage *message = natter_store_add_message_finish (NATTER_STORE (object), result, NULL, &error);
-
-  if (message == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, message, g_object_unref);
-}
-
-void
-natter_client_insert_local_message_async (NatterClient           *self,
-                                          NatterConversationType  type,
-                                          const char             *target_id,
-                                          const char             *sender_user_id,
-                                          const char             *object_name,
-                                          JsonObject             *content,
-                                          NatterMessageDirection  direction,
-                                          gint64                  sent_time,
-                                          GCancellable           *cancellable,
-                                          GAsyncReadyCallback     callback,
-                                          gpointer                user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(NatterMessage) message = NULL;
-  gint64 now = natter_client_server_now (self);
-
-  g_return_if_fail (NATTER_IS_CLIENT (self));
-  g_return_if_fail (target_id != NULL);
-  g_return_if_fail (object_name != NULL);
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, natter_client_insert_local_message_async);
-
-  if (!NATTER_CONVERSATION_TYPE_IS_VALID (type))
-    {
-      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                               "Invalid conversation type %d", type);
-      return;
-    }
-
-  message = natter_message_new_full (0, NULL, type, target_id,
-                                     sender_user_id ? sender_user_id : (self->user_id ? self->user_id : ""),
-                                     object_name, content, direction,
-                                     direction == NATTER_MESSAGE_DIRECTION_SEND ? NATTER_SENT_STATUS_SENT
-                                                                                : NATTER_SENT_STATUS_READ,
-                                     sent_time > 0 ? sent_time : now, now_ms (), FALSE, 0, NULL,
-                                     NATTER_MESSAGE_FLAG_PERSISTED);
-  natter_store_add_message_async (self->store, message, cancellable, local_stored_cb,
-                                  g_steal_pointer (&task));
-}
-
-NatterMessage *
-natter_client_insert_local_message_finish (NatterClient  *self,
-                                           GAsyncResult  *result,
-                                           GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

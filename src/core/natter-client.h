@@ -74,7 +74,8 @@ const char   *natter_client_get_app_key    (NatterClient *self);
 const char   *natter_client_get_profile_dir (NatterClient *self);
 const char   *natter_client_get_device_id  (NatterClient *self);
 NatterStore  *natter_client_get_store      (NatterClient *self);
-/* Connected and every offline message (inbox replay) stored. */
+/* Connected and every offline message stored: the inbox replay, then the
+ * group timelines' sync (natter.v2; one that failed counts as done). */
 gboolean      natter_client_get_caught_up  (NatterClient *self);
 /* Messages sent from here still waiting for their ack (outbox in flight). */
 guint         natter_client_get_n_pending  (NatterClient *self);

@@ -11,6 +11,11 @@
 
 G_BEGIN_DECLS
 
+/* natter.v2: groups and discussions keep their messages on a timeline of
+ * their own (docs/protocol.md, "Group timelines"), not in the inbox. */
+#define NATTER_CONVERSATION_TYPE_HAS_TIMELINE(t) \
+  ((t) == NATTER_CONVERSATION_GROUP || (t) == NATTER_CONVERSATION_DISCUSSION)
+
 /* Takes a copy of @content. */
 NatterMessage *natter_message_new_full           (gint64                  message_id,
                                                   const char             *message_uid,
@@ -112,6 +117,11 @@ void natter_message_set_content       (NatterMessage    *self,
 void natter_message_set_sender_profile (NatterMessage    *self,
                                         const char       *name,
                                         const char       *portrait_uri);
+/* Groups and discussions: the message's position on the group's timeline
+ * (natter.v2), as it came off the wire; 0 for other conversations, and for
+ * objects read back from the store (the row keeps it, the object not). */
+guint64 natter_message_get_timeline_seq (NatterMessage *self);
+
 /* Copies every field of @other into @self, notifying what changed. */
 void natter_message_update_from       (NatterMessage    *self,
                                        NatterMessage    *other);

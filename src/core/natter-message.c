@@ -33,6 +33,7 @@ struct _NatterMessage
   guint flags;
   char *profile_name;           /* the sender's profile, from the store */
   char *profile_portrait_uri;
+  guint64 timeline_seq;         /* groups: the position on the group's timeline */
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessage, natter_message, G_TYPE_OBJECT)
@@ -515,6 +516,7 @@ natter_message_new_from_proto (const Natter__Message  *message,
                                GError                **error)
 {
   g_autoptr(JsonObject) content = NULL;
+  NatterMessage *self;
   gboolean own = own_user_id != NULL && g_strcmp0 (message->sender_user_id, own_user_id) == 0;
   guint flags = natter_object_name_flags (message->object_name, message->flags);
 
@@ -524,7 +526,7 @@ natter_message_new_from_proto (const Natter__Message  *message,
 
   /* The server already puts the receiver's view in target_id: the sender
    * for a private chat, the original target for the sender's own devices. */
-  return natter_message_new_full (0, message->message_uid,
+  self = natter_message_new_full (0, message->message_uid,
                                   (NatterConversationType) message->conversation_type,
                                   message->target_id, message->sender_user_id,
                                   message->object_name, content,
@@ -532,6 +534,9 @@ natter_message_new_from_proto (const Natter__Message  *message,
                                   own ? NATTER_SENT_STATUS_SENT : NATTER_SENT_STATUS_RECEIVED,
                                   message->sent_time, g_get_real_time () / 1000, offline, 0, NULL,
                                   flags);
+  if (NATTER_CONVERSATION_TYPE_HAS_TIMELINE (self->conversation_type))
+    self->timeline_seq = message->timeline_seq;
+  return self;
 }
 
 NatterMessage *
@@ -552,6 +557,7 @@ natter_message_copy (NatterMessage *self)
   copy->content_text = g_strdup (self->content_text);
   copy->profile_name = g_strdup (self->profile_name);
   copy->profile_portrait_uri = g_strdup (self->profile_portrait_uri);
+  copy->timeline_seq = self->timeline_seq;
   return copy;
 }
 
@@ -850,6 +856,13 @@ natter_message_get_flags (NatterMessage *self)
 {
   g_return_val_if_fail (NATTER_IS_MESSAGE (self), 0);
   return self->flags;
+}
+
+guint64
+natter_message_get_timeline_seq (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), 0);
+  return self->timeline_seq;
 }
 
 NatterMessageKind

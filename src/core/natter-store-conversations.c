@@ -229,6 +229,11 @@ natter_store_job_emit_conversation (NatterStore             *self,
   return TRUE;
 }
 
+/* A group message counts unless it is read (read_seq) or the server's
+ * unread count of the last sync already has it (counted_seq); @seq is its
+ * timeline_seq, 0 outside timelines. */
+#define COUNTS_ON_TIMELINE(seq) "(" seq " = 0 OR " seq " > MAX (read_seq, counted_seq))"
+
 gboolean
 natter_store_conversation_take_message (NatterStore    *self,
                                         gint64          conversation,
@@ -250,8 +255,8 @@ natter_store_conversation_take_message (NatterStore    *self,
                                "   THEN ?2 ELSE latest_message_id END,"
                                " updated_time = MAX (updated_time, ?3),"
                                " hidden = CASE WHEN ?6 THEN 0 ELSE hidden END,"
-                               " unread_count = unread_count + (?4 AND ?3 > read_time),"
-                               " mention_count = mention_count + (?5 AND ?3 > read_time)"
+                               " unread_count = unread_count + (?4 AND ?3 > read_time AND " COUNTS_ON_TIMELINE ("?7") "),"
+                               " mention_count = mention_count + (?5 AND ?3 > read_time AND " COUNTS_ON_TIMELINE ("?7") ")"
                                " WHERE id = ?1",
                                error);
   return stmt != NULL &&
@@ -261,6 +266,7 @@ natter_store_conversation_take_message (NatterStore    *self,
          natter_store_bind_int (self, stmt, 4, counted, error) &&
          natter_store_bind_int (self, stmt, 5, mentioned, error) &&
          natter_store_bind_int (self, stmt, 6, live, error) &&
+         natter_store_bind_int (self, stmt, 7, (gint64) natter_message_get_timeline_seq (message), error) &&
          natter_store_step_done (self, stmt, error);
 }
 
@@ -497,6 +503,8 @@ do_clear_unread (NatterStore    *self,
        * RC:SRSMsg from another device must not hide newer messages). */
       stmt = natter_store_prepare (self,
                                    "UPDATE conversations SET read_time = MAX (read_time, ?2),"
+                                   " read_seq = MAX (read_seq, (SELECT COALESCE (MAX (timeline_seq), 0)"
+                                   "   FROM messages WHERE conversation_id = ?1 AND sent_time <= ?2)),"
                                    " unread_count = (SELECT COUNT (*) FROM messages"
                                    "   WHERE conversation_id = ?1 AND direction = 2 AND (flags & 2) != 0"
                                    "   AND sent_time > MAX (conversations.read_time, ?2))"
@@ -511,6 +519,7 @@ do_clear_unread (NatterStore    *self,
                 : NULL;
       ok = ok && stmt != NULL && natter_store_bind_int (self, stmt, 1, conversation, &job->error) &&
            natter_store_step_done (self, stmt, &job->error);
+      ok = ok && natter_store_timeline_note_read_seq (self, job, conversation, &job->error);
     }
 
   if (!natter_store_commit_or_rollback (self, ok, &job->error))

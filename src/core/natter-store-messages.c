@@ -76,6 +76,14 @@ load_message (NatterStore  *self,
   return message;
 }
 
+NatterMessage *
+natter_store_load_message (NatterStore  *self,
+                           gint64        id,
+                           GError      **error)
+{
+  return load_message (self, id, NULL, error);
+}
+
 gboolean
 natter_store_index_message (NatterStore    *self,
                             gint64          id,
@@ -133,8 +141,9 @@ natter_store_insert_message (NatterStore    *self,
 
   stmt = natter_store_prepare (self, "INSERT INTO messages (conversation_id, uid, sender_user_id,"
                                      " object_name, content, direction, sent_status, sent_time,"
-                                     " received_time, offline, error_code, client_msg_id, flags)"
-                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                     " received_time, offline, error_code, client_msg_id, flags,"
+                                     " timeline_seq)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                                error);
   if (stmt == NULL ||
       !natter_store_bind_int (self, stmt, 1, conversation, error) ||
@@ -150,6 +159,7 @@ natter_store_insert_message (NatterStore    *self,
       !natter_store_bind_int (self, stmt, 11, natter_message_get_error_code (message), error) ||
       !natter_store_bind_text (self, stmt, 12, natter_message_get_client_msg_id (message), error) ||
       !natter_store_bind_int (self, stmt, 13, natter_message_get_flags (message), error) ||
+      !natter_store_bind_int (self, stmt, 14, (gint64) natter_message_get_timeline_seq (message), error) ||
       !natter_store_step_done (self, stmt, error))
     return FALSE;
 
@@ -200,8 +210,8 @@ natter_store_mark_preview (NatterStore  *self,
  * NATTER_MESSAGE_FLAG_PREVIEW, which messages never have otherwise) gets
  * the message's content once the message itself comes: from history or
  * the inbox. *@completed says whether row @id was one. */
-static gboolean
-complete_preview (NatterStore    *self,
+gboolean
+natter_store_complete_preview (NatterStore    *self,
                   gint64          id,
                   NatterMessage  *message,
                   gboolean       *completed,
@@ -303,7 +313,7 @@ do_add_message (NatterStore    *self,
 
       /* Delivered twice (replay after a lost ack): only the seq moves; or
        * known from a conversation list's preview only: now whole. */
-      ok = complete_preview (self, existing, message, &completed, &job->error) &&
+      ok = natter_store_complete_preview (self, existing, message, &completed, &job->error) &&
            advance_seq (self, op->seq, &job->error);
       if (natter_store_commit_or_rollback (self, ok, &job->error))
         job->result = load_message (self, existing, NULL, &job->error);
@@ -391,7 +401,7 @@ do_add_history (NatterStore    *self,
         {
           gboolean completed = FALSE;
 
-          ok = complete_preview (self, id, message, &completed, &job->error);
+          ok = natter_store_complete_preview (self, id, message, &completed, &job->error);
           if (ok && completed)
             {
               g_array_append_val (completed_ids, id);

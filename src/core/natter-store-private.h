@@ -98,6 +98,64 @@ gboolean       natter_store_merge_conversations_finish (NatterStore          *se
                                                         GAsyncResult         *result,
                                                         GError              **error);
 
+/* ------------------------------------------------- group timelines (v2) */
+
+/* After natter_store_clear_unread_finish(): the read position the
+ * conversation's timeline has now (the newest timeline_seq read here), for
+ * ClearUnreadRequest.read_seq; 0 outside timelines. */
+guint64        natter_store_clear_unread_get_read_seq (GAsyncResult *result);
+
+/* Stores @messages (of one group timeline, NatterMessage, may be empty) and
+ * notes that the timeline is held from after @after_seq through
+ * @through_seq: the held position (how far the conversation holds its
+ * timeline without a gap) moves to @through_seq when it was at @after_seq
+ * or beyond, or whatever it was when @skip (older ones are left to
+ * history), and on over messages already stored next to it. A message
+ * whose messageUId is stored is not stored again (it gains its
+ * timeline_seq). New messages count unread unless read or already in the
+ * server's count, and raise ::message-added. Returns the new ones (a
+ * GPtrArray); *@held the held position after. */
+void           natter_store_add_timeline_async     (NatterStore            *self,
+                                                    NatterConversationType  type,
+                                                    const char             *target_id,
+                                                    GPtrArray              *messages,
+                                                    guint64                 after_seq,
+                                                    guint64                 through_seq,
+                                                    gboolean                skip,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+GPtrArray     *natter_store_add_timeline_finish    (NatterStore            *self,
+                                                    GAsyncResult           *result,
+                                                    guint64                *held,
+                                                    GError                **error);
+
+/* What timeline_sync says of one of the user's timelines. */
+typedef struct {
+  guint64 latest_seq;
+  guint64 read_seq;
+  guint   unread_count;
+  gboolean mentioned;
+  gint64  updated_time;
+} NatterTimelineState;
+
+/* The server's unread count and "@" mark become the conversation's (plus
+ * what is stored here after @state's latest_seq, which the server had not
+ * counted yet); its read position only moves forward. A conversation with
+ * nothing to see and no row here gets none. Returns the held position in
+ * *@held. */
+void           natter_store_apply_timeline_state_async  (NatterStore                *self,
+                                                         NatterConversationType      type,
+                                                         const char                 *target_id,
+                                                         const NatterTimelineState  *state,
+                                                         GCancellable               *cancellable,
+                                                         GAsyncReadyCallback         callback,
+                                                         gpointer                    user_data);
+gboolean       natter_store_apply_timeline_state_finish (NatterStore                *self,
+                                                         GAsyncResult               *result,
+                                                         guint64                    *held,
+                                                         GError                    **error);
+
 /* How many transactions committed with a sync of the WAL (the outbox and
  * drafts, which natterd does not have yet); any thread. */
 guint          natter_store_get_synced_commits    (NatterStore          *self);
@@ -322,6 +380,17 @@ gboolean      natter_store_index_message   (NatterStore    *self,
 gboolean      natter_store_unindex_conversation (NatterStore *self,
                                             gint64          conversation,
                                             GError        **error);
+/* Row @id; NULL without error when there is none. */
+NatterMessage *natter_store_load_message   (NatterStore    *self,
+                                            gint64          id,
+                                            GError        **error);
+/* Row @id, when it was made from a conversation list's preview, gets
+ * @message's content (*@completed says whether it was one). */
+gboolean      natter_store_complete_preview (NatterStore   *self,
+                                            gint64          id,
+                                            NatterMessage  *message,
+                                            gboolean       *completed,
+                                            GError        **error);
 /* Marks row @id as made from a conversation list's bounded preview. */
 gboolean      natter_store_mark_preview    (NatterStore    *self,
                                             gint64          id,
@@ -361,6 +430,13 @@ gboolean      natter_store_job_emit_conversation (NatterStore            *self,
                                             NatterStoreJob          *job,
                                             NatterConversationType   type,
                                             const char              *target_id,
+                                            GError                 **error);
+
+/* natter-store-timelines.c: what clear_unread's task reports of the read
+ * position it left on @conversation's timeline (natter_store_clear_unread_get_read_seq()). */
+gboolean      natter_store_timeline_note_read_seq (NatterStore    *self,
+                                            NatterStoreJob          *job,
+                                            gint64                   conversation,
                                             GError                 **error);
 
 /* natter-store-profiles.c: the names a message brings (content.user). */

@@ -81,6 +81,19 @@ static const char schema_v3[] =
   "  fetched INTEGER NOT NULL DEFAULT 0"
   ") WITHOUT ROWID;";
 
+/* Version 4 (natter.v2): group timelines. A message keeps its place on
+ * its group's timeline; a group conversation keeps how far it holds the
+ * timeline without a gap (timeline_seq: what to fetch after), the user's
+ * read position on it (read_seq) and how far the server's unread count
+ * already covers it (counted_seq: what the last sync counted). */
+static const char schema_v4[] =
+  "ALTER TABLE messages ADD COLUMN timeline_seq INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX messages_by_timeline ON messages (conversation_id, timeline_seq)"
+  "  WHERE timeline_seq > 0;"
+  "ALTER TABLE conversations ADD COLUMN timeline_seq INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE conversations ADD COLUMN read_seq INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE conversations ADD COLUMN counted_seq INTEGER NOT NULL DEFAULT 0;";
+
 /* The index of version 2 covers the messages version 1 stored. */
 static gboolean
 backfill_search (NatterStore  *self,
@@ -122,6 +135,7 @@ static const Migration migrations[NATTER_STORE_SCHEMA_VERSION] = {
   { schema_v1, NULL },
   { schema_v2, backfill_search },
   { schema_v3, NULL },
+  { schema_v4, NULL },
 };
 
 static gboolean

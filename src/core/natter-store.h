@@ -24,7 +24,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterStore, natter_store, NATTER, STORE, GObject)
 
 /* Current schema version (PRAGMA user_version). */
-#define NATTER_STORE_SCHEMA_VERSION 3
+#define NATTER_STORE_SCHEMA_VERSION 4
 
 #define NATTER_STORE_ERROR (natter_store_error_quark ())
 

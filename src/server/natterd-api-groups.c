@@ -72,6 +72,9 @@ store_members (NatterdApiRequest    *request,
   op->group_id = group->id;
   op->action = action;
   op->time = time;
+  op->app_id = group->app->id;
+  op->timeline_id = g_strdup (group->group_id);
+  op->from_start = group->app->settings.group_history_before_join;
   for (guint i = 0; i < users->len; i++)
     g_array_append_val (op->user_ids, ((NatterdUser *) g_ptr_array_index (users, i))->id);
   natterd_api_submit_part (request, op);

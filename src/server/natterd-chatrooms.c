@@ -175,7 +175,6 @@ natterd_server_chatroom_create (NatterdServer *self,
   /* In the directory at once (its id taken, and joins wait on it), a
    * member of nothing until its row is durable. */
   room = natterd_directory_add_chatroom (self->directory, app, chatroom_id, name, natterd_now_ms ());
-  room->recent_loaded = TRUE;
   store_chatroom (self, room, room->name, TRUE, FALSE);
   natterd_log (G_LOG_LEVEL_INFO, "chatroom-created", "app", app->key, "chatroom", chatroom_id, NULL);
   return room;

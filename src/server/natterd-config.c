@@ -43,6 +43,7 @@ natterd_config_new (void)
   self->header_timeout = 10;
   self->body_timeout = 30;
   self->store_min_free = 64 * 1024 * 1024;
+  self->store_cache_size = 16;
 
   return self;
 }
@@ -120,6 +121,7 @@ static const struct {
   K ("server", "header-timeout", KEY_UINT, header_timeout),
   K ("server", "body-timeout", KEY_UINT, body_timeout),
   K ("store", "min-free", KEY_UINT64, store_min_free),
+  K ("store", "cache-size", KEY_UINT, store_cache_size),
 #undef K
 };
 

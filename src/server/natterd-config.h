@@ -74,6 +74,7 @@ typedef struct
   guint   header_timeout;        /* [server] s from accept to the request headers, 0 = none */
   guint   body_timeout;          /* [server] s without progress on a body, 0 = none */
   guint64 store_min_free;        /* [store] bytes free below which writes are refused, 0 = off */
+  guint   store_cache_size;      /* [store] MiB of SQLite page cache per connection (writer, reader) */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);

@@ -121,8 +121,7 @@ struct _NatterdChatroom
   GHashTable *banned;              /* NatterdUser* → until (gint64* ms): kicked, may not rejoin */
   GHashTable *gagged;              /* NatterdUser* → until (gint64* ms) */
   GHashTable *kicked;              /* NatterdUser* set: dropped, 23409 until they rejoin */
-  GQueue      recent;              /* NatterdMessage*, newest last, at most 50 */
-  gboolean    recent_loaded;
+  GQueue      recent;              /* NatterdMessage*, newest last, at most 50; in memory only (chatrooms keep no history) */
   gboolean    stored;              /* its row is durable: joins wait until it is */
   GPtrArray  *waiters;             /* joins waiting for that (natterd-chatrooms.c); NULL if none */
 };

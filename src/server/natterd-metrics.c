@@ -198,6 +198,12 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_messages_duplicate_total", "Resends answered with the first uid.",
            m->messages_duplicate);
   counter (out, "natterd_messages_delivered_total", "Deliver frames sent live.", m->messages_delivered);
+  counter (out, "natterd_fanout_held_total",
+           "Group messages held back until their group's earlier ones were written to every member.",
+           m->fanout_held);
+  counter (out, "natterd_timeline_dropped_total",
+           "Live group messages not sent to a session that was not keeping up (fetched from the timeline).",
+           m->timeline_dropped);
   counter (out, "natterd_messages_replayed_total", "Deliver frames sent from the inbox after connect.",
            m->messages_replayed);
   counter (out, "natterd_api_requests_total", "Server API requests.", m->api_requests);

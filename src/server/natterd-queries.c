@@ -14,7 +14,6 @@
 
 #define CONVERSATION_LIST_DEFAULT_LIMIT 100
 #define CHATROOM_JOIN_DEFAULT_COUNT 10
-#define CHATROOM_RECENT_MAX 50
 
 typedef struct
 {
@@ -186,6 +185,11 @@ history_read (NatterdRead *base,
       send_code (context, NATTER_CODE_SERVER_ERROR, "History could not be read");
       return;
     }
+  if (read->not_member)
+    {
+      send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
+      return;
+    }
 
   /* One more than asked was read, to tell whether there is more. */
   n = MIN (read->messages->len, read->limit - 1);
@@ -225,22 +229,16 @@ query_history (NatterdServer                *self,
   if (request->conversation_type == NATTER_CONVERSATION_GROUP ||
       request->conversation_type == NATTER_CONVERSATION_DISCUSSION)
     {
-      NatterdGroup *group = g_hash_table_lookup (user->app->groups, request->target_id);
-      NatterdMember *member = group != NULL ? natterd_group_lookup_member (group, user) : NULL;
-
-      if (member == NULL)
-        {
-          send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
-          query_context_free (context);
-          return;
-        }
-      /* What was said before someone joined is not theirs to read,
-       * unless the app says so (group-history-before-join). */
-      if (!user->app->settings.group_history_before_join)
-        from_time = member->joined;
+      /* What the member may read of the timeline: from their join on
+       * (from the start with group-history-before-join), up to their
+       * leaving; the store knows, for members of now and before. */
+      read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
+      read->member_id = user->id;
+      read->timeline_id = g_strdup (request->target_id);
     }
+  else
+    read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
 
-  read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
   read->from_time = from_time;
   read->app_id = user->app->id;
   read->channel = natterd_channel_key (request->conversation_type, user->user_id, request->target_id);
@@ -325,6 +323,8 @@ conversations_read (NatterdRead *base,
         {
           natter__message__init (&latest[i]);
           natterd_message_to_proto (c->latest, context->user->user_id, &latest[i]);
+          /* A group's "@" mark: an unread message mentions the user. */
+          latest[i].mentioned = c->mentioned;
           out->latest_message = &latest[i];
         }
       pointers[i] = out;
@@ -381,6 +381,155 @@ query_conversations (NatterdServer                         *self,
   natterd_store_read (self->store, read);
 }
 
+/* ---------------------------------------------------------------- timelines */
+
+#define TIMELINE_SYNC_DEFAULT_LIMIT 200
+
+/* "<sync_time>:<last target id>": later pages keep the first's sync time. */
+static void
+timeline_sync_read (NatterdRead *base,
+                    gpointer     user_data)
+{
+  NatterdTimelineSyncRead *read = (NatterdTimelineSyncRead *) base;
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__TimelineSyncResult sync = NATTER__TIMELINE_SYNC_RESULT__INIT;
+  g_autofree Natter__TimelineState *states = NULL;
+  g_autofree Natter__TimelineState **pointers = NULL;
+  g_autofree char *next = NULL;
+  guint n;
+
+  if (natterd_session_get_state (context->session) == NATTERD_SESSION_CLOSED)
+    return;
+  if (base->error != NULL)
+    {
+      send_code (context, NATTER_CODE_SERVER_ERROR, "Timelines could not be read");
+      return;
+    }
+
+  /* One more than asked was read, to tell whether there is more. A
+   * TimelineState is at most ~110 bytes: 1,000 fit in a frame. */
+  n = MIN (read->timelines->len, read->limit - 1);
+  states = g_new0 (Natter__TimelineState, MAX (n, 1));
+  pointers = g_new0 (Natter__TimelineState *, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      NatterdTimelineState *state = g_ptr_array_index (read->timelines, i);
+      Natter__TimelineState *out = &states[i];
+
+      natter__timeline_state__init (out);
+      out->conversation_type = state->conversation_type;
+      out->target_id = state->target_id;
+      out->latest_seq = state->latest_seq;
+      out->read_seq = state->read_seq;
+      out->unread_count = state->unread;
+      out->mentioned = state->mentioned;
+      out->first_seq = state->first_seq;
+      out->last_seq = state->last_seq;
+      out->updated_time = state->updated_time;
+      pointers[i] = out;
+    }
+  if (read->timelines->len > n && n > 0)
+    next = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", read->sync_time,
+                            ((NatterdTimelineState *) g_ptr_array_index (read->timelines, n - 1))->target_id);
+  sync.n_timelines = n;
+  sync.timelines = pointers;
+  sync.next_cursor = next != NULL ? next : (char *) "";
+  sync.sync_time = read->sync_time;
+  result.payload_case = NATTER__RESULT__PAYLOAD_TIMELINE_SYNC;
+  result.timeline_sync = &sync;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+query_timeline_sync (NatterdServer                     *self,
+                     QueryContext                      *context,
+                     const Natter__TimelineSyncRequest *request)
+{
+  NatterdTimelineSyncRead *read = natterd_read_new (NATTERD_READ_TIMELINE_SYNC, timeline_sync_read,
+                                                    context, query_context_free);
+
+  read->user_id = context->user->id;
+  read->app_id = context->user->app->id;
+  read->since = request->since;
+  read->limit = (request->limit > 0 ? request->limit : TIMELINE_SYNC_DEFAULT_LIMIT) + 1;
+  if (request->cursor != NULL && *request->cursor != '\0')
+    {
+      g_auto(GStrv) parts = g_strsplit (request->cursor, ":", 2);
+
+      if (g_strv_length (parts) != 2 ||
+          !g_ascii_string_to_signed (parts[0], 10, 1, G_MAXINT64, &read->sync_time, NULL) ||
+          !natter_id_is_valid (parts[1]))
+        {
+          send_code (context, NATTER_CODE_INVALID_PARAMETER, "Unknown cursor");
+          natterd_read_free (&read->base);
+          return;
+        }
+      read->after_target = g_strdup (parts[1]);
+    }
+  natterd_store_read (self->store, read);
+}
+
+static void
+timeline_read (NatterdRead *base,
+               gpointer     user_data)
+{
+  NatterdTimelineRead *read = (NatterdTimelineRead *) base;
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__TimelineResult timeline = NATTER__TIMELINE_RESULT__INIT;
+  g_autofree Natter__Message *messages = NULL;
+  g_autofree Natter__Message **pointers = NULL;
+  guint n;
+
+  if (natterd_session_get_state (context->session) == NATTERD_SESSION_CLOSED)
+    return;
+  if (base->error != NULL)
+    {
+      send_code (context, NATTER_CODE_SERVER_ERROR, "The timeline could not be read");
+      return;
+    }
+  if (!read->found)
+    {
+      send_code (context, NATTER_CODE_NOT_IN_GROUP, NULL);
+      return;
+    }
+
+  /* One more than asked was read (or the page ended at its byte bound). */
+  n = MIN (read->messages->len, read->limit - 1);
+  pointers = messages_to_proto ((NatterdMessage * const *) read->messages->pdata, n,
+                                context->user->user_id, &messages);
+  timeline.messages = pointers;
+  timeline.n_messages = 0;
+  result.payload_case = NATTER__RESULT__PAYLOAD_TIMELINE;
+  result.timeline = &timeline;
+  /* Oldest first: what does not fit in one frame comes with the next ask. */
+  timeline.n_messages = messages_that_fit (pointers, n, 1, RESULT_MAX_SIZE - result_size (&result) - 2);
+  /* Seqs have no gaps: anything up to the user's last is more. */
+  timeline.has_more = timeline.n_messages > 0 &&
+                      ((NatterdMessage *) g_ptr_array_index (read->messages, timeline.n_messages - 1))->timeline_seq <
+                      read->last_seq;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
+static void
+query_timeline (NatterdServer                 *self,
+                QueryContext                  *context,
+                const Natter__TimelineRequest *request)
+{
+  NatterdTimelineRead *read = natterd_read_new (NATTERD_READ_TIMELINE, timeline_read, context,
+                                                query_context_free);
+
+  read->user_id = context->user->id;
+  read->app_id = context->user->app->id;
+  read->target_id = g_strdup (request->target_id);
+  read->after_seq = request->after_seq;
+  read->limit = request->count + 1;
+  /* A page of big messages is not read whole to be cut at one frame. */
+  read->max_bytes = NATTER_FRAME_MAX_SIZE;
+  natterd_store_read (self->store, read);
+}
+
 /* ---------------------------------------------------------------- chatrooms */
 
 static void
@@ -416,42 +565,12 @@ send_chatroom_join (QueryContext    *context,
 }
 
 static void
-chatroom_recent_read (NatterdRead *base,
-                      gpointer     user_data)
-{
-  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
-  QueryContext *context = user_data;
-  NatterdApp *app = context->user != NULL ? context->user->app : NULL;
-  NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, context->chatroom_id) : NULL;
-
-  if (room == NULL)
-    {
-      send_code (context, NATTER_CODE_CHATROOM_NOT_EXIST, NULL);
-      return;
-    }
-
-  if (!room->recent_loaded && base->error == NULL)
-    {
-      /* Newest first from the store; messages that arrived meanwhile are
-       * already in the queue and newer. */
-      for (guint i = 0; i < read->messages->len; i++)
-        g_queue_push_head (&room->recent, natterd_message_copy (g_ptr_array_index (read->messages, i)));
-      while (g_queue_get_length (&room->recent) > CHATROOM_RECENT_MAX)
-        natterd_message_free (g_queue_pop_head (&room->recent));
-      room->recent_loaded = TRUE;
-    }
-  send_chatroom_join (context, room);
-}
-
-static void
 chatroom_joined (NatterdServer   *self,
                  NatterdChatroom *room,
                  int              code,
                  gpointer         user_data)
 {
   QueryContext *context = user_data;
-  NatterdUser *user = context->user;
-  NatterdHistoryRead *read;
 
   if (code != NATTER_CODE_OK)
     {
@@ -460,19 +579,10 @@ chatroom_joined (NatterdServer   *self,
       return;
     }
 
-  if (room->recent_loaded || context->count < 0)
-    {
-      send_chatroom_join (context, room);
-      query_context_free (context);
-      return;
-    }
-
-  /* After a restart the recent messages are in the store only. */
-  read = natterd_read_new (NATTERD_READ_HISTORY, chatroom_recent_read, context, query_context_free);
-  read->app_id = user->app->id;
-  read->channel = natterd_channel_key (NATTER_CONVERSATION_CHATROOM, user->user_id, context->chatroom_id);
-  read->limit = CHATROOM_RECENT_MAX;
-  natterd_store_read (self->store, read);
+  /* The room's recent messages are in memory only (chatrooms keep no
+   * history; a restart empties them). */
+  send_chatroom_join (context, room);
+  query_context_free (context);
 }
 
 static void
@@ -503,16 +613,19 @@ update_conversation (NatterdServer             *self,
                      int                        conversation_type,
                      const char                *target_id,
                      NatterdConversationAction  action,
-                     gint64                     time)
+                     gint64                     time,
+                     guint64                    read_seq)
 {
   NatterdConversationOp *op = natterd_op_new (NATTERD_OP_CONVERSATION, conversation_stored,
                                               context, query_context_free);
 
+  op->app_id = context->user->app->id;
   op->user_id = context->user->id;
   op->conversation_type = conversation_type;
   op->target_id = g_strdup (target_id);
   op->action = action;
   op->time = time > 0 ? time : natterd_now_ms ();
+  op->read_seq = read_seq;
   natterd_store_submit (self->store, op);
 }
 
@@ -916,13 +1029,13 @@ natterd_server_handle_query (NatterdServer       *self,
     case NATTER__QUERY__METHOD_CLEAR_UNREAD:
       update_conversation (self, context, query->clear_unread->conversation_type,
                            query->clear_unread->target_id, NATTERD_CONVERSATION_CLEAR_UNREAD,
-                           query->clear_unread->last_read_time);
+                           query->clear_unread->last_read_time, query->clear_unread->read_seq);
       return;
 
     case NATTER__QUERY__METHOD_CONVERSATION_UPDATE:
       update_conversation (self, context, query->conversation_update->conversation_type,
                            query->conversation_update->target_id,
-                           conversation_action (query->conversation_update->action), 0);
+                           conversation_action (query->conversation_update->action), 0, 0);
       return;
 
     case NATTER__QUERY__METHOD_RECALL:
@@ -943,6 +1056,14 @@ natterd_server_handle_query (NatterdServer       *self,
     case NATTER__QUERY__METHOD_PROFILE:
       query_profile (self, context, query->profile);
       break;
+
+    case NATTER__QUERY__METHOD_TIMELINE_SYNC:
+      query_timeline_sync (self, context, query->timeline_sync);
+      return;
+
+    case NATTER__QUERY__METHOD_TIMELINE:
+      query_timeline (self, context, query->timeline);
+      return;
 
     case NATTER__QUERY__METHOD__NOT_SET:
     default:

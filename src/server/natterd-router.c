@@ -6,7 +6,10 @@
 #include "natterd-server-private.h"
 
 #include "natterd-log.h"
+#include "natter-json.h"
+#include "natter-object-names.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 gint64
@@ -108,17 +111,11 @@ natterd_server_add_conversation_recipients (NatterdServer    *self,
   else if (conversation_type == NATTER_CONVERSATION_GROUP ||
            conversation_type == NATTER_CONVERSATION_DISCUSSION)
     {
-      NatterdGroup *group = g_hash_table_lookup (app->groups, target_id);
-      GHashTableIter iter;
-      NatterdUser *member;
-
-      if (group != NULL)
-        {
-          g_hash_table_iter_init (&iter, group->members);
-          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
-            if (member != sender)
-              add_recipient (op, member, group_target, TRUE, counted);
-        }
+      /* Read diffusion: one row on the group's timeline, whatever the
+       * group's size; members' devices get it live or fetch it. */
+      op->timeline = TRUE;
+      op->sender_devices = sender_inbox;
+      return;
     }
   else
     {
@@ -275,10 +272,358 @@ publish_status (NatterdServer               *self,
     natterd_server_deliver_live (self, sender, &message, request->origin);
 }
 
+/* ------------------------------------------------------------ group fan-out */
+
+/* Deliveries a group's messages in flight (stored or being stored, not yet
+ * written to every member's connection) may add up to; the next message
+ * waits, unacked, until one is done: a group sending faster than its
+ * fan-out is written slows its senders down instead of piling up. */
+#define LANE_DELIVERIES 32768
+#define LANE_MIN 4
+#define LANE_MAX 256
+/* And their bytes at most (one message always goes): half of what a
+ * session may have queued before it is skipped (natterd-session.c), so a
+ * member that reads, however slowly, gets every message live. */
+#define LANE_BYTES (512 * 1024)
+
+/* A group's messages in flight, and those waiting for their turn. */
+typedef struct
+{
+  guint          ref_count;
+  NatterdServer *server;        /* NULL once the server is going */
+  char          *key;
+  guint          in_flight;
+  gsize          in_flight_bytes;
+  GQueue         waiting;       /* NatterdPublishOp, not yet submitted */
+} Lane;
+
+/* A committed group message on its way to the members' sessions: encoded
+ * once per form (not mentioning / mentioning the receiver), whatever the
+ * number of receivers, and queued to each as a reference. */
+typedef struct
+{
+  Lane  *lane;                  /* NULL when not throttled (a recall) */
+  gsize  bytes;                 /* its share of lane->in_flight_bytes */
+  guint  holds;                 /* its frames not settled, and the creator */
+} Fanout;
+
+static Lane *
+lane_ref (Lane *lane)
+{
+  lane->ref_count++;
+  return lane;
+}
+
+static void
+lane_unref (Lane *lane)
+{
+  if (--lane->ref_count > 0)
+    return;
+  g_queue_clear_full (&lane->waiting, (GDestroyNotify) natterd_op_free);
+  g_free (lane->key);
+  g_free (lane);
+}
+
+static char *
+lane_key (gint64      app_id,
+          const char *target_id)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT "/%s", app_id, target_id);
+}
+
+/* About what a Deliver of @op weighs on the wire. */
+static gsize
+op_bytes (NatterdPublishOp *op)
+{
+  NatterdMessage *m = &op->message;
+  const char *parts[] = { m->content, m->object_name, m->target_id, m->sender_user_id, m->push_content };
+  gsize bytes = 128;
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    bytes += parts[i] != NULL ? strlen (parts[i]) : 0;
+  return bytes;
+}
+
+/* May @op go now, beside what @lane has in flight? */
+static gboolean
+lane_admits (Lane             *lane,
+             NatterdApp       *app,
+             NatterdPublishOp *op)
+{
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, op->message.target_id) : NULL;
+  guint members = group != NULL ? g_hash_table_size (group->members) : 1;
+
+  if (lane->in_flight == 0)
+    return TRUE;
+  return lane->in_flight < CLAMP (LANE_DELIVERIES / MAX (members, 1), LANE_MIN, LANE_MAX) &&
+         lane->in_flight_bytes + op_bytes (op) <= LANE_BYTES;
+}
+
+static void
+lane_start (NatterdServer    *self,
+            Lane             *lane,
+            NatterdPublishOp *op)
+{
+  lane->in_flight++;
+  lane->in_flight_bytes += op_bytes (op);
+  natterd_store_submit (self->store, (NatterdOp *) op);
+}
+
+/* One of @lane's messages is done: let the next ones go. */
+static void
+lane_done (Lane  *lane,
+           gsize  bytes)
+{
+  NatterdServer *self = lane->server;
+
+  g_assert (lane->in_flight > 0 && lane->in_flight_bytes >= bytes);
+  lane->in_flight--;
+  lane->in_flight_bytes -= bytes;
+  if (self == NULL)
+    return;
+
+  while (!g_queue_is_empty (&lane->waiting))
+    {
+      NatterdPublishOp *op = g_queue_peek_head (&lane->waiting);
+      NatterdApp *app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+
+      if (!lane_admits (lane, app, op))
+        return;
+      g_queue_pop_head (&lane->waiting);
+      lane_start (self, lane, op);
+    }
+  if (lane->in_flight == 0)
+    {
+      /* The table's reference. */
+      g_hash_table_remove (self->fanout_lanes, lane->key);
+      lane_unref (lane);
+    }
+}
+
+/* Submits a group message @op, or holds it while its group is busy. */
+static void
+lane_submit (NatterdServer    *self,
+             NatterdApp       *app,
+             NatterdPublishOp *op)
+{
+  g_autofree char *key = lane_key (op->app_id, op->message.target_id);
+  Lane *lane = g_hash_table_lookup (self->fanout_lanes, key);
+
+  if (lane == NULL)
+    {
+      lane = g_new0 (Lane, 1);
+      lane->ref_count = 1;
+      lane->server = self;
+      lane->key = g_steal_pointer (&key);
+      g_queue_init (&lane->waiting);
+      g_hash_table_insert (self->fanout_lanes, lane->key, lane);
+    }
+
+  if (g_queue_is_empty (&lane->waiting) && lane_admits (lane, app, op))
+    {
+      lane_start (self, lane, op);
+      return;
+    }
+  self->metrics->fanout_held++;
+  g_queue_push_tail (&lane->waiting, op);
+}
+
+static Lane *
+lane_lookup (NatterdServer    *self,
+             NatterdPublishOp *op)
+{
+  g_autofree char *key = lane_key (op->app_id, op->message.target_id);
+
+  return g_hash_table_lookup (self->fanout_lanes, key);
+}
+
+static void
+fanout_settled (gpointer user_data)
+{
+  Fanout *fanout = user_data;
+
+  if (--fanout->holds > 0)
+    return;
+  if (fanout->lane != NULL)
+    {
+      lane_done (fanout->lane, fanout->bytes);
+      lane_unref (fanout->lane);
+    }
+  g_free (fanout);
+}
+
 void
-natterd_server_deliver_committed (NatterdServer    *self,
-                                  NatterdPublishOp *op,
-                                  NatterdSession   *origin)
+natterd_server_fanout_clear (NatterdServer *self)
+{
+  GHashTableIter iter;
+  Lane *lane;
+
+  if (self->fanout_lanes == NULL)
+    return;
+  /* Frames still queued on connections settle later, on their own. */
+  g_hash_table_iter_init (&iter, self->fanout_lanes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))
+    {
+      lane->server = NULL;
+      g_queue_clear_full (&lane->waiting, (GDestroyNotify) natterd_op_free);
+      g_queue_init (&lane->waiting);
+      lane_unref (lane);
+    }
+  g_clear_pointer (&self->fanout_lanes, g_hash_table_unref);
+}
+
+static NatterdSocketFrame *
+encode_timeline_deliver (const NatterdMessage *m,
+                         gboolean              mentioned,
+                         Fanout               *fanout)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Deliver deliver = NATTER__DELIVER__INIT;
+  Natter__Message proto = NATTER__MESSAGE__INIT;
+  gconstpointer data;
+  gsize size;
+
+  /* A group message's target is the group for every viewer. */
+  natterd_message_to_proto (m, m->sender_user_id, &proto);
+  proto.mentioned = mentioned;
+  deliver.seq = 0;
+  deliver.message = &proto;
+  frame.body_case = NATTER__FRAME__BODY_DELIVER;
+  frame.deliver = &deliver;
+  bytes = natter_frame_encode (&frame, &error);
+  if (bytes == NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", "Deliver", "error", error->message, NULL);
+      return NULL;
+    }
+  data = g_bytes_get_data (bytes, &size);
+  fanout->holds++;
+  return natterd_socket_frame_new (data, size, fanout_settled, fanout);
+}
+
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* op->mention_ids is sorted (parse_mentions()): a lookup per member. */
+static gboolean
+mentions_user (NatterdPublishOp *op,
+               NatterdUser      *user)
+{
+  if (op->mention_all)
+    return TRUE;
+  return op->mention_ids != NULL &&
+         bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
+}
+
+/* The committed group message to every online device of every member
+ * (but @origin; the sender's other devices when the app syncs them), as
+ * Deliver{seq 0}, after the sender's ack. Queueing a reference costs tens
+ * of ns per session; the writes go in turn with the other fan-outs, a
+ * slice per main-loop iteration (natterd-socket.c). @lane's slot is given
+ * back once every session's connection took it. */
+static void
+fanout_timeline (NatterdServer    *self,
+                 NatterdApp       *app,
+                 NatterdPublishOp *op,
+                 NatterdSession   *origin,
+                 Lane             *lane)
+{
+  NatterdMessage *m = &op->message;
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, m->target_id) : NULL;
+  NatterdSocketFrame *frames[2] = { NULL, NULL };
+  Fanout *fanout = g_new0 (Fanout, 1);
+  GHashTableIter iter;
+  NatterdUser *member;
+
+  fanout->lane = lane != NULL ? lane_ref (lane) : NULL;
+  fanout->bytes = lane != NULL ? op_bytes (op) : 0;
+  fanout->holds = 1;
+
+  if (group != NULL)
+    {
+      g_hash_table_iter_init (&iter, group->members);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+        {
+          guint form;
+
+          if (member->sessions == NULL || member->sessions->len == 0 ||
+              (member->id == op->sender_id && !op->sender_devices))
+            continue;
+          form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
+          if (frames[form] == NULL && (frames[form] = encode_timeline_deliver (m, form == 1, fanout)) == NULL)
+            break;
+          for (guint s = 0; s < member->sessions->len; s++)
+            {
+              NatterdSession *session = g_ptr_array_index (member->sessions, s);
+
+              if (session != origin)
+                natterd_session_deliver_shared (session, frames[form]);
+            }
+        }
+    }
+
+  for (guint i = 0; i < 2; i++)
+    if (frames[i] != NULL)
+      natterd_socket_frame_release (frames[i]);
+  fanout_settled (fanout);
+}
+
+/* Chatrooms keep no history: a message is delivered to who is in the room
+ * now and kept in the room's buffer of recent ones (for "join with the
+ * last N") in memory, never stored, so nobody waits for a commit; its
+ * webhook event is sent, not stored. A restart empties the buffers. It
+ * has a uid (no message id in it: it cannot be recalled). */
+static void
+publish_chatroom (NatterdServer               *self,
+                  const NatterdPublishRequest *request,
+                  const char                  *channel,
+                  NatterdPublishDone           done,
+                  gpointer                     user_data)
+{
+  NatterdApp *app = request->app;
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
+  char uid[20];
+  NatterdMessage message = {
+    .conversation_type = NATTER_CONVERSATION_CHATROOM,
+    .sender_user_id = request->sender->user_id,
+    .target_id = (char *) request->target_id,
+    .object_name = (char *) request->object_name,
+    .content = (char *) request->content,
+    .push_content = request->push_content != NULL && *request->push_content != '\0' ?
+                    (char *) request->push_content : NULL,
+    .flags = request->flags,
+    .sent_time = natterd_server_next_sent_time (self, channel),
+  };
+  gboolean persisted = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+  natterd_message_uid_make (0, uid);
+  message.uid = persisted ? uid : NULL;
+  self->metrics->messages_published[NATTER_CONVERSATION_CHATROOM]++;
+  done (NATTER_CODE_OK, message.uid, message.sent_time, user_data);
+
+  if (room == NULL)
+    return;
+  room->last_activity = g_get_monotonic_time ();
+  if (persisted)
+    natterd_server_chatroom_add_recent (room, &message);
+  deliver_to_room (self, room, &message, request->origin);
+  if (persisted && app->settings.webhook_url != NULL)
+    natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
+}
+
+static void
+deliver_committed (NatterdServer    *self,
+                   NatterdPublishOp *op,
+                   NatterdSession   *origin,
+                   Lane             *lane)
 {
   NatterdMessage *m = &op->message;
   NatterdApp *app;
@@ -306,6 +651,8 @@ natterd_server_deliver_committed (NatterdServer    *self,
     }
 
   app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+  if (op->timeline)
+    fanout_timeline (self, app, op, origin, lane);
   if (app != NULL && m->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
       NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, m->target_id);
@@ -321,6 +668,14 @@ natterd_server_deliver_committed (NatterdServer    *self,
 
   if (app != NULL && op->webhook_body != NULL)
     natterd_webhooks_add (self->webhooks, app, m->id, g_steal_pointer (&op->webhook_body));
+}
+
+void
+natterd_server_deliver_committed (NatterdServer    *self,
+                                  NatterdPublishOp *op,
+                                  NatterdSession   *origin)
+{
+  deliver_committed (self, op, origin, NULL);
 }
 
 NatterdPending *
@@ -361,25 +716,91 @@ publish_committed (NatterdOp *base,
   NatterdPublishDone done = (NatterdPublishDone) pending->func;
   NatterdServer *self = pending->server;
   NatterdMessage *m = &op->message;
+  Lane *lane = op->timeline && self->fanout_lanes != NULL ? lane_lookup (self, op) : NULL;
 
-  if (base->error != NULL)
+  if (base->error != NULL || op->duplicate)
     {
-      /* Out of space is logged once by the store, not per message. */
-      if (!natterd_store_error_is_full (base->error))
-        natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
-      done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
+      if (base->error == NULL)
+        {
+          self->metrics->messages_duplicate++;
+          done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+        }
+      else
+        {
+          /* Out of space is logged once by the store, not per message. */
+          if (!natterd_store_error_is_full (base->error))
+            natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
+          done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
+        }
+      if (lane != NULL)
+        lane_done (lane, op_bytes (op));
       return;
     }
 
-  if (op->duplicate)
+  /* The sender's ack goes first: the fan-out of an acked message never
+   * delays it (a busy group holds the next message back instead). */
+  if (op->timeline)
     {
-      self->metrics->messages_duplicate++;
       done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+      deliver_committed (self, op, pending->origin, lane);
       return;
     }
-
   natterd_server_deliver_committed (self, op, pending->origin);
   done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+}
+
+/* RC:TxtMsg's mentionedInfo ({"type": 1} everyone, {"type": 2,
+ * "userIdList": [...]} these): kept with a group message for "@" marks.
+ * Users not in the app are left out; at most the group's size. */
+static void
+parse_mentions (NatterdPublishOp *op,
+                NatterdApp       *app,
+                const char       *content)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *info;
+  JsonNode *list;
+  gint64 type;
+
+  if (content == NULL || strstr (content, "mentionedInfo") == NULL)
+    return;
+  root = natter_json_parse (content, -1, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  list = json_object_get_member (json_node_get_object (root), "mentionedInfo");
+  if (list == NULL || !JSON_NODE_HOLDS_OBJECT (list))
+    return;
+  info = json_node_get_object (list);
+  list = json_object_get_member (info, "type");
+  if (list == NULL || !JSON_NODE_HOLDS_VALUE (list) || json_node_get_value_type (list) != G_TYPE_INT64)
+    return;
+  type = json_node_get_int (list);
+  if (type == 1)
+    {
+      op->mention_all = TRUE;
+      return;
+    }
+  list = json_object_get_member (info, "userIdList");
+  if (type != 2 || list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    return;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (list), i);
+      NatterdUser *user;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      user = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (user == NULL)
+        continue;
+      if (op->mention_ids == NULL)
+        op->mention_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      if (op->mention_ids->len >= NATTERD_MENTIONS_MAX)
+        break;
+      g_array_append_val (op->mention_ids, user->id);
+    }
+  if (op->mention_ids != NULL)
+    g_array_sort (op->mention_ids, compare_ids);
 }
 
 void
@@ -411,6 +832,15 @@ natterd_server_publish (NatterdServer               *self,
 
   channel = natterd_channel_key (request->conversation_type, request->sender->user_id,
                                  request->target_id);
+
+  if (request->conversation_type == NATTER_CONVERSATION_CHATROOM &&
+      !(request->flags & NATTER_MESSAGE_FLAG_STATUS))
+    {
+      publish_chatroom (self, request, channel, done, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
 
   if (request->flags & NATTER_MESSAGE_FLAG_STATUS)
     {
@@ -446,6 +876,12 @@ natterd_server_publish (NatterdServer               *self,
                                               request->app->settings.multi_device || request->include_sender,
                                               (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
 
+  if (op->timeline)
+    parse_mentions (op, request->app, request->content);
+
   self->metrics->messages_published[request->conversation_type]++;
-  natterd_store_submit (self->store, op);
+  if (op->timeline && self->fanout_lanes != NULL)
+    lane_submit (self, request->app, op);
+  else
+    natterd_store_submit (self->store, op);
 }

@@ -54,6 +54,10 @@ struct _NatterdServer
   gboolean          shutting_down;
   guint             history_id;         /* hourly export timer */
 
+  /* natterd-router.c: per group, messages stored or being written to the
+   * members' sessions, and those waiting for their turn */
+  GHashTable       *fanout_lanes;
+
   NatterdWebhooks  *webhooks;
   NatterdMetrics   *metrics;            /* sessions and webhooks count here too */
 
@@ -154,6 +158,8 @@ void     natterd_server_deliver_live    (NatterdServer        *self,
 void     natterd_server_deliver_committed (NatterdServer    *self,
                                            NatterdPublishOp *op,
                                            NatterdSession   *origin);
+/* Drops the group fan-outs still going on (shutdown). */
+void     natterd_server_fanout_clear    (NatterdServer        *self);
 /* Recipients of a recall command and of group messages. */
 void     natterd_server_add_conversation_recipients (NatterdServer    *self,
                                                      NatterdPublishOp *op,

@@ -589,10 +589,17 @@ on_ws_request (SoupServer        *server,
       return;
     }
   /* libsoup accepts an upgrade that names no subprotocol at all; natterd
-   * speaks natter.v1 only, and says so before a connection is made. */
+   * speaks natter.v2 only, and says so before a connection is made. A
+   * natter.v1 client would never see group messages sent while it was away
+   * (they are no longer inbox entries): it is told to update. */
   protocol = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
                                             "Sec-WebSocket-Protocol");
-  if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
+  if (protocol != NULL && !soup_header_contains (protocol, NATTER_PROTOCOL_NAME) &&
+      soup_header_contains (protocol, "natter.v1"))
+    g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
+                 "natter.v1 is no longer served: update Natter (this server speaks %s)",
+                 NATTER_PROTOCOL_NAME);
+  else if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
     g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
                  "The WebSocket subprotocol must be %s", NATTER_PROTOCOL_NAME);
   if (error != NULL ||
@@ -725,6 +732,7 @@ natterd_server_finalize (GObject *object)
 
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->history_id, g_source_remove);
+  natterd_server_fanout_clear (self);
   g_clear_handle_id (&self->apps_reload_id, g_source_remove);
   g_clear_pointer (&self->app_waiters, g_ptr_array_unref);
   if (self->sessions != NULL)
@@ -767,6 +775,7 @@ natterd_server_init (NatterdServer *self)
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->dirty_devices = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->app_waiters = g_ptr_array_new_with_free_func (app_waiter_free);
+  self->fanout_lanes = g_hash_table_new (g_str_hash, g_str_equal);
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();

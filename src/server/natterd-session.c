@@ -108,6 +108,8 @@ set_state (NatterdSession      *self,
   g_signal_emit (self, signals[STATE_CHANGED], 0, state, old);
 }
 
+static gboolean over_budget (NatterdSession *self);
+
 /* ----------------------------------------------------------------- protocol */
 
 void
@@ -124,6 +126,8 @@ natterd_message_to_proto (const NatterdMessage *m,
   out->sent_time = m->sent_time;
   out->flags = m->flags;
   out->push_content = m->push_content != NULL ? m->push_content : (char *) "";
+  out->timeline_seq = m->timeline_seq;
+  out->mentioned = m->mentioned;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -235,6 +239,28 @@ natterd_session_deliver_transient (NatterdSession       *self,
     return;
   send_deliver (self, 0, message, FALSE);
   self->host->metrics->messages_delivered++;
+}
+
+/* A group message's Deliver, encoded once for every receiver of its form
+ * (@frame is shared, not copied). A session whose client is not keeping
+ * up gets none (as for its inbox, the slow-consumer rule): its device
+ * fetches the gap from the timeline when it sees the next one, or at its
+ * next sync. */
+gboolean
+natterd_session_deliver_shared (NatterdSession     *self,
+                                NatterdSocketFrame *frame)
+{
+  if (self->state != NATTERD_SESSION_CONNECTED || !natterd_socket_is_open (self->socket))
+    return FALSE;
+  if (over_budget (self))
+    {
+      self->host->metrics->timeline_dropped++;
+      return FALSE;
+    }
+  natterd_socket_send_frame (self->socket, frame);
+  self->host->metrics->frames_out++;
+  self->host->metrics->messages_delivered++;
+  return TRUE;
 }
 
 void
@@ -728,7 +754,7 @@ handle_message (NatterdSession *self,
     {
       self->host->metrics->bad_frames++;
       close_with_code (self, SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, NATTER_CODE_INVALID_PARAMETER,
-                       "natter.v1 frames are binary");
+                       "natter.v2 frames are binary");
       return;
     }
 

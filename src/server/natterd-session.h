@@ -133,6 +133,9 @@ void            natterd_session_deliver_live (NatterdSession          *self,
                                               guint64                  seq,
                                               const NatterdMessage    *message);
 /* A message outside the inbox (seq 0): status-only, chatroom. */
+/* A group message's Deliver, shared by every receiver of its form. */
+gboolean        natterd_session_deliver_shared (NatterdSession       *self,
+                                                NatterdSocketFrame   *frame);
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
 /* Queries in flight ([limits] max-queries counts them); with publishes,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_CHUNK (64 * 1024)
@@ -26,6 +27,31 @@
  * the session's delivery pacing (natterd_socket_get_queued()). */
 #define MAX_OUTPUT (8 * 1024 * 1024)
 #define CLOSE_WAIT_US (2 * G_USEC_PER_SEC)
+/* Shared frames are written to this many connections per iteration at
+ * most for this long: other work (reads, commits, acks) runs in between. */
+#define BULK_SLICE_US 1000
+/* Frames per sendmsg(). */
+#define MAX_IOV 64
+/* A connection whose kernel buffer took nothing more for this long (its
+ * peer does not read) no longer holds back the senders of the shared
+ * frames queued for it (see natterd_socket_frame_new()). */
+#define STALL_US (2 * G_USEC_PER_SEC)
+
+struct _NatterdSocketFrame
+{
+  guint                     ref_count;   /* main thread only */
+  guint                     pending;     /* holders yet to settle */
+  NatterdSocketFrameSettled settled;
+  gpointer                  user_data;
+  gsize                     length;
+  guint8                    data[];      /* header and payload */
+};
+
+typedef struct
+{
+  NatterdSocketFrame *frame;
+  gboolean            counted;           /* holds one of frame->pending */
+} OutFrame;
 
 enum {
   OP_CONTINUATION = 0x0,
@@ -49,12 +75,18 @@ struct _NatterdSocket
   GByteArray                  *in;           /* a partial frame, NULL when none */
   GByteArray                  *message;      /* fragments so far, NULL when none */
   guint8                       message_opcode;
-  GByteArray                  *out;          /* not yet written, NULL when none */
-  gsize                        out_offset;   /* written part of out */
+  GArray                      *out;          /* OutFrame not yet written, NULL when none */
+  guint                        out_head;     /* first unwritten OutFrame */
+  gsize                        out_offset;   /* written bytes of that one */
+  gsize                        out_bytes;    /* unwritten bytes in out */
+  GByteArray                  *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
+  gint64                       stalled_since; /* monotonic µs, 0 = not stalled */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
   gint64                       last_input;   /* monotonic µs of the last frame */
   gushort                      close_code;
   guint                        dirty : 1;    /* in loop->dirty */
+  guint                        in_bulk : 1;  /* in loop->bulk */
+  guint                        in_stalled : 1; /* in loop->stalled */
   guint                        want_out : 1; /* EPOLLOUT registered */
   guint                        paused : 1;   /* output piled up: not reading */
   guint                        held : 1;     /* the owner asked: not reading */
@@ -71,7 +103,11 @@ struct _NatterdSocketLoop
   int         epfd;
   gpointer    tag;
   gsize       max_message;
-  GPtrArray  *dirty;         /* NatterdSocket with output to write */
+  GPtrArray  *dirty;         /* NatterdSocket with output to write now */
+  GPtrArray  *bulk;          /* NatterdSocket with shared frames, in turn */
+  guint       bulk_head;
+  GPtrArray  *stalled;       /* NatterdSocket not taking counted frames */
+  GPtrArray  *settled;       /* NatterdSocketFrame to tell about */
   GPtrArray  *fresh;         /* NatterdSocket with input libsoup had buffered */
   GPtrArray  *finished;      /* NatterdSocket to close and tell */
   GPtrArray  *drained;       /* NatterdSocket whose output went down */
@@ -79,6 +115,7 @@ struct _NatterdSocketLoop
   GHashTable *closing;       /* NatterdSocket waiting for the peer's close */
   guint8     *scratch;
   gint64      now;           /* monotonic µs at the start of the dispatch */
+  gint64      next_stall_check;
   gsize       queued;        /* bytes in every out */
   gboolean    dispatching;
 };
@@ -153,6 +190,95 @@ transport_write (NatterdSocket *self,
 
 /* ------------------------------------------------------------------ output */
 
+static gsize
+write_header (guint8 *header,
+              guint8  opcode,
+              gsize   length)
+{
+  header[0] = 0x80 | opcode;
+  if (length < 126)
+    {
+      header[1] = (guint8) length;
+      return 2;
+    }
+  if (length <= G_MAXUINT16)
+    {
+      header[1] = 126;
+      header[2] = (guint8) (length >> 8);
+      header[3] = (guint8) length;
+      return 4;
+    }
+  header[1] = 127;
+  for (int i = 0; i < 8; i++)
+    header[2 + i] = (guint8) ((guint64) length >> (56 - 8 * i));
+  return 10;
+}
+
+static NatterdSocketFrame *
+frame_new (guint8        opcode,
+           const guint8 *payload,
+           gsize         length)
+{
+  guint8 header[10];
+  gsize header_length = write_header (header, opcode, length);
+  NatterdSocketFrame *frame = g_malloc (sizeof (NatterdSocketFrame) + header_length + length);
+
+  frame->ref_count = 1;
+  frame->pending = 0;
+  frame->settled = NULL;
+  frame->user_data = NULL;
+  frame->length = header_length + length;
+  memcpy (frame->data, header, header_length);
+  memcpy (frame->data + header_length, payload, length);
+  return frame;
+}
+
+static void
+frame_unref (NatterdSocketFrame *frame)
+{
+  if (--frame->ref_count == 0)
+    g_free (frame);
+}
+
+/* One holder of @frame is done with it; the last one tells its creator,
+ * at the end of the dispatch when inside one. */
+static void
+frame_settle (NatterdSocketLoop  *loop,
+              NatterdSocketFrame *frame)
+{
+  g_assert (frame->pending > 0);
+  if (--frame->pending > 0 || frame->settled == NULL)
+    return;
+  if (loop != NULL && loop->dispatching)
+    {
+      frame->ref_count++;
+      g_ptr_array_add (loop->settled, frame);
+    }
+  else
+    frame->settled (frame->user_data);
+}
+
+NatterdSocketFrame *
+natterd_socket_frame_new (const guint8              *payload,
+                          gsize                      length,
+                          NatterdSocketFrameSettled  settled,
+                          gpointer                   user_data)
+{
+  NatterdSocketFrame *frame = frame_new (OP_BINARY, payload, length);
+
+  frame->pending = 1;
+  frame->settled = settled;
+  frame->user_data = user_data;
+  return frame;
+}
+
+void
+natterd_socket_frame_release (NatterdSocketFrame *frame)
+{
+  frame_settle (NULL, frame);
+  frame_unref (frame);
+}
+
 static void
 update_events (NatterdSocket *self,
                gboolean       want_out,
@@ -172,18 +298,114 @@ update_events (NatterdSocket *self,
 static gsize
 queued (NatterdSocket *self)
 {
-  return self->out != NULL ? self->out->len - self->out_offset : 0;
+  if (self->tls_out != NULL)
+    return self->tls_buffer != NULL ? self->tls_buffer->len - self->out_offset : 0;
+  return self->out_bytes - self->out_offset;
 }
 
 static void
-flush (NatterdSocket *self)
+pop_head (NatterdSocket *self)
+{
+  OutFrame *head = &g_array_index (self->out, OutFrame, self->out_head);
+
+  self->out_bytes -= head->frame->length;
+  self->out_offset = 0;
+  if (head->counted)
+    frame_settle (self->loop, head->frame);
+  frame_unref (head->frame);
+  if (++self->out_head == self->out->len)
+    {
+      g_clear_pointer (&self->out, g_array_unref);
+      self->out_head = 0;
+    }
+}
+
+/* Everything queued and not written goes (the connection is done). */
+static void
+drop_output (NatterdSocket *self)
+{
+  self->loop->queued -= queued (self);
+  while (self->out != NULL)
+    pop_head (self);
+  g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+  self->out_offset = 0;
+  self->out_bytes = 0;
+}
+
+/* A peer that does not read holds back no sender: its frames count as
+ * settled (they are still written if it reads again). */
+static void
+uncount (NatterdSocket *self)
+{
+  for (guint i = self->out_head; self->out != NULL && i < self->out->len; i++)
+    {
+      OutFrame *out = &g_array_index (self->out, OutFrame, i);
+
+      if (out->counted)
+        {
+          out->counted = FALSE;
+          frame_settle (self->loop, out->frame);
+        }
+    }
+}
+
+/* Writes what the kernel takes; FALSE if the connection failed. Plain TCP
+ * writes up to MAX_IOV queued frames per sendmsg(), from where they are. */
+static gboolean
+write_plain (NatterdSocket *self)
+{
+  while (self->out != NULL)
+    {
+      struct iovec iov[MAX_IOV];
+      struct msghdr msg = { 0 };
+      guint n_iov = 0;
+      gssize n;
+
+      for (guint i = self->out_head; i < self->out->len && n_iov < MAX_IOV; i++, n_iov++)
+        {
+          NatterdSocketFrame *frame = g_array_index (self->out, OutFrame, i).frame;
+          gsize skip = i == self->out_head ? self->out_offset : 0;
+
+          iov[n_iov].iov_base = frame->data + skip;
+          iov[n_iov].iov_len = frame->length - skip;
+        }
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n_iov;
+      n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TRUE;
+          return FALSE;
+        }
+
+      self->loop->queued -= (gsize) n;
+      while (n > 0)
+        {
+          gsize left = g_array_index (self->out, OutFrame, self->out_head).frame->length - self->out_offset;
+
+          if ((gsize) n < left)
+            {
+              self->out_offset += (gsize) n;
+              break;
+            }
+          n -= (gssize) left;
+          pop_head (self);
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+write_tls (NatterdSocket *self)
 {
   gsize written = self->out_offset;
-  gboolean was_high = queued (self) > OUTPUT_LOW;
 
-  while (self->out != NULL && written < self->out->len)
+  while (self->tls_buffer != NULL && written < self->tls_buffer->len)
     {
-      gssize n = transport_write (self, self->out->data + written, self->out->len - written);
+      gssize n = transport_write (self, self->tls_buffer->data + written, self->tls_buffer->len - written);
 
       if (n < 0)
         {
@@ -191,29 +413,58 @@ flush (NatterdSocket *self)
             continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK)
             break;
-          finish (self, 1006);
-          return;
+          return FALSE;
         }
       written += (gsize) n;
     }
 
-  if (self->out == NULL)
-    return;
+  if (self->tls_buffer == NULL)
+    return TRUE;
   self->loop->queued -= written - self->out_offset;
   self->out_offset = written;
-  if (self->out_offset == self->out->len)
+  if (self->out_offset == self->tls_buffer->len)
     {
-      g_clear_pointer (&self->out, g_byte_array_unref);
+      g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
       self->out_offset = 0;
     }
-  else if (self->out_offset > self->out->len / 2)
+  else if (self->out_offset > self->tls_buffer->len / 2)
     {
       /* Compact now and then rather than after every partial write. */
-      g_byte_array_remove_range (self->out, 0, (guint) self->out_offset);
+      g_byte_array_remove_range (self->tls_buffer, 0, (guint) self->out_offset);
       self->out_offset = 0;
     }
+  return TRUE;
+}
 
-  update_events (self, self->out != NULL, queued (self) > OUTPUT_LOW && self->paused);
+static void
+flush (NatterdSocket *self)
+{
+  gsize before = queued (self);
+  gboolean was_high = before > OUTPUT_LOW;
+  gboolean more;
+
+  if (!(self->tls_out != NULL ? write_tls (self) : write_plain (self)))
+    {
+      finish (self, 1006);
+      return;
+    }
+
+  more = queued (self) > 0;
+  if (!more)
+    self->stalled_since = 0;
+  else if ((self->stalled_since == 0 || queued (self) < before) && self->out != NULL)
+    {
+      /* The kernel takes no more for now: see STALL_US. A peer that
+       * reads, however slowly, is not stalled. */
+      self->stalled_since = g_get_monotonic_time ();
+      if (!self->in_stalled)
+        {
+          self->in_stalled = TRUE;
+          g_ptr_array_add (self->loop->stalled, self);
+        }
+    }
+
+  update_events (self, more, queued (self) > OUTPUT_LOW && self->paused);
   if (was_high && queued (self) <= OUTPUT_LOW && !self->drained)
     {
       /* Told at the end of the dispatch, never from inside a parse. */
@@ -222,51 +473,64 @@ flush (NatterdSocket *self)
     }
 }
 
+/* FALSE if @self was dropped for letting too much pile up. */
+static gboolean
+check_output (NatterdSocket *self)
+{
+  if (queued (self) > MAX_OUTPUT)
+    {
+      /* Not reading what we send: let it go rather than grow forever. */
+      drop_output (self);
+      finish (self, 1008);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+push_frame (NatterdSocket      *self,
+            NatterdSocketFrame *frame,
+            gboolean            counted)
+{
+  OutFrame out = { frame, counted };
+
+  if (self->tls_out != NULL)
+    {
+      /* GnuTLS wants the same bytes again after a WOULD_BLOCK: TLS output
+       * is one buffer, only ever appended to. */
+      if (self->tls_buffer == NULL)
+        self->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
+      g_byte_array_append (self->tls_buffer, frame->data, (guint) frame->length);
+      self->loop->queued += frame->length;
+      return;
+    }
+
+  if (self->out == NULL)
+    self->out = g_array_sized_new (FALSE, FALSE, sizeof (OutFrame), 8);
+  frame->ref_count++;
+  if (counted)
+    frame->pending++;
+  g_array_append_val (self->out, out);
+  self->out_bytes += frame->length;
+  self->loop->queued += frame->length;
+}
+
 static void
 queue_frame (NatterdSocket *self,
              guint8         opcode,
              const guint8  *data,
              gsize          length)
 {
-  guint8 header[10];
-  guint header_length = 2;
+  NatterdSocketFrame *frame;
 
   if (self->closed || self->close_sent != 0)
     return;
 
-  header[0] = 0x80 | opcode;
-  if (length < 126)
-    header[1] = (guint8) length;
-  else if (length <= G_MAXUINT16)
-    {
-      header[1] = 126;
-      header[2] = (guint8) (length >> 8);
-      header[3] = (guint8) length;
-      header_length = 4;
-    }
-  else
-    {
-      header[1] = 127;
-      for (int i = 0; i < 8; i++)
-        header[2 + i] = (guint8) ((guint64) length >> (56 - 8 * i));
-      header_length = 10;
-    }
-
-  if (self->out == NULL)
-    self->out = g_byte_array_sized_new (header_length + (guint) length);
-  g_byte_array_append (self->out, header, header_length);
-  g_byte_array_append (self->out, data, (guint) length);
-  self->loop->queued += header_length + length;
-
-  if (queued (self) > MAX_OUTPUT)
-    {
-      /* Not reading what we send: let it go rather than grow forever. */
-      self->loop->queued -= queued (self);
-      g_clear_pointer (&self->out, g_byte_array_unref);
-      self->out_offset = 0;
-      finish (self, 1008);
-      return;
-    }
+  frame = frame_new (opcode, data, length);
+  push_frame (self, frame, FALSE);
+  frame_unref (frame);
+  if (!check_output (self))
+    return;
 
   if (!self->dirty)
     {
@@ -281,6 +545,29 @@ natterd_socket_send (NatterdSocket *self,
                      gsize          length)
 {
   queue_frame (self, OP_BINARY, data, length);
+}
+
+void
+natterd_socket_send_frame (NatterdSocket      *self,
+                           NatterdSocketFrame *frame)
+{
+  gboolean counted;
+
+  if (self->closed || self->close_sent != 0)
+    return;
+
+  counted = frame->settled != NULL &&
+            (self->stalled_since == 0 || g_get_monotonic_time () - self->stalled_since < STALL_US);
+  push_frame (self, frame, counted);
+  if (!check_output (self))
+    return;
+
+  /* Waiting for EPOLLOUT, or already due: written then. */
+  if (!self->dirty && !self->in_bulk && !self->want_out)
+    {
+      self->in_bulk = TRUE;
+      g_ptr_array_add (self->loop->bulk, self);
+    }
 }
 
 void
@@ -618,18 +905,29 @@ release (NatterdSocket *self)
       g_socket_close (self->socket, NULL);
       g_clear_object (&self->socket);
     }
+  /* Unwritten frames settle (before tls_out goes: queued() looks). */
+  drop_output (self);
   self->tls_in = NULL;
   self->tls_out = NULL;
   g_clear_object (&self->stream);
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
-  self->loop->queued -= queued (self);
-  g_clear_pointer (&self->out, g_byte_array_unref);
-  self->out_offset = 0;
   g_hash_table_remove (self->loop->closing, self);
   if (self->dirty)
     g_ptr_array_remove_fast (self->loop->dirty, self);
   self->dirty = FALSE;
+  if (self->in_bulk)
+    {
+      guint index;
+
+      /* A hole, not a removal: the turn of the others stays. */
+      if (g_ptr_array_find (self->loop->bulk, self, &index))
+        g_ptr_array_index (self->loop->bulk, index) = NULL;
+    }
+  self->in_bulk = FALSE;
+  if (self->in_stalled)
+    g_ptr_array_remove_fast (self->loop->stalled, self);
+  self->in_stalled = FALSE;
   if (self->drained)
     g_ptr_array_remove (self->loop->drained, self);
   self->drained = FALSE;
@@ -658,7 +956,7 @@ natterd_socket_free (NatterdSocket *self)
   if (!self->closed)
     {
       /* Last words, best effort. */
-      if (self->out != NULL && self->fd >= 0)
+      if (queued (self) > 0 && self->fd >= 0)
         flush (self);
       self->closed = TRUE;
       release (self);
@@ -764,8 +1062,10 @@ loop_prepare (GSource *source,
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   *timeout = g_hash_table_size (loop->closing) > 0 ? 500 : -1;
+  if (loop->stalled->len > 0)
+    *timeout = STALL_US / 4 / 1000;
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
-         loop->drained->len > 0;
+         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len;
 }
 
 static gboolean
@@ -774,7 +1074,8 @@ loop_check (GSource *source)
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
-         loop->drained->len > 0 ||
+         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len ||
+         (loop->stalled->len > 0 && g_source_get_time (source) >= loop->next_stall_check) ||
          (g_source_query_unix_fd (source, loop->tag) & G_IO_IN) != 0 ||
          g_hash_table_size (loop->closing) > 0;
 }
@@ -829,6 +1130,55 @@ loop_dispatch (GSource     *source,
         flush (self);
     }
 
+  /* Shared frames (a group's fan-out), in turn, for a slice of time: the
+   * rest next iteration, after what else is ready. A connection waiting
+   * longer gets more of them in one write. */
+  if (loop->bulk_head < loop->bulk->len)
+    {
+      gint64 deadline = g_get_monotonic_time () + BULK_SLICE_US;
+      guint count = 0;
+
+      while (loop->bulk_head < loop->bulk->len)
+        {
+          NatterdSocket *self = g_ptr_array_index (loop->bulk, loop->bulk_head++);
+
+          if (self == NULL)
+            continue;
+          self->in_bulk = FALSE;
+          if (!self->closed && !self->dead && !self->want_out && queued (self) > 0)
+            flush (self);
+          if ((++count & 15) == 0 && g_get_monotonic_time () >= deadline)
+            break;
+        }
+      if (loop->bulk_head == loop->bulk->len)
+        {
+          g_ptr_array_set_size (loop->bulk, 0);
+          loop->bulk_head = 0;
+        }
+      else if (loop->bulk_head >= 1024 && loop->bulk_head > loop->bulk->len / 2)
+        {
+          g_ptr_array_remove_range (loop->bulk, 0, loop->bulk_head);
+          loop->bulk_head = 0;
+        }
+    }
+
+  /* Peers that stopped taking shared frames stop holding back senders. */
+  if (loop->stalled->len > 0 && now >= loop->next_stall_check)
+    {
+      loop->next_stall_check = now + STALL_US / 4;
+      for (guint i = loop->stalled->len; i-- > 0;)
+        {
+          NatterdSocket *self = g_ptr_array_index (loop->stalled, i);
+
+          if (self->stalled_since != 0 && now - self->stalled_since < STALL_US)
+            continue;
+          if (self->stalled_since != 0)
+            uncount (self);
+          self->in_stalled = FALSE;
+          g_ptr_array_remove_index_fast (loop->stalled, i);
+        }
+    }
+
   /* Peers that never answered our close frame. */
   if (g_hash_table_size (loop->closing) > 0)
     {
@@ -838,7 +1188,7 @@ loop_dispatch (GSource     *source,
 
       g_hash_table_iter_init (&iter, loop->closing);
       while (g_hash_table_iter_next (&iter, (gpointer *) &self, NULL))
-        if (self->out == NULL && now - self->close_sent > CLOSE_WAIT_US / 4)
+        if (queued (self) == 0 && now - self->close_sent > CLOSE_WAIT_US / 4)
           {
             /* Our close is out: half-close so the peer sees the end. */
             if (!self->shut)
@@ -875,6 +1225,14 @@ loop_dispatch (GSource     *source,
         self->handlers->closed (self->user_data, self->close_code);
     }
 
+  while (loop->settled->len > 0)
+    {
+      NatterdSocketFrame *frame = g_ptr_array_steal_index (loop->settled, 0);
+
+      frame->settled (frame->user_data);
+      frame_unref (frame);
+    }
+
   g_ptr_array_set_size (loop->graveyard, 0);
   return G_SOURCE_CONTINUE;
 }
@@ -886,6 +1244,10 @@ loop_finalize (GSource *source)
 
   close (loop->epfd);
   g_ptr_array_unref (loop->dirty);
+  g_ptr_array_unref (loop->bulk);
+  g_ptr_array_unref (loop->stalled);
+  g_ptr_array_foreach (loop->settled, (GFunc) frame_unref, NULL);
+  g_ptr_array_unref (loop->settled);
   g_ptr_array_unref (loop->fresh);
   g_ptr_array_unref (loop->finished);
   g_ptr_array_unref (loop->drained);
@@ -919,6 +1281,9 @@ natterd_socket_loop_new (gsize    max_message,
   loop->epfd = epfd;
   loop->max_message = max_message;
   loop->dirty = g_ptr_array_new ();
+  loop->bulk = g_ptr_array_new ();
+  loop->stalled = g_ptr_array_new ();
+  loop->settled = g_ptr_array_new ();
   loop->fresh = g_ptr_array_new ();
   loop->finished = g_ptr_array_new ();
   loop->drained = g_ptr_array_new ();

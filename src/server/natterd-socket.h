@@ -5,8 +5,10 @@
  * connections each holding its own GSource, most of natterd's time went to
  * polling idle sockets. Here one GSource wraps an epoll descriptor, so an
  * iteration costs what is ready, not what is connected; frames queued for
- * a connection during an iteration go out in one write at its end; and an
- * idle connection holds no buffer at all.
+ * a connection during an iteration go out in one write at its end; frames
+ * shared by many connections (a group's fan-out) are written in turn, a
+ * millisecond per iteration, so a big fan-out never sits in front of other
+ * connections' answers; and an idle connection holds no buffer at all.
  *
  * Memory per connection is bounded: a partial incoming frame (at most the
  * message limit), and what waits for the kernel: past 1 MiB of it nothing
@@ -32,6 +34,16 @@ G_BEGIN_DECLS
 
 typedef struct _NatterdSocketLoop NatterdSocketLoop;
 typedef struct _NatterdSocket NatterdSocket;
+
+/* One binary frame (header and payload) for many connections: server
+ * frames are not masked, so the bytes are the same for every receiver and
+ * each connection queues a reference, not a copy (TLS ones copy it into
+ * their stream). Main thread only. */
+typedef struct _NatterdSocketFrame NatterdSocketFrame;
+/* Every connection it was queued to wrote it to the kernel, closed, or
+ * stopped taking output for a while (its peer does not read), and the
+ * creator released it: the fan-out it belongs to is done. */
+typedef void (*NatterdSocketFrameSettled) (gpointer user_data);
 
 typedef struct
 {
@@ -69,6 +81,18 @@ NatterdSocket     *natterd_socket_new       (NatterdSocketLoop           *loop,
 void               natterd_socket_send      (NatterdSocket               *self,
                                              const guint8                *data,
                                              gsize                        length);
+/* The creator holds one reference and one unsettled hold, given up with
+ * natterd_socket_frame_release() once it queued the frame everywhere. */
+NatterdSocketFrame *natterd_socket_frame_new     (const guint8              *payload,
+                                                  gsize                      length,
+                                                  NatterdSocketFrameSettled  settled,
+                                                  gpointer                   user_data);
+void               natterd_socket_frame_release (NatterdSocketFrame          *frame);
+/* Queues @frame (a reference): written in turn with the other connections'
+ * shared frames, a slice of time per iteration, after the frames of
+ * natterd_socket_send(); every one queued by then in one write. */
+void               natterd_socket_send_frame (NatterdSocket              *self,
+                                              NatterdSocketFrame         *frame);
 /* Sends a close frame and closes once the peer answers (or soon anyway). */
 void               natterd_socket_close     (NatterdSocket               *self,
                                              gushort                      code,

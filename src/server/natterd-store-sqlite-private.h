@@ -60,6 +60,15 @@ enum {
   W_PRUNE_NONCES,
   W_INSERT_WEBHOOK_EVENT,
   W_DELETE_WEBHOOK_EVENT,
+  W_GET_TIMELINE,
+  W_UPSERT_TIMELINE,
+  W_INSERT_MENTION,
+  W_JOIN_TIMELINE,
+  W_LEAVE_TIMELINE,
+  W_DISMISS_TIMELINE,
+  W_READ_TIMELINE,
+  W_GET_CLOCK,
+  W_SET_CLOCK,
   W_N_STATEMENTS
 };
 
@@ -73,6 +82,12 @@ enum {
   R_WEBHOOK_EVENTS,
   R_MESSAGE_FLAGS,
   R_MEDIA_USAGE,
+  R_TIMELINE_MEMBER,
+  R_TIMELINE,
+  R_TIMELINE_CLOCK,
+  R_TIMELINE_SYNC,
+  R_TIMELINE_UNREAD,
+  R_TIMELINE_MENTIONED,
   R_N_STATEMENTS
 };
 
@@ -92,6 +107,13 @@ struct _NatterdStoreSqlite
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;
+  /* Group timelines: "app_id/group id" → the latest seq and time as the
+   * writer assigned them (written back once a batch, like max_seqs), and
+   * the clock every timeline change of a batch is stamped with. */
+  GHashTable   *timelines;
+  GHashTable   *dirty_timelines;
+  gint64        timeline_clock;
+  gboolean      clock_dirty;
 
   /* Checkpoints run on their own thread and connection, so a commit never
    * waits for the WAL to be copied back into the database file. */

@@ -25,9 +25,10 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     " JOIN users u ON u.id = m.sender_id WHERE i.user_id = ?1 AND i.seq > ?2"
     " ORDER BY i.seq LIMIT ?3",
   [R_HISTORY] =
-    "SELECT " MESSAGE_COLUMNS " FROM messages m JOIN users u ON u.id = m.sender_id"
+    "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
-    " AND m.sent_time >= ?5 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
+    " AND m.sent_time >= ?5 AND (?6 < 0 OR (m.timeline_seq >= ?6 AND m.timeline_seq <= ?7))"
+    " ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
   [R_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = ?1 AND hash = ?2",
   [R_MEDIA_USAGE] = "SELECT uploader_id, sum(size) FROM media WHERE app_id = ?1 GROUP BY uploader_id",
   [R_EXPORT_FIRST_ID] =
@@ -37,10 +38,53 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     " WHERE m.id >= ?1 AND m.id < ?2 AND m.app_id = ?3 AND m.flags & 1"
     " AND m.sent_time >= ?4 AND m.sent_time < ?5 ORDER BY m.id",
   [R_MESSAGE_FLAGS] = "SELECT flags FROM messages WHERE id = ?1",
+  /* What the user may read of a timeline: [first, last] (last: the
+   * latest while a member). */
+  [R_TIMELINE_MEMBER] =
+    "SELECT tm.first_seq, CASE WHEN tm.member THEN COALESCE (t.latest_seq, 0) ELSE tm.last_seq END,"
+    " tm.read_seq, tm.member, tm.last_seq FROM timeline_members tm"
+    " LEFT JOIN timelines t ON t.app_id = tm.app_id AND t.target_id = tm.target_id"
+    " WHERE tm.user_id = ?1 AND tm.target_id = ?2 AND tm.app_id = ?3",
+  [R_TIMELINE] =
+    "SELECT " MESSAGE_COLUMNS ", m.timeline_seq,"
+    " EXISTS (SELECT 1 FROM timeline_mentions x WHERE x.app_id = m.app_id AND x.target_id = m.target_id"
+    "  AND x.timeline_seq = m.timeline_seq AND x.user_id IN (?5, 0) AND x.sender_id != ?5)"
+    " FROM messages m JOIN users u ON u.id = m.sender_id"
+    " WHERE m.app_id = ?1 AND m.target_id = ?2 AND m.timeline_seq > ?3 AND m.timeline_seq <= ?4"
+    " ORDER BY m.timeline_seq LIMIT ?6",
+  [R_TIMELINE_CLOCK] = "SELECT COALESCE (MAX (time), 0) FROM timeline_clock",
+  /* Moved since: a membership change or read position (the member's
+   * stamp), or a message while a member (the timeline's). Inclusive. */
+  [R_TIMELINE_SYNC] =
+    "SELECT tm.target_id, COALESCE (t.conversation_type, 2), tm.first_seq, tm.last_seq, tm.member,"
+    " tm.read_seq, COALESCE (t.latest_seq, 0), COALESCE (t.updated_time, 0), tm.app_id"
+    " FROM timeline_members tm LEFT JOIN timelines t ON t.app_id = tm.app_id AND t.target_id = tm.target_id"
+    " WHERE tm.user_id = ?1 AND tm.target_id > ?2 AND (tm.member OR tm.last_seq > 0)"
+    " AND (tm.changed >= ?3 OR (tm.member AND t.changed >= ?3))"
+    " ORDER BY tm.target_id LIMIT ?4",
+  /* Unread: counted messages not the user's own in (?3, ?4]. The covering
+   * index messages_timeline answers both without reading a message. */
+  [R_TIMELINE_UNREAD] =
+    "SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = ?1 AND target_id = ?2"
+    " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND flags & 2 AND sender_id != ?5"
+    " LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")",
+  [R_TIMELINE_MENTIONED] =
+    "SELECT EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = ?1 AND target_id = ?2"
+    " AND timeline_seq > ?3 AND timeline_seq <= ?4 AND user_id IN (?5, 0) AND sender_id != ?5)",
   [R_WEBHOOK_EVENTS] =
     "SELECT message_id, app_id, body FROM webhook_events WHERE message_id > ?1"
     " ORDER BY message_id LIMIT ?2",
 };
+
+static gboolean timeline_range (NatterdStoreSqlite  *self,
+                                gint64               user_id,
+                                gint64               app_id,
+                                const char          *target_id,
+                                gboolean            *not_member,
+                                guint64             *first,
+                                guint64             *last,
+                                guint64             *read_seq,
+                                GError             **error);
 
 static void
 read_message (sqlite3_stmt   *stmt,
@@ -150,13 +194,43 @@ read_conversations (NatterdStoreSqlite        *self,
 
   /* The latest message's columns before its content only: see
    * read_latest_message(). */
+  /* Inbox conversations from their rows; group timelines the user is or
+   * was in from the timeline (latest persisted message they may read,
+   * unread and "@" after their read position), with pin, mute and
+   * removal from their conversation row if there is one. */
   g_string_append (sql,
                    "SELECT c.conversation_type, c.target_id, c.unread, c.pinned, c.muted,"
                    " c.updated_time, m.id, m.uid, m.conversation_type, u.user_id, m.target_id,"
-                   " m.object_name"
-                   " FROM conversations c LEFT JOIN messages m ON m.id = c.latest_message_id"
-                   " LEFT JOIN users u ON u.id = m.sender_id"
-                   " WHERE c.user_id = ?1 AND c.hidden = 0");
+                   " m.object_name, c.mentioned"
+                   " FROM (SELECT conversation_type, target_id, unread, pinned, muted, updated_time,"
+                   "   latest_message_id, 0 AS mentioned FROM conversations"
+                   "   WHERE user_id = ?1 AND hidden = 0 AND conversation_type NOT IN (2, 3)"
+                   "  UNION ALL"
+                   "  SELECT g.conversation_type, g.target_id,"
+                   "   (SELECT COUNT (*) FROM (SELECT 1 FROM messages WHERE app_id = g.app_id"
+                   "    AND target_id = g.target_id AND timeline_seq > g.lo AND timeline_seq <= g.hi"
+                   "    AND flags & 2 AND sender_id != ?1 LIMIT " G_STRINGIFY (NATTERD_UNREAD_MAX) ")),"
+                   "   COALESCE (k.pinned, 0), COALESCE (k.muted, 0), g.latest_time, g.latest_id,"
+                   "   EXISTS (SELECT 1 FROM timeline_mentions WHERE app_id = g.app_id AND target_id = g.target_id"
+                   "    AND timeline_seq > g.lo AND timeline_seq <= g.hi AND user_id IN (?1, 0) AND sender_id != ?1)"
+                   "  FROM (SELECT r.*,"
+                   "    (SELECT id FROM messages WHERE app_id = r.app_id AND target_id = r.target_id"
+                   "     AND timeline_seq >= r.first AND timeline_seq <= r.hi AND flags & 1"
+                   "     ORDER BY timeline_seq DESC LIMIT 1) AS latest_id,"
+                   "    (SELECT sent_time FROM messages WHERE app_id = r.app_id AND target_id = r.target_id"
+                   "     AND timeline_seq >= r.first AND timeline_seq <= r.hi AND flags & 1"
+                   "     ORDER BY timeline_seq DESC LIMIT 1) AS latest_time"
+                   "   FROM (SELECT tm.app_id, tm.target_id, t.conversation_type, MAX (tm.first_seq, 1) AS first,"
+                   "     MAX (tm.read_seq, tm.first_seq - 1) AS lo,"
+                   "     CASE WHEN tm.member THEN t.latest_seq ELSE tm.last_seq END AS hi"
+                   "     FROM timeline_members tm JOIN timelines t ON t.app_id = tm.app_id"
+                   "     AND t.target_id = tm.target_id WHERE tm.user_id = ?1) r) g"
+                   "  LEFT JOIN conversations k ON k.user_id = ?1 AND k.conversation_type = g.conversation_type"
+                   "   AND k.target_id = g.target_id"
+                   "  WHERE g.latest_id IS NOT NULL"
+                   "   AND (k.hidden IS NULL OR k.hidden = 0 OR g.latest_time > k.updated_time)) c"
+                   " LEFT JOIN messages m ON m.id = c.latest_message_id"
+                   " LEFT JOIN users u ON u.id = m.sender_id WHERE 1");
   if (read->types->len > 0)
     {
       g_string_append (sql, " AND c.conversation_type IN (");
@@ -196,6 +270,7 @@ read_conversations (NatterdStoreSqlite        *self,
       c->pinned = sqlite3_column_int (stmt, 3) != 0;
       c->muted = sqlite3_column_int (stmt, 4) != 0;
       c->updated_time = sqlite3_column_int64 (stmt, 5);
+      c->mentioned = sqlite3_column_int (stmt, 12) != 0;
       if (sqlite3_column_type (stmt, 6) != SQLITE_NULL && sqlite3_column_type (stmt, 9) != SQLITE_NULL)
         {
           c->latest = g_new0 (NatterdMessage, 1);
@@ -359,8 +434,24 @@ read_history (NatterdStoreSqlite  *self,
               GError             **error)
 {
   sqlite3_stmt *stmt = self->reader_stmts[R_HISTORY];
+  gint64 first = -1, last = 0;
   int rc;
 
+  if (read->timeline_id != NULL)
+    {
+      guint64 lo, hi, unused;
+
+      if (!timeline_range (self, read->member_id, read->app_id, read->timeline_id, &read->not_member,
+                           &lo, &hi, &unused, error))
+        return FALSE;
+      if (read->not_member)
+        return TRUE;
+      first = (gint64) lo;
+      last = (gint64) hi;
+    }
+
+  sqlite3_bind_int64 (stmt, 6, first);
+  sqlite3_bind_int64 (stmt, 7, last);
   sqlite3_bind_int64 (stmt, 1, read->app_id);
   natterd_sqlite_bind_text (stmt, 2, read->channel);
   sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
@@ -371,9 +462,199 @@ read_history (NatterdStoreSqlite  *self,
       NatterdMessage *m = g_new0 (NatterdMessage, 1);
 
       read_message (stmt, 0, m);
+      m->timeline_seq = (guint64) sqlite3_column_int64 (stmt, 10);   /* NULL: 0 */
       g_ptr_array_add (read->messages, m);
     }
   return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+/* ------------------------------------------------------------- timelines */
+
+/* The part of a timeline @user_id may read, [*first, *last] (nothing if
+ * *last < *first), and their read position; *not_member if they never
+ * were one. */
+static gboolean
+timeline_range (NatterdStoreSqlite  *self,
+                gint64               user_id,
+                gint64               app_id,
+                const char          *target_id,
+                gboolean            *not_member,
+                guint64             *first,
+                guint64             *last,
+                guint64             *read_seq,
+                GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_TIMELINE_MEMBER];
+  int rc;
+
+  sqlite3_bind_int64 (stmt, 1, user_id);
+  natterd_sqlite_bind_text (stmt, 2, target_id);
+  sqlite3_bind_int64 (stmt, 3, app_id);
+  rc = sqlite3_step (stmt);
+  *not_member = rc != SQLITE_ROW;
+  if (rc == SQLITE_ROW)
+    {
+      *first = MAX ((guint64) sqlite3_column_int64 (stmt, 0), 1);
+      *last = (guint64) sqlite3_column_int64 (stmt, 1);
+      *read_seq = (guint64) sqlite3_column_int64 (stmt, 2);
+      /* Left when the timeline was empty: nothing is theirs. */
+      if (sqlite3_column_int (stmt, 3) == 0 && sqlite3_column_int64 (stmt, 4) == 0)
+        *not_member = TRUE;
+      rc = SQLITE_DONE;
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+static gboolean
+read_timeline (NatterdStoreSqlite   *self,
+               NatterdTimelineRead  *read,
+               GError              **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_TIMELINE];
+  gboolean not_member;
+  guint64 first, last, read_seq;
+  gsize bytes = 0;
+  int rc;
+
+  if (!timeline_range (self, read->user_id, read->app_id, read->target_id, &not_member, &first, &last,
+                       &read_seq, error))
+    return FALSE;
+  read->found = !not_member;
+  read->last_seq = last;
+  if (not_member)
+    return TRUE;
+
+  sqlite3_bind_int64 (stmt, 1, read->app_id);
+  natterd_sqlite_bind_text (stmt, 2, read->target_id);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) MAX (read->after_seq, first - 1));
+  sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) last);
+  sqlite3_bind_int64 (stmt, 5, read->user_id);
+  sqlite3_bind_int (stmt, 6, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdMessage *m = g_new0 (NatterdMessage, 1);
+
+      read_message (stmt, 0, m);
+      m->timeline_seq = (guint64) sqlite3_column_int64 (stmt, 10);
+      m->mentioned = sqlite3_column_int (stmt, 11) != 0;
+      g_ptr_array_add (read->messages, m);
+      bytes += m->content != NULL ? strlen (m->content) : 0;
+      if (read->max_bytes > 0 && bytes >= read->max_bytes)
+        {
+          rc = SQLITE_DONE;  /* the page is full; the rest next time */
+          break;
+        }
+    }
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+}
+
+/* Unread count and "@" mark of a member in (@after, @last]. */
+static gboolean
+timeline_unread (NatterdStoreSqlite  *self,
+                 gint64               user_id,
+                 gint64               app_id,
+                 const char          *target_id,
+                 guint64              after,
+                 guint64              last,
+                 guint               *unread,
+                 gboolean            *mentioned,
+                 GError             **error)
+{
+  for (int i = 0; i < 2; i++)
+    {
+      sqlite3_stmt *stmt = self->reader_stmts[i == 0 ? R_TIMELINE_UNREAD : R_TIMELINE_MENTIONED];
+      int rc;
+
+      sqlite3_bind_int64 (stmt, 1, app_id);
+      natterd_sqlite_bind_text (stmt, 2, target_id);
+      sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) after);
+      sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) last);
+      sqlite3_bind_int64 (stmt, 5, user_id);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        {
+          if (i == 0)
+            *unread = (guint) sqlite3_column_int64 (stmt, 0);
+          else
+            *mentioned = sqlite3_column_int (stmt, 0) != 0;
+          rc = SQLITE_DONE;
+        }
+      if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_timeline_sync_locked (NatterdStoreSqlite       *self,
+                           NatterdTimelineSyncRead  *read,
+                           GError                  **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  /* Read first, in the same transaction as the page: every change this
+   * snapshot misses was stamped at or after it. */
+  if (read->sync_time == 0)
+    {
+      stmt = self->reader_stmts[R_TIMELINE_CLOCK];
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        {
+          read->sync_time = sqlite3_column_int64 (stmt, 0);
+          rc = SQLITE_DONE;
+        }
+      if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+        return FALSE;
+    }
+
+  stmt = self->reader_stmts[R_TIMELINE_SYNC];
+  sqlite3_bind_int64 (stmt, 1, read->user_id);
+  natterd_sqlite_bind_text (stmt, 2, read->after_target != NULL ? read->after_target : "");
+  sqlite3_bind_int64 (stmt, 3, read->since);
+  sqlite3_bind_int (stmt, 4, (int) read->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NatterdTimelineState *state = g_new0 (NatterdTimelineState, 1);
+      gboolean member = sqlite3_column_int (stmt, 4) != 0;
+
+      state->target_id = natterd_sqlite_column_text (stmt, 0);
+      state->conversation_type = sqlite3_column_int (stmt, 1);
+      state->first_seq = (guint64) sqlite3_column_int64 (stmt, 2);
+      state->last_seq = member ? 0 : (guint64) sqlite3_column_int64 (stmt, 3);
+      state->read_seq = (guint64) sqlite3_column_int64 (stmt, 5);
+      state->latest_seq = member ? (guint64) sqlite3_column_int64 (stmt, 6) : state->last_seq;
+      state->updated_time = sqlite3_column_int64 (stmt, 7);
+      g_ptr_array_add (read->timelines, state);
+    }
+  if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+    return FALSE;
+
+  for (guint i = 0; i < read->timelines->len; i++)
+    {
+      NatterdTimelineState *state = g_ptr_array_index (read->timelines, i);
+      guint64 after = MAX (state->read_seq, state->first_seq > 0 ? state->first_seq - 1 : 0);
+
+      if (state->latest_seq > after &&
+          !timeline_unread (self, read->user_id, read->app_id, state->target_id, after, state->latest_seq,
+                            &state->unread, &state->mentioned, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_timeline_sync (NatterdStoreSqlite       *self,
+                    NatterdTimelineSyncRead  *read,
+                    GError                  **error)
+{
+  gboolean ok;
+
+  if (!natterd_sqlite_exec (self->reader_db, "BEGIN", error))
+    return FALSE;
+  ok = read_timeline_sync_locked (self, read, error);
+  natterd_sqlite_exec (self->reader_db, ok ? "COMMIT" : "ROLLBACK", NULL);
+  return ok;
 }
 
 static gboolean
@@ -475,6 +756,10 @@ natterd_store_sqlite_read (NatterdStore  *store,
       return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
+    case NATTERD_READ_TIMELINE_SYNC:
+      return read_timeline_sync (self, (NatterdTimelineSyncRead *) read, error);
+    case NATTERD_READ_TIMELINE:
+      return read_timeline (self, (NatterdTimelineRead *) read, error);
     default:
       g_assert_not_reached ();
     }

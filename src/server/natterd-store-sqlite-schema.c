@@ -137,6 +137,77 @@ static const char * const migrations[] = {
    * --rotate-secret); expires in ms. */
   "ALTER TABLE apps ADD COLUMN old_secret TEXT;"
   "ALTER TABLE apps ADD COLUMN old_secret_expires INTEGER NOT NULL DEFAULT 0;",
+
+  /* 6: group timelines (natter.v2, read diffusion). A group's (or
+   * discussion's) message is one row with its timeline_seq, numbered per
+   * (app, group id) without gaps; timelines holds each one's latest seq
+   * (O(1) per message); timeline_members each user's range of it
+   * [first_seq, last_seq] (member = 1: up to the latest) and read
+   * position; timeline_mentions whom a message mentions (0: everyone).
+   * `changed` is the writer's clock (ms, never back), also in
+   * timeline_clock, for the per-user sync. The covering index answers
+   * unread counts and latest-message lookups without reading content.
+   * Existing group messages are numbered in id order, their inbox rows
+   * become timeline members (first_seq: the first message of theirs,
+   * read position: as many before the latest as they had unread), and go
+   * from the inbox. */
+  "ALTER TABLE messages ADD COLUMN timeline_seq INTEGER;"
+  "CREATE TABLE timelines ("
+  "  app_id INTEGER NOT NULL,"
+  "  target_id TEXT NOT NULL,"
+  "  conversation_type INTEGER NOT NULL,"
+  "  latest_seq INTEGER NOT NULL,"
+  "  updated_time INTEGER NOT NULL,"
+  "  changed INTEGER NOT NULL,"
+  "  PRIMARY KEY (app_id, target_id)) WITHOUT ROWID;"
+  "CREATE TABLE timeline_members ("
+  "  user_id INTEGER NOT NULL,"
+  "  target_id TEXT NOT NULL,"
+  "  app_id INTEGER NOT NULL,"
+  "  first_seq INTEGER NOT NULL,"
+  "  last_seq INTEGER NOT NULL DEFAULT 0,"
+  "  member INTEGER NOT NULL DEFAULT 1,"
+  "  read_seq INTEGER NOT NULL DEFAULT 0,"
+  "  changed INTEGER NOT NULL,"
+  "  PRIMARY KEY (user_id, target_id)) WITHOUT ROWID;"
+  "CREATE INDEX timeline_members_group ON timeline_members (app_id, target_id) WHERE member;"
+  "CREATE TABLE timeline_mentions ("
+  "  app_id INTEGER NOT NULL,"
+  "  target_id TEXT NOT NULL,"
+  "  timeline_seq INTEGER NOT NULL,"
+  "  user_id INTEGER NOT NULL,"
+  "  sender_id INTEGER NOT NULL,"
+  "  PRIMARY KEY (app_id, target_id, timeline_seq, user_id)) WITHOUT ROWID;"
+  "CREATE TABLE timeline_clock ("
+  "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+  "  time INTEGER NOT NULL);"
+  "UPDATE messages SET timeline_seq = x.seq FROM"
+  " (SELECT id, ROW_NUMBER () OVER (PARTITION BY app_id, target_id ORDER BY id) AS seq"
+  "  FROM messages WHERE conversation_type IN (2, 3)) AS x WHERE messages.id = x.id;"
+  "CREATE UNIQUE INDEX messages_timeline ON messages"
+  " (app_id, target_id, timeline_seq, flags, sender_id, sent_time) WHERE timeline_seq IS NOT NULL;"
+  "INSERT INTO timeline_clock (id, time) VALUES (0, CAST ((julianday ('now') - 2440587.5) * 86400000 AS INTEGER));"
+  "INSERT INTO timelines (app_id, target_id, conversation_type, latest_seq, updated_time, changed)"
+  " SELECT app_id, target_id, MAX (conversation_type), MAX (timeline_seq), MAX (sent_time),"
+  " (SELECT time FROM timeline_clock) FROM messages WHERE timeline_seq IS NOT NULL"
+  " GROUP BY app_id, target_id;"
+  "INSERT INTO timeline_members (user_id, target_id, app_id, first_seq, read_seq, changed)"
+  " SELECT gm.user_id, g.group_id, g.app_id,"
+  "  COALESCE ((SELECT MIN (m.timeline_seq) FROM inbox i JOIN messages m ON m.id = i.message_id"
+  "   WHERE i.user_id = gm.user_id AND m.app_id = g.app_id AND m.target_id = g.group_id"
+  "   AND m.timeline_seq IS NOT NULL), COALESCE (t.latest_seq, 0) + 1),"
+  "  COALESCE (t.latest_seq, 0), (SELECT time FROM timeline_clock)"
+  " FROM group_members gm JOIN groups g ON g.id = gm.group_id"
+  " LEFT JOIN timelines t ON t.app_id = g.app_id AND t.target_id = g.group_id;"
+  /* The unread count kept, nearly: the read position is that many seqs
+   * before the latest (O(1) a member; when some of those are the
+   * member's own or not counted, the count comes out lower, never higher). */
+  "UPDATE timeline_members SET read_seq = MAX (first_seq - 1, 0, read_seq - (SELECT MAX (c.unread)"
+  "  FROM conversations c WHERE c.user_id = timeline_members.user_id AND c.conversation_type IN (2, 3)"
+  "  AND c.target_id = timeline_members.target_id))"
+  " WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.user_id = timeline_members.user_id"
+  "  AND c.conversation_type IN (2, 3) AND c.target_id = timeline_members.target_id AND c.unread > 0);"
+  "DELETE FROM inbox WHERE message_id IN (SELECT id FROM messages WHERE timeline_seq IS NOT NULL);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

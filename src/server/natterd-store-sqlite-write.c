@@ -16,14 +16,18 @@
 #include "natter-frame.h"
 #include "natter-object-names.h"
 
+/* Users' inbox heads and groups' timeline heads the writer keeps, at most
+ * (about 100 bytes each). */
+#define WRITER_CACHE_MAX 100000
+
 const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
-    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     " ON CONFLICT DO NOTHING",
   [W_FIND_DUPLICATE] =
-    "SELECT id, uid, sent_time FROM messages"
+    "SELECT id, uid, sent_time, timeline_seq FROM messages"
     " WHERE sender_id = ?1 AND client_msg_id = ?2 AND device_id = ?3",
   [W_INSERT_INBOX] = "INSERT INTO inbox (user_id, seq, message_id) VALUES (?1, ?2, ?3)",
   [W_GET_MAX_SEQ] = "SELECT max_seq FROM users WHERE id = ?1",
@@ -62,9 +66,12 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_UNMUTE] =
     "UPDATE conversations SET muted = 0 WHERE user_id = ?1 AND conversation_type = ?2"
     " AND target_id = ?3",
+  /* A group's conversation has a row only once pinned, muted or removed:
+   * a removed one shows again once a message is newer than the removal. */
   [W_REMOVE_CONVERSATION] =
-    "UPDATE conversations SET hidden = 1, unread = 0 WHERE user_id = ?1"
-    " AND conversation_type = ?2 AND target_id = ?3",
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, hidden)"
+    " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT DO UPDATE SET hidden = 1, unread = 0,"
+    " updated_time = MAX (updated_time, excluded.updated_time)",
   [W_CLEAR_UNREAD] =
     "UPDATE conversations SET unread = 0, last_read_time = MAX (last_read_time, ?4)"
     " WHERE user_id = ?1 AND conversation_type = ?2 AND target_id = ?3",
@@ -101,7 +108,192 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_WEBHOOK_EVENT] =
     "INSERT INTO webhook_events (message_id, app_id, body) VALUES (?1, ?2, ?3)",
   [W_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = ?1",
+  [W_GET_TIMELINE] =
+    "SELECT latest_seq, updated_time, conversation_type FROM timelines"
+    " WHERE app_id = ?1 AND target_id = ?2",
+  [W_UPSERT_TIMELINE] =
+    "INSERT INTO timelines (app_id, target_id, conversation_type, latest_seq, updated_time, changed)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
+    " conversation_type = excluded.conversation_type, latest_seq = excluded.latest_seq,"
+    " updated_time = excluded.updated_time, changed = excluded.changed",
+  [W_INSERT_MENTION] =
+    "INSERT OR IGNORE INTO timeline_mentions (app_id, target_id, timeline_seq, user_id, sender_id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
+  /* A member again after leaving reads from the new join on. */
+  [W_JOIN_TIMELINE] =
+    "INSERT INTO timeline_members (user_id, target_id, app_id, first_seq, last_seq, member,"
+    " read_seq, changed) VALUES (?1, ?2, ?3, ?4, 0, 1, ?5, ?6) ON CONFLICT DO UPDATE SET"
+    " first_seq = CASE WHEN member THEN first_seq ELSE excluded.first_seq END,"
+    " read_seq = CASE WHEN member THEN read_seq ELSE MAX (read_seq, excluded.read_seq) END,"
+    " last_seq = 0, member = 1, changed = excluded.changed",
+  [W_LEAVE_TIMELINE] =
+    "UPDATE timeline_members SET member = 0, last_seq = ?3, changed = ?4"
+    " WHERE user_id = ?1 AND target_id = ?2 AND member",
+  [W_DISMISS_TIMELINE] =
+    "UPDATE timeline_members SET member = 0, last_seq = ?3, changed = ?4"
+    " WHERE app_id = ?1 AND target_id = ?2 AND member",
+  [W_READ_TIMELINE] =
+    "UPDATE timeline_members SET read_seq = ?3, changed = ?4"
+    " WHERE user_id = ?1 AND target_id = ?2 AND read_seq < ?3",
+  [W_GET_CLOCK] = "SELECT time FROM timeline_clock WHERE id = 0",
+  [W_SET_CLOCK] =
+    "INSERT INTO timeline_clock (id, time) VALUES (0, ?1) ON CONFLICT DO UPDATE SET time = excluded.time",
 };
+
+/* ------------------------------------------------------------- timelines */
+
+typedef struct
+{
+  gint64   app_id;
+  char    *target_id;
+  int      conversation_type;
+  guint64  latest_seq;
+  gint64   updated_time;
+} TimelineHead;
+
+static void
+timeline_head_free (gpointer data)
+{
+  TimelineHead *head = data;
+
+  g_free (head->target_id);
+  g_free (head);
+}
+
+/* The group's timeline head, read once then kept (the writer is the only
+ * one to change it). */
+static gboolean
+get_timeline (NatterdStoreSqlite  *self,
+              gint64               app_id,
+              const char          *target_id,
+              TimelineHead       **out,
+              GError             **error)
+{
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "/%s", app_id, target_id);
+  sqlite3_stmt *stmt = self->writer_stmts[W_GET_TIMELINE];
+  TimelineHead *head = g_hash_table_lookup (self->timelines, key);
+  int rc;
+
+  if (head != NULL)
+    {
+      *out = head;
+      return TRUE;
+    }
+
+  sqlite3_bind_int64 (stmt, 1, app_id);
+  natterd_sqlite_bind_text (stmt, 2, target_id);
+  rc = sqlite3_step (stmt);
+  head = g_new0 (TimelineHead, 1);
+  head->app_id = app_id;
+  head->target_id = g_strdup (target_id);
+  if (rc == SQLITE_ROW)
+    {
+      head->latest_seq = (guint64) sqlite3_column_int64 (stmt, 0);
+      head->updated_time = sqlite3_column_int64 (stmt, 1);
+      head->conversation_type = sqlite3_column_int (stmt, 2);
+      rc = SQLITE_DONE;
+    }
+  if (!natterd_sqlite_finish_rows (self->db, stmt, rc, error))
+    {
+      timeline_head_free (head);
+      return FALSE;
+    }
+  g_hash_table_insert (self->timelines, g_steal_pointer (&key), head);
+  *out = head;
+  return TRUE;
+}
+
+static gboolean
+flush_timelines (NatterdStoreSqlite  *self,
+                 GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_UPSERT_TIMELINE];
+  GHashTableIter iter;
+  TimelineHead *head;
+
+  g_hash_table_iter_init (&iter, self->dirty_timelines);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &head, NULL))
+    {
+      sqlite3_bind_int64 (stmt, 1, head->app_id);
+      natterd_sqlite_bind_text (stmt, 2, head->target_id);
+      sqlite3_bind_int (stmt, 3, head->conversation_type);
+      sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) head->latest_seq);
+      sqlite3_bind_int64 (stmt, 5, head->updated_time);
+      sqlite3_bind_int64 (stmt, 6, self->timeline_clock);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  if (self->clock_dirty)
+    {
+      stmt = self->writer_stmts[W_SET_CLOCK];
+      sqlite3_bind_int64 (stmt, 1, self->timeline_clock);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_mentions (NatterdStoreSqlite  *self,
+                NatterdPublishOp    *op,
+                GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_INSERT_MENTION];
+  guint n = op->mention_ids != NULL ? op->mention_ids->len : 0;
+
+  for (guint i = 0; i < n + (op->mention_all ? 1 : 0); i++)
+    {
+      sqlite3_bind_int64 (stmt, 1, op->app_id);
+      natterd_sqlite_bind_text (stmt, 2, op->message.target_id);
+      sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) op->message.timeline_seq);
+      sqlite3_bind_int64 (stmt, 4, i < n ? g_array_index (op->mention_ids, gint64, i) : 0);
+      sqlite3_bind_int64 (stmt, 5, op->sender_id);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Join and leave record the group's seq at that moment: a member reads
+ * from the next one on (from the start with @from_start), a member who
+ * left up to that one. */
+static gboolean
+write_members_timeline (NatterdStoreSqlite  *self,
+                        NatterdMembersOp    *op,
+                        GError             **error)
+{
+  TimelineHead *head;
+  sqlite3_stmt *stmt;
+
+  if (op->timeline_id == NULL || op->action == NATTERD_MEMBERS_GAG)
+    return TRUE;
+  if (!get_timeline (self, op->app_id, op->timeline_id, &head, error))
+    return FALSE;
+
+  stmt = self->writer_stmts[op->action == NATTERD_MEMBERS_ADD ? W_JOIN_TIMELINE : W_LEAVE_TIMELINE];
+  for (guint i = 0; i < op->user_ids->len; i++)
+    {
+      sqlite3_bind_int64 (stmt, 1, g_array_index (op->user_ids, gint64, i));
+      natterd_sqlite_bind_text (stmt, 2, op->timeline_id);
+      if (op->action == NATTERD_MEMBERS_ADD)
+        {
+          sqlite3_bind_int64 (stmt, 3, op->app_id);
+          sqlite3_bind_int64 (stmt, 4, op->from_start || head->latest_seq == 0 ? 0 :
+                                       (sqlite3_int64) head->latest_seq + 1);
+          sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) head->latest_seq);
+          sqlite3_bind_int64 (stmt, 6, self->timeline_clock);
+        }
+      else
+        {
+          sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) head->latest_seq);
+          sqlite3_bind_int64 (stmt, 4, self->timeline_clock);
+        }
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  self->clock_dirty = TRUE;
+  return TRUE;
+}
 
 static gboolean
 get_max_seq (NatterdStoreSqlite  *self,
@@ -187,6 +379,8 @@ natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
   self->last_hour = -1;
+  self->timelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, timeline_head_free);
+  self->dirty_timelines = g_hash_table_new (NULL, NULL);
 }
 
 /* Conversation rows change with every message for every participant; within
@@ -251,12 +445,16 @@ write_publish (NatterdStoreSqlite  *self,
   NatterdMessage *m = &op->message;
   gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
   gint64 id = self->next_message_id;
+  TimelineHead *head = NULL;
   char uid[20];
   gint64 hour;
 
   /* A batch that failed is written again one op at a time. */
   g_clear_pointer (&op->webhook_body, g_free);
   natterd_message_uid_make (id, uid);
+  m->timeline_seq = 0;
+  if (op->timeline && !get_timeline (self, op->app_id, m->target_id, &head, error))
+    return FALSE;
 
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_int64 (stmt, 2, op->app_id);
@@ -272,6 +470,10 @@ write_publish (NatterdStoreSqlite  *self,
   sqlite3_bind_int64 (stmt, 12, m->sent_time);
   natterd_sqlite_bind_text (stmt, 13, op->device_id);
   natterd_sqlite_bind_text (stmt, 14, op->client_msg_id);
+  if (head != NULL)
+    sqlite3_bind_int64 (stmt, 15, (sqlite3_int64) head->latest_seq + 1);
+  else
+    sqlite3_bind_null (stmt, 15);
   if (!natterd_sqlite_step_done (self->db, stmt, error))
     return FALSE;
 
@@ -291,6 +493,7 @@ write_publish (NatterdStoreSqlite  *self,
           g_free (m->uid);
           m->uid = natterd_sqlite_column_text (find, 1);
           m->sent_time = sqlite3_column_int64 (find, 2);
+          m->timeline_seq = (guint64) sqlite3_column_int64 (find, 3);
           op->duplicate = TRUE;
         }
       sqlite3_reset (find);
@@ -304,6 +507,19 @@ write_publish (NatterdStoreSqlite  *self,
   m->id = id;
   g_free (m->uid);
   m->uid = persisted ? g_strdup (uid) : NULL;
+
+  /* The group's message is this one row, its seq and the timeline's head
+   * (one row, written once a batch): nothing per member. */
+  if (head != NULL)
+    {
+      m->timeline_seq = ++head->latest_seq;
+      head->updated_time = m->sent_time;
+      head->conversation_type = m->conversation_type;
+      g_hash_table_add (self->dirty_timelines, head);
+      self->clock_dirty = TRUE;
+      if (!write_mentions (self, op, error))
+        return FALSE;
+    }
 
   if (op->webhook && persisted)
     {
@@ -429,6 +645,27 @@ write_conversation (NatterdStoreSqlite     *self,
   };
   sqlite3_stmt *stmt = self->writer_stmts[statements[op->action]];
 
+  if (op->action == NATTERD_CONVERSATION_CLEAR_UNREAD &&
+      (op->conversation_type == NATTER_CONVERSATION_GROUP ||
+       op->conversation_type == NATTER_CONVERSATION_DISCUSSION))
+    {
+      sqlite3_stmt *read = self->writer_stmts[W_READ_TIMELINE];
+      TimelineHead *head;
+      guint64 seq;
+
+      if (!get_timeline (self, op->app_id, op->target_id, &head, error))
+        return FALSE;
+      seq = op->read_seq == 0 ? head->latest_seq : MIN (op->read_seq, head->latest_seq);
+      sqlite3_bind_int64 (read, 1, op->user_id);
+      natterd_sqlite_bind_text (read, 2, op->target_id);
+      sqlite3_bind_int64 (read, 3, (sqlite3_int64) seq);
+      sqlite3_bind_int64 (read, 4, self->timeline_clock);
+      if (!natterd_sqlite_step_done (self->db, read, error))
+        return FALSE;
+      if (sqlite3_changes (self->db) > 0)
+        self->clock_dirty = TRUE;
+    }
+
   sqlite3_bind_int64 (stmt, 1, op->user_id);
   sqlite3_bind_int (stmt, 2, op->conversation_type);
   natterd_sqlite_bind_text (stmt, 3, op->target_id);
@@ -552,6 +789,18 @@ write_one (NatterdStoreSqlite  *self,
 
         if (g->remove)
           {
+            TimelineHead *head;
+
+            if (!get_timeline (self, g->app_id, g->group_id, &head, error))
+              return FALSE;
+            stmt = self->writer_stmts[W_DISMISS_TIMELINE];
+            sqlite3_bind_int64 (stmt, 1, g->app_id);
+            natterd_sqlite_bind_text (stmt, 2, g->group_id);
+            sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) head->latest_seq);
+            sqlite3_bind_int64 (stmt, 4, self->timeline_clock);
+            if (!natterd_sqlite_step_done (self->db, stmt, error))
+              return FALSE;
+            self->clock_dirty = TRUE;
             stmt = self->writer_stmts[W_DELETE_GROUP_MEMBERS];
             sqlite3_bind_int64 (stmt, 1, g->id);
             if (!natterd_sqlite_step_done (self->db, stmt, error))
@@ -586,7 +835,7 @@ write_one (NatterdStoreSqlite  *self,
             if (!natterd_sqlite_step_done (self->db, stmt, error))
               return FALSE;
           }
-        return TRUE;
+        return write_members_timeline (self, m, error);
       }
 
     case NATTERD_OP_CHATROOM:
@@ -689,6 +938,18 @@ natterd_store_sqlite_load_counters (NatterdStoreSqlite  *self,
 
   self->last_hour = -1;
   g_hash_table_remove_all (self->max_seqs);
+  g_hash_table_remove_all (self->dirty_timelines);
+  g_hash_table_remove_all (self->timelines);
+  self->clock_dirty = FALSE;
+
+  rc = sqlite3_prepare_v2 (self->db, "SELECT COALESCE (MAX (time), 0) FROM timeline_clock", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    self->timeline_clock = MAX (self->timeline_clock, sqlite3_column_int64 (stmt, 0));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    return natterd_sqlite_fail (self->db, rc, "timeline clock", error);
   return TRUE;
 }
 
@@ -705,11 +966,16 @@ natterd_store_sqlite_write (NatterdStore  *store,
   if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
     return FALSE;
 
+  /* Every timeline change of this transaction gets this stamp: never
+   * less than an earlier transaction's (see NatterdTimelineSyncRead). */
+  self->timeline_clock = MAX (self->timeline_clock, g_get_real_time () / 1000);
+  self->clock_dirty = FALSE;
+
   for (guint i = 0; i < n_ops; i++)
     if (!write_one (self, ops[i], error))
       goto failed;
 
-  if (!flush_conversations (self, error))
+  if (!flush_conversations (self, error) || !flush_timelines (self, error))
     goto failed;
 
   g_hash_table_iter_init (&iter, self->dirty_seqs);
@@ -728,6 +994,13 @@ natterd_store_sqlite_write (NatterdStore  *store,
     goto failed;
 
   g_hash_table_remove_all (self->dirty_seqs);
+  g_hash_table_remove_all (self->dirty_timelines);
+  /* What the writer keeps to spare a read per message is bounded: past so
+   * many users or groups it starts over (and reads them again). */
+  if (g_hash_table_size (self->max_seqs) > WRITER_CACHE_MAX)
+    g_hash_table_remove_all (self->max_seqs);
+  if (g_hash_table_size (self->timelines) > WRITER_CACHE_MAX)
+    g_hash_table_remove_all (self->timelines);
   return TRUE;
 
 failed:
@@ -742,6 +1015,7 @@ failed:
         NatterdPublishOp *p = (NatterdPublishOp *) ops[i];
 
         p->duplicate = FALSE;
+        p->message.timeline_seq = 0;
         g_clear_pointer (&p->webhook_body, g_free);
         for (guint r = 0; r < p->recipients->len; r++)
           g_array_index (p->recipients, NatterdRecipient, r).seq = 0;

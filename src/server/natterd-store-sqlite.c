@@ -213,6 +213,19 @@ wal_committed (void       *data,
 }
 
 void
+natterd_store_sqlite_set_cache_size (NatterdStoreSqlite *self,
+                                     guint64             bytes)
+{
+  g_autofree char *pragma = NULL;
+
+  g_return_if_fail (NATTERD_IS_STORE_SQLITE (self));
+
+  pragma = g_strdup_printf ("PRAGMA cache_size = -%" G_GUINT64_FORMAT, MAX (bytes / 1024, 256));
+  natterd_sqlite_exec (self->db, pragma, NULL);
+  natterd_sqlite_exec (self->reader_db, pragma, NULL);
+}
+
+void
 natterd_store_sqlite_set_wal_size (NatterdStoreSqlite *self,
                                    guint64             bytes)
 {
@@ -332,6 +345,8 @@ natterd_store_sqlite_finalize (GObject *object)
   g_hash_table_unref (self->max_seqs);
   g_hash_table_unref (self->dirty_seqs);
   g_hash_table_unref (self->pending_conversations);
+  g_hash_table_unref (self->timelines);
+  g_hash_table_unref (self->dirty_timelines);
   g_free (self->path);
 
   G_OBJECT_CLASS (natterd_store_sqlite_parent_class)->finalize (object);

@@ -16,13 +16,18 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD, STORE_SQLITE, NatterdStore)
 
 /* The schema version this natterd writes (PRAGMA user_version). */
-#define NATTERD_STORE_SQLITE_SCHEMA_VERSION 5
+#define NATTERD_STORE_SQLITE_SCHEMA_VERSION 6
 
 /* Opens (creating and migrating) DIR/natterd.db. */
 NatterdStore *natterd_store_sqlite_open            (const char  *data_dir,
                                                     GError     **error);
 /* How large the WAL grows before the writer makes it start over (default
  * 128 MiB; see "checkpoints" in natterd-store-sqlite.c). Before starting. */
+/* The page cache of each of the writer's and the reader's connections, at
+ * most @bytes (what natterd's heap grows by as it reads and writes, then
+ * stays at). Before natterd_store_start(). */
+void          natterd_store_sqlite_set_cache_size  (NatterdStoreSqlite *self,
+                                                    guint64             bytes);
 void          natterd_store_sqlite_set_wal_size    (NatterdStoreSqlite *self,
                                                     guint64             bytes);
 /* Tests: open and migrate only up to @version (0 = empty, no tables). */

@@ -319,6 +319,7 @@ natterd_op_free (NatterdOp *op)
         g_free (p->webhook_body);
         natterd_message_clear (&p->message);
         g_array_unref (p->recipients);
+        g_clear_pointer (&p->mention_ids, g_array_unref);
       }
       break;
     case NATTERD_OP_RECALL:
@@ -340,6 +341,7 @@ natterd_op_free (NatterdOp *op)
       break;
     case NATTERD_OP_MEMBERS:
       g_array_unref (((NatterdMembersOp *) op)->user_ids);
+      g_free (((NatterdMembersOp *) op)->timeline_id);
       break;
     case NATTERD_OP_CHATROOM:
       g_free (((NatterdChatroomOp *) op)->chatroom_id);
@@ -396,7 +398,18 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_APPS] = sizeof (NatterdAppsRead),
   [NATTERD_READ_WEBHOOK_EVENTS] = sizeof (NatterdWebhookEventsRead),
   [NATTERD_READ_MEDIA_USAGE] = sizeof (NatterdMediaUsageRead),
+  [NATTERD_READ_TIMELINE_SYNC] = sizeof (NatterdTimelineSyncRead),
+  [NATTERD_READ_TIMELINE] = sizeof (NatterdTimelineRead),
 };
+
+void
+natterd_timeline_state_free (NatterdTimelineState *state)
+{
+  if (state == NULL)
+    return;
+  g_free (state->target_id);
+  g_free (state);
+}
 
 gpointer
 natterd_read_new (NatterdReadKind kind,
@@ -438,6 +451,14 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_MEDIA_USAGE:
       ((NatterdMediaUsageRead *) read)->usage = g_array_new (FALSE, FALSE, sizeof (NatterdMediaUsage));
       break;
+    case NATTERD_READ_TIMELINE_SYNC:
+      ((NatterdTimelineSyncRead *) read)->timelines =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_timeline_state_free);
+      break;
+    case NATTERD_READ_TIMELINE:
+      ((NatterdTimelineRead *) read)->messages =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_message_free);
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -464,6 +485,7 @@ natterd_read_free (NatterdRead *read)
       break;
     case NATTERD_READ_HISTORY:
       g_free (((NatterdHistoryRead *) read)->channel);
+      g_free (((NatterdHistoryRead *) read)->timeline_id);
       g_ptr_array_unref (((NatterdHistoryRead *) read)->messages);
       break;
     case NATTERD_READ_CONVERSATIONS:
@@ -493,6 +515,14 @@ natterd_read_free (NatterdRead *read)
       break;
     case NATTERD_READ_MEDIA_USAGE:
       g_array_unref (((NatterdMediaUsageRead *) read)->usage);
+      break;
+    case NATTERD_READ_TIMELINE_SYNC:
+      g_free (((NatterdTimelineSyncRead *) read)->after_target);
+      g_ptr_array_unref (((NatterdTimelineSyncRead *) read)->timelines);
+      break;
+    case NATTERD_READ_TIMELINE:
+      g_free (((NatterdTimelineRead *) read)->target_id);
+      g_ptr_array_unref (((NatterdTimelineRead *) read)->messages);
       break;
     default:
       break;
@@ -718,6 +748,10 @@ is_unstored (NatterdStorePrivate *priv,
          (created == NULL || !g_hash_table_contains (created, &user_id));
 }
 
+static gboolean ids_name_unstored (NatterdStorePrivate *priv,
+                                   GHashTable          *created,
+                                   GArray              *ids);
+
 static gboolean
 publish_names_unstored (NatterdStorePrivate *priv,
                         GHashTable          *created,
@@ -730,6 +764,9 @@ publish_names_unstored (NatterdStorePrivate *priv,
   for (guint i = 0; i < p->recipients->len; i++)
     if (is_unstored (priv, created, g_array_index (p->recipients, NatterdRecipient, i).user_id))
       return TRUE;
+  /* A group message's mentions name users too. */
+  if (p->mention_ids != NULL && ids_name_unstored (priv, created, p->mention_ids))
+    return TRUE;
   return FALSE;
 }
 

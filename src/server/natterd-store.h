@@ -59,6 +59,18 @@ typedef struct
   char   *push_content;
   guint   flags;
   gint64  sent_time;
+  /* A group timeline's unread count is counted up to this (a read scans
+ * the unread part of the index: a member far behind costs no more). */
+#define NATTERD_UNREAD_MAX 9999
+
+/* Mentions of one message kept for "@" marks, at most. */
+#define NATTERD_MENTIONS_MAX 1000
+
+/* Groups and discussions: its place on the group's timeline (1, 2, ...
+   * without gaps; 0 otherwise), and, in what one member reads, whether it
+   * mentions that member. */
+  guint64 timeline_seq;
+  gboolean mentioned;
 } NatterdMessage;
 
 void            natterd_message_clear (NatterdMessage       *message);
@@ -234,6 +246,15 @@ typedef struct
    * stored in the same transaction, so neither exists without the other. */
   gboolean       webhook;
   char          *webhook_body;  /* out: that event (NULL for a duplicate) */
+  /* in: a group or discussion message: stored once on the group's
+   * timeline (message.timeline_seq is set by the store), no recipients. */
+  gboolean       timeline;
+  /* in: whom it mentions (RC:TxtMsg mentionedInfo): everyone, or these
+   * users.id; kept with the timeline for unread "@" marks. */
+  gboolean       mention_all;
+  GArray        *mention_ids;   /* gint64, NULL if none */
+  /* in: the sender's other devices get it live too (multi-device) */
+  gboolean       sender_devices;
 } NatterdPublishOp;
 
 typedef struct
@@ -264,11 +285,15 @@ typedef enum {
 typedef struct
 {
   NatterdOp                 base;
+  gint64                    app_id;
   gint64                    user_id;
   int                       conversation_type;
   char                     *target_id;
   NatterdConversationAction action;
   gint64                    time;
+  /* CLEAR_UNREAD of a group or discussion: the timeline_seq read up to
+   * (0: the latest); the read position only moves forward. */
+  guint64                   read_seq;
 } NatterdConversationOp;
 
 typedef struct
@@ -298,6 +323,12 @@ typedef struct
   NatterdMembersAction action;
   GArray              *user_ids;  /* gint64 users.id */
   gint64               time;
+  /* ADD and REMOVE: the group's timeline (app and group id), where the
+   * membership is recorded as a range of timeline_seq; @from_start: new
+   * members may read what was said before (group-history-before-join). */
+  gint64               app_id;
+  char                *timeline_id;
+  gboolean             from_start;
 } NatterdMembersOp;
 
 typedef struct
@@ -372,6 +403,8 @@ typedef enum {
   NATTERD_READ_APPS,            /* the apps table again (apps created while running) */
   NATTERD_READ_WEBHOOK_EVENTS,  /* stored webhook events after an id, oldest first */
   NATTERD_READ_MEDIA_USAGE,     /* bytes of media each user of an app uploaded */
+  NATTERD_READ_TIMELINE_SYNC,   /* the user's group timelines that moved since a time */
+  NATTERD_READ_TIMELINE,        /* messages of one group timeline after a seq */
 } NatterdReadKind;
 
 typedef struct
@@ -389,6 +422,7 @@ typedef struct
   gboolean        pinned;
   gboolean        muted;
   gint64          updated_time;
+  gboolean        mentioned;    /* groups: an unread message mentions the user */
 } NatterdConversation;
 
 typedef struct _NatterdRead NatterdRead;
@@ -426,6 +460,11 @@ typedef struct
   gint64      from_time;        /* nothing sent before (0: no bound) */
   guint       limit;
   GPtrArray  *messages;         /* out: NatterdMessage, newest first */
+  /* A group's or discussion's: only what this user (users.id) may read on
+   * its timeline, from their join to their leaving (0: no such bound). */
+  gint64      member_id;
+  char       *timeline_id;
+  gboolean    not_member;       /* out: the user never was a member */
 } NatterdHistoryRead;
 
 typedef struct
@@ -491,6 +530,53 @@ typedef struct
   gint64      app_id;
   GArray     *usage;            /* out: NatterdMediaUsage */
 } NatterdMediaUsageRead;
+
+/* One of a user's group timelines (natter.v2 TimelineState). */
+typedef struct
+{
+  int      conversation_type;
+  char    *target_id;
+  guint64  latest_seq;          /* the latest the user may see */
+  guint64  read_seq;
+  guint    unread;
+  gboolean mentioned;
+  guint64  first_seq;
+  guint64  last_seq;            /* 0: still a member */
+  gint64   updated_time;
+} NatterdTimelineState;
+
+/* Timelines are ordered by target id; a page ends after @limit. Changes
+ * are stamped by the writer with a clock that never goes back, the same
+ * stamp for a whole transaction; @sync_time is the stamp of the last
+ * transaction the first page saw, so every change it did not see has a
+ * stamp >= it, and the next sync (since >= is inclusive) finds it. */
+typedef struct
+{
+  NatterdRead base;
+  gint64      user_id;
+  gint64      app_id;
+  gint64      since;
+  char       *after_target;     /* the cursor: the last target id of the previous page */
+  gint64      sync_time;        /* in: the first page's (0: read it now); out */
+  guint       limit;
+  GPtrArray  *timelines;        /* out: NatterdTimelineState */
+} NatterdTimelineSyncRead;
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      user_id;
+  gint64      app_id;
+  char       *target_id;
+  guint64     after_seq;
+  guint       limit;
+  gsize       max_bytes;        /* the page ends past this much content (0: no bound) */
+  gboolean    found;            /* out: the user is or was a member */
+  guint64     last_seq;         /* out: the last the user may read */
+  GPtrArray  *messages;         /* out: NatterdMessage, oldest first, mentioned set */
+} NatterdTimelineRead;
+
+void natterd_timeline_state_free (NatterdTimelineState *state);
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,

@@ -166,6 +166,9 @@ static void
 forget (NatterdWebhooks *self,
         gint64           id)
 {
+  /* Chatroom messages' events were never stored (id 0). */
+  if (id <= 0)
+    return;
   g_array_append_val (self->done, id);
   if (!self->forgetting && !self->stopped)
     submit_forget (self);
@@ -400,7 +403,7 @@ natterd_webhooks_add (NatterdWebhooks *self,
   if (self->first_live == 0)
     self->first_live = id;
   /* The loader read its row before this completion ran: queued already. */
-  if (id <= self->last_loaded)
+  if (id > 0 && id <= self->last_loaded)
     {
       g_free (body);
       return;

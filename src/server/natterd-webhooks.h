@@ -31,7 +31,8 @@ NatterdWebhooks *natterd_webhooks_new         (NatterdConfig    *config,
 void             natterd_webhooks_load        (NatterdWebhooks  *self);
 /* Once natterd listens: events are sent from now on. */
 void             natterd_webhooks_start       (NatterdWebhooks  *self);
-/* A committed event (NatterdPublishOp.webhook_body, taken) of message @id. */
+/* A committed event (NatterdPublishOp.webhook_body, taken) of message @id;
+ * @id 0: a chatroom message's, never stored (sent once, lost on a crash). */
 void             natterd_webhooks_add         (NatterdWebhooks  *self,
                                                NatterdApp       *app,
                                                gint64            id,

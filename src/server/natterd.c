@@ -301,6 +301,8 @@ main (int   argc,
     }
   natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
                                      (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
+  natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store),
+                                       (guint64) MAX (config->store_cache_size, 1) * 1024 * 1024);
 
   if (create_app_name != NULL)
     return create_app (store, create_app_name, app_settings);

@@ -479,6 +479,51 @@ test_mention_and_mark_read (NatterTestUi  *ui,
   g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (ui->window)), ==, title_after);
 }
 
+static gboolean
+client_caught_up (gpointer window)
+{
+  NatterClient *client = natter_window_get_client (window);
+
+  return client != NULL && natter_client_get_caught_up (client);
+}
+
+/* Group messages are not in the inbox (natter.v2): while alice is away,
+ * bob's mention of her and two more come to her from the group's timeline
+ * once she is back, and her sidebar marks the group “@” and counts three. */
+static void
+test_group_mention_after_offline (NatterTestUi  *ui,
+                                  gconstpointer  data)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (ui->sidebar);
+  NatterClient *client = natter_window_get_client (ui->window);
+  g_autoptr(NatterConversation) lunch = NULL;
+  guint pos;
+
+  natter_test_ui_create_group (ui, "lunch", "Lunch club", "alice", "bob", NULL);
+  natter_test_ui_wait_until (client_caught_up, ui->window, "caught up");
+  natter_client_disconnect (client);
+
+  g_free (natter_test_ui_cli (ui, "bob", "send", "lunch", "--type", "group", "--object-name", "RC:TxtMsg",
+                              "--content",
+                              "{\"content\":\"@alice pizza or sushi?\",\"mentionedInfo\":{\"type\":2,"
+                              "\"userIdList\":[\"alice\"]}}",
+                              NULL));
+  g_free (natter_test_ui_cli (ui, "bob", "send", "lunch", "--type", "group", "table for six", NULL));
+  g_free (natter_test_ui_cli (ui, "bob", "send", "lunch", "--type", "group", "at noon", NULL));
+  g_assert_false (mention_shown (ui->sidebar));
+
+  natter_client_reconnect (client);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "at noon");
+  natter_test_ui_wait_until (mention_shown, ui->sidebar, "the @ mark");
+  natter_test_ui_wait_until (client_caught_up, ui->window, "caught up again");
+  pos = natter_conversation_list_find (list, NATTER_CONVERSATION_GROUP, "lunch");
+  g_assert_cmpuint (pos, !=, G_MAXUINT);
+  lunch = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  g_assert_cmpuint (natter_conversation_get_unread_count (lunch), ==, 3);
+  g_assert_cmpuint (natter_conversation_get_mention_count (lunch), ==, 1);
+  g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (ui->window)), ==, "Natter (3)");
+}
+
 /* A chat room joined from the menu's dialog: alice can write in it
  * (natterd refuses messages from non-members with 23406). */
 static void
@@ -840,6 +885,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_pin_mute_and_filter, natter_test_ui_teardown);
   g_test_add ("/ui/mention-and-mark-read", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_mention_and_mark_read, natter_test_ui_teardown);
+  g_test_add ("/ui/group-mention-after-offline", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_group_mention_after_offline, natter_test_ui_teardown);
   g_test_add ("/ui/join-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_join_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/delete-chat", NatterTestUi, NULL,

@@ -714,6 +714,67 @@ test_unencrypted_warning (Fixture       *fixture,
   g_assert_null (strstr (err, "not encrypted"));
 }
 
+/* Group messages come from the group's timeline (natter.v2), not the
+ * inbox: listen prints those sent while away, once each, and the unread
+ * count the cli prints is theirs, until they are read. */
+static void
+test_group_timeline (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  JsonObject *team = NULL;
+
+  reply = natter_test_server_api (fixture->server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "team", "groupName", "Team", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("group note %d", i);
+
+      g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                                (const char * const[]) { "send", "team", text, "--type", "group", NULL }), ==, 0);
+    }
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "listen", "--count", "3", "--duration", "20", NULL }), ==, 0);
+  lines = json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 3);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("group note %u", i);
+      JsonObject *message = g_ptr_array_index (lines, i);
+
+      g_assert_cmpstr (json_object_get_string_member (message, "targetId"), ==, "team");
+      g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (message, "content"),
+                                                      "content"), ==, text);
+    }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "conversations", NULL }), ==, 0);
+  lines = json_lines (out);
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (lines, i), "targetId"), "team") == 0)
+      team = g_ptr_array_index (lines, i);
+  g_assert_nonnull (team);
+  g_assert_cmpint (json_object_get_int_member (team, "unreadMessageCount"), ==, 3);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* Read: 0 here, and on the server (a fresh profile syncs it). */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "clear-unread", "team", "--type", "group", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "conversations", "--local", NULL }), ==, 0);
+  g_assert_nonnull (strstr (out, "\"unreadMessageCount\":0"));
+  g_assert_null (strstr (out, "\"unreadMessageCount\":3"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -724,6 +785,7 @@ main (int   argc,
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
+  g_test_add ("/cli/group-timeline", Fixture, NULL, fixture_set_up, test_group_timeline, fixture_tear_down);
   g_test_add ("/cli/token-url", Fixture, NULL, fixture_set_up, test_token_url, fixture_tear_down);
   g_test_add ("/cli/unencrypted-warning", Fixture, NULL, fixture_set_up, test_unencrypted_warning,
               fixture_tear_down);

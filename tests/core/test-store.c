@@ -553,6 +553,156 @@ test_search (Fixture       *fixture,
   g_assert_cmpuint (found->len, ==, 0);
 }
 
+/* ----------------------------------------------------------- timelines */
+
+/* A message of group "team" at @seq on its timeline, as natterd sends it. */
+static NatterMessage *
+group_message (const char *uid,
+               guint64     seq,
+               gint64      sent_time,
+               gboolean    mentions_alice)
+{
+  Natter__Message proto = NATTER__MESSAGE__INIT;
+  g_autofree char *content = g_strdup_printf ("{\"content\":\"seq %" G_GUINT64_FORMAT "\"%s}", seq,
+                                              mentions_alice ? ",\"mentionedInfo\":{\"type\":2,"
+                                                               "\"userIdList\":[\"alice\"]}" : "");
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message;
+
+  proto.message_uid = (char *) uid;
+  proto.conversation_type = NATTER_CONVERSATION_GROUP;
+  proto.target_id = (char *) "team";
+  proto.sender_user_id = (char *) "bob";
+  proto.object_name = (char *) NATTER_OBJECT_TEXT;
+  proto.content = content;
+  proto.sent_time = sent_time;
+  proto.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+  proto.timeline_seq = seq;
+  message = natter_message_new_from_proto (&proto, "alice", FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (natter_message_get_timeline_seq (message), ==, seq);
+  return message;
+}
+
+/* Stores @messages (NULL-terminated, taken) as held after @after through
+ * @through; returns how many were new, *held the held position after. */
+static guint
+add_timeline (NatterStore *store,
+              guint64      after,
+              guint64      through,
+              gboolean     skip,
+              guint64     *held,
+              ...)
+{
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) added = NULL;
+  NatterMessage *message;
+  va_list ap;
+
+  va_start (ap, held);
+  while ((message = va_arg (ap, NatterMessage *)) != NULL)
+    g_ptr_array_add (messages, message);
+  va_end (ap);
+
+  natter_store_add_timeline_async (store, NATTER_CONVERSATION_GROUP, "team", messages, after, through, skip,
+                                   NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  added = natter_store_add_timeline_finish (store, result, held, &error);
+  g_assert_no_error (error);
+  return added->len;
+}
+
+/* Held position, exactly once, and unread counts on a group timeline. */
+static void
+test_timeline (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(NatterConversation) c = NULL;
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterTimelineState state = { .latest_seq = 6, .read_seq = 2, .unread_count = 4, .mentioned = TRUE };
+  guint64 held = 0;
+
+  /* Live 1, then live 4: held stays at 1 (2 and 3 are missing). */
+  g_assert_cmpuint (add_timeline (fixture->store, 0, 1, FALSE, &held, group_message ("G1", 1, T0 + 1, FALSE),
+                                  NULL), ==, 1);
+  g_assert_cmpuint (held, ==, 1);
+  g_assert_cmpuint (add_timeline (fixture->store, 3, 4, FALSE, &held, group_message ("G4", 4, T0 + 4, TRUE),
+                                  NULL), ==, 1);
+  g_assert_cmpuint (held, ==, 1);
+  c = conversation (fixture->store, NATTER_CONVERSATION_GROUP, "team");
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 2);
+  g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 1);
+
+  /* The gap fetched (4 with it again): held moves over 4 too, 4 is not
+   * stored twice. */
+  g_assert_cmpuint (add_timeline (fixture->store, 1, 4, FALSE, &held, group_message ("G2", 2, T0 + 2, FALSE),
+                                  group_message ("G3", 3, T0 + 3, FALSE), group_message ("G4", 4, T0 + 4, TRUE),
+                                  NULL), ==, 2);
+  g_assert_cmpuint (held, ==, 4);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 4);
+  g_assert_cmpuint (add_timeline (fixture->store, 1, 4, FALSE, &held, group_message ("G2", 2, T0 + 2, FALSE),
+                                  NULL), ==, 0);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 4);
+  natter_store_get_messages_async (fixture->store, NATTER_CONVERSATION_GROUP, "team", 0, 0, 50, NULL,
+                                   test_store_result_cb, &result);
+  stored = natter_store_get_messages_finish (fixture->store, test_wait_result (&result, 10), &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (stored->len, ==, 4);
+
+  /* A range after a gap without @skip does not move held; with it, it does. */
+  g_assert_cmpuint (add_timeline (fixture->store, 10, 12, FALSE, &held, NULL), ==, 0);
+  g_assert_cmpuint (held, ==, 4);
+
+  /* The server's count: 4 unread (read up to 2) through 6, "@" marked. */
+  natter_store_apply_timeline_state_async (fixture->store, NATTER_CONVERSATION_GROUP, "team", &state, NULL,
+                                           test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_apply_timeline_state_finish (fixture->store, result, &held, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (held, ==, 4);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 4);
+  g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 1);
+
+  /* 5 and 6 fetched after it: in the server's count already. 7 live: news. */
+  g_assert_cmpuint (add_timeline (fixture->store, 4, 6, TRUE, &held, group_message ("G5", 5, T0 + 5, FALSE),
+                                  group_message ("G6", 6, T0 + 6, FALSE), NULL), ==, 2);
+  g_assert_cmpuint (held, ==, 6);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 4);
+  g_assert_cmpuint (add_timeline (fixture->store, 6, 7, FALSE, &held, group_message ("G7", 7, T0 + 7, FALSE),
+                                  NULL), ==, 1);
+  g_assert_cmpuint (held, ==, 7);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 5);
+
+  /* The newest 200 of 300 missed: held skips to 300. */
+  g_assert_cmpuint (add_timeline (fixture->store, 100, 300, TRUE, &held, NULL), ==, 0);
+  g_assert_cmpuint (held, ==, 300);
+
+  /* Read here up to 7: the read position goes with the clear. */
+  natter_store_clear_unread_async (fixture->store, NATTER_CONVERSATION_GROUP, "team", T0 + 7, NULL,
+                                   test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_clear_unread_finish (fixture->store, result, &error));
+  g_assert_cmpuint (natter_store_clear_unread_get_read_seq (result), ==, 7);
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 0);
+  g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 0);
+  g_clear_object (&result);
+
+  /* A sync answered before the server had that read: its count is stale. */
+  state.latest_seq = 7;
+  natter_store_apply_timeline_state_async (fixture->store, NATTER_CONVERSATION_GROUP, "team", &state, NULL,
+                                           test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  g_assert_true (natter_store_apply_timeline_state_finish (fixture->store, result, &held, &error));
+  g_assert_cmpuint (natter_conversation_get_unread_count (c), ==, 0);
+  g_assert_cmpuint (natter_conversation_get_mention_count (c), ==, 0);
+}
+
 static void
 test_read_marks (Fixture       *fixture,
                  gconstpointer  data)
@@ -1084,6 +1234,19 @@ test_migrate_v2 (DumpFixture   *fixture,
   g_assert_cmpuint (messages->len, ==, 4);
   for (guint i = 0; i < messages->len; i++)
     g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (messages, i)), !=, "BBBB-BBBB-BBBB-0001");
+
+  /* Version 4: the group holds its timeline from the start; a new message
+   * counts on top of what version 2 counted. */
+  {
+    guint64 held = 99;
+
+    g_assert_cmpuint (add_timeline (store, 0, 1, FALSE, &held, group_message ("BBBB-BBBB-BBBB-0010", 1,
+                                                                              1700000005000, FALSE), NULL),
+                      ==, 1);
+    g_assert_cmpuint (held, ==, 1);
+    g_assert_cmpuint (natter_conversation_get_unread_count (team), ==, 2);
+    g_assert_cmpuint (natter_conversation_get_mention_count (team), ==, 1);
+  }
 }
 
 static void
@@ -1175,6 +1338,7 @@ main (int   argc,
   g_test_add ("/store/paging", Fixture, NULL, fixture_set_up, test_paging, fixture_tear_down);
   g_test_add ("/store/search", Fixture, NULL, fixture_set_up, test_search, fixture_tear_down);
   g_test_add ("/store/read-marks", Fixture, NULL, fixture_set_up, test_read_marks, fixture_tear_down);
+  g_test_add ("/store/timeline", Fixture, NULL, fixture_set_up, test_timeline, fixture_tear_down);
   g_test_add ("/store/recall", Fixture, NULL, fixture_set_up, test_recall, fixture_tear_down);
   g_test_add ("/store/clear-delete", Fixture, NULL, fixture_set_up, test_clear_delete, fixture_tear_down);
   g_test_add ("/store/outbox-unsupported", Fixture, NULL, fixture_set_up, test_outbox_unsupported,

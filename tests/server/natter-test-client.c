@@ -484,6 +484,112 @@ natter_test_client_query (NatterTestClient *self,
   return result;
 }
 
+NatterFrame *
+natter_test_client_timeline_sync (NatterTestClient *self,
+                                  gint64            since,
+                                  const char       *cursor,
+                                  guint             limit)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__TimelineSyncRequest sync = NATTER__TIMELINE_SYNC_REQUEST__INIT;
+
+  sync.since = since;
+  sync.cursor = (char *) (cursor != NULL ? cursor : "");
+  sync.limit = limit;
+  query.method_case = NATTER__QUERY__METHOD_TIMELINE_SYNC;
+  query.timeline_sync = &sync;
+  return natter_test_client_query (self, &query);
+}
+
+NatterFrame *
+natter_test_client_timeline (NatterTestClient *self,
+                             int               conversation_type,
+                             const char       *target_id,
+                             guint64           after_seq,
+                             guint             count)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__TimelineRequest timeline = NATTER__TIMELINE_REQUEST__INIT;
+
+  timeline.conversation_type = conversation_type;
+  timeline.target_id = (char *) target_id;
+  timeline.after_seq = after_seq;
+  timeline.count = count;
+  query.method_case = NATTER__QUERY__METHOD_TIMELINE;
+  query.timeline = &timeline;
+  return natter_test_client_query (self, &query);
+}
+
+GPtrArray *
+natter_test_client_fetch_timeline (NatterTestClient *self,
+                                   int               conversation_type,
+                                   const char       *target_id,
+                                   guint64           after_seq)
+{
+  GPtrArray *contents = g_ptr_array_new_with_free_func (g_free);
+
+  for (;;)
+    {
+      g_autoptr(NatterFrame) page = natter_test_client_timeline (self, conversation_type, target_id,
+                                                                 after_seq, 200);
+      Natter__TimelineResult *result;
+
+      g_assert_cmpint (page->result->code, ==, 0);
+      g_assert_cmpint (page->result->payload_case, ==, NATTER__RESULT__PAYLOAD_TIMELINE);
+      result = page->result->timeline;
+      for (gsize i = 0; i < result->n_messages; i++)
+        {
+          g_assert_cmpuint (result->messages[i]->timeline_seq, >, after_seq);
+          after_seq = result->messages[i]->timeline_seq;
+          g_ptr_array_add (contents, g_strdup (result->messages[i]->content));
+        }
+      if (!result->has_more)
+        return contents;
+      g_assert_cmpuint (result->n_messages, >, 0);
+    }
+}
+
+Natter__TimelineState *
+natter_test_client_sync_state (NatterTestClient *self,
+                               gint64            since,
+                               const char       *target_id,
+                               gint64           *sync_time)
+{
+  g_autofree char *cursor = NULL;
+  Natter__TimelineState *found = NULL;
+  gint64 first_sync_time = -1;
+
+  for (;;)
+    {
+      g_autoptr(NatterFrame) page = natter_test_client_timeline_sync (self, since, cursor, 0);
+      Natter__TimelineSyncResult *result;
+
+      g_assert_cmpint (page->result->code, ==, 0);
+      g_assert_cmpint (page->result->payload_case, ==, NATTER__RESULT__PAYLOAD_TIMELINE_SYNC);
+      result = page->result->timeline_sync;
+      if (first_sync_time < 0)
+        first_sync_time = result->sync_time;
+      g_assert_cmpint (result->sync_time, ==, first_sync_time);
+      for (gsize i = 0; i < result->n_timelines; i++)
+        if (g_strcmp0 (result->timelines[i]->target_id, target_id) == 0)
+          {
+            gsize size = natter__timeline_state__get_packed_size (result->timelines[i]);
+            g_autofree guint8 *buffer = g_malloc (size);
+
+            g_assert_null (found);
+            natter__timeline_state__pack (result->timelines[i], buffer);
+            found = natter__timeline_state__unpack (NULL, size, buffer);
+          }
+      g_free (cursor);
+      cursor = g_strdup (result->next_cursor);
+      if (*cursor == '\0')
+        break;
+    }
+  if (sync_time != NULL)
+    *sync_time = first_sync_time;
+  return found;
+}
+
 gushort
 natter_test_client_wait_closed (NatterTestClient *self,
                                 guint             timeout_ms)

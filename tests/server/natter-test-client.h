@@ -1,4 +1,4 @@
-/* natter-test-client.h — a small natter.v1 WebSocket client for tests
+/* natter-test-client.h — a small natter.v2 WebSocket client for tests
  *
  * libsoup + natter-proto only: speaks to the real natterd the way any client
  * would, and checks every frame natterd sends with natter_frame_decode() (a
@@ -18,7 +18,7 @@ typedef struct _NatterTestClient NatterTestClient;
 
 #define NATTER_TEST_TIMEOUT_MS 10000
 
-/* A WebSocket to @server's /ws (natter.v1); NULL and @error if refused. */
+/* A WebSocket to @server's /ws (natter.v2); NULL and @error if refused. */
 NatterTestClient *natter_test_client_open          (NatterTestServer   *server,
                                                     GError            **error);
 /* Sends Connect and waits for ConnectAck; returns its code. */
@@ -85,6 +85,31 @@ NatterFrame      *natter_test_client_wait_ack      (NatterTestClient   *self,
 /* Sends @query with a fresh request id and waits for its Result. */
 NatterFrame      *natter_test_client_query         (NatterTestClient   *self,
                                                     Natter__Query      *query);
+
+/* natter.v2 group timelines: one timeline_sync page (the Result frame), and
+ * one timeline page. */
+NatterFrame      *natter_test_client_timeline_sync (NatterTestClient   *self,
+                                                    gint64              since,
+                                                    const char         *cursor,
+                                                    guint               limit);
+NatterFrame      *natter_test_client_timeline      (NatterTestClient   *self,
+                                                    int                 conversation_type,
+                                                    const char         *target_id,
+                                                    guint64             after_seq,
+                                                    guint               count);
+/* Every message of a timeline after @after_seq, paged through with
+ * `timeline` (asserting each page succeeds and seqs follow on without a
+ * gap): the contents, oldest first. */
+GPtrArray        *natter_test_client_fetch_timeline (NatterTestClient  *self,
+                                                     int                conversation_type,
+                                                     const char        *target_id,
+                                                     guint64            after_seq);
+/* The state of @target_id in a full sync since @since (NULL if it did not
+ * move); a copy, free with natter__timeline_state__free_unpacked(). */
+Natter__TimelineState *natter_test_client_sync_state (NatterTestClient *self,
+                                                      gint64            since,
+                                                      const char       *target_id,
+                                                      gint64           *sync_time);
 
 /* The next frame of @body (others stay queued), or NULL after @timeout_ms. */
 NatterFrame      *natter_test_client_expect        (NatterTestClient   *self,

@@ -514,6 +514,9 @@ test_message_publish (void)
   g_assert_cmpint (group->deliver->message->conversation_type, ==, 3);
   g_assert_cmpstr (group->deliver->message->target_id, ==, "g1");
   g_assert_cmpstr (group->deliver->message->sender_user_id, ==, "carol");
+  /* natter.v2: on the group's timeline, not in bob's inbox. */
+  g_assert_cmpuint (group->deliver->seq, ==, 0);
+  g_assert_cmpuint (group->deliver->message->timeline_seq, ==, 1);
   /* Not to the sender unless isIncludeSender. */
   natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 300);
 

@@ -77,6 +77,18 @@ test_export (void)
     }
   natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TypSts", "{}"));
   natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:CmdMsg", "{\"name\":\"n\"}"));
+  /* A group's message (one row on its timeline) is in the file too. */
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "crew", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 3, "crew", "RC:TxtMsg",
+                                                                  "{\"content\":\"line 3\"}");
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    g_assert_cmpint (ack->publish_ack->sent_time / 3600000, ==, sent / 3600000);
+  }
   then_hour = hour_of (sent - 7200000);
 
   /* The hour is not over: nothing yet. */
@@ -98,7 +110,7 @@ test_export (void)
   g_clear_pointer (&reply, json_object_unref);
 
   lines = download_lines (url);
-  g_assert_cmpuint (lines->len, ==, 3);
+  g_assert_cmpuint (lines->len, ==, 4);
   for (guint i = 0; i < lines->len; i++)
     {
       g_autoptr(JsonParser) parser = json_parser_new ();
@@ -110,8 +122,9 @@ test_export (void)
       g_assert_no_error (error);
       object = json_node_get_object (json_parser_get_root (parser));
       g_assert_cmpstr (json_object_get_string_member (object, "fromUserId"), ==, "alice");
-      g_assert_cmpstr (json_object_get_string_member (object, "targetId"), ==, "bob");
-      g_assert_cmpint (json_object_get_int_member (object, "targetType"), ==, 1);
+      g_assert_cmpstr (json_object_get_string_member (object, "targetId"), ==, i < 3 ? "bob" : "crew");
+      g_assert_cmpint (json_object_get_int_member (object, "targetType"), ==, i < 3 ? 1 : 3);
+      g_assert_cmpstr (json_object_get_string_member (object, "GroupId"), ==, i < 3 ? "" : "crew");
       g_assert_cmpstr (json_object_get_string_member (object, "classname"), ==, "RC:TxtMsg");
       g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "content"), "content"), ==, expected);
       g_assert_cmpuint (strlen (json_object_get_string_member (object, "msgUID")), ==, 19);
@@ -243,7 +256,7 @@ open_flooder (NatterTestServer *server,
   GOutputStream *stream;
   const char *request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n";
+                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v2\r\n\r\n";
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
                                                 NULL, &error);

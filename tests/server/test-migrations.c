@@ -676,6 +676,193 @@ test_uids (void)
   g_assert_cmpint (natterd_message_uid_to_id ("IIII-IIII-IIII-IIII"), ==, 0);
 }
 
+
+typedef struct
+{
+  guint    unread;
+  guint64  first_seq, read_seq, latest_seq, last_seq;
+  gboolean found;
+  GPtrArray *contents;
+  gint64   sync_time;
+} TimelineView;
+
+static void
+sync_copied (NatterdRead *base,
+             gpointer     user_data)
+{
+  NatterdTimelineSyncRead *read = (NatterdTimelineSyncRead *) base;
+  TimelineView *view = user_data;
+
+  g_assert_no_error (base->error);
+  view->sync_time = read->sync_time;
+  for (guint i = 0; i < read->timelines->len; i++)
+    {
+      NatterdTimelineState *state = g_ptr_array_index (read->timelines, i);
+
+      if (!g_str_equal (state->target_id, "g"))
+        continue;
+      view->found = TRUE;
+      view->unread = state->unread;
+      view->first_seq = state->first_seq;
+      view->read_seq = state->read_seq;
+      view->latest_seq = state->latest_seq;
+      view->last_seq = state->last_seq;
+    }
+  view->contents = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+timeline_copied (NatterdRead *base,
+                 gpointer     user_data)
+{
+  NatterdTimelineRead *read = (NatterdTimelineRead *) base;
+  GPtrArray *contents = user_data;
+
+  g_assert_no_error (base->error);
+  g_assert_true (read->found);
+  for (guint i = 0; i < read->messages->len; i++)
+    {
+      NatterdMessage *m = g_ptr_array_index (read->messages, i);
+
+      g_ptr_array_add (contents, g_strdup_printf ("%" G_GUINT64_FORMAT ":%s", m->timeline_seq, m->content));
+    }
+  g_ptr_array_add (contents, NULL);
+}
+
+/* @user_id's view of group "g": a sync since 0 and the whole timeline. */
+static void
+view_timeline (NatterdStore *store,
+               gint64        user_id,
+               TimelineView *view)
+{
+  NatterdTimelineSyncRead *sync = natterd_read_new (NATTERD_READ_TIMELINE_SYNC, sync_copied, view, NULL);
+  NatterdTimelineRead *timeline;
+  GPtrArray *contents;
+
+  sync->user_id = user_id;
+  sync->app_id = 1;
+  sync->limit = 100;
+  natterd_store_read (store, sync);
+  while (view->contents == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  contents = view->contents;
+  timeline = natterd_read_new (NATTERD_READ_TIMELINE, timeline_copied, contents, NULL);
+  timeline->user_id = user_id;
+  timeline->app_id = 1;
+  timeline->target_id = g_strdup ("g");
+  timeline->limit = 100;
+  natterd_store_read (store, timeline);
+  while (contents->len == 0 || g_ptr_array_index (contents, contents->len - 1) != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_ptr_array_remove_index (contents, contents->len - 1);
+}
+
+/* natter.v2: a data dir of schema 5, whose group messages are inbox
+ * entries of every member, is migrated to group timelines: each message
+ * numbered once in order, each member's part of it (from their first
+ * entry), their unread count kept, the inbox keeping private ones only;
+ * and a new group message goes on after them. */
+static void
+test_group_timelines_migrated (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  TimelineView bob = { 0 }, carol = { 0 }, alice = { 0 };
+  sqlite3 *db;
+
+  {
+    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, 5, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  g_assert_cmpint (sqlite3_exec (db,
+    "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)"
+    " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+    "INSERT INTO users (id, app_id, user_id, created, max_seq) VALUES (1, 1, 'alice', 1, 0),"
+    " (2, 1, 'bob', 1, 4), (3, 1, 'carol', 1, 1);"
+    "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (1, 1, 'g', 'G', 1);"
+    "INSERT INTO group_members (group_id, user_id, joined) VALUES (1, 1, 1), (1, 2, 1), (1, 3, 2500);"
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    "  object_name, content, flags, sent_time) VALUES"
+    " (10, 1, 'AAAA-AAAA-AAAA-AAAA', 3, 1, 'g', '3/g', 'RC:TxtMsg', '{\"content\":\"one\"}', 3, 1000),"
+    " (11, 1, 'AAAA-AAAA-AAAA-AAAB', 3, 1, 'g', '3/g', 'RC:TxtMsg', '{\"content\":\"two\"}', 3, 2000),"
+    " (12, 1, 'AAAA-AAAA-AAAA-AAAC', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', '{\"content\":\"private\"}', 3, 2100),"
+    " (13, 1, 'AAAA-AAAA-AAAA-AAAD', 3, 1, 'g', '3/g', 'RC:TxtMsg', '{\"content\":\"three\"}', 3, 3000);"
+    "INSERT INTO inbox (user_id, seq, message_id) VALUES (2, 1, 10), (2, 2, 11), (2, 3, 12), (2, 4, 13),"
+    " (3, 1, 13), (1, 1, 10), (1, 2, 11), (1, 3, 13);"
+    "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id, updated_time, unread)"
+    " VALUES (2, 3, 'g', 13, 3000, 2), (3, 3, 'g', 13, 3000, 1), (2, 1, 'alice', 12, 2100, 1);",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    NatterdPublishOp *op;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
+    /* The private message stays an inbox entry; group ones left it. */
+    g_assert_cmpint (count_rows (dir, "inbox"), ==, 1);
+    g_assert_cmpint (count_rows (dir, "timelines"), ==, 1);
+    g_assert_cmpint (count_rows (dir, "timeline_members"), ==, 3);
+
+    natterd_store_start (store, 16);
+    view_timeline (store, 2, &bob);
+    g_assert_true (bob.found);
+    g_assert_cmpuint (bob.latest_seq, ==, 3);
+    g_assert_cmpuint (bob.first_seq, ==, 1);
+    g_assert_cmpuint (bob.last_seq, ==, 0);
+    g_assert_cmpuint (bob.read_seq, ==, 1);
+    g_assert_cmpuint (bob.unread, ==, 2);
+    g_assert_cmpuint (bob.contents->len, ==, 3);
+    g_assert_cmpstr (g_ptr_array_index (bob.contents, 0), ==, "1:{\"content\":\"one\"}");
+    g_assert_cmpstr (g_ptr_array_index (bob.contents, 1), ==, "2:{\"content\":\"two\"}");
+    g_assert_cmpstr (g_ptr_array_index (bob.contents, 2), ==, "3:{\"content\":\"three\"}");
+
+    /* carol joined after two of them: her part starts at her first. */
+    view_timeline (store, 3, &carol);
+    g_assert_true (carol.found);
+    g_assert_cmpuint (carol.first_seq, ==, 3);
+    g_assert_cmpuint (carol.unread, ==, 1);
+    g_assert_cmpuint (carol.contents->len, ==, 1);
+    g_assert_cmpstr (g_ptr_array_index (carol.contents, 0), ==, "3:{\"content\":\"three\"}");
+
+    /* A new group message is the fourth, once. */
+    op = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+    op->app_id = 1;
+    op->sender_id = 1;
+    op->channel = g_strdup ("3/g");
+    op->timeline = TRUE;
+    op->message.conversation_type = 3;
+    op->message.sender_user_id = g_strdup ("alice");
+    op->message.target_id = g_strdup ("g");
+    op->message.object_name = g_strdup ("RC:TxtMsg");
+    op->message.content = g_strdup ("{\"content\":\"four\"}");
+    op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+    op->message.sent_time = 4000;
+    natterd_store_submit (store, op);
+    natterd_store_stop (store);
+  }
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+    g_assert_no_error (error);
+    natterd_store_start (store, 16);
+    view_timeline (store, 1, &alice);
+    g_assert_cmpuint (alice.latest_seq, ==, 4);
+    g_assert_cmpuint (alice.unread, ==, 0);   /* her own */
+    g_assert_cmpuint (alice.contents->len, ==, 4);
+    g_assert_cmpstr (g_ptr_array_index (alice.contents, 3), ==, "4:{\"content\":\"four\"}");
+    natterd_store_stop (store);
+  }
+  g_assert_cmpint (count_rows (dir, "inbox"), ==, 1);
+  g_ptr_array_unref (bob.contents);
+  g_ptr_array_unref (carol.contents);
+  g_ptr_array_unref (alice.contents);
+  remove_dir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -690,6 +877,7 @@ main (int   argc,
   g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);
   g_test_add_func ("/server/store/webhook-events", test_webhook_events);
   g_test_add_func ("/server/store/uids", test_uids);
+  g_test_add_func ("/server/migrations/group-timelines", test_group_timelines_migrated);
 
   return g_test_run ();
 }

@@ -111,7 +111,7 @@ raw_open (NatterTestServer *server)
 
   request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v1\r\n\r\n");
+                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v2\r\n\r\n");
   raw_write (raw, (const guint8 *) request, strlen (request));
 
   /* Read the 101 response up to the blank line. */
@@ -479,10 +479,12 @@ test_back_pressure (gconstpointer data)
 }
 
 /* The status line natterd answers a WebSocket upgrade with; @protocol is
- * the Sec-WebSocket-Protocol header's value (NULL: no such header). */
+ * the Sec-WebSocket-Protocol header's value (NULL: no such header). With
+ * @body, the response's body too (up to its Content-Length). */
 static char *
-upgrade_status_with (NatterTestServer *server,
-                     const char       *protocol)
+upgrade_response_with (NatterTestServer *server,
+                       const char       *protocol,
+                       char            **body)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
@@ -493,6 +495,7 @@ upgrade_status_with (NatterTestServer *server,
   g_autofree char *request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                               "Sec-WebSocket-Version: 13\r\n%s\r\n", protocol_line);
+  gsize length = 0;
   char *line;
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", natter_test_server_get_port (server),
@@ -502,9 +505,33 @@ upgrade_status_with (NatterTestServer *server,
                              strlen (request), NULL, NULL, &error);
   g_assert_no_error (error);
   in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
   line = g_data_input_stream_read_line (in, NULL, NULL, &error);
   g_assert_no_error (error);
+  if (body == NULL)
+    return line;
+  for (;;)
+    {
+      g_autofree char *header = g_data_input_stream_read_line (in, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (header);
+      if (*header == '\0')
+        break;
+      if (g_ascii_strncasecmp (header, "Content-Length:", 15) == 0)
+        length = g_ascii_strtoull (header + 15, NULL, 10);
+    }
+  *body = g_malloc0 (length + 1);
+  g_input_stream_read_all (G_INPUT_STREAM (in), *body, length, NULL, NULL, &error);
+  g_assert_no_error (error);
   return line;
+}
+
+static char *
+upgrade_status_with (NatterTestServer *server,
+                     const char       *protocol)
+{
+  return upgrade_response_with (server, protocol, NULL);
 }
 
 static char *
@@ -513,9 +540,10 @@ upgrade_status (NatterTestServer *server)
   return upgrade_status_with (server, NATTER_PROTOCOL_NAME);
 }
 
-/* natter.v1 is the only protocol natterd speaks: an upgrade that does not
+/* natter.v2 is the only protocol natterd speaks: an upgrade that does not
  * ask for it is refused before it becomes a connection (libsoup alone
- * would take one that names no subprotocol). */
+ * would take one that names no subprotocol). A natter.v1 client (which
+ * would miss group messages sent while it was away) is told to update. */
 static void
 test_subprotocol (void)
 {
@@ -523,20 +551,30 @@ test_subprotocol (void)
   struct {
     const char *protocol;
     const char *status;
+    const char *body;
   } cases[] = {
-    { NULL, "HTTP/1.1 400" },
-    { "chat", "HTTP/1.1 400" },
-    { "natter.v2", "HTTP/1.1 400" },
-    { "chat, natter.v1", "HTTP/1.1 101" },
-    { NATTER_PROTOCOL_NAME, "HTTP/1.1 101" },
+    { NULL, "HTTP/1.1 400", "must be natter.v2" },
+    { "chat", "HTTP/1.1 400", "must be natter.v2" },
+    { "natter.v3", "HTTP/1.1 400", "must be natter.v2" },
+    { "natter.v1", "HTTP/1.1 400", "natter.v1 is no longer served: update Natter" },
+    { "chat, natter.v1", "HTTP/1.1 400", "natter.v1 is no longer served: update Natter" },
+    { "natter.v1, natter.v2", "HTTP/1.1 101", NULL },
+    { "chat, natter.v2", "HTTP/1.1 101", NULL },
+    { NATTER_PROTOCOL_NAME, "HTTP/1.1 101", NULL },
   };
 
+  g_assert_cmpstr (NATTER_PROTOCOL_NAME, ==, "natter.v2");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *status = upgrade_status_with (server, cases[i].protocol);
+      g_autofree char *body = NULL;
+      g_autofree char *status = upgrade_response_with (server, cases[i].protocol,
+                                                       cases[i].body != NULL ? &body : NULL);
 
-      g_test_message ("%s: %s", cases[i].protocol ? cases[i].protocol : "(none)", status);
+      g_test_message ("%s: %s %s", cases[i].protocol ? cases[i].protocol : "(none)", status,
+                      body ? body : "");
       g_assert_true (g_str_has_prefix (status, cases[i].status));
+      if (cases[i].body != NULL)
+        g_assert_nonnull (strstr (body, cases[i].body));
     }
 }
 
@@ -773,7 +811,7 @@ test_pipelined_requests (gconstpointer tls)
 
 /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection
  * with 1007 (invalid data); valid text is only the wrong kind for
- * natter.v1, 1003. Fragmented text is judged as a whole. */
+ * natter.v2, 1003. Fragmented text is judged as a whole. */
 static void
 test_text_frames (gconstpointer data)
 {
@@ -911,6 +949,120 @@ test_slow_reader (gconstpointer data)
   raw_free (raw);
 }
 
+/* The next frame of natterd's, whatever it is. */
+static NatterFrame *
+read_any_server_frame (Raw *raw)
+{
+  g_autoptr(GByteArray) payload = NULL;
+  NatterFrame *frame;
+
+  g_assert_cmpint (read_frame (raw, &payload), ==, 0x2);
+  frame = natter_frame_decode (payload->data, payload->len, NATTER_PEER_SERVER, NULL);
+  g_assert_nonnull (frame);
+  return frame;
+}
+
+/* Sends @query (request id 1, 2, ...) and reads until its Result: the live
+ * frames before it go to @live (timeline_seq of each Deliver). */
+static NatterFrame *
+raw_query (Raw           *raw,
+           Natter__Query *query,
+           GArray        *live)
+{
+  static guint32 request_id;
+  NatterFrame frame = NATTER__FRAME__INIT;
+
+  query->request_id = ++request_id;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = query;
+  send_client_frame (raw, &frame);
+  for (;;)
+    {
+      NatterFrame *reply = read_any_server_frame (raw);
+
+      if (reply->body_case == NATTER__FRAME__BODY_RESULT && reply->result->request_id == query->request_id)
+        return reply;
+      g_assert_cmpint (reply->body_case, ==, NATTER__FRAME__BODY_DELIVER);
+      g_assert_cmpuint (reply->deliver->seq, ==, 0);
+      g_array_append_val (live, reply->deliver->message->timeline_seq);
+      natter_frame_free (reply);
+    }
+}
+
+/* A member's device that stops reading while 30 MB of group messages come:
+ * natterd keeps about a MiB queued for it and sends it no more live group
+ * messages past that (counted as dropped), and the device, reading again,
+ * fetches every one from the timeline, in order. */
+static void
+test_slow_group_reader (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GArray) live = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_autofree char *filler = g_strnfill (100 * 1000, 'x');
+  g_autofree char *last = NULL;
+  guint64 after = 0, dropped;
+  Raw *raw;
+
+  reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "g", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  raw = raw_open (server);
+  raw_connect (raw, server, "bob");
+
+  for (guint i = 0; i < SLOW_READER_MESSAGES; i++)
+    {
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u\",\"extra\":\"%s\"}", i, filler);
+
+      g_free (last);
+      last = natter_test_client_publish (alice, 3, "g", "RC:TxtMsg", content);
+      if (i % 5 == 4 || i + 1 == SLOW_READER_MESSAGES)
+        {
+          g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, last);
+          g_assert_cmpint (ack->publish_ack->code, ==, 0);
+        }
+    }
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_socket_queued_bytes"), <, 2 * 1024 * 1024);
+  dropped = natter_test_server_get_metric (server, "natterd_timeline_dropped_total");
+  g_test_message ("%" G_GUINT64_FORMAT " of %u not sent live", dropped, SLOW_READER_MESSAGES);
+  g_assert_cmpuint (dropped, >, 0);
+
+  /* Reading again: what was queued, then the whole timeline in pages. */
+  for (;;)
+    {
+      Natter__Query query = NATTER__QUERY__INIT;
+      Natter__TimelineRequest timeline = NATTER__TIMELINE_REQUEST__INIT;
+      g_autoptr(NatterFrame) page = NULL;
+
+      timeline.conversation_type = 3;
+      timeline.target_id = (char *) "g";
+      timeline.after_seq = after;
+      timeline.count = 200;
+      query.method_case = NATTER__QUERY__METHOD_TIMELINE;
+      query.timeline = &timeline;
+      page = raw_query (raw, &query, live);
+      g_assert_cmpint (page->result->code, ==, 0);
+      for (gsize i = 0; i < page->result->timeline->n_messages; i++)
+        {
+          g_autofree char *start = g_strdup_printf ("{\"content\":\"%" G_GUINT64_FORMAT "\",", after);
+
+          g_assert_cmpuint (page->result->timeline->messages[i]->timeline_seq, ==, after + 1);
+          g_assert_true (g_str_has_prefix (page->result->timeline->messages[i]->content, start));
+          after++;
+        }
+      if (!page->result->timeline->has_more)
+        break;
+    }
+  g_assert_cmpuint (after, ==, SLOW_READER_MESSAGES);
+  /* Those that came live came in order, and none of the dropped ones. */
+  g_assert_cmpuint (live->len + dropped, ==, SLOW_READER_MESSAGES);
+  for (guint i = 1; i < live->len; i++)
+    g_assert_cmpuint (g_array_index (live, guint64, i), >, g_array_index (live, guint64, i - 1));
+  raw_free (raw);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -923,6 +1075,7 @@ main (int   argc,
   g_test_add_func ("/server/websocket/max-connections", test_max_connections);
   g_test_add_func ("/server/websocket/keepalive", test_keepalive);
   g_test_add_func ("/server/websocket/subprotocol", test_subprotocol);
+  g_test_add_func ("/server/websocket/slow-group-reader", test_slow_group_reader);
 
   /* The same framing and bounds for ws:// and wss://. */
   for (int tls = 0; tls <= 1; tls++)
