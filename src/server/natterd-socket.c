@@ -29,7 +29,7 @@
 #define CLOSE_WAIT_US (2 * G_USEC_PER_SEC)
 /* Shared frames are written to this many connections per iteration at
  * most for this long: other work (reads, commits, acks) runs in between. */
-#define BULK_SLICE_US 1000
+#define BULK_SLICE_US 250
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
