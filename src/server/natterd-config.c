@@ -44,6 +44,7 @@ natterd_config_new (void)
   self->body_timeout = 30;
   self->store_min_free = 64 * 1024 * 1024;
   self->store_cache_size = 16;
+  self->store_backend = g_strdup ("sqlite");
 
   return self;
 }
@@ -63,6 +64,11 @@ natterd_config_free (NatterdConfig *self)
   g_free (self->log_format);
   g_free (self->turn_secret);
   g_strfreev (self->turn_uris);
+  g_free (self->store_backend);
+  g_free (self->store_postgresql);
+  g_free (self->media_dir);
+  g_free (self->cluster_nats);
+  g_free (self->cluster_node_name);
   g_free (self);
 }
 
@@ -122,6 +128,11 @@ static const struct {
   K ("server", "body-timeout", KEY_UINT, body_timeout),
   K ("store", "min-free", KEY_UINT64, store_min_free),
   K ("store", "cache-size", KEY_UINT, store_cache_size),
+  K ("store", "backend", KEY_STRING, store_backend),
+  K ("store", "postgresql", KEY_STRING, store_postgresql),
+  K ("media", "dir", KEY_PATH, media_dir),
+  K ("cluster", "nats", KEY_STRING, cluster_nats),
+  K ("cluster", "node-name", KEY_STRING, cluster_node_name),
 #undef K
 };
 
@@ -238,6 +249,25 @@ natterd_config_load_file (NatterdConfig  *self,
                        "%s: [%s] %s: %s", path, keys[i].group, keys[i].key, local_error->message);
           return FALSE;
         }
+    }
+
+  if (!g_str_equal (self->store_backend, "sqlite") && !g_str_equal (self->store_backend, "postgresql"))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [store] backend: \"%s\" is neither sqlite nor postgresql", path, self->store_backend);
+      return FALSE;
+    }
+  if (g_str_equal (self->store_backend, "postgresql") && (self->store_postgresql == NULL || *self->store_postgresql == '\0'))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [store] backend=postgresql needs [store] postgresql (a libpq conninfo string)", path);
+      return FALSE;
+    }
+  if (self->cluster_nats != NULL && (self->cluster_node_name == NULL || *self->cluster_node_name == '\0'))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [cluster] nats needs [cluster] node-name, unique per node", path);
+      return FALSE;
     }
 
   return TRUE;

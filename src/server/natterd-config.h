@@ -75,6 +75,13 @@ typedef struct
   guint   body_timeout;          /* [server] s without progress on a body, 0 = none */
   guint64 store_min_free;        /* [store] bytes free below which writes are refused, 0 = off */
   guint   store_cache_size;      /* [store] MiB of SQLite page cache per connection (writer, reader) */
+
+  /* Scale-out (README: "Several nodes") */
+  char   *store_backend;         /* [store] backend: "sqlite" (default) or "postgresql" */
+  char   *store_postgresql;      /* [store] postgresql: a libpq conninfo string */
+  char   *media_dir;             /* [media] dir: shared by all nodes; NULL = under data-dir */
+  char   *cluster_nats;          /* [cluster] nats: comma-separated NATS URLs; NULL = one node */
+  char   *cluster_node_name;     /* [cluster] node-name: unique per node */
 } NatterdConfig;
 
 NatterdConfig *natterd_config_new       (void);
