@@ -13,12 +13,14 @@
 #include "natterd-config.h"
 #include "natterd-directory.h"
 #include "natterd-log.h"
+#include "natterd-notify.h"
 #include "natterd-server.h"
 #include "natterd-store-sqlite.h"
 
 static gboolean
 on_quit_signal (gpointer user_data)
 {
+  natterd_notify ("STOPPING=1");
   g_main_loop_quit (user_data);
   return G_SOURCE_CONTINUE;
 }
@@ -26,7 +28,13 @@ on_quit_signal (gpointer user_data)
 static gboolean
 on_reload_signal (gpointer user_data)
 {
+  g_autofree char *reloading = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+                                                g_get_monotonic_time ());
+
+  /* The reload itself reads the apps on a store thread; we serve on. */
+  natterd_notify (reloading);
   natterd_server_reload_apps (user_data);
+  natterd_notify ("READY=1");
   return G_SOURCE_CONTINUE;
 }
 
@@ -333,6 +341,14 @@ main (int   argc,
   /* Scripts and tests wait for exactly this line. */
   printf ("listening on %s\n", natterd_server_get_url (server));
   fflush (stdout);
+
+  /* systemd (Type=notify): we answer on the port from now on. */
+  {
+    g_autofree char *ready = g_strdup_printf ("READY=1\nSTATUS=Serving on %s", natterd_server_get_url (server));
+
+    natterd_notify (ready);
+    natterd_notify_watchdog_add ();
+  }
 
   g_main_loop_run (loop);
 
