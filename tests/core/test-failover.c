@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
 
@@ -210,6 +211,260 @@ test_navi_learns_other_node (void)
   peer_free (bob, FALSE);
 }
 
+/* ------------------------------------------------ a navi of the test's own */
+
+/* A loopback HTTP server standing for a node: /ws goes through to a real
+ * natterd, /navi.json is what the test says. */
+typedef struct {
+  SoupServer *server;
+  SoupSession *session;
+  char *base;
+  char *upstream_ws;
+  char *navi;
+  guint navi_requests;
+  gboolean navi_had_credentials;
+} NaviNode;
+
+typedef struct {
+  SoupWebsocketConnection *down;
+  SoupWebsocketConnection *up;
+  GPtrArray *waiting;           /* GBytes from down before up is open */
+} Relay;
+
+static void
+relay_close (Relay *relay)
+{
+  if (relay->down != NULL &&
+      soup_websocket_connection_get_state (relay->down) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (relay->down, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  if (relay->up != NULL &&
+      soup_websocket_connection_get_state (relay->up) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (relay->up, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+}
+
+static void
+relay_down_message_cb (SoupWebsocketConnection *ws,
+                       int                      type,
+                       GBytes                  *message,
+                       Relay                   *relay)
+{
+  if (relay->up == NULL)
+    g_ptr_array_add (relay->waiting, g_bytes_ref (message));
+  else
+    soup_websocket_connection_send_message (relay->up, SOUP_WEBSOCKET_DATA_BINARY, message);
+}
+
+static void
+relay_up_message_cb (SoupWebsocketConnection *ws,
+                     int                      type,
+                     GBytes                  *message,
+                     Relay                   *relay)
+{
+  soup_websocket_connection_send_message (relay->down, SOUP_WEBSOCKET_DATA_BINARY, message);
+}
+
+static void
+relay_closed_cb (SoupWebsocketConnection *ws,
+                 Relay                   *relay)
+{
+  relay_close (relay);
+}
+
+static void
+relay_up_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Relay *relay = user_data;
+
+  relay->up = soup_session_websocket_connect_finish (SOUP_SESSION (object), result, NULL);
+  if (relay->up == NULL)
+    {
+      relay_close (relay);
+      return;
+    }
+  g_signal_connect (relay->up, "message", G_CALLBACK (relay_up_message_cb), relay);
+  g_signal_connect (relay->up, "closed", G_CALLBACK (relay_closed_cb), relay);
+  for (guint i = 0; i < relay->waiting->len; i++)
+    soup_websocket_connection_send_message (relay->up, SOUP_WEBSOCKET_DATA_BINARY,
+                                            g_ptr_array_index (relay->waiting, i));
+  g_ptr_array_set_size (relay->waiting, 0);
+}
+
+static void
+navi_node_ws_cb (SoupServer              *server,
+                 SoupServerMessage       *msg,
+                 const char              *path,
+                 SoupWebsocketConnection *connection,
+                 gpointer                 user_data)
+{
+  NaviNode *node = user_data;
+  const char *protocols[] = { "natter.v2", NULL };
+  g_autoptr(SoupMessage) up = soup_message_new (SOUP_METHOD_GET, node->upstream_ws);
+  /* Lives as long as the test process: a handful per test. */
+  Relay *relay = g_new0 (Relay, 1);
+
+  relay->down = g_object_ref (connection);
+  relay->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_signal_connect (relay->down, "message", G_CALLBACK (relay_down_message_cb), relay);
+  g_signal_connect (relay->down, "closed", G_CALLBACK (relay_closed_cb), relay);
+  soup_session_websocket_connect_async (node->session, up, NULL, (char **) protocols,
+                                        G_PRIORITY_DEFAULT, NULL, relay_up_cb, relay);
+}
+
+static void
+navi_node_navi_cb (SoupServer        *server,
+                   SoupServerMessage *msg,
+                   const char        *path,
+                   GHashTable        *query,
+                   gpointer           user_data)
+{
+  NaviNode *node = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  node->navi_requests++;
+  if (soup_message_headers_get_one (headers, "Authorization") != NULL ||
+      soup_message_headers_get_one (headers, "App-Key") != NULL ||
+      soup_message_headers_get_one (headers, "Cookie") != NULL)
+    node->navi_had_credentials = TRUE;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, node->navi,
+                                    strlen (node->navi));
+}
+
+static NaviNode *
+navi_node_new (NatterTestServer *upstream)
+{
+  NaviNode *node = g_new0 (NaviNode, 1);
+  const char *protocols[] = { "natter.v2", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUri) up = g_uri_parse (natter_test_server_get_url (upstream), G_URI_FLAGS_NONE, NULL);
+  GSList *uris;
+
+  node->server = soup_server_new (NULL, NULL);
+  node->session = soup_session_new ();
+  node->upstream_ws = g_strdup_printf ("ws://127.0.0.1:%d/ws", g_uri_get_port (up));
+  soup_server_add_websocket_handler (node->server, "/ws", NULL, (char **) protocols,
+                                     navi_node_ws_cb, node, NULL);
+  soup_server_add_handler (node->server, "/navi.json", navi_node_navi_cb, node, NULL);
+  soup_server_listen_local (node->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (node->server);
+  node->base = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return node;
+}
+
+static void
+navi_node_free (NaviNode *node)
+{
+  soup_server_disconnect (node->server);
+  g_object_unref (node->server);
+  g_object_unref (node->session);
+  g_free (node->base);
+  g_free (node->upstream_ws);
+  g_free (node->navi);
+  g_free (node);
+}
+
+static gboolean
+navi_asked (gpointer data)
+{
+  return ((NaviNode *) data)->navi_requests > 0;
+}
+
+/* What a configured node's navi names joins the list only when it is a
+ * client URL of the same scheme; anything else is ignored, never an own
+ * origin (so never sent the token or the App-Key), and the navi request
+ * carries no credentials. */
+static void
+test_navi_filter (void)
+{
+  g_autoptr(NatterTestServer) a = NULL;
+  g_autoptr(NatterTestServer) b = NULL;
+  g_autoptr(NatterMessage) sent = NULL;
+  g_auto(GStrv) urls = NULL;
+  NaviNode *node;
+  Peer *bob, *alice;
+  const char *b_url;
+
+  start_two_nodes (NULL, &a, &b);
+  b_url = natter_test_server_get_url (b);
+  node = navi_node_new (a);
+  node->navi = g_strdup_printf ("{\"code\":200,\"nodes\":["
+                                "{\"name\":\"self\",\"url\":\"%s\"},"
+                                "{\"name\":\"tls\",\"url\":\"https://127.0.0.1:7\"},"
+                                "{\"name\":\"ftp\",\"url\":\"ftp://127.0.0.1:8\"},"
+                                "{\"name\":\"ws\",\"url\":\"ws://127.0.0.1:9\"},"
+                                "{\"name\":\"user\",\"url\":\"http://u:p@127.0.0.1:10\"},"
+                                "{\"name\":\"nourl\"},42,\"http://127.0.0.1:11\",{\"url\":12},"
+                                "{\"name\":\"b\",\"url\":\"%s\"},"
+                                "{\"name\":\"b-again\",\"url\":\"%s/\"}]}",
+                                node->base, b_url, b_url);
+
+  bob = peer_new_for_url (a, "bob", node->base);
+  alice = peer_new (b, "alice", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (navi_asked, node, 20, "the client to ask the node's navi");
+  {
+    KnowsWait wait = { bob->client, b_url };
+
+    test_wait_until (client_knows, &wait, 20, "bob to learn node B");
+  }
+  test_spin (200);
+
+  urls = natter_client_dup_server_urls (bob->client);
+  g_assert_cmpuint (g_strv_length (urls), ==, 2);
+  g_assert_cmpstr (urls[0], ==, node->base);
+  g_assert_cmpstr (urls[1], ==, b_url);
+  g_assert_false (node->navi_had_credentials);
+  g_assert_true (natter_client_is_own_origin (bob->client, b_url));
+  g_assert_false (natter_client_is_own_origin (bob->client, "https://127.0.0.1:7/media/x"));
+  g_assert_false (natter_client_is_own_origin (bob->client, "http://127.0.0.1:9/media/x"));
+  g_assert_false (natter_client_is_own_origin (bob->client, "http://127.0.0.1:10/media/x"));
+  g_assert_false (natter_client_is_own_origin (bob->client, "http://127.0.0.1:11/media/x"));
+
+  /* The configured node goes: the client moves to the one navi named. */
+  natter_test_server_kill (a);
+  peer_wait_status (bob, NATTER_CONNECTION_CLOSED, 20);
+  peer_wait_status (bob, NATTER_CONNECTION_CONNECTED, 30);
+  g_assert_cmpstr (natter_client_get_current_server_url (bob->client), ==, b_url);
+  sent = peer_send_ok (bob, "alice", "over the node the test's navi named");
+  peer_wait_received (alice, 1);
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+  navi_node_free (node);
+}
+
+/* A navi document over 64 KiB is not read: nothing is learnt from it. */
+static void
+test_navi_too_large (void)
+{
+  g_autoptr(NatterTestServer) a = natter_test_server_new ();
+  g_autoptr(GString) doc = g_string_new ("{\"code\":200,\"nodes\":[");
+  g_auto(GStrv) urls = NULL;
+  NaviNode *node = navi_node_new (a);
+  Peer *bob;
+
+  for (guint i = 0; doc->len < 80 * 1024; i++)
+    g_string_append_printf (doc, "%s{\"name\":\"n%u\",\"url\":\"http://127.0.0.1:%u\"}",
+                            i > 0 ? "," : "", i, 1000 + i % 60000);
+  g_string_append (doc, "]}");
+  node->navi = g_string_free (g_steal_pointer (&doc), FALSE);
+
+  bob = peer_new_for_url (a, "bob", node->base);
+  peer_connect (bob);
+  test_wait_until (navi_asked, node, 20, "the client to ask the node's navi");
+  test_spin (500);
+  urls = natter_client_dup_server_urls (bob->client);
+  g_assert_cmpuint (g_strv_length (urls), ==, 1);
+
+  peer_free (bob, FALSE);
+  navi_node_free (node);
+}
+
 /* The list as the app and natter-cli take it: each URL checked. */
 static void
 test_parse_list (void)
@@ -256,6 +511,8 @@ main (int   argc,
   g_test_add_func ("/core/failover/dead-then-live", test_dead_then_live);
   g_test_add_func ("/core/failover/node-killed-with-outbox", test_node_killed_with_outbox);
   g_test_add_func ("/core/failover/navi-learns-other-node", test_navi_learns_other_node);
+  g_test_add_func ("/core/failover/navi-filter", test_navi_filter);
+  g_test_add_func ("/core/failover/navi-too-large", test_navi_too_large);
 
   return g_test_run ();
 }
