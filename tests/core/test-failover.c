@@ -161,6 +161,23 @@ test_node_killed_with_outbox (void)
   page = peer_store_page (bob, NATTER_CONVERSATION_PRIVATE, "alice", 10);
   g_assert_cmpuint (page->len, ==, 1);
 
+  /* Media follows the node in use: an upload now goes to B. */
+  {
+    g_autofree char *path = g_build_filename (bob->profile, "note.txt", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(GAsyncResult) upload = NULL;
+    g_autofree char *url = NULL;
+    g_autofree char *b_media = g_strdup_printf ("%s/media/", natter_test_server_get_url (b));
+
+    g_assert_true (g_file_set_contents (path, "uploaded after the move", -1, NULL));
+    natter_client_upload_async (bob->client, file, "text/plain", NULL, NULL, NULL,
+                                test_store_result_cb, &upload);
+    test_wait_result (&upload, 30);
+    url = natter_client_upload_finish (bob->client, upload, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_prefix (url, b_media));
+  }
+
   peer_free (alice, FALSE);
   peer_free (bob, FALSE);
 }
