@@ -118,6 +118,7 @@ test_node_killed_with_outbox (void)
   g_autoptr(NatterMessage) sent = NULL;
   g_autoptr(GPtrArray) page = NULL;
   g_autoptr(GError) error = NULL;
+  gint64 killed;
   Peer *bob, *alice;
 
   start_two_nodes (NULL, &a, &b);
@@ -137,7 +138,10 @@ test_node_killed_with_outbox (void)
   g_assert_cmpuint (natter_client_get_n_pending (bob->client), ==, 1);
 
   natter_test_server_kill (a);
+  killed = g_get_monotonic_time ();
   test_wait_result (&result, 30);
+  g_test_message ("SIGKILL of node A to the ack from node B: %.0f ms",
+                  (g_get_monotonic_time () - killed) / 1000.0);
   sent = natter_client_send_message_finish (bob->client, result, &error);
   g_assert_no_error (error);
   g_assert_cmpint (natter_message_get_sent_status (sent), ==, NATTER_SENT_STATUS_SENT);
