@@ -173,6 +173,25 @@ server_entry_free (ServerEntry *entry)
   g_free (entry);
 }
 
+/* 33003, said as natter_client_error_new() says it. */
+static void set_url_error (GError     **error,
+                           const char  *format,
+                           ...) G_GNUC_PRINTF (2, 3);
+
+static void
+set_url_error (GError     **error,
+               const char  *format,
+               ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_propagate_error (error, natter_client_error_new (NATTER_CODE_INVALID_PARAMETER, text));
+}
+
 /* http://h:p → ws://h:p/ws; https → wss (ws and wss are taken as they
  * are). NULL with @error for anything else. */
 static ServerEntry *
@@ -196,8 +215,7 @@ server_entry_new (const char  *url,
   base = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
   if (base == NULL || g_uri_get_host (base) == NULL || *g_uri_get_host (base) == '\0')
     {
-      g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                   "Not a server URL: \"%s\" (give http[s]://host:port)", url);
+      set_url_error (error, "Not a server URL: \"%s\" (give http[s]://host:port)", url);
       return NULL;
     }
   scheme = g_uri_get_scheme (base);
@@ -207,15 +225,13 @@ server_entry_new (const char  *url,
     secure = FALSE;
   else
     {
-      g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                   "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
+      set_url_error (error, "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
       return NULL;
     }
   if (g_uri_get_userinfo (base) != NULL || g_uri_get_query (base) != NULL ||
       g_uri_get_fragment (base) != NULL)
     {
-      g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                   "Not a server URL: \"%s\" (no user, query or fragment)", url);
+      set_url_error (error, "Not a server URL: \"%s\" (no user, query or fragment)", url);
       return NULL;
     }
 
@@ -276,8 +292,7 @@ natter_server_urls_parse (const char  *list,
       scheme = g_uri_peek_scheme (url);
       if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
         {
-          g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                       "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
+          set_url_error (error, "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
           server_entry_free (entry);
           return NULL;
         }
@@ -287,8 +302,8 @@ natter_server_urls_parse (const char  *list,
     }
   if (n == 0)
     {
-      g_set_error_literal (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
-                           "No server URL (give http[s]://host:port, several separated by commas)");
+      set_url_error (error, "No server URL (give http[s]://host:port, several separated by "
+                     "commas)");
       return NULL;
     }
   return g_strv_builder_end (builder);
@@ -502,7 +517,9 @@ navi_read_cb (GObject      *object,
               gpointer      user_data)
 {
   NaviFetch *fetch = user_data;
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, NULL);
+  g_autoptr(GBytes) bytes = NULL;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, NULL);
 
   if (g_cancellable_is_cancelled (fetch->cancellable))
     {
@@ -511,7 +528,8 @@ navi_read_cb (GObject      *object,
     }
   if (bytes == NULL || fetch->body->len + g_bytes_get_size (bytes) > NAVI_MAX_BYTES)
     {
-      g_debug ("navi.json of %s: not read, or larger than %d bytes", fetch->from_key, NAVI_MAX_BYTES);
+      g_debug ("navi.json of %s: not read, or larger than %d bytes", fetch->from_key,
+               NAVI_MAX_BYTES);
       navi_fetch_free (fetch);
       return;
     }
