@@ -6,6 +6,7 @@
 #include "natterd-server-private.h"
 
 #include "natterd-log.h"
+#include "natterd-navi.h"
 
 #include <string.h>
 #include <netinet/in.h>
@@ -945,6 +946,7 @@ natterd_server_listen (NatterdServer  *self,
   soup_server_add_handler (self->soup, "/healthz", natterd_health_handle_request, self, NULL);
   natterd_server_setup_api (self);
   natterd_server_setup_media (self);
+  natterd_server_setup_navi (self);
 
   /* GSocketListener's backlog of 10 drops connections when a few hundred
    * clients reconnect at once (after a restart): use a real one. */

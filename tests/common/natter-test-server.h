@@ -62,6 +62,11 @@ void              natter_test_server_kill         (NatterTestServer   *self);
 int               natter_test_server_get_exit_status (NatterTestServer *self);
 /* Starts natterd again on the same data dir and port (after stop/kill). */
 void              natter_test_server_restart      (NatterTestServer   *self);
+/* A second node of the same service before the cluster layer: natterd on
+ * a byte copy of @from's data dir (same app, keys and users; @from must be
+ * stopped), with @config (may be NULL) and a port of its own. */
+NatterTestServer *natter_test_server_new_copy    (NatterTestServer   *from,
+                                                   const char         *config);
 /* Stops natterd if running and deletes the data dir. */
 void              natter_test_server_free         (NatterTestServer   *self);
 
