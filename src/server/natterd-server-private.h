@@ -15,6 +15,7 @@
 
 #include "natter-frame.h"
 #include "natterd-directory.h"
+#include "natterd-health.h"
 #include "natterd-http-guard.h"
 #include "natterd-metrics.h"
 #include "natterd-server.h"
@@ -64,6 +65,8 @@ struct _NatterdServer
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
   guint             max_connections;    /* [limits] max-connections, or the safe default */
+
+  NatterdHealth    *health;             /* GET /healthz, natterd-health.c */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */

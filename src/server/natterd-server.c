@@ -756,6 +756,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->directory, natterd_directory_free);
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
+  g_clear_pointer (&self->health, natterd_health_free);
   g_free (self->channel_clock);
   g_free (self->url);
   g_free (self->public_url);
@@ -780,6 +781,7 @@ natterd_server_init (NatterdServer *self)
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();
+  self->health = natterd_health_new (self);
   self->session_host = (NatterdSessionHost) {
     .host = self,
     .metrics = self->metrics,
@@ -941,6 +943,7 @@ natterd_server_listen (NatterdServer  *self,
     return FALSE;
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
+  soup_server_add_handler (self->soup, "/healthz", natterd_health_handle_request, self, NULL);
   natterd_server_setup_api (self);
   natterd_server_setup_media (self);
   natterd_server_setup_navi (self);
