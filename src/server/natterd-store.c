@@ -18,7 +18,8 @@ G_DEFINE_QUARK (natterd-store-error-quark, natterd_store_error)
 gboolean
 natterd_store_error_is_full (const GError *error)
 {
-  return g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL);
+  return g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL) ||
+         g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE);
 }
 
 /* ---------------------------------------------------------------- records */

@@ -14,6 +14,7 @@
 #include "natterd-directory.h"
 #include "natterd-log.h"
 #include "natterd-server.h"
+#include "natterd-store-pg.h"
 #include "natterd-store-sqlite.h"
 
 static gboolean
@@ -293,16 +294,22 @@ main (int   argc,
       return 2;
     }
 
-  store = natterd_store_sqlite_open (config->data_dir, &error);
+  if (g_str_equal (config->store_backend, "postgresql"))
+    store = natterd_store_pg_open (config->store_postgresql, &error);
+  else
+    store = natterd_store_sqlite_open (config->data_dir, &error);
   if (store == NULL)
     {
       g_printerr ("natterd: %s\n", error->message);
       return 1;
     }
-  natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
-                                     (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
-  natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store),
-                                       (guint64) MAX (config->store_cache_size, 1) * 1024 * 1024);
+  if (NATTERD_IS_STORE_SQLITE (store))
+    {
+      natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
+                                         (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
+      natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store),
+                                           (guint64) MAX (config->store_cache_size, 1) * 1024 * 1024);
+    }
 
   if (create_app_name != NULL)
     return create_app (store, create_app_name, app_settings);
