@@ -396,7 +396,8 @@ natter_test_server_api (NatterTestServer *self,
   url = g_strdup_printf ("%s/%s.json", self->url, path);
   message = soup_message_new ("POST", url);
   g_signal_connect (message, "accept-certificate", G_CALLBACK (accept_test_certificate), NULL);
-  nonce = g_strdup_printf ("%u-%u", (guint) getpid (), ++self->nonce);
+  /* Unique across the nodes of a test too (they share their nonces). */
+  nonce = g_strdup_printf ("%u-%p-%u", (guint) getpid (), (void *) self, ++self->nonce);
   timestamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
   signature = natter_test_api_signature (self->app_secret, nonce, timestamp);
 

@@ -1,0 +1,300 @@
+/* test-pg-nodes.c — several natterd nodes on one PostgreSQL
+ *
+ * Each test starts a private PostgreSQL 15 (natter-test-pg.h) and natterd
+ * nodes configured with exactly the issue's keys ([store] backend and
+ * postgresql), then checks what must hold across nodes by looking at the
+ * clients and at the database itself.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-codes.h"
+#include "natter-test-client.h"
+#include "natter-test-pg.h"
+#include "natter-test-server.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+typedef struct
+{
+  NatterTestPg     *pg;
+  char             *conninfo;
+  NatterTestServer *a;
+  NatterTestServer *b;
+} Cluster;
+
+static char *
+node_config (const char *conninfo)
+{
+  return g_strdup_printf ("[store]\nbackend=postgresql\npostgresql=%s\n", conninfo);
+}
+
+/* Node A creates the app and the users; node B starts after them (its
+ * directory is loaded from the store at start). */
+static void
+cluster_start (Cluster            *cluster,
+               const char * const *users)
+{
+  g_autofree char *config = NULL;
+
+  cluster->pg = natter_test_pg_start ();
+  cluster->conninfo = natter_test_pg_create_database (cluster->pg, "natter");
+  config = node_config (cluster->conninfo);
+  cluster->a = natter_test_server_new_full (config, NULL);
+  for (guint i = 0; users != NULL && users[i] != NULL; i++)
+    g_free (natter_test_server_get_token (cluster->a, users[i]));
+  cluster->b = natter_test_server_new_node (cluster->a, NULL);
+}
+
+static void
+cluster_free (Cluster *cluster)
+{
+  g_clear_pointer (&cluster->a, natter_test_server_free);
+  g_clear_pointer (&cluster->b, natter_test_server_free);
+  g_clear_pointer (&cluster->pg, natter_test_pg_free);
+  g_free (cluster->conninfo);
+}
+
+static char *
+query (Cluster    *cluster,
+       const char *sql)
+{
+  return natter_test_pg_query (cluster->pg, "natter", sql);
+}
+
+/* Two nodes publish to the same recipient at once: the recipient's inbox
+ * is 1..N, every seq once. */
+#define PER_NODE 150
+
+static void
+test_concurrent_seqs (void)
+{
+  static const char * const users[] = { "alice", "bob", "carol", NULL };
+  Cluster cluster = { 0 };
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autofree char *inbox = NULL;
+  g_autofree char *max_seq = NULL;
+  g_autofree char *expected = NULL;
+
+  cluster_start (&cluster, users);
+  bob = natter_test_client_new_user (cluster.a, "bob", "b1");
+  carol = natter_test_client_new_user (cluster.b, "carol", "c1");
+
+  /* Interleaved, without waiting: both nodes' writers have batches for
+   * alice in flight at the same time. */
+  for (guint i = 0; i < PER_NODE; i++)
+    {
+      g_autofree char *from_bob = g_strdup_printf ("b-%u", i);
+      g_autofree char *from_carol = g_strdup_printf ("c-%u", i);
+
+      natter_test_client_publish_full (bob, from_bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"b\"}", 0);
+      natter_test_client_publish_full (carol, from_carol, 1, "alice", "RC:TxtMsg", "{\"content\":\"c\"}", 0);
+    }
+  for (guint i = 0; i < PER_NODE; i++)
+    {
+      g_autofree char *from_bob = g_strdup_printf ("b-%u", i);
+      g_autofree char *from_carol = g_strdup_printf ("c-%u", i);
+      g_autoptr(NatterFrame) ack_bob = natter_test_client_wait_ack (bob, from_bob);
+      g_autoptr(NatterFrame) ack_carol = natter_test_client_wait_ack (carol, from_carol);
+
+      g_assert_cmpint (ack_bob->publish_ack->code, ==, 0);
+      g_assert_cmpint (ack_carol->publish_ack->code, ==, 0);
+    }
+
+  inbox = query (&cluster, "SELECT count (*), count (DISTINCT seq), min (seq), max (seq) FROM inbox"
+                           " WHERE user_id = (SELECT id FROM users WHERE user_id = 'alice')");
+  expected = g_strdup_printf ("%u|%u|1|%u", 2 * PER_NODE, 2 * PER_NODE, 2 * PER_NODE);
+  g_assert_cmpstr (inbox, ==, expected);
+  max_seq = query (&cluster, "SELECT max_seq FROM users WHERE user_id = 'alice'");
+  g_free (expected);
+  expected = g_strdup_printf ("%u", 2 * PER_NODE);
+  g_assert_cmpstr (max_seq, ==, expected);
+
+  /* alice, connecting afterwards, gets all of them in seq order. */
+  {
+    g_autoptr(NatterTestServer) c = natter_test_server_new_node (cluster.a, NULL);
+    g_autoptr(NatterTestClient) alice = natter_test_client_new_user (c, "alice", "a1");
+    guint64 next = 1;
+
+    while (next <= 2 * PER_NODE)
+      {
+        g_autoptr(NatterFrame) deliver = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER,
+                                                                    NATTER_TEST_TIMEOUT_MS);
+
+        g_assert_nonnull (deliver);
+        g_assert_cmpuint (deliver->deliver->seq, ==, next);
+        next++;
+      }
+    natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+  }
+
+  cluster_free (&cluster);
+}
+
+/* The same client_msg_id sent through both nodes at once is stored once;
+ * both acks name that message. */
+static void
+test_idempotent_across_nodes (void)
+{
+  static const char * const users[] = { "alice", "bob", NULL };
+  Cluster cluster = { 0 };
+  g_autoptr(NatterTestClient) on_a = NULL;
+  g_autoptr(NatterTestClient) on_b = NULL;
+  g_autofree char *count = NULL;
+
+  cluster_start (&cluster, users);
+  on_a = natter_test_client_new_user (cluster.a, "alice", "a1");
+  on_b = natter_test_client_new_user (cluster.b, "alice", "a1");
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("same-%u", i);
+      g_autoptr(NatterFrame) first = NULL;
+      g_autoptr(NatterFrame) second = NULL;
+
+      natter_test_client_publish_full (on_a, id, 1, "bob", "RC:TxtMsg", "{\"content\":\"once\"}", 0);
+      natter_test_client_publish_full (on_b, id, 1, "bob", "RC:TxtMsg", "{\"content\":\"once\"}", 0);
+      first = natter_test_client_wait_ack (on_a, id);
+      second = natter_test_client_wait_ack (on_b, id);
+      g_assert_cmpint (first->publish_ack->code, ==, 0);
+      g_assert_cmpint (second->publish_ack->code, ==, 0);
+      g_assert_cmpstr (first->publish_ack->message_uid, ==, second->publish_ack->message_uid);
+      g_assert_cmpint (first->publish_ack->sent_time, ==, second->publish_ack->sent_time);
+    }
+
+  count = query (&cluster, "SELECT count (*), count (DISTINCT client_msg_id) FROM messages");
+  g_assert_cmpstr (count, ==, "20|20");
+  g_free (count);
+  count = query (&cluster, "SELECT count (*) FROM inbox WHERE user_id = (SELECT id FROM users WHERE user_id = 'bob')");
+  g_assert_cmpstr (count, ==, "20");
+
+  cluster_free (&cluster);
+}
+
+/* A signed server API request replayed on the other node is refused. */
+static void
+test_nonce_across_nodes (void)
+{
+  Cluster cluster = { 0 };
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *signature = NULL;
+  g_autofree char *timestamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
+  NatterTestServer *nodes[2];
+  guint statuses[2];
+  g_autofree char *codes[2] = { NULL, NULL };
+
+  cluster_start (&cluster, NULL);
+  nodes[0] = cluster.a;
+  nodes[1] = cluster.b;
+  signature = natter_test_api_signature (natter_test_server_get_app_secret (cluster.a), "once-only", timestamp);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *url = g_strdup_printf ("%s/user/getToken.json", natter_test_server_get_url (nodes[i]));
+      g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+      g_autoptr(GBytes) body = g_bytes_new_static ("userId=dave", strlen ("userId=dave"));
+      g_autoptr(GBytes) reply = NULL;
+      g_autoptr(GError) error = NULL;
+      SoupMessageHeaders *headers = soup_message_get_request_headers (message);
+
+      soup_message_headers_append (headers, "App-Key", natter_test_server_get_app_key (cluster.a));
+      soup_message_headers_append (headers, "Nonce", "once-only");
+      soup_message_headers_append (headers, "Timestamp", timestamp);
+      soup_message_headers_append (headers, "Signature", signature);
+      soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", body);
+      reply = soup_session_send_and_read (session, message, NULL, &error);
+      g_assert_no_error (error);
+      statuses[i] = soup_message_get_status (message);
+      codes[i] = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+    }
+
+  g_assert_cmpuint (statuses[0], ==, 200);
+  g_assert_nonnull (strstr (codes[0], "\"code\":200"));
+  g_assert_nonnull (strstr (codes[1], "\"code\":1004"));
+  g_assert_nonnull (strstr (codes[1], "Nonce already used"));
+
+  cluster_free (&cluster);
+}
+
+/* PostgreSQL stops while natterd runs: publishes are refused with 30002
+ * (not lost, not hanging), then accepted again once it is back, without
+ * restarting natterd. */
+static void
+test_postgresql_restart (void)
+{
+  static const char * const users[] = { "alice", "bob", NULL };
+  Cluster cluster = { 0 };
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  gint64 deadline;
+  guint refused = 0;
+  int code = -1;
+
+  cluster_start (&cluster, users);
+  alice = natter_test_client_new_user (cluster.a, "alice", "a1");
+  bob = natter_test_client_new_user (cluster.a, "bob", "b1");
+
+  ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"before\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+  {
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+    g_assert_nonnull (deliver);
+  }
+
+  natter_test_pg_stop (cluster.pg);
+  for (guint i = 0; i < 3; i++)
+    {
+      ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"while down\"}");
+      g_assert_cmpint (ack->publish_ack->code, ==, NATTER_CODE_SERVER_ERROR);
+      g_clear_pointer (&ack, natter_frame_free);
+    }
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+
+  natter_test_pg_restart (cluster.pg);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (code != 0 && g_get_monotonic_time () < deadline)
+    {
+      ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"after\"}");
+      code = ack->publish_ack->code;
+      g_clear_pointer (&ack, natter_frame_free);
+      if (code != 0)
+        {
+          g_assert_cmpint (code, ==, NATTER_CODE_SERVER_ERROR);
+          refused++;
+          g_usleep (200 * 1000);
+        }
+    }
+  g_assert_cmpint (code, ==, 0);
+  {
+    g_autoptr(NatterFrame) deliver = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+    g_autofree char *stored = NULL;
+
+    g_assert_nonnull (deliver);
+    g_assert_nonnull (strstr (deliver->deliver->message->content, "after"));
+    stored = query (&cluster, "SELECT count (*) FROM messages");
+    g_assert_cmpstr (stored, ==, "2");
+  }
+  g_test_message ("refused %u times after the restart", refused);
+
+  cluster_free (&cluster);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/cluster/pg/concurrent-seqs", test_concurrent_seqs);
+  g_test_add_func ("/cluster/pg/idempotent-across-nodes", test_idempotent_across_nodes);
+  g_test_add_func ("/cluster/pg/nonce-across-nodes", test_nonce_across_nodes);
+  g_test_add_func ("/cluster/pg/postgresql-restart", test_postgresql_restart);
+
+  return g_test_run ();
+}
