@@ -26,6 +26,9 @@
  * preview is made from the start; images and voice are read whole). */
 #define PREVIEW_READ_MAX 16384
 
+/* The database's clock in ms: leases compare times of several nodes. */
+#define NOW_MS "(extract (epoch FROM clock_timestamp ()) * 1000)::bigint"
+
 const char * const natterd_store_pg_reader_sql[PR_N_STATEMENTS] = {
   /* A page ends with the message that takes it past $4 bytes of content:
    * libpq holds a whole result, so the bound is kept by the query
@@ -121,6 +124,18 @@ const char * const natterd_store_pg_reader_sql[PR_N_STATEMENTS] = {
     "SELECT * FROM (SELECT message_id, app_id, body,"
     "  sum (octet_length (body)) OVER (ORDER BY message_id) - octet_length (body) AS skipped"
     "  FROM webhook_events WHERE message_id > $1 ORDER BY message_id LIMIT $2) x"
+    " WHERE skipped < $3 ORDER BY message_id",
+  [PR_WEBHOOK_CLAIM] =
+    "INSERT INTO webhook_leases (app_id, owner, expires)"
+    " SELECT DISTINCT app_id, $1, " NOW_MS " + $2 FROM webhook_events"
+    " ON CONFLICT (app_id) DO UPDATE SET owner = excluded.owner, expires = excluded.expires"
+    " WHERE webhook_leases.owner = excluded.owner OR webhook_leases.expires < " NOW_MS,
+  [PR_WEBHOOK_CLAIMED_EVENTS] =
+    "SELECT * FROM (SELECT message_id, app_id, body,"
+    "  sum (octet_length (body)) OVER (ORDER BY message_id) - octet_length (body) AS skipped"
+    "  FROM webhook_events WHERE message_id > $1 AND app_id IN (SELECT app_id FROM webhook_leases"
+    "   WHERE owner = $4 AND expires > " NOW_MS ")"
+    "  ORDER BY message_id LIMIT $2) x"
     " WHERE skipped < $3 ORDER BY message_id",
 };
 
@@ -643,10 +658,24 @@ read_webhook_events (NatterdStorePg            *self,
   PGresult *r;
   gsize bytes = 0;
 
+  if (read->claim != NULL)
+    {
+      PgParams claim = { 0 };
+
+      natterd_pg_params_text (&claim, read->claim);
+      natterd_pg_params_int (&claim, read->lease_ms);
+      r = run (self, PR_WEBHOOK_CLAIM, &claim, error);
+      if (r == NULL)
+        return FALSE;
+      PQclear (r);
+    }
+
   natterd_pg_params_int (&params, read->after_id);
   natterd_pg_params_int (&params, read->limit);
   natterd_pg_params_int (&params, read->max_bytes > 0 ? (gint64) read->max_bytes : G_MAXINT64);
-  r = run (self, PR_WEBHOOK_EVENTS, &params, error);
+  if (read->claim != NULL)
+    natterd_pg_params_text (&params, read->claim);
+  r = run (self, read->claim != NULL ? PR_WEBHOOK_CLAIMED_EVENTS : PR_WEBHOOK_EVENTS, &params, error);
   if (r == NULL)
     return FALSE;
   for (int i = 0; i < PQntuples (r); i++)

@@ -135,6 +135,14 @@ static const char * const migrations[] = {
   "  message_id BIGINT PRIMARY KEY,"
   "  app_id BIGINT NOT NULL,"
   "  body TEXT NOT NULL);"
+  "CREATE INDEX webhook_events_app ON webhook_events (app_id, message_id);"
+  /* Which node sends an app's events (each is sent by one node, in
+   * order): held until expires (ms, the database's clock), renewed by
+   * every read of its holder. */
+  "CREATE TABLE webhook_leases ("
+  "  app_id BIGINT PRIMARY KEY,"
+  "  owner TEXT NOT NULL,"
+  "  expires BIGINT NOT NULL);"
   "CREATE TABLE timelines ("
   "  app_id BIGINT NOT NULL,"
   "  target_id TEXT COLLATE \"C\" NOT NULL,"

@@ -522,6 +522,12 @@ typedef struct
   guint       limit;
   gsize       max_bytes;        /* the page ends past this much body (0: no bound) */
   GPtrArray  *events;           /* out: NatterdWebhookEvent, oldest first */
+  /* A store shared by several nodes: @claim names this node; only events
+   * of apps whose lease it holds are read, and the read takes (or renews)
+   * the lease of every app with waiting events that no other node holds,
+   * for @lease_ms. NULL: every event (one node). */
+  const char *claim;
+  gint64      lease_ms;
 } NatterdWebhookEventsRead;
 
 typedef struct

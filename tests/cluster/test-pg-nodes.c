@@ -14,6 +14,7 @@
 #include "natter-test-server.h"
 
 #include <libsoup/soup.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct
@@ -285,6 +286,128 @@ test_postgresql_restart (void)
   cluster_free (&cluster);
 }
 
+/* Webhooks with two nodes: a receiver on loopback records every event. */
+typedef struct
+{
+  SoupServer *soup;
+  char       *url;
+  GPtrArray  *uids;             /* msgUID of every request, in arrival order */
+  GPtrArray  *contents;
+} Receiver;
+
+static void
+on_hook (SoupServer        *server,
+         SoupServerMessage *msg,
+         const char        *path,
+         GHashTable        *query,
+         gpointer           user_data)
+{
+  Receiver *receiver = user_data;
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_autoptr(GHashTable) form = soup_form_decode (text);
+
+  g_ptr_array_add (receiver->uids, g_strdup (g_hash_table_lookup (form, "msgUID")));
+  g_ptr_array_add (receiver->contents, g_strdup (g_hash_table_lookup (form, "content")));
+  soup_server_message_set_status (msg, 200, NULL);
+}
+
+static gboolean
+received_all (gpointer data)
+{
+  Receiver *receiver = data;
+
+  return receiver->uids->len >= 2 * 40;
+}
+
+static void
+test_webhooks_once (void)
+{
+  static const char * const users[] = { "alice", "bob", "carol", NULL };
+  Receiver receiver = { 0 };
+  Cluster cluster = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *setting = NULL;
+  g_autofree char *left = NULL;
+  const char *create_args[3];
+  GSList *uris;
+  int last_bob = -1, last_carol = -1;
+
+  receiver.soup = soup_server_new (NULL, NULL);
+  receiver.uids = g_ptr_array_new_with_free_func (g_free);
+  receiver.contents = g_ptr_array_new_with_free_func (g_free);
+  soup_server_add_handler (receiver.soup, "/hook", on_hook, &receiver, NULL);
+  soup_server_listen_local (receiver.soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (receiver.soup);
+  setting = g_strdup_printf ("webhook-url=http://127.0.0.1:%d/hook", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  /* As cluster_start(), with the app's webhook-url. */
+  create_args[0] = "--app-setting";
+  create_args[1] = setting;
+  create_args[2] = NULL;
+  cluster.pg = natter_test_pg_start ();
+  cluster.conninfo = natter_test_pg_create_database (cluster.pg, "natter");
+  config = node_config (cluster.conninfo);
+  cluster.a = natter_test_server_new_full (config, create_args);
+  for (guint i = 0; users[i] != NULL; i++)
+    g_free (natter_test_server_get_token (cluster.a, users[i]));
+  cluster.b = natter_test_server_new_node (cluster.a, NULL);
+
+  bob = natter_test_client_new_user (cluster.a, "bob", "b1");
+  carol = natter_test_client_new_user (cluster.b, "carol", "c1");
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *b = g_strdup_printf ("{\"content\":\"bob %u\"}", i);
+      g_autofree char *c = g_strdup_printf ("{\"content\":\"carol %u\"}", i);
+      g_autoptr(NatterFrame) ack_b = NULL;
+      g_autoptr(NatterFrame) ack_c = NULL;
+
+      ack_b = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", b);
+      ack_c = natter_test_client_send_message (carol, 1, "alice", "RC:TxtMsg", c);
+      g_assert_cmpint (ack_b->publish_ack->code, ==, 0);
+      g_assert_cmpint (ack_c->publish_ack->code, ==, 0);
+    }
+
+  /* Every event once (both nodes poll the same table), each sender's in
+   * the order sent. */
+  g_assert_true (natter_test_wait (received_all, &receiver, 3 * NATTER_TEST_TIMEOUT_MS));
+  g_usleep (G_USEC_PER_SEC);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (receiver.uids->len, ==, 80);
+  for (guint i = 0; i < receiver.uids->len; i++)
+    {
+      const char *content = g_ptr_array_index (receiver.contents, i);
+      int n;
+
+      g_assert_true (g_hash_table_add (seen, g_ptr_array_index (receiver.uids, i)));
+      if (sscanf (content, "{\"content\":\"bob %d\"}", &n) == 1)
+        {
+          g_assert_cmpint (n, ==, last_bob + 1);
+          last_bob = n;
+        }
+      else
+        {
+          g_assert_cmpint (sscanf (content, "{\"content\":\"carol %d\"}", &n), ==, 1);
+          g_assert_cmpint (n, ==, last_carol + 1);
+          last_carol = n;
+        }
+    }
+  left = query (&cluster, "SELECT count (*) FROM webhook_events");
+  g_assert_cmpstr (left, ==, "0");
+
+  cluster_free (&cluster);
+  g_object_unref (receiver.soup);
+  g_ptr_array_unref (receiver.uids);
+  g_ptr_array_unref (receiver.contents);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -295,6 +418,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/idempotent-across-nodes", test_idempotent_across_nodes);
   g_test_add_func ("/cluster/pg/nonce-across-nodes", test_nonce_across_nodes);
   g_test_add_func ("/cluster/pg/postgresql-restart", test_postgresql_restart);
+  g_test_add_func ("/cluster/pg/webhooks-once", test_webhooks_once);
 
   return g_test_run ();
 }

@@ -56,7 +56,7 @@ test_versions (void)
                               " WHERE schemaname = 'public'");
   g_assert_cmpstr (out, ==, "api_nonces,apps,blacklist,chatrooms,conversations,devices,group_members,"
                             "groups,hours,inbox,media,messages,natterd_schema,timeline_clock,timeline_members,"
-                            "timeline_mentions,timelines,users,webhook_events");
+                            "timeline_mentions,timelines,users,webhook_events,webhook_leases");
   g_clear_pointer (&out, g_free);
 
   /* Opened again: nothing to do, nothing lost. */
