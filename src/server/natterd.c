@@ -216,6 +216,7 @@ main (int   argc,
   g_autofree char *set_app_key = NULL;
   g_autofree char *rotate_secret_key = NULL;
   g_autofree char *rotate_token_key_key = NULL;
+  g_autofree char *migrate_conninfo = NULL;
   g_auto(GStrv) app_settings = NULL;
   gboolean list = FALSE;
   gboolean version = FALSE;
@@ -231,6 +232,7 @@ main (int   argc,
     { "list-apps", 0, 0, G_OPTION_ARG_NONE, &list, "List apps and their settings, exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { "rotate-secret", 0, 0, G_OPTION_ARG_STRING, &rotate_secret_key, "New app secret, printed as JSON; the old one works for [server] secret-grace more seconds; exit", "APPKEY" },
+    { "migrate-to-postgresql", 0, 0, G_OPTION_ARG_STRING, &migrate_conninfo, "Copy the SQLite database of --data-dir into an empty PostgreSQL database, compare row counts, exit", "CONNINFO" },
     { "rotate-token-key", 0, 0, G_OPTION_ARG_STRING, &rotate_token_key_key, "New token key: every token of the app is refused (31004) from the next SIGHUP on; exit", "APPKEY" },
     { NULL }
   };
@@ -292,6 +294,19 @@ main (int   argc,
     {
       g_printerr ("natterd: %s\n", error->message);
       return 2;
+    }
+
+  if (migrate_conninfo != NULL)
+    {
+      g_autoptr(GString) report = g_string_new (NULL);
+
+      if (!natterd_store_pg_import_sqlite (config->data_dir, migrate_conninfo, report, &error))
+        {
+          g_printerr ("%snatterd: %s\n", report->str, error->message);
+          return 1;
+        }
+      g_print ("%sMigrated %s to PostgreSQL; every table's row count matches.\n", report->str, config->data_dir);
+      return 0;
     }
 
   if (g_str_equal (config->store_backend, "postgresql"))
