@@ -27,7 +27,6 @@ enum {
   PW_FIND_DUPLICATE,
   PW_NEXT_IDS,
   PW_INSERT_INBOX,
-  PW_UPSERT_CONVERSATION,
   PW_INSERT_HOUR,
   PW_UPSERT_USER,
   PW_UPSERT_DEVICE,
@@ -64,6 +63,10 @@ enum {
   PW_DISMISS_TIMELINE,
   PW_READ_TIMELINE,
   PW_TICK_CLOCK,
+  PW_INSERT_MESSAGES,
+  PW_UPSERT_CONVERSATIONS,
+  PW_LOCK_USERS,
+  PW_BUMP_SEQS,
   PW_N_STATEMENTS
 };
 
@@ -129,6 +132,8 @@ struct _NatterdStorePg
   guint         next_id;
   gint64        clock;
   gint64        last_hour;
+  gboolean      began;          /* BEGIN sent: it goes with the batch's first statements */
+  GPtrArray    *keep;           /* texts the deferred statements of the batch point to */
 };
 
 extern const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS];
@@ -147,6 +152,31 @@ PGresult *natterd_pg_run        (PgLink      *link,
                                  int          index,
                                  PgParams    *params,
                                  GError     **error);
+/* One prepared statement of a pipeline (natterd_pg_run_pipeline()). */
+typedef struct
+{
+  int      index;
+  PgParams params;
+} PgCall;
+
+/* Not a prepared statement: BEGIN and COMMIT, as calls of a pipeline. */
+#define PG_CALL_BEGIN  (-1)
+#define PG_CALL_COMMIT (-2)
+
+PgCall   *natterd_pg_call_new   (GPtrArray   *calls,
+                                 int          index);
+/* @src's values, its numbers copied along (they point into it). */
+void      natterd_pg_params_copy (PgParams       *dest,
+                                  const PgParams *src);
+/* Sends @calls (PgCall) to the server in one pipeline (libpq pipeline
+ * mode: no round trip per statement) and reads their results in order
+ * into @results (each freed by the caller, NULL past a failure); FALSE
+ * with @error at the first that failed (the others are not run). */
+gboolean  natterd_pg_run_pipeline (PgLink    *link,
+                                   GPtrArray *calls,
+                                   PGresult **results,
+                                   GError   **error);
+
 /* Runs @sql (no parameters; several statements allowed). */
 gboolean  natterd_pg_exec       (PGconn      *conn,
                                  const char  *sql,

@@ -37,12 +37,6 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_INSERT_INBOX] =
     "INSERT INTO inbox (user_id, seq, message_id)"
     " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::bigint[])",
-  [PW_UPSERT_CONVERSATION] =
-    "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
-    " updated_time, unread) VALUES ($1, $2, $3, $4, $5, $6)"
-    " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
-    " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
-    " unread = conversations.unread + excluded.unread, hidden = 0",
   [PW_INSERT_HOUR] =
     "INSERT INTO hours (hour, first_message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
   [PW_UPSERT_USER] =
@@ -157,7 +151,112 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
     " WHERE tm.user_id = $1 AND tm.target_id = $2 AND tm.read_seq < x.seq",
   [PW_TICK_CLOCK] =
     "UPDATE timeline_clock SET time = GREATEST (time, $1) WHERE id = 0 RETURNING time",
+  /* A batch's rows in one statement each (arrays, one element a row):
+   * PostgreSQL's cost per statement, not per row, is what a message of
+   * a batch spends most on otherwise. */
+  [PW_INSERT_MESSAGES] =
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id)"
+    " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::bigint[],"
+    " $13::text[], $14::text[])"
+    " ON CONFLICT (sender_id, client_msg_id, device_id) WHERE client_msg_id IS NOT NULL"
+    " DO NOTHING RETURNING id",
+  [PW_UPSERT_CONVERSATIONS] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
+    " updated_time, unread)"
+    " SELECT * FROM unnest ($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[])"
+    " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
+    " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
+    " unread = conversations.unread + excluded.unread, hidden = 0",
+  /* Recipients locked in id order (no two nodes wait for each other),
+   * then every one's seqs allocated. */
+  [PW_LOCK_USERS] =
+    "SELECT id FROM users WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE",
+  [PW_BUMP_SEQS] =
+    "UPDATE users u SET max_seq = u.max_seq + v.n FROM unnest ($1::bigint[], $2::bigint[]) AS v (id, n)"
+    " WHERE u.id = v.id RETURNING u.id, u.max_seq",
 };
+
+/* A PostgreSQL array literal of texts, built one element at a time. */
+static void
+array_text (GString    *array,
+            const char *value)
+{
+  g_string_append_c (array, array->len == 0 ? '{' : ',');
+  if (value == NULL)
+    {
+      g_string_append (array, "NULL");
+      return;
+    }
+  g_string_append_c (array, '"');
+  for (const char *c = value; *c != '\0'; c++)
+    {
+      if (*c == '"' || *c == '\\')
+        g_string_append_c (array, '\\');
+      g_string_append_c (array, *c);
+    }
+  g_string_append_c (array, '"');
+}
+
+static void
+array_int (GString *array,
+           gint64   value)
+{
+  g_string_append_c (array, array->len == 0 ? '{' : ',');
+  g_string_append_printf (array, "%" G_GINT64_FORMAT, value);
+}
+
+static const char *
+array_end (GString *array)
+{
+  if (array->len == 0)
+    g_string_append_c (array, '{');
+  g_string_append_c (array, '}');
+  return array->str;
+}
+
+/* Runs @calls in one pipeline; the batch's BEGIN goes first in the
+ * first one (one round trip less a batch). */
+static gboolean
+writer_pipeline (NatterdStorePg  *self,
+                 GPtrArray       *calls,
+                 PGresult       **results,
+                 GError         **error)
+{
+  g_autofree PGresult **all = NULL;
+  gboolean ok;
+
+  if (self->began)
+    return natterd_pg_run_pipeline (&self->writer, calls, results, error);
+
+  g_ptr_array_insert (calls, 0, g_new0 (PgCall, 1));
+  ((PgCall *) calls->pdata[0])->index = PG_CALL_BEGIN;
+  all = g_new0 (PGresult *, calls->len);
+  ok = natterd_pg_run_pipeline (&self->writer, calls, all, error);
+  self->began = TRUE;
+  PQclear (all[0]);
+  memcpy (results, all + 1, sizeof (PGresult *) * (calls->len - 1));
+  g_ptr_array_remove_index (calls, 0);
+  return ok;
+}
+
+/* Runs @calls in one pipeline, results dropped. */
+static gboolean
+run_calls (NatterdStorePg  *self,
+           GPtrArray       *calls,
+           GError         **error)
+{
+  g_autofree PGresult **results = g_new0 (PGresult *, MAX (calls->len, 1));
+  gboolean ok;
+
+  if (calls->len == 0)
+    return TRUE;
+  ok = writer_pipeline (self, calls, results, error);
+  for (guint i = 0; i < calls->len; i++)
+    PQclear (results[i]);
+  return ok;
+}
 
 /* ----------------------------------------------------------- batch state */
 
@@ -216,6 +315,7 @@ natterd_store_pg_writer_init (NatterdStorePg *self)
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->last_hour = -1;
   self->pending_inbox = g_array_new (FALSE, FALSE, sizeof (PendingInbox));
+  self->keep = g_ptr_array_new_with_free_func (g_free);
 }
 
 void
@@ -224,6 +324,7 @@ natterd_store_pg_writer_finalize (NatterdStorePg *self)
   g_clear_pointer (&self->pending_conversations, g_hash_table_unref);
   g_clear_pointer (&self->ids, g_array_unref);
   g_clear_pointer (&self->pending_inbox, g_array_unref);
+  g_clear_pointer (&self->keep, g_ptr_array_unref);
 }
 
 static PGresult *
@@ -232,7 +333,19 @@ run (NatterdStorePg  *self,
      PgParams        *params,
      GError         **error)
 {
-  return natterd_pg_run (&self->writer, index, params, error);
+  g_autoptr(GPtrArray) calls = NULL;
+  PGresult *result = NULL;
+
+  if (self->began)
+    return natterd_pg_run (&self->writer, index, params, error);
+  calls = g_ptr_array_new_with_free_func (g_free);
+  natterd_pg_params_copy (&natterd_pg_call_new (calls, index)->params, params);
+  if (!writer_pipeline (self, calls, &result, error))
+    {
+      PQclear (result);
+      return NULL;
+    }
+  return result;
 }
 
 static gboolean
@@ -270,13 +383,19 @@ compare_conversations (gconstpointer a,
 }
 
 /* Folded per batch as with SQLite; written in key order (see the top). */
+/* @defer: the statement is added to it (its texts kept in self->keep)
+ * instead of being run now. */
 static gboolean
 flush_conversations (NatterdStorePg  *self,
+                     GPtrArray       *defer,
                      GError         **error)
 {
   g_autoptr(GPtrArray) rows = NULL;
+  GString *arrays[6];
+  PgParams params = { 0 };
   GHashTableIter iter;
   PendingConversation *c;
+  gboolean ok;
 
   if (g_hash_table_size (self->pending_conversations) == 0)
     return TRUE;
@@ -286,20 +405,33 @@ flush_conversations (NatterdStorePg  *self,
     g_ptr_array_add (rows, c);
   g_ptr_array_sort (rows, compare_conversations);
 
+  for (guint a = 0; a < 6; a++)
+    arrays[a] = g_string_new (NULL);
   for (guint i = 0; i < rows->len; i++)
     {
-      PgParams params = { 0 };
-
       c = g_ptr_array_index (rows, i);
-      natterd_pg_params_int (&params, c->user_id);
-      natterd_pg_params_int (&params, c->conversation_type);
-      natterd_pg_params_text (&params, c->target_id);
-      natterd_pg_params_int (&params, c->latest_message_id);
-      natterd_pg_params_int (&params, c->updated_time);
-      natterd_pg_params_int (&params, c->unread);
-      if (!run_done (self, PW_UPSERT_CONVERSATION, &params, error))
-        return FALSE;
+      array_int (arrays[0], c->user_id);
+      array_int (arrays[1], c->conversation_type);
+      array_text (arrays[2], c->target_id);
+      array_int (arrays[3], c->latest_message_id);
+      array_int (arrays[4], c->updated_time);
+      array_int (arrays[5], c->unread);
     }
+  for (guint a = 0; a < 6; a++)
+    {
+      array_end (arrays[a]);
+      g_ptr_array_add (self->keep, g_string_free (arrays[a], FALSE));
+      natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+    }
+  if (defer != NULL)
+    {
+      natterd_pg_params_copy (&natterd_pg_call_new (defer, PW_UPSERT_CONVERSATIONS)->params, &params);
+      ok = TRUE;
+    }
+  else
+    ok = run_done (self, PW_UPSERT_CONVERSATIONS, &params, error);
+  if (!ok)
+    return FALSE;
   g_hash_table_remove_all (self->pending_conversations);
   return TRUE;
 }
@@ -348,69 +480,98 @@ compare_inbox (gconstpointer a,
  * entry of the batch in one INSERT. */
 static gboolean
 flush_inbox (NatterdStorePg  *self,
+             GPtrArray       *defer,
              GError         **error)
 {
   GArray *inbox = self->pending_inbox;
-  g_autoptr(GString) users = NULL;
-  g_autoptr(GString) seqs = NULL;
-  g_autoptr(GString) messages = NULL;
+  g_autoptr(GString) ids = g_string_new (NULL);
+  g_autoptr(GString) counts = g_string_new (NULL);
+  g_autoptr(GString) users = g_string_new (NULL);
+  g_autoptr(GString) seqs = g_string_new (NULL);
+  g_autoptr(GString) messages = g_string_new (NULL);
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) last_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  PGresult *results[2] = { NULL, NULL };
   PgParams params = { 0 };
+  PgParams *bump;
+  gboolean ok;
 
   if (inbox->len == 0)
     return TRUE;
   g_array_sort (inbox, compare_inbox);
 
+  /* Every recipient's count, in id order: locked in that order, then
+   * their seqs taken in one UPDATE; both in one pipeline. */
   for (guint i = 0; i < inbox->len;)
     {
-      PendingInbox *first = &g_array_index (inbox, PendingInbox, i);
-      g_autofree char *sql = NULL;
-      PgParams bump = { 0 };
-      PGresult *result;
+      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
       guint n = 1;
-      guint64 last;
 
-      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == first->user_id)
+      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
         n++;
-      natterd_pg_params_int (&bump, first->user_id);
-      natterd_pg_params_int (&bump, n);
-      result = natterd_pg_query (self->writer.conn,
-                                 "UPDATE users SET max_seq = max_seq + $2 WHERE id = $1 RETURNING max_seq",
-                                 &bump, error);
-      if (result == NULL)
-        return FALSE;
-      if (PQntuples (result) != 1)
-        {
-          PQclear (result);
-          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
-                       "No user row %" G_GINT64_FORMAT " for an inbox entry", first->user_id);
-          return FALSE;
-        }
-      last = (guint64) natterd_pg_int (result, 0, 0);
-      PQclear (result);
-      for (guint k = 0; k < n; k++)
-        g_array_index (inbox, PendingInbox, i + k).recipient->seq = last - n + 1 + k;
+      array_int (ids, user_id);
+      array_int (counts, n);
       i += n;
     }
-
-  users = g_string_new ("{");
-  seqs = g_string_new ("{");
-  messages = g_string_new ("{");
-  for (guint i = 0; i < inbox->len; i++)
+  array_end (ids);
+  array_end (counts);
+  natterd_pg_params_text (&natterd_pg_call_new (calls, PW_LOCK_USERS)->params, ids->str);
+  bump = &natterd_pg_call_new (calls, PW_BUMP_SEQS)->params;
+  natterd_pg_params_text (bump, ids->str);
+  natterd_pg_params_text (bump, counts->str);
+  ok = writer_pipeline (self, calls, results, error);
+  for (int r = 0; ok && r < PQntuples (results[1]); r++)
     {
-      PendingInbox *p = &g_array_index (inbox, PendingInbox, i);
-      const char *sep = i > 0 ? "," : "";
+      gint64 *user_id = g_new (gint64, 1);
+      guint64 *last = g_new (guint64, 1);
 
-      g_string_append_printf (users, "%s%" G_GINT64_FORMAT, sep, p->user_id);
-      g_string_append_printf (seqs, "%s%" G_GUINT64_FORMAT, sep, p->recipient->seq);
-      g_string_append_printf (messages, "%s%" G_GINT64_FORMAT, sep, p->message_id);
+      *user_id = natterd_pg_int (results[1], r, 0);
+      *last = (guint64) natterd_pg_int (results[1], r, 1);
+      g_hash_table_insert (last_seqs, user_id, last);
     }
-  g_string_append_c (users, '}');
-  g_string_append_c (seqs, '}');
-  g_string_append_c (messages, '}');
-  natterd_pg_params_text (&params, users->str);
-  natterd_pg_params_text (&params, seqs->str);
-  natterd_pg_params_text (&params, messages->str);
-  if (!run_done (self, PW_INSERT_INBOX, &params, error))
+  PQclear (results[0]);
+  PQclear (results[1]);
+  if (!ok)
+    return FALSE;
+
+  /* A recipient's entries take its seqs up to the last, in batch order. */
+  for (guint i = 0; i < inbox->len;)
+    {
+      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
+      guint64 *last = g_hash_table_lookup (last_seqs, &user_id);
+      guint n = 1;
+
+      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
+        n++;
+      if (last == NULL)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "No user row %" G_GINT64_FORMAT " for an inbox entry", user_id);
+          return FALSE;
+        }
+      for (guint k = 0; k < n; k++)
+        {
+          PendingInbox *p = &g_array_index (inbox, PendingInbox, i + k);
+
+          p->recipient->seq = *last - n + 1 + k;
+          array_int (users, p->user_id);
+          array_int (seqs, (gint64) p->recipient->seq);
+          array_int (messages, p->message_id);
+        }
+      i += n;
+    }
+  array_end (users);
+  array_end (seqs);
+  array_end (messages);
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&users), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&seqs), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&messages), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  if (defer != NULL)
+    natterd_pg_params_copy (&natterd_pg_call_new (defer, PW_INSERT_INBOX)->params, &params);
+  else if (!run_done (self, PW_INSERT_INBOX, &params, error))
     return FALSE;
   g_array_set_size (inbox, 0);
   return TRUE;
@@ -484,8 +645,11 @@ lock_timeline (NatterdStorePg  *self,
 
 /* --------------------------------------------------------------- publish */
 
+/* The next message id; fetched from the sequence @want at a time (at
+ * least 16) when those fetched before are used up. */
 static gboolean
 next_id (NatterdStorePg  *self,
+         guint            want,
          gint64          *id,
          GError         **error)
 {
@@ -494,7 +658,7 @@ next_id (NatterdStorePg  *self,
       PgParams params = { 0 };
       PGresult *result;
 
-      natterd_pg_params_int (&params, 16);
+      natterd_pg_params_int (&params, MAX (want, 16));
       result = run (self, PW_NEXT_IDS, &params, error);
       if (result == NULL)
         return FALSE;
@@ -534,72 +698,79 @@ write_mentions (NatterdStorePg    *self,
   return TRUE;
 }
 
+/* Sent before (through this node or another): answer with that one. */
 static gboolean
-write_publish (NatterdStorePg    *self,
-               NatterdPublishOp  *op,
-               GError           **error)
+find_duplicate (NatterdStorePg    *self,
+                NatterdPublishOp  *op,
+                GError           **error)
+{
+  NatterdMessage *m = &op->message;
+  PgParams find = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&find, op->sender_id);
+  natterd_pg_params_text (&find, op->client_msg_id);
+  natterd_pg_params_text (&find, op->device_id);
+  result = run (self, PW_FIND_DUPLICATE, &find, error);
+  if (result == NULL)
+    return FALSE;
+  if (PQntuples (result) != 1)
+    {
+      PQclear (result);
+      g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                           "duplicate lookup: no row");
+      return FALSE;
+    }
+  m->id = natterd_pg_int (result, 0, 0);
+  g_free (m->uid);
+  m->uid = natterd_pg_text (result, 0, 1);
+  m->sent_time = natterd_pg_int (result, 0, 2);
+  m->timeline_seq = (guint64) natterd_pg_int (result, 0, 3);
+  op->duplicate = TRUE;
+  PQclear (result);
+  return TRUE;
+}
+
+static void
+insert_message_params (PgParams         *params,
+                       NatterdPublishOp *op,
+                       gint64            id,
+                       const char       *uid)
 {
   NatterdMessage *m = &op->message;
   gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
-  PgParams params = { 0 };
-  PGresult *result;
-  gint64 id, hour;
-  char uid[20];
-  gboolean inserted;
 
-  g_clear_pointer (&op->webhook_body, g_free);
-  m->timeline_seq = 0;
-  if (!next_id (self, &id, error))
-    return FALSE;
-  natterd_message_uid_make (id, uid);
+  natterd_pg_params_int (params, id);
+  natterd_pg_params_int (params, op->app_id);
+  natterd_pg_params_text (params, persisted ? uid : NULL);
+  natterd_pg_params_int (params, m->conversation_type);
+  natterd_pg_params_int (params, op->sender_id);
+  natterd_pg_params_text (params, m->target_id);
+  natterd_pg_params_text (params, op->channel);
+  natterd_pg_params_text (params, m->object_name);
+  natterd_pg_params_text (params, m->content);
+  natterd_pg_params_text (params, m->push_content);
+  natterd_pg_params_int (params, m->flags);
+  natterd_pg_params_int (params, m->sent_time);
+  natterd_pg_params_text (params, op->device_id);
+  natterd_pg_params_text (params, op->client_msg_id);
+}
 
-  natterd_pg_params_int (&params, id);
-  natterd_pg_params_int (&params, op->app_id);
-  natterd_pg_params_text (&params, persisted ? uid : NULL);
-  natterd_pg_params_int (&params, m->conversation_type);
-  natterd_pg_params_int (&params, op->sender_id);
-  natterd_pg_params_text (&params, m->target_id);
-  natterd_pg_params_text (&params, op->channel);
-  natterd_pg_params_text (&params, m->object_name);
-  natterd_pg_params_text (&params, m->content);
-  natterd_pg_params_text (&params, m->push_content);
-  natterd_pg_params_int (&params, m->flags);
-  natterd_pg_params_int (&params, m->sent_time);
-  natterd_pg_params_text (&params, op->device_id);
-  natterd_pg_params_text (&params, op->client_msg_id);
-  result = run (self, PW_INSERT_MESSAGE, &params, error);
-  if (result == NULL)
-    return FALSE;
-  inserted = PQntuples (result) == 1;
-  PQclear (result);
-
-  if (!inserted)
-    {
-      /* Sent before (through this node or another): answer with that one. */
-      PgParams find = { 0 };
-
-      natterd_pg_params_int (&find, op->sender_id);
-      natterd_pg_params_text (&find, op->client_msg_id);
-      natterd_pg_params_text (&find, op->device_id);
-      result = run (self, PW_FIND_DUPLICATE, &find, error);
-      if (result == NULL)
-        return FALSE;
-      if (PQntuples (result) != 1)
-        {
-          PQclear (result);
-          g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
-                               "duplicate lookup: no row");
-          return FALSE;
-        }
-      m->id = natterd_pg_int (result, 0, 0);
-      g_free (m->uid);
-      m->uid = natterd_pg_text (result, 0, 1);
-      m->sent_time = natterd_pg_int (result, 0, 2);
-      m->timeline_seq = (guint64) natterd_pg_int (result, 0, 3);
-      op->duplicate = TRUE;
-      PQclear (result);
-      return TRUE;
-    }
+/* The message row @id is in: its timeline seq (at once: the seq is
+ * needed), and what follows from it (webhook event, hour row: added to
+ * @after, sent in one pipeline; inbox entries and conversations: at the
+ * end of the batch). */
+static gboolean
+publish_stored (NatterdStorePg    *self,
+                NatterdPublishOp  *op,
+                gint64             id,
+                const char        *uid,
+                GPtrArray         *after,
+                GError           **error)
+{
+  NatterdMessage *m = &op->message;
+  gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+  gint64 hour;
 
   m->id = id;
   g_free (m->uid);
@@ -608,6 +779,7 @@ write_publish (NatterdStorePg    *self,
   if (op->timeline)
     {
       PgParams seq = { 0 };
+      PGresult *result;
 
       natterd_pg_params_int (&seq, op->app_id);
       natterd_pg_params_text (&seq, m->target_id);
@@ -626,25 +798,21 @@ write_publish (NatterdStorePg    *self,
 
   if (op->webhook && persisted)
     {
-      PgParams event = { 0 };
+      PgParams *event = &natterd_pg_call_new (after, PW_INSERT_WEBHOOK_EVENT)->params;
 
       op->webhook_body = natterd_webhook_event_body (m);
-      natterd_pg_params_int (&event, id);
-      natterd_pg_params_int (&event, op->app_id);
-      natterd_pg_params_text (&event, op->webhook_body);
-      if (!run_done (self, PW_INSERT_WEBHOOK_EVENT, &event, error))
-        return FALSE;
+      natterd_pg_params_int (event, id);
+      natterd_pg_params_int (event, op->app_id);
+      natterd_pg_params_text (event, op->webhook_body);
     }
 
   hour = m->sent_time / (3600 * 1000);
   if (hour != self->last_hour)
     {
-      PgParams h = { 0 };
+      PgParams *h = &natterd_pg_call_new (after, PW_INSERT_HOUR)->params;
 
-      natterd_pg_params_int (&h, hour);
-      natterd_pg_params_int (&h, id);
-      if (!run_done (self, PW_INSERT_HOUR, &h, error))
-        return FALSE;
+      natterd_pg_params_int (h, hour);
+      natterd_pg_params_int (h, id);
       self->last_hour = hour;
     }
 
@@ -654,15 +822,130 @@ write_publish (NatterdStorePg    *self,
 
       if (r->inbox)
         {
-          GArray *inbox = self->pending_inbox;
-          PendingInbox p = { r->user_id, id, inbox->len, r };
+          PendingInbox p = { r->user_id, id, self->pending_inbox->len, r };
 
-          g_array_append_val (inbox, p);
+          g_array_append_val (self->pending_inbox, p);
         }
       if (r->conversation && persisted)
         note_conversation (self, r, m);
     }
   return TRUE;
+}
+
+static gboolean
+write_publish (NatterdStorePg    *self,
+               NatterdPublishOp  *op,
+               GError           **error)
+{
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_free);
+  PgParams params = { 0 };
+  PGresult *result;
+  gint64 id;
+  char uid[20];
+  gboolean inserted;
+
+  g_clear_pointer (&op->webhook_body, g_free);
+  op->message.timeline_seq = 0;
+  if (!next_id (self, 1, &id, error))
+    return FALSE;
+  natterd_message_uid_make (id, uid);
+  insert_message_params (&params, op, id, uid);
+  result = run (self, PW_INSERT_MESSAGE, &params, error);
+  if (result == NULL)
+    return FALSE;
+  inserted = PQntuples (result) == 1;
+  PQclear (result);
+
+  if (!inserted)
+    return find_duplicate (self, op, error);
+  return publish_stored (self, op, id, uid, after, error) && run_calls (self, after, error);
+}
+
+static gboolean
+is_plain_publish (NatterdOp *op)
+{
+  return op->kind == NATTERD_OP_PUBLISH && !((NatterdPublishOp *) op)->timeline;
+}
+
+/* Private messages, one after the other in the batch: their rows in one
+ * statement, then what follows from them in one pipeline (two round
+ * trips for all of them, not two or three each). */
+#define MESSAGE_ARRAYS 14
+
+static gboolean
+write_publishes (NatterdStorePg  *self,
+                 NatterdOp      **ops,
+                 guint            n,
+                 GError         **error)
+{
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) inserted = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autofree gint64 *ids = g_new0 (gint64, n);
+  g_autofree char *uids = g_new0 (char, 20 * (gsize) n);
+  GString *arrays[MESSAGE_ARRAYS];
+  PgParams params = { 0 };
+  PGresult *result;
+  gboolean ok = TRUE;
+
+  for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+    arrays[a] = g_string_new (NULL);
+  for (guint i = 0; i < n && ok; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+      NatterdMessage *m = &op->message;
+      gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+      g_clear_pointer (&op->webhook_body, g_free);
+      m->timeline_seq = 0;
+      if (!next_id (self, n - i, &ids[i], error))
+        {
+          ok = FALSE;
+          break;
+        }
+      natterd_message_uid_make (ids[i], uids + 20 * i);
+      array_int (arrays[0], ids[i]);
+      array_int (arrays[1], op->app_id);
+      array_text (arrays[2], persisted ? uids + 20 * i : NULL);
+      array_int (arrays[3], m->conversation_type);
+      array_int (arrays[4], op->sender_id);
+      array_text (arrays[5], m->target_id);
+      array_text (arrays[6], op->channel);
+      array_text (arrays[7], m->object_name);
+      array_text (arrays[8], m->content);
+      array_text (arrays[9], m->push_content);
+      array_int (arrays[10], m->flags);
+      array_int (arrays[11], m->sent_time);
+      array_text (arrays[12], op->device_id);
+      array_text (arrays[13], op->client_msg_id);
+    }
+  if (ok)
+    {
+      for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+        natterd_pg_params_text (&params, array_end (arrays[a]));
+      result = run (self, PW_INSERT_MESSAGES, &params, error);
+      ok = result != NULL;
+      for (int r = 0; ok && r < PQntuples (result); r++)
+        {
+          gint64 *id = g_new (gint64, 1);
+
+          *id = natterd_pg_int (result, r, 0);
+          g_hash_table_add (inserted, id);
+        }
+      PQclear (result);
+    }
+  for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+    g_string_free (arrays[a], TRUE);
+
+  for (guint i = 0; i < n && ok; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+
+      if (!g_hash_table_contains (inserted, &ids[i]))
+        ok = find_duplicate (self, op, error);
+      else
+        ok = publish_stored (self, op, ids[i], uids + 20 * i, after, error);
+    }
+  return ok && run_calls (self, after, error);
 }
 
 static gboolean
@@ -872,7 +1155,7 @@ write_one (NatterdStorePg  *self,
 {
   PgParams params = { 0 };
 
-  if (op->kind != NATTERD_OP_PUBLISH && !flush_conversations (self, error))
+  if (op->kind != NATTERD_OP_PUBLISH && !flush_conversations (self, NULL, error))
     return FALSE;
 
   switch (op->kind)
@@ -1057,12 +1340,14 @@ natterd_store_pg_write (NatterdStore  *store,
                         GError       **error)
 {
   NatterdStorePg *self = NATTERD_STORE_PG (store);
+  g_autoptr(GPtrArray) final = NULL;
   gboolean clock = FALSE;
 
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
     return FALSE;
-  if (!natterd_pg_exec (self->writer.conn, "BEGIN", error))
-    goto failed;
+  /* BEGIN goes with the first statements, COMMIT with the last. */
+  self->began = FALSE;
+  g_ptr_array_set_size (self->keep, 0);
 
   for (guint i = 0; i < n_ops && !clock; i++)
     clock = op_changes_timeline (ops[i]);
@@ -1070,18 +1355,35 @@ natterd_store_pg_write (NatterdStore  *store,
   if (clock && !tick_clock (self, error))
     goto failed;
 
-  for (guint i = 0; i < n_ops; i++)
-    if (!write_one (self, ops[i], error))
-      goto failed;
+  for (guint i = 0; i < n_ops;)
+    {
+      guint run_length = 0;
 
-  if (!flush_conversations (self, error) || !flush_inbox (self, error) ||
-      !natterd_pg_exec (self->writer.conn, "COMMIT", error))
+      while (i + run_length < n_ops && is_plain_publish (ops[i + run_length]))
+        run_length++;
+      if (run_length > 0)
+        {
+          if (!write_publishes (self, ops + i, run_length, error))
+            goto failed;
+          i += run_length;
+        }
+      else if (!write_one (self, ops[i++], error))
+        goto failed;
+    }
+
+  final = g_ptr_array_new_with_free_func (g_free);
+  if (!flush_conversations (self, final, error) || !flush_inbox (self, final, error))
     goto failed;
+  natterd_pg_call_new (final, PG_CALL_COMMIT);
+  if (!run_calls (self, final, error))
+    goto failed;
+  g_ptr_array_set_size (self->keep, 0);
   return TRUE;
 
 failed:
   if (PQstatus (self->writer.conn) == CONNECTION_OK)
     natterd_pg_exec (self->writer.conn, "ROLLBACK", NULL);
+  g_ptr_array_set_size (self->keep, 0);
   g_hash_table_remove_all (self->pending_conversations);
   g_array_set_size (self->pending_inbox, 0);
   /* Ids already taken are not given out again (a sequence has gaps). */

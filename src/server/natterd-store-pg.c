@@ -137,6 +137,117 @@ natterd_pg_run (PgLink    *link,
   return result;
 }
 
+void
+natterd_pg_params_copy (PgParams       *dest,
+                        const PgParams *src)
+{
+  *dest = *src;
+  for (int i = 0; i < src->n; i++)
+    if (src->values[i] == src->numbers[i])
+      dest->values[i] = dest->numbers[i];
+}
+
+PgCall *
+natterd_pg_call_new (GPtrArray *calls,
+                     int        index)
+{
+  PgCall *call = g_new0 (PgCall, 1);
+
+  call->index = index;
+  g_ptr_array_add (calls, call);
+  return call;
+}
+
+/* Past this many statements a pipeline is synced and read before more
+ * are sent: the server's results must not fill the socket while we are
+ * still sending (blocking mode would then wait on each other). */
+#define PIPELINE_CHUNK 512
+
+static gboolean
+pipeline_chunk (PgLink    *link,
+                PgCall   **calls,
+                guint      n,
+                PGresult **results,
+                GError   **error)
+{
+  PGconn *conn = link->conn;
+  gboolean ok = TRUE;
+  PGresult *result;
+
+  if (!PQenterPipelineMode (conn))
+    return natterd_pg_fail (conn, NULL, "pipeline", error);
+  for (guint i = 0; i < n; i++)
+    {
+      char name[16];
+
+      int sent;
+
+      g_snprintf (name, sizeof name, "%c%d", link->prefix, calls[i]->index);
+      if (calls[i]->index == PG_CALL_BEGIN || calls[i]->index == PG_CALL_COMMIT)
+        sent = PQsendQueryParams (conn, calls[i]->index == PG_CALL_BEGIN ? "BEGIN" : "COMMIT",
+                                  0, NULL, NULL, NULL, NULL, 0);
+      else
+        sent = PQsendQueryPrepared (conn, name, calls[i]->params.n, calls[i]->params.values, NULL, NULL, 0);
+      if (!sent)
+        {
+          natterd_pg_fail (conn, NULL, "pipeline", error);
+          return FALSE;         /* the connection is gone: nothing to read */
+        }
+    }
+  if (!PQpipelineSync (conn))
+    return natterd_pg_fail (conn, NULL, "pipeline", error);
+
+  for (guint i = 0; i < n; i++)
+    {
+      result = PQgetResult (conn);
+      if (result == NULL)
+        {
+          if (ok)
+            natterd_pg_fail (conn, NULL, "pipeline", error);
+          return FALSE;
+        }
+      if (ok && !result_ok (result))
+        {
+          g_autofree char *what = g_strndup (calls[i]->index < 0 ? "BEGIN/COMMIT" : link->sql[calls[i]->index], 60);
+
+          natterd_pg_fail (conn, result, what, error);
+          ok = FALSE;
+        }
+      /* An aborted transaction's COMMIT says ROLLBACK. */
+      else if (ok && calls[i]->index == PG_CALL_COMMIT && g_strcmp0 (PQcmdStatus (result), "COMMIT") != 0)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "COMMIT: %s", PQcmdStatus (result));
+          ok = FALSE;
+        }
+      if (ok)
+        results[i] = result;
+      else
+        PQclear (result);
+      /* Each statement's results end with a NULL. */
+      while ((result = PQgetResult (conn)) != NULL)
+        PQclear (result);
+    }
+  /* The sync. */
+  result = PQgetResult (conn);
+  PQclear (result);
+  if (!PQexitPipelineMode (conn) && ok)
+    return natterd_pg_fail (conn, NULL, "pipeline", error);
+  return ok;
+}
+
+gboolean
+natterd_pg_run_pipeline (PgLink    *link,
+                         GPtrArray *calls,
+                         PGresult **results,
+                         GError   **error)
+{
+  for (guint i = 0; i < calls->len; i += PIPELINE_CHUNK)
+    if (!pipeline_chunk (link, (PgCall **) calls->pdata + i, MIN (PIPELINE_CHUNK, calls->len - i),
+                         results + i, error))
+      return FALSE;
+  return TRUE;
+}
+
 gint64
 natterd_pg_int (const PGresult *result,
                 int             row,
