@@ -13,6 +13,7 @@
 #include "natter-test-pg.h"
 #include "natter-test-server.h"
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
@@ -408,6 +409,88 @@ test_webhooks_once (void)
   g_ptr_array_unref (receiver.contents);
 }
 
+/* [media] dir shared by the nodes: a file uploaded through node A is
+ * served by node B (its row is in the store, its bytes in the dir). */
+static void
+test_shared_media (void)
+{
+  Cluster cluster = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *media_dir = g_dir_make_tmp ("natter-test-media-XXXXXX", &error);
+  g_autofree char *config = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *upload_url = NULL;
+  g_autofree char *url_on_b = NULL;
+  g_autofree char *find = NULL;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (50000, 'm'), 50000);
+  g_autoptr(GFile) dir = NULL;
+  g_autoptr(GFileEnumerator) apps = NULL;
+  const char *url;
+  guint files = 0;
+
+  g_assert_no_error (error);
+  cluster.pg = natter_test_pg_start ();
+  cluster.conninfo = natter_test_pg_create_database (cluster.pg, "natter");
+  config = g_strdup_printf ("[store]\nbackend=postgresql\npostgresql=%s\n[media]\ndir=%s\n",
+                            cluster.conninfo, media_dir);
+  cluster.a = natter_test_server_new_full (config, NULL);
+  token = natter_test_server_get_token (cluster.a, "alice");
+  cluster.b = natter_test_server_new_node (cluster.a, NULL);
+
+  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (cluster.a));
+  {
+    g_autoptr(SoupMessage) message = soup_message_new ("POST", upload_url);
+    g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+    g_autoptr(GBytes) reply = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new ();
+
+    soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
+    soup_message_set_request_body_from_bytes (message, "application/octet-stream", data);
+    reply = soup_session_send_and_read (session, message, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+    json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply), &error);
+    g_assert_no_error (error);
+    url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
+    g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (cluster.a)));
+    url_on_b = g_strconcat (natter_test_server_get_url (cluster.b), url + strlen (natter_test_server_get_url (cluster.a)), NULL);
+  }
+  {
+    g_autoptr(SoupMessage) message = soup_message_new ("GET", url_on_b);
+    g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+    g_autoptr(GBytes) body = NULL;
+
+    soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
+    body = soup_session_send_and_read (session, message, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+    g_assert_true (g_bytes_equal (body, data));
+  }
+
+  /* The bytes are under [media] dir, not under either data dir. */
+  dir = g_file_new_for_path (media_dir);
+  apps = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NONE, NULL, &error);
+  g_assert_no_error (error);
+  {
+    GFileInfo *info;
+
+    while (g_file_enumerator_iterate (apps, &info, NULL, NULL, NULL) && info != NULL)
+      if (!g_str_equal (g_file_info_get_name (info), "tmp"))
+        files++;
+  }
+  g_assert_cmpuint (files, ==, 1);
+  find = query (&cluster, "SELECT count (*) FROM media");
+  g_assert_cmpstr (find, ==, "1");
+
+  cluster_free (&cluster);
+  {
+    g_autofree char *command = g_strdup_printf ("rm -rf %s", media_dir);
+
+    g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -419,6 +502,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/nonce-across-nodes", test_nonce_across_nodes);
   g_test_add_func ("/cluster/pg/postgresql-restart", test_postgresql_restart);
   g_test_add_func ("/cluster/pg/webhooks-once", test_webhooks_once);
+  g_test_add_func ("/cluster/pg/shared-media", test_shared_media);
 
   return g_test_run ();
 }
