@@ -273,6 +273,46 @@ test_live_gap_filled (void)
   peer_free (bob, FALSE);
 }
 
+/* The sender's PublishAck gives its message's timeline_seq: the next
+ * message that comes live right after it is no gap, and nothing is
+ * fetched back (no query at all reaches natterd). */
+static void
+test_own_message_no_fetch (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autofree char *texts = NULL;
+  guint64 queries;
+
+  make_group (server, "team", "alice", "bob", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, alice, 30, "alice caught up");
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+
+  /* A first message from each has the other fetch its profile: done
+   * before counting. */
+  g_object_unref (send_group_text (bob, "team", "one", NULL));
+  peer_wait_received (alice, 1);
+  g_object_unref (send_group_text (alice, "team", "two", NULL));
+  peer_wait_received (bob, 1);
+  test_spin (1000);
+
+  queries = natter_test_server_get_metric (server, "natterd_query_latency_seconds_count");
+  g_object_unref (send_group_text (bob, "team", "three", NULL));
+  peer_wait_received (alice, 2);
+  test_spin (1000);
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_query_latency_seconds_count"), ==, queries);
+
+  texts = stored_texts (alice, "team", 50);
+  g_assert_cmpstr (texts, ==, "one|two|three");
+  g_assert_cmpuint (count_received_in (alice, "team"), ==, 2);
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 /* ------------------------------------------------------- long absence */
 
 static gboolean
@@ -636,6 +676,7 @@ main (int   argc,
 
   g_test_add_func ("/timeline/offline-exactly-once", test_offline_exactly_once);
   g_test_add_func ("/timeline/live-gap-filled", test_live_gap_filled);
+  g_test_add_func ("/timeline/own-message-no-fetch", test_own_message_no_fetch);
   g_test_add_func ("/timeline/newest-200-then-history", test_newest_200_then_history);
   g_test_add_func ("/timeline/sync-pages", test_sync_pages);
   g_test_add_func ("/timeline/recall", test_recall);
