@@ -526,8 +526,7 @@ mentions_user (NatterdPublishOp *op,
 /* The committed group message to every online device of every member
  * (but @origin; the sender's other devices when the app syncs them), as
  * Deliver{seq 0}, after the sender's ack. Queueing a reference costs tens
- * of ns per session; the writes go in turn with the other fan-outs, a
- * slice per main-loop iteration (natterd-socket.c). @lane's slot is given
+ * of ns per session; natterd-socket.c's writer thread does the writes. @lane's slot is given
  * back once every session's connection took it. */
 static void
 fanout_timeline (NatterdServer    *self,
