@@ -121,6 +121,9 @@ void natter_message_set_sender_profile (NatterMessage    *self,
  * (natter.v2), as it came off the wire; 0 for other conversations, and for
  * objects read back from the store (the row keeps it, the object not). */
 guint64 natter_message_get_timeline_seq (NatterMessage *self);
+/* The PublishAck's, on a message sent from here. */
+void    natter_message_set_timeline_seq (NatterMessage *self,
+                                         guint64        timeline_seq);
 
 /* Copies every field of @other into @self, notifying what changed. */
 void natter_message_update_from       (NatterMessage    *self,

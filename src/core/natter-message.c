@@ -865,6 +865,14 @@ natter_message_get_timeline_seq (NatterMessage *self)
   return self->timeline_seq;
 }
 
+void
+natter_message_set_timeline_seq (NatterMessage *self,
+                                 guint64        timeline_seq)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE (self));
+  self->timeline_seq = timeline_seq;
+}
+
 NatterMessageKind
 natter_message_get_kind (NatterMessage *self)
 {

@@ -37,6 +37,7 @@
 #include "natter-json.h"
 #include "natter-message-private.h"
 #include "natter-store-private.h"
+#include "natter-timeline-sync.h"
 
 #define TOO_FAST_RETRY_MS   2000
 #define UPLOAD_RETRY_MAX_MS 60000
@@ -488,6 +489,16 @@ natter_outbox_handle_ack (NatterOutbox             *self,
 
   natter_store_update_message_async (self->store, update, NULL, ack_stored_cb,
                                      ack_data_new (self, ack->client_msg_id));
+
+  /* A group message's place on its timeline: held from now on (after the
+   * update above, on the same store thread), so the next one that comes
+   * live is not taken for a gap and nothing is fetched back. */
+  if (ack->code == NATTER_CODE_OK && ack->timeline_seq > 0 && self->client != NULL &&
+      natter_client_get_timeline_sync (self->client) != NULL)
+    {
+      natter_message_set_timeline_seq (update, ack->timeline_seq);
+      natter_timeline_sync_deliver (natter_client_get_timeline_sync (self->client), update);
+    }
 }
 
 /* -------------------------------------------------------- uploads of media */

@@ -12,6 +12,7 @@ static void
 message_published (int         code,
                    const char *message_uid,
                    gint64      sent_time,
+                   guint64     timeline_seq,
                    gpointer    user_data)
 {
   NatterdApiRequest *request = user_data;

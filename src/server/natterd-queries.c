@@ -930,11 +930,18 @@ conversation_action (Natter__ConversationUpdateRequest__Action action)
     }
 }
 
+/* A timeline page (one indexed range of one group) costs this share of
+ * a token: a device that comes back to hundreds of moved groups fetches
+ * one page each right away, and a flood of them is still bounded (ten
+ * times query-rate). */
+#define TIMELINE_QUERY_COST 0.1
+
 /* [limits] query-rate and query-burst: a token bucket per user, like the
  * send rate; full on first use. */
 static gboolean
 check_query_rate (NatterdServer *self,
-                  NatterdUser   *user)
+                  NatterdUser   *user,
+                  double         cost)
 {
   double rate = self->config->query_rate;
   double burst = MAX ((double) self->config->query_burst, rate);
@@ -950,9 +957,9 @@ check_query_rate (NatterdServer *self,
                               (double) (now - user->query_refill) * rate / G_USEC_PER_SEC);
   user->query_refill = now;
 
-  if (user->query_tokens < 1)
+  if (user->query_tokens < cost)
     return FALSE;
-  user->query_tokens -= 1;
+  user->query_tokens -= cost;
   return TRUE;
 }
 
@@ -993,7 +1000,8 @@ natterd_server_handle_query (NatterdServer       *self,
                     "Too many queries waiting for their answer");
       return;
     }
-  if (!check_query_rate (self, user))
+  if (!check_query_rate (self, user, query->method_case == NATTER__QUERY__METHOD_TIMELINE ?
+                                    TIMELINE_QUERY_COST : 1))
     {
       refuse_query (self, session, query, NATTER_CODE_SEND_TOO_FAST, "Querying too fast");
       return;

@@ -526,8 +526,7 @@ mentions_user (NatterdPublishOp *op,
 /* The committed group message to every online device of every member
  * (but @origin; the sender's other devices when the app syncs them), as
  * Deliver{seq 0}, after the sender's ack. Queueing a reference costs tens
- * of ns per session; the writes go in turn with the other fan-outs, a
- * slice per main-loop iteration (natterd-socket.c). @lane's slot is given
+ * of ns per session; natterd-socket.c's writer thread does the writes. @lane's slot is given
  * back once every session's connection took it. */
 static void
 fanout_timeline (NatterdServer    *self,
@@ -607,7 +606,7 @@ publish_chatroom (NatterdServer               *self,
   natterd_message_uid_make (0, uid);
   message.uid = persisted ? uid : NULL;
   self->metrics->messages_published[NATTER_CONVERSATION_CHATROOM]++;
-  done (NATTER_CODE_OK, message.uid, message.sent_time, user_data);
+  done (NATTER_CODE_OK, message.uid, message.sent_time, 0, user_data);
 
   if (room == NULL)
     return;
@@ -723,14 +722,14 @@ publish_committed (NatterdOp *base,
       if (base->error == NULL)
         {
           self->metrics->messages_duplicate++;
-          done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+          done (NATTER_CODE_OK, m->uid, m->sent_time, m->timeline_seq, pending->user_data);
         }
       else
         {
           /* Out of space is logged once by the store, not per message. */
           if (!natterd_store_error_is_full (base->error))
             natterd_log (G_LOG_LEVEL_WARNING, "publish-failed", "error", base->error->message, NULL);
-          done (NATTER_CODE_SERVER_ERROR, NULL, 0, pending->user_data);
+          done (NATTER_CODE_SERVER_ERROR, NULL, 0, 0, pending->user_data);
         }
       if (lane != NULL)
         lane_done (lane, op_bytes (op));
@@ -741,12 +740,12 @@ publish_committed (NatterdOp *base,
    * delays it (a busy group holds the next message back instead). */
   if (op->timeline)
     {
-      done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+      done (NATTER_CODE_OK, m->uid, m->sent_time, m->timeline_seq, pending->user_data);
       deliver_committed (self, op, pending->origin, lane);
       return;
     }
   natterd_server_deliver_committed (self, op, pending->origin);
-  done (NATTER_CODE_OK, m->uid, m->sent_time, pending->user_data);
+  done (NATTER_CODE_OK, m->uid, m->sent_time, m->timeline_seq, pending->user_data);
 }
 
 /* RC:TxtMsg's mentionedInfo ({"type": 1} everyone, {"type": 2,
@@ -824,7 +823,7 @@ natterd_server_publish (NatterdServer               *self,
   if (code != NATTER_CODE_OK)
     {
       self->metrics->messages_refused++;
-      done (code, NULL, 0, user_data);
+      done (code, NULL, 0, 0, user_data);
       if (destroy != NULL)
         destroy (user_data);
       return;
@@ -846,7 +845,7 @@ natterd_server_publish (NatterdServer               *self,
     {
       publish_status (self, request, channel);
       self->metrics->messages_published[0]++;
-      done (NATTER_CODE_OK, NULL, natterd_now_ms (), user_data);
+      done (NATTER_CODE_OK, NULL, natterd_now_ms (), 0, user_data);
       if (destroy != NULL)
         destroy (user_data);
       return;

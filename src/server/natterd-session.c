@@ -572,6 +572,7 @@ send_publish_ack (NatterdSession *self,
                   int             code,
                   const char     *message_uid,
                   gint64          sent_time,
+                  guint64         timeline_seq,
                   const char     *error_message)
 {
   NatterFrame frame = NATTER__FRAME__INIT;
@@ -581,6 +582,7 @@ send_publish_ack (NatterdSession *self,
   ack.code = code;
   ack.message_uid = (char *) (message_uid != NULL ? message_uid : "");
   ack.sent_time = sent_time;
+  ack.timeline_seq = timeline_seq;
   ack.error_message = (char *) (error_message != NULL ? error_message :
                                 code != 0 ? natter_code_to_string (code) : "");
   frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
@@ -592,6 +594,7 @@ static void
 publish_done (int         code,
               const char *message_uid,
               gint64      sent_time,
+              guint64     timeline_seq,
               gpointer    user_data)
 {
   PublishContext *context = user_data;
@@ -599,7 +602,7 @@ publish_done (int         code,
 
   natterd_histogram_observe (&self->host->metrics->publish_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
-  send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, NULL);
+  send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, timeline_seq, NULL);
 }
 
 static void
@@ -690,7 +693,7 @@ answer_invalid (NatterdSession    *self,
           if (id == NULL || strlen (id) > NATTER_PUBLISH_ACK_ID_MAX_LENGTH ||
               !g_utf8_validate (id, -1, NULL))
             id = "";
-          send_publish_ack (self, id, code, NULL, 0, error->message);
+          send_publish_ack (self, id, code, NULL, 0, 0, error->message);
           return;
         }
       break;

@@ -40,11 +40,13 @@ typedef enum {
 #define NATTERD_TYPE_SESSION_STATE (natterd_session_state_get_type ())
 GType natterd_session_state_get_type (void);
 
-/* The answer to a Publish: @code 0 once the message is durable (its uid
- * and sent time), or the code it was refused with. */
+/* The answer to a Publish: @code 0 once the message is durable (its uid,
+ * sent time and, on a group timeline, its timeline_seq, else 0), or the
+ * code it was refused with. */
 typedef void (*NatterdPublishDone)      (int          code,
                                          const char  *message_uid,
                                          gint64       sent_time,
+                                         guint64      timeline_seq,
                                          gpointer     user_data);
 /* @code 0 and the user a token names (@issued: when the token was), or the
  * code to refuse the Connect with. */

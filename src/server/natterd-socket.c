@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -27,9 +28,12 @@
  * the session's delivery pacing (natterd_socket_get_queued()). */
 #define MAX_OUTPUT (8 * 1024 * 1024)
 #define CLOSE_WAIT_US (2 * G_USEC_PER_SEC)
-/* Shared frames are written to this many connections per iteration at
- * most for this long: other work (reads, commits, acks) runs in between. */
+/* TLS: shared frames are written to connections per iteration for at
+ * most this long: other work (reads, commits, acks) runs in between. Plain
+ * TCP ones are written by the fan-out writer thread (see writer_main()). */
 #define BULK_SLICE_US 250
+/* Connections the writer hands back to the main thread at a time. */
+#define WRITER_CHUNK 64
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
@@ -39,8 +43,8 @@
 
 struct _NatterdSocketFrame
 {
-  guint                     ref_count;   /* main thread only */
-  guint                     pending;     /* holders yet to settle */
+  gint                      ref_count;   /* atomic: the writer thread unrefs */
+  gint                      pending;     /* atomic: holders yet to settle */
   NatterdSocketFrameSettled settled;
   gpointer                  user_data;
   gsize                     length;
@@ -75,10 +79,17 @@ struct _NatterdSocket
   GByteArray                  *in;           /* a partial frame, NULL when none */
   GByteArray                  *message;      /* fragments so far, NULL when none */
   guint8                       message_opcode;
+  /* Plain TCP: out, out_head, out_offset, out_bytes and fd are changed
+   * under lock, since the writer thread writes from out too. Both threads
+   * write from the head of the one queue, so frames leave in order. */
+  GMutex                       lock;
   GArray                      *out;          /* OutFrame not yet written, NULL when none */
   guint                        out_head;     /* first unwritten OutFrame */
   gsize                        out_offset;   /* written bytes of that one */
   gsize                        out_bytes;    /* unwritten bytes in out */
+  gsize                        writer_before; /* writer thread: queued before its write, */
+  gsize                        writer_written; /* and how much it wrote */
+  gboolean                     writer_failed; /* writer thread: the write failed */
   GByteArray                  *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
   gint64                       stalled_since; /* monotonic µs, 0 = not stalled */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
@@ -86,6 +97,7 @@ struct _NatterdSocket
   gushort                      close_code;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        in_bulk : 1;  /* in loop->bulk */
+  guint                        in_writer : 1; /* handed to the writer thread, not yet back */
   guint                        in_stalled : 1; /* in loop->stalled */
   guint                        want_out : 1; /* EPOLLOUT registered */
   guint                        paused : 1;   /* output piled up: not reading */
@@ -116,8 +128,21 @@ struct _NatterdSocketLoop
   guint8     *scratch;
   gint64      now;           /* monotonic µs at the start of the dispatch */
   gint64      next_stall_check;
-  gsize       queued;        /* bytes in every out */
+  gsize       queued;        /* bytes in every out (atomic) */
   gboolean    dispatching;
+
+  /* The fan-out writer thread: writes shared frames to plain TCP
+   * connections off the main thread, which then only queues references. */
+  GThread    *writer;
+  GMutex      writer_lock;   /* guards the four below */
+  GCond       writer_cond;
+  GPtrArray  *writer_queue;  /* NatterdSocket to write */
+  GPtrArray  *writer_done;   /* NatterdSocket written, back to the main thread */
+  GPtrArray  *writer_settled; /* NatterdSocketFrame settled by the writer */
+  gboolean    writer_stop;
+  gboolean    writer_woken;  /* wake_fd written, not yet read */
+  int         wake_fd;       /* eventfd in epfd: the writer has news */
+  GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 };
 
 static void finish (NatterdSocket *self, gushort code);
@@ -236,26 +261,68 @@ frame_new (guint8        opcode,
 static void
 frame_unref (NatterdSocketFrame *frame)
 {
-  if (--frame->ref_count == 0)
+  if (g_atomic_int_dec_and_test (&frame->ref_count))
     g_free (frame);
 }
 
-/* One holder of @frame is done with it; the last one tells its creator,
- * at the end of the dispatch when inside one. */
+static void
+queued_add (NatterdSocketLoop *loop,
+            gssize             delta)
+{
+  __atomic_add_fetch (&loop->queued, (gsize) delta, __ATOMIC_RELAXED);
+}
+
+/* The writer thread has news for the main thread (under writer_lock). */
+static void
+wake_main (NatterdSocketLoop *loop)
+{
+  guint64 one = 1;
+
+  if (loop->writer_woken)
+    return;
+  loop->writer_woken = TRUE;
+  if (write (loop->wake_fd, &one, sizeof one) < 0)
+    g_warning ("natterd sockets: eventfd write: %s", g_strerror (errno));
+}
+
+/* One holder of @frame is done with it; the last one tells its creator
+ * on the main thread, at the end of the dispatch when inside one (or when
+ * settled by the writer thread, at the next one). */
 static void
 frame_settle (NatterdSocketLoop  *loop,
-              NatterdSocketFrame *frame)
+              NatterdSocketFrame *frame,
+              gboolean            writer)
 {
-  g_assert (frame->pending > 0);
-  if (--frame->pending > 0 || frame->settled == NULL)
+  g_assert (g_atomic_int_get (&frame->pending) > 0);
+  if (!g_atomic_int_dec_and_test (&frame->pending) || frame->settled == NULL)
     return;
-  if (loop != NULL && loop->dispatching)
+  if (writer)
     {
-      frame->ref_count++;
+      g_atomic_int_inc (&frame->ref_count);
+      g_mutex_lock (&loop->writer_lock);
+      g_ptr_array_add (loop->writer_settled, frame);
+      wake_main (loop);
+      g_mutex_unlock (&loop->writer_lock);
+    }
+  else if (loop != NULL && loop->dispatching)
+    {
+      g_atomic_int_inc (&frame->ref_count);
       g_ptr_array_add (loop->settled, frame);
     }
   else
     frame->settled (frame->user_data);
+}
+
+/* Done with an OutFrame taken off a queue (outside the queue's lock: the
+ * creator's settled handler may queue more). */
+static void
+out_frame_done (NatterdSocketLoop *loop,
+                OutFrame          *out,
+                gboolean           writer)
+{
+  if (out->counted)
+    frame_settle (loop, out->frame, writer);
+  frame_unref (out->frame);
 }
 
 NatterdSocketFrame *
@@ -275,7 +342,7 @@ natterd_socket_frame_new (const guint8              *payload,
 void
 natterd_socket_frame_release (NatterdSocketFrame *frame)
 {
-  frame_settle (NULL, frame);
+  frame_settle (NULL, frame, FALSE);
   frame_unref (frame);
 }
 
@@ -298,21 +365,24 @@ update_events (NatterdSocket *self,
 static gsize
 queued (NatterdSocket *self)
 {
+  gsize n;
+
   if (self->tls_out != NULL)
     return self->tls_buffer != NULL ? self->tls_buffer->len - self->out_offset : 0;
-  return self->out_bytes - self->out_offset;
+  g_mutex_lock (&self->lock);
+  n = self->out_bytes - self->out_offset;
+  g_mutex_unlock (&self->lock);
+  return n;
 }
 
+/* Under self->lock: takes the head off into @popped. */
 static void
-pop_head (NatterdSocket *self)
+pop_head (NatterdSocket *self,
+          OutFrame      *popped)
 {
-  OutFrame *head = &g_array_index (self->out, OutFrame, self->out_head);
-
-  self->out_bytes -= head->frame->length;
+  *popped = g_array_index (self->out, OutFrame, self->out_head);
+  self->out_bytes -= popped->frame->length;
   self->out_offset = 0;
-  if (head->counted)
-    frame_settle (self->loop, head->frame);
-  frame_unref (head->frame);
   if (++self->out_head == self->out->len)
     {
       g_clear_pointer (&self->out, g_array_unref);
@@ -324,12 +394,21 @@ pop_head (NatterdSocket *self)
 static void
 drop_output (NatterdSocket *self)
 {
-  self->loop->queued -= queued (self);
-  while (self->out != NULL)
-    pop_head (self);
-  g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+  g_autoptr(GArray) out = NULL;
+  guint head;
+
+  queued_add (self->loop, -(gssize) queued (self));
+  g_mutex_lock (&self->lock);
+  out = g_steal_pointer (&self->out);
+  head = self->out_head;
+  self->out_head = 0;
   self->out_offset = 0;
   self->out_bytes = 0;
+  g_mutex_unlock (&self->lock);
+  for (guint i = head; out != NULL && i < out->len; i++)
+    out_frame_done (self->loop, &g_array_index (out, OutFrame, i), FALSE);
+  g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+  self->out_offset = 0;
 }
 
 /* A peer that does not read holds back no sender: its frames count as
@@ -337,6 +416,9 @@ drop_output (NatterdSocket *self)
 static void
 uncount (NatterdSocket *self)
 {
+  g_autoptr(GPtrArray) frames = g_ptr_array_new ();
+
+  g_mutex_lock (&self->lock);
   for (guint i = self->out_head; self->out != NULL && i < self->out->len; i++)
     {
       OutFrame *out = &g_array_index (self->out, OutFrame, i);
@@ -344,23 +426,42 @@ uncount (NatterdSocket *self)
       if (out->counted)
         {
           out->counted = FALSE;
-          frame_settle (self->loop, out->frame);
+          g_atomic_int_inc (&out->frame->ref_count);
+          g_ptr_array_add (frames, out->frame);
         }
+    }
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      frame_settle (self->loop, g_ptr_array_index (frames, i), FALSE);
+      frame_unref (g_ptr_array_index (frames, i));
     }
 }
 
 /* Writes what the kernel takes; FALSE if the connection failed. Plain TCP
- * writes up to MAX_IOV queued frames per sendmsg(), from where they are. */
+ * writes up to MAX_IOV queued frames per sendmsg(), from where they are,
+ * from the main thread or the writer thread (@writer): the lock is held
+ * for one sendmsg() at a time, and the frames it took are let go after. */
 static gboolean
-write_plain (NatterdSocket *self)
+write_plain (NatterdSocket *self,
+             gboolean       writer,
+             gsize         *written)
 {
-  while (self->out != NULL)
+  for (;;)
     {
       struct iovec iov[MAX_IOV];
+      OutFrame popped[MAX_IOV];
       struct msghdr msg = { 0 };
-      guint n_iov = 0;
-      gssize n;
+      guint n_iov = 0, n_popped = 0;
+      gssize n, left;
+      int saved = 0;
 
+      g_mutex_lock (&self->lock);
+      if (self->out == NULL || self->fd < 0)
+        {
+          g_mutex_unlock (&self->lock);
+          return TRUE;
+        }
       for (guint i = self->out_head; i < self->out->len && n_iov < MAX_IOV; i++, n_iov++)
         {
           NatterdSocketFrame *frame = g_array_index (self->out, OutFrame, i).frame;
@@ -373,29 +474,37 @@ write_plain (NatterdSocket *self)
       msg.msg_iovlen = n_iov;
       n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0)
+        saved = errno;
+      for (left = n; left > 0;)
         {
-          if (errno == EINTR)
+          gsize rest = g_array_index (self->out, OutFrame, self->out_head).frame->length - self->out_offset;
+
+          if ((gsize) left < rest)
+            {
+              self->out_offset += (gsize) left;
+              break;
+            }
+          left -= (gssize) rest;
+          pop_head (self, &popped[n_popped++]);
+        }
+      g_mutex_unlock (&self->lock);
+
+      if (n > 0)
+        {
+          queued_add (self->loop, -n);
+          *written += (gsize) n;
+        }
+      for (guint i = 0; i < n_popped; i++)
+        out_frame_done (self->loop, &popped[i], writer);
+      if (n < 0)
+        {
+          if (saved == EINTR)
             continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
+          if (saved == EAGAIN || saved == EWOULDBLOCK)
             return TRUE;
           return FALSE;
         }
-
-      self->loop->queued -= (gsize) n;
-      while (n > 0)
-        {
-          gsize left = g_array_index (self->out, OutFrame, self->out_head).frame->length - self->out_offset;
-
-          if ((gsize) n < left)
-            {
-              self->out_offset += (gsize) n;
-              break;
-            }
-          n -= (gssize) left;
-          pop_head (self);
-        }
     }
-  return TRUE;
 }
 
 static gboolean
@@ -420,7 +529,7 @@ write_tls (NatterdSocket *self)
 
   if (self->tls_buffer == NULL)
     return TRUE;
-  self->loop->queued -= written - self->out_offset;
+  queued_add (self->loop, -(gssize) (written - self->out_offset));
   self->out_offset = written;
   if (self->out_offset == self->tls_buffer->len)
     {
@@ -436,14 +545,18 @@ write_tls (NatterdSocket *self)
   return TRUE;
 }
 
+/* After a write (by either thread) that began with @before bytes queued
+ * and wrote @written of them (more may have been queued since). */
 static void
-flush (NatterdSocket *self)
+after_write (NatterdSocket *self,
+             gsize          before,
+             gsize          written,
+             gboolean       ok)
 {
-  gsize before = queued (self);
   gboolean was_high = before > OUTPUT_LOW;
   gboolean more;
 
-  if (!(self->tls_out != NULL ? write_tls (self) : write_plain (self)))
+  if (!ok)
     {
       finish (self, 1006);
       return;
@@ -452,7 +565,7 @@ flush (NatterdSocket *self)
   more = queued (self) > 0;
   if (!more)
     self->stalled_since = 0;
-  else if ((self->stalled_since == 0 || queued (self) < before) && self->out != NULL)
+  else if ((self->stalled_since == 0 || written > 0) && self->tls_out == NULL)
     {
       /* The kernel takes no more for now: see STALL_US. A peer that
        * reads, however slowly, is not stalled. */
@@ -471,6 +584,22 @@ flush (NatterdSocket *self)
       self->drained = TRUE;
       g_ptr_array_add (self->loop->drained, self);
     }
+}
+
+static void
+flush (NatterdSocket *self)
+{
+  gsize before = queued (self), written = 0;
+  gboolean ok;
+
+  if (self->tls_out != NULL)
+    {
+      ok = write_tls (self);
+      written = before - MIN (before, queued (self));
+    }
+  else
+    ok = write_plain (self, FALSE, &written);
+  after_write (self, before, written, ok);
 }
 
 /* FALSE if @self was dropped for letting too much pile up. */
@@ -501,18 +630,20 @@ push_frame (NatterdSocket      *self,
       if (self->tls_buffer == NULL)
         self->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
       g_byte_array_append (self->tls_buffer, frame->data, (guint) frame->length);
-      self->loop->queued += frame->length;
+      queued_add (self->loop, (gssize) frame->length);
       return;
     }
 
+  g_atomic_int_inc (&frame->ref_count);
+  if (counted)
+    g_atomic_int_inc (&frame->pending);
+  g_mutex_lock (&self->lock);
   if (self->out == NULL)
     self->out = g_array_sized_new (FALSE, FALSE, sizeof (OutFrame), 8);
-  frame->ref_count++;
-  if (counted)
-    frame->pending++;
   g_array_append_val (self->out, out);
   self->out_bytes += frame->length;
-  self->loop->queued += frame->length;
+  g_mutex_unlock (&self->lock);
+  queued_add (self->loop, (gssize) frame->length);
 }
 
 static void
@@ -562,8 +693,16 @@ natterd_socket_send_frame (NatterdSocket      *self,
   if (!check_output (self))
     return;
 
-  /* Waiting for EPOLLOUT, or already due: written then. */
-  if (!self->dirty && !self->in_bulk && !self->want_out)
+  /* Waiting for EPOLLOUT, or already due: written then. Plain TCP goes
+   * to the writer thread, TLS in turn on the main thread. */
+  if (self->dirty || self->in_bulk || self->in_writer || self->want_out)
+    return;
+  if (self->tls_out == NULL)
+    {
+      self->in_writer = TRUE;
+      g_ptr_array_add (self->loop->to_writer, self);
+    }
+  else
     {
       self->in_bulk = TRUE;
       g_ptr_array_add (self->loop->bulk, self);
@@ -893,11 +1032,16 @@ read_input (NatterdSocket *self)
 static void
 release (NatterdSocket *self)
 {
-  if (self->fd >= 0)
-    {
-      epoll_ctl (self->loop->epfd, EPOLL_CTL_DEL, self->fd, NULL);
-      self->fd = -1;
-    }
+  int fd;
+
+  /* The writer thread checks fd under the lock: it never writes to a
+   * descriptor closed (and maybe reused) here. */
+  g_mutex_lock (&self->lock);
+  fd = self->fd;
+  self->fd = -1;
+  g_mutex_unlock (&self->lock);
+  if (fd >= 0)
+    epoll_ctl (self->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
   if (self->socket != NULL)
     {
       /* Closing the descriptor itself: closing a TLS stream would send
@@ -907,8 +1051,11 @@ release (NatterdSocket *self)
     }
   /* Unwritten frames settle (before tls_out goes: queued() looks). */
   drop_output (self);
-  self->tls_in = NULL;
-  self->tls_out = NULL;
+  if (self->tls_out != NULL)
+    {
+      self->tls_in = NULL;
+      self->tls_out = NULL;
+    }
   g_clear_object (&self->stream);
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
@@ -947,6 +1094,13 @@ finish (NatterdSocket *self,
   g_ptr_array_add (self->loop->finished, self);
 }
 
+static void
+socket_free (NatterdSocket *self)
+{
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
 void
 natterd_socket_free (NatterdSocket *self)
 {
@@ -962,11 +1116,14 @@ natterd_socket_free (NatterdSocket *self)
       release (self);
     }
   self->dead = TRUE;
+  /* The writer thread (or its queue) still has it: freed when it is back. */
+  if (self->in_writer)
+    return;
   if (self->loop->dispatching || g_ptr_array_find (self->loop->finished, self, NULL) ||
       g_ptr_array_find (self->loop->fresh, self, NULL))
     g_ptr_array_add (self->loop->graveyard, self);
   else
-    g_free (self);
+    socket_free (self);
 }
 
 NatterdSocket *
@@ -992,6 +1149,7 @@ natterd_socket_new (NatterdSocketLoop           *loop,
     }
 
   self = g_new0 (NatterdSocket, 1);
+  g_mutex_init (&self->lock);
   self->loop = loop;
   self->stream = g_object_ref (stream);
   self->socket = g_object_ref (socket);
@@ -1032,7 +1190,7 @@ natterd_socket_new (NatterdSocketLoop           *loop,
       g_clear_pointer (&self->in, g_byte_array_unref);
       g_object_unref (self->socket);
       g_object_unref (self->stream);
-      g_free (self);
+      socket_free (self);
       return NULL;
     }
 
@@ -1053,6 +1211,110 @@ natterd_socket_get_last_input (NatterdSocket *self)
   return self->last_input;
 }
 
+/* -------------------------------------------------------- the writer thread */
+
+/* A group's fan-out is thousands of sendmsg() calls per message: written
+ * here, they no longer sit in front of the main thread's other work
+ * (reads, commits, acks), even a slice at a time. The main thread queues
+ * references and hands the connections over (in_writer); this thread
+ * writes what each has queued, from its head, and hands them back in
+ * chunks for the bookkeeping (EPOLLOUT, stalls, drained, errors). */
+static gpointer
+writer_main (gpointer data)
+{
+  NatterdSocketLoop *loop = data;
+  g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+
+  g_mutex_lock (&loop->writer_lock);
+  for (;;)
+    {
+      GPtrArray *swap;
+      guint done = 0;
+
+      while (loop->writer_queue->len == 0 && !loop->writer_stop)
+        g_cond_wait (&loop->writer_cond, &loop->writer_lock);
+      if (loop->writer_stop)
+        break;
+      swap = loop->writer_queue;
+      loop->writer_queue = batch;
+      batch = swap;
+      g_mutex_unlock (&loop->writer_lock);
+
+      for (guint i = 0; i < batch->len; i++)
+        {
+          NatterdSocket *self = g_ptr_array_index (batch, i);
+
+          self->writer_before = queued (self);
+          self->writer_written = 0;
+          self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
+          if (i + 1 - done == WRITER_CHUNK || i + 1 == batch->len)
+            {
+              g_mutex_lock (&loop->writer_lock);
+              for (; done <= i; done++)
+                g_ptr_array_add (loop->writer_done, g_ptr_array_index (batch, done));
+              wake_main (loop);
+              g_mutex_unlock (&loop->writer_lock);
+            }
+        }
+      g_ptr_array_set_size (batch, 0);
+      g_mutex_lock (&loop->writer_lock);
+    }
+  g_mutex_unlock (&loop->writer_lock);
+  return NULL;
+}
+
+/* Main thread: the connections queued for the writer go to it. */
+static void
+writer_hand_over (NatterdSocketLoop *loop)
+{
+  if (loop->to_writer->len == 0)
+    return;
+  g_mutex_lock (&loop->writer_lock);
+  g_ptr_array_extend_and_steal (loop->writer_queue, g_steal_pointer (&loop->to_writer));
+  g_cond_signal (&loop->writer_cond);
+  g_mutex_unlock (&loop->writer_lock);
+  loop->to_writer = g_ptr_array_new ();
+}
+
+/* Main thread, dispatching: what the writer wrote comes back. */
+static void
+writer_take_back (NatterdSocketLoop *loop)
+{
+  g_autoptr(GPtrArray) done = NULL;
+  guint64 value;
+
+  g_mutex_lock (&loop->writer_lock);
+  done = g_steal_pointer (&loop->writer_done);
+  loop->writer_done = g_ptr_array_new ();
+  g_ptr_array_extend_and_steal (loop->settled, g_steal_pointer (&loop->writer_settled));
+  loop->writer_settled = g_ptr_array_new ();
+  if (loop->writer_woken && read (loop->wake_fd, &value, sizeof value) < 0 && errno != EAGAIN)
+    g_warning ("natterd sockets: eventfd read: %s", g_strerror (errno));
+  loop->writer_woken = FALSE;
+  g_mutex_unlock (&loop->writer_lock);
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      NatterdSocket *self = g_ptr_array_index (done, i);
+
+      self->in_writer = FALSE;
+      if (self->dead)
+        {
+          g_ptr_array_add (loop->graveyard, self);
+          continue;
+        }
+      if (self->closed)
+        continue;
+      after_write (self, self->writer_before, self->writer_written, !self->writer_failed);
+      /* Queued while the writer had it, after its last write. */
+      if (!self->closed && !self->dirty && !self->want_out && queued (self) > 0)
+        {
+          self->in_writer = TRUE;
+          g_ptr_array_add (loop->to_writer, self);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- the loop */
 
 static gboolean
@@ -1065,7 +1327,7 @@ loop_prepare (GSource *source,
   if (loop->stalled->len > 0)
     *timeout = STALL_US / 4 / 1000;
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
-         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len;
+         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len || loop->to_writer->len > 0;
 }
 
 static gboolean
@@ -1074,7 +1336,7 @@ loop_check (GSource *source)
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
-         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len ||
+         loop->drained->len > 0 || loop->bulk_head < loop->bulk->len || loop->to_writer->len > 0 ||
          (loop->stalled->len > 0 && g_source_get_time (source) >= loop->next_stall_check) ||
          (g_source_query_unix_fd (source, loop->tag) & G_IO_IN) != 0 ||
          g_hash_table_size (loop->closing) > 0;
@@ -1098,6 +1360,8 @@ loop_dispatch (GSource     *source,
     {
       NatterdSocket *self = events[i].data.ptr;
 
+      if ((gpointer) self == (gpointer) loop)
+        continue;  /* wake_fd: the writer's news, taken below */
       if (self->closed || self->dead)
         continue;
       if (events[i].events & EPOLLOUT)
@@ -1119,6 +1383,8 @@ loop_dispatch (GSource     *source,
       if (!self->closed && !self->dead)
         parse (self, buffered->data, buffered->len);
     }
+
+  writer_take_back (loop);
 
   /* Everything queued during this iteration, one write per connection. */
   while (loop->dirty->len > 0)
@@ -1234,6 +1500,7 @@ loop_dispatch (GSource     *source,
     }
 
   g_ptr_array_set_size (loop->graveyard, 0);
+  writer_hand_over (loop);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1243,6 +1510,14 @@ loop_finalize (GSource *source)
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
   close (loop->epfd);
+  close (loop->wake_fd);
+  g_ptr_array_unref (loop->writer_queue);
+  g_ptr_array_unref (loop->writer_done);
+  g_ptr_array_foreach (loop->writer_settled, (GFunc) frame_unref, NULL);
+  g_ptr_array_unref (loop->writer_settled);
+  g_ptr_array_unref (loop->to_writer);
+  g_mutex_clear (&loop->writer_lock);
+  g_cond_clear (&loop->writer_cond);
   g_ptr_array_unref (loop->dirty);
   g_ptr_array_unref (loop->bulk);
   g_ptr_array_unref (loop->stalled);
@@ -1268,12 +1543,18 @@ natterd_socket_loop_new (gsize    max_message,
                          GError **error)
 {
   int epfd = epoll_create1 (EPOLL_CLOEXEC);
+  int wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event event = { 0 };
   NatterdSocketLoop *loop;
 
-  if (epfd < 0)
+  if (epfd < 0 || wake_fd < 0)
     {
       int saved = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
+      if (epfd >= 0)
+        close (epfd);
+      if (wake_fd >= 0)
+        close (wake_fd);
       return NULL;
     }
 
@@ -1287,9 +1568,20 @@ natterd_socket_loop_new (gsize    max_message,
   loop->fresh = g_ptr_array_new ();
   loop->finished = g_ptr_array_new ();
   loop->drained = g_ptr_array_new ();
-  loop->graveyard = g_ptr_array_new_with_free_func (g_free);
+  loop->graveyard = g_ptr_array_new_with_free_func ((GDestroyNotify) socket_free);
   loop->closing = g_hash_table_new (NULL, NULL);
   loop->scratch = g_malloc (READ_CHUNK);
+  loop->wake_fd = wake_fd;
+  event.events = EPOLLIN;
+  event.data.ptr = loop;
+  epoll_ctl (epfd, EPOLL_CTL_ADD, wake_fd, &event);
+  g_mutex_init (&loop->writer_lock);
+  g_cond_init (&loop->writer_cond);
+  loop->writer_queue = g_ptr_array_new ();
+  loop->writer_done = g_ptr_array_new ();
+  loop->writer_settled = g_ptr_array_new ();
+  loop->to_writer = g_ptr_array_new ();
+  loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");
   g_source_attach (&loop->source, NULL);
@@ -1299,14 +1591,38 @@ natterd_socket_loop_new (gsize    max_message,
 gsize
 natterd_socket_loop_get_queued (NatterdSocketLoop *loop)
 {
-  return loop->queued;
+  return __atomic_load_n (&loop->queued, __ATOMIC_RELAXED);
 }
 
 void
 natterd_socket_loop_free (NatterdSocketLoop *loop)
 {
+  GPtrArray *lists[3];
+
   if (loop == NULL)
     return;
+
+  g_mutex_lock (&loop->writer_lock);
+  loop->writer_stop = TRUE;
+  g_cond_signal (&loop->writer_cond);
+  g_mutex_unlock (&loop->writer_lock);
+  g_thread_join (g_steal_pointer (&loop->writer));
+  /* Connections the writer had are the main thread's again. */
+  lists[0] = loop->writer_queue;
+  lists[1] = loop->writer_done;
+  lists[2] = loop->to_writer;
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    {
+      for (guint i = 0; i < lists[l]->len; i++)
+        {
+          NatterdSocket *self = g_ptr_array_index (lists[l], i);
+
+          self->in_writer = FALSE;
+          if (self->dead)
+            socket_free (self);
+        }
+      g_ptr_array_set_size (lists[l], 0);
+    }
   g_source_destroy (&loop->source);
   g_source_unref (&loop->source);
 }

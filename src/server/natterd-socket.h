@@ -6,9 +6,11 @@
  * polling idle sockets. Here one GSource wraps an epoll descriptor, so an
  * iteration costs what is ready, not what is connected; frames queued for
  * a connection during an iteration go out in one write at its end; frames
- * shared by many connections (a group's fan-out) are written in turn, a
- * millisecond per iteration, so a big fan-out never sits in front of other
- * connections' answers; and an idle connection holds no buffer at all.
+ * shared by many connections (a group's fan-out) are written by a writer
+ * thread (over TLS: in turn, 0.25 ms per iteration), so a big fan-out's
+ * thousands of sendmsg() calls never sit in front of other connections'
+ * answers; and an idle connection holds no buffer at all. A connection's
+ * frames leave in the order they were queued, whichever thread writes.
  *
  * Memory per connection is bounded: a partial incoming frame (at most the
  * message limit), and what waits for the kernel: past 1 MiB of it nothing
@@ -38,7 +40,8 @@ typedef struct _NatterdSocket NatterdSocket;
 /* One binary frame (header and payload) for many connections: server
  * frames are not masked, so the bytes are the same for every receiver and
  * each connection queues a reference, not a copy (TLS ones copy it into
- * their stream). Main thread only. */
+ * their stream). Created, queued and released on the main thread; its
+ * settled handler runs there too. */
 typedef struct _NatterdSocketFrame NatterdSocketFrame;
 /* Every connection it was queued to wrote it to the kernel, closed, or
  * stopped taking output for a while (its peer does not read), and the

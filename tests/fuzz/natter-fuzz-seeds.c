@@ -395,6 +395,72 @@ main (int   argc,
     write_client_run ("refused", 0, refusal);
   }
 
+  /* Group timelines (natter.v2): a live message past a gap, the sync's
+   * states and a fetched page (answers to the client's first queries),
+   * and a group message's PublishAck with its timeline_seq. */
+  {
+    Natter__Message live_message = message, page_message = message;
+    Natter__Message *page_messages[] = { &page_message, &live_message };
+    Natter__Deliver live = NATTER__DELIVER__INIT;
+    NatterFrame live_frame = NATTER__FRAME__INIT;
+    Natter__TimelineState state = NATTER__TIMELINE_STATE__INIT, left = NATTER__TIMELINE_STATE__INIT;
+    Natter__TimelineState *states[] = { &state, &left };
+    Natter__TimelineSyncResult sync = NATTER__TIMELINE_SYNC_RESULT__INIT;
+    Natter__TimelineResult page = NATTER__TIMELINE_RESULT__INIT;
+    Natter__Result sync_result = NATTER__RESULT__INIT, page_result = NATTER__RESULT__INIT;
+    NatterFrame sync_frame = NATTER__FRAME__INIT, page_frame = NATTER__FRAME__INIT;
+    Natter__PublishAck group_ack = NATTER__PUBLISH_ACK__INIT;
+    NatterFrame group_ack_frame = NATTER__FRAME__INIT;
+
+    live_message.message_uid = (char *) "AAAA-BBBB-CCCC-1111";
+    live_message.timeline_seq = 4;
+    live.seq = 0;
+    live.message = &live_message;
+    live_frame.body_case = NATTER__FRAME__BODY_DELIVER;
+    live_frame.deliver = &live;
+
+    state.conversation_type = 3;
+    state.target_id = (char *) "g1";
+    state.latest_seq = 4;
+    state.read_seq = 1;
+    state.unread_count = 3;
+    state.mentioned = TRUE;
+    state.updated_time = NATTER_FUZZ_NOW_MS - 1000;
+    left = state;
+    left.target_id = (char *) "g2";
+    left.first_seq = 2;
+    left.last_seq = 3;
+    sync.n_timelines = G_N_ELEMENTS (states);
+    sync.timelines = states;
+    sync.sync_time = NATTER_FUZZ_NOW_MS;
+    sync_result.request_id = 1;
+    sync_result.payload_case = NATTER__RESULT__PAYLOAD_TIMELINE_SYNC;
+    sync_result.timeline_sync = &sync;
+    sync_frame.body_case = NATTER__FRAME__BODY_RESULT;
+    sync_frame.result = &sync_result;
+
+    page_message.timeline_seq = 3;
+    page.n_messages = G_N_ELEMENTS (page_messages);
+    page.messages = page_messages;
+    page_result.request_id = 2;
+    page_result.payload_case = NATTER__RESULT__PAYLOAD_TIMELINE;
+    page_result.timeline = &page;
+    page_frame.body_case = NATTER__FRAME__BODY_RESULT;
+    page_frame.result = &page_result;
+
+    group_ack = publish_ack;
+    group_ack.timeline_seq = 5;
+    group_ack_frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+    group_ack_frame.publish_ack = &group_ack;
+
+    {
+      const NatterFrame *timelines[] = { &connect_ack_frame, &live_frame, &sync_frame, &page_frame,
+                                         &group_ack_frame, &live_frame, NULL };
+
+      write_client_run ("timelines", 0, timelines);
+    }
+  }
+
   /* ---------------------------------------------------------- the rest */
 
   write_websocket_seeds (connect_bytes);

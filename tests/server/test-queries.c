@@ -844,7 +844,7 @@ tally_done (gpointer data)
  * request ids from 1000, and counts their answers. */
 static void
 send_burst (NatterTestClient *client,
-            gboolean          history,
+            guint             history,   /* 0 turn credentials, 1 history, 2 timeline of "g1" */
             guint             n,
             Tally            *tally)
 {
@@ -857,9 +857,18 @@ send_burst (NatterTestClient *client,
       Natter__Query query = NATTER__QUERY__INIT;
       Natter__HistoryRequest request = NATTER__HISTORY_REQUEST__INIT;
       Natter__TurnCredentialsRequest turn = NATTER__TURN_CREDENTIALS_REQUEST__INIT;
+      Natter__TimelineRequest timeline = NATTER__TIMELINE_REQUEST__INIT;
 
       query.request_id = 1000 + i;
-      if (history)
+      if (history == 2)
+        {
+          timeline.conversation_type = 3;
+          timeline.target_id = (char *) "g1";
+          timeline.count = 1;
+          query.method_case = NATTER__QUERY__METHOD_TIMELINE;
+          query.timeline = &timeline;
+        }
+      else if (history)
         {
           request.conversation_type = 1;
           request.target_id = (char *) "bob";
@@ -933,6 +942,29 @@ test_query_limits (void)
     g_usleep (G_USEC_PER_SEC / 2);
     send_burst (alice2, FALSE, 1, &tally);
     g_assert_cmpuint (tally.ok, ==, 1);
+  }
+
+  {
+    /* A timeline page costs a tenth of a token: a burst of 10 is 100
+     * pages at once, and a flood of them is still refused past that. */
+    g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nquery-rate=5\nquery-burst=10\nmax-queries=1000\n", NULL);
+    g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+    g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, "group/create", "userId", "alice",
+                                                          "groupId", "g1", "groupName", "g1", NULL);
+    gint64 start = g_get_monotonic_time ();
+    double elapsed;
+    Tally tally;
+
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+    send_burst (alice, 2, 300, &tally);
+    elapsed = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+    g_test_message ("timeline pages: %u answered, %u refused in %.2f s", tally.ok, tally.refused, elapsed);
+    g_assert_cmpuint (tally.ok, >=, 95);  /* 0.1 is not exact in binary */
+    g_assert_cmpuint (tally.ok, <=, 100 + (guint) (50 * elapsed) + 1);
+    g_assert_cmpuint (tally.refused, >=, 1);
+    /* Other queries still cost a whole token. */
+    send_burst (alice, FALSE, 1, &tally);
+    g_assert_cmpuint (tally.refused, ==, 1);
   }
 }
 
