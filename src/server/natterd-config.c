@@ -45,6 +45,7 @@ natterd_config_new (void)
   self->store_min_free = 64 * 1024 * 1024;
   self->store_cache_size = 16;
   self->store_backend = g_strdup ("sqlite");
+  self->fanout_stall = 2;
 
   return self;
 }
@@ -104,6 +105,7 @@ static const struct {
   K ("limits", "query-rate", KEY_UINT, query_rate),
   K ("limits", "query-burst", KEY_UINT, query_burst),
   K ("limits", "max-queries", KEY_UINT, max_queries),
+  K ("limits", "fanout-stall", KEY_UINT, fanout_stall),
   K ("chatroom", "idle-timeout", KEY_UINT, chatroom_idle_timeout),
   K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
   K ("media", "max-size", KEY_UINT64, media_max_size),
@@ -251,6 +253,12 @@ natterd_config_load_file (NatterdConfig  *self,
         }
     }
 
+  if (self->fanout_stall == 0)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [limits] fanout-stall: at least 1 second", path);
+      return FALSE;
+    }
   if (!g_str_equal (self->store_backend, "sqlite") && !g_str_equal (self->store_backend, "postgresql"))
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,

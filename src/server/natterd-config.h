@@ -33,6 +33,7 @@ typedef struct
   guint   query_rate;           /* queries/s per user, 0 = unlimited */
   guint   query_burst;
   guint   max_queries;          /* queries one connection may have unanswered */
+  guint   fanout_stall;         /* s a member taking nothing holds back its group's senders */
 
   /* [chatroom] */
   guint   chatroom_idle_timeout;    /* s without message or join before destruction */

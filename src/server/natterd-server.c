@@ -941,6 +941,7 @@ natterd_server_listen (NatterdServer  *self,
   self->sockets = natterd_socket_loop_new (2 * NATTER_FRAME_MAX_SIZE, error);
   if (self->sockets == NULL)
     return FALSE;
+  natterd_socket_loop_set_stall_timeout (self->sockets, self->config->fanout_stall);
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   soup_server_add_handler (self->soup, "/healthz", natterd_health_handle_request, self, NULL);

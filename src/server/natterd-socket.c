@@ -38,7 +38,8 @@
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
  * peer does not read) no longer holds back the senders of the shared
- * frames queued for it (see natterd_socket_frame_new()). */
+ * frames queued for it (see natterd_socket_frame_new()); [limits]
+ * fanout-stall sets it (natterd_socket_loop_set_stall_timeout()). */
 #define STALL_US (2 * G_USEC_PER_SEC)
 
 struct _NatterdSocketFrame
@@ -128,6 +129,7 @@ struct _NatterdSocketLoop
   guint8     *scratch;
   gint64      now;           /* monotonic µs at the start of the dispatch */
   gint64      next_stall_check;
+  gint64      stall_us;      /* STALL_US unless set; fixed once serving */
   gsize       queued;        /* bytes in every out (atomic) */
   gboolean    dispatching;
 
@@ -688,7 +690,7 @@ natterd_socket_send_frame (NatterdSocket      *self,
     return;
 
   counted = frame->settled != NULL &&
-            (self->stalled_since == 0 || g_get_monotonic_time () - self->stalled_since < STALL_US);
+            (self->stalled_since == 0 || g_get_monotonic_time () - self->stalled_since < self->loop->stall_us);
   push_frame (self, frame, counted);
   if (!check_output (self))
     return;
@@ -1325,7 +1327,7 @@ loop_prepare (GSource *source,
 
   *timeout = g_hash_table_size (loop->closing) > 0 ? 500 : -1;
   if (loop->stalled->len > 0)
-    *timeout = STALL_US / 4 / 1000;
+    *timeout = loop->stall_us / 4 / 1000;
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
          loop->drained->len > 0 || loop->bulk_head < loop->bulk->len || loop->to_writer->len > 0;
 }
@@ -1431,12 +1433,12 @@ loop_dispatch (GSource     *source,
   /* Peers that stopped taking shared frames stop holding back senders. */
   if (loop->stalled->len > 0 && now >= loop->next_stall_check)
     {
-      loop->next_stall_check = now + STALL_US / 4;
+      loop->next_stall_check = now + loop->stall_us / 4;
       for (guint i = loop->stalled->len; i-- > 0;)
         {
           NatterdSocket *self = g_ptr_array_index (loop->stalled, i);
 
-          if (self->stalled_since != 0 && now - self->stalled_since < STALL_US)
+          if (self->stalled_since != 0 && now - self->stalled_since < loop->stall_us)
             continue;
           if (self->stalled_since != 0)
             uncount (self);
@@ -1538,6 +1540,14 @@ static GSourceFuncs loop_funcs = {
   .finalize = loop_finalize,
 };
 
+void
+natterd_socket_loop_set_stall_timeout (NatterdSocketLoop *loop,
+                                       guint              seconds)
+{
+  g_return_if_fail (seconds > 0);
+  loop->stall_us = (gint64) seconds * G_USEC_PER_SEC;
+}
+
 NatterdSocketLoop *
 natterd_socket_loop_new (gsize    max_message,
                          GError **error)
@@ -1561,6 +1571,7 @@ natterd_socket_loop_new (gsize    max_message,
   loop = (NatterdSocketLoop *) g_source_new (&loop_funcs, sizeof (NatterdSocketLoop));
   loop->epfd = epfd;
   loop->max_message = max_message;
+  loop->stall_us = STALL_US;
   loop->dirty = g_ptr_array_new ();
   loop->bulk = g_ptr_array_new ();
   loop->stalled = g_ptr_array_new ();

@@ -67,6 +67,10 @@ typedef struct
 NatterdSocketLoop *natterd_socket_loop_new  (gsize                        max_message,
                                              GError                     **error);
 void               natterd_socket_loop_free (NatterdSocketLoop           *loop);
+/* Seconds a connection may take nothing before it stops holding back the
+ * senders of the shared frames queued for it (default 2); before serving. */
+void               natterd_socket_loop_set_stall_timeout (NatterdSocketLoop *loop,
+                                                          guint              seconds);
 /* Bytes queued on every connection, not yet taken by the kernel. */
 gsize              natterd_socket_loop_get_queued (NatterdSocketLoop     *loop);
 
