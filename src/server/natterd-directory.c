@@ -25,6 +25,10 @@ struct _NatterdDirectory
   gint64      next_user_id;
   gint64      next_group_id;
   gint64      next_chatroom_id;
+  /* With a store shared by several nodes, this node hands out only ids
+   * that are id_slot modulo id_stride (natterd_store_pg_load()). */
+  gint64      id_stride;
+  gint64      id_slot;
 };
 
 gint64
@@ -333,6 +337,7 @@ natterd_directory_new (void)
   self->next_user_id = 1;
   self->next_group_id = 1;
   self->next_chatroom_id = 1;
+  self->id_stride = 1;
   return self;
 }
 
@@ -439,6 +444,16 @@ natterd_directory_get_apps (NatterdDirectory *self)
   return g_hash_table_get_values (self->apps_by_id);
 }
 
+/* The first id >= @after that is this node's to hand out. */
+static gint64
+next_id (NatterdDirectory *self,
+         gint64            after)
+{
+  gint64 r = after % self->id_stride;
+
+  return after + (self->id_slot - r + self->id_stride) % self->id_stride;
+}
+
 static NatterdUser *
 insert_user (NatterdDirectory *self,
              NatterdApp       *app,
@@ -457,7 +472,7 @@ insert_user (NatterdDirectory *self,
   user->send_tokens = -1;       /* full bucket on first use */
   g_hash_table_insert (app->users, user->user_id, user);
   g_hash_table_insert (self->users_by_id, &user->id, user);
-  self->next_user_id = MAX (self->next_user_id, id + 1);
+  self->next_user_id = next_id (self, MAX (self->next_user_id, id + 1));
   return user;
 }
 
@@ -516,7 +531,7 @@ insert_group (NatterdDirectory *self,
   group->members = g_hash_table_new_full (NULL, NULL, NULL, member_free);
   g_hash_table_insert (app->groups, group->group_id, group);
   g_hash_table_insert (self->groups_by_id, &group->id, group);
-  self->next_group_id = MAX (self->next_group_id, id + 1);
+  self->next_group_id = next_id (self, MAX (self->next_group_id, id + 1));
   return group;
 }
 
@@ -591,7 +606,7 @@ insert_chatroom (NatterdDirectory *self,
   room->kicked = g_hash_table_new (NULL, NULL);
   g_queue_init (&room->recent);
   g_hash_table_insert (app->chatrooms, room->chatroom_id, room);
-  self->next_chatroom_id = MAX (self->next_chatroom_id, id + 1);
+  self->next_chatroom_id = next_id (self, MAX (self->next_chatroom_id, id + 1));
   return room;
 }
 
@@ -722,6 +737,21 @@ load_nonce (gpointer    data,
     g_hash_table_insert (app->nonces, g_strdup (nonce), g_memdup2 (&expires, sizeof expires));
 }
 
+static void
+load_ids (gpointer data,
+          gint64   stride,
+          gint64   slot)
+{
+  NatterdDirectory *self = data;
+
+  g_return_if_fail (stride > 0 && slot >= 0 && slot < stride);
+  self->id_stride = stride;
+  self->id_slot = slot;
+  self->next_user_id = next_id (self, self->next_user_id);
+  self->next_group_id = next_id (self, self->next_group_id);
+  self->next_chatroom_id = next_id (self, self->next_chatroom_id);
+}
+
 const NatterdLoadSink *
 natterd_directory_load_sink (void)
 {
@@ -733,6 +763,7 @@ natterd_directory_load_sink (void)
     .chatroom = load_chatroom,
     .blacklist = load_blacklist,
     .nonce = load_nonce,
+    .ids = load_ids,
   };
   return &sink;
 }

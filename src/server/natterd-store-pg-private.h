@@ -121,6 +121,7 @@ struct _NatterdStorePg
   NatterdStore  parent_instance;
 
   char         *conninfo;
+  char         *node_name;      /* [cluster] node-name, "" for a single node */
   PgLink        writer;         /* start-up and admin, then the writer thread */
   PgLink        reader;         /* reader thread */
 

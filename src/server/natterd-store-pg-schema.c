@@ -176,7 +176,11 @@ static const char * const migrations[] = {
   "  id INTEGER PRIMARY KEY CHECK (id = 0),"
   "  time BIGINT NOT NULL);"
   "INSERT INTO timeline_clock (id, time)"
-  " VALUES (0, (extract (epoch FROM clock_timestamp ()) * 1000)::bigint);",
+  " VALUES (0, (extract (epoch FROM clock_timestamp ()) * 1000)::bigint);"
+  /* Each node's share of the user, group and chatroom ids (NatterdLoadSink.ids). */
+  "CREATE TABLE node_slots ("
+  "  slot INTEGER PRIMARY KEY CHECK (slot >= 0 AND slot < 1024),"
+  "  name TEXT NOT NULL UNIQUE);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
@@ -279,6 +283,52 @@ natterd_store_pg_read_apps (PgLink     *link,
   return TRUE;
 }
 
+#define NODE_SLOTS 1024
+
+/* This node's slot, taken the first time its name is seen (the lowest
+ * free one: two nodes taking it at once conflict, and the loser tries
+ * again); -1 when all are taken. */
+static gint64
+node_slot (NatterdStorePg  *self,
+           GError         **error)
+{
+  for (guint attempt = 0; attempt < 8; attempt++)
+    {
+      PgParams params = { 0 };
+      PGresult *r;
+
+      natterd_pg_params_text (&params, self->node_name);
+      r = natterd_pg_query (self->writer.conn,
+                            "INSERT INTO node_slots (slot, name)"
+                            " SELECT s, $1 FROM generate_series (0, 1023) AS s"
+                            " WHERE s NOT IN (SELECT slot FROM node_slots)"
+                            " AND NOT EXISTS (SELECT 1 FROM node_slots WHERE name = $1)"
+                            " ORDER BY s LIMIT 1 ON CONFLICT DO NOTHING",
+                            &params, error);
+      if (r == NULL)
+        return -1;
+      PQclear (r);
+
+      params = (PgParams) { 0 };
+      natterd_pg_params_text (&params, self->node_name);
+      r = natterd_pg_query (self->writer.conn, "SELECT slot FROM node_slots WHERE name = $1", &params, error);
+      if (r == NULL)
+        return -1;
+      if (PQntuples (r) == 1)
+        {
+          gint64 slot = natterd_pg_int (r, 0, 0);
+
+          PQclear (r);
+          return slot;
+        }
+      PQclear (r);
+    }
+  g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+               "No id slot for node \"%s\": %d nodes have taken them all (see node_slots)",
+               self->node_name, NODE_SLOTS);
+  return -1;
+}
+
 gboolean
 natterd_store_pg_load (NatterdStore           *store,
                        const NatterdLoadSink  *sink,
@@ -300,6 +350,14 @@ natterd_store_pg_load (NatterdStore           *store,
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error) ||
       !natterd_store_pg_read_apps (&self->writer, apps, error))
     return FALSE;
+  if (sink->ids != NULL)
+    {
+      gint64 slot = node_slot (self, error);
+
+      if (slot < 0)
+        return FALSE;
+      sink->ids (data, NODE_SLOTS, slot);
+    }
   for (guint i = 0; i < apps->len; i++)
     sink->app (data, g_ptr_array_index (apps, i));
 

@@ -507,6 +507,7 @@ natterd_store_pg_finalize (GObject *object)
   g_clear_pointer (&self->reader.conn, PQfinish);
   natterd_store_pg_writer_finalize (self);
   g_free (self->conninfo);
+  g_free (self->node_name);
 
   G_OBJECT_CLASS (natterd_store_pg_parent_class)->finalize (object);
 }
@@ -551,6 +552,7 @@ natterd_store_pg_open_at_version (const char  *conninfo,
   g_return_val_if_fail (version >= 0 && version <= NATTERD_STORE_PG_SCHEMA_VERSION, NULL);
 
   self->conninfo = g_strdup (conninfo);
+  self->node_name = g_strdup ("");
   conn = connect_to (conninfo, error);
   if (conn == NULL)
     return NULL;
@@ -570,6 +572,15 @@ natterd_store_pg_open_at_version (const char  *conninfo,
       !natterd_pg_link_ready (&self->reader, conninfo, error))
     return NULL;
   return NATTERD_STORE (g_steal_pointer (&self));
+}
+
+void
+natterd_store_pg_set_node_name (NatterdStorePg *self,
+                                const char     *name)
+{
+  g_return_if_fail (NATTERD_IS_STORE_PG (self));
+  g_free (self->node_name);
+  self->node_name = g_strdup (name != NULL ? name : "");
 }
 
 NatterdStore *

@@ -26,6 +26,10 @@ G_DECLARE_FINAL_TYPE (NatterdStorePg, natterd_store_pg, NATTERD, STORE_PG, Natte
 /* Connects to @conninfo, creating and migrating the schema. */
 NatterdStore *natterd_store_pg_open            (const char  *conninfo,
                                                 GError     **error);
+/* Before natterd_store_load(): the node's [cluster] node-name (NULL: a
+ * single node), which takes one share of the ids (NatterdLoadSink.ids). */
+void          natterd_store_pg_set_node_name   (NatterdStorePg *self,
+                                                const char     *name);
 /* Tests: migrate only up to @version (0 = no tables). */
 NatterdStore *natterd_store_pg_open_at_version (const char  *conninfo,
                                                 int          version,

@@ -156,6 +156,10 @@ typedef struct
   /* Server API nonces whose request could still be replayed (@expires:
    * Unix seconds); optional. */
   void (*nonce)     (gpointer data, gint64 app_id, const char *nonce, gint64 expires);
+  /* A store shared by several nodes: the users, groups and chatrooms
+   * this node creates get ids that are @slot modulo @stride, so no two
+   * nodes hand out the same id; first, before any row. Optional. */
+  void (*ids)       (gpointer data, gint64 stride, gint64 slot);
 } NatterdLoadSink;
 
 /* ------------------------------------------------------------------ writes */

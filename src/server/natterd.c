@@ -353,7 +353,11 @@ main (int   argc,
     }
 
   if (g_str_equal (config->store_backend, "postgresql"))
-    store = natterd_store_pg_open (config->store_postgresql, &error);
+    {
+      store = natterd_store_pg_open (config->store_postgresql, &error);
+      if (store != NULL)
+        natterd_store_pg_set_node_name (NATTERD_STORE_PG (store), config->cluster_node_name);
+    }
   else
     store = natterd_store_sqlite_open (config->data_dir, &error);
   if (store == NULL)
