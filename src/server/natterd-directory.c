@@ -495,7 +495,7 @@ natterd_user_is_blocking (NatterdUser *user,
 gboolean
 natterd_user_is_online (NatterdUser *user)
 {
-  return user->sessions != NULL && user->sessions->len > 0;
+  return (user->sessions != NULL && user->sessions->len > 0) || user->remote_sessions > 0;
 }
 
 static NatterdGroup *

@@ -88,6 +88,7 @@ struct _NatterdUser
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */
+  guint       remote_sessions;     /* its sessions on other nodes (natterd-cluster.c) */
   gboolean    stored;              /* its row is durable (loaded, or a save completed) */
   guint       saving;              /* saves submitted and not completed */
 };

@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "natter-frame.h"
+#include "natterd-cluster.h"
 #include "natterd-directory.h"
 #include "natterd-http-guard.h"
 #include "natterd-metrics.h"
@@ -64,6 +65,8 @@ struct _NatterdServer
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
   guint             max_connections;    /* [limits] max-connections, or the safe default */
+
+  NatterdCluster   *cluster;            /* [cluster] nats; NULL: a single node */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */
@@ -169,6 +172,34 @@ void     natterd_server_add_conversation_recipients (NatterdServer    *self,
                                                      const char       *target_id,
                                                      gboolean          sender_inbox,
                                                      gboolean          counted);
+
+/* Deliveries from another node (natterd-cluster.c) to this node's sessions. */
+void     natterd_server_remote_inbox    (NatterdServer        *self,
+                                         NatterdUser          *user,
+                                         guint64               seq,
+                                         const NatterdMessage *message);
+void     natterd_server_remote_timeline (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message,
+                                         gboolean              sender_devices);
+void     natterd_server_remote_room     (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message);
+void     natterd_server_remote_status   (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message,
+                                         gboolean              multi_device);
+
+/* ----------------------------------------------------------- natterd-cluster.c */
+
+/* @op, a server API change, is durable here: the other nodes apply it. */
+void     natterd_server_cluster_committed (NatterdServer      *self,
+                                           NatterdApp         *app,
+                                           NatterdOp          *op);
+/* A change another node committed: applied to this node's directory. */
+void     natterd_server_apply_change    (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         JsonObject           *change);
 
 /* ----------------------------------------------------------- natterd-queries.c */
 

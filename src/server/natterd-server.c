@@ -4,6 +4,7 @@
  */
 
 #include "natterd-server-private.h"
+#include "natterd-navi.h"
 
 #include "natterd-log.h"
 
@@ -370,6 +371,8 @@ session_connected (NatterdServer  *self,
   self->metrics->connections_total++;
 
   device_dirty (self, session);
+  if (self->cluster != NULL)
+    natterd_cluster_session_connected (self->cluster, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "connect", "app", user->app->key, "user", user->user_id,
                "device", device_id, "platform", natterd_session_get_platform (session), NULL);
@@ -393,6 +396,8 @@ session_disconnected (NatterdServer  *self,
 
   if (natterd_session_has_unsaved_ack (session))
     device_dirty (self, session);
+  if (self->cluster != NULL)
+    natterd_cluster_session_disconnected (self->cluster, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "disconnect", "app", user->app->key, "user", user->user_id,
                "device", natterd_session_get_device_id (session), NULL);
@@ -747,6 +752,7 @@ natterd_server_finalize (GObject *object)
       g_clear_pointer (&self->sessions, g_hash_table_unref);
     }
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
+  g_clear_object (&self->cluster);
   g_clear_object (&self->soup);
   g_clear_object (&self->http_guard);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
@@ -941,6 +947,7 @@ natterd_server_listen (NatterdServer  *self,
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   natterd_server_setup_api (self);
+  natterd_server_setup_navi (self);
   natterd_server_setup_media (self);
 
   /* GSocketListener's backlog of 10 drops connections when a few hundred
@@ -969,6 +976,14 @@ natterd_server_listen (NatterdServer  *self,
   self->public_url = g_strdup (self->config->public_url != NULL ? self->config->public_url : self->url);
   while (g_str_has_suffix (self->public_url, "/"))
     self->public_url[strlen (self->public_url) - 1] = '\0';
+
+  if (self->config->cluster_nats != NULL)
+    {
+      self->cluster = natterd_cluster_new (self, self->config->cluster_nats, self->config->cluster_node_name,
+                                           self->public_url, self->config->ping_interval, error);
+      if (self->cluster == NULL)
+        return FALSE;
+    }
 
   natterd_webhooks_start (self->webhooks);
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
@@ -1013,6 +1028,8 @@ natterd_server_shutdown (NatterdServer *self)
     soup_server_disconnect (self->soup);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->history_id, g_source_remove);
+  if (self->cluster != NULL)
+    natterd_cluster_stop (self->cluster);
 
   /* What was received is committed and acknowledged before connections
    * close, so clients resend as little as possible. */

@@ -216,6 +216,47 @@ natter_test_server_new_tls (const char         *config,
 }
 
 NatterTestServer *
+natter_test_server_new_copy (NatterTestServer *source,
+                             const char       *config)
+{
+  g_autoptr(GSubprocessLauncher) launcher = make_launcher (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) cp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *from = g_build_filename (source->data_dir, ".", NULL);
+  NatterTestServer *self = g_new0 (NatterTestServer, 1);
+
+  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  natter_test_server_stop (source);
+  cp = g_subprocess_launcher_spawn (launcher, &error, "cp", "-a", from, self->data_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (cp, NULL, &error);
+  g_assert_no_error (error);
+  natter_test_server_restart (source);
+
+  if (config != NULL)
+    {
+      self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
+      g_file_set_contents (self->config_path, config, -1, &error);
+      g_assert_no_error (error);
+    }
+  else
+    {
+      g_autofree char *copied = g_build_filename (self->data_dir, "test.conf", NULL);
+
+      g_remove (copied);
+    }
+  /* Nodes may share one store: their API nonces must differ. */
+  source->nonce += 1000000;
+  self->nonce = source->nonce;
+  self->app_key = g_strdup (source->app_key);
+  self->app_secret = g_strdup (source->app_secret);
+  self->session = soup_session_new ();
+  start (self);
+  return self;
+}
+
+NatterTestServer *
 natter_test_server_new (void)
 {
   return natter_test_server_new_full (NULL, NULL);

@@ -23,6 +23,11 @@ typedef struct _NatterTestServer NatterTestServer;
 NatterTestServer *natter_test_server_new          (void);
 NatterTestServer *natter_test_server_new_full     (const char         *config,
                                                    const char * const *create_app_args);
+/* Another node of @source's deployment: a byte copy of its data dir (same
+ * apps, keys and users; @source is stopped for the copy and started
+ * again), started with @config. */
+NatterTestServer *natter_test_server_new_copy     (NatterTestServer   *source,
+                                                   const char         *config);
 /* The same over TLS (https, wss) with a self-signed certificate made for
  * the test; the helpers here and natter-test-client accept it. */
 NatterTestServer *natter_test_server_new_tls      (const char         *config,

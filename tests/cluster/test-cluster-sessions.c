@@ -1,0 +1,110 @@
+/* test-cluster-sessions.c — sessions and the directory across natterd
+ * nodes: single-device kick (31010) when the new login lands on another
+ * node, user/checkOnline and /navi.json for the whole cluster, a SIGKILLed
+ * node's users offline within 2 ping intervals, a gag set on one node
+ * refusing a publish on another
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "test-cluster-common.h"
+
+static void
+test_kick (void)
+{
+  const char * const users[] = { "alice", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) first = cluster_client (cluster, a, "alice", "phone");
+  g_autoptr(NatterTestClient) second = NULL;
+  g_autoptr(NatterFrame) kick = NULL;
+
+  g_assert_true (cluster_wait_online (b, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  /* One device at a time (no multi-device): the newer login, on b, wins. */
+  second = cluster_client (cluster, b, "alice", "laptop");
+  kick = natter_test_client_expect (first, NATTER__FRAME__BODY_KICK, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (kick);
+  g_assert_cmpint (kick->kick->code, ==, 31010);
+  natter_test_client_wait_closed (first, NATTER_TEST_TIMEOUT_MS);
+  g_assert_true (natter_test_client_is_open (second));
+  natter_test_client_expect_none (second, NATTER__FRAME__BODY_KICK, 500);
+  /* Still online everywhere: on b. */
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+}
+
+static void
+test_presence (void)
+{
+  const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (3, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1], *c = cluster->nodes[2];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "d1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, c, "bob", "d1");
+  g_autofree char *offline = NULL;
+  gint64 killed;
+
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (cluster_wait_online (a, "bob", TRUE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (cluster_wait_online (c, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+
+  /* A clean disconnect shows at once. */
+  g_clear_pointer (&bob, natter_test_client_free);
+  g_assert_true (cluster_wait_online (a, "bob", FALSE, NATTER_TEST_TIMEOUT_MS));
+
+  /* b dies without a word: its users are offline within 2 ping intervals
+   * (and the sweep's quarter second) of its last announcement. */
+  natter_test_server_kill (b);
+  killed = g_get_monotonic_time ();
+  g_assert_true (cluster_wait_online (a, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (g_get_monotonic_time () - killed, <=,
+                   (2 * PING_INTERVAL_S * G_USEC_PER_SEC) + G_USEC_PER_SEC / 2 + G_USEC_PER_SEC / 2);
+  offline = cluster_check_online (c, "alice");
+  g_assert_cmpstr (offline, ==, "0");
+  cluster_wait_navi (a, "a,c", 1000);
+  cluster_wait_navi (c, "c,a", 1000);
+  /* The node comes back: listed again. */
+  natter_test_server_restart (b);
+  cluster_wait_navi (a, "a,b,c", NATTER_TEST_TIMEOUT_MS);
+}
+
+static void
+test_gag (void)
+{
+  const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) refused = NULL;
+
+  reply = natter_test_server_api (a, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "groupId", "g1", "groupName", "g1", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  alice = cluster_client (cluster, b, "alice", "d1");
+  /* b learnt the group made on a. */
+  ack = natter_test_client_send_message (alice, 3, "g1", "RC:TxtMsg", "{\"content\":\"before\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+
+  reply = natter_test_server_api (a, NULL, "group/user/gag/add", "userId", "alice", "groupId", "g1",
+                                  "minute", "10", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  /* NATS on loopback: b applied it within milliseconds of a's reply. */
+  g_usleep (200 * 1000);
+  refused = natter_test_client_send_message (alice, 3, "g1", "RC:TxtMsg", "{\"content\":\"gagged\"}");
+  g_assert_cmpint (refused->publish_ack->code, ==, 22408);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/cluster/sessions/kick", test_kick);
+  g_test_add_func ("/cluster/sessions/presence", test_presence);
+  g_test_add_func ("/cluster/sessions/gag", test_gag);
+
+  return g_test_run ();
+}
