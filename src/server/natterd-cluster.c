@@ -29,6 +29,9 @@
 #define SWEEP_MS 250
 /* Reconnect backoff: 100 ms doubling up to this, forever. */
 #define RECONNECT_MAX_MS 2000
+/* Events handled per main-loop iteration: a burst from NATS waits its turn
+ * beside the WebSockets instead of holding the loop. */
+#define DRAIN_BATCH 256
 
 typedef enum {
   EVENT_MESSAGE,
@@ -81,8 +84,6 @@ struct _NatterdCluster
   Shared          *shared;
   GAsyncQueue     *outbox;              /* Outgoing, for the publisher thread */
   GThread         *publisher;
-  natsConnection  *connection;          /* set by the publisher thread */
-  GMutex           lock;                /* guards connection */
   gint             connected;           /* atomic */
   gboolean         stopped;
 
@@ -144,14 +145,27 @@ user_key (const char *app_key,
 
 static gboolean drain (gpointer user_data);
 
+/* One drain at a time is scheduled; any thread may ask for it. */
+static void
+schedule_drain (Shared *shared)
+{
+  g_autoptr(GSource) source = NULL;
+
+  if (!g_atomic_int_compare_and_exchange (&shared->scheduled, FALSE, TRUE))
+    return;
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, drain, shared_ref (shared), shared_unref);
+  g_source_set_static_name (source, "natterd-cluster-drain");
+  g_source_attach (source, shared->context);
+}
+
 static void
 push_event (Shared *shared,
             Event  *event)
 {
   g_async_queue_push (shared->inbox, event);
-  if (g_atomic_int_compare_and_exchange (&shared->scheduled, FALSE, TRUE))
-    g_main_context_invoke_full (shared->context, G_PRIORITY_DEFAULT, drain,
-                                shared_ref (shared), shared_unref);
+  schedule_drain (shared);
 }
 
 static void
@@ -207,7 +221,6 @@ outgoing_free (Outgoing *outgoing)
 
 typedef struct
 {
-  NatterdCluster *cluster;              /* its fields below are read-only while this runs */
   char           *node_subject;
   char          **servers;
   char           *name;
@@ -255,10 +268,6 @@ publisher_thread (gpointer data)
        natsConnection_Subscribe (&node, connection, args->node_subject, on_nats_message, args->shared) != NATS_OK))
     natterd_log (G_LOG_LEVEL_WARNING, "cluster-subscribe-failed", "error", nats_GetLastError (NULL), NULL);
 
-  g_mutex_lock (&args->cluster->lock);
-  args->cluster->connection = connection;
-  g_mutex_unlock (&args->cluster->lock);
-
   while ((outgoing = g_async_queue_pop (args->outbox))->subject != NULL)
     {
       gsize size;
@@ -284,9 +293,6 @@ publisher_thread (gpointer data)
       natsSubscription_Destroy (all);
       natsSubscription_Destroy (node);
       natsConnection_Close (connection);
-      g_mutex_lock (&args->cluster->lock);
-      args->cluster->connection = NULL;
-      g_mutex_unlock (&args->cluster->lock);
       natsConnection_Destroy (connection);
     }
   natsOptions_Destroy (options);
@@ -1000,9 +1006,10 @@ drain (gpointer user_data)
   Shared *shared = user_data;
   NatterdCluster *self = shared->cluster;
   Event *event;
+  guint n = 0;
 
   g_atomic_int_set (&shared->scheduled, FALSE);
-  while ((event = g_async_queue_try_pop (shared->inbox)) != NULL)
+  while (n++ < DRAIN_BATCH && (event = g_async_queue_try_pop (shared->inbox)) != NULL)
     {
       if (self != NULL && !self->stopped)
         switch (event->kind)
@@ -1026,6 +1033,8 @@ drain (gpointer user_data)
           }
       event_free (event);
     }
+  if (g_async_queue_length (shared->inbox) > 0)
+    schedule_drain (shared);
   return G_SOURCE_REMOVE;
 }
 
@@ -1137,7 +1146,6 @@ natterd_cluster_new (NatterdServer  *server,
   self->outbox = g_async_queue_new ();
 
   args = g_new0 (PublisherArgs, 1);
-  args->cluster = self;
   args->node_subject = g_strdup (self->node_subject);
   args->servers = g_strdupv (self->servers);
   args->name = g_strdup (node_name);
@@ -1183,7 +1191,6 @@ natterd_cluster_finalize (GObject *object)
   g_clear_pointer (&self->shared, shared_unref);
   g_clear_pointer (&self->outbox, g_async_queue_unref);
   g_clear_pointer (&self->nodes, g_hash_table_unref);
-  g_mutex_clear (&self->lock);
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -1201,7 +1208,6 @@ natterd_cluster_class_init (NatterdClusterClass *klass)
 static void
 natterd_cluster_init (NatterdCluster *self)
 {
-  g_mutex_init (&self->lock);
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
   self->stopped = FALSE;
 }

@@ -1,5 +1,5 @@
 /* test-cluster-delivery.c — live delivery between natterd nodes over NATS:
- * private (and the sender's own devices elsewhere), group, chatroom,
+ * private (and the sender's own devices and read syncs elsewhere), group, chatroom,
  * typing; and again once nats-server restarted
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -13,7 +13,7 @@ static void
 test_private (void)
 {
   const char * const app_args[] = { "--app-setting", "multi-device=true", NULL };
-  const char * const users[] = { "alice", "bob", NULL };
+  const char * const users[] = { "alice", "bob", "carol", NULL };
   g_autoptr(Cluster) cluster = cluster_new (2, app_args, users);
   NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
   g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "alice-phone");
@@ -37,6 +37,20 @@ test_private (void)
   g_assert_cmpstr (own->deliver->message->message_uid, ==, ack->publish_ack->message_uid);
   /* Exactly once. */
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+
+  /* Read sync: bob read carol's messages on his phone (a); his desk (b)
+   * follows, nobody else (carol is offline: only bob's nodes matter). */
+  {
+    g_autoptr(NatterFrame) sync_ack = natter_test_client_send_message (bob, 1, "carol", "RC:SRSMsg",
+                                                                      "{\"lastMessageSendTime\":1}");
+    g_autoptr(NatterFrame) sync = cluster_expect_deliver (bob_desk, "{\"lastMessageSendTime\":1}");
+
+    g_assert_cmpint (sync_ack->publish_ack->code, ==, 0);
+    g_assert_cmpstr (sync->deliver->message->object_name, ==, "RC:SRSMsg");
+    g_assert_cmpstr (sync->deliver->message->target_id, ==, "carol");
+    g_assert_cmpuint (sync->deliver->seq, ==, 0);
+    natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+  }
 }
 
 static void
