@@ -799,6 +799,8 @@ ensure_node (NatterdCluster *self,
                                            (GDestroyNotify) g_ptr_array_unref);
       g_hash_table_insert (self->nodes, node->name, node);
       natterd_log (G_LOG_LEVEL_INFO, "cluster-node-joined", "node", name, NULL);
+      /* A node that just came learns of this one now, not an interval later. */
+      announce (self);
     }
   node->last_seen = g_get_monotonic_time ();
   return node;
