@@ -1392,6 +1392,8 @@ apply_user (NatterdServer *self,
   user->tokens_valid_after = valid_after;
 }
 
+static void apply_chatroom (NatterdServer *self, NatterdApp *app, const char *kind, JsonObject *change);
+
 void
 natterd_server_apply_change (NatterdServer *self,
                              NatterdApp    *app,
@@ -1428,4 +1430,118 @@ natterd_server_apply_change (NatterdServer *self,
     apply_blacklist (self, app, change);
   else if (g_str_equal (kind, "user"))
     apply_user (self, app, change);
+  else if (g_str_has_prefix (kind, "chatroom"))
+    apply_chatroom (self, app, kind, change);
+}
+
+/* ---------------------------------------------------- chatroom changes */
+
+/* Chatroom changes are not API store parts: the room's row is stored on
+ * its own (natterd-chatrooms.c), gags and bans live in memory only. */
+void
+natterd_server_cluster_chatroom (NatterdServer   *self,
+                                 NatterdChatroom *room)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom");
+  add_string (builder, "room", room->chatroom_id);
+  add_string (builder, "name", room->name);
+  add_int (builder, "created", room->created);
+  natterd_cluster_send_change (self->cluster, room->app, builder);
+}
+
+void
+natterd_server_cluster_chatroom_destroyed (NatterdServer *self,
+                                           NatterdApp    *app,
+                                           const char    *chatroom_id)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom-destroy");
+  add_string (builder, "room", chatroom_id);
+  natterd_cluster_send_change (self->cluster, app, builder);
+}
+
+void
+natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
+                                          NatterdChatroom *room,
+                                          GPtrArray       *user_ids,
+                                          gboolean         block,
+                                          gint64           until)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom-restrict");
+  add_string (builder, "room", room->chatroom_id);
+  add_int (builder, "block", block);
+  add_int (builder, "until", until);
+  json_builder_set_member_name (builder, "users");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < user_ids->len; i++)
+    json_builder_add_string_value (builder, g_ptr_array_index (user_ids, i));
+  json_builder_end_array (builder);
+  natterd_cluster_send_change (self->cluster, room->app, builder);
+}
+
+static void
+apply_chatroom (NatterdServer *self,
+                NatterdApp    *app,
+                const char    *kind,
+                JsonObject    *change)
+{
+  const char *room_id = get_string (change, "room");
+  NatterdChatroom *room = room_id != NULL ? g_hash_table_lookup (app->chatrooms, room_id) : NULL;
+  JsonArray *users = get_array (change, "users");
+  gint64 until = get_int (change, "until");
+
+  if (room_id == NULL)
+    return;
+  if (g_str_equal (kind, "chatroom"))
+    {
+      if (room == NULL)
+        {
+          room = natterd_directory_add_chatroom (self->directory, app, room_id, get_string (change, "name"),
+                                                 get_int (change, "created"));
+          room->stored = TRUE;
+        }
+      else if (get_string (change, "name") != NULL && g_strcmp0 (room->name, get_string (change, "name")) != 0)
+        {
+          g_free (room->name);
+          room->name = g_strdup (get_string (change, "name"));
+        }
+      return;
+    }
+  if (room == NULL)
+    return;
+  if (g_str_equal (kind, "chatroom-destroy"))
+    {
+      natterd_server_chatroom_forget (self, room);
+      return;
+    }
+  for (guint i = 0; users != NULL && i < json_array_get_length (users); i++)
+    {
+      JsonNode *element = json_array_get_element (users, i);
+      gboolean block = get_int (change, "block") != 0;
+      GHashTable *table = block ? room->banned : room->gagged;
+      NatterdUser *user;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      user = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (user == NULL)
+        continue;
+      if (until == 0)
+        {
+          g_hash_table_remove (table, user);
+          continue;
+        }
+      g_hash_table_insert (table, user, g_memdup2 (&until, sizeof until));
+      /* A ban drops the member wherever it sits. */
+      if (block && g_hash_table_contains (room->members, user))
+        natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+    }
 }

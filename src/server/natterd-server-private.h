@@ -196,6 +196,19 @@ void     natterd_server_remote_status   (NatterdServer        *self,
 void     natterd_server_cluster_committed (NatterdServer      *self,
                                            NatterdApp         *app,
                                            NatterdOp          *op);
+/* A chatroom is stored, destroyed through the API, or its gags or bans
+ * changed (@users, @block: bans, @until: 0 lifts them): the other nodes
+ * apply it. */
+void     natterd_server_cluster_chatroom (NatterdServer       *self,
+                                          NatterdChatroom     *room);
+void     natterd_server_cluster_chatroom_destroyed (NatterdServer *self,
+                                                    NatterdApp    *app,
+                                                    const char    *chatroom_id);
+void     natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
+                                                   NatterdChatroom *room,
+                                                   GPtrArray       *user_ids,
+                                                   gboolean         block,
+                                                   gint64           until);
 /* A change another node committed: applied to this node's directory. */
 void     natterd_server_apply_change    (NatterdServer        *self,
                                          NatterdApp           *app,
@@ -246,6 +259,9 @@ void     natterd_server_chatroom_kick   (NatterdServer    *self,
                                          int               code);
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
+/* The same, in memory only: another node destroyed it (and stored that). */
+void     natterd_server_chatroom_forget (NatterdServer   *self,
+                                         NatterdChatroom *room);
 /* The room, created if new (its row stored; joins wait for it) or renamed
  * (the new name shows once it is stored). */
 NatterdChatroom *natterd_server_chatroom_create (NatterdServer *self,

@@ -2,7 +2,7 @@
  * nodes: single-device kick (31010) when the new login lands on another
  * node, user/checkOnline and /navi.json for the whole cluster, a SIGKILLed
  * node's users offline within 2 ping intervals, a gag set on one node
- * refusing a publish on another
+ * refusing a publish on another, chatroom bans and destruction
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -94,6 +94,65 @@ test_gag (void)
   g_assert_cmpint (refused->publish_ack->code, ==, 22408);
 }
 
+static NatterFrame *
+join (NatterTestClient *client,
+      const char       *room)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ChatroomJoinRequest request = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+
+  request.chatroom_id = (char *) room;
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &request;
+  return natter_test_client_query (client, &query);
+}
+
+/* A chatroom made through the API on a; a ban and its destruction there
+ * reach its member on b. */
+static void
+test_chatroom_ban_and_destroy (void)
+{
+  const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "d1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, b, "bob", "d1");
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) joined = NULL;
+  g_autoptr(NatterFrame) kicked = NULL;
+  g_autoptr(NatterFrame) refused = NULL;
+  g_autoptr(NatterFrame) gone = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  reply = natter_test_server_api (a, NULL, "chatroom/create", "chatroom[hall]", "Hall", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  g_usleep (200 * 1000);
+  joined = join (alice, "hall");
+  g_assert_cmpint (joined->result->code, ==, 0);
+  g_clear_pointer (&joined, natter_frame_free);
+  joined = join (bob, "hall");
+  g_assert_cmpint (joined->result->code, ==, 0);
+
+  reply = natter_test_server_api (a, NULL, "chatroom/user/block/add", "chatroomId", "hall",
+                                  "userId", "alice", "minute", "10", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  kicked = natter_test_client_expect (alice, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (kicked);
+  g_assert_cmpint (kicked->chatroom_event->code, ==, 23409);
+  refused = natter_test_client_send_message (alice, 4, "hall", "RC:TxtMsg", "{\"content\":\"banned\"}");
+  g_assert_cmpint (refused->publish_ack->code, ==, 23409);
+
+  reply = natter_test_server_api (a, NULL, "chatroom/destroy", "chatroomId", "hall", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  gone = natter_test_client_expect (bob, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (gone);
+  g_assert_cmpint (gone->chatroom_event->code, ==, 23410);
+  ack = natter_test_client_send_message (bob, 4, "hall", "RC:TxtMsg", "{\"content\":\"anyone?\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23410);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -103,6 +162,7 @@ main (int   argc,
   g_test_add_func ("/cluster/sessions/kick", test_kick);
   g_test_add_func ("/cluster/sessions/presence", test_presence);
   g_test_add_func ("/cluster/sessions/gag", test_gag);
+  g_test_add_func ("/cluster/sessions/chatroom-ban-and-destroy", test_chatroom_ban_and_destroy);
 
   return g_test_run ();
 }
