@@ -185,7 +185,9 @@ natterd_api_part_committed (NatterdOp *op,
 {
   NatterdApiRequest *request = user_data;
 
-  if (op->error == NULL && request->server->cluster != NULL && request->app != NULL)
+  /* User rows reach the other nodes from natterd_server_save_user(). */
+  if (op->error == NULL && request->server->cluster != NULL && request->app != NULL &&
+      op->kind != NATTERD_OP_USER)
     natterd_server_cluster_committed (request->server, request->app, op);
   if (natterd_store_error_is_full (op->error))
     {

@@ -624,6 +624,15 @@ natterd_cluster_send_change (NatterdCluster *self,
   publish (self, SUBJECT_PREFIX "all", change);
 }
 
+void
+natterd_cluster_send_reload_apps (NatterdCluster *self)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, "apps", NULL);
+
+  json_builder_end_object (builder);
+  publish (self, SUBJECT_PREFIX "all", builder);
+}
+
 /* ----------------------------------------------------------- presence */
 
 static void
@@ -986,7 +995,9 @@ handle_message (NatterdCluster *self,
     }
 
   node = ensure_node (self, sender);
-  if (g_str_equal (type, "node"))
+  if (g_str_equal (type, "apps"))
+    natterd_server_reload_apps_here (self->server);
+  else if (g_str_equal (type, "node"))
     handle_node (self, node, object);
   else if (g_str_equal (type, "on") || g_str_equal (type, "off"))
     handle_presence (self, node, object, g_str_equal (type, "on"));
@@ -1288,6 +1299,8 @@ natterd_server_cluster_committed (NatterdServer *self,
 
         add_string (builder, "kind", "user");
         add_string (builder, "user", user->user_id);
+        add_int (builder, "id", user->id);
+        add_int (builder, "created", user->created);
         add_string (builder, "name", user->name);
         add_string (builder, "portrait", user->portrait_uri);
         add_int (builder, "valid-after", user->tokens_valid_after);
@@ -1365,18 +1378,30 @@ apply_blacklist (NatterdServer *self,
     }
 }
 
-/* Users this node does not know yet are left alone: their row is the
- * store's, read when they first show up here. */
+/* A user new to this node (user/getToken on another) is added with the id
+ * its node stored it under, unless that id names another user here (nodes
+ * with stores of their own): then it is left alone. */
 static void
 apply_user (NatterdServer *self,
             NatterdApp    *app,
             JsonObject    *change)
 {
-  NatterdUser *user = natterd_directory_lookup_user (app, get_string (change, "user"));
+  const char *user_id = get_string (change, "user");
+  NatterdUser *user = natterd_directory_lookup_user (app, user_id);
   gint64 valid_after = get_int (change, "valid-after");
   gint64 blocked = get_int (change, "blocked");
+  gint64 id = get_int (change, "id");
   gint64 now = natterd_now_ms ();
 
+  if (user == NULL && user_id != NULL && id > 0)
+    {
+      user = natterd_directory_add_user_id (self->directory, app, id, user_id, get_int (change, "created"));
+      if (user != NULL)
+        {
+          user->stored = TRUE;
+          natterd_log (G_LOG_LEVEL_DEBUG, "cluster-user-added", "app", app->key, "user", user_id, NULL);
+        }
+    }
   if (user == NULL)
     return;
   g_free (user->name);

@@ -73,6 +73,9 @@ void            natterd_cluster_send_change   (NatterdCluster       *self,
                                                NatterdApp           *app,
                                                JsonBuilder          *change);
 
+/* The apps table changed (SIGHUP after --set-app): every node reads it. */
+void            natterd_cluster_send_reload_apps (NatterdCluster    *self);
+
 /* JSON <-> NatterdMessage, as it travels between nodes. */
 void            natterd_cluster_add_message   (JsonBuilder          *builder,
                                                const NatterdMessage *message);

@@ -472,6 +472,19 @@ natterd_directory_add_user (NatterdDirectory *self,
 }
 
 NatterdUser *
+natterd_directory_add_user_id (NatterdDirectory *self,
+                               NatterdApp       *app,
+                               gint64            id,
+                               const char       *user_id,
+                               gint64            created)
+{
+  g_return_val_if_fail (natterd_directory_lookup_user (app, user_id) == NULL, NULL);
+  if (g_hash_table_contains (self->users_by_id, &id))
+    return NULL;
+  return insert_user (self, app, id, user_id, created);
+}
+
+NatterdUser *
 natterd_directory_lookup_user (NatterdApp *app,
                                const char *user_id)
 {

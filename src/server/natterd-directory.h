@@ -146,6 +146,12 @@ NatterdUser      *natterd_directory_add_user       (NatterdDirectory   *self,
                                                     NatterdApp         *app,
                                                     const char         *user_id,
                                                     gint64              created);
+/* A user another node stored under @id; NULL if @id names a user here. */
+NatterdUser      *natterd_directory_add_user_id    (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    gint64              id,
+                                                    const char         *user_id,
+                                                    gint64              created);
 NatterdUser      *natterd_directory_lookup_user    (NatterdApp         *app,
                                                     const char         *user_id);
 NatterdUser      *natterd_directory_lookup_user_id (NatterdDirectory   *self,

@@ -83,6 +83,9 @@ void     natterd_server_with_app        (NatterdServer  *self,
                                          gpointer        user_data,
                                          GDestroyNotify  destroy);
 
+/* Reads the apps table again, on this node only. */
+void     natterd_server_reload_apps_here (NatterdServer *self);
+
 NatterdUser *natterd_server_ensure_user (NatterdServer  *self,
                                          NatterdApp     *app,
                                          const char     *user_id);

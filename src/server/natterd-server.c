@@ -73,8 +73,8 @@ apps_reloaded (NatterdRead *base,
     }
 }
 
-static void
-reload_apps (NatterdServer *self)
+void
+natterd_server_reload_apps_here (NatterdServer *self)
 {
   NatterdRead *read;
 
@@ -91,7 +91,10 @@ void
 natterd_server_reload_apps (NatterdServer *self)
 {
   natterd_log (G_LOG_LEVEL_INFO, "apps-reload", NULL);
-  reload_apps (self);
+  natterd_server_reload_apps_here (self);
+  /* Settings changed with --set-app: every node reads them again. */
+  if (self->cluster != NULL)
+    natterd_cluster_send_reload_apps (self->cluster);
 }
 
 static gboolean
@@ -100,7 +103,7 @@ reload_apps_timeout (gpointer user_data)
   NatterdServer *self = user_data;
 
   self->apps_reload_id = 0;
-  reload_apps (self);
+  natterd_server_reload_apps_here (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -138,7 +141,7 @@ natterd_server_with_app (NatterdServer  *self,
     return;
   wait = self->last_apps_reload + APPS_RELOAD_MIN_INTERVAL_US - g_get_monotonic_time ();
   if (self->last_apps_reload == 0 || wait <= 0)
-    reload_apps (self);
+    natterd_server_reload_apps_here (self);
   else
     self->apps_reload_id = g_timeout_add ((guint) (wait / 1000) + 1, reload_apps_timeout, self);
 }
@@ -187,6 +190,9 @@ user_saved (NatterdOp *op,
       user->saving--;
       if (op->error == NULL)
         user->stored = TRUE;
+      /* New users, profiles, blocks: every node knows at once. */
+      if (op->error == NULL && save->server->cluster != NULL)
+        natterd_server_cluster_committed (save->server, user->app, op);
     }
   if (save->complete != NULL)
     save->complete (op, save->user_data);

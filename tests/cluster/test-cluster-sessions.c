@@ -94,6 +94,31 @@ test_gag (void)
   g_assert_cmpint (refused->publish_ack->code, ==, 22408);
 }
 
+/* A user created through the API on a after the nodes started: b knows
+ * it at once, its token works there, and a message from a reaches it. */
+static void
+test_new_user (void)
+{
+  const char * const users[] = { "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autofree char *token = natter_test_server_get_token (a, "dora");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, a, "bob", "d1");
+  g_autoptr(NatterTestClient) dora = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_usleep (200 * 1000);
+  dora = natter_test_client_open (b, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (dora, natter_test_server_get_app_key (b), token, "d1", 0), ==, 0);
+  g_assert_true (cluster_wait_online (a, "dora", TRUE, NATTER_TEST_TIMEOUT_MS));
+  ack = natter_test_client_send_message (bob, 1, "dora", "RC:TxtMsg", "{\"content\":\"welcome\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (dora, "{\"content\":\"welcome\"}");
+}
+
 static NatterFrame *
 join (NatterTestClient *client,
       const char       *room)
@@ -162,6 +187,7 @@ main (int   argc,
   g_test_add_func ("/cluster/sessions/kick", test_kick);
   g_test_add_func ("/cluster/sessions/presence", test_presence);
   g_test_add_func ("/cluster/sessions/gag", test_gag);
+  g_test_add_func ("/cluster/sessions/new-user", test_new_user);
   g_test_add_func ("/cluster/sessions/chatroom-ban-and-destroy", test_chatroom_ban_and_destroy);
 
   return g_test_run ();
