@@ -88,6 +88,7 @@ struct _NatterdCluster
   gboolean         stopped;
 
   GHashTable      *nodes;               /* name → Node, the others */
+  GHashTable      *logins;              /* NatterdSession* (connected here) → gint64* wall ms */
   guint            announce_id;
   guint            sweep_id;
 };
@@ -652,8 +653,11 @@ natterd_cluster_session_connected (NatterdCluster *self,
                                    NatterdSession *session)
 {
   g_autoptr(JsonBuilder) builder = begin (self, "on", NULL);
+  gint64 now = natterd_now_ms ();
 
+  g_hash_table_insert (self->logins, session, g_memdup2 (&now, sizeof now));
   add_session_entry (builder, session);
+  add_int (builder, "at", now);
   json_builder_end_object (builder);
   publish (self, SUBJECT_PREFIX "all", builder);
 }
@@ -664,6 +668,7 @@ natterd_cluster_session_disconnected (NatterdCluster *self,
 {
   g_autoptr(JsonBuilder) builder = begin (self, "off", NULL);
 
+  g_hash_table_remove (self->logins, session);
   add_session_entry (builder, session);
   json_builder_end_object (builder);
   publish (self, SUBJECT_PREFIX "all", builder);
@@ -844,19 +849,27 @@ sweep (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* A newer login of @user on another node: the older ones here go (31010),
- * as for a second login on this node (natterd-server.c). */
+/* A login of @user on node @other at @at (wall ms): the older ones here go
+ * (31010), as for a second login on this node (natterd-server.c). Logins
+ * on two nodes at once: the later one stays (the greater node name if
+ * they tie), on both nodes alike. */
 static void
 kick_older (NatterdCluster *self,
             NatterdUser    *user,
-            const char     *device_id)
+            const char     *device_id,
+            const char     *other,
+            gint64          at)
 {
   if (user->sessions == NULL)
     return;
   for (guint i = user->sessions->len; i > 0; i--)
     {
       NatterdSession *session = g_ptr_array_index (user->sessions, i - 1);
+      gint64 *login = g_hash_table_lookup (self->logins, session);
+      gint64 here = login != NULL ? *login : 0;
 
+      if (here > at || (here == at && g_strcmp0 (self->name, other) > 0))
+        continue;
       if (!user->app->settings.multi_device ||
           g_strcmp0 (natterd_session_get_device_id (session), device_id) == 0)
         natterd_session_kick (session, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
@@ -920,7 +933,7 @@ handle_presence (NatterdCluster *self,
   app = natterd_directory_lookup_app (self->server->directory, app_key);
   user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
   if (user != NULL)
-    kick_older (self, user, device_id);
+    kick_older (self, user, device_id, node->name, get_int (object, "at"));
 }
 
 static void
@@ -1204,6 +1217,7 @@ natterd_cluster_finalize (GObject *object)
   g_clear_pointer (&self->shared, shared_unref);
   g_clear_pointer (&self->outbox, g_async_queue_unref);
   g_clear_pointer (&self->nodes, g_hash_table_unref);
+  g_clear_pointer (&self->logins, g_hash_table_unref);
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -1222,6 +1236,7 @@ static void
 natterd_cluster_init (NatterdCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
+  self->logins = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->stopped = FALSE;
 }
 
