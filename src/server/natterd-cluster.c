@@ -1110,6 +1110,18 @@ natterd_cluster_is_connected (NatterdCluster *self)
   return g_atomic_int_get (&self->connected);
 }
 
+gboolean
+natterd_cluster_health_check (gpointer   data,
+                              char     **reason)
+{
+  NatterdCluster *self = data;
+
+  if (natterd_cluster_is_connected (self))
+    return TRUE;
+  *reason = g_strdup ("NATS not connected");
+  return FALSE;
+}
+
 /* NATS subject tokens: no dots, wildcards or blanks. */
 static gboolean
 valid_node_name (const char *name)

@@ -36,6 +36,9 @@ NatterdCluster *natterd_cluster_new          (NatterdServer        *server,
 /* Tells the other nodes this one leaves, and closes the connection. */
 void            natterd_cluster_stop         (NatterdCluster       *self);
 gboolean        natterd_cluster_is_connected (NatterdCluster       *self);
+/* For GET /healthz (natterd_health_add_check()): @data is the cluster. */
+gboolean        natterd_cluster_health_check (gpointer              data,
+                                              char                **reason);
 
 /* The live nodes (NatterdNaviNode*), this one first. */
 GPtrArray      *natterd_cluster_get_nodes    (NatterdCluster       *self);
