@@ -258,16 +258,19 @@ publisher_thread (gpointer data)
       natsOptions_SetRetryOnFailedConnect (options, true, on_nats_connected, args->shared) != NATS_OK)
     g_error ("natterd: cannot set up the NATS options: %s", nats_GetLastError (NULL));
 
+  /* NATS_NOT_YET_CONNECTED: libnats goes on trying and calls
+   * on_nats_connected() once it is (the subscriptions go with it). */
   status = natsConnection_Connect (&connection, options);
-  if (status == NATS_OK)
-    on_nats_connected (connection, args->shared);
-  else if (status != NATS_NOT_YET_CONNECTED)
+  if (status != NATS_OK && status != NATS_NOT_YET_CONNECTED)
     natterd_log (G_LOG_LEVEL_WARNING, "cluster-connect-failed", "error", natsStatus_GetText (status), NULL);
 
   if (connection != NULL &&
       (natsConnection_Subscribe (&all, connection, SUBJECT_PREFIX "all", on_nats_message, args->shared) != NATS_OK ||
        natsConnection_Subscribe (&node, connection, args->node_subject, on_nats_message, args->shared) != NATS_OK))
     natterd_log (G_LOG_LEVEL_WARNING, "cluster-subscribe-failed", "error", nats_GetLastError (NULL), NULL);
+  /* Announced only once this node hears the others' answers. */
+  if (status == NATS_OK)
+    on_nats_connected (connection, args->shared);
 
   while ((outgoing = g_async_queue_pop (args->outbox))->subject != NULL)
     {
