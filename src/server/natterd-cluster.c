@@ -32,6 +32,9 @@
 /* Events handled per main-loop iteration: a burst from NATS waits its turn
  * beside the WebSockets instead of holding the loop. */
 #define DRAIN_BATCH 256
+/* Deliveries to one node made in one main-loop iteration travel as one
+ * NATS message (a JSON array), up to about this many bytes. */
+#define BATCH_BYTES (64 * 1024)
 
 typedef enum {
   EVENT_MESSAGE,
@@ -68,6 +71,7 @@ typedef struct
   char       *url;                      /* NULL until it announced itself */
   gint64      last_seen;                /* monotonic µs */
   GHashTable *users;                    /* "app\nuser" → GPtrArray of "device\nplatform" */
+  GString    *batch;                    /* deliveries not yet published: "[{…},{…}"; NULL if none */
 } Node;
 
 struct _NatterdCluster
@@ -88,6 +92,7 @@ struct _NatterdCluster
   gboolean         stopped;
 
   GHashTable      *nodes;               /* name → Node, the others */
+  guint            flush_id;            /* publishes the nodes' batches */
   GHashTable      *logins;              /* NatterdSession* (connected here) → gint64* wall ms */
   guint            announce_id;
   guint            sweep_id;
@@ -132,6 +137,8 @@ node_free (gpointer data)
   g_free (node->name);
   g_free (node->url);
   g_hash_table_unref (node->users);
+  if (node->batch != NULL)
+    g_string_free (node->batch, TRUE);
   g_free (node);
 }
 
@@ -248,6 +255,9 @@ publisher_thread (gpointer data)
       natsOptions_SetServers (options, (const char **) args->servers, (int) g_strv_length (args->servers)) != NATS_OK ||
       natsOptions_SetName (options, args->name) != NATS_OK ||
       natsOptions_SetNoEcho (options, true) != NATS_OK ||
+      /* This thread may wait on the socket: write each batch at once
+       * instead of waking libnats's flusher (latency). */
+      natsOptions_SetSendAsap (options, true) != NATS_OK ||
       natsOptions_SetMaxReconnect (options, -1) != NATS_OK ||
       natsOptions_SetCustomReconnectDelay (options, reconnect_delay, NULL) != NATS_OK ||
       natsOptions_SetTimeout (options, 2000) != NATS_OK ||
@@ -311,24 +321,25 @@ publisher_thread (gpointer data)
 
 /* ------------------------------------------------------------ sending */
 
-static void
-publish (NatterdCluster *self,
-         const char     *subject,
-         JsonBuilder    *builder)
+static char *
+generate (JsonBuilder *builder,
+          gsize       *length)
 {
-  g_autoptr(JsonGenerator) generator = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  Outgoing *outgoing;
-  gsize length;
-  char *text;
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
 
-  if (self->stopped)
-    return;
-  generator = json_generator_new ();
-  root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &length);
-  outgoing = g_new0 (Outgoing, 1);
+  return json_generator_to_data (generator, length);
+}
+
+static void
+publish_text (NatterdCluster *self,
+              const char     *subject,
+              char           *text,
+              gsize           length)
+{
+  Outgoing *outgoing = g_new0 (Outgoing, 1);
+
   outgoing->subject = g_strdup (subject);
   outgoing->data = g_bytes_new_take (text, length);
   g_async_queue_push (self->outbox, outgoing);
@@ -336,21 +347,85 @@ publish (NatterdCluster *self,
 }
 
 static void
-publish_to_nodes (NatterdCluster *self,
-                  GHashTable     *nodes,
-                  JsonBuilder    *builder)
+publish (NatterdCluster *self,
+         const char     *subject,
+         JsonBuilder    *builder)
+{
+  gsize length;
+  char *text;
+
+  if (self->stopped)
+    return;
+  text = generate (builder, &length);
+  publish_text (self, subject, text, length);
+}
+
+static void
+flush_node (NatterdCluster *self,
+            Node           *node)
+{
+  g_autofree char *subject = NULL;
+  gsize length;
+
+  if (node->batch == NULL)
+    return;
+  subject = g_strconcat (SUBJECT_PREFIX "node.", node->name, NULL);
+  g_string_append_c (node->batch, ']');
+  length = node->batch->len;
+  publish_text (self, subject, g_string_free (g_steal_pointer (&node->batch), FALSE), length);
+}
+
+static void
+flush_batches (NatterdCluster *self)
 {
   GHashTableIter iter;
   Node *node;
 
-  if (g_hash_table_size (nodes) == 0)
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    flush_node (self, node);
+}
+
+static gboolean
+flush_timeout (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  self->flush_id = 0;
+  flush_batches (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Queued for each of @nodes, published with whatever else this main-loop
+ * iteration sends them: one NATS message per node per iteration under
+ * load instead of one per delivery. */
+static void
+publish_to_nodes (NatterdCluster *self,
+                  GHashTable     *nodes,
+                  JsonBuilder    *builder)
+{
+  g_autofree char *text = NULL;
+  GHashTableIter iter;
+  Node *node;
+  gsize length;
+
+  if (self->stopped || g_hash_table_size (nodes) == 0)
     return;
+  text = generate (builder, &length);
   g_hash_table_iter_init (&iter, nodes);
   while (g_hash_table_iter_next (&iter, (gpointer *) &node, NULL))
     {
-      g_autofree char *subject = g_strconcat (SUBJECT_PREFIX "node.", node->name, NULL);
-
-      publish (self, subject, builder);
+      if (node->batch == NULL)
+        node->batch = g_string_sized_new (MIN (length * 4, BATCH_BYTES) + 2);
+      g_string_append_c (node->batch, node->batch->len == 0 ? '[' : ',');
+      g_string_append_len (node->batch, text, (gssize) length);
+      if (node->batch->len >= BATCH_BYTES)
+        flush_node (self, node);
+    }
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_timeout, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id), "natterd-cluster-flush");
     }
 }
 
@@ -978,25 +1053,12 @@ handle_delivery (NatterdCluster *self,
 }
 
 static void
-handle_message (NatterdCluster *self,
-                Event          *event)
+handle_object (NatterdCluster *self,
+               JsonObject     *object)
 {
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize size;
-  const char *data = g_bytes_get_data (event->data, &size);
-  JsonObject *object;
   const char *type, *sender;
   Node *node;
 
-  root = natter_json_parse (data, (gssize) size, &error);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
-                   "error", error != NULL ? error->message : "not an object", NULL);
-      return;
-    }
-  object = json_node_get_object (root);
   type = get_string (object, "t");
   sender = get_string (object, "node");
   if (type == NULL || sender == NULL || g_strcmp0 (sender, self->name) == 0)
@@ -1027,6 +1089,39 @@ handle_message (NatterdCluster *self,
     }
   else
     handle_delivery (self, type, object);
+}
+
+/* One object, or an array of them (a node's batch of deliveries). */
+static void
+handle_message (NatterdCluster *self,
+                Event          *event)
+{
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (event->data, &size);
+
+  root = natter_json_parse (data, (gssize) size, &error);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    {
+      handle_object (self, json_node_get_object (root));
+      return;
+    }
+  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
+    {
+      JsonArray *array = json_node_get_array (root);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_OBJECT (element))
+            handle_object (self, json_node_get_object (element));
+        }
+      return;
+    }
+  natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
+               "error", error != NULL ? error->message : "neither an object nor an array", NULL);
 }
 
 static gboolean
@@ -1207,6 +1302,8 @@ natterd_cluster_stop (NatterdCluster *self)
 
   if (self->stopped)
     return;
+  flush_batches (self);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   /* The others drop this node's sessions now, not 2 intervals later. */
   {
     g_autoptr(JsonBuilder) builder = begin (self, "bye", NULL);

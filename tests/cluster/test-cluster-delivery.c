@@ -177,6 +177,61 @@ test_typing (void)
   g_assert_cmpuint (natter_test_server_get_metric (b, "natterd_cluster_received_total"), ==, 1);
 }
 
+typedef struct
+{
+  GHashTable *uids;             /* message uids received */
+  guint       delivers;
+} Burst;
+
+static void
+on_burst_frame (NatterTestClient  *client,
+                const NatterFrame *frame,
+                gpointer           user_data)
+{
+  Burst *burst = user_data;
+
+  if (frame->body_case != NATTER__FRAME__BODY_DELIVER)
+    return;
+  burst->delivers++;
+  g_hash_table_add (burst->uids, g_strdup (frame->deliver->message->message_uid));
+}
+
+static gboolean
+burst_done (gpointer data)
+{
+  return ((Burst *) data)->delivers >= 2000;
+}
+
+/* 2,000 messages sent as fast as they go: each arrives live on the other
+ * node exactly once. */
+static void
+test_burst (void)
+{
+  const char * const app_args[] = { "--app-setting", "send-rate=0", NULL };
+  const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, app_args, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "d1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, a, "bob", "d1");
+  Burst burst = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), 0 };
+
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_set_frame_func (alice, on_burst_frame, &burst);
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("burst-%u", i);
+
+      natter_test_client_publish_full (bob, id, 1, "alice", "RC:TxtMsg", "{\"content\":\"burst\"}",
+                                       NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+    }
+  natter_test_wait (burst_done, &burst, 30000);
+  g_assert_cmpuint (burst.delivers, ==, 2000);
+  g_assert_cmpuint (g_hash_table_size (burst.uids), ==, 2000);
+  natter_test_client_set_frame_func (alice, NULL, NULL);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+  g_hash_table_unref (burst.uids);
+}
+
 /* nats-server goes away and comes back: the nodes reconnect by themselves
  * and live delivery resumes. */
 static void
@@ -214,6 +269,7 @@ main (int   argc,
   g_test_add_func ("/cluster/delivery/group", test_group);
   g_test_add_func ("/cluster/delivery/chatroom", test_chatroom);
   g_test_add_func ("/cluster/delivery/typing", test_typing);
+  g_test_add_func ("/cluster/delivery/burst", test_burst);
   g_test_add_func ("/cluster/delivery/nats-restart", test_nats_restart);
 
   return g_test_run ();
