@@ -715,7 +715,7 @@ natterd_server_remote_inbox (NatterdServer        *self,
   if (user->sessions == NULL)
     return;
   for (guint s = 0; s < user->sessions->len; s++)
-    natterd_session_deliver_live (g_ptr_array_index (user->sessions, s), seq, message);
+    natterd_session_deliver_remote (g_ptr_array_index (user->sessions, s), seq, message);
 }
 
 static void parse_mentions (NatterdPublishOp *op, NatterdApp *app, const char *content);

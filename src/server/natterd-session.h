@@ -132,6 +132,12 @@ void            natterd_session_kick         (NatterdSession          *self,
 void            natterd_session_deliver_live (NatterdSession          *self,
                                               guint64                  seq,
                                               const NatterdMessage    *message);
+/* The same for an entry committed on another node: a gap before @seq is
+ * read from the store (what that node committed before it knew of this
+ * session) instead of being skipped. */
+void            natterd_session_deliver_remote (NatterdSession        *self,
+                                                guint64                seq,
+                                                const NatterdMessage  *message);
 /* A message outside the inbox (seq 0): status-only, chatroom. */
 /* A group message's Deliver, shared by every receiver of its form. */
 gboolean        natterd_session_deliver_shared (NatterdSession       *self,
