@@ -94,6 +94,40 @@ test_gag (void)
   g_assert_cmpint (refused->publish_ack->code, ==, 22408);
 }
 
+/* The online-status query (call presence: is the callee's device up?)
+ * answers for the whole cluster. */
+static void
+test_online_query (void)
+{
+  const char * const users[] = { "alice", "bob", "carol", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, a, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, b, "bob", "phone");
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest online = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  char *ids[] = { (char *) "bob", (char *) "carol" };
+  char *devices[] = { (char *) "laptop", (char *) "phone" };
+  g_autoptr(NatterFrame) result = NULL;
+  Natter__OnlineStatus *status;
+
+  g_assert_true (cluster_wait_online (a, "bob", TRUE, NATTER_TEST_TIMEOUT_MS));
+  online.user_ids = ids;
+  online.n_user_ids = 2;
+  online.device_ids = devices;
+  online.n_device_ids = 2;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &online;
+  result = natter_test_client_query (alice, &query);
+  g_assert_cmpuint (result->result->online_status->n_statuses, ==, 2);
+  status = result->result->online_status->statuses[0];
+  g_assert_true (status->online);
+  g_assert_cmpstr (status->platform, ==, "test");
+  g_assert_cmpuint (status->n_device_ids, ==, 1);
+  g_assert_cmpstr (status->device_ids[0], ==, "phone");
+  g_assert_false (result->result->online_status->statuses[1]->online);
+}
+
 /* A user created through the API on a after the nodes started: b knows
  * it at once, its token works there, and a message from a reaches it. */
 static void
@@ -188,6 +222,7 @@ main (int   argc,
   g_test_add_func ("/cluster/sessions/presence", test_presence);
   g_test_add_func ("/cluster/sessions/gag", test_gag);
   g_test_add_func ("/cluster/sessions/new-user", test_new_user);
+  g_test_add_func ("/cluster/sessions/online-query", test_online_query);
   g_test_add_func ("/cluster/sessions/chatroom-ban-and-destroy", test_chatroom_ban_and_destroy);
 
   return g_test_run ();
