@@ -35,6 +35,9 @@
 /* Deliveries to one node made in one main-loop iteration travel as one
  * NATS message (a JSON array), up to about this many bytes. */
 #define BATCH_BYTES (64 * 1024)
+/* What may wait for the publishing thread (a NATS server that stopped
+ * reading); past it live deliveries are dropped: the store has them. */
+#define OUTBOX_MAX_BYTES (64 * 1024 * 1024)
 
 typedef enum {
   EVENT_MESSAGE,
@@ -62,6 +65,7 @@ typedef struct
   GAsyncQueue     *inbox;               /* Event */
   GMainContext    *context;
   gint             scheduled;
+  gssize           queued;              /* bytes in the outbox (atomic) */
   NatterdCluster  *cluster;             /* main thread only; NULL once gone */
 } Shared;
 
@@ -287,6 +291,7 @@ publisher_thread (gpointer data)
       gsize size;
       gconstpointer bytes = g_bytes_get_data (outgoing->data, &size);
 
+      g_atomic_pointer_add (&args->shared->queued, -(gssize) size);
       /* While reconnecting libnats keeps what is published, up to its
        * reconnect buffer; past that a delivery is lost (offline replay
        * covers messages; typing is not worth more). */
@@ -338,10 +343,19 @@ publish_text (NatterdCluster *self,
               char           *text,
               gsize           length)
 {
-  Outgoing *outgoing = g_new0 (Outgoing, 1);
+  Outgoing *outgoing;
 
+  if ((gsize) g_atomic_pointer_get (&self->shared->queued) + length > OUTBOX_MAX_BYTES)
+    {
+      if (self->server->metrics->cluster_dropped++ % 1000 == 0)
+        natterd_log (G_LOG_LEVEL_WARNING, "cluster-outbox-full", "subject", subject, NULL);
+      g_free (text);
+      return;
+    }
+  outgoing = g_new0 (Outgoing, 1);
   outgoing->subject = g_strdup (subject);
   outgoing->data = g_bytes_new_take (text, length);
+  g_atomic_pointer_add (&self->shared->queued, (gssize) length);
   g_async_queue_push (self->outbox, outgoing);
   self->server->metrics->cluster_published++;
 }
