@@ -236,6 +236,7 @@ typedef struct {
   char *app_server_url;
   NatterClient *client;    /* connecting */
   gulong cancelled_id;
+  guint n_failed;          /* connects that failed: one per node of the list */
 } SignIn;
 
 static void
@@ -317,6 +318,16 @@ sign_in_status_cb (NatterSession          *self,
       set_state (self, NATTER_SESSION_STATE_SIGNED_IN);
       finish_sign_in (self, NULL);
       return;
+    }
+
+  /* Several nodes: unreachable once each has failed (the client tries the
+   * next by itself). */
+  if (status == NATTER_CONNECTION_CLOSED && error == NULL)
+    {
+      g_auto(GStrv) urls = natter_server_urls_parse (data->server_url, NULL);
+
+      if (urls != NULL && ++data->n_failed < g_strv_length (urls))
+        return;
     }
 
   finish_sign_in (self, error != NULL ? g_error_copy (error)

@@ -144,13 +144,18 @@ static char *
 unencrypted_addresses (NatterSignInPage *self)
 {
   g_autoptr(GString) addresses = g_string_new (NULL);
-  const char *urls[] = { text_of (self->server_row),
-                         use_app_server (self) ? text_of (self->app_server_row) : NULL };
+  g_auto(GStrv) servers = g_strsplit (text_of (self->server_row), ",", -1);
+  g_autoptr(GPtrArray) urls = g_ptr_array_new ();
 
-  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
-    if (urls[i] != NULL && natter_url_is_unencrypted_remote (urls[i]))
+  for (guint i = 0; servers[i] != NULL; i++)
+    g_ptr_array_add (urls, g_strstrip (servers[i]));
+  if (use_app_server (self))
+    g_ptr_array_add (urls, (char *) text_of (self->app_server_row));
+
+  for (guint i = 0; i < urls->len; i++)
+    if (natter_url_is_unencrypted_remote (g_ptr_array_index (urls, i)))
       {
-        g_autoptr(GUri) uri = g_uri_parse (urls[i], G_URI_FLAGS_NONE, NULL);
+        g_autoptr(GUri) uri = g_uri_parse (g_ptr_array_index (urls, i), G_URI_FLAGS_NONE, NULL);
 
         if (addresses->len > 0)
           g_string_append (addresses, ", ");
@@ -201,7 +206,8 @@ ask_unencrypted (NatterSignInPage *self,
 void
 natter_sign_in_page_sign_in (NatterSignInPage *self)
 {
-  g_autoptr(GUri) uri = NULL;
+  g_auto(GStrv) servers = NULL;
+  g_autoptr(GError) error = NULL;
   g_autofree char *unencrypted = NULL;
 
   g_return_if_fail (NATTER_IS_SIGN_IN_PAGE (self));
@@ -209,11 +215,16 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
   if (self->session == NULL || busy (self) || !gtk_widget_get_sensitive (self->sign_in_button))
     return;
 
-  uri = g_uri_parse (text_of (self->server_row), G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 &&
-                      g_strcmp0 (g_uri_get_scheme (uri), "https") != 0))
+  /* One address, or several nodes of one service separated by commas. */
+  servers = natter_server_urls_parse (text_of (self->server_row), &error);
+  if (servers == NULL)
     {
-      natter_sign_in_page_show_error (self, _("The server address must start with http:// or https://, as natterd prints it."));
+      g_autofree char *message = NULL;
+
+      /* Translators: %s says which address is wrong */
+      message = g_strdup_printf (_("The server address must start with http:// or https://, as natterd prints it (several are separated by commas). %s"),
+                                 error->message);
+      natter_sign_in_page_show_error (self, message);
       return;
     }
 

@@ -199,11 +199,19 @@ conversation_to_json (NatterConversation *conversation,
  * network or a VPN may be fine with it). */
 static void
 warn_if_unencrypted (NatterCliContext *ctx,
-                     const char       *url)
+                     const char       *urls)
 {
-  if (url != NULL && natter_url_is_unencrypted_remote (url))
-    g_printerr ("%s: warning: %s is not encrypted (http://): the token and the messages can be "
-                "read on the network; use https://\n", ctx->program, url);
+  g_auto(GStrv) list = urls != NULL ? g_strsplit (urls, ",", -1) : NULL;
+
+  /* --server may name several nodes. */
+  for (guint i = 0; list != NULL && list[i] != NULL; i++)
+    {
+      const char *url = g_strstrip (list[i]);
+
+      if (natter_url_is_unencrypted_remote (url))
+        g_printerr ("%s: warning: %s is not encrypted (http://): the token and the messages can be "
+                    "read on the network; use https://\n", ctx->program, url);
+    }
 }
 
 void
@@ -1356,7 +1364,7 @@ main (int   argc,
   NatterCliContext ctx = { 0 };
   g_autofree char *help = commands_help ();
   const GOptionEntry entries[] = {
-    { "server", 's', 0, G_OPTION_ARG_STRING, &ctx.server_url, "natterd base URL, as it prints (http://host:port)", "URL" },
+    { "server", 's', 0, G_OPTION_ARG_STRING, &ctx.server_url, "natterd base URL, as it prints (http://host:port); several nodes: URL1,URL2", "URL" },
     { "app-key", 'k', 0, G_OPTION_ARG_STRING, &ctx.app_key, "App key", "KEY" },
     { "token", 'T', 0, G_OPTION_ARG_STRING, &ctx.token, "Token for the user (from the app server)", "TOKEN" },
     { "token-url", 0, 0, G_OPTION_ARG_STRING, &ctx.token_url, "Fetch the token from this app server URL…", "URL" },
@@ -1402,6 +1410,18 @@ main (int   argc,
 
   if (ctx.timeout <= 0)
     ctx.timeout = DEFAULT_TIMEOUT;
+
+  if (ctx.server_url != NULL)
+    {
+      g_autoptr(GError) url_error = NULL;
+      g_auto(GStrv) urls = natter_server_urls_parse (ctx.server_url, &url_error);
+
+      if (urls == NULL)
+        {
+          g_printerr ("%s: --server: %s\n", ctx.program, url_error->message);
+          return NATTER_CLI_EXIT_USAGE;
+        }
+    }
 
   code = -1;
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)

@@ -74,6 +74,7 @@ is_own_uri (NatterClient *self,
 
   return origin != NULL &&
          (g_strcmp0 (origin, own) == 0 ||
+          natter_client_is_server_origin (self, origin) ||
           g_hash_table_contains (natter_client_get_media_origins (self), origin));
 }
 

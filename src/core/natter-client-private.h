@@ -60,6 +60,12 @@ gboolean     natter_host_is_loopback      (const char    *host);
 /* "scheme://host:port" of the media URLs natterd handed out in upload
  * replies (its public-url may differ from the server URL): own origins too. */
 GHashTable  *natter_client_get_media_origins (NatterClient *self);
+/* @origin ("scheme://host:port") is one of the client's nodes: configured,
+ * or named by a configured node's /navi.json. */
+gboolean     natter_client_is_server_origin (NatterClient *self,
+                                             const char   *origin);
+/* Every node the client knows, the configured ones first. */
+GStrv        natter_client_dup_server_urls  (NatterClient *self);
 
 /* natter_client_send_message_async() with an upload progress for a media
  * message that waits for its upload. */

@@ -40,10 +40,19 @@ GQuark        natter_client_error_quark (void);
  * send is final, and its message FAILED with the code. */
 gboolean      natter_client_error_is_transient (const GError *error);
 
-/* @server_url: what natterd prints (http[s]://host:port); the WebSocket
- * (ws[s]://host:port/ws) and media URLs are derived from it. @profile_dir
- * holds the SQLite store, the device id and the media cache; it is created
- * if needed. NULL keeps everything in memory (tests, one-shot tools). */
+/* The URLs of a comma-separated list, each checked (http[s]://host[:port]);
+ * NULL with INVALID_PARAMETER naming the first bad one, or when none. */
+GStrv         natter_server_urls_parse     (const char   *list,
+                                            GError      **error);
+
+/* @server_url: what natterd prints (http[s]://host:port), or several
+ * natterd nodes of one service separated by commas; the WebSocket
+ * (ws[s]://host:port/ws) and media URLs are derived from the node in use.
+ * Once connected, the client reads the node's /navi.json and adds the nodes
+ * it names (same scheme); when a connection fails or drops it tries the
+ * next node. @profile_dir holds the SQLite store, the device id and the
+ * media cache; it is created if needed. NULL keeps everything in memory
+ * (tests, one-shot tools). */
 NatterClient *natter_client_new            (const char   *server_url,
                                             const char   *app_key,
                                             const char   *profile_dir);
@@ -68,7 +77,11 @@ NatterConnectionStatus natter_client_get_status      (NatterClient *self);
 const GError *natter_client_get_status_error (NatterClient *self);
 /* NULL until the first successful connect (then kept by the profile). */
 const char   *natter_client_get_user_id    (NatterClient *self);
+/* The server URL(s) as given to natter_client_new(). */
 const char   *natter_client_get_server_url (NatterClient *self);
+/* The node in use (or tried next): one of the given URLs or one their
+ * /navi.json named. */
+const char   *natter_client_get_current_server_url (NatterClient *self);
 const char   *natter_client_get_app_key    (NatterClient *self);
 /* NULL for an in-memory client. */
 const char   *natter_client_get_profile_dir (NatterClient *self);

@@ -4,9 +4,9 @@
  */
 
 #include "natterd-server-private.h"
-#include "natterd-navi.h"
 
 #include "natterd-log.h"
+#include "natterd-navi.h"
 
 #include <string.h>
 #include <netinet/in.h>
@@ -953,8 +953,8 @@ natterd_server_listen (NatterdServer  *self,
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   natterd_server_setup_api (self);
-  natterd_server_setup_navi (self);
   natterd_server_setup_media (self);
+  natterd_server_setup_navi (self);
 
   /* GSocketListener's backlog of 10 drops connections when a few hundred
    * clients reconnect at once (after a restart): use a real one. */

@@ -53,7 +53,7 @@ REQUIRED_FINISH_ARGS = {
 CALL_RE = re.compile(r"\b(dependency|find_program)\(\s*'([^']+)'([^)]*)\)")
 
 
-def meson_wants(root):
+def meson_wants(root, disabled_opts):
     wants = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
@@ -68,6 +68,9 @@ def meson_wants(root):
                 text = f.read()
             for kind, name, rest in CALL_RE.findall(text):
                 if 'required: false' in rest:
+                    continue
+                # a feature the manifest turns off (-Dserver=disabled: natterd)
+                if any(f'required: {opt}_opt' in rest for opt in disabled_opts):
                     continue
                 wants.setdefault(name, set()).add(os.path.relpath(path, root))
     return wants
@@ -112,7 +115,10 @@ def main():
             errors.append(f'module {name} is unknown to this test: add what it provides')
         provided |= MODULES.get(name, set())
 
-    wants = meson_wants(root)
+    natter = next((m for m in modules if isinstance(m, dict) and m.get('name') == 'natter'), {})
+    disabled_opts = {o[2:-len('=disabled')] for o in natter.get('config-opts', [])
+                     if o.startswith('-D') and o.endswith('=disabled')}
+    wants = meson_wants(root, disabled_opts)
     if 'gtk4' not in wants or 'libprotobuf-c' not in wants:
         errors.append('did not find the meson dependencies (gtk4, libprotobuf-c): wrong root?')
     for name, where in sorted(wants.items()):

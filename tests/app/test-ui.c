@@ -246,6 +246,44 @@ test_unencrypted_sign_in (NatterTestUi  *ui,
   g_assert_null (natter_test_ui_find_message_dialog ());
 }
 
+/* The server field takes several nodes separated by commas: a bad one is
+ * named, and a list whose first node is not there signs in on the next. */
+static void
+test_server_list_sign_in (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  g_autofree char *ivan = natter_test_ui_token (ui, "ivan");
+  g_autofree char *profile = g_build_filename (ui->dir, "ivan", NULL);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *bad = NULL;
+  g_autofree char *list = NULL;
+
+  /* a loopback port nothing listens on */
+  g_assert_true (g_socket_bind (socket, address, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  list = g_strdup_printf ("http://127.0.0.1:%u, %s",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+                          natter_test_server_get_url (ui->server));
+  bad = g_strdup_printf ("%s,ftp://127.0.0.1:1", natter_test_server_get_url (ui->server));
+
+  natter_test_ui_open (ui, profile);
+  natter_test_ui_sign_in_with_form (ui, bad, ivan);
+  natter_test_ui_wait_for_label (ui->root, "ftp://127.0.0.1:1");
+  g_assert_cmpstr (natter_window_get_page (ui->window), ==, "sign-in");
+  g_assert_null (natter_window_get_client (ui->window));
+
+  natter_test_ui_set_row_text (ui->root, "Server Address", list);
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_until (natter_test_ui_is_connected, ui->window, "ivan connected");
+  g_assert_cmpstr (natter_client_get_current_server_url (natter_window_get_client (ui->window)), ==,
+                   natter_test_server_get_url (ui->server));
+}
+
 /* ---------------------------------------------------- toasts, one at a time */
 
 /* Toasts on screen (shown or fading out) in the overlay. */
@@ -548,6 +586,8 @@ main (int argc, char *argv[])
                   natter_test_ui_setup, test_app_server, natter_test_ui_teardown);
       g_test_add ("/ui/unencrypted-sign-in", NatterTestUi, NULL,
                   natter_test_ui_setup, test_unencrypted_sign_in, natter_test_ui_teardown);
+      g_test_add ("/ui/server-list-sign-in", NatterTestUi, NULL,
+                  natter_test_ui_setup, test_server_list_sign_in, natter_test_ui_teardown);
       g_test_add ("/ui/sign-out", NatterTestUi, NULL,
                   natter_test_ui_setup_signed_in, test_sign_out, natter_test_ui_teardown);
       g_test_add ("/ui/reconnect-banner", NatterTestUi, NULL,

@@ -147,7 +147,6 @@ cluster_new (guint               n_nodes,
 {
   Cluster *cluster = g_new0 (Cluster, 1);
   g_autofree char *config = NULL;
-  g_autoptr(GString) all = g_string_new ("a");
   const char *names[MAX_NODES] = { "a", "b", "c" };
 
   g_assert_cmpuint (n_nodes, <=, MAX_NODES);
@@ -156,13 +155,15 @@ cluster_new (guint               n_nodes,
   cluster->nodes[0] = natter_test_server_new_full (config, app_args);
   for (guint i = 0; users != NULL && users[i] != NULL; i++)
     g_free (natter_test_server_get_token (cluster->nodes[0], users[i]));
+  /* The copies are made of a's data dir at rest. */
+  natter_test_server_stop (cluster->nodes[0]);
   for (guint i = 1; i < n_nodes; i++)
     {
       g_autofree char *node_config = cluster_config (cluster, names[i]);
 
       cluster->nodes[i] = natter_test_server_new_copy (cluster->nodes[0], node_config);
-      g_string_append_printf (all, ",%s", names[i]);
     }
+  natter_test_server_restart (cluster->nodes[0]);
   cluster->n_nodes = n_nodes;
   /* Each node lists itself first, then the others by name. */
   for (guint i = 0; i < n_nodes; i++)

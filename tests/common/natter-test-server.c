@@ -216,47 +216,6 @@ natter_test_server_new_tls (const char         *config,
 }
 
 NatterTestServer *
-natter_test_server_new_copy (NatterTestServer *source,
-                             const char       *config)
-{
-  g_autoptr(GSubprocessLauncher) launcher = make_launcher (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr(GSubprocess) cp = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *from = g_build_filename (source->data_dir, ".", NULL);
-  NatterTestServer *self = g_new0 (NatterTestServer, 1);
-
-  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  natter_test_server_stop (source);
-  cp = g_subprocess_launcher_spawn (launcher, &error, "cp", "-a", from, self->data_dir, NULL);
-  g_assert_no_error (error);
-  g_subprocess_wait_check (cp, NULL, &error);
-  g_assert_no_error (error);
-  natter_test_server_restart (source);
-
-  if (config != NULL)
-    {
-      self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
-      g_file_set_contents (self->config_path, config, -1, &error);
-      g_assert_no_error (error);
-    }
-  else
-    {
-      g_autofree char *copied = g_build_filename (self->data_dir, "test.conf", NULL);
-
-      g_remove (copied);
-    }
-  /* Nodes may share one store: their API nonces must differ. */
-  source->nonce += 1000000;
-  self->nonce = source->nonce;
-  self->app_key = g_strdup (source->app_key);
-  self->app_secret = g_strdup (source->app_secret);
-  self->session = soup_session_new ();
-  start (self);
-  return self;
-}
-
-NatterTestServer *
 natter_test_server_new (void)
 {
   return natter_test_server_new_full (NULL, NULL);
@@ -544,4 +503,47 @@ natter_test_server_reset_peak_rss (NatterTestServer *self)
   /* "5" resets the peak to the current RSS (proc(5)). */
   g_file_set_contents_full (path, "5", 1, G_FILE_SET_CONTENTS_NONE, 0, &error);
   g_assert_no_error (error);
+}
+
+static int copies;
+
+NatterTestServer *
+natter_test_server_new_copy (NatterTestServer *from,
+                             const char       *config)
+{
+  NatterTestServer *self = g_new0 (NatterTestServer, 1);
+  g_autoptr(GSubprocessLauncher) launcher = make_launcher (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) cp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *source = g_build_filename (from->data_dir, ".", NULL);
+
+  g_assert_null (from->process);
+
+  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  cp = g_subprocess_launcher_spawn (launcher, &error, "cp", "-a", source, self->data_dir, NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (cp, NULL, &error);
+  g_assert_no_error (error);
+  /* The copy's config is its own (or none). */
+  if (from->config_path != NULL)
+    {
+      g_autofree char *copied = g_build_filename (self->data_dir, "test.conf", NULL);
+
+      g_remove (copied);
+    }
+  if (config != NULL)
+    {
+      self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
+      g_file_set_contents (self->config_path, config, -1, &error);
+      g_assert_no_error (error);
+    }
+
+  self->app_key = g_strdup (from->app_key);
+  self->app_secret = g_strdup (from->app_secret);
+  /* The copy knows @from's nonces: each copy counts in a range of its own. */
+  self->nonce = from->nonce + 1000000 * (guint) g_atomic_int_add (&copies, 1) + 1000000;
+  self->session = soup_session_new ();
+  start (self);
+  return self;
 }

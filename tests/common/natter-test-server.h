@@ -23,11 +23,6 @@ typedef struct _NatterTestServer NatterTestServer;
 NatterTestServer *natter_test_server_new          (void);
 NatterTestServer *natter_test_server_new_full     (const char         *config,
                                                    const char * const *create_app_args);
-/* Another node of @source's deployment: a byte copy of its data dir (same
- * apps, keys and users; @source is stopped for the copy and started
- * again), started with @config. */
-NatterTestServer *natter_test_server_new_copy     (NatterTestServer   *source,
-                                                   const char         *config);
 /* The same over TLS (https, wss) with a self-signed certificate made for
  * the test; the helpers here and natter-test-client accept it. */
 NatterTestServer *natter_test_server_new_tls      (const char         *config,
@@ -67,6 +62,11 @@ void              natter_test_server_kill         (NatterTestServer   *self);
 int               natter_test_server_get_exit_status (NatterTestServer *self);
 /* Starts natterd again on the same data dir and port (after stop/kill). */
 void              natter_test_server_restart      (NatterTestServer   *self);
+/* A second node of the same service before the cluster layer: natterd on
+ * a byte copy of @from's data dir (same app, keys and users; @from must be
+ * stopped), with @config (may be NULL) and a port of its own. */
+NatterTestServer *natter_test_server_new_copy    (NatterTestServer   *from,
+                                                   const char         *config);
 /* Stops natterd if running and deletes the data dir. */
 void              natter_test_server_free         (NatterTestServer   *self);
 

@@ -775,6 +775,55 @@ test_group_timeline (Fixture       *fixture,
   g_assert_null (strstr (out, "\"unreadMessageCount\":3"));
 }
 
+/* --server A,B: with node A SIGKILLed, natter-cli sends over B and alice
+ * (on B) receives it once; a bad URL in the list is a usage error that
+ * names it. Two nodes of one service are two natterd on copies of a data
+ * dir until the cluster layer is there. */
+static void
+test_server_list (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  /* Both users exist on A before B is copied from it. */
+  g_autofree char *alice_token = natter_test_server_get_token (fixture->server, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (fixture->server, "bob");
+  g_autoptr(NatterTestServer) b = NULL;
+  g_autofree char *list = NULL;
+  g_autofree char *bad = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  Peer *alice;
+
+  natter_test_server_stop (fixture->server);
+  b = natter_test_server_new_copy (fixture->server, NULL);
+  natter_test_server_restart (fixture->server);
+  list = g_strdup_printf ("%s,%s", natter_test_server_get_url (fixture->server),
+                          natter_test_server_get_url (b));
+
+  alice = peer_new_for_url (b, "alice", natter_test_server_get_url (b));
+  peer_connect (alice);
+
+  bad = g_strdup_printf ("%s,htp:/nowhere", natter_test_server_get_url (b));
+  g_assert_cmpint (run_cli (fixture, "bob", bob_token, NULL, &err,
+                            (const char * const[]) { "--server", bad, "send", "alice", "never sent", NULL }),
+                   ==, 2);
+  g_assert_nonnull (strstr (err, "htp:/nowhere"));
+
+  natter_test_server_kill (fixture->server);
+  g_assert_cmpint (run_cli (fixture, "bob", bob_token, &out, NULL,
+                            (const char * const[]) { "--server", list, "send", "alice", "over B", NULL }),
+                   ==, 0);
+  sent = json_lines (out);
+  g_assert_cmpuint (sent->len, ==, 1);
+
+  peer_wait_received (alice, 1);
+  test_spin (1000);
+  g_assert_cmpuint (peer_count_received (alice, TRUE), ==, 1);
+  g_assert_cmpstr (natter_message_get_message_uid (g_ptr_array_index (alice->received, 0)), ==,
+                   json_object_get_string_member (g_ptr_array_index (sent, 0), "messageUId"));
+  peer_free (alice, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -787,6 +836,7 @@ main (int   argc,
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
   g_test_add ("/cli/group-timeline", Fixture, NULL, fixture_set_up, test_group_timeline, fixture_tear_down);
   g_test_add ("/cli/token-url", Fixture, NULL, fixture_set_up, test_token_url, fixture_tear_down);
+  g_test_add ("/cli/server-list", Fixture, NULL, fixture_set_up, test_server_list, fixture_tear_down);
   g_test_add ("/cli/unencrypted-warning", Fixture, NULL, fixture_set_up, test_unencrypted_warning,
               fixture_tear_down);
 

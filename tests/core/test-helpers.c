@@ -146,6 +146,24 @@ peer_new (NatterTestServer *server,
   return peer;
 }
 
+Peer *
+peer_new_for_url (NatterTestServer *server,
+                  const char       *user_id,
+                  const char       *server_url)
+{
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->user_id = g_strdup (user_id);
+  peer->token = natter_test_server_get_token (server, user_id);
+  peer->profile = test_make_profile ();
+  peer->received = g_ptr_array_new_with_free_func (g_object_unref);
+  peer->statuses = g_array_new (FALSE, FALSE, sizeof (NatterConnectionStatus));
+  peer->client = natter_client_new (server_url, natter_test_server_get_app_key (server), peer->profile);
+  g_signal_connect (peer->client, "message-received", G_CALLBACK (peer_received_cb), peer);
+  g_signal_connect (peer->client, "status-changed", G_CALLBACK (peer_status_cb), peer);
+  return peer;
+}
+
 void
 peer_free (Peer     *peer,
            gboolean  keep_profile)

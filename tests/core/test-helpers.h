@@ -58,6 +58,11 @@ typedef struct {
 Peer               *peer_new                (NatterTestServer       *server,
                                              const char             *user_id,
                                              const char             *profile);
+/* The same with @server_url (a comma-separated list of nodes, say) in place
+ * of @server's URL; @server gives the app key and the token. */
+Peer               *peer_new_for_url        (NatterTestServer       *server,
+                                             const char             *user_id,
+                                             const char             *server_url);
 /* Disconnects and frees; the profile directory goes unless @keep_profile. */
 void                peer_free               (Peer                   *peer,
                                              gboolean                keep_profile);
