@@ -262,6 +262,10 @@ publisher_thread (gpointer data)
       /* This thread may wait on the socket: write each batch at once
        * instead of waking libnats's flusher (latency). */
       natsOptions_SetSendAsap (options, true) != NATS_OK ||
+      /* One delivery thread (the pool's default size) for both
+       * subscriptions: a directory change and the delivery published
+       * after it by the same node are handled in that order. */
+      natsOptions_UseGlobalMessageDelivery (options, true) != NATS_OK ||
       natsOptions_SetMaxReconnect (options, -1) != NATS_OK ||
       natsOptions_SetCustomReconnectDelay (options, reconnect_delay, NULL) != NATS_OK ||
       natsOptions_SetTimeout (options, 2000) != NATS_OK ||
@@ -360,6 +364,10 @@ publish_text (NatterdCluster *self,
   self->server->metrics->cluster_published++;
 }
 
+static void flush_batches (NatterdCluster *self);
+
+/* Right away, after the deliveries batched before it: the others see this
+ * node's messages in the order it made them. */
 static void
 publish (NatterdCluster *self,
          const char     *subject,
@@ -370,6 +378,7 @@ publish (NatterdCluster *self,
 
   if (self->stopped)
     return;
+  flush_batches (self);
   text = generate (builder, &length);
   publish_text (self, subject, text, length);
 }
