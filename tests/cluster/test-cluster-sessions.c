@@ -9,6 +9,8 @@
 
 #include "test-cluster-common.h"
 
+#include <nats/nats.h>
+
 static void
 test_kick (void)
 {
@@ -153,6 +155,57 @@ test_new_user (void)
   got = cluster_expect_deliver (dora, "{\"content\":\"welcome\"}");
 }
 
+/* Whatever arrives on the cluster subjects is checked: junk, wrong types,
+ * unknown apps and users, deep nesting are dropped (logged) and the node
+ * keeps serving, its view of the cluster unchanged. */
+static void
+test_bad_input (void)
+{
+  const char * const users[] = { "alice", "bob", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "d1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, a, "bob", "d1");
+  g_autoptr(GString) deep = g_string_new (NULL);
+  g_autofree char *app = g_strdup (natter_test_server_get_app_key (a));
+  g_autofree char *inbox_bad_type = g_strdup_printf ("{\"t\":\"inbox\",\"node\":\"x\",\"app\":\"%s\",\"user\":\"alice\","
+                                                     "\"seq\":\"7\",\"m\":{\"ct\":99,\"from\":1}}", app);
+  g_autofree char *inbox_no_message = g_strdup_printf ("{\"t\":\"inbox\",\"node\":\"x\",\"app\":\"%s\",\"user\":\"alice\"}", app);
+  g_autofree char *change_bad = g_strdup_printf ("{\"t\":\"change\",\"node\":\"x\",\"app\":\"%s\",\"kind\":\"members\","
+                                                 "\"group\":[],\"users\":{\"a\":1}}", app);
+  g_autofree char *presence_bad = g_strdup_printf ("{\"t\":\"node\",\"node\":\"x\",\"sessions\":[1,[2],[\"%s\"],{}]}", app);
+  const char *junk[] = {
+    "", "not json", "[1,2,3]", "null", "{\"t\":1}", "{\"t\":\"inbox\"}",
+    "{\"t\":\"bye\",\"node\":\"nobody\"}", "{\"t\":\"apps\",\"node\":[]}",
+    "{\"t\":\"room\",\"node\":\"x\",\"app\":\"no-such-app\",\"m\":{}}",
+    inbox_bad_type, inbox_no_message, change_bad, presence_bad, NULL, NULL,
+  };
+  natsConnection *connection = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  junk[G_N_ELEMENTS (junk) - 2] = deep->str;
+  g_assert_cmpint (natsConnection_ConnectTo (&connection, natter_test_nats_get_url (cluster->nats)), ==, NATS_OK);
+  for (guint i = 0; junk[i] != NULL; i++)
+    {
+      g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.all", junk[i]), ==, NATS_OK);
+      g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.node.b", junk[i]), ==, NATS_OK);
+    }
+  g_assert_cmpint (natsConnection_FlushTimeout (connection, 5000), ==, NATS_OK);
+  natsConnection_Destroy (connection);
+
+  /* b still serves, delivers, and lists only the real nodes (a node that
+   * sent junk with a name shows nowhere without a URL). */
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (alice, "{\"content\":\"still here\"}");
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpuint (natter_test_server_get_metric (b, "natterd_cluster_received_total"), ==, 1);
+}
+
 static NatterFrame *
 join (NatterTestClient *client,
       const char       *room)
@@ -223,6 +276,7 @@ main (int   argc,
   g_test_add_func ("/cluster/sessions/gag", test_gag);
   g_test_add_func ("/cluster/sessions/new-user", test_new_user);
   g_test_add_func ("/cluster/sessions/online-query", test_online_query);
+  g_test_add_func ("/cluster/sessions/bad-input", test_bad_input);
   g_test_add_func ("/cluster/sessions/chatroom-ban-and-destroy", test_chatroom_ban_and_destroy);
 
   return g_test_run ();
