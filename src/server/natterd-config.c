@@ -272,3 +272,15 @@ natterd_config_load_file (NatterdConfig  *self,
 
   return TRUE;
 }
+
+gboolean
+natterd_config_get_key (guint        index,
+                        const char **group,
+                        const char **key)
+{
+  if (index >= G_N_ELEMENTS (keys))
+    return FALSE;
+  *group = keys[index].group;
+  *key = keys[index].key;
+  return TRUE;
+}

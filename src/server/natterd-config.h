@@ -92,4 +92,10 @@ void           natterd_config_free      (NatterdConfig  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdConfig, natterd_config_free)
 
+/* The @index-th key natterd reads ([@group] @key); FALSE past the last
+ * (the sample natterd.conf is checked against these). */
+gboolean       natterd_config_get_key   (guint           index,
+                                         const char    **group,
+                                         const char    **key);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "natter-frame.h"
 #include "natterd-cluster.h"
 #include "natterd-directory.h"
+#include "natterd-health.h"
 #include "natterd-http-guard.h"
 #include "natterd-metrics.h"
 #include "natterd-server.h"
@@ -65,6 +66,8 @@ struct _NatterdServer
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
   guint             max_connections;    /* [limits] max-connections, or the safe default */
+
+  NatterdHealth    *health;             /* GET /healthz, natterd-health.c */
 
   NatterdCluster   *cluster;            /* [cluster] nats; NULL: a single node */
 };

@@ -767,6 +767,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->directory, natterd_directory_free);
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
+  g_clear_pointer (&self->health, natterd_health_free);
   g_free (self->channel_clock);
   g_free (self->url);
   g_free (self->public_url);
@@ -791,6 +792,7 @@ natterd_server_init (NatterdServer *self)
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();
+  self->health = natterd_health_new (self);
   self->session_host = (NatterdSessionHost) {
     .host = self,
     .metrics = self->metrics,
@@ -952,6 +954,7 @@ natterd_server_listen (NatterdServer  *self,
     return FALSE;
   soup_server_add_handler (self->soup, "/ws", on_ws_request, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
+  soup_server_add_handler (self->soup, "/healthz", natterd_health_handle_request, self, NULL);
   natterd_server_setup_api (self);
   natterd_server_setup_media (self);
   natterd_server_setup_navi (self);
@@ -989,6 +992,8 @@ natterd_server_listen (NatterdServer  *self,
                                            self->public_url, self->config->ping_interval, error);
       if (self->cluster == NULL)
         return FALSE;
+      /* 503 while this node cannot reach the others. */
+      natterd_health_add_check (self, "nats", natterd_cluster_health_check, self->cluster);
     }
 
   natterd_webhooks_start (self->webhooks);

@@ -10,15 +10,18 @@
 #include <sys/resource.h>
 
 #include "natter-codes.h"
+#include "natterd-backup.h"
 #include "natterd-config.h"
 #include "natterd-directory.h"
 #include "natterd-log.h"
+#include "natterd-notify.h"
 #include "natterd-server.h"
 #include "natterd-store-sqlite.h"
 
 static gboolean
 on_quit_signal (gpointer user_data)
 {
+  natterd_notify ("STOPPING=1");
   g_main_loop_quit (user_data);
   return G_SOURCE_CONTINUE;
 }
@@ -26,7 +29,13 @@ on_quit_signal (gpointer user_data)
 static gboolean
 on_reload_signal (gpointer user_data)
 {
+  g_autofree char *reloading = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+                                                g_get_monotonic_time ());
+
+  /* The reload itself reads the apps on a store thread; we serve on. */
+  natterd_notify (reloading);
   natterd_server_reload_apps (user_data);
+  natterd_notify ("READY=1");
   return G_SOURCE_CONTINUE;
 }
 
@@ -196,6 +205,35 @@ list_apps (NatterdStore *store)
   return 0;
 }
 
+/* Not through the store: it only reads, and natterd may be running. */
+static int
+backup (NatterdConfig *config,
+        const char    *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) line = NULL;
+  NatterdBackupStats stats;
+
+  if (!g_str_equal (config->store_backend, "sqlite"))
+    {
+      g_printerr ("natterd: --backup copies the SQLite store; back up PostgreSQL with pg_dump or "
+                  "base backups and WAL archiving (docs/operations.md)\n");
+      return 2;
+    }
+  if (!natterd_backup_sqlite (config->data_dir, path, &stats, &error))
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  line = g_string_new ("{\"backup\":");
+  natterd_json_append_string (line, path);
+  g_string_append_printf (line, ",\"bytes\":%" G_GINT64_FORMAT ",\"pages\":%" G_GINT64_FORMAT
+                          ",\"steps\":%u,\"ms\":%" G_GINT64_FORMAT "}",
+                          stats.bytes, stats.pages, stats.steps, stats.duration_us / 1000);
+  g_print ("%s\n", line->str);
+  return 0;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -215,6 +253,7 @@ main (int   argc,
   g_autofree char *set_app_key = NULL;
   g_autofree char *rotate_secret_key = NULL;
   g_autofree char *rotate_token_key_key = NULL;
+  g_autofree char *backup_path = NULL;
   g_auto(GStrv) app_settings = NULL;
   gboolean list = FALSE;
   gboolean version = FALSE;
@@ -231,6 +270,7 @@ main (int   argc,
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { "rotate-secret", 0, 0, G_OPTION_ARG_STRING, &rotate_secret_key, "New app secret, printed as JSON; the old one works for [server] secret-grace more seconds; exit", "APPKEY" },
     { "rotate-token-key", 0, 0, G_OPTION_ARG_STRING, &rotate_token_key_key, "New token key: every token of the app is refused (31004) from the next SIGHUP on; exit", "APPKEY" },
+    { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, "Copy the database to FILE, consistent while natterd runs (not media: copy DIR/media); exit", "FILE" },
     { NULL }
   };
   int status = 0;
@@ -287,6 +327,9 @@ main (int   argc,
       return 2;
     }
 
+  if (backup_path != NULL)
+    return backup (config, backup_path);
+
   if (!natterd_log_init (config->log_level, config->log_format, &error))
     {
       g_printerr ("natterd: %s\n", error->message);
@@ -333,6 +376,14 @@ main (int   argc,
   /* Scripts and tests wait for exactly this line. */
   printf ("listening on %s\n", natterd_server_get_url (server));
   fflush (stdout);
+
+  /* systemd (Type=notify): we answer on the port from now on. */
+  {
+    g_autofree char *ready = g_strdup_printf ("READY=1\nSTATUS=Serving on %s", natterd_server_get_url (server));
+
+    natterd_notify (ready);
+    natterd_notify_watchdog_add ();
+  }
 
   g_main_loop_run (loop);
 

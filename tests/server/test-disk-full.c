@@ -734,6 +734,63 @@ test_disk_really_full (void)
   disk_free (disk);
 }
 
+/* GET /healthz: the HTTP status; the reply's code and reason (or NULL). */
+static guint
+healthz (NatterTestServer *server,
+         gint64           *code,
+         char            **reason)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/healthz", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *object;
+
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  object = json_node_get_object (json_parser_get_root (parser));
+  *code = json_object_get_int_member (object, "code");
+  *reason = g_strdup (json_object_get_string_member_with_default (object, "reason", NULL));
+  g_test_message ("/healthz: %u %s", soup_message_get_status (message), (char *) g_bytes_get_data (body, NULL));
+  return soup_message_get_status (message);
+}
+
+/* /healthz answers 503 (30002, the store's reason) while writes are
+ * refused for want of space, at once, and 200 again once there is room. */
+static void
+test_healthz (void)
+{
+  g_autofree char *config = g_strdup_printf ("[store]\nmin-free=%d\n", MIN_FREE);
+  Disk *disk = disk_new (config);
+  g_autofree char *reason = NULL;
+  gint64 code = 0;
+
+  g_assert_cmpuint (healthz (disk->server, &code, &reason), ==, 200);
+  g_assert_cmpint (code, ==, 200);
+  g_assert_null (reason);
+
+  fill (disk, MIN_FREE / 2);
+  g_assert_cmpuint (healthz (disk->server, &code, &reason), ==, 503);
+  g_assert_cmpint (code, ==, NATTER_CODE_SERVER_ERROR);
+  g_assert_true (g_str_has_prefix (reason, "store: "));
+  g_assert_nonnull (strstr (reason, "min-free"));
+  g_clear_pointer (&reason, g_free);
+  /* Still so while it lasts. */
+  g_assert_cmpuint (healthz (disk->server, &code, &reason), ==, 503);
+  g_clear_pointer (&reason, g_free);
+
+  unfill (disk);
+  g_assert_cmpuint (healthz (disk->server, &code, &reason), ==, 200);
+  g_assert_cmpint (code, ==, 200);
+  g_assert_null (reason);
+
+  disk_free (disk);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -750,6 +807,7 @@ main (int   argc,
 
   g_test_add_func ("/server/disk-full/min-free", test_min_free);
   g_test_add_func ("/server/disk-full/disk-really-full", test_disk_really_full);
+  g_test_add_func ("/server/disk-full/healthz", test_healthz);
 
   return g_test_run ();
 }
