@@ -34,48 +34,21 @@ natter_media_kind_max_size (NatterMediaKind kind)
 
 /* ---------------------------------------------------------------- origins */
 
-/* "scheme://host:port" of an http(s) URL, the default port spelled out so
- * that http://h/ and http://h:80/ are one origin; NULL for anything else. */
-static char *
-origin_of (GUri *uri)
-{
-  g_autofree char *scheme = NULL;
-  g_autofree char *host = NULL;
-  int port;
-
-  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    return NULL;
-  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
-  port = g_uri_get_port (uri);
-  if (g_str_equal (scheme, "http"))
-    port = port == -1 ? 80 : port;
-  else if (g_str_equal (scheme, "https"))
-    port = port == -1 ? 443 : port;
-  else
-    return NULL;
-  host = g_ascii_strdown (g_uri_get_host (uri), -1);
-  return g_strdup_printf ("%s://%s:%d", scheme, host, port);
-}
-
 static char *
 origin_of_url (const char *url)
 {
   g_autoptr(GUri) uri = url != NULL ? g_uri_parse (url, G_URI_FLAGS_NONE, NULL) : NULL;
 
-  return origin_of (uri);
+  return natter_uri_dup_origin (uri);
 }
 
 static gboolean
 is_own_uri (NatterClient *self,
             GUri         *uri)
 {
-  g_autofree char *origin = origin_of (uri);
-  g_autofree char *own = origin_of_url (natter_client_get_media_url (self));
+  g_autofree char *origin = natter_uri_dup_origin (uri);
 
-  return origin != NULL &&
-         (g_strcmp0 (origin, own) == 0 ||
-          natter_client_is_server_origin (self, origin) ||
-          g_hash_table_contains (natter_client_get_media_origins (self), origin));
+  return natter_server_list_has_origin (natter_client_get_server_list (self), origin);
 }
 
 gboolean
@@ -258,11 +231,11 @@ upload_sent_cb (GObject      *object,
   /* natterd's media may live under its public-url rather than the address
    * the client uses: what natterd itself names is natterd. */
   {
+    NatterClient *self = g_task_get_source_object (task);
     g_autofree char *origin = origin_of_url (url);
 
     if (origin != NULL)
-      g_hash_table_add (natter_client_get_media_origins (g_task_get_source_object (task)),
-                        g_steal_pointer (&origin));
+      natter_server_list_add_origin (natter_client_get_server_list (self), origin);
   }
 
   g_task_return_pointer (task, g_strdup (url), g_free);
@@ -612,7 +585,7 @@ download_redirect (GTask       *task,
 
   if (location != NULL)
     next = g_uri_parse_relative (transfer->uri, location, G_URI_FLAGS_NONE, NULL);
-  origin = origin_of (next);
+  origin = natter_uri_dup_origin (next);
   if (origin == NULL)
     {
       download_fail (task, g_error_new (NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
@@ -748,7 +721,7 @@ natter_client_download_media_async (NatterClient          *self,
   g_task_set_source_tag (task, natter_client_download_async);
 
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  origin = origin_of (uri);
+  origin = natter_uri_dup_origin (uri);
   if (origin == NULL)
     {
       g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,

@@ -16,6 +16,7 @@
 #include "natter-client.h"
 #include "natter-frame.h"
 #include "natter-profile-fetcher.h"
+#include "natter-server-list.h"
 #include "natter-timeline-sync.h"
 
 G_BEGIN_DECLS
@@ -57,15 +58,15 @@ const char  *natter_client_get_media_url  (NatterClient  *self);
 const char  *natter_client_get_token      (NatterClient  *self);
 /* natter-client-media.c: localhost, 127.0.0.0/8 or ::1. */
 gboolean     natter_host_is_loopback      (const char    *host);
-/* "scheme://host:port" of the media URLs natterd handed out in upload
- * replies (its public-url may differ from the server URL): own origins too. */
-GHashTable  *natter_client_get_media_origins (NatterClient *self);
-/* @origin ("scheme://host:port") is one of the client's nodes: configured,
- * or named by a configured node's /navi.json. */
-gboolean     natter_client_is_server_origin (NatterClient *self,
-                                             const char   *origin);
+/* The nodes (natter-server-list.c), and the origins that get credentials. */
+NatterServerList *natter_client_get_server_list (NatterClient *self);
+
 /* Every node the client knows, the configured ones first. */
-GStrv        natter_client_dup_server_urls  (NatterClient *self);
+static inline GStrv
+natter_client_dup_server_urls (NatterClient *self)
+{
+  return natter_server_list_dup_urls (natter_client_get_server_list (self));
+}
 
 /* natter_client_send_message_async() with an upload progress for a media
  * message that waits for its upload. */

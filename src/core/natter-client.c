@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "natter-frame.h"
-#include "natter-json.h"
 #include "natter-message-private.h"
 #include "natter-outbox.h"
 #include "natter-store-private.h"
@@ -41,22 +40,6 @@ natter_client_error_is_transient (const GError *error)
 #define RECONNECT_BASE_MS        1000
 #define RECONNECT_MAX_MS         30000
 #define TYPING_INTERVAL_US       (6 * G_USEC_PER_SEC)
-#define NAVI_TIMEOUT_S           10
-#define NAVI_MAX_BYTES           (64 * 1024)
-#define NAVI_MAX_LEARNT          64
-
-/* A natterd node the client may use: configured by the user, or named by
- * the /navi.json of a configured node (the only others that see the token). */
-typedef struct {
-  char *url;                    /* as configured or as navi named it */
-  char *key;                    /* http[s]://host:port/path: the same node whatever the spelling */
-  char *origin;                 /* http[s]://host:port */
-  GUri *ws_uri;                 /* ws[s]://host:port/path/ws */
-  char *media_url;              /* http[s]://host:port/media */
-  char *navi_url;               /* http[s]://host:port/path/navi.json */
-  gboolean secure;
-  gboolean configured;
-} ServerEntry;
 
 typedef struct {
   guint32 request_id;
@@ -78,12 +61,7 @@ struct _NatterClient
   char *app_key;
   char *profile_dir;
   char *platform;
-  GUri *ws_uri;                 /* of the node in use */
-  char *media_url;
-  GPtrArray *servers;           /* ServerEntry: the configured ones, then what navi named */
-  guint server_index;           /* the node in use */
-  GCancellable *navi_cancellable;
-  guint navi_timeout_source;
+  NatterServerList *servers;    /* the nodes, and the one in use */
 
   NatterStore *store;
   SoupSession *session;
@@ -122,7 +100,6 @@ struct _NatterClient
   gboolean caught_up;
 
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
-  GHashTable *media_origins;    /* "scheme://host:port" natterd named in upload replies */
   NatterProfileFetcher *profiles;
   NatterTimelineSync *timelines;
 };
@@ -158,456 +135,6 @@ static void start_connect        (NatterClient *self);
 static gboolean ping_cb          (gpointer      user_data);
 static void schedule_reconnect   (NatterClient *self);
 static void drop_connection      (NatterClient *self);
-
-/* ---------------------------------------------------------------- servers */
-
-static void
-server_entry_free (ServerEntry *entry)
-{
-  g_free (entry->url);
-  g_free (entry->key);
-  g_free (entry->origin);
-  g_clear_pointer (&entry->ws_uri, g_uri_unref);
-  g_free (entry->media_url);
-  g_free (entry->navi_url);
-  g_free (entry);
-}
-
-/* 33003, said as natter_client_error_new() says it. */
-static void set_url_error (GError     **error,
-                           const char  *format,
-                           ...) G_GNUC_PRINTF (2, 3);
-
-static void
-set_url_error (GError     **error,
-               const char  *format,
-               ...)
-{
-  g_autofree char *text = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_propagate_error (error, natter_client_error_new (NATTER_CODE_INVALID_PARAMETER, text));
-}
-
-/* http://h:p → ws://h:p/ws; https → wss (ws and wss are taken as they
- * are). NULL with @error for anything else. */
-static ServerEntry *
-server_entry_new (const char  *url,
-                  gboolean     configured,
-                  GError     **error)
-{
-  g_autoptr(GUri) base = NULL;
-  g_autoptr(GUri) media = NULL;
-  g_autoptr(GUri) navi = NULL;
-  g_autofree char *navi_path = NULL;
-  g_autofree char *host = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *trimmed = NULL;
-  const char *scheme;
-  const char *base_path;
-  gboolean secure;
-  int port;
-  ServerEntry *entry;
-
-  base = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  if (base == NULL || g_uri_get_host (base) == NULL || *g_uri_get_host (base) == '\0')
-    {
-      set_url_error (error, "Not a server URL: \"%s\" (give http[s]://host:port)", url);
-      return NULL;
-    }
-  scheme = g_uri_get_scheme (base);
-  if (g_ascii_strcasecmp (scheme, "https") == 0 || g_ascii_strcasecmp (scheme, "wss") == 0)
-    secure = TRUE;
-  else if (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "ws") == 0)
-    secure = FALSE;
-  else
-    {
-      set_url_error (error, "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
-      return NULL;
-    }
-  if (g_uri_get_userinfo (base) != NULL || g_uri_get_query (base) != NULL ||
-      g_uri_get_fragment (base) != NULL)
-    {
-      set_url_error (error, "Not a server URL: \"%s\" (no user, query or fragment)", url);
-      return NULL;
-    }
-
-  host = g_ascii_strdown (g_uri_get_host (base), -1);
-  port = g_uri_get_port (base);
-  if (port == -1)
-    port = secure ? 443 : 80;
-  base_path = g_uri_get_path (base);
-  if (base_path == NULL || *base_path == '\0')
-    base_path = "/";
-  trimmed = g_strdup (base_path);
-  while (g_str_has_suffix (trimmed, "/"))
-    trimmed[strlen (trimmed) - 1] = '\0';
-  path = g_strconcat (trimmed, "/ws", NULL);
-
-  entry = g_new0 (ServerEntry, 1);
-  entry->url = g_strdup (url);
-  entry->secure = secure;
-  entry->configured = configured;
-  entry->origin = g_strdup_printf ("%s://%s:%d", secure ? "https" : "http", host, port);
-  entry->key = g_strconcat (entry->origin, trimmed, NULL);
-  entry->ws_uri = g_uri_build (G_URI_FLAGS_NONE, secure ? "wss" : "ws", NULL,
-                               g_uri_get_host (base), g_uri_get_port (base), path, NULL, NULL);
-  media = g_uri_build (G_URI_FLAGS_NONE, secure ? "https" : "http", NULL,
-                       g_uri_get_host (base), g_uri_get_port (base), "/media", NULL, NULL);
-  entry->media_url = g_uri_to_string (media);
-  navi_path = g_strconcat (trimmed, "/navi.json", NULL);
-  navi = g_uri_build (G_URI_FLAGS_NONE, secure ? "https" : "http", NULL,
-                      g_uri_get_host (base), g_uri_get_port (base), navi_path, NULL, NULL);
-  entry->navi_url = g_uri_to_string (navi);
-  return entry;
-}
-
-GStrv
-natter_server_urls_parse (const char  *list,
-                          GError     **error)
-{
-  g_auto(GStrv) parts = NULL;
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  guint n = 0;
-
-  g_return_val_if_fail (list != NULL, NULL);
-
-  parts = g_strsplit (list, ",", -1);
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      const char *url = g_strstrip (parts[i]);
-      ServerEntry *entry;
-
-      const char *scheme;
-
-      if (*url == '\0')
-        continue;
-      entry = server_entry_new (url, TRUE, error);
-      if (entry == NULL)
-        return NULL;
-      /* What natterd prints; ws[s]:// is the client's business. */
-      scheme = g_uri_peek_scheme (url);
-      if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
-        {
-          set_url_error (error, "Not a server URL: \"%s\" (http or https, not %s)", url, scheme);
-          server_entry_free (entry);
-          return NULL;
-        }
-      server_entry_free (entry);
-      g_strv_builder_add (builder, url);
-      n++;
-    }
-  if (n == 0)
-    {
-      set_url_error (error, "No server URL (give http[s]://host:port, several separated by "
-                     "commas)");
-      return NULL;
-    }
-  return g_strv_builder_end (builder);
-}
-
-static ServerEntry *
-current_server (NatterClient *self)
-{
-  return g_ptr_array_index (self->servers, self->server_index);
-}
-
-static gboolean
-knows_server (NatterClient *self,
-              const char   *key)
-{
-  for (guint i = 0; i < self->servers->len; i++)
-    if (g_str_equal (((ServerEntry *) g_ptr_array_index (self->servers, i))->key, key))
-      return TRUE;
-  return FALSE;
-}
-
-static void
-use_server (NatterClient *self,
-            guint         index)
-{
-  ServerEntry *entry;
-
-  self->server_index = index;
-  entry = current_server (self);
-  g_clear_pointer (&self->ws_uri, g_uri_unref);
-  self->ws_uri = g_uri_ref (entry->ws_uri);
-  g_free (self->media_url);
-  self->media_url = g_strdup (entry->media_url);
-}
-
-/* Every URL of the list, in order. A bad one is left out (and said); none
- * at all still gives a client whose connects fail. */
-static void
-setup_servers (NatterClient *self)
-{
-  g_auto(GStrv) parts = g_strsplit (self->server_url ? self->server_url : "", ",", -1);
-
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      const char *url = g_strstrip (parts[i]);
-      g_autoptr(GError) error = NULL;
-      ServerEntry *entry;
-
-      if (*url == '\0')
-        continue;
-      entry = server_entry_new (url, TRUE, &error);
-      if (entry == NULL)
-        g_warning ("%s", error->message);
-      else if (knows_server (self, entry->key))
-        server_entry_free (entry);
-      else
-        g_ptr_array_add (self->servers, entry);
-    }
-
-  if (self->servers->len == 0)
-    {
-      g_warning ("No server URL in \"%s\"", self->server_url ? self->server_url : "");
-      g_ptr_array_add (self->servers, server_entry_new ("http://invalid.invalid", TRUE, NULL));
-    }
-  use_server (self, 0);
-}
-
-gboolean
-natter_client_is_server_origin (NatterClient *self,
-                                const char   *origin)
-{
-  if (origin == NULL)
-    return FALSE;
-  for (guint i = 0; i < self->servers->len; i++)
-    if (g_str_equal (((ServerEntry *) g_ptr_array_index (self->servers, i))->origin, origin))
-      return TRUE;
-  return FALSE;
-}
-
-GStrv
-natter_client_dup_server_urls (NatterClient *self)
-{
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-
-  for (guint i = 0; i < self->servers->len; i++)
-    g_strv_builder_add (builder, ((ServerEntry *) g_ptr_array_index (self->servers, i))->url);
-  return g_strv_builder_end (builder);
-}
-
-/* ------------------------------------------------------------------- navi */
-
-/* GET /navi.json of a configured node, without credentials: the URLs it
- * names (same scheme, http or https only) join the list. Only a node the
- * user configured may name others, so the token goes to no one else. */
-
-typedef struct {
-  NatterClient *self;           /* valid while @cancellable is not cancelled */
-  GCancellable *cancellable;
-  SoupMessage *message;
-  GInputStream *stream;
-  GByteArray *body;
-  char *from_key;
-  gboolean secure;
-} NaviFetch;
-
-/* Its own session, never disposed: libsoup 3.2 fails (critical) when a
- * session is disposed while a cancelled request is winding down, which
- * is how a client goes that is freed or disconnected mid-navi. Without
- * cookies or credentials of any kind. */
-static SoupSession *
-navi_session (void)
-{
-  static SoupSession *session;
-
-  if (session == NULL)
-    session = soup_session_new_with_options ("user-agent", "natter/" PACKAGE_VERSION,
-                                             "timeout", NAVI_TIMEOUT_S, "idle-timeout", 10, NULL);
-  return session;
-}
-
-/* Whoever cancels a fetch forgets it in the client (dispose, disconnect,
- * the timeout); a fetch that ends by itself forgets itself. */
-static void
-navi_forget (NatterClient *self)
-{
-  g_clear_handle_id (&self->navi_timeout_source, g_source_remove);
-  if (self->navi_cancellable != NULL)
-    {
-      g_cancellable_cancel (self->navi_cancellable);
-      g_clear_object (&self->navi_cancellable);
-    }
-}
-
-static void
-navi_fetch_free (NaviFetch *fetch)
-{
-  if (!g_cancellable_is_cancelled (fetch->cancellable))
-    navi_forget (fetch->self);
-  g_object_unref (fetch->cancellable);
-  g_clear_object (&fetch->message);
-  g_clear_object (&fetch->stream);
-  g_byte_array_unref (fetch->body);
-  g_free (fetch->from_key);
-  g_free (fetch);
-}
-
-static void
-navi_merge (NatterClient *self,
-            NaviFetch    *fetch)
-{
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GError) error = NULL;
-  JsonObject *object;
-  JsonNode *nodes;
-  JsonArray *array;
-  guint learnt = 0;
-
-  root = natter_json_parse ((const char *) fetch->body->data, (gssize) fetch->body->len, &error);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_debug ("navi.json of %s is not a JSON object: %s", fetch->from_key,
-               error != NULL ? error->message : "");
-      return;
-    }
-  object = json_node_get_object (root);
-  nodes = json_object_get_member (object, "nodes");
-  if (json_object_get_int_member_with_default (object, "code", 0) != 200 ||
-      nodes == NULL || !JSON_NODE_HOLDS_ARRAY (nodes))
-    {
-      g_debug ("navi.json of %s has no nodes", fetch->from_key);
-      return;
-    }
-
-  for (guint i = 0; i < self->servers->len; i++)
-    if (!((ServerEntry *) g_ptr_array_index (self->servers, i))->configured)
-      learnt++;
-
-  array = json_node_get_array (nodes);
-  for (guint i = 0; i < json_array_get_length (array) && learnt < NAVI_MAX_LEARNT; i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      const char *url;
-      ServerEntry *entry;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        continue;
-      url = json_object_get_string_member_with_default (json_node_get_object (node), "url", NULL);
-      /* http(s) only, as navi names client URLs, and the scheme of the
-       * node that named it: navi never turns https into http. */
-      if (url == NULL ||
-          !(g_str_has_prefix (url, fetch->secure ? "https://" : "http://")) ||
-          (entry = server_entry_new (url, FALSE, NULL)) == NULL)
-        {
-          g_debug ("navi.json of %s: ignoring node %s", fetch->from_key, url ? url : "without url");
-          continue;
-        }
-      if (knows_server (self, entry->key))
-        {
-          server_entry_free (entry);
-          continue;
-        }
-      g_debug ("navi.json of %s names %s", fetch->from_key, entry->url);
-      g_ptr_array_add (self->servers, entry);
-      learnt++;
-    }
-}
-
-static void
-navi_read_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  NaviFetch *fetch = user_data;
-  g_autoptr(GBytes) bytes = NULL;
-
-  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, NULL);
-
-  if (g_cancellable_is_cancelled (fetch->cancellable))
-    {
-      navi_fetch_free (fetch);
-      return;
-    }
-  if (bytes == NULL || fetch->body->len + g_bytes_get_size (bytes) > NAVI_MAX_BYTES)
-    {
-      g_debug ("navi.json of %s: not read, or larger than %d bytes", fetch->from_key,
-               NAVI_MAX_BYTES);
-      navi_fetch_free (fetch);
-      return;
-    }
-  if (g_bytes_get_size (bytes) == 0)
-    {
-      navi_merge (fetch->self, fetch);
-      navi_fetch_free (fetch);
-      return;
-    }
-  g_byte_array_append (fetch->body, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  g_input_stream_read_bytes_async (fetch->stream, 16 * 1024, G_PRIORITY_LOW, fetch->cancellable,
-                                   navi_read_cb, fetch);
-}
-
-static void
-navi_sent_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  NaviFetch *fetch = user_data;
-  g_autoptr(GError) error = NULL;
-
-  fetch->stream = soup_session_send_finish (SOUP_SESSION (object), result, &error);
-  if (g_cancellable_is_cancelled (fetch->cancellable))
-    {
-      navi_fetch_free (fetch);
-      return;
-    }
-  if (fetch->stream == NULL || soup_message_get_status (fetch->message) != SOUP_STATUS_OK)
-    {
-      /* An older natterd, or none: the configured list is all there is. */
-      g_debug ("No navi.json from %s: %s", fetch->from_key,
-               error != NULL ? error->message : soup_message_get_reason_phrase (fetch->message));
-      navi_fetch_free (fetch);
-      return;
-    }
-  g_input_stream_read_bytes_async (fetch->stream, 16 * 1024, G_PRIORITY_LOW, fetch->cancellable,
-                                   navi_read_cb, fetch);
-}
-
-static gboolean
-navi_timeout_cb (gpointer user_data)
-{
-  NatterClient *self = user_data;
-
-  self->navi_timeout_source = 0;
-  navi_forget (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-fetch_navi (NatterClient *self)
-{
-  ServerEntry *entry = current_server (self);
-  NaviFetch *fetch;
-
-  if (!entry->configured || self->navi_cancellable != NULL)
-    return;
-
-  fetch = g_new0 (NaviFetch, 1);
-  fetch->self = self;
-  fetch->message = soup_message_new (SOUP_METHOD_GET, entry->navi_url);
-  if (fetch->message == NULL)
-    {
-      g_free (fetch);
-      return;
-    }
-  self->navi_cancellable = g_cancellable_new ();
-  fetch->cancellable = g_object_ref (self->navi_cancellable);
-  fetch->body = g_byte_array_new ();
-  fetch->from_key = g_strdup (entry->key);
-  fetch->secure = entry->secure;
-  soup_message_headers_replace (soup_message_get_request_headers (fetch->message), "Accept",
-                                "application/json");
-  self->navi_timeout_source = g_timeout_add_seconds (NAVI_TIMEOUT_S, navi_timeout_cb, self);
-  soup_session_send_async (navi_session (), fetch->message, G_PRIORITY_LOW, fetch->cancellable,
-                           navi_sent_cb, fetch);
-}
 
 static void
 set_caught_up (NatterClient *self,
@@ -1163,7 +690,7 @@ handle_connect_ack (NatterClient              *self,
   set_status (self, NATTER_CONNECTION_CONNECTED, NULL);
   update_caught_up (self);
   natter_outbox_connected (self->outbox);
-  fetch_navi (self);
+  natter_server_list_fetch_navi (self->servers);
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
 }
@@ -1376,15 +903,12 @@ drop_connection (NatterClient *self)
 }
 
 static gboolean
-server_is_loopback (NatterClient *self)
-{
-  return natter_host_is_loopback (g_uri_get_host (self->ws_uri));
-}
-
-static gboolean
 network_down (NatterClient *self)
 {
-  return !g_network_monitor_get_network_available (self->monitor) && !server_is_loopback (self);
+  GUri *ws_uri = natter_server_list_get_ws_uri (self->servers);
+
+  return !g_network_monitor_get_network_available (self->monitor) &&
+         !natter_host_is_loopback (g_uri_get_host (ws_uri));
 }
 
 static gboolean
@@ -1427,12 +951,9 @@ schedule_reconnect (NatterClient *self)
   /* The next node (the store is shared: the replay from the last ack and
    * the outbox sent again make up for the one that went), the backoff
    * growing once per round of them. */
-  if (self->servers->len > 1)
-    {
-      use_server (self, (self->server_index + 1) % self->servers->len);
-      g_debug ("Next server: %s", current_server (self)->url);
-    }
-  delay = natter_client_reconnect_delay_ms (self->attempt / self->servers->len);
+  natter_server_list_next (self->servers);
+  delay = natter_client_reconnect_delay_ms (self->attempt /
+                                            natter_server_list_get_n_nodes (self->servers));
   self->attempt++;
 
   g_debug ("Reconnecting in %u ms (attempt %u)", delay, self->attempt);
@@ -1497,7 +1018,7 @@ ws_connected_cb (GObject      *object,
 
   if (ws == NULL)
     {
-      g_autofree char *url = g_uri_to_string (self->ws_uri);
+      g_autofree char *url = g_uri_to_string (natter_server_list_get_ws_uri (self->servers));
 
       g_debug ("Cannot connect to %s: %s", url, error->message);
       drop_connection (self);
@@ -1535,7 +1056,8 @@ open_websocket (NatterClient *self)
   g_autoptr(SoupMessage) message = NULL;
   const char *protocols[] = { NATTER_PROTOCOL_NAME, NULL };
 
-  message = soup_message_new_from_uri (SOUP_METHOD_GET, self->ws_uri);
+  message = soup_message_new_from_uri (SOUP_METHOD_GET,
+                                       natter_server_list_get_ws_uri (self->servers));
   /* A new connection: nothing is published on it yet (0 is never used). */
   if (++self->generation == 0)
     self->generation = 1;
@@ -1753,7 +1275,7 @@ natter_client_disconnect (NatterClient *self)
 
   self->want_connected = FALSE;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
-  navi_forget (self);
+  natter_server_list_cancel_navi (self->servers);
   drop_connection (self);
 
   error = natter_client_error_new (NATTER_CODE_NOT_CONNECTED, NULL);
@@ -1770,7 +1292,7 @@ natter_client_dispose (GObject *object)
 
   self->want_connected = FALSE;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
-  navi_forget (self);
+  natter_server_list_cancel_navi (self->servers);
   drop_connection (self);
   if (self->monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->monitor, self);
@@ -1789,14 +1311,11 @@ natter_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
-  g_hash_table_unref (self->media_origins);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
   g_clear_object (&self->session);
-  g_clear_pointer (&self->ws_uri, g_uri_unref);
-  g_ptr_array_unref (self->servers);
-  g_free (self->media_url);
+  g_clear_object (&self->servers);
   g_free (self->server_url);
   g_free (self->app_key);
   g_free (self->profile_dir);
@@ -1887,7 +1406,7 @@ natter_client_constructed (GObject *object)
 
   G_OBJECT_CLASS (natter_client_parent_class)->constructed (object);
 
-  setup_servers (self);
+  self->servers = natter_server_list_new (self->server_url);
 
   if (self->profile_dir != NULL)
     {
@@ -1967,8 +1486,6 @@ natter_client_init (NatterClient *self)
   self->platform = g_strdup ("linux");
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->media_origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) server_entry_free);
   g_queue_init (&self->delivers);
 }
 
@@ -2028,7 +1545,7 @@ const char *
 natter_client_get_current_server_url (NatterClient *self)
 {
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
-  return current_server (self)->url;
+  return natter_server_list_get_url (self->servers);
 }
 
 const char *
@@ -2095,13 +1612,13 @@ natter_client_get_session (NatterClient *self)
 const char *
 natter_client_get_media_url (NatterClient *self)
 {
-  return self->media_url;
+  return natter_server_list_get_media_url (self->servers);
 }
 
-GHashTable *
-natter_client_get_media_origins (NatterClient *self)
+NatterServerList *
+natter_client_get_server_list (NatterClient *self)
 {
-  return self->media_origins;
+  return self->servers;
 }
 
 const char *

@@ -21,6 +21,7 @@
 #include <json-glib/json-glib.h>
 
 #include "natter-message.h"
+#include "natter-server-list.h"
 #include "natter-store.h"
 #include "natter-turn-credentials.h"
 
@@ -39,11 +40,6 @@ GQuark        natter_client_error_quark (void);
  * for now, 30003 timeout): nothing for the user to do. Any other error of a
  * send is final, and its message FAILED with the code. */
 gboolean      natter_client_error_is_transient (const GError *error);
-
-/* The URLs of a comma-separated list, each checked (http[s]://host[:port]);
- * NULL with INVALID_PARAMETER naming the first bad one, or when none. */
-GStrv         natter_server_urls_parse     (const char   *list,
-                                            GError      **error);
 
 /* @server_url: what natterd prints (http[s]://host:port), or several
  * natterd nodes of one service separated by commas; the WebSocket

@@ -126,11 +126,11 @@ test_remove_tree (const char *path)
   g_rmdir (path);
 }
 
-/* A client for @user_id with its own profile (or @profile when given). */
-Peer *
-peer_new (NatterTestServer *server,
-          const char       *user_id,
-          const char       *profile)
+static Peer *
+peer_new_full (NatterTestServer *server,
+               const char       *user_id,
+               const char       *server_url,
+               const char       *profile)
 {
   Peer *peer = g_new0 (Peer, 1);
 
@@ -139,11 +139,20 @@ peer_new (NatterTestServer *server,
   peer->profile = profile ? g_strdup (profile) : test_make_profile ();
   peer->received = g_ptr_array_new_with_free_func (g_object_unref);
   peer->statuses = g_array_new (FALSE, FALSE, sizeof (NatterConnectionStatus));
-  peer->client = natter_client_new (natter_test_server_get_url (server),
-                                    natter_test_server_get_app_key (server), peer->profile);
+  peer->client = natter_client_new (server_url, natter_test_server_get_app_key (server),
+                                    peer->profile);
   g_signal_connect (peer->client, "message-received", G_CALLBACK (peer_received_cb), peer);
   g_signal_connect (peer->client, "status-changed", G_CALLBACK (peer_status_cb), peer);
   return peer;
+}
+
+/* A client for @user_id with its own profile (or @profile when given). */
+Peer *
+peer_new (NatterTestServer *server,
+          const char       *user_id,
+          const char       *profile)
+{
+  return peer_new_full (server, user_id, natter_test_server_get_url (server), profile);
 }
 
 Peer *
@@ -151,17 +160,7 @@ peer_new_for_url (NatterTestServer *server,
                   const char       *user_id,
                   const char       *server_url)
 {
-  Peer *peer = g_new0 (Peer, 1);
-
-  peer->user_id = g_strdup (user_id);
-  peer->token = natter_test_server_get_token (server, user_id);
-  peer->profile = test_make_profile ();
-  peer->received = g_ptr_array_new_with_free_func (g_object_unref);
-  peer->statuses = g_array_new (FALSE, FALSE, sizeof (NatterConnectionStatus));
-  peer->client = natter_client_new (server_url, natter_test_server_get_app_key (server), peer->profile);
-  g_signal_connect (peer->client, "message-received", G_CALLBACK (peer_received_cb), peer);
-  g_signal_connect (peer->client, "status-changed", G_CALLBACK (peer_status_cb), peer);
-  return peer;
+  return peer_new_full (server, user_id, server_url, NULL);
 }
 
 void
