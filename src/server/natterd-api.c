@@ -651,6 +651,25 @@ run_handler (NatterdServer     *self,
 }
 
 static void
+nonce_checked (NatterdOp *op,
+               gpointer   user_data)
+{
+  NatterdApiRequest *request = user_data;
+
+  if (natterd_store_error_is_full (op->error))
+    natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+  else if (op->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "nonce-not-stored", "error", op->error->message, NULL);
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not store the nonce");
+    }
+  else if (((NatterdNonceOp *) op)->duplicate)
+    natterd_api_reply_error (request, NATTER_API_SIGNATURE_ERROR, "Nonce already used");
+  else
+    run_handler (request->server, request);
+}
+
+static void
 dispatch_with_app (NatterdServer *self,
                    NatterdApp    *app,
                    gpointer       user_data)
@@ -671,6 +690,17 @@ dispatch_with_app (NatterdServer *self,
   if (code != NATTER_API_OK)
     {
       natterd_api_reply_error (request, code, reason);
+      return;
+    }
+
+  /* A store other nodes share: only it knows whether another node took
+   * the nonce, so the request waits for the nonce's commit. */
+  if (nonce_op != NULL && g_str_equal (self->config->store_backend, "postgresql"))
+    {
+      nonce_op->base.complete = nonce_checked;
+      nonce_op->base.user_data = natterd_api_request_ref (request);
+      nonce_op->base.destroy = (GDestroyNotify) natterd_api_request_unref;
+      natterd_store_submit (self->store, nonce_op);
       return;
     }
 

@@ -107,15 +107,25 @@ authenticate (NatterdServer     *self,
   return user;
 }
 
+/* [media] dir, shared by the nodes of a cluster; else under the data dir. */
+static char *
+media_root_path (NatterdServer *self)
+{
+  if (self->config->media_dir != NULL)
+    return g_strdup (self->config->media_dir);
+  return g_build_filename (self->data_dir, "media", NULL);
+}
+
 static char *
 media_path (NatterdServer *self,
             gint64         app_id,
             const char    *id)
 {
+  g_autofree char *root = media_root_path (self);
   g_autofree char *app = g_strdup_printf ("%" G_GINT64_FORMAT, app_id);
   char prefix[3] = { id[0], id[1], '\0' };
 
-  return g_build_filename (self->data_dir, "media", app, prefix, id, NULL);
+  return g_build_filename (root, app, prefix, id, NULL);
 }
 
 /* ------------------------------------------------------------------ quotas */
@@ -712,7 +722,8 @@ on_upload_early (SoupServer        *server,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *content_type = soup_message_headers_get_content_type (headers, NULL);
   const char *name = query != NULL ? g_hash_table_lookup (query, "name") : NULL;
-  g_autofree char *tmp_dir = g_build_filename (self->data_dir, "media", "tmp", NULL);
+  g_autofree char *root = media_root_path (self);
+  g_autofree char *tmp_dir = g_build_filename (root, "tmp", NULL);
   g_autofree char *tmp_name = NULL;
   g_autoptr(GTask) task = NULL;
   NatterdUser *user;

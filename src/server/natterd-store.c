@@ -18,7 +18,8 @@ G_DEFINE_QUARK (natterd-store-error-quark, natterd_store_error)
 gboolean
 natterd_store_error_is_full (const GError *error)
 {
-  return g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL);
+  return g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL) ||
+         g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -703,7 +704,9 @@ set_full (NatterdStore *self,
   g_snprintf (available, sizeof available, "%" G_GUINT64_FORMAT, free_bytes (priv));
   g_snprintf (min_free, sizeof min_free, "%" G_GUINT64_FORMAT, priv->min_free);
   /* One line when it starts, one when it ends: not one per refused op. */
-  if (full)
+  if (full && g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE))
+    natterd_log (G_LOG_LEVEL_WARNING, "store-unavailable", "reason", error->message, NULL);
+  else if (full)
     natterd_log (G_LOG_LEVEL_WARNING, "store-full", "reason", error->message, "free", available,
                  "min-free", min_free, "path", priv->space_path, NULL);
   else

@@ -37,10 +37,14 @@ typedef enum {
   /* Out of space: below [store] min-free, or the disk (or quota) is full.
    * Transient: the same write succeeds once there is room again. */
   NATTERD_STORE_ERROR_FULL,
+  /* The database server cannot be reached (PostgreSQL restarting):
+   * transient as well, handled as FULL is (30002, tried again). */
+  NATTERD_STORE_ERROR_UNAVAILABLE,
 } NatterdStoreError;
 
 GQuark natterd_store_error_quark (void);
 
+/* Out of space or the database unreachable: a transient refusal (30002). */
 gboolean natterd_store_error_is_full (const GError *error);
 
 /* ---------------------------------------------------------------- records */
@@ -378,6 +382,8 @@ typedef struct
   gint64    app_id;
   char     *nonce;
   gint64    expires;            /* Unix s */
+  /* out: already stored (by any node sharing the store): a replay */
+  gboolean  duplicate;
 } NatterdNonceOp;
 
 typedef struct
@@ -516,6 +522,12 @@ typedef struct
   guint       limit;
   gsize       max_bytes;        /* the page ends past this much body (0: no bound) */
   GPtrArray  *events;           /* out: NatterdWebhookEvent, oldest first */
+  /* A store shared by several nodes: @claim names this node; only events
+   * of apps whose lease it holds are read, and the read takes (or renews)
+   * the lease of every app with waiting events that no other node holds,
+   * for @lease_ms. NULL: every event (one node). */
+  const char *claim;
+  gint64      lease_ms;
 } NatterdWebhookEventsRead;
 
 typedef struct

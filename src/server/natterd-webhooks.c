@@ -28,6 +28,15 @@
  * gigabytes); the oldest waiting event is dropped and counted when it is
  * full.
  *
+ * Several nodes on one shared store: an app's events are sent by the one
+ * node holding its lease (a row in the store, renewed by every poll), so
+ * each is sent once and in order whichever node committed it. Such a node
+ * does not queue what it commits itself: it polls the stored events of
+ * the apps it holds (at once after a commit of its own, else every
+ * POLL_INTERVAL_MS), skipping those it has queued already. A node that
+ * dies lets its leases expire; another takes them and sends what is left
+ * (at least once, as after a crash).
+ *
  * NatterdWebhooks owns all of it: a queue per app, the HTTP session,
  * reading the stored events at start and draining on stop. The server
  * hands it each committed event (natterd_webhooks_add()).
@@ -48,6 +57,10 @@
 #define LOAD_PAGE_BYTES (1024 * 1024)
 /* Rows deleted in one op at most (the writer's batch takes many ops). */
 #define FORGET_BATCH 4096
+/* Several nodes: how often stored events are looked for, and how long an
+ * app's lease lasts without being renewed. */
+#define POLL_INTERVAL_MS 250
+#define LEASE_MS 5000
 
 struct _NatterdWebhooks
 {
@@ -66,6 +79,17 @@ struct _NatterdWebhooks
   gint64            last_loaded;
   GArray           *done;          /* gint64 ids of events whose rows go */
   gboolean          forgetting;    /* a NATTERD_OP_WEBHOOK_DONE is in the store */
+
+  /* A store shared with other nodes (see the top). */
+  gboolean          shared;
+  char             *owner;         /* this node's lease name */
+  /* gint64* ids queued or being forgotten → 0, or forgotten → 1 + the
+   * number of polls issued by then */
+  GHashTable       *known;
+  guint             polls;
+  guint             poll_id;
+  guint             poll_soon_id;
+  gboolean          polling;
 };
 
 G_DEFINE_FINAL_TYPE (NatterdWebhooks, natterd_webhooks, G_TYPE_OBJECT)
@@ -132,14 +156,22 @@ natterd_webhooks_get_pending (NatterdWebhooks *self)
 /* ---------------------------------------------------------- forgetting rows */
 
 static void submit_forget (NatterdWebhooks *self);
+static void poll_soon (NatterdWebhooks *self);
 
 static void
 forgotten (NatterdOp *op,
            gpointer   user_data)
 {
   NatterdWebhooks *self = user_data;
+  GArray *ids = ((NatterdWebhookDoneOp *) op)->ids;
 
   self->forgetting = FALSE;
+  /* Gone from the table: a poll issued from now on does not see them
+   * (one issued before may still, so they stay known until it is back). */
+  for (guint i = 0; i < ids->len; i++)
+    if (g_hash_table_contains (self->known, &g_array_index (ids, gint64, i)))
+      g_hash_table_insert (self->known, g_memdup2 (&g_array_index (ids, gint64, i), sizeof (gint64)),
+                           GUINT_TO_POINTER (self->polls + 1));
   /* The rows stay: their events are sent again after a restart. */
   if (op->error != NULL)
     natterd_log (G_LOG_LEVEL_WARNING, "webhook-forget-failed", "error", op->error->message, NULL);
@@ -400,6 +432,14 @@ natterd_webhooks_add (NatterdWebhooks *self,
 
   g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
 
+  /* Stored: the node holding the app's lease sends it. */
+  if (self->shared && id > 0)
+    {
+      g_free (body);
+      poll_soon (self);
+      return;
+    }
+
   if (self->first_live == 0)
     self->first_live = id;
   /* The loader read its row before this completion ran: queued already. */
@@ -415,6 +455,101 @@ natterd_webhooks_add (NatterdWebhooks *self,
   event->body = body;
   enqueue (ensure_queue (self, app), event, TRUE);
   self->metrics->webhook_queued++;
+}
+
+/* ------------------------------------------------------------ several nodes */
+
+static void poll_events (NatterdWebhooks *self);
+
+static void
+polled (NatterdRead *base,
+        gpointer     user_data)
+{
+  NatterdWebhookEventsRead *read = (NatterdWebhookEventsRead *) base;
+  NatterdWebhooks *self = user_data;
+  guint fresh = 0;
+
+  self->polling = FALSE;
+  if (self->stopped)
+    return;
+  if (base->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_DEBUG, "webhook-poll-failed", "error", base->error->message, NULL);
+      return;
+    }
+  for (guint i = 0; i < read->events->len; i++)
+    {
+      NatterdWebhookEvent *event = g_ptr_array_index (read->events, i);
+      NatterdApp *app;
+
+      if (g_hash_table_contains (self->known, &event->id))
+        continue;
+      g_hash_table_add (self->known, g_memdup2 (&event->id, sizeof (gint64)));
+      fresh++;
+      app = natterd_directory_lookup_app_id (self->directory, event->app_id);
+      if (app == NULL)
+        {
+          forget (self, event->id);
+          continue;
+        }
+      self->metrics->webhook_queued++;
+      enqueue (ensure_queue (self, app), g_steal_pointer (&read->events->pdata[i]), TRUE);
+    }
+  /* Forgotten before this poll was issued: no later poll sees them. */
+  {
+    GHashTableIter iter;
+    gpointer forgotten_at;
+
+    g_hash_table_iter_init (&iter, self->known);
+    while (g_hash_table_iter_next (&iter, NULL, &forgotten_at))
+      if (GPOINTER_TO_UINT (forgotten_at) != 0 && GPOINTER_TO_UINT (forgotten_at) <= self->polls)
+        g_hash_table_iter_remove (&iter);
+  }
+  /* A full page of new ones: more may wait. */
+  if (fresh > 0 && read->events->len >= LOAD_PAGE_EVENTS)
+    poll_soon (self);
+}
+
+static void
+poll_events (NatterdWebhooks *self)
+{
+  NatterdWebhookEventsRead *read;
+
+  if (self->polling || self->stopped)
+    return;
+  read = natterd_read_new (NATTERD_READ_WEBHOOK_EVENTS, polled, g_object_ref (self), g_object_unref);
+  read->after_id = 0;
+  read->limit = LOAD_PAGE_EVENTS;
+  read->max_bytes = LOAD_PAGE_BYTES;
+  read->claim = self->owner;
+  read->lease_ms = LEASE_MS;
+  self->polling = TRUE;
+  self->polls++;
+  natterd_store_read (self->store, read);
+}
+
+static gboolean
+poll_cb (gpointer user_data)
+{
+  poll_events (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+poll_soon_cb (gpointer user_data)
+{
+  NatterdWebhooks *self = user_data;
+
+  self->poll_soon_id = 0;
+  poll_events (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+poll_soon (NatterdWebhooks *self)
+{
+  if (self->poll_soon_id == 0 && !self->stopped)
+    self->poll_soon_id = g_idle_add (poll_soon_cb, self);
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -518,6 +653,12 @@ natterd_webhooks_load (NatterdWebhooks *self)
 {
   g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
 
+  if (self->shared)
+    {
+      self->poll_id = g_timeout_add (POLL_INTERVAL_MS, poll_cb, self);
+      poll_events (self);
+      return;
+    }
   self->loading = TRUE;
   load_page (self, 0);
 }
@@ -580,6 +721,8 @@ natterd_webhooks_drain (NatterdWebhooks *self)
   /* What is left stays stored for the next start: send nothing more, and
    * forget what was delivered before the store stops. */
   self->stopped = TRUE;
+  g_clear_handle_id (&self->poll_id, g_source_remove);
+  g_clear_handle_id (&self->poll_soon_id, g_source_remove);
   g_hash_table_iter_init (&iter, self->queues);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
     {
@@ -606,7 +749,11 @@ natterd_webhooks_finalize (GObject *object)
 {
   NatterdWebhooks *self = NATTERD_WEBHOOKS (object);
 
+  g_clear_handle_id (&self->poll_id, g_source_remove);
+  g_clear_handle_id (&self->poll_soon_id, g_source_remove);
   g_hash_table_unref (self->queues);
+  g_hash_table_unref (self->known);
+  g_free (self->owner);
   g_array_unref (self->done);
   g_clear_object (&self->http);
   g_clear_object (&self->store);
@@ -625,6 +772,7 @@ natterd_webhooks_init (NatterdWebhooks *self)
 {
   self->queues = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, queue_free);
   self->done = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->known = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 NatterdWebhooks *
@@ -639,5 +787,13 @@ natterd_webhooks_new (NatterdConfig    *config,
   self->store = g_object_ref (store);
   self->directory = directory;
   self->metrics = metrics;
+  self->shared = g_strcmp0 (config->store_backend, "postgresql") == 0;
+  if (self->shared)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+
+      self->owner = g_strdup_printf ("%s/%s", config->cluster_node_name != NULL ? config->cluster_node_name : "node",
+                                     uuid);
+    }
   return self;
 }

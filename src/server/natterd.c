@@ -16,6 +16,7 @@
 #include "natterd-log.h"
 #include "natterd-notify.h"
 #include "natterd-server.h"
+#include "natterd-store-pg.h"
 #include "natterd-store-sqlite.h"
 
 static gboolean
@@ -254,6 +255,7 @@ main (int   argc,
   g_autofree char *rotate_secret_key = NULL;
   g_autofree char *rotate_token_key_key = NULL;
   g_autofree char *backup_path = NULL;
+  g_autofree char *migrate_conninfo = NULL;
   g_auto(GStrv) app_settings = NULL;
   gboolean list = FALSE;
   gboolean version = FALSE;
@@ -269,6 +271,7 @@ main (int   argc,
     { "list-apps", 0, 0, G_OPTION_ARG_NONE, &list, "List apps and their settings, exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
     { "rotate-secret", 0, 0, G_OPTION_ARG_STRING, &rotate_secret_key, "New app secret, printed as JSON; the old one works for [server] secret-grace more seconds; exit", "APPKEY" },
+    { "migrate-to-postgresql", 0, 0, G_OPTION_ARG_STRING, &migrate_conninfo, "Copy the SQLite database of --data-dir into an empty PostgreSQL database, compare row counts, exit", "CONNINFO" },
     { "rotate-token-key", 0, 0, G_OPTION_ARG_STRING, &rotate_token_key_key, "New token key: every token of the app is refused (31004) from the next SIGHUP on; exit", "APPKEY" },
     { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, "Copy the database to FILE, consistent while natterd runs (not media: copy DIR/media); exit", "FILE" },
     { NULL }
@@ -336,16 +339,35 @@ main (int   argc,
       return 2;
     }
 
-  store = natterd_store_sqlite_open (config->data_dir, &error);
+  if (migrate_conninfo != NULL)
+    {
+      g_autoptr(GString) report = g_string_new (NULL);
+
+      if (!natterd_store_pg_import_sqlite (config->data_dir, migrate_conninfo, report, &error))
+        {
+          g_printerr ("%snatterd: %s\n", report->str, error->message);
+          return 1;
+        }
+      g_print ("%sMigrated %s to PostgreSQL; every table's row count matches.\n", report->str, config->data_dir);
+      return 0;
+    }
+
+  if (g_str_equal (config->store_backend, "postgresql"))
+    store = natterd_store_pg_open (config->store_postgresql, &error);
+  else
+    store = natterd_store_sqlite_open (config->data_dir, &error);
   if (store == NULL)
     {
       g_printerr ("natterd: %s\n", error->message);
       return 1;
     }
-  natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
-                                     (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
-  natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store),
-                                       (guint64) MAX (config->store_cache_size, 1) * 1024 * 1024);
+  if (NATTERD_IS_STORE_SQLITE (store))
+    {
+      natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store),
+                                         (guint64) MAX (config->store_wal_size, 1) * 1024 * 1024);
+      natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store),
+                                           (guint64) MAX (config->store_cache_size, 1) * 1024 * 1024);
+    }
 
   if (create_app_name != NULL)
     return create_app (store, create_app_name, app_settings);

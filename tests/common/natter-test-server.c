@@ -5,9 +5,12 @@
 
 #include "natter-test-server.h"
 
+#include "natter-test-pg.h"
+
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -15,6 +18,8 @@ struct _NatterTestServer
 {
   char *data_dir;
   char *config_path;
+  char *config_text;
+  gboolean shared_store;          /* [store] backend=postgresql: --create-app needs --config */
   char *url;
   char *app_key;
   char *app_secret;
@@ -67,6 +72,11 @@ create_app (NatterTestServer   *self,
   g_ptr_array_add (argv, (char *) natter_test_program ("NATTERD"));
   g_ptr_array_add (argv, (char *) "--data-dir");
   g_ptr_array_add (argv, self->data_dir);
+  if (self->shared_store)
+    {
+      g_ptr_array_add (argv, (char *) "--config");
+      g_ptr_array_add (argv, self->config_path);
+    }
   g_ptr_array_add (argv, (char *) "--create-app");
   g_ptr_array_add (argv, (char *) "test");
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
@@ -167,6 +177,51 @@ make_certificate (const char *dir)
   return g_strdup_printf ("\n[server]\ntls-cert=%s\ntls-key=%s\n", cert, key);
 }
 
+/* NATTER_TEST_STORE=postgresql: every server of the test process gets a
+ * database of its own in one private PostgreSQL (started on first use,
+ * stopped at exit), so the server tests run unchanged on that backend. */
+static NatterTestPg *shared_pg;
+
+static void
+stop_shared_pg (void)
+{
+  g_clear_pointer (&shared_pg, natter_test_pg_free);
+}
+
+static char *
+store_config (void)
+{
+  static guint databases;
+  g_autofree char *name = NULL;
+  g_autofree char *conninfo = NULL;
+
+  if (g_strcmp0 (g_getenv ("NATTER_TEST_STORE"), "postgresql") != 0)
+    return NULL;
+  if (shared_pg == NULL)
+    {
+      shared_pg = natter_test_pg_start ();
+      atexit (stop_shared_pg);
+    }
+  name = g_strdup_printf ("natter_%u", ++databases);
+  conninfo = natter_test_pg_create_database (shared_pg, name);
+  return g_strdup_printf ("\n[store]\nbackend=postgresql\npostgresql=%s\n", conninfo);
+}
+
+static void
+write_config (NatterTestServer *self,
+              const char       *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (*text == '\0')
+    return;
+  self->config_text = g_strdup (text);
+  self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
+  g_file_set_contents (self->config_path, text, -1, &error);
+  g_assert_no_error (error);
+  self->shared_store = strstr (text, "backend=postgresql") != NULL;
+}
+
 static NatterTestServer *
 server_new (const char         *config,
             const char * const *create_app_args,
@@ -175,6 +230,7 @@ server_new (const char         *config,
   NatterTestServer *self = g_new0 (NatterTestServer, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *tls_config = NULL;
+  g_autofree char *store = NULL;
   g_autofree char *text = NULL;
 
   self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
@@ -183,19 +239,41 @@ server_new (const char         *config,
   /* Groups named twice in a key file are merged. */
   if (tls)
     tls_config = make_certificate (self->data_dir);
-  text = g_strconcat (config != NULL ? config : "", tls_config, NULL);
-  if (*text != '\0')
-    {
-      self->config_path = g_build_filename (self->data_dir, "test.conf", NULL);
-      g_file_set_contents (self->config_path, text, -1, &error);
-      g_assert_no_error (error);
-    }
+  if (config == NULL || strstr (config, "backend=") == NULL)
+    store = store_config ();
+  text = g_strconcat (config != NULL ? config : "", tls_config != NULL ? tls_config : "", store, NULL);
+  write_config (self, text);
 
   self->session = soup_session_new ();
   create_app (self, create_app_args);
   start (self);
 
   return self;
+}
+
+NatterTestServer *
+natter_test_server_new_node (NatterTestServer *first,
+                             const char       *config)
+{
+  NatterTestServer *self = g_new0 (NatterTestServer, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  text = g_strconcat (first->config_text != NULL ? first->config_text : "", config, NULL);
+  write_config (self, text);
+  self->app_key = g_strdup (first->app_key);
+  self->app_secret = g_strdup (first->app_secret);
+  self->session = soup_session_new ();
+  start (self);
+  return self;
+}
+
+const char *
+natter_test_server_get_config_path (NatterTestServer *self)
+{
+  return self->config_path;
 }
 
 NatterTestServer *
@@ -318,7 +396,8 @@ natter_test_server_api (NatterTestServer *self,
   url = g_strdup_printf ("%s/%s.json", self->url, path);
   message = soup_message_new ("POST", url);
   g_signal_connect (message, "accept-certificate", G_CALLBACK (accept_test_certificate), NULL);
-  nonce = g_strdup_printf ("%u-%u", (guint) getpid (), ++self->nonce);
+  /* Unique across the nodes of a test too (they share their nonces). */
+  nonce = g_strdup_printf ("%u-%p-%u", (guint) getpid (), (void *) self, ++self->nonce);
   timestamp = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / G_USEC_PER_SEC);
   signature = natter_test_api_signature (self->app_secret, nonce, timestamp);
 
@@ -439,6 +518,7 @@ natter_test_server_free (NatterTestServer *self)
   g_clear_object (&self->session);
   g_free (self->data_dir);
   g_free (self->config_path);
+  g_free (self->config_text);
   g_free (self->url);
   g_free (self->app_key);
   g_free (self->app_secret);

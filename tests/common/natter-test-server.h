@@ -28,6 +28,17 @@ NatterTestServer *natter_test_server_new_full     (const char         *config,
 NatterTestServer *natter_test_server_new_tls      (const char         *config,
                                                    const char * const *create_app_args);
 
+/* Another natterd (a node) with a data dir of its own on the same shared
+ * store as @first ([store] backend=postgresql): @first's config plus
+ * @config (may be NULL), @first's app, no app created. With
+ * NATTER_TEST_STORE=postgresql in the environment, natter_test_server_new*()
+ * give every server a database of its own in one private PostgreSQL (see
+ * natter-test-pg.h), unless @config names a [store] backend itself. */
+NatterTestServer *natter_test_server_new_node     (NatterTestServer   *first,
+                                                   const char         *config);
+/* The --config file natterd was started with, or NULL. */
+const char       *natter_test_server_get_config_path (NatterTestServer *self);
+
 const char       *natter_test_server_get_url      (NatterTestServer   *self);
 guint16           natter_test_server_get_port     (NatterTestServer   *self);
 const char       *natter_test_server_get_data_dir (NatterTestServer   *self);

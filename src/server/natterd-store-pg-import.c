@@ -1,0 +1,300 @@
+/* natterd-store-pg-import.c — natterd --migrate-to-postgresql: an SQLite
+ * deployment copied into PostgreSQL
+ *
+ * The SQLite database is first migrated to this natterd's schema (as a
+ * start would), then every table is copied with COPY, in one PostgreSQL
+ * transaction, into a freshly created (empty) schema; the row counts of
+ * every table are compared before the COMMIT, so a copy is whole or
+ * absent. Ids are kept, and the sequences continue after them. Media
+ * files stay where they are (their rows are copied): point [media] dir
+ * at them, or copy DATA_DIR/media there.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store-pg-private.h"
+#include "natterd-store-sqlite.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+typedef struct
+{
+  const char *name;
+  const char *columns;
+} Table;
+
+/* Parents before children is not needed (no foreign keys), but it reads
+ * better in the report. */
+static const Table tables[] = {
+  { "apps", "id, app_key, app_secret, name, token_key, settings, created, old_secret, old_secret_expires" },
+  { "users", "id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until, max_seq" },
+  { "devices", "user_id, device_id, platform, last_seen, acked_seq" },
+  { "messages", "id, app_id, uid, conversation_type, sender_id, target_id, channel, object_name, content,"
+                " push_content, flags, sent_time, device_id, client_msg_id, timeline_seq" },
+  { "inbox", "user_id, seq, message_id" },
+  { "conversations", "user_id, conversation_type, target_id, latest_message_id, updated_time, unread,"
+                     " pinned, muted, hidden, last_read_time" },
+  { "hours", "hour, first_message_id" },
+  { "groups", "id, app_id, group_id, name, created" },
+  { "group_members", "group_id, user_id, joined, gag_until" },
+  { "timelines", "app_id, target_id, conversation_type, latest_seq, updated_time, changed" },
+  { "timeline_members", "user_id, target_id, app_id, first_seq, last_seq, member, read_seq, changed" },
+  { "timeline_mentions", "app_id, target_id, timeline_seq, user_id, sender_id" },
+  { "timeline_clock", "id, time" },
+  { "chatrooms", "id, app_id, chatroom_id, name, created" },
+  { "blacklist", "user_id, blocked_user_id" },
+  { "media", "app_id, hash, size, content_type, name, uploader_id, created" },
+  { "api_nonces", "app_id, nonce, expires" },
+  { "webhook_events", "message_id, app_id, body" },
+};
+
+/* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
+static void
+append_copy_text (GString    *line,
+                  const char *text,
+                  gsize       length)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      switch (text[i])
+        {
+        case '\\': g_string_append (line, "\\\\"); break;
+        case '\t': g_string_append (line, "\\t"); break;
+        case '\n': g_string_append (line, "\\n"); break;
+        case '\r': g_string_append (line, "\\r"); break;
+        default: g_string_append_c (line, text[i]); break;
+        }
+    }
+}
+
+static gboolean
+sqlite_fail (sqlite3     *db,
+             const char  *what,
+             GError     **error)
+{
+  g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "SQLite %s: %s", what,
+               sqlite3_errmsg (db));
+  return FALSE;
+}
+
+static gint64
+pg_count (PGconn      *conn,
+          const char  *table,
+          GError     **error)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT count (*) FROM %s", table);
+  PGresult *result = natterd_pg_query (conn, sql, NULL, error);
+  gint64 count;
+
+  if (result == NULL)
+    return -1;
+  count = natterd_pg_int (result, 0, 0);
+  PQclear (result);
+  return count;
+}
+
+/* Copies @table, returns the rows copied or -1. */
+static gint64
+copy_table (sqlite3      *db,
+            PGconn       *conn,
+            const Table  *table,
+            GError      **error)
+{
+  g_autofree char *select = g_strdup_printf ("SELECT %s FROM %s", table->columns, table->name);
+  g_autofree char *copy = g_strdup_printf ("COPY %s (%s) FROM STDIN", table->name, table->columns);
+  g_autoptr(GString) line = g_string_new (NULL);
+  sqlite3_stmt *stmt = NULL;
+  PGresult *result;
+  gint64 rows = 0;
+  int rc;
+
+  if (sqlite3_prepare_v2 (db, select, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      sqlite_fail (db, select, error);
+      return -1;
+    }
+
+  result = PQexec (conn, copy);
+  if (PQresultStatus (result) != PGRES_COPY_IN)
+    {
+      natterd_pg_fail (conn, result, copy, error);
+      PQclear (result);
+      sqlite3_finalize (stmt);
+      return -1;
+    }
+  PQclear (result);
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      int n = sqlite3_column_count (stmt);
+
+      g_string_truncate (line, 0);
+      for (int i = 0; i < n; i++)
+        {
+          if (i > 0)
+            g_string_append_c (line, '\t');
+          switch (sqlite3_column_type (stmt, i))
+            {
+            case SQLITE_NULL:
+              g_string_append (line, "\\N");
+              break;
+            case SQLITE_BLOB:
+              {
+                const guint8 *blob = sqlite3_column_blob (stmt, i);
+                int size = sqlite3_column_bytes (stmt, i);
+
+                g_string_append (line, "\\\\x");
+                for (int k = 0; k < size; k++)
+                  g_string_append_printf (line, "%02x", blob[k]);
+              }
+              break;
+            default:
+              append_copy_text (line, (const char *) sqlite3_column_text (stmt, i),
+                                (gsize) sqlite3_column_bytes (stmt, i));
+              break;
+            }
+        }
+      g_string_append_c (line, '\n');
+      if (PQputCopyData (conn, line->str, (int) line->len) != 1)
+        break;
+      rows++;
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      PQputCopyEnd (conn, "SQLite read failed");
+      PQclear (PQgetResult (conn));
+      g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "SQLite %s: %s",
+                   table->name, sqlite3_errstr (rc));
+      return -1;
+    }
+  if (PQputCopyEnd (conn, NULL) != 1)
+    {
+      natterd_pg_fail (conn, NULL, copy, error);
+      return -1;
+    }
+  result = PQgetResult (conn);
+  if (PQresultStatus (result) != PGRES_COMMAND_OK)
+    {
+      natterd_pg_fail (conn, result, copy, error);
+      PQclear (result);
+      return -1;
+    }
+  PQclear (result);
+  while ((result = PQgetResult (conn)) != NULL)
+    PQclear (result);
+  return rows;
+}
+
+static gboolean
+import_locked (sqlite3     *db,
+               PGconn      *conn,
+               GString     *report,
+               GError     **error)
+{
+  gint64 apps = pg_count (conn, "apps", error);
+
+  if (apps < 0)
+    return FALSE;
+  if (apps > 0 || pg_count (conn, "messages", error) != 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                             "The PostgreSQL database has data already; migrate into an empty one");
+      return FALSE;
+    }
+  /* The schema's own clock row makes way for the deployment's. */
+  if (!natterd_pg_exec (conn, "DELETE FROM timeline_clock", error))
+    return FALSE;
+
+  for (guint t = 0; t < G_N_ELEMENTS (tables); t++)
+    {
+      g_autofree char *count_sql = g_strdup_printf ("SELECT count (*) FROM %s", tables[t].name);
+      sqlite3_stmt *stmt = NULL;
+      gint64 source = -1, copied, target;
+
+      if (sqlite3_prepare_v2 (db, count_sql, -1, &stmt, NULL) != SQLITE_OK)
+        return sqlite_fail (db, count_sql, error);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        source = sqlite3_column_int64 (stmt, 0);
+      sqlite3_finalize (stmt);
+      if (source < 0)
+        return sqlite_fail (db, count_sql, error);
+
+      copied = copy_table (db, conn, &tables[t], error);
+      if (copied < 0)
+        return FALSE;
+      target = pg_count (conn, tables[t].name, error);
+      if (target < 0)
+        return FALSE;
+      g_string_append_printf (report, "%-18s sqlite %" G_GINT64_FORMAT " postgresql %" G_GINT64_FORMAT "\n",
+                              tables[t].name, source, target);
+      if (source != target || copied != source)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "%s: %" G_GINT64_FORMAT " rows in SQLite, %" G_GINT64_FORMAT " in PostgreSQL",
+                       tables[t].name, source, target);
+          return FALSE;
+        }
+    }
+
+  /* New ids follow the copied ones. */
+  return natterd_pg_exec (conn,
+                          "SELECT setval ('messages_id_seq', GREATEST ((SELECT max (id) FROM messages), 1));"
+                          "SELECT setval (pg_get_serial_sequence ('apps', 'id'),"
+                          " GREATEST ((SELECT max (id) FROM apps), 1));"
+                          "INSERT INTO timeline_clock (id, time)"
+                          " SELECT 0, (extract (epoch FROM clock_timestamp ()) * 1000)::bigint"
+                          " WHERE NOT EXISTS (SELECT 1 FROM timeline_clock)",
+                          error);
+}
+
+gboolean
+natterd_store_pg_import_sqlite (const char  *data_dir,
+                                const char  *conninfo,
+                                GString     *report,
+                                GError     **error)
+{
+  g_autoptr(NatterdStore) source = NULL;
+  g_autoptr(NatterdStore) target = NULL;
+  g_autofree char *path = g_build_filename (data_dir, "natterd.db", NULL);
+  NatterdStorePg *pg;
+  sqlite3 *db = NULL;
+  gboolean ok;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: no natterd database there", path);
+      return FALSE;
+    }
+  /* Brought to this natterd's SQLite schema first, as a start would. */
+  source = natterd_store_sqlite_open (data_dir, error);
+  if (source == NULL)
+    return FALSE;
+  g_clear_object (&source);
+
+  target = natterd_store_pg_open (conninfo, error);
+  if (target == NULL)
+    return FALSE;
+  pg = NATTERD_STORE_PG (target);
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    {
+      sqlite_fail (db, path, error);
+      sqlite3_close (db);
+      return FALSE;
+    }
+  /* One snapshot of SQLite, one transaction in PostgreSQL. */
+  ok = sqlite3_exec (db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+       natterd_pg_exec (pg->writer.conn, "BEGIN", error);
+  if (ok)
+    ok = import_locked (db, pg->writer.conn, report, error) &&
+         natterd_pg_exec (pg->writer.conn, "COMMIT", error);
+  if (!ok)
+    natterd_pg_exec (pg->writer.conn, "ROLLBACK", NULL);
+  sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close (db);
+  return ok;
+}

@@ -1,0 +1,232 @@
+/* natterd-store-pg-private.h — NatterdStorePg spans several files, as
+ * NatterdStoreSqlite does:
+ *
+ *  - natterd-store-pg.c: connections, parameters and errors, reconnects,
+ *    lifetime, the administration commands
+ *  - natterd-store-pg-schema.c: the migrations and the start-up load
+ *  - natterd-store-pg-write.c: the writer thread's ops, a batch in one
+ *    transaction
+ *  - natterd-store-pg-read.c: the reader thread's reads
+ *
+ * Each connection prepares the statements of its thread (named "w<N>"
+ * and "r<N>") when it connects.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libpq-fe.h>
+
+#include "natterd-store-pg.h"
+
+G_BEGIN_DECLS
+
+enum {
+  PW_INSERT_MESSAGE,
+  PW_FIND_DUPLICATE,
+  PW_NEXT_IDS,
+  PW_INSERT_INBOX,
+  PW_INSERT_HOUR,
+  PW_UPSERT_USER,
+  PW_UPSERT_DEVICE,
+  PW_GET_MESSAGE,
+  PW_RECALL_MESSAGE,
+  PW_PIN,
+  PW_UNPIN,
+  PW_MUTE,
+  PW_UNMUTE,
+  PW_REMOVE_CONVERSATION,
+  PW_CLEAR_UNREAD,
+  PW_UPSERT_GROUP,
+  PW_DELETE_GROUP,
+  PW_DELETE_GROUP_MEMBERS,
+  PW_ADD_MEMBER,
+  PW_REMOVE_MEMBER,
+  PW_GAG_MEMBER,
+  PW_UPSERT_CHATROOM,
+  PW_DELETE_CHATROOM,
+  PW_ADD_BLACKLIST,
+  PW_REMOVE_BLACKLIST,
+  PW_INSERT_MEDIA,
+  PW_PRUNE_CUTOFF,
+  PW_PRUNE_INBOX,
+  PW_INSERT_NONCE,
+  PW_PRUNE_NONCES,
+  PW_INSERT_WEBHOOK_EVENT,
+  PW_DELETE_WEBHOOK_EVENT,
+  PW_NEXT_TIMELINE_SEQ,
+  PW_LOCK_TIMELINE,
+  PW_INSERT_MENTION,
+  PW_JOIN_TIMELINE,
+  PW_LEAVE_TIMELINE,
+  PW_DISMISS_TIMELINE,
+  PW_READ_TIMELINE,
+  PW_TICK_CLOCK,
+  PW_INSERT_MESSAGES,
+  PW_UPSERT_CONVERSATIONS,
+  PW_LOCK_USERS,
+  PW_BUMP_SEQS,
+  PW_N_STATEMENTS
+};
+
+enum {
+  PR_REPLAY,
+  PR_HISTORY,
+  PR_MEDIA,
+  PR_EXPORT_FIRST_ID,
+  PR_EXPORT,
+  PR_WEBHOOK_EVENTS,
+  PR_WEBHOOK_CLAIM,
+  PR_WEBHOOK_CLAIMED_EVENTS,
+  PR_MEDIA_USAGE,
+  PR_TIMELINE_MEMBER,
+  PR_TIMELINE,
+  PR_TIMELINE_CLOCK,
+  PR_TIMELINE_SYNC,
+  PR_TIMELINE_UNREAD,
+  PR_TIMELINE_MENTIONED,
+  PR_CONVERSATIONS,
+  PR_N_STATEMENTS
+};
+
+/* The text parameters of one statement (libpq's text format). */
+#define PG_MAX_PARAMS 16
+
+typedef struct
+{
+  const char *values[PG_MAX_PARAMS];
+  char        numbers[PG_MAX_PARAMS][24];
+  int         n;
+} PgParams;
+
+void natterd_pg_params_int  (PgParams   *params,
+                             gint64      value);
+void natterd_pg_params_text (PgParams   *params,
+                             const char *value);
+
+/* One end of the store: a connection and what it prepared. */
+typedef struct
+{
+  PGconn             *conn;
+  const char * const *sql;
+  guint               n_sql;
+  char                prefix;
+  gint64              retry_at;   /* monotonic µs: no connection attempt before */
+  gint64              backoff;    /* µs */
+} PgLink;
+
+struct _NatterdStorePg
+{
+  NatterdStore  parent_instance;
+
+  char         *conninfo;
+  PgLink        writer;         /* start-up and admin, then the writer thread */
+  PgLink        reader;         /* reader thread */
+
+  /* Writer thread, one batch: conversation rows folded, the message ids
+   * fetched for it, the timeline clock stamp (0: not taken yet). */
+  GHashTable   *pending_conversations;
+  GArray       *pending_inbox;  /* entries waiting for their seq, see flush_inbox() */
+  GArray       *ids;
+  guint         next_id;
+  gint64        clock;
+  gint64        last_hour;
+  gboolean      began;          /* BEGIN sent: it goes with the batch's first statements */
+  GPtrArray    *keep;           /* texts the deferred statements of the batch point to */
+};
+
+extern const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS];
+extern const char * const natterd_store_pg_reader_sql[PR_N_STATEMENTS];
+
+/* ----------------------------------------------------- natterd-store-pg.c */
+
+/* Connected, with the link's statements prepared; or FALSE with
+ * NATTERD_STORE_ERROR_UNAVAILABLE (tried again after a backoff). */
+gboolean  natterd_pg_link_ready (PgLink      *link,
+                                 const char  *conninfo,
+                                 GError     **error);
+/* Runs prepared statement @index of @link; the result when it succeeded
+ * (tuples or command), else NULL with @error set from the SQLSTATE. */
+PGresult *natterd_pg_run        (PgLink      *link,
+                                 int          index,
+                                 PgParams    *params,
+                                 GError     **error);
+/* One prepared statement of a pipeline (natterd_pg_run_pipeline()). */
+typedef struct
+{
+  int      index;
+  PgParams params;
+} PgCall;
+
+/* Not a prepared statement: BEGIN and COMMIT, as calls of a pipeline. */
+#define PG_CALL_BEGIN  (-1)
+#define PG_CALL_COMMIT (-2)
+
+PgCall   *natterd_pg_call_new   (GPtrArray   *calls,
+                                 int          index);
+/* @src's values, its numbers copied along (they point into it). */
+void      natterd_pg_params_copy (PgParams       *dest,
+                                  const PgParams *src);
+/* Sends @calls (PgCall) to the server in one pipeline (libpq pipeline
+ * mode: no round trip per statement) and reads their results in order
+ * into @results (each freed by the caller, NULL past a failure); FALSE
+ * with @error at the first that failed (the others are not run). */
+gboolean  natterd_pg_run_pipeline (PgLink    *link,
+                                   GPtrArray *calls,
+                                   PGresult **results,
+                                   GError   **error);
+
+/* Runs @sql (no parameters; several statements allowed). */
+gboolean  natterd_pg_exec       (PGconn      *conn,
+                                 const char  *sql,
+                                 GError     **error);
+PGresult *natterd_pg_query      (PGconn      *conn,
+                                 const char  *sql,
+                                 PgParams    *params,
+                                 GError     **error);
+/* Sets @error from a failed result or connection and returns FALSE. */
+gboolean  natterd_pg_fail       (PGconn         *conn,
+                                 const PGresult *result,
+                                 const char     *what,
+                                 GError        **error);
+gint64    natterd_pg_int        (const PGresult *result,
+                                 int             row,
+                                 int             column);
+char     *natterd_pg_text       (const PGresult *result,
+                                 int             row,
+                                 int             column);
+/* A column of the given row, NULL if SQL NULL. */
+const char *natterd_pg_value    (const PGresult *result,
+                                 int             row,
+                                 int             column);
+
+/* ---------------------------------------------- natterd-store-pg-schema.c */
+
+gboolean natterd_store_pg_migrate   (PGconn                 *conn,
+                                     int                     target,
+                                     GError                **error);
+gboolean natterd_store_pg_read_apps (PgLink                 *link,
+                                     GPtrArray              *apps,
+                                     GError                **error);
+gboolean natterd_store_pg_load      (NatterdStore           *store,
+                                     const NatterdLoadSink  *sink,
+                                     gpointer                data,
+                                     GError                **error);
+
+/* ----------------------------------------------- natterd-store-pg-write.c */
+
+void     natterd_store_pg_writer_init     (NatterdStorePg  *self);
+void     natterd_store_pg_writer_finalize (NatterdStorePg  *self);
+gboolean natterd_store_pg_write           (NatterdStore    *store,
+                                           NatterdOp      **ops,
+                                           guint            n_ops,
+                                           GError         **error);
+
+/* ------------------------------------------------ natterd-store-pg-read.c */
+
+gboolean natterd_store_pg_read (NatterdStore  *store,
+                                NatterdRead   *read,
+                                GError       **error);
+
+G_END_DECLS

@@ -1,0 +1,362 @@
+/* natterd-store-pg-schema.c — the PostgreSQL schema, its migrations, and
+ * the start-up load of everything natterd keeps in memory
+ *
+ * The tables are SQLite's (natterd-store-sqlite-schema.c, version 6) with
+ * what several nodes writing at once need: message ids from a sequence,
+ * and the unique constraints every node's INSERT ... ON CONFLICT relies on.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store-pg-private.h"
+
+/* Two nodes starting at once: one migrates, the other waits, then finds
+ * nothing left to do. */
+#define MIGRATION_LOCK "7425680913"
+
+/* Every migration takes the schema from version N-1 to N, in one
+ * transaction with the version bump. */
+static const char * const migrations[] = {
+  /* 1: everything natterd stores (SQLite schema 6) */
+  "CREATE TABLE apps ("
+  "  id BIGSERIAL PRIMARY KEY,"
+  "  app_key TEXT NOT NULL UNIQUE,"
+  "  app_secret TEXT NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  token_key BYTEA NOT NULL,"
+  "  settings TEXT NOT NULL DEFAULT '{}',"
+  "  created BIGINT NOT NULL,"
+  "  old_secret TEXT,"
+  "  old_secret_expires BIGINT NOT NULL DEFAULT 0);"
+  "CREATE TABLE users ("
+  "  id BIGINT PRIMARY KEY,"
+  "  app_id BIGINT NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  portrait_uri TEXT NOT NULL DEFAULT '',"
+  "  created BIGINT NOT NULL,"
+  "  tokens_valid_after BIGINT NOT NULL DEFAULT 0,"
+  "  blocked_until BIGINT NOT NULL DEFAULT 0,"
+  "  max_seq BIGINT NOT NULL DEFAULT 0,"
+  "  UNIQUE (app_id, user_id));"
+  "CREATE TABLE devices ("
+  "  user_id BIGINT NOT NULL,"
+  "  device_id TEXT NOT NULL,"
+  "  platform TEXT NOT NULL DEFAULT '',"
+  "  last_seen BIGINT NOT NULL,"
+  "  acked_seq BIGINT NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (user_id, device_id));"
+  "CREATE SEQUENCE messages_id_seq;"
+  "CREATE TABLE messages ("
+  "  id BIGINT PRIMARY KEY,"
+  "  app_id BIGINT NOT NULL,"
+  "  uid TEXT,"
+  "  conversation_type INTEGER NOT NULL,"
+  "  sender_id BIGINT NOT NULL,"
+  "  target_id TEXT COLLATE \"C\" NOT NULL,"
+  "  channel TEXT NOT NULL,"
+  "  object_name TEXT NOT NULL,"
+  "  content TEXT NOT NULL,"
+  "  push_content TEXT,"
+  "  flags INTEGER NOT NULL,"
+  "  sent_time BIGINT NOT NULL,"
+  "  device_id TEXT,"
+  "  client_msg_id TEXT,"
+  "  timeline_seq BIGINT);"
+  "ALTER SEQUENCE messages_id_seq OWNED BY messages.id;"
+  /* Idempotency across nodes: the second INSERT of a key waits for the
+   * first's transaction, then does nothing. */
+  "CREATE UNIQUE INDEX messages_dedup ON messages (sender_id, client_msg_id, device_id)"
+  "  WHERE client_msg_id IS NOT NULL;"
+  "CREATE INDEX messages_channel ON messages (app_id, channel, sent_time) WHERE flags & 1 <> 0;"
+  "CREATE UNIQUE INDEX messages_timeline ON messages (app_id, target_id, timeline_seq)"
+  "  INCLUDE (flags, sender_id, sent_time) WHERE timeline_seq IS NOT NULL;"
+  "CREATE TABLE inbox ("
+  "  user_id BIGINT NOT NULL,"
+  "  seq BIGINT NOT NULL,"
+  "  message_id BIGINT NOT NULL,"
+  "  PRIMARY KEY (user_id, seq));"
+  "CREATE INDEX inbox_message ON inbox (message_id);"
+  "CREATE TABLE conversations ("
+  "  user_id BIGINT NOT NULL,"
+  "  conversation_type INTEGER NOT NULL,"
+  "  target_id TEXT COLLATE \"C\" NOT NULL,"
+  "  latest_message_id BIGINT,"
+  "  updated_time BIGINT NOT NULL,"
+  "  unread INTEGER NOT NULL DEFAULT 0,"
+  "  pinned INTEGER NOT NULL DEFAULT 0,"
+  "  muted INTEGER NOT NULL DEFAULT 0,"
+  "  hidden INTEGER NOT NULL DEFAULT 0,"
+  "  last_read_time BIGINT NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (user_id, conversation_type, target_id));"
+  "CREATE TABLE hours ("
+  "  hour BIGINT PRIMARY KEY,"
+  "  first_message_id BIGINT NOT NULL);"
+  "CREATE TABLE groups ("
+  "  id BIGINT PRIMARY KEY,"
+  "  app_id BIGINT NOT NULL,"
+  "  group_id TEXT NOT NULL,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  created BIGINT NOT NULL,"
+  "  UNIQUE (app_id, group_id));"
+  "CREATE TABLE group_members ("
+  "  group_id BIGINT NOT NULL,"
+  "  user_id BIGINT NOT NULL,"
+  "  joined BIGINT NOT NULL,"
+  "  gag_until BIGINT NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (group_id, user_id));"
+  "CREATE TABLE chatrooms ("
+  "  id BIGINT PRIMARY KEY,"
+  "  app_id BIGINT NOT NULL,"
+  "  chatroom_id TEXT NOT NULL,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  created BIGINT NOT NULL,"
+  "  UNIQUE (app_id, chatroom_id));"
+  "CREATE TABLE blacklist ("
+  "  user_id BIGINT NOT NULL,"
+  "  blocked_user_id BIGINT NOT NULL,"
+  "  PRIMARY KEY (user_id, blocked_user_id));"
+  "CREATE TABLE media ("
+  "  app_id BIGINT NOT NULL,"
+  "  hash TEXT NOT NULL,"
+  "  size BIGINT NOT NULL,"
+  "  content_type TEXT NOT NULL,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  uploader_id BIGINT NOT NULL,"
+  "  created BIGINT NOT NULL,"
+  "  PRIMARY KEY (app_id, hash));"
+  "CREATE TABLE api_nonces ("
+  "  app_id BIGINT NOT NULL,"
+  "  nonce TEXT NOT NULL,"
+  "  expires BIGINT NOT NULL,"
+  "  PRIMARY KEY (app_id, nonce));"
+  "CREATE INDEX api_nonces_expires ON api_nonces (expires);"
+  "CREATE TABLE webhook_events ("
+  "  message_id BIGINT PRIMARY KEY,"
+  "  app_id BIGINT NOT NULL,"
+  "  body TEXT NOT NULL);"
+  "CREATE INDEX webhook_events_app ON webhook_events (app_id, message_id);"
+  /* Which node sends an app's events (each is sent by one node, in
+   * order): held until expires (ms, the database's clock), renewed by
+   * every read of its holder. */
+  "CREATE TABLE webhook_leases ("
+  "  app_id BIGINT PRIMARY KEY,"
+  "  owner TEXT NOT NULL,"
+  "  expires BIGINT NOT NULL);"
+  "CREATE TABLE timelines ("
+  "  app_id BIGINT NOT NULL,"
+  "  target_id TEXT COLLATE \"C\" NOT NULL,"
+  "  conversation_type INTEGER NOT NULL,"
+  "  latest_seq BIGINT NOT NULL,"
+  "  updated_time BIGINT NOT NULL,"
+  "  changed BIGINT NOT NULL,"
+  "  PRIMARY KEY (app_id, target_id));"
+  "CREATE TABLE timeline_members ("
+  "  user_id BIGINT NOT NULL,"
+  "  target_id TEXT COLLATE \"C\" NOT NULL,"
+  "  app_id BIGINT NOT NULL,"
+  "  first_seq BIGINT NOT NULL,"
+  "  last_seq BIGINT NOT NULL DEFAULT 0,"
+  "  member INTEGER NOT NULL DEFAULT 1,"
+  "  read_seq BIGINT NOT NULL DEFAULT 0,"
+  "  changed BIGINT NOT NULL,"
+  "  PRIMARY KEY (user_id, target_id));"
+  "CREATE INDEX timeline_members_group ON timeline_members (app_id, target_id) WHERE member <> 0;"
+  "CREATE TABLE timeline_mentions ("
+  "  app_id BIGINT NOT NULL,"
+  "  target_id TEXT COLLATE \"C\" NOT NULL,"
+  "  timeline_seq BIGINT NOT NULL,"
+  "  user_id BIGINT NOT NULL,"
+  "  sender_id BIGINT NOT NULL,"
+  "  PRIMARY KEY (app_id, target_id, timeline_seq, user_id));"
+  /* The writers' clock for timeline changes (ms, never back); a batch
+   * that changes a timeline holds this row until it commits, so stamps
+   * are in commit order across nodes (see NatterdTimelineSyncRead). */
+  "CREATE TABLE timeline_clock ("
+  "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+  "  time BIGINT NOT NULL);"
+  "INSERT INTO timeline_clock (id, time)"
+  " VALUES (0, (extract (epoch FROM clock_timestamp ()) * 1000)::bigint);",
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
+
+static int
+schema_version (PGconn  *conn,
+                GError **error)
+{
+  PGresult *result;
+  int version;
+
+  if (!natterd_pg_exec (conn,
+                        "SELECT pg_advisory_xact_lock (" MIGRATION_LOCK ");"
+                        "CREATE TABLE IF NOT EXISTS natterd_schema (version INTEGER NOT NULL);"
+                        "INSERT INTO natterd_schema (version)"
+                        " SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM natterd_schema)", error))
+    return -1;
+  result = natterd_pg_query (conn, "SELECT max (version) FROM natterd_schema", NULL, error);
+  if (result == NULL)
+    return -1;
+  version = (int) natterd_pg_int (result, 0, 0);
+  PQclear (result);
+  return version;
+}
+
+gboolean
+natterd_store_pg_migrate (PGconn  *conn,
+                          int      target,
+                          GError **error)
+{
+  for (;;)
+    {
+      g_autofree char *bump = NULL;
+      int version;
+
+      if (!natterd_pg_exec (conn, "BEGIN", error))
+        return FALSE;
+      version = schema_version (conn, error);
+      if (version < 0)
+        goto failed;
+      if (version > NATTERD_STORE_PG_SCHEMA_VERSION)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NEWER_SCHEMA,
+                       "The database has schema version %d; this natterd knows up to %d. "
+                       "Run a newer natterd on it.", version, NATTERD_STORE_PG_SCHEMA_VERSION);
+          natterd_pg_exec (conn, "ROLLBACK", NULL);
+          return FALSE;
+        }
+      if (version >= target)
+        return natterd_pg_exec (conn, "COMMIT", error);
+
+      bump = g_strdup_printf ("UPDATE natterd_schema SET version = %d", version + 1);
+      if (!natterd_pg_exec (conn, migrations[version], error) ||
+          !natterd_pg_exec (conn, bump, error) ||
+          !natterd_pg_exec (conn, "COMMIT", error))
+        {
+          g_prefix_error (error, "Migration to schema version %d failed: ", version + 1);
+          goto failed;
+        }
+      continue;
+
+    failed:
+      natterd_pg_exec (conn, "ROLLBACK", NULL);
+      return FALSE;
+    }
+}
+
+/* ------------------------------------------------------------------- load */
+
+gboolean
+natterd_store_pg_read_apps (PgLink     *link,
+                            GPtrArray  *apps,
+                            GError    **error)
+{
+  PGresult *result = natterd_pg_query (link->conn,
+                                       "SELECT id, app_key, app_secret, name, token_key, settings, created,"
+                                       " old_secret, old_secret_expires FROM apps ORDER BY id", NULL, error);
+
+  if (result == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      NatterdAppRecord *app = g_new0 (NatterdAppRecord, 1);
+      size_t size = 0;
+      guchar *key = PQunescapeBytea ((const guchar *) PQgetvalue (result, i, 4), &size);
+
+      app->id = natterd_pg_int (result, i, 0);
+      app->app_key = natterd_pg_text (result, i, 1);
+      app->app_secret = natterd_pg_text (result, i, 2);
+      app->name = natterd_pg_text (result, i, 3);
+      app->token_key = g_bytes_new (key, size);
+      PQfreemem (key);
+      app->settings = natterd_pg_text (result, i, 5);
+      app->created = natterd_pg_int (result, i, 6);
+      app->app_secret_old = natterd_pg_text (result, i, 7);
+      app->app_secret_old_expires = natterd_pg_int (result, i, 8);
+      g_ptr_array_add (apps, app);
+    }
+  PQclear (result);
+  return TRUE;
+}
+
+gboolean
+natterd_store_pg_load (NatterdStore           *store,
+                       const NatterdLoadSink  *sink,
+                       gpointer                data,
+                       GError                **error)
+{
+  NatterdStorePg *self = NATTERD_STORE_PG (store);
+  g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+  static const char * const queries[] = {
+    "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
+    " max_seq FROM users",
+    "SELECT id, app_id, group_id, name, created FROM groups",
+    "SELECT group_id, user_id, joined, gag_until FROM group_members",
+    "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",
+    "SELECT user_id, blocked_user_id FROM blacklist",
+    "SELECT app_id, nonce, expires FROM api_nonces WHERE expires >= $1",
+  };
+
+  if (!natterd_pg_link_ready (&self->writer, self->conninfo, error) ||
+      !natterd_store_pg_read_apps (&self->writer, apps, error))
+    return FALSE;
+  for (guint i = 0; i < apps->len; i++)
+    sink->app (data, g_ptr_array_index (apps, i));
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      PgParams params = { 0 };
+      PGresult *r;
+
+      if (q == 5)
+        natterd_pg_params_int (&params, g_get_real_time () / G_USEC_PER_SEC);
+      r = natterd_pg_query (self->writer.conn, queries[q], &params, error);
+      if (r == NULL)
+        return FALSE;
+      for (int i = 0; i < PQntuples (r); i++)
+        {
+          switch (q)
+            {
+            case 0:
+              {
+                NatterdUserRecord user = {
+                  .id = natterd_pg_int (r, i, 0),
+                  .app_id = natterd_pg_int (r, i, 1),
+                  .user_id = natterd_pg_value (r, i, 2),
+                  .name = natterd_pg_value (r, i, 3),
+                  .portrait_uri = natterd_pg_value (r, i, 4),
+                  .created = natterd_pg_int (r, i, 5),
+                  .tokens_valid_after = natterd_pg_int (r, i, 6),
+                  .blocked_until = natterd_pg_int (r, i, 7),
+                  .max_seq = (guint64) natterd_pg_int (r, i, 8),
+                };
+                sink->user (data, &user);
+              }
+              break;
+            case 1:
+              sink->group (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
+                           natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+              break;
+            case 2:
+              sink->member (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_int (r, i, 2),
+                            natterd_pg_int (r, i, 3));
+              break;
+            case 3:
+              sink->chatroom (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
+                              natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+              break;
+            case 4:
+              sink->blacklist (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1));
+              break;
+            case 5:
+              if (sink->nonce != NULL)
+                sink->nonce (data, natterd_pg_int (r, i, 0), natterd_pg_value (r, i, 1), natterd_pg_int (r, i, 2));
+              break;
+            default:
+              g_assert_not_reached ();
+            }
+        }
+      PQclear (r);
+    }
+  return TRUE;
+}

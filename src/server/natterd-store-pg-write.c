@@ -1,0 +1,1403 @@
+/* natterd-store-pg-write.c — the writer thread: a batch of ops in one
+ * transaction (group commit per node)
+ *
+ * Unlike the SQLite writer, nothing another node could also hand out is
+ * kept in memory: message ids come from a sequence (fetched once a batch),
+ * a user's inbox seqs from UPDATE users ... RETURNING under the row lock,
+ * a group's timeline_seq from the timelines row the same way. A node
+ * writing to the same recipient as another waits for that one's commit,
+ * then continues from its seq: no gap, no duplicate. Rows a batch locks
+ * late (inbox heads, conversations) are locked in key order, so two nodes
+ * never wait for each other; the timeline clock, when a batch needs it,
+ * is the first lock taken.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-store-pg-private.h"
+
+#include "natter-codes.h"
+#include "natter-frame.h"
+#include "natter-object-names.h"
+
+#include <string.h>
+
+const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
+  [PW_INSERT_MESSAGE] =
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    " ON CONFLICT (sender_id, client_msg_id, device_id) WHERE client_msg_id IS NOT NULL"
+    " DO NOTHING RETURNING id",
+  [PW_FIND_DUPLICATE] =
+    "SELECT id, uid, sent_time, timeline_seq FROM messages"
+    " WHERE sender_id = $1 AND client_msg_id = $2 AND device_id = $3",
+  [PW_NEXT_IDS] = "SELECT nextval ('messages_id_seq') FROM generate_series (1, $1::integer)",
+  /* Every inbox entry of a batch in one statement, seqs allocated before. */
+  [PW_INSERT_INBOX] =
+    "INSERT INTO inbox (user_id, seq, message_id)"
+    " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::bigint[])",
+  [PW_INSERT_HOUR] =
+    "INSERT INTO hours (hour, first_message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+  [PW_UPSERT_USER] =
+    "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
+    " blocked_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, portrait_uri = excluded.portrait_uri,"
+    " tokens_valid_after = excluded.tokens_valid_after, blocked_until = excluded.blocked_until"
+    " WHERE users.app_id = excluded.app_id AND users.user_id = excluded.user_id",
+  [PW_UPSERT_DEVICE] =
+    "INSERT INTO devices (user_id, device_id, platform, last_seen, acked_seq)"
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device_id) DO UPDATE SET"
+    " platform = excluded.platform, last_seen = excluded.last_seen,"
+    " acked_seq = GREATEST (devices.acked_seq, excluded.acked_seq)",
+  [PW_GET_MESSAGE] =
+    "SELECT app_id, uid, sender_id, channel, object_name, sent_time, conversation_type, target_id,"
+    " content FROM messages WHERE id = $1 FOR UPDATE",
+  [PW_RECALL_MESSAGE] =
+    "UPDATE messages SET object_name = '" NATTER_OBJECT_RECALL_NOTIFICATION "', content = $2"
+    " WHERE id = $1",
+  [PW_PIN] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, pinned)"
+    " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, conversation_type, target_id)"
+    " DO UPDATE SET pinned = 1",
+  [PW_UNPIN] =
+    "UPDATE conversations SET pinned = 0 WHERE user_id = $1 AND conversation_type = $2"
+    " AND target_id = $3",
+  [PW_MUTE] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, muted)"
+    " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, conversation_type, target_id)"
+    " DO UPDATE SET muted = 1",
+  [PW_UNMUTE] =
+    "UPDATE conversations SET muted = 0 WHERE user_id = $1 AND conversation_type = $2"
+    " AND target_id = $3",
+  [PW_REMOVE_CONVERSATION] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, hidden)"
+    " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, conversation_type, target_id)"
+    " DO UPDATE SET hidden = 1, unread = 0,"
+    " updated_time = GREATEST (conversations.updated_time, excluded.updated_time)",
+  [PW_CLEAR_UNREAD] =
+    "UPDATE conversations SET unread = 0, last_read_time = GREATEST (last_read_time, $4)"
+    " WHERE user_id = $1 AND conversation_type = $2 AND target_id = $3",
+  [PW_UPSERT_GROUP] =
+    "INSERT INTO groups (id, app_id, group_id, name, created) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+  [PW_DELETE_GROUP] = "DELETE FROM groups WHERE id = $1",
+  [PW_DELETE_GROUP_MEMBERS] = "DELETE FROM group_members WHERE group_id = $1",
+  [PW_ADD_MEMBER] =
+    "INSERT INTO group_members (group_id, user_id, joined) VALUES ($1, $2, $3)"
+    " ON CONFLICT DO NOTHING",
+  [PW_REMOVE_MEMBER] = "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2",
+  [PW_GAG_MEMBER] = "UPDATE group_members SET gag_until = $3 WHERE group_id = $1 AND user_id = $2",
+  [PW_UPSERT_CHATROOM] =
+    "INSERT INTO chatrooms (id, app_id, chatroom_id, name, created) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+  [PW_DELETE_CHATROOM] = "DELETE FROM chatrooms WHERE id = $1",
+  [PW_ADD_BLACKLIST] =
+    "INSERT INTO blacklist (user_id, blocked_user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+  [PW_REMOVE_BLACKLIST] = "DELETE FROM blacklist WHERE user_id = $1 AND blocked_user_id = $2",
+  [PW_INSERT_MEDIA] =
+    "INSERT INTO media (app_id, hash, size, content_type, name, uploader_id, created)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+  [PW_PRUNE_CUTOFF] =
+    "SELECT COALESCE ((SELECT first_message_id FROM hours WHERE hour >= $1 ORDER BY hour LIMIT 1),"
+    " 9223372036854775807)",
+  [PW_PRUNE_INBOX] =
+    "DELETE FROM inbox WHERE (user_id, seq) IN"
+    " (SELECT user_id, seq FROM inbox WHERE message_id < $1 LIMIT $2)",
+  /* Whether the row is new: a nonce another node stored is a replay. */
+  [PW_INSERT_NONCE] =
+    "INSERT INTO api_nonces (app_id, nonce, expires) VALUES ($1, $2, $3)"
+    " ON CONFLICT (app_id, nonce) DO UPDATE SET expires = GREATEST (api_nonces.expires, excluded.expires)"
+    " RETURNING (xmax = 0)",
+  [PW_PRUNE_NONCES] =
+    "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
+    " (SELECT app_id, nonce FROM api_nonces WHERE expires < $1 LIMIT $2)",
+  [PW_INSERT_WEBHOOK_EVENT] =
+    "INSERT INTO webhook_events (message_id, app_id, body) VALUES ($1, $2, $3)",
+  [PW_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = $1",
+  /* The group's next seq under its row lock, given to the message. */
+  [PW_NEXT_TIMELINE_SEQ] =
+    "WITH t AS (INSERT INTO timelines (app_id, target_id, conversation_type, latest_seq, updated_time, changed)"
+    "  VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (app_id, target_id) DO UPDATE SET"
+    "  latest_seq = timelines.latest_seq + 1, conversation_type = excluded.conversation_type,"
+    "  updated_time = excluded.updated_time, changed = excluded.changed RETURNING latest_seq)"
+    " UPDATE messages SET timeline_seq = t.latest_seq FROM t WHERE messages.id = $6"
+    " RETURNING t.latest_seq",
+  [PW_LOCK_TIMELINE] =
+    "SELECT COALESCE ((SELECT latest_seq FROM timelines WHERE app_id = $1 AND target_id = $2"
+    " FOR SHARE), 0)",
+  [PW_INSERT_MENTION] =
+    "INSERT INTO timeline_mentions (app_id, target_id, timeline_seq, user_id, sender_id)"
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+  [PW_JOIN_TIMELINE] =
+    "INSERT INTO timeline_members (user_id, target_id, app_id, first_seq, last_seq, member,"
+    " read_seq, changed) VALUES ($1, $2, $3, $4, 0, 1, $5, $6)"
+    " ON CONFLICT (user_id, target_id) DO UPDATE SET"
+    " first_seq = CASE WHEN timeline_members.member <> 0 THEN timeline_members.first_seq"
+    "  ELSE excluded.first_seq END,"
+    " read_seq = CASE WHEN timeline_members.member <> 0 THEN timeline_members.read_seq"
+    "  ELSE GREATEST (timeline_members.read_seq, excluded.read_seq) END,"
+    " last_seq = 0, member = 1, changed = excluded.changed",
+  [PW_LEAVE_TIMELINE] =
+    "UPDATE timeline_members SET member = 0, last_seq = $3, changed = $4"
+    " WHERE user_id = $1 AND target_id = $2 AND member <> 0",
+  [PW_DISMISS_TIMELINE] =
+    "UPDATE timeline_members SET member = 0, last_seq = $3, changed = $4"
+    " WHERE app_id = $1 AND target_id = $2 AND member <> 0",
+  [PW_READ_TIMELINE] =
+    "UPDATE timeline_members tm SET read_seq = x.seq, changed = $4"
+    " FROM (SELECT CASE WHEN $3::bigint = 0 THEN latest_seq ELSE LEAST ($3::bigint, latest_seq) END AS seq"
+    "  FROM timelines WHERE app_id = $5 AND target_id = $2) x"
+    " WHERE tm.user_id = $1 AND tm.target_id = $2 AND tm.read_seq < x.seq",
+  [PW_TICK_CLOCK] =
+    "UPDATE timeline_clock SET time = GREATEST (time, $1) WHERE id = 0 RETURNING time",
+  /* A batch's rows in one statement each (arrays, one element a row):
+   * PostgreSQL's cost per statement, not per row, is what a message of
+   * a batch spends most on otherwise. */
+  [PW_INSERT_MESSAGES] =
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id)"
+    " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::bigint[],"
+    " $13::text[], $14::text[])"
+    " ON CONFLICT (sender_id, client_msg_id, device_id) WHERE client_msg_id IS NOT NULL"
+    " DO NOTHING RETURNING id",
+  [PW_UPSERT_CONVERSATIONS] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
+    " updated_time, unread)"
+    " SELECT * FROM unnest ($1::bigint[], $2::integer[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[])"
+    " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
+    " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
+    " unread = conversations.unread + excluded.unread, hidden = 0",
+  /* Recipients locked in id order (no two nodes wait for each other),
+   * then every one's seqs allocated. */
+  [PW_LOCK_USERS] =
+    "SELECT id FROM users WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE",
+  [PW_BUMP_SEQS] =
+    "UPDATE users u SET max_seq = u.max_seq + v.n FROM unnest ($1::bigint[], $2::bigint[]) AS v (id, n)"
+    " WHERE u.id = v.id RETURNING u.id, u.max_seq",
+};
+
+/* A PostgreSQL array literal of texts, built one element at a time. */
+static void
+array_text (GString    *array,
+            const char *value)
+{
+  g_string_append_c (array, array->len == 0 ? '{' : ',');
+  if (value == NULL)
+    {
+      g_string_append (array, "NULL");
+      return;
+    }
+  g_string_append_c (array, '"');
+  for (const char *c = value; *c != '\0'; c++)
+    {
+      if (*c == '"' || *c == '\\')
+        g_string_append_c (array, '\\');
+      g_string_append_c (array, *c);
+    }
+  g_string_append_c (array, '"');
+}
+
+static void
+array_int (GString *array,
+           gint64   value)
+{
+  g_string_append_c (array, array->len == 0 ? '{' : ',');
+  g_string_append_printf (array, "%" G_GINT64_FORMAT, value);
+}
+
+static const char *
+array_end (GString *array)
+{
+  if (array->len == 0)
+    g_string_append_c (array, '{');
+  g_string_append_c (array, '}');
+  return array->str;
+}
+
+/* Runs @calls in one pipeline; the batch's BEGIN goes first in the
+ * first one (one round trip less a batch). */
+static gboolean
+writer_pipeline (NatterdStorePg  *self,
+                 GPtrArray       *calls,
+                 PGresult       **results,
+                 GError         **error)
+{
+  g_autofree PGresult **all = NULL;
+  gboolean ok;
+
+  if (self->began)
+    return natterd_pg_run_pipeline (&self->writer, calls, results, error);
+
+  g_ptr_array_insert (calls, 0, g_new0 (PgCall, 1));
+  ((PgCall *) calls->pdata[0])->index = PG_CALL_BEGIN;
+  all = g_new0 (PGresult *, calls->len);
+  ok = natterd_pg_run_pipeline (&self->writer, calls, all, error);
+  self->began = TRUE;
+  PQclear (all[0]);
+  memcpy (results, all + 1, sizeof (PGresult *) * (calls->len - 1));
+  g_ptr_array_remove_index (calls, 0);
+  return ok;
+}
+
+/* Runs @calls in one pipeline, results dropped. */
+static gboolean
+run_calls (NatterdStorePg  *self,
+           GPtrArray       *calls,
+           GError         **error)
+{
+  g_autofree PGresult **results = g_new0 (PGresult *, MAX (calls->len, 1));
+  gboolean ok;
+
+  if (calls->len == 0)
+    return TRUE;
+  ok = writer_pipeline (self, calls, results, error);
+  for (guint i = 0; i < calls->len; i++)
+    PQclear (results[i]);
+  return ok;
+}
+
+/* ----------------------------------------------------------- batch state */
+
+typedef struct
+{
+  gint64  user_id;
+  int     conversation_type;
+  char   *target_id;
+  gint64  latest_message_id;
+  gint64  updated_time;
+  guint   unread;
+} PendingConversation;
+
+static guint
+pending_conversation_hash (gconstpointer key)
+{
+  const PendingConversation *c = key;
+
+  return g_str_hash (c->target_id) ^ (guint) c->user_id ^ ((guint) c->conversation_type << 24);
+}
+
+static gboolean
+pending_conversation_equal (gconstpointer a,
+                            gconstpointer b)
+{
+  const PendingConversation *x = a, *y = b;
+
+  return x->user_id == y->user_id && x->conversation_type == y->conversation_type &&
+         g_str_equal (x->target_id, y->target_id);
+}
+
+static void
+pending_conversation_free (gpointer data)
+{
+  PendingConversation *c = data;
+
+  g_free (c->target_id);
+  g_free (c);
+}
+
+/* An inbox entry waiting for its seq (allocated at the end of the batch). */
+typedef struct
+{
+  gint64            user_id;
+  gint64            message_id;
+  guint             order;
+  NatterdRecipient *recipient;
+} PendingInbox;
+
+void
+natterd_store_pg_writer_init (NatterdStorePg *self)
+{
+  self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
+                                                       pending_conversation_equal,
+                                                       pending_conversation_free, NULL);
+  self->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->last_hour = -1;
+  self->pending_inbox = g_array_new (FALSE, FALSE, sizeof (PendingInbox));
+  self->keep = g_ptr_array_new_with_free_func (g_free);
+}
+
+void
+natterd_store_pg_writer_finalize (NatterdStorePg *self)
+{
+  g_clear_pointer (&self->pending_conversations, g_hash_table_unref);
+  g_clear_pointer (&self->ids, g_array_unref);
+  g_clear_pointer (&self->pending_inbox, g_array_unref);
+  g_clear_pointer (&self->keep, g_ptr_array_unref);
+}
+
+static PGresult *
+run (NatterdStorePg  *self,
+     int              index,
+     PgParams        *params,
+     GError         **error)
+{
+  g_autoptr(GPtrArray) calls = NULL;
+  PGresult *result = NULL;
+
+  if (self->began)
+    return natterd_pg_run (&self->writer, index, params, error);
+  calls = g_ptr_array_new_with_free_func (g_free);
+  natterd_pg_params_copy (&natterd_pg_call_new (calls, index)->params, params);
+  if (!writer_pipeline (self, calls, &result, error))
+    {
+      PQclear (result);
+      return NULL;
+    }
+  return result;
+}
+
+static gboolean
+run_done (NatterdStorePg  *self,
+          int              index,
+          PgParams        *params,
+          GError         **error)
+{
+  PGresult *result = run (self, index, params, error);
+
+  PQclear (result);
+  return result != NULL;
+}
+
+static guint
+changes (PGresult *result)
+{
+  return (guint) g_ascii_strtoull (PQcmdTuples (result), NULL, 10);
+}
+
+/* -------------------------------------------------------- conversations */
+
+static int
+compare_conversations (gconstpointer a,
+                       gconstpointer b)
+{
+  const PendingConversation *x = *(PendingConversation * const *) a;
+  const PendingConversation *y = *(PendingConversation * const *) b;
+
+  if (x->user_id != y->user_id)
+    return x->user_id < y->user_id ? -1 : 1;
+  if (x->conversation_type != y->conversation_type)
+    return x->conversation_type < y->conversation_type ? -1 : 1;
+  return strcmp (x->target_id, y->target_id);
+}
+
+/* Folded per batch as with SQLite; written in key order (see the top). */
+/* @defer: the statement is added to it (its texts kept in self->keep)
+ * instead of being run now. */
+static gboolean
+flush_conversations (NatterdStorePg  *self,
+                     GPtrArray       *defer,
+                     GError         **error)
+{
+  g_autoptr(GPtrArray) rows = NULL;
+  GString *arrays[6];
+  PgParams params = { 0 };
+  GHashTableIter iter;
+  PendingConversation *c;
+  gboolean ok;
+
+  if (g_hash_table_size (self->pending_conversations) == 0)
+    return TRUE;
+  rows = g_ptr_array_sized_new (g_hash_table_size (self->pending_conversations));
+  g_hash_table_iter_init (&iter, self->pending_conversations);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
+    g_ptr_array_add (rows, c);
+  g_ptr_array_sort (rows, compare_conversations);
+
+  for (guint a = 0; a < 6; a++)
+    arrays[a] = g_string_new (NULL);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      c = g_ptr_array_index (rows, i);
+      array_int (arrays[0], c->user_id);
+      array_int (arrays[1], c->conversation_type);
+      array_text (arrays[2], c->target_id);
+      array_int (arrays[3], c->latest_message_id);
+      array_int (arrays[4], c->updated_time);
+      array_int (arrays[5], c->unread);
+    }
+  for (guint a = 0; a < 6; a++)
+    {
+      array_end (arrays[a]);
+      g_ptr_array_add (self->keep, g_string_free (arrays[a], FALSE));
+      natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+    }
+  if (defer != NULL)
+    {
+      natterd_pg_params_copy (&natterd_pg_call_new (defer, PW_UPSERT_CONVERSATIONS)->params, &params);
+      ok = TRUE;
+    }
+  else
+    ok = run_done (self, PW_UPSERT_CONVERSATIONS, &params, error);
+  if (!ok)
+    return FALSE;
+  g_hash_table_remove_all (self->pending_conversations);
+  return TRUE;
+}
+
+static void
+note_conversation (NatterdStorePg         *self,
+                   const NatterdRecipient *recipient,
+                   const NatterdMessage   *message)
+{
+  PendingConversation key = {
+    .user_id = recipient->user_id,
+    .conversation_type = message->conversation_type,
+    .target_id = (char *) recipient->target_id,
+  };
+  PendingConversation *c = g_hash_table_lookup (self->pending_conversations, &key);
+
+  if (c == NULL)
+    {
+      c = g_new0 (PendingConversation, 1);
+      *c = key;
+      c->target_id = g_strdup (recipient->target_id);
+      g_hash_table_add (self->pending_conversations, c);
+    }
+  c->latest_message_id = message->id;
+  c->updated_time = message->sent_time;
+  if (recipient->counted)
+    c->unread++;
+}
+
+/* ----------------------------------------------------------------- inbox */
+
+static int
+compare_inbox (gconstpointer a,
+               gconstpointer b)
+{
+  const PendingInbox *x = a, *y = b;
+
+  if (x->user_id != y->user_id)
+    return x->user_id < y->user_id ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Each recipient's seqs in one UPDATE ... RETURNING (the user's row stays
+ * locked until the commit: another node's batch for them waits, then
+ * continues from the seq this one ends at), users in id order, then every
+ * entry of the batch in one INSERT. */
+static gboolean
+flush_inbox (NatterdStorePg  *self,
+             GPtrArray       *defer,
+             GError         **error)
+{
+  GArray *inbox = self->pending_inbox;
+  g_autoptr(GString) ids = g_string_new (NULL);
+  g_autoptr(GString) counts = g_string_new (NULL);
+  g_autoptr(GString) users = g_string_new (NULL);
+  g_autoptr(GString) seqs = g_string_new (NULL);
+  g_autoptr(GString) messages = g_string_new (NULL);
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) last_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  PGresult *results[2] = { NULL, NULL };
+  PgParams params = { 0 };
+  PgParams *bump;
+  gboolean ok;
+
+  if (inbox->len == 0)
+    return TRUE;
+  g_array_sort (inbox, compare_inbox);
+
+  /* Every recipient's count, in id order: locked in that order, then
+   * their seqs taken in one UPDATE; both in one pipeline. */
+  for (guint i = 0; i < inbox->len;)
+    {
+      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
+      guint n = 1;
+
+      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
+        n++;
+      array_int (ids, user_id);
+      array_int (counts, n);
+      i += n;
+    }
+  array_end (ids);
+  array_end (counts);
+  natterd_pg_params_text (&natterd_pg_call_new (calls, PW_LOCK_USERS)->params, ids->str);
+  bump = &natterd_pg_call_new (calls, PW_BUMP_SEQS)->params;
+  natterd_pg_params_text (bump, ids->str);
+  natterd_pg_params_text (bump, counts->str);
+  ok = writer_pipeline (self, calls, results, error);
+  for (int r = 0; ok && r < PQntuples (results[1]); r++)
+    {
+      gint64 *user_id = g_new (gint64, 1);
+      guint64 *last = g_new (guint64, 1);
+
+      *user_id = natterd_pg_int (results[1], r, 0);
+      *last = (guint64) natterd_pg_int (results[1], r, 1);
+      g_hash_table_insert (last_seqs, user_id, last);
+    }
+  PQclear (results[0]);
+  PQclear (results[1]);
+  if (!ok)
+    return FALSE;
+
+  /* A recipient's entries take its seqs up to the last, in batch order. */
+  for (guint i = 0; i < inbox->len;)
+    {
+      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
+      guint64 *last = g_hash_table_lookup (last_seqs, &user_id);
+      guint n = 1;
+
+      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
+        n++;
+      if (last == NULL)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "No user row %" G_GINT64_FORMAT " for an inbox entry", user_id);
+          return FALSE;
+        }
+      for (guint k = 0; k < n; k++)
+        {
+          PendingInbox *p = &g_array_index (inbox, PendingInbox, i + k);
+
+          p->recipient->seq = *last - n + 1 + k;
+          array_int (users, p->user_id);
+          array_int (seqs, (gint64) p->recipient->seq);
+          array_int (messages, p->message_id);
+        }
+      i += n;
+    }
+  array_end (users);
+  array_end (seqs);
+  array_end (messages);
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&users), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&seqs), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  g_ptr_array_add (self->keep, g_string_free (g_steal_pointer (&messages), FALSE));
+  natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+  if (defer != NULL)
+    natterd_pg_params_copy (&natterd_pg_call_new (defer, PW_INSERT_INBOX)->params, &params);
+  else if (!run_done (self, PW_INSERT_INBOX, &params, error))
+    return FALSE;
+  g_array_set_size (inbox, 0);
+  return TRUE;
+}
+
+/* ----------------------------------------------------------------- clock */
+
+/* The clock stamp of this batch: taken (and its row locked) at the start
+ * of a batch that changes a timeline, before any other row. */
+static gboolean
+tick_clock (NatterdStorePg  *self,
+            GError         **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, g_get_real_time () / 1000);
+  result = run (self, PW_TICK_CLOCK, &params, error);
+  if (result == NULL)
+    return FALSE;
+  self->clock = natterd_pg_int (result, 0, 0);
+  PQclear (result);
+  return TRUE;
+}
+
+static gboolean
+op_changes_timeline (NatterdOp *op)
+{
+  switch (op->kind)
+    {
+    case NATTERD_OP_PUBLISH:
+      return ((NatterdPublishOp *) op)->timeline;
+    case NATTERD_OP_RECALL:
+      return ((NatterdRecallOp *) op)->command != NULL && ((NatterdRecallOp *) op)->command->timeline;
+    case NATTERD_OP_MEMBERS:
+      return ((NatterdMembersOp *) op)->timeline_id != NULL;
+    case NATTERD_OP_GROUP:
+      return ((NatterdGroupOp *) op)->remove;
+    case NATTERD_OP_CONVERSATION:
+      {
+        NatterdConversationOp *c = (NatterdConversationOp *) op;
+
+        return c->action == NATTERD_CONVERSATION_CLEAR_UNREAD &&
+               (c->conversation_type == NATTER_CONVERSATION_GROUP ||
+                c->conversation_type == NATTER_CONVERSATION_DISCUSSION);
+      }
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+lock_timeline (NatterdStorePg  *self,
+               gint64           app_id,
+               const char      *target_id,
+               guint64         *latest_seq,
+               GError         **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, app_id);
+  natterd_pg_params_text (&params, target_id);
+  result = run (self, PW_LOCK_TIMELINE, &params, error);
+  if (result == NULL)
+    return FALSE;
+  *latest_seq = (guint64) natterd_pg_int (result, 0, 0);
+  PQclear (result);
+  return TRUE;
+}
+
+/* --------------------------------------------------------------- publish */
+
+/* The next message id; fetched from the sequence @want at a time (at
+ * least 16) when those fetched before are used up. */
+static gboolean
+next_id (NatterdStorePg  *self,
+         guint            want,
+         gint64          *id,
+         GError         **error)
+{
+  if (self->next_id >= self->ids->len)
+    {
+      PgParams params = { 0 };
+      PGresult *result;
+
+      natterd_pg_params_int (&params, MAX (want, 16));
+      result = run (self, PW_NEXT_IDS, &params, error);
+      if (result == NULL)
+        return FALSE;
+      g_array_set_size (self->ids, 0);
+      self->next_id = 0;
+      for (int i = 0; i < PQntuples (result); i++)
+        {
+          gint64 value = natterd_pg_int (result, i, 0);
+
+          g_array_append_val (self->ids, value);
+        }
+      PQclear (result);
+    }
+  *id = g_array_index (self->ids, gint64, self->next_id++);
+  return TRUE;
+}
+
+static gboolean
+write_mentions (NatterdStorePg    *self,
+                NatterdPublishOp  *op,
+                GError           **error)
+{
+  guint n = op->mention_ids != NULL ? op->mention_ids->len : 0;
+
+  for (guint i = 0; i < n + (op->mention_all ? 1 : 0); i++)
+    {
+      PgParams params = { 0 };
+
+      natterd_pg_params_int (&params, op->app_id);
+      natterd_pg_params_text (&params, op->message.target_id);
+      natterd_pg_params_int (&params, (gint64) op->message.timeline_seq);
+      natterd_pg_params_int (&params, i < n ? g_array_index (op->mention_ids, gint64, i) : 0);
+      natterd_pg_params_int (&params, op->sender_id);
+      if (!run_done (self, PW_INSERT_MENTION, &params, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Sent before (through this node or another): answer with that one. */
+static gboolean
+find_duplicate (NatterdStorePg    *self,
+                NatterdPublishOp  *op,
+                GError           **error)
+{
+  NatterdMessage *m = &op->message;
+  PgParams find = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&find, op->sender_id);
+  natterd_pg_params_text (&find, op->client_msg_id);
+  natterd_pg_params_text (&find, op->device_id);
+  result = run (self, PW_FIND_DUPLICATE, &find, error);
+  if (result == NULL)
+    return FALSE;
+  if (PQntuples (result) != 1)
+    {
+      PQclear (result);
+      g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                           "duplicate lookup: no row");
+      return FALSE;
+    }
+  m->id = natterd_pg_int (result, 0, 0);
+  g_free (m->uid);
+  m->uid = natterd_pg_text (result, 0, 1);
+  m->sent_time = natterd_pg_int (result, 0, 2);
+  m->timeline_seq = (guint64) natterd_pg_int (result, 0, 3);
+  op->duplicate = TRUE;
+  PQclear (result);
+  return TRUE;
+}
+
+static void
+insert_message_params (PgParams         *params,
+                       NatterdPublishOp *op,
+                       gint64            id,
+                       const char       *uid)
+{
+  NatterdMessage *m = &op->message;
+  gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+  natterd_pg_params_int (params, id);
+  natterd_pg_params_int (params, op->app_id);
+  natterd_pg_params_text (params, persisted ? uid : NULL);
+  natterd_pg_params_int (params, m->conversation_type);
+  natterd_pg_params_int (params, op->sender_id);
+  natterd_pg_params_text (params, m->target_id);
+  natterd_pg_params_text (params, op->channel);
+  natterd_pg_params_text (params, m->object_name);
+  natterd_pg_params_text (params, m->content);
+  natterd_pg_params_text (params, m->push_content);
+  natterd_pg_params_int (params, m->flags);
+  natterd_pg_params_int (params, m->sent_time);
+  natterd_pg_params_text (params, op->device_id);
+  natterd_pg_params_text (params, op->client_msg_id);
+}
+
+/* The message row @id is in: its timeline seq (at once: the seq is
+ * needed), and what follows from it (webhook event, hour row: added to
+ * @after, sent in one pipeline; inbox entries and conversations: at the
+ * end of the batch). */
+static gboolean
+publish_stored (NatterdStorePg    *self,
+                NatterdPublishOp  *op,
+                gint64             id,
+                const char        *uid,
+                GPtrArray         *after,
+                GError           **error)
+{
+  NatterdMessage *m = &op->message;
+  gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+  gint64 hour;
+
+  m->id = id;
+  g_free (m->uid);
+  m->uid = persisted ? g_strdup (uid) : NULL;
+
+  if (op->timeline)
+    {
+      PgParams seq = { 0 };
+      PGresult *result;
+
+      natterd_pg_params_int (&seq, op->app_id);
+      natterd_pg_params_text (&seq, m->target_id);
+      natterd_pg_params_int (&seq, m->conversation_type);
+      natterd_pg_params_int (&seq, m->sent_time);
+      natterd_pg_params_int (&seq, self->clock);
+      natterd_pg_params_int (&seq, id);
+      result = run (self, PW_NEXT_TIMELINE_SEQ, &seq, error);
+      if (result == NULL)
+        return FALSE;
+      m->timeline_seq = (guint64) natterd_pg_int (result, 0, 0);
+      PQclear (result);
+      if (!write_mentions (self, op, error))
+        return FALSE;
+    }
+
+  if (op->webhook && persisted)
+    {
+      PgParams *event = &natterd_pg_call_new (after, PW_INSERT_WEBHOOK_EVENT)->params;
+
+      op->webhook_body = natterd_webhook_event_body (m);
+      natterd_pg_params_int (event, id);
+      natterd_pg_params_int (event, op->app_id);
+      natterd_pg_params_text (event, op->webhook_body);
+    }
+
+  hour = m->sent_time / (3600 * 1000);
+  if (hour != self->last_hour)
+    {
+      PgParams *h = &natterd_pg_call_new (after, PW_INSERT_HOUR)->params;
+
+      natterd_pg_params_int (h, hour);
+      natterd_pg_params_int (h, id);
+      self->last_hour = hour;
+    }
+
+  for (guint i = 0; i < op->recipients->len; i++)
+    {
+      NatterdRecipient *r = &g_array_index (op->recipients, NatterdRecipient, i);
+
+      if (r->inbox)
+        {
+          PendingInbox p = { r->user_id, id, self->pending_inbox->len, r };
+
+          g_array_append_val (self->pending_inbox, p);
+        }
+      if (r->conversation && persisted)
+        note_conversation (self, r, m);
+    }
+  return TRUE;
+}
+
+static gboolean
+write_publish (NatterdStorePg    *self,
+               NatterdPublishOp  *op,
+               GError           **error)
+{
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_free);
+  PgParams params = { 0 };
+  PGresult *result;
+  gint64 id;
+  char uid[20];
+  gboolean inserted;
+
+  g_clear_pointer (&op->webhook_body, g_free);
+  op->message.timeline_seq = 0;
+  if (!next_id (self, 1, &id, error))
+    return FALSE;
+  natterd_message_uid_make (id, uid);
+  insert_message_params (&params, op, id, uid);
+  result = run (self, PW_INSERT_MESSAGE, &params, error);
+  if (result == NULL)
+    return FALSE;
+  inserted = PQntuples (result) == 1;
+  PQclear (result);
+
+  if (!inserted)
+    return find_duplicate (self, op, error);
+  return publish_stored (self, op, id, uid, after, error) && run_calls (self, after, error);
+}
+
+static gboolean
+is_plain_publish (NatterdOp *op)
+{
+  return op->kind == NATTERD_OP_PUBLISH && !((NatterdPublishOp *) op)->timeline;
+}
+
+/* Private messages, one after the other in the batch: their rows in one
+ * statement, then what follows from them in one pipeline (two round
+ * trips for all of them, not two or three each). */
+#define MESSAGE_ARRAYS 14
+
+static gboolean
+write_publishes (NatterdStorePg  *self,
+                 NatterdOp      **ops,
+                 guint            n,
+                 GError         **error)
+{
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) inserted = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autofree gint64 *ids = g_new0 (gint64, n);
+  g_autofree char *uids = g_new0 (char, 20 * (gsize) n);
+  GString *arrays[MESSAGE_ARRAYS];
+  PgParams params = { 0 };
+  PGresult *result;
+  gboolean ok = TRUE;
+
+  for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+    arrays[a] = g_string_new (NULL);
+  for (guint i = 0; i < n && ok; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+      NatterdMessage *m = &op->message;
+      gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
+
+      g_clear_pointer (&op->webhook_body, g_free);
+      m->timeline_seq = 0;
+      if (!next_id (self, n - i, &ids[i], error))
+        {
+          ok = FALSE;
+          break;
+        }
+      natterd_message_uid_make (ids[i], uids + 20 * i);
+      array_int (arrays[0], ids[i]);
+      array_int (arrays[1], op->app_id);
+      array_text (arrays[2], persisted ? uids + 20 * i : NULL);
+      array_int (arrays[3], m->conversation_type);
+      array_int (arrays[4], op->sender_id);
+      array_text (arrays[5], m->target_id);
+      array_text (arrays[6], op->channel);
+      array_text (arrays[7], m->object_name);
+      array_text (arrays[8], m->content);
+      array_text (arrays[9], m->push_content);
+      array_int (arrays[10], m->flags);
+      array_int (arrays[11], m->sent_time);
+      array_text (arrays[12], op->device_id);
+      array_text (arrays[13], op->client_msg_id);
+    }
+  if (ok)
+    {
+      for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+        natterd_pg_params_text (&params, array_end (arrays[a]));
+      result = run (self, PW_INSERT_MESSAGES, &params, error);
+      ok = result != NULL;
+      for (int r = 0; ok && r < PQntuples (result); r++)
+        {
+          gint64 *id = g_new (gint64, 1);
+
+          *id = natterd_pg_int (result, r, 0);
+          g_hash_table_add (inserted, id);
+        }
+      PQclear (result);
+    }
+  for (guint a = 0; a < MESSAGE_ARRAYS; a++)
+    g_string_free (arrays[a], TRUE);
+
+  for (guint i = 0; i < n && ok; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+
+      if (!g_hash_table_contains (inserted, &ids[i]))
+        ok = find_duplicate (self, op, error);
+      else
+        ok = publish_stored (self, op, ids[i], uids + 20 * i, after, error);
+    }
+  return ok && run_calls (self, after, error);
+}
+
+static gboolean
+write_recall (NatterdStorePg   *self,
+              NatterdRecallOp  *op,
+              GError          **error)
+{
+  g_autofree char *uid = NULL;
+  g_autofree char *channel = NULL;
+  g_autofree char *object_name = NULL;
+  gint64 app_id = 0, sender_id = 0, sent_time = 0;
+  PgParams params = { 0 };
+  PGresult *result;
+  gboolean row;
+
+  natterd_pg_params_int (&params, op->message_id);
+  result = run (self, PW_GET_MESSAGE, &params, error);
+  if (result == NULL)
+    return FALSE;
+  row = PQntuples (result) == 1;
+  if (row)
+    {
+      app_id = natterd_pg_int (result, 0, 0);
+      uid = natterd_pg_text (result, 0, 1);
+      sender_id = natterd_pg_int (result, 0, 2);
+      channel = natterd_pg_text (result, 0, 3);
+      object_name = natterd_pg_text (result, 0, 4);
+      sent_time = natterd_pg_int (result, 0, 5);
+      g_clear_pointer (&op->original.target_id, g_free);
+      g_clear_pointer (&op->original.content, g_free);
+      op->original.conversation_type = (int) natterd_pg_int (result, 0, 6);
+      op->original.target_id = natterd_pg_text (result, 0, 7);
+      op->original.content = natterd_pg_text (result, 0, 8);
+    }
+  PQclear (result);
+
+  op->found = row && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
+              sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
+              g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0 &&
+              sent_time >= op->window_start;
+  if (!op->found)
+    return TRUE;
+
+  op->original.id = op->message_id;
+  g_free (op->original.uid);
+  op->original.uid = g_strdup (uid);
+  g_free (op->original.object_name);
+  op->original.object_name = g_steal_pointer (&object_name);
+  op->original.sent_time = sent_time;
+
+  {
+    g_autofree char *replacement = natterd_recall_notification (op->operator_id, op->recall_time,
+                                                                op->original.object_name);
+    PgParams update = { 0 };
+
+    natterd_pg_params_int (&update, op->message_id);
+    natterd_pg_params_text (&update, replacement);
+    if (!run_done (self, PW_RECALL_MESSAGE, &update, error))
+      return FALSE;
+  }
+
+  return op->command == NULL || write_publish (self, op->command, error);
+}
+
+static gboolean
+write_conversation (NatterdStorePg         *self,
+                    NatterdConversationOp  *op,
+                    GError                **error)
+{
+  static const int statements[] = {
+    [NATTERD_CONVERSATION_PIN] = PW_PIN,
+    [NATTERD_CONVERSATION_UNPIN] = PW_UNPIN,
+    [NATTERD_CONVERSATION_MUTE] = PW_MUTE,
+    [NATTERD_CONVERSATION_UNMUTE] = PW_UNMUTE,
+    [NATTERD_CONVERSATION_REMOVE] = PW_REMOVE_CONVERSATION,
+    [NATTERD_CONVERSATION_CLEAR_UNREAD] = PW_CLEAR_UNREAD,
+  };
+  int index = statements[op->action];
+  PgParams params = { 0 };
+
+  if (op_changes_timeline ((NatterdOp *) op))
+    {
+      PgParams read = { 0 };
+
+      natterd_pg_params_int (&read, op->user_id);
+      natterd_pg_params_text (&read, op->target_id);
+      natterd_pg_params_int (&read, (gint64) op->read_seq);
+      natterd_pg_params_int (&read, self->clock);
+      natterd_pg_params_int (&read, op->app_id);
+      if (!run_done (self, PW_READ_TIMELINE, &read, error))
+        return FALSE;
+    }
+
+  natterd_pg_params_int (&params, op->user_id);
+  natterd_pg_params_int (&params, op->conversation_type);
+  natterd_pg_params_text (&params, op->target_id);
+  if (index != PW_UNPIN && index != PW_UNMUTE)
+    natterd_pg_params_int (&params, op->time);
+  return run_done (self, index, &params, error);
+}
+
+static gboolean
+write_members (NatterdStorePg    *self,
+               NatterdMembersOp  *m,
+               GError           **error)
+{
+  int index = m->action == NATTERD_MEMBERS_ADD ? PW_ADD_MEMBER :
+              m->action == NATTERD_MEMBERS_REMOVE ? PW_REMOVE_MEMBER : PW_GAG_MEMBER;
+  guint64 latest = 0;
+
+  for (guint i = 0; i < m->user_ids->len; i++)
+    {
+      PgParams params = { 0 };
+
+      natterd_pg_params_int (&params, m->group_id);
+      natterd_pg_params_int (&params, g_array_index (m->user_ids, gint64, i));
+      if (m->action != NATTERD_MEMBERS_REMOVE)
+        natterd_pg_params_int (&params, m->time);
+      if (!run_done (self, index, &params, error))
+        return FALSE;
+    }
+
+  if (m->timeline_id == NULL || m->action == NATTERD_MEMBERS_GAG)
+    return TRUE;
+  /* Join and leave record the group's seq now: messages other nodes add
+   * to it wait for this, or this for them. */
+  if (!lock_timeline (self, m->app_id, m->timeline_id, &latest, error))
+    return FALSE;
+  for (guint i = 0; i < m->user_ids->len; i++)
+    {
+      PgParams params = { 0 };
+
+      natterd_pg_params_int (&params, g_array_index (m->user_ids, gint64, i));
+      natterd_pg_params_text (&params, m->timeline_id);
+      if (m->action == NATTERD_MEMBERS_ADD)
+        {
+          natterd_pg_params_int (&params, m->app_id);
+          natterd_pg_params_int (&params, m->from_start || latest == 0 ? 0 : (gint64) latest + 1);
+          natterd_pg_params_int (&params, (gint64) latest);
+          natterd_pg_params_int (&params, self->clock);
+          if (!run_done (self, PW_JOIN_TIMELINE, &params, error))
+            return FALSE;
+        }
+      else
+        {
+          natterd_pg_params_int (&params, (gint64) latest);
+          natterd_pg_params_int (&params, self->clock);
+          if (!run_done (self, PW_LEAVE_TIMELINE, &params, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+write_prune (NatterdStorePg  *self,
+             NatterdPruneOp  *op,
+             GError         **error)
+{
+  PGresult *result;
+  gint64 cutoff;
+
+  if (op->nonces_before > 0)
+    {
+      PgParams params = { 0 };
+
+      natterd_pg_params_int (&params, op->nonces_before);
+      natterd_pg_params_int (&params, op->limit);
+      result = run (self, PW_PRUNE_NONCES, &params, error);
+      if (result == NULL)
+        return FALSE;
+      op->nonces_deleted = changes (result);
+      PQclear (result);
+    }
+
+  if (op->before == 0)
+    return TRUE;
+
+  {
+    PgParams params = { 0 };
+
+    natterd_pg_params_int (&params, op->before / (3600 * 1000));
+    result = run (self, PW_PRUNE_CUTOFF, &params, error);
+    if (result == NULL)
+      return FALSE;
+    cutoff = natterd_pg_int (result, 0, 0);
+    PQclear (result);
+  }
+  {
+    PgParams params = { 0 };
+
+    natterd_pg_params_int (&params, cutoff);
+    natterd_pg_params_int (&params, op->limit);
+    result = run (self, PW_PRUNE_INBOX, &params, error);
+    if (result == NULL)
+      return FALSE;
+    op->deleted = changes (result);
+    PQclear (result);
+  }
+  return TRUE;
+}
+
+static gboolean
+write_one (NatterdStorePg  *self,
+           NatterdOp       *op,
+           GError         **error)
+{
+  PgParams params = { 0 };
+
+  if (op->kind != NATTERD_OP_PUBLISH && !flush_conversations (self, NULL, error))
+    return FALSE;
+
+  switch (op->kind)
+    {
+    case NATTERD_OP_BARRIER:
+      return TRUE;
+
+    case NATTERD_OP_PUBLISH:
+      return write_publish (self, (NatterdPublishOp *) op, error);
+
+    case NATTERD_OP_RECALL:
+      return write_recall (self, (NatterdRecallOp *) op, error);
+
+    case NATTERD_OP_CONVERSATION:
+      return write_conversation (self, (NatterdConversationOp *) op, error);
+
+    case NATTERD_OP_USER:
+      {
+        NatterdUserOp *u = (NatterdUserOp *) op;
+        PGresult *result;
+        gboolean stored;
+
+        natterd_pg_params_int (&params, u->id);
+        natterd_pg_params_int (&params, u->app_id);
+        natterd_pg_params_text (&params, u->user_id);
+        natterd_pg_params_text (&params, u->name != NULL ? u->name : "");
+        natterd_pg_params_text (&params, u->portrait_uri != NULL ? u->portrait_uri : "");
+        natterd_pg_params_int (&params, u->created);
+        natterd_pg_params_int (&params, u->tokens_valid_after);
+        natterd_pg_params_int (&params, u->blocked_until);
+        result = run (self, PW_UPSERT_USER, &params, error);
+        if (result == NULL)
+          return FALSE;
+        stored = changes (result) == 1;
+        PQclear (result);
+        /* The id is another user's: another node gave it out meanwhile. */
+        if (!stored)
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "User id %" G_GINT64_FORMAT " is taken by another user", u->id);
+        return stored;
+      }
+
+    case NATTERD_OP_DEVICES:
+      {
+        NatterdDevicesOp *d = (NatterdDevicesOp *) op;
+
+        for (guint i = 0; i < d->devices->len; i++)
+          {
+            NatterdDeviceRecord *device = &g_array_index (d->devices, NatterdDeviceRecord, i);
+            PgParams p = { 0 };
+
+            natterd_pg_params_int (&p, device->user_id);
+            natterd_pg_params_text (&p, device->device_id);
+            natterd_pg_params_text (&p, device->platform != NULL ? device->platform : "");
+            natterd_pg_params_int (&p, device->last_seen);
+            natterd_pg_params_int (&p, (gint64) device->acked_seq);
+            if (!run_done (self, PW_UPSERT_DEVICE, &p, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_GROUP:
+      {
+        NatterdGroupOp *g = (NatterdGroupOp *) op;
+
+        if (g->remove)
+          {
+            guint64 latest;
+            PgParams p = { 0 };
+
+            if (!lock_timeline (self, g->app_id, g->group_id, &latest, error))
+              return FALSE;
+            natterd_pg_params_int (&p, g->app_id);
+            natterd_pg_params_text (&p, g->group_id);
+            natterd_pg_params_int (&p, (gint64) latest);
+            natterd_pg_params_int (&p, self->clock);
+            if (!run_done (self, PW_DISMISS_TIMELINE, &p, error))
+              return FALSE;
+            natterd_pg_params_int (&params, g->id);
+            return run_done (self, PW_DELETE_GROUP_MEMBERS, &params, error) &&
+                   run_done (self, PW_DELETE_GROUP, &params, error);
+          }
+        natterd_pg_params_int (&params, g->id);
+        natterd_pg_params_int (&params, g->app_id);
+        natterd_pg_params_text (&params, g->group_id);
+        natterd_pg_params_text (&params, g->name != NULL ? g->name : "");
+        natterd_pg_params_int (&params, g->created);
+        return run_done (self, PW_UPSERT_GROUP, &params, error);
+      }
+
+    case NATTERD_OP_MEMBERS:
+      return write_members (self, (NatterdMembersOp *) op, error);
+
+    case NATTERD_OP_CHATROOM:
+      {
+        NatterdChatroomOp *c = (NatterdChatroomOp *) op;
+
+        natterd_pg_params_int (&params, c->id);
+        if (c->remove)
+          return run_done (self, PW_DELETE_CHATROOM, &params, error);
+        natterd_pg_params_int (&params, c->app_id);
+        natterd_pg_params_text (&params, c->chatroom_id);
+        natterd_pg_params_text (&params, c->name != NULL ? c->name : "");
+        natterd_pg_params_int (&params, c->created);
+        return run_done (self, PW_UPSERT_CHATROOM, &params, error);
+      }
+
+    case NATTERD_OP_BLACKLIST:
+      {
+        NatterdBlacklistOp *b = (NatterdBlacklistOp *) op;
+
+        for (guint i = 0; i < b->blocked_ids->len; i++)
+          {
+            PgParams p = { 0 };
+
+            natterd_pg_params_int (&p, b->user_id);
+            natterd_pg_params_int (&p, g_array_index (b->blocked_ids, gint64, i));
+            if (!run_done (self, b->remove ? PW_REMOVE_BLACKLIST : PW_ADD_BLACKLIST, &p, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_PRUNE:
+      return write_prune (self, (NatterdPruneOp *) op, error);
+
+    case NATTERD_OP_NONCE:
+      {
+        NatterdNonceOp *n = (NatterdNonceOp *) op;
+        PGresult *result;
+
+        natterd_pg_params_int (&params, n->app_id);
+        natterd_pg_params_text (&params, n->nonce);
+        natterd_pg_params_int (&params, n->expires);
+        result = run (self, PW_INSERT_NONCE, &params, error);
+        if (result == NULL)
+          return FALSE;
+        n->duplicate = g_strcmp0 (PQgetvalue (result, 0, 0), "t") != 0;
+        PQclear (result);
+        return TRUE;
+      }
+
+    case NATTERD_OP_WEBHOOK_DONE:
+      {
+        GArray *ids = ((NatterdWebhookDoneOp *) op)->ids;
+
+        for (guint i = 0; i < ids->len; i++)
+          {
+            PgParams p = { 0 };
+
+            natterd_pg_params_int (&p, g_array_index (ids, gint64, i));
+            if (!run_done (self, PW_DELETE_WEBHOOK_EVENT, &p, error))
+              return FALSE;
+          }
+        return TRUE;
+      }
+
+    case NATTERD_OP_MEDIA:
+      {
+        NatterdMediaOp *m = (NatterdMediaOp *) op;
+
+        natterd_pg_params_int (&params, m->app_id);
+        natterd_pg_params_text (&params, m->hash);
+        natterd_pg_params_int (&params, (gint64) m->size);
+        natterd_pg_params_text (&params, m->content_type);
+        natterd_pg_params_text (&params, m->name != NULL ? m->name : "");
+        natterd_pg_params_int (&params, m->uploader_id);
+        natterd_pg_params_int (&params, m->created);
+        return run_done (self, PW_INSERT_MEDIA, &params, error);
+      }
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+gboolean
+natterd_store_pg_write (NatterdStore  *store,
+                        NatterdOp    **ops,
+                        guint          n_ops,
+                        GError       **error)
+{
+  NatterdStorePg *self = NATTERD_STORE_PG (store);
+  g_autoptr(GPtrArray) final = NULL;
+  gboolean clock = FALSE;
+
+  if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
+    return FALSE;
+  /* BEGIN goes with the first statements, COMMIT with the last. */
+  self->began = FALSE;
+  g_ptr_array_set_size (self->keep, 0);
+
+  for (guint i = 0; i < n_ops && !clock; i++)
+    clock = op_changes_timeline (ops[i]);
+  self->clock = 0;
+  if (clock && !tick_clock (self, error))
+    goto failed;
+
+  for (guint i = 0; i < n_ops;)
+    {
+      guint run_length = 0;
+
+      while (i + run_length < n_ops && is_plain_publish (ops[i + run_length]))
+        run_length++;
+      if (run_length > 0)
+        {
+          if (!write_publishes (self, ops + i, run_length, error))
+            goto failed;
+          i += run_length;
+        }
+      else if (!write_one (self, ops[i++], error))
+        goto failed;
+    }
+
+  final = g_ptr_array_new_with_free_func (g_free);
+  if (!flush_conversations (self, final, error) || !flush_inbox (self, final, error))
+    goto failed;
+  natterd_pg_call_new (final, PG_CALL_COMMIT);
+  if (!run_calls (self, final, error))
+    goto failed;
+  g_ptr_array_set_size (self->keep, 0);
+  return TRUE;
+
+failed:
+  if (PQstatus (self->writer.conn) == CONNECTION_OK)
+    natterd_pg_exec (self->writer.conn, "ROLLBACK", NULL);
+  g_ptr_array_set_size (self->keep, 0);
+  g_hash_table_remove_all (self->pending_conversations);
+  g_array_set_size (self->pending_inbox, 0);
+  /* Ids already taken are not given out again (a sequence has gaps). */
+  self->last_hour = -1;
+  for (guint i = 0; i < n_ops; i++)
+    if (ops[i]->kind == NATTERD_OP_PUBLISH)
+      {
+        NatterdPublishOp *p = (NatterdPublishOp *) ops[i];
+
+        p->duplicate = FALSE;
+        p->message.timeline_seq = 0;
+        g_clear_pointer (&p->webhook_body, g_free);
+        for (guint r = 0; r < p->recipients->len; r++)
+          g_array_index (p->recipients, NatterdRecipient, r).seq = 0;
+      }
+  return FALSE;
+}
