@@ -1033,8 +1033,23 @@ handle_presence (NatterdCluster *self,
   node_add_session (self, node, app_key, user_id, device_id, get_string (object, "platform"));
   app = natterd_directory_lookup_app (self->server->directory, app_key);
   user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
-  if (user != NULL)
-    kick_older (self, user, device_id, node->name, get_int (object, "at"));
+  if (user == NULL)
+    return;
+  kick_older (self, user, device_id, node->name, get_int (object, "at"));
+  /* That node knows the inbox head as far as it wrote it; entries this
+   * node stored while the user was offline are in the shared store, and
+   * the head tells it to read them. */
+  if (user->max_seq > 0)
+    {
+      g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+      g_autoptr(JsonBuilder) builder = begin (self, "head", app_key);
+
+      add_string (builder, "user", user_id);
+      add_int (builder, "seq", (gint64) user->max_seq);
+      json_builder_end_object (builder);
+      g_hash_table_add (nodes, node);
+      publish_to_nodes (self, nodes, builder);
+    }
 }
 
 static void
@@ -1102,6 +1117,20 @@ handle_object (NatterdCluster *self,
     handle_node (self, node, object);
   else if (g_str_equal (type, "on") || g_str_equal (type, "off"))
     handle_presence (self, node, object, g_str_equal (type, "on"));
+  else if (g_str_equal (type, "head"))
+    {
+      const char *app_key = get_string (object, "app");
+      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
+      NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, get_string (object, "user")) : NULL;
+      gint64 seq = get_int (object, "seq");
+
+      if (user != NULL && seq > 0 && (guint64) seq > user->max_seq)
+        {
+          user->max_seq = (guint64) seq;
+          for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
+            natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
+        }
+    }
   else if (g_str_equal (type, "change"))
     {
       const char *app_key = get_string (object, "app");

@@ -430,6 +430,16 @@ natterd_session_deliver_remote (NatterdSession       *self,
   natterd_session_deliver_live (self, seq, message);
 }
 
+void
+natterd_session_catch_up (NatterdSession *self)
+{
+  if (self->state == NATTERD_SESSION_CONNECTED && !self->replaying && self->sent_seq < self->user->max_seq)
+    {
+      self->replaying = TRUE;
+      maybe_continue_replay (self);
+    }
+}
+
 /* ----------------------------------------------------------------- connect */
 
 typedef struct
