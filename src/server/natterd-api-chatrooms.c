@@ -69,6 +69,8 @@ api_chatroom_destroy (NatterdApiRequest *request)
 
       if (room != NULL)
         natterd_server_chatroom_destroy (request->server, room);
+      if (request->server->cluster != NULL)
+        natterd_server_cluster_chatroom_destroyed (request->server, request->app, g_ptr_array_index (ids, i));
     }
   natterd_api_finish_when_stored (request);
 }
@@ -210,6 +212,7 @@ chatroom_restrict (NatterdApiRequest *request,
   g_autoptr(GPtrArray) user_ids = room_id != NULL ? natterd_api_require_ids (request, "userId", MAX_USERS_PER_CALL) : NULL;
   NatterdChatroom *room;
   gint64 minutes = 0;
+  gint64 until = 0;
 
   if (user_ids == NULL ||
       (add && !natterd_api_int_param (request, "minute", 1, GAG_MAX_MINUTES, TRUE, 0, &minutes)))
@@ -230,10 +233,8 @@ chatroom_restrict (NatterdApiRequest *request,
 
       if (add)
         {
-          gint64 *until = g_new (gint64, 1);
-
-          *until = natterd_now_ms () + minutes * 60 * 1000;
-          g_hash_table_insert (table, user, until);
+          until = natterd_now_ms () + minutes * 60 * 1000;
+          g_hash_table_insert (table, user, g_memdup2 (&until, sizeof until));
           if (block && g_hash_table_contains (room->members, user))
             natterd_server_chatroom_kick (request->server, room, user,
                                           NATTER_CODE_KICKED_FROM_CHATROOM);
@@ -243,6 +244,8 @@ chatroom_restrict (NatterdApiRequest *request,
           g_hash_table_remove (table, user);
         }
     }
+  if (request->server->cluster != NULL)
+    natterd_server_cluster_chatroom_restrict (request->server, room, user_ids, block, until);
   natterd_api_reply_ok (request);
 }
 

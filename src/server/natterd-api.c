@@ -185,6 +185,10 @@ natterd_api_part_committed (NatterdOp *op,
 {
   NatterdApiRequest *request = user_data;
 
+  /* User rows reach the other nodes from natterd_server_save_user(). */
+  if (op->error == NULL && request->server->cluster != NULL && request->app != NULL &&
+      op->kind != NATTERD_OP_USER)
+    natterd_server_cluster_committed (request->server, request->app, op);
   if (natterd_store_error_is_full (op->error))
     {
       /* The store logs running out of space once, not per request. */

@@ -124,6 +124,9 @@ chatroom_written (NatterdOp *op,
     }
   room->stored = TRUE;
   answer_waiters (self, room, NATTER_CODE_OK);
+  /* The other nodes know it now: joins there need not store it again. */
+  if (self->cluster != NULL)
+    natterd_server_cluster_chatroom (self, room);
 }
 
 static void
@@ -242,8 +245,8 @@ natterd_server_chatroom_kick (NatterdServer   *self,
 }
 
 void
-natterd_server_chatroom_destroy (NatterdServer   *self,
-                                 NatterdChatroom *room)
+natterd_server_chatroom_forget (NatterdServer   *self,
+                                NatterdChatroom *room)
 {
   GHashTableIter iter;
   NatterdUser *user;
@@ -256,8 +259,15 @@ natterd_server_chatroom_destroy (NatterdServer   *self,
     tell_user (user, room, NATTER_CODE_CHATROOM_NOT_EXIST);
 
   answer_waiters (self, room, NATTER_CODE_CHATROOM_NOT_EXIST);
-  store_chatroom (self, room, room->name, FALSE, TRUE);
   natterd_directory_remove_chatroom (self->directory, room);
+}
+
+void
+natterd_server_chatroom_destroy (NatterdServer   *self,
+                                 NatterdChatroom *room)
+{
+  store_chatroom (self, room, room->name, FALSE, TRUE);
+  natterd_server_chatroom_forget (self, room);
 }
 
 void

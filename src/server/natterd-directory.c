@@ -487,6 +487,19 @@ natterd_directory_add_user (NatterdDirectory *self,
 }
 
 NatterdUser *
+natterd_directory_add_user_id (NatterdDirectory *self,
+                               NatterdApp       *app,
+                               gint64            id,
+                               const char       *user_id,
+                               gint64            created)
+{
+  g_return_val_if_fail (natterd_directory_lookup_user (app, user_id) == NULL, NULL);
+  if (g_hash_table_contains (self->users_by_id, &id))
+    return NULL;
+  return insert_user (self, app, id, user_id, created);
+}
+
+NatterdUser *
 natterd_directory_lookup_user (NatterdApp *app,
                                const char *user_id)
 {
@@ -510,7 +523,7 @@ natterd_user_is_blocking (NatterdUser *user,
 gboolean
 natterd_user_is_online (NatterdUser *user)
 {
-  return user->sessions != NULL && user->sessions->len > 0;
+  return (user->sessions != NULL && user->sessions->len > 0) || user->remote_sessions > 0;
 }
 
 static NatterdGroup *

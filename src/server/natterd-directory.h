@@ -88,6 +88,7 @@ struct _NatterdUser
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */
+  guint       remote_sessions;     /* its sessions on other nodes (natterd-cluster.c) */
   gboolean    stored;              /* its row is durable (loaded, or a save completed) */
   guint       saving;              /* saves submitted and not completed */
 };
@@ -143,6 +144,12 @@ GList            *natterd_directory_get_apps       (NatterdDirectory   *self);
 /* A new user, with its id assigned; the caller stores it (NatterdUserOp). */
 NatterdUser      *natterd_directory_add_user       (NatterdDirectory   *self,
                                                     NatterdApp         *app,
+                                                    const char         *user_id,
+                                                    gint64              created);
+/* A user another node stored under @id; NULL if @id names a user here. */
+NatterdUser      *natterd_directory_add_user_id    (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    gint64              id,
                                                     const char         *user_id,
                                                     gint64              created);
 NatterdUser      *natterd_directory_lookup_user    (NatterdApp         *app,

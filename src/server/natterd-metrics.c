@@ -178,6 +178,13 @@ natterd_metrics_render (NatterdServer *self)
                             i < G_N_ELEMENTS (connect_codes) ? connect_codes[i] : 0,
                             m->connect_refused[i]);
 
+  counter (out, "natterd_cluster_published_total", "Messages sent to other nodes over NATS.",
+           m->cluster_published);
+  counter (out, "natterd_cluster_received_total", "Deliveries received from other nodes.",
+           m->cluster_received);
+  counter (out, "natterd_cluster_dropped_total",
+           "Messages to other nodes dropped: 64 MiB already waiting for NATS (live only; the store has them).",
+           m->cluster_dropped);
   counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
   counter (out, "natterd_connections_held_total",
            "Times a connection was not read from: 256 requests of it waiting for answers.",

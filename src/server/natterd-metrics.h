@@ -57,6 +57,9 @@ typedef struct
   guint64          media_uploaded_bytes;
   guint64          media_downloads;
   guint64          inbox_pruned;
+  guint64          cluster_published;         /* messages sent to other nodes over NATS */
+  guint64          cluster_received;          /* deliveries from other nodes */
+  guint64          cluster_dropped;           /* not sent: too much waiting for NATS */
   NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
   NatterdHistogram commit_duration;          /* one writer transaction */
   NatterdHistogram commit_size;              /* ops per transaction */

@@ -41,9 +41,12 @@ natterd_navi_node_free (NatterdNaviNode *node)
 GPtrArray *
 natterd_server_navi_nodes (NatterdServer *self)
 {
-  GPtrArray *nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_navi_node_free);
+  GPtrArray *nodes;
   const char *name = self->config->cluster_node_name;
 
+  if (self->cluster != NULL)
+    return natterd_cluster_get_nodes (self->cluster);
+  nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_navi_node_free);
   g_ptr_array_add (nodes, natterd_navi_node_new (name != NULL && *name != '\0' ? name : "natterd",
                                                  self->public_url != NULL ? self->public_url : self->url));
   return nodes;

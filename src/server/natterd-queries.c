@@ -828,25 +828,45 @@ query_online_status (NatterdServer                     *self,
   for (gsize i = 0; i < request->n_user_ids; i++)
     {
       NatterdUser *user = natterd_directory_lookup_user (app, request->user_ids[i]);
+      guint n_local = user != NULL && user->sessions != NULL ? user->sessions->len : 0;
+      /* Devices on other nodes: "device\nplatform" (natterd-cluster.c) */
+      g_autoptr(GPtrArray) remote = user != NULL && user->remote_sessions > 0 && context->server->cluster != NULL ?
+                                    natterd_cluster_remote_devices (context->server->cluster, user) : NULL;
 
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = request->user_ids[i];
       /* Whoever blacklisted the asker is offline to them. */
       statuses[i].online = user != NULL && natterd_user_is_online (user) &&
                            !natterd_user_is_blocking (user, context->user);
-      statuses[i].platform = statuses[i].online ?
-        (char *) natterd_session_get_platform (g_ptr_array_index (user->sessions, user->sessions->len - 1)) :
-        (char *) "";
+      if (!statuses[i].online)
+        statuses[i].platform = (char *) "";
+      else if (n_local > 0)
+        statuses[i].platform = (char *) natterd_session_get_platform (g_ptr_array_index (user->sessions, n_local - 1));
+      else if (remote != NULL && remote->len > 0)
+        statuses[i].platform = strchr (g_ptr_array_index (remote, remote->len - 1), '\n') + 1;
+      else
+        statuses[i].platform = (char *) "";
       statuses[i].device_ids = devices + n_devices;
       for (gsize d = 0; statuses[i].online && d < request->n_device_ids; d++)
-        for (guint s = 0; s < user->sessions->len; s++)
-          if (g_strcmp0 (natterd_session_get_device_id (g_ptr_array_index (user->sessions, s)),
-                         request->device_ids[d]) == 0)
+        {
+          gboolean found = FALSE;
+          gsize length = strlen (request->device_ids[d]);
+
+          for (guint s = 0; !found && s < n_local; s++)
+            found = g_strcmp0 (natterd_session_get_device_id (g_ptr_array_index (user->sessions, s)),
+                               request->device_ids[d]) == 0;
+          for (guint s = 0; !found && remote != NULL && s < remote->len; s++)
+            {
+              const char *entry = g_ptr_array_index (remote, s);
+
+              found = strncmp (entry, request->device_ids[d], length) == 0 && entry[length] == '\n';
+            }
+          if (found)
             {
               statuses[i].device_ids[statuses[i].n_device_ids++] = request->device_ids[d];
               n_devices++;
-              break;
             }
+        }
       pointers[i] = &statuses[i];
     }
 

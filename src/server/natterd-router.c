@@ -210,6 +210,68 @@ deliver_to_room (NatterdServer        *self,
     natterd_server_deliver_live (self, member, message, except);
 }
 
+/* A status-only @message to this node's sessions concerned (but @origin);
+ * @sender may be NULL (a user this node does not know). */
+static void
+deliver_status (NatterdServer        *self,
+                NatterdApp           *app,
+                NatterdUser          *sender,
+                const NatterdMessage *message,
+                gboolean              multi_device,
+                NatterdSession       *origin)
+{
+  /* Read status goes to the reader's own other devices only. */
+  if (g_strcmp0 (message->object_name, NATTER_OBJECT_SYNC_READ_STATUS) == 0)
+    {
+      natterd_server_deliver_live (self, sender, message, origin);
+      return;
+    }
+
+  if (natterd_conversation_is_private (message->conversation_type))
+    {
+      NatterdUser *target = natterd_directory_lookup_user (app, message->target_id);
+
+      if (target != sender)
+        natterd_server_deliver_live (self, target, message, NULL);
+    }
+  else if (message->conversation_type == NATTER_CONVERSATION_CHATROOM)
+    {
+      NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, message->target_id);
+
+      if (room != NULL)
+        deliver_to_room (self, room, message, origin);
+      return;
+    }
+  else
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, message->target_id);
+      GHashTableIter iter;
+      NatterdUser *member;
+
+      if (group != NULL)
+        {
+          g_hash_table_iter_init (&iter, group->members);
+          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+            if (member != sender)
+              natterd_server_deliver_live (self, member, message, NULL);
+        }
+    }
+
+  /* The sender's other devices follow a call or typing on this one. */
+  if (multi_device)
+    natterd_server_deliver_live (self, sender, message, origin);
+}
+
+void
+natterd_server_remote_status (NatterdServer        *self,
+                              NatterdApp           *app,
+                              const NatterdMessage *message,
+                              gboolean              multi_device)
+{
+  deliver_status (self, app, natterd_directory_lookup_user (app, message->sender_user_id),
+                  message, multi_device, NULL);
+}
+
 /* Status-only messages: to whoever is online now, never stored. */
 static void
 publish_status (NatterdServer               *self,
@@ -230,46 +292,9 @@ publish_status (NatterdServer               *self,
     .sent_time = natterd_server_next_sent_time (self, channel),
   };
 
-  /* Read status goes to the reader's own other devices only. */
-  if (g_strcmp0 (request->object_name, NATTER_OBJECT_SYNC_READ_STATUS) == 0)
-    {
-      natterd_server_deliver_live (self, sender, &message, request->origin);
-      return;
-    }
-
-  if (natterd_conversation_is_private (request->conversation_type))
-    {
-      NatterdUser *target = natterd_directory_lookup_user (app, request->target_id);
-
-      if (target != sender)
-        natterd_server_deliver_live (self, target, &message, NULL);
-    }
-  else if (request->conversation_type == NATTER_CONVERSATION_CHATROOM)
-    {
-      NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, request->target_id);
-
-      if (room != NULL)
-        deliver_to_room (self, room, &message, request->origin);
-      return;
-    }
-  else
-    {
-      NatterdGroup *group = g_hash_table_lookup (app->groups, request->target_id);
-      GHashTableIter iter;
-      NatterdUser *member;
-
-      if (group != NULL)
-        {
-          g_hash_table_iter_init (&iter, group->members);
-          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
-            if (member != sender)
-              natterd_server_deliver_live (self, member, &message, NULL);
-        }
-    }
-
-  /* The sender's other devices follow a call or typing on this one. */
-  if (multi_device)
-    natterd_server_deliver_live (self, sender, &message, request->origin);
+  deliver_status (self, app, sender, &message, multi_device, request->origin);
+  if (self->cluster != NULL)
+    natterd_cluster_send_status (self->cluster, app, &message, multi_device);
 }
 
 /* ------------------------------------------------------------ group fan-out */
@@ -614,6 +639,8 @@ publish_chatroom (NatterdServer               *self,
   if (persisted)
     natterd_server_chatroom_add_recent (room, &message);
   deliver_to_room (self, room, &message, request->origin);
+  if (self->cluster != NULL)
+    natterd_cluster_send_room (self->cluster, app, &message);
   if (persisted && app->settings.webhook_url != NULL)
     natterd_webhooks_add (self->webhooks, app, 0, natterd_webhook_event_body (&message));
 }
@@ -638,6 +665,8 @@ deliver_committed (NatterdServer    *self,
       if (user == NULL)
         continue;
       user->max_seq = MAX (user->max_seq, r->seq);
+      if (self->cluster != NULL && user->remote_sessions > 0)
+        natterd_cluster_send_inbox (self->cluster, user, r->seq, m);
       if (user->sessions == NULL)
         continue;
       for (guint s = 0; s < user->sessions->len; s++)
@@ -651,7 +680,11 @@ deliver_committed (NatterdServer    *self,
 
   app = natterd_directory_lookup_app_id (self->directory, op->app_id);
   if (op->timeline)
-    fanout_timeline (self, app, op, origin, lane);
+    {
+      if (self->cluster != NULL && app != NULL)
+        natterd_cluster_send_timeline (self->cluster, app, m, op->sender_devices);
+      fanout_timeline (self, app, op, origin, lane);
+    }
   if (app != NULL && m->conversation_type == NATTER_CONVERSATION_CHATROOM)
     {
       NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, m->target_id);
@@ -663,10 +696,68 @@ deliver_committed (NatterdServer    *self,
             natterd_server_chatroom_add_recent (room, m);
           deliver_to_room (self, room, m, origin);
         }
+      if (self->cluster != NULL)
+        natterd_cluster_send_room (self->cluster, app, m);
     }
 
   if (app != NULL && op->webhook_body != NULL)
     natterd_webhooks_add (self->webhooks, app, m->id, g_steal_pointer (&op->webhook_body));
+}
+
+void
+natterd_server_remote_inbox (NatterdServer        *self,
+                             NatterdUser          *user,
+                             guint64               seq,
+                             const NatterdMessage *message)
+{
+  user->max_seq = MAX (user->max_seq, seq);
+  if (user->sessions == NULL)
+    return;
+  for (guint s = 0; s < user->sessions->len; s++)
+    natterd_session_deliver_remote (g_ptr_array_index (user->sessions, s), seq, message);
+}
+
+static void parse_mentions (NatterdPublishOp *op, NatterdApp *app, const char *content);
+
+/* One copy per node: this node writes the shared frames to its members. */
+void
+natterd_server_remote_timeline (NatterdServer        *self,
+                                NatterdApp           *app,
+                                const NatterdMessage *message,
+                                gboolean              sender_devices)
+{
+  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+  NatterdUser *sender = natterd_directory_lookup_user (app, message->sender_user_id);
+
+  op->app_id = app->id;
+  op->sender_id = sender != NULL ? sender->id : -1;
+  op->sender_devices = sender_devices;
+  op->timeline = TRUE;
+  op->message = *message;
+  op->message.uid = g_strdup (message->uid);
+  op->message.sender_user_id = g_strdup (message->sender_user_id);
+  op->message.target_id = g_strdup (message->target_id);
+  op->message.object_name = g_strdup (message->object_name);
+  op->message.content = g_strdup (message->content);
+  op->message.push_content = g_strdup (message->push_content);
+  parse_mentions (op, app, message->content);
+  fanout_timeline (self, app, op, NULL, NULL);
+  natterd_op_free ((NatterdOp *) op);
+}
+
+void
+natterd_server_remote_room (NatterdServer        *self,
+                            NatterdApp           *app,
+                            const NatterdMessage *message)
+{
+  NatterdChatroom *room = g_hash_table_lookup (app->chatrooms, message->target_id);
+
+  if (room == NULL)
+    return;
+  room->last_activity = g_get_monotonic_time ();
+  if (message->flags & NATTER_MESSAGE_FLAG_PERSISTED)
+    natterd_server_chatroom_add_recent (room, message);
+  deliver_to_room (self, room, message, NULL);
 }
 
 void

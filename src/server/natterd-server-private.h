@@ -14,6 +14,7 @@
 #include <libsoup/soup.h>
 
 #include "natter-frame.h"
+#include "natterd-cluster.h"
 #include "natterd-directory.h"
 #include "natterd-health.h"
 #include "natterd-http-guard.h"
@@ -67,6 +68,8 @@ struct _NatterdServer
   guint             max_connections;    /* [limits] max-connections, or the safe default */
 
   NatterdHealth    *health;             /* GET /healthz, natterd-health.c */
+
+  NatterdCluster   *cluster;            /* [cluster] nats; NULL: a single node */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */
@@ -82,6 +85,9 @@ void     natterd_server_with_app        (NatterdServer  *self,
                                          NatterdAppFunc  func,
                                          gpointer        user_data,
                                          GDestroyNotify  destroy);
+
+/* Reads the apps table again, on this node only. */
+void     natterd_server_reload_apps_here (NatterdServer *self);
 
 NatterdUser *natterd_server_ensure_user (NatterdServer  *self,
                                          NatterdApp     *app,
@@ -173,6 +179,47 @@ void     natterd_server_add_conversation_recipients (NatterdServer    *self,
                                                      gboolean          sender_inbox,
                                                      gboolean          counted);
 
+/* Deliveries from another node (natterd-cluster.c) to this node's sessions. */
+void     natterd_server_remote_inbox    (NatterdServer        *self,
+                                         NatterdUser          *user,
+                                         guint64               seq,
+                                         const NatterdMessage *message);
+void     natterd_server_remote_timeline (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message,
+                                         gboolean              sender_devices);
+void     natterd_server_remote_room     (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message);
+void     natterd_server_remote_status   (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         const NatterdMessage *message,
+                                         gboolean              multi_device);
+
+/* ----------------------------------------------------------- natterd-cluster.c */
+
+/* @op, a server API change, is durable here: the other nodes apply it. */
+void     natterd_server_cluster_committed (NatterdServer      *self,
+                                           NatterdApp         *app,
+                                           NatterdOp          *op);
+/* A chatroom is stored, destroyed through the API, or its gags or bans
+ * changed (@users, @block: bans, @until: 0 lifts them): the other nodes
+ * apply it. */
+void     natterd_server_cluster_chatroom (NatterdServer       *self,
+                                          NatterdChatroom     *room);
+void     natterd_server_cluster_chatroom_destroyed (NatterdServer *self,
+                                                    NatterdApp    *app,
+                                                    const char    *chatroom_id);
+void     natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
+                                                   NatterdChatroom *room,
+                                                   GPtrArray       *user_ids,
+                                                   gboolean         block,
+                                                   gint64           until);
+/* A change another node committed: applied to this node's directory. */
+void     natterd_server_apply_change    (NatterdServer        *self,
+                                         NatterdApp           *app,
+                                         JsonObject           *change);
+
 /* ----------------------------------------------------------- natterd-queries.c */
 
 void     natterd_server_handle_query    (NatterdServer       *self,
@@ -218,6 +265,9 @@ void     natterd_server_chatroom_kick   (NatterdServer    *self,
                                          int               code);
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
+/* The same, in memory only: another node destroyed it (and stored that). */
+void     natterd_server_chatroom_forget (NatterdServer   *self,
+                                         NatterdChatroom *room);
 /* The room, created if new (its row stored; joins wait for it) or renamed
  * (the new name shows once it is stored). */
 NatterdChatroom *natterd_server_chatroom_create (NatterdServer *self,

@@ -73,8 +73,8 @@ apps_reloaded (NatterdRead *base,
     }
 }
 
-static void
-reload_apps (NatterdServer *self)
+void
+natterd_server_reload_apps_here (NatterdServer *self)
 {
   NatterdRead *read;
 
@@ -91,7 +91,10 @@ void
 natterd_server_reload_apps (NatterdServer *self)
 {
   natterd_log (G_LOG_LEVEL_INFO, "apps-reload", NULL);
-  reload_apps (self);
+  natterd_server_reload_apps_here (self);
+  /* Settings changed with --set-app: every node reads them again. */
+  if (self->cluster != NULL)
+    natterd_cluster_send_reload_apps (self->cluster);
 }
 
 static gboolean
@@ -100,7 +103,7 @@ reload_apps_timeout (gpointer user_data)
   NatterdServer *self = user_data;
 
   self->apps_reload_id = 0;
-  reload_apps (self);
+  natterd_server_reload_apps_here (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -138,7 +141,7 @@ natterd_server_with_app (NatterdServer  *self,
     return;
   wait = self->last_apps_reload + APPS_RELOAD_MIN_INTERVAL_US - g_get_monotonic_time ();
   if (self->last_apps_reload == 0 || wait <= 0)
-    reload_apps (self);
+    natterd_server_reload_apps_here (self);
   else
     self->apps_reload_id = g_timeout_add ((guint) (wait / 1000) + 1, reload_apps_timeout, self);
 }
@@ -187,6 +190,9 @@ user_saved (NatterdOp *op,
       user->saving--;
       if (op->error == NULL)
         user->stored = TRUE;
+      /* New users, profiles, blocks: every node knows at once. */
+      if (op->error == NULL && save->server->cluster != NULL)
+        natterd_server_cluster_committed (save->server, user->app, op);
     }
   if (save->complete != NULL)
     save->complete (op, save->user_data);
@@ -371,6 +377,8 @@ session_connected (NatterdServer  *self,
   self->metrics->connections_total++;
 
   device_dirty (self, session);
+  if (self->cluster != NULL)
+    natterd_cluster_session_connected (self->cluster, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "connect", "app", user->app->key, "user", user->user_id,
                "device", device_id, "platform", natterd_session_get_platform (session), NULL);
@@ -394,6 +402,8 @@ session_disconnected (NatterdServer  *self,
 
   if (natterd_session_has_unsaved_ack (session))
     device_dirty (self, session);
+  if (self->cluster != NULL)
+    natterd_cluster_session_disconnected (self->cluster, session);
 
   natterd_log (G_LOG_LEVEL_INFO, "disconnect", "app", user->app->key, "user", user->user_id,
                "device", natterd_session_get_device_id (session), NULL);
@@ -748,6 +758,7 @@ natterd_server_finalize (GObject *object)
       g_clear_pointer (&self->sessions, g_hash_table_unref);
     }
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
+  g_clear_object (&self->cluster);
   g_clear_object (&self->soup);
   g_clear_object (&self->http_guard);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
@@ -976,6 +987,16 @@ natterd_server_listen (NatterdServer  *self,
   while (g_str_has_suffix (self->public_url, "/"))
     self->public_url[strlen (self->public_url) - 1] = '\0';
 
+  if (self->config->cluster_nats != NULL)
+    {
+      self->cluster = natterd_cluster_new (self, self->config->cluster_nats, self->config->cluster_node_name,
+                                           self->public_url, self->config->ping_interval, error);
+      if (self->cluster == NULL)
+        return FALSE;
+      /* 503 while this node cannot reach the others. */
+      natterd_health_add_check (self, "nats", natterd_cluster_health_check, self->cluster);
+    }
+
   natterd_webhooks_start (self->webhooks);
   self->sweep_id = g_timeout_add (SWEEP_INTERVAL_MS, sweep, self);
   natterd_server_setup_history (self);
@@ -1019,6 +1040,8 @@ natterd_server_shutdown (NatterdServer *self)
     soup_server_disconnect (self->soup);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->history_id, g_source_remove);
+  if (self->cluster != NULL)
+    natterd_cluster_stop (self->cluster);
 
   /* What was received is committed and acknowledged before connections
    * close, so clients resend as little as possible. */

@@ -413,6 +413,33 @@ natterd_session_deliver_live (NatterdSession       *self,
   self->host->metrics->messages_delivered++;
 }
 
+void
+natterd_session_deliver_remote (NatterdSession       *self,
+                                guint64               seq,
+                                const NatterdMessage *message)
+{
+  /* Entries committed on another node before it knew this session was
+   * here were not sent: the shared store has them, in order. */
+  if (self->state == NATTERD_SESSION_CONNECTED && !self->replaying && seq > self->sent_seq + 1)
+    {
+      log_gap (self, "remote", seq);
+      self->replaying = TRUE;
+      maybe_continue_replay (self);
+      return;
+    }
+  natterd_session_deliver_live (self, seq, message);
+}
+
+void
+natterd_session_catch_up (NatterdSession *self)
+{
+  if (self->state == NATTERD_SESSION_CONNECTED && !self->replaying && self->sent_seq < self->user->max_seq)
+    {
+      self->replaying = TRUE;
+      maybe_continue_replay (self);
+    }
+}
+
 /* ----------------------------------------------------------------- connect */
 
 typedef struct

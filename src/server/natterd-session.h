@@ -134,6 +134,15 @@ void            natterd_session_kick         (NatterdSession          *self,
 void            natterd_session_deliver_live (NatterdSession          *self,
                                               guint64                  seq,
                                               const NatterdMessage    *message);
+/* The same for an entry committed on another node: a gap before @seq is
+ * read from the store (what that node committed before it knew of this
+ * session) instead of being skipped. */
+void            natterd_session_deliver_remote (NatterdSession        *self,
+                                                guint64                seq,
+                                                const NatterdMessage  *message);
+/* The user's inbox head moved (another node stored entries): read what
+ * this session has not sent from the store. */
+void            natterd_session_catch_up       (NatterdSession        *self);
 /* A message outside the inbox (seq 0): status-only, chatroom. */
 /* A group message's Deliver, shared by every receiver of its form. */
 gboolean        natterd_session_deliver_shared (NatterdSession       *self,

@@ -111,6 +111,7 @@ typedef struct
 {
   char        *url;
   char        *ws_url;
+  char        *receiver_ws_url;  /* --receiver-url: receivers on another node; NULL = ws_url */
   char        *app_key;
   char        *app_secret;
   GPid         pid;

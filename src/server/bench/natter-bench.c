@@ -32,6 +32,7 @@ Bench bench;
 /* Options */
 static char *opt_natterd;
 static char *opt_url;
+static char *opt_receiver_url;
 static char *opt_app_key;
 static char *opt_app_secret;
 static int opt_pid;
@@ -513,7 +514,9 @@ open_conns (Worker  *worker,
   for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += bench.n_workers)
     {
       Conn *conn = conn_new (worker, spec, i);
-      g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, bench.ws_url);
+      const char *url = spec->role == ROLE_RECEIVER && bench.receiver_ws_url != NULL ?
+                        bench.receiver_ws_url : bench.ws_url;
+      g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, url);
       const char *protocols[] = { bench.protocol, NULL };
 
       g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
@@ -837,6 +840,7 @@ main (int   argc,
     { "app-key", 0, 0, G_OPTION_ARG_STRING, &opt_app_key, "With --url: an app with send-rate=0", "KEY" },
     { "app-secret", 0, 0, G_OPTION_ARG_STRING, &opt_app_secret, "With --url", "SECRET" },
     { "pid", 0, 0, G_OPTION_ARG_INT, &opt_pid, "With --url: natterd's pid, for CPU and RSS", "PID" },
+    { "receiver-url", 0, 0, G_OPTION_ARG_STRING, &opt_receiver_url, "With --url: receivers connect to this node of the same cluster", "URL" },
     { "users", 0, 0, G_OPTION_ARG_INT, &opt_users, "Users u0… with tokens (2000)", "N" },
     { "pairs", 0, 0, G_OPTION_ARG_INT, &opt_pairs, "Sender→receiver pairs (100)", "N" },
     { "window", 0, 0, G_OPTION_ARG_INT, &opt_window, "Messages in flight per sender, closed loop (16)", "N" },
@@ -911,6 +915,8 @@ main (int   argc,
         }
     }
   bench.ws_url = g_strdup_printf ("ws%s/ws", bench.url + strlen ("http"));
+  if (opt_receiver_url != NULL)
+    bench.receiver_ws_url = g_strdup_printf ("ws%s/ws", opt_receiver_url + strlen ("http"));
 
   g_print ("natter-bench: natterd %s (pid %d), %u cores, load average %.2f at start\n", bench.url,
            (int) bench.pid, g_get_num_processors (), load_average ());

@@ -1,0 +1,1751 @@
+/* natterd-cluster.c — several natterd nodes as one service, over NATS
+ *
+ * Subjects (prefix natter.default.):
+ *   all          every node: announcements (who is here, which sessions),
+ *                presence deltas, directory changes
+ *   node.<name>  one node: deliveries for the sessions it holds
+ * A node knows where every user is connected (the presence it hears), so
+ * a delivery goes once to each node that holds a recipient, and a group
+ * message once to each node that holds a member: per-node subjects keep
+ * the subscriptions fixed (two per node) however often users come and go,
+ * where per-user subjects would change the server's interest graph at
+ * every connect.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-cluster.h"
+
+#include <nats/nats.h>
+#include <string.h>
+
+#include "natter-json.h"
+#include "natterd-log.h"
+#include "natterd-navi.h"
+#include "natterd-server-private.h"
+
+#define SUBJECT_PREFIX "natter.default."
+/* How often the nodes table is checked for silent nodes. */
+#define SWEEP_MS 250
+/* Reconnect backoff: 100 ms doubling up to this, forever. */
+#define RECONNECT_MAX_MS 2000
+/* Events handled per main-loop iteration: a burst from NATS waits its turn
+ * beside the WebSockets instead of holding the loop. */
+#define DRAIN_BATCH 256
+/* Deliveries to one node made in one main-loop iteration travel as one
+ * NATS message (a JSON array), up to about this many bytes. */
+#define BATCH_BYTES (64 * 1024)
+/* What may wait for the publishing thread (a NATS server that stopped
+ * reading); past it live deliveries are dropped: the store has them. */
+#define OUTBOX_MAX_BYTES (64 * 1024 * 1024)
+
+typedef enum {
+  EVENT_MESSAGE,
+  EVENT_CONNECTED,
+  EVENT_DISCONNECTED,
+} EventKind;
+
+typedef struct
+{
+  EventKind kind;
+  char     *subject;
+  GBytes   *data;
+} Event;
+
+typedef struct
+{
+  char   *subject;                      /* NULL: the publisher stops */
+  GBytes *data;
+} Outgoing;
+
+/* What libnats's threads hold: it outlives the cluster if they call late. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  GAsyncQueue     *inbox;               /* Event */
+  GMainContext    *context;
+  gint             scheduled;
+  gssize           queued;              /* bytes in the outbox (atomic) */
+  NatterdCluster  *cluster;             /* main thread only; NULL once gone */
+} Shared;
+
+typedef struct
+{
+  char       *name;
+  char       *url;                      /* NULL until it announced itself */
+  gint64      last_seen;                /* monotonic µs */
+  GHashTable *users;                    /* "app\nuser" → GPtrArray of "device\nplatform" */
+  GString    *batch;                    /* deliveries not yet published: "[{…},{…}"; NULL if none */
+} Node;
+
+struct _NatterdCluster
+{
+  GObject          parent_instance;
+
+  NatterdServer   *server;              /* not a ref: the server owns this */
+  char            *name;
+  char            *url;
+  char            *node_subject;
+  guint            ping_interval;       /* s */
+  char           **servers;
+
+  Shared          *shared;
+  GAsyncQueue     *outbox;              /* Outgoing, for the publisher thread */
+  GThread         *publisher;
+  gint             connected;           /* atomic */
+  gboolean         stopped;
+
+  GHashTable      *nodes;               /* name → Node, the others */
+  guint            flush_id;            /* publishes the nodes' batches */
+  GHashTable      *logins;              /* NatterdSession* (connected here) → gint64* wall ms */
+  guint            announce_id;
+  guint            sweep_id;
+};
+
+G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
+
+static Shared *
+shared_ref (Shared *shared)
+{
+  g_atomic_ref_count_inc (&shared->ref_count);
+  return shared;
+}
+
+static void
+event_free (gpointer data)
+{
+  Event *event = data;
+
+  g_free (event->subject);
+  g_clear_pointer (&event->data, g_bytes_unref);
+  g_free (event);
+}
+
+static void
+shared_unref (gpointer data)
+{
+  Shared *shared = data;
+
+  if (!g_atomic_ref_count_dec (&shared->ref_count))
+    return;
+  g_async_queue_unref (shared->inbox);
+  g_main_context_unref (shared->context);
+  g_free (shared);
+}
+
+static void
+node_free (gpointer data)
+{
+  Node *node = data;
+
+  g_free (node->name);
+  g_free (node->url);
+  g_hash_table_unref (node->users);
+  if (node->batch != NULL)
+    g_string_free (node->batch, TRUE);
+  g_free (node);
+}
+
+static char *
+user_key (const char *app_key,
+          const char *user_id)
+{
+  return g_strconcat (app_key, "\n", user_id, NULL);
+}
+
+/* ------------------------------------------------- libnats's threads */
+
+static gboolean drain (gpointer user_data);
+
+/* One drain at a time is scheduled; any thread may ask for it. */
+static void
+schedule_drain (Shared *shared)
+{
+  g_autoptr(GSource) source = NULL;
+
+  if (!g_atomic_int_compare_and_exchange (&shared->scheduled, FALSE, TRUE))
+    return;
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, drain, shared_ref (shared), shared_unref);
+  g_source_set_static_name (source, "natterd-cluster-drain");
+  g_source_attach (source, shared->context);
+}
+
+static void
+push_event (Shared *shared,
+            Event  *event)
+{
+  g_async_queue_push (shared->inbox, event);
+  schedule_drain (shared);
+}
+
+static void
+on_nats_message (natsConnection   *nc,
+                 natsSubscription *sub,
+                 natsMsg          *msg,
+                 void             *closure)
+{
+  Event *event = g_new0 (Event, 1);
+
+  event->kind = EVENT_MESSAGE;
+  event->subject = g_strdup (natsMsg_GetSubject (msg));
+  event->data = g_bytes_new (natsMsg_GetData (msg), (gsize) MAX (natsMsg_GetDataLength (msg), 0));
+  natsMsg_Destroy (msg);
+  push_event (closure, event);
+}
+
+static void
+on_nats_connected (natsConnection *nc,
+                   void           *closure)
+{
+  Event *event = g_new0 (Event, 1);
+
+  event->kind = EVENT_CONNECTED;
+  push_event (closure, event);
+}
+
+static void
+on_nats_disconnected (natsConnection *nc,
+                      void           *closure)
+{
+  Event *event = g_new0 (Event, 1);
+
+  event->kind = EVENT_DISCONNECTED;
+  push_event (closure, event);
+}
+
+static int64_t
+reconnect_delay (natsConnection *nc,
+                 int             attempts,
+                 void           *closure)
+{
+  return MIN ((int64_t) 100 << MIN (attempts, 8), RECONNECT_MAX_MS);
+}
+
+static void
+outgoing_free (Outgoing *outgoing)
+{
+  g_free (outgoing->subject);
+  g_clear_pointer (&outgoing->data, g_bytes_unref);
+  g_free (outgoing);
+}
+
+typedef struct
+{
+  char           *node_subject;
+  char          **servers;
+  char           *name;
+  Shared         *shared;
+  GAsyncQueue    *outbox;
+} PublisherArgs;
+
+/* Connects (retrying forever in the background), subscribes, then
+ * publishes what the main context queues. natsConnection_Publish only
+ * buffers, but may write to the socket when its buffer is full: here, not
+ * on the main loop. */
+static gpointer
+publisher_thread (gpointer data)
+{
+  PublisherArgs *args = data;
+  natsOptions *options = NULL;
+  natsConnection *connection = NULL;
+  natsSubscription *all = NULL, *node = NULL;
+  natsStatus status;
+  Outgoing *outgoing;
+  guint failures = 0;
+
+  if (natsOptions_Create (&options) != NATS_OK ||
+      natsOptions_SetServers (options, (const char **) args->servers, (int) g_strv_length (args->servers)) != NATS_OK ||
+      natsOptions_SetName (options, args->name) != NATS_OK ||
+      natsOptions_SetNoEcho (options, true) != NATS_OK ||
+      /* This thread may wait on the socket: write each batch at once
+       * instead of waking libnats's flusher (latency). */
+      natsOptions_SetSendAsap (options, true) != NATS_OK ||
+      /* One delivery thread (the pool's default size) for both
+       * subscriptions: a directory change and the delivery published
+       * after it by the same node are handled in that order. */
+      natsOptions_UseGlobalMessageDelivery (options, true) != NATS_OK ||
+      natsOptions_SetMaxReconnect (options, -1) != NATS_OK ||
+      natsOptions_SetCustomReconnectDelay (options, reconnect_delay, NULL) != NATS_OK ||
+      natsOptions_SetTimeout (options, 2000) != NATS_OK ||
+      natsOptions_SetPingInterval (options, 2000) != NATS_OK ||
+      natsOptions_SetMaxPingsOut (options, 2) != NATS_OK ||
+      natsOptions_SetDisconnectedCB (options, on_nats_disconnected, args->shared) != NATS_OK ||
+      natsOptions_SetReconnectedCB (options, on_nats_connected, args->shared) != NATS_OK ||
+      natsOptions_SetRetryOnFailedConnect (options, true, on_nats_connected, args->shared) != NATS_OK)
+    g_error ("natterd: cannot set up the NATS options: %s", nats_GetLastError (NULL));
+
+  /* NATS_NOT_YET_CONNECTED: libnats goes on trying and calls
+   * on_nats_connected() once it is (the subscriptions go with it). */
+  status = natsConnection_Connect (&connection, options);
+  if (status != NATS_OK && status != NATS_NOT_YET_CONNECTED)
+    natterd_log (G_LOG_LEVEL_WARNING, "cluster-connect-failed", "error", natsStatus_GetText (status), NULL);
+
+  if (connection != NULL &&
+      (natsConnection_Subscribe (&all, connection, SUBJECT_PREFIX "all", on_nats_message, args->shared) != NATS_OK ||
+       natsConnection_Subscribe (&node, connection, args->node_subject, on_nats_message, args->shared) != NATS_OK))
+    natterd_log (G_LOG_LEVEL_WARNING, "cluster-subscribe-failed", "error", nats_GetLastError (NULL), NULL);
+  /* Announced only once this node hears the others' answers. */
+  if (status == NATS_OK)
+    on_nats_connected (connection, args->shared);
+
+  while ((outgoing = g_async_queue_pop (args->outbox))->subject != NULL)
+    {
+      gsize size;
+      gconstpointer bytes = g_bytes_get_data (outgoing->data, &size);
+
+      g_atomic_pointer_add (&args->shared->queued, -(gssize) size);
+      /* While reconnecting libnats keeps what is published, up to its
+       * reconnect buffer; past that a delivery is lost (offline replay
+       * covers messages; typing is not worth more). */
+      if (connection == NULL ||
+          natsConnection_Publish (connection, outgoing->subject, bytes, (int) size) != NATS_OK)
+        {
+          if (failures++ % 1000 == 0)
+            natterd_log (G_LOG_LEVEL_WARNING, "cluster-publish-failed", "subject", outgoing->subject,
+                         "error", nats_GetLastError (NULL), NULL);
+        }
+      outgoing_free (outgoing);
+    }
+  outgoing_free (outgoing);
+
+  if (connection != NULL)
+    {
+      natsConnection_FlushTimeout (connection, 500);
+      natsSubscription_Destroy (all);
+      natsSubscription_Destroy (node);
+      natsConnection_Close (connection);
+      natsConnection_Destroy (connection);
+    }
+  natsOptions_Destroy (options);
+  g_free (args->node_subject);
+  g_strfreev (args->servers);
+  g_free (args->name);
+  shared_unref (args->shared);
+  g_async_queue_unref (args->outbox);
+  g_free (args);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ sending */
+
+static char *
+generate (JsonBuilder *builder,
+          gsize       *length)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, length);
+}
+
+static void
+publish_text (NatterdCluster *self,
+              const char     *subject,
+              char           *text,
+              gsize           length)
+{
+  Outgoing *outgoing;
+
+  if ((gsize) g_atomic_pointer_get (&self->shared->queued) + length > OUTBOX_MAX_BYTES)
+    {
+      if (self->server->metrics->cluster_dropped++ % 1000 == 0)
+        natterd_log (G_LOG_LEVEL_WARNING, "cluster-outbox-full", "subject", subject, NULL);
+      g_free (text);
+      return;
+    }
+  outgoing = g_new0 (Outgoing, 1);
+  outgoing->subject = g_strdup (subject);
+  outgoing->data = g_bytes_new_take (text, length);
+  g_atomic_pointer_add (&self->shared->queued, (gssize) length);
+  g_async_queue_push (self->outbox, outgoing);
+  self->server->metrics->cluster_published++;
+}
+
+static void flush_batches (NatterdCluster *self);
+
+/* Right away, after the deliveries batched before it: the others see this
+ * node's messages in the order it made them. */
+static void
+publish (NatterdCluster *self,
+         const char     *subject,
+         JsonBuilder    *builder)
+{
+  gsize length;
+  char *text;
+
+  if (self->stopped)
+    return;
+  flush_batches (self);
+  text = generate (builder, &length);
+  publish_text (self, subject, text, length);
+}
+
+static void
+flush_node (NatterdCluster *self,
+            Node           *node)
+{
+  g_autofree char *subject = NULL;
+  gsize length;
+
+  if (node->batch == NULL)
+    return;
+  subject = g_strconcat (SUBJECT_PREFIX "node.", node->name, NULL);
+  g_string_append_c (node->batch, ']');
+  length = node->batch->len;
+  publish_text (self, subject, g_string_free (g_steal_pointer (&node->batch), FALSE), length);
+}
+
+static void
+flush_batches (NatterdCluster *self)
+{
+  GHashTableIter iter;
+  Node *node;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    flush_node (self, node);
+}
+
+static gboolean
+flush_timeout (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  self->flush_id = 0;
+  flush_batches (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Queued for each of @nodes, published with whatever else this main-loop
+ * iteration sends them: one NATS message per node per iteration under
+ * load instead of one per delivery. */
+static void
+publish_to_nodes (NatterdCluster *self,
+                  GHashTable     *nodes,
+                  JsonBuilder    *builder)
+{
+  g_autofree char *text = NULL;
+  GHashTableIter iter;
+  Node *node;
+  gsize length;
+
+  if (self->stopped || g_hash_table_size (nodes) == 0)
+    return;
+  text = generate (builder, &length);
+  g_hash_table_iter_init (&iter, nodes);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &node, NULL))
+    {
+      if (node->batch == NULL)
+        node->batch = g_string_sized_new (MIN (length * 4, BATCH_BYTES) + 2);
+      g_string_append_c (node->batch, node->batch->len == 0 ? '[' : ',');
+      g_string_append_len (node->batch, text, (gssize) length);
+      if (node->batch->len >= BATCH_BYTES)
+        flush_node (self, node);
+    }
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_timeout, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id), "natterd-cluster-flush");
+    }
+}
+
+static JsonBuilder *
+begin (NatterdCluster *self,
+       const char     *type,
+       const char     *app_key)
+{
+  JsonBuilder *builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "t");
+  json_builder_add_string_value (builder, type);
+  json_builder_set_member_name (builder, "node");
+  json_builder_add_string_value (builder, self->name);
+  if (app_key != NULL)
+    {
+      json_builder_set_member_name (builder, "app");
+      json_builder_add_string_value (builder, app_key);
+    }
+  return builder;
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char  *name,
+            const char  *value)
+{
+  if (value == NULL)
+    return;
+  json_builder_set_member_name (builder, name);
+  json_builder_add_string_value (builder, value);
+}
+
+static void
+add_int (JsonBuilder *builder,
+         const char  *name,
+         gint64       value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+void
+natterd_cluster_add_message (JsonBuilder          *builder,
+                             const NatterdMessage *m)
+{
+  json_builder_set_member_name (builder, "m");
+  json_builder_begin_object (builder);
+  add_int (builder, "id", m->id);
+  add_string (builder, "uid", m->uid);
+  add_int (builder, "ct", m->conversation_type);
+  add_string (builder, "from", m->sender_user_id);
+  add_string (builder, "to", m->target_id);
+  add_string (builder, "obj", m->object_name);
+  add_string (builder, "content", m->content);
+  add_string (builder, "push", m->push_content);
+  add_int (builder, "flags", m->flags);
+  add_int (builder, "sent", m->sent_time);
+  add_int (builder, "tseq", (gint64) m->timeline_seq);
+  json_builder_end_object (builder);
+}
+
+static const char *
+get_string (JsonObject *object,
+            const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gint64
+get_int (JsonObject *object,
+         const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return 0;
+  return json_node_get_int (node);
+}
+
+static JsonArray *
+get_array (JsonObject *object,
+           const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+}
+
+/* Strings are borrowed from @object. */
+gboolean
+natterd_cluster_read_message (JsonObject     *object,
+                              NatterdMessage *out)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, "m") : NULL;
+  JsonObject *m;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  m = json_node_get_object (node);
+  *out = (NatterdMessage) {
+    .id = get_int (m, "id"),
+    .uid = (char *) get_string (m, "uid"),
+    .conversation_type = (int) get_int (m, "ct"),
+    .sender_user_id = (char *) get_string (m, "from"),
+    .target_id = (char *) get_string (m, "to"),
+    .object_name = (char *) get_string (m, "obj"),
+    .content = (char *) get_string (m, "content"),
+    .push_content = (char *) get_string (m, "push"),
+    .flags = (guint) get_int (m, "flags"),
+    .sent_time = get_int (m, "sent"),
+    .timeline_seq = (guint64) get_int (m, "tseq"),
+  };
+  return out->sender_user_id != NULL && out->target_id != NULL && out->object_name != NULL &&
+         out->conversation_type >= 0 && out->conversation_type <= 8;
+}
+
+/* Adds to @set the other nodes where @user has a session. */
+static void
+add_user_nodes (NatterdCluster *self,
+                const char     *app_key,
+                const char     *user_id,
+                GHashTable     *set)
+{
+  g_autofree char *key = user_key (app_key, user_id);
+  GHashTableIter iter;
+  Node *node;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    if (g_hash_table_contains (node->users, key))
+      g_hash_table_add (set, node);
+}
+
+void
+natterd_cluster_send_inbox (NatterdCluster       *self,
+                            NatterdUser          *user,
+                            guint64               seq,
+                            const NatterdMessage *message)
+{
+  g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  add_user_nodes (self, user->app->key, user->user_id, nodes);
+  if (g_hash_table_size (nodes) == 0)
+    return;
+  builder = begin (self, "inbox", user->app->key);
+  add_string (builder, "user", user->user_id);
+  add_int (builder, "seq", (gint64) seq);
+  natterd_cluster_add_message (builder, message);
+  json_builder_end_object (builder);
+  publish_to_nodes (self, nodes, builder);
+}
+
+void
+natterd_cluster_send_timeline (NatterdCluster       *self,
+                               NatterdApp           *app,
+                               const NatterdMessage *message,
+                               gboolean              sender_devices)
+{
+  g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+  g_autoptr(JsonBuilder) builder = NULL;
+  NatterdGroup *group = g_hash_table_lookup (app->groups, message->target_id);
+  GHashTableIter iter;
+  NatterdUser *member;
+
+  if (group == NULL || g_hash_table_size (self->nodes) == 0)
+    return;
+  /* One copy per node that holds a member: it fans out to its sessions. */
+  g_hash_table_iter_init (&iter, group->members);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL) &&
+         g_hash_table_size (nodes) < g_hash_table_size (self->nodes))
+    if (member->remote_sessions > 0)
+      add_user_nodes (self, app->key, member->user_id, nodes);
+  if (g_hash_table_size (nodes) == 0)
+    return;
+  builder = begin (self, "timeline", app->key);
+  json_builder_set_member_name (builder, "sd");
+  json_builder_add_boolean_value (builder, sender_devices);
+  natterd_cluster_add_message (builder, message);
+  json_builder_end_object (builder);
+  publish_to_nodes (self, nodes, builder);
+}
+
+static void
+add_all_nodes (NatterdCluster *self,
+               GHashTable     *set)
+{
+  GHashTableIter iter;
+  Node *node;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    g_hash_table_add (set, node);
+}
+
+void
+natterd_cluster_send_room (NatterdCluster       *self,
+                           NatterdApp           *app,
+                           const NatterdMessage *message)
+{
+  g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  /* Chatroom members join on any node: every node delivers to its own. */
+  add_all_nodes (self, nodes);
+  if (g_hash_table_size (nodes) == 0)
+    return;
+  builder = begin (self, "room", app->key);
+  natterd_cluster_add_message (builder, message);
+  json_builder_end_object (builder);
+  publish_to_nodes (self, nodes, builder);
+}
+
+void
+natterd_cluster_send_status (NatterdCluster       *self,
+                             NatterdApp           *app,
+                             const NatterdMessage *message,
+                             gboolean              multi_device)
+{
+  g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+  g_autoptr(JsonBuilder) builder = NULL;
+  int type = message->conversation_type;
+
+  if (g_hash_table_size (self->nodes) == 0)
+    return;
+  /* The sender's other devices: read sync, or any status with multi-device. */
+  if (multi_device || g_strcmp0 (message->object_name, NATTER_OBJECT_SYNC_READ_STATUS) == 0)
+    add_user_nodes (self, app->key, message->sender_user_id, nodes);
+  if (natterd_conversation_is_private (type))
+    add_user_nodes (self, app->key, message->target_id, nodes);
+  else if (type == NATTER_CONVERSATION_CHATROOM)
+    add_all_nodes (self, nodes);
+  else
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, message->target_id);
+      GHashTableIter iter;
+      NatterdUser *member;
+
+      if (group != NULL)
+        {
+          g_hash_table_iter_init (&iter, group->members);
+          while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
+            if (member->remote_sessions > 0)
+              add_user_nodes (self, app->key, member->user_id, nodes);
+        }
+    }
+  if (g_hash_table_size (nodes) == 0)
+    return;
+  builder = begin (self, "status", app->key);
+  json_builder_set_member_name (builder, "md");
+  json_builder_add_boolean_value (builder, multi_device);
+  natterd_cluster_add_message (builder, message);
+  json_builder_end_object (builder);
+  publish_to_nodes (self, nodes, builder);
+}
+
+void
+natterd_cluster_send_change (NatterdCluster *self,
+                             NatterdApp     *app,
+                             JsonBuilder    *change)
+{
+  json_builder_set_member_name (change, "t");
+  json_builder_add_string_value (change, "change");
+  json_builder_set_member_name (change, "node");
+  json_builder_add_string_value (change, self->name);
+  json_builder_set_member_name (change, "app");
+  json_builder_add_string_value (change, app->key);
+  json_builder_end_object (change);
+  publish (self, SUBJECT_PREFIX "all", change);
+}
+
+void
+natterd_cluster_send_reload_apps (NatterdCluster *self)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, "apps", NULL);
+
+  json_builder_end_object (builder);
+  publish (self, SUBJECT_PREFIX "all", builder);
+}
+
+/* ----------------------------------------------------------- presence */
+
+static void
+add_session_entry (JsonBuilder    *builder,
+                   NatterdSession *session)
+{
+  NatterdUser *user = natterd_session_get_user (session);
+
+  add_string (builder, "app", user->app->key);
+  add_string (builder, "user", user->user_id);
+  add_string (builder, "device", natterd_session_get_device_id (session));
+  add_string (builder, "platform", natterd_session_get_platform (session));
+}
+
+void
+natterd_cluster_session_connected (NatterdCluster *self,
+                                   NatterdSession *session)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, "on", NULL);
+  gint64 now = natterd_now_ms ();
+
+  g_hash_table_insert (self->logins, session, g_memdup2 (&now, sizeof now));
+  add_session_entry (builder, session);
+  add_int (builder, "at", now);
+  json_builder_end_object (builder);
+  publish (self, SUBJECT_PREFIX "all", builder);
+}
+
+void
+natterd_cluster_session_disconnected (NatterdCluster *self,
+                                      NatterdSession *session)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, "off", NULL);
+
+  g_hash_table_remove (self->logins, session);
+  add_session_entry (builder, session);
+  json_builder_end_object (builder);
+  publish (self, SUBJECT_PREFIX "all", builder);
+}
+
+/* Who this node is and every session it holds: what a node that just
+ * (re)joined needs, and what corrects any lost delta. */
+static void
+announce (NatterdCluster *self)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, "node", NULL);
+  GHashTableIter iter;
+  NatterdSession *session;
+
+  add_string (builder, "url", self->url);
+  add_int (builder, "interval", self->ping_interval);
+  json_builder_set_member_name (builder, "sessions");
+  json_builder_begin_array (builder);
+  g_hash_table_iter_init (&iter, self->server->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    {
+      NatterdUser *user = natterd_session_get_user (session);
+
+      if (user == NULL || natterd_session_get_state (session) != NATTERD_SESSION_CONNECTED)
+        continue;
+      json_builder_begin_array (builder);
+      json_builder_add_string_value (builder, user->app->key);
+      json_builder_add_string_value (builder, user->user_id);
+      json_builder_add_string_value (builder, natterd_session_get_device_id (session));
+      json_builder_add_string_value (builder, natterd_session_get_platform (session));
+      json_builder_end_array (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  publish (self, SUBJECT_PREFIX "all", builder);
+}
+
+static gboolean
+announce_timeout (gpointer user_data)
+{
+  announce (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static NatterdUser *
+lookup_key_user (NatterdCluster *self,
+                 const char     *key)
+{
+  const char *newline = strchr (key, '\n');
+  g_autofree char *app_key = newline != NULL ? g_strndup (key, (gsize) (newline - key)) : NULL;
+  NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
+
+  return app != NULL ? natterd_directory_lookup_user (app, newline + 1) : NULL;
+}
+
+static void
+count_remote (NatterdCluster *self,
+              const char     *key,
+              int             delta)
+{
+  NatterdUser *user = lookup_key_user (self, key);
+
+  if (user == NULL)
+    return;
+  if (delta < 0 && user->remote_sessions < (guint) -delta)
+    user->remote_sessions = 0;
+  else
+    user->remote_sessions += delta;
+}
+
+static void
+node_add_session (NatterdCluster *self,
+                  Node           *node,
+                  const char     *app_key,
+                  const char     *user_id,
+                  const char     *device_id,
+                  const char     *platform)
+{
+  char *key = user_key (app_key, user_id);
+  GPtrArray *devices = g_hash_table_lookup (node->users, key);
+
+  if (devices == NULL)
+    {
+      devices = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_insert (node->users, g_strdup (key), devices);
+    }
+  g_ptr_array_add (devices, g_strconcat (device_id != NULL ? device_id : "", "\n",
+                                         platform != NULL ? platform : "", NULL));
+  count_remote (self, key, 1);
+  g_free (key);
+}
+
+static void
+node_remove_session (NatterdCluster *self,
+                     Node           *node,
+                     const char     *app_key,
+                     const char     *user_id,
+                     const char     *device_id)
+{
+  g_autofree char *key = user_key (app_key, user_id);
+  g_autofree char *prefix = g_strconcat (device_id != NULL ? device_id : "", "\n", NULL);
+  GPtrArray *devices = g_hash_table_lookup (node->users, key);
+
+  if (devices == NULL)
+    return;
+  for (guint i = 0; i < devices->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (devices, i), prefix))
+      {
+        g_ptr_array_remove_index_fast (devices, i);
+        count_remote (self, key, -1);
+        break;
+      }
+  if (devices->len == 0)
+    g_hash_table_remove (node->users, key);
+}
+
+static void
+node_clear_sessions (NatterdCluster *self,
+                     Node           *node)
+{
+  GHashTableIter iter;
+  const char *key;
+  GPtrArray *devices;
+
+  g_hash_table_iter_init (&iter, node->users);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &devices))
+    count_remote (self, key, -(int) devices->len);
+  g_hash_table_remove_all (node->users);
+}
+
+static Node *
+ensure_node (NatterdCluster *self,
+             const char     *name)
+{
+  Node *node = g_hash_table_lookup (self->nodes, name);
+
+  if (node == NULL)
+    {
+      node = g_new0 (Node, 1);
+      node->name = g_strdup (name);
+      node->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_ptr_array_unref);
+      g_hash_table_insert (self->nodes, node->name, node);
+      natterd_log (G_LOG_LEVEL_INFO, "cluster-node-joined", "node", name, NULL);
+      /* A node that just came learns of this one now, not an interval later. */
+      announce (self);
+    }
+  node->last_seen = g_get_monotonic_time ();
+  return node;
+}
+
+static void
+drop_node (NatterdCluster *self,
+           Node           *node,
+           const char     *why)
+{
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-node-gone", "node", node->name, "why", why, NULL);
+  node_clear_sessions (self, node);
+  g_hash_table_remove (self->nodes, node->name);
+}
+
+static gboolean
+sweep (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+  gint64 deadline = g_get_monotonic_time () - 2 * (gint64) self->ping_interval * G_USEC_PER_SEC;
+  GHashTableIter iter;
+  Node *node;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    if (node->last_seen < deadline)
+      {
+        natterd_log (G_LOG_LEVEL_WARNING, "cluster-node-dead", "node", node->name, NULL);
+        node_clear_sessions (self, node);
+        g_hash_table_iter_remove (&iter);
+      }
+  return G_SOURCE_CONTINUE;
+}
+
+/* A login of @user on node @other at @at (wall ms): the older ones here go
+ * (31010), as for a second login on this node (natterd-server.c). Logins
+ * on two nodes at once: the later one stays (the greater node name if
+ * they tie), on both nodes alike. */
+static void
+kick_older (NatterdCluster *self,
+            NatterdUser    *user,
+            const char     *device_id,
+            const char     *other,
+            gint64          at)
+{
+  if (user->sessions == NULL)
+    return;
+  for (guint i = user->sessions->len; i > 0; i--)
+    {
+      NatterdSession *session = g_ptr_array_index (user->sessions, i - 1);
+      gint64 *login = g_hash_table_lookup (self->logins, session);
+      gint64 here = login != NULL ? *login : 0;
+
+      if (here > at || (here == at && g_strcmp0 (self->name, other) > 0))
+        continue;
+      if (!user->app->settings.multi_device ||
+          g_strcmp0 (natterd_session_get_device_id (session), device_id) == 0)
+        natterd_session_kick (session, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
+    }
+}
+
+static void
+handle_node (NatterdCluster *self,
+             Node           *node,
+             JsonObject     *object)
+{
+  JsonArray *sessions = get_array (object, "sessions");
+  const char *url = get_string (object, "url");
+
+  if (url != NULL && g_strcmp0 (node->url, url) != 0)
+    {
+      g_free (node->url);
+      node->url = g_strdup (url);
+    }
+  node_clear_sessions (self, node);
+  for (guint i = 0; sessions != NULL && i < json_array_get_length (sessions); i++)
+    {
+      JsonNode *element = json_array_get_element (sessions, i);
+      JsonArray *entry = JSON_NODE_HOLDS_ARRAY (element) ? json_node_get_array (element) : NULL;
+      const char *fields[4] = { NULL, };
+
+      if (entry == NULL || json_array_get_length (entry) != 4)
+        continue;
+      for (guint f = 0; f < 4; f++)
+        {
+          JsonNode *field = json_array_get_element (entry, f);
+
+          if (JSON_NODE_HOLDS_VALUE (field) && json_node_get_value_type (field) == G_TYPE_STRING)
+            fields[f] = json_node_get_string (field);
+        }
+      if (fields[0] != NULL && fields[1] != NULL)
+        node_add_session (self, node, fields[0], fields[1], fields[2], fields[3]);
+    }
+}
+
+static void
+handle_presence (NatterdCluster *self,
+                 Node           *node,
+                 JsonObject     *object,
+                 gboolean        on)
+{
+  const char *app_key = get_string (object, "app");
+  const char *user_id = get_string (object, "user");
+  const char *device_id = get_string (object, "device");
+  NatterdApp *app;
+  NatterdUser *user;
+
+  if (app_key == NULL || user_id == NULL)
+    return;
+  if (!on)
+    {
+      node_remove_session (self, node, app_key, user_id, device_id);
+      return;
+    }
+  node_add_session (self, node, app_key, user_id, device_id, get_string (object, "platform"));
+  app = natterd_directory_lookup_app (self->server->directory, app_key);
+  user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
+  if (user == NULL)
+    return;
+  kick_older (self, user, device_id, node->name, get_int (object, "at"));
+  /* That node knows the inbox head as far as it wrote it; entries this
+   * node stored while the user was offline are in the shared store, and
+   * the head tells it to read them. */
+  if (user->max_seq > 0)
+    {
+      g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
+      g_autoptr(JsonBuilder) builder = begin (self, "head", app_key);
+
+      add_string (builder, "user", user_id);
+      add_int (builder, "seq", (gint64) user->max_seq);
+      json_builder_end_object (builder);
+      g_hash_table_add (nodes, node);
+      publish_to_nodes (self, nodes, builder);
+    }
+}
+
+static void
+handle_delivery (NatterdCluster *self,
+                 const char     *type,
+                 JsonObject     *object)
+{
+  const char *app_key = get_string (object, "app");
+  NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
+  NatterdMessage message;
+
+  if (app == NULL || !natterd_cluster_read_message (object, &message))
+    return;
+  self->server->metrics->cluster_received++;
+
+  if (g_str_equal (type, "inbox"))
+    {
+      NatterdUser *user = natterd_directory_lookup_user (app, get_string (object, "user"));
+
+      if (user != NULL)
+        natterd_server_remote_inbox (self->server, user, (guint64) get_int (object, "seq"), &message);
+    }
+  else if (g_str_equal (type, "timeline"))
+    {
+      JsonNode *sd = json_object_get_member (object, "sd");
+
+      natterd_server_remote_timeline (self->server, app, &message,
+                                      sd != NULL && JSON_NODE_HOLDS_VALUE (sd) && json_node_get_boolean (sd));
+    }
+  else if (g_str_equal (type, "room"))
+    natterd_server_remote_room (self->server, app, &message);
+  else if (g_str_equal (type, "status"))
+    {
+      JsonNode *md = json_object_get_member (object, "md");
+
+      natterd_server_remote_status (self->server, app, &message,
+                                    md != NULL && JSON_NODE_HOLDS_VALUE (md) && json_node_get_boolean (md));
+    }
+}
+
+static void
+handle_object (NatterdCluster *self,
+               JsonObject     *object)
+{
+  const char *type, *sender;
+  Node *node;
+
+  type = get_string (object, "t");
+  sender = get_string (object, "node");
+  if (type == NULL || sender == NULL || g_strcmp0 (sender, self->name) == 0)
+    return;
+
+  if (g_str_equal (type, "bye"))
+    {
+      node = g_hash_table_lookup (self->nodes, sender);
+      if (node != NULL)
+        drop_node (self, node, "stopped");
+      return;
+    }
+
+  node = ensure_node (self, sender);
+  if (g_str_equal (type, "apps"))
+    natterd_server_reload_apps_here (self->server);
+  else if (g_str_equal (type, "node"))
+    handle_node (self, node, object);
+  else if (g_str_equal (type, "on") || g_str_equal (type, "off"))
+    handle_presence (self, node, object, g_str_equal (type, "on"));
+  else if (g_str_equal (type, "head"))
+    {
+      const char *app_key = get_string (object, "app");
+      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
+      NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, get_string (object, "user")) : NULL;
+      gint64 seq = get_int (object, "seq");
+
+      if (user != NULL && seq > 0 && (guint64) seq > user->max_seq)
+        {
+          user->max_seq = (guint64) seq;
+          for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
+            natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
+        }
+    }
+  else if (g_str_equal (type, "change"))
+    {
+      const char *app_key = get_string (object, "app");
+      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
+
+      if (app != NULL)
+        natterd_server_apply_change (self->server, app, object);
+    }
+  else
+    handle_delivery (self, type, object);
+}
+
+/* One object, or an array of them (a node's batch of deliveries). */
+static void
+handle_message (NatterdCluster *self,
+                Event          *event)
+{
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (event->data, &size);
+
+  root = natter_json_parse (data, (gssize) size, &error);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    {
+      handle_object (self, json_node_get_object (root));
+      return;
+    }
+  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
+    {
+      JsonArray *array = json_node_get_array (root);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_OBJECT (element))
+            handle_object (self, json_node_get_object (element));
+        }
+      return;
+    }
+  natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
+               "error", error != NULL ? error->message : "neither an object nor an array", NULL);
+}
+
+static gboolean
+drain (gpointer user_data)
+{
+  Shared *shared = user_data;
+  NatterdCluster *self = shared->cluster;
+  Event *event;
+  guint n = 0;
+
+  g_atomic_int_set (&shared->scheduled, FALSE);
+  while (n++ < DRAIN_BATCH && (event = g_async_queue_try_pop (shared->inbox)) != NULL)
+    {
+      if (self != NULL && !self->stopped)
+        switch (event->kind)
+          {
+          case EVENT_MESSAGE:
+            handle_message (self, event);
+            break;
+          case EVENT_CONNECTED:
+            g_atomic_int_set (&self->connected, TRUE);
+            natterd_log (G_LOG_LEVEL_INFO, "cluster-connected", "node", self->name, NULL);
+            /* The others learn at once who is here again. */
+            announce (self);
+            break;
+          case EVENT_DISCONNECTED:
+            g_atomic_int_set (&self->connected, FALSE);
+            natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
+            break;
+            break;
+          default:
+            g_assert_not_reached ();
+          }
+      event_free (event);
+    }
+  if (g_async_queue_length (shared->inbox) > 0)
+    schedule_drain (shared);
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------- public */
+
+GPtrArray *
+natterd_cluster_get_nodes (NatterdCluster *self)
+{
+  GPtrArray *nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_navi_node_free);
+  g_autoptr(GList) names = g_hash_table_get_keys (self->nodes);
+
+  g_ptr_array_add (nodes, natterd_navi_node_new (self->name, self->url));
+  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      Node *node = g_hash_table_lookup (self->nodes, l->data);
+
+      if (node->url != NULL)
+        g_ptr_array_add (nodes, natterd_navi_node_new (node->name, node->url));
+    }
+  return nodes;
+}
+
+GPtrArray *
+natterd_cluster_remote_devices (NatterdCluster *self,
+                                NatterdUser    *user)
+{
+  g_autofree char *key = user_key (user->app->key, user->user_id);
+  GPtrArray *devices = g_ptr_array_new ();
+  GHashTableIter iter;
+  Node *node;
+
+  g_hash_table_iter_init (&iter, self->nodes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &node))
+    {
+      GPtrArray *entries = g_hash_table_lookup (node->users, key);
+
+      for (guint i = 0; entries != NULL && i < entries->len; i++)
+        g_ptr_array_add (devices, g_ptr_array_index (entries, i));
+    }
+  return devices;
+}
+
+gboolean
+natterd_cluster_is_connected (NatterdCluster *self)
+{
+  return g_atomic_int_get (&self->connected);
+}
+
+gboolean
+natterd_cluster_health_check (gpointer   data,
+                              char     **reason)
+{
+  NatterdCluster *self = data;
+
+  if (natterd_cluster_is_connected (self))
+    return TRUE;
+  *reason = g_strdup ("NATS not connected");
+  return FALSE;
+}
+
+/* NATS subject tokens: no dots, wildcards or blanks. */
+static gboolean
+valid_node_name (const char *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > 64)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+NatterdCluster *
+natterd_cluster_new (NatterdServer  *server,
+                     const char     *nats_urls,
+                     const char     *node_name,
+                     const char     *url,
+                     guint           ping_interval,
+                     GError        **error)
+{
+  g_autoptr(NatterdCluster) self = NULL;
+  g_auto(GStrv) parts = g_strsplit (nats_urls, ",", -1);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func (g_free);
+  PublisherArgs *args;
+
+  if (!valid_node_name (node_name))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "[cluster] node-name \"%s\": use letters, digits, - and _ (at most 64)", node_name);
+      return NULL;
+    }
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      char *part = g_strstrip (parts[i]);
+
+      if (*part != '\0')
+        g_ptr_array_add (servers, g_strdup (part));
+    }
+  if (servers->len == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "[cluster] nats: no URL");
+      return NULL;
+    }
+  g_ptr_array_add (servers, NULL);
+
+  self = g_object_new (NATTERD_TYPE_CLUSTER, NULL);
+  self->server = server;
+  self->name = g_strdup (node_name);
+  self->url = g_strdup (url);
+  self->node_subject = g_strconcat (SUBJECT_PREFIX "node.", node_name, NULL);
+  self->ping_interval = MAX (ping_interval, 1);
+  self->servers = (char **) g_ptr_array_free (g_steal_pointer (&servers), FALSE);
+
+  self->shared = g_new0 (Shared, 1);
+  g_atomic_ref_count_init (&self->shared->ref_count);
+  self->shared->inbox = g_async_queue_new_full (event_free);
+  self->shared->context = g_main_context_ref_thread_default ();
+  self->shared->cluster = self;
+  self->outbox = g_async_queue_new ();
+
+  args = g_new0 (PublisherArgs, 1);
+  args->node_subject = g_strdup (self->node_subject);
+  args->servers = g_strdupv (self->servers);
+  args->name = g_strdup (node_name);
+  args->shared = shared_ref (self->shared);
+  args->outbox = g_async_queue_ref (self->outbox);
+  self->publisher = g_thread_new ("natterd-nats", publisher_thread, args);
+
+  self->announce_id = g_timeout_add_seconds (self->ping_interval, announce_timeout, self);
+  self->sweep_id = g_timeout_add (SWEEP_MS, sweep, self);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster", "node", node_name, "nats", nats_urls, NULL);
+  return g_steal_pointer (&self);
+}
+
+void
+natterd_cluster_stop (NatterdCluster *self)
+{
+  Outgoing *end;
+
+  if (self->stopped)
+    return;
+  flush_batches (self);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  /* The others drop this node's sessions now, not 2 intervals later. */
+  {
+    g_autoptr(JsonBuilder) builder = begin (self, "bye", NULL);
+
+    json_builder_end_object (builder);
+    publish (self, SUBJECT_PREFIX "all", builder);
+  }
+  self->stopped = TRUE;
+  g_clear_handle_id (&self->announce_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  end = g_new0 (Outgoing, 1);
+  g_async_queue_push (self->outbox, end);
+  g_clear_pointer (&self->publisher, g_thread_join);
+}
+
+static void
+natterd_cluster_finalize (GObject *object)
+{
+  NatterdCluster *self = NATTERD_CLUSTER (object);
+
+  natterd_cluster_stop (self);
+  self->shared->cluster = NULL;
+  g_clear_pointer (&self->shared, shared_unref);
+  g_clear_pointer (&self->outbox, g_async_queue_unref);
+  g_clear_pointer (&self->nodes, g_hash_table_unref);
+  g_clear_pointer (&self->logins, g_hash_table_unref);
+  g_free (self->name);
+  g_free (self->url);
+  g_free (self->node_subject);
+  g_strfreev (self->servers);
+
+  G_OBJECT_CLASS (natterd_cluster_parent_class)->finalize (object);
+}
+
+static void
+natterd_cluster_class_init (NatterdClusterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natterd_cluster_finalize;
+}
+
+static void
+natterd_cluster_init (NatterdCluster *self)
+{
+  self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
+  self->logins = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->stopped = FALSE;
+}
+
+/* ------------------------------------------------- directory changes */
+
+static void
+add_user_ids (NatterdServer *server,
+              JsonBuilder   *builder,
+              GArray        *ids)
+{
+  json_builder_set_member_name (builder, "users");
+  json_builder_begin_array (builder);
+  for (guint i = 0; ids != NULL && i < ids->len; i++)
+    {
+      NatterdUser *user = natterd_directory_lookup_user_id (server->directory, g_array_index (ids, gint64, i));
+
+      if (user != NULL)
+        json_builder_add_string_value (builder, user->user_id);
+    }
+  json_builder_end_array (builder);
+}
+
+/* Users are named by their user id between nodes: users.id is the store's. */
+void
+natterd_server_cluster_committed (NatterdServer *self,
+                                  NatterdApp    *app,
+                                  NatterdOp     *op)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  switch (op->kind)
+    {
+    case NATTERD_OP_GROUP:
+      {
+        NatterdGroupOp *group = (NatterdGroupOp *) op;
+
+        add_string (builder, "kind", "group");
+        add_string (builder, "group", group->group_id);
+        add_string (builder, "name", group->name);
+        add_int (builder, "created", group->created);
+        add_int (builder, "remove", group->remove);
+      }
+      break;
+
+    case NATTERD_OP_MEMBERS:
+      {
+        NatterdMembersOp *members = (NatterdMembersOp *) op;
+
+        add_string (builder, "kind", "members");
+        add_string (builder, "group", members->timeline_id);
+        add_int (builder, "action", members->action);
+        add_int (builder, "time", members->time);
+        add_user_ids (self, builder, members->user_ids);
+      }
+      break;
+
+    case NATTERD_OP_BLACKLIST:
+      {
+        NatterdBlacklistOp *blacklist = (NatterdBlacklistOp *) op;
+        NatterdUser *user = natterd_directory_lookup_user_id (self->directory, blacklist->user_id);
+
+        if (user == NULL)
+          return;
+        add_string (builder, "kind", "blacklist");
+        add_string (builder, "user", user->user_id);
+        add_int (builder, "remove", blacklist->remove);
+        add_user_ids (self, builder, blacklist->blocked_ids);
+      }
+      break;
+
+    case NATTERD_OP_USER:
+      {
+        NatterdUserOp *user = (NatterdUserOp *) op;
+
+        add_string (builder, "kind", "user");
+        add_string (builder, "user", user->user_id);
+        add_int (builder, "id", user->id);
+        add_int (builder, "created", user->created);
+        add_string (builder, "name", user->name);
+        add_string (builder, "portrait", user->portrait_uri);
+        add_int (builder, "valid-after", user->tokens_valid_after);
+        add_int (builder, "blocked", user->blocked_until);
+      }
+      break;
+
+    default:
+      return;
+    }
+  natterd_cluster_send_change (self->cluster, app, builder);
+}
+
+static void
+apply_members (NatterdServer *self,
+               NatterdApp    *app,
+               JsonObject    *change)
+{
+  const char *group_id = get_string (change, "group");
+  JsonArray *users = get_array (change, "users");
+  gint64 action = get_int (change, "action");
+  gint64 time = get_int (change, "time");
+  NatterdGroup *group = group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+
+  if (group == NULL || users == NULL)
+    return;
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    {
+      JsonNode *element = json_array_get_element (users, i);
+      NatterdUser *user;
+      NatterdMember *member;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      user = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (user == NULL)
+        continue;
+      member = natterd_group_lookup_member (group, user);
+      if (action == NATTERD_MEMBERS_ADD && member == NULL)
+        natterd_group_add_member (group, user, time);
+      else if (action == NATTERD_MEMBERS_REMOVE)
+        natterd_group_remove_member (group, user);
+      else if (action == NATTERD_MEMBERS_GAG && member != NULL)
+        member->gag_until = time;
+    }
+}
+
+static void
+apply_blacklist (NatterdServer *self,
+                 NatterdApp    *app,
+                 JsonObject    *change)
+{
+  NatterdUser *user = natterd_directory_lookup_user (app, get_string (change, "user"));
+  JsonArray *users = get_array (change, "users");
+  gboolean remove = get_int (change, "remove") != 0;
+
+  if (user == NULL || users == NULL)
+    return;
+  if (user->blacklist == NULL)
+    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    {
+      JsonNode *element = json_array_get_element (users, i);
+      NatterdUser *other;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      other = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (other == NULL)
+        continue;
+      if (remove)
+        g_hash_table_remove (user->blacklist, &other->id);
+      else
+        g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+    }
+}
+
+/* A user new to this node (user/getToken on another) is added with the id
+ * its node stored it under, unless that id names another user here (nodes
+ * with stores of their own): then it is left alone. */
+static void
+apply_user (NatterdServer *self,
+            NatterdApp    *app,
+            JsonObject    *change)
+{
+  const char *user_id = get_string (change, "user");
+  NatterdUser *user = natterd_directory_lookup_user (app, user_id);
+  gint64 valid_after = get_int (change, "valid-after");
+  gint64 blocked = get_int (change, "blocked");
+  gint64 id = get_int (change, "id");
+  gint64 now = natterd_now_ms ();
+
+  if (user == NULL && user_id != NULL && id > 0)
+    {
+      user = natterd_directory_add_user_id (self->directory, app, id, user_id, get_int (change, "created"));
+      if (user != NULL)
+        {
+          user->stored = TRUE;
+          natterd_log (G_LOG_LEVEL_DEBUG, "cluster-user-added", "app", app->key, "user", user_id, NULL);
+        }
+    }
+  if (user == NULL)
+    return;
+  g_free (user->name);
+  user->name = g_strdup (get_string (change, "name"));
+  g_free (user->portrait_uri);
+  user->portrait_uri = g_strdup (get_string (change, "portrait"));
+  /* What the API did to this user's connections there, here too. */
+  if (blocked > now && user->blocked_until <= now)
+    natterd_server_kick_user (self, user, NATTER_CODE_USER_BLOCKED, 0);
+  else if (valid_after > user->tokens_valid_after)
+    natterd_server_kick_user (self, user, NATTER_CODE_TOKEN_EXPIRED, valid_after);
+  user->blocked_until = blocked;
+  user->tokens_valid_after = valid_after;
+}
+
+static void apply_chatroom (NatterdServer *self, NatterdApp *app, const char *kind, JsonObject *change);
+
+void
+natterd_server_apply_change (NatterdServer *self,
+                             NatterdApp    *app,
+                             JsonObject    *change)
+{
+  const char *kind = get_string (change, "kind");
+
+  if (kind == NULL)
+    return;
+  if (g_str_equal (kind, "group"))
+    {
+      const char *group_id = get_string (change, "group");
+      NatterdGroup *group = group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+
+      if (group_id == NULL)
+        return;
+      if (get_int (change, "remove"))
+        {
+          if (group != NULL)
+            natterd_directory_remove_group (self->directory, group);
+        }
+      else if (group == NULL)
+        natterd_directory_add_group (self->directory, app, group_id, get_string (change, "name"),
+                                     get_int (change, "created"));
+      else if (get_string (change, "name") != NULL)
+        {
+          g_free (group->name);
+          group->name = g_strdup (get_string (change, "name"));
+        }
+    }
+  else if (g_str_equal (kind, "members"))
+    apply_members (self, app, change);
+  else if (g_str_equal (kind, "blacklist"))
+    apply_blacklist (self, app, change);
+  else if (g_str_equal (kind, "user"))
+    apply_user (self, app, change);
+  else if (g_str_has_prefix (kind, "chatroom"))
+    apply_chatroom (self, app, kind, change);
+}
+
+/* ---------------------------------------------------- chatroom changes */
+
+/* Chatroom changes are not API store parts: the room's row is stored on
+ * its own (natterd-chatrooms.c), gags and bans live in memory only. */
+void
+natterd_server_cluster_chatroom (NatterdServer   *self,
+                                 NatterdChatroom *room)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom");
+  add_string (builder, "room", room->chatroom_id);
+  add_string (builder, "name", room->name);
+  add_int (builder, "created", room->created);
+  natterd_cluster_send_change (self->cluster, room->app, builder);
+}
+
+void
+natterd_server_cluster_chatroom_destroyed (NatterdServer *self,
+                                           NatterdApp    *app,
+                                           const char    *chatroom_id)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom-destroy");
+  add_string (builder, "room", chatroom_id);
+  natterd_cluster_send_change (self->cluster, app, builder);
+}
+
+void
+natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
+                                          NatterdChatroom *room,
+                                          GPtrArray       *user_ids,
+                                          gboolean         block,
+                                          gint64           until)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "kind", "chatroom-restrict");
+  add_string (builder, "room", room->chatroom_id);
+  add_int (builder, "block", block);
+  add_int (builder, "until", until);
+  json_builder_set_member_name (builder, "users");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < user_ids->len; i++)
+    json_builder_add_string_value (builder, g_ptr_array_index (user_ids, i));
+  json_builder_end_array (builder);
+  natterd_cluster_send_change (self->cluster, room->app, builder);
+}
+
+static void
+apply_chatroom (NatterdServer *self,
+                NatterdApp    *app,
+                const char    *kind,
+                JsonObject    *change)
+{
+  const char *room_id = get_string (change, "room");
+  NatterdChatroom *room = room_id != NULL ? g_hash_table_lookup (app->chatrooms, room_id) : NULL;
+  JsonArray *users = get_array (change, "users");
+  gint64 until = get_int (change, "until");
+
+  if (room_id == NULL)
+    return;
+  if (g_str_equal (kind, "chatroom"))
+    {
+      if (room == NULL)
+        {
+          room = natterd_directory_add_chatroom (self->directory, app, room_id, get_string (change, "name"),
+                                                 get_int (change, "created"));
+          room->stored = TRUE;
+        }
+      else if (get_string (change, "name") != NULL && g_strcmp0 (room->name, get_string (change, "name")) != 0)
+        {
+          g_free (room->name);
+          room->name = g_strdup (get_string (change, "name"));
+        }
+      return;
+    }
+  if (room == NULL)
+    return;
+  if (g_str_equal (kind, "chatroom-destroy"))
+    {
+      natterd_server_chatroom_forget (self, room);
+      return;
+    }
+  for (guint i = 0; users != NULL && i < json_array_get_length (users); i++)
+    {
+      JsonNode *element = json_array_get_element (users, i);
+      gboolean block = get_int (change, "block") != 0;
+      GHashTable *table = block ? room->banned : room->gagged;
+      NatterdUser *user;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        continue;
+      user = natterd_directory_lookup_user (app, json_node_get_string (element));
+      if (user == NULL)
+        continue;
+      if (until == 0)
+        {
+          g_hash_table_remove (table, user);
+          continue;
+        }
+      g_hash_table_insert (table, user, g_memdup2 (&until, sizeof until));
+      /* A ban drops the member wherever it sits. */
+      if (block && g_hash_table_contains (room->members, user))
+        natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+    }
+}

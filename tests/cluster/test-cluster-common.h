@@ -1,0 +1,220 @@
+/* test-cluster-common.h — two or three natterd nodes on one nats-server
+ *
+ * Node "a" is a natter-test-server with the app and every user of the test
+ * created; the others are byte copies of its data dir (same app, keys and
+ * users), each with its own [cluster] node-name. ping-interval is 1 s so
+ * node death shows within seconds.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-test-client.h"
+#include "natter-test-nats.h"
+#include "natter-test-server.h"
+
+#define PING_INTERVAL_S 1
+#define MAX_NODES 3
+
+typedef struct
+{
+  NatterTestNats   *nats;
+  NatterTestServer *nodes[MAX_NODES];
+  guint             n_nodes;
+} Cluster;
+
+static inline char *
+cluster_config (Cluster    *cluster,
+                const char *name)
+{
+  return g_strdup_printf ("[server]\nping-interval=%u\n[cluster]\nnats=%s\nnode-name=%s\n",
+                          PING_INTERVAL_S, natter_test_nats_get_url (cluster->nats), name);
+}
+
+static inline JsonObject *
+cluster_get_json (NatterTestServer *node,
+                  const char       *path)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s%s", natter_test_server_get_url (node), path);
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  g_assert_nonnull (body);
+  g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                             (gssize) g_bytes_get_size (body), NULL));
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+/* The node names /navi.json on @node lists, in order, joined with ",". */
+static inline char *
+cluster_navi (NatterTestServer *node)
+{
+  g_autoptr(JsonObject) navi = cluster_get_json (node, "/navi.json");
+  JsonArray *nodes = json_object_get_array_member (navi, "nodes");
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  g_assert_cmpint (json_object_get_int_member (navi, "code"), ==, 200);
+  for (guint i = 0; i < json_array_get_length (nodes); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (nodes, i);
+
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (entry, "url"), "http://127.0.0.1:"));
+      g_string_append_printf (names, "%s%s", i > 0 ? "," : "", json_object_get_string_member (entry, "name"));
+    }
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *expected;
+} NaviWait;
+
+static inline gboolean
+navi_is (gpointer data)
+{
+  NaviWait *wait = data;
+  g_autofree char *names = cluster_navi (wait->node);
+
+  return g_strcmp0 (names, wait->expected) == 0;
+}
+
+static inline void
+cluster_wait_navi (NatterTestServer *node,
+                   const char       *expected,
+                   guint             timeout_ms)
+{
+  NaviWait wait = { node, expected };
+  g_autofree char *names = NULL;
+
+  if (natter_test_wait (navi_is, &wait, timeout_ms))
+    return;
+  names = cluster_navi (node);
+  g_assert_cmpstr (names, ==, expected);
+}
+
+/* user/checkOnline on @node: "1" or "0". */
+static inline char *
+cluster_check_online (NatterTestServer *node,
+                      const char       *user_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (node, NULL, "user/checkOnline", "userId", user_id, NULL);
+
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  return g_strdup (json_object_get_string_member (reply, "status"));
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *user_id;
+  const char       *status;
+} OnlineWait;
+
+static inline gboolean
+online_is (gpointer data)
+{
+  OnlineWait *wait = data;
+  g_autofree char *status = cluster_check_online (wait->node, wait->user_id);
+
+  return g_strcmp0 (status, wait->status) == 0;
+}
+
+/* Waits until @node says @user_id is (@online) or is not online; FALSE on timeout. */
+static inline gboolean
+cluster_wait_online (NatterTestServer *node,
+                     const char       *user_id,
+                     gboolean          online,
+                     guint             timeout_ms)
+{
+  OnlineWait wait = { node, user_id, online ? "1" : "0" };
+
+  return natter_test_wait (online_is, &wait, timeout_ms);
+}
+
+/* nats-server, node "a" (the app created with @app_args, then @users), and
+ * @n_nodes - 1 copies "b", "c"; returns once every node lists every other. */
+static inline Cluster *
+cluster_new (guint               n_nodes,
+             const char * const *app_args,
+             const char * const *users)
+{
+  Cluster *cluster = g_new0 (Cluster, 1);
+  g_autofree char *config = NULL;
+  const char *names[MAX_NODES] = { "a", "b", "c" };
+
+  g_assert_cmpuint (n_nodes, <=, MAX_NODES);
+  cluster->nats = natter_test_nats_start ();
+  config = cluster_config (cluster, "a");
+  cluster->nodes[0] = natter_test_server_new_full (config, app_args);
+  for (guint i = 0; users != NULL && users[i] != NULL; i++)
+    g_free (natter_test_server_get_token (cluster->nodes[0], users[i]));
+  /* The copies are made of a's data dir at rest. */
+  natter_test_server_stop (cluster->nodes[0]);
+  for (guint i = 1; i < n_nodes; i++)
+    {
+      g_autofree char *node_config = cluster_config (cluster, names[i]);
+
+      cluster->nodes[i] = natter_test_server_new_copy (cluster->nodes[0], node_config);
+    }
+  natter_test_server_restart (cluster->nodes[0]);
+  cluster->n_nodes = n_nodes;
+  /* Each node lists itself first, then the others by name. */
+  for (guint i = 0; i < n_nodes; i++)
+    {
+      g_autoptr(GString) expected = g_string_new (names[i]);
+
+      for (guint j = 0; j < n_nodes; j++)
+        if (j != i)
+          g_string_append_printf (expected, ",%s", names[j]);
+      cluster_wait_navi (cluster->nodes[i], expected->str, NATTER_TEST_TIMEOUT_MS);
+    }
+  return cluster;
+}
+
+static inline void
+cluster_free (Cluster *cluster)
+{
+  for (guint i = 0; i < cluster->n_nodes; i++)
+    natter_test_server_free (cluster->nodes[i]);
+  natter_test_nats_free (cluster->nats);
+  g_free (cluster);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cluster, cluster_free)
+
+/* A client of @node as @user_id: token from node "a" (all nodes share the
+ * app's token key). */
+static inline NatterTestClient *
+cluster_client (Cluster          *cluster,
+                NatterTestServer *node,
+                const char       *user_id,
+                const char       *device_id)
+{
+  g_autofree char *token = natter_test_server_get_token (cluster->nodes[0], user_id);
+  g_autoptr(GError) error = NULL;
+  NatterTestClient *client = natter_test_client_open (node, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token,
+                                               device_id, 0), ==, 0);
+  return client;
+}
+
+/* The next Deliver on @client, skipping other frames; asserts its content. */
+static inline NatterFrame *
+cluster_expect_deliver (NatterTestClient *client,
+                        const char       *content)
+{
+  NatterFrame *frame = natter_test_client_expect (client, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (frame->deliver->message->content, ==, content);
+  return frame;
+}

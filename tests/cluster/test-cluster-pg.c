@@ -1,0 +1,150 @@
+/* test-cluster-pg.c — two natterd nodes on one PostgreSQL and one
+ * nats-server, configured with exactly the issue's keys: what only a shared
+ * store gives (offline replay of what another node stored, the gap left by
+ * a NATS outage read back from the store)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "test-cluster-common.h"
+
+#include "natter-test-pg.h"
+
+typedef struct
+{
+  NatterTestPg     *pg;
+  NatterTestNats   *nats;
+  NatterTestServer *a;
+  NatterTestServer *b;
+} Pair;
+
+static void
+pair_free (Pair *pair)
+{
+  natter_test_server_free (pair->b);
+  natter_test_server_free (pair->a);
+  natter_test_nats_free (pair->nats);
+  natter_test_pg_free (pair->pg);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pair, pair_free)
+
+static gboolean
+b_online_on_a (gpointer data)
+{
+  Pair *pair = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (pair->a, NULL, "user/checkOnline", "userId", "alice", NULL);
+
+  return g_strcmp0 (json_object_get_string_member (reply, "status"), "1") == 0;
+}
+
+static gboolean
+a_offline (gpointer data)
+{
+  return !b_online_on_a (data);
+}
+
+static Pair *
+pair_new (void)
+{
+  Pair *pair = g_new0 (Pair, 1);
+  g_autofree char *conninfo = NULL;
+  g_autofree char *config = NULL;
+
+  pair->pg = natter_test_pg_start ();
+  conninfo = natter_test_pg_create_database (pair->pg, "natter");
+  pair->nats = natter_test_nats_start ();
+  config = g_strdup_printf ("[server]\nping-interval=1\n[store]\nbackend=postgresql\npostgresql=%s\n"
+                            "[cluster]\nnats=%s\nnode-name=a\n", conninfo, natter_test_nats_get_url (pair->nats));
+  pair->a = natter_test_server_new_full (config, NULL);
+  pair->b = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=b\n");
+  cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  return pair;
+}
+
+static NatterTestClient *
+connect_to (NatterTestServer *node,
+            const char       *token)
+{
+  g_autoptr(GError) error = NULL;
+  NatterTestClient *client = natter_test_client_open (node, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
+  return client;
+}
+
+/* Stored through a, replayed by b: alice was offline when bob sent. */
+static void
+test_offline_replay (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+
+  ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"while you were out\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  /* alice, made on a, connects to b with a's token. */
+  alice = connect_to (pair->b, alice_token);
+  got = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (got);
+  g_assert_cmpstr (got->deliver->message->content, ==, "{\"content\":\"while you were out\"}");
+  g_assert_cmpstr (got->deliver->message->message_uid, ==, ack->publish_ack->message_uid);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+}
+
+/* What a sent while NATS was down reaches alice on b once NATS is back:
+ * the next live delivery shows the gap and b reads it from the store. */
+static void
+test_outage_gap (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autoptr(NatterTestClient) alice = connect_to (pair->b, alice_token);
+  g_autoptr(NatterFrame) during = NULL;
+  g_autoptr(NatterFrame) after = NULL;
+  g_autoptr(NatterFrame) first = NULL;
+  g_autoptr(NatterFrame) second = NULL;
+
+  g_assert_true (natter_test_wait (b_online_on_a, pair, NATTER_TEST_TIMEOUT_MS));
+  natter_test_nats_stop (pair->nats);
+  /* a no longer knows where alice is. */
+  g_assert_true (natter_test_wait (a_offline, pair, NATTER_TEST_TIMEOUT_MS));
+  during = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"during\"}");
+  g_assert_cmpint (during->publish_ack->code, ==, 0);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+
+  natter_test_nats_restart (pair->nats);
+  g_assert_true (natter_test_wait (b_online_on_a, pair, NATTER_TEST_TIMEOUT_MS));
+  after = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"after\"}");
+  g_assert_cmpint (after->publish_ack->code, ==, 0);
+
+  first = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  second = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
+  g_assert_cmpstr (first->deliver->message->content, ==, "{\"content\":\"during\"}");
+  g_assert_cmpstr (second->deliver->message->content, ==, "{\"content\":\"after\"}");
+  g_assert_cmpuint (second->deliver->seq, ==, first->deliver->seq + 1);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/cluster/pg/offline-replay", test_offline_replay);
+  g_test_add_func ("/cluster/pg/outage-gap", test_outage_gap);
+
+  return g_test_run ();
+}
