@@ -406,8 +406,15 @@ natterd_session_deliver_live (NatterdSession       *self,
       return;
     }
 
-  if (seq != self->sent_seq + 1)
-    log_gap (self, "live", seq);
+  /* With a store shared by several nodes, another node may have taken
+   * the seqs in between: they are in the store, in order. */
+  if (seq > self->sent_seq + 1)
+    {
+      log_gap (self, "live", seq);
+      self->replaying = TRUE;
+      maybe_continue_replay (self);
+      return;
+    }
   send_deliver (self, seq, message, FALSE);
   self->sent_seq = seq;
   self->host->metrics->messages_delivered++;
@@ -419,14 +426,7 @@ natterd_session_deliver_remote (NatterdSession       *self,
                                 const NatterdMessage *message)
 {
   /* Entries committed on another node before it knew this session was
-   * here were not sent: the shared store has them, in order. */
-  if (self->state == NATTERD_SESSION_CONNECTED && !self->replaying && seq > self->sent_seq + 1)
-    {
-      log_gap (self, "remote", seq);
-      self->replaying = TRUE;
-      maybe_continue_replay (self);
-      return;
-    }
+   * here were not sent: natterd_session_deliver_live() reads the gap. */
   natterd_session_deliver_live (self, seq, message);
 }
 
