@@ -675,6 +675,8 @@ deliver_committed (NatterdServer    *self,
 
           if (session != origin)
             natterd_session_deliver_live (session, r->seq, m);
+          else
+            natterd_session_pass_own (session, r->seq);
         }
     }
 

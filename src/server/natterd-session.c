@@ -421,6 +421,16 @@ natterd_session_deliver_live (NatterdSession       *self,
 }
 
 void
+natterd_session_pass_own (NatterdSession *self,
+                          guint64         seq)
+{
+  /* The device that sent it has it: its copy in the user's inbox is not
+   * sent to it, and is no gap either. */
+  if (self->state == NATTERD_SESSION_CONNECTED && !self->replaying && seq == self->sent_seq + 1)
+    self->sent_seq = seq;
+}
+
+void
 natterd_session_deliver_remote (NatterdSession       *self,
                                 guint64               seq,
                                 const NatterdMessage *message)

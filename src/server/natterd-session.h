@@ -130,13 +130,18 @@ void            natterd_session_close        (NatterdSession          *self,
 void            natterd_session_kick         (NatterdSession          *self,
                                               int                      code);
 /* An inbox entry committed just now: sent unless the session is replaying
- * or lagging behind (then the replay picks it up from the store). */
+ * or lagging behind (then the replay picks it up from the store); a gap
+ * before @seq (seqs another node of a shared store took) is read from the
+ * store. */
 void            natterd_session_deliver_live (NatterdSession          *self,
                                               guint64                  seq,
                                               const NatterdMessage    *message);
-/* The same for an entry committed on another node: a gap before @seq is
- * read from the store (what that node committed before it knew of this
- * session) instead of being skipped. */
+/* @seq is the copy of what this session's device sent, in its user's
+ * inbox (multi-device): not sent to it, and no gap. */
+void            natterd_session_pass_own     (NatterdSession          *self,
+                                              guint64                  seq);
+/* The same as natterd_session_deliver_live() for an entry committed on
+ * another node. */
 void            natterd_session_deliver_remote (NatterdSession        *self,
                                                 guint64                seq,
                                                 const NatterdMessage  *message);
