@@ -12,14 +12,6 @@
 
 #include "natter-test-pg.h"
 
-static void
-remove_tree (const char *path)
-{
-  const char *argv[] = { "rm", "-rf", path, NULL };
-
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
-}
-
 /* natter-cli as bob; returns its stdout, asserts exit 0. */
 static char *
 cli_send (const char *servers,
@@ -129,8 +121,8 @@ test_bar (void)
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 1000);
   cluster_wait_navi (b, "b", 3 * PING_INTERVAL_S * 1000 + 1000);
 
-  remove_tree (media);
-  remove_tree (profiles);
+  natter_test_remove_tree (media);
+  natter_test_remove_tree (profiles);
 }
 
 /* Users made on two nodes that cannot hear each other (NATS down) still

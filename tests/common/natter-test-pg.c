@@ -4,6 +4,7 @@
  */
 
 #include "natter-test-pg.h"
+#include "natter-test-server.h"
 
 #include <glib/gstdio.h>
 #include <pwd.h>
@@ -246,37 +247,13 @@ natter_test_pg_restart (NatterTestPg *self)
   start_postgres (self);
 }
 
-static void
-remove_tree (GFile *dir)
-{
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL &&
-         g_file_enumerator_iterate (children, &info, NULL, NULL, NULL) && info != NULL)
-    {
-      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_file_delete (child, NULL, NULL);
-    }
-  g_file_delete (dir, NULL, NULL);
-}
-
 void
 natter_test_pg_free (NatterTestPg *self)
 {
-  g_autoptr(GFile) dir = NULL;
-
   if (self == NULL)
     return;
   natter_test_pg_stop (self);
-  dir = g_file_new_for_path (self->dir);
-  remove_tree (dir);
+  natter_test_remove_tree (self->dir);
   g_free (self->data);
   g_free (self->dir);
   g_free (self);

@@ -501,6 +501,14 @@ remove_tree (GFile *dir)
 }
 
 void
+natter_test_remove_tree (const char *path)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path (path);
+
+  remove_tree (dir);
+}
+
+void
 natter_test_server_free (NatterTestServer *self)
 {
   g_autoptr(GFile) dir = NULL;

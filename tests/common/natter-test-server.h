@@ -84,6 +84,8 @@ void              natter_test_server_free         (NatterTestServer   *self);
 /* Absolute path of a built program: $NATTERD, $NATTER_CLI, ... from the
  * test environment (tests/meson.build sets them). */
 const char       *natter_test_program             (const char         *env_name);
+/* Deletes @path and everything under it (no symlink is followed). */
+void              natter_test_remove_tree         (const char         *path);
 
 /* Signature header value for the server API: hex SHA1(secret+nonce+timestamp). */
 char             *natter_test_api_signature       (const char         *secret,
