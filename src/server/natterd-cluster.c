@@ -100,6 +100,14 @@ struct _NatterdCluster
   GHashTable      *logins;              /* NatterdSession* (connected here) → gint64* wall ms */
   guint            announce_id;
   guint            sweep_id;
+
+  /* Directory refreshes from a shared store (what changed while this
+   * node heard nobody): one at a time, one more if asked meanwhile. */
+  gboolean         shared_store;
+  gboolean         ever_connected;
+  gboolean         refreshing;
+  gboolean         refresh_again;
+  guint            refresh_retry_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
@@ -900,6 +908,8 @@ node_clear_sessions (NatterdCluster *self,
   g_hash_table_remove_all (node->users);
 }
 
+static void refresh_directory (NatterdCluster *self);
+
 static Node *
 ensure_node (NatterdCluster *self,
              const char     *name)
@@ -908,6 +918,9 @@ ensure_node (NatterdCluster *self,
 
   if (node == NULL)
     {
+      /* It may have changed the directory while this node did not hear
+       * it (a node it had lost, or one that started meanwhile). */
+      refresh_directory (self);
       node = g_new0 (Node, 1);
       node->name = g_strdup (name);
       node->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -1196,13 +1209,17 @@ drain (gpointer user_data)
           case EVENT_CONNECTED:
             g_atomic_int_set (&self->connected, TRUE);
             natterd_log (G_LOG_LEVEL_INFO, "cluster-connected", "node", self->name, NULL);
+            /* Changes the others published while this node was away from
+             * NATS never reach it: the store has them. */
+            if (self->ever_connected)
+              refresh_directory (self);
+            self->ever_connected = TRUE;
             /* The others learn at once who is here again. */
             announce (self);
             break;
           case EVENT_DISCONNECTED:
             g_atomic_int_set (&self->connected, FALSE);
             natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
-            break;
             break;
           default:
             g_assert_not_reached ();
@@ -1324,6 +1341,7 @@ natterd_cluster_new (NatterdServer  *server,
   self->url = g_strdup (url);
   self->node_subject = g_strconcat (SUBJECT_PREFIX "node.", node_name, NULL);
   self->ping_interval = MAX (ping_interval, 1);
+  self->shared_store = g_strcmp0 (server->config->store_backend, "postgresql") == 0;
   self->servers = (char **) g_ptr_array_free (g_steal_pointer (&servers), FALSE);
 
   self->shared = g_new0 (Shared, 1);
@@ -1366,6 +1384,7 @@ natterd_cluster_stop (NatterdCluster *self)
   self->stopped = TRUE;
   g_clear_handle_id (&self->announce_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -1748,4 +1767,209 @@ apply_chatroom (NatterdServer *self,
       if (block && g_hash_table_contains (room->members, user))
         natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
     }
+}
+
+/* ------------------------------------------------ directory refreshes */
+
+/* Rows of a shared store merged into what this node knows. Only what
+ * adds or raises: a user, group, member, chatroom or blacklist entry
+ * unknown here; an inbox head, a block or a token cut-off later than
+ * known. Removals made while apart (a dismissed group, a member gone, an
+ * unblock) are not read back: a row missing from a snapshot may also be
+ * one this node is storing right now. */
+typedef struct
+{
+  NatterdServer *server;
+  GHashTable    *users;                 /* users.id → NatterdUser* */
+  GHashTable    *groups;                /* groups.id → NatterdGroup* */
+  gint64         now;
+  guint          added;
+} Merge;
+
+static void
+merge_user (gpointer                 data,
+            const NatterdUserRecord *record)
+{
+  Merge *merge = data;
+  NatterdDirectory *directory = merge->server->directory;
+  NatterdApp *app = natterd_directory_lookup_app_id (directory, record->app_id);
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, record->user_id) : NULL;
+
+  if (app == NULL)
+    return;
+  if (user == NULL)
+    {
+      user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+      if (user == NULL)
+        return;
+      user->name = g_strdup (record->name != NULL ? record->name : "");
+      user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+      user->stored = TRUE;
+      merge->added++;
+    }
+  if (record->blocked_until > merge->now && user->blocked_until <= merge->now)
+    natterd_server_kick_user (merge->server, user, NATTER_CODE_USER_BLOCKED, 0);
+  else if (record->tokens_valid_after > user->tokens_valid_after)
+    natterd_server_kick_user (merge->server, user, NATTER_CODE_TOKEN_EXPIRED, record->tokens_valid_after);
+  user->blocked_until = MAX (user->blocked_until, record->blocked_until);
+  user->tokens_valid_after = MAX (user->tokens_valid_after, record->tokens_valid_after);
+  user->max_seq = MAX (user->max_seq, record->max_seq);
+  g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
+}
+
+static void
+merge_group (gpointer    data,
+             gint64      id,
+             gint64      app_id,
+             const char *group_id,
+             const char *name,
+             gint64      created)
+{
+  Merge *merge = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, app_id);
+  NatterdGroup *group = app != NULL && group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+
+  if (app == NULL || group_id == NULL)
+    return;
+  if (group == NULL)
+    {
+      group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
+      merge->added++;
+    }
+  g_hash_table_insert (merge->groups, g_memdup2 (&id, sizeof id), group);
+}
+
+static void
+merge_member (gpointer data,
+              gint64   group_id,
+              gint64   user_id,
+              gint64   joined,
+              gint64   gag_until)
+{
+  Merge *merge = data;
+  NatterdGroup *group = g_hash_table_lookup (merge->groups, &group_id);
+  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdMember *member;
+
+  if (group == NULL || user == NULL)
+    return;
+  member = natterd_group_lookup_member (group, user);
+  if (member == NULL)
+    {
+      member = natterd_group_add_member (group, user, joined);
+      merge->added++;
+    }
+  member->gag_until = MAX (member->gag_until, gag_until);
+}
+
+static void
+merge_chatroom (gpointer    data,
+                gint64      id,
+                gint64      app_id,
+                const char *chatroom_id,
+                const char *name,
+                gint64      created)
+{
+  Merge *merge = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, app_id);
+
+  if (app == NULL || chatroom_id == NULL || g_hash_table_contains (app->chatrooms, chatroom_id))
+    return;
+  natterd_directory_add_chatroom (merge->server->directory, app, chatroom_id, name, created)->stored = TRUE;
+  merge->added++;
+}
+
+static void
+merge_blacklist (gpointer data,
+                 gint64   user_id,
+                 gint64   blocked_user_id)
+{
+  Merge *merge = data;
+  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdUser *other = g_hash_table_lookup (merge->users, &blocked_user_id);
+
+  if (user == NULL || other == NULL)
+    return;
+  if (user->blacklist == NULL)
+    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  if (!g_hash_table_contains (user->blacklist, &other->id))
+    g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+}
+
+static const NatterdLoadSink merge_sink = {
+  .user = merge_user,
+  .group = merge_group,
+  .member = merge_member,
+  .chatroom = merge_chatroom,
+  .blacklist = merge_blacklist,
+};
+
+static gboolean
+refresh_retry (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  self->refresh_retry_id = 0;
+  refresh_directory (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+directory_read (NatterdRead *base,
+                gpointer     user_data)
+{
+  NatterdAppsRead *read = (NatterdAppsRead *) base;
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+  g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(NatterdLoadLog) log = g_steal_pointer (&read->directory);
+  Merge merge = { server, users, groups, natterd_now_ms (), 0 };
+  GHashTableIter iter;
+  NatterdSession *session;
+  char added[16];
+
+  if (self == NULL || self->stopped)
+    return;
+  self->refreshing = FALSE;
+  if (base->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
+      if (self->refresh_retry_id == 0)
+        self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
+      return;
+    }
+  for (guint i = 0; i < read->apps->len; i++)
+    natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
+  natterd_load_log_replay (log, &merge_sink, &merge);
+  /* Sessions here read what other nodes stored meanwhile. */
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    natterd_session_catch_up (session);
+  g_snprintf (added, sizeof added, "%u", merge.added);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, NULL);
+  if (self->refresh_again)
+    {
+      self->refresh_again = FALSE;
+      refresh_directory (self);
+    }
+}
+
+static void
+refresh_directory (NatterdCluster *self)
+{
+  NatterdAppsRead *read;
+
+  if (!self->shared_store || self->stopped)
+    return;
+  if (self->refreshing)
+    {
+      self->refresh_again = TRUE;
+      return;
+    }
+  self->refreshing = TRUE;
+  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (self->server), g_object_unref);
+  /* directory_read() frees it. */
+  read->directory = natterd_load_log_new ();
+  natterd_store_read (self->server->store, read);
 }

@@ -210,6 +210,10 @@ gboolean natterd_store_pg_migrate   (PGconn                 *conn,
 gboolean natterd_store_pg_read_apps (PgLink                 *link,
                                      GPtrArray              *apps,
                                      GError                **error);
+gboolean natterd_store_pg_load_rows (PGconn                 *conn,
+                                     const NatterdLoadSink  *sink,
+                                     gpointer                data,
+                                     GError                **error);
 gboolean natterd_store_pg_load      (NatterdStore           *store,
                                      const NatterdLoadSink  *sink,
                                      gpointer                data,

@@ -175,6 +175,16 @@ read_replay (NatterdStorePg     *self,
   PGresult *r;
   gsize bytes = 0;
 
+  if (read->read_head)
+    {
+      natterd_pg_params_int (&params, read->user_id);
+      r = natterd_pg_query (self->reader.conn, "SELECT max_seq FROM users WHERE id = $1", &params, error);
+      if (r == NULL)
+        return FALSE;
+      read->head = PQntuples (r) == 1 ? (guint64) natterd_pg_int (r, 0, 0) : 0;
+      PQclear (r);
+      params = (PgParams) { 0 };
+    }
   natterd_pg_params_int (&params, read->user_id);
   natterd_pg_params_int (&params, (gint64) read->after_seq);
   natterd_pg_params_int (&params, read->limit);
@@ -694,6 +704,25 @@ read_webhook_events (NatterdStorePg            *self,
   return TRUE;
 }
 
+/* The directory's rows from one snapshot: a member is read with its user. */
+static gboolean
+read_apps (NatterdStorePg   *self,
+           NatterdAppsRead  *read,
+           GError          **error)
+{
+  PGconn *conn = self->reader.conn;
+  gboolean ok;
+
+  if (read->directory == NULL)
+    return natterd_store_pg_read_apps (&self->reader, read->apps, error);
+  if (!natterd_pg_exec (conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
+    return FALSE;
+  ok = natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
+       natterd_store_pg_load_rows (conn, natterd_load_log_sink (), read->directory, error);
+  natterd_pg_exec (conn, ok ? "COMMIT" : "ROLLBACK", NULL);
+  return ok;
+}
+
 gboolean
 natterd_store_pg_read (NatterdStore  *store,
                        NatterdRead   *read,
@@ -717,7 +746,7 @@ natterd_store_pg_read (NatterdStore  *store,
     case NATTERD_READ_EXPORT:
       return read_export (self, (NatterdExportRead *) read, error);
     case NATTERD_READ_APPS:
-      return natterd_store_pg_read_apps (&self->reader, ((NatterdAppsRead *) read)->apps, error);
+      return read_apps (self, (NatterdAppsRead *) read, error);
     case NATTERD_READ_MEDIA_USAGE:
       return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:

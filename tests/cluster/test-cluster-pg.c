@@ -137,6 +137,62 @@ test_outage_gap (void)
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
 }
 
+/* A user and a group made on b while a and b could not talk (NATS down,
+ * b gone before NATS came back, so nothing of it travels over NATS): a
+ * reads them from the store when it reconnects. carol (b's) connects to a,
+ * gets a private and a group message sent through a, and a second
+ * user/getToken on a finds her row instead of adding another. */
+static void
+test_directory_after_outage (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autofree char *carol_token = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) group_ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+  g_autoptr(NatterFrame) in_group = NULL;
+  g_autoptr(GError) error = NULL;
+  int code = -1;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  carol_token = natter_test_server_get_token (pair->b, "carol");
+  reply = natter_test_server_api (pair->b, NULL, "group/create", "userId", "carol", "userId", "bob",
+                                  "groupId", "apart", "groupName", "apart", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  natter_test_server_kill (pair->b);
+  natter_test_nats_restart (pair->nats);
+
+  /* Once a is back on NATS it has read carol and the group: she is
+   * refused (31004) until then. */
+  carol = natter_test_client_open (pair->a, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 100; i++)
+    {
+      code = natter_test_client_connect (carol, natter_test_server_get_app_key (pair->a), carol_token, "d1", 0);
+      if (code == 0)
+        break;
+      g_clear_pointer (&carol, natter_test_client_free);
+      g_usleep (100 * 1000);
+      carol = natter_test_client_open (pair->a, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpint (code, ==, 0);
+  ack = natter_test_client_send_message (bob, 1, "carol", "RC:TxtMsg", "{\"content\":\"to carol\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (carol, "{\"content\":\"to carol\"}");
+  group_ack = natter_test_client_send_message (bob, 3, "apart", "RC:TxtMsg", "{\"content\":\"to the group\"}");
+  g_assert_cmpint (group_ack->publish_ack->code, ==, 0);
+  in_group = cluster_expect_deliver (carol, "{\"content\":\"to the group\"}");
+  again = natter_test_server_get_token (pair->a, "carol");
+  g_assert_nonnull (again);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -145,6 +201,7 @@ main (int   argc,
 
   g_test_add_func ("/cluster/pg/offline-replay", test_offline_replay);
   g_test_add_func ("/cluster/pg/outage-gap", test_outage_gap);
+  g_test_add_func ("/cluster/pg/directory-after-outage", test_directory_after_outage);
 
   return g_test_run ();
 }
