@@ -193,6 +193,56 @@ test_directory_after_outage (void)
   g_assert_nonnull (again);
 }
 
+/* alice read seqs 1 and 2 on b while a heard nothing of them (NATS down);
+ * connecting to a with last_seq 2, a reads her head from the store instead
+ * of taking her back to the 0 it knows: the next message is seq 3, and 1
+ * and 2 are not sent again. */
+static void
+test_connect_head (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterTestClient) alice_a = NULL;
+  g_autoptr(NatterTestClient) bob_a = NULL;
+  g_autoptr(NatterFrame) third = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 last_seq;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  bob_b = connect_to (pair->b, bob_token);
+  alice_b = connect_to (pair->b, alice_token);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_b, 1, "alice", "RC:TxtMsg", "{\"content\":\"on b\"}");
+      g_autoptr(NatterFrame) got = NULL;
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      got = cluster_expect_deliver (alice_b, "{\"content\":\"on b\"}");
+    }
+  last_seq = natter_test_client_get_last_seq (alice_b);
+  g_assert_cmpuint (last_seq, ==, 2);
+  g_clear_pointer (&alice_b, natter_test_client_free);
+
+  alice_a = natter_test_client_open (pair->a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (alice_a, natter_test_server_get_app_key (pair->a), alice_token,
+                                               "d1", last_seq), ==, 0);
+  g_assert_cmpuint (natter_test_client_get_max_seq (alice_a), ==, last_seq);
+  bob_a = connect_to (pair->a, bob_token);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_a, 1, "alice", "RC:TxtMsg", "{\"content\":\"third\"}");
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  third = cluster_expect_deliver (alice_a, "{\"content\":\"third\"}");
+  g_assert_cmpuint (third->deliver->seq, ==, last_seq + 1);
+  natter_test_client_expect_none (alice_a, NATTER__FRAME__BODY_DELIVER, 300);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -202,6 +252,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/offline-replay", test_offline_replay);
   g_test_add_func ("/cluster/pg/outage-gap", test_outage_gap);
   g_test_add_func ("/cluster/pg/directory-after-outage", test_directory_after_outage);
+  g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
 
   return g_test_run ();
 }
