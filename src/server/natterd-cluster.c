@@ -74,6 +74,7 @@ typedef struct
   char       *name;
   char       *url;                      /* NULL until it announced itself */
   gint64      last_seen;                /* monotonic µs */
+  gint64      started;                  /* its "started" (wall µs): a new value is a restart; 0 until heard */
   GHashTable *users;                    /* "app\nuser" → GPtrArray of "device\nplatform" */
   GString    *batch;                    /* deliveries not yet published: "[{…},{…}"; NULL if none */
 } Node;
@@ -86,6 +87,7 @@ struct _NatterdCluster
   char            *name;
   char            *url;
   char            *node_subject;
+  gint64           started;             /* wall µs: tells a restart of this node from a late message */
   guint            ping_interval;       /* s */
   char           **servers;
 
@@ -794,6 +796,7 @@ announce (NatterdCluster *self)
 
   add_string (builder, "url", self->url);
   add_int (builder, "interval", self->ping_interval);
+  add_int (builder, "started", self->started);
   json_builder_set_member_name (builder, "sessions");
   json_builder_begin_array (builder);
   g_hash_table_iter_init (&iter, self->server->sessions);
@@ -990,6 +993,32 @@ kick_older (NatterdCluster *self,
     }
 }
 
+/* @node knows @user_id's inbox head as far as it wrote it; entries this
+ * node stored while it did not know where the user's sessions are (offline,
+ * or on a node it had not heard yet) are in the shared store, and the head
+ * tells it to read them. */
+static void
+send_head (NatterdCluster *self,
+           Node           *node,
+           const char     *app_key,
+           const char     *user_id)
+{
+  NatterdApp *app = natterd_directory_lookup_app (self->server->directory, app_key);
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
+  g_autoptr(GHashTable) nodes = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (user == NULL || user->max_seq == 0)
+    return;
+  nodes = g_hash_table_new (NULL, NULL);
+  builder = begin (self, "head", app_key);
+  add_string (builder, "user", user_id);
+  add_int (builder, "seq", (gint64) user->max_seq);
+  json_builder_end_object (builder);
+  g_hash_table_add (nodes, node);
+  publish_to_nodes (self, nodes, builder);
+}
+
 static void
 handle_node (NatterdCluster *self,
              Node           *node,
@@ -1003,6 +1032,21 @@ handle_node (NatterdCluster *self,
       g_free (node->url);
       node->url = g_strdup (url);
     }
+  gint64 started = get_int (object, "started");
+  gboolean first = started != node->started;
+
+  /* The first list of this run of that node (new, or restarted before
+   * this one noticed it was gone): it learns of this node's sessions now,
+   * and of the inbox heads this node wrote for its users meanwhile, as
+   * for an "on" (entries stored here before this node knew where they
+   * sit). */
+  if (first && node->started != 0)
+    {
+      natterd_log (G_LOG_LEVEL_INFO, "cluster-node-restarted", "node", node->name, NULL);
+      refresh_directory (self);
+      announce (self);
+    }
+  node->started = started;
   node_clear_sessions (self, node);
   for (guint i = 0; sessions != NULL && i < json_array_get_length (sessions); i++)
     {
@@ -1019,8 +1063,11 @@ handle_node (NatterdCluster *self,
           if (JSON_NODE_HOLDS_VALUE (field) && json_node_get_value_type (field) == G_TYPE_STRING)
             fields[f] = json_node_get_string (field);
         }
-      if (fields[0] != NULL && fields[1] != NULL)
-        node_add_session (self, node, fields[0], fields[1], fields[2], fields[3]);
+      if (fields[0] == NULL || fields[1] == NULL)
+        continue;
+      node_add_session (self, node, fields[0], fields[1], fields[2], fields[3]);
+      if (first)
+        send_head (self, node, fields[0], fields[1]);
     }
 }
 
@@ -1049,20 +1096,7 @@ handle_presence (NatterdCluster *self,
   if (user == NULL)
     return;
   kick_older (self, user, device_id, node->name, get_int (object, "at"));
-  /* That node knows the inbox head as far as it wrote it; entries this
-   * node stored while the user was offline are in the shared store, and
-   * the head tells it to read them. */
-  if (user->max_seq > 0)
-    {
-      g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-      g_autoptr(JsonBuilder) builder = begin (self, "head", app_key);
-
-      add_string (builder, "user", user_id);
-      add_int (builder, "seq", (gint64) user->max_seq);
-      json_builder_end_object (builder);
-      g_hash_table_add (nodes, node);
-      publish_to_nodes (self, nodes, builder);
-    }
+  send_head (self, node, app_key, user_id);
 }
 
 static void
@@ -1341,6 +1375,7 @@ natterd_cluster_new (NatterdServer  *server,
   self->url = g_strdup (url);
   self->node_subject = g_strconcat (SUBJECT_PREFIX "node.", node_name, NULL);
   self->ping_interval = MAX (ping_interval, 1);
+  self->started = g_get_real_time ();
   self->shared_store = g_strcmp0 (server->config->store_backend, "postgresql") == 0;
   self->servers = (char **) g_ptr_array_free (g_steal_pointer (&servers), FALSE);
 
