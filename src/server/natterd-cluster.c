@@ -581,6 +581,138 @@ natterd_cluster_read_message (JsonObject     *object,
          out->conversation_type >= 0 && out->conversation_type <= 8;
 }
 
+static gboolean
+get_bool (JsonObject *object,
+          const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
+         json_node_get_boolean (node);
+}
+
+static gboolean valid_node_name (const char *name);
+
+static const char * const payload_types[] = {
+  [NATTERD_CLUSTER_NODE] = "node",
+  [NATTERD_CLUSTER_ON] = "on",
+  [NATTERD_CLUSTER_OFF] = "off",
+  [NATTERD_CLUSTER_BYE] = "bye",
+  [NATTERD_CLUSTER_APPS] = "apps",
+  [NATTERD_CLUSTER_HEAD] = "head",
+  [NATTERD_CLUSTER_CHANGE] = "change",
+  [NATTERD_CLUSTER_INBOX] = "inbox",
+  [NATTERD_CLUSTER_TIMELINE] = "timeline",
+  [NATTERD_CLUSTER_ROOM] = "room",
+  [NATTERD_CLUSTER_STATUS] = "status",
+};
+
+static void
+payload_free (gpointer data)
+{
+  NatterdClusterPayload *payload = data;
+
+  json_object_unref (payload->object);
+  g_free (payload);
+}
+
+/* NULL when @object is not a payload this node understands. */
+static NatterdClusterPayload *
+decode_object (JsonObject *object)
+{
+  g_autofree NatterdClusterPayload *payload = g_new0 (NatterdClusterPayload, 1);
+  const char *type = get_string (object, "t");
+  guint t;
+
+  for (t = 0; t < G_N_ELEMENTS (payload_types); t++)
+    if (g_strcmp0 (type, payload_types[t]) == 0)
+      break;
+  if (t == G_N_ELEMENTS (payload_types))
+    return NULL;
+  payload->type = t;
+  payload->node = get_string (object, "node");
+  payload->app = get_string (object, "app");
+  payload->user = get_string (object, "user");
+  if (!valid_node_name (payload->node))
+    return NULL;
+  switch (payload->type)
+    {
+    case NATTERD_CLUSTER_NODE:
+    case NATTERD_CLUSTER_BYE:
+    case NATTERD_CLUSTER_APPS:
+      break;
+    case NATTERD_CLUSTER_ON:
+    case NATTERD_CLUSTER_OFF:
+      if (payload->app == NULL || payload->user == NULL)
+        return NULL;
+      break;
+    case NATTERD_CLUSTER_HEAD:
+      if (payload->app == NULL || payload->user == NULL || get_int (object, "seq") <= 0)
+        return NULL;
+      payload->seq = (guint64) get_int (object, "seq");
+      break;
+    case NATTERD_CLUSTER_CHANGE:
+      if (payload->app == NULL || get_string (object, "kind") == NULL)
+        return NULL;
+      break;
+    case NATTERD_CLUSTER_INBOX:
+      if (payload->user == NULL || get_int (object, "seq") <= 0)
+        return NULL;
+      payload->seq = (guint64) get_int (object, "seq");
+      G_GNUC_FALLTHROUGH;
+    case NATTERD_CLUSTER_TIMELINE:
+    case NATTERD_CLUSTER_ROOM:
+    case NATTERD_CLUSTER_STATUS:
+      if (payload->app == NULL || !natterd_cluster_read_message (object, &payload->message))
+        return NULL;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  payload->object = json_object_ref (object);
+  return g_steal_pointer (&payload);
+}
+
+GPtrArray *
+natterd_cluster_decode (const char  *data,
+                        gsize        length,
+                        GError     **error)
+{
+  g_autoptr(JsonNode) root = natter_json_parse (data, (gssize) length, error);
+  GPtrArray *payloads;
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root) && !JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "neither an object nor an array");
+      return NULL;
+    }
+  payloads = g_ptr_array_new_with_free_func (payload_free);
+  if (JSON_NODE_HOLDS_OBJECT (root))
+    {
+      NatterdClusterPayload *payload = decode_object (json_node_get_object (root));
+
+      if (payload != NULL)
+        g_ptr_array_add (payloads, payload);
+    }
+  else
+    {
+      JsonArray *array = json_node_get_array (root);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          NatterdClusterPayload *payload =
+            JSON_NODE_HOLDS_OBJECT (element) ? decode_object (json_node_get_object (element)) : NULL;
+
+          if (payload != NULL)
+            g_ptr_array_add (payloads, payload);
+        }
+    }
+  return payloads;
+}
+
 /* Adds to @set the other nodes where @user has a session. */
 static void
 add_user_nodes (NatterdCluster *self,
@@ -1100,127 +1232,116 @@ handle_presence (NatterdCluster *self,
 }
 
 static void
-handle_delivery (NatterdCluster *self,
-                 const char     *type,
-                 JsonObject     *object)
+handle_delivery (NatterdCluster              *self,
+                 const NatterdClusterPayload *payload)
 {
-  const char *app_key = get_string (object, "app");
-  NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-  NatterdMessage message;
+  NatterdApp *app = natterd_directory_lookup_app (self->server->directory, payload->app);
+  const NatterdMessage *message = &payload->message;
+  JsonObject *object = payload->object;
 
-  if (app == NULL || !natterd_cluster_read_message (object, &message))
+  if (app == NULL)
     return;
   self->server->metrics->cluster_received++;
 
-  if (g_str_equal (type, "inbox"))
+  switch (payload->type)
     {
-      NatterdUser *user = natterd_directory_lookup_user (app, get_string (object, "user"));
+    case NATTERD_CLUSTER_INBOX:
+      {
+        NatterdUser *user = natterd_directory_lookup_user (app, payload->user);
 
-      if (user != NULL)
-        natterd_server_remote_inbox (self->server, user, (guint64) get_int (object, "seq"), &message);
-    }
-  else if (g_str_equal (type, "timeline"))
-    {
-      JsonNode *sd = json_object_get_member (object, "sd");
-
-      natterd_server_remote_timeline (self->server, app, &message,
-                                      sd != NULL && JSON_NODE_HOLDS_VALUE (sd) && json_node_get_boolean (sd));
-    }
-  else if (g_str_equal (type, "room"))
-    natterd_server_remote_room (self->server, app, &message);
-  else if (g_str_equal (type, "status"))
-    {
-      JsonNode *md = json_object_get_member (object, "md");
-
-      natterd_server_remote_status (self->server, app, &message,
-                                    md != NULL && JSON_NODE_HOLDS_VALUE (md) && json_node_get_boolean (md));
+        if (user != NULL)
+          natterd_server_remote_inbox (self->server, user, payload->seq, message);
+      }
+      break;
+    case NATTERD_CLUSTER_TIMELINE:
+      natterd_server_remote_timeline (self->server, app, message, get_bool (object, "sd"));
+      break;
+    case NATTERD_CLUSTER_ROOM:
+      natterd_server_remote_room (self->server, app, message);
+      break;
+    case NATTERD_CLUSTER_STATUS:
+      natterd_server_remote_status (self->server, app, message, get_bool (object, "md"));
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
 static void
-handle_object (NatterdCluster *self,
-               JsonObject     *object)
+handle_payload (NatterdCluster              *self,
+                const NatterdClusterPayload *payload)
 {
-  const char *type, *sender;
+  JsonObject *object = payload->object;
+  NatterdApp *app;
   Node *node;
 
-  type = get_string (object, "t");
-  sender = get_string (object, "node");
-  if (type == NULL || sender == NULL || g_strcmp0 (sender, self->name) == 0)
+  if (g_strcmp0 (payload->node, self->name) == 0)
     return;
 
-  if (g_str_equal (type, "bye"))
+  if (payload->type == NATTERD_CLUSTER_BYE)
     {
-      node = g_hash_table_lookup (self->nodes, sender);
+      node = g_hash_table_lookup (self->nodes, payload->node);
       if (node != NULL)
         drop_node (self, node, "stopped");
       return;
     }
 
-  node = ensure_node (self, sender);
-  if (g_str_equal (type, "apps"))
-    natterd_server_reload_apps_here (self->server);
-  else if (g_str_equal (type, "node"))
-    handle_node (self, node, object);
-  else if (g_str_equal (type, "on") || g_str_equal (type, "off"))
-    handle_presence (self, node, object, g_str_equal (type, "on"));
-  else if (g_str_equal (type, "head"))
+  node = ensure_node (self, payload->node);
+  switch (payload->type)
     {
-      const char *app_key = get_string (object, "app");
-      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-      NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, get_string (object, "user")) : NULL;
-      gint64 seq = get_int (object, "seq");
+    case NATTERD_CLUSTER_APPS:
+      natterd_server_reload_apps_here (self->server);
+      break;
+    case NATTERD_CLUSTER_NODE:
+      handle_node (self, node, object);
+      break;
+    case NATTERD_CLUSTER_ON:
+    case NATTERD_CLUSTER_OFF:
+      handle_presence (self, node, object, payload->type == NATTERD_CLUSTER_ON);
+      break;
+    case NATTERD_CLUSTER_HEAD:
+      {
+        NatterdUser *user;
 
-      if (user != NULL && seq > 0 && (guint64) seq > user->max_seq)
-        {
-          user->max_seq = (guint64) seq;
-          for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
-            natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
-        }
-    }
-  else if (g_str_equal (type, "change"))
-    {
-      const char *app_key = get_string (object, "app");
-      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-
+        app = natterd_directory_lookup_app (self->server->directory, payload->app);
+        user = app != NULL ? natterd_directory_lookup_user (app, payload->user) : NULL;
+        if (user != NULL && payload->seq > user->max_seq)
+          {
+            user->max_seq = payload->seq;
+            for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
+              natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
+          }
+      }
+      break;
+    case NATTERD_CLUSTER_CHANGE:
+      app = natterd_directory_lookup_app (self->server->directory, payload->app);
       if (app != NULL)
         natterd_server_apply_change (self->server, app, object);
+      break;
+    default:
+      handle_delivery (self, payload);
+      break;
     }
-  else
-    handle_delivery (self, type, object);
 }
 
-/* One object, or an array of them (a node's batch of deliveries). */
 static void
 handle_message (NatterdCluster *self,
                 Event          *event)
 {
-  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) payloads = NULL;
   g_autoptr(GError) error = NULL;
   gsize size;
   const char *data = g_bytes_get_data (event->data, &size);
 
-  root = natter_json_parse (data, (gssize) size, &error);
-  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+  payloads = natterd_cluster_decode (data, size, &error);
+  if (payloads == NULL)
     {
-      handle_object (self, json_node_get_object (root));
+      natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
+                   "error", error->message, NULL);
       return;
     }
-  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
-    {
-      JsonArray *array = json_node_get_array (root);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-
-          if (JSON_NODE_HOLDS_OBJECT (element))
-            handle_object (self, json_node_get_object (element));
-        }
-      return;
-    }
-  natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
-               "error", error != NULL ? error->message : "neither an object nor an array", NULL);
+  for (guint i = 0; i < payloads->len && !self->stopped; i++)
+    handle_payload (self, g_ptr_array_index (payloads, i));
 }
 
 static gboolean
