@@ -781,6 +781,32 @@ natterd_directory_load_sink (void)
   return &sink;
 }
 
+/* ----------------------------------------------------------------- export */
+
+void
+natterd_export_append_line (GString              *line,
+                            const NatterdMessage *m)
+{
+  gboolean group = m->conversation_type == NATTER_CONVERSATION_GROUP ||
+                   m->conversation_type == NATTER_CONVERSATION_DISCUSSION;
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (m->sent_time / 1000);
+  g_autofree char *stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
+
+  g_string_append (line, "{\"fromUserId\":");
+  natterd_json_append_string (line, m->sender_user_id);
+  g_string_append (line, ",\"targetId\":");
+  natterd_json_append_string (line, m->target_id);
+  g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m->conversation_type);
+  natterd_json_append_string (line, group ? m->target_id : "");
+  g_string_append (line, ",\"classname\":");
+  natterd_json_append_string (line, m->object_name);
+  /* Content was checked to be a JSON object when it was published. */
+  g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
+                          m->content, stamp, (int) (m->sent_time % 1000));
+  natterd_json_append_string (line, m->uid);
+  g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m->sent_time);
+}
+
 /* --------------------------------------------------------------- load log */
 
 typedef enum {
@@ -858,6 +884,25 @@ log_user (gpointer                 data,
   row->s[2] = log_string (data, user->portrait_uri);
 }
 
+/* A group's or a chatroom's row. */
+static void
+log_named (gpointer    data,
+           LogKind     kind,
+           gint64      id,
+           gint64      app_id,
+           const char *named_id,
+           const char *name,
+           gint64      created)
+{
+  LogRow *row = log_add (data, kind);
+
+  row->n[0] = id;
+  row->n[1] = app_id;
+  row->n[2] = created;
+  row->s[0] = log_string (data, named_id);
+  row->s[1] = log_string (data, name);
+}
+
 static void
 log_group (gpointer    data,
            gint64      id,
@@ -866,13 +911,7 @@ log_group (gpointer    data,
            const char *name,
            gint64      created)
 {
-  LogRow *row = log_add (data, LOG_GROUP);
-
-  row->n[0] = id;
-  row->n[1] = app_id;
-  row->n[2] = created;
-  row->s[0] = log_string (data, group_id);
-  row->s[1] = log_string (data, name);
+  log_named (data, LOG_GROUP, id, app_id, group_id, name, created);
 }
 
 static void
@@ -898,13 +937,7 @@ log_chatroom (gpointer    data,
               const char *name,
               gint64      created)
 {
-  LogRow *row = log_add (data, LOG_CHATROOM);
-
-  row->n[0] = id;
-  row->n[1] = app_id;
-  row->n[2] = created;
-  row->s[0] = log_string (data, chatroom_id);
-  row->s[1] = log_string (data, name);
+  log_named (data, LOG_CHATROOM, id, app_id, chatroom_id, name, created);
 }
 
 static void

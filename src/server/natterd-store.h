@@ -100,6 +100,11 @@ gint64   natterd_message_uid_to_id (const char *uid);
  * with the message. */
 char    *natterd_webhook_event_body (const NatterdMessage *message);
 
+/* Appends the JSON line (RongCloud's message history format) the hourly
+ * export writes for @message (natterd-directory.c). */
+void     natterd_export_append_line (GString              *line,
+                                     const NatterdMessage *message);
+
 /* A webhook event not delivered yet; @id is its message's id, so ids are in
  * the order messages were committed. */
 typedef struct

@@ -17,121 +17,18 @@
 
 #include "test-cluster-common.h"
 
+#include "natter-test-crash.h"
 #include "natter-test-pg.h"
-
-#include <stdio.h>
 
 #define N_PAIRS 8
 #define N_MESSAGES 3000
-#define WINDOW 32
 
-typedef struct
-{
-  guint             index;
-  guint             home;            /* node index */
-  guint             at;              /* the node it is connected to */
-  char             *user_id;
-  char             *token;
-  NatterTestClient *client;
-  guint             next;
-  GQueue            in_flight;       /* GUINT_TO_POINTER (n), oldest first */
-  guint             acked;
-  char            **uids;            /* per message, once acked */
-} Sender;
-
-typedef struct
-{
-  guint             index;
-  guint             home;
-  guint             at;
-  char             *user_id;
-  char             *token;
-  NatterTestClient *client;
-  guint64           last_seq;
-  GArray           *received;        /* guint n, in arrival order */
-  GHashTable       *uids;            /* uid → n */
-} Receiver;
+typedef NatterTestCrashSender Sender;
+typedef NatterTestCrashReceiver Receiver;
 
 static Sender senders[N_PAIRS];
 static Receiver receivers[N_PAIRS];
 static NatterTestServer *nodes[2];
-
-static void
-send_message (Sender *sender,
-              guint   n)
-{
-  g_autofree char *id = g_strdup_printf ("s%u-%u", sender->index, n);
-  g_autofree char *content = g_strdup_printf ("{\"content\":\"%u:%u\"}", sender->index, n);
-  g_autofree char *target = g_strdup_printf ("r%u", sender->index);
-
-  natter_test_client_publish_full (sender->client, id, 1, target, "RC:TxtMsg", content, 0);
-}
-
-static void
-fill_window (Sender *sender)
-{
-  while (g_queue_get_length (&sender->in_flight) < WINDOW && sender->next < N_MESSAGES)
-    {
-      g_queue_push_tail (&sender->in_flight, GUINT_TO_POINTER (sender->next));
-      send_message (sender, sender->next);
-      sender->next++;
-    }
-}
-
-static void
-on_sender_frame (NatterTestClient  *client,
-                 const NatterFrame *frame,
-                 gpointer           user_data)
-{
-  Sender *sender = user_data;
-  const Natter__PublishAck *ack;
-  guint sender_index, n;
-
-  if (frame->body_case != NATTER__FRAME__BODY_PUBLISH_ACK)
-    return;
-  ack = frame->publish_ack;
-  g_assert_cmpint (ack->code, ==, 0);
-  g_assert_cmpint (sscanf (ack->client_msg_id, "s%u-%u", &sender_index, &n), ==, 2);
-  g_assert_cmpuint (sender_index, ==, sender->index);
-  /* Acks come in the order of sending, on each connection. */
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_queue_peek_head (&sender->in_flight)), ==, n);
-  g_queue_pop_head (&sender->in_flight);
-  if (sender->uids[n] == NULL)
-    {
-      sender->uids[n] = g_strdup (ack->message_uid);
-      sender->acked++;
-    }
-  else
-    {
-      /* Sent again, whichever node took it: the same message. */
-      g_assert_cmpstr (sender->uids[n], ==, ack->message_uid);
-    }
-  fill_window (sender);
-}
-
-static void
-on_receiver_frame (NatterTestClient  *client,
-                   const NatterFrame *frame,
-                   gpointer           user_data)
-{
-  Receiver *receiver = user_data;
-  const Natter__Message *m;
-  guint sender_index, n;
-
-  if (frame->body_case != NATTER__FRAME__BODY_DELIVER)
-    return;
-  m = frame->deliver->message;
-  g_assert_cmpuint (frame->deliver->seq, >, receiver->last_seq);
-  receiver->last_seq = frame->deliver->seq;
-  g_assert_cmpint (sscanf (m->content, "{\"content\":\"%u:%u\"}", &sender_index, &n), ==, 2);
-  g_assert_cmpuint (sender_index, ==, receiver->index);
-  /* Exactly once, in order. */
-  g_assert_false (g_hash_table_contains (receiver->uids, m->message_uid));
-  g_hash_table_insert (receiver->uids, g_strdup (m->message_uid), GUINT_TO_POINTER (n));
-  if (receiver->received->len > 0)
-    g_assert_cmpuint (n, >, g_array_index (receiver->received, guint, receiver->received->len - 1));
-  g_array_append_val (receiver->received, n);
-}
 
 static NatterTestClient *
 open_on (guint                node,
@@ -158,7 +55,7 @@ move_receiver (Receiver *receiver,
   g_clear_pointer (&receiver->client, natter_test_client_free);
   receiver->at = node;
   receiver->client = open_on (node, receiver->token, receiver->user_id, receiver->last_seq,
-                              on_receiver_frame, receiver);
+                              natter_test_crash_on_receiver_frame, receiver);
 }
 
 static void
@@ -167,11 +64,8 @@ move_sender (Sender *sender,
 {
   g_clear_pointer (&sender->client, natter_test_client_free);
   sender->at = node;
-  sender->client = open_on (node, sender->token, sender->user_id, 0, on_sender_frame, sender);
-  /* What was not acked goes again, in order, with its id. */
-  for (GList *l = sender->in_flight.head; l != NULL; l = l->next)
-    send_message (sender, GPOINTER_TO_UINT (l->data));
-  fill_window (sender);
+  sender->client = open_on (node, sender->token, sender->user_id, 0, natter_test_crash_on_sender_frame, sender);
+  natter_test_crash_resend (sender);
 }
 
 static guint
@@ -204,10 +98,7 @@ test_crash_across_nodes (void)
   g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
   g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
   g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
-                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
-                                             "[cluster]\nnats=%s\nnode-name=a\n",
-                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autofree char *config = cluster_pg_config (conninfo, nats);
   guint kills = 0;
   gint64 deadline;
 
@@ -222,6 +113,7 @@ test_crash_across_nodes (void)
       receivers[i].user_id = g_strdup_printf ("r%u", i);
       senders[i].token = natter_test_server_get_token (nodes[0], senders[i].user_id);
       receivers[i].token = natter_test_server_get_token (nodes[0], receivers[i].user_id);
+      senders[i].total = N_MESSAGES;
       senders[i].uids = g_new0 (char *, N_MESSAGES);
       g_queue_init (&senders[i].in_flight);
       receivers[i].received = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -276,14 +168,7 @@ test_crash_across_nodes (void)
                       receivers[i].received->len, receivers[i].last_seq);
   g_assert_true (all_delivered (NULL));
   for (guint i = 0; i < N_PAIRS; i++)
-    {
-      g_assert_cmpuint (receivers[i].received->len, ==, N_MESSAGES);
-      for (guint n = 0; n < N_MESSAGES; n++)
-        {
-          g_assert_cmpuint (g_array_index (receivers[i].received, guint, n), ==, n);
-          g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (receivers[i].uids, senders[i].uids[n])), ==, n);
-        }
-    }
+    natter_test_crash_assert_delivered (&senders[i], &receivers[i]);
   /* Nothing more comes: no late duplicate. */
   for (guint i = 0; i < N_PAIRS; i++)
     natter_test_client_set_frame_func (receivers[i].client, NULL, NULL);
@@ -292,18 +177,8 @@ test_crash_across_nodes (void)
 
   for (guint i = 0; i < N_PAIRS; i++)
     {
-      g_clear_pointer (&senders[i].client, natter_test_client_free);
-      g_clear_pointer (&receivers[i].client, natter_test_client_free);
-      for (guint n = 0; n < N_MESSAGES; n++)
-        g_free (senders[i].uids[n]);
-      g_free (senders[i].uids);
-      g_queue_clear (&senders[i].in_flight);
-      g_free (senders[i].user_id);
-      g_free (senders[i].token);
-      g_free (receivers[i].user_id);
-      g_free (receivers[i].token);
-      g_array_unref (receivers[i].received);
-      g_hash_table_unref (receivers[i].uids);
+      natter_test_crash_sender_clear (&senders[i]);
+      natter_test_crash_receiver_clear (&receivers[i]);
     }
   g_clear_pointer (&nodes[1], natter_test_server_free);
   g_clear_pointer (&nodes[0], natter_test_server_free);

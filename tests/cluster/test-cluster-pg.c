@@ -55,25 +55,12 @@ pair_new (void)
   pair->pg = natter_test_pg_start ();
   conninfo = natter_test_pg_create_database (pair->pg, "natter");
   pair->nats = natter_test_nats_start ();
-  config = g_strdup_printf ("[server]\nping-interval=1\n[store]\nbackend=postgresql\npostgresql=%s\n"
-                            "[cluster]\nnats=%s\nnode-name=a\n", conninfo, natter_test_nats_get_url (pair->nats));
+  config = cluster_pg_config (conninfo, pair->nats);
   pair->a = natter_test_server_new_full (config, NULL);
   pair->b = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=b\n");
   cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b,a", NATTER_TEST_TIMEOUT_MS);
   return pair;
-}
-
-static NatterTestClient *
-connect_to (NatterTestServer *node,
-            const char       *token)
-{
-  g_autoptr(GError) error = NULL;
-  NatterTestClient *client = natter_test_client_open (node, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
-  return client;
 }
 
 /* Stored through a, replayed by b: alice was offline when bob sent. */
@@ -83,7 +70,7 @@ test_offline_replay (void)
   g_autoptr(Pair) pair = pair_new ();
   g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
   g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
-  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
   g_autoptr(NatterTestClient) alice = NULL;
   g_autoptr(NatterFrame) ack = NULL;
   g_autoptr(NatterFrame) got = NULL;
@@ -91,7 +78,7 @@ test_offline_replay (void)
   ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"while you were out\"}");
   g_assert_cmpint (ack->publish_ack->code, ==, 0);
   /* alice, made on a, connects to b with a's token. */
-  alice = connect_to (pair->b, alice_token);
+  alice = cluster_connect (pair->b, alice_token);
   got = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
   g_assert_nonnull (got);
   g_assert_cmpstr (got->deliver->message->content, ==, "{\"content\":\"while you were out\"}");
@@ -107,8 +94,8 @@ test_outage_gap (void)
   g_autoptr(Pair) pair = pair_new ();
   g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
   g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
-  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
-  g_autoptr(NatterTestClient) alice = connect_to (pair->b, alice_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) alice = cluster_connect (pair->b, alice_token);
   g_autoptr(NatterFrame) during = NULL;
   g_autoptr(NatterFrame) after = NULL;
   g_autoptr(NatterFrame) first = NULL;
@@ -147,7 +134,7 @@ test_directory_after_outage (void)
 {
   g_autoptr(Pair) pair = pair_new ();
   g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
-  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
   g_autofree char *carol_token = NULL;
   g_autofree char *again = NULL;
   g_autoptr(NatterTestClient) carol = NULL;
@@ -213,8 +200,8 @@ test_connect_head (void)
 
   natter_test_nats_stop (pair->nats);
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
-  bob_b = connect_to (pair->b, bob_token);
-  alice_b = connect_to (pair->b, alice_token);
+  bob_b = cluster_connect (pair->b, bob_token);
+  alice_b = cluster_connect (pair->b, alice_token);
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_b, 1, "alice", "RC:TxtMsg", "{\"content\":\"on b\"}");
@@ -232,7 +219,7 @@ test_connect_head (void)
   g_assert_cmpint (natter_test_client_connect (alice_a, natter_test_server_get_app_key (pair->a), alice_token,
                                                "d1", last_seq), ==, 0);
   g_assert_cmpuint (natter_test_client_get_max_seq (alice_a), ==, last_seq);
-  bob_a = connect_to (pair->a, bob_token);
+  bob_a = cluster_connect (pair->a, bob_token);
   {
     g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_a, 1, "alice", "RC:TxtMsg", "{\"content\":\"third\"}");
 
