@@ -74,6 +74,7 @@ typedef struct
   char       *name;
   char       *url;                      /* NULL until it announced itself */
   gint64      last_seen;                /* monotonic µs */
+  gint64      started;                  /* its "started" (wall µs): a new value is a restart; 0 until heard */
   GHashTable *users;                    /* "app\nuser" → GPtrArray of "device\nplatform" */
   GString    *batch;                    /* deliveries not yet published: "[{…},{…}"; NULL if none */
 } Node;
@@ -86,6 +87,7 @@ struct _NatterdCluster
   char            *name;
   char            *url;
   char            *node_subject;
+  gint64           started;             /* wall µs: tells a restart of this node from a late message */
   guint            ping_interval;       /* s */
   char           **servers;
 
@@ -100,6 +102,14 @@ struct _NatterdCluster
   GHashTable      *logins;              /* NatterdSession* (connected here) → gint64* wall ms */
   guint            announce_id;
   guint            sweep_id;
+
+  /* Directory refreshes from a shared store (what changed while this
+   * node heard nobody): one at a time, one more if asked meanwhile. */
+  gboolean         shared_store;
+  gboolean         ever_connected;
+  gboolean         refreshing;
+  gboolean         refresh_again;
+  guint            refresh_retry_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
@@ -571,6 +581,138 @@ natterd_cluster_read_message (JsonObject     *object,
          out->conversation_type >= 0 && out->conversation_type <= 8;
 }
 
+static gboolean
+get_bool (JsonObject *object,
+          const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
+         json_node_get_boolean (node);
+}
+
+static gboolean valid_node_name (const char *name);
+
+static const char * const payload_types[] = {
+  [NATTERD_CLUSTER_NODE] = "node",
+  [NATTERD_CLUSTER_ON] = "on",
+  [NATTERD_CLUSTER_OFF] = "off",
+  [NATTERD_CLUSTER_BYE] = "bye",
+  [NATTERD_CLUSTER_APPS] = "apps",
+  [NATTERD_CLUSTER_HEAD] = "head",
+  [NATTERD_CLUSTER_CHANGE] = "change",
+  [NATTERD_CLUSTER_INBOX] = "inbox",
+  [NATTERD_CLUSTER_TIMELINE] = "timeline",
+  [NATTERD_CLUSTER_ROOM] = "room",
+  [NATTERD_CLUSTER_STATUS] = "status",
+};
+
+static void
+payload_free (gpointer data)
+{
+  NatterdClusterPayload *payload = data;
+
+  json_object_unref (payload->object);
+  g_free (payload);
+}
+
+/* NULL when @object is not a payload this node understands. */
+static NatterdClusterPayload *
+decode_object (JsonObject *object)
+{
+  g_autofree NatterdClusterPayload *payload = g_new0 (NatterdClusterPayload, 1);
+  const char *type = get_string (object, "t");
+  guint t;
+
+  for (t = 0; t < G_N_ELEMENTS (payload_types); t++)
+    if (g_strcmp0 (type, payload_types[t]) == 0)
+      break;
+  if (t == G_N_ELEMENTS (payload_types))
+    return NULL;
+  payload->type = t;
+  payload->node = get_string (object, "node");
+  payload->app = get_string (object, "app");
+  payload->user = get_string (object, "user");
+  if (!valid_node_name (payload->node))
+    return NULL;
+  switch (payload->type)
+    {
+    case NATTERD_CLUSTER_NODE:
+    case NATTERD_CLUSTER_BYE:
+    case NATTERD_CLUSTER_APPS:
+      break;
+    case NATTERD_CLUSTER_ON:
+    case NATTERD_CLUSTER_OFF:
+      if (payload->app == NULL || payload->user == NULL)
+        return NULL;
+      break;
+    case NATTERD_CLUSTER_HEAD:
+      if (payload->app == NULL || payload->user == NULL || get_int (object, "seq") <= 0)
+        return NULL;
+      payload->seq = (guint64) get_int (object, "seq");
+      break;
+    case NATTERD_CLUSTER_CHANGE:
+      if (payload->app == NULL || get_string (object, "kind") == NULL)
+        return NULL;
+      break;
+    case NATTERD_CLUSTER_INBOX:
+      if (payload->user == NULL || get_int (object, "seq") <= 0)
+        return NULL;
+      payload->seq = (guint64) get_int (object, "seq");
+      G_GNUC_FALLTHROUGH;
+    case NATTERD_CLUSTER_TIMELINE:
+    case NATTERD_CLUSTER_ROOM:
+    case NATTERD_CLUSTER_STATUS:
+      if (payload->app == NULL || !natterd_cluster_read_message (object, &payload->message))
+        return NULL;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  payload->object = json_object_ref (object);
+  return g_steal_pointer (&payload);
+}
+
+GPtrArray *
+natterd_cluster_decode (const char  *data,
+                        gsize        length,
+                        GError     **error)
+{
+  g_autoptr(JsonNode) root = natter_json_parse (data, (gssize) length, error);
+  GPtrArray *payloads;
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root) && !JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "neither an object nor an array");
+      return NULL;
+    }
+  payloads = g_ptr_array_new_with_free_func (payload_free);
+  if (JSON_NODE_HOLDS_OBJECT (root))
+    {
+      NatterdClusterPayload *payload = decode_object (json_node_get_object (root));
+
+      if (payload != NULL)
+        g_ptr_array_add (payloads, payload);
+    }
+  else
+    {
+      JsonArray *array = json_node_get_array (root);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *element = json_array_get_element (array, i);
+          NatterdClusterPayload *payload =
+            JSON_NODE_HOLDS_OBJECT (element) ? decode_object (json_node_get_object (element)) : NULL;
+
+          if (payload != NULL)
+            g_ptr_array_add (payloads, payload);
+        }
+    }
+  return payloads;
+}
+
 /* Adds to @set the other nodes where @user has a session. */
 static void
 add_user_nodes (NatterdCluster *self,
@@ -786,6 +928,7 @@ announce (NatterdCluster *self)
 
   add_string (builder, "url", self->url);
   add_int (builder, "interval", self->ping_interval);
+  add_int (builder, "started", self->started);
   json_builder_set_member_name (builder, "sessions");
   json_builder_begin_array (builder);
   g_hash_table_iter_init (&iter, self->server->sessions);
@@ -900,6 +1043,8 @@ node_clear_sessions (NatterdCluster *self,
   g_hash_table_remove_all (node->users);
 }
 
+static void refresh_directory (NatterdCluster *self);
+
 static Node *
 ensure_node (NatterdCluster *self,
              const char     *name)
@@ -908,6 +1053,9 @@ ensure_node (NatterdCluster *self,
 
   if (node == NULL)
     {
+      /* It may have changed the directory while this node did not hear
+       * it (a node it had lost, or one that started meanwhile). */
+      refresh_directory (self);
       node = g_new0 (Node, 1);
       node->name = g_strdup (name);
       node->users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -977,6 +1125,32 @@ kick_older (NatterdCluster *self,
     }
 }
 
+/* @node knows @user_id's inbox head as far as it wrote it; entries this
+ * node stored while it did not know where the user's sessions are (offline,
+ * or on a node it had not heard yet) are in the shared store, and the head
+ * tells it to read them. */
+static void
+send_head (NatterdCluster *self,
+           Node           *node,
+           const char     *app_key,
+           const char     *user_id)
+{
+  NatterdApp *app = natterd_directory_lookup_app (self->server->directory, app_key);
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
+  g_autoptr(GHashTable) nodes = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+
+  if (user == NULL || user->max_seq == 0)
+    return;
+  nodes = g_hash_table_new (NULL, NULL);
+  builder = begin (self, "head", app_key);
+  add_string (builder, "user", user_id);
+  add_int (builder, "seq", (gint64) user->max_seq);
+  json_builder_end_object (builder);
+  g_hash_table_add (nodes, node);
+  publish_to_nodes (self, nodes, builder);
+}
+
 static void
 handle_node (NatterdCluster *self,
              Node           *node,
@@ -990,6 +1164,21 @@ handle_node (NatterdCluster *self,
       g_free (node->url);
       node->url = g_strdup (url);
     }
+  gint64 started = get_int (object, "started");
+  gboolean first = started != node->started;
+
+  /* The first list of this run of that node (new, or restarted before
+   * this one noticed it was gone): it learns of this node's sessions now,
+   * and of the inbox heads this node wrote for its users meanwhile, as
+   * for an "on" (entries stored here before this node knew where they
+   * sit). */
+  if (first && node->started != 0)
+    {
+      natterd_log (G_LOG_LEVEL_INFO, "cluster-node-restarted", "node", node->name, NULL);
+      refresh_directory (self);
+      announce (self);
+    }
+  node->started = started;
   node_clear_sessions (self, node);
   for (guint i = 0; sessions != NULL && i < json_array_get_length (sessions); i++)
     {
@@ -1006,8 +1195,11 @@ handle_node (NatterdCluster *self,
           if (JSON_NODE_HOLDS_VALUE (field) && json_node_get_value_type (field) == G_TYPE_STRING)
             fields[f] = json_node_get_string (field);
         }
-      if (fields[0] != NULL && fields[1] != NULL)
-        node_add_session (self, node, fields[0], fields[1], fields[2], fields[3]);
+      if (fields[0] == NULL || fields[1] == NULL)
+        continue;
+      node_add_session (self, node, fields[0], fields[1], fields[2], fields[3]);
+      if (first)
+        send_head (self, node, fields[0], fields[1]);
     }
 }
 
@@ -1036,144 +1228,120 @@ handle_presence (NatterdCluster *self,
   if (user == NULL)
     return;
   kick_older (self, user, device_id, node->name, get_int (object, "at"));
-  /* That node knows the inbox head as far as it wrote it; entries this
-   * node stored while the user was offline are in the shared store, and
-   * the head tells it to read them. */
-  if (user->max_seq > 0)
-    {
-      g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-      g_autoptr(JsonBuilder) builder = begin (self, "head", app_key);
-
-      add_string (builder, "user", user_id);
-      add_int (builder, "seq", (gint64) user->max_seq);
-      json_builder_end_object (builder);
-      g_hash_table_add (nodes, node);
-      publish_to_nodes (self, nodes, builder);
-    }
+  send_head (self, node, app_key, user_id);
 }
 
 static void
-handle_delivery (NatterdCluster *self,
-                 const char     *type,
-                 JsonObject     *object)
+handle_delivery (NatterdCluster              *self,
+                 const NatterdClusterPayload *payload)
 {
-  const char *app_key = get_string (object, "app");
-  NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-  NatterdMessage message;
+  NatterdApp *app = natterd_directory_lookup_app (self->server->directory, payload->app);
+  const NatterdMessage *message = &payload->message;
+  JsonObject *object = payload->object;
 
-  if (app == NULL || !natterd_cluster_read_message (object, &message))
+  if (app == NULL)
     return;
   self->server->metrics->cluster_received++;
 
-  if (g_str_equal (type, "inbox"))
+  switch (payload->type)
     {
-      NatterdUser *user = natterd_directory_lookup_user (app, get_string (object, "user"));
+    case NATTERD_CLUSTER_INBOX:
+      {
+        NatterdUser *user = natterd_directory_lookup_user (app, payload->user);
 
-      if (user != NULL)
-        natterd_server_remote_inbox (self->server, user, (guint64) get_int (object, "seq"), &message);
-    }
-  else if (g_str_equal (type, "timeline"))
-    {
-      JsonNode *sd = json_object_get_member (object, "sd");
-
-      natterd_server_remote_timeline (self->server, app, &message,
-                                      sd != NULL && JSON_NODE_HOLDS_VALUE (sd) && json_node_get_boolean (sd));
-    }
-  else if (g_str_equal (type, "room"))
-    natterd_server_remote_room (self->server, app, &message);
-  else if (g_str_equal (type, "status"))
-    {
-      JsonNode *md = json_object_get_member (object, "md");
-
-      natterd_server_remote_status (self->server, app, &message,
-                                    md != NULL && JSON_NODE_HOLDS_VALUE (md) && json_node_get_boolean (md));
+        if (user != NULL)
+          natterd_server_remote_inbox (self->server, user, payload->seq, message);
+      }
+      break;
+    case NATTERD_CLUSTER_TIMELINE:
+      natterd_server_remote_timeline (self->server, app, message, get_bool (object, "sd"));
+      break;
+    case NATTERD_CLUSTER_ROOM:
+      natterd_server_remote_room (self->server, app, message);
+      break;
+    case NATTERD_CLUSTER_STATUS:
+      natterd_server_remote_status (self->server, app, message, get_bool (object, "md"));
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
 static void
-handle_object (NatterdCluster *self,
-               JsonObject     *object)
+handle_payload (NatterdCluster              *self,
+                const NatterdClusterPayload *payload)
 {
-  const char *type, *sender;
+  JsonObject *object = payload->object;
+  NatterdApp *app;
   Node *node;
 
-  type = get_string (object, "t");
-  sender = get_string (object, "node");
-  if (type == NULL || sender == NULL || g_strcmp0 (sender, self->name) == 0)
+  if (g_strcmp0 (payload->node, self->name) == 0)
     return;
 
-  if (g_str_equal (type, "bye"))
+  if (payload->type == NATTERD_CLUSTER_BYE)
     {
-      node = g_hash_table_lookup (self->nodes, sender);
+      node = g_hash_table_lookup (self->nodes, payload->node);
       if (node != NULL)
         drop_node (self, node, "stopped");
       return;
     }
 
-  node = ensure_node (self, sender);
-  if (g_str_equal (type, "apps"))
-    natterd_server_reload_apps_here (self->server);
-  else if (g_str_equal (type, "node"))
-    handle_node (self, node, object);
-  else if (g_str_equal (type, "on") || g_str_equal (type, "off"))
-    handle_presence (self, node, object, g_str_equal (type, "on"));
-  else if (g_str_equal (type, "head"))
+  node = ensure_node (self, payload->node);
+  switch (payload->type)
     {
-      const char *app_key = get_string (object, "app");
-      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-      NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, get_string (object, "user")) : NULL;
-      gint64 seq = get_int (object, "seq");
+    case NATTERD_CLUSTER_APPS:
+      natterd_server_reload_apps_here (self->server);
+      break;
+    case NATTERD_CLUSTER_NODE:
+      handle_node (self, node, object);
+      break;
+    case NATTERD_CLUSTER_ON:
+    case NATTERD_CLUSTER_OFF:
+      handle_presence (self, node, object, payload->type == NATTERD_CLUSTER_ON);
+      break;
+    case NATTERD_CLUSTER_HEAD:
+      {
+        NatterdUser *user;
 
-      if (user != NULL && seq > 0 && (guint64) seq > user->max_seq)
-        {
-          user->max_seq = (guint64) seq;
-          for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
-            natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
-        }
-    }
-  else if (g_str_equal (type, "change"))
-    {
-      const char *app_key = get_string (object, "app");
-      NatterdApp *app = app_key != NULL ? natterd_directory_lookup_app (self->server->directory, app_key) : NULL;
-
+        app = natterd_directory_lookup_app (self->server->directory, payload->app);
+        user = app != NULL ? natterd_directory_lookup_user (app, payload->user) : NULL;
+        if (user != NULL && payload->seq > user->max_seq)
+          {
+            user->max_seq = payload->seq;
+            for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
+              natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
+          }
+      }
+      break;
+    case NATTERD_CLUSTER_CHANGE:
+      app = natterd_directory_lookup_app (self->server->directory, payload->app);
       if (app != NULL)
         natterd_server_apply_change (self->server, app, object);
+      break;
+    default:
+      handle_delivery (self, payload);
+      break;
     }
-  else
-    handle_delivery (self, type, object);
 }
 
-/* One object, or an array of them (a node's batch of deliveries). */
 static void
 handle_message (NatterdCluster *self,
                 Event          *event)
 {
-  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) payloads = NULL;
   g_autoptr(GError) error = NULL;
   gsize size;
   const char *data = g_bytes_get_data (event->data, &size);
 
-  root = natter_json_parse (data, (gssize) size, &error);
-  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+  payloads = natterd_cluster_decode (data, size, &error);
+  if (payloads == NULL)
     {
-      handle_object (self, json_node_get_object (root));
+      natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
+                   "error", error->message, NULL);
       return;
     }
-  if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
-    {
-      JsonArray *array = json_node_get_array (root);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-
-          if (JSON_NODE_HOLDS_OBJECT (element))
-            handle_object (self, json_node_get_object (element));
-        }
-      return;
-    }
-  natterd_log (G_LOG_LEVEL_WARNING, "cluster-bad-message", "subject", event->subject,
-               "error", error != NULL ? error->message : "neither an object nor an array", NULL);
+  for (guint i = 0; i < payloads->len && !self->stopped; i++)
+    handle_payload (self, g_ptr_array_index (payloads, i));
 }
 
 static gboolean
@@ -1196,13 +1364,17 @@ drain (gpointer user_data)
           case EVENT_CONNECTED:
             g_atomic_int_set (&self->connected, TRUE);
             natterd_log (G_LOG_LEVEL_INFO, "cluster-connected", "node", self->name, NULL);
+            /* Changes the others published while this node was away from
+             * NATS never reach it: the store has them. */
+            if (self->ever_connected)
+              refresh_directory (self);
+            self->ever_connected = TRUE;
             /* The others learn at once who is here again. */
             announce (self);
             break;
           case EVENT_DISCONNECTED:
             g_atomic_int_set (&self->connected, FALSE);
             natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
-            break;
             break;
           default:
             g_assert_not_reached ();
@@ -1324,6 +1496,8 @@ natterd_cluster_new (NatterdServer  *server,
   self->url = g_strdup (url);
   self->node_subject = g_strconcat (SUBJECT_PREFIX "node.", node_name, NULL);
   self->ping_interval = MAX (ping_interval, 1);
+  self->started = g_get_real_time ();
+  self->shared_store = g_strcmp0 (server->config->store_backend, "postgresql") == 0;
   self->servers = (char **) g_ptr_array_free (g_steal_pointer (&servers), FALSE);
 
   self->shared = g_new0 (Shared, 1);
@@ -1366,6 +1540,7 @@ natterd_cluster_stop (NatterdCluster *self)
   self->stopped = TRUE;
   g_clear_handle_id (&self->announce_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -1748,4 +1923,209 @@ apply_chatroom (NatterdServer *self,
       if (block && g_hash_table_contains (room->members, user))
         natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
     }
+}
+
+/* ------------------------------------------------ directory refreshes */
+
+/* Rows of a shared store merged into what this node knows. Only what
+ * adds or raises: a user, group, member, chatroom or blacklist entry
+ * unknown here; an inbox head, a block or a token cut-off later than
+ * known. Removals made while apart (a dismissed group, a member gone, an
+ * unblock) are not read back: a row missing from a snapshot may also be
+ * one this node is storing right now. */
+typedef struct
+{
+  NatterdServer *server;
+  GHashTable    *users;                 /* users.id → NatterdUser* */
+  GHashTable    *groups;                /* groups.id → NatterdGroup* */
+  gint64         now;
+  guint          added;
+} Merge;
+
+static void
+merge_user (gpointer                 data,
+            const NatterdUserRecord *record)
+{
+  Merge *merge = data;
+  NatterdDirectory *directory = merge->server->directory;
+  NatterdApp *app = natterd_directory_lookup_app_id (directory, record->app_id);
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, record->user_id) : NULL;
+
+  if (app == NULL)
+    return;
+  if (user == NULL)
+    {
+      user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+      if (user == NULL)
+        return;
+      user->name = g_strdup (record->name != NULL ? record->name : "");
+      user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+      user->stored = TRUE;
+      merge->added++;
+    }
+  if (record->blocked_until > merge->now && user->blocked_until <= merge->now)
+    natterd_server_kick_user (merge->server, user, NATTER_CODE_USER_BLOCKED, 0);
+  else if (record->tokens_valid_after > user->tokens_valid_after)
+    natterd_server_kick_user (merge->server, user, NATTER_CODE_TOKEN_EXPIRED, record->tokens_valid_after);
+  user->blocked_until = MAX (user->blocked_until, record->blocked_until);
+  user->tokens_valid_after = MAX (user->tokens_valid_after, record->tokens_valid_after);
+  user->max_seq = MAX (user->max_seq, record->max_seq);
+  g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
+}
+
+static void
+merge_group (gpointer    data,
+             gint64      id,
+             gint64      app_id,
+             const char *group_id,
+             const char *name,
+             gint64      created)
+{
+  Merge *merge = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, app_id);
+  NatterdGroup *group = app != NULL && group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+
+  if (app == NULL || group_id == NULL)
+    return;
+  if (group == NULL)
+    {
+      group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
+      merge->added++;
+    }
+  g_hash_table_insert (merge->groups, g_memdup2 (&id, sizeof id), group);
+}
+
+static void
+merge_member (gpointer data,
+              gint64   group_id,
+              gint64   user_id,
+              gint64   joined,
+              gint64   gag_until)
+{
+  Merge *merge = data;
+  NatterdGroup *group = g_hash_table_lookup (merge->groups, &group_id);
+  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdMember *member;
+
+  if (group == NULL || user == NULL)
+    return;
+  member = natterd_group_lookup_member (group, user);
+  if (member == NULL)
+    {
+      member = natterd_group_add_member (group, user, joined);
+      merge->added++;
+    }
+  member->gag_until = MAX (member->gag_until, gag_until);
+}
+
+static void
+merge_chatroom (gpointer    data,
+                gint64      id,
+                gint64      app_id,
+                const char *chatroom_id,
+                const char *name,
+                gint64      created)
+{
+  Merge *merge = data;
+  NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, app_id);
+
+  if (app == NULL || chatroom_id == NULL || g_hash_table_contains (app->chatrooms, chatroom_id))
+    return;
+  natterd_directory_add_chatroom (merge->server->directory, app, chatroom_id, name, created)->stored = TRUE;
+  merge->added++;
+}
+
+static void
+merge_blacklist (gpointer data,
+                 gint64   user_id,
+                 gint64   blocked_user_id)
+{
+  Merge *merge = data;
+  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdUser *other = g_hash_table_lookup (merge->users, &blocked_user_id);
+
+  if (user == NULL || other == NULL)
+    return;
+  if (user->blacklist == NULL)
+    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  if (!g_hash_table_contains (user->blacklist, &other->id))
+    g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+}
+
+static const NatterdLoadSink merge_sink = {
+  .user = merge_user,
+  .group = merge_group,
+  .member = merge_member,
+  .chatroom = merge_chatroom,
+  .blacklist = merge_blacklist,
+};
+
+static gboolean
+refresh_retry (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  self->refresh_retry_id = 0;
+  refresh_directory (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+directory_read (NatterdRead *base,
+                gpointer     user_data)
+{
+  NatterdAppsRead *read = (NatterdAppsRead *) base;
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+  g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(NatterdLoadLog) log = g_steal_pointer (&read->directory);
+  Merge merge = { server, users, groups, natterd_now_ms (), 0 };
+  GHashTableIter iter;
+  NatterdSession *session;
+  char added[16];
+
+  if (self == NULL || self->stopped)
+    return;
+  self->refreshing = FALSE;
+  if (base->error != NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
+      if (self->refresh_retry_id == 0)
+        self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
+      return;
+    }
+  for (guint i = 0; i < read->apps->len; i++)
+    natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
+  natterd_load_log_replay (log, &merge_sink, &merge);
+  /* Sessions here read what other nodes stored meanwhile. */
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    natterd_session_catch_up (session);
+  g_snprintf (added, sizeof added, "%u", merge.added);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, NULL);
+  if (self->refresh_again)
+    {
+      self->refresh_again = FALSE;
+      refresh_directory (self);
+    }
+}
+
+static void
+refresh_directory (NatterdCluster *self)
+{
+  NatterdAppsRead *read;
+
+  if (!self->shared_store || self->stopped)
+    return;
+  if (self->refreshing)
+    {
+      self->refresh_again = TRUE;
+      return;
+    }
+  self->refreshing = TRUE;
+  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (self->server), g_object_unref);
+  /* directory_read() frees it. */
+  read->directory = natterd_load_log_new ();
+  natterd_store_read (self->server->store, read);
 }

@@ -85,4 +85,37 @@ void            natterd_cluster_add_message   (JsonBuilder          *builder,
 gboolean        natterd_cluster_read_message  (JsonObject           *object,
                                                NatterdMessage       *out);
 
+/* What one NATS message from another node carries, checked. */
+typedef enum {
+  NATTERD_CLUSTER_NODE,
+  NATTERD_CLUSTER_ON,
+  NATTERD_CLUSTER_OFF,
+  NATTERD_CLUSTER_BYE,
+  NATTERD_CLUSTER_APPS,
+  NATTERD_CLUSTER_HEAD,
+  NATTERD_CLUSTER_CHANGE,
+  NATTERD_CLUSTER_INBOX,
+  NATTERD_CLUSTER_TIMELINE,
+  NATTERD_CLUSTER_ROOM,
+  NATTERD_CLUSTER_STATUS,
+} NatterdClusterType;
+
+typedef struct
+{
+  NatterdClusterType type;
+  JsonObject        *object;            /* the whole payload (a ref) */
+  const char        *node;              /* a valid node name; strings borrowed from @object */
+  const char        *app;               /* set for every type but node, bye and apps */
+  const char        *user;              /* on, off, head, inbox */
+  guint64            seq;               /* head, inbox: > 0 */
+  NatterdMessage     message;           /* inbox, timeline, room, status */
+} NatterdClusterPayload;
+
+/* The payloads of one NATS message (an object or an array of them):
+ * NatterdClusterPayload each, what is malformed or unknown left out;
+ * NULL and @error when it is not JSON, or neither an object nor an array. */
+GPtrArray      *natterd_cluster_decode        (const char           *data,
+                                               gsize                 length,
+                                               GError              **error);
+
 G_END_DECLS

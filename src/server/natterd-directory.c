@@ -781,6 +781,234 @@ natterd_directory_load_sink (void)
   return &sink;
 }
 
+/* ----------------------------------------------------------------- export */
+
+void
+natterd_export_append_line (GString              *line,
+                            const NatterdMessage *m)
+{
+  gboolean group = m->conversation_type == NATTER_CONVERSATION_GROUP ||
+                   m->conversation_type == NATTER_CONVERSATION_DISCUSSION;
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (m->sent_time / 1000);
+  g_autofree char *stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
+
+  g_string_append (line, "{\"fromUserId\":");
+  natterd_json_append_string (line, m->sender_user_id);
+  g_string_append (line, ",\"targetId\":");
+  natterd_json_append_string (line, m->target_id);
+  g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m->conversation_type);
+  natterd_json_append_string (line, group ? m->target_id : "");
+  g_string_append (line, ",\"classname\":");
+  natterd_json_append_string (line, m->object_name);
+  /* Content was checked to be a JSON object when it was published. */
+  g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
+                          m->content, stamp, (int) (m->sent_time % 1000));
+  natterd_json_append_string (line, m->uid);
+  g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m->sent_time);
+}
+
+/* --------------------------------------------------------------- load log */
+
+typedef enum {
+  LOG_USER,
+  LOG_GROUP,
+  LOG_MEMBER,
+  LOG_CHATROOM,
+  LOG_BLACKLIST,
+} LogKind;
+
+typedef struct
+{
+  LogKind     kind;
+  gint64      n[8];
+  const char *s[3];             /* in the log's string chunk */
+} LogRow;
+
+struct _NatterdLoadLog
+{
+  GArray       *rows;           /* LogRow */
+  GStringChunk *strings;
+};
+
+NatterdLoadLog *
+natterd_load_log_new (void)
+{
+  NatterdLoadLog *log = g_new0 (NatterdLoadLog, 1);
+
+  log->rows = g_array_new (FALSE, FALSE, sizeof (LogRow));
+  log->strings = g_string_chunk_new (4096);
+  return log;
+}
+
+void
+natterd_load_log_free (NatterdLoadLog *log)
+{
+  if (log == NULL)
+    return;
+  g_array_unref (log->rows);
+  g_string_chunk_free (log->strings);
+  g_free (log);
+}
+
+static LogRow *
+log_add (NatterdLoadLog *log,
+         LogKind         kind)
+{
+  LogRow row = { .kind = kind };
+
+  g_array_append_val (log->rows, row);
+  return &g_array_index (log->rows, LogRow, log->rows->len - 1);
+}
+
+static const char *
+log_string (NatterdLoadLog *log,
+            const char     *text)
+{
+  return text != NULL ? g_string_chunk_insert (log->strings, text) : NULL;
+}
+
+static void
+log_user (gpointer                 data,
+          const NatterdUserRecord *user)
+{
+  LogRow *row = log_add (data, LOG_USER);
+
+  row->n[0] = user->id;
+  row->n[1] = user->app_id;
+  row->n[2] = user->created;
+  row->n[3] = user->tokens_valid_after;
+  row->n[4] = user->blocked_until;
+  row->n[5] = (gint64) user->max_seq;
+  row->s[0] = log_string (data, user->user_id);
+  row->s[1] = log_string (data, user->name);
+  row->s[2] = log_string (data, user->portrait_uri);
+}
+
+/* A group's or a chatroom's row. */
+static void
+log_named (gpointer    data,
+           LogKind     kind,
+           gint64      id,
+           gint64      app_id,
+           const char *named_id,
+           const char *name,
+           gint64      created)
+{
+  LogRow *row = log_add (data, kind);
+
+  row->n[0] = id;
+  row->n[1] = app_id;
+  row->n[2] = created;
+  row->s[0] = log_string (data, named_id);
+  row->s[1] = log_string (data, name);
+}
+
+static void
+log_group (gpointer    data,
+           gint64      id,
+           gint64      app_id,
+           const char *group_id,
+           const char *name,
+           gint64      created)
+{
+  log_named (data, LOG_GROUP, id, app_id, group_id, name, created);
+}
+
+static void
+log_member (gpointer data,
+            gint64   group_id,
+            gint64   user_id,
+            gint64   joined,
+            gint64   gag_until)
+{
+  LogRow *row = log_add (data, LOG_MEMBER);
+
+  row->n[0] = group_id;
+  row->n[1] = user_id;
+  row->n[2] = joined;
+  row->n[3] = gag_until;
+}
+
+static void
+log_chatroom (gpointer    data,
+              gint64      id,
+              gint64      app_id,
+              const char *chatroom_id,
+              const char *name,
+              gint64      created)
+{
+  log_named (data, LOG_CHATROOM, id, app_id, chatroom_id, name, created);
+}
+
+static void
+log_blacklist (gpointer data,
+               gint64   user_id,
+               gint64   blocked_user_id)
+{
+  LogRow *row = log_add (data, LOG_BLACKLIST);
+
+  row->n[0] = user_id;
+  row->n[1] = blocked_user_id;
+}
+
+const NatterdLoadSink *
+natterd_load_log_sink (void)
+{
+  static const NatterdLoadSink sink = {
+    .user = log_user,
+    .group = log_group,
+    .member = log_member,
+    .chatroom = log_chatroom,
+    .blacklist = log_blacklist,
+  };
+  return &sink;
+}
+
+void
+natterd_load_log_replay (NatterdLoadLog        *log,
+                         const NatterdLoadSink *sink,
+                         gpointer               data)
+{
+  for (guint i = 0; i < log->rows->len; i++)
+    {
+      const LogRow *row = &g_array_index (log->rows, LogRow, i);
+
+      switch (row->kind)
+        {
+        case LOG_USER:
+          {
+            NatterdUserRecord user = {
+              .id = row->n[0],
+              .app_id = row->n[1],
+              .user_id = row->s[0],
+              .name = row->s[1],
+              .portrait_uri = row->s[2],
+              .created = row->n[2],
+              .tokens_valid_after = row->n[3],
+              .blocked_until = row->n[4],
+              .max_seq = (guint64) row->n[5],
+            };
+            sink->user (data, &user);
+          }
+          break;
+        case LOG_GROUP:
+          sink->group (data, row->n[0], row->n[1], row->s[0], row->s[1], row->n[2]);
+          break;
+        case LOG_MEMBER:
+          sink->member (data, row->n[0], row->n[1], row->n[2], row->n[3]);
+          break;
+        case LOG_CHATROOM:
+          sink->chatroom (data, row->n[0], row->n[1], row->s[0], row->s[1], row->n[2]);
+          break;
+        case LOG_BLACKLIST:
+          sink->blacklist (data, row->n[0], row->n[1]);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+}
+
 /* ----------------------------------------------------------------- tokens */
 
 static char *

@@ -817,6 +817,7 @@ natterd_server_new (NatterdConfig  *config,
   self->store = g_object_ref (store);
   self->session_host.store = store;
   self->session_host.ping_interval = config->ping_interval;
+  self->session_host.shared_store = g_str_equal (config->store_backend, "postgresql");
   self->data_dir = g_strdup (config->data_dir);
 
   if (!natterd_store_load (store, natterd_directory_load_sink (), self->directory, error))

@@ -495,30 +495,13 @@ refuse_connect (NatterdSession *self,
 }
 
 static void
-authenticated (int          code,
-               NatterdUser *user,
-               gint64       issued,
-               gpointer     user_data)
+accept_connect (NatterdSession *self,
+                NatterdUser    *user,
+                gint64          issued,
+                ConnectRequest *request)
 {
-  ConnectRequest *request = user_data;
-  NatterdSession *self = request->session;
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
-
-  self->connecting = FALSE;
-  if (self->state != NATTERD_SESSION_HANDSHAKE)
-    return;
-
-  if (code != NATTER_CODE_OK)
-    {
-      char code_text[16];
-
-      g_snprintf (code_text, sizeof code_text, "%d", code);
-      natterd_log (G_LOG_LEVEL_INFO, "connect-refused", "app", request->app_key,
-                   "code", code_text, "reason", natter_code_to_string (code), NULL);
-      refuse_connect (self, code, natter_code_to_string (code));
-      return;
-    }
 
   self->user = user;
   self->token_issued = issued;
@@ -545,6 +528,94 @@ authenticated (int          code,
       self->replaying = TRUE;
       fetch_replay_page (self);
     }
+}
+
+typedef struct
+{
+  ConnectRequest *request;
+  NatterdUser    *user;
+  gint64          issued;
+} HeadWait;
+
+static void
+head_wait_free (gpointer data)
+{
+  HeadWait *wait = data;
+
+  connect_request_free (wait->request);
+  g_free (wait);
+}
+
+static void
+head_read (NatterdRead *base,
+           gpointer     user_data)
+{
+  NatterdReplayRead *read = (NatterdReplayRead *) base;
+  HeadWait *wait = user_data;
+  NatterdSession *self = wait->request->session;
+
+  self->connecting = FALSE;
+  if (self->state != NATTERD_SESSION_HANDSHAKE)
+    return;
+  /* Failing that, the head known here: the device may be sent again
+   * what it has (never less). */
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "head-read-failed", "user", wait->user->user_id,
+                 "error", base->error->message, NULL);
+  else
+    wait->user->max_seq = MAX (wait->user->max_seq, read->head);
+  accept_connect (self, wait->user, wait->issued, wait->request);
+}
+
+static void
+authenticated (int          code,
+               NatterdUser *user,
+               gint64       issued,
+               gpointer     user_data)
+{
+  ConnectRequest *request = user_data;
+  NatterdSession *self = request->session;
+
+  self->connecting = FALSE;
+  if (self->state != NATTERD_SESSION_HANDSHAKE)
+    return;
+
+  if (code != NATTER_CODE_OK)
+    {
+      char code_text[16];
+
+      g_snprintf (code_text, sizeof code_text, "%d", code);
+      natterd_log (G_LOG_LEVEL_INFO, "connect-refused", "app", request->app_key,
+                   "code", code_text, "reason", natter_code_to_string (code), NULL);
+      refuse_connect (self, code, natter_code_to_string (code));
+      return;
+    }
+
+  /* With a store shared by several nodes, a device may have seen seqs
+   * another node committed that this one has not heard of: read the head
+   * there instead of taking the device back to what is known here. */
+  if (self->host->shared_store && request->last_seq > user->max_seq)
+    {
+      NatterdReplayRead *read;
+      HeadWait *wait = g_new0 (HeadWait, 1);
+
+      wait->request = g_new0 (ConnectRequest, 1);
+      wait->request->session = g_object_ref (self);
+      wait->request->device_id = g_steal_pointer (&request->device_id);
+      wait->request->platform = g_steal_pointer (&request->platform);
+      wait->request->last_seq = request->last_seq;
+      wait->user = user;
+      wait->issued = issued;
+      read = natterd_read_new (NATTERD_READ_REPLAY, head_read, wait, head_wait_free);
+      read->user_id = user->id;
+      read->after_seq = user->max_seq;
+      read->limit = 0;
+      read->read_head = TRUE;
+      self->connecting = TRUE;
+      natterd_store_read (self->host->store, read);
+      return;
+    }
+  accept_connect (self, user, issued, request);
 }
 
 static void

@@ -64,6 +64,7 @@ typedef struct
   NatterdMetrics *metrics;
   guint           ping_interval;  /* s, told to clients in ConnectAck */
   gboolean        stopping;       /* set on shutdown: frames that arrive are dropped */
+  gboolean        shared_store;   /* other nodes write to the store too (PostgreSQL) */
 
   /* Once @app_key's app is known (apps created since start are read
    * again): the user @token names. @done runs once (unless the server is

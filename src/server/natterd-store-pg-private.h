@@ -64,6 +64,8 @@ enum {
   PW_READ_TIMELINE,
   PW_TICK_CLOCK,
   PW_INSERT_MESSAGES,
+  PW_NEXT_TIMELINE_SEQS,
+  PW_INSERT_MENTIONS,
   PW_UPSERT_CONVERSATIONS,
   PW_LOCK_USERS,
   PW_BUMP_SEQS,
@@ -209,6 +211,10 @@ gboolean natterd_store_pg_migrate   (PGconn                 *conn,
                                      GError                **error);
 gboolean natterd_store_pg_read_apps (PgLink                 *link,
                                      GPtrArray              *apps,
+                                     GError                **error);
+gboolean natterd_store_pg_load_rows (PGconn                 *conn,
+                                     const NatterdLoadSink  *sink,
+                                     gpointer                data,
                                      GError                **error);
 gboolean natterd_store_pg_load      (NatterdStore           *store,
                                      const NatterdLoadSink  *sink,

@@ -166,6 +166,23 @@ read_message (const PGresult *r,
   m->sent_time = natterd_pg_int (r, row, first + 9);
 }
 
+/* Reads between the two see one snapshot of the database. */
+static gboolean
+snapshot_begin (NatterdStorePg  *self,
+                GError         **error)
+{
+  return natterd_pg_exec (self->reader.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error);
+}
+
+static gboolean
+snapshot_end (NatterdStorePg *self,
+              gboolean        ok)
+{
+  if (PQstatus (self->reader.conn) == CONNECTION_OK)
+    natterd_pg_exec (self->reader.conn, ok ? "COMMIT" : "ROLLBACK", NULL);
+  return ok;
+}
+
 static gboolean
 read_replay (NatterdStorePg     *self,
              NatterdReplayRead  *read,
@@ -175,6 +192,16 @@ read_replay (NatterdStorePg     *self,
   PGresult *r;
   gsize bytes = 0;
 
+  if (read->read_head)
+    {
+      natterd_pg_params_int (&params, read->user_id);
+      r = natterd_pg_query (self->reader.conn, "SELECT max_seq FROM users WHERE id = $1", &params, error);
+      if (r == NULL)
+        return FALSE;
+      read->head = PQntuples (r) == 1 ? (guint64) natterd_pg_int (r, 0, 0) : 0;
+      PQclear (r);
+      params = (PgParams) { 0 };
+    }
   natterd_pg_params_int (&params, read->user_id);
   natterd_pg_params_int (&params, (gint64) read->after_seq);
   natterd_pg_params_int (&params, read->limit);
@@ -405,29 +432,10 @@ read_export (NatterdStorePg     *self,
   for (int i = 0; i < PQntuples (r); i++)
     {
       NatterdMessage m = { 0 };
-      g_autoptr(GDateTime) time = NULL;
-      g_autofree char *stamp = NULL;
-      gboolean group;
 
       read_message (r, i, 0, &m);
-      group = m.conversation_type == NATTER_CONVERSATION_GROUP ||
-              m.conversation_type == NATTER_CONVERSATION_DISCUSSION;
-      time = g_date_time_new_from_unix_utc (m.sent_time / 1000);
-      stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
-
       g_string_truncate (line, 0);
-      g_string_append (line, "{\"fromUserId\":");
-      natterd_json_append_string (line, m.sender_user_id);
-      g_string_append (line, ",\"targetId\":");
-      natterd_json_append_string (line, m.target_id);
-      g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m.conversation_type);
-      natterd_json_append_string (line, group ? m.target_id : "");
-      g_string_append (line, ",\"classname\":");
-      natterd_json_append_string (line, m.object_name);
-      g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
-                              m.content, stamp, (int) (m.sent_time % 1000));
-      natterd_json_append_string (line, m.uid);
-      g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m.sent_time);
+      natterd_export_append_line (line, &m);
       natterd_message_clear (&m);
 
       if (!g_output_stream_write_all (out, line->str, line->len, NULL, NULL, error))
@@ -589,15 +597,9 @@ read_timeline_sync (NatterdStorePg           *self,
                     NatterdTimelineSyncRead  *read,
                     GError                  **error)
 {
-  gboolean ok;
-
   /* One snapshot for the clock and the page. */
-  if (!natterd_pg_exec (self->reader.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", error))
-    return FALSE;
-  ok = read_timeline_sync_locked (self, read, error);
-  if (PQstatus (self->reader.conn) == CONNECTION_OK)
-    natterd_pg_exec (self->reader.conn, ok ? "COMMIT" : "ROLLBACK", NULL);
-  return ok;
+  return snapshot_begin (self, error) &&
+         snapshot_end (self, read_timeline_sync_locked (self, read, error));
 }
 
 static gboolean
@@ -694,6 +696,20 @@ read_webhook_events (NatterdStorePg            *self,
   return TRUE;
 }
 
+/* The directory's rows from one snapshot: a member is read with its user. */
+static gboolean
+read_apps (NatterdStorePg   *self,
+           NatterdAppsRead  *read,
+           GError          **error)
+{
+  if (read->directory == NULL)
+    return natterd_store_pg_read_apps (&self->reader, read->apps, error);
+  return snapshot_begin (self, error) &&
+         snapshot_end (self, natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
+                             natterd_store_pg_load_rows (self->reader.conn, natterd_load_log_sink (),
+                                                         read->directory, error));
+}
+
 gboolean
 natterd_store_pg_read (NatterdStore  *store,
                        NatterdRead   *read,
@@ -717,7 +733,7 @@ natterd_store_pg_read (NatterdStore  *store,
     case NATTERD_READ_EXPORT:
       return read_export (self, (NatterdExportRead *) read, error);
     case NATTERD_READ_APPS:
-      return natterd_store_pg_read_apps (&self->reader, ((NatterdAppsRead *) read)->apps, error);
+      return read_apps (self, (NatterdAppsRead *) read, error);
     case NATTERD_READ_MEDIA_USAGE:
       return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:

@@ -329,14 +329,13 @@ node_slot (NatterdStorePg  *self,
   return -1;
 }
 
+/* Every row but the apps' (and the nonces', for a sink without them). */
 gboolean
-natterd_store_pg_load (NatterdStore           *store,
-                       const NatterdLoadSink  *sink,
-                       gpointer                data,
-                       GError                **error)
+natterd_store_pg_load_rows (PGconn                 *conn,
+                            const NatterdLoadSink  *sink,
+                            gpointer                data,
+                            GError                **error)
 {
-  NatterdStorePg *self = NATTERD_STORE_PG (store);
-  g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
   static const char * const queries[] = {
     "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
     " max_seq FROM users",
@@ -347,28 +346,16 @@ natterd_store_pg_load (NatterdStore           *store,
     "SELECT app_id, nonce, expires FROM api_nonces WHERE expires >= $1",
   };
 
-  if (!natterd_pg_link_ready (&self->writer, self->conninfo, error) ||
-      !natterd_store_pg_read_apps (&self->writer, apps, error))
-    return FALSE;
-  if (sink->ids != NULL)
-    {
-      gint64 slot = node_slot (self, error);
-
-      if (slot < 0)
-        return FALSE;
-      sink->ids (data, NODE_SLOTS, slot);
-    }
-  for (guint i = 0; i < apps->len; i++)
-    sink->app (data, g_ptr_array_index (apps, i));
-
   for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
     {
       PgParams params = { 0 };
       PGresult *r;
 
+      if (q == 5 && sink->nonce == NULL)
+        continue;
       if (q == 5)
         natterd_pg_params_int (&params, g_get_real_time () / G_USEC_PER_SEC);
-      r = natterd_pg_query (self->writer.conn, queries[q], &params, error);
+      r = natterd_pg_query (conn, queries[q], &params, error);
       if (r == NULL)
         return FALSE;
       for (int i = 0; i < PQntuples (r); i++)
@@ -417,4 +404,29 @@ natterd_store_pg_load (NatterdStore           *store,
       PQclear (r);
     }
   return TRUE;
+}
+
+gboolean
+natterd_store_pg_load (NatterdStore           *store,
+                       const NatterdLoadSink  *sink,
+                       gpointer                data,
+                       GError                **error)
+{
+  NatterdStorePg *self = NATTERD_STORE_PG (store);
+  g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+
+  if (!natterd_pg_link_ready (&self->writer, self->conninfo, error) ||
+      !natterd_store_pg_read_apps (&self->writer, apps, error))
+    return FALSE;
+  if (sink->ids != NULL)
+    {
+      gint64 slot = node_slot (self, error);
+
+      if (slot < 0)
+        return FALSE;
+      sink->ids (data, NODE_SLOTS, slot);
+    }
+  for (guint i = 0; i < apps->len; i++)
+    sink->app (data, g_ptr_array_index (apps, i));
+  return natterd_store_pg_load_rows (self->writer.conn, sink, data, error);
 }

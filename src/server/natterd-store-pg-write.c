@@ -162,6 +162,28 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
     " $13::text[], $14::text[])"
     " ON CONFLICT (sender_id, client_msg_id, device_id) WHERE client_msg_id IS NOT NULL"
     " DO NOTHING RETURNING id",
+  /* The group messages of a batch ($1 ids in batch order): each
+   * timeline's row takes as many seqs as it has messages (rows locked in
+   * key order), each message its own in that order. */
+  [PW_NEXT_TIMELINE_SEQS] =
+    "WITH v AS (SELECT v.*,"
+    "  row_number () OVER (PARTITION BY v.app_id, v.target_id ORDER BY v.ord) AS rn,"
+    "  count (*) OVER (PARTITION BY v.app_id, v.target_id) AS k"
+    "  FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::bigint[])"
+    "  WITH ORDINALITY AS v (id, app_id, target_id, ct, sent, ord)),"
+    " t AS (INSERT INTO timelines (app_id, target_id, conversation_type, latest_seq, updated_time, changed)"
+    "  SELECT * FROM (SELECT DISTINCT ON (app_id, target_id) app_id, target_id, ct, k, sent, $6::bigint"
+    "   FROM v ORDER BY app_id, target_id, ord DESC) last ORDER BY app_id, target_id"
+    "  ON CONFLICT (app_id, target_id) DO UPDATE SET"
+    "  latest_seq = timelines.latest_seq + excluded.latest_seq, conversation_type = excluded.conversation_type,"
+    "  updated_time = excluded.updated_time, changed = excluded.changed RETURNING app_id, target_id, latest_seq)"
+    " UPDATE messages m SET timeline_seq = t.latest_seq - v.k + v.rn"
+    " FROM v JOIN t ON t.app_id = v.app_id AND t.target_id = v.target_id WHERE m.id = v.id"
+    " RETURNING m.id, m.timeline_seq",
+  [PW_INSERT_MENTIONS] =
+    "INSERT INTO timeline_mentions (app_id, target_id, timeline_seq, user_id, sender_id)"
+    " SELECT * FROM unnest ($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])"
+    " ON CONFLICT DO NOTHING",
   [PW_UPSERT_CONVERSATIONS] =
     "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
     " updated_time, unread)"
@@ -676,26 +698,35 @@ next_id (NatterdStorePg  *self,
   return TRUE;
 }
 
-static gboolean
+/* A message's mentions in one statement, run with @after. */
+static void
 write_mentions (NatterdStorePg    *self,
                 NatterdPublishOp  *op,
-                GError           **error)
+                GPtrArray         *after)
 {
   guint n = op->mention_ids != NULL ? op->mention_ids->len : 0;
+  GString *arrays[5];
+  PgParams *params;
 
+  if (n == 0 && !op->mention_all)
+    return;
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    arrays[a] = g_string_new (NULL);
   for (guint i = 0; i < n + (op->mention_all ? 1 : 0); i++)
     {
-      PgParams params = { 0 };
-
-      natterd_pg_params_int (&params, op->app_id);
-      natterd_pg_params_text (&params, op->message.target_id);
-      natterd_pg_params_int (&params, (gint64) op->message.timeline_seq);
-      natterd_pg_params_int (&params, i < n ? g_array_index (op->mention_ids, gint64, i) : 0);
-      natterd_pg_params_int (&params, op->sender_id);
-      if (!run_done (self, PW_INSERT_MENTION, &params, error))
-        return FALSE;
+      array_int (arrays[0], op->app_id);
+      array_text (arrays[1], op->message.target_id);
+      array_int (arrays[2], (gint64) op->message.timeline_seq);
+      array_int (arrays[3], i < n ? g_array_index (op->mention_ids, gint64, i) : 0);
+      array_int (arrays[4], op->sender_id);
     }
-  return TRUE;
+  params = &natterd_pg_call_new (after, PW_INSERT_MENTIONS)->params;
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    {
+      array_end (arrays[a]);
+      g_ptr_array_add (self->keep, g_string_free (arrays[a], FALSE));
+      natterd_pg_params_text (params, g_ptr_array_index (self->keep, self->keep->len - 1));
+    }
 }
 
 /* Sent before (through this node or another): answer with that one. */
@@ -776,7 +807,8 @@ publish_stored (NatterdStorePg    *self,
   g_free (m->uid);
   m->uid = persisted ? g_strdup (uid) : NULL;
 
-  if (op->timeline)
+  /* (A batch's group messages have theirs: next_timeline_seqs().) */
+  if (op->timeline && m->timeline_seq == 0)
     {
       PgParams seq = { 0 };
       PGresult *result;
@@ -792,9 +824,9 @@ publish_stored (NatterdStorePg    *self,
         return FALSE;
       m->timeline_seq = (guint64) natterd_pg_int (result, 0, 0);
       PQclear (result);
-      if (!write_mentions (self, op, error))
-        return FALSE;
     }
+  if (op->timeline)
+    write_mentions (self, op, after);
 
   if (op->webhook && persisted)
     {
@@ -862,14 +894,82 @@ write_publish (NatterdStorePg    *self,
 }
 
 static gboolean
-is_plain_publish (NatterdOp *op)
+is_publish (NatterdOp *op)
 {
-  return op->kind == NATTERD_OP_PUBLISH && !((NatterdPublishOp *) op)->timeline;
+  return op->kind == NATTERD_OP_PUBLISH;
 }
 
-/* Private messages, one after the other in the batch: their rows in one
- * statement, then what follows from them in one pipeline (two round
- * trips for all of them, not two or three each). */
+/* The timeline seqs of the group messages of @ops that were inserted
+ * (@inserted), in one statement. */
+static gboolean
+next_timeline_seqs (NatterdStorePg  *self,
+                    NatterdOp      **ops,
+                    guint            n,
+                    const gint64    *ids,
+                    GHashTable      *inserted,
+                    GError         **error)
+{
+  g_autoptr(GHashTable) seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  GString *arrays[5];
+  PgParams params = { 0 };
+  PGresult *result;
+  guint count = 0;
+
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    arrays[a] = g_string_new (NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+
+      if (!op->timeline || !g_hash_table_contains (inserted, &ids[i]))
+        continue;
+      array_int (arrays[0], ids[i]);
+      array_int (arrays[1], op->app_id);
+      array_text (arrays[2], op->message.target_id);
+      array_int (arrays[3], op->message.conversation_type);
+      array_int (arrays[4], op->message.sent_time);
+      count++;
+    }
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    {
+      array_end (arrays[a]);
+      g_ptr_array_add (self->keep, g_string_free (arrays[a], FALSE));
+      natterd_pg_params_text (&params, g_ptr_array_index (self->keep, self->keep->len - 1));
+    }
+  if (count == 0)
+    return TRUE;
+  natterd_pg_params_int (&params, self->clock);
+  result = run (self, PW_NEXT_TIMELINE_SEQS, &params, error);
+  if (result == NULL)
+    return FALSE;
+  for (int r = 0; r < PQntuples (result); r++)
+    {
+      gint64 *id = g_new (gint64, 1);
+
+      *id = natterd_pg_int (result, r, 0);
+      g_hash_table_insert (seqs, id, GSIZE_TO_POINTER ((gsize) natterd_pg_int (result, r, 1)));
+    }
+  PQclear (result);
+  for (guint i = 0; i < n; i++)
+    {
+      NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
+
+      if (op->timeline && g_hash_table_contains (inserted, &ids[i]))
+        op->message.timeline_seq = GPOINTER_TO_SIZE (g_hash_table_lookup (seqs, &ids[i]));
+      if (op->timeline && g_hash_table_contains (inserted, &ids[i]) && op->message.timeline_seq == 0)
+        {
+          g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                               "timeline seqs: a message without one");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Messages, one after the other in the batch: their rows in one
+ * statement, group messages' timeline seqs in another, then what follows
+ * from them in one pipeline (three round trips for all of them, not two
+ * or three each). */
 #define MESSAGE_ARRAYS 14
 
 static gboolean
@@ -936,6 +1036,7 @@ write_publishes (NatterdStorePg  *self,
   for (guint a = 0; a < MESSAGE_ARRAYS; a++)
     g_string_free (arrays[a], TRUE);
 
+  ok = ok && next_timeline_seqs (self, ops, n, ids, inserted, error);
   for (guint i = 0; i < n && ok; i++)
     {
       NatterdPublishOp *op = (NatterdPublishOp *) ops[i];
@@ -1359,7 +1460,7 @@ natterd_store_pg_write (NatterdStore  *store,
     {
       guint run_length = 0;
 
-      while (i + run_length < n_ops && is_plain_publish (ops[i + run_length]))
+      while (i + run_length < n_ops && is_publish (ops[i + run_length]))
         run_length++;
       if (run_length > 0)
         {

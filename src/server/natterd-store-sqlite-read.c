@@ -350,30 +350,10 @@ read_export (NatterdStoreSqlite  *self,
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       NatterdMessage m = { 0 };
-      g_autoptr(GDateTime) time = NULL;
-      g_autofree char *stamp = NULL;
-      gboolean group;
 
       read_message (stmt, 0, &m);
-      group = m.conversation_type == NATTER_CONVERSATION_GROUP ||
-              m.conversation_type == NATTER_CONVERSATION_DISCUSSION;
-      time = g_date_time_new_from_unix_utc (m.sent_time / 1000);
-      stamp = g_date_time_format (time, "%Y-%m-%d %H:%M:%S");
-
       g_string_truncate (line, 0);
-      g_string_append (line, "{\"fromUserId\":");
-      natterd_json_append_string (line, m.sender_user_id);
-      g_string_append (line, ",\"targetId\":");
-      natterd_json_append_string (line, m.target_id);
-      g_string_append_printf (line, ",\"targetType\":%d,\"GroupId\":", m.conversation_type);
-      natterd_json_append_string (line, group ? m.target_id : "");
-      g_string_append (line, ",\"classname\":");
-      natterd_json_append_string (line, m.object_name);
-      /* Content was checked to be a JSON object when it was published. */
-      g_string_append_printf (line, ",\"content\":%s,\"dateTime\":\"%s.%03d\",\"msgUID\":",
-                              m.content, stamp, (int) (m.sent_time % 1000));
-      natterd_json_append_string (line, m.uid);
-      g_string_append_printf (line, ",\"sentTime\":%" G_GINT64_FORMAT "}\n", m.sent_time);
+      natterd_export_append_line (line, &m);
       natterd_message_clear (&m);
 
       if (!g_output_stream_write_all (out, line->str, line->len, NULL, NULL, error))

@@ -100,6 +100,11 @@ gint64   natterd_message_uid_to_id (const char *uid);
  * with the message. */
 char    *natterd_webhook_event_body (const NatterdMessage *message);
 
+/* Appends the JSON line (RongCloud's message history format) the hourly
+ * export writes for @message (natterd-directory.c). */
+void     natterd_export_append_line (GString              *line,
+                                     const NatterdMessage *message);
+
 /* A webhook event not delivered yet; @id is its message's id, so ids are in
  * the order messages were committed. */
 typedef struct
@@ -161,6 +166,20 @@ typedef struct
    * nodes hand out the same id; first, before any row. Optional. */
   void (*ids)       (gpointer data, gint64 stride, gint64 slot);
 } NatterdLoadSink;
+
+/* The directory rows of a load, recorded on a reader thread and replayed
+ * into another sink on the main thread (natterd-directory.c). */
+typedef struct _NatterdLoadLog NatterdLoadLog;
+
+NatterdLoadLog        *natterd_load_log_new    (void);
+void                   natterd_load_log_free   (NatterdLoadLog        *log);
+/* Records users, groups, members, chatrooms and blacklists (data: the log). */
+const NatterdLoadSink *natterd_load_log_sink   (void);
+void                   natterd_load_log_replay (NatterdLoadLog        *log,
+                                                const NatterdLoadSink *sink,
+                                                gpointer               data);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdLoadLog, natterd_load_log_free)
 
 /* ------------------------------------------------------------------ writes */
 
@@ -459,6 +478,10 @@ typedef struct
   guint       limit;
   gsize       max_bytes;        /* the page ends past this much content (0: no bound) */
   GPtrArray  *entries;          /* out: NatterdInboxEntry, by seq */
+  /* A store shared by several nodes: the user's inbox head as stored
+   * (what other nodes committed that this one may not have heard of). */
+  gboolean    read_head;
+  guint64     head;             /* out, with read_head */
 } NatterdReplayRead;
 
 typedef struct
@@ -517,6 +540,9 @@ typedef struct
 {
   NatterdRead base;
   GPtrArray  *apps;             /* out: NatterdAppRecord */
+  /* Optional, owned by the caller: the directory rows too (what another
+   * node sharing the store changed while this one did not hear it). */
+  NatterdLoadLog *directory;
 } NatterdAppsRead;
 
 typedef struct

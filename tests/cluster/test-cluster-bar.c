@@ -125,21 +125,6 @@ test_bar (void)
   natter_test_remove_tree (profiles);
 }
 
-/* Users made on two nodes that cannot hear each other (NATS down) still
- * get distinct ids: each node hands out its own share (node_slots). Both
- * rows are stored, and both users can write to z, known to both nodes. */
-static NatterTestClient *
-connect_to (NatterTestServer *node,
-            const char       *token)
-{
-  g_autoptr(GError) error = NULL;
-  NatterTestClient *client = natter_test_client_open (node, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
-  return client;
-}
-
 static void
 send_to_z (NatterTestClient *from,
            const char       *text)
@@ -149,16 +134,16 @@ send_to_z (NatterTestClient *from,
   g_assert_cmpint (ack->publish_ack->code, ==, 0);
 }
 
+/* Users made on two nodes that cannot hear each other (NATS down) still
+ * get distinct ids: each node hands out its own share (node_slots). Both
+ * rows are stored, and both users can write to z, known to both nodes. */
 static void
 test_ids_while_apart (void)
 {
   g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
   g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
   g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
-                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
-                                             "[cluster]\nnats=%s\nnode-name=a\n",
-                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autofree char *config = cluster_pg_config (conninfo, nats);
   g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, NULL);
   g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
   g_autofree char *z_token = NULL;
@@ -173,14 +158,14 @@ test_ids_while_apart (void)
   cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   z_token = natter_test_server_get_token (a, "z");
   cluster_wait_online (b, "z", FALSE, NATTER_TEST_TIMEOUT_MS);
-  z = connect_to (a, z_token);
+  z = cluster_connect (a, z_token);
   cluster_wait_online (b, "z", TRUE, NATTER_TEST_TIMEOUT_MS);
 
   natter_test_nats_stop (nats);
   x_token = natter_test_server_get_token (a, "x");
   y_token = natter_test_server_get_token (b, "y");
-  x = connect_to (a, x_token);
-  y = connect_to (b, y_token);
+  x = cluster_connect (a, x_token);
+  y = cluster_connect (b, y_token);
   send_to_z (x, "{\"content\":\"from x\"}");
   send_to_z (y, "{\"content\":\"from y\"}");
   natter_test_nats_restart (nats);

@@ -189,6 +189,30 @@ cluster_free (Cluster *cluster)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cluster, cluster_free)
 
+/* Node "a" of nodes on the PostgreSQL @conninfo: the issue's keys (and
+ * ping-interval, so a dead node shows soon). */
+static inline char *
+cluster_pg_config (const char     *conninfo,
+                   NatterTestNats *nats)
+{
+  return g_strdup_printf ("[server]\nping-interval=%u\n[store]\nbackend=postgresql\npostgresql=%s\n"
+                          "[cluster]\nnats=%s\nnode-name=a\n",
+                          PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+}
+
+/* A client of @node connected with @token as device "d1". */
+static inline NatterTestClient *
+cluster_connect (NatterTestServer *node,
+                 const char       *token)
+{
+  g_autoptr(GError) error = NULL;
+  NatterTestClient *client = natter_test_client_open (node, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
+  return client;
+}
+
 /* A client of @node as @user_id: token from node "a" (all nodes share the
  * app's token key). */
 static inline NatterTestClient *

@@ -55,25 +55,12 @@ pair_new (void)
   pair->pg = natter_test_pg_start ();
   conninfo = natter_test_pg_create_database (pair->pg, "natter");
   pair->nats = natter_test_nats_start ();
-  config = g_strdup_printf ("[server]\nping-interval=1\n[store]\nbackend=postgresql\npostgresql=%s\n"
-                            "[cluster]\nnats=%s\nnode-name=a\n", conninfo, natter_test_nats_get_url (pair->nats));
+  config = cluster_pg_config (conninfo, pair->nats);
   pair->a = natter_test_server_new_full (config, NULL);
   pair->b = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=b\n");
   cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b,a", NATTER_TEST_TIMEOUT_MS);
   return pair;
-}
-
-static NatterTestClient *
-connect_to (NatterTestServer *node,
-            const char       *token)
-{
-  g_autoptr(GError) error = NULL;
-  NatterTestClient *client = natter_test_client_open (node, &error);
-
-  g_assert_no_error (error);
-  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
-  return client;
 }
 
 /* Stored through a, replayed by b: alice was offline when bob sent. */
@@ -83,7 +70,7 @@ test_offline_replay (void)
   g_autoptr(Pair) pair = pair_new ();
   g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
   g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
-  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
   g_autoptr(NatterTestClient) alice = NULL;
   g_autoptr(NatterFrame) ack = NULL;
   g_autoptr(NatterFrame) got = NULL;
@@ -91,7 +78,7 @@ test_offline_replay (void)
   ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"while you were out\"}");
   g_assert_cmpint (ack->publish_ack->code, ==, 0);
   /* alice, made on a, connects to b with a's token. */
-  alice = connect_to (pair->b, alice_token);
+  alice = cluster_connect (pair->b, alice_token);
   got = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
   g_assert_nonnull (got);
   g_assert_cmpstr (got->deliver->message->content, ==, "{\"content\":\"while you were out\"}");
@@ -107,8 +94,8 @@ test_outage_gap (void)
   g_autoptr(Pair) pair = pair_new ();
   g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
   g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
-  g_autoptr(NatterTestClient) bob = connect_to (pair->a, bob_token);
-  g_autoptr(NatterTestClient) alice = connect_to (pair->b, alice_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) alice = cluster_connect (pair->b, alice_token);
   g_autoptr(NatterFrame) during = NULL;
   g_autoptr(NatterFrame) after = NULL;
   g_autoptr(NatterFrame) first = NULL;
@@ -137,6 +124,112 @@ test_outage_gap (void)
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
 }
 
+/* A user and a group made on b while a and b could not talk (NATS down,
+ * b gone before NATS came back, so nothing of it travels over NATS): a
+ * reads them from the store when it reconnects. carol (b's) connects to a,
+ * gets a private and a group message sent through a, and a second
+ * user/getToken on a finds her row instead of adding another. */
+static void
+test_directory_after_outage (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autofree char *carol_token = NULL;
+  g_autofree char *again = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) group_ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+  g_autoptr(NatterFrame) in_group = NULL;
+  g_autoptr(GError) error = NULL;
+  int code = -1;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  carol_token = natter_test_server_get_token (pair->b, "carol");
+  reply = natter_test_server_api (pair->b, NULL, "group/create", "userId", "carol", "userId", "bob",
+                                  "groupId", "apart", "groupName", "apart", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  natter_test_server_kill (pair->b);
+  natter_test_nats_restart (pair->nats);
+
+  /* Once a is back on NATS it has read carol and the group: she is
+   * refused (31004) until then. */
+  carol = natter_test_client_open (pair->a, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 100; i++)
+    {
+      code = natter_test_client_connect (carol, natter_test_server_get_app_key (pair->a), carol_token, "d1", 0);
+      if (code == 0)
+        break;
+      g_clear_pointer (&carol, natter_test_client_free);
+      g_usleep (100 * 1000);
+      carol = natter_test_client_open (pair->a, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpint (code, ==, 0);
+  ack = natter_test_client_send_message (bob, 1, "carol", "RC:TxtMsg", "{\"content\":\"to carol\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (carol, "{\"content\":\"to carol\"}");
+  group_ack = natter_test_client_send_message (bob, 3, "apart", "RC:TxtMsg", "{\"content\":\"to the group\"}");
+  g_assert_cmpint (group_ack->publish_ack->code, ==, 0);
+  in_group = cluster_expect_deliver (carol, "{\"content\":\"to the group\"}");
+  again = natter_test_server_get_token (pair->a, "carol");
+  g_assert_nonnull (again);
+}
+
+/* alice read seqs 1 and 2 on b while a heard nothing of them (NATS down);
+ * connecting to a with last_seq 2, a reads her head from the store instead
+ * of taking her back to the 0 it knows: the next message is seq 3, and 1
+ * and 2 are not sent again. */
+static void
+test_connect_head (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterTestClient) alice_a = NULL;
+  g_autoptr(NatterTestClient) bob_a = NULL;
+  g_autoptr(NatterFrame) third = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 last_seq;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  bob_b = cluster_connect (pair->b, bob_token);
+  alice_b = cluster_connect (pair->b, alice_token);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_b, 1, "alice", "RC:TxtMsg", "{\"content\":\"on b\"}");
+      g_autoptr(NatterFrame) got = NULL;
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      got = cluster_expect_deliver (alice_b, "{\"content\":\"on b\"}");
+    }
+  last_seq = natter_test_client_get_last_seq (alice_b);
+  g_assert_cmpuint (last_seq, ==, 2);
+  g_clear_pointer (&alice_b, natter_test_client_free);
+
+  alice_a = natter_test_client_open (pair->a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (alice_a, natter_test_server_get_app_key (pair->a), alice_token,
+                                               "d1", last_seq), ==, 0);
+  g_assert_cmpuint (natter_test_client_get_max_seq (alice_a), ==, last_seq);
+  bob_a = cluster_connect (pair->a, bob_token);
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_a, 1, "alice", "RC:TxtMsg", "{\"content\":\"third\"}");
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  third = cluster_expect_deliver (alice_a, "{\"content\":\"third\"}");
+  g_assert_cmpuint (third->deliver->seq, ==, last_seq + 1);
+  natter_test_client_expect_none (alice_a, NATTER__FRAME__BODY_DELIVER, 300);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -145,6 +238,8 @@ main (int   argc,
 
   g_test_add_func ("/cluster/pg/offline-replay", test_offline_replay);
   g_test_add_func ("/cluster/pg/outage-gap", test_outage_gap);
+  g_test_add_func ("/cluster/pg/directory-after-outage", test_directory_after_outage);
+  g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
 
   return g_test_run ();
 }

@@ -17,130 +17,20 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "natter-test-client.h"
+#include "natter-test-crash.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define N_PAIRS 10
 #define N_MESSAGES 10000
 #define G_MESSAGES 3000
-#define WINDOW 32
 
-typedef struct
-{
-  guint             index;
-  char             *user_id;
-  char             *token;
-  NatterTestClient *client;
-  guint             next;            /* next message number to send */
-  GQueue            in_flight;       /* GUINT_TO_POINTER (n), oldest first */
-  guint             acked;
-  char            **uids;            /* per message, once acked */
-  gboolean          group;           /* to the group "crew", G_MESSAGES of them */
-} Sender;
-
-typedef struct
-{
-  guint             index;
-  char             *user_id;
-  char             *token;
-  NatterTestClient *client;
-  guint64           last_seq;
-  GArray           *received;        /* guint n, in arrival order */
-  GHashTable       *uids;            /* uid → n */
-} Receiver;
+typedef NatterTestCrashSender Sender;
+typedef NatterTestCrashReceiver Receiver;
 
 static Sender senders[N_PAIRS];
 static Receiver receivers[N_PAIRS];
 static NatterTestServer *server;
-
-static void
-send_message (Sender *sender,
-              guint   n)
-{
-  g_autofree char *id = g_strdup_printf ("s%u-%u", sender->index, n);
-  g_autofree char *content = g_strdup_printf ("{\"content\":\"%u:%u\"}", sender->index, n);
-  g_autofree char *target = g_strdup_printf ("r%u", sender->index);
-
-  if (sender->group)
-    natter_test_client_publish_full (sender->client, id, 3, "crew", "RC:TxtMsg", content, 0);
-  else
-    natter_test_client_publish_full (sender->client, id, 1, target, "RC:TxtMsg", content, 0);
-}
-
-static void
-fill_window (Sender *sender)
-{
-  while (g_queue_get_length (&sender->in_flight) < WINDOW &&
-         sender->next < (sender->group ? G_MESSAGES : N_MESSAGES))
-    {
-      g_queue_push_tail (&sender->in_flight, GUINT_TO_POINTER (sender->next));
-      send_message (sender, sender->next);
-      sender->next++;
-    }
-}
-
-static void
-on_sender_frame (NatterTestClient  *client,
-                 const NatterFrame *frame,
-                 gpointer           user_data)
-{
-  Sender *sender = user_data;
-  const Natter__PublishAck *ack;
-  guint sender_index, n;
-
-  /* A group's senders get the others' messages live too: not counted. */
-  if (frame->body_case != NATTER__FRAME__BODY_PUBLISH_ACK)
-    return;
-
-  ack = frame->publish_ack;
-  g_assert_cmpint (ack->code, ==, 0);
-  g_assert_cmpint (sscanf (ack->client_msg_id, "s%u-%u", &sender_index, &n), ==, 2);
-  g_assert_cmpuint (sender_index, ==, sender->index);
-
-  /* Acks come in the order of sending. */
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_queue_peek_head (&sender->in_flight)), ==, n);
-  g_queue_pop_head (&sender->in_flight);
-
-  if (sender->uids[n] == NULL)
-    {
-      sender->uids[n] = g_strdup (ack->message_uid);
-      sender->acked++;
-    }
-  else
-    {
-      /* A resend of something acked before the kill: the same message. */
-      g_assert_cmpstr (sender->uids[n], ==, ack->message_uid);
-    }
-  fill_window (sender);
-}
-
-static void
-on_receiver_frame (NatterTestClient  *client,
-                   const NatterFrame *frame,
-                   gpointer           user_data)
-{
-  Receiver *receiver = user_data;
-  const Natter__Message *m;
-  guint sender_index, n;
-
-  if (frame->body_case != NATTER__FRAME__BODY_DELIVER)
-    return;
-
-  m = frame->deliver->message;
-  g_assert_cmpuint (frame->deliver->seq, >, receiver->last_seq);
-  receiver->last_seq = frame->deliver->seq;
-  g_assert_cmpint (sscanf (m->content, "{\"content\":\"%u:%u\"}", &sender_index, &n), ==, 2);
-  g_assert_cmpuint (sender_index, ==, receiver->index);
-
-  /* Exactly once, in order. */
-  g_assert_false (g_hash_table_contains (receiver->uids, m->message_uid));
-  g_hash_table_insert (receiver->uids, g_strdup (m->message_uid), GUINT_TO_POINTER (n));
-  if (receiver->received->len > 0)
-    g_assert_cmpuint (n, >, g_array_index (receiver->received, guint, receiver->received->len - 1));
-  g_array_append_val (receiver->received, n);
-}
 
 static void
 connect_all (void)
@@ -156,21 +46,18 @@ connect_all (void)
       g_clear_pointer (&receiver->client, natter_test_client_free);
       receiver->client = natter_test_client_open (server, &error);
       g_assert_no_error (error);
-      natter_test_client_set_frame_func (receiver->client, on_receiver_frame, receiver);
+      natter_test_client_set_frame_func (receiver->client, natter_test_crash_on_receiver_frame, receiver);
       g_assert_cmpint (natter_test_client_connect (receiver->client, key, receiver->token,
                                                    receiver->user_id, receiver->last_seq), ==, 0);
 
       g_clear_pointer (&sender->client, natter_test_client_free);
       sender->client = natter_test_client_open (server, &error);
       g_assert_no_error (error);
-      natter_test_client_set_frame_func (sender->client, on_sender_frame, sender);
+      natter_test_client_set_frame_func (sender->client, natter_test_crash_on_sender_frame, sender);
       g_assert_cmpint (natter_test_client_connect (sender->client, key, sender->token,
                                                    sender->user_id, 0), ==, 0);
 
-      /* Whatever was not acked is sent again, in order, with its id. */
-      for (GList *l = sender->in_flight.head; l != NULL; l = l->next)
-        send_message (sender, GPOINTER_TO_UINT (l->data));
-      fill_window (sender);
+      natter_test_crash_resend (sender);
     }
 }
 
@@ -210,6 +97,7 @@ test_crash (void)
       receivers[i].user_id = g_strdup_printf ("r%u", i);
       senders[i].token = natter_test_server_get_token (server, senders[i].user_id);
       receivers[i].token = natter_test_server_get_token (server, receivers[i].user_id);
+      senders[i].total = N_MESSAGES;
       senders[i].uids = g_new0 (char *, N_MESSAGES);
       g_queue_init (&senders[i].in_flight);
       receivers[i].received = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -243,29 +131,12 @@ test_crash (void)
                       natter_test_client_is_open (receivers[i].client));
   g_assert_true (all_delivered (NULL));
   for (guint i = 0; i < N_PAIRS; i++)
-    {
-      g_assert_cmpuint (receivers[i].received->len, ==, N_MESSAGES);
-      for (guint n = 0; n < N_MESSAGES; n++)
-        {
-          g_assert_cmpuint (g_array_index (receivers[i].received, guint, n), ==, n);
-          g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (receivers[i].uids, senders[i].uids[n])), ==, n);
-        }
-    }
+    natter_test_crash_assert_delivered (&senders[i], &receivers[i]);
 
   for (guint i = 0; i < N_PAIRS; i++)
     {
-      g_clear_pointer (&senders[i].client, natter_test_client_free);
-      g_clear_pointer (&receivers[i].client, natter_test_client_free);
-      for (guint n = 0; n < N_MESSAGES; n++)
-        g_free (senders[i].uids[n]);
-      g_free (senders[i].uids);
-      g_queue_clear (&senders[i].in_flight);
-      g_free (senders[i].user_id);
-      g_free (senders[i].token);
-      g_free (receivers[i].user_id);
-      g_free (receivers[i].token);
-      g_array_unref (receivers[i].received);
-      g_hash_table_unref (receivers[i].uids);
+      natter_test_crash_sender_clear (&senders[i]);
+      natter_test_crash_receiver_clear (&receivers[i]);
     }
   natter_test_server_free (server);
 }
@@ -326,12 +197,10 @@ connect_group (void)
       g_clear_pointer (&sender->client, natter_test_client_free);
       sender->client = natter_test_client_open (server, &error);
       g_assert_no_error (error);
-      natter_test_client_set_frame_func (sender->client, on_sender_frame, sender);
+      natter_test_client_set_frame_func (sender->client, natter_test_crash_on_sender_frame, sender);
       g_assert_cmpint (natter_test_client_connect (sender->client, key, sender->token,
                                                    sender->user_id, 0), ==, 0);
-      for (GList *l = sender->in_flight.head; l != NULL; l = l->next)
-        send_message (sender, GPOINTER_TO_UINT (l->data));
-      fill_window (sender);
+      natter_test_crash_resend (sender);
     }
 }
 
@@ -360,8 +229,9 @@ test_crash_group (void)
       gsenders[i].index = i;
       gsenders[i].user_id = g_strdup_printf ("gs%u", i);
       gsenders[i].token = natter_test_server_get_token (server, gsenders[i].user_id);
+      gsenders[i].total = G_MESSAGES;
       gsenders[i].uids = g_new0 (char *, G_MESSAGES);
-      gsenders[i].group = TRUE;
+      gsenders[i].group = "crew";
       g_queue_init (&gsenders[i].in_flight);
     }
   for (guint i = 0; i < G_RECEIVERS; i++)
@@ -446,22 +316,9 @@ test_crash_group (void)
     }
 
   for (guint i = 0; i < G_SENDERS; i++)
-    {
-      g_clear_pointer (&gsenders[i].client, natter_test_client_free);
-      for (guint n = 0; n < G_MESSAGES; n++)
-        g_free (gsenders[i].uids[n]);
-      g_free (gsenders[i].uids);
-      g_queue_clear (&gsenders[i].in_flight);
-      g_free (gsenders[i].user_id);
-      g_free (gsenders[i].token);
-    }
+    natter_test_crash_sender_clear (&gsenders[i]);
   for (guint i = 0; i < G_RECEIVERS; i++)
-    {
-      g_clear_pointer (&greceivers[i].client, natter_test_client_free);
-      g_free (greceivers[i].user_id);
-      g_free (greceivers[i].token);
-      g_hash_table_unref (greceivers[i].uids);
-    }
+    natter_test_crash_receiver_clear (&greceivers[i]);
   natter_test_server_free (server);
 }
 
