@@ -504,14 +504,37 @@ conn_new (Worker         *worker,
   return conn;
 }
 
+gboolean
+spec_share (const OpenSpec *spec,
+            Worker         *worker,
+            guint          *index,
+            guint          *stride)
+{
+  guint n = (guint) (worker - bench.workers);
+
+  if (spec->workers == 0)
+    {
+      *index = n;
+      *stride = bench.n_workers;
+      return TRUE;
+    }
+  if (n < spec->first_worker || n >= spec->first_worker + spec->workers)
+    return FALSE;
+  *index = n - spec->first_worker;
+  *stride = spec->workers;
+  return TRUE;
+}
+
 void
 open_conns (Worker  *worker,
             gpointer data)
 {
   const OpenSpec *spec = data;
-  guint index = (guint) (worker - bench.workers);
+  guint index, stride;
 
-  for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += bench.n_workers)
+  if (!spec_share (spec, worker, &index, &stride))
+    return;
+  for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += stride)
     {
       Conn *conn = conn_new (worker, spec, i);
       const char *url = spec->role == ROLE_RECEIVER && bench.receiver_ws_url != NULL ?
@@ -938,7 +961,7 @@ main (int   argc,
   g_print ("tokens: %d users in %.1f s\n", opt_users, (double) (b.wall - a.wall) / G_USEC_PER_SEC);
 
   /* Workers */
-  bench.n_workers = (guint) opt_threads;
+  bench.n_workers = (guint) opt_threads + (bench.group_mode ? group_mode_private_threads () : 0);
   bench.workers = g_new0 (Worker, bench.n_workers);
   for (guint i = 0; i < bench.n_workers; i++)
     {
