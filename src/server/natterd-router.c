@@ -561,6 +561,26 @@ mentions_user (NatterdPublishOp *op,
 #define FANOUT_SLICE 256
 #define FANOUT_SLICE_US 200
 
+/* Tests only: NATTERD_TEST_FANOUT_PACE_MS=N queues one session per slice,
+ * N ms apart, so a test sees other work done while a fan-out is under
+ * way (tests/server/test-groups.c, private-beside-fanout). */
+static guint
+fanout_pace_ms (void)
+{
+  static gsize pace;
+
+  if (g_once_init_enter (&pace))
+    {
+      const char *env = g_getenv ("NATTERD_TEST_FANOUT_PACE_MS");
+      guint64 value = 0;
+
+      if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 10000, &value, NULL))
+        value = 0;
+      g_once_init_leave (&pace, value + 1);
+    }
+  return (guint) (pace - 1);
+}
+
 /* A committed group message's frames, and the sessions (refs) they are
  * still to be queued to, each with its form. */
 typedef struct
@@ -589,19 +609,20 @@ static gboolean
 fanout_run_slice (NatterdServer *self)
 {
   gint64 deadline = g_get_monotonic_time () + FANOUT_SLICE_US;
+  guint slice = fanout_pace_ms () > 0 ? 1 : FANOUT_SLICE;
   guint count = 0;
 
   while (!g_queue_is_empty (&self->fanout_jobs))
     {
       FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
 
-      for (; job->next < job->sessions->len && count < FANOUT_SLICE; job->next++, count++)
+      for (; job->next < job->sessions->len && count < slice; job->next++, count++)
         natterd_session_deliver_shared (g_ptr_array_index (job->sessions, job->next),
                                         job->frames[job->forms->data[job->next]]);
       if (job->next < job->sessions->len)
         break;
       fanout_job_free (g_queue_pop_head (&self->fanout_jobs));
-      if (count >= FANOUT_SLICE || g_get_monotonic_time () >= deadline)
+      if (count >= slice || g_get_monotonic_time () >= deadline)
         break;
     }
   return !g_queue_is_empty (&self->fanout_jobs);
@@ -697,7 +718,7 @@ fanout_timeline (NatterdServer    *self,
     return;
   /* The socket loop's priority: one slice each iteration, beside the
    * reads and the store's completions, so neither starves. */
-  self->fanout_source = g_idle_source_new ();
+  self->fanout_source = fanout_pace_ms () > 0 ? g_timeout_source_new (fanout_pace_ms ()) : g_idle_source_new ();
   g_source_set_priority (self->fanout_source, G_PRIORITY_DEFAULT);
   g_source_set_callback (self->fanout_source, fanout_slice, self, NULL);
   g_source_set_static_name (self->fanout_source, "[natterd] group fan-out");
