@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,6 +36,11 @@
 #define BULK_SLICE_US 250
 /* Connections the writer hands back to the main thread at a time. */
 #define WRITER_CHUNK 64
+/* The writer thread's nice value above the process's: when the kernel
+ * picks between it and the main or store thread (a private Publish read,
+ * its commit, its ack), they go first; it still gets its share of a
+ * core, so a group's fan-out is not starved on a busy machine. */
+#define WRITER_NICE 5
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
@@ -1226,6 +1233,17 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  int nice_value = WRITER_NICE;
+  const char *env = g_getenv ("NATTERD_FANOUT_NICE");
+
+  if (env != NULL)
+    nice_value = atoi (env);
+  /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
+   * raising it needs no privilege. */
+  errno = 0;
+  if (nice_value != 0 &&
+      setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + nice_value) != 0)
+    g_debug ("natterd sockets: fan-out thread's priority: %s", g_strerror (errno));
 
   g_mutex_lock (&loop->writer_lock);
   for (;;)
