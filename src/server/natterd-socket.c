@@ -77,7 +77,7 @@ enum {
 struct _NatterdSocket
 {
   NatterdSocketLoop           *loop;
-  GIOStream                   *stream;       /* what libsoup handed over */
+  GIOStream                   *stream;       /* what libsoup handed over; TLS only */
   GSocket                     *socket;       /* its descriptor */
   GPollableInputStream        *tls_in;       /* TLS: the stream's sides, */
   GPollableOutputStream       *tls_out;      /* NULL on plain TCP */
@@ -1198,10 +1198,18 @@ natterd_socket_new (NatterdSocketLoop           *loop,
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
       g_clear_pointer (&self->in, g_byte_array_unref);
       g_object_unref (self->socket);
-      g_object_unref (self->stream);
+      g_clear_object (&self->stream);
       socket_free (self);
       return NULL;
     }
+
+  /* Plain TCP is the descriptor alone from now on: libsoup's stream
+   * objects (its wrappers and GSocketConnection's, ~1 KiB) would only
+   * sit in memory for every idle connection. Dropping them closes
+   * nothing (libsoup's wrapper does not close on dispose, and self->socket
+   * holds the descriptor). */
+  if (!tls)
+    g_clear_object (&self->stream);
 
   if (self->in != NULL && self->in->len > 0)
     {
@@ -1233,16 +1241,11 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-  int nice_value = WRITER_NICE;
-  const char *env = g_getenv ("NATTERD_FANOUT_NICE");
 
-  if (env != NULL)
-    nice_value = atoi (env);
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
   errno = 0;
-  if (nice_value != 0 &&
-      setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + nice_value) != 0)
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + WRITER_NICE) != 0)
     g_debug ("natterd sockets: fan-out thread's priority: %s", g_strerror (errno));
 
   g_mutex_lock (&loop->writer_lock);
