@@ -489,8 +489,9 @@ natterd_server_fanout_clear (NatterdServer *self)
     return;
   /* Frames still queued on connections settle later, on their own. */
   g_hash_table_iter_init (&iter, self->fanout_lanes);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &lane, NULL))
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))
     lane->server = NULL;
+  /* The jobs' slots go back to lanes that start nothing any more. */
   fanout_jobs_clear (self);
   g_hash_table_iter_init (&iter, self->fanout_lanes);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))

@@ -872,8 +872,20 @@ test_private_beside_fanout (void)
     {
       g_assert_cmpuint (receivers[i].group, ==, 1);
       private_first += receivers[i].private_first;
-      natter_test_client_free (members[i]);
     }
+
+  /* natterd stops cleanly with a fan-out under way (its jobs let go of
+   * their sessions and frames). */
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 3, "big", "RC:TxtMsg",
+                                                                  "{\"content\":\"again\"}");
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  natter_test_server_stop (server);
+  g_assert_cmpint (natter_test_server_get_exit_status (server), ==, 0);
+  for (guint i = 0; i < n; i++)
+    natter_test_client_free (members[i]);
   /* Each receiver's place in the fan-out is the hash table's: most of the
    * four come after the ~50 ms their private message takes. */
   g_test_message ("%u of %u receivers had their private message first", private_first, pairs);
