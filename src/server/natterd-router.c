@@ -477,6 +477,8 @@ fanout_settled (gpointer user_data)
   g_free (fanout);
 }
 
+static void fanout_jobs_clear (NatterdServer *self);
+
 void
 natterd_server_fanout_clear (NatterdServer *self)
 {
@@ -486,6 +488,11 @@ natterd_server_fanout_clear (NatterdServer *self)
   if (self->fanout_lanes == NULL)
     return;
   /* Frames still queued on connections settle later, on their own. */
+  g_hash_table_iter_init (&iter, self->fanout_lanes);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))
+    lane->server = NULL;
+  /* The jobs' slots go back to lanes that start nothing any more. */
+  fanout_jobs_clear (self);
   g_hash_table_iter_init (&iter, self->fanout_lanes);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &lane))
     {
@@ -548,11 +555,111 @@ mentions_user (NatterdPublishOp *op,
          bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
 }
 
+/* Sessions a group message's frame is queued to per main-loop iteration,
+ * and for at most this long: a private message's Publish read and its ack
+ * written in the same iteration wait for one slice (~0.1 ms), not for a
+ * 3,000-member group's whole fan-out (~2 ms). */
+#define FANOUT_SLICE 256
+#define FANOUT_SLICE_US 200
+
+/* Tests only: NATTERD_TEST_FANOUT_PACE_MS=N queues one session per slice,
+ * N ms apart, so a test sees other work done while a fan-out is under
+ * way (tests/server/test-groups.c, private-beside-fanout). */
+static guint
+fanout_pace_ms (void)
+{
+  static gsize pace;
+
+  if (g_once_init_enter (&pace))
+    {
+      const char *env = g_getenv ("NATTERD_TEST_FANOUT_PACE_MS");
+      guint64 value = 0;
+
+      if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 10000, &value, NULL))
+        value = 0;
+      g_once_init_leave (&pace, value + 1);
+    }
+  return (guint) (pace - 1);
+}
+
+/* A committed group message's frames, and the sessions (refs) they are
+ * still to be queued to, each with its form. */
+typedef struct
+{
+  Fanout             *fanout;
+  NatterdSocketFrame *frames[2];
+  GPtrArray          *sessions;
+  GByteArray         *forms;
+  guint               next;
+} FanoutJob;
+
+static void
+fanout_job_free (FanoutJob *job)
+{
+  for (guint i = 0; i < 2; i++)
+    if (job->frames[i] != NULL)
+      natterd_socket_frame_release (job->frames[i]);
+  fanout_settled (job->fanout);
+  g_ptr_array_unref (job->sessions);
+  g_byte_array_unref (job->forms);
+  g_free (job);
+}
+
+/* Queues one slice; TRUE while jobs remain. */
+static gboolean
+fanout_run_slice (NatterdServer *self)
+{
+  gint64 deadline = g_get_monotonic_time () + FANOUT_SLICE_US;
+  guint slice = fanout_pace_ms () > 0 ? 1 : FANOUT_SLICE;
+  guint count = 0;
+
+  while (!g_queue_is_empty (&self->fanout_jobs))
+    {
+      FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
+
+      for (; job->next < job->sessions->len && count < slice; job->next++, count++)
+        natterd_session_deliver_shared (g_ptr_array_index (job->sessions, job->next),
+                                        job->frames[job->forms->data[job->next]]);
+      if (job->next < job->sessions->len)
+        break;
+      fanout_job_free (g_queue_pop_head (&self->fanout_jobs));
+      if (count >= slice || g_get_monotonic_time () >= deadline)
+        break;
+    }
+  return !g_queue_is_empty (&self->fanout_jobs);
+}
+
+static gboolean
+fanout_slice (gpointer user_data)
+{
+  NatterdServer *self = user_data;
+
+  if (fanout_run_slice (self))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->fanout_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+fanout_jobs_clear (NatterdServer *self)
+{
+  if (self->fanout_source != NULL)
+    {
+      g_source_destroy (self->fanout_source);
+      g_clear_pointer (&self->fanout_source, g_source_unref);
+    }
+  g_queue_clear_full (&self->fanout_jobs, (GDestroyNotify) fanout_job_free);
+  g_queue_init (&self->fanout_jobs);
+}
+
 /* The committed group message to every online device of every member
  * (but @origin; the sender's other devices when the app syncs them), as
- * Deliver{seq 0}, after the sender's ack. Queueing a reference costs tens
- * of ns per session; natterd-socket.c's writer thread does the writes. @lane's slot is given
- * back once every session's connection took it. */
+ * Deliver{seq 0}, after the sender's ack. Who gets it is decided now (the
+ * members and sessions of this moment); the frames are queued to them in
+ * slices from the main loop, every group's messages in commit order, so
+ * other work (reads, commits, acks) runs in between; natterd-socket.c's
+ * writer thread does the writes. @lane's slot is given back once every
+ * session's connection took it. */
 static void
 fanout_timeline (NatterdServer    *self,
                  NatterdApp       *app,
@@ -562,7 +669,7 @@ fanout_timeline (NatterdServer    *self,
 {
   NatterdMessage *m = &op->message;
   NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, m->target_id) : NULL;
-  NatterdSocketFrame *frames[2] = { NULL, NULL };
+  FanoutJob *job = g_new0 (FanoutJob, 1);
   Fanout *fanout = g_new0 (Fanout, 1);
   GHashTableIter iter;
   NatterdUser *member;
@@ -570,34 +677,53 @@ fanout_timeline (NatterdServer    *self,
   fanout->lane = lane != NULL ? lane_ref (lane) : NULL;
   fanout->bytes = lane != NULL ? op_bytes (op) : 0;
   fanout->holds = 1;
+  job->fanout = fanout;
+  job->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  job->forms = g_byte_array_new ();
 
   if (group != NULL)
     {
       g_hash_table_iter_init (&iter, group->members);
       while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
         {
-          guint form;
+          guint8 form;
 
           if (member->sessions == NULL || member->sessions->len == 0 ||
               (member->id == op->sender_id && !op->sender_devices))
             continue;
           form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
-          if (frames[form] == NULL && (frames[form] = encode_timeline_deliver (m, form == 1, fanout)) == NULL)
+          if (job->frames[form] == NULL &&
+              (job->frames[form] = encode_timeline_deliver (m, form == 1, fanout)) == NULL)
             break;
           for (guint s = 0; s < member->sessions->len; s++)
             {
               NatterdSession *session = g_ptr_array_index (member->sessions, s);
 
-              if (session != origin)
-                natterd_session_deliver_shared (session, frames[form]);
+              if (session == origin)
+                continue;
+              g_ptr_array_add (job->sessions, g_object_ref (session));
+              g_byte_array_append (job->forms, &form, 1);
             }
         }
     }
 
-  for (guint i = 0; i < 2; i++)
-    if (frames[i] != NULL)
-      natterd_socket_frame_release (frames[i]);
-  fanout_settled (fanout);
+  if (job->sessions->len == 0)
+    {
+      fanout_job_free (job);
+      return;
+    }
+  g_queue_push_tail (&self->fanout_jobs, job);
+  /* Behind older ones: their source takes it in turn. Else the first
+   * slice now (a small group is done at once, as before). */
+  if (self->fanout_source != NULL || !fanout_run_slice (self))
+    return;
+  /* The socket loop's priority: one slice each iteration, beside the
+   * reads and the store's completions, so neither starves. */
+  self->fanout_source = fanout_pace_ms () > 0 ? g_timeout_source_new (fanout_pace_ms ()) : g_idle_source_new ();
+  g_source_set_priority (self->fanout_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->fanout_source, fanout_slice, self, NULL);
+  g_source_set_static_name (self->fanout_source, "[natterd] group fan-out");
+  g_source_attach (self->fanout_source, g_main_context_get_thread_default ());
 }
 
 /* Chatrooms keep no history: a message is delivered to who is in the room

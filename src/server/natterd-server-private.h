@@ -59,6 +59,10 @@ struct _NatterdServer
   /* natterd-router.c: per group, messages stored or being written to the
    * members' sessions, and those waiting for their turn */
   GHashTable       *fanout_lanes;
+  /* natterd-router.c: committed group messages whose sessions are queued
+   * their frame a slice per main-loop iteration, oldest first */
+  GQueue            fanout_jobs;
+  GSource          *fanout_source;
 
   NatterdWebhooks  *webhooks;
   NatterdMetrics   *metrics;            /* sessions and webhooks count here too */

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,6 +36,11 @@
 #define BULK_SLICE_US 250
 /* Connections the writer hands back to the main thread at a time. */
 #define WRITER_CHUNK 64
+/* The writer thread's nice value above the process's: when the kernel
+ * picks between it and the main or store thread (a private Publish read,
+ * its commit, its ack), they go first; it still gets its share of a
+ * core, so a group's fan-out is not starved on a busy machine. */
+#define WRITER_NICE 5
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
@@ -70,7 +77,7 @@ enum {
 struct _NatterdSocket
 {
   NatterdSocketLoop           *loop;
-  GIOStream                   *stream;       /* what libsoup handed over */
+  GIOStream                   *stream;       /* what libsoup handed over; TLS only */
   GSocket                     *socket;       /* its descriptor */
   GPollableInputStream        *tls_in;       /* TLS: the stream's sides, */
   GPollableOutputStream       *tls_out;      /* NULL on plain TCP */
@@ -1191,10 +1198,18 @@ natterd_socket_new (NatterdSocketLoop           *loop,
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
       g_clear_pointer (&self->in, g_byte_array_unref);
       g_object_unref (self->socket);
-      g_object_unref (self->stream);
+      g_clear_object (&self->stream);
       socket_free (self);
       return NULL;
     }
+
+  /* Plain TCP is the descriptor alone from now on: libsoup's stream
+   * objects (its wrappers and GSocketConnection's, ~1 KiB) would only
+   * sit in memory for every idle connection. Dropping them closes
+   * nothing (libsoup's wrapper does not close on dispose, and self->socket
+   * holds the descriptor). */
+  if (!tls)
+    g_clear_object (&self->stream);
 
   if (self->in != NULL && self->in->len > 0)
     {
@@ -1226,6 +1241,12 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+
+  /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
+   * raising it needs no privilege. */
+  errno = 0;
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + WRITER_NICE) != 0)
+    g_debug ("natterd sockets: fan-out thread's priority: %s", g_strerror (errno));
 
   g_mutex_lock (&loop->writer_lock);
   for (;;)

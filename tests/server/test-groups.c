@@ -770,6 +770,130 @@ test_timeline_fanout_in_steps (void)
     g_free (ids[m]);
 }
 
+typedef struct
+{
+  guint    group;               /* group Delivers so far */
+  gboolean private_first;       /* a private Deliver came before any */
+} Receiver;
+
+static void
+on_receiver_frame (NatterTestClient  *client,
+                   const NatterFrame *frame,
+                   gpointer           user_data)
+{
+  Receiver *receiver = user_data;
+
+  if (frame->body_case != NATTER__FRAME__BODY_DELIVER)
+    return;
+  if (frame->deliver->message->conversation_type == 3)
+    receiver->group++;
+  else if (receiver->group == 0)
+    receiver->private_first = TRUE;
+}
+
+typedef struct
+{
+  Receiver *receivers;
+  guint     n;
+} AllGot;
+
+static gboolean
+all_got (gpointer data)
+{
+  AllGot *all = data;
+
+  for (guint i = 0; i < all->n; i++)
+    if (all->receivers[i].group == 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* #18: a group's fan-out never sits in front of unrelated work. With the
+ * fan-out paced (a session every 50 ms, a test hook), private messages
+ * published after the group message was acked are committed, acked and
+ * delivered while its fan-out is still under way; before, the whole
+ * fan-out was queued at once, ahead of everything that came after. */
+static void
+test_private_beside_fanout (void)
+{
+  const char * const args[] = { "--app-setting", "send-rate=0", NULL };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  const guint n = 39, pairs = 4;
+  g_autofree NatterTestClient **members = g_new0 (NatterTestClient *, n);
+  g_autofree NatterTestClient **senders = g_new0 (NatterTestClient *, pairs);
+  g_autofree Receiver *receivers = g_new0 (Receiver, n);
+  g_autofree char *group_id = NULL;
+  AllGot all = { receivers, n };
+  guint got = 0, private_first = 0;
+
+  g_setenv ("NATTERD_TEST_FANOUT_PACE_MS", "50", TRUE);
+  server = natter_test_server_new_full (NULL, args);
+  g_unsetenv ("NATTERD_TEST_FANOUT_PACE_MS");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  create_group (server, "big", n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("u%u", i + 1);
+
+      members[i] = natter_test_client_new_user (server, user, "d");
+      natter_test_client_set_frame_func (members[i], on_receiver_frame, &receivers[i]);
+    }
+  for (guint i = 0; i < pairs; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("p%u", i);
+
+      senders[i] = natter_test_client_new_user (server, user, "d");
+    }
+
+  group_id = natter_test_client_publish (alice, 3, "big", "RC:TxtMsg", "{\"content\":\"to all\"}");
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, group_id);
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  /* To members u1 … u4, each somewhere in the fan-out's order. */
+  for (guint i = 0; i < pairs; i++)
+    {
+      g_autofree char *target = g_strdup_printf ("u%u", i + 1);
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (senders[i], 1, target, "RC:TxtMsg",
+                                                                    "{\"content\":\"private\"}");
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    }
+  for (guint i = 0; i < n; i++)
+    got += receivers[i].group > 0;
+  g_test_message ("private acks back with %u of %u members given the group message", got, n);
+  g_assert_cmpuint (got, <, n);
+
+  g_assert_true (natter_test_wait (all_got, &all, 30000));
+  natter_test_wait (never, NULL, 200);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (receivers[i].group, ==, 1);
+      private_first += receivers[i].private_first;
+    }
+
+  /* natterd stops cleanly with a fan-out under way (its jobs let go of
+   * their sessions and frames). */
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 3, "big", "RC:TxtMsg",
+                                                                  "{\"content\":\"again\"}");
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  }
+  natter_test_server_stop (server);
+  g_assert_cmpint (natter_test_server_get_exit_status (server), ==, 0);
+  for (guint i = 0; i < n; i++)
+    natter_test_client_free (members[i]);
+  /* Each receiver's place in the fan-out is the hash table's: most of the
+   * four come after the ~50 ms their private message takes. */
+  g_test_message ("%u of %u receivers had their private message first", private_first, pairs);
+  g_assert_cmpuint (private_first, >=, 1);
+  for (guint i = 0; i < pairs; i++)
+    natter_test_client_free (senders[i]);
+}
+
 /* Timeline queries outside their limits are answered 33003 and the
  * connection goes on; timeline_sync pages with a cursor that keeps the
  * first page's sync_time. */
@@ -1006,6 +1130,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/recall", test_timeline_recall);
   g_test_add_func ("/server/groups/timeline/queries-bounded", test_timeline_queries_bounded);
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
+  g_test_add_func ("/server/groups/timeline/private-beside-fanout", test_private_beside_fanout);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
 

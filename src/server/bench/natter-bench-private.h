@@ -36,6 +36,8 @@ typedef struct
   guint count;
   Role  role;
   int   target_offset;        /* senders: receiver index = own + offset */
+  guint first_worker;         /* opened by workers [first_worker, +workers), */
+  guint workers;              /* 0: by every worker */
 } OpenSpec;
 
 typedef struct
@@ -182,6 +184,12 @@ void        open_conns              (Worker       *worker,
 void        close_conns             (Worker       *worker,
                                      gpointer      data);
 int         connected_total         (void);
+/* Does @worker open a share of @spec's connections? Its index among
+ * those that do in @index, their number in @stride. */
+gboolean    spec_share              (const OpenSpec *spec,
+                                     Worker         *worker,
+                                     guint          *index,
+                                     guint          *stride);
 gboolean    wait_connected          (int           expected,
                                      guint         timeout_s);
 void        reset_latencies         (Worker       *worker,
@@ -224,6 +232,8 @@ gboolean    group_mode_wanted       (void);
 gboolean    group_mode_check        (GError      **error);
 /* Users u0… the group mode needs tokens for. */
 guint       group_mode_users        (void);
+/* Client threads of their own for the private pairs, beyond --threads. */
+guint       group_mode_private_threads (void);
 /* natterd's config for the group mode: member and connection limits. */
 char       *group_mode_config       (void);
 void        group_on_frame          (Conn              *conn,

@@ -366,20 +366,20 @@ raw_open_conns (Worker  *worker,
                 gpointer data)
 {
   const OpenSpec *spec = data;
-  guint index = (guint) (worker - bench.workers);
+  guint index, stride;
   g_autoptr(GUri) uri = g_uri_parse (bench.url, G_URI_FLAGS_NONE, NULL);
   g_autoptr(GSocketAddress) address = NULL;
   struct sockaddr_storage native;
   g_autofree char *host = NULL;
 
-  if (uri == NULL)
+  if (uri == NULL || !spec_share (spec, worker, &index, &stride))
     return;
   address = g_inet_socket_address_new_from_string (g_uri_get_host (uri), (guint) g_uri_get_port (uri));
   if (address == NULL || !g_socket_address_to_native (address, &native, sizeof native, NULL))
     return;
   host = g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
 
-  for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += bench.n_workers)
+  for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += stride)
     {
       Conn *conn = conn_new (worker, spec, i);
 
