@@ -908,12 +908,12 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/accounts/register-login", test_register_login);
-  g_test_add_func ("/accounts/lockout", test_lockout);
-  g_test_add_func ("/accounts/invites-and-closed", test_invites_and_closed);
-  g_test_add_func ("/accounts/contacts", test_contacts);
-  g_test_add_func ("/accounts/groups", test_groups);
-  g_test_add_func ("/accounts/logins-do-not-stall", test_logins_do_not_stall);
-  g_test_add_func ("/accounts/bar", test_bar);
+  g_test_add_func ("/server/accounts/register-login", test_register_login);
+  g_test_add_func ("/server/accounts/lockout", test_lockout);
+  g_test_add_func ("/server/accounts/invites-and-closed", test_invites_and_closed);
+  g_test_add_func ("/server/accounts/contacts", test_contacts);
+  g_test_add_func ("/server/accounts/groups", test_groups);
+  g_test_add_func ("/server/accounts/logins-do-not-stall", test_logins_do_not_stall);
+  g_test_add_func ("/server/accounts/bar", test_bar);
   return g_test_run ();
 }
