@@ -1263,6 +1263,120 @@ natterd_accounts_create_invite (NatterdStore *store,
   return 0;
 }
 
+/* ---------------------------------------------------------- other nodes */
+
+/* Rows a node keeps in memory: what changes on one node is applied on the
+ * others (natterd-cluster.c), as the server API's changes are. */
+static gboolean
+row_travels (const NatterdAccountRow *row)
+{
+  return g_str_equal (row->kind, "account") || g_str_equal (row->kind, "contact") ||
+         g_str_equal (row->kind, "group");
+}
+
+gboolean
+natterd_accounts_cluster_change (NatterdAccountOp *op,
+                                 JsonBuilder      *builder)
+{
+  gboolean any = FALSE;
+
+  json_builder_set_member_name (builder, "kind");
+  json_builder_add_string_value (builder, "account");
+  json_builder_set_member_name (builder, "rows");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < op->rows->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (op->rows, i);
+
+      if (!row_travels (row))
+        continue;
+      any = TRUE;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "kind");
+      json_builder_add_string_value (builder, row->kind);
+      json_builder_set_member_name (builder, "owner");
+      json_builder_add_string_value (builder, row->owner);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, row->name);
+      json_builder_set_member_name (builder, "value");
+      if (row->value != NULL)
+        json_builder_add_string_value (builder, row->value);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  return any;
+}
+
+static void
+apply_row (NatterdAccountsApp *state,
+           const char         *kind,
+           const char         *owner,
+           const char         *name,
+           const char         *value)
+{
+  if (g_str_equal (kind, "account"))
+    {
+      NatterdAccount *account = natterd_accounts_account (state, owner);
+      g_autoptr(JsonNode) node = value != NULL ? natter_json_parse (value, -1, NULL) : NULL;
+
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          JsonObject *object = json_node_get_object (node);
+
+          account->deleted = json_object_get_boolean_member_with_default (object, "deleted", FALSE);
+          account->contacts_only = g_strcmp0 (json_object_get_string_member_with_default (object, "messagesFrom",
+                                                                                          "anyone"),
+                                              "contacts") == 0;
+        }
+    }
+  else if (g_str_equal (kind, "contact"))
+    {
+      if (value != NULL)
+        natterd_accounts_load_contact (state, owner, name, value);
+      else if (g_hash_table_lookup (state->contacts, owner) != NULL)
+        g_hash_table_remove (g_hash_table_lookup (state->contacts, owner), name);
+    }
+  else if (g_str_equal (kind, "group"))
+    {
+      if (value != NULL)
+        natterd_accounts_load_group (state, owner, value);
+      else
+        g_hash_table_remove (state->groups, owner);
+    }
+}
+
+void
+natterd_accounts_apply_change (NatterdServer *self,
+                               NatterdApp    *app,
+                               JsonObject    *change)
+{
+  NatterdAccountsApp *state;
+  JsonNode *rows = json_object_get_member (change, "rows");
+
+  if (self->accounts == NULL || rows == NULL || !JSON_NODE_HOLDS_ARRAY (rows))
+    return;
+  state = natterd_accounts_app (self, app);
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (rows)); i++)
+    {
+      JsonNode *element = json_array_get_element (json_node_get_array (rows), i);
+      JsonObject *row;
+      const char *kind, *owner, *name;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        continue;
+      row = json_node_get_object (element);
+      kind = json_object_get_string_member_with_default (row, "kind", NULL);
+      owner = json_object_get_string_member_with_default (row, "owner", NULL);
+      name = json_object_get_string_member_with_default (row, "name", NULL);
+      if (kind == NULL || owner == NULL || name == NULL)
+        continue;
+      apply_row (state, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
+                 json_object_get_string_member_with_default (row, "value", NULL));
+    }
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static void
@@ -1291,25 +1405,7 @@ rows_loaded (NatterdRead *base,
       if (app == NULL)
         continue;
       state = natterd_accounts_app (server, app);
-      if (g_str_equal (row->kind, "account"))
-        {
-          NatterdAccount *account = natterd_accounts_account (state, row->owner);
-          g_autoptr(JsonNode) node = natter_json_parse (row->value, -1, NULL);
-
-          if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
-            {
-              JsonObject *object = json_node_get_object (node);
-
-              account->deleted = json_object_get_boolean_member_with_default (object, "deleted", FALSE);
-              account->contacts_only = g_strcmp0 (json_object_get_string_member_with_default (object, "messagesFrom",
-                                                                                              "anyone"),
-                                                  "contacts") == 0;
-            }
-        }
-      else if (g_str_equal (row->kind, "contact"))
-        natterd_accounts_load_contact (state, row->owner, row->name, row->value);
-      else if (g_str_equal (row->kind, "group"))
-        natterd_accounts_load_group (state, row->owner, row->value);
+      apply_row (state, row->kind, row->owner, row->name, row->value);
     }
 
   self->loaded = TRUE;
