@@ -422,6 +422,36 @@ test_lockout (void)
   json_object_unref (reply);
 }
 
+/* One client address guessing across accounts is held back (26007), and
+ * while it is, even a right password from there waits. */
+static void
+test_address_limit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nlogin-address-limit=3\n"
+                                                                   "login-lockout=60\nlogin-backoff=1\n", OPEN_APP);
+  const char *users[] = { "u1", "u2", "u3" };
+  JsonObject *reply;
+
+  for (guint i = 0; i < G_N_ELEMENTS (users); i++)
+    g_free (register_user (server, users[i], "a real password"));
+  for (guint i = 0; i < G_N_ELEMENTS (users); i++)
+    {
+      reply = login (server, users[i], "a wrong password");
+      assert_code (reply, 26002);
+      json_object_unref (reply);
+    }
+  reply = login (server, "u1", "a real password");
+  assert_code (reply, 26007);
+  g_assert_cmpint (json_object_get_int_member (reply, "retryAfter"), >, 1);
+  g_assert_cmpint (json_object_get_int_member (reply, "retryAfter"), <=, 60);
+  json_object_unref (reply);
+  /* No account was locked by it: each had one failure. */
+  reply = account (server, "POST", NULL, "register", "appKey", natter_test_server_get_app_key (server),
+                   "userId", "u4", "password", "a real password", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+}
+
 static void
 test_invites_and_closed (void)
 {
@@ -910,6 +940,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/accounts/register-login", test_register_login);
   g_test_add_func ("/server/accounts/lockout", test_lockout);
+  g_test_add_func ("/server/accounts/address-limit", test_address_limit);
   g_test_add_func ("/server/accounts/invites-and-closed", test_invites_and_closed);
   g_test_add_func ("/server/accounts/contacts", test_contacts);
   g_test_add_func ("/server/accounts/groups", test_groups);
