@@ -139,8 +139,15 @@ password_length_ok (NatterdApiRequest *request,
   return TRUE;
 }
 
+/* Addresses with wrong passwords kept at most, before the ones whose
+ * period is over are forgotten. */
+#define ADDRESSES_KEPT 4096
+
+/* The failures of the request's client address; NULL if it has none and
+ * @create is FALSE. Only addresses that gave a wrong password are kept. */
 static NatterdLoginAddress *
-login_address (NatterdApiRequest *request)
+login_address (NatterdApiRequest *request,
+               gboolean           create)
 {
   NatterdAccounts *self = request->server->accounts;
   const char *host = soup_server_message_get_remote_host (request->msg);
@@ -149,8 +156,19 @@ login_address (NatterdApiRequest *request)
   if (host == NULL)
     host = "";
   address = g_hash_table_lookup (self->addresses, host);
-  if (address == NULL)
+  if (address == NULL && create)
     {
+      if (g_hash_table_size (self->addresses) >= ADDRESSES_KEPT)
+        {
+          gint64 now = g_get_monotonic_time ();
+          GHashTableIter iter;
+          NatterdLoginAddress *old;
+
+          g_hash_table_iter_init (&iter, self->addresses);
+          while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &old))
+            if (old->window_end <= now)
+              g_hash_table_iter_remove (&iter);
+        }
       address = g_new0 (NatterdLoginAddress, 1);
       address->address = g_strdup (host);
       g_hash_table_insert (self->addresses, address->address, address);
@@ -209,7 +227,7 @@ password_checked (NatterdApiRequest *request,
       return;
     }
 
-  address = login_address (request);
+  address = login_address (request, TRUE);
   if (address->window_end <= now)
     {
       address->failures = 0;
@@ -272,12 +290,12 @@ check_password (NatterdApiRequest *request,
   NatterdServer *server = request->server;
   NatterdAccountsApp *state = natterd_accounts_app (server, request->app);
   NatterdAccount *account = NULL;
-  NatterdLoginAddress *address = login_address (request);
+  NatterdLoginAddress *address = login_address (request, FALSE);
   NatterdAccountRowsRead *read;
   PasswordCheck *check;
   gint64 now = g_get_monotonic_time ();
 
-  if (address->window_end > now && address->failures >= server->config->login_address_limit &&
+  if (address != NULL && address->window_end > now && address->failures >= server->config->login_address_limit &&
       server->config->login_address_limit > 0)
     {
       natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, address->window_end - now);
