@@ -528,6 +528,16 @@ revoke_tokens (NatterdApiRequest *request,
                NatterdUser       *user,
                gint64             now)
 {
+  NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
+                                                      user->user_id);
+  NatterdAccountOp *op = natterd_accounts_op_new ();
+
+  /* Refused with 31004 from now on (31020 where another node has not
+   * heard of it yet: the user row says they expired). */
+  account->revoked_before = now;
+  user->tokens_revoked_after = now;
+  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  natterd_accounts_submit (request, op);
   user->tokens_valid_after = now;
   natterd_api_begin_part (request);
   natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),

@@ -413,8 +413,9 @@ natterd_accounts_bool_param (NatterdApiRequest *request,
 static char *
 account_json (const NatterdAccount *account)
 {
-  return g_strdup_printf ("{\"deleted\":%s,\"messagesFrom\":\"%s\"}", account->deleted ? "true" : "false",
-                          account->contacts_only ? "contacts" : "anyone");
+  return g_strdup_printf ("{\"deleted\":%s,\"messagesFrom\":\"%s\",\"revokedBefore\":%" G_GINT64_FORMAT "}",
+                          account->deleted ? "true" : "false", account->contacts_only ? "contacts" : "anyone",
+                          account->revoked_before);
 }
 
 void
@@ -631,6 +632,7 @@ natterd_accounts_cluster_change (NatterdAccountOp *op,
 
 static void
 apply_row (NatterdAccountsApp *state,
+           NatterdApp         *app,
            const char         *kind,
            const char         *owner,
            const char         *name,
@@ -640,6 +642,7 @@ apply_row (NatterdAccountsApp *state,
     {
       NatterdAccount *account = natterd_accounts_account (state, owner);
       g_autoptr(JsonNode) node = value != NULL ? natter_json_parse (value, -1, NULL) : NULL;
+      NatterdUser *user;
 
       if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
         {
@@ -649,6 +652,10 @@ apply_row (NatterdAccountsApp *state,
           account->contacts_only = g_strcmp0 (json_object_get_string_member_with_default (object, "messagesFrom",
                                                                                           "anyone"),
                                               "contacts") == 0;
+          account->revoked_before = json_object_get_int_member_with_default (object, "revokedBefore", 0);
+          user = natterd_directory_lookup_user (app, owner);
+          if (user != NULL)
+            user->tokens_revoked_after = MAX (user->tokens_revoked_after, account->revoked_before);
         }
     }
   else if (g_str_equal (kind, "contact"))
@@ -692,7 +699,7 @@ natterd_accounts_apply_change (NatterdServer *self,
       name = json_object_get_string_member_with_default (row, "name", NULL);
       if (kind == NULL || owner == NULL || name == NULL)
         continue;
-      apply_row (state, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
+      apply_row (state, app, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
                  json_object_get_string_member_with_default (row, "value", NULL));
     }
 }
@@ -725,7 +732,7 @@ rows_loaded (NatterdRead *base,
       if (app == NULL)
         continue;
       state = natterd_accounts_app (server, app);
-      apply_row (state, row->kind, row->owner, row->name, row->value);
+      apply_row (state, app, row->kind, row->owner, row->name, row->value);
     }
 
   self->loaded = TRUE;

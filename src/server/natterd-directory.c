@@ -954,6 +954,8 @@ natterd_token_check (NatterdDirectory  *self,
   if (user == NULL)
     return NATTER_CODE_TOKEN_INCORRECT;
 
+  if (issued < user->tokens_revoked_after)
+    return NATTER_CODE_TOKEN_INCORRECT;
   if ((expires != 0 && now >= expires) || issued < user->tokens_valid_after)
     return NATTER_CODE_TOKEN_EXPIRED;
 

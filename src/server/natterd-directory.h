@@ -99,6 +99,9 @@ struct _NatterdUser
   guint       remote_sessions;     /* its sessions on other nodes (natterd-cluster.c) */
   gboolean    stored;              /* its row is durable (loaded, or a save completed) */
   guint       saving;              /* saves submitted and not completed */
+  /* ms: tokens issued before are refused with 31004, not 31020: revoked
+   * by a password change or deletion (natterd-accounts-passwords.c) */
+  gint64      tokens_revoked_after;
 };
 
 typedef struct

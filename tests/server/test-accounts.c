@@ -308,18 +308,19 @@ test_register_login (void)
   token3 = g_strdup (json_object_get_string_member (reply, "token"));
   json_object_unref (reply);
   g_assert_cmpuint (natter_test_client_wait_closed (device, NATTER_TEST_TIMEOUT_MS), !=, 0);
+  /* Revoked, not expired: 31004. */
   reply = account (server, "GET", token, "contacts", NULL);
-  g_assert_cmpint (code_of (reply), !=, 200);
+  assert_code (reply, 31004);
   json_object_unref (reply);
   reply = account (server, "GET", token2, "contacts", NULL);
-  g_assert_cmpint (code_of (reply), !=, 200);
+  assert_code (reply, 31004);
   json_object_unref (reply);
   reply = account (server, "GET", token3, "contacts", NULL);
   assert_code (reply, 200);
   json_object_unref (reply);
   stale = natter_test_client_open (server, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (natter_test_client_connect (stale, key, token, "a2", 0), !=, 0);
+  g_assert_cmpint (natter_test_client_connect (stale, key, token, "a2", 0), ==, 31004);
   g_clear_pointer (&device, natter_test_client_free);
   device = connect_device (server, token3, "a1");
   reply = login (server, "alice", "correct horse");
@@ -385,6 +386,10 @@ test_register_login (void)
   json_object_unref (reply);
   reply = login (server, "alice", "battery staple");
   assert_code (reply, 26002);
+  json_object_unref (reply);
+  /* Revocation is stored: still 31004 after the restart. */
+  reply = account (server, "GET", token2, "contacts", NULL);
+  assert_code (reply, 31004);
   json_object_unref (reply);
 }
 
@@ -861,9 +866,11 @@ test_logins_do_not_stall (void)
                   " ms", (g_get_monotonic_time () - started) / 1000, probes, slowest / 1000);
   g_assert_cmpuint (burst.ok, ==, 8);
   g_assert_cmpuint (probes, >=, 2);
-  /* A hash takes tens of ms and eight of them far more: a probe that
-   * waited for them would show it. */
-  g_assert_cmpint (slowest, <, 150 * 1000);
+  /* A hash takes tens of ms here, hundreds on a busy machine, and the
+   * eight together seconds: a probe that waited for them would show it
+   * (on the main loop: the slowest probe took 3.9 s; off it, 52 ms, and
+   * 224 ms with four other suites running). */
+  g_assert_cmpint (slowest, <, 750 * 1000);
 }
 
 /* The server end of #14's bar. */
