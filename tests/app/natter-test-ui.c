@@ -553,6 +553,16 @@ natter_test_ui_set_row_text (GtkWidget  *root,
 }
 
 void
+natter_test_ui_show_advanced (GtkWidget *root)
+{
+  GtkWidget *expander = natter_test_ui_find_type (root, GTK_TYPE_EXPANDER);
+
+  g_assert_nonnull (expander);
+  gtk_expander_set_expanded (GTK_EXPANDER (expander), TRUE);
+  natter_test_ui_spin (50);
+}
+
+void
 natter_test_ui_set_dialog_text (const char *text)
 {
   GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
@@ -782,6 +792,7 @@ natter_test_ui_sign_in_with_form (NatterTestUi *ui,
   natter_test_ui_wait_for_label (ui->root, "Welcome to Natter");
   natter_test_ui_set_row_text (ui->root, "Server Address", server_url);
   natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  natter_test_ui_show_advanced (ui->root);
   natter_test_ui_set_row_text (ui->root, "Token", token);
   gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
 }
