@@ -332,9 +332,14 @@ natter_group_details_init (NatterGroupDetails *self)
   self->members_list = GTK_LIST_BOX (gtk_list_box_new ());
   gtk_list_box_set_selection_mode (self->members_list, GTK_SELECTION_NONE);
   gtk_widget_add_css_class (GTK_WIDGET (self->members_list), "boxed-list");
-  gtk_list_box_append (self->members_list, GTK_WIDGET (self->add_row));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (members), GTK_WIDGET (self->members_list));
   gtk_box_append (GTK_BOX (content), members);
+  {
+    GtkWidget *add = adw_preferences_group_new ();
+
+    adw_preferences_group_add (ADW_PREFERENCES_GROUP (add), GTK_WIDGET (self->add_row));
+    gtk_box_append (GTK_BOX (content), add);
+  }
 
   self->status_label = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_wrap (self->status_label, TRUE);

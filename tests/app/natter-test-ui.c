@@ -668,7 +668,8 @@ natter_test_ui_screenshot (GtkWidget  *window,
                            const char *name)
 {
   /* the window's content (libadwaita draws the header bars in it) */
-  GtkWidget *widget = adw_application_window_get_content (ADW_APPLICATION_WINDOW (window));
+  GtkWidget *widget = ADW_IS_WINDOW (window) ? adw_window_get_content (ADW_WINDOW (window))
+                                             : adw_application_window_get_content (ADW_APPLICATION_WINDOW (window));
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
