@@ -328,6 +328,13 @@ natter_contacts_page_init (NatterContactsPage *self)
   self->requests_group = group_new (box, _("Contact Requests"), &self->requests_list);
   gtk_widget_set_visible (self->requests_group, FALSE);
   group_new (box, _("Contacts"), &self->contacts_list);
+  {
+    GtkWidget *empty = gtk_label_new (_("No contacts yet"));
+
+    g_object_set (empty, "margin-top", 12, "margin-bottom", 12, NULL);
+    gtk_widget_add_css_class (empty, "dim-label");
+    gtk_list_box_set_placeholder (self->contacts_list, empty);
+  }
   g_signal_connect_object (self->contacts_list, "row-activated", G_CALLBACK (contact_activated_cb), self, 0);
 
   adw_clamp_set_child (ADW_CLAMP (clamp), box);
