@@ -435,16 +435,25 @@ groups_cb (GObject      *object,
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }
 
+/* One JSON line of string members: name, value, ..., NULL. */
 static void
-print_string_member (const char *member,
-                     const char *value)
+print_strings (const char *first_member,
+               ...)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) node = NULL;
+  const char *member = first_member;
+  va_list args;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, member);
-  json_builder_add_string_value (builder, value);
+  va_start (args, first_member);
+  while (member != NULL)
+    {
+      json_builder_set_member_name (builder, member);
+      json_builder_add_string_value (builder, va_arg (args, const char *));
+      member = va_arg (args, const char *);
+    }
+  va_end (args);
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   natter_cli_print_json (node);
@@ -465,7 +474,7 @@ group_created_cb (GObject      *object,
       fail (ctx, "group-create", error);
       return;
     }
-  print_string_member ("groupId", group_id);
+  print_strings ("groupId", group_id, NULL);
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }
 
@@ -485,7 +494,7 @@ blocked_cb (GObject      *object,
       return;
     }
   for (guint i = 0; user_ids[i] != NULL; i++)
-    print_string_member ("userId", user_ids[i]);
+    print_strings ("userId", user_ids[i], NULL);
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }
 
@@ -538,8 +547,6 @@ profile_set_cb (GObject      *object,
   NatterCliContext *ctx = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterAccountUser) user = NULL;
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) node = NULL;
 
   user = natter_account_service_user_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
   if (user == NULL)
@@ -547,14 +554,7 @@ profile_set_cb (GObject      *object,
       fail (ctx, "profile", error);
       return;
     }
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "name");
-  json_builder_add_string_value (builder, user->name);
-  json_builder_set_member_name (builder, "portraitUri");
-  json_builder_add_string_value (builder, user->portrait_uri);
-  json_builder_end_object (builder);
-  node = json_builder_get_root (builder);
-  natter_cli_print_json (node);
+  print_strings ("name", user->name, "portraitUri", user->portrait_uri, NULL);
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }
 

@@ -107,27 +107,6 @@ run_cli (Fixture            *fixture,
   return g_subprocess_get_exit_status (process);
 }
 
-static GPtrArray *
-json_lines (const char *text)
-{
-  GPtrArray *objects = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      g_autoptr(GError) error = NULL;
-
-      if (*lines[i] == '\0')
-        continue;
-      json_parser_load_from_data (parser, lines[i], -1, &error);
-      g_assert_no_error (error);
-      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-      g_ptr_array_add (objects, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
-    }
-  return objects;
-}
-
 /* The object of @lines whose @member is @value, or NULL. */
 static JsonObject *
 find_line (GPtrArray  *lines,
@@ -183,25 +162,6 @@ heard_all (gpointer data)
   return TRUE;
 }
 
-/* Reads stderr of a -v natter-cli until it says it is connected. */
-static void
-wait_connected (GSubprocess *process)
-{
-  g_autoptr(GDataInputStream) lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
-
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (lines), FALSE);
-  for (;;)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
-
-      g_assert_no_error (error);
-      g_assert_nonnull (line);
-      if (strstr (line, "status 0") != NULL)
-        return;
-    }
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static void
@@ -242,7 +202,7 @@ test_bar (Fixture       *fixture,
   /* bob's second device listens, given only its profile. */
   listen = spawn_cli (fixture, "bob-laptop", FALSE, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                       (const char * const[]) { "-v", "listen", NULL });
-  wait_connected (listen);
+  test_wait_cli_connected (listen);
   listener.lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (listen));
   g_data_input_stream_read_line_async (listener.lines, G_PRIORITY_DEFAULT, NULL, listener_line_cb, &listener);
 
@@ -250,7 +210,7 @@ test_bar (Fixture       *fixture,
                             (const char * const[]) { "contact-request", "bob", "hi, it's alice", NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "bob", FALSE, NULL, &out, NULL,
                             (const char * const[]) { "contacts", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   line = find_line (lines, "userId", "alice");
   g_assert_nonnull (line);
   g_assert_cmpstr (json_object_get_string_member (line, "state"), ==, "incoming");
@@ -261,7 +221,7 @@ test_bar (Fixture       *fixture,
                             (const char * const[]) { "contact-accept", "alice", NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
                             (const char * const[]) { "contacts", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   line = find_line (lines, "userId", "bob");
   g_assert_nonnull (line);
   g_assert_cmpstr (json_object_get_string_member (line, "state"), ==, "contact");
@@ -272,7 +232,7 @@ test_bar (Fixture       *fixture,
   /* A group with bob, a message to it, and bob leaves. */
   g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
                             (const char * const[]) { "group-create", "Team", "bob", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 1);
   group_id = g_strdup (json_object_get_string_member (g_ptr_array_index (lines, 0), "groupId"));
   g_assert_nonnull (group_id);
@@ -281,7 +241,7 @@ test_bar (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
                             (const char * const[]) { "group-members", group_id, NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (find_line (lines, "userId", "alice"), "role"), ==, "owner");
   g_assert_cmpstr (json_object_get_string_member (find_line (lines, "userId", "bob"), "role"), ==, "member");
@@ -296,7 +256,7 @@ test_bar (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
                             (const char * const[]) { "group-members", group_id, NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 1);
   g_assert_null (find_line (lines, "userId", "bob"));
   g_clear_pointer (&lines, g_ptr_array_unref);
@@ -308,7 +268,7 @@ test_bar (Fixture       *fixture,
   test_wait_result (&ended, 20);
   while (!listener.closed)
     g_main_context_iteration (NULL, TRUE);
-  lines = json_lines (listener.text->str);
+  lines = test_json_lines (listener.text->str);
   line = find_line (lines, "objectName", "RC:ContactNtf");
   g_assert_nonnull (line);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (line, "content"), "operation"),
