@@ -404,7 +404,7 @@ test_translated (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (ui->root, "欢迎使用 Natter");
   natter_test_ui_wait_for_label (ui->root, "登录你的 Natter 服务器");
   g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "服务器地址"));
-  g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "令牌"));
+  g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "密码"));
   natter_test_ui_screenshot (ui->root, "screenshot-sign-in-zh_CN.png");
 }
 
