@@ -242,8 +242,13 @@ groups_cb (GObject      *object,
         continue;
       self->loading = TRUE;
       gtk_window_set_title (GTK_WINDOW (self), group->name);
+      /* What the server has is no edit to apply. */
+      adw_entry_row_set_show_apply_button (self->name_row, FALSE);
+      adw_entry_row_set_show_apply_button (self->announcement_row, FALSE);
       gtk_editable_set_text (GTK_EDITABLE (self->name_row), group->name);
       gtk_editable_set_text (GTK_EDITABLE (self->announcement_row), group->announcement);
+      adw_entry_row_set_show_apply_button (self->name_row, TRUE);
+      adw_entry_row_set_show_apply_button (self->announcement_row, TRUE);
       gtk_switch_set_active (self->mute_switch, group->mute_all);
       self->loading = FALSE;
     }
