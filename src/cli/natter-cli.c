@@ -1339,7 +1339,7 @@ commands_help (void)
 #ifdef NATTER_CLI_HAVE_ACCOUNTS
   natter_cli_accounts_help (help);
 #endif
-  g_string_append (help, "\nExit codes: 0 ok, 1 failure, 2 usage, 3 connect refused (token, app key),\n"
+  g_string_append (help, "\nExit codes: 0 ok, 1 failure, 2 usage, 3 connect or sign-in refused (token, app key, password),\n"
                          "4 kicked by another device, 5 refused by the server, 6 server unreachable\n"
                          "or timed out (a message stays in the outbox).\n"
                          "Environment: NATTER_SERVER, NATTER_APP_KEY, NATTER_TOKEN, NATTER_PROFILE.");
