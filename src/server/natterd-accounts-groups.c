@@ -71,6 +71,7 @@ natterd_accounts_load_group (NatterdAccountsApp *state,
     return;
   object = json_node_get_object (node);
   roles = ensure_roles (state, group_id);
+  g_hash_table_remove_all (roles->admins);
   g_free (roles->owner);
   roles->owner = g_strdup (json_object_get_string_member_with_default (object, "owner", NULL));
   g_free (roles->announcement);

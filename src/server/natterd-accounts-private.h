@@ -2,10 +2,10 @@
  * of /account/ share
  *
  *  - natterd-accounts.c: the HTTP transport (token or app key, form,
- *    replies), the rows loaded at start and written through, password
- *    hashing off the main loop, register, login, password, profile,
- *    delete, settings, user, natterd --create-invite and the server API's
- *    account/invite/create
+ *    replies), the rows loaded at start, written through and applied from
+ *    other nodes, settings, profile, privacy, user
+ *  - natterd-accounts-passwords.c: hashing off the main loop, lockout and
+ *    backoff, register, login, password, delete, invite codes
  *  - natterd-accounts-people.c: contacts, RC:ContactNtf, privacy (and the
  *    contacts-only check of Publish), blocking
  *  - natterd-accounts-groups.c: groups run by their members (roles owner,
@@ -93,6 +93,7 @@ typedef struct
   NatterdApiHandler  handler;
 } NatterdAccountRoute;
 
+extern const NatterdAccountRoute natterd_account_password_routes[];
 extern const NatterdAccountRoute natterd_account_people_routes[];
 extern const NatterdAccountRoute natterd_account_group_routes[];
 
@@ -109,6 +110,15 @@ NatterdUser        *natterd_account_user     (NatterdApiRequest  *request);
 NatterdAccountOp   *natterd_accounts_op_new  (void);
 void                natterd_accounts_submit  (NatterdApiRequest  *request,
                                               NatterdAccountOp   *op);
+/* An error with "retryAfter" (s, rounded up): 26003 and 26007. */
+void                natterd_accounts_reply_retry (NatterdApiRequest *request,
+                                                  int                code,
+                                                  gint64             retry_after_us);
+/* The "account" row of @user_id as @account is now. */
+void                natterd_accounts_add_account_row (NatterdAccountOp *op,
+                                                      NatterdApp       *app,
+                                                      const char       *user_id,
+                                                      NatterdAccount   *account);
 /* The user's display name for notifications and lists. */
 const char         *natterd_accounts_display_name (NatterdUser *user);
 /* Publishes a server notification (from the app, as the API does) as a

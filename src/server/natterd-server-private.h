@@ -291,6 +291,14 @@ void     natterd_server_setup_api       (NatterdServer  *self);
 void     natterd_server_setup_accounts  (NatterdServer  *self);
 void     natterd_server_load_accounts   (NatterdServer  *self);
 void     natterd_accounts_free          (NatterdAccounts *accounts);
+/* Another node's account rows (natterd-cluster.c): what this node keeps
+ * of them is applied; passwords and invites never travel (they are read
+ * from the store where they are checked). FALSE: nothing to send. */
+gboolean natterd_accounts_cluster_change (NatterdAccountOp *op,
+                                          JsonBuilder      *builder);
+void     natterd_accounts_apply_change  (NatterdServer    *self,
+                                         NatterdApp       *app,
+                                         JsonObject       *change);
 /* Publish of a user's message: 26010 when @target_id (a private
  * conversation) takes messages from contacts only and @sender is not one;
  * 22408 when @target_id (a group) is muted for all but its owner and
