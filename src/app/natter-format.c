@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-format.h"
+#include "natter-format-accounts.h"
 
 static GDateTime *
 local_time (gint64 ms)
@@ -303,6 +304,9 @@ natter_format_preview (NatterMessage *message)
       return natter_format_call_summary (message, NULL);
     case NATTER_MESSAGE_KIND_UNSUPPORTED:
       return g_strdup (_("Unsupported message"));
+    case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
+      return natter_format_notice (message, NULL);
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-format.h"
+#include "natter-format-accounts.h"
 #include "natter-message-row.h"
 #include "natter-voice-player.h"
 
@@ -52,7 +53,8 @@ static gboolean
 is_notice (NatterMessage *message)
 {
   NatterMessageKind kind = natter_message_get_kind (message);
-  return kind == NATTER_MESSAGE_KIND_INFO || kind == NATTER_MESSAGE_KIND_RECALLED;
+  return kind == NATTER_MESSAGE_KIND_INFO || kind == NATTER_MESSAGE_KIND_RECALLED ||
+         kind == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION || kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION;
 }
 
 static gboolean is_hidden (NatterMessage *message);
@@ -487,6 +489,8 @@ update_content (NatterMessageRow *self)
       if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_RECALLED)
         text = outgoing ? g_strdup (_("You recalled a message"))
                         : g_strdup_printf (_("%s recalled a message"), sender_name (m));
+      else if (natter_message_get_kind (m) != NATTER_MESSAGE_KIND_INFO)
+        text = natter_format_notice (m, self->client != NULL ? natter_client_get_user_id (self->client) : NULL);
       else
         text = g_strdup (natter_message_get_text (m));
       gtk_label_set_label (self->notice_label, text != NULL ? text : "");

@@ -1,5 +1,10 @@
-/* natter-sign-in-page.c — first run: server, app key, and a token or an
- * app server that hands one out
+/* natter-sign-in-page.c — first run: server, app key, and a user ID and
+ * password (natterd's accounts), or under "Advanced" a token or an app
+ * server that hands one out
+ *
+ * The page asks the server's /account/settings.json whether the app lets
+ * people create accounts (open, or with an invite code) once the server
+ * and app key are filled in, and offers "Create Account" accordingly.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +12,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-format.h"
+#include "natter-format-accounts.h"
 #include "natter-sign-in-page.h"
 
 struct _NatterSignInPage
@@ -28,6 +34,19 @@ struct _NatterSignInPage
   GtkLabel *error_label;
   GtkWidget *sign_in_button;
   GtkSpinner *spinner;
+  AdwEntryRow *password_user_row;
+  AdwPasswordEntryRow *password_row;
+  AdwEntryRow *invite_row;
+  GtkWidget *password_group;
+  GtkExpander *advanced_expander;
+  GtkWidget *create_button;
+
+  NatterAccountService *accounts;   /* password sign-in, settings */
+  GCancellable *settings_cancellable;
+  gboolean creating;                /* the next sign-in registers */
+  char *settings_key;               /* server and app key asked about */
+  guint settings_source;
+  NatterAccountsMode accounts_mode;
 };
 
 G_DEFINE_FINAL_TYPE (NatterSignInPage, natter_sign_in_page, ADW_TYPE_BIN)
@@ -60,26 +79,114 @@ use_app_server (NatterSignInPage *self)
 }
 
 static gboolean
+use_password (NatterSignInPage *self)
+{
+  return !gtk_expander_get_expanded (self->advanced_expander);
+}
+
+static gboolean
 busy (NatterSignInPage *self)
 {
   return self->cancellable != NULL;
 }
 
+static gboolean
+password_filled (NatterSignInPage *self)
+{
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+
+  return filled (self->password_user_row) && password != NULL && *password != '\0';
+}
+
+static void schedule_settings (NatterSignInPage *self);
+
 static void
 form_changed_cb (NatterSignInPage *self)
 {
-  gboolean ok = filled (self->server_row) && filled (self->app_key_row) &&
-                (use_app_server (self) ? filled (self->app_server_row) && filled (self->user_row)
-                                       : filled (self->token_row));
+  gboolean server = filled (self->server_row) && filled (self->app_key_row);
+  gboolean ok;
+  gboolean can_create = use_password (self) && self->accounts_mode != NATTER_ACCOUNTS_OFF;
+
+  if (use_password (self))
+    ok = server && password_filled (self);
+  else
+    ok = server && (use_app_server (self) ? filled (self->app_server_row) && filled (self->user_row)
+                                          : filled (self->token_row));
 
   gtk_widget_set_sensitive (self->sign_in_button, ok && !busy (self));
+  gtk_widget_set_visible (self->create_button, can_create);
+  gtk_widget_set_visible (GTK_WIDGET (self->invite_row),
+                          can_create && self->accounts_mode == NATTER_ACCOUNTS_INVITE);
+  gtk_widget_set_sensitive (self->create_button,
+                            ok && !busy (self) &&
+                            (self->accounts_mode != NATTER_ACCOUNTS_INVITE || filled (self->invite_row)));
+  schedule_settings (self);
 }
 
 static void
 mode_toggled_cb (NatterSignInPage *self)
 {
   gtk_stack_set_visible_child_name (self->mode_stack, use_app_server (self) ? "app-server" : "token");
+  gtk_widget_set_visible (self->password_group, use_password (self));
   form_changed_cb (self);
+}
+
+/* ------------------------------------------------- what the app allows */
+
+static void
+settings_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  NatterSignInPage *self = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterAccountsMode mode = NATTER_ACCOUNTS_OFF;
+
+  if (!natter_account_service_get_settings_finish (NATTER_ACCOUNT_SERVICE (object), result, &mode, NULL, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* An older natterd, another app: tokens only. */
+      g_debug ("No account settings: %s", error->message);
+      mode = NATTER_ACCOUNTS_OFF;
+    }
+  g_clear_object (&self->settings_cancellable);
+  self->accounts_mode = mode;
+  form_changed_cb (self);
+}
+
+static gboolean
+fetch_settings_cb (gpointer user_data)
+{
+  NatterSignInPage *self = user_data;
+  g_auto(GStrv) servers = NULL;
+
+  self->settings_source = 0;
+  servers = natter_server_urls_parse (text_of (self->server_row), NULL);
+  if (servers == NULL || !filled (self->app_key_row))
+    return G_SOURCE_REMOVE;
+
+  g_cancellable_cancel (self->settings_cancellable);
+  g_clear_object (&self->settings_cancellable);
+  self->settings_cancellable = g_cancellable_new ();
+  g_clear_object (&self->accounts);
+  self->accounts = natter_account_service_new (text_of (self->server_row), text_of (self->app_key_row));
+  natter_account_service_get_settings_async (self->accounts, self->settings_cancellable, settings_cb, self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Once the typing stops: a question for the server that is filled in. */
+static void
+schedule_settings (NatterSignInPage *self)
+{
+  g_autofree char *key = g_strdup_printf ("%s\n%s", text_of (self->server_row), text_of (self->app_key_row));
+
+  if (g_strcmp0 (key, self->settings_key) == 0)
+    return;
+  g_free (self->settings_key);
+  self->settings_key = g_steal_pointer (&key);
+  g_clear_handle_id (&self->settings_source, g_source_remove);
+  self->settings_source = g_timeout_add (400, fetch_settings_cb, self);
 }
 
 static void
@@ -91,6 +198,7 @@ set_busy (NatterSignInPage *self,
   gtk_widget_set_sensitive (GTK_WIDGET (self->server_row), !is_busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->app_key_row), !is_busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->mode_stack), !is_busy);
+  gtk_widget_set_sensitive (self->password_group, !is_busy);
   form_changed_cb (self);
   if (is_busy)
     gtk_widget_set_sensitive (self->sign_in_button, FALSE);
@@ -136,6 +244,42 @@ signed_in_cb (GObject      *object,
     message = natter_format_error (error);
   set_busy (self, FALSE);
   natter_sign_in_page_show_error (self, message);
+}
+
+/* The password was right (or the account is new): sign in with its token
+ * as with any other. */
+static void
+password_checked_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(NatterSignInPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *message = NULL;
+
+  token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (token == NULL)
+    {
+      g_clear_object (&self->cancellable);
+      message = natter_format_account_error (error);
+      set_busy (self, FALSE);
+      natter_sign_in_page_show_error (self, message);
+      return;
+    }
+  gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
+  natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
+                                token, NULL, NULL, self->cancellable, signed_in_cb, g_object_ref (self));
+}
+
+static void
+create_account_cb (NatterSignInPage *self)
+{
+  self->creating = TRUE;
+  natter_sign_in_page_sign_in (self);
+  self->creating = FALSE;
 }
 
 /* The addresses the token would travel to unencrypted, one a line; NULL
@@ -239,6 +383,24 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
   self->cancellable = g_cancellable_new ();
   set_busy (self, TRUE);
 
+  if (use_password (self))
+    {
+      g_autoptr(NatterAccountService) service = natter_account_service_new (text_of (self->server_row),
+                                                                            text_of (self->app_key_row));
+      const char *user_id = text_of (self->password_user_row);
+      const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+
+      if (self->creating)
+        natter_account_service_register_async (service, user_id, password, user_id,
+                                               filled (self->invite_row) ? text_of (self->invite_row) : NULL,
+                                               self->cancellable, password_checked_cb, g_object_ref (self));
+      else
+        natter_account_service_login_async (service, user_id, password, self->cancellable,
+                                            password_checked_cb, g_object_ref (self));
+      self->creating = FALSE;
+      return;
+    }
+
   if (use_app_server (self))
     natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                   NULL, text_of (self->app_server_row), text_of (self->user_row),
@@ -266,9 +428,13 @@ natter_sign_in_page_prefill (NatterSignInPage *self,
     {
       gtk_editable_set_text (GTK_EDITABLE (self->app_server_row), app_server_url);
       gtk_toggle_button_set_active (self->app_server_toggle, TRUE);
+      gtk_expander_set_expanded (self->advanced_expander, TRUE);
     }
   if (user_id != NULL)
-    gtk_editable_set_text (GTK_EDITABLE (self->user_row), user_id);
+    {
+      gtk_editable_set_text (GTK_EDITABLE (self->user_row), user_id);
+      gtk_editable_set_text (GTK_EDITABLE (self->password_user_row), user_id);
+    }
   gtk_editable_set_text (GTK_EDITABLE (self->token_row), "");
   form_changed_cb (self);
 }
@@ -339,6 +505,11 @@ natter_sign_in_page_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
   g_clear_pointer (&self->unencrypted_confirmed, g_free);
+  g_clear_handle_id (&self->settings_source, g_source_remove);
+  g_cancellable_cancel (self->settings_cancellable);
+  g_clear_object (&self->settings_cancellable);
+  g_clear_object (&self->accounts);
+  g_clear_pointer (&self->settings_key, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_SIGN_IN_PAGE);
 
   G_OBJECT_CLASS (natter_sign_in_page_parent_class)->dispose (object);
@@ -407,6 +578,13 @@ natter_sign_in_page_class_init (NatterSignInPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, sign_in_button);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, spinner);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_user_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, invite_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_group);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, advanced_expander);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, create_button);
+  gtk_widget_class_bind_template_callback (widget_class, create_account_cb);
   gtk_widget_class_bind_template_callback (widget_class, form_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, mode_toggled_cb);
   gtk_widget_class_bind_template_callback (widget_class, natter_sign_in_page_sign_in);

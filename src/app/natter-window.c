@@ -15,6 +15,7 @@
 #include "natter-notifier.h"
 #include "natter-sign-in-page.h"
 #include "natter-toast-queue.h"
+#include "natter-window-accounts.h"
 #include "natter-window.h"
 #include "natter-call-controller.h"
 
@@ -939,6 +940,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.previous-conversation", NULL, relative_activated);
   gtk_widget_class_install_action (widget_class, "win.call-voice", NULL, call_activated);
   gtk_widget_class_install_action (widget_class, "win.call-video", NULL, call_activated);
+  natter_window_accounts_install_actions (widget_class);
 }
 
 static void
@@ -970,6 +972,7 @@ natter_window_init (NatterWindow *self)
                                  G_CALLBACK (list_loading_cb), self, G_CONNECT_SWAPPED);
 
   add_call_buttons (self);
+  natter_window_accounts_attach (self, self->client_signals);
   natter_bench_probe_attach (self);
 }
 

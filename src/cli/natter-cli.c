@@ -1336,7 +1336,10 @@ commands_help (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     g_string_append_printf (help, "  %-17s %s\n", commands[i].name, commands[i].summary);
-  g_string_append (help, "\nExit codes: 0 ok, 1 failure, 2 usage, 3 connect refused (token, app key),\n"
+#ifdef NATTER_CLI_HAVE_ACCOUNTS
+  natter_cli_accounts_help (help);
+#endif
+  g_string_append (help, "\nExit codes: 0 ok, 1 failure, 2 usage, 3 connect or sign-in refused (token, app key, password),\n"
                          "4 kicked by another device, 5 refused by the server, 6 server unreachable\n"
                          "or timed out (a message stays in the outbox).\n"
                          "Environment: NATTER_SERVER, NATTER_APP_KEY, NATTER_TOKEN, NATTER_PROFILE.");
@@ -1423,6 +1426,11 @@ main (int   argc,
         }
     }
 
+#ifdef NATTER_CLI_HAVE_ACCOUNTS
+  /* A profile that signed in (register, login) remembers where and who. */
+  natter_cli_accounts_load_profile (&ctx);
+#endif
+
   code = -1;
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[1], commands[i].name))
@@ -1435,6 +1443,15 @@ main (int   argc,
         code = commands[i].run (&ctx, argc - 1, argv + 1);
         break;
       }
+
+#ifdef NATTER_CLI_HAVE_ACCOUNTS
+  if (code < 0)
+    {
+      if (ctx.profile_dir == NULL)
+        ctx.profile_dir = default_profile (&ctx);
+      code = natter_cli_accounts_run (&ctx, argc - 1, argv + 1);
+    }
+#endif
 
   if (code < 0)
     {

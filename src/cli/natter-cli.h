@@ -76,4 +76,13 @@ int  natter_cli_answer          (NatterCliContext *ctx,
                                  int               argc,
                                  char            **argv);
 
+/* Accounts, contacts and groups (src/cli/natter-cli-accounts.c, built with
+ * libsecret): the profile's sign-in fills in what the command line left
+ * out; run returns -1 for a command that is not one of them. */
+void natter_cli_accounts_load_profile (NatterCliContext *ctx);
+void natter_cli_accounts_help         (GString          *help);
+int  natter_cli_accounts_run          (NatterCliContext *ctx,
+                                       int               argc,
+                                       char            **argv);
+
 G_END_DECLS

@@ -92,6 +92,8 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_CALL_MODIFY_MEDIA, "MediaModifyMessage", NATTER_MESSAGE_KIND_CALL_SIGNAL },
   { NATTER_OBJECT_CALL_ICE, "IceCandidateMessage", NATTER_MESSAGE_KIND_CALL_SIGNAL },
   { NATTER_OBJECT_CALL_SUMMARY, "SummaryMessage", NATTER_MESSAGE_KIND_CALL_SUMMARY },
+  { NATTER_OBJECT_CONTACT_NOTIFICATION, "ContactNotificationMessage", NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION },
+  { NATTER_OBJECT_GROUP_NOTIFICATION, "GroupNotificationMessage", NATTER_MESSAGE_KIND_GROUP_NOTIFICATION },
 };
 
 static const KnownName *
@@ -1085,6 +1087,8 @@ natter_message_get_text (NatterMessage *self)
     case NATTER_MESSAGE_KIND_TEXT:
       return content_string (ensure_content (self), "content");
     case NATTER_MESSAGE_KIND_INFO:
+    case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
       return content_string (ensure_content (self), "message");
     case NATTER_MESSAGE_KIND_UNSUPPORTED:
     case NATTER_MESSAGE_KIND_IMAGE:
@@ -1323,6 +1327,113 @@ natter_message_get_recalled_object_name (NatterMessage *self)
   return content_string (ensure_content (self), "originalObjectName");
 }
 
+static gboolean
+is_account_notification (NatterMessage *self)
+{
+  NatterMessageKind kind = natter_message_get_kind (self);
+
+  return kind == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION ||
+         kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION;
+}
+
+const char *
+natter_message_get_notification_operation (NatterMessage *self)
+{
+  if (!is_account_notification (self))
+    return NULL;
+  return content_string (ensure_content (self), "operation");
+}
+
+const char *
+natter_message_get_notification_operator (NatterMessage *self)
+{
+  if (!is_account_notification (self))
+    return NULL;
+  return content_string (ensure_content (self),
+                         natter_message_get_kind (self) == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION
+                         ? "operatorUserId" : "sourceUserId");
+}
+
+/* RC:GrpNtf data is an object, or (as RongCloud's SDKs send it) the JSON
+ * text of one: that goes through the bounded parser like any content. */
+static JsonObject *
+dup_group_notification_data (NatterMessage *self)
+{
+  JsonNode *node;
+
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_GROUP_NOTIFICATION ||
+      (node = json_object_get_member (ensure_content (self), "data")) == NULL)
+    return NULL;
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return json_object_ref (json_node_get_object (node));
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return natter_content_parse (json_node_get_string (node), NULL);
+  return NULL;
+}
+
+char *
+natter_message_dup_notification_detail (NatterMessage *self,
+                                        const char    *name)
+{
+  g_autoptr(JsonObject) data = dup_group_notification_data (self);
+
+  return g_strdup (content_string (data, name));
+}
+
+/* The strings of @array, or NULL when it is not an array of strings. */
+static GStrv
+strings_of (JsonObject *object,
+            const char *name)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+  JsonArray *array;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return NULL;
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        return NULL;
+      g_strv_builder_add (builder, json_node_get_string (element));
+    }
+  return g_strv_builder_end (builder);
+}
+
+GStrv
+natter_message_dup_notification_targets (NatterMessage   *self,
+                                         GStrv           *display_names)
+{
+  g_autoptr(JsonObject) data = NULL;
+  g_auto(GStrv) ids = NULL;
+  g_auto(GStrv) names = NULL;
+  const char *target;
+
+  if (display_names != NULL)
+    *display_names = NULL;
+  if (natter_message_get_kind (self) == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION)
+    {
+      target = content_string (ensure_content (self), "targetUserId");
+      if (target == NULL)
+        return NULL;
+      ids = g_new0 (char *, 2);
+      ids[0] = g_strdup (target);
+      return g_steal_pointer (&ids);
+    }
+
+  data = dup_group_notification_data (self);
+  ids = strings_of (data, "targetUserIds");
+  names = strings_of (data, "targetUserDisplayNames");
+  /* Names only when there is one for each id. */
+  if (display_names != NULL && ids != NULL && names != NULL &&
+      g_strv_length (ids) == g_strv_length (names))
+    *display_names = g_steal_pointer (&names);
+  return g_steal_pointer (&ids);
+}
+
 gint64
 natter_message_get_last_message_send_time (NatterMessage *self)
 {
@@ -1444,6 +1555,10 @@ natter_message_dup_preview (NatterMessage *self)
     case NATTER_MESSAGE_KIND_CALL_SUMMARY:
       return g_strdup (natter_message_get_call_media_type (self) == NATTER_CALL_MEDIA_VIDEO
                        ? _("[Video call]") : _("[Voice call]"));
+    case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
+      /* The app words these itself (natter_format_notice()). */
+      return g_strdup_printf ("[%s]", natter_message_get_notification_operation (self) ?: "");
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:

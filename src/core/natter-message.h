@@ -103,6 +103,22 @@ const char             *natter_message_get_recall_operator_id (NatterMessage *se
 gint64                  natter_message_get_recall_time     (NatterMessage *self);
 const char             *natter_message_get_recalled_object_name (NatterMessage *self);
 
+/* RC:ContactNtf and RC:GrpNtf: operation ("Request", "AcceptResponse",
+ * "RejectResponse"; "Create", "Add", "Kicked", "Quit", "Rename", "Dismiss",
+ * "Transfer", "Bulletin") and who did it (sourceUserId, operatorUserId);
+ * natter_message_get_text() is their message. */
+const char             *natter_message_get_notification_operation (NatterMessage *self);
+const char             *natter_message_get_notification_operator (NatterMessage *self);
+/* RC:GrpNtf data's string @name ("operatorNickname", "name",
+ * "announcement"); NULL when absent or not a string. */
+char                   *natter_message_dup_notification_detail (NatterMessage *self,
+                                                               const char    *name);
+/* The users it concerns: RC:ContactNtf targetUserId, RC:GrpNtf
+ * data.targetUserIds; @display_names (optional) gets
+ * data.targetUserDisplayNames when there is one per id, else NULL. */
+GStrv                   natter_message_dup_notification_targets (NatterMessage *self,
+                                                                GStrv         *display_names);
+
 /* RC:ReadNtf / RC:SRSMsg lastMessageSendTime. */
 gint64                  natter_message_get_last_message_send_time (NatterMessage *self);
 

@@ -17,6 +17,7 @@
 #include "natter-turn-credentials.h"
 #include "natter-store.h"
 #include "natter-client.h"
+#include "natter-account-service.h"
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
 

@@ -553,6 +553,16 @@ natter_test_ui_set_row_text (GtkWidget  *root,
 }
 
 void
+natter_test_ui_show_advanced (GtkWidget *root)
+{
+  GtkWidget *expander = natter_test_ui_find_type (root, GTK_TYPE_EXPANDER);
+
+  g_assert_nonnull (expander);
+  gtk_expander_set_expanded (GTK_EXPANDER (expander), TRUE);
+  natter_test_ui_spin (50);
+}
+
+void
 natter_test_ui_set_dialog_text (const char *text)
 {
   GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
@@ -658,7 +668,8 @@ natter_test_ui_screenshot (GtkWidget  *window,
                            const char *name)
 {
   /* the window's content (libadwaita draws the header bars in it) */
-  GtkWidget *widget = adw_application_window_get_content (ADW_APPLICATION_WINDOW (window));
+  GtkWidget *widget = ADW_IS_WINDOW (window) ? adw_window_get_content (ADW_WINDOW (window))
+                                             : adw_application_window_get_content (ADW_APPLICATION_WINDOW (window));
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
@@ -782,6 +793,7 @@ natter_test_ui_sign_in_with_form (NatterTestUi *ui,
   natter_test_ui_wait_for_label (ui->root, "Welcome to Natter");
   natter_test_ui_set_row_text (ui->root, "Server Address", server_url);
   natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  natter_test_ui_show_advanced (ui->root);
   natter_test_ui_set_row_text (ui->root, "Token", token);
   gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
 }

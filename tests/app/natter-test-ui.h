@@ -199,6 +199,8 @@ gboolean     natter_test_ui_has_picture      (gpointer    widget);
 void         natter_test_ui_set_row_text     (GtkWidget  *root,
                                               const char *title,
                                               const char *text);
+/* Opens the sign-in page's "Advanced" expander (token, app server). */
+void         natter_test_ui_show_advanced    (GtkWidget  *root);
 /* Types @text into the entry of the message dialog on screen. */
 void         natter_test_ui_set_dialog_text  (const char *text);
 /* Answers the message dialog on screen with @response. */

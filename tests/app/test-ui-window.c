@@ -350,6 +350,7 @@ test_screenshots (NatterTestUi  *ui,
   natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
   natter_test_ui_screenshot (ui->root, "screenshot-sign-in.png");
 
+  natter_test_ui_show_advanced (ui->root);
   natter_test_ui_set_row_text (ui->root, "Token", token);
   gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
   natter_test_ui_wait_for_page (ui->window, "main");

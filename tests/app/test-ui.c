@@ -33,6 +33,7 @@ test_first_run (NatterTestUi  *ui,
   natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
   natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
 
+  natter_test_ui_show_advanced (ui->root);
   natter_test_ui_set_row_text (ui->root, "Token", "not-a-token");
   button = natter_test_ui_find_button_with_label (ui->root, "Sign In");
   g_assert_nonnull (button);
@@ -165,6 +166,7 @@ test_app_server (NatterTestUi  *ui,
 
   natter_test_ui_open (ui, profile);
   natter_test_ui_wait_for_page (ui->window, "sign-in");
+  natter_test_ui_show_advanced (ui->root);
   natter_test_ui_wait_for_label (ui->root, "Through an App Server");
   toggle = natter_test_ui_find_button_with_label (ui->root, "Through an App Server");
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (toggle), TRUE);
@@ -402,7 +404,7 @@ test_translated (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (ui->root, "欢迎使用 Natter");
   natter_test_ui_wait_for_label (ui->root, "登录你的 Natter 服务器");
   g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "服务器地址"));
-  g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "令牌"));
+  g_assert_nonnull (natter_test_ui_find_entry_row (ui->root, "密码"));
   natter_test_ui_screenshot (ui->root, "screenshot-sign-in-zh_CN.png");
 }
 

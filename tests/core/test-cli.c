@@ -118,47 +118,6 @@ run_cli (Fixture            *fixture,
   return g_subprocess_get_exit_status (process);
 }
 
-static GPtrArray *
-json_lines (const char *text)
-{
-  GPtrArray *objects = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
-
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      g_autoptr(GError) error = NULL;
-
-      if (*lines[i] == '\0')
-        continue;
-      json_parser_load_from_data (parser, lines[i], -1, &error);
-      g_assert_no_error (error);
-      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-      g_ptr_array_add (objects, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
-    }
-
-  return objects;
-}
-
-/* Reads stderr lines of a -v natter-cli until it says it is connected. */
-static void
-wait_connected (GSubprocess *process)
-{
-  g_autoptr(GDataInputStream) lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
-
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (lines), FALSE);
-  for (;;)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
-
-      g_assert_no_error (error);
-      g_assert_nonnull (line);
-      if (strstr (line, "status 0") != NULL)
-        return;
-    }
-}
-
 static char *
 read_stdout (GSubprocess *process)
 {
@@ -188,7 +147,7 @@ test_send_listen (Fixture       *fixture,
   /* -v goes before the command: insert it among the global options. */
   argv = cli_argv (fixture, "bob", NULL);
   listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
-  wait_connected (listener);
+  test_wait_cli_connected (listener);
 
   /* A status-only message (typing) waits for the connection: it has no
    * outbox to wait in. */
@@ -197,13 +156,13 @@ test_send_listen (Fixture       *fixture,
                                                      "{\"typingContentType\":\"RC:TxtMsg\"}", NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
                             (const char * const[]) { "send", "bob", "hello bob, 你好", NULL }), ==, 0);
-  sent = json_lines (sent_out);
+  sent = test_json_lines (sent_out);
   g_assert_cmpuint (sent->len, ==, 1);
 
   heard_out = read_stdout (listener);
   g_assert_true (g_subprocess_get_if_exited (listener));
   g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 0);
-  heard = json_lines (heard_out);
+  heard = test_json_lines (heard_out);
   g_assert_cmpuint (heard->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 0), "objectName"), ==, "RC:TypSts");
 
@@ -270,7 +229,7 @@ test_exit_codes (Fixture       *fixture,
     g_autoptr(GError) error = NULL;
     g_autofree char *token = natter_test_server_get_token (fixture->server, "dave");
 
-    wait_connected (listener);
+    test_wait_cli_connected (listener);
     /* Another profile: another device of dave's. */
     g_assert_cmpint (run_cli (fixture, "dave-laptop", token, NULL, NULL,
                               (const char * const[]) { "conversations", NULL }), ==, 0);
@@ -302,7 +261,7 @@ test_exit_codes (Fixture       *fixture,
     g_assert_cmpint (run_cli (fixture, "erin", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
     g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
                               (const char * const[]) { "history", "erin", NULL }), ==, 0);
-    history = json_lines (history_out);
+    history = test_json_lines (history_out);
     g_assert_cmpuint (history->len, ==, 1);
     g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "objectName"), ==, "RC:FileMsg");
     g_assert_true (g_str_has_prefix (json_object_get_string_member (
@@ -385,7 +344,7 @@ test_outbox_sigkill (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &heard_out, NULL,
                             (const char * const[]) { "listen", "--duration", "2", NULL }), ==, 0);
-  heard = json_lines (heard_out);
+  heard = test_json_lines (heard_out);
   g_assert_cmpuint (heard->len, ==, 2);
   for (guint i = 0; i < heard->len; i++)
     {
@@ -401,7 +360,7 @@ test_outbox_sigkill (Fixture       *fixture,
   /* The server's history has it once too. */
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "alice", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   g_assert_cmpuint (history->len, ==, 2);
 }
 
@@ -425,7 +384,7 @@ test_commands (Fixture       *fixture,
 
   /* conversations: from the server, newest first, with unread counts. */
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL, (const char * const[]) { "conversations", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "targetId"), ==, "carol");
   g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 1), "unreadMessageCount"), ==, 3);
@@ -435,7 +394,7 @@ test_commands (Fixture       *fixture,
   /* history: oldest first; --count pages. */
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
                             (const char * const[]) { "history", "alice", "--count", "2", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 2);
   last = g_ptr_array_index (lines, 1);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (last, "content"), "content"),
@@ -451,7 +410,7 @@ test_commands (Fixture       *fixture,
     g_assert_cmpint (run_cli (fixture, "bob", NULL, &older_out, NULL,
                               (const char * const[]) { "history", "alice", "--before", before, "--count", "5",
                                                        NULL }), ==, 0);
-    older = json_lines (older_out);
+    older = test_json_lines (older_out);
     g_assert_cmpuint (older->len, ==, 1);
     g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (older, 0),
                                                                                    "content"), "content"),
@@ -466,7 +425,7 @@ test_commands (Fixture       *fixture,
   /* search: the local store (history above stored the messages). */
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
                             (const char * const[]) { "search", "quarterly", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, >=, 2);
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&lines, g_ptr_array_unref);
@@ -479,7 +438,7 @@ test_commands (Fixture       *fixture,
     g_file_set_contents (path, "meeting notes\n", -1, NULL);
     g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                               (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 0);
-    lines = json_lines (out);
+    lines = test_json_lines (out);
     g_assert_cmpuint (lines->len, ==, 1);
     g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "objectName"), ==, "RC:FileMsg");
     content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
@@ -505,7 +464,7 @@ test_commands (Fixture       *fixture,
     g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL));
     g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
                               (const char * const[]) { "send", "bob", "--image", path, NULL }), ==, 0);
-    lines = json_lines (out);
+    lines = test_json_lines (out);
     g_assert_cmpuint (lines->len, ==, 1);
     g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "objectName"), ==, "RC:ImgMsg");
     g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 0), "sentStatus"), ==, 30);
@@ -535,7 +494,7 @@ test_commands (Fixture       *fixture,
     }
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
                             (const char * const[]) { "join-chatroom", "hall", "--count", "2", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 3);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (lines, 0),
                                                                                  "content"), "content"), ==, "hall 1");
@@ -665,7 +624,7 @@ test_token_url (Fixture       *fixture,
         {
           /* The token works: the message is erin's. */
           g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
-          lines = json_lines (out);
+          lines = test_json_lines (out);
           g_assert_cmpuint (lines->len, ==, 1);
           g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 0), "senderUserId"), ==, "erin");
           g_assert_cmpint (json_object_get_int_member (g_ptr_array_index (lines, 0), "sentStatus"), ==, 30);
@@ -741,7 +700,7 @@ test_group_timeline (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
                             (const char * const[]) { "listen", "--count", "3", "--duration", "20", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   g_assert_cmpuint (lines->len, ==, 3);
   for (guint i = 0; i < lines->len; i++)
     {
@@ -757,7 +716,7 @@ test_group_timeline (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
                             (const char * const[]) { "conversations", NULL }), ==, 0);
-  lines = json_lines (out);
+  lines = test_json_lines (out);
   for (guint i = 0; i < lines->len; i++)
     if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (lines, i), "targetId"), "team") == 0)
       team = g_ptr_array_index (lines, i);
@@ -813,7 +772,7 @@ test_server_list (Fixture       *fixture,
   g_assert_cmpint (run_cli (fixture, "bob", bob_token, &out, NULL,
                             (const char * const[]) { "--server", list, "send", "alice", "over B", NULL }),
                    ==, 0);
-  sent = json_lines (out);
+  sent = test_json_lines (out);
   g_assert_cmpuint (sent->len, ==, 1);
 
   peer_wait_received (alice, 1);

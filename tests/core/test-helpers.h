@@ -99,4 +99,9 @@ NatterConversation *peer_store_conversation (Peer                   *peer,
                                              NatterConversationType  type,
                                              const char             *target);
 
+/* natter-cli output: each non-empty line a JSON object (asserted). */
+GPtrArray          *test_json_lines         (const char             *text);
+/* Reads stderr lines of a natter-cli -v until it says it is connected. */
+void                test_wait_cli_connected (GSubprocess            *process);
+
 G_END_DECLS
