@@ -82,6 +82,12 @@ void             natter_call_media_add_remote_candidate (NatterCallMedia     *se
 /* Tears the pipeline down; no signal is emitted afterwards. */
 void             natter_call_media_stop                 (NatterCallMedia     *self);
 
+/* NatterCallMissing; `devices-changed` says when it changes, and when a
+ * device was plugged in or removed. A microphone plugged in while there
+ * was none is used at once; a camera only once chosen
+ * (natter_call_media_set_device()). */
+guint            natter_call_media_get_missing          (NatterCallMedia     *self);
+
 void             natter_call_media_set_muted            (NatterCallMedia     *self,
                                                          gboolean             muted);
 void             natter_call_media_set_camera_enabled   (NatterCallMedia     *self,
