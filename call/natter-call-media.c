@@ -1666,8 +1666,15 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
       g_warning ("Cannot open the camera again: the peer sees black frames");
       return;
     }
-  if (swap_source (self, &self->camera, self->camera_next, replacement))
-    self->camera_open = enabled;
+  if (!swap_source (self, &self->camera, self->camera_next, replacement))
+    return;
+  self->camera_open = enabled;
+  /* a camera that had failed or was missing works again */
+  if (enabled && (self->missing & NATTER_CALL_MISSING_CAMERA))
+    {
+      self->missing &= ~NATTER_CALL_MISSING_CAMERA;
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+    }
 }
 
 gboolean

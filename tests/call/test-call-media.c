@@ -105,6 +105,12 @@ alice_hears_more (Pair *pair)
   return natter_call_get_audio_buffers_received (pair->alice->call) >= frames_target;
 }
 
+static gboolean
+bob_hears_more (Pair *pair)
+{
+  return natter_call_get_audio_buffers_received (pair->bob->call) >= frames_target;
+}
+
 /* Clean loopback: the RTCP loss reports raise the VP8 bitrate. */
 static gboolean
 bitrate_raised (Pair *pair)
@@ -349,6 +355,15 @@ camera_gone_both_ways (Pair *pair)
          !natter_call_get_remote_camera_enabled (pair->bob->call);
 }
 
+/* natter_call_get_missing_devices() joined by commas. */
+static char *
+missing_of (NatterCall *call)
+{
+  g_auto(GStrv) missing = natter_call_get_missing_devices (call);
+
+  return g_strjoinv (",", missing);
+}
+
 static void
 test_camera_unplugged (Pair          *pair,
                        gconstpointer  data)
@@ -363,6 +378,10 @@ test_camera_unplugged (Pair          *pair,
   g_assert_true (wait_for (pair, camera_gone_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
   g_assert_false (natter_call_media_get_camera_open (pair->alice->media));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "camera");
+  }
   g_assert_true (wait_for (pair, bob_sees_black, 10));
 
   before = natter_call_get_video_frames_received (pair->bob->call);
@@ -376,6 +395,10 @@ test_camera_unplugged (Pair          *pair,
   natter_call_set_camera_enabled (pair->alice->call, TRUE);
   g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "");
+  }
 }
 
 static void
@@ -392,6 +415,21 @@ test_microphone_unplugged (Pair          *pair,
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
   frames_target = natter_call_get_audio_buffers_received (pair->alice->call) + 50;
   g_assert_true (wait_for (pair, alice_hears_more, 10));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "microphone");
+  }
+
+  /* Another microphone chosen (a test wave here) takes the silence's
+   * place while the pipeline runs: nothing is missing any more. */
+  g_assert_true (natter_call_set_device (pair->alice->call, NATTER_CALL_DEVICE_MICROPHONE, "pink-noise"));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "");
+  }
+  frames_target = natter_call_get_audio_buffers_received (pair->bob->call) + 50;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
 }
 
 static void

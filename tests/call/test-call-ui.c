@@ -227,6 +227,53 @@ test_video_window (Pair          *pair,
   g_assert_true (wait_for (pair, window_closed, 5));
 }
 
+static GtkLabel *missing_label;
+
+static gboolean
+missing_shown (Pair *pair)
+{
+  return gtk_widget_get_visible (GTK_WIDGET (missing_label)) &&
+         g_strcmp0 (gtk_label_get_label (missing_label), "No microphone found\nNo camera found") == 0;
+}
+
+/* The microphone and camera fail (as unplugged ones do) once the call
+ * runs: the window says which devices are missing, the call goes on, and
+ * nothing speaks of the network. */
+static void
+test_missing_devices_window (Pair          *pair,
+                             gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkLabel *status;
+
+  g_setenv ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER", "50", TRUE);
+  g_setenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "30", TRUE);
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-missing-1");
+  window = natter_call_window_new (call, "Bob");
+  remote_window = window;
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  missing_label = GTK_LABEL (find_named (GTK_WIDGET (window), "missing-devices"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (missing_label)));
+
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, missing_shown, 20));
+  g_unsetenv ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
+  g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
+  g_assert_true (wait_for (pair, remote_frames_shown, 20));
+  g_assert_true (both_active (pair));
+  status = GTK_LABEL (find_named (GTK_WIDGET (window), "status"));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (status), "00:"));
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_HANGUP);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (missing_label)));
+  g_assert_true (wait_for (pair, window_closed, 5));
+}
+
 static void
 test_incoming_window (Pair          *pair,
                       gconstpointer  data)
@@ -318,6 +365,8 @@ main (int   argc,
   adw_init ();
 
   g_test_add ("/call/ui/video-window", Pair, NULL, pair_setup, test_video_window, pair_teardown);
+  g_test_add ("/call/ui/missing-devices-window", Pair, NULL, pair_setup, test_missing_devices_window,
+              pair_teardown);
   g_test_add ("/call/ui/incoming-window", Pair, NULL, pair_setup, test_incoming_window, pair_teardown);
   g_test_add ("/call/ui/outgoing-window", Pair, NULL, pair_setup, test_outgoing_window, pair_teardown);
 

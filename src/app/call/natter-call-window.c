@@ -28,6 +28,7 @@ struct _NatterCallWindow
   GtkPicture           *remote_picture;
   GtkPicture           *local_picture;
   GtkLabel             *status_label;
+  GtkLabel             *missing_label;
   GtkToggleButton      *mute_button;
   GtkToggleButton      *camera_button;
   GtkMenuButton        *devices_button;
@@ -138,6 +139,8 @@ close_later (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void update_missing (NatterCallWindow *self);
+
 static void
 update_state (NatterCallWindow *self)
 {
@@ -177,6 +180,7 @@ update_state (NatterCallWindow *self)
       break;
     }
   update_stage (self);
+  update_missing (self);
 }
 
 static void
@@ -199,6 +203,36 @@ static void
 on_camera_enabled_changed (NatterCallWindow *self)
 {
   gtk_toggle_button_set_active (self->camera_button, !natter_call_get_camera_enabled (self->call));
+}
+
+/* "No microphone found", one line per device the call goes without: the
+ * call works without them, the user should know why the peer hears or
+ * sees nothing. */
+static void
+update_missing (NatterCallWindow *self)
+{
+  g_auto(GStrv) missing = natter_call_get_missing_devices (self->call);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; missing[i] != NULL; i++)
+    {
+      const char *line = NULL;
+
+      if (g_str_equal (missing[i], "microphone"))
+        line = _("No microphone found");
+      else if (g_str_equal (missing[i], "camera"))
+        line = _("No camera found");
+      else if (g_str_equal (missing[i], "speaker"))
+        line = _("No speaker found");
+      if (line == NULL)
+        continue;
+      if (text->len > 0)
+        g_string_append_c (text, '\n');
+      g_string_append (text, line);
+    }
+  gtk_label_set_label (self->missing_label, text->str);
+  gtk_widget_set_visible (GTK_WIDGET (self->missing_label),
+                          text->len > 0 && natter_call_get_state (self->call) != NATTER_CALL_STATE_ENDED);
 }
 
 static void
@@ -412,6 +446,7 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, remote_picture);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, local_picture);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, missing_label);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, mute_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, camera_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, devices_button);
@@ -481,6 +516,8 @@ natter_call_window_new (NatterCall *call,
   g_signal_connect_object (call, "notify::remote-camera-enabled", G_CALLBACK (on_media_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "notify::camera-enabled", G_CALLBACK (on_camera_enabled_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "notify::missing-devices", G_CALLBACK (update_missing), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
