@@ -1365,18 +1365,29 @@ natter_call_media_add_ice_server (NatterCallMedia *self,
 /* A test source (@description) for a running pipeline: test sources count
  * time from their own start, so it continues the pipeline's running time
  * instead (devices use the clock). */
+static void
+continue_running_time (NatterCallMedia *self,
+                       GstElement      *source)
+{
+  g_autoptr(GstClock) clock = NULL;
+
+  if (GST_STATE (self->pipeline) != GST_STATE_PLAYING ||
+      g_object_class_find_property (G_OBJECT_GET_CLASS (source), "timestamp-offset") == NULL)
+    return;
+  clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
+  g_object_set (source, "timestamp-offset",
+                (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline)), NULL);
+}
+
 static GstElement *
 make_running_source (NatterCallMedia *self,
                      const char      *description)
 {
   GstElement *source = gst_parse_launch (description, NULL);
-  g_autoptr(GstClock) clock = NULL;
 
   if (source == NULL)
     return NULL;
-  clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
-  g_object_set (source, "timestamp-offset",
-                (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline)), NULL);
+  continue_running_time (self, source);
   return source;
 }
 
@@ -1394,6 +1405,8 @@ swap_source (NatterCallMedia  *self,
   gst_bin_remove (GST_BIN (self->pipeline), *source);
 
   *source = replacement;
+  /* a device that is a test source (the tests' device provider) */
+  continue_running_time (self, replacement);
   gst_bin_add (GST_BIN (self->pipeline), replacement);
   if (!gst_element_link (replacement, next))
     {

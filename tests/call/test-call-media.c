@@ -432,6 +432,185 @@ test_microphone_unplugged (Pair          *pair,
   g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
 }
 
+/* ------------------------------------------- devices plugged in mid-call */
+
+/* A device provider of the test's own, in the process's GstDeviceMonitor
+ * beside (instead of) the real ones: its devices are test sources, plugged
+ * in when the test says so, announced on the monitor's bus as a real
+ * provider announces them. */
+#define TEST_TYPE_DEVICE (test_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
+
+struct _TestDevice
+{
+  GstDevice  parent_instance;
+  char      *element;
+};
+
+G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstElement *
+test_device_create_element (GstDevice  *device,
+                            const char *name)
+{
+  return gst_parse_launch (TEST_DEVICE (device)->element, NULL);
+}
+
+static void
+test_device_finalize (GObject *object)
+{
+  g_free (TEST_DEVICE (object)->element);
+  G_OBJECT_CLASS (test_device_parent_class)->finalize (object);
+}
+
+static void
+test_device_class_init (TestDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_device_finalize;
+  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
+}
+
+static void
+test_device_init (TestDevice *self)
+{
+}
+
+#define TEST_TYPE_DEVICE_PROVIDER (test_device_provider_get_type ())
+G_DECLARE_FINAL_TYPE (TestDeviceProvider, test_device_provider, TEST, DEVICE_PROVIDER, GstDeviceProvider)
+
+struct _TestDeviceProvider
+{
+  GstDeviceProvider parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (TestDeviceProvider, test_device_provider, GST_TYPE_DEVICE_PROVIDER)
+
+static GstDeviceProvider *test_provider;
+
+static gboolean
+test_device_provider_start (GstDeviceProvider *provider)
+{
+  test_provider = provider;
+  return TRUE;
+}
+
+static void
+test_device_provider_class_init (TestDeviceProviderClass *klass)
+{
+  GST_DEVICE_PROVIDER_CLASS (klass)->start = test_device_provider_start;
+  gst_device_provider_class_set_static_metadata (GST_DEVICE_PROVIDER_CLASS (klass), "Natter test devices",
+                                                 "Source/Audio/Video", "Test sources as devices", "Natter");
+}
+
+static void
+test_device_provider_init (TestDeviceProvider *self)
+{
+}
+
+static void
+plug_in (const char *device_class,
+         const char *display_name,
+         const char *element)
+{
+  g_autoptr(GstCaps) caps = gst_caps_from_string (g_str_has_prefix (device_class, "Video") ? "video/x-raw"
+                                                                                         : "audio/x-raw");
+  TestDevice *device = g_object_new (TEST_TYPE_DEVICE, "device-class", device_class,
+                                     "display-name", display_name, "caps", caps, NULL);
+
+  device->element = g_strdup (element);
+  gst_device_provider_device_add (test_provider, GST_DEVICE (device));
+}
+
+/* Only the test's provider: on a machine with a camera or sound card the
+ * call starts without devices all the same. */
+static void
+use_test_devices_only (void)
+{
+  GList *factories;
+
+  g_assert_true (gst_device_provider_register (NULL, "natter-test-device-provider", GST_RANK_PRIMARY,
+                                               TEST_TYPE_DEVICE_PROVIDER));
+  factories = gst_device_provider_factory_list_get_device_providers (GST_RANK_NONE);
+  for (GList *l = factories; l != NULL; l = l->next)
+    if (!g_str_equal (GST_OBJECT_NAME (l->data), "natter-test-device-provider"))
+      gst_plugin_feature_set_rank (l->data, GST_RANK_NONE);
+  gst_plugin_feature_list_free (factories);
+}
+
+static gboolean
+alice_misses_nothing_but_speaker (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "speaker") == 0;
+}
+
+static gboolean
+alice_has_microphone (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "camera,speaker") == 0;
+}
+
+static guint devices_changed;
+
+static gboolean
+camera_offered (Pair *pair)
+{
+  g_auto(GStrv) cameras = natter_call_list_devices (NATTER_CALL_DEVICE_CAMERA);
+
+  return devices_changed >= 2 && g_strv_contains ((const char * const *) cameras, "Test Camera");
+}
+
+static void
+on_devices_changed (NatterCall *call,
+                    gpointer    user_data)
+{
+  devices_changed++;
+}
+
+/* alice starts a video call with no devices at all (the real path, no test
+ * sources): silence, black frames, nothing to play to. A microphone is
+ * plugged in: the call takes it at once. A camera is plugged in: offered
+ * (devices-changed, listed), and switched to while the pipeline runs; bob
+ * then sees a picture instead of black. The call never stops. */
+static void
+test_devices_plugged_in (Pair          *pair,
+                         gconstpointer  data)
+{
+  NatterCall *call;
+
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "plug-1");
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  g_signal_connect (call, "devices-changed", G_CALLBACK (on_devices_changed), NULL);
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_cmpstr (missing, ==, "microphone,camera,speaker");
+  }
+  g_assert_nonnull (test_provider);
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, bob_sees_black, 10));
+
+  devices_changed = 0;
+  plug_in ("Audio/Source", "Test Microphone", "audiotestsrc is-live=true wave=sine samplesperbuffer=480");
+  g_assert_true (wait_for (pair, alice_has_microphone, 10));
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_MICROPHONE), ==, NULL);
+
+  plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=smpte");
+  g_assert_true (wait_for (pair, camera_offered, 10));
+  g_assert_true (natter_call_set_device (call, NATTER_CALL_DEVICE_CAMERA, "Test Camera"));
+  g_assert_true (alice_misses_nothing_but_speaker (pair));
+  g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
+  g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  frames_target = natter_call_get_audio_buffers_received (pair->bob->call) + 50;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
 static void
 test_peer_vanishes (Pair          *pair,
                     gconstpointer  data)
@@ -521,6 +700,7 @@ main (int   argc,
 {
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
+  use_test_devices_only ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");
@@ -531,6 +711,8 @@ main (int   argc,
   g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
   g_test_add ("/call/media/camera-unplugged", Pair, NULL, pair_setup, test_camera_unplugged, pair_teardown);
   g_test_add ("/call/media/microphone-unplugged", Pair, NULL, pair_setup, test_microphone_unplugged,
+              pair_teardown);
+  g_test_add ("/call/media/devices-plugged-in", Pair, NULL, pair_setup, test_devices_plugged_in,
               pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
