@@ -233,3 +233,108 @@ state_of (TestEndpoint *endpoint)
   return endpoint->call != NULL ? natter_call_get_state (endpoint->call) : NATTER_CALL_STATE_IDLE;
 }
 
+/* ------------------------------------------------------- test devices */
+
+/* A device provider of the test's own, in the process's GstDeviceMonitor
+ * beside (instead of) the real ones: its devices are test sources, plugged
+ * in when the test says so, announced on the monitor's bus as a real
+ * provider announces them. */
+#define TEST_TYPE_DEVICE (test_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
+
+struct _TestDevice
+{
+  GstDevice  parent_instance;
+  char      *element;
+};
+
+G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstElement *
+test_device_create_element (GstDevice  *device,
+                            const char *name)
+{
+  return gst_parse_launch (TEST_DEVICE (device)->element, NULL);
+}
+
+static void
+test_device_finalize (GObject *object)
+{
+  g_free (TEST_DEVICE (object)->element);
+  G_OBJECT_CLASS (test_device_parent_class)->finalize (object);
+}
+
+static void
+test_device_class_init (TestDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_device_finalize;
+  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
+}
+
+static void
+test_device_init (TestDevice *self)
+{
+}
+
+#define TEST_TYPE_DEVICE_PROVIDER (test_device_provider_get_type ())
+G_DECLARE_FINAL_TYPE (TestDeviceProvider, test_device_provider, TEST, DEVICE_PROVIDER, GstDeviceProvider)
+
+struct _TestDeviceProvider
+{
+  GstDeviceProvider parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (TestDeviceProvider, test_device_provider, GST_TYPE_DEVICE_PROVIDER)
+
+static GstDeviceProvider *test_provider;
+
+static gboolean
+test_device_provider_start (GstDeviceProvider *provider)
+{
+  test_provider = provider;
+  return TRUE;
+}
+
+static void
+test_device_provider_class_init (TestDeviceProviderClass *klass)
+{
+  GST_DEVICE_PROVIDER_CLASS (klass)->start = test_device_provider_start;
+  gst_device_provider_class_set_static_metadata (GST_DEVICE_PROVIDER_CLASS (klass), "Natter test devices",
+                                                 "Source/Audio/Video", "Test sources as devices", "Natter");
+}
+
+static void
+test_device_provider_init (TestDeviceProvider *self)
+{
+}
+
+void
+pair_plug_in (const char *device_class,
+         const char *display_name,
+         const char *element)
+{
+  g_autoptr(GstCaps) caps = gst_caps_from_string (g_str_has_prefix (device_class, "Video") ? "video/x-raw"
+                                                                                         : "audio/x-raw");
+  TestDevice *device = g_object_new (TEST_TYPE_DEVICE, "device-class", device_class,
+                                     "display-name", display_name, "caps", caps, NULL);
+
+  g_assert_nonnull (test_provider);  /* started with the monitor */
+  device->element = g_strdup (element);
+  gst_device_provider_device_add (test_provider, GST_DEVICE (device));
+}
+
+/* Only the test's provider: on a machine with a camera or sound card the
+ * call starts without devices all the same. */
+void
+pair_use_test_devices_only (void)
+{
+  GList *factories;
+
+  g_assert_true (gst_device_provider_register (NULL, "natter-test-device-provider", GST_RANK_PRIMARY,
+                                               TEST_TYPE_DEVICE_PROVIDER));
+  factories = gst_device_provider_factory_list_get_device_providers (GST_RANK_NONE);
+  for (GList *l = factories; l != NULL; l = l->next)
+    if (!g_str_equal (GST_OBJECT_NAME (l->data), "natter-test-device-provider"))
+      gst_plugin_feature_set_rank (l->data, GST_RANK_NONE);
+  gst_plugin_feature_list_free (factories);
+}

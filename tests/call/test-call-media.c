@@ -434,109 +434,6 @@ test_microphone_unplugged (Pair          *pair,
 
 /* ------------------------------------------- devices plugged in mid-call */
 
-/* A device provider of the test's own, in the process's GstDeviceMonitor
- * beside (instead of) the real ones: its devices are test sources, plugged
- * in when the test says so, announced on the monitor's bus as a real
- * provider announces them. */
-#define TEST_TYPE_DEVICE (test_device_get_type ())
-G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
-
-struct _TestDevice
-{
-  GstDevice  parent_instance;
-  char      *element;
-};
-
-G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
-
-static GstElement *
-test_device_create_element (GstDevice  *device,
-                            const char *name)
-{
-  return gst_parse_launch (TEST_DEVICE (device)->element, NULL);
-}
-
-static void
-test_device_finalize (GObject *object)
-{
-  g_free (TEST_DEVICE (object)->element);
-  G_OBJECT_CLASS (test_device_parent_class)->finalize (object);
-}
-
-static void
-test_device_class_init (TestDeviceClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = test_device_finalize;
-  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
-}
-
-static void
-test_device_init (TestDevice *self)
-{
-}
-
-#define TEST_TYPE_DEVICE_PROVIDER (test_device_provider_get_type ())
-G_DECLARE_FINAL_TYPE (TestDeviceProvider, test_device_provider, TEST, DEVICE_PROVIDER, GstDeviceProvider)
-
-struct _TestDeviceProvider
-{
-  GstDeviceProvider parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestDeviceProvider, test_device_provider, GST_TYPE_DEVICE_PROVIDER)
-
-static GstDeviceProvider *test_provider;
-
-static gboolean
-test_device_provider_start (GstDeviceProvider *provider)
-{
-  test_provider = provider;
-  return TRUE;
-}
-
-static void
-test_device_provider_class_init (TestDeviceProviderClass *klass)
-{
-  GST_DEVICE_PROVIDER_CLASS (klass)->start = test_device_provider_start;
-  gst_device_provider_class_set_static_metadata (GST_DEVICE_PROVIDER_CLASS (klass), "Natter test devices",
-                                                 "Source/Audio/Video", "Test sources as devices", "Natter");
-}
-
-static void
-test_device_provider_init (TestDeviceProvider *self)
-{
-}
-
-static void
-plug_in (const char *device_class,
-         const char *display_name,
-         const char *element)
-{
-  g_autoptr(GstCaps) caps = gst_caps_from_string (g_str_has_prefix (device_class, "Video") ? "video/x-raw"
-                                                                                         : "audio/x-raw");
-  TestDevice *device = g_object_new (TEST_TYPE_DEVICE, "device-class", device_class,
-                                     "display-name", display_name, "caps", caps, NULL);
-
-  device->element = g_strdup (element);
-  gst_device_provider_device_add (test_provider, GST_DEVICE (device));
-}
-
-/* Only the test's provider: on a machine with a camera or sound card the
- * call starts without devices all the same. */
-static void
-use_test_devices_only (void)
-{
-  GList *factories;
-
-  g_assert_true (gst_device_provider_register (NULL, "natter-test-device-provider", GST_RANK_PRIMARY,
-                                               TEST_TYPE_DEVICE_PROVIDER));
-  factories = gst_device_provider_factory_list_get_device_providers (GST_RANK_NONE);
-  for (GList *l = factories; l != NULL; l = l->next)
-    if (!g_str_equal (GST_OBJECT_NAME (l->data), "natter-test-device-provider"))
-      gst_plugin_feature_set_rank (l->data, GST_RANK_NONE);
-  gst_plugin_feature_list_free (factories);
-}
-
 static gboolean
 alice_misses_nothing_but_speaker (Pair *pair)
 {
@@ -590,16 +487,15 @@ test_devices_plugged_in (Pair          *pair,
     g_autofree char *missing = missing_of (call);
     g_assert_cmpstr (missing, ==, "microphone,camera,speaker");
   }
-  g_assert_nonnull (test_provider);
   g_assert_true (wait_for (pair, both_active, 20));
   g_assert_true (wait_for (pair, bob_sees_black, 10));
 
   devices_changed = 0;
-  plug_in ("Audio/Source", "Test Microphone", "audiotestsrc is-live=true wave=sine samplesperbuffer=480");
+  pair_plug_in ("Audio/Source", "Test Microphone", "audiotestsrc is-live=true wave=sine samplesperbuffer=480");
   g_assert_true (wait_for (pair, alice_has_microphone, 10));
   g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_MICROPHONE), ==, NULL);
 
-  plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=smpte");
+  pair_plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=smpte");
   g_assert_true (wait_for (pair, camera_offered, 10));
   g_assert_true (natter_call_set_device (call, NATTER_CALL_DEVICE_CAMERA, "Test Camera"));
   g_assert_true (alice_misses_nothing_but_speaker (pair));
@@ -700,7 +596,7 @@ main (int   argc,
 {
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
-  use_test_devices_only ();
+  pair_use_test_devices_only ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");

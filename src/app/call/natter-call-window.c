@@ -21,6 +21,7 @@ struct _NatterCallWindow
   NatterVideoPaintable *local;
   guint                 tick_id;
   guint                 close_id;
+  GMenu                *devices_menu;  /* kept: refilled as devices come and go */
 
   GtkStack             *stage;
   AdwAvatar            *avatar;
@@ -356,18 +357,32 @@ add_device_section (GMenu            *menu,
   g_menu_append_section (menu, title, G_MENU_MODEL (section));
 }
 
-/* The device list is read each time the menu opens: devices come and go. */
+/* The device menu lists what the device monitor knows now; it is refilled
+ * in place when devices are plugged in or removed, even while open. */
+static void
+fill_devices_menu (NatterCallWindow *self)
+{
+  g_menu_remove_all (self->devices_menu);
+  if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
+    add_device_section (self->devices_menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
+  add_device_section (self->devices_menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
+}
+
 static void
 create_devices_popup (GtkMenuButton *button,
                       gpointer       user_data)
 {
   NatterCallWindow *self = user_data;
-  g_autoptr(GMenu) menu = g_menu_new ();
 
-  if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
-    add_device_section (menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
-  add_device_section (menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
-  gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
+  fill_devices_menu (self);
+  if (gtk_menu_button_get_menu_model (button) != G_MENU_MODEL (self->devices_menu))
+    gtk_menu_button_set_menu_model (button, G_MENU_MODEL (self->devices_menu));
+}
+
+static void
+on_devices_changed (NatterCallWindow *self)
+{
+  fill_devices_menu (self);
 }
 
 /* Closing the window ends the call. */
@@ -397,6 +412,7 @@ natter_call_window_dispose (GObject *object)
   g_clear_handle_id (&self->close_id, g_source_remove);
   g_clear_object (&self->remote);
   g_clear_object (&self->local);
+  g_clear_object (&self->devices_menu);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CALL_WINDOW);
 
   G_OBJECT_CLASS (natter_call_window_parent_class)->dispose (object);
@@ -479,6 +495,7 @@ natter_call_window_init (NatterCallWindow *self)
 
   self->remote = natter_video_paintable_new ();
   self->local = natter_video_paintable_new ();
+  self->devices_menu = g_menu_new ();
   natter_video_paintable_set_sized_by_widget (self->local, TRUE);
   /* the self-view, as every call app shows it */
   natter_video_paintable_set_mirrored (self->local, TRUE);
@@ -518,6 +535,8 @@ natter_call_window_new (NatterCall *call,
   g_signal_connect_object (call, "notify::camera-enabled", G_CALLBACK (on_camera_enabled_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "notify::missing-devices", G_CALLBACK (update_missing), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "devices-changed", G_CALLBACK (on_devices_changed), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
