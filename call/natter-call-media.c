@@ -909,6 +909,12 @@ on_bus_message (GstBus     *bus,
       g_autofree char *debug = NULL;
 
       gst_message_parse_error (message, &error, &debug);
+      /* from a device already replaced (one that failed to start) */
+      if (!gst_object_has_as_ancestor (GST_MESSAGE_SRC (message), GST_OBJECT (self->pipeline)))
+        {
+          g_debug ("Error from a replaced element: %s", error->message);
+          return G_SOURCE_CONTINUE;
+        }
       if (!is_stopped (self) && replace_failed_device (self, GST_MESSAGE_SRC (message), error))
         return G_SOURCE_CONTINUE;
       g_warning ("Call media error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-call-devices.h"
 #include "natter-object-names.h"
 #include "natter-test-call-pair.h"
 #include "natter-test-wait.h"
@@ -287,6 +288,7 @@ struct _TestDeviceProvider
 G_DEFINE_FINAL_TYPE (TestDeviceProvider, test_device_provider, GST_TYPE_DEVICE_PROVIDER)
 
 static GstDeviceProvider *test_provider;
+static GList *plugged_in;
 
 static gboolean
 test_device_provider_start (GstDeviceProvider *provider)
@@ -318,9 +320,24 @@ pair_plug_in (const char *device_class,
   TestDevice *device = g_object_new (TEST_TYPE_DEVICE, "device-class", device_class,
                                      "display-name", display_name, "caps", caps, NULL);
 
-  g_assert_nonnull (test_provider);  /* started with the monitor */
+  /* the provider starts with the process's device monitor */
+  if (test_provider == NULL)
+    {
+      g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
+    }
+  g_assert_nonnull (test_provider);
   device->element = g_strdup (element);
+  plugged_in = g_list_prepend (plugged_in, g_object_ref (device));
   gst_device_provider_device_add (test_provider, GST_DEVICE (device));
+}
+
+void
+pair_unplug_all (void)
+{
+  for (GList *l = plugged_in; l != NULL; l = l->next)
+    gst_device_provider_device_remove (test_provider, l->data);
+  g_list_free_full (plugged_in, gst_object_unref);
+  plugged_in = NULL;
 }
 
 /* Only the test's provider: on a machine with a camera or sound card the

@@ -66,5 +66,7 @@ void             pair_use_test_devices_only (void);
 void             pair_plug_in  (const char          *device_class,
                                 const char          *display_name,
                                 const char          *element);
+/* Removes every device pair_plug_in() plugged in. */
+void             pair_unplug_all (void);
 
 G_END_DECLS

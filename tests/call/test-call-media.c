@@ -478,6 +478,7 @@ test_devices_plugged_in (Pair          *pair,
 {
   NatterCall *call;
 
+  pair_unplug_all ();
   g_unsetenv ("NATTER_CALL_TEST_SOURCES");
   pair->bob->auto_accept = TRUE;
   call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "plug-1");
@@ -505,6 +506,35 @@ test_devices_plugged_in (Pair          *pair,
   g_assert_true (wait_for (pair, bob_hears_more, 10));
   g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
+/* The only microphone cannot start (a busy device refuses the pipeline's
+ * start as this one does): silence takes its place, the call connects and
+ * bob hears alice's silence; the microphone counts as missing. */
+static void
+test_device_fails_to_start (Pair          *pair,
+                            gconstpointer  data)
+{
+  NatterCall *call;
+
+  pair_unplug_all ();
+  pair_plug_in ("Audio/Source", "Busy Microphone", "filesrc location=/nonexistent/natter-busy-device");
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_AUDIO, "busy-1");
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  g_assert_cmpint (state_of (pair->alice), !=, NATTER_CALL_STATE_ENDED);
+  g_assert_true (wait_for (pair, both_active, 20));
+  frames_target = 100;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+  run_for (2);
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_cmpstr (missing, ==, "microphone,speaker");
+  }
+  pair_unplug_all ();
 }
 
 static void
@@ -609,6 +639,8 @@ main (int   argc,
   g_test_add ("/call/media/microphone-unplugged", Pair, NULL, pair_setup, test_microphone_unplugged,
               pair_teardown);
   g_test_add ("/call/media/devices-plugged-in", Pair, NULL, pair_setup, test_devices_plugged_in,
+              pair_teardown);
+  g_test_add ("/call/media/device-fails-to-start", Pair, NULL, pair_setup, test_device_fails_to_start,
               pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,
