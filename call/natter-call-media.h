@@ -6,7 +6,10 @@
  * (webrtcbin 1.22 cannot renegotiate direction), NACK/RTX on, DTLS-SRTP.
  * Mute sends silence and camera off sends black frames (the camera itself
  * is closed meanwhile), so RTP keeps flowing and a silent peer means a
- * vanished peer.
+ * vanished peer. A microphone, camera or speaker that is missing, will not
+ * start or fails mid-call is replaced the same way (silence, black frames,
+ * a fakesink) and reported by natter_call_media_get_missing(): devices
+ * never stop a call.
  *
  * Signals are emitted on the main context the media was created in.
  *
