@@ -124,6 +124,17 @@ natter_call_device_make_element (NatterCallDevice  kind,
       if (g_strcmp0 (display_name, name) == 0)
         chosen = l->data;
     }
+  /* no choice (or gone): the system's default (PulseAudio and PipeWire
+   * say which), else the first */
+  for (GList *l = devices; l != NULL && chosen == NULL; l = l->next)
+    {
+      g_autoptr(GstStructure) properties = gst_device_get_properties (l->data);
+      gboolean is_default = FALSE;
+
+      if (properties != NULL && gst_structure_get_boolean (properties, "is-default", &is_default) &&
+          is_default)
+        chosen = l->data;
+    }
   if (chosen == NULL && devices != NULL)
     chosen = devices->data;
   if (chosen != NULL)

@@ -25,8 +25,9 @@ GstDeviceMonitor *natter_call_devices_get_monitor (void);
 /* Whether the monitor knows any device of @kind now. */
 gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 
-/* The device of @kind named @name (display name), else the first one the
- * monitor knows, as an element (a camera that only gives MJPEG comes
+/* The device of @kind named @name (display name), else the system's
+ * default (when the provider says) or the first one the monitor knows, as
+ * an element (a camera that only gives MJPEG comes
  * decoded), already opened (READY) so that a missing, busy or refused
  * device shows here and not once the call runs; NULL when there is none
  * or it cannot be opened. */

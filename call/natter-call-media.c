@@ -173,6 +173,7 @@ static gboolean swap_source (NatterCallMedia  *self,
                              GstElement       *replacement);
 static void on_devices_changed (NatterCallMedia *self,
                                 int              added_kind);
+static void switch_speaker (NatterCallMedia *self);
 
 static gboolean
 dispatch_event (gpointer data)
@@ -463,26 +464,39 @@ link_decoder (NatterCallMedia *self,
 }
 
 static GstElement *
-make_audio_output (NatterCallMedia *self)
+make_speaker_sink (NatterCallMedia *self)
 {
-  g_autoptr(GError) error = NULL;
-  GstElement *bin, *sink = NULL, *convert, *resample;
-  g_autoptr(GstPad) pad = NULL;
+  GstElement *sink = NULL;
 
   /* No speaker: the sound is dropped at its pace, the call goes on. */
   if (self->options.test_sources || g_atomic_int_get (&self->speaker_missing))
     sink = gst_parse_launch ("fakesink sync=true async=false", NULL);
   else
     {
-      const char *speaker = self->devices[NATTER_CALL_DEVICE_SPEAKER];
-
-      if (speaker != NULL && *speaker != '\0')
-        sink = natter_call_device_make_element (NATTER_CALL_DEVICE_SPEAKER, speaker);
+      sink = natter_call_device_make_element (NATTER_CALL_DEVICE_SPEAKER,
+                                              self->devices[NATTER_CALL_DEVICE_SPEAKER]);
       if (sink == NULL)
         sink = gst_element_factory_make ("autoaudiosink", NULL);
     }
+  if (sink == NULL)
+    return NULL;
+  /* A sink that waits for preroll would hold the live pipeline. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
+    g_object_set (sink, "async-handling", TRUE, NULL);
+  else if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
+    g_object_set (sink, "async", FALSE, NULL);
+  return sink;
+}
+
+static GstElement *
+make_audio_output (NatterCallMedia *self)
+{
+  GstElement *bin, *sink, *convert, *resample;
+  g_autoptr(GstPad) pad = NULL;
+
+  sink = make_speaker_sink (self);
   convert = gst_element_factory_make ("audioconvert", NULL);
-  resample = gst_element_factory_make ("audioresample", NULL);
+  resample = gst_element_factory_make ("audioresample", "speaker-resample");
   if (sink == NULL || convert == NULL || resample == NULL)
     {
       g_warning ("Cannot build the audio output");
@@ -491,11 +505,6 @@ make_audio_output (NatterCallMedia *self)
       g_clear_pointer (&resample, gst_object_unref);
       return NULL;
     }
-  /* A sink that waits for preroll would hold the live pipeline. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
-    g_object_set (sink, "async-handling", TRUE, NULL);
-  else if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
-    g_object_set (sink, "async", FALSE, NULL);
 
   bin = gst_bin_new (NULL);
   gst_bin_add_many (GST_BIN (bin), convert, resample, sink, NULL);
@@ -1000,7 +1009,84 @@ on_devices_changed (NatterCallMedia *self,
           self->missing &= ~NATTER_CALL_MISSING_MICROPHONE;
         }
     }
+  /* so is a speaker: the call was silent */
+  if (added_kind == NATTER_CALL_DEVICE_SPEAKER && (self->missing & NATTER_CALL_MISSING_SPEAKER))
+    {
+      g_message ("A speaker was plugged in: the call plays to it");
+      g_atomic_int_set (&self->speaker_missing, FALSE);
+      self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
+      switch_speaker (self);
+    }
   g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+}
+
+typedef struct
+{
+  GstElement *bin;
+  GstElement *sink;
+} SinkSwap;
+
+static void
+sink_swap_free (gpointer data)
+{
+  SinkSwap *swap = data;
+
+  gst_object_unref (swap->bin);
+  gst_clear_object (&swap->sink);
+  g_free (swap);
+}
+
+/* On the streaming thread, the sound held back meanwhile: the old sink
+ * goes, the new one takes its place behind the same resampler. */
+static GstPadProbeReturn
+swap_sink_blocked (GstPad          *pad,
+                   GstPadProbeInfo *info,
+                   gpointer         user_data)
+{
+  SinkSwap *swap = user_data;
+  g_autoptr(GstElement) resample = gst_pad_get_parent_element (pad);
+  g_autoptr(GstPad) peer = gst_pad_get_peer (pad);
+  g_autoptr(GstElement) old_sink = peer != NULL ? gst_pad_get_parent_element (peer) : NULL;
+
+  if (old_sink != NULL)
+    {
+      gst_element_unlink (resample, old_sink);
+      gst_element_set_state (old_sink, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (swap->bin), old_sink);
+    }
+  gst_bin_add (GST_BIN (swap->bin), gst_object_ref (swap->sink));
+  if (!gst_element_link (resample, swap->sink))
+    g_warning ("Cannot link the new speaker");
+  gst_element_sync_state_with_parent (swap->sink);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* A speaker appeared or was chosen: the call's sound goes there from the
+ * next buffer on (before the remote audio arrived: when it does). */
+static void
+switch_speaker (NatterCallMedia *self)
+{
+  GstElement *output = g_atomic_pointer_get (&self->audio_output);
+  g_autoptr(GstElement) resample = NULL;
+  g_autoptr(GstPad) pad = NULL;
+  SinkSwap *swap;
+
+  if (output == NULL || self->options.test_sources)
+    return;
+  resample = gst_bin_get_by_name (GST_BIN (output), "speaker-resample");
+  if (resample == NULL)
+    return;
+  swap = g_new0 (SinkSwap, 1);
+  swap->bin = gst_object_ref (output);
+  swap->sink = make_speaker_sink (self);
+  if (swap->sink == NULL)
+    {
+      sink_swap_free (swap);
+      return;
+    }
+  gst_object_ref_sink (swap->sink);
+  pad = gst_element_get_static_pad (resample, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, swap_sink_blocked, swap, sink_swap_free);
 }
 
 /* The pipeline would not start (a device that opened, then refused to
@@ -1448,10 +1534,23 @@ natter_call_media_set_device (NatterCallMedia  *self,
   g_free (self->devices[kind]);
   self->devices[kind] = g_strdup (name);
 
-  /* Before the start, or the speaker (used from the next call on):
-   * remembered only. */
-  if (self->pipeline == NULL || is_stopped (self) || kind == NATTER_CALL_DEVICE_SPEAKER)
+  /* Before the start: remembered only. */
+  if (self->pipeline == NULL || is_stopped (self))
     return TRUE;
+  /* The speaker: the sound goes there from the next buffer on. */
+  if (kind == NATTER_CALL_DEVICE_SPEAKER)
+    {
+      if (self->options.test_sources || !natter_call_device_exists (NATTER_CALL_DEVICE_SPEAKER))
+        return TRUE;
+      g_atomic_int_set (&self->speaker_missing, FALSE);
+      switch_speaker (self);
+      if (self->missing & NATTER_CALL_MISSING_SPEAKER)
+        {
+          self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
+          g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+        }
+      return TRUE;
+    }
   /* A camera that is off stays closed: the choice is used when it is on
    * (a missing one is opened now if it is on). */
   if (kind == NATTER_CALL_DEVICE_CAMERA &&

@@ -54,7 +54,7 @@ const char      *natter_call_media_get_device           (NatterCallMedia     *se
                                                          NatterCallDevice     kind);
 /* The device (display name; NULL or "" for the first/system default) to
  * use. Before the start it picks the device; during a call a camera or
- * microphone is switched at once, the speaker from the next call on. FALSE
+ * microphone is switched at once, the speaker from its next buffer on. FALSE
  * when the device could not be opened (the old one stays). With
  * NATTER_CALL_TEST_SOURCES the name is a videotestsrc pattern or an
  * audiotestsrc wave ("black", "snow", "silence"...). The same name again
@@ -88,7 +88,8 @@ void             natter_call_media_stop                 (NatterCallMedia     *se
 /* NatterCallMissing; `devices-changed` says when it changes, and when a
  * device was plugged in or removed. A microphone plugged in while there
  * was none is used at once; a camera only once chosen
- * (natter_call_media_set_device()). */
+ * (natter_call_media_set_device()); a speaker plugged in while there was
+ * none plays the call at once. */
 guint            natter_call_media_get_missing          (NatterCallMedia     *self);
 
 void             natter_call_media_set_muted            (NatterCallMedia     *self,

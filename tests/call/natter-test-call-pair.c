@@ -247,15 +247,35 @@ struct _TestDevice
 {
   GstDevice  parent_instance;
   char      *element;
+  gint       buffers;  /* atomic: through the elements made of it */
 };
 
 G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstPadProbeReturn
+count_buffer (GstPad          *pad,
+              GstPadProbeInfo *info,
+              gpointer         user_data)
+{
+  g_atomic_int_inc (&TEST_DEVICE (user_data)->buffers);
+  return GST_PAD_PROBE_OK;
+}
 
 static GstElement *
 test_device_create_element (GstDevice  *device,
                             const char *name)
 {
-  return gst_parse_launch (TEST_DEVICE (device)->element, NULL);
+  GstElement *element = gst_parse_launch (TEST_DEVICE (device)->element, NULL);
+  g_autoptr(GstPad) pad = NULL;
+
+  if (element == NULL)
+    return NULL;
+  pad = gst_element_get_static_pad (element, "src");
+  if (pad == NULL)
+    pad = gst_element_get_static_pad (element, "sink");
+  if (pad != NULL)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, g_object_ref (device), g_object_unref);
+  return element;
 }
 
 static void
@@ -329,6 +349,19 @@ pair_plug_in (const char *device_class,
   device->element = g_strdup (element);
   plugged_in = g_list_prepend (plugged_in, g_object_ref (device));
   gst_device_provider_device_add (test_provider, GST_DEVICE (device));
+}
+
+guint
+pair_device_buffers (const char *display_name)
+{
+  for (GList *l = plugged_in; l != NULL; l = l->next)
+    {
+      g_autofree char *name = gst_device_get_display_name (l->data);
+
+      if (g_str_equal (name, display_name))
+        return (guint) g_atomic_int_get (&TEST_DEVICE (l->data)->buffers);
+    }
+  return 0;
 }
 
 void

@@ -66,6 +66,8 @@ void             pair_use_test_devices_only (void);
 void             pair_plug_in  (const char          *device_class,
                                 const char          *display_name,
                                 const char          *element);
+/* Buffers that went through the elements made of that plugged-in device. */
+guint            pair_device_buffers (const char *display_name);
 /* Removes every device pair_plug_in() plugged in. */
 void             pair_unplug_all (void);
 

@@ -453,6 +453,21 @@ alice_has_microphone (Pair *pair)
 static guint devices_changed;
 
 static gboolean
+alice_misses_nothing (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "") == 0;
+}
+
+/* The test speaker is in alice's pipeline and plays. */
+static gboolean
+speaker_plays (Pair *pair)
+{
+  return pair_device_buffers ("Test Speaker") >= 20;
+}
+
+static gboolean
 camera_offered (Pair *pair)
 {
   g_auto(GStrv) cameras = natter_call_list_devices (NATTER_CALL_DEVICE_CAMERA);
@@ -504,6 +519,12 @@ test_devices_plugged_in (Pair          *pair,
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
   frames_target = natter_call_get_audio_buffers_received (pair->bob->call) + 50;
   g_assert_true (wait_for (pair, bob_hears_more, 10));
+
+  /* A speaker plugged in: the call plays to it at once (a sink that counts
+   * what it plays here), and nothing is missing any more. */
+  pair_plug_in ("Audio/Sink", "Test Speaker", "fakesink sync=true");
+  g_assert_true (wait_for (pair, alice_misses_nothing, 10));
+  g_assert_true (wait_for (pair, speaker_plays, 10));
   g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
 }
