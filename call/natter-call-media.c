@@ -959,6 +959,7 @@ on_device_message (GstBus     *bus,
   if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_ADDED)
     {
       gst_message_parse_device_added (message, &device);
+      /* the event's mline carries the kind + 1 (0: removed, or another class) */
       emit_on_main (self, EVENT_DEVICES_CHANGED, natter_call_device_get_kind (device) + 1, NULL, NULL);
     }
   else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_REMOVED)

@@ -824,10 +824,11 @@ natter_call_set_device (NatterCall       *self,
 GStrv
 natter_call_get_missing_devices (NatterCall *self)
 {
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) names = NULL;
 
   g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
 
+  names = g_strv_builder_new ();
   if (self->missing & NATTER_CALL_MISSING_MICROPHONE)
     g_strv_builder_add (names, "microphone");
   if (self->missing & NATTER_CALL_MISSING_CAMERA)
