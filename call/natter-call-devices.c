@@ -7,6 +7,77 @@
 
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
 
+static GMutex monitor_lock;
+static GstDeviceMonitor *monitor;
+static gboolean monitor_tried;
+
+GstDeviceMonitor *
+natter_call_devices_get_monitor (void)
+{
+  GstDeviceMonitor *result;
+
+  g_mutex_lock (&monitor_lock);
+  if (!monitor_tried)
+    {
+      gint64 begin = g_get_monotonic_time ();
+      g_autoptr(GstBus) bus = NULL;
+
+      monitor_tried = TRUE;
+      monitor = gst_device_monitor_new ();
+      for (guint i = 0; i < G_N_ELEMENTS (device_classes); i++)
+        gst_device_monitor_add_filter (monitor, device_classes[i], NULL);
+      /* device-added/-removed reach each call's media as sync messages
+       * (any number of listeners; a bus has only one watch). */
+      bus = gst_device_monitor_get_bus (monitor);
+      gst_bus_enable_sync_message_emission (bus);
+      if (!gst_device_monitor_start (monitor))
+        {
+          g_message ("No device provider starts: calls send silence and black frames");
+          gst_clear_object (&monitor);
+        }
+      g_debug ("device monitor started in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
+    }
+  result = monitor != NULL ? g_object_ref (monitor) : NULL;
+  g_mutex_unlock (&monitor_lock);
+  return result;
+}
+
+int
+natter_call_device_get_kind (GstDevice *device)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (device_classes); i++)
+    if (gst_device_has_classes (device, device_classes[i]))
+      return (int) i;
+  return -1;
+}
+
+/* The monitor's devices of @kind (full GstDevice references). */
+static GList *
+get_devices (NatterCallDevice kind)
+{
+  g_autoptr(GstDeviceMonitor) devices_monitor = natter_call_devices_get_monitor ();
+  GList *all, *result = NULL;
+
+  if (devices_monitor == NULL)
+    return NULL;
+  all = gst_device_monitor_get_devices (devices_monitor);
+  for (GList *l = all; l != NULL; l = l->next)
+    if (natter_call_device_get_kind (l->data) == (int) kind)
+      result = g_list_prepend (result, g_object_ref (l->data));
+  g_list_free_full (all, gst_object_unref);
+  return g_list_reverse (result);
+}
+
+gboolean
+natter_call_device_exists (NatterCallDevice kind)
+{
+  GList *devices = get_devices (kind);
+  gboolean exists = devices != NULL;
+
+  g_list_free_full (devices, gst_object_unref);
+  return exists;
+}
+
 /* Many webcams give only MJPEG at useful rates: decode it right after the
  * camera (raw stays preferred when the camera has it). */
 static GstElement *
@@ -43,52 +114,61 @@ GstElement *
 natter_call_device_make_element (NatterCallDevice  kind,
                                  const char       *name)
 {
-  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
-  GList *devices;
+  GList *devices = get_devices (kind);
   GstDevice *chosen = NULL;
   GstElement *element = NULL;
 
-  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
-  if (!gst_device_monitor_start (monitor))
-    return NULL;
-  devices = gst_device_monitor_get_devices (monitor);
   for (GList *l = devices; l != NULL && chosen == NULL && name != NULL && *name != '\0'; l = l->next)
     {
       g_autofree char *display_name = gst_device_get_display_name (l->data);
       if (g_strcmp0 (display_name, name) == 0)
         chosen = l->data;
     }
+  /* no choice (or gone): the system's default (PulseAudio and PipeWire
+   * say which), else the first */
+  for (GList *l = devices; l != NULL && chosen == NULL; l = l->next)
+    {
+      g_autoptr(GstStructure) properties = gst_device_get_properties (l->data);
+      gboolean is_default = FALSE;
+
+      if (properties != NULL && gst_structure_get_boolean (properties, "is-default", &is_default) &&
+          is_default)
+        chosen = l->data;
+    }
   if (chosen == NULL && devices != NULL)
     chosen = devices->data;
   if (chosen != NULL)
     element = gst_device_create_element (chosen, NULL);
+  /* Sources open their device going to READY: busy or gone shows now. */
+  if (element != NULL && kind != NATTER_CALL_DEVICE_SPEAKER &&
+      gst_element_set_state (element, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
+    {
+      g_autofree char *display_name = gst_device_get_display_name (chosen);
+
+      g_message ("Cannot open %s (busy?)", display_name);
+      gst_element_set_state (element, GST_STATE_NULL);
+      gst_clear_object (&element);
+    }
   if (element != NULL && kind == NATTER_CALL_DEVICE_CAMERA)
     element = decode_if_jpeg_only (chosen, element);
   g_list_free_full (devices, gst_object_unref);
-  gst_device_monitor_stop (monitor);
   return element;
 }
 
 GStrv
 natter_call_list_devices (NatterCallDevice kind)
 {
-  g_autoptr(GstDeviceMonitor) monitor = gst_device_monitor_new ();
   g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
   GList *devices;
 
   g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, NULL);
 
-  gst_device_monitor_add_filter (monitor, device_classes[kind], NULL);
-  if (gst_device_monitor_start (monitor))
+  devices = get_devices (kind);
+  for (GList *l = devices; l != NULL; l = l->next)
     {
-      devices = gst_device_monitor_get_devices (monitor);
-      for (GList *l = devices; l != NULL; l = l->next)
-        {
-          g_autofree char *name = gst_device_get_display_name (l->data);
-          g_strv_builder_add (names, name);
-        }
-      g_list_free_full (devices, gst_object_unref);
-      gst_device_monitor_stop (monitor);
+      g_autofree char *name = gst_device_get_display_name (l->data);
+      g_strv_builder_add (names, name);
     }
+  g_list_free_full (devices, gst_object_unref);
   return g_strv_builder_end (names);
 }

@@ -1,7 +1,11 @@
 /* natter-call-devices.h — cameras, microphones and speakers as elements
  *
- * GstDeviceMonitor's devices by display name (natter_call_list_devices()
- * in natter-call.h lists them).
+ * One GstDeviceMonitor per process (Video/Source, Audio/Source,
+ * Audio/Sink; whichever providers exist: PipeWire, V4L2, PulseAudio,
+ * ALSA), started once (natter_call_media_prepare() starts it on its
+ * thread) and kept running: looking a device up is then a list walk, not a
+ * probe, and its bus says when devices come and go. Devices by display
+ * name (natter_call_list_devices() in natter-call.h lists them).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,10 +18,24 @@
 
 G_BEGIN_DECLS
 
-/* The device of @kind named @name (display name), else the first one
- * GstDeviceMonitor knows, as an element (a camera that only gives MJPEG
- * comes decoded); NULL when there is none. Blocks while it probes. */
+/* The process's started monitor (the first call starts it and blocks while
+ * the providers probe, ~0.1 s); NULL when no provider starts. Any thread. */
+GstDeviceMonitor *natter_call_devices_get_monitor (void);
+
+/* Whether the monitor knows any device of @kind now. */
+gboolean    natter_call_device_exists       (NatterCallDevice  kind);
+
+/* The device of @kind named @name (display name), else the system's
+ * default (when the provider says) or the first one the monitor knows, as
+ * an element (a camera that only gives MJPEG comes
+ * decoded), already opened (READY) so that a missing, busy or refused
+ * device shows here and not once the call runs; NULL when there is none
+ * or it cannot be opened. */
 GstElement *natter_call_device_make_element (NatterCallDevice  kind,
                                              const char       *name);
+
+/* The NatterCallDevice kind of a device the monitor reported; -1 for
+ * another class. */
+int         natter_call_device_get_kind     (GstDevice        *device);
 
 G_END_DECLS

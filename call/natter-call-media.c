@@ -35,6 +35,9 @@
 /* RTP keeps flowing while muted or with the camera off, so silence this long
  * means the peer or the path is gone (webrtcbin 1.22 has no ICE consent). */
 #define MEDIA_SILENCE_TIMEOUT_S 5
+/* What takes the place of a missing or failed microphone or camera. */
+#define SILENCE_SOURCE "audiotestsrc is-live=true wave=silence samplesperbuffer=480"
+#define BLACK_SOURCE "videotestsrc is-live=true pattern=black"
 
 struct _NatterCallMedia
 {
@@ -84,6 +87,14 @@ struct _NatterCallMedia
   NatterCallRateControl *rate_control;
   gboolean             received_loss_watched;
   guint                bus_watch_id;
+
+  /* NatterCallMissing: devices absent, refusing to open or failed, whose
+   * place silence, black frames or a fakesink took. */
+  guint                missing;
+  gboolean             speaker_missing; /* atomic: read on pad-added */
+  GstBus              *devices_bus;     /* the device monitor's */
+  GstElement          *audio_output;    /* atomic: set on pad-added; the pipeline owns it */
+  gulong               devices_handler;
 };
 
 typedef struct
@@ -98,6 +109,8 @@ enum {
   CONNECTED,
   FAILED,
   DEVICE_LOST,
+  DEVICES_CHANGED,
+  DEVICE_FAILED,
   N_SIGNALS
 };
 
@@ -128,6 +141,7 @@ typedef enum {
   EVENT_REMOTE_SET,
   EVENT_CONNECTED,
   EVENT_FAILED,
+  EVENT_DEVICES_CHANGED,
 } EventType;
 
 typedef struct
@@ -157,6 +171,9 @@ static gboolean swap_source (NatterCallMedia  *self,
                              GstElement      **source,
                              GstElement       *next,
                              GstElement       *replacement);
+static void on_devices_changed (NatterCallMedia *self,
+                                int              added_kind);
+static void switch_speaker (NatterCallMedia *self);
 
 static gboolean
 dispatch_event (gpointer data)
@@ -188,6 +205,9 @@ dispatch_event (gpointer data)
       break;
     case EVENT_FAILED:
       g_signal_emit (self, signals[FAILED], 0);
+      break;
+    case EVENT_DEVICES_CHANGED:
+      on_devices_changed (self, (int) event->mline - 1);
       break;
     default:
       g_assert_not_reached ();
@@ -444,25 +464,39 @@ link_decoder (NatterCallMedia *self,
 }
 
 static GstElement *
-make_audio_output (NatterCallMedia *self)
+make_speaker_sink (NatterCallMedia *self)
 {
-  g_autoptr(GError) error = NULL;
-  GstElement *bin, *sink = NULL, *convert, *resample;
-  g_autoptr(GstPad) pad = NULL;
+  GstElement *sink = NULL;
 
-  if (self->options.test_sources)
+  /* No speaker: the sound is dropped at its pace, the call goes on. */
+  if (self->options.test_sources || g_atomic_int_get (&self->speaker_missing))
     sink = gst_parse_launch ("fakesink sync=true async=false", NULL);
   else
     {
-      const char *speaker = self->devices[NATTER_CALL_DEVICE_SPEAKER];
-
-      if (speaker != NULL && *speaker != '\0')
-        sink = natter_call_device_make_element (NATTER_CALL_DEVICE_SPEAKER, speaker);
+      sink = natter_call_device_make_element (NATTER_CALL_DEVICE_SPEAKER,
+                                              self->devices[NATTER_CALL_DEVICE_SPEAKER]);
       if (sink == NULL)
         sink = gst_element_factory_make ("autoaudiosink", NULL);
     }
+  if (sink == NULL)
+    return NULL;
+  /* A sink that waits for preroll would hold the live pipeline. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
+    g_object_set (sink, "async-handling", TRUE, NULL);
+  else if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
+    g_object_set (sink, "async", FALSE, NULL);
+  return sink;
+}
+
+static GstElement *
+make_audio_output (NatterCallMedia *self)
+{
+  GstElement *bin, *sink, *convert, *resample;
+  g_autoptr(GstPad) pad = NULL;
+
+  sink = make_speaker_sink (self);
   convert = gst_element_factory_make ("audioconvert", NULL);
-  resample = gst_element_factory_make ("audioresample", NULL);
+  resample = gst_element_factory_make ("audioresample", "speaker-resample");
   if (sink == NULL || convert == NULL || resample == NULL)
     {
       g_warning ("Cannot build the audio output");
@@ -471,11 +505,6 @@ make_audio_output (NatterCallMedia *self)
       g_clear_pointer (&resample, gst_object_unref);
       return NULL;
     }
-  /* A sink that waits for preroll would hold the live pipeline. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async-handling") != NULL)
-    g_object_set (sink, "async-handling", TRUE, NULL);
-  else if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async") != NULL)
-    g_object_set (sink, "async", FALSE, NULL);
 
   bin = gst_bin_new (NULL);
   gst_bin_add_many (GST_BIN (bin), convert, resample, sink, NULL);
@@ -522,6 +551,7 @@ on_pad_added (GstElement *webrtc,
       if (output == NULL)
         return;
       gst_bin_add (GST_BIN (self->pipeline), output);
+      g_atomic_pointer_set (&self->audio_output, output);
       gst_element_link (self->echo_probe, output);
       gst_element_sync_state_with_parent (output);
       link_decoder (self, pad,
@@ -662,10 +692,15 @@ add_audio (NatterCallMedia *self,
     source = natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE,
                                               self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
   if (source == NULL)
-    source = gst_element_factory_make ("autoaudiosrc", NULL);
+    {
+      /* No microphone (or it cannot be opened): the call goes on with
+       * silence, at the same caps. */
+      source = gst_parse_launch (SILENCE_SOURCE, NULL);
+      self->missing |= NATTER_CALL_MISSING_MICROPHONE;
+    }
   if (source == NULL)
     {
-      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "No microphone");
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "audiotestsrc is missing");
       return FALSE;
     }
   if (self->options.microphone_fails_after > 0)
@@ -722,7 +757,10 @@ add_video (NatterCallMedia *self,
   if (source == NULL)
     {
       /* No camera (or off from the start): the call goes on, with black frames. */
-      source = gst_parse_launch ("videotestsrc is-live=true pattern=black", NULL);
+      if (self->camera_open || (!self->options.test_sources &&
+                                !natter_call_device_exists (NATTER_CALL_DEVICE_CAMERA)))
+        self->missing |= NATTER_CALL_MISSING_CAMERA;
+      source = gst_parse_launch (BLACK_SOURCE, NULL);
       self->camera_open = FALSE;
     }
   else if (self->options.camera_fails_after > 0)
@@ -848,9 +886,7 @@ replace_failed_device (NatterCallMedia *self,
 
   g_message ("The %s failed (%s): %s instead", kind == NATTER_CALL_DEVICE_CAMERA ? "camera" : "microphone",
              error->message, kind == NATTER_CALL_DEVICE_CAMERA ? "black frames" : "silence");
-  replacement = make_running_source (self, kind == NATTER_CALL_DEVICE_CAMERA
-                                             ? "videotestsrc is-live=true pattern=black"
-                                             : "audiotestsrc is-live=true wave=silence samplesperbuffer=480");
+  replacement = make_running_source (self, kind == NATTER_CALL_DEVICE_CAMERA ? BLACK_SOURCE : SILENCE_SOURCE);
   if (replacement == NULL)
     return FALSE;
   if (kind == NATTER_CALL_DEVICE_CAMERA)
@@ -861,7 +897,11 @@ replace_failed_device (NatterCallMedia *self,
   else
     swapped = swap_source (self, &self->microphone, self->microphone_next, replacement);
   if (swapped)
-    g_signal_emit (self, signals[DEVICE_LOST], 0, (guint) kind);
+    {
+      self->missing |= 1u << kind;
+      g_signal_emit (self, signals[DEVICE_LOST], 0, (guint) kind);
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+    }
   return swapped;
 }
 
@@ -878,14 +918,202 @@ on_bus_message (GstBus     *bus,
       g_autofree char *debug = NULL;
 
       gst_message_parse_error (message, &error, &debug);
+      /* from a device already replaced (one that failed to start) */
+      if (!gst_object_has_as_ancestor (GST_MESSAGE_SRC (message), GST_OBJECT (self->pipeline)))
+        {
+          g_debug ("Error from a replaced element: %s", error->message);
+          return G_SOURCE_CONTINUE;
+        }
       if (!is_stopped (self) && replace_failed_device (self, GST_MESSAGE_SRC (message), error))
         return G_SOURCE_CONTINUE;
       g_warning ("Call media error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (message)),
                  error->message, debug != NULL ? debug : "");
-      if (!is_stopped (self))
+      if (is_stopped (self))
+        return G_SOURCE_CONTINUE;
+      /* The speaker, or what follows a microphone or camera, broke: a
+       * device error, not the network's. */
+      if (comes_from (GST_MESSAGE_SRC (message), g_atomic_pointer_get (&self->audio_output)) ||
+          comes_from (GST_MESSAGE_SRC (message), self->microphone_next) ||
+          comes_from (GST_MESSAGE_SRC (message), self->camera_next))
+        g_signal_emit (self, signals[DEVICE_FAILED], 0);
+      else
         g_signal_emit (self, signals[FAILED], 0);
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------- devices come, go */
+
+/* On a device provider's thread: the media may be going away meanwhile,
+ * hence the weak reference. */
+static void
+on_device_message (GstBus     *bus,
+                   GstMessage *message,
+                   gpointer    user_data)
+{
+  g_autoptr(NatterCallMedia) self = g_weak_ref_get (user_data);
+  g_autoptr(GstDevice) device = NULL;
+
+  if (self == NULL || is_stopped (self))
+    return;
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_ADDED)
+    {
+      gst_message_parse_device_added (message, &device);
+      /* the event's mline carries the kind + 1 (0: removed, or another class) */
+      emit_on_main (self, EVENT_DEVICES_CHANGED, natter_call_device_get_kind (device) + 1, NULL, NULL);
+    }
+  else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_REMOVED)
+    emit_on_main (self, EVENT_DEVICES_CHANGED, 0, NULL, NULL);
+}
+
+static void
+weak_ref_free (gpointer data,
+               GClosure *closure)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static void
+watch_devices (NatterCallMedia *self)
+{
+  g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
+  GWeakRef *ref;
+
+  if (monitor == NULL)
+    return;
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  self->devices_bus = gst_device_monitor_get_bus (monitor);
+  self->devices_handler = g_signal_connect_data (self->devices_bus, "sync-message",
+                                                 G_CALLBACK (on_device_message), ref, weak_ref_free, 0);
+}
+
+/* A microphone that was missing gets its place back as soon as one is
+ * plugged in (the user plugged it in for this call); a camera waits to be
+ * chosen (it shows the user's room). */
+static void
+on_devices_changed (NatterCallMedia *self,
+                    int              added_kind)
+{
+  if (added_kind == NATTER_CALL_DEVICE_MICROPHONE && (self->missing & NATTER_CALL_MISSING_MICROPHONE) &&
+      self->microphone != NULL)
+    {
+      GstElement *replacement =
+        natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE,
+                                         self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
+
+      if (replacement != NULL &&
+          swap_source (self, &self->microphone, self->microphone_next, replacement))
+        {
+          g_message ("A microphone was plugged in: the call uses it");
+          self->missing &= ~NATTER_CALL_MISSING_MICROPHONE;
+        }
+    }
+  /* so is a speaker: the call was silent */
+  if (added_kind == NATTER_CALL_DEVICE_SPEAKER && (self->missing & NATTER_CALL_MISSING_SPEAKER))
+    {
+      g_message ("A speaker was plugged in: the call plays to it");
+      g_atomic_int_set (&self->speaker_missing, FALSE);
+      self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
+      switch_speaker (self);
+    }
+  g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+}
+
+typedef struct
+{
+  GstElement *bin;
+  GstElement *sink;
+} SinkSwap;
+
+static void
+sink_swap_free (gpointer data)
+{
+  SinkSwap *swap = data;
+
+  gst_object_unref (swap->bin);
+  gst_clear_object (&swap->sink);
+  g_free (swap);
+}
+
+/* On the streaming thread, the sound held back meanwhile: the old sink
+ * goes, the new one takes its place behind the same resampler. */
+static GstPadProbeReturn
+swap_sink_blocked (GstPad          *pad,
+                   GstPadProbeInfo *info,
+                   gpointer         user_data)
+{
+  SinkSwap *swap = user_data;
+  g_autoptr(GstElement) resample = gst_pad_get_parent_element (pad);
+  g_autoptr(GstPad) peer = gst_pad_get_peer (pad);
+  g_autoptr(GstElement) old_sink = peer != NULL ? gst_pad_get_parent_element (peer) : NULL;
+
+  if (old_sink != NULL)
+    {
+      gst_element_unlink (resample, old_sink);
+      gst_element_set_state (old_sink, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (swap->bin), old_sink);
+    }
+  gst_bin_add (GST_BIN (swap->bin), gst_object_ref (swap->sink));
+  if (!gst_element_link (resample, swap->sink))
+    g_warning ("Cannot link the new speaker");
+  gst_element_sync_state_with_parent (swap->sink);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* A speaker appeared or was chosen: the call's sound goes there from the
+ * next buffer on (before the remote audio arrived: when it does). */
+static void
+switch_speaker (NatterCallMedia *self)
+{
+  GstElement *output = g_atomic_pointer_get (&self->audio_output);
+  g_autoptr(GstElement) resample = NULL;
+  g_autoptr(GstPad) pad = NULL;
+  SinkSwap *swap;
+
+  if (output == NULL || self->options.test_sources)
+    return;
+  resample = gst_bin_get_by_name (GST_BIN (output), "speaker-resample");
+  if (resample == NULL)
+    return;
+  swap = g_new0 (SinkSwap, 1);
+  swap->bin = gst_object_ref (output);
+  swap->sink = make_speaker_sink (self);
+  if (swap->sink == NULL)
+    {
+      sink_swap_free (swap);
+      return;
+    }
+  gst_object_ref_sink (swap->sink);
+  pad = gst_element_get_static_pad (resample, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, swap_sink_blocked, swap, sink_swap_free);
+}
+
+/* The pipeline would not start (a device that opened, then refused to
+ * play): silence and black frames take every device's place, once. */
+static gboolean
+replace_all_devices (NatterCallMedia *self)
+{
+  gboolean ok = TRUE;
+
+  gst_element_set_state (self->pipeline, GST_STATE_NULL);
+  if (!(self->missing & NATTER_CALL_MISSING_MICROPHONE))
+    {
+      GstElement *silence = gst_parse_launch (SILENCE_SOURCE, NULL);
+
+      ok = silence != NULL && swap_source (self, &self->microphone, self->microphone_next, silence);
+      self->missing |= NATTER_CALL_MISSING_MICROPHONE;
+    }
+  if (ok && self->camera != NULL && self->camera_open)
+    {
+      GstElement *black = gst_parse_launch (BLACK_SOURCE, NULL);
+
+      ok = black != NULL && swap_source (self, &self->camera, self->camera_next, black);
+      self->camera_open = FALSE;
+      self->missing |= NATTER_CALL_MISSING_CAMERA;
+    }
+  return ok && gst_element_set_state (self->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
 }
 
 /* -------------------------------------------------------------- building */
@@ -955,6 +1183,15 @@ build_pipeline (NatterCallMedia *self,
   g_signal_connect (self->webrtc, "notify::ice-connection-state",
                     G_CALLBACK (on_ice_connection_state), self);
 
+  if (!self->options.test_sources)
+    {
+      watch_devices (self);
+      if (!natter_call_device_exists (NATTER_CALL_DEVICE_SPEAKER))
+        {
+          g_atomic_int_set (&self->speaker_missing, TRUE);
+          self->missing |= NATTER_CALL_MISSING_SPEAKER;
+        }
+    }
   if (!add_audio (self, error))
     return FALSE;
   if (self->media_type == NATTER_CALL_MEDIA_VIDEO && !add_video (self, error))
@@ -971,12 +1208,19 @@ build_pipeline (NatterCallMedia *self,
   self->watchdog_id = g_source_attach (source, self->context);
   g_source_unref (source);
 
-  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE &&
+      (self->options.test_sources || !replace_all_devices (self)))
     {
-      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
-                   "Cannot start the call pipeline (a device may be busy)");
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE, "Cannot start the call pipeline");
       return FALSE;
     }
+  if (self->missing != 0)
+    g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+  if (self->missing != 0)
+    g_message ("The call goes without%s%s%s",
+               self->missing & NATTER_CALL_MISSING_MICROPHONE ? " microphone" : "",
+               self->missing & NATTER_CALL_MISSING_CAMERA ? " camera" : "",
+               self->missing & NATTER_CALL_MISSING_SPEAKER ? " speaker" : "");
   g_debug ("pipeline playing after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   return TRUE;
 }
@@ -1059,6 +1303,15 @@ natter_call_media_class_init (NatterCallMediaClass *klass)
   signals[DEVICE_LOST] =
     g_signal_new ("device-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /* A device broke the pipeline beyond replacing it (the speaker, say):
+   * the call cannot go on, for a reason that is not the network. */
+  signals[DEVICE_FAILED] =
+    g_signal_new ("device-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* The missing devices changed, or a device was plugged in or removed. */
+  signals[DEVICES_CHANGED] =
+    g_signal_new ("devices-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1093,9 +1346,18 @@ static gpointer
 prepare_thread (gpointer data)
 {
   GstElement *dtls = gst_element_factory_make ("dtlsdec", NULL);
+  NatterCallMediaOptions options;
 
   if (dtls != NULL)
     gst_object_unref (gst_object_ref_sink (dtls));
+  /* The device monitor too: its providers' probe (~0.1 s) is then done
+   * before the first call, and it stays to say what is plugged in. */
+  natter_call_media_options_load (&options);
+  if (!options.test_sources)
+    {
+      g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
+    }
+  natter_call_media_options_clear (&options);
 #ifdef __GLIBC__
   /* Reading the plugin registry and making the key leave ~10 MB of freed
    * heap behind (the app's RSS): give it back. */
@@ -1196,18 +1458,29 @@ natter_call_media_add_ice_server (NatterCallMedia *self,
 /* A test source (@description) for a running pipeline: test sources count
  * time from their own start, so it continues the pipeline's running time
  * instead (devices use the clock). */
+static void
+continue_running_time (NatterCallMedia *self,
+                       GstElement      *source)
+{
+  g_autoptr(GstClock) clock = NULL;
+
+  if (GST_STATE (self->pipeline) != GST_STATE_PLAYING ||
+      g_object_class_find_property (G_OBJECT_GET_CLASS (source), "timestamp-offset") == NULL)
+    return;
+  clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
+  g_object_set (source, "timestamp-offset",
+                (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline)), NULL);
+}
+
 static GstElement *
 make_running_source (NatterCallMedia *self,
                      const char      *description)
 {
   GstElement *source = gst_parse_launch (description, NULL);
-  g_autoptr(GstClock) clock = NULL;
 
   if (source == NULL)
     return NULL;
-  clock = gst_pipeline_get_clock (GST_PIPELINE (self->pipeline));
-  g_object_set (source, "timestamp-offset",
-                (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (self->pipeline)), NULL);
+  continue_running_time (self, source);
   return source;
 }
 
@@ -1225,6 +1498,8 @@ swap_source (NatterCallMedia  *self,
   gst_bin_remove (GST_BIN (self->pipeline), *source);
 
   *source = replacement;
+  /* a device that is a test source (the tests' device provider) */
+  continue_running_time (self, replacement);
   gst_bin_add (GST_BIN (self->pipeline), replacement);
   if (!gst_element_link (replacement, next))
     {
@@ -1260,12 +1535,28 @@ natter_call_media_set_device (NatterCallMedia  *self,
   g_free (self->devices[kind]);
   self->devices[kind] = g_strdup (name);
 
-  /* Before the start, or the speaker (used from the next call on):
-   * remembered only. */
-  if (self->pipeline == NULL || is_stopped (self) || kind == NATTER_CALL_DEVICE_SPEAKER)
+  /* Before the start: remembered only. */
+  if (self->pipeline == NULL || is_stopped (self))
     return TRUE;
-  /* A camera that is off stays closed: the choice is used when it is on. */
-  if (kind == NATTER_CALL_DEVICE_CAMERA && (self->camera == NULL || !self->camera_open))
+  /* The speaker: the sound goes there from the next buffer on. */
+  if (kind == NATTER_CALL_DEVICE_SPEAKER)
+    {
+      if (self->options.test_sources || !natter_call_device_exists (NATTER_CALL_DEVICE_SPEAKER))
+        return TRUE;
+      g_atomic_int_set (&self->speaker_missing, FALSE);
+      switch_speaker (self);
+      if (self->missing & NATTER_CALL_MISSING_SPEAKER)
+        {
+          self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
+          g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+        }
+      return TRUE;
+    }
+  /* A camera that is off stays closed: the choice is used when it is on
+   * (a missing one is opened now if it is on). */
+  if (kind == NATTER_CALL_DEVICE_CAMERA &&
+      (self->camera == NULL || !g_atomic_int_get (&self->camera_enabled) ||
+       (!self->camera_open && !(self->missing & NATTER_CALL_MISSING_CAMERA))))
     return TRUE;
 
   if (self->options.test_sources)
@@ -1283,8 +1574,26 @@ natter_call_media_set_device (NatterCallMedia  *self,
   if (replacement == NULL)
     return FALSE;
   if (kind == NATTER_CALL_DEVICE_CAMERA)
-    return swap_source (self, &self->camera, self->camera_next, replacement);
-  return swap_source (self, &self->microphone, self->microphone_next, replacement);
+    {
+      if (!swap_source (self, &self->camera, self->camera_next, replacement))
+        return FALSE;
+      self->camera_open = TRUE;
+    }
+  else if (!swap_source (self, &self->microphone, self->microphone_next, replacement))
+    return FALSE;
+  if (self->missing & (1u << kind))
+    {
+      self->missing &= ~(1u << kind);
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+    }
+  return TRUE;
+}
+
+guint
+natter_call_media_get_missing (NatterCallMedia *self)
+{
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  return self->missing;
 }
 
 void
@@ -1410,6 +1719,9 @@ natter_call_media_stop (NatterCallMedia *self)
       self->bus_watch_id = 0;
     }
 
+  if (self->devices_handler != 0)
+    g_clear_signal_handler (&self->devices_handler, self->devices_bus);
+  gst_clear_object (&self->devices_bus);
   natter_call_rate_control_stop (self->rate_control);
   if (self->pipeline != NULL)
     {
@@ -1421,6 +1733,7 @@ natter_call_media_stop (NatterCallMedia *self)
     }
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
+  g_atomic_pointer_set (&self->audio_output, NULL);
   self->camera = self->camera_next = NULL;
   self->microphone = self->microphone_next = NULL;
   self->last_branch = NULL;
@@ -1472,8 +1785,15 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
       g_warning ("Cannot open the camera again: the peer sees black frames");
       return;
     }
-  if (swap_source (self, &self->camera, self->camera_next, replacement))
-    self->camera_open = enabled;
+  if (!swap_source (self, &self->camera, self->camera_next, replacement))
+    return;
+  self->camera_open = enabled;
+  /* a camera that had failed or was missing works again */
+  if (enabled && (self->missing & NATTER_CALL_MISSING_CAMERA))
+    {
+      self->missing &= ~NATTER_CALL_MISSING_CAMERA;
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+    }
 }
 
 gboolean

@@ -6,7 +6,10 @@
  * (webrtcbin 1.22 cannot renegotiate direction), NACK/RTX on, DTLS-SRTP.
  * Mute sends silence and camera off sends black frames (the camera itself
  * is closed meanwhile), so RTP keeps flowing and a silent peer means a
- * vanished peer.
+ * vanished peer. A microphone, camera or speaker that is missing, will not
+ * start or fails mid-call is replaced the same way (silence, black frames,
+ * a fakesink) and reported by natter_call_media_get_missing(): devices
+ * never stop a call.
  *
  * Signals are emitted on the main context the media was created in.
  *
@@ -51,7 +54,7 @@ const char      *natter_call_media_get_device           (NatterCallMedia     *se
                                                          NatterCallDevice     kind);
 /* The device (display name; NULL or "" for the first/system default) to
  * use. Before the start it picks the device; during a call a camera or
- * microphone is switched at once, the speaker from the next call on. FALSE
+ * microphone is switched at once, the speaker from its next buffer on. FALSE
  * when the device could not be opened (the old one stays). With
  * NATTER_CALL_TEST_SOURCES the name is a videotestsrc pattern or an
  * audiotestsrc wave ("black", "snow", "silence"...). The same name again
@@ -81,6 +84,13 @@ void             natter_call_media_add_remote_candidate (NatterCallMedia     *se
                                                          const char          *candidate);
 /* Tears the pipeline down; no signal is emitted afterwards. */
 void             natter_call_media_stop                 (NatterCallMedia     *self);
+
+/* NatterCallMissing; `devices-changed` says when it changes, and when a
+ * device was plugged in or removed. A microphone plugged in while there
+ * was none is used at once; a camera only once chosen
+ * (natter_call_media_set_device()); a speaker plugged in while there was
+ * none plays the call at once. */
+guint            natter_call_media_get_missing          (NatterCallMedia     *self);
 
 void             natter_call_media_set_muted            (NatterCallMedia     *self,
                                                          gboolean             muted);

@@ -49,6 +49,7 @@ struct _NatterCall
   gboolean             muted;
   gboolean             camera_enabled;
   gboolean             remote_camera_enabled;
+  guint                missing;         /* NatterCallMissing, kept past the media */
 };
 
 enum {
@@ -67,11 +68,13 @@ enum {
   PROP_REMOTE_CAMERA_ENABLED,
   PROP_REMOTE_VIDEO,
   PROP_LOCAL_VIDEO,
+  PROP_MISSING_DEVICES,
   N_PROPS
 };
 
 enum {
   STATE_CHANGED,
+  DEVICES_CHANGED,
   N_SIGNALS
 };
 
@@ -314,6 +317,32 @@ on_media_device_lost (NatterCallMedia *media,
     natter_call_set_camera_enabled (self, FALSE);
 }
 
+static void
+on_media_devices_changed (NatterCallMedia *media,
+                          NatterCall      *self)
+{
+  guint missing = natter_call_media_get_missing (media);
+
+  /* the camera of a voice call is of no concern */
+  if (self->media_type != NATTER_CALL_MEDIA_VIDEO)
+    missing &= ~NATTER_CALL_MISSING_CAMERA;
+  if (missing != self->missing)
+    {
+      self->missing = missing;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MISSING_DEVICES]);
+    }
+  g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+}
+
+/* A device broke the media beyond replacing it: 19, never "network error". */
+static void
+on_media_device_failed (NatterCallMedia *media,
+                        NatterCall      *self)
+{
+  if (is_live (self))
+    end_locally (self, NATTER_CALL_REASON_DEVICE_ERROR);
+}
+
 /* Asks the host for media; FALSE when it has none to give (signalling only). */
 static gboolean
 create_media (NatterCall *self)
@@ -331,6 +360,8 @@ create_media (NatterCall *self)
   g_signal_connect_object (self->media, "connected", G_CALLBACK (on_media_connected), self, 0);
   g_signal_connect_object (self->media, "failed", G_CALLBACK (on_media_failed), self, 0);
   g_signal_connect_object (self->media, "device-lost", G_CALLBACK (on_media_device_lost), self, 0);
+  g_signal_connect_object (self->media, "devices-changed", G_CALLBACK (on_media_devices_changed), self, 0);
+  g_signal_connect_object (self->media, "device-failed", G_CALLBACK (on_media_device_failed), self, 0);
   natter_call_media_set_muted (self->media, self->muted);
   natter_call_media_set_camera_enabled (self->media, self->camera_enabled);
 
@@ -436,6 +467,9 @@ natter_call_get_property (GObject    *object,
     case PROP_LOCAL_VIDEO:
       g_value_set_object (value, natter_call_get_local_video (self));
       break;
+    case PROP_MISSING_DEVICES:
+      g_value_take_boxed (value, natter_call_get_missing_devices (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -500,8 +534,15 @@ natter_call_class_init (NatterCallClass *klass)
     g_param_spec_object ("remote-video", NULL, NULL, NATTER_TYPE_VIDEO_SINK, ro);
   properties[PROP_LOCAL_VIDEO] =
     g_param_spec_object ("local-video", NULL, NULL, NATTER_TYPE_VIDEO_SINK, ro);
+  /* strv: "microphone", "camera", "speaker" (natter_call_get_missing_devices()) */
+  properties[PROP_MISSING_DEVICES] =
+    g_param_spec_boxed ("missing-devices", NULL, NULL, G_TYPE_STRV, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* Devices were plugged in or removed, or the missing ones changed. */
+  signals[DEVICES_CHANGED] =
+    g_signal_new ("devices-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2,
@@ -778,6 +819,23 @@ natter_call_set_device (NatterCall       *self,
   if (self->media == NULL || !is_live (self))
     return FALSE;
   return natter_call_media_set_device (self->media, kind, name);
+}
+
+GStrv
+natter_call_get_missing_devices (NatterCall *self)
+{
+  g_autoptr(GStrvBuilder) names = NULL;
+
+  g_return_val_if_fail (NATTER_IS_CALL (self), NULL);
+
+  names = g_strv_builder_new ();
+  if (self->missing & NATTER_CALL_MISSING_MICROPHONE)
+    g_strv_builder_add (names, "microphone");
+  if (self->missing & NATTER_CALL_MISSING_CAMERA)
+    g_strv_builder_add (names, "camera");
+  if (self->missing & NATTER_CALL_MISSING_SPEAKER)
+    g_strv_builder_add (names, "speaker");
+  return g_strv_builder_end (names);
 }
 
 static void

@@ -24,8 +24,18 @@ typedef enum {
   NATTER_CALL_DEVICE_SPEAKER,
 } NatterCallDevice;
 
+/* The devices a call goes without (bit 1 << NatterCallDevice): none found,
+ * refusing to open (busy) or failed mid-call. Silence, black frames or a
+ * sink that drops the sound took their place; the call still connects. */
+typedef enum {
+  NATTER_CALL_MISSING_NONE       = 0,
+  NATTER_CALL_MISSING_CAMERA     = 1 << NATTER_CALL_DEVICE_CAMERA,
+  NATTER_CALL_MISSING_MICROPHONE = 1 << NATTER_CALL_DEVICE_MICROPHONE,
+  NATTER_CALL_MISSING_SPEAKER    = 1 << NATTER_CALL_DEVICE_SPEAKER,
+} NatterCallMissing;
+
 /* Display names of the devices of @kind that GstDeviceMonitor knows now
- * (blocks while it probes: not in a tight loop). */
+ * (the process's monitor: only its first use blocks while it probes). */
 GStrv                natter_call_list_devices       (NatterCallDevice kind);
 
 #define NATTER_TYPE_CALL (natter_call_get_type ())
@@ -73,6 +83,12 @@ const char          *natter_call_get_device         (NatterCall       *self,
 gboolean             natter_call_set_device         (NatterCall       *self,
                                                      NatterCallDevice  kind,
                                                      const char       *name);
+/* The devices missing (NatterCallMissing) as names, in this order:
+ * "microphone", "camera" (video calls), "speaker"; empty when none. The
+ * `missing-devices` property (notified) holds the same; `devices-changed`
+ * is emitted when it changes and when devices are plugged in or removed
+ * (natter_call_list_devices() has them). */
+GStrv                natter_call_get_missing_devices (NatterCall *self);
 /* Black frames while off; the peer learns it from RC:VCModifyMedia. */
 void                 natter_call_set_camera_enabled (NatterCall *self,
                                                      gboolean    enabled);

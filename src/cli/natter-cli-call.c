@@ -6,9 +6,12 @@
  * One line per state change ("dialing", "ringing", "incoming bob video ID",
  * "active", "ended 3 hangup"), then one JSON line:
  * {"callId","state","reason","mediaType","duration","setupMs",
- *  "videoFramesReceived","audioBuffersReceived"} (duration in seconds,
- * setupMs from the start of the call to the first decoded remote video
- * frame, audio for audio calls; -1 if none). The command returns once the
+ *  "videoFramesReceived","audioBuffersReceived","missingDevices"} (duration
+ * in seconds, setupMs from the start of the call to the first decoded
+ * remote video frame, audio for audio calls, -1 if none; missingDevices
+ * the devices the call went without: "microphone", "camera", "speaker").
+ * Without NATTER_CALL_TEST_SOURCES the real devices are used, and a
+ * missing one is replaced by silence or black frames. The command returns once the
  * call's RC:VCSummary is stored. Exit status: 0 the call was connected,
  * 5 (refused) it ended before (rejected, busy, no answer...), 2 usage,
  * 1 it could not start, and the connect codes of natter-cli.h.
@@ -105,6 +108,7 @@ print_result (NatterCall *call)
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *json = NULL;
+  g_auto(GStrv) missing = natter_call_get_missing_devices (call);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "callId");
@@ -123,6 +127,11 @@ print_result (NatterCall *call)
   json_builder_add_int_value (builder, natter_call_get_video_frames_received (call));
   json_builder_set_member_name (builder, "audioBuffersReceived");
   json_builder_add_int_value (builder, natter_call_get_audio_buffers_received (call));
+  json_builder_set_member_name (builder, "missingDevices");
+  json_builder_begin_array (builder);
+  for (guint i = 0; missing[i] != NULL; i++)
+    json_builder_add_string_value (builder, missing[i]);
+  json_builder_end_array (builder);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
@@ -288,7 +297,8 @@ run_call (NatterCliContext  *ctx,
                                   : "TARGET — call TARGET");
   g_option_context_set_description (options,
                                     "NATTER_CALL_TEST_SOURCES=1 uses test sources instead of the "
-                                    "camera and microphone.");
+                                    "camera and microphone. Missing devices are replaced by "
+                                    "silence and black frames (\"missingDevices\").");
   g_option_context_add_main_entries (options, answering ? answer_entries : call_entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {

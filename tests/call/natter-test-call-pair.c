@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natter-call-devices.h"
 #include "natter-object-names.h"
 #include "natter-test-call-pair.h"
 #include "natter-test-wait.h"
@@ -233,3 +234,157 @@ state_of (TestEndpoint *endpoint)
   return endpoint->call != NULL ? natter_call_get_state (endpoint->call) : NATTER_CALL_STATE_IDLE;
 }
 
+/* ------------------------------------------------------- test devices */
+
+/* A device provider of the test's own, in the process's GstDeviceMonitor
+ * beside (instead of) the real ones: its devices are test sources, plugged
+ * in when the test says so, announced on the monitor's bus as a real
+ * provider announces them. */
+#define TEST_TYPE_DEVICE (test_device_get_type ())
+G_DECLARE_FINAL_TYPE (TestDevice, test_device, TEST, DEVICE, GstDevice)
+
+struct _TestDevice
+{
+  GstDevice  parent_instance;
+  char      *element;
+  gint       buffers;  /* atomic: through the elements made of it */
+};
+
+G_DEFINE_FINAL_TYPE (TestDevice, test_device, GST_TYPE_DEVICE)
+
+static GstPadProbeReturn
+count_buffer (GstPad          *pad,
+              GstPadProbeInfo *info,
+              gpointer         user_data)
+{
+  g_atomic_int_inc (&TEST_DEVICE (user_data)->buffers);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *
+test_device_create_element (GstDevice  *device,
+                            const char *name)
+{
+  GstElement *element = gst_parse_launch (TEST_DEVICE (device)->element, NULL);
+  g_autoptr(GstPad) pad = NULL;
+
+  if (element == NULL)
+    return NULL;
+  pad = gst_element_get_static_pad (element, "src");
+  if (pad == NULL)
+    pad = gst_element_get_static_pad (element, "sink");
+  if (pad != NULL)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, g_object_ref (device), g_object_unref);
+  return element;
+}
+
+static void
+test_device_finalize (GObject *object)
+{
+  g_free (TEST_DEVICE (object)->element);
+  G_OBJECT_CLASS (test_device_parent_class)->finalize (object);
+}
+
+static void
+test_device_class_init (TestDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_device_finalize;
+  GST_DEVICE_CLASS (klass)->create_element = test_device_create_element;
+}
+
+static void
+test_device_init (TestDevice *self)
+{
+}
+
+#define TEST_TYPE_DEVICE_PROVIDER (test_device_provider_get_type ())
+G_DECLARE_FINAL_TYPE (TestDeviceProvider, test_device_provider, TEST, DEVICE_PROVIDER, GstDeviceProvider)
+
+struct _TestDeviceProvider
+{
+  GstDeviceProvider parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (TestDeviceProvider, test_device_provider, GST_TYPE_DEVICE_PROVIDER)
+
+static GstDeviceProvider *test_provider;
+static GList *plugged_in;
+
+static gboolean
+test_device_provider_start (GstDeviceProvider *provider)
+{
+  test_provider = provider;
+  return TRUE;
+}
+
+static void
+test_device_provider_class_init (TestDeviceProviderClass *klass)
+{
+  GST_DEVICE_PROVIDER_CLASS (klass)->start = test_device_provider_start;
+  gst_device_provider_class_set_static_metadata (GST_DEVICE_PROVIDER_CLASS (klass), "Natter test devices",
+                                                 "Source/Audio/Video", "Test sources as devices", "Natter");
+}
+
+static void
+test_device_provider_init (TestDeviceProvider *self)
+{
+}
+
+void
+pair_plug_in (const char *device_class,
+         const char *display_name,
+         const char *element)
+{
+  g_autoptr(GstCaps) caps = gst_caps_from_string (g_str_has_prefix (device_class, "Video") ? "video/x-raw"
+                                                                                         : "audio/x-raw");
+  TestDevice *device = g_object_new (TEST_TYPE_DEVICE, "device-class", device_class,
+                                     "display-name", display_name, "caps", caps, NULL);
+
+  /* the provider starts with the process's device monitor */
+  if (test_provider == NULL)
+    {
+      g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
+    }
+  g_assert_nonnull (test_provider);
+  device->element = g_strdup (element);
+  plugged_in = g_list_prepend (plugged_in, g_object_ref (device));
+  gst_device_provider_device_add (test_provider, GST_DEVICE (device));
+}
+
+guint
+pair_device_buffers (const char *display_name)
+{
+  for (GList *l = plugged_in; l != NULL; l = l->next)
+    {
+      g_autofree char *name = gst_device_get_display_name (l->data);
+
+      if (g_str_equal (name, display_name))
+        return (guint) g_atomic_int_get (&TEST_DEVICE (l->data)->buffers);
+    }
+  return 0;
+}
+
+void
+pair_unplug_all (void)
+{
+  for (GList *l = plugged_in; l != NULL; l = l->next)
+    gst_device_provider_device_remove (test_provider, l->data);
+  g_list_free_full (plugged_in, gst_object_unref);
+  plugged_in = NULL;
+}
+
+/* Only the test's provider: on a machine with a camera or sound card the
+ * call starts without devices all the same. */
+void
+pair_use_test_devices_only (void)
+{
+  GList *factories;
+
+  g_assert_true (gst_device_provider_register (NULL, "natter-test-device-provider", GST_RANK_PRIMARY,
+                                               TEST_TYPE_DEVICE_PROVIDER));
+  factories = gst_device_provider_factory_list_get_device_providers (GST_RANK_NONE);
+  for (GList *l = factories; l != NULL; l = l->next)
+    if (!g_str_equal (GST_OBJECT_NAME (l->data), "natter-test-device-provider"))
+      gst_plugin_feature_set_rank (l->data, GST_RANK_NONE);
+  gst_plugin_feature_list_free (factories);
+}

@@ -55,4 +55,20 @@ NatterCall      *dial          (Pair                *pair,
                                 const char          *call_id);
 NatterCallState  state_of      (TestEndpoint        *endpoint);
 
+/* After gst_init: a device provider of the test's own becomes the only one
+ * the process's GstDeviceMonitor uses (the real ones ranked out, so a
+ * machine with a camera or sound card starts without devices all the
+ * same). */
+void             pair_use_test_devices_only (void);
+/* Plugs in a device of @device_class ("Audio/Source", "Video/Source")
+ * named @display_name whose element is @element (gst-launch syntax); the
+ * monitor's bus announces it as a real provider would. */
+void             pair_plug_in  (const char          *device_class,
+                                const char          *display_name,
+                                const char          *element);
+/* Buffers that went through the elements made of that plugged-in device. */
+guint            pair_device_buffers (const char *display_name);
+/* Removes every device pair_plug_in() plugged in. */
+void             pair_unplug_all (void);
+
 G_END_DECLS

@@ -113,8 +113,12 @@ peer_start_device (Fixture            *fixture,
     g_ptr_array_add (argv, (char *) args[i]);
   g_ptr_array_add (argv, NULL);
 
+  /* an empty value unsets the variable */
   for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
-    g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
+    if (*env[i + 1] == '\0')
+      g_subprocess_launcher_unsetenv (launcher, env[i]);
+    else
+      g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
 
   peer->name = g_strdup (profile_name);
   peer->lines = g_ptr_array_new_with_free_func (g_free);
@@ -659,6 +663,124 @@ test_ringing_device_vanishes (Fixture       *fixture,
   g_assert_nonnull (g_subprocess_get_identifier (bob_desk->process));
 }
 
+static void
+assert_missing (JsonObject         *result,
+                const char * const *expected)
+{
+  JsonArray *missing;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) names = NULL;
+  g_autofree char *joined = NULL;
+  g_autofree char *wanted = g_strjoinv (",", (char **) expected);
+
+  g_assert_true (json_object_has_member (result, "missingDevices"));
+  missing = json_object_get_array_member (result, "missingDevices");
+  for (guint i = 0; i < json_array_get_length (missing); i++)
+    g_strv_builder_add (builder, json_array_get_string_element (missing, i));
+  names = g_strv_builder_end (builder);
+  joined = g_strjoinv (",", names);
+  g_assert_cmpstr (joined, ==, wanted);
+}
+
+/* The devices GStreamer would find are hidden from alice's natter-cli (its
+ * device providers ranked out): on a machine without sound card and
+ * camera, as this test's, that changes nothing; on others it makes one. */
+#define NO_DEVICES \
+  "NATTER_CALL_TEST_SOURCES", "", \
+  "GST_PLUGIN_FEATURE_RANK", "pipewiredeviceprovider:NONE,pulsedeviceprovider:NONE," \
+    "alsadeviceprovider:NONE,v4l2deviceprovider:NONE,uvch264deviceprovider:NONE," \
+    "decklinkdeviceprovider:NONE,libcameraprovider:NONE,jackdeviceprovider:NONE," \
+    "osxaudiodeviceprovider:NONE,avfdeviceprovider:NONE"
+
+/* #15's bar: `natter-cli call bob --video --duration 5` from a side with
+ * no camera, no microphone, no speaker and no test sources (the real
+ * device path finds nothing) to an `answer --auto` with test sources: it
+ * connects (silence and black frames go out), lasts ≥ 4 s, both sides
+ * receive ≥ 30 video frames, and alice's result names what was missing. */
+static void
+test_no_devices (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  int alice_status, bob_status;
+
+  wait_connected (fixture, 1);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "5"),
+                      ARGS (NO_DEVICES));
+  peer_wait_line (bob, "incoming alice video", 20);
+  alice_result = peer_wait_result (alice, 40, &alice_status);
+  bob_result = peer_wait_result (bob, 20, &bob_status);
+  g_assert_true (peer_has_line (alice, "active"));
+  g_assert_cmpint (alice_status, ==, 0);
+  g_assert_cmpint (bob_status, ==, 0);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 13);
+  g_assert_cmpint (member_int (alice_result, "duration"), >=, 4);
+  g_assert_cmpint (member_int (alice_result, "videoFramesReceived"), >=, 30);
+  g_assert_cmpint (member_int (bob_result, "videoFramesReceived"), >=, 30);
+  /* alice's silence reaches bob as sound packets */
+  g_assert_cmpint (member_int (bob_result, "audioBuffersReceived"), >=, 100);
+  assert_missing (alice_result, ARGS ("microphone", "camera", "speaker"));
+  assert_missing (bob_result, (const char * const[]) { NULL });
+}
+
+/* The same for a voice call: the camera is of no concern there. */
+static void
+test_no_devices_voice (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  int alice_status;
+
+  wait_connected (fixture, 1);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--duration", "3"), ARGS (NO_DEVICES));
+  alice_result = peer_wait_result (alice, 40, &alice_status);
+  bob_result = peer_wait_result (bob, 20, NULL);
+  g_assert_cmpint (alice_status, ==, 0);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+  g_assert_cmpint (member_int (alice_result, "audioBuffersReceived"), >=, 60);
+  g_assert_cmpint (member_int (bob_result, "audioBuffersReceived"), >=, 60);
+  assert_missing (alice_result, ARGS ("microphone", "speaker"));
+}
+
+/* bob's microphone and camera fail (as unplugged ones do) a second into
+ * the call: silence and black frames take their place, the call lasts its
+ * five seconds and ends by alice's hangup, and bob's result names both. */
+static void
+test_devices_fail_mid_call (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"),
+                          ARGS ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER", "100",
+                                "NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "30"));
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  int alice_status, bob_status;
+
+  wait_connected (fixture, 1);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "5"), NULL);
+  alice_result = peer_wait_result (alice, 40, &alice_status);
+  bob_result = peer_wait_result (bob, 20, &bob_status);
+  g_assert_cmpint (alice_status, ==, 0);
+  g_assert_cmpint (bob_status, ==, 0);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 13);
+  g_assert_cmpint (member_int (alice_result, "duration"), >=, 4);
+  /* black frames after the camera failed (30 frames = 1 s of camera),
+   * silence after the microphone (100 buffers) */
+  g_assert_cmpint (member_int (alice_result, "videoFramesReceived"), >=, 40);
+  g_assert_cmpint (member_int (alice_result, "audioBuffersReceived"), >=, 120);
+  assert_missing (bob_result, ARGS ("microphone", "camera"));
+  assert_missing (alice_result, (const char * const[]) { NULL });
+}
+
 /* Until coturn listens and its auth threads run (it logs them, in this
  * order): relay candidates gathered before are none, and the call has no
  * media. Its start takes its time on a loaded machine. */
@@ -771,6 +893,11 @@ main (int   argc,
               test_ringing_device_vanishes, fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
   g_test_add_func ("/call/cli/relay-only", test_relay_only);
+  g_test_add ("/call/cli/no-devices", Fixture, NULL, fixture_setup, test_no_devices, fixture_teardown);
+  g_test_add ("/call/cli/no-devices-voice", Fixture, NULL, fixture_setup, test_no_devices_voice,
+              fixture_teardown);
+  g_test_add ("/call/cli/devices-fail-mid-call", Fixture, NULL, fixture_setup, test_devices_fail_mid_call,
+              fixture_teardown);
 
   return g_test_run ();
 }

@@ -105,6 +105,12 @@ alice_hears_more (Pair *pair)
   return natter_call_get_audio_buffers_received (pair->alice->call) >= frames_target;
 }
 
+static gboolean
+bob_hears_more (Pair *pair)
+{
+  return natter_call_get_audio_buffers_received (pair->bob->call) >= frames_target;
+}
+
 /* Clean loopback: the RTCP loss reports raise the VP8 bitrate. */
 static gboolean
 bitrate_raised (Pair *pair)
@@ -349,6 +355,15 @@ camera_gone_both_ways (Pair *pair)
          !natter_call_get_remote_camera_enabled (pair->bob->call);
 }
 
+/* natter_call_get_missing_devices() joined by commas. */
+static char *
+missing_of (NatterCall *call)
+{
+  g_auto(GStrv) missing = natter_call_get_missing_devices (call);
+
+  return g_strjoinv (",", missing);
+}
+
 static void
 test_camera_unplugged (Pair          *pair,
                        gconstpointer  data)
@@ -363,6 +378,10 @@ test_camera_unplugged (Pair          *pair,
   g_assert_true (wait_for (pair, camera_gone_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
   g_assert_false (natter_call_media_get_camera_open (pair->alice->media));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "camera");
+  }
   g_assert_true (wait_for (pair, bob_sees_black, 10));
 
   before = natter_call_get_video_frames_received (pair->bob->call);
@@ -376,6 +395,10 @@ test_camera_unplugged (Pair          *pair,
   natter_call_set_camera_enabled (pair->alice->call, TRUE);
   g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
   g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "");
+  }
 }
 
 static void
@@ -392,6 +415,147 @@ test_microphone_unplugged (Pair          *pair,
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
   frames_target = natter_call_get_audio_buffers_received (pair->alice->call) + 50;
   g_assert_true (wait_for (pair, alice_hears_more, 10));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "microphone");
+  }
+
+  /* Another microphone chosen (a test wave here) takes the silence's
+   * place while the pipeline runs: nothing is missing any more. */
+  g_assert_true (natter_call_set_device (pair->alice->call, NATTER_CALL_DEVICE_MICROPHONE, "pink-noise"));
+  {
+    g_autofree char *missing = missing_of (pair->alice->call);
+    g_assert_cmpstr (missing, ==, "");
+  }
+  frames_target = natter_call_get_audio_buffers_received (pair->bob->call) + 50;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
+/* ------------------------------------------- devices plugged in mid-call */
+
+static gboolean
+alice_misses_nothing_but_speaker (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "speaker") == 0;
+}
+
+static gboolean
+alice_has_microphone (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "camera,speaker") == 0;
+}
+
+static guint devices_changed;
+
+static gboolean
+alice_misses_nothing (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return g_strcmp0 (missing, "") == 0;
+}
+
+/* The test speaker is in alice's pipeline and plays. */
+static gboolean
+speaker_plays (Pair *pair)
+{
+  return pair_device_buffers ("Test Speaker") >= 20;
+}
+
+static gboolean
+camera_offered (Pair *pair)
+{
+  g_auto(GStrv) cameras = natter_call_list_devices (NATTER_CALL_DEVICE_CAMERA);
+
+  return devices_changed >= 2 && g_strv_contains ((const char * const *) cameras, "Test Camera");
+}
+
+static void
+on_devices_changed (NatterCall *call,
+                    gpointer    user_data)
+{
+  devices_changed++;
+}
+
+/* alice starts a video call with no devices at all (the real path, no test
+ * sources): silence, black frames, nothing to play to. A microphone is
+ * plugged in: the call takes it at once. A camera is plugged in: offered
+ * (devices-changed, listed), and switched to while the pipeline runs; bob
+ * then sees a picture instead of black. The call never stops. */
+static void
+test_devices_plugged_in (Pair          *pair,
+                         gconstpointer  data)
+{
+  NatterCall *call;
+
+  pair_unplug_all ();
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "plug-1");
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  g_signal_connect (call, "devices-changed", G_CALLBACK (on_devices_changed), NULL);
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_cmpstr (missing, ==, "microphone,camera,speaker");
+  }
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, bob_sees_black, 10));
+
+  devices_changed = 0;
+  pair_plug_in ("Audio/Source", "Test Microphone", "audiotestsrc is-live=true wave=sine samplesperbuffer=480");
+  g_assert_true (wait_for (pair, alice_has_microphone, 10));
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_MICROPHONE), ==, NULL);
+
+  pair_plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=smpte");
+  g_assert_true (wait_for (pair, camera_offered, 10));
+  g_assert_true (natter_call_set_device (call, NATTER_CALL_DEVICE_CAMERA, "Test Camera"));
+  g_assert_true (alice_misses_nothing_but_speaker (pair));
+  g_assert_true (natter_call_media_get_camera_open (pair->alice->media));
+  g_assert_true (wait_for (pair, bob_sees_picture, 10));
+  frames_target = natter_call_get_audio_buffers_received (pair->bob->call) + 50;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+
+  /* A speaker plugged in: the call plays to it at once (a sink that counts
+   * what it plays here), and nothing is missing any more. */
+  pair_plug_in ("Audio/Sink", "Test Speaker", "fakesink sync=true");
+  g_assert_true (wait_for (pair, alice_misses_nothing, 10));
+  g_assert_true (wait_for (pair, speaker_plays, 10));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
+/* The only microphone cannot start (a busy device refuses the pipeline's
+ * start as this one does): silence takes its place, the call connects and
+ * bob hears alice's silence; the microphone counts as missing. */
+static void
+test_device_fails_to_start (Pair          *pair,
+                            gconstpointer  data)
+{
+  NatterCall *call;
+
+  pair_unplug_all ();
+  pair_plug_in ("Audio/Source", "Busy Microphone", "filesrc location=/nonexistent/natter-busy-device");
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_AUDIO, "busy-1");
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  g_assert_cmpint (state_of (pair->alice), !=, NATTER_CALL_STATE_ENDED);
+  g_assert_true (wait_for (pair, both_active, 20));
+  frames_target = 100;
+  g_assert_true (wait_for (pair, bob_hears_more, 10));
+  run_for (2);
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_cmpstr (missing, ==, "microphone,speaker");
+  }
+  pair_unplug_all ();
 }
 
 static void
@@ -483,6 +647,7 @@ main (int   argc,
 {
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
+  pair_use_test_devices_only ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");
@@ -493,6 +658,10 @@ main (int   argc,
   g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
   g_test_add ("/call/media/camera-unplugged", Pair, NULL, pair_setup, test_camera_unplugged, pair_teardown);
   g_test_add ("/call/media/microphone-unplugged", Pair, NULL, pair_setup, test_microphone_unplugged,
+              pair_teardown);
+  g_test_add ("/call/media/devices-plugged-in", Pair, NULL, pair_setup, test_devices_plugged_in,
+              pair_teardown);
+  g_test_add ("/call/media/device-fails-to-start", Pair, NULL, pair_setup, test_device_fails_to_start,
               pair_teardown);
   g_test_add ("/call/media/peer-vanishes", Pair, NULL, pair_setup, test_peer_vanishes, pair_teardown);
   g_test_add ("/call/media/cancel-before-connect", Pair, NULL, pair_setup,

@@ -227,6 +227,132 @@ test_video_window (Pair          *pair,
   g_assert_true (wait_for (pair, window_closed, 5));
 }
 
+static GtkLabel *missing_label;
+
+static gboolean
+missing_shown (Pair *pair)
+{
+  return gtk_widget_get_visible (GTK_WIDGET (missing_label)) &&
+         g_strcmp0 (gtk_label_get_label (missing_label), "No microphone found\nNo camera found") == 0;
+}
+
+/* The microphone and camera fail (as unplugged ones do) once the call
+ * runs: the window says which devices are missing, the call goes on, and
+ * nothing speaks of the network. */
+static void
+test_missing_devices_window (Pair          *pair,
+                             gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkLabel *status;
+
+  g_setenv ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER", "50", TRUE);
+  g_setenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER", "30", TRUE);
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-missing-1");
+  window = natter_call_window_new (call, "Bob");
+  remote_window = window;
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  missing_label = GTK_LABEL (find_named (GTK_WIDGET (window), "missing-devices"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (missing_label)));
+
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, missing_shown, 20));
+  g_unsetenv ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER");
+  g_unsetenv ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER");
+  g_assert_true (wait_for (pair, remote_frames_shown, 20));
+  g_assert_true (both_active (pair));
+  status = GTK_LABEL (find_named (GTK_WIDGET (window), "status"));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (status), "00:"));
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
+  g_assert_cmpint (natter_call_get_reason (call), ==, NATTER_CALL_REASON_HANGUP);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (missing_label)));
+  g_assert_true (wait_for (pair, window_closed, 5));
+}
+
+/* Whether the device menu has an item labelled @label (sections inside). */
+static gboolean
+menu_has_label (GMenuModel *menu,
+                const char *label)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr(GMenuModel) section = g_menu_model_get_item_link (menu, i, G_MENU_LINK_SECTION);
+
+      if (g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_LABEL, "s", &text) &&
+          g_strcmp0 (text, label) == 0)
+        return TRUE;
+      if (section != NULL && menu_has_label (section, label))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static GMenuModel *devices_menu;
+
+static gboolean
+camera_in_menu (Pair *pair)
+{
+  return menu_has_label (devices_menu, "Test Camera") && !menu_has_label (devices_menu, "No camera found");
+}
+
+static gboolean
+camera_no_longer_missing (Pair *pair)
+{
+  return g_strcmp0 (gtk_label_get_label (missing_label), "No microphone found\nNo speaker found") == 0;
+}
+
+/* A video call from a machine without devices (the real path): the window
+ * says what is missing and its device menu says "No camera found"; a
+ * camera plugged in appears in the open menu, and choosing it there puts
+ * it in the call. */
+static void
+test_devices_menu_window (Pair          *pair,
+                          gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkMenuButton *devices;
+
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-plug-1");
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  window = natter_call_window_new (call, "Bob");
+  remote_window = window;
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  missing_label = GTK_LABEL (find_named (GTK_WIDGET (window), "missing-devices"));
+  g_assert_true (wait_for (pair, both_active, 20));
+  g_assert_true (wait_for (pair, remote_frames_shown, 20));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (missing_label)));
+  g_assert_cmpstr (gtk_label_get_label (missing_label), ==,
+                   "No microphone found\nNo camera found\nNo speaker found");
+
+  devices = GTK_MENU_BUTTON (find_named (GTK_WIDGET (window), "devices"));
+  gtk_menu_button_popup (devices);
+  devices_menu = gtk_menu_button_get_menu_model (devices);
+  g_assert_nonnull (devices_menu);
+  g_assert_true (menu_has_label (devices_menu, "No camera found"));
+
+  pair_plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=ball");
+  g_assert_true (wait_for (pair, camera_in_menu, 10));
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.camera", "s", "Test Camera");
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "Test Camera");
+  g_assert_true (wait_for (pair, camera_no_longer_missing, 5));
+  gtk_menu_button_popdown (devices);
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
+  g_assert_true (wait_for (pair, window_closed, 5));
+}
+
 static void
 test_incoming_window (Pair          *pair,
                       gconstpointer  data)
@@ -309,6 +435,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
+  pair_use_test_devices_only ();
 
   if (!gtk_init_check ())
     {
@@ -318,6 +445,10 @@ main (int   argc,
   adw_init ();
 
   g_test_add ("/call/ui/video-window", Pair, NULL, pair_setup, test_video_window, pair_teardown);
+  g_test_add ("/call/ui/missing-devices-window", Pair, NULL, pair_setup, test_missing_devices_window,
+              pair_teardown);
+  g_test_add ("/call/ui/devices-menu-window", Pair, NULL, pair_setup, test_devices_menu_window,
+              pair_teardown);
   g_test_add ("/call/ui/incoming-window", Pair, NULL, pair_setup, test_incoming_window, pair_teardown);
   g_test_add ("/call/ui/outgoing-window", Pair, NULL, pair_setup, test_outgoing_window, pair_teardown);
 

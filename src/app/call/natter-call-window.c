@@ -21,6 +21,7 @@ struct _NatterCallWindow
   NatterVideoPaintable *local;
   guint                 tick_id;
   guint                 close_id;
+  GMenu                *devices_menu;  /* kept: refilled as devices come and go */
 
   GtkStack             *stage;
   AdwAvatar            *avatar;
@@ -28,6 +29,7 @@ struct _NatterCallWindow
   GtkPicture           *remote_picture;
   GtkPicture           *local_picture;
   GtkLabel             *status_label;
+  GtkLabel             *missing_label;
   GtkToggleButton      *mute_button;
   GtkToggleButton      *camera_button;
   GtkMenuButton        *devices_button;
@@ -138,6 +140,8 @@ close_later (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void update_missing (NatterCallWindow *self);
+
 static void
 update_state (NatterCallWindow *self)
 {
@@ -177,6 +181,7 @@ update_state (NatterCallWindow *self)
       break;
     }
   update_stage (self);
+  update_missing (self);
 }
 
 static void
@@ -199,6 +204,36 @@ static void
 on_camera_enabled_changed (NatterCallWindow *self)
 {
   gtk_toggle_button_set_active (self->camera_button, !natter_call_get_camera_enabled (self->call));
+}
+
+/* "No microphone found", one line per device the call goes without: the
+ * call works without them, the user should know why the peer hears or
+ * sees nothing. */
+static void
+update_missing (NatterCallWindow *self)
+{
+  g_auto(GStrv) missing = natter_call_get_missing_devices (self->call);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; missing[i] != NULL; i++)
+    {
+      const char *line = NULL;
+
+      if (g_str_equal (missing[i], "microphone"))
+        line = _("No microphone found");
+      else if (g_str_equal (missing[i], "camera"))
+        line = _("No camera found");
+      else if (g_str_equal (missing[i], "speaker"))
+        line = _("No speaker found");
+      if (line == NULL)
+        continue;
+      if (text->len > 0)
+        g_string_append_c (text, '\n');
+      g_string_append (text, line);
+    }
+  gtk_label_set_label (self->missing_label, text->str);
+  gtk_widget_set_visible (GTK_WIDGET (self->missing_label),
+                          text->len > 0 && natter_call_get_state (self->call) != NATTER_CALL_STATE_ENDED);
 }
 
 static void
@@ -322,18 +357,32 @@ add_device_section (GMenu            *menu,
   g_menu_append_section (menu, title, G_MENU_MODEL (section));
 }
 
-/* The device list is read each time the menu opens: devices come and go. */
+/* The device menu lists what the device monitor knows now; it is refilled
+ * in place when devices are plugged in or removed, even while open. */
+static void
+fill_devices_menu (NatterCallWindow *self)
+{
+  g_menu_remove_all (self->devices_menu);
+  if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
+    add_device_section (self->devices_menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
+  add_device_section (self->devices_menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
+}
+
 static void
 create_devices_popup (GtkMenuButton *button,
                       gpointer       user_data)
 {
   NatterCallWindow *self = user_data;
-  g_autoptr(GMenu) menu = g_menu_new ();
 
-  if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
-    add_device_section (menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
-  add_device_section (menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
-  gtk_menu_button_set_menu_model (button, G_MENU_MODEL (menu));
+  fill_devices_menu (self);
+  if (gtk_menu_button_get_menu_model (button) != G_MENU_MODEL (self->devices_menu))
+    gtk_menu_button_set_menu_model (button, G_MENU_MODEL (self->devices_menu));
+}
+
+static void
+on_devices_changed (NatterCallWindow *self)
+{
+  fill_devices_menu (self);
 }
 
 /* Closing the window ends the call. */
@@ -363,6 +412,7 @@ natter_call_window_dispose (GObject *object)
   g_clear_handle_id (&self->close_id, g_source_remove);
   g_clear_object (&self->remote);
   g_clear_object (&self->local);
+  g_clear_object (&self->devices_menu);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CALL_WINDOW);
 
   G_OBJECT_CLASS (natter_call_window_parent_class)->dispose (object);
@@ -412,6 +462,7 @@ natter_call_window_class_init (NatterCallWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, remote_picture);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, local_picture);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, missing_label);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, mute_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, camera_button);
   gtk_widget_class_bind_template_child (widget_class, NatterCallWindow, devices_button);
@@ -444,6 +495,7 @@ natter_call_window_init (NatterCallWindow *self)
 
   self->remote = natter_video_paintable_new ();
   self->local = natter_video_paintable_new ();
+  self->devices_menu = g_menu_new ();
   natter_video_paintable_set_sized_by_widget (self->local, TRUE);
   /* the self-view, as every call app shows it */
   natter_video_paintable_set_mirrored (self->local, TRUE);
@@ -481,6 +533,10 @@ natter_call_window_new (NatterCall *call,
   g_signal_connect_object (call, "notify::remote-camera-enabled", G_CALLBACK (on_media_changed), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "notify::camera-enabled", G_CALLBACK (on_camera_enabled_changed), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "notify::missing-devices", G_CALLBACK (update_missing), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (call, "devices-changed", G_CALLBACK (on_devices_changed), self,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
