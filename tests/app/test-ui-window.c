@@ -9,6 +9,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <string.h>
+
 #include "natter-test-ui.h"
 
 /* Preferences → Account says where the token is kept. */
@@ -404,6 +406,65 @@ test_screenshots (NatterTestUi  *ui,
   natter_test_ui_screenshot (ui->root, "screenshot-unread.png");
 }
 
+/* Preferences → Background: Start on Login writes the XDG autostart entry
+ * that starts `natter --background` and removes it again; with Run in
+ * Background the window's close hides it and alice stays connected,
+ * without it closing ends the window (and so the app, as before). */
+static void
+set_switch (const char *title,
+            gboolean    active)
+{
+  GtkWidget *prefs, *label, *row;
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere (title, "the preferences");
+  prefs = natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow"));
+  label = natter_test_ui_find_exact_label (prefs, title);
+  row = gtk_widget_get_ancestor (label, ADW_TYPE_ACTION_ROW);
+  gtk_switch_set_active (GTK_SWITCH (adw_action_row_get_activatable_widget (ADW_ACTION_ROW (row))), active);
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+}
+
+static gboolean
+file_gone (gpointer path)
+{
+  return !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+test_background_settings (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  g_autofree char *autostart = natter_application_dup_autostart_path ();
+  g_autofree char *entry = NULL;
+  GtkWidget *window = GTK_WIDGET (ui->window);
+
+  g_assert_true (g_str_has_prefix (autostart, natter_test_ui_get_tmp_dir ()));
+  g_assert_false (g_file_test (autostart, G_FILE_TEST_EXISTS));
+  set_switch ("Start on Login", TRUE);
+  natter_test_ui_wait_until (natter_test_ui_file_exists, autostart, "the autostart entry");
+  g_assert_true (g_file_get_contents (autostart, &entry, NULL, NULL));
+  g_assert_nonnull (strstr (entry, "\nExec=natter --background\n"));
+  set_switch ("Start on Login", FALSE);
+  natter_test_ui_wait_until (file_gone, autostart, "the autostart entry to go");
+
+  /* Run in Background (on by default): closed, hidden, still connected */
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_nonnull (window);
+  g_assert_false (gtk_widget_get_visible (window));
+  g_assert_true (natter_test_ui_is_connected (window));
+  /* shown again as it was left */
+  natter_application_open_profile (natter_test_ui_app (), ui->profile);
+  g_assert_true (gtk_widget_get_visible (window));
+
+  set_switch ("Run in Background", FALSE);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_null (window);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -425,6 +486,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_notification_opens_chat, natter_test_ui_teardown);
   g_test_add ("/ui/notification-mark-as-read", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_notification_mark_as_read, natter_test_ui_teardown);
+  g_test_add ("/ui/background-settings", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_background_settings, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,
               natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
   return natter_test_ui_run ();
