@@ -8,8 +8,7 @@
 
 #include "natter-format.h"
 #include "natter-notifier.h"
-
-#define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
+#include "natter-sound.h"
 
 struct _NatterNotifier
 {
@@ -19,7 +18,7 @@ struct _NatterNotifier
   NatterClient *client;
   GSignalGroup *client_signals;
   GSettings *settings;
-  GtkMediaStream *sound;
+  NatterSound *sound;
   /* notification id → its NatterConversation, until read (here or on
    * another device) */
   GHashTable *notified;
@@ -170,13 +169,12 @@ notify_data_free (NotifyData *data)
 static void
 play_sound (NatterNotifier *self)
 {
-  if (!g_settings_get_boolean (self->settings, "sounds") ||
-      !g_file_test (MESSAGE_SOUND, G_FILE_TEST_EXISTS))
+  if (!g_settings_get_boolean (self->settings, "sounds"))
     return;
+  /* ours, in the GResource: the same in Flatpak and outside it */
   if (self->sound == NULL)
-    self->sound = gtk_media_file_new_for_filename (MESSAGE_SOUND);
-  gtk_media_stream_seek (self->sound, 0);
-  gtk_media_stream_play (self->sound);
+    self->sound = natter_sound_new (NATTER_SOUND_MESSAGE, NULL);
+  natter_sound_play (self->sound, FALSE);
 }
 
 static void
