@@ -9,6 +9,7 @@
 
 #include "natter-account.h"
 #include "natter-application.h"
+#include "natter-call-media.h"
 #include "natter-preferences-window.h"
 #include "natter-window.h"
 
@@ -23,9 +24,14 @@ struct _NatterApplication
   gboolean held;
   /* Quit: the windows' close really closes them */
   gboolean quitting;
+  /* the accounts in $XDG_DATA_HOME/natter were looked for */
+  gboolean accounts_loaded;
 };
 
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
+
+static void update_account_menus (NatterApplication *self);
+static void load_all_accounts    (NatterApplication *self);
 
 static void
 window_destroyed_cb (NatterApplication *self,
@@ -38,6 +44,8 @@ window_destroyed_cb (NatterApplication *self,
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (value == (gpointer) where_the_window_was)
       g_hash_table_iter_remove (&iter);
+  if (!self->quitting)
+    update_account_menus (self);
 }
 
 /* Run in Background: the window's close button hides it (after it saved
@@ -73,6 +81,9 @@ load_profile (NatterApplication *self,
       g_object_weak_ref (G_OBJECT (window), (GWeakNotify) window_destroyed_cb, self);
       g_signal_connect_object (window, "close-request", G_CALLBACK (window_close_request_cb),
                                self, G_CONNECT_AFTER);
+      g_signal_connect_object (natter_window_get_session (window), "notify::user-id",
+                               G_CALLBACK (update_account_menus), self, G_CONNECT_SWAPPED);
+      update_account_menus (self);
     }
   return window;
 }
@@ -147,6 +158,10 @@ natter_application_command_line (GApplication            *app,
     natter_application_open_profile (self, path);
   else
     natter_application_activate (app);
+
+  /* the other accounts connect too, behind the one shown */
+  if (path == NULL)
+    load_all_accounts (self);
 
   return 0;
 }
@@ -298,6 +313,146 @@ start_on_login_changed_cb (NatterApplication *self)
     update_autostart_entry (self);
 }
 
+/* -------------------------------------------------------------- accounts */
+
+/* Several accounts, as Telegram Desktop has them: each is a profile (its
+ * own dir, store and connection) and has a window, shown or hidden; all
+ * stay connected, so each one's messages and calls arrive. */
+guint
+natter_application_get_n_accounts (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), 0);
+  return g_hash_table_size (self->windows);
+}
+
+static char *
+profiles_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "natter", NULL);
+}
+
+/* The accounts section of each window's menu: one item per profile (its
+ * user id, or “New Account” until it is signed in), then Add Account. */
+static void
+update_account_menus (NatterApplication *self)
+{
+  g_autoptr(GList) profiles = g_hash_table_get_keys (self->windows);
+  g_autoptr(GMenu) items = g_menu_new ();
+
+  profiles = g_list_sort (profiles, (GCompareFunc) g_strcmp0);
+  if (g_list_length (profiles) > 1)
+    for (GList *l = profiles; l != NULL; l = l->next)
+      {
+        NatterSession *session = natter_window_get_session (g_hash_table_lookup (self->windows, l->data));
+        const char *user_id = session != NULL ? natter_session_get_user_id (session) : NULL;
+        g_autoptr(GMenuItem) item = g_menu_item_new (user_id != NULL ? user_id : _("New Account"), NULL);
+
+        g_menu_item_set_action_and_target (item, "app.switch-account", "s", l->data);
+        g_menu_append_item (items, item);
+      }
+  g_menu_append (items, _("_Add Account"), "app.add-account");
+
+  for (GList *l = profiles; l != NULL; l = l->next)
+    {
+      NatterSidebar *sidebar = natter_window_get_sidebar (g_hash_table_lookup (self->windows, l->data));
+      GMenu *section = G_MENU (gtk_widget_get_template_child (GTK_WIDGET (sidebar), NATTER_TYPE_SIDEBAR,
+                                                             "accounts_section"));
+
+      if (section == NULL)
+        continue;
+      g_menu_remove_all (section);
+      for (int i = 0; i < g_menu_model_get_n_items (G_MENU_MODEL (items)); i++)
+        {
+          g_autoptr(GMenuItem) item = g_menu_item_new_from_model (G_MENU_MODEL (items), i);
+          g_menu_append_item (section, item);
+        }
+    }
+}
+
+static void
+switch_account_activated (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *from = gtk_application_get_active_window (GTK_APPLICATION (self));
+  GtkWindow *to = natter_application_open_profile (self, g_variant_get_string (parameter, NULL));
+
+  /* one window on screen, as Telegram switches: the other account stays
+   * connected behind it */
+  if (from != NULL && from != to && NATTER_IS_WINDOW (from) &&
+      g_settings_get_boolean (self->settings, "run-in-background"))
+    gtk_widget_set_visible (GTK_WIDGET (from), FALSE);
+}
+
+static void
+add_account_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  g_autofree char *dir = profiles_dir ();
+  g_autofree char *path = NULL;
+
+  /* a fresh profile: its window opens at the sign-in page */
+  for (guint i = 2; path == NULL || g_hash_table_contains (self->windows, path) ||
+                    g_file_test (path, G_FILE_TEST_EXISTS); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("account-%u", i);
+
+      g_free (path);
+      path = g_build_filename (dir, name, NULL);
+    }
+  natter_application_open_profile (self, path);
+}
+
+static void
+profiles_listed_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterApplication) self = user_data;
+  g_autoptr(GFileEnumerator) children = NULL;
+  g_autoptr(GError) error = NULL;
+
+  children = g_file_enumerate_children_finish (G_FILE (object), result, &error);
+  if (children == NULL)
+    return;
+  for (;;)
+    {
+      GFileInfo *info = NULL;
+      GFile *child = NULL;
+
+      if (!g_file_enumerator_iterate (children, &info, &child, NULL, NULL) || info == NULL)
+        break;
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        {
+          g_autofree char *path = g_file_get_path (child);
+          g_autofree char *ini = g_build_filename (path, "account.ini", NULL);
+
+          /* each signed-in account connects, its window hidden */
+          if (g_file_test (ini, G_FILE_TEST_EXISTS))
+            natter_application_load_profile (self, path);
+        }
+    }
+}
+
+/* The other accounts than the one shown (the default profile, or
+ * --profile), from $XDG_DATA_HOME/natter: read off the main thread. */
+static void
+load_all_accounts (NatterApplication *self)
+{
+  g_autofree char *dir = profiles_dir ();
+  g_autoptr(GFile) file = g_file_new_for_path (dir);
+
+  if (self->accounts_loaded)
+    return;
+  self->accounts_loaded = TRUE;
+  g_file_enumerate_children_async (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                   G_FILE_QUERY_INFO_NONE, G_PRIORITY_DEFAULT, NULL, profiles_listed_cb,
+                                   g_object_ref (self));
+}
+
 static void
 color_scheme_changed_cb (NatterApplication *self)
 {
@@ -330,7 +485,14 @@ quit_activated (GSimpleAction *action,
    * so each session disconnects */
   self->quitting = TRUE;
   for (GList *l = windows; l != NULL; l = l->next)
-    gtk_window_close (GTK_WINDOW (l->data));
+    {
+      /* gtk_window_close() ignores a window never shown (natter
+       * --background, another account): it has no state to save */
+      if (gtk_widget_get_realized (l->data))
+        gtk_window_close (GTK_WINDOW (l->data));
+      else
+        gtk_window_destroy (GTK_WINDOW (l->data));
+    }
   if (self->held)
     {
       self->held = FALSE;
@@ -407,6 +569,8 @@ static const GActionEntry app_actions[] = {
   { "about", about_activated, NULL, NULL, NULL },
   { "open-conversation", conversation_action_activated, "(sis)", NULL, NULL },
   { "mark-conversation-read", conversation_action_activated, "(sis)", NULL, NULL },
+  { "switch-account", switch_account_activated, "s", NULL, NULL },
+  { "add-account", add_account_activated, NULL, NULL, NULL },
 };
 
 static void
@@ -449,6 +613,16 @@ natter_application_startup (GApplication *app)
 }
 
 static void
+natter_application_shutdown (GApplication *app)
+{
+  G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (app);
+
+  /* The calls' DTLS key may still be in the making on its thread (a
+   * quit right after start): exiting under it crashes in OpenSSL. */
+  natter_call_media_prepare_finish ();
+}
+
+static void
 natter_application_finalize (GObject *object)
 {
   NatterApplication *self = (NatterApplication *) object;
@@ -468,6 +642,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   object_class->finalize = natter_application_finalize;
   app_class->activate = natter_application_activate;
   app_class->startup = natter_application_startup;
+  app_class->shutdown = natter_application_shutdown;
   app_class->command_line = natter_application_command_line;
   app_class->handle_local_options = natter_application_handle_local_options;
 }

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gtk/gtk.h>
 
+#include "natter-application.h"
 #include "natter-format.h"
 #include "natter-notifier.h"
 #include "natter-sound.h"
@@ -190,6 +191,7 @@ notify_conversation_cb (GObject      *object,
   g_autoptr(GIcon) icon = NULL;
   g_autofree char *id = NULL;
   g_autofree char *body = NULL;
+  g_autofree char *account_title = NULL;
   const char *title;
 
   conv = natter_store_get_conversation_finish (NATTER_STORE (object), result, NULL);
@@ -198,6 +200,11 @@ notify_conversation_cb (GObject      *object,
     goto out;
 
   title = conv != NULL ? natter_conversation_get_title (conv) : natter_message_get_target_id (message);
+  /* several accounts: which one it came to */
+  if (NATTER_IS_APPLICATION (g_application_get_default ()) &&
+      natter_application_get_n_accounts (NATTER_APPLICATION (g_application_get_default ())) > 1)
+    /* Translators: a notification's title: the chat, then the account it came to */
+    title = account_title = g_strdup_printf (_("%s (%s)"), title, natter_client_get_user_id (self->client));
   if (!g_settings_get_boolean (self->settings, "notification-preview"))
     body = g_strdup (_("New message"));
   else

@@ -41,6 +41,13 @@ start_natter (Fixture    *f,
 {
   const char *argv[] = { natter_test_program ("NATTER_APP"), "--profile", f->ui.profile,
                          background ? "--background" : NULL, NULL };
+
+  /* no profile given: the accounts in $XDG_DATA_HOME/natter */
+  if (f->ui.profile == NULL)
+    {
+      argv[1] = "--background";
+      argv[2] = NULL;
+    }
   g_autoptr(GError) error = NULL;
 
   f->natter = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
@@ -98,12 +105,21 @@ online_is (gpointer data)
 }
 
 static void
+wait_user_online (Fixture    *f,
+                  const char *user_id,
+                  gboolean    online)
+{
+  OnlineCheck check = { &f->ui, user_id, online };
+  g_autofree char *what = g_strdup_printf ("%s %s", user_id, online ? "online" : "offline");
+
+  natter_test_ui_wait_until (online_is, &check, what);
+}
+
+static void
 wait_online (Fixture  *f,
              gboolean  online)
 {
-  OnlineCheck check = { &f->ui, "alice", online };
-
-  natter_test_ui_wait_until (online_is, &check, online ? "alice online" : "alice offline");
+  wait_user_online (f, "alice", online);
 }
 
 /* --------------------------------------------------------------- X11 */
@@ -244,6 +260,8 @@ quit_natter (Fixture *f)
                                        NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
   g_assert_no_error (error);
   natter_test_ui_wait_until (natter_test_ui_is_true, &f->exited, "natter to quit");
+  if (g_subprocess_get_if_signaled (f->natter))
+    g_error ("natter ended by signal %d", g_subprocess_get_term_sig (f->natter));
   g_assert_true (g_subprocess_get_if_exited (f->natter));
   g_assert_cmpint (g_subprocess_get_exit_status (f->natter), ==, 0);
   wait_online (f, FALSE);
@@ -307,6 +325,34 @@ test_start_in_background (Fixture       *f,
   quit_natter (f);
 }
 
+/* natter --background without --profile (the autostart entry): every
+ * account in $XDG_DATA_HOME/natter connects, each one's notifications
+ * name it; Quit takes both offline. */
+static void
+test_all_accounts (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *accounts = g_build_filename (natter_test_ui_get_tmp_dir (), "natter", NULL);
+  g_autofree char *alice = g_build_filename (accounts, "default", NULL);
+  g_autofree char *carol = g_build_filename (accounts, "carol", NULL);
+
+  natter_test_ui_write_profile (&f->ui, "alice", alice);
+  natter_test_ui_write_profile (&f->ui, "carol", carol);
+  g_clear_pointer (&f->ui.profile, g_free);
+  start_natter (f, TRUE);
+  wait_user_online (f, "alice", TRUE);
+  wait_user_online (f, "carol", TRUE);
+  g_assert_true (natter_window (f) == None);
+
+  natter_test_ui_send (&f->ui, "bob", "carol", "carol, are you there?");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (carol)\ncarol, are you there?",
+                             "carol's notification");
+
+  quit_natter (f);
+  wait_user_online (f, "carol", FALSE);
+  natter_test_remove_tree (accounts);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -315,6 +361,8 @@ main (int   argc,
 
   g_test_add ("/background/window-closed", Fixture, NULL, setup, test_window_closed, teardown);
   g_test_add ("/background/start-in-background", Fixture, NULL, setup, test_start_in_background, teardown);
+
+  g_test_add ("/background/all-accounts", Fixture, NULL, setup, test_all_accounts, teardown);
 
   return natter_test_ui_run ();
 }

@@ -465,6 +465,87 @@ test_background_settings (NatterTestUi  *ui,
   g_assert_null (window);
 }
 
+/* Several accounts (as Telegram Desktop): alice and carol connected at
+ * once, each its own profile and connection, with both windows closed;
+ * notifications name the account; the menu lists both and switches
+ * between them; signing carol out leaves alice connected; Add Account
+ * opens a new profile at the sign-in page. */
+static char *
+menu_labels (NatterWindow *window)
+{
+  GMenuModel *section = G_MENU_MODEL (gtk_widget_get_template_child (GTK_WIDGET (natter_window_get_sidebar (window)),
+                                                                     NATTER_TYPE_SIDEBAR, "accounts_section"));
+  GString *labels = g_string_new (NULL);
+
+  g_assert_nonnull (section);
+  for (int i = 0; i < g_menu_model_get_n_items (section); i++)
+    {
+      g_autofree char *label = NULL;
+
+      g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+      g_string_append_printf (labels, "%s%s", i > 0 ? "|" : "", label);
+    }
+  return g_string_free (labels, FALSE);
+}
+
+static void
+test_accounts (NatterTestUi  *ui,
+               gconstpointer  data)
+{
+  NatterApplication *app = natter_test_ui_app ();
+  NatterWindow *alice = ui->window;
+  g_autofree char *carol_profile = g_build_filename (ui->dir, "carol", NULL);
+  g_autofree char *labels = NULL;
+  NatterWindow *carol;
+  GtkWindow *added;
+
+  g_assert_cmpstr ((labels = menu_labels (alice)), ==, "_Add Account");
+  g_clear_pointer (&labels, g_free);
+
+  natter_test_ui_write_profile (ui, "carol", carol_profile);
+  carol = NATTER_WINDOW (natter_application_open_profile (app, carol_profile));
+  natter_test_ui_wait_connected (carol);
+  g_assert_cmpuint (natter_application_get_n_accounts (app), ==, 2);
+  g_assert_cmpstr ((labels = menu_labels (alice)), ==, "alice|carol|_Add Account");
+  g_clear_pointer (&labels, g_free);
+
+  /* both closed: both connected, each one's notifications name it */
+  gtk_window_close (GTK_WINDOW (alice));
+  gtk_window_close (GTK_WINDOW (carol));
+  natter_test_ui_spin (200);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (alice)));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (carol)));
+  natter_test_ui_send (ui, "bob", "carol", "hi carol, it is bob");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (carol)\nhi carol, it is bob",
+                             "carol's notification");
+  natter_test_ui_send (ui, "bob", "alice", "hi alice, it is bob");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (alice)\nhi alice, it is bob",
+                             "alice's notification");
+
+  /* switching: the account chosen on screen, the other behind it */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "switch-account", g_variant_new_string (carol_profile));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (carol)));
+  natter_test_ui_spin (200);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "switch-account", g_variant_new_string (ui->profile));
+  natter_test_ui_spin (200);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (alice)));
+  g_assert_true (natter_test_ui_is_connected (carol));
+
+  /* carol signs out; alice stays */
+  natter_session_sign_out (natter_window_get_session (carol));
+  natter_test_ui_wait_for_page (carol, "sign-in");
+  natter_test_ui_spin (300);
+  g_assert_true (natter_test_ui_is_connected (alice));
+
+  /* a new account: its own profile, at the sign-in page */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "add-account", NULL);
+  added = gtk_application_get_active_window (GTK_APPLICATION (app));
+  g_assert_true (NATTER_IS_WINDOW (added));
+  g_assert_true (added != GTK_WINDOW (alice) && added != GTK_WINDOW (carol));
+  natter_test_ui_wait_for_page (NATTER_WINDOW (added), "sign-in");
+  g_assert_cmpuint (natter_application_get_n_accounts (app), ==, 3);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -488,6 +569,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_notification_mark_as_read, natter_test_ui_teardown);
   g_test_add ("/ui/background-settings", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_background_settings, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_accounts, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,
               natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
   return natter_test_ui_run ();
