@@ -12,6 +12,7 @@
 #include <X11/Xlib.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <string.h>
 
 #include "natter-test-ui.h"
 
@@ -207,10 +208,11 @@ cli_done_cb (GObject      *object,
   run->done = TRUE;
 }
 
-/* natter-cli as bob: call alice (video, test sources), in the background. */
+/* natter-cli as bob: call @user_id (video, test sources), in the background. */
 static void
-call_alice (Fixture *f,
-            CliRun  *run)
+call_user (Fixture    *f,
+           const char *user_id,
+           CliRun     *run)
 {
   g_autofree char *token = natter_test_ui_token (&f->ui, "bob");
   g_autofree char *profile = g_build_filename (f->ui.dir, "bob-cli", NULL);
@@ -218,7 +220,7 @@ call_alice (Fixture *f,
                          "--server", natter_test_server_get_url (f->ui.server),
                          "--app-key", natter_test_server_get_app_key (f->ui.server),
                          "--token", token, "--profile", profile,
-                         "call", "alice", "--video", "--duration", "5", NULL };
+                         "call", user_id, "--video", "--duration", "5", NULL };
   g_autoptr(GSubprocess) cli = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -242,8 +244,12 @@ assert_call_connected (CliRun *run)
   g_test_message ("natter-cli call: %s", last);
   g_assert_true (json_parser_load_from_data (parser, last, -1, NULL));
   result = json_node_get_object (json_parser_get_root (parser));
+  /* connected for the whole call, and media flowed from the app (how many
+   * frames depends on how busy the machine is: 147 alone, 14 with a load
+   * of 10 on 2 cores) */
   g_assert_cmpint (json_object_get_int_member (result, "duration"), >=, 4);
-  g_assert_cmpint (json_object_get_int_member (result, "videoFramesReceived"), >=, 30);
+  g_assert_cmpint (json_object_get_int_member (result, "videoFramesReceived"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (result, "audioBuffersReceived"), >, 0);
 }
 
 /* ------------------------------------------------------------------ quit */
@@ -294,7 +300,7 @@ test_window_closed (Fixture       *f,
   natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "still there with the window closed?",
                              "the message's notification");
 
-  call_alice (f, &run);
+  call_user (f, "alice", &run);
   natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "is calling you", "the ringing notification");
   natter_test_ui_click_notification_of (APP_ID, APP_PATH, "is calling you", "Answer");
   natter_test_ui_wait_until (natter_test_ui_is_true, &run.done, "the call to end");
@@ -335,6 +341,7 @@ test_all_accounts (Fixture       *f,
   g_autofree char *accounts = g_build_filename (natter_test_ui_get_tmp_dir (), "natter", NULL);
   g_autofree char *alice = g_build_filename (accounts, "default", NULL);
   g_autofree char *carol = g_build_filename (accounts, "carol", NULL);
+  CliRun run = { NULL, FALSE };
 
   natter_test_ui_write_profile (&f->ui, "alice", alice);
   natter_test_ui_write_profile (&f->ui, "carol", carol);
@@ -347,6 +354,15 @@ test_all_accounts (Fixture       *f,
   natter_test_ui_send (&f->ui, "bob", "carol", "carol, are you there?");
   natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (carol)\ncarol, are you there?",
                              "carol's notification");
+
+  /* a call names the account it rings for; declined, it never connects */
+  call_user (f, "carol", &run);
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob is calling you (carol)",
+                             "carol's ringing notification");
+  natter_test_ui_click_notification_of (APP_ID, APP_PATH, "is calling you (carol)", "Decline");
+  natter_test_ui_wait_until (natter_test_ui_is_true, &run.done, "the declined call to end");
+  g_assert_nonnull (strstr (run.out, "\"videoFramesReceived\":0,"));
+  g_free (run.out);
 
   quit_natter (f);
   wait_user_online (f, "carol", FALSE);

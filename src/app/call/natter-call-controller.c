@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
+#include "natter-application.h"
 #include "natter-call-controller.h"
 #include "natter-sound.h"
 
@@ -185,7 +186,13 @@ notify_ringing (NatterCallController *self)
   gboolean video = natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO;
   g_autoptr(GNotification) notification =
     g_notification_new (video ? _("Incoming video call") : _("Incoming voice call"));
-  g_autofree char *body = g_strdup_printf (_("%s is calling you"), self->caller_name);
+  GApplication *app = G_APPLICATION (self->application);
+  /* several accounts: which one is called */
+  g_autofree char *body = NATTER_IS_APPLICATION (app) && natter_application_get_n_accounts (NATTER_APPLICATION (app)) > 1
+                            /* Translators: the caller, then the account called */
+                            ? g_strdup_printf (_("%s is calling you (%s)"), self->caller_name,
+                                               natter_client_get_user_id (self->client))
+                            : g_strdup_printf (_("%s is calling you"), self->caller_name);
   g_autofree char *id = notification_id (call);
   g_autoptr(GIcon) icon = self->caller_picture_file != NULL
                             ? g_file_icon_new (self->caller_picture_file)
