@@ -4,9 +4,12 @@
  */
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
 
 #include "natter-account.h"
 #include "natter-application.h"
+#include "natter-call-media.h"
 #include "natter-preferences-window.h"
 #include "natter-window.h"
 
@@ -17,9 +20,18 @@ struct _NatterApplication
   GSettings *settings;
   /* profile dir (canonical) → NatterWindow, not owned */
   GHashTable *windows;
+  /* Run in Background: held, so no window open is not the end */
+  gboolean held;
+  /* Quit: the windows' close really closes them */
+  gboolean quitting;
+  /* the accounts in $XDG_DATA_HOME/natter were looked for */
+  gboolean accounts_loaded;
 };
 
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
+
+static void update_account_menus (NatterApplication *self);
+static void load_all_accounts    (NatterApplication *self);
 
 static void
 window_destroyed_cb (NatterApplication *self,
@@ -32,17 +44,30 @@ window_destroyed_cb (NatterApplication *self,
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (value == (gpointer) where_the_window_was)
       g_hash_table_iter_remove (&iter);
+  if (!self->quitting)
+    update_account_menus (self);
 }
 
-GtkWindow *
-natter_application_open_profile (NatterApplication *self,
-                                 const char        *profile_dir)
+/* Run in Background: the window's close button hides it (after it saved
+ * its state, in its own handler), so its session, notifications and calls
+ * stay; Quit closes for real. */
+static gboolean
+window_close_request_cb (GtkWindow         *window,
+                         NatterApplication *self)
+{
+  if (self->quitting || !g_settings_get_boolean (self->settings, "run-in-background"))
+    return FALSE;
+  gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
+  return TRUE;
+}
+
+static NatterWindow *
+load_profile (NatterApplication *self,
+              const char        *profile_dir)
 {
   g_autofree char *default_dir = NULL;
   g_autofree char *canonical = NULL;
   NatterWindow *window;
-
-  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
 
   if (profile_dir == NULL)
     profile_dir = default_dir = natter_account_default_profile_dir ();
@@ -54,9 +79,34 @@ natter_application_open_profile (NatterApplication *self,
       window = natter_window_new (self, canonical);
       g_hash_table_insert (self->windows, g_strdup (canonical), window);
       g_object_weak_ref (G_OBJECT (window), (GWeakNotify) window_destroyed_cb, self);
+      g_signal_connect_object (window, "close-request", G_CALLBACK (window_close_request_cb),
+                               self, G_CONNECT_AFTER);
+      g_signal_connect_object (natter_window_get_session (window), "notify::user-id",
+                               G_CALLBACK (update_account_menus), self, G_CONNECT_SWAPPED);
+      update_account_menus (self);
     }
+  return window;
+}
+
+GtkWindow *
+natter_application_open_profile (NatterApplication *self,
+                                 const char        *profile_dir)
+{
+  NatterWindow *window;
+
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+
+  window = load_profile (self, profile_dir);
   gtk_window_present (GTK_WINDOW (window));
   return GTK_WINDOW (window);
+}
+
+GtkWindow *
+natter_application_load_profile (NatterApplication *self,
+                                 const char        *profile_dir)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), NULL);
+  return GTK_WINDOW (load_profile (self, profile_dir));
 }
 
 GSettings *
@@ -81,18 +131,37 @@ static int
 natter_application_command_line (GApplication            *app,
                                  GApplicationCommandLine *cmdline)
 {
+  NatterApplication *self = NATTER_APPLICATION (app);
   GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
+  gboolean background = g_variant_dict_contains (options, "background");
   g_autofree char *profile = NULL;
+  g_autofree char *path = NULL;
 
   if (g_variant_dict_lookup (options, "profile", "^ay", &profile))
     {
       g_autoptr(GFile) file = g_application_command_line_create_file_for_arg (cmdline, profile);
-      g_autofree char *path = g_file_get_path (file);
-
-      natter_application_open_profile (NATTER_APPLICATION (app), path);
+      path = g_file_get_path (file);
     }
+
+  /* --background (the autostart entry): signed in and connected, no
+   * window; a second `natter` shows it */
+  if (background)
+    {
+      if (!self->held)
+        {
+          self->held = TRUE;
+          g_application_hold (app);
+        }
+      natter_application_load_profile (self, path);
+    }
+  else if (path != NULL)
+    natter_application_open_profile (self, path);
   else
     natter_application_activate (app);
+
+  /* the other accounts connect too, behind the one shown */
+  if (path == NULL)
+    load_all_accounts (self);
 
   return 0;
 }
@@ -107,6 +176,281 @@ natter_application_handle_local_options (GApplication *app,
       return 0;
     }
   return -1;
+}
+
+/* ------------------------------------------------------------ background */
+
+static gboolean
+in_flatpak (void)
+{
+  return g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS);
+}
+
+static void
+background_portal_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (object), result, &error);
+
+  /* the answer comes as the request's Response; a refusal only means the
+   * desktop may stop us once the window is gone */
+  if (reply == NULL)
+    g_message ("Background portal: %s", error->message);
+}
+
+/* Inside Flatpak, asks xdg-desktop-portal to let Natter run without a
+ * window, and to start it on login (autostart) when so chosen. */
+static void
+request_background (NatterApplication *self)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self));
+  const char *commandline[] = { "natter", "--background", NULL };
+  GVariantBuilder options;
+
+  if (bus == NULL)
+    return;
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "reason",
+                         g_variant_new_string (_("Receive messages and calls while no window is open")));
+  g_variant_builder_add (&options, "{sv}", "autostart",
+                         g_variant_new_boolean (g_settings_get_boolean (self->settings, "start-on-login")));
+  g_variant_builder_add (&options, "{sv}", "commandline", g_variant_new_strv (commandline, -1));
+  g_variant_builder_add (&options, "{sv}", "dbus-activatable", g_variant_new_boolean (FALSE));
+  g_dbus_connection_call (bus, "org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
+                          "org.freedesktop.portal.Background", "RequestBackground",
+                          g_variant_new ("(sa{sv})", "", &options), G_VARIANT_TYPE ("(o)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, background_portal_cb, NULL);
+}
+
+char *
+natter_application_dup_autostart_path (void)
+{
+  g_autofree char *name = g_strconcat (APP_ID, ".desktop", NULL);
+  return g_build_filename (g_get_user_config_dir (), "autostart", name, NULL);
+}
+
+static void
+autostart_written_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_replace_contents_finish (G_FILE (object), result, NULL, &error))
+    g_warning ("Could not write the autostart entry: %s", error->message);
+}
+
+static void
+autostart_deleted_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_delete_finish (G_FILE (object), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    g_warning ("Could not remove the autostart entry: %s", error->message);
+}
+
+/* Outside Flatpak: an XDG autostart entry that starts `natter
+ * --background`, written or removed as Start on Login says. */
+static void
+update_autostart_entry (NatterApplication *self)
+{
+  g_autofree char *path = natter_application_dup_autostart_path ();
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+
+  if (g_settings_get_boolean (self->settings, "start-on-login"))
+    {
+      g_autofree char *dir = g_path_get_dirname (path);
+      g_autofree char *entry = g_strdup_printf ("[Desktop Entry]\n"
+                                                "Type=Application\n"
+                                                "Name=%s\n"
+                                                "Comment=%s\n"
+                                                "Icon=%s\n"
+                                                "Exec=natter --background\n"
+                                                "X-GNOME-Autostart-enabled=true\n",
+                                                _("Natter"), _("Chat and call on your own server"), APP_ID);
+      g_autoptr(GBytes) bytes = g_bytes_new_take (entry, strlen (entry));
+
+      g_steal_pointer (&entry);
+      /* a small directory in the user's config: the one creation done here */
+      g_mkdir_with_parents (dir, 0700);
+      g_file_replace_contents_bytes_async (file, bytes, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION,
+                                           NULL, autostart_written_cb, NULL);
+    }
+  else
+    g_file_delete_async (file, G_PRIORITY_DEFAULT, NULL, autostart_deleted_cb, NULL);
+}
+
+static void
+background_changed_cb (NatterApplication *self)
+{
+  gboolean run = g_settings_get_boolean (self->settings, "run-in-background");
+
+  if (run && !self->held)
+    {
+      self->held = TRUE;
+      g_application_hold (G_APPLICATION (self));
+    }
+  else if (!run && self->held)
+    {
+      self->held = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
+  if (run && in_flatpak ())
+    request_background (self);
+}
+
+static void
+start_on_login_changed_cb (NatterApplication *self)
+{
+  if (in_flatpak ())
+    request_background (self);
+  else
+    update_autostart_entry (self);
+}
+
+/* -------------------------------------------------------------- accounts */
+
+/* Several accounts, as Telegram Desktop has them: each is a profile (its
+ * own dir, store and connection) and has a window, shown or hidden; all
+ * stay connected, so each one's messages and calls arrive. */
+guint
+natter_application_get_n_accounts (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), 0);
+  return g_hash_table_size (self->windows);
+}
+
+static char *
+profiles_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "natter", NULL);
+}
+
+/* The accounts section of each window's menu: one item per profile (its
+ * user id, or “New Account” until it is signed in), then Add Account. */
+static void
+update_account_menus (NatterApplication *self)
+{
+  g_autoptr(GList) profiles = g_hash_table_get_keys (self->windows);
+  g_autoptr(GMenu) items = g_menu_new ();
+
+  profiles = g_list_sort (profiles, (GCompareFunc) g_strcmp0);
+  if (g_list_length (profiles) > 1)
+    for (GList *l = profiles; l != NULL; l = l->next)
+      {
+        NatterSession *session = natter_window_get_session (g_hash_table_lookup (self->windows, l->data));
+        const char *user_id = session != NULL ? natter_session_get_user_id (session) : NULL;
+        g_autoptr(GMenuItem) item = g_menu_item_new (user_id != NULL ? user_id : _("New Account"), NULL);
+
+        g_menu_item_set_action_and_target (item, "app.switch-account", "s", l->data);
+        g_menu_append_item (items, item);
+      }
+  g_menu_append (items, _("_Add Account"), "app.add-account");
+
+  for (GList *l = profiles; l != NULL; l = l->next)
+    {
+      NatterSidebar *sidebar = natter_window_get_sidebar (g_hash_table_lookup (self->windows, l->data));
+      GMenu *section = G_MENU (gtk_widget_get_template_child (GTK_WIDGET (sidebar), NATTER_TYPE_SIDEBAR,
+                                                             "accounts_section"));
+
+      if (section == NULL)
+        continue;
+      g_menu_remove_all (section);
+      for (int i = 0; i < g_menu_model_get_n_items (G_MENU_MODEL (items)); i++)
+        {
+          g_autoptr(GMenuItem) item = g_menu_item_new_from_model (G_MENU_MODEL (items), i);
+          g_menu_append_item (section, item);
+        }
+    }
+}
+
+static void
+switch_account_activated (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  GtkWindow *from = gtk_application_get_active_window (GTK_APPLICATION (self));
+  GtkWindow *to = natter_application_open_profile (self, g_variant_get_string (parameter, NULL));
+
+  /* one window on screen, as Telegram switches: the other account stays
+   * connected behind it */
+  if (from != NULL && from != to && NATTER_IS_WINDOW (from) &&
+      g_settings_get_boolean (self->settings, "run-in-background"))
+    gtk_widget_set_visible (GTK_WIDGET (from), FALSE);
+}
+
+static void
+add_account_activated (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  NatterApplication *self = user_data;
+  g_autofree char *dir = profiles_dir ();
+  g_autofree char *path = NULL;
+
+  /* a fresh profile: its window opens at the sign-in page */
+  for (guint i = 2; path == NULL || g_hash_table_contains (self->windows, path) ||
+                    g_file_test (path, G_FILE_TEST_EXISTS); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("account-%u", i);
+
+      g_free (path);
+      path = g_build_filename (dir, name, NULL);
+    }
+  natter_application_open_profile (self, path);
+}
+
+static void
+profiles_listed_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterApplication) self = user_data;
+  g_autoptr(GFileEnumerator) children = NULL;
+  g_autoptr(GError) error = NULL;
+
+  children = g_file_enumerate_children_finish (G_FILE (object), result, &error);
+  if (children == NULL)
+    return;
+  for (;;)
+    {
+      GFileInfo *info = NULL;
+      GFile *child = NULL;
+
+      if (!g_file_enumerator_iterate (children, &info, &child, NULL, NULL) || info == NULL)
+        break;
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        {
+          g_autofree char *path = g_file_get_path (child);
+          g_autofree char *ini = g_build_filename (path, "account.ini", NULL);
+
+          /* each signed-in account connects, its window hidden */
+          if (g_file_test (ini, G_FILE_TEST_EXISTS))
+            natter_application_load_profile (self, path);
+        }
+    }
+}
+
+/* The other accounts than the one shown (the default profile, or
+ * --profile), from $XDG_DATA_HOME/natter: read off the main thread. */
+static void
+load_all_accounts (NatterApplication *self)
+{
+  g_autofree char *dir = profiles_dir ();
+  g_autoptr(GFile) file = g_file_new_for_path (dir);
+
+  if (self->accounts_loaded)
+    return;
+  self->accounts_loaded = TRUE;
+  g_file_enumerate_children_async (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                   G_FILE_QUERY_INFO_NONE, G_PRIORITY_DEFAULT, NULL, profiles_listed_cb,
+                                   g_object_ref (self));
 }
 
 static void
@@ -137,9 +481,23 @@ quit_activated (GSimpleAction *action,
   NatterApplication *self = user_data;
   g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
 
-  /* close (not destroy) so each window saves its state */
+  /* close (not destroy) so each window saves its state; closed for real,
+   * so each session disconnects */
+  self->quitting = TRUE;
   for (GList *l = windows; l != NULL; l = l->next)
-    gtk_window_close (GTK_WINDOW (l->data));
+    {
+      /* gtk_window_close() ignores a window never shown (natter
+       * --background, another account): it has no state to save */
+      if (gtk_widget_get_realized (l->data))
+        gtk_window_close (GTK_WINDOW (l->data));
+      else
+        gtk_window_destroy (GTK_WINDOW (l->data));
+    }
+  if (self->held)
+    {
+      self->held = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
   g_application_quit (G_APPLICATION (self));
 }
 
@@ -211,6 +569,8 @@ static const GActionEntry app_actions[] = {
   { "about", about_activated, NULL, NULL, NULL },
   { "open-conversation", conversation_action_activated, "(sis)", NULL, NULL },
   { "mark-conversation-read", conversation_action_activated, "(sis)", NULL, NULL },
+  { "switch-account", switch_account_activated, "s", NULL, NULL },
+  { "add-account", add_account_activated, NULL, NULL, NULL },
 };
 
 static void
@@ -244,6 +604,22 @@ natter_application_startup (GApplication *app)
   g_signal_connect_object (self->settings, "changed::color-scheme",
                            G_CALLBACK (color_scheme_changed_cb), self, G_CONNECT_SWAPPED);
   color_scheme_changed_cb (self);
+
+  g_signal_connect_object (self->settings, "changed::run-in-background",
+                           G_CALLBACK (background_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::start-on-login",
+                           G_CALLBACK (start_on_login_changed_cb), self, G_CONNECT_SWAPPED);
+  background_changed_cb (self);
+}
+
+static void
+natter_application_shutdown (GApplication *app)
+{
+  G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (app);
+
+  /* The calls' DTLS key may still be in the making on its thread (a
+   * quit right after start): exiting under it crashes in OpenSSL. */
+  natter_call_media_prepare_finish ();
 }
 
 static void
@@ -266,6 +642,7 @@ natter_application_class_init (NatterApplicationClass *klass)
   object_class->finalize = natter_application_finalize;
   app_class->activate = natter_application_activate;
   app_class->startup = natter_application_startup;
+  app_class->shutdown = natter_application_shutdown;
   app_class->command_line = natter_application_command_line;
   app_class->handle_local_options = natter_application_handle_local_options;
 }
@@ -276,6 +653,8 @@ natter_application_init (NatterApplication *self)
   static const GOptionEntry options[] = {
     { "profile", 'p', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, NULL,
       N_("Use the profile in DIR (its own account, messages and cache)"), N_("DIR") },
+    { "background", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, NULL,
+      N_("Start without a window, connected for messages and calls"), NULL },
     { "version", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, NULL,
       N_("Print the version and exit"), NULL },
     { NULL }

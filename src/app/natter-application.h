@@ -23,5 +23,13 @@ GSettings         *natter_application_get_settings (NatterApplication *self);
 /* Opens or raises the window of @profile_dir (NULL: the default profile). */
 GtkWindow         *natter_application_open_profile (NatterApplication *self,
                                                     const char        *profile_dir);
+/* The same without showing it (natter --background): signed in and
+ * connected, its notifications and calls arrive; presenting it shows it. */
+GtkWindow         *natter_application_load_profile (NatterApplication *self,
+                                                    const char        *profile_dir);
+/* The accounts (profiles) loaded, shown or not. */
+guint              natter_application_get_n_accounts (NatterApplication *self);
+/* Outside Flatpak, Start on Login writes this XDG autostart entry. */
+char              *natter_application_dup_autostart_path (void);
 
 G_END_DECLS

@@ -213,6 +213,17 @@ maybe_mark_read (NatterChatView *self)
                                     clear_unread_cb, NULL);
 }
 
+/* Writing in a chat reads it, as in every messenger: scrolled up, or with
+ * the window in the background, what came before is answered. */
+static void
+read_on_send (NatterChatView *self)
+{
+  if (self->conversation != NULL && natter_conversation_get_unread_count (self->conversation) == 0)
+    return;
+  natter_client_clear_unread_async (self->client, self->type, self->target_id, NULL,
+                                    clear_unread_cb, NULL);
+}
+
 /* -------------------------------------------------------------- scrolling */
 
 static GtkAdjustment *
@@ -613,6 +624,7 @@ send_text_cb (NatterChatView *self,
     return;
   content = natter_content_new_text (text);
   self->sticky = TRUE;
+  read_on_send (self);
   natter_client_send_message_async (self->client, self->type, self->target_id,
                                     NATTER_OBJECT_TEXT, content, NULL,
                                     send_done_cb, g_object_ref (self));
@@ -663,6 +675,8 @@ natter_chat_view_send_files (NatterChatView *self,
 
   n = g_list_model_get_n_items (files);
   self->sticky = TRUE;
+  if (n > 0)
+    read_on_send (self);
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(GFile) file = g_list_model_get_item (files, i);
@@ -690,6 +704,7 @@ send_voice_cb (NatterChatView *self,
   if (self->client == NULL || self->target_id == NULL)
     return;
   self->sticky = TRUE;
+  read_on_send (self);
   natter_client_send_voice_async (self->client, self->type, self->target_id, file, seconds,
                                   NULL, NULL, NULL, send_media_done_cb, g_object_ref (self));
 }

@@ -6,10 +6,10 @@
 #include <glib/gi18n.h>
 #include <gtk/gtk.h>
 
+#include "natter-application.h"
 #include "natter-format.h"
 #include "natter-notifier.h"
-
-#define MESSAGE_SOUND "/usr/share/sounds/freedesktop/stereo/message-new-instant.oga"
+#include "natter-sound.h"
 
 struct _NatterNotifier
 {
@@ -19,7 +19,7 @@ struct _NatterNotifier
   NatterClient *client;
   GSignalGroup *client_signals;
   GSettings *settings;
-  GtkMediaStream *sound;
+  NatterSound *sound;
   /* notification id → its NatterConversation, until read (here or on
    * another device) */
   GHashTable *notified;
@@ -170,13 +170,12 @@ notify_data_free (NotifyData *data)
 static void
 play_sound (NatterNotifier *self)
 {
-  if (!g_settings_get_boolean (self->settings, "sounds") ||
-      !g_file_test (MESSAGE_SOUND, G_FILE_TEST_EXISTS))
+  if (!g_settings_get_boolean (self->settings, "sounds"))
     return;
+  /* ours, in the GResource: the same in Flatpak and outside it */
   if (self->sound == NULL)
-    self->sound = gtk_media_file_new_for_filename (MESSAGE_SOUND);
-  gtk_media_stream_seek (self->sound, 0);
-  gtk_media_stream_play (self->sound);
+    self->sound = natter_sound_new (NATTER_SOUND_MESSAGE, NULL);
+  natter_sound_play (self->sound, FALSE);
 }
 
 static void
@@ -192,6 +191,7 @@ notify_conversation_cb (GObject      *object,
   g_autoptr(GIcon) icon = NULL;
   g_autofree char *id = NULL;
   g_autofree char *body = NULL;
+  g_autofree char *account_title = NULL;
   const char *title;
 
   conv = natter_store_get_conversation_finish (NATTER_STORE (object), result, NULL);
@@ -200,6 +200,11 @@ notify_conversation_cb (GObject      *object,
     goto out;
 
   title = conv != NULL ? natter_conversation_get_title (conv) : natter_message_get_target_id (message);
+  /* several accounts: which one it came to */
+  if (NATTER_IS_APPLICATION (g_application_get_default ()) &&
+      natter_application_get_n_accounts (NATTER_APPLICATION (g_application_get_default ())) > 1)
+    /* Translators: a notification's title: the chat, then the account it came to */
+    title = account_title = g_strdup_printf (_("%s (%s)"), title, natter_client_get_user_id (self->client));
   if (!g_settings_get_boolean (self->settings, "notification-preview"))
     body = g_strdup (_("New message"));
   else

@@ -22,6 +22,8 @@ struct _NatterPreferencesWindow
   GtkSwitch *preview_switch;
   GtkSwitch *sounds_switch;
   GtkSwitch *enter_switch;
+  GtkSwitch *background_switch;
+  GtkSwitch *login_switch;
   AdwComboRow *style_row;
   AdwComboRow *camera_row;
   AdwComboRow *microphone_row;
@@ -218,6 +220,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, preview_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sounds_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, enter_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, login_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, style_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, camera_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, microphone_row);
@@ -259,6 +263,8 @@ natter_preferences_window_new (GSettings     *settings,
   g_settings_bind (settings, "notifications", self->preview_switch, "sensitive", G_SETTINGS_BIND_GET);
   g_settings_bind (settings, "sounds", self->sounds_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "enter-sends", self->enter_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "run-in-background", self->background_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "start-on-login", self->login_switch, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (settings, "color-scheme", self->style_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, style_to_row, row_to_style, NULL, NULL);
 

@@ -813,6 +813,8 @@ natter_sidebar_class_init (NatterSidebarClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, NATTER_TYPE_MESSAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-sidebar.ui");
+  /* the menu's accounts, filled by NatterApplication (gtk_widget_get_template_child) */
+  gtk_widget_class_bind_template_child_full (widget_class, "accounts_section", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, window_title);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_button);

@@ -338,7 +338,9 @@ message_in_view_cb (NatterWindow  *self,
                        g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
                                   natter_message_get_target_id (message)) == 0;
 
-  return gtk_window_is_active (GTK_WINDOW (self)) && (open_here || !adw_leaflet_get_folded (self->leaflet));
+  /* a hidden window (Run in Background) may still count as active */
+  return gtk_widget_get_visible (GTK_WIDGET (self)) && gtk_window_is_active (GTK_WINDOW (self)) &&
+         (open_here || !adw_leaflet_get_folded (self->leaflet));
 }
 
 /* ------------------------------------------------------- connection state */

@@ -40,14 +40,28 @@ REQUIRED_FINISH_ARGS = {
     '--share=network',
     '--socket=wayland',
     '--socket=fallback-x11',
+    # X11's shared memory (fallback-x11)
+    '--share=ipc',
+    # the GPU for GTK's renderer, and nothing else of /dev
+    '--device=dri',
+    # sound: PulseAudio (PipeWire's pulse server) and PipeWire itself
     '--socket=pulseaudio',
     '--filesystem=xdg-run/pipewire-0',
-    '--talk-name=org.freedesktop.Notifications',
     '--talk-name=org.freedesktop.secrets',
-    # cameras: GstDeviceMonitor finds them through V4L2 (/dev/video*); the
-    # sandbox's PipeWire shows cameras only through the camera portal.
-    # all devices include the GPU (dri).
-    '--device=all',
+}
+
+# No more than needed: cameras come through the Camera portal (a PipeWire
+# remote, pipewiresrc), notifications and running in the background
+# through their portals, which need no finish-args.
+FORBIDDEN_FINISH_ARGS = {
+    '--device=all': 'cameras come through the Camera portal (pipewiresrc), not all of /dev',
+    '--device=shm': 'not needed',
+    '--socket=session-bus': 'the portals and named bus names are enough',
+    '--socket=system-bus': 'not needed',
+    '--filesystem=host': 'files come through the file chooser portal',
+    '--filesystem=home': 'files come through the file chooser portal',
+    '--talk-name=org.freedesktop.Notifications': 'GNotification uses the Notification portal in Flatpak',
+    '--talk-name=org.freedesktop.Flatpak': 'a sandbox escape',
 }
 
 CALL_RE = re.compile(r"\b(dependency|find_program)\(\s*'([^']+)'([^)]*)\)")
@@ -95,6 +109,11 @@ def main():
     missing_args = REQUIRED_FINISH_ARGS - set(manifest.get('finish-args', []))
     for arg in sorted(missing_args):
         errors.append(f'finish-args lacks {arg}')
+    for arg in manifest.get('finish-args', []):
+        if arg in FORBIDDEN_FINISH_ARGS:
+            errors.append(f'finish-args has {arg}: {FORBIDDEN_FINISH_ARGS[arg]}')
+        elif arg not in REQUIRED_FINISH_ARGS:
+            errors.append(f'finish-args has {arg}, which this test does not know is needed')
 
     modules = manifest.get('modules', [])
     names = [m.get('name') for m in modules if isinstance(m, dict)]

@@ -157,6 +157,19 @@ natter_test_ui_click_notification (const char *text,
                                    const char *button)
 {
   g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+
+  natter_test_ui_click_notification_of (g_dbus_connection_get_unique_name (bus),
+                                        g_application_get_dbus_object_path (G_APPLICATION (natter_test_ui_app ())),
+                                        text, button);
+}
+
+void
+natter_test_ui_click_notification_of (const char *bus_name,
+                                      const char *object_path,
+                                      const char *text,
+                                      const char *button)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
   GVariant *params = NULL;
   g_autoptr(GVariant) target = NULL;
   g_autoptr(GVariant) chosen = NULL;
@@ -193,8 +206,7 @@ natter_test_ui_click_notification (const char *text,
   g_variant_builder_init (&parameter, G_VARIANT_TYPE ("av"));
   if (target != NULL)
     g_variant_builder_add (&parameter, "v", target);
-  g_dbus_connection_call (bus, g_dbus_connection_get_unique_name (bus),
-                          g_application_get_dbus_object_path (G_APPLICATION (natter_test_ui_app ())),
+  g_dbus_connection_call (bus, bus_name, object_path,
                           "org.freedesktop.Application", "ActivateAction",
                           g_variant_new ("(sava{sv})", action + strlen ("app."), &parameter, NULL),
                           NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, activate_action_done_cb, &done);
@@ -767,18 +779,26 @@ natter_test_ui_open (NatterTestUi *ui,
 }
 
 void
-natter_test_ui_sign_in (NatterTestUi *ui)
+natter_test_ui_write_profile (NatterTestUi *ui,
+                              const char   *user_id,
+                              const char   *profile)
 {
-  g_autofree char *token = natter_test_ui_token (ui, "alice");
-  g_autofree char *ini = g_build_filename (ui->profile, "account.ini", NULL);
-  g_autofree char *token_path = g_build_filename (ui->profile, "token", NULL);
-  g_autofree char *account = g_strdup_printf ("[account]\nserver-url=%s\napp-key=%s\nuser-id=alice\n",
+  g_autofree char *token = natter_test_ui_token (ui, user_id);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token_path = g_build_filename (profile, "token", NULL);
+  g_autofree char *account = g_strdup_printf ("[account]\nserver-url=%s\napp-key=%s\nuser-id=%s\n",
                                               natter_test_server_get_url (ui->server),
-                                              natter_test_server_get_app_key (ui->server));
+                                              natter_test_server_get_app_key (ui->server), user_id);
 
-  g_assert_cmpint (g_mkdir_with_parents (ui->profile, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (profile, 0700), ==, 0);
   g_assert_true (g_file_set_contents (ini, account, -1, NULL));
   g_assert_true (g_file_set_contents_full (token_path, token, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+}
+
+void
+natter_test_ui_sign_in (NatterTestUi *ui)
+{
+  natter_test_ui_write_profile (ui, "alice", ui->profile);
   natter_test_ui_open (ui, ui->profile);
   natter_test_ui_wait_for_page (ui->window, "main");
   natter_test_ui_wait_connected (ui->window);

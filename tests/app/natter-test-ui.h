@@ -76,6 +76,10 @@ NatterWindow *natter_test_ui_open            (NatterTestUi  *ui,
 /* alice's profile as a sign-in leaves it (account.ini, the 0600 token
  * file), her window opened on it, connected. */
 void          natter_test_ui_sign_in         (NatterTestUi  *ui);
+/* @profile as a sign-in of @user_id leaves it, no window opened. */
+void          natter_test_ui_write_profile   (NatterTestUi  *ui,
+                                              const char    *user_id,
+                                              const char    *profile);
 /* The sign-in form filled with @server_url, the app key and @token, and
  * sent. */
 void          natter_test_ui_sign_in_with_form (NatterTestUi *ui,
@@ -233,6 +237,11 @@ void         natter_test_ui_forget_notifications (void);
  * app that sent it. */
 void         natter_test_ui_click_notification (const char *text,
                                                 const char *button);
+/* The same, to the app at @bus_name (another process: "im.natter.Natter"). */
+void         natter_test_ui_click_notification_of (const char *bus_name,
+                                                   const char *object_path,
+                                                   const char *text,
+                                                   const char *button);
 
 /* ------------------------------------------------------ a Secret Service */
 

@@ -442,6 +442,57 @@ conversation_gone (gpointer data)
   return natter_conversation_list_find (q->list, q->type, q->target_id) == G_MAXUINT;
 }
 
+static gboolean
+window_inactive (gpointer window)
+{
+  return !gtk_window_is_active (window);
+}
+
+static gboolean
+conversation_unread (gpointer data)
+{
+  ConversationQuery *q = data;
+  guint pos = natter_conversation_list_find (q->list, q->type, q->target_id);
+  g_autoptr(NatterConversation) conv = NULL;
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (q->list), pos);
+  return natter_conversation_get_unread_count (conv) > 0;
+}
+
+/* Sending in a chat reads it: bob's message came while alice's window was
+ * in the background (so it stayed unread in the open chat), and her
+ * answer marks it read. */
+static void
+test_send_marks_read (NatterTestUi  *ui,
+                      gconstpointer  data)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (ui->sidebar);
+  ConversationQuery q = { list, NATTER_CONVERSATION_PRIVATE, "bob" };
+  NatterComposer *composer = natter_chat_view_get_composer (ui->chat);
+  GtkWidget *other;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Lunch at noon?");
+  natter_test_ui_open_chat (ui, "bob", "Lunch at noon?");
+  natter_test_ui_wait_until (conversation_read, &q, "bob's chat read on opening");
+
+  /* another window in front */
+  other = gtk_window_new ();
+  gtk_window_present (GTK_WINDOW (other));
+  natter_test_ui_wait_until (window_inactive, ui->window, "alice's window in the background");
+  natter_test_ui_publish (ui, "bob", "alice", "Or at one?");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Or at one?");
+  natter_test_ui_wait_until (conversation_unread, &q, "bob's new message unread");
+  natter_test_ui_spin (300);
+  g_assert_true (conversation_unread (&q));
+
+  natter_composer_set_text (composer, "One is better");
+  natter_composer_send (composer);
+  natter_test_ui_wait_until (conversation_read, &q, "bob's chat read after the answer");
+  gtk_window_destroy (GTK_WINDOW (other));
+}
+
 /* A mention in a group marks its conversation with “@”; the context
  * menu's “Mark as Read” takes the count and the “@” away, and the title's
  * count follows. */
@@ -883,6 +934,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_refused_message_retried, natter_test_ui_teardown);
   g_test_add ("/ui/pin-mute-and-filter", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_pin_mute_and_filter, natter_test_ui_teardown);
+  g_test_add ("/ui/send-marks-read", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_send_marks_read, natter_test_ui_teardown);
   g_test_add ("/ui/mention-and-mark-read", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_mention_and_mark_read, natter_test_ui_teardown);
   g_test_add ("/ui/group-mention-after-offline", NatterTestUi, NULL,

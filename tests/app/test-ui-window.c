@@ -9,6 +9,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <string.h>
+
 #include "natter-test-ui.h"
 
 /* Preferences → Account says where the token is kept. */
@@ -405,6 +407,146 @@ test_screenshots (NatterTestUi  *ui,
   natter_test_ui_screenshot (ui->root, "screenshot-unread.png");
 }
 
+/* Preferences → Background: Start on Login writes the XDG autostart entry
+ * that starts `natter --background` and removes it again; with Run in
+ * Background the window's close hides it and alice stays connected,
+ * without it closing ends the window (and so the app, as before). */
+static void
+set_switch (const char *title,
+            gboolean    active)
+{
+  GtkWidget *prefs, *label, *row;
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere (title, "the preferences");
+  prefs = natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow"));
+  label = natter_test_ui_find_exact_label (prefs, title);
+  row = gtk_widget_get_ancestor (label, ADW_TYPE_ACTION_ROW);
+  gtk_switch_set_active (GTK_SWITCH (adw_action_row_get_activatable_widget (ADW_ACTION_ROW (row))), active);
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+}
+
+static gboolean
+file_gone (gpointer path)
+{
+  return !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+test_background_settings (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  g_autofree char *autostart = natter_application_dup_autostart_path ();
+  g_autofree char *entry = NULL;
+  GtkWidget *window = GTK_WIDGET (ui->window);
+
+  g_assert_true (g_str_has_prefix (autostart, natter_test_ui_get_tmp_dir ()));
+  g_assert_false (g_file_test (autostart, G_FILE_TEST_EXISTS));
+  set_switch ("Start on Login", TRUE);
+  natter_test_ui_wait_until (natter_test_ui_file_exists, autostart, "the autostart entry");
+  g_assert_true (g_file_get_contents (autostart, &entry, NULL, NULL));
+  g_assert_nonnull (strstr (entry, "\nExec=natter --background\n"));
+  set_switch ("Start on Login", FALSE);
+  natter_test_ui_wait_until (file_gone, autostart, "the autostart entry to go");
+
+  /* Run in Background (on by default): closed, hidden, still connected */
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_nonnull (window);
+  g_assert_false (gtk_widget_get_visible (window));
+  g_assert_true (natter_test_ui_is_connected (window));
+  /* shown again as it was left */
+  natter_application_open_profile (natter_test_ui_app (), ui->profile);
+  g_assert_true (gtk_widget_get_visible (window));
+
+  set_switch ("Run in Background", FALSE);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_null (window);
+}
+
+/* Several accounts (as Telegram Desktop): alice and carol connected at
+ * once, each its own profile and connection, with both windows closed;
+ * notifications name the account; the menu lists both and switches
+ * between them; signing carol out leaves alice connected; Add Account
+ * opens a new profile at the sign-in page. */
+static char *
+menu_labels (NatterWindow *window)
+{
+  GMenuModel *section = G_MENU_MODEL (gtk_widget_get_template_child (GTK_WIDGET (natter_window_get_sidebar (window)),
+                                                                     NATTER_TYPE_SIDEBAR, "accounts_section"));
+  GString *labels = g_string_new (NULL);
+
+  g_assert_nonnull (section);
+  for (int i = 0; i < g_menu_model_get_n_items (section); i++)
+    {
+      g_autofree char *label = NULL;
+
+      g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+      g_string_append_printf (labels, "%s%s", i > 0 ? "|" : "", label);
+    }
+  return g_string_free (labels, FALSE);
+}
+
+static void
+test_accounts (NatterTestUi  *ui,
+               gconstpointer  data)
+{
+  NatterApplication *app = natter_test_ui_app ();
+  NatterWindow *alice = ui->window;
+  g_autofree char *carol_profile = g_build_filename (ui->dir, "carol", NULL);
+  g_autofree char *labels = NULL;
+  NatterWindow *carol;
+  GtkWindow *added;
+
+  g_assert_cmpstr ((labels = menu_labels (alice)), ==, "_Add Account");
+  g_clear_pointer (&labels, g_free);
+
+  natter_test_ui_write_profile (ui, "carol", carol_profile);
+  carol = NATTER_WINDOW (natter_application_open_profile (app, carol_profile));
+  natter_test_ui_wait_connected (carol);
+  g_assert_cmpuint (natter_application_get_n_accounts (app), ==, 2);
+  g_assert_cmpstr ((labels = menu_labels (alice)), ==, "alice|carol|_Add Account");
+  g_clear_pointer (&labels, g_free);
+
+  /* both closed: both connected, each one's notifications name it */
+  gtk_window_close (GTK_WINDOW (alice));
+  gtk_window_close (GTK_WINDOW (carol));
+  natter_test_ui_spin (200);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (alice)));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (carol)));
+  natter_test_ui_send (ui, "bob", "carol", "hi carol, it is bob");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (carol)\nhi carol, it is bob",
+                             "carol's notification");
+  natter_test_ui_send (ui, "bob", "alice", "hi alice, it is bob");
+  natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "bob (alice)\nhi alice, it is bob",
+                             "alice's notification");
+
+  /* switching: the account chosen on screen, the other behind it */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "switch-account", g_variant_new_string (carol_profile));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (carol)));
+  natter_test_ui_spin (200);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "switch-account", g_variant_new_string (ui->profile));
+  natter_test_ui_spin (200);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (alice)));
+  g_assert_true (natter_test_ui_is_connected (carol));
+
+  /* carol signs out; alice stays */
+  natter_session_sign_out (natter_window_get_session (carol));
+  natter_test_ui_wait_for_page (carol, "sign-in");
+  natter_test_ui_spin (300);
+  g_assert_true (natter_test_ui_is_connected (alice));
+
+  /* a new account: its own profile, at the sign-in page */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "add-account", NULL);
+  added = gtk_application_get_active_window (GTK_APPLICATION (app));
+  g_assert_true (NATTER_IS_WINDOW (added));
+  g_assert_true (added != GTK_WINDOW (alice) && added != GTK_WINDOW (carol));
+  natter_test_ui_wait_for_page (NATTER_WINDOW (added), "sign-in");
+  g_assert_cmpuint (natter_application_get_n_accounts (app), ==, 3);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -426,6 +568,10 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_notification_opens_chat, natter_test_ui_teardown);
   g_test_add ("/ui/notification-mark-as-read", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_notification_mark_as_read, natter_test_ui_teardown);
+  g_test_add ("/ui/background-settings", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_background_settings, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_accounts, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,
               natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
   return natter_test_ui_run ();

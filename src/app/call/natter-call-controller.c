@@ -6,7 +6,9 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
+#include "natter-application.h"
 #include "natter-call-controller.h"
+#include "natter-sound.h"
 
 struct _NatterCallController
 {
@@ -24,10 +26,7 @@ struct _NatterCallController
   GdkTexture        *caller_picture;
   GFile             *caller_picture_file;
   GSettings         *settings;      /* camera, microphone, speaker */
-  GstElement        *ringtone;
-  GstElement        *ringtone_volume;
-  guint              ring_id;
-  guint              ring_tick;
+  NatterSound       *ringtone;
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallController, natter_call_controller, G_TYPE_OBJECT)
@@ -38,50 +37,27 @@ static GList *controllers;
 
 /* -------------------------------------------------------------- ringtone */
 
-/* 1 s tone, 2 s pause, as phones ring. */
-static gboolean
-ring_tick (gpointer user_data)
-{
-  NatterCallController *self = user_data;
-
-  self->ring_tick = (self->ring_tick + 1) % 3;
-  g_object_set (self->ringtone_volume, "mute", self->ring_tick != 0, NULL);
-  return G_SOURCE_CONTINUE;
-}
-
+/* Ours, in the GResource (build-aux/make-sounds): a 1 s phrase, a 2 s
+ * pause, in a loop. The tests' test sources ring into a fakesink. */
 static void
 start_ringtone (NatterCallController *self)
 {
   const char *test = g_getenv ("NATTER_CALL_TEST_SOURCES");
   gboolean quiet = test != NULL && *test != '\0' && g_strcmp0 (test, "0") != 0;
-  g_autoptr(GError) error = NULL;
 
-  if (self->ringtone != NULL)
+  if (self->settings != NULL && !g_settings_get_boolean (self->settings, "sounds"))
     return;
-  self->ringtone = gst_parse_launch (quiet
-                                     ? "audiotestsrc is-live=true wave=sine freq=480 ! volume name=v ! fakesink"
-                                     : "audiotestsrc is-live=true wave=sine freq=480 volume=0.25 ! "
-                                       "volume name=v ! autoaudiosink",
-                                     &error);
   if (self->ringtone == NULL)
-    {
-      g_message ("No ringtone: %s", error->message);
-      return;
-    }
-  self->ringtone_volume = gst_bin_get_by_name (GST_BIN (self->ringtone), "v");
-  self->ring_tick = 0;
-  gst_element_set_state (self->ringtone, GST_STATE_PLAYING);
-  self->ring_id = g_timeout_add (1000, ring_tick, self);
+    self->ringtone = natter_sound_new (NATTER_SOUND_RINGTONE, quiet ? "fakesink sync=true" : NULL);
+  if (!natter_sound_get_playing (self->ringtone))
+    natter_sound_play (self->ringtone, TRUE);
 }
 
 static void
 stop_ringtone (NatterCallController *self)
 {
-  g_clear_handle_id (&self->ring_id, g_source_remove);
   if (self->ringtone != NULL)
-    gst_element_set_state (self->ringtone, GST_STATE_NULL);
-  gst_clear_object (&self->ringtone_volume);
-  gst_clear_object (&self->ringtone);
+    natter_sound_stop (self->ringtone);
 }
 
 /* The device switch of the call window is the Preferences' choice too. */
@@ -210,7 +186,13 @@ notify_ringing (NatterCallController *self)
   gboolean video = natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO;
   g_autoptr(GNotification) notification =
     g_notification_new (video ? _("Incoming video call") : _("Incoming voice call"));
-  g_autofree char *body = g_strdup_printf (_("%s is calling you"), self->caller_name);
+  GApplication *app = G_APPLICATION (self->application);
+  /* several accounts: which one is called */
+  g_autofree char *body = NATTER_IS_APPLICATION (app) && natter_application_get_n_accounts (NATTER_APPLICATION (app)) > 1
+                            /* Translators: the caller, then the account called */
+                            ? g_strdup_printf (_("%s is calling you (%s)"), self->caller_name,
+                                               natter_client_get_user_id (self->client))
+                            : g_strdup_printf (_("%s is calling you"), self->caller_name);
   g_autofree char *id = notification_id (call);
   g_autoptr(GIcon) icon = self->caller_picture_file != NULL
                             ? g_file_icon_new (self->caller_picture_file)
@@ -458,6 +440,7 @@ natter_call_controller_dispose (GObject *object)
   NatterCallController *self = NATTER_CALL_CONTROLLER (object);
 
   stop_ringing (self);
+  g_clear_object (&self->ringtone);
   if (self->window != NULL)
     {
       g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
@@ -548,14 +531,8 @@ natter_call_controller_get_window (NatterCallController *self)
 gboolean
 natter_call_controller_get_ringing (NatterCallController *self)
 {
-  GstState state = GST_STATE_NULL;
-
   g_return_val_if_fail (NATTER_IS_CALL_CONTROLLER (self), FALSE);
-
-  if (self->ringtone == NULL || self->ring_id == 0)
-    return FALSE;
-  gst_element_get_state (self->ringtone, &state, NULL, 0);
-  return state == GST_STATE_PLAYING;
+  return self->ringtone != NULL && natter_sound_get_playing (self->ringtone);
 }
 
 NatterCallWindow *

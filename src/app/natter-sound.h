@@ -1,0 +1,38 @@
+/* natter-sound.h — one of the app's bundled sounds, played with GStreamer
+ *
+ * The message sound and the ringtone are ours, in the GResource
+ * (data/sounds, made by build-aux/make-sounds), so they play the same in
+ * Flatpak and outside it: playbin from resource:// (GStreamer's gio
+ * source), to the system's audio output (autoaudiosink) or to the sink
+ * @sink_description names (the tests' fakesink).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define NATTER_SOUND_MESSAGE  "resource:///im/natter/Natter/sounds/message.oga"
+#define NATTER_SOUND_RINGTONE "resource:///im/natter/Natter/sounds/ringtone.oga"
+
+#define NATTER_TYPE_SOUND (natter_sound_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterSound, natter_sound, NATTER, SOUND, GObject)
+
+/* @sink_description: a gst_parse_bin_from_description() sink, or NULL
+ * for the default output. */
+NatterSound *natter_sound_new         (const char  *uri,
+                                       const char  *sink_description);
+/* From the start; @loop: again at its end, until stopped. */
+void         natter_sound_play        (NatterSound *self,
+                                       gboolean     loop);
+void         natter_sound_stop        (NatterSound *self);
+/* Playing (its pipeline in PLAYING, not stopped, no error). */
+gboolean     natter_sound_get_playing (NatterSound *self);
+/* How many times it reached its end (the tests: it really played). */
+guint        natter_sound_get_ends    (NatterSound *self);
+
+G_END_DECLS

@@ -1,0 +1,91 @@
+/* test-sound.c — the bundled sounds: in the GResource, and they play
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gst/gst.h>
+#include <string.h>
+
+#include "natter-sound.h"
+
+static gboolean
+wait_until (gboolean (*predicate) (NatterSound *), NatterSound *sound)
+{
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!predicate (sound))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static gboolean
+ended_once (NatterSound *sound)
+{
+  return natter_sound_get_ends (sound) >= 1 && !natter_sound_get_playing (sound);
+}
+
+static gboolean
+looped (NatterSound *sound)
+{
+  return natter_sound_get_ends (sound) >= 3;
+}
+
+static void
+test_bundled (void)
+{
+  const char *paths[] = { NATTER_SOUND_MESSAGE, NATTER_SOUND_RINGTONE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      gsize size = 0;
+
+      g_assert_true (g_resources_get_info (paths[i] + strlen ("resource://"), G_RESOURCE_LOOKUP_FLAGS_NONE,
+                                           &size, NULL, NULL));
+      /* small: short Vorbis files */
+      g_assert_cmpuint (size, >, 1000);
+      g_assert_cmpuint (size, <, 64 * 1024);
+    }
+}
+
+/* The message sound plays to its end once, from resource:// */
+static void
+test_message_plays_once (void)
+{
+  g_autoptr(NatterSound) sound = natter_sound_new (NATTER_SOUND_MESSAGE, "fakesink sync=false");
+
+  natter_sound_play (sound, FALSE);
+  g_assert_true (natter_sound_get_playing (sound));
+  g_assert_true (wait_until (ended_once, sound));
+  g_assert_cmpuint (natter_sound_get_ends (sound), ==, 1);
+}
+
+/* The ringtone loops until stopped. */
+static void
+test_ringtone_loops (void)
+{
+  g_autoptr(NatterSound) sound = natter_sound_new (NATTER_SOUND_RINGTONE, "fakesink sync=false");
+
+  natter_sound_play (sound, TRUE);
+  g_assert_true (wait_until (looped, sound));
+  g_assert_true (natter_sound_get_playing (sound));
+  natter_sound_stop (sound);
+  g_assert_false (natter_sound_get_playing (sound));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+
+  g_test_add_func ("/sound/bundled", test_bundled);
+  g_test_add_func ("/sound/message-plays-once", test_message_plays_once);
+  g_test_add_func ("/sound/ringtone-loops", test_ringtone_loops);
+  return g_test_run ();
+}
