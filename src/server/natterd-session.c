@@ -300,6 +300,27 @@ log_gap (NatterdSession *self,
                "how", how, "expected", expected, "seq", got, NULL);
 }
 
+/* A gap inside a replay page also names the page (the seq it was read
+ * after, its first and its length): a page read with a hole in it and a
+ * cursor moved while the page was read look alike otherwise. */
+static void
+log_replay_gap (NatterdSession    *self,
+                NatterdReplayRead *read,
+                guint64            seq)
+{
+  char expected[24], got[24], after[24], first[24], entries[16];
+
+  g_snprintf (expected, sizeof expected, "%" G_GUINT64_FORMAT, self->sent_seq + 1);
+  g_snprintf (got, sizeof got, "%" G_GUINT64_FORMAT, seq);
+  g_snprintf (after, sizeof after, "%" G_GUINT64_FORMAT, read->after_seq);
+  g_snprintf (first, sizeof first, "%" G_GUINT64_FORMAT,
+              ((NatterdInboxEntry *) g_ptr_array_index (read->entries, 0))->seq);
+  g_snprintf (entries, sizeof entries, "%u", read->entries->len);
+  natterd_log (G_LOG_LEVEL_INFO, "inbox-gap", "user", self->user->user_id, "device", self->device_id,
+               "how", "replay", "expected", expected, "seq", got, "page-after", after,
+               "page-first", first, "page-entries", entries, NULL);
+}
+
 static void fetch_replay_page (NatterdSession *self);
 
 static void
@@ -349,7 +370,7 @@ replay_page_done (NatterdRead *base,
       if (over_budget (self))
         break;  /* the rest is read again once the socket drained */
       if (entry->seq != self->sent_seq + 1)
-        log_gap (self, "replay", entry->seq);
+        log_replay_gap (self, read, entry->seq);
       send_deliver (self, entry->seq, &entry->message, TRUE);
       self->sent_seq = entry->seq;
       self->host->metrics->messages_replayed++;

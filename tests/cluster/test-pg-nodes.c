@@ -114,6 +114,16 @@ test_concurrent_seqs (void)
   expected = g_strdup_printf ("%u", 2 * PER_NODE);
   g_assert_cmpstr (max_seq, ==, expected);
 
+  /* Every entry names a stored message from a known sender: the replay's
+   * join finds all of them. */
+  g_free (inbox);
+  inbox = query (&cluster, "SELECT count (*) FROM inbox i JOIN messages m ON m.id = i.message_id"
+                           " JOIN users u ON u.id = m.sender_id"
+                           " WHERE i.user_id = (SELECT id FROM users WHERE user_id = 'alice')");
+  g_free (expected);
+  expected = g_strdup_printf ("%u", 2 * PER_NODE);
+  g_assert_cmpstr (inbox, ==, expected);
+
   /* alice, connecting afterwards, gets all of them in seq order. */
   {
     g_autoptr(NatterTestServer) c = natter_test_server_new_node (cluster.a, NULL);
