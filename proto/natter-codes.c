@@ -24,6 +24,18 @@ natter_code_to_string (int code)
     case NATTER_CODE_SEND_TOO_FAST: return "Sending too fast";
     case NATTER_CODE_NOT_IN_GROUP: return "Not in group";
     case NATTER_CODE_GAGGED_IN_GROUP: return "Gagged in group";
+    case NATTER_CODE_USER_ID_TAKEN: return "User id taken";
+    case NATTER_CODE_WRONG_PASSWORD: return "Wrong user id or password";
+    case NATTER_CODE_ACCOUNT_LOCKED: return "Account locked; try again later";
+    case NATTER_CODE_REGISTRATION_CLOSED: return "Registration closed";
+    case NATTER_CODE_INVITE_INVALID: return "Invite code invalid or used";
+    case NATTER_CODE_PASSWORD_LENGTH: return "Password must be 8 to 1024 bytes";
+    case NATTER_CODE_LOGIN_BACK_OFF: return "Too many attempts; back off";
+    case NATTER_CODE_CONTACTS_ONLY: return "The recipient accepts messages from contacts only";
+    case NATTER_CODE_NO_SUCH_USER: return "No such user";
+    case NATTER_CODE_NO_CONTACT_REQUEST: return "No such contact request";
+    case NATTER_CODE_GROUP_ROLE: return "Not allowed for your role in this group";
+    case NATTER_CODE_NO_SUCH_GROUP: return "No such group";
     case NATTER_CODE_NOT_IN_CHATROOM: return "Not in chatroom";
     case NATTER_CODE_GAGGED_IN_CHATROOM: return "Gagged in chatroom";
     case NATTER_CODE_KICKED_FROM_CHATROOM: return "Kicked from chatroom";

@@ -59,6 +59,7 @@ extern const NatterdApiRoute natterd_api_user_routes[];
 extern const NatterdApiRoute natterd_api_message_routes[];
 extern const NatterdApiRoute natterd_api_group_routes[];
 extern const NatterdApiRoute natterd_api_chatroom_routes[];
+extern const NatterdApiRoute natterd_api_account_routes[];  /* natterd-accounts.c */
 
 NatterdApiRequest *natterd_api_request_ref   (NatterdApiRequest *request);
 void               natterd_api_request_unref (gpointer           request);

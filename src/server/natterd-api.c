@@ -851,6 +851,7 @@ natterd_server_setup_api (NatterdServer *self)
     natterd_api_message_routes,
     natterd_api_group_routes,
     natterd_api_chatroom_routes,
+    natterd_api_account_routes,
   };
 
   /* libsoup runs the early handler registered with the path it routes a

@@ -1662,6 +1662,12 @@ natterd_server_cluster_committed (NatterdServer *self,
       }
       break;
 
+    case NATTERD_OP_ACCOUNT:
+      /* natterd-accounts.c: contacts, privacy, group roles */
+      if (!natterd_accounts_cluster_change ((NatterdAccountOp *) op, builder))
+        return;
+      break;
+
     default:
       return;
     }
@@ -1811,6 +1817,8 @@ natterd_server_apply_change (NatterdServer *self,
     apply_user (self, app, change);
   else if (g_str_has_prefix (kind, "chatroom"))
     apply_chatroom (self, app, kind, change);
+  else if (g_str_equal (kind, "account"))
+    natterd_accounts_apply_change (self, app, change);
 }
 
 /* ---------------------------------------------------- chatroom changes */

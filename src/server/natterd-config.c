@@ -19,6 +19,10 @@ natterd_config_new (void)
   self->send_burst = 200;
   self->api_rate = 0;
   self->group_max_members = 3000;
+  self->login_lockout = 900;
+  self->login_attempts = 12;
+  self->login_backoff = 100;
+  self->login_address_limit = 100;
   self->query_rate = 20;
   self->query_burst = 100;
   self->max_queries = 32;
@@ -106,6 +110,10 @@ static const struct {
   K ("limits", "query-burst", KEY_UINT, query_burst),
   K ("limits", "max-queries", KEY_UINT, max_queries),
   K ("limits", "fanout-stall", KEY_UINT, fanout_stall),
+  K ("limits", "login-lockout", KEY_UINT, login_lockout),
+  K ("limits", "login-attempts", KEY_UINT, login_attempts),
+  K ("limits", "login-backoff", KEY_UINT, login_backoff),
+  K ("limits", "login-address-limit", KEY_UINT, login_address_limit),
   K ("chatroom", "idle-timeout", KEY_UINT, chatroom_idle_timeout),
   K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
   K ("media", "max-size", KEY_UINT64, media_max_size),

@@ -34,6 +34,10 @@ typedef struct
   guint   query_burst;
   guint   max_queries;          /* queries one connection may have unanswered */
   guint   fanout_stall;         /* s a member taking nothing holds back its group's senders */
+  guint   login_lockout;        /* s an account stays locked after login_attempts wrong passwords */
+  guint   login_attempts;       /* wrong passwords in a row that lock an account */
+  guint   login_backoff;        /* ms a wrong password's answer waits, times the failures so far */
+  guint   login_address_limit;  /* wrong passwords from one address per lockout period */
 
   /* [chatroom] */
   guint   chatroom_idle_timeout;    /* s without message or join before destruction */

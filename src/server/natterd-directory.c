@@ -80,10 +80,28 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
     json_object_get_boolean_member_with_default (object, "group-history-before-join", FALSE);
   settings->webhook_rongcloud = g_strcmp0 (json_object_get_string_member_with_default (object, "webhook-signature", NULL),
                                            "rongcloud") == 0;
+  {
+    const char *accounts = json_object_get_string_member_with_default (object, "accounts", "off");
+
+    settings->accounts = g_strcmp0 (accounts, "open") == 0 ? NATTERD_ACCOUNTS_OPEN :
+                         g_strcmp0 (accounts, "invite") == 0 ? NATTERD_ACCOUNTS_INVITE : NATTERD_ACCOUNTS_OFF;
+  }
   if (json_object_has_member (object, "webhook-url"))
     settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
   if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
     g_clear_pointer (&settings->webhook_url, g_free);
+}
+
+const char *
+natterd_accounts_mode_to_string (NatterdAccountsMode mode)
+{
+  switch (mode)
+    {
+    case NATTERD_ACCOUNTS_OPEN: return "open";
+    case NATTERD_ACCOUNTS_INVITE: return "invite";
+    case NATTERD_ACCOUNTS_OFF:
+    default: return "off";
+    }
 }
 
 char *
@@ -113,6 +131,8 @@ natterd_app_settings_to_json (const NatterdAppSettings *settings)
   json_builder_add_boolean_value (builder, settings->group_history_before_join);
   json_builder_set_member_name (builder, "webhook-signature");
   json_builder_add_string_value (builder, settings->webhook_rongcloud ? "rongcloud" : "hmac-sha256");
+  json_builder_set_member_name (builder, "accounts");
+  json_builder_add_string_value (builder, natterd_accounts_mode_to_string (settings->accounts));
   if (settings->webhook_url != NULL)
     {
       json_builder_set_member_name (builder, "webhook-url");
@@ -171,6 +191,13 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       if (ok)
         settings->webhook_rongcloud = g_str_equal (value, "rongcloud");
     }
+  else if (g_str_equal (key, "accounts"))
+    {
+      ok = g_str_equal (value, "off") || g_str_equal (value, "open") || g_str_equal (value, "invite");
+      if (ok)
+        settings->accounts = g_str_equal (value, "open") ? NATTERD_ACCOUNTS_OPEN :
+                             g_str_equal (value, "invite") ? NATTERD_ACCOUNTS_INVITE : NATTERD_ACCOUNTS_OFF;
+    }
   else if (g_str_equal (key, "webhook-url"))
     {
       g_free (settings->webhook_url);
@@ -198,7 +225,7 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
                    "send-rate, send-burst, api-rate, webhook-url, webhook-signature, recall-window, "
-                   "group-history-before-join)", key);
+                   "group-history-before-join, accounts)", key);
       return FALSE;
     }
 
@@ -1155,6 +1182,8 @@ natterd_token_check (NatterdDirectory  *self,
   if (user == NULL)
     return NATTER_CODE_TOKEN_INCORRECT;
 
+  if (issued < user->tokens_revoked_after)
+    return NATTER_CODE_TOKEN_INCORRECT;
   if ((expires != 0 && now >= expires) || issued < user->tokens_valid_after)
     return NATTER_CODE_TOKEN_EXPIRED;
 

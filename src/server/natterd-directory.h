@@ -19,6 +19,13 @@ G_BEGIN_DECLS
 
 typedef struct _NatterdSession NatterdSession;
 
+/* Who may sign up with a password (POST /account/register.json). */
+typedef enum {
+  NATTERD_ACCOUNTS_OFF,         /* tokens from the app's own server only */
+  NATTERD_ACCOUNTS_OPEN,        /* anyone may register */
+  NATTERD_ACCOUNTS_INVITE,      /* with a one-use invite code */
+} NatterdAccountsMode;
+
 /* Per-app settings: `natterd --create-app NAME --app-setting KEY=VALUE`,
  * stored as a JSON object in the apps table. */
 typedef struct
@@ -34,6 +41,7 @@ typedef struct
   guint    recall_window;       /* recall-window: s a sender may recall, 0 = always */
   gboolean group_history_before_join; /* group-history-before-join: new members read older history */
   gboolean webhook_rongcloud;   /* webhook-signature=rongcloud: SHA1(secret+nonce+timestamp) */
+  NatterdAccountsMode accounts; /* accounts: off, open, invite (natterd-accounts.c) */
 } NatterdAppSettings;
 
 /* Nonces of webhooks signed the RongCloud way start with this; the server
@@ -91,6 +99,9 @@ struct _NatterdUser
   guint       remote_sessions;     /* its sessions on other nodes (natterd-cluster.c) */
   gboolean    stored;              /* its row is durable (loaded, or a save completed) */
   guint       saving;              /* saves submitted and not completed */
+  /* ms: tokens issued before are refused with 31004, not 31020: revoked
+   * by a password change or deletion (natterd-accounts-passwords.c) */
+  gint64      tokens_revoked_after;
 };
 
 typedef struct
@@ -188,6 +199,7 @@ gboolean          natterd_user_is_online           (NatterdUser        *user);
 void              natterd_app_settings_parse       (NatterdAppSettings *settings,
                                                     const char         *json);
 char             *natterd_app_settings_to_json     (const NatterdAppSettings *settings);
+const char       *natterd_accounts_mode_to_string  (NatterdAccountsMode mode);
 gboolean          natterd_app_settings_set         (NatterdAppSettings *settings,
                                                     const char         *assignment,
                                                     GError            **error);

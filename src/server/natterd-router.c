@@ -152,6 +152,10 @@ check_route (NatterdServer               *self,
 
         if (!request->from_api && target != NULL && natterd_user_is_blocking (target, sender))
           return NATTER_CODE_REJECTED_BY_BLACKLIST;
+        /* natterd-accounts-people.c: messagesFrom=contacts */
+        if (!request->from_api)
+          return natterd_server_accounts_check_publish (self, app, sender, request->conversation_type,
+                                                        request->target_id);
         return NATTER_CODE_OK;
       }
 
@@ -168,7 +172,9 @@ check_route (NatterdServer               *self,
           return NATTER_CODE_NOT_IN_GROUP;
         if (member->gag_until > now)
           return NATTER_CODE_GAGGED_IN_GROUP;
-        return NATTER_CODE_OK;
+        /* natterd-accounts-groups.c: mute-all */
+        return natterd_server_accounts_check_publish (self, app, sender, request->conversation_type,
+                                                      request->target_id);
       }
 
     case NATTER_CONVERSATION_CHATROOM:

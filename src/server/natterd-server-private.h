@@ -27,6 +27,8 @@ G_BEGIN_DECLS
 
 #define NATTERD_CHANNEL_CLOCK_SLOTS 65536
 
+typedef struct _NatterdAccounts NatterdAccounts;
+
 struct _NatterdServer
 {
   GObject           parent_instance;
@@ -74,6 +76,8 @@ struct _NatterdServer
   NatterdHealth    *health;             /* GET /healthz, natterd-health.c */
 
   NatterdCluster   *cluster;            /* [cluster] nats; NULL: a single node */
+
+  NatterdAccounts  *accounts;           /* /account/, natterd-accounts.c */
 };
 
 /* ------------------------------------------------------------ natterd-server.c */
@@ -287,6 +291,27 @@ void     natterd_server_chatroom_add_recent (NatterdChatroom      *room,
 /* --------------------------------------------------------------- natterd-api.c */
 
 void     natterd_server_setup_api       (NatterdServer  *self);
+/* natterd-accounts.c: /account/ (#14) */
+void     natterd_server_setup_accounts  (NatterdServer  *self);
+void     natterd_server_load_accounts   (NatterdServer  *self);
+void     natterd_accounts_free          (NatterdAccounts *accounts);
+/* Another node's account rows (natterd-cluster.c): what this node keeps
+ * of them is applied; passwords and invites never travel (they are read
+ * from the store where they are checked). FALSE: nothing to send. */
+gboolean natterd_accounts_cluster_change (NatterdAccountOp *op,
+                                          JsonBuilder      *builder);
+void     natterd_accounts_apply_change  (NatterdServer    *self,
+                                         NatterdApp       *app,
+                                         JsonObject       *change);
+/* Publish of a user's message: 26010 when @target_id (a private
+ * conversation) takes messages from contacts only and @sender is not one;
+ * 22408 when @target_id (a group) is muted for all but its owner and
+ * admins; 0 otherwise. */
+int      natterd_server_accounts_check_publish (NatterdServer *self,
+                                                NatterdApp    *app,
+                                                NatterdUser   *sender,
+                                                int            conversation_type,
+                                                const char    *target_id);
 void     natterd_server_prune_nonces    (NatterdServer  *self);
 
 /* ------------------------------------------------------------- natterd-media.c */

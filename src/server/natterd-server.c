@@ -764,6 +764,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
   /* Before the directory: its queues point to the apps. */
   g_clear_object (&self->webhooks);
+  g_clear_pointer (&self->accounts, natterd_accounts_free);
   g_clear_pointer (&self->directory, natterd_directory_free);
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
@@ -958,6 +959,7 @@ natterd_server_listen (NatterdServer  *self,
   soup_server_add_handler (self->soup, "/metrics", on_metrics, self, NULL);
   soup_server_add_handler (self->soup, "/healthz", natterd_health_handle_request, self, NULL);
   natterd_server_setup_api (self);
+  natterd_server_setup_accounts (self);
   natterd_server_setup_media (self);
   natterd_server_setup_navi (self);
 

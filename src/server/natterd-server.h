@@ -31,4 +31,9 @@ void           natterd_server_reload_apps (NatterdServer  *self);
  * closes every connection (1001) and stops the store. */
 void           natterd_server_shutdown    (NatterdServer  *self);
 
+/* natterd --create-invite APPKEY (natterd-accounts.c): stores a one-use
+ * invite code and prints it as JSON; the exit status. */
+int            natterd_accounts_create_invite (NatterdStore *store,
+                                               const char   *app_key);
+
 G_END_DECLS

@@ -47,6 +47,7 @@ static const Table tables[] = {
   { "media", "app_id, hash, size, content_type, name, uploader_id, created" },
   { "api_nonces", "app_id, nonce, expires" },
   { "webhook_events", "message_id, app_id, body" },
+  { "account_rows", "app_id, kind, owner, name, value" },
 };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */

@@ -204,6 +204,15 @@ const char *natterd_pg_value    (const PGresult *result,
                                  int             row,
                                  int             column);
 
+/* -------------------------------------------- natterd-store-pg-accounts.c */
+
+gboolean natterd_store_pg_write_account     (PGconn                  *conn,
+                                             NatterdAccountOp        *op,
+                                             GError                 **error);
+gboolean natterd_store_pg_read_account_rows (PGconn                  *conn,
+                                             NatterdAccountRowsRead  *read,
+                                             GError                 **error);
+
 /* ---------------------------------------------- natterd-store-pg-schema.c */
 
 gboolean natterd_store_pg_migrate   (PGconn                 *conn,

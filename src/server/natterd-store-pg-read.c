@@ -736,6 +736,8 @@ natterd_store_pg_read (NatterdStore  *store,
       return read_apps (self, (NatterdAppsRead *) read, error);
     case NATTERD_READ_MEDIA_USAGE:
       return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
+    case NATTERD_READ_ACCOUNT_ROWS:
+      return natterd_store_pg_read_account_rows (self->reader.conn, (NatterdAccountRowsRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:

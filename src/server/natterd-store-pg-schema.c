@@ -181,6 +181,14 @@ static const char * const migrations[] = {
   "CREATE TABLE node_slots ("
   "  slot INTEGER PRIMARY KEY CHECK (slot >= 0 AND slot < 1024),"
   "  name TEXT NOT NULL UNIQUE);",
+  /* 2: end-user accounts (SQLite schema 7) */
+  "CREATE TABLE account_rows ("
+  "  app_id BIGINT NOT NULL,"
+  "  kind TEXT COLLATE \"C\" NOT NULL,"
+  "  owner TEXT COLLATE \"C\" NOT NULL,"
+  "  name TEXT COLLATE \"C\" NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  PRIMARY KEY (app_id, kind, owner, name));",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);

@@ -1384,6 +1384,16 @@ write_one (NatterdStorePg  *self,
     case NATTERD_OP_PRUNE:
       return write_prune (self, (NatterdPruneOp *) op, error);
 
+    case NATTERD_OP_ACCOUNT:
+      /* Not a prepared statement of the batch's pipeline: BEGIN first. */
+      if (!self->began)
+        {
+          if (!natterd_pg_exec (self->writer.conn, "BEGIN", error))
+            return FALSE;
+          self->began = TRUE;
+        }
+      return natterd_store_pg_write_account (self->writer.conn, (NatterdAccountOp *) op, error);
+
     case NATTERD_OP_NONCE:
       {
         NatterdNonceOp *n = (NatterdNonceOp *) op;

@@ -191,6 +191,15 @@ gboolean natterd_store_sqlite_read (NatterdStore  *store,
                                     NatterdRead   *read,
                                     GError       **error);
 
+/* ---------------------------------------- natterd-store-sqlite-accounts.c */
+
+gboolean natterd_store_sqlite_write_account     (NatterdStoreSqlite      *self,
+                                                 NatterdAccountOp        *op,
+                                                 GError                 **error);
+gboolean natterd_store_sqlite_read_account_rows (NatterdStoreSqlite      *self,
+                                                 NatterdAccountRowsRead  *read,
+                                                 GError                 **error);
+
 /* ------------------------------------------- natterd-store-sqlite-admin.c */
 
 gboolean   natterd_store_sqlite_create_app    (NatterdStore      *store,

@@ -740,6 +740,8 @@ natterd_store_sqlite_read (NatterdStore  *store,
       return read_timeline_sync (self, (NatterdTimelineSyncRead *) read, error);
     case NATTERD_READ_TIMELINE:
       return read_timeline (self, (NatterdTimelineRead *) read, error);
+    case NATTERD_READ_ACCOUNT_ROWS:
+      return natterd_store_sqlite_read_account_rows (self, (NatterdAccountRowsRead *) read, error);
     default:
       g_assert_not_reached ();
     }

@@ -208,6 +208,15 @@ static const char * const migrations[] = {
   " WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.user_id = timeline_members.user_id"
   "  AND c.conversation_type IN (2, 3) AND c.target_id = timeline_members.target_id AND c.unread > 0);"
   "DELETE FROM inbox WHERE message_id IN (SELECT id FROM messages WHERE timeline_seq IS NOT NULL);",
+  /* 7: end-user accounts (natterd-accounts.c): passwords, invite codes,
+   * contacts, group roles, one table keyed by kind */
+  "CREATE TABLE account_rows ("
+  "  app_id INTEGER NOT NULL,"
+  "  kind TEXT NOT NULL,"
+  "  owner TEXT NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  PRIMARY KEY (app_id, kind, owner, name)) WITHOUT ROWID;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

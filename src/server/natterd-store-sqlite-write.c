@@ -875,6 +875,9 @@ write_one (NatterdStoreSqlite  *self,
     case NATTERD_OP_PRUNE:
       return write_prune (self, (NatterdPruneOp *) op, error);
 
+    case NATTERD_OP_ACCOUNT:
+      return natterd_store_sqlite_write_account (self, (NatterdAccountOp *) op, error);
+
     case NATTERD_OP_NONCE:
       {
         NatterdNonceOp *n = (NatterdNonceOp *) op;

@@ -226,7 +226,39 @@ static const gsize op_sizes[] = {
   [NATTERD_OP_PRUNE] = sizeof (NatterdPruneOp),
   [NATTERD_OP_NONCE] = sizeof (NatterdNonceOp),
   [NATTERD_OP_WEBHOOK_DONE] = sizeof (NatterdWebhookDoneOp),
+  [NATTERD_OP_ACCOUNT] = sizeof (NatterdAccountOp),
 };
+
+void
+natterd_account_row_free (gpointer data)
+{
+  NatterdAccountRow *row = data;
+
+  g_free (row->kind);
+  g_free (row->owner);
+  g_free (row->name);
+  g_free (row->value);
+  g_free (row);
+}
+
+NatterdAccountRow *
+natterd_account_op_add (NatterdAccountOp *op,
+                        gint64            app_id,
+                        const char       *kind,
+                        const char       *owner,
+                        const char       *name,
+                        const char       *value)
+{
+  NatterdAccountRow *row = g_new0 (NatterdAccountRow, 1);
+
+  row->app_id = app_id;
+  row->kind = g_strdup (kind);
+  row->owner = g_strdup (owner != NULL ? owner : "");
+  row->name = g_strdup (name != NULL ? name : "");
+  row->value = g_strdup (value);
+  g_ptr_array_add (op->rows, row);
+  return row;
+}
 
 static void
 clear_device (gpointer data)
@@ -271,6 +303,9 @@ natterd_op_new (NatterdOpKind  kind,
       break;
     case NATTERD_OP_WEBHOOK_DONE:
       ((NatterdWebhookDoneOp *) op)->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
+    case NATTERD_OP_ACCOUNT:
+      ((NatterdAccountOp *) op)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
       break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_USER:
@@ -362,6 +397,9 @@ natterd_op_free (NatterdOp *op)
     case NATTERD_OP_WEBHOOK_DONE:
       g_array_unref (((NatterdWebhookDoneOp *) op)->ids);
       break;
+    case NATTERD_OP_ACCOUNT:
+      g_ptr_array_unref (((NatterdAccountOp *) op)->rows);
+      break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_PRUNE:
     default:
@@ -401,6 +439,7 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_MEDIA_USAGE] = sizeof (NatterdMediaUsageRead),
   [NATTERD_READ_TIMELINE_SYNC] = sizeof (NatterdTimelineSyncRead),
   [NATTERD_READ_TIMELINE] = sizeof (NatterdTimelineRead),
+  [NATTERD_READ_ACCOUNT_ROWS] = sizeof (NatterdAccountRowsRead),
 };
 
 void
@@ -460,6 +499,9 @@ natterd_read_new (NatterdReadKind kind,
       ((NatterdTimelineRead *) read)->messages =
         g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_message_free);
       break;
+    case NATTERD_READ_ACCOUNT_ROWS:
+      ((NatterdAccountRowsRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -481,6 +523,11 @@ natterd_read_free (NatterdRead *read)
 
   switch (read->kind)
     {
+    case NATTERD_READ_ACCOUNT_ROWS:
+      g_free (((NatterdAccountRowsRead *) read)->kind);
+      g_free (((NatterdAccountRowsRead *) read)->owner);
+      g_ptr_array_unref (((NatterdAccountRowsRead *) read)->rows);
+      break;
     case NATTERD_READ_REPLAY:
       g_ptr_array_unref (((NatterdReplayRead *) read)->entries);
       break;

@@ -198,6 +198,7 @@ typedef enum {
   NATTERD_OP_PRUNE,         /* inbox entries past their retention, expired nonces */
   NATTERD_OP_NONCE,         /* a server API nonce, refused again until it expires */
   NATTERD_OP_WEBHOOK_DONE,  /* webhook events delivered or dropped: forgotten */
+  NATTERD_OP_ACCOUNT,       /* account rows: passwords, invites, contacts, group roles */
 } NatterdOpKind;
 
 typedef struct _NatterdOp NatterdOp;
@@ -415,6 +416,41 @@ typedef struct
   GArray   *ids;                /* gint64 NatterdWebhookEvent.id */
 } NatterdWebhookDoneOp;
 
+/* One row of the accounts table (natterd-accounts.c): what end-user
+ * accounts add to the app's own users. @kind says what @owner and @name
+ * are: "password" (user, ""), "account" (user, ""), "invite" ("", code),
+ * "contact" (user, other user), "group" (group, ""), "role" (group, user). */
+typedef struct
+{
+  gint64    app_id;
+  char     *kind;
+  char     *owner;
+  char     *name;
+  char     *value;              /* NULL: the row is deleted */
+  /* Conditions, on the op's first row only: the row must not exist yet
+   * (insert), or must exist (delete). When it fails, the op writes
+   * nothing and sets @conflict. */
+  gboolean  only_new;
+  gboolean  must_exist;
+} NatterdAccountRow;
+
+void natterd_account_row_free (gpointer row);
+
+typedef struct
+{
+  NatterdOp  base;
+  GPtrArray *rows;              /* NatterdAccountRow, in order, one transaction */
+  gboolean   conflict;          /* out */
+} NatterdAccountOp;
+
+/* Appends a row to @op (@value NULL: delete). */
+NatterdAccountRow *natterd_account_op_add (NatterdAccountOp *op,
+                                           gint64            app_id,
+                                           const char       *kind,
+                                           const char       *owner,
+                                           const char       *name,
+                                           const char       *value);
+
 gpointer natterd_op_new  (NatterdOpKind  kind,
                           NatterdOpFunc  complete,
                           gpointer       user_data,
@@ -434,6 +470,7 @@ typedef enum {
   NATTERD_READ_MEDIA_USAGE,     /* bytes of media each user of an app uploaded */
   NATTERD_READ_TIMELINE_SYNC,   /* the user's group timelines that moved since a time */
   NATTERD_READ_TIMELINE,        /* messages of one group timeline after a seq */
+  NATTERD_READ_ACCOUNT_ROWS,    /* account rows of an app, a kind, an owner */
 } NatterdReadKind;
 
 typedef struct
@@ -619,6 +656,15 @@ typedef struct
 } NatterdTimelineRead;
 
 void natterd_timeline_state_free (NatterdTimelineState *state);
+
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;           /* 0: every app */
+  char       *kind;             /* NULL: every kind */
+  char       *owner;            /* NULL: every owner */
+  GPtrArray  *rows;             /* out: NatterdAccountRow */
+} NatterdAccountRowsRead;
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,

@@ -254,6 +254,7 @@ main (int   argc,
   g_autofree char *set_app_key = NULL;
   g_autofree char *rotate_secret_key = NULL;
   g_autofree char *rotate_token_key_key = NULL;
+  g_autofree char *create_invite_key = NULL;
   g_autofree char *backup_path = NULL;
   g_autofree char *migrate_conninfo = NULL;
   g_auto(GStrv) app_settings = NULL;
@@ -273,6 +274,7 @@ main (int   argc,
     { "rotate-secret", 0, 0, G_OPTION_ARG_STRING, &rotate_secret_key, "New app secret, printed as JSON; the old one works for [server] secret-grace more seconds; exit", "APPKEY" },
     { "migrate-to-postgresql", 0, 0, G_OPTION_ARG_STRING, &migrate_conninfo, "Copy the SQLite database of --data-dir into an empty PostgreSQL database, compare row counts, exit", "CONNINFO" },
     { "rotate-token-key", 0, 0, G_OPTION_ARG_STRING, &rotate_token_key_key, "New token key: every token of the app is refused (31004) from the next SIGHUP on; exit", "APPKEY" },
+    { "create-invite", 0, 0, G_OPTION_ARG_STRING, &create_invite_key, "Print a one-use invite code for an app with accounts=invite, exit", "APPKEY" },
     { "backup", 0, 0, G_OPTION_ARG_FILENAME, &backup_path, "Copy the database to FILE, consistent while natterd runs (not media: copy DIR/media); exit", "FILE" },
     { NULL }
   };
@@ -383,6 +385,8 @@ main (int   argc,
     return rotate_secret (store, rotate_secret_key, config->secret_grace);
   if (rotate_token_key_key != NULL)
     return rotate_token_key (store, rotate_token_key_key);
+  if (create_invite_key != NULL)
+    return natterd_accounts_create_invite (store, create_invite_key);
 
   server = natterd_server_new (config, store, &error);
   if (server == NULL || !natterd_server_listen (server, &error))

@@ -73,7 +73,7 @@ test_migrate (void)
   static const char * const checked[] = {
     "apps", "users", "devices", "messages", "inbox", "conversations", "hours", "groups",
     "group_members", "timelines", "timeline_members", "chatrooms", "blacklist", "api_nonces",
-    "webhook_events",
+    "webhook_events", "account_rows",
   };
 
   /* The SQLite deployment: alice offline with five messages waiting. */

@@ -652,7 +652,7 @@ test_every_path_signed (void)
     "chatroom/create", "chatroom/destroy", "chatroom/query", "chatroom/user/query",
     "chatroom/users/exist", "chatroom/user/gag/add", "chatroom/user/gag/rollback",
     "chatroom/user/gag/list", "chatroom/user/block/add", "chatroom/user/block/rollback",
-    "chatroom/user/block/list",
+    "chatroom/user/block/list", "account/invite/create",
   };
   g_autoptr(NatterTestServer) server = natter_test_server_new ();
   const char *key = natter_test_server_get_app_key (server);

@@ -1,0 +1,732 @@
+/* natterd-accounts-passwords.c — the /account/ paths with a password:
+ * register, login, password, delete; invite codes (natterd
+ * --create-invite, the server API's account/invite/create)
+ *
+ * Passwords are hashed with Argon2id (libsodium crypto_pwhash_str) in
+ * GTask threads, at most HASH_SLOTS at once, the rest queued: a hash takes
+ * tens of ms, which the main loop never waits for. Passwords are never
+ * logged; their buffers are wiped. Hashes are read from the store at every
+ * check (never kept), so every node sharing a store checks the latest.
+ *
+ * Failed logins: each wrong password's answer waits [limits] login-backoff
+ * ms times the failures so far, one check per account runs at a time
+ * (26007 meanwhile), login-attempts wrong passwords in a row lock the
+ * account for login-lockout s (26003, even for the right one), and one
+ * client address may give login-address-limit wrong passwords per
+ * login-lockout period (26007).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-accounts-private.h"
+
+#include "natterd-log.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define HASH_SLOTS 2
+
+/* --------------------------------------------------------------- hashing */
+
+typedef struct
+{
+  char     *password;           /* wiped when freed */
+  char     *hash;               /* to verify against; NULL: make a new hash */
+  char      out[crypto_pwhash_STRBYTES];
+  gboolean  ok;
+} HashJob;
+
+static void
+hash_job_free (gpointer data)
+{
+  HashJob *job = data;
+
+  sodium_memzero (job->password, strlen (job->password));
+  g_free (job->password);
+  g_free (job->hash);
+  sodium_memzero (job->out, sizeof job->out);
+  g_free (job);
+}
+
+static void
+hash_thread (GTask        *task,
+             gpointer      source,
+             gpointer      data,
+             GCancellable *cancellable)
+{
+  HashJob *job = data;
+
+  if (job->hash != NULL)
+    job->ok = crypto_pwhash_str_verify (job->hash, job->password, strlen (job->password)) == 0;
+  else
+    job->ok = crypto_pwhash_str (job->out, job->password, strlen (job->password),
+                                 crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+  g_task_return_boolean (task, TRUE);
+}
+
+typedef void (*HashDone) (NatterdApiRequest *request,
+                          HashJob           *job);
+
+typedef struct
+{
+  NatterdApiRequest *request;
+  HashDone           done;
+} HashCaller;
+
+static void
+start_next_hash (NatterdAccounts *self)
+{
+  while (self->hashing < HASH_SLOTS && !g_queue_is_empty (&self->hash_queue))
+    {
+      g_autoptr(GTask) task = g_queue_pop_head (&self->hash_queue);
+
+      self->hashing++;
+      g_task_run_in_thread (task, hash_thread);
+    }
+}
+
+static void
+hash_finished (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  NatterdServer *server = NATTERD_SERVER (source);
+  HashCaller *caller = user_data;
+
+  server->accounts->hashing--;
+  start_next_hash (server->accounts);
+  caller->done (caller->request, g_task_get_task_data (G_TASK (result)));
+  natterd_api_request_unref (caller->request);
+  g_free (caller);
+}
+
+/* Hashes @password (or checks it against @hash) on a thread, then calls
+ * @done on the main context. */
+static void
+run_hash (NatterdApiRequest *request,
+          const char        *password,
+          const char        *hash,
+          HashDone           done)
+{
+  NatterdAccounts *self = request->server->accounts;
+  HashCaller *caller = g_new0 (HashCaller, 1);
+  HashJob *job = g_new0 (HashJob, 1);
+  GTask *task;
+
+  caller->request = natterd_api_request_ref (request);
+  caller->done = done;
+  job->password = g_strdup (password);
+  job->hash = g_strdup (hash);
+  task = g_task_new (request->server, NULL, hash_finished, caller);
+  g_task_set_source_tag (task, run_hash);
+  g_task_set_task_data (task, job, hash_job_free);
+  g_queue_push_tail (&self->hash_queue, task);
+  start_next_hash (self);
+}
+
+/* -------------------------------------------------------- password checks */
+
+static gboolean
+password_length_ok (NatterdApiRequest *request,
+                    const char        *password)
+{
+  if (password == NULL || strlen (password) < NATTERD_PASSWORD_MIN || strlen (password) > NATTERD_PASSWORD_MAX)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_PASSWORD_LENGTH, "A password has 8 to 1,024 bytes");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Addresses with wrong passwords kept at most, before the ones whose
+ * period is over are forgotten. */
+#define ADDRESSES_KEPT 4096
+
+/* The failures of the request's client address; NULL if it has none and
+ * @create is FALSE. Only addresses that gave a wrong password are kept. */
+static NatterdLoginAddress *
+login_address (NatterdApiRequest *request,
+               gboolean           create)
+{
+  NatterdAccounts *self = request->server->accounts;
+  const char *host = soup_server_message_get_remote_host (request->msg);
+  NatterdLoginAddress *address;
+
+  if (host == NULL)
+    host = "";
+  address = g_hash_table_lookup (self->addresses, host);
+  if (address == NULL && create)
+    {
+      if (g_hash_table_size (self->addresses) >= ADDRESSES_KEPT)
+        {
+          gint64 now = g_get_monotonic_time ();
+          GHashTableIter iter;
+          NatterdLoginAddress *old;
+
+          g_hash_table_iter_init (&iter, self->addresses);
+          while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &old))
+            if (old->window_end <= now)
+              g_hash_table_iter_remove (&iter);
+        }
+      address = g_new0 (NatterdLoginAddress, 1);
+      address->address = g_strdup (host);
+      g_hash_table_insert (self->addresses, address->address, address);
+    }
+  return address;
+}
+
+typedef struct
+{
+  NatterdApiRequest *request;
+  char              *user_id;
+  char              *password;
+  HashDone           done;      /* on the right password */
+} PasswordCheck;
+
+static void
+password_check_free (PasswordCheck *check)
+{
+  natterd_api_request_unref (check->request);
+  g_free (check->user_id);
+  if (check->password != NULL)
+    sodium_memzero (check->password, strlen (check->password));
+  g_free (check->password);
+  g_free (check);
+}
+
+static gboolean
+reply_wrong_password (gpointer data)
+{
+  NatterdApiRequest *request = data;
+
+  natterd_api_reply_error (request, NATTER_CODE_WRONG_PASSWORD, "Wrong user id or password");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+password_checked (NatterdApiRequest *request,
+                  HashJob           *job)
+{
+  NatterdServer *server = request->server;
+  NatterdConfig *config = server->config;
+  PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+  NatterdAccount *account = g_hash_table_lookup (natterd_accounts_app (server, request->app)->accounts,
+                                                 check->user_id);
+  NatterdLoginAddress *address;
+  gint64 now = g_get_monotonic_time ();
+  guint failures;
+
+  if (account != NULL)
+    account->checking = FALSE;
+  /* A hash made for an unknown user is never a match. */
+  if (job->ok && job->hash != NULL && account != NULL)
+    {
+      account->failures = 0;
+      check->done (request, job);
+      return;
+    }
+
+  address = login_address (request, TRUE);
+  if (address->window_end <= now)
+    {
+      address->failures = 0;
+      address->window_end = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
+    }
+  address->failures++;
+  failures = 1;
+  if (account != NULL)
+    {
+      failures = ++account->failures;
+      if (account->failures >= MAX (1u, config->login_attempts))
+        {
+          account->locked_until = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
+          natterd_log (G_LOG_LEVEL_MESSAGE, "account-locked", "app", request->app->key,
+                       "user", check->user_id, NULL);
+        }
+    }
+  /* Backoff: the answer to a wrong password comes later the more there were. */
+  g_timeout_add_full (G_PRIORITY_DEFAULT, MIN ((guint64) config->login_backoff * failures, 5000),
+                      reply_wrong_password, natterd_api_request_ref (request), natterd_api_request_unref);
+}
+
+static void
+password_row_read (NatterdRead *base,
+                   gpointer     user_data)
+{
+  NatterdAccountRowsRead *read = (NatterdAccountRowsRead *) base;
+  PasswordCheck *check = user_data;
+  NatterdApiRequest *request = check->request;
+  NatterdAccount *account = g_hash_table_lookup (natterd_accounts_app (request->server, request->app)->accounts,
+                                                 check->user_id);
+  const char *hash = NULL;
+
+  if (base->error != NULL)
+    {
+      if (account != NULL)
+        account->checking = FALSE;
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      password_check_free (check);
+      return;
+    }
+  if (read->rows->len > 0 && account != NULL && !account->deleted)
+    hash = ((NatterdAccountRow *) g_ptr_array_index (read->rows, 0))->value;
+
+  g_object_set_data_full (G_OBJECT (request->msg), "natterd-password-check",
+                          g_steal_pointer (&check), (GDestroyNotify) password_check_free);
+  check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+  /* An unknown user costs a hash too: the time taken tells nothing. */
+  run_hash (request, check->password, hash, password_checked);
+}
+
+/* Checks @password of @user_id within the lockout and backoff rules; calls
+ * @done on the right one, answers every refusal itself. */
+static void
+check_password (NatterdApiRequest *request,
+                const char        *user_id,
+                const char        *password,
+                HashDone           done)
+{
+  NatterdServer *server = request->server;
+  NatterdAccountsApp *state = natterd_accounts_app (server, request->app);
+  NatterdAccount *account = NULL;
+  NatterdLoginAddress *address = login_address (request, FALSE);
+  NatterdAccountRowsRead *read;
+  PasswordCheck *check;
+  gint64 now = g_get_monotonic_time ();
+
+  if (address != NULL && address->window_end > now && address->failures >= server->config->login_address_limit &&
+      server->config->login_address_limit > 0)
+    {
+      natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, address->window_end - now);
+      return;
+    }
+  if (natterd_directory_lookup_user (request->app, user_id) != NULL)
+    account = natterd_accounts_account (state, user_id);
+  if (account != NULL && account->locked_until > now)
+    {
+      natterd_accounts_reply_retry (request, NATTER_CODE_ACCOUNT_LOCKED, account->locked_until - now);
+      return;
+    }
+  if (account != NULL && account->locked_until != 0)
+    {
+      /* The lockout lapsed: a new run of attempts. */
+      account->locked_until = 0;
+      account->failures = 0;
+    }
+  if (account != NULL && account->checking)
+    {
+      natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, G_USEC_PER_SEC);
+      return;
+    }
+  if (account != NULL)
+    account->checking = TRUE;
+
+  check = g_new0 (PasswordCheck, 1);
+  check->request = natterd_api_request_ref (request);
+  check->user_id = g_strdup (user_id);
+  check->password = g_strdup (password);
+  check->done = done;
+  read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, password_row_read, check, NULL);
+  read->app_id = request->app->id;
+  read->kind = g_strdup ("password");
+  read->owner = g_strdup (user_id);
+  natterd_store_read (server->store, read);
+}
+
+static void
+add_token (NatterdApiRequest *request,
+           NatterdUser       *user,
+           gint64             issued)
+{
+  JsonBuilder *body = natterd_api_ok_body (request);
+  guint ttl = request->app->settings.token_ttl;
+  g_autofree char *token = natterd_token_issue (request->app, user->user_id, issued,
+                                                ttl > 0 ? issued + (gint64) ttl * 1000 : 0);
+
+  json_builder_set_member_name (body, "userId");
+  json_builder_add_string_value (body, user->user_id);
+  json_builder_set_member_name (body, "token");
+  json_builder_add_string_value (body, token);
+}
+
+/* register: the hash, the invite, the password row, the user, the token */
+
+static void
+registered_user_saved (NatterdOp *op,
+                       gpointer   user_data)
+{
+  NatterdApiRequest *request = user_data;
+  NatterdUser *user = natterd_directory_lookup_user (request->app, natterd_api_param (request, "userId"));
+
+  if (op->error != NULL || user == NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not store the user");
+      return;
+    }
+  natterd_log (G_LOG_LEVEL_INFO, "account-registered", "app", request->app->key, "user", user->user_id, NULL);
+  add_token (request, user, natterd_now_ms ());
+  natterd_api_reply_ok (request);
+}
+
+static void
+password_row_stored (NatterdOp *base,
+                     gpointer   user_data)
+{
+  NatterdAccountOp *op = (NatterdAccountOp *) base;
+  NatterdApiRequest *request = user_data;
+  const char *user_id = natterd_api_param (request, "userId");
+  const char *name = natterd_api_param (request, "name");
+  NatterdUser *user;
+
+  if (base->error != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not store the account");
+      return;
+    }
+  if (op->conflict || natterd_directory_lookup_user (request->app, user_id) != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_USER_ID_TAKEN, "User id taken");
+      return;
+    }
+  natterd_accounts_account (natterd_accounts_app (request->server, request->app), user_id);
+  user = natterd_directory_add_user (request->server->directory, request->app, user_id, natterd_now_ms ());
+  g_free (user->name);
+  user->name = g_strdup (name != NULL ? name : "");
+  natterd_server_save_user (request->server, user, registered_user_saved, natterd_api_request_ref (request),
+                            natterd_api_request_unref);
+}
+
+static void
+store_password_row (NatterdApiRequest *request)
+{
+  const char *hash = g_object_get_data (G_OBJECT (request->msg), "natterd-new-hash");
+  NatterdAccountOp *op = natterd_accounts_op_new ();
+  NatterdAccount fresh = { 0 };
+
+  natterd_account_op_add (op, request->app->id, "password", natterd_api_param (request, "userId"), "", hash)
+    ->only_new = TRUE;
+  natterd_accounts_add_account_row (op, request->app, natterd_api_param (request, "userId"), &fresh);
+  op->base.complete = password_row_stored;
+  op->base.user_data = natterd_api_request_ref (request);
+  op->base.destroy = natterd_api_request_unref;
+  natterd_store_submit (request->server->store, op);
+}
+
+static void
+invite_taken (NatterdOp *base,
+              gpointer   user_data)
+{
+  NatterdApiRequest *request = user_data;
+
+  if (base->error != NULL)
+    natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not store the account");
+  else if (((NatterdAccountOp *) base)->conflict)
+    natterd_api_reply_error (request, NATTER_CODE_INVITE_INVALID, "Invite code invalid or used");
+  else
+    store_password_row (request);
+}
+
+static void
+register_hashed (NatterdApiRequest *request,
+                 HashJob           *job)
+{
+  const char *invite = natterd_api_param (request, "inviteCode");
+
+  if (!job->ok)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not hash the password");
+      return;
+    }
+  g_object_set_data_full (G_OBJECT (request->msg), "natterd-new-hash", g_strdup (job->out), g_free);
+  if (natterd_directory_lookup_user (request->app, natterd_api_param (request, "userId")) != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_USER_ID_TAKEN, "User id taken");
+      return;
+    }
+  if (request->app->settings.accounts == NATTERD_ACCOUNTS_INVITE)
+    {
+      NatterdAccountOp *op = natterd_accounts_op_new ();
+
+      natterd_account_op_add (op, request->app->id, "invite", "", invite, NULL)->must_exist = TRUE;
+      op->base.complete = invite_taken;
+      op->base.user_data = natterd_api_request_ref (request);
+      op->base.destroy = natterd_api_request_unref;
+      natterd_store_submit (request->server->store, op);
+    }
+  else
+    store_password_row (request);
+}
+
+static void
+account_register (NatterdApiRequest *request)
+{
+  const char *user_id, *name, *invite;
+  const char *password = natterd_api_param (request, "password");
+
+  if (request->app->settings.accounts == NATTERD_ACCOUNTS_OFF)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_REGISTRATION_CLOSED, "Registration closed");
+      return;
+    }
+  if ((user_id = natterd_api_require_id (request, "userId")) == NULL ||
+      !natterd_api_optional_text (request, "name", NATTER_NAME_MAX_LENGTH, &name) ||
+      !password_length_ok (request, password))
+    return;
+  invite = natterd_api_param (request, "inviteCode");
+  if (request->app->settings.accounts == NATTERD_ACCOUNTS_INVITE &&
+      (invite == NULL || *invite == '\0' || strlen (invite) > 64))
+    {
+      natterd_api_reply_error (request, NATTER_CODE_INVITE_INVALID, "Invite code invalid or used");
+      return;
+    }
+  if (natterd_directory_lookup_user (request->app, user_id) != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_USER_ID_TAKEN, "User id taken");
+      return;
+    }
+  run_hash (request, password, NULL, register_hashed);
+}
+
+static void
+login_checked (NatterdApiRequest *request,
+               HashJob           *job)
+{
+  NatterdUser *user = natterd_server_ensure_user (request->server, request->app,
+                                                  natterd_api_param (request, "userId"));
+
+  add_token (request, user, natterd_now_ms ());
+  natterd_api_reply_ok (request);
+}
+
+static void
+account_login (NatterdApiRequest *request)
+{
+  const char *user_id;
+  const char *password = natterd_api_param (request, "password");
+
+  if (request->app->settings.accounts == NATTERD_ACCOUNTS_OFF)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_REGISTRATION_CLOSED, "Accounts are off for this app");
+      return;
+    }
+  if ((user_id = natterd_api_require_id (request, "userId")) == NULL)
+    return;
+  if (password == NULL || *password == '\0' || strlen (password) > NATTERD_PASSWORD_MAX)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_WRONG_PASSWORD, "Wrong user id or password");
+      return;
+    }
+  check_password (request, user_id, password, login_checked);
+}
+
+/* password: the old one checked, the new one hashed and stored, every
+ * token issued before revoked */
+
+static void
+revoke_tokens (NatterdApiRequest *request,
+               NatterdUser       *user,
+               gint64             now)
+{
+  NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
+                                                      user->user_id);
+  NatterdAccountOp *op = natterd_accounts_op_new ();
+
+  /* Refused with 31004 from now on (31020 where another node has not
+   * heard of it yet: the user row says they expired). */
+  account->revoked_before = now;
+  user->tokens_revoked_after = now;
+  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  natterd_accounts_submit (request, op);
+  user->tokens_valid_after = now;
+  natterd_api_begin_part (request);
+  natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),
+                            natterd_api_request_unref);
+  natterd_server_kick_user (request->server, user, NATTER_CODE_TOKEN_INCORRECT, now);
+}
+
+static void
+new_password_hashed (NatterdApiRequest *request,
+                     HashJob           *job)
+{
+  NatterdUser *user = natterd_account_user (request);
+  NatterdAccountOp *op;
+  gint64 now = natterd_now_ms ();
+
+  if (!job->ok)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "Could not hash the password");
+      return;
+    }
+  op = natterd_accounts_op_new ();
+  natterd_account_op_add (op, request->app->id, "password", user->user_id, "", job->out);
+  natterd_accounts_submit (request, op);
+  revoke_tokens (request, user, now);
+  add_token (request, user, now);
+  natterd_api_finish_when_stored (request);
+}
+
+static void
+old_password_checked (NatterdApiRequest *request,
+                      HashJob           *job)
+{
+  run_hash (request, natterd_api_param (request, "newPassword"), NULL, new_password_hashed);
+}
+
+static void
+account_password (NatterdApiRequest *request)
+{
+  NatterdUser *user = natterd_account_user (request);
+  const char *old_password = natterd_api_param (request, "oldPassword");
+
+  if (!password_length_ok (request, natterd_api_param (request, "newPassword")))
+    return;
+  if (old_password == NULL || *old_password == '\0' || strlen (old_password) > NATTERD_PASSWORD_MAX)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_WRONG_PASSWORD, "Wrong user id or password");
+      return;
+    }
+  check_password (request, user->user_id, old_password, old_password_checked);
+}
+
+static void
+delete_checked (NatterdApiRequest *request,
+                HashJob           *job)
+{
+  NatterdUser *user = natterd_account_user (request);
+  NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
+                                                      user->user_id);
+  NatterdAccountOp *op = natterd_accounts_op_new ();
+
+  account->deleted = TRUE;
+  natterd_account_op_add (op, request->app->id, "password", user->user_id, "", NULL);
+  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  natterd_accounts_submit (request, op);
+  revoke_tokens (request, user, natterd_now_ms ());
+  natterd_log (G_LOG_LEVEL_INFO, "account-deleted", "app", request->app->key, "user", user->user_id, NULL);
+  natterd_api_finish_when_stored (request);
+}
+
+static void
+account_delete (NatterdApiRequest *request)
+{
+  const char *password = natterd_api_param (request, "password");
+
+  if (password == NULL || *password == '\0' || strlen (password) > NATTERD_PASSWORD_MAX)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_WRONG_PASSWORD, "Wrong user id or password");
+      return;
+    }
+  check_password (request, natterd_account_user (request)->user_id, password, delete_checked);
+}
+
+const NatterdAccountRoute natterd_account_password_routes[] = {
+  { "register", TRUE, FALSE, account_register },
+  { "login", TRUE, FALSE, account_login },
+  { "password", TRUE, TRUE, account_password },
+  { "delete", TRUE, TRUE, account_delete },
+  { NULL, FALSE, FALSE, NULL }
+};
+
+/* ------------------------------------------------------------ invite codes */
+
+static char *
+invite_code_new (void)
+{
+  guint8 bytes[10];
+
+  randombytes_buf (bytes, sizeof bytes);
+  return g_base64_encode (bytes, sizeof bytes);
+}
+
+/* Base64 may hold '+' and '/': a code a person types is letters and digits. */
+static char *
+invite_code_generate (void)
+{
+  g_autofree char *raw = NULL;
+  GString *code = g_string_new (NULL);
+
+  while (code->len < 12)
+    {
+      g_free (raw);
+      raw = invite_code_new ();
+      for (const char *p = raw; *p != '\0' && code->len < 12; p++)
+        if (g_ascii_isalnum (*p))
+          g_string_append_c (code, g_ascii_toupper (*p));
+    }
+  return g_string_free (code, FALSE);
+}
+
+static void
+api_invite_create (NatterdApiRequest *request)
+{
+  g_autofree char *code = invite_code_generate ();
+  NatterdAccountOp *op = natterd_accounts_op_new ();
+  JsonBuilder *body;
+
+  natterd_account_op_add (op, request->app->id, "invite", "", code, "");
+  natterd_api_submit_part (request, op);
+  body = natterd_api_ok_body (request);
+  json_builder_set_member_name (body, "inviteCode");
+  json_builder_add_string_value (body, code);
+  natterd_api_finish_when_stored (request);
+}
+
+const NatterdApiRoute natterd_api_account_routes[] = {
+  { "account/invite/create", api_invite_create },
+  { NULL, NULL }
+};
+
+static void
+invite_stored (NatterdOp *op,
+               gpointer   user_data)
+{
+  gboolean *stored = user_data;
+
+  *stored = op->error == NULL;
+}
+
+/* natterd --create-invite APPKEY: one code, stored before it is printed. */
+int
+natterd_accounts_create_invite (NatterdStore *store,
+                                const char   *app_key)
+{
+  g_autoptr(GPtrArray) apps = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = NULL;
+  NatterdAccountOp *op;
+  gint64 app_id = 0;
+  gboolean stored = FALSE;
+
+  apps = natterd_store_list_apps (store, &error);
+  if (apps == NULL)
+    {
+      g_printerr ("natterd: %s\n", error->message);
+      return 1;
+    }
+  for (guint i = 0; i < apps->len; i++)
+    if (g_str_equal (((NatterdAppRecord *) g_ptr_array_index (apps, i))->app_key, app_key))
+      app_id = ((NatterdAppRecord *) g_ptr_array_index (apps, i))->id;
+  if (app_id == 0)
+    {
+      g_printerr ("natterd: no app %s\n", app_key);
+      return 1;
+    }
+
+  code = invite_code_generate ();
+  op = natterd_accounts_op_new ();
+  natterd_account_op_add (op, app_id, "invite", "", code, "");
+  op->base.complete = invite_stored;
+  op->base.user_data = &stored;
+  natterd_store_start (store, 16);
+  natterd_store_submit (store, op);
+  /* Dispatches the completion before it returns. */
+  natterd_store_stop (store);
+  if (!stored)
+    {
+      g_printerr ("natterd: could not store the invite code\n");
+      return 1;
+    }
+  g_print ("{\"appKey\":\"%s\",\"inviteCode\":\"%s\"}\n", app_key, code);
+  return 0;
+}

@@ -1,0 +1,244 @@
+/* test-cluster-accounts.c — end-user accounts (#14) on two natterd nodes
+ * sharing one PostgreSQL over NATS: an account made on one node logs in on
+ * the other, a contact request made on one is accepted on the other,
+ * contacts-only and mute-all hold on the node the sender is on, and group
+ * notifications reach members on the other node
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "test-cluster-common.h"
+#include "natter-test-pg.h"
+
+G_GNUC_NULL_TERMINATED static JsonObject *
+account (NatterTestServer *node,
+         const char       *method,
+         const char       *token,
+         const char       *path,
+         ...)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GString) form = g_string_new (NULL);
+  g_autoptr(SoupMessage) message = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *url = NULL;
+  const char *name;
+  va_list args;
+
+  va_start (args, path);
+  while ((name = va_arg (args, const char *)) != NULL)
+    {
+      g_autofree char *value = g_uri_escape_string (va_arg (args, const char *), NULL, FALSE);
+
+      g_string_append_printf (form, "%s%s=%s", form->len > 0 ? "&" : "", name, value);
+    }
+  va_end (args);
+
+  if (g_str_equal (method, "GET"))
+    url = g_strdup_printf ("%s/account/%s.json?%s", natter_test_server_get_url (node), path, form->str);
+  else
+    url = g_strdup_printf ("%s/account/%s.json", natter_test_server_get_url (node), path);
+  message = soup_message_new (method, url);
+  if (g_str_equal (method, "POST"))
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (form->str, form->len);
+
+      soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", bytes);
+    }
+  if (token != NULL)
+    {
+      g_autofree char *authorization = g_strdup_printf ("Bearer %s", token);
+
+      soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization", authorization);
+    }
+  body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_assert_nonnull (body);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
+                                             NULL));
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+#define code_of(reply) ((int) json_object_get_int_member (reply, "code"))
+
+static char *
+register_on (NatterTestServer *node,
+             const char       *user_id)
+{
+  g_autoptr(JsonObject) reply = account (node, "POST", NULL, "register", "appKey",
+                                         natter_test_server_get_app_key (node), "userId", user_id,
+                                         "password", "a long password", "name", user_id, NULL);
+
+  g_assert_cmpint (code_of (reply), ==, 200);
+  return g_strdup (json_object_get_string_member (reply, "token"));
+}
+
+static NatterTestClient *
+connect_device (NatterTestServer *node,
+                const char       *token,
+                const char       *device_id)
+{
+  g_autoptr(GError) error = NULL;
+  NatterTestClient *client = natter_test_client_open (node, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, device_id, 0),
+                   ==, 0);
+  return client;
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *token;
+  const char       *other;
+  const char       *state;
+} ContactWait;
+
+static gboolean
+contact_is (gpointer data)
+{
+  ContactWait *wait = data;
+  g_autoptr(JsonObject) reply = account (wait->node, "GET", wait->token, "contacts", NULL);
+  JsonArray *contacts = json_object_get_array_member (reply, "contacts");
+
+  for (guint i = 0; i < json_array_get_length (contacts); i++)
+    {
+      JsonObject *contact = json_array_get_object_element (contacts, i);
+
+      if (g_str_equal (json_object_get_string_member (contact, "userId"), wait->other))
+        return g_str_equal (json_object_get_string_member (contact, "state"), wait->state);
+    }
+  return FALSE;
+}
+
+/* The first Deliver of @object_name, its content parsed. */
+static JsonObject *
+expect_object (NatterTestClient *client,
+               const char       *object_name)
+{
+  for (;;)
+    {
+      g_autoptr(NatterFrame) frame = natter_test_client_expect (client, NATTER__FRAME__BODY_DELIVER,
+                                                                NATTER_TEST_TIMEOUT_MS);
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (frame == NULL)
+        g_error ("no %s arrived", object_name);
+      if (!g_str_equal (frame->deliver->message->object_name, object_name))
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, frame->deliver->message->content, -1, NULL));
+      return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+    }
+}
+
+typedef struct
+{
+  NatterTestClient *client;
+  const char       *group;
+  int               expected;
+} SendWait;
+
+/* Sends until the PublishAck code is the expected one (the change
+ * reaches the sender's node over NATS, shortly). */
+static gboolean
+send_gets (gpointer data)
+{
+  SendWait *wait = data;
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->group[0] == '@' ? 1 : 3,
+                                                                wait->group[0] == '@' ? wait->group + 1 : wait->group,
+                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
+
+  return ack->publish_ack->code == wait->expected;
+}
+
+static void
+test_accounts_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
+                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
+                                             "[cluster]\nnats=%s\nnode-name=a\n",
+                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open",
+                                                                 "--app-setting", "multi-device=true", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  g_autofree char *carol = NULL;
+  g_autofree char *group = NULL;
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) carol_a = NULL;
+  ContactWait contact_wait;
+  SendWait send_wait;
+  JsonObject *reply;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+
+  /* Made on a, logs in on b: the password is read from the shared store. */
+  alice = register_on (a, "alice");
+  reply = account (b, "POST", NULL, "login", "appKey", natter_test_server_get_app_key (b), "userId", "alice",
+                   "password", "a long password", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  bob = register_on (b, "bob");
+  carol = register_on (a, "carol");
+  bob_b = connect_device (b, bob, "b1");
+  carol_a = connect_device (a, carol, "c1");
+
+  /* Asked on a, accepted on b. */
+  reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = expect_object (bob_b, "RC:ContactNtf");
+  g_assert_cmpstr (json_object_get_string_member (reply, "operation"), ==, "Request");
+  json_object_unref (reply);
+  contact_wait = (ContactWait) { b, bob, "alice", "incoming" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  reply = account (b, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  contact_wait = (ContactWait) { a, alice, "bob", "contact" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+
+  /* Contacts only, set on b, holds for carol sending on a. */
+  reply = account (b, "POST", bob, "privacy", "messagesFrom", "contacts", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  send_wait = (SendWait) { carol_a, "@bob", 26010 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+
+  /* A group made on a: its notification reaches bob on b; mute-all set on
+   * a holds for bob (a member) sending on b. */
+  reply = account (a, "POST", alice, "group/create", "name", "Across", "memberId", "bob", "memberId", "carol", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  group = g_strdup (json_object_get_string_member (reply, "groupId"));
+  json_object_unref (reply);
+  reply = expect_object (bob_b, "RC:GrpNtf");
+  g_assert_cmpstr (json_object_get_string_member (reply, "operation"), ==, "Create");
+  json_object_unref (reply);
+  reply = account (a, "POST", alice, "group/mute-all", "groupId", group, "mute", "true", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  send_wait = (SendWait) { bob_b, group, 22408 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+  /* And the roles: b lists alice as the owner. */
+  reply = account (b, "GET", bob, "group/members", "groupId", group, NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (
+                     json_object_get_array_member (reply, "members"), 0), "role"), ==, "owner");
+  json_object_unref (reply);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cluster/accounts/across-nodes", test_accounts_across_nodes);
+  return g_test_run ();
+}
