@@ -37,6 +37,7 @@ static const struct {
   { NATTER_OBJECT_CALL_ICE, S },
   /* Each side records its own summary; counted so a missed call shows. */
   { NATTER_OBJECT_CALL_SUMMARY, P | C },
+  { NATTER_OBJECT_REFERENCE, P | C },
 };
 
 #undef P

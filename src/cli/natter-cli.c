@@ -363,6 +363,52 @@ connect_failed_cb (NatterClient           *client,
     natter_cli_fail (ctx, "connect", error);
 }
 
+/* send --reply-to: the quoted message as this profile stored it. */
+typedef struct {
+  NatterCliContext *ctx;
+  NatterConversationType type;
+  char *target_id;
+  char *text;
+  char *uid;
+} ReplyData;
+
+static void
+reply_data_free (ReplyData *data)
+{
+  g_free (data->target_id);
+  g_free (data->text);
+  g_free (data->uid);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ReplyData, reply_data_free)
+
+static void
+reply_found_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(ReplyData) data = user_data;
+  g_autoptr(NatterMessage) quoted = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  quoted = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (quoted == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no message %s in this profile", data->uid);
+      natter_cli_fail (data->ctx, "send --reply-to", error);
+      return;
+    }
+  content = natter_content_new_reference (data->text, natter_message_get_sender_user_id (quoted),
+                                          natter_message_get_object_name (quoted),
+                                          natter_message_get_content (quoted));
+  natter_client_send_message_async (data->ctx->client, data->type, data->target_id, NATTER_OBJECT_REFERENCE,
+                                    content, NULL, sent_cb, data->ctx);
+}
+
 static int
 cmd_send (NatterCliContext *ctx,
           int               argc,
@@ -374,8 +420,10 @@ cmd_send (NatterCliContext *ctx,
   g_autofree char *voice = NULL;
   g_autofree char *object_name = NULL;
   g_autofree char *content_json = NULL;
+  g_autofree char *reply_to = NULL;
   int duration = 0;
   const GOptionEntry entries[] = {
+    { "reply-to", 0, 0, G_OPTION_ARG_STRING, &reply_to, "Quote this stored message (RC:ReferenceMsg)", "UID" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
     { "image", 0, 0, G_OPTION_ARG_FILENAME, &image, "Send an image (thumbnail + upload)", "FILE" },
     { "file", 0, 0, G_OPTION_ARG_FILENAME, &file, "Send a file (upload)", "FILE" },
@@ -470,6 +518,18 @@ cmd_send (NatterCliContext *ctx,
     }
   else if (content != NULL)
     natter_client_send_message_async (ctx->client, type, argv[1], object_name, content, NULL, sent_cb, ctx);
+  else if (reply_to != NULL)
+    {
+      ReplyData *data = g_new0 (ReplyData, 1);
+
+      data->ctx = ctx;
+      data->type = type;
+      data->target_id = g_strdup (argv[1]);
+      data->text = g_strdup (argv[2]);
+      data->uid = g_strdup (reply_to);
+      natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), reply_to, NULL,
+                                             reply_found_cb, data);
+    }
   else
     {
       g_autoptr(JsonObject) text = natter_content_new_text (argv[2]);

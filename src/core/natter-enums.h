@@ -32,6 +32,7 @@ typedef enum {
   NATTER_MESSAGE_KIND_CS_HANDSHAKE,     /* RC:CsHs */
   NATTER_MESSAGE_KIND_CALL_SIGNAL,      /* RC:VCInvite/Ringing/Accept/Hangup/ModifyMedia, NT:VCIce */
   NATTER_MESSAGE_KIND_CALL_SUMMARY,     /* RC:VCSummary */
+  NATTER_MESSAGE_KIND_REFERENCE,        /* RC:ReferenceMsg: a reply quoting another message */
 } NatterMessageKind;
 
 #define NATTER_TYPE_CONNECTION_STATUS (natter_connection_status_get_type ())

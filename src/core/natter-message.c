@@ -92,6 +92,7 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_CALL_MODIFY_MEDIA, "MediaModifyMessage", NATTER_MESSAGE_KIND_CALL_SIGNAL },
   { NATTER_OBJECT_CALL_ICE, "IceCandidateMessage", NATTER_MESSAGE_KIND_CALL_SIGNAL },
   { NATTER_OBJECT_CALL_SUMMARY, "SummaryMessage", NATTER_MESSAGE_KIND_CALL_SUMMARY },
+  { NATTER_OBJECT_REFERENCE, "ReferenceMessage", NATTER_MESSAGE_KIND_REFERENCE },
 };
 
 static const KnownName *
@@ -1083,6 +1084,7 @@ natter_message_get_text (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
       return content_string (ensure_content (self), "content");
     case NATTER_MESSAGE_KIND_INFO:
       return content_string (ensure_content (self), "message");
@@ -1103,6 +1105,33 @@ natter_message_get_text (NatterMessage *self)
     default:
       return NULL;
     }
+}
+
+const char *
+natter_message_get_referred_user_id (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_string (ensure_content (self), "referMsgUserId");
+}
+
+const char *
+natter_message_get_referred_object_name (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_string (ensure_content (self), "objName");
+}
+
+JsonObject *
+natter_message_get_referred_content (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_object (ensure_content (self), "referMsg");
 }
 
 const char *
@@ -1426,6 +1455,7 @@ natter_message_dup_preview (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
     case NATTER_MESSAGE_KIND_INFO:
       return one_line (natter_message_get_text (self) ? natter_message_get_text (self) : "");
     case NATTER_MESSAGE_KIND_IMAGE:
@@ -1514,6 +1544,7 @@ natter_message_dup_search_text (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
     case NATTER_MESSAGE_KIND_INFO:
       return g_strdup (natter_message_get_text (self));
     case NATTER_MESSAGE_KIND_FILE:

@@ -82,6 +82,13 @@ const char             *natter_message_get_user_portrait_uri (NatterMessage *sel
 const char             *natter_message_get_sender_name     (NatterMessage *self);
 const char             *natter_message_get_sender_portrait_uri (NatterMessage *self);
 
+/* RC:ReferenceMsg (its reply text is natter_message_get_text()): who sent
+ * the quoted message, its objectName and its content (borrowed; NULL when
+ * absent or another kind). */
+const char             *natter_message_get_referred_user_id (NatterMessage *self);
+const char             *natter_message_get_referred_object_name (NatterMessage *self);
+JsonObject             *natter_message_get_referred_content (NatterMessage *self);
+
 /* RC:ImgMsg: the decoded JPEG thumbnail (NULL if missing or not base64) and
  * the full image's URL. */
 GBytes                 *natter_message_dup_image_thumbnail (NatterMessage *self);

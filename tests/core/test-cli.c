@@ -230,6 +230,51 @@ test_send_listen (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (sent, 0), "senderUserId"), ==, "alice");
 }
 
+/* send --reply-to: an RC:ReferenceMsg built from the stored quoted message
+ * (its content and objectName), as bob's history shows it. */
+static void
+test_reply (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *first_out = NULL;
+  g_autofree char *reply_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *reply, *content, *quoted;
+  const char *uid;
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
+                            (const char * const[]) { "send", "bob", "the first message", NULL }), ==, 0);
+  first = json_lines (first_out);
+  uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &reply_out, NULL,
+                            (const char * const[]) { "send", "bob", "a reply to it", "--reply-to", uid, NULL }),
+                   ==, 0);
+  /* A message this profile does not hold cannot be quoted. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err,
+                            (const char * const[]) { "send", "bob", "x", "--reply-to", "NO-SUCH-UID", NULL }),
+                   !=, 0);
+  g_assert_nonnull (strstr (err, "NO-SUCH-UID"));
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 2);
+  reply = g_ptr_array_index (history, 1);
+  g_assert_cmpstr (json_object_get_string_member (reply, "objectName"), ==, "RC:ReferenceMsg");
+  g_assert_cmpstr (json_object_get_string_member (reply, "messageType"), ==, "ReferenceMessage");
+  content = json_object_get_object_member (reply, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "a reply to it");
+  g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (content, "objName"), ==, "RC:TxtMsg");
+  quoted = json_object_get_object_member (content, "referMsg");
+  g_assert_nonnull (quoted);
+  g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "the first message");
+}
+
 static void
 test_exit_codes (Fixture       *fixture,
                  gconstpointer  data)
@@ -831,6 +876,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
+  g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
