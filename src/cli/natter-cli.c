@@ -1248,6 +1248,109 @@ cmd_recall (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
+/* ----------------------------------------------------------------- forward */
+
+typedef struct {
+  NatterCliContext *ctx;
+  NatterConversationType type;
+  char *target_id;
+  char *uid;
+} ForwardData;
+
+static void
+forward_data_free (ForwardData *data)
+{
+  g_free (data->target_id);
+  g_free (data->uid);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ForwardData, forward_data_free)
+
+static void
+forward_found_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(ForwardData) data = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no message %s in this profile", data->uid);
+      natter_cli_fail (data->ctx, "forward", error);
+      return;
+    }
+  content = natter_message_dup_forward_content (message);
+  if (content == NULL)
+    {
+      g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                   "message %s cannot be forwarded (recalled, not stored or not uploaded)", data->uid);
+      natter_cli_fail (data->ctx, "forward", error);
+      return;
+    }
+  natter_client_send_message_async (data->ctx->client, data->type, data->target_id,
+                                    natter_message_get_object_name (message), content, NULL, sent_cb, data->ctx);
+}
+
+static int
+cmd_forward (NatterCliContext *ctx,
+             int               argc,
+             char            **argv)
+{
+  g_autofree char *type_name = NULL;
+  const GOptionEntry entries[] = {
+    { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new ("UID TARGET — forward a stored message");
+  g_autoptr(GError) error = NULL;
+  NatterConversationType type;
+  ForwardData *data;
+  int code;
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    {
+      g_printerr ("%s: forward: %s\n", ctx->program, error->message);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  type = natter_cli_parse_type (type_name);
+  if (type == 0 || argc != 3)
+    {
+      g_printerr ("%s: forward MESSAGE_UID TARGET [--type T] (a message stored in this profile)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+
+  code = ensure_token (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
+  if (ctx->server_url == NULL || ctx->app_key == NULL)
+    {
+      g_printerr ("%s: give --server and --app-key (or NATTER_SERVER, NATTER_APP_KEY)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  /* Like send: the copy waits in the outbox for a connection. */
+  natter_cli_context_open (ctx);
+  warn_if_unencrypted (ctx, ctx->server_url);
+  natter_client_connect (ctx->client, ctx->token);
+  g_signal_connect (ctx->client, "status-changed", G_CALLBACK (connect_failed_cb), ctx);
+
+  data = g_new0 (ForwardData, 1);
+  data->ctx = ctx;
+  data->type = type;
+  data->target_id = g_strdup (argv[2]);
+  data->uid = g_strdup (argv[1]);
+  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
+                                         forward_found_cb, data);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
 static void
 online_cb (GObject      *object,
            GAsyncResult *result,
@@ -1374,6 +1477,7 @@ static const Command commands[] = {
   { "quit-chatroom", cmd_quit_chatroom, "ID — leave a chatroom" },
   { "clear-unread", cmd_clear_unread, "TARGET — mark a conversation read (all devices, read receipt)" },
   { "recall", cmd_recall, "MESSAGE_UID — recall a message you sent" },
+  { "forward", cmd_forward, "MESSAGE_UID TARGET [--type T] — send a stored message again elsewhere" },
   { "pin", cmd_pin, "TARGET — pin a conversation" },
   { "unpin", cmd_unpin, "TARGET — unpin a conversation" },
   { "mute", cmd_mute, "TARGET — mute a conversation" },

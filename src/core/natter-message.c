@@ -1076,6 +1076,33 @@ natter_message_dup_uploaded_content (NatterMessage *self,
   return content;
 }
 
+JsonObject *
+natter_message_dup_forward_content (NatterMessage *self)
+{
+  const char *member;
+  const char *url;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  switch (natter_message_get_kind (self))
+    {
+    case NATTER_MESSAGE_KIND_RECALLED:
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+      return NULL;
+    default:
+      break;
+    }
+  if (!natter_message_is_persisted (self))
+    return NULL;
+
+  /* Media goes by reference: only once its upload has a remote URL. */
+  member = url_member (self);
+  url = member ? content_string (ensure_content (self), member) : NULL;
+  if (member != NULL && (url == NULL || *url == '\0'))
+    return NULL;
+  return content_without_local_path (natter_message_get_content (self));
+}
+
 /* ------------------------------------------------------- typed accessors */
 
 const char *

@@ -48,6 +48,10 @@ guint                   natter_message_get_flags           (NatterMessage *self)
 JsonNode               *natter_message_to_json             (NatterMessage *self);
 /* One line of JSON (no newline), for natter-cli and logs. */
 char                   *natter_message_to_json_string      (NatterMessage *self);
+/* The content to send again elsewhere (forward): a new object without the
+ * local path, media by its remote URL. NULL when it cannot be forwarded
+ * (recalled, not stored, or media not uploaded yet). */
+JsonObject             *natter_message_dup_forward_content (NatterMessage *self);
 /* "TextMessage", "ImageMessage", ... for known names, "UnknownMessage" for
  * others (the seed's messageType / content.messageName). */
 const char             *natter_message_get_message_type    (NatterMessage *self);

@@ -275,6 +275,73 @@ test_reply (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "the first message");
 }
 
+/* forward: the stored content re-sent to another chat; a file by its
+ * remote URL (no upload), from the sender's own copy and a received one. */
+static void
+test_forward (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "notes.txt", NULL);
+  g_autofree char *sent_out = NULL;
+  g_autofree char *text_out = NULL;
+  g_autofree char *forward_out = NULL;
+  g_autofree char *own_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  g_autoptr(GPtrArray) text = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *content;
+  const char *url;
+
+  g_file_set_contents (path, "meeting notes\n", -1, NULL);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
+                            (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 0);
+  sent = json_lines (sent_out);
+  url = json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (sent, 0), "content"),
+                                       "fileUrl");
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &text_out, NULL,
+                            (const char * const[]) { "send", "bob", "see the notes", NULL }), ==, 0);
+  text = json_lines (text_out);
+
+  /* bob's history stores both; he forwards the file to carol. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &forward_out, NULL,
+                            (const char * const[]) { "forward",
+                                                     json_object_get_string_member (g_ptr_array_index (sent, 0),
+                                                                                    "messageUId"),
+                                                     "carol", NULL }), ==, 0);
+  /* alice forwards her own text (her store's copy) to carol. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &own_out, NULL,
+                            (const char * const[]) { "forward",
+                                                     json_object_get_string_member (g_ptr_array_index (text, 0),
+                                                                                    "messageUId"),
+                                                     "carol", "--type", "private", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "forward", "NO-SUCH-UID", "carol", NULL }), !=, 0);
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "objectName"), ==, "RC:FileMsg");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "senderUserId"), ==, "bob");
+  content = json_object_get_object_member (g_ptr_array_index (history, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "fileUrl"), ==, url);
+  g_assert_cmpstr (json_object_get_string_member (content, "name"), ==, "notes.txt");
+  g_assert_cmpint (json_object_get_int_member (content, "size"), ==, 14);
+  g_clear_pointer (&history_out, g_free);
+  g_clear_pointer (&history, g_ptr_array_unref);
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 1);
+  content = json_object_get_object_member (g_ptr_array_index (history, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "see the notes");
+  g_assert_false (json_object_has_member (content, "localPath"));
+}
+
 static void
 test_exit_codes (Fixture       *fixture,
                  gconstpointer  data)
@@ -877,6 +944,7 @@ main (int   argc,
 
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
+  g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
