@@ -43,6 +43,7 @@ void
 natterd_app_settings_clear (NatterdAppSettings *settings)
 {
   g_clear_pointer (&settings->webhook_url, g_free);
+  g_clear_pointer (&settings->presence_url, g_free);
 }
 
 static void
@@ -90,6 +91,10 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
     settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
   if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
     g_clear_pointer (&settings->webhook_url, g_free);
+  if (json_object_has_member (object, "presence-url"))
+    settings->presence_url = g_strdup (json_object_get_string_member_with_default (object, "presence-url", NULL));
+  if (settings->presence_url != NULL && *settings->presence_url == '\0')
+    g_clear_pointer (&settings->presence_url, g_free);
 }
 
 const char *
@@ -137,6 +142,11 @@ natterd_app_settings_to_json (const NatterdAppSettings *settings)
     {
       json_builder_set_member_name (builder, "webhook-url");
       json_builder_add_string_value (builder, settings->webhook_url);
+    }
+  if (settings->presence_url != NULL)
+    {
+      json_builder_set_member_name (builder, "presence-url");
+      json_builder_add_string_value (builder, settings->presence_url);
     }
   json_builder_end_object (builder);
 
@@ -204,6 +214,12 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       settings->webhook_url = *value != '\0' ? g_strdup (value) : NULL;
       ok = TRUE;
     }
+  else if (g_str_equal (key, "presence-url"))
+    {
+      g_free (settings->presence_url);
+      settings->presence_url = *value != '\0' ? g_strdup (value) : NULL;
+      ok = TRUE;
+    }
   else if (g_str_equal (key, "token-ttl") || g_str_equal (key, "send-rate") ||
            g_str_equal (key, "send-burst") || g_str_equal (key, "api-rate") ||
            g_str_equal (key, "recall-window"))
@@ -225,7 +241,7 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
                    "send-rate, send-burst, api-rate, webhook-url, webhook-signature, recall-window, "
-                   "group-history-before-join, accounts)", key);
+                   "group-history-before-join, accounts, presence-url)", key);
       return FALSE;
     }
 

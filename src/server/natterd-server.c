@@ -371,6 +371,8 @@ session_connected (NatterdServer  *self,
         natterd_session_kick (other, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
     }
 
+  if (user->sessions->len == 0)
+    natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id, 0);
   g_ptr_array_add (user->sessions, session);
   user->offline_since = 0;
   self->n_connected++;
@@ -397,6 +399,7 @@ session_disconnected (NatterdServer  *self,
         {
           user->offline_since = g_get_monotonic_time ();
           natterd_server_chatroom_user_offline (self, user);
+          natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id, 1);
         }
     }
 
