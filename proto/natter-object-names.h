@@ -23,6 +23,8 @@ G_BEGIN_DECLS
 #define NATTER_OBJECT_SYNC_READ_STATUS  "RC:SRSMsg"
 #define NATTER_OBJECT_CS_HANDSHAKE      "RC:CsHs"
 #define NATTER_OBJECT_REFERENCE         "RC:ReferenceMsg"
+/* Natter's own: an edit of a text message (see EditRequest). */
+#define NATTER_OBJECT_EDIT_COMMAND      "NT:EditCmd"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"
