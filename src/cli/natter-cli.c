@@ -1248,6 +1248,72 @@ cmd_recall (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
+/* -------------------------------------------------------------------- edit */
+
+static void
+edited_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_edit_message_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    {
+      natter_cli_fail (ctx, "edit", error);
+      return;
+    }
+  natter_cli_print_message (message);
+  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
+edit_found_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no such message in this profile");
+      natter_cli_fail (ctx, "edit", error);
+      return;
+    }
+  content = natter_content_new_text (ctx->edit_text);
+  natter_client_edit_message_async (ctx->client, message, content, NULL, edited_cb, ctx);
+}
+
+static int
+cmd_edit (NatterCliContext *ctx,
+          int               argc,
+          char            **argv)
+{
+  int code;
+
+  if (argc != 3)
+    {
+      g_printerr ("%s: edit MESSAGE_UID TEXT (a text message of yours stored in this profile)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+
+  code = natter_cli_context_connect (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
+  ctx->edit_text = argv[2];
+  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
+                                         edit_found_cb, ctx);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
 /* ----------------------------------------------------------------- forward */
 
 typedef struct {
@@ -1477,6 +1543,7 @@ static const Command commands[] = {
   { "quit-chatroom", cmd_quit_chatroom, "ID — leave a chatroom" },
   { "clear-unread", cmd_clear_unread, "TARGET — mark a conversation read (all devices, read receipt)" },
   { "recall", cmd_recall, "MESSAGE_UID — recall a message you sent" },
+  { "edit", cmd_edit, "MESSAGE_UID TEXT — edit a text message you sent" },
   { "forward", cmd_forward, "MESSAGE_UID TARGET [--type T] — send a stored message again elsewhere" },
   { "pin", cmd_pin, "TARGET — pin a conversation" },
   { "unpin", cmd_unpin, "TARGET — unpin a conversation" },

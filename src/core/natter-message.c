@@ -93,6 +93,7 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_CALL_ICE, "IceCandidateMessage", NATTER_MESSAGE_KIND_CALL_SIGNAL },
   { NATTER_OBJECT_CALL_SUMMARY, "SummaryMessage", NATTER_MESSAGE_KIND_CALL_SUMMARY },
   { NATTER_OBJECT_REFERENCE, "ReferenceMessage", NATTER_MESSAGE_KIND_REFERENCE },
+  { NATTER_OBJECT_EDIT_COMMAND, "EditCommandMessage", NATTER_MESSAGE_KIND_EDIT_COMMAND },
 };
 
 static const KnownName *
@@ -1502,6 +1503,7 @@ natter_message_dup_preview (NatterMessage *self)
       return g_strdup (natter_message_get_call_media_type (self) == NATTER_CALL_MEDIA_VIDEO
                        ? _("[Video call]") : _("[Voice call]"));
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:

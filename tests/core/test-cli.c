@@ -342,6 +342,75 @@ test_forward (Fixture       *fixture,
   g_assert_false (json_object_has_member (content, "localPath"));
 }
 
+/* edit: the sender's own text; bob's listen --all prints the NT:EditCmd,
+ * the server's history the new text with its edited mark. */
+static void
+test_edit (Fixture       *fixture,
+           gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "2", NULL };
+  g_autoptr(GPtrArray) argv = cli_argv (fixture, "bob", NULL);
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *sent_out = NULL;
+  g_autofree char *bob_out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  g_autoptr(GPtrArray) bob_sent = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *command, *content;
+  const char *uid;
+
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  wait_connected (listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
+                            (const char * const[]) { "send", "bob", "teh plan", NULL }), ==, 0);
+  sent = json_lines (sent_out);
+  uid = json_object_get_string_member (g_ptr_array_index (sent, 0), "messageUId");
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &bob_out, NULL,
+                            (const char * const[]) { "send", "alice", "ok", NULL }), ==, 0);
+  bob_sent = json_lines (bob_out);
+
+  /* Not alice's message: refused with its code. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err,
+                            (const char * const[]) { "edit",
+                                                     json_object_get_string_member (g_ptr_array_index (bob_sent, 0),
+                                                                                    "messageUId"),
+                                                     "mine", NULL }), ==, 5);
+  g_assert_nonnull (strstr (err, "25102"));
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "edit", uid, "the plan", NULL }), ==, 0);
+
+  heard_out = read_stdout (listener);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 2);
+  command = g_ptr_array_index (heard, 1);
+  g_assert_cmpstr (json_object_get_string_member (command, "objectName"), ==, "NT:EditCmd");
+  content = json_object_get_object_member (command, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "content"), "content"),
+                   ==, "the plan");
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  for (guint i = 0; i < history->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
+      {
+        content = json_object_get_object_member (g_ptr_array_index (history, i), "content");
+        g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "the plan");
+        g_assert_true (json_object_has_member (content, "editedTime"));
+        return;
+      }
+  g_assert_not_reached ();
+}
+
 static void
 test_exit_codes (Fixture       *fixture,
                  gconstpointer  data)
@@ -945,6 +1014,7 @@ main (int   argc,
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
+  g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
