@@ -1101,7 +1101,13 @@ natter_message_dup_forward_content (NatterMessage *self)
   url = member ? content_string (ensure_content (self), member) : NULL;
   if (member != NULL && (url == NULL || *url == '\0'))
     return NULL;
-  return content_without_local_path (natter_message_get_content (self));
+  {
+    JsonObject *content = content_without_local_path (natter_message_get_content (self));
+
+    /* The copy is a new message: not edited. */
+    json_object_remove_member (content, "editedTime");
+    return content;
+  }
 }
 
 /* ------------------------------------------------------- typed accessors */

@@ -411,6 +411,125 @@ test_edit (Fixture       *fixture,
   g_assert_not_reached ();
 }
 
+typedef struct {
+  guint online;        /* presence-url bodies saying alice is online */
+} PresenceEndpoint;
+
+static void
+on_presence (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           user_data)
+{
+  PresenceEndpoint *endpoint = user_data;
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_autoptr(GHashTable) form = soup_form_decode (text);
+
+  g_assert_nonnull (g_hash_table_lookup (query, "signature"));
+  if (g_strcmp0 (g_hash_table_lookup (form, "userId"), "alice") == 0 &&
+      g_strcmp0 (g_hash_table_lookup (form, "status"), "0") == 0)
+    endpoint->online++;
+  soup_server_message_set_status (msg, 200, NULL);
+}
+
+/* Issue #16's bar, without reactions (message expansion is not done yet):
+ * the app server hears alice come online; bob, listening with --all, gets
+ * her first message, her RC:ReferenceMsg quoting it and her edit of it;
+ * carol gets the forwarded copy; alice's server history has the new text. */
+static void
+test_bar (Fixture       *fixture,
+          gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "3", NULL };
+  PresenceEndpoint endpoint = { 0 };
+  g_autoptr(SoupServer) soup = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *setting = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *first_out = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autofree char *carol_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autoptr(GPtrArray) carol = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *content;
+  const char *uid;
+  gint64 deadline;
+  GSList *uris;
+  gboolean found = FALSE;
+
+  soup_server_add_handler (soup, "/presence", on_presence, &endpoint, NULL);
+  soup_server_listen_local (soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (soup);
+  setting = g_strdup_printf ("presence-url=http://127.0.0.1:%d/presence", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  natter_test_server_free (fixture->server);
+  fixture->server = natter_test_server_new_full (NULL, (const char * const[]) { "--app-setting", setting, NULL });
+
+  argv = cli_argv (fixture, "bob", NULL);
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  wait_connected (listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
+                            (const char * const[]) { "send", "bob", "lunch at noon", NULL }), ==, 0);
+  first = json_lines (first_out);
+  uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
+
+  /* The app server's endpoint hears alice come online. */
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (endpoint.online == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
+  g_assert_cmpuint (endpoint.online, >=, 1);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "or at one?", "--reply-to", uid, NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "edit", uid, "lunch at half past twelve", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "forward", uid, "carol", NULL }), ==, 0);
+
+  heard_out = read_stdout (listener);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 1), "objectName"), ==, "RC:ReferenceMsg");
+  content = json_object_get_object_member (g_ptr_array_index (heard, 1), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "referMsg"), "content"),
+                   ==, "lunch at noon");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 2), "objectName"), ==, "NT:EditCmd");
+  content = json_object_get_object_member (g_ptr_array_index (heard, 2), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "content"), "content"),
+                   ==, "lunch at half past twelve");
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &carol_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  carol = json_lines (carol_out);
+  g_assert_cmpuint (carol->len, ==, 1);
+  content = json_object_get_object_member (g_ptr_array_index (carol, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
+  g_assert_false (json_object_has_member (content, "editedTime"));
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  for (guint i = 0; i < history->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
+      {
+        content = json_object_get_object_member (g_ptr_array_index (history, i), "content");
+        g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
+        g_assert_true (json_object_has_member (content, "editedTime"));
+        found = TRUE;
+      }
+  g_assert_true (found);
+}
+
 static void
 test_exit_codes (Fixture       *fixture,
                  gconstpointer  data)
@@ -1015,6 +1134,7 @@ main (int   argc,
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
   g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);
+  g_test_add ("/cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
