@@ -41,6 +41,8 @@ natter_code_to_string (int code)
     case NATTER_CODE_KICKED_FROM_CHATROOM: return "Kicked from chatroom";
     case NATTER_CODE_CHATROOM_NOT_EXIST: return "Chatroom does not exist";
     case NATTER_CODE_RECALL_FAILED: return "Recall failed";
+    case NATTER_CODE_EDIT_FAILED: return "Edit not allowed";
+    case NATTER_CODE_EDIT_WINDOW_PASSED: return "Edit window passed";
     case NATTER_CODE_MESSAGE_TOO_LARGE: return "Message too large";
     case NATTER_CODE_INVALID_PARAMETER: return "Invalid parameter";
     case NATTER_CODE_TIMEOUT: return "Timed out";

@@ -47,6 +47,10 @@ typedef enum {
   NATTER_CODE_KICKED_FROM_CHATROOM = 23409,
   NATTER_CODE_CHATROOM_NOT_EXIST = 23410,
   NATTER_CODE_RECALL_FAILED = 25101,
+  /* Natter's own, next to recall (#16): not the sender's text message, or
+   * the app's edit-window is 0; its window has passed. */
+  NATTER_CODE_EDIT_FAILED = 25102,
+  NATTER_CODE_EDIT_WINDOW_PASSED = 25103,
 
   /* Not in the reference table; RongCloud's client SDKs use these numbers. */
   NATTER_CODE_MESSAGE_TOO_LARGE = 30016,

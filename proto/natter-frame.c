@@ -476,6 +476,12 @@ validate_query (const Natter__Query  *query,
              check_conversation_type (query->recall->conversation_type, "recall.conversation_type", error) &&
              check_id (query->recall->target_id, "recall.target_id", error);
 
+    case NATTER__QUERY__METHOD_EDIT:
+      return check_text (query->edit->message_uid, UID_MAX_LENGTH, TRUE, "edit.message_uid", error) &&
+             check_conversation_type (query->edit->conversation_type, "edit.conversation_type", error) &&
+             check_id (query->edit->target_id, "edit.target_id", error) &&
+             check_text (query->edit->content, NATTER_CONTENT_MAX_SIZE, TRUE, "edit.content", error);
+
     case NATTER__QUERY__METHOD_TURN_CREDENTIALS:
       return TRUE;
 
@@ -576,6 +582,9 @@ validate_result (const Natter__Result  *result,
 
     case NATTER__RESULT__PAYLOAD_RECALL:
       return check_message (result->recall->recall_command, error);
+
+    case NATTER__RESULT__PAYLOAD_EDIT:
+      return check_message (result->edit->edit_command, error);
 
     case NATTER__RESULT__PAYLOAD_PROFILE:
       {

@@ -39,6 +39,8 @@ static const struct {
   { NATTER_OBJECT_CALL_ICE, S },
   /* Each side records its own summary; counted so a missed call shows. */
   { NATTER_OBJECT_CALL_SUMMARY, P | C },
+  { NATTER_OBJECT_REFERENCE, P | C },
+  { NATTER_OBJECT_EDIT_COMMAND, P },
 };
 
 #undef P

@@ -24,6 +24,9 @@ G_BEGIN_DECLS
 #define NATTER_OBJECT_CS_HANDSHAKE      "RC:CsHs"
 #define NATTER_OBJECT_CONTACT_NOTIFICATION "RC:ContactNtf"
 #define NATTER_OBJECT_GROUP_NOTIFICATION "RC:GrpNtf"
+#define NATTER_OBJECT_REFERENCE         "RC:ReferenceMsg"
+/* Natter's own: an edit of a text message (see EditRequest). */
+#define NATTER_OBJECT_EDIT_COMMAND      "NT:EditCmd"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"

@@ -73,6 +73,7 @@ is_hidden (NatterMessage *message)
   switch (natter_message_get_kind (message))
     {
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:

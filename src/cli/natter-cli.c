@@ -363,6 +363,52 @@ connect_failed_cb (NatterClient           *client,
     natter_cli_fail (ctx, "connect", error);
 }
 
+/* send --reply-to: the quoted message as this profile stored it. */
+typedef struct {
+  NatterCliContext *ctx;
+  NatterConversationType type;
+  char *target_id;
+  char *text;
+  char *uid;
+} ReplyData;
+
+static void
+reply_data_free (ReplyData *data)
+{
+  g_free (data->target_id);
+  g_free (data->text);
+  g_free (data->uid);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ReplyData, reply_data_free)
+
+static void
+reply_found_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(ReplyData) data = user_data;
+  g_autoptr(NatterMessage) quoted = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  quoted = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (quoted == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no message %s in this profile", data->uid);
+      natter_cli_fail (data->ctx, "send --reply-to", error);
+      return;
+    }
+  content = natter_content_new_reference (data->text, natter_message_get_sender_user_id (quoted),
+                                          natter_message_get_object_name (quoted),
+                                          natter_message_get_content (quoted));
+  natter_client_send_message_async (data->ctx->client, data->type, data->target_id, NATTER_OBJECT_REFERENCE,
+                                    content, NULL, sent_cb, data->ctx);
+}
+
 static int
 cmd_send (NatterCliContext *ctx,
           int               argc,
@@ -374,8 +420,10 @@ cmd_send (NatterCliContext *ctx,
   g_autofree char *voice = NULL;
   g_autofree char *object_name = NULL;
   g_autofree char *content_json = NULL;
+  g_autofree char *reply_to = NULL;
   int duration = 0;
   const GOptionEntry entries[] = {
+    { "reply-to", 0, 0, G_OPTION_ARG_STRING, &reply_to, "Quote this stored message (RC:ReferenceMsg)", "UID" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
     { "image", 0, 0, G_OPTION_ARG_FILENAME, &image, "Send an image (thumbnail + upload)", "FILE" },
     { "file", 0, 0, G_OPTION_ARG_FILENAME, &file, "Send a file (upload)", "FILE" },
@@ -470,6 +518,18 @@ cmd_send (NatterCliContext *ctx,
     }
   else if (content != NULL)
     natter_client_send_message_async (ctx->client, type, argv[1], object_name, content, NULL, sent_cb, ctx);
+  else if (reply_to != NULL)
+    {
+      ReplyData *data = g_new0 (ReplyData, 1);
+
+      data->ctx = ctx;
+      data->type = type;
+      data->target_id = g_strdup (argv[1]);
+      data->text = g_strdup (argv[2]);
+      data->uid = g_strdup (reply_to);
+      natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), reply_to, NULL,
+                                             reply_found_cb, data);
+    }
   else
     {
       g_autoptr(JsonObject) text = natter_content_new_text (argv[2]);
@@ -1188,6 +1248,175 @@ cmd_recall (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
+/* -------------------------------------------------------------------- edit */
+
+static void
+edited_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_edit_message_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    {
+      natter_cli_fail (ctx, "edit", error);
+      return;
+    }
+  natter_cli_print_message (message);
+  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
+edit_found_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no such message in this profile");
+      natter_cli_fail (ctx, "edit", error);
+      return;
+    }
+  content = natter_content_new_text (ctx->edit_text);
+  natter_client_edit_message_async (ctx->client, message, content, NULL, edited_cb, ctx);
+}
+
+static int
+cmd_edit (NatterCliContext *ctx,
+          int               argc,
+          char            **argv)
+{
+  int code;
+
+  if (argc != 3)
+    {
+      g_printerr ("%s: edit MESSAGE_UID TEXT (a text message of yours stored in this profile)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+
+  code = natter_cli_context_connect (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
+  ctx->edit_text = argv[2];
+  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
+                                         edit_found_cb, ctx);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
+/* ----------------------------------------------------------------- forward */
+
+typedef struct {
+  NatterCliContext *ctx;
+  NatterConversationType type;
+  char *target_id;
+  char *uid;
+} ForwardData;
+
+static void
+forward_data_free (ForwardData *data)
+{
+  g_free (data->target_id);
+  g_free (data->uid);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ForwardData, forward_data_free)
+
+static void
+forward_found_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(ForwardData) data = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no message %s in this profile", data->uid);
+      natter_cli_fail (data->ctx, "forward", error);
+      return;
+    }
+  content = natter_message_dup_forward_content (message);
+  if (content == NULL)
+    {
+      g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                   "message %s cannot be forwarded (recalled, not stored or not uploaded)", data->uid);
+      natter_cli_fail (data->ctx, "forward", error);
+      return;
+    }
+  natter_client_send_message_async (data->ctx->client, data->type, data->target_id,
+                                    natter_message_get_object_name (message), content, NULL, sent_cb, data->ctx);
+}
+
+static int
+cmd_forward (NatterCliContext *ctx,
+             int               argc,
+             char            **argv)
+{
+  g_autofree char *type_name = NULL;
+  const GOptionEntry entries[] = {
+    { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new ("UID TARGET — forward a stored message");
+  g_autoptr(GError) error = NULL;
+  NatterConversationType type;
+  ForwardData *data;
+  int code;
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    {
+      g_printerr ("%s: forward: %s\n", ctx->program, error->message);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  type = natter_cli_parse_type (type_name);
+  if (type == 0 || argc != 3)
+    {
+      g_printerr ("%s: forward MESSAGE_UID TARGET [--type T] (a message stored in this profile)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+
+  code = ensure_token (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
+  if (ctx->server_url == NULL || ctx->app_key == NULL)
+    {
+      g_printerr ("%s: give --server and --app-key (or NATTER_SERVER, NATTER_APP_KEY)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  /* Like send: the copy waits in the outbox for a connection. */
+  natter_cli_context_open (ctx);
+  warn_if_unencrypted (ctx, ctx->server_url);
+  natter_client_connect (ctx->client, ctx->token);
+  g_signal_connect (ctx->client, "status-changed", G_CALLBACK (connect_failed_cb), ctx);
+
+  data = g_new0 (ForwardData, 1);
+  data->ctx = ctx;
+  data->type = type;
+  data->target_id = g_strdup (argv[2]);
+  data->uid = g_strdup (argv[1]);
+  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
+                                         forward_found_cb, data);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
 static void
 online_cb (GObject      *object,
            GAsyncResult *result,
@@ -1314,6 +1543,8 @@ static const Command commands[] = {
   { "quit-chatroom", cmd_quit_chatroom, "ID — leave a chatroom" },
   { "clear-unread", cmd_clear_unread, "TARGET — mark a conversation read (all devices, read receipt)" },
   { "recall", cmd_recall, "MESSAGE_UID — recall a message you sent" },
+  { "edit", cmd_edit, "MESSAGE_UID TEXT — edit a text message you sent" },
+  { "forward", cmd_forward, "MESSAGE_UID TARGET [--type T] — send a stored message again elsewhere" },
   { "pin", cmd_pin, "TARGET — pin a conversation" },
   { "unpin", cmd_unpin, "TARGET — unpin a conversation" },
   { "mute", cmd_mute, "TARGET — mute a conversation" },

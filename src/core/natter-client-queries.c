@@ -7,6 +7,7 @@
 
 #include "natter-message-private.h"
 #include "natter-store-private.h"
+#include "natter-json.h"
 
 /* Each call sends its Query with a GTask of its own whose result is the
  * Result frame, then turns that frame into what its finish returns. */
@@ -754,6 +755,101 @@ NatterMessage *
 natter_client_recall_message_finish (NatterClient  *self,
                                      GAsyncResult  *result,
                                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* -------------------------------------------------------------------- edit */
+
+static void
+edit_stored_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+
+  if (message == NULL && error == NULL)
+    g_set_error (&error, NATTER_CLIENT_ERROR, NATTER_CODE_EDIT_FAILED,
+                 "The edited message is no longer stored here");
+  if (message == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, message, g_object_unref);
+}
+
+static void
+edit_result (GTask       *task,
+             NatterFrame *frame)
+{
+  NatterClient *self = g_task_get_source_object (task);
+  NatterMessage *message = g_task_get_task_data (task);
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *edited = NULL;
+  g_autofree char *text = NULL;
+
+  /* The content as natterd stored it (with editedTime). */
+  if (frame->result->payload_case == NATTER__RESULT__PAYLOAD_EDIT && frame->result->edit->edit_command != NULL)
+    root = natter_json_parse (frame->result->edit->edit_command->content, -1, NULL);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    edited = json_object_get_member (json_node_get_object (root), "content");
+  if (edited == NULL || !JSON_NODE_HOLDS_OBJECT (edited))
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
+                               "The server's answer to the edit has no content");
+      return;
+    }
+  text = json_to_string (edited, FALSE);
+  natter_store_edit_async (natter_client_get_store (self), natter_message_get_message_uid (message),
+                           natter_message_get_sender_user_id (message), text, NULL,
+                           edit_stored_cb, g_object_ref (task));
+}
+
+void
+natter_client_edit_message_async (NatterClient        *self,
+                                  NatterMessage       *message,
+                                  JsonObject          *content,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *text = NULL;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__EditRequest request = NATTER__EDIT_REQUEST__INIT;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+  g_return_if_fail (content != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_edit_message_async);
+  g_task_set_task_data (task, g_object_ref (message), g_object_unref);
+
+  if (natter_message_get_message_uid (message) == NULL)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_EDIT_FAILED,
+                               "Edit not allowed (%d): the message was never sent", NATTER_CODE_EDIT_FAILED);
+      return;
+    }
+
+  text = natter_content_to_string (content);
+  request.message_uid = (char *) natter_message_get_message_uid (message);
+  request.conversation_type = natter_message_get_conversation_type (message);
+  request.target_id = (char *) natter_message_get_target_id (message);
+  request.sent_time = natter_message_get_sent_time (message);
+  request.content = text;
+  query.method_case = NATTER__QUERY__METHOD_EDIT;
+  query.edit = &request;
+  run_query (self, &query, task, edit_result);
+}
+
+NatterMessage *
+natter_client_edit_message_finish (NatterClient  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

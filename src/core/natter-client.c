@@ -486,6 +486,23 @@ handle_deliver (NatterClient         *self,
       }
       break;
 
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
+      {
+        JsonObject *content = natter_message_get_content (message);
+        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
+        JsonNode *edited = json_object_get_member (content, "content");
+
+        if (uid != NULL && *uid != '\0' && edited != NULL && JSON_NODE_HOLDS_OBJECT (edited))
+          {
+            g_autofree char *text = json_to_string (edited, FALSE);
+
+            natter_store_edit_async (self->store, uid, natter_message_get_sender_user_id (message), text, NULL,
+                                     delivered_applied_cb, data);
+            return;
+          }
+      }
+      break;
+
     case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
       natter_store_clear_unread_async (self->store, natter_message_get_conversation_type (message),
                                        natter_message_get_target_id (message),

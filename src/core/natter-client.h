@@ -316,6 +316,20 @@ NatterMessage *natter_client_recall_message_finish (NatterClient          *self,
                                                    GAsyncResult           *result,
                                                    GError                **error);
 
+/* Edits a text message the user sent (@content: the new RC:TxtMsg content):
+ * natterd stores it with editedTime and tells every participant device
+ * (NT:EditCmd); 25102 when not allowed, 25103 after the app's edit-window.
+ * Returns the updated message. */
+void           natter_client_edit_message_async   (NatterClient           *self,
+                                                   NatterMessage          *message,
+                                                   JsonObject             *content,
+                                                   GCancellable           *cancellable,
+                                                   GAsyncReadyCallback     callback,
+                                                   gpointer                user_data);
+NatterMessage *natter_client_edit_message_finish  (NatterClient           *self,
+                                                   GAsyncResult           *result,
+                                                   GError                **error);
+
 void           natter_client_get_turn_credentials_async  (NatterClient          *self,
                                                           GCancellable          *cancellable,
                                                           GAsyncReadyCallback    callback,

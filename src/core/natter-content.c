@@ -67,3 +67,22 @@ natter_content_new_typing (const char *typing_object_name)
                                  typing_object_name ? typing_object_name : NATTER_OBJECT_TEXT);
   return content;
 }
+
+JsonObject *
+natter_content_new_reference (const char *text,
+                              const char *refer_user_id,
+                              const char *refer_object_name,
+                              JsonObject *refer_content)
+{
+  JsonObject *content = json_object_new ();
+
+  json_object_set_string_member (content, "content", text ? text : "");
+  json_object_set_string_member (content, "referMsgUserId", refer_user_id ? refer_user_id : "");
+  /* Shared, not copied: a message's content is never modified in place. */
+  if (refer_content != NULL)
+    json_object_set_object_member (content, "referMsg", json_object_ref (refer_content));
+  else
+    json_object_set_object_member (content, "referMsg", json_object_new ());
+  json_object_set_string_member (content, "objName", refer_object_name ? refer_object_name : "");
+  return content;
+}

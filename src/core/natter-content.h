@@ -28,6 +28,12 @@ JsonObject *natter_content_new_hq_voice       (const char          *remote_url,
                                                int                  duration,
                                                const char          *type);
 JsonObject *natter_content_new_typing         (const char          *typing_object_name);
+/* RC:ReferenceMsg: @text replying to a message of @refer_user_id whose
+ * objectName and content (copied) were @refer_object_name, @refer_content. */
+JsonObject *natter_content_new_reference      (const char          *text,
+                                               const char          *refer_user_id,
+                                               const char          *refer_object_name,
+                                               JsonObject          *refer_content);
 
 /* A base64 JPEG thumbnail (no prefix, at most 100 KB encoded) of an image
  * file, made with gdk-pixbuf in a worker thread (natter-thumbnail.c). */

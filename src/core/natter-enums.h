@@ -34,6 +34,8 @@ typedef enum {
   NATTER_MESSAGE_KIND_CALL_SUMMARY,     /* RC:VCSummary */
   NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION, /* RC:ContactNtf */
   NATTER_MESSAGE_KIND_GROUP_NOTIFICATION,   /* RC:GrpNtf */
+  NATTER_MESSAGE_KIND_REFERENCE,        /* RC:ReferenceMsg: a reply quoting another message */
+  NATTER_MESSAGE_KIND_EDIT_COMMAND,     /* NT:EditCmd: a text message was edited */
 } NatterMessageKind;
 
 #define NATTER_TYPE_CONNECTION_STATUS (natter_connection_status_get_type ())

@@ -94,6 +94,8 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_CALL_SUMMARY, "SummaryMessage", NATTER_MESSAGE_KIND_CALL_SUMMARY },
   { NATTER_OBJECT_CONTACT_NOTIFICATION, "ContactNotificationMessage", NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION },
   { NATTER_OBJECT_GROUP_NOTIFICATION, "GroupNotificationMessage", NATTER_MESSAGE_KIND_GROUP_NOTIFICATION },
+  { NATTER_OBJECT_REFERENCE, "ReferenceMessage", NATTER_MESSAGE_KIND_REFERENCE },
+  { NATTER_OBJECT_EDIT_COMMAND, "EditCommandMessage", NATTER_MESSAGE_KIND_EDIT_COMMAND },
 };
 
 static const KnownName *
@@ -1077,6 +1079,39 @@ natter_message_dup_uploaded_content (NatterMessage *self,
   return content;
 }
 
+JsonObject *
+natter_message_dup_forward_content (NatterMessage *self)
+{
+  const char *member;
+  const char *url;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  switch (natter_message_get_kind (self))
+    {
+    case NATTER_MESSAGE_KIND_RECALLED:
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+      return NULL;
+    default:
+      break;
+    }
+  if (!natter_message_is_persisted (self))
+    return NULL;
+
+  /* Media goes by reference: only once its upload has a remote URL. */
+  member = url_member (self);
+  url = member ? content_string (ensure_content (self), member) : NULL;
+  if (member != NULL && (url == NULL || *url == '\0'))
+    return NULL;
+  {
+    JsonObject *content = content_without_local_path (natter_message_get_content (self));
+
+    /* The copy is a new message: not edited. */
+    json_object_remove_member (content, "editedTime");
+    return content;
+  }
+}
+
 /* ------------------------------------------------------- typed accessors */
 
 const char *
@@ -1085,6 +1120,7 @@ natter_message_get_text (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
       return content_string (ensure_content (self), "content");
     case NATTER_MESSAGE_KIND_INFO:
     case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
@@ -1107,6 +1143,33 @@ natter_message_get_text (NatterMessage *self)
     default:
       return NULL;
     }
+}
+
+const char *
+natter_message_get_referred_user_id (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_string (ensure_content (self), "referMsgUserId");
+}
+
+const char *
+natter_message_get_referred_object_name (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_string (ensure_content (self), "objName");
+}
+
+JsonObject *
+natter_message_get_referred_content (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_object (ensure_content (self), "referMsg");
 }
 
 const char *
@@ -1537,6 +1600,7 @@ natter_message_dup_preview (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
     case NATTER_MESSAGE_KIND_INFO:
       return one_line (natter_message_get_text (self) ? natter_message_get_text (self) : "");
     case NATTER_MESSAGE_KIND_IMAGE:
@@ -1560,6 +1624,7 @@ natter_message_dup_preview (NatterMessage *self)
       /* The app words these itself (natter_format_notice()). */
       return g_strdup_printf ("[%s]", natter_message_get_notification_operation (self) ?: "");
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
@@ -1629,6 +1694,7 @@ natter_message_dup_search_text (NatterMessage *self)
   switch (natter_message_get_kind (self))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
     case NATTER_MESSAGE_KIND_INFO:
       return g_strdup (natter_message_get_text (self));
     case NATTER_MESSAGE_KIND_FILE:

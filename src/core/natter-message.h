@@ -48,6 +48,10 @@ guint                   natter_message_get_flags           (NatterMessage *self)
 JsonNode               *natter_message_to_json             (NatterMessage *self);
 /* One line of JSON (no newline), for natter-cli and logs. */
 char                   *natter_message_to_json_string      (NatterMessage *self);
+/* The content to send again elsewhere (forward): a new object without the
+ * local path, media by its remote URL. NULL when it cannot be forwarded
+ * (recalled, not stored, or media not uploaded yet). */
+JsonObject             *natter_message_dup_forward_content (NatterMessage *self);
 /* "TextMessage", "ImageMessage", ... for known names, "UnknownMessage" for
  * others (the seed's messageType / content.messageName). */
 const char             *natter_message_get_message_type    (NatterMessage *self);
@@ -81,6 +85,13 @@ const char             *natter_message_get_user_portrait_uri (NatterMessage *sel
  * else content.user, else NULL (show the sender user id). */
 const char             *natter_message_get_sender_name     (NatterMessage *self);
 const char             *natter_message_get_sender_portrait_uri (NatterMessage *self);
+
+/* RC:ReferenceMsg (its reply text is natter_message_get_text()): who sent
+ * the quoted message, its objectName and its content (borrowed; NULL when
+ * absent or another kind). */
+const char             *natter_message_get_referred_user_id (NatterMessage *self);
+const char             *natter_message_get_referred_object_name (NatterMessage *self);
+JsonObject             *natter_message_get_referred_content (NatterMessage *self);
 
 /* RC:ImgMsg: the decoded JPEG thumbnail (NULL if missing or not base64) and
  * the full image's URL. */

@@ -763,6 +763,96 @@ do_recall (NatterStore    *self,
                                       natter_message_get_target_id (job->result), &job->error);
 }
 
+/* -------------------------------------------------------------- edit */
+
+typedef struct
+{
+  NatterStoreJob  base;
+  char           *uid;
+  char           *sender_id;
+  char           *content;
+} EditJob;
+
+static void
+edit_job_clear (gpointer data)
+{
+  EditJob *op = data;
+
+  g_free (op->uid);
+  g_free (op->sender_id);
+  g_free (op->content);
+}
+
+static void
+do_edit (NatterStore    *self,
+         NatterStoreJob *job)
+{
+  EditJob *op = (EditJob *) job;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(NatterMessage) edited = NULL;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  NATTER_STORE_ASSERT_WORKER (self);
+
+  if (!natter_store_begin (self, &job->error))
+    return;
+
+  message = load_message (self, 0, op->uid, &job->error);
+  /* Only its sender's text changes (natterd checked it too). */
+  if (message == NULL || natter_message_get_kind (message) != NATTER_MESSAGE_KIND_TEXT ||
+      g_strcmp0 (natter_message_get_sender_user_id (message), op->sender_id) != 0)
+    {
+      natter_store_commit_or_rollback (self, job->error == NULL, job->error ? NULL : &job->error);
+      return;
+    }
+
+  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
+  ok = stmt != NULL &&
+       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
+       natter_store_bind_text (self, stmt, 2, op->content, &job->error) &&
+       natter_store_step_done (self, stmt, &job->error);
+  if (ok)
+    {
+      edited = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
+      ok = edited != NULL &&
+           unindex_message (self, natter_message_get_message_id (message), &job->error) &&
+           natter_store_index_message (self, natter_message_get_message_id (message), edited, &job->error);
+    }
+
+  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+    return;
+
+  job->result = g_steal_pointer (&edited);
+  natter_store_job_emit_message_updated (job, g_object_ref (job->result));
+  natter_store_job_emit_conversation (self, job, natter_message_get_conversation_type (job->result),
+                                      natter_message_get_target_id (job->result), &job->error);
+}
+
+void
+natter_store_edit_async (NatterStore         *self,
+                         const char          *message_uid,
+                         const char          *sender_id,
+                         const char          *content,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  EditJob *op;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (message_uid != NULL && content != NULL);
+
+  /* Finished with natter_store_get_message_finish(). */
+  op = natter_store_job_new (self, sizeof *op, natter_store_get_message_async, do_edit,
+                             edit_job_clear, NATTER_STORE_RESULT_MESSAGE,
+                             cancellable, callback, user_data);
+  op->uid = g_strdup (message_uid);
+  op->sender_id = g_strdup (sender_id);
+  op->content = g_strdup (content);
+  natter_store_job_push (self, op);
+}
+
 /* ------------------------------------------------------------- reads */
 
 typedef struct

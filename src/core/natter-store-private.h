@@ -70,6 +70,15 @@ void           natter_store_recall_async          (NatterStore          *self,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);
 /* finish with natter_store_get_message_finish(). */
+/* NT:EditCmd: the text message with @message_uid sent by @sender_id gets
+ * @content (JSON). Returns it, or NULL without error when not stored here. */
+void           natter_store_edit_async            (NatterStore          *self,
+                                                   const char           *message_uid,
+                                                   const char           *sender_id,
+                                                   const char           *content,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
 
 /* One conversation of the server's list. */
 typedef struct {

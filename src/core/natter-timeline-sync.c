@@ -316,6 +316,20 @@ timeline_result_cb (GObject      *object,
             natter_store_recall_async (get_store (self), uid, natter_message_get_sender_user_id (message),
                                        natter_message_get_sent_time (message), NULL, NULL, NULL);
         }
+      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EDIT_COMMAND)
+        {
+          JsonObject *content = natter_message_get_content (message);
+          const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
+          JsonNode *edited = json_object_get_member (content, "content");
+
+          if (uid != NULL && *uid != '\0' && edited != NULL && JSON_NODE_HOLDS_OBJECT (edited))
+            {
+              g_autofree char *text = json_to_string (edited, FALSE);
+
+              natter_store_edit_async (get_store (self), uid, natter_message_get_sender_user_id (message), text,
+                                       NULL, NULL, NULL);
+            }
+        }
       else if (natter_message_is_persisted (message) &&
                natter_message_get_conversation_type (message) == catchup->type &&
                g_strcmp0 (natter_message_get_target_id (message), catchup->target_id) == 0)
@@ -480,6 +494,7 @@ natter_timeline_sync_deliver (NatterTimelineSync *self,
 
   take = natter_message_is_persisted (message) &&
          kind != NATTER_MESSAGE_KIND_RECALL_COMMAND &&
+         kind != NATTER_MESSAGE_KIND_EDIT_COMMAND &&
          kind != NATTER_MESSAGE_KIND_SYNC_READ_STATUS &&
          kind != NATTER_MESSAGE_KIND_READ_NOTIFICATION;
   if (take)

@@ -43,6 +43,7 @@ void
 natterd_app_settings_clear (NatterdAppSettings *settings)
 {
   g_clear_pointer (&settings->webhook_url, g_free);
+  g_clear_pointer (&settings->presence_url, g_free);
 }
 
 static void
@@ -53,6 +54,7 @@ settings_defaults (NatterdAppSettings *settings)
   settings->send_rate = -1;
   settings->send_burst = -1;
   settings->api_rate = -1;
+  settings->edit_window = 172800;
 }
 
 void
@@ -76,6 +78,8 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
   settings->send_burst = (int) CLAMP (json_object_get_int_member_with_default (object, "send-burst", -1), -1, G_MAXINT);
   settings->api_rate = (int) CLAMP (json_object_get_int_member_with_default (object, "api-rate", -1), -1, G_MAXINT);
   settings->recall_window = (guint) CLAMP (json_object_get_int_member_with_default (object, "recall-window", 0), 0, G_MAXUINT);
+  settings->edit_window = (guint) CLAMP (json_object_get_int_member_with_default (object, "edit-window", 172800), 0,
+                                         G_MAXUINT);
   settings->group_history_before_join =
     json_object_get_boolean_member_with_default (object, "group-history-before-join", FALSE);
   settings->webhook_rongcloud = g_strcmp0 (json_object_get_string_member_with_default (object, "webhook-signature", NULL),
@@ -90,6 +94,10 @@ natterd_app_settings_parse (NatterdAppSettings *settings,
     settings->webhook_url = g_strdup (json_object_get_string_member_with_default (object, "webhook-url", NULL));
   if (settings->webhook_url != NULL && *settings->webhook_url == '\0')
     g_clear_pointer (&settings->webhook_url, g_free);
+  if (json_object_has_member (object, "presence-url"))
+    settings->presence_url = g_strdup (json_object_get_string_member_with_default (object, "presence-url", NULL));
+  if (settings->presence_url != NULL && *settings->presence_url == '\0')
+    g_clear_pointer (&settings->presence_url, g_free);
 }
 
 const char *
@@ -137,6 +145,13 @@ natterd_app_settings_to_json (const NatterdAppSettings *settings)
     {
       json_builder_set_member_name (builder, "webhook-url");
       json_builder_add_string_value (builder, settings->webhook_url);
+    }
+  json_builder_set_member_name (builder, "edit-window");
+  json_builder_add_int_value (builder, settings->edit_window);
+  if (settings->presence_url != NULL)
+    {
+      json_builder_set_member_name (builder, "presence-url");
+      json_builder_add_string_value (builder, settings->presence_url);
     }
   json_builder_end_object (builder);
 
@@ -204,9 +219,15 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       settings->webhook_url = *value != '\0' ? g_strdup (value) : NULL;
       ok = TRUE;
     }
+  else if (g_str_equal (key, "presence-url"))
+    {
+      g_free (settings->presence_url);
+      settings->presence_url = *value != '\0' ? g_strdup (value) : NULL;
+      ok = TRUE;
+    }
   else if (g_str_equal (key, "token-ttl") || g_str_equal (key, "send-rate") ||
            g_str_equal (key, "send-burst") || g_str_equal (key, "api-rate") ||
-           g_str_equal (key, "recall-window"))
+           g_str_equal (key, "recall-window") || g_str_equal (key, "edit-window"))
     {
       ok = g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT, &number, NULL);
       if (ok && g_str_equal (key, "token-ttl"))
@@ -217,6 +238,8 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
         settings->send_burst = (int) number;
       else if (ok && g_str_equal (key, "api-rate"))
         settings->api_rate = (int) number;
+      else if (ok && g_str_equal (key, "edit-window"))
+        settings->edit_window = (guint) number;
       else if (ok)
         settings->recall_window = (guint) number;
     }
@@ -225,7 +248,7 @@ natterd_app_settings_set (NatterdAppSettings  *settings,
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "Unknown app setting %s (multi-device, allow-reused-nonce, blocked, token-ttl, "
                    "send-rate, send-burst, api-rate, webhook-url, webhook-signature, recall-window, "
-                   "group-history-before-join, accounts)", key);
+                   "group-history-before-join, accounts, presence-url, edit-window)", key);
       return FALSE;
     }
 

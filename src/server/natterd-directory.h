@@ -42,6 +42,8 @@ typedef struct
   gboolean group_history_before_join; /* group-history-before-join: new members read older history */
   gboolean webhook_rongcloud;   /* webhook-signature=rongcloud: SHA1(secret+nonce+timestamp) */
   NatterdAccountsMode accounts; /* accounts: off, open, invite (natterd-accounts.c) */
+  guint    edit_window;         /* edit-window: s a sender may edit a text message, 0 = never */
+  char    *presence_url;        /* presence-url: users' online/offline changes are POSTed here */
 } NatterdAppSettings;
 
 /* Nonces of webhooks signed the RongCloud way start with this; the server

@@ -8,6 +8,7 @@
 
 #include "natterd-log.h"
 #include "natterd-parse-private.h"
+#include "natter-json.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -773,6 +774,141 @@ recall_answered (int                   code,
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
+/* --------------------------------------------------------------------- edit */
+
+static void
+edit_committed (NatterdOp *base,
+                gpointer   user_data)
+{
+  NatterdRecallOp *op = (NatterdRecallOp *) base;
+  NatterdPending *pending = user_data;
+  NatterdRecallDone done = (NatterdRecallDone) pending->func;
+
+  if (base->error != NULL)
+    done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
+  else if (op->window_passed)
+    done (NATTER_CODE_EDIT_WINDOW_PASSED, NULL, pending->user_data);
+  else if (!op->found)
+    done (NATTER_CODE_EDIT_FAILED, NULL, pending->user_data);
+  else
+    {
+      natterd_server_deliver_committed (pending->server, op->command, pending->origin);
+      done (NATTER_CODE_OK, &op->command->message, pending->user_data);
+    }
+}
+
+static char *
+object_to_string (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+
+  return json_to_string (node, FALSE);
+}
+
+/* Like a recall (natterd_server_recall_from()): the store checks the
+ * message and the window, and the NT:EditCmd goes wherever it went. */
+static void
+natterd_server_edit_from (NatterdServer     *self,
+                          NatterdSession    *origin,
+                          NatterdApp        *app,
+                          NatterdUser       *sender,
+                          Natter__EditRequest *request,
+                          NatterdRecallDone  done,
+                          gpointer           user_data,
+                          GDestroyNotify     destroy)
+{
+  gint64 message_id = natterd_message_uid_to_id (request->message_uid);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonObject) command_content = NULL;
+  NatterdRecallOp *op;
+  NatterdPublishOp *command;
+  JsonObject *content;
+  gint64 now = natterd_now_ms ();
+  int code = NATTER_CODE_OK;
+
+  if (request->content == NULL || strlen (request->content) > NATTER_CONTENT_MAX_SIZE ||
+      !NATTER_CONVERSATION_TYPE_IS_VALID (request->conversation_type) || request->target_id == NULL ||
+      (root = natter_json_parse (request->content, -1, NULL)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    code = NATTER_CODE_INVALID_PARAMETER;
+  else if (message_id <= 0 || app->settings.edit_window == 0)
+    code = NATTER_CODE_EDIT_FAILED;
+  if (code != NATTER_CODE_OK)
+    {
+      done (code, NULL, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  /* The edited mark travels in the content: history returns it as is. */
+  content = json_node_get_object (root);
+  json_object_set_int_member (content, "editedTime", now);
+
+  op = natterd_op_new (NATTERD_OP_RECALL, edit_committed,
+                       natterd_pending_new (self, origin, G_CALLBACK (done), user_data, destroy),
+                       natterd_pending_free);
+  op->app_id = app->id;
+  op->message_id = message_id;
+  op->uid = g_strdup (request->message_uid);
+  op->sender_id = sender->id;
+  op->channel = natterd_channel_key (request->conversation_type, sender->user_id, request->target_id);
+  op->window_start = now - (gint64) app->settings.edit_window * 1000;
+  op->operator_id = g_strdup (sender->user_id);
+  op->recall_time = now;
+  op->edit_content = object_to_string (content);
+
+  command_content = json_object_new ();
+  json_object_set_string_member (command_content, "messageUId", request->message_uid);
+  json_object_set_int_member (command_content, "conversationType", request->conversation_type);
+  json_object_set_string_member (command_content, "targetId", request->target_id);
+  json_object_set_int_member (command_content, "sentTime", request->sent_time);
+  json_object_set_object_member (command_content, "content", json_object_ref (content));
+  json_object_set_int_member (command_content, "editedTime", now);
+
+  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+  command->app_id = app->id;
+  command->sender_id = sender->id;
+  command->channel = g_strdup (op->channel);
+  command->message.conversation_type = request->conversation_type;
+  command->message.sender_user_id = g_strdup (sender->user_id);
+  command->message.target_id = g_strdup (request->target_id);
+  command->message.object_name = g_strdup (NATTER_OBJECT_EDIT_COMMAND);
+  command->message.content = object_to_string (command_content);
+  command->message.flags = natter_object_name_flags (NATTER_OBJECT_EDIT_COMMAND, 0);
+  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
+  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
+  natterd_server_add_conversation_recipients (self, command, app, sender, request->conversation_type,
+                                              request->target_id, app->settings.multi_device, FALSE);
+  for (guint i = 0; i < command->recipients->len; i++)
+    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
+  op->command = command;
+
+  natterd_store_submit (self->store, op);
+}
+
+static void
+edit_answered (int                   code,
+               const NatterdMessage *command,
+               gpointer              user_data)
+{
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__EditResult edit = NATTER__EDIT_RESULT__INIT;
+  Natter__Message message = NATTER__MESSAGE__INIT;
+
+  if (code != NATTER_CODE_OK)
+    {
+      send_code (context, code, NULL);
+      return;
+    }
+
+  natterd_message_to_proto (command, context->user->user_id, &message);
+  edit.edit_command = &message;
+  result.payload_case = NATTER__RESULT__PAYLOAD_EDIT;
+  result.edit = &edit;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
 /* -------------------------------------------------------------- the others */
 
 static void
@@ -1071,6 +1207,11 @@ natterd_server_handle_query (NatterdServer       *self,
                                   query->recall->conversation_type, query->recall->target_id,
                                   query->recall->message_uid, query->recall->sent_time,
                                   recall_answered, context, query_context_free);
+      return;
+
+    case NATTER__QUERY__METHOD_EDIT:
+      natterd_server_edit_from (self, session, user->app, user, query->edit,
+                                edit_answered, context, query_context_free);
       return;
 
     case NATTER__QUERY__METHOD_TURN_CREDENTIALS:

@@ -67,6 +67,8 @@ struct _NatterdServer
   GSource          *fanout_source;
 
   NatterdWebhooks  *webhooks;
+  /* The user whose older session a new login is kicking: not offline. */
+  NatterdUser      *replacing_user;
   NatterdMetrics   *metrics;            /* sessions and webhooks count here too */
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */

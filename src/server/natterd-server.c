@@ -357,12 +357,15 @@ session_connected (NatterdServer  *self,
   NatterdUser *user = natterd_session_get_user (session);
   const char *device_id = natterd_session_get_device_id (session);
   gboolean multi_device = user->app->settings.multi_device;
+  gboolean was_online;
 
   if (user->sessions == NULL)
     user->sessions = g_ptr_array_new ();
 
   /* One connection per user, or per device with multi-device: the newer
    * login wins and the older one is told why (31010). */
+  was_online = user->sessions->len > 0;
+  self->replacing_user = user;
   for (guint i = user->sessions->len; i > 0; i--)
     {
       NatterdSession *other = g_ptr_array_index (user->sessions, i - 1);
@@ -371,6 +374,9 @@ session_connected (NatterdServer  *self,
         natterd_session_kick (other, NATTER_CODE_KICKED_BY_OTHER_DEVICE);
     }
 
+  self->replacing_user = NULL;
+  if (!was_online)
+    natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id, 0);
   g_ptr_array_add (user->sessions, session);
   user->offline_since = 0;
   self->n_connected++;
@@ -397,6 +403,8 @@ session_disconnected (NatterdServer  *self,
         {
           user->offline_since = g_get_monotonic_time ();
           natterd_server_chatroom_user_offline (self, user);
+          if (user != self->replacing_user)
+            natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id, 1);
         }
     }
 

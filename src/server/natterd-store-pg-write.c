@@ -56,6 +56,8 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_RECALL_MESSAGE] =
     "UPDATE messages SET object_name = '" NATTER_OBJECT_RECALL_NOTIFICATION "', content = $2"
     " WHERE id = $1",
+  [PW_EDIT_MESSAGE] =
+    "UPDATE messages SET content = $2 WHERE id = $1",
   [PW_PIN] =
     "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, pinned)"
     " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, conversation_type, target_id)"
@@ -1085,10 +1087,23 @@ write_recall (NatterdStorePg   *self,
 
   op->found = row && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
               sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
-              g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0 &&
-              sent_time >= op->window_start;
+              (op->edit_content != NULL ? g_strcmp0 (object_name, NATTER_OBJECT_TEXT) == 0
+                                        : g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0);
+  op->window_passed = op->found && sent_time < op->window_start;
+  op->found = op->found && !op->window_passed;
   if (!op->found)
     return TRUE;
+
+  if (op->edit_content != NULL)
+    {
+      PgParams update = { 0 };
+
+      natterd_pg_params_int (&update, op->message_id);
+      natterd_pg_params_text (&update, op->edit_content);
+      if (!run_done (self, PW_EDIT_MESSAGE, &update, error))
+        return FALSE;
+      return op->command == NULL || write_publish (self, op->command, error);
+    }
 
   op->original.id = op->message_id;
   g_free (op->original.uid);

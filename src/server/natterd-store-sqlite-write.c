@@ -54,6 +54,8 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_RECALL_MESSAGE] =
     "UPDATE messages SET object_name = '" NATTER_OBJECT_RECALL_NOTIFICATION "', content = ?2"
     " WHERE id = ?1",
+  [W_EDIT_MESSAGE] =
+    "UPDATE messages SET content = ?2 WHERE id = ?1",
   [W_PIN] =
     "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, pinned)"
     " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT DO UPDATE SET pinned = 1",
@@ -606,10 +608,22 @@ write_recall (NatterdStoreSqlite  *self,
 
   op->found = rc == SQLITE_ROW && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
               sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
-              g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0 &&
-              sent_time >= op->window_start;
+              (op->edit_content != NULL ? g_strcmp0 (object_name, NATTER_OBJECT_TEXT) == 0
+                                        : g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0);
+  op->window_passed = op->found && sent_time < op->window_start;
+  op->found = op->found && !op->window_passed;
   if (!op->found)
     return TRUE;
+
+  if (op->edit_content != NULL)
+    {
+      stmt = self->writer_stmts[W_EDIT_MESSAGE];
+      sqlite3_bind_int64 (stmt, 1, op->message_id);
+      natterd_sqlite_bind_text (stmt, 2, op->edit_content);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+      return op->command == NULL || write_publish (self, op->command, error);
+    }
 
   op->original.id = op->message_id;
   op->original.uid = g_strdup (uid);

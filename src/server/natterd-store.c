@@ -364,6 +364,7 @@ natterd_op_free (NatterdOp *op)
         g_free (r->uid);
         g_free (r->channel);
         g_free (r->operator_id);
+        g_free (r->edit_content);
         natterd_op_free ((NatterdOp *) r->command);
         natterd_message_clear (&r->original);
       }

@@ -297,7 +297,11 @@ typedef struct
   char             *operator_id;  /* the message becomes RC:RcNtf, */
   gint64            recall_time;  /* natterd_recall_notification() */
   NatterdPublishOp *command;      /* the RC:RcCmd, stored in the same transaction */
+  /* An edit instead (#16): the RC:TxtMsg's content becomes this and
+   * command is the NT:EditCmd. */
+  char             *edit_content;
   gboolean          found;        /* out: recalled; FALSE: 25101 */
+  gboolean          window_passed; /* out: an edit found too late (25103) */
   NatterdMessage    original;     /* out */
 } NatterdRecallOp;
 

@@ -37,6 +37,13 @@
  * dies lets its leases expire; another takes them and sends what is left
  * (at least once, as after a crash).
  *
+ * Presence (the app setting presence-url): each user's online (status 0)
+ * and offline (1) change, form-encoded userId, status, time, POSTed and
+ * signed the same way, retried and bounded by the same [webhook] keys, one
+ * request in flight per app so each user's changes arrive in order. They
+ * are not stored (like chatroom messages' events): a crash loses the ones
+ * not sent yet, and the user's next change says where they are.
+ *
  * NatterdWebhooks owns all of it: a queue per app, the HTTP session,
  * reading the stored events at start and draining on stop. The server
  * hands it each committed event (natterd_webhooks_add()).
@@ -72,6 +79,7 @@ struct _NatterdWebhooks
   NatterdMetrics   *metrics;
   SoupSession      *http;          /* NULL until natterd listens */
   GHashTable       *queues;        /* gint64* app id → Queue */
+  GHashTable       *presence_queues; /* gint64* app id → Queue of presence changes */
 
   gboolean          loading;       /* stored events still being read */
   gboolean          stopped;       /* drained: what is left stays stored */
@@ -102,6 +110,7 @@ typedef struct
   GQueue           queue;        /* NatterdWebhookEvent*, oldest first */
   GList           *first_live;   /* while loading: the first event committed since start */
   gsize            queued_bytes;
+  gboolean         presence;     /* to presence-url, not webhook-url */
   gboolean         in_flight;
   guint            attempts;     /* of the head */
   guint            retry_id;
@@ -148,6 +157,9 @@ natterd_webhooks_get_pending (NatterdWebhooks *self)
   g_return_val_if_fail (NATTERD_IS_WEBHOOKS (self), 0);
 
   g_hash_table_iter_init (&iter, self->queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
+    pending += g_queue_get_length (&webhook->queue);
+  g_hash_table_iter_init (&iter, self->presence_queues);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
     pending += g_queue_get_length (&webhook->queue);
   return pending;
@@ -345,11 +357,12 @@ send_head (Queue *webhook)
   g_autofree char *previous = NULL;
   g_autofree char *url = NULL;
   const char *secrets[2];
+  const char *base = webhook->presence ? app->settings.presence_url : app->settings.webhook_url;
   Attempt *attempt;
 
   /* No HTTP session: natterd never listened (and is stopping). */
   if (event == NULL || webhook->in_flight || webhook->retry_id != 0 ||
-      app->settings.webhook_url == NULL || owner->stopped || owner->http == NULL)
+      base == NULL || owner->stopped || owner->http == NULL)
     return;
   /* Older events of this app may still be on their way from the store. */
   if (owner->loading && head == webhook->first_live)
@@ -365,8 +378,8 @@ send_head (Queue *webhook)
     previous = webhook_signature (app, secrets[1], nonce, stamp, event->body);
   signature = webhook_signature (app, secrets[0], nonce, stamp, event->body);
   url = g_strdup_printf ("%s%cappKey=%s&nonce=%s&signTimestamp=%s&signature=%s%s%s",
-                         app->settings.webhook_url,
-                         strchr (app->settings.webhook_url, '?') != NULL ? '&' : '?',
+                         base,
+                         strchr (base, '?') != NULL ? '&' : '?',
                          app->key, nonce, stamp, signature,
                          previous != NULL ? "&previousSignature=" : "", previous != NULL ? previous : "");
 
@@ -374,7 +387,7 @@ send_head (Queue *webhook)
   if (message == NULL)
     {
       natterd_log (G_LOG_LEVEL_WARNING, "webhook-bad-url", "app", app->key,
-                   "url", app->settings.webhook_url, NULL);
+                   "url", base, NULL);
       owner->metrics->webhook_dropped += g_queue_get_length (&webhook->queue);
       while (webhook->queue.head != NULL)
         remove_link (webhook, webhook->queue.head);
@@ -454,6 +467,43 @@ natterd_webhooks_add (NatterdWebhooks *self,
   event->app_id = app->id;
   event->body = body;
   enqueue (ensure_queue (self, app), event, TRUE);
+  self->metrics->webhook_queued++;
+}
+
+void
+natterd_webhooks_add_presence (NatterdWebhooks *self,
+                               NatterdApp      *app,
+                               const char      *user_id,
+                               int              status)
+{
+  NatterdWebhookEvent *event;
+  Queue *queue;
+  g_autofree char *time = NULL;
+
+  g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
+
+  if (app->settings.presence_url == NULL || self->stopped)
+    return;
+
+  queue = g_hash_table_lookup (self->presence_queues, &app->id);
+  if (queue == NULL)
+    {
+      queue = g_new0 (Queue, 1);
+      queue->owner = self;
+      queue->app = app;
+      queue->presence = TRUE;
+      queue->cancellable = g_cancellable_new ();
+      g_queue_init (&queue->queue);
+      g_hash_table_insert (self->presence_queues, &app->id, queue);
+    }
+
+  time = g_strdup_printf ("%" G_GINT64_FORMAT, natterd_now_ms ());
+  event = g_new0 (NatterdWebhookEvent, 1);
+  event->app_id = app->id;
+  event->body = soup_form_encode ("userId", user_id, "status", status == 0 ? "0" : status == 1 ? "1" : "2",
+                                  "time", time, NULL);
+  /* Never stored: live, and nothing older to wait for. */
+  enqueue (queue, event, FALSE);
   self->metrics->webhook_queued++;
 }
 
@@ -729,6 +779,12 @@ natterd_webhooks_drain (NatterdWebhooks *self)
       g_cancellable_cancel (webhook->cancellable);
       g_clear_handle_id (&webhook->retry_id, g_source_remove);
     }
+  g_hash_table_iter_init (&iter, self->presence_queues);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &webhook))
+    {
+      g_cancellable_cancel (webhook->cancellable);
+      g_clear_handle_id (&webhook->retry_id, g_source_remove);
+    }
   while (self->done->len > 0)
     submit_forget (self);
 
@@ -752,6 +808,7 @@ natterd_webhooks_finalize (GObject *object)
   g_clear_handle_id (&self->poll_id, g_source_remove);
   g_clear_handle_id (&self->poll_soon_id, g_source_remove);
   g_hash_table_unref (self->queues);
+  g_hash_table_unref (self->presence_queues);
   g_hash_table_unref (self->known);
   g_free (self->owner);
   g_array_unref (self->done);
@@ -771,6 +828,7 @@ static void
 natterd_webhooks_init (NatterdWebhooks *self)
 {
   self->queues = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, queue_free);
+  self->presence_queues = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, queue_free);
   self->done = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->known = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }

@@ -37,6 +37,12 @@ void             natterd_webhooks_add         (NatterdWebhooks  *self,
                                                NatterdApp       *app,
                                                gint64            id,
                                                char             *body);
+/* presence-url: @user_id's change (0 online, 1 offline, 2 logout) as it
+ * happened, sent in order after the ones before it (not stored). */
+void             natterd_webhooks_add_presence (NatterdWebhooks *self,
+                                                NatterdApp      *app,
+                                                const char      *user_id,
+                                                int              status);
 /* Events not delivered yet (waiting, in flight or to be retried). */
 guint            natterd_webhooks_get_pending (NatterdWebhooks  *self);
 /* On shutdown, before the store stops: delivers what is queued for up to

@@ -189,6 +189,306 @@ test_send_listen (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (sent, 0), "senderUserId"), ==, "alice");
 }
 
+/* send --reply-to: an RC:ReferenceMsg built from the stored quoted message
+ * (its content and objectName), as bob's history shows it. */
+static void
+test_reply (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *first_out = NULL;
+  g_autofree char *reply_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *reply, *content, *quoted;
+  const char *uid;
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
+                            (const char * const[]) { "send", "bob", "the first message", NULL }), ==, 0);
+  first = json_lines (first_out);
+  uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &reply_out, NULL,
+                            (const char * const[]) { "send", "bob", "a reply to it", "--reply-to", uid, NULL }),
+                   ==, 0);
+  /* A message this profile does not hold cannot be quoted. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err,
+                            (const char * const[]) { "send", "bob", "x", "--reply-to", "NO-SUCH-UID", NULL }),
+                   !=, 0);
+  g_assert_nonnull (strstr (err, "NO-SUCH-UID"));
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 2);
+  reply = g_ptr_array_index (history, 1);
+  g_assert_cmpstr (json_object_get_string_member (reply, "objectName"), ==, "RC:ReferenceMsg");
+  g_assert_cmpstr (json_object_get_string_member (reply, "messageType"), ==, "ReferenceMessage");
+  content = json_object_get_object_member (reply, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "a reply to it");
+  g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (content, "objName"), ==, "RC:TxtMsg");
+  quoted = json_object_get_object_member (content, "referMsg");
+  g_assert_nonnull (quoted);
+  g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "the first message");
+}
+
+/* forward: the stored content re-sent to another chat; a file by its
+ * remote URL (no upload), from the sender's own copy and a received one. */
+static void
+test_forward (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, "notes.txt", NULL);
+  g_autofree char *sent_out = NULL;
+  g_autofree char *text_out = NULL;
+  g_autofree char *forward_out = NULL;
+  g_autofree char *own_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  g_autoptr(GPtrArray) text = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *content;
+  const char *url;
+
+  g_file_set_contents (path, "meeting notes\n", -1, NULL);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
+                            (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 0);
+  sent = json_lines (sent_out);
+  url = json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (sent, 0), "content"),
+                                       "fileUrl");
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &text_out, NULL,
+                            (const char * const[]) { "send", "bob", "see the notes", NULL }), ==, 0);
+  text = json_lines (text_out);
+
+  /* bob's history stores both; he forwards the file to carol. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &forward_out, NULL,
+                            (const char * const[]) { "forward",
+                                                     json_object_get_string_member (g_ptr_array_index (sent, 0),
+                                                                                    "messageUId"),
+                                                     "carol", NULL }), ==, 0);
+  /* alice forwards her own text (her store's copy) to carol. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &own_out, NULL,
+                            (const char * const[]) { "forward",
+                                                     json_object_get_string_member (g_ptr_array_index (text, 0),
+                                                                                    "messageUId"),
+                                                     "carol", "--type", "private", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "forward", "NO-SUCH-UID", "carol", NULL }), !=, 0);
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "objectName"), ==, "RC:FileMsg");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "senderUserId"), ==, "bob");
+  content = json_object_get_object_member (g_ptr_array_index (history, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "fileUrl"), ==, url);
+  g_assert_cmpstr (json_object_get_string_member (content, "name"), ==, "notes.txt");
+  g_assert_cmpint (json_object_get_int_member (content, "size"), ==, 14);
+  g_clear_pointer (&history_out, g_free);
+  g_clear_pointer (&history, g_ptr_array_unref);
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  history = json_lines (history_out);
+  g_assert_cmpuint (history->len, ==, 1);
+  content = json_object_get_object_member (g_ptr_array_index (history, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "see the notes");
+  g_assert_false (json_object_has_member (content, "localPath"));
+}
+
+/* edit: the sender's own text; bob's listen --all prints the NT:EditCmd,
+ * the server's history the new text with its edited mark. */
+static void
+test_edit (Fixture       *fixture,
+           gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "2", NULL };
+  g_autoptr(GPtrArray) argv = cli_argv (fixture, "bob", NULL);
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *sent_out = NULL;
+  g_autofree char *bob_out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) sent = NULL;
+  g_autoptr(GPtrArray) bob_sent = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *command, *content;
+  const char *uid;
+
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  wait_connected (listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
+                            (const char * const[]) { "send", "bob", "teh plan", NULL }), ==, 0);
+  sent = json_lines (sent_out);
+  uid = json_object_get_string_member (g_ptr_array_index (sent, 0), "messageUId");
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &bob_out, NULL,
+                            (const char * const[]) { "send", "alice", "ok", NULL }), ==, 0);
+  bob_sent = json_lines (bob_out);
+
+  /* Not alice's message: refused with its code. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, &err,
+                            (const char * const[]) { "edit",
+                                                     json_object_get_string_member (g_ptr_array_index (bob_sent, 0),
+                                                                                    "messageUId"),
+                                                     "mine", NULL }), ==, 5);
+  g_assert_nonnull (strstr (err, "25102"));
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "edit", uid, "the plan", NULL }), ==, 0);
+
+  heard_out = read_stdout (listener);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 2);
+  command = g_ptr_array_index (heard, 1);
+  g_assert_cmpstr (json_object_get_string_member (command, "objectName"), ==, "NT:EditCmd");
+  content = json_object_get_object_member (command, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "content"), "content"),
+                   ==, "the plan");
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  for (guint i = 0; i < history->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
+      {
+        content = json_object_get_object_member (g_ptr_array_index (history, i), "content");
+        g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "the plan");
+        g_assert_true (json_object_has_member (content, "editedTime"));
+        return;
+      }
+  g_assert_not_reached ();
+}
+
+typedef struct {
+  guint online;        /* presence-url bodies saying alice is online */
+} PresenceEndpoint;
+
+static void
+on_presence (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           user_data)
+{
+  PresenceEndpoint *endpoint = user_data;
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_autoptr(GHashTable) form = soup_form_decode (text);
+
+  g_assert_nonnull (g_hash_table_lookup (query, "signature"));
+  if (g_strcmp0 (g_hash_table_lookup (form, "userId"), "alice") == 0 &&
+      g_strcmp0 (g_hash_table_lookup (form, "status"), "0") == 0)
+    endpoint->online++;
+  soup_server_message_set_status (msg, 200, NULL);
+}
+
+/* Issue #16's bar, without reactions (message expansion is not done yet):
+ * the app server hears alice come online; bob, listening with --all, gets
+ * her first message, her RC:ReferenceMsg quoting it and her edit of it;
+ * carol gets the forwarded copy; alice's server history has the new text. */
+static void
+test_bar (Fixture       *fixture,
+          gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "3", NULL };
+  PresenceEndpoint endpoint = { 0 };
+  g_autoptr(SoupServer) soup = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *setting = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *first_out = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autofree char *carol_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autoptr(GPtrArray) carol = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  JsonObject *content;
+  const char *uid;
+  gint64 deadline;
+  GSList *uris;
+  gboolean found = FALSE;
+
+  soup_server_add_handler (soup, "/presence", on_presence, &endpoint, NULL);
+  soup_server_listen_local (soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (soup);
+  setting = g_strdup_printf ("presence-url=http://127.0.0.1:%d/presence", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  natter_test_server_free (fixture->server);
+  fixture->server = natter_test_server_new_full (NULL, (const char * const[]) { "--app-setting", setting, NULL });
+
+  argv = cli_argv (fixture, "bob", NULL);
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  wait_connected (listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
+                            (const char * const[]) { "send", "bob", "lunch at noon", NULL }), ==, 0);
+  first = json_lines (first_out);
+  uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
+
+  /* The app server's endpoint hears alice come online. */
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (endpoint.online == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
+  g_assert_cmpuint (endpoint.online, >=, 1);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "bob", "or at one?", "--reply-to", uid, NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "edit", uid, "lunch at half past twelve", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "forward", uid, "carol", NULL }), ==, 0);
+
+  heard_out = read_stdout (listener);
+  heard = json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 1), "objectName"), ==, "RC:ReferenceMsg");
+  content = json_object_get_object_member (g_ptr_array_index (heard, 1), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "referMsg"), "content"),
+                   ==, "lunch at noon");
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 2), "objectName"), ==, "NT:EditCmd");
+  content = json_object_get_object_member (g_ptr_array_index (heard, 2), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "content"), "content"),
+                   ==, "lunch at half past twelve");
+
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, &carol_out, NULL,
+                            (const char * const[]) { "history", "alice", NULL }), ==, 0);
+  carol = json_lines (carol_out);
+  g_assert_cmpuint (carol->len, ==, 1);
+  content = json_object_get_object_member (g_ptr_array_index (carol, 0), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
+  g_assert_false (json_object_has_member (content, "editedTime"));
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  history = json_lines (history_out);
+  for (guint i = 0; i < history->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
+      {
+        content = json_object_get_object_member (g_ptr_array_index (history, i), "content");
+        g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
+        g_assert_true (json_object_has_member (content, "editedTime"));
+        found = TRUE;
+      }
+  g_assert_true (found);
+}
+
 static void
 test_exit_codes (Fixture       *fixture,
                  gconstpointer  data)
@@ -790,6 +1090,10 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
+  g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
+  g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
+  g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);
+  g_test_add ("/cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);

@@ -1061,6 +1061,114 @@ test_conversation_previews (void)
   g_assert_cmpuint (pages, ==, 3);
 }
 
+static NatterFrame *
+edit (NatterTestClient *client,
+      NatterFrame      *ack,
+      const char       *target,
+      const char       *content)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__EditRequest request = NATTER__EDIT_REQUEST__INIT;
+
+  request.message_uid = ack->publish_ack->message_uid;
+  request.conversation_type = 1;
+  request.target_id = (char *) target;
+  request.sent_time = ack->publish_ack->sent_time;
+  request.content = (char *) content;
+  query.method_case = NATTER__QUERY__METHOD_EDIT;
+  query.edit = &request;
+  return natter_test_client_query (client, &query);
+}
+
+/* Edit: the sender's text only, stored for everyone with editedTime, and
+ * NT:EditCmd delivered to every participant device, offline ones too. */
+static void
+test_edit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"teh typo\"}");
+  g_autoptr(NatterFrame) image = natter_test_client_send_message (alice, 1, "bob", "RC:ImgMsg",
+                                                                  "{\"content\":\"\",\"imageUri\":\"http://x\"}");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) page = NULL;
+  g_autoptr(NatterFrame) command = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+
+  natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+  natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+  /* bob goes offline: the edit waits for him. */
+  natter_test_client_free (g_steal_pointer (&bob));
+
+  /* Someone else's message. */
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  result = edit (carol, ack, "alice", "{\"content\":\"mine now\"}");
+  g_assert_cmpint (result->result->code, ==, 25102);
+  g_clear_pointer (&result, natter_frame_free);
+  /* Not a text message. */
+  result = edit (alice, image, "bob", "{\"content\":\"x\"}");
+  g_assert_cmpint (result->result->code, ==, 25102);
+  g_clear_pointer (&result, natter_frame_free);
+  /* Not a content object. */
+  result = edit (alice, ack, "bob", "[1]");
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+
+  result = edit (alice, ack, "bob", "{\"content\":\"the typo, fixed\"}");
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpstr (result->result->edit->edit_command->object_name, ==, "NT:EditCmd");
+  g_assert_nonnull (strstr (result->result->edit->edit_command->content, ack->publish_ack->message_uid));
+  g_assert_nonnull (strstr (result->result->edit->edit_command->content, "the typo, fixed"));
+  g_clear_pointer (&result, natter_frame_free);
+
+  /* bob's device replays what it did not ack, the edit last. */
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_clear_pointer (&command, natter_frame_free);
+      command = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+      g_assert_nonnull (command);
+    }
+  g_assert_true (command->deliver->offline);
+  g_assert_cmpstr (command->deliver->message->object_name, ==, "NT:EditCmd");
+  g_assert_nonnull (strstr (command->deliver->message->content, "the typo, fixed"));
+
+  /* Newest first: the NT:EditCmd, the image, the edited text. */
+  page = history (bob, 1, "alice", 0, 20);
+  g_assert_cmpuint (page->result->history->n_messages, ==, 3);
+  g_assert_cmpstr (page->result->history->messages[0]->object_name, ==, "NT:EditCmd");
+  g_assert_cmpstr (page->result->history->messages[2]->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_cmpstr (page->result->history->messages[2]->object_name, ==, "RC:TxtMsg");
+  g_assert_nonnull (strstr (page->result->history->messages[2]->content, "\"the typo, fixed\""));
+  g_assert_nonnull (strstr (page->result->history->messages[2]->content, "\"editedTime\""));
+}
+
+static void
+test_edit_window (void)
+{
+  const char * const args[] = { "--app-setting", "edit-window=1", NULL };
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, args);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterTestServer) never = NULL;
+  g_autoptr(NatterTestClient) dave = NULL;
+  g_autoptr(NatterFrame) dave_ack = NULL;
+
+  g_usleep (1500 * 1000);
+  result = edit (alice, ack, "bob", "{\"content\":\"y\"}");
+  g_assert_cmpint (result->result->code, ==, 25103);
+  g_clear_pointer (&result, natter_frame_free);
+
+  /* 0: never. */
+  never = natter_test_server_new_full (NULL, (const char * const[]) { "--app-setting", "edit-window=0", NULL });
+  dave = natter_test_client_new_user (never, "dave", "d1");
+  dave_ack = natter_test_client_send_message (dave, 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}");
+  result = edit (dave, dave_ack, "bob", "{\"content\":\"y\"}");
+  g_assert_cmpint (result->result->code, ==, 25102);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1075,6 +1183,8 @@ main (int   argc,
   g_test_add_func ("/server/queries/online-and-turn", test_online_and_turn);
   g_test_add_func ("/server/queries/profiles", test_profiles);
   g_test_add_func ("/server/queries/online-blacklist", test_online_blacklist);
+  g_test_add_func ("/server/queries/edit", test_edit);
+  g_test_add_func ("/server/queries/edit-window", test_edit_window);
   g_test_add_func ("/server/queries/caps", test_caps);
   g_test_add_func ("/server/queries/limits", test_query_limits);
   g_test_add_func ("/server/queries/conversation-previews", test_conversation_previews);

@@ -845,6 +845,84 @@ test_bounded_durable (void)
   durable_finish (&d);
 }
 
+static gboolean
+bodies_at_least_two_presence (gpointer data)
+{
+  return ((AppServer *) data)->bodies->len >= 2;
+}
+
+/* presence-url: each user's online (0) and offline (1) change, signed like
+ * the webhook, retried and in order. */
+static void
+test_presence (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) alice_phone = NULL;
+  g_autofree char *setting = NULL;
+
+  app_server_start (&app);
+  app.fail_first = 1;
+  setting = g_strconcat ("presence-url=", app.url, NULL);
+  server = natter_test_server_new_full ("[webhook]\nbackoff-initial=50\n",
+                                        (const char * const[]) { "--app-setting", setting,
+                                                                 "--app-setting", "multi-device=true", NULL });
+  app.secret = g_strdup (natter_test_server_get_app_secret (server));
+
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  /* A second device of an online user is no change. */
+  alice_phone = natter_test_client_new_user (server, "alice", "a2");
+  natter_test_client_free (g_steal_pointer (&alice_phone));
+  natter_test_client_free (g_steal_pointer (&alice));
+
+  g_assert_true (natter_test_wait (bodies_at_least_two_presence, &app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (app.requests, ==, 3);
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 0), "userId"), ==, "alice");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 0), "status"), ==, "0");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "userId"), ==, "alice");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "status"), ==, "1");
+  g_assert_nonnull (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "time"));
+  g_usleep (200 * 1000);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (app.bodies->len, ==, 2);
+
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
+/* One device replacing another (not multi-device) is no change either:
+ * the kick of the older one does not say offline. */
+static void
+test_presence_replaced (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) alice_phone = NULL;
+  g_autofree char *setting = NULL;
+
+  app_server_start (&app);
+  setting = g_strconcat ("presence-url=", app.url, NULL);
+  server = natter_test_server_new_full (NULL, (const char * const[]) { "--app-setting", setting, NULL });
+  app.secret = g_strdup (natter_test_server_get_app_secret (server));
+
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  alice_phone = natter_test_client_new_user (server, "alice", "a2");
+  natter_test_client_free (g_steal_pointer (&alice_phone));
+  natter_test_client_free (g_steal_pointer (&alice));
+
+  g_assert_true (natter_test_wait (bodies_at_least_two_presence, &app, NATTER_TEST_TIMEOUT_MS));
+  g_usleep (200 * 1000);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (app.bodies->len, ==, 2);
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 0), "status"), ==, "0");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "status"), ==, "1");
+
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -862,6 +940,8 @@ main (int   argc,
   g_test_add_func ("/server/webhook/sent-again-after-kill", test_sent_again_after_kill);
   g_test_add_func ("/server/webhook/forgotten-after-delivery", test_forgotten_after_delivery);
   g_test_add_func ("/server/webhook/bounded-durable", test_bounded_durable);
+  g_test_add_func ("/server/webhook/presence", test_presence);
+  g_test_add_func ("/server/webhook/presence-replaced", test_presence_replaced);
 
   return g_test_run ();
 }
