@@ -206,7 +206,7 @@ test_reply (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
                             (const char * const[]) { "send", "bob", "the first message", NULL }), ==, 0);
-  first = json_lines (first_out);
+  first = test_json_lines (first_out);
   uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &reply_out, NULL,
@@ -220,7 +220,7 @@ test_reply (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "bob", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "alice", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   g_assert_cmpuint (history->len, ==, 2);
   reply = g_ptr_array_index (history, 1);
   g_assert_cmpstr (json_object_get_string_member (reply, "objectName"), ==, "RC:ReferenceMsg");
@@ -255,12 +255,12 @@ test_forward (Fixture       *fixture,
   g_file_set_contents (path, "meeting notes\n", -1, NULL);
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
                             (const char * const[]) { "send", "bob", "--file", path, NULL }), ==, 0);
-  sent = json_lines (sent_out);
+  sent = test_json_lines (sent_out);
   url = json_object_get_string_member (json_object_get_object_member (g_ptr_array_index (sent, 0), "content"),
                                        "fileUrl");
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &text_out, NULL,
                             (const char * const[]) { "send", "bob", "see the notes", NULL }), ==, 0);
-  text = json_lines (text_out);
+  text = test_json_lines (text_out);
 
   /* bob's history stores both; he forwards the file to carol. */
   g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
@@ -281,7 +281,7 @@ test_forward (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "bob", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   g_assert_cmpuint (history->len, ==, 1);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "objectName"), ==, "RC:FileMsg");
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (history, 0), "senderUserId"), ==, "bob");
@@ -294,7 +294,7 @@ test_forward (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "carol", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "alice", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   g_assert_cmpuint (history->len, ==, 1);
   content = json_object_get_object_member (g_ptr_array_index (history, 0), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "see the notes");
@@ -323,15 +323,15 @@ test_edit (Fixture       *fixture,
   const char *uid;
 
   listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
-  wait_connected (listener);
+  test_wait_cli_connected (listener);
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &sent_out, NULL,
                             (const char * const[]) { "send", "bob", "teh plan", NULL }), ==, 0);
-  sent = json_lines (sent_out);
+  sent = test_json_lines (sent_out);
   uid = json_object_get_string_member (g_ptr_array_index (sent, 0), "messageUId");
   g_assert_cmpint (run_cli (fixture, "carol", NULL, &bob_out, NULL,
                             (const char * const[]) { "send", "alice", "ok", NULL }), ==, 0);
-  bob_sent = json_lines (bob_out);
+  bob_sent = test_json_lines (bob_out);
 
   /* Not alice's message: refused with its code. */
   g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
@@ -347,7 +347,7 @@ test_edit (Fixture       *fixture,
                             (const char * const[]) { "edit", uid, "the plan", NULL }), ==, 0);
 
   heard_out = read_stdout (listener);
-  heard = json_lines (heard_out);
+  heard = test_json_lines (heard_out);
   g_assert_cmpuint (heard->len, ==, 2);
   command = g_ptr_array_index (heard, 1);
   g_assert_cmpstr (json_object_get_string_member (command, "objectName"), ==, "NT:EditCmd");
@@ -358,7 +358,7 @@ test_edit (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "bob", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   for (guint i = 0; i < history->len; i++)
     if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
       {
@@ -433,11 +433,11 @@ test_bar (Fixture       *fixture,
 
   argv = cli_argv (fixture, "bob", NULL);
   listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
-  wait_connected (listener);
+  test_wait_cli_connected (listener);
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
                             (const char * const[]) { "send", "bob", "lunch at noon", NULL }), ==, 0);
-  first = json_lines (first_out);
+  first = test_json_lines (first_out);
   uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
 
   /* The app server's endpoint hears alice come online. */
@@ -454,7 +454,7 @@ test_bar (Fixture       *fixture,
                             (const char * const[]) { "forward", uid, "carol", NULL }), ==, 0);
 
   heard_out = read_stdout (listener);
-  heard = json_lines (heard_out);
+  heard = test_json_lines (heard_out);
   g_assert_cmpuint (heard->len, ==, 3);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 1), "objectName"), ==, "RC:ReferenceMsg");
   content = json_object_get_object_member (g_ptr_array_index (heard, 1), "content");
@@ -469,7 +469,7 @@ test_bar (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "carol", NULL, &carol_out, NULL,
                             (const char * const[]) { "history", "alice", NULL }), ==, 0);
-  carol = json_lines (carol_out);
+  carol = test_json_lines (carol_out);
   g_assert_cmpuint (carol->len, ==, 1);
   content = json_object_get_object_member (g_ptr_array_index (carol, 0), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
@@ -477,7 +477,7 @@ test_bar (Fixture       *fixture,
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "bob", NULL }), ==, 0);
-  history = json_lines (history_out);
+  history = test_json_lines (history_out);
   for (guint i = 0; i < history->len; i++)
     if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (history, i), "messageUId"), uid) == 0)
       {
