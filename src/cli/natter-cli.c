@@ -363,45 +363,58 @@ connect_failed_cb (NatterClient           *client,
     natter_cli_fail (ctx, "connect", error);
 }
 
-/* send --reply-to: the quoted message as this profile stored it. */
+/* send --reply-to and forward: a message as this profile stored it, then a
+ * send to target_id (text only for a reply). */
 typedef struct {
   NatterCliContext *ctx;
   NatterConversationType type;
   char *target_id;
   char *text;
   char *uid;
-} ReplyData;
+} StoredMessageJob;
 
 static void
-reply_data_free (ReplyData *data)
+stored_message_job_free (StoredMessageJob *job)
 {
-  g_free (data->target_id);
-  g_free (data->text);
-  g_free (data->uid);
-  g_free (data);
+  g_free (job->target_id);
+  g_free (job->text);
+  g_free (job->uid);
+  g_free (job);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ReplyData, reply_data_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoredMessageJob, stored_message_job_free)
+
+static NatterMessage *
+stored_message_job_finish (GObject          *object,
+                           GAsyncResult     *result,
+                           StoredMessageJob *job,
+                           const char       *command)
+{
+  g_autoptr(GError) error = NULL;
+  NatterMessage *message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                     "no message %s in this profile", job->uid);
+      natter_cli_fail (job->ctx, command, error);
+    }
+  return message;
+}
 
 static void
 reply_found_cb (GObject      *object,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(ReplyData) data = user_data;
+  g_autoptr(StoredMessageJob) data = user_data;
   g_autoptr(NatterMessage) quoted = NULL;
   g_autoptr(JsonObject) content = NULL;
-  g_autoptr(GError) error = NULL;
 
-  quoted = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  quoted = stored_message_job_finish (object, result, data, "send --reply-to");
   if (quoted == NULL)
-    {
-      if (error == NULL)
-        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
-                     "no message %s in this profile", data->uid);
-      natter_cli_fail (data->ctx, "send --reply-to", error);
-      return;
-    }
+    return;
   content = natter_content_new_reference (data->text, natter_message_get_sender_user_id (quoted),
                                           natter_message_get_object_name (quoted),
                                           natter_message_get_content (quoted));
@@ -520,7 +533,7 @@ cmd_send (NatterCliContext *ctx,
     natter_client_send_message_async (ctx->client, type, argv[1], object_name, content, NULL, sent_cb, ctx);
   else if (reply_to != NULL)
     {
-      ReplyData *data = g_new0 (ReplyData, 1);
+      StoredMessageJob *data = g_new0 (StoredMessageJob, 1);
 
       data->ctx = ctx;
       data->type = type;
@@ -1316,45 +1329,23 @@ cmd_edit (NatterCliContext *ctx,
 
 /* ----------------------------------------------------------------- forward */
 
-typedef struct {
-  NatterCliContext *ctx;
-  NatterConversationType type;
-  char *target_id;
-  char *uid;
-} ForwardData;
-
-static void
-forward_data_free (ForwardData *data)
-{
-  g_free (data->target_id);
-  g_free (data->uid);
-  g_free (data);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ForwardData, forward_data_free)
-
 static void
 forward_found_cb (GObject      *object,
                   GAsyncResult *result,
                   gpointer      user_data)
 {
-  g_autoptr(ForwardData) data = user_data;
+  g_autoptr(StoredMessageJob) data = user_data;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(JsonObject) content = NULL;
-  g_autoptr(GError) error = NULL;
 
-  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  message = stored_message_job_finish (object, result, data, "forward");
   if (message == NULL)
-    {
-      if (error == NULL)
-        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
-                     "no message %s in this profile", data->uid);
-      natter_cli_fail (data->ctx, "forward", error);
-      return;
-    }
+    return;
   content = natter_message_dup_forward_content (message);
   if (content == NULL)
     {
+      g_autoptr(GError) error = NULL;
+
       g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
                    "message %s cannot be forwarded (recalled, not stored or not uploaded)", data->uid);
       natter_cli_fail (data->ctx, "forward", error);
@@ -1377,7 +1368,7 @@ cmd_forward (NatterCliContext *ctx,
   g_autoptr(GOptionContext) options = g_option_context_new ("UID TARGET — forward a stored message");
   g_autoptr(GError) error = NULL;
   NatterConversationType type;
-  ForwardData *data;
+  StoredMessageJob *data;
   int code;
 
   g_option_context_add_main_entries (options, entries, NULL);
@@ -1407,7 +1398,7 @@ cmd_forward (NatterCliContext *ctx,
   natter_client_connect (ctx->client, ctx->token);
   g_signal_connect (ctx->client, "status-changed", G_CALLBACK (connect_failed_cb), ctx);
 
-  data = g_new0 (ForwardData, 1);
+  data = g_new0 (StoredMessageJob, 1);
   data->ctx = ctx;
   data->type = type;
   data->target_id = g_strdup (argv[2]);
