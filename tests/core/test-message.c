@@ -289,6 +289,40 @@ test_copy (void)
   g_assert_cmpstr (natter_message_get_sender_user_id (copy), ==, "amy");
 }
 
+/* RC:ReferenceMsg: built by natter_content_new_reference() and read back;
+ * a quote whose members have the wrong types reads as absent. */
+static void
+test_reference (void)
+{
+  g_autoptr(JsonObject) quoted = parse_object ("{\"content\":\"first\"}");
+  g_autoptr(JsonObject) content = natter_content_new_reference ("a reply", "alice", "RC:TxtMsg", quoted);
+  g_autoptr(NatterMessage) reply = natter_message_new (NATTER_CONVERSATION_PRIVATE, "bob", "carol",
+                                                       "RC:ReferenceMsg", content);
+  g_autoptr(JsonObject) bad = parse_object ("{\"content\":\"x\",\"referMsgUserId\":7,"
+                                            "\"objName\":[],\"referMsg\":\"not an object\"}");
+  g_autoptr(NatterMessage) hostile = natter_message_new (NATTER_CONVERSATION_PRIVATE, "bob", "carol",
+                                                         "RC:ReferenceMsg", bad);
+  g_autoptr(NatterMessage) text = natter_message_new (NATTER_CONVERSATION_PRIVATE, "bob", "carol",
+                                                      "RC:TxtMsg", quoted);
+  JsonObject *referred;
+
+  g_assert_cmpint (natter_message_get_kind (reply), ==, NATTER_MESSAGE_KIND_REFERENCE);
+  g_assert_cmpstr (natter_message_get_referred_user_id (reply), ==, "alice");
+  g_assert_cmpstr (natter_message_get_referred_object_name (reply), ==, "RC:TxtMsg");
+  referred = natter_message_get_referred_content (reply);
+  g_assert_nonnull (referred);
+  g_assert_cmpstr (json_object_get_string_member (referred, "content"), ==, "first");
+  /* a copy: changing the quoted message afterwards does not change the reply */
+  json_object_set_string_member (quoted, "content", "changed");
+  g_assert_cmpstr (json_object_get_string_member (natter_message_get_referred_content (reply), "content"), ==,
+                   "first");
+
+  g_assert_null (natter_message_get_referred_user_id (hostile));
+  g_assert_null (natter_message_get_referred_object_name (hostile));
+  g_assert_null (natter_message_get_referred_content (hostile));
+  g_assert_null (natter_message_get_referred_user_id (text));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -300,6 +334,7 @@ main (int   argc,
   g_test_add_func ("/message/hostile-content", test_hostile_content);
   g_test_add_func ("/message/thumbnail", test_thumbnail);
   g_test_add_func ("/message/copy", test_copy);
+  g_test_add_func ("/message/reference", test_reference);
 
   return g_test_run ();
 }
