@@ -707,6 +707,20 @@ natterd_accounts_apply_change (NatterdServer *self,
 /* ------------------------------------------------------------------ setup */
 
 static void
+apply_rows (NatterdServer *server,
+            GPtrArray     *rows)
+{
+  for (guint i = 0; i < rows->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (rows, i);
+      NatterdApp *app = natterd_directory_lookup_app_id (server->directory, row->app_id);
+
+      if (app != NULL)
+        apply_row (natterd_accounts_app (server, app), app, row->kind, row->owner, row->name, row->value);
+    }
+}
+
+static void
 rows_loaded (NatterdRead *base,
              gpointer     user_data)
 {
@@ -723,17 +737,7 @@ rows_loaded (NatterdRead *base,
       return;
     }
 
-  for (guint i = 0; i < read->rows->len; i++)
-    {
-      NatterdAccountRow *row = g_ptr_array_index (read->rows, i);
-      NatterdApp *app = natterd_directory_lookup_app_id (server->directory, row->app_id);
-      NatterdAccountsApp *state;
-
-      if (app == NULL)
-        continue;
-      state = natterd_accounts_app (server, app);
-      apply_row (state, app, row->kind, row->owner, row->name, row->value);
-    }
+  apply_rows (server, read->rows);
 
   self->loaded = TRUE;
   waiting = g_steal_pointer (&self->waiting);
@@ -750,6 +754,33 @@ natterd_server_load_accounts (NatterdServer *self)
                                                    g_object_ref (self), g_object_unref);
 
   /* Passwords are read when checked, never kept. */
+  natterd_store_read (self->store, read);
+}
+
+static void
+rows_refreshed (NatterdRead *base,
+                gpointer     user_data)
+{
+  NatterdServer *server = user_data;
+
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "accounts-refresh-failed", "error", base->error->message, NULL);
+  else if (server->accounts != NULL)
+    apply_rows (server, ((NatterdAccountRowsRead *) base)->rows);
+}
+
+/* After a NATS outage (natterd-cluster.c): contacts, privacy and group
+ * roles changed on other nodes meanwhile never came over NATS. Like the
+ * directory's read-back, rows are applied as stored; a row removed while
+ * apart stays here until a restart. */
+void
+natterd_server_refresh_accounts (NatterdServer *self)
+{
+  NatterdAccountRowsRead *read;
+
+  if (self->accounts == NULL || !self->accounts->loaded)
+    return;
+  read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, rows_refreshed, g_object_ref (self), g_object_unref);
   natterd_store_read (self->store, read);
 }
 

@@ -2106,6 +2106,7 @@ directory_read (NatterdRead *base,
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
   natterd_load_log_replay (log, &merge_sink, &merge);
+  natterd_server_refresh_accounts (server);
   /* Sessions here read what other nodes stored meanwhile. */
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))

@@ -296,6 +296,7 @@ void     natterd_server_setup_api       (NatterdServer  *self);
 /* natterd-accounts.c: /account/ (#14) */
 void     natterd_server_setup_accounts  (NatterdServer  *self);
 void     natterd_server_load_accounts   (NatterdServer  *self);
+void     natterd_server_refresh_accounts (NatterdServer *self);
 void     natterd_accounts_free          (NatterdAccounts *accounts);
 /* Another node's account rows (natterd-cluster.c): what this node keeps
  * of them is applied; passwords and invites never travel (they are read

@@ -234,11 +234,50 @@ test_accounts_across_nodes (void)
   json_object_unref (reply);
 }
 
+/* A change made on b while NATS is down reaches a when NATS is back: a
+ * reads the account rows again with the directory. */
+static void
+test_accounts_after_outage (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
+                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
+                                             "[cluster]\nnats=%s\nnode-name=a\n",
+                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autofree char *bob = NULL;
+  g_autofree char *carol = NULL;
+  g_autoptr(NatterTestClient) carol_a = NULL;
+  SendWait send_wait;
+  JsonObject *reply;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  bob = register_on (b, "bob");
+  carol = register_on (a, "carol");
+  carol_a = connect_device (a, carol, "c1");
+  send_wait = (SendWait) { carol_a, "@bob", 0 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+
+  natter_test_nats_stop (nats);
+  reply = account (b, "POST", bob, "privacy", "messagesFrom", "contacts", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_nats_restart (nats);
+
+  send_wait = (SendWait) { carol_a, "@bob", 26010 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cluster/accounts/across-nodes", test_accounts_across_nodes);
+  g_test_add_func ("/cluster/accounts/after-outage", test_accounts_after_outage);
   return g_test_run ();
 }
