@@ -34,6 +34,7 @@ enum {
 
 enum {
   SIGNAL_OPEN_CHAT,
+  SIGNAL_START_CALL,
   N_SIGNALS
 };
 
@@ -182,6 +183,42 @@ request_button_new (NatterContactsPage *self,
 }
 
 static void
+call_clicked_cb (GtkButton          *button,
+                 NatterContactsPage *self)
+{
+  g_signal_emit (self, signals[SIGNAL_START_CALL], 0, g_object_get_data (G_OBJECT (button), "user-id"),
+                 g_object_get_data (G_OBJECT (button), "name"),
+                 GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "video")));
+}
+
+/* Voice and video call buttons of a contact's row. */
+static void
+add_call_buttons (NatterContactsPage *self,
+                  GtkWidget          *row,
+                  NatterAccountUser  *user)
+{
+  static const struct { const char *icon, *tooltip; gboolean video; } calls[] = {
+    { "call-start-symbolic", N_("Voice Call"), FALSE },
+    { "camera-web-symbolic", N_("Video Call"), TRUE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+    {
+      GtkWidget *button = gtk_button_new_from_icon_name (calls[i].icon);
+
+      gtk_widget_set_tooltip_text (button, _(calls[i].tooltip));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, _(calls[i].tooltip), -1);
+      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (button, "flat");
+      g_object_set_data_full (G_OBJECT (button), "user-id", g_strdup (user->user_id), g_free);
+      g_object_set_data_full (G_OBJECT (button), "name", g_strdup (display_name (user)), g_free);
+      g_object_set_data (G_OBJECT (button), "video", GINT_TO_POINTER (calls[i].video));
+      g_signal_connect_object (button, "clicked", G_CALLBACK (call_clicked_cb), self, 0);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+    }
+}
+
+static void
 contacts_loaded_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -233,6 +270,7 @@ contacts_loaded_cb (GObject      *object,
           break;
         case NATTER_CONTACT_STATE_CONTACT:
           gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
+          add_call_buttons (self, row, user);
           adw_action_row_add_suffix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("go-next-symbolic"));
           gtk_list_box_append (self->contacts_list, row);
           g_ptr_array_add (self->contacts, natter_account_user_copy (user));
@@ -389,6 +427,10 @@ natter_contacts_page_class_init (NatterContactsPageClass *klass)
   signals[SIGNAL_OPEN_CHAT] =
     g_signal_new ("open-chat", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* (user id, display name, video) */
+  signals[SIGNAL_START_CALL] =
+    g_signal_new ("start-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN);
 }
 
 NatterContactsPage *

@@ -108,6 +108,17 @@ open_chat_cb (NatterContactsPage *page,
 }
 
 static void
+start_call_cb (NatterContactsPage *page,
+               const char         *user_id,
+               const char         *name,
+               gboolean            video,
+               NatterWindow       *window)
+{
+  natter_window_start_call (window, user_id, name, video);
+  gtk_window_destroy (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (page))));
+}
+
+static void
 requests_changed_cb (NatterContactsPage *page,
                      GParamSpec         *pspec,
                      NatterWindow       *window)
@@ -188,6 +199,7 @@ contacts_activated (GtkWidget  *widget,
   g_object_set_data (G_OBJECT (page), "natter-window", window);
   g_object_set_data (G_OBJECT (window), "natter-contacts-page", page);
   g_signal_connect_object (page, "open-chat", G_CALLBACK (open_chat_cb), window, 0);
+  g_signal_connect_object (page, "start-call", G_CALLBACK (start_call_cb), window, 0);
   g_signal_connect_object (page, "notify::n-requests", G_CALLBACK (requests_changed_cb), window, 0);
   g_signal_connect_object (new_group, "clicked", G_CALLBACK (new_group_clicked_cb), page, G_CONNECT_SWAPPED);
   g_signal_connect_object (dialog, "destroy", G_CALLBACK (contacts_window_destroyed_cb), window,

@@ -725,6 +725,23 @@ call_activated (GtkWidget  *widget,
                                                                                  : NATTER_CALL_MEDIA_AUDIO);
 }
 
+/* A call to @peer_id from elsewhere than the chat (Contacts): its chat
+ * opens too, so the call's messages and summary show where expected. */
+void
+natter_window_start_call (NatterWindow *self,
+                          const char   *peer_id,
+                          const char   *peer_name,
+                          gboolean      video)
+{
+  g_return_if_fail (NATTER_IS_WINDOW (self));
+  g_return_if_fail (peer_id != NULL);
+
+  natter_window_open_conversation (self, NATTER_CONVERSATION_PRIVATE, peer_id, 0);
+  if (self->calls != NULL)
+    natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer_id, peer_name,
+                                       video ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
+}
+
 static void
 add_call_buttons (NatterWindow *self)
 {

@@ -41,6 +41,10 @@ void            natter_window_open_conversation (NatterWindow           *self,
                                                  NatterConversationType  type,
                                                  const char             *target_id,
                                                  gint64                  message_id);
+void            natter_window_start_call        (NatterWindow           *self,
+                                                 const char             *peer_id,
+                                                 const char             *peer_name,
+                                                 gboolean                video);
 void            natter_window_mark_read         (NatterWindow           *self,
                                                  NatterConversationType  type,
                                                  const char             *target_id);

@@ -110,6 +110,54 @@ badge_shows_one (gpointer root)
   return badge != NULL && gtk_widget_has_css_class (badge, "unread-badge");
 }
 
+/* The video call button of a contact's row, in the Contacts window. */
+static GtkWidget *
+contacts_call_button (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+
+      if (G_OBJECT_TYPE (w) == ADW_TYPE_WINDOW && gtk_widget_get_mapped (w))
+        return natter_test_ui_find_button_with_icon (w, "camera-web-symbolic");
+    }
+  return NULL;
+}
+
+static gboolean
+contacts_call_shown (gpointer data)
+{
+  return contacts_call_button () != NULL;
+}
+
+static GtkWidget *
+call_window (void)
+{
+  GType type = g_type_from_name ("NatterCallWindow");
+
+  return type != 0 ? natter_test_ui_find_toplevel (type) : NULL;
+}
+
+static gboolean
+call_window_shown (gpointer data)
+{
+  return call_window () != NULL;
+}
+
+static gboolean
+call_window_gone (gpointer data)
+{
+  return call_window () == NULL;
+}
+
+static gboolean
+chat_is_bob (gpointer data)
+{
+  return g_strcmp0 (natter_chat_view_get_target_id (data), "bob") == 0;
+}
+
 static void
 test_contacts_and_group (NatterTestUi  *ui,
                          gconstpointer  data)
@@ -179,6 +227,17 @@ test_contacts_and_group (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (details, "Member");
   natter_test_ui_wait_for_label (details, "bob");
   natter_test_ui_screenshot (details, "screenshot-accounts-group-details.png");
+  natter_test_ui_close_windows_of_type (NATTER_TYPE_GROUP_DETAILS);
+
+  /* A video call to bob straight from Contacts: his chat opens and the
+   * call window shows; alice hangs up while it rings. */
+  gtk_widget_activate_action (ui->root, "win.contacts", NULL);
+  natter_test_ui_wait_until (contacts_call_shown, NULL, "bob's call buttons in Contacts");
+  gtk_widget_activate (contacts_call_button ());
+  natter_test_ui_wait_until (call_window_shown, NULL, "the call window");
+  natter_test_ui_wait_until (chat_is_bob, ui->chat, "bob's chat");
+  gtk_widget_activate_action (call_window (), "call.hangup", NULL);
+  natter_test_ui_wait_until (call_window_gone, NULL, "the call window to close");
 }
 
 int
