@@ -1119,9 +1119,10 @@ write_recall (NatterdStorePg   *self,
   if (op->edit_content != NULL)
     {
       PgParams update = { 0 };
+      g_autofree char *content = natterd_expansion_keep (op->original.content, op->edit_content);
 
       natterd_pg_params_int (&update, op->message_id);
-      natterd_pg_params_text (&update, op->edit_content);
+      natterd_pg_params_text (&update, content);
       if (!run_done (self, PW_EDIT_MESSAGE, &update, error))
         return FALSE;
       return op->command == NULL || write_publish (self, op->command, error);

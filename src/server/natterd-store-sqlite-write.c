@@ -640,9 +640,11 @@ write_recall (NatterdStoreSqlite  *self,
 
   if (op->edit_content != NULL)
     {
+      g_autofree char *content = natterd_expansion_keep (op->original.content, op->edit_content);
+
       stmt = self->writer_stmts[W_EDIT_MESSAGE];
       sqlite3_bind_int64 (stmt, 1, op->message_id);
-      natterd_sqlite_bind_text (stmt, 2, op->edit_content);
+      natterd_sqlite_bind_text (stmt, 2, content);
       if (!natterd_sqlite_step_done (self->db, stmt, error))
         return FALSE;
       return op->command == NULL || write_publish (self, op->command, error);

@@ -325,6 +325,23 @@ natterd_op_new (NatterdOpKind  kind,
   return op;
 }
 
+/* An edit replaces the content: the stored expansion stays with it. */
+char *
+natterd_expansion_keep (const char *stored,
+                        const char *edited)
+{
+  g_autoptr(JsonNode) old = stored != NULL ? natter_json_parse (stored, -1, NULL) : NULL;
+  g_autoptr(JsonNode) root = natter_json_parse (edited, -1, NULL);
+  JsonNode *expansion;
+
+  expansion = old != NULL && JSON_NODE_HOLDS_OBJECT (old)
+                ? json_object_get_member (json_node_get_object (old), "expansion") : NULL;
+  if (expansion == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return g_strdup (edited);
+  json_object_set_member (json_node_get_object (root), "expansion", json_node_copy (expansion));
+  return json_to_string (root, FALSE);
+}
+
 /* Both stores, on their writer thread: the stored content's "expansion"
  * object (present since the message was sent with expansion enabled) gets
  * @set and loses @remove. Returns 0, 25104 or 25105. */

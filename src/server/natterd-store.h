@@ -466,6 +466,8 @@ gpointer natterd_op_new  (NatterdOpKind  kind,
                           gpointer       user_data,
                           GDestroyNotify destroy);
 void     natterd_op_free (NatterdOp     *op);
+char    *natterd_expansion_keep  (const char  *stored,
+                                  const char  *edited);
 int      natterd_expansion_apply (const char  *content,
                                   JsonObject  *set,
                                   char       **remove,

@@ -1278,6 +1278,15 @@ test_expansion (void)
   g_assert_cmpuint (page->result->history->n_messages, ==, 4);
   g_assert_cmpstr (page->result->history->messages[3]->message_uid, ==, ack->publish_ack->message_uid);
   g_assert_nonnull (strstr (page->result->history->messages[3]->content, "\"expansion\":{\"r1\":\"[\\\"bob\\\"]\"}"));
+  g_clear_pointer (&page, natter_frame_free);
+
+  /* An edit keeps the expansion. */
+  result = edit (alice, ack, "bob", "{\"content\":\"hello\"}");
+  g_assert_cmpint (result->result->code, ==, 0);
+  page = history (alice, 1, "bob", 0, 20);
+  g_assert_cmpstr (page->result->history->messages[4]->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_nonnull (strstr (page->result->history->messages[4]->content, "\"hello\""));
+  g_assert_nonnull (strstr (page->result->history->messages[4]->content, "\"expansion\":{\"r1\""));
 }
 
 static void
