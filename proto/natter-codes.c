@@ -43,6 +43,8 @@ natter_code_to_string (int code)
     case NATTER_CODE_RECALL_FAILED: return "Recall failed";
     case NATTER_CODE_EDIT_FAILED: return "Edit not allowed";
     case NATTER_CODE_EDIT_WINDOW_PASSED: return "Edit window passed";
+    case NATTER_CODE_EXPANSION_NOT_ENABLED: return "Expansion not enabled";
+    case NATTER_CODE_EXPANSION_TOO_MANY_KEYS: return "Too many expansion keys";
     case NATTER_CODE_MESSAGE_TOO_LARGE: return "Message too large";
     case NATTER_CODE_INVALID_PARAMETER: return "Invalid parameter";
     case NATTER_CODE_TIMEOUT: return "Timed out";

@@ -51,6 +51,10 @@ typedef enum {
    * the app's edit-window is 0; its window has passed. */
   NATTER_CODE_EDIT_FAILED = 25102,
   NATTER_CODE_EDIT_WINDOW_PASSED = 25103,
+  /* Natter's own (#16): the message was not sent with expansion enabled
+   * (or is not a private/group message); it would hold over 300 keys. */
+  NATTER_CODE_EXPANSION_NOT_ENABLED = 25104,
+  NATTER_CODE_EXPANSION_TOO_MANY_KEYS = 25105,
 
   /* Not in the reference table; RongCloud's client SDKs use these numbers. */
   NATTER_CODE_MESSAGE_TOO_LARGE = 30016,
@@ -182,6 +186,11 @@ typedef enum {
 #define NATTER_PROTOCOL_NAME        "natter.v2"
 #define NATTER_FRAME_MAX_SIZE       (1024 * 1024)
 #define NATTER_CONTENT_MAX_SIZE     (128 * 1024)
+/* Message expansion (#16), RongCloud's limits. */
+#define NATTER_EXPANSION_KEY_MAX_LENGTH  32
+#define NATTER_EXPANSION_VALUE_MAX_SIZE  4096
+#define NATTER_EXPANSION_UPDATE_MAX_KEYS 20
+#define NATTER_EXPANSION_MESSAGE_MAX_KEYS 300
 #define NATTER_ID_MAX_LENGTH        64
 #define NATTER_OBJECT_NAME_MAX_LENGTH 32
 #define NATTER_NAME_MAX_LENGTH      128

@@ -311,6 +311,45 @@ check_text (const char  *value,
   return TRUE;
 }
 
+/* RongCloud's expansion keys: 1-32 of [A-Za-z0-9+=_-]. */
+static gboolean
+check_expansion_key (const char  *key,
+                     const char  *what,
+                     GError     **error)
+{
+  if (key == NULL || *key == '\0' || strlen (key) > NATTER_EXPANSION_KEY_MAX_LENGTH)
+    return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, what, "not 1-32 characters");
+  for (const char *c = key; *c != '\0'; c++)
+    if (!g_ascii_isalnum (*c) && strchr ("+=_-", *c) == NULL)
+      return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, what, "not of A-Za-z0-9+=_-");
+  return TRUE;
+}
+
+static gboolean
+check_expansion (const Natter__ExpansionRequest  *request,
+                 GError                         **error)
+{
+  if (request->conversation_type != NATTER_CONVERSATION_PRIVATE &&
+      request->conversation_type != NATTER_CONVERSATION_GROUP)
+    return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "expansion.conversation_type", "not private or group");
+  if (request->n_set + request->n_remove == 0 || request->n_set + request->n_remove > NATTER_EXPANSION_UPDATE_MAX_KEYS)
+    return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "expansion", "not 1-20 keys");
+  for (gsize i = 0; i < request->n_set; i++)
+    {
+      const char *value = request->set[i]->value != NULL ? request->set[i]->value : "";
+
+      if (!check_expansion_key (request->set[i]->key, "expansion.set.key", error))
+        return FALSE;
+      if (strlen (value) > NATTER_EXPANSION_VALUE_MAX_SIZE || !g_utf8_validate (value, -1, NULL))
+        return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "expansion.set.value", "not UTF-8 of at most 4096 bytes");
+    }
+  for (gsize i = 0; i < request->n_remove; i++)
+    if (!check_expansion_key (request->remove[i], "expansion.remove", error))
+      return FALSE;
+  return check_text (request->message_uid, UID_MAX_LENGTH, TRUE, "expansion.message_uid", error) &&
+         check_id (request->target_id, "expansion.target_id", error);
+}
+
 static gboolean
 check_conversation_type (int          type,
                          const char  *what,
@@ -482,6 +521,9 @@ validate_query (const Natter__Query  *query,
              check_id (query->edit->target_id, "edit.target_id", error) &&
              check_text (query->edit->content, NATTER_CONTENT_MAX_SIZE, TRUE, "edit.content", error);
 
+    case NATTER__QUERY__METHOD_EXPANSION:
+      return check_expansion (query->expansion, error);
+
     case NATTER__QUERY__METHOD_TURN_CREDENTIALS:
       return TRUE;
 
@@ -585,6 +627,9 @@ validate_result (const Natter__Result  *result,
 
     case NATTER__RESULT__PAYLOAD_EDIT:
       return check_message (result->edit->edit_command, error);
+
+    case NATTER__RESULT__PAYLOAD_EXPANSION:
+      return check_message (result->expansion->expansion_command, error);
 
     case NATTER__RESULT__PAYLOAD_PROFILE:
       {

@@ -41,6 +41,7 @@ static const struct {
   { NATTER_OBJECT_CALL_SUMMARY, P | C },
   { NATTER_OBJECT_REFERENCE, P | C },
   { NATTER_OBJECT_EDIT_COMMAND, P },
+  { NATTER_OBJECT_EXPANSION_COMMAND, P },
 };
 
 #undef P

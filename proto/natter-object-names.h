@@ -27,6 +27,8 @@ G_BEGIN_DECLS
 #define NATTER_OBJECT_REFERENCE         "RC:ReferenceMsg"
 /* Natter's own: an edit of a text message (see EditRequest). */
 #define NATTER_OBJECT_EDIT_COMMAND      "NT:EditCmd"
+/* Natter's own: an update of a message's expansion (see ExpansionRequest). */
+#define NATTER_OBJECT_EXPANSION_COMMAND "NT:ExpansionCmd"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"

@@ -10,6 +10,7 @@
  */
 
 #include "natter-cli.h"
+#include "natter-json.h"
 
 #include <glib-unix.h>
 #include <locale.h>
@@ -434,8 +435,10 @@ cmd_send (NatterCliContext *ctx,
   g_autofree char *object_name = NULL;
   g_autofree char *content_json = NULL;
   g_autofree char *reply_to = NULL;
+  gboolean expansion = FALSE;
   int duration = 0;
   const GOptionEntry entries[] = {
+    { "expansion", 0, 0, G_OPTION_ARG_NONE, &expansion, "Let participants react (message expansion)", NULL },
     { "reply-to", 0, 0, G_OPTION_ARG_STRING, &reply_to, "Quote this stored message (RC:ReferenceMsg)", "UID" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
     { "image", 0, 0, G_OPTION_ARG_FILENAME, &image, "Send an image (thumbnail + upload)", "FILE" },
@@ -547,6 +550,9 @@ cmd_send (NatterCliContext *ctx,
     {
       g_autoptr(JsonObject) text = natter_content_new_text (argv[2]);
 
+      /* natterd takes expansion updates for a message sent with the object. */
+      if (expansion)
+        json_object_set_object_member (text, "expansion", json_object_new ());
       natter_client_send_message_async (ctx->client, type, argv[1], NATTER_OBJECT_TEXT, text,
                                         NULL, sent_cb, ctx);
     }
@@ -1327,6 +1333,134 @@ cmd_edit (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
+/* ------------------------------------------------------------------- react */
+
+static void
+expanded_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_update_expansion_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    {
+      natter_cli_fail (ctx, "react", error);
+      return;
+    }
+  natter_cli_print_message (message);
+  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+/* The reaction's key: "r" and the emoji's UTF-8 bytes in hex, cut to the
+ * 32 characters an expansion key may have. */
+static char *
+reaction_key (const char *emoji)
+{
+  GString *key = g_string_new ("r");
+
+  for (const guchar *c = (const guchar *) emoji; *c != '\0' && key->len + 2 <= NATTER_EXPANSION_KEY_MAX_LENGTH; c++)
+    g_string_append_printf (key, "%02x", *c);
+  return g_string_free (key, FALSE);
+}
+
+static void
+react_found_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autoptr(JsonArray) users = json_array_new ();
+  g_autoptr(JsonNode) old = NULL;
+  g_autoptr(JsonObject) set = json_object_new ();
+  JsonObject *expansion;
+  const char *me = natter_client_get_user_id (ctx->client);
+
+  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    {
+      if (error == NULL)
+        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND, "no such message in this profile");
+      natter_cli_fail (ctx, "react", error);
+      return;
+    }
+  key = reaction_key (ctx->edit_text);
+  /* Read-modify-write of the stored list of reacting user ids. */
+  expansion = natter_message_get_expansion (message);
+  if (expansion != NULL && json_object_has_member (expansion, key))
+    old = natter_json_parse (json_object_get_string_member_with_default (expansion, key, "[]"), -1, NULL);
+  if (old != NULL && JSON_NODE_HOLDS_ARRAY (old))
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (old)); i++)
+      {
+        const char *id = json_array_get_string_element (json_node_get_array (old), i);
+
+        if (id != NULL && g_strcmp0 (id, me) != 0)
+          json_array_add_string_element (users, id);
+      }
+  if (ctx->react_add)
+    json_array_add_string_element (users, me);
+  if (json_array_get_length (users) == 0)
+    {
+      const char *remove[] = { key, NULL };
+
+      natter_client_update_expansion_async (ctx->client, message, NULL, remove, NULL, expanded_cb, ctx);
+    }
+  else
+    {
+      g_autoptr(JsonNode) node = json_node_init_array (json_node_alloc (), users);
+      g_autofree char *value = json_to_string (node, FALSE);
+
+      json_object_set_string_member (set, key, value);
+      natter_client_update_expansion_async (ctx->client, message, set, NULL, NULL, expanded_cb, ctx);
+    }
+}
+
+static int
+cmd_react_common (NatterCliContext *ctx,
+                  int               argc,
+                  char            **argv,
+                  gboolean          add)
+{
+  int code;
+
+  if (argc != 3)
+    {
+      g_printerr ("%s: %s MESSAGE_UID EMOJI (a message sent with --expansion, stored in this profile)\n",
+                  ctx->program, argv[0]);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+
+  code = natter_cli_context_connect (ctx);
+  if (code != NATTER_CLI_EXIT_OK)
+    return code;
+  ctx->edit_text = argv[2];
+  ctx->react_add = add;
+  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
+                                         react_found_cb, ctx);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
+static int
+cmd_react (NatterCliContext *ctx,
+           int               argc,
+           char            **argv)
+{
+  return cmd_react_common (ctx, argc, argv, TRUE);
+}
+
+static int
+cmd_unreact (NatterCliContext *ctx,
+             int               argc,
+             char            **argv)
+{
+  return cmd_react_common (ctx, argc, argv, FALSE);
+}
+
 /* ----------------------------------------------------------------- forward */
 
 static void
@@ -1535,6 +1669,8 @@ static const Command commands[] = {
   { "clear-unread", cmd_clear_unread, "TARGET — mark a conversation read (all devices, read receipt)" },
   { "recall", cmd_recall, "MESSAGE_UID — recall a message you sent" },
   { "edit", cmd_edit, "MESSAGE_UID TEXT — edit a text message you sent" },
+  { "react", cmd_react, "MESSAGE_UID EMOJI — react to a message sent with --expansion" },
+  { "unreact", cmd_unreact, "MESSAGE_UID EMOJI — take your reaction back" },
   { "forward", cmd_forward, "MESSAGE_UID TARGET [--type T] — send a stored message again elsewhere" },
   { "pin", cmd_pin, "TARGET — pin a conversation" },
   { "unpin", cmd_unpin, "TARGET — unpin a conversation" },

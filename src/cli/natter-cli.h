@@ -29,7 +29,8 @@ typedef struct {
   char *user_id;                    /* with token_url: fetch a token */
   char *token_url;
   int timeout;                      /* seconds for connect and each request */
-  const char *edit_text;            /* edit: the new text (borrowed from argv) */
+  const char *edit_text;            /* edit: the new text, react: the emoji (borrowed from argv) */
+  gboolean react_add;               /* react (TRUE) or unreact */
   gboolean verbose;
   NatterClient *client;             /* created by natter_cli_context_connect() */
   int exit_code;                    /* set by natter_cli_fail() */

@@ -855,6 +855,88 @@ natter_client_edit_message_finish (NatterClient  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* --------------------------------------------------------------- expansion */
+
+static void
+expansion_result (GTask       *task,
+                  NatterFrame *frame)
+{
+  NatterClient *self = g_task_get_source_object (task);
+
+  if (frame->result->payload_case != NATTER__RESULT__PAYLOAD_EXPANSION ||
+      frame->result->expansion->expansion_command == NULL)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_SERVER_ERROR,
+                               "The server's answer to the expansion update has no command");
+      return;
+    }
+  natter_store_expand_async (natter_client_get_store (self), frame->result->expansion->expansion_command->content,
+                             NULL, edit_stored_cb, g_object_ref (task));
+}
+
+void
+natter_client_update_expansion_async (NatterClient        *self,
+                                      NatterMessage       *message,
+                                      JsonObject          *set,
+                                      const char * const  *remove,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GList) keys = NULL;
+  g_autofree Natter__ExpansionEntry *entries = NULL;
+  g_autofree Natter__ExpansionEntry **pointers = NULL;
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ExpansionRequest request = NATTER__EXPANSION_REQUEST__INIT;
+  guint i = 0;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_update_expansion_async);
+  g_task_set_task_data (task, g_object_ref (message), g_object_unref);
+
+  if (natter_message_get_message_uid (message) == NULL)
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_EXPANSION_NOT_ENABLED,
+                               "Expansion not enabled (%d): the message was never sent",
+                               NATTER_CODE_EXPANSION_NOT_ENABLED);
+      return;
+    }
+
+  keys = set != NULL ? json_object_get_members (set) : NULL;
+  entries = g_new0 (Natter__ExpansionEntry, g_list_length (keys) + 1);
+  pointers = g_new0 (Natter__ExpansionEntry *, g_list_length (keys) + 1);
+  for (GList *l = keys; l != NULL; l = l->next, i++)
+    {
+      natter__expansion_entry__init (&entries[i]);
+      entries[i].key = l->data;
+      entries[i].value = (char *) json_object_get_string_member_with_default (set, l->data, "");
+      pointers[i] = &entries[i];
+    }
+  request.message_uid = (char *) natter_message_get_message_uid (message);
+  request.conversation_type = natter_message_get_conversation_type (message);
+  request.target_id = (char *) natter_message_get_target_id (message);
+  request.n_set = i;
+  request.set = pointers;
+  request.n_remove = remove != NULL ? g_strv_length ((char **) remove) : 0;
+  request.remove = (char **) remove;
+  query.method_case = NATTER__QUERY__METHOD_EXPANSION;
+  query.expansion = &request;
+  run_query (self, &query, task, expansion_result);
+}
+
+NatterMessage *
+natter_client_update_expansion_finish (NatterClient  *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* ---------------------------------------------------------- TURN, presence */
 
 static void

@@ -486,6 +486,14 @@ handle_deliver (NatterClient         *self,
       }
       break;
 
+    case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
+      {
+        g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
+
+        natter_store_expand_async (self->store, text, NULL, delivered_applied_cb, data);
+        return;
+      }
+
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
       {
         JsonObject *content = natter_message_get_content (message);

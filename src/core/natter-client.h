@@ -330,6 +330,21 @@ NatterMessage *natter_client_edit_message_finish  (NatterClient           *self,
                                                    GAsyncResult           *result,
                                                    GError                **error);
 
+/* Sets (@set: string values) and removes (@remove) keys of the expansion
+ * of a private or group message sent with one (25104 otherwise, 25105 over
+ * 300 keys): natterd tells every participant device (NT:ExpansionCmd).
+ * Returns the updated message. */
+void           natter_client_update_expansion_async  (NatterClient        *self,
+                                                      NatterMessage       *message,
+                                                      JsonObject          *set,
+                                                      const char * const  *remove,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+NatterMessage *natter_client_update_expansion_finish (NatterClient        *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+
 void           natter_client_get_turn_credentials_async  (NatterClient          *self,
                                                           GCancellable          *cancellable,
                                                           GAsyncReadyCallback    callback,

@@ -96,6 +96,7 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_GROUP_NOTIFICATION, "GroupNotificationMessage", NATTER_MESSAGE_KIND_GROUP_NOTIFICATION },
   { NATTER_OBJECT_REFERENCE, "ReferenceMessage", NATTER_MESSAGE_KIND_REFERENCE },
   { NATTER_OBJECT_EDIT_COMMAND, "EditCommandMessage", NATTER_MESSAGE_KIND_EDIT_COMMAND },
+  { NATTER_OBJECT_EXPANSION_COMMAND, "ExpansionCommandMessage", NATTER_MESSAGE_KIND_EXPANSION_COMMAND },
 };
 
 static const KnownName *
@@ -804,6 +805,16 @@ natter_message_get_content (NatterMessage *self)
 {
   g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
   return ensure_content (self);
+}
+
+JsonObject *
+natter_message_get_expansion (NatterMessage *self)
+{
+  JsonNode *member;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  member = json_object_get_member (ensure_content (self), "expansion");
+  return member != NULL && JSON_NODE_HOLDS_OBJECT (member) ? json_node_get_object (member) : NULL;
 }
 
 NatterMessageDirection
@@ -1625,6 +1636,7 @@ natter_message_dup_preview (NatterMessage *self)
       return g_strdup_printf ("[%s]", natter_message_get_notification_operation (self) ?: "");
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
+    case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:

@@ -32,6 +32,8 @@ const char             *natter_message_get_sender_user_id  (NatterMessage *self)
 const char             *natter_message_get_object_name     (NatterMessage *self);
 /* Borrowed; never NULL (an empty object at worst). Do not modify it. */
 JsonObject             *natter_message_get_content         (NatterMessage *self);
+/* The message's key/value expansion (#16), NULL when sent without it. */
+JsonObject             *natter_message_get_expansion       (NatterMessage *self);
 NatterMessageDirection  natter_message_get_direction       (NatterMessage *self);
 NatterSentStatus        natter_message_get_sent_status     (NatterMessage *self);
 gint64                  natter_message_get_sent_time       (NatterMessage *self);

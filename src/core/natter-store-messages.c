@@ -17,6 +17,7 @@
 
 #include "natter-conversation-private.h"
 #include "natter-message-private.h"
+#include "natter-json.h"
 #include "natter-search-text.h"
 
 /* ----------------------------------------------------------- rows */
@@ -850,6 +851,117 @@ natter_store_edit_async (NatterStore         *self,
   op->uid = g_strdup (message_uid);
   op->sender_id = g_strdup (sender_id);
   op->content = g_strdup (content);
+  natter_store_job_push (self, op);
+}
+
+/* --------------------------------------------------------- expansion */
+
+typedef struct
+{
+  NatterStoreJob  base;
+  char           *command;
+} ExpandJob;
+
+static void
+expand_job_clear (gpointer data)
+{
+  ExpandJob *op = data;
+
+  g_free (op->command);
+}
+
+static void
+do_expand (NatterStore    *self,
+           NatterStoreJob *job)
+{
+  ExpandJob *op = (ExpandJob *) job;
+  g_autoptr(JsonNode) root = natter_json_parse (op->command, -1, NULL);
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(NatterMessage) expanded = NULL;
+  g_autofree char *content = NULL;
+  JsonObject *command, *stored, *expansion;
+  JsonNode *set, *remove;
+  const char *uid;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  NATTER_STORE_ASSERT_WORKER (self);
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  command = json_node_get_object (root);
+  uid = json_object_get_string_member_with_default (command, "messageUId", NULL);
+  set = json_object_get_member (command, "set");
+  remove = json_object_get_member (command, "remove");
+  if (uid == NULL || *uid == '\0')
+    return;
+
+  if (!natter_store_begin (self, &job->error))
+    return;
+  message = load_message (self, 0, uid, &job->error);
+  if (message == NULL)
+    {
+      natter_store_commit_or_rollback (self, job->error == NULL, job->error ? NULL : &job->error);
+      return;
+    }
+
+  stored = natter_message_get_content (message);
+  if (!json_object_has_member (stored, "expansion") ||
+      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (stored, "expansion")))
+    json_object_set_object_member (stored, "expansion", json_object_new ());
+  expansion = json_object_get_object_member (stored, "expansion");
+  if (set != NULL && JSON_NODE_HOLDS_OBJECT (set))
+    {
+      g_autoptr(GList) keys = json_object_get_members (json_node_get_object (set));
+
+      for (GList *l = keys; l != NULL; l = l->next)
+        json_object_set_member (expansion, l->data,
+                                json_node_copy (json_object_get_member (json_node_get_object (set), l->data)));
+    }
+  if (remove != NULL && JSON_NODE_HOLDS_ARRAY (remove))
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (remove)); i++)
+      {
+        const char *key = json_array_get_string_element (json_node_get_array (remove), i);
+
+        if (key != NULL && json_object_has_member (expansion, key))
+          json_object_remove_member (expansion, key);
+      }
+  content = natter_content_to_string (stored);
+
+  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
+  ok = stmt != NULL &&
+       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
+       natter_store_bind_text (self, stmt, 2, content, &job->error) &&
+       natter_store_step_done (self, stmt, &job->error);
+  if (ok)
+    {
+      expanded = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
+      ok = expanded != NULL;
+    }
+  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+    return;
+
+  job->result = g_steal_pointer (&expanded);
+  natter_store_job_emit_message_updated (job, g_object_ref (job->result));
+}
+
+void
+natter_store_expand_async (NatterStore         *self,
+                           const char          *command,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  ExpandJob *op;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (command != NULL);
+
+  /* Finished with natter_store_get_message_finish(). */
+  op = natter_store_job_new (self, sizeof *op, natter_store_get_message_async, do_expand,
+                             expand_job_clear, NATTER_STORE_RESULT_MESSAGE,
+                             cancellable, callback, user_data);
+  op->command = g_strdup (command);
   natter_store_job_push (self, op);
 }
 

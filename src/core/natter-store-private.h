@@ -80,6 +80,15 @@ void           natter_store_edit_async            (NatterStore          *self,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);
 
+/* NT:ExpansionCmd (@command: its content JSON): the stored message's
+ * expansion gets "set" and loses "remove". Returns it, or NULL without
+ * error when not stored here. */
+void           natter_store_expand_async          (NatterStore          *self,
+                                                   const char           *command,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+
 /* One conversation of the server's list. */
 typedef struct {
   NatterConversationType type;

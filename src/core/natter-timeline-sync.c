@@ -316,6 +316,12 @@ timeline_result_cb (GObject      *object,
             natter_store_recall_async (get_store (self), uid, natter_message_get_sender_user_id (message),
                                        natter_message_get_sent_time (message), NULL, NULL, NULL);
         }
+      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EXPANSION_COMMAND)
+        {
+          g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
+
+          natter_store_expand_async (get_store (self), text, NULL, NULL, NULL);
+        }
       else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EDIT_COMMAND)
         {
           JsonObject *content = natter_message_get_content (message);
@@ -495,6 +501,7 @@ natter_timeline_sync_deliver (NatterTimelineSync *self,
   take = natter_message_is_persisted (message) &&
          kind != NATTER_MESSAGE_KIND_RECALL_COMMAND &&
          kind != NATTER_MESSAGE_KIND_EDIT_COMMAND &&
+         kind != NATTER_MESSAGE_KIND_EXPANSION_COMMAND &&
          kind != NATTER_MESSAGE_KIND_SYNC_READ_STATUS &&
          kind != NATTER_MESSAGE_KIND_READ_NOTIFICATION;
   if (take)

@@ -909,6 +909,144 @@ edit_answered (int                   code,
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
+/* ---------------------------------------------------------------- expansion */
+
+static void
+expansion_committed (NatterdOp *base,
+                     gpointer   user_data)
+{
+  NatterdRecallOp *op = (NatterdRecallOp *) base;
+  NatterdPending *pending = user_data;
+  NatterdRecallDone done = (NatterdRecallDone) pending->func;
+
+  if (base->error != NULL)
+    done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
+  else if (!op->found)
+    done (NATTER_CODE_EXPANSION_NOT_ENABLED, NULL, pending->user_data);
+  else if (op->expansion_code != NATTER_CODE_OK)
+    done (op->expansion_code, NULL, pending->user_data);
+  else
+    {
+      natterd_server_deliver_committed (pending->server, op->command, pending->origin);
+      done (NATTER_CODE_OK, &op->command->message, pending->user_data);
+    }
+}
+
+/* Like an edit, but any participant may update, and the store merges the
+ * update into the content's "expansion" object. */
+static void
+natterd_server_expansion_from (NatterdServer            *self,
+                               NatterdSession           *origin,
+                               NatterdApp               *app,
+                               NatterdUser              *sender,
+                               Natter__ExpansionRequest *request,
+                               NatterdRecallDone         done,
+                               gpointer                  user_data,
+                               GDestroyNotify            destroy)
+{
+  gint64 message_id = natterd_message_uid_to_id (request->message_uid);
+  g_autoptr(JsonObject) command_content = NULL;
+  g_autoptr(JsonArray) remove = NULL;
+  g_autoptr(GPtrArray) remove_keys = NULL;
+  NatterdRecallOp *op;
+  NatterdPublishOp *command;
+  JsonObject *set;
+  int code = NATTER_CODE_OK;
+
+  if (request->conversation_type == NATTER_CONVERSATION_GROUP)
+    {
+      NatterdGroup *group = g_hash_table_lookup (app->groups, request->target_id);
+
+      if (group == NULL || natterd_group_lookup_member (group, sender) == NULL)
+        code = NATTER_CODE_NOT_IN_GROUP;
+    }
+  else if (request->conversation_type != NATTER_CONVERSATION_PRIVATE)
+    code = NATTER_CODE_EXPANSION_NOT_ENABLED;
+  if (code == NATTER_CODE_OK && message_id <= 0)
+    code = NATTER_CODE_EXPANSION_NOT_ENABLED;
+  if (code != NATTER_CODE_OK)
+    {
+      done (code, NULL, user_data);
+      if (destroy != NULL)
+        destroy (user_data);
+      return;
+    }
+
+  set = json_object_new ();
+  for (gsize i = 0; i < request->n_set; i++)
+    json_object_set_string_member (set, request->set[i]->key,
+                                   request->set[i]->value != NULL ? request->set[i]->value : "");
+  remove = json_array_new ();
+  remove_keys = g_ptr_array_new_with_free_func (g_free);
+  for (gsize i = 0; i < request->n_remove; i++)
+    {
+      json_array_add_string_element (remove, request->remove[i]);
+      g_ptr_array_add (remove_keys, g_strdup (request->remove[i]));
+    }
+  g_ptr_array_add (remove_keys, NULL);
+
+  op = natterd_op_new (NATTERD_OP_RECALL, expansion_committed,
+                       natterd_pending_new (self, origin, G_CALLBACK (done), user_data, destroy),
+                       natterd_pending_free);
+  op->app_id = app->id;
+  op->message_id = message_id;
+  op->uid = g_strdup (request->message_uid);
+  op->sender_id = sender->id;
+  op->channel = natterd_channel_key (request->conversation_type, sender->user_id, request->target_id);
+  op->expansion_set = set;
+  op->expansion_remove = (GStrv) g_ptr_array_free (g_steal_pointer (&remove_keys), FALSE);
+
+  command_content = json_object_new ();
+  json_object_set_string_member (command_content, "messageUId", request->message_uid);
+  json_object_set_int_member (command_content, "conversationType", request->conversation_type);
+  json_object_set_string_member (command_content, "targetId", request->target_id);
+  json_object_set_object_member (command_content, "set", json_object_ref (set));
+  json_object_set_array_member (command_content, "remove", g_steal_pointer (&remove));
+
+  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+  command->app_id = app->id;
+  command->sender_id = sender->id;
+  command->channel = g_strdup (op->channel);
+  command->message.conversation_type = request->conversation_type;
+  command->message.sender_user_id = g_strdup (sender->user_id);
+  command->message.target_id = g_strdup (request->target_id);
+  command->message.object_name = g_strdup (NATTER_OBJECT_EXPANSION_COMMAND);
+  command->message.content = object_to_string (command_content);
+  command->message.flags = natter_object_name_flags (NATTER_OBJECT_EXPANSION_COMMAND, 0);
+  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
+  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
+  natterd_server_add_conversation_recipients (self, command, app, sender, request->conversation_type,
+                                              request->target_id, app->settings.multi_device, FALSE);
+  for (guint i = 0; i < command->recipients->len; i++)
+    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
+  op->command = command;
+
+  natterd_store_submit (self->store, op);
+}
+
+static void
+expansion_answered (int                   code,
+                    const NatterdMessage *command,
+                    gpointer              user_data)
+{
+  QueryContext *context = user_data;
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__ExpansionResult expansion = NATTER__EXPANSION_RESULT__INIT;
+  Natter__Message message = NATTER__MESSAGE__INIT;
+
+  if (code != NATTER_CODE_OK)
+    {
+      send_code (context, code, NULL);
+      return;
+    }
+
+  natterd_message_to_proto (command, context->user->user_id, &message);
+  expansion.expansion_command = &message;
+  result.payload_case = NATTER__RESULT__PAYLOAD_EXPANSION;
+  result.expansion = &expansion;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
 /* -------------------------------------------------------------- the others */
 
 static void
@@ -1212,6 +1350,11 @@ natterd_server_handle_query (NatterdServer       *self,
     case NATTER__QUERY__METHOD_EDIT:
       natterd_server_edit_from (self, session, user->app, user, query->edit,
                                 edit_answered, context, query_context_free);
+      return;
+
+    case NATTER__QUERY__METHOD_EXPANSION:
+      natterd_server_expansion_from (self, session, user->app, user, query->expansion,
+                                     expansion_answered, context, query_context_free);
       return;
 
     case NATTER__QUERY__METHOD_TURN_CREDENTIALS:

@@ -1085,6 +1085,28 @@ write_recall (NatterdStorePg   *self,
     }
   PQclear (result);
 
+  if (op->expansion_set != NULL)
+    {
+      g_autofree char *content = NULL;
+      PgParams update = { 0 };
+
+      /* Any participant: see the SQLite store's write_recall(). */
+      op->found = row && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
+                  g_strcmp0 (channel, op->channel) == 0 &&
+                  g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0;
+      if (!op->found)
+        return TRUE;
+      op->expansion_code = natterd_expansion_apply (op->original.content, op->expansion_set,
+                                                    op->expansion_remove, &content);
+      if (op->expansion_code != NATTER_CODE_OK)
+        return TRUE;
+      natterd_pg_params_int (&update, op->message_id);
+      natterd_pg_params_text (&update, content);
+      if (!run_done (self, PW_EDIT_MESSAGE, &update, error))
+        return FALSE;
+      return write_publish (self, op->command, error);
+    }
+
   op->found = row && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
               sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
               (op->edit_content != NULL ? g_strcmp0 (object_name, NATTER_OBJECT_TEXT) == 0
@@ -1097,9 +1119,10 @@ write_recall (NatterdStorePg   *self,
   if (op->edit_content != NULL)
     {
       PgParams update = { 0 };
+      g_autofree char *content = natterd_expansion_keep (op->original.content, op->edit_content);
 
       natterd_pg_params_int (&update, op->message_id);
-      natterd_pg_params_text (&update, op->edit_content);
+      natterd_pg_params_text (&update, content);
       if (!run_done (self, PW_EDIT_MESSAGE, &update, error))
         return FALSE;
       return op->command == NULL || write_publish (self, op->command, error);

@@ -606,6 +606,29 @@ write_recall (NatterdStoreSqlite  *self,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return natterd_sqlite_fail (self->db, rc, "recall lookup", error);
 
+  if (op->expansion_set != NULL)
+    {
+      g_autofree char *content = NULL;
+
+      /* Any participant: the channel key holds the user (private) or the
+       * caller checked membership (group). */
+      op->found = rc == SQLITE_ROW && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
+                  g_strcmp0 (channel, op->channel) == 0 &&
+                  g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0;
+      if (!op->found)
+        return TRUE;
+      op->expansion_code = natterd_expansion_apply (op->original.content, op->expansion_set,
+                                                    op->expansion_remove, &content);
+      if (op->expansion_code != NATTER_CODE_OK)
+        return TRUE;
+      stmt = self->writer_stmts[W_EDIT_MESSAGE];
+      sqlite3_bind_int64 (stmt, 1, op->message_id);
+      natterd_sqlite_bind_text (stmt, 2, content);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+      return write_publish (self, op->command, error);
+    }
+
   op->found = rc == SQLITE_ROW && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
               sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
               (op->edit_content != NULL ? g_strcmp0 (object_name, NATTER_OBJECT_TEXT) == 0
@@ -617,9 +640,11 @@ write_recall (NatterdStoreSqlite  *self,
 
   if (op->edit_content != NULL)
     {
+      g_autofree char *content = natterd_expansion_keep (op->original.content, op->edit_content);
+
       stmt = self->writer_stmts[W_EDIT_MESSAGE];
       sqlite3_bind_int64 (stmt, 1, op->message_id);
-      natterd_sqlite_bind_text (stmt, 2, op->edit_content);
+      natterd_sqlite_bind_text (stmt, 2, content);
       if (!natterd_sqlite_step_done (self->db, stmt, error))
         return FALSE;
       return op->command == NULL || write_publish (self, op->command, error);

@@ -9,6 +9,8 @@
 #include "natterd-crypto.h"
 #include "natterd-log.h"
 
+#include "natter-json.h"
+
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -323,6 +325,56 @@ natterd_op_new (NatterdOpKind  kind,
   return op;
 }
 
+/* An edit replaces the content: the stored expansion stays with it. */
+char *
+natterd_expansion_keep (const char *stored,
+                        const char *edited)
+{
+  g_autoptr(JsonNode) old = stored != NULL ? natter_json_parse (stored, -1, NULL) : NULL;
+  g_autoptr(JsonNode) root = natter_json_parse (edited, -1, NULL);
+  JsonNode *expansion;
+
+  expansion = old != NULL && JSON_NODE_HOLDS_OBJECT (old)
+                ? json_object_get_member (json_node_get_object (old), "expansion") : NULL;
+  if (expansion == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return g_strdup (edited);
+  json_object_set_member (json_node_get_object (root), "expansion", json_node_copy (expansion));
+  return json_to_string (root, FALSE);
+}
+
+/* Both stores, on their writer thread: the stored content's "expansion"
+ * object (present since the message was sent with expansion enabled) gets
+ * @set and loses @remove. Returns 0, 25104 or 25105. */
+int
+natterd_expansion_apply (const char  *content,
+                         JsonObject  *set,
+                         char       **remove,
+                         char       **new_content)
+{
+  g_autoptr(JsonNode) root = content != NULL ? natter_json_parse (content, -1, NULL) : NULL;
+  JsonObject *expansion;
+  JsonNode *member;
+  g_autoptr(GList) keys = NULL;
+
+  member = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
+             ? json_object_get_member (json_node_get_object (root), "expansion") : NULL;
+  if (member == NULL || !JSON_NODE_HOLDS_OBJECT (member))
+    return NATTER_CODE_EXPANSION_NOT_ENABLED;
+  expansion = json_node_get_object (member);
+
+  keys = json_object_get_members (set);
+  for (GList *l = keys; l != NULL; l = l->next)
+    json_object_set_member (expansion, l->data, json_node_copy (json_object_get_member (set, l->data)));
+  for (guint i = 0; remove != NULL && remove[i] != NULL; i++)
+    if (json_object_has_member (expansion, remove[i]))
+      json_object_remove_member (expansion, remove[i]);
+  if (json_object_get_size (expansion) > NATTER_EXPANSION_MESSAGE_MAX_KEYS)
+    return NATTER_CODE_EXPANSION_TOO_MANY_KEYS;
+
+  *new_content = json_to_string (root, FALSE);
+  return NATTER_CODE_OK;
+}
+
 void
 natterd_op_free (NatterdOp *op)
 {
@@ -365,6 +417,8 @@ natterd_op_free (NatterdOp *op)
         g_free (r->channel);
         g_free (r->operator_id);
         g_free (r->edit_content);
+        g_clear_pointer (&r->expansion_set, json_object_unref);
+        g_strfreev (r->expansion_remove);
         natterd_op_free ((NatterdOp *) r->command);
         natterd_message_clear (&r->original);
       }

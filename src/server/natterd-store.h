@@ -24,6 +24,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -300,6 +301,11 @@ typedef struct
   /* An edit instead (#16): the RC:TxtMsg's content becomes this and
    * command is the NT:EditCmd. */
   char             *edit_content;
+  /* An expansion update instead (#16): any participant, the content's
+   * "expansion" object gets these; command is the NT:ExpansionCmd. */
+  JsonObject       *expansion_set;
+  GStrv             expansion_remove;
+  int               expansion_code; /* out: 25104, 25105 or 0 */
   gboolean          found;        /* out: recalled; FALSE: 25101 */
   gboolean          window_passed; /* out: an edit found too late (25103) */
   NatterdMessage    original;     /* out */
@@ -460,6 +466,12 @@ gpointer natterd_op_new  (NatterdOpKind  kind,
                           gpointer       user_data,
                           GDestroyNotify destroy);
 void     natterd_op_free (NatterdOp     *op);
+char    *natterd_expansion_keep  (const char  *stored,
+                                  const char  *edited);
+int      natterd_expansion_apply (const char  *content,
+                                  JsonObject  *set,
+                                  char       **remove,
+                                  char       **new_content);
 
 /* ------------------------------------------------------------------- reads */
 

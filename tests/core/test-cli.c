@@ -393,15 +393,15 @@ on_presence (SoupServer        *server,
   soup_server_message_set_status (msg, 200, NULL);
 }
 
-/* Issue #16's bar, without reactions (message expansion is not done yet):
- * the app server hears alice come online; bob, listening with --all, gets
- * her first message, her RC:ReferenceMsg quoting it and her edit of it;
+/* Issue #16's bar: the app server hears alice come online; bob, listening
+ * with --all, gets her first message, her RC:ReferenceMsg quoting it, her
+ * 👍 reaction on it (NT:ExpansionCmd) and her edit of it;
  * carol gets the forwarded copy; alice's server history has the new text. */
 static void
 test_bar (Fixture       *fixture,
           gconstpointer  data)
 {
-  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "3", NULL };
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "4", NULL };
   PresenceEndpoint endpoint = { 0 };
   g_autoptr(SoupServer) soup = soup_server_new (NULL, NULL);
   g_autoptr(GError) error = NULL;
@@ -436,7 +436,7 @@ test_bar (Fixture       *fixture,
   test_wait_cli_connected (listener);
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
-                            (const char * const[]) { "send", "bob", "lunch at noon", NULL }), ==, 0);
+                            (const char * const[]) { "send", "bob", "lunch at noon", "--expansion", NULL }), ==, 0);
   first = test_json_lines (first_out);
   uid = json_object_get_string_member (g_ptr_array_index (first, 0), "messageUId");
 
@@ -449,13 +449,22 @@ test_bar (Fixture       *fixture,
   g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
                             (const char * const[]) { "send", "bob", "or at one?", "--reply-to", uid, NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "react", uid, "👍", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
                             (const char * const[]) { "edit", uid, "lunch at half past twelve", NULL }), ==, 0);
   g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
                             (const char * const[]) { "forward", uid, "carol", NULL }), ==, 0);
 
   heard_out = read_stdout (listener);
   heard = test_json_lines (heard_out);
-  g_assert_cmpuint (heard->len, ==, 3);
+  g_assert_cmpuint (heard->len, ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 2), "objectName"), ==, "NT:ExpansionCmd");
+  content = json_object_get_object_member (g_ptr_array_index (heard, 2), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  /* 👍 is F0 9F 91 8D in UTF-8. */
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "set"), "rf09f918d"),
+                   ==, "[\"alice\"]");
+  g_ptr_array_remove_index (heard, 2);
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 1), "objectName"), ==, "RC:ReferenceMsg");
   content = json_object_get_object_member (g_ptr_array_index (heard, 1), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");

@@ -1169,6 +1169,158 @@ test_edit_window (void)
   g_assert_cmpint (result->result->code, ==, 25102);
 }
 
+static NatterFrame *
+expand (NatterTestClient   *client,
+        NatterFrame        *ack,
+        int                 type,
+        const char         *target,
+        const char * const *set,
+        const char * const *remove)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ExpansionRequest request = NATTER__EXPANSION_REQUEST__INIT;
+  g_autofree Natter__ExpansionEntry *entries = NULL;
+  g_autofree Natter__ExpansionEntry **entry_pointers = NULL;
+  gsize n_set = set != NULL ? g_strv_length ((char **) set) / 2 : 0;
+
+  entries = g_new0 (Natter__ExpansionEntry, n_set + 1);
+  entry_pointers = g_new0 (Natter__ExpansionEntry *, n_set + 1);
+  for (gsize i = 0; i < n_set; i++)
+    {
+      natter__expansion_entry__init (&entries[i]);
+      entries[i].key = (char *) set[2 * i];
+      entries[i].value = (char *) set[2 * i + 1];
+      entry_pointers[i] = &entries[i];
+    }
+  request.message_uid = ack->publish_ack->message_uid;
+  request.conversation_type = type;
+  request.target_id = (char *) target;
+  request.n_set = n_set;
+  request.set = entry_pointers;
+  request.n_remove = remove != NULL ? g_strv_length ((char **) remove) : 0;
+  request.remove = (char **) remove;
+  query.method_case = NATTER__QUERY__METHOD_EXPANSION;
+  query.expansion = &request;
+  return natter_test_client_query (client, &query);
+}
+
+/* Expansion: any participant sets and removes keys of a message sent with
+ * an "expansion" object; every update reaches offline devices in order and
+ * history returns the message's current expansion. */
+static void
+test_expansion (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                "{\"content\":\"hi\",\"expansion\":{}}");
+  g_autoptr(NatterFrame) plain = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"x\"}");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) page = NULL;
+  g_autoptr(NatterFrame) command = NULL;
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *big = g_strnfill (4097, 'v');
+
+  natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+  natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+  /* alice goes offline: bob's updates wait for her. */
+  natter_test_client_free (g_steal_pointer (&alice));
+
+  /* Not enabled; not a participant; a chatroom. */
+  result = expand (bob, plain, 1, "alice", (const char *[]) { "k", "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 25104);
+  g_clear_pointer (&result, natter_frame_free);
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  result = expand (carol, ack, 1, "alice", (const char *[]) { "k", "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 25104);
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 4, "room", (const char *[]) { "k", "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  /* Frame limits: a bad key, a long value, 21 keys. */
+  result = expand (bob, ack, 1, "alice", (const char *[]) { "no/slash", "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 1, "alice", (const char *[]) { "k", big, NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  for (guint i = 0; i < 21; i++)
+    {
+      g_ptr_array_add (many, g_strdup_printf ("k%u", i));
+      g_ptr_array_add (many, g_strdup ("v"));
+    }
+  g_ptr_array_add (many, NULL);
+  result = expand (bob, ack, 1, "alice", (const char * const *) many->pdata, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 1, "alice", (const char *[]) { "r1", "[\"bob\"]", "r2", "x", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpstr (result->result->expansion->expansion_command->object_name, ==, "NT:ExpansionCmd");
+  g_assert_nonnull (strstr (result->result->expansion->expansion_command->content, ack->publish_ack->message_uid));
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 1, "alice", NULL, (const char *[]) { "r2", NULL });
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_clear_pointer (&result, natter_frame_free);
+
+  /* alice's device replays both updates, in order. */
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  command = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpstr (command->deliver->message->object_name, ==, "NT:ExpansionCmd");
+  g_assert_nonnull (strstr (command->deliver->message->content, "\"set\":{\"r1\":\"[\\\"bob\\\"]\",\"r2\":\"x\"}"));
+  g_clear_pointer (&command, natter_frame_free);
+  command = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpstr (command->deliver->message->object_name, ==, "NT:ExpansionCmd");
+  g_assert_nonnull (strstr (command->deliver->message->content, "\"remove\":[\"r2\"]"));
+
+  page = history (alice, 1, "bob", 0, 20);
+  g_assert_cmpuint (page->result->history->n_messages, ==, 4);
+  g_assert_cmpstr (page->result->history->messages[3]->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_nonnull (strstr (page->result->history->messages[3]->content, "\"expansion\":{\"r1\":\"[\\\"bob\\\"]\"}"));
+  g_clear_pointer (&page, natter_frame_free);
+
+  /* An edit keeps the expansion. */
+  result = edit (alice, ack, "bob", "{\"content\":\"hello\"}");
+  g_assert_cmpint (result->result->code, ==, 0);
+  page = history (alice, 1, "bob", 0, 20);
+  g_assert_cmpstr (page->result->history->messages[4]->message_uid, ==, ack->publish_ack->message_uid);
+  g_assert_nonnull (strstr (page->result->history->messages[4]->content, "\"hello\""));
+  g_assert_nonnull (strstr (page->result->history->messages[4]->content, "\"expansion\":{\"r1\""));
+}
+
+static void
+test_expansion_max_keys (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                "{\"content\":\"hi\",\"expansion\":{}}");
+  g_autoptr(NatterFrame) result = NULL;
+
+  /* 300 keys per message: 15 updates of 20, then one more key. */
+  for (guint u = 0; u < 15; u++)
+    {
+      g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+
+      for (guint i = 0; i < 20; i++)
+        {
+          g_ptr_array_add (keys, g_strdup_printf ("n%u", u * 20 + i));
+          g_ptr_array_add (keys, g_strdup ("1"));
+        }
+      g_ptr_array_add (keys, NULL);
+      result = expand (alice, ack, 1, "bob", (const char * const *) keys->pdata, NULL);
+      g_assert_cmpint (result->result->code, ==, 0);
+      g_clear_pointer (&result, natter_frame_free);
+    }
+  result = expand (alice, ack, 1, "bob", (const char *[]) { "one-more", "1", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 25105);
+  g_clear_pointer (&result, natter_frame_free);
+  /* Replacing a key keeps 300. */
+  result = expand (alice, ack, 1, "bob", (const char *[]) { "n0", "2", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1185,6 +1337,8 @@ main (int   argc,
   g_test_add_func ("/server/queries/online-blacklist", test_online_blacklist);
   g_test_add_func ("/server/queries/edit", test_edit);
   g_test_add_func ("/server/queries/edit-window", test_edit_window);
+  g_test_add_func ("/server/queries/expansion", test_expansion);
+  g_test_add_func ("/server/queries/expansion-max-keys", test_expansion_max_keys);
   g_test_add_func ("/server/queries/caps", test_caps);
   g_test_add_func ("/server/queries/limits", test_query_limits);
   g_test_add_func ("/server/queries/conversation-previews", test_conversation_previews);
