@@ -674,6 +674,39 @@ recall_command_content (const char *message_uid,
   return json_to_string (root, FALSE);
 }
 
+/* The command (RC:RcCmd, NT:EditCmd, NT:ExpansionCmd) an operation on a
+ * stored message publishes: wherever the message went, persisted (offline
+ * devices learn of it), leaving conversation lists alone. Takes @content. */
+static NatterdPublishOp *
+command_op_new (NatterdServer *self,
+                NatterdApp    *app,
+                NatterdUser   *sender,
+                const char    *channel,
+                int            conversation_type,
+                const char    *target_id,
+                const char    *object_name,
+                char          *content)
+{
+  NatterdPublishOp *command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+
+  command->app_id = app->id;
+  command->sender_id = sender->id;
+  command->channel = g_strdup (channel);
+  command->message.conversation_type = conversation_type;
+  command->message.sender_user_id = g_strdup (sender->user_id);
+  command->message.target_id = g_strdup (target_id);
+  command->message.object_name = g_strdup (object_name);
+  command->message.content = content;
+  command->message.flags = natter_object_name_flags (object_name, 0);
+  command->message.sent_time = natterd_server_next_sent_time (self, channel);
+  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
+  natterd_server_add_conversation_recipients (self, command, app, sender, conversation_type,
+                                              target_id, app->settings.multi_device, FALSE);
+  for (guint i = 0; i < command->recipients->len; i++)
+    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
+  return command;
+}
+
 static void
 natterd_server_recall_from (NatterdServer     *self,
                             NatterdSession    *origin,
@@ -689,7 +722,6 @@ natterd_server_recall_from (NatterdServer     *self,
 {
   gint64 message_id = natterd_message_uid_to_id (message_uid);
   NatterdRecallOp *op;
-  NatterdPublishOp *command;
   gint64 now = natterd_now_ms ();
 
   if (message_id <= 0 || !NATTER_CONVERSATION_TYPE_IS_VALID (conversation_type))
@@ -712,25 +744,9 @@ natterd_server_recall_from (NatterdServer     *self,
   op->operator_id = g_strdup (sender->user_id);
   op->recall_time = now;
 
-  /* RC:RcCmd goes wherever the message went; it is persisted (offline
-   * devices learn of it) but leaves conversation lists alone. */
-  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
-  command->app_id = app->id;
-  command->sender_id = sender->id;
-  command->channel = g_strdup (op->channel);
-  command->message.conversation_type = conversation_type;
-  command->message.sender_user_id = g_strdup (sender->user_id);
-  command->message.target_id = g_strdup (target_id);
-  command->message.object_name = g_strdup (NATTER_OBJECT_RECALL_COMMAND);
-  command->message.content = recall_command_content (message_uid, conversation_type, target_id, sent_time);
-  command->message.flags = natter_object_name_flags (NATTER_OBJECT_RECALL_COMMAND, 0);
-  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
-  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
-  natterd_server_add_conversation_recipients (self, command, app, sender, conversation_type,
-                                              target_id, app->settings.multi_device, FALSE);
-  for (guint i = 0; i < command->recipients->len; i++)
-    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
-  op->command = command;
+  op->command = command_op_new (self, app, sender, op->channel, conversation_type, target_id,
+                                NATTER_OBJECT_RECALL_COMMAND,
+                                recall_command_content (message_uid, conversation_type, target_id, sent_time));
 
   natterd_store_submit (self->store, op);
 }
@@ -821,7 +837,6 @@ natterd_server_edit_from (NatterdServer     *self,
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(JsonObject) command_content = NULL;
   NatterdRecallOp *op;
-  NatterdPublishOp *command;
   JsonObject *content;
   gint64 now = natterd_now_ms ();
   int code = NATTER_CODE_OK;
@@ -865,23 +880,8 @@ natterd_server_edit_from (NatterdServer     *self,
   json_object_set_object_member (command_content, "content", json_object_ref (content));
   json_object_set_int_member (command_content, "editedTime", now);
 
-  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
-  command->app_id = app->id;
-  command->sender_id = sender->id;
-  command->channel = g_strdup (op->channel);
-  command->message.conversation_type = request->conversation_type;
-  command->message.sender_user_id = g_strdup (sender->user_id);
-  command->message.target_id = g_strdup (request->target_id);
-  command->message.object_name = g_strdup (NATTER_OBJECT_EDIT_COMMAND);
-  command->message.content = object_to_string (command_content);
-  command->message.flags = natter_object_name_flags (NATTER_OBJECT_EDIT_COMMAND, 0);
-  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
-  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
-  natterd_server_add_conversation_recipients (self, command, app, sender, request->conversation_type,
-                                              request->target_id, app->settings.multi_device, FALSE);
-  for (guint i = 0; i < command->recipients->len; i++)
-    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
-  op->command = command;
+  op->command = command_op_new (self, app, sender, op->channel, request->conversation_type, request->target_id,
+                                NATTER_OBJECT_EDIT_COMMAND, object_to_string (command_content));
 
   natterd_store_submit (self->store, op);
 }
@@ -949,7 +949,6 @@ natterd_server_expansion_from (NatterdServer            *self,
   g_autoptr(JsonArray) remove = NULL;
   g_autoptr(GPtrArray) remove_keys = NULL;
   NatterdRecallOp *op;
-  NatterdPublishOp *command;
   JsonObject *set;
   int code = NATTER_CODE_OK;
 
@@ -1003,23 +1002,8 @@ natterd_server_expansion_from (NatterdServer            *self,
   json_object_set_object_member (command_content, "set", json_object_ref (set));
   json_object_set_array_member (command_content, "remove", g_steal_pointer (&remove));
 
-  command = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
-  command->app_id = app->id;
-  command->sender_id = sender->id;
-  command->channel = g_strdup (op->channel);
-  command->message.conversation_type = request->conversation_type;
-  command->message.sender_user_id = g_strdup (sender->user_id);
-  command->message.target_id = g_strdup (request->target_id);
-  command->message.object_name = g_strdup (NATTER_OBJECT_EXPANSION_COMMAND);
-  command->message.content = object_to_string (command_content);
-  command->message.flags = natter_object_name_flags (NATTER_OBJECT_EXPANSION_COMMAND, 0);
-  command->message.sent_time = natterd_server_next_sent_time (self, op->channel);
-  command->webhook = (command->message.flags & NATTER_MESSAGE_FLAG_PERSISTED) && app->settings.webhook_url != NULL;
-  natterd_server_add_conversation_recipients (self, command, app, sender, request->conversation_type,
-                                              request->target_id, app->settings.multi_device, FALSE);
-  for (guint i = 0; i < command->recipients->len; i++)
-    g_array_index (command->recipients, NatterdRecipient, i).conversation = FALSE;
-  op->command = command;
+  op->command = command_op_new (self, app, sender, op->channel, request->conversation_type, request->target_id,
+                                NATTER_OBJECT_EXPANSION_COMMAND, object_to_string (command_content));
 
   natterd_store_submit (self->store, op);
 }
