@@ -632,23 +632,35 @@ update_conversation (NatterdServer             *self,
 
 /* ------------------------------------------------------------------- recall */
 
+/* A recall, edit or expansion back from the store: @refused is the
+ * operation's own refusal (0 when the store did it), then the command goes
+ * out and the asker hears the code. */
 static void
-recall_committed (NatterdOp *base,
-                  gpointer   user_data)
+command_committed (NatterdOp      *base,
+                   NatterdPending *pending,
+                   int             refused)
 {
   NatterdRecallOp *op = (NatterdRecallOp *) base;
-  NatterdPending *pending = user_data;
   NatterdRecallDone done = (NatterdRecallDone) pending->func;
 
   if (base->error != NULL)
     done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
-  else if (!op->found)
-    done (NATTER_CODE_RECALL_FAILED, NULL, pending->user_data);
+  else if (refused != NATTER_CODE_OK)
+    done (refused, NULL, pending->user_data);
   else
     {
       natterd_server_deliver_committed (pending->server, op->command, pending->origin);
       done (NATTER_CODE_OK, &op->command->message, pending->user_data);
     }
+}
+
+static void
+recall_committed (NatterdOp *base,
+                  gpointer   user_data)
+{
+  NatterdRecallOp *op = (NatterdRecallOp *) base;
+
+  command_committed (base, user_data, op->found ? NATTER_CODE_OK : NATTER_CODE_RECALL_FAILED);
 }
 
 static char *
@@ -797,20 +809,10 @@ edit_committed (NatterdOp *base,
                 gpointer   user_data)
 {
   NatterdRecallOp *op = (NatterdRecallOp *) base;
-  NatterdPending *pending = user_data;
-  NatterdRecallDone done = (NatterdRecallDone) pending->func;
 
-  if (base->error != NULL)
-    done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
-  else if (op->window_passed)
-    done (NATTER_CODE_EDIT_WINDOW_PASSED, NULL, pending->user_data);
-  else if (!op->found)
-    done (NATTER_CODE_EDIT_FAILED, NULL, pending->user_data);
-  else
-    {
-      natterd_server_deliver_committed (pending->server, op->command, pending->origin);
-      done (NATTER_CODE_OK, &op->command->message, pending->user_data);
-    }
+  command_committed (base, user_data, op->window_passed ? NATTER_CODE_EDIT_WINDOW_PASSED
+                                      : !op->found      ? NATTER_CODE_EDIT_FAILED
+                                                        : NATTER_CODE_OK);
 }
 
 static char *
@@ -916,20 +918,8 @@ expansion_committed (NatterdOp *base,
                      gpointer   user_data)
 {
   NatterdRecallOp *op = (NatterdRecallOp *) base;
-  NatterdPending *pending = user_data;
-  NatterdRecallDone done = (NatterdRecallDone) pending->func;
 
-  if (base->error != NULL)
-    done (NATTER_CODE_SERVER_ERROR, NULL, pending->user_data);
-  else if (!op->found)
-    done (NATTER_CODE_EXPANSION_NOT_ENABLED, NULL, pending->user_data);
-  else if (op->expansion_code != NATTER_CODE_OK)
-    done (op->expansion_code, NULL, pending->user_data);
-  else
-    {
-      natterd_server_deliver_committed (pending->server, op->command, pending->origin);
-      done (NATTER_CODE_OK, &op->command->message, pending->user_data);
-    }
+  command_committed (base, user_data, !op->found ? NATTER_CODE_EXPANSION_NOT_ENABLED : op->expansion_code);
 }
 
 /* Like an edit, but any participant may update, and the store merges the
