@@ -183,29 +183,6 @@ store_group (NatterdApiRequest *request,
   natterd_api_submit_part_full (request, op, create ? group_row_stored : natterd_api_part_committed);
 }
 
-static void
-store_members (NatterdApiRequest    *request,
-               NatterdGroup         *group,
-               NatterdMembersAction  action,
-               GPtrArray            *users,
-               gint64                time)
-{
-  NatterdMembersOp *op;
-
-  if (users->len == 0)
-    return;
-  op = natterd_op_new (NATTERD_OP_MEMBERS, NULL, NULL, NULL);
-  op->group_id = group->id;
-  op->action = action;
-  op->time = time;
-  op->app_id = group->app->id;
-  op->timeline_id = g_strdup (group->group_id);
-  op->from_start = group->app->settings.group_history_before_join;
-  for (guint i = 0; i < users->len; i++)
-    g_array_append_val (op->user_ids, ((NatterdUser *) g_ptr_array_index (users, i))->id);
-  natterd_api_submit_part (request, op);
-}
-
 /* RC:GrpNtf from @operator about @targets (NatterdUser). */
 static void
 notify_group (NatterdApiRequest *request,
@@ -421,7 +398,7 @@ group_create (NatterdApiRequest *request)
       g_ptr_array_add (added, g_ptr_array_index (members, i));
       g_ptr_array_add (others, g_ptr_array_index (members, i));
     }
-  store_members (request, group, NATTERD_MEMBERS_ADD, added, now);
+  natterd_api_store_members (request, group, NATTERD_MEMBERS_ADD, added, now);
   roles = ensure_roles (state, group_id);
   roles->owner = g_strdup (user->user_id);
   store_roles (request, state, group_id);
@@ -451,7 +428,7 @@ group_add (NatterdApiRequest *request)
     return;
   for (guint i = 0; i < added->len; i++)
     natterd_group_add_member (context.group, g_ptr_array_index (added, i), now);
-  store_members (request, context.group, NATTERD_MEMBERS_ADD, added, now);
+  natterd_api_store_members (request, context.group, NATTERD_MEMBERS_ADD, added, now);
   if (added->len > 0)
     notify_group (request, context.group, user, "Add", added, NULL, NULL);
   natterd_api_finish_when_stored (request);
@@ -508,7 +485,7 @@ depart (gpointer data)
           if (roles != NULL)
             g_hash_table_remove (roles->admins, user->user_id);
         }
-      store_members (request, group, NATTERD_MEMBERS_REMOVE, removed, 0);
+      natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, removed, 0);
       if (roles != NULL)
         store_roles (request, state, departure->group_id);
     }

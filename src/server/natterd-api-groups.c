@@ -57,12 +57,14 @@ create_group_row (NatterdApiRequest *request,
   natterd_api_submit_part_full (request, op, group_created);
 }
 
-static void
-store_members (NatterdApiRequest    *request,
-               NatterdGroup         *group,
-               NatterdMembersAction  action,
-               GPtrArray            *users,
-               gint64                time)
+/* Joins or leaves of @users (NatterdUser) in @group, stored as a part of
+ * @request (also natterd-accounts-groups.c). */
+void
+natterd_api_store_members (NatterdApiRequest    *request,
+                           NatterdGroup         *group,
+                           NatterdMembersAction  action,
+                           GPtrArray            *users,
+                           gint64                time)
 {
   NatterdMembersOp *op;
 
@@ -143,7 +145,7 @@ api_group_create (NatterdApiRequest *request)
           g_ptr_array_add (added, user);
         }
     }
-  store_members (request, group, NATTERD_MEMBERS_ADD, added, now);
+  natterd_api_store_members (request, group, NATTERD_MEMBERS_ADD, added, now);
   natterd_api_finish_when_stored (request);
 }
 
@@ -168,7 +170,7 @@ api_group_quit (NatterdApiRequest *request)
           if (user != NULL && natterd_group_remove_member (group, user))
             g_ptr_array_add (removed, user);
         }
-      store_members (request, group, NATTERD_MEMBERS_REMOVE, removed, 0);
+      natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, removed, 0);
     }
   natterd_api_finish_when_stored (request);
 }
@@ -240,7 +242,7 @@ api_group_sync (NatterdApiRequest *request)
           g_autoptr(GPtrArray) one = g_ptr_array_new ();
 
           g_ptr_array_add (one, user);
-          store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
+          natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
         }
     }
 
@@ -258,7 +260,7 @@ api_group_sync (NatterdApiRequest *request)
 
             natterd_group_add_member (group, user, now);
             g_ptr_array_add (one, user);
-            store_members (request, group, NATTERD_MEMBERS_ADD, one, now);
+            natterd_api_store_members (request, group, NATTERD_MEMBERS_ADD, one, now);
           }
       }
   }
@@ -352,7 +354,7 @@ group_gag (NatterdApiRequest *request,
           g_ptr_array_add (changed, user);
         }
     }
-  store_members (request, group, NATTERD_MEMBERS_GAG, changed, until);
+  natterd_api_store_members (request, group, NATTERD_MEMBERS_GAG, changed, until);
   natterd_api_finish_when_stored (request);
 }
 

@@ -89,6 +89,11 @@ void natterd_api_submit_part_full   (NatterdApiRequest *request,
                                      NatterdOpFunc      complete);
 void natterd_api_submit_part        (NatterdApiRequest *request,
                                      gpointer           op);
+void natterd_api_store_members      (NatterdApiRequest    *request,
+                                     NatterdGroup         *group,
+                                     NatterdMembersAction  action,
+                                     GPtrArray            *users,
+                                     gint64                time);
 /* Replies once every part submitted so far is durable. */
 void natterd_api_finish_when_stored (NatterdApiRequest *request);
 
