@@ -44,6 +44,7 @@ typedef struct {
   long list_rss_kib;
   long list_heap_kib;       /* malloc'd bytes in use then */
   long settled_rss_kib;     /* 5 s after the map, when the chat is clicked */
+  gboolean settled_librsvg;  /* librsvg mapped then */
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
@@ -79,6 +80,15 @@ thread_cpu_ms (void)
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* Whether an SVG was drawn: gdk-pixbuf's SVG loader maps librsvg (~6.5 MiB). */
+static gboolean
+librsvg_mapped (void)
+{
+  g_autofree char *maps = NULL;
+
+  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) && strstr (maps, "librsvg") != NULL;
+}
+
 static double
 percentile (GArray *values,
             double  p)
@@ -110,13 +120,13 @@ finish (Probe *probe)
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
   printf ("{\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
-          "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
+          "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"librsvgMapped\":%s,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
-          probe->list_heap_kib, probe->settled_rss_kib, probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
+          probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99));
@@ -130,12 +140,13 @@ start_open (Probe *probe)
   const char *open = g_getenv ("NATTER_APP_BENCH_OPEN");
   g_auto(GStrv) parts = open != NULL ? g_strsplit (open, ":", 2) : NULL;
 
+  probe->settled_rss_kib = natter_bench_rss_kib ();
+  probe->settled_librsvg = librsvg_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);
       return;
     }
-  probe->settled_rss_kib = natter_bench_rss_kib ();
   probe->stage = WAIT_CHAT;
   probe->open_start_ms = natter_bench_boottime_ms ();
   probe->open_start_cpu_ms = thread_cpu_ms ();
