@@ -9,10 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "natter-bench-clock.h"
 #include "natter-bench-probe.h"
 #include "natter-window.h"
 
 #define OPEN_AFTER_MS 1500
+#define SETTLE_MS     5000      /* the RSS target's "5 s after the map" */
+#define SCROLL_SPEED  12000.0   /* px/s, a fast fling (a photo row a frame at 60 fps), unless NATTER_APP_BENCH_SCROLL_SPEED */
+#define SCROLL_MAX_MS 60000
 
 typedef enum {
   WAIT_FIRST_FRAME,
@@ -20,6 +24,7 @@ typedef enum {
   WAIT_LIST_FRAME,
   WAIT_USER,
   WAIT_CHAT,
+  SCROLL,
   DONE,
 } Stage;
 
@@ -27,6 +32,7 @@ typedef struct {
   NatterWindow *window;
   Stage stage;
   double start_ms;          /* process start, CLOCK_BOOTTIME ms */
+  double map_ms;
   double first_frame_ms;
   double list_frame_ms;
   double open_start_ms;
@@ -37,56 +43,23 @@ typedef struct {
   guint messages;
   long list_rss_kib;
   long list_heap_kib;       /* malloc'd bytes in use then */
-  long settled_rss_kib;     /* when the chat is clicked, the list still on screen */
+  long settled_rss_kib;     /* 5 s after the map, when the chat is clicked */
+  gboolean settled_librsvg;  /* librsvg mapped then */
+  /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
+  gboolean scroll;
+  double scroll_speed;
+  gint64 scroll_start_us;
+  gint64 last_frame_us;     /* the frame clock's time of the previous scrolled frame */
+  gint64 paint_start_us;    /* this frame's before-paint, monotonic */
+  GArray *intervals;        /* ms between scrolled frames */
+  GArray *work;             /* ms from before-paint to after-paint of each */
+  guint tick_id;
+  guint scroll_messages;
+  double scroll_ms;
   GArray *next_opens;       /* ms of the chats opened after the first */
   guint next_count;
   gulong paint_id;
 } Probe;
-
-static double
-boottime_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_BOOTTIME, &ts);
-  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-/* When this process started, from /proc/self/stat (field 22, in ticks since boot). */
-static double
-process_start_ms (void)
-{
-  g_autofree char *stat = NULL;
-  const char *p;
-  long ticks = sysconf (_SC_CLK_TCK);
-
-  if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL) ||
-      (p = strrchr (stat, ')')) == NULL)
-    return boottime_ms ();
-  p += 2;
-  /* fields 3.. after the command name; starttime is field 22 */
-  for (int field = 3; field < 22 && p != NULL; field++)
-    {
-      p = strchr (p, ' ');
-      if (p != NULL)
-        p++;
-    }
-  if (p == NULL)
-    return boottime_ms ();
-  return g_ascii_strtoull (p, NULL, 10) * 1000.0 / ticks;
-}
-
-static long
-rss_kib (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
-      (line = strstr (status, "VmRSS:")) == NULL)
-    return 0;
-  return strtol (line + 6, NULL, 10);
-}
 
 static long
 heap_kib (void)
@@ -105,6 +78,24 @@ thread_cpu_ms (void)
 
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Whether an SVG was drawn: gdk-pixbuf's SVG loader maps librsvg (~6.5 MiB). */
+static gboolean
+librsvg_mapped (void)
+{
+  g_autofree char *maps = NULL;
+
+  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) && strstr (maps, "librsvg") != NULL;
+}
+
+static double
+percentile (GArray *values,
+            double  p)
+{
+  if (values->len == 0)
+    return 0;
+  return g_array_index (values, double, MIN (values->len - 1, (guint) (p * values->len)));
 }
 
 static int
@@ -126,11 +117,19 @@ finish (Probe *probe)
       next_median = g_array_index (probe->next_opens, double, probe->next_opens->len / 2);
     }
   probe->stage = DONE;
-  printf ("{\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
-          "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"settledRssKiB\":%ld,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
-          "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld}\n",
-          probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
-          probe->list_heap_kib, probe->settled_rss_kib, probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, rss_kib ());
+  g_array_sort (probe->intervals, compare_double);
+  g_array_sort (probe->work, compare_double);
+  printf ("{\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
+          "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"librsvgMapped\":%s,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
+          "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
+          "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
+          "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
+          "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f}\n",
+          probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
+          probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
+          probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
+          percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
+          percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99));
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -141,16 +140,75 @@ start_open (Probe *probe)
   const char *open = g_getenv ("NATTER_APP_BENCH_OPEN");
   g_auto(GStrv) parts = open != NULL ? g_strsplit (open, ":", 2) : NULL;
 
+  probe->settled_rss_kib = natter_bench_rss_kib ();
+  probe->settled_librsvg = librsvg_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);
       return;
     }
-  probe->settled_rss_kib = rss_kib ();
   probe->stage = WAIT_CHAT;
-  probe->open_start_ms = boottime_ms ();
+  probe->open_start_ms = natter_bench_boottime_ms ();
   probe->open_start_cpu_ms = thread_cpu_ms ();
   natter_window_open_conversation (probe->window, atoi (parts[0]), parts[1], 0);
+}
+
+static void
+scroll_done (Probe *probe)
+{
+  NatterChatView *view = natter_window_get_chat_view (probe->window);
+  GtkWidget *list_view = GTK_WIDGET (natter_chat_view_get_list_view (view));
+
+  gtk_widget_remove_tick_callback (list_view, probe->tick_id);
+  probe->tick_id = 0;
+  probe->scroll_ms = (g_get_monotonic_time () - probe->scroll_start_us) / 1000.0;
+  probe->scroll_messages = g_list_model_get_n_items (G_LIST_MODEL (natter_chat_view_get_messages (view)));
+  finish (probe);
+}
+
+/* One frame of the fling: up by speed × the frame clock's interval, the
+ * older pages loading as the chat view asks for them, until its top. */
+static gboolean
+scroll_tick_cb (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  Probe *probe = user_data;
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (widget));
+  NatterMessageList *messages = natter_chat_view_get_messages (natter_window_get_chat_view (probe->window));
+  gint64 now = gdk_frame_clock_get_frame_time (clock);
+  double dt = probe->last_frame_us != 0 ? (now - probe->last_frame_us) / 1000.0 : 1000.0 / 60;
+  double value = gtk_adjustment_get_value (adj);
+
+  if (probe->last_frame_us != 0)
+    g_array_append_val (probe->intervals, dt);
+  probe->last_frame_us = now;
+
+  if ((value <= 0 && messages != NULL && !natter_message_list_get_has_more (messages)) ||
+      g_get_monotonic_time () - probe->scroll_start_us > SCROLL_MAX_MS * 1000)
+    {
+      scroll_done (probe);
+      return G_SOURCE_REMOVE;
+    }
+  gtk_adjustment_set_value (adj, MAX (0, value - probe->scroll_speed * MIN (dt, 50) / 1000));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+before_paint_cb (GdkFrameClock *clock,
+                 Probe         *probe)
+{
+  probe->paint_start_us = probe->stage == SCROLL ? g_get_monotonic_time () : 0;
+}
+
+static void
+start_scroll (Probe *probe)
+{
+  GtkWidget *list_view = GTK_WIDGET (natter_chat_view_get_list_view (natter_window_get_chat_view (probe->window)));
+
+  probe->stage = SCROLL;
+  probe->scroll_start_us = g_get_monotonic_time ();
+  probe->tick_id = gtk_widget_add_tick_callback (list_view, scroll_tick_cb, probe, NULL);
 }
 
 static void
@@ -173,7 +231,7 @@ after_paint_cb (GdkFrameClock *clock,
   switch (probe->stage)
     {
     case WAIT_FIRST_FRAME:
-      probe->first_frame_ms = boottime_ms () - probe->start_ms;
+      probe->first_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->stage = WAIT_LIST;
       G_GNUC_FALLTHROUGH;
     case WAIT_LIST:
@@ -187,12 +245,14 @@ after_paint_cb (GdkFrameClock *clock,
       break;
     case WAIT_LIST_FRAME:
       /* this frame drew the list */
-      probe->list_frame_ms = boottime_ms () - probe->start_ms;
-      probe->list_rss_kib = rss_kib ();
+      probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
+      probe->list_rss_kib = natter_bench_rss_kib ();
       probe->list_heap_kib = heap_kib ();
       probe->stage = WAIT_USER;
-      /* a person clicks a chat a moment later, once the app has settled */
-      g_timeout_add_once (OPEN_AFTER_MS, open_timeout_cb, probe);
+      /* a person clicks a chat a moment later, once the app has settled:
+       * 5 s after the map, when the RSS target is taken */
+      g_timeout_add_once ((guint) MAX (OPEN_AFTER_MS, probe->map_ms + SETTLE_MS - probe->list_frame_ms),
+                          open_timeout_cb, probe);
       break;
     case WAIT_USER:
       break;
@@ -202,7 +262,7 @@ after_paint_cb (GdkFrameClock *clock,
        * the model at the end of a frame, that frame laid out and drew them */
       if (messages != NULL && g_list_model_get_n_items (G_LIST_MODEL (messages)) > 0)
         {
-          double ms = boottime_ms () - probe->open_start_ms;
+          double ms = natter_bench_boottime_ms () - probe->open_start_ms;
 
           if (probe->messages == 0)
             {
@@ -223,7 +283,7 @@ after_paint_cb (GdkFrameClock *clock,
 
               if (next != NULL)
                 {
-                  probe->open_start_ms = boottime_ms ();
+                  probe->open_start_ms = natter_bench_boottime_ms ();
                   natter_window_open_conversation (probe->window,
                                                    natter_conversation_get_conversation_type (next),
                                                    natter_conversation_get_target_id (next), 0);
@@ -231,10 +291,20 @@ after_paint_cb (GdkFrameClock *clock,
                   break;
                 }
             }
-          finish (probe);
+          if (probe->scroll)
+            start_scroll (probe);
+          else
+            finish (probe);
           break;
         }
       gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+      break;
+    case SCROLL:
+      if (probe->paint_start_us != 0)
+        {
+          double ms = (g_get_monotonic_time () - probe->paint_start_us) / 1000.0;
+          g_array_append_val (probe->work, ms);
+        }
       break;
     case DONE:
     default:
@@ -249,12 +319,24 @@ realize_cb (GtkWidget *widget,
   GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
 
   probe->paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), probe);
+  g_signal_connect (clock, "before-paint", G_CALLBACK (before_paint_cb), probe);
+}
+
+static void
+map_cb (GtkWidget *widget,
+        Probe     *probe)
+{
+  /* the first map: hidden and shown again later is not the start */
+  if (probe->stage == WAIT_FIRST_FRAME)
+    probe->map_ms = natter_bench_since_start_ms ();
 }
 
 static void
 probe_free (Probe *probe)
 {
   g_array_unref (probe->next_opens);
+  g_array_unref (probe->intervals);
+  g_array_unref (probe->work);
   g_free (probe);
 }
 
@@ -268,8 +350,15 @@ natter_bench_probe_attach (NatterWindow *window)
 
   probe = g_new0 (Probe, 1);
   probe->window = window;
-  probe->start_ms = process_start_ms ();
+  probe->start_ms = natter_bench_process_start_ms ();
   g_signal_connect (window, "realize", G_CALLBACK (realize_cb), probe);
+  g_signal_connect (window, "map", G_CALLBACK (map_cb), probe);
+  probe->intervals = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->work = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->scroll = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_SCROLL"), "1") == 0;
+  probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);
+  if (probe->scroll_speed <= 0)
+    probe->scroll_speed = SCROLL_SPEED;
   probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
   g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, (GDestroyNotify) probe_free);

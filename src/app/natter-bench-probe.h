@@ -1,12 +1,16 @@
 /* natter-bench-probe.h — figures for the app benchmark (tests/app/bench-app)
  *
  * With NATTER_APP_BENCH=1 in the environment the window measures, from the
- * process's start: the first frame, the first frame that shows the filled
- * conversation list, then (NATTER_APP_BENCH_OPEN=TYPE:TARGET) 1.5 s later, as
- * a person would click, the time from opening that chat to the frame that
- * shows its newest messages (NATTER_APP_BENCH_NEXT=N: then N more chats of
- * the list, one after the other, and their median), prints one JSON
- * line with them and the RSS, and quits. Without it nothing happens.
+ * process's start: the map, the first frame, the first frame that shows the
+ * filled conversation list, the RSS 5 s after the map, then
+ * (NATTER_APP_BENCH_OPEN=TYPE:TARGET) at that moment (at least 1.5 s after
+ * the list, as a person would click) the time from opening that chat to
+ * the frame that shows its newest messages (NATTER_APP_BENCH_NEXT=N: then
+ * N more chats of the list, one after the other, and their median;
+ * NATTER_APP_BENCH_SCROLL=1: then a fling up to the chat's first message at
+ * NATTER_APP_BENCH_SCROLL_SPEED px/s, default 12000, with the frame clock's
+ * intervals and each frame's paint time), prints one JSON line with them
+ * and the RSS, and quits. Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

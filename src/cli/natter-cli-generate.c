@@ -1,6 +1,6 @@
 /* natter-cli-generate.c — a synthetic profile for benchmarks
  *
- * natter-cli generate-profile DIR [--messages N] [--conversations N] [--owner ID]
+ * natter-cli generate-profile DIR [--messages N] [--conversations N] [--owner ID] [--images]
  *
  * Writes DIR/natter.db through the store's public bulk import: N text
  * messages (English and Chinese words, a fixed seed, so every run writes
@@ -8,6 +8,8 @@
  * private conversations with "peer0", "peer1", …, half of them incoming.
  * The last message of each conversation is unread, so the list shows
  * unread counts. Batches of 50,000 messages, each one transaction.
+ * --images: every message is a photo (RC:ImgMsg) with a 240×180 JPEG
+ * thumbnail, one of 16 colours, as a chat full of pictures scrolls.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +17,7 @@
 #include "natter-cli.h"
 
 #include <errno.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <stdio.h>
 
 #define BATCH 50000
@@ -25,9 +28,36 @@ static const char * const words[] = {
   "你好", "明天", "会议", "周末", "电影", "晚饭", "项目", "谢谢",
 };
 
+#define N_THUMBNAILS 16
+
 typedef struct {
   GAsyncResult *result;
 } Wait;
+
+/* A 240×180 JPEG, a gradient of colour @n: the size senders' thumbnails
+ * have, base64 as the content carries it. */
+static char *
+thumbnail_base64 (guint n)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 240, 180);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  guchar *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  g_autofree char *jpeg = NULL;
+  gsize length = 0;
+
+  for (int y = 0; y < 180; y++)
+    for (int x = 0; x < 240; x++)
+      {
+        guchar *p = pixels + y * stride + x * 3;
+
+        p[0] = (guchar) (n * 16 + x / 2);
+        p[1] = (guchar) (255 - n * 16 + y);
+        p[2] = (guchar) ((x + y) ^ (n * 37));
+      }
+  if (!gdk_pixbuf_save_to_buffer (pixbuf, &jpeg, &length, "jpeg", NULL, "quality", "80", NULL))
+    return NULL;
+  return g_base64_encode ((const guchar *) jpeg, length);
+}
 
 static void
 wait_cb (GObject      *object,
@@ -87,7 +117,8 @@ batch_fill (Batch      *batch,
             guint       end,
             guint       n_messages,
             guint       n_conversations,
-            gint64      start)
+            gint64      start,
+            char      **thumbnails)
 {
   for (guint i = from; i < end; i++)
     {
@@ -99,14 +130,16 @@ batch_fill (Batch      *batch,
       const char *second = words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))];
       const char *first = words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))];
       g_autofree char *text = g_strdup_printf ("%s %s %s #%u", first, second, third, i);
-      JsonObject *content = natter_content_new_text (text);
+      JsonObject *content = thumbnails != NULL
+                              ? natter_content_new_image (thumbnails[i % N_THUMBNAILS], "https://example.invalid/photo.jpg")
+                              : natter_content_new_text (text);
       NatterImportedMessage message = {
         .conversation_type = NATTER_CONVERSATION_PRIVATE,
         .target_id = peer,
         .message_uid = batch_take (batch, g_strdup_printf ("BNCH-%04X-%04X-%04X", i >> 24,
                                                            (i >> 12) & 0xfff, i & 0xfff)),
         .sender_user_id = incoming ? peer : owner,
-        .object_name = NATTER_OBJECT_TEXT,
+        .object_name = thumbnails != NULL ? NATTER_OBJECT_IMAGE : NATTER_OBJECT_TEXT,
         .content = content,
         .direction = incoming ? NATTER_MESSAGE_DIRECTION_RECEIVE : NATTER_MESSAGE_DIRECTION_SEND,
         .sent_status = incoming ? NATTER_SENT_STATUS_READ : NATTER_SENT_STATUS_SENT,
@@ -129,10 +162,13 @@ natter_cli_generate_profile (NatterCliContext *ctx,
   int messages = 1000000;
   int conversations = 10000;
   g_autofree char *user = NULL;
+  gboolean images = FALSE;
+  g_auto(GStrv) thumbnails = NULL;
   const GOptionEntry entries[] = {
     { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages (default 1000000)", "N" },
     { "conversations", 'c', 0, G_OPTION_ARG_INT, &conversations, "Conversations (default 10000)", "N" },
     { "owner", 0, 0, G_OPTION_ARG_STRING, &user, "User id of the profile (default \"me\")", "ID" },
+    { "images", 0, 0, G_OPTION_ARG_NONE, &images, "Every message a photo with a thumbnail", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) options = g_option_context_new ("DIR — write a synthetic profile for benchmarks");
@@ -153,7 +189,7 @@ natter_cli_generate_profile (NatterCliContext *ctx,
   if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 2 || messages < 0 ||
       conversations < 1)
     {
-      g_printerr ("%s: generate-profile DIR [--messages N] [--conversations N] [--owner ID]\n", ctx->program);
+      g_printerr ("%s: generate-profile DIR [--messages N] [--conversations N] [--owner ID] [--images]\n", ctx->program);
       return NATTER_CLI_EXIT_USAGE;
     }
   owner = user != NULL ? user : "me";
@@ -168,6 +204,17 @@ natter_cli_generate_profile (NatterCliContext *ctx,
     {
       g_printerr ("%s: generate-profile: %s exists already\n", ctx->program, db_path);
       return NATTER_CLI_EXIT_FAILURE;
+    }
+
+  if (images)
+    {
+      thumbnails = g_new0 (char *, N_THUMBNAILS + 1);
+      for (guint i = 0; i < N_THUMBNAILS; i++)
+        if ((thumbnails[i] = thumbnail_base64 (i)) == NULL)
+          {
+            g_printerr ("%s: generate-profile: gdk-pixbuf cannot write JPEG\n", ctx->program);
+            return NATTER_CLI_EXIT_FAILURE;
+          }
     }
 
   started = g_get_monotonic_time ();
@@ -192,7 +239,7 @@ natter_cli_generate_profile (NatterCliContext *ctx,
           guint end = MIN ((guint) messages, done + BATCH);
 
           batch_init (&batch);
-          batch_fill (&batch, rand, owner, done, end, messages, conversations, start);
+          batch_fill (&batch, rand, owner, done, end, messages, conversations, start, thumbnails);
           done = end;
         }
 

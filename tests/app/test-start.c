@@ -1,0 +1,78 @@
+/* test-start.c — what `natter` loads to start (issue #17)
+ *
+ * The natter binary on a signed-in profile (natter-cli generate-profile)
+ * whose server is not there, as the app benchmark starts it: it shows the
+ * conversation list and the offline banner's spinner, and with
+ * NATTER_APP_BENCH=1 prints its figures 5 s after the map and quits
+ * (src/app/natter-bench-probe.h).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "natter-test-server.h"
+
+/* No SVG is drawn at start: the icons on screen (the status icons, the
+ * empty chat's logo, the window icon, the spinner) are PNGs in the app's
+ * GResource, so librsvg (~6.5 MiB of RSS) is not loaded. */
+static void
+test_no_svg_at_start (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("natter-start-XXXXXX", NULL);
+  g_autofree char *profile = g_build_filename (dir, "me", NULL);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token = g_build_filename (profile, "token", NULL);
+  const char *generate[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
+                             "--messages", "200", "--conversations", "20", "--owner", "me", NULL };
+  const char *natter[] = { natter_test_program ("NATTER_APP"), "--profile", profile, NULL };
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *line = NULL;
+  JsonObject *figures;
+
+  g_assert_nonnull (dir);
+  g_assert_true (g_spawn_sync (NULL, (char **) generate, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+
+  g_subprocess_launcher_setenv (launcher, "NATTER_APP_BENCH", "1", TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_APP_BENCH_OPEN");
+  app = g_subprocess_launcher_spawnv (launcher, natter, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (app, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (app));
+
+  /* the probe's line: the one that is JSON */
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && line == NULL; i++)
+    if (lines[i][0] == '{')
+      line = lines[i];
+  g_assert_nonnull (line);
+  g_assert_true (json_parser_load_from_data (parser, line, -1, &error));
+  g_assert_no_error (error);
+  figures = json_node_get_object (json_parser_get_root (parser));
+  /* it did start: the stored list was on screen */
+  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
+  g_assert_false (json_object_get_boolean_member (figures, "librsvgMapped"));
+
+  natter_test_remove_tree (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/start/no-svg", test_no_svg_at_start);
+  return g_test_run ();
+}
