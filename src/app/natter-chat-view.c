@@ -1048,7 +1048,7 @@ mention_candidates (NatterComposer *composer,
 {
   NatterChatView *self = user_data;
   const char *own = self->client != NULL ? natter_client_get_user_id (self->client) : NULL;
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   *everyone = self->members != NULL && self->may_mention_all;
   if (self->members != NULL)
@@ -1076,7 +1076,7 @@ mention_candidates (NatterComposer *composer,
 
       if (id == NULL || *id == '\0' || g_strcmp0 (id, own) == 0 || g_hash_table_contains (seen, id))
         continue;
-      g_hash_table_add (seen, (gpointer) g_intern_string (id));
+      g_hash_table_add (seen, g_strdup (id));
       g_ptr_array_add (ids, g_strdup (id));
       g_ptr_array_add (names, g_strdup (name != NULL && *name != '\0' ? name : id));
     }
