@@ -159,6 +159,23 @@ test_muted_group_mention (NatterTestUi  *ui,
   natter_test_ui_wait_until (mention_shown, ui->sidebar, "the @ mark");
 }
 
+/* The request for receipts (after the message) has reached natterd. */
+static gboolean
+request_sent (gpointer window)
+{
+  NatterMessageList *list = natter_chat_view_get_messages (natter_window_get_chat_view (window));
+
+  for (guint i = 0; list != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i);
+
+      if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_RECEIPT_REQUEST &&
+          natter_message_get_sent_status (m) >= NATTER_SENT_STATUS_SENT)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* alice's group message asks for receipts; as bob and carol read it the
  * bubble says "Read by 1", "Read by 2", and its popover who. */
 static void
@@ -177,6 +194,7 @@ test_read_by (NatterTestUi  *ui,
   natter_composer_send (composer);
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "alice's message sent");
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Read by 0");
+  natter_test_ui_wait_until (request_sent, ui->window, "the receipt request sent");
 
   g_free (natter_test_ui_cli (ui, "bob", "sync", NULL));
   g_free (natter_test_ui_cli (ui, "bob", "send-receipts", "lunch", "--type", "group", NULL));
