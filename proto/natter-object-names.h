@@ -29,6 +29,14 @@ G_BEGIN_DECLS
 #define NATTER_OBJECT_EDIT_COMMAND      "NT:EditCmd"
 /* Natter's own: an update of a message's expansion (see ExpansionRequest). */
 #define NATTER_OBJECT_EXPANSION_COMMAND "NT:ExpansionCmd"
+/* Group read receipts (#16): the sender asks for them ({messageUId}, on
+ * the group's timeline), a member answers ({receiptMessageDic: {sender
+ * id: [uid, …]}}, only to the senders named). */
+#define NATTER_OBJECT_RECEIPT_REQUEST   "RC:RRReqMsg"
+#define NATTER_OBJECT_RECEIPT_RESPONSE  "RC:RRRspMsg"
+/* Natter's own: clear a conversation's history for the sender, on all of
+ * their devices ({conversationType, targetId, clearTime}). */
+#define NATTER_OBJECT_CLEAR_COMMAND     "NT:ClearCmd"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"

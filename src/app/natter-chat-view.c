@@ -6,6 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "natter-chat-view.h"
+#include "natter-contacts-page.h"
+#include "natter-window.h"
 #include "natter-format.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
@@ -57,6 +59,10 @@ struct _NatterChatView
   GtkSpinner *loading_spinner;
   GtkRevealer *jump_revealer;
   NatterComposer *composer;
+
+  /* a group's members (accounts: NatterAccountUser), for @mentions */
+  GPtrArray *members;
+  gboolean may_mention_all;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, ADW_TYPE_BIN)
@@ -199,15 +205,65 @@ clear_unread_cb (GObject      *object,
     g_debug ("clear unread: %s", error->message);
 }
 
+static gboolean
+wants_receipt (NatterMessage *message)
+{
+  return natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_RECEIVE &&
+         natter_message_get_receipt_requested (message) &&
+         !natter_message_get_receipt_answered (message);
+}
+
+/* Group read receipts: what asks for one is answered once the chat shows
+ * it (the window active, the chat mapped), @extra too (just updated). */
+static void
+answer_receipts (NatterChatView *self,
+                 NatterMessage  *extra)
+{
+  g_autoptr(GPtrArray) wanted = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n;
+
+  if (self->client == NULL || self->messages == NULL ||
+      (self->type != NATTER_CONVERSATION_GROUP && self->type != NATTER_CONVERSATION_DISCUSSION) ||
+      self->window == NULL || !gtk_window_is_active (self->window) ||
+      !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+
+      if (wants_receipt (message) &&
+          (extra == NULL || g_strcmp0 (natter_message_get_message_uid (message),
+                                       natter_message_get_message_uid (extra)) != 0))
+        g_ptr_array_add (wanted, g_steal_pointer (&message));
+    }
+  if (extra != NULL && wants_receipt (extra))
+    g_ptr_array_add (wanted, g_object_ref (extra));
+  if (wanted->len > 0)
+    natter_client_send_read_receipts_async (self->client, wanted, NULL, NULL, NULL);
+}
+
+static void
+store_message_updated_cb (NatterChatView *self,
+                          NatterMessage  *message)
+{
+  if (self->target_id == NULL || natter_message_get_conversation_type (message) != self->type ||
+      g_strcmp0 (natter_message_get_target_id (message), self->target_id) != 0)
+    return;
+  answer_receipts (self, message);
+}
+
 static void
 maybe_mark_read (NatterChatView *self)
 {
   if (self->conversation == NULL || self->client == NULL || !self->at_bottom)
     return;
-  if (natter_conversation_get_unread_count (self->conversation) == 0)
-    return;
   if (self->window == NULL || !gtk_window_is_active (self->window) ||
       !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+  answer_receipts (self, NULL);
+  if (natter_conversation_get_unread_count (self->conversation) == 0)
     return;
   natter_client_clear_unread_async (self->client, self->type, self->target_id, NULL,
                                     clear_unread_cb, NULL);
@@ -612,7 +668,14 @@ send_done_cb (GObject      *object,
   if (message == NULL && error != NULL &&
       !natter_client_error_is_transient (error))
     toast_error (self, _("Message not sent"), error);
+  /* One's own group messages ask for read receipts ("Read by N"). */
+  if (message != NULL &&
+      (natter_message_get_conversation_type (message) == NATTER_CONVERSATION_GROUP ||
+       natter_message_get_conversation_type (message) == NATTER_CONVERSATION_DISCUSSION))
+    natter_client_request_read_receipts_async (NATTER_CLIENT (object), message, NULL, NULL, NULL);
 }
+
+static JsonObject *composer_mentions (NatterChatView *self);
 
 static void
 send_text_cb (NatterChatView *self,
@@ -623,6 +686,12 @@ send_text_cb (NatterChatView *self,
   if (self->client == NULL || self->target_id == NULL)
     return;
   content = natter_content_new_text (text);
+  {
+    JsonObject *mentions = composer_mentions (self);
+
+    if (mentions != NULL)
+      json_object_set_object_member (content, "mentionedInfo", mentions);
+  }
   self->sticky = TRUE;
   read_on_send (self);
   natter_client_send_message_async (self->client, self->type, self->target_id,
@@ -966,6 +1035,114 @@ attach_conversation (NatterChatView     *self,
   maybe_mark_read (self);
 }
 
+/* ----------------------------------------------------------- @mentions */
+
+/* The group's members when the app server says who they are (accounts),
+ * else whoever spoke in what is loaded; "everyone" for owners and admins. */
+static void
+mention_candidates (NatterComposer *composer,
+                    GPtrArray      *ids,
+                    GPtrArray      *names,
+                    gboolean       *everyone,
+                    gpointer        user_data)
+{
+  NatterChatView *self = user_data;
+  const char *own = self->client != NULL ? natter_client_get_user_id (self->client) : NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  *everyone = self->members != NULL && self->may_mention_all;
+  if (self->members != NULL)
+    {
+      for (guint i = 0; i < self->members->len; i++)
+        {
+          NatterAccountUser *member = g_ptr_array_index (self->members, i);
+
+          if (g_strcmp0 (member->user_id, own) == 0)
+            continue;
+          g_ptr_array_add (ids, g_strdup (member->user_id));
+          g_ptr_array_add (names, g_strdup (*member->name != '\0' ? member->name : member->user_id));
+        }
+      return;
+    }
+
+  for (guint i = self->messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->messages)) : 0; i > 0; i--)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i - 1);
+      const char *id = natter_message_get_sender_user_id (message);
+      const NatterProfile *profile = id != NULL ? natter_store_lookup_user (natter_client_get_store (self->client), id)
+                                                : NULL;
+      const char *name = profile != NULL && profile->name != NULL && *profile->name != '\0' ?
+                         profile->name : natter_message_get_sender_name (message);
+
+      if (id == NULL || *id == '\0' || g_strcmp0 (id, own) == 0 || g_hash_table_contains (seen, id))
+        continue;
+      g_hash_table_add (seen, g_strdup (id));
+      g_ptr_array_add (ids, g_strdup (id));
+      g_ptr_array_add (names, g_strdup (name != NULL && *name != '\0' ? name : id));
+    }
+}
+
+static void
+members_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(GPtrArray) members = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *own;
+
+  members = natter_account_service_users_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  if (members == NULL || self->client == NULL)
+    return;
+  own = natter_client_get_user_id (self->client);
+  self->may_mention_all = FALSE;
+  for (guint i = 0; i < members->len; i++)
+    {
+      NatterAccountUser *member = g_ptr_array_index (members, i);
+
+      if (g_strcmp0 (member->user_id, own) == 0)
+        self->may_mention_all = member->role == NATTER_GROUP_ROLE_OWNER || member->role == NATTER_GROUP_ROLE_ADMIN;
+    }
+  g_clear_pointer (&self->members, g_ptr_array_unref);
+  self->members = g_steal_pointer (&members);
+}
+
+static void
+setup_mentions (NatterChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  NatterAccount *account;
+
+  if (self->type != NATTER_CONVERSATION_GROUP && self->type != NATTER_CONVERSATION_DISCUSSION)
+    {
+      natter_composer_set_mention_func (self->composer, NULL, NULL);
+      return;
+    }
+  natter_composer_set_mention_func (self->composer, mention_candidates, self);
+  account = NATTER_IS_WINDOW (root) ? natter_window_get_account (NATTER_WINDOW (root)) : NULL;
+  if (account != NULL && natter_account_is_complete (account))
+    {
+      g_autoptr(NatterAccountService) service = natter_account_service_for (account);
+
+      if (service != NULL)
+        natter_account_service_list_members_async (service, self->target_id, self->cancellable,
+                                                   members_cb, g_object_ref (self));
+    }
+}
+
+/* mentionedInfo of what the composer is sending, NULL if nobody. */
+static JsonObject *
+composer_mentions (NatterChatView *self)
+{
+  gboolean all = FALSE;
+  g_auto(GStrv) ids = natter_composer_dup_mentions (self->composer, &all);
+
+  if (!all && (ids == NULL || ids[0] == NULL))
+    return NULL;
+  return natter_content_new_mentioned_info (all, (const char * const *) ids);
+}
+
 void
 natter_chat_view_close (NatterChatView *self)
 {
@@ -984,6 +1161,8 @@ natter_chat_view_close (NatterChatView *self)
   g_clear_object (&self->messages);
   disconnect_conversation (self);
   g_clear_pointer (&self->target_id, g_free);
+  g_clear_pointer (&self->members, g_ptr_array_unref);
+  natter_composer_set_mention_func (self->composer, NULL, NULL);
   self->find_id = 0;
   natter_composer_set_text (self->composer, "");
   update_loading (self);
@@ -1040,6 +1219,7 @@ natter_chat_view_open (NatterChatView         *self,
 
   natter_composer_set_text (self->composer,
                             conversation != NULL ? natter_conversation_get_draft (conversation) : "");
+  setup_mentions (self);
   update_title (self);
   update_loading (self);
   gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
@@ -1116,6 +1296,9 @@ natter_chat_view_set_client (NatterChatView *self,
     return;
   natter_chat_view_close (self);
   g_set_object (&self->client, client);
+  if (client != NULL)
+    g_signal_connect_object (natter_client_get_store (client), "message-updated",
+                             G_CALLBACK (store_message_updated_cb), self, G_CONNECT_SWAPPED);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT]);
 }
 

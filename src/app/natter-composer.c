@@ -4,8 +4,10 @@
  */
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "natter-composer.h"
+#include "natter-mention-popover.h"
 #include "natter-format.h"
 #include "natter-voice-recorder.h"
 
@@ -25,6 +27,13 @@ struct _NatterComposer
   GtkWidget *placeholder;
   GtkStack *button_stack;
   GtkLabel *recording_label;
+
+  /* @mentions (groups): who may be, who is (id → "@name" in the text) */
+  NatterComposerMentionFunc mention_func;
+  gpointer mention_data;
+  GtkWidget *mention_popover;
+  GHashTable *mentioned;
+  gboolean mention_all;
 };
 
 G_DEFINE_FINAL_TYPE (NatterComposer, natter_composer, GTK_TYPE_WIDGET)
@@ -162,6 +171,145 @@ natter_composer_send (NatterComposer *self)
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", -1);
 }
 
+/* ---------------------------------------------------------------- @mentions */
+
+/* The "@…" the cursor is in: from an "@" at the start or after a space to
+ * the cursor, no space in between. */
+static gboolean
+mention_at_cursor (NatterComposer *self,
+                   GtkTextIter    *at,
+                   char          **query)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  GtkTextIter cursor, iter;
+
+  gtk_text_buffer_get_iter_at_mark (buffer, &cursor, gtk_text_buffer_get_insert (buffer));
+  iter = cursor;
+  while (gtk_text_iter_backward_char (&iter))
+    {
+      gunichar c = gtk_text_iter_get_char (&iter);
+
+      if (g_unichar_isspace (c))
+        return FALSE;
+      if (c == '@')
+        {
+          GtkTextIter before = iter;
+
+          if (gtk_text_iter_backward_char (&before) && !g_unichar_isspace (gtk_text_iter_get_char (&before)))
+            return FALSE;
+          *at = iter;
+          gtk_text_iter_forward_char (&iter);
+          *query = gtk_text_buffer_get_text (buffer, &iter, &cursor, FALSE);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+update_mention (NatterComposer *self)
+{
+  g_autofree char *query = NULL;
+  GtkTextIter at;
+  gboolean shown = self->mention_popover != NULL && gtk_widget_get_visible (self->mention_popover);
+
+  if (self->mention_func == NULL || !mention_at_cursor (self, &at, &query))
+    {
+      if (shown)
+        gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+      return;
+    }
+
+  if (!shown)
+    {
+      g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      gboolean everyone = FALSE;
+      GdkRectangle rect;
+
+      self->mention_func (self, ids, names, &everyone, self->mention_data);
+      natter_mention_popover_set_candidates (NATTER_MENTION_POPOVER (self->mention_popover), ids, names,
+                                             everyone);
+      gtk_text_view_get_iter_location (self->text_view, &at, &rect);
+      gtk_text_view_buffer_to_window_coords (self->text_view, GTK_TEXT_WINDOW_WIDGET, rect.x, rect.y,
+                                             &rect.x, &rect.y);
+      gtk_popover_set_pointing_to (GTK_POPOVER (self->mention_popover), &rect);
+    }
+  if (natter_mention_popover_filter (NATTER_MENTION_POPOVER (self->mention_popover), query))
+    gtk_popover_popup (GTK_POPOVER (self->mention_popover));
+  else if (shown)
+    gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+}
+
+static void
+mention_picked_cb (NatterComposer *self,
+                   const char     *user_id,
+                   const char     *name)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  g_autofree char *query = NULL;
+  g_autofree char *text = g_strdup_printf ("@%s ", name);
+  GtkTextIter at, cursor;
+
+  gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+  if (!mention_at_cursor (self, &at, &query))
+    return;
+  gtk_text_buffer_get_iter_at_mark (buffer, &cursor, gtk_text_buffer_get_insert (buffer));
+  gtk_text_buffer_begin_user_action (buffer);
+  gtk_text_buffer_delete (buffer, &at, &cursor);
+  gtk_text_buffer_insert (buffer, &at, text, -1);
+  gtk_text_buffer_end_user_action (buffer);
+  if (user_id == NULL)
+    self->mention_all = TRUE;
+  else
+    g_hash_table_replace (self->mentioned, g_strdup (user_id), g_strdup_printf ("@%s", name));
+  gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+}
+
+void
+natter_composer_set_mention_func (NatterComposer            *self,
+                                  NatterComposerMentionFunc  func,
+                                  gpointer                   user_data)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  self->mention_func = func;
+  self->mention_data = user_data;
+  g_hash_table_remove_all (self->mentioned);
+  self->mention_all = FALSE;
+  if (func == NULL && self->mention_popover != NULL)
+    gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+}
+
+GStrv
+natter_composer_dup_mentions (NatterComposer *self,
+                              gboolean       *all)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree char *text = NULL;
+  GHashTableIter iter;
+  gpointer id, shown;
+
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), NULL);
+
+  /* Only those whose "@name" is still in the text. */
+  text = natter_composer_dup_text (self);
+  g_hash_table_iter_init (&iter, self->mentioned);
+  while (g_hash_table_iter_next (&iter, &id, &shown))
+    if (strstr (text, shown) != NULL)
+      g_strv_builder_add (builder, id);
+  if (all != NULL)
+    *all = self->mention_all;
+  return g_strv_builder_end (builder);
+}
+
+GtkWidget *
+natter_composer_get_mention_popover (NatterComposer *self)
+{
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), NULL);
+  return self->mention_popover;
+}
+
 static void
 buffer_changed_cb (NatterComposer *self)
 {
@@ -170,6 +318,12 @@ buffer_changed_cb (NatterComposer *self)
 
   gtk_widget_set_visible (self->placeholder, empty);
   gtk_stack_set_visible_child_name (self->button_stack, empty ? "record" : "send");
+  if (empty)
+    {
+      g_hash_table_remove_all (self->mentioned);
+      self->mention_all = FALSE;
+    }
+  update_mention (self);
   if (!self->quiet)
     g_signal_emit (self, signals[TEXT_CHANGED], 0);
 }
@@ -183,6 +337,32 @@ key_pressed_cb (NatterComposer        *self,
 {
   gboolean shift = (state & GDK_SHIFT_MASK) != 0;
   gboolean ctrl = (state & GDK_CONTROL_MASK) != 0;
+
+  /* The @mention popover takes the keys it needs while it shows. */
+  if (self->mention_popover != NULL && gtk_widget_get_visible (self->mention_popover))
+    switch (keyval)
+      {
+      case GDK_KEY_Up:
+      case GDK_KEY_KP_Up:
+        natter_mention_popover_move (NATTER_MENTION_POPOVER (self->mention_popover), -1);
+        return TRUE;
+      case GDK_KEY_Down:
+      case GDK_KEY_KP_Down:
+        natter_mention_popover_move (NATTER_MENTION_POPOVER (self->mention_popover), 1);
+        return TRUE;
+      case GDK_KEY_Return:
+      case GDK_KEY_KP_Enter:
+      case GDK_KEY_ISO_Enter:
+      case GDK_KEY_Tab:
+        if (natter_mention_popover_pick (NATTER_MENTION_POPOVER (self->mention_popover)))
+          return TRUE;
+        break;
+      case GDK_KEY_Escape:
+        gtk_popover_popdown (GTK_POPOVER (self->mention_popover));
+        return TRUE;
+      default:
+        break;
+      }
 
   if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
     return FALSE;
@@ -511,6 +691,8 @@ natter_composer_dispose (GObject *object)
   stop_recording_ui (self);
   g_clear_pointer (&self->cache_dir, g_free);
   g_clear_pointer (&self->microphone, g_free);
+  g_clear_pointer (&self->mention_popover, gtk_widget_unparent);
+  g_clear_pointer (&self->mentioned, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_COMPOSER);
   /* template children that are not bound to a field */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
@@ -619,8 +801,15 @@ natter_composer_init (NatterComposer *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   gtk_menu_button_set_create_popup_func (self->emoji_button, create_emoji_popup, self, NULL);
 
+  self->mentioned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->mention_popover = natter_mention_popover_new ();
+  gtk_widget_set_parent (self->mention_popover, GTK_WIDGET (self->text_view));
+  g_signal_connect_swapped (self->mention_popover, "picked", G_CALLBACK (mention_picked_cb), self);
   g_signal_connect_swapped (gtk_text_view_get_buffer (self->text_view), "changed",
                             G_CALLBACK (buffer_changed_cb), self);
+  /* the cursor moving in or out of an "@…" */
+  g_signal_connect_swapped (gtk_text_view_get_buffer (self->text_view), "notify::cursor-position",
+                            G_CALLBACK (update_mention), self);
   g_signal_connect_swapped (self->text_view, "paste-clipboard",
                             G_CALLBACK (paste_clipboard_cb), self);
 

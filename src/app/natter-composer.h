@@ -40,6 +40,25 @@ void       natter_composer_set_enter_sends (NatterComposer *self,
 const char *natter_composer_get_microphone (NatterComposer *self);
 void       natter_composer_set_microphone  (NatterComposer *self,
                                             const char     *microphone);
+/* @mentions: while the cursor is in an "@…" the composer asks @func for
+ * the candidates (ids and names, appended to the arrays, and whether
+ * "everyone" is offered) and shows them filtered (Up/Down, Enter or Tab
+ * picks, Escape closes); a pick writes "@name ". NULL: no mentions (a
+ * private chat). */
+typedef void (*NatterComposerMentionFunc) (NatterComposer *composer,
+                                           GPtrArray      *ids,
+                                           GPtrArray      *names,
+                                           gboolean       *everyone,
+                                           gpointer        user_data);
+void       natter_composer_set_mention_func (NatterComposer            *self,
+                                             NatterComposerMentionFunc  func,
+                                             gpointer                   user_data);
+/* The ids picked whose "@name" is still in the text, and whether
+ * "everyone" was (for the message's mentionedInfo, read in ::send-text). */
+GStrv      natter_composer_dup_mentions     (NatterComposer *self,
+                                             gboolean       *all);
+/* The popover (tests). */
+GtkWidget *natter_composer_get_mention_popover (NatterComposer *self);
 /* Where recordings and pasted images are written. */
 void       natter_composer_set_cache_dir (NatterComposer *self,
                                           const char     *dir);

@@ -199,6 +199,8 @@ natter_conversation_row_popup_menu (NatterConversationRow *self)
        "sidebar.toggle-muted");
   if (natter_conversation_get_unread_count (conv) > 0)
     ADD (menu, _("Mark as Read"), "sidebar.mark-read");
+  if (natter_conversation_get_conversation_type (conv) != NATTER_CONVERSATION_CHATROOM)
+    ADD (danger, _("Clear History"), "sidebar.clear-history");
   ADD (danger, _("Delete Chat"), "sidebar.delete");
 #undef ADD
   g_menu_append_section (menu, NULL, G_MENU_MODEL (danger));

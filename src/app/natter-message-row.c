@@ -45,6 +45,8 @@ struct _NatterMessageRow
   NatterPortraits *portraits;
   gboolean group_start;
   gboolean show_sender;
+  GtkWidget *read_by_button;   /* "Read by N" under one's own group message */
+  GtkLabel *read_by_names;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -74,6 +76,9 @@ is_hidden (NatterMessage *message)
     {
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
+    case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
+    case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
+    case NATTER_MESSAGE_KIND_CLEAR_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
@@ -465,6 +470,47 @@ update_status (NatterMessageRow *self)
     }
 }
 
+/* Group read receipts: shown once asked for (the app asks for its own
+ * group messages), the popover says who. */
+static void
+update_read_by (NatterMessageRow *self)
+{
+  NatterMessage *m = self->message;
+  NatterConversationType type = natter_message_get_conversation_type (m);
+  g_auto(GStrv) readers = NULL;
+  g_autoptr(GString) names = g_string_new (NULL);
+  g_autofree char *label = NULL;
+  guint n;
+
+  if (natter_message_get_direction (m) != NATTER_MESSAGE_DIRECTION_SEND ||
+      (type != NATTER_CONVERSATION_GROUP && type != NATTER_CONVERSATION_DISCUSSION) ||
+      !natter_message_get_receipt_requested (m))
+    {
+      gtk_widget_set_visible (self->read_by_button, FALSE);
+      return;
+    }
+
+  readers = natter_message_dup_read_by (m);
+  n = g_strv_length (readers);
+  /* Translators: under a group message: how many members read it */
+  label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Read by %u", "Read by %u", n), n);
+  gtk_menu_button_set_label (GTK_MENU_BUTTON (self->read_by_button), label);
+  for (guint i = 0; i < n; i++)
+    {
+      const NatterProfile *profile = self->client != NULL ?
+                                     natter_store_lookup_user (natter_client_get_store (self->client), readers[i]) :
+                                     NULL;
+
+      if (names->len > 0)
+        g_string_append_c (names, '\n');
+      g_string_append (names, profile != NULL && profile->name != NULL && *profile->name != '\0' ?
+                              profile->name : readers[i]);
+    }
+  gtk_label_set_text (self->read_by_names, n > 0 ? names->str : _("Nobody yet"));
+  gtk_widget_set_sensitive (self->read_by_button, TRUE);
+  gtk_widget_set_visible (self->read_by_button, TRUE);
+}
+
 static void
 update_content (NatterMessageRow *self)
 {
@@ -582,6 +628,7 @@ message_notify_cb (NatterMessageRow *self,
     {
       update_content (self);
       update_status (self);
+      update_read_by (self);
     }
 }
 
@@ -658,6 +705,7 @@ natter_message_row_set_message (NatterMessageRow *self,
 
   update_content (self);
   update_status (self);
+  update_read_by (self);
 
   preview = natter_format_preview (message);
   /* Translators: what a screen reader says for a message: sender, time, text */
@@ -845,6 +893,22 @@ natter_message_row_init (NatterMessageRow *self)
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
   g_signal_connect (click, "pressed", G_CALLBACK (secondary_pressed_cb), self);
   gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (click));
+
+  /* the receipts' button, before the time */
+  {
+    GtkWidget *popover = gtk_popover_new ();
+
+    self->read_by_names = GTK_LABEL (gtk_label_new (NULL));
+    gtk_label_set_xalign (self->read_by_names, 0);
+    gtk_label_set_selectable (self->read_by_names, TRUE);
+    gtk_popover_set_child (GTK_POPOVER (popover), GTK_WIDGET (self->read_by_names));
+    self->read_by_button = gtk_menu_button_new ();
+    gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->read_by_button), popover);
+    gtk_widget_add_css_class (self->read_by_button, "flat");
+    gtk_widget_add_css_class (self->read_by_button, "read-by");
+    gtk_widget_set_visible (self->read_by_button, FALSE);
+    gtk_box_prepend (GTK_BOX (self->meta_box), self->read_by_button);
+  }
 
   press = gtk_gesture_long_press_new ();
   gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (press), TRUE);

@@ -195,8 +195,10 @@ notify_conversation_cb (GObject      *object,
   const char *title;
 
   conv = natter_store_get_conversation_finish (NATTER_STORE (object), result, NULL);
-  /* muted, or signed out meanwhile */
-  if ((conv != NULL && natter_conversation_get_muted (conv)) || data->client != self->client)
+  /* muted (unless it @mentions this user), or signed out meanwhile */
+  if ((conv != NULL && natter_conversation_get_muted (conv) &&
+       !natter_message_mentions (message, natter_client_get_user_id (data->client))) ||
+      data->client != self->client)
     goto out;
 
   title = conv != NULL ? natter_conversation_get_title (conv) : natter_message_get_target_id (message);

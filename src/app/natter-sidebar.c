@@ -437,6 +437,64 @@ delete_activated (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+static void
+clear_history_done_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* offline: it goes from the outbox, and clears here once natterd has it */
+  if (!natter_client_clear_history_finish (NATTER_CLIENT (object), result, &error) &&
+      !natter_client_error_is_transient (error))
+    g_warning ("Clearing the history failed: %s", error->message);
+}
+
+static void
+clear_history_response_cb (AdwMessageDialog *dialog,
+                           const char       *response,
+                           NatterSidebar    *self)
+{
+  int type = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "type"));
+  const char *target = g_object_get_data (G_OBJECT (dialog), "target");
+
+  if (!g_str_equal (response, "clear") || self->client == NULL)
+    return;
+  natter_client_clear_history_async (self->client, type, target, NULL, clear_history_done_cb, NULL);
+}
+
+/* Unlike Delete Chat, on every device of mine and on the server for good. */
+static void
+clear_history_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterSidebar *self = NATTER_SIDEBAR (widget);
+  g_autoptr(NatterConversation) conv = NULL;
+  GtkWidget *dialog;
+  const char *target;
+  int type;
+
+  conv = lookup (self, parameter, &type, &target);
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
+                                   _("Clear History?"), NULL);
+  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
+                                  _("The messages with %s will be removed on all your devices "
+                                    "and will not come back. The others keep theirs."),
+                                  conv != NULL ? natter_conversation_get_title (conv) : target);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "clear", _("C_lear"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "clear",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "type", GINT_TO_POINTER (type));
+  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (clear_history_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 /* ---------------------------------------------------------------- status */
 
 static gboolean
@@ -840,6 +898,7 @@ natter_sidebar_class_init (NatterSidebarClass *klass)
   gtk_widget_class_install_action (widget_class, "sidebar.toggle-muted", "(is)", toggle_activated);
   gtk_widget_class_install_action (widget_class, "sidebar.mark-read", "(is)", mark_read_activated);
   gtk_widget_class_install_action (widget_class, "sidebar.delete", "(is)", delete_activated);
+  gtk_widget_class_install_action (widget_class, "sidebar.clear-history", "(is)", clear_history_activated);
 }
 
 static void

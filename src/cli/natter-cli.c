@@ -330,6 +330,20 @@ watch_status_cb (NatterClient           *client,
 /* -------------------------------------------------------------------- send */
 
 static void
+receipt_requested_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_client_request_read_receipts_finish (NATTER_CLIENT (object), result, &error))
+    natter_cli_fail (ctx, "send --receipt", error);
+  else
+    natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
 sent_cb (GObject      *object,
          GAsyncResult *result,
          gpointer      user_data)
@@ -350,6 +364,12 @@ sent_cb (GObject      *object,
     }
 
   natter_cli_print_message (message);
+  if (ctx->request_receipts)
+    {
+      ctx->request_receipts = FALSE;
+      natter_client_request_read_receipts_async (ctx->client, message, NULL, receipt_requested_cb, ctx);
+      return;
+    }
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
 }
 
@@ -436,8 +456,14 @@ cmd_send (NatterCliContext *ctx,
   g_autofree char *content_json = NULL;
   g_autofree char *reply_to = NULL;
   gboolean expansion = FALSE;
+  g_auto(GStrv) mentions = NULL;
+  gboolean mention_all = FALSE;
+  gboolean receipt = FALSE;
   int duration = 0;
   const GOptionEntry entries[] = {
+    { "mention", 0, 0, G_OPTION_ARG_STRING_ARRAY, &mentions, "@mention this user (repeatable; mentionedInfo type 2)", "USER" },
+    { "mention-all", 0, 0, G_OPTION_ARG_NONE, &mention_all, "@mention everyone (mentionedInfo type 1)", NULL },
+    { "receipt", 0, 0, G_OPTION_ARG_NONE, &receipt, "Ask the group for read receipts (RC:RRReqMsg) once sent", NULL },
     { "expansion", 0, 0, G_OPTION_ARG_NONE, &expansion, "Let participants react (message expansion)", NULL },
     { "reply-to", 0, 0, G_OPTION_ARG_STRING, &reply_to, "Quote this stored message (RC:ReferenceMsg)", "UID" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "private (default), group, chatroom, … or 1-8", "TYPE" },
@@ -553,6 +579,11 @@ cmd_send (NatterCliContext *ctx,
       /* natterd takes expansion updates for a message sent with the object. */
       if (expansion)
         json_object_set_object_member (text, "expansion", json_object_new ());
+      if (mention_all || mentions != NULL)
+        json_object_set_object_member (text, "mentionedInfo",
+                                       natter_content_new_mentioned_info (mention_all,
+                                                                          (const char * const *) mentions));
+      ctx->request_receipts = receipt;
       natter_client_send_message_async (ctx->client, type, argv[1], NATTER_OBJECT_TEXT, text,
                                         NULL, sent_cb, ctx);
     }
@@ -1087,6 +1118,10 @@ boolean_done_cb (GObject      *object,
 
   if (g_task_get_source_tag (G_TASK (result)) == natter_client_quit_chatroom_async)
     ok = natter_client_quit_chatroom_finish (NATTER_CLIENT (object), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == natter_client_clear_history_async)
+    ok = natter_client_clear_history_finish (NATTER_CLIENT (object), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == natter_client_send_read_receipts_async)
+    ok = natter_client_send_read_receipts_finish (NATTER_CLIENT (object), result, &error);
   else if (g_task_get_source_tag (G_TASK (result)) == natter_client_clear_unread_async)
     ok = natter_client_clear_unread_finish (NATTER_CLIENT (object), result, &error);
   else
@@ -1156,6 +1191,55 @@ cmd_clear_unread (NatterCliContext *ctx,
   if (code != NATTER_CLI_EXIT_OK || (code = natter_cli_context_connect (ctx)) != NATTER_CLI_EXIT_OK)
     return code;
   natter_client_clear_unread_async (ctx->client, type, argv[1], NULL, boolean_done_cb, ctx);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
+static int
+cmd_clear_history (NatterCliContext *ctx,
+                   int               argc,
+                   char            **argv)
+{
+  NatterConversationType type;
+  int code = parse_target (ctx, "clear-history", &argc, &argv, &type);
+
+  if (code != NATTER_CLI_EXIT_OK || (code = natter_cli_context_connect (ctx)) != NATTER_CLI_EXIT_OK)
+    return code;
+  natter_client_clear_history_async (ctx->client, type, argv[1], NULL, boolean_done_cb, ctx);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
+static void
+receipt_messages_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+
+  messages = natter_store_get_messages_finish (NATTER_STORE (object), result, &error);
+  if (messages == NULL)
+    {
+      natter_cli_fail (ctx, "send-receipts", error);
+      return;
+    }
+  natter_client_send_read_receipts_async (ctx->client, messages, NULL, boolean_done_cb, ctx);
+}
+
+/* Answers the read receipt requests among the conversation's last 100
+ * messages stored in this profile (run `sync` or `listen` first). */
+static int
+cmd_send_receipts (NatterCliContext *ctx,
+                   int               argc,
+                   char            **argv)
+{
+  NatterConversationType type;
+  int code = parse_target (ctx, "send-receipts", &argc, &argv, &type);
+
+  if (code != NATTER_CLI_EXIT_OK || (code = natter_cli_context_connect (ctx)) != NATTER_CLI_EXIT_OK)
+    return code;
+  natter_store_get_messages_async (natter_client_get_store (ctx->client), type, argv[1], 0, 0, 100, NULL,
+                                   receipt_messages_cb, ctx);
   return natter_cli_run (ctx, ctx->timeout);
 }
 
@@ -1672,6 +1756,8 @@ static const Command commands[] = {
   { "react", cmd_react, "MESSAGE_UID EMOJI — react to a message sent with --expansion" },
   { "unreact", cmd_unreact, "MESSAGE_UID EMOJI — take your reaction back" },
   { "forward", cmd_forward, "MESSAGE_UID TARGET [--type T] — send a stored message again elsewhere" },
+  { "clear-history", cmd_clear_history, "TARGET [--type T] — clear a conversation's history for you on all your devices" },
+  { "send-receipts", cmd_send_receipts, "TARGET [--type T] — answer the group's read receipt requests stored here" },
   { "pin", cmd_pin, "TARGET — pin a conversation" },
   { "unpin", cmd_unpin, "TARGET — unpin a conversation" },
   { "mute", cmd_mute, "TARGET — mute a conversation" },

@@ -35,6 +35,7 @@ typedef struct {
   NatterClient *client;             /* created by natter_cli_context_connect() */
   int exit_code;                    /* set by natter_cli_fail() */
   gboolean done;                    /* a command sets it to stop natter_cli_run() */
+  gboolean request_receipts;        /* send --receipt: ask the group for read receipts once sent */
 } NatterCliContext;
 
 /* Creates ctx->client and connects it; returns NATTER_CLI_EXIT_OK once

@@ -425,6 +425,8 @@ delivered_applied_cb (GObject      *object,
     ok = natter_store_mark_read_finish (NATTER_STORE (object), result, &error);
   else if (g_task_get_source_tag (G_TASK (result)) == natter_store_clear_unread_async)
     ok = natter_store_clear_unread_finish (NATTER_STORE (object), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == natter_store_clear_messages_async)
+    ok = natter_store_clear_messages_finish (NATTER_STORE (object), result, &error);
   else
     ok = natter_store_set_value_finish (NATTER_STORE (object), result, &error);
 
@@ -433,6 +435,21 @@ delivered_applied_cb (GObject      *object,
 
   deliver_done (data, ok);
   g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, data->message);
+}
+
+/* At most this many of one's messages a receipt marks (natterd bounds
+ * nothing in its content but the frame). */
+#define RECEIPT_UIDS_MAX 200
+
+/* A command with nothing to apply here still moves the seq forward. */
+static void
+apply_nothing (NatterClient          *self,
+               const Natter__Deliver *deliver,
+               DeliverData           *data)
+{
+  g_autofree char *seq = g_strdup_printf ("%" G_GUINT64_FORMAT, MAX (deliver->seq, self->last_seq));
+
+  natter_store_set_value_async (self->store, "last-seq", seq, NULL, delivered_applied_cb, data);
 }
 
 static void
@@ -510,6 +527,65 @@ handle_deliver (NatterClient         *self,
           }
       }
       break;
+
+    case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
+      {
+        const char *uid = json_object_get_string_member_with_default (natter_message_get_content (message),
+                                                                      "messageUId", NULL);
+
+        if (uid != NULL && *uid != '\0')
+          {
+            natter_store_receipt_async (self->store, uid, natter_message_get_sender_user_id (message),
+                                        "requested", NULL, NULL, delivered_applied_cb, data);
+            return;
+          }
+        apply_nothing (self, deliver, data);
+        return;
+      }
+
+    case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
+      {
+        /* receiptMessageDic names this user's messages that were read. */
+        JsonObject *content = natter_message_get_content (message);
+        JsonNode *dic = json_object_get_member (content, "receiptMessageDic");
+        JsonNode *mine = dic != NULL && JSON_NODE_HOLDS_OBJECT (dic) ?
+                         json_object_get_member (json_node_get_object (dic), self->user_id) : NULL;
+        JsonArray *uids = mine != NULL && JSON_NODE_HOLDS_ARRAY (mine) ? json_node_get_array (mine) : NULL;
+        guint n = uids != NULL ? MIN (json_array_get_length (uids), RECEIPT_UIDS_MAX) : 0;
+        const char *last = NULL;
+
+        for (guint i = 0; i < n; i++)
+          {
+            JsonNode *element = json_array_get_element (uids, i);
+            const char *uid;
+
+            if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+              continue;
+            uid = json_node_get_string (element);
+            /* The store runs jobs in order: the last one says it is applied. */
+            if (last != NULL)
+              natter_store_receipt_async (self->store, last, self->user_id, "readBy",
+                                          natter_message_get_sender_user_id (message), NULL, NULL, NULL);
+            last = uid;
+          }
+        if (last != NULL)
+          {
+            natter_store_receipt_async (self->store, last, self->user_id, "readBy",
+                                        natter_message_get_sender_user_id (message), NULL,
+                                        delivered_applied_cb, data);
+            return;
+          }
+        apply_nothing (self, deliver, data);
+        return;
+      }
+
+    case NATTER_MESSAGE_KIND_CLEAR_COMMAND:
+      /* This user cleared the conversation on another device; what came
+       * before the command came before it in the inbox too. */
+      natter_store_clear_messages_async (self->store, natter_message_get_conversation_type (message),
+                                         natter_message_get_target_id (message), NULL,
+                                         delivered_applied_cb, data);
+      return;
 
     case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
       natter_store_clear_unread_async (self->store, natter_message_get_conversation_type (message),
@@ -1769,4 +1845,195 @@ natter_client_send_typing (NatterClient           *self,
   content = natter_content_new_typing (NATTER_OBJECT_TEXT);
   natter_client_send_message_async (self, type, target_id, NATTER_OBJECT_TYPING_STATUS, content,
                                     NULL, typing_sent_cb, NULL);
+}
+
+/* --------------------------------------------------------- read receipts */
+
+static void
+receipt_sent_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(NatterMessage) sent = NULL;
+  GError *error = NULL;
+
+  sent = natter_client_send_message_finish (NATTER_CLIENT (object), result, &error);
+  if (sent == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+natter_client_request_read_receipts_async (NatterClient        *self,
+                                           NatterMessage       *message,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonObject) content = json_object_new ();
+  const char *uid;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_request_read_receipts_async);
+  uid = natter_message_get_message_uid (message);
+  if (uid == NULL || natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_SEND ||
+      (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_GROUP &&
+       natter_message_get_conversation_type (message) != NATTER_CONVERSATION_DISCUSSION))
+    {
+      g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER,
+                               "Read receipts are for one's own sent group messages (%d)",
+                               NATTER_CODE_INVALID_PARAMETER);
+      return;
+    }
+
+  /* Marked here first: receipts may come back before the ack. */
+  natter_store_receipt_async (self->store, uid, natter_message_get_sender_user_id (message),
+                              "requested", NULL, NULL, NULL, NULL);
+  json_object_set_string_member (content, "messageUId", uid);
+  natter_client_send_message_async (self, natter_message_get_conversation_type (message),
+                                    natter_message_get_target_id (message), NATTER_OBJECT_RECEIPT_REQUEST,
+                                    content, cancellable, receipt_sent_cb, g_steal_pointer (&task));
+}
+
+gboolean
+natter_client_request_read_receipts_finish (NatterClient  *self,
+                                            GAsyncResult  *result,
+                                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+natter_client_send_read_receipts_async (NatterClient        *self,
+                                        GPtrArray           *messages,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonObject) content = NULL;
+  JsonObject *dic = json_object_new ();
+  NatterMessage *first = NULL;
+  guint n = 0;
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (messages != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_send_read_receipts_async);
+  content = json_object_new ();
+  json_object_set_object_member (content, "receiptMessageDic", dic);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      NatterMessage *message = g_ptr_array_index (messages, i);
+      const char *sender = natter_message_get_sender_user_id (message);
+      const char *uid = natter_message_get_message_uid (message);
+
+      if (uid == NULL || natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_RECEIVE ||
+          !natter_message_get_receipt_requested (message) || natter_message_get_receipt_answered (message))
+        continue;
+      if (first == NULL)
+        first = message;
+      else if (natter_message_get_conversation_type (message) != natter_message_get_conversation_type (first) ||
+               g_strcmp0 (natter_message_get_target_id (message), natter_message_get_target_id (first)) != 0)
+        continue;
+      if (!json_object_has_member (dic, sender))
+        json_object_set_array_member (dic, sender, json_array_new ());
+      json_array_add_string_element (json_object_get_array_member (dic, sender), uid);
+      /* Answered once, also if the answer waits in the outbox. */
+      natter_store_receipt_async (self->store, uid, sender, "answered", NULL, NULL, NULL, NULL);
+      n++;
+    }
+
+  if (n == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  natter_client_send_message_async (self, natter_message_get_conversation_type (first),
+                                    natter_message_get_target_id (first), NATTER_OBJECT_RECEIPT_RESPONSE,
+                                    content, cancellable, receipt_sent_cb, g_steal_pointer (&task));
+}
+
+gboolean
+natter_client_send_read_receipts_finish (NatterClient  *self,
+                                         GAsyncResult  *result,
+                                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* --------------------------------------------------------- clear history */
+
+static void
+history_cleared_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!natter_store_clear_messages_finish (NATTER_STORE (object), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+clear_sent_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(NatterMessage) sent = NULL;
+  NatterClient *self = NATTER_CLIENT (object);
+  GError *error = NULL;
+
+  sent = natter_client_send_message_finish (self, result, &error);
+  if (sent == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  natter_store_clear_messages_async (self->store, natter_message_get_conversation_type (sent),
+                                     natter_message_get_target_id (sent), NULL,
+                                     history_cleared_cb, g_steal_pointer (&task));
+}
+
+void
+natter_client_clear_history_async (NatterClient           *self,
+                                   NatterConversationType  type,
+                                   const char             *target_id,
+                                   GCancellable           *cancellable,
+                                   GAsyncReadyCallback     callback,
+                                   gpointer                user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(JsonObject) content = json_object_new ();
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (target_id != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_clear_history_async);
+  /* natterd fills in the rest (clearTime is its sentTime). */
+  natter_client_send_message_async (self, type, target_id, NATTER_OBJECT_CLEAR_COMMAND, content,
+                                    cancellable, clear_sent_cb, g_steal_pointer (&task));
+}
+
+gboolean
+natter_client_clear_history_finish (NatterClient  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -345,6 +345,45 @@ NatterMessage *natter_client_update_expansion_finish (NatterClient        *self,
                                                       GAsyncResult        *result,
                                                       GError             **error);
 
+/* Group read receipts (#16). request: asks the group for receipts of
+ * @message (the user's own group message: RC:RRReqMsg); once asked,
+ * natter_message_dup_read_by() fills as members' RC:RRRspMsg come, with
+ * ::message-updated from the store. send: answers the requests among
+ * @messages (a GPtrArray of NatterMessage of one group, others' messages
+ * asking for receipts and not answered yet; the rest are skipped) with
+ * one RC:RRRspMsg; TRUE with nothing to answer. Both go through the
+ * outbox (sent on the next connection when offline). */
+void           natter_client_request_read_receipts_async  (NatterClient        *self,
+                                                           NatterMessage       *message,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+gboolean       natter_client_request_read_receipts_finish (NatterClient        *self,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+void           natter_client_send_read_receipts_async     (NatterClient        *self,
+                                                           GPtrArray           *messages,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+gboolean       natter_client_send_read_receipts_finish    (NatterClient        *self,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+
+/* Clears the conversation's history for this user on every device of
+ * theirs (NT:ClearCmd): natterd never returns the older messages to them
+ * again (the other side's history stays), their other devices clear it
+ * too, and this device clears it once natterd has it. */
+void           natter_client_clear_history_async   (NatterClient           *self,
+                                                    NatterConversationType  type,
+                                                    const char             *target_id,
+                                                    GCancellable           *cancellable,
+                                                    GAsyncReadyCallback     callback,
+                                                    gpointer                user_data);
+gboolean       natter_client_clear_history_finish  (NatterClient           *self,
+                                                    GAsyncResult           *result,
+                                                    GError                **error);
+
 void           natter_client_get_turn_credentials_async  (NatterClient          *self,
                                                           GCancellable          *cancellable,
                                                           GAsyncReadyCallback    callback,

@@ -86,3 +86,17 @@ natter_content_new_reference (const char *text,
   json_object_set_string_member (content, "objName", refer_object_name ? refer_object_name : "");
   return content;
 }
+
+JsonObject *
+natter_content_new_mentioned_info (gboolean            all,
+                                   const char * const *user_ids)
+{
+  JsonObject *info = json_object_new ();
+  JsonArray *list = json_array_new ();
+
+  json_object_set_int_member (info, "type", all ? 1 : 2);
+  for (gsize i = 0; !all && user_ids != NULL && user_ids[i] != NULL; i++)
+    json_array_add_string_element (list, user_ids[i]);
+  json_object_set_array_member (info, "userIdList", list);
+  return info;
+}

@@ -35,6 +35,11 @@ JsonObject *natter_content_new_reference      (const char          *text,
                                                const char          *refer_object_name,
                                                JsonObject          *refer_content);
 
+/* mentionedInfo for a RC:TxtMsg or RC:ReferenceMsg: type 1 (everyone)
+ * when @all, else type 2 with @user_ids in userIdList. */
+JsonObject *natter_content_new_mentioned_info (gboolean             all,
+                                               const char * const  *user_ids);
+
 /* A base64 JPEG thumbnail (no prefix, at most 100 KB encoded) of an image
  * file, made with gdk-pixbuf in a worker thread (natter-thumbnail.c). */
 void        natter_image_thumbnail_new_async  (GFile               *file,

@@ -37,6 +37,9 @@ typedef enum {
   NATTER_MESSAGE_KIND_REFERENCE,        /* RC:ReferenceMsg: a reply quoting another message */
   NATTER_MESSAGE_KIND_EDIT_COMMAND,     /* NT:EditCmd: a text message was edited */
   NATTER_MESSAGE_KIND_EXPANSION_COMMAND, /* NT:ExpansionCmd: a message's expansion changed */
+  NATTER_MESSAGE_KIND_RECEIPT_REQUEST,  /* RC:RRReqMsg: a group message's sender asks for read receipts */
+  NATTER_MESSAGE_KIND_RECEIPT_RESPONSE, /* RC:RRRspMsg: a member read messages asking for them */
+  NATTER_MESSAGE_KIND_CLEAR_COMMAND,    /* NT:ClearCmd: this user cleared a conversation's history */
 } NatterMessageKind;
 
 #define NATTER_TYPE_CONNECTION_STATUS (natter_connection_status_get_type ())

@@ -97,6 +97,9 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_REFERENCE, "ReferenceMessage", NATTER_MESSAGE_KIND_REFERENCE },
   { NATTER_OBJECT_EDIT_COMMAND, "EditCommandMessage", NATTER_MESSAGE_KIND_EDIT_COMMAND },
   { NATTER_OBJECT_EXPANSION_COMMAND, "ExpansionCommandMessage", NATTER_MESSAGE_KIND_EXPANSION_COMMAND },
+  { NATTER_OBJECT_RECEIPT_REQUEST, "ReadReceiptRequestMessage", NATTER_MESSAGE_KIND_RECEIPT_REQUEST },
+  { NATTER_OBJECT_RECEIPT_RESPONSE, "ReadReceiptResponseMessage", NATTER_MESSAGE_KIND_RECEIPT_RESPONSE },
+  { NATTER_OBJECT_CLEAR_COMMAND, "ClearHistoryCommandMessage", NATTER_MESSAGE_KIND_CLEAR_COMMAND },
 };
 
 static const KnownName *
@@ -815,6 +818,57 @@ natter_message_get_expansion (NatterMessage *self)
   g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
   member = json_object_get_member (ensure_content (self), "expansion");
   return member != NULL && JSON_NODE_HOLDS_OBJECT (member) ? json_node_get_object (member) : NULL;
+}
+
+/* The local "receipt" object the store keeps in a group message's content
+ * (natter_store_receipt_async()): {requested, answered, readBy [ids]}. */
+static JsonObject *
+receipt_object (NatterMessage *self)
+{
+  JsonNode *member = json_object_get_member (ensure_content (self), "receipt");
+
+  return member != NULL && JSON_NODE_HOLDS_OBJECT (member) ? json_node_get_object (member) : NULL;
+}
+
+gboolean
+natter_message_get_receipt_requested (NatterMessage *self)
+{
+  JsonObject *receipt;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), FALSE);
+  receipt = receipt_object (self);
+  return receipt != NULL && json_object_get_boolean_member_with_default (receipt, "requested", FALSE);
+}
+
+gboolean
+natter_message_get_receipt_answered (NatterMessage *self)
+{
+  JsonObject *receipt;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), FALSE);
+  receipt = receipt_object (self);
+  return receipt != NULL && json_object_get_boolean_member_with_default (receipt, "answered", FALSE);
+}
+
+char **
+natter_message_dup_read_by (NatterMessage *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  JsonObject *receipt;
+  JsonNode *list;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  receipt = receipt_object (self);
+  list = receipt != NULL ? json_object_get_member (receipt, "readBy") : NULL;
+  if (list != NULL && JSON_NODE_HOLDS_ARRAY (list))
+    for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
+      {
+        JsonNode *element = json_array_get_element (json_node_get_array (list), i);
+
+        if (JSON_NODE_HOLDS_VALUE (element) && json_node_get_value_type (element) == G_TYPE_STRING)
+          g_strv_builder_add (builder, json_node_get_string (element));
+      }
+  return g_strv_builder_end (builder);
 }
 
 NatterMessageDirection
@@ -1637,6 +1691,9 @@ natter_message_dup_preview (NatterMessage *self)
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
     case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
+    case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
+    case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
+    case NATTER_MESSAGE_KIND_CLEAR_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:

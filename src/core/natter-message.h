@@ -34,6 +34,12 @@ const char             *natter_message_get_object_name     (NatterMessage *self)
 JsonObject             *natter_message_get_content         (NatterMessage *self);
 /* The message's key/value expansion (#16), NULL when sent without it. */
 JsonObject             *natter_message_get_expansion       (NatterMessage *self);
+/* Group read receipts (#16), as this device stored them: the sender asked
+ * for them (RC:RRReqMsg); this device answered (RC:RRRspMsg); who read
+ * it, for the sender's own message (empty, never NULL; g_strfreev). */
+gboolean                natter_message_get_receipt_requested (NatterMessage *self);
+gboolean                natter_message_get_receipt_answered  (NatterMessage *self);
+char                  **natter_message_dup_read_by         (NatterMessage *self);
 NatterMessageDirection  natter_message_get_direction       (NatterMessage *self);
 NatterSentStatus        natter_message_get_sent_status     (NatterMessage *self);
 gint64                  natter_message_get_sent_time       (NatterMessage *self);

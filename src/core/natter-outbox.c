@@ -490,6 +490,12 @@ natter_outbox_handle_ack (NatterOutbox             *self,
   natter_store_update_message_async (self->store, update, NULL, ack_stored_cb,
                                      ack_data_new (self, ack->client_msg_id));
 
+  /* NT:ClearCmd: natterd has it (other devices are told), so this device
+   * clears too, also when it was sent again after a restart. */
+  if (ack->code == NATTER_CODE_OK && natter_message_get_kind (update) == NATTER_MESSAGE_KIND_CLEAR_COMMAND)
+    natter_store_clear_messages_async (self->store, natter_message_get_conversation_type (update),
+                                       natter_message_get_target_id (update), NULL, NULL, NULL);
+
   /* A group message's place on its timeline: held from now on (after the
    * update above, on the same store thread), so the next one that comes
    * live is not taken for a gap and nothing is fetched back. */

@@ -247,7 +247,13 @@ natter_store_conversation_take_message (NatterStore    *self,
                      natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_RECEIVE &&
                      (natter_message_get_flags (message) & NATTER_MESSAGE_FLAG_COUNTED) != 0;
   gboolean mentioned = counted && natter_message_mentions (message, own);
+  NatterMessageKind kind = natter_message_get_kind (message);
   sqlite3_stmt *stmt;
+
+  /* Receipts and clears are bookkeeping, not the conversation's news. */
+  if (kind == NATTER_MESSAGE_KIND_RECEIPT_REQUEST || kind == NATTER_MESSAGE_KIND_RECEIPT_RESPONSE ||
+      kind == NATTER_MESSAGE_KIND_CLEAR_COMMAND)
+    return TRUE;
 
   stmt = natter_store_prepare (self,
                                "UPDATE conversations SET"

@@ -965,6 +965,122 @@ natter_store_expand_async (NatterStore         *self,
   natter_store_job_push (self, op);
 }
 
+/* ------------------------------------------------------ read receipts */
+
+typedef struct
+{
+  NatterStoreJob  base;
+  char           *uid;
+  char           *sender_id;
+  char           *what;
+  char           *reader_id;
+} ReceiptJob;
+
+static void
+receipt_job_clear (gpointer data)
+{
+  ReceiptJob *op = data;
+
+  g_free (op->uid);
+  g_free (op->sender_id);
+  g_free (op->what);
+  g_free (op->reader_id);
+}
+
+static void
+do_receipt (NatterStore    *self,
+            NatterStoreJob *job)
+{
+  ReceiptJob *op = (ReceiptJob *) job;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(NatterMessage) updated = NULL;
+  g_autofree char *content = NULL;
+  JsonObject *stored, *receipt;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  NATTER_STORE_ASSERT_WORKER (self);
+
+  if (!natter_store_begin (self, &job->error))
+    return;
+  message = load_message (self, 0, op->uid, &job->error);
+  if (message == NULL || g_strcmp0 (natter_message_get_sender_user_id (message), op->sender_id) != 0)
+    {
+      natter_store_commit_or_rollback (self, job->error == NULL, job->error ? NULL : &job->error);
+      return;
+    }
+
+  stored = natter_message_get_content (message);
+  if (!json_object_has_member (stored, "receipt") ||
+      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (stored, "receipt")))
+    json_object_set_object_member (stored, "receipt", json_object_new ());
+  receipt = json_object_get_object_member (stored, "receipt");
+  if (op->reader_id == NULL)
+    json_object_set_boolean_member (receipt, op->what, TRUE);
+  else
+    {
+      JsonNode *list = json_object_get_member (receipt, "readBy");
+      JsonArray *array;
+
+      if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+        json_object_set_array_member (receipt, "readBy", json_array_new ());
+      array = json_object_get_array_member (receipt, "readBy");
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        if (g_strcmp0 (json_array_get_string_element (array, i), op->reader_id) == 0)
+          {
+            /* Read before: nothing changes. */
+            natter_store_commit_or_rollback (self, TRUE, &job->error);
+            return;
+          }
+      json_array_add_string_element (array, op->reader_id);
+      /* A receipt means it was asked for, even if the request came later. */
+      json_object_set_boolean_member (receipt, "requested", TRUE);
+    }
+  content = natter_content_to_string (stored);
+
+  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
+  ok = stmt != NULL &&
+       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
+       natter_store_bind_text (self, stmt, 2, content, &job->error) &&
+       natter_store_step_done (self, stmt, &job->error);
+  if (ok)
+    {
+      updated = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
+      ok = updated != NULL;
+    }
+  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+    return;
+
+  job->result = g_steal_pointer (&updated);
+  natter_store_job_emit_message_updated (job, g_object_ref (job->result));
+}
+
+void
+natter_store_receipt_async (NatterStore         *self,
+                            const char          *message_uid,
+                            const char          *sender_id,
+                            const char          *what,
+                            const char          *reader_id,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  ReceiptJob *op;
+
+  g_return_if_fail (NATTER_IS_STORE (self));
+  g_return_if_fail (message_uid != NULL && sender_id != NULL && what != NULL);
+
+  /* Finished with natter_store_get_message_finish(). */
+  op = natter_store_job_new (self, sizeof *op, natter_store_get_message_async, do_receipt,
+                             receipt_job_clear, NATTER_STORE_RESULT_MESSAGE,
+                             cancellable, callback, user_data);
+  op->uid = g_strdup (message_uid);
+  op->sender_id = g_strdup (sender_id);
+  op->what = g_strdup (what);
+  op->reader_id = g_strdup (reader_id);
+  natter_store_job_push (self, op);
+}
+
 /* ------------------------------------------------------------- reads */
 
 typedef struct

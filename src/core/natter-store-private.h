@@ -89,6 +89,20 @@ void           natter_store_expand_async          (NatterStore          *self,
                                                    GAsyncReadyCallback   callback,
                                                    gpointer              user_data);
 
+/* Group read receipts: the message with @message_uid sent by @sender_id
+ * gets, in its content's local "receipt" object, @what: "requested",
+ * "answered", or the reader @reader_id added to "readBy" (@what
+ * "readBy"). Returns it, or NULL without error when not stored here or
+ * not @sender_id's. */
+void           natter_store_receipt_async         (NatterStore          *self,
+                                                   const char           *message_uid,
+                                                   const char           *sender_id,
+                                                   const char           *what,
+                                                   const char           *reader_id,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+
 /* One conversation of the server's list. */
 typedef struct {
   NatterConversationType type;

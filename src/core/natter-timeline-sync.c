@@ -267,6 +267,7 @@ timeline_result_cb (GObject      *object,
   g_autoptr(NatterFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GPtrArray) requests = NULL;
   const Natter__TimelineResult *timeline;
   Catchup *catchup;
   guint64 last = 0, after, through;
@@ -296,6 +297,7 @@ timeline_result_cb (GObject      *object,
 
   timeline = frame->result->timeline;
   messages = g_ptr_array_new_with_free_func (g_object_unref);
+  requests = g_ptr_array_new_with_free_func (g_object_unref);
   for (gsize i = 0; i < timeline->n_messages; i++)
     {
       g_autoptr(GError) local_error = NULL;
@@ -316,6 +318,9 @@ timeline_result_cb (GObject      *object,
             natter_store_recall_async (get_store (self), uid, natter_message_get_sender_user_id (message),
                                        natter_message_get_sent_time (message), NULL, NULL, NULL);
         }
+      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_RECEIPT_REQUEST)
+        /* Marked once the page (likely holding the message) is stored. */
+        g_ptr_array_add (requests, g_steal_pointer (&message));
       else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EXPANSION_COMMAND)
         {
           g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
@@ -360,6 +365,17 @@ timeline_result_cb (GObject      *object,
   skip = step->skip;
   natter_store_add_timeline_async (get_store (self), catchup->type, catchup->target_id, messages,
                                    after, through, skip, NULL, fetched_stored_cb, g_steal_pointer (&step));
+  /* The store runs jobs in order: these come after the page. */
+  for (guint i = 0; i < requests->len; i++)
+    {
+      NatterMessage *request = g_ptr_array_index (requests, i);
+      const char *uid = json_object_get_string_member_with_default (natter_message_get_content (request),
+                                                                    "messageUId", NULL);
+
+      if (uid != NULL && *uid != '\0')
+        natter_store_receipt_async (get_store (self), uid, natter_message_get_sender_user_id (request),
+                                    "requested", NULL, NULL, NULL, NULL);
+    }
 }
 
 static void
@@ -502,6 +518,7 @@ natter_timeline_sync_deliver (NatterTimelineSync *self,
          kind != NATTER_MESSAGE_KIND_RECALL_COMMAND &&
          kind != NATTER_MESSAGE_KIND_EDIT_COMMAND &&
          kind != NATTER_MESSAGE_KIND_EXPANSION_COMMAND &&
+         kind != NATTER_MESSAGE_KIND_RECEIPT_REQUEST &&
          kind != NATTER_MESSAGE_KIND_SYNC_READ_STATUS &&
          kind != NATTER_MESSAGE_KIND_READ_NOTIFICATION;
   if (take)

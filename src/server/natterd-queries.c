@@ -241,6 +241,8 @@ query_history (NatterdServer                *self,
     read = natterd_read_new (NATTERD_READ_HISTORY, history_read, context, query_context_free);
 
   read->from_time = from_time;
+  read->user_id = user->id;
+  read->target_id = g_strdup (request->target_id);
   read->app_id = user->app->id;
   read->channel = natterd_channel_key (request->conversation_type, user->user_id, request->target_id);
   read->before_time = request->before_time;

@@ -1027,6 +1027,102 @@ parse_mentions (NatterdPublishOp *op,
     g_array_sort (op->mention_ids, compare_ids);
 }
 
+/* NT:ClearCmd clears the sender's own history of a conversation (blocked,
+ * left or muted alike), never a chatroom's (none kept); the API has no
+ * "own" history to clear. */
+static int
+check_clear (const NatterdPublishRequest *request)
+{
+  if (request->from_api || request->conversation_type == NATTER_CONVERSATION_CHATROOM)
+    return NATTER_CODE_INVALID_PARAMETER;
+  return NATTER_CODE_OK;
+}
+
+/* Read receipts are for groups (private chats have RC:ReadNtf). */
+static int
+check_receipt (const NatterdPublishRequest *request)
+{
+  if ((strcmp (request->object_name, NATTER_OBJECT_RECEIPT_REQUEST) == 0 ||
+       strcmp (request->object_name, NATTER_OBJECT_RECEIPT_RESPONSE) == 0) &&
+      request->conversation_type != NATTER_CONVERSATION_GROUP &&
+      request->conversation_type != NATTER_CONVERSATION_DISCUSSION)
+    return NATTER_CODE_INVALID_PARAMETER;
+  if (strcmp (request->object_name, NATTER_OBJECT_RECEIPT_RESPONSE) == 0)
+    {
+      g_autoptr(JsonNode) root = natter_json_parse (request->content, -1, NULL);
+      JsonNode *dic = root != NULL && JSON_NODE_HOLDS_OBJECT (root) ?
+                      json_object_get_member (json_node_get_object (root), "receiptMessageDic") : NULL;
+
+      if (dic == NULL || !JSON_NODE_HOLDS_OBJECT (dic))
+        return NATTER_CODE_INVALID_PARAMETER;
+    }
+  return NATTER_CODE_OK;
+}
+
+static void
+add_own_recipient (NatterdPublishOp *op,
+                   gint64            user_id)
+{
+  NatterdRecipient recipient = {
+    .user_id = user_id,
+    .target_id = op->message.target_id,
+    .inbox = TRUE,
+  };
+
+  g_array_append_val (op->recipients, recipient);
+}
+
+/* To the sender's devices only, in their inbox (offline ones learn of it
+ * in order); the store clears the history before its sent_time, which
+ * the content carries. */
+static void
+route_clear (NatterdPublishOp *op,
+             NatterdUser      *sender)
+{
+  g_autoptr(JsonObject) content = json_object_new ();
+  g_autoptr(JsonNode) node = NULL;
+
+  json_object_set_int_member (content, "conversationType", op->message.conversation_type);
+  json_object_set_string_member (content, "targetId", op->message.target_id);
+  json_object_set_int_member (content, "clearTime", op->message.sent_time);
+  node = json_node_init_object (json_node_alloc (), content);
+  g_free (op->message.content);
+  op->message.content = json_to_string (node, FALSE);
+  op->clear_history = TRUE;
+  op->webhook = FALSE;
+  add_own_recipient (op, sender->id);
+}
+
+/* RC:RRRspMsg goes to the inboxes of the senders it names (members of
+ * the group but the responder), not on the timeline: nobody else needs
+ * to know who read whose message. */
+static void
+route_receipt_response (NatterdServer    *self,
+                        NatterdPublishOp *op,
+                        NatterdApp       *app,
+                        NatterdUser      *sender,
+                        const char       *content)
+{
+  NatterdGroup *group = g_hash_table_lookup (app->groups, op->message.target_id);
+  g_autoptr(JsonNode) root = natter_json_parse (content, -1, NULL);
+  JsonNode *dic;
+  g_autoptr(GList) names = NULL;
+
+  if (group == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  dic = json_object_get_member (json_node_get_object (root), "receiptMessageDic");
+  if (dic == NULL || !JSON_NODE_HOLDS_OBJECT (dic))
+    return;
+  names = json_object_get_members (json_node_get_object (dic));
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      NatterdUser *user = natterd_directory_lookup_user (app, l->data);
+
+      if (user != NULL && user != sender && natterd_group_lookup_member (group, user) != NULL)
+        add_own_recipient (op, user->id);
+    }
+}
+
 void
 natterd_server_publish (NatterdServer               *self,
                         const NatterdPublishRequest *request,
@@ -1042,8 +1138,10 @@ natterd_server_publish (NatterdServer               *self,
 
   if (!request->from_api && !natterd_server_check_rate (self, request->sender))
     code = NATTER_CODE_SEND_TOO_FAST;
-  else
-    code = check_route (self, request);
+  else if (strcmp (request->object_name, NATTER_OBJECT_CLEAR_COMMAND) == 0)
+    code = check_clear (request);
+  else if ((code = check_route (self, request)) == NATTER_CODE_OK)
+    code = check_receipt (request);
 
   if (code != NATTER_CODE_OK)
     {
@@ -1095,10 +1193,15 @@ natterd_server_publish (NatterdServer               *self,
   op->webhook = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) && request->app->settings.webhook_url != NULL;
   op->channel = g_steal_pointer (&channel);
 
-  natterd_server_add_conversation_recipients (self, op, request->app, request->sender,
-                                              request->conversation_type, request->target_id,
-                                              request->app->settings.multi_device || request->include_sender,
-                                              (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
+  if (strcmp (request->object_name, NATTER_OBJECT_CLEAR_COMMAND) == 0)
+    route_clear (op, request->sender);
+  else if (strcmp (request->object_name, NATTER_OBJECT_RECEIPT_RESPONSE) == 0)
+    route_receipt_response (self, op, request->app, request->sender, request->content);
+  else
+    natterd_server_add_conversation_recipients (self, op, request->app, request->sender,
+                                                request->conversation_type, request->target_id,
+                                                request->app->settings.multi_device || request->include_sender,
+                                                (request->flags & NATTER_MESSAGE_FLAG_COUNTED) != 0);
 
   if (op->timeline)
     parse_mentions (op, request->app, request->content);

@@ -43,6 +43,9 @@ const char * const natterd_store_pg_reader_sql[PR_N_STATEMENTS] = {
     "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = $1 AND m.channel = $2 AND m.flags & 1 <> 0 AND m.sent_time < $3"
     " AND m.sent_time >= $5 AND ($6::bigint < 0 OR (m.timeline_seq >= $6 AND m.timeline_seq <= $7))"
+    " AND m.object_name <> '" NATTER_OBJECT_CLEAR_COMMAND "' AND m.sent_time >= COALESCE ((SELECT"
+    " c.cleared_time FROM conversations c WHERE c.user_id = $8 AND c.conversation_type ="
+    " m.conversation_type AND c.target_id = $9), 0)"
     " ORDER BY m.sent_time DESC, m.id DESC LIMIT $4",
   [PR_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = $1 AND hash = $2",
   [PR_MEDIA_USAGE] = "SELECT uploader_id, sum (size) FROM media WHERE app_id = $1 GROUP BY uploader_id",
@@ -288,6 +291,8 @@ read_history (NatterdStorePg      *self,
   natterd_pg_params_int (&params, read->from_time);
   natterd_pg_params_int (&params, first);
   natterd_pg_params_int (&params, last);
+  natterd_pg_params_int (&params, read->user_id);
+  natterd_pg_params_text (&params, read->target_id != NULL ? read->target_id : "");
   r = run (self, PR_HISTORY, &params, error);
   if (r == NULL)
     return FALSE;

@@ -189,6 +189,8 @@ static const char * const migrations[] = {
   "  name TEXT COLLATE \"C\" NOT NULL,"
   "  value TEXT NOT NULL,"
   "  PRIMARY KEY (app_id, kind, owner, name));",
+  /* 3: history cleared before this time (SQLite schema 8) */
+  "ALTER TABLE conversations ADD COLUMN cleared_time BIGINT NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);

@@ -146,6 +146,17 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_DISMISS_TIMELINE] =
     "UPDATE timeline_members SET member = 0, last_seq = $3, changed = $4"
     " WHERE app_id = $1 AND target_id = $2 AND member <> 0",
+  /* NT:ClearCmd (see the SQLite store's W_CLEAR_HISTORY) */
+  [PW_CLEAR_HISTORY] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, hidden,"
+    " cleared_time) VALUES ($1, $2, $3, $4, CASE WHEN $2 IN (2, 3) THEN 0 ELSE 1 END, $4)"
+    " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
+    " cleared_time = GREATEST (conversations.cleared_time, excluded.cleared_time)",
+  [PW_CLEAR_TIMELINE] =
+    "UPDATE timeline_members tm SET first_seq = GREATEST (tm.first_seq, x.seq + 1),"
+    " read_seq = GREATEST (tm.read_seq, x.seq), changed = $3"
+    " FROM (SELECT COALESCE ((SELECT latest_seq FROM timelines WHERE app_id = $4 AND target_id = $2), 0)"
+    "  AS seq) x WHERE tm.user_id = $1 AND tm.target_id = $2",
   [PW_READ_TIMELINE] =
     "UPDATE timeline_members tm SET read_seq = x.seq, changed = $4"
     " FROM (SELECT CASE WHEN $3::bigint = 0 THEN latest_seq ELSE LEAST ($3::bigint, latest_seq) END AS seq"
@@ -627,7 +638,10 @@ op_changes_timeline (NatterdOp *op)
   switch (op->kind)
     {
     case NATTERD_OP_PUBLISH:
-      return ((NatterdPublishOp *) op)->timeline;
+      return ((NatterdPublishOp *) op)->timeline ||
+             (((NatterdPublishOp *) op)->clear_history &&
+              (((NatterdPublishOp *) op)->message.conversation_type == NATTER_CONVERSATION_GROUP ||
+               ((NatterdPublishOp *) op)->message.conversation_type == NATTER_CONVERSATION_DISCUSSION));
     case NATTERD_OP_RECALL:
       return ((NatterdRecallOp *) op)->command != NULL && ((NatterdRecallOp *) op)->command->timeline;
     case NATTERD_OP_MEMBERS:
@@ -862,6 +876,26 @@ publish_stored (NatterdStorePg    *self,
         }
       if (r->conversation && persisted)
         note_conversation (self, r, m);
+    }
+
+  /* NT:ClearCmd: the sender's history before it, in the same pipeline. */
+  if (op->clear_history)
+    {
+      PgParams *clear = &natterd_pg_call_new (after, PW_CLEAR_HISTORY)->params;
+
+      natterd_pg_params_int (clear, op->sender_id);
+      natterd_pg_params_int (clear, m->conversation_type);
+      natterd_pg_params_text (clear, m->target_id);
+      natterd_pg_params_int (clear, m->sent_time);
+      if (m->conversation_type == NATTER_CONVERSATION_GROUP ||
+          m->conversation_type == NATTER_CONVERSATION_DISCUSSION)
+        {
+          clear = &natterd_pg_call_new (after, PW_CLEAR_TIMELINE)->params;
+          natterd_pg_params_int (clear, op->sender_id);
+          natterd_pg_params_text (clear, m->target_id);
+          natterd_pg_params_int (clear, self->clock);
+          natterd_pg_params_int (clear, op->app_id);
+        }
     }
   return TRUE;
 }

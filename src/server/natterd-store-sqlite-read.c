@@ -28,6 +28,9 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
     " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
     " AND m.sent_time >= ?5 AND (?6 < 0 OR (m.timeline_seq >= ?6 AND m.timeline_seq <= ?7))"
+    " AND m.object_name <> '" NATTER_OBJECT_CLEAR_COMMAND "' AND m.sent_time >= COALESCE ((SELECT"
+    " c.cleared_time FROM conversations c WHERE c.user_id = ?8 AND c.conversation_type ="
+    " m.conversation_type AND c.target_id = ?9), 0)"
     " ORDER BY m.sent_time DESC, m.id DESC LIMIT ?4",
   [R_MEDIA] = "SELECT size, content_type, name FROM media WHERE app_id = ?1 AND hash = ?2",
   [R_MEDIA_USAGE] = "SELECT uploader_id, sum(size) FROM media WHERE app_id = ?1 GROUP BY uploader_id",
@@ -437,6 +440,8 @@ read_history (NatterdStoreSqlite  *self,
   sqlite3_bind_int64 (stmt, 3, read->before_time > 0 ? read->before_time : G_MAXINT64);
   sqlite3_bind_int (stmt, 4, (int) read->limit);
   sqlite3_bind_int64 (stmt, 5, read->from_time);
+  sqlite3_bind_int64 (stmt, 8, read->user_id);
+  natterd_sqlite_bind_text (stmt, 9, read->target_id);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       NatterdMessage *m = g_new0 (NatterdMessage, 1);

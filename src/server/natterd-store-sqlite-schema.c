@@ -217,6 +217,9 @@ static const char * const migrations[] = {
   "  name TEXT NOT NULL,"
   "  value TEXT NOT NULL,"
   "  PRIMARY KEY (app_id, kind, owner, name)) WITHOUT ROWID;",
+  /* 8: a user's history of a conversation cleared before this time (ms,
+   * NT:ClearCmd); 0: nothing cleared */
+  "ALTER TABLE conversations ADD COLUMN cleared_time INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

@@ -138,6 +138,16 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     "UPDATE timeline_members SET read_seq = ?3, changed = ?4"
     " WHERE user_id = ?1 AND target_id = ?2 AND read_seq < ?3",
   [W_GET_CLOCK] = "SELECT time FROM timeline_clock WHERE id = 0",
+  /* NT:ClearCmd: a new private row stays hidden until a message comes
+   * (a group's shows as it did). */
+  [W_CLEAR_HISTORY] =
+    "INSERT INTO conversations (user_id, conversation_type, target_id, updated_time, hidden,"
+    " cleared_time) VALUES (?1, ?2, ?3, ?4, ?2 NOT IN (2, 3), ?4) ON CONFLICT DO UPDATE SET"
+    " cleared_time = MAX (cleared_time, excluded.cleared_time)",
+  /* ... and on a group's timeline the member's part starts after it. */
+  [W_CLEAR_TIMELINE] =
+    "UPDATE timeline_members SET first_seq = MAX (first_seq, ?3 + 1), read_seq = MAX (read_seq, ?3),"
+    " changed = ?4 WHERE user_id = ?1 AND target_id = ?2",
   [W_SET_CLOCK] =
     "INSERT INTO timeline_clock (id, time) VALUES (0, ?1) ON CONFLICT DO UPDATE SET time = excluded.time",
 };
@@ -438,6 +448,45 @@ note_conversation (NatterdStoreSqlite     *self,
     c->unread++;
 }
 
+/* NT:ClearCmd: the sender's history before it is gone for them, on a
+ * group's timeline too (every message written so far is before it). */
+static gboolean
+write_clear_history (NatterdStoreSqlite  *self,
+                     NatterdPublishOp    *op,
+                     GError             **error)
+{
+  NatterdMessage *m = &op->message;
+  sqlite3_stmt *stmt = self->writer_stmts[W_CLEAR_HISTORY];
+
+  if (!flush_conversations (self, error))
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, op->sender_id);
+  sqlite3_bind_int (stmt, 2, m->conversation_type);
+  natterd_sqlite_bind_text (stmt, 3, m->target_id);
+  sqlite3_bind_int64 (stmt, 4, m->sent_time);
+  if (!natterd_sqlite_step_done (self->db, stmt, error))
+    return FALSE;
+
+  if (m->conversation_type == NATTER_CONVERSATION_GROUP ||
+      m->conversation_type == NATTER_CONVERSATION_DISCUSSION)
+    {
+      TimelineHead *head;
+
+      if (!get_timeline (self, op->app_id, m->target_id, &head, error))
+        return FALSE;
+      stmt = self->writer_stmts[W_CLEAR_TIMELINE];
+      sqlite3_bind_int64 (stmt, 1, op->sender_id);
+      natterd_sqlite_bind_text (stmt, 2, m->target_id);
+      sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) head->latest_seq);
+      sqlite3_bind_int64 (stmt, 4, self->timeline_clock);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+      if (sqlite3_changes (self->db) > 0)
+        self->clock_dirty = TRUE;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_publish (NatterdStoreSqlite  *self,
                NatterdPublishOp    *op,
@@ -571,6 +620,9 @@ write_publish (NatterdStoreSqlite  *self,
       if (r->conversation && persisted)
         note_conversation (self, r, m);
     }
+
+  if (op->clear_history && !write_clear_history (self, op, error))
+    return FALSE;
 
   return TRUE;
 }

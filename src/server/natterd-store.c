@@ -589,6 +589,7 @@ natterd_read_free (NatterdRead *read)
     case NATTERD_READ_HISTORY:
       g_free (((NatterdHistoryRead *) read)->channel);
       g_free (((NatterdHistoryRead *) read)->timeline_id);
+      g_free (((NatterdHistoryRead *) read)->target_id);
       g_ptr_array_unref (((NatterdHistoryRead *) read)->messages);
       break;
     case NATTERD_READ_CONVERSATIONS:

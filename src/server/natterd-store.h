@@ -284,6 +284,9 @@ typedef struct
   GArray        *mention_ids;   /* gint64, NULL if none */
   /* in: the sender's other devices get it live too (multi-device) */
   gboolean       sender_devices;
+  /* in: NT:ClearCmd (#16): the sender's history of the conversation
+   * before message.sent_time is cleared for good, in this transaction. */
+  gboolean       clear_history;
 } NatterdPublishOp;
 
 typedef struct
@@ -551,6 +554,10 @@ typedef struct
   gint64      member_id;
   char       *timeline_id;
   gboolean    not_member;       /* out: the user never was a member */
+  /* Whose history (users.id) and the conversation as they see it: what
+   * they cleared (NT:ClearCmd) stays out (0: no such bound). */
+  gint64      user_id;
+  char       *target_id;
 } NatterdHistoryRead;
 
 typedef struct

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "natter-message-row.h"
 #include "natter-test-ui.h"
 
 static char *tmp_dir;
@@ -342,7 +343,8 @@ natter_test_ui_last_own_message (NatterWindow *window)
   for (guint i = n; i > 0; i--)
     {
       g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (list), i - 1);
-      if (natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND)
+      /* not the protocol messages that follow it (a read receipt request) */
+      if (natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND && natter_message_row_shows (m))
         return g_steal_pointer (&m);
     }
   return NULL;

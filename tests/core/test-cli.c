@@ -1092,6 +1092,123 @@ test_server_list (Fixture       *fixture,
   peer_free (alice, FALSE);
 }
 
+/* #16: send --mention / --mention-all carry mentionedInfo and bob's
+ * conversation gets the "@" mark; send --receipt asks the group, bob and
+ * carol answer with send-receipts and alice, listening with --all, gets
+ * both RC:RRRspMsg; clear-history empties alice's server history of the
+ * group while bob's stays. */
+static JsonObject *
+conversation_line (GPtrArray  *lines,
+                   const char *target_id)
+{
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (lines, i), "targetId"), target_id) == 0)
+      return g_ptr_array_index (lines, i);
+  return NULL;
+}
+
+static void
+test_mentions_receipts (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "2", "--duration", "60", NULL };
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GPtrArray) bob_argv = cli_argv (fixture, "bob", NULL);
+  g_autoptr(GPtrArray) alice_argv = cli_argv (fixture, "alice", NULL);
+  g_autoptr(GSubprocess) bob_listener = NULL;
+  g_autoptr(GSubprocess) alice_listener = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autofree char *uid = NULL;
+  JsonObject *content, *info, *dic;
+
+  reply = natter_test_server_api (fixture->server, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                  "userId", "carol", "groupId", "team", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+  bob_listener = spawn (bob_argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  test_wait_cli_connected (bob_listener);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                            (const char * const[]) { "send", "team", "lunch @bob?", "--type", "group",
+                                                     "--mention", "bob", "--receipt", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
+  info = json_object_get_object_member (content, "mentionedInfo");
+  g_assert_cmpint (json_object_get_int_member (info, "type"), ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (info, "userIdList"), 0), ==, "bob");
+  uid = g_strdup (json_object_get_string_member (g_ptr_array_index (lines, 0), "messageUId"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* bob hears the message, then the request for its receipt. */
+  out = read_stdout (bob_listener);
+  lines = test_json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (lines, 1), "objectName"), ==, "RC:RRReqMsg");
+  content = json_object_get_object_member (g_ptr_array_index (lines, 1), "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* The "@" mark in bob's list. */
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "conversations", "--local", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  g_assert_nonnull (conversation_line (lines, "team"));
+  g_assert_cmpint (json_object_get_int_member (conversation_line (lines, "team"), "mentionedCount"), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* bob and carol answer; alice, listening, gets both receipts. */
+  alice_listener = spawn (alice_argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  test_wait_cli_connected (alice_listener);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "send-receipts", "team", "--type", "group", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "carol", NULL, NULL, NULL,
+                            (const char * const[]) { "send-receipts", "team", "--type", "group", NULL }), ==, 0);
+  out = read_stdout (alice_listener);
+  lines = test_json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *line = g_ptr_array_index (lines, i);
+
+      g_assert_cmpstr (json_object_get_string_member (line, "objectName"), ==, "RC:RRRspMsg");
+      g_assert_cmpstr (json_object_get_string_member (line, "senderUserId"), ==, i == 0 ? "bob" : "carol");
+      dic = json_object_get_object_member (json_object_get_object_member (line, "content"), "receiptMessageDic");
+      g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (dic, "alice"), 0), ==, uid);
+    }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                            (const char * const[]) { "send", "team", "all hands", "--type", "group",
+                                                     "--mention-all", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
+  info = json_object_get_object_member (content, "mentionedInfo");
+  g_assert_cmpint (json_object_get_int_member (info, "type"), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* alice clears the group for herself: her server history is empty, bob's is not. */
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "clear-history", "team", "--type", "group", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                            (const char * const[]) { "history", "team", "--type", "group", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                            (const char * const[]) { "history", "team", "--type", "group", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  /* The two texts and the receipt request; the answers went to alice only. */
+  g_assert_cmpuint (lines->len, ==, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1107,6 +1224,7 @@ main (int   argc,
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
   g_test_add ("/cli/commands", Fixture, NULL, fixture_set_up, test_commands, fixture_tear_down);
   g_test_add ("/cli/group-timeline", Fixture, NULL, fixture_set_up, test_group_timeline, fixture_tear_down);
+  g_test_add ("/cli/mentions-receipts", Fixture, NULL, fixture_set_up, test_mentions_receipts, fixture_tear_down);
   g_test_add ("/cli/token-url", Fixture, NULL, fixture_set_up, test_token_url, fixture_tear_down);
   g_test_add ("/cli/server-list", Fixture, NULL, fixture_set_up, test_server_list, fixture_tear_down);
   g_test_add ("/cli/unencrypted-warning", Fixture, NULL, fixture_set_up, test_unencrypted_warning,
