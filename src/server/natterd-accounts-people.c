@@ -445,6 +445,7 @@ block_change (NatterdApiRequest *request,
     g_hash_table_remove (user->blacklist, &other->id);
   else
     g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+  user->blacklist_changed = natterd_directory_stamp ();
   /* The server API's user/blacklist op: other nodes apply it too. */
   op = natterd_op_new (NATTERD_OP_BLACKLIST, NULL, NULL, NULL);
   op->user_id = user->id;

@@ -249,6 +249,7 @@ api_user_blacklist_change (NatterdApiRequest *request,
       else
         g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
     }
+  user->blacklist_changed = natterd_directory_stamp ();
   natterd_api_submit_part (request, op);
 }
 
