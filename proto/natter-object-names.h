@@ -29,6 +29,9 @@ G_BEGIN_DECLS
 #define NATTER_OBJECT_EDIT_COMMAND      "NT:EditCmd"
 /* Natter's own: an update of a message's expansion (see ExpansionRequest). */
 #define NATTER_OBJECT_EXPANSION_COMMAND "NT:ExpansionCmd"
+/* Natter's own: a user's new profile {userId, name, portraitUri}, from
+ * natterd to their contacts and co-members online (status-only). */
+#define NATTER_OBJECT_PROFILE_NOTIFICATION "NT:ProfileNtf"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"
