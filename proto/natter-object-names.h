@@ -37,6 +37,9 @@ G_BEGIN_DECLS
 /* Natter's own: clear a conversation's history for the sender, on all of
  * their devices ({conversationType, targetId, clearTime}). */
 #define NATTER_OBJECT_CLEAR_COMMAND     "NT:ClearCmd"
+/* Natter's own: a user's new profile {userId, name, portraitUri}, from
+ * natterd to their contacts and co-members online (status-only). */
+#define NATTER_OBJECT_PROFILE_NOTIFICATION "NT:ProfileNtf"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"

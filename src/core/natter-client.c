@@ -643,6 +643,10 @@ handle_deliver (NatterClient         *self,
       return;
     }
 
+  if (self->profiles != NULL &&
+      g_strcmp0 (natter_message_get_object_name (message), NATTER_OBJECT_PROFILE_NOTIFICATION) == 0)
+    natter_profile_fetcher_changed (self->profiles, message);
+
   item->done = TRUE;
   ack_delivered (self);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);

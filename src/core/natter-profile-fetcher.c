@@ -11,8 +11,10 @@
  * - an id seen for the first time in a while (a message from a new sender,
  *   a new group, a history page): collected for a moment and asked in one
  *   query, at most once an hour per id.
- * So a rename by the app server (user/refresh, group/refresh) reaches the
- * conversations on screen with the next connection or the next look.
+ * So a group rename by the app server (group/refresh) reaches the
+ * conversations on screen with the next connection or the next look. A
+ * user's own change (profile, user/refresh) comes at once: natterd sends
+ * NT:ProfileNtf to its contacts and co-members online, stored as it is.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -146,6 +148,48 @@ natter_profile_fetcher_note (NatterProfileFetcher *self,
     want (self, 'g', natter_message_get_target_id (message), ASK_INTERVAL_US);
   else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
     want (self, 'u', natter_message_get_target_id (message), ASK_INTERVAL_US);
+}
+
+static void
+changed_stored_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_store_set_profiles_finish (NATTER_STORE (object), result, &error))
+    g_warning ("Cannot store a changed profile: %s", error->message);
+}
+
+void
+natter_profile_fetcher_changed (NatterProfileFetcher *self,
+                                NatterMessage        *message)
+{
+  JsonObject *content;
+  const char *user_id;
+  g_autoptr(GPtrArray) users = NULL;
+  g_autoptr(GPtrArray) groups = NULL;
+  gint64 now;
+
+  g_return_if_fail (NATTER_IS_PROFILE_FETCHER (self));
+
+  content = natter_message_get_content (message);
+  user_id = natter_message_get_sender_user_id (message);
+  if (self->client == NULL || content == NULL || user_id == NULL || !natter_id_is_valid (user_id) ||
+      g_strcmp0 (json_object_get_string_member_with_default (content, "userId", NULL), user_id) != 0)
+    return;
+
+  users = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  groups = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_profile_free);
+  g_ptr_array_add (users, natter_profile_new (user_id,
+                                              json_object_get_string_member_with_default (content, "name", ""),
+                                              json_object_get_string_member_with_default (content, "portraitUri", ""),
+                                              0));
+  /* As good as fetched now: not asked again for a while. */
+  now = g_get_monotonic_time ();
+  g_hash_table_replace (self->asked, g_strdup_printf ("u:%s", user_id), g_memdup2 (&now, sizeof now));
+  natter_store_set_profiles_async (natter_client_get_store (self->client), users, groups,
+                                   natter_client_server_now (self->client), NULL, changed_stored_cb, NULL);
 }
 
 void

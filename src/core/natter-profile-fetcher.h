@@ -27,6 +27,10 @@ void                  natter_profile_fetcher_note            (NatterProfileFetch
 void                  natter_profile_fetcher_opened          (NatterProfileFetcher   *self,
                                                               NatterConversationType  type,
                                                               const char             *target_id);
+/* An NT:ProfileNtf from natterd: its sender's new name and portrait are
+ * stored at once (one naming anybody else is ignored). */
+void                  natter_profile_fetcher_changed         (NatterProfileFetcher   *self,
+                                                              NatterMessage          *message);
 /* How old a name may be before connecting or opening its chat asks again
  * (default 10 minutes; tests make it 0). */
 void                  natter_profile_fetcher_set_refresh_age (NatterProfileFetcher   *self,

@@ -13,6 +13,7 @@
 #include "natterd-accounts-private.h"
 
 #include "natter-json.h"
+#include "natter-object-names.h"
 
 #include <string.h>
 
@@ -445,6 +446,7 @@ block_change (NatterdApiRequest *request,
     g_hash_table_remove (user->blacklist, &other->id);
   else
     g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+  user->blacklist_changed = natterd_directory_stamp ();
   /* The server API's user/blacklist op: other nodes apply it too. */
   op = natterd_op_new (NATTERD_OP_BLACKLIST, NULL, NULL, NULL);
   op->user_id = user->id;
@@ -493,6 +495,95 @@ blocked_list (NatterdApiRequest *request)
     json_builder_add_string_value (body, g_ptr_array_index (ids, i));
   json_builder_end_array (body);
   natterd_api_reply_ok (request);
+}
+
+/* ------------------------------------------------------ profile changes */
+
+static void
+profile_notice_sent (int         code,
+                     const char *message_uid,
+                     gint64      sent_time,
+                     guint64     timeline_seq,
+                     gpointer    user_data)
+{
+  /* Refused (a recipient who blocks the user): nothing to tell them. */
+}
+
+/* Those who show @user's name and portrait learn of a change at once,
+ * not at their next refetch: its contacts and its groups' members, those
+ * online here or on another node (an offline device asks when it
+ * connects), and its own other devices when the app syncs them. One
+ * status-only NT:ProfileNtf {userId, name, portraitUri} each, from @user
+ * in a private conversation. */
+void
+natterd_server_profile_changed (NatterdServer *self,
+                                NatterdUser   *user)
+{
+  NatterdApp *app = user->app;
+  g_autoptr(GHashTable) recipients = g_hash_table_new (NULL, NULL);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *content = NULL;
+  GHashTableIter iter;
+  NatterdGroup *group;
+  NatterdUser *other;
+
+  if (self->accounts != NULL && g_hash_table_lookup (self->accounts->apps, &app->id) != NULL)
+    {
+      GHashTable *contacts = g_hash_table_lookup (natterd_accounts_app (self, app)->contacts, user->user_id);
+      const char *other_id;
+      NatterdContact *contact;
+
+      g_hash_table_iter_init (&iter, contacts != NULL ? contacts : recipients);
+      while (contacts != NULL && g_hash_table_iter_next (&iter, (gpointer *) &other_id, (gpointer *) &contact))
+        if (g_str_equal (contact->state, "contact") &&
+            (other = natterd_directory_lookup_user (app, other_id)) != NULL)
+          g_hash_table_add (recipients, other);
+    }
+  g_hash_table_iter_init (&iter, app->groups);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
+    {
+      GHashTableIter members;
+
+      if (natterd_group_lookup_member (group, user) == NULL)
+        continue;
+      g_hash_table_iter_init (&members, group->members);
+      while (g_hash_table_iter_next (&members, (gpointer *) &other, NULL))
+        g_hash_table_add (recipients, other);
+    }
+  /* Its own devices: one notice to itself, sent to them but not to it. */
+  if (app->settings.multi_device)
+    g_hash_table_add (recipients, user);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "userId");
+  json_builder_add_string_value (builder, user->user_id);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, user->name != NULL ? user->name : "");
+  json_builder_set_member_name (builder, "portraitUri");
+  json_builder_add_string_value (builder, user->portrait_uri != NULL ? user->portrait_uri : "");
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  content = json_to_string (root, FALSE);
+
+  g_hash_table_iter_init (&iter, recipients);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &other, NULL))
+    {
+      NatterdPublishRequest publish = {
+        .app = app,
+        .sender = user,
+        .conversation_type = NATTER_CONVERSATION_PRIVATE,
+        .target_id = other->user_id,
+        .object_name = NATTER_OBJECT_PROFILE_NOTIFICATION,
+        .content = content,
+        .flags = natter_object_name_flags (NATTER_OBJECT_PROFILE_NOTIFICATION, 0),
+        .from_api = TRUE,
+        .include_sender = other == user,
+      };
+
+      if (natterd_user_is_online (other))
+        natterd_server_publish (self, &publish, profile_notice_sent, NULL, NULL);
+    }
 }
 
 /* ---------------------------------------------------------- on Publish */

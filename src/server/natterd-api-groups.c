@@ -351,6 +351,7 @@ group_gag (NatterdApiRequest *request,
       if (member != NULL)
         {
           member->gag_until = until;
+          group->changed = natterd_directory_stamp ();
           g_ptr_array_add (changed, user);
         }
     }

@@ -96,6 +96,7 @@ api_user_refresh (NatterdApiRequest *request)
   natterd_api_begin_part (request);
   natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),
                             natterd_api_request_unref);
+  natterd_server_profile_changed (request->server, user);
 }
 
 static void
@@ -249,6 +250,7 @@ api_user_blacklist_change (NatterdApiRequest *request,
       else
         g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
     }
+  user->blacklist_changed = natterd_directory_stamp ();
   natterd_api_submit_part (request, op);
 }
 

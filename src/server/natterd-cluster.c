@@ -110,6 +110,7 @@ struct _NatterdCluster
   gboolean         refreshing;
   gboolean         refresh_again;
   guint            refresh_retry_id;
+  guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
 };
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
@@ -1704,7 +1705,10 @@ apply_members (NatterdServer *self,
       else if (action == NATTERD_MEMBERS_REMOVE)
         natterd_group_remove_member (group, user);
       else if (action == NATTERD_MEMBERS_GAG && member != NULL)
-        member->gag_until = time;
+        {
+          member->gag_until = time;
+          group->changed = natterd_directory_stamp ();
+        }
     }
 }
 
@@ -1736,6 +1740,7 @@ apply_blacklist (NatterdServer *self,
       else
         g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
     }
+  user->blacklist_changed = natterd_directory_stamp ();
 }
 
 /* A user new to this node (user/getToken on another) is added with the id
@@ -1935,19 +1940,26 @@ apply_chatroom (NatterdServer *self,
 
 /* ------------------------------------------------ directory refreshes */
 
-/* Rows of a shared store merged into what this node knows. Only what
- * adds or raises: a user, group, member, chatroom or blacklist entry
- * unknown here; an inbox head, a block or a token cut-off later than
- * known. Removals made while apart (a dismissed group, a member gone, an
- * unblock) are not read back: a row missing from a snapshot may also be
- * one this node is storing right now. */
+/* Rows of a shared store merged into what this node knows: a user,
+ * group, member, chatroom or blacklist entry unknown here is added; an
+ * inbox head, a block or a token cut-off later than known is raised.
+ * Groups (their members and gags) and blacklists are also taken as
+ * stored, removals included (a dismissed group, a member gone, a gag
+ * lifted, an unblock), unless they changed here after the refresh began
+ * (natterd_directory_stamp()): the snapshot is read after a barrier, so
+ * what this node stored before is in it, and only what changed since may
+ * be missing from it (that one is left, and read again next time). */
 typedef struct
 {
   NatterdServer *server;
   GHashTable    *users;                 /* users.id → NatterdUser* */
   GHashTable    *groups;                /* groups.id → NatterdGroup* */
+  GHashTable    *members;               /* NatterdMember* the snapshot has */
+  GHashTable    *blacklists;            /* NatterdUser* → set of users.id (gint64*) stored */
+  guint64        since;
   gint64         now;
   guint          added;
+  guint          removed;
 } Merge;
 
 static void
@@ -2020,10 +2032,18 @@ merge_member (gpointer data,
   member = natterd_group_lookup_member (group, user);
   if (member == NULL)
     {
+      guint64 changed = group->changed;
+
       member = natterd_group_add_member (group, user, joined);
+      /* Read, not changed here. */
+      group->changed = changed;
       merge->added++;
     }
-  member->gag_until = MAX (member->gag_until, gag_until);
+  if (group->changed < merge->since)
+    member->gag_until = gag_until;
+  else
+    member->gag_until = MAX (member->gag_until, gag_until);
+  g_hash_table_add (merge->members, member);
 }
 
 static void
@@ -2051,6 +2071,7 @@ merge_blacklist (gpointer data,
   Merge *merge = data;
   NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
   NatterdUser *other = g_hash_table_lookup (merge->users, &blocked_user_id);
+  GHashTable *stored;
 
   if (user == NULL || other == NULL)
     return;
@@ -2058,6 +2079,13 @@ merge_blacklist (gpointer data,
     user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   if (!g_hash_table_contains (user->blacklist, &other->id))
     g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+  stored = g_hash_table_lookup (merge->blacklists, user);
+  if (stored == NULL)
+    {
+      stored = g_hash_table_new (g_int64_hash, g_int64_equal);
+      g_hash_table_insert (merge->blacklists, user, stored);
+    }
+  g_hash_table_add (stored, &other->id);
 }
 
 static const NatterdLoadSink merge_sink = {
@@ -2067,6 +2095,74 @@ static const NatterdLoadSink merge_sink = {
   .chatroom = merge_chatroom,
   .blacklist = merge_blacklist,
 };
+
+/* Groups, members and blacklist entries here that the snapshot lacks,
+ * of groups and users unchanged here since the refresh began: removed
+ * while this node did not hear of it. */
+static void
+merge_removals (Merge *merge)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+  g_autoptr(GList) apps = natterd_directory_get_apps (merge->server->directory);
+  GHashTableIter iter;
+  NatterdGroup *group;
+  NatterdUser *user;
+
+  g_hash_table_iter_init (&iter, merge->groups);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
+    g_hash_table_add (seen, group);
+
+  for (GList *l = apps; l != NULL; l = l->next)
+    {
+      NatterdApp *app = l->data;
+
+      g_hash_table_iter_init (&iter, app->groups);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
+        {
+          GHashTableIter members;
+          NatterdMember *member;
+
+          if (group->changed >= merge->since)
+            continue;
+          if (!g_hash_table_contains (seen, group))
+            {
+              g_ptr_array_add (gone, group);
+              continue;
+            }
+          g_hash_table_iter_init (&members, group->members);
+          while (g_hash_table_iter_next (&members, NULL, (gpointer *) &member))
+            if (!g_hash_table_contains (merge->members, member))
+              {
+                g_hash_table_iter_remove (&members);
+                merge->removed++;
+              }
+        }
+
+      g_hash_table_iter_init (&iter, app->users);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
+        {
+          GHashTable *stored;
+          GHashTableIter blocked;
+          gint64 *id;
+
+          if (user->blacklist == NULL || user->blacklist_changed >= merge->since)
+            continue;
+          stored = g_hash_table_lookup (merge->blacklists, user);
+          g_hash_table_iter_init (&blocked, user->blacklist);
+          while (g_hash_table_iter_next (&blocked, (gpointer *) &id, NULL))
+            if (stored == NULL || !g_hash_table_contains (stored, id))
+              {
+                g_hash_table_iter_remove (&blocked);
+                merge->removed++;
+              }
+        }
+    }
+
+  for (guint i = 0; i < gone->len; i++)
+    natterd_directory_remove_group (merge->server->directory, g_ptr_array_index (gone, i));
+  merge->removed += gone->len;
+}
 
 static gboolean
 refresh_retry (gpointer user_data)
@@ -2087,11 +2183,13 @@ directory_read (NatterdRead *base,
   NatterdCluster *self = server->cluster;
   g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_autoptr(GHashTable) groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GHashTable) members = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
   g_autoptr(NatterdLoadLog) log = g_steal_pointer (&read->directory);
-  Merge merge = { server, users, groups, natterd_now_ms (), 0 };
+  Merge merge = { server, users, groups, members, blacklists, 0, natterd_now_ms (), 0, 0 };
   GHashTableIter iter;
   NatterdSession *session;
-  char added[16];
+  char added[16], removed[16];
 
   if (self == NULL || self->stopped)
     return;
@@ -2105,14 +2203,17 @@ directory_read (NatterdRead *base,
     }
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
+  merge.since = self->refresh_since;
   natterd_load_log_replay (log, &merge_sink, &merge);
+  merge_removals (&merge);
   natterd_server_refresh_accounts (server);
   /* Sessions here read what other nodes stored meanwhile. */
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
     natterd_session_catch_up (session);
   g_snprintf (added, sizeof added, "%u", merge.added);
-  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, NULL);
+  g_snprintf (removed, sizeof removed, "%u", merge.removed);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, "removed", removed, NULL);
   if (self->refresh_again)
     {
       self->refresh_again = FALSE;
@@ -2121,10 +2222,24 @@ directory_read (NatterdRead *base,
 }
 
 static void
-refresh_directory (NatterdCluster *self)
+refresh_stored (NatterdOp *op,
+                gpointer   user_data)
 {
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
   NatterdAppsRead *read;
 
+  if (self == NULL || self->stopped)
+    return;
+  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
+  /* directory_read() frees it. */
+  read->directory = natterd_load_log_new ();
+  natterd_store_read (server->store, read);
+}
+
+static void
+refresh_directory (NatterdCluster *self)
+{
   if (!self->shared_store || self->stopped)
     return;
   if (self->refreshing)
@@ -2133,8 +2248,9 @@ refresh_directory (NatterdCluster *self)
       return;
     }
   self->refreshing = TRUE;
-  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (self->server), g_object_unref);
-  /* directory_read() frees it. */
-  read->directory = natterd_load_log_new ();
-  natterd_store_read (self->server->store, read);
+  /* What changes here from now on may be missing from the snapshot;
+   * what changed before is stored once the barrier completes. */
+  self->refresh_since = natterd_directory_stamp ();
+  natterd_store_submit (self->server->store, natterd_op_new (NATTERD_OP_BARRIER, refresh_stored,
+                                                             g_object_ref (self->server), g_object_unref));
 }

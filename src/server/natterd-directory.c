@@ -576,6 +576,14 @@ natterd_user_is_online (NatterdUser *user)
   return (user->sessions != NULL && user->sessions->len > 0) || user->remote_sessions > 0;
 }
 
+guint64
+natterd_directory_stamp (void)
+{
+  static guint64 stamp;
+
+  return ++stamp;
+}
+
 static NatterdGroup *
 insert_group (NatterdDirectory *self,
               NatterdApp       *app,
@@ -592,6 +600,7 @@ insert_group (NatterdDirectory *self,
   group->name = g_strdup (name != NULL ? name : "");
   group->created = created;
   group->members = g_hash_table_new_full (NULL, NULL, NULL, member_free);
+  group->changed = natterd_directory_stamp ();
   g_hash_table_insert (app->groups, group->group_id, group);
   g_hash_table_insert (self->groups_by_id, &group->id, group);
   self->next_group_id = next_id (self, MAX (self->next_group_id, id + 1));
@@ -630,6 +639,7 @@ natterd_group_add_member (NatterdGroup *group,
       member->joined = joined;
       g_hash_table_insert (group->members, user, member);
     }
+  group->changed = natterd_directory_stamp ();
   return member;
 }
 
@@ -637,6 +647,7 @@ gboolean
 natterd_group_remove_member (NatterdGroup *group,
                              NatterdUser  *user)
 {
+  group->changed = natterd_directory_stamp ();
   return g_hash_table_remove (group->members, user);
 }
 

@@ -96,6 +96,7 @@ struct _NatterdUser
   double      query_tokens;        /* query rate limiter; full while query_refill is 0 */
   gint64      query_refill;
   GHashTable *blacklist;           /* users.id (gint64*) this user blocks; NULL if none */
+  guint64     blacklist_changed;   /* natterd_directory_stamp() of its last change here */
   GPtrArray  *chatrooms;           /* NatterdChatroom joined; NULL if none */
   gint64      offline_since;       /* monotonic µs, 0 while online */
   guint       remote_sessions;     /* its sessions on other nodes (natterd-cluster.c) */
@@ -121,6 +122,9 @@ struct _NatterdGroup
   char       *name;
   gint64      created;
   GHashTable *members;             /* NatterdUser* → NatterdMember* */
+  /* natterd_directory_stamp() of its last change here (members, gags):
+   * a refresh from a shared store leaves what changed since it began. */
+  guint64     changed;
 };
 
 struct _NatterdChatroom
@@ -169,6 +173,10 @@ NatterdUser      *natterd_directory_lookup_user    (NatterdApp         *app,
                                                     const char         *user_id);
 NatterdUser      *natterd_directory_lookup_user_id (NatterdDirectory   *self,
                                                     gint64              id);
+
+/* A number larger than every one before: when in-memory state changed,
+ * in order (natterd-cluster.c's refreshes). Main thread only. */
+guint64           natterd_directory_stamp          (void);
 
 NatterdGroup     *natterd_directory_add_group      (NatterdDirectory   *self,
                                                     NatterdApp         *app,

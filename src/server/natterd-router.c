@@ -550,21 +550,22 @@ compare_ids (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-/* op->mention_ids is sorted (parse_mentions()): a lookup per member. */
+/* @mention_ids is sorted (parse_mentions()): a lookup per member. */
 static gboolean
-mentions_user (NatterdPublishOp *op,
-               NatterdUser      *user)
+mentions_user (gboolean     mention_all,
+               GArray      *mention_ids,
+               NatterdUser *user)
 {
-  if (op->mention_all)
+  if (mention_all)
     return TRUE;
-  return op->mention_ids != NULL &&
-         bsearch (&user->id, op->mention_ids->data, op->mention_ids->len, sizeof (gint64), compare_ids) != NULL;
+  return mention_ids != NULL &&
+         bsearch (&user->id, mention_ids->data, mention_ids->len, sizeof (gint64), compare_ids) != NULL;
 }
 
-/* Sessions a group message's frame is queued to per main-loop iteration,
- * and for at most this long: a private message's Publish read and its ack
- * written in the same iteration wait for one slice (~0.1 ms), not for a
- * 3,000-member group's whole fan-out (~2 ms). */
+/* Members looked at and sessions a group message's frame is queued to per
+ * main-loop iteration, and for at most this long: a private message's
+ * Publish read and its ack written in the same iteration wait for one
+ * slice (~0.1 ms), not for a 3,000-member group's whole fan-out (~2 ms). */
 #define FANOUT_SLICE 256
 #define FANOUT_SLICE_US 200
 
@@ -588,15 +589,22 @@ fanout_pace_ms (void)
   return (guint) (pace - 1);
 }
 
-/* A committed group message's frames, and the sessions (refs) they are
- * still to be queued to, each with its form. */
+/* A committed group message's frames (plain, and mentioning the reader
+ * when it mentions anyone), and the members it is still to be queued to:
+ * those of the commit (users are never freed while natterd runs, groups
+ * are), their online devices looked up as their slice comes. */
 typedef struct
 {
   Fanout             *fanout;
   NatterdSocketFrame *frames[2];
-  GPtrArray          *sessions;
-  GByteArray         *forms;
+  gpointer           *members;       /* NatterdUser* */
+  guint               n_members;
   guint               next;
+  gint64              sender_id;
+  gboolean            sender_devices;
+  gboolean            mention_all;
+  GArray             *mention_ids;   /* a ref; NULL if none */
+  NatterdSession     *origin;        /* a ref; NULL if none */
 } FanoutJob;
 
 static void
@@ -606,9 +614,37 @@ fanout_job_free (FanoutJob *job)
     if (job->frames[i] != NULL)
       natterd_socket_frame_release (job->frames[i]);
   fanout_settled (job->fanout);
-  g_ptr_array_unref (job->sessions);
-  g_byte_array_unref (job->forms);
+  g_free (job->members);
+  g_clear_pointer (&job->mention_ids, g_array_unref);
+  g_clear_object (&job->origin);
   g_free (job);
+}
+
+/* Queues the frame to @member's online devices (the sender's other ones
+ * when the app syncs them, never the one that sent it); returns the work
+ * done: the member looked at and each device. */
+static guint
+fanout_member (FanoutJob   *job,
+               NatterdUser *member)
+{
+  guint8 form;
+  guint work = 1;
+
+  if (member->sessions == NULL || member->sessions->len == 0 ||
+      (member->id == job->sender_id && !job->sender_devices))
+    return work;
+  form = member->id != job->sender_id && job->frames[1] != NULL &&
+         mentions_user (job->mention_all, job->mention_ids, member) ? 1 : 0;
+  for (guint s = 0; s < member->sessions->len; s++)
+    {
+      NatterdSession *session = g_ptr_array_index (member->sessions, s);
+
+      if (session == job->origin)
+        continue;
+      natterd_session_deliver_shared (session, job->frames[form]);
+      work++;
+    }
+  return work;
 }
 
 /* Queues one slice; TRUE while jobs remain. */
@@ -623,10 +659,9 @@ fanout_run_slice (NatterdServer *self)
     {
       FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
 
-      for (; job->next < job->sessions->len && count < slice; job->next++, count++)
-        natterd_session_deliver_shared (g_ptr_array_index (job->sessions, job->next),
-                                        job->frames[job->forms->data[job->next]]);
-      if (job->next < job->sessions->len)
+      for (; job->next < job->n_members && count < slice; job->next++)
+        count += fanout_member (job, job->members[job->next]);
+      if (job->next < job->n_members)
         break;
       fanout_job_free (g_queue_pop_head (&self->fanout_jobs));
       if (count >= slice || g_get_monotonic_time () >= deadline)
@@ -661,10 +696,11 @@ fanout_jobs_clear (NatterdServer *self)
 /* The committed group message to every online device of every member
  * (but @origin; the sender's other devices when the app syncs them), as
  * Deliver{seq 0}, after the sender's ack. Who gets it is decided now (the
- * members and sessions of this moment); the frames are queued to them in
- * slices from the main loop, every group's messages in commit order, so
- * other work (reads, commits, acks) runs in between; natterd-socket.c's
- * writer thread does the writes. @lane's slot is given back once every
+ * members of this moment, copied: no look at each of them here); their
+ * devices are looked up and the frames queued to them in slices from the
+ * main loop, every group's messages in commit order, so other work
+ * (reads, commits, acks) runs in between; natterd-socket.c's writer
+ * thread does the writes. @lane's slot is given back once every
  * session's connection took it. */
 static void
 fanout_timeline (NatterdServer    *self,
@@ -675,49 +711,35 @@ fanout_timeline (NatterdServer    *self,
 {
   NatterdMessage *m = &op->message;
   NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, m->target_id) : NULL;
-  FanoutJob *job = g_new0 (FanoutJob, 1);
-  Fanout *fanout = g_new0 (Fanout, 1);
-  GHashTableIter iter;
-  NatterdUser *member;
+  FanoutJob *job;
+  Fanout *fanout;
+  gboolean mentions;
 
+  if (group == NULL || g_hash_table_size (group->members) == 0)
+    return;
+
+  fanout = g_new0 (Fanout, 1);
   fanout->lane = lane != NULL ? lane_ref (lane) : NULL;
   fanout->bytes = lane != NULL ? op_bytes (op) : 0;
   fanout->holds = 1;
+  job = g_new0 (FanoutJob, 1);
   job->fanout = fanout;
-  job->sessions = g_ptr_array_new_with_free_func (g_object_unref);
-  job->forms = g_byte_array_new ();
-
-  if (group != NULL)
-    {
-      g_hash_table_iter_init (&iter, group->members);
-      while (g_hash_table_iter_next (&iter, (gpointer *) &member, NULL))
-        {
-          guint8 form;
-
-          if (member->sessions == NULL || member->sessions->len == 0 ||
-              (member->id == op->sender_id && !op->sender_devices))
-            continue;
-          form = member->id != op->sender_id && mentions_user (op, member) ? 1 : 0;
-          if (job->frames[form] == NULL &&
-              (job->frames[form] = encode_timeline_deliver (m, form == 1, fanout)) == NULL)
-            break;
-          for (guint s = 0; s < member->sessions->len; s++)
-            {
-              NatterdSession *session = g_ptr_array_index (member->sessions, s);
-
-              if (session == origin)
-                continue;
-              g_ptr_array_add (job->sessions, g_object_ref (session));
-              g_byte_array_append (job->forms, &form, 1);
-            }
-        }
-    }
-
-  if (job->sessions->len == 0)
+  job->sender_id = op->sender_id;
+  job->sender_devices = op->sender_devices;
+  job->mention_all = op->mention_all;
+  job->mention_ids = op->mention_ids != NULL ? g_array_ref (op->mention_ids) : NULL;
+  job->origin = origin != NULL ? g_object_ref (origin) : NULL;
+  mentions = op->mention_all || (op->mention_ids != NULL && op->mention_ids->len > 0);
+  job->frames[0] = encode_timeline_deliver (m, FALSE, fanout);
+  if (mentions)
+    job->frames[1] = encode_timeline_deliver (m, TRUE, fanout);
+  if (job->frames[0] == NULL || (mentions && job->frames[1] == NULL))
     {
       fanout_job_free (job);
       return;
     }
+  job->members = g_hash_table_get_keys_as_array (group->members, &job->n_members);
+
   g_queue_push_tail (&self->fanout_jobs, job);
   /* Behind older ones: their source takes it in turn. Else the first
    * slice now (a small group is done at once, as before). */

@@ -310,6 +310,10 @@ void     natterd_accounts_apply_change  (NatterdServer    *self,
  * conversation) takes messages from contacts only and @sender is not one;
  * 22408 when @target_id (a group) is muted for all but its owner and
  * admins; 0 otherwise. */
+/* @user's name or portrait changed: NT:ProfileNtf to who shows them
+ * (natterd-accounts-people.c). */
+void     natterd_server_profile_changed (NatterdServer *self,
+                                         NatterdUser   *user);
 int      natterd_server_accounts_check_publish (NatterdServer *self,
                                                 NatterdApp    *app,
                                                 NatterdUser   *sender,

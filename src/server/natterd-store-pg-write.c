@@ -37,8 +37,13 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_INSERT_INBOX] =
     "INSERT INTO inbox (user_id, seq, message_id)"
     " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::bigint[])",
+  /* Each node's ids rise, but another node may have drawn lower ones
+   * and commit them later in the same hour: the row keeps the lowest
+   * (locked only when lowered, once an hour per node at most). */
   [PW_INSERT_HOUR] =
-    "INSERT INTO hours (hour, first_message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    "INSERT INTO hours (hour, first_message_id) VALUES ($1, $2) ON CONFLICT (hour) DO UPDATE"
+    " SET first_message_id = excluded.first_message_id"
+    " WHERE hours.first_message_id > excluded.first_message_id",
   [PW_UPSERT_USER] =
     "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
     " blocked_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -100,8 +105,12 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_INSERT_MEDIA] =
     "INSERT INTO media (app_id, hash, size, content_type, name, uploader_id, created)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+  /* The lowest id of any hour from the cutoff on, not that of the first
+   * such hour: ids drawn by several nodes do not rise with time (a
+   * node's batch of ids may be used in an hour after another node's
+   * higher ones), and an entry newer than the cutoff must never go. */
   [PW_PRUNE_CUTOFF] =
-    "SELECT COALESCE ((SELECT first_message_id FROM hours WHERE hour >= $1 ORDER BY hour LIMIT 1),"
+    "SELECT COALESCE ((SELECT min (first_message_id) FROM hours WHERE hour >= $1),"
     " 9223372036854775807)",
   [PW_PRUNE_INBOX] =
     "DELETE FROM inbox WHERE (user_id, seq) IN"

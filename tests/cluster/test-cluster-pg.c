@@ -8,6 +8,8 @@
 
 #include "test-cluster-common.h"
 
+#include "natter-codes.h"
+
 #include "natter-test-pg.h"
 
 typedef struct
@@ -180,6 +182,88 @@ test_directory_after_outage (void)
   g_assert_nonnull (again);
 }
 
+typedef struct
+{
+  NatterTestClient *client;
+  int               conversation_type;
+  const char       *target;
+  int               expected;
+} SendWait;
+
+/* Sends until the PublishAck's code is the expected one. */
+static gboolean
+send_gets (gpointer data)
+{
+  SendWait *wait = data;
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->conversation_type, wait->target,
+                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
+
+  if (ack->publish_ack->code == wait->expected)
+    return TRUE;
+  g_usleep (50 * 1000);
+  return FALSE;
+}
+
+static void
+reply_ok (JsonObject *reply)
+{
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  json_object_unref (reply);
+}
+
+/* Removals made on b while a and b could not talk (b gone before NATS came
+ * back, so nothing of it travels over NATS) hold on a once it is back: a
+ * member who quit, a gag lifted, an unblock, a dismissed group. */
+static void
+test_removals_after_outage (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  SendWait wait;
+
+  g_free (natter_test_server_get_token (pair->a, "alice"));
+  /* Made on b; a has them once its sends are refused or accepted so. */
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                    "userId", "carol", "groupId", "crew", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                    "groupId", "gone", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/user/gag/add", "userId", "bob", "groupId", "crew",
+                                    "minute", "60", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/blacklist/add", "userId", "alice",
+                                    "blackUserId", "carol", NULL));
+  wait = (SendWait) { bob, 3, "crew", NATTER_CODE_GAGGED_IN_GROUP };
+  g_assert_true (natter_test_wait (send_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (SendWait) { carol, 1, "alice", NATTER_CODE_REJECTED_BY_BLACKLIST };
+  g_assert_true (natter_test_wait (send_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (SendWait) { carol, 3, "crew", 0 };
+  g_assert_true (natter_test_wait (send_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (SendWait) { bob, 3, "gone", 0 };
+  g_assert_true (natter_test_wait (send_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/quit", "userId", "carol", "groupId", "crew", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/user/gag/rollback", "userId", "bob", "groupId", "crew", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/blacklist/remove", "userId", "alice",
+                                    "blackUserId", "carol", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/dismiss", "userId", "alice", "groupId", "gone", NULL));
+  natter_test_server_kill (pair->b);
+  natter_test_nats_restart (pair->nats);
+
+  /* Once a read the store again, all of them hold there. */
+  wait = (SendWait) { bob, 3, "crew", 0 };
+  g_assert_true (natter_test_wait (send_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (SendWait) { carol, 3, "crew", NATTER_CODE_NOT_IN_GROUP };
+  g_assert_true (send_gets (&wait));
+  wait = (SendWait) { carol, 1, "alice", 0 };
+  g_assert_true (send_gets (&wait));
+  wait = (SendWait) { bob, 3, "gone", NATTER_CODE_NOT_IN_GROUP };
+  g_assert_true (send_gets (&wait));
+}
+
 /* alice read seqs 1 and 2 on b while a heard nothing of them (NATS down);
  * connecting to a with last_seq 2, a reads her head from the store instead
  * of taking her back to the 0 it knows: the next message is seq 3, and 1
@@ -239,6 +323,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/offline-replay", test_offline_replay);
   g_test_add_func ("/cluster/pg/outage-gap", test_outage_gap);
   g_test_add_func ("/cluster/pg/directory-after-outage", test_directory_after_outage);
+  g_test_add_func ("/cluster/pg/removals-after-outage", test_removals_after_outage);
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
 
   return g_test_run ();

@@ -298,6 +298,77 @@ test_bar (Fixture       *fixture,
   g_string_free (listener.text, TRUE);
 }
 
+/* alice renames herself: bob, her contact, hears NT:ProfileNtf at once on
+ * `listen --all`; dave, neither a contact nor in a group with her, does
+ * not. */
+static void
+test_profile_notice (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(GSubprocess) bob_listen = NULL;
+  g_autoptr(GSubprocess) dave_listen = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GAsyncResult) ended = NULL;
+  Listener bob = { NULL, g_string_new (NULL), FALSE };
+  Listener dave = { NULL, g_string_new (NULL), FALSE };
+  Heard heard = { &bob, { "\"NT:ProfileNtf\"", NULL } };
+  JsonObject *line;
+  JsonObject *content;
+
+  g_assert_cmpint (run_cli (fixture, "alice", TRUE, "alice's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "alice", "--name", "Alice", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", TRUE, "bob's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "bob", "--name", "Bob", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "dave", TRUE, "dave's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "dave", "--name", "Dave", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "contact-request", "bob", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "contact-accept", "alice", NULL }), ==, 0);
+
+  bob_listen = spawn_cli (fixture, "bob", FALSE, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                          (const char * const[]) { "-v", "listen", "--all", NULL });
+  dave_listen = spawn_cli (fixture, "dave", FALSE, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                           (const char * const[]) { "-v", "listen", "--all", NULL });
+  test_wait_cli_connected (bob_listen);
+  test_wait_cli_connected (dave_listen);
+  bob.lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bob_listen));
+  g_data_input_stream_read_line_async (bob.lines, G_PRIORITY_DEFAULT, NULL, listener_line_cb, &bob);
+  dave.lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (dave_listen));
+  g_data_input_stream_read_line_async (dave.lines, G_PRIORITY_DEFAULT, NULL, listener_line_cb, &dave);
+
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "profile", "--name", "Alice Liddell", NULL }), ==, 0);
+  test_wait_until (heard_all, &heard, 20, "bob's listener hears alice's new name");
+  test_spin (300);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      GSubprocess *process = i == 0 ? bob_listen : dave_listen;
+      Listener *listener = i == 0 ? &bob : &dave;
+
+      g_subprocess_send_signal (process, SIGTERM);
+      g_subprocess_wait_async (process, NULL, test_store_result_cb, &ended);
+      test_wait_result (&ended, 20);
+      g_clear_object (&ended);
+      while (!listener->closed)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  lines = test_json_lines (bob.text->str);
+  line = find_line (lines, "objectName", "NT:ProfileNtf");
+  g_assert_nonnull (line);
+  g_assert_cmpstr (json_object_get_string_member (line, "senderUserId"), ==, "alice");
+  content = json_object_get_object_member (line, "content");
+  g_assert_cmpstr (json_object_get_string_member (content, "userId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (content, "name"), ==, "Alice Liddell");
+  g_assert_null (strstr (dave.text->str, "NT:ProfileNtf"));
+
+  g_clear_object (&bob.lines);
+  g_clear_object (&dave.lines);
+  g_string_free (bob.text, TRUE);
+  g_string_free (dave.text, TRUE);
+}
+
 static void
 test_usage (Fixture       *fixture,
             gconstpointer  data)
@@ -325,6 +396,8 @@ main (int   argc,
 
   g_test_add ("/accounts-cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/accounts-cli/usage", Fixture, NULL, fixture_set_up, test_usage, fixture_tear_down);
+  g_test_add ("/accounts-cli/profile-notice", Fixture, NULL, fixture_set_up, test_profile_notice,
+              fixture_tear_down);
 
   return g_test_run ();
 }
