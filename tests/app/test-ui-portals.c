@@ -198,6 +198,75 @@ test_camera_granted (Fixture       *f,
   g_assert_null (natter_call_device_make_element (NATTER_CALL_DEVICE_CAMERA, NULL));
 }
 
+/* ------------------------------------------------------------ background */
+
+static gboolean
+background_denied_is (gpointer expected)
+{
+  return natter_application_get_background_denied (natter_test_ui_app ()) == GPOINTER_TO_INT (expected);
+}
+
+/* Asks the Background portal again, as switching Run in Background on
+ * does, and waits for its answer. */
+static void
+request_background (Fixture  *f,
+                    guint32   response)
+{
+  GSettings *settings = natter_application_get_settings (natter_test_ui_app ());
+  guint requests = natter_test_portal_get_background_requests (f->portal);
+
+  natter_test_portal_set_background (f->portal, response);
+  g_settings_set_boolean (settings, "run-in-background", FALSE);
+  g_settings_set_boolean (settings, "run-in-background", TRUE);
+  natter_test_ui_wait_until (background_denied_is, GINT_TO_POINTER (response != 0),
+                             response != 0 ? "the refusal" : "the permission");
+  g_assert_cmpuint (natter_test_portal_get_background_requests (f->portal), ==, requests + 1);
+}
+
+static void
+preferences_say (const char *text)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere (text, "the preferences");
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+}
+
+/* The Background portal's answer is read: refused, closing the window
+ * closes it (nothing keeps Natter), and Preferences says why; allowed
+ * again, the window only hides. */
+static void
+test_background_denied (Fixture       *f,
+                        gconstpointer  data)
+{
+  GtkWidget *window = GTK_WIDGET (f->ui.window);
+  GVariant *options;
+  gboolean autostart = TRUE;
+
+  request_background (f, 1);
+  options = natter_test_portal_get_background_options (f->portal);
+  g_assert_true (g_variant_lookup (options, "autostart", "b", &autostart));
+  g_assert_false (autostart);
+  preferences_say ("Not allowed by the system");
+
+  /* allowed again: the window only hides */
+  request_background (f, 0);
+  preferences_say ("Closing the window keeps Natter connected");
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_nonnull (window);
+  g_assert_false (gtk_widget_get_visible (window));
+  natter_application_open_profile (natter_test_ui_app (), f->ui.profile);
+
+  /* refused: the close button really closes */
+  request_background (f, 2);
+  gtk_window_close (GTK_WINDOW (window));
+  natter_test_ui_spin (300);
+  g_assert_null (window);
+
+  request_background (f, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -207,6 +276,8 @@ main (int   argc,
   g_test_add ("/portals/camera-denied", Fixture, NULL, setup, test_camera_denied, teardown);
   g_test_add ("/portals/camera-absent", Fixture, NULL, setup, test_camera_absent, teardown);
   g_test_add ("/portals/camera-granted", Fixture, NULL, setup, test_camera_granted, teardown);
+
+  g_test_add ("/portals/background-denied", Fixture, NULL, setup, test_background_denied, teardown);
 
   return natter_test_ui_run ();
 }
