@@ -136,6 +136,11 @@ video_call_bob (Fixture    *f,
   natter_window_start_call (f->ui.window, "bob", "Bob", TRUE);
   natter_test_ui_wait_until (call_window_shown, NULL, "the call window");
   natter_test_ui_wait_until (call_window_says, (gpointer) camera_line, camera_line);
+  /* several accounts: the call window names the one in the call */
+  if (natter_application_get_n_accounts (natter_test_ui_app ()) > 1)
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (call_window ())), ==, "alice — Video call with Bob");
+  else
+    g_assert_cmpstr (gtk_window_get_title (GTK_WINDOW (call_window ())), ==, "Video call with Bob");
   natter_test_ui_wait_until (natter_test_ui_is_true, &run.done, "bob's natter-cli to end the call");
 
   lines = g_strsplit (g_strstrip (run.out), "\n", -1);
@@ -162,11 +167,18 @@ test_camera_denied (Fixture       *f,
   g_assert_cmpint (natter_call_devices_get_camera_remote (), ==, -1);
 }
 
-/* No camera: the user is not even asked. */
+/* No camera: the user is not even asked. (carol is signed in too: the
+ * call window names alice's account.) */
 static void
 test_camera_absent (Fixture       *f,
                     gconstpointer  data)
 {
+  g_autofree char *carol_profile = g_build_filename (f->ui.dir, "carol", NULL);
+  NatterWindow *carol;
+
+  natter_test_ui_write_profile (&f->ui, "carol", carol_profile);
+  carol = NATTER_WINDOW (natter_application_load_profile (natter_test_ui_app (), carol_profile));
+  natter_test_ui_wait_connected (carol);
   natter_test_portal_set_camera (f->portal, FALSE, 0);
   video_call_bob (f, "No camera found");
   g_assert_cmpstr (natter_test_portal_get_log (f->portal), ==, "IsCameraPresent");
