@@ -152,6 +152,8 @@ natter_portal_request_async (GDBusConnection     *bus,
 
   g_return_if_fail (G_IS_DBUS_CONNECTION (bus));
   g_return_if_fail (g_variant_is_of_type (sunk, G_VARIANT_TYPE_TUPLE));
+  n = g_variant_n_children (sunk);
+  g_return_if_fail (n > 0);
 
   task = g_task_new (bus, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_portal_request_async);
@@ -166,8 +168,6 @@ natter_portal_request_async (GDBusConnection     *bus,
   subscribe (task, path);
 
   /* the same parameters, the handle_token added to the options */
-  n = g_variant_n_children (sunk);
-  g_return_if_fail (n > 0);
   g_variant_iter_init (&iter, sunk);
   while ((member = g_variant_iter_next_value (&iter)) != NULL)
     g_ptr_array_add (members, member);
