@@ -107,16 +107,16 @@ close_fd (gpointer fd)
 }
 
 /* pipewiresrc on the portal's remote, on a copy of its fd (the element
- * only borrows it; a later remote may replace this one mid-call); NULL
- * when there is none (or -1 through @exists). */
+ * only borrows it; a later remote may replace this one mid-call), or NULL;
+ * @remote_mode: the portal decides the camera (it answered once). */
 static GstElement *
-make_remote_camera (gboolean *exists)
+make_remote_camera (gboolean *remote_mode)
 {
   GstElement *element = NULL;
   int fd = -1;
 
   g_mutex_lock (&monitor_lock);
-  *exists = camera_remote_set;
+  *remote_mode = camera_remote_set;
   if (camera_remote_set && camera_remote >= 0)
     fd = fcntl (camera_remote, F_DUPFD_CLOEXEC, 3);
   g_mutex_unlock (&monitor_lock);
