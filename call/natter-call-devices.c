@@ -3,6 +3,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  /* POLLRDHUP */
+#endif
+#include <fcntl.h>
+#include <poll.h>
+#include <glib/gstdio.h>
+
 #include "natter-call-devices.h"
 
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
@@ -10,6 +17,9 @@ static const char * const device_classes[] = { "Video/Source", "Audio/Source", "
 static GMutex monitor_lock;
 static GstDeviceMonitor *monitor;
 static gboolean monitor_tried;
+/* The Camera portal's PipeWire remote (inside a sandbox) */
+static gboolean camera_remote_set;
+static int camera_remote = -1;
 
 GstDeviceMonitor *
 natter_call_devices_get_monitor (void)
@@ -68,12 +78,93 @@ get_devices (NatterCallDevice kind)
   return g_list_reverse (result);
 }
 
+void
+natter_call_devices_set_camera_remote (int fd)
+{
+  g_mutex_lock (&monitor_lock);
+  if (camera_remote >= 0)
+    g_close (camera_remote, NULL);
+  camera_remote = fd;
+  camera_remote_set = TRUE;
+  g_mutex_unlock (&monitor_lock);
+}
+
+int
+natter_call_devices_get_camera_remote (void)
+{
+  int fd;
+
+  g_mutex_lock (&monitor_lock);
+  fd = camera_remote;
+  g_mutex_unlock (&monitor_lock);
+  return fd;
+}
+
+static void
+close_fd (gpointer fd)
+{
+  g_close (GPOINTER_TO_INT (fd), NULL);
+}
+
+/* pipewiresrc on the portal's remote, on a copy of its fd (the element
+ * only borrows it; a later remote may replace this one mid-call), or NULL;
+ * @remote_mode: the portal decides the camera (it answered once). */
+static GstElement *
+make_remote_camera (gboolean *remote_mode)
+{
+  GstElement *element = NULL;
+  int fd = -1;
+
+  g_mutex_lock (&monitor_lock);
+  *remote_mode = camera_remote_set;
+  if (camera_remote_set && camera_remote >= 0)
+    fd = fcntl (camera_remote, F_DUPFD_CLOEXEC, 3);
+  g_mutex_unlock (&monitor_lock);
+  if (fd < 0)
+    return NULL;
+  /* A remote whose far end is gone would hold pipewiresrc's start for its
+   * 30 s connection timeout: no camera now. */
+  {
+    struct pollfd hangup = { .fd = fd, .events = POLLRDHUP };
+
+    if (poll (&hangup, 1, 0) > 0 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0)
+      {
+        g_message ("The camera remote is closed: no camera");
+        g_close (fd, NULL);
+        return NULL;
+      }
+  }
+  element = gst_element_factory_make ("pipewiresrc", NULL);
+  if (element == NULL)
+    {
+      g_message ("pipewiresrc is missing: no camera through the portal");
+      g_close (fd, NULL);
+      return NULL;
+    }
+  g_object_set (element, "fd", fd, NULL);
+  g_object_set_data_full (G_OBJECT (element), "natter-remote-fd", GINT_TO_POINTER (fd), close_fd);
+  return element;
+}
+
 gboolean
 natter_call_device_exists (NatterCallDevice kind)
 {
-  GList *devices = get_devices (kind);
-  gboolean exists = devices != NULL;
+  GList *devices;
+  gboolean exists;
 
+  if (kind == NATTER_CALL_DEVICE_CAMERA)
+    {
+      gboolean remote;
+
+      g_mutex_lock (&monitor_lock);
+      remote = camera_remote_set;
+      exists = camera_remote >= 0;
+      g_mutex_unlock (&monitor_lock);
+      if (remote)
+        return exists;
+    }
+  devices = get_devices (kind);
+  exists = devices != NULL;
   g_list_free_full (devices, gst_object_unref);
   return exists;
 }
@@ -114,10 +205,27 @@ GstElement *
 natter_call_device_make_element (NatterCallDevice  kind,
                                  const char       *name)
 {
-  GList *devices = get_devices (kind);
+  GList *devices;
   GstDevice *chosen = NULL;
   GstElement *element = NULL;
 
+  if (kind == NATTER_CALL_DEVICE_CAMERA)
+    {
+      gboolean remote;
+
+      element = make_remote_camera (&remote);
+      if (remote)
+        {
+          if (element != NULL && gst_element_set_state (element, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
+            {
+              g_message ("Cannot open the camera remote");
+              gst_element_set_state (element, GST_STATE_NULL);
+              gst_clear_object (&element);
+            }
+          return element;
+        }
+    }
+  devices = get_devices (kind);
   for (GList *l = devices; l != NULL && chosen == NULL && name != NULL && *name != '\0'; l = l->next)
     {
       g_autofree char *display_name = gst_device_get_display_name (l->data);

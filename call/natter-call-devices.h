@@ -38,4 +38,12 @@ GstElement *natter_call_device_make_element (NatterCallDevice  kind,
  * another class. */
 int         natter_call_device_get_kind     (GstDevice        *device);
 
+/* Inside a sandbox the camera is not the monitor's but the one on the
+ * PipeWire remote the Camera portal opened: @fd (taken; pipewiresrc
+ * reads it), or -1 when the portal says there is none or refused it.
+ * From the first call on, cameras come only from there. Any thread. */
+void        natter_call_devices_set_camera_remote (int fd);
+/* That remote's fd (still ours), or -1. */
+int         natter_call_devices_get_camera_remote (void);
+
 G_END_DECLS

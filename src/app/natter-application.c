@@ -10,6 +10,7 @@
 #include "natter-account.h"
 #include "natter-application.h"
 #include "natter-call-media.h"
+#include "natter-portal.h"
 #include "natter-preferences-window.h"
 #include "natter-window.h"
 
@@ -26,9 +27,19 @@ struct _NatterApplication
   gboolean quitting;
   /* the accounts in $XDG_DATA_HOME/natter were looked for */
   gboolean accounts_loaded;
+  /* the Background portal said no: closing the window quits */
+  gboolean background_denied;
 };
 
 G_DEFINE_FINAL_TYPE (NatterApplication, natter_application, ADW_TYPE_APPLICATION)
+
+enum {
+  PROP_0,
+  PROP_BACKGROUND_DENIED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void update_account_menus (NatterApplication *self);
 static void load_all_accounts    (NatterApplication *self);
@@ -55,7 +66,8 @@ static gboolean
 window_close_request_cb (GtkWindow         *window,
                          NatterApplication *self)
 {
-  if (self->quitting || !g_settings_get_boolean (self->settings, "run-in-background"))
+  if (self->quitting || self->background_denied ||
+      !g_settings_get_boolean (self->settings, "run-in-background"))
     return FALSE;
   gtk_widget_set_visible (GTK_WIDGET (window), FALSE);
   return TRUE;
@@ -183,7 +195,29 @@ natter_application_handle_local_options (GApplication *app,
 static gboolean
 in_flatpak (void)
 {
-  return g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS);
+  return natter_portal_in_sandbox ();
+}
+
+static void
+set_background_denied (NatterApplication *self,
+                       gboolean           denied)
+{
+  if (self->background_denied == denied)
+    return;
+  self->background_denied = denied;
+  /* refused: nothing keeps Natter once its windows are closed (the desktop
+   * would stop it anyway); allowed again: held again */
+  if (denied && self->held)
+    {
+      self->held = FALSE;
+      g_application_release (G_APPLICATION (self));
+    }
+  else if (!denied && !self->held && g_settings_get_boolean (self->settings, "run-in-background"))
+    {
+      self->held = TRUE;
+      g_application_hold (G_APPLICATION (self));
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKGROUND_DENIED]);
 }
 
 static void
@@ -191,13 +225,23 @@ background_portal_cb (GObject      *object,
                       GAsyncResult *result,
                       gpointer      user_data)
 {
+  g_autoptr(NatterApplication) self = user_data;
+  g_autoptr(GVariant) results = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (object), result, &error);
+  gboolean background = FALSE;
+  guint32 response;
 
-  /* the answer comes as the request's Response; a refusal only means the
-   * desktop may stop us once the window is gone */
-  if (reply == NULL)
-    g_message ("Background portal: %s", error->message);
+  /* no portal to ask: as outside Flatpak */
+  if (!natter_portal_request_finish (result, &response, &results, &error))
+    {
+      g_message ("Background portal: %s", error->message);
+      return;
+    }
+  if (response == NATTER_PORTAL_RESPONSE_GRANTED)
+    g_variant_lookup (results, "background", "b", &background);
+  if (!background)
+    g_message ("Background portal: not allowed to run in the background (%u)", response);
+  set_background_denied (self, !background);
 }
 
 /* Inside Flatpak, asks xdg-desktop-portal to let Natter run without a
@@ -218,10 +262,9 @@ request_background (NatterApplication *self)
                          g_variant_new_boolean (g_settings_get_boolean (self->settings, "start-on-login")));
   g_variant_builder_add (&options, "{sv}", "commandline", g_variant_new_strv (commandline, -1));
   g_variant_builder_add (&options, "{sv}", "dbus-activatable", g_variant_new_boolean (FALSE));
-  g_dbus_connection_call (bus, "org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
-                          "org.freedesktop.portal.Background", "RequestBackground",
-                          g_variant_new ("(sa{sv})", "", &options), G_VARIANT_TYPE ("(o)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, background_portal_cb, NULL);
+  natter_portal_request_async (bus, "org.freedesktop.portal.Background", "RequestBackground",
+                               g_variant_new ("(sa{sv})", "", &options), NULL, background_portal_cb,
+                               g_object_ref (self));
 }
 
 char *
@@ -290,7 +333,7 @@ background_changed_cb (NatterApplication *self)
 {
   gboolean run = g_settings_get_boolean (self->settings, "run-in-background");
 
-  if (run && !self->held)
+  if (run && !self->held && !self->background_denied)
     {
       self->held = TRUE;
       g_application_hold (G_APPLICATION (self));
@@ -318,6 +361,13 @@ start_on_login_changed_cb (NatterApplication *self)
 /* Several accounts, as Telegram Desktop has them: each is a profile (its
  * own dir, store and connection) and has a window, shown or hidden; all
  * stay connected, so each one's messages and calls arrive. */
+gboolean
+natter_application_get_background_denied (NatterApplication *self)
+{
+  g_return_val_if_fail (NATTER_IS_APPLICATION (self), FALSE);
+  return self->background_denied;
+}
+
 guint
 natter_application_get_n_accounts (NatterApplication *self)
 {
@@ -634,12 +684,35 @@ natter_application_finalize (GObject *object)
 }
 
 static void
+natter_application_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  NatterApplication *self = NATTER_APPLICATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_BACKGROUND_DENIED:
+      g_value_set_boolean (value, self->background_denied);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 natter_application_class_init (NatterApplicationClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
 
   object_class->finalize = natter_application_finalize;
+  object_class->get_property = natter_application_get_property;
+  properties[PROP_BACKGROUND_DENIED] =
+    g_param_spec_boolean ("background-denied", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
   app_class->activate = natter_application_activate;
   app_class->startup = natter_application_startup;
   app_class->shutdown = natter_application_shutdown;

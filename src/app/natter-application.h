@@ -27,6 +27,10 @@ GtkWindow         *natter_application_open_profile (NatterApplication *self,
  * connected, its notifications and calls arrive; presenting it shows it. */
 GtkWindow         *natter_application_load_profile (NatterApplication *self,
                                                     const char        *profile_dir);
+/* Inside Flatpak the Background portal refused to let Natter run
+ * without a window: Run in Background does nothing, closing the window
+ * quits (`background-denied`, notified). */
+gboolean           natter_application_get_background_denied (NatterApplication *self);
 /* The accounts (profiles) loaded, shown or not. */
 guint              natter_application_get_n_accounts (NatterApplication *self);
 /* Outside Flatpak, Start on Login writes this XDG autostart entry. */

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
+#include "natter-application.h"
 #include "natter-preferences-window.h"
 
 struct _NatterPreferencesWindow
@@ -23,6 +24,7 @@ struct _NatterPreferencesWindow
   GtkSwitch *sounds_switch;
   GtkSwitch *enter_switch;
   GtkSwitch *background_switch;
+  AdwActionRow *background_row;
   GtkSwitch *login_switch;
   AdwComboRow *style_row;
   AdwComboRow *camera_row;
@@ -135,6 +137,19 @@ load_devices_cb (gpointer user_data)
 
 /* ------------------------------------------------------------- account */
 
+/* The Background portal refused: the switch cannot do what it says. */
+static void
+update_background_row (NatterPreferencesWindow *self)
+{
+  gboolean denied = natter_application_get_background_denied (NATTER_APPLICATION (g_application_get_default ()));
+
+  adw_action_row_set_subtitle (self->background_row,
+                               denied ? _("Not allowed by the system (Background portal): closing the window "
+                                          "quits Natter. Allow Natter to run in the background in Settings → Apps.")
+                                      : _("Closing the window keeps Natter connected for messages and calls. "
+                                          "Quit ends it."));
+}
+
 static void
 update_account (NatterPreferencesWindow *self)
 {
@@ -221,6 +236,7 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, sounds_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, enter_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_switch);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, background_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, login_switch);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, style_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, camera_row);
@@ -268,6 +284,12 @@ natter_preferences_window_new (GSettings     *settings,
   g_settings_bind_with_mapping (settings, "color-scheme", self->style_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, style_to_row, row_to_style, NULL, NULL);
 
+  if (NATTER_IS_APPLICATION (g_application_get_default ()))
+    {
+      g_signal_connect_object (g_application_get_default (), "notify::background-denied",
+                               G_CALLBACK (update_background_row), self, G_CONNECT_SWAPPED);
+      update_background_row (self);
+    }
   update_account (self);
   /* probing devices can take a moment: after the window is up */
   self->monitor_id = g_idle_add (load_devices_cb, self);

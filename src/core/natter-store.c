@@ -178,7 +178,9 @@ static void
 apply_profile (NatterStore   *self,
                NatterMessage *message)
 {
-  NatterProfile *profile = g_hash_table_lookup (self->profiles, natter_message_get_sender_user_id (message));
+  const char *sender = natter_message_get_sender_user_id (message);
+  /* an outgoing message may not have its sender yet */
+  NatterProfile *profile = sender != NULL ? g_hash_table_lookup (self->profiles, sender) : NULL;
 
   if (profile != NULL)
     natter_message_set_sender_profile (message, profile->name, profile->portrait_uri);

@@ -8,6 +8,9 @@
 
 #include "natter-application.h"
 #include "natter-call-controller.h"
+#include "natter-call-devices.h"
+#include "natter-camera-portal.h"
+#include "natter-portal.h"
 #include "natter-sound.h"
 
 struct _NatterCallController
@@ -27,6 +30,7 @@ struct _NatterCallController
   GFile             *caller_picture_file;
   GSettings         *settings;      /* camera, microphone, speaker */
   NatterSound       *ringtone;
+  char              *camera_note;   /* why the Camera portal gave none, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (NatterCallController, natter_call_controller, G_TYPE_OBJECT)
@@ -95,6 +99,11 @@ show_window (NatterCallController *self,
     g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
   self->window = natter_call_window_new (call, peer_name);
   g_object_add_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
+  if (natter_call_get_media_type (call) == NATTER_CALL_MEDIA_VIDEO)
+    natter_call_window_set_camera_note (self->window, self->camera_note);
+  if (NATTER_IS_APPLICATION (self->application) &&
+      natter_application_get_n_accounts (NATTER_APPLICATION (self->application)) > 1)
+    natter_call_window_set_account (self->window, natter_client_get_user_id (self->client));
   if (self->caller_picture != NULL && peer_name != NULL && g_strcmp0 (peer_name, self->caller_name) == 0)
     natter_call_window_set_peer_picture (self->window, GDK_PAINTABLE (self->caller_picture));
   gtk_window_set_application (GTK_WINDOW (self->window), self->application);
@@ -103,6 +112,100 @@ show_window (NatterCallController *self,
     gtk_window_set_transient_for (GTK_WINDOW (self->window), parent);
   gtk_window_present (GTK_WINDOW (self->window));
   return self->window;
+}
+
+/* ---------------------------------------------------------- camera portal */
+
+/* Inside Flatpak a video call first asks the Camera portal (the user may
+ * be asked): the call is placed, or answered, once it said yes or no, so
+ * its media is built with the portal's camera or knowingly without. */
+typedef struct {
+  NatterCallController *self;
+  GtkWindow            *parent;     /* weak */
+  char                 *peer_id;    /* outgoing */
+  char                 *peer_name;
+  NatterCallMediaType   media_type;
+  NatterCall           *call;       /* incoming: the call to accept */
+} CameraWait;
+
+static void
+camera_wait_free (CameraWait *wait)
+{
+  g_clear_weak_pointer (&wait->parent);
+  g_object_unref (wait->self);
+  g_free (wait->peer_id);
+  g_free (wait->peer_name);
+  g_clear_object (&wait->call);
+  g_free (wait);
+}
+
+static NatterCallWindow *start_call_now (NatterCallController *self,
+                                         GtkWindow            *parent,
+                                         const char           *peer_id,
+                                         const char           *peer_name,
+                                         NatterCallMediaType   media_type);
+static void              accept_call    (NatterCallController *self,
+                                         NatterCall           *call,
+                                         const char           *peer_name);
+
+static void
+camera_asked_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  CameraWait *wait = user_data;
+  NatterCallController *self = wait->self;
+  g_autoptr(GError) error = NULL;
+  int fd = natter_camera_portal_open_finish (result, &error);
+
+  natter_call_devices_set_camera_remote (fd);
+  g_clear_pointer (&self->camera_note, g_free);
+  if (fd < 0)
+    {
+      g_message ("Camera portal: %s", error->message);
+      if (g_error_matches (error, NATTER_CAMERA_PORTAL_ERROR, NATTER_CAMERA_PORTAL_ERROR_DENIED))
+        self->camera_note = g_strdup (_("Camera access denied"));
+    }
+  /* the account went meanwhile */
+  if (self->application != NULL)
+    {
+      if (wait->call == NULL)
+        start_call_now (self, wait->parent, wait->peer_id, wait->peer_name, wait->media_type);
+      else if (natter_call_get_state (wait->call) == NATTER_CALL_STATE_INCOMING)
+        accept_call (self, wait->call, wait->peer_name);
+    }
+  camera_wait_free (wait);
+}
+
+/* TRUE when the portal is asked first (@call: accepted afterwards; else
+ * the call is placed afterwards). */
+static gboolean
+ask_camera_first (NatterCallController *self,
+                  NatterCallMediaType   media_type,
+                  NatterCall           *call,
+                  GtkWindow            *parent,
+                  const char           *peer_id,
+                  const char           *peer_name)
+{
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (self->application));
+  CameraWait *wait;
+
+  if (media_type != NATTER_CALL_MEDIA_VIDEO || !natter_portal_in_sandbox ())
+    return FALSE;
+  if (bus == NULL)
+    {
+      natter_call_devices_set_camera_remote (-1);
+      return FALSE;
+    }
+  wait = g_new0 (CameraWait, 1);
+  wait->self = g_object_ref (self);
+  g_set_weak_pointer (&wait->parent, parent);
+  wait->peer_id = g_strdup (peer_id);
+  wait->peer_name = g_strdup (peer_name);
+  wait->media_type = media_type;
+  wait->call = call != NULL ? g_object_ref (call) : NULL;
+  natter_camera_portal_open_async (bus, NULL, camera_asked_cb, wait);
+  return TRUE;
 }
 
 /* -------------------------------------------------------------- incoming */
@@ -140,6 +243,15 @@ forget_caller (NatterCallController *self)
 }
 
 static void
+accept_call (NatterCallController *self,
+             NatterCall           *call,
+             const char           *peer_name)
+{
+  natter_call_accept (call);
+  show_window (self, call, peer_name, gtk_application_get_active_window (self->application));
+}
+
+static void
 answer (NatterCallController *self,
         NatterCall           *call)
 {
@@ -148,8 +260,8 @@ answer (NatterCallController *self,
   g_autofree char *name = g_strdup (self->caller_name);
 
   stop_ringing (self);
-  natter_call_accept (call);
-  show_window (self, call, name, gtk_application_get_active_window (self->application));
+  if (!ask_camera_first (self, natter_call_get_media_type (call), call, NULL, NULL, name))
+    accept_call (self, call, name);
 }
 
 static void
@@ -441,6 +553,7 @@ natter_call_controller_dispose (GObject *object)
 
   stop_ringing (self);
   g_clear_object (&self->ringtone);
+  g_clear_pointer (&self->camera_note, g_free);
   if (self->window != NULL)
     {
       g_object_remove_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
@@ -542,11 +655,23 @@ natter_call_controller_start_call (NatterCallController *self,
                                    const char           *peer_name,
                                    NatterCallMediaType   media_type)
 {
-  g_autoptr(GError) error = NULL;
-  NatterCall *call;
-
   g_return_val_if_fail (NATTER_IS_CALL_CONTROLLER (self), NULL);
   g_return_val_if_fail (peer_id != NULL, NULL);
+
+  if (ask_camera_first (self, media_type, NULL, parent, peer_id, peer_name))
+    return NULL;
+  return start_call_now (self, parent, peer_id, peer_name, media_type);
+}
+
+static NatterCallWindow *
+start_call_now (NatterCallController *self,
+                GtkWindow            *parent,
+                const char           *peer_id,
+                const char           *peer_name,
+                NatterCallMediaType   media_type)
+{
+  g_autoptr(GError) error = NULL;
+  NatterCall *call;
 
   call = natter_call_manager_start_call (self->manager, peer_id, media_type, &error);
   if (call == NULL)

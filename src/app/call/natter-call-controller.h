@@ -31,7 +31,9 @@ NatterCallWindow     *natter_call_controller_get_window  (NatterCallController *
 gboolean              natter_call_controller_get_ringing (NatterCallController *self);
 
 /* Starts a call and shows its window (transient for @parent). A call that
- * cannot start is reported in a dialog on @parent; returns NULL then. */
+ * cannot start is reported in a dialog on @parent; returns NULL then, and
+ * when a video call inside Flatpak first asks the Camera portal (it
+ * starts once the portal answered). */
 NatterCallWindow     *natter_call_controller_start_call  (NatterCallController *self,
                                                           GtkWindow            *parent,
                                                           const char           *peer_id,

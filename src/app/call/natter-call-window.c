@@ -22,6 +22,7 @@ struct _NatterCallWindow
   guint                 tick_id;
   guint                 close_id;
   GMenu                *devices_menu;  /* kept: refilled as devices come and go */
+  char                 *camera_note;   /* why there is no camera, when known */
 
   GtkStack             *stage;
   AdwAvatar            *avatar;
@@ -222,7 +223,7 @@ update_missing (NatterCallWindow *self)
       if (g_str_equal (missing[i], "microphone"))
         line = _("No microphone found");
       else if (g_str_equal (missing[i], "camera"))
-        line = _("No camera found");
+        line = self->camera_note != NULL ? self->camera_note : _("No camera found");
       else if (g_str_equal (missing[i], "speaker"))
         line = _("No speaker found");
       if (line == NULL)
@@ -424,6 +425,7 @@ natter_call_window_finalize (GObject *object)
   NatterCallWindow *self = NATTER_CALL_WINDOW (object);
 
   g_free (self->peer_name);
+  g_free (self->camera_note);
   G_OBJECT_CLASS (natter_call_window_parent_class)->finalize (object);
 }
 
@@ -540,6 +542,32 @@ natter_call_window_new (NatterCall *call,
                            G_CONNECT_SWAPPED);
   update_state (self);
   return self;
+}
+
+void
+natter_call_window_set_camera_note (NatterCallWindow *self,
+                                    const char       *note)
+{
+  g_return_if_fail (NATTER_IS_CALL_WINDOW (self));
+  g_free (self->camera_note);
+  self->camera_note = g_strdup (note);
+  update_missing (self);
+}
+
+void
+natter_call_window_set_account (NatterCallWindow *self,
+                                const char       *account)
+{
+  g_autofree char *title = NULL;
+
+  g_return_if_fail (NATTER_IS_CALL_WINDOW (self));
+  g_return_if_fail (account != NULL);
+
+  title = g_strdup_printf (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO
+                             /* Translators: the account in the call, then the peer */
+                             ? _("%s — Video call with %s") : _("%s — Voice call with %s"),
+                           account, self->peer_name);
+  gtk_window_set_title (GTK_WINDOW (self), title);
 }
 
 void

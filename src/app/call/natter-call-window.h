@@ -23,6 +23,13 @@ G_DECLARE_FINAL_TYPE (NatterCallWindow, natter_call_window, NATTER, CALL_WINDOW,
 NatterCallWindow *natter_call_window_new      (NatterCall       *call,
                                                const char       *peer_name);
 NatterCall       *natter_call_window_get_call (NatterCallWindow *self);
+/* Why the call has no camera when it is not simply absent ("Camera
+ * access denied"); NULL: "No camera found". */
+void              natter_call_window_set_camera_note (NatterCallWindow *self,
+                                                      const char       *note);
+/* Several accounts signed in: the title names the one in the call. */
+void              natter_call_window_set_account (NatterCallWindow *self,
+                                                  const char       *account);
 /* The peer's picture (their portrait) on the avatar; NULL: initials. */
 void              natter_call_window_set_peer_picture (NatterCallWindow *self,
                                                        GdkPaintable     *picture);
