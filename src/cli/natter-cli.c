@@ -416,9 +416,7 @@ reply_found_cb (GObject      *object,
   quoted = stored_message_job_finish (object, result, data, "send --reply-to");
   if (quoted == NULL)
     return;
-  content = natter_content_new_reference (data->text, natter_message_get_sender_user_id (quoted),
-                                          natter_message_get_object_name (quoted),
-                                          natter_message_get_content (quoted));
+  content = natter_message_new_reply_content (quoted, data->text);
   natter_client_send_message_async (data->ctx->client, data->type, data->target_id, NATTER_OBJECT_REFERENCE,
                                     content, NULL, sent_cb, data->ctx);
 }
