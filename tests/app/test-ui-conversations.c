@@ -215,6 +215,308 @@ test_reply_to_recalled (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Message recalled");
 }
 
+/* ------------------------------------------------------------ reactions */
+
+static gboolean
+is_reaction_chip (GtkWidget     *widget,
+                  gconstpointer  label)
+{
+  return GTK_IS_BUTTON (widget) && gtk_widget_has_css_class (widget, "reaction") &&
+         g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
+static GtkWidget *
+find_chip (NatterChatView *chat,
+           const char     *label)
+{
+  return natter_test_ui_find (GTK_WIDGET (chat), is_reaction_chip, label);
+}
+
+typedef struct {
+  NatterChatView *chat;
+  const char     *label;
+} ChipQuery;
+
+static gboolean
+chip_shown (gpointer data)
+{
+  ChipQuery *q = data;
+  return find_chip (q->chat, q->label) != NULL;
+}
+
+static gboolean
+chip_gone (gpointer data)
+{
+  return !chip_shown (data);
+}
+
+/* alice's own text goes out with expansion: bob reacts with natter-cli and
+ * the chip comes live, with his name in the tooltip; alice's click on it
+ * adds hers (2, highlighted), a second click takes it back. */
+static void
+test_reaction_live (NatterTestUi  *ui,
+                    gconstpointer  data)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (ui->chat);
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autofree char *history = NULL;
+  ChipQuery one = { ui->chat, "👍 1" };
+  ChipQuery two = { ui->chat, "👍 2" };
+  GtkWidget *chip;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Lunch?");
+  natter_test_ui_open_chat (ui, "bob", "Lunch?");
+  natter_composer_set_text (composer, "Lunch at 12?");
+  natter_composer_send (composer);
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the message sent");
+  sent = natter_test_ui_last_own_message (ui->window);
+  g_assert_nonnull (natter_message_get_expansion (sent));
+
+  /* bob's profile stores it, then he reacts */
+  history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "Lunch at 12?"));
+  g_free (natter_test_ui_cli (ui, "bob", "react", natter_message_get_message_uid (sent), "👍", NULL));
+  natter_test_ui_wait_until (chip_shown, &one, "bob's 👍 live");
+  chip = find_chip (ui->chat, "👍 1");
+  g_assert_false (gtk_widget_has_css_class (chip, "own"));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (chip), ==, "bob reacted with 👍");
+
+  g_signal_emit_by_name (chip, "clicked");
+  natter_test_ui_wait_until (chip_shown, &two, "alice's 👍 added");
+  chip = find_chip (ui->chat, "👍 2");
+  g_assert_true (gtk_widget_has_css_class (chip, "own"));
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (chip), ==, "bob, You reacted with 👍");
+  natter_test_ui_screenshot (ui->root, "screenshot-conversations-reactions.png");
+
+  g_signal_emit_by_name (chip, "clicked");
+  natter_test_ui_wait_until (chip_shown, &one, "alice's 👍 taken back");
+  g_assert_false (gtk_widget_has_css_class (find_chip (ui->chat, "👍 1"), "own"));
+}
+
+/* Reactions made while alice was away come with her first sync. */
+static void
+test_reaction_offline (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autofree char *uid = NULL;
+  ChipQuery chip = { NULL, "🎉 1" };
+
+  uid = bob_sends (ui, "I got the job!");
+  g_free (natter_test_ui_cli (ui, "bob", "react", uid, "🎉", NULL));
+
+  natter_test_ui_sign_in (ui);
+  natter_test_ui_open_chat (ui, "bob", "I got the job!");
+  chip.chat = ui->chat;
+  natter_test_ui_wait_until (chip_shown, &chip, "bob's 🎉 from before");
+}
+
+/* alice reacts from the quick picker (the menu's React…); bob's history
+ * holds it; the picker's "More" opens the emoji chooser. */
+static void
+test_react_from_app (NatterTestUi  *ui,
+                     gconstpointer  data)
+{
+  g_autofree char *uid = bob_sends (ui, "Coffee later?");
+  g_autoptr(NatterMessage) message = NULL;
+  g_autofree char *history = NULL;
+  NatterMessageRow *row;
+  GtkWidget *picker, *first, *more;
+  ChipQuery chip = { ui->chat, "👍 1" };
+
+  natter_test_ui_open_chat (ui, "bob", "Coffee later?");
+  message = message_with_text (ui->chat, "Coffee later?");
+  row = row_of (ui->chat, message);
+  g_assert_nonnull (row);
+  natter_test_ui_spin (300);
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (row)));
+  gtk_widget_activate_action (GTK_WIDGET (row), "row.react", NULL);
+  picker = natter_message_row_get_reaction_picker (row);
+  g_assert_true (NATTER_IS_REACTION_PICKER (picker));
+  first = natter_test_ui_find_button_with_label (picker, "👍");
+  g_assert_nonnull (first);
+  g_signal_emit_by_name (first, "clicked");
+  natter_test_ui_wait_until (chip_shown, &chip, "alice's 👍");
+  g_assert_true (gtk_widget_has_css_class (find_chip (ui->chat, "👍 1"), "own"));
+
+  history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "\"rf09f918d\":\"[\\\"alice\\\"]\""));
+
+  gtk_widget_activate_action (GTK_WIDGET (row), "row.react", NULL);
+  more = natter_test_ui_find_button_with_icon (picker, "view-more-symbolic");
+  g_assert_nonnull (more);
+  g_signal_emit_by_name (more, "clicked");
+  g_assert_true (GTK_IS_EMOJI_CHOOSER (natter_reaction_picker_get_chooser (NATTER_REACTION_PICKER (picker))));
+  g_signal_emit_by_name (natter_reaction_picker_get_chooser (NATTER_REACTION_PICKER (picker)), "emoji-picked", "🚀");
+  chip.label = "🚀 1";
+  natter_test_ui_wait_until (chip_shown, &chip, "alice's 🚀");
+  gtk_popover_popdown (GTK_POPOVER (natter_reaction_picker_get_chooser (NATTER_REACTION_PICKER (picker))));
+  (void) chip_gone;
+}
+
+/* ----------------------------------------------------------------- edit */
+
+/* alice fixes a typo: Edit puts the text in the composer with the bar,
+ * Escape leaves it; the edit reaches bob and the bubble says "edited". */
+static void
+test_edit (NatterTestUi  *ui,
+           gconstpointer  data)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (ui->chat);
+  GtkWidget *text_view = GTK_WIDGET (natter_composer_get_text_view (composer));
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *history = NULL;
+  NatterMessageRow *row;
+  GtkWidget *edited;
+
+  natter_test_ui_publish (ui, "bob", "alice", "When is the meeting?");
+  natter_test_ui_open_chat (ui, "bob", "When is the meeting?");
+  natter_composer_set_text (composer, "At 3 o'clcok");
+  natter_composer_send (composer);
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the message sent");
+  sent = natter_test_ui_last_own_message (ui->window);
+  g_assert_true (natter_message_row_can_edit (sent));
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (sent));
+  g_assert_true (natter_composer_has_context (composer));
+  text = natter_composer_dup_text (composer);
+  g_assert_cmpstr (text, ==, "At 3 o'clcok");
+  g_assert_true (natter_test_ui_press_key (text_view, GDK_KEY_Escape, 0));
+  g_assert_false (natter_composer_has_context (composer));
+  g_clear_pointer (&text, g_free);
+  text = natter_composer_dup_text (composer);
+  g_assert_cmpstr (text, ==, "");
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (sent));
+  natter_composer_set_text (composer, "At 3 o'clock");
+  natter_composer_send (composer);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "At 3 o'clock");
+  row = row_of (ui->chat, sent);
+  g_assert_nonnull (row);
+  natter_test_ui_wait_for_label (GTK_WIDGET (row), "edited");
+  edited = natter_test_ui_find_exact_label (GTK_WIDGET (row), "edited");
+  g_assert_true (gtk_widget_get_visible (edited));
+  natter_test_ui_screenshot (ui->root, "screenshot-conversations-edited.png");
+
+  history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "At 3 o'clock"));
+  g_assert_null (strstr (history, "o'clcok"));
+  g_assert_nonnull (strstr (history, "editedTime"));
+}
+
+/* natterd refuses an edit of someone else's message: a toast says why
+ * with the reference code. */
+static void
+test_edit_refused (NatterTestUi  *ui,
+                   gconstpointer  data)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (ui->chat);
+  g_autoptr(NatterMessage) theirs = NULL;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Not yours to edit");
+  natter_test_ui_open_chat (ui, "bob", "Not yours to edit");
+  theirs = message_with_text (ui->chat, "Not yours to edit");
+  g_assert_false (natter_message_row_can_edit (theirs));
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (theirs));
+  natter_composer_set_text (composer, "Edited anyway");
+  natter_composer_send (composer);
+  natter_test_ui_wait_anywhere ("(25102)", "the refusal's toast");
+  g_assert_nonnull (natter_test_ui_find_label (ui->root, "Only your own text messages can be edited."));
+}
+
+/* -------------------------------------------------------------- forward */
+
+static GtkWidget *
+wait_forward_dialog (void)
+{
+  GtkWidget *dialog = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while ((dialog = natter_test_ui_find_toplevel (NATTER_TYPE_FORWARD_DIALOG)) == NULL &&
+         g_get_monotonic_time () < deadline)
+    natter_test_ui_spin (50);
+  g_assert_nonnull (dialog);
+  return dialog;
+}
+
+typedef struct {
+  GListModel *model;
+  guint       n;
+} Items;
+
+static gboolean
+n_items_is (gpointer data)
+{
+  Items *items = data;
+  return g_list_model_get_n_items (items->model) == items->n;
+}
+
+/* Forward… to carol found by the search; then two selected messages with
+ * Forward 2: carol's history holds all three copies. */
+static void
+test_forward (NatterTestUi  *ui,
+              gconstpointer  data)
+{
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  g_autofree char *history = NULL;
+  GtkWidget *dialog;
+  GtkSelectionModel *selection;
+  Items items;
+
+  natter_test_ui_publish (ui, "carol", "alice", "Hi from carol");
+  natter_test_ui_publish (ui, "bob", "alice", "The plan: meet at noon");
+  natter_test_ui_publish (ui, "bob", "alice", "Bring snacks");
+  natter_test_ui_open_chat (ui, "bob", "Bring snacks");
+  first = message_with_text (ui->chat, "The plan: meet at noon");
+  second = message_with_text (ui->chat, "Bring snacks");
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.forward", "x", natter_message_get_message_id (first));
+  dialog = wait_forward_dialog ();
+  selection = natter_forward_dialog_get_selection (NATTER_FORWARD_DIALOG (dialog));
+  items = (Items) { G_LIST_MODEL (selection), 2 };
+  natter_test_ui_wait_until (n_items_is, &items, "both chats listed");
+  gtk_editable_set_text (natter_forward_dialog_get_search (NATTER_FORWARD_DIALOG (dialog)), "car");
+  items.n = 1;
+  natter_test_ui_wait_until (n_items_is, &items, "the search leaves carol");
+  gtk_selection_model_select_item (selection, 0, FALSE);
+  natter_test_ui_wait_for_label (dialog, "carol");
+  natter_forward_dialog_forward (NATTER_FORWARD_DIALOG (dialog));
+  natter_test_ui_wait_anywhere ("Forwarded", "the forward's toast");
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.select", "x", natter_message_get_message_id (first));
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.select", "x", natter_message_get_message_id (second));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "2 selected");
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.forward-selected", NULL);
+  dialog = wait_forward_dialog ();
+  selection = natter_forward_dialog_get_selection (NATTER_FORWARD_DIALOG (dialog));
+  items = (Items) { G_LIST_MODEL (selection), 2 };
+  natter_test_ui_wait_until (n_items_is, &items, "both chats listed");
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(NatterConversation) c = g_list_model_get_item (G_LIST_MODEL (selection), i);
+
+      if (g_str_equal (natter_conversation_get_target_id (c), "carol"))
+        gtk_selection_model_select_item (selection, i, FALSE);
+    }
+  natter_forward_dialog_forward (NATTER_FORWARD_DIALOG (dialog));
+
+  for (gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC; g_get_monotonic_time () < deadline;)
+    {
+      g_clear_pointer (&history, g_free);
+      history = natter_test_ui_cli (ui, "carol", "history", "alice", NULL);
+      if (strstr (history, "Bring snacks") != NULL)
+        break;
+      natter_test_ui_spin (200);
+    }
+  g_assert_nonnull (strstr (history, "Bring snacks"));
+  g_assert_nonnull (strstr (history, "The plan: meet at noon"));
+  {
+    const char *at = strstr (history, "The plan: meet at noon");
+    g_assert_nonnull (strstr (at + 1, "The plan: meet at noon"));   /* twice: alone, then with the selection */
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -224,5 +526,17 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_reply, natter_test_ui_teardown);
   g_test_add ("/ui/conversations/reply-to-recalled", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_reply_to_recalled, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/reaction-live", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_reaction_live, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/reaction-offline", NatterTestUi, NULL,
+              natter_test_ui_setup, test_reaction_offline, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/react-from-app", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_react_from_app, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/edit", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_edit, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/edit-refused", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_edit_refused, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/forward", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_forward, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }
