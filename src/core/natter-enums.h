@@ -37,6 +37,7 @@ typedef enum {
   NATTER_MESSAGE_KIND_REFERENCE,        /* RC:ReferenceMsg: a reply quoting another message */
   NATTER_MESSAGE_KIND_EDIT_COMMAND,     /* NT:EditCmd: a text message was edited */
   NATTER_MESSAGE_KIND_EXPANSION_COMMAND, /* NT:ExpansionCmd: a message's expansion changed */
+  NATTER_MESSAGE_KIND_DELETED,          /* NT:DeletedLocally: what "delete for me" leaves here */
 } NatterMessageKind;
 
 #define NATTER_TYPE_CONNECTION_STATUS (natter_connection_status_get_type ())

@@ -12,6 +12,10 @@
 
 G_BEGIN_DECLS
 
+/* Local only, never sent: what natter_client_delete_message_locally_async()
+ * leaves of a message (its uid and time: history does not bring it back). */
+#define NATTER_OBJECT_DELETED_LOCALLY "NT:DeletedLocally"
+
 #define NATTER_TYPE_MESSAGE (natter_message_get_type ())
 
 G_DECLARE_FINAL_TYPE (NatterMessage, natter_message, NATTER, MESSAGE, GObject)
