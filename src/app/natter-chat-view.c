@@ -1256,6 +1256,36 @@ build_selection_bar (NatterChatView *self)
                            G_CONNECT_SWAPPED);
 }
 
+static void
+deleted_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_delete_message_locally_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    toast_error (self, _("Could not delete the message"), error);
+}
+
+/* Here only: the other side keeps the message. */
+static void
+delete_for_me_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message == NULL)
+    return;
+  if (self->reply_to == message)
+    context_cancelled_cb (self);
+  natter_client_delete_message_locally_async (self->client, message, NULL, deleted_cb, g_object_ref (self));
+}
+
 /* A reply's original: by the uid the reply names, else (an older client's
  * reply) the sender's message with the quoted text. */
 static gboolean
@@ -1714,6 +1744,7 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.forward-selected", NULL, forward_selected_activated);
   gtk_widget_class_install_action (widget_class, "chat.cancel-selection", NULL, cancel_selection_activated);
   gtk_widget_class_install_action (widget_class, "chat.show-referred", "x", show_referred_activated);
+  gtk_widget_class_install_action (widget_class, "chat.delete-for-me", "x", delete_for_me_activated);
 }
 
 static void

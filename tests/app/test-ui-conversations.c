@@ -517,6 +517,37 @@ test_forward (NatterTestUi  *ui,
   }
 }
 
+/* ------------------------------------------------------- delete for me */
+
+/* alice deletes bob's message for herself: gone from her chat, also after
+ * the chat is opened again (and checked with the server's history), while
+ * bob's history keeps it. */
+static void
+test_delete_for_me (NatterTestUi  *ui,
+                    gconstpointer  data)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_autofree char *history = NULL;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Keep this one");
+  natter_test_ui_publish (ui, "bob", "alice", "Embarrassing photo caption");
+  natter_test_ui_open_chat (ui, "bob", "Embarrassing photo caption");
+  message = message_with_text (ui->chat, "Embarrassing photo caption");
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.delete-for-me", "x", natter_message_get_message_id (message));
+  natter_test_ui_wait_label_gone (GTK_WIDGET (ui->chat), "Embarrassing photo caption");
+  g_assert_nonnull (natter_test_ui_find_label (GTK_WIDGET (ui->chat), "Keep this one"));
+
+  natter_test_ui_publish (ui, "carol", "alice", "Hello from carol");
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Hello from carol");
+  natter_test_ui_open_chat (ui, "bob", "Keep this one");
+  natter_test_ui_spin (1000);   /* the server's history checked again */
+  g_assert_null (natter_test_ui_find_label (GTK_WIDGET (ui->chat), "Embarrassing photo caption"));
+
+  history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "Embarrassing photo caption"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -538,5 +569,7 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_edit_refused, natter_test_ui_teardown);
   g_test_add ("/ui/conversations/forward", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_forward, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/delete-for-me", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_delete_for_me, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }
