@@ -9,6 +9,7 @@
 #include "natter-contacts-page.h"
 #include "natter-window.h"
 #include "natter-format.h"
+#include "natter-forward-dialog.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
 
@@ -63,6 +64,15 @@ struct _NatterChatView
   /* a group's members (accounts: NatterAccountUser), for @mentions */
   GPtrArray *members;
   gboolean may_mention_all;
+  /* message actions (#16) */
+  NatterMessage *reply_to;      /* the composer's next send replies to it */
+  NatterMessage *editing;       /* the composer's next send is its new text */
+  GHashTable *selected;         /* message-id → the NatterMessage, selection mode */
+  GtkWidget *selection_bar;
+  GtkLabel *selection_label;
+  GtkWidget *selection_forward;
+  NatterMessage *find_referred; /* a reply whose original is being looked for */
+  guint find_referred_pages;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatView, natter_chat_view, ADW_TYPE_BIN)
@@ -88,6 +98,7 @@ static void scroll_to_message (NatterChatView *self,
                                gint64          message_id,
                                gboolean        flash);
 static void try_show_message (NatterChatView *self);
+static void try_show_referred (NatterChatView *self);
 
 /* Through whoever shows toasts (the window, one at a time). */
 static void
@@ -424,6 +435,8 @@ load_older_cb (GObject      *object,
   update_loading (self);
   if (self->find_id != 0)
     try_show_message (self);
+  if (self->find_referred != NULL)
+    try_show_referred (self);
 }
 
 static void
@@ -438,6 +451,7 @@ load_older (NatterChatView *self)
 }
 
 static void bind_row (NatterChatView *self, NatterMessageRow *row, guint position);
+static void update_row_selected (NatterChatView *self, GtkWidget *row);
 
 /* A row's day separator and grouping depend on the message above it: when
  * that changed (an older page came, a message was inserted or removed
@@ -632,6 +646,7 @@ bind_row (NatterChatView   *self,
                                   self->type != NATTER_CONVERSATION_PRIVATE);
   natter_message_row_set_first_unread (row, self->first_unread_id != 0 &&
                                             natter_message_get_message_id (message) == self->first_unread_id);
+  update_row_selected (self, GTK_WIDGET (row));
 }
 
 static void
@@ -676,6 +691,17 @@ send_done_cb (GObject      *object,
 }
 
 static JsonObject *composer_mentions (NatterChatView *self);
+static gboolean send_in_context (NatterChatView *self,
+                                 const char     *text);
+
+/* natterd takes reactions (expansion updates) only on messages sent with
+ * an expansion object. */
+static void
+allow_reactions (JsonObject *content)
+{
+  if (!json_object_has_member (content, "expansion"))
+    json_object_set_object_member (content, "expansion", json_object_new ());
+}
 
 static void
 send_text_cb (NatterChatView *self,
@@ -685,6 +711,8 @@ send_text_cb (NatterChatView *self,
 
   if (self->client == NULL || self->target_id == NULL)
     return;
+  if (send_in_context (self, text))
+    return;
   content = natter_content_new_text (text);
   {
     JsonObject *mentions = composer_mentions (self);
@@ -692,6 +720,7 @@ send_text_cb (NatterChatView *self,
     if (mentions != NULL)
       json_object_set_object_member (content, "mentionedInfo", mentions);
   }
+  allow_reactions (content);
   self->sticky = TRUE;
   read_on_send (self);
   natter_client_send_message_async (self->client, self->type, self->target_id,
@@ -812,7 +841,7 @@ text_changed_cb (NatterChatView *self)
 {
   g_autofree char *text = natter_composer_dup_text (self->composer);
 
-  if (self->client == NULL || self->target_id == NULL)
+  if (self->client == NULL || self->target_id == NULL || self->editing != NULL)
     return;
   if (*text != '\0' && natter_client_get_status (self->client) == NATTER_CONNECTION_CONNECTED)
     natter_client_send_typing (self->client, self->type, self->target_id);
@@ -950,6 +979,450 @@ open_file_activated (GtkWidget  *widget,
   toast (self, _("Downloading…"));
   natter_client_download_async (self->client, natter_message_get_file_url (message), NULL, NULL,
                                 self->cancellable, file_downloaded_cb, g_object_ref (self));
+}
+
+/* ------------------------------------------------------ message actions */
+
+static void
+clear_message_actions (NatterChatView *self)
+{
+  g_clear_object (&self->reply_to);
+  g_clear_object (&self->editing);
+  g_clear_object (&self->find_referred);
+  natter_composer_set_context (self->composer, NULL, NULL, NULL);
+  if (self->selected != NULL)
+    g_hash_table_remove_all (self->selected);
+  if (self->selection_bar != NULL)
+    gtk_widget_set_visible (self->selection_bar, FALSE);
+}
+
+/* The composer's bar was cancelled (its button, Escape). */
+static void
+context_cancelled_cb (NatterChatView *self)
+{
+  gboolean was_editing = self->editing != NULL;
+
+  g_clear_object (&self->reply_to);
+  g_clear_object (&self->editing);
+  if (was_editing)
+    natter_composer_set_text (self->composer,
+                              self->conversation != NULL ? natter_conversation_get_draft (self->conversation) : "");
+}
+
+static void
+reply_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+  g_autofree char *preview = NULL;
+  g_autofree char *title = NULL;
+  const char *name;
+
+  if (message == NULL || natter_message_get_message_uid (message) == NULL)
+    return;
+  if (self->editing != NULL)
+    context_cancelled_cb (self);
+  g_set_object (&self->reply_to, message);
+  name = natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND
+           ? _("You") : natter_message_get_sender_name (message);
+  if (name == NULL || *name == '\0')
+    name = natter_message_get_sender_user_id (message);
+  /* Translators: the composer's bar above the text */
+  title = g_strdup_printf (_("Replying to %s"), name);
+  preview = natter_format_preview (message);
+  g_strdelimit (preview, "\n\r", ' ');
+  natter_composer_set_context (self->composer, "mail-reply-sender-symbolic", title, preview);
+}
+
+static void
+edit_activated (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+  g_autofree char *snippet = NULL;
+
+  if (message == NULL || natter_message_get_kind (message) != NATTER_MESSAGE_KIND_TEXT)
+    return;
+  save_draft (self);
+  g_clear_object (&self->reply_to);
+  g_set_object (&self->editing, message);
+  snippet = g_strdup (natter_message_get_text (message));
+  g_strdelimit (snippet, "\n\r", ' ');
+  natter_composer_set_text (self->composer, natter_message_get_text (message));
+  natter_composer_set_context (self->composer, "document-edit-symbolic", _("Editing"), snippet);
+}
+
+static void
+edited_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_edit_message_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    toast_error (self, _("Could not edit the message"), error);
+}
+
+static gboolean
+restore_draft_idle_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+  g_autofree char *text = natter_composer_dup_text (self->composer);
+  const char *draft = self->conversation != NULL ? natter_conversation_get_draft (self->conversation) : NULL;
+
+  if (*text == '\0' && draft != NULL && self->editing == NULL)
+    natter_composer_set_text (self->composer, draft);
+  return G_SOURCE_REMOVE;
+}
+
+/* What the composer's bar says the text is for: TRUE when sent here. */
+static gboolean
+send_in_context (NatterChatView *self,
+                 const char     *text)
+{
+  g_autoptr(JsonObject) content = NULL;
+
+  if (self->editing != NULL)
+    {
+      g_autoptr(NatterMessage) message = g_steal_pointer (&self->editing);
+
+      natter_composer_set_context (self->composer, NULL, NULL, NULL);
+      if (g_strcmp0 (text, natter_message_get_text (message)) != 0)
+        {
+          content = natter_content_new_text (text);
+          natter_client_edit_message_async (self->client, message, content, NULL, edited_cb, g_object_ref (self));
+        }
+      /* the draft from before the edit comes back once the composer
+       * emptied itself after this send */
+      g_idle_add_full (G_PRIORITY_HIGH_IDLE, restore_draft_idle_cb, g_object_ref (self), g_object_unref);
+      return TRUE;
+    }
+
+  if (self->reply_to != NULL)
+    {
+      g_autoptr(NatterMessage) quoted = g_steal_pointer (&self->reply_to);
+
+      natter_composer_set_context (self->composer, NULL, NULL, NULL);
+      content = natter_message_new_reply_content (quoted, text);
+      allow_reactions (content);
+      self->sticky = TRUE;
+      read_on_send (self);
+      natter_client_send_message_async (self->client, self->type, self->target_id,
+                                        NATTER_OBJECT_REFERENCE, content, NULL,
+                                        send_done_cb, g_object_ref (self));
+      g_clear_handle_id (&self->draft_id, g_source_remove);
+      natter_store_set_draft_async (natter_client_get_store (self->client), self->type,
+                                    self->target_id, NULL, NULL, NULL, NULL);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+reacted_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_react_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    toast_error (self, _("Could not react"), error);
+}
+
+static void
+react_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = NULL;
+  const char *emoji;
+  gint64 id;
+  gboolean add;
+
+  g_variant_get (parameter, "(x&sb)", &id, &emoji, &add);
+  message = find_message (self, id);
+  if (message == NULL || *emoji == '\0')
+    return;
+  natter_client_react_async (self->client, message, emoji, add, NULL, reacted_cb, g_object_ref (self));
+}
+
+static void
+forward_finished_cb (NatterChatView *self,
+                     guint           sent,
+                     guint           failed)
+{
+  g_autofree char *text = NULL;
+
+  if (failed == 0)
+    toast (self, _("Forwarded"));
+  else
+    {
+      text = g_strdup_printf (ngettext ("%u message could not be forwarded",
+                                        "%u messages could not be forwarded", failed), failed);
+      toast (self, text);
+    }
+}
+
+static void
+open_forward_dialog (NatterChatView *self,
+                     GPtrArray      *messages)
+{
+  GtkWidget *dialog;
+
+  if (messages->len == 0 || self->client == NULL)
+    return;
+  dialog = natter_forward_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), self->client, messages);
+  g_signal_connect_object (dialog, "finished", G_CALLBACK (forward_finished_cb), self, G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+forward_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  NatterMessage *message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message != NULL)
+    g_ptr_array_add (messages, message);
+  open_forward_dialog (self, messages);
+}
+
+static void
+update_row_selected (NatterChatView *self,
+                     GtkWidget      *row)
+{
+  NatterMessage *m = natter_message_row_get_message (NATTER_MESSAGE_ROW (row));
+  gint64 id = m != NULL ? natter_message_get_message_id (m) : 0;
+
+  if (self->selected != NULL && g_hash_table_contains (self->selected, &id))
+    gtk_widget_add_css_class (row, "selected");
+  else
+    gtk_widget_remove_css_class (row, "selected");
+}
+
+static void
+update_selection (NatterChatView *self)
+{
+  guint n = g_hash_table_size (self->selected);
+  g_autofree char *label = NULL;
+  g_autofree char *forward = NULL;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->list_view));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (NATTER_IS_MESSAGE_ROW (gtk_widget_get_first_child (child)))
+      update_row_selected (self, gtk_widget_get_first_child (child));
+
+  gtk_widget_set_visible (self->selection_bar, n > 0);
+  label = g_strdup_printf (ngettext ("%u selected", "%u selected", n), n);
+  /* Translators: the selection bar's button */
+  forward = g_strdup_printf (ngettext ("_Forward %u", "_Forward %u", n), n);
+  gtk_label_set_label (self->selection_label, label);
+  gtk_button_set_label (GTK_BUTTON (self->selection_forward), forward);
+}
+
+/* Select (again: unselect) a message; with any selected, the selection bar
+ * forwards them together. */
+static void
+select_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  NatterMessage *message = find_message (self, g_variant_get_int64 (parameter));
+  gint64 id;
+
+  if (message == NULL)
+    return;
+  id = natter_message_get_message_id (message);
+  if (g_hash_table_contains (self->selected, &id))
+    {
+      g_hash_table_remove (self->selected, &id);
+      g_object_unref (message);
+    }
+  else
+    g_hash_table_insert (self->selected, g_memdup2 (&id, sizeof id), message);
+  update_selection (self);
+}
+
+static int
+compare_sent_time (gconstpointer a,
+                   gconstpointer b)
+{
+  gint64 ta = natter_message_get_sent_time (*(NatterMessage **) a);
+  gint64 tb = natter_message_get_sent_time (*(NatterMessage **) b);
+
+  return ta < tb ? -1 : ta > tb;
+}
+
+static void
+forward_selected_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->selected);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (messages, g_object_ref (value));
+  g_ptr_array_sort (messages, compare_sent_time);
+  g_hash_table_remove_all (self->selected);
+  update_selection (self);
+  open_forward_dialog (self, messages);
+}
+
+static void
+cancel_selection_activated (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+
+  g_hash_table_remove_all (self->selected);
+  update_selection (self);
+}
+
+static void
+build_selection_bar (NatterChatView *self)
+{
+  GtkWidget *cancel = gtk_button_new_with_mnemonic (_("_Cancel"));
+
+  self->selected = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+  self->selection_bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_add_css_class (self->selection_bar, "selection-bar");
+  gtk_widget_set_visible (self->selection_bar, FALSE);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (cancel), "chat.cancel-selection");
+  gtk_box_append (GTK_BOX (self->selection_bar), cancel);
+  self->selection_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_widget_set_hexpand (GTK_WIDGET (self->selection_label), TRUE);
+  gtk_box_append (GTK_BOX (self->selection_bar), GTK_WIDGET (self->selection_label));
+  self->selection_forward = gtk_button_new_with_mnemonic (_("_Forward"));
+  gtk_widget_add_css_class (self->selection_forward, "suggested-action");
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->selection_forward), "chat.forward-selected");
+  gtk_box_append (GTK_BOX (self->selection_bar), self->selection_forward);
+  gtk_widget_insert_before (self->selection_bar, gtk_widget_get_parent (GTK_WIDGET (self->composer)),
+                            GTK_WIDGET (self->composer));
+
+  g_signal_connect_object (self->composer, "context-cancelled", G_CALLBACK (context_cancelled_cb), self,
+                           G_CONNECT_SWAPPED);
+}
+
+static void
+deleted_cb (GObject      *object,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(NatterChatView) self = user_data;
+  g_autoptr(NatterMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  message = natter_client_delete_message_locally_finish (NATTER_CLIENT (object), result, &error);
+  if (message == NULL)
+    toast_error (self, _("Could not delete the message"), error);
+}
+
+/* Here only: the other side keeps the message. */
+static void
+delete_for_me_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
+
+  if (message == NULL)
+    return;
+  if (self->reply_to == message)
+    context_cancelled_cb (self);
+  natter_client_delete_message_locally_async (self->client, message, NULL, deleted_cb, g_object_ref (self));
+}
+
+/* A reply's original: by the uid the reply names, else (an older client's
+ * reply) the sender's message with the quoted text. */
+static gboolean
+is_referred (NatterMessage *reply,
+             NatterMessage *candidate)
+{
+  const char *uid = natter_message_get_referred_message_uid (reply);
+  JsonObject *quoted;
+
+  if (uid != NULL)
+    return g_strcmp0 (natter_message_get_message_uid (candidate), uid) == 0;
+  quoted = natter_message_get_referred_content (reply);
+  return quoted != NULL &&
+         g_strcmp0 (natter_message_get_sender_user_id (candidate), natter_message_get_referred_user_id (reply)) == 0 &&
+         g_strcmp0 (natter_message_get_object_name (candidate), natter_message_get_referred_object_name (reply)) == 0 &&
+         g_strcmp0 (natter_message_get_text (candidate),
+                    json_object_get_string_member_with_default (quoted, "content", "")) == 0;
+}
+
+static void
+try_show_referred (NatterChatView *self)
+{
+  GListModel *model;
+  guint n;
+
+  if (self->messages == NULL || self->find_referred == NULL)
+    return;
+  model = G_LIST_MODEL (self->messages);
+  n = g_list_model_get_n_items (model);
+  for (guint i = n; i > 0; i--)
+    {
+      g_autoptr(NatterMessage) candidate = g_list_model_get_item (model, i - 1);
+
+      if (candidate != self->find_referred && is_referred (self->find_referred, candidate))
+        {
+          g_clear_object (&self->find_referred);
+          scroll_to_message (self, natter_message_get_message_id (candidate), TRUE);
+          return;
+        }
+    }
+  /* joins a load that runs already (the check with the server at open) */
+  if (natter_message_list_get_has_more (self->messages) && self->find_referred_pages++ < MAX_PAGES_TO_FIND)
+    {
+      natter_message_list_load_older_async (self->messages, self->cancellable, load_older_cb, g_object_ref (self));
+      update_loading (self);
+    }
+  else
+    {
+      g_clear_object (&self->find_referred);
+      toast (self, _("The original message is not available"));
+    }
+}
+
+static void
+show_referred_activated (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterChatView *self = NATTER_CHAT_VIEW (widget);
+  NatterMessage *reply = find_message (self, g_variant_get_int64 (parameter));
+
+  if (reply == NULL || natter_message_get_kind (reply) != NATTER_MESSAGE_KIND_REFERENCE)
+    {
+      g_clear_object (&reply);
+      return;
+    }
+  g_clear_object (&self->find_referred);
+  self->find_referred = reply;
+  self->find_referred_pages = 0;
+  try_show_referred (self);
 }
 
 /* ------------------------------------------------------- drag and drop */
@@ -1164,6 +1637,7 @@ natter_chat_view_close (NatterChatView *self)
   g_clear_pointer (&self->members, g_ptr_array_unref);
   natter_composer_set_mention_func (self->composer, NULL, NULL);
   self->find_id = 0;
+  clear_message_actions (self);
   natter_composer_set_text (self->composer, "");
   update_loading (self);
 }
@@ -1343,6 +1817,7 @@ natter_chat_view_dispose (GObject *object)
   g_clear_object (&self->portraits);
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_handle_id (&self->draft_id, g_source_remove);
+  g_clear_pointer (&self->selected, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
 
   G_OBJECT_CLASS (natter_chat_view_parent_class)->dispose (object);
@@ -1442,6 +1917,15 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.recall", "x", recall_activated);
   gtk_widget_class_install_action (widget_class, "chat.open-image", "x", open_image_activated);
   gtk_widget_class_install_action (widget_class, "chat.open-file", "x", open_file_activated);
+  gtk_widget_class_install_action (widget_class, "chat.reply", "x", reply_activated);
+  gtk_widget_class_install_action (widget_class, "chat.edit", "x", edit_activated);
+  gtk_widget_class_install_action (widget_class, "chat.react", "(xsb)", react_activated);
+  gtk_widget_class_install_action (widget_class, "chat.forward", "x", forward_activated);
+  gtk_widget_class_install_action (widget_class, "chat.select", "x", select_activated);
+  gtk_widget_class_install_action (widget_class, "chat.forward-selected", NULL, forward_selected_activated);
+  gtk_widget_class_install_action (widget_class, "chat.cancel-selection", NULL, cancel_selection_activated);
+  gtk_widget_class_install_action (widget_class, "chat.show-referred", "x", show_referred_activated);
+  gtk_widget_class_install_action (widget_class, "chat.delete-for-me", "x", delete_for_me_activated);
 }
 
 static void
@@ -1472,6 +1956,7 @@ natter_chat_view_init (NatterChatView *self)
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   natter_composer_set_cache_dir (self->composer, NULL);
+  build_selection_bar (self);
   self->sticky = TRUE;
   self->at_bottom = TRUE;
 }

@@ -34,6 +34,10 @@ struct _NatterComposer
   GtkWidget *mention_popover;
   GHashTable *mentioned;
   gboolean mention_all;
+  GtkWidget *context_bar;    /* replying to / editing, see natter_composer_set_context() */
+  GtkImage *context_icon;
+  GtkLabel *context_title;
+  GtkLabel *context_snippet;
 };
 
 G_DEFINE_FINAL_TYPE (NatterComposer, natter_composer, GTK_TYPE_WIDGET)
@@ -50,6 +54,7 @@ enum {
   SEND_FILES,
   SEND_VOICE,
   TEXT_CHANGED,
+  CONTEXT_CANCELLED,
   N_SIGNALS
 };
 
@@ -681,6 +686,98 @@ cancel_recording_activated (GtkWidget  *widget,
   stop_recording_ui (self);
 }
 
+/* -------------------------------------------------- reply and edit bar */
+
+void
+natter_composer_set_context (NatterComposer *self,
+                             const char     *icon_name,
+                             const char     *title,
+                             const char     *snippet)
+{
+  g_return_if_fail (NATTER_IS_COMPOSER (self));
+
+  gtk_widget_set_visible (self->context_bar, title != NULL);
+  if (title == NULL)
+    return;
+  gtk_image_set_from_icon_name (self->context_icon, icon_name);
+  gtk_label_set_label (self->context_title, title);
+  gtk_label_set_label (self->context_snippet, snippet != NULL ? snippet : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->context_snippet), snippet != NULL && *snippet != '\0');
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+}
+
+gboolean
+natter_composer_has_context (NatterComposer *self)
+{
+  g_return_val_if_fail (NATTER_IS_COMPOSER (self), FALSE);
+  return gtk_widget_get_visible (self->context_bar);
+}
+
+static void
+cancel_context (NatterComposer *self)
+{
+  if (!natter_composer_has_context (self))
+    return;
+  gtk_widget_set_visible (self->context_bar, FALSE);
+  g_signal_emit (self, signals[CONTEXT_CANCELLED], 0);
+}
+
+static gboolean
+context_key_pressed_cb (NatterComposer        *self,
+                        guint                  keyval,
+                        guint                  keycode,
+                        GdkModifierType        state,
+                        GtkEventControllerKey *controller)
+{
+  if (keyval != GDK_KEY_Escape || !natter_composer_has_context (self))
+    return FALSE;
+  cancel_context (self);
+  return TRUE;
+}
+
+static void
+build_context_bar (NatterComposer *self)
+{
+  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *cancel = gtk_button_new_from_icon_name ("window-close-symbolic");
+  GtkEventController *keys;
+
+  self->context_bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  gtk_widget_add_css_class (self->context_bar, "composer-context");
+  gtk_widget_set_visible (self->context_bar, FALSE);
+  self->context_icon = GTK_IMAGE (gtk_image_new ());
+  gtk_widget_add_css_class (GTK_WIDGET (self->context_icon), "accent");
+  gtk_box_append (GTK_BOX (self->context_bar), GTK_WIDGET (self->context_icon));
+
+  self->context_title = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->context_title, 0);
+  gtk_label_set_ellipsize (self->context_title, PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (GTK_WIDGET (self->context_title), "accent");
+  gtk_widget_add_css_class (GTK_WIDGET (self->context_title), "heading");
+  self->context_snippet = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->context_snippet, 0);
+  gtk_label_set_ellipsize (self->context_snippet, PANGO_ELLIPSIZE_END);
+  gtk_label_set_single_line_mode (self->context_snippet, TRUE);
+  gtk_box_append (GTK_BOX (texts), GTK_WIDGET (self->context_title));
+  gtk_box_append (GTK_BOX (texts), GTK_WIDGET (self->context_snippet));
+  gtk_widget_set_hexpand (texts, TRUE);
+  gtk_box_append (GTK_BOX (self->context_bar), texts);
+
+  gtk_widget_set_valign (cancel, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (cancel, "flat");
+  gtk_widget_add_css_class (cancel, "circular");
+  gtk_widget_set_tooltip_text (cancel, _("Cancel"));
+  g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (cancel_context), self);
+  gtk_box_append (GTK_BOX (self->context_bar), cancel);
+
+  gtk_widget_insert_after (self->context_bar, GTK_WIDGET (self), NULL);
+
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect_swapped (keys, "key-pressed", G_CALLBACK (context_key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->text_view), keys);
+}
+
 static void
 natter_composer_dispose (GObject *object)
 {
@@ -773,6 +870,9 @@ natter_composer_class_init (NatterComposerClass *klass)
   signals[TEXT_CHANGED] =
     g_signal_new ("text-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+  signals[CONTEXT_CANCELLED] =
+    g_signal_new ("context-cancelled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-composer.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, stack);
@@ -817,6 +917,8 @@ natter_composer_init (NatterComposer *self)
   gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
   g_signal_connect_swapped (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->text_view), keys);
+
+  build_context_bar (self);
 }
 
 GtkWidget *

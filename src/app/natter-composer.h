@@ -10,6 +10,7 @@
  *   send-files (GListModel *files, gboolean as_images)  GFiles to attach
  *   send-voice (GFile *file, int seconds)
  *   text-changed ()                                     drafts and typing
+ *   context-cancelled ()                                the reply/edit bar's cancel or Escape
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -62,5 +63,13 @@ GtkWidget *natter_composer_get_mention_popover (NatterComposer *self);
 /* Where recordings and pasted images are written. */
 void       natter_composer_set_cache_dir (NatterComposer *self,
                                           const char     *dir);
+/* The bar above the text that says what the next send does ("Replying to
+ * bob", "Editing"): @title NULL hides it. Its cancel button and Escape hide
+ * it and emit ::context-cancelled. */
+void       natter_composer_set_context  (NatterComposer *self,
+                                         const char     *icon_name,
+                                         const char     *title,
+                                         const char     *snippet);
+gboolean   natter_composer_has_context  (NatterComposer *self);
 
 G_END_DECLS

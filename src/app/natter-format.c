@@ -165,6 +165,12 @@ natter_format_code (int code)
       return _("This chat room does not exist.");
     case NATTER_CODE_RECALL_FAILED:
       return _("The message could not be recalled.");
+    case NATTER_CODE_EDIT_FAILED:
+      return _("Only your own text messages can be edited.");
+    case NATTER_CODE_EDIT_WINDOW_PASSED:
+      return _("This message is too old to be edited.");
+    case NATTER_CODE_EXPANSION_NOT_ENABLED:
+      return _("This message does not take reactions.");
     case NATTER_CODE_MESSAGE_TOO_LARGE:
       return _("The message is too large.");
     case NATTER_CODE_MEDIA_QUOTA_EXCEEDED:
@@ -274,6 +280,7 @@ natter_format_preview (NatterMessage *message)
     {
     case NATTER_MESSAGE_KIND_TEXT:
     case NATTER_MESSAGE_KIND_INFO:
+    case NATTER_MESSAGE_KIND_REFERENCE:
       {
         const char *text = natter_message_get_text (message);
         g_autofree char *line = g_strdup (text != NULL ? text : "");

@@ -9,6 +9,8 @@
 #include "natter-format.h"
 #include "natter-format-accounts.h"
 #include "natter-message-row.h"
+#include "natter-reaction-bar.h"
+#include "natter-reaction-picker.h"
 #include "natter-voice-player.h"
 
 /* Messages of one sender closer than this form one group. */
@@ -17,6 +19,9 @@
 #define IMAGE_MAX_HEIGHT 320
 /* The avatar (34 px) and the spacing (8 px) before a bubble. */
 #define AVATAR_ROOM (34 + 8)
+/* natterd's default edit-window (its app setting edit-window, seconds):
+ * later the Edit item is not offered (natterd would refuse with 25103). */
+#define EDIT_WINDOW_MS ((gint64) 172800 * 1000)
 
 struct _NatterMessageRow
 {
@@ -47,6 +52,17 @@ struct _NatterMessageRow
   gboolean show_sender;
   GtkWidget *read_by_button;   /* "Read by N" under one's own group message */
   GtkLabel *read_by_names;
+
+  /* message actions (#16), see build_action_widgets() */
+  GtkWidget *quote_box;         /* a reply's quoted message: sender and one line */
+  GtkLabel *quote_sender;
+  GtkLabel *quote_text;
+  GtkWidget *edited_label;
+  GtkWidget *reaction_bar;
+  GtkWidget *more_button;       /* the hover "…" */
+  GtkWidget *picker;
+  GCancellable *quote_cancellable;
+  GdkRectangle menu_at;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -79,6 +95,8 @@ is_hidden (NatterMessage *message)
     case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
     case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
     case NATTER_MESSAGE_KIND_CLEAR_COMMAND:
+    case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
+    case NATTER_MESSAGE_KIND_DELETED:
     case NATTER_MESSAGE_KIND_COMMAND:
     case NATTER_MESSAGE_KIND_TYPING:
     case NATTER_MESSAGE_KIND_READ_NOTIFICATION:
@@ -554,6 +572,7 @@ update_content (NatterMessageRow *self)
   switch (natter_message_get_kind (m))
     {
     case NATTER_MESSAGE_KIND_TEXT:
+    case NATTER_MESSAGE_KIND_REFERENCE:
       content = text_content (self, natter_message_get_text (m));
       break;
     case NATTER_MESSAGE_KIND_IMAGE:
@@ -610,6 +629,8 @@ update_sender (NatterMessageRow *self)
                           self->show_sender && !outgoing && self->group_start);
 }
 
+static void update_actions (NatterMessageRow *self);
+
 static void
 message_notify_cb (NatterMessageRow *self,
                    GParamSpec       *pspec)
@@ -629,6 +650,7 @@ message_notify_cb (NatterMessageRow *self,
       update_content (self);
       update_status (self);
       update_read_by (self);
+      update_actions (self);
     }
 }
 
@@ -656,6 +678,8 @@ natter_message_row_set_message (NatterMessageRow *self,
   if (message == NULL)
     {
       adw_bin_set_child (self->content_bin, NULL);
+      g_cancellable_cancel (self->quote_cancellable);
+      natter_reaction_bar_set_message (NATTER_REACTION_BAR (self->reaction_bar), NULL, NULL);
       return;
     }
   self->notify_id = g_signal_connect_swapped (message, "notify", G_CALLBACK (message_notify_cb), self);
@@ -706,6 +730,7 @@ natter_message_row_set_message (NatterMessageRow *self,
   update_content (self);
   update_status (self);
   update_read_by (self);
+  update_actions (self);
 
   preview = natter_format_preview (message);
   /* Translators: what a screen reader says for a message: sender, time, text */
@@ -779,7 +804,17 @@ popup_menu (NatterMessageRow *self,
     g_menu_append_item (menu, item);                                            \
   } G_STMT_END
 
-  if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_TEXT)
+  if (natter_message_get_message_uid (m) != NULL)
+    ADD (_("_Reply"), "chat.reply");
+  if (natter_message_get_expansion (m) != NULL && natter_message_get_message_uid (m) != NULL)
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (_("R_eact…"), "row.react");
+      g_menu_append_item (menu, item);
+    }
+  if (natter_message_row_can_edit (m))
+    ADD (_("_Edit"), "chat.edit");
+  if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_TEXT ||
+      natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE)
     ADD (_("_Copy Text"), "chat.copy");
   if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_IMAGE)
     ADD (_("_Open Image"), "chat.open-image");
@@ -791,6 +826,12 @@ popup_menu (NatterMessageRow *self,
       natter_message_get_message_uid (m) != NULL &&
       natter_message_get_sent_status (m) >= NATTER_SENT_STATUS_SENT)
     ADD (_("_Recall"), "chat.recall");
+  if (natter_message_get_message_uid (m) != NULL)
+    {
+      ADD (_("_Forward…"), "chat.forward");
+      ADD (_("_Select"), "chat.select");
+    }
+  ADD (_("_Delete for Me"), "chat.delete-for-me");
 #undef ADD
 
   if (g_menu_model_get_n_items (G_MENU_MODEL (menu)) == 0)
@@ -804,7 +845,8 @@ popup_menu (NatterMessageRow *self,
     }
   gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->menu), G_MENU_MODEL (menu));
   gtk_widget_translate_coordinates (self->bubble, GTK_WIDGET (self), x, y, &x, &y);
-  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &(GdkRectangle) { (int) x, (int) y, 1, 1 });
+  self->menu_at = (GdkRectangle) { (int) x, (int) y, 1, 1 };
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &self->menu_at);
   gtk_popover_popup (GTK_POPOVER (self->menu));
 }
 
@@ -828,6 +870,269 @@ long_pressed_cb (GtkGestureLongPress *gesture,
   popup_menu (self, x, y);
 }
 
+/* ------------------------------------------------------ message actions */
+
+gboolean
+natter_message_row_can_edit (NatterMessage *message)
+{
+  return natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
+         natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND &&
+         natter_message_get_message_uid (message) != NULL &&
+         natter_message_get_sent_status (message) >= NATTER_SENT_STATUS_SENT &&
+         g_get_real_time () / 1000 - natter_message_get_sent_time (message) < EDIT_WINDOW_MS;
+}
+
+char *
+natter_message_row_dup_referred_sender (NatterMessage *reply,
+                                        NatterClient  *client)
+{
+  const char *user_id = natter_message_get_referred_user_id (reply);
+  const char *me = client != NULL ? natter_client_get_user_id (client) : NULL;
+
+  if (user_id == NULL || *user_id == '\0')
+    return g_strdup (_("Unknown"));
+  if (g_strcmp0 (user_id, me) == 0)
+    return g_strdup (_("You"));
+  if (g_strcmp0 (user_id, natter_message_get_sender_user_id (reply)) == 0)
+    return g_strdup (sender_name (reply));
+  return g_strdup (user_id);
+}
+
+char *
+natter_message_row_dup_referred_snippet (NatterMessage *reply)
+{
+  JsonObject *content = natter_message_get_referred_content (reply);
+  const char *object_name = natter_message_get_referred_object_name (reply);
+  g_autoptr(NatterMessage) quoted = NULL;
+  g_autofree char *preview = NULL;
+
+  if (g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) == 0)
+    return g_strdup (_("Message recalled"));
+  if (content == NULL || object_name == NULL || *object_name == '\0')
+    return g_strdup ("");
+  quoted = natter_message_new (natter_message_get_conversation_type (reply),
+                               natter_message_get_target_id (reply),
+                               natter_message_get_referred_user_id (reply), object_name, content);
+  preview = natter_format_preview (quoted);
+  /* one line */
+  g_strdelimit (preview, "\n\r", ' ');
+  return g_steal_pointer (&preview);
+}
+
+static void
+quote_original_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(NatterMessageRow) self = user_data;
+  g_autoptr(NatterMessage) original = NULL;
+  g_autoptr(GError) error = NULL;
+
+  original = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  /* the original was recalled since it was quoted */
+  if (original != NULL && natter_message_get_kind (original) == NATTER_MESSAGE_KIND_RECALLED)
+    {
+      gtk_label_set_label (self->quote_text, _("Message recalled"));
+      gtk_widget_add_css_class (self->quote_box, "recalled");
+    }
+}
+
+static void
+update_quote (NatterMessageRow *self)
+{
+  NatterMessage *m = self->message;
+  const char *uid;
+  g_autofree char *sender = NULL;
+  g_autofree char *snippet = NULL;
+
+  g_cancellable_cancel (self->quote_cancellable);
+  g_clear_object (&self->quote_cancellable);
+  gtk_widget_set_visible (self->quote_box, natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE);
+  if (natter_message_get_kind (m) != NATTER_MESSAGE_KIND_REFERENCE)
+    return;
+
+  sender = natter_message_row_dup_referred_sender (m, self->client);
+  snippet = natter_message_row_dup_referred_snippet (m);
+  gtk_label_set_label (self->quote_sender, sender);
+  gtk_label_set_label (self->quote_text, snippet);
+  gtk_widget_remove_css_class (self->quote_box, "recalled");
+
+  uid = natter_message_get_referred_message_uid (m);
+  if (uid != NULL && self->client != NULL)
+    {
+      self->quote_cancellable = g_cancellable_new ();
+      natter_store_get_message_by_uid_async (natter_client_get_store (self->client), uid,
+                                             self->quote_cancellable, quote_original_cb,
+                                             g_object_ref (self));
+    }
+}
+
+static void
+update_actions (NatterMessageRow *self)
+{
+  NatterMessage *m = self->message;
+  gboolean edited;
+
+  if (m == NULL || is_hidden (m) || is_notice (m))
+    {
+      gtk_widget_set_visible (self->quote_box, FALSE);
+      gtk_widget_set_visible (self->reaction_bar, FALSE);
+      return;
+    }
+  update_quote (self);
+
+  edited = natter_message_get_edited_time (m) != 0;
+  gtk_widget_set_visible (self->edited_label, edited);
+  if (edited)
+    {
+      g_autofree char *when = natter_format_date_time (natter_message_get_edited_time (m));
+      /* Translators: the tooltip of a bubble's "edited" mark */
+      g_autofree char *tooltip = g_strdup_printf (_("Edited %s"), when);
+
+      gtk_widget_set_tooltip_text (self->edited_label, tooltip);
+    }
+
+  natter_reaction_bar_set_message (NATTER_REACTION_BAR (self->reaction_bar), m,
+                                   self->client != NULL ? natter_client_get_user_id (self->client) : NULL);
+}
+
+static void
+quote_clicked_cb (GtkGestureClick  *gesture,
+                  int               n_press,
+                  double            x,
+                  double            y,
+                  NatterMessageRow *self)
+{
+  if (self->message != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.show-referred", "x",
+                                natter_message_get_message_id (self->message));
+}
+
+static void
+reaction_picked_cb (NatterMessageRow *self,
+                    const char       *emoji)
+{
+  const char *me;
+
+  if (self->message == NULL)
+    return;
+  me = self->client != NULL ? natter_client_get_user_id (self->client) : NULL;
+  gtk_widget_activate_action (GTK_WIDGET (self), "chat.react", "(xsb)",
+                              natter_message_get_message_id (self->message), emoji,
+                              !natter_message_has_reaction (self->message, emoji, me));
+}
+
+/* The quick reaction picker where the menu was (or over the bubble). */
+static void
+react_activated (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *parameter)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+
+  if (self->picker == NULL)
+    {
+      self->picker = natter_reaction_picker_new ();
+      gtk_widget_set_parent (self->picker, widget);
+      g_signal_connect_swapped (self->picker, "picked", G_CALLBACK (reaction_picked_cb), self);
+    }
+  if (self->menu_at.width == 0)
+    {
+      graphene_rect_t bounds;
+
+      if (gtk_widget_compute_bounds (self->bubble, widget, &bounds))
+        self->menu_at = (GdkRectangle) { (int) bounds.origin.x, (int) bounds.origin.y, (int) bounds.size.width, 1 };
+    }
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->picker), &self->menu_at);
+  gtk_popover_popup (GTK_POPOVER (self->picker));
+}
+
+GtkWidget *
+natter_message_row_get_reaction_picker (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
+  return self->picker;
+}
+
+static void
+more_clicked_cb (NatterMessageRow *self)
+{
+  graphene_rect_t bounds;
+
+  if (!gtk_widget_compute_bounds (self->more_button, self->bubble, &bounds))
+    return;
+  popup_menu (self, bounds.origin.x + bounds.size.width / 2, bounds.origin.y + bounds.size.height);
+}
+
+static void
+hover_enter_cb (NatterMessageRow *self)
+{
+  gtk_widget_set_opacity (self->more_button, 1);
+}
+
+static void
+hover_leave_cb (NatterMessageRow *self)
+{
+  gtk_widget_set_opacity (self->more_button, 0);
+}
+
+/* Built in code, not in the template: the parts of the bubble actions
+ * need (the quote of a reply, "edited", the reaction chips, "…"). */
+static void
+build_action_widgets (NatterMessageRow *self)
+{
+  GtkGesture *click;
+  GtkEventController *motion;
+
+  self->quote_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_widget_add_css_class (self->quote_box, "quote");
+  gtk_widget_set_visible (self->quote_box, FALSE);
+  gtk_widget_set_cursor_from_name (self->quote_box, "pointer");
+  gtk_widget_set_tooltip_text (self->quote_box, _("Show the original message"));
+  self->quote_sender = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->quote_sender, 0);
+  gtk_label_set_ellipsize (self->quote_sender, PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (GTK_WIDGET (self->quote_sender), "quote-sender");
+  self->quote_text = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->quote_text, 0);
+  gtk_label_set_ellipsize (self->quote_text, PANGO_ELLIPSIZE_END);
+  gtk_label_set_single_line_mode (self->quote_text, TRUE);
+  gtk_label_set_max_width_chars (self->quote_text, 40);
+  gtk_box_append (GTK_BOX (self->quote_box), GTK_WIDGET (self->quote_sender));
+  gtk_box_append (GTK_BOX (self->quote_box), GTK_WIDGET (self->quote_text));
+  click = gtk_gesture_click_new ();
+  g_signal_connect (click, "released", G_CALLBACK (quote_clicked_cb), self);
+  gtk_widget_add_controller (self->quote_box, GTK_EVENT_CONTROLLER (click));
+  gtk_box_insert_child_after (GTK_BOX (self->bubble), self->quote_box, GTK_WIDGET (self->sender_label));
+
+  /* Translators: next to the time of a message that was edited */
+  self->edited_label = gtk_label_new (_("edited"));
+  gtk_widget_set_visible (self->edited_label, FALSE);
+  gtk_widget_add_css_class (self->edited_label, "edited");
+  gtk_box_prepend (GTK_BOX (self->meta_box), self->edited_label);
+
+  self->reaction_bar = natter_reaction_bar_new ();
+  gtk_box_append (GTK_BOX (self->bubble), self->reaction_bar);
+
+  self->more_button = gtk_button_new_from_icon_name ("view-more-symbolic");
+  gtk_widget_set_valign (self->more_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_opacity (self->more_button, 0);
+  gtk_widget_add_css_class (self->more_button, "flat");
+  gtk_widget_add_css_class (self->more_button, "circular");
+  gtk_widget_set_tooltip_text (self->more_button, _("Message Actions"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->more_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Message Actions"), -1);
+  g_signal_connect_swapped (self->more_button, "clicked", G_CALLBACK (more_clicked_cb), self);
+  gtk_box_append (GTK_BOX (self->message_box), self->more_button);
+
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect_swapped (motion, "enter", G_CALLBACK (hover_enter_cb), self);
+  g_signal_connect_swapped (motion, "leave", G_CALLBACK (hover_leave_cb), self);
+  gtk_widget_add_controller (self->message_box, motion);
+}
+
 static void
 natter_message_row_dispose (GObject *object)
 {
@@ -842,6 +1147,9 @@ natter_message_row_dispose (GObject *object)
   g_clear_object (&self->thumbnail_cancellable);
   g_clear_handle_id (&self->flash_id, g_source_remove);
   g_clear_pointer (&self->menu, gtk_widget_unparent);
+  g_clear_pointer (&self->picker, gtk_widget_unparent);
+  g_cancellable_cancel (self->quote_cancellable);
+  g_clear_object (&self->quote_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   g_clear_object (&self->text_label);
   /* template children that are not bound to a field */
@@ -873,6 +1181,8 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, status_icon);
   gtk_widget_class_bind_template_callback (widget_class, retry_clicked_cb);
+
+  gtk_widget_class_install_action (widget_class, "row.react", NULL, react_activated);
 
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
@@ -914,6 +1224,8 @@ natter_message_row_init (NatterMessageRow *self)
   gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (press), TRUE);
   g_signal_connect (press, "pressed", G_CALLBACK (long_pressed_cb), self);
   gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (press));
+
+  build_action_widgets (self);
 }
 
 GtkWidget *

@@ -1,7 +1,10 @@
 /* natter-message-row.h — one message in the chat: a bubble, or a notice
  *
  * The row asks its ancestors for these actions (parameter: message-id "x"):
- * chat.retry, chat.open-image, chat.copy, chat.recall, chat.open-file.
+ * chat.retry, chat.open-image, chat.copy, chat.recall, chat.open-file,
+ * chat.reply, chat.edit, chat.forward, chat.select, chat.delete-for-me,
+ * chat.show-referred (a reply's quote clicked), and chat.react ("(xsb)":
+ * message-id, emoji, add).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -38,5 +41,15 @@ void           natter_message_row_set_first_unread (NatterMessageRow *self,
                                                     gboolean          first_unread);
 /* Briefly highlights the bubble (a search result jumped to). */
 void           natter_message_row_flash       (NatterMessageRow *self);
+/* Whether the Edit item is offered: an own text message, sent, within
+ * natterd's default edit-window. */
+gboolean       natter_message_row_can_edit    (NatterMessage    *message);
+/* A reply's quote: who wrote the quoted message ("You", a name or the user
+ * id) and its one-line preview ("Message recalled" for a recalled one). */
+char          *natter_message_row_dup_referred_sender  (NatterMessage *reply,
+                                                        NatterClient  *client);
+char          *natter_message_row_dup_referred_snippet (NatterMessage *reply);
+/* The quick reaction picker (NULL until React… was chosen). */
+GtkWidget     *natter_message_row_get_reaction_picker  (NatterMessageRow *self);
 
 G_END_DECLS

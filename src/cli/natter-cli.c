@@ -436,9 +436,7 @@ reply_found_cb (GObject      *object,
   quoted = stored_message_job_finish (object, result, data, "send --reply-to");
   if (quoted == NULL)
     return;
-  content = natter_content_new_reference (data->text, natter_message_get_sender_user_id (quoted),
-                                          natter_message_get_object_name (quoted),
-                                          natter_message_get_content (quoted));
+  content = natter_message_new_reply_content (quoted, data->text);
   natter_client_send_message_async (data->ctx->client, data->type, data->target_id, NATTER_OBJECT_REFERENCE,
                                     content, NULL, sent_cb, data->ctx);
 }
@@ -1428,7 +1426,7 @@ expanded_cb (GObject      *object,
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(GError) error = NULL;
 
-  message = natter_client_update_expansion_finish (NATTER_CLIENT (object), result, &error);
+  message = natter_client_react_finish (NATTER_CLIENT (object), result, &error);
   if (message == NULL)
     {
       natter_cli_fail (ctx, "react", error);
@@ -1436,18 +1434,6 @@ expanded_cb (GObject      *object,
     }
   natter_cli_print_message (message);
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
-}
-
-/* The reaction's key: "r" and the emoji's UTF-8 bytes in hex, cut to the
- * 32 characters an expansion key may have. */
-static char *
-reaction_key (const char *emoji)
-{
-  GString *key = g_string_new ("r");
-
-  for (const guchar *c = (const guchar *) emoji; *c != '\0' && key->len + 2 <= NATTER_EXPANSION_KEY_MAX_LENGTH; c++)
-    g_string_append_printf (key, "%02x", *c);
-  return g_string_free (key, FALSE);
 }
 
 static void
@@ -1458,12 +1444,6 @@ react_found_cb (GObject      *object,
   NatterCliContext *ctx = user_data;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *key = NULL;
-  g_autoptr(JsonArray) users = json_array_new ();
-  g_autoptr(JsonNode) old = NULL;
-  g_autoptr(JsonObject) set = json_object_new ();
-  JsonObject *expansion;
-  const char *me = natter_client_get_user_id (ctx->client);
 
   message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
   if (message == NULL)
@@ -1473,35 +1453,7 @@ react_found_cb (GObject      *object,
       natter_cli_fail (ctx, "react", error);
       return;
     }
-  key = reaction_key (ctx->edit_text);
-  /* Read-modify-write of the stored list of reacting user ids. */
-  expansion = natter_message_get_expansion (message);
-  if (expansion != NULL && json_object_has_member (expansion, key))
-    old = natter_json_parse (json_object_get_string_member_with_default (expansion, key, "[]"), -1, NULL);
-  if (old != NULL && JSON_NODE_HOLDS_ARRAY (old))
-    for (guint i = 0; i < json_array_get_length (json_node_get_array (old)); i++)
-      {
-        const char *id = json_array_get_string_element (json_node_get_array (old), i);
-
-        if (id != NULL && g_strcmp0 (id, me) != 0)
-          json_array_add_string_element (users, id);
-      }
-  if (ctx->react_add)
-    json_array_add_string_element (users, me);
-  if (json_array_get_length (users) == 0)
-    {
-      const char *remove[] = { key, NULL };
-
-      natter_client_update_expansion_async (ctx->client, message, NULL, remove, NULL, expanded_cb, ctx);
-    }
-  else
-    {
-      g_autoptr(JsonNode) node = json_node_init_array (json_node_alloc (), users);
-      g_autofree char *value = json_to_string (node, FALSE);
-
-      json_object_set_string_member (set, key, value);
-      natter_client_update_expansion_async (ctx->client, message, set, NULL, NULL, expanded_cb, ctx);
-    }
+  natter_client_react_async (ctx->client, message, ctx->edit_text, ctx->react_add, NULL, expanded_cb, ctx);
 }
 
 static int

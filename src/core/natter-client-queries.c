@@ -1286,3 +1286,58 @@ natter_client_delete_conversation_finish (NatterClient  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* ---------------------------------------------------------- delete for me */
+
+static void
+message_deleted_locally_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  NatterMessage *message;
+
+  message = natter_store_update_message_finish (NATTER_STORE (object), result, &error);
+  if (message == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, message, g_object_unref);
+}
+
+void
+natter_client_delete_message_locally_async (NatterClient        *self,
+                                            NatterMessage       *message,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NatterMessage) copy = NULL;
+  g_autoptr(JsonObject) nothing = json_object_new ();
+
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_client_delete_message_locally_async);
+  if (natter_message_get_message_id (message) == 0)
+    {
+      g_task_return_new_error (task, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                               "The message is not stored");
+      return;
+    }
+  copy = natter_message_copy (message);
+  natter_message_set_content (copy, NATTER_OBJECT_DELETED_LOCALLY, nothing);
+  natter_store_update_message_async (natter_client_get_store (self), copy, cancellable,
+                                     message_deleted_locally_cb, g_steal_pointer (&task));
+}
+
+NatterMessage *
+natter_client_delete_message_locally_finish (NatterClient  *self,
+                                             GAsyncResult  *result,
+                                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

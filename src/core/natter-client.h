@@ -383,6 +383,18 @@ void           natter_client_clear_history_async   (NatterClient           *self
 gboolean       natter_client_clear_history_finish  (NatterClient           *self,
                                                     GAsyncResult           *result,
                                                     GError                **error);
+/* Delete for me: the local copy's content is dropped (the row keeps its uid
+ * and time, so history fetched again does not bring it back; it becomes
+ * NT:DeletedLocally, shown by nobody); the other side keeps theirs.
+ * Emits the store's message-updated. Returns the updated message. */
+void           natter_client_delete_message_locally_async  (NatterClient        *self,
+                                                            NatterMessage       *message,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+NatterMessage *natter_client_delete_message_locally_finish (NatterClient        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
 
 void           natter_client_get_turn_credentials_async  (NatterClient          *self,
                                                           GCancellable          *cancellable,

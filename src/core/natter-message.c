@@ -5,6 +5,7 @@
 
 #include "natter-message-private.h"
 #include "natter-json.h"
+#include "natter-content.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_RECEIPT_REQUEST, "ReadReceiptRequestMessage", NATTER_MESSAGE_KIND_RECEIPT_REQUEST },
   { NATTER_OBJECT_RECEIPT_RESPONSE, "ReadReceiptResponseMessage", NATTER_MESSAGE_KIND_RECEIPT_RESPONSE },
   { NATTER_OBJECT_CLEAR_COMMAND, "ClearHistoryCommandMessage", NATTER_MESSAGE_KIND_CLEAR_COMMAND },
+  { NATTER_OBJECT_DELETED_LOCALLY, "DeletedMessage", NATTER_MESSAGE_KIND_DELETED },
 };
 
 static const KnownName *
@@ -1235,6 +1237,44 @@ natter_message_get_referred_content (NatterMessage *self)
   if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
     return NULL;
   return content_object (ensure_content (self), "referMsg");
+}
+
+const char *
+natter_message_get_referred_message_uid (NatterMessage *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+  if (natter_message_get_kind (self) != NATTER_MESSAGE_KIND_REFERENCE)
+    return NULL;
+  return content_string (ensure_content (self), "referMsgUid");
+}
+
+JsonObject *
+natter_message_new_reply_content (NatterMessage *self,
+                                  const char    *text)
+{
+  JsonObject *content;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
+
+  content = natter_content_new_reference (text, natter_message_get_sender_user_id (self),
+                                          natter_message_get_object_name (self),
+                                          natter_message_get_content (self));
+  /* RongCloud's referMsgUid: the reply can lead to the original. */
+  if (natter_message_get_message_uid (self) != NULL)
+    json_object_set_string_member (content, "referMsgUid", natter_message_get_message_uid (self));
+  return content;
+}
+
+gint64
+natter_message_get_edited_time (NatterMessage *self)
+{
+  JsonNode *member;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (self), 0);
+  member = json_object_get_member (ensure_content (self), "editedTime");
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_INT64)
+    return 0;
+  return json_node_get_int (member);
 }
 
 const char *

@@ -12,6 +12,10 @@
 
 G_BEGIN_DECLS
 
+/* Local only, never sent: what natter_client_delete_message_locally_async()
+ * leaves of a message (its uid and time: history does not bring it back). */
+#define NATTER_OBJECT_DELETED_LOCALLY "NT:DeletedLocally"
+
 #define NATTER_TYPE_MESSAGE (natter_message_get_type ())
 
 G_DECLARE_FINAL_TYPE (NatterMessage, natter_message, NATTER, MESSAGE, GObject)
@@ -100,6 +104,15 @@ const char             *natter_message_get_sender_portrait_uri (NatterMessage *s
 const char             *natter_message_get_referred_user_id (NatterMessage *self);
 const char             *natter_message_get_referred_object_name (NatterMessage *self);
 JsonObject             *natter_message_get_referred_content (NatterMessage *self);
+/* RongCloud's referMsgUid: the quoted message's uid (NULL when the sender
+ * did not say). */
+const char             *natter_message_get_referred_message_uid (NatterMessage *self);
+/* A reply to this message (RC:ReferenceMsg content quoting it, with its
+ * uid): what natter-cli send --reply-to and the app send. */
+JsonObject             *natter_message_new_reply_content (NatterMessage *self,
+                                                          const char    *text);
+/* content.editedTime (ms) of an edited message, else 0. */
+gint64                  natter_message_get_edited_time (NatterMessage *self);
 
 /* RC:ImgMsg: the decoded JPEG thumbnail (NULL if missing or not base64) and
  * the full image's URL. */

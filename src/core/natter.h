@@ -20,5 +20,6 @@
 #include "natter-account-service.h"
 #include "natter-conversation-list.h"
 #include "natter-message-list.h"
+#include "natter-reactions.h"
 
 #undef NATTER_INSIDE
