@@ -102,6 +102,8 @@ struct _NatterClient
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
   NatterProfileFetcher *profiles;
   NatterTimelineSync *timelines;
+  GHashTable *presence;         /* user id -> gint64* expiry (Unix ms), natter-client-presence.c */
+  gboolean signing_out;         /* the next close says logout (NATTER_CLOSE_LOGOUT) */
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -126,6 +128,7 @@ enum {
   SIGNAL_MESSAGE_RECEIVED,
   SIGNAL_MESSAGE_UPDATED,
   SIGNAL_CHATROOM_EVENT,
+  SIGNAL_PRESENCE_CHANGED,
   N_SIGNALS
 };
 
@@ -718,6 +721,7 @@ handle_connect_ack (NatterClient              *self,
   natter_server_list_fetch_navi (self->servers);
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
+  natter_client_presence_connected (self);
 }
 
 static void
@@ -797,6 +801,12 @@ handle_frame (NatterClient  *self,
     case NATTER__FRAME__BODY_CHATROOM_EVENT:
       g_signal_emit (self, signals[SIGNAL_CHATROOM_EVENT], 0,
                      f->chatroom_event->chatroom_id, f->chatroom_event->code);
+      break;
+
+    case NATTER__FRAME__BODY_PRESENCE_EVENT:
+      g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, f->presence_event->user_id,
+                     f->presence_event->online, f->presence_event->platform,
+                     f->presence_event->time, f->presence_event->logout);
       break;
 
     case NATTER__FRAME__BODY_CONNECT:
@@ -907,7 +917,8 @@ drop_connection (NatterClient *self)
         {
           /* Keep it alive until the close handshake ends. */
           g_signal_connect (ws, "closed", G_CALLBACK (closed_after_drop_cb), NULL);
-          soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+          soup_websocket_connection_close (ws, self->signing_out ? NATTER_CLOSE_LOGOUT :
+                                           SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
         }
       else
         {
@@ -1308,6 +1319,30 @@ natter_client_disconnect (NatterClient *self)
   set_status (self, NATTER_CONNECTION_DISCONNECTED, NULL);
 }
 
+/**
+ * natter_client_sign_out:
+ *
+ * natter_client_disconnect() for a user who signs out: natterd tells the
+ * app server (presence-url) and presence subscribers "logout", not
+ * "offline"; the client's presence subscriptions are forgotten.
+ */
+void
+natter_client_sign_out (NatterClient *self)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  self->signing_out = TRUE;
+  natter_client_disconnect (self);
+  self->signing_out = FALSE;
+  g_hash_table_remove_all (self->presence);
+}
+
+GHashTable *
+natter_client_get_presence_subscriptions (NatterClient *self)
+{
+  return self->presence;
+}
+
 /* ----------------------------------------------------------------- GObject */
 
 static void
@@ -1336,6 +1371,7 @@ natter_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
+  g_hash_table_unref (self->presence);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1502,6 +1538,10 @@ natter_client_class_init (NatterClientClass *klass)
   signals[SIGNAL_CHATROOM_EVENT] =
     g_signal_new ("chatroom-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
+  signals[SIGNAL_PRESENCE_CHANGED] =
+    g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING,
+                  G_TYPE_INT64, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -1511,6 +1551,7 @@ natter_client_init (NatterClient *self)
   self->platform = g_strdup ("linux");
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&self->delivers);
 }
 
