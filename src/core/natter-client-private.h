@@ -106,6 +106,19 @@ GHashTable  *natter_client_get_presence_subscriptions (NatterClient *self);
 /* Subscribes again for the time left (natterd keeps them in memory). */
 void         natter_client_presence_connected         (NatterClient *self);
 
+/* ---- natter-client-queries.c: chatrooms rejoined after a reconnect */
+
+/* natterd keeps a member this long offline ([chatroom] offline-timeout). */
+#define NATTER_CHATROOM_KEPT_S 30
+
+/* The ids of the chatrooms joined (and not quit, kicked from or gone). */
+GHashTable  *natter_client_get_joined_chatrooms (NatterClient *self);
+/* Joins them again: with no messages when natterd still has the
+ * membership (@kept: offline under NATTER_CHATROOM_KEPT_S), else with
+ * count 0 (natterd's default of recent messages), as the seed's SDK. */
+void         natter_client_rejoin_chatrooms     (NatterClient *self,
+                                                 gboolean      kept);
+
 /* ---- natter-timeline-sync.c: group timelines */
 
 /* ::message-received for @message (a group message stored). */

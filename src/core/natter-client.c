@@ -104,6 +104,8 @@ struct _NatterClient
   NatterTimelineSync *timelines;
   GHashTable *presence;         /* user id -> gint64* expiry (Unix ms), natter-client-presence.c */
   gboolean signing_out;         /* the next close says logout (NATTER_CLOSE_LOGOUT) */
+  GHashTable *chatrooms;        /* ids of the chatrooms joined, rejoined after a reconnect */
+  gint64 offline_since;         /* monotonic µs the last connection went, 0 if never */
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -238,6 +240,8 @@ set_status (NatterClient           *self,
     return;
 
   self->status = status;
+  if (old == NATTER_CONNECTION_CONNECTED)
+    self->offline_since = g_get_monotonic_time ();
   if (old != status)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status, old, error);
@@ -722,6 +726,9 @@ handle_connect_ack (NatterClient              *self,
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
   natter_client_presence_connected (self);
+  natter_client_rejoin_chatrooms (self, self->offline_since != 0 &&
+                                  g_get_monotonic_time () - self->offline_since <
+                                  NATTER_CHATROOM_KEPT_S * G_USEC_PER_SEC);
 }
 
 static void
@@ -799,6 +806,8 @@ handle_frame (NatterClient  *self,
       break;
 
     case NATTER__FRAME__BODY_CHATROOM_EVENT:
+      /* Kicked or destroyed: not rejoined after a reconnect. */
+      g_hash_table_remove (self->chatrooms, f->chatroom_event->chatroom_id);
       g_signal_emit (self, signals[SIGNAL_CHATROOM_EVENT], 0,
                      f->chatroom_event->chatroom_id, f->chatroom_event->code);
       break;
@@ -1335,12 +1344,19 @@ natter_client_sign_out (NatterClient *self)
   natter_client_disconnect (self);
   self->signing_out = FALSE;
   g_hash_table_remove_all (self->presence);
+  g_hash_table_remove_all (self->chatrooms);
 }
 
 GHashTable *
 natter_client_get_presence_subscriptions (NatterClient *self)
 {
   return self->presence;
+}
+
+GHashTable *
+natter_client_get_joined_chatrooms (NatterClient *self)
+{
+  return self->chatrooms;
 }
 
 /* ----------------------------------------------------------------- GObject */
@@ -1372,6 +1388,7 @@ natter_client_finalize (GObject *object)
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
   g_hash_table_unref (self->presence);
+  g_hash_table_unref (self->chatrooms);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1552,6 +1569,7 @@ natter_client_init (NatterClient *self)
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->chatrooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->delivers);
 }
 
