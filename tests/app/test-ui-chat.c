@@ -599,6 +599,29 @@ chat_closed (gpointer chat)
   return natter_chat_view_get_target_id (chat) == NULL;
 }
 
+/* A system chat (type 6) is read-only: no composer; a private chat has
+ * one again (#16). */
+static void
+test_system_read_only (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  guint status = 0;
+  GtkWidget *composer = GTK_WIDGET (natter_chat_view_get_composer (ui->chat));
+
+  reply = natter_test_server_api (ui->server, &status, "message/system/publish",
+                                  "fromUserId", "news", "toUserId", "alice", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"Maintenance tonight\"}", NULL);
+  g_assert_cmpuint (status, ==, 200);
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_SYSTEM, "news", 0);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Maintenance tonight");
+  g_assert_false (gtk_widget_get_visible (composer));
+
+  natter_test_ui_publish (ui, "bob", "alice", "Hi alice");
+  natter_test_ui_open_chat (ui, "bob", "Hi alice");
+  g_assert_true (gtk_widget_get_visible (composer));
+}
+
 static guint
 cli_member_count (NatterTestUi *ui,
                   const char   *user,
@@ -981,6 +1004,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_group_mention_after_offline, natter_test_ui_teardown);
   g_test_add ("/ui/join-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_join_chatroom, natter_test_ui_teardown);
+  g_test_add ("/ui/system-read-only", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_system_read_only, natter_test_ui_teardown);
   g_test_add ("/ui/leave-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_leave_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/delete-chat", NatterTestUi, NULL,
