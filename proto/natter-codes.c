@@ -36,6 +36,8 @@ natter_code_to_string (int code)
     case NATTER_CODE_NO_CONTACT_REQUEST: return "No such contact request";
     case NATTER_CODE_GROUP_ROLE: return "Not allowed for your role in this group";
     case NATTER_CODE_NO_SUCH_GROUP: return "No such group";
+    case NATTER_CODE_SUBSCRIPTIONS_FULL: return "Subscribed to 1000 users already";
+    case NATTER_CODE_SUBSCRIBERS_FULL: return "That user has 5000 subscribers already";
     case NATTER_CODE_NOT_IN_CHATROOM: return "Not in chatroom";
     case NATTER_CODE_GAGGED_IN_CHATROOM: return "Gagged in chatroom";
     case NATTER_CODE_KICKED_FROM_CHATROOM: return "Kicked from chatroom";

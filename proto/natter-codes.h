@@ -79,6 +79,10 @@ typedef enum {
   NATTER_CODE_NO_CONTACT_REQUEST = 26012,
   NATTER_CODE_GROUP_ROLE = 26020,
   NATTER_CODE_NO_SUCH_GROUP = 26021,
+  /* Natter's own, presence subscriptions (#16): the subscriber has 1,000
+   * already; the subscribed user has 5,000 subscribers. */
+  NATTER_CODE_SUBSCRIPTIONS_FULL = 26030,
+  NATTER_CODE_SUBSCRIBERS_FULL = 26031,
 } NatterCode;
 
 /* Server API (HTTP) reply codes. */
@@ -200,6 +204,15 @@ typedef enum {
 #define NATTER_CHATROOM_JOIN_MAX_COUNT 50
 #define NATTER_CONVERSATION_LIST_MAX_LIMIT 1000
 #define NATTER_ONLINE_STATUS_MAX_USERS 100
+/* Presence subscriptions (#16), RongCloud Web SDK 5.9.8+ limits. */
+#define NATTER_SUBSCRIBE_MAX_IDS         200
+#define NATTER_SUBSCRIBE_MAX_PER_USER    1000
+#define NATTER_SUBSCRIBE_MAX_SUBSCRIBERS 5000
+#define NATTER_SUBSCRIBE_MIN_EXPIRY      60
+#define NATTER_SUBSCRIBE_MAX_EXPIRY      2592000
+/* WebSocket close code a client sends when its user signs out: presence
+ * says logout (status 2), not offline. */
+#define NATTER_CLOSE_LOGOUT         4001
 #define NATTER_PROFILE_MAX_IDS      100   /* user ids, and group ids, per ProfileRequest */
 #define NATTER_PORTRAIT_MAX_LENGTH  1024
 #define NATTER_CONVERSATION_LIST_MAX_TYPES 8  /* ConversationListRequest.types entries */

@@ -545,6 +545,22 @@ validate_query (const Natter__Query  *query,
         return TRUE;
       }
 
+    case NATTER__QUERY__METHOD_SUBSCRIBE:
+      {
+        const Natter__SubscribeRequest *r = query->subscribe;
+        if (r->n_user_ids == 0)
+          return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "subscribe.user_ids", "empty");
+        if (r->n_user_ids > NATTER_SUBSCRIBE_MAX_IDS)
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "subscribe.user_ids", "more than 200");
+        for (gsize i = 0; i < r->n_user_ids; i++)
+          if (!check_id (r->user_ids[i], "subscribe.user_ids", error))
+            return FALSE;
+        if (!r->unsubscribe &&
+            (r->expiry < NATTER_SUBSCRIBE_MIN_EXPIRY || r->expiry > NATTER_SUBSCRIBE_MAX_EXPIRY))
+          return fail (error, NATTER_PROTO_ERROR_INVALID_VALUE, "subscribe.expiry", "not in 60..2592000");
+        return TRUE;
+      }
+
     case NATTER__QUERY__METHOD_CONVERSATION_UPDATE:
       {
         const Natter__ConversationUpdateRequest *r = query->conversation_update;
@@ -662,6 +678,12 @@ validate_result (const Natter__Result  *result,
       return check_text (result->timeline_sync->next_cursor, CURSOR_MAX_LENGTH, FALSE,
                          "timeline_sync.next_cursor", error);
 
+    case NATTER__RESULT__PAYLOAD_SUBSCRIBE:
+      for (gsize i = 0; i < result->subscribe->n_statuses; i++)
+        if (!check_id (result->subscribe->statuses[i]->user_id, "subscribe.statuses.user_id", error))
+          return FALSE;
+      return TRUE;
+
     case NATTER__RESULT__PAYLOAD_TURN_CREDENTIALS:
     case NATTER__RESULT__PAYLOAD_ONLINE_STATUS:
     case NATTER__RESULT__PAYLOAD__NOT_SET:
@@ -688,6 +710,7 @@ sender_may_send (Natter__Frame__BodyCase body,
     case NATTER__FRAME__BODY_RESULT:
     case NATTER__FRAME__BODY_KICK:
     case NATTER__FRAME__BODY_CHATROOM_EVENT:
+    case NATTER__FRAME__BODY_PRESENCE_EVENT:
       return sender == NATTER_PEER_SERVER;
 
     case NATTER__FRAME__BODY_PING:
@@ -766,6 +789,11 @@ natter_frame_validate (const NatterFrame  *frame,
 
     case NATTER__FRAME__BODY_CHATROOM_EVENT:
       return check_id (frame->chatroom_event->chatroom_id, "chatroom_event.chatroom_id", error);
+
+    case NATTER__FRAME__BODY_PRESENCE_EVENT:
+      return check_id (frame->presence_event->user_id, "presence_event.user_id", error) &&
+             check_text (frame->presence_event->platform, PLATFORM_MAX_LENGTH, FALSE,
+                         "presence_event.platform", error);
 
     case NATTER__FRAME__BODY_KICK:
     case NATTER__FRAME__BODY_PING:

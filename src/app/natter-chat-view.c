@@ -1698,6 +1698,10 @@ natter_chat_view_open (NatterChatView         *self,
   update_loading (self);
   gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
   queue_stick (self);
+  /* System and public-service chats take no replies (#16). */
+  gtk_widget_set_visible (GTK_WIDGET (self->composer),
+                          type != NATTER_CONVERSATION_SYSTEM && type != NATTER_CONVERSATION_APP_PUBLIC_SERVICE &&
+                          type != NATTER_CONVERSATION_PUBLIC_SERVICE);
   natter_composer_focus (self->composer);
   maybe_mark_read (self);
 }

@@ -131,6 +131,10 @@ group_notice (NatterMessage *message,
   /* Translators: in the group notices below, the first %s is who did it */
   if (g_strcmp0 (operation, "Create") == 0)
     return g_strdup_printf (_("%s created the group"), who);
+  /* Added by themselves: an open group, or a join link */
+  if (g_strcmp0 (operation, "Add") == 0 && ids != NULL && g_strv_length (ids) == 1 &&
+      g_strcmp0 (ids[0], natter_message_get_notification_operator (message)) == 0)
+    return g_strdup_printf (_("%s joined the group"), who);
   if (g_strcmp0 (operation, "Add") == 0)
     return g_strdup_printf (_("%s added %s"), who, targets->str);
   if (g_strcmp0 (operation, "Kicked") == 0)

@@ -172,6 +172,9 @@ forget_token_cb (GObject      *object,
 static void
 sign_out (NatterSession *self)
 {
+  /* natterd tells the app server "logout" (presence), not "offline". */
+  if (self->client != NULL)
+    natter_client_sign_out (self->client);
   drop_client (self);
   set_user_id (self, NULL);
   natter_account_forget_token_async (self->account, NULL, forget_token_cb, NULL);

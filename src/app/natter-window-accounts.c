@@ -355,6 +355,13 @@ natter_window_accounts_attach (NatterWindow *window,
   g_menu_append (menu, _("_Group Details"), "win.group-details");
   g_menu_append (menu, _("_Block"), "win.block");
   g_menu_append (menu, _("_Unblock"), "win.unblock");
+  {
+    g_autoptr(GMenuItem) leave = g_menu_item_new (_("_Leave Chat Room"), "win.leave-chatroom");
+
+    /* only in a chat room's chat */
+    g_menu_item_set_attribute (leave, "hidden-when", "s", "action-disabled");
+    g_menu_append_item (menu, leave);
+  }
   g_menu_append (menu, _("New _Group…"), "win.new-group");
   g_menu_append (menu, _("Your _Profile…"), "win.profile");
   chat_menu = gtk_menu_button_new ();

@@ -235,6 +235,7 @@ natter_window_open_conversation (NatterWindow           *self,
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.leave-chatroom", type == NATTER_CONVERSATION_CHATROOM);
 
   natter_notifier_withdraw (self->notifier, type, target_id);
 }
@@ -743,6 +744,36 @@ natter_window_start_call (NatterWindow *self,
 }
 
 static void
+chatroom_left_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Offline, natterd drops the member after its offline-timeout anyway;
+   * the client does not join it again. */
+  if (!natter_client_quit_chatroom_finish (NATTER_CLIENT (object), result, &error))
+    g_debug ("Leaving the chat room: %s", error->message);
+}
+
+/* The chat menu's “Leave Chat Room”: natterd drops the membership, the
+ * client stops rejoining it, the chat closes. */
+static void
+leave_chatroom_activated (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+  const char *room = natter_chat_view_get_target_id (self->chat_view);
+
+  if (room == NULL || client (self) == NULL ||
+      natter_chat_view_get_conversation_type (self->chat_view) != NATTER_CONVERSATION_CHATROOM)
+    return;
+  natter_client_quit_chatroom_async (client (self), room, NULL, chatroom_left_cb, NULL);
+  close_chat (self);
+}
+
+static void
 add_call_buttons (NatterWindow *self)
 {
   GtkBox *box = natter_chat_view_get_header_box (self->chat_view);
@@ -959,6 +990,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.previous-conversation", NULL, relative_activated);
   gtk_widget_class_install_action (widget_class, "win.call-voice", NULL, call_activated);
   gtk_widget_class_install_action (widget_class, "win.call-video", NULL, call_activated);
+  gtk_widget_class_install_action (widget_class, "win.leave-chatroom", NULL, leave_chatroom_activated);
   natter_window_accounts_install_actions (widget_class);
 }
 

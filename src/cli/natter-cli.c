@@ -633,7 +633,7 @@ cmd_listen (NatterCliContext *ctx,
   const GOptionEntry entries[] = {
     { "count", 'n', 0, G_OPTION_ARG_INT, &count, "Exit after N messages", "N" },
     { "duration", 0, 0, G_OPTION_ARG_INT, &duration, "Exit after S seconds", "S" },
-    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Also print status-only messages (typing, call signalling)", NULL },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Also print status-only messages (typing, call signalling) and presence changes", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) options = g_option_context_new ("— print every received message as a JSON line");
@@ -653,6 +653,8 @@ cmd_listen (NatterCliContext *ctx,
   natter_cli_context_open (ctx);
   /* Offline messages arrive right after the connect: listen before it. */
   g_signal_connect (ctx->client, "message-received", G_CALLBACK (listen_message_cb), &listen);
+  if (all)
+    natter_cli_watch_presence (ctx);
 
   code = natter_cli_context_connect (ctx);
   if (code != NATTER_CLI_EXIT_OK)
@@ -1716,6 +1718,7 @@ static const Command commands[] = {
   { "unmute", cmd_unmute, "TARGET — unmute a conversation" },
   { "remove", cmd_remove, "TARGET — remove a conversation from the list" },
   { "online", cmd_online, "USER... — who is online" },
+  { "subscribe", natter_cli_subscribe, "USER... [--expiry S] [--unsubscribe] — presence subscriptions" },
   { "sync", cmd_sync, "send the outbox and store offline messages, then exit" },
 #ifdef NATTER_CLI_HAVE_CALLS
   { "call", natter_cli_call, "TARGET [--video] [--duration S] — make a call" },

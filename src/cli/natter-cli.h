@@ -71,6 +71,13 @@ int  natter_cli_generate_profile (NatterCliContext *ctx,
                                   int               argc,
                                   char            **argv);
 
+/* Presence (src/cli/natter-cli-presence.c, #16): the subscribe command,
+ * and the JSON lines `listen --all` prints for presence changes. */
+int  natter_cli_subscribe       (NatterCliContext *ctx,
+                                 int               argc,
+                                 char            **argv);
+void natter_cli_watch_presence  (NatterCliContext *ctx);
+
 /* Calls (src/cli/natter-cli-call.c, built with calls). */
 int  natter_cli_call            (NatterCliContext *ctx,
                                  int               argc,

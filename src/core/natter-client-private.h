@@ -4,7 +4,8 @@
  * natter-outbox.c: what was sent until natterd acks it;
  * natter-client-queries.c: Query/Result calls; natter-client-media.c:
  * upload, download, media messages, app server tokens;
- * natter-client-profiles.c and natter-profile-fetcher.c: names.
+ * natter-client-profiles.c and natter-profile-fetcher.c: names;
+ * natter-client-presence.c: presence subscriptions.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -97,6 +98,26 @@ gboolean     natter_upload_error_is_definite         (const GError           *er
 
 /* NULL once the client is disposed. */
 NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *self);
+
+/* ---- natter-client-presence.c: presence subscriptions (#16) */
+
+/* user id → gint64* expiry (Unix ms) of this client's subscriptions */
+GHashTable  *natter_client_get_presence_subscriptions (NatterClient *self);
+/* Subscribes again for the time left (natterd keeps them in memory). */
+void         natter_client_presence_connected         (NatterClient *self);
+
+/* ---- natter-client-queries.c: chatrooms rejoined after a reconnect */
+
+/* natterd keeps a member this long offline ([chatroom] offline-timeout). */
+#define NATTER_CHATROOM_KEPT_S 30
+
+/* The ids of the chatrooms joined (and not quit, kicked from or gone). */
+GHashTable  *natter_client_get_joined_chatrooms (NatterClient *self);
+/* Joins them again: with no messages when natterd still has the
+ * membership (@kept: offline under NATTER_CHATROOM_KEPT_S), else with
+ * count 0 (natterd's default of recent messages), as the seed's SDK. */
+void         natter_client_rejoin_chatrooms     (NatterClient *self,
+                                                 gboolean      kept);
 
 /* ---- natter-timeline-sync.c: group timelines */
 

@@ -433,6 +433,7 @@ chatroom_join_result (GTask       *task,
     }
 
   join = frame->result->chatroom_join;
+  g_hash_table_add (natter_client_get_joined_chatrooms (self), g_strdup (g_task_get_task_data (task)));
   g_object_set_data (G_OBJECT (task), "member-count", GUINT_TO_POINTER (join->member_count));
   messages = messages_from_proto (self, join->messages, join->n_messages);
   natter_store_add_history_async (natter_client_get_store (self), messages, NULL,
@@ -465,6 +466,7 @@ natter_client_join_chatroom_async (NatterClient        *self,
       return;
     }
 
+  g_task_set_task_data (task, g_strdup (chatroom_id), g_free);
   request.chatroom_id = (char *) chatroom_id;
   request.count = count;
   query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
@@ -486,6 +488,38 @@ natter_client_join_chatroom_finish (NatterClient  *self,
   if (member_count != NULL)
     *member_count = messages ? GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (result), "member-count")) : 0;
   return messages;
+}
+
+static void
+rejoined_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  NatterClient *self = NATTER_CLIENT (object);
+  g_autofree char *chatroom_id = user_data;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) error = NULL;
+
+  messages = natter_client_join_chatroom_finish (self, result, NULL, &error);
+  if (messages != NULL || g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_CONNECTED) ||
+      g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_TIMEOUT))
+    return;
+
+  /* Refused (kicked and banned, say): the app hears of it as of a kick. */
+  g_hash_table_remove (natter_client_get_joined_chatrooms (self), chatroom_id);
+  g_signal_emit_by_name (self, "chatroom-event", chatroom_id,
+                         error->domain == NATTER_CLIENT_ERROR ? error->code : NATTER_CODE_SERVER_ERROR);
+}
+
+void
+natter_client_rejoin_chatrooms (NatterClient *self,
+                                gboolean      kept)
+{
+  g_autofree char **ids = (char **) g_hash_table_get_keys_as_array (natter_client_get_joined_chatrooms (self),
+                                                                    NULL);
+
+  for (guint i = 0; ids[i] != NULL; i++)
+    natter_client_join_chatroom_async (self, ids[i], kept ? -1 : 0, NULL, rejoined_cb, g_strdup (ids[i]));
 }
 
 static void
@@ -513,6 +547,8 @@ natter_client_quit_chatroom_async (NatterClient        *self,
   if (!check_conversation (task, NATTER_CONVERSATION_CHATROOM, chatroom_id))
     return;
 
+  /* Not rejoined after a reconnect, whatever natterd answers. */
+  g_hash_table_remove (natter_client_get_joined_chatrooms (self), chatroom_id);
   request.chatroom_id = (char *) chatroom_id;
   query.method_case = NATTER__QUERY__METHOD_CHATROOM_QUIT;
   query.chatroom_quit = &request;

@@ -102,6 +102,10 @@ struct _NatterClient
   GHashTable *typing_sent;      /* conversation key -> gint64* monotonic µs */
   NatterProfileFetcher *profiles;
   NatterTimelineSync *timelines;
+  GHashTable *presence;         /* user id -> gint64* expiry (Unix ms), natter-client-presence.c */
+  gboolean signing_out;         /* the next close says logout (NATTER_CLOSE_LOGOUT) */
+  GHashTable *chatrooms;        /* ids of the chatrooms joined, rejoined after a reconnect */
+  gint64 offline_since;         /* monotonic µs the last connection went, 0 if never */
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -126,6 +130,7 @@ enum {
   SIGNAL_MESSAGE_RECEIVED,
   SIGNAL_MESSAGE_UPDATED,
   SIGNAL_CHATROOM_EVENT,
+  SIGNAL_PRESENCE_CHANGED,
   N_SIGNALS
 };
 
@@ -235,6 +240,8 @@ set_status (NatterClient           *self,
     return;
 
   self->status = status;
+  if (old == NATTER_CONNECTION_CONNECTED)
+    self->offline_since = g_get_monotonic_time ();
   if (old != status)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS]);
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status, old, error);
@@ -798,6 +805,10 @@ handle_connect_ack (NatterClient              *self,
   natter_server_list_fetch_navi (self->servers);
   if (self->profiles != NULL)
     natter_profile_fetcher_connected (self->profiles);
+  natter_client_presence_connected (self);
+  natter_client_rejoin_chatrooms (self, self->offline_since != 0 &&
+                                  g_get_monotonic_time () - self->offline_since <
+                                  NATTER_CHATROOM_KEPT_S * G_USEC_PER_SEC);
 }
 
 static void
@@ -875,8 +886,16 @@ handle_frame (NatterClient  *self,
       break;
 
     case NATTER__FRAME__BODY_CHATROOM_EVENT:
+      /* Kicked or destroyed: not rejoined after a reconnect. */
+      g_hash_table_remove (self->chatrooms, f->chatroom_event->chatroom_id);
       g_signal_emit (self, signals[SIGNAL_CHATROOM_EVENT], 0,
                      f->chatroom_event->chatroom_id, f->chatroom_event->code);
+      break;
+
+    case NATTER__FRAME__BODY_PRESENCE_EVENT:
+      g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, f->presence_event->user_id,
+                     f->presence_event->online, f->presence_event->platform,
+                     f->presence_event->time, f->presence_event->logout);
       break;
 
     case NATTER__FRAME__BODY_CONNECT:
@@ -987,7 +1006,8 @@ drop_connection (NatterClient *self)
         {
           /* Keep it alive until the close handshake ends. */
           g_signal_connect (ws, "closed", G_CALLBACK (closed_after_drop_cb), NULL);
-          soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+          soup_websocket_connection_close (ws, self->signing_out ? NATTER_CLOSE_LOGOUT :
+                                           SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
         }
       else
         {
@@ -1388,6 +1408,37 @@ natter_client_disconnect (NatterClient *self)
   set_status (self, NATTER_CONNECTION_DISCONNECTED, NULL);
 }
 
+/**
+ * natter_client_sign_out:
+ *
+ * natter_client_disconnect() for a user who signs out: natterd tells the
+ * app server (presence-url) and presence subscribers "logout", not
+ * "offline"; the client's presence subscriptions are forgotten.
+ */
+void
+natter_client_sign_out (NatterClient *self)
+{
+  g_return_if_fail (NATTER_IS_CLIENT (self));
+
+  self->signing_out = TRUE;
+  natter_client_disconnect (self);
+  self->signing_out = FALSE;
+  g_hash_table_remove_all (self->presence);
+  g_hash_table_remove_all (self->chatrooms);
+}
+
+GHashTable *
+natter_client_get_presence_subscriptions (NatterClient *self)
+{
+  return self->presence;
+}
+
+GHashTable *
+natter_client_get_joined_chatrooms (NatterClient *self)
+{
+  return self->chatrooms;
+}
+
 /* ----------------------------------------------------------------- GObject */
 
 static void
@@ -1416,6 +1467,8 @@ natter_client_finalize (GObject *object)
 
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
+  g_hash_table_unref (self->presence);
+  g_hash_table_unref (self->chatrooms);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1582,6 +1635,10 @@ natter_client_class_init (NatterClientClass *klass)
   signals[SIGNAL_CHATROOM_EVENT] =
     g_signal_new ("chatroom-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT);
+  signals[SIGNAL_PRESENCE_CHANGED] =
+    g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING,
+                  G_TYPE_INT64, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -1591,6 +1648,8 @@ natter_client_init (NatterClient *self)
   self->platform = g_strdup ("linux");
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->chatrooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->delivers);
 }
 

@@ -7,6 +7,9 @@
  *                   is stored when persisted; status-only ones too
  *   message-updated (NatterMessage *message)   sent status / uid / content changed
  *   chatroom-event (const char *chatroom_id, int code)  kicked (23409) / destroyed (23410)
+ *   presence-changed (const char *user_id, gboolean online, const char *platform,
+ *                     gint64 time, gboolean logout)  a subscribed user came online / went
+ *                     offline (logout: signed out); natter_client_subscribe_presence_async()
  *
  * The store (natter_client_get_store()) emits what the models follow:
  * message-added, message-updated, messages-cleared, conversation-changed,
@@ -65,6 +68,8 @@ void          natter_client_connect        (NatterClient *self,
                                             const char   *token);
 /* Closes the connection, stops reconnecting (status DISCONNECTED). */
 void          natter_client_disconnect     (NatterClient *self);
+/* Disconnect when the user signs out: natterd says "logout" (presence). */
+void          natter_client_sign_out       (NatterClient *self);
 /* Connect again at once with the last token (e.g. a "Retry" button). */
 void          natter_client_reconnect      (NatterClient *self);
 
@@ -403,6 +408,28 @@ void           natter_client_get_turn_credentials_async  (NatterClient          
 NatterTurnCredentials *natter_client_get_turn_credentials_finish (NatterClient  *self,
                                                           GAsyncResult          *result,
                                                           GError               **error);
+
+/* Presence subscriptions (#16): @user_ids 1..200, @expiry 60..2592000 s;
+ * the result is a GHashTable user id → GINT_TO_POINTER (online) of the
+ * known users, now subscribed to (26030, 26031 over natterd's limits).
+ * The client subscribes again after each reconnect until they expire. */
+void           natter_client_subscribe_presence_async    (NatterClient        *self,
+                                                          const char * const  *user_ids,
+                                                          guint                expiry,
+                                                          GCancellable        *cancellable,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+GHashTable    *natter_client_subscribe_presence_finish   (NatterClient        *self,
+                                                          GAsyncResult        *result,
+                                                          GError             **error);
+void           natter_client_unsubscribe_presence_async  (NatterClient        *self,
+                                                          const char * const  *user_ids,
+                                                          GCancellable        *cancellable,
+                                                          GAsyncReadyCallback  callback,
+                                                          gpointer             user_data);
+gboolean       natter_client_unsubscribe_presence_finish (NatterClient        *self,
+                                                          GAsyncResult        *result,
+                                                          GError             **error);
 
 /* Returns a GHashTable user id → GINT_TO_POINTER (online). */
 void           natter_client_get_online_status_async  (NatterClient          *self,

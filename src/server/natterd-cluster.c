@@ -975,13 +975,18 @@ count_remote (NatterdCluster *self,
               int             delta)
 {
   NatterdUser *user = lookup_key_user (self, key);
+  gboolean was_online;
 
   if (user == NULL)
     return;
+  was_online = natterd_user_is_online (user);
   if (delta < 0 && user->remote_sessions < (guint) -delta)
     user->remote_sessions = 0;
   else
     user->remote_sessions += delta;
+  /* Subscribers on this node hear of changes on others (#16). */
+  if (was_online != natterd_user_is_online (user))
+    natterd_server_presence_changed (self->server, user, FALSE);
 }
 
 static void

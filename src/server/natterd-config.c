@@ -50,6 +50,8 @@ natterd_config_new (void)
   self->store_cache_size = 16;
   self->store_backend = g_strdup ("sqlite");
   self->fanout_stall = 2;
+  self->presence_subscriptions = 1000;   /* RongCloud's limits (#16) */
+  self->presence_subscribers = 5000;
 
   return self;
 }
@@ -114,6 +116,8 @@ static const struct {
   K ("limits", "login-attempts", KEY_UINT, login_attempts),
   K ("limits", "login-backoff", KEY_UINT, login_backoff),
   K ("limits", "login-address-limit", KEY_UINT, login_address_limit),
+  K ("limits", "presence-subscriptions", KEY_UINT, presence_subscriptions),
+  K ("limits", "presence-subscribers", KEY_UINT, presence_subscribers),
   K ("chatroom", "idle-timeout", KEY_UINT, chatroom_idle_timeout),
   K ("chatroom", "offline-timeout", KEY_UINT, chatroom_offline_timeout),
   K ("media", "max-size", KEY_UINT64, media_max_size),

@@ -38,6 +38,8 @@ typedef struct
   guint   login_attempts;       /* wrong passwords in a row that lock an account */
   guint   login_backoff;        /* ms a wrong password's answer waits, times the failures so far */
   guint   login_address_limit;  /* wrong passwords from one address per lockout period */
+  guint   presence_subscriptions; /* users one user may subscribe to (26030 beyond) */
+  guint   presence_subscribers;   /* subscribers one user may have (26031 beyond) */
 
   /* [chatroom] */
   guint   chatroom_idle_timeout;    /* s without message or join before destruction */

@@ -325,6 +325,8 @@ user_free (gpointer data)
   g_clear_pointer (&user->sessions, g_ptr_array_unref);
   g_clear_pointer (&user->blacklist, g_hash_table_unref);
   g_clear_pointer (&user->chatrooms, g_ptr_array_unref);
+  g_clear_pointer (&user->subscriptions, g_hash_table_unref);
+  g_clear_pointer (&user->subscribers, g_hash_table_unref);
   g_free (user);
 }
 

@@ -105,6 +105,10 @@ struct _NatterdUser
   /* ms: tokens issued before are refused with 31004, not 31020: revoked
    * by a password change or deletion (natterd-accounts-passwords.c) */
   gint64      tokens_revoked_after;
+  /* natterd-presence.c (#16), in memory: NatterdUser* subscribed to →
+   * gint64* expiry (Unix ms), and the NatterdUser* set subscribed to it */
+  GHashTable *subscriptions;
+  GHashTable *subscribers;
 };
 
 typedef struct

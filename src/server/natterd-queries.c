@@ -1127,6 +1127,45 @@ query_online_status (NatterdServer                     *self,
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
+/* Presence subscriptions (natterd-presence.c); subscribing answers the
+ * users' status now. */
+static void
+query_subscribe (NatterdServer                  *self,
+                 QueryContext                   *context,
+                 const Natter__SubscribeRequest *request)
+{
+  Natter__Result result = NATTER__RESULT__INIT;
+  Natter__SubscribeResult subscribe = NATTER__SUBSCRIBE_RESULT__INIT;
+  g_autoptr(GPtrArray) found = g_ptr_array_new ();
+  g_autofree Natter__OnlineStatus *statuses = NULL;
+  g_autofree Natter__OnlineStatus **pointers = NULL;
+  int code = natterd_server_subscribe (self, context->user, request, found);
+
+  if (code != NATTER_CODE_OK)
+    {
+      send_code (context, code, NULL);
+      return;
+    }
+
+  statuses = g_new0 (Natter__OnlineStatus, found->len);
+  pointers = g_new0 (Natter__OnlineStatus *, found->len);
+  for (guint i = 0; !request->unsubscribe && i < found->len; i++)
+    {
+      NatterdUser *user = g_ptr_array_index (found, i);
+      const char *platform;
+
+      natter__online_status__init (&statuses[i]);
+      statuses[i].user_id = user->user_id;
+      statuses[i].online = natterd_server_presence_status (self, context->user, user, &platform);
+      statuses[i].platform = (char *) platform;
+      pointers[subscribe.n_statuses++] = &statuses[i];
+    }
+  subscribe.statuses = pointers;
+  result.payload_case = NATTER__RESULT__PAYLOAD_SUBSCRIBE;
+  result.subscribe = &subscribe;
+  send_result (context, &result, NATTER_CODE_OK, NULL);
+}
+
 /* Names and portraits as the app server set them; groups only for their
  * members (a group's name is not for everyone who guesses its id). */
 static void
@@ -1343,6 +1382,10 @@ natterd_server_handle_query (NatterdServer       *self,
 
     case NATTER__QUERY__METHOD_PROFILE:
       query_profile (self, context, query->profile);
+      break;
+
+    case NATTER__QUERY__METHOD_SUBSCRIBE:
+      query_subscribe (self, context, query->subscribe);
       break;
 
     case NATTER__QUERY__METHOD_TIMELINE_SYNC:

@@ -348,4 +348,18 @@ void     natterd_server_history_export  (NatterdServer      *self,
 gboolean natterd_history_parse_date     (const char         *date,
                                          gint64             *hour_start);
 
+/* ---------------------------------------------------------- natterd-presence.c */
+
+gboolean natterd_server_presence_status  (NatterdServer                  *self,
+                                          NatterdUser                    *viewer,
+                                          NatterdUser                    *user,
+                                          const char                    **platform);
+int      natterd_server_subscribe        (NatterdServer                  *self,
+                                          NatterdUser                    *subscriber,
+                                          const Natter__SubscribeRequest *request,
+                                          GPtrArray                      *found);
+void     natterd_server_presence_changed (NatterdServer                  *self,
+                                          NatterdUser                    *user,
+                                          gboolean                        logout);
+
 G_END_DECLS

@@ -358,6 +358,7 @@ session_connected (NatterdServer  *self,
   const char *device_id = natterd_session_get_device_id (session);
   gboolean multi_device = user->app->settings.multi_device;
   gboolean was_online;
+  gboolean was_anywhere = natterd_user_is_online (user);
 
   if (user->sessions == NULL)
     user->sessions = g_ptr_array_new ();
@@ -381,6 +382,8 @@ session_connected (NatterdServer  *self,
   user->offline_since = 0;
   self->n_connected++;
   self->metrics->connections_total++;
+  if (!was_anywhere)
+    natterd_server_presence_changed (self, user, FALSE);
 
   device_dirty (self, session);
   if (self->cluster != NULL)
@@ -403,8 +406,12 @@ session_disconnected (NatterdServer  *self,
         {
           user->offline_since = g_get_monotonic_time ();
           natterd_server_chatroom_user_offline (self, user);
+          /* Status 2 when the client said its user signed out. */
           if (user != self->replacing_user)
-            natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id, 1);
+            natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id,
+                                           natterd_session_is_logout (session) ? 2 : 1);
+          if (user != self->replacing_user && !natterd_user_is_online (user))
+            natterd_server_presence_changed (self, user, natterd_session_is_logout (session));
         }
     }
 

@@ -43,6 +43,7 @@ struct _NatterdSession
   guint                     replaying : 1;        /* offline replay (or lagging) */
   guint                     replay_in_flight : 1;
   guint                     connecting : 1;       /* waiting for the app lookup */
+  guint                     logout : 1;           /* the client closed with NATTER_CLOSE_LOGOUT */
   guint                     requests;             /* publishes and queries not yet answered */
   guint                     queries;              /* of those, queries ([limits] max-queries) */
 };
@@ -977,7 +978,11 @@ static void
 on_socket_closed (gpointer user_data,
                   gushort  code)
 {
-  transport_closed (user_data);
+  NatterdSession *self = user_data;
+
+  /* Its user signed out: presence says logout, not offline. */
+  self->logout = code == NATTER_CLOSE_LOGOUT;
+  transport_closed (self);
 }
 
 static void
@@ -1033,6 +1038,12 @@ const char *
 natterd_session_get_platform (NatterdSession *self)
 {
   return self->platform;
+}
+
+gboolean
+natterd_session_is_logout (NatterdSession *self)
+{
+  return self->logout;
 }
 
 gint64

@@ -104,6 +104,8 @@ NatterdSessionState natterd_session_get_state (NatterdSession         *self);
 NatterdUser    *natterd_session_get_user     (NatterdSession          *self);
 const char     *natterd_session_get_device_id (NatterdSession         *self);
 const char     *natterd_session_get_platform (NatterdSession          *self);
+/* The client closed saying its user signed out (NATTER_CLOSE_LOGOUT). */
+gboolean        natterd_session_is_logout    (NatterdSession          *self);
 /* When the token it connected with was issued (ms). */
 gint64          natterd_session_get_token_issued (NatterdSession      *self);
 /* Monotonic µs of the last frame from the client, WebSocket pings

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "natter-format.h"
+#include "natter-format-accounts.h"
 
 static gint64
 local_ms (int year, int month, int day, int hour, int minute)
@@ -76,12 +77,48 @@ test_errors (void)
   g_assert_null (natter_format_code (12345));
 }
 
+static char *
+group_notice (const char *operation,
+              const char *operator_id,
+              const char *targets_json)
+{
+  g_autofree char *text = g_strdup_printf ("{\"operatorUserId\":\"%s\",\"operation\":\"%s\","
+                                           "\"data\":{\"operatorNickname\":\"\",\"targetUserIds\":%s}}",
+                                           operator_id, operation, targets_json);
+  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+  g_autoptr(NatterMessage) message = natter_message_new (NATTER_CONVERSATION_GROUP, "lunch", operator_id,
+                                                         "RC:GrpNtf", json_node_get_object (node));
+
+  return natter_format_notice (message, "me");
+}
+
+/* X joined / added / removed / left (#16), and "You" for oneself. */
+static void
+test_group_notices (void)
+{
+  struct { const char *operation, *operator_id, *targets, *text; } cases[] = {
+    { "Add", "alice", "[\"alice\"]", "alice joined the group" },
+    { "Add", "me", "[\"me\"]", "You joined the group" },
+    { "Add", "alice", "[\"bob\",\"carol\"]", "alice added bob, carol" },
+    { "Add", "alice", "[\"alice\",\"bob\"]", "alice added alice, bob" },
+    { "Kicked", "alice", "[\"bob\"]", "alice removed bob" },
+    { "Quit", "bob", "[\"bob\"]", "bob left the group" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = group_notice (cases[i].operation, cases[i].operator_id, cases[i].targets);
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
   setlocale (LC_ALL, "C.UTF-8");
   g_setenv ("TZ", "Asia/Shanghai", TRUE);
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/format/group-notices", test_group_notices);
   g_test_add_func ("/format/duration", test_duration);
   g_test_add_func ("/format/days", test_days);
   g_test_add_func ("/format/errors", test_errors);

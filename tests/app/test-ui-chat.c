@@ -599,6 +599,68 @@ chat_closed (gpointer chat)
   return natter_chat_view_get_target_id (chat) == NULL;
 }
 
+/* A system chat (type 6) is read-only: no composer; a private chat has
+ * one again (#16). */
+static void
+test_system_read_only (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(JsonObject) reply = NULL;
+  guint status = 0;
+  GtkWidget *composer = GTK_WIDGET (natter_chat_view_get_composer (ui->chat));
+
+  reply = natter_test_server_api (ui->server, &status, "message/system/publish",
+                                  "fromUserId", "news", "toUserId", "alice", "objectName", "RC:TxtMsg",
+                                  "content", "{\"content\":\"Maintenance tonight\"}", NULL);
+  g_assert_cmpuint (status, ==, 200);
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_SYSTEM, "news", 0);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Maintenance tonight");
+  g_assert_false (gtk_widget_get_visible (composer));
+
+  natter_test_ui_publish (ui, "bob", "alice", "Hi alice");
+  natter_test_ui_open_chat (ui, "bob", "Hi alice");
+  g_assert_true (gtk_widget_get_visible (composer));
+}
+
+static guint
+cli_member_count (NatterTestUi *ui,
+                  const char   *user,
+                  const char   *room)
+{
+  g_autofree char *out = natter_test_ui_cli (ui, user, "join-chatroom", room, "--count", "-1", NULL);
+  g_auto(GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  g_autoptr(JsonNode) node = json_from_string (lines[g_strv_length (lines) - 1], NULL);
+
+  g_assert_nonnull (node);
+  return (guint) json_object_get_int_member (json_node_get_object (node), "memberCount");
+}
+
+/* The chat menu's “Leave Chat Room”, only in a chat room's chat: natterd
+ * drops alice (bob then finds the room with himself alone) and the chat
+ * closes (#16). */
+static void
+test_leave_chatroom (NatterTestUi  *ui,
+                     gconstpointer  data)
+{
+  natter_test_ui_publish (ui, "bob", "alice", "Not a chat room");
+  natter_test_ui_open_chat (ui, "bob", "Not a chat room");
+  gtk_widget_activate_action (ui->root, "win.leave-chatroom", NULL);
+  natter_test_ui_spin (200);
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "bob");
+
+  gtk_widget_activate_action (ui->root, "win.join-chatroom", NULL);
+  natter_test_ui_wait_anywhere ("Enter the ID of the chat room", "the join dialog");
+  natter_test_ui_set_dialog_text ("lobby");
+  natter_test_ui_respond_to_dialog ("open");
+  natter_test_ui_spin (500);
+  g_assert_cmpuint (cli_member_count (ui, "bob", "lobby"), ==, 2);
+
+  g_assert_true (gtk_widget_activate_action (ui->root, "win.leave-chatroom", NULL));
+  natter_test_ui_wait_until (chat_closed, ui->chat, "the chat closed");
+  natter_test_ui_spin (500);
+  g_assert_cmpuint (cli_member_count (ui, "bob", "lobby"), ==, 1);
+}
+
 /* Deleting a chat asks first; the open chat closes with it. */
 static void
 test_delete_chat (NatterTestUi  *ui,
@@ -942,6 +1004,10 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_group_mention_after_offline, natter_test_ui_teardown);
   g_test_add ("/ui/join-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_join_chatroom, natter_test_ui_teardown);
+  g_test_add ("/ui/system-read-only", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_system_read_only, natter_test_ui_teardown);
+  g_test_add ("/ui/leave-chatroom", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_leave_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/delete-chat", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_delete_chat, natter_test_ui_teardown);
   g_test_add ("/ui/overtaking-keeps-highlight", NatterTestUi, NULL,

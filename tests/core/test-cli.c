@@ -1209,6 +1209,57 @@ test_mentions_receipts (Fixture       *fixture,
   g_assert_cmpuint (lines->len, ==, 3);
 }
 
+/* subscribe answers where the users are; listen --all prints each change
+ * of a subscribed user as a JSON line among the messages (#16). */
+static void
+test_presence (Fixture       *fixture,
+               gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--duration", "6", NULL };
+  g_autofree char *carol_token = natter_test_server_get_token (fixture->server, "carol");
+  g_autofree char *subscribed_out = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GPtrArray) presence = g_ptr_array_new ();
+  JsonObject *first, *second;
+
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &subscribed_out, NULL,
+                            (const char * const[]) { "subscribe", "bob", "carol", "--expiry", "3600", NULL }), ==, 0);
+  lines = test_json_lines (subscribed_out);
+  g_assert_cmpuint (lines->len, ==, 1);
+  g_assert_false (json_object_get_boolean_member (g_ptr_array_index (lines, 0), "bob"));
+  g_assert_false (json_object_get_boolean_member (g_ptr_array_index (lines, 0), "carol"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+
+  argv = cli_argv (fixture, "alice", NULL);
+  listener = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  test_wait_cli_connected (listener);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "alice", "hi", NULL }), ==, 0);
+
+  heard_out = read_stdout (listener);
+  g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 0);
+  lines = test_json_lines (heard_out);
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (json_object_get_string_member_with_default (g_ptr_array_index (lines, i), "event", NULL),
+                   "presence") == 0)
+      g_ptr_array_add (presence, g_ptr_array_index (lines, i));
+  g_assert_cmpuint (presence->len, ==, 2);
+  first = g_ptr_array_index (presence, 0);
+  second = g_ptr_array_index (presence, 1);
+  g_assert_cmpstr (json_object_get_string_member (first, "userId"), ==, "bob");
+  g_assert_true (json_object_get_boolean_member (first, "online"));
+  g_assert_cmpstr (json_object_get_string_member (first, "platform"), ==, "cli");
+  g_assert_cmpint (json_object_get_int_member (first, "time"), >, 0);
+  g_assert_cmpstr (json_object_get_string_member (second, "userId"), ==, "bob");
+  g_assert_false (json_object_get_boolean_member (second, "online"));
+  g_assert_false (json_object_get_boolean_member (second, "logout"));
+  g_assert_cmpuint (lines->len, ==, 3);   /* and bob's message */
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1216,6 +1267,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
+  g_test_add ("/cli/presence", Fixture, NULL, fixture_set_up, test_presence, fixture_tear_down);
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
   g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);

@@ -257,6 +257,15 @@ closed_done (gpointer data)
 }
 
 void
+natter_test_client_close (NatterTestClient *self,
+                          gushort           code)
+{
+  g_assert_true (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN);
+  soup_websocket_connection_close (self->ws, code, NULL);
+  g_assert_true (natter_test_wait (closed_done, self, NATTER_TEST_TIMEOUT_MS));
+}
+
+void
 natter_test_client_free (NatterTestClient *self)
 {
   if (self == NULL)

@@ -32,6 +32,9 @@ NatterTestClient *natter_test_client_new_user      (NatterTestServer   *server,
                                                     const char         *user_id,
                                                     const char         *device_id);
 void              natter_test_client_free          (NatterTestClient   *self);
+/* Closes with @code (e.g. NATTER_CLOSE_LOGOUT) and waits until closed. */
+void              natter_test_client_close         (NatterTestClient   *self,
+                                                    gushort             code);
 
 /* Frames go to @func (which must not free them) instead of the queue that
  * natter_test_client_expect() reads; NULL restores the queue. ConnectAck is

@@ -923,6 +923,34 @@ test_presence_replaced (void)
   app_server_stop (&app);
 }
 
+/* A client that signs out closes with NATTER_CLOSE_LOGOUT: status 2
+ * (logout), not 1 (offline). */
+static void
+test_presence_logout (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autofree char *setting = NULL;
+
+  app_server_start (&app);
+  setting = g_strconcat ("presence-url=", app.url, NULL);
+  server = natter_test_server_new_full (NULL, (const char * const[]) { "--app-setting", setting, NULL });
+  app.secret = g_strdup (natter_test_server_get_app_secret (server));
+
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  natter_test_client_close (alice, NATTER_CLOSE_LOGOUT);
+
+  g_assert_true (natter_test_wait (bodies_at_least_two_presence, &app, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 0), "status"), ==, "0");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "userId"), ==, "alice");
+  g_assert_cmpstr (g_hash_table_lookup (g_ptr_array_index (app.bodies, 1), "status"), ==, "2");
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -942,6 +970,7 @@ main (int   argc,
   g_test_add_func ("/server/webhook/bounded-durable", test_bounded_durable);
   g_test_add_func ("/server/webhook/presence", test_presence);
   g_test_add_func ("/server/webhook/presence-replaced", test_presence_replaced);
+  g_test_add_func ("/server/webhook/presence-logout", test_presence_logout);
 
   return g_test_run ();
 }

@@ -1,0 +1,207 @@
+/* natterd-presence.c — presence subscriptions (#16, RongCloud Web SDK
+ * 5.9.8+): a user subscribes to others' online status for 60 s … 30 days
+ * and every device of theirs is told when one of them comes online or goes
+ * offline (PresenceEvent)
+ *
+ * Subscriptions live in memory on the node that took the request, like
+ * chatrooms: libnatter subscribes again after each connect, so a restart
+ * or another node loses nothing a connected client still wants. Expired
+ * ones are dropped when next looked at (a change, a count against the
+ * limits), so no timer walks them.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-server-private.h"
+
+#include <string.h>
+
+/* The status of @user as @viewer may see it: whoever blacklisted the
+ * viewer is offline to them. @platform gets the newest device's. */
+gboolean
+natterd_server_presence_status (NatterdServer  *self,
+                                NatterdUser    *viewer,
+                                NatterdUser    *user,
+                                const char    **platform)
+{
+  guint n_local = user->sessions != NULL ? user->sessions->len : 0;
+
+  *platform = "";
+  if (!natterd_user_is_online (user) || natterd_user_is_blocking (user, viewer))
+    return FALSE;
+
+  if (n_local > 0)
+    {
+      *platform = natterd_session_get_platform (g_ptr_array_index (user->sessions, n_local - 1));
+    }
+  else if (self->cluster != NULL)
+    {
+      g_autoptr(GPtrArray) remote = natterd_cluster_remote_devices (self->cluster, user);
+
+      /* "device\nplatform" (natterd-cluster.c): the array does not own
+       * them, the cluster's table does, so it outlives the array. */
+      if (remote != NULL && remote->len > 0)
+        *platform = strchr (g_ptr_array_index (remote, remote->len - 1), '\n') + 1;
+    }
+  return TRUE;
+}
+
+/* A copy of @table's keys: the walks below change the table. */
+static GPtrArray *
+keys_of (GHashTable *table)
+{
+  GPtrArray *keys = g_ptr_array_sized_new (g_hash_table_size (table));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (keys, key);
+  return keys;
+}
+
+static gboolean
+subscription_expired (gpointer key,
+                      gpointer value,
+                      gpointer user_data)
+{
+  NatterdUser *subscriber = user_data;
+  NatterdUser *target = key;
+  gint64 now = g_get_real_time () / 1000;
+
+  if (*(gint64 *) value > now)
+    return FALSE;
+  if (target->subscribers != NULL)
+    g_hash_table_remove (target->subscribers, subscriber);
+  return TRUE;
+}
+
+static void
+drop_expired (NatterdUser *subscriber)
+{
+  if (subscriber->subscriptions != NULL)
+    g_hash_table_foreach_remove (subscriber->subscriptions, subscription_expired, subscriber);
+}
+
+/* Subscribers of @target whose subscription is still on. */
+static guint
+count_subscribers (NatterdUser *target)
+{
+  g_autoptr(GPtrArray) subscribers = NULL;
+
+  if (target->subscribers == NULL)
+    return 0;
+  subscribers = keys_of (target->subscribers);
+  for (guint i = 0; i < subscribers->len; i++)
+    drop_expired (g_ptr_array_index (subscribers, i));
+  return g_hash_table_size (target->subscribers);
+}
+
+static void
+unsubscribe (NatterdUser *subscriber,
+             NatterdUser *target)
+{
+  if (subscriber->subscriptions != NULL)
+    g_hash_table_remove (subscriber->subscriptions, target);
+  if (target->subscribers != NULL)
+    g_hash_table_remove (target->subscribers, subscriber);
+}
+
+/* Applies @request for @subscriber, all of it or (with the code) none.
+ * Unknown user ids are left out; @found gets the known NatterdUser*. */
+int
+natterd_server_subscribe (NatterdServer                  *self,
+                          NatterdUser                    *subscriber,
+                          const Natter__SubscribeRequest *request,
+                          GPtrArray                      *found)
+{
+  gint64 expires = g_get_real_time () / 1000 + (gint64) request->expiry * 1000;
+  guint n_new = 0;
+
+  drop_expired (subscriber);
+  for (gsize i = 0; i < request->n_user_ids; i++)
+    {
+      NatterdUser *target = natterd_directory_lookup_user (subscriber->app, request->user_ids[i]);
+
+      if (target != NULL && !g_ptr_array_find (found, target, NULL))
+        g_ptr_array_add (found, target);
+    }
+
+  if (request->unsubscribe)
+    {
+      for (guint i = 0; i < found->len; i++)
+        unsubscribe (subscriber, g_ptr_array_index (found, i));
+      return NATTER_CODE_OK;
+    }
+
+  for (guint i = 0; i < found->len; i++)
+    {
+      NatterdUser *target = g_ptr_array_index (found, i);
+
+      if (subscriber->subscriptions != NULL && g_hash_table_contains (subscriber->subscriptions, target))
+        continue;
+      n_new++;
+      if (count_subscribers (target) >= self->config->presence_subscribers)
+        return NATTER_CODE_SUBSCRIBERS_FULL;
+    }
+  if ((subscriber->subscriptions != NULL ? g_hash_table_size (subscriber->subscriptions) : 0) + n_new >
+      self->config->presence_subscriptions)
+    return NATTER_CODE_SUBSCRIPTIONS_FULL;
+
+  if (subscriber->subscriptions == NULL && found->len > 0)
+    subscriber->subscriptions = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  for (guint i = 0; i < found->len; i++)
+    {
+      NatterdUser *target = g_ptr_array_index (found, i);
+
+      g_hash_table_insert (subscriber->subscriptions, target, g_memdup2 (&expires, sizeof expires));
+      if (target->subscribers == NULL)
+        target->subscribers = g_hash_table_new (NULL, NULL);
+      g_hash_table_add (target->subscribers, subscriber);
+    }
+  return NATTER_CODE_OK;
+}
+
+/* @user came online or went offline (everywhere, as this node sees it):
+ * each subscriber's devices here are told. */
+void
+natterd_server_presence_changed (NatterdServer *self,
+                                 NatterdUser   *user,
+                                 gboolean       logout)
+{
+  g_autoptr(GPtrArray) subscribers = NULL;
+  gint64 now = g_get_real_time () / 1000;
+
+  if (user->subscribers == NULL || g_hash_table_size (user->subscribers) == 0)
+    return;
+
+  subscribers = keys_of (user->subscribers);
+  for (guint i = 0; i < subscribers->len; i++)
+    {
+      NatterdUser *subscriber = g_ptr_array_index (subscribers, i);
+      gint64 *expires = subscriber->subscriptions != NULL ?
+                        g_hash_table_lookup (subscriber->subscriptions, user) : NULL;
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
+      const char *platform;
+
+      if (expires == NULL || *expires <= now)
+        {
+          unsubscribe (subscriber, user);
+          continue;
+        }
+      /* Someone who blacklisted the subscriber stays offline to them. */
+      if (natterd_user_is_blocking (user, subscriber) || subscriber->sessions == NULL)
+        continue;
+
+      event.user_id = user->user_id;
+      event.online = natterd_server_presence_status (self, subscriber, user, &platform);
+      event.platform = (char *) platform;
+      event.time = now;
+      event.logout = !event.online && logout;
+      frame.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
+      frame.presence_event = &event;
+      for (guint s = 0; s < subscriber->sessions->len; s++)
+        natterd_session_send_frame (g_ptr_array_index (subscriber->sessions, s), &frame);
+    }
+}

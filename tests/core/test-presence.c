@@ -1,0 +1,127 @@
+/* test-presence.c — libnatter presence subscriptions (#16) against a real
+ * natterd: changes come as ::presence-changed, a sign-out is a logout, the
+ * client subscribes again after natterd restarts (natterd keeps them in
+ * memory), unsubscribe stops them, bad requests fail before any query
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "test-helpers.h"
+
+static void
+presence_changed_cb (NatterClient *client,
+                     const char   *user_id,
+                     gboolean      online,
+                     const char   *platform,
+                     gint64        time,
+                     gboolean      logout,
+                     GPtrArray    *events)
+{
+  g_assert_cmpint (ABS (time - g_get_real_time () / 1000), <, 60000);
+  g_ptr_array_add (events, g_strdup_printf ("%s %s %s%s", user_id, online ? "online" : "offline",
+                                            platform, logout ? " logout" : ""));
+}
+
+static GPtrArray *watched_events;
+
+static gboolean
+got_events (gpointer data)
+{
+  return watched_events->len >= GPOINTER_TO_UINT (data);
+}
+
+/* The first event since @events was emptied. */
+static void
+wait_event (GPtrArray  *events,
+            const char *expected)
+{
+  watched_events = events;
+  test_wait_until (got_events, GUINT_TO_POINTER (1), 20, expected);
+  g_assert_cmpstr (g_ptr_array_index (events, 0), ==, expected);
+}
+
+static gboolean
+peer_not_connected (gpointer data)
+{
+  return natter_client_get_status (((Peer *) data)->client) != NATTER_CONNECTION_CONNECTED;
+}
+
+static void
+test_presence (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GHashTable) statuses = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+
+  g_signal_connect (alice->client, "presence-changed", G_CALLBACK (presence_changed_cb), events);
+  peer_connect (alice);
+
+  natter_client_subscribe_presence_async (alice->client, (const char * const[]) { "bob", "nobody", NULL },
+                                          3600, NULL, test_store_result_cb, &result);
+  statuses = natter_client_subscribe_presence_finish (alice->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_hash_table_size (statuses), ==, 1);
+  g_assert_true (g_hash_table_contains (statuses, "bob"));
+  g_assert_false (GPOINTER_TO_INT (g_hash_table_lookup (statuses, "bob")));
+  g_clear_object (&result);
+
+  peer_connect (bob);
+  wait_event (events, "bob online linux");
+
+  /* natterd forgets; alice's client subscribes again once reconnected */
+  natter_test_server_stop (server);
+  test_wait_until (peer_not_connected, alice, 20, "alice to notice");
+  test_wait_until (peer_not_connected, bob, 20, "bob to notice");
+  natter_test_server_restart (server);
+  peer_wait_status (alice, NATTER_CONNECTION_CONNECTED, 30);
+  peer_wait_status (bob, NATTER_CONNECTION_CONNECTED, 30);
+  test_spin (500);
+  g_ptr_array_set_size (events, 0);
+  natter_client_sign_out (bob->client);
+  wait_event (events, "bob offline  logout");
+
+  natter_client_unsubscribe_presence_async (alice->client, (const char * const[]) { "bob", NULL },
+                                            NULL, test_store_result_cb, &result);
+  g_assert_true (natter_client_unsubscribe_presence_finish (alice->client, test_wait_result (&result, 20),
+                                                            &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  peer_connect (bob);
+  test_spin (500);
+  g_assert_cmpuint (events->len, ==, 1);
+
+  /* refused before asking natterd */
+  for (guint i = 0; i < 201; i++)
+    g_ptr_array_add (many, g_strdup_printf ("u%u", i));
+  g_ptr_array_add (many, NULL);
+  natter_client_subscribe_presence_async (alice->client, (const char * const *) many->pdata, 60, NULL,
+                                          test_store_result_cb, &result);
+  g_assert_null (natter_client_subscribe_presence_finish (alice->client, test_wait_result (&result, 20), &error));
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  natter_client_subscribe_presence_async (alice->client, (const char * const[]) { "bob", NULL }, 59, NULL,
+                                          test_store_result_cb, &result);
+  g_assert_null (natter_client_subscribe_presence_finish (alice->client, test_wait_result (&result, 20), &error));
+  g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CODE_INVALID_PARAMETER);
+  g_clear_object (&result);
+
+  peer_free (bob, FALSE);
+  peer_free (alice, FALSE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/presence/subscribe", test_presence);
+
+  return g_test_run ();
+}

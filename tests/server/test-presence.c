@@ -1,0 +1,190 @@
+/* test-presence.c — natterd: presence subscriptions (#16): the current
+ * status in the answer, online/offline/logout pushed to the subscriber,
+ * unsubscribe, blacklists, and the limits with their codes
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+static NatterFrame *
+subscribe (NatterTestClient   *client,
+           const char * const *user_ids,
+           guint               expiry,
+           gboolean            unsubscribe)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__SubscribeRequest request = NATTER__SUBSCRIBE_REQUEST__INIT;
+
+  request.user_ids = (char **) user_ids;
+  request.n_user_ids = g_strv_length ((char **) user_ids);
+  request.expiry = expiry;
+  request.unsubscribe = unsubscribe;
+  query.method_case = NATTER__QUERY__METHOD_SUBSCRIBE;
+  query.subscribe = &request;
+  return natter_test_client_query (client, &query);
+}
+
+static void
+assert_subscribe_code (NatterTestClient   *client,
+                       const char * const *user_ids,
+                       guint               expiry,
+                       int                 code)
+{
+  g_autoptr(NatterFrame) result = subscribe (client, user_ids, expiry, FALSE);
+
+  g_assert_cmpint (result->result->code, ==, code);
+  if (code != 0)
+    g_assert_cmpstr (result->result->error_message, !=, "");
+  g_assert_true (natter_test_client_is_open (client));
+}
+
+static void
+expect_presence (NatterTestClient *client,
+                 const char       *user_id,
+                 gboolean          online,
+                 gboolean          logout)
+{
+  g_autoptr(NatterFrame) frame = natter_test_client_expect (client, NATTER__FRAME__BODY_PRESENCE_EVENT,
+                                                            NATTER_TEST_TIMEOUT_MS);
+
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (frame->presence_event->user_id, ==, user_id);
+  g_assert_cmpint (frame->presence_event->online, ==, online);
+  g_assert_cmpint (frame->presence_event->logout, ==, logout);
+  g_assert_cmpstr (frame->presence_event->platform, ==, online ? "test" : "");
+  g_assert_cmpint (ABS (frame->presence_event->time - g_get_real_time () / 1000), <, 60000);
+}
+
+/* The answer says where each known user is now; changes are pushed to
+ * every device of the subscriber; unsubscribing stops them. */
+static void
+test_subscribe (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL,
+                                         (const char * const[]) { "--app-setting", "multi-device=true", NULL });
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) alice_phone = natter_test_client_new_user (server, "alice", "a2");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = NULL;
+  g_autoptr(NatterFrame) result = NULL;
+  g_autofree char *token = natter_test_server_get_token (server, "carol");
+
+  result = subscribe (alice, (const char * const[]) { "bob", "carol", "nobody", NULL }, 60, FALSE);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpint (result->result->payload_case, ==, NATTER__RESULT__PAYLOAD_SUBSCRIBE);
+  /* an unknown user is left out */
+  g_assert_cmpuint (result->result->subscribe->n_statuses, ==, 2);
+  g_assert_cmpstr (result->result->subscribe->statuses[0]->user_id, ==, "bob");
+  g_assert_true (result->result->subscribe->statuses[0]->online);
+  g_assert_cmpstr (result->result->subscribe->statuses[0]->platform, ==, "test");
+  g_assert_cmpstr (result->result->subscribe->statuses[1]->user_id, ==, "carol");
+  g_assert_false (result->result->subscribe->statuses[1]->online);
+
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  expect_presence (alice, "carol", TRUE, FALSE);
+  expect_presence (alice_phone, "carol", TRUE, FALSE);
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_PRESENCE_EVENT, 200);
+
+  natter_test_client_free (g_steal_pointer (&carol));
+  expect_presence (alice, "carol", FALSE, FALSE);
+  expect_presence (alice_phone, "carol", FALSE, FALSE);
+
+  /* signing out is a logout, not just offline */
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  expect_presence (alice, "carol", TRUE, FALSE);
+  natter_test_client_close (carol, NATTER_CLOSE_LOGOUT);
+  expect_presence (alice, "carol", FALSE, TRUE);
+  natter_test_client_free (g_steal_pointer (&carol));
+
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "carol", NULL }, 0, TRUE);
+  g_assert_cmpint (result->result->code, ==, 0);
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 300);
+
+  /* bob is still subscribed to */
+  natter_test_client_free (g_steal_pointer (&bob));
+  expect_presence (alice, "bob", FALSE, FALSE);
+}
+
+/* Whoever blacklisted the subscriber stays offline to them. */
+static void
+test_blacklist (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autofree char *token = natter_test_server_get_token (server, "bob");
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_cmpint (result->result->code, ==, 0);
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 300);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (result->result->subscribe->statuses[0]->online);
+}
+
+/* At most 200 ids a request and an expiry of 60 s … 30 days (33003); so
+ * many subscriptions per user (26030) and subscribers per user (26031),
+ * small here by [limits]; a refused request subscribes to none of its ids. */
+static void
+test_limits (void)
+{
+  g_autoptr(NatterTestServer) server =
+    natter_test_server_new_full ("[limits]\npresence-subscriptions=2\npresence-subscribers=1\n", NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterFrame) result = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("u%u", i);
+      g_autofree char *token = natter_test_server_get_token (server, id);
+    }
+  for (guint i = 0; i < 201; i++)
+    g_ptr_array_add (many, g_strdup_printf ("u%u", i));
+  g_ptr_array_add (many, NULL);
+
+  assert_subscribe_code (alice, (const char * const *) many->pdata, 60, NATTER_CODE_INVALID_PARAMETER);
+  assert_subscribe_code (alice, (const char * const[]) { "u0", NULL }, 59, NATTER_CODE_INVALID_PARAMETER);
+  assert_subscribe_code (alice, (const char * const[]) { "u0", NULL }, 2592001, NATTER_CODE_INVALID_PARAMETER);
+  /* 200 ids are fine (the unknown ones left out) */
+  g_free (g_ptr_array_steal_index (many, 200));
+  many->pdata[200] = NULL;
+  assert_subscribe_code (bob, (const char * const *) many->pdata + 2, 2592000, NATTER_CODE_OK);
+  assert_subscribe_code (bob, (const char * const[]) { "u2", NULL }, 60, NATTER_CODE_OK);
+
+  assert_subscribe_code (alice, (const char * const[]) { "u0", "u1", "bob", NULL }, 60, NATTER_CODE_SUBSCRIPTIONS_FULL);
+  assert_subscribe_code (alice, (const char * const[]) { "u0", "u1", NULL }, 60, NATTER_CODE_OK);
+  assert_subscribe_code (alice, (const char * const[]) { "u0", NULL }, 120, NATTER_CODE_OK);  /* renewal */
+  assert_subscribe_code (alice, (const char * const[]) { "bob", NULL }, 60, NATTER_CODE_SUBSCRIPTIONS_FULL);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "u1", NULL }, 0, TRUE);
+  g_assert_cmpint (result->result->code, ==, 0);
+  /* u2 has bob already */
+  assert_subscribe_code (alice, (const char * const[]) { "u2", NULL }, 60, NATTER_CODE_SUBSCRIBERS_FULL);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (bob, (const char * const[]) { "u2", NULL }, 0, TRUE);
+  assert_subscribe_code (alice, (const char * const[]) { "u2", NULL }, 60, NATTER_CODE_OK);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/presence/subscribe", test_subscribe);
+  g_test_add_func ("/server/presence/blacklist", test_blacklist);
+  g_test_add_func ("/server/presence/limits", test_limits);
+
+  return g_test_run ();
+}
