@@ -77,7 +77,7 @@ struct _NatterCallMedia
 
   gint                 video_frames;   /* atomic */
   gint                 audio_buffers;  /* atomic */
-  gint64               first_frame_time; /* under lock */
+  gint64               phase_times[NATTER_CALL_N_PHASES]; /* under lock */
   GMutex               lock;
 
   gboolean             connected;
@@ -131,6 +131,24 @@ static gboolean
 is_stopped (NatterCallMedia *self)
 {
   return g_atomic_int_get (&self->stopped);
+}
+
+/* Any thread: the first time @phase is reached. */
+static void
+mark_phase (NatterCallMedia *self,
+            NatterCallPhase  phase)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean first;
+
+  g_mutex_lock (&self->lock);
+  first = self->phase_times[phase] == 0;
+  if (first)
+    self->phase_times[phase] = now;
+  g_mutex_unlock (&self->lock);
+  if (first)
+    g_debug ("%s after %" G_GINT64_FORMAT " ms", natter_call_phase_to_string (phase),
+             (now - self->start_time) / 1000);
 }
 
 /* ------------------------------------------------------- to the main context */
@@ -271,8 +289,8 @@ on_offer_created (GstPromise *promise,
       return;
     }
 
+  mark_phase (self, NATTER_CALL_PHASE_DESCRIPTION);
   g_signal_emit_by_name (self->webrtc, "set-local-description", offer, NULL);
-  g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
   if (self->options.debug_sdp)
@@ -307,8 +325,8 @@ on_answer_created (GstPromise *promise,
       return;
     }
 
+  mark_phase (self, NATTER_CALL_PHASE_DESCRIPTION);
   g_signal_emit_by_name (self->webrtc, "set-local-description", answer, NULL);
-  g_debug ("answer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
                 gst_sdp_message_as_text (answer->sdp));
   if (self->options.debug_sdp)
@@ -330,6 +348,7 @@ on_offer_set (GstPromise *promise,
   if (is_stopped (self))
     return;
 
+  mark_phase (self, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
   emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
   g_signal_emit_by_name (self->webrtc, "create-answer", NULL,
                          gst_promise_new_with_change_func (on_answer_created, self, NULL));
@@ -342,8 +361,10 @@ on_answer_set (GstPromise *promise,
   NatterCallMedia *self = user_data;
 
   gst_promise_unref (promise);
-  if (!is_stopped (self))
-    emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
+  if (is_stopped (self))
+    return;
+  mark_phase (self, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
+  emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
 }
 
 static void
@@ -356,6 +377,7 @@ on_ice_candidate (GstElement *webrtc,
 
   if (candidate == NULL || *candidate == '\0' || is_stopped (self))
     return;
+  mark_phase (self, NATTER_CALL_PHASE_GATHERING_STARTED);
   emit_on_main (self, EVENT_LOCAL_CANDIDATE, mline, g_strdup (candidate), NULL);
 }
 
@@ -370,8 +392,36 @@ on_ice_connection_state (GObject    *webrtc,
   g_object_get (webrtc, "ice-connection-state", &state, NULL);
   g_debug ("ICE connection state %d after %" G_GINT64_FORMAT " ms", state,
            (g_get_monotonic_time () - self->start_time) / 1000);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+      state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED)
+    mark_phase (self, NATTER_CALL_PHASE_ICE_CONNECTED);
   if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED && !is_stopped (self))
     emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
+}
+
+static void
+on_ice_gathering_state (GObject    *webrtc,
+                        GParamSpec *pspec,
+                        gpointer    user_data)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    mark_phase (user_data, NATTER_CALL_PHASE_GATHERING_DONE);
+}
+
+/* ICE and DTLS are up. */
+static void
+on_connection_state (GObject    *webrtc,
+                     GParamSpec *pspec,
+                     gpointer    user_data)
+{
+  GstWebRTCPeerConnectionState state;
+
+  g_object_get (webrtc, "connection-state", &state, NULL);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    mark_phase (user_data, NATTER_CALL_PHASE_DTLS_CONNECTED);
 }
 
 static void
@@ -396,12 +446,7 @@ count_video (GstPad          *pad,
 
   if (g_atomic_int_add (&self->video_frames, 1) == 0)
     {
-      g_mutex_lock (&self->lock);
-      if (self->first_frame_time == 0)
-        self->first_frame_time = g_get_monotonic_time ();
-      g_mutex_unlock (&self->lock);
-      g_debug ("first video frame after %" G_GINT64_FORMAT " ms",
-               (g_get_monotonic_time () - self->start_time) / 1000);
+      mark_phase (self, NATTER_CALL_PHASE_FIRST_FRAME);
       emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
     }
   return GST_PAD_PROBE_OK;
@@ -417,12 +462,7 @@ count_audio (GstPad          *pad,
   if (g_atomic_int_add (&self->audio_buffers, 1) == 0)
     {
       if (self->media_type == NATTER_CALL_MEDIA_AUDIO)
-        {
-          g_mutex_lock (&self->lock);
-          if (self->first_frame_time == 0)
-            self->first_frame_time = g_get_monotonic_time ();
-          g_mutex_unlock (&self->lock);
-        }
+        mark_phase (self, NATTER_CALL_PHASE_FIRST_FRAME);
       emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
     }
   return GST_PAD_PROBE_OK;
@@ -567,6 +607,15 @@ on_pad_added (GstElement *webrtc,
  * it sometimes maps none (seen in about one call in four on loopback):
  * that side's losses then stayed unrepaired. Runs after webrtcbin's own
  * handler, on a streaming thread. */
+static GstPadProbeReturn
+first_rtp (GstPad          *pad,
+           GstPadProbeInfo *info,
+           gpointer         user_data)
+{
+  mark_phase (user_data, NATTER_CALL_PHASE_FIRST_RTP);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 static void
 on_new_jitterbuffer (GstElement *rtpbin,
                      GstElement *jitterbuffer,
@@ -574,7 +623,12 @@ on_new_jitterbuffer (GstElement *rtpbin,
                      guint       ssrc,
                      gpointer    user_data)
 {
+  g_autoptr(GstPad) sink = gst_element_get_static_pad (jitterbuffer, "sink");
+
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  if (sink != NULL)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, first_rtp,
+                       user_data, NULL);
 }
 
 /* ---------------------------------------------------------- local streams */
@@ -1145,7 +1199,7 @@ build_pipeline (NatterCallMedia *self,
                 NULL);
   rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
   if (rtpbin != NULL)
-    g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), NULL);
+    g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), self);
   if (self->relay_only)
     g_object_set (self->webrtc, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, NULL);
   if (self->stun_servers->len > 0)
@@ -1182,6 +1236,10 @@ build_pipeline (NatterCallMedia *self,
   g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
   g_signal_connect (self->webrtc, "notify::ice-connection-state",
                     G_CALLBACK (on_ice_connection_state), self);
+  g_signal_connect (self->webrtc, "notify::ice-gathering-state",
+                    G_CALLBACK (on_ice_gathering_state), self);
+  g_signal_connect (self->webrtc, "notify::connection-state",
+                    G_CALLBACK (on_connection_state), self);
 
   if (!self->options.test_sources)
     {
@@ -1221,7 +1279,7 @@ build_pipeline (NatterCallMedia *self,
                self->missing & NATTER_CALL_MISSING_MICROPHONE ? " microphone" : "",
                self->missing & NATTER_CALL_MISSING_CAMERA ? " camera" : "",
                self->missing & NATTER_CALL_MISSING_SPEAKER ? " speaker" : "");
-  g_debug ("pipeline playing after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
+  mark_phase (self, NATTER_CALL_PHASE_PIPELINE);
   return TRUE;
 }
 
@@ -1727,7 +1785,11 @@ natter_call_media_stop (NatterCallMedia *self)
     {
       gint64 begin = g_get_monotonic_time ();
 
+      g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
+
       g_signal_handlers_disconnect_by_data (self->webrtc, self);
+      if (rtpbin != NULL)
+        g_signal_handlers_disconnect_by_data (rtpbin, self);
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
       g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
     }
@@ -1834,11 +1896,19 @@ natter_call_media_get_audio_buffers_received (NatterCallMedia *self)
 gint64
 natter_call_media_get_first_frame_time (NatterCallMedia *self)
 {
+  return natter_call_media_get_phase_time (self, NATTER_CALL_PHASE_FIRST_FRAME);
+}
+
+gint64
+natter_call_media_get_phase_time (NatterCallMedia *self,
+                                  NatterCallPhase  phase)
+{
   gint64 time;
 
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  g_return_val_if_fail (phase < NATTER_CALL_N_PHASES, 0);
   g_mutex_lock (&self->lock);
-  time = self->first_frame_time;
+  time = self->phase_times[phase];
   g_mutex_unlock (&self->lock);
   return time;
 }

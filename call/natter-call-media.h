@@ -108,6 +108,11 @@ guint64          natter_call_media_get_audio_buffers_received (NatterCallMedia *
 /* g_get_monotonic_time() of the first decoded remote frame (video, or audio
  * for audio calls); 0 before. */
 gint64           natter_call_media_get_first_frame_time (NatterCallMedia     *self);
+/* g_get_monotonic_time() of the media's phases of the call (pipeline,
+ * description, gathering, remote description, ICE, DTLS, first RTP, first
+ * frame); 0 before, and for the others. */
+gint64           natter_call_media_get_phase_time       (NatterCallMedia     *self,
+                                                         NatterCallPhase      phase);
 /* RTX packets sent in answer to the peer's NACKs, and RTX packets
  * received that repaired our losses (0 before the pipeline exists). */
 void             natter_call_media_get_retransmissions  (NatterCallMedia     *self,
