@@ -1398,6 +1398,20 @@ natter_call_media_init (NatterCallMedia *self)
 
 /* ------------------------------------------------------------------ API */
 
+/* Every element a call makes, webrtcbin's own included. Loading a plugin
+ * (dlopen, its init: libsrtp tests its ciphers, ~0.1–0.4 s) and the first
+ * instance of an element (its class) happened on the way to the offer or
+ * the answer, half a second of the setup on a busy machine. */
+static const char * const call_elements[] = {
+  "webrtcbin", "rtpbin", "rtpsession", "rtpssrcdemux", "rtpjitterbuffer", "rtpptdemux",
+  "rtpstorage", "rtprtxsend", "rtprtxreceive", "rtpulpfecenc", "rtpulpfecdec", "rtpredenc",
+  "rtpreddec", "dtlssrtpenc", "dtlssrtpdec", "dtlssrtpdemux", "dtlsenc", "srtpenc", "srtpdec",
+  "nicesrc", "nicesink", "funnel", "clocksync", "queue", "capsfilter", "tee", "fakesink",
+  "appsink", "audiotestsrc", "videotestsrc", "audioconvert", "audioresample", "volume",
+  "webrtcechoprobe", "webrtcdsp", "opusenc", "opusdec", "rtpopuspay", "rtpopusdepay",
+  "videoconvert", "videoscale", "videorate", "vp8enc", "vp8dec", "rtpvp8pay", "rtpvp8depay",
+};
+
 /* dtlsdec generates the process-wide certificate when its first instance is
  * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)). */
 static gpointer
@@ -1408,6 +1422,13 @@ prepare_thread (gpointer data)
 
   if (dtls != NULL)
     gst_object_unref (gst_object_ref_sink (dtls));
+  for (guint i = 0; i < G_N_ELEMENTS (call_elements); i++)
+    {
+      GstElement *element = gst_element_factory_make (call_elements[i], NULL);
+
+      if (element != NULL)
+        gst_object_unref (gst_object_ref_sink (element));
+    }
   /* The device monitor too: its providers' probe (~0.1 s) is then done
    * before the first call, and it stays to say what is plugged in. */
   natter_call_media_options_load (&options);

@@ -35,7 +35,9 @@ NatterCallMedia *natter_call_media_new                  (NatterCallMediaType  me
 
 /* Generates, on a thread of its own, the DTLS certificate that every call
  * of the process shares (RSA 2048: 0.1–0.2 s that would otherwise delay
- * the first offer or answer). Idempotent; call it early. */
+ * the first offer or answer), and loads the plugins and element classes a
+ * call uses (0.3–0.6 s of the first setup otherwise, libsrtp's self-tests
+ * the most). Idempotent; call it early. */
 void             natter_call_media_prepare              (void);
 /* Blocks until that certificate exists (command-line tools, before their
  * first call; never on a GTK main thread). */
