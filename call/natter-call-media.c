@@ -94,6 +94,7 @@ struct _NatterCallMedia
   gboolean             speaker_missing; /* atomic: read on pad-added */
   GstBus              *devices_bus;     /* the device monitor's */
   GstElement          *audio_output;    /* atomic: set on pad-added; the pipeline owns it */
+  GstElement          *video_decoder;   /* atomic: the pipeline owns it */
   gulong               devices_handler;
 };
 
@@ -411,17 +412,19 @@ on_ice_gathering_state (GObject    *webrtc,
     mark_phase (user_data, NATTER_CALL_PHASE_GATHERING_DONE);
 }
 
-/* ICE and DTLS are up. */
+/* ICE and DTLS are up: media flows from now on. */
 static void
 on_connection_state (GObject    *webrtc,
                      GParamSpec *pspec,
                      gpointer    user_data)
 {
+  NatterCallMedia *self = user_data;
   GstWebRTCPeerConnectionState state;
 
   g_object_get (webrtc, "connection-state", &state, NULL);
-  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
-    mark_phase (user_data, NATTER_CALL_PHASE_DTLS_CONNECTED);
+  if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    return;
+  mark_phase (self, NATTER_CALL_PHASE_DTLS_CONNECTED);
 }
 
 static void
@@ -468,39 +471,64 @@ count_audio (GstPad          *pad,
   return GST_PAD_PROBE_OK;
 }
 
-/* Adds @description (a bin whose first element takes @src) after @src,
- * ending in @tail if not NULL. */
-static gboolean
-link_decoder (NatterCallMedia *self,
-              GstPad          *src,
-              const char      *description,
-              GstPadProbeCallback counter,
-              GstElement      *tail)
+/* Adds @description (a bin) to the pipeline, counted, ending in @tail if
+ * not NULL: NULL when it cannot be built. */
+static GstElement *
+add_decoder (NatterCallMedia     *self,
+             const char          *description,
+             GstPadProbeCallback  counter,
+             GstElement          *tail)
 {
   g_autoptr(GError) error = NULL;
   GstElement *bin = gst_parse_bin_from_description (description, TRUE, &error);
-  g_autoptr(GstPad) sink = NULL;
   g_autoptr(GstPad) bin_src = NULL;
 
   if (bin == NULL)
     {
       g_warning ("Cannot build the decoder: %s", error->message);
-      return FALSE;
+      return NULL;
     }
 
   gst_bin_add (GST_BIN (self->pipeline), bin);
-  sink = gst_element_get_static_pad (bin, "sink");
   bin_src = gst_element_get_static_pad (bin, "src");
   gst_pad_add_probe (bin_src, GST_PAD_PROBE_TYPE_BUFFER, counter, self, NULL);
   if (tail != NULL && !gst_element_link (bin, tail))
     g_warning ("Cannot link the decoder");
   gst_element_sync_state_with_parent (bin);
-  if (gst_pad_link (src, sink) != GST_PAD_LINK_OK)
+  return bin;
+}
+
+/* The remote stream @src into @decoder. */
+static gboolean
+link_decoder (GstPad     *src,
+              GstElement *decoder)
+{
+  g_autoptr(GstPad) sink = decoder != NULL ? gst_element_get_static_pad (decoder, "sink") : NULL;
+
+  if (sink == NULL || gst_pad_link (src, sink) != GST_PAD_LINK_OK)
     {
       g_warning ("Cannot link the remote stream");
       return FALSE;
     }
   return TRUE;
+}
+
+#define VIDEO_DECODER "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
+                      "rtpvp8depay ! vp8dec threads=1 ! videoconvert"
+
+/* Video calls: the remote video's decoder and sink are made and started
+ * while the call is negotiated, not when its first packet came (that
+ * was 10–90 ms of the setup). */
+static void
+add_video_decoder (NatterCallMedia *self)
+{
+  GstElement *output = natter_video_sink_get_element (self->remote_video);
+  GstElement *decoder;
+
+  gst_bin_add (GST_BIN (self->pipeline), output);
+  gst_element_sync_state_with_parent (output);
+  decoder = add_decoder (self, VIDEO_DECODER, count_video, output);
+  g_atomic_pointer_set (&self->video_decoder, decoder);
 }
 
 static GstElement *
@@ -575,14 +603,14 @@ on_pad_added (GstElement *webrtc,
 
   if (g_strcmp0 (media, "video") == 0)
     {
-      GstElement *output = natter_video_sink_get_element (self->remote_video);
+      GstElement *decoder = g_atomic_pointer_get (&self->video_decoder);
 
-      gst_bin_add (GST_BIN (self->pipeline), output);
-      gst_element_sync_state_with_parent (output);
-      link_decoder (self, pad,
-                    "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! "
-                    "rtpvp8depay ! vp8dec threads=1 ! videoconvert",
-                    count_video, natter_video_sink_get_element (self->remote_video));
+      if (decoder == NULL || GST_PAD_IS_LINKED (pad))
+        return;
+      link_decoder (pad, decoder);
+      /* The peer's first keyframe may have gone before we could take it
+       * (vp8dec skips all up to the next one): ask for one (a PLI). */
+      gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
     }
   else if (g_strcmp0 (media, "audio") == 0)
     {
@@ -594,10 +622,10 @@ on_pad_added (GstElement *webrtc,
       g_atomic_pointer_set (&self->audio_output, output);
       gst_element_link (self->echo_probe, output);
       gst_element_sync_state_with_parent (output);
-      link_decoder (self, pad,
-                    "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
-                    "capsfilter caps=\"audio/x-raw,rate=48000,channels=1\"",
-                    count_audio, self->echo_probe);
+      link_decoder (pad, add_decoder (self,
+                                      "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
+                                      "capsfilter caps=\"audio/x-raw,rate=48000,channels=1\"",
+                                      count_audio, self->echo_probe));
     }
 }
 
@@ -626,6 +654,10 @@ on_new_jitterbuffer (GstElement *rtpbin,
   g_autoptr(GstPad) sink = gst_element_get_static_pad (jitterbuffer, "sink");
 
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  /* Otherwise the first packet waits the whole latency (100 ms) in case
+   * an earlier one comes: start with two in a row. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets") != NULL)
+    g_object_set (jitterbuffer, "faststart-min-packets", 2, NULL);
   if (sink != NULL)
     gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, first_rtp,
                        user_data, NULL);
@@ -853,7 +885,7 @@ add_video (NatterCallMedia *self,
                             NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
                         "application/x-rtp,media=video,encoding-name=VP8,payload=" G_STRINGIFY (VIDEO_PT) ","
-                        "clock-rate=90000",
+                        "clock-rate=90000,rtcp-fb-nack-pli=(boolean)true",
                         error))
     return FALSE;
 
@@ -1702,6 +1734,8 @@ natter_call_media_start_offer (NatterCallMedia  *self,
     return FALSE;
   g_signal_emit_by_name (self->webrtc, "create-offer", NULL,
                          gst_promise_new_with_change_func (on_offer_created, self, NULL));
+  if (self->media_type == NATTER_CALL_MEDIA_VIDEO)
+    add_video_decoder (self);
   return TRUE;
 }
 
@@ -1726,6 +1760,8 @@ natter_call_media_start_answer (NatterCallMedia  *self,
   g_signal_emit_by_name (self->webrtc, "set-remote-description", offer,
                          gst_promise_new_with_change_func (on_offer_set, self, NULL));
   gst_webrtc_session_description_free (offer);
+  if (self->media_type == NATTER_CALL_MEDIA_VIDEO)
+    add_video_decoder (self);
   return TRUE;
 }
 
@@ -1817,6 +1853,7 @@ natter_call_media_stop (NatterCallMedia *self)
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
   g_atomic_pointer_set (&self->audio_output, NULL);
+  g_atomic_pointer_set (&self->video_decoder, NULL);
   self->camera = self->camera_next = NULL;
   self->microphone = self->microphone_next = NULL;
   self->last_branch = NULL;
