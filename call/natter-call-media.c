@@ -21,6 +21,7 @@
 #include <malloc.h>
 #endif
 #include <string.h>
+#include <time.h>
 
 #include "natter-call-media.h"
 #include "natter-call-devices.h"
@@ -35,6 +36,17 @@
 /* RTP keeps flowing while muted or with the camera off, so silence this long
  * means the peer or the path is gone (webrtcbin 1.22 has no ICE consent). */
 #define MEDIA_SILENCE_TIMEOUT_S 5
+/* The encoder, at every size (natter_call_media_prepare() times it at
+ * 1280×720). */
+#define VP8ENC "vp8enc name=vp8enc deadline=1 threads=1 cpu-used=-10 lag-in-frames=0 end-usage=cbr " \
+               "error-resilient=partitions undershoot=95 buffer-size=500 buffer-initial-size=300 " \
+               "buffer-optimal-size=400 max-quantizer=56"
+/* 1280×720 when one such frame takes at most this much of the encoder's
+ * CPU (12 % of a core at 30 fps; 640×480 costs about a third of it): the
+ * call then stays within about a third of a core. */
+#define HD_FRAME_BUDGET_US 4000
+#define HD_PROBE_FRAMES 12
+#define HD_PROBE_SKIPPED 2  /* the keyframe and the encoder's start */
 /* What takes the place of a missing or failed microphone or camera. */
 #define SILENCE_SOURCE "audiotestsrc is-live=true wave=silence samplesperbuffer=480"
 #define BLACK_SOURCE "videotestsrc is-live=true pattern=black"
@@ -832,6 +844,9 @@ add_video (NatterCallMedia *self,
   int height = self->options.video_height;
   int fps = self->options.video_fps;
 
+  if (!self->options.video_caps_set)
+    natter_call_media_get_video_size (&width, &height, NULL);
+
   self->camera_open = g_atomic_int_get (&self->camera_enabled);
   if (!self->camera_open)
     source = NULL;
@@ -881,11 +896,7 @@ add_video (NatterCallMedia *self,
    * uses -6 on desktops, -12 on ARM). */
   encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
                             "video/x-raw,format=I420 ! "
-                            "vp8enc name=vp8enc deadline=1 threads=1 cpu-used=-10 "
-                            "lag-in-frames=0 end-usage=cbr target-bitrate=%d "
-                            "keyframe-max-dist=%d error-resilient=partitions "
-                            "undershoot=95 buffer-size=500 buffer-initial-size=300 "
-                            "buffer-optimal-size=400 max-quantizer=56 ! "
+                            VP8ENC " target-bitrate=%d keyframe-max-dist=%d ! "
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
@@ -1449,6 +1460,81 @@ static const char * const call_elements[] = {
   "videoconvert", "videoscale", "videorate", "vp8enc", "vp8dec", "rtpvp8pay", "rtpvp8depay",
 };
 
+static gint hd_frame_cpu_us; /* atomic: µs, 0 until measured, -1 failed */
+
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &now);
+  return (gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
+}
+
+typedef struct
+{
+  gint64 entered;   /* the encoder's thread CPU time when a frame came in */
+  gint64 total;
+  int    frames;
+} EncoderProbe;
+
+static GstPadProbeReturn
+frame_in (GstPad          *pad,
+          GstPadProbeInfo *info,
+          gpointer         user_data)
+{
+  ((EncoderProbe *) user_data)->entered = thread_cpu_us ();
+  return GST_PAD_PROBE_OK;
+}
+
+/* vp8enc (lag-in-frames=0) pushes each frame out of the very call that took
+ * it in, on the same thread. */
+static GstPadProbeReturn
+frame_out (GstPad          *pad,
+           GstPadProbeInfo *info,
+           gpointer         user_data)
+{
+  EncoderProbe *probe = user_data;
+
+  if (probe->entered != 0 && ++probe->frames > HD_PROBE_SKIPPED)
+    probe->total += thread_cpu_us () - probe->entered;
+  probe->entered = 0;
+  return GST_PAD_PROBE_OK;
+}
+
+/* CPU time (µs, of the encoder's thread: what the machine's load does not
+ * change much) to encode a moving 1280×720 frame; -1 when it cannot. */
+static gint64
+measure_hd_encoder (void)
+{
+  g_autofree char *description =
+    g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte horizontal-speed=4 ! "
+                     "video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! "
+                     VP8ENC " target-bitrate=%d ! fakesink sync=false",
+                     HD_PROBE_FRAMES, NATTER_CALL_VIDEO_BITRATE_MAX);
+  g_autoptr(GstElement) pipeline = gst_parse_launch (description, NULL);
+  g_autoptr(GstElement) encoder = NULL;
+  g_autoptr(GstPad) sink = NULL;
+  g_autoptr(GstPad) src = NULL;
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) message = NULL;
+  EncoderProbe probe = { 0, };
+
+  if (pipeline == NULL || (encoder = gst_bin_get_by_name (GST_BIN (pipeline), "vp8enc")) == NULL)
+    return -1;
+  sink = gst_element_get_static_pad (encoder, "sink");
+  src = gst_element_get_static_pad (encoder, "src");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, frame_in, &probe, NULL);
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, frame_out, &probe, NULL);
+  bus = gst_element_get_bus (pipeline);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    message = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (message == NULL || GST_MESSAGE_TYPE (message) != GST_MESSAGE_EOS || probe.frames <= HD_PROBE_SKIPPED)
+    return -1;
+  return MAX (probe.total / (probe.frames - HD_PROBE_SKIPPED), 1);
+}
+
 /* dtlsdec generates the process-wide certificate when its first instance is
  * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)). */
 static gpointer
@@ -1474,6 +1560,12 @@ prepare_thread (gpointer data)
       g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
     }
   natter_call_media_options_clear (&options);
+  {
+    gint64 cpu = measure_hd_encoder ();
+
+    g_debug ("a 1280×720 frame takes the encoder %" G_GINT64_FORMAT " µs of CPU", cpu);
+    g_atomic_int_set (&hd_frame_cpu_us, (gint) CLAMP (cpu, -1, G_MAXINT));
+  }
 #ifdef __GLIBC__
   /* Reading the plugin registry and making the key leave ~10 MB of freed
    * heap behind (the app's RSS): give it back. */
@@ -1506,6 +1598,22 @@ natter_call_media_prepare_finish (void)
       prepare_thread_handle = (GThread *) &prepare_lock;
     }
   g_mutex_unlock (&prepare_lock);
+}
+
+void
+natter_call_media_get_video_size (int    *width,
+                                  int    *height,
+                                  gint64 *frame_cpu_us)
+{
+  gint cpu = g_atomic_int_get (&hd_frame_cpu_us);
+  gboolean hd = cpu > 0 && cpu <= HD_FRAME_BUDGET_US;
+
+  if (width != NULL)
+    *width = hd ? 1280 : 640;
+  if (height != NULL)
+    *height = hd ? 720 : 480;
+  if (frame_cpu_us != NULL)
+    *frame_cpu_us = cpu;
 }
 
 NatterCallMedia *

@@ -1,6 +1,6 @@
 /* natter-call-bench.c — call setup time and CPU per peer
  *
- *   natter-call-bench [--calls N] [--cpu-seconds S]
+ *   natter-call-bench [--calls N] [--cpu-seconds S] [--video WxH]
  *
  * Starts natterd on 127.0.0.1 and, N times, `natter-cli answer --auto` as bob
  * and `natter-cli call bob --video --duration 2` as alice (test sources,
@@ -10,7 +10,9 @@
  * natter-cli's result: monotonic times, here in ms after alice placed the
  * call), p50 and p90 of each. Then one call of S seconds where each peer's CPU (utime +
  * stime from /proc) is sampled over the connected part, in % of one core.
- * A benchmark: it prints figures, it asserts nothing.
+ * --video 1280x720 measures the HD option (640x480 by default); the size
+ * natter_call_media_get_video_size() would pick on this machine is printed
+ * first. A benchmark: it prints figures, it asserts nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "natter-call.h"
+#include "natter-call-media.h"
 #include "natter-test-server.h"
 
 typedef struct
@@ -217,9 +220,12 @@ main (int   argc,
 {
   int calls = 10;
   int cpu_seconds = 10;
+  g_autofree char *video = NULL;
+  g_autofree char *caps = NULL;
   const GOptionEntry entries[] = {
     { "calls", 0, 0, G_OPTION_ARG_INT, &calls, "Calls to time (10)", "N" },
     { "cpu-seconds", 0, 0, G_OPTION_ARG_INT, &cpu_seconds, "Length of the CPU sample (10)", "S" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video, "Video size (640x480)", "WxH" },
     { NULL }
   };
   g_autoptr(GOptionContext) options = g_option_context_new (NULL);
@@ -243,7 +249,18 @@ main (int   argc,
   g_setenv ("NATTERD", NATTERD_PATH, FALSE);
   g_setenv ("NATTER_CLI", NATTER_CLI_PATH, FALSE);
   g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
-  g_setenv ("NATTER_CALL_VIDEO_CAPS", "640x480@30", TRUE);
+  caps = g_strdup_printf ("%s@30", video != NULL ? video : "640x480");
+  g_setenv ("NATTER_CALL_VIDEO_CAPS", caps, TRUE);
+  {
+    int width, height;
+    gint64 cpu;
+
+    gst_init (NULL, NULL);
+    natter_call_media_prepare_finish ();
+    natter_call_media_get_video_size (&width, &height, &cpu);
+    g_print ("video size by capacity: %dx%d (a 1280x720 frame takes %" G_GINT64_FORMAT
+             " us of encoder CPU; 1280x720 at <= 4000 us); measuring %s\n", width, height, cpu, caps);
+  }
   if (g_getenv ("NATTER_CALL_ICE_ADDRESSES") == NULL)
     g_setenv ("NATTER_CALL_ICE_ADDRESSES", "127.0.0.1", TRUE);
 
@@ -312,9 +329,9 @@ main (int   argc,
     alice_result = wait_result (alice);
     bob_result = wait_result (bob);
 
-    g_print ("CPU per peer, 640x480@30 VP8 + Opus, %d s connected: caller %.1f %%, callee %.1f %% of one core "
+    g_print ("CPU per peer, %s VP8 + Opus, %d s connected: caller %.1f %%, callee %.1f %% of one core "
              "(frames received: %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT ")\n",
-             cpu_seconds,
+             caps, cpu_seconds,
              100.0 * (alice1 - alice0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
              100.0 * (bob1 - bob0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
              json_object_get_int_member (alice_result, "videoFramesReceived"),

@@ -302,6 +302,17 @@ test_setup_phases (Pair          *pair,
       if (!gst_plugin_is_loaded (plugin))
         g_error ("the %s plugin is not loaded after natter_call_media_prepare_finish()", plugins[i]);
     }
+  /* the camera's size by the measured cost of a 1280×720 frame */
+  {
+    int width = 0, height = 0;
+    gint64 cpu = 0;
+
+    natter_call_media_get_video_size (&width, &height, &cpu);
+    g_test_message ("a 1280×720 frame: %" G_GINT64_FORMAT " µs of encoder CPU: %dx%d", cpu, width, height);
+    g_assert_cmpint (cpu, >, 0);
+    g_assert_cmpint (width, ==, cpu <= 4000 ? 1280 : 640);
+    g_assert_cmpint (height, ==, cpu <= 4000 ? 720 : 480);
+  }
 
   pair->bob->auto_accept = TRUE;
   alice = dial (pair, NATTER_CALL_MEDIA_VIDEO, "phases-1");
