@@ -40,6 +40,7 @@ parse_video_caps (NatterCallMediaOptions *options)
   options->video_width = 640;
   options->video_height = 480;
   options->video_fps = 30;
+  options->video_caps_set = value != NULL;
   if (value != NULL &&
       sscanf (value, "%dx%d@%d", &options->video_width, &options->video_height,
               &options->video_fps) != 3)

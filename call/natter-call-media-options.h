@@ -6,7 +6,8 @@
  *
  * For tests and benchmarks:
  *   NATTER_CALL_TEST_SOURCES=1     audiotestsrc/videotestsrc, fakesink audio
- *   NATTER_CALL_VIDEO_CAPS=WxH@F   test video size and rate (640x480@30)
+ *   NATTER_CALL_VIDEO_CAPS=WxH@F   video size and rate (otherwise 30 fps at
+ *                                  natter_call_media_get_video_size())
  *   NATTER_CALL_ICE_ADDRESSES=a,b  only gather on these local addresses
  *   NATTER_CALL_ICE_POLICY=relay   relay-only ICE transport policy
  *   NATTER_CALL_STUN=stun://h:p    extra STUN server
@@ -39,6 +40,7 @@ typedef struct
   int       video_width;
   int       video_height;
   int       video_fps;
+  gboolean  video_caps_set;     /* by NATTER_CALL_VIDEO_CAPS; otherwise measured */
   char     *stun_server;        /* webrtcbin form; NULL: none */
   char     *turn_server;
   GStrv     ice_addresses;      /* NULL: gather on all */

@@ -21,6 +21,7 @@
 #include <malloc.h>
 #endif
 #include <string.h>
+#include <time.h>
 
 #include "natter-call-media.h"
 #include "natter-call-devices.h"
@@ -35,6 +36,17 @@
 /* RTP keeps flowing while muted or with the camera off, so silence this long
  * means the peer or the path is gone (webrtcbin 1.22 has no ICE consent). */
 #define MEDIA_SILENCE_TIMEOUT_S 5
+/* The encoder, at every size (natter_call_media_prepare() times it at
+ * 1280×720). */
+#define VP8ENC "vp8enc name=vp8enc deadline=1 threads=1 cpu-used=-10 lag-in-frames=0 end-usage=cbr " \
+               "error-resilient=partitions undershoot=95 buffer-size=500 buffer-initial-size=300 " \
+               "buffer-optimal-size=400 max-quantizer=56"
+/* 1280×720 when one such frame takes at most this much of the encoder's
+ * CPU (12 % of a core at 30 fps; 640×480 costs about a third of it): the
+ * call then stays within about a third of a core. */
+#define HD_FRAME_BUDGET_US 4000
+#define HD_PROBE_FRAMES 12
+#define HD_PROBE_SKIPPED 2  /* the keyframe and the encoder's start */
 /* What takes the place of a missing or failed microphone or camera. */
 #define SILENCE_SOURCE "audiotestsrc is-live=true wave=silence samplesperbuffer=480"
 #define BLACK_SOURCE "videotestsrc is-live=true pattern=black"
@@ -77,7 +89,7 @@ struct _NatterCallMedia
 
   gint                 video_frames;   /* atomic */
   gint                 audio_buffers;  /* atomic */
-  gint64               first_frame_time; /* under lock */
+  gint64               phase_times[NATTER_CALL_N_PHASES]; /* under lock */
   GMutex               lock;
 
   gboolean             connected;
@@ -94,6 +106,7 @@ struct _NatterCallMedia
   gboolean             speaker_missing; /* atomic: read on pad-added */
   GstBus              *devices_bus;     /* the device monitor's */
   GstElement          *audio_output;    /* atomic: set on pad-added; the pipeline owns it */
+  GstElement          *video_decoder;   /* atomic: the pipeline owns it */
   gulong               devices_handler;
 };
 
@@ -131,6 +144,24 @@ static gboolean
 is_stopped (NatterCallMedia *self)
 {
   return g_atomic_int_get (&self->stopped);
+}
+
+/* Any thread: the first time @phase is reached. */
+static void
+mark_phase (NatterCallMedia *self,
+            NatterCallPhase  phase)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean first;
+
+  g_mutex_lock (&self->lock);
+  first = self->phase_times[phase] == 0;
+  if (first)
+    self->phase_times[phase] = now;
+  g_mutex_unlock (&self->lock);
+  if (first)
+    g_debug ("%s after %" G_GINT64_FORMAT " ms", natter_call_phase_to_string (phase),
+             (now - self->start_time) / 1000);
 }
 
 /* ------------------------------------------------------- to the main context */
@@ -271,8 +302,8 @@ on_offer_created (GstPromise *promise,
       return;
     }
 
+  mark_phase (self, NATTER_CALL_PHASE_DESCRIPTION);
   g_signal_emit_by_name (self->webrtc, "set-local-description", offer, NULL);
-  g_debug ("offer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("offer"),
                 gst_sdp_message_as_text (offer->sdp));
   if (self->options.debug_sdp)
@@ -307,8 +338,8 @@ on_answer_created (GstPromise *promise,
       return;
     }
 
+  mark_phase (self, NATTER_CALL_PHASE_DESCRIPTION);
   g_signal_emit_by_name (self->webrtc, "set-local-description", answer, NULL);
-  g_debug ("answer ready after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
   emit_on_main (self, EVENT_LOCAL_DESCRIPTION, 0, g_strdup ("answer"),
                 gst_sdp_message_as_text (answer->sdp));
   if (self->options.debug_sdp)
@@ -330,6 +361,7 @@ on_offer_set (GstPromise *promise,
   if (is_stopped (self))
     return;
 
+  mark_phase (self, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
   emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
   g_signal_emit_by_name (self->webrtc, "create-answer", NULL,
                          gst_promise_new_with_change_func (on_answer_created, self, NULL));
@@ -342,8 +374,10 @@ on_answer_set (GstPromise *promise,
   NatterCallMedia *self = user_data;
 
   gst_promise_unref (promise);
-  if (!is_stopped (self))
-    emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
+  if (is_stopped (self))
+    return;
+  mark_phase (self, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
+  emit_on_main (self, EVENT_REMOTE_SET, 0, NULL, NULL);
 }
 
 static void
@@ -356,6 +390,7 @@ on_ice_candidate (GstElement *webrtc,
 
   if (candidate == NULL || *candidate == '\0' || is_stopped (self))
     return;
+  mark_phase (self, NATTER_CALL_PHASE_GATHERING_STARTED);
   emit_on_main (self, EVENT_LOCAL_CANDIDATE, mline, g_strdup (candidate), NULL);
 }
 
@@ -370,8 +405,38 @@ on_ice_connection_state (GObject    *webrtc,
   g_object_get (webrtc, "ice-connection-state", &state, NULL);
   g_debug ("ICE connection state %d after %" G_GINT64_FORMAT " ms", state,
            (g_get_monotonic_time () - self->start_time) / 1000);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+      state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED)
+    mark_phase (self, NATTER_CALL_PHASE_ICE_CONNECTED);
   if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED && !is_stopped (self))
     emit_on_main (self, EVENT_FAILED, 0, NULL, NULL);
+}
+
+static void
+on_ice_gathering_state (GObject    *webrtc,
+                        GParamSpec *pspec,
+                        gpointer    user_data)
+{
+  GstWebRTCICEGatheringState state;
+
+  g_object_get (webrtc, "ice-gathering-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    mark_phase (user_data, NATTER_CALL_PHASE_GATHERING_DONE);
+}
+
+/* ICE and DTLS are up: media flows from now on. */
+static void
+on_connection_state (GObject    *webrtc,
+                     GParamSpec *pspec,
+                     gpointer    user_data)
+{
+  NatterCallMedia *self = user_data;
+  GstWebRTCPeerConnectionState state;
+
+  g_object_get (webrtc, "connection-state", &state, NULL);
+  if (state != GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    return;
+  mark_phase (self, NATTER_CALL_PHASE_DTLS_CONNECTED);
 }
 
 static void
@@ -396,12 +461,7 @@ count_video (GstPad          *pad,
 
   if (g_atomic_int_add (&self->video_frames, 1) == 0)
     {
-      g_mutex_lock (&self->lock);
-      if (self->first_frame_time == 0)
-        self->first_frame_time = g_get_monotonic_time ();
-      g_mutex_unlock (&self->lock);
-      g_debug ("first video frame after %" G_GINT64_FORMAT " ms",
-               (g_get_monotonic_time () - self->start_time) / 1000);
+      mark_phase (self, NATTER_CALL_PHASE_FIRST_FRAME);
       emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
     }
   return GST_PAD_PROBE_OK;
@@ -417,50 +477,70 @@ count_audio (GstPad          *pad,
   if (g_atomic_int_add (&self->audio_buffers, 1) == 0)
     {
       if (self->media_type == NATTER_CALL_MEDIA_AUDIO)
-        {
-          g_mutex_lock (&self->lock);
-          if (self->first_frame_time == 0)
-            self->first_frame_time = g_get_monotonic_time ();
-          g_mutex_unlock (&self->lock);
-        }
+        mark_phase (self, NATTER_CALL_PHASE_FIRST_FRAME);
       emit_on_main (self, EVENT_CONNECTED, 0, NULL, NULL);
     }
   return GST_PAD_PROBE_OK;
 }
 
-/* Adds @description (a bin whose first element takes @src) after @src,
- * ending in @tail if not NULL. */
-static gboolean
-link_decoder (NatterCallMedia *self,
-              GstPad          *src,
-              const char      *description,
-              GstPadProbeCallback counter,
-              GstElement      *tail)
+/* Adds @description (a bin) to the pipeline, counted, ending in @tail if
+ * not NULL: NULL when it cannot be built. */
+static GstElement *
+add_decoder (NatterCallMedia     *self,
+             const char          *description,
+             GstPadProbeCallback  counter,
+             GstElement          *tail)
 {
   g_autoptr(GError) error = NULL;
   GstElement *bin = gst_parse_bin_from_description (description, TRUE, &error);
-  g_autoptr(GstPad) sink = NULL;
   g_autoptr(GstPad) bin_src = NULL;
 
   if (bin == NULL)
     {
       g_warning ("Cannot build the decoder: %s", error->message);
-      return FALSE;
+      return NULL;
     }
 
   gst_bin_add (GST_BIN (self->pipeline), bin);
-  sink = gst_element_get_static_pad (bin, "sink");
   bin_src = gst_element_get_static_pad (bin, "src");
   gst_pad_add_probe (bin_src, GST_PAD_PROBE_TYPE_BUFFER, counter, self, NULL);
   if (tail != NULL && !gst_element_link (bin, tail))
     g_warning ("Cannot link the decoder");
   gst_element_sync_state_with_parent (bin);
-  if (gst_pad_link (src, sink) != GST_PAD_LINK_OK)
+  return bin;
+}
+
+/* The remote stream @src into @decoder. */
+static gboolean
+link_decoder (GstPad     *src,
+              GstElement *decoder)
+{
+  g_autoptr(GstPad) sink = decoder != NULL ? gst_element_get_static_pad (decoder, "sink") : NULL;
+
+  if (sink == NULL || gst_pad_link (src, sink) != GST_PAD_LINK_OK)
     {
       g_warning ("Cannot link the remote stream");
       return FALSE;
     }
   return TRUE;
+}
+
+#define VIDEO_DECODER "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
+                      "rtpvp8depay ! vp8dec threads=1 ! videoconvert"
+
+/* Video calls: the remote video's decoder and sink are made and started
+ * while the call is negotiated, not when its first packet came (that
+ * was 10–90 ms of the setup). */
+static void
+add_video_decoder (NatterCallMedia *self)
+{
+  GstElement *output = natter_video_sink_get_element (self->remote_video);
+  GstElement *decoder;
+
+  gst_bin_add (GST_BIN (self->pipeline), output);
+  gst_element_sync_state_with_parent (output);
+  decoder = add_decoder (self, VIDEO_DECODER, count_video, output);
+  g_atomic_pointer_set (&self->video_decoder, decoder);
 }
 
 static GstElement *
@@ -535,14 +615,14 @@ on_pad_added (GstElement *webrtc,
 
   if (g_strcmp0 (media, "video") == 0)
     {
-      GstElement *output = natter_video_sink_get_element (self->remote_video);
+      GstElement *decoder = g_atomic_pointer_get (&self->video_decoder);
 
-      gst_bin_add (GST_BIN (self->pipeline), output);
-      gst_element_sync_state_with_parent (output);
-      link_decoder (self, pad,
-                    "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! "
-                    "rtpvp8depay ! vp8dec threads=1 ! videoconvert",
-                    count_video, natter_video_sink_get_element (self->remote_video));
+      if (decoder == NULL || GST_PAD_IS_LINKED (pad))
+        return;
+      link_decoder (pad, decoder);
+      /* The peer's first keyframe may have gone before we could take it
+       * (vp8dec skips all up to the next one): ask for one (a PLI). */
+      gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE, 0));
     }
   else if (g_strcmp0 (media, "audio") == 0)
     {
@@ -554,10 +634,10 @@ on_pad_added (GstElement *webrtc,
       g_atomic_pointer_set (&self->audio_output, output);
       gst_element_link (self->echo_probe, output);
       gst_element_sync_state_with_parent (output);
-      link_decoder (self, pad,
-                    "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
-                    "capsfilter caps=\"audio/x-raw,rate=48000,channels=1\"",
-                    count_audio, self->echo_probe);
+      link_decoder (pad, add_decoder (self,
+                                      "rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! "
+                                      "capsfilter caps=\"audio/x-raw,rate=48000,channels=1\"",
+                                      count_audio, self->echo_probe));
     }
 }
 
@@ -567,6 +647,15 @@ on_pad_added (GstElement *webrtc,
  * it sometimes maps none (seen in about one call in four on loopback):
  * that side's losses then stayed unrepaired. Runs after webrtcbin's own
  * handler, on a streaming thread. */
+static GstPadProbeReturn
+first_rtp (GstPad          *pad,
+           GstPadProbeInfo *info,
+           gpointer         user_data)
+{
+  mark_phase (user_data, NATTER_CALL_PHASE_FIRST_RTP);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 static void
 on_new_jitterbuffer (GstElement *rtpbin,
                      GstElement *jitterbuffer,
@@ -574,7 +663,16 @@ on_new_jitterbuffer (GstElement *rtpbin,
                      guint       ssrc,
                      gpointer    user_data)
 {
+  g_autoptr(GstPad) sink = gst_element_get_static_pad (jitterbuffer, "sink");
+
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  /* Otherwise the first packet waits the whole latency (100 ms) in case
+   * an earlier one comes: start with two in a row. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets") != NULL)
+    g_object_set (jitterbuffer, "faststart-min-packets", 2, NULL);
+  if (sink != NULL)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, first_rtp,
+                       user_data, NULL);
 }
 
 /* ---------------------------------------------------------- local streams */
@@ -746,6 +844,9 @@ add_video (NatterCallMedia *self,
   int height = self->options.video_height;
   int fps = self->options.video_fps;
 
+  if (!self->options.video_caps_set)
+    natter_call_media_get_video_size (&width, &height, NULL);
+
   self->camera_open = g_atomic_int_get (&self->camera_enabled);
   if (!self->camera_open)
     source = NULL;
@@ -788,18 +889,19 @@ add_video (NatterCallMedia *self,
   self->camera = source;
   self->camera_next = scaler;
 
+  /* cpu-used: libvpx's VP8 realtime mode takes a positive value as a share
+   * of each frame's time to fill ((16 - n) / 16: 8 was half of it) and
+   * slows down to use it on a machine with time to spare; a negative one
+   * is a fixed speed. -10: 20–25 % less CPU per peer than 8 (libwebrtc
+   * uses -6 on desktops, -12 on ARM). */
   encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
                             "video/x-raw,format=I420 ! "
-                            "vp8enc name=vp8enc deadline=1 threads=1 cpu-used=8 "
-                            "lag-in-frames=0 end-usage=cbr target-bitrate=%d "
-                            "keyframe-max-dist=%d error-resilient=partitions "
-                            "undershoot=95 buffer-size=500 buffer-initial-size=300 "
-                            "buffer-optimal-size=400 max-quantizer=56 ! "
+                            VP8ENC " target-bitrate=%d keyframe-max-dist=%d ! "
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
   if (!add_send_branch (self, tee, encode,
                         "application/x-rtp,media=video,encoding-name=VP8,payload=" G_STRINGIFY (VIDEO_PT) ","
-                        "clock-rate=90000",
+                        "clock-rate=90000,rtcp-fb-nack-pli=(boolean)true",
                         error))
     return FALSE;
 
@@ -1145,7 +1247,7 @@ build_pipeline (NatterCallMedia *self,
                 NULL);
   rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
   if (rtpbin != NULL)
-    g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), NULL);
+    g_signal_connect (rtpbin, "new-jitterbuffer", G_CALLBACK (on_new_jitterbuffer), self);
   if (self->relay_only)
     g_object_set (self->webrtc, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, NULL);
   if (self->stun_servers->len > 0)
@@ -1182,6 +1284,10 @@ build_pipeline (NatterCallMedia *self,
   g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
   g_signal_connect (self->webrtc, "notify::ice-connection-state",
                     G_CALLBACK (on_ice_connection_state), self);
+  g_signal_connect (self->webrtc, "notify::ice-gathering-state",
+                    G_CALLBACK (on_ice_gathering_state), self);
+  g_signal_connect (self->webrtc, "notify::connection-state",
+                    G_CALLBACK (on_connection_state), self);
 
   if (!self->options.test_sources)
     {
@@ -1221,7 +1327,7 @@ build_pipeline (NatterCallMedia *self,
                self->missing & NATTER_CALL_MISSING_MICROPHONE ? " microphone" : "",
                self->missing & NATTER_CALL_MISSING_CAMERA ? " camera" : "",
                self->missing & NATTER_CALL_MISSING_SPEAKER ? " speaker" : "");
-  g_debug ("pipeline playing after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - self->start_time) / 1000);
+  mark_phase (self, NATTER_CALL_PHASE_PIPELINE);
   return TRUE;
 }
 
@@ -1340,6 +1446,95 @@ natter_call_media_init (NatterCallMedia *self)
 
 /* ------------------------------------------------------------------ API */
 
+/* Every element a call makes, webrtcbin's own included. Loading a plugin
+ * (dlopen, its init: libsrtp tests its ciphers, ~0.1–0.4 s) and the first
+ * instance of an element (its class) happened on the way to the offer or
+ * the answer, half a second of the setup on a busy machine. */
+static const char * const call_elements[] = {
+  "webrtcbin", "rtpbin", "rtpsession", "rtpssrcdemux", "rtpjitterbuffer", "rtpptdemux",
+  "rtpstorage", "rtprtxsend", "rtprtxreceive", "rtpulpfecenc", "rtpulpfecdec", "rtpredenc",
+  "rtpreddec", "dtlssrtpenc", "dtlssrtpdec", "dtlssrtpdemux", "dtlsenc", "srtpenc", "srtpdec",
+  "nicesrc", "nicesink", "funnel", "clocksync", "queue", "capsfilter", "tee", "fakesink",
+  "appsink", "audiotestsrc", "videotestsrc", "audioconvert", "audioresample", "volume",
+  "webrtcechoprobe", "webrtcdsp", "opusenc", "opusdec", "rtpopuspay", "rtpopusdepay",
+  "videoconvert", "videoscale", "videorate", "vp8enc", "vp8dec", "rtpvp8pay", "rtpvp8depay",
+};
+
+static gint hd_frame_cpu_us; /* atomic: µs, 0 until measured, -1 failed */
+
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &now);
+  return (gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
+}
+
+typedef struct
+{
+  gint64 entered;   /* the encoder's thread CPU time when a frame came in */
+  gint64 total;
+  int    frames;
+} EncoderProbe;
+
+static GstPadProbeReturn
+frame_in (GstPad          *pad,
+          GstPadProbeInfo *info,
+          gpointer         user_data)
+{
+  ((EncoderProbe *) user_data)->entered = thread_cpu_us ();
+  return GST_PAD_PROBE_OK;
+}
+
+/* vp8enc (lag-in-frames=0) pushes each frame out of the very call that took
+ * it in, on the same thread. */
+static GstPadProbeReturn
+frame_out (GstPad          *pad,
+           GstPadProbeInfo *info,
+           gpointer         user_data)
+{
+  EncoderProbe *probe = user_data;
+
+  if (probe->entered != 0 && ++probe->frames > HD_PROBE_SKIPPED)
+    probe->total += thread_cpu_us () - probe->entered;
+  probe->entered = 0;
+  return GST_PAD_PROBE_OK;
+}
+
+/* CPU time (µs, of the encoder's thread: what the machine's load does not
+ * change much) to encode a moving 1280×720 frame; -1 when it cannot. */
+static gint64
+measure_hd_encoder (void)
+{
+  g_autofree char *description =
+    g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte horizontal-speed=4 ! "
+                     "video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! "
+                     VP8ENC " target-bitrate=%d ! fakesink sync=false",
+                     HD_PROBE_FRAMES, NATTER_CALL_VIDEO_BITRATE_MAX);
+  g_autoptr(GstElement) pipeline = gst_parse_launch (description, NULL);
+  g_autoptr(GstElement) encoder = NULL;
+  g_autoptr(GstPad) sink = NULL;
+  g_autoptr(GstPad) src = NULL;
+  g_autoptr(GstBus) bus = NULL;
+  g_autoptr(GstMessage) message = NULL;
+  EncoderProbe probe = { 0, };
+
+  if (pipeline == NULL || (encoder = gst_bin_get_by_name (GST_BIN (pipeline), "vp8enc")) == NULL)
+    return -1;
+  sink = gst_element_get_static_pad (encoder, "sink");
+  src = gst_element_get_static_pad (encoder, "src");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, frame_in, &probe, NULL);
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, frame_out, &probe, NULL);
+  bus = gst_element_get_bus (pipeline);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    message = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  if (message == NULL || GST_MESSAGE_TYPE (message) != GST_MESSAGE_EOS || probe.frames <= HD_PROBE_SKIPPED)
+    return -1;
+  return MAX (probe.total / (probe.frames - HD_PROBE_SKIPPED), 1);
+}
+
 /* dtlsdec generates the process-wide certificate when its first instance is
  * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)). */
 static gpointer
@@ -1350,6 +1545,13 @@ prepare_thread (gpointer data)
 
   if (dtls != NULL)
     gst_object_unref (gst_object_ref_sink (dtls));
+  for (guint i = 0; i < G_N_ELEMENTS (call_elements); i++)
+    {
+      GstElement *element = gst_element_factory_make (call_elements[i], NULL);
+
+      if (element != NULL)
+        gst_object_unref (gst_object_ref_sink (element));
+    }
   /* The device monitor too: its providers' probe (~0.1 s) is then done
    * before the first call, and it stays to say what is plugged in. */
   natter_call_media_options_load (&options);
@@ -1358,6 +1560,12 @@ prepare_thread (gpointer data)
       g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
     }
   natter_call_media_options_clear (&options);
+  {
+    gint64 cpu = measure_hd_encoder ();
+
+    g_debug ("a 1280×720 frame takes the encoder %" G_GINT64_FORMAT " µs of CPU", cpu);
+    g_atomic_int_set (&hd_frame_cpu_us, (gint) CLAMP (cpu, -1, G_MAXINT));
+  }
 #ifdef __GLIBC__
   /* Reading the plugin registry and making the key leave ~10 MB of freed
    * heap behind (the app's RSS): give it back. */
@@ -1390,6 +1598,22 @@ natter_call_media_prepare_finish (void)
       prepare_thread_handle = (GThread *) &prepare_lock;
     }
   g_mutex_unlock (&prepare_lock);
+}
+
+void
+natter_call_media_get_video_size (int    *width,
+                                  int    *height,
+                                  gint64 *frame_cpu_us)
+{
+  gint cpu = g_atomic_int_get (&hd_frame_cpu_us);
+  gboolean hd = cpu > 0 && cpu <= HD_FRAME_BUDGET_US;
+
+  if (width != NULL)
+    *width = hd ? 1280 : 640;
+  if (height != NULL)
+    *height = hd ? 720 : 480;
+  if (frame_cpu_us != NULL)
+    *frame_cpu_us = cpu;
 }
 
 NatterCallMedia *
@@ -1623,6 +1847,8 @@ natter_call_media_start_offer (NatterCallMedia  *self,
     return FALSE;
   g_signal_emit_by_name (self->webrtc, "create-offer", NULL,
                          gst_promise_new_with_change_func (on_offer_created, self, NULL));
+  if (self->media_type == NATTER_CALL_MEDIA_VIDEO)
+    add_video_decoder (self);
   return TRUE;
 }
 
@@ -1647,6 +1873,8 @@ natter_call_media_start_answer (NatterCallMedia  *self,
   g_signal_emit_by_name (self->webrtc, "set-remote-description", offer,
                          gst_promise_new_with_change_func (on_offer_set, self, NULL));
   gst_webrtc_session_description_free (offer);
+  if (self->media_type == NATTER_CALL_MEDIA_VIDEO)
+    add_video_decoder (self);
   return TRUE;
 }
 
@@ -1727,13 +1955,18 @@ natter_call_media_stop (NatterCallMedia *self)
     {
       gint64 begin = g_get_monotonic_time ();
 
+      g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (self->webrtc), "rtpbin");
+
       g_signal_handlers_disconnect_by_data (self->webrtc, self);
+      if (rtpbin != NULL)
+        g_signal_handlers_disconnect_by_data (rtpbin, self);
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
       g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
     }
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
   g_atomic_pointer_set (&self->audio_output, NULL);
+  g_atomic_pointer_set (&self->video_decoder, NULL);
   self->camera = self->camera_next = NULL;
   self->microphone = self->microphone_next = NULL;
   self->last_branch = NULL;
@@ -1834,11 +2067,19 @@ natter_call_media_get_audio_buffers_received (NatterCallMedia *self)
 gint64
 natter_call_media_get_first_frame_time (NatterCallMedia *self)
 {
+  return natter_call_media_get_phase_time (self, NATTER_CALL_PHASE_FIRST_FRAME);
+}
+
+gint64
+natter_call_media_get_phase_time (NatterCallMedia *self,
+                                  NatterCallPhase  phase)
+{
   gint64 time;
 
   g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), 0);
+  g_return_val_if_fail (phase < NATTER_CALL_N_PHASES, 0);
   g_mutex_lock (&self->lock);
-  time = self->first_frame_time;
+  time = self->phase_times[phase];
   g_mutex_unlock (&self->lock);
   return time;
 }

@@ -35,11 +35,22 @@ NatterCallMedia *natter_call_media_new                  (NatterCallMediaType  me
 
 /* Generates, on a thread of its own, the DTLS certificate that every call
  * of the process shares (RSA 2048: 0.1–0.2 s that would otherwise delay
- * the first offer or answer). Idempotent; call it early. */
+ * the first offer or answer), and loads the plugins and element classes a
+ * call uses (0.3–0.6 s of the first setup otherwise, libsrtp's self-tests
+ * the most). Idempotent; call it early. */
 void             natter_call_media_prepare              (void);
 /* Blocks until that certificate exists (command-line tools, before their
  * first call; never on a GTK main thread). */
 void             natter_call_media_prepare_finish       (void);
+
+/* The camera's size when NATTER_CALL_VIDEO_CAPS does not set one:
+ * 1280×720 when natter_call_media_prepare() measured that this machine
+ * encodes a moving 1280×720 frame in at most 4 ms of the encoder thread's
+ * CPU (12 % of a core at 30 fps), 640×480 otherwise and until measured.
+ * @frame_cpu_us: that measurement in µs (0: not yet, -1: it failed). */
+void             natter_call_media_get_video_size       (int                 *width,
+                                                         int                 *height,
+                                                         gint64              *frame_cpu_us);
 
 /* Before starting: a STUN or TURN server as RFC 7064/7065 URI
  * (stun:host:port, turn:host:port?transport=udp, turns:...) with the TURN
@@ -108,6 +119,11 @@ guint64          natter_call_media_get_audio_buffers_received (NatterCallMedia *
 /* g_get_monotonic_time() of the first decoded remote frame (video, or audio
  * for audio calls); 0 before. */
 gint64           natter_call_media_get_first_frame_time (NatterCallMedia     *self);
+/* g_get_monotonic_time() of the media's phases of the call (pipeline,
+ * description, gathering, remote description, ICE, DTLS, first RTP, first
+ * frame); 0 before, and for the others. */
+gint64           natter_call_media_get_phase_time       (NatterCallMedia     *self,
+                                                         NatterCallPhase      phase);
 /* RTX packets sent in answer to the peer's NACKs, and RTX packets
  * received that repaired our losses (0 before the pipeline exists). */
 void             natter_call_media_get_retransmissions  (NatterCallMedia     *self,

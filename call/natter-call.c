@@ -36,6 +36,7 @@ struct _NatterCall
   gint64               connected_time;
   gint64               end_time;
   gint64               start_monotonic; /* µs */
+  gint64               phase_times[NATTER_CALL_N_PHASES]; /* the signalling's; the media has the others */
 
   char                *remote_sdp;      /* the offer, callee, until accepted */
   GPtrArray           *local_candidates;  /* JsonObject, until our SDP is sent */
@@ -117,6 +118,14 @@ json_get_int (JsonObject *object,
 }
 
 /* ------------------------------------------------------------------ state */
+
+static void
+mark_phase (NatterCall      *self,
+            NatterCallPhase  phase)
+{
+  if (self->phase_times[phase] == 0)
+    self->phase_times[phase] = g_get_monotonic_time ();
+}
 
 static void
 stop_timers (NatterCall *self)
@@ -556,6 +565,7 @@ natter_call_init (NatterCall *self)
    * while an outgoing one waits for TURN credentials. */
   self->start_time = g_get_real_time () / 1000;
   self->start_monotonic = g_get_monotonic_time ();
+  self->phase_times[NATTER_CALL_PHASE_STARTED] = self->start_monotonic;
   self->camera_enabled = TRUE;
   self->remote_camera_enabled = TRUE;
   self->local_candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
@@ -672,6 +682,7 @@ natter_call_start (NatterCall *self)
         json_object_set_string_member (ringing, "deviceId", self->self_device_id);
       set_state (self, NATTER_CALL_STATE_INCOMING, NATTER_CALL_REASON_NONE);
       send_content (self, NATTER_OBJECT_CALL_RINGING, ringing);
+      mark_phase (self, NATTER_CALL_PHASE_RINGING);
       if (self->auto_accept)
         natter_call_accept (self);
     }
@@ -697,6 +708,7 @@ natter_call_accept (NatterCall *self)
   if (self->state != NATTER_CALL_STATE_INCOMING)
     return;
 
+  mark_phase (self, NATTER_CALL_PHASE_ACCEPTED);
   natter_call_host_stop_timer (self->host, self, NATTER_CALL_TIMER_NO_ANSWER);
   set_state (self, NATTER_CALL_STATE_ACTIVE, NATTER_CALL_REASON_NONE);
   natter_call_host_start_timer (self->host, self, NATTER_CALL_TIMER_CONNECT,
@@ -898,6 +910,7 @@ handle_remote_accept (NatterCall *self,
   if (self->state != NATTER_CALL_STATE_DIALING && self->state != NATTER_CALL_STATE_RINGING)
     return;
 
+  mark_phase (self, NATTER_CALL_PHASE_ACCEPTED);
   natter_call_host_stop_timer (self->host, self, NATTER_CALL_TIMER_NO_ANSWER);
   set_state (self, NATTER_CALL_STATE_ACTIVE, NATTER_CALL_REASON_NONE);
   natter_call_host_start_timer (self->host, self, NATTER_CALL_TIMER_CONNECT,
@@ -980,6 +993,7 @@ natter_call_handle_message (NatterCall *self,
           self->ringing_devices->len < 16 &&
           !g_ptr_array_find_with_equal_func (self->ringing_devices, device, g_str_equal, NULL))
         g_ptr_array_add (self->ringing_devices, g_strdup (device));
+      mark_phase (self, NATTER_CALL_PHASE_RINGING);
       if (self->state == NATTER_CALL_STATE_DIALING)
         set_state (self, NATTER_CALL_STATE_RINGING, NATTER_CALL_REASON_NONE);
     }
@@ -1017,9 +1031,13 @@ natter_call_handle_local_description (NatterCall *self,
       json_object_set_array_member (content, "inviteUserIds", g_steal_pointer (&invitees));
       json_object_set_string_member (content, "extra", "");
       send_content (self, NATTER_OBJECT_CALL_INVITE, content);
+      mark_phase (self, NATTER_CALL_PHASE_INVITE);
     }
   else if (!self->outgoing && self->state == NATTER_CALL_STATE_ACTIVE)
-    send_content (self, NATTER_OBJECT_CALL_ACCEPT, content);
+    {
+      send_content (self, NATTER_OBJECT_CALL_ACCEPT, content);
+      mark_phase (self, NATTER_CALL_PHASE_ANSWER_SENT);
+    }
   else
     return;
 
@@ -1248,6 +1266,32 @@ natter_call_get_setup_time (NatterCall *self)
   if (self->media == NULL || (first = natter_call_media_get_first_frame_time (self->media)) == 0)
     return -1;
   return (first - self->start_monotonic) / 1000;
+}
+
+gint64
+natter_call_get_phase_time (NatterCall      *self,
+                            NatterCallPhase  phase)
+{
+  g_return_val_if_fail (NATTER_IS_CALL (self), 0);
+  g_return_val_if_fail (phase < NATTER_CALL_N_PHASES, 0);
+
+  if (self->phase_times[phase] != 0 || self->media == NULL)
+    return self->phase_times[phase];
+  return natter_call_media_get_phase_time (self->media, phase);
+}
+
+const char *
+natter_call_phase_to_string (NatterCallPhase phase)
+{
+  static const char * const names[] = {
+    "started", "pipeline", "description", "gathering-started", "invite", "ringing", "accepted",
+    "answer-sent", "remote-description", "gathering-done", "ice-connected", "dtls-connected",
+    "first-rtp", "first-frame",
+  };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == NATTER_CALL_N_PHASES);
+  g_return_val_if_fail (phase < NATTER_CALL_N_PHASES, NULL);
+  return names[phase];
 }
 
 gboolean

@@ -34,6 +34,30 @@ typedef enum {
   NATTER_CALL_MISSING_SPEAKER    = 1 << NATTER_CALL_DEVICE_SPEAKER,
 } NatterCallMissing;
 
+/* The steps of setting a call up, in the order they usually happen; each
+ * is timed once (natter_call_get_phase_time()) so the time to the first
+ * frame can be taken apart. "Sent" and "received" are the signalling. */
+typedef enum {
+  NATTER_CALL_PHASE_STARTED,            /* placed; the invite arrived */
+  NATTER_CALL_PHASE_PIPELINE,           /* the media pipeline plays */
+  NATTER_CALL_PHASE_DESCRIPTION,        /* our offer or answer exists */
+  NATTER_CALL_PHASE_GATHERING_STARTED,  /* our first ICE candidate */
+  NATTER_CALL_PHASE_INVITE,             /* the invite sent (caller) */
+  NATTER_CALL_PHASE_RINGING,            /* Ringing received (caller) or sent */
+  NATTER_CALL_PHASE_ACCEPTED,           /* Accept received (caller); accepted */
+  NATTER_CALL_PHASE_ANSWER_SENT,        /* Accept with our answer sent (callee) */
+  NATTER_CALL_PHASE_REMOTE_DESCRIPTION, /* the peer's offer or answer applied */
+  NATTER_CALL_PHASE_GATHERING_DONE,
+  NATTER_CALL_PHASE_ICE_CONNECTED,      /* a candidate pair works */
+  NATTER_CALL_PHASE_DTLS_CONNECTED,     /* ICE and DTLS: the peer connection is up */
+  NATTER_CALL_PHASE_FIRST_RTP,          /* the first media packet, decrypted */
+  NATTER_CALL_PHASE_FIRST_FRAME,        /* the first decoded remote frame */
+  NATTER_CALL_N_PHASES
+} NatterCallPhase;
+
+/* "started", "pipeline", ... "first-frame" */
+const char          *natter_call_phase_to_string    (NatterCallPhase phase);
+
 /* Display names of the devices of @kind that GstDeviceMonitor knows now
  * (the process's monitor: only its first use blocks while it probes). */
 GStrv                natter_call_list_devices       (NatterCallDevice kind);
@@ -57,6 +81,10 @@ gint64               natter_call_get_duration       (NatterCall *self);
 /* ms from the start of the call to the first decoded remote video frame
  * (first audio for audio calls); -1 until then. */
 gint64               natter_call_get_setup_time     (NatterCall *self);
+/* g_get_monotonic_time() when @phase was reached (the system's monotonic
+ * clock: comparable between processes on one machine); 0 if not (yet). */
+gint64               natter_call_get_phase_time     (NatterCall      *self,
+                                                     NatterCallPhase  phase);
 gboolean             natter_call_get_muted          (NatterCall *self);
 gboolean             natter_call_get_camera_enabled (NatterCall *self);
 gboolean             natter_call_get_remote_camera_enabled (NatterCall *self);

@@ -6,10 +6,13 @@
  * One line per state change ("dialing", "ringing", "incoming bob video ID",
  * "active", "ended 3 hangup"), then one JSON line:
  * {"callId","state","reason","mediaType","duration","setupMs",
- *  "videoFramesReceived","audioBuffersReceived","missingDevices"} (duration
+ *  "videoFramesReceived","audioBuffersReceived","missingDevices","phases"} (duration
  * in seconds, setupMs from the start of the call to the first decoded
  * remote video frame, audio for audio calls, -1 if none; missingDevices
- * the devices the call went without: "microphone", "camera", "speaker").
+ * the devices the call went without: "microphone", "camera", "speaker";
+ * phases: each phase of the setup reached, natter_call_phase_to_string()
+ * → g_get_monotonic_time() in µs, comparable between the two peers'
+ * processes on one machine: natter-call-bench takes the setup apart).
  * Without NATTER_CALL_TEST_SOURCES the real devices are used, and a
  * missing one is replaced by silence or black frames. The command returns once the
  * call's RC:VCSummary is stored. Exit status: 0 the call was connected,
@@ -132,6 +135,15 @@ print_result (NatterCall *call)
   for (guint i = 0; missing[i] != NULL; i++)
     json_builder_add_string_value (builder, missing[i]);
   json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "phases");
+  json_builder_begin_object (builder);
+  for (NatterCallPhase phase = 0; phase < NATTER_CALL_N_PHASES; phase++)
+    if (natter_call_get_phase_time (call, phase) != 0)
+      {
+        json_builder_set_member_name (builder, natter_call_phase_to_string (phase));
+        json_builder_add_int_value (builder, natter_call_get_phase_time (call, phase));
+      }
+  json_builder_end_object (builder);
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);

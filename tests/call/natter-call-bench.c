@@ -1,14 +1,18 @@
 /* natter-call-bench.c — call setup time and CPU per peer
  *
- *   natter-call-bench [--calls N] [--cpu-seconds S]
+ *   natter-call-bench [--calls N] [--cpu-seconds S] [--video WxH]
  *
  * Starts natterd on 127.0.0.1 and, N times, `natter-cli answer --auto` as bob
  * and `natter-cli call bob --video --duration 2` as alice (test sources,
  * 640×480@30, ICE on 127.0.0.1), and prints the median and p90 of alice's
  * setupMs: from starting the call (invite) to the first decoded remote
- * video frame. Then one call of S seconds where each peer's CPU (utime +
+ * video frame, and each phase of the setup on both sides (the "phases" of
+ * natter-cli's result: monotonic times, here in ms after alice placed the
+ * call), p50 and p90 of each. Then one call of S seconds where each peer's CPU (utime +
  * stime from /proc) is sampled over the connected part, in % of one core.
- * A benchmark: it prints figures, it asserts nothing.
+ * --video 1280x720 measures the HD option (640x480 by default); the size
+ * natter_call_media_get_video_size() would pick on this machine is printed
+ * first. A benchmark: it prints figures, it asserts nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,6 +23,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "natter-call.h"
+#include "natter-call-media.h"
 #include "natter-test-server.h"
 
 typedef struct
@@ -153,6 +159,54 @@ compare_int64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+static gint64
+percentile (GArray *values,
+            int     percent)
+{
+  if (values->len == 0)
+    return -1;
+  g_array_sort (values, compare_int64);
+  return g_array_index (values, gint64, MAX ((values->len * percent + 99) / 100, 1) - 1);
+}
+
+/* @phases[side][phase]: ms after the caller's start, for each call. */
+static void
+add_phases (GArray     *phases[2][NATTER_CALL_N_PHASES],
+            int         side,
+            JsonObject *result,
+            gint64      origin)
+{
+  JsonObject *times = json_object_get_object_member (result, "phases");
+
+  for (NatterCallPhase phase = 0; phase < NATTER_CALL_N_PHASES; phase++)
+    {
+      const char *name = natter_call_phase_to_string (phase);
+      gint64 ms;
+
+      if (times == NULL || !json_object_has_member (times, name))
+        continue;
+      ms = (json_object_get_int_member (times, name) - origin) / 1000;
+      g_array_append_val (phases[side][phase], ms);
+    }
+}
+
+static void
+print_phases (GArray *phases[2][NATTER_CALL_N_PHASES])
+{
+  g_print ("phase (ms after the call was placed)   caller p50   p90   callee p50   p90\n");
+  for (NatterCallPhase phase = 0; phase < NATTER_CALL_N_PHASES; phase++)
+    {
+      g_print ("  %-36s", natter_call_phase_to_string (phase));
+      for (int side = 0; side < 2; side++)
+        if (phases[side][phase]->len > 0)
+          g_print ("  %9" G_GINT64_FORMAT " %5" G_GINT64_FORMAT, percentile (phases[side][phase], 50),
+                   percentile (phases[side][phase], 90));
+        else
+          g_print ("  %9s %5s", "-", "-");
+      g_print ("\n");
+    }
+}
+
 static void
 run_until (gint64 deadline)
 {
@@ -166,9 +220,12 @@ main (int   argc,
 {
   int calls = 10;
   int cpu_seconds = 10;
+  g_autofree char *video = NULL;
+  g_autofree char *caps = NULL;
   const GOptionEntry entries[] = {
     { "calls", 0, 0, G_OPTION_ARG_INT, &calls, "Calls to time (10)", "N" },
     { "cpu-seconds", 0, 0, G_OPTION_ARG_INT, &cpu_seconds, "Length of the CPU sample (10)", "S" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video, "Video size (640x480)", "WxH" },
     { NULL }
   };
   g_autoptr(GOptionContext) options = g_option_context_new (NULL);
@@ -179,6 +236,7 @@ main (int   argc,
   g_autofree char *duration = NULL;
   g_autofree char *remove = NULL;
   long ticks_per_second = sysconf (_SC_CLK_TCK);
+  GArray *phases[2][NATTER_CALL_N_PHASES];
 
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) || calls < 1 || cpu_seconds < 2)
@@ -191,9 +249,24 @@ main (int   argc,
   g_setenv ("NATTERD", NATTERD_PATH, FALSE);
   g_setenv ("NATTER_CLI", NATTER_CLI_PATH, FALSE);
   g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
-  g_setenv ("NATTER_CALL_VIDEO_CAPS", "640x480@30", TRUE);
+  caps = g_strdup_printf ("%s@30", video != NULL ? video : "640x480");
+  g_setenv ("NATTER_CALL_VIDEO_CAPS", caps, TRUE);
+  {
+    int width, height;
+    gint64 cpu;
+
+    gst_init (NULL, NULL);
+    natter_call_media_prepare_finish ();
+    natter_call_media_get_video_size (&width, &height, &cpu);
+    g_print ("video size by capacity: %dx%d (a 1280x720 frame takes %" G_GINT64_FORMAT
+             " us of encoder CPU; 1280x720 at <= 4000 us); measuring %s\n", width, height, cpu, caps);
+  }
   if (g_getenv ("NATTER_CALL_ICE_ADDRESSES") == NULL)
     g_setenv ("NATTER_CALL_ICE_ADDRESSES", "127.0.0.1", TRUE);
+
+  for (int side = 0; side < 2; side++)
+    for (int phase = 0; phase < NATTER_CALL_N_PHASES; phase++)
+      phases[side][phase] = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   dir = g_dir_make_tmp ("natter-call-bench-XXXXXX", &error);
   g_assert_no_error (error);
@@ -209,12 +282,17 @@ main (int   argc,
       run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 2);
       alice = peer_start (server, dir, "alice", "call", "bob", "--video", "--duration", "2");
       result = wait_result (alice);
-      g_autoptr(JsonObject) unused = wait_result (bob);
+      g_autoptr(JsonObject) bob_result = wait_result (bob);
+      JsonObject *alice_phases = json_object_get_object_member (result, "phases");
+      gint64 origin = alice_phases != NULL ? json_object_get_int_member_with_default (alice_phases, "started", 0) : 0;
+
       setup = json_object_get_int_member (result, "setupMs");
       if (json_object_get_int_member (result, "reason") != 3 || setup <= 0)
         g_error ("call %d did not connect (reason %" G_GINT64_FORMAT ")", i + 1,
                  json_object_get_int_member (result, "reason"));
       g_array_append_val (setups, setup);
+      add_phases (phases, 0, result, origin);
+      add_phases (phases, 1, bob_result, origin);
       g_print ("call %2d: setup %" G_GINT64_FORMAT " ms\n", i + 1, setup);
       peer_free (alice);
       peer_free (bob);
@@ -225,6 +303,7 @@ main (int   argc,
            " ms, p90 %" G_GINT64_FORMAT " ms\n",
            calls, g_array_index (setups, gint64, (setups->len - 1) / 2),
            g_array_index (setups, gint64, (setups->len * 9 + 9) / 10 - 1));
+  print_phases (phases);
 
   /* CPU: sample the connected part of one longer call. */
   {
@@ -250,9 +329,9 @@ main (int   argc,
     alice_result = wait_result (alice);
     bob_result = wait_result (bob);
 
-    g_print ("CPU per peer, 640x480@30 VP8 + Opus, %d s connected: caller %.1f %%, callee %.1f %% of one core "
+    g_print ("CPU per peer, %s VP8 + Opus, %d s connected: caller %.1f %%, callee %.1f %% of one core "
              "(frames received: %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT ")\n",
-             cpu_seconds,
+             caps, cpu_seconds,
              100.0 * (alice1 - alice0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
              100.0 * (bob1 - bob0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
              json_object_get_int_member (alice_result, "videoFramesReceived"),
@@ -261,6 +340,9 @@ main (int   argc,
     peer_free (bob);
   }
 
+  for (int side = 0; side < 2; side++)
+    for (int phase = 0; phase < NATTER_CALL_N_PHASES; phase++)
+      g_array_unref (phases[side][phase]);
   natter_test_server_free (g_steal_pointer (&server));
   remove = g_strdup_printf ("rm -rf '%s'", dir);
   if (system (remove) != 0)

@@ -265,6 +265,97 @@ test_video_call (Pair          *pair,
   g_assert_cmpint (json_object_get_int_member (pair->alice->summary, "duration"), >=, 1);
 }
 
+/* Phase @later of @b came after phase @earlier of @a (one process: one
+ * clock). */
+static void
+assert_phase_order (NatterCall      *a,
+                    NatterCallPhase  earlier,
+                    NatterCall      *b,
+                    NatterCallPhase  later)
+{
+  gint64 t0 = natter_call_get_phase_time (a, earlier);
+  gint64 t1 = natter_call_get_phase_time (b, later);
+
+  if (t0 == 0 || t1 == 0 || t0 > t1)
+    g_error ("%s of %s at %" G_GINT64_FORMAT ", %s of %s at %" G_GINT64_FORMAT,
+             natter_call_phase_to_string (earlier), natter_call_get_outgoing (a) ? "alice" : "bob", t0,
+             natter_call_phase_to_string (later), natter_call_get_outgoing (b) ? "alice" : "bob", t1);
+}
+
+/* What a call needs is loaded before the first one, so none waits for
+ * it (libsrtp's self-tests alone took 0.1–0.4 s of the first setup), and
+ * every phase of a setup is timed, in the order things happen, on both
+ * sides: natter-call-bench takes the setup apart with them. */
+static void
+test_setup_phases (Pair          *pair,
+                   gconstpointer  data)
+{
+  const char * const plugins[] = { "srtp", "nice", "dtls", "webrtc", "vpx", "opus", "webrtcdsp", "rtpmanager" };
+  NatterCall *alice, *bob;
+
+  natter_call_media_prepare_finish ();
+  for (guint i = 0; i < G_N_ELEMENTS (plugins); i++)
+    {
+      g_autoptr(GstPlugin) plugin = gst_registry_find_plugin (gst_registry_get (), plugins[i]);
+
+      g_assert_nonnull (plugin);
+      if (!gst_plugin_is_loaded (plugin))
+        g_error ("the %s plugin is not loaded after natter_call_media_prepare_finish()", plugins[i]);
+    }
+  /* the camera's size by the measured cost of a 1280×720 frame */
+  {
+    int width = 0, height = 0;
+    gint64 cpu = 0;
+
+    natter_call_media_get_video_size (&width, &height, &cpu);
+    g_test_message ("a 1280×720 frame: %" G_GINT64_FORMAT " µs of encoder CPU: %dx%d", cpu, width, height);
+    g_assert_cmpint (cpu, >, 0);
+    g_assert_cmpint (width, ==, cpu <= 4000 ? 1280 : 640);
+    g_assert_cmpint (height, ==, cpu <= 4000 ? 720 : 480);
+  }
+
+  pair->bob->auto_accept = TRUE;
+  alice = dial (pair, NATTER_CALL_MEDIA_VIDEO, "phases-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+  bob = pair->bob->call;
+
+  /* the caller: its offer, then the invite; the callee's answer */
+  assert_phase_order (alice, NATTER_CALL_PHASE_STARTED, alice, NATTER_CALL_PHASE_PIPELINE);
+  assert_phase_order (alice, NATTER_CALL_PHASE_PIPELINE, alice, NATTER_CALL_PHASE_DESCRIPTION);
+  assert_phase_order (alice, NATTER_CALL_PHASE_DESCRIPTION, alice, NATTER_CALL_PHASE_INVITE);
+  assert_phase_order (alice, NATTER_CALL_PHASE_DESCRIPTION, alice, NATTER_CALL_PHASE_GATHERING_STARTED);
+  assert_phase_order (alice, NATTER_CALL_PHASE_INVITE, bob, NATTER_CALL_PHASE_STARTED);
+  assert_phase_order (bob, NATTER_CALL_PHASE_STARTED, bob, NATTER_CALL_PHASE_RINGING);
+  assert_phase_order (bob, NATTER_CALL_PHASE_RINGING, alice, NATTER_CALL_PHASE_RINGING);
+  assert_phase_order (bob, NATTER_CALL_PHASE_ACCEPTED, bob, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
+  assert_phase_order (bob, NATTER_CALL_PHASE_REMOTE_DESCRIPTION, bob, NATTER_CALL_PHASE_DESCRIPTION);
+  assert_phase_order (bob, NATTER_CALL_PHASE_DESCRIPTION, bob, NATTER_CALL_PHASE_ANSWER_SENT);
+  assert_phase_order (bob, NATTER_CALL_PHASE_ANSWER_SENT, alice, NATTER_CALL_PHASE_ACCEPTED);
+  assert_phase_order (alice, NATTER_CALL_PHASE_ACCEPTED, alice, NATTER_CALL_PHASE_REMOTE_DESCRIPTION);
+  g_assert_cmpint (natter_call_get_phase_time (alice, NATTER_CALL_PHASE_ANSWER_SENT), ==, 0);
+  g_assert_cmpint (natter_call_get_phase_time (bob, NATTER_CALL_PHASE_INVITE), ==, 0);
+  /* both: gathering, ICE, DTLS, media, a picture (webrtcbin tells the
+   * states from a thread of its own, maybe after the media came: only
+   * that they were reached) */
+  for (guint i = 0; i < 2; i++)
+    {
+      NatterCall *call = i == 0 ? alice : bob;
+
+      assert_phase_order (call, NATTER_CALL_PHASE_GATHERING_STARTED, call, NATTER_CALL_PHASE_GATHERING_DONE);
+      assert_phase_order (call, NATTER_CALL_PHASE_REMOTE_DESCRIPTION, call, NATTER_CALL_PHASE_ICE_CONNECTED);
+      assert_phase_order (call, NATTER_CALL_PHASE_ICE_CONNECTED, call, NATTER_CALL_PHASE_DTLS_CONNECTED);
+      assert_phase_order (call, NATTER_CALL_PHASE_REMOTE_DESCRIPTION, call, NATTER_CALL_PHASE_FIRST_RTP);
+      assert_phase_order (call, NATTER_CALL_PHASE_FIRST_RTP, call, NATTER_CALL_PHASE_FIRST_FRAME);
+      g_assert_cmpint (natter_call_get_setup_time (call), ==,
+                       (natter_call_get_phase_time (call, NATTER_CALL_PHASE_FIRST_FRAME) -
+                        natter_call_get_phase_time (call, NATTER_CALL_PHASE_STARTED)) / 1000);
+    }
+  g_assert_cmpstr (natter_call_phase_to_string (NATTER_CALL_PHASE_FIRST_FRAME), ==, "first-frame");
+
+  natter_call_hangup (alice);
+  g_assert_true (wait_for (pair, both_ended, 10));
+}
+
 static void
 test_audio_call (Pair          *pair,
                  gconstpointer  data)
@@ -652,6 +743,8 @@ main (int   argc,
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");
 
+  /* first: nothing of a call loaded before it */
+  g_test_add ("/call/media/setup-phases", Pair, NULL, pair_setup, test_setup_phases, pair_teardown);
   g_test_add ("/call/media/video-call", Pair, NULL, pair_setup, test_video_call, pair_teardown);
   g_test_add ("/call/media/audio-call", Pair, NULL, pair_setup, test_audio_call, pair_teardown);
   g_test_add ("/call/media/lossy-path", Pair, NULL, pair_setup, test_lossy_path, pair_teardown);
