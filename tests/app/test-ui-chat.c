@@ -599,8 +599,26 @@ chat_closed (gpointer chat)
   return natter_chat_view_get_target_id (chat) == NULL;
 }
 
-/* A system chat (type 6) is read-only: no composer; a private chat has
- * one again (#16). */
+static gboolean
+news_named (gpointer data)
+{
+  NatterTestUi *ui = data;
+  NatterConversationList *list = natter_sidebar_get_conversations (ui->sidebar);
+  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_SYSTEM, "news");
+  g_autoptr(NatterConversation) conv = NULL;
+  AdwWindowTitle *title = ADW_WINDOW_TITLE (natter_test_ui_find_type (GTK_WIDGET (ui->chat), ADW_TYPE_WINDOW_TITLE));
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  return g_strcmp0 (natter_conversation_get_title (conv), "News Desk") == 0 &&
+         g_str_has_suffix (natter_conversation_get_portrait_uri (conv) ?: "", "/news.png") &&
+         g_strcmp0 (adw_window_title_get_title (title), "News Desk") == 0;
+}
+
+/* A system chat (type 6) is read-only: no composer, and named by the
+ * service's profile instead of its id; a private chat has a composer again
+ * (#16). */
 static void
 test_system_read_only (NatterTestUi  *ui,
                        gconstpointer  data)
@@ -608,7 +626,9 @@ test_system_read_only (NatterTestUi  *ui,
   g_autoptr(JsonObject) reply = NULL;
   guint status = 0;
   GtkWidget *composer = GTK_WIDGET (natter_chat_view_get_composer (ui->chat));
+  g_autofree char *portrait = g_strconcat (natter_test_server_get_url (ui->server), "/news.png", NULL);
 
+  natter_test_ui_set_user (ui, "news", "News Desk", portrait);
   reply = natter_test_server_api (ui->server, &status, "message/system/publish",
                                   "fromUserId", "news", "toUserId", "alice", "objectName", "RC:TxtMsg",
                                   "content", "{\"content\":\"Maintenance tonight\"}", NULL);
@@ -616,6 +636,7 @@ test_system_read_only (NatterTestUi  *ui,
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_SYSTEM, "news", 0);
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Maintenance tonight");
   g_assert_false (gtk_widget_get_visible (composer));
+  natter_test_ui_wait_until (news_named, ui, "the system chat named by its service's profile");
 
   natter_test_ui_publish (ui, "bob", "alice", "Hi alice");
   natter_test_ui_open_chat (ui, "bob", "Hi alice");
