@@ -741,6 +741,7 @@ test_customer_service (NatterTestUi  *ui,
   natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "My order is late");
   natter_composer_send (natter_chat_view_get_composer (ui->chat));
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "a message to the service");
+  natter_test_ui_screenshot (GTK_WIDGET (ui->window), "screenshot-customer-service.png");
 }
 
 static guint
