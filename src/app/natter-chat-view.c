@@ -49,6 +49,7 @@ struct _NatterChatView
   guint unread_at_open;     /* unread count when the chat was opened */
   gint64 first_unread_id;   /* the message with the “Unread Messages” mark */
   guint find_pages;
+  gboolean cs_connecting;   /* customer service: handshake sent, no answer yet */
 
   AdwHeaderBar *header_bar;
   GtkWidget *back_button;
@@ -139,6 +140,39 @@ find_message (NatterChatView *self,
 
 /* ------------------------------------------------------------- the title */
 
+static void update_title (NatterChatView *self);
+
+static void
+cs_handshake_sent_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sent = natter_client_send_message_finish (NATTER_CLIENT (object), result, &error);
+  if (sent == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("Customer-service handshake not sent: %s", error->message);
+}
+
+/* Opening a customer-service chat (type 5) greets the service with RC:CsHs
+ * (status only); the header says “Connecting…” until the service answers. */
+static void
+send_cs_handshake (NatterChatView *self)
+{
+  g_autoptr(JsonObject) content = json_object_new ();
+  JsonObject *user_info = json_object_new ();
+  const char *me = natter_client_get_user_id (self->client);
+
+  json_object_set_object_member (content, "requestInfo", json_object_new ());
+  json_object_set_string_member (user_info, "userId", me != NULL ? me : "");
+  json_object_set_object_member (content, "userInfo", user_info);
+  self->cs_connecting = TRUE;
+  natter_client_send_message_async (self->client, NATTER_CONVERSATION_CUSTOMER_SERVICE, self->target_id,
+                                    NATTER_OBJECT_CS_HANDSHAKE, content, self->cancellable,
+                                    cs_handshake_sent_cb, NULL);
+}
+
 static void
 update_title (NatterChatView *self)
 {
@@ -150,6 +184,9 @@ update_title (NatterChatView *self)
   if (self->typing_id != 0)
     adw_window_title_set_subtitle (self->window_title,
                                    self->typing_text != NULL ? self->typing_text : _("typing…"));
+  else if (self->cs_connecting)
+    /* Translators: a customer-service chat's header until the service answers */
+    adw_window_title_set_subtitle (self->window_title, _("Connecting…"));
   else if (self->type != NATTER_CONVERSATION_PRIVATE && self->target_id != NULL)
     adw_window_title_set_subtitle (self->window_title, natter_format_conversation_type (self->type));
   else
@@ -177,6 +214,13 @@ message_received_cb (NatterChatView *self,
       g_strcmp0 (natter_message_get_target_id (message), self->target_id) != 0 ||
       natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_RECEIVE)
     return;
+
+  if (self->cs_connecting)
+    {
+      /* anything from the service is its answer to the handshake */
+      self->cs_connecting = FALSE;
+      update_title (self);
+    }
 
   if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TYPING)
     {
@@ -1626,6 +1670,7 @@ natter_chat_view_close (NatterChatView *self)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->typing_id, g_source_remove);
   g_clear_handle_id (&self->scroll_id, g_source_remove);
+  self->cs_connecting = FALSE;
   if (self->messages != NULL)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   if (self->client != NULL)
@@ -1694,6 +1739,8 @@ natter_chat_view_open (NatterChatView         *self,
   natter_composer_set_text (self->composer,
                             conversation != NULL ? natter_conversation_get_draft (conversation) : "");
   setup_mentions (self);
+  if (type == NATTER_CONVERSATION_CUSTOMER_SERVICE)
+    send_cs_handshake (self);
   update_title (self);
   update_loading (self);
   gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);

@@ -269,8 +269,10 @@ group_details_activated (GtkWidget  *widget,
   g_autoptr(NatterAccountService) service = service_of (window);
   NatterGroupDetails *details;
 
+  /* a discussion (2) is a group too: same members and roles (#16) */
   if (service == NULL || natter_chat_view_get_target_id (chat) == NULL ||
-      natter_chat_view_get_conversation_type (chat) != NATTER_CONVERSATION_GROUP)
+      (natter_chat_view_get_conversation_type (chat) != NATTER_CONVERSATION_GROUP &&
+       natter_chat_view_get_conversation_type (chat) != NATTER_CONVERSATION_DISCUSSION))
     return;
   details = natter_group_details_new (GTK_WINDOW (window), service, natter_chat_view_get_target_id (chat),
                                       self_id (window));

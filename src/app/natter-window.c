@@ -539,6 +539,7 @@ new_chat_response_cb (AdwMessageDialog *dialog,
   g_autofree char *target = NULL;
   static const NatterConversationType types[] = {
     NATTER_CONVERSATION_PRIVATE, NATTER_CONVERSATION_GROUP, NATTER_CONVERSATION_CHATROOM,
+    NATTER_CONVERSATION_CUSTOMER_SERVICE, NATTER_CONVERSATION_DISCUSSION,
   };
   guint selected;
 
@@ -590,7 +591,7 @@ open_chat_dialog (NatterWindow *self,
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
   if (!chatroom)
     {
-      const char *kinds[] = { _("Person"), _("Group"), _("Chat room"), NULL };
+      const char *kinds[] = { _("Person"), _("Group"), _("Chat room"), _("Customer service"), _("Discussion"), NULL };
       kind = gtk_drop_down_new_from_strings (kinds);
       gtk_accessible_update_property (GTK_ACCESSIBLE (kind), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       _("Kind of chat"), -1);

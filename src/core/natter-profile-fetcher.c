@@ -146,7 +146,8 @@ natter_profile_fetcher_note (NatterProfileFetcher *self,
   want (self, 'u', natter_message_get_sender_user_id (message), ASK_INTERVAL_US);
   if (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION)
     want (self, 'g', natter_message_get_target_id (message), ASK_INTERVAL_US);
-  else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
+  /* system chats too: they are with the sending service, named by its profile (#16) */
+  else if (type != NATTER_CONVERSATION_CHATROOM)
     want (self, 'u', natter_message_get_target_id (message), ASK_INTERVAL_US);
 }
 
@@ -204,7 +205,7 @@ natter_profile_fetcher_opened (NatterProfileFetcher   *self,
   interval_us = self->refresh_age_ms * 1000;
   if (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION)
     want (self, 'g', target_id, interval_us);
-  else if (type != NATTER_CONVERSATION_CHATROOM && type != NATTER_CONVERSATION_SYSTEM)
+  else if (type != NATTER_CONVERSATION_CHATROOM)
     want (self, 'u', target_id, interval_us);
 }
 

@@ -18,8 +18,9 @@
 
 /* ----------------------------------------------------------- rows */
 
-/* Private-like conversations (1, 5, 7, 8) are with a user, 2 and 3 with a
- * group: their title and portrait come from the profile. */
+/* Private-like conversations (1, 5, 7, 8) and system ones (6, with the
+ * sending service) are with a user, 2 and 3 with a group: their title and
+ * portrait come from the profile. */
 #define CONVERSATION_COLUMNS \
   "c.type, c.target_id, COALESCE (c.title, u.name, g.name), " \
   "COALESCE (c.portrait_uri, u.portrait_uri, g.portrait_uri), " \
@@ -28,7 +29,7 @@
 #define CONVERSATION_FROM \
   " FROM conversations c" \
   " LEFT JOIN messages m ON m.id = c.latest_message_id" \
-  " LEFT JOIN users u ON c.type IN (1, 5, 7, 8) AND u.id = c.target_id" \
+  " LEFT JOIN users u ON c.type IN (1, 5, 6, 7, 8) AND u.id = c.target_id" \
   " LEFT JOIN groups g ON c.type IN (2, 3) AND g.id = c.target_id"
 
 /* The latest message as a conversation keeps it: its own small object (not

@@ -184,9 +184,10 @@ do_set_user (NatterStore    *self,
                                         &job->error);
 }
 
-/* Private-like conversations are with a user, 2 and 3 with a group. */
+/* Private-like and system conversations are with a user, 2 and 3 with a
+ * group. */
 static const int user_conversation_types[] = {
-  NATTER_CONVERSATION_PRIVATE, NATTER_CONVERSATION_CUSTOMER_SERVICE,
+  NATTER_CONVERSATION_PRIVATE, NATTER_CONVERSATION_CUSTOMER_SERVICE, NATTER_CONVERSATION_SYSTEM,
   NATTER_CONVERSATION_APP_PUBLIC_SERVICE, NATTER_CONVERSATION_PUBLIC_SERVICE,
 };
 static const int group_conversation_types[] = {
@@ -327,9 +328,9 @@ do_get_stale_profiles (NatterStore    *self,
   job->result = ids;
   stmt = natter_store_prepare (self,
                                "SELECT c.type, c.target_id FROM conversations c"
-                               " LEFT JOIN users u ON c.type IN (1, 5, 7, 8) AND u.id = c.target_id"
+                               " LEFT JOIN users u ON c.type IN (1, 5, 6, 7, 8) AND u.id = c.target_id"
                                " LEFT JOIN groups g ON c.type IN (2, 3) AND g.id = c.target_id"
-                               " WHERE c.type IN (1, 2, 3, 5, 7, 8) AND c.hidden = 0"
+                               " WHERE c.type IN (1, 2, 3, 5, 6, 7, 8) AND c.hidden = 0"
                                " AND COALESCE (u.fetched, g.fetched, 0) < ?1"
                                " ORDER BY c.updated_time DESC LIMIT ?2",
                                &job->error);

@@ -229,6 +229,21 @@ test_contacts_and_group (NatterTestUi  *ui,
   natter_test_ui_screenshot (details, "screenshot-accounts-group-details.png");
   natter_test_ui_close_windows_of_type (NATTER_TYPE_GROUP_DETAILS);
 
+  /* The same id as a discussion (2) has the same details (#16). */
+  {
+    g_autofree char *group_id = g_strdup (natter_chat_view_get_target_id (ui->chat));
+
+    natter_window_open_conversation (ui->window, NATTER_CONVERSATION_DISCUSSION, group_id, 0);
+    g_assert_cmpint (natter_chat_view_get_conversation_type (ui->chat), ==, NATTER_CONVERSATION_DISCUSSION);
+    gtk_widget_activate_action (ui->root, "win.group-details", NULL);
+    natter_test_ui_wait_until (details_shown, NULL, "the discussion's details");
+    details = natter_test_ui_find_toplevel (NATTER_TYPE_GROUP_DETAILS);
+    natter_test_ui_wait_for_label (details, "Owner");
+    natter_test_ui_wait_for_label (details, "bob");
+    natter_test_ui_close_windows_of_type (NATTER_TYPE_GROUP_DETAILS);
+    natter_window_open_conversation (ui->window, NATTER_CONVERSATION_GROUP, group_id, 0);
+  }
+
   /* A video call to bob straight from Contacts: his chat opens and the
    * call window shows; alice hangs up while it rings. */
   gtk_widget_activate_action (ui->root, "win.contacts", NULL);

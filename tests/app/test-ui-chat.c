@@ -599,8 +599,26 @@ chat_closed (gpointer chat)
   return natter_chat_view_get_target_id (chat) == NULL;
 }
 
-/* A system chat (type 6) is read-only: no composer; a private chat has
- * one again (#16). */
+static gboolean
+news_named (gpointer data)
+{
+  NatterTestUi *ui = data;
+  NatterConversationList *list = natter_sidebar_get_conversations (ui->sidebar);
+  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_SYSTEM, "news");
+  g_autoptr(NatterConversation) conv = NULL;
+  AdwWindowTitle *title = ADW_WINDOW_TITLE (natter_test_ui_find_type (GTK_WIDGET (ui->chat), ADW_TYPE_WINDOW_TITLE));
+
+  if (pos == G_MAXUINT)
+    return FALSE;
+  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
+  return g_strcmp0 (natter_conversation_get_title (conv), "News Desk") == 0 &&
+         g_str_has_suffix (natter_conversation_get_portrait_uri (conv) ?: "", "/news.png") &&
+         g_strcmp0 (adw_window_title_get_title (title), "News Desk") == 0;
+}
+
+/* A system chat (type 6) is read-only: no composer, and named by the
+ * service's profile instead of its id; a private chat has a composer again
+ * (#16). */
 static void
 test_system_read_only (NatterTestUi  *ui,
                        gconstpointer  data)
@@ -608,7 +626,9 @@ test_system_read_only (NatterTestUi  *ui,
   g_autoptr(JsonObject) reply = NULL;
   guint status = 0;
   GtkWidget *composer = GTK_WIDGET (natter_chat_view_get_composer (ui->chat));
+  g_autofree char *portrait = g_strconcat (natter_test_server_get_url (ui->server), "/news.png", NULL);
 
+  natter_test_ui_set_user (ui, "news", "News Desk", portrait);
   reply = natter_test_server_api (ui->server, &status, "message/system/publish",
                                   "fromUserId", "news", "toUserId", "alice", "objectName", "RC:TxtMsg",
                                   "content", "{\"content\":\"Maintenance tonight\"}", NULL);
@@ -616,10 +636,112 @@ test_system_read_only (NatterTestUi  *ui,
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_SYSTEM, "news", 0);
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Maintenance tonight");
   g_assert_false (gtk_widget_get_visible (composer));
+  natter_test_ui_wait_until (news_named, ui, "the system chat named by its service's profile");
 
   natter_test_ui_publish (ui, "bob", "alice", "Hi alice");
   natter_test_ui_open_chat (ui, "bob", "Hi alice");
   g_assert_true (gtk_widget_get_visible (composer));
+}
+
+static void
+listened_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  char **out = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, out, NULL, &error);
+  g_assert_no_error (error);
+  if (*out == NULL)
+    *out = g_strdup ("");
+}
+
+static GtkWidget *
+mapped_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) w = g_list_model_get_item (toplevels, i);
+      if (ADW_IS_MESSAGE_DIALOG (w) && gtk_widget_get_mapped (w))
+        return w;
+    }
+  g_error ("no dialog on screen");
+}
+
+static gboolean
+string_set (gpointer out)
+{
+  return *(char **) out != NULL;
+}
+
+/* New Chat → Customer service with the service's id (#16): the app greets
+ * the service with RC:CsHs (it reaches helpdesk, listening), the header
+ * says “Connecting…” until the service answers, then its name; alice can
+ * write to it. */
+static void
+test_customer_service (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autofree char *token = natter_test_ui_token (ui, "helpdesk");
+  g_autofree char *profile = g_build_filename (ui->dir, "helpdesk-listen", NULL);
+  const char *argv[] = {
+    natter_test_program ("NATTER_CLI"), "--server", natter_test_server_get_url (ui->server),
+    "--app-key", natter_test_server_get_app_key (ui->server), "--token", token, "--profile", profile,
+    "-v", "listen", "--all", "--count", "1", NULL,
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *heard = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  GtkDropDown *kind;
+
+  natter_test_ui_set_user (ui, "helpdesk", "Help Desk", NULL);
+  listener = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (listener));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (lines), FALSE);
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (strstr (line, "status 0") != NULL)
+        break;
+    }
+  g_clear_object (&lines);
+  g_subprocess_communicate_utf8_async (listener, NULL, NULL, listened_cb, &heard);
+
+  gtk_widget_activate_action (ui->root, "win.new-chat", NULL);
+  natter_test_ui_wait_anywhere ("Enter the ID of a person or a group.", "the new chat dialog");
+  kind = GTK_DROP_DOWN (natter_test_ui_find_type (mapped_dialog (), GTK_TYPE_DROP_DOWN));
+  gtk_drop_down_set_selected (kind, 3);
+  natter_test_ui_set_dialog_text ("helpdesk");
+  natter_test_ui_respond_to_dialog ("open");
+  g_assert_cmpint (natter_chat_view_get_conversation_type (ui->chat), ==, NATTER_CONVERSATION_CUSTOMER_SERVICE);
+  g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "helpdesk");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (natter_chat_view_get_composer (ui->chat))));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Connecting…");
+
+  natter_test_ui_wait_until (string_set, &heard, "the handshake at helpdesk");
+  node = json_from_string (heard, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "objectName"), ==, "RC:CsHs");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "conversationType"), ==, 5);
+
+  g_free (natter_test_ui_cli (ui, "helpdesk", "send", "alice", "How can I help?", "--type", "5", NULL));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "How can I help?");
+  natter_test_ui_wait_label_gone (GTK_WIDGET (ui->chat), "Connecting…");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Help Desk");
+
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "My order is late");
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "a message to the service");
+  natter_test_ui_screenshot (GTK_WIDGET (ui->window), "screenshot-customer-service.png");
 }
 
 static guint
@@ -1006,6 +1128,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_join_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/system-read-only", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_system_read_only, natter_test_ui_teardown);
+  g_test_add ("/ui/customer-service", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_customer_service, natter_test_ui_teardown);
   g_test_add ("/ui/leave-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_leave_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/delete-chat", NatterTestUi, NULL,

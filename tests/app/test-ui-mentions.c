@@ -236,6 +236,33 @@ test_clear_history (NatterTestUi  *ui,
   g_assert_nonnull (strstr (bob_history, "old news"));
 }
 
+/* A discussion (type 2) behaves like a group (#16): the sidebar names it by
+ * its group profile, bubbles carry the senders' names, an @mention of
+ * alice marks it, and "@" offers who spoke there. */
+static void
+test_discussion_like_group (NatterTestUi  *ui,
+                            gconstpointer  data)
+{
+  g_autofree char *names = NULL;
+
+  natter_test_ui_set_user (ui, "bob", "Bob Baker", NULL);
+  natter_test_ui_set_user (ui, "carol", "Carol Chen", NULL);
+  natter_test_ui_create_group (ui, "trip", "Road trip", "alice", "bob", "carol", NULL);
+  g_free (natter_test_ui_cli (ui, "carol", "send", "trip", "--type", "discussion", "Train at 9?", NULL));
+  g_free (natter_test_ui_cli (ui, "bob", "send", "trip", "--type", "discussion", "@alice coming?",
+                              "--mention", "alice", NULL));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), "Road trip");
+  natter_test_ui_wait_until (mention_shown, ui->sidebar, "the @ mark on the discussion");
+
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_DISCUSSION, "trip", 0);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Train at 9?");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Carol Chen");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Bob Baker");
+  type_text (ui, "@");
+  names = shown_names (ui);
+  g_assert_cmpstr (names, ==, "Bob Baker,Carol Chen");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -246,6 +273,8 @@ main (int   argc,
               natter_test_ui_setup_signed_in, test_popover_offers_members, natter_test_ui_teardown);
   g_test_add ("/ui/mentions/muted-group-mention", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_muted_group_mention, natter_test_ui_teardown);
+  g_test_add ("/ui/mentions/discussion-like-group", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_discussion_like_group, natter_test_ui_teardown);
   g_test_add ("/ui/mentions/read-by", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_read_by, natter_test_ui_teardown);
   g_test_add ("/ui/mentions/clear-history", NatterTestUi, NULL,

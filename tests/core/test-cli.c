@@ -189,6 +189,66 @@ test_send_listen (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (sent, 0), "senderUserId"), ==, "alice");
 }
 
+/* Customer service (type 5, #16): alice's RC:CsHs handshake (status only)
+ * reaches the service user listening, her text goes to the service id,
+ * and the service's answer comes back in alice's type-5 conversation
+ * with it. */
+static void
+test_customer_service (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  const char * const listen_args[] = { "-v", "listen", "--all", "--count", "2", NULL };
+  const char * const alice_listen_args[] = { "-v", "listen", "--all", "--count", "1", NULL };
+  g_autoptr(GPtrArray) argv = cli_argv (fixture, "helpdesk", NULL);
+  g_autoptr(GPtrArray) alice_argv = NULL;
+  g_autoptr(GSubprocess) service = NULL;
+  g_autoptr(GSubprocess) alice = NULL;
+  g_autofree char *heard_out = NULL;
+  g_autofree char *answer_out = NULL;
+  g_autoptr(GPtrArray) heard = NULL;
+  g_autoptr(GPtrArray) answer = NULL;
+  JsonObject *message;
+
+  service = spawn (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, listen_args);
+  test_wait_cli_connected (service);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "helpdesk", "--type", "5", "--object-name", "RC:CsHs",
+                                                     "--content", "{\"requestInfo\":{},\"userInfo\":{\"userId\":\"alice\"}}",
+                                                     NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "helpdesk", "my order is late", "--type", "5", NULL }), ==, 0);
+  heard_out = read_stdout (service);
+  g_assert_cmpint (g_subprocess_get_exit_status (service), ==, 0);
+  heard = test_json_lines (heard_out);
+  g_assert_cmpuint (heard->len, ==, 2);
+  message = g_ptr_array_index (heard, 0);
+  g_assert_cmpstr (json_object_get_string_member (message, "objectName"), ==, "RC:CsHs");
+  g_assert_cmpint (json_object_get_int_member (message, "conversationType"), ==, 5);
+  g_assert_cmpstr (json_object_get_string_member (message, "senderUserId"), ==, "alice");
+  message = g_ptr_array_index (heard, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (message, "content"), "content"),
+                   ==, "my order is late");
+  g_assert_cmpint (json_object_get_int_member (message, "conversationType"), ==, 5);
+  g_assert_cmpstr (json_object_get_string_member (message, "targetId"), ==, "alice");
+
+  /* The service answers; alice hears it in her chat with helpdesk. */
+  alice_argv = cli_argv (fixture, "alice", NULL);
+  alice = spawn (alice_argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, alice_listen_args);
+  test_wait_cli_connected (alice);
+  g_assert_cmpint (run_cli (fixture, "helpdesk", NULL, NULL, NULL,
+                            (const char * const[]) { "send", "alice", "on its way", "--type", "customer-service", NULL }),
+                   ==, 0);
+  answer_out = read_stdout (alice);
+  g_assert_cmpint (g_subprocess_get_exit_status (alice), ==, 0);
+  answer = test_json_lines (answer_out);
+  g_assert_cmpuint (answer->len, ==, 1);
+  message = g_ptr_array_index (answer, 0);
+  g_assert_cmpint (json_object_get_int_member (message, "conversationType"), ==, 5);
+  g_assert_cmpstr (json_object_get_string_member (message, "targetId"), ==, "helpdesk");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (message, "content"), "content"),
+                   ==, "on its way");
+}
+
 /* send --reply-to: an RC:ReferenceMsg built from the stored quoted message
  * (its content and objectName), as bob's history shows it. */
 static void
@@ -1267,6 +1327,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/cli/send-listen", Fixture, NULL, fixture_set_up, test_send_listen, fixture_tear_down);
+  g_test_add ("/cli/customer-service", Fixture, NULL, fixture_set_up, test_customer_service, fixture_tear_down);
   g_test_add ("/cli/presence", Fixture, NULL, fixture_set_up, test_presence, fixture_tear_down);
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
