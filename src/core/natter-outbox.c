@@ -519,7 +519,8 @@ upload_progress_cb (goffset  current,
   AckData *data = user_data;
   PendingSend *pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
 
-  if (pending == NULL)
+  /* none once stopped: what is still in flight does not count */
+  if (pending == NULL || g_cancellable_is_cancelled (pending->upload_cancellable))
     return;
   /* Only while the sender that asked for it waits. */
   if (pending->progress != NULL)
