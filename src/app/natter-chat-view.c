@@ -786,8 +786,10 @@ send_media_done_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   message = natter_client_send_media_finish (NATTER_CLIENT (object), result, &error);
+  /* stopped in its bubble: it shows as not sent there, with Send Again */
   if (message == NULL &&
-      !natter_client_error_is_transient (error))
+      !natter_client_error_is_transient (error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     toast_error (self, _("Attachment not sent"), error);
 }
 

@@ -63,6 +63,12 @@ struct _NatterMessageRow
   GtkWidget *picker;
   GCancellable *quote_cancellable;
   GdkRectangle menu_at;
+
+  /* media progress (#16), see build_transfer_widgets() */
+  GtkWidget *transfer_box;      /* under the content: a bar and a cancel button */
+  GtkProgressBar *transfer_bar;
+  GCancellable *download_cancellable;  /* the file being downloaded to open */
+  gulong upload_progress_id;    /* on the client: the outbox's uploads */
 };
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
@@ -340,12 +346,25 @@ image_content (NatterMessageRow *self,
   return clickable_image (self, picture);
 }
 
+static void download_progress_cb (goffset, goffset, gpointer);
+static void file_downloaded_cb (GObject *, GAsyncResult *, gpointer);
+static void show_transfer (NatterMessageRow *, gboolean, double);
+
 static void
 file_button_clicked_cb (NatterMessageRow *self)
 {
-  if (self->message != NULL)
-    gtk_widget_activate_action (GTK_WIDGET (self), "chat.open-file", "x",
-                                natter_message_get_message_id (self->message));
+  const char *url;
+
+  if (self->message == NULL || self->download_cancellable != NULL)
+    return;
+  url = natter_message_get_file_url (self->message);
+  if (url == NULL || self->client == NULL)
+    return;
+  /* downloaded here, with its progress in the bubble, then opened */
+  self->download_cancellable = g_cancellable_new ();
+  show_transfer (self, TRUE, 0);
+  natter_client_download_async (self->client, url, download_progress_cb, self, self->download_cancellable,
+                                file_downloaded_cb, g_object_ref (self));
 }
 
 static GtkWidget *
@@ -529,6 +548,129 @@ update_read_by (NatterMessageRow *self)
   gtk_widget_set_visible (self->read_by_button, TRUE);
 }
 
+/* ------------------------------------------------------- media progress */
+
+/* An outgoing media message whose file is not uploaded yet (the outbox
+ * uploads it, then publishes). */
+static gboolean
+is_uploading (NatterMessage *m)
+{
+  return m != NULL && natter_message_get_direction (m) == NATTER_MESSAGE_DIRECTION_SEND &&
+         natter_message_get_sent_status (m) == NATTER_SENT_STATUS_SENDING &&
+         json_object_has_member (natter_message_get_content (m), "localPath");
+}
+
+static void
+show_transfer (NatterMessageRow *self,
+               gboolean          shown,
+               double            fraction)
+{
+  gtk_widget_set_visible (self->transfer_box, shown);
+  gtk_progress_bar_set_fraction (self->transfer_bar, CLAMP (fraction, 0, 1));
+}
+
+static void
+update_transfer (NatterMessageRow *self)
+{
+  if (self->download_cancellable != NULL)
+    return;
+  /* the fraction comes with ::upload-progress */
+  if (is_uploading (self->message))
+    gtk_widget_set_visible (self->transfer_box, TRUE);
+  else
+    show_transfer (self, FALSE, 0);
+}
+
+static void
+upload_progress_cb (NatterMessageRow *self,
+                    const char       *client_msg_id,
+                    gint64            current,
+                    gint64            total,
+                    NatterClient     *client)
+{
+  if (self->message == NULL ||
+      g_strcmp0 (natter_message_get_client_msg_id (self->message), client_msg_id) != 0 ||
+      !is_uploading (self->message))
+    return;
+  show_transfer (self, TRUE, total > 0 ? (double) current / total : 0);
+}
+
+static void
+stop_download (NatterMessageRow *self)
+{
+  g_cancellable_cancel (self->download_cancellable);
+  g_clear_object (&self->download_cancellable);
+  update_transfer (self);
+}
+
+static void
+transfer_cancel_clicked_cb (NatterMessageRow *self)
+{
+  if (self->download_cancellable != NULL)
+    stop_download (self);
+  else if (self->client != NULL && is_uploading (self->message))
+    natter_client_cancel_upload (self->client, self->message);
+}
+
+static void
+download_progress_cb (goffset  current,
+                      goffset  total,
+                      gpointer user_data)
+{
+  NatterMessageRow *self = user_data;
+
+  /* late news of a download stopped meanwhile */
+  if (self->download_cancellable == NULL || g_cancellable_is_cancelled (self->download_cancellable))
+    return;
+  show_transfer (self, TRUE, total > 0 ? (double) current / total : 0);
+}
+
+static void
+file_downloaded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterMessageRow) self = user_data;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  /* stopped (cancel, or the row shows another message now): nothing more */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->download_cancellable == NULL)
+    return;
+  g_clear_object (&self->download_cancellable);
+  update_transfer (self);
+  /* the chat opens it (now from the cache) or says why it failed */
+  if (self->message != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (self), "chat.open-file", "x",
+                                natter_message_get_message_id (self->message));
+}
+
+static void
+build_transfer_widgets (NatterMessageRow *self)
+{
+  GtkWidget *button;
+
+  self->transfer_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_add_css_class (self->transfer_box, "transfer");
+  gtk_widget_set_visible (self->transfer_box, FALSE);
+  self->transfer_bar = GTK_PROGRESS_BAR (gtk_progress_bar_new ());
+  gtk_widget_set_hexpand (GTK_WIDGET (self->transfer_bar), TRUE);
+  gtk_widget_set_valign (GTK_WIDGET (self->transfer_bar), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->transfer_bar), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Transfer progress"), -1);
+  gtk_box_append (GTK_BOX (self->transfer_box), GTK_WIDGET (self->transfer_bar));
+  button = gtk_button_new_from_icon_name ("process-stop-symbolic");
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_add_css_class (button, "circular");
+  gtk_widget_set_tooltip_text (button, _("Cancel Transfer"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Cancel Transfer"), -1);
+  g_signal_connect_swapped (button, "clicked", G_CALLBACK (transfer_cancel_clicked_cb), self);
+  gtk_box_append (GTK_BOX (self->transfer_box), button);
+  gtk_box_insert_child_after (GTK_BOX (self->bubble), self->transfer_box, GTK_WIDGET (self->content_bin));
+}
+
 static void
 update_content (NatterMessageRow *self)
 {
@@ -644,13 +786,17 @@ message_notify_cb (NatterMessageRow *self,
     }
 
   if (g_str_equal (name, "sent-status") || g_str_equal (name, "error-code"))
-    update_status (self);
+    {
+      update_status (self);
+      update_transfer (self);
+    }
   else if (g_str_equal (name, "content") || g_str_equal (name, "object-name"))
     {
       update_content (self);
       update_status (self);
       update_read_by (self);
       update_actions (self);
+      update_transfer (self);
     }
 }
 
@@ -673,6 +819,22 @@ natter_message_row_set_message (NatterMessageRow *self,
 
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
+  if (self->message != message)
+    {
+      /* a download for the message shown before stops with it */
+      g_cancellable_cancel (self->download_cancellable);
+      g_clear_object (&self->download_cancellable);
+      show_transfer (self, FALSE, 0);
+    }
+  if (self->client != client)
+    {
+      if (self->client != NULL)
+        g_clear_signal_handler (&self->upload_progress_id, self->client);
+      if (client != NULL)
+        self->upload_progress_id = g_signal_connect_object (client, "upload-progress",
+                                                            G_CALLBACK (upload_progress_cb), self,
+                                                            G_CONNECT_SWAPPED);
+    }
   g_set_object (&self->message, message);
   g_set_object (&self->client, client);
   if (message == NULL)
@@ -731,6 +893,7 @@ natter_message_row_set_message (NatterMessageRow *self,
   update_status (self);
   update_read_by (self);
   update_actions (self);
+  update_transfer (self);
 
   preview = natter_format_preview (message);
   /* Translators: what a screen reader says for a message: sender, time, text */
@@ -1141,6 +1304,10 @@ natter_message_row_dispose (GObject *object)
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
   g_clear_object (&self->message);
+  g_cancellable_cancel (self->download_cancellable);
+  g_clear_object (&self->download_cancellable);
+  if (self->client != NULL)
+    g_clear_signal_handler (&self->upload_progress_id, self->client);
   g_clear_object (&self->client);
   g_clear_object (&self->portraits);
   g_cancellable_cancel (self->thumbnail_cancellable);
@@ -1226,6 +1393,7 @@ natter_message_row_init (NatterMessageRow *self)
   gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (press));
 
   build_action_widgets (self);
+  build_transfer_widgets (self);
 }
 
 GtkWidget *

@@ -16,6 +16,7 @@ struct _NatterVoicePlayer
   NatterMessage *message;
   GtkMediaStream *stream;
   GCancellable *cancellable;
+  GFile *inline_file;           /* RC:VcMsg's AMR, written out to play it */
 
   GtkWidget *play_button;
   GtkProgressBar *progress;
@@ -32,10 +33,14 @@ update (NatterVoicePlayer *self)
   gboolean playing = self->stream != NULL && gtk_media_stream_get_playing (self->stream);
   g_autofree char *text = NULL;
 
-  if (self->stream != NULL && gtk_media_stream_get_duration (self->stream) > 0)
+  /* a raw AMR stream (RC:VcMsg) has no duration of its own: the message's */
+  gint64 total = self->stream == NULL ? 0
+                 : gtk_media_stream_get_duration (self->stream) > 0 ? gtk_media_stream_get_duration (self->stream)
+                 : duration * G_USEC_PER_SEC;
+
+  if (total > 0)
     {
-      gint64 ts = gtk_media_stream_get_timestamp (self->stream);
-      gint64 total = gtk_media_stream_get_duration (self->stream);
+      gint64 ts = MIN (gtk_media_stream_get_timestamp (self->stream), total);
       g_autofree char *now = natter_format_duration (ts / G_USEC_PER_SEC);
       g_autofree char *all = natter_format_duration (total / G_USEC_PER_SEC);
 
@@ -122,6 +127,96 @@ download_cb (GObject      *object,
   play_file (self, file);
 }
 
+/* RC:VcMsg carries its AMR-NB clip inline (base64, RongCloud's clients
+ * record "#!AMR\n" files); GtkMediaFile plays files, so it goes to a
+ * temporary one, written on a worker thread. */
+static void
+write_inline_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  const char *encoded = task_data;
+  g_autoptr(GFileIOStream) io = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guchar *data = NULL;
+  gsize length = 0;
+
+  data = g_base64_decode (encoded, &length);
+  if (length == 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               _("This voice message has no recording"));
+      return;
+    }
+  file = g_file_new_tmp ("natter-voice-XXXXXX.amr", &io, &error);
+  if (file == NULL ||
+      !g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (io)), data, length, NULL,
+                                  cancellable, &error) ||
+      !g_io_stream_close (G_IO_STREAM (io), cancellable, &error))
+    {
+      if (file != NULL)
+        g_file_delete (file, NULL, NULL);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&file), g_object_unref);
+}
+
+static void
+inline_written_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  NatterVoicePlayer *self = NATTER_VOICE_PLAYER (object);
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  file = g_task_propagate_pointer (G_TASK (result), &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (file != NULL)
+        g_file_delete (file, NULL, NULL);
+      return;
+    }
+  g_clear_object (&self->cancellable);
+  gtk_spinner_stop (self->spinner);
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), FALSE);
+  if (file == NULL)
+    {
+      gtk_widget_set_tooltip_text (self->play_button, error->message);
+      gtk_widget_add_css_class (self->play_button, "error");
+      return;
+    }
+  g_set_object (&self->inline_file, file);
+  play_file (self, file);
+}
+
+static gboolean
+play_inline (NatterVoicePlayer *self)
+{
+  g_autoptr(GTask) task = NULL;
+  const char *encoded;
+
+  if (natter_message_get_kind (self->message) != NATTER_MESSAGE_KIND_VOICE)
+    return FALSE;
+  encoded = json_object_get_string_member_with_default (natter_message_get_content (self->message),
+                                                        "content", NULL);
+  if (encoded == NULL || *encoded == '\0')
+    return FALSE;
+
+  self->cancellable = g_cancellable_new ();
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), TRUE);
+  gtk_spinner_start (self->spinner);
+  task = g_task_new (self, self->cancellable, inline_written_cb, NULL);
+  g_task_set_source_tag (task, play_inline);
+  g_task_set_task_data (task, g_strdup (encoded), g_free);
+  g_task_set_return_on_cancel (task, FALSE);
+  g_task_run_in_thread (task, write_inline_thread);
+  return TRUE;
+}
+
 void
 natter_voice_player_toggle (NatterVoicePlayer *self)
 {
@@ -138,14 +233,17 @@ natter_voice_player_toggle (NatterVoicePlayer *self)
       return;
     }
 
+  if (self->cancellable != NULL)
+    return;  /* downloading or writing out */
+  if (play_inline (self))
+    return;
+
   url = natter_message_get_voice_url (self->message);
   if (url == NULL || self->client == NULL)
     {
       gtk_widget_set_tooltip_text (self->play_button, _("This voice message has no recording"));
       return;
     }
-  if (self->cancellable != NULL)
-    return;  /* downloading */
 
   self->cancellable = g_cancellable_new ();
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), TRUE);
@@ -174,6 +272,9 @@ natter_voice_player_dispose (GObject *object)
       gtk_media_stream_pause (self->stream);
     }
   g_clear_object (&self->stream);
+  if (self->inline_file != NULL)
+    g_file_delete_async (self->inline_file, G_PRIORITY_LOW, NULL, NULL, NULL);
+  g_clear_object (&self->inline_file);
   g_clear_object (&self->client);
   g_clear_object (&self->message);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_VOICE_PLAYER);

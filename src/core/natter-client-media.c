@@ -851,6 +851,9 @@ media_store (GTask *task)
       break;
     }
   json_object_set_string_member (content, NATTER_CONTENT_LOCAL_PATH, path);
+  /* natterd takes reactions (expansion updates) only on messages sent with
+   * the object, and images, files and voice get them like texts. */
+  json_object_set_object_member (content, "expansion", json_object_new ());
 
   natter_client_send_media_message_async (g_task_get_source_object (task), media->type, media->target_id,
                                           object_name, content, media->progress, media->progress_data,
@@ -950,6 +953,7 @@ natter_client_upload_message_async (NatterClient          *self,
                                     NatterMessage         *message,
                                     GFileProgressCallback  progress,
                                     gpointer               progress_data,
+                                    GCancellable          *cancellable,
                                     GAsyncReadyCallback    callback,
                                     gpointer               user_data)
 {
@@ -963,7 +967,7 @@ natter_client_upload_message_async (NatterClient          *self,
   g_return_if_fail (NATTER_IS_CLIENT (self));
   g_return_if_fail (natter_message_needs_upload (message));
 
-  task = g_task_new (self, NULL, callback, user_data);
+  task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_client_upload_message_async);
   g_task_set_task_data (task, g_object_ref (message), g_object_unref);
 
@@ -988,7 +992,7 @@ natter_client_upload_message_async (NatterClient          *self,
       mime = g_content_type_get_mime_type (guessed);
     }
 
-  natter_client_upload_async (self, file, mime, progress, progress_data, NULL, message_uploaded_cb,
+  natter_client_upload_async (self, file, mime, progress, progress_data, cancellable, message_uploaded_cb,
                               g_steal_pointer (&task));
 }
 

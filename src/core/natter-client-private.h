@@ -81,12 +81,18 @@ void         natter_client_send_media_message_async  (NatterClient           *se
                                                       GCancellable           *cancellable,
                                                       GAsyncReadyCallback     callback,
                                                       gpointer                user_data);
+/* The outbox's upload of a message's file went on: ::upload-progress. */
+void         natter_client_emit_upload_progress      (NatterClient           *self,
+                                                      const char             *client_msg_id,
+                                                      goffset                 current,
+                                                      goffset                 total);
 /* Uploads the local file of @message; returns its content with the URL in
  * place of the local path. */
 void         natter_client_upload_message_async      (NatterClient           *self,
                                                       NatterMessage          *message,
                                                       GFileProgressCallback   progress,
                                                       gpointer                progress_data,
+                                                      GCancellable           *cancellable,
                                                       GAsyncReadyCallback     callback,
                                                       gpointer                user_data);
 JsonObject  *natter_client_upload_message_finish     (NatterClient           *self,

@@ -131,6 +131,7 @@ enum {
   SIGNAL_MESSAGE_UPDATED,
   SIGNAL_CHATROOM_EVENT,
   SIGNAL_PRESENCE_CHANGED,
+  SIGNAL_UPLOAD_PROGRESS,
   N_SIGNALS
 };
 
@@ -1639,6 +1640,9 @@ natter_client_class_init (NatterClientClass *klass)
     g_signal_new ("presence-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_BOOLEAN, G_TYPE_STRING,
                   G_TYPE_INT64, G_TYPE_BOOLEAN);
+  signals[SIGNAL_UPLOAD_PROGRESS] =
+    g_signal_new ("upload-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT64, G_TYPE_INT64);
 }
 
 static void
@@ -1840,6 +1844,26 @@ natter_client_send_message_finish (NatterClient  *self,
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+natter_client_emit_upload_progress (NatterClient *self,
+                                    const char   *client_msg_id,
+                                    goffset       current,
+                                    goffset       total)
+{
+  g_signal_emit (self, signals[SIGNAL_UPLOAD_PROGRESS], 0, client_msg_id, (gint64) current, (gint64) total);
+}
+
+gboolean
+natter_client_cancel_upload (NatterClient  *self,
+                             NatterMessage *message)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (NATTER_IS_MESSAGE (message), FALSE);
+
+  return self->outbox != NULL &&
+         natter_outbox_cancel_upload (self->outbox, natter_message_get_client_msg_id (message));
 }
 
 void

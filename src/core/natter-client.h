@@ -119,6 +119,13 @@ NatterMessage *natter_client_send_message_finish  (NatterClient           *self,
                                                    GAsyncResult           *result,
                                                    GError                **error);
 
+/* Stops the upload of @message's file (a media message being sent): it
+ * becomes FAILED, to be sent again, and nothing of it is published.
+ * FALSE when its file is not being uploaded. While an upload goes on,
+ * the client emits ::upload-progress (client_msg_id, current, total). */
+gboolean       natter_client_cancel_upload        (NatterClient           *self,
+                                                   NatterMessage          *message);
+
 /* Sends a FAILED (or stuck SENDING) message again with a new client_msg_id. */
 void           natter_client_resend_message_async (NatterClient           *self,
                                                    NatterMessage          *message,

@@ -50,6 +50,7 @@ typedef struct {
   gboolean published;           /* on the current connection */
   guint retry_source;
   gboolean uploading;           /* a media message's file is being uploaded */
+  GCancellable *upload_cancellable; /* of that upload: the user may stop it */
   guint upload_failures;        /* in a row, while connected: the next retry waits longer */
   GFileProgressCallback progress; /* of that upload, while the first sender waits */
   gpointer progress_data;
@@ -176,6 +177,7 @@ pending_send_free (PendingSend *pending)
 {
   send_order_remove (pending->outbox, pending);
   g_clear_handle_id (&pending->retry_source, g_source_remove);
+  g_clear_object (&pending->upload_cancellable);
   g_free (pending->client_msg_id);
   g_clear_object (&pending->message);
   g_list_free_full (pending->tasks, g_object_unref);
@@ -517,9 +519,15 @@ upload_progress_cb (goffset  current,
   AckData *data = user_data;
   PendingSend *pending = g_hash_table_lookup (data->self->pending_sends, data->client_msg_id);
 
+  /* none once stopped: what is still in flight does not count */
+  if (pending == NULL || g_cancellable_is_cancelled (pending->upload_cancellable))
+    return;
   /* Only while the sender that asked for it waits. */
-  if (pending != NULL && pending->progress != NULL)
+  if (pending->progress != NULL)
     pending->progress (current, total, pending->progress_data);
+  /* Whoever shows the message (its bubble), also after a restart. */
+  if (data->self->client != NULL)
+    natter_client_emit_upload_progress (data->self->client, data->client_msg_id, current, total);
 }
 
 static void
@@ -564,16 +572,20 @@ upload_done_cb (GObject      *object,
   g_autoptr(NatterMessage) update = NULL;
   PendingSend *pending;
   NatterMessage *message;
-  gboolean definite;
+  gboolean definite, cancelled;
 
   content = natter_client_upload_message_finish (NATTER_CLIENT (object), result, &error);
   pending = g_hash_table_lookup (self->pending_sends, data->client_msg_id);
   if (pending == NULL)
     return;
   pending->uploading = FALSE;
+  g_clear_object (&pending->upload_cancellable);
   message = pending->message;
 
-  definite = content == NULL && natter_upload_error_is_definite (error);
+  /* Stopped by the user: FAILED like a refusal (sent again on request), not
+   * kept for the next connect. */
+  cancelled = content == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  definite = content == NULL && (cancelled || natter_upload_error_is_definite (error));
   if (content == NULL && !definite)
     {
       /* The message stays SENDING in the outbox. natterd away: uploaded
@@ -609,16 +621,17 @@ upload_done_cb (GObject      *object,
     natter_message_set_content (update, natter_message_get_object_name (message), content);
   natter_message_set_sent_status (update,
                                   definite ? NATTER_SENT_STATUS_FAILED : NATTER_SENT_STATUS_SENDING);
-  natter_message_set_error_code (update, !definite ? 0
+  natter_message_set_error_code (update, !definite || cancelled ? 0
                                          : error->domain == NATTER_CLIENT_ERROR ? error->code
                                          : NATTER_CODE_INVALID_PARAMETER);
 
   if (definite)
     {
       /* Kept FAILED with its code: the UI offers to send it again. */
-      g_autoptr(GError) refused = g_error_new (NATTER_CLIENT_ERROR,
-                                               natter_message_get_error_code (update),
-                                               "%s", error->message);
+      g_autoptr(GError) refused = cancelled ? g_error_copy (error)
+                                  : g_error_new (NATTER_CLIENT_ERROR,
+                                                 natter_message_get_error_code (update),
+                                                 "%s", error->message);
 
       pending_send_return_error (pending, refused);
       remove_pending (self, pending);
@@ -637,11 +650,28 @@ upload_pending (NatterOutbox *self,
   if (pending->uploading)
     return;
   pending->uploading = TRUE;
+  g_clear_object (&pending->upload_cancellable);
+  pending->upload_cancellable = g_cancellable_new ();
 
   /* @data lives until the upload is done, so it serves the progress too. */
   data = ack_data_new (self, pending->client_msg_id);
   natter_client_upload_message_async (self->client, pending->message, upload_progress_cb, data,
-                                      upload_done_cb, data);
+                                      pending->upload_cancellable, upload_done_cb, data);
+}
+
+gboolean
+natter_outbox_cancel_upload (NatterOutbox *self,
+                             const char   *client_msg_id)
+{
+  PendingSend *pending;
+
+  g_return_val_if_fail (NATTER_IS_OUTBOX (self), FALSE);
+
+  pending = client_msg_id != NULL ? g_hash_table_lookup (self->pending_sends, client_msg_id) : NULL;
+  if (pending == NULL || !pending->uploading || pending->upload_cancellable == NULL)
+    return FALSE;
+  g_cancellable_cancel (pending->upload_cancellable);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------ sends */

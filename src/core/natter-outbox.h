@@ -40,6 +40,9 @@ void          natter_outbox_resend          (NatterOutbox             *self,
 
 /* The client is connected: what waits in the store is published. */
 void          natter_outbox_connected       (NatterOutbox             *self);
+/* Stops the upload of that pending send's file: it fails for good. */
+gboolean      natter_outbox_cancel_upload   (NatterOutbox             *self,
+                                             const char               *client_msg_id);
 /* The connection is gone: nothing counts as published on it any more;
  * status-only sends fail with @error. */
 void          natter_outbox_connection_lost (NatterOutbox             *self,

@@ -11,6 +11,7 @@
 
 #include <glib/gstdio.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <gst/gst.h>
 #include <libsoup/soup.h>
 #include <string.h>
 
@@ -221,6 +222,73 @@ voice_playing (gpointer chat)
   GtkWidget *player = natter_test_ui_find_type (chat, NATTER_TYPE_VOICE_PLAYER);
   return player != NULL && natter_voice_player_get_playing (NATTER_VOICE_PLAYER (player)) &&
          natter_test_ui_find_label (player, " / ") != NULL;   /* "0:01 / 0:02": position of duration */
+}
+
+/* A real AMR-NB clip, as RongCloud's clients record them: "#!AMR\n" and
+ * amrnbenc's frames of a 2 s test tone; base64 for RC:VcMsg. */
+static char *
+amr_clip_base64 (void)
+{
+  g_autoptr(GstElement) pipeline = NULL;
+  g_autoptr(GstElement) sink = NULL;
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  gst_init (NULL, NULL);
+  pipeline = gst_parse_launch ("audiotestsrc num-buffers=20 samplesperbuffer=800 ! "
+                               "audio/x-raw,format=S16LE,rate=8000,channels=1 ! amrnbenc ! "
+                               "appsink name=sink sync=false", &error);
+  g_assert_no_error (error);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_byte_array_append (bytes, (const guint8 *) "#!AMR\n", 6);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (;;)
+    {
+      GstSample *sample = NULL;
+      GstMapInfo map;
+
+      g_signal_emit_by_name (sink, "pull-sample", &sample);
+      if (sample == NULL)
+        break;
+      g_assert_true (gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ));
+      g_byte_array_append (bytes, map.data, map.size);
+      gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+      gst_sample_unref (sample);
+    }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  /* 12.2 kbit/s: 32 bytes a 20 ms frame, 100 frames */
+  g_assert_cmpuint (bytes->len, >, 6 + 1000);
+  return g_base64_encode (bytes->data, bytes->len);
+}
+
+static gboolean
+voice_clock_ran (gpointer chat)
+{
+  GtkWidget *player = natter_test_ui_find_type (chat, NATTER_TYPE_VOICE_PLAYER);
+  /* "0:01 / 0:02": a second of decoded audio went to the (fake) sink */
+  return player != NULL && natter_test_ui_find_label (player, "0:01 / ") != NULL;
+}
+
+/* RC:VcMsg from the seed's clients (base64 AMR-NB inline) plays: written
+ * out, decoded by amrnbdec, its clock runs to its 2 s (#16). */
+static void
+test_amr_voice_played (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autofree char *clip = amr_clip_base64 ();
+  g_autofree char *content = g_strdup_printf ("{\"content\":\"%s\",\"duration\":2}", clip);
+  GtkWidget *player;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Listen to this");
+  natter_test_ui_open_chat (ui, "bob", "Listen to this");
+  g_free (natter_test_ui_cli (ui, "bob", "send", "alice", "--object-name", "RC:VcMsg",
+                              "--content", content, NULL));
+  natter_test_ui_wait_until (has_voice_player, ui->chat, "a voice player on screen");
+  player = natter_test_ui_find_type (GTK_WIDGET (ui->chat), NATTER_TYPE_VOICE_PLAYER);
+  natter_voice_player_toggle (NATTER_VOICE_PLAYER (player));
+  natter_test_ui_wait_until (voice_playing, ui->chat, "the AMR voice message playing");
+  natter_test_ui_wait_until (voice_clock_ran, ui->chat, "the AMR clip's clock at 0:01");
+  g_assert_false (gtk_widget_has_css_class (natter_test_ui_find_type (player, GTK_TYPE_BUTTON), "error"));
 }
 
 /* A voice message recorded in the composer (a test tone) is sent as
@@ -570,6 +638,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_attach_file_chooser, natter_test_ui_teardown);
   g_test_add ("/ui/voice-recorded-and-played", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_voice_recorded_and_played, natter_test_ui_teardown);
+  g_test_add ("/ui/amr-voice-played", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_amr_voice_played, natter_test_ui_teardown);
   g_test_add ("/ui/voice-recording-cancelled", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_voice_recording_cancelled, natter_test_ui_teardown);
   g_test_add ("/ui/foreign-urls-get-no-credentials", NatterTestUi, NULL,

@@ -363,6 +363,62 @@ test_forward (Fixture       *fixture,
 
 /* edit: the sender's own text; bob's listen --all prints the NT:EditCmd,
  * the server's history the new text with its edited mark. */
+/* Images and files libnatter sends carry "expansion" like texts sent with
+ * --expansion: a 👍 on each is taken, and bob's history has it (#16). */
+static void
+test_react_media (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *image = g_build_filename (fixture->dir, "photo.png", NULL);
+  g_autofree char *file = g_build_filename (fixture->dir, "notes.txt", NULL);
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 64, 48);
+  const char *paths[] = { image, file };
+  const char *options[] = { "--image", "--file" };
+  g_autofree char *uids[2] = { NULL, NULL };
+
+  gdk_pixbuf_fill (pixbuf, 0x336699ff);
+  g_assert_true (gdk_pixbuf_save (pixbuf, image, "png", NULL, NULL));
+  g_assert_true (g_file_set_contents (file, "meeting notes\n", -1, NULL));
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autoptr(GPtrArray) lines = NULL;
+
+      g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                                (const char * const[]) { "send", "bob", options[i], paths[i], NULL }), ==, 0);
+      lines = test_json_lines (out);
+      g_assert_cmpuint (lines->len, ==, 1);
+      uids[i] = g_strdup (json_object_get_string_member (g_ptr_array_index (lines, 0), "messageUId"));
+      g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                                (const char * const[]) { "react", uids[i], "👍", NULL }), ==, 0);
+    }
+
+  {
+    g_autofree char *out = NULL;
+    g_autoptr(GPtrArray) history = NULL;
+    guint reacted = 0;
+
+    g_assert_cmpint (run_cli (fixture, "bob", NULL, &out, NULL,
+                              (const char * const[]) { "history", "alice", NULL }), ==, 0);
+    history = test_json_lines (out);
+    for (guint i = 0; i < history->len; i++)
+      {
+        JsonObject *content = json_object_get_object_member (g_ptr_array_index (history, i), "content");
+        const char *uid = json_object_get_string_member (g_ptr_array_index (history, i), "messageUId");
+
+        if (g_strcmp0 (uid, uids[0]) != 0 && g_strcmp0 (uid, uids[1]) != 0)
+          continue;
+        g_assert_true (json_object_has_member (content, "expansion"));
+        /* 👍 is F0 9F 91 8D in UTF-8. */
+        g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "expansion"),
+                                                        "rf09f918d"), ==, "[\"alice\"]");
+        reacted++;
+      }
+    g_assert_cmpuint (reacted, ==, 2);
+  }
+}
+
 static void
 test_edit (Fixture       *fixture,
            gconstpointer  data)
@@ -1332,6 +1388,7 @@ main (int   argc,
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
   g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);
+  g_test_add ("/cli/react-media", Fixture, NULL, fixture_set_up, test_react_media, fixture_tear_down);
   g_test_add ("/cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);
   g_test_add ("/cli/outbox-sigkill", Fixture, NULL, fixture_set_up, test_outbox_sigkill, fixture_tear_down);
