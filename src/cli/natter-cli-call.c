@@ -3,6 +3,8 @@
  *   natter-cli call TARGET [--video] [--duration S]
  *   natter-cli answer [--auto | --reject | --ignore] [--duration S]
  *
+ * --duration counts from the first decoded remote frame (audio for voice
+ * calls), so the call shows S seconds of media however long ICE takes.
  * One line per state change ("dialing", "ringing", "incoming bob video ID",
  * "active", "ended 3 hangup"), then one JSON line:
  * {"callId","state","reason","mediaType","duration","setupMs",
@@ -48,6 +50,7 @@ typedef struct
   AnswerMode         answer_mode;
   gboolean           was_active;
   guint              hangup_id;
+  guint              media_wait_id;
   guint              finish_id;
   guint              stdin_id;
   GString           *stdin_line;
@@ -81,6 +84,23 @@ hangup_now (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* --duration counts from the first decoded remote frame (first audio for
+ * voice calls, as setupMs): ICE and DTLS may take seconds on a loaded
+ * machine, and a call hung up before media flowed has shown nothing. If
+ * media never comes the call's watchdog ends it. Polled because the call
+ * has no signal for it; 50 ms is well below what a user can notice. */
+static gboolean
+wait_for_media (gpointer user_data)
+{
+  CallRun *run = user_data;
+
+  if (run->call == NULL || natter_call_get_setup_time (run->call) < 0)
+    return G_SOURCE_CONTINUE;
+  run->media_wait_id = 0;
+  run->hangup_id = g_timeout_add ((guint) (run->duration * 1000), hangup_now, run);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_state_changed (NatterCall      *call,
                   NatterCallState  new_state,
@@ -92,6 +112,7 @@ on_state_changed (NatterCall      *call,
       NatterCallReason reason = natter_call_get_reason (call);
       print_line ("ended %d %s", reason, natter_call_reason_to_string (reason));
       g_clear_handle_id (&run->hangup_id, g_source_remove);
+      g_clear_handle_id (&run->media_wait_id, g_source_remove);
       g_clear_handle_id (&run->stdin_id, g_source_remove);
       return;
     }
@@ -100,8 +121,8 @@ on_state_changed (NatterCall      *call,
   if (new_state == NATTER_CALL_STATE_ACTIVE)
     {
       run->was_active = TRUE;
-      if (run->duration > 0)
-        run->hangup_id = g_timeout_add ((guint) (run->duration * 1000), hangup_now, run);
+      if (run->duration > 0 && run->media_wait_id == 0 && run->hangup_id == 0)
+        run->media_wait_id = g_timeout_add (50, wait_for_media, run);
     }
 }
 
@@ -286,14 +307,14 @@ run_call (NatterCliContext  *ctx,
   double duration = 0;
   const GOptionEntry call_entries[] = {
     { "video", 0, 0, G_OPTION_ARG_NONE, &video, "Video call (default: voice)", NULL },
-    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the call connects", "S" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the first remote frame (audio for voice calls)", "S" },
     { NULL }
   };
   const GOptionEntry answer_entries[] = {
     { "auto", 0, 0, G_OPTION_ARG_NONE, &auto_answer, "Accept the first incoming call", NULL },
     { "reject", 0, 0, G_OPTION_ARG_NONE, &reject, "Decline the first incoming call", NULL },
     { "ignore", 0, 0, G_OPTION_ARG_NONE, &ignore, "Let the first incoming call ring out", NULL },
-    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the call connects", "S" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the first remote frame (audio for voice calls)", "S" },
     { NULL }
   };
   g_autoptr(GOptionContext) options = NULL;
@@ -369,6 +390,7 @@ run_call (NatterCliContext  *ctx,
 
   g_clear_handle_id (&run.stdin_id, g_source_remove);
   g_clear_handle_id (&run.hangup_id, g_source_remove);
+  g_clear_handle_id (&run.media_wait_id, g_source_remove);
   g_clear_handle_id (&run.finish_id, g_source_remove);
   if (run.call != NULL)
     {
