@@ -21,6 +21,10 @@
 #define MAX_UNREAD_SEARCH 200
 /* Pages show_message() may load to find an old message. */
 #define MAX_PAGES_TO_FIND 500
+/* Scrolling up, older pages are asked for while less than this many
+ * screens are above the view: a fling crosses a screen in a few frames, a
+ * page from the store's worker takes longer (#17). */
+#define PREFETCH_SCREENS 4
 
 struct _NatterChatView
 {
@@ -431,7 +435,10 @@ value_changed_cb (NatterChatView *self,
     self->sticky = self->at_bottom;
   gtk_revealer_set_reveal_child (self->jump_revealer, !self->at_bottom);
 
-  if (value < gtk_adjustment_get_page_size (adj))
+  /* only a scroll prefetches: a move by the layout (a page went in above)
+   * does not ask for the next one itself */
+  if (value < gtk_adjustment_get_page_size (adj) ||
+      (scrolled && value < PREFETCH_SCREENS * gtk_adjustment_get_page_size (adj)))
     load_older (self);
   if (self->at_bottom)
     maybe_mark_read (self);

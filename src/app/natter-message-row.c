@@ -73,6 +73,43 @@ struct _NatterMessageRow
 
 G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
 
+/* gtk_widget_set_tooltip_text() asks the display where the pointer is (on
+ * X11 a round trip to the server) on every call, and a row binds several
+ * per message: opening a chat waited on dozens of them (#17). The text is
+ * kept on the widget and handed out when GTK asks for it. */
+static gboolean
+query_tooltip_cb (GtkWidget  *widget,
+                  int         x,
+                  int         y,
+                  gboolean    keyboard,
+                  GtkTooltip *tooltip,
+                  gpointer    user_data)
+{
+  const char *text = g_object_get_data (G_OBJECT (widget), "natter-tooltip");
+
+  if (text == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+static void
+set_tooltip (GtkWidget  *widget,
+             const char *text)
+{
+  if (g_object_get_data (G_OBJECT (widget), "natter-tooltip-cb") == NULL)
+    {
+      g_signal_connect (widget, "query-tooltip", G_CALLBACK (query_tooltip_cb), NULL);
+      g_object_set_data (G_OBJECT (widget), "natter-tooltip-cb", GINT_TO_POINTER (TRUE));
+    }
+  g_object_set_data_full (G_OBJECT (widget), "natter-tooltip", g_strdup (text), g_free);
+  gtk_widget_set_has_tooltip (widget, text != NULL);
+  if (text != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+}
+
 static gboolean
 is_notice (NatterMessage *message)
 {
@@ -240,7 +277,7 @@ clickable_image (NatterMessageRow *self,
   GtkGesture *click;
 
   gtk_widget_set_cursor_from_name (picture, "pointer");
-  gtk_widget_set_tooltip_text (picture, _("Open the full image"));
+  set_tooltip (picture, _("Open the full image"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (picture),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, _("Photo"),
                                   -1);
@@ -411,7 +448,7 @@ file_content (NatterMessageRow *self,
   button = gtk_button_new_from_icon_name ("folder-download-symbolic");
   gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
   gtk_widget_add_css_class (button, "circular");
-  gtk_widget_set_tooltip_text (button, _("Download and Open"));
+  set_tooltip (button, _("Download and Open"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (button),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, _("Download and Open"),
                                   -1);
@@ -447,7 +484,7 @@ unsupported_content (NatterMessage *message)
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
   gtk_widget_add_css_class (label, "unsupported");
-  gtk_widget_set_tooltip_text (label, natter_message_get_object_name (message));
+  set_tooltip (label, natter_message_get_object_name (message));
   return label;
 }
 
@@ -480,7 +517,7 @@ update_status (NatterMessageRow *self)
             tooltip = failed;
             gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), "error");
             gtk_widget_set_visible (self->retry_button, TRUE);
-            gtk_widget_set_tooltip_text (self->retry_button, failed);
+            set_tooltip (self->retry_button, failed);
           }
           break;
         case NATTER_SENT_STATUS_READ:
@@ -500,7 +537,7 @@ update_status (NatterMessageRow *self)
   if (icon != NULL)
     {
       gtk_image_set_from_icon_name (self->status_icon, icon);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_icon), tooltip);
+      set_tooltip (GTK_WIDGET (self->status_icon), tooltip);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip,
                                       -1);
@@ -887,7 +924,7 @@ natter_message_row_set_message (NatterMessageRow *self,
   clock = natter_format_clock (time);
   full_time = natter_format_date_time (time);
   gtk_label_set_label (self->time_label, clock);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full_time);
+  set_tooltip (GTK_WIDGET (self->time_label), full_time);
 
   update_content (self);
   update_status (self);
@@ -1154,7 +1191,7 @@ update_actions (NatterMessageRow *self)
       /* Translators: the tooltip of a bubble's "edited" mark */
       g_autofree char *tooltip = g_strdup_printf (_("Edited %s"), when);
 
-      gtk_widget_set_tooltip_text (self->edited_label, tooltip);
+      set_tooltip (self->edited_label, tooltip);
     }
 
   natter_reaction_bar_set_message (NATTER_REACTION_BAR (self->reaction_bar), m,
@@ -1253,7 +1290,7 @@ build_action_widgets (NatterMessageRow *self)
   gtk_widget_add_css_class (self->quote_box, "quote");
   gtk_widget_set_visible (self->quote_box, FALSE);
   gtk_widget_set_cursor_from_name (self->quote_box, "pointer");
-  gtk_widget_set_tooltip_text (self->quote_box, _("Show the original message"));
+  set_tooltip (self->quote_box, _("Show the original message"));
   self->quote_sender = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->quote_sender, 0);
   gtk_label_set_ellipsize (self->quote_sender, PANGO_ELLIPSIZE_END);
@@ -1284,7 +1321,7 @@ build_action_widgets (NatterMessageRow *self)
   gtk_widget_set_opacity (self->more_button, 0);
   gtk_widget_add_css_class (self->more_button, "flat");
   gtk_widget_add_css_class (self->more_button, "circular");
-  gtk_widget_set_tooltip_text (self->more_button, _("Message Actions"));
+  set_tooltip (self->more_button, _("Message Actions"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->more_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Message Actions"), -1);
   g_signal_connect_swapped (self->more_button, "clicked", G_CALLBACK (more_clicked_cb), self);

@@ -968,6 +968,21 @@ test_history (NatterTestUi  *ui,
   natter_test_ui_spin (300);
   g_assert_true (natter_chat_view_get_at_bottom (ui->chat));
 
+  /* scrolling up, the next page comes screens ahead of the top (#17) */
+  adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (natter_chat_view_get_list_view (ui->chat)));
+  {
+    ItemsQuery more = { G_LIST_MODEL (natter_chat_view_get_messages (ui->chat)), 0 };
+
+    /* up a little, more than a screen from the top (where a page came before) */
+    double to = MIN (gtk_adjustment_get_value (adj) - 1, 2 * gtk_adjustment_get_page_size (adj));
+
+    more.n = g_list_model_get_n_items (more.model) + NATTER_MESSAGE_LIST_PAGE_SIZE;
+    g_assert_cmpfloat (to, >, gtk_adjustment_get_page_size (adj));
+    gtk_adjustment_set_value (adj, to);
+    natter_test_ui_wait_until (has_items, &more, "an older page ahead of the scroll");
+    natter_test_ui_spin (300);
+  }
+
   /* to the top: the next page comes, and the message that was in view stays */
   adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (natter_chat_view_get_list_view (ui->chat)));
   g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, gtk_adjustment_get_page_size (adj));
