@@ -525,8 +525,9 @@ link_decoder (GstPad     *src,
   return TRUE;
 }
 
+/* I420 as decoded into NatterVideoSink, which converts only what is shown. */
 #define VIDEO_DECODER "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
-                      "rtpvp8depay ! vp8dec threads=1 ! videoconvert"
+                      "rtpvp8depay ! vp8dec threads=1"
 
 /* Video calls: the remote video's decoder and sink are made and started
  * while the call is negotiated, not when its first packet came (that
@@ -826,8 +827,8 @@ add_audio (NatterCallMedia *self,
   return TRUE;
 }
 
-/* camera → scale/rate → tee → preview (local NatterVideoSink)
- *                          └→ I420 → vp8enc → rtpvp8pay → webrtcbin */
+/* camera → I420, scale/rate → tee → preview (local NatterVideoSink)
+ *                                   └→ vp8enc → rtpvp8pay → webrtcbin */
 static gboolean
 add_video (NatterCallMedia *self,
            GError         **error)
@@ -867,9 +868,11 @@ add_video (NatterCallMedia *self,
   else if (self->options.camera_fails_after > 0)
     natter_call_test_hooks_fail_after (source, self->options.camera_fails_after);
 
-  /* A bin cannot end in bare caps: an explicit capsfilter. */
+  /* A bin cannot end in bare caps: an explicit capsfilter. I420 here, once,
+   * for both the encoder and the preview (a camera giving I420 or a test
+   * source at this size passes through). */
   convert = g_strdup_printf ("videoconvert ! videoscale ! videorate ! capsfilter caps=\"video/x-raw,"
-                             "width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1\"",
+                             "format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1\"",
                              width, height, fps);
   scaler = gst_parse_bin_from_description (convert, TRUE, error);
   if (scaler == NULL)
@@ -894,8 +897,7 @@ add_video (NatterCallMedia *self,
    * slows down to use it on a machine with time to spare; a negative one
    * is a fixed speed. -10: 20–25 % less CPU per peer than 8 (libwebrtc
    * uses -6 on desktops, -12 on ARM). */
-  encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! videoconvert ! "
-                            "video/x-raw,format=I420 ! "
+  encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! "
                             VP8ENC " target-bitrate=%d keyframe-max-dist=%d ! "
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);

@@ -16,9 +16,14 @@ struct _NatterVideoSink
   GMainContext *context;
 
   GMutex        lock;
-  GstSample    *sample;        /* latest, under lock */
+  GstSample    *sample;        /* latest, under lock: BGRA, or as decoded */
   guint         idle_id;       /* a frame-changed is pending, under lock */
   gint          frame_count;   /* atomic */
+  gint          frames_wanted; /* atomic: someone took a frame */
+
+  GMutex        convert_lock;
+  GstVideoConverter *converter; /* under convert_lock, for converter_info */
+  GstVideoInfo  converter_info;
 
   int           width;
   int           height;
@@ -91,6 +96,58 @@ emit_frame_changed (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+sample_is_bgra (GstSample *sample)
+{
+  GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
+
+  return g_strcmp0 (gst_structure_get_string (s, "format"), "BGRA") == 0;
+}
+
+/* @sample (I420 as decoded or captured) as BGRA; NULL if it cannot be. */
+static GstSample *
+convert_sample (NatterVideoSink *self,
+                GstSample       *sample)
+{
+  g_autoptr(GstCaps) caps = NULL;
+  g_autoptr(GstBuffer) buffer = NULL;
+  GstVideoInfo in_info, out_info;
+  GstVideoFrame in_frame, out_frame;
+
+  if (!gst_video_info_from_caps (&in_info, gst_sample_get_caps (sample)))
+    return NULL;
+  gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_BGRA,
+                             GST_VIDEO_INFO_WIDTH (&in_info), GST_VIDEO_INFO_HEIGHT (&in_info));
+  /* GstVideoConverter converts formats and sizes, not rates. */
+  GST_VIDEO_INFO_FPS_N (&out_info) = GST_VIDEO_INFO_FPS_N (&in_info);
+  GST_VIDEO_INFO_FPS_D (&out_info) = GST_VIDEO_INFO_FPS_D (&in_info);
+  GST_VIDEO_INFO_PAR_N (&out_info) = GST_VIDEO_INFO_PAR_N (&in_info);
+  GST_VIDEO_INFO_PAR_D (&out_info) = GST_VIDEO_INFO_PAR_D (&in_info);
+  buffer = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&out_info), NULL);
+  if (!gst_video_frame_map (&in_frame, &in_info, gst_sample_get_buffer (sample), GST_MAP_READ))
+    return NULL;
+  if (!gst_video_frame_map (&out_frame, &out_info, buffer, GST_MAP_WRITE))
+    {
+      gst_video_frame_unmap (&in_frame);
+      return NULL;
+    }
+
+  g_mutex_lock (&self->convert_lock);
+  if (self->converter == NULL || !gst_video_info_is_equal (&in_info, &self->converter_info))
+    {
+      g_clear_pointer (&self->converter, gst_video_converter_free);
+      self->converter = gst_video_converter_new (&in_info, &out_info, NULL);
+      self->converter_info = in_info;
+    }
+  gst_video_converter_frame (self->converter, &in_frame, &out_frame);
+  g_mutex_unlock (&self->convert_lock);
+
+  gst_video_frame_unmap (&out_frame);
+  gst_video_frame_unmap (&in_frame);
+  caps = gst_video_info_to_caps (&out_info);
+  return gst_sample_new (buffer, caps, NULL, NULL);
+}
+
 /* streaming thread */
 static GstFlowReturn
 on_new_sample (GstAppSink *appsink,
@@ -103,6 +160,18 @@ on_new_sample (GstAppSink *appsink,
     return GST_FLOW_EOS;
 
   g_atomic_int_inc (&self->frame_count);
+
+  /* Converted here, off the main thread, only once someone shows the
+   * frames: natter-cli and the tests only count them. */
+  if (g_atomic_int_get (&self->frames_wanted) && !sample_is_bgra (sample))
+    {
+      GstSample *bgra = convert_sample (self, sample);
+
+      gst_sample_unref (sample);
+      if (bgra == NULL)
+        return GST_FLOW_OK;
+      sample = bgra;
+    }
 
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->sample, gst_sample_unref);
@@ -146,8 +215,10 @@ natter_video_sink_finalize (GObject *object)
   NatterVideoSink *self = NATTER_VIDEO_SINK (object);
 
   g_clear_pointer (&self->sample, gst_sample_unref);
+  g_clear_pointer (&self->converter, gst_video_converter_free);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->convert_lock);
 
   G_OBJECT_CLASS (natter_video_sink_parent_class)->finalize (object);
 }
@@ -200,17 +271,19 @@ natter_video_sink_class_init (NatterVideoSinkClass *klass)
 static void
 natter_video_sink_init (NatterVideoSink *self)
 {
-  g_autoptr(GstCaps) caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "BGRA", NULL);
+  /* As decoded or captured (I420 in calls): no videoconvert to BGRA for
+   * every frame whether or not anyone shows it. */
+  g_autoptr(GstCaps) caps = gst_caps_new_empty_simple ("video/x-raw");
   GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
-  GstElement *queue, *convert, *appsink;
+  GstElement *queue, *appsink;
   GstPad *pad;
 
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->convert_lock);
   self->context = g_main_context_ref_thread_default ();
 
   self->bin = gst_object_ref_sink (gst_bin_new (NULL));
   queue = gst_element_factory_make ("queue", NULL);
-  convert = gst_element_factory_make ("videoconvert", NULL);
   appsink = gst_element_factory_make ("appsink", "appsink");
   g_object_set (queue, "max-size-buffers", 2, "leaky", 2 /* downstream */, NULL);
   g_object_set (appsink,
@@ -222,8 +295,8 @@ natter_video_sink_init (NatterVideoSink *self)
                 "qos", TRUE,
                 NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
-  gst_bin_add_many (GST_BIN (self->bin), queue, convert, appsink, NULL);
-  gst_element_link_many (queue, convert, appsink, NULL);
+  gst_bin_add_many (GST_BIN (self->bin), queue, appsink, NULL);
+  gst_element_link_many (queue, appsink, NULL);
 
   pad = gst_element_get_static_pad (queue, "sink");
   gst_element_add_pad (self->bin, gst_ghost_pad_new ("sink", pad));
@@ -249,10 +322,28 @@ natter_video_sink_get_frame (NatterVideoSink *self,
 
   g_return_val_if_fail (NATTER_IS_VIDEO_SINK (self), NULL);
 
+  g_atomic_int_set (&self->frames_wanted, TRUE);
   g_mutex_lock (&self->lock);
   if (self->sample != NULL)
     sample = gst_sample_ref (self->sample);
   g_mutex_unlock (&self->lock);
+
+  /* The first frame asked for, still as decoded: converted once here, the
+   * next ones on the streaming thread. */
+  if (sample != NULL && !sample_is_bgra (sample))
+    {
+      GstSample *bgra = convert_sample (self, sample);
+
+      g_mutex_lock (&self->lock);
+      if (bgra != NULL && self->sample == sample)
+        {
+          gst_sample_unref (self->sample);
+          self->sample = gst_sample_ref (bgra);
+        }
+      g_mutex_unlock (&self->lock);
+      gst_sample_unref (sample);
+      sample = bgra;
+    }
 
   if (sample == NULL || !gst_video_info_from_caps (&info, gst_sample_get_caps (sample)))
     return NULL;

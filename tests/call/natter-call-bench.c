@@ -12,7 +12,7 @@
  * stime from /proc) is sampled over the connected part, in % of one core.
  * --video 1280x720 measures the HD option (640x480 by default); the size
  * natter_call_media_get_video_size() would pick on this machine is printed
- * first. A benchmark: it prints figures, it asserts nothing.
+ * first, then what the test sources alone cost (a camera would not). A benchmark: it prints figures, it asserts nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -21,6 +21,7 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "natter-call.h"
@@ -214,6 +215,52 @@ run_until (gint64 deadline)
     g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
 }
 
+static double
+self_cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+/* What the test sources alone cost, in % of one core: a camera's and a
+ * microphone's frames cost next to nothing to produce, videotestsrc's
+ * moving SMPTE bars do not. The same sources and capture caps as
+ * NatterCallMedia's, into fakesinks, in this (otherwise idle) process. */
+static double
+source_cpu_percent (const char *caps,
+                    int         seconds)
+{
+  int width = 640, height = 480;
+  g_autofree char *description = NULL;
+  g_autoptr(GstElement) pipeline = NULL;
+  double cpu0;
+  gint64 t0;
+
+  sscanf (caps, "%dx%d", &width, &height);
+  description = g_strdup_printf ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
+                                 "videoconvert ! videoscale ! videorate ! video/x-raw,format=I420,"
+                                 "width=%d,height=%d,framerate=30/1,pixel-aspect-ratio=1/1 ! "
+                                 "fakesink sync=true "
+                                 "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+                                 "samplesperbuffer=480 ! audioconvert ! audioresample ! "
+                                 "audio/x-raw,format=S16LE,rate=48000,channels=1 ! fakesink sync=true",
+                                 width, height);
+  pipeline = gst_parse_launch (description, NULL);
+  if (pipeline == NULL)
+    return -1;
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_usleep (G_USEC_PER_SEC / 2);
+  cpu0 = self_cpu_seconds ();
+  t0 = g_get_monotonic_time ();
+  g_usleep ((gulong) seconds * G_USEC_PER_SEC);
+  cpu0 = (self_cpu_seconds () - cpu0) / ((g_get_monotonic_time () - t0) / (double) G_USEC_PER_SEC);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return 100.0 * cpu0;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -260,6 +307,8 @@ main (int   argc,
     natter_call_media_get_video_size (&width, &height, &cpu);
     g_print ("video size by capacity: %dx%d (a 1280x720 frame takes %" G_GINT64_FORMAT
              " us of encoder CPU; 1280x720 at <= 4000 us); measuring %s\n", width, height, cpu, caps);
+    g_print ("test sources alone (in each peer's figure below): %.1f %% of one core\n",
+             source_cpu_percent (caps, MIN (cpu_seconds, 5)));
   }
   if (g_getenv ("NATTER_CALL_ICE_ADDRESSES") == NULL)
     g_setenv ("NATTER_CALL_ICE_ADDRESSES", "127.0.0.1", TRUE);
