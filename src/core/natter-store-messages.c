@@ -784,6 +784,24 @@ edit_job_clear (gpointer data)
   g_free (op->content);
 }
 
+/* Stores @content as message @id's content and reads the message back
+ * (edits, expansion updates and receipts all rewrite the content). */
+static NatterMessage *
+replace_content (NatterStore  *self,
+                 gint64        id,
+                 const char   *content,
+                 GError      **error)
+{
+  sqlite3_stmt *stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", error);
+
+  if (stmt == NULL ||
+      !natter_store_bind_int (self, stmt, 1, id, error) ||
+      !natter_store_bind_text (self, stmt, 2, content, error) ||
+      !natter_store_step_done (self, stmt, error))
+    return NULL;
+  return load_message (self, id, NULL, error);
+}
+
 static void
 do_edit (NatterStore    *self,
          NatterStoreJob *job)
@@ -791,7 +809,6 @@ do_edit (NatterStore    *self,
   EditJob *op = (EditJob *) job;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(NatterMessage) edited = NULL;
-  sqlite3_stmt *stmt;
   gboolean ok;
 
   NATTER_STORE_ASSERT_WORKER (self);
@@ -808,18 +825,10 @@ do_edit (NatterStore    *self,
       return;
     }
 
-  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
-  ok = stmt != NULL &&
-       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
-       natter_store_bind_text (self, stmt, 2, op->content, &job->error) &&
-       natter_store_step_done (self, stmt, &job->error);
-  if (ok)
-    {
-      edited = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
-      ok = edited != NULL &&
-           unindex_message (self, natter_message_get_message_id (message), &job->error) &&
-           natter_store_index_message (self, natter_message_get_message_id (message), edited, &job->error);
-    }
+  edited = replace_content (self, natter_message_get_message_id (message), op->content, &job->error);
+  ok = edited != NULL &&
+       unindex_message (self, natter_message_get_message_id (message), &job->error) &&
+       natter_store_index_message (self, natter_message_get_message_id (message), edited, &job->error);
 
   if (!natter_store_commit_or_rollback (self, ok, &job->error))
     return;
@@ -882,8 +891,6 @@ do_expand (NatterStore    *self,
   JsonObject *command, *stored, *expansion;
   JsonNode *set, *remove;
   const char *uid;
-  sqlite3_stmt *stmt;
-  gboolean ok;
 
   NATTER_STORE_ASSERT_WORKER (self);
 
@@ -928,17 +935,8 @@ do_expand (NatterStore    *self,
       }
   content = natter_content_to_string (stored);
 
-  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
-  ok = stmt != NULL &&
-       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
-       natter_store_bind_text (self, stmt, 2, content, &job->error) &&
-       natter_store_step_done (self, stmt, &job->error);
-  if (ok)
-    {
-      expanded = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
-      ok = expanded != NULL;
-    }
-  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+  expanded = replace_content (self, natter_message_get_message_id (message), content, &job->error);
+  if (!natter_store_commit_or_rollback (self, expanded != NULL, &job->error))
     return;
 
   job->result = g_steal_pointer (&expanded);
@@ -996,8 +994,6 @@ do_receipt (NatterStore    *self,
   g_autoptr(NatterMessage) updated = NULL;
   g_autofree char *content = NULL;
   JsonObject *stored, *receipt;
-  sqlite3_stmt *stmt;
-  gboolean ok;
 
   NATTER_STORE_ASSERT_WORKER (self);
 
@@ -1038,17 +1034,8 @@ do_receipt (NatterStore    *self,
     }
   content = natter_content_to_string (stored);
 
-  stmt = natter_store_prepare (self, "UPDATE messages SET content = ?2 WHERE id = ?1", &job->error);
-  ok = stmt != NULL &&
-       natter_store_bind_int (self, stmt, 1, natter_message_get_message_id (message), &job->error) &&
-       natter_store_bind_text (self, stmt, 2, content, &job->error) &&
-       natter_store_step_done (self, stmt, &job->error);
-  if (ok)
-    {
-      updated = load_message (self, natter_message_get_message_id (message), NULL, &job->error);
-      ok = updated != NULL;
-    }
-  if (!natter_store_commit_or_rollback (self, ok, &job->error))
+  updated = replace_content (self, natter_message_get_message_id (message), content, &job->error);
+  if (!natter_store_commit_or_rollback (self, updated != NULL, &job->error))
     return;
 
   job->result = g_steal_pointer (&updated);
