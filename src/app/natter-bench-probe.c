@@ -48,6 +48,7 @@ typedef struct {
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
+  guint scroll_until;       /* stop at the top once this many messages are loaded (0: at the store's end) */
   gint64 scroll_start_us;
   gint64 last_frame_us;     /* the frame clock's time of the previous scrolled frame */
   gint64 paint_start_us;    /* this frame's before-paint, monotonic */
@@ -184,7 +185,12 @@ scroll_tick_cb (GtkWidget     *widget,
     g_array_append_val (probe->intervals, dt);
   probe->last_frame_us = now;
 
-  if ((value <= 0 && messages != NULL && !natter_message_list_get_has_more (messages)) ||
+  /* Offline, has-more stays TRUE past the store's last page (the server
+   * might have older ones), so the profile's size tells where the top is. */
+  if ((value <= 0 && messages != NULL &&
+       (!natter_message_list_get_has_more (messages) ||
+        (probe->scroll_until > 0 &&
+         g_list_model_get_n_items (G_LIST_MODEL (messages)) >= probe->scroll_until))) ||
       g_get_monotonic_time () - probe->scroll_start_us > SCROLL_MAX_MS * 1000)
     {
       scroll_done (probe);
@@ -356,6 +362,7 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->intervals = g_array_new (FALSE, FALSE, sizeof (double));
   probe->work = g_array_new (FALSE, FALSE, sizeof (double));
   probe->scroll = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_SCROLL"), "1") == 0;
+  probe->scroll_until = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") ? g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") : "0", NULL, 10);
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);
   if (probe->scroll_speed <= 0)
     probe->scroll_speed = SCROLL_SPEED;

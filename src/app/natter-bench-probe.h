@@ -9,7 +9,9 @@
  * N more chats of the list, one after the other, and their median;
  * NATTER_APP_BENCH_SCROLL=1: then a fling up to the chat's first message at
  * NATTER_APP_BENCH_SCROLL_SPEED px/s, default 12000, with the frame clock's
- * intervals and each frame's paint time), prints one JSON line with them
+ * intervals and each frame's paint time; it ends at the top once
+ * NATTER_APP_BENCH_SCROLL_MESSAGES are loaded, as offline the list cannot
+ * know it has the first one), prints one JSON line with them
  * and the RSS, and quits. Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
