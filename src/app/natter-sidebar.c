@@ -407,6 +407,34 @@ delete_response_cb (AdwMessageDialog *dialog,
                                           NULL, delete_done_cb, NULL);
 }
 
+/* A destructive question about one conversation; @callback gets the
+ * dialog (with "type" and "target" set) and the response. */
+static void
+ask_about_conversation (NatterSidebar *self,
+                        int            type,
+                        const char    *target,
+                        const char    *heading,
+                        const char    *body,
+                        const char    *response,
+                        const char    *label,
+                        GCallback      callback)
+{
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), heading, body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    response, label,
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), response,
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data (G_OBJECT (dialog), "type", GINT_TO_POINTER (type));
+  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
+  g_signal_connect_object (dialog, "response", callback, self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 delete_activated (GtkWidget  *widget,
                   const char *action_name,
@@ -414,27 +442,15 @@ delete_activated (GtkWidget  *widget,
 {
   NatterSidebar *self = NATTER_SIDEBAR (widget);
   g_autoptr(NatterConversation) conv = NULL;
-  GtkWidget *dialog;
+  g_autofree char *body = NULL;
   const char *target;
   int type;
 
   conv = lookup (self, parameter, &type, &target);
-  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
-                                   _("Delete Chat?"), NULL);
-  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
-                                  _("The messages with %s will be removed from this device."),
-                                  conv != NULL ? natter_conversation_get_title (conv) : target);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "delete", _("_Delete"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_object_set_data (G_OBJECT (dialog), "type", GINT_TO_POINTER (type));
-  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  body = g_strdup_printf (_("The messages with %s will be removed from this device."),
+                          conv != NULL ? natter_conversation_get_title (conv) : target);
+  ask_about_conversation (self, type, target, _("Delete Chat?"), body, "delete", _("_Delete"),
+                          G_CALLBACK (delete_response_cb));
 }
 
 static void
@@ -471,28 +487,16 @@ clear_history_activated (GtkWidget  *widget,
 {
   NatterSidebar *self = NATTER_SIDEBAR (widget);
   g_autoptr(NatterConversation) conv = NULL;
-  GtkWidget *dialog;
+  g_autofree char *body = NULL;
   const char *target;
   int type;
 
   conv = lookup (self, parameter, &type, &target);
-  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
-                                   _("Clear History?"), NULL);
-  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
-                                  _("The messages with %s will be removed on all your devices "
-                                    "and will not come back. The others keep theirs."),
-                                  conv != NULL ? natter_conversation_get_title (conv) : target);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "clear", _("C_lear"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "clear",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_object_set_data (G_OBJECT (dialog), "type", GINT_TO_POINTER (type));
-  g_object_set_data_full (G_OBJECT (dialog), "target", g_strdup (target), g_free);
-  g_signal_connect_object (dialog, "response", G_CALLBACK (clear_history_response_cb), self, 0);
-  gtk_window_present (GTK_WINDOW (dialog));
+  body = g_strdup_printf (_("The messages with %s will be removed on all your devices "
+                            "and will not come back. The others keep theirs."),
+                          conv != NULL ? natter_conversation_get_title (conv) : target);
+  ask_about_conversation (self, type, target, _("Clear History?"), body, "clear", _("C_lear"),
+                          G_CALLBACK (clear_history_response_cb));
 }
 
 /* ---------------------------------------------------------------- status */
