@@ -1354,3 +1354,31 @@ natter_test_ui_run (void)
   g_clear_pointer (&tmp_dir, g_free);
   return ret;
 }
+
+typedef struct {
+  NatterTestServer *server;
+  const char       *user_id;
+  gboolean          online;
+} OnlineCheck;
+
+static gboolean
+online_is (gpointer data)
+{
+  OnlineCheck *check = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (check->server, NULL, "user/checkOnline",
+                                                        "userId", check->user_id, NULL);
+
+  return g_strcmp0 (json_object_get_string_member_with_default (reply, "status", "0"),
+                    check->online ? "1" : "0") == 0;
+}
+
+void
+natter_test_ui_wait_user_online (NatterTestServer *server,
+                                 const char       *user_id,
+                                 gboolean          online)
+{
+  OnlineCheck check = { server, user_id, online };
+  g_autofree char *what = g_strdup_printf ("%s %s", user_id, online ? "online" : "offline");
+
+  natter_test_ui_wait_until (online_is, &check, what);
+}

@@ -191,6 +191,10 @@ GtkWidget   *natter_test_ui_find_button_with_icon  (GtkWidget  *widget,
                                                     const char *icon_name);
 /* A mapped window of @type (or a subtype). */
 GtkWidget   *natter_test_ui_find_toplevel    (GType       type);
+/* Waits until natterd's user/checkOnline says @user_id is (not) online. */
+void         natter_test_ui_wait_user_online (NatterTestServer *server,
+                                              const char       *user_id,
+                                              gboolean          online);
 /* The message dialog on screen, or NULL. */
 GtkWidget   *natter_test_ui_find_message_dialog (void);
 /* For natter_test_ui_wait_until(): an avatar under @widget shows a

@@ -89,31 +89,12 @@ teardown (Fixture       *f,
 
 /* ------------------------------------------------------------ the server */
 
-typedef struct {
-  NatterTestUi *ui;
-  const char   *user_id;
-  gboolean      online;
-} OnlineCheck;
-
-static gboolean
-online_is (gpointer data)
-{
-  OnlineCheck *check = data;
-  g_autoptr(JsonObject) reply = natter_test_server_api (check->ui->server, NULL, "user/checkOnline",
-                                                        "userId", check->user_id, NULL);
-
-  return g_strcmp0 (json_object_get_string_member (reply, "status"), check->online ? "1" : "0") == 0;
-}
-
 static void
 wait_user_online (Fixture    *f,
                   const char *user_id,
                   gboolean    online)
 {
-  OnlineCheck check = { &f->ui, user_id, online };
-  g_autofree char *what = g_strdup_printf ("%s %s", user_id, online ? "online" : "offline");
-
-  natter_test_ui_wait_until (online_is, &check, what);
+  natter_test_ui_wait_user_online (f->ui.server, user_id, online);
 }
 
 static void

@@ -524,21 +524,6 @@ cli_done_cb (GObject      *object,
   cli_result->done = TRUE;
 }
 
-typedef struct {
-  NatterTestServer *server;
-  const char       *user_id;
-} OnlineQuery;
-
-static gboolean
-user_online (gpointer data)
-{
-  OnlineQuery *q = data;
-  g_autoptr(JsonObject) reply = natter_test_server_api (q->server, NULL, "user/checkOnline",
-                                                        "userId", q->user_id, NULL);
-
-  return g_strcmp0 (json_object_get_string_member_with_default (reply, "status", "0"), "1") == 0;
-}
-
 static GtkWidget *
 call_window (void)
 {
@@ -576,7 +561,6 @@ test_call_from_header (NatterTestUi  *ui,
   g_autoptr(JsonNode) node = NULL;
   g_auto(GStrv) lines = NULL;
   CliResult answered = { FALSE, NULL };
-  OnlineQuery online = { ui->server, "frank" };
   JsonObject *result;
   GtkWidget *button;
 
@@ -593,7 +577,7 @@ test_call_from_header (NatterTestUi  *ui,
                              "answer", "--auto", "--duration", "2", NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (answer, NULL, NULL, cli_done_cb, &answered);
-  natter_test_ui_wait_until (user_online, &online, "frank's natter-cli online");
+  natter_test_ui_wait_user_online (ui->server, "frank", TRUE);
 
   button = natter_test_ui_find_button_with_icon (GTK_WIDGET (ui->chat), "call-start-symbolic");
   g_assert_nonnull (button);

@@ -62,21 +62,6 @@ cli_done_cb (GObject      *object,
   run->done = TRUE;
 }
 
-typedef struct {
-  NatterTestServer *server;
-  const char       *user_id;
-} OnlineQuery;
-
-static gboolean
-user_online (gpointer data)
-{
-  OnlineQuery *q = data;
-  g_autoptr(JsonObject) reply = natter_test_server_api (q->server, NULL, "user/checkOnline",
-                                                        "userId", q->user_id, NULL);
-
-  return g_strcmp0 (json_object_get_string_member_with_default (reply, "status", "0"), "1") == 0;
-}
-
 static GtkWidget *
 call_window (void)
 {
@@ -126,7 +111,6 @@ video_call_bob (Fixture    *f,
   g_autoptr(JsonNode) node = NULL;
   g_auto(GStrv) lines = NULL;
   CliRun run = { FALSE, NULL };
-  OnlineQuery online = { f->ui.server, "bob" };
   JsonObject *result;
   NatterCall *call;
 
@@ -138,7 +122,7 @@ video_call_bob (Fixture    *f,
                                         "answer", "--auto", NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (answer, NULL, NULL, cli_done_cb, &run);
-  natter_test_ui_wait_until (user_online, &online, "bob's natter-cli online");
+  natter_test_ui_wait_user_online (f->ui.server, "bob", TRUE);
 
   /* alice's media without test sources: the portal's camera, or none */
   g_unsetenv ("NATTER_CALL_TEST_SOURCES");
