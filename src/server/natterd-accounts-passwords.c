@@ -269,7 +269,11 @@ password_row_read (NatterdRead *base,
       password_check_free (check);
       return;
     }
-  if (read->rows->len > 0 && account != NULL && !account->deleted)
+  /* The store is the truth: a node that has not heard of an account made
+   * on another node yet (NATS lags behind the commit) still finds its row. */
+  if (read->rows->len > 0 && account == NULL)
+    account = natterd_accounts_account (natterd_accounts_app (request->server, request->app), check->user_id);
+  if (read->rows->len > 0 && !account->deleted)
     hash = ((NatterdAccountRow *) g_ptr_array_index (read->rows, 0))->value;
 
   g_object_set_data_full (G_OBJECT (request->msg), "natterd-password-check",
