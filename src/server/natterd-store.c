@@ -651,6 +651,7 @@ typedef struct
   gboolean      stopping;
   guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
+  gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
@@ -713,7 +714,6 @@ complete_batch (gpointer data)
 
   g_mutex_lock (&priv->lock);
   priv->in_flight -= batch->ops->len;
-  g_cond_broadcast (&priv->wake);
   g_mutex_unlock (&priv->lock);
 
   g_ptr_array_unref (batch->ops);
@@ -1074,7 +1074,11 @@ writer_main (gpointer data)
 
       g_mutex_lock (&priv->lock);
       while ((g_queue_is_empty (&priv->queue) || priv->held > 0) && !priv->stopping)
-        g_cond_wait (&priv->wake, &priv->lock);
+        {
+          priv->writer_waiting = TRUE;
+          g_cond_wait (&priv->wake, &priv->lock);
+          priv->writer_waiting = FALSE;
+        }
       if (g_queue_is_empty (&priv->queue))
         {
           g_mutex_unlock (&priv->lock);
@@ -1214,7 +1218,10 @@ natterd_store_submit (NatterdStore *self,
       return;
     }
   g_queue_push_tail (&priv->queue, op);
-  g_cond_signal (&priv->wake);
+  /* GLib's g_cond_signal() is a futex syscall even with no one waiting:
+   * while the writer commits, the ops queued meanwhile cost none each. */
+  if (priv->writer_waiting)
+    g_cond_signal (&priv->wake);
   g_mutex_unlock (&priv->lock);
 }
 
