@@ -1535,6 +1535,26 @@ loop_dispatch (GSource     *source,
   return G_SOURCE_CONTINUE;
 }
 
+/* Outside a dispatch: writes what was queued since (a store batch's acks
+ * and deliveries) now, not after another poll of the main loop. */
+void
+natterd_socket_loop_flush (NatterdSocketLoop *loop)
+{
+  if (loop->dispatching || loop->dirty->len == 0)
+    return;
+  loop->dispatching = TRUE;
+  loop->now = g_get_monotonic_time ();
+  while (loop->dirty->len > 0)
+    {
+      NatterdSocket *self = g_ptr_array_steal_index_fast (loop->dirty, loop->dirty->len - 1);
+
+      self->dirty = FALSE;
+      if (!self->closed && !self->dead)
+        flush (self);
+    }
+  loop->dispatching = FALSE;
+}
+
 static void
 loop_finalize (GSource *source)
 {

@@ -700,9 +700,6 @@ complete_batch (gpointer data)
   Batch *batch = data;
   NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
 
-  if (priv->observer != NULL)
-    priv->observer (batch->ops->len, batch->duration, priv->observer_data);
-
   for (guint i = 0; i < batch->ops->len; i++)
     {
       NatterdOp *op = g_ptr_array_index (batch->ops, i);
@@ -711,6 +708,9 @@ complete_batch (gpointer data)
         op->complete (op, op->user_data);
       natterd_op_free (op);
     }
+  /* After the completions: the server writes the acks they queued now. */
+  if (priv->observer != NULL)
+    priv->observer (batch->ops->len, batch->duration, priv->observer_data);
 
   g_mutex_lock (&priv->lock);
   priv->in_flight -= batch->ops->len;
