@@ -747,6 +747,9 @@ observe_batch (guint    n_ops,
   natterd_histogram_observe (&self->metrics->commit_size, natterd_size_buckets, n_ops);
   natterd_histogram_observe (&self->metrics->commit_duration, natterd_latency_buckets,
                              (double) duration_us / G_USEC_PER_SEC);
+  /* The batch's PublishAcks and deliveries leave now, not an iteration later. */
+  if (self->sockets != NULL)
+    natterd_socket_loop_flush (self->sockets);
 }
 
 /* --------------------------------------------------------------- lifetime */

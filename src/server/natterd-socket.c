@@ -1307,6 +1307,12 @@ writer_take_back (NatterdSocketLoop *loop)
   guint64 value;
 
   g_mutex_lock (&loop->writer_lock);
+  if (!loop->writer_woken && loop->writer_done->len == 0 && loop->writer_settled->len == 0)
+    {
+      /* Nothing back (no group fan-out): no arrays made and freed. */
+      g_mutex_unlock (&loop->writer_lock);
+      return;
+    }
   done = g_steal_pointer (&loop->writer_done);
   loop->writer_done = g_ptr_array_new ();
   g_ptr_array_extend_and_steal (loop->settled, g_steal_pointer (&loop->writer_settled));
@@ -1375,6 +1381,8 @@ loop_dispatch (GSource     *source,
   gint64 now = g_get_monotonic_time ();
   int n;
 
+  if (loop->dispatching)
+    return G_SOURCE_CONTINUE;  /* a nested main loop: never re-entered (see can-recurse) */
   loop->dispatching = TRUE;
   loop->now = now;
 
@@ -1527,6 +1535,26 @@ loop_dispatch (GSource     *source,
   return G_SOURCE_CONTINUE;
 }
 
+/* Outside a dispatch: writes what was queued since (a store batch's acks
+ * and deliveries) now, not after another poll of the main loop. */
+void
+natterd_socket_loop_flush (NatterdSocketLoop *loop)
+{
+  if (loop->dispatching || loop->dirty->len == 0)
+    return;
+  loop->dispatching = TRUE;
+  loop->now = g_get_monotonic_time ();
+  while (loop->dirty->len > 0)
+    {
+      NatterdSocket *self = g_ptr_array_steal_index_fast (loop->dirty, loop->dirty->len - 1);
+
+      self->dirty = FALSE;
+      if (!self->closed && !self->dead)
+        flush (self);
+    }
+  loop->dispatching = FALSE;
+}
+
 static void
 loop_finalize (GSource *source)
 {
@@ -1616,6 +1644,12 @@ natterd_socket_loop_new (gsize    max_message,
   loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");
+  /* GLib blocks a source that may not recurse while it dispatches: it
+   * takes its descriptor out of the poll set and puts it back, and each
+   * of those writes the context's eventfd, so the next poll returns at
+   * once for nothing: two writes, a read and an empty iteration per
+   * dispatch. Nothing here runs a nested main loop. */
+  g_source_set_can_recurse (&loop->source, TRUE);
   g_source_attach (&loop->source, NULL);
   return loop;
 }

@@ -72,6 +72,7 @@ void               natterd_socket_loop_free (NatterdSocketLoop           *loop);
 void               natterd_socket_loop_set_stall_timeout (NatterdSocketLoop *loop,
                                                           guint              seconds);
 /* Bytes queued on every connection, not yet taken by the kernel. */
+void               natterd_socket_loop_flush (NatterdSocketLoop          *loop);
 gsize              natterd_socket_loop_get_queued (NatterdSocketLoop     *loop);
 
 /* Takes over @stream (stolen from libsoup after the 101 response), whose

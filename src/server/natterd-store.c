@@ -651,6 +651,7 @@ typedef struct
   gboolean      stopping;
   guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
+  gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
@@ -699,9 +700,6 @@ complete_batch (gpointer data)
   Batch *batch = data;
   NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
 
-  if (priv->observer != NULL)
-    priv->observer (batch->ops->len, batch->duration, priv->observer_data);
-
   for (guint i = 0; i < batch->ops->len; i++)
     {
       NatterdOp *op = g_ptr_array_index (batch->ops, i);
@@ -710,10 +708,12 @@ complete_batch (gpointer data)
         op->complete (op, op->user_data);
       natterd_op_free (op);
     }
+  /* After the completions: the server writes the acks they queued now. */
+  if (priv->observer != NULL)
+    priv->observer (batch->ops->len, batch->duration, priv->observer_data);
 
   g_mutex_lock (&priv->lock);
   priv->in_flight -= batch->ops->len;
-  g_cond_broadcast (&priv->wake);
   g_mutex_unlock (&priv->lock);
 
   g_ptr_array_unref (batch->ops);
@@ -1074,7 +1074,11 @@ writer_main (gpointer data)
 
       g_mutex_lock (&priv->lock);
       while ((g_queue_is_empty (&priv->queue) || priv->held > 0) && !priv->stopping)
-        g_cond_wait (&priv->wake, &priv->lock);
+        {
+          priv->writer_waiting = TRUE;
+          g_cond_wait (&priv->wake, &priv->lock);
+          priv->writer_waiting = FALSE;
+        }
       if (g_queue_is_empty (&priv->queue))
         {
           g_mutex_unlock (&priv->lock);
@@ -1214,7 +1218,10 @@ natterd_store_submit (NatterdStore *self,
       return;
     }
   g_queue_push_tail (&priv->queue, op);
-  g_cond_signal (&priv->wake);
+  /* GLib's g_cond_signal() is a futex syscall even with no one waiting:
+   * while the writer commits, the ops queued meanwhile cost none each. */
+  if (priv->writer_waiting)
+    g_cond_signal (&priv->wake);
   g_mutex_unlock (&priv->lock);
 }
 

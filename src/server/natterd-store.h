@@ -745,6 +745,7 @@ struct _NatterdStoreClass
                              GError             **error);
 };
 
+/* Called on the completions' thread once every op of a batch completed. */
 typedef void (*NatterdBatchObserver) (guint    n_ops,
                                       gint64   duration_us,
                                       gpointer user_data);

@@ -1023,6 +1023,9 @@ main (int   argc,
     g_print ("closed loop: %d pairs, %d in flight each: %.0f msgs/s delivered over %d s, "
              "every message durably stored before its ack (natterd CPU %.0f%%, bench CPU %.0f%% of one core)\n",
              opt_pairs, opt_window, closed_rate, opt_duration, server_cpu, bench_cpu);
+    /* What a message costs natterd: steadier than the rate on a shared box. */
+    g_print ("  natterd CPU per delivered message: %.1f us\n",
+             (double) (b.server_cpu - a.server_cpu) / MAX (delivered, 1));
     /* Let in-flight messages drain before the open loop. */
     sleep_main (2);
   }
@@ -1098,6 +1101,8 @@ main (int   argc,
     g_print ("idle: %d connections authenticated in %.2f s, %.0f a second (natterd CPU %.0f%%, bench CPU %.0f%%)\n",
              connected_total (), (double) (b.wall - a.wall) / G_USEC_PER_SEC,
              connected_total () / MAX ((double) (b.wall - a.wall) / G_USEC_PER_SEC, 1e-6), server_cpu, bench_cpu);
+    g_print ("  natterd CPU per connection (upgrade, Connect, ConnectAck): %.0f us\n",
+             (double) (b.server_cpu - a.server_cpu) / MAX (connected_total (), 1));
     sleep_main ((guint) opt_idle_hold);
     with = server_rss_kib ();
     g_print ("idle: natterd RSS %.1f MiB before, %.1f MiB with %d idle connections held %d s: "
