@@ -96,6 +96,10 @@ void natterd_api_store_members      (NatterdApiRequest    *request,
                                      gint64                time);
 /* Replies once every part submitted so far is durable. */
 void natterd_api_finish_when_stored (NatterdApiRequest *request);
+/* Stores @user's row as a part; once durable, tells who shows its name
+ * and portrait (natterd_server_profile_changed(), natterd-accounts-people.c). */
+void natterd_api_save_profile       (NatterdApiRequest *request,
+                                     NatterdUser       *user);
 
 /* ------------------------------------------------------------------- params */
 

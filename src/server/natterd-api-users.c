@@ -93,10 +93,7 @@ api_user_refresh (NatterdApiRequest *request)
   if (!update_profile (request, user))
     return;
 
-  natterd_api_begin_part (request);
-  natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),
-                            natterd_api_request_unref);
-  natterd_server_profile_changed (request->server, user);
+  natterd_api_save_profile (request, user);
 }
 
 static void

@@ -636,6 +636,59 @@ test_contacts (void)
   g_assert_cmpstr (contact_state (server, bob, "carol"), ==, "ignored");
 }
 
+/* NT:ProfileNtf goes out once the profile is durable: a change the store
+ * refuses (below [store] min-free) is answered with 1000 and told to no
+ * one, while one it keeps reaches the contact at once. */
+static void
+test_profile_after_commit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
+  g_autofree char *alice = register_user (server, "alice", "alices password");
+  g_autofree char *bob = register_user (server, "bob", "bobs password");
+  g_autoptr(NatterTestClient) b1 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *full = NULL;
+  JsonObject *reply;
+
+  reply = account (server, "POST", alice, "contact/request", "userId", "bob", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = account (server, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+
+  b1 = connect_device (server, bob, "b1");
+  reply = account (server, "POST", alice, "profile", "name", "Alice Kept", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = expect_object (b1, "NT:ProfileNtf", NULL);
+  g_assert_cmpstr (json_object_get_string_member (reply, "name"), ==, "Alice Kept");
+  json_object_unref (reply);
+  g_clear_pointer (&b1, natter_test_client_free);
+
+  /* Every write refused from now on. */
+  natter_test_server_stop (server);
+  g_assert_true (g_file_get_contents (natter_test_server_get_config_path (server), &config, NULL, &error));
+  full = g_strconcat (config, "[store]\nmin-free=1152921504606846976\n", NULL);
+  g_assert_true (g_file_set_contents (natter_test_server_get_config_path (server), full, -1, &error));
+  natter_test_server_restart (server);
+
+  b1 = connect_device (server, bob, "b1");
+  reply = account (server, "POST", alice, "profile", "name", "Alice Lost", NULL);
+  assert_code (reply, 1000);
+  json_object_unref (reply);
+  /* The contact notices replay (b1 took none before); no profile notice. */
+  for (;;)
+    {
+      g_autoptr(NatterFrame) frame = natter_test_client_expect (b1, NATTER__FRAME__BODY_DELIVER, 1000);
+
+      if (frame == NULL)
+        break;
+      g_assert_cmpstr (frame->deliver->message->object_name, !=, "NT:ProfileNtf");
+    }
+}
+
 static void
 test_groups (void)
 {
@@ -950,6 +1003,7 @@ main (int   argc,
   g_test_add_func ("/server/accounts/address-limit", test_address_limit);
   g_test_add_func ("/server/accounts/invites-and-closed", test_invites_and_closed);
   g_test_add_func ("/server/accounts/contacts", test_contacts);
+  g_test_add_func ("/server/accounts/profile-after-commit", test_profile_after_commit);
   g_test_add_func ("/server/accounts/groups", test_groups);
   g_test_add_func ("/server/accounts/logins-do-not-stall", test_logins_do_not_stall);
   g_test_add_func ("/server/accounts/bar", test_bar);
