@@ -678,6 +678,8 @@ delete_checked (NatterdApiRequest *request,
   natterd_accounts_add_account_row (op, request->app, user->user_id, account);
   natterd_accounts_submit (request, op);
   revoke_tokens (request, user, natterd_now_ms ());
+  /* No group keeps a deleted account, nor one it owned without an owner. */
+  natterd_accounts_leave_groups (request);
   natterd_log (G_LOG_LEVEL_INFO, "account-deleted", "app", request->app->key, "user", user->user_id, NULL);
   natterd_api_finish_when_stored (request);
 }

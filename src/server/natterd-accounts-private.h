@@ -154,6 +154,9 @@ void                natterd_accounts_load_contact (NatterdAccountsApp *state,
 /* --------------------------------------------- natterd-accounts-groups.c */
 
 void                natterd_group_roles_free (gpointer            roles);
+/* @request's caller, whose account is being deleted, leaves every group
+ * it is in (found by index in the store), as a part of @request. */
+void                natterd_accounts_leave_groups (NatterdApiRequest *request);
 void                natterd_accounts_load_group (NatterdAccountsApp *state,
                                                  const char         *group_id,
                                                  const char         *json);
