@@ -838,19 +838,30 @@ compare_groups (gconstpointer a,
 }
 
 static void
-groups_list (NatterdApiRequest *request)
+my_groups_read (NatterdRead *base,
+                gpointer     user_data)
 {
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  NatterdApiRequest *request = user_data;
   NatterdUser *user = natterd_account_user (request);
   NatterdAccountsApp *state = natterd_accounts_app (request->server, request->app);
   g_autoptr(GPtrArray) mine = g_ptr_array_new ();
-  GHashTableIter iter;
-  NatterdGroup *group;
   JsonBuilder *body;
 
-  g_hash_table_iter_init (&iter, request->app->groups);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-    if (natterd_group_lookup_member (group, user) != NULL)
-      g_ptr_array_add (mine, group);
+  if (base->error != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      return;
+    }
+  /* The store's list, as this node's directory has the groups now. */
+  for (guint i = 0; i < read->group_ids->len; i++)
+    {
+      NatterdGroup *group = natterd_directory_lookup_group_id (request->server->directory,
+                                                               g_array_index (read->group_ids, gint64, i));
+
+      if (group != NULL && group->app == request->app && natterd_group_lookup_member (group, user) != NULL)
+        g_ptr_array_add (mine, group);
+    }
   g_ptr_array_sort (mine, compare_groups);
 
   body = natterd_api_ok_body (request);
@@ -858,10 +869,9 @@ groups_list (NatterdApiRequest *request)
   json_builder_begin_array (body);
   for (guint i = 0; i < mine->len; i++)
     {
-      NatterdGroupRoles *roles;
+      NatterdGroup *group = g_ptr_array_index (mine, i);
+      NatterdGroupRoles *roles = g_hash_table_lookup (state->groups, group->group_id);
 
-      group = g_ptr_array_index (mine, i);
-      roles = g_hash_table_lookup (state->groups, group->group_id);
       json_builder_begin_object (body);
       json_builder_set_member_name (body, "groupId");
       json_builder_add_string_value (body, group->group_id);
@@ -879,6 +889,18 @@ groups_list (NatterdApiRequest *request)
     }
   json_builder_end_array (body);
   natterd_api_reply_ok (request);
+}
+
+/* The caller's groups, by the index on group_members (user_id): a few
+ * index lookups, not a look at every group of the app. */
+static void
+groups_list (NatterdApiRequest *request)
+{
+  NatterdUserGroupsRead *read = natterd_read_new (NATTERD_READ_USER_GROUPS, my_groups_read,
+                                                  natterd_api_request_ref (request), natterd_api_request_unref);
+
+  read->user_id = natterd_account_user (request)->id;
+  natterd_store_read (request->server->store, read);
 }
 
 /* -------------------------------------- leaving by other ways than leave */
