@@ -605,27 +605,86 @@ natterd_server_profile_changed (NatterdServer *self,
   natterd_store_read (self->store, read);
 }
 
+typedef struct
+{
+  NatterdApiRequest *request;
+  char              *old_name;       /* what the change replaced */
+  char              *old_portrait;
+  char              *name;           /* what it set; NULL: left as it was */
+  char              *portrait;
+} ProfileSave;
+
+static void
+profile_save_free (gpointer data)
+{
+  ProfileSave *save = data;
+
+  natterd_api_request_unref (save->request);
+  g_free (save->old_name);
+  g_free (save->old_portrait);
+  g_free (save->name);
+  g_free (save->portrait);
+  g_free (save);
+}
+
+/* @field back to @old if it still holds what the refused change set. */
+static void
+take_back (char       **field,
+           const char  *set,
+           const char  *old)
+{
+  if (set != NULL && g_strcmp0 (*field, set) == 0)
+    {
+      g_free (*field);
+      *field = g_strdup (old);
+    }
+}
+
 static void
 profile_saved (NatterdOp *op,
                gpointer   user_data)
 {
-  NatterdApiRequest *request = user_data;
+  ProfileSave *save = user_data;
+  NatterdApiRequest *request = save->request;
   NatterdUser *user = natterd_directory_lookup_user_id (request->server->directory, ((NatterdUserOp *) op)->id);
 
-  /* Told once durable: a save the store refused tells no one of a name
-   * that was not kept (and that a refetch would not find). */
+  /* Told once durable: a change the store refused is told to no one and
+   * taken back here, as it is nowhere else (other nodes, a restart). */
   if (op->error == NULL && user != NULL)
     natterd_server_profile_changed (request->server, user);
-  natterd_api_part_committed (op, user_data);
+  else if (user != NULL)
+    {
+      take_back (&user->name, save->name, save->old_name);
+      take_back (&user->portrait_uri, save->portrait, save->old_portrait);
+    }
+  natterd_api_part_committed (op, request);
 }
 
 void
 natterd_api_save_profile (NatterdApiRequest *request,
-                          NatterdUser       *user)
+                          NatterdUser       *user,
+                          const char        *name,
+                          const char        *portrait)
 {
+  ProfileSave *save = g_new0 (ProfileSave, 1);
+
+  save->request = natterd_api_request_ref (request);
+  save->old_name = g_strdup (user->name);
+  save->old_portrait = g_strdup (user->portrait_uri);
+  save->name = g_strdup (name);
+  save->portrait = g_strdup (portrait);
+  if (name != NULL)
+    {
+      g_free (user->name);
+      user->name = g_strdup (name);
+    }
+  if (portrait != NULL)
+    {
+      g_free (user->portrait_uri);
+      user->portrait_uri = g_strdup (portrait);
+    }
   natterd_api_begin_part (request);
-  natterd_server_save_user (request->server, user, profile_saved, natterd_api_request_ref (request),
-                            natterd_api_request_unref);
+  natterd_server_save_user (request->server, user, profile_saved, save, profile_save_free);
 }
 
 /* ---------------------------------------------------------- on Publish */

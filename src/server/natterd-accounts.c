@@ -466,18 +466,8 @@ account_profile (NatterdApiRequest *request)
           return;
         }
     }
-  if (name != NULL)
-    {
-      g_free (user->name);
-      user->name = g_strdup (name);
-    }
-  if (portrait != NULL)
-    {
-      g_free (user->portrait_uri);
-      user->portrait_uri = g_strdup (portrait);
-    }
   if (name != NULL || portrait != NULL)
-    natterd_api_save_profile (request, user);
+    natterd_api_save_profile (request, user, name, portrait);
   body = natterd_api_ok_body (request);
   json_builder_set_member_name (body, "name");
   json_builder_add_string_value (body, user->name != NULL ? user->name : "");

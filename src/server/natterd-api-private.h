@@ -96,10 +96,14 @@ void natterd_api_store_members      (NatterdApiRequest    *request,
                                      gint64                time);
 /* Replies once every part submitted so far is durable. */
 void natterd_api_finish_when_stored (NatterdApiRequest *request);
-/* Stores @user's row as a part; once durable, tells who shows its name
- * and portrait (natterd_server_profile_changed(), natterd-accounts-people.c). */
+/* Sets @user's @name and @portrait (NULL: as they are) and stores its row
+ * as a part; once durable, tells who shows them
+ * (natterd_server_profile_changed(), natterd-accounts-people.c); refused,
+ * takes them back. */
 void natterd_api_save_profile       (NatterdApiRequest *request,
-                                     NatterdUser       *user);
+                                     NatterdUser       *user,
+                                     const char        *name,
+                                     const char        *portrait);
 /* Members who left @group through the server API (group/quit,
  * group/sync) or with their account (natterd-accounts-groups.c): the
  * roles they held go; an owner's passes to the admin, else the member,

@@ -637,8 +637,8 @@ test_contacts (void)
 }
 
 /* NT:ProfileNtf goes out once the profile is durable: a change the store
- * refuses (below [store] min-free) is answered with 1000 and told to no
- * one, while one it keeps reaches the contact at once. */
+ * refuses (below [store] min-free) is answered with 1000, told to no one
+ * and taken back, while one it keeps reaches the contact at once. */
 static void
 test_profile_after_commit (void)
 {
@@ -687,6 +687,11 @@ test_profile_after_commit (void)
         break;
       g_assert_cmpstr (frame->deliver->message->object_name, !=, "NT:ProfileNtf");
     }
+  /* Nor does this node show it. */
+  reply = account (server, "GET", bob, "user", "userId", "alice", NULL);
+  assert_code (reply, 200);
+  g_assert_cmpstr (json_object_get_string_member (reply, "name"), ==, "Alice Kept");
+  json_object_unref (reply);
 }
 
 static char *
