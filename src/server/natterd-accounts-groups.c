@@ -838,19 +838,30 @@ compare_groups (gconstpointer a,
 }
 
 static void
-groups_list (NatterdApiRequest *request)
+my_groups_read (NatterdRead *base,
+                gpointer     user_data)
 {
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  NatterdApiRequest *request = user_data;
   NatterdUser *user = natterd_account_user (request);
   NatterdAccountsApp *state = natterd_accounts_app (request->server, request->app);
   g_autoptr(GPtrArray) mine = g_ptr_array_new ();
-  GHashTableIter iter;
-  NatterdGroup *group;
   JsonBuilder *body;
 
-  g_hash_table_iter_init (&iter, request->app->groups);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-    if (natterd_group_lookup_member (group, user) != NULL)
-      g_ptr_array_add (mine, group);
+  if (base->error != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      return;
+    }
+  /* The store's list, as this node's directory has the groups now. */
+  for (guint i = 0; i < read->group_ids->len; i++)
+    {
+      NatterdGroup *group = natterd_directory_lookup_group_id (request->server->directory,
+                                                               g_array_index (read->group_ids, gint64, i));
+
+      if (group != NULL && group->app == request->app && natterd_group_lookup_member (group, user) != NULL)
+        g_ptr_array_add (mine, group);
+    }
   g_ptr_array_sort (mine, compare_groups);
 
   body = natterd_api_ok_body (request);
@@ -858,10 +869,9 @@ groups_list (NatterdApiRequest *request)
   json_builder_begin_array (body);
   for (guint i = 0; i < mine->len; i++)
     {
-      NatterdGroupRoles *roles;
+      NatterdGroup *group = g_ptr_array_index (mine, i);
+      NatterdGroupRoles *roles = g_hash_table_lookup (state->groups, group->group_id);
 
-      group = g_ptr_array_index (mine, i);
-      roles = g_hash_table_lookup (state->groups, group->group_id);
       json_builder_begin_object (body);
       json_builder_set_member_name (body, "groupId");
       json_builder_add_string_value (body, group->group_id);
@@ -879,6 +889,129 @@ groups_list (NatterdApiRequest *request)
     }
   json_builder_end_array (body);
   natterd_api_reply_ok (request);
+}
+
+/* The caller's groups, by the index on group_members (user_id): a few
+ * index lookups, not a look at every group of the app. */
+static void
+groups_list (NatterdApiRequest *request)
+{
+  NatterdUserGroupsRead *read = natterd_read_new (NATTERD_READ_USER_GROUPS, my_groups_read,
+                                                  natterd_api_request_ref (request), natterd_api_request_unref);
+
+  read->user_id = natterd_account_user (request)->id;
+  natterd_store_read (request->server->store, read);
+}
+
+/* -------------------------------------- leaving by other ways than leave */
+
+void
+natterd_api_group_departed (NatterdApiRequest *request,
+                            NatterdGroup      *group,
+                            GPtrArray         *users)
+{
+  g_autoptr(GPtrArray) targets = g_ptr_array_new ();
+  NatterdAccountsApp *state;
+  NatterdGroupRoles *roles;
+  NatterdUser *owner = NULL;
+  NatterdUser *next;
+  gboolean changed = FALSE;
+
+  if (request->server->accounts == NULL || users->len == 0)
+    return;
+  state = natterd_accounts_app (request->server, request->app);
+  roles = g_hash_table_lookup (state->groups, group->group_id);
+  /* A group only the app server runs has no roles to keep. */
+  if (roles == NULL)
+    return;
+  for (guint i = 0; i < users->len; i++)
+    {
+      NatterdUser *user = g_ptr_array_index (users, i);
+
+      if (natterd_group_lookup_member (group, user) != NULL)
+        continue;
+      changed |= g_hash_table_remove (roles->admins, user->user_id);
+      if (g_strcmp0 (roles->owner, user->user_id) == 0)
+        owner = user;
+    }
+  if (owner == NULL)
+    {
+      if (changed)
+        store_roles (request, state, group->group_id);
+      return;
+    }
+
+  next = successor (group, roles, NULL);
+  if (next == NULL)
+    {
+      /* No one left to run it, or to tell. */
+      store_group (request, group, FALSE, TRUE);
+      g_hash_table_remove (state->groups, group->group_id);
+      store_roles (request, state, group->group_id);
+      natterd_directory_remove_group (request->server->directory, group);
+      return;
+    }
+  g_free (roles->owner);
+  roles->owner = g_strdup (next->user_id);
+  g_hash_table_remove (roles->admins, next->user_id);
+  store_roles (request, state, group->group_id);
+  g_ptr_array_add (targets, next);
+  notify_group (request, group, owner, "Transfer", targets, NULL, NULL);
+}
+
+void
+natterd_api_group_dismissed (NatterdApiRequest *request,
+                             const char        *group_id)
+{
+  NatterdAccountsApp *state;
+
+  if (request->server->accounts == NULL)
+    return;
+  state = natterd_accounts_app (request->server, request->app);
+  if (g_hash_table_remove (state->groups, group_id))
+    store_roles (request, state, group_id);
+}
+
+static void
+account_groups_read (NatterdRead *base,
+                     gpointer     user_data)
+{
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  NatterdApiRequest *request = user_data;
+  NatterdUser *user = natterd_account_user (request);
+
+  if (base->error != NULL)
+    {
+      natterd_api_fail_part (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      natterd_api_end_part (request);
+      return;
+    }
+  for (guint i = 0; i < read->group_ids->len; i++)
+    {
+      NatterdGroup *group = natterd_directory_lookup_group_id (request->server->directory,
+                                                               g_array_index (read->group_ids, gint64, i));
+      g_autoptr(GPtrArray) one = g_ptr_array_new ();
+
+      if (group == NULL || group->app != request->app || !natterd_group_remove_member (group, user))
+        continue;
+      g_ptr_array_add (one, user);
+      natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
+      if (g_hash_table_size (group->members) > 0)
+        notify_group (request, group, user, "Quit", one, NULL, NULL);
+      natterd_api_group_departed (request, group, one);
+    }
+  natterd_api_end_part (request);
+}
+
+void
+natterd_accounts_leave_groups (NatterdApiRequest *request)
+{
+  NatterdUserGroupsRead *read = natterd_read_new (NATTERD_READ_USER_GROUPS, account_groups_read,
+                                                  natterd_api_request_ref (request), natterd_api_request_unref);
+
+  read->user_id = natterd_account_user (request)->id;
+  natterd_api_begin_part (request);
+  natterd_store_read (request->server->store, read);
 }
 
 const NatterdAccountRoute natterd_account_group_routes[] = {

@@ -9,11 +9,13 @@
  * check (never kept), so every node sharing a store checks the latest.
  *
  * Failed logins: each wrong password's answer waits [limits] login-backoff
- * ms times the failures so far, one check per account runs at a time
- * (26007 meanwhile), login-attempts wrong passwords in a row lock the
+ * ms times the failures so far, one check per account runs at a time on a
+ * node (26007 meanwhile), login-attempts wrong passwords in a row lock the
  * account for login-lockout s (26003, even for the right one), and one
  * client address may give login-address-limit wrong passwords per
- * login-lockout period (26007).
+ * login-lockout period on a node (26007). Wrong passwords and lockouts
+ * are counted in the store (account_logins), so they hold across the
+ * nodes sharing it and across restarts.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -182,6 +184,7 @@ typedef struct
   char              *user_id;
   char              *password;
   HashDone           done;      /* on the right password */
+  guint              failures;  /* wrong ones before, as the store counts them */
 } PasswordCheck;
 
 static void
@@ -204,6 +207,71 @@ reply_wrong_password (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Backoff: the answer to a wrong password comes later the more there were. */
+static void
+reply_wrong_password_later (NatterdApiRequest *request,
+                            guint              failures)
+{
+  g_timeout_add_full (G_PRIORITY_DEFAULT, MIN ((guint64) request->server->config->login_backoff * failures, 5000),
+                      reply_wrong_password, natterd_api_request_ref (request), natterd_api_request_unref);
+}
+
+static NatterdAccount *
+check_account (NatterdApiRequest *request,
+               const char        *user_id)
+{
+  return g_hash_table_lookup (natterd_accounts_app (request->server, request->app)->accounts, user_id);
+}
+
+static void
+failure_counted (NatterdOp *base,
+                 gpointer   user_data)
+{
+  NatterdLoginOp *op = (NatterdLoginOp *) base;
+  NatterdApiRequest *request = user_data;
+  NatterdAccount *account = check_account (request, op->user_id);
+  guint failures = op->failures;
+
+  if (base->error != NULL)
+    {
+      /* Counted here alone until the store is back. */
+      natterd_log (G_LOG_LEVEL_WARNING, "login-not-counted", "error", base->error->message, NULL);
+      failures = account != NULL ? ++account->failures : 1;
+      if (account != NULL && failures >= MAX (1u, request->server->config->login_attempts))
+        account->locked_until = op->now + op->lockout;
+    }
+  else if (account != NULL)
+    {
+      account->failures = failures;
+      account->locked_until = op->locked_until;
+    }
+  if (account != NULL && account->locked_until > op->now && failures >= MAX (1u, op->attempts))
+    natterd_log (G_LOG_LEVEL_MESSAGE, "account-locked", "app", request->app->key, "user", op->user_id, NULL);
+  reply_wrong_password_later (request, MAX (1u, failures));
+}
+
+/* A login's outcome for @user_id, counted in the store every node shares
+ * (NatterdLoginOp); @complete gets the count, if any. */
+static void
+count_login (NatterdApiRequest *request,
+             const char        *user_id,
+             gboolean           failed,
+             NatterdOpFunc      complete)
+{
+  NatterdConfig *config = request->server->config;
+  NatterdLoginOp *op = natterd_op_new (NATTERD_OP_LOGIN, complete,
+                                       complete != NULL ? natterd_api_request_ref (request) : NULL,
+                                       complete != NULL ? natterd_api_request_unref : NULL);
+
+  op->app_id = request->app->id;
+  op->user_id = g_strdup (user_id);
+  op->failed = failed;
+  op->attempts = config->login_attempts;
+  op->now = natterd_now_ms ();
+  op->lockout = (gint64) config->login_lockout * 1000;
+  natterd_store_submit (request->server->store, op);
+}
+
 static void
 password_checked (NatterdApiRequest *request,
                   HashJob           *job)
@@ -211,11 +279,9 @@ password_checked (NatterdApiRequest *request,
   NatterdServer *server = request->server;
   NatterdConfig *config = server->config;
   PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
-  NatterdAccount *account = g_hash_table_lookup (natterd_accounts_app (server, request->app)->accounts,
-                                                 check->user_id);
+  NatterdAccount *account = check_account (request, check->user_id);
   NatterdLoginAddress *address;
   gint64 now = g_get_monotonic_time ();
-  guint failures;
 
   if (account != NULL)
     account->checking = FALSE;
@@ -223,6 +289,8 @@ password_checked (NatterdApiRequest *request,
   if (job->ok && job->hash != NULL && account != NULL)
     {
       account->failures = 0;
+      if (check->failures > 0)
+        count_login (request, check->user_id, FALSE, NULL);
       check->done (request, job);
       return;
     }
@@ -234,32 +302,24 @@ password_checked (NatterdApiRequest *request,
       address->window_end = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
     }
   address->failures++;
-  failures = 1;
-  if (account != NULL)
+  if (account == NULL)
     {
-      failures = ++account->failures;
-      if (account->failures >= MAX (1u, config->login_attempts))
-        {
-          account->locked_until = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
-          natterd_log (G_LOG_LEVEL_MESSAGE, "account-locked", "app", request->app->key,
-                       "user", check->user_id, NULL);
-        }
+      reply_wrong_password_later (request, 1);
+      return;
     }
-  /* Backoff: the answer to a wrong password comes later the more there were. */
-  g_timeout_add_full (G_PRIORITY_DEFAULT, MIN ((guint64) config->login_backoff * failures, 5000),
-                      reply_wrong_password, natterd_api_request_ref (request), natterd_api_request_unref);
+  count_login (request, check->user_id, TRUE, failure_counted);
 }
 
 static void
-password_row_read (NatterdRead *base,
-                   gpointer     user_data)
+login_read (NatterdRead *base,
+            gpointer     user_data)
 {
-  NatterdAccountRowsRead *read = (NatterdAccountRowsRead *) base;
+  NatterdLoginRead *read = (NatterdLoginRead *) base;
   PasswordCheck *check = user_data;
   NatterdApiRequest *request = check->request;
-  NatterdAccount *account = g_hash_table_lookup (natterd_accounts_app (request->server, request->app)->accounts,
-                                                 check->user_id);
+  NatterdAccount *account = check_account (request, check->user_id);
   const char *hash = NULL;
+  gint64 now = natterd_now_ms ();
 
   if (base->error != NULL)
     {
@@ -271,20 +331,37 @@ password_row_read (NatterdRead *base,
     }
   /* The store is the truth: a node that has not heard of an account made
    * on another node yet (NATS lags behind the commit) still finds its row. */
-  if (read->rows->len > 0 && account == NULL)
+  if (read->hash != NULL && account == NULL)
     account = natterd_accounts_account (natterd_accounts_app (request->server, request->app), check->user_id);
-  if (read->rows->len > 0 && !account->deleted)
-    hash = ((NatterdAccountRow *) g_ptr_array_index (read->rows, 0))->value;
+  if (account != NULL)
+    {
+      /* Wrong passwords given on any node sharing the store count. */
+      account->failures = read->failures;
+      account->locked_until = read->locked_until;
+      if (read->locked_until > now)
+        {
+          account->checking = FALSE;
+          natterd_accounts_reply_retry (request, NATTER_CODE_ACCOUNT_LOCKED, (read->locked_until - now) * 1000);
+          password_check_free (check);
+          return;
+        }
+    }
+  if (read->hash != NULL && !account->deleted)
+    hash = read->hash;
+  /* Cleared by the right password, a lapsed lock's count too. */
+  check->failures = read->failures;
 
   g_object_set_data_full (G_OBJECT (request->msg), "natterd-password-check",
-                          g_steal_pointer (&check), (GDestroyNotify) password_check_free);
-  check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+                          check, (GDestroyNotify) password_check_free);
   /* An unknown user costs a hash too: the time taken tells nothing. */
   run_hash (request, check->password, hash, password_checked);
 }
 
 /* Checks @password of @user_id within the lockout and backoff rules; calls
- * @done on the right one, answers every refusal itself. */
+ * @done on the right one, answers every refusal itself. Lockouts are
+ * counted in the store (NatterdLoginOp), so wrong passwords spread over
+ * nodes sharing it lock the account as they would on one; the copy here
+ * refuses a locked account without a read. */
 static void
 check_password (NatterdApiRequest *request,
                 const char        *user_id,
@@ -295,7 +372,7 @@ check_password (NatterdApiRequest *request,
   NatterdAccountsApp *state = natterd_accounts_app (server, request->app);
   NatterdAccount *account = NULL;
   NatterdLoginAddress *address = login_address (request, FALSE);
-  NatterdAccountRowsRead *read;
+  NatterdLoginRead *read;
   PasswordCheck *check;
   gint64 now = g_get_monotonic_time ();
 
@@ -307,16 +384,11 @@ check_password (NatterdApiRequest *request,
     }
   if (natterd_directory_lookup_user (request->app, user_id) != NULL)
     account = natterd_accounts_account (state, user_id);
-  if (account != NULL && account->locked_until > now)
+  if (account != NULL && account->locked_until > natterd_now_ms ())
     {
-      natterd_accounts_reply_retry (request, NATTER_CODE_ACCOUNT_LOCKED, account->locked_until - now);
+      natterd_accounts_reply_retry (request, NATTER_CODE_ACCOUNT_LOCKED,
+                                    (account->locked_until - natterd_now_ms ()) * 1000);
       return;
-    }
-  if (account != NULL && account->locked_until != 0)
-    {
-      /* The lockout lapsed: a new run of attempts. */
-      account->locked_until = 0;
-      account->failures = 0;
     }
   if (account != NULL && account->checking)
     {
@@ -331,10 +403,9 @@ check_password (NatterdApiRequest *request,
   check->user_id = g_strdup (user_id);
   check->password = g_strdup (password);
   check->done = done;
-  read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, password_row_read, check, NULL);
+  read = natterd_read_new (NATTERD_READ_LOGIN, login_read, check, NULL);
   read->app_id = request->app->id;
-  read->kind = g_strdup ("password");
-  read->owner = g_strdup (user_id);
+  read->user_id = g_strdup (user_id);
   natterd_store_read (server->store, read);
 }
 
@@ -607,6 +678,8 @@ delete_checked (NatterdApiRequest *request,
   natterd_accounts_add_account_row (op, request->app, user->user_id, account);
   natterd_accounts_submit (request, op);
   revoke_tokens (request, user, natterd_now_ms ());
+  /* No group keeps a deleted account, nor one it owned without an owner. */
+  natterd_accounts_leave_groups (request);
   natterd_log (G_LOG_LEVEL_INFO, "account-deleted", "app", request->app->key, "user", user->user_id, NULL);
   natterd_api_finish_when_stored (request);
 }

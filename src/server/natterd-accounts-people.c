@@ -14,6 +14,7 @@
 
 #include "natter-json.h"
 #include "natter-object-names.h"
+#include "natterd-log.h"
 
 #include <string.h>
 
@@ -509,24 +510,27 @@ profile_notice_sent (int         code,
   /* Refused (a recipient who blocks the user): nothing to tell them. */
 }
 
-/* Those who show @user's name and portrait learn of a change at once,
- * not at their next refetch: its contacts and its groups' members, those
- * online here or on another node (an offline device asks when it
- * connects), and its own other devices when the app syncs them. One
- * status-only NT:ProfileNtf {userId, name, portraitUri} each, from @user
- * in a private conversation. */
-void
-natterd_server_profile_changed (NatterdServer *self,
-                                NatterdUser   *user)
+static void
+co_members_read (NatterdRead *base,
+                 gpointer     user_data)
 {
-  NatterdApp *app = user->app;
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  NatterdServer *self = user_data;
+  NatterdUser *user = natterd_directory_lookup_user_id (self->directory, read->user_id);
   g_autoptr(GHashTable) recipients = g_hash_table_new (NULL, NULL);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *content = NULL;
   GHashTableIter iter;
-  NatterdGroup *group;
   NatterdUser *other;
+  NatterdApp *app;
+
+  if (user == NULL)
+    return;
+  app = user->app;
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "profile-notice-groups-unread", "user", user->user_id,
+                 "error", base->error->message, NULL);
 
   if (self->accounts != NULL && g_hash_table_lookup (self->accounts->apps, &app->id) != NULL)
     {
@@ -540,17 +544,10 @@ natterd_server_profile_changed (NatterdServer *self,
             (other = natterd_directory_lookup_user (app, other_id)) != NULL)
           g_hash_table_add (recipients, other);
     }
-  g_hash_table_iter_init (&iter, app->groups);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-    {
-      GHashTableIter members;
-
-      if (natterd_group_lookup_member (group, user) == NULL)
-        continue;
-      g_hash_table_iter_init (&members, group->members);
-      while (g_hash_table_iter_next (&members, (gpointer *) &other, NULL))
-        g_hash_table_add (recipients, other);
-    }
+  for (guint i = 0; i < read->member_ids->len; i++)
+    if ((other = natterd_directory_lookup_user_id (self->directory, g_array_index (read->member_ids, gint64, i))) != NULL &&
+        other != user)
+      g_hash_table_add (recipients, other);
   /* Its own devices: one notice to itself, sent to them but not to it. */
   if (app->settings.multi_device)
     g_hash_table_add (recipients, user);
@@ -584,6 +581,110 @@ natterd_server_profile_changed (NatterdServer *self,
       if (natterd_user_is_online (other))
         natterd_server_publish (self, &publish, profile_notice_sent, NULL, NULL);
     }
+}
+
+/* Those who show @user's name and portrait learn of a change at once,
+ * not at their next refetch: its contacts and its groups' members, those
+ * online here or on another node (an offline device asks when it
+ * connects), and its own other devices when the app syncs them. One
+ * status-only NT:ProfileNtf {userId, name, portraitUri} each, from @user
+ * in a private conversation. Its groups' members are read from the store
+ * by the index on group_members (user_id): a user in a few groups costs a
+ * few index lookups, however many groups the app has (the directory only
+ * knows a group's members, so finding a user's groups there meant looking
+ * at every group). */
+void
+natterd_server_profile_changed (NatterdServer *self,
+                                NatterdUser   *user)
+{
+  NatterdUserGroupsRead *read = natterd_read_new (NATTERD_READ_USER_GROUPS, co_members_read,
+                                                  g_object_ref (self), g_object_unref);
+
+  read->user_id = user->id;
+  read->with_members = TRUE;
+  natterd_store_read (self->store, read);
+}
+
+typedef struct
+{
+  NatterdApiRequest *request;
+  char              *old_name;       /* what the change replaced */
+  char              *old_portrait;
+  char              *name;           /* what it set; NULL: left as it was */
+  char              *portrait;
+} ProfileSave;
+
+static void
+profile_save_free (gpointer data)
+{
+  ProfileSave *save = data;
+
+  natterd_api_request_unref (save->request);
+  g_free (save->old_name);
+  g_free (save->old_portrait);
+  g_free (save->name);
+  g_free (save->portrait);
+  g_free (save);
+}
+
+/* @field back to @old if it still holds what the refused change set. */
+static void
+take_back (char       **field,
+           const char  *set,
+           const char  *old)
+{
+  if (set != NULL && g_strcmp0 (*field, set) == 0)
+    {
+      g_free (*field);
+      *field = g_strdup (old);
+    }
+}
+
+static void
+profile_saved (NatterdOp *op,
+               gpointer   user_data)
+{
+  ProfileSave *save = user_data;
+  NatterdApiRequest *request = save->request;
+  NatterdUser *user = natterd_directory_lookup_user_id (request->server->directory, ((NatterdUserOp *) op)->id);
+
+  /* Told once durable: a change the store refused is told to no one and
+   * taken back here, as it is nowhere else (other nodes, a restart). */
+  if (op->error == NULL && user != NULL)
+    natterd_server_profile_changed (request->server, user);
+  else if (user != NULL)
+    {
+      take_back (&user->name, save->name, save->old_name);
+      take_back (&user->portrait_uri, save->portrait, save->old_portrait);
+    }
+  natterd_api_part_committed (op, request);
+}
+
+void
+natterd_api_save_profile (NatterdApiRequest *request,
+                          NatterdUser       *user,
+                          const char        *name,
+                          const char        *portrait)
+{
+  ProfileSave *save = g_new0 (ProfileSave, 1);
+
+  save->request = natterd_api_request_ref (request);
+  save->old_name = g_strdup (user->name);
+  save->old_portrait = g_strdup (user->portrait_uri);
+  save->name = g_strdup (name);
+  save->portrait = g_strdup (portrait);
+  if (name != NULL)
+    {
+      g_free (user->name);
+      user->name = g_strdup (name);
+    }
+  if (portrait != NULL)
+    {
+      g_free (user->portrait_uri);
+      user->portrait_uri = g_strdup (portrait);
+    }
+  natterd_api_begin_part (request);
+  natterd_server_save_user (request->server, user, profile_saved, save, profile_save_free);
 }
 
 /* ---------------------------------------------------------- on Publish */

@@ -16,8 +16,9 @@
  * natterd_account_user() is the caller.
  *
  * What lives here beside the directory is written through to the store's
- * account_rows (NatterdAccountOp) and read back whole at start. Lockouts
- * and backoff are per node, in memory.
+ * account_rows (NatterdAccountOp) and read back whole at start. Wrong
+ * passwords and lockouts are counted in the store (NatterdLoginOp), the
+ * client address limit per node, in memory.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -40,9 +41,9 @@ typedef struct
   gboolean deleted;             /* stored: deleted, the id stays taken */
   gboolean contacts_only;       /* stored: messagesFrom=contacts */
   gint64   revoked_before;      /* stored: ms, NatterdUser.tokens_revoked_after */
-  guint    failures;            /* wrong passwords in a row (this node) */
-  gint64   locked_until;        /* monotonic µs */
-  gboolean checking;            /* a password check of it is running */
+  guint    failures;            /* wrong passwords in a row, as the store last said */
+  gint64   locked_until;        /* ms, as the store last said; 0: not locked */
+  gboolean checking;            /* a password check of it is running here */
 } NatterdAccount;
 
 typedef struct
@@ -153,6 +154,9 @@ void                natterd_accounts_load_contact (NatterdAccountsApp *state,
 /* --------------------------------------------- natterd-accounts-groups.c */
 
 void                natterd_group_roles_free (gpointer            roles);
+/* @request's caller, whose account is being deleted, leaves every group
+ * it is in (found by index in the store), as a part of @request. */
+void                natterd_accounts_leave_groups (NatterdApiRequest *request);
 void                natterd_accounts_load_group (NatterdAccountsApp *state,
                                                  const char         *group_id,
                                                  const char         *json);

@@ -466,26 +466,15 @@ account_profile (NatterdApiRequest *request)
           return;
         }
     }
-  if (name != NULL)
-    {
-      g_free (user->name);
-      user->name = g_strdup (name);
-    }
-  if (portrait != NULL)
-    {
-      g_free (user->portrait_uri);
-      user->portrait_uri = g_strdup (portrait);
-    }
-  natterd_api_begin_part (request);
-  natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),
-                            natterd_api_request_unref);
   if (name != NULL || portrait != NULL)
-    natterd_server_profile_changed (request->server, user);
+    natterd_api_save_profile (request, user, name, portrait);
   body = natterd_api_ok_body (request);
   json_builder_set_member_name (body, "name");
   json_builder_add_string_value (body, user->name != NULL ? user->name : "");
   json_builder_set_member_name (body, "portraitUri");
   json_builder_add_string_value (body, user->portrait_uri != NULL ? user->portrait_uri : "");
+  if (name == NULL && portrait == NULL)
+    natterd_api_reply_ok (request);
 }
 
 static void

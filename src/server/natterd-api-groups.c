@@ -171,6 +171,8 @@ api_group_quit (NatterdApiRequest *request)
             g_ptr_array_add (removed, user);
         }
       natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, removed, 0);
+      /* An owner who quits leaves the group to the next (natterd-accounts-groups.c). */
+      natterd_api_group_departed (request, group, removed);
     }
   natterd_api_finish_when_stored (request);
 }
@@ -199,6 +201,7 @@ api_group_sync (NatterdApiRequest *request)
 {
   const char *user_id = natterd_api_require_id (request, "userId");
   g_autoptr(GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) left = g_ptr_array_new ();
   GHashTableIter iter;
   NatterdGroup *group;
   NatterdUser *user;
@@ -233,7 +236,8 @@ api_group_sync (NatterdApiRequest *request)
 
   user = natterd_server_ensure_user (request->server, request->app, user_id);
 
-  /* Leave the groups not listed... */
+  /* Leave the groups not listed (their roles passed on once the walk is
+ * over: a group left empty goes from the table walked)... */
   g_hash_table_iter_init (&iter, request->app->groups);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
     {
@@ -243,7 +247,15 @@ api_group_sync (NatterdApiRequest *request)
 
           g_ptr_array_add (one, user);
           natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
+          g_ptr_array_add (left, group);
         }
+    }
+  for (guint i = 0; i < left->len; i++)
+    {
+      g_autoptr(GPtrArray) one = g_ptr_array_new ();
+
+      g_ptr_array_add (one, user);
+      natterd_api_group_departed (request, g_ptr_array_index (left, i), one);
     }
 
   /* ...and join the ones listed. */
@@ -283,6 +295,7 @@ api_group_dismiss (NatterdApiRequest *request)
       store_group (request, group, TRUE);
       natterd_directory_remove_group (request->server->directory, group);
     }
+  natterd_api_group_dismissed (request, group_id);
   natterd_api_finish_when_stored (request);
 }
 

@@ -96,6 +96,26 @@ void natterd_api_store_members      (NatterdApiRequest    *request,
                                      gint64                time);
 /* Replies once every part submitted so far is durable. */
 void natterd_api_finish_when_stored (NatterdApiRequest *request);
+/* Sets @user's @name and @portrait (NULL: as they are) and stores its row
+ * as a part; once durable, tells who shows them
+ * (natterd_server_profile_changed(), natterd-accounts-people.c); refused,
+ * takes them back. */
+void natterd_api_save_profile       (NatterdApiRequest *request,
+                                     NatterdUser       *user,
+                                     const char        *name,
+                                     const char        *portrait);
+/* Members who left @group through the server API (group/quit,
+ * group/sync) or with their account (natterd-accounts-groups.c): the
+ * roles they held go; an owner's passes to the admin, else the member,
+ * who joined first, told as RC:GrpNtf Transfer; a group left with no one
+ * is dismissed. @group may be gone when this returns. */
+void natterd_api_group_departed     (NatterdApiRequest *request,
+                                     NatterdGroup      *group,
+                                     GPtrArray         *users);
+/* @group_id was dismissed through the server API: its roles go with it,
+ * not to a later group of the same id. */
+void natterd_api_group_dismissed    (NatterdApiRequest *request,
+                                     const char        *group_id);
 
 /* ------------------------------------------------------------------- params */
 

@@ -80,6 +80,7 @@ static void
 api_user_refresh (NatterdApiRequest *request)
 {
   const char *user_id = natterd_api_require_id (request, "userId");
+  const char *name, *portrait;
   NatterdUser *user;
 
   if (user_id == NULL)
@@ -90,13 +91,10 @@ api_user_refresh (NatterdApiRequest *request)
       natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER, "No such user");
       return;
     }
-  if (!update_profile (request, user))
+  if (!natterd_api_optional_text (request, "name", NATTER_NAME_MAX_LENGTH, &name) ||
+      !natterd_api_optional_text (request, "portraitUri", NATTER_PORTRAIT_MAX_LENGTH, &portrait))
     return;
-
-  natterd_api_begin_part (request);
-  natterd_server_save_user (request->server, user, natterd_api_part_committed, natterd_api_request_ref (request),
-                            natterd_api_request_unref);
-  natterd_server_profile_changed (request->server, user);
+  natterd_api_save_profile (request, user, name, portrait);
 }
 
 static void

@@ -565,6 +565,13 @@ natterd_directory_lookup_user_id (NatterdDirectory *self,
   return g_hash_table_lookup (self->users_by_id, &id);
 }
 
+NatterdGroup *
+natterd_directory_lookup_group_id (NatterdDirectory *self,
+                                   gint64            id)
+{
+  return g_hash_table_lookup (self->groups_by_id, &id);
+}
+
 gboolean
 natterd_user_is_blocking (NatterdUser *user,
                           NatterdUser *other)

@@ -189,6 +189,8 @@ NatterdGroup     *natterd_directory_add_group      (NatterdDirectory   *self,
                                                     gint64              created);
 void              natterd_directory_remove_group   (NatterdDirectory   *self,
                                                     NatterdGroup       *group);
+NatterdGroup     *natterd_directory_lookup_group_id (NatterdDirectory  *self,
+                                                     gint64             id);
 NatterdMember    *natterd_group_add_member         (NatterdGroup       *group,
                                                     NatterdUser        *user,
                                                     gint64              joined);

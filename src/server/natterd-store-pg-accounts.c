@@ -2,7 +2,11 @@
  * NATTERD_OP_ACCOUNT in the writer's batch transaction, and
  * NATTERD_READ_ACCOUNT_ROWS. The first row's condition (only new, must
  * exist) is decided by the row count of its own statement, so two nodes
- * cannot both take one user id or one invite code.
+ * cannot both take one user id or one invite code. account_logins
+ * (NATTERD_OP_LOGIN, NATTERD_READ_LOGIN) counts wrong passwords for every
+ * node at once: the upsert holds the row until its transaction commits,
+ * so two nodes counting at once count two. NATTERD_READ_USER_GROUPS reads
+ * a user's groups by the index on group_members (user_id, group_id).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -83,4 +87,113 @@ natterd_store_pg_read_account_rows (PGconn                  *conn,
     }
   PQclear (result);
   return TRUE;
+}
+
+gboolean
+natterd_store_pg_write_login (PGconn          *conn,
+                              NatterdLoginOp  *op,
+                              GError         **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, op->app_id);
+  natterd_pg_params_text (&params, op->user_id);
+  if (op->failed)
+    {
+      natterd_pg_params_int (&params, MAX (1u, op->attempts));
+      natterd_pg_params_int (&params, op->now);
+      natterd_pg_params_int (&params, op->lockout);
+    }
+  /* A lock that lapsed starts a new run at 1; SET reads the row as it was. */
+  result = natterd_pg_query (conn, op->failed ?
+                             "INSERT INTO account_logins (app_id, user_id, failures, locked_until)"
+                             " VALUES ($1, $2, 1, CASE WHEN $3::bigint <= 1 THEN $4::bigint + $5::bigint ELSE 0 END)"
+                             " ON CONFLICT (app_id, user_id) DO UPDATE SET"
+                             " failures = CASE WHEN account_logins.locked_until <> 0"
+                             "  AND account_logins.locked_until <= $4::bigint"
+                             "  THEN 1 ELSE account_logins.failures + 1 END,"
+                             " locked_until = CASE"
+                             "  WHEN (CASE WHEN account_logins.locked_until <> 0"
+                             "   AND account_logins.locked_until <= $4::bigint"
+                             "   THEN 1 ELSE account_logins.failures + 1 END) >= $3::bigint"
+                             "   THEN $4::bigint + $5::bigint"
+                             "  WHEN account_logins.locked_until <= $4::bigint THEN 0"
+                             "  ELSE account_logins.locked_until END"
+                             " RETURNING failures, locked_until" :
+                             "DELETE FROM account_logins WHERE app_id = $1 AND user_id = $2",
+                             &params, error);
+  if (result == NULL)
+    return FALSE;
+  op->failures = 0;
+  op->locked_until = 0;
+  if (op->failed && PQntuples (result) == 1)
+    {
+      op->failures = (guint) natterd_pg_int (result, 0, 0);
+      op->locked_until = natterd_pg_int (result, 0, 1);
+    }
+  PQclear (result);
+  return TRUE;
+}
+
+gboolean
+natterd_store_pg_read_login (PGconn            *conn,
+                             NatterdLoginRead  *read,
+                             GError           **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, read->app_id);
+  natterd_pg_params_text (&params, read->user_id);
+  result = natterd_pg_query (conn, "SELECT (SELECT value FROM account_rows WHERE app_id = $1 AND kind = 'password'"
+                             "  AND owner = $2 AND name = ''),"
+                             " COALESCE ((SELECT failures FROM account_logins WHERE app_id = $1 AND user_id = $2), 0),"
+                             " COALESCE ((SELECT locked_until FROM account_logins WHERE app_id = $1 AND user_id = $2), 0)",
+                             &params, error);
+  if (result == NULL)
+    return FALSE;
+  read->hash = natterd_pg_value (result, 0, 0) != NULL ? natterd_pg_text (result, 0, 0) : NULL;
+  read->failures = (guint) natterd_pg_int (result, 0, 1);
+  read->locked_until = natterd_pg_int (result, 0, 2);
+  PQclear (result);
+  return TRUE;
+}
+
+static gboolean
+read_ids (PGconn      *conn,
+          const char  *sql,
+          gint64       user_id,
+          GArray      *out,
+          GError     **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, user_id);
+  result = natterd_pg_query (conn, sql, &params, error);
+  if (result == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      gint64 id = natterd_pg_int (result, i, 0);
+
+      g_array_append_val (out, id);
+    }
+  PQclear (result);
+  return TRUE;
+}
+
+gboolean
+natterd_store_pg_read_user_groups (PGconn                 *conn,
+                                   NatterdUserGroupsRead  *read,
+                                   GError                **error)
+{
+  if (!read_ids (conn, "SELECT group_id FROM group_members WHERE user_id = $1", read->user_id,
+                 read->group_ids, error))
+    return FALSE;
+  return !read->with_members ||
+         read_ids (conn, "SELECT DISTINCT o.user_id FROM group_members m"
+                   " JOIN group_members o ON o.group_id = m.group_id WHERE m.user_id = $1",
+                   read->user_id, read->member_ids, error);
 }

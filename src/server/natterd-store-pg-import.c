@@ -48,6 +48,7 @@ static const Table tables[] = {
   { "api_nonces", "app_id, nonce, expires" },
   { "webhook_events", "message_id, app_id, body" },
   { "account_rows", "app_id, kind, owner, name, value" },
+  { "account_logins", "app_id, user_id, failures, locked_until" },
 };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */

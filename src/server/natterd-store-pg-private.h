@@ -215,6 +215,15 @@ gboolean natterd_store_pg_write_account     (PGconn                  *conn,
 gboolean natterd_store_pg_read_account_rows (PGconn                  *conn,
                                              NatterdAccountRowsRead  *read,
                                              GError                 **error);
+gboolean natterd_store_pg_write_login        (PGconn                  *conn,
+                                             NatterdLoginOp          *op,
+                                             GError                 **error);
+gboolean natterd_store_pg_read_login         (PGconn                  *conn,
+                                             NatterdLoginRead        *read,
+                                             GError                 **error);
+gboolean natterd_store_pg_read_user_groups   (PGconn                  *conn,
+                                             NatterdUserGroupsRead   *read,
+                                             GError                 **error);
 
 /* ---------------------------------------------- natterd-store-pg-schema.c */
 

@@ -743,6 +743,10 @@ natterd_store_pg_read (NatterdStore  *store,
       return read_media_usage (self, (NatterdMediaUsageRead *) read, error);
     case NATTERD_READ_ACCOUNT_ROWS:
       return natterd_store_pg_read_account_rows (self->reader.conn, (NatterdAccountRowsRead *) read, error);
+    case NATTERD_READ_LOGIN:
+      return natterd_store_pg_read_login (self->reader.conn, (NatterdLoginRead *) read, error);
+    case NATTERD_READ_USER_GROUPS:
+      return natterd_store_pg_read_user_groups (self->reader.conn, (NatterdUserGroupsRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:

@@ -191,6 +191,15 @@ static const char * const migrations[] = {
   "  PRIMARY KEY (app_id, kind, owner, name));",
   /* 3: history cleared before this time (SQLite schema 8) */
   "ALTER TABLE conversations ADD COLUMN cleared_time BIGINT NOT NULL DEFAULT 0;",
+  /* 4: a user's groups by index, wrong passwords counted where every
+   * node sees them (SQLite schema 9) */
+  "CREATE INDEX group_members_user ON group_members (user_id, group_id);"
+  "CREATE TABLE account_logins ("
+  "  app_id BIGINT NOT NULL,"
+  "  user_id TEXT COLLATE \"C\" NOT NULL,"
+  "  failures INTEGER NOT NULL,"
+  "  locked_until BIGINT NOT NULL,"
+  "  PRIMARY KEY (app_id, user_id));",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);

@@ -1475,6 +1475,15 @@ write_one (NatterdStorePg  *self,
         }
       return natterd_store_pg_write_account (self->writer.conn, (NatterdAccountOp *) op, error);
 
+    case NATTERD_OP_LOGIN:
+      if (!self->began)
+        {
+          if (!natterd_pg_exec (self->writer.conn, "BEGIN", error))
+            return FALSE;
+          self->began = TRUE;
+        }
+      return natterd_store_pg_write_login (self->writer.conn, (NatterdLoginOp *) op, error);
+
     case NATTERD_OP_NONCE:
       {
         NatterdNonceOp *n = (NatterdNonceOp *) op;

@@ -202,6 +202,15 @@ gboolean natterd_store_sqlite_write_account     (NatterdStoreSqlite      *self,
 gboolean natterd_store_sqlite_read_account_rows (NatterdStoreSqlite      *self,
                                                  NatterdAccountRowsRead  *read,
                                                  GError                 **error);
+gboolean natterd_store_sqlite_write_login       (NatterdStoreSqlite      *self,
+                                                 NatterdLoginOp          *op,
+                                                 GError                 **error);
+gboolean natterd_store_sqlite_read_login        (NatterdStoreSqlite      *self,
+                                                 NatterdLoginRead        *read,
+                                                 GError                 **error);
+gboolean natterd_store_sqlite_read_user_groups  (NatterdStoreSqlite      *self,
+                                                 NatterdUserGroupsRead   *read,
+                                                 GError                 **error);
 
 /* ------------------------------------------- natterd-store-sqlite-admin.c */
 

@@ -747,6 +747,10 @@ natterd_store_sqlite_read (NatterdStore  *store,
       return read_timeline (self, (NatterdTimelineRead *) read, error);
     case NATTERD_READ_ACCOUNT_ROWS:
       return natterd_store_sqlite_read_account_rows (self, (NatterdAccountRowsRead *) read, error);
+    case NATTERD_READ_LOGIN:
+      return natterd_store_sqlite_read_login (self, (NatterdLoginRead *) read, error);
+    case NATTERD_READ_USER_GROUPS:
+      return natterd_store_sqlite_read_user_groups (self, (NatterdUserGroupsRead *) read, error);
     default:
       g_assert_not_reached ();
     }

@@ -220,6 +220,17 @@ static const char * const migrations[] = {
   /* 8: a user's history of a conversation cleared before this time (ms,
    * NT:ClearCmd); 0: nothing cleared */
   "ALTER TABLE conversations ADD COLUMN cleared_time INTEGER NOT NULL DEFAULT 0;",
+  /* 9: a user's groups by index (NATTERD_READ_USER_GROUPS: whom to tell
+   * of a profile change, an account's groups when it is deleted), and
+   * wrong passwords counted in the store (NATTERD_OP_LOGIN): every node
+   * sharing it locks an account alike, and a restart forgets nothing */
+  "CREATE INDEX group_members_user ON group_members (user_id);"
+  "CREATE TABLE account_logins ("
+  "  app_id INTEGER NOT NULL,"
+  "  user_id TEXT NOT NULL,"
+  "  failures INTEGER NOT NULL,"
+  "  locked_until INTEGER NOT NULL,"
+  "  PRIMARY KEY (app_id, user_id)) WITHOUT ROWID;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

@@ -969,6 +969,9 @@ write_one (NatterdStoreSqlite  *self,
     case NATTERD_OP_ACCOUNT:
       return natterd_store_sqlite_write_account (self, (NatterdAccountOp *) op, error);
 
+    case NATTERD_OP_LOGIN:
+      return natterd_store_sqlite_write_login (self, (NatterdLoginOp *) op, error);
+
     case NATTERD_OP_NONCE:
       {
         NatterdNonceOp *n = (NatterdNonceOp *) op;

@@ -229,6 +229,7 @@ static const gsize op_sizes[] = {
   [NATTERD_OP_NONCE] = sizeof (NatterdNonceOp),
   [NATTERD_OP_WEBHOOK_DONE] = sizeof (NatterdWebhookDoneOp),
   [NATTERD_OP_ACCOUNT] = sizeof (NatterdAccountOp),
+  [NATTERD_OP_LOGIN] = sizeof (NatterdLoginOp),
 };
 
 void
@@ -455,6 +456,9 @@ natterd_op_free (NatterdOp *op)
     case NATTERD_OP_ACCOUNT:
       g_ptr_array_unref (((NatterdAccountOp *) op)->rows);
       break;
+    case NATTERD_OP_LOGIN:
+      g_free (((NatterdLoginOp *) op)->user_id);
+      break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_PRUNE:
     default:
@@ -495,6 +499,8 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_TIMELINE_SYNC] = sizeof (NatterdTimelineSyncRead),
   [NATTERD_READ_TIMELINE] = sizeof (NatterdTimelineRead),
   [NATTERD_READ_ACCOUNT_ROWS] = sizeof (NatterdAccountRowsRead),
+  [NATTERD_READ_LOGIN] = sizeof (NatterdLoginRead),
+  [NATTERD_READ_USER_GROUPS] = sizeof (NatterdUserGroupsRead),
 };
 
 void
@@ -557,6 +563,10 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_ACCOUNT_ROWS:
       ((NatterdAccountRowsRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
       break;
+    case NATTERD_READ_USER_GROUPS:
+      ((NatterdUserGroupsRead *) read)->group_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      ((NatterdUserGroupsRead *) read)->member_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -582,6 +592,14 @@ natterd_read_free (NatterdRead *read)
       g_free (((NatterdAccountRowsRead *) read)->kind);
       g_free (((NatterdAccountRowsRead *) read)->owner);
       g_ptr_array_unref (((NatterdAccountRowsRead *) read)->rows);
+      break;
+    case NATTERD_READ_LOGIN:
+      g_free (((NatterdLoginRead *) read)->user_id);
+      g_free (((NatterdLoginRead *) read)->hash);
+      break;
+    case NATTERD_READ_USER_GROUPS:
+      g_array_unref (((NatterdUserGroupsRead *) read)->group_ids);
+      g_array_unref (((NatterdUserGroupsRead *) read)->member_ids);
       break;
     case NATTERD_READ_REPLAY:
       g_ptr_array_unref (((NatterdReplayRead *) read)->entries);

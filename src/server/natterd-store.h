@@ -200,6 +200,7 @@ typedef enum {
   NATTERD_OP_NONCE,         /* a server API nonce, refused again until it expires */
   NATTERD_OP_WEBHOOK_DONE,  /* webhook events delivered or dropped: forgotten */
   NATTERD_OP_ACCOUNT,       /* account rows: passwords, invites, contacts, group roles */
+  NATTERD_OP_LOGIN,         /* a wrong password counted, or the count cleared */
 } NatterdOpKind;
 
 typedef struct _NatterdOp NatterdOp;
@@ -456,6 +457,24 @@ typedef struct
   gboolean   conflict;          /* out */
 } NatterdAccountOp;
 
+/* A login's outcome for an account (natterd-accounts-passwords.c), in the
+ * store so that every node sharing it counts the same wrong passwords.
+ * @failed: one more wrong password; once @attempts in a row, the account
+ * is locked until @now + @lockout; a lock that lapsed starts a new run.
+ * Otherwise (the right one) the count is cleared. */
+typedef struct
+{
+  NatterdOp  base;
+  gint64     app_id;
+  char      *user_id;
+  gboolean   failed;
+  guint      attempts;
+  gint64     now;               /* ms */
+  gint64     lockout;           /* ms */
+  guint      failures;          /* out: wrong passwords in a row */
+  gint64     locked_until;      /* out: ms, 0: not locked */
+} NatterdLoginOp;
+
 /* Appends a row to @op (@value NULL: delete). */
 NatterdAccountRow *natterd_account_op_add (NatterdAccountOp *op,
                                            gint64            app_id,
@@ -490,6 +509,8 @@ typedef enum {
   NATTERD_READ_TIMELINE_SYNC,   /* the user's group timelines that moved since a time */
   NATTERD_READ_TIMELINE,        /* messages of one group timeline after a seq */
   NATTERD_READ_ACCOUNT_ROWS,    /* account rows of an app, a kind, an owner */
+  NATTERD_READ_LOGIN,           /* an account's password hash and wrong passwords */
+  NATTERD_READ_USER_GROUPS,     /* the groups a user is in, by index, and their members */
 } NatterdReadKind;
 
 typedef struct
@@ -688,6 +709,30 @@ typedef struct
   char       *owner;            /* NULL: every owner */
   GPtrArray  *rows;             /* out: NatterdAccountRow */
 } NatterdAccountRowsRead;
+
+/* What a password check needs, read in one go from the store every node
+ * shares: the hash, and the count of NatterdLoginOp. */
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *user_id;
+  char       *hash;             /* out: NULL if the account has no password */
+  guint       failures;         /* out */
+  gint64      locked_until;     /* out: ms, 0: not locked */
+} NatterdLoginRead;
+
+/* The groups @user_id (users.id) is in, found by the index on
+ * group_members (user_id) rather than by a scan of every group; with
+ * @with_members, also everyone who shares one of them (itself included). */
+typedef struct
+{
+  NatterdRead base;
+  gint64      user_id;
+  gboolean    with_members;
+  GArray     *group_ids;        /* out: gint64 groups.id */
+  GArray     *member_ids;       /* out: gint64 users.id, each once */
+} NatterdUserGroupsRead;
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,

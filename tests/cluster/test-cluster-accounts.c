@@ -1,8 +1,10 @@
 /* test-cluster-accounts.c — end-user accounts (#14) on two natterd nodes
  * sharing one PostgreSQL over NATS: an account made on one node logs in on
  * the other, a contact request made on one is accepted on the other,
- * contacts-only and mute-all hold on the node the sender is on, and group
- * notifications reach members on the other node
+ * contacts-only and mute-all hold on the node the sender is on, group
+ * notifications reach members on the other node, wrong passwords spread
+ * over both lock the account, and a password changed on one revokes the
+ * tokens on the other
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -272,6 +274,127 @@ test_accounts_after_outage (void)
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 }
 
+static char *
+two_node_config (NatterTestPg   *pg,
+                 NatterTestNats *nats,
+                 const char     *extra)
+{
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+
+  return g_strdup_printf ("[server]\nping-interval=%u\n"
+                          "[store]\nbackend=postgresql\npostgresql=%s\n"
+                          "[cluster]\nnats=%s\nnode-name=a\n%s",
+                          PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats), extra);
+}
+
+static int
+login_code (NatterTestServer *node,
+            const char       *user_id,
+            const char       *password)
+{
+  g_autoptr(JsonObject) reply = account (node, "POST", NULL, "login", "appKey", natter_test_server_get_app_key (node),
+                                         "userId", user_id, "password", password, NULL);
+
+  return code_of (reply);
+}
+
+/* A burst of wrong passwords spread over two nodes locks the account on
+ * both, as it would on one: the count is the shared store's, not each
+ * node's (which saw 6 of the 12 here). */
+static void
+test_lockout_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
+                                             "login-address-limit=0\n");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  g_free (register_on (a, "carol"));
+  g_free (register_on (b, "dave"));
+  for (int i = 0; i < 12; i++)
+    g_assert_cmpint (login_code (i % 2 == 0 ? a : b, "carol", "a wrong guess"), ==, 26002);
+  /* Locked on both, even for the right password. */
+  g_assert_cmpint (login_code (a, "carol", "a long password"), ==, 26003);
+  g_assert_cmpint (login_code (b, "carol", "a long password"), ==, 26003);
+  /* Another account is not. */
+  g_assert_cmpint (login_code (b, "dave", "a long password"), ==, 200);
+  g_assert_cmpint (login_code (a, "dave", "a long password"), ==, 200);
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *token;
+  int               expected;
+} ConnectWait;
+
+static gboolean
+connect_gets (gpointer data)
+{
+  ConnectWait *wait = data;
+  g_autoptr(NatterTestClient) client = natter_test_client_open (wait->node, NULL);
+
+  return client != NULL && natter_test_client_connect (client, natter_test_server_get_app_key (wait->node),
+                                                       wait->token, "x1", 0) == wait->expected;
+}
+
+/* Registered on a, password changed on b: alice's device on a is dropped
+ * and her old token refused there as revoked (31004), the new one taken;
+ * a contact request made on a reaches bob's device on b. */
+static void
+test_password_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  g_autofree char *fresh = NULL;
+  g_autoptr(NatterTestClient) alice_a = NULL;
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  ConnectWait connect_wait;
+  JsonObject *reply;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (a, "alice");
+  bob = register_on (b, "bob");
+  alice_a = connect_device (a, alice, "a1");
+  bob_b = connect_device (b, bob, "b1");
+
+  reply = account (b, "POST", alice, "password", "oldPassword", "a long password",
+                   "newPassword", "another long password", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  fresh = g_strdup (json_object_get_string_member (reply, "token"));
+  json_object_unref (reply);
+  g_assert_cmpuint (natter_test_client_wait_closed (alice_a, NATTER_TEST_TIMEOUT_MS), !=, 0);
+  connect_wait = (ConnectWait) { a, alice, 31004 };
+  g_assert_true (natter_test_wait (connect_gets, &connect_wait, NATTER_TEST_TIMEOUT_MS));
+  reply = account (a, "GET", alice, "contacts", NULL);
+  g_assert_cmpint (code_of (reply), ==, 31004);
+  json_object_unref (reply);
+  g_assert_cmpint (login_code (a, "alice", "a long password"), ==, 26002);
+  g_assert_cmpint (login_code (a, "alice", "another long password"), ==, 200);
+
+  g_clear_pointer (&alice_a, natter_test_client_free);
+  alice_a = connect_device (a, fresh, "a1");
+  reply = account (a, "POST", fresh, "contact/request", "userId", "bob", "message", "from a", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = expect_object (bob_b, "RC:ContactNtf");
+  g_assert_cmpstr (json_object_get_string_member (reply, "operation"), ==, "Request");
+  g_assert_cmpstr (json_object_get_string_member (reply, "sourceUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (reply, "message"), ==, "from a");
+  json_object_unref (reply);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -279,5 +402,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cluster/accounts/across-nodes", test_accounts_across_nodes);
   g_test_add_func ("/cluster/accounts/after-outage", test_accounts_after_outage);
+  g_test_add_func ("/cluster/accounts/lockout-across-nodes", test_lockout_across_nodes);
+  g_test_add_func ("/cluster/accounts/password-across-nodes", test_password_across_nodes);
   return g_test_run ();
 }

@@ -54,9 +54,13 @@ test_versions (void)
   out = natter_test_pg_query (pg, "natter",
                               "SELECT string_agg (tablename, ',' ORDER BY tablename) FROM pg_tables"
                               " WHERE schemaname = 'public'");
-  g_assert_cmpstr (out, ==, "account_rows,api_nonces,apps,blacklist,chatrooms,conversations,devices,group_members,"
-                            "groups,hours,inbox,media,messages,natterd_schema,node_slots,timeline_clock,timeline_members,"
-                            "timeline_mentions,timelines,users,webhook_events,webhook_leases");
+  g_assert_cmpstr (out, ==, "account_logins,account_rows,api_nonces,apps,blacklist,chatrooms,conversations,devices,"
+                            "group_members,groups,hours,inbox,media,messages,natterd_schema,node_slots,timeline_clock,"
+                            "timeline_members,timeline_mentions,timelines,users,webhook_events,webhook_leases");
+  g_clear_pointer (&out, g_free);
+  /* A user's groups by index (schema 4). */
+  out = natter_test_pg_query (pg, "natter", "SELECT indexdef FROM pg_indexes WHERE indexname = 'group_members_user'");
+  g_assert_nonnull (strstr (out, "group_members USING btree (user_id, group_id)"));
   g_clear_pointer (&out, g_free);
 
   /* Opened again: nothing to do, nothing lost. */

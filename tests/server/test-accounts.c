@@ -636,6 +636,191 @@ test_contacts (void)
   g_assert_cmpstr (contact_state (server, bob, "carol"), ==, "ignored");
 }
 
+/* NT:ProfileNtf goes out once the profile is durable: a change the store
+ * refuses (below [store] min-free) is answered with 1000, told to no one
+ * and taken back, while one it keeps reaches the contact at once. */
+static void
+test_profile_after_commit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
+  g_autofree char *alice = register_user (server, "alice", "alices password");
+  g_autofree char *bob = register_user (server, "bob", "bobs password");
+  g_autoptr(NatterTestClient) b1 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *full = NULL;
+  JsonObject *reply;
+
+  reply = account (server, "POST", alice, "contact/request", "userId", "bob", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = account (server, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+
+  b1 = connect_device (server, bob, "b1");
+  reply = account (server, "POST", alice, "profile", "name", "Alice Kept", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = expect_object (b1, "NT:ProfileNtf", NULL);
+  g_assert_cmpstr (json_object_get_string_member (reply, "name"), ==, "Alice Kept");
+  json_object_unref (reply);
+  g_clear_pointer (&b1, natter_test_client_free);
+
+  /* Every write refused from now on. */
+  natter_test_server_stop (server);
+  g_assert_true (g_file_get_contents (natter_test_server_get_config_path (server), &config, NULL, &error));
+  full = g_strconcat (config, "[store]\nmin-free=1152921504606846976\n", NULL);
+  g_assert_true (g_file_set_contents (natter_test_server_get_config_path (server), full, -1, &error));
+  natter_test_server_restart (server);
+
+  b1 = connect_device (server, bob, "b1");
+  reply = account (server, "POST", alice, "profile", "name", "Alice Lost", NULL);
+  assert_code (reply, 1000);
+  json_object_unref (reply);
+  /* The contact notices replay (b1 took none before); no profile notice. */
+  for (;;)
+    {
+      g_autoptr(NatterFrame) frame = natter_test_client_expect (b1, NATTER__FRAME__BODY_DELIVER, 1000);
+
+      if (frame == NULL)
+        break;
+      g_assert_cmpstr (frame->deliver->message->object_name, !=, "NT:ProfileNtf");
+    }
+  /* Nor does this node show it. */
+  reply = account (server, "GET", bob, "user", "userId", "alice", NULL);
+  assert_code (reply, 200);
+  g_assert_cmpstr (json_object_get_string_member (reply, "name"), ==, "Alice Kept");
+  json_object_unref (reply);
+}
+
+static char *
+create_group (NatterTestServer *server,
+              const char       *token,
+              const char       *name,
+              ...)
+{
+  g_autoptr(GString) form = g_string_new (NULL);
+  g_autoptr(SoupMessage) message = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autofree char *escaped = g_uri_escape_string (name, NULL, FALSE);
+  const char *member;
+  va_list args;
+
+  g_string_append_printf (form, "name=%s", escaped);
+  va_start (args, name);
+  while ((member = va_arg (args, const char *)) != NULL)
+    g_string_append_printf (form, "&memberId=%s", member);
+  va_end (args);
+  message = account_message (server, "POST", token, "group/create", form->str);
+  reply = send_request (message, NULL);
+  assert_code (reply, 200);
+  return g_strdup (json_object_get_string_member (reply, "groupId"));
+}
+
+static void
+api_ok (NatterTestServer *server,
+        const char       *path,
+        const char       *user_id,
+        const char       *group_id)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (server, NULL, path, "userId", user_id, "groupId", group_id,
+                                                        NULL);
+
+  assert_code (reply, 200);
+}
+
+/* A group whose owner goes by other ways than group/leave is never left
+ * without one: the server API's group/quit and group/sync pass the role
+ * to the oldest admin, else the oldest member (RC:GrpNtf Transfer), and
+ * dismiss a group left empty; an account deleted leaves its groups (Quit)
+ * and passes on what it owned; the server API's group/dismiss takes the
+ * roles with the group. */
+static void
+test_groups_never_ownerless (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
+  g_autofree char *alice = register_user (server, "alice", "alices password");
+  g_autofree char *bob = register_user (server, "bob", "bobs password");
+  g_autofree char *carol = register_user (server, "carol", "carols password");
+  g_autofree char *dave = register_user (server, "dave", "daves password");
+  g_autoptr(NatterTestClient) b1 = connect_device (server, bob, "b1");
+  g_autofree char *team = create_group (server, alice, "Team", "bob", "carol", "dave", NULL);
+  g_autofree char *club = create_group (server, bob, "Club", "carol", NULL);
+  g_autofree char *band = create_group (server, dave, "Band", "bob", "carol", NULL);
+  g_autofree char *members = NULL;
+  JsonObject *reply;
+  JsonArray *targets;
+
+  reply = account (server, "POST", alice, "group/admin", "groupId", team, "userId", "dave", "admin", "true", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+
+  /* The owner quits through the server API: the admin runs the group. */
+  api_ok (server, "group/quit", "alice", team);
+  for (;;)
+    {
+      g_autoptr(JsonObject) ntf = expect_object (b1, "RC:GrpNtf", team);
+
+      if (!g_str_equal (json_object_get_string_member (ntf, "operation"), "Transfer"))
+        continue;
+      g_assert_cmpstr (json_object_get_string_member (ntf, "operatorUserId"), ==, "alice");
+      targets = json_object_get_array_member (json_object_get_object_member (ntf, "data"), "targetUserIds");
+      g_assert_cmpuint (json_array_get_length (targets), ==, 1);
+      g_assert_cmpstr (json_array_get_string_element (targets, 0), ==, "dave");
+      break;
+    }
+  members = members_of (server, bob, team);
+  g_assert_cmpstr (members, ==, "bob:member,carol:member,dave:owner");
+  g_clear_pointer (&members, g_free);
+
+  /* group/sync without it: the next member (bob and carol joined at once:
+   * the first by id) runs it. */
+  {
+    g_autoptr(JsonObject) sync = natter_test_server_api (server, NULL, "group/sync", "userId", "dave", NULL);
+
+    assert_code (sync, 200);
+  }
+  members = members_of (server, bob, team);
+  g_assert_cmpstr (members, ==, "bob:owner,carol:member");
+  g_clear_pointer (&members, g_free);
+
+  /* Everyone quits: the group is dismissed. */
+  api_ok (server, "group/quit", "bob", team);
+  api_ok (server, "group/quit", "carol", team);
+  reply = account (server, "GET", carol, "group/members", "groupId", team, NULL);
+  assert_code (reply, 26021);
+  json_object_unref (reply);
+
+  /* dave was synced out of Band, which he owned: bob (first by id) has it.
+   * Deleting bob's account passes Club and Band to carol. */
+  members = members_of (server, carol, band);
+  g_assert_cmpstr (members, ==, "bob:owner,carol:member");
+  g_clear_pointer (&members, g_free);
+  reply = account (server, "POST", bob, "delete", "password", "bobs password", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  members = members_of (server, carol, club);
+  g_assert_cmpstr (members, ==, "carol:owner");
+  g_clear_pointer (&members, g_free);
+  members = members_of (server, carol, band);
+  g_assert_cmpstr (members, ==, "carol:owner");
+  g_clear_pointer (&members, g_free);
+
+  /* Dismissed through the server API, the roles go too: a new group of
+   * the same id has no owner from before. */
+  api_ok (server, "group/dismiss", "carol", club);
+  {
+    g_autoptr(JsonObject) made = natter_test_server_api (server, NULL, "group/create", "userId", "carol",
+                                                         "userId", "alice", "groupId", club, "groupName", "Again",
+                                                         NULL);
+
+    assert_code (made, 200);
+  }
+  members = members_of (server, carol, club);
+  g_assert_cmpstr (members, ==, "alice:member,carol:member");
+}
+
 static void
 test_groups (void)
 {
@@ -950,7 +1135,9 @@ main (int   argc,
   g_test_add_func ("/server/accounts/address-limit", test_address_limit);
   g_test_add_func ("/server/accounts/invites-and-closed", test_invites_and_closed);
   g_test_add_func ("/server/accounts/contacts", test_contacts);
+  g_test_add_func ("/server/accounts/profile-after-commit", test_profile_after_commit);
   g_test_add_func ("/server/accounts/groups", test_groups);
+  g_test_add_func ("/server/accounts/groups-never-ownerless", test_groups_never_ownerless);
   g_test_add_func ("/server/accounts/logins-do-not-stall", test_logins_do_not_stall);
   g_test_add_func ("/server/accounts/bar", test_bar);
   return g_test_run ();

@@ -39,6 +39,15 @@ remove_dir (const char *dir)
   g_rmdir (dir);
 }
 
+static int
+natterd_test_compare_int64 (gconstpointer a,
+                            gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 static sqlite3 *
 open_raw (const char *dir)
 {
@@ -863,6 +872,96 @@ test_group_timelines_migrated (void)
   remove_dir (dir);
 }
 
+static void
+user_groups_copied (NatterdRead *base,
+                    gpointer     user_data)
+{
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  GString *out = user_data;
+  g_autoptr(GArray) groups = g_array_copy (read->group_ids);
+  g_autoptr(GArray) members = g_array_copy (read->member_ids);
+
+  g_assert_no_error (base->error);
+  g_array_sort (groups, (GCompareFunc) natterd_test_compare_int64);
+  g_array_sort (members, (GCompareFunc) natterd_test_compare_int64);
+  for (guint i = 0; i < groups->len; i++)
+    g_string_append_printf (out, "%sg%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (groups, gint64, i));
+  g_string_append_c (out, '|');
+  for (guint i = 0; i < members->len; i++)
+    g_string_append_printf (out, "%su%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (members, gint64, i));
+}
+
+/* How SQLite runs @sql: its EXPLAIN QUERY PLAN details, joined. */
+static char *
+query_plan (const char *dir,
+            const char *sql)
+{
+  sqlite3 *db = open_raw (dir);
+  sqlite3_stmt *stmt = NULL;
+  g_autofree char *explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+  GString *plan = g_string_new (NULL);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, explain, -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (plan, "%s;", (const char *) sqlite3_column_text (stmt, 3));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return g_string_free (plan, FALSE);
+}
+
+/* A user's groups (whom natterd tells of a profile change, what an
+ * account's deletion leaves) come by the index on group_members
+ * (user_id), not by a scan of every group's members. */
+static void
+test_user_groups_by_index (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) alice = g_string_new (NULL);
+  g_autoptr(GString) dave = g_string_new (NULL);
+  g_autofree char *plan = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  sqlite3 *db;
+
+  g_assert_no_error (error);
+  db = open_raw (dir);
+  /* alice (1) is in groups 1 and 3, with bob (2) and carol (3); dave (4)
+   * in none; 500 other groups hold neither. */
+  g_assert_cmpint (sqlite3_exec (db,
+    "INSERT INTO group_members (group_id, user_id, joined) VALUES (1, 1, 1), (1, 2, 1), (2, 2, 1), (2, 3, 1),"
+    " (3, 1, 1), (3, 3, 1);"
+    "WITH RECURSIVE n (i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 509)"
+    " INSERT INTO group_members (group_id, user_id, joined) SELECT i, 100 + i, 1 FROM n;",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  natterd_store_start (store, 16);
+  {
+    NatterdUserGroupsRead *read = natterd_read_new (NATTERD_READ_USER_GROUPS, user_groups_copied, alice, NULL);
+
+    read->user_id = 1;
+    read->with_members = TRUE;
+    natterd_store_read (store, read);
+    read = natterd_read_new (NATTERD_READ_USER_GROUPS, user_groups_copied, dave, NULL);
+    read->user_id = 4;
+    natterd_store_read (store, read);
+  }
+  while (alice->len == 0 || dave->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (alice->str, ==, "g1,g3|u1,u2,u3");
+  g_assert_cmpstr (dave->str, ==, "|");
+
+  plan = query_plan (dir, "SELECT group_id FROM group_members WHERE user_id = 1");
+  g_assert_nonnull (strstr (plan, "group_members_user"));
+  g_clear_pointer (&plan, g_free);
+  plan = query_plan (dir, "SELECT DISTINCT o.user_id FROM group_members m"
+                     " JOIN group_members o ON o.group_id = m.group_id WHERE m.user_id = 1");
+  g_assert_nonnull (strstr (plan, "group_members_user"));
+  g_assert_null (strstr (plan, "SCAN"));
+  natterd_store_stop (store);
+  remove_dir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -878,6 +977,7 @@ main (int   argc,
   g_test_add_func ("/server/store/webhook-events", test_webhook_events);
   g_test_add_func ("/server/store/uids", test_uids);
   g_test_add_func ("/server/migrations/group-timelines", test_group_timelines_migrated);
+  g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
 
   return g_test_run ();
 }
