@@ -88,6 +88,41 @@ natter_call_test_hooks_drop_received_packets (GstElement *webrtc,
   natter_call_test_hooks_drop_packets (pad, pt, percent);
 }
 
+/* An empty RR (RFC 3550 6.4.2) from an SSRC never seen before, after the
+ * packets of a compound: the session takes it for a new member. */
+static GstPadProbeReturn
+add_new_source (GstPad          *pad,
+                GstPadProbeInfo *info,
+                gpointer         user_data)
+{
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  guint8 *rr = g_new (guint8, 8);
+
+  rr[0] = 0x80;                     /* V=2, no padding, no report blocks */
+  rr[1] = GST_RTCP_TYPE_RR;
+  GST_WRITE_UINT16_BE (rr + 2, 1);  /* 32-bit words after the first */
+  GST_WRITE_UINT32_BE (rr + 4, g_random_int ());
+  gst_buffer_append_memory (buffer, gst_memory_new_wrapped (0, rr, 8, 0, 8, rr, g_free));
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+void
+natter_call_test_hooks_add_new_sources (GstElement *webrtc)
+{
+  g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  g_autoptr(GstPad) pad = NULL;
+
+  if (rtpbin == NULL)
+    return;
+  if ((pad = gst_element_get_static_pad (rtpbin, "recv_rtcp_sink_0")) == NULL)
+    {
+      g_warning ("Cannot add sources on the way in");
+      return;
+    }
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, add_new_source, NULL, NULL);
+}
+
 static GstPadProbeReturn
 unplug_device (GstPad          *pad,
                GstPadProbeInfo *info,
