@@ -495,7 +495,8 @@ test_retransmission_new_sources (Pair          *pair,
   g_assert_true (wait_for (pair, retransmitted_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
 
-  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 150;
+  /* and the video goes on (30 frames: 1 s alone, several under ASan and load) */
+  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 30;
   g_assert_true (wait_for (pair, bob_got_frames, 20));
   g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
