@@ -190,9 +190,20 @@ add_nacks (GObject   *session,
   nacks->requests = g_array_new (FALSE, FALSE, sizeof (Request));
   g_mutex_unlock (&nacks->lock);
 
-  for (guint i = 0; i < taken->len; i++)
-    if (g_array_index (taken, Request, i).deadline < now)
-      g_array_index (taken, Request, i).sent = TRUE;   /* too late to ask */
+  /* too late to ask, but as rtpsession.c, an early packet keeps the newest
+   * request of each SSRC: when the round trip grows past the deadlines,
+   * sending no NACK at all would keep the jitterbuffer's RTX RTT high and
+   * every later request late too (and the video would stay broken) */
+  for (guint i = taken->len; i > 0; i--)
+    {
+      Request *request = &g_array_index (taken, Request, i - 1);
+      gboolean newest = TRUE;
+
+      for (guint j = i; j < taken->len && newest; j++)
+        newest = g_array_index (taken, Request, j).ssrc != request->ssrc;
+      if (request->deadline < now && !(early && newest))
+        request->sent = TRUE;
+    }
 
   if (taken->len > 0 && gst_rtcp_buffer_map (buffer, GST_MAP_READWRITE, &rtcp))
     {
