@@ -85,6 +85,7 @@ natter_call_media_options_load (NatterCallMediaOptions *options)
     return;
   options->drop_percent = fault ("NATTER_CALL_TEST_DROP_PERCENT", 0, 100);
   options->recv_drop_percent = fault ("NATTER_CALL_TEST_RECV_DROP_PERCENT", 0, 100);
+  options->new_sources = fault ("NATTER_CALL_TEST_NEW_SOURCES", 0, 1) == 1;
   options->camera_fails_after = fault ("NATTER_CALL_TEST_CAMERA_FAILS_AFTER", 1, G_MAXINT);
   options->microphone_fails_after = fault ("NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER", 1, G_MAXINT);
 }

@@ -20,6 +20,8 @@
  *   NATTER_CALL_TEST_RECV_DROP_PERCENT=N  drop N % of the incoming video
  *                                  packets once connected (loss that RTX
  *                                  can repair)
+ *   NATTER_CALL_TEST_NEW_SOURCES=1  every RTCP packet that comes in also
+ *                                  reports an SSRC never seen before
  *   NATTER_CALL_TEST_CAMERA_FAILS_AFTER=N  the camera fails after N frames
  *                                  (unplugged)
  *   NATTER_CALL_TEST_MICROPHONE_FAILS_AFTER=N  the same for the microphone
@@ -50,6 +52,7 @@ typedef struct
   /* The fault injectors; 0: off (always without test sources). */
   int       drop_percent;
   int       recv_drop_percent;
+  gboolean  new_sources;
   int       camera_fails_after;
   int       microphone_fails_after;
 } NatterCallMediaOptions;

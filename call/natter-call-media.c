@@ -26,6 +26,7 @@
 #include "natter-call-media.h"
 #include "natter-call-devices.h"
 #include "natter-call-media-options.h"
+#include "natter-call-nacks.h"
 #include "natter-call-rate-control.h"
 #include "natter-call-test-hooks.h"
 
@@ -642,12 +643,6 @@ on_pad_added (GstElement *webrtc,
     }
 }
 
-/* Every stream we receive was negotiated with NACK (both transceivers
- * have do-nack), but webrtcbin 1.22 turns retransmission on only for the
- * jitterbuffers whose SSRC it maps to a transceiver, and on the answerer
- * it sometimes maps none (seen in about one call in four on loopback):
- * that side's losses then stayed unrepaired. Runs after webrtcbin's own
- * handler, on a streaming thread. */
 static GstPadProbeReturn
 first_rtp (GstPad          *pad,
            GstPadProbeInfo *info,
@@ -657,6 +652,12 @@ first_rtp (GstPad          *pad,
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* Every stream we receive was negotiated with NACK (both transceivers
+ * have do-nack), but webrtcbin 1.22 turns retransmission on only for the
+ * jitterbuffers whose SSRC it maps to a transceiver, and on the answerer
+ * it sometimes maps none (seen in about one call in four on loopback):
+ * that side's losses then stayed unrepaired. Runs after webrtcbin's own
+ * handler, on a streaming thread. */
 static void
 on_new_jitterbuffer (GstElement *rtpbin,
                      GstElement *jitterbuffer,
@@ -667,6 +668,9 @@ on_new_jitterbuffer (GstElement *rtpbin,
   g_autoptr(GstPad) sink = gst_element_get_static_pad (jitterbuffer, "sink");
 
   g_object_set (jitterbuffer, "do-retransmission", TRUE, NULL);
+  /* its requests become NACKs here, not in the session (1.22's NACK
+   * scheduler races with new sources: natter-call-nacks.h) */
+  natter_call_nacks_attach (rtpbin, session);
   /* Otherwise the first packet waits the whole latency (100 ms) in case
    * an earlier one comes: start with two in a row. */
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (jitterbuffer), "faststart-min-packets") != NULL)
@@ -956,6 +960,8 @@ watchdog_tick (gpointer user_data)
       if (self->options.recv_drop_percent > 0)
         natter_call_test_hooks_drop_received_packets (self->webrtc, VIDEO_PT,
                                                       self->options.recv_drop_percent);
+      if (self->options.new_sources)
+        natter_call_test_hooks_add_new_sources (self->webrtc);
     }
   natter_call_rate_control_tick (self->rate_control);
   return G_SOURCE_CONTINUE;

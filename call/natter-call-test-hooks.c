@@ -88,6 +88,54 @@ natter_call_test_hooks_drop_received_packets (GstElement *webrtc,
   natter_call_test_hooks_drop_packets (pad, pt, percent);
 }
 
+/* An empty RR (RFC 3550 6.4.2) from an SSRC never seen before, after the
+ * packets of a compound: the session takes it for a new member; and a
+ * BYE from the one before, so the members (and the RTCP interval, which
+ * grows with them) stay as they were. */
+static GstPadProbeReturn
+add_new_source (GstPad          *pad,
+                GstPadProbeInfo *info,
+                gpointer         user_data)
+{
+  guint32 *last = user_data;   /* one RTCP streaming thread */
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  guint8 *packets = g_new (guint8, 16);
+  gsize size = 8;
+
+  packets[0] = 0x80;                     /* V=2, no padding, no report blocks */
+  packets[1] = GST_RTCP_TYPE_RR;
+  GST_WRITE_UINT16_BE (packets + 2, 1);  /* 32-bit words after the first */
+  GST_WRITE_UINT32_BE (packets + 4, g_random_int ());
+  if (*last != 0)
+    {
+      packets[8] = 0x81;                 /* V=2, one SSRC */
+      packets[9] = GST_RTCP_TYPE_BYE;
+      GST_WRITE_UINT16_BE (packets + 10, 1);
+      GST_WRITE_UINT32_BE (packets + 12, *last);
+      size = 16;
+    }
+  *last = GST_READ_UINT32_BE (packets + 4);
+  gst_buffer_append_memory (buffer, gst_memory_new_wrapped (0, packets, 16, 0, size, packets, g_free));
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+void
+natter_call_test_hooks_add_new_sources (GstElement *webrtc)
+{
+  g_autoptr(GstElement) rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  g_autoptr(GstPad) pad = NULL;
+
+  if (rtpbin == NULL)
+    return;
+  if ((pad = gst_element_get_static_pad (rtpbin, "recv_rtcp_sink_0")) == NULL)
+    {
+      g_warning ("Cannot add sources on the way in");
+      return;
+    }
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, add_new_source, g_new0 (guint32, 1), g_free);
+}
+
 static GstPadProbeReturn
 unplug_device (GstPad          *pad,
                GstPadProbeInfo *info,

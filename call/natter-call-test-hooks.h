@@ -24,6 +24,10 @@ void natter_call_test_hooks_drop_packets          (GstPad     *pad,
 void natter_call_test_hooks_drop_received_packets (GstElement *webrtc,
                                                    guint       pt,
                                                    int         percent);
+/* Each RTCP compound @webrtc receives (session 0) also reports an SSRC
+ * never seen before, as when a peer's retransmission stream (RTX) starts,
+ * and says BYE for the previous one. Once connected. */
+void natter_call_test_hooks_add_new_sources       (GstElement *webrtc);
 /* @source posts the error of an unplugged device after @buffers buffers. */
 void natter_call_test_hooks_fail_after            (GstElement *source,
                                                    int         buffers);

@@ -9,6 +9,7 @@
 #include <locale.h>
 #include <string.h>
 #include <unistd.h>
+#include <X11/Xlib.h>
 
 #include "natter-message-row.h"
 #include "natter-test-ui.h"
@@ -534,6 +535,29 @@ natter_test_ui_find_toplevel (GType type)
 }
 
 GtkWidget *
+natter_test_ui_call_window (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "NatterCallWindow") && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+gboolean
+natter_test_ui_call_window_shown (gpointer data)
+{
+  return natter_test_ui_call_window () != NULL;
+}
+
+gboolean
+natter_test_ui_call_window_gone (gpointer data)
+{
+  return natter_test_ui_call_window () == NULL;
+}
+
+GtkWidget *
 natter_test_ui_find_message_dialog (void)
 {
   return natter_test_ui_find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
@@ -834,36 +858,47 @@ natter_test_ui_token (NatterTestUi *ui,
   return g_strdup (token);
 }
 
+/* natter-cli's argv as @user_id (its profile in ui->dir), then @args
+ * up to their NULL. */
+static GPtrArray *
+cli_argv (NatterTestUi *ui,
+          const char   *user_id,
+          va_list       args)
+{
+  g_autofree char *profile_name = g_strdup_printf ("%s-cli", user_id);
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  const char *arg;
+
+  g_ptr_array_add (argv, g_strdup (natter_test_program ("NATTER_CLI")));
+  g_ptr_array_add (argv, g_strdup ("--server"));
+  g_ptr_array_add (argv, g_strdup (natter_test_server_get_url (ui->server)));
+  g_ptr_array_add (argv, g_strdup ("--app-key"));
+  g_ptr_array_add (argv, g_strdup (natter_test_server_get_app_key (ui->server)));
+  g_ptr_array_add (argv, g_strdup ("--token"));
+  g_ptr_array_add (argv, natter_test_ui_token (ui, user_id));
+  g_ptr_array_add (argv, g_strdup ("--profile"));
+  g_ptr_array_add (argv, g_build_filename (ui->dir, profile_name, NULL));
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
 char *
 natter_test_ui_cli (NatterTestUi *ui,
                     const char   *user_id,
                     ...)
 {
-  g_autofree char *token = natter_test_ui_token (ui, user_id);
-  g_autofree char *profile_name = g_strdup_printf ("%s-cli", user_id);
-  g_autofree char *profile = g_build_filename (ui->dir, profile_name, NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GPtrArray) argv = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   va_list args;
-  const char *arg;
 
-  g_ptr_array_add (argv, (char *) natter_test_program ("NATTER_CLI"));
-  g_ptr_array_add (argv, (char *) "--server");
-  g_ptr_array_add (argv, (char *) natter_test_server_get_url (ui->server));
-  g_ptr_array_add (argv, (char *) "--app-key");
-  g_ptr_array_add (argv, (char *) natter_test_server_get_app_key (ui->server));
-  g_ptr_array_add (argv, (char *) "--token");
-  g_ptr_array_add (argv, token);
-  g_ptr_array_add (argv, (char *) "--profile");
-  g_ptr_array_add (argv, profile);
   va_start (args, user_id);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  argv = cli_argv (ui, user_id, args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
 
   process = g_subprocess_newv ((const char * const *) argv->pdata,
                                G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
@@ -875,6 +910,69 @@ natter_test_ui_cli (NatterTestUi *ui,
   if (!g_subprocess_get_successful (process))
     g_error ("natter-cli failed: %s%s", out, err);
   return g_steal_pointer (&out);
+}
+
+static void
+cli_run_done_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  NatterTestCliRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &run->out, NULL, &error);
+  g_assert_no_error (error);
+  run->done = TRUE;
+}
+
+void
+natter_test_ui_cli_start (NatterTestUi     *ui,
+                          NatterTestCliRun *run,
+                          const char       *user_id,
+                          ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  va_list args;
+
+  va_start (args, user_id);
+  argv = cli_argv (ui, user_id, args);
+  va_end (args);
+
+  run->done = FALSE;
+  run->out = NULL;
+  /* the other side of a call has test sources, whatever the app has */
+  g_subprocess_launcher_setenv (launcher, "NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, cli_run_done_cb, run);
+}
+
+JsonObject *
+natter_test_cli_run_wait_result (NatterTestCliRun *run,
+                                 const char       *what)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  natter_test_ui_wait_until (natter_test_ui_is_true, &run->done, what);
+  g_assert_nonnull (run->out);
+  /* the final JSON is the last line */
+  lines = g_strsplit (g_strstrip (run->out), "\n", -1);
+  g_test_message ("natter-cli: %s", lines[g_strv_length (lines) - 1]);
+  node = json_from_string (lines[g_strv_length (lines) - 1], &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return json_object_ref (json_node_get_object (node));
+}
+
+void
+natter_test_cli_run_clear (NatterTestCliRun *run)
+{
+  g_clear_pointer (&run->out, g_free);
 }
 
 void
@@ -1287,6 +1385,28 @@ log_writer_with_stack (GLogLevelFlags   level,
  * dbus-daemon when this one ends. */
 static GTestDBus *private_bus;
 
+/* Xvfb starts with the pointer in the middle of the screen, over the
+ * windows the tests open at (0, 0): every widget that passed under it
+ * started GTK's tooltip timer, and GTK 4.8's tooltip_popup_timeout reads
+ * the surface of the window it hovered without checking that it still has
+ * one: once the test had destroyed that window, Gdk-CRITICAL
+ * gdk_surface_get_device_position: assertion 'GDK_IS_SURFACE (surface)'
+ * (ui-conversations, 1 run in 1 of the app suite). The tests click with
+ * signals and never hover: the pointer waits in the bottom-right corner,
+ * where no window reaches. */
+static void
+park_pointer (void)
+{
+  Display *display = XOpenDisplay (NULL);
+
+  if (display == NULL)
+    return;
+  XWarpPointer (display, None, DefaultRootWindow (display), 0, 0, 0, 0,
+                DisplayWidth (display, DefaultScreen (display)) - 1,
+                DisplayHeight (display, DefaultScreen (display)) - 1);
+  XCloseDisplay (display);
+}
+
 void
 natter_test_ui_init (int    *argc,
                      char ***argv)
@@ -1336,6 +1456,7 @@ natter_test_ui_init (int    *argc,
   g_setenv ("XDG_CONFIG_HOME", tmp_dir, TRUE);
   install_pdf_opener ();
   start_notification_server ();
+  park_pointer ();
 }
 
 int

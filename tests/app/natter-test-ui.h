@@ -14,6 +14,7 @@
 #pragma once
 
 #include <adwaita.h>
+#include <json-glib/json-glib.h>
 
 #include "natter-application.h"
 #include "natter-chat-view.h"
@@ -95,6 +96,24 @@ char         *natter_test_ui_token           (NatterTestUi  *ui,
 char         *natter_test_ui_cli             (NatterTestUi  *ui,
                                               const char    *user_id,
                                               ...) G_GNUC_NULL_TERMINATED;
+/* natter-cli in the background, as natter_test_ui_cli() but with
+ * NATTER_CALL_TEST_SOURCES=1 (the other side of a call); @run->done
+ * turns TRUE when it ends, with its stdout in @run->out. */
+typedef struct {
+  gboolean  done;
+  char     *out;
+} NatterTestCliRun;
+
+void          natter_test_ui_cli_start       (NatterTestUi     *ui,
+                                              NatterTestCliRun *run,
+                                              const char       *user_id,
+                                              ...) G_GNUC_NULL_TERMINATED;
+/* Waits for @run to end; its last line of output (the final JSON). */
+JsonObject   *natter_test_cli_run_wait_result (NatterTestCliRun *run,
+                                               const char       *what);
+void          natter_test_cli_run_clear      (NatterTestCliRun *run);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NatterTestCliRun, natter_test_cli_run_clear)
+
 /* natter-cli @from_id send @to_id @text */
 void          natter_test_ui_send            (NatterTestUi  *ui,
                                               const char    *from_id,
@@ -191,6 +210,10 @@ GtkWidget   *natter_test_ui_find_button_with_icon  (GtkWidget  *widget,
                                                     const char *icon_name);
 /* A mapped window of @type (or a subtype). */
 GtkWidget   *natter_test_ui_find_toplevel    (GType       type);
+/* The call window on screen (NatterCallWindow), or NULL. */
+GtkWidget   *natter_test_ui_call_window      (void);
+gboolean     natter_test_ui_call_window_shown (gpointer   data);
+gboolean     natter_test_ui_call_window_gone (gpointer    data);
 /* Waits until natterd's user/checkOnline says @user_id is (not) online. */
 void         natter_test_ui_wait_user_online (NatterTestServer *server,
                                               const char       *user_id,

@@ -171,60 +171,20 @@ close_as_window_manager (Fixture *f,
 
 /* ----------------------------------------------------------------- calls */
 
-typedef struct {
-  char     *out;
-  gboolean  done;
-} CliRun;
-
-static void
-cli_done_cb (GObject      *object,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  CliRun *run = user_data;
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &run->out, NULL, &error);
-  g_assert_no_error (error);
-  run->done = TRUE;
-}
-
 /* natter-cli as bob: call @user_id (video, test sources), in the background. */
 static void
-call_user (Fixture    *f,
-           const char *user_id,
-           CliRun     *run)
+call_user (Fixture          *f,
+           const char       *user_id,
+           NatterTestCliRun *run)
 {
-  g_autofree char *token = natter_test_ui_token (&f->ui, "bob");
-  g_autofree char *profile = g_build_filename (f->ui.dir, "bob-cli", NULL);
-  const char *argv[] = { natter_test_program ("NATTER_CLI"),
-                         "--server", natter_test_server_get_url (f->ui.server),
-                         "--app-key", natter_test_server_get_app_key (f->ui.server),
-                         "--token", token, "--profile", profile,
-                         "call", user_id, "--video", "--duration", "5", NULL };
-  g_autoptr(GSubprocess) cli = NULL;
-  g_autoptr(GError) error = NULL;
-
-  cli = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (cli, NULL, NULL, cli_done_cb, run);
+  natter_test_ui_cli_start (&f->ui, run, "bob", "call", user_id, "--video", "--duration", "5", NULL);
 }
 
 static void
-assert_call_connected (CliRun *run)
+assert_call_connected (NatterTestCliRun *run)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *last = NULL;
-  g_auto(GStrv) lines = NULL;
-  JsonObject *result;
+  g_autoptr(JsonObject) result = natter_test_cli_run_wait_result (run, "the call to end");
 
-  g_assert_nonnull (run->out);
-  /* the final JSON is the last line */
-  lines = g_strsplit (g_strstrip (run->out), "\n", -1);
-  last = g_strdup (lines[g_strv_length (lines) - 1]);
-  g_test_message ("natter-cli call: %s", last);
-  g_assert_true (json_parser_load_from_data (parser, last, -1, NULL));
-  result = json_node_get_object (json_parser_get_root (parser));
   /* connected for the whole call, and media flowed from the app (how many
    * frames depends on how busy the machine is: 147 alone, 14 with a load
    * of 10 on 2 cores) */
@@ -263,7 +223,7 @@ static void
 test_window_closed (Fixture       *f,
                     gconstpointer  data)
 {
-  CliRun run = { NULL, FALSE };
+  g_auto(NatterTestCliRun) run = { FALSE, NULL };
   Window window;
 
   start_natter (f, FALSE);
@@ -284,7 +244,6 @@ test_window_closed (Fixture       *f,
   call_user (f, "alice", &run);
   natter_test_ui_wait_until (natter_test_ui_notified, (gpointer) "is calling you", "the ringing notification");
   natter_test_ui_click_notification_of (APP_ID, APP_PATH, "is calling you", "Answer");
-  natter_test_ui_wait_until (natter_test_ui_is_true, &run.done, "the call to end");
   assert_call_connected (&run);
 
   quit_natter (f);
@@ -322,7 +281,7 @@ test_all_accounts (Fixture       *f,
   g_autofree char *accounts = g_build_filename (natter_test_ui_get_tmp_dir (), "natter", NULL);
   g_autofree char *alice = g_build_filename (accounts, "default", NULL);
   g_autofree char *carol = g_build_filename (accounts, "carol", NULL);
-  CliRun run = { NULL, FALSE };
+  g_auto(NatterTestCliRun) run = { FALSE, NULL };
 
   natter_test_ui_write_profile (&f->ui, "alice", alice);
   natter_test_ui_write_profile (&f->ui, "carol", carol);
@@ -343,7 +302,6 @@ test_all_accounts (Fixture       *f,
   natter_test_ui_click_notification_of (APP_ID, APP_PATH, "is calling you (carol)", "Decline");
   natter_test_ui_wait_until (natter_test_ui_is_true, &run.done, "the declined call to end");
   g_assert_nonnull (strstr (run.out, "\"videoFramesReceived\":0,"));
-  g_free (run.out);
 
   quit_natter (f);
   wait_user_online (f, "carol", FALSE);

@@ -506,47 +506,6 @@ test_foreign_urls (NatterTestUi  *ui,
 
 /* ------------------------------------------------- a call from the header */
 
-typedef struct {
-  gboolean done;
-  char    *out;
-} CliResult;
-
-static void
-cli_done_cb (GObject      *object,
-             GAsyncResult *result,
-             gpointer      user_data)
-{
-  CliResult *cli_result = user_data;
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &cli_result->out, NULL, &error);
-  g_assert_no_error (error);
-  cli_result->done = TRUE;
-}
-
-static GtkWidget *
-call_window (void)
-{
-  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
-
-  for (GList *l = toplevels; l != NULL; l = l->next)
-    if (g_str_equal (G_OBJECT_TYPE_NAME (l->data), "NatterCallWindow") && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
-}
-
-static gboolean
-call_window_shown (gpointer data)
-{
-  return call_window () != NULL;
-}
-
-static gboolean
-call_window_gone (gpointer data)
-{
-  return call_window () == NULL;
-}
-
 /* The chat header's voice call button places a real call: natter-cli
  * answers it, media flows both ways (test sources), natter-cli hangs up
  * after 2 s, the call window goes and the chat shows the summary. */
@@ -554,14 +513,8 @@ static void
 test_call_from_header (NatterTestUi  *ui,
                        gconstpointer  data)
 {
-  g_autofree char *frank = natter_test_ui_token (ui, "frank");
-  g_autofree char *frank_profile = g_build_filename (ui->dir, "frank-cli", NULL);
-  g_autoptr(GSubprocess) answer = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_auto(GStrv) lines = NULL;
-  CliResult answered = { FALSE, NULL };
-  JsonObject *result;
+  g_auto(NatterTestCliRun) answered = { FALSE, NULL };
+  g_autoptr(JsonObject) result = NULL;
   GtkWidget *button;
 
   /* frank has written first, so alice's chat with him has a name */
@@ -569,28 +522,17 @@ test_call_from_header (NatterTestUi  *ui,
   natter_test_ui_sign_in (ui);
   natter_test_ui_open_chat (ui, "frank", "Call me when you can");
 
-  answer = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                             natter_test_program ("NATTER_CLI"),
-                             "--server", natter_test_server_get_url (ui->server),
-                             "--app-key", natter_test_server_get_app_key (ui->server),
-                             "--token", frank, "--profile", frank_profile,
-                             "answer", "--auto", "--duration", "2", NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (answer, NULL, NULL, cli_done_cb, &answered);
+  natter_test_ui_cli_start (ui, &answered, "frank", "answer", "--auto", "--duration", "2", NULL);
   natter_test_ui_wait_user_online (ui->server, "frank", TRUE);
 
   button = natter_test_ui_find_button_with_icon (GTK_WIDGET (ui->chat), "call-start-symbolic");
   g_assert_nonnull (button);
   g_assert_true (gtk_widget_is_sensitive (button));
   g_assert_true (gtk_widget_activate (button));
-  natter_test_ui_wait_until (call_window_shown, NULL, "the call window");
-  natter_test_ui_wait_until (natter_test_ui_is_true, &answered.done, "frank's natter-cli to end the call");
+  natter_test_ui_wait_until (natter_test_ui_call_window_shown, NULL, "the call window");
 
   /* frank's last line: the call, from his side */
-  lines = g_strsplit (g_strstrip (answered.out), "\n", -1);
-  node = json_from_string (lines[g_strv_length (lines) - 1], &error);
-  g_assert_no_error (error);
-  result = json_node_get_object (node);
+  result = natter_test_cli_run_wait_result (&answered, "frank's natter-cli to end the call");
   g_assert_cmpint (json_object_get_int_member (result, "mediaType"), ==, NATTER_CALL_MEDIA_AUDIO);
   g_assert_cmpint (json_object_get_int_member (result, "reason"), ==, 3);
   g_assert_cmpint (json_object_get_int_member (result, "duration"), >=, 1);
@@ -598,9 +540,8 @@ test_call_from_header (NatterTestUi  *ui,
   g_assert_cmpint (json_object_get_int_member (result, "videoFramesReceived"), ==, 0);
 
   /* alice's side: the window goes, the chat says what happened */
-  natter_test_ui_wait_until (call_window_gone, NULL, "the call window to close");
+  natter_test_ui_wait_until (natter_test_ui_call_window_gone, NULL, "the call window to close");
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Voice call · 0:0");
-  g_free (answered.out);
 }
 
 int
