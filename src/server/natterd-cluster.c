@@ -2243,7 +2243,6 @@ directory_read (NatterdRead *base,
   merge.since = self->refresh_since;
   natterd_load_log_replay (log, &merge_sink, &merge);
   merge_removals (&merge);
-  natterd_server_refresh_accounts (server);
   /* Sessions here read what other nodes stored meanwhile. */
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
@@ -2268,6 +2267,10 @@ refresh_stored (NatterdOp *op,
 
   if (self == NULL || self->stopped)
     return;
+  /* Read (and applied) before the directory: a session the directory's
+   * user rows drop for a password changed elsewhere finds its token
+   * revoked here when it comes back (31004, not 31020). */
+  natterd_server_refresh_accounts (server);
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
