@@ -191,6 +191,15 @@ static const char * const migrations[] = {
   "  PRIMARY KEY (app_id, kind, owner, name));",
   /* 3: history cleared before this time (SQLite schema 8) */
   "ALTER TABLE conversations ADD COLUMN cleared_time BIGINT NOT NULL DEFAULT 0;",
+  /* 4: each hour's row holds the lowest message id stored in that hour
+   * (natterd-store-pg-write.c lowers it since; rows written before kept
+   * the first node's id, and a lower id another node committed later in
+   * the hour could lose its inbox entries to the prune). One pass over
+   * messages; only lowers, so running it again changes nothing. */
+  "INSERT INTO hours (hour, first_message_id)"
+  " SELECT sent_time / 3600000, min (id) FROM messages GROUP BY sent_time / 3600000"
+  " ON CONFLICT (hour) DO UPDATE SET first_message_id = excluded.first_message_id"
+  " WHERE hours.first_message_id > excluded.first_message_id;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
