@@ -1785,6 +1785,7 @@ apply_user (NatterdServer *self,
     natterd_server_kick_user (self, user, NATTER_CODE_TOKEN_EXPIRED, valid_after);
   user->blocked_until = blocked;
   user->tokens_valid_after = valid_after;
+  user->changed = natterd_directory_stamp ();
 }
 
 static void apply_chatroom (NatterdServer *self, NatterdApp *app, const char *kind, JsonObject *change);
@@ -1961,6 +1962,7 @@ typedef struct
   GHashTable    *groups;                /* groups.id → NatterdGroup* */
   GHashTable    *members;               /* NatterdMember* the snapshot has */
   GHashTable    *blacklists;            /* NatterdUser* → set of users.id (gint64*) stored */
+  GHashTable    *chatrooms;             /* NatterdChatroom* the snapshot has */
   guint64        since;
   gint64         now;
   guint          added;
@@ -1992,7 +1994,17 @@ merge_user (gpointer                 data,
     natterd_server_kick_user (merge->server, user, NATTER_CODE_USER_BLOCKED, 0);
   else if (record->tokens_valid_after > user->tokens_valid_after)
     natterd_server_kick_user (merge->server, user, NATTER_CODE_TOKEN_EXPIRED, record->tokens_valid_after);
-  user->blocked_until = MAX (user->blocked_until, record->blocked_until);
+  if (user->changed < merge->since)
+    {
+      /* As stored: a block lifted, a name or portrait changed elsewhere. */
+      user->blocked_until = record->blocked_until;
+      g_free (user->name);
+      user->name = g_strdup (record->name != NULL ? record->name : "");
+      g_free (user->portrait_uri);
+      user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+    }
+  else
+    user->blocked_until = MAX (user->blocked_until, record->blocked_until);
   user->tokens_valid_after = MAX (user->tokens_valid_after, record->tokens_valid_after);
   user->max_seq = MAX (user->max_seq, record->max_seq);
   g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
@@ -2061,11 +2073,18 @@ merge_chatroom (gpointer    data,
 {
   Merge *merge = data;
   NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, app_id);
+  NatterdChatroom *room;
 
-  if (app == NULL || chatroom_id == NULL || g_hash_table_contains (app->chatrooms, chatroom_id))
+  if (app == NULL || chatroom_id == NULL)
     return;
-  natterd_directory_add_chatroom (merge->server->directory, app, chatroom_id, name, created)->stored = TRUE;
-  merge->added++;
+  room = g_hash_table_lookup (app->chatrooms, chatroom_id);
+  if (room == NULL)
+    {
+      room = natterd_directory_add_chatroom (merge->server->directory, app, chatroom_id, name, created);
+      room->stored = TRUE;
+      merge->added++;
+    }
+  g_hash_table_add (merge->chatrooms, room);
 }
 
 static void
@@ -2101,18 +2120,21 @@ static const NatterdLoadSink merge_sink = {
   .blacklist = merge_blacklist,
 };
 
-/* Groups, members and blacklist entries here that the snapshot lacks,
- * of groups and users unchanged here since the refresh began: removed
- * while this node did not hear of it. */
+/* Groups, members, blacklist entries and chatrooms here that the
+ * snapshot lacks, of groups and users unchanged here since the refresh
+ * began (chatrooms: stored and added before it): removed while this node
+ * did not hear of it. */
 static void
 merge_removals (Merge *merge)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
   g_autoptr(GPtrArray) gone = g_ptr_array_new ();
+  g_autoptr(GPtrArray) gone_rooms = g_ptr_array_new ();
   g_autoptr(GList) apps = natterd_directory_get_apps (merge->server->directory);
   GHashTableIter iter;
   NatterdGroup *group;
   NatterdUser *user;
+  NatterdChatroom *room;
 
   g_hash_table_iter_init (&iter, merge->groups);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
@@ -2144,6 +2166,11 @@ merge_removals (Merge *merge)
               }
         }
 
+      g_hash_table_iter_init (&iter, app->chatrooms);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
+        if (room->stored && room->added < merge->since && !g_hash_table_contains (merge->chatrooms, room))
+          g_ptr_array_add (gone_rooms, room);
+
       g_hash_table_iter_init (&iter, app->users);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
         {
@@ -2167,6 +2194,10 @@ merge_removals (Merge *merge)
   for (guint i = 0; i < gone->len; i++)
     natterd_directory_remove_group (merge->server->directory, g_ptr_array_index (gone, i));
   merge->removed += gone->len;
+  /* Destroyed elsewhere: its members here are told, as over NATS. */
+  for (guint i = 0; i < gone_rooms->len; i++)
+    natterd_server_chatroom_forget (merge->server, g_ptr_array_index (gone_rooms, i));
+  merge->removed += gone_rooms->len;
 }
 
 static gboolean
@@ -2190,8 +2221,9 @@ directory_read (NatterdRead *base,
   g_autoptr(GHashTable) groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_autoptr(GHashTable) members = g_hash_table_new (NULL, NULL);
   g_autoptr(GHashTable) blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
+  g_autoptr(GHashTable) chatrooms = g_hash_table_new (NULL, NULL);
   g_autoptr(NatterdLoadLog) log = g_steal_pointer (&read->directory);
-  Merge merge = { server, users, groups, members, blacklists, 0, natterd_now_ms (), 0, 0 };
+  Merge merge = { server, users, groups, members, blacklists, chatrooms, 0, natterd_now_ms (), 0, 0 };
   GHashTableIter iter;
   NatterdSession *session;
   char added[16], removed[16];
@@ -2211,7 +2243,6 @@ directory_read (NatterdRead *base,
   merge.since = self->refresh_since;
   natterd_load_log_replay (log, &merge_sink, &merge);
   merge_removals (&merge);
-  natterd_server_refresh_accounts (server);
   /* Sessions here read what other nodes stored meanwhile. */
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
@@ -2236,6 +2267,10 @@ refresh_stored (NatterdOp *op,
 
   if (self == NULL || self->stopped)
     return;
+  /* Read (and applied) before the directory: a session the directory's
+   * user rows drop for a password changed elsewhere finds its token
+   * revoked here when it comes back (31004, not 31020). */
+  natterd_server_refresh_accounts (server);
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();

@@ -688,6 +688,7 @@ insert_chatroom (NatterdDirectory *self,
   room->gagged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   room->kicked = g_hash_table_new (NULL, NULL);
   g_queue_init (&room->recent);
+  room->added = natterd_directory_stamp ();
   g_hash_table_insert (app->chatrooms, room->chatroom_id, room);
   self->next_chatroom_id = next_id (self, MAX (self->next_chatroom_id, id + 1));
   return room;

@@ -109,6 +109,9 @@ struct _NatterdUser
    * gint64* expiry (Unix ms), and the NatterdUser* set subscribed to it */
   GHashTable *subscriptions;
   GHashTable *subscribers;
+  /* natterd_directory_stamp() of its last change here (name, portrait,
+   * block): a refresh from a shared store leaves what changed since. */
+  guint64     changed;
 };
 
 typedef struct
@@ -146,6 +149,7 @@ struct _NatterdChatroom
   GQueue      recent;              /* NatterdMessage*, newest last, at most 50; in memory only (chatrooms keep no history) */
   gboolean    stored;              /* its row is durable: joins wait until it is */
   GPtrArray  *waiters;             /* joins waiting for that (natterd-chatrooms.c); NULL if none */
+  guint64     added;               /* natterd_directory_stamp() when it was added here */
 };
 
 typedef struct _NatterdDirectory NatterdDirectory;

@@ -512,6 +512,11 @@ timeline_read (NatterdRead *base,
   timeline.has_more = timeline.n_messages > 0 &&
                       ((NatterdMessage *) g_ptr_array_index (read->messages, timeline.n_messages - 1))->timeline_seq <
                       read->last_seq;
+  /* Each message once (#18): what this answer gives is not sent live to
+   * this device from now on (a fan-out under way may not have reached it:
+   * it connected and synced meanwhile). */
+  for (gsize i = 0; i < timeline.n_messages; i++)
+    natterd_session_timeline_fetched (context->session, read->target_id, pointers[i]->timeline_seq);
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 

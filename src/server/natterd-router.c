@@ -605,6 +605,8 @@ typedef struct
   gboolean            mention_all;
   GArray             *mention_ids;   /* a ref; NULL if none */
   NatterdSession     *origin;        /* a ref; NULL if none */
+  char               *target_id;     /* the group's */
+  guint64             seq;           /* the message's timeline_seq */
 } FanoutJob;
 
 static void
@@ -617,6 +619,7 @@ fanout_job_free (FanoutJob *job)
   g_free (job->members);
   g_clear_pointer (&job->mention_ids, g_array_unref);
   g_clear_object (&job->origin);
+  g_free (job->target_id);
   g_free (job);
 }
 
@@ -639,7 +642,8 @@ fanout_member (FanoutJob   *job,
     {
       NatterdSession *session = g_ptr_array_index (member->sessions, s);
 
-      if (session == job->origin)
+      if (session == job->origin ||
+          natterd_session_timeline_was_fetched (session, job->target_id, job->seq))
         continue;
       natterd_session_deliver_shared (session, job->frames[form]);
       work++;
@@ -729,6 +733,8 @@ fanout_timeline (NatterdServer    *self,
   job->mention_all = op->mention_all;
   job->mention_ids = op->mention_ids != NULL ? g_array_ref (op->mention_ids) : NULL;
   job->origin = origin != NULL ? g_object_ref (origin) : NULL;
+  job->target_id = g_strdup (m->target_id);
+  job->seq = m->timeline_seq;
   mentions = op->mention_all || (op->mention_ids != NULL && op->mention_ids->len > 0);
   job->frames[0] = encode_timeline_deliver (m, FALSE, fanout);
   if (mentions)

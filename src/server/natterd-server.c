@@ -228,6 +228,8 @@ natterd_server_save_user (NatterdServer  *self,
    * user through (see NatterdUserOp.create). */
   op->create = !user->stored;
   user->saving++;
+  /* Saved after a refresh's barrier: its snapshot may lack this. */
+  user->changed = natterd_directory_stamp ();
   natterd_store_submit (self->store, op);
 }
 

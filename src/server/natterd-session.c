@@ -46,6 +46,7 @@ struct _NatterdSession
   guint                     logout : 1;           /* the client closed with NATTER_CLOSE_LOGOUT */
   guint                     requests;             /* publishes and queries not yet answered */
   guint                     queries;              /* of those, queries ([limits] max-queries) */
+  GHashTable               *fetched;    /* group target id → guint64* highest seq fetched; NULL if none */
 };
 
 G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
@@ -71,6 +72,7 @@ natterd_session_finalize (GObject *object)
   g_clear_pointer (&self->socket, natterd_socket_free);
   g_free (self->device_id);
   g_free (self->platform);
+  g_clear_pointer (&self->fetched, g_hash_table_unref);
 
   G_OBJECT_CLASS (natterd_session_parent_class)->finalize (object);
 }
@@ -262,6 +264,34 @@ natterd_session_deliver_shared (NatterdSession     *self,
   self->host->metrics->frames_out++;
   self->host->metrics->messages_delivered++;
   return TRUE;
+}
+
+void
+natterd_session_timeline_fetched (NatterdSession *self,
+                                  const char     *target_id,
+                                  guint64         seq)
+{
+  guint64 *fetched;
+
+  if (self->fetched == NULL)
+    self->fetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  fetched = g_hash_table_lookup (self->fetched, target_id);
+  if (fetched == NULL)
+    {
+      fetched = g_new0 (guint64, 1);
+      g_hash_table_insert (self->fetched, g_strdup (target_id), fetched);
+    }
+  *fetched = MAX (*fetched, seq);
+}
+
+gboolean
+natterd_session_timeline_was_fetched (NatterdSession *self,
+                                      const char     *target_id,
+                                      guint64         seq)
+{
+  guint64 *fetched = self->fetched != NULL ? g_hash_table_lookup (self->fetched, target_id) : NULL;
+
+  return fetched != NULL && seq <= *fetched;
 }
 
 void

@@ -155,6 +155,16 @@ void            natterd_session_catch_up       (NatterdSession        *self);
 /* A group message's Deliver, shared by every receiver of its form. */
 gboolean        natterd_session_deliver_shared (NatterdSession       *self,
                                                 NatterdSocketFrame   *frame);
+/* #18: the highest seq of a group timeline (@target_id) a `timeline`
+ * fetch gave this session: a fan-out under way sends it nothing up to
+ * there, so a device that connects and syncs while one is under way gets
+ * each message once. */
+void            natterd_session_timeline_fetched  (NatterdSession *self,
+                                                   const char     *target_id,
+                                                   guint64         seq);
+gboolean        natterd_session_timeline_was_fetched (NatterdSession *self,
+                                                      const char     *target_id,
+                                                      guint64         seq);
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
 /* Queries in flight ([limits] max-queries counts them); with publishes,

@@ -200,6 +200,15 @@ static const char * const migrations[] = {
   "  failures INTEGER NOT NULL,"
   "  locked_until BIGINT NOT NULL,"
   "  PRIMARY KEY (app_id, user_id));",
+  /* 5: each hour's row holds the lowest message id stored in that hour
+   * (natterd-store-pg-write.c lowers it since; rows written before kept
+   * the first node's id, and a lower id another node committed later in
+   * the hour could lose its inbox entries to the prune). One pass over
+   * messages; only lowers, so running it again changes nothing. */
+  "INSERT INTO hours (hour, first_message_id)"
+  " SELECT sent_time / 3600000, min (id) FROM messages GROUP BY sent_time / 3600000"
+  " ON CONFLICT (hour) DO UPDATE SET first_message_id = excluded.first_message_id"
+  " WHERE hours.first_message_id > excluded.first_message_id;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
@@ -348,79 +357,118 @@ node_slot (NatterdStorePg  *self,
   return -1;
 }
 
-/* Every row but the apps' (and the nonces', for a sink without them). */
+/* Rows per query of the load: a node reading a large directory back
+ * (start-up, or after a NATS outage) holds one page of results at a time,
+ * not a whole table. */
+#define LOAD_PAGE_ROWS 5000
+
+/* Every row but the apps' (and the nonces', for a sink without them), in
+ * pages by primary key: $1…$n_keys the last page's last key, then the
+ * limit, then the nonces' expiry. */
 gboolean
 natterd_store_pg_load_rows (PGconn                 *conn,
                             const NatterdLoadSink  *sink,
                             gpointer                data,
                             GError                **error)
 {
-  static const char * const queries[] = {
-    "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-    " max_seq FROM users",
-    "SELECT id, app_id, group_id, name, created FROM groups",
-    "SELECT group_id, user_id, joined, gag_until FROM group_members",
-    "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",
-    "SELECT user_id, blocked_user_id FROM blacklist",
-    "SELECT app_id, nonce, expires FROM api_nonces WHERE expires >= $1",
+  static const struct
+  {
+    const char *sql;
+    int         n_keys;
+  } queries[] = {
+    { "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
+      " max_seq FROM users WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
+    { "SELECT id, app_id, group_id, name, created FROM groups WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
+    { "SELECT group_id, user_id, joined, gag_until FROM group_members"
+      " WHERE (group_id, user_id) > ($1::bigint, $2::bigint) ORDER BY group_id, user_id LIMIT $3", 2 },
+    { "SELECT id, app_id, chatroom_id, name, created FROM chatrooms WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
+    { "SELECT user_id, blocked_user_id FROM blacklist"
+      " WHERE (user_id, blocked_user_id) > ($1::bigint, $2::bigint) ORDER BY user_id, blocked_user_id LIMIT $3", 2 },
+    { "SELECT app_id, nonce, expires FROM api_nonces WHERE (app_id, nonce) > ($1::bigint, $2::text)"
+      " AND expires >= $4 ORDER BY app_id, nonce LIMIT $3", 2 },
   };
+  /* Below every key: ids and app ids are positive, a nonce is not empty. */
+  static const char * const first_key[] = { "-1", "" };
 
   for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
     {
-      PgParams params = { 0 };
-      PGresult *r;
+      char *keys[2];
+      int rows;
 
       if (q == 5 && sink->nonce == NULL)
         continue;
-      if (q == 5)
-        natterd_pg_params_int (&params, g_get_real_time () / G_USEC_PER_SEC);
-      r = natterd_pg_query (conn, queries[q], &params, error);
-      if (r == NULL)
-        return FALSE;
-      for (int i = 0; i < PQntuples (r); i++)
+      keys[0] = g_strdup (first_key[0]);
+      keys[1] = g_strdup (q == 5 ? first_key[1] : first_key[0]);
+      do
         {
-          switch (q)
+          PgParams params = { 0 };
+          PGresult *r;
+
+          for (int k = 0; k < queries[q].n_keys; k++)
+            natterd_pg_params_text (&params, keys[k]);
+          natterd_pg_params_int (&params, LOAD_PAGE_ROWS);
+          if (q == 5)
+            natterd_pg_params_int (&params, g_get_real_time () / G_USEC_PER_SEC);
+          r = natterd_pg_query (conn, queries[q].sql, &params, error);
+          if (r == NULL)
             {
-            case 0:
-              {
-                NatterdUserRecord user = {
-                  .id = natterd_pg_int (r, i, 0),
-                  .app_id = natterd_pg_int (r, i, 1),
-                  .user_id = natterd_pg_value (r, i, 2),
-                  .name = natterd_pg_value (r, i, 3),
-                  .portrait_uri = natterd_pg_value (r, i, 4),
-                  .created = natterd_pg_int (r, i, 5),
-                  .tokens_valid_after = natterd_pg_int (r, i, 6),
-                  .blocked_until = natterd_pg_int (r, i, 7),
-                  .max_seq = (guint64) natterd_pg_int (r, i, 8),
-                };
-                sink->user (data, &user);
-              }
-              break;
-            case 1:
-              sink->group (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
-                           natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
-              break;
-            case 2:
-              sink->member (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_int (r, i, 2),
-                            natterd_pg_int (r, i, 3));
-              break;
-            case 3:
-              sink->chatroom (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
-                              natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
-              break;
-            case 4:
-              sink->blacklist (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1));
-              break;
-            case 5:
-              if (sink->nonce != NULL)
-                sink->nonce (data, natterd_pg_int (r, i, 0), natterd_pg_value (r, i, 1), natterd_pg_int (r, i, 2));
-              break;
-            default:
-              g_assert_not_reached ();
+              g_free (keys[0]);
+              g_free (keys[1]);
+              return FALSE;
             }
+          rows = PQntuples (r);
+          for (int i = 0; i < rows; i++)
+            {
+              switch (q)
+                {
+                case 0:
+                  {
+                    NatterdUserRecord user = {
+                      .id = natterd_pg_int (r, i, 0),
+                      .app_id = natterd_pg_int (r, i, 1),
+                      .user_id = natterd_pg_value (r, i, 2),
+                      .name = natterd_pg_value (r, i, 3),
+                      .portrait_uri = natterd_pg_value (r, i, 4),
+                      .created = natterd_pg_int (r, i, 5),
+                      .tokens_valid_after = natterd_pg_int (r, i, 6),
+                      .blocked_until = natterd_pg_int (r, i, 7),
+                      .max_seq = (guint64) natterd_pg_int (r, i, 8),
+                    };
+                    sink->user (data, &user);
+                  }
+                  break;
+                case 1:
+                  sink->group (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
+                               natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+                  break;
+                case 2:
+                  sink->member (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_int (r, i, 2),
+                                natterd_pg_int (r, i, 3));
+                  break;
+                case 3:
+                  sink->chatroom (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1),
+                                  natterd_pg_value (r, i, 2), natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+                  break;
+                case 4:
+                  sink->blacklist (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1));
+                  break;
+                case 5:
+                  sink->nonce (data, natterd_pg_int (r, i, 0), natterd_pg_value (r, i, 1), natterd_pg_int (r, i, 2));
+                  break;
+                default:
+                  g_assert_not_reached ();
+                }
+            }
+          for (int k = 0; rows > 0 && k < queries[q].n_keys; k++)
+            {
+              g_free (keys[k]);
+              keys[k] = g_strdup (PQgetvalue (r, rows - 1, k));
+            }
+          PQclear (r);
         }
-      PQclear (r);
+      while (rows == LOAD_PAGE_ROWS);
+      g_free (keys[0]);
+      g_free (keys[1]);
     }
   return TRUE;
 }

@@ -395,6 +395,76 @@ test_password_across_nodes (void)
   json_object_unref (reply);
 }
 
+static gboolean
+closed (gpointer data)
+{
+  return !natter_test_client_is_open (data);
+}
+
+/* Account changes made on b while a and b could not talk (b gone before
+ * NATS came back, so nothing of them travels over NATS) hold on a once it
+ * is back: alice changed her password (her device on a is dropped, the
+ * old token is revoked: 31004), dave deleted his account (the same), and
+ * carol's new name shows on a. */
+static void
+test_account_changes_after_outage (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
+                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
+                                             "[cluster]\nnats=%s\nnode-name=a\n",
+                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autofree char *alice = NULL;
+  g_autofree char *carol = NULL;
+  g_autofree char *dave = NULL;
+  g_autoptr(NatterTestClient) alice_a = NULL;
+  g_autoptr(NatterTestClient) dave_a = NULL;
+  g_autoptr(NatterTestClient) again = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *reply;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (a, "alice");
+  carol = register_on (a, "carol");
+  dave = register_on (a, "dave");
+  alice_a = connect_device (a, alice, "a1");
+  dave_a = connect_device (a, dave, "d1");
+
+  natter_test_nats_stop (nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply = account (b, "POST", alice, "password", "oldPassword", "a long password",
+                   "newPassword", "another long password", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", dave, "delete", "password", "a long password", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", carol, "profile", "name", "Carol Clark", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+  natter_test_nats_restart (nats);
+
+  g_assert_true (natter_test_wait (closed, alice_a, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (natter_test_wait (closed, dave_a, NATTER_TEST_TIMEOUT_MS));
+  again = natter_test_client_open (a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (again, natter_test_server_get_app_key (a), alice, "a2", 0),
+                   ==, 31004);
+  reply = account (a, "GET", alice, "user", "userId", "carol", NULL);
+  g_assert_cmpint (code_of (reply), ==, 31004);
+  json_object_unref (reply);
+  reply = account (a, "GET", carol, "user", "userId", "carol", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (reply, "name"), ==, "Carol Clark");
+  json_object_unref (reply);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -404,5 +474,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/after-outage", test_accounts_after_outage);
   g_test_add_func ("/cluster/accounts/lockout-across-nodes", test_lockout_across_nodes);
   g_test_add_func ("/cluster/accounts/password-across-nodes", test_password_across_nodes);
+  g_test_add_func ("/cluster/accounts/changes-after-outage", test_account_changes_after_outage);
   return g_test_run ();
 }

@@ -264,6 +264,182 @@ test_removals_after_outage (void)
   g_assert_true (send_gets (&wait));
 }
 
+static NatterFrame *
+join_room (NatterTestClient *client,
+           const char       *room)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ChatroomJoinRequest request = NATTER__CHATROOM_JOIN_REQUEST__INIT;
+
+  request.chatroom_id = (char *) room;
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_JOIN;
+  query.chatroom_join = &request;
+  return natter_test_client_query (client, &query);
+}
+
+/* bob's name as @client's node has it. */
+static char *
+profile_name (NatterTestClient *client,
+              const char       *user_id)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ProfileRequest request = NATTER__PROFILE_REQUEST__INIT;
+  char *ids[] = { (char *) user_id };
+  g_autoptr(NatterFrame) result = NULL;
+
+  request.n_user_ids = 1;
+  request.user_ids = ids;
+  query.method_case = NATTER__QUERY__METHOD_PROFILE;
+  query.profile = &request;
+  result = natter_test_client_query (client, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  if (result->result->profile->n_users != 1)
+    return NULL;
+  return g_strdup (result->result->profile->users[0]->name);
+}
+
+/* The users user/block/query on @node lists, comma-separated. */
+static char *
+blocked_on (NatterTestServer *node)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (node, NULL, "user/block/query", "page", "1", NULL);
+  JsonArray *users = json_object_get_array_member (reply, "users");
+  g_autoptr(GString) list = g_string_new (NULL);
+
+  for (guint i = 0; users != NULL && i < json_array_get_length (users); i++)
+    g_string_append_printf (list, "%s%s", i > 0 ? "," : "",
+                            json_object_get_string_member (json_array_get_object_element (users, i), "userId"));
+  return g_string_free (g_steal_pointer (&list), FALSE);
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *expected;
+} BlockedWait;
+
+static gboolean
+blocked_is (gpointer data)
+{
+  BlockedWait *wait = data;
+  g_autofree char *now = blocked_on (wait->node);
+
+  return g_strcmp0 (now, wait->expected) == 0;
+}
+
+/* What b changed while a and b could not talk (b gone before NATS came
+ * back) that is neither a group nor a blacklist: a block lifted, a
+ * profile, a chatroom destroyed. a holds to the store once it is back:
+ * alice may connect there, bob's new name shows, and carol, in the
+ * chatroom on a, is told it is gone. */
+static void
+test_changes_after_outage (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterFrame) joined = NULL;
+  g_autoptr(NatterFrame) gone = NULL;
+  g_autoptr(NatterFrame) refused = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  BlockedWait blocked = { pair->a, "alice" };
+  int code = -1;
+
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/block", "userId", "alice", "minute", "60", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "chatroom/create", "chatroom[hall]", "Hall", NULL));
+  g_assert_true (natter_test_wait (blocked_is, &blocked, NATTER_TEST_TIMEOUT_MS));
+  for (guint i = 0; i < 100; i++)
+    {
+      g_clear_pointer (&joined, natter_frame_free);
+      joined = join_room (carol, "hall");
+      if (joined->result->code == 0)
+        break;
+      g_usleep (50 * 1000);
+    }
+  g_assert_cmpint (joined->result->code, ==, 0);
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/unblock", "userId", "alice", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/refresh", "userId", "bob", "name", "Robert", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "chatroom/destroy", "chatroomId", "hall", NULL));
+  natter_test_server_kill (pair->b);
+  natter_test_nats_restart (pair->nats);
+
+  gone = natter_test_client_expect (carol, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (gone);
+  g_assert_cmpint (gone->chatroom_event->code, ==, NATTER_CODE_CHATROOM_NOT_EXIST);
+  refused = natter_test_client_send_message (carol, 4, "hall", "RC:TxtMsg", "{\"content\":\"anyone?\"}");
+  g_assert_cmpint (refused->publish_ack->code, ==, NATTER_CODE_CHATROOM_NOT_EXIST);
+  /* The refresh that dropped the room lifted the block and took the name. */
+  blocked.expected = "";
+  g_assert_true (blocked_is (&blocked));
+  name = profile_name (carol, "bob");
+  g_assert_cmpstr (name, ==, "Robert");
+  alice = natter_test_client_open (pair->a, &error);
+  g_assert_no_error (error);
+  code = natter_test_client_connect (alice, natter_test_server_get_app_key (pair->a), alice_token, "d1", 0);
+  g_assert_cmpint (code, ==, 0);
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  guint             expected;
+} MembersWait;
+
+static gboolean
+members_are (gpointer data)
+{
+  MembersWait *wait = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (wait->node, NULL, "group/user/query", "groupId", "big", NULL);
+
+  return json_object_has_member (reply, "users") &&
+         json_array_get_length (json_object_get_array_member (reply, "users")) == wait->expected;
+}
+
+/* Rows that come into the store behind a's back (written there directly,
+ * more than one page of the read-back each: 12,001 users, a group with
+ * all of them) are all in a once it reads the store back after a NATS
+ * outage, the blocks on either side of a page's end included. */
+static void
+test_paged_refresh (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *app_id = natter_test_pg_query (pair->pg, "natter", "SELECT id FROM apps");
+  g_autofree char *sql = NULL;
+  g_autofree char *blocked = NULL;
+  MembersWait wait = { pair->a, 12001 };
+
+  sql = g_strdup_printf ("INSERT INTO users (id, app_id, user_id, created, blocked_until)"
+                         " SELECT 10000000 + n, %s, 'u' || n, 0,"
+                         "  CASE WHEN n %% 1000 IN (0, 999) THEN 32503680000000 ELSE 0 END"
+                         " FROM generate_series (0, 12000) n;"
+                         "INSERT INTO groups (id, app_id, group_id, created) VALUES (10000000, %s, 'big', 0);"
+                         "INSERT INTO group_members (group_id, user_id, joined)"
+                         " SELECT 10000000, 10000000 + n, 0 FROM generate_series (0, 12000) n",
+                         app_id, app_id);
+  g_free (natter_test_pg_query (pair->pg, "natter", sql));
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  natter_test_nats_restart (pair->nats);
+  g_assert_true (natter_test_wait (members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  blocked = blocked_on (pair->a);
+  {
+    g_auto(GStrv) users = g_strsplit (blocked, ",", -1);
+
+    /* u0 and u999 … u12000: 13 + 12 */
+    g_assert_cmpuint (g_strv_length (users), ==, 25);
+    g_assert_true (g_strv_contains ((const char * const *) users, "u4999"));
+    g_assert_true (g_strv_contains ((const char * const *) users, "u5000"));
+    g_assert_true (g_strv_contains ((const char * const *) users, "u12000"));
+  }
+}
+
 /* alice read seqs 1 and 2 on b while a heard nothing of them (NATS down);
  * connecting to a with last_seq 2, a reads her head from the store instead
  * of taking her back to the 0 it knows: the next message is seq 3, and 1
@@ -325,6 +501,8 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/directory-after-outage", test_directory_after_outage);
   g_test_add_func ("/cluster/pg/removals-after-outage", test_removals_after_outage);
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
+  g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
+  g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
 
   return g_test_run ();
 }

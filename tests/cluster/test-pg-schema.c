@@ -129,6 +129,52 @@ test_concurrent_migration (void)
   g_assert_cmpstr (out, ==, "1|" G_STRINGIFY (NATTERD_STORE_PG_SCHEMA_VERSION));
 }
 
+/* Schema 4: hours rows written before an hour's row kept the lowest id
+ * (the first node's id won, though another node committed a lower one
+ * later in that hour) are lowered to the lowest id stored in the hour;
+ * a right row, an hour without messages and a missing row are handled. */
+static void
+test_hours_lowest (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  const gint64 hour = 490000;
+
+  {
+    g_autoptr(NatterdStore) old = natterd_store_pg_open_at_version (conninfo, 3, &error);
+
+    g_assert_no_error (error);
+  }
+  {
+    g_autofree char *sql = g_strdup_printf (
+      "INSERT INTO messages (id, app_id, conversation_type, sender_id, target_id, channel, object_name, content,"
+      " flags, sent_time)"
+      " SELECT id, 1, 1, 1, 'bob', 'c', 'RC:TxtMsg', '{}', 3, t FROM (VALUES"
+      /* hour: node a stored 100 first, node b's 40 and 41 committed after */
+      "  (100, %1$" G_GINT64_FORMAT "::bigint * 3600000 + 10), (40, %1$" G_GINT64_FORMAT "::bigint * 3600000 + 20),"
+      "  (41, %1$" G_GINT64_FORMAT "::bigint * 3600000 + 30),"
+      /* hour + 1: its row is right */
+      "  (200, (%1$" G_GINT64_FORMAT "::bigint + 1) * 3600000), (210, (%1$" G_GINT64_FORMAT "::bigint + 1) * 3600000 + 5),"
+      /* hour + 3: no row */
+      "  (300, (%1$" G_GINT64_FORMAT "::bigint + 3) * 3600000 + 7)) v (id, t);"
+      "INSERT INTO hours (hour, first_message_id) VALUES (%1$" G_GINT64_FORMAT ", 100),"
+      " (%1$" G_GINT64_FORMAT " + 1, 200), (%1$" G_GINT64_FORMAT " + 2, 250)", hour);
+
+    g_free (natter_test_pg_query (pg, "natter", sql));
+  }
+  {
+    g_autoptr(NatterdStore) store = natterd_store_pg_open (conninfo, &error);
+
+    g_assert_no_error (error);
+  }
+  out = natter_test_pg_query (pg, "natter",
+                              "SELECT string_agg (hour - 490000 || ':' || first_message_id, ',' ORDER BY hour) FROM hours");
+  /* The messages of hour + 2 are gone (pruned): its row stays. */
+  g_assert_cmpstr (out, ==, "0:40,1:200,2:250,3:300");
+}
+
 /* natterd ARGS --config FILE: its stdout; asserts the exit status. */
 static char *
 natterd (const char         *config_path,
@@ -240,6 +286,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/schema/versions", test_versions);
   g_test_add_func ("/cluster/pg/schema/concurrent-migration", test_concurrent_migration);
   g_test_add_func ("/cluster/pg/admin-commands", test_admin_commands);
+  g_test_add_func ("/cluster/pg/schema/hours-lowest", test_hours_lowest);
 
   return g_test_run ();
 }

@@ -1113,6 +1113,161 @@ test_burst_all_reading (void)
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_fanout_held_total"), >, 0);
 }
 
+/* One late device of test_connect_during_fanout(), its frames taken in
+ * the order they came. */
+typedef struct
+{
+  guint64  seq;                 /* the group message's */
+  guint    live;                /* live copies */
+  guint    fetched;             /* copies in timeline answers */
+  guint    live_after_fetch;    /* live copies after an answer that had it */
+  guint64  fetched_max;
+  guint64  held;                /* the highest seq come live before the ask */
+  gboolean synced;
+  gboolean answered;
+} Late;
+
+static void
+on_late_frame (NatterTestClient  *client,
+               const NatterFrame *frame,
+               gpointer           user_data)
+{
+  Late *late = user_data;
+
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER)
+    {
+      g_assert_cmpuint (frame->deliver->message->timeline_seq, ==, late->seq);
+      late->live++;
+      late->held = MAX (late->held, late->seq);
+      if (late->seq <= late->fetched_max)
+        late->live_after_fetch++;
+    }
+  else if (frame->body_case == NATTER__FRAME__BODY_RESULT &&
+           frame->result->payload_case == NATTER__RESULT__PAYLOAD_TIMELINE_SYNC)
+    {
+      g_assert_cmpuint (frame->result->timeline_sync->n_timelines, ==, 1);
+      late->synced = TRUE;
+    }
+  else if (frame->body_case == NATTER__FRAME__BODY_RESULT &&
+           frame->result->payload_case == NATTER__RESULT__PAYLOAD_TIMELINE)
+    {
+      for (gsize m = 0; m < frame->result->timeline->n_messages; m++)
+        {
+          g_assert_cmpuint (frame->result->timeline->messages[m]->timeline_seq, ==, late->seq);
+          late->fetched++;
+          late->fetched_max = MAX (late->fetched_max, late->seq);
+        }
+      late->answered = TRUE;
+    }
+}
+
+static gboolean
+late_flag (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+late_query (NatterTestClient *client,
+            Natter__Query    *query,
+            guint32           request_id)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+
+  query->request_id = request_id;
+  frame.body_case = NATTER__FRAME__BODY_QUERY;
+  frame.query = query;
+  natter_test_client_send (client, &frame);
+}
+
+/* #18: devices that connect while a group message's fan-out is under way
+ * (paced: one member each 40 ms) and then sync as a client does (after the
+ * inbox: timeline_sync, then timeline after the seq it holds, counting what
+ * came live before the ask) get the message, and never live once a
+ * timeline answer gave it to them (before, a fan-out that reached them
+ * after their sync sent it again). Some connect before the fan-out reaches
+ * them, some after; the last syncs only once it has passed. */
+static void
+test_connect_during_fanout (void)
+{
+  const guint n = 40, late = 10;
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autofree char **tokens = g_new0 (char *, late);
+  g_autofree NatterTestClient **devices = g_new0 (NatterTestClient *, late);
+  g_autofree Late *lates = g_new0 (Late, late);
+  g_autofree char *client_msg_id = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 seq;
+
+  g_setenv ("NATTERD_TEST_FANOUT_PACE_MS", "40", TRUE);
+  server = natter_test_server_new ();
+  g_unsetenv ("NATTERD_TEST_FANOUT_PACE_MS");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  create_group (server, "big", n + 1);
+  for (guint i = 0; i < late; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("u%u", i + 1);
+
+      tokens[i] = natter_test_server_get_token (server, user);
+    }
+
+  client_msg_id = natter_test_client_publish (alice, 3, "big", "RC:TxtMsg", "{\"content\":\"to all\"}");
+  {
+    g_autoptr(NatterFrame) ack = natter_test_client_wait_ack (alice, client_msg_id);
+
+    g_assert_cmpint (ack->publish_ack->code, ==, 0);
+    seq = ack->publish_ack->timeline_seq;
+    g_assert_cmpuint (seq, >, 0);
+  }
+
+  for (guint i = 0; i < late; i++)
+    {
+      Natter__Query query = NATTER__QUERY__INIT;
+      Natter__TimelineSyncRequest sync = NATTER__TIMELINE_SYNC_REQUEST__INIT;
+      Natter__TimelineRequest timeline = NATTER__TIMELINE_REQUEST__INIT;
+
+      lates[i].seq = seq;
+      devices[i] = natter_test_client_open (server, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (natter_test_client_connect (devices[i], natter_test_server_get_app_key (server), tokens[i],
+                                                   "late", 0), ==, 0);
+      natter_test_client_set_frame_func (devices[i], on_late_frame, &lates[i]);
+      if (i == late - 1)
+        g_usleep ((n + 5) * 40 * 1000);
+      sync.cursor = (char *) "";
+      query.method_case = NATTER__QUERY__METHOD_TIMELINE_SYNC;
+      query.timeline_sync = &sync;
+      late_query (devices[i], &query, 1);
+      g_assert_true (natter_test_wait (late_flag, &lates[i].synced, NATTER_TEST_TIMEOUT_MS));
+      timeline.conversation_type = 3;
+      timeline.target_id = (char *) "big";
+      timeline.after_seq = lates[i].held;
+      timeline.count = 200;
+      query.method_case = NATTER__QUERY__METHOD_TIMELINE;
+      query.timeline = &timeline;
+      late_query (devices[i], &query, 2);
+      g_assert_true (natter_test_wait (late_flag, &lates[i].answered, NATTER_TEST_TIMEOUT_MS));
+    }
+
+  /* The fan-out is over by now. */
+  natter_test_wait (never, NULL, (n + 5) * 40);
+  for (guint i = 0; i < late; i++)
+    {
+      g_test_message ("u%u: %u live, %u fetched, %u live after the fetch", i + 1, lates[i].live,
+                      lates[i].fetched, lates[i].live_after_fetch);
+      g_assert_cmpuint (lates[i].live + lates[i].fetched, >=, 1);
+      g_assert_cmpuint (lates[i].live_after_fetch, ==, 0);
+      /* Both only when the live one was on its way as the device asked. */
+      g_assert_cmpuint (lates[i].live + lates[i].fetched, <=, 2);
+    }
+  for (guint i = 0; i < late; i++)
+    {
+      natter_test_client_free (devices[i]);
+      g_free (tokens[i]);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1131,6 +1286,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/queries-bounded", test_timeline_queries_bounded);
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_func ("/server/groups/timeline/private-beside-fanout", test_private_beside_fanout);
+  g_test_add_func ("/server/groups/timeline/connect-during-fanout", test_connect_during_fanout);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
 

@@ -36,6 +36,7 @@ static char *opt_group_sweep;
 static int opt_group_warmup = 1;
 static double opt_private_rate = -1;
 static int opt_private_threads = 1;
+static int opt_head_of_line;
 
 GOptionEntry group_entries[] = {
   { "group", 0, 0, G_OPTION_ARG_NONE, &opt_group, "Large-group mode (implied by the options below)", NULL },
@@ -46,6 +47,7 @@ GOptionEntry group_entries[] = {
   { "group-warmup", 0, 0, G_OPTION_ARG_INT, &opt_group_warmup, "Seconds sent before measuring, per run (1)", "S" },
   { "private-rate", 0, 0, G_OPTION_ARG_DOUBLE, &opt_private_rate, "Private messages/s beside the group, open loop (0)", "P" },
   { "private-threads", 0, 0, G_OPTION_ARG_INT, &opt_private_threads, "Client threads of the private pairs' own (1; 0 = they share the members' threads)", "N" },
+  { "head-of-line", 0, 0, G_OPTION_ARG_INT, &opt_head_of_line, "Rounds of private messages alone, then beside a group (--private-rate, default 2000; --group-members, default 3000); prints the ack p99 ratio (#18: target at most 1.5)", "ROUNDS" },
   { NULL }
 };
 
@@ -119,7 +121,7 @@ gboolean
 group_mode_wanted (void)
 {
   return opt_group || opt_group_members >= 0 || opt_group_rate >= 0 || opt_group_sweep != NULL ||
-         opt_private_rate >= 0;
+         opt_private_rate >= 0 || opt_head_of_line > 0;
 }
 
 static GArray *
@@ -186,10 +188,24 @@ group_mode_users (void)
 gboolean
 group_mode_check (GError **error)
 {
-  g_autoptr(GArray) sizes = group_sizes ();
+  g_autoptr(GArray) sizes = NULL;
   struct rlimit limit;
-  guint connections = group_mode_users ();
+  guint connections;
 
+  /* Alternating runs without and with the group, in one natterd. */
+  if (opt_head_of_line > 0 && opt_group_sweep == NULL)
+    {
+      g_autoptr(GString) sweep = g_string_new (NULL);
+      guint members = opt_group_members > 1 ? (guint) opt_group_members : 3000;
+
+      for (int i = 0; i < MIN (opt_head_of_line, 50); i++)
+        g_string_append_printf (sweep, "%s0,%u", i > 0 ? "," : "", members);
+      opt_group_sweep = g_string_free (g_steal_pointer (&sweep), FALSE);
+      if (opt_private_rate < 0)
+        opt_private_rate = 2000;
+    }
+  sizes = group_sizes ();
+  connections = group_mode_users ();
   if (opt_group_rate < 0)
     opt_group_rate = 5;
   if (opt_private_rate < 0)
@@ -878,6 +894,15 @@ result_ok (const Result *r)
          r->unacked == 0 && r->private_refused == 0;
 }
 
+static int
+compare_double (gconstpointer a,
+                gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 int
 group_mode_run (SoupSession *session)
 {
@@ -975,6 +1000,41 @@ group_mode_run (SoupSession *session)
                    r->ack_p50, r->ack_p99, r->ack_p50 * 1000.0 / r->members, r->deliver_p50,
                    r->deliver_p99, r->last_p50, r->cpu_us_per_delivery, r->missing, r->duplicated,
                    r->reordered);
+        }
+    }
+
+  /* Each run with the group against the run alone before it. */
+  if (run.private_rate > 0)
+    {
+      g_autoptr(GArray) ratios = g_array_new (FALSE, FALSE, sizeof (double));
+      const Result *alone = NULL;
+
+      for (guint i = 0; i < results->len; i++)
+        {
+          const Result *r = &g_array_index (results, Result, i);
+          double ratio;
+
+          if (r->members < 2)
+            {
+              alone = r;
+              continue;
+            }
+          if (alone == NULL || alone->private_p99 <= 0)
+            continue;
+          ratio = r->private_p99 / alone->private_p99;
+          g_array_append_val (ratios, ratio);
+          g_print ("head-of-line: private %.0f msgs/s PublishAck p50/p99 %.2f/%.2f ms alone, %.2f/%.2f ms beside "
+                   "the %u-member group at %.0f msgs/s: p99 ratio %.2f (target <= 1.5)\n",
+                   run.private_rate, alone->private_p50, alone->private_p99, r->private_p50, r->private_p99,
+                   r->members, run.rate, ratio);
+          alone = NULL;
+        }
+      if (ratios->len > 1)
+        {
+          g_array_sort (ratios, compare_double);
+          g_print ("head-of-line: p99 ratio median %.2f over %u rounds (min %.2f, max %.2f)\n",
+                   g_array_index (ratios, double, ratios->len / 2), ratios->len, g_array_index (ratios, double, 0),
+                   g_array_index (ratios, double, ratios->len - 1));
         }
     }
 
