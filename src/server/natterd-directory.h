@@ -109,6 +109,7 @@ struct _NatterdUser
    * gint64* expiry (Unix ms), and the NatterdUser* set subscribed to it */
   GHashTable *subscriptions;
   GHashTable *subscribers;
+  gint64      last_seen;           /* Unix ms it last went offline (this node saw), 0 unknown */
 };
 
 typedef struct
