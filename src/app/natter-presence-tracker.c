@@ -231,6 +231,14 @@ natter_presence_tracker_get_n_watched (NatterPresenceTracker *self)
 }
 
 gboolean
+natter_presence_tracker_is_watched (NatterPresenceTracker *self,
+                                    const char            *user_id)
+{
+  g_return_val_if_fail (NATTER_IS_PRESENCE_TRACKER (self), FALSE);
+  return user_id != NULL && g_hash_table_contains (self->watched, user_id);
+}
+
+gboolean
 natter_presence_tracker_is_online (NatterPresenceTracker *self,
                                    const char            *user_id)
 {

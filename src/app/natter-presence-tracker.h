@@ -38,6 +38,8 @@ void                   natter_presence_tracker_watch    (NatterPresenceTracker *
 void                   natter_presence_tracker_refresh  (NatterPresenceTracker *self);
 /* Subscribed to now (tests). */
 guint                  natter_presence_tracker_get_n_watched (NatterPresenceTracker *self);
+gboolean               natter_presence_tracker_is_watched (NatterPresenceTracker *self,
+                                                           const char            *user_id);
 gboolean               natter_presence_tracker_is_online (NatterPresenceTracker *self,
                                                           const char            *user_id);
 /* "online", "last seen 5 minutes ago", "last seen yesterday at 14:02",

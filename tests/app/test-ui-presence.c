@@ -163,12 +163,43 @@ test_describe (void)
   g_assert_null (hidden);
 }
 
+/* At most 1,000 watched: the least recently watched go first. */
+static void
+test_watch_limit (void)
+{
+  g_autofree char *profile = g_build_filename (natter_test_ui_get_tmp_dir (), "watch-limit", NULL);
+  g_autoptr(NatterClient) client = natter_client_new ("ws://127.0.0.1:9", "key", profile);
+  NatterPresenceTracker *tracker = natter_presence_tracker_for (client);
+
+  g_assert_true (natter_presence_tracker_for (client) == tracker);
+  for (guint i = 0; i < NATTER_PRESENCE_MAX_WATCHED + 5; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("user%u", i);
+
+      natter_presence_tracker_watch (tracker, id);
+      /* user0 is watched again and again: it stays */
+      natter_presence_tracker_watch (tracker, "user0");
+    }
+  g_assert_cmpuint (natter_presence_tracker_get_n_watched (tracker), ==, NATTER_PRESENCE_MAX_WATCHED);
+  g_assert_true (natter_presence_tracker_is_watched (tracker, "user0"));
+  for (guint i = 1; i <= 5; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("user%u", i);
+
+      g_assert_false (natter_presence_tracker_is_watched (tracker, id));
+    }
+  g_assert_true (natter_presence_tracker_is_watched (tracker, "user6"));
+  g_assert_true (natter_presence_tracker_is_watched (tracker, "user1004"));
+  natter_test_ui_spin (50);
+}
+
 int
 main (int argc, char *argv[])
 {
   natter_test_ui_init (&argc, &argv);
 
   g_test_add_func ("/ui/presence/describe", test_describe);
+  g_test_add_func ("/ui/presence/watch-limit", test_watch_limit);
   g_test_add ("/ui/presence", NatterTestUi, NULL, setup_open, test_presence, natter_test_ui_teardown);
 
   return g_test_run ();
