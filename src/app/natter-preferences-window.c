@@ -193,10 +193,12 @@ show_online_cb (GObject      *object,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(NatterPreferencesWindow) self = user_data;
+  NatterPreferencesWindow *self = user_data;
   g_autoptr(GError) error = NULL;
   gboolean shown = natter_account_service_show_online_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
 
+  /* Not a ref: a window kept past its parent's end does harm; dispose
+   * cancels, so self is only touched while it lives. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (error != NULL)
@@ -232,7 +234,7 @@ online_switch_cb (NatterPreferencesWindow *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->online_switch), FALSE);
   self->wrote_online = TRUE;
   natter_account_service_show_online_async (service, gtk_switch_get_active (self->online_switch),
-                                            self->cancellable, show_online_cb, g_object_ref (self));
+                                            self->cancellable, show_online_cb, self);
 }
 
 static void
@@ -244,7 +246,7 @@ load_privacy (NatterPreferencesWindow *self)
     return;
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
-  natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, g_object_ref (self));
+  natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);
 }
 
 static void
