@@ -213,8 +213,12 @@ tell_subscribers (NatterdServer *self,
       event.online = natterd_server_presence_status (self, subscriber, user, &platform, &event.hidden,
                                                      &last_seen);
       event.platform = (char *) platform;
-      /* The time of an offline change is a last seen. */
-      event.time = event.hidden || natterd_server_hides_presence (self, subscriber) ? 0 : now;
+      /* The time of an offline change is a last seen (when shown again
+       * while offline: the one from before). */
+      if (event.hidden || natterd_server_hides_presence (self, subscriber))
+        event.time = 0;
+      else
+        event.time = event.online ? now : user->last_seen;
       event.logout = !event.online && !event.hidden && logout;
       frame.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
       frame.presence_event = &event;
