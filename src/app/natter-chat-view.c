@@ -12,6 +12,7 @@
 #include "natter-forward-dialog.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
+#include "natter-presence-tracker.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
 #define BOTTOM_SLACK 48
@@ -193,8 +194,30 @@ update_title (NatterChatView *self)
     adw_window_title_set_subtitle (self->window_title, _("Connecting…"));
   else if (self->type != NATTER_CONVERSATION_PRIVATE && self->target_id != NULL)
     adw_window_title_set_subtitle (self->window_title, natter_format_conversation_type (self->type));
+  else if (self->client != NULL && self->target_id != NULL)
+    {
+      /* "online", "last seen 5 minutes ago" (#16) */
+      g_autofree char *presence = natter_presence_tracker_describe (natter_presence_tracker_for (self->client),
+                                                                    self->target_id);
+
+      adw_window_title_set_subtitle (self->window_title, presence);
+    }
   else
     adw_window_title_set_subtitle (self->window_title, NULL);
+}
+
+static void
+peer_presence_changed_cb (NatterChatView *self,
+                          const char     *user_id)
+{
+  if (g_strcmp0 (user_id, self->target_id) == 0)
+    update_title (self);
+}
+
+static void
+presence_tick_cb (NatterChatView *self)
+{
+  update_title (self);
 }
 
 static gboolean
@@ -1683,7 +1706,10 @@ natter_chat_view_close (NatterChatView *self)
   if (self->messages != NULL)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   if (self->client != NULL)
-    g_signal_handlers_disconnect_by_data (self->client, self);
+    {
+      g_signal_handlers_disconnect_by_data (self->client, self);
+      g_signal_handlers_disconnect_by_data (natter_presence_tracker_for (self->client), self);
+    }
   gtk_list_view_set_model (self->list_view, NULL);
   g_clear_object (&self->messages);
   disconnect_conversation (self);
@@ -1735,6 +1761,15 @@ natter_chat_view_open (NatterChatView         *self,
     attach_conversation (self, conversation);
   g_signal_connect_object (client, "message-received", G_CALLBACK (message_received_cb),
                            self, G_CONNECT_SWAPPED);
+  if (type == NATTER_CONVERSATION_PRIVATE)
+    {
+      NatterPresenceTracker *tracker = natter_presence_tracker_for (client);
+
+      /* "tick": the last seen ages with the tracker's one timer */
+      g_signal_connect_object (tracker, "changed", G_CALLBACK (peer_presence_changed_cb), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (tracker, "tick", G_CALLBACK (presence_tick_cb), self, G_CONNECT_SWAPPED);
+      natter_presence_tracker_watch (tracker, target_id);
+    }
 
   self->messages = natter_message_list_new (client, type, target_id);
   self->laid_out = FALSE;

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-contacts-page.h"
+#include "natter-presence-dot.h"
 #include "natter-format-accounts.h"
 
 struct _NatterContactsPage
@@ -13,6 +14,7 @@ struct _NatterContactsPage
   AdwBin parent_instance;
 
   NatterAccountService *service;
+  NatterClient *client;         /* for the contacts' online dots (#16) */
   GCancellable *cancellable;
   GPtrArray *contacts;          /* NatterAccountUser in state contact */
   guint n_requests;
@@ -155,10 +157,15 @@ display_name (NatterAccountUser *user)
 }
 
 static GtkWidget *
-user_row_new (NatterAccountUser *user)
+user_row_new (NatterContactsPage *self,
+              NatterAccountUser  *user)
 {
   GtkWidget *row = adw_action_row_new ();
   GtkWidget *avatar = adw_avatar_new (32, display_name (user), TRUE);
+
+  /* Contacts' online dots; the tracker asks for them all in batches. */
+  if (user->state == NATTER_CONTACT_STATE_CONTACT && self->client != NULL)
+    avatar = natter_presence_dot_wrap (avatar, self->client, user->user_id);
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), display_name (user));
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
@@ -244,7 +251,7 @@ contacts_loaded_cb (GObject      *object,
   for (guint i = 0; i < users->len; i++)
     {
       NatterAccountUser *user = g_ptr_array_index (users, i);
-      GtkWidget *row = user_row_new (user);
+      GtkWidget *row = user_row_new (self, user);
 
       switch (user->state)
         {
@@ -388,6 +395,7 @@ natter_contacts_page_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->service);
+  g_clear_object (&self->client);
   g_clear_pointer (&self->contacts, g_ptr_array_unref);
 
   G_OBJECT_CLASS (natter_contacts_page_parent_class)->dispose (object);
@@ -444,4 +452,12 @@ natter_contacts_page_new (NatterAccountService *service)
   self->service = g_object_ref (service);
   natter_contacts_page_reload (self);
   return self;
+}
+
+void
+natter_contacts_page_set_client (NatterContactsPage *self,
+                                 NatterClient       *client)
+{
+  g_return_if_fail (NATTER_IS_CONTACTS_PAGE (self));
+  g_set_object (&self->client, client);
 }

@@ -29,5 +29,8 @@ void                  natter_contacts_page_reload       (NatterContactsPage   *s
 guint                 natter_contacts_page_get_n_requests (NatterContactsPage *self);
 /* The contacts (state contact) as last loaded: NatterAccountUser each. */
 GPtrArray            *natter_contacts_page_get_contacts (NatterContactsPage   *self);
+/* The contacts' avatars get online dots for @client (#16). */
+void                  natter_contacts_page_set_client   (NatterContactsPage   *self,
+                                                         NatterClient         *client);
 
 G_END_DECLS

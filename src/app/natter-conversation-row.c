@@ -8,6 +8,7 @@
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
+#include "natter-presence-dot.h"
 
 struct _NatterConversationRow
 {
@@ -19,6 +20,7 @@ struct _NatterConversationRow
 
   GtkWidget *box;
   AdwAvatar *avatar;
+  NatterPresenceDot *presence_dot;
   GtkLabel *title_label;
   GtkImage *muted_icon;
   GtkImage *status_icon;
@@ -57,6 +59,11 @@ update (NatterConversationRow *self)
   adw_avatar_set_text (self->avatar, natter_conversation_get_title (conv));
   if (self->portraits != NULL)
     natter_portraits_apply (self->portraits, self->avatar, natter_conversation_get_portrait_uri (conv));
+  /* A private chat's peer: online dot (#16) */
+  natter_presence_dot_set_user (self->presence_dot,
+                                self->portraits != NULL ? natter_portraits_get_client (self->portraits) : NULL,
+                                natter_conversation_get_conversation_type (conv) == NATTER_CONVERSATION_PRIVATE ?
+                                natter_conversation_get_target_id (conv) : NULL);
 
   time = natter_format_list_time (natter_conversation_get_updated_time (conv), 0);
   gtk_label_set_label (self->time_label, time);
@@ -270,10 +277,12 @@ natter_conversation_row_class_init (NatterConversationRowClass *klass)
 
   object_class->dispose = natter_conversation_row_dispose;
 
+  g_type_ensure (NATTER_TYPE_PRESENCE_DOT);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/im/natter/Natter/natter-conversation-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, box);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, presence_dot);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, title_label);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, muted_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterConversationRow, status_icon);

@@ -204,3 +204,10 @@ natter_portraits_new (NatterClient *client)
   self->client = g_object_ref (client);
   return self;
 }
+
+NatterClient *
+natter_portraits_get_client (NatterPortraits *self)
+{
+  g_return_val_if_fail (NATTER_IS_PORTRAITS (self), NULL);
+  return self->client;
+}

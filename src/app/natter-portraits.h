@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterPortraits, natter_portraits, NATTER, PORTRAITS, GObject)
 
 NatterPortraits *natter_portraits_new   (NatterClient    *client);
+NatterClient    *natter_portraits_get_client (NatterPortraits *self);
 /* Shows @uri's picture on @avatar (at once if known, else once downloaded);
  * NULL or "" clears it. The last call for an avatar wins. */
 void             natter_portraits_apply (NatterPortraits *self,

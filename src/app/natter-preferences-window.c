@@ -7,6 +7,9 @@
 #include <gst/gst.h>
 
 #include "natter-application.h"
+#include "natter-contacts-page.h"
+#include "natter-presence-tracker.h"
+#include "natter-window.h"
 #include "natter-preferences-window.h"
 
 struct _NatterPreferencesWindow
@@ -36,6 +39,11 @@ struct _NatterPreferencesWindow
   AdwActionRow *profile_row;
   AdwActionRow *token_row;
   GtkWidget *token_icon;
+  GtkWidget *privacy_group;
+  GtkSwitch *online_switch;
+  GCancellable *cancellable;
+  gboolean setting_online;   /* the switch moved by the server's answer */
+  gboolean wrote_online;     /* the answer is to a change, not a read */
 };
 
 G_DEFINE_FINAL_TYPE (NatterPreferencesWindow, natter_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -178,6 +186,69 @@ update_account (NatterPreferencesWindow *self)
     }
 }
 
+/* ------------------------------------------------------ privacy (#16) */
+
+static void
+show_online_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  NatterPreferencesWindow *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean shown = natter_account_service_show_online_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+
+  /* Not a ref: a window kept past its parent's end does harm; dispose
+   * cancels, so self is only touched while it lives. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL)
+    {
+      /* No accounts on this server (privacy.json refused): no setting. */
+      if (!gtk_widget_get_sensitive (GTK_WIDGET (self->online_switch)))
+        gtk_widget_set_visible (self->privacy_group, FALSE);
+      else
+        shown = !gtk_switch_get_active (self->online_switch);
+      g_debug ("showOnline: %s", error->message);
+      if (!gtk_widget_get_visible (self->privacy_group))
+        return;
+    }
+  self->setting_online = TRUE;
+  gtk_switch_set_active (self->online_switch, shown);
+  self->setting_online = FALSE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->online_switch), TRUE);
+
+  /* Hiding one's own also hides the others' last seen: ask again. */
+  if (error == NULL && self->wrote_online && self->parent != NULL && NATTER_IS_WINDOW (self->parent) &&
+      natter_window_get_client (NATTER_WINDOW (self->parent)) != NULL)
+    natter_presence_tracker_refresh (natter_presence_tracker_for (natter_window_get_client (NATTER_WINDOW (self->parent))));
+}
+
+static void
+online_switch_cb (NatterPreferencesWindow *self)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+
+  if (self->setting_online || self->account == NULL)
+    return;
+  service = natter_account_service_for (self->account);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->online_switch), FALSE);
+  self->wrote_online = TRUE;
+  natter_account_service_show_online_async (service, gtk_switch_get_active (self->online_switch),
+                                            self->cancellable, show_online_cb, self);
+}
+
+static void
+load_privacy (NatterPreferencesWindow *self)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+
+  if (self->account == NULL || !natter_account_is_complete (self->account))
+    return;
+  service = natter_account_service_for (self->account);
+  gtk_widget_set_visible (self->privacy_group, TRUE);
+  natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);
+}
+
 static void
 sign_out_clicked_cb (NatterPreferencesWindow *self)
 {
@@ -212,6 +283,8 @@ natter_preferences_window_dispose (GObject *object)
   NatterPreferencesWindow *self = (NatterPreferencesWindow *) object;
 
   g_clear_handle_id (&self->monitor_id, g_source_remove);
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   if (self->monitor != NULL)
     gst_device_monitor_stop (self->monitor);
   g_clear_object (&self->monitor);
@@ -243,6 +316,9 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, microphone_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, speaker_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, account_page);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, privacy_group);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, online_switch);
+  gtk_widget_class_bind_template_callback (widget_class, online_switch_cb);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, user_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, profile_row);
@@ -255,6 +331,7 @@ static void
 natter_preferences_window_init (NatterPreferencesWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->cancellable = g_cancellable_new ();
 }
 
 NatterPreferencesWindow *
@@ -291,6 +368,7 @@ natter_preferences_window_new (GSettings     *settings,
       update_background_row (self);
     }
   update_account (self);
+  load_privacy (self);
   /* probing devices can take a moment: after the window is up */
   self->monitor_id = g_idle_add (load_devices_cb, self);
   return self;

@@ -185,6 +185,7 @@ contacts_activated (GtkWidget  *widget,
   g_object_set (dialog, "title", _("Contacts"), "transient-for", window, "modal", TRUE,
                 "default-width", 440, "default-height", 620, NULL);
   page = natter_contacts_page_new (service);
+  natter_contacts_page_set_client (page, natter_window_get_client (window));
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   header = adw_header_bar_new ();
   title = adw_window_title_new (_("Contacts"), "");

@@ -734,6 +734,19 @@ parse_privacy (GTask       *task,
   return TRUE;
 }
 
+static gboolean
+parse_show_online (GTask       *task,
+                   JsonObject  *reply,
+                   GError     **error)
+{
+  JsonNode *node = json_object_get_member (reply, "showOnline");
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return bad_reply (error, "showOnline");
+  g_task_return_int (task, json_node_get_boolean (node));
+  return TRUE;
+}
+
 /* ------------------------------------------------------------- the account */
 
 void
@@ -902,6 +915,34 @@ gboolean
 natter_account_service_privacy_finish (NatterAccountService  *self,
                                        GAsyncResult          *result,
                                        GError               **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_int (G_TASK (result), error) == 1;
+}
+
+void
+natter_account_service_show_online_async (NatterAccountService *self,
+                                          int                   show,
+                                          GCancellable         *cancellable,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_ACCOUNT_SERVICE (self));
+
+  task = task_new (self, natter_account_service_show_online_async, cancellable, callback, user_data);
+  if (show < 0)
+    run (self, task, SOUP_METHOD_GET, "privacy.json", parse_show_online, NULL);
+  else
+    run (self, task, SOUP_METHOD_POST, "privacy.json", parse_show_online,
+         form_new ("showOnline", show ? "true" : "false", NULL));
+}
+
+gboolean
+natter_account_service_show_online_finish (NatterAccountService  *self,
+                                           GAsyncResult          *result,
+                                           GError               **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_int (G_TASK (result), error) == 1;

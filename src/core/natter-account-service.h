@@ -201,6 +201,17 @@ void     natter_account_service_privacy_async  (NatterAccountService  *self,
 gboolean natter_account_service_privacy_finish (NatterAccountService  *self,
                                                 GAsyncResult          *result,
                                                 GError               **error);
+/* privacy.json showOnline (#16): @show -1 reads it; finish returns TRUE
+ * when the user's online status is shown, FALSE with @error unset when
+ * hidden. */
+void     natter_account_service_show_online_async  (NatterAccountService  *self,
+                                                    int                    show,
+                                                    GCancellable          *cancellable,
+                                                    GAsyncReadyCallback    callback,
+                                                    gpointer               user_data);
+gboolean natter_account_service_show_online_finish (NatterAccountService  *self,
+                                                    GAsyncResult          *result,
+                                                    GError               **error);
 
 /* ---- contacts */
 

@@ -113,6 +113,8 @@ subscribed_cb (GObject      *object,
           if (!g_strv_contains ((const char * const *) request->user_ids, status->user_id))
             continue;
           g_hash_table_insert (statuses, g_strdup (status->user_id), GINT_TO_POINTER (status->online));
+          natter_client_presence_note (self, status->user_id, status->online, status->hidden,
+                                       status->online ? 0 : status->last_seen);
           g_hash_table_insert (subscriptions, g_strdup (status->user_id),
                                g_memdup2 (&request->expires, sizeof request->expires));
         }
@@ -211,6 +213,51 @@ natter_client_unsubscribe_presence_finish (NatterClient  *self,
   return statuses != NULL;
 }
 
+void
+natter_client_presence_note (NatterClient *self,
+                             const char   *user_id,
+                             gboolean      online,
+                             gboolean      hidden,
+                             gint64        last_seen)
+{
+  GHashTable *known = natter_client_get_presence_known (self);
+  NatterPresence *presence = g_hash_table_lookup (known, user_id);
+
+  if (presence == NULL)
+    {
+      presence = g_new0 (NatterPresence, 1);
+      g_hash_table_insert (known, g_strdup (user_id), presence);
+    }
+  presence->online = online;
+  presence->hidden = hidden;
+  /* An offline change without a time (natterd hides it from us) keeps
+   * saying nothing rather than an old last seen. */
+  presence->last_seen = online || hidden ? 0 : last_seen;
+}
+
+/**
+ * natter_client_lookup_presence:
+ *
+ * Returns: FALSE if natterd has not told of @user_id since the client was
+ * made or signed out.
+ */
+gboolean
+natter_client_lookup_presence (NatterClient   *self,
+                               const char     *user_id,
+                               NatterPresence *presence)
+{
+  NatterPresence *known;
+
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), FALSE);
+  g_return_val_if_fail (user_id != NULL && presence != NULL, FALSE);
+
+  known = g_hash_table_lookup (natter_client_get_presence_known (self), user_id);
+  if (known == NULL)
+    return FALSE;
+  *presence = *known;
+  return TRUE;
+}
+
 /* ------------------------------------------------------------ reconnect */
 
 static void
@@ -218,12 +265,30 @@ resubscribed_cb (GObject      *object,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
+  NatterClient *self = NATTER_CLIENT (object);
   g_autoptr(NatterFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
 
   frame = g_task_propagate_pointer (G_TASK (result), &error);
   if (frame == NULL && !g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_NOT_CONNECTED))
     g_warning ("Subscribing to presence again: %s", error->message);
+  if (frame == NULL || frame->result->payload_case != NATTER__RESULT__PAYLOAD_SUBSCRIBE)
+    return;
+
+  /* What changed while the client was away is a change too. */
+  for (gsize i = 0; i < frame->result->subscribe->n_statuses; i++)
+    {
+      const Natter__OnlineStatus *status = frame->result->subscribe->statuses[i];
+      NatterPresence before;
+      gboolean known = natter_client_lookup_presence (self, status->user_id, &before);
+
+      natter_client_presence_note (self, status->user_id, status->online, status->hidden,
+                                   status->online ? 0 : status->last_seen);
+      if (!known || before.online != status->online || before.hidden != status->hidden)
+        g_signal_emit_by_name (self, "presence-changed", status->user_id, (gboolean) status->online,
+                               status->platform, status->online ? g_get_real_time () / 1000 : status->last_seen,
+                               FALSE);
+    }
 }
 
 /* Subscriptions made together share their expiry: one request per expiry

@@ -111,6 +111,14 @@ NatterProfileFetcher *natter_client_get_profile_fetcher (NatterClient        *se
 GHashTable  *natter_client_get_presence_subscriptions (NatterClient *self);
 /* Subscribes again for the time left (natterd keeps them in memory). */
 void         natter_client_presence_connected         (NatterClient *self);
+/* user id → NatterPresence*: natter_client_lookup_presence()'s table */
+GHashTable  *natter_client_get_presence_known         (NatterClient *self);
+/* natterd told of @user_id (a PresenceEvent, a subscribe answer). */
+void         natter_client_presence_note              (NatterClient *self,
+                                                       const char   *user_id,
+                                                       gboolean      online,
+                                                       gboolean      hidden,
+                                                       gint64        last_seen);
 
 /* ---- natter-client-queries.c: chatrooms rejoined after a reconnect */
 

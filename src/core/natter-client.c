@@ -103,6 +103,7 @@ struct _NatterClient
   NatterProfileFetcher *profiles;
   NatterTimelineSync *timelines;
   GHashTable *presence;         /* user id -> gint64* expiry (Unix ms), natter-client-presence.c */
+  GHashTable *presence_known;   /* user id -> NatterPresence*, what natterd last said */
   gboolean signing_out;         /* the next close says logout (NATTER_CLOSE_LOGOUT) */
   GHashTable *chatrooms;        /* ids of the chatrooms joined, rejoined after a reconnect */
   gint64 offline_since;         /* monotonic µs the last connection went, 0 if never */
@@ -894,6 +895,9 @@ handle_frame (NatterClient  *self,
       break;
 
     case NATTER__FRAME__BODY_PRESENCE_EVENT:
+      natter_client_presence_note (self, f->presence_event->user_id, f->presence_event->online,
+                                   f->presence_event->hidden,
+                                   f->presence_event->online ? 0 : f->presence_event->time);
       g_signal_emit (self, signals[SIGNAL_PRESENCE_CHANGED], 0, f->presence_event->user_id,
                      f->presence_event->online, f->presence_event->platform,
                      f->presence_event->time, f->presence_event->logout);
@@ -1425,6 +1429,7 @@ natter_client_sign_out (NatterClient *self)
   natter_client_disconnect (self);
   self->signing_out = FALSE;
   g_hash_table_remove_all (self->presence);
+  g_hash_table_remove_all (self->presence_known);
   g_hash_table_remove_all (self->chatrooms);
 }
 
@@ -1432,6 +1437,12 @@ GHashTable *
 natter_client_get_presence_subscriptions (NatterClient *self)
 {
   return self->presence;
+}
+
+GHashTable *
+natter_client_get_presence_known (NatterClient *self)
+{
+  return self->presence_known;
 }
 
 GHashTable *
@@ -1469,6 +1480,7 @@ natter_client_finalize (GObject *object)
   g_hash_table_unref (self->pending_queries);
   g_hash_table_unref (self->typing_sent);
   g_hash_table_unref (self->presence);
+  g_hash_table_unref (self->presence_known);
   g_hash_table_unref (self->chatrooms);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
@@ -1653,6 +1665,7 @@ natter_client_init (NatterClient *self)
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->presence_known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->chatrooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->delivers);
 }

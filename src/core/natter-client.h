@@ -9,7 +9,8 @@
  *   chatroom-event (const char *chatroom_id, int code)  kicked (23409) / destroyed (23410)
  *   presence-changed (const char *user_id, gboolean online, const char *platform,
  *                     gint64 time, gboolean logout)  a subscribed user came online / went
- *                     offline (logout: signed out); natter_client_subscribe_presence_async()
+ *                     offline (logout: signed out), or hides their status (see
+ *                     natter_client_lookup_presence()); natter_client_subscribe_presence_async()
  *
  * The store (natter_client_get_store()) emits what the models follow:
  * message-added, message-updated, messages-cleared, conversation-changed,
@@ -437,6 +438,22 @@ void           natter_client_unsubscribe_presence_async  (NatterClient        *s
 gboolean       natter_client_unsubscribe_presence_finish (NatterClient        *self,
                                                           GAsyncResult        *result,
                                                           GError             **error);
+
+/* What natterd last said of a subscribed user (#16): @hidden, the user
+ * hides their status (privacy.json showOnline=false; then not online and
+ * no last seen); @last_seen, Unix ms they went offline, 0 if unknown or
+ * not shown to this user. Up to date when ::presence-changed is emitted
+ * and when natter_client_subscribe_presence_finish() returns. */
+typedef struct
+{
+  gboolean online;
+  gboolean hidden;
+  gint64   last_seen;
+} NatterPresence;
+
+gboolean       natter_client_lookup_presence             (NatterClient        *self,
+                                                          const char          *user_id,
+                                                          NatterPresence      *presence);
 
 /* Returns a GHashTable user id → GINT_TO_POINTER (online). */
 void           natter_client_get_online_status_async  (NatterClient          *self,

@@ -40,6 +40,7 @@ typedef struct
 {
   gboolean deleted;             /* stored: deleted, the id stays taken */
   gboolean contacts_only;       /* stored: messagesFrom=contacts */
+  gboolean hide_online;         /* stored: showOnline=false (presence, #16) */
   gint64   revoked_before;      /* stored: ms, NatterdUser.tokens_revoked_after */
   guint    failures;            /* wrong passwords in a row, as the store last said */
   gint64   locked_until;        /* ms, as the store last said; 0: not locked */

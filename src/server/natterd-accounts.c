@@ -413,9 +413,10 @@ natterd_accounts_bool_param (NatterdApiRequest *request,
 static char *
 account_json (const NatterdAccount *account)
 {
-  return g_strdup_printf ("{\"deleted\":%s,\"messagesFrom\":\"%s\",\"revokedBefore\":%" G_GINT64_FORMAT "}",
+  return g_strdup_printf ("{\"deleted\":%s,\"messagesFrom\":\"%s\",\"revokedBefore\":%" G_GINT64_FORMAT
+                          ",\"showOnline\":%s}",
                           account->deleted ? "true" : "false", account->contacts_only ? "contacts" : "anyone",
-                          account->revoked_before);
+                          account->revoked_before, account->hide_online ? "false" : "true");
 }
 
 void
@@ -489,20 +490,34 @@ account_privacy (NatterdApiRequest *request)
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST)
     {
       NatterdAccountOp *op;
+      gboolean show_online = !account->hide_online;
 
-      if (g_strcmp0 (messages_from, "anyone") != 0 && g_strcmp0 (messages_from, "contacts") != 0)
+      /* Either setting or both; one left out stays as it is. */
+      if ((messages_from != NULL || natterd_api_param (request, "showOnline") == NULL) &&
+          g_strcmp0 (messages_from, "anyone") != 0 && g_strcmp0 (messages_from, "contacts") != 0)
         {
           natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER, "messagesFrom must be anyone or contacts");
           return;
         }
-      account->contacts_only = g_str_equal (messages_from, "contacts");
+      if (natterd_api_param (request, "showOnline") != NULL &&
+          !natterd_accounts_bool_param (request, "showOnline", &show_online))
+        return;
+      if (messages_from != NULL)
+        account->contacts_only = g_str_equal (messages_from, "contacts");
       op = natterd_accounts_op_new ();
+      if (account->hide_online != !show_online)
+        {
+          account->hide_online = !show_online;
+          natterd_server_presence_privacy_changed (request->server, user);
+        }
       natterd_accounts_add_account_row (op, request->app, user->user_id, account);
       natterd_accounts_submit (request, op);
     }
   body = natterd_api_ok_body (request);
   json_builder_set_member_name (body, "messagesFrom");
   json_builder_add_string_value (body, account->contacts_only ? "contacts" : "anyone");
+  json_builder_set_member_name (body, "showOnline");
+  json_builder_add_boolean_value (body, !account->hide_online);
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST)
     natterd_api_finish_when_stored (request);
   else
@@ -513,6 +528,21 @@ static void
 account_privacy_get (NatterdApiRequest *request)
 {
   account_privacy (request);
+}
+
+/* privacy.json showOnline=false (#16), for natterd-presence.c. */
+gboolean
+natterd_server_hides_presence (NatterdServer *self,
+                               NatterdUser   *user)
+{
+  NatterdAccountsApp *state;
+  NatterdAccount *account;
+
+  if (self->accounts == NULL || user == NULL)
+    return FALSE;
+  state = g_hash_table_lookup (self->accounts->apps, &user->app->id);
+  account = state != NULL ? g_hash_table_lookup (state->accounts, user->user_id) : NULL;
+  return account != NULL && account->hide_online;
 }
 
 static void
@@ -622,7 +652,8 @@ natterd_accounts_cluster_change (NatterdAccountOp *op,
 }
 
 static void
-apply_row (NatterdAccountsApp *state,
+apply_row (NatterdServer      *server,
+           NatterdAccountsApp *state,
            NatterdApp         *app,
            const char         *kind,
            const char         *owner,
@@ -634,6 +665,7 @@ apply_row (NatterdAccountsApp *state,
       NatterdAccount *account = natterd_accounts_account (state, owner);
       g_autoptr(JsonNode) node = value != NULL ? natter_json_parse (value, -1, NULL) : NULL;
       NatterdUser *user;
+      gboolean hide_online;
 
       if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
         {
@@ -644,9 +676,17 @@ apply_row (NatterdAccountsApp *state,
                                                                                           "anyone"),
                                               "contacts") == 0;
           account->revoked_before = json_object_get_int_member_with_default (object, "revokedBefore", 0);
+          hide_online = !json_object_get_boolean_member_with_default (object, "showOnline", TRUE);
           user = natterd_directory_lookup_user (app, owner);
           if (user != NULL)
             user->tokens_revoked_after = MAX (user->tokens_revoked_after, account->revoked_before);
+          /* Another node's change: subscribers here hear of it too. */
+          if (account->hide_online != hide_online)
+            {
+              account->hide_online = hide_online;
+              if (user != NULL)
+                natterd_server_presence_privacy_changed (server, user);
+            }
         }
     }
   else if (g_str_equal (kind, "contact"))
@@ -690,7 +730,7 @@ natterd_accounts_apply_change (NatterdServer *self,
       name = json_object_get_string_member_with_default (row, "name", NULL);
       if (kind == NULL || owner == NULL || name == NULL)
         continue;
-      apply_row (state, app, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
+      apply_row (self, state, app, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
                  json_object_get_string_member_with_default (row, "value", NULL));
     }
 }
@@ -707,7 +747,7 @@ apply_rows (NatterdServer *server,
       NatterdApp *app = natterd_directory_lookup_app_id (server->directory, row->app_id);
 
       if (app != NULL)
-        apply_row (natterd_accounts_app (server, app), app, row->kind, row->owner, row->name, row->value);
+        apply_row (server, natterd_accounts_app (server, app), app, row->kind, row->owner, row->name, row->value);
     }
 }
 

@@ -112,6 +112,7 @@ struct _NatterdUser
   /* natterd_directory_stamp() of its last change here (name, portrait,
    * block): a refresh from a shared store leaves what changed since. */
   guint64     changed;
+  gint64      last_seen;           /* Unix ms it last went offline (this node saw), 0 unknown */
 };
 
 typedef struct

@@ -17,18 +17,33 @@
 #include <string.h>
 
 /* The status of @user as @viewer may see it: whoever blacklisted the
- * viewer is offline to them. @platform gets the newest device's. */
+ * viewer is offline to them. @platform gets the newest device's.
+ *
+ * Privacy (privacy.json showOnline=false): a user who hides their status
+ * is "hidden" to everyone, neither online nor offline; and, Telegram's
+ * rule, a viewer who hides their own sees others online or offline but
+ * no one's last seen. */
 gboolean
 natterd_server_presence_status (NatterdServer  *self,
                                 NatterdUser    *viewer,
                                 NatterdUser    *user,
-                                const char    **platform)
+                                const char    **platform,
+                                gboolean       *hidden,
+                                gint64         *last_seen)
 {
   guint n_local = user->sessions != NULL ? user->sessions->len : 0;
 
   *platform = "";
-  if (!natterd_user_is_online (user) || natterd_user_is_blocking (user, viewer))
+  *hidden = user != viewer && natterd_server_hides_presence (self, user);
+  *last_seen = 0;
+  if (*hidden)
     return FALSE;
+  if (!natterd_user_is_online (user) || natterd_user_is_blocking (user, viewer))
+    {
+      if (!natterd_user_is_blocking (user, viewer) && !natterd_server_hides_presence (self, viewer))
+        *last_seen = user->last_seen;
+      return FALSE;
+    }
 
   if (n_local > 0)
     {
@@ -162,12 +177,11 @@ natterd_server_subscribe (NatterdServer                  *self,
   return NATTER_CODE_OK;
 }
 
-/* @user came online or went offline (everywhere, as this node sees it):
- * each subscriber's devices here are told. */
-void
-natterd_server_presence_changed (NatterdServer *self,
-                                 NatterdUser   *user,
-                                 gboolean       logout)
+/* Each subscriber's devices here are told @user's status now. */
+static void
+tell_subscribers (NatterdServer *self,
+                  NatterdUser   *user,
+                  gboolean       logout)
 {
   g_autoptr(GPtrArray) subscribers = NULL;
   gint64 now = g_get_real_time () / 1000;
@@ -184,6 +198,7 @@ natterd_server_presence_changed (NatterdServer *self,
       NatterFrame frame = NATTER__FRAME__INIT;
       Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
       const char *platform;
+      gint64 last_seen;
 
       if (expires == NULL || *expires <= now)
         {
@@ -195,13 +210,42 @@ natterd_server_presence_changed (NatterdServer *self,
         continue;
 
       event.user_id = user->user_id;
-      event.online = natterd_server_presence_status (self, subscriber, user, &platform);
+      event.online = natterd_server_presence_status (self, subscriber, user, &platform, &event.hidden,
+                                                     &last_seen);
       event.platform = (char *) platform;
-      event.time = now;
-      event.logout = !event.online && logout;
+      /* The time of an offline change is a last seen (when shown again
+       * while offline: the one from before). */
+      if (event.hidden || natterd_server_hides_presence (self, subscriber))
+        event.time = 0;
+      else
+        event.time = event.online ? now : user->last_seen;
+      event.logout = !event.online && !event.hidden && logout;
       frame.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
       frame.presence_event = &event;
       for (guint s = 0; s < subscriber->sessions->len; s++)
         natterd_session_send_frame (g_ptr_array_index (subscriber->sessions, s), &frame);
     }
+}
+
+/* @user came online or went offline (everywhere, as this node sees it):
+ * each subscriber's devices here are told, unless @user hides it. */
+void
+natterd_server_presence_changed (NatterdServer *self,
+                                 NatterdUser   *user,
+                                 gboolean       logout)
+{
+  if (!natterd_user_is_online (user))
+    user->last_seen = g_get_real_time () / 1000;
+  if (!natterd_server_hides_presence (self, user))
+    tell_subscribers (self, user, logout);
+}
+
+/* privacy.json showOnline changed: subscribers see "hidden", or the truth
+ * again. (The user's own devices see the others' last seen again, or no
+ * more, when they next subscribe: the app does so at once.) */
+void
+natterd_server_presence_privacy_changed (NatterdServer *self,
+                                         NatterdUser   *user)
+{
+  tell_subscribers (self, user, FALSE);
 }

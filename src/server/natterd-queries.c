@@ -1161,7 +1161,8 @@ query_subscribe (NatterdServer                  *self,
 
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = user->user_id;
-      statuses[i].online = natterd_server_presence_status (self, context->user, user, &platform);
+      statuses[i].online = natterd_server_presence_status (self, context->user, user, &platform,
+                                                           &statuses[i].hidden, &statuses[i].last_seen);
       statuses[i].platform = (char *) platform;
       pointers[subscribe.n_statuses++] = &statuses[i];
     }

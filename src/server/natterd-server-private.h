@@ -350,10 +350,15 @@ gboolean natterd_history_parse_date     (const char         *date,
 
 /* ---------------------------------------------------------- natterd-presence.c */
 
+/* @user's status as @viewer may see it; @hidden: @user hides it (then
+ * FALSE, and @last_seen 0); @last_seen: ms, 0 if unknown or not for
+ * @viewer (who hides their own). */
 gboolean natterd_server_presence_status  (NatterdServer                  *self,
                                           NatterdUser                    *viewer,
                                           NatterdUser                    *user,
-                                          const char                    **platform);
+                                          const char                    **platform,
+                                          gboolean                       *hidden,
+                                          gint64                         *last_seen);
 int      natterd_server_subscribe        (NatterdServer                  *self,
                                           NatterdUser                    *subscriber,
                                           const Natter__SubscribeRequest *request,
@@ -361,5 +366,11 @@ int      natterd_server_subscribe        (NatterdServer                  *self,
 void     natterd_server_presence_changed (NatterdServer                  *self,
                                           NatterdUser                    *user,
                                           gboolean                        logout);
+/* @user now hides (or shows) their online status: subscribers are told. */
+void     natterd_server_presence_privacy_changed (NatterdServer          *self,
+                                                  NatterdUser            *user);
+/* natterd-accounts.c: privacy.json showOnline=false */
+gboolean natterd_server_hides_presence   (NatterdServer                  *self,
+                                          NatterdUser                    *user);
 
 G_END_DECLS

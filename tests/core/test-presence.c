@@ -1,7 +1,8 @@
 /* test-presence.c — libnatter presence subscriptions (#16) against a real
  * natterd: changes come as ::presence-changed, a sign-out is a logout, the
  * client subscribes again after natterd restarts (natterd keeps them in
- * memory), unsubscribe stops them, bad requests fail before any query
+ * memory), unsubscribe stops them, bad requests fail before any query;
+ * natter_client_lookup_presence() knows who is hidden and a last seen
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,7 +18,8 @@ presence_changed_cb (NatterClient *client,
                      gboolean      logout,
                      GPtrArray    *events)
 {
-  g_assert_cmpint (ABS (time - g_get_real_time () / 1000), <, 60000);
+  /* 0: natterd does not say (a hidden user) */
+  g_assert_true (time == 0 || ABS (time - g_get_real_time () / 1000) < 60000);
   g_ptr_array_add (events, g_strdup_printf ("%s %s %s%s", user_id, online ? "online" : "offline",
                                             platform, logout ? " logout" : ""));
 }
@@ -115,6 +117,79 @@ test_presence (void)
   peer_free (alice, FALSE);
 }
 
+static gboolean
+show_online (Peer             *peer,
+             NatterTestServer *server,
+             int               show)
+{
+  g_autoptr(NatterAccountService) service = natter_account_service_new (natter_test_server_get_url (server),
+                                                                        natter_test_server_get_app_key (server));
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean shown;
+
+  natter_account_service_set_token (service, peer->token);
+  natter_account_service_show_online_async (service, show, NULL, test_store_result_cb, &result);
+  shown = natter_account_service_show_online_finish (service, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  return shown;
+}
+
+/* bob hides his status (NatterAccountService, privacy.json): alice's
+ * client hears of it and knows him hidden, not offline; shown again, she
+ * sees him online, then his last seen. */
+static void
+test_hidden (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL,
+                                         (const char * const[]) { "--app-setting", "accounts=open", NULL });
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GHashTable) statuses = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterPresence presence;
+
+  g_signal_connect (alice->client, "presence-changed", G_CALLBACK (presence_changed_cb), events);
+  peer_connect (alice);
+  peer_connect (bob);
+  g_assert_false (natter_client_lookup_presence (alice->client, "bob", &presence));
+  natter_client_subscribe_presence_async (alice->client, (const char * const[]) { "bob", NULL },
+                                          3600, NULL, test_store_result_cb, &result);
+  statuses = natter_client_subscribe_presence_finish (alice->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  g_assert_true (natter_client_lookup_presence (alice->client, "bob", &presence));
+  g_assert_true (presence.online);
+  g_assert_false (presence.hidden);
+
+  g_assert_true (show_online (bob, server, -1));
+  g_assert_false (show_online (bob, server, FALSE));
+  wait_event (events, "bob offline ");
+  g_assert_true (natter_client_lookup_presence (alice->client, "bob", &presence));
+  g_assert_true (presence.hidden);
+  g_assert_false (presence.online);
+  g_assert_cmpint (presence.last_seen, ==, 0);
+  g_assert_false (show_online (bob, server, -1));
+
+  g_ptr_array_set_size (events, 0);
+  g_assert_true (show_online (bob, server, TRUE));
+  wait_event (events, "bob online linux");
+  g_assert_true (natter_client_lookup_presence (alice->client, "bob", &presence));
+  g_assert_false (presence.hidden);
+  g_assert_true (presence.online);
+
+  g_ptr_array_set_size (events, 0);
+  natter_client_disconnect (bob->client);
+  wait_event (events, "bob offline ");
+  g_assert_true (natter_client_lookup_presence (alice->client, "bob", &presence));
+  g_assert_false (presence.online);
+  g_assert_cmpint (ABS (presence.last_seen - g_get_real_time () / 1000), <, 60000);
+
+  peer_free (bob, FALSE);
+  peer_free (alice, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -122,6 +197,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/core/presence/subscribe", test_presence);
+  g_test_add_func ("/core/presence/hidden", test_hidden);
 
   return g_test_run ();
 }

@@ -1,11 +1,15 @@
 /* test-presence.c — natterd: presence subscriptions (#16): the current
  * status in the answer, online/offline/logout pushed to the subscriber,
- * unsubscribe, blacklists, and the limits with their codes
+ * unsubscribe, blacklists, the limits with their codes, and a user who
+ * hides their status (privacy.json showOnline=false)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include "natter-test-client.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
 
 static NatterFrame *
 subscribe (NatterTestClient   *client,
@@ -54,6 +58,50 @@ expect_presence (NatterTestClient *client,
   g_assert_cmpint (frame->presence_event->logout, ==, logout);
   g_assert_cmpstr (frame->presence_event->platform, ==, online ? "test" : "");
   g_assert_cmpint (ABS (frame->presence_event->time - g_get_real_time () / 1000), <, 60000);
+}
+
+/* POST /account/privacy.json as the holder of @token; the reply. */
+static JsonObject *
+privacy (NatterTestServer *server,
+         const char       *token,
+         const char       *form)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/account/privacy.json", natter_test_server_get_url (server));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  g_autofree char *authorization = g_strdup_printf ("Bearer %s", token);
+  g_autoptr(GBytes) bytes = g_bytes_new (form, strlen (form));
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", bytes);
+  soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization", authorization);
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+assert_privacy (NatterTestServer *server,
+                const char       *token,
+                const char       *form,
+                int               code)
+{
+  g_autoptr(JsonObject) reply = privacy (server, token, form);
+
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, code);
+}
+
+static Natter__PresenceEvent *
+next_presence (NatterTestClient *client,
+               NatterFrame     **frame)
+{
+  *frame = natter_test_client_expect (client, NATTER__FRAME__BODY_PRESENCE_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (*frame);
+  return (*frame)->presence_event;
 }
 
 /* The answer says where each known user is now; changes are pushed to
@@ -176,6 +224,100 @@ test_limits (void)
   assert_subscribe_code (alice, (const char * const[]) { "u2", NULL }, 60, NATTER_CODE_OK);
 }
 
+/* A user who hides their status is "hidden" to subscribers, not offline:
+ * they are told when it is hidden, then of no change, and the answer to a
+ * subscribe says hidden with no last seen; stored, so a restarted natterd
+ * still hides it. Showing it again tells the truth at once, and an
+ * offline user's last seen is in the answer. Telegram's rule: who hides
+ * their own status sees the others' online but no one's last seen. */
+static void
+test_hidden (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL,
+                                         (const char * const[]) { "--app-setting", "accounts=open", NULL });
+  g_autofree char *alice_token = natter_test_server_get_token (server, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  Natter__PresenceEvent *event;
+  Natter__OnlineStatus *status;
+
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_true (result->result->subscribe->statuses[0]->online);
+  g_assert_false (result->result->subscribe->statuses[0]->hidden);
+
+  /* bad input: a clear error, the setting unchanged */
+  assert_privacy (server, bob_token, "showOnline=maybe", NATTER_API_BAD_PARAMETER);
+  assert_privacy (server, bob_token, "messagesFrom=everyone&showOnline=false", NATTER_API_BAD_PARAMETER);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 200);
+
+  reply = privacy (server, bob_token, "showOnline=false");
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_assert_false (json_object_get_boolean_member (reply, "showOnline"));
+  g_assert_cmpstr (json_object_get_string_member (reply, "messagesFrom"), ==, "anyone");
+  event = next_presence (alice, &frame);
+  g_assert_cmpstr (event->user_id, ==, "bob");
+  g_assert_true (event->hidden);
+  g_assert_false (event->online);
+  g_assert_cmpint (event->time, ==, 0);
+
+  /* no change of a hidden user comes through */
+  natter_test_client_free (g_steal_pointer (&bob));
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 300);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  status = result->result->subscribe->statuses[0];
+  g_assert_true (status->hidden);
+  g_assert_false (status->online);
+  g_assert_cmpint (status->last_seen, ==, 0);
+
+  /* stored: a restarted natterd still hides bob */
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_true (result->result->subscribe->statuses[0]->hidden);
+  g_assert_false (result->result->subscribe->statuses[0]->online);
+
+  /* shown again: the truth at once, then the changes with last seen */
+  assert_privacy (server, bob_token, "showOnline=true", 200);
+  g_clear_pointer (&frame, natter_frame_free);
+  event = next_presence (alice, &frame);
+  g_assert_false (event->hidden);
+  g_assert_true (event->online);
+  natter_test_client_free (g_steal_pointer (&bob));
+  expect_presence (alice, "bob", FALSE, FALSE);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  status = result->result->subscribe->statuses[0];
+  g_assert_false (status->hidden);
+  g_assert_cmpint (ABS (status->last_seen - g_get_real_time () / 1000), <, 60000);
+
+  /* alice hides hers: bob's online still shows, his last seen no more */
+  assert_privacy (server, alice_token, "showOnline=false", 200);
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  g_clear_pointer (&frame, natter_frame_free);
+  event = next_presence (alice, &frame);
+  g_assert_true (event->online);
+  natter_test_client_free (g_steal_pointer (&bob));
+  g_clear_pointer (&frame, natter_frame_free);
+  event = next_presence (alice, &frame);
+  g_assert_false (event->online);
+  g_assert_false (event->hidden);
+  g_assert_cmpint (event->time, ==, 0);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (result->result->subscribe->statuses[0]->hidden);
+  g_assert_cmpint (result->result->subscribe->statuses[0]->last_seen, ==, 0);
+  g_assert_true (natter_test_client_is_open (alice));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -185,6 +327,7 @@ main (int   argc,
   g_test_add_func ("/server/presence/subscribe", test_subscribe);
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
   g_test_add_func ("/server/presence/limits", test_limits);
+  g_test_add_func ("/server/presence/hidden", test_hidden);
 
   return g_test_run ();
 }
