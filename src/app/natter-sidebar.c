@@ -25,6 +25,7 @@ struct _NatterSidebar
   GtkSingleSelection *selection;
   GtkSliceListModel *shown;   /* the conversations, a screenful more each frame at first */
   GdkFrameClock *grow_clock;
+  gulong grow_map_id;         /* loaded before the list view was on screen */
   GListStore *results;
   GCancellable *search_cancellable;
   char *query;
@@ -604,6 +605,8 @@ natter_sidebar_get_header_bar (NatterSidebar *self)
 static void
 stop_growing (NatterSidebar *self)
 {
+  if (self->list_view != NULL)
+    g_clear_signal_handler (&self->grow_map_id, self->list_view);
   if (self->grow_clock != NULL)
     g_signal_handlers_disconnect_by_data (self->grow_clock, self);
   g_clear_object (&self->grow_clock);
@@ -631,14 +634,31 @@ grow_after_paint_cb (GdkFrameClock *clock,
     gtk_slice_list_model_set_size (self->shown, size + SCREENFUL);
 }
 
+static void start_growing (NatterSidebar *self);
+
+static void
+list_mapped_cb (NatterSidebar *self)
+{
+  g_clear_signal_handler (&self->grow_map_id, self->list_view);
+  start_growing (self);
+}
+
 static void
 start_growing (NatterSidebar *self)
 {
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->list_view));
+  GdkFrameClock *clock;
 
-  if (self->grow_clock != NULL || gtk_slice_list_model_get_size (self->shown) == G_MAXUINT)
+  if (self->grow_clock != NULL || self->grow_map_id != 0 ||
+      gtk_slice_list_model_get_size (self->shown) == G_MAXUINT)
     return;
-  if (clock == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+  /* not on screen yet: its first frame shows the first screenful */
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+    {
+      self->grow_map_id = g_signal_connect_swapped (self->list_view, "map", G_CALLBACK (list_mapped_cb), self);
+      return;
+    }
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->list_view));
+  if (clock == NULL)
     {
       show_all (self);
       return;
