@@ -35,6 +35,9 @@ typedef struct {
   double map_ms;
   double first_frame_ms;
   double list_frame_ms;
+  double first_frame_cpu_ms;  /* the main thread's CPU time from exec to it */
+  double list_frame_cpu_ms;
+  guint list_frame_shown;     /* conversations its list view had then */
   double open_start_ms;
   double open_start_cpu_ms;   /* this (the main) thread's CPU time */
   double open_chat_ms;
@@ -72,6 +75,15 @@ heap_kib (void)
 
 /* CPU time of the calling thread: what opening a chat costs the main
  * thread, whatever else the machine runs meanwhile. */
+/* How many conversations the sidebar's list view has (a screenful first). */
+static guint
+sidebar_shown (Probe *probe)
+{
+  GtkListView *view = natter_sidebar_get_list_view (natter_window_get_sidebar (probe->window));
+
+  return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
+}
+
 static double
 thread_cpu_ms (void)
 {
@@ -125,12 +137,14 @@ finish (Probe *probe)
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
-          "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f}\n",
+          "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
+          "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
-          percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99));
+          percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
+          probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe));
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -238,6 +252,7 @@ after_paint_cb (GdkFrameClock *clock,
     {
     case WAIT_FIRST_FRAME:
       probe->first_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
+      probe->first_frame_cpu_ms = thread_cpu_ms ();
       probe->stage = WAIT_LIST;
       G_GNUC_FALLTHROUGH;
     case WAIT_LIST:
@@ -252,6 +267,8 @@ after_paint_cb (GdkFrameClock *clock,
     case WAIT_LIST_FRAME:
       /* this frame drew the list */
       probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
+      probe->list_frame_cpu_ms = thread_cpu_ms ();
+      probe->list_frame_shown = sidebar_shown (probe);
       probe->list_rss_kib = natter_bench_rss_kib ();
       probe->list_heap_kib = heap_kib ();
       probe->stage = WAIT_USER;

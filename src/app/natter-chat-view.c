@@ -31,6 +31,9 @@ struct _NatterChatView
 {
   AdwBin parent_instance;
 
+  GPtrArray *row_pool;   /* message rows kept for the next list items, see row_setup_cb() */
+  guint warm_id;
+
   NatterClient *client;
   NatterConversationType type;
   char *target_id;
@@ -690,14 +693,73 @@ natter_chat_view_show_message (NatterChatView *self,
 
 /* ---------------------------------------------------------------- rows */
 
+/* Message rows outlive their list items (#17). GTK 4.8's list view makes
+ * a new item for every message it shows and destroys it once the message
+ * leaves the view or the chat closes, so opening a chat or scrolling built
+ * rows (a template of a dozen widgets) at every step. A row given back on
+ * teardown waits here, unbound, for the next setup. */
+#define ROW_POOL_MAX 64
+/* made at idle once the conversation list is on screen: the first chat's
+ * screenful (20 messages) with some room */
+#define ROW_POOL_WARM 28
+
 static void
 row_setup_cb (GtkSignalListItemFactory *factory,
               GtkListItem              *item,
               NatterChatView           *self)
 {
-  gtk_list_item_set_child (item, natter_message_row_new ());
+  GtkWidget *row;
+
+  if (self->row_pool != NULL && self->row_pool->len > 0)
+    row = g_ptr_array_steal_index_fast (self->row_pool, self->row_pool->len - 1);
+  else
+    row = g_object_ref_sink (natter_message_row_new ());
+  /* GTK 4.8 has let go of the child when it emits ::teardown: the item
+   * keeps a reference of ours to find it then */
+  g_object_set_data_full (G_OBJECT (item), "natter-row", row, g_object_unref);
+  gtk_list_item_set_child (item, row);
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
+}
+
+static void
+row_teardown_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 NatterChatView           *self)
+{
+  g_autoptr(GtkWidget) row = g_object_steal_data (G_OBJECT (item), "natter-row");
+
+  if (row == NULL || self->row_pool == NULL || self->row_pool->len >= ROW_POOL_MAX)
+    return;
+  if (gtk_list_item_get_child (item) == row)
+    gtk_list_item_set_child (item, NULL);
+  /* unbound already (::unbind comes first) */
+  if (gtk_widget_get_parent (row) == NULL)
+    g_ptr_array_add (self->row_pool, g_steal_pointer (&row));
+}
+
+static gboolean
+warm_rows_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  if (self->row_pool->len >= ROW_POOL_WARM)
+    {
+      self->warm_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  /* one per main-loop iteration: nothing waits behind it */
+  g_ptr_array_add (self->row_pool, g_object_ref_sink (natter_message_row_new ()));
+  return G_SOURCE_CONTINUE;
+}
+
+void
+natter_chat_view_warm_rows (NatterChatView *self)
+{
+  g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
+
+  if (self->warm_id == 0 && self->row_pool != NULL && self->row_pool->len < ROW_POOL_WARM)
+    self->warm_id = g_idle_add_full (G_PRIORITY_LOW, warm_rows_cb, self, NULL);
 }
 
 static void
@@ -1914,6 +1976,8 @@ natter_chat_view_dispose (GObject *object)
   g_clear_handle_id (&self->draft_id, g_source_remove);
   g_clear_pointer (&self->selected, g_hash_table_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
+  g_clear_handle_id (&self->warm_id, g_source_remove);
+  g_clear_pointer (&self->row_pool, g_ptr_array_unref);
 
   G_OBJECT_CLASS (natter_chat_view_parent_class)->dispose (object);
 }
@@ -2037,6 +2101,8 @@ natter_chat_view_init (NatterChatView *self)
   g_signal_connect (factory, "setup", G_CALLBACK (row_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (row_bind_cb), self);
   g_signal_connect (factory, "unbind", G_CALLBACK (row_unbind_cb), self);
+  g_signal_connect (factory, "teardown", G_CALLBACK (row_teardown_cb), self);
+  self->row_pool = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_list_view_set_factory (self->list_view, factory);
   g_object_unref (factory);
 

@@ -66,5 +66,8 @@ GtkBox                *natter_chat_view_get_header_box  (NatterChatView         
 void                   natter_chat_view_send_files      (NatterChatView         *self,
                                                          GListModel             *files,
                                                          gboolean                as_images);
+/* Makes a screenful of message rows at idle, so the first chat opened
+ * finds them made (call it once the window shows what it has). */
+void                   natter_chat_view_warm_rows       (NatterChatView         *self);
 
 G_END_DECLS

@@ -8,10 +8,32 @@
 #include "natter-format.h"
 #include "natter-format-accounts.h"
 
+/* The local time zone, read once per TZ value: with TZ unset, GLib 2.74's
+ * g_time_zone_new_local() reads and parses /etc/localtime on every call,
+ * and a chat's rows ask for it several times each (day separators, times). */
+GTimeZone *
+natter_format_local_zone (void)
+{
+  static GTimeZone *zone;
+  static char *zone_tz;
+  const char *tz = g_getenv ("TZ");
+
+  if (zone == NULL || g_strcmp0 (tz, zone_tz) != 0)
+    {
+      g_clear_pointer (&zone, g_time_zone_unref);
+      g_free (zone_tz);
+      zone = g_time_zone_new_local ();
+      zone_tz = g_strdup (tz);
+    }
+  return zone;
+}
+
 static GDateTime *
 local_time (gint64 ms)
 {
-  return g_date_time_new_from_unix_local (ms / 1000);
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (ms / 1000);
+
+  return utc != NULL ? g_date_time_to_timezone (utc, natter_format_local_zone ()) : NULL;
 }
 
 static int

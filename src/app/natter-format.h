@@ -21,6 +21,8 @@ char       *natter_format_clock          (gint64        time_ms);
 char       *natter_format_date_time      (gint64        time_ms);
 /* "0:07", "3:21", "1:02:03". */
 char       *natter_format_duration       (gint64        seconds);
+/* The local time zone, kept while TZ stays the same (owned by natter-format). */
+GTimeZone  *natter_format_local_zone     (void);
 /* The same calendar day in local time. */
 gboolean    natter_same_day              (gint64        a_ms,
                                           gint64        b_ms);

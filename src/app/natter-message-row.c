@@ -544,6 +544,26 @@ update_status (NatterMessageRow *self)
     }
 }
 
+/* The receipts' button, before the time: built for the first own group
+ * message that asked for receipts, not for every row. */
+static void
+build_read_by (NatterMessageRow *self)
+{
+  GtkWidget *popover = gtk_popover_new ();
+
+  self->read_by_names = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->read_by_names, 0);
+  gtk_label_set_selectable (self->read_by_names, TRUE);
+  gtk_popover_set_child (GTK_POPOVER (popover), GTK_WIDGET (self->read_by_names));
+  self->read_by_button = gtk_menu_button_new ();
+  gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->read_by_button), popover);
+  gtk_widget_add_css_class (self->read_by_button, "flat");
+  gtk_widget_add_css_class (self->read_by_button, "read-by");
+  gtk_widget_set_visible (self->read_by_button, FALSE);
+  /* where it always was: after "edited", before the time */
+  gtk_box_insert_child_after (GTK_BOX (self->meta_box), self->read_by_button, self->edited_label);
+}
+
 /* Group read receipts: shown once asked for (the app asks for its own
  * group messages), the popover says who. */
 static void
@@ -560,9 +580,12 @@ update_read_by (NatterMessageRow *self)
       (type != NATTER_CONVERSATION_GROUP && type != NATTER_CONVERSATION_DISCUSSION) ||
       !natter_message_get_receipt_requested (m))
     {
-      gtk_widget_set_visible (self->read_by_button, FALSE);
+      if (self->read_by_button != NULL)
+        gtk_widget_set_visible (self->read_by_button, FALSE);
       return;
     }
+  if (self->read_by_button == NULL)
+    build_read_by (self);
 
   readers = natter_message_dup_read_by (m);
   n = g_strv_length (readers);
@@ -597,11 +620,19 @@ is_uploading (NatterMessage *m)
          json_object_has_member (natter_message_get_content (m), "localPath");
 }
 
+static void build_transfer_widgets (NatterMessageRow *self);
+
 static void
 show_transfer (NatterMessageRow *self,
                gboolean          shown,
                double            fraction)
 {
+  if (self->transfer_box == NULL)
+    {
+      if (!shown)
+        return;
+      build_transfer_widgets (self);
+    }
   gtk_widget_set_visible (self->transfer_box, shown);
   gtk_progress_bar_set_fraction (self->transfer_bar, CLAMP (fraction, 0, 1));
 }
@@ -613,7 +644,7 @@ update_transfer (NatterMessageRow *self)
     return;
   /* the fraction comes with ::upload-progress */
   if (is_uploading (self->message))
-    gtk_widget_set_visible (self->transfer_box, TRUE);
+    show_transfer (self, TRUE, self->transfer_bar != NULL ? gtk_progress_bar_get_fraction (self->transfer_bar) : 0);
   else
     show_transfer (self, FALSE, 0);
 }
@@ -683,6 +714,8 @@ file_downloaded_cb (GObject      *object,
                                 natter_message_get_message_id (self->message));
 }
 
+/* Built the first time a transfer shows: few rows ever have one, and it
+ * was a third of making a row (a chat makes a screenful when it opens). */
 static void
 build_transfer_widgets (NatterMessageRow *self)
 {
@@ -700,7 +733,7 @@ build_transfer_widgets (NatterMessageRow *self)
   button = gtk_button_new_from_icon_name ("process-stop-symbolic");
   gtk_widget_add_css_class (button, "flat");
   gtk_widget_add_css_class (button, "circular");
-  gtk_widget_set_tooltip_text (button, _("Cancel Transfer"));
+  set_tooltip (button, _("Cancel Transfer"));
   gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Cancel Transfer"), -1);
   g_signal_connect_swapped (button, "clicked", G_CALLBACK (transfer_cancel_clicked_cb), self);
@@ -1408,29 +1441,12 @@ natter_message_row_init (NatterMessageRow *self)
   g_signal_connect (click, "pressed", G_CALLBACK (secondary_pressed_cb), self);
   gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (click));
 
-  /* the receipts' button, before the time */
-  {
-    GtkWidget *popover = gtk_popover_new ();
-
-    self->read_by_names = GTK_LABEL (gtk_label_new (NULL));
-    gtk_label_set_xalign (self->read_by_names, 0);
-    gtk_label_set_selectable (self->read_by_names, TRUE);
-    gtk_popover_set_child (GTK_POPOVER (popover), GTK_WIDGET (self->read_by_names));
-    self->read_by_button = gtk_menu_button_new ();
-    gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->read_by_button), popover);
-    gtk_widget_add_css_class (self->read_by_button, "flat");
-    gtk_widget_add_css_class (self->read_by_button, "read-by");
-    gtk_widget_set_visible (self->read_by_button, FALSE);
-    gtk_box_prepend (GTK_BOX (self->meta_box), self->read_by_button);
-  }
-
   press = gtk_gesture_long_press_new ();
   gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (press), TRUE);
   g_signal_connect (press, "pressed", G_CALLBACK (long_pressed_cb), self);
   gtk_widget_add_controller (self->bubble, GTK_EVENT_CONTROLLER (press));
 
   build_action_widgets (self);
-  build_transfer_widgets (self);
 }
 
 GtkWidget *

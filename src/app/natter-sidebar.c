@@ -23,6 +23,9 @@ struct _NatterSidebar
   NatterConversationList *conversations;
   NatterPortraits *portraits;
   GtkSingleSelection *selection;
+  GtkSliceListModel *shown;   /* the conversations, a screenful more each frame at first */
+  GdkFrameClock *grow_clock;
+  gulong grow_map_id;         /* loaded before the list view was on screen */
   GListStore *results;
   GCancellable *search_cancellable;
   char *query;
@@ -592,6 +595,79 @@ natter_sidebar_get_header_bar (NatterSidebar *self)
 
 /* ---------------------------------------------------------------- model */
 
+/* GTK 4.8's list view builds rows for up to 200 items at once, ~150 here,
+ * and with them in one frame the list came on screen late (#17). The list
+ * view is shown a screenful first, then a screenful more after each frame
+ * until it has made all the rows it will make, then everything. */
+#define SCREENFUL 24
+#define GROWN (8 * SCREENFUL)
+
+static void
+stop_growing (NatterSidebar *self)
+{
+  if (self->list_view != NULL)
+    g_clear_signal_handler (&self->grow_map_id, self->list_view);
+  if (self->grow_clock != NULL)
+    g_signal_handlers_disconnect_by_data (self->grow_clock, self);
+  g_clear_object (&self->grow_clock);
+}
+
+/* Everything at once: when positions matter, or no frames come. */
+static void
+show_all (NatterSidebar *self)
+{
+  stop_growing (self);
+  if (gtk_slice_list_model_get_size (self->shown) != G_MAXUINT)
+    gtk_slice_list_model_set_size (self->shown, G_MAXUINT);
+}
+
+static void
+grow_after_paint_cb (GdkFrameClock *clock,
+                     NatterSidebar *self)
+{
+  guint size = gtk_slice_list_model_get_size (self->shown);
+
+  if (size >= GROWN || self->conversations == NULL ||
+      size >= g_list_model_get_n_items (G_LIST_MODEL (self->conversations)))
+    show_all (self);
+  else
+    gtk_slice_list_model_set_size (self->shown, size + SCREENFUL);
+}
+
+static void start_growing (NatterSidebar *self);
+
+static void
+list_mapped_cb (NatterSidebar *self)
+{
+  g_clear_signal_handler (&self->grow_map_id, self->list_view);
+  start_growing (self);
+}
+
+static void
+start_growing (NatterSidebar *self)
+{
+  GdkFrameClock *clock;
+
+  if (self->grow_clock != NULL || self->grow_map_id != 0 ||
+      gtk_slice_list_model_get_size (self->shown) == G_MAXUINT)
+    return;
+  /* not on screen yet: its first frame shows the first screenful */
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+    {
+      self->grow_map_id = g_signal_connect_swapped (self->list_view, "map", G_CALLBACK (list_mapped_cb), self);
+      return;
+    }
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->list_view));
+  if (clock == NULL)
+    {
+      show_all (self);
+      return;
+    }
+  self->grow_clock = g_object_ref (clock);
+  g_signal_connect (clock, "after-paint", G_CALLBACK (grow_after_paint_cb), self);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+}
+
 #ifdef __GLIBC__
 static gpointer
 trim_thread (gpointer data)
@@ -617,6 +693,8 @@ static void
 loading_changed_cb (NatterSidebar *self)
 {
   update_page (self);
+  if (!natter_conversation_list_get_loading (self->conversations))
+    start_growing (self);
 #ifdef __GLIBC__
   if (!natter_conversation_list_get_loading (self->conversations))
     g_timeout_add_once (500, trim_cb, NULL);
@@ -643,7 +721,8 @@ natter_sidebar_set_client (NatterSidebar *self,
   natter_sidebar_stop_search (self);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
-  gtk_single_selection_set_model (self->selection, NULL);
+  stop_growing (self);
+  gtk_slice_list_model_set_model (self->shown, NULL);
   g_clear_object (&self->conversations);
   g_clear_object (&self->portraits);
   g_set_object (&self->client, client);
@@ -655,7 +734,8 @@ natter_sidebar_set_client (NatterSidebar *self,
       g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
       g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (loading_changed_cb), self);
     }
-  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->conversations));
+  gtk_slice_list_model_set_size (self->shown, client != NULL ? SCREENFUL : G_MAXUINT);
+  gtk_slice_list_model_set_model (self->shown, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);
   g_signal_group_set_target (self->client_signals, client);
@@ -696,6 +776,8 @@ select_idle_cb (gpointer user_data)
 
   self->select_id = 0;
 
+  if (self->conversation != NULL)
+    show_all (self);
   if (self->conversations != NULL && self->conversation != NULL)
     pos = natter_conversation_list_find (self->conversations,
                                          natter_conversation_get_conversation_type (self->conversation),
@@ -747,6 +829,7 @@ natter_sidebar_activate_relative (NatterSidebar *self,
       select_idle_cb (self);
     }
 
+  show_all (self);
   n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
   if (n == 0)
     return FALSE;
@@ -778,7 +861,9 @@ natter_sidebar_dispose (GObject *object)
   g_clear_object (&self->client_signals);
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
+  stop_growing (self);
   g_clear_object (&self->selection);
+  g_clear_object (&self->shown);
   g_clear_object (&self->conversations);
   g_clear_object (&self->portraits);
   g_clear_object (&self->client);
@@ -913,7 +998,8 @@ natter_sidebar_init (NatterSidebar *self)
   g_type_ensure (NATTER_TYPE_CONVERSATION_ROW);
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->selection = gtk_single_selection_new (NULL);
+  self->shown = gtk_slice_list_model_new (NULL, 0, G_MAXUINT);
+  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->shown)));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
   g_signal_connect_swapped (self->selection, "selection-changed",

@@ -440,6 +440,7 @@ connect_idle_cb (gpointer user_data)
   /* calls listen before the first message can arrive */
   start_calls (self);
   natter_session_connect (self->session);
+  natter_chat_view_warm_rows (self->chat_view);
   return G_SOURCE_REMOVE;
 }
 

@@ -54,6 +54,26 @@ test_days (void)
   g_assert_false (natter_same_day (local_ms (2026, 3, 18, 23, 59), local_ms (2026, 3, 19, 0, 0)));
 }
 
+/* Read once (GLib rereads /etc/localtime for each g_time_zone_new_local()
+ * while TZ is unset), but a new TZ is followed. */
+static void
+test_local_zone (void)
+{
+  /* 2026-03-18 16:30 UTC: 00:30 the next day in Shanghai */
+  gint64 a = 1773851400000, b = a - 60 * 60 * 1000;
+
+  g_unsetenv ("TZ");
+  g_assert_true (natter_format_local_zone () == natter_format_local_zone ());
+
+  g_setenv ("TZ", "UTC", TRUE);
+  g_assert_cmpstr (g_time_zone_get_identifier (natter_format_local_zone ()), ==, "UTC");
+  g_assert_true (natter_same_day (a, b));
+  g_setenv ("TZ", "Asia/Shanghai", TRUE);
+  g_assert_cmpstr (g_time_zone_get_identifier (natter_format_local_zone ()), ==, "Asia/Shanghai");
+  g_assert_true (natter_format_local_zone () == natter_format_local_zone ());
+  g_assert_false (natter_same_day (a, b));
+}
+
 static void
 test_errors (void)
 {
@@ -122,5 +142,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/format/duration", test_duration);
   g_test_add_func ("/format/days", test_days);
   g_test_add_func ("/format/errors", test_errors);
+  g_test_add_func ("/format/local-zone", test_local_zone);
   return g_test_run ();
 }

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "natter-message-row.h"
 #include "natter-test-ui.h"
 
 static gboolean
@@ -308,6 +309,50 @@ test_draft_per_conversation (NatterTestUi  *ui,
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "carol", 0);
   draft = natter_composer_dup_text (composer);
   g_assert_cmpstr (draft, ==, "half-written thought");
+}
+
+static void
+collect_rows (GtkWidget *widget,
+              GPtrArray *rows)
+{
+  if (NATTER_IS_MESSAGE_ROW (widget))
+    g_ptr_array_add (rows, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_rows (child, rows);
+}
+
+/* The next chat shows its messages in the rows the last one had (#17:
+ * GTK 4.8's list view destroys a row with its list item, and making rows
+ * was most of opening a chat). */
+static void
+test_rows_reused (NatterTestUi  *ui,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+  g_autoptr(GPtrArray) now = g_ptr_array_new ();
+  GtkWidget **weak;
+  guint reused = 0;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Hi from bob");
+  natter_test_ui_publish (ui, "carol", "alice", "Welcome to the team, Alice");
+  natter_test_ui_open_chat (ui, "carol", "Welcome to the team");
+  collect_rows (GTK_WIDGET (ui->chat), rows);
+  g_assert_cmpuint (rows->len, >, 0);
+  weak = g_new0 (GtkWidget *, rows->len);
+  for (guint i = 0; i < rows->len; i++)
+    g_set_weak_pointer (&weak[i], rows->pdata[i]);
+
+  natter_test_ui_open_chat (ui, "bob", "Hi from bob");
+  collect_rows (GTK_WIDGET (ui->chat), now);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      if (weak[i] != NULL && g_ptr_array_find (now, weak[i], NULL))
+        reused++;
+      g_clear_weak_pointer (&weak[i]);
+    }
+  g_free (weak);
+  g_assert_cmpuint (reused, >, 0);
 }
 
 static gboolean
@@ -1127,6 +1172,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_new_chat, natter_test_ui_teardown);
   g_test_add ("/ui/search-jumps-to-message", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_search_jumps_to_message, natter_test_ui_teardown);
+  g_test_add ("/ui/rows-reused", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_rows_reused, natter_test_ui_teardown);
   g_test_add ("/ui/draft-per-conversation", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_draft_per_conversation, natter_test_ui_teardown);
   g_test_add ("/ui/refused-message-retried", NatterTestUi, NULL,

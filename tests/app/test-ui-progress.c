@@ -77,6 +77,22 @@ no_progress_bar (gpointer chat)
   return !has_progress_bar (chat);
 }
 
+/* Hidden ones too: a row that never shows a transfer or receipts does not
+ * build their widgets (#17: they were a third of making a row). */
+static guint
+count_built (GtkWidget *widget,
+             GType      type,
+             const char *css_class)
+{
+  guint n = G_TYPE_CHECK_INSTANCE_TYPE (widget, type) &&
+            (css_class == NULL || gtk_widget_has_css_class (widget, css_class));
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n += count_built (child, type, css_class);
+  return n;
+}
+
 static void
 fraction_cb (GtkProgressBar *bar,
              GParamSpec     *pspec,
@@ -136,6 +152,8 @@ test_upload_progress (NatterTestUi  *ui,
 
   natter_test_ui_publish (ui, "bob", "alice", "Send me the dump");
   natter_test_ui_open_chat (ui, "bob", "Send me the dump");
+  g_assert_cmpuint (count_built (GTK_WIDGET (ui->chat), GTK_TYPE_PROGRESS_BAR, NULL), ==, 0);
+  g_assert_cmpuint (count_built (GTK_WIDGET (ui->chat), GTK_TYPE_MENU_BUTTON, "read-by"), ==, 0);
   drop_file (ui, path);
   bar = watch_bar (ui, &watch);
   g_object_ref (bar);
