@@ -460,6 +460,55 @@ apply_nothing (NatterClient          *self,
   natter_store_set_value_async (self->store, "last-seq", seq, NULL, delivered_applied_cb, data);
 }
 
+gboolean
+natter_client_apply_update (NatterClient        *self,
+                            NatterMessage       *command,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  JsonObject *content = natter_message_get_content (command);
+  const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
+  const char *sender = natter_message_get_sender_user_id (command);
+
+  if (uid == NULL || *uid == '\0')
+    return FALSE;
+
+  switch (natter_message_get_kind (command))
+    {
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+      natter_store_recall_async (self->store, uid, sender, natter_message_get_sent_time (command), NULL,
+                                 callback, user_data);
+      return TRUE;
+
+    case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
+      {
+        g_autofree char *text = natter_content_to_string (content);
+
+        natter_store_expand_async (self->store, text, NULL, callback, user_data);
+        return TRUE;
+      }
+
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
+      {
+        JsonNode *edited = json_object_get_member (content, "content");
+        g_autofree char *text = NULL;
+
+        if (edited == NULL || !JSON_NODE_HOLDS_OBJECT (edited))
+          return FALSE;
+        text = json_to_string (edited, FALSE);
+        natter_store_edit_async (self->store, uid, sender, text, NULL, callback, user_data);
+        return TRUE;
+      }
+
+    case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
+      natter_store_receipt_async (self->store, uid, sender, "requested", NULL, NULL, callback, user_data);
+      return TRUE;
+
+    default:
+      return FALSE;
+    }
+}
+
 static void
 handle_deliver (NatterClient         *self,
                 const Natter__Deliver *deliver)
@@ -497,59 +546,17 @@ handle_deliver (NatterClient         *self,
   switch (natter_message_get_kind (message))
     {
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
-      {
-        JsonObject *content = natter_message_get_content (message);
-        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-
-        if (uid != NULL && *uid != '\0')
-          {
-            natter_store_recall_async (self->store, uid, natter_message_get_sender_user_id (message),
-                                       natter_message_get_sent_time (message), NULL,
-                                       delivered_applied_cb, data);
-            return;
-          }
-      }
-      break;
-
     case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
-      {
-        g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
-
-        natter_store_expand_async (self->store, text, NULL, delivered_applied_cb, data);
-        return;
-      }
-
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
-      {
-        JsonObject *content = natter_message_get_content (message);
-        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-        JsonNode *edited = json_object_get_member (content, "content");
-
-        if (uid != NULL && *uid != '\0' && edited != NULL && JSON_NODE_HOLDS_OBJECT (edited))
-          {
-            g_autofree char *text = json_to_string (edited, FALSE);
-
-            natter_store_edit_async (self->store, uid, natter_message_get_sender_user_id (message), text, NULL,
-                                     delivered_applied_cb, data);
-            return;
-          }
-      }
+      if (natter_client_apply_update (self, message, delivered_applied_cb, data))
+        return;
       break;
 
     case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
-      {
-        const char *uid = json_object_get_string_member_with_default (natter_message_get_content (message),
-                                                                      "messageUId", NULL);
-
-        if (uid != NULL && *uid != '\0')
-          {
-            natter_store_receipt_async (self->store, uid, natter_message_get_sender_user_id (message),
-                                        "requested", NULL, NULL, delivered_applied_cb, data);
-            return;
-          }
-        apply_nothing (self, deliver, data);
+      if (natter_client_apply_update (self, message, delivered_applied_cb, data))
         return;
-      }
+      apply_nothing (self, deliver, data);
+      return;
 
     case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
       {
