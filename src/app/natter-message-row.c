@@ -19,9 +19,6 @@
 #define IMAGE_MAX_HEIGHT 320
 /* The avatar (34 px) and the spacing (8 px) before a bubble. */
 #define AVATAR_ROOM (34 + 8)
-/* natterd's default edit-window (its app setting edit-window, seconds):
- * later the Edit item is not offered (natterd would refuse with 25103). */
-#define EDIT_WINDOW_MS ((gint64) 172800 * 1000)
 
 struct _NatterMessageRow
 {
@@ -1011,7 +1008,7 @@ popup_menu (NatterMessageRow *self,
       g_autoptr(GMenuItem) item = g_menu_item_new (_("R_eact…"), "row.react");
       g_menu_append_item (menu, item);
     }
-  if (natter_message_row_can_edit (m))
+  if (natter_message_row_can_edit (m, self->client))
     ADD (_("_Edit"), "chat.edit");
   if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_TEXT ||
       natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE)
@@ -1073,13 +1070,19 @@ long_pressed_cb (GtkGestureLongPress *gesture,
 /* ------------------------------------------------------ message actions */
 
 gboolean
-natter_message_row_can_edit (NatterMessage *message)
+natter_message_row_can_edit (NatterMessage *message,
+                             NatterClient  *client)
 {
-  return natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
+  /* Later natterd would refuse with 25103. */
+  gint64 window_ms = (gint64) (client != NULL ? natter_client_get_edit_window (client)
+                                              : NATTER_EDIT_WINDOW_DEFAULT) * 1000;
+
+  return window_ms > 0 &&
+         natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
          natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND &&
          natter_message_get_message_uid (message) != NULL &&
          natter_message_get_sent_status (message) >= NATTER_SENT_STATUS_SENT &&
-         g_get_real_time () / 1000 - natter_message_get_sent_time (message) < EDIT_WINDOW_MS;
+         g_get_real_time () / 1000 - natter_message_get_sent_time (message) < window_ms;
 }
 
 char *

@@ -87,6 +87,7 @@ struct _NatterClient
   guint reconnect_source;
   guint ping_source;
   guint ping_interval;
+  guint edit_window;            /* s, the app's edit-window (ConnectAck) */
   gint64 last_frame_time;       /* monotonic µs */
   gint64 server_time_offset;    /* ms */
   gint64 latest_server_time;    /* ms: the latest sent_time delivered, not from the future */
@@ -800,6 +801,7 @@ handle_connect_ack (NatterClient              *self,
   if (ack->server_time > 0)
     self->server_time_offset = ack->server_time - now_ms ();
   self->ping_interval = ack->ping_interval > 0 ? ack->ping_interval : DEFAULT_PING_INTERVAL_S;
+  self->edit_window = ack->app_settings != NULL ? ack->app_settings->edit_window : NATTER_EDIT_WINDOW_DEFAULT;
   g_clear_handle_id (&self->ping_source, g_source_remove);
   self->ping_source = g_timeout_add_seconds (self->ping_interval, ping_cb, self);
   self->handshake_done = TRUE;
@@ -1657,6 +1659,7 @@ natter_client_init (NatterClient *self)
 {
   self->status = NATTER_CONNECTION_DISCONNECTED;
   self->platform = g_strdup ("linux");
+  self->edit_window = NATTER_EDIT_WINDOW_DEFAULT;
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1700,6 +1703,13 @@ natter_client_get_status_error (NatterClient *self)
 {
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
   return self->status_error;
+}
+
+guint
+natter_client_get_edit_window (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NATTER_EDIT_WINDOW_DEFAULT);
+  return self->edit_window;
 }
 
 const char *
