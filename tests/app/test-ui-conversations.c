@@ -196,7 +196,8 @@ test_reply (NatterTestUi  *ui,
   natter_test_ui_screenshot (ui->root, "screenshot-conversations-reply.png");
 }
 
-/* A reply whose original was recalled says so in its quote. */
+/* A reply whose original was recalled says so in its quote, live and
+ * when the chat is opened again. */
 static void
 test_reply_to_recalled (NatterTestUi  *ui,
                         gconstpointer  data)
@@ -209,6 +210,8 @@ test_reply_to_recalled (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Ignore that");
   g_free (natter_test_ui_cli (ui, "bob", "recall", uid, NULL));
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "bob recalled a message");
+  /* the reply on screen says so at once */
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Message recalled");
   /* opened again, the quote knows */
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "nobody", 0);
   natter_test_ui_open_chat (ui, "bob", "Ignore that");
