@@ -1387,20 +1387,15 @@ edit_start (StoredMessageJob    *job,
   natter_client_edit_message_async (job->ctx->client, message, content, NULL, callback, job);
 }
 
+/* react adds the emoji, unreact takes it back. */
 static void
 react_start (StoredMessageJob    *job,
              NatterMessage       *message,
              GAsyncReadyCallback  callback)
 {
-  natter_client_react_async (job->ctx->client, message, job->text, TRUE, NULL, callback, job);
-}
+  gboolean add = g_strcmp0 (job->update->command, "react") == 0;
 
-static void
-unreact_start (StoredMessageJob    *job,
-               NatterMessage       *message,
-               GAsyncReadyCallback  callback)
-{
-  natter_client_react_async (job->ctx->client, message, job->text, FALSE, NULL, callback, job);
+  natter_client_react_async (job->ctx->client, message, job->text, add, NULL, callback, job);
 }
 
 static const MessageUpdate recall_update = {
@@ -1417,7 +1412,7 @@ static const MessageUpdate react_update = {
 };
 static const MessageUpdate unreact_update = {
   "unreact", " EMOJI (a message sent with --expansion, stored in this profile)", 3,
-  unreact_start, natter_client_react_finish
+  react_start, natter_client_react_finish
 };
 
 static int
