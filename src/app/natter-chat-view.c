@@ -58,6 +58,8 @@ struct _NatterChatView
   gint64 first_unread_id;   /* the message with the “Unread Messages” mark */
   guint find_pages;
   gboolean cs_connecting;   /* customer service: handshake sent, no answer yet */
+  guint cs_attempt;         /* handshakes sent without an answer */
+  guint cs_retry_id;
 
   AdwHeaderBar *header_bar;
   GtkWidget *back_button;
@@ -163,11 +165,33 @@ cs_handshake_sent_cb (GObject      *object,
     g_debug ("Customer-service handshake not sent: %s", error->message);
 }
 
+/* RC:CsHs is status only: lost when the service is offline or we are.
+ * Unanswered, it goes again after 5 s, doubled each time up to a minute. */
+#define CS_ANSWER_WAIT_S     5
+#define CS_ANSWER_WAIT_MAX_S 60
+
+static void send_cs_handshake (NatterChatView *self);
+
+static gboolean
+cs_retry_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->cs_retry_id = 0;
+  self->cs_attempt++;
+  send_cs_handshake (self);
+  update_title (self);
+  return G_SOURCE_REMOVE;
+}
+
 /* Opening a customer-service chat (type 5) greets the service with RC:CsHs
- * (status only); the header says “Connecting…” until the service answers. */
+ * (status only); the header says “Connecting…” until the service answers,
+ * and that it tries again once the first went unanswered. */
 static void
 send_cs_handshake (NatterChatView *self)
 {
+  guint wait_s = CS_ANSWER_WAIT_S << MIN (self->cs_attempt, 4);
+
   g_autoptr(JsonObject) content = json_object_new ();
   JsonObject *user_info = json_object_new ();
   const char *me = natter_client_get_user_id (self->client);
@@ -179,6 +203,8 @@ send_cs_handshake (NatterChatView *self)
   natter_client_send_message_async (self->client, NATTER_CONVERSATION_CUSTOMER_SERVICE, self->target_id,
                                     NATTER_OBJECT_CS_HANDSHAKE, content, self->cancellable,
                                     cs_handshake_sent_cb, NULL);
+  g_clear_handle_id (&self->cs_retry_id, g_source_remove);
+  self->cs_retry_id = g_timeout_add_seconds (MIN (wait_s, CS_ANSWER_WAIT_MAX_S), cs_retry_cb, self);
 }
 
 static void
@@ -192,6 +218,9 @@ update_title (NatterChatView *self)
   if (self->typing_id != 0)
     adw_window_title_set_subtitle (self->window_title,
                                    self->typing_text != NULL ? self->typing_text : _("typing…"));
+  else if (self->cs_connecting && self->cs_attempt > 0)
+    /* Translators: a customer-service chat's header once a handshake went unanswered */
+    adw_window_title_set_subtitle (self->window_title, _("No answer yet, trying again…"));
   else if (self->cs_connecting)
     /* Translators: a customer-service chat's header until the service answers */
     adw_window_title_set_subtitle (self->window_title, _("Connecting…"));
@@ -249,6 +278,7 @@ message_received_cb (NatterChatView *self,
     {
       /* anything from the service is its answer to the handshake */
       self->cs_connecting = FALSE;
+      g_clear_handle_id (&self->cs_retry_id, g_source_remove);
       update_title (self);
     }
 
@@ -1765,6 +1795,8 @@ natter_chat_view_close (NatterChatView *self)
   g_clear_handle_id (&self->typing_id, g_source_remove);
   g_clear_handle_id (&self->scroll_id, g_source_remove);
   self->cs_connecting = FALSE;
+  self->cs_attempt = 0;
+  g_clear_handle_id (&self->cs_retry_id, g_source_remove);
   if (self->messages != NULL)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   if (self->client != NULL)

@@ -13,11 +13,14 @@ struct _NatterImageViewer
   AdwWindow parent_instance;
 
   GCancellable *cancellable;
+  GCancellable *download_cancellable;
 
   AdwWindowTitle *window_title;
   GtkSpinner *spinner;
   GtkPicture *picture;
   GtkLabel *error_label;
+  GtkWidget *transfer_box;      /* the full image's download: a bar and a cancel button */
+  GtkProgressBar *transfer_bar;
 };
 
 G_DEFINE_FINAL_TYPE (NatterImageViewer, natter_image_viewer, ADW_TYPE_WINDOW)
@@ -80,6 +83,32 @@ thumbnail_decoded_cb (GObject      *object,
 }
 
 static void
+download_progress_cb (goffset  current,
+                      goffset  total,
+                      gpointer user_data)
+{
+  NatterImageViewer *self = user_data;
+
+  /* late news of a download stopped meanwhile */
+  if (self->download_cancellable == NULL || g_cancellable_is_cancelled (self->download_cancellable))
+    return;
+  gtk_widget_set_visible (self->transfer_box, TRUE);
+  gtk_progress_bar_set_fraction (self->transfer_bar, total > 0 ? CLAMP ((double) current / total, 0, 1) : 0);
+}
+
+/* Stops the full image's download; the thumbnail stays. */
+static void
+transfer_cancel_clicked_cb (NatterImageViewer *self)
+{
+  g_cancellable_cancel (self->download_cancellable);
+  g_clear_object (&self->download_cancellable);
+  gtk_widget_set_visible (self->transfer_box, FALSE);
+  gtk_spinner_stop (self->spinner);
+  gtk_label_set_label (self->error_label, _("Download cancelled"));
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+}
+
+static void
 downloaded_cb (GObject      *object,
                GAsyncResult *result,
                gpointer      user_data)
@@ -89,6 +118,8 @@ downloaded_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  gtk_widget_set_visible (self->transfer_box, FALSE);
+  g_clear_object (&self->download_cancellable);
   if (file == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -109,6 +140,8 @@ natter_image_viewer_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_cancellable_cancel (self->download_cancellable);
+  g_clear_object (&self->download_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_IMAGE_VIEWER);
 
   G_OBJECT_CLASS (natter_image_viewer_parent_class)->dispose (object);
@@ -125,6 +158,9 @@ natter_image_viewer_class_init (NatterImageViewerClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, spinner);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, picture);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, error_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, transfer_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, transfer_bar);
+  gtk_widget_class_bind_template_callback (widget_class, transfer_cancel_clicked_cb);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
@@ -152,8 +188,9 @@ natter_image_viewer_new (GtkWindow     *parent,
   if (uri != NULL && client != NULL)
     {
       gtk_spinner_start (self->spinner);
-      natter_client_download_media_async (client, uri, NATTER_MEDIA_KIND_IMAGE, NULL, NULL,
-                                          self->cancellable, downloaded_cb, g_object_ref (self));
+      self->download_cancellable = g_cancellable_new ();
+      natter_client_download_media_async (client, uri, NATTER_MEDIA_KIND_IMAGE, download_progress_cb, self,
+                                          self->download_cancellable, downloaded_cb, g_object_ref (self));
     }
   return GTK_WIDGET (self);
 }

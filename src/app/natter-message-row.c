@@ -19,9 +19,6 @@
 #define IMAGE_MAX_HEIGHT 320
 /* The avatar (34 px) and the spacing (8 px) before a bubble. */
 #define AVATAR_ROOM (34 + 8)
-/* natterd's default edit-window (its app setting edit-window, seconds):
- * later the Edit item is not offered (natterd would refuse with 25103). */
-#define EDIT_WINDOW_MS ((gint64) 172800 * 1000)
 
 struct _NatterMessageRow
 {
@@ -62,6 +59,8 @@ struct _NatterMessageRow
   GtkWidget *more_button;       /* the hover "…" */
   GtkWidget *picker;
   GCancellable *quote_cancellable;
+  NatterStore *quote_store;     /* watched for the quoted message's recall */
+  gulong quote_updated_id;
   GdkRectangle menu_at;
 
   /* media progress (#16), see build_transfer_widgets() */
@@ -870,6 +869,9 @@ message_notify_cb (NatterMessageRow *self,
     }
 }
 
+static void watch_quoted (NatterMessageRow *self,
+                          NatterStore      *store);
+
 void
 natter_message_row_set_message (NatterMessageRow *self,
                                 NatterClient     *client,
@@ -911,6 +913,7 @@ natter_message_row_set_message (NatterMessageRow *self,
     {
       adw_bin_set_child (self->content_bin, NULL);
       g_cancellable_cancel (self->quote_cancellable);
+      watch_quoted (self, NULL);
       natter_reaction_bar_set_message (NATTER_REACTION_BAR (self->reaction_bar), NULL, NULL);
       return;
     }
@@ -1044,7 +1047,7 @@ popup_menu (NatterMessageRow *self,
       g_autoptr(GMenuItem) item = g_menu_item_new (_("R_eact…"), "row.react");
       g_menu_append_item (menu, item);
     }
-  if (natter_message_row_can_edit (m))
+  if (natter_message_row_can_edit (m, self->client))
     ADD (_("_Edit"), "chat.edit");
   if (natter_message_get_kind (m) == NATTER_MESSAGE_KIND_TEXT ||
       natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE)
@@ -1106,13 +1109,19 @@ long_pressed_cb (GtkGestureLongPress *gesture,
 /* ------------------------------------------------------ message actions */
 
 gboolean
-natter_message_row_can_edit (NatterMessage *message)
+natter_message_row_can_edit (NatterMessage *message,
+                             NatterClient  *client)
 {
-  return natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
+  /* Later natterd would refuse with 25103. */
+  gint64 window_ms = (gint64) (client != NULL ? natter_client_get_edit_window (client)
+                                              : NATTER_EDIT_WINDOW_DEFAULT) * 1000;
+
+  return window_ms > 0 &&
+         natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
          natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND &&
          natter_message_get_message_uid (message) != NULL &&
          natter_message_get_sent_status (message) >= NATTER_SENT_STATUS_SENT &&
-         g_get_real_time () / 1000 - natter_message_get_sent_time (message) < EDIT_WINDOW_MS;
+         g_get_real_time () / 1000 - natter_message_get_sent_time (message) < window_ms;
 }
 
 char *
@@ -1153,6 +1162,13 @@ natter_message_row_dup_referred_snippet (NatterMessage *reply)
 }
 
 static void
+show_quote_recalled (NatterMessageRow *self)
+{
+  gtk_label_set_label (self->quote_text, _("Message recalled"));
+  gtk_widget_add_css_class (self->quote_box, "recalled");
+}
+
+static void
 quote_original_cb (GObject      *object,
                    GAsyncResult *result,
                    gpointer      user_data)
@@ -1166,10 +1182,33 @@ quote_original_cb (GObject      *object,
     return;
   /* the original was recalled since it was quoted */
   if (original != NULL && natter_message_get_kind (original) == NATTER_MESSAGE_KIND_RECALLED)
-    {
-      gtk_label_set_label (self->quote_text, _("Message recalled"));
-      gtk_widget_add_css_class (self->quote_box, "recalled");
-    }
+    show_quote_recalled (self);
+}
+
+/* The quoted message recalled while the reply is on screen. */
+static void
+quote_store_updated_cb (NatterMessageRow *self,
+                        NatterMessage    *updated)
+{
+  if (self->message != NULL && natter_message_get_kind (updated) == NATTER_MESSAGE_KIND_RECALLED &&
+      g_strcmp0 (natter_message_get_message_uid (updated),
+                 natter_message_get_referred_message_uid (self->message)) == 0)
+    show_quote_recalled (self);
+}
+
+static void
+watch_quoted (NatterMessageRow *self,
+              NatterStore      *store)
+{
+  if (self->quote_store == store)
+    return;
+  if (self->quote_store != NULL)
+    g_clear_signal_handler (&self->quote_updated_id, self->quote_store);
+  g_set_object (&self->quote_store, store);
+  if (store != NULL)
+    self->quote_updated_id = g_signal_connect_object (store, "message-updated",
+                                                      G_CALLBACK (quote_store_updated_cb), self,
+                                                      G_CONNECT_SWAPPED);
 }
 
 static void
@@ -1183,6 +1222,9 @@ update_quote (NatterMessageRow *self)
   g_cancellable_cancel (self->quote_cancellable);
   g_clear_object (&self->quote_cancellable);
   gtk_widget_set_visible (self->quote_box, natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE);
+  uid = natter_message_get_referred_message_uid (m);
+  watch_quoted (self, natter_message_get_kind (m) == NATTER_MESSAGE_KIND_REFERENCE && uid != NULL &&
+                      self->client != NULL ? natter_client_get_store (self->client) : NULL);
   if (natter_message_get_kind (m) != NATTER_MESSAGE_KIND_REFERENCE)
     return;
 
@@ -1192,7 +1234,6 @@ update_quote (NatterMessageRow *self)
   gtk_label_set_label (self->quote_text, snippet);
   gtk_widget_remove_css_class (self->quote_box, "recalled");
 
-  uid = natter_message_get_referred_message_uid (m);
   if (uid != NULL && self->client != NULL)
     {
       self->quote_cancellable = g_cancellable_new ();
@@ -1211,6 +1252,7 @@ update_actions (NatterMessageRow *self)
   if (m == NULL || is_hidden (m) || is_notice (m))
     {
       gtk_widget_set_visible (self->quote_box, FALSE);
+      watch_quoted (self, NULL);
       gtk_widget_set_visible (self->reaction_bar, FALSE);
       return;
     }
@@ -1374,6 +1416,7 @@ natter_message_row_dispose (GObject *object)
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
   g_clear_object (&self->message);
+  watch_quoted (self, NULL);
   g_cancellable_cancel (self->download_cancellable);
   g_clear_object (&self->download_cancellable);
   if (self->client != NULL)

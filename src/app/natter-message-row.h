@@ -42,8 +42,9 @@ void           natter_message_row_set_first_unread (NatterMessageRow *self,
 /* Briefly highlights the bubble (a search result jumped to). */
 void           natter_message_row_flash       (NatterMessageRow *self);
 /* Whether the Edit item is offered: an own text message, sent, within
- * natterd's default edit-window. */
-gboolean       natter_message_row_can_edit    (NatterMessage    *message);
+ * the edit-window @client's server set (its default without a client). */
+gboolean       natter_message_row_can_edit    (NatterMessage    *message,
+                                               NatterClient     *client);
 /* A reply's quote: who wrote the quoted message ("You", a name or the user
  * id) and its one-line preview ("Message recalled" for a recalled one). */
 char          *natter_message_row_dup_referred_sender  (NatterMessage *reply,

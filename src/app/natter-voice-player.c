@@ -17,6 +17,7 @@ struct _NatterVoicePlayer
   GtkMediaStream *stream;
   GCancellable *cancellable;
   GFile *inline_file;           /* RC:VcMsg's AMR, written out to play it */
+  gboolean downloading;         /* the bar shows the download; the button stops it */
 
   GtkWidget *play_button;
   GtkProgressBar *progress;
@@ -38,6 +39,15 @@ update (NatterVoicePlayer *self)
                  : gtk_media_stream_get_duration (self->stream) > 0 ? gtk_media_stream_get_duration (self->stream)
                  : duration * G_USEC_PER_SEC;
 
+  if (self->downloading)
+    {
+      /* the fraction comes with the download's progress */
+      gtk_button_set_icon_name (GTK_BUTTON (self->play_button), "process-stop-symbolic");
+      gtk_widget_set_tooltip_text (self->play_button, _("Cancel Download"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->play_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("Cancel Download"), -1);
+      return;
+    }
   if (total > 0)
     {
       gint64 ts = MIN (gtk_media_stream_get_timestamp (self->stream), total);
@@ -101,6 +111,30 @@ play_file (NatterVoicePlayer *self,
 }
 
 static void
+download_progress_cb (goffset  current,
+                      goffset  total,
+                      gpointer user_data)
+{
+  NatterVoicePlayer *self = user_data;
+
+  /* late news of a download stopped meanwhile */
+  if (!self->downloading || self->cancellable == NULL || g_cancellable_is_cancelled (self->cancellable))
+    return;
+  gtk_progress_bar_set_fraction (self->progress, total > 0 ? CLAMP ((double) current / total, 0, 1) : 0);
+}
+
+static void
+stop_download (NatterVoicePlayer *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->downloading = FALSE;
+  gtk_spinner_stop (self->spinner);
+  gtk_widget_set_visible (GTK_WIDGET (self->spinner), FALSE);
+  update (self);
+}
+
+static void
 download_cb (GObject      *object,
              GAsyncResult *result,
              gpointer      user_data)
@@ -115,8 +149,10 @@ download_cb (GObject      *object,
   if (self->cancellable == NULL || g_cancellable_is_cancelled (self->cancellable))
     return;
   g_clear_object (&self->cancellable);
+  self->downloading = FALSE;
   gtk_spinner_stop (self->spinner);
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), FALSE);
+  update (self);
   if (file == NULL)
     {
       g_autofree char *text = natter_format_error (error);
@@ -233,8 +269,13 @@ natter_voice_player_toggle (NatterVoicePlayer *self)
       return;
     }
 
+  if (self->downloading)
+    {
+      stop_download (self);
+      return;
+    }
   if (self->cancellable != NULL)
-    return;  /* downloading or writing out */
+    return;  /* writing out */
   if (play_inline (self))
     return;
 
@@ -248,7 +289,9 @@ natter_voice_player_toggle (NatterVoicePlayer *self)
   self->cancellable = g_cancellable_new ();
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), TRUE);
   gtk_spinner_start (self->spinner);
-  natter_client_download_media_async (self->client, url, NATTER_MEDIA_KIND_VOICE, NULL, NULL,
+  self->downloading = TRUE;
+  update (self);
+  natter_client_download_media_async (self->client, url, NATTER_MEDIA_KIND_VOICE, download_progress_cb, self,
                                       self->cancellable, download_cb, g_object_ref (self));
 }
 

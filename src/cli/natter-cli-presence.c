@@ -49,10 +49,6 @@ subscribed_cb (GObject      *object,
   NatterCliContext *ctx = user_data;
   g_autoptr(GHashTable) statuses = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) json = json_object_new ();
-  g_autoptr(JsonNode) node = NULL;
-  GHashTableIter iter;
-  gpointer key, value;
 
   if (g_task_get_source_tag (G_TASK (result)) == natter_client_unsubscribe_presence_async)
     {
@@ -64,17 +60,7 @@ subscribed_cb (GObject      *object,
     }
 
   statuses = natter_client_subscribe_presence_finish (NATTER_CLIENT (object), result, &error);
-  if (statuses == NULL)
-    {
-      natter_cli_fail (ctx, "subscribe", error);
-      return;
-    }
-  g_hash_table_iter_init (&iter, statuses);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    json_object_set_boolean_member (json, key, GPOINTER_TO_INT (value));
-  node = json_node_init_object (json_node_alloc (), json);
-  natter_cli_print_json (node);
-  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+  natter_cli_finish_statuses (ctx, "subscribe", statuses, error);
 }
 
 int

@@ -384,10 +384,14 @@ connect_failed_cb (NatterClient           *client,
     natter_cli_fail (ctx, "connect", error);
 }
 
-/* send --reply-to and forward: a message as this profile stored it, then a
- * send to target_id (text only for a reply). */
+typedef struct _MessageUpdate MessageUpdate;
+
+/* send --reply-to, forward, recall, edit and react: a message as this
+ * profile stored it, then a send to target_id (text only for a reply) or
+ * an update. */
 typedef struct {
   NatterCliContext *ctx;
+  const MessageUpdate *update;
   NatterConversationType type;
   char *target_id;
   char *text;
@@ -1290,213 +1294,149 @@ cmd_remove (NatterCliContext *ctx, int argc, char **argv)
   return conversation_action (ctx, "remove", NATTER_CONVERSATION_ACTION_REMOVE, argc, argv);
 }
 
+/* ------------------------------------------------ recall, edit, react */
+
+/* recall, edit, react and unreact: a message of this profile's store,
+ * changed through the client, printed as it is then. */
+struct _MessageUpdate {
+  const char *command;
+  const char *usage;            /* after "COMMAND MESSAGE_UID" */
+  int         argc;
+  void (*start) (StoredMessageJob *job, NatterMessage *message, GAsyncReadyCallback callback);
+  NatterMessage *(*finish) (NatterClient *client, GAsyncResult *result, GError **error);
+};
+
 static void
-recalled_cb (GObject      *object,
-             GAsyncResult *result,
-             gpointer      user_data)
+message_updated_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
-  NatterCliContext *ctx = user_data;
+  g_autoptr(StoredMessageJob) job = user_data;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(GError) error = NULL;
 
-  message = natter_client_recall_message_finish (NATTER_CLIENT (object), result, &error);
+  message = job->update->finish (NATTER_CLIENT (object), result, &error);
   if (message == NULL)
     {
-      natter_cli_fail (ctx, "recall", error);
+      natter_cli_fail (job->ctx, job->update->command, error);
       return;
     }
   natter_cli_print_message (message);
-  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+  natter_cli_finish (job->ctx, NATTER_CLI_EXIT_OK);
 }
 
 static void
-recall_found_cb (GObject      *object,
+update_found_cb (GObject      *object,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  NatterCliContext *ctx = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
+  StoredMessageJob *job = user_data;
+  g_autoptr(NatterMessage) message = stored_message_job_finish (object, result, job, job->update->command);
 
-  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
   if (message == NULL)
     {
-      if (error == NULL)
-        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
-                     "no such message in this profile");
-      natter_cli_fail (ctx, "recall", error);
+      stored_message_job_free (job);
       return;
     }
-  natter_client_recall_message_async (ctx->client, message, NULL, recalled_cb, ctx);
+  job->update->start (job, message, message_updated_cb);
 }
 
 static int
-cmd_recall (NatterCliContext *ctx,
-            int               argc,
-            char            **argv)
+update_message (NatterCliContext    *ctx,
+                const MessageUpdate *update,
+                int                  argc,
+                char               **argv)
 {
+  StoredMessageJob *job;
   int code;
 
-  if (argc != 2)
+  if (argc != update->argc)
     {
-      g_printerr ("%s: recall MESSAGE_UID (a message of yours stored in this profile)\n", ctx->program);
+      g_printerr ("%s: %s MESSAGE_UID%s\n", ctx->program, update->command, update->usage);
       return NATTER_CLI_EXIT_USAGE;
     }
 
   code = natter_cli_context_connect (ctx);
   if (code != NATTER_CLI_EXIT_OK)
     return code;
+  job = g_new0 (StoredMessageJob, 1);
+  job->ctx = ctx;
+  job->update = update;
+  job->uid = g_strdup (argv[1]);
+  job->text = g_strdup (argv[2]);
   natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
-                                         recall_found_cb, ctx);
+                                         update_found_cb, job);
   return natter_cli_run (ctx, ctx->timeout);
 }
 
-/* -------------------------------------------------------------------- edit */
-
 static void
-edited_cb (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+recall_start (StoredMessageJob    *job,
+              NatterMessage       *message,
+              GAsyncReadyCallback  callback)
 {
-  NatterCliContext *ctx = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
-
-  message = natter_client_edit_message_finish (NATTER_CLIENT (object), result, &error);
-  if (message == NULL)
-    {
-      natter_cli_fail (ctx, "edit", error);
-      return;
-    }
-  natter_cli_print_message (message);
-  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+  natter_client_recall_message_async (job->ctx->client, message, NULL, callback, job);
 }
 
 static void
-edit_found_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
+edit_start (StoredMessageJob    *job,
+            NatterMessage       *message,
+            GAsyncReadyCallback  callback)
 {
-  NatterCliContext *ctx = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(JsonObject) content = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) content = natter_content_new_text (job->text);
 
-  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
-  if (message == NULL)
-    {
-      if (error == NULL)
-        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
-                     "no such message in this profile");
-      natter_cli_fail (ctx, "edit", error);
-      return;
-    }
-  content = natter_content_new_text (ctx->edit_text);
-  natter_client_edit_message_async (ctx->client, message, content, NULL, edited_cb, ctx);
+  natter_client_edit_message_async (job->ctx->client, message, content, NULL, callback, job);
 }
 
-static int
-cmd_edit (NatterCliContext *ctx,
-          int               argc,
-          char            **argv)
-{
-  int code;
-
-  if (argc != 3)
-    {
-      g_printerr ("%s: edit MESSAGE_UID TEXT (a text message of yours stored in this profile)\n", ctx->program);
-      return NATTER_CLI_EXIT_USAGE;
-    }
-
-  code = natter_cli_context_connect (ctx);
-  if (code != NATTER_CLI_EXIT_OK)
-    return code;
-  ctx->edit_text = argv[2];
-  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
-                                         edit_found_cb, ctx);
-  return natter_cli_run (ctx, ctx->timeout);
-}
-
-/* ------------------------------------------------------------------- react */
-
+/* react adds the emoji, unreact takes it back. */
 static void
-expanded_cb (GObject      *object,
-             GAsyncResult *result,
-             gpointer      user_data)
+react_start (StoredMessageJob    *job,
+             NatterMessage       *message,
+             GAsyncReadyCallback  callback)
 {
-  NatterCliContext *ctx = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
+  gboolean add = g_strcmp0 (job->update->command, "react") == 0;
 
-  message = natter_client_react_finish (NATTER_CLIENT (object), result, &error);
-  if (message == NULL)
-    {
-      natter_cli_fail (ctx, "react", error);
-      return;
-    }
-  natter_cli_print_message (message);
-  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+  natter_client_react_async (job->ctx->client, message, job->text, add, NULL, callback, job);
 }
 
-static void
-react_found_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  NatterCliContext *ctx = user_data;
-  g_autoptr(NatterMessage) message = NULL;
-  g_autoptr(GError) error = NULL;
+static const MessageUpdate recall_update = {
+  "recall", " (a message of yours stored in this profile)", 2,
+  recall_start, natter_client_recall_message_finish
+};
+static const MessageUpdate edit_update = {
+  "edit", " TEXT (a text message of yours stored in this profile)", 3,
+  edit_start, natter_client_edit_message_finish
+};
+static const MessageUpdate react_update = {
+  "react", " EMOJI (a message sent with --expansion, stored in this profile)", 3,
+  react_start, natter_client_react_finish
+};
+static const MessageUpdate unreact_update = {
+  "unreact", " EMOJI (a message sent with --expansion, stored in this profile)", 3,
+  react_start, natter_client_react_finish
+};
 
-  message = natter_store_get_message_finish (NATTER_STORE (object), result, &error);
-  if (message == NULL)
-    {
-      if (error == NULL)
-        g_set_error (&error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND, "no such message in this profile");
-      natter_cli_fail (ctx, "react", error);
-      return;
-    }
-  natter_client_react_async (ctx->client, message, ctx->edit_text, ctx->react_add, NULL, expanded_cb, ctx);
+static int
+cmd_recall (NatterCliContext *ctx, int argc, char **argv)
+{
+  return update_message (ctx, &recall_update, argc, argv);
 }
 
 static int
-cmd_react_common (NatterCliContext *ctx,
-                  int               argc,
-                  char            **argv,
-                  gboolean          add)
+cmd_edit (NatterCliContext *ctx, int argc, char **argv)
 {
-  int code;
-
-  if (argc != 3)
-    {
-      g_printerr ("%s: %s MESSAGE_UID EMOJI (a message sent with --expansion, stored in this profile)\n",
-                  ctx->program, argv[0]);
-      return NATTER_CLI_EXIT_USAGE;
-    }
-
-  code = natter_cli_context_connect (ctx);
-  if (code != NATTER_CLI_EXIT_OK)
-    return code;
-  ctx->edit_text = argv[2];
-  ctx->react_add = add;
-  natter_store_get_message_by_uid_async (natter_client_get_store (ctx->client), argv[1], NULL,
-                                         react_found_cb, ctx);
-  return natter_cli_run (ctx, ctx->timeout);
+  return update_message (ctx, &edit_update, argc, argv);
 }
 
 static int
-cmd_react (NatterCliContext *ctx,
-           int               argc,
-           char            **argv)
+cmd_react (NatterCliContext *ctx, int argc, char **argv)
 {
-  return cmd_react_common (ctx, argc, argv, TRUE);
+  return update_message (ctx, &react_update, argc, argv);
 }
 
 static int
-cmd_unreact (NatterCliContext *ctx,
-             int               argc,
-             char            **argv)
+cmd_unreact (NatterCliContext *ctx, int argc, char **argv)
 {
-  return cmd_react_common (ctx, argc, argv, FALSE);
+  return update_message (ctx, &unreact_update, argc, argv);
 }
 
 /* ----------------------------------------------------------------- forward */
@@ -1580,32 +1520,42 @@ cmd_forward (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
-static void
-online_cb (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+/* Prints {"USER": online, …} and exits (online, subscribe). */
+void
+natter_cli_finish_statuses (NatterCliContext *ctx,
+                            const char       *command,
+                            GHashTable       *statuses,
+                            const GError     *error)
 {
-  NatterCliContext *ctx = user_data;
-  g_autoptr(GHashTable) statuses = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) object_json = json_object_new ();
+  g_autoptr(JsonObject) object = json_object_new ();
   g_autoptr(JsonNode) node = NULL;
   GHashTableIter iter;
   gpointer key, value;
 
-  statuses = natter_client_get_online_status_finish (NATTER_CLIENT (object), result, &error);
   if (statuses == NULL)
     {
-      natter_cli_fail (ctx, "online", error);
+      natter_cli_fail (ctx, command, error);
       return;
     }
 
   g_hash_table_iter_init (&iter, statuses);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    json_object_set_boolean_member (object_json, key, GPOINTER_TO_INT (value));
-  node = json_node_init_object (json_node_alloc (), object_json);
+    json_object_set_boolean_member (object, key, GPOINTER_TO_INT (value));
+  node = json_node_init_object (json_node_alloc (), object);
   natter_cli_print_json (node);
   natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
+online_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GHashTable) statuses = NULL;
+  g_autoptr(GError) error = NULL;
+
+  statuses = natter_client_get_online_status_finish (NATTER_CLIENT (object), result, &error);
+  natter_cli_finish_statuses (user_data, "online", statuses, error);
 }
 
 static int

@@ -29,8 +29,6 @@ typedef struct {
   char *user_id;                    /* with token_url: fetch a token */
   char *token_url;
   int timeout;                      /* seconds for connect and each request */
-  const char *edit_text;            /* edit: the new text, react: the emoji (borrowed from argv) */
-  gboolean react_add;               /* react (TRUE) or unreact */
   gboolean verbose;
   NatterClient *client;             /* created by natter_cli_context_connect() */
   int exit_code;                    /* set by natter_cli_fail() */
@@ -60,6 +58,12 @@ int  natter_cli_exit_code_for   (const GError     *error);
 /* One JSON value on one line of stdout, flushed (scripts read it at once). */
 void natter_cli_print_json      (JsonNode         *node);
 void natter_cli_print_message   (NatterMessage    *message);
+/* Prints {"USER": online, …} (@statuses: user id -> online) and finishes,
+ * or fails with @error when @statuses is NULL. */
+void natter_cli_finish_statuses (NatterCliContext *ctx,
+                                 const char       *command,
+                                 GHashTable       *statuses,
+                                 const GError     *error);
 
 /* "private", "group", ... or the number; 0 when unknown. */
 NatterConversationType natter_cli_parse_type (const char *text);

@@ -136,6 +136,15 @@ void         natter_client_rejoin_chatrooms     (NatterClient *self,
 /* ---- natter-timeline-sync.c: group timelines */
 
 /* ::message-received for @message (a group message stored). */
+/* Applies a recall, edit, expansion update or receipt request (from the
+ * inbox or a group timeline) to the store, queued after whatever the store
+ * was given before. FALSE, with nothing queued, for other messages and for
+ * a command that names no message. Finished with
+ * natter_store_get_message_finish(). */
+gboolean     natter_client_apply_update          (NatterClient        *self,
+                                                  NatterMessage       *command,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
 void         natter_client_emit_message_received (NatterClient  *self,
                                                   NatterMessage *message);
 /* The timeline sync of this connection is over: caught up, if the inbox is. */

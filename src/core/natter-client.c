@@ -87,6 +87,7 @@ struct _NatterClient
   guint reconnect_source;
   guint ping_source;
   guint ping_interval;
+  guint edit_window;            /* s, the app's edit-window (ConnectAck) */
   gint64 last_frame_time;       /* monotonic µs */
   gint64 server_time_offset;    /* ms */
   gint64 latest_server_time;    /* ms: the latest sent_time delivered, not from the future */
@@ -461,6 +462,55 @@ apply_nothing (NatterClient          *self,
   natter_store_set_value_async (self->store, "last-seq", seq, NULL, delivered_applied_cb, data);
 }
 
+gboolean
+natter_client_apply_update (NatterClient        *self,
+                            NatterMessage       *command,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  JsonObject *content = natter_message_get_content (command);
+  const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
+  const char *sender = natter_message_get_sender_user_id (command);
+
+  if (uid == NULL || *uid == '\0')
+    return FALSE;
+
+  switch (natter_message_get_kind (command))
+    {
+    case NATTER_MESSAGE_KIND_RECALL_COMMAND:
+      natter_store_recall_async (self->store, uid, sender, natter_message_get_sent_time (command), NULL,
+                                 callback, user_data);
+      return TRUE;
+
+    case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
+      {
+        g_autofree char *text = natter_content_to_string (content);
+
+        natter_store_expand_async (self->store, text, NULL, callback, user_data);
+        return TRUE;
+      }
+
+    case NATTER_MESSAGE_KIND_EDIT_COMMAND:
+      {
+        JsonNode *edited = json_object_get_member (content, "content");
+        g_autofree char *text = NULL;
+
+        if (edited == NULL || !JSON_NODE_HOLDS_OBJECT (edited))
+          return FALSE;
+        text = json_to_string (edited, FALSE);
+        natter_store_edit_async (self->store, uid, sender, text, NULL, callback, user_data);
+        return TRUE;
+      }
+
+    case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
+      natter_store_receipt_async (self->store, uid, sender, "requested", NULL, NULL, callback, user_data);
+      return TRUE;
+
+    default:
+      return FALSE;
+    }
+}
+
 static void
 handle_deliver (NatterClient         *self,
                 const Natter__Deliver *deliver)
@@ -498,59 +548,17 @@ handle_deliver (NatterClient         *self,
   switch (natter_message_get_kind (message))
     {
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
-      {
-        JsonObject *content = natter_message_get_content (message);
-        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-
-        if (uid != NULL && *uid != '\0')
-          {
-            natter_store_recall_async (self->store, uid, natter_message_get_sender_user_id (message),
-                                       natter_message_get_sent_time (message), NULL,
-                                       delivered_applied_cb, data);
-            return;
-          }
-      }
-      break;
-
     case NATTER_MESSAGE_KIND_EXPANSION_COMMAND:
-      {
-        g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
-
-        natter_store_expand_async (self->store, text, NULL, delivered_applied_cb, data);
-        return;
-      }
-
     case NATTER_MESSAGE_KIND_EDIT_COMMAND:
-      {
-        JsonObject *content = natter_message_get_content (message);
-        const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-        JsonNode *edited = json_object_get_member (content, "content");
-
-        if (uid != NULL && *uid != '\0' && edited != NULL && JSON_NODE_HOLDS_OBJECT (edited))
-          {
-            g_autofree char *text = json_to_string (edited, FALSE);
-
-            natter_store_edit_async (self->store, uid, natter_message_get_sender_user_id (message), text, NULL,
-                                     delivered_applied_cb, data);
-            return;
-          }
-      }
+      if (natter_client_apply_update (self, message, delivered_applied_cb, data))
+        return;
       break;
 
     case NATTER_MESSAGE_KIND_RECEIPT_REQUEST:
-      {
-        const char *uid = json_object_get_string_member_with_default (natter_message_get_content (message),
-                                                                      "messageUId", NULL);
-
-        if (uid != NULL && *uid != '\0')
-          {
-            natter_store_receipt_async (self->store, uid, natter_message_get_sender_user_id (message),
-                                        "requested", NULL, NULL, delivered_applied_cb, data);
-            return;
-          }
-        apply_nothing (self, deliver, data);
+      if (natter_client_apply_update (self, message, delivered_applied_cb, data))
         return;
-      }
+      apply_nothing (self, deliver, data);
+      return;
 
     case NATTER_MESSAGE_KIND_RECEIPT_RESPONSE:
       {
@@ -794,6 +802,7 @@ handle_connect_ack (NatterClient              *self,
   if (ack->server_time > 0)
     self->server_time_offset = ack->server_time - now_ms ();
   self->ping_interval = ack->ping_interval > 0 ? ack->ping_interval : DEFAULT_PING_INTERVAL_S;
+  self->edit_window = ack->app_settings != NULL ? ack->app_settings->edit_window : NATTER_EDIT_WINDOW_DEFAULT;
   g_clear_handle_id (&self->ping_source, g_source_remove);
   self->ping_source = g_timeout_add_seconds (self->ping_interval, ping_cb, self);
   self->handshake_done = TRUE;
@@ -1662,6 +1671,7 @@ natter_client_init (NatterClient *self)
 {
   self->status = NATTER_CONNECTION_DISCONNECTED;
   self->platform = g_strdup ("linux");
+  self->edit_window = NATTER_EDIT_WINDOW_DEFAULT;
   self->pending_queries = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->typing_sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1706,6 +1716,13 @@ natter_client_get_status_error (NatterClient *self)
 {
   g_return_val_if_fail (NATTER_IS_CLIENT (self), NULL);
   return self->status_error;
+}
+
+guint
+natter_client_get_edit_window (NatterClient *self)
+{
+  g_return_val_if_fail (NATTER_IS_CLIENT (self), NATTER_EDIT_WINDOW_DEFAULT);
+  return self->edit_window;
 }
 
 const char *

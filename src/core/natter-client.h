@@ -79,6 +79,11 @@ NatterConnectionStatus natter_client_get_status      (NatterClient *self);
 const GError *natter_client_get_status_error (NatterClient *self);
 /* NULL until the first successful connect (then kept by the profile). */
 const char   *natter_client_get_user_id    (NatterClient *self);
+/* Seconds after sending that the user may edit a text message, as the
+ * server said on connecting (NATTER_EDIT_WINDOW_DEFAULT before, or from a
+ * server that does not say); 0 = editing is off. */
+#define NATTER_EDIT_WINDOW_DEFAULT 172800
+guint         natter_client_get_edit_window (NatterClient *self);
 /* The server URL(s) as given to natter_client_new(). */
 const char   *natter_client_get_server_url (NatterClient *self);
 /* The node in use (or tried next): one of the given URLs or one their

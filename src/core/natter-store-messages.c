@@ -802,6 +802,27 @@ replace_content (NatterStore  *self,
   return load_message (self, id, NULL, error);
 }
 
+/* An edit replaces the text, not what came with the message since: its
+ * reactions (natterd keeps the expansion too) and the read receipts this
+ * store keeps in the content. */
+static char *
+edited_content (NatterMessage *message,
+                const char    *edit)
+{
+  g_autoptr(JsonNode) root = natter_json_parse (edit, -1, NULL);
+  JsonObject *stored = natter_message_get_content (message);
+  JsonObject *edited;
+  const char * const kept[] = { "expansion", "receipt" };
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return g_strdup (edit);
+  edited = json_node_get_object (root);
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    if (json_object_has_member (stored, kept[i]) && !json_object_has_member (edited, kept[i]))
+      json_object_set_member (edited, kept[i], json_node_copy (json_object_get_member (stored, kept[i])));
+  return natter_content_to_string (edited);
+}
+
 static void
 do_edit (NatterStore    *self,
          NatterStoreJob *job)
@@ -809,6 +830,7 @@ do_edit (NatterStore    *self,
   EditJob *op = (EditJob *) job;
   g_autoptr(NatterMessage) message = NULL;
   g_autoptr(NatterMessage) edited = NULL;
+  g_autofree char *content = NULL;
   gboolean ok;
 
   NATTER_STORE_ASSERT_WORKER (self);
@@ -825,7 +847,8 @@ do_edit (NatterStore    *self,
       return;
     }
 
-  edited = replace_content (self, natter_message_get_message_id (message), op->content, &job->error);
+  content = edited_content (message, op->content);
+  edited = replace_content (self, natter_message_get_message_id (message), content, &job->error);
   ok = edited != NULL &&
        unindex_message (self, natter_message_get_message_id (message), &job->error) &&
        natter_store_index_message (self, natter_message_get_message_id (message), edited, &job->error);

@@ -267,7 +267,7 @@ timeline_result_cb (GObject      *object,
   g_autoptr(NatterFrame) frame = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) messages = NULL;
-  g_autoptr(GPtrArray) requests = NULL;
+  g_autoptr(GPtrArray) updates = NULL;
   const Natter__TimelineResult *timeline;
   Catchup *catchup;
   guint64 last = 0, after, through;
@@ -297,7 +297,7 @@ timeline_result_cb (GObject      *object,
 
   timeline = frame->result->timeline;
   messages = g_ptr_array_new_with_free_func (g_object_unref);
-  requests = g_ptr_array_new_with_free_func (g_object_unref);
+  updates = g_ptr_array_new_with_free_func (g_object_unref);
   for (gsize i = 0; i < timeline->n_messages; i++)
     {
       g_autoptr(GError) local_error = NULL;
@@ -309,38 +309,12 @@ timeline_result_cb (GObject      *object,
                                                &local_error);
       if (message == NULL)
         g_message ("Ignoring message %s: %s", timeline->messages[i]->message_uid, local_error->message);
-      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_RECALL_COMMAND)
-        {
-          JsonObject *content = natter_message_get_content (message);
-          const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-
-          if (uid != NULL && *uid != '\0')
-            natter_store_recall_async (get_store (self), uid, natter_message_get_sender_user_id (message),
-                                       natter_message_get_sent_time (message), NULL, NULL, NULL);
-        }
-      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_RECEIPT_REQUEST)
-        /* Marked once the page (likely holding the message) is stored. */
-        g_ptr_array_add (requests, g_steal_pointer (&message));
-      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EXPANSION_COMMAND)
-        {
-          g_autofree char *text = natter_content_to_string (natter_message_get_content (message));
-
-          natter_store_expand_async (get_store (self), text, NULL, NULL, NULL);
-        }
-      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EDIT_COMMAND)
-        {
-          JsonObject *content = natter_message_get_content (message);
-          const char *uid = json_object_get_string_member_with_default (content, "messageUId", NULL);
-          JsonNode *edited = json_object_get_member (content, "content");
-
-          if (uid != NULL && *uid != '\0' && edited != NULL && JSON_NODE_HOLDS_OBJECT (edited))
-            {
-              g_autofree char *text = json_to_string (edited, FALSE);
-
-              natter_store_edit_async (get_store (self), uid, natter_message_get_sender_user_id (message), text,
-                                       NULL, NULL, NULL);
-            }
-        }
+      else if (natter_message_get_kind (message) == NATTER_MESSAGE_KIND_RECALL_COMMAND ||
+               natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EDIT_COMMAND ||
+               natter_message_get_kind (message) == NATTER_MESSAGE_KIND_EXPANSION_COMMAND ||
+               natter_message_get_kind (message) == NATTER_MESSAGE_KIND_RECEIPT_REQUEST)
+        /* Applied once the page (likely holding their message) is stored. */
+        g_ptr_array_add (updates, g_steal_pointer (&message));
       else if (natter_message_is_persisted (message) &&
                natter_message_get_conversation_type (message) == catchup->type &&
                g_strcmp0 (natter_message_get_target_id (message), catchup->target_id) == 0)
@@ -366,16 +340,8 @@ timeline_result_cb (GObject      *object,
   natter_store_add_timeline_async (get_store (self), catchup->type, catchup->target_id, messages,
                                    after, through, skip, NULL, fetched_stored_cb, g_steal_pointer (&step));
   /* The store runs jobs in order: these come after the page. */
-  for (guint i = 0; i < requests->len; i++)
-    {
-      NatterMessage *request = g_ptr_array_index (requests, i);
-      const char *uid = json_object_get_string_member_with_default (natter_message_get_content (request),
-                                                                    "messageUId", NULL);
-
-      if (uid != NULL && *uid != '\0')
-        natter_store_receipt_async (get_store (self), uid, natter_message_get_sender_user_id (request),
-                                    "requested", NULL, NULL, NULL, NULL);
-    }
+  for (guint i = 0; i < updates->len; i++)
+    natter_client_apply_update (self->client, g_ptr_array_index (updates, i), NULL, NULL);
 }
 
 static void

@@ -786,14 +786,17 @@ natterd_server_recall (NatterdServer     *self,
                               sent_time, done, user_data, destroy);
 }
 
+/* Answers a recall, edit or expansion query with the stored command. */
 static void
-recall_answered (int                   code,
-                 const NatterdMessage *command,
-                 gpointer              user_data)
+command_answered (int                   code,
+                  const NatterdMessage *command,
+                  gpointer              user_data)
 {
   QueryContext *context = user_data;
   Natter__Result result = NATTER__RESULT__INIT;
   Natter__RecallResult recall = NATTER__RECALL_RESULT__INIT;
+  Natter__EditResult edit = NATTER__EDIT_RESULT__INIT;
+  Natter__ExpansionResult expansion = NATTER__EXPANSION_RESULT__INIT;
   Natter__Message message = NATTER__MESSAGE__INIT;
 
   if (code != NATTER_CODE_OK)
@@ -803,9 +806,24 @@ recall_answered (int                   code,
     }
 
   natterd_message_to_proto (command, context->user->user_id, &message);
-  recall.recall_command = &message;
-  result.payload_case = NATTER__RESULT__PAYLOAD_RECALL;
-  result.recall = &recall;
+  if (g_strcmp0 (command->object_name, NATTER_OBJECT_EDIT_COMMAND) == 0)
+    {
+      edit.edit_command = &message;
+      result.payload_case = NATTER__RESULT__PAYLOAD_EDIT;
+      result.edit = &edit;
+    }
+  else if (g_strcmp0 (command->object_name, NATTER_OBJECT_EXPANSION_COMMAND) == 0)
+    {
+      expansion.expansion_command = &message;
+      result.payload_case = NATTER__RESULT__PAYLOAD_EXPANSION;
+      result.expansion = &expansion;
+    }
+  else
+    {
+      recall.recall_command = &message;
+      result.payload_case = NATTER__RESULT__PAYLOAD_RECALL;
+      result.recall = &recall;
+    }
   send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
@@ -895,29 +913,6 @@ natterd_server_edit_from (NatterdServer     *self,
   natterd_store_submit (self->store, op);
 }
 
-static void
-edit_answered (int                   code,
-               const NatterdMessage *command,
-               gpointer              user_data)
-{
-  QueryContext *context = user_data;
-  Natter__Result result = NATTER__RESULT__INIT;
-  Natter__EditResult edit = NATTER__EDIT_RESULT__INIT;
-  Natter__Message message = NATTER__MESSAGE__INIT;
-
-  if (code != NATTER_CODE_OK)
-    {
-      send_code (context, code, NULL);
-      return;
-    }
-
-  natterd_message_to_proto (command, context->user->user_id, &message);
-  edit.edit_command = &message;
-  result.payload_case = NATTER__RESULT__PAYLOAD_EDIT;
-  result.edit = &edit;
-  send_result (context, &result, NATTER_CODE_OK, NULL);
-}
-
 /* ---------------------------------------------------------------- expansion */
 
 static void
@@ -1003,29 +998,6 @@ natterd_server_expansion_from (NatterdServer            *self,
                                 NATTER_OBJECT_EXPANSION_COMMAND, object_to_string (command_content));
 
   natterd_store_submit (self->store, op);
-}
-
-static void
-expansion_answered (int                   code,
-                    const NatterdMessage *command,
-                    gpointer              user_data)
-{
-  QueryContext *context = user_data;
-  Natter__Result result = NATTER__RESULT__INIT;
-  Natter__ExpansionResult expansion = NATTER__EXPANSION_RESULT__INIT;
-  Natter__Message message = NATTER__MESSAGE__INIT;
-
-  if (code != NATTER_CODE_OK)
-    {
-      send_code (context, code, NULL);
-      return;
-    }
-
-  natterd_message_to_proto (command, context->user->user_id, &message);
-  expansion.expansion_command = &message;
-  result.payload_case = NATTER__RESULT__PAYLOAD_EXPANSION;
-  result.expansion = &expansion;
-  send_result (context, &result, NATTER_CODE_OK, NULL);
 }
 
 /* -------------------------------------------------------------- the others */
@@ -1365,17 +1337,17 @@ natterd_server_handle_query (NatterdServer       *self,
       natterd_server_recall_from (self, session, user->app, user,
                                   query->recall->conversation_type, query->recall->target_id,
                                   query->recall->message_uid, query->recall->sent_time,
-                                  recall_answered, context, query_context_free);
+                                  command_answered, context, query_context_free);
       return;
 
     case NATTER__QUERY__METHOD_EDIT:
       natterd_server_edit_from (self, session, user->app, user, query->edit,
-                                edit_answered, context, query_context_free);
+                                command_answered, context, query_context_free);
       return;
 
     case NATTER__QUERY__METHOD_EXPANSION:
       natterd_server_expansion_from (self, session, user->app, user, query->expansion,
-                                     expansion_answered, context, query_context_free);
+                                     command_answered, context, query_context_free);
       return;
 
     case NATTER__QUERY__METHOD_TURN_CREDENTIALS:

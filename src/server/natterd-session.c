@@ -554,6 +554,7 @@ accept_connect (NatterdSession *self,
 {
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__ConnectAck ack = NATTER__CONNECT_ACK__INIT;
+  Natter__AppSettings app_settings = NATTER__APP_SETTINGS__INIT;
 
   self->user = user;
   self->token_issued = issued;
@@ -571,6 +572,8 @@ accept_connect (NatterdSession *self,
   ack.max_seq = user->max_seq;
   ack.ping_interval = self->host->ping_interval;
   ack.multi_device = user->app->settings.multi_device;
+  app_settings.edit_window = user->app->settings.edit_window;
+  ack.app_settings = &app_settings;
   frame.body_case = NATTER__FRAME__BODY_CONNECT_ACK;
   frame.connect_ack = &ack;
   natterd_session_send_frame (self, &frame);

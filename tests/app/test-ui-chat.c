@@ -722,13 +722,11 @@ string_set (gpointer out)
   return *(char **) out != NULL;
 }
 
-/* New Chat → Customer service with the service's id (#16): the app greets
- * the service with RC:CsHs (it reaches helpdesk, listening), the header
- * says “Connecting…” until the service answers, then its name; alice can
- * write to it. */
-static void
-test_customer_service (NatterTestUi  *ui,
-                       gconstpointer  data)
+/* helpdesk listening with natter-cli (connected once this returns): @heard
+ * gets the first message it hears. */
+static GSubprocess *
+listen_as_helpdesk (NatterTestUi  *ui,
+                    char         **heard)
 {
   g_autofree char *token = natter_test_ui_token (ui, "helpdesk");
   g_autofree char *profile = g_build_filename (ui->dir, "helpdesk-listen", NULL);
@@ -738,13 +736,9 @@ test_customer_service (NatterTestUi  *ui,
     "-v", "listen", "--all", "--count", "1", NULL,
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) listener = NULL;
   g_autoptr(GDataInputStream) lines = NULL;
-  g_autofree char *heard = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  GtkDropDown *kind;
+  GSubprocess *listener;
 
-  natter_test_ui_set_user (ui, "helpdesk", "Help Desk", NULL);
   listener = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (listener));
@@ -758,8 +752,14 @@ test_customer_service (NatterTestUi  *ui,
       if (strstr (line, "status 0") != NULL)
         break;
     }
-  g_clear_object (&lines);
-  g_subprocess_communicate_utf8_async (listener, NULL, NULL, listened_cb, &heard);
+  g_subprocess_communicate_utf8_async (listener, NULL, NULL, listened_cb, heard);
+  return listener;
+}
+
+static void
+open_customer_service (NatterTestUi *ui)
+{
+  GtkDropDown *kind;
 
   gtk_widget_activate_action (ui->root, "win.new-chat", NULL);
   natter_test_ui_wait_anywhere ("Enter the ID of a person or a group.", "the new chat dialog");
@@ -769,14 +769,40 @@ test_customer_service (NatterTestUi  *ui,
   natter_test_ui_respond_to_dialog ("open");
   g_assert_cmpint (natter_chat_view_get_conversation_type (ui->chat), ==, NATTER_CONVERSATION_CUSTOMER_SERVICE);
   g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, "helpdesk");
-  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (natter_chat_view_get_composer (ui->chat))));
-  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Connecting…");
+}
 
-  natter_test_ui_wait_until (string_set, &heard, "the handshake at helpdesk");
+static void
+assert_handshake (const char *heard)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
   node = json_from_string (heard, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "objectName"), ==, "RC:CsHs");
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "conversationType"), ==, 5);
+}
+
+/* New Chat → Customer service with the service's id (#16): the app greets
+ * the service with RC:CsHs (it reaches helpdesk, listening), the header
+ * says “Connecting…” until the service answers, then its name; alice can
+ * write to it. */
+static void
+test_customer_service (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *heard = NULL;
+
+  natter_test_ui_set_user (ui, "helpdesk", "Help Desk", NULL);
+  listener = listen_as_helpdesk (ui, &heard);
+
+  open_customer_service (ui);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (natter_chat_view_get_composer (ui->chat))));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Connecting…");
+
+  natter_test_ui_wait_until (string_set, &heard, "the handshake at helpdesk");
+  assert_handshake (heard);
 
   g_free (natter_test_ui_cli (ui, "helpdesk", "send", "alice", "How can I help?", "--type", "5", NULL));
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "How can I help?");
@@ -787,6 +813,30 @@ test_customer_service (NatterTestUi  *ui,
   natter_composer_send (natter_chat_view_get_composer (ui->chat));
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "a message to the service");
   natter_test_ui_screenshot (GTK_WIDGET (ui->window), "screenshot-customer-service.png");
+}
+
+/* The service is offline when the chat opens: the handshake is lost (it is
+ * status only), the header says the app tries again, and the next one
+ * reaches helpdesk once it listens. */
+static void
+test_customer_service_retry (NatterTestUi  *ui,
+                             gconstpointer  data)
+{
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autofree char *heard = NULL;
+
+  natter_test_ui_set_user (ui, "helpdesk", "Help Desk", NULL);
+  open_customer_service (ui);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Connecting…");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "No answer yet, trying again…");
+
+  listener = listen_as_helpdesk (ui, &heard);
+  natter_test_ui_wait_until (string_set, &heard, "a later handshake at helpdesk");
+  assert_handshake (heard);
+
+  g_free (natter_test_ui_cli (ui, "helpdesk", "send", "alice", "Sorry for the wait", "--type", "5", NULL));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Sorry for the wait");
+  natter_test_ui_wait_label_gone (GTK_WIDGET (ui->chat), "No answer yet, trying again…");
 }
 
 static guint
@@ -1192,6 +1242,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_system_read_only, natter_test_ui_teardown);
   g_test_add ("/ui/customer-service", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_customer_service, natter_test_ui_teardown);
+  g_test_add ("/ui/customer-service-retry", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_customer_service_retry, natter_test_ui_teardown);
   g_test_add ("/ui/leave-chatroom", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_leave_chatroom, natter_test_ui_teardown);
   g_test_add ("/ui/delete-chat", NatterTestUi, NULL,

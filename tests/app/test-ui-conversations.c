@@ -196,7 +196,8 @@ test_reply (NatterTestUi  *ui,
   natter_test_ui_screenshot (ui->root, "screenshot-conversations-reply.png");
 }
 
-/* A reply whose original was recalled says so in its quote. */
+/* A reply whose original was recalled says so in its quote, live and
+ * when the chat is opened again. */
 static void
 test_reply_to_recalled (NatterTestUi  *ui,
                         gconstpointer  data)
@@ -209,6 +210,8 @@ test_reply_to_recalled (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Ignore that");
   g_free (natter_test_ui_cli (ui, "bob", "recall", uid, NULL));
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "bob recalled a message");
+  /* the reply on screen says so at once */
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Message recalled");
   /* opened again, the quote knows */
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "nobody", 0);
   natter_test_ui_open_chat (ui, "bob", "Ignore that");
@@ -375,7 +378,7 @@ test_edit (NatterTestUi  *ui,
   natter_composer_send (composer);
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the message sent");
   sent = natter_test_ui_last_own_message (ui->window);
-  g_assert_true (natter_message_row_can_edit (sent));
+  g_assert_true (natter_message_row_can_edit (sent, natter_chat_view_get_client (ui->chat)));
 
   gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (sent));
   g_assert_true (natter_composer_has_context (composer));
@@ -416,7 +419,7 @@ test_edit_refused (NatterTestUi  *ui,
   natter_test_ui_publish (ui, "bob", "alice", "Not yours to edit");
   natter_test_ui_open_chat (ui, "bob", "Not yours to edit");
   theirs = message_with_text (ui->chat, "Not yours to edit");
-  g_assert_false (natter_message_row_can_edit (theirs));
+  g_assert_false (natter_message_row_can_edit (theirs, natter_chat_view_get_client (ui->chat)));
   gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (theirs));
   natter_composer_set_text (composer, "Edited anyway");
   natter_composer_send (composer);

@@ -10,8 +10,10 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "natter-test-ui.h"
+#include "natter-voice-player.h"
 
 #define BIG_SIZE (24 * 1024 * 1024)
 
@@ -257,6 +259,125 @@ test_download_progress_cancelled (NatterTestUi  *ui,
   g_assert_cmpfloat (again.max, >=, 1.0);
 }
 
+/* The image viewer of a big image: its full-size download shows a bar
+ * that a click on its cancel button stops half way; the viewer says so
+ * and shows no full image. */
+static GtkWidget *
+image_viewer (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l != NULL; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, g_type_from_name ("NatterImageViewer")))
+      return l->data;
+  return NULL;
+}
+
+static void
+test_image_download_cancelled (NatterTestUi  *ui,
+                               gconstpointer  data)
+{
+  g_autofree char *path = natter_test_ui_write_image (ui);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileIOStream) io = NULL;
+  g_autoptr(GError) error = NULL;
+  Watch watch = { .cancel_at_partial = TRUE };
+  GtkWidget *viewer, *bar;
+
+  /* big: the PNG, then zeros after its end (decoders stop at IEND) */
+  io = g_file_open_readwrite (file, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_seekable_truncate (G_SEEKABLE (io), BIG_SIZE, NULL, &error));
+  g_assert_true (g_io_stream_close (G_IO_STREAM (io), NULL, &error));
+  g_assert_no_error (error);
+
+  natter_test_ui_publish (ui, "bob", "alice", "A big picture follows");
+  natter_test_ui_open_chat (ui, "bob", "A big picture follows");
+  g_free (natter_test_ui_cli (ui, "bob", "send", "alice", "--image", path, NULL));
+  natter_test_ui_wait_until (natter_test_ui_has_picture, ui->chat, "the picture");
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.open-image", "x",
+                              natter_test_ui_message_id_of_kind (ui->chat, NATTER_MESSAGE_KIND_IMAGE));
+  viewer = image_viewer ();
+  g_assert_nonnull (viewer);
+  natter_test_ui_wait_until (has_progress_bar, viewer, "a progress bar in the viewer");
+  bar = natter_test_ui_find_type (viewer, GTK_TYPE_PROGRESS_BAR);
+  watch.chat = viewer;
+  g_signal_connect (bar, "notify::fraction", G_CALLBACK (fraction_cb), &watch);
+  natter_test_ui_wait_anywhere ("Download cancelled", "the download stopped in the viewer");
+  g_signal_handlers_disconnect_by_data (bar, &watch);
+  g_assert_true (watch.cancelled);
+  g_assert_cmpfloat (watch.max, <, 1.0);
+  g_assert_false (gtk_widget_get_visible (gtk_widget_get_parent (bar)));
+  natter_test_ui_spin (300);
+  g_assert_null (natter_test_ui_find_label (viewer, "480 × 320"));
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterImageViewer"));
+}
+
+/* A big voice message: played, it downloads with its bar showing the
+ * download and its button a stop button, which cancels it half way; the
+ * player is back to Play, nothing plays. */
+static void
+voice_fraction_cb (GtkProgressBar *bar,
+                   GParamSpec     *pspec,
+                   Watch          *watch)
+{
+  double fraction = gtk_progress_bar_get_fraction (bar);
+  GtkWidget *player = gtk_widget_get_ancestor (GTK_WIDGET (bar), NATTER_TYPE_VOICE_PLAYER);
+  GtkWidget *button = natter_test_ui_find_type (player, GTK_TYPE_BUTTON);
+
+  watch->max = MAX (watch->max, fraction);
+  if (fraction <= 0 || fraction >= 1 || watch->cancelled)
+    return;
+  watch->partial++;
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (button)), ==, "process-stop-symbolic");
+  watch->cancelled = TRUE;
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static gboolean
+voice_player_shown (gpointer chat)
+{
+  return natter_test_ui_find_type (chat, NATTER_TYPE_VOICE_PLAYER) != NULL;
+}
+
+static gboolean
+watch_cancelled (gpointer data)
+{
+  return ((Watch *) data)->cancelled;
+}
+
+static void
+test_voice_download_cancelled (NatterTestUi  *ui,
+                               gconstpointer  data)
+{
+  g_autofree char *path = write_big_file (ui, "big-voice.ogg");
+  Watch watch = { 0 };
+  GtkWidget *player, *bar, *button;
+
+  /* under the 20 MiB a voice message may have */
+  g_assert_cmpint (truncate (path, 16 * 1024 * 1024), ==, 0);
+
+  natter_test_ui_publish (ui, "bob", "alice", "A long voice message follows");
+  natter_test_ui_open_chat (ui, "bob", "A long voice message follows");
+  g_free (natter_test_ui_cli (ui, "bob", "send", "alice", "--voice", path, "--duration", "30", NULL));
+  natter_test_ui_wait_until (voice_player_shown, ui->chat, "a voice player on screen");
+  player = natter_test_ui_find_type (GTK_WIDGET (ui->chat), NATTER_TYPE_VOICE_PLAYER);
+  bar = natter_test_ui_find_type (player, GTK_TYPE_PROGRESS_BAR);
+  button = natter_test_ui_find_type (player, GTK_TYPE_BUTTON);
+  g_object_ref (bar);
+  g_signal_connect (bar, "notify::fraction", G_CALLBACK (voice_fraction_cb), &watch);
+  natter_voice_player_toggle (NATTER_VOICE_PLAYER (player));
+  natter_test_ui_wait_until (watch_cancelled, &watch, "the download cancelled half way");
+  g_signal_handlers_disconnect_by_data (bar, &watch);
+  g_assert_cmpfloat (watch.max, <, 1.0);
+  natter_test_ui_spin (300);
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (button)), ==, "media-playback-start-symbolic");
+  g_assert_false (gtk_widget_has_css_class (button, "error"));
+  g_assert_false (natter_voice_player_get_playing (NATTER_VOICE_PLAYER (player)));
+  g_object_unref (bar);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -268,6 +389,10 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_upload_cancelled, natter_test_ui_teardown);
   g_test_add ("/ui/download-progress-cancelled", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_download_progress_cancelled, natter_test_ui_teardown);
+  g_test_add ("/ui/image-download-cancelled", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_image_download_cancelled, natter_test_ui_teardown);
+  g_test_add ("/ui/voice-download-cancelled", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_voice_download_cancelled, natter_test_ui_teardown);
 
   return g_test_run ();
 }

@@ -364,7 +364,8 @@ test_forward (Fixture       *fixture,
 /* edit: the sender's own text; bob's listen --all prints the NT:EditCmd,
  * the server's history the new text with its edited mark. */
 /* Images and files libnatter sends carry "expansion" like texts sent with
- * --expansion: a 👍 on each is taken, and bob's history has it (#16). */
+ * --expansion: a 👍 on each is taken, and bob's history has it; unreact
+ * takes one back (#16). */
 static void
 test_react_media (Fixture       *fixture,
                   gconstpointer  data)
@@ -416,6 +417,20 @@ test_react_media (Fixture       *fixture,
         reacted++;
       }
     g_assert_cmpuint (reacted, ==, 2);
+  }
+
+  /* unreact takes alice's 👍 back. */
+  {
+    g_autofree char *out = NULL;
+    g_autoptr(GPtrArray) lines = NULL;
+    JsonObject *content;
+
+    g_assert_cmpint (run_cli (fixture, "alice", NULL, &out, NULL,
+                              (const char * const[]) { "unreact", uids[0], "👍", NULL }), ==, 0);
+    lines = test_json_lines (out);
+    g_assert_cmpuint (lines->len, ==, 1);
+    content = json_object_get_object_member (g_ptr_array_index (lines, 0), "content");
+    g_assert_false (json_object_has_member (json_object_get_object_member (content, "expansion"), "rf09f918d"));
   }
 }
 

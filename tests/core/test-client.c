@@ -1062,6 +1062,29 @@ test_profiles_refresh (void)
   peer_free (bob, FALSE);
 }
 
+/* The client acts on the app's edit-window as natterd says it on
+ * connecting: 0 turns editing off, another value is kept as it is. */
+static void
+test_edit_window (void)
+{
+  const char * const windows[] = { NULL, "0", "60" };
+  const guint expected[] = { NATTER_EDIT_WINDOW_DEFAULT, 0, 60 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (windows); i++)
+    {
+      g_autofree char *setting = windows[i] != NULL ? g_strdup_printf ("edit-window=%s", windows[i]) : NULL;
+      g_autoptr(NatterTestServer) server =
+        natter_test_server_new_full (NULL, setting != NULL ? (const char * const[]) { "--app-setting", setting, NULL }
+                                                           : NULL);
+      Peer *alice = peer_new (server, "alice", NULL);
+
+      g_assert_cmpuint (natter_client_get_edit_window (alice->client), ==, NATTER_EDIT_WINDOW_DEFAULT);
+      peer_connect (alice);
+      g_assert_cmpuint (natter_client_get_edit_window (alice->client), ==, expected[i]);
+      peer_free (alice, FALSE);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1069,6 +1092,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/client/connect-errors", test_connect_errors);
+  g_test_add_func ("/client/edit-window", test_edit_window);
   g_test_add_func ("/client/offline-flag", test_offline_flag);
   g_test_add_func ("/client/reconnect-after-restart", test_reconnect_after_restart);
   g_test_add_func ("/client/kick", test_kick);

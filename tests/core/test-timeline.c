@@ -668,6 +668,165 @@ test_removed_member (void)
   peer_free (bob, FALSE);
 }
 
+/* ------------------------------------------------- updates in the same page */
+
+static NatterMessage *
+edit_text (Peer          *peer,
+           NatterMessage *message,
+           const char    *text)
+{
+  g_autoptr(JsonObject) content = natter_content_new_text (text);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *edited;
+
+  natter_client_edit_message_async (peer->client, message, content, NULL, test_store_result_cb, &result);
+  edited = natter_client_edit_message_finish (peer->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  return edited;
+}
+
+static NatterMessage *
+react (Peer          *peer,
+       NatterMessage *message,
+       const char    *emoji)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterMessage *reacted;
+
+  natter_client_react_async (peer->client, message, emoji, TRUE, NULL, test_store_result_cb, &result);
+  reacted = natter_client_react_finish (peer->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  return reacted;
+}
+
+typedef struct {
+  Peer *peer;
+  NatterConversationType type;
+  const char *target;
+} StoredCheck;
+
+/* The conversation's only message, edited and with alice's 👍. */
+static gboolean
+edited_and_reacted (gpointer data)
+{
+  StoredCheck *check = data;
+  g_autoptr(GPtrArray) page = peer_store_page (check->peer, check->type, check->target, 50);
+  NatterMessage *message;
+
+  if (page->len != 1)
+    return FALSE;
+  message = g_ptr_array_index (page, 0);
+  return g_strcmp0 (natter_message_get_text (message), "see you at one") == 0 &&
+         natter_message_has_reaction (message, "👍", "alice");
+}
+
+/* bob is away while alice sends, reacts to and edits one message: the
+ * reaction and the edit come in the same inbox replay or timeline page as
+ * the message, and bob's store has the edited text and the reaction. */
+static void
+test_updates_with_message (gconstpointer data)
+{
+  NatterConversationType type = GPOINTER_TO_INT (data);
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  const char *target = type == NATTER_CONVERSATION_GROUP ? "team" : "alice";
+  g_autoptr(JsonObject) content = natter_content_new_text ("see you at noon");
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) sent = NULL;
+  StoredCheck check = { bob, type, target };
+
+  make_group (server, "team", "alice", "bob", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+  natter_client_disconnect (bob->client);
+
+  json_object_set_object_member (content, "expansion", json_object_new ());
+  natter_client_send_message_async (alice->client, type, type == NATTER_CONVERSATION_GROUP ? "team" : "bob",
+                                    NATTER_OBJECT_TEXT, content, NULL, test_store_result_cb, &result);
+  sent = natter_client_send_message_finish (alice->client, test_wait_result (&result, 20), &error);
+  g_assert_no_error (error);
+  g_object_unref (react (alice, sent, "👍"));
+  g_object_unref (edit_text (alice, sent, "see you at one"));
+
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up again");
+  test_wait_until (edited_and_reacted, &check, 20, "the edit and the reaction stored with the message");
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
+/* The group's first message has "Read by bob". */
+static gboolean
+read_by_bob (gpointer data)
+{
+  Peer *peer = data;
+  g_autoptr(GPtrArray) page = peer_store_page (peer, NATTER_CONVERSATION_GROUP, "team", 50);
+  g_auto(GStrv) read_by = page->len >= 1 ? natter_message_dup_read_by (g_ptr_array_index (page, 0)) : NULL;
+
+  return read_by != NULL && g_strv_contains ((const char * const *) read_by, "bob");
+}
+
+/* bob has the group's first message, asking for a receipt. */
+static gboolean
+stored_for_bob (gpointer data)
+{
+  Peer *peer = data;
+  g_autoptr(GPtrArray) page = peer_store_page (peer, NATTER_CONVERSATION_GROUP, "team", 50);
+
+  return page->len >= 1 && natter_message_get_receipt_requested (g_ptr_array_index (page, 0));
+}
+
+/* "Read by bob" stays on alice's message when she edits it. */
+static void
+test_receipts_survive_edit (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) read_by = NULL;
+
+  make_group (server, "team", "alice", "bob", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+
+  sent = send_group_text (alice, "team", "read this", NULL);
+  natter_client_request_read_receipts_async (alice->client, sent, NULL, test_store_result_cb, &result);
+  g_assert_true (natter_client_request_read_receipts_finish (alice->client, test_wait_result (&result, 20), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  test_wait_until (stored_for_bob, bob, 20, "the request stored on bob's side");
+
+  page = peer_store_page (bob, NATTER_CONVERSATION_GROUP, "team", 50);
+  natter_client_send_read_receipts_async (bob->client, page, NULL, test_store_result_cb, &result);
+  g_assert_true (natter_client_send_read_receipts_finish (bob->client, test_wait_result (&result, 20), &error));
+  g_assert_no_error (error);
+  test_wait_until (read_by_bob, alice, 20, "alice's message read by bob");
+
+  g_object_unref (edit_text (alice, sent, "read this, edited"));
+  g_clear_pointer (&page, g_ptr_array_unref);
+  /* The message, then the RC:RRReqMsg. */
+  page = peer_store_page (alice, NATTER_CONVERSATION_GROUP, "team", 50);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (natter_message_get_text (g_ptr_array_index (page, 0)), ==, "read this, edited");
+  read_by = natter_message_dup_read_by (g_ptr_array_index (page, 0));
+  g_assert_nonnull (read_by);
+  g_assert_true (g_strv_contains ((const char * const *) read_by, "bob"));
+
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -682,6 +841,11 @@ main (int   argc,
   g_test_add_func ("/timeline/recall", test_recall);
   g_test_add_func ("/timeline/read-on-other-device", test_read_on_other_device);
   g_test_add_func ("/timeline/removed-member", test_removed_member);
+  g_test_add_data_func ("/timeline/updates-with-message/group", GINT_TO_POINTER (NATTER_CONVERSATION_GROUP),
+                        test_updates_with_message);
+  g_test_add_func ("/timeline/receipts-survive-edit", test_receipts_survive_edit);
+  g_test_add_data_func ("/timeline/updates-with-message/private", GINT_TO_POINTER (NATTER_CONVERSATION_PRIVATE),
+                        test_updates_with_message);
 
   return g_test_run ();
 }
