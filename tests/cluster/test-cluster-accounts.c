@@ -154,16 +154,27 @@ send_gets (gpointer data)
   return ack->publish_ack->code == wait->expected;
 }
 
+/* Nodes a (and b, from natter_test_server_new_node) on one PostgreSQL
+ * database and one NATS. */
+static char *
+two_node_config (NatterTestPg   *pg,
+                 NatterTestNats *nats,
+                 const char     *extra)
+{
+  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
+
+  return g_strdup_printf ("[server]\nping-interval=%u\n"
+                          "[store]\nbackend=postgresql\npostgresql=%s\n"
+                          "[cluster]\nnats=%s\nnode-name=a\n%s",
+                          PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats), extra);
+}
+
 static void
 test_accounts_across_nodes (void)
 {
   g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
   g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
-                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
-                                             "[cluster]\nnats=%s\nnode-name=a\n",
-                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autofree char *config = two_node_config (pg, nats, "");
   g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
                                                                  "--app-setting", "accounts=open",
                                                                  "--app-setting", "multi-device=true", NULL }));
@@ -242,12 +253,8 @@ static void
 test_accounts_after_outage (void)
 {
   g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
   g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
-                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
-                                             "[cluster]\nnats=%s\nnode-name=a\n",
-                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autofree char *config = two_node_config (pg, nats, "");
   g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
                                                                  "--app-setting", "accounts=open", NULL }));
   g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
@@ -272,19 +279,6 @@ test_accounts_after_outage (void)
 
   send_wait = (SendWait) { carol_a, "@bob", 26010 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
-}
-
-static char *
-two_node_config (NatterTestPg   *pg,
-                 NatterTestNats *nats,
-                 const char     *extra)
-{
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
-
-  return g_strdup_printf ("[server]\nping-interval=%u\n"
-                          "[store]\nbackend=postgresql\npostgresql=%s\n"
-                          "[cluster]\nnats=%s\nnode-name=a\n%s",
-                          PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats), extra);
 }
 
 static int
@@ -410,12 +404,8 @@ static void
 test_account_changes_after_outage (void)
 {
   g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
   g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = g_strdup_printf ("[server]\nping-interval=%u\n"
-                                             "[store]\nbackend=postgresql\npostgresql=%s\n"
-                                             "[cluster]\nnats=%s\nnode-name=a\n",
-                                             PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
+  g_autofree char *config = two_node_config (pg, nats, "");
   g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
                                                                  "--app-setting", "accounts=open", NULL }));
   g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
