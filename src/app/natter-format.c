@@ -8,22 +8,27 @@
 #include "natter-format.h"
 #include "natter-format-accounts.h"
 
-/* The local time zone, read once per TZ value: with TZ unset, GLib 2.74's
- * g_time_zone_new_local() reads and parses /etc/localtime on every call,
- * and a chat's rows ask for it several times each (day separators, times). */
+/* The local time zone, read again when TZ changes or a minute has passed:
+ * with TZ unset, GLib 2.74's g_time_zone_new_local() reads and parses
+ * /etc/localtime on every call, and a chat's rows ask for it several times
+ * each (day separators, times); a minute still follows a laptop that
+ * travels (the system's zone set anew). */
 GTimeZone *
 natter_format_local_zone (void)
 {
   static GTimeZone *zone;
   static char *zone_tz;
+  static gint64 zone_read;
   const char *tz = g_getenv ("TZ");
+  gint64 now = g_get_monotonic_time ();
 
-  if (zone == NULL || g_strcmp0 (tz, zone_tz) != 0)
+  if (zone == NULL || g_strcmp0 (tz, zone_tz) != 0 || now - zone_read > 60 * G_USEC_PER_SEC)
     {
       g_clear_pointer (&zone, g_time_zone_unref);
       g_free (zone_tz);
       zone = g_time_zone_new_local ();
       zone_tz = g_strdup (tz);
+      zone_read = now;
     }
   return zone;
 }
