@@ -40,6 +40,10 @@ G_BEGIN_DECLS
 /* Natter's own: a user's new profile {userId, name, portraitUri}, from
  * natterd to their contacts and co-members online (status-only). */
 #define NATTER_OBJECT_PROFILE_NOTIFICATION "NT:ProfileNtf"
+/* Natter's own: a member joined or left a chat room ({operation: "Join" |
+ * "Quit"}, status-only), sent by the member's client as the seed's FAQ
+ * advises; whoever is in the room shows it as a notice. */
+#define NATTER_OBJECT_CHATROOM_NOTIFICATION "NT:ChrmNtf"
 
 #define NATTER_OBJECT_CALL_INVITE       "RC:VCInvite"
 #define NATTER_OBJECT_CALL_RINGING      "RC:VCRinging"

@@ -152,6 +152,21 @@ group_notice (NatterMessage *message,
   return NULL;
 }
 
+static char *
+chatroom_notice (NatterMessage *message,
+                 const char    *operation,
+                 const char    *self_id)
+{
+  g_autofree char *who = person (message, natter_message_get_notification_operator (message), NULL, self_id);
+
+  /* Translators: in the chat room notices below, %s is who (a name, or "You") */
+  if (g_strcmp0 (operation, "Join") == 0)
+    return g_strdup_printf (_("%s joined the chat room"), who);
+  if (g_strcmp0 (operation, "Quit") == 0)
+    return g_strdup_printf (_("%s left the chat room"), who);
+  return NULL;
+}
+
 char *
 natter_format_notice (NatterMessage *message,
                       const char    *self_id)
@@ -166,6 +181,9 @@ natter_format_notice (NatterMessage *message,
       break;
     case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
       text = group_notice (message, operation, self_id);
+      break;
+    case NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION:
+      text = chatroom_notice (message, operation, self_id);
       break;
     default:
       return NULL;

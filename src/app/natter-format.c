@@ -340,6 +340,7 @@ natter_format_preview (NatterMessage *message)
       return g_strdup (_("Unsupported message"));
     case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
     case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION:
       return natter_format_notice (message, NULL);
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:
     case NATTER_MESSAGE_KIND_COMMAND:

@@ -114,7 +114,8 @@ is_notice (NatterMessage *message)
 {
   NatterMessageKind kind = natter_message_get_kind (message);
   return kind == NATTER_MESSAGE_KIND_INFO || kind == NATTER_MESSAGE_KIND_RECALLED ||
-         kind == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION || kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION;
+         kind == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION || kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION ||
+         kind == NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION;
 }
 
 static gboolean is_hidden (NatterMessage *message);

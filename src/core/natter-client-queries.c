@@ -394,6 +394,43 @@ natter_client_insert_local_message_finish (NatterClient  *self,
 
 /* --------------------------------------------------------------- chatrooms */
 
+/* A member tells a room it joined and left (NT:ChrmNtf, status-only) only
+ * while the room has at most this many members: in a big room the notices
+ * would drown the talk and cost every member a delivery per join. */
+#define CHATROOM_NOTICE_MEMBERS_MAX 500
+
+static void quit_now (GTask *task);
+
+static void
+chatroom_notice_sent_cb (GObject      *object,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(GTask) quit = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) sent = natter_client_send_message_finish (NATTER_CLIENT (object), result, &error);
+
+  if (sent == NULL)
+    g_debug ("Chat room notice not sent: %s", error->message);
+  /* A quit waits for its notice, sent while still a member. */
+  if (quit != NULL)
+    quit_now (quit);
+}
+
+static void
+send_chatroom_notice (NatterClient *self,
+                      const char   *chatroom_id,
+                      const char   *operation,
+                      GTask        *quit)
+{
+  g_autoptr(JsonObject) content = json_object_new ();
+
+  json_object_set_string_member (content, "operation", operation);
+  natter_client_send_message_async (self, NATTER_CONVERSATION_CHATROOM, chatroom_id,
+                                    NATTER_OBJECT_CHATROOM_NOTIFICATION, content, NULL,
+                                    chatroom_notice_sent_cb, quit != NULL ? g_object_ref (quit) : NULL);
+}
+
 static void
 chatroom_stored_cb (GObject      *object,
                     GAsyncResult *result,
@@ -433,7 +470,17 @@ chatroom_join_result (GTask       *task,
     }
 
   join = frame->result->chatroom_join;
-  g_hash_table_add (natter_client_get_joined_chatrooms (self), g_strdup (g_task_get_task_data (task)));
+  /* Joined by the user (not rejoined after a reconnect): the room hears of
+   * it, and of the quit later, when it is small (the value says so). */
+  if (!g_hash_table_contains (natter_client_get_joined_chatrooms (self), g_task_get_task_data (task)))
+    {
+      gboolean announce = join->member_count <= CHATROOM_NOTICE_MEMBERS_MAX;
+
+      g_hash_table_insert (natter_client_get_joined_chatrooms (self), g_strdup (g_task_get_task_data (task)),
+                           GINT_TO_POINTER (announce));
+      if (announce)
+        send_chatroom_notice (self, g_task_get_task_data (task), "Join", NULL);
+    }
   g_object_set_data (G_OBJECT (task), "member-count", GUINT_TO_POINTER (join->member_count));
   messages = messages_from_proto (self, join->messages, join->n_messages);
   natter_store_add_history_async (natter_client_get_store (self), messages, NULL,
@@ -529,6 +576,18 @@ boolean_result (GTask       *task,
   g_task_return_boolean (task, TRUE);
 }
 
+static void
+quit_now (GTask *task)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__ChatroomQuitRequest request = NATTER__CHATROOM_QUIT_REQUEST__INIT;
+
+  request.chatroom_id = g_task_get_task_data (task);
+  query.method_case = NATTER__QUERY__METHOD_CHATROOM_QUIT;
+  query.chatroom_quit = &request;
+  run_query (g_task_get_source_object (task), &query, task, boolean_result);
+}
+
 void
 natter_client_quit_chatroom_async (NatterClient        *self,
                                    const char          *chatroom_id,
@@ -537,8 +596,7 @@ natter_client_quit_chatroom_async (NatterClient        *self,
                                    gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Natter__Query query = NATTER__QUERY__INIT;
-  Natter__ChatroomQuitRequest request = NATTER__CHATROOM_QUIT_REQUEST__INIT;
+  gpointer announced = NULL;
 
   g_return_if_fail (NATTER_IS_CLIENT (self));
 
@@ -547,12 +605,14 @@ natter_client_quit_chatroom_async (NatterClient        *self,
   if (!check_conversation (task, NATTER_CONVERSATION_CHATROOM, chatroom_id))
     return;
 
+  g_task_set_task_data (task, g_strdup (chatroom_id), g_free);
   /* Not rejoined after a reconnect, whatever natterd answers. */
+  g_hash_table_lookup_extended (natter_client_get_joined_chatrooms (self), chatroom_id, NULL, &announced);
   g_hash_table_remove (natter_client_get_joined_chatrooms (self), chatroom_id);
-  request.chatroom_id = (char *) chatroom_id;
-  query.method_case = NATTER__QUERY__METHOD_CHATROOM_QUIT;
-  query.chatroom_quit = &request;
-  run_query (self, &query, task, boolean_result);
+  if (GPOINTER_TO_INT (announced) && natter_client_is_connected (self))
+    send_chatroom_notice (self, chatroom_id, "Quit", task);
+  else
+    quit_now (task);
 }
 
 gboolean

@@ -447,6 +447,52 @@ delivered_applied_cb (GObject      *object,
   g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, data->message);
 }
 
+/* Someone joined or left a chat room this user is in: kept as a notice in
+ * the room's chat. natterd stamps the sender; the content only says what
+ * they did. */
+static void
+chatroom_notice_stored_cb (GObject      *object,
+                           GAsyncResult *result,
+                           gpointer      user_data)
+{
+  g_autoptr(DeliverData) data = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterMessage) stored = natter_client_insert_local_message_finish (NATTER_CLIENT (object),
+                                                                               result, &error);
+
+  /* A notice not kept loses no message: the connection goes on. */
+  if (stored == NULL)
+    g_warning ("Cannot keep a chat room notice: %s", error->message);
+  deliver_done (data, TRUE);
+  g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, data->message);
+}
+
+static gboolean
+keep_chatroom_notice (NatterClient *self,
+                      DeliverData  *data)
+{
+  NatterMessage *message = data->message;
+  const char *operation = natter_message_get_notification_operation (message);
+  const char *sender = natter_message_get_sender_user_id (message);
+  g_autoptr(JsonObject) content = NULL;
+
+  if (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_CHATROOM ||
+      (g_strcmp0 (operation, "Join") != 0 && g_strcmp0 (operation, "Quit") != 0) ||
+      g_strcmp0 (sender, self->user_id) == 0)
+    return FALSE;
+
+  content = json_object_new ();
+  json_object_set_string_member (content, "operation", operation);
+  json_object_set_string_member (content, "operatorUserId", sender);
+  natter_client_insert_local_message_async (self, NATTER_CONVERSATION_CHATROOM,
+                                            natter_message_get_target_id (message), sender,
+                                            NATTER_OBJECT_CHATROOM_NOTIFICATION, content,
+                                            NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                            natter_message_get_sent_time (message), NULL,
+                                            chatroom_notice_stored_cb, data);
+  return TRUE;
+}
+
 /* At most this many of one's messages a receipt marks (natterd bounds
  * nothing in its content but the frame). */
 #define RECEIPT_UIDS_MAX 200
@@ -603,6 +649,11 @@ handle_deliver (NatterClient         *self,
                                          natter_message_get_target_id (message), NULL,
                                          delivered_applied_cb, data);
       return;
+
+    case NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION:
+      if (keep_chatroom_notice (self, data))
+        return;
+      break;
 
     case NATTER_MESSAGE_KIND_SYNC_READ_STATUS:
       natter_store_clear_unread_async (self->store, natter_message_get_conversation_type (message),

@@ -41,6 +41,7 @@ typedef enum {
   NATTER_MESSAGE_KIND_RECEIPT_RESPONSE, /* RC:RRRspMsg: a member read messages asking for them */
   NATTER_MESSAGE_KIND_CLEAR_COMMAND,    /* NT:ClearCmd: this user cleared a conversation's history */
   NATTER_MESSAGE_KIND_DELETED,          /* NT:DeletedLocally: what "delete for me" leaves here */
+  NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION, /* NT:ChrmNtf: someone joined or left a chat room */
 } NatterMessageKind;
 
 #define NATTER_TYPE_CONNECTION_STATUS (natter_connection_status_get_type ())

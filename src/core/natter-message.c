@@ -102,6 +102,7 @@ static const KnownName known_names[] = {
   { NATTER_OBJECT_RECEIPT_RESPONSE, "ReadReceiptResponseMessage", NATTER_MESSAGE_KIND_RECEIPT_RESPONSE },
   { NATTER_OBJECT_CLEAR_COMMAND, "ClearHistoryCommandMessage", NATTER_MESSAGE_KIND_CLEAR_COMMAND },
   { NATTER_OBJECT_DELETED_LOCALLY, "DeletedMessage", NATTER_MESSAGE_KIND_DELETED },
+  { NATTER_OBJECT_CHATROOM_NOTIFICATION, "ChatroomNotificationMessage", NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION },
 };
 
 static const KnownName *
@@ -1501,7 +1502,8 @@ is_account_notification (NatterMessage *self)
   NatterMessageKind kind = natter_message_get_kind (self);
 
   return kind == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION ||
-         kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION;
+         kind == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION ||
+         kind == NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION;
 }
 
 const char *
@@ -1518,8 +1520,8 @@ natter_message_get_notification_operator (NatterMessage *self)
   if (!is_account_notification (self))
     return NULL;
   return content_string (ensure_content (self),
-                         natter_message_get_kind (self) == NATTER_MESSAGE_KIND_GROUP_NOTIFICATION
-                         ? "operatorUserId" : "sourceUserId");
+                         natter_message_get_kind (self) == NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION
+                         ? "sourceUserId" : "operatorUserId");
 }
 
 /* RC:GrpNtf data is an object, or (as RongCloud's SDKs send it) the JSON
@@ -1726,6 +1728,7 @@ natter_message_dup_preview (NatterMessage *self)
                        ? _("[Video call]") : _("[Voice call]"));
     case NATTER_MESSAGE_KIND_CONTACT_NOTIFICATION:
     case NATTER_MESSAGE_KIND_GROUP_NOTIFICATION:
+    case NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION:
       /* The app words these itself (natter_format_notice()). */
       return g_strdup_printf ("[%s]", natter_message_get_notification_operation (self) ?: "");
     case NATTER_MESSAGE_KIND_RECALL_COMMAND:

@@ -132,6 +132,30 @@ test_group_notices (void)
     }
 }
 
+/* "X joined / left the chat room" (NT:ChrmNtf, as libnatter keeps it). */
+static void
+test_chatroom_notices (void)
+{
+  struct { const char *operation, *operator_id, *text; } cases[] = {
+    { "Join", "alice", "alice joined the chat room" },
+    { "Quit", "alice", "alice left the chat room" },
+    { "Join", "me", "You joined the chat room" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"operatorUserId\":\"%s\",\"operation\":\"%s\"}",
+                                               cases[i].operator_id, cases[i].operation);
+      g_autoptr(JsonNode) node = json_from_string (json, NULL);
+      g_autoptr(NatterMessage) message = natter_message_new (NATTER_CONVERSATION_CHATROOM, "den",
+                                                             cases[i].operator_id, "NT:ChrmNtf",
+                                                             json_node_get_object (node));
+      g_autofree char *text = natter_format_notice (message, "me");
+
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -139,6 +163,7 @@ main (int argc, char *argv[])
   g_setenv ("TZ", "Asia/Shanghai", TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/format/group-notices", test_group_notices);
+  g_test_add_func ("/format/chatroom-notices", test_chatroom_notices);
   g_test_add_func ("/format/duration", test_duration);
   g_test_add_func ("/format/days", test_days);
   g_test_add_func ("/format/errors", test_errors);
