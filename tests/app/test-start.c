@@ -83,51 +83,11 @@ test_first_screen (void)
 static void
 test_no_svg_at_start (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("natter-start-XXXXXX", NULL);
-  g_autofree char *profile = g_build_filename (dir, "me", NULL);
-  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
-  g_autofree char *token = g_build_filename (profile, "token", NULL);
-  const char *generate[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
-                             "--messages", "200", "--conversations", "20", "--owner", "me", NULL };
-  const char *natter[] = { natter_test_program ("NATTER_APP"), "--profile", profile, NULL };
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr(GSubprocess) app = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  const char *line = NULL;
-  JsonObject *figures;
+  g_autoptr(JsonObject) figures = start_figures (20);
 
-  g_assert_nonnull (dir);
-  g_assert_true (g_spawn_sync (NULL, (char **) generate, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                               NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
-  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
-
-  g_subprocess_launcher_setenv (launcher, "NATTER_APP_BENCH", "1", TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "NATTER_APP_BENCH_OPEN");
-  app = g_subprocess_launcher_spawnv (launcher, natter, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate_utf8 (app, NULL, NULL, &out, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (app));
-
-  /* the probe's line: the one that is JSON */
-  lines = g_strsplit (out, "\n", -1);
-  for (guint i = 0; lines[i] != NULL && line == NULL; i++)
-    if (lines[i][0] == '{')
-      line = lines[i];
-  g_assert_nonnull (line);
-  g_assert_true (json_parser_load_from_data (parser, line, -1, &error));
-  g_assert_no_error (error);
-  figures = json_node_get_object (json_parser_get_root (parser));
   /* it did start: the stored list was on screen */
   g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
   g_assert_false (json_object_get_boolean_member (figures, "librsvgMapped"));
-
-  natter_test_remove_tree (dir);
 }
 
 int
