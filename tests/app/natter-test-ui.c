@@ -1503,3 +1503,27 @@ natter_test_ui_wait_user_online (NatterTestServer *server,
 
   natter_test_ui_wait_until (online_is, &check, what);
 }
+
+/* Drops the file at @path on the open chat, as a file manager would. */
+void
+natter_test_ui_drop_file (NatterTestUi *ui,
+                          const char   *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (ui->chat));
+  GSList *files = g_slist_append (NULL, file);
+  GValue value = G_VALUE_INIT;
+  gboolean handled = FALSE;
+
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_set_boxed (&value, files);
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (controller))
+        g_signal_emit_by_name (controller, "drop", &value, 100.0, 100.0, &handled);
+    }
+  g_value_unset (&value);
+  g_slist_free (files);
+  g_assert_true (handled);
+}

@@ -156,6 +156,9 @@ void         natter_test_ui_wait_until       (NatterTestUiPredicate  predicate,
 void         natter_test_ui_spin             (guint       ms);
 void         natter_test_ui_wait_for_label   (GtkWidget  *root,
                                               const char *text);
+/* Drops the file at @path on the open chat; asserts it was taken. */
+void         natter_test_ui_drop_file        (NatterTestUi *ui,
+                                              const char   *path);
 void         natter_test_ui_wait_label_gone  (GtkWidget  *root,
                                               const char *text);
 /* A label with @text in any window (dialogs too). */

@@ -112,27 +112,12 @@ test_dropped_file_sent (NatterTestUi  *ui,
                         gconstpointer  data)
 {
   g_autofree char *path = g_build_filename (ui->dir, "notes.txt", NULL);
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (ui->chat));
   g_autofree char *history = NULL;
-  GSList *files = g_slist_append (NULL, file);
-  GValue value = G_VALUE_INIT;
-  gboolean handled = FALSE;
 
   natter_test_ui_publish (ui, "bob", "alice", "Send me your notes");
   natter_test_ui_open_chat (ui, "bob", "Send me your notes");
   g_assert_true (g_file_set_contents (path, "remember the milk", -1, NULL));
-  g_value_init (&value, GDK_TYPE_FILE_LIST);
-  g_value_set_boxed (&value, files);
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
-      if (GTK_IS_DROP_TARGET (controller))
-        g_signal_emit_by_name (controller, "drop", &value, 100.0, 100.0, &handled);
-    }
-  g_value_unset (&value);
-  g_slist_free (files);
-  g_assert_true (handled);
+  natter_test_ui_drop_file (ui, path);
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "notes.txt");
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the file sent");
   history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);

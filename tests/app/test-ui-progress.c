@@ -44,29 +44,6 @@ write_big_file (NatterTestUi *ui,
   return path;
 }
 
-static void
-drop_file (NatterTestUi *ui,
-           const char   *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (ui->chat));
-  GSList *files = g_slist_append (NULL, file);
-  GValue value = G_VALUE_INIT;
-  gboolean handled = FALSE;
-
-  g_value_init (&value, GDK_TYPE_FILE_LIST);
-  g_value_set_boxed (&value, files);
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
-      if (GTK_IS_DROP_TARGET (controller))
-        g_signal_emit_by_name (controller, "drop", &value, 100.0, 100.0, &handled);
-    }
-  g_value_unset (&value);
-  g_slist_free (files);
-  g_assert_true (handled);
-}
-
 static gboolean
 has_progress_bar (gpointer chat)
 {
@@ -156,7 +133,7 @@ test_upload_progress (NatterTestUi  *ui,
   natter_test_ui_open_chat (ui, "bob", "Send me the dump");
   g_assert_cmpuint (count_built (GTK_WIDGET (ui->chat), GTK_TYPE_PROGRESS_BAR, NULL), ==, 0);
   g_assert_cmpuint (count_built (GTK_WIDGET (ui->chat), GTK_TYPE_MENU_BUTTON, "read-by"), ==, 0);
-  drop_file (ui, path);
+  natter_test_ui_drop_file (ui, path);
   bar = watch_bar (ui, &watch);
   g_object_ref (bar);
   natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the big file sent");
@@ -183,7 +160,7 @@ test_upload_cancelled (NatterTestUi  *ui,
 
   natter_test_ui_publish (ui, "bob", "alice", "Send me the other dump");
   natter_test_ui_open_chat (ui, "bob", "Send me the other dump");
-  drop_file (ui, path);
+  natter_test_ui_drop_file (ui, path);
   bar = watch_bar (ui, &watch);
   g_object_ref (bar);
   natter_test_ui_wait_until (last_failed, ui->window, "the upload stopped and the message failed");
