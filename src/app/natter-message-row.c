@@ -821,6 +821,16 @@ update_content (NatterMessageRow *self)
 
 /* The avatar where a group starts (below it the bubble keeps its room) and
  * the sender's name in group chats; the profile may come later. */
+/* AdwAvatar lays its initials out again whenever its root changes, and a
+ * message row changes root twice each time a chat opens or a scroll moves
+ * it to another list item (#17): a hidden avatar keeps no initials, so
+ * only the group starts' avatars pay for it. */
+static void
+hide_initials (NatterMessageRow *self)
+{
+  adw_avatar_set_show_initials (self->avatar, FALSE);
+}
+
 static void
 update_sender (NatterMessageRow *self)
 {
@@ -831,11 +841,15 @@ update_sender (NatterMessageRow *self)
   gtk_widget_set_margin_start (self->bubble, !outgoing && !self->group_start ? AVATAR_ROOM : 0);
   if (!outgoing && self->group_start)
     {
+      /* the text first: the initials are laid out once, when shown */
       adw_avatar_set_text (self->avatar, sender_name (message));
+      adw_avatar_set_show_initials (self->avatar, TRUE);
       if (self->portraits != NULL)
         natter_portraits_apply (self->portraits, self->avatar,
                                 natter_message_get_sender_portrait_uri (message));
     }
+  else
+    hide_initials (self);
   gtk_label_set_label (self->sender_label, sender_name (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
                           self->show_sender && !outgoing && self->group_start);
@@ -912,6 +926,7 @@ natter_message_row_set_message (NatterMessageRow *self,
   g_set_object (&self->client, client);
   if (message == NULL)
     {
+      hide_initials (self);
       adw_bin_set_child (self->content_bin, NULL);
       g_cancellable_cancel (self->quote_cancellable);
       watch_quoted (self, NULL);
