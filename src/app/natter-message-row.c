@@ -823,12 +823,21 @@ update_content (NatterMessageRow *self)
  * the sender's name in group chats; the profile may come later. */
 /* AdwAvatar lays its initials out again whenever its root changes, and a
  * message row changes root twice each time a chat opens or a scroll moves
- * it to another list item (#17): a hidden avatar keeps no initials, so
- * only the group starts' avatars pay for it. */
+ * it to another list item (#17): an avatar has initials only while it is
+ * shown and in the window, so they are laid out once, with the window's
+ * font, when it comes (see natter_message_row_root()). */
 static void
 hide_initials (NatterMessageRow *self)
 {
   adw_avatar_set_show_initials (self->avatar, FALSE);
+}
+
+static void
+show_initials (NatterMessageRow *self)
+{
+  if (gtk_widget_get_visible (GTK_WIDGET (self->avatar)) &&
+      gtk_widget_get_root (GTK_WIDGET (self)) != NULL)
+    adw_avatar_set_show_initials (self->avatar, TRUE);
 }
 
 static void
@@ -843,7 +852,7 @@ update_sender (NatterMessageRow *self)
     {
       /* the text first: the initials are laid out once, when shown */
       adw_avatar_set_text (self->avatar, sender_name (message));
-      adw_avatar_set_show_initials (self->avatar, TRUE);
+      show_initials (self);
       if (self->portraits != NULL)
         natter_portraits_apply (self->portraits, self->avatar,
                                 natter_message_get_sender_portrait_uri (message));
@@ -926,7 +935,6 @@ natter_message_row_set_message (NatterMessageRow *self,
   g_set_object (&self->client, client);
   if (message == NULL)
     {
-      hide_initials (self);
       adw_bin_set_child (self->content_bin, NULL);
       g_cancellable_cancel (self->quote_cancellable);
       watch_quoted (self, NULL);
@@ -1456,12 +1464,33 @@ natter_message_row_dispose (GObject *object)
 }
 
 static void
+natter_message_row_root (GtkWidget *widget)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+
+  GTK_WIDGET_CLASS (natter_message_row_parent_class)->root (widget);
+  /* a row from the pool comes unbound: its message's binding shows them */
+  if (self->message != NULL)
+    show_initials (self);
+}
+
+static void
+natter_message_row_unroot (GtkWidget *widget)
+{
+  /* before the avatar hears of it */
+  hide_initials (NATTER_MESSAGE_ROW (widget));
+  GTK_WIDGET_CLASS (natter_message_row_parent_class)->unroot (widget);
+}
+
+static void
 natter_message_row_class_init (NatterMessageRowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = natter_message_row_dispose;
+  widget_class->root = natter_message_row_root;
+  widget_class->unroot = natter_message_row_unroot;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
