@@ -48,6 +48,7 @@ typedef struct {
   long list_heap_kib;       /* malloc'd bytes in use then */
   long settled_rss_kib;     /* 5 s after the map, when the chat is clicked */
   gboolean settled_librsvg;  /* librsvg mapped then */
+  gboolean settled_gl;       /* a GL driver mapped then */
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
@@ -85,8 +86,9 @@ sidebar_shown (Probe *probe)
   return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
 }
 
-/* NATTER_APP_BENCH_MARK=1: when the first chat is opened, when its frame
- * is drawn and when the run ends, in CLOCK_MONOTONIC seconds on stderr, to
+/* NATTER_APP_BENCH_MARK=1: when the first frame and the list's frame are
+ * drawn, when the first chat is opened, when its frame is drawn and when
+ * the run ends, in CLOCK_MONOTONIC seconds on stderr, to
  * cut a `perf record -k CLOCK_MONOTONIC` of the app to them
  * (`perf script --time OPEN,FRAME`). */
 static void
@@ -112,6 +114,17 @@ librsvg_mapped (void)
   g_autofree char *maps = NULL;
 
   return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) && strstr (maps, "librsvg") != NULL;
+}
+
+/* Whether a GL driver was loaded: Mesa's, and with llvmpipe LLVM (57 MiB). */
+static gboolean
+gl_driver_mapped (void)
+{
+  g_autofree char *maps = NULL;
+
+  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) &&
+         (strstr (maps, "_dri.so") != NULL || strstr (maps, "libGLX_mesa") != NULL ||
+          strstr (maps, "libEGL_mesa") != NULL || strstr (maps, "libLLVM") != NULL);
 }
 
 static double
@@ -155,14 +168,14 @@ finish (Probe *probe)
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
-          "\"nextChatsCpuMedianMs\":%.1f}\n",
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
-          next_cpu_median);
+          next_cpu_median, probe->settled_gl ? "true" : "false");
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -175,6 +188,7 @@ start_open (Probe *probe)
 
   probe->settled_rss_kib = natter_bench_rss_kib ();
   probe->settled_librsvg = librsvg_mapped ();
+  probe->settled_gl = gl_driver_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);
@@ -272,6 +286,7 @@ after_paint_cb (GdkFrameClock *clock,
     case WAIT_FIRST_FRAME:
       probe->first_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->first_frame_cpu_ms = thread_cpu_ms ();
+      mark ("first-frame");
       probe->stage = WAIT_LIST;
       G_GNUC_FALLTHROUGH;
     case WAIT_LIST:
@@ -287,6 +302,7 @@ after_paint_cb (GdkFrameClock *clock,
       /* this frame drew the list */
       probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->list_frame_cpu_ms = thread_cpu_ms ();
+      mark ("list-frame");
       probe->list_frame_shown = sidebar_shown (probe);
       probe->list_rss_kib = natter_bench_rss_kib ();
       probe->list_heap_kib = heap_kib ();
