@@ -48,6 +48,7 @@ typedef struct {
   long list_heap_kib;       /* malloc'd bytes in use then */
   long settled_rss_kib;     /* 5 s after the map, when the chat is clicked */
   gboolean settled_librsvg;  /* librsvg mapped then */
+  gboolean settled_gl;       /* a GL driver mapped then */
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
@@ -61,6 +62,7 @@ typedef struct {
   guint scroll_messages;
   double scroll_ms;
   GArray *next_opens;       /* ms of the chats opened after the first */
+  GArray *next_cpu;         /* and the main thread's CPU ms for each */
   guint next_count;
   gulong paint_id;
 } Probe;
@@ -84,6 +86,18 @@ sidebar_shown (Probe *probe)
   return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
 }
 
+/* NATTER_APP_BENCH_MARK=1: when the first frame and the list's frame are
+ * drawn, when the first chat is opened, when its frame is drawn and when
+ * the run ends, in CLOCK_MONOTONIC seconds on stderr, to
+ * cut a `perf record -k CLOCK_MONOTONIC` of the app to them
+ * (`perf script --time OPEN,FRAME`). */
+static void
+mark (const char *what)
+{
+  if (g_strcmp0 (g_getenv ("NATTER_APP_BENCH_MARK"), "1") == 0)
+    fprintf (stderr, "MARK %s %.6f\n", what, g_get_monotonic_time () / 1e6);
+}
+
 static double
 thread_cpu_ms (void)
 {
@@ -100,6 +114,17 @@ librsvg_mapped (void)
   g_autofree char *maps = NULL;
 
   return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) && strstr (maps, "librsvg") != NULL;
+}
+
+/* Whether a GL driver was loaded: Mesa's, and with llvmpipe LLVM (57 MiB). */
+static gboolean
+gl_driver_mapped (void)
+{
+  g_autofree char *maps = NULL;
+
+  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) &&
+         (strstr (maps, "_dri.so") != NULL || strstr (maps, "libGLX_mesa") != NULL ||
+          strstr (maps, "libEGL_mesa") != NULL || strstr (maps, "libLLVM") != NULL);
 }
 
 static double
@@ -123,13 +148,17 @@ static void
 finish (Probe *probe)
 {
   double next_median = 0;
+  double next_cpu_median = 0;
 
   if (probe->next_opens->len > 0)
     {
       g_array_sort (probe->next_opens, compare_double);
       next_median = g_array_index (probe->next_opens, double, probe->next_opens->len / 2);
+      g_array_sort (probe->next_cpu, compare_double);
+      next_cpu_median = g_array_index (probe->next_cpu, double, probe->next_cpu->len / 2);
     }
   probe->stage = DONE;
+  mark ("end");
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
   printf ("{\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
@@ -138,13 +167,15 @@ finish (Probe *probe)
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
-          "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u}\n",
+          "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
-          probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe));
+          probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
+          next_cpu_median, probe->settled_gl ? "true" : "false");
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -157,6 +188,7 @@ start_open (Probe *probe)
 
   probe->settled_rss_kib = natter_bench_rss_kib ();
   probe->settled_librsvg = librsvg_mapped ();
+  probe->settled_gl = gl_driver_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);
@@ -165,6 +197,7 @@ start_open (Probe *probe)
   probe->stage = WAIT_CHAT;
   probe->open_start_ms = natter_bench_boottime_ms ();
   probe->open_start_cpu_ms = thread_cpu_ms ();
+  mark ("open");
   natter_window_open_conversation (probe->window, atoi (parts[0]), parts[1], 0);
 }
 
@@ -253,6 +286,7 @@ after_paint_cb (GdkFrameClock *clock,
     case WAIT_FIRST_FRAME:
       probe->first_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->first_frame_cpu_ms = thread_cpu_ms ();
+      mark ("first-frame");
       probe->stage = WAIT_LIST;
       G_GNUC_FALLTHROUGH;
     case WAIT_LIST:
@@ -268,6 +302,7 @@ after_paint_cb (GdkFrameClock *clock,
       /* this frame drew the list */
       probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->list_frame_cpu_ms = thread_cpu_ms ();
+      mark ("list-frame");
       probe->list_frame_shown = sidebar_shown (probe);
       probe->list_rss_kib = natter_bench_rss_kib ();
       probe->list_heap_kib = heap_kib ();
@@ -292,9 +327,15 @@ after_paint_cb (GdkFrameClock *clock,
               probe->messages = g_list_model_get_n_items (G_LIST_MODEL (messages));
               probe->open_chat_ms = ms;
               probe->open_chat_cpu_ms = thread_cpu_ms () - probe->open_start_cpu_ms;
+              mark ("frame");
             }
           else
-            g_array_append_val (probe->next_opens, ms);
+            {
+              double cpu = thread_cpu_ms () - probe->open_start_cpu_ms;
+
+              g_array_append_val (probe->next_opens, ms);
+              g_array_append_val (probe->next_cpu, cpu);
+            }
 
           /* NATTER_APP_BENCH_NEXT=N: then N other chats of the list, one per frame */
           if (probe->next_opens->len < probe->next_count)
@@ -307,6 +348,7 @@ after_paint_cb (GdkFrameClock *clock,
               if (next != NULL)
                 {
                   probe->open_start_ms = natter_bench_boottime_ms ();
+                  probe->open_start_cpu_ms = thread_cpu_ms ();
                   natter_window_open_conversation (probe->window,
                                                    natter_conversation_get_conversation_type (next),
                                                    natter_conversation_get_target_id (next), 0);
@@ -358,6 +400,7 @@ static void
 probe_free (Probe *probe)
 {
   g_array_unref (probe->next_opens);
+  g_array_unref (probe->next_cpu);
   g_array_unref (probe->intervals);
   g_array_unref (probe->work);
   g_free (probe);
@@ -384,6 +427,7 @@ natter_bench_probe_attach (NatterWindow *window)
   if (probe->scroll_speed <= 0)
     probe->scroll_speed = SCROLL_SPEED;
   probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
   g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, (GDestroyNotify) probe_free);
 }

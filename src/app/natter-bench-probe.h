@@ -12,7 +12,9 @@
  * intervals and each frame's paint time; it ends at the top once
  * NATTER_APP_BENCH_SCROLL_MESSAGES are loaded, as offline the list cannot
  * know it has the first one), prints one JSON line with them
- * and the RSS, and quits. Without it nothing happens.
+ * and the RSS, and quits (the next chats' median of the main thread's CPU
+ * time too; NATTER_APP_BENCH_MARK=1 prints when the first chat was opened
+ * and drawn, for perf). Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

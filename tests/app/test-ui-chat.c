@@ -1129,8 +1129,26 @@ test_history (NatterTestUi  *ui,
   g_assert_null (natter_test_ui_find_button_with_icon (GTK_WIDGET (ui->chat), "go-bottom-symbolic"));
 }
 
+/* A row's avatar, shown or not. */
+static AdwAvatar *
+find_avatar (GtkWidget *widget)
+{
+  if (ADW_IS_AVATAR (widget))
+    return ADW_AVATAR (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwAvatar *found = find_avatar (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* One sender within minutes: one group, the avatar on its first bubble
- * only (after a message of ours, which starts a new group). */
+ * only (after a message of ours, which starts a new group). A hidden
+ * avatar keeps no initials: AdwAvatar lays them out again at every move
+ * of its row between list items (#17). */
 static void
 test_grouped_bubbles (NatterTestUi  *ui,
                       gconstpointer  data)
@@ -1163,6 +1181,7 @@ test_grouped_bubbles (NatterTestUi  *ui,
         g_assert_nonnull (natter_test_ui_find_type (row, ADW_TYPE_AVATAR));
       else
         g_assert_null (natter_test_ui_find_type (row, ADW_TYPE_AVATAR));
+      g_assert_cmpint (adw_avatar_get_show_initials (find_avatar (row)), ==, i == 1);
     }
 }
 
