@@ -12,7 +12,10 @@
  * stime from /proc) is sampled over the connected part, in % of one core.
  * --video 1280x720 measures the HD option (640x480 by default); the size
  * natter_call_media_get_video_size() would pick on this machine is printed
- * first, then what the test sources alone cost (a camera would not). A benchmark: it prints figures, it asserts nothing.
+ * first, then what the test sources alone cost (a camera would not). Each
+ * peer's threads follow, busiest first (the share of one core of each
+ * name), and the context switches per second of all of them: where the CPU
+ * goes. A benchmark: it prints figures, it asserts nothing.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -21,6 +24,7 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -150,6 +154,116 @@ cpu_ticks (GSubprocess *process)
   if (g_strv_length (fields) < 13)
     return 0;
   return g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10);
+}
+
+/* A thread's "voluntary_ctxt_switches" + "nonvoluntary_ctxt_switches". */
+static guint64
+thread_switches (const char *status_path)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint64 switches = 0;
+
+  if (!g_file_get_contents (status_path, &text, NULL, NULL))
+    return 0;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "ctxt_switches:") != NULL)
+      switches += g_ascii_strtoull (strchr (lines[i], ':') + 1, NULL, 10);
+  return switches;
+}
+
+/* utime + stime of each thread of a process, in clock ticks, by thread id;
+ * the name (GStreamer names its streaming threads after their pads, e.g.
+ * "queue4:src") in @names; all its threads' context switches in
+ * @switches. */
+static GHashTable *
+thread_ticks (GSubprocess *process,
+              GHashTable  *names,
+              guint64     *switches)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/task", g_subprocess_get_identifier (process));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  GHashTable *ticks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *tid;
+
+  *switches = 0;
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *stat = g_build_filename (path, tid, "stat", NULL);
+      g_autofree char *status = g_build_filename (path, tid, "status", NULL);
+      g_autofree char *text = NULL;
+      g_auto(GStrv) fields = NULL;
+      const char *open, *close;
+
+      if (!g_file_get_contents (stat, &text, NULL, NULL) || (open = strchr (text, '(')) == NULL ||
+          (close = strrchr (text, ')')) == NULL)
+        continue;
+      fields = g_strsplit (close + 2, " ", -1);
+      if (g_strv_length (fields) < 13)
+        continue;
+      *switches += thread_switches (status);
+      g_hash_table_insert (names, g_strdup (tid), g_strndup (open + 1, close - open - 1));
+      g_hash_table_insert (ticks, g_strdup (tid),
+                           GSIZE_TO_POINTER (g_ascii_strtoull (fields[11], NULL, 10) +
+                                             g_ascii_strtoull (fields[12], NULL, 10)));
+    }
+  return ticks;
+}
+
+static int
+compare_busiest (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  GHashTable *percent = user_data;
+  double x = *(double *) g_hash_table_lookup (percent, *(const char **) a);
+  double y = *(double *) g_hash_table_lookup (percent, *(const char **) b);
+
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Each thread's share of one core between @before and @after, busiest
+ * first, threads of the same name together. */
+static void
+print_threads (const char *side,
+               GHashTable *names,
+               GHashTable *before,
+               GHashTable *after,
+               guint64     switches,
+               double      seconds,
+               long        ticks_per_second)
+{
+  g_autoptr(GHashTable) percent = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer tid, ticks;
+
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &tid, &ticks))
+    {
+      const char *name = g_hash_table_lookup (names, tid);
+      gpointer was = g_hash_table_lookup (before, tid);
+      double *share = g_hash_table_lookup (percent, name);
+
+      if (share == NULL)
+        {
+          share = g_new0 (double, 1);
+          g_hash_table_insert (percent, (gpointer) name, share);
+          g_ptr_array_add (order, (gpointer) name);
+        }
+      *share += 100.0 * (GPOINTER_TO_SIZE (ticks) - GPOINTER_TO_SIZE (was)) / ticks_per_second / seconds;
+    }
+  g_ptr_array_sort_with_data (order, compare_busiest, percent);
+  g_print ("  %s: %.0f context switches/s; threads (%% of one core):", side, switches / seconds);
+  for (guint i = 0; i < order->len; i++)
+    {
+      double share = *(double *) g_hash_table_lookup (percent, order->pdata[i]);
+
+      if (share >= 0.05)
+        g_print (" %s %.1f", (const char *) order->pdata[i], share);
+    }
+  g_print ("\n");
 }
 
 static int
@@ -359,6 +473,12 @@ main (int   argc,
     Peer *bob = peer_start (server, dir, "bob", "answer", "--auto", NULL, NULL, NULL);
     Peer *alice;
     guint64 alice0, bob0, alice1, bob1;
+    guint64 alice_switches0, bob_switches0, alice_switches1, bob_switches1;
+    g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GHashTable) alice_threads0 = NULL;
+    g_autoptr(GHashTable) bob_threads0 = NULL;
+    g_autoptr(GHashTable) alice_threads1 = NULL;
+    g_autoptr(GHashTable) bob_threads1 = NULL;
     gint64 t0, t1;
     g_autoptr(JsonObject) alice_result = NULL;
     g_autoptr(JsonObject) bob_result = NULL;
@@ -370,10 +490,14 @@ main (int   argc,
     run_until (g_get_monotonic_time () + G_USEC_PER_SEC);
     alice0 = cpu_ticks (alice->process);
     bob0 = cpu_ticks (bob->process);
+    alice_threads0 = thread_ticks (alice->process, names, &alice_switches0);
+    bob_threads0 = thread_ticks (bob->process, names, &bob_switches0);
     t0 = g_get_monotonic_time ();
     run_until (t0 + (gint64) cpu_seconds * G_USEC_PER_SEC);
     alice1 = cpu_ticks (alice->process);
     bob1 = cpu_ticks (bob->process);
+    alice_threads1 = thread_ticks (alice->process, names, &alice_switches1);
+    bob_threads1 = thread_ticks (bob->process, names, &bob_switches1);
     t1 = g_get_monotonic_time ();
     alice_result = wait_result (alice);
     bob_result = wait_result (bob);
@@ -385,6 +509,10 @@ main (int   argc,
              100.0 * (bob1 - bob0) / ticks_per_second / ((t1 - t0) / (double) G_USEC_PER_SEC),
              json_object_get_int_member (alice_result, "videoFramesReceived"),
              json_object_get_int_member (bob_result, "videoFramesReceived"));
+    print_threads ("caller", names, alice_threads0, alice_threads1, alice_switches1 - alice_switches0, (t1 - t0) / (double) G_USEC_PER_SEC,
+                   ticks_per_second);
+    print_threads ("callee", names, bob_threads0, bob_threads1, bob_switches1 - bob_switches0, (t1 - t0) / (double) G_USEC_PER_SEC,
+                   ticks_per_second);
     peer_free (alice);
     peer_free (bob);
   }
