@@ -126,6 +126,7 @@ typedef struct {
   GWeakRef    appsrc;
   GstElement *pipeline;  /* pipewiresrc ! appsink */
   GstElement *source;    /* the pipewiresrc */
+  GstElement *sink;      /* the appsink (the pipeline's) */
   GstClockID  tick;
   GstCaps    *caps;      /* the appsrc's, from the camera thread only */
   gint64      last;      /* monotonic µs of the start or of the last frame */
@@ -237,13 +238,24 @@ remote_camera_start (gpointer data)
   return NULL;
 }
 
+/* Stopped: the appsink lets go of the camera (its callbacks held it, and
+ * the camera holds its pipeline), so all of it and the fd go. */
+static void
+remote_camera_close (RemoteCamera *camera)
+{
+  static GstAppSinkCallbacks none = { NULL };
+
+  gst_element_set_state (camera->pipeline, GST_STATE_NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (camera->sink), &none, NULL, NULL);
+}
+
 static gpointer
 remote_camera_finish (gpointer data)
 {
   RemoteCamera *camera = data;
 
   g_mutex_lock (&camera->state_lock);
-  gst_element_set_state (camera->pipeline, GST_STATE_NULL);
+  remote_camera_close (camera);
   g_mutex_unlock (&camera->state_lock);
   remote_camera_unref (camera);
   return NULL;
@@ -312,7 +324,7 @@ make_remote_camera (gboolean *remote_mode)
   g_mutex_init (&camera->state_lock);
   camera->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-remote-camera"));
   camera->source = gst_object_ref (source);
-  sink = gst_element_factory_make ("appsink", NULL);
+  sink = camera->sink = gst_element_factory_make ("appsink", NULL);
   g_object_set (sink, "sync", FALSE, "max-buffers", 2, "drop", TRUE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, g_atomic_rc_box_acquire (camera), remote_camera_unref);
   gst_bin_add_many (GST_BIN (camera->pipeline), source, sink, NULL);
@@ -321,7 +333,7 @@ make_remote_camera (gboolean *remote_mode)
   if (gst_element_set_state (camera->pipeline, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
     {
       g_message ("Cannot open the camera remote");
-      gst_element_set_state (camera->pipeline, GST_STATE_NULL);
+      remote_camera_close (camera);
       remote_camera_unref (camera);
       return NULL;
     }

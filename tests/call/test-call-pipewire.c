@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "natter-call-devices.h"
@@ -323,6 +324,28 @@ missing_of (NatterCall *call)
   return g_strjoinv (",", missing);
 }
 
+/* How many fds of this process are the camera remote's socket. */
+static guint
+remote_copies (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  struct stat remote, other;
+  const char *name;
+  guint copies = 0;
+
+  g_assert_cmpint (fstat (natter_call_devices_get_camera_remote (), &remote), ==, 0);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (fstat (atoi (name), &other) == 0 && other.st_dev == remote.st_dev && other.st_ino == remote.st_ino)
+      copies++;
+  return copies;
+}
+
+static gboolean
+only_our_remote (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ENDED && remote_copies () == 1;
+}
+
 /* alice video-calls bob without test sources: her camera is pipewiresrc
  * on the remote. */
 static NatterCall *
@@ -349,7 +372,7 @@ test_camera (Fixture       *f,
   NatterCall *call = dial_from_remote_camera (f, "pipewire-1");
 
   g_assert_true (wait_for (&f->pair, both_active, 30));
-  if (!wait_for (&f->pair, bob_sees_camera, 20))
+  if (!wait_for (&f->pair, bob_sees_camera, 40))
     g_error ("bob got %" G_GUINT64_FORMAT " frames, the last one's brightness %" G_GUINT64_FORMAT,
              natter_call_get_video_frames_received (f->pair.bob->call), last_brightness);
   g_test_message ("bob sees the camera, brightness %" G_GUINT64_FORMAT, last_brightness);
@@ -359,6 +382,10 @@ test_camera (Fixture       *f,
     g_autofree char *missing = missing_of (call);
     g_assert_null (strstr (missing, "camera"));
   }
+  /* the call's end lets go of the camera: no copy of the remote stays */
+  g_assert_cmpuint (remote_copies (), >, 1);
+  natter_call_hangup (call);
+  g_assert_true (wait_for (&f->pair, only_our_remote, 10));
 }
 
 /* A node that never gives a frame does not hold the call's video (pipewiresrc
@@ -373,7 +400,7 @@ test_silent_camera (Fixture       *f,
 
   g_assert_true (wait_for (&f->pair, both_active, 30));
   active = g_get_monotonic_time ();
-  g_assert_true (wait_for (&f->pair, bob_sees_black, 20));
+  g_assert_true (wait_for (&f->pair, bob_sees_black, 40));
   g_test_message ("black frames %.1f s after the call connected",
                   (g_get_monotonic_time () - active) / (double) G_USEC_PER_SEC);
   g_assert_cmpint (g_atomic_int_get (&f->links), ==, 1);
