@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/base/gstbasesrc.h>
 
 #include "natter-call-devices.h"
 
@@ -106,13 +109,186 @@ close_fd (gpointer fd)
   g_close (GPOINTER_TO_INT (fd), NULL);
 }
 
+/* The portal's camera runs in a pipeline of its own, pipewiresrc !
+ * appsink, and an appsrc gives its frames to the call. pipewiresrc's start
+ * waits until its stream is linked and negotiated (30 s when nothing links
+ * it), it would give the call's pipeline its PipeWire clock, and a node
+ * that never gives a frame would hold the call's video for ever: the
+ * call's pipeline must neither wait for it nor fail with it. A camera that
+ * gives no frame for REMOTE_CAMERA_SILENCE_S fails as an unplugged one
+ * does (an error from the appsrc: the call's media puts black frames in
+ * its place and counts it missing). */
+#define REMOTE_CAMERA_SILENCE_S 5
+
+typedef struct {
+  GMutex      lock;
+  GMutex      state_lock;  /* the camera pipeline's start or stop */
+  GWeakRef    appsrc;
+  GstElement *pipeline;  /* pipewiresrc ! appsink */
+  GstElement *source;    /* the pipewiresrc */
+  GstElement *sink;      /* the appsink (the pipeline's) */
+  GstClockID  tick;
+  GstCaps    *caps;      /* the appsrc's, from the camera thread only */
+  gint64      last;      /* monotonic µs of the start or of the last frame */
+  gboolean    failed;
+  gboolean    stopped;
+} RemoteCamera;
+
+static void
+remote_camera_clear (RemoteCamera *camera)
+{
+  g_weak_ref_clear (&camera->appsrc);
+  g_mutex_clear (&camera->lock);
+  g_mutex_clear (&camera->state_lock);
+  gst_clear_caps (&camera->caps);
+  gst_clear_object (&camera->source);
+  gst_clear_object (&camera->pipeline);
+}
+
+static void
+remote_camera_unref (gpointer camera)
+{
+  g_atomic_rc_box_release_full (camera, (GDestroyNotify) remote_camera_clear);
+}
+
+static void
+remote_camera_fail (RemoteCamera *camera,
+                    const char   *why)
+{
+  g_autoptr(GstElement) appsrc = NULL;
+
+  g_mutex_lock (&camera->lock);
+  if (camera->failed || camera->stopped)
+    {
+      g_mutex_unlock (&camera->lock);
+      return;
+    }
+  camera->failed = TRUE;
+  g_mutex_unlock (&camera->lock);
+  g_message ("The camera remote %s: no camera", why);
+  appsrc = g_weak_ref_get (&camera->appsrc);
+  if (appsrc != NULL)
+    GST_ELEMENT_ERROR (appsrc, RESOURCE, READ, ("The camera gives no frames"), ("%s", why));
+}
+
+static GstFlowReturn
+remote_camera_sample (GstAppSink *sink,
+                      gpointer    user_data)
+{
+  RemoteCamera *camera = user_data;
+  g_autoptr(GstSample) sample = gst_app_sink_pull_sample (sink);
+  g_autoptr(GstElement) appsrc = g_weak_ref_get (&camera->appsrc);
+  GstCaps *caps;
+  GstBuffer *buffer;
+
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  g_mutex_lock (&camera->lock);
+  camera->last = g_get_monotonic_time ();
+  g_mutex_unlock (&camera->lock);
+  if (appsrc == NULL)
+    return GST_FLOW_OK;
+  caps = gst_sample_get_caps (sample);
+  if (caps != NULL && (camera->caps == NULL || !gst_caps_is_equal (caps, camera->caps)))
+    {
+      gst_caps_replace (&camera->caps, caps);
+      gst_app_src_set_caps (GST_APP_SRC (appsrc), caps);
+    }
+  /* the call's clock stamps it (do-timestamp): the camera's is another */
+  buffer = gst_buffer_copy (gst_sample_get_buffer (sample));
+  GST_BUFFER_PTS (buffer) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  gst_app_src_push_buffer (GST_APP_SRC (appsrc), buffer);
+  return GST_FLOW_OK;
+}
+
+/* On the system clock's thread, every second. */
+static gboolean
+remote_camera_tick (GstClock     *clock,
+                    GstClockTime  time,
+                    GstClockID    id,
+                    gpointer      user_data)
+{
+  RemoteCamera *camera = user_data;
+  gboolean silent;
+
+  g_mutex_lock (&camera->lock);
+  silent = g_get_monotonic_time () - camera->last >= REMOTE_CAMERA_SILENCE_S * G_USEC_PER_SEC;
+  g_mutex_unlock (&camera->lock);
+  if (silent)
+    remote_camera_fail (camera, "gave no frame for " G_STRINGIFY (REMOTE_CAMERA_SILENCE_S) " s");
+  return TRUE;
+}
+
+/* Its own thread: pipewiresrc's start may wait up to 30 s. */
+static gpointer
+remote_camera_start (gpointer data)
+{
+  RemoteCamera *camera = data;
+  gboolean stopped;
+
+  g_mutex_lock (&camera->state_lock);
+  g_mutex_lock (&camera->lock);
+  stopped = camera->stopped;
+  g_mutex_unlock (&camera->lock);
+  if (!stopped && gst_element_set_state (camera->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    remote_camera_fail (camera, "did not start");
+  g_mutex_unlock (&camera->state_lock);
+  remote_camera_unref (camera);
+  return NULL;
+}
+
+/* Stopped: the appsink lets go of the camera (its callbacks held it, and
+ * the camera holds its pipeline), so all of it and the fd go. */
+static void
+remote_camera_close (RemoteCamera *camera)
+{
+  static GstAppSinkCallbacks none = { NULL };
+
+  gst_element_set_state (camera->pipeline, GST_STATE_NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (camera->sink), &none, NULL, NULL);
+}
+
+static gpointer
+remote_camera_finish (gpointer data)
+{
+  RemoteCamera *camera = data;
+
+  g_mutex_lock (&camera->state_lock);
+  remote_camera_close (camera);
+  g_mutex_unlock (&camera->state_lock);
+  remote_camera_unref (camera);
+  return NULL;
+}
+
+/* The appsrc is gone (the call ended, the camera was switched off or
+ * failed): the camera pipeline stops, off the caller's thread. A start
+ * still waiting is woken first (pipewiresrc's unlock: it waits no more). */
+static void
+remote_camera_stop (gpointer data)
+{
+  RemoteCamera *camera = data;
+
+  g_mutex_lock (&camera->lock);
+  camera->stopped = TRUE;
+  g_mutex_unlock (&camera->lock);
+  gst_clock_id_unschedule (camera->tick);
+  gst_clock_id_unref (camera->tick);
+  GST_BASE_SRC_GET_CLASS (camera->source)->unlock (GST_BASE_SRC (camera->source));
+  g_thread_unref (g_thread_new ("natter-camera-stop", remote_camera_finish, camera));
+}
+
 /* pipewiresrc on the portal's remote, on a copy of its fd (the element
- * only borrows it; a later remote may replace this one mid-call), or NULL;
- * @remote_mode: the portal decides the camera (it answered once). */
+ * only borrows it; a later remote may replace this one mid-call), behind
+ * an appsrc, or NULL; @remote_mode: the portal decides the camera (it
+ * answered once). */
 static GstElement *
 make_remote_camera (gboolean *remote_mode)
 {
-  GstElement *element = NULL;
+  static GstAppSinkCallbacks callbacks = { .new_sample = remote_camera_sample };
+  g_autoptr(GstClock) clock = NULL;
+  GstElement *source, *sink, *appsrc;
+  RemoteCamera *camera;
   int fd = -1;
 
   g_mutex_lock (&monitor_lock);
@@ -122,8 +298,7 @@ make_remote_camera (gboolean *remote_mode)
   g_mutex_unlock (&monitor_lock);
   if (fd < 0)
     return NULL;
-  /* A remote whose far end is gone would hold pipewiresrc's start for its
-   * 30 s connection timeout: no camera now. */
+  /* A remote whose far end is gone: no camera now. */
   {
     struct pollfd hangup = { .fd = fd, .events = POLLRDHUP };
 
@@ -134,16 +309,47 @@ make_remote_camera (gboolean *remote_mode)
         return NULL;
       }
   }
-  element = gst_element_factory_make ("pipewiresrc", NULL);
-  if (element == NULL)
+  source = gst_element_factory_make ("pipewiresrc", NULL);
+  if (source == NULL)
     {
       g_message ("pipewiresrc is missing: no camera through the portal");
       g_close (fd, NULL);
       return NULL;
     }
-  g_object_set (element, "fd", fd, NULL);
-  g_object_set_data_full (G_OBJECT (element), "natter-remote-fd", GINT_TO_POINTER (fd), close_fd);
-  return element;
+  g_object_set (source, "fd", fd, NULL);
+  g_object_set_data_full (G_OBJECT (source), "natter-remote-fd", GINT_TO_POINTER (fd), close_fd);
+
+  camera = g_atomic_rc_box_new0 (RemoteCamera);
+  g_mutex_init (&camera->lock);
+  g_mutex_init (&camera->state_lock);
+  camera->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-remote-camera"));
+  camera->source = gst_object_ref (source);
+  sink = camera->sink = gst_element_factory_make ("appsink", NULL);
+  g_object_set (sink, "sync", FALSE, "max-buffers", 2, "drop", TRUE, NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, g_atomic_rc_box_acquire (camera), remote_camera_unref);
+  gst_bin_add_many (GST_BIN (camera->pipeline), source, sink, NULL);
+  gst_element_link (source, sink);
+  /* connecting to the remote shows now */
+  if (gst_element_set_state (camera->pipeline, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
+    {
+      g_message ("Cannot open the camera remote");
+      remote_camera_close (camera);
+      remote_camera_unref (camera);
+      return NULL;
+    }
+
+  appsrc = gst_element_factory_make ("appsrc", NULL);
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE,
+                "max-buffers", (guint64) 2, "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, NULL);
+  g_weak_ref_init (&camera->appsrc, appsrc);
+  camera->last = g_get_monotonic_time ();
+  clock = gst_system_clock_obtain ();
+  camera->tick = gst_clock_new_periodic_id (clock, gst_clock_get_time (clock) + GST_SECOND, GST_SECOND);
+  gst_clock_id_wait_async (camera->tick, remote_camera_tick, g_atomic_rc_box_acquire (camera), remote_camera_unref);
+  g_thread_unref (g_thread_new ("natter-camera-start", remote_camera_start, g_atomic_rc_box_acquire (camera)));
+  /* the appsrc's end stops it all */
+  g_object_set_data_full (G_OBJECT (appsrc), "natter-remote-camera", camera, remote_camera_stop);
+  return appsrc;
 }
 
 gboolean

@@ -12,6 +12,7 @@
 #include "natter-forward-dialog.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
+#include "natter-presence-dot.h"
 #include "natter-presence-tracker.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
@@ -64,6 +65,9 @@ struct _NatterChatView
   AdwHeaderBar *header_bar;
   GtkWidget *back_button;
   AdwWindowTitle *window_title;
+  GtkWidget *header_avatar_overlay;
+  AdwAvatar *header_avatar;
+  NatterPresenceDot *header_presence_dot;
   GtkBox *header_box;
   GtkScrolledWindow *scrolled;
   GtkListView *list_view;
@@ -207,6 +211,26 @@ send_cs_handshake (NatterChatView *self)
   self->cs_retry_id = g_timeout_add_seconds (MIN (wait_s, CS_ANSWER_WAIT_MAX_S), cs_retry_cb, self);
 }
 
+/* A private chat's header shows the peer's avatar with its online dot,
+ * small, as Telegram and Dino do; groups and services have none. */
+static void
+update_header_avatar (NatterChatView *self,
+                      const char     *title)
+{
+  gboolean private = self->type == NATTER_CONVERSATION_PRIVATE && self->target_id != NULL;
+
+  gtk_widget_set_visible (self->header_avatar_overlay, private);
+  natter_presence_dot_set_user (self->header_presence_dot, private ? self->client : NULL,
+                                private ? self->target_id : NULL);
+  if (!private)
+    return;
+  adw_avatar_set_text (self->header_avatar, title);
+  if (self->portraits != NULL)
+    natter_portraits_apply (self->portraits, self->header_avatar,
+                            self->conversation != NULL ? natter_conversation_get_portrait_uri (self->conversation)
+                                                       : NULL);
+}
+
 static void
 update_title (NatterChatView *self)
 {
@@ -215,6 +239,7 @@ update_title (NatterChatView *self)
   if (self->conversation != NULL)
     title = natter_conversation_get_title (self->conversation);
   adw_window_title_set_title (self->window_title, title != NULL ? title : "");
+  update_header_avatar (self, title);
   if (self->typing_id != 0)
     adw_window_title_set_subtitle (self->window_title,
                                    self->typing_text != NULL ? self->typing_text : _("typing…"));
@@ -2090,6 +2115,9 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, back_button);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, window_title);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_avatar_overlay);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_presence_dot);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, header_box);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, scrolled);
   gtk_widget_class_bind_template_child (widget_class, NatterChatView, list_view);
@@ -2127,6 +2155,7 @@ natter_chat_view_init (NatterChatView *self)
   GtkAdjustment *adj;
 
   g_type_ensure (NATTER_TYPE_COMPOSER);
+  g_type_ensure (NATTER_TYPE_PRESENCE_DOT);
   gtk_widget_init_template (GTK_WIDGET (self));
 
   factory = gtk_signal_list_item_factory_new ();

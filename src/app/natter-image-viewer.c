@@ -14,26 +14,41 @@ struct _NatterImageViewer
 
   GCancellable *cancellable;
   GCancellable *download_cancellable;
+  NatterClient *client;
+  char *uri;                    /* the full image's, downloaded again on Retry */
 
   AdwWindowTitle *window_title;
   GtkSpinner *spinner;
   GtkPicture *picture;
+  GtkWidget *error_box;
   GtkLabel *error_label;
+  GtkWidget *retry_button;
   GtkWidget *transfer_box;      /* the full image's download: a bar and a cancel button */
   GtkProgressBar *transfer_bar;
 };
 
 G_DEFINE_FINAL_TYPE (NatterImageViewer, natter_image_viewer, ADW_TYPE_WINDOW)
 
+/* @retry: the download failed or was stopped, it can start again. */
+static void
+show_message (NatterImageViewer *self,
+              const char        *text,
+              gboolean           retry)
+{
+  gtk_spinner_stop (self->spinner);
+  gtk_label_set_label (self->error_label, text);
+  gtk_widget_set_visible (self->retry_button, retry);
+  gtk_widget_set_visible (self->error_box, TRUE);
+}
+
 static void
 show_error (NatterImageViewer *self,
-            const GError      *error)
+            const GError      *error,
+            gboolean           retry)
 {
   g_autofree char *text = natter_format_error (error);
 
-  gtk_spinner_stop (self->spinner);
-  gtk_label_set_label (self->error_label, text);
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+  show_message (self, text, retry);
 }
 
 /* The image, and its thumbnail before it, come from the sender: decoded
@@ -52,7 +67,7 @@ decoded_cb (GObject      *object,
   if (pixbuf == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        show_error (self, error);
+        show_error (self, error, FALSE);
       return;
     }
   texture = gdk_texture_new_for_pixbuf (pixbuf);
@@ -103,9 +118,7 @@ transfer_cancel_clicked_cb (NatterImageViewer *self)
   g_cancellable_cancel (self->download_cancellable);
   g_clear_object (&self->download_cancellable);
   gtk_widget_set_visible (self->transfer_box, FALSE);
-  gtk_spinner_stop (self->spinner);
-  gtk_label_set_label (self->error_label, _("Download cancelled"));
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
+  show_message (self, _("Download cancelled"), TRUE);
 }
 
 static void
@@ -118,12 +131,14 @@ downloaded_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   file = natter_client_download_finish (NATTER_CLIENT (object), result, &error);
+  /* stopped: the cancel tidied up already, and a retry may be running */
+  if (file == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
   gtk_widget_set_visible (self->transfer_box, FALSE);
   g_clear_object (&self->download_cancellable);
   if (file == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        show_error (self, error);
+      show_error (self, error, TRUE);
       return;
     }
   /* closed while the finished download waited for the main loop */
@@ -131,6 +146,26 @@ downloaded_cb (GObject      *object,
     return;
   natter_image_decode_file_async (file, natter_media_kind_max_size (NATTER_MEDIA_KIND_IMAGE), 0,
                                   self->cancellable, decoded_cb, g_object_ref (self));
+}
+
+static void
+start_download (NatterImageViewer *self)
+{
+  gtk_widget_set_visible (self->error_box, FALSE);
+  gtk_spinner_start (self->spinner);
+  self->download_cancellable = g_cancellable_new ();
+  natter_client_download_media_async (self->client, self->uri, NATTER_MEDIA_KIND_IMAGE, download_progress_cb, self,
+                                      self->download_cancellable, downloaded_cb, g_object_ref (self));
+}
+
+/* A cancelled or failed download, again (until now only reopening the
+ * viewer started it again). */
+static void
+retry_clicked_cb (NatterImageViewer *self)
+{
+  if (self->download_cancellable != NULL || self->client == NULL)
+    return;
+  start_download (self);
 }
 
 static void
@@ -142,6 +177,8 @@ natter_image_viewer_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_cancellable_cancel (self->download_cancellable);
   g_clear_object (&self->download_cancellable);
+  g_clear_object (&self->client);
+  g_clear_pointer (&self->uri, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_IMAGE_VIEWER);
 
   G_OBJECT_CLASS (natter_image_viewer_parent_class)->dispose (object);
@@ -157,10 +194,13 @@ natter_image_viewer_class_init (NatterImageViewerClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, window_title);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, spinner);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, picture);
+  gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, error_box);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, error_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, retry_button);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, transfer_box);
   gtk_widget_class_bind_template_child (widget_class, NatterImageViewer, transfer_bar);
   gtk_widget_class_bind_template_callback (widget_class, transfer_cancel_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, retry_clicked_cb);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
@@ -187,10 +227,9 @@ natter_image_viewer_new (GtkWindow     *parent,
                                      g_object_ref (self));
   if (uri != NULL && client != NULL)
     {
-      gtk_spinner_start (self->spinner);
-      self->download_cancellable = g_cancellable_new ();
-      natter_client_download_media_async (client, uri, NATTER_MEDIA_KIND_IMAGE, download_progress_cb, self,
-                                          self->download_cancellable, downloaded_cb, g_object_ref (self));
+      self->client = g_object_ref (client);
+      self->uri = g_strdup (uri);
+      start_download (self);
     }
   return GTK_WIDGET (self);
 }

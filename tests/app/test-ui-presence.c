@@ -72,6 +72,34 @@ dot_gone (gpointer sidebar)
   return !dot_shown (sidebar);
 }
 
+/* The chat header (not the messages: theirs are other avatars). */
+static GtkWidget *
+chat_header (NatterTestUi *ui)
+{
+  GtkWidget *header = natter_test_ui_find_type (GTK_WIDGET (ui->chat), ADW_TYPE_HEADER_BAR);
+
+  g_assert_nonnull (header);
+  return header;
+}
+
+static gboolean
+header_dot_shown (gpointer ui)
+{
+  return natter_test_ui_find_type (chat_header (ui), NATTER_TYPE_PRESENCE_DOT) != NULL;
+}
+
+static gboolean
+header_dot_gone (gpointer ui)
+{
+  return !header_dot_shown (ui);
+}
+
+static gboolean
+header_has_avatar (NatterTestUi *ui)
+{
+  return natter_test_ui_find_type (chat_header (ui), ADW_TYPE_AVATAR) != NULL;
+}
+
 static void
 show_online_cb (GObject      *object,
                 GAsyncResult *result,
@@ -99,17 +127,22 @@ test_presence (NatterTestUi  *ui,
   /* never seen since natterd started: offline, no last seen */
   wait_subtitle (ui, "offline");
   g_assert_false (dot_shown (ui->sidebar));
+  /* the peer's avatar in the header, no dot while offline */
+  g_assert_true (header_has_avatar (ui));
+  g_assert_false (header_dot_shown (ui));
 
   bob = natter_client_new (natter_test_server_get_url (ui->server), natter_test_server_get_app_key (ui->server),
                            profile);
   natter_client_connect (bob, token);
   wait_subtitle (ui, "online");
   natter_test_ui_wait_until (dot_shown, ui->sidebar, "the online dot on bob's row");
+  natter_test_ui_wait_until (header_dot_shown, ui, "the online dot in the chat header");
   natter_test_ui_screenshot (GTK_WIDGET (ui->window), "presence-online.png");
 
   natter_client_disconnect (bob);
   wait_subtitle (ui, "last seen just now");
   natter_test_ui_wait_until (dot_gone, ui->sidebar, "the online dot gone");
+  natter_test_ui_wait_until (header_dot_gone, ui, "the header's online dot gone");
   natter_test_ui_screenshot (GTK_WIDGET (ui->window), "presence-last-seen.png");
 
   /* bob hides his status: neither online nor a last seen is claimed */
@@ -124,6 +157,15 @@ test_presence (NatterTestUi  *ui,
   natter_test_ui_spin (500);
   g_assert_cmpstr (subtitle (ui), ==, "");
   g_assert_false (dot_shown (ui->sidebar));
+  g_assert_false (header_dot_shown (ui));
+
+  /* a group's header has no avatar, so no dot */
+  natter_test_ui_create_group (ui, "lunch", "Lunch club", "alice", "bob", NULL);
+  natter_chat_view_open (ui->chat, NATTER_CONVERSATION_GROUP, "lunch", NULL);
+  wait_subtitle (ui, "Group");
+  natter_test_ui_screenshot (GTK_WIDGET (ui->window), "presence-group-header.png");
+  g_assert_false (header_has_avatar (ui));
+  g_assert_false (header_dot_shown (ui));
   natter_client_disconnect (bob);
 }
 

@@ -238,7 +238,7 @@ test_download_progress_cancelled (NatterTestUi  *ui,
 
 /* The image viewer of a big image: its full-size download shows a bar
  * that a click on its cancel button stops half way; the viewer says so
- * and shows no full image. */
+ * and shows no full image, and its Retry downloads it all and shows it. */
 static GtkWidget *
 image_viewer (void)
 {
@@ -250,6 +250,12 @@ image_viewer (void)
   return NULL;
 }
 
+static gboolean
+viewer_shows_size (gpointer viewer)
+{
+  return natter_test_ui_find_label (viewer, "480 × 320") != NULL;
+}
+
 static void
 test_image_download_cancelled (NatterTestUi  *ui,
                                gconstpointer  data)
@@ -259,7 +265,7 @@ test_image_download_cancelled (NatterTestUi  *ui,
   g_autoptr(GFileIOStream) io = NULL;
   g_autoptr(GError) error = NULL;
   Watch watch = { .cancel_at_partial = TRUE };
-  GtkWidget *viewer, *bar;
+  GtkWidget *viewer, *bar, *retry;
 
   /* big: the PNG, then zeros after its end (decoders stop at IEND) */
   io = g_file_open_readwrite (file, NULL, &error);
@@ -288,6 +294,14 @@ test_image_download_cancelled (NatterTestUi  *ui,
   g_assert_false (gtk_widget_get_visible (gtk_widget_get_parent (bar)));
   natter_test_ui_spin (300);
   g_assert_null (natter_test_ui_find_label (viewer, "480 × 320"));
+
+  /* Retry, in the viewer: the whole download this time, then the image */
+  retry = natter_test_ui_find_button_with_label (viewer, "Retry");
+  g_assert_nonnull (retry);
+  g_signal_emit_by_name (retry, "clicked");
+  g_assert_null (natter_test_ui_find_label (viewer, "Download cancelled"));
+  natter_test_ui_wait_until (viewer_shows_size, viewer, "the full image after Retry");
+  g_assert_null (natter_test_ui_find_button_with_label (viewer, "Retry"));
   natter_test_ui_close_windows_of_type (g_type_from_name ("NatterImageViewer"));
 }
 

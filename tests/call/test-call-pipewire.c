@@ -1,0 +1,429 @@
+/* test-call-pipewire.c — the Flatpak camera path on a real PipeWire
+ *
+ * Inside a sandbox the camera is pipewiresrc on the PipeWire remote the
+ * Camera portal opened (natter_call_devices_set_camera_remote()). Here a
+ * real `pipewire` daemon runs with a minimal configuration in a private
+ * runtime directory; its camera is a `pipewiresink mode=provide` node of a
+ * gst-launch-1.0 process, and the remote natter gets is a socket connected
+ * to the daemon, as the portal's is. No session manager runs: the test
+ * links natter's stream to the camera with pw-link, as WirePlumber would.
+ * alice's side uses that camera (no test sources), bob's test sources.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "natter-call-devices.h"
+#include "natter-test-call-pair.h"
+#include "natter-test-netns.h"
+
+#define CAMERA_NODE "natter-test-camera"
+#define CAMERA_CAPS "video/x-raw,format=I420,width=320,height=240,framerate=15/1"
+
+/* The least a daemon needs to serve streams: the native protocol, client
+ * nodes and links, and a driver. */
+static const char daemon_config[] =
+  "context.properties = { core.daemon = true core.name = pipewire-0 }\n"
+  "context.spa-libs = { support.* = support/libspa-support }\n"
+  "context.modules = [\n"
+  "  { name = libpipewire-module-protocol-native }\n"
+  "  { name = libpipewire-module-metadata }\n"
+  "  { name = libpipewire-module-spa-node-factory }\n"
+  "  { name = libpipewire-module-client-node }\n"
+  "  { name = libpipewire-module-access }\n"
+  "  { name = libpipewire-module-adapter }\n"
+  "  { name = libpipewire-module-link-factory }\n"
+  "]\n"
+  "context.objects = [\n"
+  "  { factory = spa-node-factory args = { factory.name = support.node.driver node.name = Dummy-Driver\n"
+  "                                        node.group = pipewire.dummy priority.driver = 20000 } }\n"
+  "]\n";
+
+typedef struct {
+  Pair         pair;
+  char        *dir;
+  GSubprocess *daemon;
+  GSubprocess *camera;
+  GThread     *linker;
+  gint         linking;  /* atomic: the linker runs */
+  gint         links;    /* atomic */
+} Fixture;
+
+/* A test that fails leaves no daemon behind. */
+static void
+die_with_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn (Fixture            *f,
+       const char * const *argv)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  g_subprocess_launcher_setenv (launcher, "PIPEWIRE_RUNTIME_DIR", f->dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", f->dir, TRUE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* What a PipeWire tool prints (pw-link -o / -i: one port a line). */
+static char *
+run_tool (Fixture            *f,
+          const char * const *argv)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_subprocess_launcher_setenv (launcher, "PIPEWIRE_RUNTIME_DIR", f->dir, TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  return out;
+}
+
+static gboolean
+output_port_exists (Fixture    *f,
+                    const char *port)
+{
+  const char * const argv[] = { "pw-link", "-o", NULL };
+  g_autofree char *out = run_tool (f, argv);
+  g_auto(GStrv) lines = g_strsplit (out != NULL ? out : "", "\n", -1);
+
+  return g_strv_contains ((const char * const *) lines, port);
+}
+
+/* The session manager's part, on a thread of its own (natter's call may
+ * hold the main loop while its pipeline starts): every input port that
+ * appears (natter's stream) is linked to the camera. */
+static gpointer
+link_inputs (gpointer user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GHashTable) linked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  while (g_atomic_int_get (&f->linking))
+    {
+      const char * const list[] = { "pw-link", "-i", NULL };
+      g_autofree char *out = run_tool (f, list);
+      g_auto(GStrv) lines = g_strsplit (out != NULL ? out : "", "\n", -1);
+
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (*lines[i] != '\0' && !g_hash_table_contains (linked, lines[i]))
+          {
+            const char * const link[] = { "pw-link", CAMERA_NODE ":out_0", lines[i], NULL };
+            g_autofree char *ignored = run_tool (f, link);
+
+            g_hash_table_add (linked, g_strdup (lines[i]));
+            g_atomic_int_inc (&f->links);
+          }
+      g_usleep (100 * 1000);
+    }
+  return NULL;
+}
+
+static void
+wait_until_port (Fixture    *f,
+                 const char *port)
+{
+  gint64 until = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!output_port_exists (f, port))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, until);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* The portal's answer: a socket connected to the daemon. */
+static int
+open_remote (Fixture *f)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  g_autofree char *path = g_build_filename (f->dir, "pipewire-0", NULL);
+  gint64 until = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  int fd;
+
+  g_assert_cmpuint (strlen (path), <, sizeof address.sun_path);
+  strcpy (address.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  while (connect (fd, (struct sockaddr *) &address, sizeof address) != 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, until);
+      g_usleep (50 * 1000);
+    }
+  return fd;
+}
+
+/* A daemon, and a camera node on it whose frames pass @filter. */
+static void
+setup_with_camera (Fixture    *f,
+                   const char *filter)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *pipeline = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pair_setup (&f->pair, NULL);
+  f->dir = g_dir_make_tmp ("natter-pipewire-XXXXXX", &error);
+  g_assert_no_error (error);
+  config = g_build_filename (f->dir, "natter-test.conf", NULL);
+  g_file_set_contents (config, daemon_config, -1, &error);
+  g_assert_no_error (error);
+  {
+    const char * const argv[] = { "pipewire", "-c", config, NULL };
+    f->daemon = spawn (f, argv);
+  }
+  g_close (open_remote (f), NULL);
+
+  pipeline = g_strdup_printf ("videotestsrc is-live=true pattern=smpte ! " CAMERA_CAPS " ! %s ! "
+                              "pipewiresink mode=provide client-name=" CAMERA_NODE " "
+                              "stream-properties=props,media.class=Video/Source",
+                              filter);
+  {
+    g_auto(GStrv) words = g_strsplit (pipeline, " ", -1);
+    g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+    g_auto(GStrv) args = NULL;
+
+    g_strv_builder_add (argv, "gst-launch-1.0");
+    g_strv_builder_add (argv, "-q");
+    g_strv_builder_addv (argv, (const char **) words);
+    args = g_strv_builder_end (argv);
+    f->camera = spawn (f, (const char * const *) args);
+  }
+  wait_until_port (f, CAMERA_NODE ":out_0");
+
+  natter_call_devices_set_camera_remote (open_remote (f));
+  f->linking = TRUE;
+  f->linker = g_thread_new ("pw-linker", link_inputs, f);
+}
+
+static void
+setup_camera (Fixture       *f,
+              gconstpointer  data)
+{
+  setup_with_camera (f, "identity");
+}
+
+/* A node that takes its format and then never gives a frame: the first
+ * one sleeps for an hour before it goes on. */
+static void
+setup_silent_camera (Fixture       *f,
+                     gconstpointer  data)
+{
+  setup_with_camera (f, "identity sleep-time=3600000000");
+}
+
+static void
+stop (GSubprocess *process)
+{
+  if (process == NULL)
+    return;
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_wait (process, NULL, NULL);
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  g_atomic_int_set (&f->linking, FALSE);
+  g_clear_pointer (&f->linker, g_thread_join);
+  pair_teardown (&f->pair, NULL);
+  natter_call_devices_set_camera_remote (-1);
+  stop (f->camera);
+  stop (f->daemon);
+  g_clear_object (&f->camera);
+  g_clear_object (&f->daemon);
+  {
+    g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+    const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *path = g_build_filename (f->dir, name, NULL);
+        g_unlink (path);
+      }
+  }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+/* ------------------------------------------------------------ conditions */
+
+static gboolean
+both_active (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ACTIVE &&
+         state_of (pair->bob) == NATTER_CALL_STATE_ACTIVE;
+}
+
+/* The middle of bob's last frame of alice: the test pattern is bright, a
+ * missing camera's frames are black. */
+static guint64 last_brightness;
+
+static gboolean
+bob_frame_is_dark (Pair *pair)
+{
+  int width = 0, height = 0;
+  gsize stride = 0;
+  g_autoptr(GBytes) frame = natter_video_sink_get_frame (natter_call_get_remote_video (pair->bob->call),
+                                                         &width, &height, &stride);
+  const guint8 *data;
+  guint64 sum = 0;
+  int count = 0;
+
+  if (frame == NULL)
+    return FALSE;
+  data = g_bytes_get_data (frame, NULL);
+  for (int y = height / 4; y < height * 3 / 4; y += 8)
+    for (int x = width / 4; x < width * 3 / 4; x += 8)
+      {
+        const guint8 *pixel = data + y * stride + x * 4;
+        sum += pixel[0] + pixel[1] + pixel[2];
+        count++;
+      }
+  last_brightness = count > 0 ? sum / (count * 3) : 0;
+  return count > 0 && sum / (count * 3) < 24;
+}
+
+static gboolean
+bob_sees_camera (Pair *pair)
+{
+  return natter_call_get_video_frames_received (pair->bob->call) >= 30 && !bob_frame_is_dark (pair);
+}
+
+static gboolean
+bob_sees_black (Pair *pair)
+{
+  return natter_call_get_video_frames_received (pair->bob->call) >= 30 && bob_frame_is_dark (pair);
+}
+
+static char *
+missing_of (NatterCall *call)
+{
+  g_auto(GStrv) missing = natter_call_get_missing_devices (call);
+
+  return g_strjoinv (",", missing);
+}
+
+/* How many fds of this process are the camera remote's socket. */
+static guint
+remote_copies (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  struct stat remote, other;
+  const char *name;
+  guint copies = 0;
+
+  g_assert_cmpint (fstat (natter_call_devices_get_camera_remote (), &remote), ==, 0);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (fstat (atoi (name), &other) == 0 && other.st_dev == remote.st_dev && other.st_ino == remote.st_ino)
+      copies++;
+  return copies;
+}
+
+static gboolean
+only_our_remote (Pair *pair)
+{
+  return state_of (pair->alice) == NATTER_CALL_STATE_ENDED && remote_copies () == 1;
+}
+
+/* alice video-calls bob without test sources: her camera is pipewiresrc
+ * on the remote. */
+static NatterCall *
+dial_from_remote_camera (Fixture    *f,
+                         const char *call_id)
+{
+  NatterCall *call;
+
+  g_unsetenv ("NATTER_CALL_TEST_SOURCES");
+  f->pair.bob->auto_accept = TRUE;
+  call = dial (&f->pair, NATTER_CALL_MEDIA_VIDEO, call_id);
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "1", TRUE);
+  return call;
+}
+
+/* ----------------------------------------------------------------- tests */
+
+/* The camera node's frames reach bob through the call; the camera is not
+ * missing. */
+static void
+test_camera (Fixture       *f,
+             gconstpointer  data)
+{
+  NatterCall *call = dial_from_remote_camera (f, "pipewire-1");
+
+  g_assert_true (wait_for (&f->pair, both_active, 30));
+  if (!wait_for (&f->pair, bob_sees_camera, 40))
+    g_error ("bob got %" G_GUINT64_FORMAT " frames, the last one's brightness %" G_GUINT64_FORMAT,
+             natter_call_get_video_frames_received (f->pair.bob->call), last_brightness);
+  g_test_message ("bob sees the camera, brightness %" G_GUINT64_FORMAT, last_brightness);
+  g_assert_cmpint (g_atomic_int_get (&f->links), ==, 1);
+  g_assert_true (natter_call_media_get_camera_open (f->pair.alice->media));
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_null (strstr (missing, "camera"));
+  }
+  /* the call's end lets go of the camera: no copy of the remote stays */
+  g_assert_cmpuint (remote_copies (), >, 1);
+  natter_call_hangup (call);
+  g_assert_true (wait_for (&f->pair, only_our_remote, 10));
+}
+
+/* A node that never gives a frame does not hold the call's video (pipewiresrc
+ * alone would wait for ever): after a few seconds alice's camera counts as
+ * missing, bob gets black frames, the call goes on. */
+static void
+test_silent_camera (Fixture       *f,
+                    gconstpointer  data)
+{
+  NatterCall *call = dial_from_remote_camera (f, "pipewire-2");
+  gint64 active;
+
+  g_assert_true (wait_for (&f->pair, both_active, 30));
+  active = g_get_monotonic_time ();
+  g_assert_true (wait_for (&f->pair, bob_sees_black, 40));
+  g_test_message ("black frames %.1f s after the call connected",
+                  (g_get_monotonic_time () - active) / (double) G_USEC_PER_SEC);
+  g_assert_cmpint (g_atomic_int_get (&f->links), ==, 1);
+  {
+    g_autofree char *missing = missing_of (call);
+    g_assert_nonnull (strstr (missing, "camera"));
+  }
+  g_assert_false (natter_call_media_get_camera_open (f->pair.alice->media));
+  g_assert_cmpint (state_of (f->pair.alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (f->pair.bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  natter_test_enter_loopback_namespace (argc, argv);
+  gst_init (&argc, &argv);
+  pair_use_test_devices_only ();
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/call/pipewire/camera", Fixture, NULL, setup_camera, test_camera, teardown);
+  g_test_add ("/call/pipewire/silent-camera", Fixture, NULL, setup_silent_camera, test_silent_camera, teardown);
+
+  return g_test_run ();
+}
