@@ -1123,7 +1123,9 @@ route_clear (NatterdPublishOp *op,
 
 /* RC:RRRspMsg goes to the inboxes of the senders it names (members of
  * the group but the responder), not on the timeline: nobody else needs
- * to know who read whose message. */
+ * to know who read whose message. The store keeps who read which (the
+ * uids it names of those senders), so the sender's other and later
+ * devices learn it from history (#16). */
 static void
 route_receipt_response (NatterdServer    *self,
                         NatterdPublishOp *op,
@@ -1146,9 +1148,34 @@ route_receipt_response (NatterdServer    *self,
     {
       NatterdUser *user = natterd_directory_lookup_user (app, l->data);
 
-      if (user != NULL && user != sender && natterd_group_lookup_member (group, user) != NULL)
-        add_own_recipient (op, user->id);
+      JsonNode *uids;
+
+      if (user == NULL || user == sender || natterd_group_lookup_member (group, user) == NULL)
+        continue;
+      add_own_recipient (op, user->id);
+      uids = json_object_get_member (json_node_get_object (dic), l->data);
+      if (uids == NULL || !JSON_NODE_HOLDS_ARRAY (uids))
+        continue;
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (uids)); i++)
+        {
+          JsonNode *element = json_array_get_element (json_node_get_array (uids), i);
+          NatterdReadMessage read = { .sender_id = user->id };
+
+          if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+            continue;
+          read.message_id = natterd_message_uid_to_id (json_node_get_string (element));
+          if (read.message_id <= 0)
+            continue;
+          /* The store compares the whole uid, its random bits too. */
+          g_strlcpy (read.uid, json_node_get_string (element), sizeof read.uid);
+          if (op->read_messages == NULL)
+            op->read_messages = g_array_new (FALSE, FALSE, sizeof (NatterdReadMessage));
+          /* One answer marks at most as many as a client sends (200). */
+          if (op->read_messages->len < NATTERD_READ_MESSAGES_MAX)
+            g_array_append_val (op->read_messages, read);
+        }
     }
+  op->readers_max = g_hash_table_size (group->members);
 }
 
 void
