@@ -1087,6 +1087,27 @@ check_receipt (const NatterdPublishRequest *request)
   return NATTER_CODE_OK;
 }
 
+/* A client's NT:ChrmNtf says it joined or left; that someone was
+ * removed only natterd says (a server API block, #16). */
+static int
+check_chatroom_notice (const NatterdPublishRequest *request)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *operation = NULL;
+  const char *text = NULL;
+
+  if (request->from_api || strcmp (request->object_name, NATTER_OBJECT_CHATROOM_NOTIFICATION) != 0)
+    return NATTER_CODE_OK;
+  root = natter_json_parse (request->content, -1, NULL);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    operation = json_object_get_member (json_node_get_object (root), "operation");
+  if (operation != NULL && JSON_NODE_HOLDS_VALUE (operation) && json_node_get_value_type (operation) == G_TYPE_STRING)
+    text = json_node_get_string (operation);
+  if (g_strcmp0 (text, "Join") != 0 && g_strcmp0 (text, "Quit") != 0)
+    return NATTER_CODE_INVALID_PARAMETER;
+  return NATTER_CODE_OK;
+}
+
 static void
 add_own_recipient (NatterdPublishOp *op,
                    gint64            user_id)
@@ -1195,8 +1216,9 @@ natterd_server_publish (NatterdServer               *self,
     code = NATTER_CODE_SEND_TOO_FAST;
   else if (strcmp (request->object_name, NATTER_OBJECT_CLEAR_COMMAND) == 0)
     code = check_clear (request);
-  else if ((code = check_route (self, request)) == NATTER_CODE_OK)
-    code = check_receipt (request);
+  else if ((code = check_route (self, request)) == NATTER_CODE_OK &&
+           (code = check_receipt (request)) == NATTER_CODE_OK)
+    code = check_chatroom_notice (request);
 
   if (code != NATTER_CODE_OK)
     {
