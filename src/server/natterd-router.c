@@ -1168,7 +1168,6 @@ route_receipt_response (NatterdServer    *self,
   for (GList *l = names; l != NULL; l = l->next)
     {
       NatterdUser *user = natterd_directory_lookup_user (app, l->data);
-
       JsonNode *uids;
 
       if (user == NULL || user == sender || natterd_group_lookup_member (group, user) == NULL)
