@@ -391,6 +391,20 @@ check_content (const char  *content,
   return TRUE;
 }
 
+static gboolean
+check_readers (const Natter__Message  *message,
+               GError                **error)
+{
+  for (gsize i = 0; i < message->n_readers; i++)
+    {
+      if (message->readers[i] == NULL)
+        return fail (error, NATTER_PROTO_ERROR_MISSING_FIELD, "message.readers", "missing");
+      if (!check_id (message->readers[i]->user_id, "message.readers.user_id", error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* @preview: the message is a Conversation.latest_message, which alone may
  * carry a bounded preview of its content. */
 static gboolean
@@ -417,7 +431,8 @@ check_message_full (const Natter__Message  *message,
          check_object_name (message->object_name, "message.object_name", error) &&
          check_text (message->message_uid, UID_MAX_LENGTH, FALSE, "message.message_uid", error) &&
          check_text (message->push_content, PUSH_CONTENT_MAX_LENGTH, FALSE, "message.push_content", error) &&
-         check_content (message->content, error);
+         check_content (message->content, error) &&
+         check_readers (message, error);
 }
 
 static gboolean

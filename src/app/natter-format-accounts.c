@@ -164,6 +164,11 @@ chatroom_notice (NatterMessage *message,
     return g_strdup_printf (_("%s joined the chat room"), who);
   if (g_strcmp0 (operation, "Quit") == 0)
     return g_strdup_printf (_("%s left the chat room"), who);
+  if (g_strcmp0 (operation, "Kicked") == 0 &&
+      g_strcmp0 (natter_message_get_notification_operator (message), self_id) == 0)
+    return g_strdup (_("You were removed from the chat room"));
+  if (g_strcmp0 (operation, "Kicked") == 0)
+    return g_strdup_printf (_("%s was removed from the chat room"), who);
   return NULL;
 }
 

@@ -108,6 +108,7 @@ struct _NatterClient
   gboolean signing_out;         /* the next close says logout (NATTER_CLOSE_LOGOUT) */
   GHashTable *chatrooms;        /* ids of the chatrooms joined, rejoined after a reconnect */
   gint64 offline_since;         /* monotonic µs the last connection went, 0 if never */
+  GHashTable *notice_rates;     /* "room" or "room\x1fsender" -> NoticeRate, chat room notices kept */
 };
 
 G_DEFINE_FINAL_TYPE (NatterClient, natter_client, G_TYPE_OBJECT)
@@ -467,6 +468,81 @@ chatroom_notice_stored_cb (GObject      *object,
   g_signal_emit (data->self, signals[SIGNAL_MESSAGE_RECEIVED], 0, data->message);
 }
 
+/* Chat room notices kept, at most: a member joining and leaving over and
+ * over shows a few times (NOTICE_SENDER_MAX in NOTICE_SENDER_WINDOW), a
+ * crowd arriving at once a few a second (NOTICE_ROOM_MAX; removals count
+ * here only), so a flood cannot fill the room's timeline. What is over is
+ * dropped, not queued. */
+#define NOTICE_SENDER_MAX 3
+#define NOTICE_SENDER_WINDOW (10 * G_USEC_PER_SEC)
+#define NOTICE_ROOM_MAX 5
+#define NOTICE_ROOM_WINDOW G_USEC_PER_SEC
+#define NOTICE_RATES_MAX 1000
+
+typedef struct
+{
+  gint64 window_start;          /* monotonic µs */
+  guint  count;
+} NoticeRate;
+
+/* Counts one notice against @key, unless @max in @window were already. */
+static gboolean
+notice_rate_take (NatterClient *self,
+                  char         *key,
+                  guint         max,
+                  gint64        window,
+                  gint64        now)
+{
+  NoticeRate *rate = g_hash_table_lookup (self->notice_rates, key);
+
+  if (rate == NULL)
+    {
+      rate = g_new0 (NoticeRate, 1);
+      g_hash_table_insert (self->notice_rates, key, rate);
+    }
+  else
+    g_free (key);
+  if (now - rate->window_start >= window)
+    {
+      rate->window_start = now;
+      rate->count = 0;
+    }
+  if (rate->count >= max)
+    return FALSE;
+  rate->count++;
+  return TRUE;
+}
+
+static gboolean
+notice_rate_expired (gpointer key,
+                     gpointer value,
+                     gpointer user_data)
+{
+  const NoticeRate *rate = value;
+
+  return *(const gint64 *) user_data - rate->window_start >= NOTICE_SENDER_WINDOW;
+}
+
+/* @by_sender: the sender's own doing (a join or quit), not natterd's
+ * word that they were removed. */
+static gboolean
+chatroom_notice_allowed (NatterClient *self,
+                         const char   *room,
+                         const char   *sender,
+                         gboolean      by_sender)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (g_hash_table_size (self->notice_rates) >= NOTICE_RATES_MAX)
+    g_hash_table_foreach_remove (self->notice_rates, notice_rate_expired, &now);
+  /* The sender's burst first: one member's flood does not use up the room's. */
+  if (by_sender &&
+      !notice_rate_take (self, g_strconcat (room, "\x1f", sender, NULL), NOTICE_SENDER_MAX,
+                         NOTICE_SENDER_WINDOW, now))
+    return FALSE;
+  return notice_rate_take (self, g_strdup (room), NOTICE_ROOM_MAX, NOTICE_ROOM_WINDOW, now);
+}
+
 static gboolean
 keep_chatroom_notice (NatterClient *self,
                       DeliverData  *data)
@@ -476,9 +552,15 @@ keep_chatroom_notice (NatterClient *self,
   const char *sender = natter_message_get_sender_user_id (message);
   g_autoptr(JsonObject) content = NULL;
 
+  /* Kicked: natterd tells the room someone was removed (a server API
+   * block); the sender is who was removed. */
   if (natter_message_get_conversation_type (message) != NATTER_CONVERSATION_CHATROOM ||
-      (g_strcmp0 (operation, "Join") != 0 && g_strcmp0 (operation, "Quit") != 0) ||
+      (g_strcmp0 (operation, "Join") != 0 && g_strcmp0 (operation, "Quit") != 0 &&
+       g_strcmp0 (operation, "Kicked") != 0) ||
       g_strcmp0 (sender, self->user_id) == 0)
+    return FALSE;
+  if (!chatroom_notice_allowed (self, natter_message_get_target_id (message), sender,
+                                g_strcmp0 (operation, "Kicked") != 0))
     return FALSE;
 
   content = json_object_new ();
@@ -1542,6 +1624,7 @@ natter_client_finalize (GObject *object)
   g_hash_table_unref (self->presence);
   g_hash_table_unref (self->presence_known);
   g_hash_table_unref (self->chatrooms);
+  g_hash_table_unref (self->notice_rates);
   g_queue_clear_full (&self->delivers, g_free);
   g_clear_error (&self->status_error);
   g_clear_object (&self->store);
@@ -1728,6 +1811,7 @@ natter_client_init (NatterClient *self)
   self->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->presence_known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->chatrooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->notice_rates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&self->delivers);
 }
 

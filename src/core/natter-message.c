@@ -520,6 +520,22 @@ natter_message_new (NatterConversationType  conversation_type,
                                                             NATTER_MESSAGE_FLAG_COUNTED));
 }
 
+/* The local "receipt" object (see receipt_object()) with the readers
+ * natterd gave. */
+static void
+add_readers (JsonObject            *content,
+             const Natter__Message *message)
+{
+  JsonObject *receipt = json_object_new ();
+  JsonArray *read_by = json_array_new ();
+
+  for (gsize i = 0; i < message->n_readers; i++)
+    json_array_add_string_element (read_by, message->readers[i]->user_id);
+  json_object_set_boolean_member (receipt, "requested", TRUE);
+  json_object_set_array_member (receipt, "readBy", read_by);
+  json_object_set_object_member (content, "receipt", receipt);
+}
+
 NatterMessage *
 natter_message_new_from_proto (const Natter__Message  *message,
                                const char             *own_user_id,
@@ -534,6 +550,10 @@ natter_message_new_from_proto (const Natter__Message  *message,
   content = natter_content_parse (message->content, error);
   if (content == NULL)
     return NULL;
+  /* natterd keeps who read one's group messages and gives them with
+   * history (#16): a device that was not there learns them so. */
+  if (own && message->n_readers > 0 && NATTER_CONVERSATION_TYPE_HAS_TIMELINE (message->conversation_type))
+    add_readers (content, message);
 
   /* The server already puts the receiver's view in target_id: the sender
    * for a private chat, the original target for the sender's own devices. */

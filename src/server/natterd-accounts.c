@@ -478,6 +478,37 @@ account_profile (NatterdApiRequest *request)
     natterd_api_reply_ok (request);
 }
 
+/* The row is durable: now this node's account changes and subscribers
+ * hear of it (a write the store refused changes and tells nothing, as
+ * natterd_api_save_profile()). The settings are the request's, checked. */
+static void
+privacy_committed (NatterdOp *op,
+                   gpointer   user_data)
+{
+  NatterdApiRequest *request = user_data;
+  NatterdUser *user = natterd_account_user (request);
+  NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
+                                                      user->user_id);
+  const char *messages_from = natterd_api_param (request, "messagesFrom");
+  const char *show_online = natterd_api_param (request, "showOnline");
+
+  if (op->error == NULL)
+    {
+      gboolean hide_online = show_online != NULL ?
+                             g_strcmp0 (show_online, "false") == 0 || g_strcmp0 (show_online, "0") == 0 :
+                             account->hide_online;
+
+      if (messages_from != NULL)
+        account->contacts_only = g_str_equal (messages_from, "contacts");
+      if (account->hide_online != hide_online)
+        {
+          account->hide_online = hide_online;
+          natterd_server_presence_privacy_changed (request->server, user);
+        }
+    }
+  natterd_api_part_committed (op, request);
+}
+
 static void
 account_privacy (NatterdApiRequest *request)
 {
@@ -485,12 +516,14 @@ account_privacy (NatterdApiRequest *request)
   NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
                                                       user->user_id);
   const char *messages_from = natterd_api_param (request, "messagesFrom");
+  gboolean contacts_only = account->contacts_only;
+  gboolean show_online = !account->hide_online;
   JsonBuilder *body;
 
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST)
     {
       NatterdAccountOp *op;
-      gboolean show_online = !account->hide_online;
+      NatterdAccount changed = *account;
 
       /* Either setting or both; one left out stays as it is. */
       if ((messages_from != NULL || natterd_api_param (request, "showOnline") == NULL) &&
@@ -503,21 +536,20 @@ account_privacy (NatterdApiRequest *request)
           !natterd_accounts_bool_param (request, "showOnline", &show_online))
         return;
       if (messages_from != NULL)
-        account->contacts_only = g_str_equal (messages_from, "contacts");
+        contacts_only = g_str_equal (messages_from, "contacts");
+      /* The row as it will be; this node's account changes once it is
+       * stored (privacy_committed()). */
+      changed.contacts_only = contacts_only;
+      changed.hide_online = !show_online;
       op = natterd_accounts_op_new ();
-      if (account->hide_online != !show_online)
-        {
-          account->hide_online = !show_online;
-          natterd_server_presence_privacy_changed (request->server, user);
-        }
-      natterd_accounts_add_account_row (op, request->app, user->user_id, account);
-      natterd_accounts_submit (request, op);
+      natterd_accounts_add_account_row (op, request->app, user->user_id, &changed);
+      natterd_api_submit_part_full (request, op, privacy_committed);
     }
   body = natterd_api_ok_body (request);
   json_builder_set_member_name (body, "messagesFrom");
-  json_builder_add_string_value (body, account->contacts_only ? "contacts" : "anyone");
+  json_builder_add_string_value (body, contacts_only ? "contacts" : "anyone");
   json_builder_set_member_name (body, "showOnline");
-  json_builder_add_boolean_value (body, !account->hide_online);
+  json_builder_add_boolean_value (body, show_online);
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST)
     natterd_api_finish_when_stored (request);
   else

@@ -163,6 +163,40 @@ messages_to_proto (NatterdMessage * const *messages,
   return pointers;
 }
 
+/* The readers the store gave with @messages (the asker's own group
+ * messages, #16) into @storage; @owned keeps what they need. */
+static void
+attach_readers (NatterdMessage * const *messages,
+                guint                   n,
+                Natter__Message        *storage,
+                GPtrArray              *owned)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      GPtrArray *readers = messages[i]->readers;
+      Natter__Reader *block;
+      Natter__Reader **pointers;
+
+      if (readers == NULL || readers->len == 0)
+        continue;
+      block = g_new (Natter__Reader, readers->len);
+      pointers = g_new (Natter__Reader *, readers->len);
+      g_ptr_array_add (owned, block);
+      g_ptr_array_add (owned, pointers);
+      for (guint r = 0; r < readers->len; r++)
+        {
+          NatterdReader *reader = g_ptr_array_index (readers, r);
+
+          natter__reader__init (&block[r]);
+          block[r].user_id = reader->user_id;
+          block[r].read_time = reader->read_time;
+          pointers[r] = &block[r];
+        }
+      storage[i].n_readers = readers->len;
+      storage[i].readers = pointers;
+    }
+}
+
 /* ----------------------------------------------------------------- history */
 
 static void
@@ -175,6 +209,7 @@ history_read (NatterdRead *base,
   Natter__HistoryResult history = NATTER__HISTORY_RESULT__INIT;
   g_autofree Natter__Message *messages = NULL;
   g_autofree Natter__Message **pointers = NULL;
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   gsize room;
   guint n;
 
@@ -196,6 +231,7 @@ history_read (NatterdRead *base,
   n = MIN (read->messages->len, read->limit - 1);
   pointers = messages_to_proto ((NatterdMessage * const *) read->messages->pdata, n,
                                 context->user->user_id, &messages);
+  attach_readers ((NatterdMessage * const *) read->messages->pdata, n, messages, owned);
   history.n_messages = n;
   history.messages = pointers;
   history.has_more = read->messages->len > n;
@@ -483,6 +519,7 @@ timeline_read (NatterdRead *base,
   Natter__TimelineResult timeline = NATTER__TIMELINE_RESULT__INIT;
   g_autofree Natter__Message *messages = NULL;
   g_autofree Natter__Message **pointers = NULL;
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   guint n;
 
   if (natterd_session_get_state (context->session) == NATTERD_SESSION_CLOSED)
@@ -502,6 +539,7 @@ timeline_read (NatterdRead *base,
   n = MIN (read->messages->len, read->limit - 1);
   pointers = messages_to_proto ((NatterdMessage * const *) read->messages->pdata, n,
                                 context->user->user_id, &messages);
+  attach_readers ((NatterdMessage * const *) read->messages->pdata, n, messages, owned);
   timeline.messages = pointers;
   timeline.n_messages = 0;
   result.payload_case = NATTER__RESULT__PAYLOAD_TIMELINE;

@@ -1087,6 +1087,27 @@ check_receipt (const NatterdPublishRequest *request)
   return NATTER_CODE_OK;
 }
 
+/* A client's NT:ChrmNtf says it joined or left; that someone was
+ * removed only natterd says (a server API block, #16). */
+static int
+check_chatroom_notice (const NatterdPublishRequest *request)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *operation = NULL;
+  const char *text = NULL;
+
+  if (request->from_api || strcmp (request->object_name, NATTER_OBJECT_CHATROOM_NOTIFICATION) != 0)
+    return NATTER_CODE_OK;
+  root = natter_json_parse (request->content, -1, NULL);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    operation = json_object_get_member (json_node_get_object (root), "operation");
+  if (operation != NULL && JSON_NODE_HOLDS_VALUE (operation) && json_node_get_value_type (operation) == G_TYPE_STRING)
+    text = json_node_get_string (operation);
+  if (g_strcmp0 (text, "Join") != 0 && g_strcmp0 (text, "Quit") != 0)
+    return NATTER_CODE_INVALID_PARAMETER;
+  return NATTER_CODE_OK;
+}
+
 static void
 add_own_recipient (NatterdPublishOp *op,
                    gint64            user_id)
@@ -1123,7 +1144,9 @@ route_clear (NatterdPublishOp *op,
 
 /* RC:RRRspMsg goes to the inboxes of the senders it names (members of
  * the group but the responder), not on the timeline: nobody else needs
- * to know who read whose message. */
+ * to know who read whose message. The store keeps who read which (the
+ * uids it names of those senders), so the sender's other and later
+ * devices learn it from history (#16). */
 static void
 route_receipt_response (NatterdServer    *self,
                         NatterdPublishOp *op,
@@ -1145,10 +1168,34 @@ route_receipt_response (NatterdServer    *self,
   for (GList *l = names; l != NULL; l = l->next)
     {
       NatterdUser *user = natterd_directory_lookup_user (app, l->data);
+      JsonNode *uids;
 
-      if (user != NULL && user != sender && natterd_group_lookup_member (group, user) != NULL)
-        add_own_recipient (op, user->id);
+      if (user == NULL || user == sender || natterd_group_lookup_member (group, user) == NULL)
+        continue;
+      add_own_recipient (op, user->id);
+      uids = json_object_get_member (json_node_get_object (dic), l->data);
+      if (uids == NULL || !JSON_NODE_HOLDS_ARRAY (uids))
+        continue;
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (uids)); i++)
+        {
+          JsonNode *element = json_array_get_element (json_node_get_array (uids), i);
+          NatterdReadMessage read = { .sender_id = user->id };
+
+          if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+            continue;
+          read.message_id = natterd_message_uid_to_id (json_node_get_string (element));
+          if (read.message_id <= 0)
+            continue;
+          /* The store compares the whole uid, its random bits too. */
+          g_strlcpy (read.uid, json_node_get_string (element), sizeof read.uid);
+          if (op->read_messages == NULL)
+            op->read_messages = g_array_new (FALSE, FALSE, sizeof (NatterdReadMessage));
+          /* One answer marks at most as many as a client sends (200). */
+          if (op->read_messages->len < NATTERD_READ_MESSAGES_MAX)
+            g_array_append_val (op->read_messages, read);
+        }
     }
+  op->readers_max = g_hash_table_size (group->members);
 }
 
 void
@@ -1168,8 +1215,9 @@ natterd_server_publish (NatterdServer               *self,
     code = NATTER_CODE_SEND_TOO_FAST;
   else if (strcmp (request->object_name, NATTER_OBJECT_CLEAR_COMMAND) == 0)
     code = check_clear (request);
-  else if ((code = check_route (self, request)) == NATTER_CODE_OK)
-    code = check_receipt (request);
+  else if ((code = check_route (self, request)) == NATTER_CODE_OK &&
+           (code = check_receipt (request)) == NATTER_CODE_OK)
+    code = check_chatroom_notice (request);
 
   if (code != NATTER_CODE_OK)
     {

@@ -49,6 +49,7 @@ static const Table tables[] = {
   { "webhook_events", "message_id, app_id, body" },
   { "account_rows", "app_id, kind, owner, name, value" },
   { "account_logins", "app_id, user_id, failures, locked_until" },
+  { "message_readers", "message_id, reader_id, read_time" },
 };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */

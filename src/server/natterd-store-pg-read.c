@@ -140,6 +140,12 @@ const char * const natterd_store_pg_reader_sql[PR_N_STATEMENTS] = {
     "   WHERE owner = $4 AND expires > " NOW_MS ")"
     "  ORDER BY message_id LIMIT $2) x"
     " WHERE skipped < $3 ORDER BY message_id",
+  /* Who read which of messages $1, those that $2 sent (#16). */
+  [PR_READERS] =
+    "SELECT r.message_id, u.user_id, r.read_time FROM message_readers r"
+    " JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.reader_id"
+    " WHERE r.message_id = ANY ($1::bigint[]) AND m.sender_id = $2::bigint"
+    " ORDER BY r.message_id, r.read_time, r.reader_id",
 };
 
 static PGresult *
@@ -227,6 +233,55 @@ read_replay (NatterdStorePg     *self,
   return TRUE;
 }
 
+/* The readers of @user_id's own group messages among @messages (#16),
+ * in one query. */
+static gboolean
+read_readers (NatterdStorePg  *self,
+              GPtrArray       *messages,
+              gint64           user_id,
+              GError         **error)
+{
+  g_autoptr(GHashTable) by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GString) ids = g_string_new ("{");
+  PgParams params = { 0 };
+  PGresult *r;
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      NatterdMessage *m = g_ptr_array_index (messages, i);
+
+      if (m->uid == NULL || m->timeline_seq == 0)
+        continue;
+      g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, ids->len > 1 ? "," : "", m->id);
+      g_hash_table_insert (by_id, &m->id, m);
+    }
+  if (g_hash_table_size (by_id) == 0)
+    return TRUE;
+  g_string_append_c (ids, '}');
+  natterd_pg_params_text (&params, ids->str);
+  natterd_pg_params_int (&params, user_id);
+  r = run (self, PR_READERS, &params, error);
+  if (r == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
+    {
+      gint64 id = natterd_pg_int (r, i, 0);
+      NatterdMessage *m = g_hash_table_lookup (by_id, &id);
+      NatterdReader *reader;
+
+      if (m == NULL)
+        continue;
+      reader = g_new (NatterdReader, 1);
+      reader->user_id = natterd_pg_text (r, i, 1);
+      reader->read_time = natterd_pg_int (r, i, 2);
+      if (m->readers == NULL)
+        m->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_reader_free);
+      g_ptr_array_add (m->readers, reader);
+    }
+  PQclear (r);
+  return TRUE;
+}
+
 /* The part of a timeline @user_id may read, as in the SQLite backend. */
 static gboolean
 timeline_range (NatterdStorePg  *self,
@@ -305,7 +360,7 @@ read_history (NatterdStorePg      *self,
       g_ptr_array_add (read->messages, m);
     }
   PQclear (r);
-  return TRUE;
+  return read_readers (self, read->messages, read->user_id, error);
 }
 
 static gboolean
@@ -506,7 +561,7 @@ read_timeline (NatterdStorePg       *self,
         break;
     }
   PQclear (r);
-  return TRUE;
+  return read_readers (self, read->messages, read->user_id, error);
 }
 
 static gboolean

@@ -209,6 +209,12 @@ static const char * const migrations[] = {
   " SELECT sent_time / 3600000, min (id) FROM messages GROUP BY sent_time / 3600000"
   " ON CONFLICT (hour) DO UPDATE SET first_message_id = excluded.first_message_id"
   " WHERE hours.first_message_id > excluded.first_message_id;",
+  /* 6: who read a group message (SQLite schema 10) */
+  "CREATE TABLE message_readers ("
+  "  message_id BIGINT NOT NULL,"
+  "  reader_id BIGINT NOT NULL,"
+  "  read_time BIGINT NOT NULL,"
+  "  PRIMARY KEY (message_id, reader_id));",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);

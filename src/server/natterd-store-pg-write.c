@@ -220,6 +220,18 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_BUMP_SEQS] =
     "UPDATE users u SET max_seq = u.max_seq + v.n FROM unnest ($1::bigint[], $2::bigint[]) AS v (id, n)"
     " WHERE u.id = v.id RETURNING u.id, u.max_seq",
+  /* RC:RRRspMsg (see the SQLite store's W_INSERT_READER): $1 ids, $2
+   * uids, $3 the senders named, one element a message. */
+  [PW_INSERT_READERS] =
+    "INSERT INTO message_readers (message_id, reader_id, read_time)"
+    " SELECT m.id, $4::bigint, $5::bigint"
+    " FROM unnest ($1::bigint[], $2::text[], $3::bigint[]) AS v (id, uid, sender)"
+    " JOIN messages m ON m.id = v.id AND m.uid = v.uid AND m.sender_id = v.sender"
+    " JOIN timeline_members tm ON tm.user_id = $4::bigint AND tm.target_id = m.target_id"
+    "  AND tm.app_id = m.app_id AND tm.member <> 0 AND m.timeline_seq >= tm.first_seq"
+    " WHERE m.app_id = $6::bigint AND m.target_id = $7::text AND m.conversation_type IN (2, 3)"
+    " AND (SELECT count (*) FROM message_readers x WHERE x.message_id = m.id) < $8::bigint"
+    " ON CONFLICT DO NOTHING",
 };
 
 /* A PostgreSQL array literal of texts, built one element at a time. */
@@ -754,6 +766,41 @@ write_mentions (NatterdStorePg    *self,
     }
 }
 
+/* RC:RRRspMsg (#16): who read which, in one statement run with @after. */
+static void
+write_readers (NatterdStorePg    *self,
+               NatterdPublishOp  *op,
+               GPtrArray         *after)
+{
+  GString *arrays[3];
+  PgParams *params;
+
+  if (op->read_messages == NULL || op->read_messages->len == 0)
+    return;
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    arrays[a] = g_string_new (NULL);
+  for (guint i = 0; i < op->read_messages->len; i++)
+    {
+      NatterdReadMessage *read = &g_array_index (op->read_messages, NatterdReadMessage, i);
+
+      array_int (arrays[0], read->message_id);
+      array_text (arrays[1], read->uid);
+      array_int (arrays[2], read->sender_id);
+    }
+  params = &natterd_pg_call_new (after, PW_INSERT_READERS)->params;
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    {
+      array_end (arrays[a]);
+      g_ptr_array_add (self->keep, g_string_free (arrays[a], FALSE));
+      natterd_pg_params_text (params, g_ptr_array_index (self->keep, self->keep->len - 1));
+    }
+  natterd_pg_params_int (params, op->sender_id);
+  natterd_pg_params_int (params, op->message.sent_time);
+  natterd_pg_params_int (params, op->app_id);
+  natterd_pg_params_text (params, op->message.target_id);
+  natterd_pg_params_int (params, op->readers_max);
+}
+
 /* Sent before (through this node or another): answer with that one. */
 static gboolean
 find_duplicate (NatterdStorePg    *self,
@@ -852,6 +899,7 @@ publish_stored (NatterdStorePg    *self,
     }
   if (op->timeline)
     write_mentions (self, op, after);
+  write_readers (self, op, after);
 
   if (op->webhook && persisted)
     {

@@ -77,6 +77,11 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
   [R_WEBHOOK_EVENTS] =
     "SELECT message_id, app_id, body FROM webhook_events WHERE message_id > ?1"
     " ORDER BY message_id LIMIT ?2",
+  /* Who read message ?1, if ?2 sent it (#16). */
+  [R_READERS] =
+    "SELECT u.user_id, r.read_time FROM message_readers r JOIN messages m ON m.id = r.message_id"
+    " JOIN users u ON u.id = r.reader_id WHERE r.message_id = ?1 AND m.sender_id = ?2"
+    " ORDER BY r.read_time, r.reader_id",
 };
 
 static gboolean timeline_range (NatterdStoreSqlite  *self,
@@ -411,6 +416,40 @@ read_replay (NatterdStoreSqlite  *self,
   return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
 }
 
+/* The readers of @user_id's own group messages among @messages (#16). */
+static gboolean
+read_readers (NatterdStoreSqlite  *self,
+              GPtrArray           *messages,
+              gint64               user_id,
+              GError             **error)
+{
+  sqlite3_stmt *stmt = self->reader_stmts[R_READERS];
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      NatterdMessage *m = g_ptr_array_index (messages, i);
+      int rc;
+
+      if (m->uid == NULL || m->timeline_seq == 0)
+        continue;
+      sqlite3_bind_int64 (stmt, 1, m->id);
+      sqlite3_bind_int64 (stmt, 2, user_id);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          NatterdReader *reader = g_new (NatterdReader, 1);
+
+          reader->user_id = natterd_sqlite_column_text (stmt, 0);
+          reader->read_time = sqlite3_column_int64 (stmt, 1);
+          if (m->readers == NULL)
+            m->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_reader_free);
+          g_ptr_array_add (m->readers, reader);
+        }
+      if (!natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 read_history (NatterdStoreSqlite  *self,
               NatterdHistoryRead  *read,
@@ -450,7 +489,8 @@ read_history (NatterdStoreSqlite  *self,
       m->timeline_seq = (guint64) sqlite3_column_int64 (stmt, 10);   /* NULL: 0 */
       g_ptr_array_add (read->messages, m);
     }
-  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error) &&
+         read_readers (self, read->messages, read->user_id, error);
 }
 
 /* ------------------------------------------------------------- timelines */
@@ -530,7 +570,10 @@ read_timeline (NatterdStoreSqlite   *self,
           break;
         }
     }
-  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
+  /* Readers are bounded by the group's size: natterd cuts the page at
+   * one frame with them (natterd-queries.c). */
+  return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error) &&
+         read_readers (self, read->messages, read->user_id, error);
 }
 
 /* Unread count and "@" mark of a member in (@after, @last]. */

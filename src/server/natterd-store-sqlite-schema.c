@@ -231,6 +231,13 @@ static const char * const migrations[] = {
   "  failures INTEGER NOT NULL,"
   "  locked_until INTEGER NOT NULL,"
   "  PRIMARY KEY (app_id, user_id)) WITHOUT ROWID;",
+  /* 10: who read a group message (RC:RRRspMsg), returned to its sender
+   * in history (#16); one row a reader, the first answer's time */
+  "CREATE TABLE message_readers ("
+  "  message_id INTEGER NOT NULL,"
+  "  reader_id INTEGER NOT NULL,"
+  "  read_time INTEGER NOT NULL,"
+  "  PRIMARY KEY (message_id, reader_id)) WITHOUT ROWID;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

@@ -150,6 +150,17 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     " changed = ?4 WHERE user_id = ?1 AND target_id = ?2",
   [W_SET_CLOCK] =
     "INSERT INTO timeline_clock (id, time) VALUES (0, ?1) ON CONFLICT DO UPDATE SET time = excluded.time",
+  /* RC:RRRspMsg: the reader's first answer, for a message of the named
+   * sender on this group's timeline that the reader, a member, may read;
+   * at most ?8 readers a message. */
+  [W_INSERT_READER] =
+    "INSERT OR IGNORE INTO message_readers (message_id, reader_id, read_time)"
+    " SELECT m.id, ?2, ?3 FROM messages m JOIN timeline_members tm ON tm.user_id = ?2"
+    "  AND tm.target_id = m.target_id AND tm.app_id = m.app_id AND tm.member"
+    "  AND m.timeline_seq >= tm.first_seq"
+    " WHERE m.id = ?1 AND m.uid = ?4 AND m.sender_id = ?5 AND m.app_id = ?6 AND m.target_id = ?7"
+    " AND m.conversation_type IN (2, 3) AND m.timeline_seq IS NOT NULL"
+    " AND (SELECT COUNT (*) FROM message_readers WHERE message_id = ?1) < ?8",
 };
 
 /* ------------------------------------------------------------- timelines */
@@ -487,6 +498,32 @@ write_clear_history (NatterdStoreSqlite  *self,
   return TRUE;
 }
 
+/* RC:RRRspMsg (#16): who read which, kept with the answer. */
+static gboolean
+write_readers (NatterdStoreSqlite  *self,
+               NatterdPublishOp    *op,
+               GError             **error)
+{
+  sqlite3_stmt *stmt = self->writer_stmts[W_INSERT_READER];
+
+  for (guint i = 0; op->read_messages != NULL && i < op->read_messages->len; i++)
+    {
+      NatterdReadMessage *read = &g_array_index (op->read_messages, NatterdReadMessage, i);
+
+      sqlite3_bind_int64 (stmt, 1, read->message_id);
+      sqlite3_bind_int64 (stmt, 2, op->sender_id);
+      sqlite3_bind_int64 (stmt, 3, op->message.sent_time);
+      natterd_sqlite_bind_text (stmt, 4, read->uid);
+      sqlite3_bind_int64 (stmt, 5, read->sender_id);
+      sqlite3_bind_int64 (stmt, 6, op->app_id);
+      natterd_sqlite_bind_text (stmt, 7, op->message.target_id);
+      sqlite3_bind_int64 (stmt, 8, op->readers_max);
+      if (!natterd_sqlite_step_done (self->db, stmt, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 write_publish (NatterdStoreSqlite  *self,
                NatterdPublishOp    *op,
@@ -622,6 +659,8 @@ write_publish (NatterdStoreSqlite  *self,
     }
 
   if (op->clear_history && !write_clear_history (self, op, error))
+    return FALSE;
+  if (!write_readers (self, op, error))
     return FALSE;
 
   return TRUE;

@@ -35,6 +35,14 @@ natterd_message_clear (NatterdMessage *message)
   g_clear_pointer (&message->object_name, g_free);
   g_clear_pointer (&message->content, g_free);
   g_clear_pointer (&message->push_content, g_free);
+  g_clear_pointer (&message->readers, g_ptr_array_unref);
+}
+
+void
+natterd_reader_free (NatterdReader *reader)
+{
+  g_free (reader->user_id);
+  g_free (reader);
 }
 
 NatterdMessage *
@@ -49,6 +57,20 @@ natterd_message_copy (const NatterdMessage *message)
   copy->object_name = g_strdup (message->object_name);
   copy->content = g_strdup (message->content);
   copy->push_content = g_strdup (message->push_content);
+  copy->readers = NULL;
+  if (message->readers != NULL)
+    {
+      copy->readers = g_ptr_array_new_full (message->readers->len, (GDestroyNotify) natterd_reader_free);
+      for (guint i = 0; i < message->readers->len; i++)
+        {
+          const NatterdReader *reader = g_ptr_array_index (message->readers, i);
+          NatterdReader *r = g_new (NatterdReader, 1);
+
+          r->user_id = g_strdup (reader->user_id);
+          r->read_time = reader->read_time;
+          g_ptr_array_add (copy->readers, r);
+        }
+    }
   return copy;
 }
 
@@ -409,6 +431,7 @@ natterd_op_free (NatterdOp *op)
         natterd_message_clear (&p->message);
         g_array_unref (p->recipients);
         g_clear_pointer (&p->mention_ids, g_array_unref);
+        g_clear_pointer (&p->read_messages, g_array_unref);
       }
       break;
     case NATTERD_OP_RECALL:

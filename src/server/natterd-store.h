@@ -76,7 +76,18 @@ typedef struct
    * mentions that member. */
   guint64 timeline_seq;
   gboolean mentioned;
+  /* Groups, in what the sender reads (history, timeline): who answered
+   * its read-receipt request (NatterdReader), first first; else NULL. */
+  GPtrArray *readers;
 } NatterdMessage;
+
+typedef struct
+{
+  char   *user_id;
+  gint64  read_time;            /* ms: the sent time of their RC:RRRspMsg */
+} NatterdReader;
+
+void natterd_reader_free (NatterdReader *reader);
 
 void            natterd_message_clear (NatterdMessage       *message);
 NatterdMessage *natterd_message_copy  (const NatterdMessage *message);
@@ -288,7 +299,24 @@ typedef struct
   /* in: NT:ClearCmd (#16): the sender's history of the conversation
    * before message.sent_time is cleared for good, in this transaction. */
   gboolean       clear_history;
+  /* in: RC:RRRspMsg (#16): the sender (users.id) read these group
+   * messages (NatterdReadMessage) of message.target_id at
+   * message.sent_time; kept for each that is that sender's on the
+   * group's timeline and readable by them, once (the first read), and
+   * at most @readers_max readers a message (the group's size). */
+  GArray        *read_messages;
+  guint          readers_max;
 } NatterdPublishOp;
+
+typedef struct
+{
+  gint64 message_id;
+  char   uid[20];               /* as the answer named it */
+  gint64 sender_id;             /* users.id the answer names as its sender */
+} NatterdReadMessage;
+
+/* Messages one RC:RRRspMsg marks read, at most (libnatter sends 200). */
+#define NATTERD_READ_MESSAGES_MAX 200
 
 typedef struct
 {

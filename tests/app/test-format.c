@@ -140,6 +140,8 @@ test_chatroom_notices (void)
     { "Join", "alice", "alice joined the chat room" },
     { "Quit", "alice", "alice left the chat room" },
     { "Join", "me", "You joined the chat room" },
+    { "Kicked", "alice", "alice was removed from the chat room" },
+    { "Kicked", "me", "You were removed from the chat room" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -73,7 +73,7 @@ test_migrate (void)
   static const char * const checked[] = {
     "apps", "users", "devices", "messages", "inbox", "conversations", "hours", "groups",
     "group_members", "timelines", "timeline_members", "chatrooms", "blacklist", "api_nonces",
-    "webhook_events", "account_rows",
+    "webhook_events", "account_rows", "message_readers",
   };
 
   /* The SQLite deployment: alice offline with five messages waiting. */
@@ -94,6 +94,21 @@ test_migrate (void)
                                     "groupId", "g1", "groupName", "Group one", NULL);
     g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
     g_clear_pointer (&reply, json_object_unref);
+    /* dave read bob's group message: natterd keeps it (#16). */
+    reply = natter_test_server_api (sqlite_node, NULL, "group/join", "userId", "dave", "groupId", "g1", NULL);
+    g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+    g_clear_pointer (&reply, json_object_unref);
+    {
+      g_autoptr(NatterTestClient) dave = natter_test_client_new_user (sqlite_node, "dave", "d1");
+      g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob, 3, "g1", "RC:TxtMsg", "{\"content\":\"read me\"}");
+      g_autoptr(NatterFrame) answered = NULL;
+      g_autofree char *answer = NULL;
+
+      g_assert_cmpint (ack->publish_ack->code, ==, 0);
+      answer = g_strdup_printf ("{\"receiptMessageDic\":{\"bob\":[\"%s\"]}}", ack->publish_ack->message_uid);
+      answered = natter_test_client_send_message (dave, 3, "g1", "RC:RRRspMsg", answer);
+      g_assert_cmpint (answered->publish_ack->code, ==, 0);
+    }
     reply = natter_test_server_api (sqlite_node, NULL, "message/group/publish", "fromUserId", "bob",
                                     "toGroupId", "g1", "objectName", "RC:TxtMsg",
                                     "content", "{\"content\":\"to the group\"}", NULL);
@@ -124,7 +139,8 @@ test_migrate (void)
       g_assert_nonnull (strstr (report, line));
       if (g_str_equal (checked[i], "messages") || g_str_equal (checked[i], "inbox") ||
           g_str_equal (checked[i], "blacklist") || g_str_equal (checked[i], "api_nonces") ||
-          g_str_equal (checked[i], "timelines") || g_str_equal (checked[i], "webhook_events"))
+          g_str_equal (checked[i], "timelines") || g_str_equal (checked[i], "webhook_events") ||
+          g_str_equal (checked[i], "message_readers"))
         g_assert_cmpint (count, >, 0);
     }
 
@@ -152,8 +168,9 @@ test_migrate (void)
         g_assert_cmpuint (deliver->deliver->seq, ==, i + 1);
         g_assert_cmpstr (deliver->deliver->message->content, ==, content);
       }
+    /* "read me" and "to the group" */
     timeline = natter_test_client_fetch_timeline (alice, 3, "g1", 0);
-    g_assert_cmpuint (timeline->len, ==, 1);
+    g_assert_cmpuint (timeline->len, ==, 2);
 
     bob = natter_test_client_new_user (pg_node, "bob", "b2");
     ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"new\"}");

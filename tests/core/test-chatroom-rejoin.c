@@ -177,6 +177,114 @@ test_notices (void)
   peer_free (alice, FALSE);
 }
 
+/* NT:ChrmNtf that reached @peer (kept as notices or not). */
+static guint
+count_arrived (Peer *peer)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < peer->received->len; i++)
+    if (natter_message_get_kind (g_ptr_array_index (peer->received, i)) ==
+        NATTER_MESSAGE_KIND_CHATROOM_NOTIFICATION)
+      n++;
+  return n;
+}
+
+typedef struct {
+  Peer  *peer;
+  guint  count;
+} ArrivedWait;
+
+static gboolean
+has_arrived (gpointer data)
+{
+  ArrivedWait *wait = data;
+
+  return count_arrived (wait->peer) >= wait->count;
+}
+
+static void
+flood_sent_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NatterMessage) sent = natter_client_send_message_finish (NATTER_CLIENT (object), result, NULL);
+
+  (*(guint *) user_data)++;
+}
+
+/* A flood of joins and quits fills no timeline: a few of each sender's
+ * are kept, a few a second of the room's; a removal (a server API
+ * block) is kept as "X was removed" (#16). */
+static void
+test_notice_flood (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *flooders[4];
+  g_autoptr(GString) said = g_string_new (NULL);
+  g_autoptr(JsonObject) reply = NULL;
+  ArrivedWait arrived = { bob, 0 };
+  NoticeWait kept = { bob, "den", 0 };
+  guint sent = 0;
+  guint flooded, notices;
+  gint64 start, elapsed;
+
+  peer_connect (bob);
+  join (bob, "den", -1);
+  for (guint f = 0; f < G_N_ELEMENTS (flooders); f++)
+    {
+      g_autofree char *user_id = g_strdup_printf ("flooder%u", f);
+
+      flooders[f] = peer_new (server, user_id, NULL);
+      peer_connect (flooders[f]);
+      join (flooders[f], "den", -1);
+    }
+  arrived.count = G_N_ELEMENTS (flooders);
+  test_wait_until (has_arrived, &arrived, 20, "bob to hear the joins");
+  /* Past the room's window: the flood starts on a clean second. */
+  g_usleep (1100 * 1000);
+  g_assert_cmpuint (count_notices (bob, "den", NULL), ==, G_N_ELEMENTS (flooders));
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 6; i++)
+    for (guint f = 0; f < G_N_ELEMENTS (flooders); f++)
+      {
+        g_autoptr(JsonObject) content = json_object_new ();
+
+        json_object_set_string_member (content, "operation", i % 2 == 0 ? "Quit" : "Join");
+        natter_client_send_message_async (flooders[f]->client, NATTER_CONVERSATION_CHATROOM, "den",
+                                          "NT:ChrmNtf", content, NULL, flood_sent_cb, &sent);
+      }
+  arrived.count = G_N_ELEMENTS (flooders) * 7;
+  test_wait_until (has_arrived, &arrived, 30, "bob to hear the flood");
+  elapsed = g_get_monotonic_time () - start;
+  flooded = count_notices (bob, "den", said) - G_N_ELEMENTS (flooders);
+  g_test_message ("%u of %u notices kept in %" G_GINT64_FORMAT " ms: %s", flooded,
+                  (guint) G_N_ELEMENTS (flooders) * 6, elapsed / 1000, said->str);
+  /* Each flooder's join before and at most two of the flood (3 in 10 s),
+   * and at most 5 a second of the room's. */
+  g_assert_cmpuint (flooded, <=, G_N_ELEMENTS (flooders) * 2);
+  g_assert_cmpuint (flooded, <=, 5 * (elapsed / G_USEC_PER_SEC + 1));
+  g_assert_cmpuint (flooded, >=, 1);
+
+  /* Removed by the app server: kept (another sender, a new second). */
+  g_usleep (1100 * 1000);
+  reply = natter_test_server_api (server, NULL, "chatroom/user/block/add", "chatroomId", "den",
+                                  "userId", "flooder0", "minute", "5", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  kept.count = G_N_ELEMENTS (flooders) + flooded + 1;
+  test_wait_until (has_notices, &kept, 20, "bob to keep the removal");
+  g_string_truncate (said, 0);
+  notices = count_notices (bob, "den", said);
+  g_assert_cmpuint (notices, ==, kept.count);
+  g_assert_true (g_str_has_suffix (said->str, "flooder0 Kicked;"));
+
+  for (guint f = 0; f < G_N_ELEMENTS (flooders); f++)
+    peer_free (flooders[f], FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -185,6 +293,7 @@ main (int   argc,
 
   g_test_add_func ("/core/chatroom/rejoin", test_rejoin);
   g_test_add_func ("/core/chatroom/notices", test_notices);
+  g_test_add_func ("/core/chatroom/notice-flood", test_notice_flood);
 
   return g_test_run ();
 }

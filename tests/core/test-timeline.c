@@ -827,6 +827,56 @@ test_receipts_survive_edit (void)
   peer_free (bob, FALSE);
 }
 
+/* A device of alice's that comes after bob read her message (a new
+ * one, its store empty) shows "Read by bob" too: natterd keeps the
+ * readers and gives them with the timeline (#16). */
+static void
+test_readers_on_new_device (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *laptop = NULL;
+  g_autoptr(NatterMessage) sent = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) read_by = NULL;
+
+  make_group (server, "team", "alice", "bob", NULL);
+  peer_connect (alice);
+  peer_connect (bob);
+  test_wait_until (peer_caught_up, bob, 30, "bob caught up");
+
+  sent = send_group_text (alice, "team", "read this", NULL);
+  natter_client_request_read_receipts_async (alice->client, sent, NULL, test_store_result_cb, &result);
+  g_assert_true (natter_client_request_read_receipts_finish (alice->client, test_wait_result (&result, 20), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  test_wait_until (stored_for_bob, bob, 20, "the request stored on bob's side");
+  page = peer_store_page (bob, NATTER_CONVERSATION_GROUP, "team", 50);
+  natter_client_send_read_receipts_async (bob->client, page, NULL, test_store_result_cb, &result);
+  g_assert_true (natter_client_send_read_receipts_finish (bob->client, test_wait_result (&result, 20), &error));
+  g_assert_no_error (error);
+  test_wait_until (read_by_bob, alice, 20, "alice's message read by bob");
+
+  laptop = peer_new (server, "alice", NULL);
+  peer_connect (laptop);
+  test_wait_until (peer_caught_up, laptop, 30, "alice's new device caught up");
+  test_wait_until (stored_for_bob, laptop, 20, "the message on alice's new device");
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = peer_store_page (laptop, NATTER_CONVERSATION_GROUP, "team", 50);
+  read_by = natter_message_dup_read_by (g_ptr_array_index (page, 0));
+  g_assert_nonnull (read_by);
+  g_assert_cmpuint (g_strv_length (read_by), ==, 1);
+  g_assert_cmpstr (read_by[0], ==, "bob");
+  g_assert_true (natter_message_get_receipt_requested (g_ptr_array_index (page, 0)));
+
+  peer_free (laptop, FALSE);
+  peer_free (alice, FALSE);
+  peer_free (bob, FALSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -844,6 +894,7 @@ main (int   argc,
   g_test_add_data_func ("/timeline/updates-with-message/group", GINT_TO_POINTER (NATTER_CONVERSATION_GROUP),
                         test_updates_with_message);
   g_test_add_func ("/timeline/receipts-survive-edit", test_receipts_survive_edit);
+  g_test_add_func ("/timeline/readers-on-new-device", test_readers_on_new_device);
   g_test_add_data_func ("/timeline/updates-with-message/private", GINT_TO_POINTER (NATTER_CONVERSATION_PRIVATE),
                         test_updates_with_message);
 

@@ -335,6 +335,72 @@ test_api (void)
   }
 }
 
+/* A block from the server API tells whoever is in the room that the
+ * member was removed (NT:ChrmNtf "Kicked", status-only); the sweep that
+ * drops an offline member says nothing; a client cannot say it (#16). */
+static void
+test_kick_notice (void)
+{
+  g_autoptr(NatterTestServer) server =
+    natter_test_server_new_full ("[chatroom]\noffline-timeout=1\n", NULL);
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  Natter__Message *m;
+
+  natter_frame_free (join (alice, "r1", -1));
+  natter_frame_free (join (bob, "r1", -1));
+  natter_frame_free (join (carol, "r1", -1));
+
+  reply = natter_test_server_api (server, NULL, "chatroom/user/block/add", "chatroomId", "r1",
+                                  "userId", "bob", "minute", "5", NULL);
+  assert_code (reply, 200);
+  frame = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  m = frame->deliver->message;
+  g_assert_cmpstr (m->object_name, ==, "NT:ChrmNtf");
+  g_assert_cmpstr (m->sender_user_id, ==, "bob");
+  g_assert_cmpstr (m->target_id, ==, "r1");
+  g_assert_cmpint (m->conversation_type, ==, 4);
+  g_assert_true (m->flags & 4);
+  g_assert_nonnull (strstr (m->content, "\"Kicked\""));
+  g_clear_pointer (&frame, natter_frame_free);
+  frame = natter_test_client_expect (carol, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (frame->deliver->message->object_name, ==, "NT:ChrmNtf");
+  g_clear_pointer (&frame, natter_frame_free);
+  /* bob hears 23409, not the notice. */
+  frame = natter_test_client_expect (bob, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_cmpint (frame->chatroom_event->code, ==, 23409);
+  g_clear_pointer (&frame, natter_frame_free);
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 200);
+
+  /* Only natterd says "removed"; a member's own join and quit pass. */
+  ack = natter_test_client_send_message (alice, 4, "r1", "NT:ChrmNtf", "{\"operation\":\"Kicked\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 33003);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (alice, 4, "r1", "NT:ChrmNtf", "{\"operation\":[]}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 33003);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (alice, 4, "r1", "NT:ChrmNtf", "{\"operation\":\"Join\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  frame = natter_test_client_expect (carol, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (strstr (frame->deliver->message->content, "\"Join\""));
+  g_clear_pointer (&frame, natter_frame_free);
+
+  /* carol is dropped by the sweep (offline past offline-timeout): alice
+   * hears nothing of it. */
+  natter_test_client_free (g_steal_pointer (&carol));
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 2500);
+  carol = natter_test_client_new_user (server, "carol", "c1");
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (carol, 4, "r1", "RC:TxtMsg", "{\"content\":\"back\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 23409);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -344,6 +410,7 @@ main (int   argc,
   g_test_add_func ("/server/chatrooms/join-and-talk", test_join_and_talk);
   g_test_add_func ("/server/chatrooms/timers", test_timers);
   g_test_add_func ("/server/chatrooms/api", test_api);
+  g_test_add_func ("/server/chatrooms/kick-notice", test_kick_notice);
 
   return g_test_run ();
 }

@@ -248,6 +248,7 @@ test_every_version (void)
       g_assert_true (has_table (dir, "media"));
       g_assert_true (has_table (dir, "api_nonces"));
       g_assert_true (has_table (dir, "webhook_events"));
+      g_assert_true (has_table (dir, "message_readers"));
       if (version >= 1)
         {
           g_assert_cmpint (count_rows (dir, "messages"), ==, 1);

@@ -318,6 +318,61 @@ test_hidden (void)
   g_assert_true (natter_test_client_is_open (alice));
 }
 
+static NatterTestClient *
+connect_with (NatterTestServer *server,
+              const char       *token,
+              const char       *device_id)
+{
+  g_autoptr(GError) error = NULL;
+  NatterTestClient *client = natter_test_client_open (server, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (server), token,
+                                               device_id, 0), ==, 0);
+  return client;
+}
+
+/* showOnline=false is told (and this node hides) only once the account
+ * row is stored: a write the store refused changes nothing. */
+static void
+test_hidden_after_commit (void)
+{
+  /* (A configuration file, for the store's limit below.) */
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[chatroom]\noffline-timeout=30\n",
+                                         (const char * const[]) { "--app-setting", "accounts=open", NULL });
+  g_autofree char *alice_token = natter_test_server_get_token (server, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (server, "bob");
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *full = NULL;
+
+  /* Every write refused from now on. */
+  natter_test_server_stop (server);
+  g_assert_true (g_file_get_contents (natter_test_server_get_config_path (server), &config, NULL, &error));
+  full = g_strconcat (config, "[store]\nmin-free=1152921504606846976\n", NULL);
+  g_assert_true (g_file_set_contents (natter_test_server_get_config_path (server), full, -1, &error));
+  natter_test_server_restart (server);
+
+  alice = connect_with (server, alice_token, "a1");
+  bob = connect_with (server, bob_token, "b1");
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_true (result->result->subscribe->statuses[0]->online);
+  g_assert_false (result->result->subscribe->statuses[0]->hidden);
+
+  reply = privacy (server, bob_token, "showOnline=false");
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, NATTER_API_INTERNAL_ERROR);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 500);
+  g_clear_pointer (&result, natter_frame_free);
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_true (result->result->subscribe->statuses[0]->online);
+  g_assert_false (result->result->subscribe->statuses[0]->hidden);
+  g_assert_true (natter_test_client_is_open (bob));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -328,6 +383,7 @@ main (int   argc,
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
   g_test_add_func ("/server/presence/limits", test_limits);
   g_test_add_func ("/server/presence/hidden", test_hidden);
+  g_test_add_func ("/server/presence/hidden-after-commit", test_hidden_after_commit);
 
   return g_test_run ();
 }

@@ -140,6 +140,119 @@ test_group_receipts (void)
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
 }
 
+/* The readers of message @uid as @client's history and timeline give
+ * them ("bob,carol"; "" for none), asserting both agree. */
+static char *
+readers_of (NatterTestClient *client,
+            const char       *uid)
+{
+  g_autoptr(NatterFrame) page = history (client, 3, "team");
+  g_autoptr(NatterFrame) timeline = natter_test_client_timeline (client, 3, "team", 0, 50);
+  g_autoptr(GString) from_history = g_string_new (NULL);
+  g_autoptr(GString) from_timeline = g_string_new (NULL);
+  gint64 last_time = 0;
+
+  g_assert_cmpint (page->result->code, ==, 0);
+  g_assert_cmpint (timeline->result->code, ==, 0);
+  for (gsize i = 0; i < page->result->history->n_messages; i++)
+    {
+      Natter__Message *m = page->result->history->messages[i];
+
+      if (strcmp (m->message_uid, uid) != 0)
+        {
+          g_assert_cmpuint (m->n_readers, ==, 0);
+          continue;
+        }
+      for (gsize r = 0; r < m->n_readers; r++)
+        {
+          /* First reader first, each with the time of their answer. */
+          g_assert_cmpint (m->readers[r]->read_time, >=, last_time);
+          g_assert_cmpint (m->readers[r]->read_time, >, m->sent_time);
+          last_time = m->readers[r]->read_time;
+          g_string_append_printf (from_history, "%s%s", r > 0 ? "," : "", m->readers[r]->user_id);
+        }
+    }
+  for (gsize i = 0; i < timeline->result->timeline->n_messages; i++)
+    {
+      Natter__Message *m = timeline->result->timeline->messages[i];
+
+      if (strcmp (m->message_uid, uid) != 0)
+        {
+          g_assert_cmpuint (m->n_readers, ==, 0);
+          continue;
+        }
+      for (gsize r = 0; r < m->n_readers; r++)
+        g_string_append_printf (from_timeline, "%s%s", r > 0 ? "," : "", m->readers[r]->user_id);
+    }
+  g_assert_cmpstr (from_history->str, ==, from_timeline->str);
+  return g_string_free (g_steal_pointer (&from_history), FALSE);
+}
+
+/* natterd keeps who read a group message and gives it to its sender's
+ * devices with history: a device that was not there learns it (#16). */
+static void
+test_readers_kept (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterTestClient) dave = natter_test_client_new_user (server, "dave", "d1");
+  g_autoptr(NatterTestClient) erin = natter_test_client_new_user (server, "erin", "e1");
+  g_autofree char *uid = NULL;
+  g_autofree char *request = NULL;
+  g_autofree char *bobs = NULL;
+  g_autofree char *response = NULL;
+  g_autofree char *forged = NULL;
+  g_autofree char *readers = NULL;
+
+  api_ok (server, "group/create", "userId", "alice", "userId", "bob", "groupId", "team");
+  api_ok (server, "group/join", "userId", "carol", "groupId", "team", NULL, NULL);
+  api_ok (server, "group/join", "userId", "dave", "groupId", "team", NULL, NULL);
+  uid = send_ok (alice, 3, "team", "RC:TxtMsg", "{\"content\":\"lunch?\"}");
+  bobs = send_ok (bob, 3, "team", "RC:TxtMsg", "{\"content\":\"yes\"}");
+  request = g_strdup_printf ("{\"messageUId\":\"%s\"}", uid);
+  g_free (send_ok (alice, 3, "team", "RC:RRReqMsg", request));
+  api_ok (server, "group/join", "userId", "erin", "groupId", "team", NULL, NULL);
+
+  /* carol answers first, bob twice (the first answer counts), erin joined
+   * after the message; bob's own message is not alice's, and a uid with
+   * the right id but other random bits is no message. */
+  response = g_strdup_printf ("{\"receiptMessageDic\":{\"alice\":[\"%s\",\"%s\"]}}", uid, bobs);
+  g_free (send_ok (carol, 3, "team", "RC:RRRspMsg", response));
+  g_free (send_ok (bob, 3, "team", "RC:RRRspMsg", response));
+  g_free (send_ok (bob, 3, "team", "RC:RRRspMsg", response));
+  g_free (send_ok (erin, 3, "team", "RC:RRRspMsg", response));
+  forged = g_strdup (uid);
+  forged[18] = forged[18] == 'A' ? 'B' : 'A';
+  g_free (response);
+  response = g_strdup_printf ("{\"receiptMessageDic\":{\"alice\":[\"%s\"]}}", forged);
+  g_free (send_ok (dave, 3, "team", "RC:RRRspMsg", response));
+
+  readers = readers_of (alice, uid);
+  g_assert_cmpstr (readers, ==, "carol,bob");
+  g_clear_pointer (&readers, g_free);
+  /* Only the sender reads the list. */
+  readers = readers_of (bob, uid);
+  g_assert_cmpstr (readers, ==, "");
+  g_clear_pointer (&readers, g_free);
+  readers = readers_of (bob, bobs);
+  g_assert_cmpstr (readers, ==, "");
+  g_clear_pointer (&readers, g_free);
+
+  /* A new device of alice's, after a restart, learns it too. */
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_client_free (g_steal_pointer (&bob));
+  natter_test_client_free (g_steal_pointer (&carol));
+  natter_test_client_free (g_steal_pointer (&dave));
+  natter_test_client_free (g_steal_pointer (&erin));
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  alice = natter_test_client_new_user (server, "alice", "a2");
+  readers = readers_of (alice, uid);
+  g_assert_cmpstr (readers, ==, "carol,bob");
+}
+
 static guint
 n_history (NatterTestClient *client,
            int               type,
@@ -235,6 +348,7 @@ main (int   argc,
   g_test_add_func ("/server/receipts/group", test_group_receipts);
   g_test_add_func ("/server/receipts/clear-private", test_clear_private);
   g_test_add_func ("/server/receipts/clear-group", test_clear_group);
+  g_test_add_func ("/server/receipts/readers-kept", test_readers_kept);
 
   return g_test_run ();
 }
