@@ -1620,6 +1620,7 @@ natterd_server_cluster_committed (NatterdServer *self,
         NatterdGroupOp *group = (NatterdGroupOp *) op;
 
         add_string (builder, "kind", "group");
+        add_int (builder, "id", group->id);
         add_string (builder, "group", group->group_id);
         add_string (builder, "name", group->name);
         add_int (builder, "created", group->created);
@@ -1812,8 +1813,15 @@ natterd_server_apply_change (NatterdServer *self,
             natterd_directory_remove_group (self->directory, group);
         }
       else if (group == NULL)
-        natterd_directory_add_group (self->directory, app, group_id, get_string (change, "name"),
-                                     get_int (change, "created"));
+        {
+          /* By the id it is stored under, as its member rows name it
+           * (a node before 2026-12 sends none: one of this node's). */
+          group = natterd_directory_add_group_id (self->directory, app, get_int (change, "id"), group_id,
+                                                  get_string (change, "name"), get_int (change, "created"));
+          if (group == NULL)
+            natterd_directory_add_group (self->directory, app, group_id, get_string (change, "name"),
+                                         get_int (change, "created"));
+        }
       else if (get_string (change, "name") != NULL)
         {
           g_free (group->name);
@@ -2026,7 +2034,9 @@ merge_group (gpointer    data,
     return;
   if (group == NULL)
     {
-      group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
+      group = natterd_directory_add_group_id (merge->server->directory, app, id, group_id, name, created);
+      if (group == NULL)
+        group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
       merge->added++;
     }
   g_hash_table_insert (merge->groups, g_memdup2 (&id, sizeof id), group);
@@ -2257,24 +2267,35 @@ directory_read (NatterdRead *base,
     }
 }
 
-static void
-refresh_stored (NatterdOp *op,
-                gpointer   user_data)
+/* Read after the account rows are applied: a session the directory's
+ * user rows drop for a password changed elsewhere finds its token
+ * revoked here when it comes back (31004, not 31020). */
+static gboolean
+accounts_refreshed (gpointer user_data)
 {
   NatterdServer *server = user_data;
   NatterdCluster *self = server->cluster;
   NatterdAppsRead *read;
 
   if (self == NULL || self->stopped)
-    return;
-  /* Read (and applied) before the directory: a session the directory's
-   * user rows drop for a password changed elsewhere finds its token
-   * revoked here when it comes back (31004, not 31020). */
-  natterd_server_refresh_accounts (server);
+    return G_SOURCE_REMOVE;
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
   natterd_store_read (server->store, read);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+refresh_stored (NatterdOp *op,
+                gpointer   user_data)
+{
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+
+  if (self == NULL || self->stopped)
+    return;
+  natterd_server_refresh_accounts (server, accounts_refreshed, server);
 }
 
 static void
@@ -2291,6 +2312,7 @@ refresh_directory (NatterdCluster *self)
   /* What changes here from now on may be missing from the snapshot;
    * what changed before is stored once the barrier completes. */
   self->refresh_since = natterd_directory_stamp ();
+  natterd_server_refresh_accounts_begin (self->server);
   natterd_store_submit (self->server->store, natterd_op_new (NATTERD_OP_BARRIER, refresh_stored,
                                                              g_object_ref (self->server), g_object_unref));
 }

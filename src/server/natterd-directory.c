@@ -626,6 +626,20 @@ natterd_directory_add_group (NatterdDirectory *self,
   return insert_group (self, app, self->next_group_id, group_id, name, created);
 }
 
+NatterdGroup *
+natterd_directory_add_group_id (NatterdDirectory *self,
+                                NatterdApp       *app,
+                                gint64            id,
+                                const char       *group_id,
+                                const char       *name,
+                                gint64            created)
+{
+  g_return_val_if_fail (g_hash_table_lookup (app->groups, group_id) == NULL, NULL);
+  if (id <= 0 || g_hash_table_contains (self->groups_by_id, &id))
+    return NULL;
+  return insert_group (self, app, id, group_id, name, created);
+}
+
 void
 natterd_directory_remove_group (NatterdDirectory *self,
                                 NatterdGroup     *group)
