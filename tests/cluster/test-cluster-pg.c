@@ -12,6 +12,8 @@
 
 #include "natter-test-pg.h"
 
+#include <string.h>
+
 typedef struct
 {
   NatterTestPg     *pg;
@@ -490,6 +492,80 @@ test_connect_head (void)
   natter_test_client_expect_none (alice_a, NATTER__FRAME__BODY_DELIVER, 300);
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *group;
+  const char       *expected;   /* user ids, sorted, joined with "," */
+} GroupMembersWait;
+
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static gboolean
+group_members_are (gpointer data)
+{
+  GroupMembersWait *wait = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (wait->node, NULL, "group/user/query", "groupId", wait->group,
+                                                        NULL);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  g_autofree char *joined = NULL;
+  JsonArray *users;
+
+  if (!json_object_has_member (reply, "users"))
+    return FALSE;
+  users = json_object_get_array_member (reply, "users");
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    g_ptr_array_add (ids, (gpointer) json_object_get_string_member (json_array_get_object_element (users, i), "id"));
+  g_ptr_array_sort (ids, compare_ids);
+  g_ptr_array_add (ids, NULL);
+  joined = g_strjoinv (",", (char **) ids->pdata);
+  return g_str_equal (joined, wait->expected);
+}
+
+/* group/sync on b of a group made on a (b knows it over NATS): the user's
+ * groups are found by the store's index, and the leave is stored under
+ * the group's row (b once gave a group it heard of an id of its own, so
+ * the leave named no stored group and alice was back at a's restart). */
+static void
+test_group_sync_across_nodes (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *stored = NULL;
+  GroupMembersWait wait;
+
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                    "groupId", "team", "groupName", "Team", NULL));
+  wait = (GroupMembersWait) { pair->b, "team", "alice,bob" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/sync", "userId", "alice", "group[other]", "Other", NULL));
+  wait = (GroupMembersWait) { pair->b, "team", "bob" };
+  g_assert_true (group_members_are (&wait));
+  wait = (GroupMembersWait) { pair->a, "team", "bob" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (GroupMembersWait) { pair->a, "other", "alice" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  stored = natter_test_pg_query (pair->pg, "natter",
+                                 "SELECT string_agg (g.group_id || ':' || u.user_id, ',' ORDER BY g.group_id, u.user_id)"
+                                 " FROM group_members m JOIN groups g ON g.id = m.group_id"
+                                 " JOIN users u ON u.id = m.user_id");
+  g_assert_cmpstr (stored, ==, "other:alice,team:bob");
+
+  /* Again without any group: alice leaves "other" too. */
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/sync", "userId", "alice", NULL));
+  natter_test_server_stop (pair->a);
+  natter_test_server_restart (pair->a);
+  wait = (GroupMembersWait) { pair->a, "other", "" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (GroupMembersWait) { pair->a, "team", "bob" };
+  g_assert_true (group_members_are (&wait));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -503,6 +579,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
   g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
+  g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
 
   return g_test_run ();
 }
