@@ -18,7 +18,7 @@
  * What lives here beside the directory is written through to the store's
  * account_rows (NatterdAccountOp) and read back whole at start. Wrong
  * passwords and lockouts are counted in the store (NatterdLoginOp), the
- * client address limit per node, in memory.
+ * client address limit in memory, each node telling the others over NATS.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

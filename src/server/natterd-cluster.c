@@ -1838,6 +1838,8 @@ natterd_server_apply_change (NatterdServer *self,
     apply_chatroom (self, app, kind, change);
   else if (g_str_equal (kind, "account"))
     natterd_accounts_apply_change (self, app, change);
+  else if (g_str_equal (kind, "login-address"))
+    natterd_accounts_apply_address_failure (self, change);
 }
 
 /* ---------------------------------------------------- chatroom changes */

@@ -305,6 +305,10 @@ void     natterd_server_refresh_accounts (NatterdServer *self,
                                           GSourceFunc    done,
                                           gpointer       data);
 void     natterd_accounts_free          (NatterdAccounts *accounts);
+/* A wrong password another node was given ("login-address" change): the
+ * address limit counts it here too (natterd-accounts-passwords.c). */
+void     natterd_accounts_apply_address_failure (NatterdServer *server,
+                                                 JsonObject    *change);
 /* Another node's account rows (natterd-cluster.c): what this node keeps
  * of them is applied; passwords and invites never travel (they are read
  * from the store where they are checked). FALSE: nothing to send. */

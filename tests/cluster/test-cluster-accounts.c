@@ -555,6 +555,50 @@ test_deletions_after_outage (void)
   g_assert_true (send_gets (&send_wait));
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  int               expected;
+} LoginWait;
+
+static gboolean
+right_login_gets (gpointer data)
+{
+  LoginWait *wait = data;
+
+  return login_code (wait->node, "dave", "a long password") == wait->expected;
+}
+
+/* One client address guessing over two nodes meets one limit: 2 wrong
+ * passwords on a and 2 on b make the 4 the limit allows, and both refuse
+ * that address (26007) even the right password until the period is over
+ * (each node saw only 2 of them before). */
+static void
+test_address_limit_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
+                                             "login-address-limit=4\n");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  LoginWait wait;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  g_free (register_on (a, "dave"));
+  /* Other accounts each time: no account's own lockout plays a part. */
+  g_assert_cmpint (login_code (a, "guess1", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (b, "guess2", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (a, "guess3", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (b, "guess4", "a wrong guess"), ==, 26002);
+  wait = (LoginWait) { a, 26007 };
+  g_assert_true (natter_test_wait (right_login_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (LoginWait) { b, 26007 };
+  g_assert_true (natter_test_wait (right_login_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -566,5 +610,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/password-across-nodes", test_password_across_nodes);
   g_test_add_func ("/cluster/accounts/changes-after-outage", test_account_changes_after_outage);
   g_test_add_func ("/cluster/accounts/deletions-after-outage", test_deletions_after_outage);
+  g_test_add_func ("/cluster/accounts/address-limit-across-nodes", test_address_limit_across_nodes);
   return g_test_run ();
 }
