@@ -517,6 +517,7 @@ store_password_row (NatterdApiRequest *request)
   natterd_account_op_add (op, request->app->id, "password", natterd_api_param (request, "userId"), "", hash)
     ->only_new = TRUE;
   natterd_accounts_add_account_row (op, request->app, natterd_api_param (request, "userId"), &fresh);
+  natterd_accounts_touch (request->server->accounts, op->rows);
   op->base.complete = password_row_stored;
   op->base.user_data = natterd_api_request_ref (request);
   op->base.destroy = natterd_api_request_unref;

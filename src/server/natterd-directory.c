@@ -1049,12 +1049,30 @@ natterd_load_log_sink (void)
   return &sink;
 }
 
+guint
+natterd_load_log_get_length (NatterdLoadLog *log)
+{
+  return log->rows->len;
+}
+
 void
 natterd_load_log_replay (NatterdLoadLog        *log,
                          const NatterdLoadSink *sink,
                          gpointer               data)
 {
-  for (guint i = 0; i < log->rows->len; i++)
+  natterd_load_log_replay_some (log, sink, data, 0, log->rows->len);
+}
+
+guint
+natterd_load_log_replay_some (NatterdLoadLog        *log,
+                              const NatterdLoadSink *sink,
+                              gpointer               data,
+                              guint                  from,
+                              guint                  count)
+{
+  guint end = (guint) MIN ((guint64) from + count, (guint64) log->rows->len);
+
+  for (guint i = from; i < end; i++)
     {
       const LogRow *row = &g_array_index (log->rows, LogRow, i);
 
@@ -1092,6 +1110,7 @@ natterd_load_log_replay (NatterdLoadLog        *log,
           g_assert_not_reached ();
         }
     }
+  return end;
 }
 
 /* ----------------------------------------------------------------- tokens */
