@@ -566,7 +566,7 @@ test_group_sync_across_nodes (void)
   g_assert_true (group_members_are (&wait));
 }
 
-/* A read-back of 100,000 users and a group of all of them is merged in
+/* A read-back of 50,001 users and a group of all of them is merged in
  * slices: a keeps answering meanwhile (its /metrics says it is merging,
  * and alice's messages are acked), where one main-loop step held it for
  * the whole merge. Prints the slowest ack seen while merging. */
@@ -581,15 +581,15 @@ test_refresh_in_slices (void)
   guint64 refreshes, slices;
   guint acked = 0, polls = 0, merging_seen = 0;
   gint64 slowest = 0;
-  MembersWait wait = { pair->a, 100001 };
+  MembersWait wait = { pair->a, 50001 };
 
   g_free (natter_test_server_get_token (pair->a, "bob"));
   alice = cluster_connect (pair->a, alice_token);
   sql = g_strdup_printf ("INSERT INTO users (id, app_id, user_id, created)"
-                         " SELECT 20000000 + n, %s, 'm' || n, 0 FROM generate_series (0, 100000) n;"
+                         " SELECT 20000000 + n, %s, 'm' || n, 0 FROM generate_series (0, 50000) n;"
                          "INSERT INTO groups (id, app_id, group_id, created) VALUES (20000000, %s, 'big', 0);"
                          "INSERT INTO group_members (group_id, user_id, joined)"
-                         " SELECT 20000000, 20000000 + n, 0 FROM generate_series (0, 100000) n",
+                         " SELECT 20000000, 20000000 + n, 0 FROM generate_series (0, 50000) n",
                          app_id, app_id);
   g_free (natter_test_pg_query (pair->pg, "natter", sql));
   natter_test_nats_stop (pair->nats);
