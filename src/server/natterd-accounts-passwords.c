@@ -13,7 +13,8 @@
  * node (26007 meanwhile), login-attempts wrong passwords in a row lock the
  * account for login-lockout s (26003, even for the right one), and one
  * client address may give login-address-limit wrong passwords per
- * login-lockout period on a node (26007). Wrong passwords and lockouts
+ * login-lockout period (26007; each node tells the others of its wrong
+ * passwords over NATS, so the limit holds across nodes). Wrong passwords and lockouts
  * are counted in the store (account_logins), so they hold across the
  * nodes sharing it and across restarts.
  *
@@ -148,11 +149,10 @@ password_length_ok (NatterdApiRequest *request,
 /* The failures of the request's client address; NULL if it has none and
  * @create is FALSE. Only addresses that gave a wrong password are kept. */
 static NatterdLoginAddress *
-login_address (NatterdApiRequest *request,
-               gboolean           create)
+login_address (NatterdAccounts *self,
+               const char      *host,
+               gboolean         create)
 {
-  NatterdAccounts *self = request->server->accounts;
-  const char *host = soup_server_message_get_remote_host (request->msg);
   NatterdLoginAddress *address;
 
   if (host == NULL)
@@ -176,6 +176,32 @@ login_address (NatterdApiRequest *request,
       g_hash_table_insert (self->addresses, address->address, address);
     }
   return address;
+}
+
+/* A wrong password from @address: counted in the period it falls in. */
+static void
+count_address (NatterdConfig       *config,
+               NatterdLoginAddress *address,
+               gint64               now)
+{
+  if (address->window_end <= now)
+    {
+      address->failures = 0;
+      address->window_end = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
+    }
+  address->failures++;
+}
+
+void
+natterd_accounts_apply_address_failure (NatterdServer *server,
+                                        JsonObject    *change)
+{
+  const char *host = json_object_get_string_member_with_default (change, "address", NULL);
+
+  /* An IPv6 address is at most 45 characters. */
+  if (server->accounts == NULL || host == NULL || strlen (host) > 64)
+    return;
+  count_address (server->config, login_address (server->accounts, host, TRUE), g_get_monotonic_time ());
 }
 
 typedef struct
@@ -295,13 +321,21 @@ password_checked (NatterdApiRequest *request,
       return;
     }
 
-  address = login_address (request, TRUE);
-  if (address->window_end <= now)
+  address = login_address (server->accounts, soup_server_message_get_remote_host (request->msg), TRUE);
+  count_address (config, address, now);
+  /* The other nodes count it too: a guesser spreading over them meets
+   * one limit (over NATS: cheap, and while NATS is down, per node). */
+  if (server->cluster != NULL)
     {
-      address->failures = 0;
-      address->window_end = now + (gint64) config->login_lockout * G_USEC_PER_SEC;
+      g_autoptr(JsonBuilder) change = json_builder_new ();
+
+      json_builder_begin_object (change);
+      json_builder_set_member_name (change, "kind");
+      json_builder_add_string_value (change, "login-address");
+      json_builder_set_member_name (change, "address");
+      json_builder_add_string_value (change, address->address);
+      natterd_cluster_send_change (server->cluster, request->app, change);
     }
-  address->failures++;
   if (account == NULL)
     {
       reply_wrong_password_later (request, 1);
@@ -371,7 +405,8 @@ check_password (NatterdApiRequest *request,
   NatterdServer *server = request->server;
   NatterdAccountsApp *state = natterd_accounts_app (server, request->app);
   NatterdAccount *account = NULL;
-  NatterdLoginAddress *address = login_address (request, FALSE);
+  NatterdLoginAddress *address = login_address (server->accounts, soup_server_message_get_remote_host (request->msg),
+                                                 FALSE);
   NatterdLoginRead *read;
   PasswordCheck *check;
   gint64 now = g_get_monotonic_time ();
@@ -482,6 +517,7 @@ store_password_row (NatterdApiRequest *request)
   natterd_account_op_add (op, request->app->id, "password", natterd_api_param (request, "userId"), "", hash)
     ->only_new = TRUE;
   natterd_accounts_add_account_row (op, request->app, natterd_api_param (request, "userId"), &fresh);
+  natterd_accounts_touch (request->server->accounts, op->rows);
   op->base.complete = password_row_stored;
   op->base.user_data = natterd_api_request_ref (request);
   op->base.destroy = natterd_api_request_unref;

@@ -18,7 +18,7 @@
  * What lives here beside the directory is written through to the store's
  * account_rows (NatterdAccountOp) and read back whole at start. Wrong
  * passwords and lockouts are counted in the store (NatterdLoginOp), the
- * client address limit per node, in memory.
+ * client address limit in memory, each node telling the others over NATS.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -86,6 +86,10 @@ struct _NatterdAccounts
   guint       hashing;          /* password hashes running */
   GQueue      hash_queue;       /* GTask waiting for a slot */
   GHashTable *addresses;        /* client address → NatterdLoginAddress */
+  /* Keys of rows changed here or over NATS since a read-back after an
+   * outage began (natterd_server_refresh_accounts_begin()): the read-back
+   * leaves them as they are here. NULL when no read-back runs. */
+  GHashTable *touched;
 };
 
 typedef struct
@@ -122,6 +126,9 @@ void                natterd_accounts_add_account_row (NatterdAccountOp *op,
                                                       NatterdApp       *app,
                                                       const char       *user_id,
                                                       NatterdAccount   *account);
+/* Marks @rows (NatterdAccountRow) changed here, for a read-back running. */
+void                natterd_accounts_touch   (NatterdAccounts    *self,
+                                              GPtrArray          *rows);
 /* The user's display name for notifications and lists. */
 const char         *natterd_accounts_display_name (NatterdUser *user);
 /* Publishes a server notification (from the app, as the API does) as a

@@ -93,7 +93,56 @@ natterd_accounts_free (NatterdAccounts *self)
   while ((task = g_queue_pop_head (&self->hash_queue)) != NULL)
     g_object_unref (task);
   g_hash_table_unref (self->addresses);
+  g_clear_pointer (&self->touched, g_hash_table_unref);
   g_free (self);
+}
+
+/* The key of a row kept in memory, for the read-back's touched set. */
+static char *
+row_key (gint64      app_id,
+         const char *kind,
+         const char *owner,
+         const char *name)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT "\n%s\n%s\n%s", app_id, kind, owner, name);
+}
+
+static void
+touch (NatterdAccounts *self,
+       gint64           app_id,
+       const char      *kind,
+       const char      *owner,
+       const char      *name)
+{
+  if (self != NULL && self->touched != NULL)
+    g_hash_table_add (self->touched, row_key (app_id, kind, owner, name));
+}
+
+void
+natterd_accounts_touch (NatterdAccounts *self,
+                        GPtrArray       *rows)
+{
+  for (guint i = 0; self != NULL && self->touched != NULL && i < rows->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (rows, i);
+
+      touch (self, row->app_id, row->kind, row->owner, row->name);
+    }
+}
+
+static gboolean
+touched (NatterdAccounts *self,
+         gint64           app_id,
+         const char      *kind,
+         const char      *owner,
+         const char      *name)
+{
+  g_autofree char *key = NULL;
+
+  if (self->touched == NULL || g_hash_table_size (self->touched) == 0)
+    return FALSE;
+  key = row_key (app_id, kind, owner, name);
+  return g_hash_table_contains (self->touched, key);
 }
 
 /* -------------------------------------------------------------- transport */
@@ -318,6 +367,7 @@ void
 natterd_accounts_submit (NatterdApiRequest *request,
                          NatterdAccountOp  *op)
 {
+  natterd_accounts_touch (request->server->accounts, op->rows);
   natterd_api_submit_part (request, op);
 }
 
@@ -762,6 +812,7 @@ natterd_accounts_apply_change (NatterdServer *self,
       name = json_object_get_string_member_with_default (row, "name", NULL);
       if (kind == NULL || owner == NULL || name == NULL)
         continue;
+      touch (self->accounts, app->id, kind, owner, name);
       apply_row (self, state, app, kind, owner, name, json_object_get_null_member (row, "value") ? NULL :
                  json_object_get_string_member_with_default (row, "value", NULL));
     }
@@ -820,30 +871,257 @@ natterd_server_load_accounts (NatterdServer *self)
   natterd_store_read (self->store, read);
 }
 
+/* --------------------------------------------------- read-back after an outage */
+
+/* At most this long per main-loop iteration: a node with many accounts
+ * keeps serving while it applies them. */
+#define REFRESH_SLICE_US 1000
+
+typedef struct
+{
+  NatterdServer *server;
+  GPtrArray     *rows;            /* NatterdAccountRow as stored */
+  guint          next_row;
+  /* "app\nkind\nowner" → set of names stored (borrowed from rows), of
+   * the kinds that can be deleted: contact, group */
+  GHashTable    *stored;
+  GPtrArray     *kept;            /* RefreshKey of the rows in memory of those kinds */
+  guint          next_kept;
+  GSourceFunc    done;
+  gpointer       done_data;
+} Refresh;
+
+typedef struct
+{
+  gint64  app_id;
+  char   *kind;                   /* static: "contact" or "group" */
+  char   *owner;
+  char   *name;                   /* NULL for a group */
+} RefreshKey;
+
+static void
+refresh_key_free (gpointer data)
+{
+  RefreshKey *key = data;
+
+  g_free (key->owner);
+  g_free (key->name);
+  g_free (key);
+}
+
+static void
+refresh_free (gpointer data)
+{
+  Refresh *refresh = data;
+
+  g_clear_pointer (&refresh->rows, g_ptr_array_unref);
+  g_clear_pointer (&refresh->stored, g_hash_table_unref);
+  g_clear_pointer (&refresh->kept, g_ptr_array_unref);
+  g_object_unref (refresh->server);
+  g_free (refresh);
+}
+
+static gboolean
+row_deletable (const char *kind)
+{
+  return g_str_equal (kind, "contact") || g_str_equal (kind, "group");
+}
+
+static void
+refresh_stored_add (Refresh                 *refresh,
+                    const NatterdAccountRow *row)
+{
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s\n%s", row->app_id, row->kind, row->owner);
+  GHashTable *names = g_hash_table_lookup (refresh->stored, key);
+
+  if (names == NULL)
+    {
+      names = g_hash_table_new (g_str_hash, g_str_equal);
+      g_hash_table_insert (refresh->stored, g_steal_pointer (&key), names);
+    }
+  g_hash_table_add (names, row->name);
+}
+
+static gboolean
+refresh_is_stored (Refresh    *refresh,
+                   RefreshKey *key)
+{
+  g_autofree char *owner = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s\n%s", key->app_id, key->kind, key->owner);
+  GHashTable *names = g_hash_table_lookup (refresh->stored, owner);
+
+  return names != NULL && g_hash_table_contains (names, key->name != NULL ? key->name : "");
+}
+
+/* The contacts and group roles in memory, as keys: the slices that check
+ * them against the store may run while they change. */
+static GPtrArray *
+refresh_collect_kept (NatterdAccounts *self)
+{
+  GPtrArray *kept = g_ptr_array_new_with_free_func (refresh_key_free);
+  GHashTableIter apps;
+  NatterdAccountsApp *state;
+
+  g_hash_table_iter_init (&apps, self->apps);
+  while (g_hash_table_iter_next (&apps, NULL, (gpointer *) &state))
+    {
+      GHashTableIter iter;
+      const char *owner;
+      GHashTable *contacts;
+
+      g_hash_table_iter_init (&iter, state->contacts);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &owner, (gpointer *) &contacts))
+        {
+          GHashTableIter others;
+          const char *other;
+
+          g_hash_table_iter_init (&others, contacts);
+          while (g_hash_table_iter_next (&others, (gpointer *) &other, NULL))
+            {
+              RefreshKey *key = g_new0 (RefreshKey, 1);
+
+              key->app_id = state->app_id;
+              key->kind = (char *) "contact";
+              key->owner = g_strdup (owner);
+              key->name = g_strdup (other);
+              g_ptr_array_add (kept, key);
+            }
+        }
+      g_hash_table_iter_init (&iter, state->groups);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &owner, NULL))
+        {
+          RefreshKey *key = g_new0 (RefreshKey, 1);
+
+          key->app_id = state->app_id;
+          key->kind = (char *) "group";
+          key->owner = g_strdup (owner);
+          g_ptr_array_add (kept, key);
+        }
+    }
+  return kept;
+}
+
+/* A contact or group role here the store no longer has, untouched since
+ * the read-back began: deleted while this node did not hear of it. */
+static void
+refresh_drop (Refresh    *refresh,
+              RefreshKey *key)
+{
+  NatterdAccounts *self = refresh->server->accounts;
+  NatterdAccountsApp *state = g_hash_table_lookup (self->apps, &key->app_id);
+
+  if (state == NULL || refresh_is_stored (refresh, key) ||
+      touched (self, key->app_id, key->kind, key->owner, key->name != NULL ? key->name : ""))
+    return;
+  if (key->name != NULL)
+    {
+      GHashTable *contacts = g_hash_table_lookup (state->contacts, key->owner);
+
+      if (contacts != NULL)
+        g_hash_table_remove (contacts, key->name);
+    }
+  else
+    g_hash_table_remove (state->groups, key->owner);
+}
+
+static gboolean
+refresh_slice (gpointer data)
+{
+  Refresh *refresh = data;
+  NatterdServer *server = refresh->server;
+  NatterdAccounts *self = server->accounts;
+  gint64 end = g_get_monotonic_time () + REFRESH_SLICE_US;
+  guint n = 0;
+
+  while (refresh->next_row < refresh->rows->len)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (refresh->rows, refresh->next_row++);
+      NatterdApp *app = natterd_directory_lookup_app_id (server->directory, row->app_id);
+
+      if (row_deletable (row->kind))
+        refresh_stored_add (refresh, row);
+      /* Changed here or over NATS meanwhile: newer than this snapshot. */
+      if (app != NULL && row_travels (row) && !touched (self, row->app_id, row->kind, row->owner, row->name))
+        apply_row (server, natterd_accounts_app (server, app), app, row->kind, row->owner, row->name, row->value);
+      if (++n % 64 == 0 && g_get_monotonic_time () >= end)
+        return G_SOURCE_CONTINUE;
+    }
+  if (refresh->kept == NULL)
+    {
+      refresh->kept = refresh_collect_kept (self);
+      return G_SOURCE_CONTINUE;
+    }
+  while (refresh->next_kept < refresh->kept->len)
+    {
+      refresh_drop (refresh, g_ptr_array_index (refresh->kept, refresh->next_kept++));
+      if (++n % 64 == 0 && g_get_monotonic_time () >= end)
+        return G_SOURCE_CONTINUE;
+    }
+
+  g_clear_pointer (&self->touched, g_hash_table_unref);
+  if (refresh->done != NULL)
+    refresh->done (refresh->done_data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 rows_refreshed (NatterdRead *base,
                 gpointer     user_data)
 {
-  NatterdServer *server = user_data;
+  Refresh *refresh = user_data;
+  NatterdServer *server = refresh->server;
 
-  if (base->error != NULL)
-    natterd_log (G_LOG_LEVEL_WARNING, "accounts-refresh-failed", "error", base->error->message, NULL);
-  else if (server->accounts != NULL)
-    apply_rows (server, ((NatterdAccountRowsRead *) base)->rows);
+  if (base->error != NULL || server->accounts == NULL)
+    {
+      if (base->error != NULL)
+        natterd_log (G_LOG_LEVEL_WARNING, "accounts-refresh-failed", "error", base->error->message, NULL);
+      if (server->accounts != NULL)
+        g_clear_pointer (&server->accounts->touched, g_hash_table_unref);
+      if (refresh->done != NULL)
+        refresh->done (refresh->done_data);
+      refresh_free (refresh);
+      return;
+    }
+  refresh->rows = g_ptr_array_ref (((NatterdAccountRowsRead *) base)->rows);
+  refresh->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, g_idle_add_full (G_PRIORITY_DEFAULT,
+                                                                                       refresh_slice, refresh,
+                                                                                       refresh_free)),
+                            "natterd-accounts-refresh");
+}
+
+void
+natterd_server_refresh_accounts_begin (NatterdServer *self)
+{
+  if (self->accounts != NULL && self->accounts->touched == NULL)
+    self->accounts->touched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* After a NATS outage (natterd-cluster.c): contacts, privacy and group
- * roles changed on other nodes meanwhile never came over NATS. Like the
- * directory's read-back, rows are applied as stored; a row removed while
- * apart stays here until a restart. */
+ * roles changed on other nodes meanwhile never came over NATS. Rows are
+ * applied as stored and contacts and group roles the store no longer has
+ * are dropped, except those changed here or over NATS since the
+ * read-back began (the snapshot may predate them). */
 void
-natterd_server_refresh_accounts (NatterdServer *self)
+natterd_server_refresh_accounts (NatterdServer *self,
+                                 GSourceFunc    done,
+                                 gpointer       data)
 {
   NatterdAccountRowsRead *read;
+  Refresh *refresh;
 
   if (self->accounts == NULL || !self->accounts->loaded)
-    return;
-  read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, rows_refreshed, g_object_ref (self), g_object_unref);
+    {
+      if (self->accounts != NULL)
+        g_clear_pointer (&self->accounts->touched, g_hash_table_unref);
+      if (done != NULL)
+        done (data);
+      return;
+    }
+  refresh = g_new0 (Refresh, 1);
+  refresh->server = g_object_ref (self);
+  refresh->done = done;
+  refresh->done_data = data;
+  read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, rows_refreshed, refresh, NULL);
   natterd_store_read (self->store, read);
 }
 

@@ -196,16 +196,113 @@ api_group_refresh (NatterdApiRequest *request)
   natterd_api_finish_when_stored (request);
 }
 
+typedef struct
+{
+  NatterdApiRequest *request;
+  NatterdUser       *user;
+  GHashTable        *wanted;      /* group id → name (borrowed from the request's form) */
+} GroupSync;
+
+static void
+group_sync_free (gpointer data)
+{
+  GroupSync *sync = data;
+
+  natterd_api_request_unref (sync->request);
+  g_hash_table_unref (sync->wanted);
+  g_free (sync);
+}
+
+/* The user's groups as stored (the index on group_members (user_id)),
+ * read after what this node changed before is committed. */
+static void
+group_sync_read (NatterdRead *base,
+                 gpointer     user_data)
+{
+  NatterdUserGroupsRead *read = (NatterdUserGroupsRead *) base;
+  GroupSync *sync = user_data;
+  NatterdApiRequest *request = sync->request;
+  NatterdUser *user = sync->user;
+  g_autoptr(GPtrArray) left = g_ptr_array_new ();
+  GHashTableIter iter;
+  const char *id, *name;
+  gint64 now = natterd_now_ms ();
+
+  if (base->error != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      return;
+    }
+
+  /* Leave the groups not listed (their roles passed on once the walk is
+   * over: a group left empty goes from the directory)... */
+  for (guint i = 0; i < read->group_ids->len; i++)
+    {
+      NatterdGroup *group = natterd_directory_lookup_group_id (request->server->directory,
+                                                               g_array_index (read->group_ids, gint64, i));
+
+      if (group != NULL && group->app == request->app && !g_hash_table_contains (sync->wanted, group->group_id) &&
+          natterd_group_remove_member (group, user))
+        {
+          g_autoptr(GPtrArray) one = g_ptr_array_new ();
+
+          g_ptr_array_add (one, user);
+          natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
+          g_ptr_array_add (left, group);
+        }
+    }
+  for (guint i = 0; i < left->len; i++)
+    {
+      g_autoptr(GPtrArray) one = g_ptr_array_new ();
+
+      g_ptr_array_add (one, user);
+      natterd_api_group_departed (request, g_ptr_array_index (left, i), one);
+    }
+
+  /* ...and join the ones listed. */
+  g_hash_table_iter_init (&iter, sync->wanted);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &name))
+    {
+      NatterdGroup *group = ensure_group (request, id, name);
+
+      if (natterd_group_lookup_member (group, user) == NULL)
+        {
+          g_autoptr(GPtrArray) one = g_ptr_array_new ();
+
+          natterd_group_add_member (group, user, now);
+          g_ptr_array_add (one, user);
+          natterd_api_store_members (request, group, NATTERD_MEMBERS_ADD, one, now);
+        }
+    }
+  natterd_api_finish_when_stored (request);
+}
+
+static void
+group_sync_barrier (NatterdOp *op,
+                    gpointer   user_data)
+{
+  GroupSync *sync = user_data;
+  NatterdUserGroupsRead *read;
+
+  if (op->error != NULL)
+    {
+      natterd_api_reply_error (sync->request, NATTER_API_INTERNAL_ERROR, "The store is unavailable; try again later");
+      group_sync_free (sync);
+      return;
+    }
+  read = natterd_read_new (NATTERD_READ_USER_GROUPS, group_sync_read, sync, group_sync_free);
+  read->user_id = sync->user->id;
+  natterd_store_read (sync->request->server->store, read);
+}
+
+/* group/sync: the user's groups are found by the store's index by user,
+ * not by a look at every group of the app. */
 static void
 api_group_sync (NatterdApiRequest *request)
 {
   const char *user_id = natterd_api_require_id (request, "userId");
   g_autoptr(GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GPtrArray) left = g_ptr_array_new ();
-  GHashTableIter iter;
-  NatterdGroup *group;
-  NatterdUser *user;
-  gint64 now = natterd_now_ms ();
+  GroupSync *sync;
 
   if (user_id == NULL)
     return;
@@ -234,49 +331,14 @@ api_group_sync (NatterdApiRequest *request)
       return;
     }
 
-  user = natterd_server_ensure_user (request->server, request->app, user_id);
-
-  /* Leave the groups not listed (their roles passed on once the walk is
- * over: a group left empty goes from the table walked)... */
-  g_hash_table_iter_init (&iter, request->app->groups);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-    {
-      if (!g_hash_table_contains (wanted, group->group_id) && natterd_group_remove_member (group, user))
-        {
-          g_autoptr(GPtrArray) one = g_ptr_array_new ();
-
-          g_ptr_array_add (one, user);
-          natterd_api_store_members (request, group, NATTERD_MEMBERS_REMOVE, one, 0);
-          g_ptr_array_add (left, group);
-        }
-    }
-  for (guint i = 0; i < left->len; i++)
-    {
-      g_autoptr(GPtrArray) one = g_ptr_array_new ();
-
-      g_ptr_array_add (one, user);
-      natterd_api_group_departed (request, g_ptr_array_index (left, i), one);
-    }
-
-  /* ...and join the ones listed. */
-  g_hash_table_iter_init (&iter, wanted);
-  {
-    const char *id, *name;
-
-    while (g_hash_table_iter_next (&iter, (gpointer *) &id, (gpointer *) &name))
-      {
-        group = ensure_group (request, id, name);
-        if (natterd_group_lookup_member (group, user) == NULL)
-          {
-            g_autoptr(GPtrArray) one = g_ptr_array_new ();
-
-            natterd_group_add_member (group, user, now);
-            g_ptr_array_add (one, user);
-            natterd_api_store_members (request, group, NATTERD_MEMBERS_ADD, one, now);
-          }
-      }
-  }
-  natterd_api_finish_when_stored (request);
+  sync = g_new0 (GroupSync, 1);
+  sync->request = natterd_api_request_ref (request);
+  sync->user = natterd_server_ensure_user (request->server, request->app, user_id);
+  sync->wanted = g_steal_pointer (&wanted);
+  /* A barrier first: the read then sees every membership this node
+   * changed before this request. */
+  natterd_store_submit (request->server->store,
+                        natterd_op_new (NATTERD_OP_BARRIER, group_sync_barrier, sync, NULL));
 }
 
 static void

@@ -18,6 +18,7 @@
 
 #include <nats/nats.h>
 #include <string.h>
+#include <time.h>
 
 #include "natter-json.h"
 #include "natterd-log.h"
@@ -111,6 +112,7 @@ struct _NatterdCluster
   gboolean         refresh_again;
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
+  guint            merge_id;            /* the read-back being merged, a slice an iteration */
 };
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
@@ -1547,6 +1549,7 @@ natterd_cluster_stop (NatterdCluster *self)
   g_clear_handle_id (&self->announce_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
+  g_clear_handle_id (&self->merge_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -1620,6 +1623,7 @@ natterd_server_cluster_committed (NatterdServer *self,
         NatterdGroupOp *group = (NatterdGroupOp *) op;
 
         add_string (builder, "kind", "group");
+        add_int (builder, "id", group->id);
         add_string (builder, "group", group->group_id);
         add_string (builder, "name", group->name);
         add_int (builder, "created", group->created);
@@ -1812,8 +1816,15 @@ natterd_server_apply_change (NatterdServer *self,
             natterd_directory_remove_group (self->directory, group);
         }
       else if (group == NULL)
-        natterd_directory_add_group (self->directory, app, group_id, get_string (change, "name"),
-                                     get_int (change, "created"));
+        {
+          /* By the id it is stored under, as its member rows name it
+           * (a node before 2026-12 sends none: one of this node's). */
+          group = natterd_directory_add_group_id (self->directory, app, get_int (change, "id"), group_id,
+                                                  get_string (change, "name"), get_int (change, "created"));
+          if (group == NULL)
+            natterd_directory_add_group (self->directory, app, group_id, get_string (change, "name"),
+                                         get_int (change, "created"));
+        }
       else if (get_string (change, "name") != NULL)
         {
           g_free (group->name);
@@ -1830,6 +1841,8 @@ natterd_server_apply_change (NatterdServer *self,
     apply_chatroom (self, app, kind, change);
   else if (g_str_equal (kind, "account"))
     natterd_accounts_apply_change (self, app, change);
+  else if (g_str_equal (kind, "login-address"))
+    natterd_accounts_apply_address_failure (self, change);
 }
 
 /* ---------------------------------------------------- chatroom changes */
@@ -1954,20 +1967,86 @@ apply_chatroom (NatterdServer *self,
  * lifted, an unblock), unless they changed here after the refresh began
  * (natterd_directory_stamp()): the snapshot is read after a barrier, so
  * what this node stored before is in it, and only what changed since may
- * be missing from it (that one is left, and read again next time). */
+ * be missing from it (that one is left, and read again next time).
+ *
+ * The merge runs in slices of at most MERGE_SLICE_US per main-loop
+ * iteration (a node with 100,000 users keeps serving meanwhile), so it
+ * names groups, members and chatrooms by id, never by pointer: what it
+ * saw in one slice may be gone in the next. */
+#define MERGE_SLICE_US 1000
+
+typedef enum {
+  MERGE_REPLAY,
+  MERGE_COLLECT,
+  MERGE_GROUPS,
+  MERGE_BLACKLISTS,
+  MERGE_CHATROOMS,
+  MERGE_CATCH_UP,
+  MERGE_DONE,
+} MergePhase;
+
 typedef struct
 {
-  NatterdServer *server;
-  GHashTable    *users;                 /* users.id → NatterdUser* */
-  GHashTable    *groups;                /* groups.id → NatterdGroup* */
-  GHashTable    *members;               /* NatterdMember* the snapshot has */
-  GHashTable    *blacklists;            /* NatterdUser* → set of users.id (gint64*) stored */
-  GHashTable    *chatrooms;             /* NatterdChatroom* the snapshot has */
-  guint64        since;
-  gint64         now;
-  guint          added;
-  guint          removed;
+  gint64  app_id;
+  char   *chatroom_id;
+} RoomRef;
+
+typedef struct
+{
+  NatterdServer  *server;
+  NatterdLoadLog *log;
+  MergePhase      phase;
+  guint           next;                 /* in the phase's list */
+  GHashTable     *users;                /* users.id → NatterdUser* (never freed) */
+  GHashTable     *groups;               /* groups.id → local NatterdGroup.id (gint64*) of the snapshot's groups */
+  GHashTable     *seen;                 /* local NatterdGroup.id set of those */
+  GHashTable     *members;              /* local NatterdGroup.id → set of users.id stored */
+  GHashTable     *blacklists;           /* NatterdUser* → set of users.id (gint64*) stored */
+  GHashTable     *chatrooms;            /* local NatterdChatroom.id set of the snapshot's chatrooms */
+  GArray         *group_ids;            /* MERGE_GROUPS: local ids of the groups here */
+  gint64          group;                /* MERGE_GROUPS: the one whose members are being checked */
+  GArray         *member_ids;           /* its members' users.id; NULL between groups */
+  guint           next_member;
+  GArray         *user_ids;             /* MERGE_BLACKLISTS: users.id of users with a blacklist */
+  GArray         *rooms;                /* MERGE_CHATROOMS: RoomRef */
+  GPtrArray      *sessions;             /* MERGE_CATCH_UP: NatterdSession (refs) */
+  guint64         since;
+  gint64          now;
+  guint           added;
+  guint           removed;
+  guint           slices;
+  gint64          started;              /* monotonic µs */
+  gint64          longest;              /* µs, of one slice */
+  MergePhase      longest_phase;        /* where it ended */
+  gint64          longest_cpu;          /* µs of this thread's CPU time in one slice (the box may be busy) */
 } Merge;
+
+static void
+room_ref_clear (gpointer data)
+{
+  g_free (((RoomRef *) data)->chatroom_id);
+}
+
+static void
+merge_free (gpointer data)
+{
+  Merge *merge = data;
+
+  g_clear_pointer (&merge->log, natterd_load_log_free);
+  g_hash_table_unref (merge->users);
+  g_hash_table_unref (merge->groups);
+  g_hash_table_unref (merge->seen);
+  g_hash_table_unref (merge->members);
+  g_hash_table_unref (merge->blacklists);
+  g_hash_table_unref (merge->chatrooms);
+  g_clear_pointer (&merge->group_ids, g_array_unref);
+  g_clear_pointer (&merge->member_ids, g_array_unref);
+  g_clear_pointer (&merge->user_ids, g_array_unref);
+  g_clear_pointer (&merge->rooms, g_array_unref);
+  g_clear_pointer (&merge->sessions, g_ptr_array_unref);
+  g_object_unref (merge->server);
+  g_free (merge);
+}
 
 static void
 merge_user (gpointer                 data,
@@ -2026,10 +2105,13 @@ merge_group (gpointer    data,
     return;
   if (group == NULL)
     {
-      group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
+      group = natterd_directory_add_group_id (merge->server->directory, app, id, group_id, name, created);
+      if (group == NULL)
+        group = natterd_directory_add_group (merge->server->directory, app, group_id, name, created);
       merge->added++;
     }
-  g_hash_table_insert (merge->groups, g_memdup2 (&id, sizeof id), group);
+  g_hash_table_insert (merge->groups, g_memdup2 (&id, sizeof id), g_memdup2 (&group->id, sizeof group->id));
+  g_hash_table_add (merge->seen, g_memdup2 (&group->id, sizeof group->id));
 }
 
 static void
@@ -2040,9 +2122,11 @@ merge_member (gpointer data,
               gint64   gag_until)
 {
   Merge *merge = data;
-  NatterdGroup *group = g_hash_table_lookup (merge->groups, &group_id);
+  gint64 *local = g_hash_table_lookup (merge->groups, &group_id);
+  NatterdGroup *group = local != NULL ? natterd_directory_lookup_group_id (merge->server->directory, *local) : NULL;
   NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
   NatterdMember *member;
+  GHashTable *stored;
 
   if (group == NULL || user == NULL)
     return;
@@ -2060,7 +2144,13 @@ merge_member (gpointer data,
     member->gag_until = gag_until;
   else
     member->gag_until = MAX (member->gag_until, gag_until);
-  g_hash_table_add (merge->members, member);
+  stored = g_hash_table_lookup (merge->members, &group->id);
+  if (stored == NULL)
+    {
+      stored = g_hash_table_new (g_int64_hash, g_int64_equal);
+      g_hash_table_insert (merge->members, g_memdup2 (&group->id, sizeof group->id), stored);
+    }
+  g_hash_table_add (stored, &user->id);
 }
 
 static void
@@ -2084,7 +2174,7 @@ merge_chatroom (gpointer    data,
       room->stored = TRUE;
       merge->added++;
     }
-  g_hash_table_add (merge->chatrooms, room);
+  g_hash_table_add (merge->chatrooms, g_memdup2 (&room->id, sizeof room->id));
 }
 
 static void
@@ -2120,84 +2210,248 @@ static const NatterdLoadSink merge_sink = {
   .blacklist = merge_blacklist,
 };
 
-/* Groups, members, blacklist entries and chatrooms here that the
- * snapshot lacks, of groups and users unchanged here since the refresh
- * began (chatrooms: stored and added before it): removed while this node
- * did not hear of it. */
+/* What the removals look at, by id: one pass that copies ids only. */
 static void
-merge_removals (Merge *merge)
+merge_collect (Merge *merge)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
-  g_autoptr(GPtrArray) gone = g_ptr_array_new ();
-  g_autoptr(GPtrArray) gone_rooms = g_ptr_array_new ();
   g_autoptr(GList) apps = natterd_directory_get_apps (merge->server->directory);
   GHashTableIter iter;
-  NatterdGroup *group;
-  NatterdUser *user;
-  NatterdChatroom *room;
+  NatterdSession *session;
 
-  g_hash_table_iter_init (&iter, merge->groups);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-    g_hash_table_add (seen, group);
-
+  merge->group_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  merge->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  merge->rooms = g_array_new (FALSE, FALSE, sizeof (RoomRef));
+  g_array_set_clear_func (merge->rooms, room_ref_clear);
   for (GList *l = apps; l != NULL; l = l->next)
     {
       NatterdApp *app = l->data;
+      NatterdGroup *group;
+      NatterdUser *user;
+      NatterdChatroom *room;
 
       g_hash_table_iter_init (&iter, app->groups);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-        {
-          GHashTableIter members;
-          NatterdMember *member;
-
-          if (group->changed >= merge->since)
-            continue;
-          if (!g_hash_table_contains (seen, group))
-            {
-              g_ptr_array_add (gone, group);
-              continue;
-            }
-          g_hash_table_iter_init (&members, group->members);
-          while (g_hash_table_iter_next (&members, NULL, (gpointer *) &member))
-            if (!g_hash_table_contains (merge->members, member))
-              {
-                g_hash_table_iter_remove (&members);
-                merge->removed++;
-              }
-        }
-
-      g_hash_table_iter_init (&iter, app->chatrooms);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
-        if (room->stored && room->added < merge->since && !g_hash_table_contains (merge->chatrooms, room))
-          g_ptr_array_add (gone_rooms, room);
-
+        g_array_append_val (merge->group_ids, group->id);
       g_hash_table_iter_init (&iter, app->users);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
+        if (user->blacklist != NULL)
+          g_array_append_val (merge->user_ids, user->id);
+      g_hash_table_iter_init (&iter, app->chatrooms);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
         {
-          GHashTable *stored;
-          GHashTableIter blocked;
-          gint64 *id;
+          RoomRef ref = { app->id, g_strdup (room->chatroom_id) };
 
-          if (user->blacklist == NULL || user->blacklist_changed >= merge->since)
-            continue;
-          stored = g_hash_table_lookup (merge->blacklists, user);
-          g_hash_table_iter_init (&blocked, user->blacklist);
-          while (g_hash_table_iter_next (&blocked, (gpointer *) &id, NULL))
-            if (stored == NULL || !g_hash_table_contains (stored, id))
-              {
-                g_hash_table_iter_remove (&blocked);
-                merge->removed++;
-              }
+          g_array_append_val (merge->rooms, ref);
         }
     }
+  merge->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, merge->server->sessions);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+    g_ptr_array_add (merge->sessions, g_object_ref (session));
+}
 
-  for (guint i = 0; i < gone->len; i++)
-    natterd_directory_remove_group (merge->server->directory, g_ptr_array_index (gone, i));
-  merge->removed += gone->len;
+/* A group here the snapshot lacks, or its members the snapshot lacks, of
+ * a group unchanged here since the refresh began: removed while this
+ * node did not hear of it. A group's members are checked one a step (a
+ * group may have 100,000). */
+static void
+merge_group_removals (Merge *merge,
+                      gint64 id)
+{
+  NatterdGroup *group = natterd_directory_lookup_group_id (merge->server->directory, id);
+  GHashTableIter members;
+  NatterdUser *user;
+
+  if (group == NULL || group->changed >= merge->since)
+    return;
+  if (!g_hash_table_contains (merge->seen, &group->id))
+    {
+      natterd_directory_remove_group (merge->server->directory, group);
+      merge->removed++;
+      return;
+    }
+  merge->group = group->id;
+  merge->member_ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), g_hash_table_size (group->members));
+  merge->next_member = 0;
+  g_hash_table_iter_init (&members, group->members);
+  while (g_hash_table_iter_next (&members, (gpointer *) &user, NULL))
+    g_array_append_val (merge->member_ids, user->id);
+}
+
+static void
+merge_member_removal (Merge *merge,
+                      gint64 user_id)
+{
+  NatterdGroup *group = natterd_directory_lookup_group_id (merge->server->directory, merge->group);
+  NatterdUser *user = natterd_directory_lookup_user_id (merge->server->directory, user_id);
+  GHashTable *stored;
+  guint64 changed;
+
+  if (group == NULL || user == NULL || group->changed >= merge->since)
+    return;
+  stored = g_hash_table_lookup (merge->members, &group->id);
+  changed = group->changed;
+  if ((stored == NULL || !g_hash_table_contains (stored, &user->id)) && natterd_group_remove_member (group, user))
+    merge->removed++;
+  /* Read, not changed here. */
+  group->changed = changed;
+}
+
+static void
+merge_blacklist_removals (Merge *merge,
+                          gint64 id)
+{
+  NatterdUser *user = natterd_directory_lookup_user_id (merge->server->directory, id);
+  GHashTable *stored;
+  GHashTableIter blocked;
+  gint64 *other;
+
+  if (user == NULL || user->blacklist == NULL || user->blacklist_changed >= merge->since)
+    return;
+  stored = g_hash_table_lookup (merge->blacklists, user);
+  g_hash_table_iter_init (&blocked, user->blacklist);
+  while (g_hash_table_iter_next (&blocked, (gpointer *) &other, NULL))
+    if (stored == NULL || !g_hash_table_contains (stored, other))
+      {
+        g_hash_table_iter_remove (&blocked);
+        merge->removed++;
+      }
+}
+
+static void
+merge_chatroom_removal (Merge         *merge,
+                        const RoomRef *ref)
+{
+  NatterdApp *app = natterd_directory_lookup_app_id (merge->server->directory, ref->app_id);
+  NatterdChatroom *room = app != NULL ? g_hash_table_lookup (app->chatrooms, ref->chatroom_id) : NULL;
+
   /* Destroyed elsewhere: its members here are told, as over NATS. */
-  for (guint i = 0; i < gone_rooms->len; i++)
-    natterd_server_chatroom_forget (merge->server, g_ptr_array_index (gone_rooms, i));
-  merge->removed += gone_rooms->len;
+  if (room != NULL && room->stored && room->added < merge->since && !g_hash_table_contains (merge->chatrooms, &room->id))
+    {
+      natterd_server_chatroom_forget (merge->server, room);
+      merge->removed++;
+    }
+}
+
+/* One step of @merge's phase; FALSE once the phase is over. */
+static gboolean
+merge_step (Merge *merge)
+{
+  switch (merge->phase)
+    {
+    case MERGE_REPLAY:
+      merge->next = natterd_load_log_replay_some (merge->log, &merge_sink, merge, merge->next, 64);
+      return merge->next < natterd_load_log_get_length (merge->log);
+    case MERGE_COLLECT:
+      merge_collect (merge);
+      return FALSE;
+    case MERGE_GROUPS:
+      if (merge->member_ids != NULL)
+        {
+          if (merge->next_member < merge->member_ids->len)
+            merge_member_removal (merge, g_array_index (merge->member_ids, gint64, merge->next_member++));
+          else
+            g_clear_pointer (&merge->member_ids, g_array_unref);
+          return TRUE;
+        }
+      if (merge->next >= merge->group_ids->len)
+        return FALSE;
+      merge_group_removals (merge, g_array_index (merge->group_ids, gint64, merge->next++));
+      return TRUE;
+    case MERGE_BLACKLISTS:
+      if (merge->next >= merge->user_ids->len)
+        return FALSE;
+      merge_blacklist_removals (merge, g_array_index (merge->user_ids, gint64, merge->next++));
+      return TRUE;
+    case MERGE_CHATROOMS:
+      if (merge->next >= merge->rooms->len)
+        return FALSE;
+      merge_chatroom_removal (merge, &g_array_index (merge->rooms, RoomRef, merge->next++));
+      return TRUE;
+    case MERGE_CATCH_UP:
+      /* Sessions here read what other nodes stored meanwhile. */
+      if (merge->next >= merge->sessions->len)
+        return FALSE;
+      natterd_session_catch_up (g_ptr_array_index (merge->sessions, merge->next++));
+      return TRUE;
+    case MERGE_DONE:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+merge_done (NatterdCluster *self,
+            Merge          *merge)
+{
+  static const char * const phases[] = { "replay", "collect", "groups", "blacklists", "chatrooms", "catch-up",
+                                          "done" };
+  char added[16], removed[16], slices[16], longest[24], longest_cpu[24], took[24];
+
+  g_snprintf (added, sizeof added, "%u", merge->added);
+  g_snprintf (removed, sizeof removed, "%u", merge->removed);
+  g_snprintf (slices, sizeof slices, "%u", merge->slices);
+  g_snprintf (longest, sizeof longest, "%.1f", merge->longest / 1000.0);
+  g_snprintf (longest_cpu, sizeof longest_cpu, "%.1f", merge->longest_cpu / 1000.0);
+  g_snprintf (took, sizeof took, "%.1f", (g_get_monotonic_time () - merge->started) / 1000.0);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, "removed", removed, "slices", slices,
+               "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase], "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
+  self->server->metrics->cluster_refreshes++;
+  self->server->metrics->cluster_refresh_slices += merge->slices;
+  self->server->metrics->cluster_merging = FALSE;
+  self->refreshing = FALSE;
+  if (self->refresh_again)
+    {
+      self->refresh_again = FALSE;
+      refresh_directory (self);
+    }
+}
+
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static gboolean
+merge_slice (gpointer user_data)
+{
+  Merge *merge = user_data;
+  NatterdCluster *self = merge->server->cluster;
+  gint64 start = g_get_monotonic_time ();
+  gint64 cpu = thread_cpu_us ();
+  gint64 now = start;
+
+  if (self == NULL || self->stopped)
+    return G_SOURCE_REMOVE;
+  merge->slices++;
+  while (now - start < MERGE_SLICE_US)
+    {
+      if (!merge_step (merge))
+        {
+          merge->phase++;
+          merge->next = 0;
+          if (merge->phase == MERGE_DONE)
+            {
+              merge->longest = MAX (merge->longest, g_get_monotonic_time () - start);
+              merge->longest_cpu = MAX (merge->longest_cpu, thread_cpu_us () - cpu);
+              self->merge_id = 0;
+              merge_done (self, merge);
+              return G_SOURCE_REMOVE;
+            }
+        }
+      now = g_get_monotonic_time ();
+    }
+  merge->longest_cpu = MAX (merge->longest_cpu, thread_cpu_us () - cpu);
+  if (now - start > merge->longest)
+    {
+      merge->longest = now - start;
+      merge->longest_phase = merge->phase;
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -2217,22 +2471,13 @@ directory_read (NatterdRead *base,
   NatterdAppsRead *read = (NatterdAppsRead *) base;
   NatterdServer *server = user_data;
   NatterdCluster *self = server->cluster;
-  g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  g_autoptr(GHashTable) members = g_hash_table_new (NULL, NULL);
-  g_autoptr(GHashTable) blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
-  g_autoptr(GHashTable) chatrooms = g_hash_table_new (NULL, NULL);
-  g_autoptr(NatterdLoadLog) log = g_steal_pointer (&read->directory);
-  Merge merge = { server, users, groups, members, blacklists, chatrooms, 0, natterd_now_ms (), 0, 0 };
-  GHashTableIter iter;
-  NatterdSession *session;
-  char added[16], removed[16];
+  Merge *merge;
 
   if (self == NULL || self->stopped)
     return;
-  self->refreshing = FALSE;
   if (base->error != NULL)
     {
+      self->refreshing = FALSE;
       natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
       if (self->refresh_retry_id == 0)
         self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
@@ -2240,21 +2485,42 @@ directory_read (NatterdRead *base,
     }
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
-  merge.since = self->refresh_since;
-  natterd_load_log_replay (log, &merge_sink, &merge);
-  merge_removals (&merge);
-  /* Sessions here read what other nodes stored meanwhile. */
-  g_hash_table_iter_init (&iter, server->sessions);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
-    natterd_session_catch_up (session);
-  g_snprintf (added, sizeof added, "%u", merge.added);
-  g_snprintf (removed, sizeof removed, "%u", merge.removed);
-  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, "removed", removed, NULL);
-  if (self->refresh_again)
-    {
-      self->refresh_again = FALSE;
-      refresh_directory (self);
-    }
+
+  merge = g_new0 (Merge, 1);
+  merge->server = g_object_ref (server);
+  merge->log = g_steal_pointer (&read->directory);
+  merge->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  merge->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
+  merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->since = self->refresh_since;
+  merge->now = natterd_now_ms ();
+  merge->started = g_get_monotonic_time ();
+  server->metrics->cluster_merging = TRUE;
+  /* At the priority of the sockets: one slice between their events. */
+  self->merge_id = g_idle_add_full (G_PRIORITY_DEFAULT, merge_slice, merge, merge_free);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->merge_id), "natterd-cluster-merge");
+}
+
+/* Read after the account rows are applied: a session the directory's
+ * user rows drop for a password changed elsewhere finds its token
+ * revoked here when it comes back (31004, not 31020). */
+static gboolean
+accounts_refreshed (gpointer user_data)
+{
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+  NatterdAppsRead *read;
+
+  if (self == NULL || self->stopped)
+    return G_SOURCE_REMOVE;
+  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
+  /* directory_read() frees it. */
+  read->directory = natterd_load_log_new ();
+  natterd_store_read (server->store, read);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -2263,18 +2529,10 @@ refresh_stored (NatterdOp *op,
 {
   NatterdServer *server = user_data;
   NatterdCluster *self = server->cluster;
-  NatterdAppsRead *read;
 
   if (self == NULL || self->stopped)
     return;
-  /* Read (and applied) before the directory: a session the directory's
-   * user rows drop for a password changed elsewhere finds its token
-   * revoked here when it comes back (31004, not 31020). */
-  natterd_server_refresh_accounts (server);
-  read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
-  /* directory_read() frees it. */
-  read->directory = natterd_load_log_new ();
-  natterd_store_read (server->store, read);
+  natterd_server_refresh_accounts (server, accounts_refreshed, server);
 }
 
 static void
@@ -2291,6 +2549,7 @@ refresh_directory (NatterdCluster *self)
   /* What changes here from now on may be missing from the snapshot;
    * what changed before is stored once the barrier completes. */
   self->refresh_since = natterd_directory_stamp ();
+  natterd_server_refresh_accounts_begin (self->server);
   natterd_store_submit (self->server->store, natterd_op_new (NATTERD_OP_BARRIER, refresh_stored,
                                                              g_object_ref (self->server), g_object_unref));
 }

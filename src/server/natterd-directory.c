@@ -626,6 +626,20 @@ natterd_directory_add_group (NatterdDirectory *self,
   return insert_group (self, app, self->next_group_id, group_id, name, created);
 }
 
+NatterdGroup *
+natterd_directory_add_group_id (NatterdDirectory *self,
+                                NatterdApp       *app,
+                                gint64            id,
+                                const char       *group_id,
+                                const char       *name,
+                                gint64            created)
+{
+  g_return_val_if_fail (g_hash_table_lookup (app->groups, group_id) == NULL, NULL);
+  if (id <= 0 || g_hash_table_contains (self->groups_by_id, &id))
+    return NULL;
+  return insert_group (self, app, id, group_id, name, created);
+}
+
 void
 natterd_directory_remove_group (NatterdDirectory *self,
                                 NatterdGroup     *group)
@@ -1035,12 +1049,30 @@ natterd_load_log_sink (void)
   return &sink;
 }
 
+guint
+natterd_load_log_get_length (NatterdLoadLog *log)
+{
+  return log->rows->len;
+}
+
 void
 natterd_load_log_replay (NatterdLoadLog        *log,
                          const NatterdLoadSink *sink,
                          gpointer               data)
 {
-  for (guint i = 0; i < log->rows->len; i++)
+  natterd_load_log_replay_some (log, sink, data, 0, log->rows->len);
+}
+
+guint
+natterd_load_log_replay_some (NatterdLoadLog        *log,
+                              const NatterdLoadSink *sink,
+                              gpointer               data,
+                              guint                  from,
+                              guint                  count)
+{
+  guint end = (guint) MIN ((guint64) from + count, (guint64) log->rows->len);
+
+  for (guint i = from; i < end; i++)
     {
       const LogRow *row = &g_array_index (log->rows, LogRow, i);
 
@@ -1078,6 +1110,7 @@ natterd_load_log_replay (NatterdLoadLog        *log,
           g_assert_not_reached ();
         }
     }
+  return end;
 }
 
 /* ----------------------------------------------------------------- tokens */

@@ -192,6 +192,14 @@ NatterdGroup     *natterd_directory_add_group      (NatterdDirectory   *self,
                                                     const char         *group_id,
                                                     const char         *name,
                                                     gint64              created);
+/* A group another node stored under @id (its row's id: member and
+ * removal ops name the group by it); NULL if @id names a group here. */
+NatterdGroup     *natterd_directory_add_group_id   (NatterdDirectory   *self,
+                                                    NatterdApp         *app,
+                                                    gint64              id,
+                                                    const char         *group_id,
+                                                    const char         *name,
+                                                    gint64              created);
 void              natterd_directory_remove_group   (NatterdDirectory   *self,
                                                     NatterdGroup       *group);
 NatterdGroup     *natterd_directory_lookup_group_id (NatterdDirectory  *self,

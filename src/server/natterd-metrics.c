@@ -185,6 +185,11 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_cluster_dropped_total",
            "Messages to other nodes dropped: 64 MiB already waiting for NATS (live only; the store has them).",
            m->cluster_dropped);
+  counter (out, "natterd_cluster_refreshes_total", "Read-backs of the store after a NATS outage merged.",
+           m->cluster_refreshes);
+  counter (out, "natterd_cluster_refresh_slices_total", "Main-loop iterations those merges took.",
+           m->cluster_refresh_slices);
+  gauge (out, "natterd_cluster_merging", "1 while a read-back is being merged.", m->cluster_merging ? 1 : 0);
   counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
   counter (out, "natterd_connections_held_total",
            "Times a connection was not read from: 256 requests of it waiting for answers.",

@@ -60,6 +60,9 @@ typedef struct
   guint64          cluster_published;         /* messages sent to other nodes over NATS */
   guint64          cluster_received;          /* deliveries from other nodes */
   guint64          cluster_dropped;           /* not sent: too much waiting for NATS */
+  guint64          cluster_refreshes;         /* read-backs after a NATS outage merged */
+  guint64          cluster_refresh_slices;    /* main-loop iterations they took */
+  gboolean         cluster_merging;           /* one is being merged */
   NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
   NatterdHistogram commit_duration;          /* one writer transaction */
   NatterdHistogram commit_size;              /* ops per transaction */

@@ -296,8 +296,19 @@ void     natterd_server_setup_api       (NatterdServer  *self);
 /* natterd-accounts.c: /account/ (#14) */
 void     natterd_server_setup_accounts  (NatterdServer  *self);
 void     natterd_server_load_accounts   (NatterdServer  *self);
-void     natterd_server_refresh_accounts (NatterdServer *self);
+/* After a NATS outage: _begin() as the read-back's barrier is submitted,
+ * then _refresh_accounts() once it completed; @done runs once the rows
+ * are applied (in slices of the main loop), also when there was nothing
+ * to read. */
+void     natterd_server_refresh_accounts_begin (NatterdServer *self);
+void     natterd_server_refresh_accounts (NatterdServer *self,
+                                          GSourceFunc    done,
+                                          gpointer       data);
 void     natterd_accounts_free          (NatterdAccounts *accounts);
+/* A wrong password another node was given ("login-address" change): the
+ * address limit counts it here too (natterd-accounts-passwords.c). */
+void     natterd_accounts_apply_address_failure (NatterdServer *server,
+                                                 JsonObject    *change);
 /* Another node's account rows (natterd-cluster.c): what this node keeps
  * of them is applied; passwords and invites never travel (they are read
  * from the store where they are checked). FALSE: nothing to send. */

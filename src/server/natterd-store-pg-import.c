@@ -20,37 +20,21 @@
 
 typedef struct
 {
-  const char *name;
-  const char *columns;
+  char *name;
+  char *columns;                /* "a, b, c": every column SQLite has */
 } Table;
 
-/* Parents before children is not needed (no foreign keys), but it reads
- * better in the report. */
-static const Table tables[] = {
-  { "apps", "id, app_key, app_secret, name, token_key, settings, created, old_secret, old_secret_expires" },
-  { "users", "id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until, max_seq" },
-  { "devices", "user_id, device_id, platform, last_seen, acked_seq" },
-  { "messages", "id, app_id, uid, conversation_type, sender_id, target_id, channel, object_name, content,"
-                " push_content, flags, sent_time, device_id, client_msg_id, timeline_seq" },
-  { "inbox", "user_id, seq, message_id" },
-  { "conversations", "user_id, conversation_type, target_id, latest_message_id, updated_time, unread,"
-                     " pinned, muted, hidden, last_read_time" },
-  { "hours", "hour, first_message_id" },
-  { "groups", "id, app_id, group_id, name, created" },
-  { "group_members", "group_id, user_id, joined, gag_until" },
-  { "timelines", "app_id, target_id, conversation_type, latest_seq, updated_time, changed" },
-  { "timeline_members", "user_id, target_id, app_id, first_seq, last_seq, member, read_seq, changed" },
-  { "timeline_mentions", "app_id, target_id, timeline_seq, user_id, sender_id" },
-  { "timeline_clock", "id, time" },
-  { "chatrooms", "id, app_id, chatroom_id, name, created" },
-  { "blacklist", "user_id, blocked_user_id" },
-  { "media", "app_id, hash, size, content_type, name, uploader_id, created" },
-  { "api_nonces", "app_id, nonce, expires" },
-  { "webhook_events", "message_id, app_id, body" },
-  { "account_rows", "app_id, kind, owner, name, value" },
-  { "account_logins", "app_id, user_id, failures, locked_until" },
-  { "message_readers", "message_id, reader_id, read_time" },
-};
+static void
+table_clear (gpointer data)
+{
+  Table *table = data;
+
+  g_free (table->name);
+  g_free (table->columns);
+}
+
+/* Tables only PostgreSQL has: a cluster's own state, nothing to copy. */
+static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "webhook_leases", NULL };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void
@@ -192,12 +176,131 @@ copy_table (sqlite3      *db,
 }
 
 static gboolean
+pg_has_column (PGconn      *conn,
+               const char  *table,
+               const char  *column,
+               gboolean    *has,
+               GError     **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_text (&params, table);
+  natterd_pg_params_text (&params, column);
+  result = natterd_pg_query (conn, "SELECT count (*) FROM information_schema.columns"
+                             " WHERE table_schema = current_schema () AND table_name = $1 AND column_name = $2",
+                             &params, error);
+  if (result == NULL)
+    return FALSE;
+  *has = natterd_pg_int (result, 0, 0) > 0;
+  PQclear (result);
+  return TRUE;
+}
+
+/* Every table of SQLite with every column it has, in the order they were
+ * made (parents first): nothing stored is left behind when a column or a
+ * table is added to both schemas, and one PostgreSQL lacks is an error
+ * here rather than data lost. PostgreSQL's tables that SQLite lacks must
+ * be its own (pg_only_tables). */
+static GArray *
+list_tables (sqlite3     *db,
+             PGconn      *conn,
+             GError     **error)
+{
+  g_autoptr(GArray) tables = g_array_new (FALSE, TRUE, sizeof (Table));
+  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+  sqlite3_stmt *stmt = NULL;
+  PGresult *result;
+  int rc;
+
+  g_array_set_clear_func (tables, table_clear);
+  if (sqlite3_prepare_v2 (db, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                          " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      sqlite_fail (db, "sqlite_master", error);
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      Table table = { g_strdup ((const char *) sqlite3_column_text (stmt, 0)), NULL };
+
+      g_array_append_val (tables, table);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sqlite_fail (db, "sqlite_master", error);
+      return NULL;
+    }
+
+  for (guint t = 0; t < tables->len; t++)
+    {
+      Table *table = &g_array_index (tables, Table, t);
+      g_autofree char *pragma = g_strdup_printf ("SELECT name FROM pragma_table_info ('%s') ORDER BY cid", table->name);
+      g_autoptr(GString) columns = g_string_new (NULL);
+
+      g_hash_table_add (names, table->name);
+      if (sqlite3_prepare_v2 (db, pragma, -1, &stmt, NULL) != SQLITE_OK)
+        {
+          sqlite_fail (db, pragma, error);
+          return NULL;
+        }
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          const char *column = (const char *) sqlite3_column_text (stmt, 0);
+          gboolean has = FALSE;
+
+          if (!pg_has_column (conn, table->name, column, &has, error))
+            {
+              sqlite3_finalize (stmt);
+              return NULL;
+            }
+          if (!has)
+            {
+              g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                           "SQLite's %s.%s has no column in PostgreSQL to go to", table->name, column);
+              sqlite3_finalize (stmt);
+              return NULL;
+            }
+          g_string_append_printf (columns, "%s%s", columns->len > 0 ? ", " : "", column);
+        }
+      sqlite3_finalize (stmt);
+      if (rc != SQLITE_DONE)
+        {
+          sqlite_fail (db, pragma, error);
+          return NULL;
+        }
+      table->columns = g_string_free (g_steal_pointer (&columns), FALSE);
+    }
+
+  result = natterd_pg_query (conn, "SELECT table_name FROM information_schema.tables"
+                             " WHERE table_schema = current_schema () AND table_type = 'BASE TABLE'", NULL, error);
+  if (result == NULL)
+    return NULL;
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      const char *name = PQgetvalue (result, i, 0);
+
+      if (!g_hash_table_contains (names, name) && !g_strv_contains (pg_only_tables, name))
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "PostgreSQL's table %s has no table in SQLite to come from", name);
+          PQclear (result);
+          return NULL;
+        }
+    }
+  PQclear (result);
+  return g_steal_pointer (&tables);
+}
+
+static gboolean
 import_locked (sqlite3     *db,
                PGconn      *conn,
                GString     *report,
                GError     **error)
 {
   gint64 apps = pg_count (conn, "apps", error);
+  g_autoptr(GArray) tables = NULL;
 
   if (apps < 0)
     return FALSE;
@@ -211,10 +314,14 @@ import_locked (sqlite3     *db,
   /* The schema's own clock row makes way for the deployment's. */
   if (!natterd_pg_exec (conn, "DELETE FROM timeline_clock", error))
     return FALSE;
+  tables = list_tables (db, conn, error);
+  if (tables == NULL)
+    return FALSE;
 
-  for (guint t = 0; t < G_N_ELEMENTS (tables); t++)
+  for (guint t = 0; t < tables->len; t++)
     {
-      g_autofree char *count_sql = g_strdup_printf ("SELECT count (*) FROM %s", tables[t].name);
+      const Table *table = &g_array_index (tables, Table, t);
+      g_autofree char *count_sql = g_strdup_printf ("SELECT count (*) FROM %s", table->name);
       sqlite3_stmt *stmt = NULL;
       gint64 source = -1, copied, target;
 
@@ -226,19 +333,19 @@ import_locked (sqlite3     *db,
       if (source < 0)
         return sqlite_fail (db, count_sql, error);
 
-      copied = copy_table (db, conn, &tables[t], error);
+      copied = copy_table (db, conn, table, error);
       if (copied < 0)
         return FALSE;
-      target = pg_count (conn, tables[t].name, error);
+      target = pg_count (conn, table->name, error);
       if (target < 0)
         return FALSE;
       g_string_append_printf (report, "%-18s sqlite %" G_GINT64_FORMAT " postgresql %" G_GINT64_FORMAT "\n",
-                              tables[t].name, source, target);
+                              table->name, source, target);
       if (source != target || copied != source)
         {
           g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
                        "%s: %" G_GINT64_FORMAT " rows in SQLite, %" G_GINT64_FORMAT " in PostgreSQL",
-                       tables[t].name, source, target);
+                       table->name, source, target);
           return FALSE;
         }
     }

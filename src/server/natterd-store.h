@@ -190,6 +190,13 @@ const NatterdLoadSink *natterd_load_log_sink   (void);
 void                   natterd_load_log_replay (NatterdLoadLog        *log,
                                                 const NatterdLoadSink *sink,
                                                 gpointer               data);
+/* Rows @from to @from + @count (or the end): where the next one starts. */
+guint                  natterd_load_log_replay_some (NatterdLoadLog        *log,
+                                                     const NatterdLoadSink *sink,
+                                                     gpointer               data,
+                                                     guint                  from,
+                                                     guint                  count);
+guint                  natterd_load_log_get_length (NatterdLoadLog        *log);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdLoadLog, natterd_load_log_free)
 

@@ -455,6 +455,150 @@ test_account_changes_after_outage (void)
   json_object_unref (reply);
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *token;
+  const char       *group;
+} GroupWait;
+
+static gboolean
+group_gone (gpointer data)
+{
+  GroupWait *wait = data;
+  g_autoptr(JsonObject) reply = account (wait->node, "GET", wait->token, "group/members", "groupId", wait->group, NULL);
+
+  return code_of (reply) != 200;
+}
+
+/* Rows deleted on b while a could not hear of it (b gone before NATS came
+ * back) are dropped on a by the read-back, not kept until a restart: bob
+ * deleted alice from his contacts (with contacts only, alice may no longer
+ * message him on a) and alice dismissed her muted group (a group made
+ * again with its id by the app server has no mute-all from before). */
+static void
+test_deletions_after_outage (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  g_autofree char *group = NULL;
+  g_autoptr(NatterTestClient) alice_a = NULL;
+  g_autoptr(NatterTestClient) bob_a = NULL;
+  ContactWait contact_wait;
+  SendWait send_wait;
+  GroupWait group_wait;
+  JsonObject *reply;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (a, "alice");
+  bob = register_on (b, "bob");
+  alice_a = connect_device (a, alice, "a1");
+  bob_a = connect_device (a, bob, "b1");
+  reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  contact_wait = (ContactWait) { b, bob, "alice", "incoming" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  reply = account (b, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", bob, "privacy", "messagesFrom", "contacts", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (a, "POST", alice, "group/create", "name", "Muted", "memberId", "bob", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  group = g_strdup (json_object_get_string_member (reply, "groupId"));
+  json_object_unref (reply);
+  reply = account (a, "POST", alice, "group/mute-all", "groupId", group, "mute", "true", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  /* As a and b both know it: alice may message bob, bob may not speak. */
+  send_wait = (SendWait) { alice_a, "@bob", 0 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+  send_wait = (SendWait) { bob_a, group, 22408 };
+  g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
+  contact_wait = (ContactWait) { b, alice, "bob", "contact" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+
+  natter_test_nats_stop (nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply = account (b, "POST", bob, "contact/delete", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", alice, "group/dismiss", "groupId", group, NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+  natter_test_nats_restart (nats);
+
+  /* The group goes with the directory, read after the account rows. */
+  group_wait = (GroupWait) { a, alice, group };
+  g_assert_true (natter_test_wait (group_gone, &group_wait, NATTER_TEST_TIMEOUT_MS));
+  reply = account (a, "GET", alice, "contacts", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "contacts")), ==, 0);
+  json_object_unref (reply);
+  send_wait = (SendWait) { alice_a, "@bob", 26010 };
+  g_assert_true (send_gets (&send_wait));
+  reply = natter_test_server_api (a, NULL, "group/create", "userId", "alice", "userId", "bob", "groupId", group,
+                                  "groupName", "Again", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  send_wait = (SendWait) { bob_a, group, 0 };
+  g_assert_true (send_gets (&send_wait));
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  int               expected;
+} LoginWait;
+
+static gboolean
+right_login_gets (gpointer data)
+{
+  LoginWait *wait = data;
+
+  return login_code (wait->node, "dave", "a long password") == wait->expected;
+}
+
+/* One client address guessing over two nodes meets one limit: 2 wrong
+ * passwords on a and 2 on b make the 4 the limit allows, and both refuse
+ * that address (26007) even the right password until the period is over
+ * (each node saw only 2 of them before). */
+static void
+test_address_limit_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
+                                             "login-address-limit=4\n");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  LoginWait wait;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  g_free (register_on (a, "dave"));
+  /* Other accounts each time: no account's own lockout plays a part. */
+  g_assert_cmpint (login_code (a, "guess1", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (b, "guess2", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (a, "guess3", "a wrong guess"), ==, 26002);
+  g_assert_cmpint (login_code (b, "guess4", "a wrong guess"), ==, 26002);
+  wait = (LoginWait) { a, 26007 };
+  g_assert_true (natter_test_wait (right_login_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (LoginWait) { b, 26007 };
+  g_assert_true (natter_test_wait (right_login_gets, &wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -465,5 +609,7 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/lockout-across-nodes", test_lockout_across_nodes);
   g_test_add_func ("/cluster/accounts/password-across-nodes", test_password_across_nodes);
   g_test_add_func ("/cluster/accounts/changes-after-outage", test_account_changes_after_outage);
+  g_test_add_func ("/cluster/accounts/deletions-after-outage", test_deletions_after_outage);
+  g_test_add_func ("/cluster/accounts/address-limit-across-nodes", test_address_limit_across_nodes);
   return g_test_run ();
 }

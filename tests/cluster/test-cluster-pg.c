@@ -12,6 +12,8 @@
 
 #include "natter-test-pg.h"
 
+#include <string.h>
+
 typedef struct
 {
   NatterTestPg     *pg;
@@ -490,6 +492,145 @@ test_connect_head (void)
   natter_test_client_expect_none (alice_a, NATTER__FRAME__BODY_DELIVER, 300);
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *group;
+  const char       *expected;   /* user ids, sorted, joined with "," */
+} GroupMembersWait;
+
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static gboolean
+group_members_are (gpointer data)
+{
+  GroupMembersWait *wait = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (wait->node, NULL, "group/user/query", "groupId", wait->group,
+                                                        NULL);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  g_autofree char *joined = NULL;
+  JsonArray *users;
+
+  if (!json_object_has_member (reply, "users"))
+    return FALSE;
+  users = json_object_get_array_member (reply, "users");
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    g_ptr_array_add (ids, (gpointer) json_object_get_string_member (json_array_get_object_element (users, i), "id"));
+  g_ptr_array_sort (ids, compare_ids);
+  g_ptr_array_add (ids, NULL);
+  joined = g_strjoinv (",", (char **) ids->pdata);
+  return g_str_equal (joined, wait->expected);
+}
+
+/* group/sync on b of a group made on a (b knows it over NATS): the user's
+ * groups are found by the store's index, and the leave is stored under
+ * the group's row (b once gave a group it heard of an id of its own, so
+ * the leave named no stored group and alice was back at a's restart). */
+static void
+test_group_sync_across_nodes (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *stored = NULL;
+  GroupMembersWait wait;
+
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                    "groupId", "team", "groupName", "Team", NULL));
+  wait = (GroupMembersWait) { pair->b, "team", "alice,bob" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/sync", "userId", "alice", "group[other]", "Other", NULL));
+  wait = (GroupMembersWait) { pair->b, "team", "bob" };
+  g_assert_true (group_members_are (&wait));
+  wait = (GroupMembersWait) { pair->a, "team", "bob" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (GroupMembersWait) { pair->a, "other", "alice" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  stored = natter_test_pg_query (pair->pg, "natter",
+                                 "SELECT string_agg (g.group_id || ':' || u.user_id, ',' ORDER BY g.group_id, u.user_id)"
+                                 " FROM group_members m JOIN groups g ON g.id = m.group_id"
+                                 " JOIN users u ON u.id = m.user_id");
+  g_assert_cmpstr (stored, ==, "other:alice,team:bob");
+
+  /* Again without any group: alice leaves "other" too. */
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/sync", "userId", "alice", NULL));
+  natter_test_server_stop (pair->a);
+  natter_test_server_restart (pair->a);
+  wait = (GroupMembersWait) { pair->a, "other", "" };
+  g_assert_true (natter_test_wait (group_members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  wait = (GroupMembersWait) { pair->a, "team", "bob" };
+  g_assert_true (group_members_are (&wait));
+}
+
+/* A read-back of 50,001 users and a group of all of them is merged in
+ * slices: a keeps answering meanwhile (its /metrics says it is merging,
+ * and alice's messages are acked), where one main-loop step held it for
+ * the whole merge. Prints the slowest ack seen while merging. */
+static void
+test_refresh_in_slices (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *app_id = natter_test_pg_query (pair->pg, "natter", "SELECT id FROM apps");
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *sql = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  guint64 refreshes, slices;
+  guint acked = 0, polls = 0, merging_seen = 0;
+  gint64 slowest = 0;
+  MembersWait wait = { pair->a, 50001 };
+
+  g_free (natter_test_server_get_token (pair->a, "bob"));
+  alice = cluster_connect (pair->a, alice_token);
+  sql = g_strdup_printf ("INSERT INTO users (id, app_id, user_id, created)"
+                         " SELECT 20000000 + n, %s, 'm' || n, 0 FROM generate_series (0, 50000) n;"
+                         "INSERT INTO groups (id, app_id, group_id, created) VALUES (20000000, %s, 'big', 0);"
+                         "INSERT INTO group_members (group_id, user_id, joined)"
+                         " SELECT 20000000, 20000000 + n, 0 FROM generate_series (0, 50000) n",
+                         app_id, app_id);
+  g_free (natter_test_pg_query (pair->pg, "natter", sql));
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  refreshes = natter_test_server_get_metric (pair->a, "natterd_cluster_refreshes_total");
+  slices = natter_test_server_get_metric (pair->a, "natterd_cluster_refresh_slices_total");
+  natter_test_nats_restart (pair->nats);
+
+  /* Until a has merged the read-back: each turn asks whether it is
+   * merging, and while it is, sends a message. */
+  for (gint64 deadline = g_get_monotonic_time () + NATTER_TEST_TIMEOUT_MS * 1000;
+       natter_test_server_get_metric (pair->a, "natterd_cluster_refreshes_total") == refreshes;)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      polls++;
+      if (natter_test_server_get_metric (pair->a, "natterd_cluster_merging") == 1)
+        {
+          gint64 sent = g_get_monotonic_time ();
+          g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                        "{\"content\":\"while merging\"}");
+
+          g_assert_cmpint (ack->publish_ack->code, ==, 0);
+          merging_seen++;
+          /* Acked while the merge went on, not after it. */
+          if (natter_test_server_get_metric (pair->a, "natterd_cluster_merging") == 1)
+            {
+              acked++;
+              slowest = MAX (slowest, g_get_monotonic_time () - sent);
+            }
+        }
+      else
+        g_usleep (1000);
+    }
+  g_test_message ("%u polls, %u while merging, %u acks in the middle of it, the slowest %.1f ms, %" G_GUINT64_FORMAT
+                  " slices", polls, merging_seen, acked, slowest / 1000.0,
+                  natter_test_server_get_metric (pair->a, "natterd_cluster_refresh_slices_total") - slices);
+  g_assert_cmpuint (acked, >, 0);
+  g_assert_cmpuint (natter_test_server_get_metric (pair->a, "natterd_cluster_refresh_slices_total") - slices, >, 10);
+  g_assert_true (natter_test_wait (members_are, &wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -503,6 +644,8 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
   g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
+  g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
+  g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
 
   return g_test_run ();
 }
