@@ -685,6 +685,46 @@ test_uids (void)
   g_assert_cmpint (natterd_message_uid_to_id ("IIII-IIII-IIII-IIII"), ==, 0);
 }
 
+#define UNGUESSABLE_UIDS 2000
+
+static gpointer
+make_uids (gpointer data)
+{
+  GPtrArray *uids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < UNGUESSABLE_UIDS; i++)
+    {
+      char uid[20];
+
+      natterd_message_uid_make (42, uid);
+      g_ptr_array_add (uids, g_strdup (uid));
+    }
+  return uids;
+}
+
+/* The random half of uids for the same id never repeats: not within a
+ * thread (past the block of random bytes the store draws at a time), not
+ * between threads (the writer and the router each draw their own). */
+static void
+test_uids_unguessable (void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) here = make_uids (NULL);
+  g_autoptr(GPtrArray) there = g_thread_join (g_thread_new ("uids", make_uids, NULL));
+  GPtrArray *all[] = { here, there };
+
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; i < all[a]->len; i++)
+      {
+        const char *uid = g_ptr_array_index (all[a], i);
+
+        g_assert_cmpint (natterd_message_uid_to_id (uid), ==, 42);
+        g_assert_false (g_hash_table_contains (seen, uid));
+        g_hash_table_add (seen, (gpointer) uid);
+      }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 2 * UNGUESSABLE_UIDS);
+}
+
 
 typedef struct
 {
@@ -976,6 +1016,7 @@ main (int   argc,
   g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);
   g_test_add_func ("/server/store/webhook-events", test_webhook_events);
   g_test_add_func ("/server/store/uids", test_uids);
+  g_test_add_func ("/server/store/uids-unguessable", test_uids_unguessable);
   g_test_add_func ("/server/migrations/group-timelines", test_group_timelines_migrated);
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
 
