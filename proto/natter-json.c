@@ -216,3 +216,180 @@ natter_json_parse (const char  *data,
     }
   return root;
 }
+
+/* Moves *@i past the string whose opening quote it is at; FALSE at a
+ * control character, an escape JSON has not or the text's end. */
+static gboolean
+skip_string (const char *data,
+             gsize       size,
+             gsize      *i)
+{
+  for (gsize at = *i + 1; at < size; at++)
+    {
+      guchar c = (guchar) data[at];
+
+      if (c == '"')
+        {
+          *i = at + 1;
+          return TRUE;
+        }
+      if (c < 0x20 || (c == '\\' && !skip_escape (data, size, &at)))
+        return FALSE;
+    }
+  return FALSE;
+}
+
+static gboolean
+skip_digits (const char *data,
+             gsize       size,
+             gsize      *i)
+{
+  gsize start = *i;
+
+  while (*i < size && g_ascii_isdigit (data[*i]))
+    (*i)++;
+  return *i > start;
+}
+
+/* Moves *@i past the number it is at (RFC 8259's grammar). */
+static gboolean
+skip_number (const char *data,
+             gsize       size,
+             gsize      *i)
+{
+  if (data[*i] == '-')
+    (*i)++;
+  if (*i < size && data[*i] == '0')
+    (*i)++;
+  else if (!skip_digits (data, size, i))
+    return FALSE;
+  if (*i < size && data[*i] == '.')
+    {
+      (*i)++;
+      if (!skip_digits (data, size, i))
+        return FALSE;
+    }
+  if (*i < size && (data[*i] == 'e' || data[*i] == 'E'))
+    {
+      (*i)++;
+      if (*i < size && (data[*i] == '+' || data[*i] == '-'))
+        (*i)++;
+      if (!skip_digits (data, size, i))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+skip_literal (const char *data,
+              gsize       size,
+              gsize      *i)
+{
+  static const char * const literals[] = { "true", "false", "null" };
+
+  for (guint k = 0; k < G_N_ELEMENTS (literals); k++)
+    {
+      gsize n = strlen (literals[k]);
+
+      if (size - *i >= n && memcmp (data + *i, literals[k], n) == 0)
+        {
+          *i += n;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+gboolean
+natter_json_is_object (const char *data,
+                       gssize      length)
+{
+  enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER_VALUE } state = KEY_OR_CLOSE;
+  gsize size = length < 0 ? strlen (data) : (gsize) length;
+  char open[NATTER_JSON_MAX_DEPTH];
+  guint depth = 0;
+  gsize i = 0;
+
+  if (!g_utf8_validate_len (data, size, NULL))
+    return FALSE;
+
+  while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+    i++;
+  if (i == size || data[i] != '{')
+    return FALSE;
+  open[depth++] = data[i++];
+
+  while (depth > 0)
+    {
+      char c;
+
+      while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+      if (i == size)
+        return FALSE;
+      c = data[i];
+
+      switch (state)
+        {
+        case KEY_OR_CLOSE:
+        case KEY:
+          if (c == '}' && state == KEY_OR_CLOSE)
+            {
+              i++;
+              depth--;
+              state = AFTER_VALUE;
+            }
+          else if (c == '"' && skip_string (data, size, &i))
+            state = COLON;
+          else
+            return FALSE;
+          break;
+
+        case COLON:
+          if (c != ':')
+            return FALSE;
+          i++;
+          state = VALUE;
+          break;
+
+        case VALUE_OR_CLOSE:
+        case VALUE:
+          if (c == ']' && state == VALUE_OR_CLOSE)
+            {
+              i++;
+              depth--;
+              state = AFTER_VALUE;
+            }
+          else if (c == '{' || c == '[')
+            {
+              if (depth == NATTER_JSON_MAX_DEPTH)
+                return FALSE;
+              open[depth++] = c;
+              i++;
+              state = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+            }
+          else if ((c == '"' && skip_string (data, size, &i)) ||
+                   ((c == '-' || g_ascii_isdigit (c)) && skip_number (data, size, &i)) ||
+                   ((c == 't' || c == 'f' || c == 'n') && skip_literal (data, size, &i)))
+            state = AFTER_VALUE;
+          else
+            return FALSE;
+          break;
+
+        case AFTER_VALUE:
+        default:
+          if (c == ',')
+            state = open[depth - 1] == '{' ? KEY : VALUE;
+          else if ((c == '}' && open[depth - 1] == '{') || (c == ']' && open[depth - 1] == '['))
+            depth--;
+          else
+            return FALSE;
+          i++;
+          break;
+        }
+    }
+
+  while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+    i++;
+  return i == size;
+}

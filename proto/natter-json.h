@@ -39,4 +39,12 @@ JsonNode *natter_json_parse       (const char  *data,
                                    gssize       length,
                                    GError     **error);
 
+/* TRUE when @data is one JSON object by RFC 8259's grammar, UTF-8, every
+ * escape as natter_json_check_depth() wants and no deeper than
+ * NATTER_JSON_MAX_DEPTH: what natter_json_parse() takes, in one pass that
+ * allocates nothing. FALSE only says this strict reading refuses it.
+ * @length -1: @data is nul-terminated. */
+gboolean  natter_json_is_object   (const char  *data,
+                                   gssize       length);
+
 G_END_DECLS

@@ -235,4 +235,8 @@ gboolean   natterd_store_sqlite_set_token_key (NatterdStore      *store,
                                                GBytes            *token_key,
                                                GError           **error);
 
+/* --------------------------------------------- natterd-store-sqlite-wal.c */
+
+const char *natterd_sqlite_wal_vfs (void);
+
 G_END_DECLS

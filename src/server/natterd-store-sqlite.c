@@ -136,7 +136,7 @@ open_connection (const char  *path,
   sqlite3 *db = NULL;
   int rc = sqlite3_open_v2 (path, &db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL);
+                            natterd_sqlite_wal_vfs ());
 
   if (rc != SQLITE_OK)
     {

@@ -977,6 +977,67 @@ test_reject_deep_json (void)
   assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_CONTENT);
 }
 
+/* natter_json_is_object(), the one-pass reading natter_content_is_valid()
+ * tries first: it takes what messages carry, and nothing it takes is
+ * refused by json-glib (natter_json_parse()) or is not an object there. */
+static void
+test_json_one_pass (void)
+{
+  static const char *plain[] = {
+    "{}",
+    " {\"content\":\"hello\"} \n",
+    "{\"content\":\"h\u00e9llo \\ud83d\\ude00 \\\" \\n\",\"extra\":null}",
+    "{\"content\":\"\xc3\xa9\",\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"a\",\"b\"]}}",
+    "{\"n\":[0,-0,1.5,-2e10,3E+2,4e-2,12345678901234,true,false,null,[],{}]}",
+    "{\"a\":{\"b\":[{\"c\":[]}]},\"a\":1}",
+    "{\"big\":1e999,\"long\":-99999999999999999999999,\"nul\":\"\\u0000\",\"\":\"\\/\"}",
+  };
+  static const char *strict_no[] = {
+    "", " ", "[]", "\"s\"", "1", "{", "}", "{}{}", "{} x", "{\"a\"}", "{\"a\":}",
+    "{\"a\":1,}", "{,}", "[1,]", "{\"a\":[1 2]}", "{\"a\" 1}", "{a:1}", "{'a':1}",
+    "{\"a\":'b'}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":+1}", "{\"a\":1e}",
+    "{\"a\":-}", "{\"a\":0x10}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":True}",
+    "{\"a\":\"\\x41\"}", "{\"a\":\"\\101\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
+    "{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"tab\there\"}",
+    "{\"a\":\"line\nbreak\"}", "{\"a\":\"\xff\"}", "{\"a\":\"open}", "{\"a\":1 /* c */}",
+    "{\"a\":[}", "{\"a\":{]}", "{\"a\":[1]]}", "\xef\xbb\xbf{}",
+  };
+  g_autoptr(GString) limit = g_string_new ("{\"a\":");
+  g_autoptr(GString) past = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (plain); i++)
+    {
+      g_autoptr(JsonNode) node = natter_json_parse (plain[i], -1, NULL);
+
+      g_test_message ("%s", plain[i]);
+      g_assert_true (natter_json_is_object (plain[i], -1));
+      g_assert_nonnull (node);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+      g_assert_true (natter_content_is_valid (plain[i], NULL));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (strict_no); i++)
+    {
+      g_test_message ("%s", strict_no[i]);
+      g_assert_false (natter_json_is_object (strict_no[i], -1));
+    }
+  /* The length given is the text: what follows is not read. */
+  g_assert_true (natter_json_is_object ("{}garbage", 2));
+  g_assert_false (natter_json_is_object ("{\"a\":1}", 6));
+
+  for (guint i = 1; i < NATTER_JSON_MAX_DEPTH; i++)
+    g_string_append_c (limit, '[');
+  for (guint i = 1; i < NATTER_JSON_MAX_DEPTH; i++)
+    g_string_append_c (limit, ']');
+  g_string_append_c (limit, '}');
+  g_assert_true (natter_json_is_object (limit->str, -1));
+  past = g_string_new (limit->str);
+  g_string_insert (past, 5, "[");
+  g_string_insert (past, past->len - 1, "]");
+  g_assert_false (natter_json_is_object (past->str, -1));
+  g_assert_null (natter_json_parse (past->str, -1, NULL));
+}
+
 /* Every count a Query carries is bounded, at the limit and one past it. */
 static void
 test_reject_query_caps (void)
@@ -1406,6 +1467,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/fields", test_reject_fields);
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
+  g_test_add_func ("/proto/json/one-pass", test_json_one_pass);
   g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
   g_test_add_func ("/proto/reject/surrogate-escape", test_reject_surrogate_escape);
   g_test_add_func ("/proto/reject/more-than-one-value", test_reject_more_than_one_value);

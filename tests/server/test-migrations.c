@@ -671,6 +671,76 @@ test_webhook_events (void)
   remove_dir (dir);
 }
 
+static gint64
+query_int (const char *dir,
+           const char *sql)
+{
+  sqlite3 *db = open_raw (dir);
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return value;
+}
+
+#define BIG_BATCH 3000
+
+/* The writer's WAL frames are written in 128 KiB writes (see
+ * natterd-store-sqlite-wal.c): a commit of many of them, past what the
+ * page cache holds (SQLite writes the overflow to the WAL mid-transaction
+ * and reads it back), stores every message whole, and reads back the
+ * same after a restart; the database checks out. */
+static void
+test_big_batch (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  g_autofree char *filler = g_strnfill (900, 'x');
+  gint64 expected = 0;
+
+  g_assert_no_error (error);
+  natterd_store_sqlite_set_cache_size (NATTERD_STORE_SQLITE (store), 256 * 1024);
+  natterd_store_start (store, 2 * BIG_BATCH);
+  natterd_store_hold (store);
+  for (guint i = 0; i < BIG_BATCH; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("big-%u", i);
+      g_autofree char *content = g_strdup_printf ("{\"content\":\"%u %s\"}", i, filler);
+
+      expected += (gint64) strlen (content);
+      natterd_store_submit (store, publish_op (id, content, FALSE, bodies));
+    }
+  natterd_store_release (store);
+  while (bodies->len < BIG_BATCH)
+    g_main_context_iteration (NULL, TRUE);
+  natterd_store_stop (store);
+  g_clear_object (&store);
+
+  for (guint run = 0; run < 2; run++)
+    {
+      g_assert_cmpint (count_rows (dir, "messages"), ==, BIG_BATCH);
+      g_assert_cmpint (query_int (dir, "SELECT SUM (LENGTH (content)) FROM messages"), ==, expected);
+      g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM messages WHERE content"
+                                       " = '{\"content\":\"' || (id - 1) || ' ' || printf ('%.900c', 'x') || '\"}'"),
+                       ==, BIG_BATCH);
+      g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), ==, 1);
+
+      /* Again after a start and stop of its own. */
+      store = natterd_store_sqlite_open (dir, &error);
+      g_assert_no_error (error);
+      natterd_store_start (store, 16);
+      natterd_store_stop (store);
+      g_clear_object (&store);
+    }
+  remove_dir (dir);
+}
+
 static void
 test_uids (void)
 {
@@ -684,6 +754,46 @@ test_uids (void)
     }
   g_assert_cmpint (natterd_message_uid_to_id ("not a uid"), ==, 0);
   g_assert_cmpint (natterd_message_uid_to_id ("IIII-IIII-IIII-IIII"), ==, 0);
+}
+
+#define UNGUESSABLE_UIDS 2000
+
+static gpointer
+make_uids (gpointer data)
+{
+  GPtrArray *uids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < UNGUESSABLE_UIDS; i++)
+    {
+      char uid[20];
+
+      natterd_message_uid_make (42, uid);
+      g_ptr_array_add (uids, g_strdup (uid));
+    }
+  return uids;
+}
+
+/* The random half of uids for the same id never repeats: not within a
+ * thread (past the block of random bytes the store draws at a time), not
+ * between threads (the writer and the router each draw their own). */
+static void
+test_uids_unguessable (void)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) here = make_uids (NULL);
+  g_autoptr(GPtrArray) there = g_thread_join (g_thread_new ("uids", make_uids, NULL));
+  GPtrArray *all[] = { here, there };
+
+  for (guint a = 0; a < G_N_ELEMENTS (all); a++)
+    for (guint i = 0; i < all[a]->len; i++)
+      {
+        const char *uid = g_ptr_array_index (all[a], i);
+
+        g_assert_cmpint (natterd_message_uid_to_id (uid), ==, 42);
+        g_assert_false (g_hash_table_contains (seen, uid));
+        g_hash_table_add (seen, (gpointer) uid);
+      }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 2 * UNGUESSABLE_UIDS);
 }
 
 
@@ -977,6 +1087,8 @@ main (int   argc,
   g_test_add_func ("/server/store/completes-on-owner-thread", test_completes_on_owner_thread);
   g_test_add_func ("/server/store/webhook-events", test_webhook_events);
   g_test_add_func ("/server/store/uids", test_uids);
+  g_test_add_func ("/server/store/uids-unguessable", test_uids_unguessable);
+  g_test_add_func ("/server/store/big-batch", test_big_batch);
   g_test_add_func ("/server/migrations/group-timelines", test_group_timelines_migrated);
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
 
