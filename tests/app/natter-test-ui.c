@@ -12,6 +12,7 @@
 #include <X11/Xlib.h>
 
 #include "natter-message-row.h"
+#include "natter-test-stack.h"
 #include "natter-test-ui.h"
 
 static char *tmp_dir;
@@ -1352,33 +1353,6 @@ install_pdf_opener (void)
                                                 "application/pdf=natter-test-opener.desktop\n", -1, NULL));
 }
 
-/* A warning or critical ends the test (g_test_init makes them fatal): print
- * every thread's stack first (gdb, when there is one), so a rare one can be
- * found from the log.  A writer sees GObject's warnings too, which
- * g_test_log_set_fatal_handler() does not. */
-static GLogWriterOutput
-log_writer_with_stack (GLogLevelFlags   level,
-                       const GLogField *fields,
-                       gsize            n_fields,
-                       gpointer         user_data)
-{
-  GLogWriterOutput ret = g_log_writer_default (level, fields, n_fields, user_data);
-
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
-    {
-      g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
-      const char *argv[] = { "gdb", "-q", "-batch", "-p", pid,
-                             "-ex", "thread apply all bt 40", NULL };
-      g_autofree char *out = NULL;
-
-      if (g_spawn_sync (NULL, (char **) argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, &out, NULL, NULL, NULL))
-        g_printerr ("%s\n", out);
-    }
-  return ret;
-}
-
 /* The private bus of --secret-service is not taken down:
  * g_test_dbus_down() waits for every holder of the session bus connection
  * (GTK, libsecret) to let it go. GTestDBus's watcher process stops its
@@ -1447,7 +1421,7 @@ natter_test_ui_init (int    *argc,
       *argv += 1;
       *argc -= 1;
     }
-  g_log_set_writer_func (log_writer_with_stack, NULL, NULL);
+  natter_test_stack_init ();
   g_test_init (argc, argv, NULL);
 
   tmp_dir = g_dir_make_tmp ("natter-test-ui-XXXXXX", NULL);

@@ -20,6 +20,7 @@
 #include "natter-call-controller.h"
 #include "natter-test-server.h"
 #include "natter-test-wait.h"
+#include "natter-test-stack.h"
 
 typedef struct
 {
@@ -435,6 +436,7 @@ main (int   argc,
   /* The test session has no notification daemon: the freedesktop backend
    * would warn that the notification went nowhere, the gtk one does not. */
   g_setenv ("GNOTIFICATION_BACKEND", "gtk", TRUE);
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
 

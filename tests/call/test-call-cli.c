@@ -20,6 +20,7 @@
 #include "natter-format.h"
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
+#include "natter-test-stack.h"
 
 typedef struct
 {
@@ -872,6 +873,7 @@ main (int   argc,
       char *argv[])
 {
   natter_test_enter_loopback_namespace (argc, argv);
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");

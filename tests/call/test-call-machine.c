@@ -10,6 +10,7 @@
 
 #include "natter-call-private.h"
 #include "natter-object-names.h"
+#include "natter-test-stack.h"
 
 /* ------------------------------------------------------------ the host */
 
@@ -996,6 +997,7 @@ int
 main (int   argc,
       char *argv[])
 {
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/call/machine/table", test_table);

@@ -19,6 +19,7 @@
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
 #include "natter-test-wait.h"
+#include "natter-test-stack.h"
 
 typedef struct
 {
@@ -215,6 +216,7 @@ main (int   argc,
 {
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");

@@ -15,6 +15,7 @@
 
 #include "natter-test-call-pair.h"
 #include "natter-test-netns.h"
+#include "natter-test-stack.h"
 
 /* ------------------------------------------------------------ conditions */
 
@@ -808,6 +809,7 @@ main (int   argc,
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
   pair_use_test_devices_only ();
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
   g_test_message ("network: %s", g_getenv ("NATTER_CALL_NETNS") != NULL
                                    ? "own namespace with loopback only" : "the host's (not root)");

@@ -23,6 +23,7 @@
 #include "natter-call-devices.h"
 #include "natter-test-call-pair.h"
 #include "natter-test-netns.h"
+#include "natter-test-stack.h"
 
 #define CAMERA_NODE "natter-test-camera"
 #define CAMERA_CAPS "video/x-raw,format=I420,width=320,height=240,framerate=15/1"
@@ -420,6 +421,7 @@ main (int   argc,
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
   pair_use_test_devices_only ();
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/call/pipewire/camera", Fixture, NULL, setup_camera, test_camera, teardown);

@@ -14,6 +14,7 @@
 #include "natter-call-window.h"
 #include "natter-test-call-pair.h"
 #include "natter-video-paintable.h"
+#include "natter-test-stack.h"
 
 static NatterCallWindow *remote_window;
 
@@ -433,6 +434,7 @@ int
 main (int   argc,
       char *argv[])
 {
+  natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
   pair_use_test_devices_only ();

@@ -1,0 +1,21 @@
+/* natter-test-stack.h — every thread's stack when a test logs a warning
+ *
+ * g_test_init() makes warnings and criticals fatal; a rare one (a race in
+ * a GStreamer element, a GTK timer) is only worth something with the
+ * stacks of all threads at that moment. natter_test_stack_init() installs
+ * a log writer that, on a warning, critical or error, prints them (gdb
+ * attached to the test, when gdb is installed) before the test aborts.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Before g_test_init(). */
+void natter_test_stack_init (void);
+
+G_END_DECLS
