@@ -1296,10 +1296,12 @@ natterd_socket_new_for_fd (NatterdSocketLoop           *loop,
   self->last_input = g_get_monotonic_time ();
 
   /* What the peer sent after its request (its first frames) is still in
-   * the kernel: epoll reports it at once. */
+   * the kernel: epoll reports it at once. Accepted by the loop, @fd is in
+   * the set already (edge-triggered, for the handshake). */
   event.events = EPOLLIN;
   event.data.ptr = self;
-  if (epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0)
+  if (epoll_ctl (loop->epfd, EPOLL_CTL_MOD, fd, &event) != 0 &&
+      (errno != ENOENT || epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0))
     {
       int saved = errno;
 
@@ -1464,18 +1466,28 @@ list_remove (HandshakeList *list,
   hs->prev = hs->next = NULL;
 }
 
-/* Out of the lists and the epoll set; its descriptor is left open. */
+/* Out of the lists (and the epoll set unless @keep: a WebSocket's
+ * registration is changed, one syscall less); its descriptor stays open. */
 static int
-handshake_take (NatterdSocketLoop *loop,
-                Handshake         *hs)
+handshake_take_full (NatterdSocketLoop *loop,
+                     Handshake         *hs,
+                     gboolean           keep)
 {
   int fd = hs->fd;
 
   list_remove (hs->draining ? &loop->draining : &loop->waiting, hs);
-  epoll_ctl (loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+  if (!keep)
+    epoll_ctl (loop->epfd, EPOLL_CTL_DEL, fd, NULL);
   loop->handshakes--;
   g_free (hs);
   return fd;
+}
+
+static int
+handshake_take (NatterdSocketLoop *loop,
+                Handshake         *hs)
+{
+  return handshake_take_full (loop, hs, FALSE);
 }
 
 static void
@@ -1804,12 +1816,12 @@ handshake_answer (NatterdSocketLoop *loop,
                             "Sec-WebSocket-Accept: %s\r\n"
                             "Sec-WebSocket-Protocol: %s\r\n\r\n",
                             accept, loop->ws_protocol);
-  fd = handshake_take (loop, hs);
+  fd = handshake_take_full (loop, hs, TRUE);
   /* The request leaves the kernel; what follows it (frames) stays there. */
   if (recv (fd, loop->scratch, length, MSG_DONTWAIT) != (gssize) length ||
       send (fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) != (gssize) strlen (answer))
     {
-      close (fd);
+      close (fd);  /* out of the epoll set with it */
       return;
     }
   loop->accept->upgraded (loop->accept_data, fd);
@@ -1873,7 +1885,6 @@ accept_some (NatterdSocketLoop *loop)
   for (guint i = 0; i < ACCEPT_BATCH; i++)
     {
       int fd = accept4 (loop->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      int one = 1;
 
       if (fd < 0)
         {
@@ -1896,7 +1907,6 @@ accept_some (NatterdSocketLoop *loop)
           close (fd);
           continue;
         }
-      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       handshake_new (loop, fd, loop->now);
     }
 }
@@ -1951,10 +1961,13 @@ natterd_socket_loop_listen (NatterdSocketLoop                 *loop,
                             GError                           **error)
 {
   struct epoll_event event = { 0 };
+  int one = 1;
 
   g_return_val_if_fail (loop->listen_fd < 0, FALSE);
   g_return_val_if_fail (max_header < READ_CHUNK, FALSE);
 
+  /* Accepted sockets inherit it (Linux): no setsockopt() per connection. */
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   event.events = EPOLLIN;
   event.data.ptr = &loop->listen_fd;
   if (epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0)
