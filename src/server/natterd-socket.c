@@ -201,7 +201,6 @@ struct _NatterdSocketLoop
   guint       handshakes;
   guint       fd_sockets;    /* natterd_socket_new_for_fd() ones, open */
   guint64     header_timeouts;
-  guint64     bad_upgrades;
 };
 
 static void finish (NatterdSocket *self, gushort code);
@@ -1571,7 +1570,6 @@ handshake_refuse (NatterdSocketLoop *loop,
                                              status, status_text (status), strlen (reason),
                                              extra_headers != NULL ? extra_headers : "", reason);
 
-  loop->bad_upgrades++;
   /* A fresh connection's kernel buffer takes a few hundred bytes. */
   if (send (hs->fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
     {
@@ -2011,12 +2009,6 @@ guint64
 natterd_socket_loop_get_header_timeouts (NatterdSocketLoop *loop)
 {
   return loop->header_timeouts;
-}
-
-guint64
-natterd_socket_loop_get_bad_upgrades (NatterdSocketLoop *loop)
-{
-  return loop->bad_upgrades;
 }
 
 /* ---------------------------------------------------------------- the loop */

@@ -176,8 +176,7 @@ void               natterd_socket_loop_unlisten (NatterdSocketLoop              
 /* Descriptors the loop holds that libsoup does not know of: handshakes in
  * progress and the WebSockets of natterd_socket_new_for_fd(). */
 guint              natterd_socket_loop_get_connections (NatterdSocketLoop          *loop);
-/* Handshakes closed at the header timeout, and answered with an error. */
+/* Handshakes closed at the header timeout. */
 guint64            natterd_socket_loop_get_header_timeouts (NatterdSocketLoop      *loop);
-guint64            natterd_socket_loop_get_bad_upgrades (NatterdSocketLoop         *loop);
 
 G_END_DECLS
