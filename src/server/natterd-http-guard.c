@@ -8,6 +8,11 @@
  * an end of stream, gives up the request and closes the connection itself,
  * so nothing it owns is freed behind its back.
  *
+ * On plain TCP natterd accepts connections itself and gives libsoup the
+ * ones that are not WebSocket upgrades as streams (natterd_http_guard_adopt()):
+ * libsoup has no GSocket for those, so they are known by their remote
+ * address object, the same one libsoup is given and hands back.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -39,6 +44,8 @@ typedef enum {
 typedef struct
 {
   GSocket           *socket;
+  GSocketAddress    *remote;    /* adopted: the key; NULL otherwise */
+  gint64             accepted;  /* adopted, first request not yet started */
   gint64             deadline;  /* monotonic µs, 0 = none */
   Phase              phase;
   /* PHASE_IDLE: the request answered last (its connection can be taken
@@ -51,7 +58,8 @@ struct _NatterdHttpGuard
 {
   GObject     parent_instance;
 
-  GHashTable *connections;      /* GSocket* → Connection* (holds a ref on the socket) */
+  GHashTable *connections;      /* GSocket* (adopted: GSocketAddress*) → Connection* */
+  NatterdSocketLoop *sockets;   /* natterd's own connections, or NULL */
   gint64      header_timeout;   /* µs, 0 = none */
   gint64      body_timeout;
   guint       max_connections;  /* 0 = no limit */
@@ -85,6 +93,7 @@ connection_free (gpointer data)
 
   clear_idle (conn);
   g_object_unref (conn->socket);
+  g_clear_object (&conn->remote);
   g_free (conn);
 }
 
@@ -93,9 +102,17 @@ lookup (NatterdHttpGuard  *self,
         SoupServerMessage *msg)
 {
   GSocket *socket = soup_server_message_get_socket (msg);
+  gpointer key = socket != NULL ? (gpointer) socket : (gpointer) soup_server_message_get_remote_address (msg);
 
   /* NULL once libsoup let the connection go. */
-  return socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
+  return key != NULL ? g_hash_table_lookup (self->connections, key) : NULL;
+}
+
+static guint
+count_open (NatterdHttpGuard *self)
+{
+  return g_hash_table_size (self->connections) +
+         (self->sockets != NULL ? natterd_socket_loop_get_connections (self->sockets) : 0);
 }
 
 static void
@@ -119,6 +136,8 @@ forget_closed (NatterdHttpGuard *self)
     if (g_socket_is_closed (conn->socket))
       g_hash_table_iter_remove (&iter);
 }
+
+static gboolean has_room (NatterdHttpGuard *self);
 
 /* ---------------------------------------------------------------- signals */
 
@@ -270,14 +289,15 @@ refuse (NatterdHttpGuard *self,
   gint64 now = g_get_monotonic_time ();
 
   /* libsoup reads the end of stream and closes the connection. */
-  g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
   self->refused++;
   self->refused_since_log++;
   if (now - self->last_limit_log >= LIMIT_LOG_INTERVAL_US)
     {
       char open[16], max[16], refused[24];
 
-      g_snprintf (open, sizeof open, "%u", g_hash_table_size (self->connections));
+      g_snprintf (open, sizeof open, "%u", count_open (self));
       g_snprintf (max, sizeof max, "%u", self->max_connections);
       g_snprintf (refused, sizeof refused, "%" G_GUINT64_FORMAT, self->refused_since_log);
       natterd_log (G_LOG_LEVEL_WARNING, "connection-limit", "open", open, "max-connections", max,
@@ -296,27 +316,16 @@ on_request_started (SoupServer        *server,
   GSocket *socket = soup_server_message_get_socket (msg);
   Connection *conn;
 
-  if (socket == NULL)
+  conn = lookup (self, msg);
+  if (conn == NULL && socket == NULL)
     return;
-
-  conn = g_hash_table_lookup (self->connections, socket);
   if (conn == NULL)
     {
       /* A new connection. */
-      if (self->max_connections > 0 && g_hash_table_size (self->connections) >= self->max_connections)
+      if (!has_room (self))
         {
-          gint64 now = g_get_monotonic_time ();
-
-          if (now - self->last_rescan >= LIMIT_RESCAN_US)
-            {
-              self->last_rescan = now;
-              forget_closed (self);
-            }
-          if (g_hash_table_size (self->connections) >= self->max_connections)
-            {
-              refuse (self, socket);
-              return;
-            }
+          refuse (self, socket);
+          return;
         }
       conn = g_new0 (Connection, 1);
       conn->socket = g_object_ref (socket);
@@ -324,6 +333,10 @@ on_request_started (SoupServer        *server,
     }
 
   set_phase (conn, PHASE_HEADERS, self->header_timeout);
+  /* Adopted: the first request's time counts from the accept. */
+  if (conn->accepted != 0 && self->header_timeout > 0)
+    conn->deadline = conn->accepted + self->header_timeout;
+  conn->accepted = 0;
 
   g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_got_headers), self, 0);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
@@ -331,6 +344,60 @@ on_request_started (SoupServer        *server,
   g_signal_connect_object (msg, "wrote-headers", G_CALLBACK (on_wrote), self, 0);
   g_signal_connect_object (msg, "wrote-body-data", G_CALLBACK (on_wrote_body_data), self, 0);
   g_signal_connect_object (msg, "finished", G_CALLBACK (on_finished), self, 0);
+}
+
+void
+natterd_http_guard_set_sockets (NatterdHttpGuard  *self,
+                                NatterdSocketLoop *loop)
+{
+  self->sockets = loop;
+}
+
+/* Whether one more connection fits; refuse() (or the caller) counts it
+ * refused when not. */
+static gboolean
+has_room (NatterdHttpGuard *self)
+{
+  gint64 now;
+
+  if (self->max_connections == 0 || count_open (self) < self->max_connections)
+    return TRUE;
+  now = g_get_monotonic_time ();
+  if (now - self->last_rescan >= LIMIT_RESCAN_US)
+    {
+      self->last_rescan = now;
+      forget_closed (self);
+    }
+  return count_open (self) < self->max_connections;
+}
+
+gboolean
+natterd_http_guard_admit (NatterdHttpGuard *self)
+{
+  g_return_val_if_fail (NATTERD_IS_HTTP_GUARD (self), FALSE);
+
+  if (has_room (self))
+    return TRUE;
+  refuse (self, NULL);
+  return FALSE;
+}
+
+void
+natterd_http_guard_adopt (NatterdHttpGuard *self,
+                          GSocket          *socket,
+                          GSocketAddress   *remote,
+                          gint64            accepted)
+{
+  Connection *conn = g_new0 (Connection, 1);
+
+  g_return_if_fail (NATTERD_IS_HTTP_GUARD (self));
+
+  conn->socket = g_object_ref (socket);
+  conn->remote = g_object_ref (remote);
+  conn->accepted = accepted;
+  conn->phase = PHASE_HEADERS;
+  conn->deadline = self->header_timeout > 0 ? accepted + self->header_timeout : 0;
+  g_hash_table_replace (self->connections, remote, conn);
 }
 
 /* ------------------------------------------------------------------ sweep */
@@ -418,7 +485,7 @@ natterd_http_guard_new (SoupServer *server,
 guint
 natterd_http_guard_get_open (NatterdHttpGuard *self)
 {
-  return g_hash_table_size (self->connections);
+  return count_open (self);
 }
 
 guint
@@ -430,7 +497,8 @@ natterd_http_guard_get_max_connections (NatterdHttpGuard *self)
 guint64
 natterd_http_guard_get_header_timeouts (NatterdHttpGuard *self)
 {
-  return self->header_timeouts;
+  return self->header_timeouts +
+         (self->sockets != NULL ? natterd_socket_loop_get_header_timeouts (self->sockets) : 0);
 }
 
 guint64

@@ -25,6 +25,8 @@
 
 #include <libsoup/soup.h>
 
+#include "natterd-socket.h"
+
 G_BEGIN_DECLS
 
 #define NATTERD_TYPE_HTTP_GUARD (natterd_http_guard_get_type ())
@@ -37,6 +39,20 @@ NatterdHttpGuard *natterd_http_guard_new          (SoupServer       *server,
                                                    guint             header_timeout,
                                                    guint             body_timeout,
                                                    guint             max_connections);
+/* Connections natterd accepted itself (natterd_socket_loop_listen()):
+ * @loop's count toward the limit and its header timeouts toward the
+ * guard's. */
+void              natterd_http_guard_set_sockets  (NatterdHttpGuard  *self,
+                                                   NatterdSocketLoop *loop);
+/* Room for a connection natterd accepted? If not, counts it refused. */
+gboolean          natterd_http_guard_admit        (NatterdHttpGuard *self);
+/* A connection natterd accepted at @accepted (monotonic µs) and now gives
+ * to libsoup with soup_server_accept_iostream(), which knows it by its
+ * @remote address (libsoup has no GSocket for it): call before that. */
+void              natterd_http_guard_adopt        (NatterdHttpGuard *self,
+                                                   GSocket          *socket,
+                                                   GSocketAddress   *remote,
+                                                   gint64            accepted);
 /* Closes the connections past their deadline and forgets the closed ones;
  * natterd calls it every second. */
 void              natterd_http_guard_sweep        (NatterdHttpGuard *self);

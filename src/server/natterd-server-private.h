@@ -38,6 +38,8 @@ struct _NatterdServer
   NatterdDirectory *directory;
   SoupServer       *soup;
   NatterdSocketLoop *sockets;           /* every WebSocket */
+  GSocket          *listener;           /* plain TCP: accepted by sockets, not libsoup */
+  GSocket          *soup_anchor[2];     /* plain TCP: libsoup's listener that never accepts */
   gboolean          tls;                /* https and wss:// */
   char             *url;
   char             *public_url;

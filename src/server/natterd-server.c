@@ -8,6 +8,7 @@
 #include "natterd-log.h"
 #include "natterd-navi.h"
 
+#include <errno.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,9 @@
 #define APPS_RELOAD_MIN_INTERVAL_US (G_USEC_PER_SEC)
 #define APP_WAITERS_MAX 1000
 #define LISTEN_BACKLOG 4096
+/* A WebSocket upgrade's request line and headers (libsoup takes 64 KiB;
+ * browsers send under 2 KiB, natter's client a few hundred bytes). */
+#define MAX_UPGRADE_HEADER (8 * 1024)
 
 G_DEFINE_FINAL_TYPE (NatterdServer, natterd_server, G_TYPE_OBJECT)
 
@@ -570,6 +574,17 @@ refuse_connection (NatterdServer *self)
 }
 
 static void
+add_session (NatterdServer  *self,
+             NatterdSession *session)
+{
+  /* Not g_signal_connect_object(): the server outlives its sessions, and
+   * each would add to a list on the server that is searched on removal. */
+  g_signal_connect (session, "state-changed", G_CALLBACK (on_session_state_changed), self);
+  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
+  g_hash_table_add (self->sessions, session);
+}
+
+static void
 upgrade_written (SoupServerMessage *msg,
                  gpointer           user_data)
 {
@@ -590,15 +605,30 @@ upgrade_written (SoupServerMessage *msg,
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
-  /* Not g_signal_connect_object(): the server outlives its sessions, and
-   * each would add to a list on the server that is searched on removal. */
-  g_signal_connect (session, "state-changed", G_CALLBACK (on_session_state_changed), self);
-  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
-  g_hash_table_add (self->sessions, session);
+  add_session (self, session);
 }
 
-/* The WebSocket upgrade: libsoup checks and answers the handshake (over
- * TLS for wss://), then natterd-socket.c takes the connection. */
+/* Why an upgrade offering @protocol (the Sec-WebSocket-Protocol values,
+ * NULL if none) is refused, or NULL. libsoup (and RFC 6455) accept an
+ * upgrade that names no subprotocol at all; natterd speaks natter.v2 only,
+ * and says so before a connection is made. A natter.v1 client would never
+ * see group messages sent while it was away (they are no longer inbox
+ * entries): it is told to update. */
+static char *
+check_protocol (const char *protocol)
+{
+  if (protocol != NULL && !soup_header_contains (protocol, NATTER_PROTOCOL_NAME) &&
+      soup_header_contains (protocol, "natter.v1"))
+    return g_strdup_printf ("natter.v1 is no longer served: update Natter (this server speaks %s)",
+                            NATTER_PROTOCOL_NAME);
+  if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
+    return g_strdup_printf ("The WebSocket subprotocol must be %s", NATTER_PROTOCOL_NAME);
+  return NULL;
+}
+
+/* The WebSocket upgrade over TLS (wss://): libsoup checks and answers the
+ * handshake, then natterd-socket.c takes the connection. Plain ws:// ones
+ * never get here (see the accept handlers below). */
 static void
 on_ws_request (SoupServer        *server,
                SoupServerMessage *msg,
@@ -609,27 +639,22 @@ on_ws_request (SoupServer        *server,
   NatterdServer *self = user_data;
   char *protocols[] = { (char *) NATTER_PROTOCOL_NAME, NULL };
   g_autoptr(GError) error = NULL;
-  const char *protocol;
+  g_autofree char *refused = NULL;
 
   if (refuse_connection (self))
     {
       soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
       return;
     }
-  /* libsoup accepts an upgrade that names no subprotocol at all; natterd
-   * speaks natter.v2 only, and says so before a connection is made. A
-   * natter.v1 client would never see group messages sent while it was away
-   * (they are no longer inbox entries): it is told to update. */
-  protocol = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
-                                            "Sec-WebSocket-Protocol");
-  if (protocol != NULL && !soup_header_contains (protocol, NATTER_PROTOCOL_NAME) &&
-      soup_header_contains (protocol, "natter.v1"))
+  refused = check_protocol (soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
+                                                           "Sec-WebSocket-Protocol"));
+  if (refused != NULL)
+    g_set_error_literal (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE, refused);
+  /* A connection natterd accepted and gave libsoup (a request target
+   * natterd-socket.c does not take, "http://host/ws"): no socket to keep. */
+  else if (soup_server_message_get_socket (msg) == NULL)
     g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
-                 "natter.v1 is no longer served: update Natter (this server speaks %s)",
-                 NATTER_PROTOCOL_NAME);
-  else if (protocol == NULL || !soup_header_contains (protocol, NATTER_PROTOCOL_NAME))
-    g_set_error (&error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_ERROR_BAD_HANDSHAKE,
-                 "The WebSocket subprotocol must be %s", NATTER_PROTOCOL_NAME);
+                 "Upgrade with GET /ws");
   if (error != NULL ||
       !soup_websocket_server_check_handshake (msg, NULL, protocols, NULL, &error))
     {
@@ -644,6 +669,92 @@ on_ws_request (SoupServer        *server,
     return;
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (upgrade_written), self, 0);
 }
+
+/* ------------------------------------------- plain TCP: natterd accepts */
+
+static gboolean
+accept_admit (gpointer user_data)
+{
+  NatterdServer *self = user_data;
+
+  return natterd_http_guard_admit (self->http_guard);
+}
+
+/* Not a WebSocket upgrade: libsoup takes it as it came (nothing was read
+ * from it), the guard following it as before. */
+static void
+accept_handoff (gpointer user_data,
+                int      fd,
+                gint64   accepted)
+{
+  NatterdServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, &error);
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+
+  if (socket != NULL)
+    local = g_socket_get_local_address (socket, &error);
+  if (local != NULL)
+    remote = g_socket_get_remote_address (socket, &error);
+  if (remote == NULL)
+    {
+      /* Gone already (its address is unknown once reset). */
+      if (socket != NULL)
+        g_socket_close (socket, NULL);
+      else
+        close (fd);
+      return;
+    }
+  connection = g_socket_connection_factory_create_connection (socket);
+  natterd_http_guard_adopt (self->http_guard, socket, remote, accepted);
+  soup_server_accept_iostream (self->soup, G_IO_STREAM (connection), local, remote, NULL);
+}
+
+static const char *
+accept_check (gpointer     user_data,
+              const char  *path,
+              const char  *protocols,
+              guint       *status,
+              char       **reason)
+{
+  NatterdServer *self = user_data;
+
+  if (refuse_connection (self))
+    {
+      *status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+      *reason = g_strdup (self->shutting_down ? "natterd is shutting down"
+                                              : "natterd has all the connections it takes ([limits] max-connections)");
+      return *reason;
+    }
+  *reason = check_protocol (protocols);
+  *status = SOUP_STATUS_BAD_REQUEST;
+  return *reason;
+}
+
+static void
+accept_upgraded (gpointer user_data,
+                 int      fd)
+{
+  NatterdServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  NatterdSession *session = natterd_session_new_for_fd (&self->session_host, self->sockets, fd, &error);
+
+  if (session == NULL)
+    {
+      natterd_log (G_LOG_LEVEL_WARNING, "upgrade-failed", "error", error->message, NULL);
+      return;
+    }
+  add_session (self, session);
+}
+
+static const NatterdSocketAcceptHandlers accept_handlers = {
+  .admit = accept_admit,
+  .handoff = accept_handoff,
+  .check = accept_check,
+  .upgraded = accept_upgraded,
+};
 
 #define PRUNE_INTERVAL_US (10 * 60 * G_USEC_PER_SEC)
 #define PRUNE_BATCH 5000
@@ -782,6 +893,9 @@ natterd_server_finalize (GObject *object)
   g_clear_object (&self->soup);
   g_clear_object (&self->http_guard);
   g_clear_pointer (&self->sockets, natterd_socket_loop_free);
+  g_clear_object (&self->listener);
+  g_clear_object (&self->soup_anchor[0]);
+  g_clear_object (&self->soup_anchor[1]);
   /* Before the directory: its queues point to the apps. */
   g_clear_object (&self->webhooks);
   g_clear_pointer (&self->accounts, natterd_accounts_free);
@@ -945,8 +1059,8 @@ natterd_server_listen (NatterdServer  *self,
   g_autoptr(GTlsCertificate) certificate = NULL;
   g_autoptr(GInetAddress) bound = NULL;
   g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
   g_autofree char *host = NULL;
-  GSList *uris;
   int port = 0;
 
   if (address == NULL)
@@ -991,15 +1105,54 @@ natterd_server_listen (NatterdServer  *self,
     return FALSE;
   g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, NULL);
   g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
-  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error) ||
-      !soup_server_listen_socket (self->soup, socket,
-                                  certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
     return FALSE;
+  if (certificate != NULL)
+    {
+      /* wss://: libsoup accepts, does the TLS handshake and the upgrade. */
+      if (!soup_server_listen_socket (self->soup, socket, SOUP_SERVER_LISTEN_HTTPS, error))
+        return FALSE;
+    }
+  else
+    {
+      /* ws://: natterd accepts and answers WebSocket upgrades itself (a
+       * few hundred bytes and no GObject per connection, where libsoup
+       * kept ~10 KiB); every other request goes to libsoup. */
+      int pair[2];
 
-  uris = soup_server_get_uris (self->soup);
-  if (uris != NULL)
-    port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      /* libsoup 3.2 keeps a connection alive only while it has a listener
+       * of its own (request_finished() in soup-server.c): it gets one end
+       * of a socket pair, connected, so soup_server_listen_socket() takes
+       * it, and with nothing ever to accept. */
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s", g_strerror (saved));
+          return FALSE;
+        }
+      self->soup_anchor[0] = g_socket_new_from_fd (pair[0], NULL);
+      self->soup_anchor[1] = g_socket_new_from_fd (pair[1], NULL);
+      if (self->soup_anchor[0] == NULL || self->soup_anchor[1] == NULL ||
+          !soup_server_listen_socket (self->soup, self->soup_anchor[0], 0, error))
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot set up the HTTP server");
+          return FALSE;
+        }
+
+      natterd_http_guard_set_sockets (self->http_guard, self->sockets);
+      if (!natterd_socket_loop_listen (self->sockets, g_socket_get_fd (socket), "/ws", NATTER_PROTOCOL_NAME,
+                                       self->config->header_timeout, MAX_UPGRADE_HEADER,
+                                       &accept_handlers, self, error))
+        return FALSE;
+      self->listener = g_object_ref (socket);
+    }
+
+  local = g_socket_get_local_address (socket, error);
+  if (local == NULL)
+    return FALSE;
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
 
   bound = g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
   host = g_inet_address_to_string (bound);
@@ -1061,6 +1214,11 @@ natterd_server_shutdown (NatterdServer *self)
 
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
+  if (self->listener != NULL)
+    {
+      natterd_socket_loop_unlisten (self->sockets);
+      g_socket_close (self->listener, NULL);
+    }
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->history_id, g_source_remove);
   if (self->cluster != NULL)

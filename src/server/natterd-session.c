@@ -1047,6 +1047,21 @@ natterd_session_new (const NatterdSessionHost  *host,
   return g_steal_pointer (&self);
 }
 
+NatterdSession *
+natterd_session_new_for_fd (const NatterdSessionHost  *host,
+                            NatterdSocketLoop         *loop,
+                            int                        fd,
+                            GError                   **error)
+{
+  g_autoptr(NatterdSession) self = g_object_new (NATTERD_TYPE_SESSION, NULL);
+
+  self->host = host;
+  self->socket = natterd_socket_new_for_fd (loop, fd, &socket_handlers, self, error);
+  if (self->socket == NULL)
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
 /* --------------------------------------------------------------- accessors */
 
 NatterdSessionState

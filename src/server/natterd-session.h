@@ -98,6 +98,11 @@ NatterdSession *natterd_session_new          (const NatterdSessionHost  *host,
                                               GSocket                   *socket,
                                               gboolean                   tls,
                                               GError                   **error);
+/* A WebSocket natterd accepted itself (natterd_socket_loop_listen()). */
+NatterdSession *natterd_session_new_for_fd   (const NatterdSessionHost  *host,
+                                              NatterdSocketLoop         *loop,
+                                              int                        fd,
+                                              GError                   **error);
 
 NatterdSessionState natterd_session_get_state (NatterdSession         *self);
 /* NULL until connected. */

@@ -3,9 +3,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* accept4() */
+
 #include "natterd-socket.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -48,6 +52,35 @@
  * frames queued for it (see natterd_socket_frame_new()); [limits]
  * fanout-stall sets it (natterd_socket_loop_set_stall_timeout()). */
 #define STALL_US (2 * G_USEC_PER_SEC)
+/* Connections accepted per dispatch: the rest wait in the backlog while
+ * the others' input is read. */
+#define ACCEPT_BATCH 256
+/* After an error answer: how long the rest of a request is read (and
+ * dropped) so that closing does not reset the answer away. */
+#define DRAIN_US (G_USEC_PER_SEC)
+/* Out of descriptors: accepting pauses this long (the backlog waits). */
+#define ACCEPT_PAUSE_US (G_USEC_PER_SEC / 10)
+#define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* A connection accepted, its request not yet complete: in the epoll set
+ * edge-triggered (its bytes are only peeked until the headers are whole),
+ * in one of two lists, each in deadline order. */
+typedef struct _Handshake Handshake;
+struct _Handshake
+{
+  Handshake *prev;
+  Handshake *next;
+  gint64     accepted;     /* monotonic µs */
+  gint64     deadline;     /* monotonic µs, 0 = none */
+  int        fd;
+  gboolean   draining;     /* answered with an error, reading the rest */
+};
+
+typedef struct
+{
+  Handshake *head;
+  Handshake *tail;
+} HandshakeList;
 
 struct _NatterdSocketFrame
 {
@@ -115,6 +148,7 @@ struct _NatterdSocket
   guint                        closed : 1;   /* handlers->closed ran or will */
   guint                        dead : 1;     /* freed by its owner */
   guint                        discard : 1;  /* after a protocol error */
+  guint                        owns_fd : 1;  /* natterd_socket_new_for_fd(): no GSocket */
 };
 
 struct _NatterdSocketLoop
@@ -152,6 +186,21 @@ struct _NatterdSocketLoop
   gboolean    writer_woken;  /* wake_fd written, not yet read */
   int         wake_fd;       /* eventfd in epfd: the writer has news */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
+
+  /* Accepting (natterd_socket_loop_listen()). */
+  int         listen_fd;     /* -1 when not listening */
+  char       *ws_path;
+  char       *ws_protocol;
+  gint64      header_timeout; /* µs, 0 = none */
+  gsize       max_header;
+  const NatterdSocketAcceptHandlers *accept;
+  gpointer    accept_data;
+  gint64      accept_resume; /* monotonic µs: out of descriptors, paused */
+  HandshakeList waiting;     /* for their request, oldest first */
+  HandshakeList draining;    /* after an error answer, oldest first */
+  guint       handshakes;
+  guint       fd_sockets;    /* natterd_socket_new_for_fd() ones, open */
+  guint64     header_timeouts;
 };
 
 static void finish (NatterdSocket *self, gushort code);
@@ -1051,6 +1100,11 @@ release (NatterdSocket *self)
   g_mutex_unlock (&self->lock);
   if (fd >= 0)
     epoll_ctl (self->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+  if (fd >= 0 && self->owns_fd)
+    {
+      close (fd);
+      self->loop->fd_sockets--;
+    }
   if (self->socket != NULL)
     {
       /* Closing the descriptor itself: closing a TLS stream would send
@@ -1222,6 +1276,43 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   return self;
 }
 
+NatterdSocket *
+natterd_socket_new_for_fd (NatterdSocketLoop           *loop,
+                           int                          fd,
+                           const NatterdSocketHandlers *handlers,
+                           gpointer                     user_data,
+                           GError                     **error)
+{
+  NatterdSocket *self = g_new0 (NatterdSocket, 1);
+  struct epoll_event event = { 0 };
+
+  g_mutex_init (&self->lock);
+  self->loop = loop;
+  self->fd = fd;
+  self->owns_fd = TRUE;
+  self->handlers = handlers;
+  self->user_data = user_data;
+  self->last_input = g_get_monotonic_time ();
+
+  /* What the peer sent after its request (its first frames) is still in
+   * the kernel: epoll reports it at once. Accepted by the loop, @fd is in
+   * the set already (edge-triggered, for the handshake). */
+  event.events = EPOLLIN;
+  event.data.ptr = self;
+  if (epoll_ctl (loop->epfd, EPOLL_CTL_MOD, fd, &event) != 0 &&
+      (errno != ENOENT || epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0))
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
+      close (fd);
+      socket_free (self);
+      return NULL;
+    }
+  loop->fd_sockets++;
+  return self;
+}
+
 gint64
 natterd_socket_get_last_input (NatterdSocket *self)
 {
@@ -1344,6 +1435,582 @@ writer_take_back (NatterdSocketLoop *loop)
     }
 }
 
+/* ---------------------------------------------------- accepting, handshakes */
+
+static void
+list_append (HandshakeList *list,
+             Handshake     *hs)
+{
+  hs->prev = list->tail;
+  hs->next = NULL;
+  if (list->tail != NULL)
+    list->tail->next = hs;
+  else
+    list->head = hs;
+  list->tail = hs;
+}
+
+static void
+list_remove (HandshakeList *list,
+             Handshake     *hs)
+{
+  if (hs->prev != NULL)
+    hs->prev->next = hs->next;
+  else
+    list->head = hs->next;
+  if (hs->next != NULL)
+    hs->next->prev = hs->prev;
+  else
+    list->tail = hs->prev;
+  hs->prev = hs->next = NULL;
+}
+
+/* Out of the lists (and the epoll set unless @keep: a WebSocket's
+ * registration is changed, one syscall less); its descriptor stays open. */
+static int
+handshake_take_full (NatterdSocketLoop *loop,
+                     Handshake         *hs,
+                     gboolean           keep)
+{
+  int fd = hs->fd;
+
+  list_remove (hs->draining ? &loop->draining : &loop->waiting, hs);
+  if (!keep)
+    epoll_ctl (loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+  loop->handshakes--;
+  g_free (hs);
+  return fd;
+}
+
+static int
+handshake_take (NatterdSocketLoop *loop,
+                Handshake         *hs)
+{
+  return handshake_take_full (loop, hs, FALSE);
+}
+
+static void
+handshake_close (NatterdSocketLoop *loop,
+                 Handshake         *hs)
+{
+  close (handshake_take (loop, hs));
+}
+
+static void
+handshake_new (NatterdSocketLoop *loop,
+               int                fd,
+               gint64             now)
+{
+  Handshake *hs = g_new0 (Handshake, 1);
+  struct epoll_event event = { 0 };
+
+  hs->fd = fd;
+  hs->accepted = now;
+  hs->deadline = loop->header_timeout > 0 ? now + loop->header_timeout : 0;
+  /* Edge-triggered: bytes only peeked at stay readable, and a request
+   * that comes a byte at a time is looked at once per arrival. */
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = (guint64) (guintptr) hs | 1;
+  if (epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0)
+    {
+      close (fd);
+      g_free (hs);
+      return;
+    }
+  list_append (&loop->waiting, hs);
+  loop->handshakes++;
+}
+
+static const char *
+status_text (guint status)
+{
+  switch (status)
+    {
+    case 400: return "Bad Request";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+static void
+handshake_drain (NatterdSocketLoop *loop,
+                 Handshake         *hs)
+{
+  for (guint i = 0; i < 16; i++)
+    {
+      gssize n = recv (hs->fd, loop->scratch, READ_CHUNK, MSG_DONTWAIT);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      if (n <= 0)
+        break;
+    }
+  /* The end, an error, or a peer that keeps sending: enough. */
+  handshake_close (loop, hs);
+}
+
+/* An error answer, then the rest of the request is read and dropped for a
+ * while: closing with unread bytes would reset the answer away. */
+static void
+handshake_refuse (NatterdSocketLoop *loop,
+                  Handshake         *hs,
+                  guint              status,
+                  const char        *extra_headers,
+                  const char        *reason)
+{
+  g_autofree char *answer = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
+                                             "Content-Type: text/plain; charset=utf-8\r\n"
+                                             "Content-Length: %zu\r\n"
+                                             "Connection: close\r\n"
+                                             "%s\r\n%s",
+                                             status, status_text (status), strlen (reason),
+                                             extra_headers != NULL ? extra_headers : "", reason);
+
+  /* A fresh connection's kernel buffer takes a few hundred bytes. */
+  if (send (hs->fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    {
+      handshake_close (loop, hs);
+      return;
+    }
+  shutdown (hs->fd, SHUT_WR);
+  list_remove (&loop->waiting, hs);
+  hs->draining = TRUE;
+  hs->deadline = loop->now + DRAIN_US;
+  list_append (&loop->draining, hs);
+  /* The request is still in the kernel (only peeked): no new edge comes
+   * for it. */
+  handshake_drain (loop, hs);
+}
+
+/* Whether @value, a comma-separated list of tokens, has @token. */
+static gboolean
+list_has (const char *value,
+          const char *token)
+{
+  gsize length = strlen (token);
+
+  while (value != NULL && *value != '\0')
+    {
+      const char *end;
+
+      while (*value == ' ' || *value == '\t' || *value == ',')
+        value++;
+      end = value;
+      while (*end != '\0' && *end != ',')
+        end++;
+      {
+        const char *last = end;
+
+        while (last > value && (last[-1] == ' ' || last[-1] == '\t'))
+          last--;
+        if ((gsize) (last - value) == length && g_ascii_strncasecmp (value, token, length) == 0)
+          return TRUE;
+      }
+      value = end;
+    }
+  return FALSE;
+}
+
+/* RFC 6455 4.1: 16 random bytes in base64, 24 characters. */
+static gboolean
+key_is_valid (const char *key)
+{
+  if (key == NULL || strlen (key) != 24 || strcmp (key + 22, "==") != 0)
+    return FALSE;
+  for (guint i = 0; i < 22; i++)
+    if (!g_ascii_isalnum (key[i]) && key[i] != '+' && key[i] != '/')
+      return FALSE;
+  /* The last character carries 2 bits: the other 4 are zero. */
+  return strchr ("AQgw", key[21]) != NULL;
+}
+
+static char *
+accept_key (const char *key)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA1);
+  guint8 digest[20];
+  gsize length = sizeof digest;
+
+  g_checksum_update (checksum, (const guchar *) key, -1);
+  g_checksum_update (checksum, (const guchar *) WEBSOCKET_GUID, -1);
+  g_checksum_get_digest (checksum, digest, &length);
+  return g_base64_encode (digest, length);
+}
+
+typedef enum {
+  REQUEST_WAIT,    /* too little to tell */
+  REQUEST_OURS,    /* GET of the WebSocket path */
+  REQUEST_OTHER,   /* for libsoup */
+} RequestKind;
+
+static RequestKind
+classify (NatterdSocketLoop *loop,
+          const char        *data,
+          gsize              length)
+{
+  gsize path_length = strlen (loop->ws_path);
+  gsize prefix = 4 + path_length;  /* "GET " and the path */
+  gsize compared = MIN (length, prefix);
+
+  if (strncmp (data, "GET ", MIN (compared, 4)) != 0 ||
+      (compared > 4 && strncmp (data + 4, loop->ws_path, compared - 4) != 0))
+    return REQUEST_OTHER;
+  if (length <= prefix)
+    return REQUEST_WAIT;
+  return data[prefix] == ' ' || data[prefix] == '?' ? REQUEST_OURS : REQUEST_OTHER;
+}
+
+/* The end of the headers (after the blank line), 0 if not there yet. */
+static gsize
+headers_end (const char *data,
+             gsize       length)
+{
+  for (gsize i = 0; i + 1 < length; i++)
+    if (data[i] == '\n')
+      {
+        if (data[i + 1] == '\n')
+          return i + 2;
+        if (data[i + 1] == '\r' && i + 2 < length && data[i + 2] == '\n')
+          return i + 3;
+      }
+  return 0;
+}
+
+static char *
+trim (char *text)
+{
+  char *end;
+
+  while (*text == ' ' || *text == '\t')
+    text++;
+  end = text + strlen (text);
+  while (end > text && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+    *--end = '\0';
+  return text;
+}
+
+/* @request is the whole request (NUL-terminated, in the loop's scratch
+ * buffer), @length its size in the kernel. */
+static void
+handshake_answer (NatterdSocketLoop *loop,
+                  Handshake         *hs,
+                  char              *request,
+                  gsize              length)
+{
+  g_autoptr(GString) protocols = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree char *answer = NULL;
+  const char *host = NULL, *upgrade = NULL, *connection = NULL, *key = NULL, *version = NULL;
+  char *line, *next, *target, *query;
+  guint status = 0;
+  int fd;
+
+  /* The request line: "GET /ws HTTP/1.1" (classify() saw the start). */
+  next = strchr (request, '\n');
+  *next++ = '\0';
+  line = trim (request);
+  target = line + 4;
+  line = strchr (target, ' ');
+  if (line == NULL)
+    {
+      handshake_refuse (loop, hs, 400, NULL, "Malformed request line");
+      return;
+    }
+  *line++ = '\0';
+  if (strcmp (line, "HTTP/1.1") != 0)
+    {
+      handshake_refuse (loop, hs, 400, NULL, "A WebSocket upgrade needs HTTP/1.1");
+      return;
+    }
+  query = strchr (target, '?');
+  if (query != NULL)
+    *query = '\0';
+
+  for (line = next; *line != '\0' && *line != '\r' && *line != '\n'; line = next)
+    {
+      char *colon, *name, *value;
+
+      next = strchr (line, '\n');
+      *next++ = '\0';
+      colon = strchr (line, ':');
+      /* No folded lines (RFC 7230 3.2.4), no nameless ones. */
+      if (colon == NULL || colon == line || *line == ' ' || *line == '\t')
+        {
+          handshake_refuse (loop, hs, 400, NULL, "Malformed header line");
+          return;
+        }
+      *colon = '\0';
+      name = line;
+      value = trim (colon + 1);
+      if (g_ascii_strcasecmp (name, "Host") == 0)
+        host = value;
+      else if (g_ascii_strcasecmp (name, "Upgrade") == 0)
+        upgrade = value;
+      else if (g_ascii_strcasecmp (name, "Connection") == 0)
+        connection = value;
+      else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Version") == 0)
+        version = value;
+      else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Key") == 0)
+        {
+          if (key != NULL)
+            {
+              handshake_refuse (loop, hs, 400, NULL, "More than one Sec-WebSocket-Key");
+              return;
+            }
+          key = value;
+        }
+      else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Protocol") == 0)
+        {
+          if (protocols == NULL)
+            protocols = g_string_new (value);
+          else
+            g_string_append_printf (protocols, ", %s", value);
+        }
+    }
+
+  if (host == NULL)
+    {
+      handshake_refuse (loop, hs, 400, NULL, "Missing Host header");
+      return;
+    }
+  if (!list_has (upgrade, "websocket") || !list_has (connection, "upgrade"))
+    {
+      handshake_refuse (loop, hs, 426, "Upgrade: websocket\r\n",
+                        "This is a WebSocket endpoint: the request needs "
+                        "Upgrade: websocket and Connection: Upgrade");
+      return;
+    }
+  if (g_strcmp0 (version, "13") != 0)
+    {
+      reason = g_strdup_printf ("Unsupported WebSocket version %s: this server speaks 13",
+                                version != NULL ? version : "(none)");
+      handshake_refuse (loop, hs, 426, "Sec-WebSocket-Version: 13\r\n", reason);
+      return;
+    }
+  if (!key_is_valid (key))
+    {
+      handshake_refuse (loop, hs, 400, NULL,
+                        key == NULL ? "Missing Sec-WebSocket-Key" : "Invalid Sec-WebSocket-Key");
+      return;
+    }
+  if (loop->accept->check (loop->accept_data, target, protocols != NULL ? protocols->str : NULL,
+                           &status, &reason) != NULL)
+    {
+      handshake_refuse (loop, hs, status, NULL, reason);
+      return;
+    }
+
+  /* No extension: permessage-deflate would keep a zlib stream per
+   * connection (hundreds of KiB) for frames of a few hundred bytes. */
+  accept = accept_key (key);
+  answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\n"
+                            "Upgrade: websocket\r\n"
+                            "Connection: Upgrade\r\n"
+                            "Sec-WebSocket-Accept: %s\r\n"
+                            "Sec-WebSocket-Protocol: %s\r\n\r\n",
+                            accept, loop->ws_protocol);
+  fd = handshake_take_full (loop, hs, TRUE);
+  /* The request leaves the kernel; what follows it (frames) stays there. */
+  if (recv (fd, loop->scratch, length, MSG_DONTWAIT) != (gssize) length ||
+      send (fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) != (gssize) strlen (answer))
+    {
+      close (fd);  /* out of the epoll set with it */
+      return;
+    }
+  loop->accept->upgraded (loop->accept_data, fd);
+}
+
+static void
+handshake_ready (NatterdSocketLoop *loop,
+                 Handshake         *hs,
+                 guint32            events)
+{
+  char *data = (char *) loop->scratch;
+  gssize n;
+  gsize end;
+
+  if (hs->draining)
+    {
+      handshake_drain (loop, hs);
+      return;
+    }
+
+  n = recv (hs->fd, data, loop->max_header + 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return;
+  if (n <= 0)
+    {
+      handshake_close (loop, hs);  /* gone before a request */
+      return;
+    }
+
+  if (classify (loop, data, (gsize) n) == REQUEST_OTHER)
+    {
+      gint64 accepted = hs->accepted;
+      int fd = handshake_take (loop, hs);
+
+      loop->accept->handoff (loop->accept_data, fd, accepted);
+      return;
+    }
+
+  end = headers_end (data, (gsize) n);
+  if (end == 0 && (gsize) n > loop->max_header)
+    handshake_refuse (loop, hs, 431, NULL, "Request headers too large");
+  else if (end == 0 && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    handshake_close (loop, hs);  /* half a request, and the peer is done */
+  else if (end > 0 && classify (loop, data, end) == REQUEST_OURS)
+    {
+      data[end] = '\0';
+      handshake_answer (loop, hs, data, end);
+    }
+  else if (end > 0)
+    {
+      gint64 accepted = hs->accepted;
+      int fd = handshake_take (loop, hs);
+
+      loop->accept->handoff (loop->accept_data, fd, accepted);
+    }
+}
+
+static void
+accept_some (NatterdSocketLoop *loop)
+{
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      int fd = accept4 (loop->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd < 0)
+        {
+          if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            {
+              /* The backlog waits (level-triggered, it would spin). */
+              struct epoll_event event = { 0 };
+
+              event.data.ptr = &loop->listen_fd;
+              epoll_ctl (loop->epfd, EPOLL_CTL_MOD, loop->listen_fd, &event);
+              loop->accept_resume = loop->now + ACCEPT_PAUSE_US;
+              g_warning ("natterd: accept: %s; pausing", g_strerror (errno));
+            }
+          return;
+        }
+      if (!loop->accept->admit (loop->accept_data))
+        {
+          close (fd);
+          continue;
+        }
+      handshake_new (loop, fd, loop->now);
+    }
+}
+
+static gint64
+handshakes_next_deadline (NatterdSocketLoop *loop)
+{
+  gint64 next = 0;
+
+  if (loop->waiting.head != NULL && loop->waiting.head->deadline > 0)
+    next = loop->waiting.head->deadline;
+  if (loop->draining.head != NULL && (next == 0 || loop->draining.head->deadline < next))
+    next = loop->draining.head->deadline;
+  if (loop->accept_resume > 0 && (next == 0 || loop->accept_resume < next))
+    next = loop->accept_resume;
+  return next;
+}
+
+static void
+handshakes_sweep (NatterdSocketLoop *loop,
+                  gint64             now)
+{
+  /* Deadlines grow along each list: only the expired ones are looked at. */
+  while (loop->waiting.head != NULL && loop->waiting.head->deadline > 0 &&
+         loop->waiting.head->deadline <= now)
+    {
+      loop->header_timeouts++;
+      handshake_close (loop, loop->waiting.head);
+    }
+  while (loop->draining.head != NULL && loop->draining.head->deadline <= now)
+    handshake_close (loop, loop->draining.head);
+  if (loop->accept_resume > 0 && loop->accept_resume <= now && loop->listen_fd >= 0)
+    {
+      struct epoll_event event = { 0 };
+
+      event.events = EPOLLIN;
+      event.data.ptr = &loop->listen_fd;
+      epoll_ctl (loop->epfd, EPOLL_CTL_MOD, loop->listen_fd, &event);
+      loop->accept_resume = 0;
+    }
+}
+
+gboolean
+natterd_socket_loop_listen (NatterdSocketLoop                 *loop,
+                            int                                fd,
+                            const char                        *path,
+                            const char                        *protocol,
+                            guint                              header_timeout,
+                            gsize                              max_header,
+                            const NatterdSocketAcceptHandlers *handlers,
+                            gpointer                           user_data,
+                            GError                           **error)
+{
+  struct epoll_event event = { 0 };
+  int one = 1;
+
+  g_return_val_if_fail (loop->listen_fd < 0, FALSE);
+  g_return_val_if_fail (max_header < READ_CHUNK, FALSE);
+
+  /* Accepted sockets inherit it (Linux): no setsockopt() per connection. */
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  event.events = EPOLLIN;
+  event.data.ptr = &loop->listen_fd;
+  if (epoll_ctl (loop->epfd, EPOLL_CTL_ADD, fd, &event) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
+      return FALSE;
+    }
+  loop->listen_fd = fd;
+  loop->ws_path = g_strdup (path);
+  loop->ws_protocol = g_strdup (protocol);
+  loop->header_timeout = (gint64) header_timeout * G_USEC_PER_SEC;
+  loop->max_header = max_header;
+  loop->accept = handlers;
+  loop->accept_data = user_data;
+  return TRUE;
+}
+
+void
+natterd_socket_loop_unlisten (NatterdSocketLoop *loop)
+{
+  if (loop->listen_fd < 0)
+    return;
+  epoll_ctl (loop->epfd, EPOLL_CTL_DEL, loop->listen_fd, NULL);
+  loop->listen_fd = -1;
+  loop->accept_resume = 0;
+  while (loop->waiting.head != NULL)
+    handshake_close (loop, loop->waiting.head);
+  while (loop->draining.head != NULL)
+    handshake_close (loop, loop->draining.head);
+}
+
+guint
+natterd_socket_loop_get_connections (NatterdSocketLoop *loop)
+{
+  return loop->handshakes + loop->fd_sockets;
+}
+
+guint64
+natterd_socket_loop_get_header_timeouts (NatterdSocketLoop *loop)
+{
+  return loop->header_timeouts;
+}
+
 /* ---------------------------------------------------------------- the loop */
 
 static gboolean
@@ -1355,6 +2022,17 @@ loop_prepare (GSource *source,
   *timeout = g_hash_table_size (loop->closing) > 0 ? 500 : -1;
   if (loop->stalled->len > 0)
     *timeout = loop->stall_us / 4 / 1000;
+  if (loop->handshakes > 0 || loop->accept_resume > 0)
+    {
+      gint64 next = handshakes_next_deadline (loop);
+
+      if (next > 0)
+        {
+          gint ms = (gint) CLAMP ((next - g_source_get_time (source) + 999) / 1000, 0, G_MAXINT);
+
+          *timeout = *timeout < 0 ? ms : MIN (*timeout, ms);
+        }
+    }
   return loop->dirty->len > 0 || loop->finished->len > 0 || loop->fresh->len > 0 ||
          loop->drained->len > 0 || loop->bulk_head < loop->bulk->len || loop->to_writer->len > 0;
 }
@@ -1368,7 +2046,10 @@ loop_check (GSource *source)
          loop->drained->len > 0 || loop->bulk_head < loop->bulk->len || loop->to_writer->len > 0 ||
          (loop->stalled->len > 0 && g_source_get_time (source) >= loop->next_stall_check) ||
          (g_source_query_unix_fd (source, loop->tag) & G_IO_IN) != 0 ||
-         g_hash_table_size (loop->closing) > 0;
+         g_hash_table_size (loop->closing) > 0 ||
+         ((loop->handshakes > 0 || loop->accept_resume > 0) &&
+          handshakes_next_deadline (loop) > 0 &&
+          g_source_get_time (source) >= handshakes_next_deadline (loop));
 }
 
 static gboolean
@@ -1391,6 +2072,17 @@ loop_dispatch (GSource     *source,
     {
       NatterdSocket *self = events[i].data.ptr;
 
+      if (events[i].data.ptr == &loop->listen_fd)
+        {
+          accept_some (loop);
+          continue;
+        }
+      if (events[i].data.u64 & 1)
+        {
+          handshake_ready (loop, (Handshake *) (guintptr) (events[i].data.u64 & ~(guint64) 1),
+                           events[i].events);
+          continue;
+        }
       if ((gpointer) self == (gpointer) loop)
         continue;  /* wake_fd: the writer's news, taken below */
       if (self->closed || self->dead)
@@ -1476,6 +2168,9 @@ loop_dispatch (GSource     *source,
         }
     }
 
+  if (loop->handshakes > 0 || loop->accept_resume > 0)
+    handshakes_sweep (loop, now);
+
   /* Peers that never answered our close frame. */
   if (g_hash_table_size (loop->closing) > 0)
     {
@@ -1560,6 +2255,9 @@ loop_finalize (GSource *source)
 {
   NatterdSocketLoop *loop = (NatterdSocketLoop *) source;
 
+  natterd_socket_loop_unlisten (loop);
+  g_free (loop->ws_path);
+  g_free (loop->ws_protocol);
   close (loop->epfd);
   close (loop->wake_fd);
   g_ptr_array_unref (loop->writer_queue);
@@ -1621,6 +2319,7 @@ natterd_socket_loop_new (gsize    max_message,
   loop->epfd = epfd;
   loop->max_message = max_message;
   loop->stall_us = STALL_US;
+  loop->listen_fd = -1;
   loop->dirty = g_ptr_array_new ();
   loop->bulk = g_ptr_array_new ();
   loop->stalled = g_ptr_array_new ();

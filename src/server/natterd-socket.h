@@ -23,7 +23,13 @@
  * go through the GTlsConnection's pollable streams (never blocking), and
  * the descriptor under it sits in the same epoll set.
  *
- * libsoup still answers the HTTP upgrade (and the TLS handshake).
+ * On plain TCP natterd accepts connections itself (natterd_socket_loop_listen()):
+ * a request for a WebSocket path is answered here, from a bounded parse of
+ * its headers (peeked, so nothing is read until it is complete), and every
+ * other request is handed to libsoup untouched, still in the kernel. A
+ * handshake in progress is a small struct in the same epoll set, no
+ * buffer, no GObject, no GSource. Over TLS libsoup still accepts the
+ * connection and answers the upgrade (natterd_socket_new()).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -85,6 +91,13 @@ NatterdSocket     *natterd_socket_new       (NatterdSocketLoop           *loop,
                                              const NatterdSocketHandlers *handlers,
                                              gpointer                     user_data,
                                              GError                     **error);
+/* A WebSocket natterd_socket_loop_listen() accepted: @fd is its own from
+ * now on (closed with it). */
+NatterdSocket     *natterd_socket_new_for_fd (NatterdSocketLoop          *loop,
+                                              int                         fd,
+                                              const NatterdSocketHandlers *handlers,
+                                              gpointer                    user_data,
+                                              GError                    **error);
 /* Queues one binary message; written at the end of the iteration. */
 void               natterd_socket_send      (NatterdSocket               *self,
                                              const guint8                *data,
@@ -116,5 +129,54 @@ gsize              natterd_socket_get_queued (NatterdSocket              *self);
 gint64             natterd_socket_get_last_input (NatterdSocket          *self);
 /* Closes at once if still open; no handler runs afterwards. */
 void               natterd_socket_free      (NatterdSocket               *self);
+
+/* ------------------------------------------------ accepting (plain TCP) */
+
+typedef struct
+{
+  /* Room for one more connection of any kind? If not, it is closed at
+   * once, before anything is read. */
+  gboolean    (*admit)     (gpointer     user_data);
+  /* Not a WebSocket upgrade (the HTTP API, /metrics, media...): @fd is the
+   * owner's, nothing read from it yet; accepted at @accepted (monotonic
+   * µs), which the header timeout counts from. */
+  void        (*handoff)   (gpointer     user_data,
+                            int          fd,
+                            gint64       accepted);
+  /* A well-formed upgrade to @path (the query stripped) offering
+   * @protocols (the Sec-WebSocket-Protocol values, NULL when none): NULL
+   * to take it, or why not (in @reason, which the loop frees), with the
+   * answer's @status. */
+  const char *(*check)     (gpointer     user_data,
+                            const char  *path,
+                            const char  *protocols,
+                            guint       *status,
+                            char       **reason);
+  /* The 101 went out: @fd is the owner's, to give to
+   * natterd_socket_new_for_fd() (or to close). */
+  void        (*upgraded)  (gpointer     user_data,
+                            int          fd);
+} NatterdSocketAcceptHandlers;
+
+/* Accepts connections on @fd (listening, natterd's), answers upgrades to
+ * @path with @protocol as their subprotocol; @header_timeout seconds (0 =
+ * none) from the accept to the end of the request headers, at most
+ * @max_header bytes of them. */
+gboolean           natterd_socket_loop_listen   (NatterdSocketLoop                 *loop,
+                                                 int                                fd,
+                                                 const char                        *path,
+                                                 const char                        *protocol,
+                                                 guint                              header_timeout,
+                                                 gsize                              max_header,
+                                                 const NatterdSocketAcceptHandlers *handlers,
+                                                 gpointer                           user_data,
+                                                 GError                           **error);
+/* Stops accepting and closes the handshakes in progress (not @fd). */
+void               natterd_socket_loop_unlisten (NatterdSocketLoop                 *loop);
+/* Descriptors the loop holds that libsoup does not know of: handshakes in
+ * progress and the WebSockets of natterd_socket_new_for_fd(). */
+guint              natterd_socket_loop_get_connections (NatterdSocketLoop          *loop);
+/* Handshakes closed at the header timeout. */
+guint64            natterd_socket_loop_get_header_timeouts (NatterdSocketLoop      *loop);
 
 G_END_DECLS

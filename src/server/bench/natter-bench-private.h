@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <sys/socket.h>
 
 #include "natter-frame.h"
 
@@ -65,6 +66,7 @@ typedef struct
   gboolean                 ack_pending;
   gboolean                 want_write;
   guint                    ping_interval;   /* s, from ConnectAck */
+  guint8                   raw_state;       /* RAW_CONNECTING, RAW_UPGRADING, RAW_OPEN */
   gint64                   last_ping;
 
   /* Group mode, as a member: which of the run's messages arrived (a bit
@@ -97,6 +99,13 @@ struct _Worker
   int           epoll_fd;         /* natter-bench-ws.c's connections */
   GSource      *epoll_source;
   GPtrArray    *acks_pending;     /* raw connections with a DeliverAck to send */
+  /* Raw connections still to open, RAW_WINDOW at a time (natter-bench-ws.c) */
+  GPtrArray    *raw_to_open;
+  guint         raw_next;
+  guint         raw_opening;
+  struct sockaddr_storage raw_address;
+  guint         raw_address_length;
+  char         *raw_host;
 
   /* Group mode */
   GArray       *group_latencies;  /* guint32 µs publish → delivery, measured messages */

@@ -25,7 +25,18 @@
 #include "natter-bench-private.h"
 
 #define READ_CHUNK 65536
-#define HANDSHAKE_TIMEOUT_S 30
+/* Connections opening at once per worker: many in flight, so the rate
+ * is natterd's, not one round trip after another; well under natterd's
+ * listen backlog. */
+#define RAW_WINDOW 64
+
+enum {
+  RAW_OPEN = 0,
+  RAW_CONNECTING,
+  RAW_UPGRADING,
+};
+
+static void raw_open_next (Worker *worker);
 
 static void
 raw_fail (Conn *conn)
@@ -38,6 +49,14 @@ raw_fail (Conn *conn)
   if (conn->connected)
     g_atomic_int_add (&conn->worker->connected, -1);
   conn->connected = FALSE;
+  if (conn->raw_state != RAW_OPEN)
+    {
+      conn->raw_state = RAW_OPEN;
+      conn->failed = TRUE;
+      g_atomic_int_inc (&conn->worker->failed);
+      conn->worker->raw_opening--;
+      raw_open_next (conn->worker);
+    }
 }
 
 static void
@@ -199,6 +218,55 @@ parse_frames (Conn *conn)
 }
 
 static void
+send_upgrade (Conn *conn)
+{
+  guint8 nonce[16];
+  g_autofree char *key = NULL;
+  g_autofree char *request = NULL;
+
+  for (guint i = 0; i < sizeof nonce; i++)
+    nonce[i] = (guint8) g_random_int ();
+  key = g_base64_encode (nonce, sizeof nonce);
+  request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                             "Sec-WebSocket-Protocol: %s\r\n\r\n",
+                             conn->worker->raw_host, key, bench.protocol);
+  conn->raw_state = RAW_UPGRADING;
+  /* A fresh socket's buffer takes it whole. */
+  if (send (conn->fd, request, strlen (request), MSG_NOSIGNAL) != (ssize_t) strlen (request))
+    raw_fail (conn);
+}
+
+/* RAW_UPGRADING: whether the 101 is complete in conn->in (then the rest is
+ * WebSocket, and Connect goes out). */
+static gboolean
+upgrade_answered (Conn *conn)
+{
+  const char *data = (const char *) conn->in->data;
+  const char *end = g_strstr_len (data, conn->in->len, "\r\n\r\n");
+
+  if (end == NULL)
+    {
+      if (conn->in->len > 4096)
+        raw_fail (conn);
+      return FALSE;
+    }
+  if (!g_str_has_prefix (data, "HTTP/1.1 101"))
+    {
+      g_printerr ("natter-bench: %s: upgrade refused: %.*s\n", conn->user_id,
+                  (int) strcspn (data, "\r\n"), data);
+      raw_fail (conn);
+      return FALSE;
+    }
+  g_byte_array_remove_range (conn->in, 0, (guint) (end + 4 - data));
+  conn->raw_state = RAW_OPEN;
+  conn->worker->raw_opening--;
+  conn_send_connect (conn);
+  raw_open_next (conn->worker);
+  return TRUE;
+}
+
+static void
 on_readable (Conn   *conn,
              guint8 *buffer)
 {
@@ -216,6 +284,12 @@ on_readable (Conn   *conn,
           return;
         }
       g_byte_array_append (conn->in, buffer, (guint) n);
+      if (conn->raw_state == RAW_UPGRADING && !upgrade_answered (conn))
+        {
+          if (conn->fd < 0)
+            return;
+          continue;
+        }
       parse_frames (conn);
       if (conn->fd < 0 || n < READ_CHUNK)
         return;
@@ -241,6 +315,21 @@ on_epoll (gint         fd,
 
       if (conn->fd < 0)
         continue;
+      if (conn->raw_state == RAW_CONNECTING)
+        {
+          struct epoll_event event = { .events = EPOLLIN, .data.ptr = conn };
+          int error = 0;
+          socklen_t length = sizeof error;
+
+          if (getsockopt (conn->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)
+            {
+              raw_fail (conn);
+              continue;
+            }
+          epoll_ctl (conn->worker->epoll_fd, EPOLL_CTL_MOD, conn->fd, &event);
+          send_upgrade (conn);
+          continue;
+        }
       if (events[i].events & EPOLLOUT)
         flush_out (conn);
       if (conn->fd >= 0 && events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
@@ -301,64 +390,52 @@ raw_worker_init (Worker *worker)
   g_source_attach (worker->epoll_source, worker->context);
 }
 
-/* Connect and upgrade, blocking: loopback answers at once, and nothing is
- * measured while connections open. Then non-blocking in the epoll set. */
-static gboolean
-raw_connect (Conn                  *conn,
-             const struct sockaddr *address,
-             socklen_t              address_length,
-             const char            *host)
+/* Starts connections until RAW_WINDOW are opening: connect without
+ * blocking, the upgrade request, its answer and Connect all in the epoll
+ * set, so thousands open with many in flight. */
+static void
+raw_open_next (Worker *worker)
 {
-  guint8 nonce[16];
-  g_autofree char *key = NULL;
-  g_autofree char *request = NULL;
-  char response[4096];
-  gsize got = 0;
-  const char *end = NULL;
-  struct timeval timeout = { HANDSHAKE_TIMEOUT_S, 0 };
-  struct epoll_event event = { .events = EPOLLIN, .data.ptr = conn };
-  int one = 1;
-
-  for (guint i = 0; i < sizeof nonce; i++)
-    nonce[i] = (guint8) g_random_int ();
-  key = g_base64_encode (nonce, sizeof nonce);
-  request = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                             "Sec-WebSocket-Protocol: %s\r\n\r\n",
-                             host, key, bench.protocol);
-
-  conn->fd = socket (address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (conn->fd < 0)
-    return FALSE;
-  setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt (conn->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (connect (conn->fd, address, address_length) < 0 ||
-      send (conn->fd, request, strlen (request), MSG_NOSIGNAL) != (ssize_t) strlen (request))
-    return FALSE;
-  while (end == NULL && got < sizeof response - 1)
+  while (worker->raw_to_open != NULL && worker->raw_opening < RAW_WINDOW &&
+         worker->raw_next < worker->raw_to_open->len)
     {
-      ssize_t n = recv (conn->fd, response + got, sizeof response - 1 - got, 0);
+      Conn *conn = g_ptr_array_index (worker->raw_to_open, worker->raw_next++);
+      struct epoll_event event = { .events = EPOLLIN, .data.ptr = conn };
+      int one = 1;
+      int result;
 
-      if (n <= 0)
-        return FALSE;
-      got += (gsize) n;
-      response[got] = '\0';
-      end = strstr (response, "\r\n\r\n");
+      conn->fd = socket (worker->raw_address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (conn->fd < 0)
+        {
+          conn->failed = TRUE;
+          g_atomic_int_inc (&worker->failed);
+          continue;
+        }
+      setsockopt (conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      worker->raw_opening++;
+      conn->raw_state = RAW_CONNECTING;
+      result = connect (conn->fd, (struct sockaddr *) &worker->raw_address, worker->raw_address_length);
+      if (result < 0 && errno != EINPROGRESS)
+        {
+          epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, conn->fd, &event);
+          raw_fail (conn);
+          continue;
+        }
+      if (result < 0)
+        event.events = EPOLLOUT;
+      if (epoll_ctl (worker->epoll_fd, EPOLL_CTL_ADD, conn->fd, &event) < 0)
+        {
+          raw_fail (conn);
+          continue;
+        }
+      if (result == 0)
+        send_upgrade (conn);
     }
-  if (end == NULL || !g_str_has_prefix (response, "HTTP/1.1 101"))
+  if (worker->raw_to_open != NULL && worker->raw_next >= worker->raw_to_open->len)
     {
-      g_printerr ("natter-bench: %s: upgrade refused: %.*s\n", conn->user_id,
-                  (int) strcspn (response, "\r\n"), response);
-      return FALSE;
+      g_clear_pointer (&worker->raw_to_open, g_ptr_array_unref);
+      worker->raw_next = 0;
     }
-  /* Anything after the headers is already WebSocket. */
-  end += 4;
-  g_byte_array_append (conn->in, (const guint8 *) end, (guint) (got - (gsize) (end - response)));
-
-  if (!g_unix_set_fd_nonblocking (conn->fd, TRUE, NULL) ||
-      epoll_ctl (conn->worker->epoll_fd, EPOLL_CTL_ADD, conn->fd, &event) < 0)
-    return FALSE;
-  return TRUE;
 }
 
 void
@@ -369,16 +446,19 @@ raw_open_conns (Worker  *worker,
   guint index, stride;
   g_autoptr(GUri) uri = g_uri_parse (bench.url, G_URI_FLAGS_NONE, NULL);
   g_autoptr(GSocketAddress) address = NULL;
-  struct sockaddr_storage native;
-  g_autofree char *host = NULL;
 
   if (uri == NULL || !spec_share (spec, worker, &index, &stride))
     return;
   address = g_inet_socket_address_new_from_string (g_uri_get_host (uri), (guint) g_uri_get_port (uri));
-  if (address == NULL || !g_socket_address_to_native (address, &native, sizeof native, NULL))
+  if (address == NULL || !g_socket_address_to_native (address, &worker->raw_address,
+                                                      sizeof worker->raw_address, NULL))
     return;
-  host = g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
+  worker->raw_address_length = (guint) g_socket_address_get_native_size (address);
+  g_free (worker->raw_host);
+  worker->raw_host = g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
 
+  if (worker->raw_to_open == NULL)
+    worker->raw_to_open = g_ptr_array_new ();
   for (guint i = spec->first_user + index; i < spec->first_user + spec->count; i += stride)
     {
       Conn *conn = conn_new (worker, spec, i);
@@ -387,19 +467,9 @@ raw_open_conns (Worker  *worker,
       conn->fd = -1;
       conn->in = g_byte_array_new ();
       conn->out = g_byte_array_new ();
-      if (!raw_connect (conn, (struct sockaddr *) &native,
-                        (socklen_t) g_socket_address_get_native_size (address), host))
-        {
-          if (conn->fd >= 0)
-            close (conn->fd);
-          conn->fd = -1;
-          conn->failed = TRUE;
-          g_atomic_int_inc (&worker->failed);
-          continue;
-        }
-      conn_send_connect (conn);
-      parse_frames (conn);
+      g_ptr_array_add (worker->raw_to_open, conn);
     }
+  raw_open_next (worker);
 }
 
 void
