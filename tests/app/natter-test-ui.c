@@ -748,6 +748,8 @@ natter_test_ui_setup (NatterTestUi  *ui,
 {
   g_autoptr(GError) error = NULL;
 
+  natter_test_stack_allow_gst_rtpsession_race ();
+
   ui->dir = g_dir_make_tmp ("natter-test-ui-case-XXXXXX", &error);
   g_assert_no_error (error);
   ui->profile = g_build_filename (ui->dir, "alice", NULL);

@@ -6,6 +6,7 @@
 #include "natter-call-devices.h"
 #include "natter-object-names.h"
 #include "natter-test-call-pair.h"
+#include "natter-test-stack.h"
 #include "natter-test-wait.h"
 
 /* ---------------------------------------------------------- the endpoint */
@@ -168,6 +169,7 @@ void
 pair_setup (Pair          *pair,
             gconstpointer  data)
 {
+  natter_test_stack_allow_gst_rtpsession_race ();
   pair->alice = g_object_new (TEST_TYPE_ENDPOINT, NULL);
   pair->bob = g_object_new (TEST_TYPE_ENDPOINT, NULL);
   pair->alice->user_id = g_strdup ("alice");

@@ -507,6 +507,70 @@ test_retransmission_new_sources (Pair          *pair,
   gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
 }
 
+/* gst-plugins-good 1.22.0's RTCP thread times sources out while it
+ * iterates the session's sources, and tells of each (on-bye-timeout,
+ * on-timeout, on-sender-timeout) with the session unlocked: a receiving
+ * thread that waited for the session then adds a new source in the middle
+ * of the iteration. Here the thread stops for 2 ms just before it tells,
+ * as a thread of a busy machine can, so that the receiving thread is
+ * waiting every time. */
+static void
+slow_timeouts (GstDebugCategory *category,
+               GstDebugLevel     level,
+               const char       *file,
+               const char       *function,
+               int               line,
+               GObject          *object,
+               GstDebugMessage  *message,
+               gpointer          user_data)
+{
+  char thread[16] = "";
+
+  if (g_str_equal (gst_debug_category_get_name (category), "rtpsession") && level > rtpsession_level)
+    {
+      prctl (PR_GET_NAME, thread);
+      if (g_str_equal (function, "session_cleanup") && g_str_equal (thread, "rtpsession-rtcp"))
+        g_usleep (1000);
+      return;
+    }
+  gst_debug_log_default (category, level, file, function, line, object, message, NULL);
+}
+
+/* Every RTCP packet brings a new source and says BYE for the one before,
+ * which the session then times out: each time-out meets a new source
+ * (GLib-CRITICAL g_hash_table_foreach: 'version == hash_table->version',
+ * fatal here; a crash when the table grew). The call goes on. */
+static void
+test_timeouts_new_sources (Pair          *pair,
+                           gconstpointer  data)
+{
+  GstElement *session = gst_element_factory_make ("rtpsession", NULL);  /* registers its category */
+  GstDebugCategory *category = _gst_debug_get_category ("rtpsession");
+
+  gst_object_unref (session);
+  g_assert_nonnull (category);
+  rtpsession_level = gst_debug_category_get_threshold (category);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (slow_timeouts, NULL, NULL);
+  gst_debug_set_threshold_for_name ("rtpsession", GST_LEVEL_DEBUG);
+
+  g_setenv ("NATTER_CALL_TEST_NEW_SOURCES", "1", TRUE);
+  dial_with (pair, "NATTER_CALL_TEST_RECV_DROP_PERCENT", "10", NATTER_CALL_MEDIA_VIDEO, "timeouts-1");
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+  g_unsetenv ("NATTER_CALL_TEST_NEW_SOURCES");
+  g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
+
+  /* a BYE'd source times out 2 s after its BYE: several rounds */
+  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 30;
+  g_assert_true (wait_for (pair, bob_got_frames, 30));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+
+  gst_debug_set_threshold_for_name ("rtpsession", rtpsession_level);
+  gst_debug_remove_log_function (slow_timeouts);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+}
+
 static gboolean
 camera_gone_both_ways (Pair *pair)
 {
@@ -822,6 +886,8 @@ main (int   argc,
   g_test_add ("/call/media/retransmission", Pair, NULL, pair_setup, test_retransmission, pair_teardown);
   g_test_add ("/call/media/retransmission-new-sources", Pair, NULL, pair_setup,
               test_retransmission_new_sources, pair_teardown);
+  g_test_add ("/call/media/timeouts-new-sources", Pair, NULL, pair_setup,
+              test_timeouts_new_sources, pair_teardown);
   g_test_add ("/call/media/camera-unplugged", Pair, NULL, pair_setup, test_camera_unplugged, pair_teardown);
   g_test_add ("/call/media/microphone-unplugged", Pair, NULL, pair_setup, test_microphone_unplugged,
               pair_teardown);

@@ -5,8 +5,66 @@
 
 #include "natter-test-stack.h"
 
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+/* gst-plugins-good 1.22.0's rtp_session_on_timeout() runs session_cleanup()
+ * over the live table of sources, and session_cleanup() unlocks the session
+ * to emit on-timeout / on-bye-timeout / on-sender-timeout: a receiving
+ * thread that adds a new SSRC then bumps the table's version, and GLib's
+ * check stops the iteration (no entry is read after the change; the next
+ * RTCP round finishes the cleanup). Upstream has since iterated a copy of
+ * the table. Only this message, from the session's RTCP thread, is let
+ * through: any other critical still ends the test. Our own NACK path, which
+ * hit the same check in schedule_remaining_nacks(), is avoided for real
+ * (call/natter-call-nacks.h). */
+static gboolean
+is_gst_rtpsession_cleanup_race (const char *domain,
+                                const char *message)
+{
+  char thread[17] = { 0 };
+
+  if (g_strcmp0 (domain, "GLib") != 0 || message == NULL ||
+      strstr (message, "g_hash_table_foreach: assertion 'version == hash_table->version' failed") == NULL)
+    return FALSE;
+  prctl (PR_GET_NAME, thread, 0, 0, 0);
+  return g_str_has_prefix (thread, "rtpsession-rtcp");
+}
+
+static gboolean
+fatal_handler (const char     *domain,
+               GLogLevelFlags  level,
+               const char     *message,
+               gpointer        user_data)
+{
+  return !is_gst_rtpsession_cleanup_race (domain, message);
+}
+
+/* g_log_default_handler() says "Bail out!" (TAP) for a fatal message
+ * before the fatal handler's verdict is acted on: the race is logged as
+ * the plain critical it is in the app. */
+static void
+glib_handler (const char     *domain,
+              GLogLevelFlags  level,
+              const char     *message,
+              gpointer        user_data)
+{
+  if (is_gst_rtpsession_cleanup_race (domain, message))
+    level &= ~G_LOG_FLAG_FATAL;
+  g_log_default_handler (domain, level, message, user_data);
+}
+
+static const char *
+field_string (const GLogField *fields,
+              gsize            n_fields,
+              const char      *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, key) == 0 && fields[i].length < 0)
+      return fields[i].value;
+  return NULL;
+}
 
 /* A writer sees GObject's and GStreamer's warnings too, which
  * g_test_log_set_fatal_handler() does not; it runs in the thread that
@@ -19,7 +77,9 @@ log_writer_with_stack (GLogLevelFlags   level,
 {
   GLogWriterOutput ret = g_log_writer_default (level, fields, n_fields, user_data);
 
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) &&
+      !is_gst_rtpsession_cleanup_race (field_string (fields, n_fields, "GLIB_DOMAIN"),
+                                       field_string (fields, n_fields, "MESSAGE")))
     {
       g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
       const char *argv[] = { "gdb", "-q", "-batch", "-p", pid,
@@ -41,4 +101,11 @@ natter_test_stack_init (void)
    * unless the parent allows it */
   prctl (PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
   g_log_set_writer_func (log_writer_with_stack, NULL, NULL);
+  g_log_set_handler ("GLib", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL, glib_handler, NULL);
+}
+
+void
+natter_test_stack_allow_gst_rtpsession_race (void)
+{
+  g_test_log_set_fatal_handler (fatal_handler, NULL);
 }
