@@ -1958,6 +1958,14 @@ natter_chat_view_get_composer (NatterChatView *self)
   return self->composer;
 }
 
+/* The chat's name as its header shows it: the call names the peer so. */
+const char *
+natter_chat_view_get_title (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), NULL);
+  return adw_window_title_get_title (self->window_title);
+}
+
 AdwHeaderBar *
 natter_chat_view_get_header_bar (NatterChatView *self)
 {

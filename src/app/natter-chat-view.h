@@ -54,6 +54,7 @@ void                   natter_chat_view_scroll_to_bottom (NatterChatView        
 /* TRUE when the newest message is in view. */
 gboolean               natter_chat_view_get_at_bottom   (NatterChatView         *self);
 AdwHeaderBar          *natter_chat_view_get_header_bar  (NatterChatView         *self);
+const char            *natter_chat_view_get_title       (NatterChatView         *self);
 NatterPortraits       *natter_chat_view_get_portraits   (NatterChatView         *self);
 void                   natter_chat_view_set_portraits   (NatterChatView         *self,
                                                          NatterPortraits        *portraits);

@@ -716,14 +716,13 @@ call_activated (GtkWidget  *widget,
 {
   NatterWindow *self = NATTER_WINDOW (widget);
   const char *peer = natter_chat_view_get_target_id (self->chat_view);
-  AdwWindowTitle *title;
 
   if (self->calls == NULL || peer == NULL ||
       natter_chat_view_get_conversation_type (self->chat_view) != NATTER_CONVERSATION_PRIVATE)
     return;
-  title = ADW_WINDOW_TITLE (adw_header_bar_get_title_widget (natter_chat_view_get_header_bar (self->chat_view)));
+  /* the header's title widget is a box (avatar and title) since #16 */
   natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer,
-                                     adw_window_title_get_title (title),
+                                     natter_chat_view_get_title (self->chat_view),
                                      g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
                                                                                  : NATTER_CALL_MEDIA_AUDIO);
 }
