@@ -24,7 +24,7 @@ struct _NatterPresenceTracker
 {
   GObject parent_instance;
 
-  NatterClient *client;         /* not owned: the tracker is its data */
+  NatterClient *client;         /* weak: the tracker is its data, but a dot may outlive it */
   GHashTable *watched;          /* user id → Entry */
   GQueue order;                 /* user ids, least recently watched first */
   GPtrArray *queued;            /* user ids to subscribe to (owned) */
@@ -141,6 +141,8 @@ flush_cb (gpointer user_data)
   NatterPresenceTracker *self = user_data;
 
   self->flush_id = 0;
+  if (self->client == NULL)
+    return G_SOURCE_REMOVE;
   if (natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
     {
       /* Asked again once connected (status_changed_cb). */
@@ -245,7 +247,8 @@ natter_presence_tracker_is_online (NatterPresenceTracker *self,
   NatterPresence presence;
 
   g_return_val_if_fail (NATTER_IS_PRESENCE_TRACKER (self), FALSE);
-  return user_id != NULL && natter_client_lookup_presence (self->client, user_id, &presence) &&
+  return user_id != NULL && self->client != NULL &&
+         natter_client_lookup_presence (self->client, user_id, &presence) &&
          presence.online;
 }
 
@@ -292,7 +295,8 @@ natter_presence_tracker_describe (NatterPresenceTracker *self,
   NatterPresence presence;
 
   g_return_val_if_fail (NATTER_IS_PRESENCE_TRACKER (self), NULL);
-  if (user_id == NULL || !natter_client_lookup_presence (self->client, user_id, &presence))
+  if (user_id == NULL || self->client == NULL ||
+      !natter_client_lookup_presence (self->client, user_id, &presence))
     return NULL;
   return natter_presence_describe (&presence, now_ms ());
 }
@@ -355,6 +359,7 @@ natter_presence_tracker_finalize (GObject *object)
 {
   NatterPresenceTracker *self = (NatterPresenceTracker *) object;
 
+  g_clear_weak_pointer (&self->client);
   g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->renew_id, g_source_remove);
@@ -403,7 +408,7 @@ natter_presence_tracker_for (NatterClient *client)
   if (self != NULL)
     return self;
   self = g_object_new (NATTER_TYPE_PRESENCE_TRACKER, NULL);
-  self->client = client;
+  g_set_weak_pointer (&self->client, client);
   g_signal_connect_object (client, "presence-changed", G_CALLBACK (presence_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "status-changed", G_CALLBACK (status_changed_cb), self,
