@@ -194,6 +194,7 @@ struct _NatterdSocketLoop
   gboolean    writer_stop;
   gboolean    writer_woken;  /* wake_fd written, not yet read */
   int         wake_fd;       /* eventfd in epfd: the writer has news */
+  int         writer_nice;   /* its nice value above the process's */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 
   /* Accepting (natterd_socket_loop_listen()). */
@@ -1412,8 +1413,8 @@ writer_main (gpointer data)
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
   errno = 0;
-  if (writer_nice () != 0 &&
-      setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + writer_nice ()) != 0)
+  if (loop->writer_nice != 0 &&
+      setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + loop->writer_nice) != 0)
     g_debug ("natterd sockets: fan-out thread's priority: %s", g_strerror (errno));
 
   g_mutex_lock (&loop->writer_lock);
@@ -2417,6 +2418,8 @@ natterd_socket_loop_new (gsize    max_message,
   loop->writer_done = g_ptr_array_new ();
   loop->writer_settled = g_ptr_array_new ();
   loop->to_writer = g_ptr_array_new ();
+  /* Read here, on the main thread: the environment is not the writer's to read. */
+  loop->writer_nice = writer_nice ();
   loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");

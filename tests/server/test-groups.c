@@ -1268,6 +1268,49 @@ test_connect_during_fanout (void)
     }
 }
 
+/* The fan-out writer thread runs at natterd's own nice value: at a lower
+ * priority, every reader its send() wakes preempted it (#18). */
+static int
+task_nice (const char *stat)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after;
+
+  g_assert_true (g_file_get_contents (stat, &text, NULL, NULL));
+  /* After the command's ")": state is field 3, nice field 19. */
+  after = strrchr (text, ')');
+  g_assert_nonnull (after);
+  fields = g_strsplit (after + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 16);
+  return atoi (fields[16]);
+}
+
+static void
+test_fanout_thread_nice (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int) natter_test_server_get_pid (server));
+  g_autofree char *own = g_strdup_printf ("/proc/%d/stat", (int) natter_test_server_get_pid (server));
+  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+  gboolean found = FALSE;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename (tasks, tid, "comm", NULL);
+      g_autofree char *stat_path = g_build_filename (tasks, tid, "stat", NULL);
+      g_autofree char *comm = NULL;
+
+      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_has_prefix (comm, "natterd-fanout"))
+        continue;
+      found = TRUE;
+      g_assert_cmpint (task_nice (stat_path), ==, task_nice (own));
+    }
+  g_assert_true (found);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1287,6 +1330,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_func ("/server/groups/timeline/private-beside-fanout", test_private_beside_fanout);
   g_test_add_func ("/server/groups/timeline/connect-during-fanout", test_connect_during_fanout);
+  g_test_add_func ("/server/groups/timeline/fanout-thread-nice", test_fanout_thread_nice);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
 
