@@ -43,9 +43,9 @@
 /* The writer thread's nice value above the process's. It was 5 (the main
  * and store threads first), but every send() wakes the reader, and a
  * woken nice-0 task preempts a nice-5 one: the writer was switched out
- * after ~0.6 of its sends (/proc's nonvoluntary_ctxt_switches), 12-18 %
- * more CPU per delivery than at 0 and a slower fan-out (#18). Benchmarks
- * can set it back: NATTERD_FANOUT_NICE=5. */
+ * after ~0.6 of its sends (/proc's nonvoluntary_ctxt_switches), and
+ * spent ~15 % more CPU than at 0 (README, #18). Benchmarks can set it
+ * back: NATTERD_FANOUT_NICE=5. */
 #define WRITER_NICE 0
 /* Frames per sendmsg(). */
 #define MAX_IOV 64

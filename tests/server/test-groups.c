@@ -1286,29 +1286,43 @@ task_nice (const char *stat)
   return atoi (fields[16]);
 }
 
+/* The fan-out thread's /proc stat path, NULL while it has no name yet
+ * (GLib names a thread from inside it, once it runs). */
+static char *
+find_fanout_thread (const char *tasks)
+{
+  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename (tasks, tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, "natterd-fanout"))
+        return g_build_filename (tasks, tid, "stat", NULL);
+    }
+  return NULL;
+}
+
 static void
 test_fanout_thread_nice (void)
 {
   g_autoptr(NatterTestServer) server = natter_test_server_new ();
   g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int) natter_test_server_get_pid (server));
   g_autofree char *own = g_strdup_printf ("/proc/%d/stat", (int) natter_test_server_get_pid (server));
-  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
-  const char *tid;
-  gboolean found = FALSE;
+  g_autofree char *stat = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-  g_assert_nonnull (dir);
-  while ((tid = g_dir_read_name (dir)) != NULL)
+  while ((stat = find_fanout_thread (tasks)) == NULL)
     {
-      g_autofree char *comm_path = g_build_filename (tasks, tid, "comm", NULL);
-      g_autofree char *stat_path = g_build_filename (tasks, tid, "stat", NULL);
-      g_autofree char *comm = NULL;
-
-      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_has_prefix (comm, "natterd-fanout"))
-        continue;
-      found = TRUE;
-      g_assert_cmpint (task_nice (stat_path), ==, task_nice (own));
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50000);
     }
-  g_assert_true (found);
+  /* Its priority is set right after its name: give it the time to. */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_assert_cmpint (task_nice (stat), ==, task_nice (own));
 }
 
 int
