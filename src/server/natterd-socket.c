@@ -40,11 +40,13 @@
 #define BULK_SLICE_US 250
 /* Connections the writer hands back to the main thread at a time. */
 #define WRITER_CHUNK 64
-/* The writer thread's nice value above the process's: when the kernel
- * picks between it and the main or store thread (a private Publish read,
- * its commit, its ack), they go first; it still gets its share of a
- * core, so a group's fan-out is not starved on a busy machine. */
-#define WRITER_NICE 5
+/* The writer thread's nice value above the process's. It was 5 (the main
+ * and store threads first), but every send() wakes the reader, and a
+ * woken nice-0 task preempts a nice-5 one: the writer was switched out
+ * after ~0.6 of its sends (/proc's nonvoluntary_ctxt_switches), and
+ * spent ~15 % more CPU than at 0 (README, #18). Benchmarks can set it
+ * back: NATTERD_FANOUT_NICE=5. */
+#define WRITER_NICE 0
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
 /* A connection whose kernel buffer took nothing more for this long (its
@@ -124,7 +126,14 @@ struct _NatterdSocket
    * under lock, since the writer thread writes from out too. Both threads
    * write from the head of the one queue, so frames leave in order. */
   GMutex                       lock;
-  GArray                      *out;          /* OutFrame not yet written, NULL when none */
+  /* The OutFrames not yet written are out_at (self, out_head …
+   * out_len - 1): out_one while at most one is queued (a group message
+   * to a reader keeping up: no allocation per delivery), else an array
+   * of out_cap. */
+  OutFrame                    *out;          /* NULL while out_one is the storage */
+  OutFrame                     out_one;
+  guint                        out_cap;
+  guint                        out_len;
   guint                        out_head;     /* first unwritten OutFrame */
   gsize                        out_offset;   /* written bytes of that one */
   gsize                        out_bytes;    /* unwritten bytes in out */
@@ -185,6 +194,7 @@ struct _NatterdSocketLoop
   gboolean    writer_stop;
   gboolean    writer_woken;  /* wake_fd written, not yet read */
   int         wake_fd;       /* eventfd in epfd: the writer has news */
+  int         writer_nice;   /* its nice value above the process's */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 
   /* Accepting (natterd_socket_loop_listen()). */
@@ -433,37 +443,79 @@ queued (NatterdSocket *self)
   return n;
 }
 
-/* Under self->lock: takes the head off into @popped. */
+/* Under self->lock (for the helpers below too). */
+static inline OutFrame *
+out_at (NatterdSocket *self,
+        guint          i)
+{
+  return self->out != NULL ? &self->out[i] : &self->out_one;
+}
+
+/* Appends @frame; an array only once a second one waits. */
+static void
+out_append (NatterdSocket  *self,
+            const OutFrame *frame)
+{
+  guint cap = self->out != NULL ? self->out_cap : 1;
+  guint n = self->out_len - self->out_head;
+
+  if (self->out_len == cap)
+    {
+      if (self->out != NULL && self->out_head > 0 && n <= cap / 2)
+        memmove (self->out, self->out + self->out_head, n * sizeof (OutFrame));
+      else
+        {
+          guint new_cap = MAX (8, cap * 2);
+          OutFrame *grown = g_new (OutFrame, new_cap);
+
+          memcpy (grown, out_at (self, self->out_head), n * sizeof (OutFrame));
+          g_free (self->out);
+          self->out = grown;
+          self->out_cap = new_cap;
+        }
+      self->out_head = 0;
+      self->out_len = n;
+    }
+  *out_at (self, self->out_len++) = *frame;
+}
+
+/* Back to empty (and to out_one: an idle connection holds no array). */
+static void
+out_reset (NatterdSocket *self)
+{
+  g_clear_pointer (&self->out, g_free);
+  self->out_cap = 0;
+  self->out_len = 0;
+  self->out_head = 0;
+}
+
+/* Takes the head off into @popped. */
 static void
 pop_head (NatterdSocket *self,
           OutFrame      *popped)
 {
-  *popped = g_array_index (self->out, OutFrame, self->out_head);
+  *popped = *out_at (self, self->out_head);
   self->out_bytes -= popped->frame->length;
   self->out_offset = 0;
-  if (++self->out_head == self->out->len)
-    {
-      g_clear_pointer (&self->out, g_array_unref);
-      self->out_head = 0;
-    }
+  if (++self->out_head == self->out_len)
+    out_reset (self);
 }
 
 /* Everything queued and not written goes (the connection is done). */
 static void
 drop_output (NatterdSocket *self)
 {
-  g_autoptr(GArray) out = NULL;
-  guint head;
+  g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (OutFrame));
 
   queued_add (self->loop, -(gssize) queued (self));
   g_mutex_lock (&self->lock);
-  out = g_steal_pointer (&self->out);
-  head = self->out_head;
-  self->out_head = 0;
+  for (guint i = self->out_head; i < self->out_len; i++)
+    g_array_append_val (out, *out_at (self, i));
+  out_reset (self);
   self->out_offset = 0;
   self->out_bytes = 0;
   g_mutex_unlock (&self->lock);
-  for (guint i = head; out != NULL && i < out->len; i++)
+  for (guint i = 0; i < out->len; i++)
     out_frame_done (self->loop, &g_array_index (out, OutFrame, i), FALSE);
   g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
   self->out_offset = 0;
@@ -477,9 +529,9 @@ uncount (NatterdSocket *self)
   g_autoptr(GPtrArray) frames = g_ptr_array_new ();
 
   g_mutex_lock (&self->lock);
-  for (guint i = self->out_head; self->out != NULL && i < self->out->len; i++)
+  for (guint i = self->out_head; i < self->out_len; i++)
     {
-      OutFrame *out = &g_array_index (self->out, OutFrame, i);
+      OutFrame *out = out_at (self, i);
 
       if (out->counted)
         {
@@ -515,14 +567,14 @@ write_plain (NatterdSocket *self,
       int saved = 0;
 
       g_mutex_lock (&self->lock);
-      if (self->out == NULL || self->fd < 0)
+      if (self->out_len == self->out_head || self->fd < 0)
         {
           g_mutex_unlock (&self->lock);
           return TRUE;
         }
-      for (guint i = self->out_head; i < self->out->len && n_iov < MAX_IOV; i++, n_iov++)
+      for (guint i = self->out_head; i < self->out_len && n_iov < MAX_IOV; i++, n_iov++)
         {
-          NatterdSocketFrame *frame = g_array_index (self->out, OutFrame, i).frame;
+          NatterdSocketFrame *frame = out_at (self, i)->frame;
           gsize skip = i == self->out_head ? self->out_offset : 0;
 
           iov[n_iov].iov_base = frame->data + skip;
@@ -530,12 +582,17 @@ write_plain (NatterdSocket *self,
         }
       msg.msg_iov = iov;
       msg.msg_iovlen = n_iov;
-      n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      /* One frame (a group message to a reader keeping up): send(), the
+       * kernel's cheaper path (no msghdr and iovec to copy in). */
+      if (n_iov == 1)
+        n = send (self->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      else
+        n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0)
         saved = errno;
       for (left = n; left > 0;)
         {
-          gsize rest = g_array_index (self->out, OutFrame, self->out_head).frame->length - self->out_offset;
+          gsize rest = out_at (self, self->out_head)->frame->length - self->out_offset;
 
           if ((gsize) left < rest)
             {
@@ -613,6 +670,7 @@ after_write (NatterdSocket *self,
 {
   gboolean was_high = before > OUTPUT_LOW;
   gboolean more;
+  gsize now;
 
   if (!ok)
     {
@@ -620,7 +678,10 @@ after_write (NatterdSocket *self,
       return;
     }
 
-  more = queued (self) > 0;
+  /* One look (one lock): the other thread may queue or write more
+   * meanwhile, which the next write looks at again. */
+  now = queued (self);
+  more = now > 0;
   if (!more)
     self->stalled_since = 0;
   else if ((self->stalled_since == 0 || written > 0) && self->tls_out == NULL)
@@ -635,8 +696,8 @@ after_write (NatterdSocket *self,
         }
     }
 
-  update_events (self, more, queued (self) > OUTPUT_LOW && self->paused);
-  if (was_high && queued (self) <= OUTPUT_LOW && !self->drained)
+  update_events (self, more, now > OUTPUT_LOW && self->paused);
+  if (was_high && now <= OUTPUT_LOW && !self->drained)
     {
       /* Told at the end of the dispatch, never from inside a parse. */
       self->drained = TRUE;
@@ -660,11 +721,13 @@ flush (NatterdSocket *self)
   after_write (self, before, written, ok);
 }
 
-/* FALSE if @self was dropped for letting too much pile up. */
+/* FALSE if @self was dropped for letting too much pile up (@queued_now:
+ * what push_frame() left queued). */
 static gboolean
-check_output (NatterdSocket *self)
+check_output (NatterdSocket *self,
+              gsize          queued_now)
 {
-  if (queued (self) > MAX_OUTPUT)
+  if (queued_now > MAX_OUTPUT)
     {
       /* Not reading what we send: let it go rather than grow forever. */
       drop_output (self);
@@ -674,12 +737,15 @@ check_output (NatterdSocket *self)
   return TRUE;
 }
 
-static void
+/* Returns what is queued now (read under the same lock: one lock per
+ * frame queued). */
+static gsize
 push_frame (NatterdSocket      *self,
             NatterdSocketFrame *frame,
             gboolean            counted)
 {
   OutFrame out = { frame, counted };
+  gsize n;
 
   if (self->tls_out != NULL)
     {
@@ -689,19 +755,19 @@ push_frame (NatterdSocket      *self,
         self->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
       g_byte_array_append (self->tls_buffer, frame->data, (guint) frame->length);
       queued_add (self->loop, (gssize) frame->length);
-      return;
+      return self->tls_buffer->len - self->out_offset;
     }
 
   g_atomic_int_inc (&frame->ref_count);
   if (counted)
     g_atomic_int_inc (&frame->pending);
   g_mutex_lock (&self->lock);
-  if (self->out == NULL)
-    self->out = g_array_sized_new (FALSE, FALSE, sizeof (OutFrame), 8);
-  g_array_append_val (self->out, out);
+  out_append (self, &out);
   self->out_bytes += frame->length;
+  n = self->out_bytes - self->out_offset;
   g_mutex_unlock (&self->lock);
   queued_add (self->loop, (gssize) frame->length);
+  return n;
 }
 
 static void
@@ -711,14 +777,15 @@ queue_frame (NatterdSocket *self,
              gsize          length)
 {
   NatterdSocketFrame *frame;
+  gsize n;
 
   if (self->closed || self->close_sent != 0)
     return;
 
   frame = frame_new (opcode, data, length);
-  push_frame (self, frame, FALSE);
+  n = push_frame (self, frame, FALSE);
   frame_unref (frame);
-  if (!check_output (self))
+  if (!check_output (self, n))
     return;
 
   if (!self->dirty)
@@ -747,8 +814,7 @@ natterd_socket_send_frame (NatterdSocket      *self,
 
   counted = frame->settled != NULL &&
             (self->stalled_since == 0 || g_get_monotonic_time () - self->stalled_since < self->loop->stall_us);
-  push_frame (self, frame, counted);
-  if (!check_output (self))
+  if (!check_output (self, push_frame (self, frame, counted)))
     return;
 
   /* Waiting for EPOLLOUT, or already due: written then. Plain TCP goes
@@ -1321,6 +1387,17 @@ natterd_socket_get_last_input (NatterdSocket *self)
 
 /* -------------------------------------------------------- the writer thread */
 
+static int
+writer_nice (void)
+{
+  const char *env = g_getenv ("NATTERD_FANOUT_NICE");
+  guint64 value;
+
+  if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 0, 19, &value, NULL))
+    return WRITER_NICE;
+  return (int) value;
+}
+
 /* A group's fan-out is thousands of sendmsg() calls per message: written
  * here, they no longer sit in front of the main thread's other work
  * (reads, commits, acks), even a slice at a time. The main thread queues
@@ -1336,7 +1413,8 @@ writer_main (gpointer data)
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
   errno = 0;
-  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + WRITER_NICE) != 0)
+  if (loop->writer_nice != 0 &&
+      setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), getpriority (PRIO_PROCESS, 0) + loop->writer_nice) != 0)
     g_debug ("natterd sockets: fan-out thread's priority: %s", g_strerror (errno));
 
   g_mutex_lock (&loop->writer_lock);
@@ -2340,6 +2418,8 @@ natterd_socket_loop_new (gsize    max_message,
   loop->writer_done = g_ptr_array_new ();
   loop->writer_settled = g_ptr_array_new ();
   loop->to_writer = g_ptr_array_new ();
+  /* Read here, on the main thread: the environment is not the writer's to read. */
+  loop->writer_nice = writer_nice ();
   loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");

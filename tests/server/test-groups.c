@@ -1268,6 +1268,63 @@ test_connect_during_fanout (void)
     }
 }
 
+/* The fan-out writer thread runs at natterd's own nice value: at a lower
+ * priority, every reader its send() wakes preempted it (#18). */
+static int
+task_nice (const char *stat)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after;
+
+  g_assert_true (g_file_get_contents (stat, &text, NULL, NULL));
+  /* After the command's ")": state is field 3, nice field 19. */
+  after = strrchr (text, ')');
+  g_assert_nonnull (after);
+  fields = g_strsplit (after + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 16);
+  return atoi (fields[16]);
+}
+
+/* The fan-out thread's /proc stat path, NULL while it has no name yet
+ * (GLib names a thread from inside it, once it runs). */
+static char *
+find_fanout_thread (const char *tasks)
+{
+  g_autoptr(GDir) dir = g_dir_open (tasks, 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename (tasks, tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, "natterd-fanout"))
+        return g_build_filename (tasks, tid, "stat", NULL);
+    }
+  return NULL;
+}
+
+static void
+test_fanout_thread_nice (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autofree char *tasks = g_strdup_printf ("/proc/%d/task", (int) natter_test_server_get_pid (server));
+  g_autofree char *own = g_strdup_printf ("/proc/%d/stat", (int) natter_test_server_get_pid (server));
+  g_autofree char *stat = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while ((stat = find_fanout_thread (tasks)) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50000);
+    }
+  /* Its priority is set right after its name: give it the time to. */
+  g_usleep (G_USEC_PER_SEC / 2);
+  g_assert_cmpint (task_nice (stat), ==, task_nice (own));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1287,6 +1344,7 @@ main (int   argc,
   g_test_add_func ("/server/groups/timeline/fanout-in-steps", test_timeline_fanout_in_steps);
   g_test_add_func ("/server/groups/timeline/private-beside-fanout", test_private_beside_fanout);
   g_test_add_func ("/server/groups/timeline/connect-during-fanout", test_connect_during_fanout);
+  g_test_add_func ("/server/groups/timeline/fanout-thread-nice", test_fanout_thread_nice);
   g_test_add_data_func ("/server/groups/history-before-join/allowed", GINT_TO_POINTER (TRUE),
                         test_history_before_join);
 

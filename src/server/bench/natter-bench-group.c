@@ -65,7 +65,8 @@ typedef struct
   guint  unacked;
   guint  by_timeline;           /* deliveries with a timeline_seq (natter.v2) */
   guint  in_inbox;              /* deliveries with an inbox seq (natter.v1) */
-  double deliver_p50, deliver_p99, deliver_max;
+  double deliver_p50, deliver_p90, deliver_p99, deliver_max;
+  double first_p50, first_p99;
   double last_p50, last_p99;
   double ack_p50, ack_p99, ack_max;
   double deliveries_per_s;
@@ -519,6 +520,10 @@ on_group_message (Conn                  *conn,
       if (m >= worker->group_last->len)
         g_array_set_size (worker->group_last, MAX (m + 1, worker->group_last->len * 2));
       g_array_index (worker->group_last, gint64, m) = now;
+      if (m >= worker->group_first->len)
+        g_array_set_size (worker->group_first, MAX (m + 1, worker->group_first->len * 2));
+      if (g_array_index (worker->group_first, gint64, m) == 0)
+        g_array_index (worker->group_first, gint64, m) = now;
     }
 }
 
@@ -573,6 +578,7 @@ reset_run (Worker  *worker,
     }
   g_array_set_size (worker->group_latencies, 0);
   g_array_set_size (worker->group_last, 0);
+  g_array_set_size (worker->group_first, 0);
   g_array_set_size (worker->private_acks, 0);
   g_atomic_int_set (&worker->group_unique, 0);
   worker->group_by_timeline = 0;
@@ -657,6 +663,7 @@ typedef struct
   GArray *last;                 /* gint64 per message */
   GArray *private_acks;         /* guint32 µs */
   GArray *acks;                 /* guint32 µs, the sender's */
+  GArray *first;                /* gint64 per message: its first delivery */
 } Gathered;
 
 static void
@@ -686,6 +693,14 @@ gather (Worker  *worker,
       gint64 *last = &g_array_index (gathered->last, gint64, m);
 
       *last = MAX (*last, g_array_index (worker->group_last, gint64, m));
+    }
+  for (guint m = 0; m < worker->group_first->len && m < gathered->first->len; m++)
+    {
+      gint64 *first = &g_array_index (gathered->first, gint64, m);
+      gint64 here = g_array_index (worker->group_first, gint64, m);
+
+      if (here > 0 && (*first == 0 || here < *first))
+        *first = here;
     }
   g_array_append_vals (gathered->private_acks, worker->private_acks->data, worker->private_acks->len);
   if (worker == &bench.workers[0])
@@ -733,10 +748,12 @@ measure (SoupSession *session,
   g_autoptr(GArray) deliveries = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) last = g_array_new (FALSE, TRUE, sizeof (gint64));
   g_autoptr(GArray) lasts = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr(GArray) first_at = g_array_new (FALSE, TRUE, sizeof (gint64));
+  g_autoptr(GArray) firsts = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) private_acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   Histogram before = { 0 }, after = { 0 };
-  Gathered gathered = { result, deliveries, last, private_acks, acks };
+  Gathered gathered = { result, deliveries, last, private_acks, acks, first_at };
   gint64 deadline;
   guint first, end, sent;
   int delivered;
@@ -787,6 +804,7 @@ measure (SoupSession *session,
   end = (guint) g_atomic_int_get (&run.last_measured);
   sent = (guint) g_atomic_int_get (&run.sent);
   g_array_set_size (last, sent);
+  g_array_set_size (first_at, sent);
   on_workers (gather, &gathered);
 
   result->messages = sent;
@@ -803,16 +821,23 @@ measure (SoupSession *session,
         {
           guint32 value = (guint32) CLAMP (at - g_array_index (run.send_time, gint64, m), 0, G_MAXUINT32);
           g_array_append_val (lasts, value);
+          at = g_array_index (first_at, gint64, m);
+          value = (guint32) CLAMP (at - g_array_index (run.send_time, gint64, m), 0, G_MAXUINT32);
+          g_array_append_val (firsts, value);
         }
     }
 
   g_array_sort (deliveries, compare_u32);
   g_array_sort (lasts, compare_u32);
+  g_array_sort (firsts, compare_u32);
   g_array_sort (acks, compare_u32);
   g_array_sort (private_acks, compare_u32);
   result->deliver_p50 = percentile (deliveries, 50);
+  result->deliver_p90 = percentile (deliveries, 90);
   result->deliver_p99 = percentile (deliveries, 99);
   result->deliver_max = percentile (deliveries, 100);
+  result->first_p50 = percentile (firsts, 50);
+  result->first_p99 = percentile (firsts, 99);
   result->last_p50 = percentile (lasts, 50);
   result->last_p99 = percentile (lasts, 99);
   result->ack_p50 = percentile (acks, 50);
@@ -840,8 +865,11 @@ print_result (const Result *r)
 
       g_print ("group %u members, %s: %u messages measured (%u sent), %.0f deliveries/s\n",
                r->members, rate, r->measured, r->messages, r->deliveries_per_s);
-      g_print ("  publish -> delivery (every message x member): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-               r->deliver_p50, r->deliver_p99, r->deliver_max);
+      g_print ("  publish -> delivery (every message x member): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
+               "max %.1f ms\n", r->deliver_p50, r->deliver_p90, r->deliver_p99, r->deliver_max);
+      /* Where a delivery's time goes: before the fan-out (commit, ack,
+       * queueing) against the fan-out's spread (first to last member). */
+      g_print ("  publish -> first member: p50 %.1f ms, p99 %.1f ms\n", r->first_p50, r->first_p99);
       g_print ("  publish -> last member: p50 %.1f ms, p99 %.1f ms\n", r->last_p50, r->last_p99);
       g_print ("  sender PublishAck: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r->ack_p50, r->ack_p99,
                r->ack_max);

@@ -110,6 +110,7 @@ struct _Worker
   /* Group mode */
   GArray       *group_latencies;  /* guint32 µs publish → delivery, measured messages */
   GArray       *group_last;       /* gint64 per message: its last delivery here */
+  GArray       *group_first;      /* gint64 per message: its first delivery here */
   gint          group_unique;     /* atomic: first deliveries of this run */
   GArray       *private_sent;     /* gint64 send time per private message number */
   GArray       *private_acks;     /* guint32 µs Publish → PublishAck, while recording */

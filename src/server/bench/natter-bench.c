@@ -974,6 +974,7 @@ main (int   argc,
       worker->latencies = g_array_sized_new (FALSE, FALSE, sizeof (guint32), 1 << 20);
       worker->group_latencies = g_array_new (FALSE, FALSE, sizeof (guint32));
       worker->group_last = g_array_new (FALSE, TRUE, sizeof (gint64));
+      worker->group_first = g_array_new (FALSE, TRUE, sizeof (gint64));
       worker->private_sent = g_array_new (FALSE, TRUE, sizeof (gint64));
       worker->private_acks = g_array_new (FALSE, FALSE, sizeof (guint32));
       worker->acks_pending = g_ptr_array_new ();

@@ -1,0 +1,249 @@
+/* test-socket-queue.c — natterd's per-connection output queue, linked
+ * with libnatterd
+ *
+ * A real NatterdSocket in a real NatterdSocketLoop over one end of a
+ * socketpair (plain, so shared frames go through the fan-out writer
+ * thread). The queue keeps one frame in the connection itself and an
+ * array only while more wait (#18: no allocation per group delivery);
+ * these check that whatever the queue goes through (one frame, growing,
+ * compacting, back to one) the peer gets every frame once, in the order
+ * queued, plain and shared ones mixed, and every shared frame settles.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natterd-socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  NatterdSocketLoop *loop;
+  NatterdSocket     *socket;
+  int                peer;       /* our end */
+  GByteArray        *in;         /* bytes read, not yet parsed */
+  guint              next;       /* the frame number expected next */
+  guint              settled;    /* shared frames settled */
+} Fixture;
+
+static void
+on_message (gpointer  user_data,
+            guint8   *payload,
+            gsize     length,
+            gboolean  binary)
+{
+}
+
+static void
+on_closed (gpointer user_data,
+           gushort  code)
+{
+  g_error ("closed (%u) while the test still sends", code);
+}
+
+static const NatterdSocketHandlers handlers = {
+  .message = on_message,
+  .closed = on_closed,
+};
+
+static void
+on_settled (gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->settled++;
+}
+
+static void
+fixture_init (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  int fds[2], small = 4096;
+
+  memset (f, 0, sizeof *f);
+  f->loop = natterd_socket_loop_new (1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  /* Small buffers: the kernel soon takes no more, and frames queue. */
+  g_assert_cmpint (setsockopt (fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==, 0);
+  g_assert_cmpint (setsockopt (fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small), ==, 0);
+  g_assert_cmpint (fcntl (fds[0], F_SETFL, O_NONBLOCK), ==, 0);
+  g_assert_cmpint (fcntl (fds[1], F_SETFL, O_NONBLOCK), ==, 0);
+  f->socket = natterd_socket_new_for_fd (f->loop, fds[0], &handlers, f, &error);
+  g_assert_no_error (error);
+  f->peer = fds[1];
+  f->in = g_byte_array_new ();
+}
+
+static void
+fixture_clear (Fixture *f)
+{
+  natterd_socket_free (f->socket);
+  for (int i = 0; i < 5; i++)
+    g_main_context_iteration (NULL, FALSE);
+  natterd_socket_loop_free (f->loop);
+  close (f->peer);
+  g_byte_array_unref (f->in);
+}
+
+/* Frame @n's payload: its number, then filler of a size that varies, so
+ * the kernel's buffer ends inside frames too. */
+static GBytes *
+payload_for (guint n)
+{
+  gsize size = 16 + (n * 7919) % 3000;
+  guint8 *data = g_malloc (size);
+
+  memset (data, 'a' + n % 26, size);
+  memcpy (data, &n, sizeof n);
+  return g_bytes_new_take (data, size);
+}
+
+/* Parses what was read: server frames are unmasked binary ones. */
+static void
+parse (Fixture *f)
+{
+  for (;;)
+    {
+      const guint8 *p = f->in->data;
+      gsize header = 2, length;
+      g_autoptr(GBytes) expected = NULL;
+      guint n;
+
+      if (f->in->len < 2)
+        return;
+      g_assert_cmpuint (p[0], ==, 0x82);
+      length = p[1] & 0x7F;
+      if (length == 126)
+        {
+          if (f->in->len < 4)
+            return;
+          length = (gsize) p[2] << 8 | p[3];
+          header = 4;
+        }
+      g_assert_cmpuint (length, <, 126 * 1000);
+      if (f->in->len < header + length)
+        return;
+      expected = payload_for (f->next);
+      g_assert_cmpuint (length, ==, g_bytes_get_size (expected));
+      memcpy (&n, p + header, sizeof n);
+      g_assert_cmpuint (n, ==, f->next);
+      g_assert_cmpmem (p + header, length, g_bytes_get_data (expected, NULL), length);
+      f->next++;
+      g_byte_array_remove_range (f->in, 0, (guint) (header + length));
+    }
+}
+
+static void
+read_some (Fixture *f)
+{
+  guint8 buffer[8192];
+  gssize n;
+
+  while ((n = read (f->peer, buffer, sizeof buffer)) > 0)
+    g_byte_array_append (f->in, buffer, (guint) n);
+  g_assert_true (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+  parse (f);
+}
+
+/* Frame @n: odd ones shared (through the writer thread), even ones plain. */
+static void
+queue_frame (Fixture *f,
+             guint    n)
+{
+  g_autoptr(GBytes) payload = payload_for (n);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (payload, &size);
+
+  if (n % 2 == 1)
+    {
+      NatterdSocketFrame *frame = natterd_socket_frame_new (data, size, on_settled, f);
+
+      natterd_socket_send_frame (f->socket, frame);
+      natterd_socket_frame_release (frame);
+    }
+  else
+    natterd_socket_send (f->socket, data, size);
+}
+
+static void
+read_until (Fixture *f,
+            guint    count)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
+
+  while (f->next < count || f->settled < count / 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      read_some (f);
+      if (f->next < count)
+        g_usleep (200);
+    }
+}
+
+/* A reader keeping up: one frame at a time, the queue's own slot. */
+static void
+test_one_at_a_time (void)
+{
+  Fixture f;
+
+  fixture_init (&f);
+  for (guint n = 0; n < 200; n++)
+    {
+      queue_frame (&f, n);
+      read_until (&f, n + 1);
+    }
+  g_assert_cmpuint (natterd_socket_get_queued (f.socket), ==, 0);
+  fixture_clear (&f);
+}
+
+/* A reader that stops, then reads in bursts: the queue grows past one,
+ * is written from its middle, compacted and grown while frames keep
+ * coming, and goes back to empty more than once. */
+static void
+test_bursts (void)
+{
+  Fixture f;
+  guint n = 0;
+
+  fixture_init (&f);
+  for (guint round = 0; round < 6; round++)
+    {
+      guint burst = 20 + round * 37;
+
+      for (guint i = 0; i < burst; i++, n++)
+        {
+          queue_frame (&f, n);
+          if (i % 5 == 4)
+            {
+              /* Some of it is written meanwhile, and some read. */
+              g_main_context_iteration (NULL, FALSE);
+              if (round % 2 == 1)
+                read_some (&f);
+            }
+        }
+      if (round % 2 == 0)
+        g_assert_cmpuint (natterd_socket_get_queued (f.socket), >, 0);
+      read_until (&f, n);
+      g_assert_cmpuint (natterd_socket_get_queued (f.socket), ==, 0);
+    }
+  g_assert_cmpuint (f.next, ==, n);
+  g_assert_cmpuint (f.settled, ==, n / 2);
+  fixture_clear (&f);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/server/socket-queue/one-at-a-time", test_one_at_a_time);
+  g_test_add_func ("/server/socket-queue/bursts", test_bursts);
+  return g_test_run ();
+}
