@@ -1099,6 +1099,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
   GHashTableIter iter;
   gint64 *user_id;
 
+  natterd_sqlite_wal_take_sync_us ();
   if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
     return FALSE;
 
@@ -1128,6 +1129,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
   if (!natterd_sqlite_exec (self->db, "COMMIT", error))
     goto failed;
+  natterd_store_note_sync (store, natterd_sqlite_wal_take_sync_us ());
 
   g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);

@@ -729,6 +729,7 @@ typedef struct
   guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
   gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
+  gint64        batch_sync_us;  /* writer: natterd_store_note_sync() this batch */
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
@@ -776,11 +777,13 @@ complete_batch (gpointer data)
 {
   Batch *batch = data;
   NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
+  gint64 resumed = g_get_monotonic_time ();
 
   for (guint i = 0; i < batch->ops->len; i++)
     {
       NatterdOp *op = g_ptr_array_index (batch->ops, i);
 
+      op->resumed = resumed;
       if (op->complete != NULL)
         op->complete (op, op->user_data);
       natterd_op_free (op);
@@ -1171,8 +1174,17 @@ writer_main (gpointer data)
       g_mutex_unlock (&priv->lock);
 
       start = g_get_monotonic_time ();
+      priv->batch_sync_us = 0;
       write_batch (self, batch->ops);
       batch->duration = g_get_monotonic_time () - start;
+      for (guint i = 0; i < batch->ops->len; i++)
+        {
+          NatterdOp *op = g_ptr_array_index (batch->ops, i);
+
+          op->taken = start;
+          op->committed = start + batch->duration;
+          op->synced_us = priv->batch_sync_us;
+        }
 
       complete_on_context (priv->context, complete_batch, batch);
       if (klass->maintain != NULL)
@@ -1294,12 +1306,22 @@ natterd_store_submit (NatterdStore *self,
       natterd_op_free (op);
       return;
     }
+  ((NatterdOp *) op)->queued = g_get_monotonic_time ();
   g_queue_push_tail (&priv->queue, op);
   /* GLib's g_cond_signal() is a futex syscall even with no one waiting:
    * while the writer commits, the ops queued meanwhile cost none each. */
   if (priv->writer_waiting)
     g_cond_signal (&priv->wake);
   g_mutex_unlock (&priv->lock);
+}
+
+void
+natterd_store_note_sync (NatterdStore *self,
+                         gint64        us)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  priv->batch_sync_us += us;
 }
 
 void

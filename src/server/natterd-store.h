@@ -233,6 +233,15 @@ struct _NatterdOp
   gpointer       user_data;
   GDestroyNotify destroy;
   gint64         submitted;     /* monotonic µs */
+  /* Where a message's milliseconds go (#17), monotonic µs, 0 if unknown:
+   * @read is the caller's (its frame's bytes read); the store sets the
+   * rest. */
+  gint64         read;
+  gint64         queued;        /* natterd_store_submit() */
+  gint64         taken;         /* the writer took it into a batch */
+  gint64         committed;     /* that batch's commit returned (durable) */
+  gint64         synced_us;     /* of which the sync(s) took this long */
+  gint64         resumed;       /* its completion started on the main context */
 };
 
 typedef struct
@@ -851,6 +860,10 @@ void       natterd_store_read         (NatterdStore           *self,
  * pending completion. */
 void       natterd_store_stop         (NatterdStore           *self);
 guint      natterd_store_get_queue_length (NatterdStore       *self);
+/* Writer thread, by a store while it writes a batch: its syncs took
+ * @us (shown as the batch's "sync" stage in /metrics). */
+void       natterd_store_note_sync          (NatterdStore     *self,
+                                             gint64            us);
 void       natterd_store_set_batch_observer (NatterdStore     *self,
                                              NatterdBatchObserver observer,
                                              gpointer          user_data);
