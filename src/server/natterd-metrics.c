@@ -31,6 +31,7 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_WAIT] = "wait",
   [NATTERD_STAGE_SQL] = "sql",
   [NATTERD_STAGE_SYNC] = "sync",
+  [NATTERD_STAGE_SYNC_SHARED] = "sync-checkpoint",
   [NATTERD_STAGE_WAKEUP] = "wakeup",
   [NATTERD_STAGE_DELIVER] = "deliver",
   [NATTERD_STAGE_TOTAL] = "total",
@@ -60,7 +61,7 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   stage_observe (&h[NATTERD_STAGE_PARSE], s->queued - s->read);
   stage_observe (&h[NATTERD_STAGE_WAIT], s->taken - s->queued);
   stage_observe (&h[NATTERD_STAGE_SQL], s->committed - s->taken - s->synced_us);
-  stage_observe (&h[NATTERD_STAGE_SYNC], s->synced_us);
+  stage_observe (&h[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC], s->synced_us);
   stage_observe (&h[NATTERD_STAGE_WAKEUP], s->resumed - s->committed);
   stage_observe (&h[NATTERD_STAGE_DELIVER], written - s->resumed);
   stage_observe (&h[NATTERD_STAGE_TOTAL], written - s->read);
@@ -326,7 +327,8 @@ natterd_metrics_render (NatterdServer *self)
              &m->query_latency, natterd_latency_buckets);
 
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
-                        " parse (frame read to queued), wait (for the writer), sql, sync (fsync),"
+                        " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"
+                        " sync-checkpoint: while a checkpoint pass wrote the database),"
                         " wakeup (commit to the main loop), deliver (to its Deliver written), total.\n"
                         "# TYPE natterd_publish_stage_seconds histogram\n");
   for (guint s = 0; s < NATTERD_N_STAGES; s++)

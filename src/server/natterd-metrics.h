@@ -37,7 +37,8 @@ typedef enum
   NATTERD_STAGE_PARSE,    /* frame read → queued to the writer */
   NATTERD_STAGE_WAIT,     /* queued → the writer takes it into a batch */
   NATTERD_STAGE_SQL,      /* the batch's statements and WAL writes, its syncs aside */
-  NATTERD_STAGE_SYNC,     /* the batch's fsync(s) */
+  NATTERD_STAGE_SYNC,     /* the batch's fsync(s), no checkpoint pass meanwhile */
+  NATTERD_STAGE_SYNC_SHARED, /* the same while a checkpoint pass wrote the database */
   NATTERD_STAGE_WAKEUP,   /* commit returned → its completion runs on the main loop */
   NATTERD_STAGE_DELIVER,  /* completion → Deliver written to the recipient's socket */
   NATTERD_STAGE_TOTAL,    /* frame read → Deliver written */
@@ -62,6 +63,7 @@ typedef struct
   gint64 committed;
   gint64 synced_us;
   gint64 resumed;
+  gboolean sync_shared;
 } NatterdStageStamps;
 
 typedef struct

@@ -1003,6 +1003,7 @@ publish_committed (NatterdOp *base,
     {
       NatterdStageStamps stamps = {
         base->read, base->queued, base->taken, base->committed, base->synced_us, base->resumed,
+        base->sync_shared,
       };
 
       g_array_append_val (self->stage_stamps, stamps);

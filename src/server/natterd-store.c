@@ -730,6 +730,7 @@ typedef struct
   guint         in_flight;      /* ops taken by the writer, not yet completed */
   gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
   gint64        batch_sync_us;  /* writer: natterd_store_note_sync() this batch */
+  gboolean      batch_sync_shared;
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
@@ -1175,6 +1176,7 @@ writer_main (gpointer data)
 
       start = g_get_monotonic_time ();
       priv->batch_sync_us = 0;
+      priv->batch_sync_shared = FALSE;
       write_batch (self, batch->ops);
       batch->duration = g_get_monotonic_time () - start;
       for (guint i = 0; i < batch->ops->len; i++)
@@ -1184,6 +1186,7 @@ writer_main (gpointer data)
           op->taken = start;
           op->committed = start + batch->duration;
           op->synced_us = priv->batch_sync_us;
+          op->sync_shared = priv->batch_sync_shared;
         }
 
       complete_on_context (priv->context, complete_batch, batch);
@@ -1317,11 +1320,13 @@ natterd_store_submit (NatterdStore *self,
 
 void
 natterd_store_note_sync (NatterdStore *self,
-                         gint64        us)
+                         gint64        us,
+                         gboolean      shared)
 {
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
 
   priv->batch_sync_us += us;
+  priv->batch_sync_shared |= shared;
 }
 
 void

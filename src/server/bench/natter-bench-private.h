@@ -216,8 +216,8 @@ gboolean    fetch_histogram         (SoupSession  *session,
                                      const char   *name,
                                      Histogram    *out);
 /* natterd's natterd_publish_stage_seconds (#17): parse, wait, sql, sync,
- * wakeup, deliver, total. */
-#define N_STAGES 7
+ * sync-checkpoint, wakeup, deliver, total. */
+#define N_STAGES 8
 void        fetch_stages            (SoupSession  *session,
                                      Histogram     out[N_STAGES]);
 void        print_stages            (const Histogram before[N_STAGES],

@@ -822,7 +822,7 @@ fetch_histogram (SoupSession *session,
 }
 
 static const char * const stage_names[N_STAGES] = {
-  "parse", "wait", "sql", "sync", "wakeup", "deliver", "total",
+  "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "deliver", "total",
 };
 
 /* natterd's per-stage histograms (#17), all from one /metrics. */
@@ -849,14 +849,23 @@ print_stages (const Histogram before[N_STAGES],
            "bucket bounds, ms: p50 / p99 / p99.9):\n   ");
   for (guint i = 0; i < N_STAGES; i++)
     {
-      if (after[i].n == 0)
+      guint64 n;
+
+      if (after[i].n == 0 || before[i].n != after[i].n)
         continue;
-      g_print (" %s %.4g / %.4g / %.4g%s", stage_names[i],
+      n = after[i].counts[after[i].n - 1] - before[i].counts[before[i].n - 1];
+      if (n == 0)
+        continue;
+      g_print (" %s %.4g / %.4g / %.4g", stage_names[i],
                histogram_percentile (&before[i], &after[i], 50),
                histogram_percentile (&before[i], &after[i], 99),
-               histogram_percentile (&before[i], &after[i], 99.9),
-               i + 1 < N_STAGES ? ";" : "\n");
+               histogram_percentile (&before[i], &after[i], 99.9));
+      /* The sync's two kinds: how many messages each. */
+      if (g_str_has_prefix (stage_names[i], "sync"))
+        g_print (" (%" G_GUINT64_FORMAT " msgs)", n);
+      g_print (";");
     }
+  g_print ("\n");
 }
 
 /* The smallest bucket bound holding @p percent of what was observed
