@@ -23,7 +23,7 @@ const double natterd_size_buckets[NATTERD_HISTOGRAM_BUCKETS] = {
 static const double stage_buckets[NATTERD_STAGE_BUCKETS] = {
   0.00001, 0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0004, 0.0005,
   0.0006, 0.0008, 0.001, 0.00125, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006, 0.008,
-  0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1,
+  0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
 };
 
 static const char * const stage_names[NATTERD_N_STAGES] = {

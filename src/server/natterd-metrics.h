@@ -45,7 +45,7 @@ typedef enum
   NATTERD_N_STAGES
 } NatterdStage;
 
-#define NATTERD_STAGE_BUCKETS 31
+#define NATTERD_STAGE_BUCKETS 34
 
 typedef struct
 {
