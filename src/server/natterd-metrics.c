@@ -37,18 +37,30 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_TOTAL] = "total",
 };
 
+/* Either kind of histogram: @counts has @n_bounds + 1 buckets. */
+static void
+observe (guint64      *counts,
+         guint64      *count,
+         double       *sum,
+         const double *bounds,
+         guint         n_bounds,
+         double        value)
+{
+  guint i = 0;
+
+  while (i < n_bounds && value > bounds[i])
+    i++;
+  counts[i]++;
+  (*count)++;
+  *sum += value;
+}
+
 static void
 stage_observe (NatterdStageHistogram *h,
                gint64                 us)
 {
-  double value = (double) MAX (us, 0) / G_USEC_PER_SEC;
-  guint i = 0;
-
-  while (i < NATTERD_STAGE_BUCKETS && value > stage_buckets[i])
-    i++;
-  h->counts[i]++;
-  h->count++;
-  h->sum += value;
+  observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
+           (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
 void
@@ -72,13 +84,8 @@ natterd_histogram_observe (NatterdHistogram *histogram,
                            const double     *bounds,
                            double            value)
 {
-  guint i = 0;
-
-  while (i < NATTERD_HISTOGRAM_BUCKETS && value > bounds[i])
-    i++;
-  histogram->counts[i]++;
-  histogram->count++;
-  histogram->sum += value;
+  observe (histogram->counts, &histogram->count, &histogram->sum, bounds,
+           NATTERD_HISTOGRAM_BUCKETS, value);
 }
 
 NatterdMetrics *
