@@ -20,18 +20,72 @@ const double natterd_size_buckets[NATTERD_HISTOGRAM_BUCKETS] = {
   1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
 };
 
+static const double stage_buckets[NATTERD_STAGE_BUCKETS] = {
+  0.00001, 0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0004, 0.0005,
+  0.0006, 0.0008, 0.001, 0.00125, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006, 0.008,
+  0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
+};
+
+static const char * const stage_names[NATTERD_N_STAGES] = {
+  [NATTERD_STAGE_PARSE] = "parse",
+  [NATTERD_STAGE_WAIT] = "wait",
+  [NATTERD_STAGE_SQL] = "sql",
+  [NATTERD_STAGE_SYNC] = "sync",
+  [NATTERD_STAGE_SYNC_SHARED] = "sync-checkpoint",
+  [NATTERD_STAGE_WAKEUP] = "wakeup",
+  [NATTERD_STAGE_DELIVER] = "deliver",
+  [NATTERD_STAGE_TOTAL] = "total",
+};
+
+/* Either kind of histogram: @counts has @n_bounds + 1 buckets. */
+static void
+observe (guint64      *counts,
+         guint64      *count,
+         double       *sum,
+         const double *bounds,
+         guint         n_bounds,
+         double        value)
+{
+  guint i = 0;
+
+  while (i < n_bounds && value > bounds[i])
+    i++;
+  counts[i]++;
+  (*count)++;
+  *sum += value;
+}
+
+static void
+stage_observe (NatterdStageHistogram *h,
+               gint64                 us)
+{
+  observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
+           (double) MAX (us, 0) / G_USEC_PER_SEC);
+}
+
+void
+natterd_metrics_observe_stages (NatterdMetrics           *metrics,
+                                const NatterdStageStamps *s,
+                                gint64                    written)
+{
+  NatterdStageHistogram *h = metrics->publish_stages;
+
+  stage_observe (&h[NATTERD_STAGE_PARSE], s->queued - s->read);
+  stage_observe (&h[NATTERD_STAGE_WAIT], s->taken - s->queued);
+  stage_observe (&h[NATTERD_STAGE_SQL], s->committed - s->taken - s->synced_us);
+  stage_observe (&h[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC], s->synced_us);
+  stage_observe (&h[NATTERD_STAGE_WAKEUP], s->resumed - s->committed);
+  stage_observe (&h[NATTERD_STAGE_DELIVER], written - s->resumed);
+  stage_observe (&h[NATTERD_STAGE_TOTAL], written - s->read);
+}
+
 void
 natterd_histogram_observe (NatterdHistogram *histogram,
                            const double     *bounds,
                            double            value)
 {
-  guint i = 0;
-
-  while (i < NATTERD_HISTOGRAM_BUCKETS && value > bounds[i])
-    i++;
-  histogram->counts[i]++;
-  histogram->count++;
-  histogram->sum += value;
+  observe (histogram->counts, &histogram->count, &histogram->sum, bounds,
+           NATTERD_HISTOGRAM_BUCKETS, value);
 }
 
 NatterdMetrics *
@@ -278,6 +332,31 @@ natterd_metrics_render (NatterdServer *self)
              &m->commit_size, natterd_size_buckets);
   histogram (out, "natterd_query_latency_seconds", "Query received to Result sent.",
              &m->query_latency, natterd_latency_buckets);
+
+  g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
+                        " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"
+                        " sync-checkpoint: while a checkpoint pass wrote the database),"
+                        " wakeup (commit to the main loop), deliver (to its Deliver written), total.\n"
+                        "# TYPE natterd_publish_stage_seconds histogram\n");
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    {
+      const NatterdStageHistogram *h = &m->publish_stages[s];
+      guint64 cumulative = 0;
+
+      for (guint i = 0; i <= NATTERD_STAGE_BUCKETS; i++)
+        {
+          char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
+
+          cumulative += h->counts[i];
+          if (i < NATTERD_STAGE_BUCKETS)
+            g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[i]);
+          g_string_append_printf (out, "natterd_publish_stage_seconds_bucket{stage=\"%s\",le=\"%s\"} %"
+                                  G_GUINT64_FORMAT "\n", stage_names[s], bound, cumulative);
+        }
+      g_string_append_printf (out, "natterd_publish_stage_seconds_sum{stage=\"%s\"} %.17g\n"
+                              "natterd_publish_stage_seconds_count{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              stage_names[s], h->sum, stage_names[s], h->count);
+    }
 
   return out;
 }

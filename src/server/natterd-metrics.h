@@ -30,6 +30,42 @@ void natterd_histogram_observe (NatterdHistogram *histogram,
                                 const double     *bounds,
                                 double            value);
 
+/* Where a delivered message's time goes (#17), from its frame read to
+ * its Deliver written to the recipient's socket: finer buckets. */
+typedef enum
+{
+  NATTERD_STAGE_PARSE,    /* frame read → queued to the writer */
+  NATTERD_STAGE_WAIT,     /* queued → the writer takes it into a batch */
+  NATTERD_STAGE_SQL,      /* the batch's statements and WAL writes, its syncs aside */
+  NATTERD_STAGE_SYNC,     /* the batch's fsync(s), no checkpoint pass meanwhile */
+  NATTERD_STAGE_SYNC_SHARED, /* the same while a checkpoint pass wrote the database */
+  NATTERD_STAGE_WAKEUP,   /* commit returned → its completion runs on the main loop */
+  NATTERD_STAGE_DELIVER,  /* completion → Deliver written to the recipient's socket */
+  NATTERD_STAGE_TOTAL,    /* frame read → Deliver written */
+  NATTERD_N_STAGES
+} NatterdStage;
+
+#define NATTERD_STAGE_BUCKETS 34
+
+typedef struct
+{
+  guint64 counts[NATTERD_STAGE_BUCKETS + 1];  /* last: +Inf */
+  guint64 count;
+  double  sum;
+} NatterdStageHistogram;
+
+/* A delivered message's stamps (monotonic µs, the store's NatterdOp's). */
+typedef struct
+{
+  gint64 read;
+  gint64 queued;
+  gint64 taken;
+  gint64 committed;
+  gint64 synced_us;
+  gint64 resumed;
+  gboolean sync_shared;
+} NatterdStageStamps;
+
 typedef struct
 {
   guint64          connections_total;
@@ -67,6 +103,7 @@ typedef struct
   NatterdHistogram commit_duration;          /* one writer transaction */
   NatterdHistogram commit_size;              /* ops per transaction */
   NatterdHistogram query_latency;
+  NatterdStageHistogram publish_stages[NATTERD_N_STAGES];
 } NatterdMetrics;
 
 NatterdMetrics *natterd_metrics_new  (void);
@@ -75,5 +112,9 @@ void            natterd_metrics_free (NatterdMetrics *metrics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdMetrics, natterd_metrics_free)
 
 guint natterd_metrics_connect_index (int code);
+/* @written: when the message's Deliver (its batch's writes) went out. */
+void  natterd_metrics_observe_stages (NatterdMetrics           *metrics,
+                                      const NatterdStageStamps *stamps,
+                                      gint64                    written);
 
 G_END_DECLS

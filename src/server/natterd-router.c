@@ -999,6 +999,15 @@ publish_committed (NatterdOp *base,
     }
   natterd_server_deliver_committed (self, op, pending->origin);
   done (NATTER_CODE_OK, m->uid, m->sent_time, m->timeline_seq, pending->user_data);
+  if (base->read != 0)
+    {
+      NatterdStageStamps stamps = {
+        base->read, base->queued, base->taken, base->committed, base->synced_us, base->resumed,
+        base->sync_shared,
+      };
+
+      g_array_append_val (self->stage_stamps, stamps);
+    }
 }
 
 /* RC:TxtMsg's mentionedInfo ({"type": 1} everyone, {"type": 2,
@@ -1253,6 +1262,7 @@ natterd_server_publish (NatterdServer               *self,
   op = natterd_op_new (NATTERD_OP_PUBLISH, publish_committed,
                        natterd_pending_new (self, request->origin, G_CALLBACK (done), user_data, destroy),
                        natterd_pending_free);
+  op->base.read = request->read_time;
   op->app_id = request->app->id;
   op->sender_id = request->sender->id;
   op->device_id = g_strdup (request->client_msg_id != NULL ? request->device_id : NULL);

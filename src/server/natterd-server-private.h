@@ -72,6 +72,9 @@ struct _NatterdServer
   /* The user whose older session a new login is kicking: not offline. */
   NatterdUser      *replacing_user;
   NatterdMetrics   *metrics;            /* sessions and webhooks count here too */
+  /* A store batch's private messages (NatterdStageStamps), observed in
+   * metrics once the batch's writes are out (observe_batch()). */
+  GArray           *stage_stamps;
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
@@ -153,6 +156,7 @@ typedef struct
   guint           flags;                /* natter_object_name_flags() applied */
   gboolean        from_api;             /* no membership checks, no rate limit */
   gboolean        include_sender;       /* server API isIncludeSender */
+  gint64          read_time;            /* its bytes read, monotonic µs (0: not from a socket) */
 } NatterdPublishRequest;
 
 /* Routes and stores a message; @done runs exactly once (possibly before

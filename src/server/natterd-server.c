@@ -546,6 +546,7 @@ host_publish (gpointer               host,
     .content = publish->content,
     .push_content = publish->push_content,
     .flags = natter_object_name_flags (publish->object_name, publish->flags),
+    .read_time = natterd_session_get_read_time (session),
   };
 
   natterd_server_publish (host, &request, done, user_data, destroy);
@@ -863,6 +864,16 @@ observe_batch (guint    n_ops,
   /* The batch's PublishAcks and deliveries leave now, not an iteration later. */
   if (self->sockets != NULL)
     natterd_socket_loop_flush (self->sockets);
+  if (self->stage_stamps->len > 0)
+    {
+      gint64 written = g_get_monotonic_time ();
+
+      for (guint i = 0; i < self->stage_stamps->len; i++)
+        natterd_metrics_observe_stages (self->metrics,
+                                        &g_array_index (self->stage_stamps, NatterdStageStamps, i),
+                                        written);
+      g_array_set_size (self->stage_stamps, 0);
+    }
 }
 
 /* --------------------------------------------------------------- lifetime */
@@ -902,6 +913,7 @@ natterd_server_finalize (GObject *object)
   g_clear_pointer (&self->directory, natterd_directory_free);
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
+  g_clear_pointer (&self->stage_stamps, g_array_unref);
   g_clear_pointer (&self->health, natterd_health_free);
   g_free (self->channel_clock);
   g_free (self->url);
@@ -927,6 +939,7 @@ natterd_server_init (NatterdServer *self)
   self->channel_clock = g_new0 (gint64, NATTERD_CHANNEL_CLOCK_SLOTS);
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();
+  self->stage_stamps = g_array_new (FALSE, FALSE, sizeof (NatterdStageStamps));
   self->health = natterd_health_new (self);
   self->session_host = (NatterdSessionHost) {
     .host = self,

@@ -1082,6 +1082,12 @@ natterd_session_get_device_id (NatterdSession *self)
   return self->device_id;
 }
 
+gint64
+natterd_session_get_read_time (NatterdSession *self)
+{
+  return self->socket != NULL ? natterd_socket_get_read_time (self->socket) : 0;
+}
+
 const char *
 natterd_session_get_platform (NatterdSession *self)
 {

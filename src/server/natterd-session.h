@@ -109,6 +109,8 @@ NatterdSessionState natterd_session_get_state (NatterdSession         *self);
 NatterdUser    *natterd_session_get_user     (NatterdSession          *self);
 const char     *natterd_session_get_device_id (NatterdSession         *self);
 const char     *natterd_session_get_platform (NatterdSession          *self);
+/* While a request is handled: when its bytes were read (monotonic µs). */
+gint64          natterd_session_get_read_time (NatterdSession         *self);
 /* The client closed saying its user signed out (NATTER_CLOSE_LOGOUT). */
 gboolean        natterd_session_is_logout    (NatterdSession          *self);
 /* When the token it connected with was issued (ms). */

@@ -167,6 +167,7 @@ struct _NatterdSocketLoop
   gpointer    tag;
   gsize       max_message;
   GPtrArray  *dirty;         /* NatterdSocket with output to write now */
+  gint64      read_time;     /* monotonic µs: the last read that returned bytes */
   GPtrArray  *bulk;          /* NatterdSocket with shared frames, in turn */
   guint       bulk_head;
   GPtrArray  *stalled;       /* NatterdSocket not taking counted frames */
@@ -860,6 +861,12 @@ natterd_socket_is_open (NatterdSocket *self)
   return !self->closed && self->close_sent == 0;
 }
 
+gint64
+natterd_socket_get_read_time (NatterdSocket *self)
+{
+  return self->loop->read_time;
+}
+
 gsize
 natterd_socket_get_queued (NatterdSocket *self)
 {
@@ -1128,6 +1135,7 @@ read_input (NatterdSocket *self)
           return;
         }
       total += (gsize) n;
+      self->loop->read_time = g_get_monotonic_time ();
 
       if (self->discard)
         continue;  /* until EOF */
@@ -2182,7 +2190,10 @@ loop_dispatch (GSource     *source,
       NatterdSocket *self = g_ptr_array_steal_index (loop->fresh, 0);
 
       if (!self->closed && !self->dead)
-        parse (self, buffered->data, buffered->len);
+        {
+          loop->read_time = now;
+          parse (self, buffered->data, buffered->len);
+        }
     }
 
   writer_take_back (loop);

@@ -125,6 +125,9 @@ void               natterd_socket_hold       (NatterdSocket              *self,
 /* Bytes queued and not yet taken by the kernel: a sender of bulk traffic
  * (offline replay) waits for the drained handler past a budget. */
 gsize              natterd_socket_get_queued (NatterdSocket              *self);
+/* Inside a message handler: when the bytes of that message were read
+ * (monotonic µs), for the stages in /metrics (#17). */
+gint64             natterd_socket_get_read_time (NatterdSocket           *self);
 /* Monotonic µs when the last frame (of any kind: pings too) arrived. */
 gint64             natterd_socket_get_last_input (NatterdSocket          *self);
 /* Closes at once if still open; no handler runs afterwards. */

@@ -238,5 +238,7 @@ gboolean   natterd_store_sqlite_set_token_key (NatterdStore      *store,
 /* --------------------------------------------- natterd-store-sqlite-wal.c */
 
 const char *natterd_sqlite_wal_vfs (void);
+/* How long this thread's WAL syncs took since the last call. */
+gint64      natterd_sqlite_wal_take_sync_us (void);
 
 G_END_DECLS

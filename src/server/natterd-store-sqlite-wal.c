@@ -115,13 +115,32 @@ wal_truncate (sqlite3_file *f,
   return rc != SQLITE_OK ? rc : REAL (f)->pMethods->xTruncate (REAL (f), size);
 }
 
+/* Per thread: the writer's syncs are its commits', the checkpointer's
+ * its own. */
+static __thread gint64 sync_us;
+
 static int
 wal_sync (sqlite3_file *f,
           int           flags)
 {
   int rc = wal_flush ((WalFile *) f);
+  gint64 start;
 
-  return rc != SQLITE_OK ? rc : REAL (f)->pMethods->xSync (REAL (f), flags);
+  if (rc != SQLITE_OK)
+    return rc;
+  start = g_get_monotonic_time ();
+  rc = REAL (f)->pMethods->xSync (REAL (f), flags);
+  sync_us += g_get_monotonic_time () - start;
+  return rc;
+}
+
+gint64
+natterd_sqlite_wal_take_sync_us (void)
+{
+  gint64 us = sync_us;
+
+  sync_us = 0;
+  return us;
 }
 
 static int

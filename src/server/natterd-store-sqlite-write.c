@@ -1098,7 +1098,10 @@ natterd_store_sqlite_write (NatterdStore  *store,
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   GHashTableIter iter;
   gint64 *user_id;
+  gboolean checkpointing;
 
+  natterd_sqlite_wal_take_sync_us ();
+  checkpointing = g_atomic_int_get (&self->checkpointing);
   if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
     return FALSE;
 
@@ -1128,6 +1131,10 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
   if (!natterd_sqlite_exec (self->db, "COMMIT", error))
     goto failed;
+  /* A checkpoint pass writing the database meanwhile shares the disk
+   * (and its cache flush) with this commit's sync: told apart in /metrics. */
+  natterd_store_note_sync (store, natterd_sqlite_wal_take_sync_us (),
+                           checkpointing || g_atomic_int_get (&self->checkpointing));
 
   g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);

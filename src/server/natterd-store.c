@@ -729,6 +729,8 @@ typedef struct
   guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
   gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
+  gint64        batch_sync_us;  /* writer: natterd_store_note_sync() this batch */
+  gboolean      batch_sync_shared;
 
   NatterdBatchObserver observer;
   gpointer      observer_data;
@@ -776,11 +778,13 @@ complete_batch (gpointer data)
 {
   Batch *batch = data;
   NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
+  gint64 resumed = g_get_monotonic_time ();
 
   for (guint i = 0; i < batch->ops->len; i++)
     {
       NatterdOp *op = g_ptr_array_index (batch->ops, i);
 
+      op->resumed = resumed;
       if (op->complete != NULL)
         op->complete (op, op->user_data);
       natterd_op_free (op);
@@ -1171,8 +1175,19 @@ writer_main (gpointer data)
       g_mutex_unlock (&priv->lock);
 
       start = g_get_monotonic_time ();
+      priv->batch_sync_us = 0;
+      priv->batch_sync_shared = FALSE;
       write_batch (self, batch->ops);
       batch->duration = g_get_monotonic_time () - start;
+      for (guint i = 0; i < batch->ops->len; i++)
+        {
+          NatterdOp *op = g_ptr_array_index (batch->ops, i);
+
+          op->taken = start;
+          op->committed = start + batch->duration;
+          op->synced_us = priv->batch_sync_us;
+          op->sync_shared = priv->batch_sync_shared;
+        }
 
       complete_on_context (priv->context, complete_batch, batch);
       if (klass->maintain != NULL)
@@ -1294,12 +1309,24 @@ natterd_store_submit (NatterdStore *self,
       natterd_op_free (op);
       return;
     }
+  ((NatterdOp *) op)->queued = g_get_monotonic_time ();
   g_queue_push_tail (&priv->queue, op);
   /* GLib's g_cond_signal() is a futex syscall even with no one waiting:
    * while the writer commits, the ops queued meanwhile cost none each. */
   if (priv->writer_waiting)
     g_cond_signal (&priv->wake);
   g_mutex_unlock (&priv->lock);
+}
+
+void
+natterd_store_note_sync (NatterdStore *self,
+                         gint64        us,
+                         gboolean      shared)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  priv->batch_sync_us += us;
+  priv->batch_sync_shared |= shared;
 }
 
 void

@@ -233,6 +233,16 @@ struct _NatterdOp
   gpointer       user_data;
   GDestroyNotify destroy;
   gint64         submitted;     /* monotonic µs */
+  /* Where a message's milliseconds go (#17), monotonic µs, 0 if unknown:
+   * @read is the caller's (its frame's bytes read); the store sets the
+   * rest. */
+  gint64         read;
+  gint64         queued;        /* natterd_store_submit() */
+  gint64         taken;         /* the writer took it into a batch */
+  gint64         committed;     /* that batch's commit returned (durable) */
+  gint64         synced_us;     /* of which the sync(s) took this long */
+  gboolean       sync_shared;   /* the store's other I/O (a checkpoint) ran meanwhile */
+  gint64         resumed;       /* its completion started on the main context */
 };
 
 typedef struct
@@ -851,6 +861,12 @@ void       natterd_store_read         (NatterdStore           *self,
  * pending completion. */
 void       natterd_store_stop         (NatterdStore           *self);
 guint      natterd_store_get_queue_length (NatterdStore       *self);
+/* Writer thread, by a store while it writes a batch: its syncs took
+ * @us (the batch's "sync" stage in /metrics), @shared if the store's
+ * own other disk I/O (a checkpoint) ran meanwhile. */
+void       natterd_store_note_sync          (NatterdStore     *self,
+                                             gint64            us,
+                                             gboolean          shared);
 void       natterd_store_set_batch_observer (NatterdStore     *self,
                                              NatterdBatchObserver observer,
                                              gpointer          user_data);

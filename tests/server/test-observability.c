@@ -7,6 +7,7 @@
 #include "natter-test-client.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
@@ -47,6 +48,57 @@ test_metrics (void)
   g_assert_nonnull (strstr (text, "natterd_publish_latency_seconds_count 3\n"));
   g_assert_nonnull (strstr (text, "natterd_commit_duration_seconds_bucket{le=\"+Inf\"}"));
   g_assert_nonnull (strstr (text, "natterd_resident_memory_bytes "));
+}
+
+static double
+stage_value (const char *text,
+             const char *what,
+             const char *stage)
+{
+  g_autofree char *key = g_strdup_printf ("natterd_publish_stage_seconds_%s{stage=\"%s\"} ", what, stage);
+  const char *at = strstr (text, key);
+
+  g_assert_nonnull (at);
+  return g_ascii_strtod (at + strlen (key), NULL);
+}
+
+/* #17: every private message delivered is timed by stage, and the stages
+ * add up to its whole time in natterd (frame read to Deliver written). */
+static void
+test_publish_stages (void)
+{
+  static const char * const parts[] = { "parse", "wait", "sql", "wakeup", "deliver" };
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autofree char *text = NULL;
+  gint64 start = g_get_monotonic_time ();
+  double total, sum = 0;
+
+  for (int i = 0; i < 3; i++)
+    {
+      natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"1\"}"));
+      natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
+    }
+  /* Not timed: a typing status is never stored. */
+  natter_frame_free (natter_test_client_send_message (alice, 1, "bob", "RC:TypSts", "{}"));
+
+  text = get_metrics (server);
+  g_assert_nonnull (strstr (text, "# TYPE natterd_publish_stage_seconds histogram\n"));
+  total = stage_value (text, "sum", "total");
+  /* Each message's sync is one of the two. */
+  g_assert_cmpint ((int) (stage_value (text, "count", "sync") + stage_value (text, "count", "sync-checkpoint")), ==, 3);
+  sum = stage_value (text, "sum", "sync") + stage_value (text, "sum", "sync-checkpoint");
+  g_assert_cmpint ((int) stage_value (text, "count", "total"), ==, 3);
+  g_assert_cmpfloat (total, >, 0);
+  g_assert_cmpfloat (total, <=, (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    {
+      g_assert_cmpint ((int) stage_value (text, "count", parts[i]), ==, 3);
+      g_assert_cmpfloat (stage_value (text, "sum", parts[i]), >=, 0);
+      sum += stage_value (text, "sum", parts[i]);
+    }
+  g_assert_cmpfloat (fabs (sum - total), <, 1e-6);
 }
 
 /* natterd with JSON logs, stopped by @signum: a clean stop either way. */
@@ -249,6 +301,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/observability/metrics", test_metrics);
+  g_test_add_func ("/server/observability/publish-stages", test_publish_stages);
   g_test_add_func ("/server/observability/json-logs", test_json_logs);
   g_test_add_func ("/server/observability/bad-config", test_bad_config);
   g_test_add_func ("/server/observability/admin-commands", test_admin_commands);

@@ -153,8 +153,8 @@ typedef struct
  * as /metrics reports them. */
 typedef struct
 {
-  double  bounds[32];
-  guint64 counts[32];
+  double  bounds[48];
+  guint64 counts[48];
   guint   n;
 } Histogram;
 
@@ -216,6 +216,13 @@ char       *get_token               (SoupSession  *session,
 gboolean    fetch_histogram         (SoupSession  *session,
                                      const char   *name,
                                      Histogram    *out);
+/* natterd's natterd_publish_stage_seconds (#17): parse, wait, sql, sync,
+ * sync-checkpoint, wakeup, deliver, total. */
+#define N_STAGES 8
+void        fetch_stages            (SoupSession  *session,
+                                     Histogram     out[N_STAGES]);
+void        print_stages            (const Histogram before[N_STAGES],
+                                     const Histogram after[N_STAGES]);
 double      histogram_percentile    (const Histogram *before,
                                      const Histogram *after,
                                      double           p);

@@ -764,22 +764,34 @@ get_token (SoupSession *session,
   return g_strdup (json_object_get_string_member_with_default (object, "token", ""));
 }
 
-gboolean
-fetch_histogram (SoupSession *session,
-                 const char  *name,
-                 Histogram   *out)
+static char *
+fetch_metrics (SoupSession *session)
 {
   g_autofree char *url = g_strdup_printf ("%s/metrics", bench.url);
   g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, url);
   g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
-  g_autofree char *text = NULL;
+
+  if (body == NULL || soup_message_get_status (message) != 200)
+    return NULL;
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+/* @name is a histogram's, with its other labels if any:
+ * "natterd_publish_stage_seconds{stage=\"sync\"}". */
+static gboolean
+parse_histogram (const char *text,
+                 const char *name,
+                 Histogram  *out)
+{
+  const char *brace = strchr (name, '{');
+  g_autofree char *prefix = brace == NULL ? g_strdup_printf ("%s_bucket{le=\"", name) :
+                            g_strdup_printf ("%.*s_bucket{%.*s,le=\"", (int) (brace - name), name,
+                                             (int) strlen (brace + 1) - 1, brace + 1);
   g_auto(GStrv) lines = NULL;
-  g_autofree char *prefix = g_strdup_printf ("%s_bucket{le=\"", name);
 
   out->n = 0;
-  if (body == NULL || soup_message_get_status (message) != 200)
+  if (text == NULL)
     return FALSE;
-  text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i] != NULL && out->n < G_N_ELEMENTS (out->bounds); i++)
     {
@@ -797,6 +809,63 @@ fetch_histogram (SoupSession *session,
       out->n++;
     }
   return out->n > 0;
+}
+
+gboolean
+fetch_histogram (SoupSession *session,
+                 const char  *name,
+                 Histogram   *out)
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  return parse_histogram (text, name, out);
+}
+
+static const char * const stage_names[N_STAGES] = {
+  "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "deliver", "total",
+};
+
+/* natterd's per-stage histograms (#17), all from one /metrics. */
+void
+fetch_stages (SoupSession *session,
+              Histogram    out[N_STAGES])
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  for (guint i = 0; i < N_STAGES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("natterd_publish_stage_seconds{stage=\"%s\"}",
+                                               stage_names[i]);
+
+      parse_histogram (text, name, &out[i]);
+    }
+}
+
+void
+print_stages (const Histogram before[N_STAGES],
+              const Histogram after[N_STAGES])
+{
+  g_print ("  natterd stages of a delivered message (frame read to its Deliver written; "
+           "bucket bounds, ms: p50 / p99 / p99.9):\n   ");
+  for (guint i = 0; i < N_STAGES; i++)
+    {
+      guint64 n;
+
+      if (after[i].n == 0 || before[i].n != after[i].n)
+        continue;
+      n = after[i].counts[after[i].n - 1] - before[i].counts[before[i].n - 1];
+      if (n == 0)
+        continue;
+      g_print (" %s %.4g / %.4g / %.4g", stage_names[i],
+               histogram_percentile (&before[i], &after[i], 50),
+               histogram_percentile (&before[i], &after[i], 99),
+               histogram_percentile (&before[i], &after[i], 99.9));
+      /* The sync's two kinds: how many messages each. */
+      if (g_str_has_prefix (stage_names[i], "sync"))
+        g_print (" (%" G_GUINT64_FORMAT " msgs)", n);
+      g_print (";");
+    }
+  g_print ("\n");
 }
 
 /* The smallest bucket bound holding @p percent of what was observed
@@ -995,6 +1064,7 @@ main (int   argc,
     OpenSpec receivers = { (guint) opt_pairs, (guint) opt_pairs, ROLE_RECEIVER, 0 };
     OpenSpec senders = { 0, (guint) opt_pairs, ROLE_SENDER, opt_pairs };
     int delivered = 0;
+    Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
 
     on_workers ((void (*) (Worker *, gpointer)) open_conns, &receivers);
     on_workers ((void (*) (Worker *, gpointer)) open_conns, &senders);
@@ -1010,11 +1080,13 @@ main (int   argc,
 
     for (guint i = 0; i < bench.n_workers; i++)
       g_atomic_int_set (&bench.workers[i].delivered, 0);
+    fetch_stages (session, stages_before);
     a = sample ();
     g_atomic_int_set (&bench.counting, TRUE);
     sleep_main ((guint) opt_duration);
     g_atomic_int_set (&bench.counting, FALSE);
     b = sample ();
+    fetch_stages (session, stages_after);
     g_atomic_int_set (&bench.phase, PHASE_IDLE);
 
     for (guint i = 0; i < bench.n_workers; i++)
@@ -1027,6 +1099,7 @@ main (int   argc,
     /* What a message costs natterd: steadier than the rate on a shared box. */
     g_print ("  natterd CPU per delivered message: %.1f us\n",
              (double) (b.server_cpu - a.server_cpu) / MAX (delivered, 1));
+    print_stages (stages_before, stages_after);
     /* Let in-flight messages drain before the open loop. */
     sleep_main (2);
   }
@@ -1038,6 +1111,7 @@ main (int   argc,
       double rate = g_ascii_strtod (rates[r], NULL);
       g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (guint32));
       Histogram server_before = { 0 }, server_after = { 0 };
+      Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
 
       g_atomic_int_set (&bench.phase, PHASE_OPEN);
       on_workers ((void (*) (Worker *, gpointer)) start_open, &rate);
@@ -1046,6 +1120,7 @@ main (int   argc,
       for (guint i = 0; i < bench.n_workers; i++)
         g_atomic_int_set (&bench.workers[i].delivered, 0);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
+      fetch_stages (session, stages_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
       g_atomic_int_set (&bench.counting, TRUE);
@@ -1054,6 +1129,7 @@ main (int   argc,
       g_atomic_int_set (&bench.counting, FALSE);
       b = sample ();
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
+      fetch_stages (session, stages_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
       g_atomic_int_set (&bench.phase, PHASE_IDLE);
       sleep_main (1);
@@ -1075,6 +1151,7 @@ main (int   argc,
                histogram_percentile (&server_before, &server_after, 50),
                histogram_percentile (&server_before, &server_after, 99),
                histogram_percentile (&server_before, &server_after, 99.9));
+      print_stages (stages_before, stages_after);
     }
 
   on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);
