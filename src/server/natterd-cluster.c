@@ -2002,9 +2002,14 @@ apply_chatroom (NatterdServer *self,
           continue;
         }
       g_hash_table_insert (table, user, g_memdup2 (&until, sizeof until));
-      /* A ban drops the member wherever it sits. */
+      /* A ban drops the member wherever it sits, and the node where it
+       * sat tells the room (#16): the node that took the API call knows
+       * only its own members. */
       if (block && g_hash_table_contains (room->members, user))
-        natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+        {
+          natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+          natterd_server_chatroom_tell_kicked (self, room, user);
+        }
     }
 }
 

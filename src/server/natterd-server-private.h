@@ -275,6 +275,11 @@ void     natterd_server_chatroom_kick   (NatterdServer    *self,
                                          NatterdChatroom  *room,
                                          NatterdUser      *user,
                                          int               code);
+/* Whoever is in @room, on every node, hears that @user was removed (a
+ * block from the server API): said by the node where @user was a member. */
+void     natterd_server_chatroom_tell_kicked (NatterdServer   *self,
+                                              NatterdChatroom *room,
+                                              NatterdUser     *user);
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
 /* The same, in memory only: another node destroyed it (and stored that). */
