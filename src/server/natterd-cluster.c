@@ -962,9 +962,12 @@ natterd_cluster_session_disconnected (NatterdCluster *self,
                                       NatterdSession *session)
 {
   g_autoptr(JsonBuilder) builder = begin (self, "off", NULL);
+  NatterdUser *user = natterd_session_get_user (session);
 
   g_hash_table_remove (self->logins, session);
   add_session_entry (builder, session);
+  /* Its last seen here (natterd_server_presence_changed()), for the others. */
+  add_int (builder, "at", !natterd_user_is_online (user) && user->last_seen > 0 ? user->last_seen : natterd_now_ms ());
   json_builder_end_object (builder);
   publish (self, SUBJECT_PREFIX "all", builder);
 }
@@ -1022,10 +1025,12 @@ lookup_key_user (NatterdCluster *self,
   return app != NULL ? natterd_directory_lookup_user (app, newline + 1) : NULL;
 }
 
+/* @offline_at: see natterd_server_presence_changed(). */
 static void
 count_remote (NatterdCluster *self,
               const char     *key,
-              int             delta)
+              int             delta,
+              gint64          offline_at)
 {
   NatterdUser *user = lookup_key_user (self, key);
   gboolean was_online;
@@ -1039,7 +1044,7 @@ count_remote (NatterdCluster *self,
     user->remote_sessions += delta;
   /* Subscribers on this node hear of changes on others (#16). */
   if (was_online != natterd_user_is_online (user))
-    natterd_server_presence_changed (self->server, user, FALSE);
+    natterd_server_presence_changed (self->server, user, FALSE, offline_at);
 }
 
 static void
@@ -1060,7 +1065,7 @@ node_add_session (NatterdCluster *self,
     }
   g_ptr_array_add (devices, g_strconcat (device_id != NULL ? device_id : "", "\n",
                                          platform != NULL ? platform : "", NULL));
-  count_remote (self, key, 1);
+  count_remote (self, key, 1, 0);
   g_free (key);
 }
 
@@ -1069,7 +1074,8 @@ node_remove_session (NatterdCluster *self,
                      Node           *node,
                      const char     *app_key,
                      const char     *user_id,
-                     const char     *device_id)
+                     const char     *device_id,
+                     gint64          offline_at)
 {
   g_autofree char *key = user_key (app_key, user_id);
   g_autofree char *prefix = g_strconcat (device_id != NULL ? device_id : "", "\n", NULL);
@@ -1081,7 +1087,7 @@ node_remove_session (NatterdCluster *self,
     if (g_str_has_prefix (g_ptr_array_index (devices, i), prefix))
       {
         g_ptr_array_remove_index_fast (devices, i);
-        count_remote (self, key, -1);
+        count_remote (self, key, -1, offline_at);
         break;
       }
   if (devices->len == 0)
@@ -1098,7 +1104,7 @@ node_clear_sessions (NatterdCluster *self,
 
   g_hash_table_iter_init (&iter, node->users);
   while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &devices))
-    count_remote (self, key, -(int) devices->len);
+    count_remote (self, key, -(int) devices->len, 0);
   g_hash_table_remove_all (node->users);
 }
 
@@ -1279,7 +1285,13 @@ handle_presence (NatterdCluster *self,
     return;
   if (!on)
     {
-      node_remove_session (self, node, app_key, user_id, device_id);
+      gint64 at = get_int (object, "at");
+
+      /* The node that held the session says when it went (last seen);
+       * a time from the future is this node's now. */
+      if (at <= 0 || at > natterd_now_ms () + 60 * 1000)
+        at = 0;
+      node_remove_session (self, node, app_key, user_id, device_id, at);
       return;
     }
   node_add_session (self, node, app_key, user_id, device_id, get_string (object, "platform"));

@@ -381,9 +381,12 @@ int      natterd_server_subscribe        (NatterdServer                  *self,
                                           NatterdUser                    *subscriber,
                                           const Natter__SubscribeRequest *request,
                                           GPtrArray                      *found);
+/* @offline_at: when @user went offline (wall ms, as the node that held
+ * the last session says, so every node shows the same last seen), 0: now. */
 void     natterd_server_presence_changed (NatterdServer                  *self,
                                           NatterdUser                    *user,
-                                          gboolean                        logout);
+                                          gboolean                        logout,
+                                          gint64                          offline_at);
 /* @user now hides (or shows) their online status: subscribers are told. */
 void     natterd_server_presence_privacy_changed (NatterdServer          *self,
                                                   NatterdUser            *user);
