@@ -370,6 +370,91 @@ add_history_job_clear (gpointer data)
   g_clear_pointer (&op->messages, g_ptr_array_unref);
 }
 
+static NatterMessage *replace_content (NatterStore *self, gint64 id, const char *content, GError **error);
+
+static JsonObject *
+member_object (JsonObject *object,
+               const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+static JsonArray *
+member_array (JsonObject *object,
+              const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+}
+
+/* The readers natterd gives with a history or timeline answer (the
+ * "receipt" that natter_message_new_from_proto() puts in the content of
+ * one's own group messages) added to row @id's: a device that stored the
+ * message before they read it shows "Read by" them too (#16). *@merged
+ * when the row changed. */
+static gboolean
+merge_readers (NatterStore    *self,
+               gint64          id,
+               NatterMessage  *message,
+               gboolean       *merged,
+               GError        **error)
+{
+  JsonObject *given = natter_message_get_content (message);
+  JsonObject *given_receipt = given != NULL ? member_object (given, "receipt") : NULL;
+  JsonArray *given_readers = given_receipt != NULL ? member_array (given_receipt, "readBy") : NULL;
+  g_autoptr(NatterMessage) row = NULL;
+  g_autoptr(NatterMessage) updated = NULL;
+  g_autofree char *content = NULL;
+  JsonObject *stored, *receipt;
+  JsonArray *readers;
+  guint before;
+
+  *merged = FALSE;
+  /* Only one's own messages: others' content is theirs to write. */
+  if (natter_message_get_direction (message) != NATTER_MESSAGE_DIRECTION_SEND ||
+      given_readers == NULL || json_array_get_length (given_readers) == 0)
+    return TRUE;
+  row = load_message (self, id, NULL, error);
+  if (row == NULL)
+    return FALSE;
+  stored = natter_message_get_content (row);
+  receipt = member_object (stored, "receipt");
+  if (receipt == NULL)
+    {
+      receipt = json_object_new ();
+      json_object_set_object_member (stored, "receipt", receipt);
+    }
+  readers = member_array (receipt, "readBy");
+  if (readers == NULL)
+    {
+      readers = json_array_new ();
+      json_object_set_array_member (receipt, "readBy", readers);
+    }
+  before = json_array_get_length (readers);
+  for (guint i = 0; i < json_array_get_length (given_readers); i++)
+    {
+      JsonNode *node = json_array_get_element (given_readers, i);
+      const char *reader = JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING ?
+                           json_node_get_string (node) : NULL;
+      gboolean known = FALSE;
+
+      for (guint j = 0; reader != NULL && !known && j < json_array_get_length (readers); j++)
+        known = g_strcmp0 (json_array_get_string_element (readers, j), reader) == 0;
+      if (reader != NULL && !known)
+        json_array_add_string_element (readers, reader);
+    }
+  if (json_array_get_length (readers) == before)
+    return TRUE;
+  json_object_set_boolean_member (receipt, "requested", TRUE);
+  content = natter_content_to_string (stored);
+  updated = replace_content (self, id, content, error);
+  *merged = updated != NULL;
+  return updated != NULL;
+}
+
 static void
 do_add_history (NatterStore    *self,
                 NatterStoreJob *job)
@@ -401,9 +486,11 @@ do_add_history (NatterStore    *self,
       if (ok && id != 0)
         {
           gboolean completed = FALSE;
+          gboolean merged = FALSE;
 
-          ok = natter_store_complete_preview (self, id, message, &completed, &job->error);
-          if (ok && completed)
+          ok = natter_store_complete_preview (self, id, message, &completed, &job->error) &&
+               (completed || merge_readers (self, id, message, &merged, &job->error));
+          if (ok && (completed || merged))
             {
               g_array_append_val (completed_ids, id);
               g_hash_table_add (touched, natter_conversation_key (type, target));
@@ -435,7 +522,7 @@ do_add_history (NatterStore    *self,
   if (!natter_store_commit_or_rollback (self, ok, &job->error))
     return;
 
-  /* Rows completed from previews: their objects follow. */
+  /* Rows completed from previews or given readers: their objects follow. */
   for (guint i = 0; i < stored->len; i++)
     for (guint j = 0; j < completed_ids->len; j++)
       if (natter_message_get_message_id (g_ptr_array_index (stored, i)) ==

@@ -9,8 +9,9 @@
  * check (never kept), so every node sharing a store checks the latest.
  *
  * Failed logins: each wrong password's answer waits [limits] login-backoff
- * ms times the failures so far, one check per account runs at a time on a
- * node (26007 meanwhile), login-attempts wrong passwords in a row lock the
+ * ms times the failures so far, one check per account runs at a time (26007
+ * meanwhile: per node, and on PostgreSQL across the nodes, claimed with the
+ * read of the hash), login-attempts wrong passwords in a row lock the
  * account for login-lockout s (26003, even for the right one), and one
  * client address may give login-address-limit wrong passwords per
  * login-lockout period (26007; each node tells the others of its wrong
@@ -211,11 +212,38 @@ typedef struct
   char              *password;
   HashDone           done;      /* on the right password */
   guint              failures;  /* wrong ones before, as the store counts them */
+  gboolean           claimed;   /* the check is this node's across the cluster (NatterdLoginRead) */
 } PasswordCheck;
+
+static void
+release_done (NatterdRead *base,
+              gpointer     user_data)
+{
+  /* Failed: the connection is gone, and the claim with it. */
+}
+
+/* The check of @check's account is over: another node may check it. */
+static void
+release_check (PasswordCheck *check)
+{
+  NatterdApiRequest *request = check->request;
+  NatterdLoginRead *read;
+
+  if (!check->claimed)
+    return;
+  check->claimed = FALSE;
+  read = natterd_read_new (NATTERD_READ_LOGIN, release_done, NULL, NULL);
+  read->app_id = request->app->id;
+  read->user_id = g_strdup (check->user_id);
+  read->release = TRUE;
+  natterd_store_read (request->server->store, read);
+}
 
 static void
 password_check_free (PasswordCheck *check)
 {
+  /* Whatever ended the check (e.g. the store failing on the way). */
+  release_check (check);
   natterd_api_request_unref (check->request);
   g_free (check->user_id);
   if (check->password != NULL)
@@ -311,6 +339,7 @@ password_checked (NatterdApiRequest *request,
 
   if (account != NULL)
     account->checking = FALSE;
+  release_check (check);
   /* A hash made for an unknown user is never a match. */
   if (job->ok && job->hash != NULL && account != NULL)
     {
@@ -363,6 +392,16 @@ login_read (NatterdRead *base,
       password_check_free (check);
       return;
     }
+  check->claimed = read->claimed;
+  /* Another node checks a password of this account now. */
+  if (read->busy)
+    {
+      if (account != NULL)
+        account->checking = FALSE;
+      natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, G_USEC_PER_SEC);
+      password_check_free (check);
+      return;
+    }
   /* The store is the truth: a node that has not heard of an account made
    * on another node yet (NATS lags behind the commit) still finds its row. */
   if (read->hash != NULL && account == NULL)
@@ -375,6 +414,7 @@ login_read (NatterdRead *base,
       if (read->locked_until > now)
         {
           account->checking = FALSE;
+          release_check (check);
           natterd_accounts_reply_retry (request, NATTER_CODE_ACCOUNT_LOCKED, (read->locked_until - now) * 1000);
           password_check_free (check);
           return;

@@ -45,6 +45,10 @@ typedef struct
   guint    failures;            /* wrong passwords in a row, as the store last said */
   gint64   locked_until;        /* ms, as the store last said; 0: not locked */
   gboolean checking;            /* a password check of it is running here */
+  /* privacy.json POSTs: one stored at a time, the next starting from
+   * what it stored, so the last committed is what everyone sees (#16). */
+  gboolean privacy_writing;
+  GQueue   privacy_waiting;     /* NatterdApiRequest refs */
 } NatterdAccount;
 
 typedef struct

@@ -38,6 +38,20 @@ accounts_app_free (gpointer data)
   g_free (state);
 }
 
+static void
+account_free (gpointer data)
+{
+  NatterdAccount *account = data;
+  NatterdApiRequest *request;
+
+  while ((request = g_queue_pop_head (&account->privacy_waiting)) != NULL)
+    {
+      natterd_api_reply_error (request, NATTER_API_INTERNAL_ERROR, "The account is gone");
+      natterd_api_request_unref (request);
+    }
+  g_free (account);
+}
+
 NatterdAccountsApp *
 natterd_accounts_app (NatterdServer *server,
                       NatterdApp    *app)
@@ -49,7 +63,7 @@ natterd_accounts_app (NatterdServer *server,
     {
       state = g_new0 (NatterdAccountsApp, 1);
       state->app_id = app->id;
-      state->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      state->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, account_free);
       state->contacts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) g_hash_table_unref);
       state->groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, natterd_group_roles_free);
@@ -528,6 +542,22 @@ account_profile (NatterdApiRequest *request)
     natterd_api_reply_ok (request);
 }
 
+static void account_privacy (NatterdApiRequest *request);
+
+/* The POSTs that waited for the one just stored, in order, each from what
+ * the one before stored. */
+static void
+privacy_next (NatterdAccount *account)
+{
+  NatterdApiRequest *next;
+
+  while (!account->privacy_writing && (next = g_queue_pop_head (&account->privacy_waiting)) != NULL)
+    {
+      account_privacy (next);
+      natterd_api_request_unref (next);
+    }
+}
+
 /* The row is durable: now this node's account changes and subscribers
  * hear of it (a write the store refused changes and tells nothing, as
  * natterd_api_save_profile()). The settings are the request's, checked. */
@@ -557,6 +587,8 @@ privacy_committed (NatterdOp *op,
         }
     }
   natterd_api_part_committed (op, request);
+  account->privacy_writing = FALSE;
+  privacy_next (account);
 }
 
 static void
@@ -570,6 +602,13 @@ account_privacy (NatterdApiRequest *request)
   gboolean show_online = !account->hide_online;
   JsonBuilder *body;
 
+  if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST && account->privacy_writing)
+    {
+      /* Two at once would each write the row from what was there before
+       * either: the later would undo the earlier's other setting. */
+      g_queue_push_tail (&account->privacy_waiting, natterd_api_request_ref (request));
+      return;
+    }
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST)
     {
       NatterdAccountOp *op;
@@ -593,6 +632,7 @@ account_privacy (NatterdApiRequest *request)
       changed.hide_online = !show_online;
       op = natterd_accounts_op_new ();
       natterd_accounts_add_account_row (op, request->app, user->user_id, &changed);
+      account->privacy_writing = TRUE;
       natterd_api_submit_part_full (request, op, privacy_committed);
     }
   body = natterd_api_ok_body (request);

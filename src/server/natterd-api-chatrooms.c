@@ -201,38 +201,6 @@ api_chatroom_users_exist (NatterdApiRequest *request)
   natterd_api_reply_ok (request);
 }
 
-static void
-kick_notice_published (int         code,
-                       const char *message_uid,
-                       gint64      sent_time,
-                       guint64     timeline_seq,
-                       gpointer    user_data)
-{
-  /* Status-only: nothing to store, nothing to wait for. */
-}
-
-/* Whoever is in the room hears that @user was removed (NT:ChrmNtf
- * "Kicked", status-only, sent as @user as their own "Quit" would be);
- * the sweep that drops offline members says nothing (#16). */
-static void
-tell_room_kicked (NatterdServer   *server,
-                  NatterdChatroom *room,
-                  NatterdUser     *user)
-{
-  NatterdPublishRequest publish = {
-    .app = room->app,
-    .sender = user,
-    .conversation_type = NATTER_CONVERSATION_CHATROOM,
-    .target_id = room->chatroom_id,
-    .object_name = NATTER_OBJECT_CHATROOM_NOTIFICATION,
-    .content = "{\"operation\":\"Kicked\"}",
-    .flags = NATTER_MESSAGE_FLAG_STATUS,
-    .from_api = TRUE,
-  };
-
-  natterd_server_publish (server, &publish, kick_notice_published, NULL, NULL);
-}
-
 /* chatroom/user/gag and chatroom/user/block: RongCloud paths; a block
  * also kicks (23409) and keeps the user out until it ends. */
 static void
@@ -271,7 +239,7 @@ chatroom_restrict (NatterdApiRequest *request,
             {
               natterd_server_chatroom_kick (request->server, room, user,
                                             NATTER_CODE_KICKED_FROM_CHATROOM);
-              tell_room_kicked (request->server, room, user);
+              natterd_server_chatroom_tell_kicked (request->server, room, user);
             }
         }
       else

@@ -244,6 +244,38 @@ natterd_server_chatroom_kick (NatterdServer   *self,
   tell_user (user, room, code);
 }
 
+static void
+kick_notice_published (int         code,
+                       const char *message_uid,
+                       gint64      sent_time,
+                       guint64     timeline_seq,
+                       gpointer    user_data)
+{
+  /* Status-only: nothing to store, nothing to wait for. */
+}
+
+/* NT:ChrmNtf "Kicked", status-only, sent as @user as their own "Quit"
+ * would be; its status fan-out reaches the room's members on the other
+ * nodes. The sweep that drops offline members says nothing (#16). */
+void
+natterd_server_chatroom_tell_kicked (NatterdServer   *server,
+                                     NatterdChatroom *room,
+                                     NatterdUser     *user)
+{
+  NatterdPublishRequest publish = {
+    .app = room->app,
+    .sender = user,
+    .conversation_type = NATTER_CONVERSATION_CHATROOM,
+    .target_id = room->chatroom_id,
+    .object_name = NATTER_OBJECT_CHATROOM_NOTIFICATION,
+    .content = "{\"operation\":\"Kicked\"}",
+    .flags = NATTER_MESSAGE_FLAG_STATUS,
+    .from_api = TRUE,
+  };
+
+  natterd_server_publish (server, &publish, kick_notice_published, NULL, NULL);
+}
+
 void
 natterd_server_chatroom_forget (NatterdServer   *self,
                                 NatterdChatroom *room)

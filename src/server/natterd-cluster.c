@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "natter-json.h"
+#include "natterd-cluster-wire.h"
 #include "natterd-log.h"
 #include "natterd-navi.h"
 #include "natterd-server-private.h"
@@ -34,7 +35,8 @@
  * beside the WebSockets instead of holding the loop. */
 #define DRAIN_BATCH 256
 /* Deliveries to one node made in one main-loop iteration travel as one
- * NATS message (a JSON array), up to about this many bytes. */
+ * NATS message (a protobuf batch, or a JSON array to an older node), up
+ * to about this many bytes. */
 #define BATCH_BYTES (64 * 1024)
 /* What may wait for the publishing thread (a NATS server that stopped
  * reading); past it live deliveries are dropped: the store has them. */
@@ -77,7 +79,9 @@ typedef struct
   gint64      last_seen;                /* monotonic µs */
   gint64      started;                  /* its "started" (wall µs): a new value is a restart; 0 until heard */
   GHashTable *users;                    /* "app\nuser" → GPtrArray of "device\nplatform" */
-  GString    *batch;                    /* deliveries not yet published: "[{…},{…}"; NULL if none */
+  guint       wire;                     /* the batch version it reads (its announcement); 0: JSON only */
+  GString    *batch;                    /* deliveries not yet published; NULL if none */
+  gboolean    batch_json;               /* @batch is "[{…},{…}" (for a node of wire 0), else a protobuf batch */
 } Node;
 
 struct _NatterdCluster
@@ -406,7 +410,8 @@ flush_node (NatterdCluster *self,
   if (node->batch == NULL)
     return;
   subject = g_strconcat (SUBJECT_PREFIX "node.", node->name, NULL);
-  g_string_append_c (node->batch, ']');
+  if (node->batch_json)
+    g_string_append_c (node->batch, ']');
   length = node->batch->len;
   publish_text (self, subject, g_string_free (g_steal_pointer (&node->batch), FALSE), length);
 }
@@ -430,39 +435,6 @@ flush_timeout (gpointer user_data)
   self->flush_id = 0;
   flush_batches (self);
   return G_SOURCE_REMOVE;
-}
-
-/* Queued for each of @nodes, published with whatever else this main-loop
- * iteration sends them: one NATS message per node per iteration under
- * load instead of one per delivery. */
-static void
-publish_to_nodes (NatterdCluster *self,
-                  GHashTable     *nodes,
-                  JsonBuilder    *builder)
-{
-  g_autofree char *text = NULL;
-  GHashTableIter iter;
-  Node *node;
-  gsize length;
-
-  if (self->stopped || g_hash_table_size (nodes) == 0)
-    return;
-  text = generate (builder, &length);
-  g_hash_table_iter_init (&iter, nodes);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &node, NULL))
-    {
-      if (node->batch == NULL)
-        node->batch = g_string_sized_new (MIN (length * 4, BATCH_BYTES) + 2);
-      g_string_append_c (node->batch, node->batch->len == 0 ? '[' : ',');
-      g_string_append_len (node->batch, text, (gssize) length);
-      if (node->batch->len >= BATCH_BYTES)
-        flush_node (self, node);
-    }
-  if (self->flush_id == 0)
-    {
-      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_timeout, self, NULL);
-      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id), "natterd-cluster-flush");
-    }
 }
 
 static JsonBuilder *
@@ -594,8 +566,6 @@ get_bool (JsonObject *object,
          json_node_get_boolean (node);
 }
 
-static gboolean valid_node_name (const char *name);
-
 static const char * const payload_types[] = {
   [NATTERD_CLUSTER_NODE] = "node",
   [NATTERD_CLUSTER_ON] = "on",
@@ -609,15 +579,6 @@ static const char * const payload_types[] = {
   [NATTERD_CLUSTER_ROOM] = "room",
   [NATTERD_CLUSTER_STATUS] = "status",
 };
-
-static void
-payload_free (gpointer data)
-{
-  NatterdClusterPayload *payload = data;
-
-  json_object_unref (payload->object);
-  g_free (payload);
-}
 
 /* NULL when @object is not a payload this node understands. */
 static NatterdClusterPayload *
@@ -636,7 +597,7 @@ decode_object (JsonObject *object)
   payload->node = get_string (object, "node");
   payload->app = get_string (object, "app");
   payload->user = get_string (object, "user");
-  if (!valid_node_name (payload->node))
+  if (!natterd_cluster_node_name_is_valid (payload->node))
     return NULL;
   switch (payload->type)
     {
@@ -668,6 +629,8 @@ decode_object (JsonObject *object)
     case NATTERD_CLUSTER_STATUS:
       if (payload->app == NULL || !natterd_cluster_read_message (object, &payload->message))
         return NULL;
+      payload->sender_devices = get_bool (object, "sd");
+      payload->multi_device = get_bool (object, "md");
       break;
     default:
       g_assert_not_reached ();
@@ -681,9 +644,22 @@ natterd_cluster_decode (const char  *data,
                         gsize        length,
                         GError     **error)
 {
-  g_autoptr(JsonNode) root = natter_json_parse (data, (gssize) length, error);
+  g_autoptr(JsonNode) root = NULL;
   GPtrArray *payloads;
+  gsize skip = 0;
 
+  /* A batch starts with its version's tag (0x08); JSON with '{' or '['
+   * after any white space, which no batch starts with. */
+  while (skip < length && g_ascii_isspace (data[skip]))
+    skip++;
+  if (length > 0 && (skip == length || (data[skip] != '{' && data[skip] != '[')))
+    {
+      payloads = g_ptr_array_new_with_free_func (natterd_cluster_payload_free);
+      if (!natterd_cluster_wire_decode ((const guint8 *) data, length, payloads, error))
+        g_clear_pointer (&payloads, g_ptr_array_unref);
+      return payloads;
+    }
+  root = natter_json_parse (data, (gssize) length, error);
   if (root == NULL)
     return NULL;
   if (!JSON_NODE_HOLDS_OBJECT (root) && !JSON_NODE_HOLDS_ARRAY (root))
@@ -691,7 +667,7 @@ natterd_cluster_decode (const char  *data,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "neither an object nor an array");
       return NULL;
     }
-  payloads = g_ptr_array_new_with_free_func (payload_free);
+  payloads = g_ptr_array_new_with_free_func (natterd_cluster_payload_free);
   if (JSON_NODE_HOLDS_OBJECT (root))
     {
       NatterdClusterPayload *payload = decode_object (json_node_get_object (root));
@@ -714,6 +690,100 @@ natterd_cluster_decode (const char  *data,
         }
     }
   return payloads;
+}
+
+static void
+queue_for_node (NatterdCluster *self,
+                Node           *node,
+                gboolean        json,
+                const char     *data,
+                gsize           length)
+{
+  if (node->batch != NULL && node->batch_json != json)
+    flush_node (self, node);
+  if (node->batch == NULL)
+    {
+      node->batch = g_string_sized_new (MIN (length * 4, BATCH_BYTES) + 64);
+      node->batch_json = json;
+      if (json)
+        g_string_append_c (node->batch, '[');
+      else
+        natterd_cluster_wire_begin (node->batch, self->name);
+    }
+  else if (json)
+    g_string_append_c (node->batch, ',');
+  if (json)
+    g_string_append_len (node->batch, data, (gssize) length);
+  else
+    natterd_cluster_wire_append (node->batch, (const guint8 *) data, length);
+  if (node->batch->len >= BATCH_BYTES)
+    flush_node (self, node);
+}
+
+/* A delivery as nodes older than the protobuf batches read it. */
+static char *
+delivery_to_json (NatterdCluster              *self,
+                  const NatterdClusterPayload *payload,
+                  gsize                       *length)
+{
+  g_autoptr(JsonBuilder) builder = begin (self, payload_types[payload->type], payload->app);
+
+  add_string (builder, "user", payload->user);
+  if (payload->seq > 0)
+    add_int (builder, "seq", (gint64) payload->seq);
+  if (payload->type == NATTERD_CLUSTER_TIMELINE)
+    {
+      json_builder_set_member_name (builder, "sd");
+      json_builder_add_boolean_value (builder, payload->sender_devices);
+    }
+  else if (payload->type == NATTERD_CLUSTER_STATUS)
+    {
+      json_builder_set_member_name (builder, "md");
+      json_builder_add_boolean_value (builder, payload->multi_device);
+    }
+  if (payload->type != NATTERD_CLUSTER_HEAD)
+    natterd_cluster_add_message (builder, &payload->message);
+  json_builder_end_object (builder);
+  return generate (builder, length);
+}
+
+/* Queued for each of @nodes, published with whatever else this main-loop
+ * iteration sends them: one NATS message per node per iteration under
+ * load instead of one per delivery. Packed once for all of them. */
+static void
+publish_delivery (NatterdCluster              *self,
+                  GHashTable                  *nodes,
+                  const NatterdClusterPayload *payload)
+{
+  g_autofree guint8 *packed = NULL;
+  g_autofree char *json = NULL;
+  gsize packed_length = 0, json_length = 0;
+  GHashTableIter iter;
+  Node *node;
+
+  if (self->stopped || g_hash_table_size (nodes) == 0)
+    return;
+  g_hash_table_iter_init (&iter, nodes);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &node, NULL))
+    {
+      if (node->wire == 0)
+        {
+          if (json == NULL)
+            json = delivery_to_json (self, payload, &json_length);
+          queue_for_node (self, node, TRUE, json, json_length);
+        }
+      else
+        {
+          if (packed == NULL)
+            packed = natterd_cluster_wire_pack (payload, &packed_length);
+          queue_for_node (self, node, FALSE, (const char *) packed, packed_length);
+        }
+    }
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_timeout, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id), "natterd-cluster-flush");
+    }
 }
 
 /* Adds to @set the other nodes where @user has a session. */
@@ -740,17 +810,12 @@ natterd_cluster_send_inbox (NatterdCluster       *self,
                             const NatterdMessage *message)
 {
   g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-  g_autoptr(JsonBuilder) builder = NULL;
 
   add_user_nodes (self, user->app->key, user->user_id, nodes);
-  if (g_hash_table_size (nodes) == 0)
-    return;
-  builder = begin (self, "inbox", user->app->key);
-  add_string (builder, "user", user->user_id);
-  add_int (builder, "seq", (gint64) seq);
-  natterd_cluster_add_message (builder, message);
-  json_builder_end_object (builder);
-  publish_to_nodes (self, nodes, builder);
+  publish_delivery (self, nodes, &(NatterdClusterPayload) {
+    .type = NATTERD_CLUSTER_INBOX, .app = user->app->key, .user = user->user_id, .seq = seq,
+    .message = *message,
+  });
 }
 
 void
@@ -760,7 +825,6 @@ natterd_cluster_send_timeline (NatterdCluster       *self,
                                gboolean              sender_devices)
 {
   g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-  g_autoptr(JsonBuilder) builder = NULL;
   NatterdGroup *group = g_hash_table_lookup (app->groups, message->target_id);
   GHashTableIter iter;
   NatterdUser *member;
@@ -773,14 +837,9 @@ natterd_cluster_send_timeline (NatterdCluster       *self,
          g_hash_table_size (nodes) < g_hash_table_size (self->nodes))
     if (member->remote_sessions > 0)
       add_user_nodes (self, app->key, member->user_id, nodes);
-  if (g_hash_table_size (nodes) == 0)
-    return;
-  builder = begin (self, "timeline", app->key);
-  json_builder_set_member_name (builder, "sd");
-  json_builder_add_boolean_value (builder, sender_devices);
-  natterd_cluster_add_message (builder, message);
-  json_builder_end_object (builder);
-  publish_to_nodes (self, nodes, builder);
+  publish_delivery (self, nodes, &(NatterdClusterPayload) {
+    .type = NATTERD_CLUSTER_TIMELINE, .app = app->key, .message = *message, .sender_devices = sender_devices,
+  });
 }
 
 static void
@@ -801,16 +860,12 @@ natterd_cluster_send_room (NatterdCluster       *self,
                            const NatterdMessage *message)
 {
   g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-  g_autoptr(JsonBuilder) builder = NULL;
 
   /* Chatroom members join on any node: every node delivers to its own. */
   add_all_nodes (self, nodes);
-  if (g_hash_table_size (nodes) == 0)
-    return;
-  builder = begin (self, "room", app->key);
-  natterd_cluster_add_message (builder, message);
-  json_builder_end_object (builder);
-  publish_to_nodes (self, nodes, builder);
+  publish_delivery (self, nodes, &(NatterdClusterPayload) {
+    .type = NATTERD_CLUSTER_ROOM, .app = app->key, .message = *message,
+  });
 }
 
 void
@@ -820,7 +875,6 @@ natterd_cluster_send_status (NatterdCluster       *self,
                              gboolean              multi_device)
 {
   g_autoptr(GHashTable) nodes = g_hash_table_new (NULL, NULL);
-  g_autoptr(JsonBuilder) builder = NULL;
   int type = message->conversation_type;
 
   if (g_hash_table_size (self->nodes) == 0)
@@ -846,14 +900,9 @@ natterd_cluster_send_status (NatterdCluster       *self,
               add_user_nodes (self, app->key, member->user_id, nodes);
         }
     }
-  if (g_hash_table_size (nodes) == 0)
-    return;
-  builder = begin (self, "status", app->key);
-  json_builder_set_member_name (builder, "md");
-  json_builder_add_boolean_value (builder, multi_device);
-  natterd_cluster_add_message (builder, message);
-  json_builder_end_object (builder);
-  publish_to_nodes (self, nodes, builder);
+  publish_delivery (self, nodes, &(NatterdClusterPayload) {
+    .type = NATTERD_CLUSTER_STATUS, .app = app->key, .message = *message, .multi_device = multi_device,
+  });
 }
 
 void
@@ -913,9 +962,12 @@ natterd_cluster_session_disconnected (NatterdCluster *self,
                                       NatterdSession *session)
 {
   g_autoptr(JsonBuilder) builder = begin (self, "off", NULL);
+  NatterdUser *user = natterd_session_get_user (session);
 
   g_hash_table_remove (self->logins, session);
   add_session_entry (builder, session);
+  /* Its last seen here (natterd_server_presence_changed()), for the others. */
+  add_int (builder, "at", !natterd_user_is_online (user) && user->last_seen > 0 ? user->last_seen : natterd_now_ms ());
   json_builder_end_object (builder);
   publish (self, SUBJECT_PREFIX "all", builder);
 }
@@ -932,6 +984,8 @@ announce (NatterdCluster *self)
   add_string (builder, "url", self->url);
   add_int (builder, "interval", self->ping_interval);
   add_int (builder, "started", self->started);
+  /* The deliveries it reads as protobuf batches (natterd-cluster.proto). */
+  add_int (builder, "wire", NATTERD_CLUSTER_WIRE_VERSION);
   json_builder_set_member_name (builder, "sessions");
   json_builder_begin_array (builder);
   g_hash_table_iter_init (&iter, self->server->sessions);
@@ -971,10 +1025,12 @@ lookup_key_user (NatterdCluster *self,
   return app != NULL ? natterd_directory_lookup_user (app, newline + 1) : NULL;
 }
 
+/* @offline_at: see natterd_server_presence_changed(). */
 static void
 count_remote (NatterdCluster *self,
               const char     *key,
-              int             delta)
+              int             delta,
+              gint64          offline_at)
 {
   NatterdUser *user = lookup_key_user (self, key);
   gboolean was_online;
@@ -988,7 +1044,7 @@ count_remote (NatterdCluster *self,
     user->remote_sessions += delta;
   /* Subscribers on this node hear of changes on others (#16). */
   if (was_online != natterd_user_is_online (user))
-    natterd_server_presence_changed (self->server, user, FALSE);
+    natterd_server_presence_changed (self->server, user, FALSE, offline_at);
 }
 
 static void
@@ -1009,7 +1065,7 @@ node_add_session (NatterdCluster *self,
     }
   g_ptr_array_add (devices, g_strconcat (device_id != NULL ? device_id : "", "\n",
                                          platform != NULL ? platform : "", NULL));
-  count_remote (self, key, 1);
+  count_remote (self, key, 1, 0);
   g_free (key);
 }
 
@@ -1018,7 +1074,8 @@ node_remove_session (NatterdCluster *self,
                      Node           *node,
                      const char     *app_key,
                      const char     *user_id,
-                     const char     *device_id)
+                     const char     *device_id,
+                     gint64          offline_at)
 {
   g_autofree char *key = user_key (app_key, user_id);
   g_autofree char *prefix = g_strconcat (device_id != NULL ? device_id : "", "\n", NULL);
@@ -1030,7 +1087,7 @@ node_remove_session (NatterdCluster *self,
     if (g_str_has_prefix (g_ptr_array_index (devices, i), prefix))
       {
         g_ptr_array_remove_index_fast (devices, i);
-        count_remote (self, key, -1);
+        count_remote (self, key, -1, offline_at);
         break;
       }
   if (devices->len == 0)
@@ -1047,7 +1104,7 @@ node_clear_sessions (NatterdCluster *self,
 
   g_hash_table_iter_init (&iter, node->users);
   while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &devices))
-    count_remote (self, key, -(int) devices->len);
+    count_remote (self, key, -(int) devices->len, 0);
   g_hash_table_remove_all (node->users);
 }
 
@@ -1146,17 +1203,14 @@ send_head (NatterdCluster *self,
   NatterdApp *app = natterd_directory_lookup_app (self->server->directory, app_key);
   NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, user_id) : NULL;
   g_autoptr(GHashTable) nodes = NULL;
-  g_autoptr(JsonBuilder) builder = NULL;
 
   if (user == NULL || user->max_seq == 0)
     return;
   nodes = g_hash_table_new (NULL, NULL);
-  builder = begin (self, "head", app_key);
-  add_string (builder, "user", user_id);
-  add_int (builder, "seq", (gint64) user->max_seq);
-  json_builder_end_object (builder);
   g_hash_table_add (nodes, node);
-  publish_to_nodes (self, nodes, builder);
+  publish_delivery (self, nodes, &(NatterdClusterPayload) {
+    .type = NATTERD_CLUSTER_HEAD, .app = app_key, .user = user_id, .seq = user->max_seq,
+  });
 }
 
 static void
@@ -1174,6 +1228,10 @@ handle_node (NatterdCluster *self,
     }
   gint64 started = get_int (object, "started");
   gboolean first = started != node->started;
+  gint64 wire = get_int (object, "wire");
+
+  /* What it announced, as far as this node writes it; none: JSON. */
+  node->wire = (guint) CLAMP (wire, 0, NATTERD_CLUSTER_WIRE_VERSION);
 
   /* The first list of this run of that node (new, or restarted before
    * this one noticed it was gone): it learns of this node's sessions now,
@@ -1227,7 +1285,13 @@ handle_presence (NatterdCluster *self,
     return;
   if (!on)
     {
-      node_remove_session (self, node, app_key, user_id, device_id);
+      gint64 at = get_int (object, "at");
+
+      /* The node that held the session says when it went (last seen);
+       * a time from the future is this node's now. */
+      if (at <= 0 || at > natterd_now_ms () + 60 * 1000)
+        at = 0;
+      node_remove_session (self, node, app_key, user_id, device_id, at);
       return;
     }
   node_add_session (self, node, app_key, user_id, device_id, get_string (object, "platform"));
@@ -1245,7 +1309,6 @@ handle_delivery (NatterdCluster              *self,
 {
   NatterdApp *app = natterd_directory_lookup_app (self->server->directory, payload->app);
   const NatterdMessage *message = &payload->message;
-  JsonObject *object = payload->object;
 
   if (app == NULL)
     return;
@@ -1262,13 +1325,13 @@ handle_delivery (NatterdCluster              *self,
       }
       break;
     case NATTERD_CLUSTER_TIMELINE:
-      natterd_server_remote_timeline (self->server, app, message, get_bool (object, "sd"));
+      natterd_server_remote_timeline (self->server, app, message, payload->sender_devices);
       break;
     case NATTERD_CLUSTER_ROOM:
       natterd_server_remote_room (self->server, app, message);
       break;
     case NATTERD_CLUSTER_STATUS:
-      natterd_server_remote_status (self->server, app, message, get_bool (object, "md"));
+      natterd_server_remote_status (self->server, app, message, payload->multi_device);
       break;
     default:
       g_assert_not_reached ();
@@ -1453,8 +1516,8 @@ natterd_cluster_health_check (gpointer   data,
 }
 
 /* NATS subject tokens: no dots, wildcards or blanks. */
-static gboolean
-valid_node_name (const char *name)
+gboolean
+natterd_cluster_node_name_is_valid (const char *name)
 {
   if (name == NULL || *name == '\0' || strlen (name) > 64)
     return FALSE;
@@ -1477,7 +1540,7 @@ natterd_cluster_new (NatterdServer  *server,
   g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func (g_free);
   PublisherArgs *args;
 
-  if (!valid_node_name (node_name))
+  if (!natterd_cluster_node_name_is_valid (node_name))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "[cluster] node-name \"%s\": use letters, digits, - and _ (at most 64)", node_name);
@@ -1951,9 +2014,14 @@ apply_chatroom (NatterdServer *self,
           continue;
         }
       g_hash_table_insert (table, user, g_memdup2 (&until, sizeof until));
-      /* A ban drops the member wherever it sits. */
+      /* A ban drops the member wherever it sits, and the node where it
+       * sat tells the room (#16): the node that took the API call knows
+       * only its own members. */
       if (block && g_hash_table_contains (room->members, user))
-        natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+        {
+          natterd_server_chatroom_kick (self, room, user, NATTER_CODE_KICKED_FROM_CHATROOM);
+          natterd_server_chatroom_tell_kicked (self, room, user);
+        }
     }
 }
 

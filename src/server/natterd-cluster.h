@@ -103,17 +103,26 @@ typedef enum {
 typedef struct
 {
   NatterdClusterType type;
-  JsonObject        *object;            /* the whole payload (a ref) */
-  const char        *node;              /* a valid node name; strings borrowed from @object */
+  JsonObject        *object;            /* JSON: the whole payload (a ref); NULL from a protobuf batch */
+  gpointer           owner;             /* protobuf: what the strings are borrowed from (a ref) */
+  const char        *node;              /* a valid node name; strings borrowed from @object or @owner */
   const char        *app;               /* set for every type but node, bye and apps */
   const char        *user;              /* on, off, head, inbox */
   guint64            seq;               /* head, inbox: > 0 */
   NatterdMessage     message;           /* inbox, timeline, room, status */
+  gboolean           sender_devices;    /* timeline */
+  gboolean           multi_device;      /* status */
 } NatterdClusterPayload;
 
-/* The payloads of one NATS message (an object or an array of them):
- * NatterdClusterPayload each, what is malformed or unknown left out;
- * NULL and @error when it is not JSON, or neither an object nor an array. */
+void            natterd_cluster_payload_free  (gpointer              payload);
+gboolean        natterd_cluster_node_name_is_valid (const char      *name);
+
+/* The payloads of one NATS message: JSON (an object or an array of them:
+ * what travels on the "all" subject, and deliveries from nodes older
+ * than the protobuf batches) or a protobuf batch of deliveries
+ * (natterd-cluster.proto), told apart by the first byte. NatterdClusterPayload
+ * each, what is malformed or unknown left out; NULL and @error when it is
+ * neither valid JSON of an object or array nor a batch this node reads. */
 GPtrArray      *natterd_cluster_decode        (const char           *data,
                                                gsize                 length,
                                                GError              **error);

@@ -232,10 +232,11 @@ tell_subscribers (NatterdServer *self,
 void
 natterd_server_presence_changed (NatterdServer *self,
                                  NatterdUser   *user,
-                                 gboolean       logout)
+                                 gboolean       logout,
+                                 gint64         offline_at)
 {
   if (!natterd_user_is_online (user))
-    user->last_seen = g_get_real_time () / 1000;
+    user->last_seen = offline_at > 0 ? offline_at : g_get_real_time () / 1000;
   if (!natterd_server_hides_presence (self, user))
     tell_subscribers (self, user, logout);
 }

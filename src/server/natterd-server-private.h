@@ -279,6 +279,11 @@ void     natterd_server_chatroom_kick   (NatterdServer    *self,
                                          NatterdChatroom  *room,
                                          NatterdUser      *user,
                                          int               code);
+/* Whoever is in @room, on every node, hears that @user was removed (a
+ * block from the server API): said by the node where @user was a member. */
+void     natterd_server_chatroom_tell_kicked (NatterdServer   *self,
+                                              NatterdChatroom *room,
+                                              NatterdUser     *user);
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
 /* The same, in memory only: another node destroyed it (and stored that). */
@@ -380,9 +385,12 @@ int      natterd_server_subscribe        (NatterdServer                  *self,
                                           NatterdUser                    *subscriber,
                                           const Natter__SubscribeRequest *request,
                                           GPtrArray                      *found);
+/* @offline_at: when @user went offline (wall ms, as the node that held
+ * the last session says, so every node shows the same last seen), 0: now. */
 void     natterd_server_presence_changed (NatterdServer                  *self,
                                           NatterdUser                    *user,
-                                          gboolean                        logout);
+                                          gboolean                        logout,
+                                          gint64                          offline_at);
 /* @user now hides (or shows) their online status: subscribers are told. */
 void     natterd_server_presence_privacy_changed (NatterdServer          *self,
                                                   NatterdUser            *user);

@@ -389,7 +389,7 @@ session_connected (NatterdServer  *self,
   self->n_connected++;
   self->metrics->connections_total++;
   if (!was_anywhere)
-    natterd_server_presence_changed (self, user, FALSE);
+    natterd_server_presence_changed (self, user, FALSE, 0);
 
   device_dirty (self, session);
   if (self->cluster != NULL)
@@ -417,7 +417,7 @@ session_disconnected (NatterdServer  *self,
             natterd_webhooks_add_presence (self->webhooks, user->app, user->user_id,
                                            natterd_session_is_logout (session) ? 2 : 1);
           if (user != self->replacing_user && !natterd_user_is_online (user))
-            natterd_server_presence_changed (self, user, natterd_session_is_logout (session));
+            natterd_server_presence_changed (self, user, natterd_session_is_logout (session), 0);
         }
     }
 

@@ -136,6 +136,13 @@ natterd_store_pg_write_login (PGconn          *conn,
   return TRUE;
 }
 
+/* One password check of an account at a time across the nodes (#14): a
+ * session advisory lock of the reader's connection, in a class of its own
+ * (the migration lock is a bigint one), keyed by a hash of the app and
+ * user id (two accounts that share one wait for each other, rarely). */
+#define PASSWORD_CHECK_LOCK "742569"
+#define PASSWORD_CHECK_KEY  "hashtext ($2::text || ':' || $1::bigint)"
+
 gboolean
 natterd_store_pg_read_login (PGconn            *conn,
                              NatterdLoginRead  *read,
@@ -146,16 +153,30 @@ natterd_store_pg_read_login (PGconn            *conn,
 
   natterd_pg_params_int (&params, read->app_id);
   natterd_pg_params_text (&params, read->user_id);
+  if (read->release)
+    {
+      result = natterd_pg_query (conn, "SELECT pg_advisory_unlock (" PASSWORD_CHECK_LOCK ", " PASSWORD_CHECK_KEY ")",
+                                 &params, error);
+      if (result == NULL)
+        return FALSE;
+      PQclear (result);
+      return TRUE;
+    }
+  /* The lock is taken last: the row is read whether or not it is had. */
   result = natterd_pg_query (conn, "SELECT (SELECT value FROM account_rows WHERE app_id = $1 AND kind = 'password'"
                              "  AND owner = $2 AND name = ''),"
                              " COALESCE ((SELECT failures FROM account_logins WHERE app_id = $1 AND user_id = $2), 0),"
-                             " COALESCE ((SELECT locked_until FROM account_logins WHERE app_id = $1 AND user_id = $2), 0)",
+                             " COALESCE ((SELECT locked_until FROM account_logins WHERE app_id = $1 AND user_id = $2), 0),"
+                             " CASE WHEN pg_try_advisory_lock (" PASSWORD_CHECK_LOCK ", " PASSWORD_CHECK_KEY ")"
+                             "  THEN 1 ELSE 0 END",
                              &params, error);
   if (result == NULL)
     return FALSE;
   read->hash = natterd_pg_value (result, 0, 0) != NULL ? natterd_pg_text (result, 0, 0) : NULL;
   read->failures = (guint) natterd_pg_int (result, 0, 1);
   read->locked_until = natterd_pg_int (result, 0, 2);
+  read->claimed = natterd_pg_int (result, 0, 3) == 1;
+  read->busy = !read->claimed;
   PQclear (result);
   return TRUE;
 }

@@ -168,7 +168,11 @@ natterd_store_sqlite_read_login (NatterdStoreSqlite  *self,
                                  GError             **error)
 {
   sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v2 (self->reader_db,
+  int rc;
+
+  if (read->release)
+    return TRUE;
+  rc = sqlite3_prepare_v2 (self->reader_db,
                                "SELECT (SELECT value FROM account_rows WHERE app_id = ?1 AND kind = 'password'"
                                "  AND owner = ?2 AND name = ''),"
                                " (SELECT failures FROM account_logins WHERE app_id = ?1 AND user_id = ?2),"

@@ -765,6 +765,14 @@ typedef struct
   char       *hash;             /* out: NULL if the account has no password */
   guint       failures;         /* out */
   gint64      locked_until;     /* out: ms, 0: not locked */
+  /* PostgreSQL: the read also claims the account's password check for
+   * this node across the cluster (a session advisory lock of the
+   * reader's connection: a node that dies gives it back); a read with
+   * @release only gives back what an earlier one claimed. SQLite: one
+   * node, nothing to claim. */
+  gboolean    release;          /* in */
+  gboolean    claimed;          /* out: give it back when the check ends */
+  gboolean    busy;             /* out: another node checks this account's password now */
 } NatterdLoginRead;
 
 /* The groups @user_id (users.id) is in, found by the index on

@@ -12,6 +12,8 @@
 #include "test-cluster-common.h"
 #include "natter-test-pg.h"
 
+#include <string.h>
+
 G_GNUC_NULL_TERMINATED static JsonObject *
 account (NatterTestServer *node,
          const char       *method,
@@ -321,6 +323,83 @@ test_lockout_across_nodes (void)
 
 typedef struct
 {
+  int      code;
+  gboolean done;
+} Login;
+
+static void
+login_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Login *login = user_data;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  g_assert_nonnull (body);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
+                                             NULL));
+  login->code = (int) json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), "code");
+  login->done = TRUE;
+}
+
+static void
+login_async (SoupSession      *session,
+             NatterTestServer *node,
+             const char       *user_id,
+             Login            *login)
+{
+  g_autofree char *url = g_strdup_printf ("%s/account/login.json", natter_test_server_get_url (node));
+  g_autofree char *form = g_strdup_printf ("appKey=%s&userId=%s&password=a%%20long%%20password",
+                                           natter_test_server_get_app_key (node), user_id);
+  g_autoptr(GBytes) bytes = g_bytes_new (form, strlen (form));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+
+  soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", bytes);
+  *login = (Login) { 0, FALSE };
+  soup_session_send_and_read_async (session, message, G_PRIORITY_DEFAULT, NULL, login_done, login);
+}
+
+/* Two logins of one account at once, on two nodes: one password check
+ * at a time across the cluster (#14), the other answered 26007 (retry);
+ * never both refused, and the account logs in on both afterwards. */
+static void
+test_check_races_across_nodes (void)
+{
+  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
+  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
+  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-address-limit=0\n");
+  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
+                                                                 "--app-setting", "accounts=open", NULL }));
+  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(SoupSession) session_a = soup_session_new ();
+  g_autoptr(SoupSession) session_b = soup_session_new ();
+  guint refused = 0;
+
+  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  g_free (register_on (a, "carol"));
+  /* Each hash takes tens of ms: sent together, the checks overlap. */
+  for (guint round = 0; round < 20 && refused < 2; round++)
+    {
+      Login on_a, on_b;
+
+      login_async (session_a, a, "carol", &on_a);
+      login_async (session_b, b, "carol", &on_b);
+      while (!on_a.done || !on_b.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_true (on_a.code == 200 || on_a.code == 26007);
+      g_assert_true (on_b.code == 200 || on_b.code == 26007);
+      g_assert_true (on_a.code == 200 || on_b.code == 200);
+      refused += (on_a.code == 26007) + (on_b.code == 26007);
+    }
+  g_assert_cmpuint (refused, >, 0);
+  /* Given back: each node checks it again. */
+  g_assert_cmpint (login_code (a, "carol", "a long password"), ==, 200);
+  g_assert_cmpint (login_code (b, "carol", "a long password"), ==, 200);
+}
+
+typedef struct
+{
   NatterTestServer *node;
   const char       *token;
   int               expected;
@@ -611,5 +690,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/changes-after-outage", test_account_changes_after_outage);
   g_test_add_func ("/cluster/accounts/deletions-after-outage", test_deletions_after_outage);
   g_test_add_func ("/cluster/accounts/address-limit-across-nodes", test_address_limit_across_nodes);
+  g_test_add_func ("/cluster/accounts/check-races-across-nodes", test_check_races_across_nodes);
   return g_test_run ();
 }

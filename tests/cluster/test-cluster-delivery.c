@@ -8,6 +8,9 @@
 #include "test-cluster-common.h"
 
 #include "natter-object-names.h"
+#include "natterd-cluster-wire.h"
+
+#include <nats/nats.h>
 
 #include <string.h>
 
@@ -179,6 +182,153 @@ test_typing (void)
   g_assert_cmpuint (natter_test_server_get_metric (b, "natterd_cluster_received_total"), ==, 1);
 }
 
+/* The next message on @sub whose data holds @needle (others skipped). */
+static natsMsg *
+next_with (natsSubscription *sub,
+           const char       *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + NATTER_TEST_TIMEOUT_MS * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      natsMsg *msg = NULL;
+
+      if (natsSubscription_NextMsg (&msg, sub, 1000) != NATS_OK)
+        continue;
+      if (g_strstr_len (natsMsg_GetData (msg), natsMsg_GetDataLength (msg), needle) != NULL)
+        return msg;
+      natsMsg_Destroy (msg);
+    }
+  g_error ("nothing with %s on %s", needle, natsSubscription_GetSubject (sub));
+  return NULL;
+}
+
+static void
+publish_batch (natsConnection        *connection,
+               const char            *node,
+               NatterdClusterPayload *payload)
+{
+  g_autoptr(GPtrArray) payloads = g_ptr_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_ptr_array_add (payloads, payload);
+  bytes = natterd_cluster_wire_encode (node, payloads);
+  g_assert_cmpint (natsConnection_Publish (connection, "natter.default.node.b", g_bytes_get_data (bytes, NULL),
+                                           (int) g_bytes_get_size (bytes)), ==, NATS_OK);
+}
+
+/* Deliveries travel as protobuf batches (natterd-cluster.proto) to a node
+ * that announced the version it reads, as JSON to one that announced none
+ * (an older natterd), whose JSON deliveries are still taken; a batch or a
+ * delivery that fails the checks is dropped and the node keeps serving. */
+static void
+test_wire (void)
+{
+  const char * const users[] = { "alice", "bob", "carol", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) alice = cluster_client (cluster, b, "alice", "d1");
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, a, "bob", "d1");
+  const char *app = natter_test_server_get_app_key (a);
+  g_autofree char *old_node = g_strdup_printf ("{\"t\":\"node\",\"node\":\"old\",\"started\":1,"
+                                               "\"sessions\":[[\"%s\",\"carol\",\"c1\",\"web\"]]}", app);
+  g_autofree char *old_typing = g_strdup_printf ("[{\"t\":\"status\",\"node\":\"old\",\"app\":\"%s\",\"md\":false,"
+                                                 "\"m\":{\"ct\":1,\"from\":\"carol\",\"to\":\"alice\",\"obj\":\"RC:TypSts\","
+                                                 "\"content\":\"{\\\"typingContentType\\\":\\\"json\\\"}\",\"flags\":4}}]", app);
+  NatterdMessage typing = {
+    .conversation_type = 1, .sender_user_id = (char *) "carol", .target_id = (char *) "alice",
+    .object_name = (char *) "RC:TypSts", .flags = NATTER_MESSAGE_FLAG_STATUS,
+  };
+  NatterdClusterPayload status = { .type = NATTERD_CLUSTER_STATUS, .app = app, .message = typing };
+  natsConnection *connection = NULL;
+  natsSubscription *to_b = NULL, *to_old = NULL;
+  natsMsg *msg;
+  g_autoptr(GPtrArray) payloads = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+  const NatterdClusterPayload *inbox;
+
+  g_assert_cmpint (natsConnection_ConnectTo (&connection, natter_test_nats_get_url (cluster->nats)), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_SubscribeSync (&to_b, connection, "natter.default.node.b"), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_SubscribeSync (&to_old, connection, "natter.default.node.old"), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_FlushTimeout (connection, 5000), ==, NATS_OK);
+
+  /* a to b: one batch, alice's inbox entry in it, checked on the way in. */
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"as protobuf\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (alice, "{\"content\":\"as protobuf\"}");
+  msg = next_with (to_b, "as protobuf");
+  g_assert_cmpint (natsMsg_GetData (msg)[0], ==, 0x08);
+  payloads = natterd_cluster_decode (natsMsg_GetData (msg), (gsize) natsMsg_GetDataLength (msg), &error);
+  g_assert_no_error (error);
+  natsMsg_Destroy (msg);
+  g_assert_cmpuint (payloads->len, >=, 1);
+  inbox = g_ptr_array_index (payloads, 0);
+  g_assert_cmpint (inbox->type, ==, NATTERD_CLUSTER_INBOX);
+  g_assert_cmpstr (inbox->node, ==, "a");
+  g_assert_cmpstr (inbox->user, ==, "alice");
+  g_assert_cmpuint (inbox->seq, ==, got->deliver->seq);
+  g_assert_cmpstr (inbox->message.uid, ==, ack->publish_ack->message_uid);
+  g_assert_cmpstr (inbox->message.content, ==, "{\"content\":\"as protobuf\"}");
+  g_clear_pointer (&ack, natter_frame_free);
+
+  /* A node of an older natterd (no "wire" in its announcement) holding
+   * carol: a sends it JSON. */
+  g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.all", old_node), ==, NATS_OK);
+  g_assert_true (cluster_wait_online (a, "carol", TRUE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.all", old_node), ==, NATS_OK);
+  ack = natter_test_client_send_message (bob, 1, "carol", "RC:TxtMsg", "{\"content\":\"as json\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  msg = next_with (to_old, "as json");
+  g_assert_cmpint (natsMsg_GetData (msg)[0], ==, '[');
+  natsMsg_Destroy (msg);
+
+  /* b takes that node's JSON deliveries; then batches that fail the
+   * checks (a newer version, cut short, a bad node name, a bad sender)
+   * deliver nothing, and the good one after them arrives. */
+  g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.node.b", old_typing), ==, NATS_OK);
+  g_clear_pointer (&got, natter_frame_free);
+  got = cluster_expect_deliver (alice, "{\"typingContentType\":\"json\"}");
+  g_assert_cmpstr (got->deliver->message->sender_user_id, ==, "carol");
+  {
+    g_autoptr(GPtrArray) one = g_ptr_array_new ();
+    g_autoptr(GBytes) bytes = NULL;
+    g_autofree guint8 *newer = NULL;
+    gsize size;
+
+    status.message.content = (char *) "{\"typingContentType\":\"newer\"}";
+    g_ptr_array_add (one, &status);
+    bytes = natterd_cluster_wire_encode ("x", one);
+    size = g_bytes_get_size (bytes);
+    newer = g_memdup2 (g_bytes_get_data (bytes, NULL), size);
+    g_assert_cmpint (newer[0], ==, 0x08);
+    g_assert_cmpint (newer[1], ==, NATTERD_CLUSTER_WIRE_VERSION);
+    newer[1] = NATTERD_CLUSTER_WIRE_VERSION + 1;
+    g_assert_cmpint (natsConnection_Publish (connection, "natter.default.node.b", newer, (int) size), ==, NATS_OK);
+    g_assert_cmpint (natsConnection_Publish (connection, "natter.default.node.b", g_bytes_get_data (bytes, NULL),
+                                             (int) size - 3), ==, NATS_OK);
+  }
+  status.message.content = (char *) "{\"typingContentType\":\"bad node\"}";
+  publish_batch (connection, "x.y", &status);
+  status.message.content = (char *) "{\"typingContentType\":\"bad sender\"}";
+  status.message.sender_user_id = (char *) "carol smith";
+  publish_batch (connection, "x", &status);
+  status.message.sender_user_id = (char *) "carol";
+  status.message.content = (char *) "{\"typingContentType\":\"protobuf\"}";
+  publish_batch (connection, "x", &status);
+  g_assert_cmpint (natsConnection_FlushTimeout (connection, 5000), ==, NATS_OK);
+  g_clear_pointer (&got, natter_frame_free);
+  got = cluster_expect_deliver (alice, "{\"typingContentType\":\"protobuf\"}");
+  g_assert_cmpuint (got->deliver->message->flags, ==, NATTER_MESSAGE_FLAG_STATUS);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+
+  natsSubscription_Destroy (to_b);
+  natsSubscription_Destroy (to_old);
+  natsConnection_Destroy (connection);
+}
+
 typedef struct
 {
   GHashTable *uids;             /* message uids received */
@@ -297,6 +447,7 @@ main (int   argc,
   g_test_add_func ("/cluster/delivery/typing", test_typing);
   g_test_add_func ("/cluster/delivery/burst", test_burst);
   g_test_add_func ("/cluster/delivery/nats-restart", test_nats_restart);
+  g_test_add_func ("/cluster/delivery/wire", test_wire);
 
   return g_test_run ();
 }

@@ -279,6 +279,66 @@ join_room (NatterTestClient *client,
   return natter_test_client_query (client, &query);
 }
 
+static gboolean
+joined_r1 (gpointer data)
+{
+  g_autoptr(NatterFrame) joined = join_room (data, "r1");
+
+  return joined->result->code == 0;
+}
+
+/* A block from the server API on a of bob, a member on b: whoever is
+ * still in the room hears "Kicked" once, on both nodes; bob hears 23409
+ * and not the notice (#16). */
+static void
+test_kick_notice (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) alice = cluster_connect (pair->a, alice_token);
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->b, bob_token);
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->b, carol_token);
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(NatterFrame) frame = NULL;
+  NatterTestClient *listeners[] = { alice, carol };
+
+  reply = natter_test_server_api (pair->a, NULL, "chatroom/create", "chatroom[r1]", "R1", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_clear_pointer (&reply, json_object_unref);
+  g_assert_true (natter_test_wait (joined_r1, alice, NATTER_TEST_TIMEOUT_MS));
+  /* b learns of the room over NATS. */
+  g_assert_true (natter_test_wait (joined_r1, bob, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (natter_test_wait (joined_r1, carol, NATTER_TEST_TIMEOUT_MS));
+
+  reply = natter_test_server_api (pair->a, NULL, "chatroom/user/block/add", "chatroomId", "r1",
+                                  "userId", "bob", "minute", "5", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  for (guint i = 0; i < G_N_ELEMENTS (listeners); i++)
+    {
+      Natter__Message *m;
+
+      frame = natter_test_client_expect (listeners[i], NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+      g_assert_nonnull (frame);
+      m = frame->deliver->message;
+      g_assert_cmpstr (m->object_name, ==, "NT:ChrmNtf");
+      g_assert_cmpstr (m->sender_user_id, ==, "bob");
+      g_assert_cmpstr (m->target_id, ==, "r1");
+      g_assert_cmpint (m->conversation_type, ==, 4);
+      g_assert_true (m->flags & NATTER_MESSAGE_FLAG_STATUS);
+      g_assert_nonnull (strstr (m->content, "\"Kicked\""));
+      g_clear_pointer (&frame, natter_frame_free);
+    }
+  frame = natter_test_client_expect (bob, NATTER__FRAME__BODY_CHATROOM_EVENT, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpint (frame->chatroom_event->code, ==, NATTER_CODE_KICKED_FROM_CHATROOM);
+  /* Once: one node said it. */
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 500);
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 200);
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_DELIVER, 200);
+}
+
 /* bob's name as @client's node has it. */
 static char *
 profile_name (NatterTestClient *client,
@@ -646,6 +706,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
   g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
+  g_test_add_func ("/cluster/pg/kick-notice", test_kick_notice);
 
   return g_test_run ();
 }

@@ -130,6 +130,72 @@ test_online_query (void)
   g_assert_false (result->result->online_status->statuses[1]->online);
 }
 
+/* @user's last seen as @client's node answers a subscription (0:
+ * unknown). */
+static gint64
+last_seen_of (NatterTestClient *client,
+              const char       *user)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__SubscribeRequest subscribe = NATTER__SUBSCRIBE_REQUEST__INIT;
+  char *ids[] = { (char *) user };
+  g_autoptr(NatterFrame) result = NULL;
+
+  subscribe.user_ids = ids;
+  subscribe.n_user_ids = 1;
+  subscribe.expiry = 3600;
+  query.method_case = NATTER__QUERY__METHOD_SUBSCRIBE;
+  query.subscribe = &subscribe;
+  result = natter_test_client_query (client, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpuint (result->result->subscribe->n_statuses, ==, 1);
+  g_assert_false (result->result->subscribe->statuses[0]->online);
+  return result->result->subscribe->statuses[0]->last_seen;
+}
+
+/* Last seen is the time the node that held the last session says it
+ * went: every node answers the same (#16), also for a session held by a
+ * node that says so over NATS. */
+static void
+test_last_seen (void)
+{
+  const char * const users[] = { "alice", "bob", "carol", NULL };
+  g_autoptr(Cluster) cluster = cluster_new (2, NULL, users);
+  NatterTestServer *a = cluster->nodes[0], *b = cluster->nodes[1];
+  g_autoptr(NatterTestClient) bob = cluster_client (cluster, a, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = cluster_client (cluster, b, "carol", "c1");
+  NatterTestClient *alice = cluster_client (cluster, b, "alice", "a1");
+  const char *app = natter_test_server_get_app_key (a);
+  g_autofree char *on_x = g_strdup_printf ("{\"t\":\"on\",\"node\":\"x\",\"app\":\"%s\",\"user\":\"alice\","
+                                           "\"device\":\"x1\",\"platform\":\"web\",\"at\":1}", app);
+  g_autofree char *off_x = g_strdup_printf ("{\"t\":\"off\",\"node\":\"x\",\"app\":\"%s\",\"user\":\"alice\","
+                                            "\"device\":\"x1\",\"at\":1700000000123}", app);
+  natsConnection *connection = NULL;
+  gint64 seen_a, seen_b;
+
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_free (alice);
+  g_assert_true (cluster_wait_online (a, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (cluster_wait_online (b, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
+  seen_a = last_seen_of (bob, "alice");
+  seen_b = last_seen_of (carol, "alice");
+  g_assert_cmpint (seen_b, >, 0);
+  g_assert_cmpint (seen_a, ==, seen_b);
+
+  /* A session on node x (another natterd, seen over NATS): a takes x's
+   * time, not its own. */
+  g_assert_cmpint (natsConnection_ConnectTo (&connection, natter_test_nats_get_url (cluster->nats)), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.all", on_x), ==, NATS_OK);
+  g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (natsConnection_PublishString (connection, "natter.default.all", off_x), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_FlushTimeout (connection, 5000), ==, NATS_OK);
+  g_assert_true (cluster_wait_online (a, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_true (cluster_wait_online (b, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpint (last_seen_of (bob, "alice"), ==, 1700000000123);
+  g_assert_cmpint (last_seen_of (carol, "alice"), ==, 1700000000123);
+  natsConnection_Destroy (connection);
+}
+
 /* A user created through the API on a after the nodes started: b knows
  * it at once, its token works there, and a message from a reaches it. */
 static void
@@ -276,6 +342,7 @@ main (int   argc,
   g_test_add_func ("/cluster/sessions/gag", test_gag);
   g_test_add_func ("/cluster/sessions/new-user", test_new_user);
   g_test_add_func ("/cluster/sessions/online-query", test_online_query);
+  g_test_add_func ("/cluster/sessions/last-seen", test_last_seen);
   g_test_add_func ("/cluster/sessions/bad-input", test_bad_input);
   g_test_add_func ("/cluster/sessions/chatroom-ban-and-destroy", test_chatroom_ban_and_destroy);
 

@@ -358,6 +358,97 @@ test_shared_objects (Fixture       *fixture,
   g_assert_cmpuint (status_notified, ==, 1);
 }
 
+/* alice's group message "G-1" as a history answer gives it, read by @readers. */
+static NatterMessage *
+own_group_message (const char * const *readers)
+{
+  g_autoptr(JsonObject) content = natter_content_new_text ("read this");
+
+  if (readers != NULL)
+    {
+      JsonObject *receipt = json_object_new ();
+      JsonArray *read_by = json_array_new ();
+
+      for (guint i = 0; readers[i] != NULL; i++)
+        json_array_add_string_element (read_by, readers[i]);
+      json_object_set_boolean_member (receipt, "requested", TRUE);
+      json_object_set_array_member (receipt, "readBy", read_by);
+      json_object_set_object_member (content, "receipt", receipt);
+    }
+  return natter_message_new_full (0, "G-1", NATTER_CONVERSATION_GROUP, "team", "alice", NATTER_OBJECT_TEXT,
+                                  content, NATTER_MESSAGE_DIRECTION_SEND, NATTER_SENT_STATUS_SENT, T0, T0,
+                                  FALSE, 0, NULL, NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED);
+}
+
+static void
+add_history (NatterStore   *store,
+             NatterMessage *message)
+{
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (messages, message);
+  natter_store_add_history_async (store, messages, NULL, test_store_result_cb, &result);
+  test_wait_result (&result, 10);
+  stored = natter_store_add_history_finish (store, result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (stored);
+}
+
+/* A message stored before anyone read it takes the readers a later
+ * history or timeline answer gives (union, never fewer), and its object
+ * follows: the row shows "Read by" (#16). */
+static void
+test_history_merges_readers (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr(NatterMessage) message = NULL;
+  g_auto(GStrv) read_by = NULL;
+  guint content_notified = 0;
+
+  add_history (fixture->store, own_group_message (NULL));
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GError) error = NULL;
+
+    natter_store_get_message_by_uid_async (fixture->store, "G-1", NULL, test_store_result_cb, &result);
+    test_wait_result (&result, 10);
+    message = natter_store_get_message_finish (fixture->store, result, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (message);
+  }
+  read_by = natter_message_dup_read_by (message);
+  g_assert_cmpuint (g_strv_length (read_by), ==, 0);
+  g_clear_pointer (&read_by, g_strfreev);
+  g_signal_connect (message, "notify::content", G_CALLBACK (count_notify), &content_notified);
+
+  add_history (fixture->store, own_group_message ((const char * const[]) { "bob", NULL }));
+  read_by = natter_message_dup_read_by (message);
+  g_assert_nonnull (read_by);
+  g_assert_cmpuint (g_strv_length (read_by), ==, 1);
+  g_assert_cmpstr (read_by[0], ==, "bob");
+  g_assert_true (natter_message_get_receipt_requested (message));
+  g_assert_cmpuint (content_notified, >=, 1);
+  g_assert_cmpstr (natter_message_get_text (message), ==, "read this");
+
+  add_history (fixture->store, own_group_message ((const char * const[]) { "carol", "bob", NULL }));
+  g_clear_pointer (&read_by, g_strfreev);
+  read_by = natter_message_dup_read_by (message);
+  g_assert_cmpuint (g_strv_length (read_by), ==, 2);
+  g_assert_true (g_strv_contains ((const char * const *) read_by, "bob"));
+  g_assert_true (g_strv_contains ((const char * const *) read_by, "carol"));
+
+  /* Fewer given: nothing is taken away, nothing changes. */
+  content_notified = 0;
+  add_history (fixture->store, own_group_message ((const char * const[]) { "bob", NULL }));
+  g_clear_pointer (&read_by, g_strfreev);
+  read_by = natter_message_dup_read_by (message);
+  g_assert_cmpuint (g_strv_length (read_by), ==, 2);
+  g_assert_cmpuint (content_notified, ==, 0);
+}
+
 static void
 test_conversation_summary (Fixture       *fixture,
                            gconstpointer  data)
@@ -1330,6 +1421,8 @@ main (int   argc,
   g_test_add ("/store/add-dedupe-unread", Fixture, NULL, fixture_set_up, test_add_dedupe_unread,
               fixture_tear_down);
   g_test_add ("/store/shared-objects", Fixture, NULL, fixture_set_up, test_shared_objects,
+              fixture_tear_down);
+  g_test_add ("/store/history-merges-readers", Fixture, NULL, fixture_set_up, test_history_merges_readers,
               fixture_tear_down);
   g_test_add ("/store/conversation-summary", Fixture, NULL, fixture_set_up, test_conversation_summary,
               fixture_tear_down);

@@ -1,8 +1,10 @@
 /* natter-fuzz-seeds.c — writes the binary seeds of tests/fuzz/corpus:
  * frames (natter-fuzz-frame), runs of server frames (natter-fuzz-client),
  * WebSocket streams (natter-fuzz-websocket) and tokens
- * (natter-fuzz-token). The text seeds of the other targets are written by
- * hand. After a change to natter.proto or to the tokens:
+ * (natter-fuzz-token) and batches of deliveries between nodes
+ * (natter-fuzz-cluster, natterd-cluster.proto). The text seeds of the
+ * other targets are written by hand. After a change to natter.proto,
+ * natterd-cluster.proto or the tokens:
  *
  *   _build/tests/fuzz/natter-fuzz-seeds tests/fuzz/corpus
  *
@@ -16,6 +18,7 @@
 #include "natter-frame.h"
 #include "natter-fuzz.h"
 #include "natter-object-names.h"
+#include "natterd-cluster-wire.h"
 #include "natterd-directory.h"
 
 static const char *top;
@@ -199,6 +202,90 @@ write_token_seeds (void)
       write_file ("token", tokens[i].name, token, strlen (token));
     }
   write_file ("token", "no-mac", "MTpmdXp6YXBwOmFsaWNlOjA6MA", strlen ("MTpmdXp6YXBwOmFsaWNlOjA6MA"));
+}
+
+static void
+write_batch (const char *name,
+             const char *node,
+             GPtrArray  *payloads)
+{
+  g_autoptr(GBytes) bytes = natterd_cluster_wire_encode (node, payloads);
+
+  write_file ("cluster", name, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+/* One batch of each kind of delivery, one of several, and some that the
+ * checks refuse (a newer version, a bad node name, a bad sender id). */
+static void
+write_cluster_seeds (void)
+{
+  NatterdMessage text = {
+    .id = 1, .uid = (char *) "0000-0001-A2WV-TN0M", .conversation_type = 1,
+    .sender_user_id = (char *) "bob", .target_id = (char *) "alice",
+    .object_name = (char *) NATTER_OBJECT_TEXT, .content = (char *) "{\"content\":\"hi from a\"}",
+    .push_content = (char *) "hi", .flags = 3, .sent_time = NATTER_FUZZ_NOW_MS,
+  };
+  NatterdMessage group = text, typing = text;
+  NatterdClusterPayload inbox = { .type = NATTERD_CLUSTER_INBOX, .app = "uk2zolqfvd4cmfcs",
+                                  .user = "alice", .seq = 1, .message = text };
+  NatterdClusterPayload inbox_bob = inbox;
+  NatterdClusterPayload timeline = { .type = NATTERD_CLUSTER_TIMELINE, .app = "uk2zolqfvd4cmfcs",
+                                     .sender_devices = TRUE };
+  NatterdClusterPayload room = { .type = NATTERD_CLUSTER_ROOM, .app = "uk2zolqfvd4cmfcs" };
+  NatterdClusterPayload status = { .type = NATTERD_CLUSTER_STATUS, .app = "uk2zolqfvd4cmfcs",
+                                   .multi_device = TRUE };
+  NatterdClusterPayload head = { .type = NATTERD_CLUSTER_HEAD, .app = "uk2zolqfvd4cmfcs",
+                                 .user = "alice", .seq = 7 };
+  NatterdClusterPayload bad_sender = inbox;
+  const struct {
+    const char *name;
+    NatterdClusterPayload *payload;
+  } single[] = {
+    { "batch-inbox", &inbox }, { "batch-timeline", &timeline }, { "batch-room", &room },
+    { "batch-status", &status }, { "batch-head", &head }, { "batch-bad-sender", &bad_sender },
+  };
+  g_autoptr(GPtrArray) payloads = g_ptr_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GByteArray) newer = NULL;
+
+  group.conversation_type = 3;
+  group.target_id = (char *) "g1";
+  group.timeline_seq = 4;
+  timeline.message = group;
+  room.message = group;
+  room.message.conversation_type = 4;
+  room.message.target_id = (char *) "room1";
+  typing.uid = NULL;
+  typing.object_name = (char *) NATTER_OBJECT_TYPING_STATUS;
+  typing.content = (char *) "{\"typingContentType\":\"RC:TxtMsg\"}";
+  typing.push_content = NULL;
+  typing.flags = NATTER_MESSAGE_FLAG_STATUS;
+  status.message = typing;
+  inbox_bob.user = "bob";
+  inbox_bob.seq = 2;
+  bad_sender.message.sender_user_id = (char *) "bob smith";
+
+  for (guint i = 0; i < G_N_ELEMENTS (single); i++)
+    {
+      g_ptr_array_set_size (payloads, 0);
+      g_ptr_array_add (payloads, single[i].payload);
+      write_batch (single[i].name, "a", payloads);
+    }
+  g_ptr_array_set_size (payloads, 0);
+  g_ptr_array_add (payloads, &inbox);
+  g_ptr_array_add (payloads, &inbox_bob);
+  g_ptr_array_add (payloads, &timeline);
+  g_ptr_array_add (payloads, &status);
+  write_batch ("batch-several", "node-b_2", payloads);
+  write_batch ("batch-bad-node-name", "a.b", payloads);
+
+  /* Version 2: the tag of field 1 and a varint. */
+  bytes = natterd_cluster_wire_encode ("a", payloads);
+  newer = g_byte_array_new ();
+  g_byte_array_append (newer, g_bytes_get_data (bytes, NULL), (guint) g_bytes_get_size (bytes));
+  g_assert (newer->data[0] == 0x08 && newer->data[1] == NATTERD_CLUSTER_WIRE_VERSION);
+  newer->data[1] = NATTERD_CLUSTER_WIRE_VERSION + 1;
+  write_file ("cluster", "batch-newer-version", newer->data, newer->len);
 }
 
 int
@@ -465,5 +552,6 @@ main (int   argc,
 
   write_websocket_seeds (connect_bytes);
   write_token_seeds ();
+  write_cluster_seeds ();
   return 0;
 }

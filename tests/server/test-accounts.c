@@ -1058,6 +1058,64 @@ test_logins_do_not_stall (void)
   g_assert_cmpint (slowest, <, 750 * 1000);
 }
 
+static void
+privacy_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Burst *burst = user_data;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+
+  if (body != NULL && g_strstr_len (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
+                                    "\"code\":200") != NULL)
+    burst->ok++;
+  burst->pending--;
+}
+
+/* Two privacy.json POSTs at once, each setting one of the two: the
+ * second starts from what the first stored, so the row holds both, as
+ * this node has it and as the store has it after a restart (#16). */
+static void
+test_privacy_race (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (NULL, OPEN_APP);
+  g_autoptr(SoupSession) posts = soup_session_new_with_options ("max-conns-per-host", 4, NULL);
+  g_autofree char *carol = register_user (server, "carol", "a long password");
+
+  for (guint round = 0; round < 3; round++)
+    {
+      const char *forms[] = { "messagesFrom=contacts", "showOnline=false" };
+      g_autoptr(JsonObject) reply = NULL;
+      Burst burst = { 0 };
+
+      reply = account (server, "POST", carol, "privacy", "messagesFrom", "anyone", "showOnline", "true", NULL);
+      assert_code (reply, 200);
+      g_clear_pointer (&reply, json_object_unref);
+      for (guint i = 0; i < G_N_ELEMENTS (forms); i++)
+        {
+          g_autoptr(SoupMessage) message = account_message (server, "POST", carol, "privacy",
+                                                            forms[(i + round) % 2]);
+
+          burst.pending++;
+          soup_session_send_and_read_async (posts, message, G_PRIORITY_DEFAULT, NULL, privacy_done, &burst);
+        }
+      while (burst.pending > 0)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (burst.ok, ==, 2);
+
+      reply = account (server, "GET", carol, "privacy", NULL);
+      g_assert_cmpstr (json_object_get_string_member (reply, "messagesFrom"), ==, "contacts");
+      g_assert_false (json_object_get_boolean_member (reply, "showOnline"));
+      g_clear_pointer (&reply, json_object_unref);
+      /* What the store holds. */
+      natter_test_server_stop (server);
+      natter_test_server_restart (server);
+      reply = account (server, "GET", carol, "privacy", NULL);
+      g_assert_cmpstr (json_object_get_string_member (reply, "messagesFrom"), ==, "contacts");
+      g_assert_false (json_object_get_boolean_member (reply, "showOnline"));
+    }
+}
+
 /* The server end of #14's bar. */
 static void
 test_bar (void)
@@ -1140,5 +1198,6 @@ main (int   argc,
   g_test_add_func ("/server/accounts/groups-never-ownerless", test_groups_never_ownerless);
   g_test_add_func ("/server/accounts/logins-do-not-stall", test_logins_do_not_stall);
   g_test_add_func ("/server/accounts/bar", test_bar);
+  g_test_add_func ("/server/accounts/privacy-race", test_privacy_race);
   return g_test_run ();
 }
