@@ -1598,6 +1598,12 @@ void
 natter_call_media_prepare_finish (void)
 {
   natter_call_media_prepare ();
+  natter_call_media_prepare_wait ();
+}
+
+void
+natter_call_media_prepare_wait (void)
+{
   /* Joining twice is not allowed: keep a finished marker instead. */
   g_mutex_lock (&prepare_lock);
   if (prepare_thread_handle != NULL && prepare_thread_handle != (GThread *) &prepare_lock)
