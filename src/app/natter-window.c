@@ -495,6 +495,22 @@ stop (NatterWindow *self)
   update_title (self);
 }
 
+/* The first page comes at once: a crossfade from the empty loading page
+ * draws the window twice into window-sized groups each frame for 200 ms,
+ * while the conversation list loads and comes on screen (#17). */
+static void
+show_page (NatterWindow *self,
+           const char   *name)
+{
+  gboolean first = g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "loading") == 0;
+
+  if (first)
+    gtk_stack_set_transition_type (self->stack, GTK_STACK_TRANSITION_TYPE_NONE);
+  gtk_stack_set_visible_child_name (self->stack, name);
+  if (first)
+    gtk_stack_set_transition_type (self->stack, GTK_STACK_TRANSITION_TYPE_CROSSFADE);
+}
+
 static void
 session_state_changed_cb (NatterWindow       *self,
                           NatterSessionState  state)
@@ -505,11 +521,11 @@ session_state_changed_cb (NatterWindow       *self,
       break;
     case NATTER_SESSION_STATE_SIGNED_OUT:
       stop (self);
-      gtk_stack_set_visible_child_name (self->stack, "sign-in");
+      show_page (self, "sign-in");
       g_clear_pointer (&self->pending_target, g_free);
       break;
     case NATTER_SESSION_STATE_RESTORED:
-      gtk_stack_set_visible_child_name (self->stack, "main");
+      show_page (self, "main");
       update_title (self);
       connect_soon (self);
       if (self->pending_target != NULL)
@@ -519,7 +535,7 @@ session_state_changed_cb (NatterWindow       *self,
         }
       break;
     case NATTER_SESSION_STATE_SIGNED_IN:
-      gtk_stack_set_visible_child_name (self->stack, "main");
+      show_page (self, "main");
       update_title (self);
       start_calls (self);
       break;
