@@ -1543,8 +1543,19 @@ measure_hd_encoder (void)
   return MAX (probe.total / (probe.frames - HD_PROBE_SKIPPED), 1);
 }
 
+static gpointer
+probe_thread (gpointer data)
+{
+  gint64 cpu = measure_hd_encoder ();
+
+  g_debug ("a 1280×720 frame takes the encoder %" G_GINT64_FORMAT " µs of CPU", cpu);
+  g_atomic_int_set (&hd_frame_cpu_us, (gint) CLAMP (cpu, -1, G_MAXINT));
+  return NULL;
+}
+
 /* dtlsdec generates the process-wide certificate when its first instance is
- * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)). */
+ * created, and keeps it (gst_dtls_dec_init → get_agent_by_pem (NULL)).
+ * @data: whether to time the encoder too. */
 static gpointer
 prepare_thread (gpointer data)
 {
@@ -1568,12 +1579,8 @@ prepare_thread (gpointer data)
       g_autoptr(GstDeviceMonitor) monitor = natter_call_devices_get_monitor ();
     }
   natter_call_media_options_clear (&options);
-  {
-    gint64 cpu = measure_hd_encoder ();
-
-    g_debug ("a 1280×720 frame takes the encoder %" G_GINT64_FORMAT " µs of CPU", cpu);
-    g_atomic_int_set (&hd_frame_cpu_us, (gint) CLAMP (cpu, -1, G_MAXINT));
-  }
+  if (GPOINTER_TO_INT (data))
+    probe_thread (NULL);
 #ifdef __GLIBC__
   /* Reading the plugin registry and making the key leave ~10 MB of freed
    * heap behind (the app's RSS): give it back. */
@@ -1583,14 +1590,40 @@ prepare_thread (gpointer data)
 }
 
 static GThread *prepare_thread_handle;
+static GThread *probe_thread_handle;
+static gboolean prepare_probes;  /* the preparation times the encoder itself */
 static GMutex prepare_lock;
+
+static void
+start_preparing (gboolean probe)
+{
+  g_mutex_lock (&prepare_lock);
+  if (prepare_thread_handle == NULL)
+    {
+      prepare_probes = probe;
+      prepare_thread_handle = g_thread_new ("natter-call-prepare", prepare_thread, GINT_TO_POINTER (probe));
+    }
+  g_mutex_unlock (&prepare_lock);
+}
 
 void
 natter_call_media_prepare (void)
 {
+  start_preparing (TRUE);
+}
+
+void
+natter_call_media_prepare_for_call (void)
+{
+  start_preparing (FALSE);
+}
+
+void
+natter_call_media_probe_encoder (void)
+{
   g_mutex_lock (&prepare_lock);
-  if (prepare_thread_handle == NULL)
-    prepare_thread_handle = g_thread_new ("natter-call-prepare", prepare_thread, NULL);
+  if (probe_thread_handle == NULL && !prepare_probes && g_atomic_int_get (&hd_frame_cpu_us) == 0)
+    probe_thread_handle = g_thread_new ("natter-call-probe", probe_thread, NULL);
   g_mutex_unlock (&prepare_lock);
 }
 
@@ -1598,12 +1631,23 @@ void
 natter_call_media_prepare_finish (void)
 {
   natter_call_media_prepare ();
+  natter_call_media_prepare_wait ();
+}
+
+void
+natter_call_media_prepare_wait (void)
+{
   /* Joining twice is not allowed: keep a finished marker instead. */
   g_mutex_lock (&prepare_lock);
   if (prepare_thread_handle != NULL && prepare_thread_handle != (GThread *) &prepare_lock)
     {
       g_thread_join (prepare_thread_handle);
       prepare_thread_handle = (GThread *) &prepare_lock;
+    }
+  if (probe_thread_handle != NULL && probe_thread_handle != (GThread *) &prepare_lock)
+    {
+      g_thread_join (probe_thread_handle);
+      probe_thread_handle = (GThread *) &prepare_lock;
     }
   g_mutex_unlock (&prepare_lock);
 }

@@ -42,6 +42,14 @@ void             natter_call_media_prepare              (void);
 /* Blocks until that certificate exists (command-line tools, before their
  * first call; never on a GTK main thread). */
 void             natter_call_media_prepare_finish       (void);
+/* The same without timing the encoder, for a call about to run (the
+ * probe's 1280×720 frames would take its CPU): the app's first call. */
+void             natter_call_media_prepare_for_call     (void);
+/* Times the encoder on a thread, once, if nothing did (after a call). */
+void             natter_call_media_probe_encoder        (void);
+/* Blocks until a preparation or probe started before is done; starts none
+ * (an app quitting: exiting while the key is made crashes in OpenSSL). */
+void             natter_call_media_prepare_wait         (void);
 
 /* The camera's size when NATTER_CALL_VIDEO_CAPS does not set one:
  * 1280×720 when natter_call_media_prepare() measured that this machine

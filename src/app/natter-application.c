@@ -668,8 +668,9 @@ natter_application_shutdown (GApplication *app)
   G_APPLICATION_CLASS (natter_application_parent_class)->shutdown (app);
 
   /* The calls' DTLS key may still be in the making on its thread (a
-   * quit right after start): exiting under it crashes in OpenSSL. */
-  natter_call_media_prepare_finish ();
+   * quit right after the first call began): exiting under it crashes in
+   * OpenSSL. */
+  natter_call_media_prepare_wait ();
 }
 
 static void

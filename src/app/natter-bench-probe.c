@@ -49,6 +49,7 @@ typedef struct {
   long settled_rss_kib;     /* 5 s after the map, when the chat is clicked */
   gboolean settled_librsvg;  /* librsvg mapped then */
   gboolean settled_gl;       /* a GL driver mapped then */
+  gboolean settled_call;     /* GStreamer plugins mapped then */
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
@@ -107,24 +108,40 @@ thread_cpu_ms (void)
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* Whether /proc/self/maps names one of @needles (NULL-terminated). */
+static gboolean
+maps_name (const char * const *needles)
+{
+  g_autofree char *maps = NULL;
+
+  if (!g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL))
+    return FALSE;
+  for (guint i = 0; needles[i] != NULL; i++)
+    if (strstr (maps, needles[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 /* Whether an SVG was drawn: gdk-pixbuf's SVG loader maps librsvg (~6.5 MiB). */
 static gboolean
 librsvg_mapped (void)
 {
-  g_autofree char *maps = NULL;
-
-  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) && strstr (maps, "librsvg") != NULL;
+  return maps_name ((const char * const[]) { "librsvg", NULL });
 }
 
 /* Whether a GL driver was loaded: Mesa's, and with llvmpipe LLVM (57 MiB). */
 static gboolean
 gl_driver_mapped (void)
 {
-  g_autofree char *maps = NULL;
+  return maps_name ((const char * const[]) { "_dri.so", "libGLX_mesa", "libEGL_mesa", "libLLVM", NULL });
+}
 
-  return g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL) &&
-         (strstr (maps, "_dri.so") != NULL || strstr (maps, "libGLX_mesa") != NULL ||
-          strstr (maps, "libEGL_mesa") != NULL || strstr (maps, "libLLVM") != NULL);
+/* Whether the calls' machinery was started: GStreamer plugins loaded (the
+ * call elements, the DTLS key's OpenSSL, the encoder probe: ~20 MiB). */
+static gboolean
+call_media_mapped (void)
+{
+  return maps_name ((const char * const[]) { "/gstreamer-1.0/", "libcrypto.so", NULL });
 }
 
 static double
@@ -168,14 +185,14 @@ finish (Probe *probe)
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
-          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s}\n",
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
-          next_cpu_median, probe->settled_gl ? "true" : "false");
+          next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false");
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -189,6 +206,7 @@ start_open (Probe *probe)
   probe->settled_rss_kib = natter_bench_rss_kib ();
   probe->settled_librsvg = librsvg_mapped ();
   probe->settled_gl = gl_driver_mapped ();
+  probe->settled_call = call_media_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);

@@ -105,6 +105,19 @@ test_no_gl_with_cairo (void)
   g_assert_false (json_object_get_boolean_member (figures, "glDriverMapped"));
 }
 
+/* The calls' machinery (GStreamer's plugins, the DTLS key, the encoder
+ * probe: ~20 MiB and CPU time on the other core while the list loads)
+ * comes with the first call, not at start. */
+static void
+test_no_call_media_at_start (void)
+{
+  g_autoptr(JsonObject) figures = start_figures (20);
+
+  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
+  g_assert_true (json_object_has_member (figures, "callMediaMapped"));
+  g_assert_false (json_object_get_boolean_member (figures, "callMediaMapped"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -113,5 +126,6 @@ main (int   argc,
   g_test_add_func ("/start/no-svg", test_no_svg_at_start);
   g_test_add_func ("/start/first-screen", test_first_screen);
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
+  g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
   return g_test_run ();
 }

@@ -15,6 +15,18 @@
 
 #include "natter-test-ui.h"
 
+static gboolean
+file_present (gpointer path)
+{
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+file_gone (gpointer path)
+{
+  return !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
 /* A first run: a wrong token is refused with its reference code and the
  * form stays; the right one signs in and lands in the 0600 file (no
  * keyring here). */
@@ -48,6 +60,8 @@ test_first_run (NatterTestUi  *ui,
   natter_test_ui_wait_connected (ui->window);
   token_path = natter_account_dup_token_path (natter_window_get_account (ui->window));
   g_assert_true (g_str_has_prefix (token_path, ui->profile));
+  /* saved on a thread, started as the connection was accepted */
+  natter_test_ui_wait_until (file_present, token_path, "the token saved");
   g_assert_cmpint (g_stat (token_path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 }
@@ -433,12 +447,6 @@ reopen (NatterTestUi *ui,
   natter_test_ui_open (ui, profile);
   natter_test_ui_wait_for_page (ui->window, "main");
   natter_test_ui_wait_connected (ui->window);
-}
-
-static gboolean
-file_gone (gpointer path)
-{
-  return !g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
 /* With the Secret Service path on but no Secret Service on the bus (a

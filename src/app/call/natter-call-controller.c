@@ -602,8 +602,6 @@ natter_call_controller_new (GtkApplication *application,
   g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
   g_return_val_if_fail (NATTER_IS_CLIENT (client), NULL);
 
-  gst_init (NULL, NULL);
-
   self = g_object_new (NATTER_TYPE_CALL_CONTROLLER, NULL);
   self->application = application;
   self->client = g_object_ref (client);
