@@ -6,6 +6,7 @@
 #define _GNU_SOURCE  /* accept4() */
 
 #include "natterd-socket.h"
+#include "natterd-parse-private.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -1641,27 +1642,23 @@ accept_key (const char *key)
   return g_base64_encode (digest, length);
 }
 
-typedef enum {
-  REQUEST_WAIT,    /* too little to tell */
-  REQUEST_OURS,    /* GET of the WebSocket path */
-  REQUEST_OTHER,   /* for libsoup */
-} RequestKind;
-
-static RequestKind
-classify (NatterdSocketLoop *loop,
-          const char        *data,
-          gsize              length)
+/* Whether the first @length bytes of @data start a GET of @ws_path:
+ * WAIT when too few to tell. */
+static NatterdUpgradeKind
+classify (const char *ws_path,
+          const char *data,
+          gsize       length)
 {
-  gsize path_length = strlen (loop->ws_path);
+  gsize path_length = strlen (ws_path);
   gsize prefix = 4 + path_length;  /* "GET " and the path */
   gsize compared = MIN (length, prefix);
 
   if (strncmp (data, "GET ", MIN (compared, 4)) != 0 ||
-      (compared > 4 && strncmp (data + 4, loop->ws_path, compared - 4) != 0))
-    return REQUEST_OTHER;
+      (compared > 4 && strncmp (data + 4, ws_path, compared - 4) != 0))
+    return NATTERD_UPGRADE_OTHER;
   if (length <= prefix)
-    return REQUEST_WAIT;
-  return data[prefix] == ' ' || data[prefix] == '?' ? REQUEST_OURS : REQUEST_OTHER;
+    return NATTERD_UPGRADE_WAIT;
+  return data[prefix] == ' ' || data[prefix] == '?' ? NATTERD_UPGRADE_OURS : NATTERD_UPGRADE_OTHER;
 }
 
 /* The end of the headers (after the blank line), 0 if not there yet. */
@@ -1693,22 +1690,26 @@ trim (char *text)
   return text;
 }
 
-/* @request is the whole request (NUL-terminated, in the loop's scratch
- * buffer), @length its size in the kernel. */
-static void
-handshake_answer (NatterdSocketLoop *loop,
-                  Handshake         *hs,
-                  char              *request,
-                  gsize              length)
+static NatterdUpgradeKind
+upgrade_refuse (NatterdUpgrade *upgrade,
+                guint           status,
+                const char     *extra_headers,
+                const char     *reason)
 {
-  g_autoptr(GString) protocols = NULL;
-  g_autofree char *reason = NULL;
-  g_autofree char *accept = NULL;
-  g_autofree char *answer = NULL;
-  const char *host = NULL, *upgrade = NULL, *connection = NULL, *key = NULL, *version = NULL;
+  upgrade->status = status;
+  upgrade->extra_headers = extra_headers;
+  upgrade->reason = reason;
+  return NATTERD_UPGRADE_REFUSE;
+}
+
+/* The request line and headers of a whole request, @data[@length] being
+ * its NUL. */
+static NatterdUpgradeKind
+upgrade_parse_headers (char           *request,
+                       NatterdUpgrade *upgrade)
+{
+  const char *host = NULL, *upgrade_header = NULL, *connection = NULL, *version = NULL;
   char *line, *next, *target, *query;
-  guint status = 0;
-  int fd;
 
   /* The request line: "GET /ws HTTP/1.1" (classify() saw the start). */
   next = strchr (request, '\n');
@@ -1717,19 +1718,14 @@ handshake_answer (NatterdSocketLoop *loop,
   target = line + 4;
   line = strchr (target, ' ');
   if (line == NULL)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "Malformed request line");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "Malformed request line");
   *line++ = '\0';
   if (strcmp (line, "HTTP/1.1") != 0)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "A WebSocket upgrade needs HTTP/1.1");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "A WebSocket upgrade needs HTTP/1.1");
   query = strchr (target, '?');
   if (query != NULL)
     *query = '\0';
+  upgrade->target = target;
 
   for (line = next; *line != '\0' && *line != '\r' && *line != '\n'; line = next)
     {
@@ -1740,65 +1736,111 @@ handshake_answer (NatterdSocketLoop *loop,
       colon = strchr (line, ':');
       /* No folded lines (RFC 7230 3.2.4), no nameless ones. */
       if (colon == NULL || colon == line || *line == ' ' || *line == '\t')
-        {
-          handshake_refuse (loop, hs, 400, NULL, "Malformed header line");
-          return;
-        }
+        return upgrade_refuse (upgrade, 400, NULL, "Malformed header line");
       *colon = '\0';
       name = line;
       value = trim (colon + 1);
       if (g_ascii_strcasecmp (name, "Host") == 0)
         host = value;
       else if (g_ascii_strcasecmp (name, "Upgrade") == 0)
-        upgrade = value;
+        upgrade_header = value;
       else if (g_ascii_strcasecmp (name, "Connection") == 0)
         connection = value;
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Version") == 0)
         version = value;
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Key") == 0)
         {
-          if (key != NULL)
-            {
-              handshake_refuse (loop, hs, 400, NULL, "More than one Sec-WebSocket-Key");
-              return;
-            }
-          key = value;
+          if (upgrade->key != NULL)
+            return upgrade_refuse (upgrade, 400, NULL, "More than one Sec-WebSocket-Key");
+          upgrade->key = value;
         }
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Protocol") == 0)
         {
-          if (protocols == NULL)
-            protocols = g_string_new (value);
+          /* One header (the usual case) is used where it is; more are
+           * joined as one list. */
+          if (upgrade->protocols == NULL)
+            upgrade->protocols = value;
           else
-            g_string_append_printf (protocols, ", %s", value);
+            {
+              char *joined = g_strdup_printf ("%s, %s", upgrade->protocols, value);
+
+              g_free (upgrade->owned);
+              upgrade->protocols = upgrade->owned = joined;
+            }
         }
     }
 
   if (host == NULL)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "Missing Host header");
-      return;
-    }
-  if (!list_has (upgrade, "websocket") || !list_has (connection, "upgrade"))
-    {
-      handshake_refuse (loop, hs, 426, "Upgrade: websocket\r\n",
-                        "This is a WebSocket endpoint: the request needs "
-                        "Upgrade: websocket and Connection: Upgrade");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "Missing Host header");
+  if (!list_has (upgrade_header, "websocket") || !list_has (connection, "upgrade"))
+    return upgrade_refuse (upgrade, 426, "Upgrade: websocket\r\n",
+                           "This is a WebSocket endpoint: the request needs "
+                           "Upgrade: websocket and Connection: Upgrade");
   if (g_strcmp0 (version, "13") != 0)
     {
-      reason = g_strdup_printf ("Unsupported WebSocket version %s: this server speaks 13",
-                                version != NULL ? version : "(none)");
-      handshake_refuse (loop, hs, 426, "Sec-WebSocket-Version: 13\r\n", reason);
-      return;
+      upgrade_refuse (upgrade, 426, "Sec-WebSocket-Version: 13\r\n", NULL);
+      g_free (upgrade->owned);
+      upgrade->reason = upgrade->owned =
+        g_strdup_printf ("Unsupported WebSocket version %s: this server speaks 13",
+                         version != NULL ? version : "(none)");
+      return NATTERD_UPGRADE_REFUSE;
     }
-  if (!key_is_valid (key))
-    {
-      handshake_refuse (loop, hs, 400, NULL,
-                        key == NULL ? "Missing Sec-WebSocket-Key" : "Invalid Sec-WebSocket-Key");
-      return;
-    }
-  if (loop->accept->check (loop->accept_data, target, protocols != NULL ? protocols->str : NULL,
+  if (!key_is_valid (upgrade->key))
+    return upgrade_refuse (upgrade, 400, NULL,
+                           upgrade->key == NULL ? "Missing Sec-WebSocket-Key" : "Invalid Sec-WebSocket-Key");
+  return NATTERD_UPGRADE_OURS;
+}
+
+NatterdUpgradeKind
+natterd_upgrade_parse (char           *data,
+                       gsize           length,
+                       gsize           max_header,
+                       const char     *ws_path,
+                       NatterdUpgrade *upgrade)
+{
+  NatterdUpgradeKind kind;
+  gsize end;
+
+  memset (upgrade, 0, sizeof *upgrade);
+  kind = classify (ws_path, data, length);
+  if (kind == NATTERD_UPGRADE_OTHER)
+    return kind;
+  end = headers_end (data, length);
+  if (end == 0)
+    return length > max_header ? upgrade_refuse (upgrade, 431, NULL, "Request headers too large")
+                               : NATTERD_UPGRADE_WAIT;
+  upgrade->length = end;
+  /* The headers may end before the path did ("GET /w\n\n"). */
+  if (classify (ws_path, data, end) != NATTERD_UPGRADE_OURS)
+    return NATTERD_UPGRADE_OTHER;
+  /* The lines are cut at their '\n' as C strings: a NUL would end one
+   * before it (RFC 9110 5.5: no NUL in a field either). */
+  if (memchr (data, '\0', end) != NULL)
+    return upgrade_refuse (upgrade, 400, NULL, "Malformed request: a NUL byte in the headers");
+  data[end] = '\0';
+  return upgrade_parse_headers (data, upgrade);
+}
+
+void
+natterd_upgrade_clear (NatterdUpgrade *upgrade)
+{
+  g_clear_pointer (&upgrade->owned, g_free);
+}
+
+/* A valid upgrade of @length bytes, @upgrade pointing into the scratch
+ * buffer. */
+static void
+handshake_answer (NatterdSocketLoop    *loop,
+                  Handshake            *hs,
+                  const NatterdUpgrade *upgrade)
+{
+  g_autofree char *reason = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree char *answer = NULL;
+  guint status = 0;
+  int fd;
+
+  if (loop->accept->check (loop->accept_data, upgrade->target, upgrade->protocols,
                            &status, &reason) != NULL)
     {
       handshake_refuse (loop, hs, status, NULL, reason);
@@ -1807,7 +1849,7 @@ handshake_answer (NatterdSocketLoop *loop,
 
   /* No extension: permessage-deflate would keep a zlib stream per
    * connection (hundreds of KiB) for frames of a few hundred bytes. */
-  accept = accept_key (key);
+  accept = accept_key (upgrade->key);
   answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\n"
                             "Upgrade: websocket\r\n"
                             "Connection: Upgrade\r\n"
@@ -1816,7 +1858,7 @@ handshake_answer (NatterdSocketLoop *loop,
                             accept, loop->ws_protocol);
   fd = handshake_take_full (loop, hs, TRUE);
   /* The request leaves the kernel; what follows it (frames) stays there. */
-  if (recv (fd, loop->scratch, length, MSG_DONTWAIT) != (gssize) length ||
+  if (recv (fd, loop->scratch, upgrade->length, MSG_DONTWAIT) != (gssize) upgrade->length ||
       send (fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) != (gssize) strlen (answer))
     {
       close (fd);  /* out of the epoll set with it */
@@ -1830,9 +1872,8 @@ handshake_ready (NatterdSocketLoop *loop,
                  Handshake         *hs,
                  guint32            events)
 {
-  char *data = (char *) loop->scratch;
+  NatterdUpgrade upgrade;
   gssize n;
-  gsize end;
 
   if (hs->draining)
     {
@@ -1840,7 +1881,7 @@ handshake_ready (NatterdSocketLoop *loop,
       return;
     }
 
-  n = recv (hs->fd, data, loop->max_header + 1, MSG_PEEK | MSG_DONTWAIT);
+  n = recv (hs->fd, loop->scratch, loop->max_header + 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return;
   if (n <= 0)
@@ -1849,32 +1890,30 @@ handshake_ready (NatterdSocketLoop *loop,
       return;
     }
 
-  if (classify (loop, data, (gsize) n) == REQUEST_OTHER)
+  switch (natterd_upgrade_parse ((char *) loop->scratch, (gsize) n, loop->max_header,
+                                 loop->ws_path, &upgrade))
     {
-      gint64 accepted = hs->accepted;
-      int fd = handshake_take (loop, hs);
+    case NATTERD_UPGRADE_WAIT:
+      if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        handshake_close (loop, hs);  /* half a request, and the peer is done */
+      break;
+    case NATTERD_UPGRADE_OTHER:
+      {
+        gint64 accepted = hs->accepted;
+        int fd = handshake_take (loop, hs);
 
-      loop->accept->handoff (loop->accept_data, fd, accepted);
-      return;
+        loop->accept->handoff (loop->accept_data, fd, accepted);
+      }
+      break;
+    case NATTERD_UPGRADE_REFUSE:
+      handshake_refuse (loop, hs, upgrade.status, upgrade.extra_headers, upgrade.reason);
+      break;
+    case NATTERD_UPGRADE_OURS:
+    default:
+      handshake_answer (loop, hs, &upgrade);
+      break;
     }
-
-  end = headers_end (data, (gsize) n);
-  if (end == 0 && (gsize) n > loop->max_header)
-    handshake_refuse (loop, hs, 431, NULL, "Request headers too large");
-  else if (end == 0 && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-    handshake_close (loop, hs);  /* half a request, and the peer is done */
-  else if (end > 0 && classify (loop, data, end) == REQUEST_OURS)
-    {
-      data[end] = '\0';
-      handshake_answer (loop, hs, data, end);
-    }
-  else if (end > 0)
-    {
-      gint64 accepted = hs->accepted;
-      int fd = handshake_take (loop, hs);
-
-      loop->accept->handoff (loop->accept_data, fd, accepted);
-    }
+  natterd_upgrade_clear (&upgrade);
 }
 
 static void
