@@ -29,6 +29,10 @@ static GCond    queue_cond;      /* lines came; or the writer is idle */
 static GString *queue;           /* lines waiting for the writer */
 static guint64  queue_dropped;   /* lines dropped since the last written */
 static gboolean queue_writing;
+/* The writer sleeps on queue_cond and no line woke it yet: only then is it
+ * signalled (g_cond_broadcast() is a futex syscall even when nobody
+ * waits, once per line: a connect logs one). */
+static gboolean queue_sleeping;
 
 static void
 write_fd (const char *data,
@@ -58,7 +62,11 @@ writer_thread (gpointer data)
       guint64 dropped;
 
       while (queue->len == 0 && queue_dropped == 0)
-        g_cond_wait (&queue_cond, &queue_lock);
+        {
+          queue_sleeping = TRUE;
+          g_cond_wait (&queue_cond, &queue_lock);
+          queue_sleeping = FALSE;
+        }
       /* Take everything waiting; log while it is written. */
       g_string_truncate (batch, 0);
       g_string_append_len (batch, queue->str, (gssize) queue->len);
@@ -119,7 +127,11 @@ enqueue (const char *line,
     queue_dropped++;
   else
     g_string_append_len (queue, line, (gssize) length);
-  g_cond_broadcast (&queue_cond);
+  if (queue_sleeping)
+    {
+      queue_sleeping = FALSE;
+      g_cond_broadcast (&queue_cond);
+    }
   g_mutex_unlock (&queue_lock);
 }
 
@@ -215,12 +227,23 @@ write_line (GLogLevelFlags  level,
             const char    **values,
             guint           n)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  /* The seconds' part is formatted once a second per thread: a
+   * GDateTime and its format per line were most of a connect's log cost. */
+  static _Thread_local gint64 stamp_second = -1;
+  static _Thread_local char stamp[32];
+  gint64 now = g_get_real_time ();
   g_autoptr(GString) out = g_string_sized_new (256);
   char ms[8];
 
-  g_snprintf (ms, sizeof ms, ".%03dZ", g_date_time_get_microsecond (now) / 1000);
+  if (now / G_USEC_PER_SEC != stamp_second)
+    {
+      g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+      g_autofree char *text = g_date_time_format (time, "%Y-%m-%dT%H:%M:%S");
+
+      g_strlcpy (stamp, text, sizeof stamp);
+      stamp_second = now / G_USEC_PER_SEC;
+    }
+  g_snprintf (ms, sizeof ms, ".%03dZ", (int) (now % G_USEC_PER_SEC / 1000));
 
   if (json_format)
     {
