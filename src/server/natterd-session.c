@@ -30,7 +30,6 @@ struct _NatterdSession
 
   const NatterdSessionHost *host;       /* the server's; it outlives sessions */
   NatterdSocket            *socket;     /* ws:// and wss:// alike */
-  NatterdSessionState       state;
   NatterdUser              *user;
   char                     *device_id;
   char                     *platform;
@@ -47,6 +46,7 @@ struct _NatterdSession
   guint                     orphan : 1;           /* natterd_session_forget_host() */
   guint                     requests;             /* publishes and queries not yet answered */
   guint                     queries;              /* of those, queries ([limits] max-queries) */
+  NatterdSessionState       state;                /* here, not above: no padding hole */
   GHashTable               *fetched;    /* group target id → guint64* highest seq fetched; NULL if none */
 };
 

@@ -108,35 +108,48 @@ enum {
   OP_PONG = 0xA,
 };
 
+/* What a connection libsoup handed over (natterd_socket_new()) keeps; the
+ * ones natterd accepted itself, most of them, have none: 40 bytes less
+ * for each idle connection. */
+typedef struct
+{
+  GIOStream             *stream;       /* TLS only */
+  GSocket               *socket;       /* its descriptor */
+  GPollableInputStream  *tls_in;       /* TLS: the stream's sides, */
+  GPollableOutputStream *tls_out;      /* NULL on plain TCP */
+  GByteArray            *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
+} Adopted;
+
+#define TLS_IN(self) ((self)->adopted != NULL ? (self)->adopted->tls_in : NULL)
+#define TLS_OUT(self) ((self)->adopted != NULL ? (self)->adopted->tls_out : NULL)
+
 struct _NatterdSocket
 {
   NatterdSocketLoop           *loop;
-  GIOStream                   *stream;       /* what libsoup handed over; TLS only */
-  GSocket                     *socket;       /* its descriptor */
-  GPollableInputStream        *tls_in;       /* TLS: the stream's sides, */
-  GPollableOutputStream       *tls_out;      /* NULL on plain TCP */
-  int                          fd;
+  Adopted                     *adopted;      /* NULL unless natterd_socket_new() */
   const NatterdSocketHandlers *handlers;
   gpointer                     user_data;
   GByteArray                  *in;           /* a partial frame, NULL when none */
   GByteArray                  *message;      /* fragments so far, NULL when none */
-  guint8                       message_opcode;
   /* Plain TCP: out, out_head, out_offset, out_bytes and fd are changed
    * under lock, since the writer thread writes from out too. Both threads
    * write from the head of the one queue, so frames leave in order. */
   GMutex                       lock;
-  GArray                      *out;          /* OutFrame not yet written, NULL when none */
+  int                          fd;
   guint                        out_head;     /* first unwritten OutFrame */
+  GArray                      *out;          /* OutFrame not yet written, NULL when none */
   gsize                        out_offset;   /* written bytes of that one */
   gsize                        out_bytes;    /* unwritten bytes in out */
   gsize                        writer_before; /* writer thread: queued before its write, */
   gsize                        writer_written; /* and how much it wrote */
-  gboolean                     writer_failed; /* writer thread: the write failed */
-  GByteArray                  *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
   gint64                       stalled_since; /* monotonic µs, 0 = not stalled */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
   gint64                       last_input;   /* monotonic µs of the last frame */
+  /* The small ones together (an idle connection's whole cost is this
+   * struct): no padding between them. */
+  gboolean                     writer_failed; /* writer thread: the write failed */
   gushort                      close_code;
+  guint8                       message_opcode;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        in_bulk : 1;  /* in loop->bulk */
   guint                        in_writer : 1; /* handed to the writer thread, not yet back */
@@ -235,10 +248,10 @@ transport_read (NatterdSocket *self,
   gssize n;
   int saved;
 
-  if (self->tls_in == NULL)
+  if (TLS_IN (self) == NULL)
     return recv (self->fd, buffer, size, MSG_DONTWAIT);
 
-  n = g_pollable_input_stream_read_nonblocking (self->tls_in, buffer, size, NULL, &error);
+  n = g_pollable_input_stream_read_nonblocking (TLS_IN (self), buffer, size, NULL, &error);
   if (n >= 0)
     return n;
   saved = tls_errno (error);
@@ -258,12 +271,12 @@ transport_write (NatterdSocket *self,
   gssize n;
   int saved;
 
-  if (self->tls_out == NULL)
+  if (TLS_OUT (self) == NULL)
     return send (self->fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
 
   /* After a WOULD_BLOCK GnuTLS keeps the record it began and takes the
    * same bytes again: out is only ever appended to, so they are. */
-  n = g_pollable_output_stream_write_nonblocking (self->tls_out, data, length, NULL, &error);
+  n = g_pollable_output_stream_write_nonblocking (TLS_OUT (self), data, length, NULL, &error);
   if (n >= 0)
     return n;
   saved = tls_errno (error);
@@ -426,8 +439,8 @@ queued (NatterdSocket *self)
 {
   gsize n;
 
-  if (self->tls_out != NULL)
-    return self->tls_buffer != NULL ? self->tls_buffer->len - self->out_offset : 0;
+  if (TLS_OUT (self) != NULL)
+    return self->adopted->tls_buffer != NULL ? self->adopted->tls_buffer->len - self->out_offset : 0;
   g_mutex_lock (&self->lock);
   n = self->out_bytes - self->out_offset;
   g_mutex_unlock (&self->lock);
@@ -466,7 +479,8 @@ drop_output (NatterdSocket *self)
   g_mutex_unlock (&self->lock);
   for (guint i = head; out != NULL && i < out->len; i++)
     out_frame_done (self->loop, &g_array_index (out, OutFrame, i), FALSE);
-  g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+  if (self->adopted != NULL)
+    g_clear_pointer (&self->adopted->tls_buffer, g_byte_array_unref);
   self->out_offset = 0;
 }
 
@@ -569,11 +583,12 @@ write_plain (NatterdSocket *self,
 static gboolean
 write_tls (NatterdSocket *self)
 {
+  GByteArray *buffer = self->adopted->tls_buffer;
   gsize written = self->out_offset;
 
-  while (self->tls_buffer != NULL && written < self->tls_buffer->len)
+  while (buffer != NULL && written < buffer->len)
     {
-      gssize n = transport_write (self, self->tls_buffer->data + written, self->tls_buffer->len - written);
+      gssize n = transport_write (self, buffer->data + written, buffer->len - written);
 
       if (n < 0)
         {
@@ -586,19 +601,19 @@ write_tls (NatterdSocket *self)
       written += (gsize) n;
     }
 
-  if (self->tls_buffer == NULL)
+  if (self->adopted->tls_buffer == NULL)
     return TRUE;
   queued_add (self->loop, -(gssize) (written - self->out_offset));
   self->out_offset = written;
-  if (self->out_offset == self->tls_buffer->len)
+  if (self->out_offset == self->adopted->tls_buffer->len)
     {
-      g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+      g_clear_pointer (&self->adopted->tls_buffer, g_byte_array_unref);
       self->out_offset = 0;
     }
-  else if (self->out_offset > self->tls_buffer->len / 2)
+  else if (self->out_offset > self->adopted->tls_buffer->len / 2)
     {
       /* Compact now and then rather than after every partial write. */
-      g_byte_array_remove_range (self->tls_buffer, 0, (guint) self->out_offset);
+      g_byte_array_remove_range (self->adopted->tls_buffer, 0, (guint) self->out_offset);
       self->out_offset = 0;
     }
   return TRUE;
@@ -624,7 +639,7 @@ after_write (NatterdSocket *self,
   more = queued (self) > 0;
   if (!more)
     self->stalled_since = 0;
-  else if ((self->stalled_since == 0 || written > 0) && self->tls_out == NULL)
+  else if ((self->stalled_since == 0 || written > 0) && TLS_OUT (self) == NULL)
     {
       /* The kernel takes no more for now: see STALL_US. A peer that
        * reads, however slowly, is not stalled. */
@@ -651,7 +666,7 @@ flush (NatterdSocket *self)
   gsize before = queued (self), written = 0;
   gboolean ok;
 
-  if (self->tls_out != NULL)
+  if (TLS_OUT (self) != NULL)
     {
       ok = write_tls (self);
       written = before - MIN (before, queued (self));
@@ -682,13 +697,13 @@ push_frame (NatterdSocket      *self,
 {
   OutFrame out = { frame, counted };
 
-  if (self->tls_out != NULL)
+  if (TLS_OUT (self) != NULL)
     {
       /* GnuTLS wants the same bytes again after a WOULD_BLOCK: TLS output
        * is one buffer, only ever appended to. */
-      if (self->tls_buffer == NULL)
-        self->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
-      g_byte_array_append (self->tls_buffer, frame->data, (guint) frame->length);
+      if (self->adopted->tls_buffer == NULL)
+        self->adopted->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
+      g_byte_array_append (self->adopted->tls_buffer, frame->data, (guint) frame->length);
       queued_add (self->loop, (gssize) frame->length);
       return;
     }
@@ -756,7 +771,7 @@ natterd_socket_send_frame (NatterdSocket      *self,
    * to the writer thread, TLS in turn on the main thread. */
   if (self->dirty || self->in_bulk || self->in_writer || self->want_out)
     return;
-  if (self->tls_out == NULL)
+  if (TLS_OUT (self) == NULL)
     {
       self->in_writer = TRUE;
       g_ptr_array_add (self->loop->to_writer, self);
@@ -1081,7 +1096,7 @@ read_input (NatterdSocket *self)
 
       /* A short read emptied the kernel's buffer. Over TLS every read
        * is one record at most: read on until there is nothing. */
-      if (self->tls_in == NULL && n < READ_CHUNK)
+      if (TLS_IN (self) == NULL && n < READ_CHUNK)
         return;
     }
 }
@@ -1106,21 +1121,21 @@ release (NatterdSocket *self)
       close (fd);
       self->loop->fd_sockets--;
     }
-  if (self->socket != NULL)
+  if (self->adopted != NULL && self->adopted->socket != NULL)
     {
       /* Closing the descriptor itself: closing a TLS stream would send
        * close_notify, and block on a peer that does not read. */
-      g_socket_close (self->socket, NULL);
-      g_clear_object (&self->socket);
+      g_socket_close (self->adopted->socket, NULL);
+      g_clear_object (&self->adopted->socket);
     }
   /* Unwritten frames settle (before tls_out goes: queued() looks). */
   drop_output (self);
-  if (self->tls_out != NULL)
+  if (self->adopted != NULL)
     {
-      self->tls_in = NULL;
-      self->tls_out = NULL;
+      self->adopted->tls_in = NULL;
+      self->adopted->tls_out = NULL;
+      g_clear_object (&self->adopted->stream);
     }
-  g_clear_object (&self->stream);
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
   g_hash_table_remove (self->loop->closing, self);
@@ -1162,6 +1177,7 @@ static void
 socket_free (NatterdSocket *self)
 {
   g_mutex_clear (&self->lock);
+  g_free (self->adopted);
   g_free (self);
 }
 
@@ -1215,16 +1231,17 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   self = g_new0 (NatterdSocket, 1);
   g_mutex_init (&self->lock);
   self->loop = loop;
-  self->stream = g_object_ref (stream);
-  self->socket = g_object_ref (socket);
+  self->adopted = g_new0 (Adopted, 1);
+  self->adopted->stream = g_object_ref (stream);
+  self->adopted->socket = g_object_ref (socket);
   self->fd = g_socket_get_fd (socket);
   self->handlers = handlers;
   self->user_data = user_data;
   self->last_input = g_get_monotonic_time ();
   if (tls)
     {
-      self->tls_in = G_POLLABLE_INPUT_STREAM (input);
-      self->tls_out = G_POLLABLE_OUTPUT_STREAM (output);
+      self->adopted->tls_in = G_POLLABLE_INPUT_STREAM (input);
+      self->adopted->tls_out = G_POLLABLE_OUTPUT_STREAM (output);
     }
 
   g_socket_set_blocking (socket, FALSE);
@@ -1252,8 +1269,8 @@ natterd_socket_new (NatterdSocketLoop           *loop,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
       g_clear_pointer (&self->in, g_byte_array_unref);
-      g_object_unref (self->socket);
-      g_clear_object (&self->stream);
+      g_object_unref (self->adopted->socket);
+      g_clear_object (&self->adopted->stream);
       socket_free (self);
       return NULL;
     }
@@ -1261,10 +1278,10 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   /* Plain TCP is the descriptor alone from now on: libsoup's stream
    * objects (its wrappers and GSocketConnection's, ~1 KiB) would only
    * sit in memory for every idle connection. Dropping them closes
-   * nothing (libsoup's wrapper does not close on dispose, and self->socket
+   * nothing (libsoup's wrapper does not close on dispose, and adopted->socket
    * holds the descriptor). */
   if (!tls)
-    g_clear_object (&self->stream);
+    g_clear_object (&self->adopted->stream);
 
   if (self->in != NULL && self->in->len > 0)
     {
