@@ -33,6 +33,12 @@ static gboolean queue_writing;
  * signalled (g_cond_broadcast() is a futex syscall even when nobody
  * waits, once per line: a connect logs one). */
 static gboolean queue_sleeping;
+static guint    queue_flushers;  /* natterd_log_flush() calls waiting */
+/* natterd_log_batch_in_main_loop(): the main thread's lines wake the
+ * writer once per main-loop iteration (see wake_prepare()), not once a
+ * line: a burst of connects logs one line each. */
+static GThread *batching_thread;
+static gboolean batch_pending;   /* batching_thread only */
 
 static void
 write_fd (const char *data,
@@ -67,10 +73,14 @@ writer_thread (gpointer data)
           g_cond_wait (&queue_cond, &queue_lock);
           queue_sleeping = FALSE;
         }
-      /* Take everything waiting; log while it is written. */
-      g_string_truncate (batch, 0);
-      g_string_append_len (batch, queue->str, (gssize) queue->len);
-      g_string_truncate (queue, 0);
+      /* Take everything waiting (a swap: the lock is held for no copy);
+       * log while it is written. */
+      {
+        GString *full = queue;
+
+        queue = batch;
+        batch = full;
+      }
       dropped = queue_dropped;
       queue_dropped = 0;
       queue_writing = TRUE;
@@ -84,12 +94,32 @@ writer_thread (gpointer data)
           g_snprintf (line, sizeof line, "level=warning event=log-dropped lines=%" G_GUINT64_FORMAT "\n", dropped);
           write_fd (line, strlen (line));
         }
+      /* A burst's buffer goes back: it is the next queue. */
+      if (batch->allocated_len > 256 * 1024)
+        {
+          g_string_free (batch, TRUE);
+          batch = g_string_sized_new (4096);
+        }
+      else
+        g_string_truncate (batch, 0);
 
       g_mutex_lock (&queue_lock);
       queue_writing = FALSE;
-      g_cond_broadcast (&queue_cond);
+      if (queue_flushers > 0)
+        g_cond_broadcast (&queue_cond);
     }
   return NULL;
+}
+
+/* Under queue_lock: the writer, if it sleeps with lines waiting. */
+static void
+wake_writer (void)
+{
+  if (queue_sleeping && (queue->len > 0 || queue_dropped > 0))
+    {
+      queue_sleeping = FALSE;
+      g_cond_broadcast (&queue_cond);
+    }
 }
 
 /* Waits until every line logged so far is written, or a few seconds: a
@@ -102,9 +132,13 @@ natterd_log_flush (void)
   if (queue == NULL)
     return;
   g_mutex_lock (&queue_lock);
+  queue_flushers++;
+  /* Lines whose wake was left for the next main-loop iteration. */
+  wake_writer ();
   while (queue->len > 0 || queue_dropped > 0 || queue_writing)
     if (!g_cond_wait_until (&queue_cond, &queue_lock, deadline))
       break;
+  queue_flushers--;
   g_mutex_unlock (&queue_lock);
 }
 
@@ -127,11 +161,58 @@ enqueue (const char *line,
     queue_dropped++;
   else
     g_string_append_len (queue, line, (gssize) length);
-  if (queue_sleeping)
-    {
-      queue_sleeping = FALSE;
-      g_cond_broadcast (&queue_cond);
-    }
+  if (batching_thread != NULL && g_thread_self () == batching_thread)
+    batch_pending = TRUE;
+  else
+    wake_writer ();
+  g_mutex_unlock (&queue_lock);
+}
+
+/* Before the main loop polls: what this iteration logged goes to the
+ * writer, with one wake. */
+static gboolean
+wake_prepare (GSource *source,
+              gint    *timeout)
+{
+  *timeout = -1;
+  if (!batch_pending)
+    return FALSE;
+  batch_pending = FALSE;
+  g_mutex_lock (&queue_lock);
+  wake_writer ();
+  g_mutex_unlock (&queue_lock);
+  return FALSE;
+}
+
+static GSourceFuncs wake_funcs = {
+  .prepare = wake_prepare,
+};
+
+void
+natterd_log_batch_in_main_loop (void)
+{
+  GSource *source;
+
+  g_return_if_fail (batching_thread == NULL);
+
+  source = g_source_new (&wake_funcs, sizeof (GSource));
+  g_source_set_name (source, "natterd-log wake");
+  g_source_attach (source, NULL);
+  g_source_unref (source);
+  g_mutex_lock (&queue_lock);
+  batching_thread = g_thread_self ();
+  g_mutex_unlock (&queue_lock);
+}
+
+void
+natterd_log_batch_end (void)
+{
+  g_return_if_fail (batching_thread == g_thread_self ());
+
+  g_mutex_lock (&queue_lock);
+  batching_thread = NULL;
+  batch_pending = FALSE;
+  wake_writer ();
   g_mutex_unlock (&queue_lock);
 }
 
