@@ -29,6 +29,16 @@ static GCond    queue_cond;      /* lines came; or the writer is idle */
 static GString *queue;           /* lines waiting for the writer */
 static guint64  queue_dropped;   /* lines dropped since the last written */
 static gboolean queue_writing;
+/* The writer sleeps on queue_cond and no line woke it yet: only then is it
+ * signalled (g_cond_broadcast() is a futex syscall even when nobody
+ * waits, once per line: a connect logs one). */
+static gboolean queue_sleeping;
+static guint    queue_flushers;  /* natterd_log_flush() calls waiting */
+/* natterd_log_batch_in_main_loop(): the main thread's lines wake the
+ * writer once per main-loop iteration (see wake_prepare()), not once a
+ * line: a burst of connects logs one line each. */
+static GThread *batching_thread;
+static gboolean batch_pending;   /* batching_thread only */
 
 static void
 write_fd (const char *data,
@@ -58,11 +68,19 @@ writer_thread (gpointer data)
       guint64 dropped;
 
       while (queue->len == 0 && queue_dropped == 0)
-        g_cond_wait (&queue_cond, &queue_lock);
-      /* Take everything waiting; log while it is written. */
-      g_string_truncate (batch, 0);
-      g_string_append_len (batch, queue->str, (gssize) queue->len);
-      g_string_truncate (queue, 0);
+        {
+          queue_sleeping = TRUE;
+          g_cond_wait (&queue_cond, &queue_lock);
+          queue_sleeping = FALSE;
+        }
+      /* Take everything waiting (a swap: the lock is held for no copy);
+       * log while it is written. */
+      {
+        GString *full = queue;
+
+        queue = batch;
+        batch = full;
+      }
       dropped = queue_dropped;
       queue_dropped = 0;
       queue_writing = TRUE;
@@ -76,12 +94,32 @@ writer_thread (gpointer data)
           g_snprintf (line, sizeof line, "level=warning event=log-dropped lines=%" G_GUINT64_FORMAT "\n", dropped);
           write_fd (line, strlen (line));
         }
+      /* A burst's buffer goes back: it is the next queue. */
+      if (batch->allocated_len > 256 * 1024)
+        {
+          g_string_free (batch, TRUE);
+          batch = g_string_sized_new (4096);
+        }
+      else
+        g_string_truncate (batch, 0);
 
       g_mutex_lock (&queue_lock);
       queue_writing = FALSE;
-      g_cond_broadcast (&queue_cond);
+      if (queue_flushers > 0)
+        g_cond_broadcast (&queue_cond);
     }
   return NULL;
+}
+
+/* Under queue_lock: the writer, if it sleeps with lines waiting. */
+static void
+wake_writer (void)
+{
+  if (queue_sleeping && (queue->len > 0 || queue_dropped > 0))
+    {
+      queue_sleeping = FALSE;
+      g_cond_broadcast (&queue_cond);
+    }
 }
 
 /* Waits until every line logged so far is written, or a few seconds: a
@@ -94,9 +132,13 @@ natterd_log_flush (void)
   if (queue == NULL)
     return;
   g_mutex_lock (&queue_lock);
+  queue_flushers++;
+  /* Lines whose wake was left for the next main-loop iteration. */
+  wake_writer ();
   while (queue->len > 0 || queue_dropped > 0 || queue_writing)
     if (!g_cond_wait_until (&queue_cond, &queue_lock, deadline))
       break;
+  queue_flushers--;
   g_mutex_unlock (&queue_lock);
 }
 
@@ -119,7 +161,58 @@ enqueue (const char *line,
     queue_dropped++;
   else
     g_string_append_len (queue, line, (gssize) length);
-  g_cond_broadcast (&queue_cond);
+  if (batching_thread != NULL && g_thread_self () == batching_thread)
+    batch_pending = TRUE;
+  else
+    wake_writer ();
+  g_mutex_unlock (&queue_lock);
+}
+
+/* Before the main loop polls: what this iteration logged goes to the
+ * writer, with one wake. */
+static gboolean
+wake_prepare (GSource *source,
+              gint    *timeout)
+{
+  *timeout = -1;
+  if (!batch_pending)
+    return FALSE;
+  batch_pending = FALSE;
+  g_mutex_lock (&queue_lock);
+  wake_writer ();
+  g_mutex_unlock (&queue_lock);
+  return FALSE;
+}
+
+static GSourceFuncs wake_funcs = {
+  .prepare = wake_prepare,
+};
+
+void
+natterd_log_batch_in_main_loop (void)
+{
+  GSource *source;
+
+  g_return_if_fail (batching_thread == NULL);
+
+  source = g_source_new (&wake_funcs, sizeof (GSource));
+  g_source_set_name (source, "natterd-log wake");
+  g_source_attach (source, NULL);
+  g_source_unref (source);
+  g_mutex_lock (&queue_lock);
+  batching_thread = g_thread_self ();
+  g_mutex_unlock (&queue_lock);
+}
+
+void
+natterd_log_batch_end (void)
+{
+  g_return_if_fail (batching_thread == g_thread_self ());
+
+  g_mutex_lock (&queue_lock);
+  batching_thread = NULL;
+  batch_pending = FALSE;
+  wake_writer ();
   g_mutex_unlock (&queue_lock);
 }
 
@@ -215,12 +308,23 @@ write_line (GLogLevelFlags  level,
             const char    **values,
             guint           n)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+  /* The seconds' part is formatted once a second per thread: a
+   * GDateTime and its format per line were most of a connect's log cost. */
+  static _Thread_local gint64 stamp_second = -1;
+  static _Thread_local char stamp[32];
+  gint64 now = g_get_real_time ();
   g_autoptr(GString) out = g_string_sized_new (256);
   char ms[8];
 
-  g_snprintf (ms, sizeof ms, ".%03dZ", g_date_time_get_microsecond (now) / 1000);
+  if (now / G_USEC_PER_SEC != stamp_second)
+    {
+      g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+      g_autofree char *text = g_date_time_format (time, "%Y-%m-%dT%H:%M:%S");
+
+      g_strlcpy (stamp, text, sizeof stamp);
+      stamp_second = now / G_USEC_PER_SEC;
+    }
+  g_snprintf (ms, sizeof ms, ".%03dZ", (int) (now % G_USEC_PER_SEC / 1000));
 
   if (json_format)
     {

@@ -33,5 +33,10 @@ void     natterd_json_append_string (GString    *out,
 /* Lines are written by a thread of their own; this waits until every line
  * logged so far is written, 5 s at most (also done at exit). */
 void     natterd_log_flush   (void);
+/* The calling thread runs the default main context from now on: its lines
+ * wake the writer thread once per main-loop iteration, not once each. */
+void     natterd_log_batch_in_main_loop (void);
+/* Its loop is done: each line wakes the writer again. */
+void     natterd_log_batch_end          (void);
 
 G_END_DECLS

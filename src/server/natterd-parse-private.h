@@ -5,7 +5,7 @@
  * (The others are public already: natterd_token_check() in
  * natterd-directory.h, natterd_history_parse_date() in
  * natterd-server-private.h; WebSocket framing is fuzzed through a real
- * NatterdSocket.)
+ * NatterdSocket, its upgrade request through natterd_upgrade_parse().)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -45,5 +45,35 @@ NatterdMediaRange natterd_media_range (SoupMessageHeaders *request,
                                        goffset             total,
                                        goffset            *start,
                                        goffset            *end);
+
+/* natterd-socket.c: what the first bytes of a plain TCP connection
+ * (peeked at, @length of them) ask for. @data must have room for one byte
+ * more: the request is cut into NUL-terminated strings in place, and
+ * @upgrade points into it (natterd_upgrade_clear() frees what it owns). */
+typedef enum {
+  NATTERD_UPGRADE_WAIT,    /* not all of the headers yet */
+  NATTERD_UPGRADE_OTHER,   /* not a GET of the WebSocket path: libsoup's */
+  NATTERD_UPGRADE_REFUSE,  /* ours, refused with status, extra_headers, reason */
+  NATTERD_UPGRADE_OURS,    /* a valid upgrade: target, protocols, key */
+} NatterdUpgradeKind;
+
+typedef struct
+{
+  gsize       length;         /* of the request, once its headers are whole */
+  guint       status;
+  const char *extra_headers;  /* "Name: value\r\n" lines, or NULL */
+  const char *reason;
+  const char *target;         /* the path, its query cut off */
+  const char *protocols;      /* the Sec-WebSocket-Protocol list, or NULL */
+  const char *key;
+  char       *owned;          /* what one of the above points to, if allocated */
+} NatterdUpgrade;
+
+NatterdUpgradeKind natterd_upgrade_parse (char           *data,
+                                          gsize           length,
+                                          gsize           max_header,
+                                          const char     *ws_path,
+                                          NatterdUpgrade *upgrade);
+void               natterd_upgrade_clear (NatterdUpgrade *upgrade);
 
 G_END_DECLS

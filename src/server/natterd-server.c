@@ -431,11 +431,13 @@ session_disconnected (NatterdServer  *self,
 }
 
 static void
-on_session_state_changed (NatterdSession      *session,
-                          NatterdSessionState  state,
-                          NatterdSessionState  old_state,
-                          NatterdServer       *self)
+host_state_changed (gpointer             host,
+                    NatterdSession      *session,
+                    NatterdSessionState  state,
+                    NatterdSessionState  old_state)
 {
+  NatterdServer *self = host;
+
   if (state == NATTERD_SESSION_CONNECTED)
     session_connected (self, session);
   else if (old_state == NATTERD_SESSION_CONNECTED)
@@ -443,11 +445,12 @@ on_session_state_changed (NatterdSession      *session,
 }
 
 static void
-on_session_closed (NatterdSession *session,
-                   NatterdServer  *self)
+host_closed (gpointer        host,
+             NatterdSession *session)
 {
+  NatterdServer *self = host;
+
   /* The server's reference; pending ops may still hold their own. */
-  g_signal_handlers_disconnect_by_data (session, self);
   g_hash_table_remove (self->sessions, session);
 }
 
@@ -578,10 +581,8 @@ static void
 add_session (NatterdServer  *self,
              NatterdSession *session)
 {
-  /* Not g_signal_connect_object(): the server outlives its sessions, and
-   * each would add to a list on the server that is searched on removal. */
-  g_signal_connect (session, "state-changed", G_CALLBACK (on_session_state_changed), self);
-  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), self);
+  /* The session tells the server through session_host (host_state_changed(),
+   * host_closed()), not signals: no closure per connection. */
   g_hash_table_add (self->sessions, session);
 }
 
@@ -896,7 +897,7 @@ natterd_server_finalize (GObject *object)
       /* Pending ops may keep a session alive past the server. */
       g_hash_table_iter_init (&iter, self->sessions);
       while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
-        g_signal_handlers_disconnect_by_data (session, self);
+        natterd_session_forget_host (session);
       g_clear_pointer (&self->sessions, g_hash_table_unref);
     }
   g_clear_pointer (&self->dirty_devices, g_hash_table_unref);
@@ -948,6 +949,8 @@ natterd_server_init (NatterdServer *self)
     .publish = host_publish,
     .query = host_query,
     .acked = host_acked,
+    .state_changed = host_state_changed,
+    .closed = host_closed,
   };
   self->last_device_flush = g_get_monotonic_time ();
   /* The first prune runs shortly after start, not during it. */

@@ -30,7 +30,6 @@ struct _NatterdSession
 
   const NatterdSessionHost *host;       /* the server's; it outlives sessions */
   NatterdSocket            *socket;     /* ws:// and wss:// alike */
-  NatterdSessionState       state;
   NatterdUser              *user;
   char                     *device_id;
   char                     *platform;
@@ -44,8 +43,10 @@ struct _NatterdSession
   guint                     replay_in_flight : 1;
   guint                     connecting : 1;       /* waiting for the app lookup */
   guint                     logout : 1;           /* the client closed with NATTER_CLOSE_LOGOUT */
+  guint                     orphan : 1;           /* natterd_session_forget_host() */
   guint                     requests;             /* publishes and queries not yet answered */
   guint                     queries;              /* of those, queries ([limits] max-queries) */
+  NatterdSessionState       state;                /* here, not above: no padding hole */
   GHashTable               *fetched;    /* group target id → guint64* highest seq fetched; NULL if none */
 };
 
@@ -55,14 +56,6 @@ G_DEFINE_ENUM_TYPE (NatterdSessionState, natterd_session_state,
                     G_DEFINE_ENUM_VALUE (NATTERD_SESSION_HANDSHAKE, "handshake"),
                     G_DEFINE_ENUM_VALUE (NATTERD_SESSION_CONNECTED, "connected"),
                     G_DEFINE_ENUM_VALUE (NATTERD_SESSION_CLOSED, "closed"))
-
-enum {
-  STATE_CHANGED,
-  CLOSED,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
 
 static void
 natterd_session_finalize (GObject *object)
@@ -81,16 +74,6 @@ static void
 natterd_session_class_init (NatterdSessionClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = natterd_session_finalize;
-
-  /* HANDSHAKE → CONNECTED (the user and device are set) → CLOSED, or
-   * HANDSHAKE → CLOSED. */
-  signals[STATE_CHANGED] =
-    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 2, NATTERD_TYPE_SESSION_STATE, NATTERD_TYPE_SESSION_STATE);
-  /* The connection is gone: nothing more is sent or received. */
-  signals[CLOSED] =
-    g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -108,7 +91,8 @@ set_state (NatterdSession      *self,
   if (state == old)
     return;
   self->state = state;
-  g_signal_emit (self, signals[STATE_CHANGED], 0, state, old);
+  if (!self->orphan)
+    self->host->state_changed (self->host->host, self, state, old);
 }
 
 static gboolean over_budget (NatterdSession *self);
@@ -994,7 +978,8 @@ transport_closed (NatterdSession *self)
   g_object_ref (self);
   set_state (self, NATTERD_SESSION_CLOSED);
   /* The server drops its reference; pending ops may still hold their own. */
-  g_signal_emit (self, signals[CLOSED], 0);
+  if (!self->orphan)
+    self->host->closed (self->host->host, self);
   g_object_unref (self);
 }
 
@@ -1063,6 +1048,12 @@ natterd_session_new_for_fd (const NatterdSessionHost  *host,
 }
 
 /* --------------------------------------------------------------- accessors */
+
+void
+natterd_session_forget_host (NatterdSession *self)
+{
+  self->orphan = TRUE;
+}
 
 NatterdSessionState
 natterd_session_get_state (NatterdSession *self)

@@ -9,9 +9,10 @@
  * A session speaks the protocol and keeps its own delivery state; what
  * only the server can do (the app and user a token names, routing a
  * Publish, answering a Query, saving delivery progress) it asks of its
- * NatterdSessionHost. The server learns of a session's life from its
- * signals: state-changed (connected, closed) and closed (the connection is
- * gone: the server drops it).
+ * NatterdSessionHost. The server learns of a session's life from the
+ * host's state_changed (connected, closed) and closed (the connection is
+ * gone: the server drops it): two signal handlers were ~390 bytes of
+ * closures and handler lists per idle connection.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -90,6 +91,15 @@ typedef struct
   /* @session's acked seq moved: save it with the next flush. */
   void (*acked)        (gpointer                 host,
                         NatterdSession          *session);
+  /* @session went from @old_state to @state. */
+  void (*state_changed) (gpointer                host,
+                         NatterdSession         *session,
+                         NatterdSessionState     state,
+                         NatterdSessionState     old_state);
+  /* @session's connection is gone: the server drops its reference (pending
+   * ops may still hold their own). */
+  void (*closed)       (gpointer                 host,
+                        NatterdSession          *session);
 } NatterdSessionHost;
 
 NatterdSession *natterd_session_new          (const NatterdSessionHost  *host,
@@ -104,6 +114,9 @@ NatterdSession *natterd_session_new_for_fd   (const NatterdSessionHost  *host,
                                               int                        fd,
                                               GError                   **error);
 
+/* The server is going away before @self (pending ops hold it): state
+ * changes are no longer told to the host. */
+void            natterd_session_forget_host  (NatterdSession          *self);
 NatterdSessionState natterd_session_get_state (NatterdSession         *self);
 /* NULL until connected. */
 NatterdUser    *natterd_session_get_user     (NatterdSession          *self);

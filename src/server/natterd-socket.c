@@ -6,6 +6,7 @@
 #define _GNU_SOURCE  /* accept4() */
 
 #include "natterd-socket.h"
+#include "natterd-parse-private.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -109,23 +110,34 @@ enum {
   OP_PONG = 0xA,
 };
 
+/* What a connection libsoup handed over (natterd_socket_new()) keeps; the
+ * ones natterd accepted itself, most of them, have none: 40 bytes less
+ * for each idle connection. */
+typedef struct
+{
+  GIOStream             *stream;       /* TLS only */
+  GSocket               *socket;       /* its descriptor */
+  GPollableInputStream  *tls_in;       /* TLS: the stream's sides, */
+  GPollableOutputStream *tls_out;      /* NULL on plain TCP */
+  GByteArray            *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
+} Adopted;
+
+#define TLS_IN(self) ((self)->adopted != NULL ? (self)->adopted->tls_in : NULL)
+#define TLS_OUT(self) ((self)->adopted != NULL ? (self)->adopted->tls_out : NULL)
+
 struct _NatterdSocket
 {
   NatterdSocketLoop           *loop;
-  GIOStream                   *stream;       /* what libsoup handed over; TLS only */
-  GSocket                     *socket;       /* its descriptor */
-  GPollableInputStream        *tls_in;       /* TLS: the stream's sides, */
-  GPollableOutputStream       *tls_out;      /* NULL on plain TCP */
-  int                          fd;
+  Adopted                     *adopted;      /* NULL unless natterd_socket_new() */
   const NatterdSocketHandlers *handlers;
   gpointer                     user_data;
   GByteArray                  *in;           /* a partial frame, NULL when none */
   GByteArray                  *message;      /* fragments so far, NULL when none */
-  guint8                       message_opcode;
   /* Plain TCP: out, out_head, out_offset, out_bytes and fd are changed
    * under lock, since the writer thread writes from out too. Both threads
    * write from the head of the one queue, so frames leave in order. */
   GMutex                       lock;
+  int                          fd;
   /* The OutFrames not yet written are out_at (self, out_head …
    * out_len - 1): out_one while at most one is queued (a group message
    * to a reader keeping up: no allocation per delivery), else an array
@@ -139,12 +151,14 @@ struct _NatterdSocket
   gsize                        out_bytes;    /* unwritten bytes in out */
   gsize                        writer_before; /* writer thread: queued before its write, */
   gsize                        writer_written; /* and how much it wrote */
-  gboolean                     writer_failed; /* writer thread: the write failed */
-  GByteArray                  *tls_buffer;   /* TLS: bytes handed to GnuTLS, see flush() */
   gint64                       stalled_since; /* monotonic µs, 0 = not stalled */
   gint64                       close_sent;   /* monotonic µs, 0 = not yet */
   gint64                       last_input;   /* monotonic µs of the last frame */
+  /* The small ones together (an idle connection's whole cost is this
+   * struct): no padding between them. */
+  gboolean                     writer_failed; /* writer thread: the write failed */
   gushort                      close_code;
+  guint8                       message_opcode;
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        in_bulk : 1;  /* in loop->bulk */
   guint                        in_writer : 1; /* handed to the writer thread, not yet back */
@@ -245,10 +259,10 @@ transport_read (NatterdSocket *self,
   gssize n;
   int saved;
 
-  if (self->tls_in == NULL)
+  if (TLS_IN (self) == NULL)
     return recv (self->fd, buffer, size, MSG_DONTWAIT);
 
-  n = g_pollable_input_stream_read_nonblocking (self->tls_in, buffer, size, NULL, &error);
+  n = g_pollable_input_stream_read_nonblocking (TLS_IN (self), buffer, size, NULL, &error);
   if (n >= 0)
     return n;
   saved = tls_errno (error);
@@ -268,12 +282,12 @@ transport_write (NatterdSocket *self,
   gssize n;
   int saved;
 
-  if (self->tls_out == NULL)
+  if (TLS_OUT (self) == NULL)
     return send (self->fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT);
 
   /* After a WOULD_BLOCK GnuTLS keeps the record it began and takes the
    * same bytes again: out is only ever appended to, so they are. */
-  n = g_pollable_output_stream_write_nonblocking (self->tls_out, data, length, NULL, &error);
+  n = g_pollable_output_stream_write_nonblocking (TLS_OUT (self), data, length, NULL, &error);
   if (n >= 0)
     return n;
   saved = tls_errno (error);
@@ -436,8 +450,8 @@ queued (NatterdSocket *self)
 {
   gsize n;
 
-  if (self->tls_out != NULL)
-    return self->tls_buffer != NULL ? self->tls_buffer->len - self->out_offset : 0;
+  if (TLS_OUT (self) != NULL)
+    return self->adopted->tls_buffer != NULL ? self->adopted->tls_buffer->len - self->out_offset : 0;
   g_mutex_lock (&self->lock);
   n = self->out_bytes - self->out_offset;
   g_mutex_unlock (&self->lock);
@@ -518,7 +532,8 @@ drop_output (NatterdSocket *self)
   g_mutex_unlock (&self->lock);
   for (guint i = 0; i < out->len; i++)
     out_frame_done (self->loop, &g_array_index (out, OutFrame, i), FALSE);
-  g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+  if (self->adopted != NULL)
+    g_clear_pointer (&self->adopted->tls_buffer, g_byte_array_unref);
   self->out_offset = 0;
 }
 
@@ -626,11 +641,12 @@ write_plain (NatterdSocket *self,
 static gboolean
 write_tls (NatterdSocket *self)
 {
+  GByteArray *buffer = self->adopted->tls_buffer;
   gsize written = self->out_offset;
 
-  while (self->tls_buffer != NULL && written < self->tls_buffer->len)
+  while (buffer != NULL && written < buffer->len)
     {
-      gssize n = transport_write (self, self->tls_buffer->data + written, self->tls_buffer->len - written);
+      gssize n = transport_write (self, buffer->data + written, buffer->len - written);
 
       if (n < 0)
         {
@@ -643,19 +659,19 @@ write_tls (NatterdSocket *self)
       written += (gsize) n;
     }
 
-  if (self->tls_buffer == NULL)
+  if (self->adopted->tls_buffer == NULL)
     return TRUE;
   queued_add (self->loop, -(gssize) (written - self->out_offset));
   self->out_offset = written;
-  if (self->out_offset == self->tls_buffer->len)
+  if (self->out_offset == self->adopted->tls_buffer->len)
     {
-      g_clear_pointer (&self->tls_buffer, g_byte_array_unref);
+      g_clear_pointer (&self->adopted->tls_buffer, g_byte_array_unref);
       self->out_offset = 0;
     }
-  else if (self->out_offset > self->tls_buffer->len / 2)
+  else if (self->out_offset > self->adopted->tls_buffer->len / 2)
     {
       /* Compact now and then rather than after every partial write. */
-      g_byte_array_remove_range (self->tls_buffer, 0, (guint) self->out_offset);
+      g_byte_array_remove_range (self->adopted->tls_buffer, 0, (guint) self->out_offset);
       self->out_offset = 0;
     }
   return TRUE;
@@ -685,7 +701,7 @@ after_write (NatterdSocket *self,
   more = now > 0;
   if (!more)
     self->stalled_since = 0;
-  else if ((self->stalled_since == 0 || written > 0) && self->tls_out == NULL)
+  else if ((self->stalled_since == 0 || written > 0) && TLS_OUT (self) == NULL)
     {
       /* The kernel takes no more for now: see STALL_US. A peer that
        * reads, however slowly, is not stalled. */
@@ -712,7 +728,7 @@ flush (NatterdSocket *self)
   gsize before = queued (self), written = 0;
   gboolean ok;
 
-  if (self->tls_out != NULL)
+  if (TLS_OUT (self) != NULL)
     {
       ok = write_tls (self);
       written = before - MIN (before, queued (self));
@@ -748,15 +764,15 @@ push_frame (NatterdSocket      *self,
   OutFrame out = { frame, counted };
   gsize n;
 
-  if (self->tls_out != NULL)
+  if (TLS_OUT (self) != NULL)
     {
       /* GnuTLS wants the same bytes again after a WOULD_BLOCK: TLS output
        * is one buffer, only ever appended to. */
-      if (self->tls_buffer == NULL)
-        self->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
-      g_byte_array_append (self->tls_buffer, frame->data, (guint) frame->length);
+      if (self->adopted->tls_buffer == NULL)
+        self->adopted->tls_buffer = g_byte_array_sized_new ((guint) frame->length);
+      g_byte_array_append (self->adopted->tls_buffer, frame->data, (guint) frame->length);
       queued_add (self->loop, (gssize) frame->length);
-      return self->tls_buffer->len - self->out_offset;
+      return self->adopted->tls_buffer->len - self->out_offset;
     }
 
   g_atomic_int_inc (&frame->ref_count);
@@ -822,7 +838,7 @@ natterd_socket_send_frame (NatterdSocket      *self,
    * to the writer thread, TLS in turn on the main thread. */
   if (self->dirty || self->in_bulk || self->in_writer || self->want_out)
     return;
-  if (self->tls_out == NULL)
+  if (TLS_OUT (self) == NULL)
     {
       self->in_writer = TRUE;
       g_ptr_array_add (self->loop->to_writer, self);
@@ -1154,7 +1170,7 @@ read_input (NatterdSocket *self)
 
       /* A short read emptied the kernel's buffer. Over TLS every read
        * is one record at most: read on until there is nothing. */
-      if (self->tls_in == NULL && n < READ_CHUNK)
+      if (TLS_IN (self) == NULL && n < READ_CHUNK)
         return;
     }
 }
@@ -1179,21 +1195,21 @@ release (NatterdSocket *self)
       close (fd);
       self->loop->fd_sockets--;
     }
-  if (self->socket != NULL)
+  if (self->adopted != NULL && self->adopted->socket != NULL)
     {
       /* Closing the descriptor itself: closing a TLS stream would send
        * close_notify, and block on a peer that does not read. */
-      g_socket_close (self->socket, NULL);
-      g_clear_object (&self->socket);
+      g_socket_close (self->adopted->socket, NULL);
+      g_clear_object (&self->adopted->socket);
     }
   /* Unwritten frames settle (before tls_out goes: queued() looks). */
   drop_output (self);
-  if (self->tls_out != NULL)
+  if (self->adopted != NULL)
     {
-      self->tls_in = NULL;
-      self->tls_out = NULL;
+      self->adopted->tls_in = NULL;
+      self->adopted->tls_out = NULL;
+      g_clear_object (&self->adopted->stream);
     }
-  g_clear_object (&self->stream);
   g_clear_pointer (&self->in, g_byte_array_unref);
   g_clear_pointer (&self->message, g_byte_array_unref);
   g_hash_table_remove (self->loop->closing, self);
@@ -1235,6 +1251,7 @@ static void
 socket_free (NatterdSocket *self)
 {
   g_mutex_clear (&self->lock);
+  g_free (self->adopted);
   g_free (self);
 }
 
@@ -1288,16 +1305,17 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   self = g_new0 (NatterdSocket, 1);
   g_mutex_init (&self->lock);
   self->loop = loop;
-  self->stream = g_object_ref (stream);
-  self->socket = g_object_ref (socket);
+  self->adopted = g_new0 (Adopted, 1);
+  self->adopted->stream = g_object_ref (stream);
+  self->adopted->socket = g_object_ref (socket);
   self->fd = g_socket_get_fd (socket);
   self->handlers = handlers;
   self->user_data = user_data;
   self->last_input = g_get_monotonic_time ();
   if (tls)
     {
-      self->tls_in = G_POLLABLE_INPUT_STREAM (input);
-      self->tls_out = G_POLLABLE_OUTPUT_STREAM (output);
+      self->adopted->tls_in = G_POLLABLE_INPUT_STREAM (input);
+      self->adopted->tls_out = G_POLLABLE_OUTPUT_STREAM (output);
     }
 
   g_socket_set_blocking (socket, FALSE);
@@ -1325,8 +1343,8 @@ natterd_socket_new (NatterdSocketLoop           *loop,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "epoll: %s", g_strerror (saved));
       g_clear_pointer (&self->in, g_byte_array_unref);
-      g_object_unref (self->socket);
-      g_clear_object (&self->stream);
+      g_object_unref (self->adopted->socket);
+      g_clear_object (&self->adopted->stream);
       socket_free (self);
       return NULL;
     }
@@ -1334,10 +1352,10 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   /* Plain TCP is the descriptor alone from now on: libsoup's stream
    * objects (its wrappers and GSocketConnection's, ~1 KiB) would only
    * sit in memory for every idle connection. Dropping them closes
-   * nothing (libsoup's wrapper does not close on dispose, and self->socket
+   * nothing (libsoup's wrapper does not close on dispose, and adopted->socket
    * holds the descriptor). */
   if (!tls)
-    g_clear_object (&self->stream);
+    g_clear_object (&self->adopted->stream);
 
   if (self->in != NULL && self->in->len > 0)
     {
@@ -1727,27 +1745,23 @@ accept_key (const char *key)
   return g_base64_encode (digest, length);
 }
 
-typedef enum {
-  REQUEST_WAIT,    /* too little to tell */
-  REQUEST_OURS,    /* GET of the WebSocket path */
-  REQUEST_OTHER,   /* for libsoup */
-} RequestKind;
-
-static RequestKind
-classify (NatterdSocketLoop *loop,
-          const char        *data,
-          gsize              length)
+/* Whether the first @length bytes of @data start a GET of @ws_path:
+ * WAIT when too few to tell. */
+static NatterdUpgradeKind
+classify (const char *ws_path,
+          const char *data,
+          gsize       length)
 {
-  gsize path_length = strlen (loop->ws_path);
+  gsize path_length = strlen (ws_path);
   gsize prefix = 4 + path_length;  /* "GET " and the path */
   gsize compared = MIN (length, prefix);
 
   if (strncmp (data, "GET ", MIN (compared, 4)) != 0 ||
-      (compared > 4 && strncmp (data + 4, loop->ws_path, compared - 4) != 0))
-    return REQUEST_OTHER;
+      (compared > 4 && strncmp (data + 4, ws_path, compared - 4) != 0))
+    return NATTERD_UPGRADE_OTHER;
   if (length <= prefix)
-    return REQUEST_WAIT;
-  return data[prefix] == ' ' || data[prefix] == '?' ? REQUEST_OURS : REQUEST_OTHER;
+    return NATTERD_UPGRADE_WAIT;
+  return data[prefix] == ' ' || data[prefix] == '?' ? NATTERD_UPGRADE_OURS : NATTERD_UPGRADE_OTHER;
 }
 
 /* The end of the headers (after the blank line), 0 if not there yet. */
@@ -1779,22 +1793,26 @@ trim (char *text)
   return text;
 }
 
-/* @request is the whole request (NUL-terminated, in the loop's scratch
- * buffer), @length its size in the kernel. */
-static void
-handshake_answer (NatterdSocketLoop *loop,
-                  Handshake         *hs,
-                  char              *request,
-                  gsize              length)
+static NatterdUpgradeKind
+upgrade_refuse (NatterdUpgrade *upgrade,
+                guint           status,
+                const char     *extra_headers,
+                const char     *reason)
 {
-  g_autoptr(GString) protocols = NULL;
-  g_autofree char *reason = NULL;
-  g_autofree char *accept = NULL;
-  g_autofree char *answer = NULL;
-  const char *host = NULL, *upgrade = NULL, *connection = NULL, *key = NULL, *version = NULL;
+  upgrade->status = status;
+  upgrade->extra_headers = extra_headers;
+  upgrade->reason = reason;
+  return NATTERD_UPGRADE_REFUSE;
+}
+
+/* The request line and headers of a whole request, @data[@length] being
+ * its NUL. */
+static NatterdUpgradeKind
+upgrade_parse_headers (char           *request,
+                       NatterdUpgrade *upgrade)
+{
+  const char *host = NULL, *upgrade_header = NULL, *connection = NULL, *version = NULL;
   char *line, *next, *target, *query;
-  guint status = 0;
-  int fd;
 
   /* The request line: "GET /ws HTTP/1.1" (classify() saw the start). */
   next = strchr (request, '\n');
@@ -1803,19 +1821,14 @@ handshake_answer (NatterdSocketLoop *loop,
   target = line + 4;
   line = strchr (target, ' ');
   if (line == NULL)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "Malformed request line");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "Malformed request line");
   *line++ = '\0';
   if (strcmp (line, "HTTP/1.1") != 0)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "A WebSocket upgrade needs HTTP/1.1");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "A WebSocket upgrade needs HTTP/1.1");
   query = strchr (target, '?');
   if (query != NULL)
     *query = '\0';
+  upgrade->target = target;
 
   for (line = next; *line != '\0' && *line != '\r' && *line != '\n'; line = next)
     {
@@ -1826,65 +1839,111 @@ handshake_answer (NatterdSocketLoop *loop,
       colon = strchr (line, ':');
       /* No folded lines (RFC 7230 3.2.4), no nameless ones. */
       if (colon == NULL || colon == line || *line == ' ' || *line == '\t')
-        {
-          handshake_refuse (loop, hs, 400, NULL, "Malformed header line");
-          return;
-        }
+        return upgrade_refuse (upgrade, 400, NULL, "Malformed header line");
       *colon = '\0';
       name = line;
       value = trim (colon + 1);
       if (g_ascii_strcasecmp (name, "Host") == 0)
         host = value;
       else if (g_ascii_strcasecmp (name, "Upgrade") == 0)
-        upgrade = value;
+        upgrade_header = value;
       else if (g_ascii_strcasecmp (name, "Connection") == 0)
         connection = value;
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Version") == 0)
         version = value;
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Key") == 0)
         {
-          if (key != NULL)
-            {
-              handshake_refuse (loop, hs, 400, NULL, "More than one Sec-WebSocket-Key");
-              return;
-            }
-          key = value;
+          if (upgrade->key != NULL)
+            return upgrade_refuse (upgrade, 400, NULL, "More than one Sec-WebSocket-Key");
+          upgrade->key = value;
         }
       else if (g_ascii_strcasecmp (name, "Sec-WebSocket-Protocol") == 0)
         {
-          if (protocols == NULL)
-            protocols = g_string_new (value);
+          /* One header (the usual case) is used where it is; more are
+           * joined as one list. */
+          if (upgrade->protocols == NULL)
+            upgrade->protocols = value;
           else
-            g_string_append_printf (protocols, ", %s", value);
+            {
+              char *joined = g_strdup_printf ("%s, %s", upgrade->protocols, value);
+
+              g_free (upgrade->owned);
+              upgrade->protocols = upgrade->owned = joined;
+            }
         }
     }
 
   if (host == NULL)
-    {
-      handshake_refuse (loop, hs, 400, NULL, "Missing Host header");
-      return;
-    }
-  if (!list_has (upgrade, "websocket") || !list_has (connection, "upgrade"))
-    {
-      handshake_refuse (loop, hs, 426, "Upgrade: websocket\r\n",
-                        "This is a WebSocket endpoint: the request needs "
-                        "Upgrade: websocket and Connection: Upgrade");
-      return;
-    }
+    return upgrade_refuse (upgrade, 400, NULL, "Missing Host header");
+  if (!list_has (upgrade_header, "websocket") || !list_has (connection, "upgrade"))
+    return upgrade_refuse (upgrade, 426, "Upgrade: websocket\r\n",
+                           "This is a WebSocket endpoint: the request needs "
+                           "Upgrade: websocket and Connection: Upgrade");
   if (g_strcmp0 (version, "13") != 0)
     {
-      reason = g_strdup_printf ("Unsupported WebSocket version %s: this server speaks 13",
-                                version != NULL ? version : "(none)");
-      handshake_refuse (loop, hs, 426, "Sec-WebSocket-Version: 13\r\n", reason);
-      return;
+      upgrade_refuse (upgrade, 426, "Sec-WebSocket-Version: 13\r\n", NULL);
+      g_free (upgrade->owned);
+      upgrade->reason = upgrade->owned =
+        g_strdup_printf ("Unsupported WebSocket version %s: this server speaks 13",
+                         version != NULL ? version : "(none)");
+      return NATTERD_UPGRADE_REFUSE;
     }
-  if (!key_is_valid (key))
-    {
-      handshake_refuse (loop, hs, 400, NULL,
-                        key == NULL ? "Missing Sec-WebSocket-Key" : "Invalid Sec-WebSocket-Key");
-      return;
-    }
-  if (loop->accept->check (loop->accept_data, target, protocols != NULL ? protocols->str : NULL,
+  if (!key_is_valid (upgrade->key))
+    return upgrade_refuse (upgrade, 400, NULL,
+                           upgrade->key == NULL ? "Missing Sec-WebSocket-Key" : "Invalid Sec-WebSocket-Key");
+  return NATTERD_UPGRADE_OURS;
+}
+
+NatterdUpgradeKind
+natterd_upgrade_parse (char           *data,
+                       gsize           length,
+                       gsize           max_header,
+                       const char     *ws_path,
+                       NatterdUpgrade *upgrade)
+{
+  NatterdUpgradeKind kind;
+  gsize end;
+
+  memset (upgrade, 0, sizeof *upgrade);
+  kind = classify (ws_path, data, length);
+  if (kind == NATTERD_UPGRADE_OTHER)
+    return kind;
+  end = headers_end (data, length);
+  if (end == 0)
+    return length > max_header ? upgrade_refuse (upgrade, 431, NULL, "Request headers too large")
+                               : NATTERD_UPGRADE_WAIT;
+  upgrade->length = end;
+  /* The headers may end before the path did ("GET /w\n\n"). */
+  if (classify (ws_path, data, end) != NATTERD_UPGRADE_OURS)
+    return NATTERD_UPGRADE_OTHER;
+  /* The lines are cut at their '\n' as C strings: a NUL would end one
+   * before it (RFC 9110 5.5: no NUL in a field either). */
+  if (memchr (data, '\0', end) != NULL)
+    return upgrade_refuse (upgrade, 400, NULL, "Malformed request: a NUL byte in the headers");
+  data[end] = '\0';
+  return upgrade_parse_headers (data, upgrade);
+}
+
+void
+natterd_upgrade_clear (NatterdUpgrade *upgrade)
+{
+  g_clear_pointer (&upgrade->owned, g_free);
+}
+
+/* A valid upgrade of @length bytes, @upgrade pointing into the scratch
+ * buffer. */
+static void
+handshake_answer (NatterdSocketLoop    *loop,
+                  Handshake            *hs,
+                  const NatterdUpgrade *upgrade)
+{
+  g_autofree char *reason = NULL;
+  g_autofree char *accept = NULL;
+  g_autofree char *answer = NULL;
+  guint status = 0;
+  int fd;
+
+  if (loop->accept->check (loop->accept_data, upgrade->target, upgrade->protocols,
                            &status, &reason) != NULL)
     {
       handshake_refuse (loop, hs, status, NULL, reason);
@@ -1893,7 +1952,7 @@ handshake_answer (NatterdSocketLoop *loop,
 
   /* No extension: permessage-deflate would keep a zlib stream per
    * connection (hundreds of KiB) for frames of a few hundred bytes. */
-  accept = accept_key (key);
+  accept = accept_key (upgrade->key);
   answer = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\n"
                             "Upgrade: websocket\r\n"
                             "Connection: Upgrade\r\n"
@@ -1902,7 +1961,7 @@ handshake_answer (NatterdSocketLoop *loop,
                             accept, loop->ws_protocol);
   fd = handshake_take_full (loop, hs, TRUE);
   /* The request leaves the kernel; what follows it (frames) stays there. */
-  if (recv (fd, loop->scratch, length, MSG_DONTWAIT) != (gssize) length ||
+  if (recv (fd, loop->scratch, upgrade->length, MSG_DONTWAIT) != (gssize) upgrade->length ||
       send (fd, answer, strlen (answer), MSG_NOSIGNAL | MSG_DONTWAIT) != (gssize) strlen (answer))
     {
       close (fd);  /* out of the epoll set with it */
@@ -1916,9 +1975,8 @@ handshake_ready (NatterdSocketLoop *loop,
                  Handshake         *hs,
                  guint32            events)
 {
-  char *data = (char *) loop->scratch;
+  NatterdUpgrade upgrade;
   gssize n;
-  gsize end;
 
   if (hs->draining)
     {
@@ -1926,7 +1984,7 @@ handshake_ready (NatterdSocketLoop *loop,
       return;
     }
 
-  n = recv (hs->fd, data, loop->max_header + 1, MSG_PEEK | MSG_DONTWAIT);
+  n = recv (hs->fd, loop->scratch, loop->max_header + 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return;
   if (n <= 0)
@@ -1935,32 +1993,30 @@ handshake_ready (NatterdSocketLoop *loop,
       return;
     }
 
-  if (classify (loop, data, (gsize) n) == REQUEST_OTHER)
+  switch (natterd_upgrade_parse ((char *) loop->scratch, (gsize) n, loop->max_header,
+                                 loop->ws_path, &upgrade))
     {
-      gint64 accepted = hs->accepted;
-      int fd = handshake_take (loop, hs);
+    case NATTERD_UPGRADE_WAIT:
+      if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        handshake_close (loop, hs);  /* half a request, and the peer is done */
+      break;
+    case NATTERD_UPGRADE_OTHER:
+      {
+        gint64 accepted = hs->accepted;
+        int fd = handshake_take (loop, hs);
 
-      loop->accept->handoff (loop->accept_data, fd, accepted);
-      return;
+        loop->accept->handoff (loop->accept_data, fd, accepted);
+      }
+      break;
+    case NATTERD_UPGRADE_REFUSE:
+      handshake_refuse (loop, hs, upgrade.status, upgrade.extra_headers, upgrade.reason);
+      break;
+    case NATTERD_UPGRADE_OURS:
+    default:
+      handshake_answer (loop, hs, &upgrade);
+      break;
     }
-
-  end = headers_end (data, (gsize) n);
-  if (end == 0 && (gsize) n > loop->max_header)
-    handshake_refuse (loop, hs, 431, NULL, "Request headers too large");
-  else if (end == 0 && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-    handshake_close (loop, hs);  /* half a request, and the peer is done */
-  else if (end > 0 && classify (loop, data, end) == REQUEST_OURS)
-    {
-      data[end] = '\0';
-      handshake_answer (loop, hs, data, end);
-    }
-  else if (end > 0)
-    {
-      gint64 accepted = hs->accepted;
-      int fd = handshake_take (loop, hs);
-
-      loop->accept->handoff (loop->accept_data, fd, accepted);
-    }
+  natterd_upgrade_clear (&upgrade);
 }
 
 static void

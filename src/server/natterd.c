@@ -399,6 +399,7 @@ main (int   argc,
 
   /* Signals are handled before anyone learns where we listen. */
   loop = g_main_loop_new (NULL, FALSE);
+  natterd_log_batch_in_main_loop ();
   g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   g_unix_signal_add (SIGINT, on_quit_signal, loop);
   g_unix_signal_add (SIGHUP, on_reload_signal, server);
@@ -416,6 +417,7 @@ main (int   argc,
   }
 
   g_main_loop_run (loop);
+  natterd_log_batch_end ();
 
   natterd_server_shutdown (server);
   natterd_log (G_LOG_LEVEL_INFO, "stopped", NULL);

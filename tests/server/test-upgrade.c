@@ -174,6 +174,22 @@ test_bad_upgrades (void)
       g_assert_nonnull (strstr (answer, "Connection: close"));
     }
 
+  /* A NUL byte in a header line: strings end there, and the parse once
+   * ran past the line's end (natter-fuzz-upgrade found it). */
+  {
+    g_autoptr(GSocket) socket = raw_connect (server);
+    static const char request[] = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: web\0socket\r\n"
+                                  "Connection: Upgrade\r\nSec-WebSocket-Key: " GOOD_KEY "\r\n"
+                                  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.v2\r\n\r\n";
+    g_autofree char *answer = NULL;
+
+    raw_send (socket, request, sizeof request - 1);
+    answer = read_to_end (socket);
+    g_assert_nonnull (answer);
+    g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 400"));
+    g_assert_nonnull (strstr (answer, "NUL byte"));
+  }
+
   /* The good request on a bare socket: RFC 6455's example answer. */
   {
     g_autoptr(GSocket) socket = raw_connect (server);

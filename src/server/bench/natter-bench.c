@@ -93,6 +93,25 @@ server_wait_us (void)
   return total;
 }
 
+/* A gauge of natterd's /metrics, -1 if it has none. */
+static double
+fetch_gauge (SoupSession *session,
+             const char  *name)
+{
+  g_autofree char *url = g_strdup_printf ("%s/metrics", bench.url);
+  g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, url);
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
+  const char *line;
+
+  if (body == NULL || soup_message_get_status (message) != 200)
+    return -1;
+  text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  line = strstr (text, prefix);
+  return line != NULL ? g_ascii_strtod (line + strlen (prefix), NULL) : -1;
+}
+
 gint64
 server_rss_kib (void)
 {
@@ -1161,6 +1180,8 @@ main (int   argc,
   {
     OpenSpec idle = { 0, (guint) opt_idle, ROLE_IDLE, 0 };
     gint64 before = server_rss_kib ();
+    double heap_before = fetch_gauge (session, "natterd_heap_bytes");
+    double heap_with;
     gint64 with;
 
     for (guint i = 0; i < bench.n_workers; i++)
@@ -1187,6 +1208,13 @@ main (int   argc,
              "%.1f KiB per connection\n",
              before / 1024.0, with / 1024.0, opt_idle, opt_idle_hold,
              (double) (with - before) / opt_idle);
+    /* What natterd itself holds per connection (malloc'd and not freed;
+     * see README "Where an idle connection's memory goes"); the rest of
+     * the RSS delta is heap pages touched and not given back. */
+    heap_with = fetch_gauge (session, "natterd_heap_bytes");
+    if (heap_before >= 0 && heap_with >= 0)
+      g_print ("  natterd heap (malloc, in use) %.1f MiB before, %.1f MiB with them: %.0f bytes per connection\n",
+               heap_before / 1048576.0, heap_with / 1048576.0, (heap_with - heap_before) / opt_idle);
     on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);
   }
 
