@@ -526,9 +526,15 @@ link_decoder (GstPad     *src,
   return TRUE;
 }
 
-/* I420 as decoded into NatterVideoSink, which converts only what is shown. */
+/* I420 as decoded into NatterVideoSink, which converts only what is shown.
+ * A frame lost for good (past the NACKs) asks the sender for a keyframe
+ * (a PLI) at once: without it the picture decoded from a broken reference
+ * (the old picture, smears) stays until the next periodic keyframe, 10 s
+ * away. Decoding goes on meanwhile: waiting for the keyframe would freeze
+ * the picture for good on a path that loses one of the keyframe's many
+ * packets each time. */
 #define VIDEO_DECODER "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
-                      "rtpvp8depay ! vp8dec threads=1"
+                      "rtpvp8depay request-keyframe=true ! vp8dec threads=1"
 
 /* Video calls: the remote video's decoder and sink are made and started
  * while the call is negotiated, not when its first packet came (that
