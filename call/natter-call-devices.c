@@ -117,7 +117,8 @@ close_fd (gpointer fd)
  * call's pipeline must neither wait for it nor fail with it. A camera that
  * gives no frame for REMOTE_CAMERA_SILENCE_S fails as an unplugged one
  * does (an error from the appsrc: the call's media puts black frames in
- * its place and counts it missing). */
+ * its place and counts it missing); NATTER_CALL_CAMERA_SILENCE_S sets
+ * another length (tests). */
 #define REMOTE_CAMERA_SILENCE_S 5
 
 typedef struct {
@@ -130,13 +131,49 @@ typedef struct {
   GstClockID  tick;
   GstCaps    *caps;      /* the appsrc's, from the camera thread only */
   gint64      last;      /* monotonic µs of the start or of the last frame */
+  gint64      silence;   /* µs without a frame that fail the camera */
   gboolean    failed;
   gboolean    stopped;
+  gboolean    got_frame;
+  NatterCallCameraReady ready;  /* until the first frame or the failure */
+  gpointer    ready_data;
+  GDestroyNotify ready_destroy;
 } RemoteCamera;
+
+/* Under camera->lock: the waiter, now told or no longer wanted. */
+static NatterCallCameraReady
+remote_camera_steal_ready (RemoteCamera   *camera,
+                           gpointer       *data,
+                           GDestroyNotify *destroy)
+{
+  NatterCallCameraReady ready = camera->ready;
+
+  *data = camera->ready_data;
+  *destroy = camera->ready_destroy;
+  camera->ready = NULL;
+  camera->ready_data = NULL;
+  camera->ready_destroy = NULL;
+  return ready;
+}
+
+/* Outside camera->lock. */
+static void
+remote_camera_tell (NatterCallCameraReady  ready,
+                    gpointer               data,
+                    GDestroyNotify         destroy,
+                    gboolean               has_frames)
+{
+  if (ready != NULL)
+    ready (has_frames, data);
+  if (destroy != NULL)
+    destroy (data);
+}
 
 static void
 remote_camera_clear (RemoteCamera *camera)
 {
+  if (camera->ready_destroy != NULL)
+    camera->ready_destroy (camera->ready_data);
   g_weak_ref_clear (&camera->appsrc);
   g_mutex_clear (&camera->lock);
   g_mutex_clear (&camera->state_lock);
@@ -156,6 +193,9 @@ remote_camera_fail (RemoteCamera *camera,
                     const char   *why)
 {
   g_autoptr(GstElement) appsrc = NULL;
+  NatterCallCameraReady ready;
+  gpointer ready_data;
+  GDestroyNotify ready_destroy;
 
   g_mutex_lock (&camera->lock);
   if (camera->failed || camera->stopped)
@@ -164,8 +204,11 @@ remote_camera_fail (RemoteCamera *camera,
       return;
     }
   camera->failed = TRUE;
+  ready = remote_camera_steal_ready (camera, &ready_data, &ready_destroy);
   g_mutex_unlock (&camera->lock);
   g_message ("The camera remote %s: no camera", why);
+  /* a camera still waited for is not in the call's pipeline: told so */
+  remote_camera_tell (ready, ready_data, ready_destroy, FALSE);
   appsrc = g_weak_ref_get (&camera->appsrc);
   if (appsrc != NULL)
     GST_ELEMENT_ERROR (appsrc, RESOURCE, READ, ("The camera gives no frames"), ("%s", why));
@@ -180,12 +223,23 @@ remote_camera_sample (GstAppSink *sink,
   g_autoptr(GstElement) appsrc = g_weak_ref_get (&camera->appsrc);
   GstCaps *caps;
   GstBuffer *buffer;
+  NatterCallCameraReady ready = NULL;
+  gpointer ready_data = NULL;
+  GDestroyNotify ready_destroy = NULL;
 
   if (sample == NULL)
     return GST_FLOW_EOS;
   g_mutex_lock (&camera->lock);
   camera->last = g_get_monotonic_time ();
+  if (!camera->got_frame && !camera->failed)
+    {
+      camera->got_frame = TRUE;
+      ready = remote_camera_steal_ready (camera, &ready_data, &ready_destroy);
+    }
   g_mutex_unlock (&camera->lock);
+  /* This first frame goes nowhere: the call takes the appsrc into its
+   * pipeline now, and the next frames there. */
+  remote_camera_tell (ready, ready_data, ready_destroy, TRUE);
   if (appsrc == NULL)
     return GST_FLOW_OK;
   caps = gst_sample_get_caps (sample);
@@ -213,10 +267,10 @@ remote_camera_tick (GstClock     *clock,
   gboolean silent;
 
   g_mutex_lock (&camera->lock);
-  silent = g_get_monotonic_time () - camera->last >= REMOTE_CAMERA_SILENCE_S * G_USEC_PER_SEC;
+  silent = g_get_monotonic_time () - camera->last >= camera->silence;
   g_mutex_unlock (&camera->lock);
   if (silent)
-    remote_camera_fail (camera, "gave no frame for " G_STRINGIFY (REMOTE_CAMERA_SILENCE_S) " s");
+    remote_camera_fail (camera, "gave no frame for a while");
   return TRUE;
 }
 
@@ -268,10 +322,16 @@ static void
 remote_camera_stop (gpointer data)
 {
   RemoteCamera *camera = data;
+  NatterCallCameraReady ready;
+  gpointer ready_data;
+  GDestroyNotify ready_destroy;
 
   g_mutex_lock (&camera->lock);
   camera->stopped = TRUE;
+  ready = remote_camera_steal_ready (camera, &ready_data, &ready_destroy);
   g_mutex_unlock (&camera->lock);
+  remote_camera_tell (NULL, ready_data, ready_destroy, FALSE);
+  (void) ready;
   gst_clock_id_unschedule (camera->tick);
   gst_clock_id_unref (camera->tick);
   GST_BASE_SRC_GET_CLASS (camera->source)->unlock (GST_BASE_SRC (camera->source));
@@ -343,6 +403,14 @@ make_remote_camera (gboolean *remote_mode)
                 "max-buffers", (guint64) 2, "leaky-type", GST_APP_LEAKY_TYPE_DOWNSTREAM, NULL);
   g_weak_ref_init (&camera->appsrc, appsrc);
   camera->last = g_get_monotonic_time ();
+  {
+    const char *silence = g_getenv ("NATTER_CALL_CAMERA_SILENCE_S");
+    guint64 seconds = REMOTE_CAMERA_SILENCE_S;
+
+    if (silence != NULL && !g_ascii_string_to_unsigned (silence, 10, 1, 3600, &seconds, NULL))
+      seconds = REMOTE_CAMERA_SILENCE_S;
+    camera->silence = (gint64) seconds * G_USEC_PER_SEC;
+  }
   clock = gst_system_clock_obtain ();
   camera->tick = gst_clock_new_periodic_id (clock, gst_clock_get_time (clock) + GST_SECOND, GST_SECOND);
   gst_clock_id_wait_async (camera->tick, remote_camera_tick, g_atomic_rc_box_acquire (camera), remote_camera_unref);
@@ -350,6 +418,32 @@ make_remote_camera (gboolean *remote_mode)
   /* the appsrc's end stops it all */
   g_object_set_data_full (G_OBJECT (appsrc), "natter-remote-camera", camera, remote_camera_stop);
   return appsrc;
+}
+
+gboolean
+natter_call_device_watch_first_frame (GstElement            *camera,
+                                      NatterCallCameraReady  ready,
+                                      gpointer               user_data,
+                                      GDestroyNotify         destroy)
+{
+  RemoteCamera *remote = camera != NULL ? g_object_get_data (G_OBJECT (camera), "natter-remote-camera") : NULL;
+  gboolean waits = FALSE;
+
+  if (remote != NULL)
+    {
+      g_mutex_lock (&remote->lock);
+      waits = !remote->got_frame && !remote->failed && !remote->stopped && remote->ready == NULL;
+      if (waits)
+        {
+          remote->ready = ready;
+          remote->ready_data = user_data;
+          remote->ready_destroy = destroy;
+        }
+      g_mutex_unlock (&remote->lock);
+    }
+  if (!waits && destroy != NULL)
+    destroy (user_data);
+  return waits;
 }
 
 gboolean
@@ -465,6 +559,11 @@ natter_call_device_make_element (NatterCallDevice  kind,
     }
   if (element != NULL && kind == NATTER_CALL_DEVICE_CAMERA)
     element = decode_if_jpeg_only (chosen, element);
+  /* An audio source's buffers of an Opus frame (20 ms), not 10: the encoder
+   * waits for 20 ms anyway, and half the buffers go through the call. */
+  if (element != NULL && kind == NATTER_CALL_DEVICE_MICROPHONE &&
+      g_object_class_find_property (G_OBJECT_GET_CLASS (element), "latency-time") != NULL)
+    g_object_set (element, "latency-time", (gint64) 20000, NULL);
   g_list_free_full (devices, gst_object_unref);
   return element;
 }

@@ -34,6 +34,22 @@ gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 GstElement *natter_call_device_make_element (NatterCallDevice  kind,
                                              const char       *name);
 
+/* Called once, on a thread of the camera's: @ready TRUE at the camera's
+ * first frame, FALSE when it gave none for 5 s (the camera counts as
+ * missing then). */
+typedef void (*NatterCallCameraReady) (gboolean ready,
+                                       gpointer user_data);
+
+/* The portal's camera (a PipeWire node) may take seconds to give its first
+ * frame, or never give one: when @camera (from
+ * natter_call_device_make_element()) is such a camera and has not given a
+ * frame yet, @ready will say when it does (or fails) and TRUE is returned;
+ * otherwise FALSE and @ready is never called (@destroy is, at once). */
+gboolean    natter_call_device_watch_first_frame (GstElement            *camera,
+                                                  NatterCallCameraReady  ready,
+                                                  gpointer               user_data,
+                                                  GDestroyNotify         destroy);
+
 /* The NatterCallDevice kind of a device the monitor reported; -1 for
  * another class. */
 int         natter_call_device_get_kind     (GstDevice        *device);

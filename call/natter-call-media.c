@@ -48,8 +48,12 @@
 #define HD_FRAME_BUDGET_US 4000
 #define HD_PROBE_FRAMES 12
 #define HD_PROBE_SKIPPED 2  /* the keyframe and the encoder's start */
+/* Sound is taken 20 ms at a time, an Opus frame: the encoder waits for
+ * that much anyway, and half as many buffers go along the way as with
+ * 10 ms (each costs a wakeup and a push through every element). */
+#define AUDIO_SAMPLES_PER_BUFFER "960"
 /* What takes the place of a missing or failed microphone or camera. */
-#define SILENCE_SOURCE "audiotestsrc is-live=true wave=silence samplesperbuffer=480"
+#define SILENCE_SOURCE "audiotestsrc is-live=true wave=silence samplesperbuffer=" AUDIO_SAMPLES_PER_BUFFER
 #define BLACK_SOURCE "videotestsrc is-live=true pattern=black"
 
 struct _NatterCallMedia
@@ -67,6 +71,8 @@ struct _NatterCallMedia
   GstElement          *camera;        /* the video source and what follows it */
   GstElement          *camera_next;
   gboolean             camera_open;   /* camera is the device, not black frames */
+  GstElement          *camera_pending; /* the portal's camera until its first frame (sunk) */
+  guint                camera_generation; /* which pending camera an event is about */
   GstElement          *microphone;
   GstElement          *microphone_next;
   char                *devices[3];    /* preferred display names, NatterCallDevice */
@@ -174,6 +180,8 @@ typedef enum {
   EVENT_CONNECTED,
   EVENT_FAILED,
   EVENT_DEVICES_CHANGED,
+  EVENT_CAMERA_READY,   /* mline: the camera_generation */
+  EVENT_CAMERA_SILENT,
 } EventType;
 
 typedef struct
@@ -206,6 +214,8 @@ static gboolean swap_source (NatterCallMedia  *self,
 static void on_devices_changed (NatterCallMedia *self,
                                 int              added_kind);
 static void switch_speaker (NatterCallMedia *self);
+static void camera_waited (NatterCallMedia *self,
+                           gboolean         ready);
 
 static gboolean
 dispatch_event (gpointer data)
@@ -240,6 +250,11 @@ dispatch_event (gpointer data)
       break;
     case EVENT_DEVICES_CHANGED:
       on_devices_changed (self, (int) event->mline - 1);
+      break;
+    case EVENT_CAMERA_READY:
+    case EVENT_CAMERA_SILENT:
+      if (event->mline == self->camera_generation && self->camera_pending != NULL)
+        camera_waited (self, event->type == EVENT_CAMERA_READY);
       break;
     default:
       g_assert_not_reached ();
@@ -527,13 +542,16 @@ link_decoder (GstPad     *src,
 }
 
 /* I420 as decoded into NatterVideoSink, which converts only what is shown.
+ * Decoded on a thread of its own: on the jitterbuffer's, a loaded machine
+ * made packets late there and frames were lost (10 against 27 a second in
+ * natter-call-bench at load 20), for no CPU measurably saved.
  * A frame lost for good (past the NACKs) asks the sender for a keyframe
  * (a PLI) at once: without it the picture decoded from a broken reference
  * (the old picture, smears) stays until the next periodic keyframe, 10 s
  * away. Decoding goes on meanwhile: waiting for the keyframe would freeze
  * the picture for good on a path that loses one of the keyframe's many
  * packets each time. */
-#define VIDEO_DECODER "queue max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
+#define VIDEO_DECODER "queue name=decode max-size-buffers=0 max-size-time=0 max-size-bytes=0 ! " \
                       "rtpvp8depay request-keyframe=true ! vp8dec threads=1"
 
 /* Video calls: the remote video's decoder and sink are made and started
@@ -796,7 +814,7 @@ add_audio (NatterCallMedia *self,
 
   if (self->options.test_sources)
     source = gst_parse_launch ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
-                               "samplesperbuffer=480", NULL);
+                               "samplesperbuffer=" AUDIO_SAMPLES_PER_BUFFER, NULL);
   else
     source = natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE,
                                               self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
@@ -837,6 +855,92 @@ add_audio (NatterCallMedia *self,
   return TRUE;
 }
 
+/* The portal's camera (a PipeWire node) can take seconds to give its first
+ * frame, or never give one: black frames go on meanwhile, and it takes
+ * their place at its first frame (camera_waited()). */
+typedef struct
+{
+  GWeakRef media;
+  guint    generation;
+} CameraWait;
+
+static void
+camera_wait_free (gpointer data)
+{
+  CameraWait *wait = data;
+
+  g_weak_ref_clear (&wait->media);
+  g_free (wait);
+}
+
+/* On the camera's thread. */
+static void
+on_camera_ready (gboolean ready,
+                 gpointer data)
+{
+  CameraWait *wait = data;
+  g_autoptr(NatterCallMedia) self = g_weak_ref_get (&wait->media);
+
+  if (self != NULL)
+    emit_on_main (self, ready ? EVENT_CAMERA_READY : EVENT_CAMERA_SILENT, wait->generation, NULL, NULL);
+}
+
+/* A camera waited for is closed (its light goes out). */
+static void
+drop_pending_camera (NatterCallMedia *self)
+{
+  self->camera_generation++;
+  /* opened (READY) by natter_call_device_make_element() */
+  if (self->camera_pending != NULL)
+    gst_element_set_state (self->camera_pending, GST_STATE_NULL);
+  gst_clear_object (&self->camera_pending);
+}
+
+/* TRUE when @camera (a new element) has no frame yet: kept aside until it
+ * has. */
+static gboolean
+wait_for_camera (NatterCallMedia *self,
+                 GstElement      *camera)
+{
+  CameraWait *wait = g_new0 (CameraWait, 1);
+
+  drop_pending_camera (self);
+  g_weak_ref_init (&wait->media, self);
+  wait->generation = self->camera_generation;
+  if (!natter_call_device_watch_first_frame (camera, on_camera_ready, wait, camera_wait_free))
+    return FALSE;
+  self->camera_pending = gst_object_ref_sink (camera);
+  return TRUE;
+}
+
+static void
+camera_waited (NatterCallMedia *self,
+               gboolean         ready)
+{
+  g_autoptr(GstElement) camera = NULL;
+
+  if (!ready)
+    {
+      /* as a camera that failed: missing, the peer sees our avatar */
+      drop_pending_camera (self);
+      g_message ("The camera gave no frame: black frames go on");
+      self->missing |= NATTER_CALL_MISSING_CAMERA;
+      g_signal_emit (self, signals[DEVICE_LOST], 0, (guint) NATTER_CALL_DEVICE_CAMERA);
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+      return;
+    }
+  camera = g_steal_pointer (&self->camera_pending);
+  g_message ("The camera gives frames: the call uses it");
+  if (!swap_source (self, &self->camera, self->camera_next, camera))
+    return;
+  self->camera_open = TRUE;
+  if (self->missing & NATTER_CALL_MISSING_CAMERA)
+    {
+      self->missing &= ~NATTER_CALL_MISSING_CAMERA;
+      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+    }
+}
+
 /* camera → I420, scale/rate → tee → preview (local NatterVideoSink)
  *                                   └→ vp8enc → rtpvp8pay → webrtcbin */
 static gboolean
@@ -849,11 +953,12 @@ add_video (NatterCallMedia *self,
   g_autoptr(GstPad) encoder_sink = NULL;
   g_autoptr(GstElement) payloader = NULL;
   g_autoptr(GstPad) payloader_src = NULL;
-  GstElement *source, *scaler, *tee, *preview_queue;
+  GstElement *source, *scaler, *tee;
   GstElement *preview = natter_video_sink_get_element (self->local_video);
   int width = self->options.video_width;
   int height = self->options.video_height;
   int fps = self->options.video_fps;
+  gboolean waiting = FALSE;
 
   if (!self->options.video_caps_set)
     natter_call_media_get_video_size (&width, &height, NULL);
@@ -866,16 +971,24 @@ add_video (NatterCallMedia *self,
   else
     source = natter_call_device_make_element (NATTER_CALL_DEVICE_CAMERA,
                                               self->devices[NATTER_CALL_DEVICE_CAMERA]);
+  /* The portal's camera without a frame yet: the call does not wait for
+   * it, black frames go until it gives one. */
+  if (source != NULL && wait_for_camera (self, source))
+    {
+      waiting = TRUE;
+      self->camera_open = FALSE;
+      source = gst_parse_launch (BLACK_SOURCE, NULL);
+    }
   if (source == NULL)
     {
       /* No camera (or off from the start): the call goes on, with black frames. */
-      if (self->camera_open || (!self->options.test_sources &&
-                                !natter_call_device_exists (NATTER_CALL_DEVICE_CAMERA)))
+      if (!waiting && (self->camera_open || (!self->options.test_sources &&
+                                             !natter_call_device_exists (NATTER_CALL_DEVICE_CAMERA))))
         self->missing |= NATTER_CALL_MISSING_CAMERA;
       source = gst_parse_launch (BLACK_SOURCE, NULL);
       self->camera_open = FALSE;
     }
-  else if (self->options.camera_fails_after > 0)
+  else if (!waiting && self->options.camera_fails_after > 0)
     natter_call_test_hooks_fail_after (source, self->options.camera_fails_after);
 
   /* A bin cannot end in bare caps: an explicit capsfilter. I420 here, once,
@@ -891,10 +1004,10 @@ add_video (NatterCallMedia *self,
       return FALSE;
     }
   tee = gst_element_factory_make ("tee", NULL);
-  preview_queue = gst_element_factory_make ("queue", NULL);
-  g_object_set (preview_queue, "max-size-buffers", 1, "leaky", 2 /* downstream */, NULL);
-  gst_bin_add_many (GST_BIN (self->pipeline), source, scaler, tee, preview_queue, preview, NULL);
-  if (!gst_element_link_many (source, scaler, tee, preview_queue, preview, NULL))
+  /* The preview begins with a leaky queue of its own (NatterVideoSink): a
+   * second one here was one more thread every frame went through. */
+  gst_bin_add_many (GST_BIN (self->pipeline), source, scaler, tee, preview, NULL);
+  if (!gst_element_link_many (source, scaler, tee, preview, NULL))
     {
       g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "Cannot link the camera");
       return FALSE;
@@ -907,7 +1020,7 @@ add_video (NatterCallMedia *self,
    * slows down to use it on a machine with time to spare; a negative one
    * is a fixed speed. -10: 20–25 % less CPU per peer than 8 (libwebrtc
    * uses -6 on desktops, -12 on ARM). */
-  encode = g_strdup_printf ("queue max-size-buffers=2 leaky=downstream ! "
+  encode = g_strdup_printf ("queue name=encode max-size-buffers=2 leaky=downstream ! "
                             VP8ENC " target-bitrate=%d keyframe-max-dist=%d ! "
                             "rtpvp8pay name=vp8pay pt=%d mtu=1200 picture-id-mode=15-bit",
                             NATTER_CALL_VIDEO_BITRATE_START, fps * 10, VIDEO_PT);
@@ -1838,7 +1951,7 @@ natter_call_media_set_device (NatterCallMedia  *self,
    * (a missing one is opened now if it is on). */
   if (kind == NATTER_CALL_DEVICE_CAMERA &&
       (self->camera == NULL || !g_atomic_int_get (&self->camera_enabled) ||
-       (!self->camera_open && !(self->missing & NATTER_CALL_MISSING_CAMERA))))
+       (!self->camera_open && !(self->missing & NATTER_CALL_MISSING_CAMERA) && self->camera_pending == NULL)))
     return TRUE;
 
   if (self->options.test_sources)
@@ -1847,7 +1960,7 @@ natter_call_media_set_device (NatterCallMedia  *self,
       g_autofree char *description =
         g_strdup_printf (kind == NATTER_CALL_DEVICE_CAMERA ? "videotestsrc is-live=true pattern=%s"
                                                            : "audiotestsrc is-live=true wave=%s "
-                                                             "samplesperbuffer=480",
+                                                             "samplesperbuffer=" AUDIO_SAMPLES_PER_BUFFER,
                          name != NULL && *name != '\0' ? name : "0");
       replacement = make_running_source (self, description);
     }
@@ -1855,8 +1968,11 @@ natter_call_media_set_device (NatterCallMedia  *self,
     replacement = natter_call_device_make_element (kind, name);
   if (replacement == NULL)
     return FALSE;
+  if (kind == NATTER_CALL_DEVICE_CAMERA && wait_for_camera (self, replacement))
+    return TRUE;
   if (kind == NATTER_CALL_DEVICE_CAMERA)
     {
+      drop_pending_camera (self);
       if (!swap_source (self, &self->camera, self->camera_next, replacement))
         return FALSE;
       self->camera_open = TRUE;
@@ -2026,6 +2142,7 @@ natter_call_media_stop (NatterCallMedia *self)
   g_atomic_pointer_set (&self->audio_output, NULL);
   g_atomic_pointer_set (&self->video_decoder, NULL);
   self->camera = self->camera_next = NULL;
+  drop_pending_camera (self);
   self->microphone = self->microphone_next = NULL;
   self->last_branch = NULL;
   self->webrtc = NULL;
@@ -2055,7 +2172,10 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
 
   enabled = !!enabled;
   g_atomic_int_set (&self->camera_enabled, enabled);
-  if (self->pipeline == NULL || is_stopped (self) || self->camera == NULL || self->camera_open == enabled)
+  if (!enabled)
+    drop_pending_camera (self);
+  if (self->pipeline == NULL || is_stopped (self) || self->camera == NULL || self->camera_open == enabled ||
+      (enabled && self->camera_pending != NULL))
     return;
 
   /* Off closes the camera (its light goes out) and black frames from a
@@ -2076,6 +2196,9 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
       g_warning ("Cannot open the camera again: the peer sees black frames");
       return;
     }
+  /* the portal's camera: the black frames go on until its first frame */
+  if (enabled && wait_for_camera (self, replacement))
+    return;
   if (!swap_source (self, &self->camera, self->camera_next, replacement))
     return;
   self->camera_open = enabled;

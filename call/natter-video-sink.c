@@ -18,6 +18,7 @@ struct _NatterVideoSink
   GMutex        lock;
   GstSample    *sample;        /* latest, under lock: BGRA, or as decoded */
   guint         idle_id;       /* a frame-changed is pending, under lock */
+  GstCaps      *told_caps;     /* under lock: the caps the main context last heard of */
   gint          frame_count;   /* atomic */
   gint          frames_wanted; /* atomic: someone took a frame */
 
@@ -176,8 +177,13 @@ on_new_sample (GstAppSink *appsink,
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->sample, gst_sample_unref);
   self->sample = sample;
-  if (self->idle_id == 0)
+  /* Nobody draws the frames (natter-cli, a hidden view): the main context
+   * wakes only when the size may have changed, not 30 times a second. */
+  if (self->idle_id == 0 &&
+      (g_signal_has_handler_pending (self, signals[FRAME_CHANGED], 0, TRUE) ||
+       self->told_caps == NULL || !gst_caps_is_equal (self->told_caps, gst_sample_get_caps (sample))))
     {
+      gst_caps_replace (&self->told_caps, gst_sample_get_caps (sample));
       GSource *source = g_idle_source_new ();
       g_source_set_priority (source, G_PRIORITY_DEFAULT);
       g_source_set_callback (source, emit_frame_changed, g_object_ref (self), g_object_unref);
@@ -215,6 +221,7 @@ natter_video_sink_finalize (GObject *object)
   NatterVideoSink *self = NATTER_VIDEO_SINK (object);
 
   g_clear_pointer (&self->sample, gst_sample_unref);
+  gst_clear_caps (&self->told_caps);
   g_clear_pointer (&self->converter, gst_video_converter_free);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
@@ -283,7 +290,7 @@ natter_video_sink_init (NatterVideoSink *self)
   self->context = g_main_context_ref_thread_default ();
 
   self->bin = gst_object_ref_sink (gst_bin_new (NULL));
-  queue = gst_element_factory_make ("queue", NULL);
+  queue = gst_element_factory_make ("queue", "video-sink");
   appsink = gst_element_factory_make ("appsink", "appsink");
   g_object_set (queue, "max-size-buffers", 2, "leaky", 2 /* downstream */, NULL);
   g_object_set (appsink,

@@ -45,6 +45,7 @@ static const char daemon_config[] =
   "context.objects = [\n"
   "  { factory = spa-node-factory args = { factory.name = support.node.driver node.name = Dummy-Driver\n"
   "                                        node.group = pipewire.dummy priority.driver = 20000 } }\n"
+  "%s"
   "]\n";
 
 typedef struct {
@@ -99,20 +100,23 @@ run_tool (Fixture            *f,
   return out;
 }
 
-static gboolean
-output_port_exists (Fixture    *f,
-                    const char *port)
+/* The camera node's output port ("node:port"), or NULL while there is none. */
+static char *
+camera_port (Fixture *f)
 {
   const char * const argv[] = { "pw-link", "-o", NULL };
   g_autofree char *out = run_tool (f, argv);
   g_auto(GStrv) lines = g_strsplit (out != NULL ? out : "", "\n", -1);
 
-  return g_strv_contains ((const char * const *) lines, port);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], CAMERA_NODE ":"))
+      return g_strdup (lines[i]);
+  return NULL;
 }
 
 /* The session manager's part, on a thread of its own (natter's call may
  * hold the main loop while its pipeline starts): every input port that
- * appears (natter's stream) is linked to the camera. */
+ * appears (natter's stream) is linked to the camera, once there is one. */
 static gpointer
 link_inputs (gpointer user_data)
 {
@@ -122,13 +126,14 @@ link_inputs (gpointer user_data)
   while (g_atomic_int_get (&f->linking))
     {
       const char * const list[] = { "pw-link", "-i", NULL };
-      g_autofree char *out = run_tool (f, list);
+      g_autofree char *port = camera_port (f);
+      g_autofree char *out = port != NULL ? run_tool (f, list) : NULL;
       g_auto(GStrv) lines = g_strsplit (out != NULL ? out : "", "\n", -1);
 
       for (guint i = 0; lines[i] != NULL; i++)
         if (*lines[i] != '\0' && !g_hash_table_contains (linked, lines[i]))
           {
-            const char * const link[] = { "pw-link", CAMERA_NODE ":out_0", lines[i], NULL };
+            const char * const link[] = { "pw-link", port, lines[i], NULL };
             g_autofree char *ignored = run_tool (f, link);
 
             g_hash_table_add (linked, g_strdup (lines[i]));
@@ -140,16 +145,17 @@ link_inputs (gpointer user_data)
 }
 
 static void
-wait_until_port (Fixture    *f,
-                 const char *port)
+wait_until_camera (Fixture *f)
 {
   gint64 until = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  char *port;
 
-  while (!output_port_exists (f, port))
+  while ((port = camera_port (f)) == NULL)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, until);
       g_usleep (100 * 1000);
     }
+  g_free (port);
 }
 
 /* The portal's answer: a socket connected to the daemon. */
@@ -173,26 +179,39 @@ open_remote (Fixture *f)
   return fd;
 }
 
-/* A daemon, and a camera node on it whose frames pass @filter. */
+/* A daemon (with @objects among its own), the remote natter gets, and the
+ * linker. */
 static void
-setup_with_camera (Fixture    *f,
-                   const char *filter)
+setup_daemon (Fixture    *f,
+              const char *objects)
 {
   g_autofree char *config = NULL;
-  g_autofree char *pipeline = NULL;
+  g_autofree char *contents = NULL;
   g_autoptr(GError) error = NULL;
 
   pair_setup (&f->pair, NULL);
   f->dir = g_dir_make_tmp ("natter-pipewire-XXXXXX", &error);
   g_assert_no_error (error);
   config = g_build_filename (f->dir, "natter-test.conf", NULL);
-  g_file_set_contents (config, daemon_config, -1, &error);
+  contents = g_strdup_printf (daemon_config, objects);
+  g_file_set_contents (config, contents, -1, &error);
   g_assert_no_error (error);
   {
     const char * const argv[] = { "pipewire", "-c", config, NULL };
     f->daemon = spawn (f, argv);
   }
   g_close (open_remote (f), NULL);
+  natter_call_devices_set_camera_remote (open_remote (f));
+  f->linking = TRUE;
+  f->linker = g_thread_new ("pw-linker", link_inputs, f);
+}
+
+/* A camera node of a gst-launch-1.0 process whose frames pass @filter. */
+static void
+start_camera (Fixture    *f,
+              const char *filter)
+{
+  g_autofree char *pipeline = NULL;
 
   pipeline = g_strdup_printf ("videotestsrc is-live=true pattern=smpte ! " CAMERA_CAPS " ! %s ! "
                               "pipewiresink mode=provide client-name=" CAMERA_NODE " "
@@ -209,11 +228,15 @@ setup_with_camera (Fixture    *f,
     args = g_strv_builder_end (argv);
     f->camera = spawn (f, (const char * const *) args);
   }
-  wait_until_port (f, CAMERA_NODE ":out_0");
+  wait_until_camera (f);
+}
 
-  natter_call_devices_set_camera_remote (open_remote (f));
-  f->linking = TRUE;
-  f->linker = g_thread_new ("pw-linker", link_inputs, f);
+static void
+setup_with_camera (Fixture    *f,
+                   const char *filter)
+{
+  setup_daemon (f, "");
+  start_camera (f, filter);
 }
 
 static void
@@ -232,6 +255,17 @@ setup_silent_camera (Fixture       *f,
   setup_with_camera (f, "identity sleep-time=3600000000");
 }
 
+/* No camera node yet: natter's stream waits unlinked, as for a camera that
+ * takes a while to start; the test starts it. Its silence is let last
+ * (120 s) so that only the test decides when frames come. */
+static void
+setup_late_camera (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_setenv ("NATTER_CALL_CAMERA_SILENCE_S", "120", TRUE);
+  setup_daemon (f, "");
+}
+
 static void
 stop (GSubprocess *process)
 {
@@ -248,6 +282,7 @@ teardown (Fixture       *f,
   g_atomic_int_set (&f->linking, FALSE);
   g_clear_pointer (&f->linker, g_thread_join);
   pair_teardown (&f->pair, NULL);
+  g_unsetenv ("NATTER_CALL_CAMERA_SILENCE_S");
   natter_call_devices_set_camera_remote (-1);
   stop (f->camera);
   stop (f->daemon);
@@ -389,29 +424,64 @@ test_camera (Fixture       *f,
   g_assert_true (wait_for (&f->pair, only_our_remote, 10));
 }
 
+static gboolean
+alice_camera_missing (Pair *pair)
+{
+  g_autofree char *missing = missing_of (pair->alice->call);
+
+  return strstr (missing, "camera") != NULL;
+}
+
 /* A node that never gives a frame does not hold the call's video (pipewiresrc
- * alone would wait for ever): after a few seconds alice's camera counts as
- * missing, bob gets black frames, the call goes on. */
+ * alone would wait for ever): bob gets black frames from the start, after a
+ * few seconds alice's camera counts as missing, the call goes on. */
 static void
 test_silent_camera (Fixture       *f,
                     gconstpointer  data)
 {
-  NatterCall *call = dial_from_remote_camera (f, "pipewire-2");
   gint64 active;
 
+  dial_from_remote_camera (f, "pipewire-2");
   g_assert_true (wait_for (&f->pair, both_active, 30));
   active = g_get_monotonic_time ();
   g_assert_true (wait_for (&f->pair, bob_sees_black, 40));
   g_test_message ("black frames %.1f s after the call connected",
                   (g_get_monotonic_time () - active) / (double) G_USEC_PER_SEC);
   g_assert_cmpint (g_atomic_int_get (&f->links), ==, 1);
-  {
-    g_autofree char *missing = missing_of (call);
-    g_assert_nonnull (strstr (missing, "camera"));
-  }
+  g_assert_true (wait_for (&f->pair, alice_camera_missing, 40));
   g_assert_false (natter_call_media_get_camera_open (f->pair.alice->media));
   g_assert_cmpint (state_of (f->pair.alice), ==, NATTER_CALL_STATE_ACTIVE);
   g_assert_cmpint (state_of (f->pair.bob), ==, NATTER_CALL_STATE_ACTIVE);
+}
+
+/* #15: a camera that gives no frame yet does not hold the call up (the
+ * call's video used to wait for it until its silence ran out, 5 s): bob
+ * gets black frames while alice's camera is neither open nor missing, and
+ * its frames once it gives them. */
+static void
+test_late_camera (Fixture       *f,
+                  gconstpointer  data)
+{
+  NatterCall *call = dial_from_remote_camera (f, "pipewire-3");
+
+  g_assert_true (wait_for (&f->pair, both_active, 30));
+  if (!wait_for (&f->pair, bob_sees_black, 40))
+    g_error ("bob got %" G_GUINT64_FORMAT " frames while the camera was silent",
+             natter_call_get_video_frames_received (f->pair.bob->call));
+  g_assert_false (natter_call_media_get_camera_open (f->pair.alice->media));
+  g_assert_false (alice_camera_missing (&f->pair));
+  g_assert_cmpint (g_atomic_int_get (&f->links), ==, 0);
+
+  /* the camera starts: its frames from its first one on */
+  start_camera (f, "identity");
+  if (!wait_for (&f->pair, bob_sees_camera, 40))
+    g_error ("bob's last frame of alice has brightness %" G_GUINT64_FORMAT, last_brightness);
+  g_assert_cmpint (g_atomic_int_get (&f->links), ==, 1);
+  g_assert_true (natter_call_media_get_camera_open (f->pair.alice->media));
+  g_assert_false (alice_camera_missing (&f->pair));
+  g_assert_cmpint (state_of (f->pair.alice), ==, NATTER_CALL_STATE_ACTIVE);
+  natter_call_hangup (call);
+  g_assert_true (wait_for (&f->pair, only_our_remote, 10));
 }
 
 int
@@ -426,6 +496,7 @@ main (int   argc,
 
   g_test_add ("/call/pipewire/camera", Fixture, NULL, setup_camera, test_camera, teardown);
   g_test_add ("/call/pipewire/silent-camera", Fixture, NULL, setup_silent_camera, test_silent_camera, teardown);
+  g_test_add ("/call/pipewire/late-camera", Fixture, NULL, setup_late_camera, test_late_camera, teardown);
 
   return g_test_run ();
 }
