@@ -61,6 +61,11 @@ typedef struct {
   guint tick_id;
   guint scroll_messages;
   double scroll_ms;
+  /* NATTER_APP_BENCH_CHILD_ENV=1: a child's view of the environment */
+  gboolean child_env;
+  gboolean child_env_read;
+  gboolean child_saw_bench;        /* the child did run: it saw NATTER_APP_BENCH */
+  char *child_gdk_debug;           /* GDK_DEBUG as the child saw it, or NULL */
   GArray *next_opens;       /* ms of the chats opened after the first */
   GArray *next_cpu;         /* and the main thread's CPU ms for each */
   guint next_count;
@@ -144,6 +149,50 @@ compare_double (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+static void finish (Probe *probe);
+
+static void
+child_env_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &out, NULL, &error))
+    g_printerr ("bench: env: %s\n", error->message);
+  lines = g_strsplit (out != NULL ? out : "", "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "GDK_DEBUG="))
+        probe->child_gdk_debug = g_strescape (lines[i] + strlen ("GDK_DEBUG="), NULL);
+      else if (g_str_equal (lines[i], "NATTER_APP_BENCH=1"))
+        probe->child_saw_bench = TRUE;
+    }
+  probe->child_env_read = TRUE;
+  finish (probe);
+}
+
+/* A process the app spawns inherits its environment as it is now, like
+ * a sound player, a portal helper or the app a file is opened with. */
+static gboolean
+spawn_env_child (Probe *probe)
+{
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "env", NULL);
+  if (child == NULL)
+    {
+      g_printerr ("bench: env: %s\n", error->message);
+      return FALSE;
+    }
+  g_subprocess_communicate_utf8_async (child, NULL, NULL, child_env_cb, probe);
+  return TRUE;
+}
+
 static void
 finish (Probe *probe)
 {
@@ -158,6 +207,8 @@ finish (Probe *probe)
       next_cpu_median = g_array_index (probe->next_cpu, double, probe->next_cpu->len / 2);
     }
   probe->stage = DONE;
+  if (probe->child_env && !probe->child_env_read && spawn_env_child (probe))
+    return;
   mark ("end");
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
@@ -168,14 +219,17 @@ finish (Probe *probe)
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
-          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s}\n",
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,"
+          "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
-          next_cpu_median, probe->settled_gl ? "true" : "false");
+          next_cpu_median, probe->settled_gl ? "true" : "false",
+          probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
+          probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -403,6 +457,7 @@ probe_free (Probe *probe)
   g_array_unref (probe->next_cpu);
   g_array_unref (probe->intervals);
   g_array_unref (probe->work);
+  g_free (probe->child_gdk_debug);
   g_free (probe);
 }
 
@@ -426,6 +481,7 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);
   if (probe->scroll_speed <= 0)
     probe->scroll_speed = SCROLL_SPEED;
+  probe->child_env = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_CHILD_ENV"), "1") == 0;
   probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
