@@ -54,6 +54,10 @@ typedef struct {
   double scroll_speed;
   guint scroll_until;       /* stop at the top once this many messages are loaded (0: at the store's end) */
   gint64 scroll_start_us;
+  double scroll_start_cpu_ms;  /* the main thread's CPU time then */
+  double scroll_cpu_ms;        /* and over the scroll */
+  double scroll_start_process_cpu_ms;
+  double scroll_process_cpu_ms;  /* all threads' */
   gint64 last_frame_us;     /* the frame clock's time of the previous scrolled frame */
   gint64 paint_start_us;    /* this frame's before-paint, monotonic */
   GArray *intervals;        /* ms between scrolled frames */
@@ -103,6 +107,16 @@ mark (const char *what)
     fprintf (stderr, "MARK %s %.6f\n", what, g_get_monotonic_time () / 1e6);
 }
 
+/* CPU time of the whole process: the main thread and the decoders. */
+static double
+process_cpu_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
 static double
 thread_cpu_ms (void)
 {
@@ -147,6 +161,23 @@ compare_double (gconstpointer a,
 {
   double x = *(const double *) a, y = *(const double *) b;
   return x < y ? -1 : x > y;
+}
+
+/* Frames the clock skipped: an interval of n refresh periods drops n − 1
+ * (60 Hz: Xvfb has no vblank, GDK's frame clock runs at that rate). */
+static guint
+dropped_frames (GArray *intervals)
+{
+  guint dropped = 0;
+
+  for (guint i = 0; i < intervals->len; i++)
+    {
+      double periods = g_array_index (intervals, double, i) / (1000.0 / 60);
+
+      if (periods >= 1.5)
+        dropped += (guint) (periods + 0.5) - 1;
+    }
+  return dropped;
 }
 
 static void finish (Probe *probe);
@@ -218,6 +249,7 @@ finish (Probe *probe)
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
+          "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
           "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,"
           "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
@@ -226,6 +258,7 @@ finish (Probe *probe)
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
+          probe->scroll_cpu_ms, probe->scroll_process_cpu_ms, percentile (probe->intervals, 1), percentile (probe->work, 1), dropped_frames (probe->intervals),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
           next_cpu_median, probe->settled_gl ? "true" : "false",
           probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
@@ -264,6 +297,8 @@ scroll_done (Probe *probe)
   gtk_widget_remove_tick_callback (list_view, probe->tick_id);
   probe->tick_id = 0;
   probe->scroll_ms = (g_get_monotonic_time () - probe->scroll_start_us) / 1000.0;
+  probe->scroll_cpu_ms = thread_cpu_ms () - probe->scroll_start_cpu_ms;
+  probe->scroll_process_cpu_ms = process_cpu_ms () - probe->scroll_start_process_cpu_ms;
   probe->scroll_messages = g_list_model_get_n_items (G_LIST_MODEL (natter_chat_view_get_messages (view)));
   finish (probe);
 }
@@ -315,6 +350,8 @@ start_scroll (Probe *probe)
 
   probe->stage = SCROLL;
   probe->scroll_start_us = g_get_monotonic_time ();
+  probe->scroll_start_cpu_ms = thread_cpu_ms ();
+  probe->scroll_start_process_cpu_ms = process_cpu_ms ();
   probe->tick_id = gtk_widget_add_tick_callback (list_view, scroll_tick_cb, probe, NULL);
 }
 
