@@ -25,6 +25,7 @@ struct _NatterThumbnailCache
   gsize size;
   GHashTable *entries;  /* key → GList link in lru, data Entry */
   GQueue lru;           /* most recently used first */
+  GHashTable *pending;  /* key → Load being decoded: a row bound again meanwhile waits for it */
 };
 
 G_DEFINE_FINAL_TYPE (NatterThumbnailCache, natter_thumbnail_cache, G_TYPE_OBJECT)
@@ -43,6 +44,7 @@ natter_thumbnail_cache_finalize (GObject *object)
   NatterThumbnailCache *self = NATTER_THUMBNAIL_CACHE (object);
 
   g_hash_table_unref (self->entries);
+  g_hash_table_unref (self->pending);
   g_queue_clear_full (&self->lru, (GDestroyNotify) entry_free);
   G_OBJECT_CLASS (natter_thumbnail_cache_parent_class)->finalize (object);
 }
@@ -58,6 +60,8 @@ natter_thumbnail_cache_init (NatterThumbnailCache *self)
 {
   /* the keys belong to the entries */
   self->entries = g_hash_table_new (g_str_hash, g_str_equal);
+  /* the keys belong to the loads, which remove themselves when done */
+  self->pending = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->lru);
 }
 
@@ -161,10 +165,15 @@ keep (NatterThumbnailCache *self,
     }
 }
 
+/* One decode, and the callers waiting for it (several when a row is bound
+ * to the same photo again before it is decoded). */
 typedef struct {
   GBytes *jpeg;
   int scale;
   char *key;
+  GMutex lock;          /* the worker reads waiters while the main thread adds to them */
+  GPtrArray *waiters;   /* GTask */
+  gboolean skipped;     /* all waiters had given up before it started */
   /* the result, cairo's ARGB32 (GDK_MEMORY_DEFAULT) at display size */
   GBytes *pixels;
   int width;
@@ -177,14 +186,16 @@ load_free (Load *load)
   g_bytes_unref (load->jpeg);
   g_clear_pointer (&load->pixels, g_bytes_unref);
   g_free (load->key);
+  g_mutex_clear (&load->lock);
+  g_ptr_array_unref (load->waiters);
   g_free (load);
 }
 
-/* @pixbuf scaled (bilinear) to @width × @height and converted to
- * premultiplied native-endian ARGB32, what cairo and GDK's default memory
- * format are: GTK's cairo renderer then copies it as it is. One pass, in
- * 8-bit fixed point: gdk_pixbuf_scale_simple() cost the decoders three
- * times the JPEG decoding. */
+/* @pixbuf scaled (bilinear) to @width × @height as premultiplied
+ * native-endian ARGB32, what cairo and GDK's default memory format are:
+ * GTK's cairo renderer then copies it as it is. Scaled by cairo (pixman's
+ * SIMD paths): a plain C loop cost the decoders five times the JPEG
+ * decoding, and gdk_pixbuf_scale_simple() three. */
 static GBytes *
 to_cairo_pixels (GdkPixbuf *pixbuf,
                  int        width,
@@ -195,56 +206,63 @@ to_cairo_pixels (GdkPixbuf *pixbuf,
   int channels = gdk_pixbuf_get_n_channels (pixbuf);
   int stride = gdk_pixbuf_get_rowstride (pixbuf);
   const guchar *src = gdk_pixbuf_read_pixels (pixbuf);
-  guint32 *out = g_new (guint32, (gsize) width * height);
-  g_autofree int *xs = g_new (int, 2 * (gsize) width);
-  g_autofree guint *fxs = g_new (guint, width);
+  cairo_surface_t *source, *target;
+  cairo_pattern_t *pattern;
+  cairo_t *cr;
+  guchar *data;
+  int source_stride;
 
   if (channels < 3)
+    return NULL;
+  source = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, src_width, src_height);
+  data = cairo_image_surface_get_data (source);
+  source_stride = cairo_image_surface_get_stride (source);
+  for (int y = 0; y < src_height; y++)
     {
-      g_free (out);
-      return NULL;
-    }
-  /* each column's source pixels and weight, × 256, from its centre */
-  for (int x = 0; x < width; x++)
-    {
-      gint64 sx = MAX (0, ((2 * x + 1) * (gint64) src_width * 256) / (2 * width) - 128);
+      const guchar *p = src + (gsize) y * stride;
+      guint32 *line = (guint32 *) (gpointer) (data + (gsize) y * source_stride);
 
-      xs[2 * x] = MIN ((int) (sx >> 8), src_width - 1) * channels;
-      xs[2 * x + 1] = MIN ((int) (sx >> 8) + 1, src_width - 1) * channels;
-      fxs[x] = (guint) (sx & 255);
-    }
-  for (int y = 0; y < height; y++)
-    {
-      gint64 sy = MAX (0, ((2 * y + 1) * (gint64) src_height * 256) / (2 * height) - 128);
-      int y0 = MIN ((int) (sy >> 8), src_height - 1), y1 = MIN (y0 + 1, src_height - 1);
-      guint fy = (guint) (sy & 255);
-      const guchar *row0 = src + (gsize) y0 * stride, *row1 = src + (gsize) y1 * stride;
-      guint32 *line = out + (gsize) y * width;
-
-      for (int x = 0; x < width; x++)
+      for (int x = 0; x < src_width; x++, p += channels)
         {
-          const guchar *a = row0 + xs[2 * x], *b = row0 + xs[2 * x + 1];
-          const guchar *c = row1 + xs[2 * x], *d = row1 + xs[2 * x + 1];
-          guint fx = fxs[x];
-          guint v[4];
+          guint a = channels == 4 ? p[3] : 255;
 
-          for (int i = 0; i < 4; i++)
-            {
-              if (i == 3 && channels == 3)
-                {
-                  v[3] = 255;
-                  break;
-                }
-              v[i] = (((a[i] * (256 - fx) + b[i] * fx) * (256 - fy) +
-                       (c[i] * (256 - fx) + d[i] * fx) * fy) + 32768) >> 16;
-            }
-          if (v[3] != 255)
-            for (int i = 0; i < 3; i++)
-              v[i] = (v[i] * v[3] + 127) / 255;
-          line[x] = (v[3] << 24) | (v[0] << 16) | (v[1] << 8) | v[2];
+          line[x] = a == 255 ? 0xff000000u | (p[0] << 16) | (p[1] << 8) | p[2]
+                             : (a << 24) | (((p[0] * a + 127) / 255) << 16) |
+                               (((p[1] * a + 127) / 255) << 8) | ((p[2] * a + 127) / 255);
         }
     }
-  return g_bytes_new_take (out, (gsize) width * height * 4);
+  cairo_surface_mark_dirty (source);
+
+  target = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cr = cairo_create (target);
+  cairo_scale (cr, (double) width / src_width, (double) height / src_height);
+  pattern = cairo_pattern_create_for_surface (source);
+  cairo_pattern_set_filter (pattern, CAIRO_FILTER_BILINEAR);
+  cairo_pattern_set_extend (pattern, CAIRO_EXTEND_PAD);
+  cairo_set_source (cr, pattern);
+  cairo_paint (cr);
+  cairo_pattern_destroy (pattern);
+  cairo_destroy (cr);
+  cairo_surface_destroy (source);
+  cairo_surface_flush (target);
+  if (cairo_surface_status (target) != CAIRO_STATUS_SUCCESS ||
+      cairo_image_surface_get_stride (target) != width * 4)
+    {
+      cairo_surface_destroy (target);
+      return NULL;
+    }
+  /* the surface's own pixels, no copy */
+  return g_bytes_new_with_free_func (cairo_image_surface_get_data (target), (gsize) width * height * 4,
+                                     (GDestroyNotify) cairo_surface_destroy, target);
+}
+
+static gboolean
+all_gave_up (Load *load)
+{
+  for (guint i = 0; i < load->waiters->len; i++)
+    if (!g_cancellable_is_cancelled (g_task_get_cancellable (g_ptr_array_index (load->waiters, i))))
+      return FALSE;
+  return TRUE;
 }
 
 static void
@@ -259,10 +277,13 @@ load_thread (GTask        *task,
   GError *error = NULL;
   int width, height;
 
-  /* not started yet and nobody waits for it any more */
-  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+  /* not started yet and nobody waits for it any more: a fling went past */
+  g_mutex_lock (&load->lock);
+  load->skipped = all_gave_up (load);
+  g_mutex_unlock (&load->lock);
+  if (load->skipped)
     {
-      g_task_return_error (task, error);
+      g_task_return_boolean (task, FALSE);
       return;
     }
   decoded = natter_image_decode_stream (stream, (goffset) g_bytes_get_size (load->jpeg),
@@ -279,12 +300,65 @@ load_thread (GTask        *task,
   load->pixels = to_cairo_pixels (decoded, width, height);
   if (load->pixels == NULL)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "The thumbnail has no colours");
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "Cannot convert the thumbnail");
       return;
     }
   load->width = width;
   load->height = height;
   g_task_return_boolean (task, TRUE);
+}
+
+static void start_load (NatterThumbnailCache *self, Load *load);
+
+static void
+load_done_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  NatterThumbnailCache *self = NATTER_THUMBNAIL_CACHE (object);
+  Load *load = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean decoded = g_task_propagate_boolean (G_TASK (result), &error);
+
+  if (decoded)
+    texture = gdk_memory_texture_new (load->width, load->height, GDK_MEMORY_DEFAULT,
+                                      load->pixels, (gsize) load->width * 4);
+  else if (error == NULL && !all_gave_up (load))
+    {
+      /* skipped, but a row was bound to the photo again since */
+      start_load (self, load);
+      return;
+    }
+  if (load->key != NULL)
+    {
+      g_hash_table_remove (self->pending, load->key);
+      if (texture != NULL)
+        keep (self, g_strdup (load->key), texture, g_bytes_get_size (load->pixels));
+    }
+  for (guint i = 0; i < load->waiters->len; i++)
+    {
+      GTask *waiter = g_ptr_array_index (load->waiters, i);
+
+      if (texture != NULL)
+        g_task_return_pointer (waiter, g_object_ref (texture), g_object_unref);
+      else if (error != NULL)
+        g_task_return_error (waiter, g_error_copy (error));
+      else
+        g_task_return_new_error (waiter, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Nobody waited for the thumbnail");
+    }
+  load_free (load);
+}
+
+static void
+start_load (NatterThumbnailCache *self,
+            Load                 *load)
+{
+  g_autoptr(GTask) work = g_task_new (self, NULL, load_done_cb, NULL);
+
+  load->skipped = FALSE;
+  g_task_set_task_data (work, load, NULL);
+  g_task_run_in_thread (work, load_thread);
 }
 
 void
@@ -296,6 +370,7 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
                                    gpointer              user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autofree char *key = NULL;
   GBytes *jpeg;
   Load *load;
 
@@ -307,6 +382,16 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
   /* a fling binds and unbinds a row in a frame or two: what was decoded
    * is kept all the same, the fling may come back */
   g_task_set_check_cancellable (task, FALSE);
+
+  scale = MAX (scale, 1);
+  key = cache_key (message, scale);
+  if (key != NULL && (load = g_hash_table_lookup (self->pending, key)) != NULL)
+    {
+      g_mutex_lock (&load->lock);
+      g_ptr_array_add (load->waiters, g_steal_pointer (&task));
+      g_mutex_unlock (&load->lock);
+      return;
+    }
   jpeg = natter_message_dup_image_thumbnail (message);
   if (jpeg == NULL)
     {
@@ -315,10 +400,14 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
     }
   load = g_new0 (Load, 1);
   load->jpeg = jpeg;
-  load->scale = MAX (scale, 1);
-  load->key = cache_key (message, load->scale);
-  g_task_set_task_data (task, load, (GDestroyNotify) load_free);
-  g_task_run_in_thread (task, load_thread);
+  load->scale = scale;
+  load->key = g_steal_pointer (&key);
+  g_mutex_init (&load->lock);
+  load->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (load->waiters, g_steal_pointer (&task));
+  if (load->key != NULL)
+    g_hash_table_insert (self->pending, load->key, load);
+  start_load (self, load);
 }
 
 GdkTexture *
@@ -326,17 +415,7 @@ natter_thumbnail_cache_load_finish (NatterThumbnailCache  *self,
                                     GAsyncResult          *result,
                                     GError               **error)
 {
-  Load *load;
-  GdkTexture *texture;
-
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  load = g_task_get_task_data (G_TASK (result));
-  texture = gdk_memory_texture_new (load->width, load->height, GDK_MEMORY_DEFAULT,
-                                    load->pixels, (gsize) load->width * 4);
-  if (load->key != NULL)
-    keep (self, g_steal_pointer (&load->key), texture, g_bytes_get_size (load->pixels));
-  return texture;
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
