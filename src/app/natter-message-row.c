@@ -312,15 +312,15 @@ thumbnail_load_free (ThumbnailLoad *load)
   g_free (load);
 }
 
-/* The picture at the texture's size (display size × the scale factor). */
+/* The picture at the size the chat shows thumbnails at. */
 static void
 show_thumbnail (NatterMessageRow *self,
                 GdkTexture       *texture)
 {
-  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  int width = gdk_texture_get_width (texture) / scale;
-  int height = gdk_texture_get_height (texture) / scale;
+  int width, height;
 
+  natter_thumbnail_cache_display_size (gdk_texture_get_width (texture), gdk_texture_get_height (texture),
+                                       &width, &height);
   gtk_widget_set_size_request (self->picture, MAX (48, width), MAX (48, height));
   gtk_picture_set_paintable (GTK_PICTURE (self->picture), GDK_PAINTABLE (texture));
 }
@@ -357,7 +357,7 @@ thumbnail_loaded_cb (GObject      *object,
 }
 
 /* The thumbnail is the sender's bytes: decoded in a worker thread (by
- * natter-image.h's rules) at the size it is shown at, and kept by
+ * natter-image.h's rules), and kept by
  * natter-thumbnail-cache.h, so a row bound again (a scroll back) shows it
  * at once. The picture is the row's own, made once: a fling binds a row
  * to another photo every frame or two (#17). */
@@ -366,7 +366,6 @@ image_content (NatterMessageRow *self,
                NatterMessage    *message)
 {
   NatterThumbnailCache *cache = natter_thumbnail_cache_get_default ();
-  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
   GdkTexture *texture;
   ThumbnailLoad *load;
   JsonObject *content = natter_message_get_content (message);
@@ -385,7 +384,7 @@ image_content (NatterMessageRow *self,
 
   g_cancellable_cancel (self->thumbnail_cancellable);
   g_clear_object (&self->thumbnail_cancellable);
-  texture = natter_thumbnail_cache_lookup (cache, message, scale);
+  texture = natter_thumbnail_cache_lookup (cache, message);
   if (texture != NULL)
     {
       show_thumbnail (self, texture);
@@ -400,7 +399,7 @@ image_content (NatterMessageRow *self,
   load->self = g_object_ref (self);
   load->message = g_object_ref (message);
   load->cancellable = g_object_ref (self->thumbnail_cancellable);
-  natter_thumbnail_cache_load_async (cache, message, scale, self->thumbnail_cancellable,
+  natter_thumbnail_cache_load_async (cache, message, self->thumbnail_cancellable,
                                      thumbnail_loaded_cb, load);
   return self->picture;
 }

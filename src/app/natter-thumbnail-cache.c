@@ -5,14 +5,14 @@
 
 #include "natter-thumbnail-cache.h"
 
-/* ~30 thumbnails of 300×225 at scale 1: the ~5 photos of a screenful and
- * what GTK's list view keeps bound around them, so a scroll back finds
- * them (16 MiB cost the 1,000-photo fling 60–75 MiB more RSS at its end
- * than without a cache). */
+#include <sys/mman.h>
+
+/* ~45 thumbnails of 240×180: the ~5 photos of a screenful and what GTK's
+ * list view keeps bound around them, so a scroll back finds them. */
 #define DEFAULT_BUDGET (8 * 1024 * 1024)
 
 typedef struct {
-  char *key;            /* "uid@scale" */
+  char *key;            /* the message's uid */
   GdkTexture *texture;
   gsize size;
 } Entry;
@@ -107,19 +107,17 @@ natter_thumbnail_cache_display_size (int  width,
 }
 
 static char *
-cache_key (NatterMessage *message,
-           int            scale)
+cache_key (NatterMessage *message)
 {
   const char *uid = natter_message_get_message_uid (message);
 
   /* local ids repeat across accounts' stores: only uids are kept */
-  return uid != NULL && *uid != '\0' ? g_strdup_printf ("%s@%d", uid, scale) : NULL;
+  return uid != NULL && *uid != '\0' ? g_strdup (uid) : NULL;
 }
 
 GdkTexture *
 natter_thumbnail_cache_lookup (NatterThumbnailCache *self,
-                               NatterMessage        *message,
-                               int                   scale)
+                               NatterMessage        *message)
 {
   g_autofree char *key = NULL;
   GList *link;
@@ -127,7 +125,7 @@ natter_thumbnail_cache_lookup (NatterThumbnailCache *self,
   g_return_val_if_fail (NATTER_IS_THUMBNAIL_CACHE (self), NULL);
   g_return_val_if_fail (NATTER_IS_MESSAGE (message), NULL);
 
-  key = cache_key (message, scale);
+  key = cache_key (message);
   if (key == NULL || (link = g_hash_table_lookup (self->entries, key)) == NULL)
     return NULL;
   g_queue_unlink (&self->lru, link);
@@ -169,12 +167,11 @@ keep (NatterThumbnailCache *self,
  * to the same photo again before it is decoded). */
 typedef struct {
   GBytes *jpeg;
-  int scale;
   char *key;
   GMutex lock;          /* the worker reads waiters while the main thread adds to them */
   GPtrArray *waiters;   /* GTask */
   gboolean skipped;     /* all waiters had given up before it started */
-  /* the result, cairo's ARGB32 (GDK_MEMORY_DEFAULT) at display size */
+  /* the result, cairo's ARGB32 (GDK_MEMORY_DEFAULT) */
   GBytes *pixels;
   int width;
   int height;
@@ -191,69 +188,62 @@ load_free (Load *load)
   g_free (load);
 }
 
-/* @pixbuf scaled (bilinear) to @width × @height as premultiplied
- * native-endian ARGB32, what cairo and GDK's default memory format are:
- * GTK's cairo renderer then copies it as it is. Scaled by cairo (pixman's
- * SIMD paths): a plain C loop cost the decoders five times the JPEG
- * decoding, and gdk_pixbuf_scale_simple() three. */
-static GBytes *
-to_cairo_pixels (GdkPixbuf *pixbuf,
-                 int        width,
-                 int        height)
+typedef struct {
+  gpointer data;
+  gsize size;
+} Pixels;
+
+static void
+pixels_free (Pixels *pixels)
 {
-  int src_width = gdk_pixbuf_get_width (pixbuf);
-  int src_height = gdk_pixbuf_get_height (pixbuf);
+  munmap (pixels->data, pixels->size);
+  g_free (pixels);
+}
+
+/* @pixbuf as premultiplied native-endian ARGB32, what cairo and GDK's
+ * default memory format are: GTK's cairo renderer then takes it as it is
+ * (it converted an RGB texture at every frame). Not scaled here: scaling
+ * to display size in the worker (cairo, gdk_pixbuf_scale_simple() or a C
+ * loop) cost more CPU than the renderer's scaling at draw time saved, and
+ * on two cores the decoders' CPU is the main thread's. Mapped, not
+ * malloc'd: the texture is freed on the main thread, and worker threads'
+ * malloc arenas kept what it gave back (65–70 MiB more RSS at the end of
+ * the fling). */
+static GBytes *
+to_cairo_pixels (GdkPixbuf *pixbuf)
+{
+  int width = gdk_pixbuf_get_width (pixbuf);
+  int height = gdk_pixbuf_get_height (pixbuf);
   int channels = gdk_pixbuf_get_n_channels (pixbuf);
   int stride = gdk_pixbuf_get_rowstride (pixbuf);
   const guchar *src = gdk_pixbuf_read_pixels (pixbuf);
-  cairo_surface_t *source, *target;
-  cairo_pattern_t *pattern;
-  cairo_t *cr;
-  guchar *data;
-  int source_stride;
+  Pixels *pixels;
 
   if (channels < 3)
     return NULL;
-  source = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, src_width, src_height);
-  data = cairo_image_surface_get_data (source);
-  source_stride = cairo_image_surface_get_stride (source);
-  for (int y = 0; y < src_height; y++)
+  pixels = g_new0 (Pixels, 1);
+  pixels->size = (gsize) width * height * 4;
+  pixels->data = mmap (NULL, pixels->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pixels->data == MAP_FAILED)
+    {
+      g_free (pixels);
+      return NULL;
+    }
+  for (int y = 0; y < height; y++)
     {
       const guchar *p = src + (gsize) y * stride;
-      guint32 *line = (guint32 *) (gpointer) (data + (gsize) y * source_stride);
+      guint32 *line = (guint32 *) pixels->data + (gsize) y * width;
 
-      for (int x = 0; x < src_width; x++, p += channels)
+      for (int x = 0; x < width; x++, p += channels)
         {
           guint a = channels == 4 ? p[3] : 255;
 
-          line[x] = a == 255 ? 0xff000000u | (p[0] << 16) | (p[1] << 8) | p[2]
+          line[x] = a == 255 ? 0xff000000u | ((guint) p[0] << 16) | ((guint) p[1] << 8) | p[2]
                              : (a << 24) | (((p[0] * a + 127) / 255) << 16) |
                                (((p[1] * a + 127) / 255) << 8) | ((p[2] * a + 127) / 255);
         }
     }
-  cairo_surface_mark_dirty (source);
-
-  target = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
-  cr = cairo_create (target);
-  cairo_scale (cr, (double) width / src_width, (double) height / src_height);
-  pattern = cairo_pattern_create_for_surface (source);
-  cairo_pattern_set_filter (pattern, CAIRO_FILTER_BILINEAR);
-  cairo_pattern_set_extend (pattern, CAIRO_EXTEND_PAD);
-  cairo_set_source (cr, pattern);
-  cairo_paint (cr);
-  cairo_pattern_destroy (pattern);
-  cairo_destroy (cr);
-  cairo_surface_destroy (source);
-  cairo_surface_flush (target);
-  if (cairo_surface_status (target) != CAIRO_STATUS_SUCCESS ||
-      cairo_image_surface_get_stride (target) != width * 4)
-    {
-      cairo_surface_destroy (target);
-      return NULL;
-    }
-  /* the surface's own pixels, no copy */
-  return g_bytes_new_with_free_func (cairo_image_surface_get_data (target), (gsize) width * height * 4,
-                                     (GDestroyNotify) cairo_surface_destroy, target);
+  return g_bytes_new_with_free_func (pixels->data, pixels->size, (GDestroyNotify) pixels_free, pixels);
 }
 
 static gboolean
@@ -293,11 +283,9 @@ load_thread (GTask        *task,
       g_task_return_error (task, error);
       return;
     }
-  natter_thumbnail_cache_display_size (gdk_pixbuf_get_width (decoded), gdk_pixbuf_get_height (decoded),
-                                       &width, &height);
-  width *= load->scale;
-  height *= load->scale;
-  load->pixels = to_cairo_pixels (decoded, width, height);
+  width = gdk_pixbuf_get_width (decoded);
+  height = gdk_pixbuf_get_height (decoded);
+  load->pixels = to_cairo_pixels (decoded);
   if (load->pixels == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "Cannot convert the thumbnail");
@@ -364,7 +352,6 @@ start_load (NatterThumbnailCache *self,
 void
 natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
                                    NatterMessage        *message,
-                                   int                   scale,
                                    GCancellable         *cancellable,
                                    GAsyncReadyCallback   callback,
                                    gpointer              user_data)
@@ -383,8 +370,7 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
    * is kept all the same, the fling may come back */
   g_task_set_check_cancellable (task, FALSE);
 
-  scale = MAX (scale, 1);
-  key = cache_key (message, scale);
+  key = cache_key (message);
   if (key != NULL && (load = g_hash_table_lookup (self->pending, key)) != NULL)
     {
       g_mutex_lock (&load->lock);
@@ -400,7 +386,6 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
     }
   load = g_new0 (Load, 1);
   load->jpeg = jpeg;
-  load->scale = scale;
   load->key = g_steal_pointer (&key);
   g_mutex_init (&load->lock);
   load->waiters = g_ptr_array_new_with_free_func (g_object_unref);

@@ -2,12 +2,12 @@
  *
  * A chat of photos binds a row to a message each time a scroll brings it
  * into view (#17). The thumbnail (the sender's JPEG in the message) is
- * decoded in a worker thread, scaled there to the size the chat shows it
- * at and converted to cairo's pixel format, so drawing it is a copy, not
- * a scaled conversion each frame; the textures of the most recently shown
- * thumbnails are kept (a byte budget), so a message scrolled back into
- * view gets its picture at the binding, at its final size, with no decode
- * and no second layout.
+ * decoded in a worker thread, once for all the rows bound to it meanwhile,
+ * and converted there to cairo's pixel format (the cairo renderer
+ * converted an RGB texture at every frame); the textures of the most
+ * recently shown thumbnails are kept (a byte budget), so a message
+ * scrolled back into view gets its picture at the binding, at its final
+ * size, with no decode and no second layout.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -31,11 +31,10 @@ G_DECLARE_FINAL_TYPE (NatterThumbnailCache, natter_thumbnail_cache, NATTER, THUM
 NatterThumbnailCache *natter_thumbnail_cache_new         (gsize                  budget);
 /* The one the chats share (the app's main thread only). */
 NatterThumbnailCache *natter_thumbnail_cache_get_default (void);
-/* @message's thumbnail at display size × @scale if it is kept (then the
- * most recently used), else NULL. */
+/* @message's thumbnail if it is kept (then the most recently used), else
+ * NULL. */
 GdkTexture           *natter_thumbnail_cache_lookup      (NatterThumbnailCache  *self,
-                                                          NatterMessage         *message,
-                                                          int                    scale);
+                                                          NatterMessage         *message);
 /* Decodes @message's thumbnail in a worker thread and keeps it (a message
  * without a uid is decoded and not kept). G_IO_ERROR_NOT_FOUND when the
  * message has none; natter-image.h's errors for bad bytes;
@@ -45,7 +44,6 @@ GdkTexture           *natter_thumbnail_cache_lookup      (NatterThumbnailCache  
  * in @callback). */
 void                  natter_thumbnail_cache_load_async  (NatterThumbnailCache  *self,
                                                           NatterMessage         *message,
-                                                          int                    scale,
                                                           GCancellable          *cancellable,
                                                           GAsyncReadyCallback    callback,
                                                           gpointer               user_data);
