@@ -4,6 +4,7 @@
  */
 
 #include <glib/gi18n.h>
+#include <gtk/gtk.h>
 #include <locale.h>
 
 #include "natter-application.h"
@@ -22,6 +23,7 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(NatterApplication) app = NULL;
+  gboolean gl_disabled = FALSE;
 
   /* Run from the build tree (build-aux/dev run, a developer's shell): the
    * schema and translations compiled there, unless told otherwise. */
@@ -37,12 +39,26 @@ main (int   argc,
    * cairo renderer asked for, nothing of ours uses GL (call video is
    * memory textures). */
   if (g_strcmp0 (g_getenv ("GSK_RENDERER"), "cairo") == 0 && g_getenv ("GDK_DEBUG") == NULL)
-    g_setenv ("GDK_DEBUG", "gl-disable", TRUE);
+    {
+      g_setenv ("GDK_DEBUG", "gl-disable", TRUE);
+      gl_disabled = TRUE;
+    }
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, uninstalled ? NATTER_BUILD_LOCALE_DIR : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+
+  /* GDK reads GDK_DEBUG once, when it opens the display: open it now, while
+   * no other thread runs, and take the variable out again, so that what
+   * the app spawns (sound players, portal helpers, opened files' apps)
+   * does not run with GL disabled (#17). GtkApplication's own gtk_init()
+   * is then a no-op; without a display it fails there, as before. */
+  if (gl_disabled)
+    {
+      gtk_init_check ();
+      g_unsetenv ("GDK_DEBUG");
+    }
 
   app = natter_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);

@@ -55,6 +55,10 @@ typedef struct {
   double scroll_speed;
   guint scroll_until;       /* stop at the top once this many messages are loaded (0: at the store's end) */
   gint64 scroll_start_us;
+  double scroll_start_cpu_ms;  /* the main thread's CPU time then */
+  double scroll_cpu_ms;        /* and over the scroll */
+  double scroll_start_process_cpu_ms;
+  double scroll_process_cpu_ms;  /* all threads' */
   gint64 last_frame_us;     /* the frame clock's time of the previous scrolled frame */
   gint64 paint_start_us;    /* this frame's before-paint, monotonic */
   GArray *intervals;        /* ms between scrolled frames */
@@ -62,6 +66,11 @@ typedef struct {
   guint tick_id;
   guint scroll_messages;
   double scroll_ms;
+  /* NATTER_APP_BENCH_CHILD_ENV=1: a child's view of the environment */
+  gboolean child_env;
+  gboolean child_env_read;
+  gboolean child_saw_bench;        /* the child did run: it saw NATTER_APP_BENCH */
+  char *child_gdk_debug;           /* GDK_DEBUG as the child saw it, or NULL */
   GArray *next_opens;       /* ms of the chats opened after the first */
   GArray *next_cpu;         /* and the main thread's CPU ms for each */
   guint next_count;
@@ -97,6 +106,16 @@ mark (const char *what)
 {
   if (g_strcmp0 (g_getenv ("NATTER_APP_BENCH_MARK"), "1") == 0)
     fprintf (stderr, "MARK %s %.6f\n", what, g_get_monotonic_time () / 1e6);
+}
+
+/* CPU time of the whole process: the main thread and the decoders. */
+static double
+process_cpu_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
 static double
@@ -161,6 +180,67 @@ compare_double (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* Frames the clock skipped: an interval of n refresh periods drops n − 1
+ * (60 Hz: Xvfb has no vblank, GDK's frame clock runs at that rate). */
+static guint
+dropped_frames (GArray *intervals)
+{
+  guint dropped = 0;
+
+  for (guint i = 0; i < intervals->len; i++)
+    {
+      double periods = g_array_index (intervals, double, i) / (1000.0 / 60);
+
+      if (periods >= 1.5)
+        dropped += (guint) (periods + 0.5) - 1;
+    }
+  return dropped;
+}
+
+static void finish (Probe *probe);
+
+static void
+child_env_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Probe *probe = user_data;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_subprocess_communicate_utf8_finish (G_SUBPROCESS (object), result, &out, NULL, &error))
+    g_printerr ("bench: env: %s\n", error->message);
+  lines = g_strsplit (out != NULL ? out : "", "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "GDK_DEBUG="))
+        probe->child_gdk_debug = g_strescape (lines[i] + strlen ("GDK_DEBUG="), NULL);
+      else if (g_str_equal (lines[i], "NATTER_APP_BENCH=1"))
+        probe->child_saw_bench = TRUE;
+    }
+  probe->child_env_read = TRUE;
+  finish (probe);
+}
+
+/* A process the app spawns inherits its environment as it is now, like
+ * a sound player, a portal helper or the app a file is opened with. */
+static gboolean
+spawn_env_child (Probe *probe)
+{
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "env", NULL);
+  if (child == NULL)
+    {
+      g_printerr ("bench: env: %s\n", error->message);
+      return FALSE;
+    }
+  g_subprocess_communicate_utf8_async (child, NULL, NULL, child_env_cb, probe);
+  return TRUE;
+}
+
 static void
 finish (Probe *probe)
 {
@@ -175,6 +255,8 @@ finish (Probe *probe)
       next_cpu_median = g_array_index (probe->next_cpu, double, probe->next_cpu->len / 2);
     }
   probe->stage = DONE;
+  if (probe->child_env && !probe->child_env_read && spawn_env_child (probe))
+    return;
   mark ("end");
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
@@ -184,15 +266,20 @@ finish (Probe *probe)
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
           "\"scrollIntervalP50Ms\":%.2f,\"scrollIntervalP90Ms\":%.2f,\"scrollIntervalP99Ms\":%.2f,"
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
+          "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
-          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s}\n",
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,"
+          "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
           percentile (probe->work, 0.5), percentile (probe->work, 0.9), percentile (probe->work, 0.99),
+          probe->scroll_cpu_ms, probe->scroll_process_cpu_ms, percentile (probe->intervals, 1), percentile (probe->work, 1), dropped_frames (probe->intervals),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
-          next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false");
+          next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false",
+          probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
+          probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
   g_application_quit (g_application_get_default ());
 }
@@ -228,6 +315,8 @@ scroll_done (Probe *probe)
   gtk_widget_remove_tick_callback (list_view, probe->tick_id);
   probe->tick_id = 0;
   probe->scroll_ms = (g_get_monotonic_time () - probe->scroll_start_us) / 1000.0;
+  probe->scroll_cpu_ms = thread_cpu_ms () - probe->scroll_start_cpu_ms;
+  probe->scroll_process_cpu_ms = process_cpu_ms () - probe->scroll_start_process_cpu_ms;
   probe->scroll_messages = g_list_model_get_n_items (G_LIST_MODEL (natter_chat_view_get_messages (view)));
   finish (probe);
 }
@@ -279,6 +368,8 @@ start_scroll (Probe *probe)
 
   probe->stage = SCROLL;
   probe->scroll_start_us = g_get_monotonic_time ();
+  probe->scroll_start_cpu_ms = thread_cpu_ms ();
+  probe->scroll_start_process_cpu_ms = process_cpu_ms ();
   probe->tick_id = gtk_widget_add_tick_callback (list_view, scroll_tick_cb, probe, NULL);
 }
 
@@ -421,6 +512,7 @@ probe_free (Probe *probe)
   g_array_unref (probe->next_cpu);
   g_array_unref (probe->intervals);
   g_array_unref (probe->work);
+  g_free (probe->child_gdk_debug);
   g_free (probe);
 }
 
@@ -444,6 +536,7 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);
   if (probe->scroll_speed <= 0)
     probe->scroll_speed = SCROLL_SPEED;
+  probe->child_env = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_CHILD_ENV"), "1") == 0;
   probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);

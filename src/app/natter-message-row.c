@@ -11,12 +11,11 @@
 #include "natter-message-row.h"
 #include "natter-reaction-bar.h"
 #include "natter-reaction-picker.h"
+#include "natter-thumbnail-cache.h"
 #include "natter-voice-player.h"
 
 /* Messages of one sender closer than this form one group. */
 #define GROUP_GAP_MS (5 * 60 * 1000)
-#define IMAGE_MAX_WIDTH 300
-#define IMAGE_MAX_HEIGHT 320
 /* The avatar (34 px) and the spacing (8 px) before a bubble. */
 #define AVATAR_ROOM (34 + 8)
 
@@ -44,6 +43,7 @@ struct _NatterMessageRow
   GtkWidget *menu;
   GtkWidget *text_label;   /* kept across messages, see text_content() */
   GCancellable *thumbnail_cancellable;   /* the image message's thumbnail being decoded */
+  GtkWidget *picture;      /* an image message's thumbnail, kept across messages */
   NatterPortraits *portraits;
   gboolean group_start;
   gboolean show_sender;
@@ -300,7 +300,7 @@ photo_placeholder (NatterMessageRow *self)
 typedef struct {
   NatterMessageRow *self;
   NatterMessage *message;
-  GtkWidget *picture;
+  GCancellable *cancellable;
 } ThumbnailLoad;
 
 static void
@@ -308,33 +308,43 @@ thumbnail_load_free (ThumbnailLoad *load)
 {
   g_object_unref (load->self);
   g_object_unref (load->message);
-  g_object_unref (load->picture);
+  g_object_unref (load->cancellable);
   g_free (load);
 }
 
+/* The picture at the size the chat shows thumbnails at. */
 static void
-thumbnail_decoded_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
+show_thumbnail (NatterMessageRow *self,
+                GdkTexture       *texture)
+{
+  int width, height;
+
+  natter_thumbnail_cache_display_size (gdk_texture_get_width (texture), gdk_texture_get_height (texture),
+                                       &width, &height);
+  gtk_widget_set_size_request (self->picture, MAX (48, width), MAX (48, height));
+  gtk_picture_set_paintable (GTK_PICTURE (self->picture), GDK_PAINTABLE (texture));
+}
+
+static void
+thumbnail_loaded_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
 {
   ThumbnailLoad *load = user_data;
   NatterMessageRow *self = load->self;
-  g_autoptr(GdkPixbuf) pixbuf = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autoptr(GError) error = NULL;
-  double scale;
-  int w, h;
 
-  pixbuf = natter_image_decode_finish (result, &error);
+  texture = natter_thumbnail_cache_load_finish (NATTER_THUMBNAIL_CACHE (object), result, &error);
   /* the row shows another message now, or is gone */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->message != load->message ||
-      adw_bin_get_child (self->content_bin) != load->picture)
+  if (g_cancellable_is_cancelled (load->cancellable) || self->message != load->message ||
+      adw_bin_get_child (self->content_bin) != self->picture)
     {
       thumbnail_load_free (load);
       return;
     }
   g_clear_object (&self->thumbnail_cancellable);
-  if (pixbuf == NULL)
+  if (texture == NULL)
     {
       g_debug ("thumbnail of message %" G_GINT64_FORMAT ": %s",
                natter_message_get_message_id (load->message), error->message);
@@ -342,45 +352,56 @@ thumbnail_decoded_cb (GObject      *object,
       thumbnail_load_free (load);
       return;
     }
-
-  texture = gdk_texture_new_for_pixbuf (pixbuf);
-  w = gdk_texture_get_width (texture);
-  h = gdk_texture_get_height (texture);
-  /* thumbnails are small: show them at a comfortable size */
-  scale = MIN ((double) IMAGE_MAX_WIDTH / MAX (w, 1), (double) IMAGE_MAX_HEIGHT / MAX (h, 1));
-  gtk_widget_set_size_request (load->picture, MAX (48, (int) (w * scale)), MAX (48, (int) (h * scale)));
-  gtk_picture_set_paintable (GTK_PICTURE (load->picture), GDK_PAINTABLE (texture));
+  show_thumbnail (self, texture);
   thumbnail_load_free (load);
 }
 
 /* The thumbnail is the sender's bytes: decoded in a worker thread (by
- * natter-image.h's rules); the picture keeps its room meanwhile. */
+ * natter-image.h's rules), and kept by
+ * natter-thumbnail-cache.h, so a row bound again (a scroll back) shows it
+ * at once. The picture is the row's own, made once: a fling binds a row
+ * to another photo every frame or two (#17). */
 static GtkWidget *
 image_content (NatterMessageRow *self,
                NatterMessage    *message)
 {
-  g_autoptr(GBytes) bytes = natter_message_dup_image_thumbnail (message);
+  NatterThumbnailCache *cache = natter_thumbnail_cache_get_default ();
+  GdkTexture *texture;
   ThumbnailLoad *load;
-  GtkWidget *picture;
+  JsonObject *content = natter_message_get_content (message);
 
-  if (bytes == NULL)
+  if (content == NULL || *json_object_get_string_member_with_default (content, "content", "") == '\0')
     return photo_placeholder (self);
 
-  picture = gtk_picture_new ();
-  gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
-  gtk_widget_set_size_request (picture, 200, 150);
-  gtk_widget_add_css_class (picture, "message-image");
-  gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
+  if (self->picture == NULL)
+    {
+      self->picture = gtk_picture_new ();
+      gtk_picture_set_can_shrink (GTK_PICTURE (self->picture), TRUE);
+      gtk_widget_add_css_class (self->picture, "message-image");
+      gtk_widget_set_overflow (self->picture, GTK_OVERFLOW_HIDDEN);
+      g_object_ref_sink (clickable_image (self, self->picture));
+    }
 
   g_cancellable_cancel (self->thumbnail_cancellable);
   g_clear_object (&self->thumbnail_cancellable);
+  texture = natter_thumbnail_cache_lookup (cache, message);
+  if (texture != NULL)
+    {
+      show_thumbnail (self, texture);
+      return self->picture;
+    }
+
+  /* the room a thumbnail usually takes, meanwhile */
+  gtk_picture_set_paintable (GTK_PICTURE (self->picture), NULL);
+  gtk_widget_set_size_request (self->picture, 200, 150);
   self->thumbnail_cancellable = g_cancellable_new ();
   load = g_new0 (ThumbnailLoad, 1);
   load->self = g_object_ref (self);
   load->message = g_object_ref (message);
-  load->picture = g_object_ref_sink (picture);
-  natter_image_decode_bytes_async (bytes, 0, self->thumbnail_cancellable, thumbnail_decoded_cb, load);
-  return clickable_image (self, picture);
+  load->cancellable = g_object_ref (self->thumbnail_cancellable);
+  natter_thumbnail_cache_load_async (cache, message, self->thumbnail_cancellable,
+                                     thumbnail_loaded_cb, load);
+  return self->picture;
 }
 
 static void download_progress_cb (goffset, goffset, gpointer);
@@ -1456,6 +1477,7 @@ natter_message_row_dispose (GObject *object)
   g_clear_object (&self->quote_cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
   g_clear_object (&self->text_label);
+  g_clear_object (&self->picture);
   /* template children that are not bound to a field */
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL;)
     gtk_widget_unparent (child);

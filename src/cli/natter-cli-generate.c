@@ -8,8 +8,10 @@
  * private conversations with "peer0", "peer1", …, half of them incoming.
  * The last message of each conversation is unread, so the list shows
  * unread counts. Batches of 50,000 messages, each one transaction.
- * --images: every message is a photo (RC:ImgMsg) with a 240×180 JPEG
- * thumbnail, one of 16 colours, as a chat full of pictures scrolls.
+ * --images: every message is a photo (RC:ImgMsg) of one of 16 1600×1200
+ * JPEG files written to DIR/photos (imageUri their file: URI), with the
+ * thumbnail the app makes when it sends one, as a chat full of pictures
+ * scrolls.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -28,35 +30,36 @@ static const char * const words[] = {
   "你好", "明天", "会议", "周末", "电影", "晚饭", "项目", "谢谢",
 };
 
-#define N_THUMBNAILS 16
+#define N_PHOTOS 16
 
 typedef struct {
   GAsyncResult *result;
 } Wait;
 
-/* A 240×180 JPEG, a gradient of colour @n: the size senders' thumbnails
- * have, base64 as the content carries it. */
-static char *
-thumbnail_base64 (guint n)
+/* Photo @n of the profile: a 1600×1200 JPEG written to @path, a gradient
+ * of colour @n with some grain (a camera's photo is not one flat colour,
+ * and its thumbnail's size follows). */
+static gboolean
+write_photo (const char  *path,
+             guint        n,
+             GError     **error)
 {
-  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 240, 180);
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 1600, 1200);
   int stride = gdk_pixbuf_get_rowstride (pixbuf);
   guchar *pixels = gdk_pixbuf_get_pixels (pixbuf);
-  g_autofree char *jpeg = NULL;
-  gsize length = 0;
+  guint32 grain = 2166136261u ^ n;
 
-  for (int y = 0; y < 180; y++)
-    for (int x = 0; x < 240; x++)
+  for (int y = 0; y < 1200; y++)
+    for (int x = 0; x < 1600; x++)
       {
         guchar *p = pixels + y * stride + x * 3;
 
-        p[0] = (guchar) (n * 16 + x / 2);
-        p[1] = (guchar) (255 - n * 16 + y);
-        p[2] = (guchar) ((x + y) ^ (n * 37));
+        grain = grain * 1664525u + 1013904223u;
+        p[0] = (guchar) (n * 16 + x / 13 + (grain >> 29));
+        p[1] = (guchar) (255 - n * 16 + y / 9 + ((grain >> 26) & 7));
+        p[2] = (guchar) (((x + y) / 12) ^ (n * 37));
       }
-  if (!gdk_pixbuf_save_to_buffer (pixbuf, &jpeg, &length, "jpeg", NULL, "quality", "80", NULL))
-    return NULL;
-  return g_base64_encode ((const guchar *) jpeg, length);
+  return gdk_pixbuf_save (pixbuf, path, "jpeg", error, "quality", "85", NULL);
 }
 
 static void
@@ -75,6 +78,45 @@ wait_result (Wait *wait)
   while (wait->result == NULL)
     g_main_context_iteration (NULL, TRUE);
   return g_steal_pointer (&wait->result);
+}
+
+/* DIR/photos/photo-N.jpg, real files, and their thumbnails made as the app
+ * makes them when it sends a photo (natter_image_thumbnail_new_async()). */
+static gboolean
+make_photos (const char   *dir,
+             char       ***uris,
+             char       ***thumbnails,
+             GError      **error)
+{
+  g_autofree char *photos = g_build_filename (dir, "photos", NULL);
+  g_auto(GStrv) made_uris = g_new0 (char *, N_PHOTOS + 1);
+  g_auto(GStrv) made_thumbnails = g_new0 (char *, N_PHOTOS + 1);
+  Wait wait = { NULL };
+
+  if (g_mkdir_with_parents (photos, 0700) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s", photos,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  for (guint i = 0; i < N_PHOTOS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("photo-%02u.jpg", i);
+      g_autofree char *path = g_build_filename (photos, name, NULL);
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+      g_autoptr(GAsyncResult) result = NULL;
+
+      if (!write_photo (path, i, error))
+        return FALSE;
+      natter_image_thumbnail_new_async (file, NULL, wait_cb, &wait);
+      result = wait_result (&wait);
+      if ((made_thumbnails[i] = natter_image_thumbnail_new_finish (result, error)) == NULL)
+        return FALSE;
+      made_uris[i] = g_file_get_uri (file);
+    }
+  *uris = g_steal_pointer (&made_uris);
+  *thumbnails = g_steal_pointer (&made_thumbnails);
+  return TRUE;
 }
 
 /* One batch: the messages and the strings and contents they point to. */
@@ -118,6 +160,7 @@ batch_fill (Batch      *batch,
             guint       n_messages,
             guint       n_conversations,
             gint64      start,
+            char      **uris,
             char      **thumbnails)
 {
   for (guint i = from; i < end; i++)
@@ -131,7 +174,7 @@ batch_fill (Batch      *batch,
       const char *first = words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))];
       g_autofree char *text = g_strdup_printf ("%s %s %s #%u", first, second, third, i);
       JsonObject *content = thumbnails != NULL
-                              ? natter_content_new_image (thumbnails[i % N_THUMBNAILS], "https://example.invalid/photo.jpg")
+                              ? natter_content_new_image (thumbnails[i % N_PHOTOS], uris[i % N_PHOTOS])
                               : natter_content_new_text (text);
       NatterImportedMessage message = {
         .conversation_type = NATTER_CONVERSATION_PRIVATE,
@@ -164,6 +207,7 @@ natter_cli_generate_profile (NatterCliContext *ctx,
   g_autofree char *user = NULL;
   gboolean images = FALSE;
   g_auto(GStrv) thumbnails = NULL;
+  g_auto(GStrv) uris = NULL;
   const GOptionEntry entries[] = {
     { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages (default 1000000)", "N" },
     { "conversations", 'c', 0, G_OPTION_ARG_INT, &conversations, "Conversations (default 10000)", "N" },
@@ -206,15 +250,10 @@ natter_cli_generate_profile (NatterCliContext *ctx,
       return NATTER_CLI_EXIT_FAILURE;
     }
 
-  if (images)
+  if (images && !make_photos (argv[1], &uris, &thumbnails, &error))
     {
-      thumbnails = g_new0 (char *, N_THUMBNAILS + 1);
-      for (guint i = 0; i < N_THUMBNAILS; i++)
-        if ((thumbnails[i] = thumbnail_base64 (i)) == NULL)
-          {
-            g_printerr ("%s: generate-profile: gdk-pixbuf cannot write JPEG\n", ctx->program);
-            return NATTER_CLI_EXIT_FAILURE;
-          }
+      g_printerr ("%s: generate-profile: %s\n", ctx->program, error->message);
+      return NATTER_CLI_EXIT_FAILURE;
     }
 
   started = g_get_monotonic_time ();
@@ -239,7 +278,7 @@ natter_cli_generate_profile (NatterCliContext *ctx,
           guint end = MIN ((guint) messages, done + BATCH);
 
           batch_init (&batch);
-          batch_fill (&batch, rand, owner, done, end, messages, conversations, start, thumbnails);
+          batch_fill (&batch, rand, owner, done, end, messages, conversations, start, uris, thumbnails);
           done = end;
         }
 

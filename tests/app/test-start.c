@@ -18,7 +18,8 @@
 /* natter on a generated profile of @conversations, offline, as the
  * benchmark starts it: the probe's figures. */
 static JsonObject *
-start_figures (guint conversations)
+start_figures_env (guint        conversations,
+                   const char  *extra_env)
 {
   g_autofree char *dir = g_dir_make_tmp ("natter-start-XXXXXX", NULL);
   g_autofree char *profile = g_build_filename (dir, "me", NULL);
@@ -47,6 +48,9 @@ start_figures (guint conversations)
   /* as the app suite and the benchmark run it */
   g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
   g_subprocess_launcher_unsetenv (launcher, "NATTER_APP_BENCH_OPEN");
+  g_subprocess_launcher_unsetenv (launcher, "GDK_DEBUG");
+  if (extra_env != NULL)
+    g_subprocess_launcher_setenv (launcher, extra_env, "1", TRUE);
   app = g_subprocess_launcher_spawnv (launcher, natter, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (app, NULL, NULL, &out, NULL, &error));
@@ -62,6 +66,12 @@ start_figures (guint conversations)
   g_assert_true (json_parser_load_from_data (parser, line, -1, &error));
   g_assert_no_error (error);
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static JsonObject *
+start_figures (guint conversations)
+{
+  return start_figures_env (conversations, NULL);
 }
 
 /* A long list comes on screen a screenful first (GTK 4.8's list view
@@ -118,6 +128,21 @@ test_no_call_media_at_start (void)
   g_assert_false (json_object_get_boolean_member (figures, "callMediaMapped"));
 }
 
+/* GL is disabled for GDK only: a process the app spawns (a sound player,
+ * a portal helper, the app a file opens with) does not inherit
+ * GDK_DEBUG=gl-disable, which would take GL from it too. */
+static void
+test_no_gl_for_children (void)
+{
+  g_autoptr(JsonObject) figures = start_figures_env (20, "NATTER_APP_BENCH_CHILD_ENV");
+
+  /* the app did run without GL, and its child did run */
+  g_assert_false (json_object_get_boolean_member (figures, "glDriverMapped"));
+  g_assert_true (json_object_get_boolean_member (figures, "childEnvRead"));
+  g_assert_true (json_object_get_boolean_member (figures, "childSawBench"));
+  g_assert_cmpstr (json_object_get_string_member (figures, "childGdkDebug"), ==, "");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -127,5 +152,6 @@ main (int   argc,
   g_test_add_func ("/start/first-screen", test_first_screen);
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
   g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
+  g_test_add_func ("/start/no-gl-for-children", test_no_gl_for_children);
   return g_test_run ();
 }

@@ -15,6 +15,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "natter-message-row.h"
 #include "natter-test-ui.h"
 #include "natter-voice-player.h"
 
@@ -529,6 +530,95 @@ test_call_from_header (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Voice call · 0:0");
 }
 
+static gboolean
+is_image_row (GtkWidget     *widget,
+              gconstpointer  data)
+{
+  NatterMessage *message = NATTER_IS_MESSAGE_ROW (widget)
+                             ? natter_message_row_get_message (NATTER_MESSAGE_ROW (widget)) : NULL;
+
+  return message != NULL && natter_message_get_kind (message) == NATTER_MESSAGE_KIND_IMAGE;
+}
+
+/* @widget's first GtkPicture, mapped or not (a row off screen). */
+static GtkWidget *
+picture_in (GtkWidget *widget)
+{
+  if (GTK_IS_PICTURE (widget))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = picture_in (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+is_thumbnail_at_size (GtkWidget     *widget,
+                      gconstpointer  data)
+{
+  return GTK_IS_PICTURE (widget) && gtk_picture_get_paintable (GTK_PICTURE (widget)) != NULL &&
+         gtk_widget_get_width (widget) == 300 && gtk_widget_get_height (widget) == 225;
+}
+
+static gboolean
+has_thumbnail_at_size (gpointer widget)
+{
+  return natter_test_ui_find (widget, is_thumbnail_at_size, NULL) != NULL;
+}
+
+/* A photo's thumbnail is decoded once and kept: a row bound to it again,
+ * as a scroll back does, shows it at the binding, at the size the chat
+ * shows it at (a 64×48 one fits 300×225), with no second layout (#17). */
+static void
+test_thumbnail_at_binding (NatterTestUi  *ui,
+                           gconstpointer  data)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 64, 48);
+  g_autoptr(GtkWidget) again = NULL;
+  g_autofree char *thumbnail = NULL;
+  g_autofree char *content = NULL;
+  GtkWidget *shown, *picture;
+  GdkPaintable *paintable;
+  NatterMessage *message;
+  char *buffer = NULL;
+  gsize size = 0;
+  int width, height;
+
+  gdk_pixbuf_fill (pixbuf, 0x3080c0ff);
+  g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &size, "jpeg", NULL, NULL));
+  thumbnail = g_base64_encode ((const guchar *) buffer, size);
+  g_free (buffer);
+  natter_test_ui_send (ui, "frank", "alice", "A photo of the lake");
+  content = g_strdup_printf ("{\"content\":\"%s\",\"imageUri\":\"http://127.0.0.1:9/lake.jpg\"}", thumbnail);
+  g_free (natter_test_ui_cli (ui, "frank", "send", "alice", "--object-name", "RC:ImgMsg", "--content", content, NULL));
+
+  natter_test_ui_sign_in (ui);
+  natter_test_ui_open_chat (ui, "frank", "A photo of the lake");
+  /* shown at a comfortable size */
+  natter_test_ui_wait_until (has_thumbnail_at_size, ui->chat, "the thumbnail in the chat at 300×225");
+
+  /* another row bound to the message: the picture at once, at its size */
+  shown = natter_test_ui_find (GTK_WIDGET (ui->chat), is_image_row, NULL);
+  g_assert_nonnull (shown);
+  message = natter_message_row_get_message (NATTER_MESSAGE_ROW (shown));
+  again = g_object_ref_sink (natter_message_row_new ());
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (again), natter_chat_view_get_client (ui->chat), NULL,
+                                  message, NULL, FALSE);
+  picture = picture_in (again);
+  g_assert_nonnull (picture);
+  paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
+  g_assert_nonnull (paintable);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (paintable), ==, 64);
+  gtk_widget_get_size_request (picture, &width, &height);
+  g_assert_cmpint (width, ==, 300);
+  g_assert_cmpint (height, ==, 225);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (again), NULL, NULL, NULL, NULL, FALSE);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -536,6 +626,8 @@ main (int argc, char *argv[])
 
   g_test_add ("/ui/image-shown-and-viewed", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_image_shown_and_viewed, natter_test_ui_teardown);
+  g_test_add ("/ui/thumbnail-at-binding", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_thumbnail_at_binding, natter_test_ui_teardown);
   g_test_add ("/ui/file-received-and-opened", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_file_received_and_opened, natter_test_ui_teardown);
   g_test_add ("/ui/pasted-image-sent", NatterTestUi, NULL,
