@@ -12,6 +12,7 @@
 #include <X11/Xlib.h>
 
 #include "natter-message-row.h"
+#include "natter-sound.h"
 #include "natter-test-stack.h"
 #include "natter-test-ui.h"
 
@@ -766,6 +767,12 @@ natter_test_ui_setup_signed_in (NatterTestUi  *ui,
   natter_test_ui_sign_in (ui);
 }
 
+static gboolean
+no_sound_pipelines (gpointer data)
+{
+  return natter_sound_get_n_pipelines () == 0;
+}
+
 void
 natter_test_ui_teardown (NatterTestUi  *ui,
                          gconstpointer  data)
@@ -782,6 +789,12 @@ natter_test_ui_teardown (NatterTestUi  *ui,
       gtk_window_destroy (GTK_WINDOW (w));
     }
   natter_test_ui_spin (100);
+  /* a message sound or ringtone stops with its window: none plays on
+   * into the next case or the process's exit */
+  natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
+  /* a message sound or ringtone stops with its window: none plays on
+   * into the next case or the process's exit */
+  natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
 
   g_object_get (settings, "settings-schema", &schema, NULL);
   keys = g_settings_schema_list_keys (schema);
