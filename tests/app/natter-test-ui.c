@@ -223,7 +223,13 @@ int
 natter_test_ui_wait_seconds (void)
 {
   const char *env = g_getenv ("NATTER_TEST_WAIT_SECONDS");
-  return env != NULL && atoi (env) > 0 ? atoi (env) : 30;
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan makes the app (and natterd, natter-cli) several times slower */
+  const int fallback = 90;
+#else
+  const int fallback = 30;
+#endif
+  return env != NULL && atoi (env) > 0 ? atoi (env) : fallback;
 }
 
 static gboolean

@@ -145,7 +145,7 @@ void          natter_test_ui_open_chat       (NatterTestUi  *ui,
 
 typedef gboolean (*NatterTestUiPredicate) (gpointer data);
 
-/* NATTER_TEST_WAIT_SECONDS, or 30. */
+/* NATTER_TEST_WAIT_SECONDS, or 30 (90 under ASan). */
 int          natter_test_ui_wait_seconds     (void);
 /* Runs the main loop until @predicate holds; fails the test after
  * natter_test_ui_wait_seconds() saying it waited for @what. */
