@@ -343,6 +343,16 @@ natter_test_ui_wait_connected (NatterWindow *window)
   natter_test_ui_wait_until (natter_test_ui_is_connected, window, "connected");
 }
 
+NatterConversation *
+natter_test_ui_get_conversation (NatterConversationList *list,
+                                 NatterConversationType  type,
+                                 const char             *target_id)
+{
+  guint pos = list != NULL ? natter_conversation_list_find (list, type, target_id) : G_MAXUINT;
+
+  return pos != G_MAXUINT ? g_list_model_get_item (G_LIST_MODEL (list), pos) : NULL;
+}
+
 NatterMessage *
 natter_test_ui_last_own_message (NatterWindow *window)
 {
