@@ -105,10 +105,10 @@ natter_sound_play (NatterSound *self,
     return;
   self->loop = loop;
   self->playing = TRUE;
-  /* From the start by a restart, not a seek: a flushing seek while the
-   * pipeline still starts made oggdemux lose its first page (the sound
-   * did not play) and left the resource:// source half started. Through
-   * NULL, the pipeline's bus drops an end of the play before. */
+  /* From the start by a restart, not a seek: a flushing seek sent while
+   * the pipeline is still starting (it always was, right after PAUSED)
+   * races that start in the streaming threads. Through NULL, the
+   * pipeline's bus also drops an end of the play before. */
   gst_element_set_state (self->playbin, GST_STATE_NULL);
   gst_element_set_state (self->playbin, GST_STATE_PLAYING);
 }
