@@ -78,8 +78,7 @@ test_ringtone_loops (void)
 }
 
 /* A play while the last one still starts (two messages at once) plays
- * from the start, once, to its end. The old play seeked the starting
- * pipeline: oggdemux lost its first page ("failed to read chain"). */
+ * from the start, once, to its end. */
 static void
 test_play_again_while_starting (void)
 {
