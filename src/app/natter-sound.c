@@ -22,6 +22,9 @@ struct _NatterSound
 
 G_DEFINE_FINAL_TYPE (NatterSound, natter_sound, G_TYPE_OBJECT)
 
+/* pipelines made and not yet disposed, in the process */
+static guint n_pipelines;
+
 static gboolean
 bus_cb (GstBus     *bus,
         GstMessage *message,
@@ -74,6 +77,7 @@ ensure_pipeline (NatterSound *self)
       return FALSE;
     }
   gst_object_ref_sink (self->playbin);
+  n_pipelines++;
   /* audio only: no video sink is ever made */
   g_object_set (self->playbin, "uri", self->uri, "flags", 0x2 /* GST_PLAY_FLAG_AUDIO */, NULL);
   if (self->sink_description != NULL)
@@ -101,8 +105,11 @@ natter_sound_play (NatterSound *self,
     return;
   self->loop = loop;
   self->playing = TRUE;
-  gst_element_set_state (self->playbin, GST_STATE_PAUSED);
-  gst_element_seek_simple (self->playbin, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, 0);
+  /* From the start by a restart, not a seek: a flushing seek sent while
+   * the pipeline is still starting (it always was, right after PAUSED)
+   * races that start in the streaming threads. Through NULL, the
+   * pipeline's bus also drops an end of the play before. */
+  gst_element_set_state (self->playbin, GST_STATE_NULL);
   gst_element_set_state (self->playbin, GST_STATE_PLAYING);
 }
 
@@ -130,6 +137,12 @@ natter_sound_get_ends (NatterSound *self)
   return self->ends;
 }
 
+guint
+natter_sound_get_n_pipelines (void)
+{
+  return n_pipelines;
+}
+
 static void
 natter_sound_dispose (GObject *object)
 {
@@ -137,8 +150,11 @@ natter_sound_dispose (GObject *object)
 
   g_clear_handle_id (&self->bus_watch, g_source_remove);
   if (self->playbin != NULL)
-    gst_element_set_state (self->playbin, GST_STATE_NULL);
-  gst_clear_object (&self->playbin);
+    {
+      gst_element_set_state (self->playbin, GST_STATE_NULL);
+      gst_clear_object (&self->playbin);
+      n_pipelines--;
+    }
 
   G_OBJECT_CLASS (natter_sound_parent_class)->dispose (object);
 }

@@ -34,5 +34,8 @@ void         natter_sound_stop        (NatterSound *self);
 gboolean     natter_sound_get_playing (NatterSound *self);
 /* How many times it reached its end (the tests: it really played). */
 guint        natter_sound_get_ends    (NatterSound *self);
+/* Sounds' pipelines alive in the process (the tests: none outlives the
+ * window that played it). Main thread only. */
+guint        natter_sound_get_n_pipelines (void);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include <X11/Xlib.h>
 
 #include "natter-message-row.h"
+#include "natter-sound.h"
 #include "natter-test-stack.h"
 #include "natter-test-ui.h"
 
@@ -222,7 +223,13 @@ int
 natter_test_ui_wait_seconds (void)
 {
   const char *env = g_getenv ("NATTER_TEST_WAIT_SECONDS");
-  return env != NULL && atoi (env) > 0 ? atoi (env) : 30;
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan makes the app (and natterd, natter-cli) several times slower */
+  const int fallback = 90;
+#else
+  const int fallback = 30;
+#endif
+  return env != NULL && atoi (env) > 0 ? atoi (env) : fallback;
 }
 
 static gboolean
@@ -334,6 +341,16 @@ void
 natter_test_ui_wait_connected (NatterWindow *window)
 {
   natter_test_ui_wait_until (natter_test_ui_is_connected, window, "connected");
+}
+
+NatterConversation *
+natter_test_ui_get_conversation (NatterConversationList *list,
+                                 NatterConversationType  type,
+                                 const char             *target_id)
+{
+  guint pos = list != NULL ? natter_conversation_list_find (list, type, target_id) : G_MAXUINT;
+
+  return pos != G_MAXUINT ? g_list_model_get_item (G_LIST_MODEL (list), pos) : NULL;
 }
 
 NatterMessage *
@@ -766,6 +783,12 @@ natter_test_ui_setup_signed_in (NatterTestUi  *ui,
   natter_test_ui_sign_in (ui);
 }
 
+static gboolean
+no_sound_pipelines (gpointer data)
+{
+  return natter_sound_get_n_pipelines () == 0;
+}
+
 void
 natter_test_ui_teardown (NatterTestUi  *ui,
                          gconstpointer  data)
@@ -782,6 +805,12 @@ natter_test_ui_teardown (NatterTestUi  *ui,
       gtk_window_destroy (GTK_WINDOW (w));
     }
   natter_test_ui_spin (100);
+  /* a message sound or ringtone stops with its window: none plays on
+   * into the next case or the process's exit */
+  natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
+  /* a message sound or ringtone stops with its window: none plays on
+   * into the next case or the process's exit */
+  natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
 
   g_object_get (settings, "settings-schema", &schema, NULL);
   keys = g_settings_schema_list_keys (schema);

@@ -145,7 +145,7 @@ void          natter_test_ui_open_chat       (NatterTestUi  *ui,
 
 typedef gboolean (*NatterTestUiPredicate) (gpointer data);
 
-/* NATTER_TEST_WAIT_SECONDS, or 30. */
+/* NATTER_TEST_WAIT_SECONDS, or 30 (90 under ASan). */
 int          natter_test_ui_wait_seconds     (void);
 /* Runs the main loop until @predicate holds; fails the test after
  * natter_test_ui_wait_seconds() saying it waited for @what. */
@@ -181,6 +181,10 @@ gboolean     natter_test_ui_is_true          (gpointer    gboolean_ptr);
  * last: one she sends within milliseconds of receiving one is ordered by
  * two clocks, natterd's and her estimate of it.) */
 NatterMessage *natter_test_ui_last_own_message   (NatterWindow      *window);
+/* The conversation @list shows for @type and @target_id, or NULL. */
+NatterConversation *natter_test_ui_get_conversation (NatterConversationList *list,
+                                                     NatterConversationType  type,
+                                                     const char             *target_id);
 /* The id of a message of @kind in the open chat (asserted). */
 gint64       natter_test_ui_message_id_of_kind (NatterChatView    *chat,
                                                 NatterMessageKind  kind);

@@ -77,6 +77,46 @@ test_ringtone_loops (void)
   g_assert_false (natter_sound_get_playing (sound));
 }
 
+/* A play while the last one still starts (two messages at once) plays
+ * from the start, once, to its end. */
+static void
+test_play_again_while_starting (void)
+{
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(NatterSound) sound = natter_sound_new (NATTER_SOUND_MESSAGE, "fakesink sync=false");
+
+      natter_sound_play (sound, FALSE);
+      natter_sound_play (sound, FALSE);
+      g_assert_true (wait_until (ended_once, sound));
+      g_assert_cmpuint (natter_sound_get_ends (sound), ==, 1);
+    }
+}
+
+/* A sound dropped at any point of its start or its play (a message
+ * notified as its window closes) stops without a warning; one played to
+ * its end and played again ends again. */
+static void
+test_drop_at_any_point (void)
+{
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autoptr(NatterSound) sound = natter_sound_new (NATTER_SOUND_MESSAGE, "fakesink sync=true");
+      gint64 until = g_get_monotonic_time () + i * 40 * 1000;
+
+      natter_sound_play (sound, FALSE);
+      while (g_get_monotonic_time () < until)
+        g_main_context_iteration (NULL, FALSE);
+      if (i % 4 == 3)
+        {
+          g_assert_true (wait_until (ended_once, sound));
+          natter_sound_play (sound, FALSE);
+          g_assert_true (wait_until (ended_once, sound));
+          g_assert_cmpuint (natter_sound_get_ends (sound), ==, 2);
+        }
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -87,5 +127,7 @@ main (int   argc,
   g_test_add_func ("/sound/bundled", test_bundled);
   g_test_add_func ("/sound/message-plays-once", test_message_plays_once);
   g_test_add_func ("/sound/ringtone-loops", test_ringtone_loops);
+  g_test_add_func ("/sound/play-again-while-starting", test_play_again_while_starting);
+  g_test_add_func ("/sound/drop-at-any-point", test_drop_at_any_point);
   return g_test_run ();
 }

@@ -471,13 +471,9 @@ static gboolean
 conversation_read (gpointer data)
 {
   ConversationQuery *q = data;
-  guint pos = natter_conversation_list_find (q->list, q->type, q->target_id);
-  g_autoptr(NatterConversation) conv = NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (q->list, q->type, q->target_id);
 
-  if (pos == G_MAXUINT)
-    return FALSE;
-  conv = g_list_model_get_item (G_LIST_MODEL (q->list), pos);
-  return natter_conversation_get_unread_count (conv) == 0;
+  return conv != NULL && natter_conversation_get_unread_count (conv) == 0;
 }
 
 static gboolean
@@ -497,13 +493,9 @@ static gboolean
 conversation_unread (gpointer data)
 {
   ConversationQuery *q = data;
-  guint pos = natter_conversation_list_find (q->list, q->type, q->target_id);
-  g_autoptr(NatterConversation) conv = NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (q->list, q->type, q->target_id);
 
-  if (pos == G_MAXUINT)
-    return FALSE;
-  conv = g_list_model_get_item (G_LIST_MODEL (q->list), pos);
-  return natter_conversation_get_unread_count (conv) > 0;
+  return conv != NULL && natter_conversation_get_unread_count (conv) > 0;
 }
 
 /* Sending in a chat reads it: bob's message came while alice's window was

@@ -118,14 +118,10 @@ test_popover_offers_members (NatterTestUi  *ui,
 static gboolean
 lunch_muted (gpointer sidebar)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
-  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_GROUP, "lunch");
-  g_autoptr(NatterConversation) conv = NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (natter_sidebar_get_conversations (sidebar),
+                                                                        NATTER_CONVERSATION_GROUP, "lunch");
 
-  if (pos == G_MAXUINT)
-    return FALSE;
-  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
-  return natter_conversation_get_muted (conv);
+  return conv != NULL && natter_conversation_get_muted (conv);
 }
 
 static gboolean

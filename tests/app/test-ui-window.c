@@ -191,14 +191,10 @@ test_narrow_layout (NatterTestUi  *ui,
 static gboolean
 carol_muted (gpointer sidebar)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
-  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "carol");
-  g_autoptr(NatterConversation) conv = NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (natter_sidebar_get_conversations (sidebar),
+                                                                        NATTER_CONVERSATION_PRIVATE, "carol");
 
-  if (pos == G_MAXUINT)
-    return FALSE;
-  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
-  return natter_conversation_get_muted (conv);
+  return conv != NULL && natter_conversation_get_muted (conv);
 }
 
 /* alice in bob's chat, the window narrow (only the chat on screen). */
@@ -257,14 +253,10 @@ withdrawn (gpointer data)
 static gboolean
 erin_read (gpointer sidebar)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
-  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "erin");
-  g_autoptr(NatterConversation) conv = NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (natter_sidebar_get_conversations (sidebar),
+                                                                        NATTER_CONVERSATION_PRIVATE, "erin");
 
-  if (pos == G_MAXUINT)
-    return FALSE;
-  conv = g_list_model_get_item (G_LIST_MODEL (list), pos);
-  return natter_conversation_get_unread_count (conv) == 0;
+  return conv != NULL && natter_conversation_get_unread_count (conv) == 0;
 }
 
 /* A notification's “Mark as Read” reads the chat without opening it, and
@@ -306,9 +298,8 @@ last_message_read (gpointer window)
 static gboolean
 bob_read (gpointer sidebar)
 {
-  NatterConversationList *list = natter_sidebar_get_conversations (sidebar);
-  guint pos = natter_conversation_list_find (list, NATTER_CONVERSATION_PRIVATE, "bob");
-  g_autoptr(NatterConversation) conv = pos != G_MAXUINT ? g_list_model_get_item (G_LIST_MODEL (list), pos) : NULL;
+  g_autoptr(NatterConversation) conv = natter_test_ui_get_conversation (natter_sidebar_get_conversations (sidebar),
+                                                                        NATTER_CONVERSATION_PRIVATE, "bob");
 
   return conv != NULL && natter_conversation_get_unread_count (conv) == 0;
 }

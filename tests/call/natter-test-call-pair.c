@@ -236,6 +236,32 @@ state_of (TestEndpoint *endpoint)
   return endpoint->call != NULL ? natter_call_get_state (endpoint->call) : NATTER_CALL_STATE_IDLE;
 }
 
+gboolean
+pair_remote_brightness (NatterCall *call,
+                        guint64    *brightness)
+{
+  int width = 0, height = 0;
+  gsize stride = 0;
+  g_autoptr(GBytes) frame = natter_video_sink_get_frame (natter_call_get_remote_video (call),
+                                                         &width, &height, &stride);
+  const guint8 *data;
+  guint64 sum = 0;
+  int count = 0;
+
+  if (frame == NULL)
+    return FALSE;
+  data = g_bytes_get_data (frame, NULL);
+  for (int y = height / 4; y < height * 3 / 4; y += 8)
+    for (int x = width / 4; x < width * 3 / 4; x += 8)
+      {
+        const guint8 *pixel = data + y * stride + x * 4;
+        sum += pixel[0] + pixel[1] + pixel[2];
+        count++;
+      }
+  *brightness = count > 0 ? sum / (count * 3) : 0;
+  return count > 0;
+}
+
 /* ------------------------------------------------------- test devices */
 
 /* A device provider of the test's own, in the process's GstDeviceMonitor

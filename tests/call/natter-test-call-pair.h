@@ -54,6 +54,11 @@ NatterCall      *dial          (Pair                *pair,
                                 NatterCallMediaType  media_type,
                                 const char          *call_id);
 NatterCallState  state_of      (TestEndpoint        *endpoint);
+/* The mean brightness (0–255) of the middle of @call's last remote video
+ * frame: the test pattern is bright, a missing camera's frames black.
+ * FALSE while there is no frame. */
+gboolean         pair_remote_brightness (NatterCall   *call,
+                                         guint64      *brightness);
 
 /* After gst_init: a device provider of the test's own becomes the only one
  * the process's GstDeviceMonitor uses (the real ones ranked out, so a

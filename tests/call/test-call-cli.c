@@ -21,6 +21,7 @@
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
 #include "natter-test-stack.h"
+#include "natter-test-wait.h"
 
 typedef struct
 {
@@ -154,7 +155,7 @@ peer_wait_line (Peer       *peer,
                 guint       seconds)
 {
   gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
+  guint id = g_timeout_add_seconds (seconds * NATTER_TEST_WAIT_SCALE, timed_out_cb, &timed_out);
   guint seen = 0;
 
   while (!timed_out)
@@ -192,7 +193,7 @@ peer_wait_result (Peer *peer,
                   int  *exit_status)
 {
   gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (seconds, timed_out_cb, &timed_out);
+  guint id = g_timeout_add_seconds (seconds * NATTER_TEST_WAIT_SCALE, timed_out_cb, &timed_out);
   g_autoptr(JsonNode) node = NULL;
   const char *last;
 
@@ -321,6 +322,14 @@ fixture_teardown (Fixture       *fixture,
 }
 
 #define ARGS(...) ((const char * const[]) { __VA_ARGS__, NULL })
+
+/* A short call that must carry a second of video: under ASan, encoding
+ * and decoding are several times slower. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SHORT_CALL_SECONDS "6"
+#else
+#define SHORT_CALL_SECONDS "2"
+#endif
 
 static gint64
 member_int (JsonObject *object,
@@ -620,7 +629,7 @@ test_other_device (Fixture       *fixture,
   g_autoptr(JsonObject) summary = NULL;
 
   wait_connected (fixture, 2);
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "2"), NULL);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", SHORT_CALL_SECONDS), NULL);
   peer_wait_line (bob_phone, "incoming alice video", 20);
   phone_result = peer_wait_result (bob_phone, 20, NULL);
   g_assert_cmpint (member_int (phone_result, "reason"), ==, 8);

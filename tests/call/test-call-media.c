@@ -72,25 +72,9 @@ alice_active (Pair *pair)
 static gboolean
 remote_frame_is_dark (NatterCall *call)
 {
-  int width = 0, height = 0;
-  gsize stride = 0;
-  g_autoptr(GBytes) frame = natter_video_sink_get_frame (natter_call_get_remote_video (call),
-                                                         &width, &height, &stride);
-  const guint8 *data;
-  guint64 sum = 0;
-  int count = 0;
+  guint64 brightness;
 
-  if (frame == NULL)
-    return FALSE;
-  data = g_bytes_get_data (frame, NULL);
-  for (int y = height / 4; y < height * 3 / 4; y += 8)
-    for (int x = width / 4; x < width * 3 / 4; x += 8)
-      {
-        const guint8 *pixel = data + y * stride + x * 4;
-        sum += pixel[0] + pixel[1] + pixel[2];
-        count++;
-      }
-  return count > 0 && sum / (count * 3) < 24;
+  return pair_remote_brightness (call, &brightness) && brightness < 24;
 }
 
 static guint64 frames_target;

@@ -311,33 +311,13 @@ both_active (Pair *pair)
          state_of (pair->bob) == NATTER_CALL_STATE_ACTIVE;
 }
 
-/* The middle of bob's last frame of alice: the test pattern is bright, a
- * missing camera's frames are black. */
+/* The middle of bob's last frame of alice (pair_remote_brightness()). */
 static guint64 last_brightness;
 
 static gboolean
 bob_frame_is_dark (Pair *pair)
 {
-  int width = 0, height = 0;
-  gsize stride = 0;
-  g_autoptr(GBytes) frame = natter_video_sink_get_frame (natter_call_get_remote_video (pair->bob->call),
-                                                         &width, &height, &stride);
-  const guint8 *data;
-  guint64 sum = 0;
-  int count = 0;
-
-  if (frame == NULL)
-    return FALSE;
-  data = g_bytes_get_data (frame, NULL);
-  for (int y = height / 4; y < height * 3 / 4; y += 8)
-    for (int x = width / 4; x < width * 3 / 4; x += 8)
-      {
-        const guint8 *pixel = data + y * stride + x * 4;
-        sum += pixel[0] + pixel[1] + pixel[2];
-        count++;
-      }
-  last_brightness = count > 0 ? sum / (count * 3) : 0;
-  return count > 0 && sum / (count * 3) < 24;
+  return pair_remote_brightness (pair->bob->call, &last_brightness) && last_brightness < 24;
 }
 
 static gboolean

@@ -87,30 +87,33 @@ save_screenshot (GtkWidget  *widget,
                  const char *name)
 {
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL
                                               ? g_getenv ("G_TEST_BUILDDIR") : ".",
                                             name, NULL);
-  int width, height;
-  gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  int width = 0, height = 0;
+  /* generous: under ASan on a loaded box the first frame takes seconds */
+  gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
 
-  /* Laid out and drawn at least once. */
-  while ((!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) == 0) &&
-         g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, TRUE);
-  /* The paintable renders what the next frame draws. */
-  gtk_widget_queue_draw (widget);
-  until = g_get_monotonic_time () + 400 * 1000;
-  while (g_get_monotonic_time () < until)
-    g_main_context_iteration (NULL, FALSE);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
+  /* Laid out and drawn: the paintable renders what the widget last drew,
+   * nothing before its first frame. */
+  while (node == NULL && g_get_monotonic_time () < until)
+    {
+      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+      gint64 turn = g_get_monotonic_time () + 100 * 1000;
+
+      gtk_widget_queue_draw (widget);
+      while (g_get_monotonic_time () < turn)
+        g_main_context_iteration (NULL, FALSE);
+      if (!gtk_widget_get_mapped (widget) || gtk_widget_get_width (widget) == 0)
+        continue;
+      width = gtk_widget_get_width (widget);
+      height = gtk_widget_get_height (widget);
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+    }
   g_assert_cmpint (width, >, 0);
-
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
                                          node, &GRAPHENE_RECT_INIT (0, 0, width, height));

@@ -66,6 +66,42 @@ field_string (const GLogField *fields,
   return NULL;
 }
 
+/* Seconds gdb may take (NATTER_TEST_STACK_TIMEOUT, default 60): an attach
+ * on a loaded box once took the whole test timeout, and the warning is
+ * worth more failing fast with whatever gdb printed than a timeout. */
+static guint
+gdb_timeout (void)
+{
+  const char *env = g_getenv ("NATTER_TEST_STACK_TIMEOUT");
+  guint64 seconds = 60;
+
+  if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 1, 3600, &seconds, NULL))
+    seconds = 60;
+  return (guint) seconds;
+}
+
+/* The bound is kept by other processes: while gdb is attached every thread
+ * of this one is stopped, the one waiting here too. timeout(1) kills gdb
+ * (the kernel then detaches it); the shell sends SIGCONT after it, in case
+ * the attach's SIGSTOP was left as a group stop. */
+static void
+print_stacks (void)
+{
+  static const char script[] =
+    "timeout -s KILL \"$1\" gdb -q -nx -batch -iex 'set debuginfod enabled off' "
+    "-p \"$2\" -ex 'thread apply all bt 40' 2>/dev/null; "
+    "rc=$?; kill -CONT \"$2\" 2>/dev/null; "
+    "[ $rc -eq 137 ] && echo \"(gdb killed after $1 s)\"; exit 0";
+  g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
+  g_autofree char *seconds = g_strdup_printf ("%u", gdb_timeout ());
+  const char *argv[] = { "/bin/sh", "-c", script, "sh", seconds, pid, NULL };
+  g_autofree char *out = NULL;
+
+  if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                    NULL, NULL, &out, NULL, NULL, NULL))
+    g_printerr ("%s\n", out);
+}
+
 /* A writer sees GObject's and GStreamer's warnings too, which
  * g_test_log_set_fatal_handler() does not; it runs in the thread that
  * logged, so that thread is still inside the call that failed. */
@@ -80,17 +116,7 @@ log_writer_with_stack (GLogLevelFlags   level,
   if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) &&
       !is_gst_rtpsession_cleanup_race (field_string (fields, n_fields, "GLIB_DOMAIN"),
                                        field_string (fields, n_fields, "MESSAGE")))
-    {
-      g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
-      const char *argv[] = { "gdb", "-q", "-batch", "-p", pid,
-                             "-ex", "thread apply all bt 40", NULL };
-      g_autofree char *out = NULL;
-
-      if (g_spawn_sync (NULL, (char **) argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, &out, NULL, NULL, NULL))
-        g_printerr ("%s\n", out);
-    }
+    print_stacks ();
   return ret;
 }
 

@@ -5,6 +5,8 @@
  * stacks of all threads at that moment. natter_test_stack_init() installs
  * a log writer that, on a warning, critical or error, prints them (gdb
  * attached to the test, when gdb is installed) before the test aborts.
+ * gdb gets NATTER_TEST_STACK_TIMEOUT seconds (default 60): then it is
+ * killed and the test fails with what it had printed.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
