@@ -114,6 +114,10 @@ chatroom_written (NatterdOp *op,
       return;
     }
 
+  /* Another node's row of it stands (this one heard of it meanwhile). */
+  if (room->stored)
+    return;
+
   if (op->error != NULL)
     {
       /* Memory follows the disk: the room that could not be stored is
@@ -156,6 +160,7 @@ store_chatroom (NatterdServer   *self,
   op->chatroom_id = g_strdup (room->chatroom_id);
   op->name = g_strdup (name);
   op->created = room->created;
+  op->create = create;
   op->remove = remove;
   natterd_store_submit (self->store, op);
 }
@@ -209,6 +214,18 @@ natterd_server_chatroom_join (NatterdServer         *self,
   if (room->waiters == NULL)
     room->waiters = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (room->waiters, waiter);
+}
+
+/* Another node stored @room: the joins waiting for this node's own row
+ * of it need not wait. */
+void
+natterd_server_chatroom_stored_elsewhere (NatterdServer   *self,
+                                          NatterdChatroom *room)
+{
+  if (room->stored)
+    return;
+  room->stored = TRUE;
+  answer_waiters (self, room, NATTER_CODE_OK);
 }
 
 void

@@ -1987,6 +1987,7 @@ apply_chatroom (NatterdServer *self,
           g_free (room->name);
           room->name = g_strdup (get_string (change, "name"));
         }
+      natterd_server_chatroom_stored_elsewhere (self, room);
       return;
     }
   if (room == NULL)
@@ -2242,6 +2243,8 @@ merge_chatroom (gpointer    data,
       room->stored = TRUE;
       merge->added++;
     }
+  else
+    natterd_server_chatroom_stored_elsewhere (merge->server, room);
   g_hash_table_add (merge->chatrooms, g_memdup2 (&room->id, sizeof room->id));
 }
 

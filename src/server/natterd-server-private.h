@@ -287,6 +287,8 @@ void     natterd_server_chatroom_tell_kicked (NatterdServer   *self,
 void     natterd_server_chatroom_destroy (NatterdServer   *self,
                                           NatterdChatroom *room);
 /* The same, in memory only: another node destroyed it (and stored that). */
+void     natterd_server_chatroom_stored_elsewhere (NatterdServer   *self,
+                                                   NatterdChatroom *room);
 void     natterd_server_chatroom_forget (NatterdServer   *self,
                                          NatterdChatroom *room);
 /* The room, created if new (its row stored; joins wait for it) or renamed

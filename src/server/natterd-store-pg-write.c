@@ -95,10 +95,14 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
     " ON CONFLICT DO NOTHING",
   [PW_REMOVE_MEMBER] = "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2",
   [PW_GAG_MEMBER] = "UPDATE group_members SET gag_until = $3 WHERE group_id = $1 AND user_id = $2",
-  [PW_UPSERT_CHATROOM] =
+  /* By (app, chatroom id): each node numbers the rooms it hears of its
+   * own way, and a node that did not hear of a room yet may create it
+   * again (the row another node stored stands, name and all). */
+  [PW_CREATE_CHATROOM] =
     "INSERT INTO chatrooms (id, app_id, chatroom_id, name, created) VALUES ($1, $2, $3, $4, $5)"
-    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-  [PW_DELETE_CHATROOM] = "DELETE FROM chatrooms WHERE id = $1",
+    " ON CONFLICT (app_id, chatroom_id) DO NOTHING",
+  [PW_RENAME_CHATROOM] = "UPDATE chatrooms SET name = $3 WHERE app_id = $1 AND chatroom_id = $2",
+  [PW_DELETE_CHATROOM] = "DELETE FROM chatrooms WHERE app_id = $1 AND chatroom_id = $2",
   [PW_ADD_BLACKLIST] =
     "INSERT INTO blacklist (user_id, blocked_user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
   [PW_REMOVE_BLACKLIST] = "DELETE FROM blacklist WHERE user_id = $1 AND blocked_user_id = $2",
@@ -1484,14 +1488,17 @@ write_one (NatterdStorePg  *self,
       {
         NatterdChatroomOp *c = (NatterdChatroomOp *) op;
 
-        natterd_pg_params_int (&params, c->id);
-        if (c->remove)
-          return run_done (self, PW_DELETE_CHATROOM, &params, error);
+        int statement = c->remove ? PW_DELETE_CHATROOM : c->create ? PW_CREATE_CHATROOM : PW_RENAME_CHATROOM;
+
+        if (c->create)
+          natterd_pg_params_int (&params, c->id);
         natterd_pg_params_int (&params, c->app_id);
         natterd_pg_params_text (&params, c->chatroom_id);
-        natterd_pg_params_text (&params, c->name != NULL ? c->name : "");
-        natterd_pg_params_int (&params, c->created);
-        return run_done (self, PW_UPSERT_CHATROOM, &params, error);
+        if (!c->remove)
+          natterd_pg_params_text (&params, c->name != NULL ? c->name : "");
+        if (c->create)
+          natterd_pg_params_int (&params, c->created);
+        return run_done (self, statement, &params, error);
       }
 
     case NATTERD_OP_BLACKLIST:

@@ -426,6 +426,7 @@ typedef struct
   char     *chatroom_id;
   char     *name;
   gint64    created;
+  gboolean  create;             /* a new room, not a new name */
   gboolean  remove;
 } NatterdChatroomOp;
 

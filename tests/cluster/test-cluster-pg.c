@@ -450,6 +450,50 @@ test_changes_after_outage (void)
 
 typedef struct
 {
+  NatterTestPg *pg;
+  const char   *sql;
+  const char   *expected;
+} RowsWait;
+
+static gboolean
+rows_are (gpointer data)
+{
+  RowsWait *wait = data;
+  g_autofree char *now = natter_test_pg_query (wait->pg, "natter", wait->sql);
+
+  return g_strcmp0 (now, wait->expected) == 0;
+}
+
+/* A room b made while a could not hear of it is the one a joins, not a
+ * second one (a's row clashed with b's: 30002 for every join, #13); a
+ * destroys b's row, not the row of an id only a knows; a join does not
+ * rename it. */
+static void
+test_chatroom_from_other_node (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  g_autoptr(NatterFrame) joined = NULL;
+  g_autofree char *name = NULL;
+  RowsWait rows = { pair->pg, "SELECT count(*) FROM chatrooms WHERE chatroom_id = 'hall'", "0" };
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply_ok (natter_test_server_api (pair->b, NULL, "chatroom/create", "chatroom[hall]", "Hall", NULL));
+  joined = join_room (carol, "hall");
+  g_assert_cmpint (joined->result->code, ==, 0);
+  name = natter_test_pg_query (pair->pg, "natter", "SELECT name FROM chatrooms WHERE chatroom_id = 'hall'");
+  g_assert_cmpstr (name, ==, "Hall");
+
+  natter_test_nats_restart (pair->nats);
+  cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  reply_ok (natter_test_server_api (pair->a, NULL, "chatroom/destroy", "chatroomId", "hall", NULL));
+  g_assert_true (natter_test_wait (rows_are, &rows, NATTER_TEST_TIMEOUT_MS));
+}
+
+typedef struct
+{
   NatterTestServer *node;
   guint             expected;
 } MembersWait;
@@ -703,6 +747,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/removals-after-outage", test_removals_after_outage);
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
   g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
+  g_test_add_func ("/cluster/pg/chatroom-from-other-node", test_chatroom_from_other_node);
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
   g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
