@@ -69,6 +69,9 @@ hash_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
+/* What a password check calls on the right password. */
+typedef void (*CheckDone) (NatterdApiRequest *request);
+
 typedef void (*HashDone) (NatterdApiRequest *request,
                           HashJob           *job);
 
@@ -210,9 +213,10 @@ typedef struct
   NatterdApiRequest *request;
   char              *user_id;
   char              *password;
-  HashDone           done;      /* on the right password */
+  CheckDone          done;      /* on the right password */
   guint              failures;  /* wrong ones before, as the store counts them */
   gboolean           claimed;   /* the check is this node's across the cluster (NatterdLoginRead) */
+  gboolean           matched;   /* the hash said so */
 } PasswordCheck;
 
 static void
@@ -222,21 +226,30 @@ release_done (NatterdRead *base,
   /* Failed: the connection is gone, and the claim with it. */
 }
 
-/* The check of @check's account is over: another node may check it. */
+/* The check of @check's account is over: another node may check it.
+ * @released runs once it may. */
 static void
-release_check (PasswordCheck *check)
+release_check_then (PasswordCheck   *check,
+                    NatterdReadFunc  released,
+                    gpointer         data,
+                    GDestroyNotify   destroy)
 {
   NatterdApiRequest *request = check->request;
   NatterdLoginRead *read;
 
-  if (!check->claimed)
-    return;
   check->claimed = FALSE;
-  read = natterd_read_new (NATTERD_READ_LOGIN, release_done, NULL, NULL);
+  read = natterd_read_new (NATTERD_READ_LOGIN, released, data, destroy);
   read->app_id = request->app->id;
   read->user_id = g_strdup (check->user_id);
   read->release = TRUE;
   natterd_store_read (request->server->store, read);
+}
+
+static void
+release_check (PasswordCheck *check)
+{
+  if (check->claimed)
+    release_check_then (check, release_done, NULL, NULL);
 }
 
 static void
@@ -327,26 +340,21 @@ count_login (NatterdApiRequest *request,
 }
 
 static void
-password_checked (NatterdApiRequest *request,
-                  HashJob           *job)
+answer_check (NatterdApiRequest *request,
+              PasswordCheck     *check)
 {
   NatterdServer *server = request->server;
   NatterdConfig *config = server->config;
-  PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
   NatterdAccount *account = check_account (request, check->user_id);
   NatterdLoginAddress *address;
   gint64 now = g_get_monotonic_time ();
 
-  if (account != NULL)
-    account->checking = FALSE;
-  release_check (check);
-  /* A hash made for an unknown user is never a match. */
-  if (job->ok && job->hash != NULL && account != NULL)
+  if (check->matched && account != NULL)
     {
       account->failures = 0;
       if (check->failures > 0)
         count_login (request, check->user_id, FALSE, NULL);
-      check->done (request, job);
+      check->done (request);
       return;
     }
 
@@ -371,6 +379,40 @@ password_checked (NatterdApiRequest *request,
       return;
     }
   count_login (request, check->user_id, TRUE, failure_counted);
+}
+
+static void
+claim_released (NatterdRead *base,
+                gpointer     user_data)
+{
+  NatterdApiRequest *request = user_data;
+  PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+
+  /* Failed: the connection is gone, and the claim with it. */
+  if (check != NULL)
+    answer_check (request, check);
+}
+
+static void
+password_checked (NatterdApiRequest *request,
+                  HashJob           *job)
+{
+  PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+  NatterdAccount *account = check_account (request, check->user_id);
+
+  if (account != NULL)
+    account->checking = FALSE;
+  /* A hash made for an unknown user is never a match. */
+  check->matched = job->ok && job->hash != NULL;
+  /* Answered once the claim is given back: whoever has an answer may
+   * log in again on any node at once, not be told another check runs. */
+  if (check->claimed)
+    {
+      release_check_then (check, claim_released, natterd_api_request_ref (request),
+                          (GDestroyNotify) natterd_api_request_unref);
+      return;
+    }
+  answer_check (request, check);
 }
 
 static void
@@ -440,7 +482,7 @@ static void
 check_password (NatterdApiRequest *request,
                 const char        *user_id,
                 const char        *password,
-                HashDone           done)
+                CheckDone          done)
 {
   NatterdServer *server = request->server;
   NatterdAccountsApp *state = natterd_accounts_app (server, request->app);
@@ -640,8 +682,7 @@ account_register (NatterdApiRequest *request)
 }
 
 static void
-login_checked (NatterdApiRequest *request,
-               HashJob           *job)
+login_checked (NatterdApiRequest *request)
 {
   NatterdUser *user = natterd_server_ensure_user (request->server, request->app,
                                                   natterd_api_param (request, "userId"));
@@ -718,8 +759,7 @@ new_password_hashed (NatterdApiRequest *request,
 }
 
 static void
-old_password_checked (NatterdApiRequest *request,
-                      HashJob           *job)
+old_password_checked (NatterdApiRequest *request)
 {
   run_hash (request, natterd_api_param (request, "newPassword"), NULL, new_password_hashed);
 }
@@ -741,8 +781,7 @@ account_password (NatterdApiRequest *request)
 }
 
 static void
-delete_checked (NatterdApiRequest *request,
-                HashJob           *job)
+delete_checked (NatterdApiRequest *request)
 {
   NatterdUser *user = natterd_account_user (request);
   NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),

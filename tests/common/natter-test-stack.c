@@ -5,8 +5,10 @@
 
 #include "natter-test-stack.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* gst-plugins-good 1.22.0's rtp_session_on_timeout() runs session_cleanup()
@@ -84,17 +86,18 @@ gdb_timeout (void)
  * of this one is stopped, the one waiting here too. timeout(1) kills gdb
  * (the kernel then detaches it); the shell sends SIGCONT after it, in case
  * the attach's SIGSTOP was left as a group stop. */
+static const char stack_script[] =
+  "timeout -s KILL \"$1\" gdb -q -nx -batch -iex 'set debuginfod enabled off' "
+  "-p \"$2\" -ex 'thread apply all bt 40' 2>/dev/null; "
+  "rc=$?; kill -CONT \"$2\" 2>/dev/null; "
+  "[ $rc -eq 137 ] && echo \"(gdb killed after $1 s)\"; exit 0";
+
 static void
 print_stacks (void)
 {
-  static const char script[] =
-    "timeout -s KILL \"$1\" gdb -q -nx -batch -iex 'set debuginfod enabled off' "
-    "-p \"$2\" -ex 'thread apply all bt 40' 2>/dev/null; "
-    "rc=$?; kill -CONT \"$2\" 2>/dev/null; "
-    "[ $rc -eq 137 ] && echo \"(gdb killed after $1 s)\"; exit 0";
   g_autofree char *pid = g_strdup_printf ("%d", (int) getpid ());
   g_autofree char *seconds = g_strdup_printf ("%u", gdb_timeout ());
-  const char *argv[] = { "/bin/sh", "-c", script, "sh", seconds, pid, NULL };
+  const char *argv[] = { "/bin/sh", "-c", stack_script, "sh", seconds, pid, NULL };
   g_autofree char *out = NULL;
 
   if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
@@ -120,9 +123,46 @@ log_writer_with_stack (GLogLevelFlags   level,
   return ret;
 }
 
+/* Made before a crash: the handler may not allocate. */
+static char crash_pid[16];
+static char crash_seconds[16];
+
+/* A crash (a test that passed and then died in its exit, say) says where:
+ * gdb prints every thread, then the signal's default action ends us. */
+static void
+crash_handler (int sig)
+{
+  const char *argv[] = { "/bin/sh", "-c", stack_script, "sh", crash_seconds, crash_pid, NULL };
+  static const char header[] = "\n# crashed: the stacks of every thread follow\n";
+  pid_t child;
+
+  (void) !write (STDERR_FILENO, header, sizeof header - 1);
+  child = fork ();
+  if (child == 0)
+    {
+      dup2 (STDERR_FILENO, STDOUT_FILENO);
+      execv (argv[0], (char **) argv);
+      _exit (127);
+    }
+  if (child > 0)
+    waitpid (child, NULL, 0);
+  raise (sig);
+}
+
 void
 natter_test_stack_init (void)
 {
+  struct sigaction action = { 0 };
+  const int crashes[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+
+  g_snprintf (crash_pid, sizeof crash_pid, "%d", (int) getpid ());
+  g_snprintf (crash_seconds, sizeof crash_seconds, "%u", gdb_timeout ());
+  action.sa_handler = crash_handler;
+  action.sa_flags = SA_RESETHAND | SA_NODEFER;
+  sigemptyset (&action.sa_mask);
+  for (guint i = 0; i < G_N_ELEMENTS (crashes); i++)
+    sigaction (crashes[i], &action, NULL);
+
   /* under Yama's ptrace_scope 1 a child may not attach to its parent
    * unless the parent allows it */
   prctl (PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);

@@ -4,6 +4,7 @@
  */
 
 #include <glib/gstdio.h>
+#include <signal.h>
 
 #include "natter-test-stack.h"
 
@@ -50,11 +51,41 @@ test_hanging_gdb (void)
   }
 }
 
+/* Not inlined, not static: gdb names it from the symbol table alone. */
+G_GNUC_NO_INLINE void natter_test_crash_here (void);
+
+void
+natter_test_crash_here (void)
+{
+  raise (SIGSEGV);
+  /* not reached; keeps raise() from being a tail call without this frame */
+  g_printerr ("survived a crash\n");
+}
+
+/* A crash, as in a test's exit after it passed: the stacks say where. */
+static void
+test_crash (void)
+{
+  if (g_test_subprocess ())
+    {
+      natter_test_stack_init ();
+      natter_test_crash_here ();
+      return;
+    }
+
+  g_setenv ("NATTER_TEST_STACK_TIMEOUT", "100", TRUE);
+  g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_assert_false (g_test_trap_reached_timeout ());
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*crashed: the stacks of every thread follow*natter_test_crash_here*");
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/stack/hanging-gdb", test_hanging_gdb);
+  g_test_add_func ("/stack/crash", test_crash);
   return g_test_run ();
 }
