@@ -17,6 +17,7 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
+#include "natter-call-media.h"
 #include "natter-call-controller.h"
 #include "natter-test-server.h"
 #include "natter-test-wait.h"
@@ -447,6 +448,8 @@ int
 main (int   argc,
       char *argv[])
 {
+  int ret;
+
   /* The test session has no notification daemon: the freedesktop backend
    * would warn that the notification went nowhere, the gtk one does not. */
   g_setenv ("GNOTIFICATION_BACKEND", "gtk", TRUE);
@@ -462,5 +465,9 @@ main (int   argc,
   adw_init ();
 
   g_test_add_func ("/call/app/incoming-call", test_incoming_call);
-  return g_test_run ();
+  ret = g_test_run ();
+  /* The manager times the encoder on a thread once a call ends: GStreamer
+   * torn down under it at exit crashes (#15). */
+  natter_call_media_prepare_wait ();
+  return ret;
 }

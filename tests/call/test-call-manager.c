@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "natter-call-media.h"
 #include "natter-call.h"
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
@@ -216,6 +217,8 @@ int
 main (int   argc,
       char *argv[])
 {
+  int ret;
+
   natter_test_enter_loopback_namespace (argc, argv);
   gst_init (&argc, &argv);
   natter_test_stack_init ();
@@ -225,5 +228,9 @@ main (int   argc,
 
   g_test_add_func ("/call/manager/glare", test_glare);
 
-  return g_test_run ();
+  ret = g_test_run ();
+  /* The manager times the encoder on a thread once a call ends: GStreamer
+   * torn down under it at exit crashes (#15). */
+  natter_call_media_prepare_wait ();
+  return ret;
 }
