@@ -768,7 +768,13 @@ typedef struct
 /* Runs @func in the thread that iterates @context (the server's loop).
  * Not g_main_context_invoke(): from a worker it calls @func right there
  * whenever it can acquire @context (the loop not running, at start-up or
- * shutdown), and the completions would race the main thread. */
+ * shutdown), and the completions would race the main thread.
+ *
+ * Above the sockets' priority (#17, the wakeup stage): when both are
+ * ready, the durable batch's acks and deliveries go out before the loop
+ * reads and parses the next frames, not after (the socket source was
+ * attached first, so at the same priority it was dispatched first). The
+ * completions are a few a millisecond at most: reading is never starved. */
 static void
 complete_on_context (GMainContext *context,
                      GSourceFunc   func,
@@ -776,7 +782,7 @@ complete_on_context (GMainContext *context,
 {
   GSource *source = g_idle_source_new ();
 
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_priority (source, G_PRIORITY_HIGH);
   g_source_set_callback (source, func, data, NULL);
   g_source_set_static_name (source, "[natterd] store completion");
   g_source_attach (source, context);
