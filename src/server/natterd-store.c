@@ -762,7 +762,6 @@ typedef struct
   GPtrArray    *ops;
   gint64        duration;
   gint64        taken;          /* the writer took it */
-  gint64        sql_done;       /* its commit returned (pipelined: not durable yet) */
 } Batch;
 
 /* Runs @func in the thread that iterates @context (the server's loop).
@@ -1195,8 +1194,7 @@ writer_main (gpointer data)
       priv->batch_sync_shared = FALSE;
       write_batch (self, batch->ops);
       batch->taken = start;
-      batch->sql_done = g_get_monotonic_time ();
-      batch->duration = batch->sql_done - start;
+      batch->duration = g_get_monotonic_time () - start;
       for (guint i = 0; i < batch->ops->len; i++)
         {
           NatterdOp *op = g_ptr_array_index (batch->ops, i);
@@ -1268,11 +1266,11 @@ syncer_main (gpointer data)
       ok = klass->sync (self, &shared, &error);
       done = g_get_monotonic_time ();
       if (!ok)
-        g_critical ("Committed writes could not be made durable: %s", error->message);
+        natterd_log (G_LOG_LEVEL_WARNING, "store-sync-failed", "error", error->message, NULL);
       for (guint i = 0; i < first->ops->len; i++)
         {
           NatterdOp *op = g_ptr_array_index (first->ops, i);
-          gint64 sql_done = op->committed;
+          gint64 sql_done = op->committed;  /* the writer's stamp: its COMMIT returned */
 
           /* Not acked as stored: the client sends it again, and its
            * idempotency key finds the row if it did reach the disk. */
