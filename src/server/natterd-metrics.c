@@ -326,9 +326,10 @@ natterd_metrics_render (NatterdServer *self)
 
   histogram (out, "natterd_publish_latency_seconds", "Publish received to PublishAck sent (durable).",
              &m->publish_latency, natterd_latency_buckets);
-  histogram (out, "natterd_commit_duration_seconds", "One writer transaction including fsync.",
+  histogram (out, "natterd_commit_duration_seconds",
+             "Writer transactions made durable by one fsync: the first one's start to the fsync's end.",
              &m->commit_duration, natterd_latency_buckets);
-  histogram (out, "natterd_commit_operations", "Operations committed per transaction.",
+  histogram (out, "natterd_commit_operations", "Operations made durable per fsync.",
              &m->commit_size, natterd_size_buckets);
   histogram (out, "natterd_query_latency_seconds", "Query received to Result sent.",
              &m->query_latency, natterd_latency_buckets);

@@ -93,6 +93,7 @@ enum {
   R_TIMELINE_UNREAD,
   R_TIMELINE_MENTIONED,
   R_READERS,
+  R_SNAPSHOT,
   R_N_STATEMENTS
 };
 
@@ -132,6 +133,19 @@ struct _NatterdStoreSqlite
   gint          checkpointing;  /* atomic: the checkpointer is in a pass */
   gint          no_checkpointer; /* atomic: it has no connection */
   int           wal_reset_frames;
+
+  /* Pipelined commits (see natterd-store-sqlite.c): the writer's COMMITs
+   * leave their WAL sync to the sync thread once it knows that thread can
+   * sync the WAL; COMMITs begun and returned (atomic), and the commits
+   * the sync thread made durable, which the reader waits for. */
+  gboolean      pipeline_checked; /* writer */
+  char         *full_path;      /* the database's, as SQLite names it */
+  gboolean      pipelined;      /* set by the writer before its first batch is synced */
+  gint64        commits_begun;
+  gint64        commits_ended;
+  GMutex        durable_lock;
+  GCond         durable_wake;
+  gint64        durable;        /* guarded by durable_lock */
 };
 
 
@@ -190,6 +204,14 @@ gboolean natterd_store_sqlite_write         (NatterdStore        *store,
                                              guint                n_ops,
                                              GError             **error);
 
+/* Writer thread, before its first transaction: commits without waiting
+ * for the disk from now on, if the sync thread can sync the WAL. */
+void     natterd_store_sqlite_start_pipeline (NatterdStoreSqlite *self);
+/* Writer thread: COMMIT, counted for the reader (it waits until every
+ * COMMIT its snapshot may hold is durable). */
+gboolean natterd_store_sqlite_commit        (NatterdStoreSqlite  *self,
+                                             GError             **error);
+
 /* -------------------------------------------- natterd-store-sqlite-read.c */
 
 gboolean natterd_store_sqlite_read (NatterdStore  *store,
@@ -240,5 +262,12 @@ gboolean   natterd_store_sqlite_set_token_key (NatterdStore      *store,
 const char *natterd_sqlite_wal_vfs (void);
 /* How long this thread's WAL syncs took since the last call. */
 gint64      natterd_sqlite_wal_take_sync_us (void);
+/* This thread's COMMITs hand their WAL frames on and leave their sync to
+ * natterd_sqlite_wal_sync() (see "pipelined commits" in
+ * natterd-store-sqlite.c). */
+void        natterd_sqlite_wal_defer_syncs  (gboolean     defer);
+/* Any thread: makes what was written to @db_path's WAL so far durable. */
+gboolean    natterd_sqlite_wal_sync         (const char  *db_path,
+                                             GError     **error);
 
 G_END_DECLS

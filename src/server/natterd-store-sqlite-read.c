@@ -82,6 +82,8 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     "SELECT u.user_id, r.read_time FROM message_readers r JOIN messages m ON m.id = r.message_id"
     " JOIN users u ON u.id = r.reader_id WHERE r.message_id = ?1 AND m.sender_id = ?2"
     " ORDER BY r.read_time, r.reader_id",
+  /* Any read of the database: begins the read transaction's snapshot. */
+  [R_SNAPSHOT] = "SELECT 1 FROM sqlite_schema LIMIT 1",
 };
 
 static gboolean timeline_range (NatterdStoreSqlite  *self,
@@ -671,19 +673,6 @@ read_timeline_sync_locked (NatterdStoreSqlite       *self,
   return TRUE;
 }
 
-static gboolean
-read_timeline_sync (NatterdStoreSqlite       *self,
-                    NatterdTimelineSyncRead  *read,
-                    GError                  **error)
-{
-  gboolean ok;
-
-  if (!natterd_sqlite_exec (self->reader_db, "BEGIN", error))
-    return FALSE;
-  ok = read_timeline_sync_locked (self, read, error);
-  natterd_sqlite_exec (self->reader_db, ok ? "COMMIT" : "ROLLBACK", NULL);
-  return ok;
-}
 
 static gboolean
 read_media (NatterdStoreSqlite  *self,
@@ -759,13 +748,40 @@ read_webhook_events (NatterdStoreSqlite        *self,
   return natterd_sqlite_finish_rows (self->reader_db, stmt, rc, error);
 }
 
-gboolean
-natterd_store_sqlite_read (NatterdStore  *store,
-                           NatterdRead   *read,
-                           GError       **error)
+/* A read sees only what is durable: its snapshot is begun, then every
+ * COMMIT begun by then (so every one the snapshot can hold) is waited
+ * for to be synced; the writer's next commits stay out of it. An offline
+ * device never gets a message whose sender was not acked. */
+static gboolean
+begin_durable_snapshot (NatterdStoreSqlite  *self,
+                        GError             **error)
 {
-  NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
+  sqlite3_stmt *stmt = self->reader_stmts[R_SNAPSHOT];
+  gint64 begun;
+  int rc;
 
+  if (!natterd_sqlite_exec (self->reader_db, "BEGIN", error))
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      natterd_sqlite_exec (self->reader_db, "ROLLBACK", NULL);
+      return natterd_sqlite_fail (self->reader_db, rc, "snapshot", error);
+    }
+  begun = __atomic_load_n (&self->commits_begun, __ATOMIC_SEQ_CST);
+  g_mutex_lock (&self->durable_lock);
+  while (self->durable < begun)
+    g_cond_wait (&self->durable_wake, &self->durable_lock);
+  g_mutex_unlock (&self->durable_lock);
+  return TRUE;
+}
+
+static gboolean
+read_in_snapshot (NatterdStoreSqlite  *self,
+                  NatterdRead         *read,
+                  GError             **error)
+{
   switch (read->kind)
     {
     case NATTERD_READ_REPLAY:
@@ -785,7 +801,7 @@ natterd_store_sqlite_read (NatterdStore  *store,
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:
-      return read_timeline_sync (self, (NatterdTimelineSyncRead *) read, error);
+      return read_timeline_sync_locked (self, (NatterdTimelineSyncRead *) read, error);
     case NATTERD_READ_TIMELINE:
       return read_timeline (self, (NatterdTimelineRead *) read, error);
     case NATTERD_READ_ACCOUNT_ROWS:
@@ -799,3 +815,22 @@ natterd_store_sqlite_read (NatterdStore  *store,
     }
 }
 
+gboolean
+natterd_store_sqlite_read (NatterdStore  *store,
+                           NatterdRead   *read,
+                           GError       **error)
+{
+  NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
+  gboolean ok;
+
+  /* An hour that ended: durable long ago, and one long read
+   * transaction would hold the WAL from starting over. */
+  if (read->kind == NATTERD_READ_EXPORT)
+    return read_export (self, (NatterdExportRead *) read, error);
+
+  if (!begin_durable_snapshot (self, error))
+    return FALSE;
+  ok = read_in_snapshot (self, read, error);
+  natterd_sqlite_exec (self->reader_db, ok ? "COMMIT" : "ROLLBACK", NULL);
+  return ok;
+}

@@ -15,7 +15,10 @@
 
 #include "natterd-store-sqlite-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAL_VFS_NAME "natterd-wal"
 /* A buffer this full is written at once: SQLite's unix VFS writes at most
@@ -32,9 +35,65 @@ typedef struct
   gsize          length;
   gsize          allocated;
   sqlite3_int64  offset;      /* of buffer[0] in the file */
+  /* WAL only: a descriptor of its own for natterd_sqlite_wal_sync(),
+   * which another thread calls while SQLite's is in use. */
+  int            sync_fd;
+  char          *name;
+  gboolean       dir_synced;
+  gboolean       header_written; /* since the last sync: a new WAL's header */
 } WalFile;
 
 static sqlite3_vfs *root_vfs;
+
+/* The WALs open, for natterd_sqlite_wal_sync(); held while one syncs, so
+ * a file is not closed under it. */
+static GMutex wal_files_lock;
+static GList *wal_files;
+
+static guint64 syncs_started;     /* atomic */
+static guint64 syncs_completed;   /* atomic */
+
+/* Tests only: NATTERD_TEST_WAL_SYNC_DELAY_MS=N makes each WAL sync take N
+ * ms longer, so a test sees what waits for it (test-store-sync.c). */
+static guint
+sync_delay_ms (void)
+{
+  static gsize delay;
+
+  if (g_once_init_enter (&delay))
+    {
+      const char *env = g_getenv ("NATTERD_TEST_WAL_SYNC_DELAY_MS");
+      guint64 value = 0;
+
+      if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 10000, &value, NULL))
+        value = 0;
+      g_once_init_leave (&delay, value + 1);
+    }
+  return (guint) (delay - 1);
+}
+
+static void
+sync_begin (void)
+{
+  __atomic_add_fetch (&syncs_started, 1, __ATOMIC_SEQ_CST);
+  if (sync_delay_ms () > 0)
+    g_usleep (sync_delay_ms () * 1000);
+}
+
+static void
+sync_end (void)
+{
+  __atomic_add_fetch (&syncs_completed, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+natterd_sqlite_wal_sync_counts (guint64 *started,
+                                guint64 *completed)
+{
+  /* Completed first: never more than started, read in this order. */
+  *completed = __atomic_load_n (&syncs_completed, __ATOMIC_SEQ_CST);
+  *started = __atomic_load_n (&syncs_started, __ATOMIC_SEQ_CST);
+}
 
 static int
 wal_flush (WalFile *file)
@@ -55,8 +114,18 @@ wal_close (sqlite3_file *f)
 {
   WalFile *file = (WalFile *) f;
   int rc = wal_flush (file);
-  int closed = file->real->pMethods->xClose (file->real);
+  int closed;
 
+  if (file->sync_fd >= 0)
+    {
+      g_mutex_lock (&wal_files_lock);
+      wal_files = g_list_remove (wal_files, file);
+      g_mutex_unlock (&wal_files_lock);
+      close (file->sync_fd);
+      file->sync_fd = -1;
+    }
+  g_clear_pointer (&file->name, g_free);
+  closed = file->real->pMethods->xClose (file->real);
   g_clear_pointer (&file->buffer, g_free);
   return rc != SQLITE_OK ? rc : closed;
 }
@@ -99,6 +168,8 @@ wal_write (sqlite3_file *f,
       if ((gsize) amount > file->allocated)
         return REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
     }
+  if (offset == 0)
+    file->header_written = TRUE;
   if (file->length == 0)
     file->offset = offset;
   memcpy (file->buffer + file->length, data, (gsize) amount);
@@ -118,20 +189,103 @@ wal_truncate (sqlite3_file *f,
 /* Per thread: the writer's syncs are its commits', the checkpointer's
  * its own. */
 static __thread gint64 sync_us;
+/* natterd_sqlite_wal_defer_syncs() */
+static __thread gboolean defer_syncs;
+
+void
+natterd_sqlite_wal_defer_syncs (gboolean defer)
+{
+  defer_syncs = defer;
+}
 
 static int
 wal_sync (sqlite3_file *f,
           int           flags)
 {
-  int rc = wal_flush ((WalFile *) f);
+  WalFile *file = (WalFile *) f;
+  int rc = wal_flush (file);
   gint64 start;
 
   if (rc != SQLITE_OK)
     return rc;
+  /* A COMMIT's sync, deferred to natterd_sqlite_wal_sync(): its frames
+   * are handed on above, before SQLite's wal-index shows them to anyone.
+   * The sync of a new WAL's header is SQLite's still. */
+  if (defer_syncs && file->allocated > 0 && !file->header_written)
+    return SQLITE_OK;
+  file->header_written = FALSE;
   start = g_get_monotonic_time ();
+  if (((WalFile *) f)->allocated > 0)
+    sync_begin ();
   rc = REAL (f)->pMethods->xSync (REAL (f), flags);
+  if (((WalFile *) f)->allocated > 0)
+    sync_end ();
   sync_us += g_get_monotonic_time () - start;
   return rc;
+}
+
+static gboolean
+sync_directory (const char  *wal_name,
+                GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (wal_name);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int saved;
+
+  if (fd >= 0 && fsync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "fsync %s: %s", dir,
+               g_strerror (saved));
+  return FALSE;
+}
+
+gboolean
+natterd_sqlite_wal_sync (const char  *db_path,
+                         GError     **error)
+{
+  g_autofree char *name = g_strconcat (db_path, "-wal", NULL);
+  WalFile *file = NULL;
+  gboolean ok = TRUE;
+  int saved = 0;
+
+  g_mutex_lock (&wal_files_lock);
+  for (GList *l = wal_files; l != NULL && file == NULL; l = l->next)
+    if (g_str_equal (((WalFile *) l->data)->name, name))
+      file = l->data;
+  if (file == NULL)
+    {
+      g_mutex_unlock (&wal_files_lock);
+      g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "%s is not open", name);
+      return FALSE;
+    }
+  /* What the writer handed to SQLite's VFS is in the page cache: one
+   * fdatasync() of the inode makes it durable, whichever descriptor
+   * wrote it. The first also makes the file's name durable, as SQLite
+   * does for a file it created. */
+  sync_begin ();
+  if (fdatasync (file->sync_fd) != 0)
+    {
+      saved = errno;
+      ok = FALSE;
+    }
+  sync_end ();
+  if (ok && !file->dir_synced)
+    {
+      ok = sync_directory (name, error);
+      file->dir_synced = ok;
+    }
+  else if (!ok)
+    g_set_error (error, NATTERD_STORE_ERROR,
+                 saved == ENOSPC || saved == EDQUOT ? NATTERD_STORE_ERROR_FULL : NATTERD_STORE_ERROR_FAILED,
+                 "fdatasync %s: %s", name, g_strerror (saved));
+  g_mutex_unlock (&wal_files_lock);
+  return ok;
 }
 
 gint64
@@ -285,6 +439,7 @@ wal_open (sqlite3_vfs  *vfs,
   int rc;
 
   memset (file, 0, sizeof *file);
+  file->sync_fd = -1;
   file->real = (sqlite3_file *) &file[1];
   rc = root_vfs->xOpen (root_vfs, name, file->real, flags, out_flags);
   if (rc != SQLITE_OK || file->real->pMethods == NULL)
@@ -297,6 +452,15 @@ wal_open (sqlite3_vfs  *vfs,
     {
       file->allocated = WAL_BUFFER_MAX;
       file->buffer = g_malloc (WAL_BUFFER_MAX);
+      /* fsync() needs no write access: O_RDONLY is enough. */
+      file->sync_fd = name != NULL ? open (name, O_RDONLY | O_CLOEXEC) : -1;
+      if (file->sync_fd >= 0)
+        {
+          file->name = g_strdup (name);
+          g_mutex_lock (&wal_files_lock);
+          wal_files = g_list_prepend (wal_files, file);
+          g_mutex_unlock (&wal_files_lock);
+        }
     }
   /* SQLite calls xShmMap() or xFetch() only on files whose methods'
    * version has them: the version is the real file's. */

@@ -1100,6 +1100,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
   gint64 *user_id;
   gboolean checkpointing;
 
+  natterd_store_sqlite_start_pipeline (self);
   natterd_sqlite_wal_take_sync_us ();
   checkpointing = g_atomic_int_get (&self->checkpointing);
   if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
@@ -1129,7 +1130,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
         goto failed;
     }
 
-  if (!natterd_sqlite_exec (self->db, "COMMIT", error))
+  if (!natterd_store_sqlite_commit (self, error))
     goto failed;
   /* A checkpoint pass writing the database meanwhile shares the disk
    * (and its cache flush) with this commit's sync: told apart in /metrics. */

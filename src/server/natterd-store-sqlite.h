@@ -1,7 +1,9 @@
 /* natterd-store-sqlite.h — the embedded default backend: SQLite in WAL mode
  *
- * synchronous=FULL: a commit is on disk (fsync of the WAL) before the writer
- * reports it, so an acknowledged message survives power loss.
+ * A commit is on disk (fdatasync of the WAL) before the store reports it,
+ * so an acknowledged message survives power loss. The sync runs on a
+ * thread of its own (pipelined: batch N is synced while batch N+1's SQL
+ * runs); reads see only what is durable.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -30,6 +32,11 @@ void          natterd_store_sqlite_set_cache_size  (NatterdStoreSqlite *self,
                                                     guint64             bytes);
 void          natterd_store_sqlite_set_wal_size    (NatterdStoreSqlite *self,
                                                     guint64             bytes);
+/* WAL syncs begun and ended in this process (SQLite's own and the sync
+ * thread's), for tests: an op completes only after a sync that began
+ * after its commit has ended. */
+void          natterd_sqlite_wal_sync_counts       (guint64    *started,
+                                                    guint64    *completed);
 /* Tests: open and migrate only up to @version (0 = empty, no tables). */
 NatterdStore *natterd_store_sqlite_open_at_version (const char  *data_dir,
                                                     int          version,

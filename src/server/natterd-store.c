@@ -732,6 +732,14 @@ typedef struct
   gint64        batch_sync_us;  /* writer: natterd_store_note_sync() this batch */
   gboolean      batch_sync_shared;
 
+  /* Pipelined commits (a backend with sync()): batches committed, not yet
+   * durable, guarded by lock. */
+  GThread      *syncer;
+  GCond         sync_wake;
+  GQueue        sync_queue;     /* Batch */
+  gboolean      syncer_waiting;
+  gboolean      sync_stopping;
+
   NatterdBatchObserver observer;
   gpointer      observer_data;
 
@@ -753,12 +761,19 @@ typedef struct
   NatterdStore *store;
   GPtrArray    *ops;
   gint64        duration;
+  gint64        taken;          /* the writer took it */
 } Batch;
 
 /* Runs @func in the thread that iterates @context (the server's loop).
  * Not g_main_context_invoke(): from a worker it calls @func right there
  * whenever it can acquire @context (the loop not running, at start-up or
- * shutdown), and the completions would race the main thread. */
+ * shutdown), and the completions would race the main thread.
+ *
+ * Above the sockets' priority (#17, the wakeup stage): when both are
+ * ready, the durable batch's acks and deliveries go out before the loop
+ * reads and parses the next frames, not after (the socket source was
+ * attached first, so at the same priority it was dispatched first). The
+ * completions are a few a millisecond at most: reading is never starved. */
 static void
 complete_on_context (GMainContext *context,
                      GSourceFunc   func,
@@ -766,7 +781,7 @@ complete_on_context (GMainContext *context,
 {
   GSource *source = g_idle_source_new ();
 
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_priority (source, G_PRIORITY_HIGH);
   g_source_set_callback (source, func, data, NULL);
   g_source_set_static_name (source, "[natterd] store completion");
   g_source_attach (source, context);
@@ -1178,6 +1193,7 @@ writer_main (gpointer data)
       priv->batch_sync_us = 0;
       priv->batch_sync_shared = FALSE;
       write_batch (self, batch->ops);
+      batch->taken = start;
       batch->duration = g_get_monotonic_time () - start;
       for (guint i = 0; i < batch->ops->len; i++)
         {
@@ -1189,9 +1205,83 @@ writer_main (gpointer data)
           op->sync_shared = priv->batch_sync_shared;
         }
 
-      complete_on_context (priv->context, complete_batch, batch);
+      if (priv->syncer != NULL)
+        {
+          /* Not durable yet: the sync thread completes it, while this
+           * thread runs the next batch's SQL. */
+          g_mutex_lock (&priv->lock);
+          g_queue_push_tail (&priv->sync_queue, batch);
+          if (priv->syncer_waiting)
+            g_cond_signal (&priv->sync_wake);
+          g_mutex_unlock (&priv->lock);
+        }
+      else
+        complete_on_context (priv->context, complete_batch, batch);
       if (klass->maintain != NULL)
         klass->maintain (self);
+    }
+
+  return NULL;
+}
+
+/* The sync thread: each sync covers every batch committed before it
+ * began, and they complete together, in commit order, as one batch (one
+ * wake-up of the main context, one flush of the acks). */
+static gpointer
+syncer_main (gpointer data)
+{
+  NatterdStore *self = data;
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+  NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      Batch *first, *batch;
+      gboolean shared = FALSE;
+      gboolean ok;
+      gint64 done;
+
+      g_mutex_lock (&priv->lock);
+      while (g_queue_is_empty (&priv->sync_queue) && !priv->sync_stopping)
+        {
+          priv->syncer_waiting = TRUE;
+          g_cond_wait (&priv->sync_wake, &priv->lock);
+          priv->syncer_waiting = FALSE;
+        }
+      if (g_queue_is_empty (&priv->sync_queue))
+        {
+          g_mutex_unlock (&priv->lock);
+          break;
+        }
+      first = g_queue_pop_head (&priv->sync_queue);
+      while ((batch = g_queue_pop_head (&priv->sync_queue)) != NULL)
+        {
+          g_ptr_array_extend_and_steal (first->ops, g_steal_pointer (&batch->ops));
+          g_object_unref (batch->store);
+          g_free (batch);
+        }
+      g_mutex_unlock (&priv->lock);
+
+      ok = klass->sync (self, &shared, &error);
+      done = g_get_monotonic_time ();
+      if (!ok)
+        natterd_log (G_LOG_LEVEL_WARNING, "store-sync-failed", "error", error->message, NULL);
+      for (guint i = 0; i < first->ops->len; i++)
+        {
+          NatterdOp *op = g_ptr_array_index (first->ops, i);
+          gint64 sql_done = op->committed;  /* the writer's stamp: its COMMIT returned */
+
+          /* Not acked as stored: the client sends it again, and its
+           * idempotency key finds the row if it did reach the disk. */
+          if (!ok && op->error == NULL)
+            op->error = g_error_copy (error);
+          op->synced_us += done - sql_done;
+          op->sync_shared |= shared;
+          op->committed = done;
+        }
+      first->duration = done - first->taken;
+      complete_on_context (priv->context, complete_batch, first);
     }
 
   return NULL;
@@ -1250,6 +1340,7 @@ natterd_store_finalize (GObject *object)
   g_free (priv->space_path);
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->wake);
+  g_cond_clear (&priv->sync_wake);
 
   G_OBJECT_CLASS (natterd_store_parent_class)->finalize (object);
 }
@@ -1267,7 +1358,9 @@ natterd_store_init (NatterdStore *self)
 
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->wake);
+  g_cond_init (&priv->sync_wake);
   g_queue_init (&priv->queue);
+  g_queue_init (&priv->sync_queue);
   priv->unstored_users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   priv->unstored_groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
@@ -1284,6 +1377,9 @@ natterd_store_start (NatterdStore *self,
   priv->context = g_main_context_ref_thread_default ();
   priv->batch_max = MAX (batch_max, 1);
   priv->stopping = FALSE;
+  priv->sync_stopping = FALSE;
+  if (NATTERD_STORE_GET_CLASS (self)->sync != NULL)
+    priv->syncer = g_thread_new ("natterd-sync", syncer_main, self);
   priv->writer = g_thread_new ("natterd-writer", writer_main, self);
   priv->readers = g_thread_pool_new (reader_main, self, 1, TRUE, NULL);
   g_thread_pool_set_sort_function (priv->readers, compare_reads, NULL);
@@ -1453,6 +1549,15 @@ natterd_store_stop (NatterdStore *self)
   g_cond_broadcast (&priv->wake);
   g_mutex_unlock (&priv->lock);
   g_clear_pointer (&priv->writer, g_thread_join);
+  if (priv->syncer != NULL)
+    {
+      /* It syncs what is queued, then ends. */
+      g_mutex_lock (&priv->lock);
+      priv->sync_stopping = TRUE;
+      g_cond_signal (&priv->sync_wake);
+      g_mutex_unlock (&priv->lock);
+      g_clear_pointer (&priv->syncer, g_thread_join);
+    }
 
   /* Every batch has been committed; hand out what they completed. */
   for (;;)

@@ -7,7 +7,10 @@
  *  - writes (NatterdOp): queued to one writer thread that runs as many as are
  *    waiting in one transaction, committed with one fsync (group commit), then
  *    completes each on the main context. An op's completion is the moment it
- *    is durable: PublishAck is sent from there.
+ *    is durable: PublishAck is sent from there. With a backend's sync(),
+ *    the fsync runs on a sync thread of its own while the writer runs the
+ *    next batch's SQL (pipelined), and covers every batch committed before
+ *    it began.
  *  - reads (NatterdRead): run on a reader thread with its own connection and
  *    completed on the main context. The main loop never waits for the disk.
  *    Offline replay goes before every other waiting read (history, lists):
@@ -239,8 +242,9 @@ struct _NatterdOp
   gint64         read;
   gint64         queued;        /* natterd_store_submit() */
   gint64         taken;         /* the writer took it into a batch */
-  gint64         committed;     /* that batch's commit returned (durable) */
-  gint64         synced_us;     /* of which the sync(s) took this long */
+  gint64         committed;     /* that batch is durable (its commit, and the sync) */
+  gint64         synced_us;     /* of which the sync(s) took this long (pipelined:
+                                 * from its commit to the end of the sync) */
   gboolean       sync_shared;   /* the store's other I/O (a checkpoint) ran meanwhile */
   gint64         resumed;       /* its completion started on the main context */
 };
@@ -817,6 +821,14 @@ struct _NatterdStoreClass
   /* Writer thread, optional: housekeeping after a batch was committed and
    * handed out (its acks are not waiting for this). */
   void     (*maintain)   (NatterdStore           *self);
+  /* Optional: a store that has it commits without waiting for the disk,
+   * and this, on the store's sync thread, makes every commit that write()
+   * returned from so far durable (@shared: the store's other disk I/O ran
+   * meanwhile). The writer goes on with the next batch while it runs; a
+   * batch's ops complete after the sync that follows its commit. */
+  gboolean (*sync)       (NatterdStore           *self,
+                          gboolean               *shared,
+                          GError                **error);
   /* Reader thread. */
   gboolean (*read)       (NatterdStore           *self,
                           NatterdRead            *read,

@@ -1,0 +1,265 @@
+/* test-store-sync.c — natterd's SQLite store, pipelined commits: an op
+ * completes (and a Publish is acked) only after a WAL sync that began after
+ * its COMMIT has ended, and a read never sees a commit that is not durable
+ * yet. Each WAL sync is made 300 ms slower (NATTERD_TEST_WAL_SYNC_DELAY_MS)
+ * so what waits for it, and what does not, shows; syncs are counted by
+ * natterd's WAL VFS (natterd_sqlite_wal_sync_counts()).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "natter-codes.h"
+#include "natterd-store-sqlite.h"
+
+#define SYNC_DELAY_MS 300
+
+static char *
+make_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("natterd-store-sync-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autofree char *db = g_build_filename (dir, "natterd.db", NULL);
+  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+  g_unlink (db);
+  g_unlink (wal);
+  g_unlink (shm);
+  g_rmdir (dir);
+}
+
+typedef struct
+{
+  gboolean done;
+  guint64  syncs_ended;         /* WAL syncs ended when it completed */
+  gint64   completed;           /* monotonic µs */
+  char    *uid;
+} Completion;
+
+static void
+published (NatterdOp *op,
+           gpointer   user_data)
+{
+  Completion *c = user_data;
+  guint64 started;
+
+  g_assert_no_error (op->error);
+  natterd_sqlite_wal_sync_counts (&started, &c->syncs_ended);
+  c->completed = g_get_monotonic_time ();
+  c->uid = g_strdup (((NatterdPublishOp *) op)->message.uid);
+  c->done = TRUE;
+}
+
+/* alice (users.id 1) to bob (2), into bob's inbox. */
+static NatterdPublishOp *
+publish_op (guint       n,
+            Completion *c)
+{
+  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, published, c, NULL);
+  NatterdRecipient bob = { .user_id = 2, .target_id = NULL, .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
+
+  op->app_id = 1;
+  op->sender_id = 1;
+  op->device_id = g_strdup ("d1");
+  op->client_msg_id = g_strdup_printf ("m%u", n);
+  op->channel = g_strdup ("1/alice/bob");
+  op->message.conversation_type = 1;
+  op->message.sender_user_id = g_strdup ("alice");
+  op->message.target_id = g_strdup ("bob");
+  op->message.object_name = g_strdup ("RC:TxtMsg");
+  op->message.content = g_strdup_printf ("{\"content\":\"message %u\"}", n);
+  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED;
+  op->message.sent_time = 1000 + n;
+  bob.target_id = "alice";
+  g_array_append_val (op->recipients, bob);
+  return op;
+}
+
+/* No WAL sync under way: every one begun has ended. */
+static guint64
+quiet_syncs (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint64 started, ended;
+
+  for (;;)
+    {
+      natterd_sqlite_wal_sync_counts (&started, &ended);
+      if (started == ended)
+        return started;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+static void
+wait_done (Completion *c)
+{
+  while (!c->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Every publish, sent with no sync under way, completes only once a sync
+ * begun after it was submitted (so after its COMMIT) has ended: the count
+ * of ended syncs has passed the count begun at its submission. */
+static void
+test_ack_after_sync (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  for (guint i = 0; i < 8; i++)
+    {
+      Completion c = { 0 };
+      guint64 begun = quiet_syncs ();
+      gint64 submitted = g_get_monotonic_time ();
+
+      natterd_store_submit (store, publish_op (i, &c));
+      wait_done (&c);
+      g_assert_cmpuint (c.syncs_ended, >, begun);
+      /* And it took the slowed sync's time at least. */
+      g_assert_cmpint (c.completed - submitted, >=, SYNC_DELAY_MS * 1000);
+      g_free (c.uid);
+    }
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  remove_dir (dir);
+}
+
+typedef struct
+{
+  gboolean   done;
+  guint64    syncs_ended;
+  GPtrArray *uids;
+} Replayed;
+
+static void
+replayed (NatterdRead *base,
+          gpointer     user_data)
+{
+  NatterdReplayRead *read = (NatterdReplayRead *) base;
+  Replayed *r = user_data;
+  guint64 started;
+
+  g_assert_no_error (base->error);
+  natterd_sqlite_wal_sync_counts (&started, &r->syncs_ended);
+  r->uids = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < read->entries->len; i++)
+    {
+      NatterdInboxEntry *entry = g_ptr_array_index (read->entries, i);
+
+      g_ptr_array_add (r->uids, g_strdup (entry->message.uid));
+    }
+  r->done = TRUE;
+}
+
+static void
+replay (NatterdStore *store,
+        Replayed     *r)
+{
+  NatterdReplayRead *read = natterd_read_new (NATTERD_READ_REPLAY, replayed, r, NULL);
+
+  read->user_id = 2;
+  read->after_seq = 0;
+  read->limit = 100;
+  natterd_store_read (store, read);
+  while (!r->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+user_stored (NatterdOp *op,
+             gpointer   user_data)
+{
+  g_assert_no_error (op->error);
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+store_user (NatterdStore *store,
+            gint64        id,
+            const char   *user_id)
+{
+  NatterdUserOp *op;
+  gboolean done = FALSE;
+
+  op = natterd_op_new (NATTERD_OP_USER, user_stored, &done, NULL);
+  op->id = id;
+  op->app_id = 1;
+  op->user_id = g_strdup (user_id);
+  op->name = g_strdup (user_id);
+  op->create = TRUE;
+  natterd_store_submit (store, op);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* bob's offline replay, read while alice's message is committed but its
+ * sync still runs, holds it only once that sync has ended; and it holds
+ * it after the publish completed. */
+static void
+test_read_only_durable (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  store_user (store, 1, "alice");
+  store_user (store, 2, "bob");
+  for (guint i = 0; i < 4; i++)
+    {
+      Completion c = { 0 };
+      Replayed during = { 0 }, after = { 0 };
+      guint64 begun = quiet_syncs ();
+
+      natterd_store_submit (store, publish_op (i, &c));
+      /* The writer commits in a few ms; the sync takes 300 more. */
+      g_usleep (SYNC_DELAY_MS * 1000 / 3);
+      replay (store, &during);
+      g_assert_cmpuint (during.uids->len, <=, i + 1);
+      if (during.uids->len == i + 1)
+        g_assert_cmpuint (during.syncs_ended, >, begun);
+      wait_done (&c);
+
+      replay (store, &after);
+      g_assert_cmpuint (after.uids->len, ==, i + 1);
+      g_assert_cmpstr (g_ptr_array_index (after.uids, i), ==, c.uid);
+      g_ptr_array_unref (during.uids);
+      g_ptr_array_unref (after.uids);
+      g_free (c.uid);
+    }
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  remove_dir (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *delay = g_strdup_printf ("%d", SYNC_DELAY_MS);
+
+  /* Read once, at the first sync. */
+  g_setenv ("NATTERD_TEST_WAL_SYNC_DELAY_MS", delay, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/server/store/ack-after-sync", test_ack_after_sync);
+  g_test_add_func ("/server/store/read-only-durable", test_read_only_durable);
+  return g_test_run ();
+}
