@@ -46,10 +46,20 @@ observe (guint64      *counts,
          guint         n_bounds,
          double        value)
 {
-  guint i = 0;
+  guint i = 0, end = n_bounds;
 
-  while (i < n_bounds && value > bounds[i])
-    i++;
+  /* The first bound not below @value (a binary search: seven stages of
+   * 34 bounds for every message delivered, a latency for every Publish
+   * and query). */
+  while (i < end)
+    {
+      guint mid = i + (end - i) / 2;
+
+      if (value > bounds[mid])
+        i = mid + 1;
+      else
+        end = mid;
+    }
   counts[i]++;
   (*count)++;
   *sum += value;

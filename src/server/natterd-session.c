@@ -120,37 +120,35 @@ natterd_message_to_proto (const NatterdMessage *m,
 /* ------------------------------------------------------------------ output */
 
 static void
-send_bytes (NatterdSession *self,
-            GBytes         *bytes)
+pack_frame (gconstpointer  data,
+            guint8        *payload)
 {
-  gsize size;
-  const guint8 *data = g_bytes_get_data (bytes, &size);
-
-  if (self->state == NATTERD_SESSION_CLOSED || !natterd_socket_is_open (self->socket))
-    return;
-
-  natterd_socket_send (self->socket, data, size);
-  self->host->metrics->frames_out++;
+  natter__frame__pack (data, payload);
 }
 
 void
 natterd_session_send_frame (NatterdSession     *self,
                             const NatterFrame *frame)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  gsize size;
 
   /* Answers still coming for a connection that is gone are not encoded. */
-  if (self->state == NATTERD_SESSION_CLOSED)
+  if (self->state == NATTERD_SESSION_CLOSED || !natterd_socket_is_open (self->socket))
     return;
-  bytes = natter_frame_encode (frame, &error);
-  if (bytes == NULL)
+  /* Packed straight into the socket's frame (natter_frame_encode() would
+   * fill a buffer of its own, to be copied and freed: twice a message). */
+  size = natter__frame__get_packed_size (frame);
+  if (size > NATTER_FRAME_MAX_SIZE)
     {
+      g_autofree char *text = g_strdup_printf ("Frame of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
+                                               size, NATTER_FRAME_MAX_SIZE);
+
       natterd_log (G_LOG_LEVEL_WARNING, "encode-failed", "frame", natter_frame_type_name (frame),
-                   "error", error->message, NULL);
+                   "error", text, NULL);
       return;
     }
-  send_bytes (self, bytes);
+  natterd_socket_send_packed (self->socket, size, pack_frame, frame);
+  self->host->metrics->frames_out++;
 }
 
 void

@@ -101,6 +101,23 @@ typedef struct
   gboolean            counted;           /* holds one of frame->pending */
 } OutFrame;
 
+/* Two or more OutFrames waiting: items[head … len - 1]. */
+typedef struct
+{
+  guint    head;
+  guint    len;
+  guint    cap;
+  OutFrame items[];
+} OutQueue;
+
+/* NatterdSocket.out holds nothing (0), one frame tagged OUT_ONE (a group
+ * message to a reader keeping up: no allocation per delivery), or an
+ * OutQueue. The tags live in the frame pointer's low bits (malloc
+ * alignment), so an idle connection pays one pointer for its queue. */
+#define OUT_ONE     ((guintptr) 1)
+#define OUT_COUNTED ((guintptr) 2)
+#define OUT_TAGS    (OUT_ONE | OUT_COUNTED)
+
 enum {
   OP_CONTINUATION = 0x0,
   OP_TEXT = 0x1,
@@ -133,21 +150,12 @@ struct _NatterdSocket
   gpointer                     user_data;
   GByteArray                  *in;           /* a partial frame, NULL when none */
   GByteArray                  *message;      /* fragments so far, NULL when none */
-  /* Plain TCP: out, out_head, out_offset, out_bytes and fd are changed
-   * under lock, since the writer thread writes from out too. Both threads
-   * write from the head of the one queue, so frames leave in order. */
+  /* Plain TCP: out, out_offset, out_bytes and fd are changed under
+   * lock, since the writer thread writes from out too. Both threads write
+   * from the head of the one queue, so frames leave in order. */
   GMutex                       lock;
-  int                          fd;
-  /* The OutFrames not yet written are out_at (self, out_head …
-   * out_len - 1): out_one while at most one is queued (a group message
-   * to a reader keeping up: no allocation per delivery), else an array
-   * of out_cap. */
-  OutFrame                    *out;          /* NULL while out_one is the storage */
-  OutFrame                     out_one;
-  guint                        out_cap;
-  guint                        out_len;
-  guint                        out_head;     /* first unwritten OutFrame */
-  gsize                        out_offset;   /* written bytes of that one */
+  guintptr                     out;          /* the OutFrames not yet written: see OUT_ONE */
+  gsize                        out_offset;   /* written bytes of the first */
   gsize                        out_bytes;    /* unwritten bytes in out */
   gsize                        writer_before; /* writer thread: queued before its write, */
   gsize                        writer_written; /* and how much it wrote */
@@ -156,9 +164,10 @@ struct _NatterdSocket
   gint64                       last_input;   /* monotonic µs of the last frame */
   /* The small ones together (an idle connection's whole cost is this
    * struct): no padding between them. */
-  gboolean                     writer_failed; /* writer thread: the write failed */
+  int                          fd;
   gushort                      close_code;
   guint8                       message_opcode;
+  guint8                       writer_failed; /* writer thread: the write failed */
   guint                        dirty : 1;    /* in loop->dirty */
   guint                        in_bulk : 1;  /* in loop->bulk */
   guint                        in_writer : 1; /* handed to the writer thread, not yet back */
@@ -322,10 +331,10 @@ write_header (guint8 *header,
   return 10;
 }
 
+/* A frame with room for @length payload bytes at its end. */
 static NatterdSocketFrame *
-frame_new (guint8        opcode,
-           const guint8 *payload,
-           gsize         length)
+frame_alloc (guint8 opcode,
+             gsize  length)
 {
   guint8 header[10];
   gsize header_length = write_header (header, opcode, length);
@@ -337,7 +346,24 @@ frame_new (guint8        opcode,
   frame->user_data = NULL;
   frame->length = header_length + length;
   memcpy (frame->data, header, header_length);
-  memcpy (frame->data + header_length, payload, length);
+  return frame;
+}
+
+static inline guint8 *
+frame_payload (NatterdSocketFrame *frame,
+               gsize               length)
+{
+  return frame->data + frame->length - length;
+}
+
+static NatterdSocketFrame *
+frame_new (guint8        opcode,
+           const guint8 *payload,
+           gsize         length)
+{
+  NatterdSocketFrame *frame = frame_alloc (opcode, length);
+
+  memcpy (frame_payload (frame, length), payload, length);
   return frame;
 }
 
@@ -459,49 +485,72 @@ queued (NatterdSocket *self)
 }
 
 /* Under self->lock (for the helpers below too). */
-static inline OutFrame *
-out_at (NatterdSocket *self,
-        guint          i)
+static inline OutQueue *
+out_queue (NatterdSocket *self)
 {
-  return self->out != NULL ? &self->out[i] : &self->out_one;
+  return (self->out & OUT_ONE) != 0 ? NULL : (OutQueue *) self->out;
 }
 
-/* Appends @frame; an array only once a second one waits. */
+/* Frames waiting. */
+static inline guint
+out_count (NatterdSocket *self)
+{
+  OutQueue *queue = out_queue (self);
+
+  if (self->out == 0)
+    return 0;
+  return queue != NULL ? queue->len - queue->head : 1;
+}
+
+/* The @i-th waiting frame. */
+static inline NatterdSocketFrame *
+out_frame (NatterdSocket *self,
+           guint          i)
+{
+  OutQueue *queue = out_queue (self);
+
+  return queue != NULL ? queue->items[queue->head + i].frame :
+                         (NatterdSocketFrame *) (self->out & ~OUT_TAGS);
+}
+
+/* Appends @frame; a queue only once a second one waits. */
 static void
 out_append (NatterdSocket  *self,
             const OutFrame *frame)
 {
-  guint cap = self->out != NULL ? self->out_cap : 1;
-  guint n = self->out_len - self->out_head;
+  OutQueue *queue = out_queue (self);
 
-  if (self->out_len == cap)
+  g_assert (((guintptr) frame->frame & OUT_TAGS) == 0);
+  if (self->out == 0)
     {
-      if (self->out != NULL && self->out_head > 0 && n <= cap / 2)
-        memmove (self->out, self->out + self->out_head, n * sizeof (OutFrame));
-      else
-        {
-          guint new_cap = MAX (8, cap * 2);
-          OutFrame *grown = g_new (OutFrame, new_cap);
-
-          memcpy (grown, out_at (self, self->out_head), n * sizeof (OutFrame));
-          g_free (self->out);
-          self->out = grown;
-          self->out_cap = new_cap;
-        }
-      self->out_head = 0;
-      self->out_len = n;
+      self->out = (guintptr) frame->frame | OUT_ONE | (frame->counted ? OUT_COUNTED : 0);
+      return;
     }
-  *out_at (self, self->out_len++) = *frame;
-}
+  if (queue == NULL)
+    {
+      queue = g_malloc (sizeof (OutQueue) + 8 * sizeof (OutFrame));
+      queue->head = 0;
+      queue->len = 1;
+      queue->cap = 8;
+      queue->items[0] = (OutFrame) { out_frame (self, 0), (self->out & OUT_COUNTED) != 0 };
+    }
+  else if (queue->len == queue->cap)
+    {
+      guint n = queue->len - queue->head;
 
-/* Back to empty (and to out_one: an idle connection holds no array). */
-static void
-out_reset (NatterdSocket *self)
-{
-  g_clear_pointer (&self->out, g_free);
-  self->out_cap = 0;
-  self->out_len = 0;
-  self->out_head = 0;
+      /* Grown when more than half full, else moved down: amortised O(1). */
+      if (n > queue->cap / 2)
+        {
+          queue->cap *= 2;
+          queue = g_realloc (queue, sizeof (OutQueue) + queue->cap * sizeof (OutFrame));
+        }
+      if (queue->head > 0)
+        memmove (queue->items, queue->items + queue->head, n * sizeof (OutFrame));
+      queue->head = 0;
+      queue->len = n;
+    }
+  queue->items[queue->len++] = *frame;
+  self->out = (guintptr) queue;
 }
 
 /* Takes the head off into @popped. */
@@ -509,29 +558,56 @@ static void
 pop_head (NatterdSocket *self,
           OutFrame      *popped)
 {
-  *popped = *out_at (self, self->out_head);
+  OutQueue *queue = out_queue (self);
+
+  if (queue == NULL)
+    {
+      *popped = (OutFrame) { out_frame (self, 0), (self->out & OUT_COUNTED) != 0 };
+      self->out = 0;
+    }
+  else
+    {
+      *popped = queue->items[queue->head++];
+      if (queue->head == queue->len)
+        {
+          /* An idle connection holds no queue. */
+          g_free (queue);
+          self->out = 0;
+        }
+    }
   self->out_bytes -= popped->frame->length;
   self->out_offset = 0;
-  if (++self->out_head == self->out_len)
-    out_reset (self);
 }
 
 /* Everything queued and not written goes (the connection is done). */
 static void
 drop_output (NatterdSocket *self)
 {
-  g_autoptr(GArray) out = g_array_new (FALSE, FALSE, sizeof (OutFrame));
+  guintptr out;
+  OutQueue *queue;
 
   queued_add (self->loop, -(gssize) queued (self));
   g_mutex_lock (&self->lock);
-  for (guint i = self->out_head; i < self->out_len; i++)
-    g_array_append_val (out, *out_at (self, i));
-  out_reset (self);
+  out = self->out;
+  self->out = 0;
   self->out_offset = 0;
   self->out_bytes = 0;
   g_mutex_unlock (&self->lock);
-  for (guint i = 0; i < out->len; i++)
-    out_frame_done (self->loop, &g_array_index (out, OutFrame, i), FALSE);
+  /* Settled outside the lock (see out_frame_done()), from what was taken:
+   * nothing to allocate on a close. */
+  queue = (out & OUT_ONE) != 0 ? NULL : (OutQueue *) out;
+  if (out != 0 && queue == NULL)
+    {
+      OutFrame one = { (NatterdSocketFrame *) (out & ~OUT_TAGS), (out & OUT_COUNTED) != 0 };
+
+      out_frame_done (self->loop, &one, FALSE);
+    }
+  if (queue != NULL)
+    {
+      for (guint i = queue->head; i < queue->len; i++)
+        out_frame_done (self->loop, &queue->items[i], FALSE);
+      g_free (queue);
+    }
   if (self->adopted != NULL)
     g_clear_pointer (&self->adopted->tls_buffer, g_byte_array_unref);
   self->out_offset = 0;
@@ -544,10 +620,21 @@ uncount (NatterdSocket *self)
 {
   g_autoptr(GPtrArray) frames = g_ptr_array_new ();
 
+  OutQueue *queue;
+
   g_mutex_lock (&self->lock);
-  for (guint i = self->out_head; i < self->out_len; i++)
+  queue = out_queue (self);
+  if (queue == NULL && (self->out & OUT_COUNTED) != 0)
     {
-      OutFrame *out = out_at (self, i);
+      NatterdSocketFrame *frame = out_frame (self, 0);
+
+      self->out &= ~OUT_COUNTED;
+      g_atomic_int_inc (&frame->ref_count);
+      g_ptr_array_add (frames, frame);
+    }
+  for (guint i = queue != NULL ? queue->head : 0; queue != NULL && i < queue->len; i++)
+    {
+      OutFrame *out = &queue->items[i];
 
       if (out->counted)
         {
@@ -578,20 +665,21 @@ write_plain (NatterdSocket *self,
       struct iovec iov[MAX_IOV];
       OutFrame popped[MAX_IOV];
       struct msghdr msg = { 0 };
-      guint n_iov = 0, n_popped = 0;
+      guint n_iov = 0, n_popped = 0, waiting;
       gssize n, left;
       int saved = 0;
 
       g_mutex_lock (&self->lock);
-      if (self->out_len == self->out_head || self->fd < 0)
+      waiting = out_count (self);
+      if (waiting == 0 || self->fd < 0)
         {
           g_mutex_unlock (&self->lock);
           return TRUE;
         }
-      for (guint i = self->out_head; i < self->out_len && n_iov < MAX_IOV; i++, n_iov++)
+      for (guint i = 0; i < waiting && n_iov < MAX_IOV; i++, n_iov++)
         {
-          NatterdSocketFrame *frame = out_at (self, i)->frame;
-          gsize skip = i == self->out_head ? self->out_offset : 0;
+          NatterdSocketFrame *frame = out_frame (self, i);
+          gsize skip = i == 0 ? self->out_offset : 0;
 
           iov[n_iov].iov_base = frame->data + skip;
           iov[n_iov].iov_len = frame->length - skip;
@@ -608,7 +696,7 @@ write_plain (NatterdSocket *self,
         saved = errno;
       for (left = n; left > 0;)
         {
-          gsize rest = out_at (self, self->out_head)->frame->length - self->out_offset;
+          gsize rest = out_frame (self, 0)->length - self->out_offset;
 
           if ((gsize) left < rest)
             {
@@ -787,20 +875,14 @@ push_frame (NatterdSocket      *self,
   return n;
 }
 
+/* Queues @frame, taking its reference (the caller checked the socket
+ * is open). */
 static void
-queue_frame (NatterdSocket *self,
-             guint8         opcode,
-             const guint8  *data,
-             gsize          length)
+queue_built (NatterdSocket      *self,
+             NatterdSocketFrame *frame)
 {
-  NatterdSocketFrame *frame;
-  gsize n;
+  gsize n = push_frame (self, frame, FALSE);
 
-  if (self->closed || self->close_sent != 0)
-    return;
-
-  frame = frame_new (opcode, data, length);
-  n = push_frame (self, frame, FALSE);
   frame_unref (frame);
   if (!check_output (self, n))
     return;
@@ -812,12 +894,38 @@ queue_frame (NatterdSocket *self,
     }
 }
 
+static void
+queue_frame (NatterdSocket *self,
+             guint8         opcode,
+             const guint8  *data,
+             gsize          length)
+{
+  if (self->closed || self->close_sent != 0)
+    return;
+  queue_built (self, frame_new (opcode, data, length));
+}
+
 void
 natterd_socket_send (NatterdSocket *self,
                      const guint8  *data,
                      gsize          length)
 {
   queue_frame (self, OP_BINARY, data, length);
+}
+
+void
+natterd_socket_send_packed (NatterdSocket     *self,
+                            gsize              length,
+                            NatterdSocketPack  pack,
+                            gconstpointer      data)
+{
+  NatterdSocketFrame *frame;
+
+  if (self->closed || self->close_sent != 0)
+    return;
+  frame = frame_alloc (OP_BINARY, length);
+  pack (data, frame_payload (frame, length));
+  queue_built (self, frame);
 }
 
 void

@@ -102,6 +102,15 @@ NatterdSocket     *natterd_socket_new_for_fd (NatterdSocketLoop          *loop,
 void               natterd_socket_send      (NatterdSocket               *self,
                                              const guint8                *data,
                                              gsize                        length);
+/* Writes exactly the length given to natterd_socket_send_packed(). */
+typedef void (*NatterdSocketPack) (gconstpointer data,
+                                   guint8       *payload);
+/* natterd_socket_send() of a message @pack writes straight into the
+ * frame: no buffer of its own to fill, copy and free. */
+void               natterd_socket_send_packed (NatterdSocket             *self,
+                                               gsize                      length,
+                                               NatterdSocketPack          pack,
+                                               gconstpointer              data);
 /* The creator holds one reference and one unsettled hold, given up with
  * natterd_socket_frame_release() once it queued the frame everywhere. */
 NatterdSocketFrame *natterd_socket_frame_new     (const guint8              *payload,

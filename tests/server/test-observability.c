@@ -62,6 +62,41 @@ stage_value (const char *text,
   return g_ascii_strtod (at + strlen (key), NULL);
 }
 
+/* The @n observations of @stage sit in buckets that hold them: every one
+ * is at most the stage's sum, and at least one is at least its mean. */
+static void
+assert_stage_buckets (const char *text,
+                      const char *stage,
+                      guint       n)
+{
+  g_autofree char *prefix = g_strdup_printf ("natterd_publish_stage_seconds_bucket{stage=\"%s\",le=\"", stage);
+  double sum = stage_value (text, "sum", stage);
+  guint bounds = 0;
+
+  for (const char *at = strstr (text, prefix); at != NULL; at = strstr (at + 1, prefix))
+    {
+      const char *le = at + strlen (prefix);
+      const char *count = strstr (le, "} ");
+      double bound;
+      guint64 cumulative;
+
+      g_assert_nonnull (count);
+      cumulative = g_ascii_strtoull (count + 2, NULL, 10);
+      if (g_str_has_prefix (le, "+Inf"))
+        {
+          g_assert_cmpuint (cumulative, ==, n);
+          continue;
+        }
+      bound = g_ascii_strtod (le, NULL);
+      if (bound >= sum)
+        g_assert_cmpuint (cumulative, ==, n);
+      if (bound < sum / n)
+        g_assert_cmpuint (cumulative, <, n);
+      bounds++;
+    }
+  g_assert_cmpuint (bounds, >, 10);
+}
+
 /* #17: every private message delivered is timed by stage, and the stages
  * add up to its whole time in natterd (frame read to Deliver written). */
 static void
@@ -99,6 +134,8 @@ test_publish_stages (void)
       sum += stage_value (text, "sum", parts[i]);
     }
   g_assert_cmpfloat (fabs (sum - total), <, 1e-6);
+  assert_stage_buckets (text, "total", 3);
+  assert_stage_buckets (text, "sql", 3);
 }
 
 /* natterd with JSON logs, stopped by @signum: a clean stop either way. */

@@ -83,7 +83,7 @@ fixture_init (Fixture *f)
 static void
 fixture_clear (Fixture *f)
 {
-  natterd_socket_free (f->socket);
+  g_clear_pointer (&f->socket, natterd_socket_free);
   for (int i = 0; i < 5; i++)
     g_main_context_iteration (NULL, FALSE);
   natterd_socket_loop_free (f->loop);
@@ -151,7 +151,17 @@ read_some (Fixture *f)
   parse (f);
 }
 
-/* Frame @n: odd ones shared (through the writer thread), even ones plain. */
+static void
+pack_copy (gconstpointer  data,
+           guint8        *payload)
+{
+  GBytes *bytes = (GBytes *) data;
+
+  memcpy (payload, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+/* Frame @n: odd ones shared (through the writer thread), even ones plain,
+ * every other of those packed in place (natterd_socket_send_packed()). */
 static void
 queue_frame (Fixture *f,
              guint    n)
@@ -167,6 +177,8 @@ queue_frame (Fixture *f,
       natterd_socket_send_frame (f->socket, frame);
       natterd_socket_frame_release (frame);
     }
+  else if (n % 4 == 2)
+    natterd_socket_send_packed (f->socket, size, pack_copy, payload);
   else
     natterd_socket_send (f->socket, data, size);
 }
@@ -238,6 +250,35 @@ test_bursts (void)
   fixture_clear (&f);
 }
 
+/* A connection that goes with frames still queued (its peer read
+ * nothing): every shared frame settles once, whether one waited in the
+ * connection's own slot or many in a queue, and the loop counts no byte
+ * of them as queued any more. */
+static void
+test_close_settles (void)
+{
+  static const guint counts[] = { 1, 2, 3, 9, 40, 300 };
+
+  /* Closed at once (nothing written), or after an iteration wrote what
+   * the kernel took. */
+  for (guint c = 0; c < 2 * G_N_ELEMENTS (counts); c++)
+    {
+      Fixture f;
+
+      fixture_init (&f);
+      for (guint n = 1; n <= counts[c / 2]; n++)
+        queue_frame (&f, n);
+      if (c % 2 == 1)
+        g_main_context_iteration (NULL, FALSE);
+      g_clear_pointer (&f.socket, natterd_socket_free);
+      for (int i = 0; i < 5; i++)
+        g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpuint (f.settled, ==, (counts[c / 2] + 1) / 2);
+      g_assert_cmpuint (natterd_socket_loop_get_queued (f.loop), ==, 0);
+      fixture_clear (&f);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -245,5 +286,6 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/socket-queue/one-at-a-time", test_one_at_a_time);
   g_test_add_func ("/server/socket-queue/bursts", test_bursts);
+  g_test_add_func ("/server/socket-queue/close-settles", test_close_settles);
   return g_test_run ();
 }
