@@ -315,14 +315,15 @@ thumbnail_load_free (ThumbnailLoad *load)
 /* The picture at the size the chat shows thumbnails at. */
 static void
 show_thumbnail (NatterMessageRow *self,
-                GdkTexture       *texture)
+                GdkPaintable     *thumbnail)
 {
   int width, height;
 
-  natter_thumbnail_cache_display_size (gdk_texture_get_width (texture), gdk_texture_get_height (texture),
+  natter_thumbnail_cache_display_size (gdk_paintable_get_intrinsic_width (thumbnail),
+                                       gdk_paintable_get_intrinsic_height (thumbnail),
                                        &width, &height);
   gtk_widget_set_size_request (self->picture, MAX (48, width), MAX (48, height));
-  gtk_picture_set_paintable (GTK_PICTURE (self->picture), GDK_PAINTABLE (texture));
+  gtk_picture_set_paintable (GTK_PICTURE (self->picture), thumbnail);
 }
 
 static void
@@ -332,10 +333,10 @@ thumbnail_loaded_cb (GObject      *object,
 {
   ThumbnailLoad *load = user_data;
   NatterMessageRow *self = load->self;
-  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GdkPaintable) thumbnail = NULL;
   g_autoptr(GError) error = NULL;
 
-  texture = natter_thumbnail_cache_load_finish (NATTER_THUMBNAIL_CACHE (object), result, &error);
+  thumbnail = natter_thumbnail_cache_load_finish (NATTER_THUMBNAIL_CACHE (object), result, &error);
   /* the row shows another message now, or is gone */
   if (g_cancellable_is_cancelled (load->cancellable) || self->message != load->message ||
       adw_bin_get_child (self->content_bin) != self->picture)
@@ -344,7 +345,7 @@ thumbnail_loaded_cb (GObject      *object,
       return;
     }
   g_clear_object (&self->thumbnail_cancellable);
-  if (texture == NULL)
+  if (thumbnail == NULL)
     {
       g_debug ("thumbnail of message %" G_GINT64_FORMAT ": %s",
                natter_message_get_message_id (load->message), error->message);
@@ -352,7 +353,7 @@ thumbnail_loaded_cb (GObject      *object,
       thumbnail_load_free (load);
       return;
     }
-  show_thumbnail (self, texture);
+  show_thumbnail (self, thumbnail);
   thumbnail_load_free (load);
 }
 
@@ -366,7 +367,7 @@ image_content (NatterMessageRow *self,
                NatterMessage    *message)
 {
   NatterThumbnailCache *cache = natter_thumbnail_cache_get_default ();
-  GdkTexture *texture;
+  GdkPaintable *thumbnail;
   ThumbnailLoad *load;
   JsonObject *content = natter_message_get_content (message);
 
@@ -377,17 +378,18 @@ image_content (NatterMessageRow *self,
     {
       self->picture = gtk_picture_new ();
       gtk_picture_set_can_shrink (GTK_PICTURE (self->picture), TRUE);
+      /* the thumbnail has its rounded corners in it (natter-thumbnail.h):
+       * no clip to draw at every frame */
       gtk_widget_add_css_class (self->picture, "message-image");
-      gtk_widget_set_overflow (self->picture, GTK_OVERFLOW_HIDDEN);
       g_object_ref_sink (clickable_image (self, self->picture));
     }
 
   g_cancellable_cancel (self->thumbnail_cancellable);
   g_clear_object (&self->thumbnail_cancellable);
-  texture = natter_thumbnail_cache_lookup (cache, message);
-  if (texture != NULL)
+  thumbnail = natter_thumbnail_cache_lookup (cache, message);
+  if (thumbnail != NULL)
     {
-      show_thumbnail (self, texture);
+      show_thumbnail (self, thumbnail);
       return self->picture;
     }
 
