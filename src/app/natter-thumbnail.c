@@ -9,11 +9,13 @@ struct _NatterThumbnail
 {
   GObject parent_instance;
 
-  GBytes *pixels;
-  cairo_surface_t *surface;   /* over the pixels */
+  gsize size;
+  cairo_surface_t *surface;   /* over the pixels, which it keeps */
   int width;
   int height;
 };
+
+static const cairo_user_data_key_t pixels_key;
 
 static void natter_thumbnail_paintable_init (GdkPaintableInterface *iface);
 
@@ -74,7 +76,6 @@ natter_thumbnail_finalize (GObject *object)
   NatterThumbnail *self = NATTER_THUMBNAIL (object);
 
   cairo_surface_destroy (self->surface);
-  g_bytes_unref (self->pixels);
   G_OBJECT_CLASS (natter_thumbnail_parent_class)->finalize (object);
 }
 
@@ -101,12 +102,15 @@ natter_thumbnail_new (GBytes *pixels,
   g_return_val_if_fail (g_bytes_get_size (pixels) >= (gsize) width * height * 4, NULL);
 
   self = g_object_new (NATTER_TYPE_THUMBNAIL, NULL);
-  self->pixels = g_bytes_ref (pixels);
+  self->size = g_bytes_get_size (pixels);
   self->width = width;
   self->height = height;
-  /* cairo only reads them: the bytes stay immutable */
+  /* cairo only reads them: the bytes stay immutable. The surface keeps
+   * them: a render node may hold it past this object */
   self->surface = cairo_image_surface_create_for_data ((unsigned char *) g_bytes_get_data (pixels, NULL),
                                                        CAIRO_FORMAT_ARGB32, width, height, width * 4);
+  cairo_surface_set_user_data (self->surface, &pixels_key, g_bytes_ref (pixels),
+                               (cairo_destroy_func_t) g_bytes_unref);
   return self;
 }
 
@@ -115,5 +119,5 @@ natter_thumbnail_get_size (NatterThumbnail *self)
 {
   g_return_val_if_fail (NATTER_IS_THUMBNAIL (self), 0);
 
-  return g_bytes_get_size (self->pixels);
+  return self->size;
 }
