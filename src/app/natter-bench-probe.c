@@ -63,6 +63,17 @@ typedef struct {
   gint64 paint_start_us;    /* this frame's before-paint, monotonic */
   GArray *intervals;        /* ms between scrolled frames */
   GArray *work;             /* ms from before-paint to after-paint of each */
+  /* the main thread's CPU time in the frame clock's phases of each
+   * scrolled frame (#17): update (the fling's tick, the rows bound as the
+   * list view moves), layout (CSS, measure, allocate), paint (snapshot and
+   * the renderer); CPU, not wall-clock, so a loaded box does not move it */
+  double paint_start_cpu_ms;
+  double update_end_cpu_ms;
+  double layout_end_cpu_ms;
+  double paint_end_cpu_ms;
+  GArray *phase_update;
+  GArray *phase_layout;
+  GArray *phase_paint;
   guint tick_id;
   guint scroll_messages;
   double scroll_ms;
@@ -172,6 +183,16 @@ percentile (GArray *values,
   return g_array_index (values, double, MIN (values->len - 1, (guint) (p * values->len)));
 }
 
+static double
+mean (GArray *values)
+{
+  double sum = 0;
+
+  for (guint i = 0; i < values->len; i++)
+    sum += g_array_index (values, double, i);
+  return values->len > 0 ? sum / values->len : 0;
+}
+
 static int
 compare_double (gconstpointer a,
                 gconstpointer b)
@@ -260,7 +281,17 @@ finish (Probe *probe)
   mark ("end");
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
-  printf ("{\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
+  g_array_sort (probe->phase_update, compare_double);
+  g_array_sort (probe->phase_layout, compare_double);
+  g_array_sort (probe->phase_paint, compare_double);
+  printf ("{\"scrollUpdateCpuMeanMs\":%.2f,\"scrollLayoutCpuMeanMs\":%.2f,\"scrollPaintCpuMeanMs\":%.2f,"
+          "\"scrollUpdateCpuP50Ms\":%.2f,\"scrollUpdateCpuP99Ms\":%.2f,\"scrollLayoutCpuP50Ms\":%.2f,\"scrollLayoutCpuP99Ms\":%.2f,"
+          "\"scrollPaintCpuP50Ms\":%.2f,\"scrollPaintCpuP99Ms\":%.2f,",
+          mean (probe->phase_update), mean (probe->phase_layout), mean (probe->phase_paint),
+          percentile (probe->phase_update, 0.5), percentile (probe->phase_update, 0.99),
+          percentile (probe->phase_layout, 0.5), percentile (probe->phase_layout, 0.99),
+          percentile (probe->phase_paint, 0.5), percentile (probe->phase_paint, 0.99));
+  printf ("\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
           "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"librsvgMapped\":%s,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
@@ -359,6 +390,49 @@ before_paint_cb (GdkFrameClock *clock,
                  Probe         *probe)
 {
   probe->paint_start_us = probe->stage == SCROLL ? g_get_monotonic_time () : 0;
+  probe->paint_start_cpu_ms = probe->stage == SCROLL ? thread_cpu_ms () : 0;
+  probe->update_end_cpu_ms = probe->layout_end_cpu_ms = probe->paint_end_cpu_ms = 0;
+}
+
+/* Connected after GTK's own handlers: each stamps the end of its phase
+ * (layout may run more than once a frame: the last one counts). */
+static void
+update_done_cb (GdkFrameClock *clock,
+                Probe         *probe)
+{
+  if (probe->paint_start_us != 0)
+    probe->update_end_cpu_ms = thread_cpu_ms ();
+}
+
+static void
+layout_done_cb (GdkFrameClock *clock,
+                Probe         *probe)
+{
+  if (probe->paint_start_us != 0)
+    probe->layout_end_cpu_ms = thread_cpu_ms ();
+}
+
+static void
+paint_done_cb (GdkFrameClock *clock,
+               Probe         *probe)
+{
+  if (probe->paint_start_us != 0)
+    probe->paint_end_cpu_ms = thread_cpu_ms ();
+}
+
+static void
+record_phases (Probe *probe)
+{
+  double update_end = MAX (probe->update_end_cpu_ms, probe->paint_start_cpu_ms);
+  double layout_end = MAX (probe->layout_end_cpu_ms, update_end);
+  double paint_end = MAX (probe->paint_end_cpu_ms, layout_end);
+  double update = update_end - probe->paint_start_cpu_ms;
+  double layout = layout_end - update_end;
+  double paint = paint_end - layout_end;
+
+  g_array_append_val (probe->phase_update, update);
+  g_array_append_val (probe->phase_layout, layout);
+  g_array_append_val (probe->phase_paint, paint);
 }
 
 static void
@@ -478,6 +552,7 @@ after_paint_cb (GdkFrameClock *clock,
         {
           double ms = (g_get_monotonic_time () - probe->paint_start_us) / 1000.0;
           g_array_append_val (probe->work, ms);
+          record_phases (probe);
         }
       break;
     case DONE:
@@ -494,6 +569,9 @@ realize_cb (GtkWidget *widget,
 
   probe->paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb), probe);
   g_signal_connect (clock, "before-paint", G_CALLBACK (before_paint_cb), probe);
+  g_signal_connect_after (clock, "update", G_CALLBACK (update_done_cb), probe);
+  g_signal_connect_after (clock, "layout", G_CALLBACK (layout_done_cb), probe);
+  g_signal_connect_after (clock, "paint", G_CALLBACK (paint_done_cb), probe);
 }
 
 static void
@@ -512,6 +590,9 @@ probe_free (Probe *probe)
   g_array_unref (probe->next_cpu);
   g_array_unref (probe->intervals);
   g_array_unref (probe->work);
+  g_array_unref (probe->phase_update);
+  g_array_unref (probe->phase_layout);
+  g_array_unref (probe->phase_paint);
   g_free (probe->child_gdk_debug);
   g_free (probe);
 }
@@ -531,6 +612,9 @@ natter_bench_probe_attach (NatterWindow *window)
   g_signal_connect (window, "map", G_CALLBACK (map_cb), probe);
   probe->intervals = g_array_new (FALSE, FALSE, sizeof (double));
   probe->work = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->phase_update = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->phase_layout = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->phase_paint = g_array_new (FALSE, FALSE, sizeof (double));
   probe->scroll = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_SCROLL"), "1") == 0;
   probe->scroll_until = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") ? g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") : "0", NULL, 10);
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);

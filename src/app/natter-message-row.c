@@ -315,14 +315,15 @@ thumbnail_load_free (ThumbnailLoad *load)
 /* The picture at the size the chat shows thumbnails at. */
 static void
 show_thumbnail (NatterMessageRow *self,
-                GdkTexture       *texture)
+                GdkPaintable     *thumbnail)
 {
   int width, height;
 
-  natter_thumbnail_cache_display_size (gdk_texture_get_width (texture), gdk_texture_get_height (texture),
+  natter_thumbnail_cache_display_size (gdk_paintable_get_intrinsic_width (thumbnail),
+                                       gdk_paintable_get_intrinsic_height (thumbnail),
                                        &width, &height);
   gtk_widget_set_size_request (self->picture, MAX (48, width), MAX (48, height));
-  gtk_picture_set_paintable (GTK_PICTURE (self->picture), GDK_PAINTABLE (texture));
+  gtk_picture_set_paintable (GTK_PICTURE (self->picture), thumbnail);
 }
 
 static void
@@ -332,10 +333,10 @@ thumbnail_loaded_cb (GObject      *object,
 {
   ThumbnailLoad *load = user_data;
   NatterMessageRow *self = load->self;
-  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GdkPaintable) thumbnail = NULL;
   g_autoptr(GError) error = NULL;
 
-  texture = natter_thumbnail_cache_load_finish (NATTER_THUMBNAIL_CACHE (object), result, &error);
+  thumbnail = natter_thumbnail_cache_load_finish (NATTER_THUMBNAIL_CACHE (object), result, &error);
   /* the row shows another message now, or is gone */
   if (g_cancellable_is_cancelled (load->cancellable) || self->message != load->message ||
       adw_bin_get_child (self->content_bin) != self->picture)
@@ -344,7 +345,7 @@ thumbnail_loaded_cb (GObject      *object,
       return;
     }
   g_clear_object (&self->thumbnail_cancellable);
-  if (texture == NULL)
+  if (thumbnail == NULL)
     {
       g_debug ("thumbnail of message %" G_GINT64_FORMAT ": %s",
                natter_message_get_message_id (load->message), error->message);
@@ -352,7 +353,7 @@ thumbnail_loaded_cb (GObject      *object,
       thumbnail_load_free (load);
       return;
     }
-  show_thumbnail (self, texture);
+  show_thumbnail (self, thumbnail);
   thumbnail_load_free (load);
 }
 
@@ -366,7 +367,7 @@ image_content (NatterMessageRow *self,
                NatterMessage    *message)
 {
   NatterThumbnailCache *cache = natter_thumbnail_cache_get_default ();
-  GdkTexture *texture;
+  GdkPaintable *thumbnail;
   ThumbnailLoad *load;
   JsonObject *content = natter_message_get_content (message);
 
@@ -377,17 +378,18 @@ image_content (NatterMessageRow *self,
     {
       self->picture = gtk_picture_new ();
       gtk_picture_set_can_shrink (GTK_PICTURE (self->picture), TRUE);
+      /* the thumbnail has its rounded corners in it (natter-thumbnail.h):
+       * no clip to draw at every frame */
       gtk_widget_add_css_class (self->picture, "message-image");
-      gtk_widget_set_overflow (self->picture, GTK_OVERFLOW_HIDDEN);
       g_object_ref_sink (clickable_image (self, self->picture));
     }
 
   g_cancellable_cancel (self->thumbnail_cancellable);
   g_clear_object (&self->thumbnail_cancellable);
-  texture = natter_thumbnail_cache_lookup (cache, message);
-  if (texture != NULL)
+  thumbnail = natter_thumbnail_cache_lookup (cache, message);
+  if (thumbnail != NULL)
     {
-      show_thumbnail (self, texture);
+      show_thumbnail (self, thumbnail);
       return self->picture;
     }
 
@@ -763,6 +765,17 @@ build_transfer_widgets (NatterMessageRow *self)
 }
 
 static void
+set_css_class (GtkWidget  *widget,
+               const char *name,
+               gboolean    set)
+{
+  if (set)
+    gtk_widget_add_css_class (widget, name);
+  else
+    gtk_widget_remove_css_class (widget, name);
+}
+
+static void
 update_content (NatterMessageRow *self)
 {
   NatterMessage *m = self->message;
@@ -801,7 +814,9 @@ update_content (NatterMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->notice_label), FALSE);
   gtk_widget_set_visible (self->message_box, TRUE);
 
-  gtk_widget_remove_css_class (self->bubble, "media");
+  /* set, not removed and added again: each change restyles the bubble and
+   * all in it, and a fling through photos binds a row every frame (#17) */
+  set_css_class (self->bubble, "media", natter_message_get_kind (m) == NATTER_MESSAGE_KIND_IMAGE);
   switch (natter_message_get_kind (m))
     {
     case NATTER_MESSAGE_KIND_TEXT:
@@ -810,7 +825,6 @@ update_content (NatterMessageRow *self)
       break;
     case NATTER_MESSAGE_KIND_IMAGE:
       content = image_content (self, m);
-      gtk_widget_add_css_class (self->bubble, "media");
       break;
     case NATTER_MESSAGE_KIND_HQ_VOICE:
     case NATTER_MESSAGE_KIND_VOICE:
@@ -956,7 +970,19 @@ natter_message_row_set_message (NatterMessageRow *self,
   g_set_object (&self->client, client);
   if (message == NULL)
     {
-      adw_bin_set_child (self->content_bin, NULL);
+      GtkWidget *content = adw_bin_get_child (self->content_bin);
+
+      /* the row's own picture and text label stay in place, emptied: taken
+       * out and put back at the next binding, they were styled anew each
+       * time (#17) */
+      if (content != NULL && content == self->picture)
+        {
+          g_cancellable_cancel (self->thumbnail_cancellable);
+          g_clear_object (&self->thumbnail_cancellable);
+          gtk_picture_set_paintable (GTK_PICTURE (self->picture), NULL);
+        }
+      else if (content == NULL || content != self->text_label)
+        adw_bin_set_child (self->content_bin, NULL);
       g_cancellable_cancel (self->quote_cancellable);
       watch_quoted (self, NULL);
       natter_reaction_bar_set_message (NATTER_REACTION_BAR (self->reaction_bar), NULL, NULL);
@@ -983,24 +1009,13 @@ natter_message_row_set_message (NatterMessageRow *self,
   /* incoming on the left with the sender's avatar at the top of a group,
    * outgoing on the right in the accent color */
   gtk_widget_set_halign (self->message_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
-  if (outgoing)
-    {
-      gtk_widget_add_css_class (self->bubble, "outgoing");
-      gtk_widget_remove_css_class (self->bubble, "incoming");
-    }
-  else
-    {
-      gtk_widget_add_css_class (self->bubble, "incoming");
-      gtk_widget_remove_css_class (self->bubble, "outgoing");
-    }
+  set_css_class (self->bubble, "outgoing", outgoing);
+  set_css_class (self->bubble, "incoming", !outgoing);
   self->group_start = group_start;
   self->show_sender = show_sender;
   g_set_object (&self->portraits, portraits);
   update_sender (self);
-  if (group_start)
-    gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self), "group-start");
+  set_css_class (GTK_WIDGET (self), "group-start", group_start);
 
   clock = natter_format_clock (time);
   full_time = natter_format_date_time (time);

@@ -4,16 +4,18 @@
  */
 
 #include "natter-thumbnail-cache.h"
+#include "natter-thumbnail.h"
 
+#include <math.h>
 #include <sys/mman.h>
 
-/* ~45 thumbnails of 240×180: the ~5 photos of a screenful and what GTK's
+/* ~30 thumbnails of 300×225: the ~5 photos of a screenful and what GTK's
  * list view keeps bound around them, so a scroll back finds them. */
 #define DEFAULT_BUDGET (8 * 1024 * 1024)
 
 typedef struct {
   char *key;            /* the message's uid */
-  GdkTexture *texture;
+  NatterThumbnail *thumbnail;
   gsize size;
 } Entry;
 
@@ -34,7 +36,7 @@ static void
 entry_free (Entry *entry)
 {
   g_free (entry->key);
-  g_object_unref (entry->texture);
+  g_object_unref (entry->thumbnail);
   g_free (entry);
 }
 
@@ -115,7 +117,7 @@ cache_key (NatterMessage *message)
   return uid != NULL && *uid != '\0' ? g_strdup (uid) : NULL;
 }
 
-GdkTexture *
+GdkPaintable *
 natter_thumbnail_cache_lookup (NatterThumbnailCache *self,
                                NatterMessage        *message)
 {
@@ -130,15 +132,15 @@ natter_thumbnail_cache_lookup (NatterThumbnailCache *self,
     return NULL;
   g_queue_unlink (&self->lru, link);
   g_queue_push_head_link (&self->lru, link);
-  return ((Entry *) link->data)->texture;
+  return GDK_PAINTABLE (((Entry *) link->data)->thumbnail);
 }
 
 static void
 keep (NatterThumbnailCache *self,
       char                 *key,
-      GdkTexture           *texture,
-      gsize                 size)
+      NatterThumbnail      *thumbnail)
 {
+  gsize size = natter_thumbnail_get_size (thumbnail);
   Entry *entry;
 
   if (g_hash_table_contains (self->entries, key) || size > self->budget)
@@ -148,7 +150,7 @@ keep (NatterThumbnailCache *self,
     }
   entry = g_new0 (Entry, 1);
   entry->key = key;
-  entry->texture = g_object_ref (texture);
+  entry->thumbnail = g_object_ref (thumbnail);
   entry->size = size;
   g_queue_push_head (&self->lru, entry);
   g_hash_table_insert (self->entries, entry->key, self->lru.head);
@@ -171,7 +173,7 @@ typedef struct {
   GMutex lock;          /* the worker reads waiters while the main thread adds to them */
   GPtrArray *waiters;   /* GTask */
   gboolean skipped;     /* all waiters had given up before it started */
-  /* the result, cairo's ARGB32 (GDK_MEMORY_DEFAULT) */
+  /* the result, cairo's ARGB32 at display size */
   GBytes *pixels;
   int width;
   int height;
@@ -193,46 +195,86 @@ typedef struct {
   gsize size;
 } Pixels;
 
+/* Mapped buffers given back, for the next thumbnails (most are one size):
+ * unmapping one on the main thread as a fling let go of its row cost ~5 %
+ * of that thread, and a fresh mapping page faults in the worker (#17). */
+#define SPARE_BUFFERS 16
+static GMutex spare_lock;
+static GPtrArray *spare;   /* Pixels */
+
 static void
 pixels_free (Pixels *pixels)
 {
+  g_mutex_lock (&spare_lock);
+  if (spare == NULL)
+    spare = g_ptr_array_new ();
+  if (spare->len < SPARE_BUFFERS)
+    {
+      g_ptr_array_add (spare, pixels);
+      pixels = NULL;
+    }
+  g_mutex_unlock (&spare_lock);
+  if (pixels == NULL)
+    return;
   munmap (pixels->data, pixels->size);
   g_free (pixels);
 }
 
-/* @pixbuf as premultiplied native-endian ARGB32, what cairo and GDK's
- * default memory format are: GTK's cairo renderer then takes it as it is
- * (it converted an RGB texture at every frame). Not scaled here: scaling
- * to display size in the worker (cairo, gdk_pixbuf_scale_simple() or a C
- * loop) cost more CPU than the renderer's scaling at draw time saved, and
- * on two cores the decoders' CPU is the main thread's. Mapped, not
- * malloc'd: the texture is freed on the main thread, and worker threads'
- * malloc arenas kept what it gave back (65–70 MiB more RSS at the end of
- * the fling). */
 static GBytes *
-to_cairo_pixels (GdkPixbuf *pixbuf)
+mapped_pixels (gsize size)
+{
+  Pixels *pixels = NULL;
+
+  g_mutex_lock (&spare_lock);
+  for (guint i = 0; spare != NULL && i < spare->len; i++)
+    if (((Pixels *) g_ptr_array_index (spare, i))->size == size)
+      {
+        pixels = g_ptr_array_steal_index_fast (spare, i);
+        break;
+      }
+  g_mutex_unlock (&spare_lock);
+  if (pixels == NULL)
+    {
+      pixels = g_new0 (Pixels, 1);
+      pixels->size = size;
+      pixels->data = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (pixels->data == MAP_FAILED)
+        {
+          g_free (pixels);
+          return NULL;
+        }
+    }
+  return g_bytes_new_with_free_func (pixels->data, size, (GDestroyNotify) pixels_free, pixels);
+}
+
+/* @pixbuf as premultiplied native-endian ARGB32, cairo's format, in a
+ * surface of the worker's own. */
+static cairo_surface_t *
+to_cairo_surface (GdkPixbuf *pixbuf)
 {
   int width = gdk_pixbuf_get_width (pixbuf);
   int height = gdk_pixbuf_get_height (pixbuf);
   int channels = gdk_pixbuf_get_n_channels (pixbuf);
   int stride = gdk_pixbuf_get_rowstride (pixbuf);
   const guchar *src = gdk_pixbuf_read_pixels (pixbuf);
-  Pixels *pixels;
+  cairo_surface_t *surface;
+  guchar *data;
+  int out_stride;
 
   if (channels < 3)
     return NULL;
-  pixels = g_new0 (Pixels, 1);
-  pixels->size = (gsize) width * height * 4;
-  pixels->data = mmap (NULL, pixels->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (pixels->data == MAP_FAILED)
+  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  if (cairo_surface_status (surface) != CAIRO_STATUS_SUCCESS)
     {
-      g_free (pixels);
+      cairo_surface_destroy (surface);
       return NULL;
     }
+  data = cairo_image_surface_get_data (surface);
+  out_stride = cairo_image_surface_get_stride (surface);
   for (int y = 0; y < height; y++)
     {
       const guchar *p = src + (gsize) y * stride;
-      guint32 *line = (guint32 *) pixels->data + (gsize) y * width;
+      guint32 *line = (guint32 *) (data + (gsize) y * out_stride);
 
       for (int x = 0; x < width; x++, p += channels)
         {
@@ -243,7 +285,84 @@ to_cairo_pixels (GdkPixbuf *pixbuf)
                                (((p[1] * a + 127) / 255) << 8) | ((p[2] * a + 127) / 255);
         }
     }
-  return g_bytes_new_with_free_func (pixels->data, pixels->size, (GDestroyNotify) pixels_free, pixels);
+  cairo_surface_mark_dirty (surface);
+  return surface;
+}
+
+/* Cuts the rounded corners out of premultiplied @pixels: each corner
+ * pixel keeps the part of it inside the circle (a plain loop over 4 × r²
+ * pixels: a clip path made cairo composite the whole image through a mask). */
+static void
+round_corners (guint32 *pixels,
+               int      width,
+               int      height)
+{
+  int r = (int) MIN (NATTER_THUMBNAIL_RADIUS, MIN (width, height) / 2);
+
+  for (int y = 0; y < r; y++)
+    for (int x = 0; x < r; x++)
+      {
+        double dx = r - (x + 0.5), dy = r - (y + 0.5);
+        guint coverage = (guint) (CLAMP (r - sqrt (dx * dx + dy * dy) + 0.5, 0, 1) * 256);
+        guint32 *corner[4] = {
+          &pixels[(gsize) y * width + x],
+          &pixels[(gsize) y * width + (width - 1 - x)],
+          &pixels[(gsize) (height - 1 - y) * width + x],
+          &pixels[(gsize) (height - 1 - y) * width + (width - 1 - x)],
+        };
+
+        if (coverage >= 256)
+          continue;
+        for (guint i = 0; i < G_N_ELEMENTS (corner); i++)
+          {
+            guint32 p = *corner[i];
+
+            *corner[i] = (((p >> 24) * coverage >> 8) << 24) | ((((p >> 16) & 0xff) * coverage >> 8) << 16) |
+                         ((((p >> 8) & 0xff) * coverage >> 8) << 8) | ((p & 0xff) * coverage >> 8);
+          }
+      }
+}
+
+/* The thumbnail as the chat shows it, made once here: scaled to display
+ * size (pixman's bilinear filter) and with the rounded corners cut, so the
+ * main thread draws it at every frame as a plain copy (GTK 4.8's cairo
+ * renderer converted a texture through floats, scaled it and clipped it
+ * at every frame of a scroll). In mapped memory: it is freed on the main
+ * thread, and worker threads' malloc arenas kept what it gave back (65–70
+ * MiB more RSS at the end of the fling). */
+static GBytes *
+display_pixels (GdkPixbuf *pixbuf,
+                int        width,
+                int        height)
+{
+  cairo_surface_t *source = to_cairo_surface (pixbuf);
+  cairo_surface_t *target;
+  cairo_pattern_t *pattern;
+  GBytes *pixels;
+  cairo_t *cr;
+
+  if (source == NULL || (pixels = mapped_pixels ((gsize) width * height * 4)) == NULL)
+    {
+      g_clear_pointer (&source, cairo_surface_destroy);
+      return NULL;
+    }
+  target = cairo_image_surface_create_for_data ((unsigned char *) g_bytes_get_data (pixels, NULL),
+                                                CAIRO_FORMAT_ARGB32, width, height, width * 4);
+  cr = cairo_create (target);
+  cairo_set_operator (cr, CAIRO_OPERATOR_SOURCE);
+  cairo_scale (cr, (double) width / cairo_image_surface_get_width (source),
+               (double) height / cairo_image_surface_get_height (source));
+  cairo_set_source_surface (cr, source, 0, 0);
+  pattern = cairo_get_source (cr);
+  cairo_pattern_set_extend (pattern, CAIRO_EXTEND_PAD);
+  cairo_pattern_set_filter (pattern, CAIRO_FILTER_GOOD);
+  cairo_paint (cr);
+  cairo_destroy (cr);
+  cairo_surface_flush (target);
+  cairo_surface_destroy (target);
+  cairo_surface_destroy (source);
+  round_corners ((guint32 *) g_bytes_get_data (pixels, NULL), width, height);
+  return pixels;
 }
 
 static gboolean
@@ -283,9 +402,9 @@ load_thread (GTask        *task,
       g_task_return_error (task, error);
       return;
     }
-  width = gdk_pixbuf_get_width (decoded);
-  height = gdk_pixbuf_get_height (decoded);
-  load->pixels = to_cairo_pixels (decoded);
+  natter_thumbnail_cache_display_size (gdk_pixbuf_get_width (decoded), gdk_pixbuf_get_height (decoded),
+                                       &width, &height);
+  load->pixels = display_pixels (decoded, width, height);
   if (load->pixels == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "Cannot convert the thumbnail");
@@ -305,13 +424,12 @@ load_done_cb (GObject      *object,
 {
   NatterThumbnailCache *self = NATTER_THUMBNAIL_CACHE (object);
   Load *load = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(NatterThumbnail) thumbnail = NULL;
   g_autoptr(GError) error = NULL;
   gboolean decoded = g_task_propagate_boolean (G_TASK (result), &error);
 
   if (decoded)
-    texture = gdk_memory_texture_new (load->width, load->height, GDK_MEMORY_DEFAULT,
-                                      load->pixels, (gsize) load->width * 4);
+    thumbnail = natter_thumbnail_new (load->pixels, load->width, load->height);
   else if (error == NULL && !all_gave_up (load))
     {
       /* skipped, but a row was bound to the photo again since */
@@ -321,15 +439,15 @@ load_done_cb (GObject      *object,
   if (load->key != NULL)
     {
       g_hash_table_remove (self->pending, load->key);
-      if (texture != NULL)
-        keep (self, g_strdup (load->key), texture, g_bytes_get_size (load->pixels));
+      if (thumbnail != NULL)
+        keep (self, g_strdup (load->key), thumbnail);
     }
   for (guint i = 0; i < load->waiters->len; i++)
     {
       GTask *waiter = g_ptr_array_index (load->waiters, i);
 
-      if (texture != NULL)
-        g_task_return_pointer (waiter, g_object_ref (texture), g_object_unref);
+      if (thumbnail != NULL)
+        g_task_return_pointer (waiter, g_object_ref (thumbnail), g_object_unref);
       else if (error != NULL)
         g_task_return_error (waiter, g_error_copy (error));
       else
@@ -395,7 +513,7 @@ natter_thumbnail_cache_load_async (NatterThumbnailCache *self,
   start_load (self, load);
 }
 
-GdkTexture *
+GdkPaintable *
 natter_thumbnail_cache_load_finish (NatterThumbnailCache  *self,
                                     GAsyncResult          *result,
                                     GError               **error)

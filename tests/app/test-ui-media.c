@@ -570,9 +570,37 @@ has_thumbnail_at_size (gpointer widget)
   return natter_test_ui_find (widget, is_thumbnail_at_size, NULL) != NULL;
 }
 
+/* Whether @paintable, drawn at its size, is transparent in its top left
+ * corner and opaque in its middle: the bubble's rounded corner is in it. */
+static gboolean
+corner_is_cut (GdkPaintable *paintable)
+{
+  int width = gdk_paintable_get_intrinsic_width (paintable);
+  int height = gdk_paintable_get_intrinsic_height (paintable);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cairo_t *cr = cairo_create (surface);
+  const guint32 *pixels;
+  gboolean cut;
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  gsk_render_node_draw (node, cr);
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+  pixels = (const guint32 *) cairo_image_surface_get_data (surface);
+  cut = (pixels[0] >> 24) == 0 &&
+        (pixels[(gsize) (height / 2) * cairo_image_surface_get_stride (surface) / 4 + width / 2] >> 24) == 0xff;
+  cairo_surface_destroy (surface);
+  return cut;
+}
+
 /* A photo's thumbnail is decoded once and kept: a row bound to it again,
  * as a scroll back does, shows it at the binding, at the size the chat
- * shows it at (a 64×48 one fits 300×225), with no second layout (#17). */
+ * shows it at (a 64×48 one fits 300×225), with no second layout; its
+ * pixels are made at that size once, with the rounded corners cut, not
+ * scaled and clipped at every frame (#17). */
 static void
 test_thumbnail_at_binding (NatterTestUi  *ui,
                            gconstpointer  data)
@@ -612,7 +640,9 @@ test_thumbnail_at_binding (NatterTestUi  *ui,
   g_assert_nonnull (picture);
   paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
   g_assert_nonnull (paintable);
-  g_assert_cmpint (gdk_paintable_get_intrinsic_width (paintable), ==, 64);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (paintable), ==, 300);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_height (paintable), ==, 225);
+  g_assert_true (corner_is_cut (paintable));
   gtk_widget_get_size_request (picture, &width, &height);
   g_assert_cmpint (width, ==, 300);
   g_assert_cmpint (height, ==, 225);
