@@ -75,7 +75,8 @@ start_figures (guint conversations)
 }
 
 /* A long list comes on screen a screenful first (GTK 4.8's list view
- * would make ~150 rows in that frame), and whole a few frames later. */
+ * would make ~150 rows in that frame), two screenfuls a frame later, and
+ * the rest only as it is scrolled (tests/app/test-ui-window.c). */
 static void
 test_first_screen (void)
 {
@@ -86,7 +87,8 @@ test_first_screen (void)
   /* the probe's list frame is the one after the frame that saw the load
    * end: a screenful, or two */
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), <=, 2 * 24);
-  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), ==, 80);
+  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), >=, 2 * 24);
+  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), <, 80);
 }
 
 /* No SVG is drawn at start: the icons on screen (the status icons, the
