@@ -130,6 +130,20 @@ test_no_call_media_at_start (void)
   g_assert_false (json_object_get_boolean_member (figures, "callMediaMapped"));
 }
 
+/* libnice is not linked into the app: it comes with a call's ICE agent.
+ * Linked, it and what it links (GnuTLS and p11-kit, GUPnP, libxml2, ICU)
+ * were loaded and initialised at every start: ~5 MiB of RSS and 13
+ * libraries for the dynamic linker. */
+static void
+test_no_ice_stack_at_start (void)
+{
+  g_autoptr(JsonObject) figures = start_figures (20);
+
+  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
+  g_assert_true (json_object_has_member (figures, "iceStackMapped"));
+  g_assert_false (json_object_get_boolean_member (figures, "iceStackMapped"));
+}
+
 /* GL is disabled for GDK only: a process the app spawns (a sound player,
  * a portal helper, the app a file opens with) does not inherit
  * GDK_DEBUG=gl-disable, which would take GL from it too. */
@@ -154,6 +168,7 @@ main (int   argc,
   g_test_add_func ("/start/first-screen", test_first_screen);
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
   g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
+  g_test_add_func ("/start/no-ice-stack", test_no_ice_stack_at_start);
   g_test_add_func ("/start/no-gl-for-children", test_no_gl_for_children);
   return g_test_run ();
 }
