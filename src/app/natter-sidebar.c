@@ -655,7 +655,9 @@ scrolled_cb (NatterSidebar *self)
   GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->list_view));
   guint size = gtk_slice_list_model_get_size (self->shown);
 
-  if (adjustment == NULL || size == G_MAXUINT || self->grow_clock != NULL || self->grow_map_id != 0)
+  /* not while the list loads or comes on screen: start_growing() does */
+  if (adjustment == NULL || size == G_MAXUINT || self->grow_clock != NULL || self->grow_map_id != 0 ||
+      self->conversations == NULL || natter_conversation_list_get_loading (self->conversations))
     return;
   if (gtk_adjustment_get_value (adjustment) + 3 * gtk_adjustment_get_page_size (adjustment) <
       gtk_adjustment_get_upper (adjustment))
@@ -859,8 +861,7 @@ natter_sidebar_activate_relative (NatterSidebar *self,
       select_idle_cb (self);
     }
 
-  show_all (self);
-  n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  n = self->conversations != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) : 0;
   if (n == 0)
     return FALSE;
   pos = gtk_single_selection_get_selected (self->selection);
@@ -870,6 +871,8 @@ natter_sidebar_activate_relative (NatterSidebar *self,
     next = (gint64) pos + delta;
   if (next < 0 || next >= n)
     return FALSE;
+  /* its row, and a screenful below it */
+  show_up_to (self, (guint) next + 1 + SCREENFUL);
   gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), (guint) next, TRUE);
   if (gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
     gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", (guint) next);

@@ -621,6 +621,15 @@ test_long_list_on_demand (NatterTestUi  *ui,
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, h.target_id, 0);
   natter_test_ui_wait_until (highlighted, &h, "the chat 120th in the list highlighted");
 
+  /* the next one from the keyboard, still without every row */
+  {
+    g_autoptr(NatterConversation) next = g_list_model_get_item (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)), 121);
+
+    gtk_widget_activate_action (ui->root, "win.next-conversation", NULL);
+    g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, natter_conversation_get_target_id (next));
+    g_assert_cmpuint (sidebar_rows_given (ui), <, 300);
+  }
+
   /* scrolling to the end reaches the last conversation */
   natter_test_ui_wait_until (scrolled_to_all, ui, "every conversation by scrolling");
 }
