@@ -17,6 +17,7 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <agent.h>
+#include <gmodule.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -29,6 +30,42 @@
 #include "natter-call-nacks.h"
 #include "natter-call-rate-control.h"
 #include "natter-call-test-hooks.h"
+
+/* libnice's functions, from the copy webrtcbin's ICE agent loaded: linked
+ * into the app, libnice and what it pulls in (GnuTLS and p11-kit, GUPnP,
+ * libxml2, ICU) were mapped and initialised at every start, before any
+ * call: 5.3 MiB of RSS and ~30 libraries for the dynamic linker (#17). */
+typedef struct {
+  void     (*address_init)            (NiceAddress *address);
+  gboolean (*address_set_from_string) (NiceAddress *address,
+                                       const char  *str);
+  gboolean (*agent_add_local_address) (NiceAgent   *agent,
+                                       NiceAddress *address);
+} NiceCalls;
+
+static const NiceCalls *
+nice_calls (void)
+{
+  static NiceCalls calls;
+  static gsize state;   /* 1: found, 2: not */
+
+  if (g_once_init_enter (&state))
+    {
+      GModule *nice = g_module_open (NATTER_LIBNICE_SONAME, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+      gboolean found = nice != NULL &&
+        g_module_symbol (nice, "nice_address_init", (gpointer *) &calls.address_init) &&
+        g_module_symbol (nice, "nice_address_set_from_string", (gpointer *) &calls.address_set_from_string) &&
+        g_module_symbol (nice, "nice_agent_add_local_address", (gpointer *) &calls.agent_add_local_address);
+
+      if (!found)
+        g_warning ("libnice (%s): %s", NATTER_LIBNICE_SONAME, g_module_error ());
+      /* the ICE agents use it for the rest of the process anyway */
+      if (nice != NULL)
+        g_module_make_resident (nice);
+      g_once_init_leave (&state, found ? 1 : 2);
+    }
+  return state == 1 ? &calls : NULL;
+}
 
 #define VIDEO_PT 96
 #define AUDIO_PT 97
@@ -1398,11 +1435,14 @@ build_pipeline (NatterCallMedia *self,
     g_object_set (agent, "upnp", FALSE, NULL);
   for (guint i = 0; i < self->local_addresses->len; i++)
     {
+      const NiceCalls *nice = nice_calls ();
       NiceAddress address;
 
-      nice_address_init (&address);
-      if (agent == NULL || !nice_address_set_from_string (&address, g_ptr_array_index (self->local_addresses, i)) ||
-          !nice_agent_add_local_address (NICE_AGENT (agent), &address))
+      if (nice != NULL)
+        nice->address_init (&address);
+      if (nice == NULL || agent == NULL || !g_str_equal (G_OBJECT_TYPE_NAME (agent), "NiceAgent") ||
+          !nice->address_set_from_string (&address, g_ptr_array_index (self->local_addresses, i)) ||
+          !nice->agent_add_local_address ((NiceAgent *) agent, &address))
         g_warning ("Cannot gather on %s", (char *) g_ptr_array_index (self->local_addresses, i));
     }
 

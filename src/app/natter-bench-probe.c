@@ -50,6 +50,7 @@ typedef struct {
   gboolean settled_librsvg;  /* librsvg mapped then */
   gboolean settled_gl;       /* a GL driver mapped then */
   gboolean settled_call;     /* GStreamer plugins mapped then */
+  gboolean settled_ice;      /* libnice, GnuTLS mapped then */
   /* NATTER_APP_BENCH_SCROLL=1: then up through the whole chat, by the frame clock */
   gboolean scroll;
   double scroll_speed;
@@ -164,6 +165,14 @@ static gboolean
 gl_driver_mapped (void)
 {
   return maps_name ((const char * const[]) { "_dri.so", "libGLX_mesa", "libEGL_mesa", "libLLVM", NULL });
+}
+
+/* libnice and the GnuTLS it links: loaded with a call's ICE agent, not
+ * linked into the app (#17). */
+static gboolean
+ice_stack_mapped (void)
+{
+  return maps_name ((const char * const[]) { "libnice.so", "libgnutls.so", NULL });
 }
 
 /* Whether the calls' machinery was started: GStreamer plugins loaded (the
@@ -299,7 +308,7 @@ finish (Probe *probe)
           "\"scrollWorkP50Ms\":%.2f,\"scrollWorkP90Ms\":%.2f,\"scrollWorkP99Ms\":%.2f,"
           "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
-          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,"
+          "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,\"iceStackMapped\":%s,"
           "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
           probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
@@ -309,6 +318,7 @@ finish (Probe *probe)
           probe->scroll_cpu_ms, probe->scroll_process_cpu_ms, percentile (probe->intervals, 1), percentile (probe->work, 1), dropped_frames (probe->intervals),
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
           next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false",
+          probe->settled_ice ? "true" : "false",
           probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
           probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
@@ -325,6 +335,7 @@ start_open (Probe *probe)
   probe->settled_librsvg = librsvg_mapped ();
   probe->settled_gl = gl_driver_mapped ();
   probe->settled_call = call_media_mapped ();
+  probe->settled_ice = ice_stack_mapped ();
   if (parts == NULL || parts[0] == NULL || parts[1] == NULL)
     {
       finish (probe);

@@ -595,11 +595,15 @@ natter_sidebar_get_header_bar (NatterSidebar *self)
 
 /* ---------------------------------------------------------------- model */
 
-/* GTK 4.8's list view builds rows for up to 200 items at once, ~150 here,
- * and with them in one frame the list came on screen late (#17). The list
- * view is shown a screenful first, then a screenful more after each frame
- * until it has made all the rows it will make, then everything. */
+/* GTK 4.8's list view builds rows for up to 200 items around what it
+ * shows, whether on screen or not: ~150 here, ~50 KiB of RSS each (8 MiB
+ * with 10,000 conversations), and with them in one frame the list came on
+ * screen late (#17). The list view is given a screenful first, a screenful
+ * more after each frame up to AHEAD, then a screenful more each time it is
+ * scrolled to within three pages of the end of what it has; past GROWN,
+ * where GTK stops making rows anyway, everything. */
 #define SCREENFUL 24
+#define AHEAD (2 * SCREENFUL)
 #define GROWN (8 * SCREENFUL)
 
 static void
@@ -621,17 +625,44 @@ show_all (NatterSidebar *self)
     gtk_slice_list_model_set_size (self->shown, G_MAXUINT);
 }
 
+/* At least @size conversations in the list view. */
+static void
+show_up_to (NatterSidebar *self,
+            guint          size)
+{
+  if (size >= GROWN || self->conversations == NULL ||
+      size >= g_list_model_get_n_items (G_LIST_MODEL (self->conversations)))
+    show_all (self);
+  else if (size > gtk_slice_list_model_get_size (self->shown))
+    gtk_slice_list_model_set_size (self->shown, size);
+}
+
 static void
 grow_after_paint_cb (GdkFrameClock *clock,
                      NatterSidebar *self)
 {
   guint size = gtk_slice_list_model_get_size (self->shown);
 
-  if (size >= GROWN || self->conversations == NULL ||
-      size >= g_list_model_get_n_items (G_LIST_MODEL (self->conversations)))
-    show_all (self);
-  else
-    gtk_slice_list_model_set_size (self->shown, size + SCREENFUL);
+  show_up_to (self, size + SCREENFUL);
+  if (size + SCREENFUL >= AHEAD)
+    stop_growing (self);
+}
+
+/* Scrolled (or made taller) to near the end of what the list view has. */
+static void
+scrolled_cb (NatterSidebar *self)
+{
+  GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->list_view));
+  guint size = gtk_slice_list_model_get_size (self->shown);
+
+  /* not while the list loads or comes on screen: start_growing() does */
+  if (adjustment == NULL || size == G_MAXUINT || self->grow_clock != NULL || self->grow_map_id != 0 ||
+      self->conversations == NULL || natter_conversation_list_get_loading (self->conversations))
+    return;
+  if (gtk_adjustment_get_value (adjustment) + 3 * gtk_adjustment_get_page_size (adjustment) <
+      gtk_adjustment_get_upper (adjustment))
+    return;
+  show_up_to (self, size + SCREENFUL);
 }
 
 static void start_growing (NatterSidebar *self);
@@ -776,12 +807,13 @@ select_idle_cb (gpointer user_data)
 
   self->select_id = 0;
 
-  if (self->conversation != NULL)
-    show_all (self);
   if (self->conversations != NULL && self->conversation != NULL)
     pos = natter_conversation_list_find (self->conversations,
                                          natter_conversation_get_conversation_type (self->conversation),
                                          natter_conversation_get_target_id (self->conversation));
+  /* the open chat's row, and a screenful below it */
+  if (pos != G_MAXUINT)
+    show_up_to (self, pos + 1 + SCREENFUL);
   self->selecting = TRUE;
   if (pos == G_MAXUINT || pos >= g_list_model_get_n_items (G_LIST_MODEL (self->selection)))
     gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->selection));
@@ -829,8 +861,7 @@ natter_sidebar_activate_relative (NatterSidebar *self,
       select_idle_cb (self);
     }
 
-  show_all (self);
-  n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  n = self->conversations != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) : 0;
   if (n == 0)
     return FALSE;
   pos = gtk_single_selection_get_selected (self->selection);
@@ -840,6 +871,8 @@ natter_sidebar_activate_relative (NatterSidebar *self,
     next = (gint64) pos + delta;
   if (next < 0 || next >= n)
     return FALSE;
+  /* its row, and a screenful below it */
+  show_up_to (self, (guint) next + 1 + SCREENFUL);
   gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->selection), (guint) next, TRUE);
   if (gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
     gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", (guint) next);
@@ -1013,6 +1046,13 @@ natter_sidebar_init (NatterSidebar *self)
   g_object_unref (factory);
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
   g_signal_connect_swapped (self->list_view, "activate", G_CALLBACK (list_activate_cb), self);
+  {
+    /* the scrolled window's, set by the template */
+    GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->list_view));
+
+    g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object (adjustment, "changed", G_CALLBACK (scrolled_cb), self, G_CONNECT_SWAPPED);
+  }
 
   self->results = g_list_store_new (NATTER_TYPE_MESSAGE);
   factory = gtk_signal_list_item_factory_new ();

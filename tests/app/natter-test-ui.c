@@ -1468,8 +1468,10 @@ natter_test_ui_run (void)
   g_autofree char *command = NULL;
   int ret = g_test_run ();
 
-  /* The manager times the encoder on a thread once a call ends: GStreamer
-   * torn down under it at exit crashes (#15). */
+  /* The app is held, never run: no shutdown waits for the calls' DTLS
+   * key thread or the encoder timing after a call, and exiting under them
+   * crashes (OpenSSL's exit handlers, GStreamer torn down; seen after
+   * /ui/accounts/contacts-and-group's call on a loaded box). */
   natter_call_media_prepare_wait ();
   if (app != NULL)
     {

@@ -74,8 +74,22 @@ start_figures (guint conversations)
   return start_figures_env (conversations, NULL);
 }
 
+/* Started on 20 conversations, the probe's @member (what it found
+ * mapped 5 s after the map) is FALSE. */
+static void
+assert_not_mapped (const char *member)
+{
+  g_autoptr(JsonObject) figures = start_figures (20);
+
+  /* it did start: the stored list was on screen */
+  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
+  g_assert_true (json_object_has_member (figures, member));
+  g_assert_false (json_object_get_boolean_member (figures, member));
+}
+
 /* A long list comes on screen a screenful first (GTK 4.8's list view
- * would make ~150 rows in that frame), and whole a few frames later. */
+ * would make ~150 rows in that frame), two screenfuls a frame later, and
+ * the rest only as it is scrolled (tests/app/test-ui-window.c). */
 static void
 test_first_screen (void)
 {
@@ -86,7 +100,8 @@ test_first_screen (void)
   /* the probe's list frame is the one after the frame that saw the load
    * end: a screenful, or two */
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), <=, 2 * 24);
-  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), ==, 80);
+  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), >=, 2 * 24);
+  g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), <, 80);
 }
 
 /* No SVG is drawn at start: the icons on screen (the status icons, the
@@ -108,11 +123,7 @@ test_no_svg_at_start (void)
 static void
 test_no_gl_with_cairo (void)
 {
-  g_autoptr(JsonObject) figures = start_figures (20);
-
-  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
-  g_assert_true (json_object_has_member (figures, "glDriverMapped"));
-  g_assert_false (json_object_get_boolean_member (figures, "glDriverMapped"));
+  assert_not_mapped ("glDriverMapped");
 }
 
 /* The calls' machinery (GStreamer's plugins, the DTLS key, the encoder
@@ -121,11 +132,17 @@ test_no_gl_with_cairo (void)
 static void
 test_no_call_media_at_start (void)
 {
-  g_autoptr(JsonObject) figures = start_figures (20);
+  assert_not_mapped ("callMediaMapped");
+}
 
-  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
-  g_assert_true (json_object_has_member (figures, "callMediaMapped"));
-  g_assert_false (json_object_get_boolean_member (figures, "callMediaMapped"));
+/* libnice is not linked into the app: it comes with a call's ICE agent.
+ * Linked, it and what it links (GnuTLS and p11-kit, GUPnP, libxml2, ICU)
+ * were loaded and initialised at every start: ~5 MiB of RSS and 13
+ * libraries for the dynamic linker. */
+static void
+test_no_ice_stack_at_start (void)
+{
+  assert_not_mapped ("iceStackMapped");
 }
 
 /* GL is disabled for GDK only: a process the app spawns (a sound player,
@@ -152,6 +169,7 @@ main (int   argc,
   g_test_add_func ("/start/first-screen", test_first_screen);
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
   g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
+  g_test_add_func ("/start/no-ice-stack", test_no_ice_stack_at_start);
   g_test_add_func ("/start/no-gl-for-children", test_no_gl_for_children);
   return g_test_run ();
 }

@@ -540,6 +540,100 @@ test_accounts (NatterTestUi  *ui,
   g_assert_cmpuint (natter_application_get_n_accounts (app), ==, 3);
 }
 
+static guint
+sidebar_rows_given (NatterTestUi *ui)
+{
+  GtkListView *view = natter_sidebar_get_list_view (ui->sidebar);
+
+  return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
+}
+
+static gboolean
+sidebar_has_rows (gpointer data)
+{
+  return sidebar_rows_given (data) > 0;
+}
+
+typedef struct {
+  NatterTestUi *ui;
+  const char   *target_id;
+} Highlight;
+
+static gboolean
+highlighted (gpointer data)
+{
+  Highlight *h = data;
+  GtkSelectionModel *selection = gtk_list_view_get_model (natter_sidebar_get_list_view (h->ui->sidebar));
+  NatterConversation *selected = gtk_single_selection_get_selected_item (GTK_SINGLE_SELECTION (selection));
+
+  return selected != NULL && g_strcmp0 (natter_conversation_get_target_id (selected), h->target_id) == 0;
+}
+
+/* Scrolls the sidebar to the end of what its list view has; TRUE once
+ * the list view has every conversation. */
+static gboolean
+scrolled_to_all (gpointer data)
+{
+  NatterTestUi *ui = data;
+  GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (natter_sidebar_get_list_view (ui->sidebar)));
+
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  return sidebar_rows_given (ui) ==
+         g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)));
+}
+
+/* A long list is given to GTK's list view a few screenfuls at a time, as
+ * it is scrolled (GTK 4.8 makes rows for up to 200 items, ~50 KiB each,
+ * whether on screen or not) (#17); a chat opened further down is shown
+ * and highlighted, and scrolling reaches the last conversation. */
+static void
+test_long_list_on_demand (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *profile = g_build_filename (ui->dir, "long-list", NULL);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token = g_build_filename (profile, "token", NULL);
+  g_autofree char *out = NULL;
+  const char *argv[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
+                         "--messages", "600", "--conversations", "300", "--owner", "me", NULL };
+  g_autoptr(NatterConversation) far = NULL;
+  Highlight h = { ui, NULL };
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* signed in to a server that is not there: the store is all there is */
+  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+
+  natter_test_ui_open (ui, profile);
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_until (sidebar_has_rows, ui, "the list on screen");
+  natter_test_ui_spin (1000);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar))), ==, 300);
+  /* a few screenfuls (24 rows each) ahead of what is on screen, not 300 */
+  g_assert_cmpuint (sidebar_rows_given (ui), >=, 24);
+  g_assert_cmpuint (sidebar_rows_given (ui), <=, 3 * 24);
+
+  /* a chat further down: its row comes, highlighted */
+  far = g_list_model_get_item (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)), 120);
+  h.target_id = natter_conversation_get_target_id (far);
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, h.target_id, 0);
+  natter_test_ui_wait_until (highlighted, &h, "the chat 120th in the list highlighted");
+
+  /* the next one from the keyboard, still without every row */
+  {
+    g_autoptr(NatterConversation) next = g_list_model_get_item (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)), 121);
+
+    gtk_widget_activate_action (ui->root, "win.next-conversation", NULL);
+    g_assert_cmpstr (natter_chat_view_get_target_id (ui->chat), ==, natter_conversation_get_target_id (next));
+    g_assert_cmpuint (sidebar_rows_given (ui), <, 300);
+  }
+
+  /* scrolling to the end reaches the last conversation */
+  natter_test_ui_wait_until (scrolled_to_all, ui, "every conversation by scrolling");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -565,6 +659,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_background_settings, natter_test_ui_teardown);
   g_test_add ("/ui/accounts", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_accounts, natter_test_ui_teardown);
+  g_test_add ("/ui/long-list-on-demand", NatterTestUi, NULL,
+              natter_test_ui_setup, test_long_list_on_demand, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,
               natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
   return natter_test_ui_run ();
