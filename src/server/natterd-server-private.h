@@ -289,6 +289,14 @@ void     natterd_server_chatroom_destroy (NatterdServer   *self,
 /* The same, in memory only: another node destroyed it (and stored that). */
 void     natterd_server_chatroom_stored_elsewhere (NatterdServer   *self,
                                                    NatterdChatroom *room);
+/* Another node stored the user or group @op created first, under its
+ * own id (NatterdUserOp.stored_id): this node takes that id, and what the
+ * stored row says (natterd-cluster.c). */
+void     natterd_server_user_stored_elsewhere  (NatterdServer   *self,
+                                                NatterdUser     *user,
+                                                NatterdUserOp   *op);
+void     natterd_server_group_stored_elsewhere (NatterdServer   *self,
+                                                NatterdGroupOp  *op);
 void     natterd_server_chatroom_forget (NatterdServer   *self,
                                          NatterdChatroom *room);
 /* The room, created if new (its row stored; joins wait for it) or renamed

@@ -187,11 +187,16 @@ user_saved (NatterdOp *op,
             gpointer   user_data)
 {
   UserSave *save = user_data;
-  NatterdUser *user = natterd_directory_lookup_user_id (save->server->directory, save->user_id);
+  NatterdUserOp *u = (NatterdUserOp *) op;
+  NatterdApp *app = natterd_directory_lookup_app_id (save->server->directory, u->app_id);
+  /* By name: a save before this one may have taken another node's id. */
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, u->user_id) : NULL;
 
   if (user != NULL)
     {
       user->saving--;
+      if (op->error == NULL && u->stored_id != 0)
+        natterd_server_user_stored_elsewhere (save->server, user, u);
       if (op->error == NULL)
         user->stored = TRUE;
       /* New users, profiles, blocks: every node knows at once. */

@@ -260,6 +260,12 @@ typedef struct
    * (a failed one makes later ops naming the user fail too, until a
    * user op with @create set succeeds). */
   gboolean  create;
+  /* out, of @create: the id another node stored the same user under
+   * first (0: @id's row was stored); this node takes it (PostgreSQL). */
+  gint64    stored_id;
+  gint64    stored_max_seq;
+  gint64    stored_tokens_valid_after;
+  gint64    stored_blocked_until;
 } NatterdUserOp;
 
 typedef struct
@@ -395,6 +401,8 @@ typedef struct
   /* A new group: until its row is stored no member row names it (as
    * NatterdUserOp.create). */
   gboolean  create;
+  /* out, of @create: as NatterdUserOp.stored_id */
+  gint64    stored_id;
 } NatterdGroupOp;
 
 typedef enum {
