@@ -222,9 +222,13 @@ release_done (NatterdRead *base,
   /* Failed: the connection is gone, and the claim with it. */
 }
 
-/* The check of @check's account is over: another node may check it. */
+/* The check of @check's account is over: another node may check it once
+ * the release read ran (@done then, if not NULL). */
 static void
-release_check (PasswordCheck *check)
+release_check_full (PasswordCheck  *check,
+                    NatterdReadFunc done,
+                    gpointer        data,
+                    GDestroyNotify  destroy)
 {
   NatterdApiRequest *request = check->request;
   NatterdLoginRead *read;
@@ -232,11 +236,17 @@ release_check (PasswordCheck *check)
   if (!check->claimed)
     return;
   check->claimed = FALSE;
-  read = natterd_read_new (NATTERD_READ_LOGIN, release_done, NULL, NULL);
+  read = natterd_read_new (NATTERD_READ_LOGIN, done != NULL ? done : release_done, data, destroy);
   read->app_id = request->app->id;
   read->user_id = g_strdup (check->user_id);
   read->release = TRUE;
   natterd_store_read (request->server->store, read);
+}
+
+static void
+release_check (PasswordCheck *check)
+{
+  release_check_full (check, NULL, NULL, NULL);
 }
 
 static void
@@ -327,8 +337,8 @@ count_login (NatterdApiRequest *request,
 }
 
 static void
-password_checked (NatterdApiRequest *request,
-                  HashJob           *job)
+password_released (NatterdApiRequest *request,
+                   HashJob           *job)
 {
   NatterdServer *server = request->server;
   NatterdConfig *config = server->config;
@@ -339,7 +349,6 @@ password_checked (NatterdApiRequest *request,
 
   if (account != NULL)
     account->checking = FALSE;
-  release_check (check);
   /* A hash made for an unknown user is never a match. */
   if (job->ok && job->hash != NULL && account != NULL)
     {
@@ -371,6 +380,54 @@ password_checked (NatterdApiRequest *request,
       return;
     }
   count_login (request, check->user_id, TRUE, failure_counted);
+}
+
+typedef struct
+{
+  NatterdApiRequest *request;
+  HashJob           *job;
+} ReleaseWait;
+
+static void
+release_wait_free (gpointer data)
+{
+  ReleaseWait *wait = data;
+
+  natterd_api_request_unref (wait->request);
+  hash_job_free (wait->job);
+  g_free (wait);
+}
+
+static void
+check_released (NatterdRead *base,
+                gpointer     user_data)
+{
+  ReleaseWait *wait = user_data;
+
+  /* Failed or not: a connection that failed took the claim with it. */
+  password_released (wait->request, wait->job);
+}
+
+/* The answer waits for the claim to be given back: the client's next try,
+ * on any node, finds the account free (26007 otherwise, on a busy store). */
+static void
+password_checked (NatterdApiRequest *request,
+                  HashJob           *job)
+{
+  PasswordCheck *check = g_object_get_data (G_OBJECT (request->msg), "natterd-password-check");
+  ReleaseWait *wait;
+
+  if (!check->claimed)
+    {
+      password_released (request, job);
+      return;
+    }
+  wait = g_new0 (ReleaseWait, 1);
+  wait->request = natterd_api_request_ref (request);
+  wait->job = g_memdup2 (job, sizeof *job);
+  wait->job->password = g_strdup (job->password);
+  wait->job->hash = g_strdup (job->hash);
+  release_check_full (check, check_released, wait, release_wait_free);
 }
 
 static void
@@ -682,12 +739,14 @@ revoke_tokens (NatterdApiRequest *request,
   NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
                                                       user->user_id);
   NatterdAccountOp *op = natterd_accounts_op_new ();
+  g_autofree char *patch = NULL;
 
   /* Refused with 31004 from now on (31020 where another node has not
    * heard of it yet: the user row says they expired). */
   account->revoked_before = now;
   user->tokens_revoked_after = now;
-  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  patch = g_strdup_printf ("{\"revokedBefore\":%" G_GINT64_FORMAT "}", now);
+  natterd_accounts_add_account_patch (op, request->app, user->user_id, account, patch);
   natterd_accounts_submit (request, op);
   user->tokens_valid_after = now;
   natterd_api_begin_part (request);
@@ -751,7 +810,7 @@ delete_checked (NatterdApiRequest *request,
 
   account->deleted = TRUE;
   natterd_account_op_add (op, request->app->id, "password", user->user_id, "", NULL);
-  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  natterd_accounts_add_account_patch (op, request->app, user->user_id, account, "{\"deleted\":true}");
   natterd_accounts_submit (request, op);
   revoke_tokens (request, user, natterd_now_ms ());
   /* No group keeps a deleted account, nor one it owned without an owner. */
