@@ -1737,6 +1737,7 @@ natterd_server_cluster_committed (NatterdServer *self,
 
     case NATTERD_OP_ACCOUNT:
       /* natterd-accounts.c: contacts, privacy, group roles */
+      natterd_accounts_committed (self, app, (NatterdAccountOp *) op);
       if (!natterd_accounts_cluster_change ((NatterdAccountOp *) op, builder))
         return;
       break;

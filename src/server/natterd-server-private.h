@@ -333,6 +333,10 @@ void     natterd_accounts_apply_address_failure (NatterdServer *server,
 /* Another node's account rows (natterd-cluster.c): what this node keeps
  * of them is applied; passwords and invites never travel (they are read
  * from the store where they are checked). FALSE: nothing to send. */
+/* An account op of this node's is stored: the versions of its rows. */
+void     natterd_accounts_committed      (NatterdServer    *server,
+                                          NatterdApp       *app,
+                                          NatterdAccountOp *op);
 gboolean natterd_accounts_cluster_change (NatterdAccountOp *op,
                                           JsonBuilder      *builder);
 void     natterd_accounts_apply_change  (NatterdServer    *self,

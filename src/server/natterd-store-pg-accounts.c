@@ -32,6 +32,30 @@ natterd_store_pg_write_account (PGconn            *conn,
       natterd_pg_params_text (&params, row->kind);
       natterd_pg_params_text (&params, row->owner);
       natterd_pg_params_text (&params, row->name);
+      if (row->value != NULL && !(i == 0 && row->only_new) && g_str_equal (row->kind, "account"))
+        {
+          /* The settings it changes over the stored row, whatever node
+           * wrote that, and the row's version one up: every node keeps
+           * the row of the highest version it heard of (natterd-accounts.c). */
+          natterd_pg_params_text (&params, row->value);
+          natterd_pg_params_text (&params, row->patch != NULL ? row->patch : row->value);
+          result = natterd_pg_query (conn,
+                                     "INSERT INTO account_rows (app_id, kind, owner, name, value)"
+                                     " VALUES ($1, $2, $3, $4, jsonb_set ($5::jsonb, '{v}', '1')::text)"
+                                     " ON CONFLICT (app_id, kind, owner, name) DO UPDATE SET value ="
+                                     " jsonb_set (account_rows.value::jsonb || $6::jsonb, '{v}',"
+                                     "  to_jsonb (COALESCE ((account_rows.value::jsonb ->> 'v')::bigint, 0) + 1))::text"
+                                     " RETURNING value", &params, error);
+          if (result == NULL)
+            return FALSE;
+          if (PQntuples (result) == 1)
+            {
+              g_free (row->value);
+              row->value = natterd_pg_text (result, 0, 0);
+            }
+          PQclear (result);
+          continue;
+        }
       if (row->value != NULL)
         {
           natterd_pg_params_text (&params, row->value);

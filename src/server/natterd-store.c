@@ -299,6 +299,7 @@ natterd_account_row_free (gpointer data)
   g_free (row->owner);
   g_free (row->name);
   g_free (row->value);
+  g_free (row->patch);
   g_free (row);
 }
 

@@ -495,6 +495,11 @@ typedef struct
   char     *owner;
   char     *name;
   char     *value;              /* NULL: the row is deleted */
+  /* "account" rows: the settings this write changes (a JSON object), or
+   * NULL for all of @value. A shared store (PostgreSQL) merges them into
+   * the stored row, counts its version ("v"), and sets @value to the row
+   * as stored: two nodes each changing one setting keep both. */
+  char     *patch;
   /* Conditions, on the op's first row only: the row must not exist yet
    * (insert), or must exist (delete). When it fails, the op writes
    * nothing and sets @conflict. */
