@@ -383,6 +383,17 @@ online_code_ok (gpointer data)
   return json_object_get_int_member (reply, "code") == 200;
 }
 
+/* @data's node lists both of the group "both"'s members: it read what
+ * the other node stored while they were apart. */
+static gboolean
+both_members_known (gpointer data)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (data, NULL, "group/user/query", "groupId", "both", NULL);
+
+  return json_object_get_int_member (reply, "code") == 200 &&
+         json_array_get_length (json_object_get_array_member (reply, "users")) == 2;
+}
+
 /* wren and the group "both" made on a and on b while they could not hear
  * each other: the second node's row clashed with the first's (another id
  * for the same user or group) and every later call about them failed on
@@ -428,6 +439,7 @@ test_same_rows_while_apart (void)
   /* wren on b, with a's token, hears bob (on a) privately and in the group. */
   natter_test_nats_restart (pair->nats);
   cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  g_assert_true (natter_test_wait (both_members_known, pair->a, NATTER_TEST_TIMEOUT_MS));
   wren = cluster_connect (pair->b, wren_a);
   ack = natter_test_client_send_message (bob, 1, "wren", "RC:TxtMsg", "{\"content\":\"to wren\"}");
   g_assert_cmpint (ack->publish_ack->code, ==, 0);
