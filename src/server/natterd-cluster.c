@@ -2185,6 +2185,8 @@ merge_user (gpointer                 data,
     user->blocked_until = MAX (user->blocked_until, record->blocked_until);
   user->tokens_valid_after = MAX (user->tokens_valid_after, record->tokens_valid_after);
   user->max_seq = MAX (user->max_seq, record->max_seq);
+  if (!natterd_user_is_online (user))
+    user->last_seen = MAX (user->last_seen, record->last_seen);
   g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
 }
 

@@ -796,6 +796,7 @@ load_user (gpointer                 data,
   user->tokens_valid_after = record->tokens_valid_after;
   user->blocked_until = record->blocked_until;
   user->max_seq = record->max_seq;
+  user->last_seen = record->last_seen;
   user->stored = TRUE;
 }
 

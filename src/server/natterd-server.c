@@ -316,11 +316,13 @@ save_device (NatterdServer    *self,
              DevicesSave      *save,
              NatterdSession   *session)
 {
+  NatterdUser *user = natterd_session_get_user (session);
   NatterdDeviceRecord record = {
-    .user_id = natterd_session_get_user (session)->id,
+    .user_id = user->id,
     .device_id = g_strdup (natterd_session_get_device_id (session)),
     .platform = g_strdup (natterd_session_get_platform (session)),
-    .last_seen = natterd_now_ms (),
+    /* Offline: when it went (what a node started later answers, #16). */
+    .last_seen = !natterd_user_is_online (user) && user->last_seen > 0 ? user->last_seen : natterd_now_ms (),
     .acked_seq = natterd_session_get_acked_seq (session),
   };
 
@@ -426,8 +428,8 @@ session_disconnected (NatterdServer  *self,
         }
     }
 
-  if (natterd_session_has_unsaved_ack (session))
-    device_dirty (self, session);
+  /* Its last seen is stored with it. */
+  device_dirty (self, session);
   if (self->cluster != NULL)
     natterd_cluster_session_disconnected (self->cluster, session);
 

@@ -382,8 +382,11 @@ natterd_store_pg_load_rows (PGconn                 *conn,
     const char *sql;
     int         n_keys;
   } queries[] = {
+    /* Last seen: its devices' latest (a node started after the user went
+     * offline answers it too, #16), by the devices' primary key. */
     { "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-      " max_seq FROM users WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
+      " max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id)"
+      " FROM users WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
     { "SELECT id, app_id, group_id, name, created FROM groups WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
     { "SELECT group_id, user_id, joined, gag_until FROM group_members"
       " WHERE (group_id, user_id) > ($1::bigint, $2::bigint) ORDER BY group_id, user_id LIMIT $3", 2 },
@@ -439,6 +442,7 @@ natterd_store_pg_load_rows (PGconn                 *conn,
                       .tokens_valid_after = natterd_pg_int (r, i, 6),
                       .blocked_until = natterd_pg_int (r, i, 7),
                       .max_seq = (guint64) natterd_pg_int (r, i, 8),
+                      .last_seen = natterd_pg_int (r, i, 9),
                     };
                     sink->user (data, &user);
                   }

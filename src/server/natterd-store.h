@@ -156,6 +156,7 @@ typedef struct
   gint64      tokens_valid_after;
   gint64      blocked_until;
   guint64     max_seq;
+  gint64      last_seen;        /* ms, its devices' latest; 0 unknown */
 } NatterdUserRecord;
 
 /* Everything natterd keeps in memory, handed over once at start-up. */

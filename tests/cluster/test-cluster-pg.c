@@ -449,6 +449,75 @@ test_same_rows_while_apart (void)
   in_group = cluster_expect_deliver (wren, "{\"content\":\"to both\"}");
 }
 
+/* @user's last seen as @client's node answers a subscription (0: unknown). */
+static gint64
+last_seen_of (NatterTestClient *client,
+              const char       *user)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__SubscribeRequest subscribe = NATTER__SUBSCRIBE_REQUEST__INIT;
+  char *ids[] = { (char *) user };
+  g_autoptr(NatterFrame) result = NULL;
+
+  subscribe.user_ids = ids;
+  subscribe.n_user_ids = 1;
+  subscribe.expiry = 3600;
+  query.method_case = NATTER__QUERY__METHOD_SUBSCRIBE;
+  query.subscribe = &subscribe;
+  result = natter_test_client_query (client, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpuint (result->result->subscribe->n_statuses, ==, 1);
+  g_assert_false (result->result->subscribe->statuses[0]->online);
+  return result->result->subscribe->statuses[0]->last_seen;
+}
+
+typedef struct
+{
+  NatterTestPg *pg;
+  gint64        at_least;
+} SeenWait;
+
+static gboolean
+last_seen_stored (gpointer data)
+{
+  SeenWait *wait = data;
+  g_autofree char *seen = natter_test_pg_query (wait->pg, "natter",
+                                                "SELECT COALESCE (max (d.last_seen), 0) FROM devices d"
+                                                " JOIN users u ON u.id = d.user_id WHERE u.user_id = 'alice'");
+
+  return g_ascii_strtoll (seen, NULL, 10) >= wait->at_least;
+}
+
+/* A node started after alice went offline (on a) answers her last seen
+ * as a does, from the store: it was 0 (unknown) there. */
+static void
+test_last_seen_from_store (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_a = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestServer) c = NULL;
+  g_autoptr(NatterTestClient) bob_c = NULL;
+  NatterTestClient *alice = cluster_connect (pair->a, alice_token);
+  SeenWait wait = { pair->pg, 0 };
+  gint64 seen_a;
+
+  g_assert_true (natter_test_wait (b_online_on_a, pair, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_free (alice);
+  g_assert_true (natter_test_wait (a_offline, pair, NATTER_TEST_TIMEOUT_MS));
+  seen_a = last_seen_of (bob_a, "alice");
+  g_assert_cmpint (seen_a, >, 0);
+  /* Stored with her device's row (within the devices' flush interval). */
+  wait.at_least = seen_a;
+  g_assert_true (natter_test_wait (last_seen_stored, &wait, NATTER_TEST_TIMEOUT_MS));
+
+  c = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=c\n");
+  cluster_wait_navi (c, "c,a,b", NATTER_TEST_TIMEOUT_MS);
+  bob_c = cluster_connect (c, bob_token);
+  g_assert_cmpint (last_seen_of (bob_c, "alice"), ==, seen_a);
+}
+
 typedef struct
 {
   NatterTestServer *node;
@@ -824,6 +893,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
   g_test_add_func ("/cluster/pg/chatroom-from-other-node", test_chatroom_from_other_node);
   g_test_add_func ("/cluster/pg/same-rows-while-apart", test_same_rows_while_apart);
+  g_test_add_func ("/cluster/pg/last-seen-from-store", test_last_seen_from_store);
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
   g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
