@@ -215,6 +215,13 @@ static const char * const migrations[] = {
   "  reader_id BIGINT NOT NULL,"
   "  read_time BIGINT NOT NULL,"
   "  PRIMARY KEY (message_id, reader_id));",
+  /* 7: wrong passwords per client address, counted where every node sees
+   * them (login-address-limit holds across the nodes while NATS is down) */
+  "CREATE TABLE login_addresses ("
+  "  address TEXT COLLATE \"C\" PRIMARY KEY,"
+  "  failures INTEGER NOT NULL,"
+  "  window_end BIGINT NOT NULL);"
+  "CREATE INDEX login_addresses_window_end ON login_addresses (window_end);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
