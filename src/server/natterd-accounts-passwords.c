@@ -193,6 +193,15 @@ count_address (NatterdConfig       *config,
   address->failures++;
 }
 
+/* Nodes sharing a PostgreSQL count client addresses there too: while NATS
+ * is down their counts over NATS do not arrive. */
+static gboolean
+addresses_in_store (NatterdServer *server)
+{
+  return server->cluster != NULL && g_strcmp0 (server->config->store_backend, "postgresql") == 0 &&
+         server->config->login_address_limit > 0;
+}
+
 void
 natterd_accounts_apply_address_failure (NatterdServer *server,
                                         JsonObject    *change)
@@ -333,6 +342,13 @@ count_login (NatterdApiRequest *request,
   op->attempts = config->login_attempts;
   op->now = natterd_now_ms ();
   op->lockout = (gint64) config->login_lockout * 1000;
+  if (failed && addresses_in_store (request->server))
+    {
+      const char *host = soup_server_message_get_remote_host (request->msg);
+
+      op->address = g_strdup (host != NULL ? host : "");
+      op->address_window = (gint64) config->login_lockout * 1000;
+    }
   natterd_store_submit (request->server->store, op);
 }
 
@@ -376,6 +392,9 @@ password_released (NatterdApiRequest *request,
     }
   if (account == NULL)
     {
+      /* No account to count: the address still is. */
+      if (addresses_in_store (server))
+        count_login (request, NULL, TRUE, NULL);
       reply_wrong_password_later (request, 1);
       return;
     }
@@ -450,6 +469,23 @@ login_read (NatterdRead *base,
       return;
     }
   check->claimed = read->claimed;
+  /* The client address gave too many wrong passwords, on any node. */
+  if (read->address_window_end > now && read->address_failures >= request->server->config->login_address_limit &&
+      request->server->config->login_address_limit > 0)
+    {
+      NatterdLoginAddress *address = login_address (request->server->accounts, read->address, TRUE);
+      gint64 left_us = (read->address_window_end - now) * 1000;
+
+      /* Refused here at once from now on, without a read. */
+      address->failures = MAX (address->failures, read->address_failures);
+      address->window_end = MAX (address->window_end, g_get_monotonic_time () + left_us);
+      if (account != NULL)
+        account->checking = FALSE;
+      release_check (check);
+      natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, left_us);
+      password_check_free (check);
+      return;
+    }
   /* Another node checks a password of this account now. */
   if (read->busy)
     {
@@ -538,6 +574,8 @@ check_password (NatterdApiRequest *request,
   read = natterd_read_new (NATTERD_READ_LOGIN, login_read, check, NULL);
   read->app_id = request->app->id;
   read->user_id = g_strdup (user_id);
+  if (addresses_in_store (server))
+    read->address = g_strdup (soup_server_message_get_remote_host (request->msg));
   natterd_store_read (server->store, read);
 }
 

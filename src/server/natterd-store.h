@@ -533,6 +533,12 @@ typedef struct
   gint64     lockout;           /* ms */
   guint      failures;          /* out: wrong passwords in a row */
   gint64     locked_until;      /* out: ms, 0: not locked */
+  /* A shared store (PostgreSQL) only: a wrong password's client address,
+   * counted there for every node ([limits] login-address-limit), in a
+   * window of @address_window ms from its first; @user_id may then be
+   * NULL (a guess at an unknown user). */
+  char      *address;
+  gint64     address_window;
 } NatterdLoginOp;
 
 /* Appends a row to @op (@value NULL: delete). */
@@ -788,6 +794,10 @@ typedef struct
   gboolean    release;          /* in */
   gboolean    claimed;          /* out: give it back when the check ends */
   gboolean    busy;             /* out: another node checks this account's password now */
+  /* PostgreSQL: the client address's wrong passwords (NatterdLoginOp) */
+  char       *address;          /* in; NULL: not read */
+  guint       address_failures; /* out */
+  gint64      address_window_end; /* out: ms */
 } NatterdLoginRead;
 
 /* The groups @user_id (users.id) is in, found by the index on
