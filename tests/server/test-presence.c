@@ -362,6 +362,33 @@ test_hidden (void)
   g_assert_true (natter_test_client_is_open (alice));
 }
 
+/* A user's last seen outlives a restart: it is stored with their device's
+ * row when they go offline and read back at start (it was 0 after). */
+static void
+test_last_seen_after_restart (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) before = NULL;
+  g_autoptr(NatterFrame) after = NULL;
+  gint64 seen;
+
+  natter_test_client_free (g_steal_pointer (&bob));
+  before = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (before->result->subscribe->statuses[0]->online);
+  seen = before->result->subscribe->statuses[0]->last_seen;
+  g_assert_cmpint (seen, >, 0);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  after = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (after->result->subscribe->statuses[0]->online);
+  g_assert_cmpint (after->result->subscribe->statuses[0]->last_seen, ==, seen);
+}
+
 static NatterTestClient *
 connect_with (NatterTestServer *server,
               const char       *token,
@@ -427,6 +454,7 @@ main (int   argc,
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
   g_test_add_func ("/server/presence/limits", test_limits);
   g_test_add_func ("/server/presence/hidden", test_hidden);
+  g_test_add_func ("/server/presence/last-seen-after-restart", test_last_seen_after_restart);
   g_test_add_func ("/server/presence/hidden-after-commit", test_hidden_after_commit);
 
   return g_test_run ();
