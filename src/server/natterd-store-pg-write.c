@@ -1502,14 +1502,17 @@ remap_op (NatterdStorePg *self,
 
   if (op->kind == NATTERD_OP_MEMBERS && self->adopted_groups != NULL)
     remap_id (self->adopted_groups, &((NatterdMembersOp *) op)->group_id);
-  else if (op->kind == NATTERD_OP_GROUP && self->adopted_groups != NULL)
+  /* A create keeps its id: written again (a batch retried op by op), it
+   * finds the stored row and says so again (stored_id). */
+  else if (op->kind == NATTERD_OP_GROUP && self->adopted_groups != NULL && !((NatterdGroupOp *) op)->create)
     remap_id (self->adopted_groups, &((NatterdGroupOp *) op)->id);
   if (users == NULL)
     return;
   switch (op->kind)
     {
     case NATTERD_OP_USER:
-      remap_id (users, &((NatterdUserOp *) op)->id);
+      if (!((NatterdUserOp *) op)->create)
+        remap_id (users, &((NatterdUserOp *) op)->id);
       break;
     case NATTERD_OP_PUBLISH:
       remap_publish (users, (NatterdPublishOp *) op);
