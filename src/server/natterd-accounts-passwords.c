@@ -297,6 +297,15 @@ check_account (NatterdApiRequest *request,
 }
 
 static void
+address_counted (NatterdOp *base,
+                 gpointer   user_data)
+{
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "login-not-counted", "error", base->error->message, NULL);
+  reply_wrong_password_later (user_data, 1);
+}
+
+static void
 failure_counted (NatterdOp *base,
                  gpointer   user_data)
 {
@@ -392,10 +401,12 @@ password_released (NatterdApiRequest *request,
     }
   if (account == NULL)
     {
-      /* No account to count: the address still is. */
+      /* No account to count: the address still is, answered once stored
+       * (the client's next try may go to another node). */
       if (addresses_in_store (server))
-        count_login (request, NULL, TRUE, NULL);
-      reply_wrong_password_later (request, 1);
+        count_login (request, NULL, TRUE, address_counted);
+      else
+        reply_wrong_password_later (request, 1);
       return;
     }
   count_login (request, check->user_id, TRUE, failure_counted);
