@@ -1094,7 +1094,8 @@ online_result (GTask       *task,
       {
         const Natter__OnlineStatus *status = frame->result->online_status->statuses[i];
 
-        if (status->user_id != NULL)
+        /* Hidden (privacy, #16) is unknown, not offline: left out. */
+        if (status->user_id != NULL && !status->hidden)
           g_hash_table_insert (statuses, g_strdup (status->user_id), GINT_TO_POINTER (status->online));
       }
 

@@ -162,6 +162,8 @@ group_row_stored (NatterdOp *base,
 
   if (base->error != NULL && group != NULL && group->id == op->id)
     natterd_directory_remove_group (request->server->directory, group);
+  else if (base->error == NULL && op->stored_id != 0)
+    natterd_server_group_stored_elsewhere (request->server, op);
   natterd_api_part_committed (base, user_data);
 }
 

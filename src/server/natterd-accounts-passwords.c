@@ -196,6 +196,15 @@ count_address (NatterdConfig       *config,
   address->failures++;
 }
 
+/* Nodes sharing a PostgreSQL count client addresses there too: while NATS
+ * is down their counts over NATS do not arrive. */
+static gboolean
+addresses_in_store (NatterdServer *server)
+{
+  return server->cluster != NULL && g_strcmp0 (server->config->store_backend, "postgresql") == 0 &&
+         server->config->login_address_limit > 0;
+}
+
 void
 natterd_accounts_apply_address_failure (NatterdServer *server,
                                         JsonObject    *change)
@@ -291,6 +300,15 @@ check_account (NatterdApiRequest *request,
 }
 
 static void
+address_counted (NatterdOp *base,
+                 gpointer   user_data)
+{
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "login-not-counted", "error", base->error->message, NULL);
+  reply_wrong_password_later (user_data, 1);
+}
+
+static void
 failure_counted (NatterdOp *base,
                  gpointer   user_data)
 {
@@ -336,6 +354,13 @@ count_login (NatterdApiRequest *request,
   op->attempts = config->login_attempts;
   op->now = natterd_now_ms ();
   op->lockout = (gint64) config->login_lockout * 1000;
+  if (failed && addresses_in_store (request->server))
+    {
+      const char *host = soup_server_message_get_remote_host (request->msg);
+
+      op->address = g_strdup (host != NULL ? host : "");
+      op->address_window = (gint64) config->login_lockout * 1000;
+    }
   natterd_store_submit (request->server->store, op);
 }
 
@@ -375,7 +400,12 @@ answer_check (NatterdApiRequest *request,
     }
   if (account == NULL)
     {
-      reply_wrong_password_later (request, 1);
+      /* No account to count: the address still is, answered once stored
+       * (the client's next try may go to another node). */
+      if (addresses_in_store (server))
+        count_login (request, NULL, TRUE, address_counted);
+      else
+        reply_wrong_password_later (request, 1);
       return;
     }
   count_login (request, check->user_id, TRUE, failure_counted);
@@ -435,6 +465,23 @@ login_read (NatterdRead *base,
       return;
     }
   check->claimed = read->claimed;
+  /* The client address gave too many wrong passwords, on any node. */
+  if (read->address_window_end > now && read->address_failures >= request->server->config->login_address_limit &&
+      request->server->config->login_address_limit > 0)
+    {
+      NatterdLoginAddress *address = login_address (request->server->accounts, read->address, TRUE);
+      gint64 left_us = (read->address_window_end - now) * 1000;
+
+      /* Refused here at once from now on, without a read. */
+      address->failures = MAX (address->failures, read->address_failures);
+      address->window_end = MAX (address->window_end, g_get_monotonic_time () + left_us);
+      if (account != NULL)
+        account->checking = FALSE;
+      release_check (check);
+      natterd_accounts_reply_retry (request, NATTER_CODE_LOGIN_BACK_OFF, left_us);
+      password_check_free (check);
+      return;
+    }
   /* Another node checks a password of this account now. */
   if (read->busy)
     {
@@ -523,6 +570,8 @@ check_password (NatterdApiRequest *request,
   read = natterd_read_new (NATTERD_READ_LOGIN, login_read, check, NULL);
   read->app_id = request->app->id;
   read->user_id = g_strdup (user_id);
+  if (addresses_in_store (server))
+    read->address = g_strdup (soup_server_message_get_remote_host (request->msg));
   natterd_store_read (server->store, read);
 }
 
@@ -723,12 +772,14 @@ revoke_tokens (NatterdApiRequest *request,
   NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
                                                       user->user_id);
   NatterdAccountOp *op = natterd_accounts_op_new ();
+  g_autofree char *patch = NULL;
 
   /* Refused with 31004 from now on (31020 where another node has not
    * heard of it yet: the user row says they expired). */
   account->revoked_before = now;
   user->tokens_revoked_after = now;
-  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  patch = g_strdup_printf ("{\"revokedBefore\":%" G_GINT64_FORMAT "}", now);
+  natterd_accounts_add_account_patch (op, request->app, user->user_id, account, patch);
   natterd_accounts_submit (request, op);
   user->tokens_valid_after = now;
   natterd_api_begin_part (request);
@@ -790,7 +841,7 @@ delete_checked (NatterdApiRequest *request)
 
   account->deleted = TRUE;
   natterd_account_op_add (op, request->app->id, "password", user->user_id, "", NULL);
-  natterd_accounts_add_account_row (op, request->app, user->user_id, account);
+  natterd_accounts_add_account_patch (op, request->app, user->user_id, account, "{\"deleted\":true}");
   natterd_accounts_submit (request, op);
   revoke_tokens (request, user, natterd_now_ms ());
   /* No group keeps a deleted account, nor one it owned without an owner. */

@@ -42,6 +42,9 @@ typedef struct
   gboolean contacts_only;       /* stored: messagesFrom=contacts */
   gboolean hide_online;         /* stored: showOnline=false (presence, #16) */
   gint64   revoked_before;      /* stored: ms, NatterdUser.tokens_revoked_after */
+  /* The stored row's version ("v", PostgreSQL) this node knows it as:
+   * a change of a lower one (late over NATS) is older than what it has. */
+  gint64   version;
   guint    failures;            /* wrong passwords in a row, as the store last said */
   gint64   locked_until;        /* ms, as the store last said; 0: not locked */
   gboolean checking;            /* a password check of it is running here */
@@ -130,6 +133,13 @@ void                natterd_accounts_add_account_row (NatterdAccountOp *op,
                                                       NatterdApp       *app,
                                                       const char       *user_id,
                                                       NatterdAccount   *account);
+/* The same, changing only the settings in @patch (a JSON object) over the
+ * row as stored: what another node changed meanwhile stays. */
+void                natterd_accounts_add_account_patch (NatterdAccountOp *op,
+                                                        NatterdApp       *app,
+                                                        const char       *user_id,
+                                                        NatterdAccount   *account,
+                                                        const char       *patch);
 /* Marks @rows (NatterdAccountRow) changed here, for a read-back running. */
 void                natterd_accounts_touch   (NatterdAccounts    *self,
                                               GPtrArray          *rows);

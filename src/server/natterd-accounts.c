@@ -494,6 +494,18 @@ natterd_accounts_add_account_row (NatterdAccountOp *op,
   natterd_account_op_add (op, app->id, "account", user_id, "", json);
 }
 
+void
+natterd_accounts_add_account_patch (NatterdAccountOp *op,
+                                    NatterdApp       *app,
+                                    const char       *user_id,
+                                    NatterdAccount   *account,
+                                    const char       *patch)
+{
+  g_autofree char *json = account_json (account);
+
+  natterd_account_op_add (op, app->id, "account", user_id, "", json)->patch = g_strdup (patch);
+}
+
 /* ------------------------------------------------------------------ paths */
 
 static void
@@ -543,6 +555,13 @@ account_profile (NatterdApiRequest *request)
 }
 
 static void account_privacy (NatterdApiRequest *request);
+static void apply_row (NatterdServer      *server,
+                       NatterdAccountsApp *state,
+                       NatterdApp         *app,
+                       const char         *kind,
+                       const char         *owner,
+                       const char         *name,
+                       const char         *value);
 
 /* The POSTs that waited for the one just stored, in order, each from what
  * the one before stored. */
@@ -569,23 +588,13 @@ privacy_committed (NatterdOp *op,
   NatterdUser *user = natterd_account_user (request);
   NatterdAccount *account = natterd_accounts_account (natterd_accounts_app (request->server, request->app),
                                                       user->user_id);
-  const char *messages_from = natterd_api_param (request, "messagesFrom");
-  const char *show_online = natterd_api_param (request, "showOnline");
+  NatterdAccountRow *row = g_ptr_array_index (((NatterdAccountOp *) op)->rows, 0);
 
+  /* The row as stored: on a shared store, with what other nodes changed
+   * of it (the answer says so too). */
   if (op->error == NULL)
-    {
-      gboolean hide_online = show_online != NULL ?
-                             g_strcmp0 (show_online, "false") == 0 || g_strcmp0 (show_online, "0") == 0 :
-                             account->hide_online;
-
-      if (messages_from != NULL)
-        account->contacts_only = g_str_equal (messages_from, "contacts");
-      if (account->hide_online != hide_online)
-        {
-          account->hide_online = hide_online;
-          natterd_server_presence_privacy_changed (request->server, user);
-        }
-    }
+    apply_row (request->server, natterd_accounts_app (request->server, request->app), request->app,
+               row->kind, row->owner, row->name, row->value);
   natterd_api_part_committed (op, request);
   account->privacy_writing = FALSE;
   privacy_next (account);
@@ -600,6 +609,7 @@ account_privacy (NatterdApiRequest *request)
   const char *messages_from = natterd_api_param (request, "messagesFrom");
   gboolean contacts_only = account->contacts_only;
   gboolean show_online = !account->hide_online;
+  g_autofree char *patch = NULL;
   JsonBuilder *body;
 
   if (soup_server_message_get_method (request->msg) == SOUP_METHOD_POST && account->privacy_writing)
@@ -631,7 +641,15 @@ account_privacy (NatterdApiRequest *request)
       changed.contacts_only = contacts_only;
       changed.hide_online = !show_online;
       op = natterd_accounts_op_new ();
-      natterd_accounts_add_account_row (op, request->app, user->user_id, &changed);
+      /* Only what this request sets: the other setting, changed on
+       * another node meanwhile, stays as stored. */
+      patch = g_strdup_printf ("{%s%s%s}",
+                               messages_from != NULL ? (contacts_only ? "\"messagesFrom\":\"contacts\"" :
+                                                        "\"messagesFrom\":\"anyone\"") : "",
+                               messages_from != NULL && natterd_api_param (request, "showOnline") != NULL ? "," : "",
+                               natterd_api_param (request, "showOnline") != NULL ?
+                               (show_online ? "\"showOnline\":true" : "\"showOnline\":false") : "");
+      natterd_accounts_add_account_patch (op, request->app, user->user_id, &changed, patch);
       account->privacy_writing = TRUE;
       natterd_api_submit_part_full (request, op, privacy_committed);
     }
@@ -792,7 +810,14 @@ apply_row (NatterdServer      *server,
       if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
         {
           JsonObject *object = json_node_get_object (node);
+          gint64 version = json_object_get_int_member_with_default (object, "v", 0);
 
+          /* Older than the row this node has (a change late over NATS, or
+           * a read-back from before this node's own write): the same row
+           * wins on every node, the last stored. */
+          if (version > 0 && version <= account->version)
+            return;
+          account->version = MAX (account->version, version);
           account->deleted = json_object_get_boolean_member_with_default (object, "deleted", FALSE);
           account->contacts_only = g_strcmp0 (json_object_get_string_member_with_default (object, "messagesFrom",
                                                                                           "anyone"),
@@ -824,6 +849,34 @@ apply_row (NatterdServer      *server,
         natterd_accounts_load_group (state, owner, value);
       else
         g_hash_table_remove (state->groups, owner);
+    }
+}
+
+void
+natterd_accounts_committed (NatterdServer    *server,
+                            NatterdApp       *app,
+                            NatterdAccountOp *op)
+{
+  NatterdAccountsApp *state;
+
+  if (server->accounts == NULL)
+    return;
+  state = natterd_accounts_app (server, app);
+  for (guint i = 0; i < op->rows->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (op->rows, i);
+      g_autoptr(JsonNode) node = NULL;
+
+      if (!g_str_equal (row->kind, "account") || row->value == NULL)
+        continue;
+      node = natter_json_parse (row->value, -1, NULL);
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          NatterdAccount *account = natterd_accounts_account (state, row->owner);
+
+          account->version = MAX (account->version,
+                                  json_object_get_int_member_with_default (json_node_get_object (node), "v", 0));
+        }
     }
 }
 

@@ -1737,6 +1737,7 @@ natterd_server_cluster_committed (NatterdServer *self,
 
     case NATTERD_OP_ACCOUNT:
       /* natterd-accounts.c: contacts, privacy, group roles */
+      natterd_accounts_committed (self, app, (NatterdAccountOp *) op);
       if (!natterd_accounts_cluster_change ((NatterdAccountOp *) op, builder))
         return;
       break;
@@ -1906,6 +1907,35 @@ natterd_server_apply_change (NatterdServer *self,
     natterd_accounts_apply_change (self, app, change);
   else if (g_str_equal (kind, "login-address"))
     natterd_accounts_apply_address_failure (self, change);
+}
+
+void
+natterd_server_user_stored_elsewhere (NatterdServer *self,
+                                      NatterdUser   *user,
+                                      NatterdUserOp *op)
+{
+  if (!natterd_directory_rekey_user (self->directory, user, op->stored_id))
+    return;
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-user-adopted", "app", user->app->key, "user", user->user_id, NULL);
+  /* The change the others hear names the stored row. */
+  op->id = op->stored_id;
+  user->max_seq = MAX (user->max_seq, (guint64) op->stored_max_seq);
+  user->tokens_valid_after = MAX (user->tokens_valid_after, op->stored_tokens_valid_after);
+  user->blocked_until = MAX (user->blocked_until, op->stored_blocked_until);
+  for (guint i = 0; user->sessions != NULL && i < user->sessions->len; i++)
+    natterd_session_catch_up (g_ptr_array_index (user->sessions, i));
+}
+
+void
+natterd_server_group_stored_elsewhere (NatterdServer  *self,
+                                       NatterdGroupOp *op)
+{
+  NatterdGroup *group = natterd_directory_lookup_group_id (self->directory, op->id);
+
+  if (group == NULL || !natterd_directory_rekey_group (self->directory, group, op->stored_id))
+    return;
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-group-adopted", "app", group->app->key, "group", group->group_id, NULL);
+  op->id = op->stored_id;
 }
 
 /* ---------------------------------------------------- chatroom changes */
@@ -2155,6 +2185,8 @@ merge_user (gpointer                 data,
     user->blocked_until = MAX (user->blocked_until, record->blocked_until);
   user->tokens_valid_after = MAX (user->tokens_valid_after, record->tokens_valid_after);
   user->max_seq = MAX (user->max_seq, record->max_seq);
+  if (!natterd_user_is_online (user))
+    user->last_seen = MAX (user->last_seen, record->last_seen);
   g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
 }
 

@@ -551,6 +551,28 @@ natterd_directory_add_user_id (NatterdDirectory *self,
   return insert_user (self, app, id, user_id, created);
 }
 
+gboolean
+natterd_directory_rekey_user (NatterdDirectory *self,
+                              NatterdUser      *user,
+                              gint64            id)
+{
+  GHashTableIter iter;
+  NatterdUser *other;
+  gint64 old = user->id;
+
+  if (id == old || g_hash_table_contains (self->users_by_id, &id))
+    return id == old;
+  g_hash_table_remove (self->users_by_id, &user->id);
+  user->id = id;
+  g_hash_table_insert (self->users_by_id, &user->id, user);
+  /* Blacklists name users by id (rare: one pass over the app). */
+  g_hash_table_iter_init (&iter, user->app->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &other))
+    if (other->blacklist != NULL && g_hash_table_remove (other->blacklist, &old))
+      g_hash_table_add (other->blacklist, g_memdup2 (&id, sizeof id));
+  return TRUE;
+}
+
 NatterdUser *
 natterd_directory_lookup_user (NatterdApp *app,
                                const char *user_id)
@@ -646,6 +668,19 @@ natterd_directory_remove_group (NatterdDirectory *self,
 {
   g_hash_table_remove (self->groups_by_id, &group->id);
   g_hash_table_remove (group->app->groups, group->group_id);
+}
+
+gboolean
+natterd_directory_rekey_group (NatterdDirectory *self,
+                               NatterdGroup     *group,
+                               gint64            id)
+{
+  if (id == group->id || g_hash_table_contains (self->groups_by_id, &id))
+    return id == group->id;
+  g_hash_table_remove (self->groups_by_id, &group->id);
+  group->id = id;
+  g_hash_table_insert (self->groups_by_id, &group->id, group);
+  return TRUE;
 }
 
 NatterdMember *
@@ -761,6 +796,7 @@ load_user (gpointer                 data,
   user->tokens_valid_after = record->tokens_valid_after;
   user->blocked_until = record->blocked_until;
   user->max_seq = record->max_seq;
+  user->last_seen = record->last_seen;
   user->stored = TRUE;
 }
 

@@ -180,6 +180,11 @@ NatterdUser      *natterd_directory_add_user_id    (NatterdDirectory   *self,
                                                     gint64              created);
 NatterdUser      *natterd_directory_lookup_user    (NatterdApp         *app,
                                                     const char         *user_id);
+/* Another node stored @user first, under @id: this node names it so from
+ * now on (FALSE, unchanged, if @id names another user here). */
+gboolean          natterd_directory_rekey_user     (NatterdDirectory   *self,
+                                                    NatterdUser        *user,
+                                                    gint64              id);
 NatterdUser      *natterd_directory_lookup_user_id (NatterdDirectory   *self,
                                                     gint64              id);
 
@@ -202,6 +207,10 @@ NatterdGroup     *natterd_directory_add_group_id   (NatterdDirectory   *self,
                                                     gint64              created);
 void              natterd_directory_remove_group   (NatterdDirectory   *self,
                                                     NatterdGroup       *group);
+/* As natterd_directory_rekey_user(). */
+gboolean          natterd_directory_rekey_group    (NatterdDirectory   *self,
+                                                    NatterdGroup       *group,
+                                                    gint64              id);
 NatterdGroup     *natterd_directory_lookup_group_id (NatterdDirectory  *self,
                                                      gint64             id);
 NatterdMember    *natterd_group_add_member         (NatterdGroup       *group,

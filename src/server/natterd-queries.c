@@ -1100,6 +1100,11 @@ query_online_status (NatterdServer                     *self,
 
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = request->user_ids[i];
+      /* Who hides their status (privacy.json, #16) is hidden here too,
+       * neither online nor offline; the devices the asker names (a call's
+       * ringing device, which said so itself) are still answered. */
+      statuses[i].hidden = user != NULL && user != context->user &&
+                           natterd_server_hides_presence (context->server, user);
       /* Whoever blacklisted the asker is offline to them. */
       statuses[i].online = user != NULL && natterd_user_is_online (user) &&
                            !natterd_user_is_blocking (user, context->user);
@@ -1131,6 +1136,11 @@ query_online_status (NatterdServer                     *self,
               statuses[i].device_ids[statuses[i].n_device_ids++] = request->device_ids[d];
               n_devices++;
             }
+        }
+      if (statuses[i].hidden)
+        {
+          statuses[i].online = FALSE;
+          statuses[i].platform = (char *) "";
         }
       pointers[i] = &statuses[i];
     }

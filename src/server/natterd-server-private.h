@@ -289,6 +289,14 @@ void     natterd_server_chatroom_destroy (NatterdServer   *self,
 /* The same, in memory only: another node destroyed it (and stored that). */
 void     natterd_server_chatroom_stored_elsewhere (NatterdServer   *self,
                                                    NatterdChatroom *room);
+/* Another node stored the user or group @op created first, under its
+ * own id (NatterdUserOp.stored_id): this node takes that id, and what the
+ * stored row says (natterd-cluster.c). */
+void     natterd_server_user_stored_elsewhere  (NatterdServer   *self,
+                                                NatterdUser     *user,
+                                                NatterdUserOp   *op);
+void     natterd_server_group_stored_elsewhere (NatterdServer   *self,
+                                                NatterdGroupOp  *op);
 void     natterd_server_chatroom_forget (NatterdServer   *self,
                                          NatterdChatroom *room);
 /* The room, created if new (its row stored; joins wait for it) or renamed
@@ -325,6 +333,10 @@ void     natterd_accounts_apply_address_failure (NatterdServer *server,
 /* Another node's account rows (natterd-cluster.c): what this node keeps
  * of them is applied; passwords and invites never travel (they are read
  * from the store where they are checked). FALSE: nothing to send. */
+/* An account op of this node's is stored: the versions of its rows. */
+void     natterd_accounts_committed      (NatterdServer    *server,
+                                          NatterdApp       *app,
+                                          NatterdAccountOp *op);
 gboolean natterd_accounts_cluster_change (NatterdAccountOp *op,
                                           JsonBuilder      *builder);
 void     natterd_accounts_apply_change  (NatterdServer    *self,

@@ -187,11 +187,16 @@ user_saved (NatterdOp *op,
             gpointer   user_data)
 {
   UserSave *save = user_data;
-  NatterdUser *user = natterd_directory_lookup_user_id (save->server->directory, save->user_id);
+  NatterdUserOp *u = (NatterdUserOp *) op;
+  NatterdApp *app = natterd_directory_lookup_app_id (save->server->directory, u->app_id);
+  /* By name: a save before this one may have taken another node's id. */
+  NatterdUser *user = app != NULL ? natterd_directory_lookup_user (app, u->user_id) : NULL;
 
   if (user != NULL)
     {
       user->saving--;
+      if (op->error == NULL && u->stored_id != 0)
+        natterd_server_user_stored_elsewhere (save->server, user, u);
       if (op->error == NULL)
         user->stored = TRUE;
       /* New users, profiles, blocks: every node knows at once. */
@@ -311,11 +316,13 @@ save_device (NatterdServer    *self,
              DevicesSave      *save,
              NatterdSession   *session)
 {
+  NatterdUser *user = natterd_session_get_user (session);
   NatterdDeviceRecord record = {
-    .user_id = natterd_session_get_user (session)->id,
+    .user_id = user->id,
     .device_id = g_strdup (natterd_session_get_device_id (session)),
     .platform = g_strdup (natterd_session_get_platform (session)),
-    .last_seen = natterd_now_ms (),
+    /* Offline: when it went (what a node started later answers, #16). */
+    .last_seen = !natterd_user_is_online (user) && user->last_seen > 0 ? user->last_seen : natterd_now_ms (),
     .acked_seq = natterd_session_get_acked_seq (session),
   };
 
@@ -421,8 +428,8 @@ session_disconnected (NatterdServer  *self,
         }
     }
 
-  if (natterd_session_has_unsaved_ack (session))
-    device_dirty (self, session);
+  /* Its last seen is stored with it. */
+  device_dirty (self, session);
   if (self->cluster != NULL)
     natterd_cluster_session_disconnected (self->cluster, session);
 

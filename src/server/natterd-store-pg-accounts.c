@@ -32,6 +32,30 @@ natterd_store_pg_write_account (PGconn            *conn,
       natterd_pg_params_text (&params, row->kind);
       natterd_pg_params_text (&params, row->owner);
       natterd_pg_params_text (&params, row->name);
+      if (row->value != NULL && !(i == 0 && row->only_new) && g_str_equal (row->kind, "account"))
+        {
+          /* The settings it changes over the stored row, whatever node
+           * wrote that, and the row's version one up: every node keeps
+           * the row of the highest version it heard of (natterd-accounts.c). */
+          natterd_pg_params_text (&params, row->value);
+          natterd_pg_params_text (&params, row->patch != NULL ? row->patch : row->value);
+          result = natterd_pg_query (conn,
+                                     "INSERT INTO account_rows (app_id, kind, owner, name, value)"
+                                     " VALUES ($1, $2, $3, $4, jsonb_set ($5::jsonb, '{v}', '1')::text)"
+                                     " ON CONFLICT (app_id, kind, owner, name) DO UPDATE SET value ="
+                                     " jsonb_set (account_rows.value::jsonb || $6::jsonb, '{v}',"
+                                     "  to_jsonb (COALESCE ((account_rows.value::jsonb ->> 'v')::bigint, 0) + 1))::text"
+                                     " RETURNING value", &params, error);
+          if (result == NULL)
+            return FALSE;
+          if (PQntuples (result) == 1)
+            {
+              g_free (row->value);
+              row->value = natterd_pg_text (result, 0, 0);
+            }
+          PQclear (result);
+          continue;
+        }
       if (row->value != NULL)
         {
           natterd_pg_params_text (&params, row->value);
@@ -89,6 +113,40 @@ natterd_store_pg_read_account_rows (PGconn                  *conn,
   return TRUE;
 }
 
+/* Rows of client addresses whose window ended, deleted per count at most:
+ * the table holds the addresses of the last login-lockout period. */
+#define ADDRESSES_PRUNED 16
+
+static gboolean
+write_login_address (PGconn          *conn,
+                     NatterdLoginOp  *op,
+                     GError         **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_text (&params, op->address);
+  natterd_pg_params_int (&params, op->now);
+  natterd_pg_params_int (&params, op->address_window);
+  natterd_pg_params_int (&params, ADDRESSES_PRUNED);
+  /* A window that ended starts a new one at 1. */
+  result = natterd_pg_query (conn,
+                             "WITH gone AS (DELETE FROM login_addresses WHERE address IN"
+                             "  (SELECT address FROM login_addresses WHERE window_end < $2::bigint"
+                             "   AND address <> $1 LIMIT $4))"
+                             " INSERT INTO login_addresses (address, failures, window_end)"
+                             " VALUES ($1, 1, $2::bigint + $3::bigint) ON CONFLICT (address) DO UPDATE SET"
+                             " failures = CASE WHEN login_addresses.window_end <= $2::bigint THEN 1"
+                             "  ELSE login_addresses.failures + 1 END,"
+                             " window_end = CASE WHEN login_addresses.window_end <= $2::bigint"
+                             "  THEN $2::bigint + $3::bigint ELSE login_addresses.window_end END",
+                             &params, error);
+  if (result == NULL)
+    return FALSE;
+  PQclear (result);
+  return TRUE;
+}
+
 gboolean
 natterd_store_pg_write_login (PGconn          *conn,
                               NatterdLoginOp  *op,
@@ -96,6 +154,13 @@ natterd_store_pg_write_login (PGconn          *conn,
 {
   PgParams params = { 0 };
   PGresult *result;
+
+  if (op->address != NULL && op->failed && !write_login_address (conn, op, error))
+    return FALSE;
+  op->failures = 0;
+  op->locked_until = 0;
+  if (op->user_id == NULL)
+    return TRUE;
 
   natterd_pg_params_int (&params, op->app_id);
   natterd_pg_params_text (&params, op->user_id);
@@ -151,6 +216,22 @@ natterd_store_pg_read_login (PGconn            *conn,
   PgParams params = { 0 };
   PGresult *result;
 
+  if (read->address != NULL && !read->release)
+    {
+      PgParams address = { 0 };
+
+      natterd_pg_params_text (&address, read->address);
+      result = natterd_pg_query (conn, "SELECT failures, window_end FROM login_addresses WHERE address = $1",
+                                 &address, error);
+      if (result == NULL)
+        return FALSE;
+      if (PQntuples (result) == 1)
+        {
+          read->address_failures = (guint) natterd_pg_int (result, 0, 0);
+          read->address_window_end = natterd_pg_int (result, 0, 1);
+        }
+      PQclear (result);
+    }
   natterd_pg_params_int (&params, read->app_id);
   natterd_pg_params_text (&params, read->user_id);
   if (read->release)

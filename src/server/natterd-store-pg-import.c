@@ -33,8 +33,10 @@ table_clear (gpointer data)
   g_free (table->columns);
 }
 
-/* Tables only PostgreSQL has: a cluster's own state, nothing to copy. */
-static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "webhook_leases", NULL };
+/* Tables only PostgreSQL has: a cluster's own state, nothing to copy
+ * (login_addresses: a single node counts client addresses in memory). */
+static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "webhook_leases", "login_addresses",
+                                               NULL };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void

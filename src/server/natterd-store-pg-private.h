@@ -29,6 +29,8 @@ enum {
   PW_INSERT_INBOX,
   PW_INSERT_HOUR,
   PW_UPSERT_USER,
+  PW_CREATE_USER,
+  PW_FIND_USER,
   PW_UPSERT_DEVICE,
   PW_GET_MESSAGE,
   PW_RECALL_MESSAGE,
@@ -40,6 +42,8 @@ enum {
   PW_REMOVE_CONVERSATION,
   PW_CLEAR_UNREAD,
   PW_UPSERT_GROUP,
+  PW_CREATE_GROUP,
+  PW_FIND_GROUP,
   PW_DELETE_GROUP,
   PW_DELETE_GROUP_MEMBERS,
   PW_ADD_MEMBER,
@@ -143,6 +147,11 @@ struct _NatterdStorePg
   gint64        last_hour;
   gboolean      began;          /* BEGIN sent: it goes with the batch's first statements */
   GPtrArray    *keep;           /* texts the deferred statements of the batch point to */
+  /* Writer thread: ids this node gave a user or group that another node
+   * had stored first under its own id (gint64 → gint64): ops queued
+   * before the main thread took the stored id are written with it. */
+  GHashTable   *adopted_users;
+  GHashTable   *adopted_groups;
 };
 
 extern const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS];

@@ -215,6 +215,13 @@ static const char * const migrations[] = {
   "  reader_id BIGINT NOT NULL,"
   "  read_time BIGINT NOT NULL,"
   "  PRIMARY KEY (message_id, reader_id));",
+  /* 7: wrong passwords per client address, counted where every node sees
+   * them (login-address-limit holds across the nodes while NATS is down) */
+  "CREATE TABLE login_addresses ("
+  "  address TEXT COLLATE \"C\" PRIMARY KEY,"
+  "  failures INTEGER NOT NULL,"
+  "  window_end BIGINT NOT NULL);"
+  "CREATE INDEX login_addresses_window_end ON login_addresses (window_end);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
@@ -382,8 +389,11 @@ natterd_store_pg_load_rows (PGconn                 *conn,
     const char *sql;
     int         n_keys;
   } queries[] = {
+    /* Last seen: its devices' latest (a node started after the user went
+     * offline answers it too, #16), by the devices' primary key. */
     { "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-      " max_seq FROM users WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
+      " max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id)"
+      " FROM users WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
     { "SELECT id, app_id, group_id, name, created FROM groups WHERE id > $1::bigint ORDER BY id LIMIT $2", 1 },
     { "SELECT group_id, user_id, joined, gag_until FROM group_members"
       " WHERE (group_id, user_id) > ($1::bigint, $2::bigint) ORDER BY group_id, user_id LIMIT $3", 2 },
@@ -439,6 +449,7 @@ natterd_store_pg_load_rows (PGconn                 *conn,
                       .tokens_valid_after = natterd_pg_int (r, i, 6),
                       .blocked_until = natterd_pg_int (r, i, 7),
                       .max_seq = (guint64) natterd_pg_int (r, i, 8),
+                      .last_seen = natterd_pg_int (r, i, 9),
                     };
                     sink->user (data, &user);
                   }

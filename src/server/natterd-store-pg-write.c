@@ -50,6 +50,13 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, portrait_uri = excluded.portrait_uri,"
     " tokens_valid_after = excluded.tokens_valid_after, blocked_until = excluded.blocked_until"
     " WHERE users.app_id = excluded.app_id AND users.user_id = excluded.user_id",
+  /* A new user: a row of another node's for the same user stands (it
+   * was there first, under that node's id), and this node takes its id. */
+  [PW_CREATE_USER] =
+    "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
+    " blocked_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+  [PW_FIND_USER] =
+    "SELECT id, max_seq, tokens_valid_after, blocked_until FROM users WHERE app_id = $1 AND user_id = $2",
   [PW_UPSERT_DEVICE] =
     "INSERT INTO devices (user_id, device_id, platform, last_seen, acked_seq)"
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device_id) DO UPDATE SET"
@@ -88,6 +95,11 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_UPSERT_GROUP] =
     "INSERT INTO groups (id, app_id, group_id, name, created) VALUES ($1, $2, $3, $4, $5)"
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+  /* As PW_CREATE_USER. */
+  [PW_CREATE_GROUP] =
+    "INSERT INTO groups (id, app_id, group_id, name, created) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT DO NOTHING RETURNING id",
+  [PW_FIND_GROUP] = "SELECT id FROM groups WHERE app_id = $1 AND group_id = $2",
   [PW_DELETE_GROUP] = "DELETE FROM groups WHERE id = $1",
   [PW_DELETE_GROUP_MEMBERS] = "DELETE FROM group_members WHERE group_id = $1",
   [PW_ADD_MEMBER] =
@@ -385,6 +397,8 @@ natterd_store_pg_writer_finalize (NatterdStorePg *self)
   g_clear_pointer (&self->ids, g_array_unref);
   g_clear_pointer (&self->pending_inbox, g_array_unref);
   g_clear_pointer (&self->keep, g_ptr_array_unref);
+  g_clear_pointer (&self->adopted_users, g_hash_table_unref);
+  g_clear_pointer (&self->adopted_groups, g_hash_table_unref);
 }
 
 static PGresult *
@@ -1382,6 +1396,251 @@ write_prune (NatterdStorePg  *self,
   return TRUE;
 }
 
+/* ------------------------------------------------------ rows of two nodes */
+
+/* Two nodes that did not hear of each other yet (NATS down, or the
+ * moment before its change arrives) may both create a user or group:
+ * each under an id of its own share (node_slots), the same (app, name).
+ * The second INSERT (@create, its @params) finds the first's row: that
+ * id is the one both use from then on. Returns 1 when another row was
+ * found (its columns in *@found, @find's), 0 when @id's row is stored
+ * (new, or this node's own already), -1 on error. */
+static int
+create_row (NatterdStorePg  *self,
+            int              create,
+            PgParams        *params,
+            int              find,
+            gint64           id,
+            gint64           app_id,
+            const char      *name_id,
+            PGresult       **found,
+            GError         **error)
+{
+  PgParams find_params = { 0 };
+  PGresult *result = run (self, create, params, error);
+  gboolean inserted;
+
+  if (result == NULL)
+    return -1;
+  inserted = PQntuples (result) == 1;
+  PQclear (result);
+  if (inserted)
+    return 0;
+
+  /* A statement of its own: its snapshot has the row the INSERT waited for. */
+  natterd_pg_params_int (&find_params, app_id);
+  natterd_pg_params_text (&find_params, name_id);
+  result = run (self, find, &find_params, error);
+  if (result == NULL)
+    return -1;
+  if (PQntuples (result) != 1)
+    {
+      PQclear (result);
+      g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                   "Id %" G_GINT64_FORMAT " is taken by another row", id);
+      return -1;
+    }
+  if (natterd_pg_int (result, 0, 0) == id)
+    {
+      /* This node's own row (a create tried again): updated as usual. */
+      PQclear (result);
+      return 0;
+    }
+  *found = result;
+  return 1;
+}
+
+static void
+adopt (GHashTable **table,
+       gint64       id,
+       gint64       stored_id)
+{
+  if (*table == NULL)
+    *table = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_hash_table_insert (*table, g_memdup2 (&id, sizeof id), g_memdup2 (&stored_id, sizeof stored_id));
+}
+
+static void
+remap_id (GHashTable *table,
+          gint64     *id)
+{
+  gint64 *stored = g_hash_table_lookup (table, id);
+
+  if (stored != NULL)
+    *id = *stored;
+}
+
+static void
+remap_ids (GHashTable *table,
+           GArray     *ids)
+{
+  for (guint i = 0; ids != NULL && i < ids->len; i++)
+    remap_id (table, &g_array_index (ids, gint64, i));
+}
+
+static void
+remap_publish (GHashTable       *users,
+               NatterdPublishOp *p)
+{
+  if (p == NULL)
+    return;
+  remap_id (users, &p->sender_id);
+  for (guint i = 0; i < p->recipients->len; i++)
+    remap_id (users, &g_array_index (p->recipients, NatterdRecipient, i).user_id);
+  remap_ids (users, p->mention_ids);
+  for (guint i = 0; p->read_messages != NULL && i < p->read_messages->len; i++)
+    remap_id (users, &g_array_index (p->read_messages, NatterdReadMessage, i).sender_id);
+}
+
+/* @op as the stored ids name its users and groups: ops queued before the
+ * main thread took the stored id name this node's (never stored). */
+static void
+remap_op (NatterdStorePg *self,
+          NatterdOp      *op)
+{
+  GHashTable *users = self->adopted_users;
+
+  if (op->kind == NATTERD_OP_MEMBERS && self->adopted_groups != NULL)
+    remap_id (self->adopted_groups, &((NatterdMembersOp *) op)->group_id);
+  /* A create keeps its id: written again (a batch retried op by op), it
+   * finds the stored row and says so again (stored_id). */
+  else if (op->kind == NATTERD_OP_GROUP && self->adopted_groups != NULL && !((NatterdGroupOp *) op)->create)
+    remap_id (self->adopted_groups, &((NatterdGroupOp *) op)->id);
+  if (users == NULL)
+    return;
+  switch (op->kind)
+    {
+    case NATTERD_OP_USER:
+      if (!((NatterdUserOp *) op)->create)
+        remap_id (users, &((NatterdUserOp *) op)->id);
+      break;
+    case NATTERD_OP_PUBLISH:
+      remap_publish (users, (NatterdPublishOp *) op);
+      break;
+    case NATTERD_OP_RECALL:
+      remap_id (users, &((NatterdRecallOp *) op)->sender_id);
+      remap_publish (users, ((NatterdRecallOp *) op)->command);
+      break;
+    case NATTERD_OP_CONVERSATION:
+      remap_id (users, &((NatterdConversationOp *) op)->user_id);
+      break;
+    case NATTERD_OP_MEMBERS:
+      remap_ids (users, ((NatterdMembersOp *) op)->user_ids);
+      break;
+    case NATTERD_OP_BLACKLIST:
+      remap_id (users, &((NatterdBlacklistOp *) op)->user_id);
+      remap_ids (users, ((NatterdBlacklistOp *) op)->blocked_ids);
+      break;
+    case NATTERD_OP_DEVICES:
+      {
+        GArray *devices = ((NatterdDevicesOp *) op)->devices;
+
+        for (guint i = 0; i < devices->len; i++)
+          remap_id (users, &g_array_index (devices, NatterdDeviceRecord, i).user_id);
+      }
+      break;
+    case NATTERD_OP_MEDIA:
+      remap_id (users, &((NatterdMediaOp *) op)->uploader_id);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+user_params (PgParams      *params,
+             NatterdUserOp *u)
+{
+  natterd_pg_params_int (params, u->id);
+  natterd_pg_params_int (params, u->app_id);
+  natterd_pg_params_text (params, u->user_id);
+  natterd_pg_params_text (params, u->name != NULL ? u->name : "");
+  natterd_pg_params_text (params, u->portrait_uri != NULL ? u->portrait_uri : "");
+  natterd_pg_params_int (params, u->created);
+  natterd_pg_params_int (params, u->tokens_valid_after);
+  natterd_pg_params_int (params, u->blocked_until);
+}
+
+static gboolean
+write_user (NatterdStorePg  *self,
+            NatterdUserOp   *u,
+            GError         **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+  gboolean stored;
+
+  u->stored_id = 0;
+  if (u->create)
+    {
+      PGresult *found = NULL;
+      int outcome;
+
+      user_params (&params, u);
+      outcome = create_row (self, PW_CREATE_USER, &params, PW_FIND_USER, u->id, u->app_id, u->user_id,
+                            &found, error);
+      if (outcome < 0)
+        return FALSE;
+      if (outcome > 0)
+        {
+          /* The stored row stands as it is, its profile and blocks too. */
+          u->stored_id = natterd_pg_int (found, 0, 0);
+          u->stored_max_seq = natterd_pg_int (found, 0, 1);
+          u->stored_tokens_valid_after = natterd_pg_int (found, 0, 2);
+          u->stored_blocked_until = natterd_pg_int (found, 0, 3);
+          PQclear (found);
+          adopt (&self->adopted_users, u->id, u->stored_id);
+          return TRUE;
+        }
+      params = (PgParams) { 0 };
+    }
+  user_params (&params, u);
+  result = run (self, PW_UPSERT_USER, &params, error);
+  if (result == NULL)
+    return FALSE;
+  stored = changes (result) == 1;
+  PQclear (result);
+  /* The id is another user's: another node gave it out meanwhile. */
+  if (!stored)
+    g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                 "User id %" G_GINT64_FORMAT " is taken by another user", u->id);
+  return stored;
+}
+
+static gboolean
+write_group_row (NatterdStorePg  *self,
+                 NatterdGroupOp  *g,
+                 GError         **error)
+{
+  PgParams params = { 0 };
+  int outcome = 0;
+
+  natterd_pg_params_int (&params, g->id);
+  natterd_pg_params_int (&params, g->app_id);
+  natterd_pg_params_text (&params, g->group_id);
+  natterd_pg_params_text (&params, g->name != NULL ? g->name : "");
+  natterd_pg_params_int (&params, g->created);
+  g->stored_id = 0;
+  if (g->create)
+    {
+      PGresult *found = NULL;
+      PgParams create;
+
+      natterd_pg_params_copy (&create, &params);
+      outcome = create_row (self, PW_CREATE_GROUP, &create, PW_FIND_GROUP, g->id, g->app_id, g->group_id,
+                            &found, error);
+      if (outcome > 0)
+        {
+          g->stored_id = natterd_pg_int (found, 0, 0);
+          PQclear (found);
+          adopt (&self->adopted_groups, g->id, g->stored_id);
+        }
+    }
+  if (outcome != 0)
+    return outcome > 0;
+  return run_done (self, PW_UPSERT_GROUP, &params, error);
+}
+
 static gboolean
 write_one (NatterdStorePg  *self,
            NatterdOp       *op,
@@ -1407,30 +1666,7 @@ write_one (NatterdStorePg  *self,
       return write_conversation (self, (NatterdConversationOp *) op, error);
 
     case NATTERD_OP_USER:
-      {
-        NatterdUserOp *u = (NatterdUserOp *) op;
-        PGresult *result;
-        gboolean stored;
-
-        natterd_pg_params_int (&params, u->id);
-        natterd_pg_params_int (&params, u->app_id);
-        natterd_pg_params_text (&params, u->user_id);
-        natterd_pg_params_text (&params, u->name != NULL ? u->name : "");
-        natterd_pg_params_text (&params, u->portrait_uri != NULL ? u->portrait_uri : "");
-        natterd_pg_params_int (&params, u->created);
-        natterd_pg_params_int (&params, u->tokens_valid_after);
-        natterd_pg_params_int (&params, u->blocked_until);
-        result = run (self, PW_UPSERT_USER, &params, error);
-        if (result == NULL)
-          return FALSE;
-        stored = changes (result) == 1;
-        PQclear (result);
-        /* The id is another user's: another node gave it out meanwhile. */
-        if (!stored)
-          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
-                       "User id %" G_GINT64_FORMAT " is taken by another user", u->id);
-        return stored;
-      }
+      return write_user (self, (NatterdUserOp *) op, error);
 
     case NATTERD_OP_DEVICES:
       {
@@ -1473,12 +1709,7 @@ write_one (NatterdStorePg  *self,
             return run_done (self, PW_DELETE_GROUP_MEMBERS, &params, error) &&
                    run_done (self, PW_DELETE_GROUP, &params, error);
           }
-        natterd_pg_params_int (&params, g->id);
-        natterd_pg_params_int (&params, g->app_id);
-        natterd_pg_params_text (&params, g->group_id);
-        natterd_pg_params_text (&params, g->name != NULL ? g->name : "");
-        natterd_pg_params_int (&params, g->created);
-        return run_done (self, PW_UPSERT_GROUP, &params, error);
+        return write_group_row (self, g, error);
       }
 
     case NATTERD_OP_MEMBERS:
@@ -1615,16 +1846,29 @@ natterd_store_pg_write (NatterdStore  *store,
     {
       guint run_length = 0;
 
+      /* Each op as it is written: one before it (in this batch or an
+       * earlier one) may have adopted an id it names. */
+      gboolean remap = self->adopted_users != NULL || self->adopted_groups != NULL;
+
       while (i + run_length < n_ops && is_publish (ops[i + run_length]))
-        run_length++;
+        {
+          if (remap)
+            remap_op (self, ops[i + run_length]);
+          run_length++;
+        }
       if (run_length > 0)
         {
           if (!write_publishes (self, ops + i, run_length, error))
             goto failed;
           i += run_length;
         }
-      else if (!write_one (self, ops[i++], error))
-        goto failed;
+      else
+        {
+          if (remap)
+            remap_op (self, ops[i]);
+          if (!write_one (self, ops[i++], error))
+            goto failed;
+        }
     }
 
   final = g_ptr_array_new_with_free_func (g_free);

@@ -337,8 +337,9 @@ natterd_store_sqlite_load (NatterdStore           *store,
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
   static const char * const queries[] = {
+    /* Last seen: its devices' latest (#16). */
     "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-    " max_seq FROM users",
+    " max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id) FROM users",
     "SELECT id, app_id, group_id, name, created FROM groups",
     "SELECT group_id, user_id, joined, gag_until FROM group_members",
     "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",
@@ -377,6 +378,7 @@ natterd_store_sqlite_load (NatterdStore           *store,
                   .tokens_valid_after = sqlite3_column_int64 (stmt, 6),
                   .blocked_until = sqlite3_column_int64 (stmt, 7),
                   .max_seq = (guint64) sqlite3_column_int64 (stmt, 8),
+                  .last_seen = sqlite3_column_int64 (stmt, 9),
                 };
                 sink->user (data, &user);
               }

@@ -299,6 +299,7 @@ natterd_account_row_free (gpointer data)
   g_free (row->owner);
   g_free (row->name);
   g_free (row->value);
+  g_free (row->patch);
   g_free (row);
 }
 
@@ -517,6 +518,7 @@ natterd_op_free (NatterdOp *op)
       break;
     case NATTERD_OP_LOGIN:
       g_free (((NatterdLoginOp *) op)->user_id);
+      g_free (((NatterdLoginOp *) op)->address);
       break;
     case NATTERD_OP_BARRIER:
     case NATTERD_OP_PRUNE:
@@ -655,6 +657,7 @@ natterd_read_free (NatterdRead *read)
     case NATTERD_READ_LOGIN:
       g_free (((NatterdLoginRead *) read)->user_id);
       g_free (((NatterdLoginRead *) read)->hash);
+      g_free (((NatterdLoginRead *) read)->address);
       break;
     case NATTERD_READ_USER_GROUPS:
       g_array_unref (((NatterdUserGroupsRead *) read)->group_ids);

@@ -159,6 +159,7 @@ typedef struct
   gint64      tokens_valid_after;
   gint64      blocked_until;
   guint64     max_seq;
+  gint64      last_seen;        /* ms, its devices' latest; 0 unknown */
 } NatterdUserRecord;
 
 /* Everything natterd keeps in memory, handed over once at start-up. */
@@ -264,6 +265,12 @@ typedef struct
    * (a failed one makes later ops naming the user fail too, until a
    * user op with @create set succeeds). */
   gboolean  create;
+  /* out, of @create: the id another node stored the same user under
+   * first (0: @id's row was stored); this node takes it (PostgreSQL). */
+  gint64    stored_id;
+  gint64    stored_max_seq;
+  gint64    stored_tokens_valid_after;
+  gint64    stored_blocked_until;
 } NatterdUserOp;
 
 typedef struct
@@ -399,6 +406,8 @@ typedef struct
   /* A new group: until its row is stored no member row names it (as
    * NatterdUserOp.create). */
   gboolean  create;
+  /* out, of @create: as NatterdUserOp.stored_id */
+  gint64    stored_id;
 } NatterdGroupOp;
 
 typedef enum {
@@ -491,6 +500,11 @@ typedef struct
   char     *owner;
   char     *name;
   char     *value;              /* NULL: the row is deleted */
+  /* "account" rows: the settings this write changes (a JSON object), or
+   * NULL for all of @value. A shared store (PostgreSQL) merges them into
+   * the stored row, counts its version ("v"), and sets @value to the row
+   * as stored: two nodes each changing one setting keep both. */
+  char     *patch;
   /* Conditions, on the op's first row only: the row must not exist yet
    * (insert), or must exist (delete). When it fails, the op writes
    * nothing and sets @conflict. */
@@ -523,6 +537,12 @@ typedef struct
   gint64     lockout;           /* ms */
   guint      failures;          /* out: wrong passwords in a row */
   gint64     locked_until;      /* out: ms, 0: not locked */
+  /* A shared store (PostgreSQL) only: a wrong password's client address,
+   * counted there for every node ([limits] login-address-limit), in a
+   * window of @address_window ms from its first; @user_id may then be
+   * NULL (a guess at an unknown user). */
+  char      *address;
+  gint64     address_window;
 } NatterdLoginOp;
 
 /* Appends a row to @op (@value NULL: delete). */
@@ -778,6 +798,10 @@ typedef struct
   gboolean    release;          /* in */
   gboolean    claimed;          /* out: give it back when the check ends */
   gboolean    busy;             /* out: another node checks this account's password now */
+  /* PostgreSQL: the client address's wrong passwords (NatterdLoginOp) */
+  char       *address;          /* in; NULL: not read */
+  guint       address_failures; /* out */
+  gint64      address_window_end; /* out: ms */
 } NatterdLoginRead;
 
 /* The groups @user_id (users.id) is in, found by the index on

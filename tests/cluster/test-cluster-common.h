@@ -232,6 +232,29 @@ cluster_client (Cluster          *cluster,
 }
 
 /* The next Deliver on @client, skipping other frames; asserts its content. */
+/* @user's last seen as @client's node answers a subscription (0:
+ * unknown). */
+static inline gint64
+last_seen_of (NatterTestClient *client,
+              const char       *user)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__SubscribeRequest subscribe = NATTER__SUBSCRIBE_REQUEST__INIT;
+  char *ids[] = { (char *) user };
+  g_autoptr(NatterFrame) result = NULL;
+
+  subscribe.user_ids = ids;
+  subscribe.n_user_ids = 1;
+  subscribe.expiry = 3600;
+  query.method_case = NATTER__QUERY__METHOD_SUBSCRIBE;
+  query.subscribe = &subscribe;
+  result = natter_test_client_query (client, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpuint (result->result->subscribe->n_statuses, ==, 1);
+  g_assert_false (result->result->subscribe->statuses[0]->online);
+  return result->result->subscribe->statuses[0]->last_seen;
+}
+
 static inline NatterFrame *
 cluster_expect_deliver (NatterTestClient *client,
                         const char       *content)

@@ -374,6 +374,128 @@ blocked_on (NatterTestServer *node)
   return g_string_free (g_steal_pointer (&list), FALSE);
 }
 
+static gboolean
+online_code_ok (gpointer data)
+{
+  NatterTestServer *node = data;
+  g_autoptr(JsonObject) reply = natter_test_server_api (node, NULL, "user/getToken", "userId", "wren", NULL);
+
+  return json_object_get_int_member (reply, "code") == 200;
+}
+
+/* @data's node lists both of the group "both"'s members: it read what
+ * the other node stored while they were apart. */
+static gboolean
+both_members_known (gpointer data)
+{
+  g_autoptr(JsonObject) reply = natter_test_server_api (data, NULL, "group/user/query", "groupId", "both", NULL);
+
+  return json_object_get_int_member (reply, "code") == 200 &&
+         json_array_get_length (json_object_get_array_member (reply, "users")) == 2;
+}
+
+/* wren and the group "both" made on a and on b while they could not hear
+ * each other: the second node's row clashed with the first's (another id
+ * for the same user or group) and every later call about them failed on
+ * that node. It takes the stored row's id instead: wren is usable on both
+ * nodes, the group has both members, one row each. */
+static void
+test_same_rows_while_apart (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *wren_a = NULL;
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) wren = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) group_ack = NULL;
+  g_autoptr(NatterFrame) got = NULL;
+  g_autoptr(NatterFrame) in_group = NULL;
+  g_autofree char *users = NULL;
+  g_autofree char *groups = NULL;
+  g_autofree char *members = NULL;
+
+  g_free (natter_test_server_get_token (pair->b, "bob"));
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  wren_a = natter_test_server_get_token (pair->a, "wren");
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "bob",
+                                    "groupId", "both", "groupName", "Both", NULL));
+  /* b's first try may meet a's row: it answers once it took a's id. */
+  g_assert_true (natter_test_wait (online_code_ok, pair->b, NATTER_TEST_TIMEOUT_MS));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/create", "userId", "wren",
+                                    "groupId", "both", "groupName", "Both", NULL));
+
+  users = natter_test_pg_query (pair->pg, "natter", "SELECT count(*) FROM users WHERE user_id = 'wren'");
+  g_assert_cmpstr (users, ==, "1");
+  groups = natter_test_pg_query (pair->pg, "natter", "SELECT count(*) FROM groups WHERE group_id = 'both'");
+  g_assert_cmpstr (groups, ==, "1");
+  members = natter_test_pg_query (pair->pg, "natter",
+                                  "SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id"
+                                  " WHERE g.group_id = 'both'");
+  g_assert_cmpstr (members, ==, "2");
+
+  /* wren on b, with a's token, hears bob (on a) privately and in the group. */
+  natter_test_nats_restart (pair->nats);
+  cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  g_assert_true (natter_test_wait (both_members_known, pair->a, NATTER_TEST_TIMEOUT_MS));
+  wren = cluster_connect (pair->b, wren_a);
+  ack = natter_test_client_send_message (bob, 1, "wren", "RC:TxtMsg", "{\"content\":\"to wren\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  got = cluster_expect_deliver (wren, "{\"content\":\"to wren\"}");
+  group_ack = natter_test_client_send_message (bob, 3, "both", "RC:TxtMsg", "{\"content\":\"to both\"}");
+  g_assert_cmpint (group_ack->publish_ack->code, ==, 0);
+  in_group = cluster_expect_deliver (wren, "{\"content\":\"to both\"}");
+}
+
+typedef struct
+{
+  NatterTestPg *pg;
+  gint64        at_least;
+} SeenWait;
+
+static gboolean
+last_seen_stored (gpointer data)
+{
+  SeenWait *wait = data;
+  g_autofree char *seen = natter_test_pg_query (wait->pg, "natter",
+                                                "SELECT COALESCE (max (d.last_seen), 0) FROM devices d"
+                                                " JOIN users u ON u.id = d.user_id WHERE u.user_id = 'alice'");
+
+  return g_ascii_strtoll (seen, NULL, 10) >= wait->at_least;
+}
+
+/* A node started after alice went offline (on a) answers her last seen
+ * as a does, from the store: it was 0 (unknown) there. */
+static void
+test_last_seen_from_store (void)
+{
+  g_autoptr(Pair) pair = pair_new ();
+  g_autofree char *alice_token = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_a = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestServer) c = NULL;
+  g_autoptr(NatterTestClient) bob_c = NULL;
+  NatterTestClient *alice = cluster_connect (pair->a, alice_token);
+  SeenWait wait = { pair->pg, 0 };
+  gint64 seen_a;
+
+  g_assert_true (natter_test_wait (b_online_on_a, pair, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_free (alice);
+  g_assert_true (natter_test_wait (a_offline, pair, NATTER_TEST_TIMEOUT_MS));
+  seen_a = last_seen_of (bob_a, "alice");
+  g_assert_cmpint (seen_a, >, 0);
+  /* Stored with her device's row (within the devices' flush interval). */
+  wait.at_least = seen_a;
+  g_assert_true (natter_test_wait (last_seen_stored, &wait, NATTER_TEST_TIMEOUT_MS));
+
+  c = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=c\n");
+  cluster_wait_navi (c, "c,a,b", NATTER_TEST_TIMEOUT_MS);
+  bob_c = cluster_connect (c, bob_token);
+  g_assert_cmpint (last_seen_of (bob_c, "alice"), ==, seen_a);
+}
+
 typedef struct
 {
   NatterTestServer *node;
@@ -748,6 +870,8 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/connect-head", test_connect_head);
   g_test_add_func ("/cluster/pg/changes-after-outage", test_changes_after_outage);
   g_test_add_func ("/cluster/pg/chatroom-from-other-node", test_chatroom_from_other_node);
+  g_test_add_func ("/cluster/pg/same-rows-while-apart", test_same_rows_while_apart);
+  g_test_add_func ("/cluster/pg/last-seen-from-store", test_last_seen_from_store);
   g_test_add_func ("/cluster/pg/paged-refresh", test_paged_refresh);
   g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);

@@ -130,29 +130,6 @@ test_online_query (void)
   g_assert_false (result->result->online_status->statuses[1]->online);
 }
 
-/* @user's last seen as @client's node answers a subscription (0:
- * unknown). */
-static gint64
-last_seen_of (NatterTestClient *client,
-              const char       *user)
-{
-  Natter__Query query = NATTER__QUERY__INIT;
-  Natter__SubscribeRequest subscribe = NATTER__SUBSCRIBE_REQUEST__INIT;
-  char *ids[] = { (char *) user };
-  g_autoptr(NatterFrame) result = NULL;
-
-  subscribe.user_ids = ids;
-  subscribe.n_user_ids = 1;
-  subscribe.expiry = 3600;
-  query.method_case = NATTER__QUERY__METHOD_SUBSCRIBE;
-  query.subscribe = &subscribe;
-  result = natter_test_client_query (client, &query);
-  g_assert_cmpint (result->result->code, ==, 0);
-  g_assert_cmpuint (result->result->subscribe->n_statuses, ==, 1);
-  g_assert_false (result->result->subscribe->statuses[0]->online);
-  return result->result->subscribe->statuses[0]->last_seen;
-}
-
 /* Last seen is the time the node that held the last session says it
  * went: every node answers the same (#16), also for a session held by a
  * node that says so over NATS. */

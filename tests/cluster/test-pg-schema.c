@@ -55,7 +55,8 @@ test_versions (void)
                               "SELECT string_agg (tablename, ',' ORDER BY tablename) FROM pg_tables"
                               " WHERE schemaname = 'public'");
   g_assert_cmpstr (out, ==, "account_logins,account_rows,api_nonces,apps,blacklist,chatrooms,conversations,devices,"
-                            "group_members,groups,hours,inbox,media,message_readers,messages,natterd_schema,node_slots,timeline_clock,"
+                            "group_members,groups,hours,inbox,login_addresses,media,message_readers,messages,natterd_schema,node_slots,"
+                            "timeline_clock,"
                             "timeline_members,timeline_mentions,timelines,users,webhook_events,webhook_leases");
   g_clear_pointer (&out, g_free);
   /* A user's groups by index (schema 4). */

@@ -224,6 +224,45 @@ test_limits (void)
   assert_subscribe_code (alice, (const char * const[]) { "u2", NULL }, 60, NATTER_CODE_OK);
 }
 
+/* The online_status query about @user, naming @device if not NULL. */
+static void
+assert_online_status (NatterTestClient *client,
+                      const char       *user,
+                      const char       *device,
+                      gboolean          online,
+                      gboolean          hidden,
+                      const char       *device_online)
+{
+  Natter__Query query = NATTER__QUERY__INIT;
+  Natter__OnlineStatusRequest request = NATTER__ONLINE_STATUS_REQUEST__INIT;
+  char *users[] = { (char *) user };
+  char *devices[] = { (char *) device };
+  g_autoptr(NatterFrame) result = NULL;
+  Natter__OnlineStatus *status;
+
+  request.user_ids = users;
+  request.n_user_ids = 1;
+  request.device_ids = devices;
+  request.n_device_ids = device != NULL ? 1 : 0;
+  query.method_case = NATTER__QUERY__METHOD_ONLINE_STATUS;
+  query.online_status = &request;
+  result = natter_test_client_query (client, &query);
+  g_assert_cmpint (result->result->code, ==, 0);
+  g_assert_cmpuint (result->result->online_status->n_statuses, ==, 1);
+  status = result->result->online_status->statuses[0];
+  g_assert_cmpint (status->online, ==, online);
+  g_assert_cmpint (status->hidden, ==, hidden);
+  if (!online)
+    g_assert_cmpstr (status->platform, ==, "");
+  if (device_online != NULL)
+    {
+      g_assert_cmpuint (status->n_device_ids, ==, 1);
+      g_assert_cmpstr (status->device_ids[0], ==, device_online);
+    }
+  else
+    g_assert_cmpuint (status->n_device_ids, ==, 0);
+}
+
 /* A user who hides their status is "hidden" to subscribers, not offline:
  * they are told when it is hidden, then of no change, and the answer to a
  * subscribe says hidden with no last seen; stored, so a restarted natterd
@@ -263,6 +302,11 @@ test_hidden (void)
   g_assert_true (event->hidden);
   g_assert_false (event->online);
   g_assert_cmpint (event->time, ==, 0);
+
+  /* the online_status query hides bob too; a device alice names (a
+   * call's ringing one) is still answered */
+  assert_online_status (alice, "bob", NULL, FALSE, TRUE, NULL);
+  assert_online_status (alice, "bob", "b1", FALSE, TRUE, "b1");
 
   /* no change of a hidden user comes through */
   natter_test_client_free (g_steal_pointer (&bob));
@@ -316,6 +360,33 @@ test_hidden (void)
   g_assert_false (result->result->subscribe->statuses[0]->hidden);
   g_assert_cmpint (result->result->subscribe->statuses[0]->last_seen, ==, 0);
   g_assert_true (natter_test_client_is_open (alice));
+}
+
+/* A user's last seen outlives a restart: it is stored with their device's
+ * row when they go offline and read back at start (it was 0 after). */
+static void
+test_last_seen_after_restart (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) before = NULL;
+  g_autoptr(NatterFrame) after = NULL;
+  gint64 seen;
+
+  natter_test_client_free (g_steal_pointer (&bob));
+  before = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (before->result->subscribe->statuses[0]->online);
+  seen = before->result->subscribe->statuses[0]->last_seen;
+  g_assert_cmpint (seen, >, 0);
+
+  natter_test_client_free (g_steal_pointer (&alice));
+  natter_test_server_stop (server);
+  natter_test_server_restart (server);
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  after = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_false (after->result->subscribe->statuses[0]->online);
+  g_assert_cmpint (after->result->subscribe->statuses[0]->last_seen, ==, seen);
 }
 
 static NatterTestClient *
@@ -383,6 +454,7 @@ main (int   argc,
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
   g_test_add_func ("/server/presence/limits", test_limits);
   g_test_add_func ("/server/presence/hidden", test_hidden);
+  g_test_add_func ("/server/presence/last-seen-after-restart", test_last_seen_after_restart);
   g_test_add_func ("/server/presence/hidden-after-commit", test_hidden_after_commit);
 
   return g_test_run ();
