@@ -77,34 +77,6 @@ register_on (NatterTestServer *node,
   return g_strdup (json_object_get_string_member (reply, "token"));
 }
 
-static NatterTestClient *
-connect_device (NatterTestServer *node,
-                const char       *token,
-                const char       *device_id)
-{
-  g_autoptr(GError) error = NULL;
-  NatterTestClient *client = NULL;
-  int code = -1;
-
-  /* An account made on the other node is refused (31004) until this one
-   * heard of it over NATS (a moment; longer on a busy box). */
-  for (guint i = 0; i < 100 && code != 0; i++)
-    {
-      if (client != NULL)
-        {
-          g_usleep (100 * 1000);
-          natter_test_client_free (client);
-        }
-      client = natter_test_client_open (node, &error);
-      g_assert_no_error (error);
-      code = natter_test_client_connect (client, natter_test_server_get_app_key (node), token, device_id, 0);
-      if (code != NATTER_CODE_TOKEN_INCORRECT)
-        break;
-    }
-  g_assert_cmpint (code, ==, 0);
-  return client;
-}
-
 typedef struct
 {
   NatterTestServer *node;
@@ -216,8 +188,8 @@ test_accounts_across_nodes (void)
   json_object_unref (reply);
   bob = register_on (b, "bob");
   carol = register_on (a, "carol");
-  bob_b = connect_device (b, bob, "b1");
-  carol_a = connect_device (a, carol, "c1");
+  bob_b = cluster_connect_when_known (b, bob, "b1");
+  carol_a = cluster_connect_when_known (a, carol, "c1");
 
   /* Asked on a, accepted on b. */
   reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
@@ -283,7 +255,7 @@ test_accounts_after_outage (void)
   cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   bob = register_on (b, "bob");
   carol = register_on (a, "carol");
-  carol_a = connect_device (a, carol, "c1");
+  carol_a = cluster_connect_when_known (a, carol, "c1");
   send_wait = (SendWait) { carol_a, "@bob", 0 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 
@@ -456,8 +428,8 @@ test_password_across_nodes (void)
   cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (a, "alice");
   bob = register_on (b, "bob");
-  alice_a = connect_device (a, alice, "a1");
-  bob_b = connect_device (b, bob, "b1");
+  alice_a = cluster_connect_when_known (a, alice, "a1");
+  bob_b = cluster_connect_when_known (b, bob, "b1");
 
   reply = account (b, "POST", alice, "password", "oldPassword", "a long password",
                    "newPassword", "another long password", NULL);
@@ -474,7 +446,7 @@ test_password_across_nodes (void)
   g_assert_cmpint (login_code (a, "alice", "another long password"), ==, 200);
 
   g_clear_pointer (&alice_a, natter_test_client_free);
-  alice_a = connect_device (a, fresh, "a1");
+  alice_a = cluster_connect_when_known (a, fresh, "a1");
   reply = account (a, "POST", fresh, "contact/request", "userId", "bob", "message", "from a", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
@@ -518,8 +490,8 @@ test_account_changes_after_outage (void)
   alice = register_on (a, "alice");
   carol = register_on (a, "carol");
   dave = register_on (a, "dave");
-  alice_a = connect_device (a, alice, "a1");
-  dave_a = connect_device (a, dave, "d1");
+  alice_a = cluster_connect_when_known (a, alice, "a1");
+  dave_a = cluster_connect_when_known (a, dave, "d1");
 
   natter_test_nats_stop (nats);
   cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
@@ -595,8 +567,8 @@ test_deletions_after_outage (void)
   cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (a, "alice");
   bob = register_on (b, "bob");
-  alice_a = connect_device (a, alice, "a1");
-  bob_a = connect_device (a, bob, "b1");
+  alice_a = cluster_connect_when_known (a, alice, "a1");
+  bob_a = cluster_connect_when_known (a, bob, "b1");
   reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);

@@ -686,10 +686,11 @@ test_connect_head (void)
   g_autoptr(GError) error = NULL;
   guint64 last_seq;
 
+  /* b knows them before it hears nothing more. */
+  bob_b = cluster_connect_when_known (pair->b, bob_token, "d1");
+  alice_b = cluster_connect_when_known (pair->b, alice_token, "d1");
   natter_test_nats_stop (pair->nats);
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
-  bob_b = cluster_connect (pair->b, bob_token);
-  alice_b = cluster_connect (pair->b, alice_token);
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr(NatterFrame) ack = natter_test_client_send_message (bob_b, 1, "alice", "RC:TxtMsg", "{\"content\":\"on b\"}");
