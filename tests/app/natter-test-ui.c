@@ -808,9 +808,6 @@ natter_test_ui_teardown (NatterTestUi  *ui,
   /* a message sound or ringtone stops with its window: none plays on
    * into the next case or the process's exit */
   natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
-  /* a message sound or ringtone stops with its window: none plays on
-   * into the next case or the process's exit */
-  natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
 
   g_object_get (settings, "settings-schema", &schema, NULL);
   keys = g_settings_schema_list_keys (schema);
