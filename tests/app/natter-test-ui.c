@@ -11,8 +11,11 @@
 #include <unistd.h>
 #include <X11/Xlib.h>
 
+#include <gst/gst.h>
+
 #include "natter-message-row.h"
 #include "natter-sound.h"
+#include "natter-test-gio-log.h"
 #include "natter-test-stack.h"
 #include "natter-test-ui.h"
 
@@ -808,6 +811,8 @@ natter_test_ui_teardown (NatterTestUi  *ui,
   /* a message sound or ringtone stops with its window: none plays on
    * into the next case or the process's exit */
   natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
+  /* nor did one leave a warning behind as it went (#15: ui-mentions) */
+  natter_test_gio_log_assert_none ();
 
   g_object_get (settings, "settings-schema", &schema, NULL);
   keys = g_settings_schema_list_keys (schema);
@@ -1459,6 +1464,11 @@ natter_test_ui_init (int    *argc,
   install_pdf_opener ();
   start_notification_server ();
   park_pointer ();
+  /* the sounds' GStreamer, early (after the XDG directories: it reads
+   * them, and GLib keeps what was read first): what its GIO source logs
+   * is checked */
+  gst_init (NULL, NULL);
+  natter_test_gio_log_watch ();
 }
 
 int
