@@ -11,9 +11,13 @@
 #include <unistd.h>
 #include <X11/Xlib.h>
 
+#include <gst/gst.h>
+
 #include "natter-call-media.h"
 #include "natter-message-row.h"
 #include "natter-sound.h"
+#include "natter-test-gio-log.h"
+#include "natter-test-notifications.h"
 #include "natter-test-stack.h"
 #include "natter-test-ui.h"
 
@@ -24,107 +28,11 @@ static gboolean secret_service;
 
 /* ------------------------------------------------- a notification server */
 
-/* The session bus of the test has no notification server: this one, in the
- * test process, takes both names GNotification may talk to and keeps the
- * title and body of each notification. */
-static GPtrArray *notifications;         /* "title\nbody" strings */
-static GPtrArray *notification_params;   /* org.gtk.Notifications: each one's a{sv} */
-static GPtrArray *withdrawn;             /* ids of the notifications taken back */
-
-static const char notify_xml[] =
-  "<node>"
-  " <interface name='org.gtk.Notifications'>"
-  "  <method name='AddNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-  "   <arg type='a{sv}' direction='in'/></method>"
-  "  <method name='RemoveNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/></method>"
-  " </interface>"
-  " <interface name='org.freedesktop.Notifications'>"
-  "  <method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
-  "   <arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-  "   <arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-  "   <arg type='u' direction='out'/></method>"
-  "  <method name='CloseNotification'><arg type='u' direction='in'/></method>"
-  "  <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
-  "  <method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
-  "   <arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
-  " </interface>"
-  "</node>";
-
-static void
-notify_method_cb (GDBusConnection       *connection,
-                  const char            *sender,
-                  const char            *object_path,
-                  const char            *interface_name,
-                  const char            *method_name,
-                  GVariant              *parameters,
-                  GDBusMethodInvocation *invocation,
-                  gpointer               user_data)
-{
-  if (g_str_equal (method_name, "AddNotification"))
-    {
-      g_autoptr(GVariant) params = g_variant_get_child_value (parameters, 2);
-      const char *title = "", *body = "";
-
-      g_variant_lookup (params, "title", "&s", &title);
-      g_variant_lookup (params, "body", "&s", &body);
-      g_ptr_array_add (notifications, g_strdup_printf ("%s\n%s", title, body));
-      g_ptr_array_add (notification_params, g_variant_ref (params));
-      g_dbus_method_invocation_return_value (invocation, NULL);
-    }
-  else if (g_str_equal (method_name, "RemoveNotification"))
-    {
-      const char *id = "";
-
-      g_variant_get_child (parameters, 1, "&s", &id);
-      g_ptr_array_add (withdrawn, g_strdup (id));
-      g_dbus_method_invocation_return_value (invocation, NULL);
-    }
-  else if (g_str_equal (method_name, "Notify"))
-    {
-      const char *title = "", *body = "";
-
-      g_variant_get_child (parameters, 3, "&s", &title);
-      g_variant_get_child (parameters, 4, "&s", &body);
-      g_ptr_array_add (notifications, g_strdup_printf ("%s\n%s", title, body));
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notifications->len));
-    }
-  else if (g_str_equal (method_name, "GetCapabilities"))
-    {
-      const char *caps[] = { "body", "actions", NULL };
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
-    }
-  else if (g_str_equal (method_name, "GetServerInformation"))
-    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "natter", "1", "1.2"));
-  else
-    g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-start_notification_server (void)
-{
-  static const GDBusInterfaceVTable vtable = { notify_method_cb, NULL, NULL, { 0 } };
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notify_xml, NULL);
-  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  const char *paths[] = { "/org/gtk/Notifications", "/org/freedesktop/Notifications" };
-
-  notifications = g_ptr_array_new_with_free_func (g_free);
-  notification_params = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  withdrawn = g_ptr_array_new_with_free_func (g_free);
-  if (bus == NULL)
-    return;
-  for (guint i = 0; i < 2; i++)
-    g_dbus_connection_register_object (bus, paths[i], info->interfaces[i], &vtable, NULL, NULL, NULL);
-  g_bus_own_name_on_connection (bus, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
-  g_bus_own_name_on_connection (bus, "org.freedesktop.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE, NULL, NULL, NULL, NULL);
-}
-
+/* natter-test-notifications.c, started with the process */
 gboolean
 natter_test_ui_notified (gpointer text)
 {
-  for (guint i = 0; i < notifications->len; i++)
-    if (strstr (g_ptr_array_index (notifications, i), text) != NULL)
-      return TRUE;
-  return FALSE;
+  return natter_test_notifications_has (text);
 }
 
 gboolean
@@ -134,18 +42,13 @@ natter_test_ui_withdrawn (NatterTestUi           *ui,
 {
   g_autofree char *id = g_strdup_printf ("%s|%d|%s", ui->profile, type, target_id);
 
-  for (guint i = 0; i < withdrawn->len; i++)
-    if (g_str_equal (g_ptr_array_index (withdrawn, i), id))
-      return TRUE;
-  return FALSE;
+  return natter_test_notifications_withdrawn (id);
 }
 
 void
 natter_test_ui_forget_notifications (void)
 {
-  g_ptr_array_set_size (notifications, 0);
-  g_ptr_array_set_size (notification_params, 0);
-  g_ptr_array_set_size (withdrawn, 0);
+  natter_test_notifications_forget ();
 }
 
 static void
@@ -175,16 +78,13 @@ natter_test_ui_click_notification_of (const char *bus_name,
                                       const char *button)
 {
   g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  GVariant *params = NULL;
+  GVariant *params = natter_test_notifications_lookup (text);
   g_autoptr(GVariant) target = NULL;
   g_autoptr(GVariant) chosen = NULL;
   const char *action = NULL;
   GVariantBuilder parameter;
   gboolean done = FALSE;
 
-  for (guint i = 0; i < notifications->len && i < notification_params->len; i++)
-    if (strstr (g_ptr_array_index (notifications, i), text) != NULL)
-      params = g_ptr_array_index (notification_params, i);
   g_assert_nonnull (params);
   if (button == NULL)
     {
@@ -809,6 +709,8 @@ natter_test_ui_teardown (NatterTestUi  *ui,
   /* a message sound or ringtone stops with its window: none plays on
    * into the next case or the process's exit */
   natter_test_ui_wait_until (no_sound_pipelines, NULL, "every sound gone with its window");
+  /* nor did one leave a warning behind as it went (#15: ui-mentions) */
+  natter_test_gio_log_assert_none ();
 
   g_object_get (settings, "settings-schema", &schema, NULL);
   keys = g_settings_schema_list_keys (schema);
@@ -1458,8 +1360,13 @@ natter_test_ui_init (int    *argc,
   g_setenv ("XDG_CACHE_HOME", tmp_dir, TRUE);
   g_setenv ("XDG_CONFIG_HOME", tmp_dir, TRUE);
   install_pdf_opener ();
-  start_notification_server ();
+  natter_test_notifications_start ();
   park_pointer ();
+  /* the sounds' GStreamer, early (after the XDG directories: it reads
+   * them, and GLib keeps what was read first): what its GIO source logs
+   * is checked */
+  gst_init (NULL, NULL);
+  natter_test_gio_log_watch ();
 }
 
 int

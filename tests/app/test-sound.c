@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "natter-sound.h"
+#include "natter-test-gio-log.h"
 
 static gboolean
 wait_until (gboolean (*predicate) (NatterSound *), NatterSound *sound)
@@ -62,6 +63,7 @@ test_message_plays_once (void)
   g_assert_true (natter_sound_get_playing (sound));
   g_assert_true (wait_until (ended_once, sound));
   g_assert_cmpuint (natter_sound_get_ends (sound), ==, 1);
+  natter_test_gio_log_assert_none ();
 }
 
 /* The ringtone loops until stopped. */
@@ -75,6 +77,7 @@ test_ringtone_loops (void)
   g_assert_true (natter_sound_get_playing (sound));
   natter_sound_stop (sound);
   g_assert_false (natter_sound_get_playing (sound));
+  natter_test_gio_log_assert_none ();
 }
 
 /* A play while the last one still starts (two messages at once) plays
@@ -91,6 +94,7 @@ test_play_again_while_starting (void)
       g_assert_true (wait_until (ended_once, sound));
       g_assert_cmpuint (natter_sound_get_ends (sound), ==, 1);
     }
+  natter_test_gio_log_assert_none ();
 }
 
 /* A sound dropped at any point of its start or its play (a message
@@ -115,6 +119,27 @@ test_drop_at_any_point (void)
           g_assert_cmpuint (natter_sound_get_ends (sound), ==, 2);
         }
     }
+  natter_test_gio_log_assert_none ();
+}
+
+static gboolean
+stopped (NatterSound *sound)
+{
+  return !natter_sound_get_playing (sound);
+}
+
+/* The GIO source's log is seen (natter-test-gio-log.c): a resource that is not
+ * there is an error it logs (the sound stops, with a note). */
+static void
+test_gio_log_seen (void)
+{
+  g_autoptr(NatterSound) sound = natter_sound_new ("resource:///im/natter/Natter/sounds/none.oga",
+                                                   "fakesink sync=false");
+
+  natter_sound_play (sound, FALSE);
+  g_assert_true (wait_until (stopped, sound));
+  g_assert_cmpuint (natter_test_gio_log_count (), >, 0);
+  natter_test_gio_log_forget ();
 }
 
 int
@@ -123,11 +148,13 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   gst_init (&argc, &argv);
+  natter_test_gio_log_watch ();
 
   g_test_add_func ("/sound/bundled", test_bundled);
   g_test_add_func ("/sound/message-plays-once", test_message_plays_once);
   g_test_add_func ("/sound/ringtone-loops", test_ringtone_loops);
   g_test_add_func ("/sound/play-again-while-starting", test_play_again_while_starting);
   g_test_add_func ("/sound/drop-at-any-point", test_drop_at_any_point);
+  g_test_add_func ("/sound/gio-log-seen", test_gio_log_seen);
   return g_test_run ();
 }

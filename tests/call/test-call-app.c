@@ -19,6 +19,7 @@
 
 #include "natter-call-media.h"
 #include "natter-call-controller.h"
+#include "natter-test-notifications.h"
 #include "natter-test-server.h"
 #include "natter-test-wait.h"
 #include "natter-test-stack.h"
@@ -31,61 +32,6 @@ typedef struct
   NatterClient         *client;
   NatterCallController *controller;
 } Fixture;
-
-/* -------------------------------------- a notification server for the test */
-
-/* org.gtk.Notifications, as GNOME Shell serves it: records what the app
- * sends, so the test sees the notification and its buttons. */
-static const char notifications_xml[] =
-  "<node><interface name='org.gtk.Notifications'>"
-  "<method name='AddNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
-  "<arg type='a{sv}' direction='in'/></method>"
-  "<method name='RemoveNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/></method>"
-  "</interface></node>";
-
-static GVariant *last_notification;
-static guint notifications_removed;
-static gboolean notifications_ready;
-
-static void
-notifications_method (GDBusConnection       *connection,
-                      const char            *sender,
-                      const char            *object_path,
-                      const char            *interface_name,
-                      const char            *method_name,
-                      GVariant              *parameters,
-                      GDBusMethodInvocation *invocation,
-                      gpointer               user_data)
-{
-  if (g_str_equal (method_name, "AddNotification"))
-    {
-      g_clear_pointer (&last_notification, g_variant_unref);
-      last_notification = g_variant_get_child_value (parameters, 2);
-    }
-  else
-    notifications_removed++;
-  g_dbus_method_invocation_return_value (invocation, NULL);
-}
-
-static void
-on_notifications_name (GDBusConnection *connection,
-                       const char      *name,
-                       gpointer         user_data)
-{
-  notifications_ready = TRUE;
-}
-
-static void
-on_notifications_bus (GDBusConnection *connection,
-                      const char      *name,
-                      gpointer         user_data)
-{
-  static const GDBusInterfaceVTable vtable = { notifications_method };
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
-
-  g_dbus_connection_register_object (connection, "/org/gtk/Notifications", info->interfaces[0],
-                                     &vtable, NULL, NULL, NULL);
-}
 
 /* How long alice's video call lasts: long enough for bob's window to show
  * 15 frames and switch cameras on a loaded box (3 s were not: the call
@@ -106,22 +52,23 @@ wait_for (Fixture   *fixture,
   return natter_test_wait ((NatterTestCondition) condition, fixture, seconds);
 }
 
+/* natter-test-notifications.c: GNOME Shell's part */
 static gboolean
 notification_server_ready (Fixture *fixture)
 {
-  return notifications_ready;
+  return natter_test_notifications_ready ();
 }
 
 static gboolean
 notified (Fixture *fixture)
 {
-  return last_notification != NULL;
+  return natter_test_notifications_count () > 0;
 }
 
 static gboolean
 notification_withdrawn (Fixture *fixture)
 {
-  return notifications_removed > 0;
+  return natter_test_notifications_n_withdrawn () > 0;
 }
 
 static gboolean
@@ -178,7 +125,8 @@ dialog_shows_picture (Fixture *fixture)
 static gboolean
 notification_names_caller (Fixture *fixture)
 {
-  g_autofree char *text = last_notification ? g_variant_print (last_notification, FALSE) : NULL;
+  GVariant *last = natter_test_notifications_lookup (NULL);
+  g_autofree char *text = last != NULL ? g_variant_print (last, FALSE) : NULL;
 
   /* her name, and her picture as the icon (a file, not a themed icon) */
   return text != NULL && strstr (text, "Alice Liddell is calling you") != NULL &&
@@ -274,9 +222,7 @@ test_incoming_call (void)
   NatterMessage *summary;
   AdwMessageDialog *dialog;
 
-  g_bus_own_name (G_BUS_TYPE_SESSION, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE,
-                  on_notifications_bus, on_notifications_name, NULL, NULL, NULL);
-  if (!wait_for (&fixture, notification_server_ready, 5))
+  if (!natter_test_notifications_start () || !wait_for (&fixture, notification_server_ready, 5))
     {
       g_test_skip ("No session bus: run under dbus-run-session");
       return;
@@ -341,7 +287,7 @@ test_incoming_call (void)
   /* ... and the desktop got a notification with Decline and Answer. */
   g_assert_true (wait_for (&fixture, notified, 10));
   {
-    g_autofree char *text = g_variant_print (last_notification, FALSE);
+    g_autofree char *text = g_variant_print (natter_test_notifications_lookup (NULL), FALSE);
 
     g_test_message ("notification: %s", text);
     g_assert_nonnull (strstr (text, "Incoming video call"));
@@ -401,8 +347,7 @@ test_incoming_call (void)
   g_clear_object (&alice);
   g_clear_pointer (&alice_out, g_bytes_unref);
   g_clear_object (&call);
-  g_clear_pointer (&last_notification, g_variant_unref);
-  notifications_removed = 0;
+  natter_test_notifications_forget ();
   alice = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
                             natter_test_program ("NATTER_CLI"),
                             "--server", natter_test_server_get_url (fixture.server),
@@ -415,7 +360,7 @@ test_incoming_call (void)
   g_assert_true (wait_for (&fixture, notified, 10));
   g_assert_true (wait_for (&fixture, ringtone_playing, 10));
   {
-    g_autofree char *text = g_variant_print (last_notification, FALSE);
+    g_autofree char *text = g_variant_print (natter_test_notifications_lookup (NULL), FALSE);
     g_assert_nonnull (strstr (text, "Incoming voice call"));
   }
   g_action_group_activate_action (G_ACTION_GROUP (fixture.application), "call-decline",

@@ -488,6 +488,34 @@ slow_rtcp_thread_stop (void)
   gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
 }
 
+/* A call from alice with a slow RTCP thread (@spot), where every RTCP
+ * packet brings a new source and 10 % of the packets on the way in are
+ * lost, until the video flows both ways. */
+static void
+dial_new_sources (Pair           *pair,
+                  const SlowSpot *spot,
+                  const char     *call_id)
+{
+  slow_rtcp_thread_start (spot);
+  g_setenv ("NATTER_CALL_TEST_NEW_SOURCES", "1", TRUE);
+  dial_with (pair, "NATTER_CALL_TEST_RECV_DROP_PERCENT", "10", NATTER_CALL_MEDIA_VIDEO, call_id);
+  g_assert_true (wait_for (pair, video_both_ways, 20));
+  g_unsetenv ("NATTER_CALL_TEST_NEW_SOURCES");
+}
+
+/* The video goes on (30 more frames within @seconds: 1 s alone, several
+ * under ASan and load) and so do both ends. */
+static void
+assert_video_goes_on (Pair  *pair,
+                      guint  seconds)
+{
+  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 30;
+  g_assert_true (wait_for (pair, bob_got_frames, seconds));
+  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
+  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
+  slow_rtcp_thread_stop ();
+}
+
 /* A source that arrived while that thread had the session unlocked broke
  * its iteration (GLib-CRITICAL g_hash_table_foreach: 'version ==
  * hash_table->version', fatal here; or a crash). Loss on the way in keeps
@@ -497,22 +525,10 @@ static void
 test_retransmission_new_sources (Pair          *pair,
                                  gconstpointer  data)
 {
-  slow_rtcp_thread_start (&early_rtcp_spot);
-
-  g_setenv ("NATTER_CALL_TEST_NEW_SOURCES", "1", TRUE);
-  dial_with (pair, "NATTER_CALL_TEST_RECV_DROP_PERCENT", "10", NATTER_CALL_MEDIA_VIDEO, "rtx-2");
-  g_assert_true (wait_for (pair, video_both_ways, 20));
-  g_unsetenv ("NATTER_CALL_TEST_NEW_SOURCES");
+  dial_new_sources (pair, &early_rtcp_spot, "rtx-2");
   g_assert_true (wait_for (pair, retransmitted_both_ways, 20));
   g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
-
-  /* and the video goes on (30 frames: 1 s alone, several under ASan and load) */
-  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 30;
-  g_assert_true (wait_for (pair, bob_got_frames, 20));
-  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
-  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
-
-  slow_rtcp_thread_stop ();
+  assert_video_goes_on (pair, 20);
 }
 
 /* Every RTCP packet brings a new source and says BYE for the one before,
@@ -523,21 +539,10 @@ static void
 test_timeouts_new_sources (Pair          *pair,
                            gconstpointer  data)
 {
-  slow_rtcp_thread_start (&cleanup_spot);
-
-  g_setenv ("NATTER_CALL_TEST_NEW_SOURCES", "1", TRUE);
-  dial_with (pair, "NATTER_CALL_TEST_RECV_DROP_PERCENT", "10", NATTER_CALL_MEDIA_VIDEO, "timeouts-1");
-  g_assert_true (wait_for (pair, video_both_ways, 20));
-  g_unsetenv ("NATTER_CALL_TEST_NEW_SOURCES");
+  dial_new_sources (pair, &cleanup_spot, "timeouts-1");
   g_unsetenv ("NATTER_CALL_TEST_RECV_DROP_PERCENT");
-
   /* a BYE'd source times out 2 s after its BYE: several rounds */
-  frames_target = natter_call_get_video_frames_received (pair->bob->call) + 30;
-  g_assert_true (wait_for (pair, bob_got_frames, 30));
-  g_assert_cmpint (state_of (pair->alice), ==, NATTER_CALL_STATE_ACTIVE);
-  g_assert_cmpint (state_of (pair->bob), ==, NATTER_CALL_STATE_ACTIVE);
-
-  slow_rtcp_thread_stop ();
+  assert_video_goes_on (pair, 30);
 }
 
 static gboolean

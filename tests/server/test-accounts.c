@@ -984,15 +984,17 @@ test_groups (void)
   json_object_unref (reply);
 }
 
-/* Logins hash on threads: /healthz answers at once while eight hash. */
+/* Requests sent together: how many are still out, and how many answered
+ * with @needle in their body. */
 typedef struct
 {
-  guint pending;
-  guint ok;
+  const char *needle;
+  guint       pending;
+  guint       ok;
 } Burst;
 
 static void
-login_done (GObject      *source,
+burst_done (GObject      *source,
             GAsyncResult *result,
             gpointer      user_data)
 {
@@ -1000,18 +1002,19 @@ login_done (GObject      *source,
   g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
 
   if (body != NULL && g_strstr_len (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
-                                    "\"token\"") != NULL)
+                                    burst->needle) != NULL)
     burst->ok++;
   burst->pending--;
 }
 
+/* Logins hash on threads: /healthz answers at once while eight hash. */
 static void
 test_logins_do_not_stall (void)
 {
   g_autoptr(NatterTestServer) server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
   g_autoptr(SoupSession) logins = soup_session_new_with_options ("max-conns-per-host", 16, NULL);
   g_autofree char *healthz = g_strdup_printf ("%s/healthz", natter_test_server_get_url (server));
-  Burst burst = { 0 };
+  Burst burst = { .needle = "\"token\"" };
   gint64 started, slowest = 0;
   guint probes = 0;
 
@@ -1030,7 +1033,7 @@ test_logins_do_not_stall (void)
       g_autoptr(SoupMessage) message = account_message (server, "POST", NULL, "login", form);
 
       burst.pending++;
-      soup_session_send_and_read_async (logins, message, G_PRIORITY_DEFAULT, NULL, login_done, &burst);
+      soup_session_send_and_read_async (logins, message, G_PRIORITY_DEFAULT, NULL, burst_done, &burst);
     }
   /* Probes from another thread's view: sync requests on the shared session. */
   while (burst.pending > 0)
@@ -1058,20 +1061,6 @@ test_logins_do_not_stall (void)
   g_assert_cmpint (slowest, <, 750 * 1000);
 }
 
-static void
-privacy_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Burst *burst = user_data;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
-
-  if (body != NULL && g_strstr_len (g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body),
-                                    "\"code\":200") != NULL)
-    burst->ok++;
-  burst->pending--;
-}
-
 /* Two privacy.json POSTs at once, each setting one of the two: the
  * second starts from what the first stored, so the row holds both, as
  * this node has it and as the store has it after a restart (#16). */
@@ -1086,7 +1075,7 @@ test_privacy_race (void)
     {
       const char *forms[] = { "messagesFrom=contacts", "showOnline=false" };
       g_autoptr(JsonObject) reply = NULL;
-      Burst burst = { 0 };
+      Burst burst = { .needle = "\"code\":200" };
 
       reply = account (server, "POST", carol, "privacy", "messagesFrom", "anyone", "showOnline", "true", NULL);
       assert_code (reply, 200);
@@ -1097,7 +1086,7 @@ test_privacy_race (void)
                                                             forms[(i + round) % 2]);
 
           burst.pending++;
-          soup_session_send_and_read_async (posts, message, G_PRIORITY_DEFAULT, NULL, privacy_done, &burst);
+          soup_session_send_and_read_async (posts, message, G_PRIORITY_DEFAULT, NULL, burst_done, &burst);
         }
       while (burst.pending > 0)
         g_main_context_iteration (NULL, TRUE);
