@@ -15,29 +15,7 @@
 #include "natter-codes.h"
 #include "natterd-directory.h"
 #include "natterd-store-sqlite.h"
-
-static char *
-make_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("natterd-migrations-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_dir (const char *dir)
-{
-  g_autofree char *db = g_build_filename (dir, "natterd.db", NULL);
-  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
-  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
-
-  g_unlink (db);
-  g_unlink (wal);
-  g_unlink (shm);
-  g_rmdir (dir);
-}
+#include "natter-test-db-dir.h"
 
 static int
 natterd_test_compare_int64 (gconstpointer a,
@@ -224,7 +202,7 @@ test_every_version (void)
 
   for (int version = 0; version <= NATTERD_STORE_SQLITE_SCHEMA_VERSION; version++)
     {
-      g_autofree char *dir = make_dir ();
+      g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
       g_autoptr(GError) error = NULL;
       Loaded loaded = { 0 };
 
@@ -271,7 +249,7 @@ test_every_version (void)
 
       g_free (loaded.secret);
       g_free (loaded.old_secret);
-      remove_dir (dir);
+      natter_test_db_dir_remove (dir);
     }
 }
 
@@ -294,7 +272,7 @@ find_app (NatterdStore *store,
 static void
 test_rotation (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterdAppRecord) created = g_new0 (NatterdAppRecord, 1);
   g_autofree char *first = NULL;
@@ -349,13 +327,13 @@ test_rotation (void)
     g_assert_cmpint (again->app_secret_old_expires, ==, 9000);
   }
 
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
 test_newer_refused (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   sqlite3 *db;
 
@@ -374,13 +352,13 @@ test_newer_refused (void)
     g_assert_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_NEWER_SCHEMA);
   }
   g_assert_cmpint (user_version (dir), ==, 99);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
 test_failed_migration_rolls_back (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   sqlite3 *db;
 
@@ -402,7 +380,7 @@ test_failed_migration_rolls_back (void)
   /* Nothing of migration 1 stayed. */
   g_assert_cmpint (user_version (dir), ==, 0);
   g_assert_false (has_table (dir, "apps"));
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
@@ -428,7 +406,7 @@ record_thread (NatterdOp *op,
 static void
 test_completes_on_owner_thread (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
   NatterdNonceOp *op;
@@ -450,7 +428,7 @@ test_completes_on_owner_thread (void)
   g_assert_true (completed_in == g_thread_self ());
   natterd_store_stop (store);
   g_clear_object (&store);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 /* Loaded first, so the other counters take it too. */
@@ -471,7 +449,7 @@ load_nonce (gpointer data, gint64 app_id, const char *nonce, gint64 expires)
 static void
 test_nonces (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) nonces = g_ptr_array_new_with_free_func (g_free);
   LoadedNonces loaded = { { 0 }, nonces };
@@ -523,7 +501,7 @@ test_nonces (void)
     /* One expired row is left for the next step. */
     g_assert_cmpint (count_rows (dir, "api_nonces"), ==, 3);
   }
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
@@ -605,7 +583,7 @@ event_body (GPtrArray *events,
 static void
 test_webhook_events (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
@@ -668,7 +646,7 @@ test_webhook_events (void)
   natterd_store_stop (store);
 
   g_clear_object (&store);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static gint64
@@ -697,7 +675,7 @@ query_int (const char *dir,
 static void
 test_big_batch (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
@@ -738,7 +716,7 @@ test_big_batch (void)
       natterd_store_stop (store);
       g_clear_object (&store);
     }
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
@@ -886,7 +864,7 @@ view_timeline (NatterdStore *store,
 static void
 test_group_timelines_migrated (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   TimelineView bob = { 0 }, carol = { 0 }, alice = { 0 };
   sqlite3 *db;
@@ -980,7 +958,7 @@ test_group_timelines_migrated (void)
   g_ptr_array_unref (bob.contents);
   g_ptr_array_unref (carol.contents);
   g_ptr_array_unref (alice.contents);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 static void
@@ -1026,7 +1004,7 @@ query_plan (const char *dir,
 static void
 test_user_groups_by_index (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) alice = g_string_new (NULL);
   g_autoptr(GString) dave = g_string_new (NULL);
@@ -1070,7 +1048,7 @@ test_user_groups_by_index (void)
   g_assert_nonnull (strstr (plan, "group_members_user"));
   g_assert_null (strstr (plan, "SCAN"));
   natterd_store_stop (store);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 int

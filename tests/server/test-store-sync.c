@@ -13,31 +13,9 @@
 
 #include "natter-codes.h"
 #include "natterd-store-sqlite.h"
+#include "natter-test-db-dir.h"
 
 #define SYNC_DELAY_MS 300
-
-static char *
-make_dir (void)
-{
-  g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp ("natterd-store-sync-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_dir (const char *dir)
-{
-  g_autofree char *db = g_build_filename (dir, "natterd.db", NULL);
-  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
-  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
-
-  g_unlink (db);
-  g_unlink (wal);
-  g_unlink (shm);
-  g_rmdir (dir);
-}
 
 typedef struct
 {
@@ -117,7 +95,7 @@ wait_done (Completion *c)
 static void
 test_ack_after_sync (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-store-sync");
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
 
@@ -138,7 +116,7 @@ test_ack_after_sync (void)
     }
   natterd_store_stop (store);
   g_clear_object (&store);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 typedef struct
@@ -215,7 +193,7 @@ store_user (NatterdStore *store,
 static void
 test_read_only_durable (void)
 {
-  g_autofree char *dir = make_dir ();
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-store-sync");
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
 
@@ -247,7 +225,7 @@ test_read_only_durable (void)
     }
   natterd_store_stop (store);
   g_clear_object (&store);
-  remove_dir (dir);
+  natter_test_db_dir_remove (dir);
 }
 
 int
