@@ -139,6 +139,10 @@ send_gets (gpointer data)
                                                                 wait->group[0] == '@' ? wait->group + 1 : wait->group,
                                                                 "RC:TxtMsg", "{\"content\":\"try\"}");
 
+  /* Retried as fast as the loop spins, the sends soon meet the rate
+   * limit (20604): a pause keeps the check about the code we wait for. */
+  if (ack->publish_ack->code == 20604)
+    g_usleep (50 * G_TIME_SPAN_MILLISECOND);
   return ack->publish_ack->code == wait->expected;
 }
 

@@ -42,13 +42,17 @@ natter_test_wait (gboolean (*done) (gpointer data),
 {
   gboolean timed_out = FALSE;
   guint timeout_id = g_timeout_add (timeout_ms, wake_up, &timed_out);
+  gboolean met;
 
-  while (!done (data) && !timed_out)
+  /* done() is asked once per pass and its last answer returned: a check
+   * that sends something (a message, a request) must not run a second
+   * time after it said yes, and may answer differently when it does. */
+  while (!(met = done (data)) && !timed_out)
     g_main_context_iteration (NULL, TRUE);
 
   if (!timed_out)
     g_source_remove (timeout_id);
-  return done (data);
+  return met;
 }
 
 /* ------------------------------------------------------------------ frames */
