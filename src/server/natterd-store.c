@@ -8,6 +8,7 @@
 #include "natter-codes.h"
 #include "natterd-crypto.h"
 #include "natterd-log.h"
+#include "natterd-sched.h"
 
 #include "natter-json.h"
 
@@ -1178,6 +1179,7 @@ writer_main (gpointer data)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
 
+  natterd_sched_prefer_latency ();
   for (;;)
     {
       Batch *batch;
@@ -1259,6 +1261,7 @@ syncer_main (gpointer data)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
 
+  natterd_sched_prefer_latency ();
   for (;;)
     {
       g_autoptr(GError) error = NULL;

@@ -1,0 +1,17 @@
+/* natterd-sched.h — the scheduling of natterd's latency-bound threads
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The calling thread asks the kernel for a short time slice (#17, #18):
+ * see natterd-sched.c. Nothing happens where the kernel has no such
+ * request (before Linux 6.12 the value is kept and has no effect). */
+void natterd_sched_prefer_latency (void);
+
+G_END_DECLS
