@@ -63,9 +63,14 @@ slice_us (void)
 void
 natterd_sched_prefer_latency (void)
 {
+  natterd_sched_set_slice (slice_us ());
+}
+
+void
+natterd_sched_set_slice (guint us)
+{
 #ifdef SYS_sched_setattr
   struct natterd_sched_attr attr;
-  guint us = slice_us ();
 
   if (us == 0)
     return;

@@ -13,5 +13,7 @@ G_BEGIN_DECLS
  * see natterd-sched.c. Nothing happens where the kernel has no such
  * request (before Linux 6.12 the value is kept and has no effect). */
 void natterd_sched_prefer_latency (void);
+/* The same with a slice of @us (at least 100; 0 does nothing). */
+void natterd_sched_set_slice      (guint us);
 
 G_END_DECLS
