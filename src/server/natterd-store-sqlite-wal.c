@@ -53,6 +53,10 @@ static GMutex wal_files_lock;
 static GCond wal_files_idle;
 static GList *wal_files;
 
+/* natterd_sqlite_wal_store_syncs(), under wal_files_lock */
+static guint store_syncs;
+static guint store_syncs_most;
+
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
 
@@ -274,6 +278,8 @@ natterd_sqlite_wal_sync (const char  *db_path,
    * wrote it. The first also makes the file's name durable, as SQLite
    * does for a file it created. */
   file->syncing++;
+  store_syncs++;
+  store_syncs_most = MAX (store_syncs_most, store_syncs);
   g_mutex_unlock (&wal_files_lock);
   sync_begin ();
   if (fdatasync (file->sync_fd) != 0)
@@ -292,10 +298,21 @@ natterd_sqlite_wal_sync (const char  *db_path,
     g_set_error (error, NATTERD_STORE_ERROR,
                  saved == ENOSPC || saved == EDQUOT ? NATTERD_STORE_ERROR_FULL : NATTERD_STORE_ERROR_FAILED,
                  "fdatasync %s: %s", name, g_strerror (saved));
+  store_syncs--;
   if (--file->syncing == 0)
     g_cond_broadcast (&wal_files_idle);
   g_mutex_unlock (&wal_files_lock);
   return ok;
+}
+
+void
+natterd_sqlite_wal_store_syncs (guint *in_flight,
+                                guint *most)
+{
+  g_mutex_lock (&wal_files_lock);
+  *in_flight = store_syncs;
+  *most = store_syncs_most;
+  g_mutex_unlock (&wal_files_lock);
 }
 
 gint64

@@ -120,63 +120,48 @@ test_ack_after_sync (void)
 }
 
 /* A commit that ends while a sync runs does not wait for that sync to
- * end before its own begins (#17: two sync threads), yet completes after
- * the earlier one, and after a sync that began after it. */
+ * end before its own begins (#17: two sync threads): the store's syncs
+ * run two at a time, yet each op completes after a sync that began after
+ * it was submitted, and in order. SQLite's own syncs (a checkpoint's) are
+ * not the store's: the overlap is counted by natterd's VFS among the
+ * store's only. A try where the second commit took longer than the first
+ * sync's 300 ms (a very loaded machine) proves nothing: up to five. */
 static void
 test_syncs_overlap (void)
 {
   g_autofree char *dir = natter_test_db_dir_new ("natterd-store-sync");
   g_autoptr(GError) error = NULL;
   g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
-  gint64 deadline;
+  guint in_flight, most = 0;
 
   g_assert_no_error (error);
   natterd_store_start (store, 16);
-  /* SQLite syncs a new WAL's header inside the COMMIT, on the writer:
-   * not a sync of the sync threads. */
-  {
-    Completion c = { 0 };
-
-    natterd_store_submit (store, publish_op (100, &c));
-    wait_done (&c);
-    g_free (c.uid);
-  }
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < 5 && most < 2; i++)
     {
       Completion first = { 0 }, second = { 0 };
-      guint64 begun = quiet_syncs ();
-      guint64 started, ended, second_begun;
-      gboolean overlapped = FALSE;
+      gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+      guint64 begun, ended;
 
       natterd_store_submit (store, publish_op (2 * i, &first));
       /* The first one's sync under way (it lasts 300 ms at least). */
-      deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
       do
         {
           g_assert_cmpint (g_get_monotonic_time (), <, deadline);
           g_usleep (1000);
-          natterd_sqlite_wal_sync_counts (&started, &ended);
+          natterd_sqlite_wal_store_syncs (&in_flight, &most);
         }
-      while (started == begun);
-      g_assert_cmpuint (ended, ==, begun);
-      second_begun = started;
+      while (in_flight == 0 && !first.done);
+      natterd_sqlite_wal_sync_counts (&begun, &ended);
       natterd_store_submit (store, publish_op (2 * i + 1, &second));
-      /* Its own sync begins while the first one's still runs. */
-      while (!first.done)
-        {
-          natterd_sqlite_wal_sync_counts (&started, &ended);
-          if (started > second_begun && ended == begun)
-            overlapped = TRUE;
-          g_main_context_iteration (NULL, FALSE);
-          g_usleep (1000);
-        }
-      g_assert_true (overlapped);
+      wait_done (&first);
       wait_done (&second);
-      g_assert_cmpuint (second.syncs_ended, >, second_begun);
+      g_assert_cmpuint (second.syncs_ended, >, begun);
       g_assert_cmpint (second.completed, >=, first.completed);
+      natterd_sqlite_wal_store_syncs (&in_flight, &most);
       g_free (first.uid);
       g_free (second.uid);
     }
+  g_assert_cmpuint (most, ==, 2);
   natterd_store_stop (store);
   g_clear_object (&store);
   natter_test_db_dir_remove (dir);
