@@ -86,3 +86,18 @@ natterd_sched_set_slice (guint us)
   (void) syscall (SYS_sched_setattr, 0, &attr, 0);
 #endif
 }
+
+gint64
+natterd_sched_get_slice (int tid)
+{
+#ifdef SYS_sched_getattr
+  struct natterd_sched_attr attr;
+
+  memset (&attr, 0, sizeof attr);
+  if (syscall (SYS_sched_getattr, tid, &attr, sizeof attr, 0) != 0)
+    return -1;
+  return (gint64) attr.sched_runtime;
+#else
+  return 0;
+#endif
+}
