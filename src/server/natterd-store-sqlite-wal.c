@@ -38,6 +38,7 @@ typedef struct
   /* WAL only: a descriptor of its own for natterd_sqlite_wal_sync(),
    * which another thread calls while SQLite's is in use. */
   int            sync_fd;
+  guint          syncing;     /* natterd_sqlite_wal_sync() calls on it, under wal_files_lock */
   char          *name;
   gboolean       dir_synced;
   gboolean       header_written; /* since the last sync: a new WAL's header */
@@ -45,10 +46,16 @@ typedef struct
 
 static sqlite3_vfs *root_vfs;
 
-/* The WALs open, for natterd_sqlite_wal_sync(); held while one syncs, so
- * a file is not closed under it. */
+/* The WALs open, for natterd_sqlite_wal_sync(); a file being synced is
+ * not closed until its syncs are done (wal_files_idle). Not held during
+ * the sync itself: the store's sync threads sync side by side. */
 static GMutex wal_files_lock;
+static GCond wal_files_idle;
 static GList *wal_files;
+
+/* natterd_sqlite_wal_store_syncs(), under wal_files_lock */
+static guint store_syncs;
+static guint store_syncs_most;
 
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
@@ -120,6 +127,8 @@ wal_close (sqlite3_file *f)
     {
       g_mutex_lock (&wal_files_lock);
       wal_files = g_list_remove (wal_files, file);
+      while (file->syncing > 0)
+        g_cond_wait (&wal_files_idle, &wal_files_lock);
       g_mutex_unlock (&wal_files_lock);
       close (file->sync_fd);
       file->sync_fd = -1;
@@ -268,6 +277,10 @@ natterd_sqlite_wal_sync (const char  *db_path,
    * fdatasync() of the inode makes it durable, whichever descriptor
    * wrote it. The first also makes the file's name durable, as SQLite
    * does for a file it created. */
+  file->syncing++;
+  store_syncs++;
+  store_syncs_most = MAX (store_syncs_most, store_syncs);
+  g_mutex_unlock (&wal_files_lock);
   sync_begin ();
   if (fdatasync (file->sync_fd) != 0)
     {
@@ -275,6 +288,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
       ok = FALSE;
     }
   sync_end ();
+  g_mutex_lock (&wal_files_lock);
   if (ok && !file->dir_synced)
     {
       ok = sync_directory (name, error);
@@ -284,8 +298,21 @@ natterd_sqlite_wal_sync (const char  *db_path,
     g_set_error (error, NATTERD_STORE_ERROR,
                  saved == ENOSPC || saved == EDQUOT ? NATTERD_STORE_ERROR_FULL : NATTERD_STORE_ERROR_FAILED,
                  "fdatasync %s: %s", name, g_strerror (saved));
+  store_syncs--;
+  if (--file->syncing == 0)
+    g_cond_broadcast (&wal_files_idle);
   g_mutex_unlock (&wal_files_lock);
   return ok;
+}
+
+void
+natterd_sqlite_wal_store_syncs (guint *in_flight,
+                                guint *most)
+{
+  g_mutex_lock (&wal_files_lock);
+  *in_flight = store_syncs;
+  *most = store_syncs_most;
+  g_mutex_unlock (&wal_files_lock);
 }
 
 gint64

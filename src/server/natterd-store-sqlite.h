@@ -37,6 +37,10 @@ void          natterd_store_sqlite_set_wal_size    (NatterdStoreSqlite *self,
  * after its commit has ended. */
 void          natterd_sqlite_wal_sync_counts       (guint64    *started,
                                                     guint64    *completed);
+/* The store's syncs of a WAL (not SQLite's own) under way now, and the
+ * most ever under way at once, for tests (#17: two sync threads). */
+void          natterd_sqlite_wal_store_syncs       (guint      *in_flight,
+                                                    guint      *most);
 /* Tests: open and migrate only up to @version (0 = empty, no tables). */
 NatterdStore *natterd_store_sqlite_open_at_version (const char  *data_dir,
                                                     int          version,

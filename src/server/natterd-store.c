@@ -8,6 +8,7 @@
 #include "natter-codes.h"
 #include "natterd-crypto.h"
 #include "natterd-log.h"
+#include "natterd-sched.h"
 
 #include "natter-json.h"
 
@@ -717,6 +718,9 @@ natterd_read_free (NatterdRead *read)
 
 /* ------------------------------------------------------------------- store */
 
+/* Sync threads (see syncer_main()). */
+#define N_SYNCERS 2
+
 typedef struct
 {
   GMainContext *context;        /* where completions run */
@@ -736,11 +740,12 @@ typedef struct
   gboolean      batch_sync_shared;
 
   /* Pipelined commits (a backend with sync()): batches committed, not yet
-   * durable, guarded by lock. */
-  GThread      *syncer;
+   * durable, and the syncs under way, guarded by lock. */
+  GThread      *syncers[N_SYNCERS];
   GCond         sync_wake;
   GQueue        sync_queue;     /* Batch */
-  gboolean      syncer_waiting;
+  GQueue        syncing;        /* SyncRound, in the order they began */
+  guint         syncers_waiting;
   gboolean      sync_stopping;
 
   NatterdBatchObserver observer;
@@ -766,6 +771,14 @@ typedef struct
   gint64        duration;
   gint64        taken;          /* the writer took it */
 } Batch;
+
+/* One sync thread's sync and the batches it makes durable. */
+typedef struct
+{
+  Batch   *batch;
+  gboolean done;                /* the sync returned; guarded by lock */
+  GError  *failed;              /* an earlier sync failed while this one ran */
+} SyncRound;
 
 /* Runs @func in the thread that iterates @context (the server's loop).
  * Not g_main_context_invoke(): from a worker it calls @func right there
@@ -1166,6 +1179,7 @@ writer_main (gpointer data)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
 
+  natterd_sched_prefer_latency ();
   for (;;)
     {
       Batch *batch;
@@ -1208,13 +1222,13 @@ writer_main (gpointer data)
           op->sync_shared = priv->batch_sync_shared;
         }
 
-      if (priv->syncer != NULL)
+      if (priv->syncers[0] != NULL)
         {
-          /* Not durable yet: the sync thread completes it, while this
+          /* Not durable yet: a sync thread completes it, while this
            * thread runs the next batch's SQL. */
           g_mutex_lock (&priv->lock);
           g_queue_push_tail (&priv->sync_queue, batch);
-          if (priv->syncer_waiting)
+          if (priv->syncers_waiting > 0)
             g_cond_signal (&priv->sync_wake);
           g_mutex_unlock (&priv->lock);
         }
@@ -1227,9 +1241,19 @@ writer_main (gpointer data)
   return NULL;
 }
 
-/* The sync thread: each sync covers every batch committed before it
+/* The sync threads: each sync covers every batch committed before it
  * began, and they complete together, in commit order, as one batch (one
- * wake-up of the main context, one flush of the acks). */
+ * wake-up of the main context, one flush of the acks).
+ *
+ * Two of them (#17): with one, a commit that ended just after a sync
+ * began waited for that sync, then for its own (at 2,000 msgs/s, a
+ * message every 0.5 ms, about every other one did: up to two syncs'
+ * time); now its sync begins at once, beside the other. Rounds still
+ * complete in the order they began, a later one waiting for the earlier
+ * (deliveries keep their order). Linux reports a writeback error to one
+ * fdatasync() only: when a sync fails, the rounds under way beside it
+ * fail with it, since their syncs may have begun before the error and
+ * not seen it. */
 static gpointer
 syncer_main (gpointer data)
 {
@@ -1237,9 +1261,11 @@ syncer_main (gpointer data)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   NatterdStoreClass *klass = NATTERD_STORE_GET_CLASS (self);
 
+  natterd_sched_prefer_latency ();
   for (;;)
     {
       g_autoptr(GError) error = NULL;
+      SyncRound *round, *head;
       Batch *first, *batch;
       gboolean shared = FALSE;
       gboolean ok;
@@ -1248,9 +1274,9 @@ syncer_main (gpointer data)
       g_mutex_lock (&priv->lock);
       while (g_queue_is_empty (&priv->sync_queue) && !priv->sync_stopping)
         {
-          priv->syncer_waiting = TRUE;
+          priv->syncers_waiting++;
           g_cond_wait (&priv->sync_wake, &priv->lock);
-          priv->syncer_waiting = FALSE;
+          priv->syncers_waiting--;
         }
       if (g_queue_is_empty (&priv->sync_queue))
         {
@@ -1264,6 +1290,9 @@ syncer_main (gpointer data)
           g_object_unref (batch->store);
           g_free (batch);
         }
+      round = g_new0 (SyncRound, 1);
+      round->batch = first;
+      g_queue_push_tail (&priv->syncing, round);
       g_mutex_unlock (&priv->lock);
 
       ok = klass->sync (self, &shared, &error);
@@ -1284,7 +1313,28 @@ syncer_main (gpointer data)
           op->committed = done;
         }
       first->duration = done - first->taken;
-      complete_on_context (priv->context, complete_batch, first);
+
+      g_mutex_lock (&priv->lock);
+      round->done = TRUE;
+      if (!ok)
+        for (GList *l = priv->syncing.head; l != NULL; l = l->next)
+          if (l->data != round && ((SyncRound *) l->data)->failed == NULL)
+            ((SyncRound *) l->data)->failed = g_error_copy (error);
+      while ((head = g_queue_peek_head (&priv->syncing)) != NULL && head->done)
+        {
+          g_queue_pop_head (&priv->syncing);
+          for (guint i = 0; head->failed != NULL && i < head->batch->ops->len; i++)
+            {
+              NatterdOp *op = g_ptr_array_index (head->batch->ops, i);
+
+              if (op->error == NULL)
+                op->error = g_error_copy (head->failed);
+            }
+          complete_on_context (priv->context, complete_batch, head->batch);
+          g_clear_error (&head->failed);
+          g_free (head);
+        }
+      g_mutex_unlock (&priv->lock);
     }
 
   return NULL;
@@ -1364,6 +1414,7 @@ natterd_store_init (NatterdStore *self)
   g_cond_init (&priv->sync_wake);
   g_queue_init (&priv->queue);
   g_queue_init (&priv->sync_queue);
+  g_queue_init (&priv->syncing);
   priv->unstored_users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   priv->unstored_groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
@@ -1382,7 +1433,8 @@ natterd_store_start (NatterdStore *self,
   priv->stopping = FALSE;
   priv->sync_stopping = FALSE;
   if (NATTERD_STORE_GET_CLASS (self)->sync != NULL)
-    priv->syncer = g_thread_new ("natterd-sync", syncer_main, self);
+    for (guint i = 0; i < N_SYNCERS; i++)
+      priv->syncers[i] = g_thread_new ("natterd-sync", syncer_main, self);
   priv->writer = g_thread_new ("natterd-writer", writer_main, self);
   priv->readers = g_thread_pool_new (reader_main, self, 1, TRUE, NULL);
   g_thread_pool_set_sort_function (priv->readers, compare_reads, NULL);
@@ -1552,14 +1604,15 @@ natterd_store_stop (NatterdStore *self)
   g_cond_broadcast (&priv->wake);
   g_mutex_unlock (&priv->lock);
   g_clear_pointer (&priv->writer, g_thread_join);
-  if (priv->syncer != NULL)
+  if (priv->syncers[0] != NULL)
     {
-      /* It syncs what is queued, then ends. */
+      /* They sync what is queued, then end. */
       g_mutex_lock (&priv->lock);
       priv->sync_stopping = TRUE;
-      g_cond_signal (&priv->sync_wake);
+      g_cond_broadcast (&priv->sync_wake);
       g_mutex_unlock (&priv->lock);
-      g_clear_pointer (&priv->syncer, g_thread_join);
+      for (guint i = 0; i < N_SYNCERS; i++)
+        g_clear_pointer (&priv->syncers[i], g_thread_join);
     }
 
   /* Every batch has been committed; hand out what they completed. */

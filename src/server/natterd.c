@@ -15,6 +15,7 @@
 #include "natterd-directory.h"
 #include "natterd-log.h"
 #include "natterd-notify.h"
+#include "natterd-sched.h"
 #include "natterd-server.h"
 #include "natterd-store-pg.h"
 #include "natterd-store-sqlite.h"
@@ -416,6 +417,8 @@ main (int   argc,
     natterd_notify_watchdog_add ();
   }
 
+  /* The main thread reads, acks and delivers: see natterd-sched.c. */
+  natterd_sched_prefer_latency ();
   g_main_loop_run (loop);
   natterd_log_batch_end ();
 

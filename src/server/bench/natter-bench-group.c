@@ -73,6 +73,7 @@ typedef struct
   double cpu_us_per_delivery;
   double server_cpu, bench_cpu;
   double server_wait;           /* ms per s natterd's threads waited for a CPU */
+  SchedSample sched_before, sched_after; /* each thread's waits */
   double load;
   double natterd_p99;
   guint  private_acks;
@@ -782,11 +783,13 @@ measure (SoupSession *session,
   g_atomic_int_set (&run.first_measured, g_atomic_int_get (&run.sent));
   g_atomic_int_set (&bench.recording, TRUE);
   g_atomic_int_set (&bench.counting, TRUE);
+  sched_sample (&result->sched_before);
   a = sample ();
   sleep_main ((guint) opt_duration);
   g_atomic_int_set (&run.last_measured, g_atomic_int_get (&run.sent));
   g_atomic_int_set (&bench.counting, FALSE);
   b = sample ();
+  sched_sample (&result->sched_after);
   delivered = total_delivered ();
   fetch_histogram (session, "natterd_publish_latency_seconds", &after);
   on_workers (stop_sending, NULL);
@@ -889,6 +892,7 @@ print_result (const Result *r)
            r->natterd_p99);
   g_print ("  machine: natterd's threads waited %.0f ms per s for a CPU; load average %.2f\n",
            r->server_wait, r->load);
+  print_sched (&r->sched_before, &r->sched_after);
 }
 
 static gboolean

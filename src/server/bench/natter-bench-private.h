@@ -149,6 +149,28 @@ typedef struct
   gint64 server_wait;         /* µs runnable, waiting for a CPU */
 } Sample;
 
+/* Per thread name (natter-bench.c's thread_sched()): ns on a CPU, ns
+ * runnable waiting for one, times switched in. */
+typedef struct
+{
+  char    name[20];
+  guint64 run_ns;
+  guint64 wait_ns;
+  guint64 runs;
+  guint   threads;
+} ThreadSched;
+
+#define MAX_THREAD_NAMES 12
+
+typedef struct
+{
+  ThreadSched server[MAX_THREAD_NAMES];
+  guint       n_server;
+  ThreadSched self[MAX_THREAD_NAMES];
+  guint       n_self;
+  gint64      wall;
+} SchedSample;
+
 /* natterd's own histograms: cumulative counts per bucket bound (seconds),
  * as /metrics reports them. */
 typedef struct
@@ -167,6 +189,9 @@ gint64      server_cpu_us           (void);
 gint64      server_rss_kib          (void);
 gint64      server_wait_us          (void);
 Sample      sample                  (void);
+void        sched_sample            (SchedSample  *s);
+void        print_sched             (const SchedSample *a,
+                                     const SchedSample *b);
 void        cpu_between             (const Sample *a,
                                      const Sample *b,
                                      double       *server,

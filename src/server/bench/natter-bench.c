@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "natter-bench-private.h"
+#include "natterd-sched.h"
 
 Bench bench;
 
@@ -47,6 +48,7 @@ static int opt_idle = 2000;
 static int opt_idle_hold = 15;
 int opt_threads = 2;
 static char *opt_protocol;
+static int opt_client_slice_us;
 
 /* ------------------------------------------------------------- measurement */
 
@@ -91,6 +93,104 @@ server_wait_us (void)
       total += (gint64) g_ascii_strtoull (next, NULL, 10) / 1000;
     }
   return total;
+}
+
+/* Per thread name, from /proc/<pid>/task/<tid>/{comm,schedstat}: ns on a
+ * CPU, ns runnable waiting for one, and times switched in (#17: where the
+ * time between a frame's arrival and its handling goes). */
+
+static guint
+thread_sched (int          pid,
+              ThreadSched *out)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) tasks = pid > 0 ? g_dir_open (path, 0, NULL) : NULL;
+  const char *tid;
+  guint n = 0;
+
+  while (tasks != NULL && (tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *comm_file = g_build_filename (path, tid, "comm", NULL);
+      g_autofree char *stat_file = g_build_filename (path, tid, "schedstat", NULL);
+      g_autofree char *comm = NULL, *stat = NULL;
+      guint64 run, wait, runs;
+      guint i;
+
+      if (!g_file_get_contents (comm_file, &comm, NULL, NULL) ||
+          !g_file_get_contents (stat_file, &stat, NULL, NULL) ||
+          sscanf (stat, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &run, &wait, &runs) != 3)
+        continue;
+      g_strstrip (comm);
+      for (i = 0; i < n && strcmp (out[i].name, comm) != 0; i++)
+        ;
+      if (i == n)
+        {
+          if (n == MAX_THREAD_NAMES)
+            continue;
+          memset (&out[n], 0, sizeof out[n]);
+          g_strlcpy (out[n].name, comm, sizeof out[n].name);
+          n++;
+        }
+      out[i].run_ns += run;
+      out[i].wait_ns += wait;
+      out[i].runs += runs;
+      out[i].threads++;
+    }
+  return n;
+}
+
+
+void
+sched_sample (SchedSample *s)
+{
+  s->n_server = thread_sched ((int) bench.pid, s->server);
+  s->n_self = thread_sched (getpid (), s->self);
+  s->wall = g_get_monotonic_time ();
+}
+
+static void
+print_thread_sched (const char        *who,
+                    const ThreadSched *a,
+                    guint              n_a,
+                    const ThreadSched *b,
+                    guint              n_b,
+                    double             wall_s)
+{
+  g_print ("    %s:", who);
+  for (guint i = 0; i < n_b; i++)
+    {
+      const ThreadSched *before = NULL;
+      guint64 runs;
+
+      for (guint j = 0; j < n_a && before == NULL; j++)
+        if (strcmp (a[j].name, b[i].name) == 0)
+          before = &a[j];
+      runs = b[i].runs - (before != NULL ? before->runs : 0);
+      if (runs == 0)
+        continue;
+      g_print (" %s%s CPU %.0f%% waited %.1f ms/s, %.0f us a wake-up (%.0f/s);", b[i].name,
+               b[i].threads > 1 ? "*" : "",
+               (double) (b[i].run_ns - (before != NULL ? before->run_ns : 0)) / 1e7 / wall_s,
+               (double) (b[i].wait_ns - (before != NULL ? before->wait_ns : 0)) / 1e6 / wall_s,
+               (double) (b[i].wait_ns - (before != NULL ? before->wait_ns : 0)) / 1e3 / (double) runs,
+               (double) runs / wall_s);
+    }
+  g_print ("\n");
+}
+
+/* Each thread's waits for a CPU between @a and @b: a message is handed
+ * over four times in natterd (main → writer → sync → main) and twice in
+ * the bench (its send and its read), and each hand-over may wait. */
+void
+print_sched (const SchedSample *a,
+             const SchedSample *b)
+{
+  double wall_s = (double) (b->wall - a->wall) / G_USEC_PER_SEC;
+
+  g_print ("  threads runnable waiting for a CPU (name* = several; mean wait a wake-up; load average %.2f):\n",
+           load_average ());
+  print_thread_sched ("natterd", a->server, a->n_server, b->server, b->n_server, wall_s);
+  print_thread_sched ("natter-bench", a->self, a->n_self, b->self, b->n_self, wall_s);
 }
 
 /* A gauge of natterd's /metrics, -1 if it has none. */
@@ -419,6 +519,10 @@ worker_main (gpointer data)
 {
   Worker *worker = data;
 
+  /* The threads that send and receive the timed messages (in the group
+   * modes, the private pairs' own): --client-slice-us. */
+  if (!bench.group_mode || worker - bench.workers >= opt_threads)
+    natterd_sched_set_slice ((guint) opt_client_slice_us);
   g_main_context_push_thread_default (worker->context);
   worker->session = soup_session_new_with_options ("max-conns", 8192, "max-conns-per-host", 8192,
                                                    "timeout", 60, NULL);
@@ -962,6 +1066,7 @@ main (int   argc,
     { "idle", 0, 0, G_OPTION_ARG_INT, &opt_idle, "Idle connections (2000)", "N" },
     { "idle-hold", 0, 0, G_OPTION_ARG_INT, &opt_idle_hold, "Seconds to hold them (15)", "S" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &opt_threads, "Client threads (2)", "N" },
+    { "client-slice-us", 0, 0, G_OPTION_ARG_INT, &opt_client_slice_us, "The timed clients' threads ask for this time slice (EEVDF, Linux >= 6.12; default 0: the kernel's), so the bench's other threads (a group's 3,000 members) delay their reads less; natterd's own: NATTERD_SLICE_US", "US" },
     { "protocol", 0, 0, G_OPTION_ARG_STRING, &opt_protocol, "WebSocket subprotocol (" NATTER_PROTOCOL_NAME ")", "NAME" },
     { NULL }
   };
@@ -1131,6 +1236,7 @@ main (int   argc,
       g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (guint32));
       Histogram server_before = { 0 }, server_after = { 0 };
       Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
+      SchedSample sched_before, sched_after;
 
       g_atomic_int_set (&bench.phase, PHASE_OPEN);
       on_workers ((void (*) (Worker *, gpointer)) start_open, &rate);
@@ -1140,6 +1246,7 @@ main (int   argc,
         g_atomic_int_set (&bench.workers[i].delivered, 0);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
       fetch_stages (session, stages_before);
+      sched_sample (&sched_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
       g_atomic_int_set (&bench.counting, TRUE);
@@ -1147,6 +1254,7 @@ main (int   argc,
       g_atomic_int_set (&bench.recording, FALSE);
       g_atomic_int_set (&bench.counting, FALSE);
       b = sample ();
+      sched_sample (&sched_after);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
       fetch_stages (session, stages_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
@@ -1171,6 +1279,7 @@ main (int   argc,
                histogram_percentile (&server_before, &server_after, 99),
                histogram_percentile (&server_before, &server_after, 99.9));
       print_stages (stages_before, stages_after);
+      print_sched (&sched_before, &sched_after);
     }
 
   on_workers ((void (*) (Worker *, gpointer)) close_conns, NULL);

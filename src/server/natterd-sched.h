@@ -1,0 +1,22 @@
+/* natterd-sched.h — the scheduling of natterd's latency-bound threads
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The calling thread asks the kernel for a short time slice (#17, #18):
+ * see natterd-sched.c. Nothing happens where the kernel has no such
+ * request (before Linux 6.12 the value is kept and has no effect). */
+void natterd_sched_prefer_latency (void);
+/* The same with a slice of @us (at least 100; 0 does nothing). */
+void natterd_sched_set_slice      (guint us);
+/* The slice of thread @tid (0: the calling one) in ns, as the kernel
+ * reports it (0 where it has none per thread); -1 on error. */
+gint64 natterd_sched_get_slice    (int   tid);
+
+G_END_DECLS

@@ -1,0 +1,83 @@
+/* test-sched.c — natterd's main thread, its store's writer and its sync
+ * threads ask for a 0.2 ms time slice (natterd-sched.c, #17, #18); the
+ * fan-out writer, the readers and the others keep the kernel's. Read
+ * back with sched_getattr() on each thread of a running natterd. A kernel
+ * without per-thread slices (before Linux 6.12) reports none for any
+ * thread, and then none is asked of natterd's either. natterd-sched.c
+ * is built into the test for natterd_sched_get_slice().
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "natter-test-client.h"
+
+#include "natterd-sched.h"
+
+/* natterd's threads by name: the slice (ns) of the first one so named. */
+static GHashTable *
+thread_slices (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  GHashTable *slices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *tid;
+
+  g_assert_nonnull (tasks);
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *comm_file = g_build_filename (path, tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+      gint64 slice;
+
+      if (!g_file_get_contents (comm_file, &comm, NULL, NULL))
+        continue;
+      g_strstrip (comm);
+      slice = natterd_sched_get_slice ((int) g_ascii_strtoll (tid, NULL, 10));
+      g_assert_cmpint (slice, >=, 0);
+      g_test_message ("%s (%s): slice %" G_GINT64_FORMAT " ns", comm, tid, slice);
+      /* The main thread's name is the executable's. */
+      if (g_ascii_strtoll (tid, NULL, 10) == (gint64) pid)
+        g_hash_table_replace (slices, g_strdup ("main"), GSIZE_TO_POINTER ((gsize) slice));
+      if (!g_hash_table_contains (slices, comm))
+        g_hash_table_insert (slices, g_strdup (comm), GSIZE_TO_POINTER ((gsize) slice));
+    }
+  return slices;
+}
+
+static void
+test_latency_slices (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(GHashTable) slices = NULL;
+  const char *latency[] = { "main", "natterd-writer", "natterd-sync" };
+  gsize fallback;
+
+  /* A message through: every thread is up. */
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_nonnull (ack);
+  slices = thread_slices (natter_test_server_get_pid (server));
+
+  g_assert_true (g_hash_table_contains (slices, "natterd-fanout"));
+  fallback = GPOINTER_TO_SIZE (g_hash_table_lookup (slices, "natterd-fanout"));
+  for (guint i = 0; i < G_N_ELEMENTS (latency); i++)
+    {
+      g_assert_true (g_hash_table_contains (slices, latency[i]));
+      /* No slices on this kernel: none asked for. */
+      if (fallback == 0)
+        g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (slices, latency[i])), ==, 0);
+      else
+        g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (slices, latency[i])), ==, 200000);
+    }
+  g_assert_true (fallback == 0 || fallback > 200000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/server/sched/latency-slices", test_latency_slices);
+  return g_test_run ();
+}
