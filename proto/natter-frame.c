@@ -28,10 +28,11 @@ static gboolean check_tree (const ProtobufCMessage  *message,
                             TreeCheck                check,
                             GError                 **error);
 
-NatterFrame *
-natter_frame_unpack (const guint8  *data,
-                     gsize          length,
-                     GError       **error)
+static NatterFrame *
+unpack (ProtobufCAllocator  *allocator,
+        const guint8        *data,
+        gsize                length,
+        GError             **error)
 {
   NatterFrame *frame;
 
@@ -50,7 +51,7 @@ natter_frame_unpack (const guint8  *data,
       return NULL;
     }
 
-  frame = natter__frame__unpack (NULL, length, data);
+  frame = natter__frame__unpack (allocator, length, data);
   if (frame == NULL)
     {
       g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED,
@@ -61,7 +62,7 @@ natter_frame_unpack (const guint8  *data,
 
   if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
     {
-      natter__frame__free_unpacked (frame, NULL);
+      natter__frame__free_unpacked (frame, allocator);
       g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY,
                            "Frame has no body");
       return NULL;
@@ -69,12 +70,80 @@ natter_frame_unpack (const guint8  *data,
 
   if (!check_tree (&frame->base, CHECK_STRUCTURE, error))
     {
-      natter__frame__free_unpacked (frame, NULL);
+      natter__frame__free_unpacked (frame, allocator);
       g_prefix_error (error, "Frame is not valid: ");
       return NULL;
     }
 
   return frame;
+}
+
+NatterFrame *
+natter_frame_unpack (const guint8  *data,
+                     gsize          length,
+                     GError       **error)
+{
+  return unpack (NULL, data, length, error);
+}
+
+/* ----------------------------------------------------------------- arena */
+
+#define ARENA_ALIGN (sizeof (max_align_t))
+
+static void *
+arena_alloc (void   *data,
+             size_t  size)
+{
+  NatterFrameArena *arena = data;
+  gsize rounded = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  void *p;
+
+  if (rounded <= sizeof arena->block - arena->used)
+    {
+      p = arena->block + arena->used;
+      arena->used += rounded;
+      return p;
+    }
+  /* Rare (large content): a block of its own, freed with the arena. */
+  p = g_try_malloc (MAX (size, 1));
+  if (p != NULL)
+    arena->spill = g_slist_prepend (arena->spill, p);
+  return p;
+}
+
+static void
+arena_free (void *data,
+            void *pointer)
+{
+  /* Everything goes at natter_frame_arena_clear(). */
+}
+
+void
+natter_frame_arena_init (NatterFrameArena *arena)
+{
+  arena->allocator.alloc = arena_alloc;
+  arena->allocator.free = arena_free;
+  arena->allocator.allocator_data = arena;
+  arena->used = 0;
+  arena->spill = NULL;
+}
+
+void
+natter_frame_arena_clear (NatterFrameArena *arena)
+{
+  g_slist_free_full (g_steal_pointer (&arena->spill), g_free);
+  arena->used = 0;
+}
+
+/* Like natter_frame_unpack(), the frame's memory from @arena: it lives
+ * until natter_frame_arena_clear(), and is not given to natter_frame_free(). */
+NatterFrame *
+natter_frame_unpack_in (NatterFrameArena  *arena,
+                        const guint8      *data,
+                        gsize              length,
+                        GError           **error)
+{
+  return unpack (&arena->allocator, data, length, error);
 }
 
 void

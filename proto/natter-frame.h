@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stddef.h>
 
 #include "natter-codes.h"
 #include "natter-object-names.h"
@@ -43,6 +44,28 @@ typedef enum {
 
 GQuark       natter_proto_error_quark (void);
 
+/* Room for what one typical frame unpacks to (a Publish of a few KiB);
+ * more spills to malloc'd blocks. */
+#define NATTER_FRAME_ARENA_SIZE 2048
+
+/* Memory for one unpacked frame, freed all at once (#17: a Publish
+ * unpacked by protobuf-c's default allocator is ~6 mallocs and frees).
+ * Meant for the stack: natter_frame_arena_init(), natter_frame_unpack_in(),
+ * then natter_frame_arena_clear(), which frees the frame with the rest. */
+typedef struct
+{
+  ProtobufCAllocator allocator;
+  gsize              used;
+  GSList            *spill;     /* blocks that did not fit in @block */
+  union {
+    guint8           block[NATTER_FRAME_ARENA_SIZE];
+    max_align_t      align;
+  };
+} NatterFrameArena;
+
+void         natter_frame_arena_init  (NatterFrameArena  *arena);
+void         natter_frame_arena_clear (NatterFrameArena  *arena);
+
 /* Structure only: size limit, protobuf parse, a body present. */
 NatterFrame *natter_frame_unpack      (const guint8      *data,
                                        gsize              length,
@@ -50,6 +73,10 @@ NatterFrame *natter_frame_unpack      (const guint8      *data,
 /* Semantics: direction, required fields, UTF-8, ids, limits, content JSON.
  * A frame that unpacks but does not validate can still be answered in
  * context (a PublishAck or Result carrying natter_proto_error_to_code()). */
+NatterFrame *natter_frame_unpack_in   (NatterFrameArena  *arena,
+                                       const guint8      *data,
+                                       gsize              length,
+                                       GError           **error);
 gboolean     natter_frame_validate    (const NatterFrame *frame,
                                        NatterPeer         sender,
                                        GError           **error);
@@ -92,5 +119,6 @@ char        *natter_content_preview   (const char        *object_name,
                                        gsize              full_length);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterFrame, natter_frame_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NatterFrameArena, natter_frame_arena_clear)
 
 G_END_DECLS

@@ -889,8 +889,13 @@ handle_message (NatterdSession *self,
                 gsize           size,
                 gboolean        binary)
 {
-  g_autoptr(NatterFrame) frame = NULL;
+  /* The frame lives on the stack for this call (nothing keeps it): one
+   * clear instead of a free per string (#17). */
+  g_auto(NatterFrameArena) arena;
+  NatterFrame *frame;
   g_autoptr(GError) error = NULL;
+
+  natter_frame_arena_init (&arena);
 
   /* Shutting down: what arrives now would not be acknowledged anyway. */
   if (self->state == NATTERD_SESSION_CLOSED || self->host->stopping)
@@ -906,7 +911,7 @@ handle_message (NatterdSession *self,
       return;
     }
 
-  frame = natter_frame_unpack (data, size, &error);
+  frame = natter_frame_unpack_in (&arena, data, size, &error);
   if (frame == NULL)
     {
       int code = natter_proto_error_to_code (error);

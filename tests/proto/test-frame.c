@@ -158,6 +158,75 @@ test_round_trip_publish (void)
   g_assert_cmpstr (decoded->publish->push_content, ==, "你好");
 }
 
+/* natter_frame_unpack_in() (#17): the same frame as natter_frame_unpack(),
+ * a typical Publish entirely inside the arena's own block, a large one
+ * spilling to blocks the clear frees, and a bad frame refused alike. */
+static void
+test_arena (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  g_auto(NatterFrameArena) arena;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GString) big = g_string_new ("{\"content\":\"");
+  static const guint8 garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+  NatterFrame *decoded;
+  gsize size;
+  const guint8 *data;
+
+  natter_frame_arena_init (&arena);
+  publish.client_msg_id = (char *) "m-000001";
+  publish.conversation_type = NATTER_CONVERSATION_PRIVATE;
+  publish.target_id = (char *) "bob";
+  publish.object_name = (char *) NATTER_OBJECT_TEXT;
+  publish.content = (char *) "{\"content\":\"你好, Natter\"}";
+  publish.push_content = (char *) "你好";
+  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame.publish = &publish;
+  bytes = encode_ok (&frame);
+  data = g_bytes_get_data (bytes, &size);
+
+  decoded = natter_frame_unpack_in (&arena, data, size, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_true (natter_frame_validate (decoded, NATTER_PEER_CLIENT, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (decoded->publish->content, ==, publish.content);
+  g_assert_cmpstr (decoded->publish->push_content, ==, "你好");
+  g_assert_cmpstr (decoded->publish->target_id, ==, "bob");
+  g_assert_true ((const guint8 *) decoded >= arena.block &&
+                 (const guint8 *) decoded < arena.block + sizeof arena.block);
+  g_assert_cmpuint (arena.used, >, 0);
+  g_assert_null (arena.spill);
+  again = encode_ok (decoded);
+  g_assert_true (g_bytes_equal (bytes, again));
+  natter_frame_arena_clear (&arena);
+  g_assert_cmpuint (arena.used, ==, 0);
+
+  /* 100 KiB of content does not fit the block: it spills. */
+  for (guint i = 0; i < 100 * 1024; i++)
+    g_string_append_c (big, 'a' + (char) (i % 26));
+  g_string_append (big, "\"}");
+  publish.content = big->str;
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = encode_ok (&frame);
+  data = g_bytes_get_data (bytes, &size);
+  decoded = natter_frame_unpack_in (&arena, data, size, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_true (natter_frame_validate (decoded, NATTER_PEER_CLIENT, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (decoded->publish->content, ==, big->str);
+  g_assert_nonnull (arena.spill);
+  natter_frame_arena_clear (&arena);
+  g_assert_null (arena.spill);
+
+  g_assert_null (natter_frame_unpack_in (&arena, garbage, sizeof garbage, &error));
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
+}
+
 static void
 test_round_trip_publish_ack (void)
 {
@@ -1455,6 +1524,7 @@ main (int   argc,
   g_test_add_func ("/proto/round-trip/connect-ack", test_round_trip_connect_ack);
   g_test_add_func ("/proto/round-trip/publish", test_round_trip_publish);
   g_test_add_func ("/proto/round-trip/publish-ack", test_round_trip_publish_ack);
+  g_test_add_func ("/proto/arena", test_arena);
   g_test_add_func ("/proto/round-trip/deliver", test_round_trip_deliver);
   g_test_add_func ("/proto/round-trip/deliver-ack", test_round_trip_deliver_ack);
   g_test_add_func ("/proto/round-trip/queries", test_round_trip_queries);
