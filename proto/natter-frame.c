@@ -153,6 +153,93 @@ natter_frame_free (NatterFrame *frame)
     natter__frame__free_unpacked (frame, NULL);
 }
 
+/* ------------------------------------------------------- Deliver frames */
+
+/* Wire types and field numbers of natter.proto (Frame.deliver = 5;
+ * Deliver: seq = 1, message = 2, offline = 3). */
+#define TAG(field, wire) ((guint8) (((field) << 3) | (wire)))
+#define WIRE_VARINT 0
+#define WIRE_BYTES  2
+
+static gsize
+varint_size (guint64 value)
+{
+  gsize n = 1;
+
+  while (value >= 0x80)
+    {
+      value >>= 7;
+      n++;
+    }
+  return n;
+}
+
+static guint8 *
+put_varint (guint8  *out,
+            guint64  value)
+{
+  while (value >= 0x80)
+    {
+      *out++ = (guint8) (value | 0x80);
+      value >>= 7;
+    }
+  *out++ = (guint8) value;
+  return out;
+}
+
+/* The Deliver message's own size, proto3 as protobuf-c packs it: zero
+ * scalars left out, a message field present when set. */
+static gsize
+deliver_body_size (const Natter__Deliver *deliver,
+                   gsize                  message_size)
+{
+  gsize size = 0;
+
+  if (deliver->seq != 0)
+    size += 1 + varint_size (deliver->seq);
+  if (deliver->message != NULL)
+    size += 1 + varint_size (message_size) + message_size;
+  if (deliver->offline)
+    size += 2;
+  return size;
+}
+
+gsize
+natter_frame_deliver_size (const Natter__Deliver *deliver,
+                           gsize                 *message_size)
+{
+  gsize body;
+
+  *message_size = deliver->message != NULL ? natter__message__get_packed_size (deliver->message) : 0;
+  body = deliver_body_size (deliver, *message_size);
+  return 1 + varint_size (body) + body;
+}
+
+void
+natter_frame_deliver_pack (const Natter__Deliver *deliver,
+                           gsize                  message_size,
+                           guint8                *out)
+{
+  out[0] = TAG (NATTER__FRAME__BODY_DELIVER, WIRE_BYTES);
+  out = put_varint (out + 1, deliver_body_size (deliver, message_size));
+  if (deliver->seq != 0)
+    {
+      *out++ = TAG (1, WIRE_VARINT);
+      out = put_varint (out, deliver->seq);
+    }
+  if (deliver->message != NULL)
+    {
+      *out++ = TAG (2, WIRE_BYTES);
+      out = put_varint (out, message_size);
+      out += natter__message__pack (deliver->message, out);
+    }
+  if (deliver->offline)
+    {
+      *out++ = TAG (3, WIRE_VARINT);
+      *out = 1;
+    }
+}
+
 GBytes *
 natter_frame_encode (const NatterFrame  *frame,
                      GError            **error)

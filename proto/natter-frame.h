@@ -92,6 +92,16 @@ GBytes      *natter_frame_encode      (const NatterFrame *frame,
 /* Frees a frame returned by natter_frame_unpack()/natter_frame_decode(). */
 void         natter_frame_free        (NatterFrame       *frame);
 
+/* A Frame with this Deliver as its body, packed as natter__frame__pack()
+ * would, sizing the Message once (#17: protobuf-c sizes a nested message
+ * again at every level, four times for a Deliver). Pass the size the
+ * first call returned through @message_size to the second. */
+gsize        natter_frame_deliver_size (const Natter__Deliver *deliver,
+                                        gsize                 *message_size);
+void         natter_frame_deliver_pack (const Natter__Deliver *deliver,
+                                        gsize                  message_size,
+                                        guint8                *out);
+
 const char  *natter_frame_type_name   (const NatterFrame *frame);
 
 /* Protocol code to answer a frame that failed validation with. */

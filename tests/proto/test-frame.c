@@ -266,6 +266,56 @@ test_round_trip_deliver (void)
   g_assert_cmpint (decoded->deliver->message->sent_time, ==, 1484621850284);
 }
 
+/* natter_frame_deliver_size()/_pack() (#17) write the bytes protobuf-c
+ * writes for the same Frame: seq zero, small and past 2^35, offline or
+ * not, no message, a message with every field, a 200 KiB one. */
+static void
+test_deliver_pack (void)
+{
+  g_autoptr(GString) big = g_string_new ("{\"content\":\"");
+  guint64 seqs[] = { 0, 1, 127, 128, 300, G_GUINT64_CONSTANT (1) << 35, G_MAXUINT64 };
+
+  for (guint i = 0; i < 200 * 1024; i++)
+    g_string_append_c (big, 'a' + (char) (i % 26));
+  g_string_append (big, "\"}");
+
+  for (guint m = 0; m < 4; m++)
+    for (guint i = 0; i < G_N_ELEMENTS (seqs); i++)
+      for (int offline = 0; offline <= 1; offline++)
+        {
+          NatterFrame frame = NATTER__FRAME__INIT;
+          Natter__Deliver deliver = NATTER__DELIVER__INIT;
+          Natter__Message message = text_message ("{\"content\":\"你好\"}");
+          g_autoptr(GBytes) expected = NULL;
+          g_autofree guint8 *packed = NULL;
+          gsize message_size, size, expected_size;
+          const guint8 *expected_data;
+
+          if (m == 1)
+            {
+              message.push_content = (char *) "你好";
+              message.timeline_seq = 42;
+              message.mentioned = TRUE;
+              message.conversation_type = NATTER_CONVERSATION_GROUP;
+            }
+          else if (m == 2)
+            message.content = big->str;
+          deliver.seq = seqs[i];
+          deliver.message = m == 3 ? NULL : &message;
+          deliver.offline = offline;
+          frame.body_case = NATTER__FRAME__BODY_DELIVER;
+          frame.deliver = &deliver;
+
+          expected = encode_ok (&frame);
+          expected_data = g_bytes_get_data (expected, &expected_size);
+          size = natter_frame_deliver_size (&deliver, &message_size);
+          g_assert_cmpuint (size, ==, expected_size);
+          packed = g_malloc (size);
+          natter_frame_deliver_pack (&deliver, message_size, packed);
+          g_assert_cmpmem (packed, size, expected_data, expected_size);
+        }
+}
+
 static void
 test_round_trip_deliver_ack (void)
 {
@@ -1526,6 +1576,7 @@ main (int   argc,
   g_test_add_func ("/proto/round-trip/publish-ack", test_round_trip_publish_ack);
   g_test_add_func ("/proto/arena", test_arena);
   g_test_add_func ("/proto/round-trip/deliver", test_round_trip_deliver);
+  g_test_add_func ("/proto/deliver-pack", test_deliver_pack);
   g_test_add_func ("/proto/round-trip/deliver-ack", test_round_trip_deliver_ack);
   g_test_add_func ("/proto/round-trip/queries", test_round_trip_queries);
   g_test_add_func ("/proto/round-trip/results", test_round_trip_results);
