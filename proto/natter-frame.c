@@ -157,7 +157,7 @@ natter_frame_free (NatterFrame *frame)
 
 /* Wire types and field numbers of natter.proto (Frame.deliver = 5;
  * Deliver: seq = 1, message = 2, offline = 3). */
-#define TAG(field, wire) ((guint8) (((field) << 3) | (wire)))
+#define TAG(field, wire) ((guint) (((field) << 3) | (wire)))
 #define WIRE_VARINT 0
 #define WIRE_BYTES  2
 
@@ -185,6 +185,47 @@ put_varint (guint8  *out,
     }
   *out++ = (guint8) value;
   return out;
+}
+
+/* The frame's body (its oneof's message), NULL when none is set. */
+static const ProtobufCMessage *
+frame_body (const NatterFrame *frame)
+{
+  const ProtobufCFieldDescriptor *field;
+
+  if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
+    return NULL;
+  field = protobuf_c_message_descriptor_get_field (&natter__frame__descriptor, frame->body_case);
+  return *(const ProtobufCMessage * const *) ((const guint8 *) frame + field->offset);
+}
+
+gsize
+natter_frame_packed_size (const NatterFrame *frame,
+                          gsize             *body_size)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  if (body == NULL)
+    {
+      *body_size = 0;
+      return 0;
+    }
+  *body_size = protobuf_c_message_get_packed_size (body);
+  return varint_size (TAG (frame->body_case, WIRE_BYTES)) + varint_size (*body_size) + *body_size;
+}
+
+void
+natter_frame_pack_sized (const NatterFrame *frame,
+                         gsize              body_size,
+                         guint8            *out)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  if (body == NULL)
+    return;
+  out = put_varint (out, TAG (frame->body_case, WIRE_BYTES));
+  out = put_varint (out, body_size);
+  protobuf_c_message_pack (body, out);
 }
 
 /* The Deliver message's own size, proto3 as protobuf-c packs it: zero
@@ -220,22 +261,22 @@ natter_frame_deliver_pack (const Natter__Deliver *deliver,
                            gsize                  message_size,
                            guint8                *out)
 {
-  out[0] = TAG (NATTER__FRAME__BODY_DELIVER, WIRE_BYTES);
+  out[0] = (guint8) TAG (NATTER__FRAME__BODY_DELIVER, WIRE_BYTES);
   out = put_varint (out + 1, deliver_body_size (deliver, message_size));
   if (deliver->seq != 0)
     {
-      *out++ = TAG (1, WIRE_VARINT);
+      *out++ = (guint8) TAG (1, WIRE_VARINT);
       out = put_varint (out, deliver->seq);
     }
   if (deliver->message != NULL)
     {
-      *out++ = TAG (2, WIRE_BYTES);
+      *out++ = (guint8) TAG (2, WIRE_BYTES);
       out = put_varint (out, message_size);
       out += natter__message__pack (deliver->message, out);
     }
   if (deliver->offline)
     {
-      *out++ = TAG (3, WIRE_VARINT);
+      *out++ = (guint8) TAG (3, WIRE_VARINT);
       *out = 1;
     }
 }

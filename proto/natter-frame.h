@@ -92,6 +92,15 @@ GBytes      *natter_frame_encode      (const NatterFrame *frame,
 /* Frees a frame returned by natter_frame_unpack()/natter_frame_decode(). */
 void         natter_frame_free        (NatterFrame       *frame);
 
+/* @frame packed as natter__frame__pack() would, its body sized once
+ * (protobuf-c sizes it again to pack it, #17): the size it returns, with
+ * @body_size, then natter_frame_pack_sized() into that many bytes. */
+gsize        natter_frame_packed_size (const NatterFrame *frame,
+                                       gsize             *body_size);
+void         natter_frame_pack_sized  (const NatterFrame *frame,
+                                       gsize              body_size,
+                                       guint8            *out);
+
 /* A Frame with this Deliver as its body, packed as natter__frame__pack()
  * would, sizing the Message once (#17: protobuf-c sizes a nested message
  * again at every level, four times for a Deliver). Pass the size the

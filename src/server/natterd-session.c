@@ -119,11 +119,19 @@ natterd_message_to_proto (const NatterdMessage *m,
 
 /* ------------------------------------------------------------------ output */
 
+typedef struct
+{
+  const NatterFrame *frame;
+  gsize              body_size;
+} FramePack;
+
 static void
 pack_frame (gconstpointer  data,
             guint8        *payload)
 {
-  natter__frame__pack (data, payload);
+  const FramePack *p = data;
+
+  natter_frame_pack_sized (p->frame, p->body_size, payload);
 }
 
 /* Queues @size bytes that @pack writes, unless the connection is gone
@@ -159,11 +167,16 @@ void
 natterd_session_send_frame (NatterdSession     *self,
                             const NatterFrame *frame)
 {
+  FramePack p = { frame, 0 };
+  gsize size;
+
   if (!can_send (self))
     return;
   /* Packed straight into the socket's frame (natter_frame_encode() would
-   * fill a buffer of its own, to be copied and freed: twice a message). */
-  send_packed (self, frame, natter__frame__get_packed_size (frame), pack_frame, frame);
+   * fill a buffer of its own, to be copied and freed: twice a message),
+   * its body sized once. */
+  size = natter_frame_packed_size (frame, &p.body_size);
+  send_packed (self, frame, size, pack_frame, &p);
 }
 
 void

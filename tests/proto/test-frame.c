@@ -34,6 +34,15 @@ round_trip (const NatterFrame *frame,
   gsize size;
   const guint8 *data = g_bytes_get_data (first, &size);
 
+  gsize body_size;
+  g_autofree guint8 *packed = NULL;
+
+  /* natter_frame_pack_sized() writes protobuf-c's bytes (#17). */
+  g_assert_cmpuint (natter_frame_packed_size (frame, &body_size), ==, size);
+  packed = g_malloc (MAX (size, 1));
+  natter_frame_pack_sized (frame, body_size, packed);
+  g_assert_cmpmem (packed, size, data, size);
+
   decoded = natter_frame_decode (data, size, sender, &error);
   g_assert_no_error (error);
   g_assert_nonnull (decoded);
@@ -266,7 +275,8 @@ test_round_trip_deliver (void)
   g_assert_cmpint (decoded->deliver->message->sent_time, ==, 1484621850284);
 }
 
-/* natter_frame_deliver_size()/_pack() (#17) write the bytes protobuf-c
+/* natter_frame_deliver_size()/_pack() and natter_frame_pack_sized()
+ * (#17; the latter in round_trip() too) write the bytes protobuf-c
  * writes for the same Frame: seq zero, small and past 2^35, offline or
  * not, no message, a message with every field, a 200 KiB one. */
 static void
@@ -274,6 +284,24 @@ test_deliver_pack (void)
 {
   g_autoptr(GString) big = g_string_new ("{\"content\":\"");
   guint64 seqs[] = { 0, 1, 127, 128, 300, G_GUINT64_CONSTANT (1) << 35, G_MAXUINT64 };
+
+  NatterFrame presence = NATTER__FRAME__INIT;
+  NatterFrame empty = NATTER__FRAME__INIT;
+  Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
+  g_autoptr(GBytes) presence_bytes = NULL;
+  guint8 presence_packed[16];
+  gsize body_size;
+
+  /* Field 20 takes a two-byte tag; a frame with no body packs to nothing. */
+  presence.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
+  presence.presence_event = &event;
+  presence_bytes = encode_ok (&presence);
+  g_assert_cmpuint (natter_frame_packed_size (&presence, &body_size), ==, g_bytes_get_size (presence_bytes));
+  g_assert_cmpuint (g_bytes_get_size (presence_bytes), <=, sizeof presence_packed);
+  natter_frame_pack_sized (&presence, body_size, presence_packed);
+  g_assert_cmpmem (presence_packed, g_bytes_get_size (presence_bytes),
+                   g_bytes_get_data (presence_bytes, NULL), g_bytes_get_size (presence_bytes));
+  g_assert_cmpuint (natter_frame_packed_size (&empty, &body_size), ==, natter__frame__get_packed_size (&empty));
 
   for (guint i = 0; i < 200 * 1024; i++)
     g_string_append_c (big, 'a' + (char) (i % 26));
