@@ -153,16 +153,16 @@ natter_frame_free (NatterFrame *frame)
     natter__frame__free_unpacked (frame, NULL);
 }
 
-/* ------------------------------------------------------- Deliver frames */
+/* ---------------------------------------------------- packing, sized once */
 
-/* Wire types and field numbers of natter.proto (Frame.deliver = 5;
+/* Wire types and field numbers of natter.proto (Frame: the body's case;
  * Deliver: seq = 1, message = 2, offline = 3). */
 #define TAG(field, wire) ((guint) (((field) << 3) | (wire)))
 #define WIRE_VARINT 0
 #define WIRE_BYTES  2
 
-static gsize
-varint_size (guint64 value)
+gsize
+natter_frame_varint_size (guint64 value)
 {
   gsize n = 1;
 
@@ -199,70 +199,28 @@ frame_body (const NatterFrame *frame)
   return *(const ProtobufCMessage * const *) ((const guint8 *) frame + field->offset);
 }
 
-gsize
-natter_frame_packed_size (const NatterFrame *frame,
-                          gsize             *body_size)
-{
-  const ProtobufCMessage *body = frame_body (frame);
-
-  if (body == NULL)
-    {
-      *body_size = 0;
-      return 0;
-    }
-  *body_size = protobuf_c_message_get_packed_size (body);
-  return varint_size (TAG (frame->body_case, WIRE_BYTES)) + varint_size (*body_size) + *body_size;
-}
-
-void
-natter_frame_pack_sized (const NatterFrame *frame,
-                         gsize              body_size,
-                         guint8            *out)
-{
-  const ProtobufCMessage *body = frame_body (frame);
-
-  if (body == NULL)
-    return;
-  out = put_varint (out, TAG (frame->body_case, WIRE_BYTES));
-  out = put_varint (out, body_size);
-  protobuf_c_message_pack (body, out);
-}
-
-/* The Deliver message's own size, proto3 as protobuf-c packs it: zero
- * scalars left out, a message field present when set. */
+/* A Deliver's size, proto3 as protobuf-c packs it: zero scalars left
+ * out, a message field present when set. */
 static gsize
-deliver_body_size (const Natter__Deliver *deliver,
-                   gsize                  message_size)
+deliver_size (const Natter__Deliver *deliver,
+              gsize                  message_size)
 {
   gsize size = 0;
 
   if (deliver->seq != 0)
-    size += 1 + varint_size (deliver->seq);
+    size += 1 + natter_frame_varint_size (deliver->seq);
   if (deliver->message != NULL)
-    size += 1 + varint_size (message_size) + message_size;
+    size += 1 + natter_frame_varint_size (message_size) + message_size;
   if (deliver->offline)
     size += 2;
   return size;
 }
 
-gsize
-natter_frame_deliver_size (const Natter__Deliver *deliver,
-                           gsize                 *message_size)
+static void
+deliver_pack (const Natter__Deliver *deliver,
+              gsize                  message_size,
+              guint8                *out)
 {
-  gsize body;
-
-  *message_size = deliver->message != NULL ? natter__message__get_packed_size (deliver->message) : 0;
-  body = deliver_body_size (deliver, *message_size);
-  return 1 + varint_size (body) + body;
-}
-
-void
-natter_frame_deliver_pack (const Natter__Deliver *deliver,
-                           gsize                  message_size,
-                           guint8                *out)
-{
-  out[0] = (guint8) TAG (NATTER__FRAME__BODY_DELIVER, WIRE_BYTES);
-  out = put_varint (out + 1, deliver_body_size (deliver, message_size));
   if (deliver->seq != 0)
     {
       *out++ = (guint8) TAG (1, WIRE_VARINT);
@@ -279,6 +237,44 @@ natter_frame_deliver_pack (const Natter__Deliver *deliver,
       *out++ = (guint8) TAG (3, WIRE_VARINT);
       *out = 1;
     }
+}
+
+gsize
+natter_frame_packed_size (const NatterFrame *frame,
+                          NatterFrameSizes  *sizes)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  sizes->body = sizes->inner = 0;
+  if (body == NULL)
+    return 0;
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER)
+    {
+      if (frame->deliver->message != NULL)
+        sizes->inner = natter__message__get_packed_size (frame->deliver->message);
+      sizes->body = deliver_size (frame->deliver, sizes->inner);
+    }
+  else
+    sizes->body = protobuf_c_message_get_packed_size (body);
+  return natter_frame_varint_size (TAG (frame->body_case, WIRE_BYTES)) +
+         natter_frame_varint_size (sizes->body) + sizes->body;
+}
+
+void
+natter_frame_pack_sized (const NatterFrame      *frame,
+                         const NatterFrameSizes *sizes,
+                         guint8                 *out)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  if (body == NULL)
+    return;
+  out = put_varint (out, TAG (frame->body_case, WIRE_BYTES));
+  out = put_varint (out, sizes->body);
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER)
+    deliver_pack (frame->deliver, sizes->inner, out);
+  else
+    protobuf_c_message_pack (body, out);
 }
 
 GBytes *

@@ -92,24 +92,25 @@ GBytes      *natter_frame_encode      (const NatterFrame *frame,
 /* Frees a frame returned by natter_frame_unpack()/natter_frame_decode(). */
 void         natter_frame_free        (NatterFrame       *frame);
 
-/* @frame packed as natter__frame__pack() would, its body sized once
- * (protobuf-c sizes it again to pack it, #17): the size it returns, with
- * @body_size, then natter_frame_pack_sized() into that many bytes. */
-gsize        natter_frame_packed_size (const NatterFrame *frame,
-                                       gsize             *body_size);
-void         natter_frame_pack_sized  (const NatterFrame *frame,
-                                       gsize              body_size,
-                                       guint8            *out);
+/* What natter_frame_packed_size() found, for natter_frame_pack_sized(). */
+typedef struct
+{
+  gsize body;      /* the Frame's body message */
+  gsize inner;     /* a Deliver's Message */
+} NatterFrameSizes;
 
-/* A Frame with this Deliver as its body, packed as natter__frame__pack()
- * would, sizing the Message once (#17: protobuf-c sizes a nested message
- * again at every level, four times for a Deliver). Pass the size the
- * first call returned through @message_size to the second. */
-gsize        natter_frame_deliver_size (const Natter__Deliver *deliver,
-                                        gsize                 *message_size);
-void         natter_frame_deliver_pack (const Natter__Deliver *deliver,
-                                        gsize                  message_size,
-                                        guint8                *out);
+/* @frame packed as natter__frame__pack() would, each message sized once
+ * (#17: protobuf-c sizes a nested message again at every level, four
+ * times a Deliver's Message): the size it returns, then
+ * natter_frame_pack_sized() into that many bytes with @sizes. */
+gsize        natter_frame_packed_size (const NatterFrame     *frame,
+                                       NatterFrameSizes      *sizes);
+void         natter_frame_pack_sized  (const NatterFrame     *frame,
+                                       const NatterFrameSizes *sizes,
+                                       guint8                *out);
+
+/* The bytes of @value as a protobuf varint. */
+gsize        natter_frame_varint_size (guint64                value);
 
 const char  *natter_frame_type_name   (const NatterFrame *frame);
 

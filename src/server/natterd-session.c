@@ -122,7 +122,7 @@ natterd_message_to_proto (const NatterdMessage *m,
 typedef struct
 {
   const NatterFrame *frame;
-  gsize              body_size;
+  NatterFrameSizes   sizes;
 } FramePack;
 
 static void
@@ -131,19 +131,23 @@ pack_frame (gconstpointer  data,
 {
   const FramePack *p = data;
 
-  natter_frame_pack_sized (p->frame, p->body_size, payload);
+  natter_frame_pack_sized (p->frame, &p->sizes, payload);
 }
 
-/* Queues @size bytes that @pack writes, unless the connection is gone
- * (answers still coming for it are not encoded) or the frame is over the
- * limit. */
-static void
-send_packed (NatterdSession     *self,
-             const NatterFrame *frame,
-             gsize              size,
-             NatterdSocketPack  pack,
-             gconstpointer      data)
+void
+natterd_session_send_frame (NatterdSession     *self,
+                            const NatterFrame *frame)
 {
+  FramePack p = { frame, { 0, 0 } };
+  gsize size;
+
+  /* Answers still coming for a connection that is gone are not encoded. */
+  if (self->state == NATTERD_SESSION_CLOSED || !natterd_socket_is_open (self->socket))
+    return;
+  /* Packed straight into the socket's frame (natter_frame_encode() would
+   * fill a buffer of its own, to be copied and freed: twice a message),
+   * each message in it sized once. */
+  size = natter_frame_packed_size (frame, &p.sizes);
   if (size > NATTER_FRAME_MAX_SIZE)
     {
       g_autofree char *text = g_strdup_printf ("Frame of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
@@ -153,30 +157,8 @@ send_packed (NatterdSession     *self,
                    "error", text, NULL);
       return;
     }
-  natterd_socket_send_packed (self->socket, size, pack, data);
+  natterd_socket_send_packed (self->socket, size, pack_frame, &p);
   self->host->metrics->frames_out++;
-}
-
-static gboolean
-can_send (NatterdSession *self)
-{
-  return self->state != NATTERD_SESSION_CLOSED && natterd_socket_is_open (self->socket);
-}
-
-void
-natterd_session_send_frame (NatterdSession     *self,
-                            const NatterFrame *frame)
-{
-  FramePack p = { frame, 0 };
-  gsize size;
-
-  if (!can_send (self))
-    return;
-  /* Packed straight into the socket's frame (natter_frame_encode() would
-   * fill a buffer of its own, to be copied and freed: twice a message),
-   * its body sized once. */
-  size = natter_frame_packed_size (frame, &p.body_size);
-  send_packed (self, frame, size, pack_frame, &p);
 }
 
 void
@@ -225,21 +207,6 @@ natterd_session_kick (NatterdSession *self,
   close_with_code (self, SOUP_WEBSOCKET_CLOSE_NORMAL, code, natter_code_to_string (code));
 }
 
-typedef struct
-{
-  const Natter__Deliver *deliver;
-  gsize                  message_size;
-} DeliverPack;
-
-static void
-pack_deliver (gconstpointer  data,
-              guint8        *payload)
-{
-  const DeliverPack *p = data;
-
-  natter_frame_deliver_pack (p->deliver, p->message_size, payload);
-}
-
 static void
 send_deliver (NatterdSession       *self,
               guint64               seq,
@@ -249,20 +216,14 @@ send_deliver (NatterdSession       *self,
   NatterFrame frame = NATTER__FRAME__INIT;
   Natter__Deliver deliver = NATTER__DELIVER__INIT;
   Natter__Message proto = NATTER__MESSAGE__INIT;
-  DeliverPack p = { &deliver, 0 };
-  gsize size;
 
-  if (!can_send (self))
-    return;
   natterd_message_to_proto (message, self->user->user_id, &proto);
   deliver.seq = seq;
   deliver.message = &proto;
   deliver.offline = offline;
   frame.body_case = NATTER__FRAME__BODY_DELIVER;
   frame.deliver = &deliver;
-  /* The Message sized once, not at every level (#17). */
-  size = natter_frame_deliver_size (&deliver, &p.message_size);
-  send_packed (self, &frame, size, pack_deliver, &p);
+  natterd_session_send_frame (self, &frame);
 }
 
 void
