@@ -28,10 +28,11 @@ static gboolean check_tree (const ProtobufCMessage  *message,
                             TreeCheck                check,
                             GError                 **error);
 
-NatterFrame *
-natter_frame_unpack (const guint8  *data,
-                     gsize          length,
-                     GError       **error)
+static NatterFrame *
+unpack (ProtobufCAllocator  *allocator,
+        const guint8        *data,
+        gsize                length,
+        GError             **error)
 {
   NatterFrame *frame;
 
@@ -50,7 +51,7 @@ natter_frame_unpack (const guint8  *data,
       return NULL;
     }
 
-  frame = natter__frame__unpack (NULL, length, data);
+  frame = natter__frame__unpack (allocator, length, data);
   if (frame == NULL)
     {
       g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED,
@@ -61,7 +62,7 @@ natter_frame_unpack (const guint8  *data,
 
   if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
     {
-      natter__frame__free_unpacked (frame, NULL);
+      natter__frame__free_unpacked (frame, allocator);
       g_set_error_literal (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_EMPTY,
                            "Frame has no body");
       return NULL;
@@ -69,7 +70,7 @@ natter_frame_unpack (const guint8  *data,
 
   if (!check_tree (&frame->base, CHECK_STRUCTURE, error))
     {
-      natter__frame__free_unpacked (frame, NULL);
+      natter__frame__free_unpacked (frame, allocator);
       g_prefix_error (error, "Frame is not valid: ");
       return NULL;
     }
@@ -77,11 +78,203 @@ natter_frame_unpack (const guint8  *data,
   return frame;
 }
 
+NatterFrame *
+natter_frame_unpack (const guint8  *data,
+                     gsize          length,
+                     GError       **error)
+{
+  return unpack (NULL, data, length, error);
+}
+
+/* ----------------------------------------------------------------- arena */
+
+#define ARENA_ALIGN (sizeof (max_align_t))
+
+static void *
+arena_alloc (void   *data,
+             size_t  size)
+{
+  NatterFrameArena *arena = data;
+  gsize rounded = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  void *p;
+
+  if (rounded <= sizeof arena->block - arena->used)
+    {
+      p = arena->block + arena->used;
+      arena->used += rounded;
+      return p;
+    }
+  /* Rare (large content): a block of its own, freed with the arena. */
+  p = g_try_malloc (MAX (size, 1));
+  if (p != NULL)
+    arena->spill = g_slist_prepend (arena->spill, p);
+  return p;
+}
+
+static void
+arena_free (void *data,
+            void *pointer)
+{
+  /* Everything goes at natter_frame_arena_clear(). */
+}
+
+void
+natter_frame_arena_init (NatterFrameArena *arena)
+{
+  arena->allocator.alloc = arena_alloc;
+  arena->allocator.free = arena_free;
+  arena->allocator.allocator_data = arena;
+  arena->used = 0;
+  arena->spill = NULL;
+}
+
+void
+natter_frame_arena_clear (NatterFrameArena *arena)
+{
+  g_slist_free_full (g_steal_pointer (&arena->spill), g_free);
+  arena->used = 0;
+}
+
+/* Like natter_frame_unpack(), the frame's memory from @arena: it lives
+ * until natter_frame_arena_clear(), and is not given to natter_frame_free(). */
+NatterFrame *
+natter_frame_unpack_in (NatterFrameArena  *arena,
+                        const guint8      *data,
+                        gsize              length,
+                        GError           **error)
+{
+  return unpack (&arena->allocator, data, length, error);
+}
+
 void
 natter_frame_free (NatterFrame *frame)
 {
   if (frame != NULL)
     natter__frame__free_unpacked (frame, NULL);
+}
+
+/* ---------------------------------------------------- packing, sized once */
+
+/* Wire types and field numbers of natter.proto (Frame: the body's case;
+ * Deliver: seq = 1, message = 2, offline = 3). */
+#define TAG(field, wire) ((guint) (((field) << 3) | (wire)))
+#define WIRE_VARINT 0
+#define WIRE_BYTES  2
+
+gsize
+natter_frame_varint_size (guint64 value)
+{
+  gsize n = 1;
+
+  while (value >= 0x80)
+    {
+      value >>= 7;
+      n++;
+    }
+  return n;
+}
+
+static guint8 *
+put_varint (guint8  *out,
+            guint64  value)
+{
+  while (value >= 0x80)
+    {
+      *out++ = (guint8) (value | 0x80);
+      value >>= 7;
+    }
+  *out++ = (guint8) value;
+  return out;
+}
+
+/* The frame's body (its oneof's message), NULL when none is set. */
+static const ProtobufCMessage *
+frame_body (const NatterFrame *frame)
+{
+  const ProtobufCFieldDescriptor *field;
+
+  if (frame->body_case == NATTER__FRAME__BODY__NOT_SET)
+    return NULL;
+  field = protobuf_c_message_descriptor_get_field (&natter__frame__descriptor, frame->body_case);
+  return *(const ProtobufCMessage * const *) ((const guint8 *) frame + field->offset);
+}
+
+/* A Deliver's size, proto3 as protobuf-c packs it: zero scalars left
+ * out, a message field present when set. */
+static gsize
+deliver_size (const Natter__Deliver *deliver,
+              gsize                  message_size)
+{
+  gsize size = 0;
+
+  if (deliver->seq != 0)
+    size += 1 + natter_frame_varint_size (deliver->seq);
+  if (deliver->message != NULL)
+    size += 1 + natter_frame_varint_size (message_size) + message_size;
+  if (deliver->offline)
+    size += 2;
+  return size;
+}
+
+static void
+deliver_pack (const Natter__Deliver *deliver,
+              gsize                  message_size,
+              guint8                *out)
+{
+  if (deliver->seq != 0)
+    {
+      *out++ = (guint8) TAG (1, WIRE_VARINT);
+      out = put_varint (out, deliver->seq);
+    }
+  if (deliver->message != NULL)
+    {
+      *out++ = (guint8) TAG (2, WIRE_BYTES);
+      out = put_varint (out, message_size);
+      out += natter__message__pack (deliver->message, out);
+    }
+  if (deliver->offline)
+    {
+      *out++ = (guint8) TAG (3, WIRE_VARINT);
+      *out = 1;
+    }
+}
+
+gsize
+natter_frame_packed_size (const NatterFrame *frame,
+                          NatterFrameSizes  *sizes)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  sizes->body = sizes->inner = 0;
+  if (body == NULL)
+    return 0;
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER)
+    {
+      if (frame->deliver->message != NULL)
+        sizes->inner = natter__message__get_packed_size (frame->deliver->message);
+      sizes->body = deliver_size (frame->deliver, sizes->inner);
+    }
+  else
+    sizes->body = protobuf_c_message_get_packed_size (body);
+  return natter_frame_varint_size (TAG (frame->body_case, WIRE_BYTES)) +
+         natter_frame_varint_size (sizes->body) + sizes->body;
+}
+
+void
+natter_frame_pack_sized (const NatterFrame      *frame,
+                         const NatterFrameSizes *sizes,
+                         guint8                 *out)
+{
+  const ProtobufCMessage *body = frame_body (frame);
+
+  if (body == NULL)
+    return;
+  out = put_varint (out, TAG (frame->body_case, WIRE_BYTES));
+  out = put_varint (out, sizes->body);
+  if (frame->body_case == NATTER__FRAME__BODY_DELIVER)
+    deliver_pack (frame->deliver, sizes->inner, out);
+  else
+    protobuf_c_message_pack (body, out);
 }
 
 GBytes *

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stddef.h>
 
 #include "natter-codes.h"
 #include "natter-object-names.h"
@@ -43,6 +44,28 @@ typedef enum {
 
 GQuark       natter_proto_error_quark (void);
 
+/* Room for what one typical frame unpacks to (a Publish of a few KiB);
+ * more spills to malloc'd blocks. */
+#define NATTER_FRAME_ARENA_SIZE 2048
+
+/* Memory for one unpacked frame, freed all at once (#17: a Publish
+ * unpacked by protobuf-c's default allocator is ~6 mallocs and frees).
+ * Meant for the stack: natter_frame_arena_init(), natter_frame_unpack_in(),
+ * then natter_frame_arena_clear(), which frees the frame with the rest. */
+typedef struct
+{
+  ProtobufCAllocator allocator;
+  gsize              used;
+  GSList            *spill;     /* blocks that did not fit in @block */
+  union {
+    guint8           block[NATTER_FRAME_ARENA_SIZE];
+    max_align_t      align;
+  };
+} NatterFrameArena;
+
+void         natter_frame_arena_init  (NatterFrameArena  *arena);
+void         natter_frame_arena_clear (NatterFrameArena  *arena);
+
 /* Structure only: size limit, protobuf parse, a body present. */
 NatterFrame *natter_frame_unpack      (const guint8      *data,
                                        gsize              length,
@@ -50,6 +73,10 @@ NatterFrame *natter_frame_unpack      (const guint8      *data,
 /* Semantics: direction, required fields, UTF-8, ids, limits, content JSON.
  * A frame that unpacks but does not validate can still be answered in
  * context (a PublishAck or Result carrying natter_proto_error_to_code()). */
+NatterFrame *natter_frame_unpack_in   (NatterFrameArena  *arena,
+                                       const guint8      *data,
+                                       gsize              length,
+                                       GError           **error);
 gboolean     natter_frame_validate    (const NatterFrame *frame,
                                        NatterPeer         sender,
                                        GError           **error);
@@ -64,6 +91,26 @@ GBytes      *natter_frame_encode      (const NatterFrame *frame,
                                        GError           **error);
 /* Frees a frame returned by natter_frame_unpack()/natter_frame_decode(). */
 void         natter_frame_free        (NatterFrame       *frame);
+
+/* What natter_frame_packed_size() found, for natter_frame_pack_sized(). */
+typedef struct
+{
+  gsize body;      /* the Frame's body message */
+  gsize inner;     /* a Deliver's Message */
+} NatterFrameSizes;
+
+/* @frame packed as natter__frame__pack() would, each message sized once
+ * (#17: protobuf-c sizes a nested message again at every level, four
+ * times a Deliver's Message): the size it returns, then
+ * natter_frame_pack_sized() into that many bytes with @sizes. */
+gsize        natter_frame_packed_size (const NatterFrame     *frame,
+                                       NatterFrameSizes      *sizes);
+void         natter_frame_pack_sized  (const NatterFrame     *frame,
+                                       const NatterFrameSizes *sizes,
+                                       guint8                *out);
+
+/* The bytes of @value as a protobuf varint. */
+gsize        natter_frame_varint_size (guint64                value);
 
 const char  *natter_frame_type_name   (const NatterFrame *frame);
 
@@ -92,5 +139,6 @@ char        *natter_content_preview   (const char        *object_name,
                                        gsize              full_length);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterFrame, natter_frame_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NatterFrameArena, natter_frame_arena_clear)
 
 G_END_DECLS

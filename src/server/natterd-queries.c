@@ -90,24 +90,12 @@ result_size (Natter__Result *result)
 
 #define RESULT_MAX_SIZE (NATTER_FRAME_MAX_SIZE - 1024)
 
-static gsize
-varint_size (gsize value)
-{
-  gsize size = 1;
-
-  while (value >= 0x80)
-    {
-      value >>= 7;
-      size++;
-    }
-  return size;
-}
 
 /* What one more entry of a repeated message field (number < 16) adds. */
 static gsize
 entry_size (gsize packed)
 {
-  return 1 + varint_size (packed) + packed;
+  return 1 + natter_frame_varint_size (packed) + packed;
 }
 
 /* How many of @messages fit in @room bytes, taken from the first (@step 1)

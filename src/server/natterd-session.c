@@ -119,25 +119,35 @@ natterd_message_to_proto (const NatterdMessage *m,
 
 /* ------------------------------------------------------------------ output */
 
+typedef struct
+{
+  const NatterFrame *frame;
+  NatterFrameSizes   sizes;
+} FramePack;
+
 static void
 pack_frame (gconstpointer  data,
             guint8        *payload)
 {
-  natter__frame__pack (data, payload);
+  const FramePack *p = data;
+
+  natter_frame_pack_sized (p->frame, &p->sizes, payload);
 }
 
 void
 natterd_session_send_frame (NatterdSession     *self,
                             const NatterFrame *frame)
 {
+  FramePack p = { frame, { 0, 0 } };
   gsize size;
 
   /* Answers still coming for a connection that is gone are not encoded. */
   if (self->state == NATTERD_SESSION_CLOSED || !natterd_socket_is_open (self->socket))
     return;
   /* Packed straight into the socket's frame (natter_frame_encode() would
-   * fill a buffer of its own, to be copied and freed: twice a message). */
-  size = natter__frame__get_packed_size (frame);
+   * fill a buffer of its own, to be copied and freed: twice a message),
+   * each message in it sized once. */
+  size = natter_frame_packed_size (frame, &p.sizes);
   if (size > NATTER_FRAME_MAX_SIZE)
     {
       g_autofree char *text = g_strdup_printf ("Frame of %" G_GSIZE_FORMAT " bytes exceeds the %d byte limit",
@@ -147,7 +157,7 @@ natterd_session_send_frame (NatterdSession     *self,
                    "error", text, NULL);
       return;
     }
-  natterd_socket_send_packed (self->socket, size, pack_frame, frame);
+  natterd_socket_send_packed (self->socket, size, pack_frame, &p);
   self->host->metrics->frames_out++;
 }
 
@@ -889,8 +899,13 @@ handle_message (NatterdSession *self,
                 gsize           size,
                 gboolean        binary)
 {
-  g_autoptr(NatterFrame) frame = NULL;
+  /* The frame lives on the stack for this call (nothing keeps it): one
+   * clear instead of a free per string (#17). */
+  g_auto(NatterFrameArena) arena;
+  NatterFrame *frame;
   g_autoptr(GError) error = NULL;
+
+  natter_frame_arena_init (&arena);
 
   /* Shutting down: what arrives now would not be acknowledged anyway. */
   if (self->state == NATTERD_SESSION_CLOSED || self->host->stopping)
@@ -906,7 +921,7 @@ handle_message (NatterdSession *self,
       return;
     }
 
-  frame = natter_frame_unpack (data, size, &error);
+  frame = natter_frame_unpack_in (&arena, data, size, &error);
   if (frame == NULL)
     {
       int code = natter_proto_error_to_code (error);

@@ -34,6 +34,15 @@ round_trip (const NatterFrame *frame,
   gsize size;
   const guint8 *data = g_bytes_get_data (first, &size);
 
+  NatterFrameSizes sizes;
+  g_autofree guint8 *packed = NULL;
+
+  /* natter_frame_pack_sized() writes protobuf-c's bytes (#17). */
+  g_assert_cmpuint (natter_frame_packed_size (frame, &sizes), ==, size);
+  packed = g_malloc (MAX (size, 1));
+  natter_frame_pack_sized (frame, &sizes, packed);
+  g_assert_cmpmem (packed, size, data, size);
+
   decoded = natter_frame_decode (data, size, sender, &error);
   g_assert_no_error (error);
   g_assert_nonnull (decoded);
@@ -61,6 +70,24 @@ assert_rejected (const NatterFrame *frame,
   g_assert_error (error, NATTER_PROTO_ERROR, code);
   g_assert_nonnull (error->message);
   g_assert_cmpstr (error->message, !=, "");
+}
+
+/* @frame with @publish as its body: a text to @target_id, pushed as "你好". */
+static void
+publish_frame (NatterFrame     *frame,
+               Natter__Publish *publish,
+               int              conversation_type,
+               const char      *target_id,
+               const char      *content)
+{
+  publish->client_msg_id = (char *) "m-000001";
+  publish->conversation_type = conversation_type;
+  publish->target_id = (char *) target_id;
+  publish->object_name = (char *) NATTER_OBJECT_TEXT;
+  publish->content = (char *) content;
+  publish->push_content = (char *) "你好";
+  frame->body_case = NATTER__FRAME__BODY_PUBLISH;
+  frame->publish = publish;
 }
 
 static Natter__Message
@@ -143,19 +170,79 @@ test_round_trip_publish (void)
   Natter__Publish publish = NATTER__PUBLISH__INIT;
   g_autoptr(NatterFrame) decoded = NULL;
 
-  publish.client_msg_id = (char *) "m-000001";
-  publish.conversation_type = NATTER_CONVERSATION_GROUP;
-  publish.target_id = (char *) "group_1";
-  publish.object_name = (char *) NATTER_OBJECT_TEXT;
-  publish.content = (char *) "{\"content\":\"你好, Natter\",\"extra\":\"RongCloud\"}";
-  publish.push_content = (char *) "你好";
-  frame.body_case = NATTER__FRAME__BODY_PUBLISH;
-  frame.publish = &publish;
+  publish_frame (&frame, &publish, NATTER_CONVERSATION_GROUP, "group_1",
+                 "{\"content\":\"你好, Natter\",\"extra\":\"RongCloud\"}");
 
   decoded = round_trip (&frame, NATTER_PEER_CLIENT);
   g_assert_cmpstr (decoded->publish->content, ==, publish.content);
   g_assert_cmpint (decoded->publish->conversation_type, ==, 3);
   g_assert_cmpstr (decoded->publish->push_content, ==, "你好");
+}
+
+/* @bytes, a client's frame, unpacked into @arena and valid. */
+static NatterFrame *
+unpack_in_ok (NatterFrameArena *arena,
+              GBytes           *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  NatterFrame *frame = natter_frame_unpack_in (arena, data, size, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (frame);
+  g_assert_true (natter_frame_validate (frame, NATTER_PEER_CLIENT, &error));
+  g_assert_no_error (error);
+  return frame;
+}
+
+/* natter_frame_unpack_in() (#17): the same frame as natter_frame_unpack(),
+ * a typical Publish entirely inside the arena's own block, a large one
+ * spilling to blocks the clear frees, and a bad frame refused alike. */
+static void
+test_arena (void)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__Publish publish = NATTER__PUBLISH__INIT;
+  g_auto(NatterFrameArena) arena;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GString) big = g_string_new ("{\"content\":\"");
+  static const guint8 garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+  NatterFrame *decoded;
+
+  natter_frame_arena_init (&arena);
+  publish_frame (&frame, &publish, NATTER_CONVERSATION_PRIVATE, "bob", "{\"content\":\"你好, Natter\"}");
+  bytes = encode_ok (&frame);
+  decoded = unpack_in_ok (&arena, bytes);
+  g_assert_cmpstr (decoded->publish->content, ==, publish.content);
+  g_assert_cmpstr (decoded->publish->push_content, ==, "你好");
+  g_assert_cmpstr (decoded->publish->target_id, ==, "bob");
+  g_assert_true ((const guint8 *) decoded >= arena.block &&
+                 (const guint8 *) decoded < arena.block + sizeof arena.block);
+  g_assert_cmpuint (arena.used, >, 0);
+  g_assert_null (arena.spill);
+  again = encode_ok (decoded);
+  g_assert_true (g_bytes_equal (bytes, again));
+  natter_frame_arena_clear (&arena);
+  g_assert_cmpuint (arena.used, ==, 0);
+
+  /* 100 KiB of content does not fit the block: it spills. */
+  for (guint i = 0; i < 100 * 1024; i++)
+    g_string_append_c (big, 'a' + (char) (i % 26));
+  g_string_append (big, "\"}");
+  publish.content = big->str;
+  g_clear_pointer (&bytes, g_bytes_unref);
+  bytes = encode_ok (&frame);
+  decoded = unpack_in_ok (&arena, bytes);
+  g_assert_cmpstr (decoded->publish->content, ==, big->str);
+  g_assert_nonnull (arena.spill);
+  natter_frame_arena_clear (&arena);
+  g_assert_null (arena.spill);
+
+  g_assert_null (natter_frame_unpack_in (&arena, garbage, sizeof garbage, &error));
+  g_assert_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_MALFORMED);
 }
 
 static void
@@ -195,6 +282,74 @@ test_round_trip_deliver (void)
   g_assert_true (decoded->deliver->offline);
   g_assert_cmpstr (decoded->deliver->message->message_uid, ==, "BC3D-4F5G-6H7J-8K9L");
   g_assert_cmpint (decoded->deliver->message->sent_time, ==, 1484621850284);
+}
+
+/* natter_frame_pack_sized() (#17; in round_trip() too) writes the bytes
+ * protobuf-c writes for the same Frame, a Deliver's: seq zero, small and past 2^35, offline or
+ * not, no message, a message with every field, a 200 KiB one. */
+static void
+test_deliver_pack (void)
+{
+  g_autoptr(GString) big = g_string_new ("{\"content\":\"");
+  guint64 seqs[] = { 0, 1, 127, 128, 300, G_GUINT64_CONSTANT (1) << 35, G_MAXUINT64 };
+
+  NatterFrame presence = NATTER__FRAME__INIT;
+  NatterFrame empty = NATTER__FRAME__INIT;
+  Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
+  g_autoptr(GBytes) presence_bytes = NULL;
+  guint8 presence_packed[16];
+  NatterFrameSizes sizes;
+
+  /* Field 20 takes a two-byte tag; a frame with no body packs to nothing. */
+  presence.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
+  presence.presence_event = &event;
+  presence_bytes = encode_ok (&presence);
+  g_assert_cmpuint (natter_frame_packed_size (&presence, &sizes), ==, g_bytes_get_size (presence_bytes));
+  g_assert_cmpuint (g_bytes_get_size (presence_bytes), <=, sizeof presence_packed);
+  natter_frame_pack_sized (&presence, &sizes, presence_packed);
+  g_assert_cmpmem (presence_packed, g_bytes_get_size (presence_bytes),
+                   g_bytes_get_data (presence_bytes, NULL), g_bytes_get_size (presence_bytes));
+  g_assert_cmpuint (natter_frame_packed_size (&empty, &sizes), ==, natter__frame__get_packed_size (&empty));
+
+  for (guint i = 0; i < 200 * 1024; i++)
+    g_string_append_c (big, 'a' + (char) (i % 26));
+  g_string_append (big, "\"}");
+
+  for (guint m = 0; m < 4; m++)
+    for (guint i = 0; i < G_N_ELEMENTS (seqs); i++)
+      for (int offline = 0; offline <= 1; offline++)
+        {
+          NatterFrame frame = NATTER__FRAME__INIT;
+          Natter__Deliver deliver = NATTER__DELIVER__INIT;
+          Natter__Message message = text_message ("{\"content\":\"你好\"}");
+          g_autoptr(GBytes) expected = NULL;
+          g_autofree guint8 *packed = NULL;
+          gsize size, expected_size;
+          const guint8 *expected_data;
+
+          if (m == 1)
+            {
+              message.push_content = (char *) "你好";
+              message.timeline_seq = 42;
+              message.mentioned = TRUE;
+              message.conversation_type = NATTER_CONVERSATION_GROUP;
+            }
+          else if (m == 2)
+            message.content = big->str;
+          deliver.seq = seqs[i];
+          deliver.message = m == 3 ? NULL : &message;
+          deliver.offline = offline;
+          frame.body_case = NATTER__FRAME__BODY_DELIVER;
+          frame.deliver = &deliver;
+
+          expected = encode_ok (&frame);
+          expected_data = g_bytes_get_data (expected, &expected_size);
+          size = natter_frame_packed_size (&frame, &sizes);
+          g_assert_cmpuint (size, ==, expected_size);
+          packed = g_malloc (size);
+          natter_frame_pack_sized (&frame, &sizes, packed);
+          g_assert_cmpmem (packed, size, expected_data, expected_size);
+        }
 }
 
 static void
@@ -1455,7 +1610,9 @@ main (int   argc,
   g_test_add_func ("/proto/round-trip/connect-ack", test_round_trip_connect_ack);
   g_test_add_func ("/proto/round-trip/publish", test_round_trip_publish);
   g_test_add_func ("/proto/round-trip/publish-ack", test_round_trip_publish_ack);
+  g_test_add_func ("/proto/arena", test_arena);
   g_test_add_func ("/proto/round-trip/deliver", test_round_trip_deliver);
+  g_test_add_func ("/proto/deliver-pack", test_deliver_pack);
   g_test_add_func ("/proto/round-trip/deliver-ack", test_round_trip_deliver_ack);
   g_test_add_func ("/proto/round-trip/queries", test_round_trip_queries);
   g_test_add_func ("/proto/round-trip/results", test_round_trip_results);
