@@ -17,6 +17,7 @@ struct _NatterConversationRow
   NatterConversation *conversation;
   NatterPortraits *portraits;
   gulong notify_id;
+  guint bindings;   /* conversations bound, for the tests (#17) */
 
   GtkWidget *box;
   AdwAvatar *avatar;
@@ -176,8 +177,16 @@ natter_conversation_row_set_conversation (NatterConversationRow *self,
     {
       self->notify_id = g_signal_connect_swapped (conversation, "notify",
                                                   G_CALLBACK (update), self);
+      self->bindings++;
       update (self);
     }
+}
+
+guint
+natter_conversation_row_get_bindings (NatterConversationRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_ROW (self), 0);
+  return self->bindings;
 }
 
 void
