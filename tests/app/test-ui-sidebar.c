@@ -387,6 +387,138 @@ test_message_to_top_row (NatterTestUi  *ui,
   print_figures (ui, "a message to the top conversation", ROUNDS, bound, binds, unbinds, cpu, wall);
 }
 
+/* The frames while messages come in a burst. */
+typedef struct {
+  gint64 last_cpu;
+  gint64 max_cpu;        /* the main thread's, from one frame to the next */
+  gint64 last_wall;
+  gint64 max_interval;
+  guint frames;
+  guint items_changed;
+} Burst;
+
+static void
+burst_items_changed_cb (GListModel *list,
+                        guint       position,
+                        guint       removed,
+                        guint       added,
+                        Burst      *b)
+{
+  b->items_changed++;
+}
+
+static void
+burst_after_paint_cb (GdkFrameClock *clock,
+                      Burst         *b)
+{
+  gint64 cpu = thread_cpu_ns ();
+  gint64 wall = g_get_monotonic_time ();
+
+  b->max_cpu = MAX (b->max_cpu, cpu - b->last_cpu);
+  b->max_interval = MAX (b->max_interval, wall - b->last_wall);
+  b->last_cpu = cpu;
+  b->last_wall = wall;
+  b->frames++;
+}
+
+typedef struct {
+  GPtrArray *conversations;
+  GPtrArray *texts;
+} BurstWait;
+
+static gboolean
+burst_shown (gpointer data)
+{
+  BurstWait *w = data;
+
+  for (guint i = 0; i < w->conversations->len; i++)
+    {
+      NatterMessage *latest = natter_conversation_get_latest_message (w->conversations->pdata[i]);
+
+      if (latest == NULL || g_strcmp0 (natter_message_get_text (latest), w->texts->pdata[i]) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* 50 messages for 50 conversations further down at once, as after a
+ * reconnect: each goes to the top, the last one first, and the sidebar
+ * binds no more rows than the ones that came into range. Prints the
+ * frames it took and the longest one's main-thread CPU (#17). */
+static void
+test_burst (NatterTestUi  *ui,
+            gconstpointer  data)
+{
+  GListModel *list;
+  GtkListView *view;
+  GdkFrameClock *clock;
+  g_autoptr(GPtrArray) conversations = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  BurstWait w = { conversations, texts };
+  Burst b = { 0 };
+  Arrival a = { 0 };
+  gint64 cpu_start;
+
+  open_profile (ui);
+  list = G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar));
+  view = natter_sidebar_get_list_view (ui->sidebar);
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (view));
+  for (guint i = 0; i < 50; i++)
+    {
+      g_ptr_array_add (conversations, g_list_model_get_item (list, 100 + 2 * i));
+      g_ptr_array_add (texts, g_strdup_printf ("burst message %u", i));
+    }
+
+  /* the rows' bindings before, as arrive() counts them */
+  a.ui = ui;
+  a.before = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  {
+    g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+
+    collect_rows (GTK_WIDGET (view), rows);
+    for (guint i = 0; i < rows->len; i++)
+      g_hash_table_insert (a.before, rows->pdata[i],
+                           GUINT_TO_POINTER (natter_conversation_row_get_bindings (rows->pdata[i])));
+  }
+  g_signal_connect (list, "items-changed", G_CALLBACK (burst_items_changed_cb), &b);
+  g_signal_connect (clock, "after-paint", G_CALLBACK (burst_after_paint_cb), &b);
+  cpu_start = b.last_cpu = thread_cpu_ns ();
+  b.last_wall = g_get_monotonic_time ();
+  for (guint i = 0; i < conversations->len; i++)
+    {
+      g_autoptr(JsonObject) content = natter_content_new_text (texts->pdata[i]);
+      NatterConversation *conv = conversations->pdata[i];
+
+      natter_client_insert_local_message_async (natter_window_get_client (ui->window),
+                                                natter_conversation_get_conversation_type (conv),
+                                                natter_conversation_get_target_id (conv),
+                                                natter_conversation_get_target_id (conv),
+                                                NATTER_OBJECT_TEXT, content, NATTER_MESSAGE_DIRECTION_RECEIVE,
+                                                0, NULL, NULL, NULL);
+    }
+  natter_test_ui_wait_until (burst_shown, &w, "the 50 messages in the list");
+  natter_test_ui_spin (500);
+  g_signal_handlers_disconnect_by_data (list, &b);
+  g_signal_handlers_disconnect_by_data (clock, &b);
+  g_test_message ("sidebar, 50 messages for 50 conversations at once (%u conversations): "
+                  "list changes %u, rows bound %u, frames %u, the longest frame's main-thread CPU %.2f ms, "
+                  "the longest frame interval %.2f ms, main thread's CPU in all %.2f ms",
+                  g_list_model_get_n_items (list), b.items_changed, rows_bound_since (&a), b.frames,
+                  b.max_cpu / 1e6, b.max_interval / 1e3, (b.last_cpu - cpu_start) / 1e6);
+
+  /* the last one at the top, on screen */
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), texts->pdata[texts->len - 1]);
+  {
+    g_autoptr(NatterConversation) top = g_list_model_get_item (list, 0);
+
+    g_assert_true (natter_conversation_get_pinned (top) ||
+                   top == conversations->pdata[conversations->len - 1]);
+  }
+  /* rows for the conversations that came into GTK's range at most */
+  g_assert_cmpuint (rows_bound_since (&a), <=, conversations->len + 3);
+  arrival_clear (&a);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -396,5 +528,7 @@ main (int argc, char *argv[])
               natter_test_ui_setup, test_message_moves_row_up, natter_test_ui_teardown);
   g_test_add ("/ui/sidebar/message-to-top-row", NatterTestUi, NULL,
               natter_test_ui_setup, test_message_to_top_row, natter_test_ui_teardown);
+  g_test_add ("/ui/sidebar/burst", NatterTestUi, NULL,
+              natter_test_ui_setup, test_burst, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }
