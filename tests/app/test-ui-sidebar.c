@@ -200,6 +200,22 @@ rows_bound_since (Arrival *a)
   return bound;
 }
 
+/* From now on, rows_bound_since() counts the rows' bindings. */
+static void
+count_rows_from (Arrival      *a,
+                 NatterTestUi *ui)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+
+  a->ui = ui;
+  a->before = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  collect_rows (GTK_WIDGET (natter_sidebar_get_list_view (ui->sidebar)), rows);
+  g_assert_cmpuint (rows->len, >, 0);
+  for (guint i = 0; i < rows->len; i++)
+    g_hash_table_insert (a->before, rows->pdata[i],
+                         GUINT_TO_POINTER (natter_conversation_row_get_bindings (rows->pdata[i])));
+}
+
 /* A text message from @position's conversation, as if it had come; returns
  * when the frame showing it was painted, with @a filled in. */
 static void
@@ -212,18 +228,11 @@ arrive (NatterTestUi *ui,
   GtkListView *view = natter_sidebar_get_list_view (ui->sidebar);
   GtkListItemFactory *factory = gtk_list_view_get_factory (view);
   GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (view));
-  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
   g_autoptr(JsonObject) content = natter_content_new_text (text);
 
   memset (a, 0, sizeof *a);
-  a->ui = ui;
   a->conversation = g_list_model_get_item (list, position);
-  a->before = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
-  collect_rows (GTK_WIDGET (view), rows);
-  g_assert_cmpuint (rows->len, >, 0);
-  for (guint i = 0; i < rows->len; i++)
-    g_hash_table_insert (a->before, rows->pdata[i],
-                         GUINT_TO_POINTER (natter_conversation_row_get_bindings (rows->pdata[i])));
+  count_rows_from (a, ui);
 
   g_signal_connect (list, "items-changed", G_CALLBACK (items_changed_cb), a);
   g_signal_connect (factory, "bind", G_CALLBACK (factory_bind_cb), a);
@@ -265,25 +274,48 @@ compare_gint64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* The rounds of a case, and what it prints. */
+typedef struct {
+  guint rounds;
+  guint bound, binds, unbinds;
+  gint64 cpu[ROUNDS];
+  gint64 wall[ROUNDS];
+} Totals;
+
+/* Counts @a's round in @t, and returns the rows bound in it. */
+static guint
+count_round (Totals  *t,
+             Arrival *a)
+{
+  guint rows_bound = rows_bound_since (a);
+
+  g_test_message ("round %u: rows bound %u, GTK's bind/unbind %u/%u, CPU %.2f ms",
+                  t->rounds, rows_bound, a->gtk_binds, a->gtk_unbinds, a->cpu_ns / 1e6);
+  t->bound += rows_bound;
+  t->binds += a->gtk_binds;
+  t->unbinds += a->gtk_unbinds;
+  t->cpu[t->rounds] = a->cpu_ns;
+  t->wall[t->rounds] = a->wall_us;
+  t->rounds++;
+  arrival_clear (a);
+  return rows_bound;
+}
+
 static void
 print_figures (NatterTestUi *ui,
-               const char *what,
-               guint       rounds,
-               guint       rows_bound,
-               guint       gtk_binds,
-               guint       gtk_unbinds,
-               gint64     *cpu_ns,
-               gint64     *wall_us)
+               const char   *what,
+               Totals       *t)
 {
-  qsort (cpu_ns, rounds, sizeof (gint64), compare_gint64);
-  qsort (wall_us, rounds, sizeof (gint64), compare_gint64);
+  guint n = t->rounds;
+
+  qsort (t->cpu, n, sizeof (gint64), compare_gint64);
+  qsort (t->wall, n, sizeof (gint64), compare_gint64);
   g_test_message ("sidebar, %s (%u conversations, %u rounds): rows bound %.1f a message, "
                   "GTK's bind/unbind calls %.1f/%.1f a message, main thread's CPU message → frame "
                   "median %.2f ms (max %.2f), wall median %.2f ms",
                   what, g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar))),
-                  rounds, (double) rows_bound / rounds, (double) gtk_binds / rounds,
-                  (double) gtk_unbinds / rounds, cpu_ns[rounds / 2] / 1e6, cpu_ns[rounds - 1] / 1e6,
-                  wall_us[rounds / 2] / 1e3);
+                  n, (double) t->bound / n, (double) t->binds / n, (double) t->unbinds / n,
+                  t->cpu[n / 2] / 1e6, t->cpu[n - 1] / 1e6, t->wall[n / 2] / 1e3);
 }
 
 /* A message for the conversation 150th in the list: it moves to the top in
@@ -295,8 +327,7 @@ test_message_moves_row_up (NatterTestUi  *ui,
                            gconstpointer  data)
 {
   GListModel *list;
-  gint64 cpu[ROUNDS], wall[ROUNDS];
-  guint bound = 0, binds = 0, unbinds = 0;
+  Totals t = { 0 };
 
   open_profile (ui);
   list = G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar));
@@ -306,7 +337,6 @@ test_message_moves_row_up (NatterTestUi  *ui,
       g_autofree char *text = g_strdup_printf ("moved up, round %u", round);
       g_autoptr(NatterConversation) top = NULL;
       guint top_position;
-      guint rows_bound;
       Arrival a;
 
       arrive (ui, FAR, text, &a);
@@ -324,20 +354,11 @@ test_message_moves_row_up (NatterTestUi  *ui,
       g_assert_cmpuint (a.removed, ==, FAR - top_position + 1);
       g_assert_cmpuint (a.added, ==, a.removed);
 
-      rows_bound = rows_bound_since (&a);
-      g_test_message ("round %u: rows bound %u, GTK's bind/unbind %u/%u, CPU %.2f ms",
-                      round, rows_bound, a.gtk_binds, a.gtk_unbinds, a.cpu_ns / 1e6);
       /* a handful: the moved conversation's row at most, and a row GTK
        * makes for the one that came into range */
-      g_assert_cmpuint (rows_bound, <=, 3);
-      bound += rows_bound;
-      binds += a.gtk_binds;
-      unbinds += a.gtk_unbinds;
-      cpu[round] = a.cpu_ns;
-      wall[round] = a.wall_us;
-      arrival_clear (&a);
+      g_assert_cmpuint (count_round (&t, &a), <=, 3);
     }
-  print_figures (ui, "a message to the 150th conversation", ROUNDS, bound, binds, unbinds, cpu, wall);
+  print_figures (ui, "a message to the 150th conversation", &t);
 }
 
 /* A message for the conversation at the top: it stays, the list does not
@@ -347,8 +368,7 @@ test_message_to_top_row (NatterTestUi  *ui,
                          gconstpointer  data)
 {
   GListModel *list;
-  gint64 cpu[ROUNDS], wall[ROUNDS];
-  guint bound = 0, binds = 0, unbinds = 0;
+  Totals t = { 0 };
 
   open_profile (ui);
   list = G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar));
@@ -356,7 +376,6 @@ test_message_to_top_row (NatterTestUi  *ui,
   for (guint round = 0; round < ROUNDS; round++)
     {
       g_autofree char *text = g_strdup_printf ("at the top, round %u", round);
-      guint rows_bound;
       Arrival a = { 0 };
 
       /* the newest unpinned one: a new message keeps it where it is */
@@ -373,18 +392,9 @@ test_message_to_top_row (NatterTestUi  *ui,
       g_assert_nonnull (a.conversation);
       natter_test_ui_wait_for_label (GTK_WIDGET (ui->sidebar), text);
       g_assert_cmpuint (a.items_changed, ==, 0);
-      rows_bound = rows_bound_since (&a);
-      g_test_message ("round %u: rows bound %u, GTK's bind/unbind %u/%u, CPU %.2f ms",
-                      round, rows_bound, a.gtk_binds, a.gtk_unbinds, a.cpu_ns / 1e6);
-      g_assert_cmpuint (rows_bound, ==, 0);
-      bound += rows_bound;
-      binds += a.gtk_binds;
-      unbinds += a.gtk_unbinds;
-      cpu[round] = a.cpu_ns;
-      wall[round] = a.wall_us;
-      arrival_clear (&a);
+      g_assert_cmpuint (count_round (&t, &a), ==, 0);
     }
-  print_figures (ui, "a message to the top conversation", ROUNDS, bound, binds, unbinds, cpu, wall);
+  print_figures (ui, "a message to the top conversation", &t);
 }
 
 /* The frames while messages come in a burst. */
@@ -480,17 +490,7 @@ test_burst (NatterTestUi  *ui,
       g_ptr_array_add (texts, g_strdup_printf ("burst message %u", i));
     }
 
-  /* the rows' bindings before, as arrive() counts them */
-  a.ui = ui;
-  a.before = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
-  {
-    g_autoptr(GPtrArray) rows = g_ptr_array_new ();
-
-    collect_rows (GTK_WIDGET (view), rows);
-    for (guint i = 0; i < rows->len; i++)
-      g_hash_table_insert (a.before, rows->pdata[i],
-                           GUINT_TO_POINTER (natter_conversation_row_get_bindings (rows->pdata[i])));
-  }
+  count_rows_from (&a, ui);
   g_signal_connect (list, "items-changed", G_CALLBACK (burst_items_changed_cb), &b);
   g_signal_connect (clock, "after-paint", G_CALLBACK (burst_after_paint_cb), &b);
   g_signal_connect (gtk_list_view_get_model (view), "items-changed", G_CALLBACK (burst_view_changed_cb), &b);
