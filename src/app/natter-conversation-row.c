@@ -17,6 +17,7 @@ struct _NatterConversationRow
   NatterConversation *conversation;
   NatterPortraits *portraits;
   gulong notify_id;
+  guint bindings;   /* conversations bound, for the tests (#17) */
 
   GtkWidget *box;
   AdwAvatar *avatar;
@@ -34,16 +35,24 @@ struct _NatterConversationRow
 
 G_DEFINE_FINAL_TYPE (NatterConversationRow, natter_conversation_row, GTK_TYPE_WIDGET)
 
+/* What a change of the conversation touches: a message arriving changes
+ * the preview, the time and the badge, not the title and portrait. */
+typedef enum {
+  PART_TITLE = 1 << 0,     /* title, avatar, presence dot */
+  PART_TIME = 1 << 1,
+  PART_PREVIEW = 1 << 2,   /* the last message or draft, its delivery ticks */
+  PART_BADGES = 1 << 3,    /* muted, pinned, mention, unread */
+  PART_ALL = (1 << 4) - 1,
+} Part;
+
 static void
-update (NatterConversationRow *self)
+update (NatterConversationRow *self,
+        guint                  parts)
 {
   NatterConversation *conv = self->conversation;
   NatterMessage *latest;
-  g_autofree char *time = NULL;
   g_autofree char *preview = NULL;
-  g_autofree char *markup = NULL;
   g_autofree char *a11y = NULL;
-  const char *draft;
   guint unread;
   gboolean muted;
 
@@ -51,93 +60,108 @@ update (NatterConversationRow *self)
     return;
 
   latest = natter_conversation_get_latest_message (conv);
-  draft = natter_conversation_get_draft (conv);
   unread = natter_conversation_get_unread_count (conv);
   muted = natter_conversation_get_muted (conv);
 
-  gtk_label_set_label (self->title_label, natter_conversation_get_title (conv));
-  adw_avatar_set_text (self->avatar, natter_conversation_get_title (conv));
-  if (self->portraits != NULL)
-    natter_portraits_apply (self->portraits, self->avatar, natter_conversation_get_portrait_uri (conv));
-  /* A private chat's peer: online dot (#16) */
-  natter_presence_dot_set_user (self->presence_dot,
-                                self->portraits != NULL ? natter_portraits_get_client (self->portraits) : NULL,
-                                natter_conversation_get_conversation_type (conv) == NATTER_CONVERSATION_PRIVATE ?
-                                natter_conversation_get_target_id (conv) : NULL);
+  if (parts & PART_TITLE)
+    {
+      gtk_label_set_label (self->title_label, natter_conversation_get_title (conv));
+      adw_avatar_set_text (self->avatar, natter_conversation_get_title (conv));
+      if (self->portraits != NULL)
+        natter_portraits_apply (self->portraits, self->avatar, natter_conversation_get_portrait_uri (conv));
+      /* A private chat's peer: online dot (#16) */
+      natter_presence_dot_set_user (self->presence_dot,
+                                    self->portraits != NULL ? natter_portraits_get_client (self->portraits) : NULL,
+                                    natter_conversation_get_conversation_type (conv) == NATTER_CONVERSATION_PRIVATE ?
+                                    natter_conversation_get_target_id (conv) : NULL);
+    }
 
-  time = natter_format_list_time (natter_conversation_get_updated_time (conv), 0);
-  gtk_label_set_label (self->time_label, time);
+  if (parts & PART_TIME)
+    {
+      g_autofree char *time = natter_format_list_time (natter_conversation_get_updated_time (conv), 0);
+      gtk_label_set_label (self->time_label, time);
+    }
 
+  if (parts == PART_TIME)
+    return;
   preview = natter_format_preview (latest);
-  if (draft != NULL && *draft != '\0')
+  if (parts & PART_PREVIEW)
     {
-      g_autofree char *line = g_strdelimit (g_strdup (draft), "\r\n\t", ' ');
-      /* Translators: sidebar preview of an unsent draft; keep the markup */
-      markup = g_markup_printf_escaped (_("<span weight=\"bold\" foreground=\"#e01b24\">Draft:</span> %s"), line);
-    }
-  else if (latest != NULL &&
-           natter_message_get_direction (latest) == NATTER_MESSAGE_DIRECTION_SEND &&
-           natter_message_get_kind (latest) != NATTER_MESSAGE_KIND_RECALLED &&
-           natter_message_get_kind (latest) != NATTER_MESSAGE_KIND_CALL_SUMMARY)
-    /* Translators: sidebar preview of a message you sent; keep the markup */
-    markup = g_markup_printf_escaped (_("<span weight=\"bold\">You:</span> %s"), preview);
-  else if (latest != NULL &&
-           natter_conversation_get_conversation_type (conv) != NATTER_CONVERSATION_PRIVATE &&
-           natter_message_get_kind (latest) == NATTER_MESSAGE_KIND_TEXT)
-    {
-      const char *name = natter_message_get_sender_name (latest);
-      if (name == NULL || *name == '\0')
-        name = natter_message_get_sender_user_id (latest);
-      markup = g_markup_printf_escaped ("<span weight=\"bold\">%s:</span> %s", name, preview);
-    }
-  else
-    markup = g_markup_escape_text (preview, -1);
-  gtk_label_set_markup (self->preview_label, markup);
+      const char *draft = natter_conversation_get_draft (conv);
+      g_autofree char *markup = NULL;
 
-  gtk_widget_set_visible (GTK_WIDGET (self->muted_icon), muted);
-  gtk_widget_set_visible (GTK_WIDGET (self->pinned_icon),
-                          natter_conversation_get_pinned (conv) && unread == 0);
-
-  /* delivery ticks of my own last message, as in the chat */
-  if (latest != NULL && natter_message_get_direction (latest) == NATTER_MESSAGE_DIRECTION_SEND &&
-      natter_message_is_persisted (latest))
-    {
-      const char *icon = NULL;
-      switch (natter_message_get_sent_status (latest))
+      if (draft != NULL && *draft != '\0')
         {
-        case NATTER_SENT_STATUS_SENDING:
-          icon = "natter-sending-symbolic";
-          break;
-        case NATTER_SENT_STATUS_FAILED:
-          icon = "dialog-error-symbolic";
-          break;
-        case NATTER_SENT_STATUS_READ:
-          icon = "natter-read-symbolic";
-          break;
-        case NATTER_SENT_STATUS_SENT:
-        case NATTER_SENT_STATUS_RECEIVED:
-        default:
-          icon = "natter-sent-symbolic";
-          break;
+          g_autofree char *line = g_strdelimit (g_strdup (draft), "\r\n\t", ' ');
+          /* Translators: sidebar preview of an unsent draft; keep the markup */
+          markup = g_markup_printf_escaped (_("<span weight=\"bold\" foreground=\"#e01b24\">Draft:</span> %s"), line);
         }
-      gtk_image_set_from_icon_name (self->status_icon, icon);
-      gtk_widget_set_visible (GTK_WIDGET (self->status_icon), TRUE);
-    }
-  else
-    gtk_widget_set_visible (GTK_WIDGET (self->status_icon), FALSE);
-
-  gtk_widget_set_visible (GTK_WIDGET (self->mention_label),
-                          natter_conversation_get_mention_count (conv) > 0);
-  if (unread > 0)
-    {
-      g_autofree char *count = unread > 999 ? g_strdup ("999+") : g_strdup_printf ("%u", unread);
-      gtk_label_set_label (self->unread_label, count);
-      if (muted)
-        gtk_widget_add_css_class (GTK_WIDGET (self->unread_label), "muted");
+      else if (latest != NULL &&
+               natter_message_get_direction (latest) == NATTER_MESSAGE_DIRECTION_SEND &&
+               natter_message_get_kind (latest) != NATTER_MESSAGE_KIND_RECALLED &&
+               natter_message_get_kind (latest) != NATTER_MESSAGE_KIND_CALL_SUMMARY)
+        /* Translators: sidebar preview of a message you sent; keep the markup */
+        markup = g_markup_printf_escaped (_("<span weight=\"bold\">You:</span> %s"), preview);
+      else if (latest != NULL &&
+               natter_conversation_get_conversation_type (conv) != NATTER_CONVERSATION_PRIVATE &&
+               natter_message_get_kind (latest) == NATTER_MESSAGE_KIND_TEXT)
+        {
+          const char *name = natter_message_get_sender_name (latest);
+          if (name == NULL || *name == '\0')
+            name = natter_message_get_sender_user_id (latest);
+          markup = g_markup_printf_escaped ("<span weight=\"bold\">%s:</span> %s", name, preview);
+        }
       else
-        gtk_widget_remove_css_class (GTK_WIDGET (self->unread_label), "muted");
+        markup = g_markup_escape_text (preview, -1);
+      gtk_label_set_markup (self->preview_label, markup);
+
+      /* delivery ticks of my own last message, as in the chat */
+      if (latest != NULL && natter_message_get_direction (latest) == NATTER_MESSAGE_DIRECTION_SEND &&
+          natter_message_is_persisted (latest))
+        {
+          const char *icon = NULL;
+          switch (natter_message_get_sent_status (latest))
+            {
+            case NATTER_SENT_STATUS_SENDING:
+              icon = "natter-sending-symbolic";
+              break;
+            case NATTER_SENT_STATUS_FAILED:
+              icon = "dialog-error-symbolic";
+              break;
+            case NATTER_SENT_STATUS_READ:
+              icon = "natter-read-symbolic";
+              break;
+            case NATTER_SENT_STATUS_SENT:
+            case NATTER_SENT_STATUS_RECEIVED:
+            default:
+              icon = "natter-sent-symbolic";
+              break;
+            }
+          gtk_image_set_from_icon_name (self->status_icon, icon);
+          gtk_widget_set_visible (GTK_WIDGET (self->status_icon), TRUE);
+        }
+      else
+        gtk_widget_set_visible (GTK_WIDGET (self->status_icon), FALSE);
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
+
+  if (parts & PART_BADGES)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->muted_icon), muted);
+      gtk_widget_set_visible (GTK_WIDGET (self->pinned_icon),
+                              natter_conversation_get_pinned (conv) && unread == 0);
+      gtk_widget_set_visible (GTK_WIDGET (self->mention_label),
+                              natter_conversation_get_mention_count (conv) > 0);
+      if (unread > 0)
+        {
+          g_autofree char *count = unread > 999 ? g_strdup ("999+") : g_strdup_printf ("%u", unread);
+          gtk_label_set_label (self->unread_label, count);
+          if (muted)
+            gtk_widget_add_css_class (GTK_WIDGET (self->unread_label), "muted");
+          else
+            gtk_widget_remove_css_class (GTK_WIDGET (self->unread_label), "muted");
+        }
+      gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
+    }
 
   if (unread > 0)
     /* Translators: what a screen reader says for a conversation: title, unread count, last message */
@@ -149,6 +173,25 @@ update (NatterConversationRow *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, a11y,
                                   -1);
+}
+
+static void
+notify_cb (NatterConversationRow *self,
+           GParamSpec            *pspec)
+{
+  const char *name = pspec->name;
+  guint parts = PART_ALL;
+
+  if (g_str_equal (name, "latest-message") || g_str_equal (name, "draft"))
+    parts = PART_PREVIEW;
+  else if (g_str_equal (name, "updated-time"))
+    parts = PART_TIME;
+  else if (g_str_equal (name, "unread-count") || g_str_equal (name, "mention-count") ||
+           g_str_equal (name, "pinned") || g_str_equal (name, "muted"))
+    parts = PART_BADGES;
+  else if (g_str_equal (name, "title") || g_str_equal (name, "portrait-uri"))
+    parts = PART_TITLE;
+  update (self, parts);
 }
 
 NatterConversation *
@@ -175,9 +218,17 @@ natter_conversation_row_set_conversation (NatterConversationRow *self,
   if (conversation != NULL)
     {
       self->notify_id = g_signal_connect_swapped (conversation, "notify",
-                                                  G_CALLBACK (update), self);
-      update (self);
+                                                  G_CALLBACK (notify_cb), self);
+      self->bindings++;
+      update (self, PART_ALL);
     }
+}
+
+guint
+natter_conversation_row_get_bindings (NatterConversationRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_ROW (self), 0);
+  return self->bindings;
 }
 
 void

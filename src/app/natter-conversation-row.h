@@ -23,6 +23,8 @@ NatterConversation *natter_conversation_row_get_conversation (NatterConversation
 void                natter_conversation_row_set_conversation (NatterConversationRow *self,
                                                               NatterConversation    *conversation,
                                                               NatterPortraits       *portraits);
+/* How many times a conversation was bound (set while another or none was). */
+guint               natter_conversation_row_get_bindings     (NatterConversationRow *self);
 /* Opens the context menu (pin, mute, mark read, delete). */
 void                natter_conversation_row_popup_menu       (NatterConversationRow *self);
 

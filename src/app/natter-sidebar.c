@@ -104,6 +104,12 @@ row_setup_cb (GtkSignalListItemFactory *factory,
   gtk_list_item_set_child (item, natter_conversation_row_new ());
 }
 
+/* GTK 4.8's signal factory unbinds and binds again every row whose
+ * position moved: a message for the 150th conversation moved it to the
+ * top and rebound all of GTK's ~200 rows in one frame (#17). A row follows
+ * its conversation's changes itself, so ::unbind leaves it as it is and
+ * ::bind to the same conversation costs nothing (set_conversation() sees
+ * it is the same); another conversation replaces it. ::teardown lets go. */
 static void
 row_bind_cb (GtkSignalListItemFactory *factory,
              GtkListItem              *item,
@@ -114,12 +120,31 @@ row_bind_cb (GtkSignalListItemFactory *factory,
 }
 
 static void
-row_unbind_cb (GtkSignalListItemFactory *factory,
-               GtkListItem              *item,
-               NatterSidebar            *self)
+row_teardown_cb (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 NatterSidebar            *self)
 {
-  natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (gtk_list_item_get_child (item)),
-                                            NULL, NULL);
+  GtkWidget *row = gtk_list_item_get_child (item);
+
+  if (row != NULL)
+    natter_conversation_row_set_conversation (NATTER_CONVERSATION_ROW (row), NULL, NULL);
+}
+
+/* A conversation moving to the top goes in above the one GTK keeps in
+ * view (its anchor is that item, wherever it goes): a list read from the
+ * top would hide the newest. Connected after the list view, so GTK has
+ * moved its anchor, and before the layout, so the adjustment still says
+ * where the list was. */
+static void
+shown_changed_cb (NatterSidebar *self,
+                  guint          position,
+                  guint          removed,
+                  guint          added)
+{
+  GtkAdjustment *adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->list_view));
+
+  if (position == 0 && added > 0 && adjustment != NULL && gtk_adjustment_get_value (adjustment) <= 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", 0);
 }
 
 static const char *
@@ -1041,10 +1066,11 @@ natter_sidebar_init (NatterSidebar *self)
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (row_setup_cb), self);
   g_signal_connect (factory, "bind", G_CALLBACK (row_bind_cb), self);
-  g_signal_connect (factory, "unbind", G_CALLBACK (row_unbind_cb), self);
+  g_signal_connect (factory, "teardown", G_CALLBACK (row_teardown_cb), self);
   gtk_list_view_set_factory (self->list_view, factory);
   g_object_unref (factory);
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
+  g_signal_connect_swapped (self->selection, "items-changed", G_CALLBACK (shown_changed_cb), self);
   g_signal_connect_swapped (self->list_view, "activate", G_CALLBACK (list_activate_cb), self);
   {
     /* the scrolled window's, set by the template */
