@@ -33,6 +33,7 @@ typedef struct {
   Stage stage;
   double start_ms;          /* process start, CLOCK_BOOTTIME ms */
   double map_ms;
+  double map_cpu_ms;         /* the main thread's CPU time from exec to the map */
   double first_frame_ms;
   double list_frame_ms;
   double first_frame_cpu_ms;  /* the main thread's CPU time from exec to it */
@@ -133,10 +134,7 @@ process_cpu_ms (void)
 static double
 thread_cpu_ms (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+  return natter_bench_thread_cpu_ms ();
 }
 
 /* Whether /proc/self/maps names one of @needles (NULL-terminated). */
@@ -300,7 +298,7 @@ finish (Probe *probe)
           percentile (probe->phase_update, 0.5), percentile (probe->phase_update, 0.99),
           percentile (probe->phase_layout, 0.5), percentile (probe->phase_layout, 0.99),
           percentile (probe->phase_paint, 0.5), percentile (probe->phase_paint, 0.99));
-  printf ("\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
+  printf ("\"mapMs\":%.1f,\"mapCpuMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
           "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"librsvgMapped\":%s,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
@@ -310,7 +308,7 @@ finish (Probe *probe)
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
           "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,\"iceStackMapped\":%s,"
           "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
-          probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
+          probe->map_ms, probe->map_cpu_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
@@ -591,7 +589,10 @@ map_cb (GtkWidget *widget,
 {
   /* the first map: hidden and shown again later is not the start */
   if (probe->stage == WAIT_FIRST_FRAME)
-    probe->map_ms = natter_bench_since_start_ms ();
+    {
+      probe->map_ms = natter_bench_since_start_ms ();
+      probe->map_cpu_ms = thread_cpu_ms ();
+    }
 }
 
 static void
