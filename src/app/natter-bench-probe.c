@@ -283,6 +283,7 @@ finish (Probe *probe)
 {
   double next_median = 0;
   double next_cpu_median = 0;
+  NatterConversationList *list;
 
   if (probe->next_opens->len > 0)
     {
@@ -292,6 +293,9 @@ finish (Probe *probe)
       next_cpu_median = g_array_index (probe->next_cpu, double, probe->next_cpu->len / 2);
     }
   probe->stage = DONE;
+  /* all of them by now: the list frame showed the first page (#17) */
+  list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
+  probe->conversations = list != NULL ? g_list_model_get_n_items (G_LIST_MODEL (list)) : 0;
   if (probe->child_env && !probe->child_env_read && spawn_env_child (probe))
     return;
   mark ("end");
@@ -483,7 +487,6 @@ static void
 after_paint_cb (GdkFrameClock *clock,
                 Probe         *probe)
 {
-  NatterConversationList *list;
   NatterMessageList *messages;
 
   switch (probe->stage)
@@ -508,8 +511,6 @@ after_paint_cb (GdkFrameClock *clock,
           gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
           break;
         }
-      list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
-      probe->conversations = g_list_model_get_n_items (G_LIST_MODEL (list));
       probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->list_frame_cpu_ms = thread_cpu_ms ();
       mark ("list-frame");

@@ -97,8 +97,8 @@ test_first_screen (void)
 
   g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 80);
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), >, 0);
-  /* the probe's list frame is the one after the frame that saw the load
-   * end: a screenful, or two */
+  /* the probe's list frame is the first that draws the list (its first
+   * page of 64 loaded): a screenful, or two */
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), <=, 2 * 24);
   g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), >=, 2 * 24);
   g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), <, 80);
