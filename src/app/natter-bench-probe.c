@@ -11,6 +11,7 @@
 
 #include "natter-bench-clock.h"
 #include "natter-bench-probe.h"
+#include "natter-sign-in-page.h"
 #include "natter-window.h"
 
 #define OPEN_AFTER_MS 1500
@@ -34,6 +35,8 @@ typedef struct {
   double start_ms;          /* process start, CLOCK_BOOTTIME ms */
   double map_ms;
   double map_cpu_ms;         /* the main thread's CPU time from exec to the map */
+  gboolean map_sign_in_page; /* the window had made them at the map */
+  gboolean map_chat_view;
   double first_frame_ms;
   double list_frame_ms;
   double first_frame_cpu_ms;  /* the main thread's CPU time from exec to it */
@@ -107,6 +110,20 @@ sidebar_shown (Probe *probe)
   GtkListView *view = natter_sidebar_get_list_view (natter_window_get_sidebar (probe->window));
 
   return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
+}
+
+/* Whether @widget or a widget inside it, shown or not, is a @type. */
+static gboolean
+has_widget_of_type (GtkWidget *widget,
+                    GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (has_widget_of_type (child, type))
+      return TRUE;
+  return FALSE;
 }
 
 /* Whether the conversation list has loaded. */
@@ -320,7 +337,7 @@ finish (Probe *probe)
           "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
           "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,\"iceStackMapped\":%s,"
-          "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
+          "\"signInPageAtMap\":%s,\"chatViewAtMap\":%s,\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
           probe->map_ms, probe->map_cpu_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
@@ -330,6 +347,7 @@ finish (Probe *probe)
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
           next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false",
           probe->settled_ice ? "true" : "false",
+          probe->map_sign_in_page ? "true" : "false", probe->map_chat_view ? "true" : "false",
           probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
           probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
@@ -611,6 +629,8 @@ map_cb (GtkWidget *widget,
     {
       probe->map_ms = natter_bench_since_start_ms ();
       probe->map_cpu_ms = thread_cpu_ms ();
+      probe->map_sign_in_page = has_widget_of_type (widget, NATTER_TYPE_SIGN_IN_PAGE);
+      probe->map_chat_view = has_widget_of_type (widget, NATTER_TYPE_CHAT_VIEW);
     }
 }
 
