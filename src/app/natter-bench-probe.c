@@ -3,8 +3,11 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* struct ucred */
+
 #include <malloc.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +16,10 @@
 #include "natter-bench-probe.h"
 #include "natter-sign-in-page.h"
 #include "natter-window.h"
+
+#ifdef GDK_WINDOWING_X11
+#include <gdk/x11/gdkx.h>
+#endif
 
 #define OPEN_AFTER_MS 1500
 #define SETTLE_MS     5000      /* the RSS target's "5 s after the map" */
@@ -79,6 +86,18 @@ typedef struct {
   GArray *phase_update;
   GArray *phase_layout;
   GArray *phase_paint;
+  /* where each scrolled frame's interval went (#17): the main thread on a
+   * core, the main thread runnable but waiting for one (the box's load),
+   * the X server on a core (Xvfb draws what we send on the same cores),
+   * from the schedulers' counters, ns, read at each tick */
+  int xserver_pid;          /* the X connection's peer, 0 if unknown */
+  gint64 last_tick_us;      /* monotonic */
+  gint64 last_run_ns;
+  gint64 last_wait_ns;
+  gint64 last_xserver_ns;
+  GArray *frame_run;        /* ms per interval */
+  GArray *frame_wait;
+  GArray *frame_xserver;
   guint tick_id;
   guint scroll_messages;
   double scroll_ms;
@@ -161,6 +180,45 @@ static double
 thread_cpu_ms (void)
 {
   return natter_bench_thread_cpu_ms ();
+}
+
+/* /proc/…/schedstat: time on a core and time runnable on a run queue,
+ * ns; FALSE when it cannot be read. */
+static gboolean
+read_schedstat (const char *path,
+                gint64     *run_ns,
+                gint64     *wait_ns)
+{
+  char buf[128];
+  FILE *f = fopen (path, "r");
+  long long run = 0, wait = 0;
+  gboolean ok;
+
+  if (f == NULL)
+    return FALSE;
+  ok = fgets (buf, sizeof buf, f) != NULL && sscanf (buf, "%lld %lld", &run, &wait) == 2;
+  fclose (f);
+  *run_ns = run;
+  *wait_ns = wait;
+  return ok;
+}
+
+/* The X server's process: the peer of the display's socket (Xvfb under
+ * the bench shares the box's two cores with us). */
+static int
+xserver_pid (GtkWidget *widget)
+{
+#ifdef GDK_WINDOWING_X11
+  GdkDisplay *display = gtk_widget_get_display (widget);
+  struct ucred cred = { 0 };
+  socklen_t len = sizeof cred;
+
+  if (GDK_IS_X11_DISPLAY (display) &&
+      getsockopt (ConnectionNumber (gdk_x11_display_get_xdisplay (display)), SOL_SOCKET, SO_PEERCRED,
+                  &cred, &len) == 0)
+    return cred.pid;
+#endif
+  return 0;
 }
 
 /* Whether /proc/self/maps names one of @needles (NULL-terminated). */
@@ -295,6 +353,53 @@ spawn_env_child (Probe *probe)
   return TRUE;
 }
 
+/* The late frames (an interval of 1.5 refresh periods or more) by where
+ * their interval went: the main thread's own work (on a core for more than
+ * a period), the main thread waiting for a core (its work and its wait
+ * together more than a period: the box's load), or neither (the main
+ * thread slept: the X server, the frame clock's pacing). Sums in ms over
+ * the late frames and over all, so a loaded box tells what is ours.
+ * Opens the figures' JSON object. */
+static void
+print_late_frames (Probe *probe)
+{
+  const double period = 1000.0 / 60;
+  guint late = 0, own = 0, waited = 0, slept = 0;
+  double late_ms = 0, late_run = 0, late_wait = 0, late_x = 0;
+  double run = 0, wait = 0, x = 0;
+  guint n = MIN (probe->intervals->len, probe->frame_run->len);
+
+  for (guint i = 0; i < n; i++)
+    {
+      double interval = g_array_index (probe->intervals, double, i);
+      double r = g_array_index (probe->frame_run, double, i);
+      double w = g_array_index (probe->frame_wait, double, i);
+      double xs = g_array_index (probe->frame_xserver, double, i);
+
+      run += r;
+      wait += w;
+      x += xs;
+      if (interval < 1.5 * period)
+        continue;
+      late++;
+      late_ms += interval;
+      late_run += r;
+      late_wait += w;
+      late_x += xs;
+      if (r > period)
+        own++;
+      else if (r + w > period)
+        waited++;
+      else
+        slept++;
+    }
+  printf ("{\"scrollLateFrames\":%u,\"scrollLateOwnWork\":%u,\"scrollLateWaitedForCore\":%u,\"scrollLateSlept\":%u,"
+          "\"scrollLateMs\":%.1f,\"scrollLateRunMs\":%.1f,\"scrollLateWaitMs\":%.1f,\"scrollLateXserverMs\":%.1f,"
+          "\"scrollRunMeanMs\":%.2f,\"scrollWaitMeanMs\":%.2f,\"scrollXserverMeanMs\":%.2f,\"xserverKnown\":%s,",
+          late, own, waited, slept, late_ms, late_run, late_wait, late_x,
+          n > 0 ? run / n : 0, n > 0 ? wait / n : 0, n > 0 ? x / n : 0, probe->xserver_pid > 0 ? "true" : "false");
+}
+
 static void
 finish (Probe *probe)
 {
@@ -316,12 +421,14 @@ finish (Probe *probe)
   if (probe->child_env && !probe->child_env_read && spawn_env_child (probe))
     return;
   mark ("end");
+  print_late_frames (probe);
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
   g_array_sort (probe->phase_update, compare_double);
   g_array_sort (probe->phase_layout, compare_double);
   g_array_sort (probe->phase_paint, compare_double);
-  printf ("{\"scrollUpdateCpuMeanMs\":%.2f,\"scrollLayoutCpuMeanMs\":%.2f,\"scrollPaintCpuMeanMs\":%.2f,"
+  /* one JSON object: print_late_frames() opened it */
+  printf ("\"scrollUpdateCpuMeanMs\":%.2f,\"scrollLayoutCpuMeanMs\":%.2f,\"scrollPaintCpuMeanMs\":%.2f,"
           "\"scrollUpdateCpuP50Ms\":%.2f,\"scrollUpdateCpuP99Ms\":%.2f,\"scrollLayoutCpuP50Ms\":%.2f,\"scrollLayoutCpuP99Ms\":%.2f,"
           "\"scrollPaintCpuP50Ms\":%.2f,\"scrollPaintCpuP99Ms\":%.2f,",
           mean (probe->phase_update), mean (probe->phase_layout), mean (probe->phase_paint),
@@ -392,6 +499,38 @@ scroll_done (Probe *probe)
   finish (probe);
 }
 
+/* What the main thread and the X server did since the previous tick. */
+static void
+record_interval_sched (Probe *probe)
+{
+  gint64 run = 0, wait = 0, xrun = 0, xwait = 0;
+  g_autofree char *xpath = probe->xserver_pid > 0 ? g_strdup_printf ("/proc/%d/schedstat", probe->xserver_pid) : NULL;
+
+  if (!read_schedstat ("/proc/thread-self/schedstat", &run, &wait))
+    return;
+  if (xpath == NULL || !read_schedstat (xpath, &xrun, &xwait))
+    xrun = 0;
+  if (probe->last_run_ns != 0)
+    {
+      double run_ms = (run - probe->last_run_ns) / 1e6;
+      double wait_ms = (wait - probe->last_wait_ns) / 1e6;
+      double x_ms = xrun > 0 ? (xrun - probe->last_xserver_ns) / 1e6 : 0;
+
+      /* NATTER_APP_BENCH_MARK=1: where to cut a perf record to the frames
+       * whose own work took more than a period */
+      if (run_ms > 1000.0 / 60 && g_strcmp0 (g_getenv ("NATTER_APP_BENCH_MARK"), "1") == 0)
+        fprintf (stderr, "MARK heavy-frame %.6f,%.6f %.1f\n", probe->last_tick_us / 1e6,
+                 g_get_monotonic_time () / 1e6, run_ms);
+      g_array_append_val (probe->frame_run, run_ms);
+      g_array_append_val (probe->frame_wait, wait_ms);
+      g_array_append_val (probe->frame_xserver, x_ms);
+    }
+  probe->last_tick_us = g_get_monotonic_time ();
+  probe->last_run_ns = run;
+  probe->last_wait_ns = wait;
+  probe->last_xserver_ns = xrun;
+}
+
 /* One frame of the fling: up by speed × the frame clock's interval, the
  * older pages loading as the chat view asks for them, until its top. */
 static gboolean
@@ -409,6 +548,7 @@ scroll_tick_cb (GtkWidget     *widget,
   if (probe->last_frame_us != 0)
     g_array_append_val (probe->intervals, dt);
   probe->last_frame_us = now;
+  record_interval_sched (probe);
 
   /* Offline, has-more stays TRUE past the store's last page (the server
    * might have older ones), so the profile's size tells where the top is. */
@@ -485,6 +625,7 @@ start_scroll (Probe *probe)
   GtkWidget *list_view = GTK_WIDGET (natter_chat_view_get_list_view (natter_window_get_chat_view (probe->window)));
 
   probe->stage = SCROLL;
+  probe->xserver_pid = xserver_pid (list_view);
   probe->scroll_start_us = g_get_monotonic_time ();
   probe->scroll_start_cpu_ms = thread_cpu_ms ();
   probe->scroll_start_process_cpu_ms = process_cpu_ms ();
@@ -644,6 +785,9 @@ probe_free (Probe *probe)
   g_array_unref (probe->phase_update);
   g_array_unref (probe->phase_layout);
   g_array_unref (probe->phase_paint);
+  g_array_unref (probe->frame_run);
+  g_array_unref (probe->frame_wait);
+  g_array_unref (probe->frame_xserver);
   g_free (probe->child_gdk_debug);
   g_free (probe);
 }
@@ -666,6 +810,9 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->phase_update = g_array_new (FALSE, FALSE, sizeof (double));
   probe->phase_layout = g_array_new (FALSE, FALSE, sizeof (double));
   probe->phase_paint = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->frame_run = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->frame_wait = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->frame_xserver = g_array_new (FALSE, FALSE, sizeof (double));
   probe->scroll = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_SCROLL"), "1") == 0;
   probe->scroll_until = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") ? g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") : "0", NULL, 10);
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);

@@ -583,6 +583,7 @@ load_older (NatterChatView *self)
 }
 
 static void bind_row (NatterChatView *self, NatterMessageRow *row, guint position);
+static void unbind_pending (NatterMessageRow *row);
 static void update_row_selected (NatterChatView *self, GtkWidget *row);
 
 /* A row's day separator and grouping depend on the message above it: when
@@ -784,7 +785,10 @@ row_teardown_cb (GtkSignalListItemFactory *factory,
 {
   g_autoptr(GtkWidget) row = g_object_steal_data (G_OBJECT (item), "natter-row");
 
-  if (row == NULL || self->row_pool == NULL || self->row_pool->len >= ROW_POOL_MAX)
+  if (row == NULL)
+    return;
+  unbind_pending (NATTER_MESSAGE_ROW (row));
+  if (self->row_pool == NULL || self->row_pool->len >= ROW_POOL_MAX)
     return;
   if (gtk_list_item_get_child (item) == row)
     gtk_list_item_set_child (item, NULL);
@@ -817,6 +821,21 @@ natter_chat_view_warm_rows (NatterChatView *self)
     self->warm_id = g_idle_add_full (G_PRIORITY_LOW, warm_rows_cb, self, NULL);
 }
 
+/* GTK 4.8's signal factory unbinds and binds a row again whenever only
+ * its position moved: an older page going in above the rows shown (every
+ * ~20 messages of a fling up) rebound all of GTK's ~200 rows in one frame,
+ * 20–80 ms of the main thread (#17). So ::unbind only marks the row; the
+ * next ::bind keeps it as it is when it is the same message below the same
+ * one, and clears it first otherwise, as ::unbind did. */
+static GQuark unbound_quark;
+
+static void
+unbind_pending (NatterMessageRow *row)
+{
+  if (g_object_steal_qdata (G_OBJECT (row), unbound_quark) != NULL)
+    natter_message_row_set_message (row, NULL, NULL, NULL, NULL, FALSE);
+}
+
 static void
 bind_row (NatterChatView   *self,
           NatterMessageRow *row,
@@ -833,8 +852,14 @@ bind_row (NatterChatView   *self,
       if (natter_message_row_shows (previous))
         break;
     }
-  natter_message_row_set_message (row, self->client, self->portraits, message, previous,
-                                  self->type != NATTER_CONVERSATION_PRIVATE);
+  if (natter_message_row_is_bound_to (row, message, previous))
+    g_object_steal_qdata (G_OBJECT (row), unbound_quark);
+  else
+    {
+      unbind_pending (row);
+      natter_message_row_set_message (row, self->client, self->portraits, message, previous,
+                                      self->type != NATTER_CONVERSATION_PRIVATE);
+    }
   natter_message_row_set_first_unread (row, self->first_unread_id != 0 &&
                                             natter_message_get_message_id (message) == self->first_unread_id);
   update_row_selected (self, GTK_WIDGET (row));
@@ -853,8 +878,7 @@ row_unbind_cb (GtkSignalListItemFactory *factory,
                GtkListItem              *item,
                NatterChatView           *self)
 {
-  natter_message_row_set_message (NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
-                                  NULL, NULL, NULL, NULL, FALSE);
+  g_object_set_qdata (G_OBJECT (gtk_list_item_get_child (item)), unbound_quark, GINT_TO_POINTER (TRUE));
 }
 
 /* -------------------------------------------------------------- sending */
@@ -2098,6 +2122,8 @@ natter_chat_view_class_init (NatterChatViewClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  unbound_quark = g_quark_from_static_string ("natter-chat-view-unbound");
 
   object_class->dispose = natter_chat_view_dispose;
   object_class->get_property = natter_chat_view_get_property;

@@ -45,6 +45,8 @@ struct _NatterMessageRow
   GCancellable *thumbnail_cancellable;   /* the image message's thumbnail being decoded */
   GtkWidget *picture;      /* an image message's thumbnail, kept across messages */
   NatterPortraits *portraits;
+  NatterMessage *previous;   /* the message above at the binding */
+  guint bindings;
   gboolean group_start;
   gboolean show_sender;
   GtkWidget *read_by_button;   /* "Read by N" under one's own group message */
@@ -968,6 +970,10 @@ natter_message_row_set_message (NatterMessageRow *self,
     }
   g_set_object (&self->message, message);
   g_set_object (&self->client, client);
+  if (message != NULL)
+    g_set_object (&self->previous, previous);
+  else
+    g_clear_object (&self->previous);
   if (message == NULL)
     {
       GtkWidget *content = adw_bin_get_child (self->content_bin);
@@ -989,6 +995,7 @@ natter_message_row_set_message (NatterMessageRow *self,
       return;
     }
   self->notify_id = g_signal_connect_swapped (message, "notify", G_CALLBACK (message_notify_cb), self);
+  self->bindings++;
 
   time = natter_message_get_sent_time (message);
   outgoing = natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND;
@@ -1042,6 +1049,22 @@ natter_message_row_get_message (NatterMessageRow *self)
 {
   g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
   return self->message;
+}
+
+gboolean
+natter_message_row_is_bound_to (NatterMessageRow *self,
+                                NatterMessage    *message,
+                                NatterMessage    *previous)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), FALSE);
+  return message != NULL && self->message == message && self->previous == previous;
+}
+
+guint
+natter_message_row_get_bindings (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), 0);
+  return self->bindings;
 }
 
 void
@@ -1476,6 +1499,7 @@ natter_message_row_dispose (GObject *object)
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
   g_clear_object (&self->message);
+  g_clear_object (&self->previous);
   watch_quoted (self, NULL);
   g_cancellable_cancel (self->download_cancellable);
   g_clear_object (&self->download_cancellable);

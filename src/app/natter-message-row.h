@@ -33,6 +33,12 @@ void           natter_message_row_set_message (NatterMessageRow *self,
                                                NatterMessage    *previous,
                                                gboolean          show_sender);
 NatterMessage *natter_message_row_get_message (NatterMessageRow *self);
+/* Whether the row shows @message below @previous, as set_message() left it. */
+gboolean       natter_message_row_is_bound_to (NatterMessageRow *self,
+                                               NatterMessage    *message,
+                                               NatterMessage    *previous);
+/* How many times a message was set on the row (tests, #17). */
+guint          natter_message_row_get_bindings (NatterMessageRow *self);
 /* FALSE for protocol messages a chat does not show (a stored recall
  * command...): their rows stay empty. */
 gboolean       natter_message_row_shows       (NatterMessage    *message);
