@@ -14,6 +14,7 @@
 
 #include "natter-bench-clock.h"
 #include "natter-bench-probe.h"
+#include "natter-sign-in-page.h"
 #include "natter-window.h"
 
 #ifdef GDK_WINDOWING_X11
@@ -40,6 +41,9 @@ typedef struct {
   Stage stage;
   double start_ms;          /* process start, CLOCK_BOOTTIME ms */
   double map_ms;
+  double map_cpu_ms;         /* the main thread's CPU time from exec to the map */
+  gboolean map_sign_in_page; /* the window had made them at the map */
+  gboolean map_chat_view;
   double first_frame_ms;
   double list_frame_ms;
   double first_frame_cpu_ms;  /* the main thread's CPU time from exec to it */
@@ -127,6 +131,29 @@ sidebar_shown (Probe *probe)
   return g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view)));
 }
 
+/* Whether @widget or a widget inside it, shown or not, is a @type. */
+static gboolean
+has_widget_of_type (GtkWidget *widget,
+                    GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (has_widget_of_type (child, type))
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether the conversation list has loaded. */
+static gboolean
+list_loaded (Probe *probe)
+{
+  NatterConversationList *list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
+
+  return list != NULL && !natter_conversation_list_get_loading (list);
+}
+
 /* NATTER_APP_BENCH_MARK=1: when the first frame and the list's frame are
  * drawn, when the first chat is opened, when its frame is drawn and when
  * the run ends, in CLOCK_MONOTONIC seconds on stderr, to
@@ -152,10 +179,7 @@ process_cpu_ms (void)
 static double
 thread_cpu_ms (void)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+  return natter_bench_thread_cpu_ms ();
 }
 
 /* /proc/…/schedstat: time on a core and time runnable on a run queue,
@@ -381,6 +405,7 @@ finish (Probe *probe)
 {
   double next_median = 0;
   double next_cpu_median = 0;
+  NatterConversationList *list;
 
   if (probe->next_opens->len > 0)
     {
@@ -390,6 +415,9 @@ finish (Probe *probe)
       next_cpu_median = g_array_index (probe->next_cpu, double, probe->next_cpu->len / 2);
     }
   probe->stage = DONE;
+  /* all of them by now: the list frame showed the first page (#17) */
+  list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
+  probe->conversations = list != NULL ? g_list_model_get_n_items (G_LIST_MODEL (list)) : 0;
   if (probe->child_env && !probe->child_env_read && spawn_env_child (probe))
     return;
   mark ("end");
@@ -407,7 +435,7 @@ finish (Probe *probe)
           percentile (probe->phase_update, 0.5), percentile (probe->phase_update, 0.99),
           percentile (probe->phase_layout, 0.5), percentile (probe->phase_layout, 0.99),
           percentile (probe->phase_paint, 0.5), percentile (probe->phase_paint, 0.99));
-  printf ("\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
+  printf ("\"mapMs\":%.1f,\"mapCpuMs\":%.1f,\"firstFrameMs\":%.1f,\"conversationListFrameMs\":%.1f,\"conversations\":%u,"
           "\"listRssKiB\":%ld,\"listHeapKiB\":%ld,\"mapRss5sKiB\":%ld,\"librsvgMapped\":%s,\"openChatMs\":%.1f,\"openChatCpuMs\":%.1f,\"messagesShown\":%u,"
           "\"nextChatsMedianMs\":%.1f,\"nextChats\":%u,\"rssKiB\":%ld,"
           "\"scrollFrames\":%u,\"scrollMessages\":%u,\"scrollMs\":%.0f,"
@@ -416,8 +444,8 @@ finish (Probe *probe)
           "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
           "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,\"iceStackMapped\":%s,"
-          "\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
-          probe->map_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
+          "\"signInPageAtMap\":%s,\"chatViewAtMap\":%s,\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
+          probe->map_ms, probe->map_cpu_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
           percentile (probe->intervals, 0.5), percentile (probe->intervals, 0.9), percentile (probe->intervals, 0.99),
@@ -426,6 +454,7 @@ finish (Probe *probe)
           probe->first_frame_cpu_ms, probe->list_frame_cpu_ms, probe->list_frame_shown, sidebar_shown (probe),
           next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false",
           probe->settled_ice ? "true" : "false",
+          probe->map_sign_in_page ? "true" : "false", probe->map_chat_view ? "true" : "false",
           probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
           probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
@@ -543,6 +572,10 @@ before_paint_cb (GdkFrameClock *clock,
   probe->paint_start_us = probe->stage == SCROLL ? g_get_monotonic_time () : 0;
   probe->paint_start_cpu_ms = probe->stage == SCROLL ? thread_cpu_ms () : 0;
   probe->update_end_cpu_ms = probe->layout_end_cpu_ms = probe->paint_end_cpu_ms = 0;
+
+  /* the list came in between frames: this frame lays it out and draws it */
+  if (probe->stage == WAIT_LIST && list_loaded (probe))
+    probe->stage = WAIT_LIST_FRAME;
 }
 
 /* Connected after GTK's own handlers: each stamps the end of its phase
@@ -613,7 +646,6 @@ static void
 after_paint_cb (GdkFrameClock *clock,
                 Probe         *probe)
 {
-  NatterConversationList *list;
   NatterMessageList *messages;
 
   switch (probe->stage)
@@ -625,16 +657,19 @@ after_paint_cb (GdkFrameClock *clock,
       probe->stage = WAIT_LIST;
       G_GNUC_FALLTHROUGH;
     case WAIT_LIST:
-      list = natter_sidebar_get_conversations (natter_window_get_sidebar (probe->window));
-      if (list != NULL && !natter_conversation_list_get_loading (list))
-        {
-          probe->conversations = g_list_model_get_n_items (G_LIST_MODEL (list));
-          probe->stage = WAIT_LIST_FRAME;
-        }
+      /* loaded during this frame's paint: the next one draws it */
+      if (list_loaded (probe))
+        probe->stage = WAIT_LIST_FRAME;
       gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
       break;
     case WAIT_LIST_FRAME:
-      /* this frame drew the list */
+      /* this frame drew the list: loaded before it began, and the sidebar
+       * gave its list view rows */
+      if (sidebar_shown (probe) == 0)
+        {
+          gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+          break;
+        }
       probe->list_frame_ms = natter_bench_boottime_ms () - probe->start_ms;
       probe->list_frame_cpu_ms = thread_cpu_ms ();
       mark ("list-frame");
@@ -732,7 +767,12 @@ map_cb (GtkWidget *widget,
 {
   /* the first map: hidden and shown again later is not the start */
   if (probe->stage == WAIT_FIRST_FRAME)
-    probe->map_ms = natter_bench_since_start_ms ();
+    {
+      probe->map_ms = natter_bench_since_start_ms ();
+      probe->map_cpu_ms = thread_cpu_ms ();
+      probe->map_sign_in_page = has_widget_of_type (widget, NATTER_TYPE_SIGN_IN_PAGE);
+      probe->map_chat_view = has_widget_of_type (widget, NATTER_TYPE_CHAT_VIEW);
+    }
 }
 
 static void

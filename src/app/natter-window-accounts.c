@@ -335,12 +335,9 @@ natter_window_accounts_attach (NatterWindow *window,
                                GSignalGroup *client_signals)
 {
   AdwHeaderBar *sidebar_header = natter_sidebar_get_header_bar (natter_window_get_sidebar (window));
-  GtkBox *chat_header = natter_chat_view_get_header_box (natter_window_get_chat_view (window));
   GtkWidget *overlay = gtk_overlay_new ();
   GtkWidget *button = gtk_button_new_from_icon_name ("system-users-symbolic");
   GtkWidget *badge = gtk_label_new ("0");
-  g_autoptr(GMenu) menu = g_menu_new ();
-  GtkWidget *chat_menu;
 
   gtk_actionable_set_action_name (GTK_ACTIONABLE (button), "win.contacts");
   gtk_widget_set_tooltip_text (button, _("Contacts"));
@@ -354,6 +351,21 @@ natter_window_accounts_attach (NatterWindow *window,
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), badge);
   adw_header_bar_pack_start (sidebar_header, overlay);
   g_object_set_data (G_OBJECT (window), BADGE_KEY, badge);
+
+  g_signal_group_connect_object (client_signals, "message-received", G_CALLBACK (message_received_cb),
+                                 window, G_CONNECT_SWAPPED);
+  g_signal_group_connect_object (client_signals, "status-changed", G_CALLBACK (status_changed_cb),
+                                 window, G_CONNECT_SWAPPED);
+}
+
+/* The chat view's menu, when the window makes its chat view. */
+void
+natter_window_accounts_attach_chat_view (NatterWindow   *window,
+                                         NatterChatView *chat)
+{
+  GtkBox *chat_header = natter_chat_view_get_header_box (chat);
+  g_autoptr(GMenu) menu = g_menu_new ();
+  GtkWidget *chat_menu;
 
   g_menu_append (menu, _("_Group Details"), "win.group-details");
   g_menu_append (menu, _("_Block"), "win.block");
@@ -372,9 +384,4 @@ natter_window_accounts_attach (NatterWindow *window,
   gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (chat_menu), G_MENU_MODEL (menu));
   gtk_widget_set_tooltip_text (chat_menu, _("Chat Menu"));
   gtk_box_append (chat_header, chat_menu);
-
-  g_signal_group_connect_object (client_signals, "message-received", G_CALLBACK (message_received_cb),
-                                 window, G_CONNECT_SWAPPED);
-  g_signal_group_connect_object (client_signals, "status-changed", G_CALLBACK (status_changed_cb),
-                                 window, G_CONNECT_SWAPPED);
 }

@@ -133,6 +133,8 @@ update_title (NatterWindow *self)
   gtk_window_set_title (GTK_WINDOW (self), title);
 }
 
+static NatterChatView *chat_view (NatterWindow *self);
+
 /* -------------------------------------------------------------- layout */
 
 static void
@@ -140,13 +142,15 @@ folded_changed_cb (NatterWindow *self)
 {
   gboolean folded = adw_leaflet_get_folded (self->leaflet);
   AdwHeaderBar *sidebar_bar = natter_sidebar_get_header_bar (self->sidebar);
-  AdwHeaderBar *chat_bar = natter_chat_view_get_header_bar (self->chat_view);
 
   /* unfolded: window buttons at the outer ends only */
   adw_header_bar_set_show_end_title_buttons (sidebar_bar, folded);
-  adw_header_bar_set_show_start_title_buttons (chat_bar, folded);
   adw_header_bar_set_show_start_title_buttons (self->empty_header_bar, folded);
-  natter_chat_view_set_show_back (self->chat_view, folded);
+  if (self->chat_view != NULL)
+    {
+      adw_header_bar_set_show_start_title_buttons (natter_chat_view_get_header_bar (self->chat_view), folded);
+      natter_chat_view_set_show_back (self->chat_view, folded);
+    }
 }
 
 const char *
@@ -188,7 +192,7 @@ NatterChatView *
 natter_window_get_chat_view (NatterWindow *self)
 {
   g_return_val_if_fail (NATTER_IS_WINDOW (self), NULL);
-  return self->chat_view;
+  return chat_view (self);
 }
 
 /* -------------------------------------------------------- conversations */
@@ -227,11 +231,11 @@ natter_window_open_conversation (NatterWindow           *self,
     conversation = g_list_model_get_item (G_LIST_MODEL (list), pos);
 
   /* the sidebar's highlight follows (natter-window.ui) */
-  natter_chat_view_open (self->chat_view, type, target_id, conversation);
+  natter_chat_view_open (chat_view (self), type, target_id, conversation);
   gtk_stack_set_visible_child_name (self->chat_stack, "chat");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->chat_stack));
   if (message_id != 0)
-    natter_chat_view_show_message (self->chat_view, message_id);
+    natter_chat_view_show_message (chat_view (self), message_id);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
@@ -270,7 +274,8 @@ message_activated_cb (NatterWindow  *self,
 static void
 close_chat (NatterWindow *self)
 {
-  natter_chat_view_close (self->chat_view);
+  if (self->chat_view != NULL)
+    natter_chat_view_close (self->chat_view);
   gtk_stack_set_visible_child_name (self->chat_stack, "empty");
   adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->sidebar));
 }
@@ -306,7 +311,7 @@ attach_conversation_idle_cb (gpointer user_data)
 static void
 conversations_changed_cb (NatterWindow *self)
 {
-  if (natter_chat_view_get_target_id (self->chat_view) != NULL &&
+  if (self->chat_view != NULL && natter_chat_view_get_target_id (self->chat_view) != NULL &&
       natter_chat_view_get_conversation (self->chat_view) == NULL)
     g_idle_add_full (G_PRIORITY_DEFAULT, attach_conversation_idle_cb, g_object_ref (self), g_object_unref);
 }
@@ -320,7 +325,7 @@ conversation_removed_cb (NatterWindow           *self,
                          NatterConversationType  type,
                          const char             *target_id)
 {
-  if (natter_chat_view_get_conversation (self->chat_view) == NULL)
+  if (self->chat_view == NULL || natter_chat_view_get_conversation (self->chat_view) == NULL)
     return;
   if (natter_chat_view_get_conversation_type (self->chat_view) == type &&
       g_strcmp0 (natter_chat_view_get_target_id (self->chat_view), target_id) == 0)
@@ -333,7 +338,8 @@ static gboolean
 message_in_view_cb (NatterWindow  *self,
                     NatterMessage *message)
 {
-  gboolean open_here = natter_chat_view_get_target_id (self->chat_view) != NULL &&
+  gboolean open_here = self->chat_view != NULL &&
+                       natter_chat_view_get_target_id (self->chat_view) != NULL &&
                        natter_chat_view_get_conversation_type (self->chat_view) ==
                          natter_message_get_conversation_type (message) &&
                        g_strcmp0 (natter_chat_view_get_target_id (self->chat_view),
@@ -440,7 +446,7 @@ connect_idle_cb (gpointer user_data)
   /* calls listen before the first message can arrive */
   start_calls (self);
   natter_session_connect (self->session);
-  natter_chat_view_warm_rows (self->chat_view);
+  natter_chat_view_warm_rows (chat_view (self));
   return G_SOURCE_REMOVE;
 }
 
@@ -504,6 +510,14 @@ show_page (NatterWindow *self,
 {
   gboolean first = g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "loading") == 0;
 
+  /* built when first needed: a fifth of the window's widgets, which a
+   * restored account does not show (#17) */
+  if (g_str_equal (name, "sign-in") && self->sign_in_page == NULL)
+    {
+      self->sign_in_page = g_object_new (NATTER_TYPE_SIGN_IN_PAGE, NULL);
+      natter_sign_in_page_set_session (self->sign_in_page, self->session);
+      gtk_stack_add_named (self->stack, GTK_WIDGET (self->sign_in_page), "sign-in");
+    }
   if (first)
     gtk_stack_set_transition_type (self->stack, GTK_STACK_TRANSITION_TYPE_NONE);
   gtk_stack_set_visible_child_name (self->stack, name);
@@ -708,7 +722,7 @@ escape_activated (GtkWidget  *widget,
 
   if (natter_sidebar_stop_search (self->sidebar))
     return;
-  if (natter_chat_view_get_target_id (self->chat_view) != NULL)
+  if (self->chat_view != NULL && natter_chat_view_get_target_id (self->chat_view) != NULL)
     close_chat (self);
 }
 
@@ -752,14 +766,14 @@ call_activated (GtkWidget  *widget,
                 GVariant   *parameter)
 {
   NatterWindow *self = NATTER_WINDOW (widget);
-  const char *peer = natter_chat_view_get_target_id (self->chat_view);
+  const char *peer = natter_chat_view_get_target_id (chat_view (self));
 
   if (self->calls == NULL || peer == NULL ||
-      natter_chat_view_get_conversation_type (self->chat_view) != NATTER_CONVERSATION_PRIVATE)
+      natter_chat_view_get_conversation_type (chat_view (self)) != NATTER_CONVERSATION_PRIVATE)
     return;
   /* the header's title widget is a box (avatar and title) since #16 */
   natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer,
-                                     natter_chat_view_get_title (self->chat_view),
+                                     natter_chat_view_get_title (chat_view (self)),
                                      g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
                                                                                  : NATTER_CALL_MEDIA_AUDIO);
 }
@@ -802,19 +816,19 @@ leave_chatroom_activated (GtkWidget  *widget,
                           GVariant   *parameter)
 {
   NatterWindow *self = NATTER_WINDOW (widget);
-  const char *room = natter_chat_view_get_target_id (self->chat_view);
+  const char *room = natter_chat_view_get_target_id (chat_view (self));
 
   if (room == NULL || client (self) == NULL ||
-      natter_chat_view_get_conversation_type (self->chat_view) != NATTER_CONVERSATION_CHATROOM)
+      natter_chat_view_get_conversation_type (chat_view (self)) != NATTER_CONVERSATION_CHATROOM)
     return;
   natter_client_quit_chatroom_async (client (self), room, NULL, chatroom_left_cb, NULL);
   close_chat (self);
 }
 
 static void
-add_call_buttons (NatterWindow *self)
+add_call_buttons (NatterChatView *chat)
 {
-  GtkBox *box = natter_chat_view_get_header_box (self->chat_view);
+  GtkBox *box = natter_chat_view_get_header_box (chat);
   struct { const char *icon, *action, *label; } buttons[] = {
     { "call-start-symbolic", "win.call-voice", _("Voice Call") },
     { "camera-web-symbolic", "win.call-video", _("Video Call") },
@@ -832,6 +846,40 @@ add_call_buttons (NatterWindow *self)
 }
 
 
+/* The chat view, made when first needed: after the first frame that
+ * shows the conversation list (connect_idle_cb() warms its rows), or when
+ * a chat opens before. Made with the window it was an eighth of what runs
+ * before the map (#17). */
+static NatterChatView *
+chat_view (NatterWindow *self)
+{
+  NatterComposer *composer;
+  g_autofree char *cache = NULL;
+
+  if (self->chat_view != NULL || gtk_widget_in_destruction (GTK_WIDGET (self)))
+    return self->chat_view;
+
+  self->chat_view = g_object_ref_sink (g_object_new (NATTER_TYPE_CHAT_VIEW, NULL));
+  g_object_bind_property (self->sidebar, "portraits", self->chat_view, "portraits", G_BINDING_SYNC_CREATE);
+  /* the open chat's row is highlighted */
+  g_object_bind_property (self->chat_view, "conversation", self->sidebar, "conversation", G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (self->chat_view, "show-toast", G_CALLBACK (natter_window_add_toast),
+                           self, G_CONNECT_SWAPPED);
+  g_object_bind_property (self->session, "client", self->chat_view, "client", G_BINDING_SYNC_CREATE);
+
+  composer = natter_chat_view_get_composer (self->chat_view);
+  cache = g_build_filename (self->profile_dir, "outgoing", NULL);
+  g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
+  natter_composer_set_cache_dir (composer, cache);
+
+  add_call_buttons (self->chat_view);
+  natter_window_accounts_attach_chat_view (self, self->chat_view);
+  gtk_stack_add_named (self->chat_stack, GTK_WIDGET (self->chat_view), "chat");
+  folded_changed_cb (self);
+  return self->chat_view;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static gboolean
@@ -839,7 +887,8 @@ natter_window_close_request (GtkWindow *window)
 {
   NatterWindow *self = NATTER_WINDOW (window);
 
-  natter_chat_view_close (self->chat_view);  /* keeps the draft */
+  if (self->chat_view != NULL)
+    natter_chat_view_close (self->chat_view);  /* keeps the draft */
   g_settings_apply (self->state_settings);
 
   return GTK_WINDOW_CLASS (natter_window_parent_class)->close_request (window);
@@ -849,9 +898,6 @@ static void
 natter_window_constructed (GObject *object)
 {
   NatterWindow *self = NATTER_WINDOW (object);
-  NatterComposer *composer = natter_chat_view_get_composer (self->chat_view);
-  g_autofree char *cache = g_build_filename (self->profile_dir, "outgoing", NULL);
-
   G_OBJECT_CLASS (natter_window_parent_class)->constructed (object);
 
   /* The size is read once and written when the window closes (delayed:
@@ -867,9 +913,6 @@ natter_window_constructed (GObject *object)
                    G_SETTINGS_BIND_DEFAULT | G_SETTINGS_BIND_GET_NO_CHANGES);
 
   self->settings = g_settings_new (APP_ID);
-  g_settings_bind (self->settings, "enter-sends", composer, "enter-sends", G_SETTINGS_BIND_GET);
-  g_settings_bind (self->settings, "microphone", composer, "microphone", G_SETTINGS_BIND_GET);
-  natter_composer_set_cache_dir (composer, cache);
 
   /* The session reads the profile at once; the widgets follow its client
    * through the bindings below. */
@@ -884,8 +927,6 @@ natter_window_constructed (GObject *object)
    * ref") when the window is finalized. */
   g_object_bind_property (self->session, "client", self->sidebar, "client", G_BINDING_SYNC_CREATE);
   g_object_bind_property (self->session, "user-id", self->sidebar, "user-id", G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self->session, "client", self->chat_view, "client", G_BINDING_SYNC_CREATE);
-  natter_sign_in_page_set_session (self->sign_in_page, self->session);
 
   self->notifier = natter_notifier_new (self->profile_dir);
   g_signal_connect_object (self->notifier, "message-in-view", G_CALLBACK (message_in_view_cb),
@@ -914,6 +955,7 @@ natter_window_dispose (GObject *object)
   g_clear_handle_id (&self->connect_id, g_source_remove);
   g_clear_pointer (&self->pending_target, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
+  g_clear_object (&self->chat_view);
   /* after the widgets: the client goes last */
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
@@ -999,19 +1041,15 @@ natter_window_class_init (NatterWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (NATTER_TYPE_SESSION);
-  g_type_ensure (NATTER_TYPE_SIGN_IN_PAGE);
   g_type_ensure (NATTER_TYPE_SIDEBAR);
-  g_type_ensure (NATTER_TYPE_CHAT_VIEW);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, stack);
-  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sign_in_page);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_stack);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, empty_header_bar);
-  gtk_widget_class_bind_template_child (widget_class, NatterWindow, chat_view);
   gtk_widget_class_bind_template_callback (widget_class, folded_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, conversation_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, message_activated_cb);
@@ -1061,7 +1099,6 @@ natter_window_init (NatterWindow *self)
   g_signal_group_connect_object (self->list_signals, "notify::loading",
                                  G_CALLBACK (list_loading_cb), self, G_CONNECT_SWAPPED);
 
-  add_call_buttons (self);
   natter_window_accounts_attach (self, self->client_signals);
   natter_bench_probe_attach (self);
 }

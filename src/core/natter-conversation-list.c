@@ -15,8 +15,15 @@ struct _NatterConversationList
   guint types_mask;             /* bit per conversation type; 0 = all */
   guint unread_total;
   gboolean loading;
+  gboolean complete;            /* every conversation in, not just the first page */
   guint load_serial;
+  guint rest_id;                /* idle: load the rest after the first page */
 };
+
+/* A first screen's worth, then the rest: with 10,000 conversations the
+ * whole list is ~100 ms of the store's thread and ~25 ms of the main
+ * thread's, between the app's first frame and its filled list (#17). */
+#define FIRST_PAGE 64
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -28,6 +35,7 @@ enum {
   PROP_CLIENT,
   PROP_UNREAD_TOTAL,
   PROP_LOADING,
+  PROP_COMPLETE,
   PROP_N_ITEMS,
   N_PROPS
 };
@@ -237,10 +245,35 @@ set_loading (NatterConversationList *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
 }
 
+static void
+set_complete (NatterConversationList *self,
+              gboolean                complete)
+{
+  if (self->complete == complete)
+    return;
+  self->complete = complete;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPLETE]);
+}
+
 typedef struct {
   NatterConversationList *self;
   guint serial;
+  gboolean first_page;
 } LoadData;
+
+static void load (NatterConversationList *self,
+                  int                     limit);
+
+static gboolean
+load_rest_cb (gpointer user_data)
+{
+  NatterConversationList *self = user_data;
+
+  self->rest_id = 0;
+  if (self->store != NULL)
+    load (self, -1);
+  return G_SOURCE_REMOVE;
+}
 
 static void
 loaded_cb (GObject      *object,
@@ -250,9 +283,10 @@ loaded_cb (GObject      *object,
   LoadData *data = user_data;
   g_autoptr(NatterConversationList) self = data->self;
   guint serial = data->serial;
+  gboolean first_page = data->first_page;
   g_autoptr(GPtrArray) conversations = NULL;
   g_autoptr(GError) error = NULL;
-  guint removed;
+  guint removed, same = 0;
 
   g_free (data);
   conversations = natter_store_get_conversations_finish (NATTER_STORE (object), result, &error);
@@ -261,25 +295,44 @@ loaded_cb (GObject      *object,
   if (serial != self->load_serial)
     return;
 
-  set_loading (self, FALSE);
   if (conversations == NULL)
     {
+      set_loading (self, FALSE);
+      set_complete (self, TRUE);
       g_warning ("Cannot load the conversation list: %s", error->message);
       return;
     }
 
+  /* The rest after the first page: the store gives the same objects, so
+   * the rows already made for the first ones stay as they are. */
   removed = self->items->len;
+  while (same < removed && same < conversations->len &&
+         g_ptr_array_index (self->items, same) == g_ptr_array_index (conversations, same))
+    same++;
   g_ptr_array_unref (self->items);
   self->items = g_steal_pointer (&conversations);
   g_ptr_array_set_free_func (self->items, g_object_unref);
-  g_list_model_items_changed (G_LIST_MODEL (self), 0, removed, self->items->len);
+  if (removed != same || self->items->len != same)
+    g_list_model_items_changed (G_LIST_MODEL (self), same, removed - same, self->items->len - same);
   if (removed != self->items->len)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
   update_unread_total (self);
+  /* once the items are in: who watches it finds them there */
+  set_loading (self, FALSE);
+
+  /* a full page: there may be more, once the first page is on screen */
+  if (first_page && self->items->len >= FIRST_PAGE)
+    {
+      if (self->rest_id == 0)
+        self->rest_id = g_idle_add_full (G_PRIORITY_LOW, load_rest_cb, g_object_ref (self), g_object_unref);
+    }
+  else
+    set_complete (self, TRUE);
 }
 
 static void
-reload (NatterConversationList *self)
+load (NatterConversationList *self,
+      int                     limit)
 {
   NatterConversationType types[8];
   gsize n_types = 0;
@@ -291,8 +344,17 @@ reload (NatterConversationList *self)
 
   data->self = g_object_ref (self);
   data->serial = ++self->load_serial;
+  data->first_page = limit >= 0;
+  natter_store_get_first_conversations_async (self->store, types, n_types, limit, NULL, loaded_cb, data);
+}
+
+static void
+reload (NatterConversationList *self)
+{
+  g_clear_handle_id (&self->rest_id, g_source_remove);
   set_loading (self, TRUE);
-  natter_store_get_conversations_async (self->store, types, n_types, NULL, loaded_cb, data);
+  set_complete (self, FALSE);
+  load (self, FIRST_PAGE);
 }
 
 /* --------------------------------------------------------------- GObject */
@@ -317,6 +379,7 @@ natter_conversation_list_dispose (GObject *object)
 {
   NatterConversationList *self = (NatterConversationList *) object;
 
+  g_clear_handle_id (&self->rest_id, g_source_remove);
   g_clear_object (&self->store);
   g_clear_object (&self->client);
 
@@ -351,6 +414,9 @@ natter_conversation_list_get_property (GObject    *object,
       break;
     case PROP_LOADING:
       g_value_set_boolean (value, self->loading);
+      break;
+    case PROP_COMPLETE:
+      g_value_set_boolean (value, self->complete);
       break;
     case PROP_N_ITEMS:
       g_value_set_uint (value, self->items->len);
@@ -399,6 +465,8 @@ natter_conversation_list_class_init (NatterConversationListClass *klass)
                        0, G_MAXUINT, 0, ro);
   properties[PROP_LOADING] =
     g_param_spec_boolean ("loading", NULL, NULL, FALSE, ro);
+  properties[PROP_COMPLETE] =
+    g_param_spec_boolean ("complete", NULL, "Every conversation loaded, not only the first page", FALSE, ro);
   properties[PROP_N_ITEMS] =
     g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -442,6 +510,13 @@ natter_conversation_list_get_unread_total (NatterConversationList *self)
 {
   g_return_val_if_fail (NATTER_IS_CONVERSATION_LIST (self), 0);
   return self->unread_total;
+}
+
+gboolean
+natter_conversation_list_get_complete (NatterConversationList *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONVERSATION_LIST (self), FALSE);
+  return self->complete;
 }
 
 gboolean

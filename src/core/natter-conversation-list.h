@@ -27,7 +27,10 @@ void                    natter_conversation_list_set_types (NatterConversationLi
                                                             gsize                         n_types);
 /* Sum of the unread counts of the conversations shown, muted ones excluded. */
 guint                   natter_conversation_list_get_unread_total (NatterConversationList *self);
+/* Loading: until the first page (a screenful) is in; the rest follows at
+ * once, and the list is complete when it is in (#17). */
 gboolean                natter_conversation_list_get_loading (NatterConversationList *self);
+gboolean                natter_conversation_list_get_complete (NatterConversationList *self);
 /* Position of a conversation, or G_MAXUINT. */
 guint                   natter_conversation_list_find      (NatterConversationList *self,
                                                             NatterConversationType  type,

@@ -283,6 +283,7 @@ typedef struct
 {
   NatterStoreJob  base;
   GArray         *types;        /* int; NULL for every type */
+  int             limit;        /* at most this many; -1 for all */
 } GetConversationsJob;
 
 static void
@@ -309,14 +310,16 @@ do_get_conversations (NatterStore    *self,
   stmt = natter_store_prepare (self, "SELECT " CONVERSATION_COLUMNS ", " NATTER_STORE_MESSAGE_COLUMNS
                                      CONVERSATION_FROM
                                      " WHERE c.hidden = 0 AND (?1 = 0 OR ((?1 >> c.type) & 1))"
-                                     " ORDER BY c.pinned DESC, c.updated_time DESC, c.id DESC",
+                                     " ORDER BY c.pinned DESC, c.updated_time DESC, c.id DESC"
+                                     " LIMIT ?2",
                                &job->error);
   if (stmt == NULL)
     return;
 
   for (guint i = 0; op->types != NULL && i < op->types->len; i++)
     mask |= G_GINT64_CONSTANT (1) << CLAMP (g_array_index (op->types, int, i), 0, 62);
-  if (!natter_store_bind_int (self, stmt, 1, mask, &job->error))
+  if (!natter_store_bind_int (self, stmt, 1, mask, &job->error) ||
+      !natter_store_bind_int (self, stmt, 2, op->limit, &job->error))
     return;
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -642,6 +645,18 @@ natter_store_get_conversations_async (NatterStore                  *self,
                                       GAsyncReadyCallback           callback,
                                       gpointer                      user_data)
 {
+  natter_store_get_first_conversations_async (self, types, n_types, -1, cancellable, callback, user_data);
+}
+
+void
+natter_store_get_first_conversations_async (NatterStore                  *self,
+                                            const NatterConversationType *types,
+                                            gsize                         n_types,
+                                            int                           limit,
+                                            GCancellable                 *cancellable,
+                                            GAsyncReadyCallback           callback,
+                                            gpointer                      user_data)
+{
   GetConversationsJob *op;
 
   g_return_if_fail (NATTER_IS_STORE (self));
@@ -649,6 +664,7 @@ natter_store_get_conversations_async (NatterStore                  *self,
   op = natter_store_job_new (self, sizeof *op, natter_store_get_conversations_async,
                              do_get_conversations, get_conversations_job_clear,
                              NATTER_STORE_RESULT_CONVERSATIONS, cancellable, callback, user_data);
+  op->limit = limit < 0 ? -1 : limit;
   if (n_types > 0)
     {
       op->types = g_array_sized_new (FALSE, FALSE, sizeof (int), n_types);

@@ -206,6 +206,15 @@ void           natter_store_get_conversations_async  (NatterStore               
                                                       GCancellable                 *cancellable,
                                                       GAsyncReadyCallback           callback,
                                                       gpointer                      user_data);
+/* The first @limit of them (all if negative), in the same order: what a
+ * first screen needs, before the rest (#17). natter_store_get_conversations_finish(). */
+void           natter_store_get_first_conversations_async (NatterStore                  *self,
+                                                           const NatterConversationType *types,
+                                                           gsize                         n_types,
+                                                           int                           limit,
+                                                           GCancellable                 *cancellable,
+                                                           GAsyncReadyCallback           callback,
+                                                           gpointer                      user_data);
 GPtrArray     *natter_store_get_conversations_finish (NatterStore                  *self,
                                                       GAsyncResult                 *result,
                                                       GError                      **error);

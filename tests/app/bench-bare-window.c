@@ -16,12 +16,12 @@
 
 #define SETTLE_MS 5000
 
-static double map_ms, first_frame_ms;
+static double map_ms, map_cpu_ms, first_frame_ms;
 
 static void
 settled_cb (gpointer user_data)
 {
-  printf ("{\"mapMs\":%.1f,\"firstFrameMs\":%.1f,\"mapRss5sKiB\":%ld}\n", map_ms, first_frame_ms,
+  printf ("{\"mapMs\":%.1f,\"mapCpuMs\":%.1f,\"firstFrameMs\":%.1f,\"mapRss5sKiB\":%ld}\n", map_ms, map_cpu_ms, first_frame_ms,
           natter_bench_rss_kib ());
   fflush (stdout);
   g_application_quit (G_APPLICATION (user_data));
@@ -40,6 +40,7 @@ map_cb (GtkWidget *window,
         gpointer   user_data)
 {
   map_ms = natter_bench_since_start_ms ();
+  map_cpu_ms = natter_bench_thread_cpu_ms ();
   g_signal_connect (gtk_widget_get_frame_clock (window), "after-paint", G_CALLBACK (after_paint_cb), NULL);
   g_timeout_add_once (SETTLE_MS, settled_cb, user_data);
 }

@@ -97,11 +97,25 @@ test_first_screen (void)
 
   g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 80);
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), >, 0);
-  /* the probe's list frame is the one after the frame that saw the load
-   * end: a screenful, or two */
+  /* the probe's list frame is the first that draws the list (its first
+   * page of 64 loaded): a screenful, or two */
   g_assert_cmpint (json_object_get_int_member (figures, "listFrameShown"), <=, 2 * 24);
   g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), >=, 2 * 24);
   g_assert_cmpint (json_object_get_int_member (figures, "shownAtEnd"), <, 80);
+}
+
+/* A restored account's window is on screen before it makes the pages it
+ * does not show: the sign-in page (made when first shown) and the chat
+ * view (after the list's frame, or when a chat opens) (#17). */
+static void
+test_pages_made_later (void)
+{
+  g_autoptr(JsonObject) figures = start_figures (20);
+
+  g_assert_cmpint (json_object_get_int_member (figures, "conversations"), ==, 20);
+  g_assert_true (json_object_has_member (figures, "signInPageAtMap"));
+  g_assert_false (json_object_get_boolean_member (figures, "signInPageAtMap"));
+  g_assert_false (json_object_get_boolean_member (figures, "chatViewAtMap"));
 }
 
 /* No SVG is drawn at start: the icons on screen (the status icons, the
@@ -167,6 +181,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/start/no-svg", test_no_svg_at_start);
   g_test_add_func ("/start/first-screen", test_first_screen);
+  g_test_add_func ("/start/pages-made-later", test_pages_made_later);
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
   g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
   g_test_add_func ("/start/no-ice-stack", test_no_ice_stack_at_start);

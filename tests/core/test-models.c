@@ -164,6 +164,8 @@ test_conversation_list_live (void)
   natter_conversation_list_set_types (groups, group_only, 1);
   test_wait_until (conversation_list_idle, list, 10, "the list");
   test_wait_until (conversation_list_idle, groups, 10, "the group list");
+  /* short lists come whole */
+  g_assert_true (natter_conversation_list_get_complete (list));
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 2);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (groups)), ==, 1);
   g_assert_cmpuint (natter_conversation_list_find (list, NATTER_CONVERSATION_GROUP, "team"), ==, 0);
@@ -341,6 +343,59 @@ test_conversation_list_moves (void)
   shadow_clear (&shadow);
 }
 
+static void
+loading_changed_cb (NatterConversationList *list,
+                    GParamSpec             *pspec,
+                    guint                  *n_at_loaded)
+{
+  if (!natter_conversation_list_get_loading (list))
+    *n_at_loaded = g_list_model_get_n_items (G_LIST_MODEL (list));
+}
+
+static gboolean
+has_100 (gpointer data)
+{
+  return g_list_model_get_n_items (data) == 100;
+}
+
+/* A long list comes in two: a first screen's worth, newest first, which
+ * ends the loading; then the rest after it, the first ones left as they
+ * are (their rows stay) (#17). */
+static void
+test_conversation_list_first_page (void)
+{
+  g_autoptr(NatterClient) client = natter_client_new ("http://127.0.0.1:1", "app", NULL);
+  g_autoptr(NatterConversationList) list = NULL;
+  Shadow shadow = { 0 };
+  guint n_at_loaded = 0;
+
+  for (int i = 0; i < 100; i++)
+    {
+      g_autofree char *target = g_strdup_printf ("c%d", i);
+      g_object_unref (insert (client, NATTER_CONVERSATION_PRIVATE, target, target, "hello", T0 + i));
+    }
+  list = natter_conversation_list_new (client);
+  g_assert_true (natter_conversation_list_get_loading (list));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 0);
+  shadow_init (&shadow, G_LIST_MODEL (list));
+  g_signal_connect (list, "notify::loading", G_CALLBACK (loading_changed_cb), &n_at_loaded);
+
+  test_wait_until (has_100, list, 10, "the whole list");
+  g_assert_true (natter_conversation_list_get_complete (list));
+  g_assert_cmpuint (n_at_loaded, ==, 64);
+  g_assert_cmpuint (shadow.calls, ==, 2);
+  /* the second change only added after the first page */
+  g_assert_cmpuint (shadow.position, ==, 64);
+  g_assert_cmpuint (shadow.removed, ==, 0);
+  g_assert_cmpuint (shadow.added, ==, 36);
+  g_assert_cmpstr (target_at (list, 0), ==, "c99");
+  g_assert_cmpstr (target_at (list, 63), ==, "c36");
+  g_assert_cmpstr (target_at (list, 64), ==, "c35");
+  g_assert_cmpstr (target_at (list, 99), ==, "c0");
+
+  shadow_clear (&shadow);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -350,6 +405,7 @@ main (int   argc,
   g_test_add_func ("/models/message-list", test_message_list);
   g_test_add_func ("/models/conversation-list-live", test_conversation_list_live);
   g_test_add_func ("/models/conversation-list-moves", test_conversation_list_moves);
+  g_test_add_func ("/models/conversation-list-first-page", test_conversation_list_first_page);
 
   return g_test_run ();
 }
