@@ -42,6 +42,15 @@ has_rows (gpointer data)
   return rows_given (data) > 0;
 }
 
+/* The list loads its first screen's worth first, then the rest (#17). */
+static gboolean
+list_complete (gpointer data)
+{
+  NatterTestUi *ui = data;
+
+  return natter_conversation_list_get_complete (natter_sidebar_get_conversations (ui->sidebar));
+}
+
 /* Scrolls to the end of what the list view has; TRUE once it has every
  * conversation (GTK then has rows for ~200 around what it shows). */
 static gboolean
@@ -84,6 +93,7 @@ open_profile (NatterTestUi *ui)
   natter_test_ui_open (ui, profile);
   natter_test_ui_wait_for_page (ui->window, "main");
   natter_test_ui_wait_until (has_rows, ui, "the list on screen");
+  natter_test_ui_wait_until (list_complete, ui, "the whole list loaded");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar))), >, FAR + 1);
   /* every conversation given to the list view, then back at the top:
    * GTK has rows for the first ~200 */
