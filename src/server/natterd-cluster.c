@@ -117,7 +117,32 @@ struct _NatterdCluster
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
+
+  /* Users read from the shared store for a token that named one unknown
+   * here: "app id\nuser id" → GPtrArray of UserWaiter. */
+  GHashTable      *user_reads;
+  guint            user_waiters;
 };
+
+/* What waits for a user read from the store: a connect or an /account/
+ * request, its token naming a user this node has not heard of yet. */
+typedef struct
+{
+  NatterdThenFunc func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} UserWaiter;
+
+typedef struct
+{
+  NatterdCluster *cluster;              /* NULL once it is gone */
+  char           *key;                  /* in cluster->user_reads */
+  GPtrArray      *waiters;              /* UserWaiter */
+} UserRead;
+
+/* Past this many waiting, a token of an unknown user is refused at once
+ * (31004) rather than read: the reads stay bounded. */
+#define USER_WAITERS_MAX 1024
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
 
@@ -148,6 +173,17 @@ shared_unref (gpointer data)
   g_async_queue_unref (shared->inbox);
   g_main_context_unref (shared->context);
   g_free (shared);
+}
+
+static void
+user_waiter_run (gpointer data)
+{
+  UserWaiter *waiter = data;
+
+  waiter->func (waiter->user_data);
+  if (waiter->destroy != NULL)
+    waiter->destroy (waiter->user_data);
+  g_free (waiter);
 }
 
 static void
@@ -1629,6 +1665,16 @@ natterd_cluster_finalize (GObject *object)
   g_clear_pointer (&self->outbox, g_async_queue_unref);
   g_clear_pointer (&self->nodes, g_hash_table_unref);
   g_clear_pointer (&self->logins, g_hash_table_unref);
+  /* Reads still out answer their waiters without this cluster. */
+  {
+    GHashTableIter iter;
+    UserRead *read;
+
+    g_hash_table_iter_init (&iter, self->user_reads);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &read))
+      read->cluster = NULL;
+    g_clear_pointer (&self->user_reads, g_hash_table_unref);
+  }
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -1647,6 +1693,7 @@ static void
 natterd_cluster_init (NatterdCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
+  self->user_reads = g_hash_table_new (g_str_hash, g_str_equal);
   self->logins = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->stopped = FALSE;
 }
@@ -2147,6 +2194,8 @@ merge_free (gpointer data)
   g_free (merge);
 }
 
+static NatterdUser *add_stored_user (NatterdDirectory *directory, NatterdApp *app, const NatterdUserRecord *record);
+
 static void
 merge_user (gpointer                 data,
             const NatterdUserRecord *record)
@@ -2160,12 +2209,9 @@ merge_user (gpointer                 data,
     return;
   if (user == NULL)
     {
-      user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+      user = add_stored_user (directory, app, record);
       if (user == NULL)
         return;
-      user->name = g_strdup (record->name != NULL ? record->name : "");
-      user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
-      user->stored = TRUE;
       merge->added++;
     }
   if (record->blocked_until > merge->now && user->blocked_until <= merge->now)
@@ -2655,4 +2701,127 @@ refresh_directory (NatterdCluster *self)
   natterd_server_refresh_accounts_begin (self->server);
   natterd_store_submit (self->server->store, natterd_op_new (NATTERD_OP_BARRIER, refresh_stored,
                                                              g_object_ref (self->server), g_object_unref));
+}
+
+/* ------------------------------------------------ users read on demand */
+
+/* A user another node stored, as its row says (the directory refresh and
+ * a token of a user unknown here). */
+static NatterdUser *
+add_stored_user (NatterdDirectory        *directory,
+                 NatterdApp              *app,
+                 const NatterdUserRecord *record)
+{
+  NatterdUser *user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+
+  if (user == NULL)
+    return NULL;
+  user->name = g_strdup (record->name != NULL ? record->name : "");
+  user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+  user->stored = TRUE;
+  return user;
+}
+
+static void
+user_read_detach (UserRead *pending)
+{
+  if (pending->cluster == NULL)
+    return;
+  g_hash_table_remove (pending->cluster->user_reads, pending->key);
+  pending->cluster->user_waiters -= pending->waiters->len;
+  pending->cluster = NULL;
+}
+
+static void
+user_read (NatterdRead *base,
+           gpointer     user_data)
+{
+  NatterdUserRead *read = (NatterdUserRead *) base;
+  UserRead *pending = user_data;
+  NatterdCluster *self = pending->cluster;
+  NatterdServer *server = self != NULL ? self->server : NULL;
+  NatterdApp *app = server != NULL ? natterd_directory_lookup_app_id (server->directory, read->app_id) : NULL;
+
+  user_read_detach (pending);
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "cluster-user-read-failed", "user", read->user_id,
+                 "error", base->error->message, NULL);
+  /* Over NATS meanwhile, or read: known either way from here on. */
+  else if (app != NULL && read->found && natterd_directory_lookup_user (app, read->user_id) == NULL)
+    {
+      NatterdUser *user = add_stored_user (server->directory, app, &read->user);
+
+      if (user != NULL)
+        {
+          user->tokens_valid_after = read->user.tokens_valid_after;
+          user->blocked_until = read->user.blocked_until;
+          user->max_seq = read->user.max_seq;
+          user->last_seen = read->user.last_seen;
+          /* Its password epoch and privacy, as for a change over NATS. */
+          natterd_accounts_apply_rows (server, app, read->rows);
+          server->metrics->cluster_users_read++;
+          natterd_log (G_LOG_LEVEL_INFO, "cluster-user-read", "app", app->key, "user", read->user_id, NULL);
+        }
+    }
+  /* The waiters ask the directory again: 31004 if still unknown. */
+  g_ptr_array_unref (pending->waiters);
+  pending->waiters = NULL;
+}
+
+static void
+user_read_free (gpointer data)
+{
+  UserRead *pending = data;
+
+  /* Not read (the store stopped): the waiters are answered all the same. */
+  if (pending->waiters != NULL)
+    user_read_detach (pending);
+  g_clear_pointer (&pending->waiters, g_ptr_array_unref);
+  g_free (pending->key);
+  g_free (pending);
+}
+
+void
+natterd_server_with_token_user (NatterdServer  *self,
+                                const char     *token,
+                                NatterdThenFunc func,
+                                gpointer        user_data,
+                                GDestroyNotify  destroy)
+{
+  NatterdCluster *cluster = self->cluster;
+  UserWaiter *waiter = g_new0 (UserWaiter, 1);
+  g_autofree char *user_id = NULL;
+  g_autofree char *key = NULL;
+  NatterdApp *app = NULL;
+  UserRead *pending;
+  NatterdUserRead *read;
+
+  waiter->func = func;
+  waiter->user_data = user_data;
+  waiter->destroy = destroy;
+  if (cluster == NULL || !cluster->shared_store || cluster->stopped ||
+      cluster->user_waiters >= USER_WAITERS_MAX ||
+      !natterd_token_names_unknown_user (self->directory, token, &app, &user_id))
+    {
+      user_waiter_run (waiter);
+      return;
+    }
+  cluster->user_waiters++;
+  key = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s", app->id, user_id);
+  pending = g_hash_table_lookup (cluster->user_reads, key);
+  if (pending != NULL)
+    {
+      g_ptr_array_add (pending->waiters, waiter);
+      return;
+    }
+  pending = g_new0 (UserRead, 1);
+  pending->cluster = cluster;
+  pending->key = g_steal_pointer (&key);
+  pending->waiters = g_ptr_array_new_with_free_func (user_waiter_run);
+  g_ptr_array_add (pending->waiters, waiter);
+  g_hash_table_insert (cluster->user_reads, pending->key, pending);
+  read = natterd_read_new (NATTERD_READ_USER, user_read, pending, user_read_free);
+  read->app_id = app->id;
+  read->user_id = g_steal_pointer (&user_id);
+  natterd_store_read (self->store, read);
 }

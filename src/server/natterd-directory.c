@@ -1309,6 +1309,42 @@ natterd_token_check (NatterdDirectory  *self,
   return NATTER_CODE_OK;
 }
 
+/* A token this node would take but for its user, unknown here: of a
+ * known app, its MAC right. The user's id in @out_user_id. */
+gboolean
+natterd_token_names_unknown_user (NatterdDirectory  *self,
+                                  const char        *token,
+                                  NatterdApp       **out_app,
+                                  char             **out_user_id)
+{
+  const char *dot = token != NULL ? strchr (token, '.') : NULL;
+  g_autofree guint8 *payload_data = NULL;
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  g_auto(GStrv) fields = NULL;
+  gsize payload_length = 0, mac_length = 0;
+  NatterdApp *app;
+
+  if (dot == NULL)
+    return FALSE;
+  payload_data = base64url_decode (token, (gsize) (dot - token), &payload_length);
+  mac = base64url_decode (dot + 1, strlen (dot + 1), &mac_length);
+  if (payload_data == NULL || mac == NULL || payload_length == 0 ||
+      memchr (payload_data, '\0', payload_length) != NULL)
+    return FALSE;
+  payload = g_strndup ((const char *) payload_data, payload_length);
+  fields = g_strsplit (payload, ":", -1);
+  if (g_strv_length (fields) != 5 || !g_str_equal (fields[0], TOKEN_VERSION))
+    return FALSE;
+  app = natterd_directory_lookup_app (self, fields[1]);
+  if (app == NULL || !mac_matches (app->token_key, payload, mac, mac_length) ||
+      natterd_directory_lookup_user (app, fields[2]) != NULL)
+    return FALSE;
+  *out_app = app;
+  *out_user_id = g_strdup (fields[2]);
+  return TRUE;
+}
+
 int
 natterd_token_check_any (NatterdDirectory  *self,
                          const char        *token,

@@ -253,6 +253,9 @@ natterd_metrics_render (NatterdServer *self)
            m->cluster_refreshes);
   counter (out, "natterd_cluster_refresh_slices_total", "Main-loop iterations those merges took.",
            m->cluster_refresh_slices);
+  counter (out, "natterd_cluster_users_read_total",
+           "Users read from the store for a valid token before NATS told this node of them.",
+           m->cluster_users_read);
   gauge (out, "natterd_cluster_merging", "1 while a read-back is being merged.", m->cluster_merging ? 1 : 0);
   counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
   counter (out, "natterd_connections_held_total",

@@ -98,6 +98,7 @@ typedef struct
   guint64          cluster_dropped;           /* not sent: too much waiting for NATS */
   guint64          cluster_refreshes;         /* read-backs after a NATS outage merged */
   guint64          cluster_refresh_slices;    /* main-loop iterations they took */
+  guint64          cluster_users_read;        /* users read from the store for a token, unknown here */
   gboolean         cluster_merging;           /* one is being merged */
   NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
   NatterdHistogram commit_duration;          /* one writer transaction */

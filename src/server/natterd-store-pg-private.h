@@ -236,6 +236,9 @@ gboolean natterd_store_pg_read_login         (PGconn                  *conn,
 gboolean natterd_store_pg_read_user_groups   (PGconn                  *conn,
                                              NatterdUserGroupsRead   *read,
                                              GError                 **error);
+gboolean natterd_store_pg_read_user         (PGconn                  *conn,
+                                             NatterdUserRead         *read,
+                                             GError                 **error);
 
 /* ---------------------------------------------- natterd-store-pg-schema.c */
 

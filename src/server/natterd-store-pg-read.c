@@ -802,6 +802,9 @@ natterd_store_pg_read (NatterdStore  *store,
       return natterd_store_pg_read_login (self->reader.conn, (NatterdLoginRead *) read, error);
     case NATTERD_READ_USER_GROUPS:
       return natterd_store_pg_read_user_groups (self->reader.conn, (NatterdUserGroupsRead *) read, error);
+    case NATTERD_READ_USER:
+      return snapshot_begin (self, error) &&
+             snapshot_end (self, natterd_store_pg_read_user (self->reader.conn, (NatterdUserRead *) read, error));
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:

@@ -562,6 +562,7 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_ACCOUNT_ROWS] = sizeof (NatterdAccountRowsRead),
   [NATTERD_READ_LOGIN] = sizeof (NatterdLoginRead),
   [NATTERD_READ_USER_GROUPS] = sizeof (NatterdUserGroupsRead),
+  [NATTERD_READ_USER] = sizeof (NatterdUserRead),
 };
 
 void
@@ -628,6 +629,9 @@ natterd_read_new (NatterdReadKind kind,
       ((NatterdUserGroupsRead *) read)->group_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       ((NatterdUserGroupsRead *) read)->member_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       break;
+    case NATTERD_READ_USER:
+      ((NatterdUserRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -662,6 +666,16 @@ natterd_read_free (NatterdRead *read)
     case NATTERD_READ_USER_GROUPS:
       g_array_unref (((NatterdUserGroupsRead *) read)->group_ids);
       g_array_unref (((NatterdUserGroupsRead *) read)->member_ids);
+      break;
+    case NATTERD_READ_USER:
+      {
+        NatterdUserRead *u = (NatterdUserRead *) read;
+        g_free (u->user_id);
+        g_free ((char *) u->user.user_id);
+        g_free ((char *) u->user.name);
+        g_free ((char *) u->user.portrait_uri);
+        g_ptr_array_unref (u->rows);
+      }
       break;
     case NATTERD_READ_REPLAY:
       g_ptr_array_unref (((NatterdReplayRead *) read)->entries);

@@ -581,6 +581,7 @@ typedef enum {
   NATTERD_READ_ACCOUNT_ROWS,    /* account rows of an app, a kind, an owner */
   NATTERD_READ_LOGIN,           /* an account's password hash and wrong passwords */
   NATTERD_READ_USER_GROUPS,     /* the groups a user is in, by index, and their members */
+  NATTERD_READ_USER,            /* shared store: one user's row and account row, by user id */
 } NatterdReadKind;
 
 typedef struct
@@ -815,6 +816,18 @@ typedef struct
   GArray     *group_ids;        /* out: gint64 groups.id */
   GArray     *member_ids;       /* out: gint64 users.id, each once */
 } NatterdUserGroupsRead;
+
+/* A store shared by several nodes: a user another node made that this one
+ * has not heard of yet (a valid token for it came here first). */
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *user_id;
+  gboolean    found;            /* out: @user is set when it is */
+  NatterdUserRecord user;       /* out: its strings owned by the read */
+  GPtrArray  *rows;             /* out: NatterdAccountRow, its "account" row if any */
+} NatterdUserRead;
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,
