@@ -1795,6 +1795,140 @@ natterd_server_cluster_committed (NatterdServer *self,
   natterd_cluster_send_change (self->cluster, app, builder);
 }
 
+/* ------------------------------------------- members as stored, after */
+
+/* Member changes of one group made on two nodes at once (an add on a, a
+ * remove on b) are each applied here in the order they arrive, which may
+ * not be the order PostgreSQL committed them: the two nodes would keep
+ * different members. So on a shared store a change heard over NATS is
+ * applied at once, then the members it names are read as stored and set
+ * so: after a barrier (this node's own changes before are committed), and
+ * read again if the group changed here meanwhile (the snapshot may
+ * predate that). The last change committed is the last one anyone hears
+ * of, so every node ends with what the store holds. */
+typedef struct
+{
+  NatterdServer *server;
+  gint64         app_id;
+  char          *group_id;
+  GArray        *user_ids;              /* users.id */
+  guint64        since;                 /* natterd_directory_stamp() as the barrier was submitted */
+} MembersCheck;
+
+static void
+members_check_free (gpointer data)
+{
+  MembersCheck *check = data;
+
+  g_object_unref (check->server);
+  g_free (check->group_id);
+  g_array_unref (check->user_ids);
+  g_free (check);
+}
+
+static void members_check_submit (MembersCheck *check);
+
+static MembersCheck *
+members_check_copy (const MembersCheck *check)
+{
+  MembersCheck *copy = g_new0 (MembersCheck, 1);
+
+  copy->server = g_object_ref (check->server);
+  copy->app_id = check->app_id;
+  copy->group_id = g_strdup (check->group_id);
+  copy->user_ids = g_array_ref (check->user_ids);
+  copy->since = check->since;
+  return copy;
+}
+
+static void
+members_read (NatterdRead *base,
+              gpointer     user_data)
+{
+  NatterdMembersRead *read = (NatterdMembersRead *) base;
+  MembersCheck *check = user_data;
+  NatterdServer *server = check->server;
+  NatterdApp *app = natterd_directory_lookup_app_id (server->directory, check->app_id);
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, check->group_id) : NULL;
+  g_autoptr(GHashTable) stored = NULL;
+  guint corrected = 0;
+
+  if (group == NULL || server->cluster == NULL || server->cluster->stopped)
+    return;
+  if (base->error != NULL || group->changed >= check->since)
+    {
+      if (base->error != NULL)
+        natterd_log (G_LOG_LEVEL_WARNING, "cluster-members-read-failed", "group", check->group_id,
+                     "error", base->error->message, NULL);
+      members_check_submit (members_check_copy (check));
+      return;
+    }
+  if (!read->group_found)
+    return;
+  stored = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < read->members->len; i++)
+    {
+      NatterdMemberRow *row = &g_array_index (read->members, NatterdMemberRow, i);
+      NatterdUser *user = natterd_directory_lookup_user_id (server->directory, row->user_id);
+      NatterdMember *member;
+
+      g_hash_table_add (stored, &row->user_id);
+      if (user == NULL)
+        continue;
+      member = natterd_group_lookup_member (group, user);
+      if (member == NULL)
+        {
+          member = natterd_group_add_member (group, user, row->joined);
+          corrected++;
+        }
+      if (member->gag_until != row->gag_until)
+        {
+          member->gag_until = row->gag_until;
+          group->changed = natterd_directory_stamp ();
+        }
+    }
+  for (guint i = 0; i < check->user_ids->len; i++)
+    {
+      gint64 id = g_array_index (check->user_ids, gint64, i);
+      NatterdUser *user = natterd_directory_lookup_user_id (server->directory, id);
+
+      if (user != NULL && !g_hash_table_contains (stored, &id) && natterd_group_remove_member (group, user))
+        corrected++;
+    }
+  server->metrics->cluster_members_checked++;
+  if (corrected > 0)
+    {
+      char count[16];
+
+      g_snprintf (count, sizeof count, "%u", corrected);
+      server->metrics->cluster_members_corrected += corrected;
+      natterd_log (G_LOG_LEVEL_INFO, "cluster-members-corrected", "app", app->key, "group", group->group_id,
+                   "members", count, NULL);
+    }
+}
+
+static void
+members_barrier_done (NatterdOp *op,
+                      gpointer   user_data)
+{
+  MembersCheck *check = user_data;
+  NatterdMembersRead *read;
+
+  read = natterd_read_new (NATTERD_READ_MEMBERS, members_read, members_check_copy (check), members_check_free);
+  read->app_id = check->app_id;
+  read->group_id = g_strdup (check->group_id);
+  g_array_append_vals (read->user_ids, check->user_ids->data, check->user_ids->len);
+  natterd_store_read (check->server->store, read);
+}
+
+static void
+members_check_submit (MembersCheck *check)
+{
+  check->since = natterd_directory_stamp ();
+  natterd_store_submit (check->server->store,
+                        natterd_op_new (NATTERD_OP_BARRIER, members_barrier_done, check, members_check_free));
+}
+
 static void
 apply_members (NatterdServer *self,
                NatterdApp    *app,
@@ -1805,9 +1939,18 @@ apply_members (NatterdServer *self,
   gint64 action = get_int (change, "action");
   gint64 time = get_int (change, "time");
   NatterdGroup *group = group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+  MembersCheck *check = NULL;
 
   if (group == NULL || users == NULL)
     return;
+  if (self->cluster != NULL && self->cluster->shared_store)
+    {
+      check = g_new0 (MembersCheck, 1);
+      check->server = g_object_ref (self);
+      check->app_id = app->id;
+      check->group_id = g_strdup (group_id);
+      check->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+    }
   for (guint i = 0; i < json_array_get_length (users); i++)
     {
       JsonNode *element = json_array_get_element (users, i);
@@ -1829,7 +1972,12 @@ apply_members (NatterdServer *self,
           member->gag_until = time;
           group->changed = natterd_directory_stamp ();
         }
+      if (check != NULL)
+        g_array_append_val (check->user_ids, user->id);
     }
+  if (check != NULL && check->user_ids->len > 0)
+    members_check_submit (g_steal_pointer (&check));
+  g_clear_pointer (&check, members_check_free);
 }
 
 static void

@@ -339,3 +339,41 @@ natterd_store_pg_read_user (PGconn           *conn,
   g_clear_pointer (&result, PQclear);
   return ok && (!read->found || natterd_store_pg_read_account_rows (conn, &rows, error));
 }
+
+gboolean
+natterd_store_pg_read_members (PGconn              *conn,
+                               NatterdMembersRead  *read,
+                               GError             **error)
+{
+  g_autoptr(GString) ids = g_string_new ("{");
+  PgParams params = { 0 };
+  PGresult *result;
+
+  for (guint i = 0; i < read->user_ids->len; i++)
+    g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (read->user_ids, gint64, i));
+  g_string_append_c (ids, '}');
+  natterd_pg_params_int (&params, read->app_id);
+  natterd_pg_params_text (&params, read->group_id);
+  natterd_pg_params_text (&params, ids->str);
+  /* The group's row with its members' (none: dismissed, or a member-less
+   * row of a user not in it). */
+  result = natterd_pg_query (conn, "SELECT m.user_id, m.joined, m.gag_until FROM groups g"
+                             " LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ANY ($3::bigint[])"
+                             " WHERE g.app_id = $1 AND g.group_id = $2", &params, error);
+  if (result == NULL)
+    return FALSE;
+  read->group_found = PQntuples (result) > 0;
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      NatterdMemberRow row;
+
+      if (natterd_pg_value (result, i, 0) == NULL)
+        continue;
+      row.user_id = natterd_pg_int (result, i, 0);
+      row.joined = natterd_pg_int (result, i, 1);
+      row.gag_until = natterd_pg_int (result, i, 2);
+      g_array_append_val (read->members, row);
+    }
+  PQclear (result);
+  return TRUE;
+}

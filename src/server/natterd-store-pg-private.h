@@ -239,6 +239,9 @@ gboolean natterd_store_pg_read_user_groups   (PGconn                  *conn,
 gboolean natterd_store_pg_read_user         (PGconn                  *conn,
                                              NatterdUserRead         *read,
                                              GError                 **error);
+gboolean natterd_store_pg_read_members      (PGconn                  *conn,
+                                             NatterdMembersRead      *read,
+                                             GError                 **error);
 
 /* ---------------------------------------------- natterd-store-pg-schema.c */
 

@@ -805,6 +805,8 @@ natterd_store_pg_read (NatterdStore  *store,
     case NATTERD_READ_USER:
       return snapshot_begin (self, error) &&
              snapshot_end (self, natterd_store_pg_read_user (self->reader.conn, (NatterdUserRead *) read, error));
+    case NATTERD_READ_MEMBERS:
+      return natterd_store_pg_read_members (self->reader.conn, (NatterdMembersRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:

@@ -563,6 +563,7 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_LOGIN] = sizeof (NatterdLoginRead),
   [NATTERD_READ_USER_GROUPS] = sizeof (NatterdUserGroupsRead),
   [NATTERD_READ_USER] = sizeof (NatterdUserRead),
+  [NATTERD_READ_MEMBERS] = sizeof (NatterdMembersRead),
 };
 
 void
@@ -632,6 +633,10 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_USER:
       ((NatterdUserRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
       break;
+    case NATTERD_READ_MEMBERS:
+      ((NatterdMembersRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      ((NatterdMembersRead *) read)->members = g_array_new (FALSE, FALSE, sizeof (NatterdMemberRow));
+      break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
     default:
@@ -676,6 +681,11 @@ natterd_read_free (NatterdRead *read)
         g_free ((char *) u->user.portrait_uri);
         g_ptr_array_unref (u->rows);
       }
+      break;
+    case NATTERD_READ_MEMBERS:
+      g_free (((NatterdMembersRead *) read)->group_id);
+      g_array_unref (((NatterdMembersRead *) read)->user_ids);
+      g_array_unref (((NatterdMembersRead *) read)->members);
       break;
     case NATTERD_READ_REPLAY:
       g_ptr_array_unref (((NatterdReplayRead *) read)->entries);

@@ -582,6 +582,7 @@ typedef enum {
   NATTERD_READ_LOGIN,           /* an account's password hash and wrong passwords */
   NATTERD_READ_USER_GROUPS,     /* the groups a user is in, by index, and their members */
   NATTERD_READ_USER,            /* shared store: one user's row and account row, by user id */
+  NATTERD_READ_MEMBERS,         /* shared store: some users' member rows of one group */
 } NatterdReadKind;
 
 typedef struct
@@ -828,6 +829,26 @@ typedef struct
   NatterdUserRecord user;       /* out: its strings owned by the read */
   GPtrArray  *rows;             /* out: NatterdAccountRow, its "account" row if any */
 } NatterdUserRead;
+
+typedef struct
+{
+  gint64 user_id;               /* users.id */
+  gint64 joined;
+  gint64 gag_until;
+} NatterdMemberRow;
+
+/* A store shared by several nodes: the member rows of @user_ids (users.id)
+ * in group @group_id as stored, what changes made on two nodes at once
+ * left (a user without a row is no member). */
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *group_id;
+  GArray     *user_ids;         /* in: gint64 */
+  gboolean    group_found;      /* out */
+  GArray     *members;          /* out: NatterdMemberRow */
+} NatterdMembersRead;
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,
