@@ -2342,7 +2342,22 @@ merge_free (gpointer data)
   g_free (merge);
 }
 
-static NatterdUser *add_stored_user (NatterdDirectory *directory, NatterdApp *app, const NatterdUserRecord *record);
+/* A user another node stored, as its row says (the directory refresh and
+ * a token of a user unknown here). */
+static NatterdUser *
+add_stored_user (NatterdDirectory        *directory,
+                 NatterdApp              *app,
+                 const NatterdUserRecord *record)
+{
+  NatterdUser *user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+
+  if (user == NULL)
+    return NULL;
+  user->name = g_strdup (record->name != NULL ? record->name : "");
+  user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+  user->stored = TRUE;
+  return user;
+}
 
 static void
 merge_user (gpointer                 data,
@@ -2683,18 +2698,22 @@ merge_done (NatterdCluster *self,
 {
   static const char * const phases[] = { "replay", "collect", "groups", "blacklists", "chatrooms", "catch-up",
                                           "done" };
-  char added[16], removed[16], slices[16], longest[24], longest_cpu[24], took[24];
+  char added[16], removed[16], slices[16], longest[24], longest_cpu[24], took[24], rows[16];
+  /* The rows the read-back read (what a read of only the changes would cut). */
+  guint n_rows = merge->log != NULL ? natterd_load_log_get_length (merge->log) : 0;
 
+  g_snprintf (rows, sizeof rows, "%u", n_rows);
   g_snprintf (added, sizeof added, "%u", merge->added);
   g_snprintf (removed, sizeof removed, "%u", merge->removed);
   g_snprintf (slices, sizeof slices, "%u", merge->slices);
   g_snprintf (longest, sizeof longest, "%.1f", merge->longest / 1000.0);
   g_snprintf (longest_cpu, sizeof longest_cpu, "%.1f", merge->longest_cpu / 1000.0);
   g_snprintf (took, sizeof took, "%.1f", (g_get_monotonic_time () - merge->started) / 1000.0);
-  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, "removed", removed, "slices", slices,
-               "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase], "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "rows", rows, "added", added, "removed", removed,
+               "slices", slices, "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase], "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
   self->server->metrics->cluster_refreshes++;
   self->server->metrics->cluster_refresh_slices += merge->slices;
+  self->server->metrics->cluster_refresh_rows += n_rows;
   self->server->metrics->cluster_merging = FALSE;
   self->refreshing = FALSE;
   if (self->refresh_again)
@@ -2852,23 +2871,6 @@ refresh_directory (NatterdCluster *self)
 }
 
 /* ------------------------------------------------ users read on demand */
-
-/* A user another node stored, as its row says (the directory refresh and
- * a token of a user unknown here). */
-static NatterdUser *
-add_stored_user (NatterdDirectory        *directory,
-                 NatterdApp              *app,
-                 const NatterdUserRecord *record)
-{
-  NatterdUser *user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
-
-  if (user == NULL)
-    return NULL;
-  user->name = g_strdup (record->name != NULL ? record->name : "");
-  user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
-  user->stored = TRUE;
-  return user;
-}
 
 static void
 user_read_detach (UserRead *pending)
