@@ -222,6 +222,19 @@ static const char * const migrations[] = {
   "  failures INTEGER NOT NULL,"
   "  window_end BIGINT NOT NULL);"
   "CREATE INDEX login_addresses_window_end ON login_addresses (window_end);",
+  /* 8: what each directory change touched (a user, a group and its
+   * members, a chatroom), written in the change's own transaction: a node
+   * back on NATS reads back only what changed meanwhile, by transaction id
+   * (a transaction below the snapshot's xmin has ended, so nothing is
+   * missed between two read-backs). Pruned after a day. */
+  "CREATE TABLE changes ("
+  "  txid XID8 NOT NULL DEFAULT pg_current_xact_id (),"
+  "  app_id BIGINT NOT NULL,"
+  "  kind TEXT COLLATE \"C\" NOT NULL,"
+  "  ref TEXT COLLATE \"C\" NOT NULL,"
+  "  at BIGINT NOT NULL);"
+  "CREATE INDEX changes_txid ON changes (txid);"
+  "CREATE INDEX changes_at ON changes (at);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
