@@ -117,6 +117,13 @@ struct _NatterdCluster
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
+  /* The store's transaction horizon, sampled while connected (Horizon,
+   * oldest first): a read-back reads only what changed from one taken
+   * well before anything could be missed over NATS (@lost_since). */
+  GQueue           horizons;
+  guint            horizon_id;
+  gboolean         horizon_reading;
+  gint64           lost_since;          /* monotonic µs: NATS lost, a node silent; 0: nothing; 1: unknown */
 
   /* Users read from the shared store for a token that named one unknown
    * here: "app id\nuser id" → GPtrArray of UserWaiter. */
@@ -139,6 +146,16 @@ typedef struct
   char           *key;                  /* in cluster->user_reads */
   GPtrArray      *waiters;              /* UserWaiter */
 } UserRead;
+
+typedef struct
+{
+  gint64  at;                           /* monotonic µs: every transaction below ended before */
+  char   *horizon;                      /* xid8 as text */
+} Horizon;
+
+/* How often the horizon is sampled, and how many samples are kept. */
+#define HORIZON_SAMPLE_S 5
+#define HORIZONS_KEPT 64
 
 /* Past this many waiting, a token of an unknown user is refused at once
  * (31004) rather than read: the reads stay bounded. */
@@ -1146,6 +1163,101 @@ node_clear_sessions (NatterdCluster *self,
 
 static void refresh_directory (NatterdCluster *self);
 
+/* ------------------------------------------------ read-back horizons */
+
+static void
+horizon_free (gpointer data)
+{
+  Horizon *horizon = data;
+
+  g_free (horizon->horizon);
+  g_free (horizon);
+}
+
+/* What other nodes did from @at on may not have come over NATS. */
+static void
+note_lost (NatterdCluster *self,
+           gint64          at)
+{
+  if (self->lost_since == 0 || (self->lost_since > 1 && at < self->lost_since))
+    self->lost_since = MAX (at, 2);
+}
+
+static void
+add_horizon (NatterdCluster *self,
+             char           *text)
+{
+  Horizon *horizon;
+
+  if (text == NULL)
+    return;
+  horizon = g_new0 (Horizon, 1);
+  horizon->at = g_get_monotonic_time ();
+  horizon->horizon = text;
+  g_queue_push_tail (&self->horizons, horizon);
+  while (g_queue_get_length (&self->horizons) > HORIZONS_KEPT)
+    horizon_free (g_queue_pop_head (&self->horizons));
+}
+
+/* Where a read-back starts: a horizon sampled before anything was lost,
+ * by more than a change takes to come over NATS and a silent node to be
+ * noticed; NULL (read everything) if there is none, if what was lost is
+ * unknown, or if the store no longer keeps changes that old. Nothing is
+ * lost from here on as far as the next read-back knows. */
+static char *
+refresh_start (NatterdCluster *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 margin = (4 * (gint64) self->ping_interval + 5) * G_USEC_PER_SEC;
+  gint64 limit = (self->lost_since > 1 ? self->lost_since : now) - margin;
+  gboolean unknown = self->lost_since == 1;
+
+  self->lost_since = 0;
+  if (unknown)
+    return NULL;
+  for (GList *l = self->horizons.tail; l != NULL; l = l->prev)
+    {
+      Horizon *horizon = l->data;
+
+      if (horizon->at < limit)
+        return now - horizon->at < NATTERD_STORE_CHANGES_KEPT_MS / 2 * 1000 ? g_strdup (horizon->horizon) : NULL;
+    }
+  return NULL;
+}
+
+static void
+horizon_read (NatterdRead *base,
+              gpointer     user_data)
+{
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+
+  if (self == NULL || self->stopped)
+    return;
+  self->horizon_reading = FALSE;
+  if (base->error == NULL)
+    {
+      add_horizon (self, g_steal_pointer (&((NatterdAppsRead *) base)->horizon));
+      server->metrics->cluster_horizons++;
+    }
+}
+
+/* Only while connected: what is committed meanwhile comes over NATS. */
+static gboolean
+sample_horizon (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+  NatterdAppsRead *read;
+
+  if (self->horizon_reading || !g_atomic_int_get (&self->connected))
+    return G_SOURCE_CONTINUE;
+  self->horizon_reading = TRUE;
+  read = natterd_read_new (NATTERD_READ_APPS, horizon_read, g_object_ref (self->server), g_object_unref);
+  read->want_horizon = TRUE;
+  natterd_store_read (self->server->store, read);
+  return G_SOURCE_CONTINUE;
+}
+
 static Node *
 ensure_node (NatterdCluster *self,
              const char     *name)
@@ -1155,7 +1267,10 @@ ensure_node (NatterdCluster *self,
   if (node == NULL)
     {
       /* It may have changed the directory while this node did not hear
-       * it (a node it had lost, or one that started meanwhile). */
+       * it (a node it had lost, or one that started meanwhile: since
+       * when is not known). */
+      if (self->lost_since == 0)
+        self->lost_since = 1;
       refresh_directory (self);
       node = g_new0 (Node, 1);
       node->name = g_strdup (name);
@@ -1193,6 +1308,7 @@ sweep (gpointer user_data)
     if (node->last_seen < deadline)
       {
         natterd_log (G_LOG_LEVEL_WARNING, "cluster-node-dead", "node", node->name, NULL);
+        note_lost (self, node->last_seen);
         node_clear_sessions (self, node);
         g_hash_table_iter_remove (&iter);
       }
@@ -1277,6 +1393,7 @@ handle_node (NatterdCluster *self,
   if (first && node->started != 0)
     {
       natterd_log (G_LOG_LEVEL_INFO, "cluster-node-restarted", "node", node->name, NULL);
+      note_lost (self, node->last_seen);
       refresh_directory (self);
       announce (self);
     }
@@ -1481,6 +1598,7 @@ drain (gpointer user_data)
             break;
           case EVENT_DISCONNECTED:
             g_atomic_int_set (&self->connected, FALSE);
+            note_lost (self, g_get_monotonic_time ());
             natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
             break;
           default:
@@ -1624,6 +1742,8 @@ natterd_cluster_new (NatterdServer  *server,
 
   self->announce_id = g_timeout_add_seconds (self->ping_interval, announce_timeout, self);
   self->sweep_id = g_timeout_add (SWEEP_MS, sweep, self);
+  if (self->shared_store)
+    self->horizon_id = g_timeout_add_seconds (HORIZON_SAMPLE_S, sample_horizon, self);
   natterd_log (G_LOG_LEVEL_INFO, "cluster", "node", node_name, "nats", nats_urls, NULL);
   return g_steal_pointer (&self);
 }
@@ -1649,6 +1769,7 @@ natterd_cluster_stop (NatterdCluster *self)
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
   g_clear_handle_id (&self->merge_id, g_source_remove);
+  g_clear_handle_id (&self->horizon_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -1675,6 +1796,7 @@ natterd_cluster_finalize (GObject *object)
       read->cluster = NULL;
     g_clear_pointer (&self->user_reads, g_hash_table_unref);
   }
+  g_queue_clear_full (&self->horizons, horizon_free);
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -2304,6 +2426,7 @@ typedef struct
   GArray         *user_ids;             /* MERGE_BLACKLISTS: users.id of users with a blacklist */
   GArray         *rooms;                /* MERGE_CHATROOMS: RoomRef */
   GPtrArray      *sessions;             /* MERGE_CATCH_UP: NatterdSession (refs) */
+  GHashTable     *changed;              /* "kind\napp id\nref" the read-back covered; NULL: everything */
   guint64         since;
   gint64          now;
   guint           added;
@@ -2338,6 +2461,7 @@ merge_free (gpointer data)
   g_clear_pointer (&merge->user_ids, g_array_unref);
   g_clear_pointer (&merge->rooms, g_array_unref);
   g_clear_pointer (&merge->sessions, g_ptr_array_unref);
+  g_clear_pointer (&merge->changed, g_hash_table_unref);
   g_object_unref (merge->server);
   g_free (merge);
 }
@@ -2399,6 +2523,34 @@ merge_user (gpointer                 data,
   g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
 }
 
+/* A user the read-back read, or (one that read only what changed) one
+ * this node knows: a member row names users that did not change. */
+static NatterdUser *
+merge_lookup_user (Merge  *merge,
+                   gint64  id)
+{
+  NatterdUser *user = g_hash_table_lookup (merge->users, &id);
+
+  if (user == NULL && merge->changed != NULL)
+    user = natterd_directory_lookup_user_id (merge->server->directory, id);
+  return user;
+}
+
+/* Whether the read-back read the rows of this: all, or what changed. */
+static gboolean
+merge_covers (Merge      *merge,
+              const char *kind,
+              gint64      app_id,
+              const char *ref)
+{
+  g_autofree char *key = NULL;
+
+  if (merge->changed == NULL)
+    return TRUE;
+  key = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s", kind, app_id, ref);
+  return g_hash_table_contains (merge->changed, key);
+}
+
 static void
 merge_group (gpointer    data,
              gint64      id,
@@ -2434,7 +2586,7 @@ merge_member (gpointer data,
   Merge *merge = data;
   gint64 *local = g_hash_table_lookup (merge->groups, &group_id);
   NatterdGroup *group = local != NULL ? natterd_directory_lookup_group_id (merge->server->directory, *local) : NULL;
-  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdUser *user = merge_lookup_user (merge, user_id);
   NatterdMember *member;
   GHashTable *stored;
 
@@ -2495,8 +2647,8 @@ merge_blacklist (gpointer data,
                  gint64   blocked_user_id)
 {
   Merge *merge = data;
-  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
-  NatterdUser *other = g_hash_table_lookup (merge->users, &blocked_user_id);
+  NatterdUser *user = merge_lookup_user (merge, user_id);
+  NatterdUser *other = merge_lookup_user (merge, blocked_user_id);
   GHashTable *stored;
 
   if (user == NULL || other == NULL)
@@ -2543,18 +2695,20 @@ merge_collect (Merge *merge)
 
       g_hash_table_iter_init (&iter, app->groups);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-        g_array_append_val (merge->group_ids, group->id);
+        if (merge_covers (merge, "group", app->id, group->group_id))
+          g_array_append_val (merge->group_ids, group->id);
       g_hash_table_iter_init (&iter, app->users);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
-        if (user->blacklist != NULL)
+        if (user->blacklist != NULL && merge_covers (merge, "user", app->id, user->user_id))
           g_array_append_val (merge->user_ids, user->id);
       g_hash_table_iter_init (&iter, app->chatrooms);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
-        {
-          RoomRef ref = { app->id, g_strdup (room->chatroom_id) };
+        if (merge_covers (merge, "chatroom", app->id, room->chatroom_id))
+          {
+            RoomRef ref = { app->id, g_strdup (room->chatroom_id) };
 
-          g_array_append_val (merge->rooms, ref);
-        }
+            g_array_append_val (merge->rooms, ref);
+          }
     }
   merge->sessions = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_iter_init (&iter, merge->server->sessions);
@@ -2811,6 +2965,13 @@ directory_read (NatterdRead *base,
   merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
   merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  add_horizon (self, g_steal_pointer (&read->horizon));
+  if (read->since != NULL)
+    {
+      merge->changed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      for (guint i = 0; i < read->changed->len; i++)
+        g_hash_table_add (merge->changed, g_strdup (g_ptr_array_index (read->changed, i)));
+    }
   merge->since = self->refresh_since;
   merge->now = natterd_now_ms ();
   merge->started = g_get_monotonic_time ();
@@ -2835,6 +2996,19 @@ accounts_refreshed (gpointer user_data)
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
+  read->since = refresh_start (self);
+  if (read->since != NULL)
+    {
+      GHashTableIter iter;
+      NatterdSession *session;
+
+      /* The inbox heads of the users with sessions here too (what they
+       * may have missed). */
+      g_hash_table_iter_init (&iter, server->sessions);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+        if (natterd_session_get_user (session) != NULL)
+          g_array_append_val (read->user_ids, natterd_session_get_user (session)->id);
+    }
   natterd_store_read (server->store, read);
   return G_SOURCE_REMOVE;
 }

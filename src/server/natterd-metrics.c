@@ -255,6 +255,9 @@ natterd_metrics_render (NatterdServer *self)
            m->cluster_refresh_slices);
   counter (out, "natterd_cluster_refresh_rows_total", "Directory rows those read-backs read.",
            m->cluster_refresh_rows);
+  counter (out, "natterd_cluster_horizons_total",
+           "Transaction horizons of the store sampled while connected (where a read-back may start).",
+           m->cluster_horizons);
   counter (out, "natterd_cluster_users_read_total",
            "Users read from the store for a valid token before NATS told this node of them.",
            m->cluster_users_read);

@@ -78,6 +78,9 @@ enum {
   PW_LOCK_USERS,
   PW_BUMP_SEQS,
   PW_INSERT_READERS,
+  PW_CHANGE,
+  PW_CHANGE_USER_ID,
+  PW_PRUNE_CHANGES,
   PW_N_STATEMENTS
 };
 
@@ -251,6 +254,21 @@ gboolean natterd_store_pg_migrate   (PGconn                 *conn,
 gboolean natterd_store_pg_read_apps (PgLink                 *link,
                                      GPtrArray              *apps,
                                      GError                **error);
+/* The transaction horizon of the reader's snapshot (xid8 as text): every
+ * transaction below it has ended. */
+gboolean natterd_store_pg_read_horizon (PGconn                *conn,
+                                        char                 **horizon,
+                                        GError               **error);
+/* The directory rows the changes from transaction @since on touched (and
+ * the users @user_ids), as natterd_store_pg_load_rows() hands them over;
+ * each change as "kind\napp id\nref" into @changed. */
+gboolean natterd_store_pg_load_changed_rows (PGconn                 *conn,
+                                             const NatterdLoadSink  *sink,
+                                             gpointer                data,
+                                             const char             *since,
+                                             GArray                 *user_ids,
+                                             GPtrArray              *changed,
+                                             GError                **error);
 gboolean natterd_store_pg_load_rows (PGconn                 *conn,
                                      const NatterdLoadSink  *sink,
                                      gpointer                data,

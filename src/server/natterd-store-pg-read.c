@@ -763,11 +763,17 @@ read_apps (NatterdStorePg   *self,
            GError          **error)
 {
   if (read->directory == NULL)
-    return natterd_store_pg_read_apps (&self->reader, read->apps, error);
+    return natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
+           (!read->want_horizon || natterd_store_pg_read_horizon (self->reader.conn, &read->horizon, error));
   return snapshot_begin (self, error) &&
          snapshot_end (self, natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
-                             natterd_store_pg_load_rows (self->reader.conn, natterd_load_log_sink (),
-                                                         read->directory, error));
+                             natterd_store_pg_read_horizon (self->reader.conn, &read->horizon, error) &&
+                             (read->since == NULL ?
+                              natterd_store_pg_load_rows (self->reader.conn, natterd_load_log_sink (),
+                                                          read->directory, error) :
+                              natterd_store_pg_load_changed_rows (self->reader.conn, natterd_load_log_sink (),
+                                                                  read->directory, read->since, read->user_ids,
+                                                                  read->changed, error)));
 }
 
 gboolean

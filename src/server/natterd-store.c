@@ -607,6 +607,8 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_APPS:
       ((NatterdAppsRead *) read)->apps =
         g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+      ((NatterdAppsRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      ((NatterdAppsRead *) read)->changed = g_ptr_array_new_with_free_func (g_free);
       break;
     case NATTERD_READ_WEBHOOK_EVENTS:
       ((NatterdWebhookEventsRead *) read)->events =
@@ -716,7 +718,14 @@ natterd_read_free (NatterdRead *read)
       g_free (((NatterdExportRead *) read)->path);
       break;
     case NATTERD_READ_APPS:
-      g_ptr_array_unref (((NatterdAppsRead *) read)->apps);
+      {
+        NatterdAppsRead *a = (NatterdAppsRead *) read;
+        g_ptr_array_unref (a->apps);
+        g_free (a->since);
+        g_array_unref (a->user_ids);
+        g_ptr_array_unref (a->changed);
+        g_free (a->horizon);
+      }
       break;
     case NATTERD_READ_WEBHOOK_EVENTS:
       g_ptr_array_unref (((NatterdWebhookEventsRead *) read)->events);

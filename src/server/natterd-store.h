@@ -689,6 +689,11 @@ typedef struct
   guint       count;            /* out: messages written */
 } NatterdExportRead;
 
+/* How long a shared store keeps what each directory change touched (the
+ * changes a read-back with NatterdAppsRead.since reads): a node away from
+ * NATS for longer reads the whole directory back. */
+#define NATTERD_STORE_CHANGES_KEPT_MS ((gint64) 24 * 3600 * 1000)
+
 typedef struct
 {
   NatterdRead base;
@@ -696,6 +701,16 @@ typedef struct
   /* Optional, owned by the caller: the directory rows too (what another
    * node sharing the store changed while this one did not hear it). */
   NatterdLoadLog *directory;
+  /* PostgreSQL, with @directory: @since (the @horizon of an earlier read)
+   * reads only the rows the changes since then touched, and the users
+   * @user_ids (users.id: those with sessions here, for their inbox
+   * heads); NULL: every row. @changed: "kind\napp id\nref" of each change
+   * read (with @since). @horizon: where the next read starts. */
+  char           *since;
+  GArray         *user_ids;
+  GPtrArray      *changed;
+  char           *horizon;
+  gboolean        want_horizon; /* without @directory: @horizon too */
 } NatterdAppsRead;
 
 typedef struct
