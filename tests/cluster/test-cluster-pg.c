@@ -813,6 +813,103 @@ test_refresh_in_slices (void)
   g_assert_true (natter_test_wait (members_are, &wait, NATTER_TEST_TIMEOUT_MS));
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  guint64           refreshes;
+  const char       *member;
+} RefreshWait;
+
+/* A read-back after the one counted in @refreshes, and @member in group
+ * "few" on @node. */
+static gboolean
+refreshed_with_member (gpointer data)
+{
+  RefreshWait *wait = data;
+  g_autoptr(JsonObject) reply = NULL;
+  JsonArray *users;
+
+  if (natter_test_server_get_metric (wait->node, "natterd_cluster_refreshes_total") <= wait->refreshes)
+    return FALSE;
+  reply = natter_test_server_api (wait->node, NULL, "group/user/query", "groupId", "few", NULL);
+  users = json_object_get_array_member (reply, "users");
+  for (guint i = 0; i < json_array_get_length (users); i++)
+    if (g_strcmp0 (json_object_get_string_member (json_array_get_object_element (users, i), "id"),
+                   wait->member) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  guint64           at_least;
+} HorizonsWait;
+
+static gboolean
+horizons_reach (gpointer data)
+{
+  HorizonsWait *wait = data;
+
+  return natter_test_server_get_metric (wait->node, "natterd_cluster_horizons_total") >= wait->at_least;
+}
+
+#define MANY_USERS 120
+
+/* What b changed while NATS was down (a user made, a member added, a
+ * name changed) reaches a when it is back, and a reads back only the rows
+ * those changes touched (schema 8's changes), not its 120 users again. */
+static void
+test_read_back_only_changes (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  RefreshWait wait = { pair->a, 0, "late" };
+  g_autofree char *name = NULL;
+  guint64 rows;
+  g_autoptr(NatterTestClient) u0 = NULL;
+  g_autofree char *u0_token = NULL;
+  HorizonsWait horizons;
+
+  for (guint i = 0; i < MANY_USERS; i++)
+    {
+      g_autofree char *user_id = g_strdup_printf ("u%u", i);
+
+      g_free (natter_test_server_get_token (pair->a, user_id));
+    }
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "u0", "userId", "u1",
+                                    "groupId", "few", "groupName", "few", NULL));
+  u0_token = natter_test_server_get_token (pair->a, "u0");
+  /* A horizon sampled after all that, older than a change takes over NATS
+   * (4 ping intervals and 5 s) when NATS goes. */
+  horizons.node = pair->a;
+  horizons.at_least = natter_test_server_get_metric (pair->a, "natterd_cluster_horizons_total") + 1;
+  g_assert_true (natter_test_wait (horizons_reach, &horizons, NATTER_TEST_TIMEOUT_MS));
+  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
+  /* Connected only now: the client answers no pings while the test sleeps. */
+  u0 = cluster_connect (pair->a, u0_token);
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  wait.refreshes = natter_test_server_get_metric (pair->a, "natterd_cluster_refreshes_total");
+  rows = natter_test_server_get_metric (pair->a, "natterd_cluster_refresh_rows_total");
+  g_free (natter_test_server_get_token (pair->b, "late"));
+  reply_ok (natter_test_server_api (pair->b, NULL, "group/join", "userId", "late", "groupId", "few",
+                                    "groupName", "few", NULL));
+  reply_ok (natter_test_server_api (pair->b, NULL, "user/refresh", "userId", "u1", "name", "Una", NULL));
+  natter_test_server_kill (pair->b);
+  natter_test_nats_restart (pair->nats);
+
+  g_assert_true (natter_test_wait (refreshed_with_member, &wait, NATTER_TEST_TIMEOUT_MS));
+  name = profile_name (u0, "u1");
+  g_assert_cmpstr (name, ==, "Una");
+  rows = natter_test_server_get_metric (pair->a, "natterd_cluster_refresh_rows_total") - rows;
+  g_test_message ("rows read back: %" G_GUINT64_FORMAT, rows);
+  /* late and u1 (and u0, connected there: its inbox head), the group and
+   * its three members; a whole read-back reads every user. */
+  g_assert_cmpuint (rows, >, 0);
+  g_assert_cmpuint (rows, <, 20);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -832,6 +929,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/group-sync-across-nodes", test_group_sync_across_nodes);
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
   g_test_add_func ("/cluster/pg/kick-notice", test_kick_notice);
+  g_test_add_func ("/cluster/pg/read-back-only-changes", test_read_back_only_changes);
 
   return g_test_run ();
 }
