@@ -345,16 +345,13 @@ natterd_store_pg_read_members (PGconn              *conn,
                                NatterdMembersRead  *read,
                                GError             **error)
 {
-  g_autoptr(GString) ids = g_string_new ("{");
+  g_autofree char *ids = natterd_pg_int_array (read->user_ids);
   PgParams params = { 0 };
   PGresult *result;
 
-  for (guint i = 0; i < read->user_ids->len; i++)
-    g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (read->user_ids, gint64, i));
-  g_string_append_c (ids, '}');
   natterd_pg_params_int (&params, read->app_id);
   natterd_pg_params_text (&params, read->group_id);
-  natterd_pg_params_text (&params, ids->str);
+  natterd_pg_params_text (&params, ids);
   /* The group's row with its members' (none: dismissed, or a member-less
    * row of a user not in it). */
   result = natterd_pg_query (conn, "SELECT m.user_id, m.joined, m.gag_until FROM groups g"

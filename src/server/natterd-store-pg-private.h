@@ -119,6 +119,8 @@ void natterd_pg_params_int  (PgParams   *params,
                              gint64      value);
 void natterd_pg_params_text (PgParams   *params,
                              const char *value);
+/* A bigint[] parameter's text: "{1,2,3}" of @values (gint64). */
+char *natterd_pg_int_array  (GArray     *values);
 
 /* One end of the store: a connection and what it prepared. */
 typedef struct

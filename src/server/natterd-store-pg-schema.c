@@ -560,13 +560,10 @@ natterd_store_pg_load_changed_rows (PGconn                 *conn,
     "SELECT b.user_id, b.blocked_user_id FROM blacklist b JOIN users u ON u.id = b.user_id"
     " JOIN " CHANGED ("user") " c ON c.app_id = u.app_id AND c.ref = u.user_id",
   };
-  g_autoptr(GString) ids = g_string_new ("{");
+  g_autofree char *ids = natterd_pg_int_array (user_ids);
   PgParams params = { 0 };
   PGresult *r;
 
-  for (guint i = 0; i < user_ids->len; i++)
-    g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (user_ids, gint64, i));
-  g_string_append_c (ids, '}');
   natterd_pg_params_text (&params, since);
   r = natterd_pg_query (conn, "SELECT DISTINCT kind, app_id, ref FROM changes WHERE txid >= $1::xid8", &params,
                         error);
@@ -583,7 +580,7 @@ natterd_store_pg_load_changed_rows (PGconn                 *conn,
 
       natterd_pg_params_text (&query_params, since);
       if (q == 0)
-        natterd_pg_params_text (&query_params, ids->str);
+        natterd_pg_params_text (&query_params, ids);
       r = natterd_pg_query (conn, queries[q], &query_params, error);
       if (r == NULL)
         return FALSE;
