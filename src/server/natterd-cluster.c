@@ -129,6 +129,8 @@ struct _NatterdCluster
    * here: "app id\nuser id" → GPtrArray of UserWaiter. */
   GHashTable      *user_reads;
   guint            user_waiters;
+  /* Member changes heard, being read back: "app id\ngroup id" → MembersCheck. */
+  GHashTable      *member_checks;
 };
 
 /* What waits for a user read from the store: a connect or an /account/
@@ -162,6 +164,8 @@ typedef struct
 #define USER_WAITERS_MAX 1024
 
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
+
+static void members_check_free (gpointer data);
 
 static Shared *
 shared_ref (Shared *shared)
@@ -1797,6 +1801,7 @@ natterd_cluster_finalize (GObject *object)
     g_clear_pointer (&self->user_reads, g_hash_table_unref);
   }
   g_queue_clear_full (&self->horizons, horizon_free);
+  g_clear_pointer (&self->member_checks, g_hash_table_unref);
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -1816,6 +1821,7 @@ natterd_cluster_init (NatterdCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
   self->user_reads = g_hash_table_new (g_str_hash, g_str_equal);
+  self->member_checks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, members_check_free);
   self->logins = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->stopped = FALSE;
 }
@@ -1930,94 +1936,132 @@ natterd_server_cluster_committed (NatterdServer *self,
  * of, so every node ends with what the store holds. */
 typedef struct
 {
-  NatterdServer *server;
-  gint64         app_id;
-  char          *group_id;
-  GArray        *user_ids;              /* users.id */
-  guint64        since;                 /* natterd_directory_stamp() as the barrier was submitted */
+  gint64   app_id;
+  char    *group_id;
+  GArray  *user_ids;                    /* users.id this round reads */
+  GArray  *more;                        /* users.id changes named meanwhile: the next round's */
+  guint64  since;                       /* natterd_directory_stamp() as the round's barrier was submitted */
 } MembersCheck;
+
+/* What the round's barrier and read carry: the check is looked up by
+ * key, one per group, so changes heard while it runs join the next round
+ * instead of starting reads of their own. */
+typedef struct
+{
+  NatterdServer *server;
+  char          *key;
+} MembersRound;
 
 static void
 members_check_free (gpointer data)
 {
   MembersCheck *check = data;
 
-  g_object_unref (check->server);
   g_free (check->group_id);
   g_array_unref (check->user_ids);
+  g_array_unref (check->more);
   g_free (check);
 }
 
-static void members_check_submit (MembersCheck *check);
+static MembersRound *
+members_round_new (NatterdServer *server,
+                   const char    *key)
+{
+  MembersRound *round = g_new0 (MembersRound, 1);
+
+  round->server = g_object_ref (server);
+  round->key = g_strdup (key);
+  return round;
+}
+
+static void
+members_round_free (gpointer data)
+{
+  MembersRound *round = data;
+
+  g_object_unref (round->server);
+  g_free (round->key);
+  g_free (round);
+}
 
 static MembersCheck *
-members_check_copy (const MembersCheck *check)
+members_round_check (MembersRound *round)
 {
-  MembersCheck *copy = g_new0 (MembersCheck, 1);
+  NatterdCluster *cluster = round->server->cluster;
 
-  copy->server = g_object_ref (check->server);
-  copy->app_id = check->app_id;
-  copy->group_id = g_strdup (check->group_id);
-  copy->user_ids = g_array_ref (check->user_ids);
-  copy->since = check->since;
-  return copy;
+  if (cluster == NULL || cluster->stopped)
+    return NULL;
+  return g_hash_table_lookup (cluster->member_checks, round->key);
 }
+
+static void members_round_submit (NatterdServer *server, const char *key, MembersCheck *check);
 
 static void
 members_read (NatterdRead *base,
               gpointer     user_data)
 {
   NatterdMembersRead *read = (NatterdMembersRead *) base;
-  MembersCheck *check = user_data;
-  NatterdServer *server = check->server;
-  NatterdApp *app = natterd_directory_lookup_app_id (server->directory, check->app_id);
+  MembersRound *round = user_data;
+  NatterdServer *server = round->server;
+  MembersCheck *check = members_round_check (round);
+  NatterdApp *app = check != NULL ? natterd_directory_lookup_app_id (server->directory, check->app_id) : NULL;
   NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, check->group_id) : NULL;
   g_autoptr(GHashTable) stored = NULL;
   guint corrected = 0;
 
-  if (group == NULL || server->cluster == NULL || server->cluster->stopped)
+  if (check == NULL)
     return;
-  if (base->error != NULL || group->changed >= check->since)
+  if (group == NULL)
+    {
+      g_hash_table_remove (server->cluster->member_checks, round->key);
+      return;
+    }
+  /* Changed here since the barrier (the snapshot may predate that), or
+   * more changes heard: another round, for all of them. */
+  if (base->error != NULL || group->changed >= check->since || check->more->len > 0)
     {
       if (base->error != NULL)
         natterd_log (G_LOG_LEVEL_WARNING, "cluster-members-read-failed", "group", check->group_id,
                      "error", base->error->message, NULL);
-      members_check_submit (members_check_copy (check));
+      g_array_append_vals (check->user_ids, check->more->data, check->more->len);
+      g_array_set_size (check->more, 0);
+      members_round_submit (server, round->key, check);
       return;
     }
-  if (!read->group_found)
-    return;
-  stored = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (guint i = 0; i < read->members->len; i++)
+  if (read->group_found)
     {
-      NatterdMemberRow *row = &g_array_index (read->members, NatterdMemberRow, i);
-      NatterdUser *user = natterd_directory_lookup_user_id (server->directory, row->user_id);
-      NatterdMember *member;
-
-      g_hash_table_add (stored, &row->user_id);
-      if (user == NULL)
-        continue;
-      member = natterd_group_lookup_member (group, user);
-      if (member == NULL)
+      stored = g_hash_table_new (g_int64_hash, g_int64_equal);
+      for (guint i = 0; i < read->members->len; i++)
         {
-          member = natterd_group_add_member (group, user, row->joined);
-          corrected++;
-        }
-      if (member->gag_until != row->gag_until)
-        {
-          member->gag_until = row->gag_until;
-          group->changed = natterd_directory_stamp ();
-        }
-    }
-  for (guint i = 0; i < check->user_ids->len; i++)
-    {
-      gint64 id = g_array_index (check->user_ids, gint64, i);
-      NatterdUser *user = natterd_directory_lookup_user_id (server->directory, id);
+          NatterdMemberRow *row = &g_array_index (read->members, NatterdMemberRow, i);
+          NatterdUser *user = natterd_directory_lookup_user_id (server->directory, row->user_id);
+          NatterdMember *member;
 
-      if (user != NULL && !g_hash_table_contains (stored, &id) && natterd_group_remove_member (group, user))
-        corrected++;
+          g_hash_table_add (stored, &row->user_id);
+          if (user == NULL)
+            continue;
+          member = natterd_group_lookup_member (group, user);
+          if (member == NULL)
+            {
+              member = natterd_group_add_member (group, user, row->joined);
+              corrected++;
+            }
+          if (member->gag_until != row->gag_until)
+            {
+              member->gag_until = row->gag_until;
+              group->changed = natterd_directory_stamp ();
+            }
+        }
+      for (guint i = 0; i < check->user_ids->len; i++)
+        {
+          gint64 id = g_array_index (check->user_ids, gint64, i);
+          NatterdUser *user = natterd_directory_lookup_user_id (server->directory, id);
+
+          if (user != NULL && !g_hash_table_contains (stored, &id) && natterd_group_remove_member (group, user))
+            corrected++;
+        }
+      server->metrics->cluster_members_checked++;
     }
-  server->metrics->cluster_members_checked++;
   if (corrected > 0)
     {
       char count[16];
@@ -2027,28 +2071,59 @@ members_read (NatterdRead *base,
       natterd_log (G_LOG_LEVEL_INFO, "cluster-members-corrected", "app", app->key, "group", group->group_id,
                    "members", count, NULL);
     }
+  g_hash_table_remove (server->cluster->member_checks, round->key);
 }
 
 static void
 members_barrier_done (NatterdOp *op,
                       gpointer   user_data)
 {
-  MembersCheck *check = user_data;
+  MembersRound *round = user_data;
+  MembersCheck *check = members_round_check (round);
   NatterdMembersRead *read;
 
-  read = natterd_read_new (NATTERD_READ_MEMBERS, members_read, members_check_copy (check), members_check_free);
+  if (check == NULL)
+    return;
+  read = natterd_read_new (NATTERD_READ_MEMBERS, members_read, members_round_new (round->server, round->key),
+                           members_round_free);
   read->app_id = check->app_id;
   read->group_id = g_strdup (check->group_id);
   g_array_append_vals (read->user_ids, check->user_ids->data, check->user_ids->len);
-  natterd_store_read (check->server->store, read);
+  natterd_store_read (round->server->store, read);
 }
 
 static void
-members_check_submit (MembersCheck *check)
+members_round_submit (NatterdServer *server,
+                      const char    *key,
+                      MembersCheck  *check)
 {
   check->since = natterd_directory_stamp ();
-  natterd_store_submit (check->server->store,
-                        natterd_op_new (NATTERD_OP_BARRIER, members_barrier_done, check, members_check_free));
+  natterd_store_submit (server->store, natterd_op_new (NATTERD_OP_BARRIER, members_barrier_done,
+                                                       members_round_new (server, key), members_round_free));
+}
+
+/* @user_ids of @group_id, heard changed: read back as stored. */
+static void
+members_check (NatterdServer *self,
+               NatterdApp    *app,
+               const char    *group_id,
+               GArray        *user_ids)
+{
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s", app->id, group_id);
+  MembersCheck *check = g_hash_table_lookup (self->cluster->member_checks, key);
+
+  if (check != NULL)
+    {
+      g_array_append_vals (check->more, user_ids->data, user_ids->len);
+      return;
+    }
+  check = g_new0 (MembersCheck, 1);
+  check->app_id = app->id;
+  check->group_id = g_strdup (group_id);
+  check->user_ids = g_array_ref (user_ids);
+  check->more = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_hash_table_insert (self->cluster->member_checks, g_strdup (key), check);
+  members_round_submit (self, key, check);
 }
 
 static void
@@ -2061,18 +2136,12 @@ apply_members (NatterdServer *self,
   gint64 action = get_int (change, "action");
   gint64 time = get_int (change, "time");
   NatterdGroup *group = group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
-  MembersCheck *check = NULL;
+  g_autoptr(GArray) checked = NULL;
 
   if (group == NULL || users == NULL)
     return;
   if (self->cluster != NULL && self->cluster->shared_store)
-    {
-      check = g_new0 (MembersCheck, 1);
-      check->server = g_object_ref (self);
-      check->app_id = app->id;
-      check->group_id = g_strdup (group_id);
-      check->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-    }
+    checked = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < json_array_get_length (users); i++)
     {
       JsonNode *element = json_array_get_element (users, i);
@@ -2094,12 +2163,11 @@ apply_members (NatterdServer *self,
           member->gag_until = time;
           group->changed = natterd_directory_stamp ();
         }
-      if (check != NULL)
-        g_array_append_val (check->user_ids, user->id);
+      if (checked != NULL)
+        g_array_append_val (checked, user->id);
     }
-  if (check != NULL && check->user_ids->len > 0)
-    members_check_submit (g_steal_pointer (&check));
-  g_clear_pointer (&check, members_check_free);
+  if (checked != NULL && checked->len > 0)
+    members_check (self, app, group_id, checked);
 }
 
 static void
