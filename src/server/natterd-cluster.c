@@ -2932,7 +2932,8 @@ merge_done (NatterdCluster *self,
   g_snprintf (longest_cpu, sizeof longest_cpu, "%.1f", merge->longest_cpu / 1000.0);
   g_snprintf (took, sizeof took, "%.1f", (g_get_monotonic_time () - merge->started) / 1000.0);
   natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "rows", rows, "added", added, "removed", removed,
-               "slices", slices, "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase], "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
+               "slices", slices, "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase],
+               "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
   self->server->metrics->cluster_refreshes++;
   self->server->metrics->cluster_refresh_slices += merge->slices;
   self->server->metrics->cluster_refresh_rows += n_rows;
