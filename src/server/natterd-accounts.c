@@ -256,6 +256,39 @@ dispatch_with_app (NatterdServer *self,
   run_request (request);
 }
 
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+static const char *
+bearer_token (SoupServerMessage *msg)
+{
+  const char *authorization = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                             "Authorization");
+
+  if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
+    return NULL;
+  return authorization + 7;
+}
+
+/* Once a user another node made is read (natterd_server_with_token_user()). */
+static void
+dispatch_with_token (gpointer user_data)
+{
+  NatterdApiRequest *request = user_data;
+  const char *token = bearer_token (request->msg);
+  NatterdUser *user = NULL;
+  int code = NATTER_CODE_TOKEN_INCORRECT;
+
+  if (token != NULL)
+    code = natterd_token_check_any (request->server->directory, token, natterd_now_ms (), &user);
+  if (code != NATTER_CODE_OK)
+    natterd_api_reply_error (request, code, "A valid token is required (Authorization: Bearer TOKEN)");
+  else
+    {
+      g_object_set_data (G_OBJECT (request->msg), "natterd-account-user", user);
+      request->app = user->app;
+      run_request (request);
+    }
+}
+
 static void
 on_account (SoupServer        *soup,
             SoupServerMessage *msg,
@@ -306,23 +339,8 @@ on_account (SoupServer        *soup,
         natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER,
                                  "The parameters are not form data (name=value pairs, %-escaped UTF-8)");
       else if (route->token)
-        {
-          const char *authorization = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                                     "Authorization");
-          NatterdUser *user = NULL;
-          int code = NATTER_CODE_TOKEN_INCORRECT;
-
-          if (authorization != NULL && g_ascii_strncasecmp (authorization, "Bearer ", 7) == 0)
-            code = natterd_token_check_any (self->directory, authorization + 7, natterd_now_ms (), &user);
-          if (code != NATTER_CODE_OK)
-            natterd_api_reply_error (request, code, "A valid token is required (Authorization: Bearer TOKEN)");
-          else
-            {
-              g_object_set_data (G_OBJECT (msg), "natterd-account-user", user);
-              request->app = user->app;
-              run_request (request);
-            }
-        }
+        natterd_server_with_token_user (self, bearer_token (msg), dispatch_with_token,
+                                        natterd_api_request_ref (request), natterd_api_request_unref);
       else
         {
           const char *app_key = natterd_api_param (request, "appKey");
@@ -877,6 +895,25 @@ natterd_accounts_committed (NatterdServer    *server,
           account->version = MAX (account->version,
                                   json_object_get_int_member_with_default (json_node_get_object (node), "v", 0));
         }
+    }
+}
+
+void
+natterd_accounts_apply_rows (NatterdServer *self,
+                             NatterdApp    *app,
+                             GPtrArray     *rows)
+{
+  NatterdAccountsApp *state;
+
+  if (self->accounts == NULL || rows == NULL)
+    return;
+  state = natterd_accounts_app (self, app);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (rows, i);
+
+      if (row_travels (row))
+        apply_row (self, state, app, row->kind, row->owner, row->name, row->value);
     }
 }
 

@@ -117,9 +117,55 @@ struct _NatterdCluster
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
+  /* The store's transaction horizon, sampled while connected (Horizon,
+   * oldest first): a read-back reads only what changed from one taken
+   * well before anything could be missed over NATS (@lost_since). */
+  GQueue           horizons;
+  guint            horizon_id;
+  gboolean         horizon_reading;
+  gint64           lost_since;          /* monotonic µs: NATS lost, a node silent; 0: nothing; 1: unknown */
+
+  /* Users read from the shared store for a token that named one unknown
+   * here: "app id\nuser id" → GPtrArray of UserWaiter. */
+  GHashTable      *user_reads;
+  guint            user_waiters;
+  /* Member changes heard, being read back: "app id\ngroup id" → MembersCheck. */
+  GHashTable      *member_checks;
 };
 
+/* What waits for a user read from the store: a connect or an /account/
+ * request, its token naming a user this node has not heard of yet. */
+typedef struct
+{
+  NatterdThenFunc func;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+} UserWaiter;
+
+typedef struct
+{
+  NatterdCluster *cluster;              /* NULL once it is gone */
+  char           *key;                  /* in cluster->user_reads */
+  GPtrArray      *waiters;              /* UserWaiter */
+} UserRead;
+
+typedef struct
+{
+  gint64  at;                           /* monotonic µs: every transaction below ended before */
+  char   *horizon;                      /* xid8 as text */
+} Horizon;
+
+/* How often the horizon is sampled, and how many samples are kept. */
+#define HORIZON_SAMPLE_S 5
+#define HORIZONS_KEPT 64
+
+/* Past this many waiting, a token of an unknown user is refused at once
+ * (31004) rather than read: the reads stay bounded. */
+#define USER_WAITERS_MAX 1024
+
 G_DEFINE_FINAL_TYPE (NatterdCluster, natterd_cluster, G_TYPE_OBJECT)
+
+static void members_check_free (gpointer data);
 
 static Shared *
 shared_ref (Shared *shared)
@@ -148,6 +194,17 @@ shared_unref (gpointer data)
   g_async_queue_unref (shared->inbox);
   g_main_context_unref (shared->context);
   g_free (shared);
+}
+
+static void
+user_waiter_run (gpointer data)
+{
+  UserWaiter *waiter = data;
+
+  waiter->func (waiter->user_data);
+  if (waiter->destroy != NULL)
+    waiter->destroy (waiter->user_data);
+  g_free (waiter);
 }
 
 static void
@@ -1110,6 +1167,101 @@ node_clear_sessions (NatterdCluster *self,
 
 static void refresh_directory (NatterdCluster *self);
 
+/* ------------------------------------------------ read-back horizons */
+
+static void
+horizon_free (gpointer data)
+{
+  Horizon *horizon = data;
+
+  g_free (horizon->horizon);
+  g_free (horizon);
+}
+
+/* What other nodes did from @at on may not have come over NATS. */
+static void
+note_lost (NatterdCluster *self,
+           gint64          at)
+{
+  if (self->lost_since == 0 || (self->lost_since > 1 && at < self->lost_since))
+    self->lost_since = MAX (at, 2);
+}
+
+static void
+add_horizon (NatterdCluster *self,
+             char           *text)
+{
+  Horizon *horizon;
+
+  if (text == NULL)
+    return;
+  horizon = g_new0 (Horizon, 1);
+  horizon->at = g_get_monotonic_time ();
+  horizon->horizon = text;
+  g_queue_push_tail (&self->horizons, horizon);
+  while (g_queue_get_length (&self->horizons) > HORIZONS_KEPT)
+    horizon_free (g_queue_pop_head (&self->horizons));
+}
+
+/* Where a read-back starts: a horizon sampled before anything was lost,
+ * by more than a change takes to come over NATS and a silent node to be
+ * noticed; NULL (read everything) if there is none, if what was lost is
+ * unknown, or if the store no longer keeps changes that old. Nothing is
+ * lost from here on as far as the next read-back knows. */
+static char *
+refresh_start (NatterdCluster *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 margin = (4 * (gint64) self->ping_interval + 5) * G_USEC_PER_SEC;
+  gint64 limit = (self->lost_since > 1 ? self->lost_since : now) - margin;
+  gboolean unknown = self->lost_since == 1;
+
+  self->lost_since = 0;
+  if (unknown)
+    return NULL;
+  for (GList *l = self->horizons.tail; l != NULL; l = l->prev)
+    {
+      Horizon *horizon = l->data;
+
+      if (horizon->at < limit)
+        return now - horizon->at < NATTERD_STORE_CHANGES_KEPT_MS / 2 * 1000 ? g_strdup (horizon->horizon) : NULL;
+    }
+  return NULL;
+}
+
+static void
+horizon_read (NatterdRead *base,
+              gpointer     user_data)
+{
+  NatterdServer *server = user_data;
+  NatterdCluster *self = server->cluster;
+
+  if (self == NULL || self->stopped)
+    return;
+  self->horizon_reading = FALSE;
+  if (base->error == NULL)
+    {
+      add_horizon (self, g_steal_pointer (&((NatterdAppsRead *) base)->horizon));
+      server->metrics->cluster_horizons++;
+    }
+}
+
+/* Only while connected: what is committed meanwhile comes over NATS. */
+static gboolean
+sample_horizon (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+  NatterdAppsRead *read;
+
+  if (self->horizon_reading || !g_atomic_int_get (&self->connected))
+    return G_SOURCE_CONTINUE;
+  self->horizon_reading = TRUE;
+  read = natterd_read_new (NATTERD_READ_APPS, horizon_read, g_object_ref (self->server), g_object_unref);
+  read->want_horizon = TRUE;
+  natterd_store_read (self->server->store, read);
+  return G_SOURCE_CONTINUE;
+}
+
 static Node *
 ensure_node (NatterdCluster *self,
              const char     *name)
@@ -1119,7 +1271,10 @@ ensure_node (NatterdCluster *self,
   if (node == NULL)
     {
       /* It may have changed the directory while this node did not hear
-       * it (a node it had lost, or one that started meanwhile). */
+       * it (a node it had lost, or one that started meanwhile: since
+       * when is not known). */
+      if (self->lost_since == 0)
+        self->lost_since = 1;
       refresh_directory (self);
       node = g_new0 (Node, 1);
       node->name = g_strdup (name);
@@ -1157,6 +1312,7 @@ sweep (gpointer user_data)
     if (node->last_seen < deadline)
       {
         natterd_log (G_LOG_LEVEL_WARNING, "cluster-node-dead", "node", node->name, NULL);
+        note_lost (self, node->last_seen);
         node_clear_sessions (self, node);
         g_hash_table_iter_remove (&iter);
       }
@@ -1241,6 +1397,7 @@ handle_node (NatterdCluster *self,
   if (first && node->started != 0)
     {
       natterd_log (G_LOG_LEVEL_INFO, "cluster-node-restarted", "node", node->name, NULL);
+      note_lost (self, node->last_seen);
       refresh_directory (self);
       announce (self);
     }
@@ -1445,6 +1602,7 @@ drain (gpointer user_data)
             break;
           case EVENT_DISCONNECTED:
             g_atomic_int_set (&self->connected, FALSE);
+            note_lost (self, g_get_monotonic_time ());
             natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
             break;
           default:
@@ -1588,6 +1746,8 @@ natterd_cluster_new (NatterdServer  *server,
 
   self->announce_id = g_timeout_add_seconds (self->ping_interval, announce_timeout, self);
   self->sweep_id = g_timeout_add (SWEEP_MS, sweep, self);
+  if (self->shared_store)
+    self->horizon_id = g_timeout_add_seconds (HORIZON_SAMPLE_S, sample_horizon, self);
   natterd_log (G_LOG_LEVEL_INFO, "cluster", "node", node_name, "nats", nats_urls, NULL);
   return g_steal_pointer (&self);
 }
@@ -1613,6 +1773,7 @@ natterd_cluster_stop (NatterdCluster *self)
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
   g_clear_handle_id (&self->merge_id, g_source_remove);
+  g_clear_handle_id (&self->horizon_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -1629,6 +1790,18 @@ natterd_cluster_finalize (GObject *object)
   g_clear_pointer (&self->outbox, g_async_queue_unref);
   g_clear_pointer (&self->nodes, g_hash_table_unref);
   g_clear_pointer (&self->logins, g_hash_table_unref);
+  /* Reads still out answer their waiters without this cluster. */
+  {
+    GHashTableIter iter;
+    UserRead *read;
+
+    g_hash_table_iter_init (&iter, self->user_reads);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &read))
+      read->cluster = NULL;
+    g_clear_pointer (&self->user_reads, g_hash_table_unref);
+  }
+  g_queue_clear_full (&self->horizons, horizon_free);
+  g_clear_pointer (&self->member_checks, g_hash_table_unref);
   g_free (self->name);
   g_free (self->url);
   g_free (self->node_subject);
@@ -1647,6 +1820,8 @@ static void
 natterd_cluster_init (NatterdCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, node_free);
+  self->user_reads = g_hash_table_new (g_str_hash, g_str_equal);
+  self->member_checks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, members_check_free);
   self->logins = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->stopped = FALSE;
 }
@@ -1748,6 +1923,209 @@ natterd_server_cluster_committed (NatterdServer *self,
   natterd_cluster_send_change (self->cluster, app, builder);
 }
 
+/* ------------------------------------------- members as stored, after */
+
+/* Member changes of one group made on two nodes at once (an add on a, a
+ * remove on b) are each applied here in the order they arrive, which may
+ * not be the order PostgreSQL committed them: the two nodes would keep
+ * different members. So on a shared store a change heard over NATS is
+ * applied at once, then the members it names are read as stored and set
+ * so: after a barrier (this node's own changes before are committed), and
+ * read again if the group changed here meanwhile (the snapshot may
+ * predate that). The last change committed is the last one anyone hears
+ * of, so every node ends with what the store holds. */
+typedef struct
+{
+  gint64   app_id;
+  char    *group_id;
+  GArray  *user_ids;                    /* users.id this round reads */
+  GArray  *more;                        /* users.id changes named meanwhile: the next round's */
+  guint64  since;                       /* natterd_directory_stamp() as the round's barrier was submitted */
+} MembersCheck;
+
+/* What the round's barrier and read carry: the check is looked up by
+ * key, one per group, so changes heard while it runs join the next round
+ * instead of starting reads of their own. */
+typedef struct
+{
+  NatterdServer *server;
+  char          *key;
+} MembersRound;
+
+static void
+members_check_free (gpointer data)
+{
+  MembersCheck *check = data;
+
+  g_free (check->group_id);
+  g_array_unref (check->user_ids);
+  g_array_unref (check->more);
+  g_free (check);
+}
+
+static MembersRound *
+members_round_new (NatterdServer *server,
+                   const char    *key)
+{
+  MembersRound *round = g_new0 (MembersRound, 1);
+
+  round->server = g_object_ref (server);
+  round->key = g_strdup (key);
+  return round;
+}
+
+static void
+members_round_free (gpointer data)
+{
+  MembersRound *round = data;
+
+  g_object_unref (round->server);
+  g_free (round->key);
+  g_free (round);
+}
+
+static MembersCheck *
+members_round_check (MembersRound *round)
+{
+  NatterdCluster *cluster = round->server->cluster;
+
+  if (cluster == NULL || cluster->stopped)
+    return NULL;
+  return g_hash_table_lookup (cluster->member_checks, round->key);
+}
+
+static void members_round_submit (NatterdServer *server, const char *key, MembersCheck *check);
+
+static void
+members_read (NatterdRead *base,
+              gpointer     user_data)
+{
+  NatterdMembersRead *read = (NatterdMembersRead *) base;
+  MembersRound *round = user_data;
+  NatterdServer *server = round->server;
+  MembersCheck *check = members_round_check (round);
+  NatterdApp *app = check != NULL ? natterd_directory_lookup_app_id (server->directory, check->app_id) : NULL;
+  NatterdGroup *group = app != NULL ? g_hash_table_lookup (app->groups, check->group_id) : NULL;
+  g_autoptr(GHashTable) stored = NULL;
+  guint corrected = 0;
+
+  if (check == NULL)
+    return;
+  if (group == NULL)
+    {
+      g_hash_table_remove (server->cluster->member_checks, round->key);
+      return;
+    }
+  /* Changed here since the barrier (the snapshot may predate that), or
+   * more changes heard: another round, for all of them. */
+  if (base->error != NULL || group->changed >= check->since || check->more->len > 0)
+    {
+      if (base->error != NULL)
+        natterd_log (G_LOG_LEVEL_WARNING, "cluster-members-read-failed", "group", check->group_id,
+                     "error", base->error->message, NULL);
+      g_array_append_vals (check->user_ids, check->more->data, check->more->len);
+      g_array_set_size (check->more, 0);
+      members_round_submit (server, round->key, check);
+      return;
+    }
+  if (read->group_found)
+    {
+      stored = g_hash_table_new (g_int64_hash, g_int64_equal);
+      for (guint i = 0; i < read->members->len; i++)
+        {
+          NatterdMemberRow *row = &g_array_index (read->members, NatterdMemberRow, i);
+          NatterdUser *user = natterd_directory_lookup_user_id (server->directory, row->user_id);
+          NatterdMember *member;
+
+          g_hash_table_add (stored, &row->user_id);
+          if (user == NULL)
+            continue;
+          member = natterd_group_lookup_member (group, user);
+          if (member == NULL)
+            {
+              member = natterd_group_add_member (group, user, row->joined);
+              corrected++;
+            }
+          if (member->gag_until != row->gag_until)
+            {
+              member->gag_until = row->gag_until;
+              group->changed = natterd_directory_stamp ();
+            }
+        }
+      for (guint i = 0; i < check->user_ids->len; i++)
+        {
+          gint64 id = g_array_index (check->user_ids, gint64, i);
+          NatterdUser *user = natterd_directory_lookup_user_id (server->directory, id);
+
+          if (user != NULL && !g_hash_table_contains (stored, &id) && natterd_group_remove_member (group, user))
+            corrected++;
+        }
+      server->metrics->cluster_members_checked++;
+    }
+  if (corrected > 0)
+    {
+      char count[16];
+
+      g_snprintf (count, sizeof count, "%u", corrected);
+      server->metrics->cluster_members_corrected += corrected;
+      natterd_log (G_LOG_LEVEL_INFO, "cluster-members-corrected", "app", app->key, "group", group->group_id,
+                   "members", count, NULL);
+    }
+  g_hash_table_remove (server->cluster->member_checks, round->key);
+}
+
+static void
+members_barrier_done (NatterdOp *op,
+                      gpointer   user_data)
+{
+  MembersRound *round = user_data;
+  MembersCheck *check = members_round_check (round);
+  NatterdMembersRead *read;
+
+  if (check == NULL)
+    return;
+  read = natterd_read_new (NATTERD_READ_MEMBERS, members_read, members_round_new (round->server, round->key),
+                           members_round_free);
+  read->app_id = check->app_id;
+  read->group_id = g_strdup (check->group_id);
+  g_array_append_vals (read->user_ids, check->user_ids->data, check->user_ids->len);
+  natterd_store_read (round->server->store, read);
+}
+
+static void
+members_round_submit (NatterdServer *server,
+                      const char    *key,
+                      MembersCheck  *check)
+{
+  check->since = natterd_directory_stamp ();
+  natterd_store_submit (server->store, natterd_op_new (NATTERD_OP_BARRIER, members_barrier_done,
+                                                       members_round_new (server, key), members_round_free));
+}
+
+/* @user_ids of @group_id, heard changed: read back as stored. */
+static void
+members_check (NatterdServer *self,
+               NatterdApp    *app,
+               const char    *group_id,
+               GArray        *user_ids)
+{
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s", app->id, group_id);
+  MembersCheck *check = g_hash_table_lookup (self->cluster->member_checks, key);
+
+  if (check != NULL)
+    {
+      g_array_append_vals (check->more, user_ids->data, user_ids->len);
+      return;
+    }
+  check = g_new0 (MembersCheck, 1);
+  check->app_id = app->id;
+  check->group_id = g_strdup (group_id);
+  check->user_ids = g_array_ref (user_ids);
+  check->more = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_hash_table_insert (self->cluster->member_checks, g_strdup (key), check);
+  members_round_submit (self, key, check);
+}
+
 static void
 apply_members (NatterdServer *self,
                NatterdApp    *app,
@@ -1758,9 +2136,12 @@ apply_members (NatterdServer *self,
   gint64 action = get_int (change, "action");
   gint64 time = get_int (change, "time");
   NatterdGroup *group = group_id != NULL ? g_hash_table_lookup (app->groups, group_id) : NULL;
+  g_autoptr(GArray) checked = NULL;
 
   if (group == NULL || users == NULL)
     return;
+  if (self->cluster != NULL && self->cluster->shared_store)
+    checked = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < json_array_get_length (users); i++)
     {
       JsonNode *element = json_array_get_element (users, i);
@@ -1782,7 +2163,11 @@ apply_members (NatterdServer *self,
           member->gag_until = time;
           group->changed = natterd_directory_stamp ();
         }
+      if (checked != NULL)
+        g_array_append_val (checked, user->id);
     }
+  if (checked != NULL && checked->len > 0)
+    members_check (self, app, group_id, checked);
 }
 
 static void
@@ -2109,6 +2494,7 @@ typedef struct
   GArray         *user_ids;             /* MERGE_BLACKLISTS: users.id of users with a blacklist */
   GArray         *rooms;                /* MERGE_CHATROOMS: RoomRef */
   GPtrArray      *sessions;             /* MERGE_CATCH_UP: NatterdSession (refs) */
+  GHashTable     *changed;              /* "kind\napp id\nref" the read-back covered; NULL: everything */
   guint64         since;
   gint64          now;
   guint           added;
@@ -2143,8 +2529,26 @@ merge_free (gpointer data)
   g_clear_pointer (&merge->user_ids, g_array_unref);
   g_clear_pointer (&merge->rooms, g_array_unref);
   g_clear_pointer (&merge->sessions, g_ptr_array_unref);
+  g_clear_pointer (&merge->changed, g_hash_table_unref);
   g_object_unref (merge->server);
   g_free (merge);
+}
+
+/* A user another node stored, as its row says (the directory refresh and
+ * a token of a user unknown here). */
+static NatterdUser *
+add_stored_user (NatterdDirectory        *directory,
+                 NatterdApp              *app,
+                 const NatterdUserRecord *record)
+{
+  NatterdUser *user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+
+  if (user == NULL)
+    return NULL;
+  user->name = g_strdup (record->name != NULL ? record->name : "");
+  user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
+  user->stored = TRUE;
+  return user;
 }
 
 static void
@@ -2160,12 +2564,9 @@ merge_user (gpointer                 data,
     return;
   if (user == NULL)
     {
-      user = natterd_directory_add_user_id (directory, app, record->id, record->user_id, record->created);
+      user = add_stored_user (directory, app, record);
       if (user == NULL)
         return;
-      user->name = g_strdup (record->name != NULL ? record->name : "");
-      user->portrait_uri = g_strdup (record->portrait_uri != NULL ? record->portrait_uri : "");
-      user->stored = TRUE;
       merge->added++;
     }
   if (record->blocked_until > merge->now && user->blocked_until <= merge->now)
@@ -2188,6 +2589,34 @@ merge_user (gpointer                 data,
   if (!natterd_user_is_online (user))
     user->last_seen = MAX (user->last_seen, record->last_seen);
   g_hash_table_insert (merge->users, g_memdup2 (&record->id, sizeof record->id), user);
+}
+
+/* A user the read-back read, or (one that read only what changed) one
+ * this node knows: a member row names users that did not change. */
+static NatterdUser *
+merge_lookup_user (Merge  *merge,
+                   gint64  id)
+{
+  NatterdUser *user = g_hash_table_lookup (merge->users, &id);
+
+  if (user == NULL && merge->changed != NULL)
+    user = natterd_directory_lookup_user_id (merge->server->directory, id);
+  return user;
+}
+
+/* Whether the read-back read the rows of this: all, or what changed. */
+static gboolean
+merge_covers (Merge      *merge,
+              const char *kind,
+              gint64      app_id,
+              const char *ref)
+{
+  g_autofree char *key = NULL;
+
+  if (merge->changed == NULL)
+    return TRUE;
+  key = g_strdup_printf ("%s\n%" G_GINT64_FORMAT "\n%s", kind, app_id, ref);
+  return g_hash_table_contains (merge->changed, key);
 }
 
 static void
@@ -2225,7 +2654,7 @@ merge_member (gpointer data,
   Merge *merge = data;
   gint64 *local = g_hash_table_lookup (merge->groups, &group_id);
   NatterdGroup *group = local != NULL ? natterd_directory_lookup_group_id (merge->server->directory, *local) : NULL;
-  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
+  NatterdUser *user = merge_lookup_user (merge, user_id);
   NatterdMember *member;
   GHashTable *stored;
 
@@ -2286,8 +2715,8 @@ merge_blacklist (gpointer data,
                  gint64   blocked_user_id)
 {
   Merge *merge = data;
-  NatterdUser *user = g_hash_table_lookup (merge->users, &user_id);
-  NatterdUser *other = g_hash_table_lookup (merge->users, &blocked_user_id);
+  NatterdUser *user = merge_lookup_user (merge, user_id);
+  NatterdUser *other = merge_lookup_user (merge, blocked_user_id);
   GHashTable *stored;
 
   if (user == NULL || other == NULL)
@@ -2334,18 +2763,20 @@ merge_collect (Merge *merge)
 
       g_hash_table_iter_init (&iter, app->groups);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &group))
-        g_array_append_val (merge->group_ids, group->id);
+        if (merge_covers (merge, "group", app->id, group->group_id))
+          g_array_append_val (merge->group_ids, group->id);
       g_hash_table_iter_init (&iter, app->users);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
-        if (user->blacklist != NULL)
+        if (user->blacklist != NULL && merge_covers (merge, "user", app->id, user->user_id))
           g_array_append_val (merge->user_ids, user->id);
       g_hash_table_iter_init (&iter, app->chatrooms);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &room))
-        {
-          RoomRef ref = { app->id, g_strdup (room->chatroom_id) };
+        if (merge_covers (merge, "chatroom", app->id, room->chatroom_id))
+          {
+            RoomRef ref = { app->id, g_strdup (room->chatroom_id) };
 
-          g_array_append_val (merge->rooms, ref);
-        }
+            g_array_append_val (merge->rooms, ref);
+          }
     }
   merge->sessions = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_iter_init (&iter, merge->server->sessions);
@@ -2489,18 +2920,23 @@ merge_done (NatterdCluster *self,
 {
   static const char * const phases[] = { "replay", "collect", "groups", "blacklists", "chatrooms", "catch-up",
                                           "done" };
-  char added[16], removed[16], slices[16], longest[24], longest_cpu[24], took[24];
+  char added[16], removed[16], slices[16], longest[24], longest_cpu[24], took[24], rows[16];
+  /* The rows the read-back read (what a read of only the changes would cut). */
+  guint n_rows = merge->log != NULL ? natterd_load_log_get_length (merge->log) : 0;
 
+  g_snprintf (rows, sizeof rows, "%u", n_rows);
   g_snprintf (added, sizeof added, "%u", merge->added);
   g_snprintf (removed, sizeof removed, "%u", merge->removed);
   g_snprintf (slices, sizeof slices, "%u", merge->slices);
   g_snprintf (longest, sizeof longest, "%.1f", merge->longest / 1000.0);
   g_snprintf (longest_cpu, sizeof longest_cpu, "%.1f", merge->longest_cpu / 1000.0);
   g_snprintf (took, sizeof took, "%.1f", (g_get_monotonic_time () - merge->started) / 1000.0);
-  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "added", added, "removed", removed, "slices", slices,
-               "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase], "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refreshed", "rows", rows, "added", added, "removed", removed,
+               "slices", slices, "longest-slice-ms", longest, "longest-in", phases[merge->longest_phase],
+               "longest-slice-cpu-ms", longest_cpu, "ms", took, NULL);
   self->server->metrics->cluster_refreshes++;
   self->server->metrics->cluster_refresh_slices += merge->slices;
+  self->server->metrics->cluster_refresh_rows += n_rows;
   self->server->metrics->cluster_merging = FALSE;
   self->refreshing = FALSE;
   if (self->refresh_again)
@@ -2598,6 +3034,13 @@ directory_read (NatterdRead *base,
   merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
   merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  add_horizon (self, g_steal_pointer (&read->horizon));
+  if (read->since != NULL)
+    {
+      merge->changed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      for (guint i = 0; i < read->changed->len; i++)
+        g_hash_table_add (merge->changed, g_strdup (g_ptr_array_index (read->changed, i)));
+    }
   merge->since = self->refresh_since;
   merge->now = natterd_now_ms ();
   merge->started = g_get_monotonic_time ();
@@ -2622,6 +3065,19 @@ accounts_refreshed (gpointer user_data)
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
+  read->since = refresh_start (self);
+  if (read->since != NULL)
+    {
+      GHashTableIter iter;
+      NatterdSession *session;
+
+      /* The inbox heads of the users with sessions here too (what they
+       * may have missed). */
+      g_hash_table_iter_init (&iter, server->sessions);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &session, NULL))
+        if (natterd_session_get_user (session) != NULL)
+          g_array_append_val (read->user_ids, natterd_session_get_user (session)->id);
+    }
   natterd_store_read (server->store, read);
   return G_SOURCE_REMOVE;
 }
@@ -2655,4 +3111,110 @@ refresh_directory (NatterdCluster *self)
   natterd_server_refresh_accounts_begin (self->server);
   natterd_store_submit (self->server->store, natterd_op_new (NATTERD_OP_BARRIER, refresh_stored,
                                                              g_object_ref (self->server), g_object_unref));
+}
+
+/* ------------------------------------------------ users read on demand */
+
+static void
+user_read_detach (UserRead *pending)
+{
+  if (pending->cluster == NULL)
+    return;
+  g_hash_table_remove (pending->cluster->user_reads, pending->key);
+  pending->cluster->user_waiters -= pending->waiters->len;
+  pending->cluster = NULL;
+}
+
+static void
+user_read (NatterdRead *base,
+           gpointer     user_data)
+{
+  NatterdUserRead *read = (NatterdUserRead *) base;
+  UserRead *pending = user_data;
+  NatterdCluster *self = pending->cluster;
+  NatterdServer *server = self != NULL ? self->server : NULL;
+  NatterdApp *app = server != NULL ? natterd_directory_lookup_app_id (server->directory, read->app_id) : NULL;
+
+  user_read_detach (pending);
+  if (base->error != NULL)
+    natterd_log (G_LOG_LEVEL_WARNING, "cluster-user-read-failed", "user", read->user_id,
+                 "error", base->error->message, NULL);
+  /* Over NATS meanwhile, or read: known either way from here on. */
+  else if (app != NULL && read->found && natterd_directory_lookup_user (app, read->user_id) == NULL)
+    {
+      NatterdUser *user = add_stored_user (server->directory, app, &read->user);
+
+      if (user != NULL)
+        {
+          user->tokens_valid_after = read->user.tokens_valid_after;
+          user->blocked_until = read->user.blocked_until;
+          user->max_seq = read->user.max_seq;
+          user->last_seen = read->user.last_seen;
+          /* Its password epoch and privacy, as for a change over NATS. */
+          natterd_accounts_apply_rows (server, app, read->rows);
+          server->metrics->cluster_users_read++;
+          natterd_log (G_LOG_LEVEL_INFO, "cluster-user-read", "app", app->key, "user", read->user_id, NULL);
+        }
+    }
+  /* The waiters ask the directory again: 31004 if still unknown. */
+  g_ptr_array_unref (pending->waiters);
+  pending->waiters = NULL;
+}
+
+static void
+user_read_free (gpointer data)
+{
+  UserRead *pending = data;
+
+  /* Not read (the store stopped): the waiters are answered all the same. */
+  if (pending->waiters != NULL)
+    user_read_detach (pending);
+  g_clear_pointer (&pending->waiters, g_ptr_array_unref);
+  g_free (pending->key);
+  g_free (pending);
+}
+
+void
+natterd_server_with_token_user (NatterdServer  *self,
+                                const char     *token,
+                                NatterdThenFunc func,
+                                gpointer        user_data,
+                                GDestroyNotify  destroy)
+{
+  NatterdCluster *cluster = self->cluster;
+  UserWaiter *waiter = g_new0 (UserWaiter, 1);
+  g_autofree char *user_id = NULL;
+  g_autofree char *key = NULL;
+  NatterdApp *app = NULL;
+  UserRead *pending;
+  NatterdUserRead *read;
+
+  waiter->func = func;
+  waiter->user_data = user_data;
+  waiter->destroy = destroy;
+  if (cluster == NULL || !cluster->shared_store || cluster->stopped ||
+      cluster->user_waiters >= USER_WAITERS_MAX ||
+      !natterd_token_names_unknown_user (self->directory, token, &app, &user_id))
+    {
+      user_waiter_run (waiter);
+      return;
+    }
+  cluster->user_waiters++;
+  key = g_strdup_printf ("%" G_GINT64_FORMAT "\n%s", app->id, user_id);
+  pending = g_hash_table_lookup (cluster->user_reads, key);
+  if (pending != NULL)
+    {
+      g_ptr_array_add (pending->waiters, waiter);
+      return;
+    }
+  pending = g_new0 (UserRead, 1);
+  pending->cluster = cluster;
+  pending->key = g_steal_pointer (&key);
+  pending->waiters = g_ptr_array_new_with_free_func (user_waiter_run);
+  g_ptr_array_add (pending->waiters, waiter);
+  g_hash_table_insert (cluster->user_reads, pending->key, pending);
+  read = natterd_read_new (NATTERD_READ_USER, user_read, pending, user_read_free);
+  read->app_id = app->id;
+  read->user_id = g_steal_pointer (&user_id);
+  natterd_store_read (self->store, read);
 }

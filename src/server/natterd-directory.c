@@ -1236,6 +1236,37 @@ mac_matches (GBytes       *key,
   return natterd_secret_equal (expected, TOKEN_MAC_LENGTH, mac, mac_length);
 }
 
+/* The fields of a well-formed token's payload ("v1", app key, user id,
+ * issued, expires), the payload and its MAC; NULL for anything else. */
+static GStrv
+token_split (const char  *token,
+             char       **out_payload,
+             guint8     **out_mac,
+             gsize       *out_mac_length)
+{
+  const char *dot = token != NULL ? strchr (token, '.') : NULL;
+  g_autofree guint8 *payload_data = NULL;
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  g_auto(GStrv) fields = NULL;
+  gsize payload_length = 0;
+
+  if (dot == NULL)
+    return NULL;
+  payload_data = base64url_decode (token, (gsize) (dot - token), &payload_length);
+  mac = base64url_decode (dot + 1, strlen (dot + 1), out_mac_length);
+  if (payload_data == NULL || mac == NULL || payload_length == 0 ||
+      memchr (payload_data, '\0', payload_length) != NULL)
+    return NULL;
+  payload = g_strndup ((const char *) payload_data, payload_length);
+  fields = g_strsplit (payload, ":", -1);
+  if (g_strv_length (fields) != 5 || !g_str_equal (fields[0], TOKEN_VERSION))
+    return NULL;
+  *out_payload = g_steal_pointer (&payload);
+  *out_mac = g_steal_pointer (&mac);
+  return g_steal_pointer (&fields);
+}
+
 int
 natterd_token_check (NatterdDirectory  *self,
                      const char        *app_key,
@@ -1246,12 +1277,10 @@ natterd_token_check (NatterdDirectory  *self,
 {
   NatterdApp *app = natterd_directory_lookup_app (self, app_key);
   NatterdApp *token_app;
-  const char *dot;
-  g_autofree guint8 *payload_data = NULL;
   g_autofree guint8 *mac = NULL;
   g_autofree char *payload = NULL;
   g_auto(GStrv) fields = NULL;
-  gsize payload_length = 0, mac_length = 0;
+  gsize mac_length = 0;
   gint64 issued, expires;
   NatterdUser *user;
 
@@ -1262,19 +1291,8 @@ natterd_token_check (NatterdDirectory  *self,
   if (app->settings.blocked)
     return NATTER_CODE_APP_BLOCKED;
 
-  dot = token != NULL ? strchr (token, '.') : NULL;
-  if (dot == NULL)
-    return NATTER_CODE_TOKEN_INCORRECT;
-
-  payload_data = base64url_decode (token, (gsize) (dot - token), &payload_length);
-  mac = base64url_decode (dot + 1, strlen (dot + 1), &mac_length);
-  if (payload_data == NULL || mac == NULL || payload_length == 0 ||
-      memchr (payload_data, '\0', payload_length) != NULL)
-    return NATTER_CODE_TOKEN_INCORRECT;
-
-  payload = g_strndup ((const char *) payload_data, payload_length);
-  fields = g_strsplit (payload, ":", -1);
-  if (g_strv_length (fields) != 5 || !g_str_equal (fields[0], TOKEN_VERSION) ||
+  fields = token_split (token, &payload, &mac, &mac_length);
+  if (fields == NULL ||
       !g_ascii_string_to_signed (fields[3], 10, 0, G_MAXINT64, &issued, NULL) ||
       !g_ascii_string_to_signed (fields[4], 10, 0, G_MAXINT64, &expires, NULL))
     return NATTER_CODE_TOKEN_INCORRECT;
@@ -1307,6 +1325,31 @@ natterd_token_check (NatterdDirectory  *self,
   if (out_issued != NULL)
     *out_issued = issued;
   return NATTER_CODE_OK;
+}
+
+/* A token this node would take but for its user, unknown here: of a
+ * known app, its MAC right. The user's id in @out_user_id. */
+gboolean
+natterd_token_names_unknown_user (NatterdDirectory  *self,
+                                  const char        *token,
+                                  NatterdApp       **out_app,
+                                  char             **out_user_id)
+{
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  gsize mac_length = 0;
+  g_auto(GStrv) fields = token_split (token, &payload, &mac, &mac_length);
+  NatterdApp *app;
+
+  if (fields == NULL)
+    return FALSE;
+  app = natterd_directory_lookup_app (self, fields[1]);
+  if (app == NULL || !mac_matches (app->token_key, payload, mac, mac_length) ||
+      natterd_directory_lookup_user (app, fields[2]) != NULL)
+    return FALSE;
+  *out_app = app;
+  *out_user_id = g_strdup (fields[2]);
+  return TRUE;
 }
 
 int

@@ -279,6 +279,12 @@ int   natterd_token_check (NatterdDirectory *self,
 
 /* The same checks for a token presented without an app key (media
  * requests): the app is the one the token names. */
+/* A well-formed token of a known app, its MAC right, naming a user this
+ * node does not know (yet): TRUE with the app and the user's id. */
+gboolean natterd_token_names_unknown_user (NatterdDirectory  *self,
+                                           const char        *token,
+                                           NatterdApp       **out_app,
+                                           char             **out_user_id);
 int   natterd_token_check_any (NatterdDirectory *self,
                                const char       *token,
                                gint64            now,

@@ -253,6 +253,19 @@ natterd_metrics_render (NatterdServer *self)
            m->cluster_refreshes);
   counter (out, "natterd_cluster_refresh_slices_total", "Main-loop iterations those merges took.",
            m->cluster_refresh_slices);
+  counter (out, "natterd_cluster_refresh_rows_total", "Directory rows those read-backs read.",
+           m->cluster_refresh_rows);
+  counter (out, "natterd_cluster_horizons_total",
+           "Transaction horizons of the store sampled while connected (where a read-back may start).",
+           m->cluster_horizons);
+  counter (out, "natterd_cluster_users_read_total",
+           "Users read from the store for a valid token before NATS told this node of them.",
+           m->cluster_users_read);
+  counter (out, "natterd_cluster_members_checked_total",
+           "Member changes heard from other nodes, read back as stored.", m->cluster_members_checked);
+  counter (out, "natterd_cluster_members_corrected_total",
+           "Members those read-backs found otherwise in memory (changes made on two nodes at once).",
+           m->cluster_members_corrected);
   gauge (out, "natterd_cluster_merging", "1 while a read-back is being merged.", m->cluster_merging ? 1 : 0);
   counter (out, "natterd_kicks_total", "Connections kicked (31010 and others).", m->kicks_total);
   counter (out, "natterd_connections_held_total",

@@ -98,6 +98,11 @@ typedef struct
   guint64          cluster_dropped;           /* not sent: too much waiting for NATS */
   guint64          cluster_refreshes;         /* read-backs after a NATS outage merged */
   guint64          cluster_refresh_slices;    /* main-loop iterations they took */
+  guint64          cluster_refresh_rows;      /* directory rows they read */
+  guint64          cluster_horizons;          /* store horizons sampled (where the next read-back may start) */
+  guint64          cluster_users_read;        /* users read from the store for a token, unknown here */
+  guint64          cluster_members_checked;   /* member changes heard, read back as stored */
+  guint64          cluster_members_corrected; /* members those read-backs set otherwise */
   gboolean         cluster_merging;           /* one is being merged */
   NatterdHistogram publish_latency;          /* Publish received → PublishAck sent */
   NatterdHistogram commit_duration;          /* one writer transaction */

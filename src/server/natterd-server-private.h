@@ -232,6 +232,16 @@ void     natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
                                                    gboolean         block,
                                                    gint64           until);
 /* A change another node committed: applied to this node's directory. */
+/* A token naming a user this node has not heard of yet, valid (another
+ * node of a shared store made the user; the change is still on its way
+ * over NATS, or was lost in an outage): the user is read from the store
+ * off the main loop, then @func runs; for any other token at once. */
+typedef void (*NatterdThenFunc) (gpointer user_data);
+void     natterd_server_with_token_user (NatterdServer        *self,
+                                         const char           *token,
+                                         NatterdThenFunc       func,
+                                         gpointer              user_data,
+                                         GDestroyNotify        destroy);
 void     natterd_server_apply_change    (NatterdServer        *self,
                                          NatterdApp           *app,
                                          JsonObject           *change);
@@ -339,6 +349,11 @@ void     natterd_accounts_committed      (NatterdServer    *server,
                                           NatterdAccountOp *op);
 gboolean natterd_accounts_cluster_change (NatterdAccountOp *op,
                                           JsonBuilder      *builder);
+/* Account rows read from the store (a user read on demand), applied as
+ * those of a change over NATS. */
+void     natterd_accounts_apply_rows    (NatterdServer    *self,
+                                         NatterdApp       *app,
+                                         GPtrArray        *rows);
 void     natterd_accounts_apply_change  (NatterdServer    *self,
                                          NatterdApp       *app,
                                          JsonObject       *change);

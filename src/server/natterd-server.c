@@ -483,6 +483,7 @@ natterd_server_kick_user (NatterdServer *self,
 
 typedef struct
 {
+  NatterdServer           *server;
   char                    *app_key;
   char                    *token;
   NatterdAuthenticateDone  done;
@@ -503,18 +504,28 @@ authentication_free (gpointer data)
 }
 
 static void
-authenticate_with_app (NatterdServer *self,
-                       NatterdApp    *app,
-                       gpointer       user_data)
+authenticate_now (gpointer user_data)
 {
   Authentication *auth = user_data;
   NatterdUser *user = NULL;
   gint64 issued = 0;
   int code;
 
-  code = natterd_token_check (self->directory, auth->app_key, auth->token, natterd_now_ms (),
+  code = natterd_token_check (auth->server->directory, auth->app_key, auth->token, natterd_now_ms (),
                               &user, &issued);
   auth->done (code, user, issued, auth->user_data);
+}
+
+/* The user may be another node's, not heard of yet (natterd-cluster.c). */
+static void
+authenticate_with_app (NatterdServer *self,
+                       NatterdApp    *app,
+                       gpointer       user_data)
+{
+  Authentication *auth = user_data;
+
+  auth->server = self;
+  natterd_server_with_token_user (self, auth->token, authenticate_now, auth, authentication_free);
 }
 
 static void
@@ -532,7 +543,7 @@ host_authenticate (gpointer                 host,
   auth->done = done;
   auth->user_data = user_data;
   auth->destroy = destroy;
-  natterd_server_with_app (host, app_key, authenticate_with_app, auth, authentication_free);
+  natterd_server_with_app (host, app_key, authenticate_with_app, auth, NULL);
 }
 
 static void

@@ -299,3 +299,78 @@ natterd_store_pg_read_user_groups (PGconn                 *conn,
                    " JOIN group_members o ON o.group_id = m.group_id WHERE m.user_id = $1",
                    read->user_id, read->member_ids, error);
 }
+
+/* A user another node made, read when a valid token for it arrives here
+ * before NATS told this node of it; with its "account" row (password
+ * epoch, revocations, privacy); the caller makes it one snapshot. */
+gboolean
+natterd_store_pg_read_user (PGconn           *conn,
+                            NatterdUserRead  *read,
+                            GError          **error)
+{
+  NatterdAccountRowsRead rows = {
+    .app_id = read->app_id, .kind = (char *) "account", .owner = read->user_id, .rows = read->rows,
+  };
+  PgParams params = { 0 };
+  PGresult *result;
+  gboolean ok;
+
+  natterd_pg_params_int (&params, read->app_id);
+  natterd_pg_params_text (&params, read->user_id);
+  result = natterd_pg_query (conn, "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
+                             " blocked_until, max_seq, (SELECT max (last_seen) FROM devices d"
+                             " WHERE d.user_id = users.id) FROM users WHERE app_id = $1 AND user_id = $2",
+                             &params, error);
+  ok = result != NULL;
+  if (ok && PQntuples (result) == 1)
+    {
+      read->found = TRUE;
+      read->user.id = natterd_pg_int (result, 0, 0);
+      read->user.app_id = natterd_pg_int (result, 0, 1);
+      read->user.user_id = natterd_pg_text (result, 0, 2);
+      read->user.name = natterd_pg_text (result, 0, 3);
+      read->user.portrait_uri = natterd_pg_text (result, 0, 4);
+      read->user.created = natterd_pg_int (result, 0, 5);
+      read->user.tokens_valid_after = natterd_pg_int (result, 0, 6);
+      read->user.blocked_until = natterd_pg_int (result, 0, 7);
+      read->user.max_seq = (guint64) natterd_pg_int (result, 0, 8);
+      read->user.last_seen = natterd_pg_int (result, 0, 9);
+    }
+  g_clear_pointer (&result, PQclear);
+  return ok && (!read->found || natterd_store_pg_read_account_rows (conn, &rows, error));
+}
+
+gboolean
+natterd_store_pg_read_members (PGconn              *conn,
+                               NatterdMembersRead  *read,
+                               GError             **error)
+{
+  g_autofree char *ids = natterd_pg_int_array (read->user_ids);
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, read->app_id);
+  natterd_pg_params_text (&params, read->group_id);
+  natterd_pg_params_text (&params, ids);
+  /* The group's row with its members' (none: dismissed, or a member-less
+   * row of a user not in it). */
+  result = natterd_pg_query (conn, "SELECT m.user_id, m.joined, m.gag_until FROM groups g"
+                             " LEFT JOIN group_members m ON m.group_id = g.id AND m.user_id = ANY ($3::bigint[])"
+                             " WHERE g.app_id = $1 AND g.group_id = $2", &params, error);
+  if (result == NULL)
+    return FALSE;
+  read->group_found = PQntuples (result) > 0;
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      NatterdMemberRow row;
+
+      if (natterd_pg_value (result, i, 0) == NULL)
+        continue;
+      row.user_id = natterd_pg_int (result, i, 0);
+      row.joined = natterd_pg_int (result, i, 1);
+      row.gag_until = natterd_pg_int (result, i, 2);
+      g_array_append_val (read->members, row);
+    }
+  PQclear (result);
+  return TRUE;
+}

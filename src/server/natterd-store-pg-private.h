@@ -78,6 +78,9 @@ enum {
   PW_LOCK_USERS,
   PW_BUMP_SEQS,
   PW_INSERT_READERS,
+  PW_CHANGE,
+  PW_CHANGE_USER_ID,
+  PW_PRUNE_CHANGES,
   PW_N_STATEMENTS
 };
 
@@ -116,6 +119,8 @@ void natterd_pg_params_int  (PgParams   *params,
                              gint64      value);
 void natterd_pg_params_text (PgParams   *params,
                              const char *value);
+/* A bigint[] parameter's text: "{1,2,3}" of @values (gint64). */
+char *natterd_pg_int_array  (GArray     *values);
 
 /* One end of the store: a connection and what it prepared. */
 typedef struct
@@ -236,6 +241,12 @@ gboolean natterd_store_pg_read_login         (PGconn                  *conn,
 gboolean natterd_store_pg_read_user_groups   (PGconn                  *conn,
                                              NatterdUserGroupsRead   *read,
                                              GError                 **error);
+gboolean natterd_store_pg_read_user         (PGconn                  *conn,
+                                             NatterdUserRead         *read,
+                                             GError                 **error);
+gboolean natterd_store_pg_read_members      (PGconn                  *conn,
+                                             NatterdMembersRead      *read,
+                                             GError                 **error);
 
 /* ---------------------------------------------- natterd-store-pg-schema.c */
 
@@ -245,6 +256,21 @@ gboolean natterd_store_pg_migrate   (PGconn                 *conn,
 gboolean natterd_store_pg_read_apps (PgLink                 *link,
                                      GPtrArray              *apps,
                                      GError                **error);
+/* The transaction horizon of the reader's snapshot (xid8 as text): every
+ * transaction below it has ended. */
+gboolean natterd_store_pg_read_horizon (PGconn                *conn,
+                                        char                 **horizon,
+                                        GError               **error);
+/* The directory rows the changes from transaction @since on touched (and
+ * the users @user_ids), as natterd_store_pg_load_rows() hands them over;
+ * each change as "kind\napp id\nref" into @changed. */
+gboolean natterd_store_pg_load_changed_rows (PGconn                 *conn,
+                                             const NatterdLoadSink  *sink,
+                                             gpointer                data,
+                                             const char             *since,
+                                             GArray                 *user_ids,
+                                             GPtrArray              *changed,
+                                             GError                **error);
 gboolean natterd_store_pg_load_rows (PGconn                 *conn,
                                      const NatterdLoadSink  *sink,
                                      gpointer                data,

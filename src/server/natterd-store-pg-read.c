@@ -763,11 +763,17 @@ read_apps (NatterdStorePg   *self,
            GError          **error)
 {
   if (read->directory == NULL)
-    return natterd_store_pg_read_apps (&self->reader, read->apps, error);
+    return natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
+           (!read->want_horizon || natterd_store_pg_read_horizon (self->reader.conn, &read->horizon, error));
   return snapshot_begin (self, error) &&
          snapshot_end (self, natterd_store_pg_read_apps (&self->reader, read->apps, error) &&
-                             natterd_store_pg_load_rows (self->reader.conn, natterd_load_log_sink (),
-                                                         read->directory, error));
+                             natterd_store_pg_read_horizon (self->reader.conn, &read->horizon, error) &&
+                             (read->since == NULL ?
+                              natterd_store_pg_load_rows (self->reader.conn, natterd_load_log_sink (),
+                                                          read->directory, error) :
+                              natterd_store_pg_load_changed_rows (self->reader.conn, natterd_load_log_sink (),
+                                                                  read->directory, read->since, read->user_ids,
+                                                                  read->changed, error)));
 }
 
 gboolean
@@ -802,6 +808,11 @@ natterd_store_pg_read (NatterdStore  *store,
       return natterd_store_pg_read_login (self->reader.conn, (NatterdLoginRead *) read, error);
     case NATTERD_READ_USER_GROUPS:
       return natterd_store_pg_read_user_groups (self->reader.conn, (NatterdUserGroupsRead *) read, error);
+    case NATTERD_READ_USER:
+      return snapshot_begin (self, error) &&
+             snapshot_end (self, natterd_store_pg_read_user (self->reader.conn, (NatterdUserRead *) read, error));
+    case NATTERD_READ_MEMBERS:
+      return natterd_store_pg_read_members (self->reader.conn, (NatterdMembersRead *) read, error);
     case NATTERD_READ_WEBHOOK_EVENTS:
       return read_webhook_events (self, (NatterdWebhookEventsRead *) read, error);
     case NATTERD_READ_TIMELINE_SYNC:

@@ -222,6 +222,19 @@ static const char * const migrations[] = {
   "  failures INTEGER NOT NULL,"
   "  window_end BIGINT NOT NULL);"
   "CREATE INDEX login_addresses_window_end ON login_addresses (window_end);",
+  /* 8: what each directory change touched (a user, a group and its
+   * members, a chatroom), written in the change's own transaction: a node
+   * back on NATS reads back only what changed meanwhile, by transaction id
+   * (a transaction below the snapshot's xmin has ended, so nothing is
+   * missed between two read-backs). Pruned after a day. */
+  "CREATE TABLE changes ("
+  "  txid XID8 NOT NULL DEFAULT pg_current_xact_id (),"
+  "  app_id BIGINT NOT NULL,"
+  "  kind TEXT COLLATE \"C\" NOT NULL,"
+  "  ref TEXT COLLATE \"C\" NOT NULL,"
+  "  at BIGINT NOT NULL);"
+  "CREATE INDEX changes_txid ON changes (txid);"
+  "CREATE INDEX changes_at ON changes (at);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
@@ -378,6 +391,57 @@ node_slot (NatterdStorePg  *self,
 /* Every row but the apps' (and the nonces', for a sink without them), in
  * pages by primary key: $1…$n_keys the last page's last key, then the
  * limit, then the nonces' expiry. */
+/* Row @i of @r, a row of query @q of natterd_store_pg_load_rows() (the
+ * same columns in natterd_store_pg_load_changed_rows()), to @sink. */
+static void
+hand_over (const NatterdLoadSink *sink,
+           gpointer               data,
+           guint                  q,
+           const PGresult        *r,
+           int                    i)
+{
+  switch (q)
+    {
+    case 0:
+      {
+        NatterdUserRecord user = {
+          .id = natterd_pg_int (r, i, 0),
+          .app_id = natterd_pg_int (r, i, 1),
+          .user_id = natterd_pg_value (r, i, 2),
+          .name = natterd_pg_value (r, i, 3),
+          .portrait_uri = natterd_pg_value (r, i, 4),
+          .created = natterd_pg_int (r, i, 5),
+          .tokens_valid_after = natterd_pg_int (r, i, 6),
+          .blocked_until = natterd_pg_int (r, i, 7),
+          .max_seq = (guint64) natterd_pg_int (r, i, 8),
+          .last_seen = natterd_pg_int (r, i, 9),
+        };
+        sink->user (data, &user);
+      }
+      break;
+    case 1:
+      sink->group (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
+                   natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+      break;
+    case 2:
+      sink->member (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_int (r, i, 2),
+                    natterd_pg_int (r, i, 3));
+      break;
+    case 3:
+      sink->chatroom (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1),
+                      natterd_pg_value (r, i, 2), natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
+      break;
+    case 4:
+      sink->blacklist (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1));
+      break;
+    case 5:
+      sink->nonce (data, natterd_pg_int (r, i, 0), natterd_pg_value (r, i, 1), natterd_pg_int (r, i, 2));
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 gboolean
 natterd_store_pg_load_rows (PGconn                 *conn,
                             const NatterdLoadSink  *sink,
@@ -435,46 +499,7 @@ natterd_store_pg_load_rows (PGconn                 *conn,
           rows = PQntuples (r);
           for (int i = 0; i < rows; i++)
             {
-              switch (q)
-                {
-                case 0:
-                  {
-                    NatterdUserRecord user = {
-                      .id = natterd_pg_int (r, i, 0),
-                      .app_id = natterd_pg_int (r, i, 1),
-                      .user_id = natterd_pg_value (r, i, 2),
-                      .name = natterd_pg_value (r, i, 3),
-                      .portrait_uri = natterd_pg_value (r, i, 4),
-                      .created = natterd_pg_int (r, i, 5),
-                      .tokens_valid_after = natterd_pg_int (r, i, 6),
-                      .blocked_until = natterd_pg_int (r, i, 7),
-                      .max_seq = (guint64) natterd_pg_int (r, i, 8),
-                      .last_seen = natterd_pg_int (r, i, 9),
-                    };
-                    sink->user (data, &user);
-                  }
-                  break;
-                case 1:
-                  sink->group (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_value (r, i, 2),
-                               natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
-                  break;
-                case 2:
-                  sink->member (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1), natterd_pg_int (r, i, 2),
-                                natterd_pg_int (r, i, 3));
-                  break;
-                case 3:
-                  sink->chatroom (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1),
-                                  natterd_pg_value (r, i, 2), natterd_pg_value (r, i, 3), natterd_pg_int (r, i, 4));
-                  break;
-                case 4:
-                  sink->blacklist (data, natterd_pg_int (r, i, 0), natterd_pg_int (r, i, 1));
-                  break;
-                case 5:
-                  sink->nonce (data, natterd_pg_int (r, i, 0), natterd_pg_value (r, i, 1), natterd_pg_int (r, i, 2));
-                  break;
-                default:
-                  g_assert_not_reached ();
-                }
+              hand_over (sink, data, q, r, i);
             }
           for (int k = 0; rows > 0 && k < queries[q].n_keys; k++)
             {
@@ -486,6 +511,82 @@ natterd_store_pg_load_rows (PGconn                 *conn,
       while (rows == LOAD_PAGE_ROWS);
       g_free (keys[0]);
       g_free (keys[1]);
+    }
+  return TRUE;
+}
+
+gboolean
+natterd_store_pg_read_horizon (PGconn  *conn,
+                               char   **horizon,
+                               GError **error)
+{
+  PGresult *r = natterd_pg_query (conn, "SELECT pg_snapshot_xmin (pg_current_snapshot ())::text", NULL, error);
+
+  if (r == NULL)
+    return FALSE;
+  g_free (*horizon);
+  *horizon = natterd_pg_text (r, 0, 0);
+  PQclear (r);
+  return TRUE;
+}
+
+/* The changes visible in the reader's snapshot from transaction $1 on: a
+ * transaction still running has an id at or past the horizon the read
+ * returns, so the next read finds it. */
+#define CHANGED(kind) \
+  "(SELECT DISTINCT app_id, ref FROM changes WHERE kind = '" kind "' AND txid >= $1::xid8)"
+
+gboolean
+natterd_store_pg_load_changed_rows (PGconn                 *conn,
+                                    const NatterdLoadSink  *sink,
+                                    gpointer                data,
+                                    const char             *since,
+                                    GArray                 *user_ids,
+                                    GPtrArray              *changed,
+                                    GError                **error)
+{
+  /* natterd_store_pg_load_rows()'s queries, in its order and with its
+   * columns, of the rows touched. */
+  static const char * const queries[] = {
+    "SELECT u.id, u.app_id, u.user_id, u.name, u.portrait_uri, u.created, u.tokens_valid_after, u.blocked_until,"
+    " u.max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = u.id) FROM users u"
+    " WHERE (u.app_id, u.user_id) IN " CHANGED ("user") " OR u.id = ANY ($2::bigint[])",
+    "SELECT g.id, g.app_id, g.group_id, g.name, g.created FROM groups g"
+    " JOIN " CHANGED ("group") " c ON c.app_id = g.app_id AND c.ref = g.group_id",
+    "SELECT m.group_id, m.user_id, m.joined, m.gag_until FROM group_members m JOIN groups g ON g.id = m.group_id"
+    " JOIN " CHANGED ("group") " c ON c.app_id = g.app_id AND c.ref = g.group_id",
+    "SELECT r.id, r.app_id, r.chatroom_id, r.name, r.created FROM chatrooms r"
+    " JOIN " CHANGED ("chatroom") " c ON c.app_id = r.app_id AND c.ref = r.chatroom_id",
+    "SELECT b.user_id, b.blocked_user_id FROM blacklist b JOIN users u ON u.id = b.user_id"
+    " JOIN " CHANGED ("user") " c ON c.app_id = u.app_id AND c.ref = u.user_id",
+  };
+  g_autofree char *ids = natterd_pg_int_array (user_ids);
+  PgParams params = { 0 };
+  PGresult *r;
+
+  natterd_pg_params_text (&params, since);
+  r = natterd_pg_query (conn, "SELECT DISTINCT kind, app_id, ref FROM changes WHERE txid >= $1::xid8", &params,
+                        error);
+  if (r == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
+    g_ptr_array_add (changed, g_strdup_printf ("%s\n%s\n%s", PQgetvalue (r, i, 0), PQgetvalue (r, i, 1),
+                                               PQgetvalue (r, i, 2)));
+  PQclear (r);
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      PgParams query_params = { 0 };
+
+      natterd_pg_params_text (&query_params, since);
+      if (q == 0)
+        natterd_pg_params_text (&query_params, ids);
+      r = natterd_pg_query (conn, queries[q], &query_params, error);
+      if (r == NULL)
+        return FALSE;
+      for (int i = 0; i < PQntuples (r); i++)
+        hand_over (sink, data, q, r, i);
+      PQclear (r);
     }
   return TRUE;
 }

@@ -238,6 +238,12 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
     " WHERE u.id = v.id RETURNING u.id, u.max_seq",
   /* RC:RRRspMsg (see the SQLite store's W_INSERT_READER): $1 ids, $2
    * uids, $3 the senders named, one element a message. */
+  /* What a directory change touched (schema 8): read-backs after a NATS
+   * outage read these rows again, and only these. */
+  [PW_CHANGE] = "INSERT INTO changes (app_id, kind, ref, at) VALUES ($1, $2, $3, $4)",
+  [PW_CHANGE_USER_ID] =
+    "INSERT INTO changes (app_id, kind, ref, at) SELECT app_id, 'user', user_id, $2 FROM users WHERE id = $1",
+  [PW_PRUNE_CHANGES] = "DELETE FROM changes WHERE at < $1",
   [PW_INSERT_READERS] =
     "INSERT INTO message_readers (message_id, reader_id, read_time)"
     " SELECT m.id, $4::bigint, $5::bigint"
@@ -1356,6 +1362,15 @@ write_prune (NatterdStorePg  *self,
   PGresult *result;
   gint64 cutoff;
 
+  /* A node away from NATS longer than this reads everything back. */
+  {
+    PgParams params = { 0 };
+
+    natterd_pg_params_int (&params, g_get_real_time () / 1000 - NATTERD_STORE_CHANGES_KEPT_MS);
+    if (!run_done (self, PW_PRUNE_CHANGES, &params, error))
+      return FALSE;
+  }
+
   if (op->nonces_before > 0)
     {
       PgParams params = { 0 };
@@ -1641,8 +1656,60 @@ write_group_row (NatterdStorePg  *self,
   return run_done (self, PW_UPSERT_GROUP, &params, error);
 }
 
+/* A row of changes for what @op touched, in its transaction; TRUE for an
+ * op that touches no directory row. */
+static gboolean
+record_change (NatterdStorePg  *self,
+               NatterdOp       *op,
+               GError         **error)
+{
+  PgParams params = { 0 };
+  const char *kind = NULL, *ref = NULL;
+  gint64 app_id = 0;
+  gint64 now = g_get_real_time () / 1000;
+
+  switch (op->kind)
+    {
+    case NATTERD_OP_USER:
+      kind = "user", app_id = ((NatterdUserOp *) op)->app_id, ref = ((NatterdUserOp *) op)->user_id;
+      break;
+    case NATTERD_OP_GROUP:
+      kind = "group", app_id = ((NatterdGroupOp *) op)->app_id, ref = ((NatterdGroupOp *) op)->group_id;
+      break;
+    case NATTERD_OP_MEMBERS:
+      kind = "group", app_id = ((NatterdMembersOp *) op)->app_id, ref = ((NatterdMembersOp *) op)->timeline_id;
+      break;
+    case NATTERD_OP_CHATROOM:
+      kind = "chatroom", app_id = ((NatterdChatroomOp *) op)->app_id, ref = ((NatterdChatroomOp *) op)->chatroom_id;
+      break;
+    case NATTERD_OP_BLACKLIST:
+      natterd_pg_params_int (&params, ((NatterdBlacklistOp *) op)->user_id);
+      natterd_pg_params_int (&params, now);
+      return run_done (self, PW_CHANGE_USER_ID, &params, error);
+    default:
+      return TRUE;
+    }
+  if (ref == NULL)
+    return TRUE;
+  natterd_pg_params_int (&params, app_id);
+  natterd_pg_params_text (&params, kind);
+  natterd_pg_params_text (&params, ref);
+  natterd_pg_params_int (&params, now);
+  return run_done (self, PW_CHANGE, &params, error);
+}
+
+static gboolean write_one_op (NatterdStorePg *self, NatterdOp *op, GError **error);
+
 static gboolean
 write_one (NatterdStorePg  *self,
+           NatterdOp       *op,
+           GError         **error)
+{
+  return write_one_op (self, op, error) && record_change (self, op, error);
+}
+
+static gboolean
+write_one_op (NatterdStorePg  *self,
            NatterdOp       *op,
            GError         **error)
 {

@@ -40,6 +40,17 @@ natterd_pg_params_text (PgParams   *params,
   params->values[params->n++] = value;
 }
 
+char *
+natterd_pg_int_array (GArray *values)
+{
+  GString *text = g_string_new ("{");
+
+  for (guint i = 0; i < values->len; i++)
+    g_string_append_printf (text, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "", g_array_index (values, gint64, i));
+  g_string_append_c (text, '}');
+  return g_string_free (text, FALSE);
+}
+
 /* What the SQLSTATE (or a missing result) says about trying again. */
 static NatterdStoreError
 error_code (PGconn         *conn,

@@ -563,6 +563,8 @@ static const gsize read_sizes[] = {
   [NATTERD_READ_ACCOUNT_ROWS] = sizeof (NatterdAccountRowsRead),
   [NATTERD_READ_LOGIN] = sizeof (NatterdLoginRead),
   [NATTERD_READ_USER_GROUPS] = sizeof (NatterdUserGroupsRead),
+  [NATTERD_READ_USER] = sizeof (NatterdUserRead),
+  [NATTERD_READ_MEMBERS] = sizeof (NatterdMembersRead),
 };
 
 void
@@ -606,6 +608,8 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_APPS:
       ((NatterdAppsRead *) read)->apps =
         g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
+      ((NatterdAppsRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      ((NatterdAppsRead *) read)->changed = g_ptr_array_new_with_free_func (g_free);
       break;
     case NATTERD_READ_WEBHOOK_EVENTS:
       ((NatterdWebhookEventsRead *) read)->events =
@@ -628,6 +632,13 @@ natterd_read_new (NatterdReadKind kind,
     case NATTERD_READ_USER_GROUPS:
       ((NatterdUserGroupsRead *) read)->group_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       ((NatterdUserGroupsRead *) read)->member_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      break;
+    case NATTERD_READ_USER:
+      ((NatterdUserRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      break;
+    case NATTERD_READ_MEMBERS:
+      ((NatterdMembersRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      ((NatterdMembersRead *) read)->members = g_array_new (FALSE, FALSE, sizeof (NatterdMemberRow));
       break;
     case NATTERD_READ_MEDIA:
     case NATTERD_READ_EXPORT:
@@ -664,6 +675,21 @@ natterd_read_free (NatterdRead *read)
       g_array_unref (((NatterdUserGroupsRead *) read)->group_ids);
       g_array_unref (((NatterdUserGroupsRead *) read)->member_ids);
       break;
+    case NATTERD_READ_USER:
+      {
+        NatterdUserRead *u = (NatterdUserRead *) read;
+        g_free (u->user_id);
+        g_free ((char *) u->user.user_id);
+        g_free ((char *) u->user.name);
+        g_free ((char *) u->user.portrait_uri);
+        g_ptr_array_unref (u->rows);
+      }
+      break;
+    case NATTERD_READ_MEMBERS:
+      g_free (((NatterdMembersRead *) read)->group_id);
+      g_array_unref (((NatterdMembersRead *) read)->user_ids);
+      g_array_unref (((NatterdMembersRead *) read)->members);
+      break;
     case NATTERD_READ_REPLAY:
       g_ptr_array_unref (((NatterdReplayRead *) read)->entries);
       break;
@@ -693,7 +719,14 @@ natterd_read_free (NatterdRead *read)
       g_free (((NatterdExportRead *) read)->path);
       break;
     case NATTERD_READ_APPS:
-      g_ptr_array_unref (((NatterdAppsRead *) read)->apps);
+      {
+        NatterdAppsRead *a = (NatterdAppsRead *) read;
+        g_ptr_array_unref (a->apps);
+        g_free (a->since);
+        g_array_unref (a->user_ids);
+        g_ptr_array_unref (a->changed);
+        g_free (a->horizon);
+      }
       break;
     case NATTERD_READ_WEBHOOK_EVENTS:
       g_ptr_array_unref (((NatterdWebhookEventsRead *) read)->events);

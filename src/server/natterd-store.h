@@ -581,6 +581,8 @@ typedef enum {
   NATTERD_READ_ACCOUNT_ROWS,    /* account rows of an app, a kind, an owner */
   NATTERD_READ_LOGIN,           /* an account's password hash and wrong passwords */
   NATTERD_READ_USER_GROUPS,     /* the groups a user is in, by index, and their members */
+  NATTERD_READ_USER,            /* shared store: one user's row and account row, by user id */
+  NATTERD_READ_MEMBERS,         /* shared store: some users' member rows of one group */
 } NatterdReadKind;
 
 typedef struct
@@ -687,6 +689,11 @@ typedef struct
   guint       count;            /* out: messages written */
 } NatterdExportRead;
 
+/* How long a shared store keeps what each directory change touched (the
+ * changes a read-back with NatterdAppsRead.since reads): a node away from
+ * NATS for longer reads the whole directory back. */
+#define NATTERD_STORE_CHANGES_KEPT_MS ((gint64) 24 * 3600 * 1000)
+
 typedef struct
 {
   NatterdRead base;
@@ -694,6 +701,16 @@ typedef struct
   /* Optional, owned by the caller: the directory rows too (what another
    * node sharing the store changed while this one did not hear it). */
   NatterdLoadLog *directory;
+  /* PostgreSQL, with @directory: @since (the @horizon of an earlier read)
+   * reads only the rows the changes since then touched, and the users
+   * @user_ids (users.id: those with sessions here, for their inbox
+   * heads); NULL: every row. @changed: "kind\napp id\nref" of each change
+   * read (with @since). @horizon: where the next read starts. */
+  char           *since;
+  GArray         *user_ids;
+  GPtrArray      *changed;
+  char           *horizon;
+  gboolean        want_horizon; /* without @directory: @horizon too */
 } NatterdAppsRead;
 
 typedef struct
@@ -815,6 +832,38 @@ typedef struct
   GArray     *group_ids;        /* out: gint64 groups.id */
   GArray     *member_ids;       /* out: gint64 users.id, each once */
 } NatterdUserGroupsRead;
+
+/* A store shared by several nodes: a user another node made that this one
+ * has not heard of yet (a valid token for it came here first). */
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *user_id;
+  gboolean    found;            /* out: @user is set when it is */
+  NatterdUserRecord user;       /* out: its strings owned by the read */
+  GPtrArray  *rows;             /* out: NatterdAccountRow, its "account" row if any */
+} NatterdUserRead;
+
+typedef struct
+{
+  gint64 user_id;               /* users.id */
+  gint64 joined;
+  gint64 gag_until;
+} NatterdMemberRow;
+
+/* A store shared by several nodes: the member rows of @user_ids (users.id)
+ * in group @group_id as stored, what changes made on two nodes at once
+ * left (a user without a row is no member). */
+typedef struct
+{
+  NatterdRead base;
+  gint64      app_id;
+  char       *group_id;
+  GArray     *user_ids;         /* in: gint64 */
+  gboolean    group_found;      /* out */
+  GArray     *members;          /* out: NatterdMemberRow */
+} NatterdMembersRead;
 
 /* A read of @kind, its outputs empty: cast it to the kind's struct. */
 gpointer natterd_read_new  (NatterdReadKind kind,

@@ -10,7 +10,6 @@
  */
 
 #include "test-cluster-common.h"
-#include "natter-test-pg.h"
 
 #include <string.h>
 
@@ -146,31 +145,14 @@ send_gets (gpointer data)
   return ack->publish_ack->code == wait->expected;
 }
 
-/* Nodes a (and b, from natter_test_server_new_node) on one PostgreSQL
- * database and one NATS. */
-static char *
-two_node_config (NatterTestPg   *pg,
-                 NatterTestNats *nats,
-                 const char     *extra)
-{
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
-
-  return g_strdup_printf ("[server]\nping-interval=%u\n"
-                          "[store]\nbackend=postgresql\npostgresql=%s\n"
-                          "[cluster]\nnats=%s\nnode-name=a\n%s",
-                          PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats), extra);
-}
-
 static void
 test_accounts_across_nodes (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open",
-                                                                 "--app-setting", "multi-device=true", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open",
+                                                    "--app-setting", "multi-device=true", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
   g_autofree char *alice = NULL;
   g_autofree char *bob = NULL;
   g_autofree char *carol = NULL;
@@ -181,9 +163,6 @@ test_accounts_across_nodes (void)
   SendWait send_wait;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
-
   /* Made on a, logs in on b: the password is read from the shared store. */
   alice = register_on (a, "alice");
   reply = account (b, "POST", NULL, "login", "appKey", natter_test_server_get_app_key (b), "userId", "alice",
@@ -192,8 +171,8 @@ test_accounts_across_nodes (void)
   json_object_unref (reply);
   bob = register_on (b, "bob");
   carol = register_on (a, "carol");
-  bob_b = cluster_connect_when_known (b, bob, "b1");
-  carol_a = cluster_connect_when_known (a, carol, "c1");
+  bob_b = cluster_connect_as (b, bob, "b1");
+  carol_a = cluster_connect_as (a, carol, "c1");
 
   /* Asked on a, accepted on b. */
   reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
@@ -244,22 +223,20 @@ test_accounts_across_nodes (void)
 static void
 test_accounts_after_outage (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   g_autofree char *bob = NULL;
   g_autofree char *carol = NULL;
   g_autoptr(NatterTestClient) carol_a = NULL;
   SendWait send_wait;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   bob = register_on (b, "bob");
   carol = register_on (a, "carol");
-  carol_a = cluster_connect_when_known (a, carol, "c1");
+  carol_a = cluster_connect_as (a, carol, "c1");
   send_wait = (SendWait) { carol_a, "@bob", 0 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 
@@ -290,15 +267,12 @@ login_code (NatterTestServer *node,
 static void
 test_lockout_across_nodes (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
-                                             "login-address-limit=0\n");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new ("[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
+                                                  "login-address-limit=0\n", ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   g_free (register_on (a, "carol"));
   g_free (register_on (b, "dave"));
   for (int i = 0; i < 12; i++)
@@ -357,17 +331,14 @@ login_async (SoupSession      *session,
 static void
 test_check_races_across_nodes (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-address-limit=0\n");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new ("[limits]\nlogin-address-limit=0\n", ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
   g_autoptr(SoupSession) session_a = soup_session_new ();
   g_autoptr(SoupSession) session_b = soup_session_new ();
   guint refused = 0;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   g_free (register_on (a, "carol"));
   /* Each hash takes tens of ms: sent together, the checks overlap. */
   for (guint round = 0; round < 20 && refused < 2; round++)
@@ -414,12 +385,10 @@ connect_gets (gpointer data)
 static void
 test_password_across_nodes (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
   g_autofree char *alice = NULL;
   g_autofree char *bob = NULL;
   g_autofree char *fresh = NULL;
@@ -428,12 +397,10 @@ test_password_across_nodes (void)
   ConnectWait connect_wait;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (a, "alice");
   bob = register_on (b, "bob");
-  alice_a = cluster_connect_when_known (a, alice, "a1");
-  bob_b = cluster_connect_when_known (b, bob, "b1");
+  alice_a = cluster_connect_as (a, alice, "a1");
+  bob_b = cluster_connect_as (b, bob, "b1");
 
   reply = account (b, "POST", alice, "password", "oldPassword", "a long password",
                    "newPassword", "another long password", NULL);
@@ -450,7 +417,7 @@ test_password_across_nodes (void)
   g_assert_cmpint (login_code (a, "alice", "another long password"), ==, 200);
 
   g_clear_pointer (&alice_a, natter_test_client_free);
-  alice_a = cluster_connect_when_known (a, fresh, "a1");
+  alice_a = cluster_connect_as (a, fresh, "a1");
   reply = account (a, "POST", fresh, "contact/request", "userId", "bob", "message", "from a", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
@@ -475,12 +442,11 @@ closed (gpointer data)
 static void
 test_account_changes_after_outage (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   g_autofree char *alice = NULL;
   g_autofree char *carol = NULL;
   g_autofree char *dave = NULL;
@@ -490,12 +456,11 @@ test_account_changes_after_outage (void)
   g_autoptr(GError) error = NULL;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (a, "alice");
   carol = register_on (a, "carol");
   dave = register_on (a, "dave");
-  alice_a = cluster_connect_when_known (a, alice, "a1");
-  dave_a = cluster_connect_when_known (a, dave, "d1");
+  alice_a = cluster_connect_as (a, alice, "a1");
+  dave_a = cluster_connect_as (a, dave, "d1");
 
   natter_test_nats_stop (nats);
   cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
@@ -551,12 +516,11 @@ group_gone (gpointer data)
 static void
 test_deletions_after_outage (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   g_autofree char *alice = NULL;
   g_autofree char *bob = NULL;
   g_autofree char *group = NULL;
@@ -567,12 +531,10 @@ test_deletions_after_outage (void)
   GroupWait group_wait;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (a, "alice");
   bob = register_on (b, "bob");
-  alice_a = cluster_connect_when_known (a, alice, "a1");
-  bob_a = cluster_connect_when_known (a, bob, "b1");
+  alice_a = cluster_connect_as (a, alice, "a1");
+  bob_a = cluster_connect_as (a, bob, "b1");
   reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
@@ -650,17 +612,14 @@ right_login_gets (gpointer data)
 static void
 address_limit (gboolean apart)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
-                                             "login-address-limit=4\n");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new ("[limits]\nlogin-backoff=1\nlogin-lockout=120\n"
+                                                  "login-address-limit=4\n", ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   LoginWait wait;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (b, "b,a", NATTER_TEST_TIMEOUT_MS);
   g_free (register_on (a, "dave"));
   if (apart)
     {
@@ -725,17 +684,15 @@ privacy_is_both (gpointer data)
 static void
 test_privacy_while_apart (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = two_node_config (pg, nats, "");
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, ((const char * const[]) {
-                                                                 "--app-setting", "accounts=open", NULL }));
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   g_autofree char *bob = NULL;
   PrivacyWait on_a, on_b;
   JsonObject *reply;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   bob = register_on (b, "bob");
   on_a = (PrivacyWait) { a, bob };
   on_b = (PrivacyWait) { b, bob };
@@ -759,6 +716,73 @@ test_privacy_while_apart (void)
   g_assert_true (privacy_is_both (&on_b));
 }
 
+/* A token of an account made on another node is taken at once, before
+ * NATS told this node of the account (here: never, NATS is down): the
+ * node reads the user from the store it shares, with its account row, so
+ * a token that row revokes is refused (31004) and the new one taken, on
+ * the WebSocket and on /account/ alike; a block stored there holds. */
+static void
+test_token_before_nats (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  g_autofree char *alice = NULL;
+  g_autofree char *fresh = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_test_client_free);
+  g_autoptr(GError) error = NULL;
+  JsonObject *reply;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (a, "alice");
+  reply = account (a, "POST", alice, "password", "oldPassword", "a long password",
+                   "newPassword", "another long password", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  fresh = g_strdup (json_object_get_string_member (reply, "token"));
+  json_object_unref (reply);
+
+  /* Opened before any connects: the old token and the new in turn. */
+  for (guint i = 0; i < 4; i++)
+    {
+      NatterTestClient *client = natter_test_client_open (b, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (clients, client);
+    }
+  for (guint i = 0; i < clients->len; i++)
+    {
+      g_autofree char *device = g_strdup_printf ("x%u", i);
+
+      g_assert_cmpint (natter_test_client_connect (g_ptr_array_index (clients, i), natter_test_server_get_app_key (b),
+                                                   i % 2 == 0 ? alice : fresh, device, 0),
+                       ==, i % 2 == 0 ? 31004 : 0);
+    }
+  alice_b = cluster_connect_as (b, fresh, "b1");
+  reply = account (b, "GET", fresh, "privacy", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "GET", alice, "privacy", NULL);
+  g_assert_cmpint (code_of (reply), ==, 31004);
+  json_object_unref (reply);
+  g_assert_cmpuint (natter_test_server_get_metric (b, "natterd_cluster_users_read_total"), >=, 1);
+  /* A user blocked on a: its row read on b says so (31009). */
+  {
+    g_autofree char *carol = natter_test_server_get_token (a, "carol");
+    g_autoptr(JsonObject) blocked = natter_test_server_api (a, NULL, "user/block", "userId", "carol",
+                                                            "minute", "60", NULL);
+    g_autoptr(NatterTestClient) carol_b = natter_test_client_open (b, &error);
+
+    g_assert_cmpint (code_of (blocked), ==, 200);
+    g_assert_no_error (error);
+    g_assert_cmpint (natter_test_client_connect (carol_b, natter_test_server_get_app_key (b), carol, "c1", 0),
+                     ==, 31009);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -774,5 +798,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/check-races-across-nodes", test_check_races_across_nodes);
   g_test_add_func ("/cluster/accounts/privacy-while-apart", test_privacy_while_apart);
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
+  g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
   return g_test_run ();
 }

@@ -140,12 +140,10 @@ send_to_z (NatterTestClient *from,
 static void
 test_ids_while_apart (void)
 {
-  g_autoptr(NatterTestPg) pg = natter_test_pg_start ();
-  g_autofree char *conninfo = natter_test_pg_create_database (pg, "natter");
-  g_autoptr(NatterTestNats) nats = natter_test_nats_start ();
-  g_autofree char *config = cluster_pg_config (conninfo, nats);
-  g_autoptr(NatterTestServer) a = natter_test_server_new_full (config, NULL);
-  g_autoptr(NatterTestServer) b = natter_test_server_new_node (a, "[cluster]\nnode-name=b\n");
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  NatterTestNats *nats = pair->nats;
   g_autofree char *z_token = NULL;
   g_autofree char *x_token = NULL;
   g_autofree char *y_token = NULL;
@@ -155,7 +153,6 @@ test_ids_while_apart (void)
   g_autoptr(NatterFrame) first = NULL;
   g_autoptr(NatterFrame) second = NULL;
 
-  cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   z_token = natter_test_server_get_token (a, "z");
   cluster_wait_online (b, "z", FALSE, NATTER_TEST_TIMEOUT_MS);
   z = cluster_connect (a, z_token);

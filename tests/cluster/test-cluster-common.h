@@ -14,6 +14,7 @@
 
 #include "natter-test-client.h"
 #include "natter-test-nats.h"
+#include "natter-test-pg.h"
 #include "natter-test-server.h"
 
 #define PING_INTERVAL_S 1
@@ -200,47 +201,74 @@ cluster_pg_config (const char     *conninfo,
                           PING_INTERVAL_S, conninfo, natter_test_nats_get_url (nats));
 }
 
-/* A client of @node connected with @token as device "d1". */
+/* Nodes a and b on one private PostgreSQL and one nats-server, with the
+ * issue's keys: what most cluster tests start from. */
+typedef struct
+{
+  NatterTestPg     *pg;
+  NatterTestNats   *nats;
+  NatterTestServer *a;
+  NatterTestServer *b;
+} ClusterPair;
+
+static inline void
+cluster_pair_free (ClusterPair *pair)
+{
+  g_clear_pointer (&pair->b, natter_test_server_free);
+  g_clear_pointer (&pair->a, natter_test_server_free);
+  natter_test_nats_free (pair->nats);
+  natter_test_pg_free (pair->pg);
+  g_free (pair);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ClusterPair, cluster_pair_free)
+
+/* @extra: more configuration for both nodes (or NULL); @app_args: the
+ * app's (--app-setting …, or NULL). Returns once each lists the other. */
+static inline ClusterPair *
+cluster_pair_new (const char         *extra,
+                  const char * const *app_args)
+{
+  ClusterPair *pair = g_new0 (ClusterPair, 1);
+  g_autofree char *conninfo = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *config = NULL;
+
+  pair->pg = natter_test_pg_start ();
+  conninfo = natter_test_pg_create_database (pair->pg, "natter");
+  pair->nats = natter_test_nats_start ();
+  base = cluster_pg_config (conninfo, pair->nats);
+  config = g_strconcat (base, extra, NULL);
+  pair->a = natter_test_server_new_full (config, app_args);
+  pair->b = natter_test_server_new_node (pair->a, "[cluster]\nnode-name=b\n");
+  cluster_wait_navi (pair->a, "a,b", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b,a", NATTER_TEST_TIMEOUT_MS);
+  return pair;
+}
+
+/* A client of @node connected with @token as @device_id. An account
+ * made on another node sharing the store is taken at once: the node reads
+ * it from the store when NATS has not told it yet. */
 static inline NatterTestClient *
-cluster_connect (NatterTestServer *node,
-                 const char       *token)
+cluster_connect_as (NatterTestServer *node,
+                    const char       *token,
+                    const char       *device_id)
 {
   g_autoptr(GError) error = NULL;
   NatterTestClient *client = natter_test_client_open (node, &error);
 
   g_assert_no_error (error);
-  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, "d1", 0), ==, 0);
+  g_assert_cmpint (natter_test_client_connect (client, natter_test_server_get_app_key (node), token, device_id, 0),
+                   ==, 0);
   return client;
 }
 
-/* A client of @node connected with @token as @device_id, once @node has
- * heard of the account: one made on another node is refused (31004)
- * until then (a moment over NATS; longer on a busy box). */
+/* The same as device "d1". */
 static inline NatterTestClient *
-cluster_connect_when_known (NatterTestServer *node,
-                            const char       *token,
-                            const char       *device_id)
+cluster_connect (NatterTestServer *node,
+                 const char       *token)
 {
-  NatterTestClient *client = NULL;
-  int code = -1;
-
-  for (guint i = 0; i < 100; i++)
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (client != NULL)
-        {
-          g_usleep (100 * 1000);
-          natter_test_client_free (client);
-        }
-      client = natter_test_client_open (node, &error);
-      g_assert_no_error (error);
-      code = natter_test_client_connect (client, natter_test_server_get_app_key (node), token, device_id, 0);
-      if (code != NATTER_CODE_TOKEN_INCORRECT)
-        break;
-    }
-  g_assert_cmpint (code, ==, 0);
-  return client;
+  return cluster_connect_as (node, token, "d1");
 }
 
 /* A client of @node as @user_id: token from node "a" (all nodes share the
