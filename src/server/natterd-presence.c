@@ -16,6 +16,10 @@
 
 #include <string.h>
 
+/* How long after a ringing device said so its user's devices may be asked
+ * about: a call rings 30 s at most, and is asked about every 3 s. */
+#define RANG_WINDOW_US (60 * G_USEC_PER_SEC)
+
 /* The status of @user as @viewer may see it: whoever blacklisted the
  * viewer is offline to them. @platform gets the newest device's.
  *
@@ -249,4 +253,38 @@ natterd_server_presence_privacy_changed (NatterdServer *self,
                                          NatterdUser   *user)
 {
   tell_subscribers (self, user, FALSE);
+}
+
+void
+natterd_server_presence_rang (NatterdUser *caller,
+                              NatterdUser *callee)
+{
+  gint64 until = g_get_monotonic_time () + RANG_WINDOW_US;
+
+  if (caller->rang_by == NULL)
+    caller->rang_by = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  g_hash_table_insert (caller->rang_by, callee, g_memdup2 (&until, sizeof until));
+}
+
+/* A device id is no secret once it rang (RC:VCRinging carries it): asking
+ * about it later would tell whether someone who hides their status is
+ * connected. So it is answered for a hidden user only while their own
+ * device's ringing for the asker is recent; whoever blacklisted the asker
+ * is offline to them anyway. */
+gboolean
+natterd_server_presence_devices_visible (NatterdServer *self,
+                                         NatterdUser   *asker,
+                                         NatterdUser   *user)
+{
+  gint64 *until;
+
+  if (user == asker || !natterd_server_hides_presence (self, user))
+    return TRUE;
+  until = asker->rang_by != NULL ? g_hash_table_lookup (asker->rang_by, user) : NULL;
+  if (until == NULL)
+    return FALSE;
+  if (*until > g_get_monotonic_time ())
+    return TRUE;
+  g_hash_table_remove (asker->rang_by, user);
+  return FALSE;
 }

@@ -7,6 +7,7 @@
  */
 
 #include "natter-test-client.h"
+#include "natter-object-names.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -303,9 +304,19 @@ test_hidden (void)
   g_assert_false (event->online);
   g_assert_cmpint (event->time, ==, 0);
 
-  /* the online_status query hides bob too; a device alice names (a
-   * call's ringing one) is still answered */
+  /* the online_status query hides bob too, and his device ids, which
+   * are no secret once one rang for a call, are not answered either... */
   assert_online_status (alice, "bob", NULL, FALSE, TRUE, NULL);
+  assert_online_status (alice, "bob", "b1", FALSE, TRUE, NULL);
+  /* ...until that device rings for alice's call: then the call can tell
+   * whether it is still there (a call must ring to be answered) */
+  natter_test_client_publish_full (bob, "ring1", NATTER_CONVERSATION_PRIVATE, "alice",
+                                   NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"c1\",\"deviceId\":\"b1\"}",
+                                   NATTER_MESSAGE_FLAG_STATUS);
+  g_clear_pointer (&frame, natter_frame_free);
+  frame = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (frame->deliver->message->object_name, ==, NATTER_OBJECT_CALL_RINGING);
   assert_online_status (alice, "bob", "b1", FALSE, TRUE, "b1");
 
   /* no change of a hidden user comes through */
