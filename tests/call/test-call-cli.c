@@ -301,11 +301,12 @@ fixture_setup (Fixture       *fixture,
   fixture_setup_full (fixture, NULL, NULL);
 }
 
+/* @data: one app setting, "NAME=VALUE" */
 static void
-fixture_setup_multi_device (Fixture       *fixture,
-                            gconstpointer  data)
+fixture_setup_setting (Fixture       *fixture,
+                       gconstpointer  data)
 {
-  const char * const args[] = { "--app-setting", "multi-device=true", NULL };
+  const char * const args[] = { "--app-setting", data, NULL };
 
   fixture_setup_full (fixture, NULL, args);
 }
@@ -634,15 +635,6 @@ set_privacy (Fixture    *fixture,
   g_assert_cmpuint (soup_message_get_status (message), ==, 200);
 }
 
-static void
-fixture_setup_accounts (Fixture       *fixture,
-                        gconstpointer  data)
-{
-  const char * const args[] = { "--app-setting", "accounts=open", NULL };
-
-  fixture_setup_full (fixture, NULL, args);
-}
-
 /* bob hides his online status (#16): natterd answers "hidden", and his
  * device ids only to whom one of them rang for; alice's call asks about
  * the ringing device every 3 s and rings on (two "not connected" answers
@@ -962,12 +954,12 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/call/cli/callee-vanishes", Fixture, NULL, fixture_setup, test_callee_vanishes,
               fixture_teardown);
-  g_test_add ("/call/cli/other-device", Fixture, NULL, fixture_setup_multi_device, test_other_device,
+  g_test_add ("/call/cli/other-device", Fixture, "multi-device=true", fixture_setup_setting, test_other_device,
               fixture_teardown);
-  g_test_add ("/call/cli/ringing-device-vanishes", Fixture, NULL, fixture_setup_multi_device,
+  g_test_add ("/call/cli/ringing-device-vanishes", Fixture, "multi-device=true", fixture_setup_setting,
               test_ringing_device_vanishes, fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
-  g_test_add ("/call/cli/hidden-callee", Fixture, NULL, fixture_setup_accounts, test_hidden_callee,
+  g_test_add ("/call/cli/hidden-callee", Fixture, "accounts=open", fixture_setup_setting, test_hidden_callee,
               fixture_teardown);
   g_test_add_func ("/call/cli/relay-only", test_relay_only);
   g_test_add ("/call/cli/no-devices", Fixture, NULL, fixture_setup, test_no_devices, fixture_teardown);
