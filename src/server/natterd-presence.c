@@ -255,14 +255,27 @@ natterd_server_presence_privacy_changed (NatterdServer *self,
   tell_subscribers (self, user, FALSE);
 }
 
+static gboolean
+rang_expired (gpointer key,
+              gpointer value,
+              gpointer user_data)
+{
+  return *(gint64 *) value <= *(gint64 *) user_data;
+}
+
 void
 natterd_server_presence_rang (NatterdUser *caller,
                               NatterdUser *callee)
 {
-  gint64 until = g_get_monotonic_time () + RANG_WINDOW_US;
+  gint64 now = g_get_monotonic_time ();
+  gint64 until = now + RANG_WINDOW_US;
 
   if (caller->rang_by == NULL)
     caller->rang_by = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  /* Entries are dropped when looked at; one who calls many people in
+   * turn would keep them all, so they are swept here now and then. */
+  if (g_hash_table_size (caller->rang_by) >= 32)
+    g_hash_table_foreach_remove (caller->rang_by, rang_expired, &now);
   g_hash_table_insert (caller->rang_by, callee, g_memdup2 (&until, sizeof until));
 }
 
