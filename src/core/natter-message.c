@@ -142,18 +142,26 @@ copy_node (JsonNode *node)
 {
   switch (JSON_NODE_TYPE (node))
     {
+    /* json_node_init_object/array take a reference of their own: ours
+     * goes to the node (LSan found every copied array leaked). */
     case JSON_NODE_OBJECT:
-      return json_node_init_object (json_node_alloc (), copy_object (json_node_get_object (node)));
+      {
+        JsonNode *copy = json_node_init (json_node_alloc (), JSON_NODE_OBJECT);
+
+        json_node_take_object (copy, copy_object (json_node_get_object (node)));
+        return copy;
+      }
 
     case JSON_NODE_ARRAY:
       {
         JsonArray *array = json_node_get_array (node);
-        JsonArray *copy = json_array_sized_new (json_array_get_length (array));
+        JsonArray *elements = json_array_sized_new (json_array_get_length (array));
+        JsonNode *copy = json_node_init (json_node_alloc (), JSON_NODE_ARRAY);
 
         for (guint i = 0; i < json_array_get_length (array); i++)
-          json_array_add_element (copy, copy_node (json_array_get_element (array, i)));
-
-        return json_node_init_array (json_node_alloc (), copy);
+          json_array_add_element (elements, copy_node (json_array_get_element (array, i)));
+        json_node_take_array (copy, elements);
+        return copy;
       }
 
     case JSON_NODE_VALUE:

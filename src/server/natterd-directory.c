@@ -327,6 +327,7 @@ user_free (gpointer data)
   g_clear_pointer (&user->chatrooms, g_ptr_array_unref);
   g_clear_pointer (&user->subscriptions, g_hash_table_unref);
   g_clear_pointer (&user->subscribers, g_hash_table_unref);
+  g_clear_pointer (&user->rang_by, g_hash_table_unref);
   g_free (user);
 }
 

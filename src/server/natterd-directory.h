@@ -109,6 +109,10 @@ struct _NatterdUser
    * gint64* expiry (Unix ms), and the NatterdUser* set subscribed to it */
   GHashTable *subscriptions;
   GHashTable *subscribers;
+  /* natterd-presence.c (#16): NatterdUser* whose device sent this user a
+   * call's RC:VCRinging → gint64* monotonic µs until which the devices of
+   * theirs this user names are answered even while they hide (NULL if none) */
+  GHashTable *rang_by;
   /* natterd_directory_stamp() of its last change here (name, portrait,
    * block): a refresh from a shared store leaves what changed since. */
   guint64     changed;

@@ -16,6 +16,10 @@
 
 #include <string.h>
 
+/* How long after a ringing device said so its user's devices may be asked
+ * about: a call rings 30 s at most, and is asked about every 3 s. */
+#define RANG_WINDOW_US (60 * G_USEC_PER_SEC)
+
 /* The status of @user as @viewer may see it: whoever blacklisted the
  * viewer is offline to them. @platform gets the newest device's.
  *
@@ -249,4 +253,51 @@ natterd_server_presence_privacy_changed (NatterdServer *self,
                                          NatterdUser   *user)
 {
   tell_subscribers (self, user, FALSE);
+}
+
+static gboolean
+rang_expired (gpointer key,
+              gpointer value,
+              gpointer user_data)
+{
+  return *(gint64 *) value <= *(gint64 *) user_data;
+}
+
+void
+natterd_server_presence_rang (NatterdUser *caller,
+                              NatterdUser *callee)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 until = now + RANG_WINDOW_US;
+
+  if (caller->rang_by == NULL)
+    caller->rang_by = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  /* Entries are dropped when looked at; one who calls many people in
+   * turn would keep them all, so they are swept here now and then. */
+  if (g_hash_table_size (caller->rang_by) >= 32)
+    g_hash_table_foreach_remove (caller->rang_by, rang_expired, &now);
+  g_hash_table_insert (caller->rang_by, callee, g_memdup2 (&until, sizeof until));
+}
+
+/* A device id is no secret once it rang (RC:VCRinging carries it): asking
+ * about it later would tell whether someone who hides their status is
+ * connected. So it is answered for a hidden user only while their own
+ * device's ringing for the asker is recent; whoever blacklisted the asker
+ * is offline to them anyway. */
+gboolean
+natterd_server_presence_devices_visible (NatterdServer *self,
+                                         NatterdUser   *asker,
+                                         NatterdUser   *user)
+{
+  gint64 *until;
+
+  if (user == asker || !natterd_server_hides_presence (self, user))
+    return TRUE;
+  until = asker->rang_by != NULL ? g_hash_table_lookup (asker->rang_by, user) : NULL;
+  if (until == NULL)
+    return FALSE;
+  if (*until > g_get_monotonic_time ())
+    return TRUE;
+  g_hash_table_remove (asker->rang_by, user);
+  return FALSE;
 }

@@ -1089,8 +1089,8 @@ query_online_status (NatterdServer                     *self,
       natter__online_status__init (&statuses[i]);
       statuses[i].user_id = request->user_ids[i];
       /* Who hides their status (privacy.json, #16) is hidden here too,
-       * neither online nor offline; the devices the asker names (a call's
-       * ringing device, which said so itself) are still answered. */
+       * neither online nor offline; the devices the asker names are still
+       * answered while one of them rings for the asker's call. */
       statuses[i].hidden = user != NULL && user != context->user &&
                            natterd_server_hides_presence (context->server, user);
       /* Whoever blacklisted the asker is offline to them. */
@@ -1105,7 +1105,8 @@ query_online_status (NatterdServer                     *self,
       else
         statuses[i].platform = (char *) "";
       statuses[i].device_ids = devices + n_devices;
-      for (gsize d = 0; statuses[i].online && d < request->n_device_ids; d++)
+      for (gsize d = 0; statuses[i].online && d < request->n_device_ids &&
+                        natterd_server_presence_devices_visible (self, context->user, user); d++)
         {
           gboolean found = FALSE;
           gsize length = strlen (request->device_ids[d]);

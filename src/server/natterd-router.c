@@ -237,6 +237,10 @@ deliver_status (NatterdServer        *self,
     {
       NatterdUser *target = natterd_directory_lookup_user (app, message->target_id);
 
+      /* natterd-presence.c: the caller may ask about the ringing device */
+      if (target != NULL && sender != NULL && target != sender &&
+          g_strcmp0 (message->object_name, NATTER_OBJECT_CALL_RINGING) == 0)
+        natterd_server_presence_rang (target, sender);
       if (target != sender)
         natterd_server_deliver_live (self, target, message, NULL);
     }

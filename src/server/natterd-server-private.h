@@ -423,6 +423,16 @@ void     natterd_server_presence_changed (NatterdServer                  *self,
 /* @user now hides (or shows) their online status: subscribers are told. */
 void     natterd_server_presence_privacy_changed (NatterdServer          *self,
                                                   NatterdUser            *user);
+/* A device of @callee sent @caller a call's RC:VCRinging: for a while
+ * @caller may ask whether @callee's devices are connected even if @callee
+ * hides their status (natterd_server_presence_devices_visible). */
+void     natterd_server_presence_rang    (NatterdUser                    *caller,
+                                          NatterdUser                    *callee);
+/* Whether the online_status query answers @asker which of the devices it
+ * names are @user's connected ones. */
+gboolean natterd_server_presence_devices_visible (NatterdServer          *self,
+                                                  NatterdUser            *asker,
+                                                  NatterdUser            *user);
 /* natterd-accounts.c: privacy.json showOnline=false */
 gboolean natterd_server_hides_presence   (NatterdServer                  *self,
                                           NatterdUser                    *user);

@@ -993,6 +993,13 @@ older_loaded (gpointer chat)
          !natter_message_list_get_loading (list);
 }
 
+/* Scrolled off the top: the page that went in above pushed the view down. */
+static gboolean
+scrolled_off_top (gpointer adj)
+{
+  return gtk_adjustment_get_value (adj) > 0;
+}
+
 /* The chat's list has a size and more rows than fit. */
 static gboolean
 history_laid_out (gpointer chat)
@@ -1104,6 +1111,9 @@ test_history (NatterTestUi  *ui,
   natter_chat_view_scroll_to_bottom (ui->chat);
   gtk_adjustment_set_value (adj, 0);   /* as a scroll wheel does */
   natter_test_ui_wait_until (older_loaded, ui->chat, "an older page");
+  /* the list lays the page out in a later frame (several on a loaded
+   * box): wait for it, then check it stays */
+  natter_test_ui_wait_until (scrolled_off_top, adj, "the view kept below the older page");
   natter_test_ui_spin (300);
   /* an older page going in above them leaves them as they were: GTK 4.8
    * asks for them again at their new positions, and all of them were made

@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -300,11 +301,12 @@ fixture_setup (Fixture       *fixture,
   fixture_setup_full (fixture, NULL, NULL);
 }
 
+/* @data: one app setting, "NAME=VALUE" */
 static void
-fixture_setup_multi_device (Fixture       *fixture,
-                            gconstpointer  data)
+fixture_setup_setting (Fixture       *fixture,
+                       gconstpointer  data)
 {
-  const char * const args[] = { "--app-setting", "multi-device=true", NULL };
+  const char * const args[] = { "--app-setting", data, NULL };
 
   fixture_setup_full (fixture, NULL, args);
 }
@@ -611,6 +613,63 @@ test_callee_offline (Fixture       *fixture,
   assert_summary_text (fixture, "alice", "dave", "No answer");
 }
 
+/* POST /account/privacy.json FORM as @user; asserts it was taken. */
+static void
+set_privacy (Fixture    *fixture,
+             const char *user,
+             const char *form)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/account/privacy.json", natter_test_server_get_url (fixture->server));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  g_autofree char *token = natter_test_server_get_token (fixture->server, user);
+  g_autofree char *authorization = g_strdup_printf ("Bearer %s", token);
+  g_autoptr(GBytes) body = g_bytes_new (form, strlen (form));
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  soup_message_set_request_body_from_bytes (message, "application/x-www-form-urlencoded", body);
+  soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization", authorization);
+  reply = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (message), ==, 200);
+}
+
+/* bob hides his online status (#16): natterd answers "hidden", and his
+ * device ids only to whom one of them rang for; alice's call asks about
+ * the ringing device every 3 s and rings on (two "not connected" answers
+ * would end it as offline, ~6 s) until she cancels. */
+static void
+test_hidden_callee (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  Peer *bob;
+  Peer *alice;
+  g_autoptr(JsonObject) alice_result = NULL;
+  g_autoptr(JsonObject) bob_result = NULL;
+  gboolean waited = FALSE;
+  guint id;
+
+  set_privacy (fixture, "bob", "showOnline=false");
+  bob = peer_start (fixture, "bob", ARGS ("answer", "--ignore"), NULL);
+  wait_connected (fixture, 1);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob"), NULL);
+  peer_wait_line (alice, "ringing", 20);
+  peer_wait_line (bob, "incoming alice audio", 5);
+  /* four presence rounds (3 s each): two misses would have ended it */
+  id = g_timeout_add_seconds (12, timed_out_cb, &waited);
+  while (!waited && !alice->eof)
+    g_main_context_iteration (NULL, TRUE);
+  if (!waited)
+    g_source_remove (id);
+  g_assert_false (alice->eof);
+  g_subprocess_send_signal (alice->process, SIGINT);
+  alice_result = peer_wait_result (alice, 20, NULL);
+  bob_result = peer_wait_result (bob, 20, NULL);
+  g_assert_cmpint (member_int (alice_result, "reason"), ==, 1);
+  g_assert_cmpint (member_int (bob_result, "reason"), ==, 11);
+}
+
 /* bob on two devices: the one that answers takes the call, the other
  * stops ringing with reason 8. */
 static void
@@ -895,11 +954,13 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/call/cli/callee-vanishes", Fixture, NULL, fixture_setup, test_callee_vanishes,
               fixture_teardown);
-  g_test_add ("/call/cli/other-device", Fixture, NULL, fixture_setup_multi_device, test_other_device,
+  g_test_add ("/call/cli/other-device", Fixture, "multi-device=true", fixture_setup_setting, test_other_device,
               fixture_teardown);
-  g_test_add ("/call/cli/ringing-device-vanishes", Fixture, NULL, fixture_setup_multi_device,
+  g_test_add ("/call/cli/ringing-device-vanishes", Fixture, "multi-device=true", fixture_setup_setting,
               test_ringing_device_vanishes, fixture_teardown);
   g_test_add ("/call/cli/no-answer", Fixture, NULL, fixture_setup, test_no_answer, fixture_teardown);
+  g_test_add ("/call/cli/hidden-callee", Fixture, "accounts=open", fixture_setup_setting, test_hidden_callee,
+              fixture_teardown);
   g_test_add_func ("/call/cli/relay-only", test_relay_only);
   g_test_add ("/call/cli/no-devices", Fixture, NULL, fixture_setup, test_no_devices, fixture_teardown);
   g_test_add ("/call/cli/no-devices-voice", Fixture, NULL, fixture_setup, test_no_devices_voice,

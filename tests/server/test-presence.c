@@ -7,6 +7,7 @@
  */
 
 #include "natter-test-client.h"
+#include "natter-object-names.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -263,6 +264,53 @@ assert_online_status (NatterTestClient *client,
     g_assert_cmpuint (status->n_device_ids, ==, 0);
 }
 
+/* The PublishAck of a status-only call invite from @client to @target. */
+static int
+invite_code (NatterTestClient *client,
+             const char       *target)
+{
+  g_autofree char *id = g_strdup_printf ("invite-%s-%" G_GINT64_FORMAT, target, g_get_monotonic_time ());
+  g_autoptr(NatterFrame) ack = NULL;
+
+  natter_test_client_publish_full (client, id, NATTER_CONVERSATION_PRIVATE, target, NATTER_OBJECT_CALL_INVITE,
+                                   "{\"callId\":\"c1\",\"mediaType\":1}", NATTER_MESSAGE_FLAG_STATUS);
+  ack = natter_test_client_wait_ack (client, id);
+  g_assert_nonnull (ack);
+  return ack->publish_ack->code;
+}
+
+/* A call invite's answer tells nothing of the callee's presence (#16
+ * audit): status-only sends are acknowledged 0 whether the callee is
+ * online, offline or unknown, and one who blacklisted the caller refuses
+ * it with 405 online or not — and their device ids are not answered. */
+static void
+test_invite_answers (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterTestClient) carol = natter_test_client_new_user (server, "carol", "c1");
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+
+  g_assert_cmpint (invite_code (alice, "bob"), ==, 0);
+  frame = natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  natter_test_client_free (g_steal_pointer (&bob));
+  g_assert_cmpint (invite_code (alice, "bob"), ==, 0);
+  g_assert_cmpint (invite_code (alice, "nobody-here"), ==, 0);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "carol",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  g_assert_cmpint (invite_code (alice, "carol"), ==, 405);
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_DELIVER, 300);
+  assert_online_status (alice, "carol", "c1", FALSE, FALSE, NULL);
+  natter_test_client_free (g_steal_pointer (&carol));
+  g_assert_cmpint (invite_code (alice, "carol"), ==, 405);
+  g_assert_true (natter_test_client_is_open (alice));
+}
+
 /* A user who hides their status is "hidden" to subscribers, not offline:
  * they are told when it is hidden, then of no change, and the answer to a
  * subscribe says hidden with no last seen; stored, so a restarted natterd
@@ -303,9 +351,19 @@ test_hidden (void)
   g_assert_false (event->online);
   g_assert_cmpint (event->time, ==, 0);
 
-  /* the online_status query hides bob too; a device alice names (a
-   * call's ringing one) is still answered */
+  /* the online_status query hides bob too, and his device ids, which
+   * are no secret once one rang for a call, are not answered either... */
   assert_online_status (alice, "bob", NULL, FALSE, TRUE, NULL);
+  assert_online_status (alice, "bob", "b1", FALSE, TRUE, NULL);
+  /* ...until that device rings for alice's call: then the call can tell
+   * whether it is still there (a call must ring to be answered) */
+  natter_test_client_publish_full (bob, "ring1", NATTER_CONVERSATION_PRIVATE, "alice",
+                                   NATTER_OBJECT_CALL_RINGING, "{\"callId\":\"c1\",\"deviceId\":\"b1\"}",
+                                   NATTER_MESSAGE_FLAG_STATUS);
+  g_clear_pointer (&frame, natter_frame_free);
+  frame = natter_test_client_expect (alice, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS);
+  g_assert_nonnull (frame);
+  g_assert_cmpstr (frame->deliver->message->object_name, ==, NATTER_OBJECT_CALL_RINGING);
   assert_online_status (alice, "bob", "b1", FALSE, TRUE, "b1");
 
   /* no change of a hidden user comes through */
@@ -454,6 +512,7 @@ main (int   argc,
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
   g_test_add_func ("/server/presence/limits", test_limits);
   g_test_add_func ("/server/presence/hidden", test_hidden);
+  g_test_add_func ("/server/presence/invite-answers", test_invite_answers);
   g_test_add_func ("/server/presence/last-seen-after-restart", test_last_seen_after_restart);
   g_test_add_func ("/server/presence/hidden-after-commit", test_hidden_after_commit);
 
