@@ -70,13 +70,14 @@ void         natter_frame_arena_clear (NatterFrameArena  *arena);
 NatterFrame *natter_frame_unpack      (const guint8      *data,
                                        gsize              length,
                                        GError           **error);
-/* Semantics: direction, required fields, UTF-8, ids, limits, content JSON.
- * A frame that unpacks but does not validate can still be answered in
- * context (a PublishAck or Result carrying natter_proto_error_to_code()). */
+/* natter_frame_unpack() into @arena: the frame is freed with it. */
 NatterFrame *natter_frame_unpack_in   (NatterFrameArena  *arena,
                                        const guint8      *data,
                                        gsize              length,
                                        GError           **error);
+/* Semantics: direction, required fields, UTF-8, ids, limits, content JSON.
+ * A frame that unpacks but does not validate can still be answered in
+ * context (a PublishAck or Result carrying natter_proto_error_to_code()). */
 gboolean     natter_frame_validate    (const NatterFrame *frame,
                                        NatterPeer         sender,
                                        GError           **error);
