@@ -441,13 +441,7 @@ block_change (NatterdApiRequest *request,
 
   if (other == NULL)
     return;
-  if (user->blacklist == NULL)
-    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  if (remove)
-    g_hash_table_remove (user->blacklist, &other->id);
-  else
-    g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
-  user->blacklist_changed = natterd_directory_stamp ();
+  natterd_server_set_blocking (request->server, user, other, !remove);
   /* The server API's user/blacklist op: other nodes apply it too. */
   op = natterd_op_new (NATTERD_OP_BLACKLIST, NULL, NULL, NULL);
   op->user_id = user->id;

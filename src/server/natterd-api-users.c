@@ -234,21 +234,14 @@ api_user_blacklist_change (NatterdApiRequest *request,
   op = natterd_op_new (NATTERD_OP_BLACKLIST, NULL, NULL, NULL);
   op->user_id = user->id;
   op->remove = remove;
-  if (user->blacklist == NULL)
-    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-
   for (guint i = 0; i < black_ids->len; i++)
     {
       NatterdUser *other = natterd_server_ensure_user (request->server, request->app,
                                                        g_ptr_array_index (black_ids, i));
 
       g_array_append_val (op->blocked_ids, other->id);
-      if (remove)
-        g_hash_table_remove (user->blacklist, &other->id);
-      else
-        g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+      natterd_server_set_blocking (request->server, user, other, !remove);
     }
-  user->blacklist_changed = natterd_directory_stamp ();
   natterd_api_submit_part (request, op);
 }
 

@@ -2181,8 +2181,6 @@ apply_blacklist (NatterdServer *self,
 
   if (user == NULL || users == NULL)
     return;
-  if (user->blacklist == NULL)
-    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   for (guint i = 0; i < json_array_get_length (users); i++)
     {
       JsonNode *element = json_array_get_element (users, i);
@@ -2191,14 +2189,9 @@ apply_blacklist (NatterdServer *self,
       if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
         continue;
       other = natterd_directory_lookup_user (app, json_node_get_string (element));
-      if (other == NULL)
-        continue;
-      if (remove)
-        g_hash_table_remove (user->blacklist, &other->id);
-      else
-        g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+      if (other != NULL)
+        natterd_server_set_blocking (self, user, other, !remove);
     }
-  user->blacklist_changed = natterd_directory_stamp ();
 }
 
 /* A user new to this node (user/getToken on another) is added with the id

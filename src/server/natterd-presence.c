@@ -181,6 +181,58 @@ natterd_server_subscribe (NatterdServer                  *self,
   return NATTER_CODE_OK;
 }
 
+/* @subscriber's devices here are told @user's status as they may see it
+ * now: someone who blacklisted them is offline to them, with no last
+ * seen. */
+static void
+tell_subscriber (NatterdServer *self,
+                 NatterdUser   *user,
+                 NatterdUser   *subscriber,
+                 gboolean       logout,
+                 gint64         now)
+{
+  NatterFrame frame = NATTER__FRAME__INIT;
+  Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
+  const char *platform;
+  gint64 last_seen;
+
+  if (subscriber->sessions == NULL)
+    return;
+  event.user_id = user->user_id;
+  event.online = natterd_server_presence_status (self, subscriber, user, &platform, &event.hidden,
+                                                 &last_seen);
+  event.platform = (char *) platform;
+  /* The time of an offline change is a last seen (when shown again
+   * while offline: the one from before); none for who hides their own. */
+  if (natterd_server_hides_presence (self, subscriber))
+    event.time = 0;
+  else
+    event.time = event.online ? now : last_seen;
+  event.logout = !event.online && !event.hidden && logout;
+  frame.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
+  frame.presence_event = &event;
+  for (guint s = 0; s < subscriber->sessions->len; s++)
+    natterd_session_send_frame (g_ptr_array_index (subscriber->sessions, s), &frame);
+}
+
+/* @subscriber's subscription to @user if it is still on; an expired one
+ * is dropped. */
+static gboolean
+subscribed (NatterdUser *subscriber,
+            NatterdUser *user,
+            gint64       now)
+{
+  gint64 *expires = subscriber->subscriptions != NULL ?
+                    g_hash_table_lookup (subscriber->subscriptions, user) : NULL;
+
+  if (expires == NULL)
+    return FALSE;
+  if (*expires > now)
+    return TRUE;
+  unsubscribe (subscriber, user);
+  return FALSE;
+}
+
 /* Each subscriber's devices here are told @user's status now. */
 static void
 tell_subscribers (NatterdServer *self,
@@ -197,38 +249,36 @@ tell_subscribers (NatterdServer *self,
   for (guint i = 0; i < subscribers->len; i++)
     {
       NatterdUser *subscriber = g_ptr_array_index (subscribers, i);
-      gint64 *expires = subscriber->subscriptions != NULL ?
-                        g_hash_table_lookup (subscriber->subscriptions, user) : NULL;
-      NatterFrame frame = NATTER__FRAME__INIT;
-      Natter__PresenceEvent event = NATTER__PRESENCE_EVENT__INIT;
-      const char *platform;
-      gint64 last_seen;
 
-      if (expires == NULL || *expires <= now)
-        {
-          unsubscribe (subscriber, user);
-          continue;
-        }
-      /* Someone who blacklisted the subscriber stays offline to them. */
-      if (natterd_user_is_blocking (user, subscriber) || subscriber->sessions == NULL)
-        continue;
-
-      event.user_id = user->user_id;
-      event.online = natterd_server_presence_status (self, subscriber, user, &platform, &event.hidden,
-                                                     &last_seen);
-      event.platform = (char *) platform;
-      /* The time of an offline change is a last seen (when shown again
-       * while offline: the one from before). */
-      if (event.hidden || natterd_server_hides_presence (self, subscriber))
-        event.time = 0;
-      else
-        event.time = event.online ? now : user->last_seen;
-      event.logout = !event.online && !event.hidden && logout;
-      frame.body_case = NATTER__FRAME__BODY_PRESENCE_EVENT;
-      frame.presence_event = &event;
-      for (guint s = 0; s < subscriber->sessions->len; s++)
-        natterd_session_send_frame (g_ptr_array_index (subscriber->sessions, s), &frame);
+      /* Someone who blacklisted the subscriber stays offline to them:
+       * no change of theirs is news to them. */
+      if (subscribed (subscriber, user, now) && !natterd_user_is_blocking (user, subscriber))
+        tell_subscriber (self, user, subscriber, logout, now);
     }
+}
+
+/* Whatever changed @user's blacklist (the client, the server API, another
+ * node): a subscriber @other who is blocked now sees @user go offline at
+ * once, and the truth again when unblocked — not only when they next
+ * subscribe. */
+void
+natterd_server_set_blocking (NatterdServer *self,
+                             NatterdUser   *user,
+                             NatterdUser   *other,
+                             gboolean       block)
+{
+  gboolean changed;
+
+  if (user->blacklist == NULL)
+    user->blacklist = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  if (block)
+    changed = g_hash_table_add (user->blacklist, g_memdup2 (&other->id, sizeof other->id));
+  else
+    changed = g_hash_table_remove (user->blacklist, &other->id);
+  user->blacklist_changed = natterd_directory_stamp ();
+  if (changed && !natterd_server_hides_presence (self, user) &&
+      subscribed (other, user, g_get_real_time () / 1000))
+    tell_subscriber (self, user, other, FALSE, g_get_real_time () / 1000);
 }
 
 /* @user came online or went offline (everywhere, as this node sees it):

@@ -423,6 +423,12 @@ void     natterd_server_presence_changed (NatterdServer                  *self,
 /* @user now hides (or shows) their online status: subscribers are told. */
 void     natterd_server_presence_privacy_changed (NatterdServer          *self,
                                                   NatterdUser            *user);
+/* @user blocks (or unblocks) @other; @other's devices here, if they
+ * follow @user's status, are told what they may see now. */
+void     natterd_server_set_blocking     (NatterdServer                  *self,
+                                          NatterdUser                    *user,
+                                          NatterdUser                    *other,
+                                          gboolean                        block);
 /* A device of @callee sent @caller a call's RC:VCRinging: for a while
  * @caller may ask whether @callee's devices are connected even if @callee
  * hides their status (natterd_server_presence_devices_visible). */

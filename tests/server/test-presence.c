@@ -180,6 +180,47 @@ test_blacklist (void)
   g_assert_false (result->result->subscribe->statuses[0]->online);
 }
 
+/* A block made while the blocked one follows the blocker's status tells
+ * them at once: offline with no last seen; unblocking shows the truth
+ * again. Blocking again changes nothing and tells nothing. */
+static void
+test_blacklist_mid_subscription (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestClient) bob = natter_test_client_new_user (server, "bob", "b1");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) frame = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  Natter__PresenceEvent *event;
+
+  result = subscribe (alice, (const char * const[]) { "bob", NULL }, 3600, FALSE);
+  g_assert_true (result->result->subscribe->statuses[0]->online);
+
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  event = next_presence (alice, &frame);
+  g_assert_cmpstr (event->user_id, ==, "bob");
+  g_assert_false (event->online);
+  g_assert_false (event->logout);
+  g_assert_false (event->hidden);
+  g_assert_cmpstr (event->platform, ==, "");
+  g_assert_cmpint (event->time, ==, 0);
+
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "user/blacklist/add", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  natter_test_client_expect_none (alice, NATTER__FRAME__BODY_PRESENCE_EVENT, 300);
+
+  g_clear_pointer (&reply, json_object_unref);
+  reply = natter_test_server_api (server, NULL, "user/blacklist/remove", "userId", "bob",
+                                  "blackUserId", "alice", NULL);
+  g_assert_cmpint (json_object_get_int_member (reply, "code"), ==, 200);
+  expect_presence (alice, "bob", TRUE, FALSE);
+}
+
 /* At most 200 ids a request and an expiry of 60 s … 30 days (33003); so
  * many subscriptions per user (26030) and subscribers per user (26031),
  * small here by [limits]; a refused request subscribes to none of its ids. */
@@ -510,6 +551,7 @@ main (int   argc,
 
   g_test_add_func ("/server/presence/subscribe", test_subscribe);
   g_test_add_func ("/server/presence/blacklist", test_blacklist);
+  g_test_add_func ("/server/presence/blacklist-mid-subscription", test_blacklist_mid_subscription);
   g_test_add_func ("/server/presence/limits", test_limits);
   g_test_add_func ("/server/presence/hidden", test_hidden);
   g_test_add_func ("/server/presence/invite-answers", test_invite_answers);
