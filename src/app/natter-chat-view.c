@@ -797,73 +797,6 @@ row_teardown_cb (GtkSignalListItemFactory *factory,
     g_ptr_array_add (self->row_pool, g_steal_pointer (&row));
 }
 
-/* Draws @widget's labels' text into @cr: their fonts' glyphs rendered once. */
-static void
-draw_labels (GtkWidget *widget,
-             cairo_t   *cr)
-{
-  if (GTK_IS_LABEL (widget) && gtk_widget_get_visible (widget))
-    pango_cairo_show_layout (cr, gtk_label_get_layout (GTK_LABEL (widget)));
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    draw_labels (child, cr);
-}
-
-static void
-warm_store_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(GPtrArray) page = natter_store_get_messages_finish (NATTER_STORE (object), result, NULL);
-}
-
-/* The first chat opened paid for what nothing had done before it: the
- * rows' styles, their fonts looked up, their text shaped and its glyphs
- * hinted and rasterized, the chat view's own header and composer measured
- * (#17). One row of the pool, bound to a made-up message (Latin, digits,
- * CJK: the fallback font found too), is put in the hidden chat view,
- * measured, its labels drawn into a small image, and given back; the
- * view measured once. And the store's worker prepares the page query and
- * reads the indexes' top pages (a chat no one has: no chat's own messages
- * read ahead); its first page waited ~20 ms longer than the next ones'.
- * In an idle after start-up, nothing on screen. */
-static void
-warm_first_open (NatterChatView *self)
-{
-  GtkWidget *overlay = gtk_widget_get_parent (GTK_WIDGET (self->scrolled));
-  g_autoptr(JsonObject) content = natter_content_new_text (
-      "Warm-up: the quick brown fox jumps over the lazy dog 0123456789. 你好，今天见？");
-  g_autoptr(NatterMessage) message = NULL;
-  NatterMessageRow *row;
-  cairo_surface_t *surface;
-  cairo_t *cr;
-  int min, nat;
-
-  if (self->row_pool->len == 0 || self->client == NULL || self->messages != NULL ||
-      !GTK_IS_OVERLAY (overlay) || gtk_widget_get_root (GTK_WIDGET (self)) == NULL)
-    return;
-  if (natter_client_get_store (self->client) != NULL)
-    natter_store_get_messages_async (natter_client_get_store (self->client), NATTER_CONVERSATION_GROUP,
-                                     "natter-warm-up", 0, 0, NATTER_MESSAGE_LIST_PAGE_SIZE, NULL, warm_store_cb,
-                                     NULL);
-  message = natter_message_new (NATTER_CONVERSATION_GROUP, "natter-warm-up", "natter-warm-up",
-                                NATTER_OBJECT_TEXT, content);
-  row = g_ptr_array_steal_index_fast (self->row_pool, self->row_pool->len - 1);
-  natter_message_row_set_message (row, self->client, NULL, message, NULL, TRUE);
-  gtk_overlay_add_overlay (GTK_OVERLAY (overlay), GTK_WIDGET (row));
-  gtk_widget_measure (GTK_WIDGET (row), GTK_ORIENTATION_HORIZONTAL, -1, &min, &nat, NULL, NULL);
-  gtk_widget_measure (GTK_WIDGET (row), GTK_ORIENTATION_VERTICAL, MAX (nat, 400), &min, &nat, NULL, NULL);
-  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 640, 64);
-  cr = cairo_create (surface);
-  draw_labels (GTK_WIDGET (row), cr);
-  cairo_destroy (cr);
-  cairo_surface_destroy (surface);
-  gtk_overlay_remove_overlay (GTK_OVERLAY (overlay), GTK_WIDGET (row));
-  natter_message_row_set_message (row, NULL, NULL, NULL, NULL, FALSE);
-  g_ptr_array_add (self->row_pool, row);
-  gtk_widget_measure (GTK_WIDGET (self), GTK_ORIENTATION_VERTICAL, 800, &min, &nat, NULL, NULL);
-}
-
 static gboolean
 warm_rows_cb (gpointer user_data)
 {
@@ -872,7 +805,6 @@ warm_rows_cb (gpointer user_data)
   if (self->row_pool->len >= ROW_POOL_WARM)
     {
       self->warm_id = 0;
-      warm_first_open (self);
       return G_SOURCE_REMOVE;
     }
   /* one per main-loop iteration: nothing waits behind it */
