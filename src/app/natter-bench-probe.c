@@ -108,6 +108,15 @@ typedef struct {
   char *child_gdk_debug;           /* GDK_DEBUG as the child saw it, or NULL */
   GArray *next_opens;       /* ms of the chats opened after the first */
   GArray *next_cpu;         /* and the main thread's CPU ms for each */
+  /* each open in two phases (#17): the click → the store's first page in
+   * the model (the worker thread's query, the rows bound), then → the
+   * frame showing it (layout and paint) */
+  double page_ms;           /* the open in progress */
+  double page_cpu_ms;
+  double open_page_ms;      /* the first chat's */
+  double open_page_cpu_ms;
+  GArray *next_page;        /* the next chats' */
+  GArray *next_page_cpu;
   guint next_count;
   gulong paint_id;
 } Probe;
@@ -422,6 +431,11 @@ finish (Probe *probe)
     return;
   mark ("end");
   print_late_frames (probe);
+  g_array_sort (probe->next_page, compare_double);
+  g_array_sort (probe->next_page_cpu, compare_double);
+  printf ("\"openPageMs\":%.1f,\"openPageCpuMs\":%.1f,\"nextPageMedianMs\":%.1f,\"nextPageCpuMedianMs\":%.1f,",
+          probe->open_page_ms, probe->open_page_cpu_ms, percentile (probe->next_page, 0.5),
+          percentile (probe->next_page_cpu, 0.5));
   g_array_sort (probe->intervals, compare_double);
   g_array_sort (probe->work, compare_double);
   g_array_sort (probe->phase_update, compare_double);
@@ -462,6 +476,38 @@ finish (Probe *probe)
 }
 
 static void
+page_cb (GListModel *messages,
+         guint       position,
+         guint       removed,
+         guint       added,
+         Probe      *probe)
+{
+  if (added == 0)
+    return;
+  probe->page_ms = natter_bench_boottime_ms () - probe->open_start_ms;
+  probe->page_cpu_ms = thread_cpu_ms () - probe->open_start_cpu_ms;
+  g_signal_handlers_disconnect_by_func (messages, page_cb, probe);
+}
+
+/* Opens a chat; page_cb() notes when its first page is in the model. */
+static void
+open_chat (Probe                  *probe,
+           NatterConversationType  type,
+           const char             *target_id)
+{
+  NatterMessageList *messages;
+
+  probe->open_start_ms = natter_bench_boottime_ms ();
+  probe->open_start_cpu_ms = thread_cpu_ms ();
+  probe->page_ms = probe->page_cpu_ms = 0;
+  natter_window_open_conversation (probe->window, type, target_id, 0);
+  messages = natter_chat_view_get_messages (natter_window_get_chat_view (probe->window));
+  /* after the chat view's own handler: the rows are bound by then */
+  if (messages != NULL && g_list_model_get_n_items (G_LIST_MODEL (messages)) == 0)
+    g_signal_connect_after (messages, "items-changed", G_CALLBACK (page_cb), probe);
+}
+
+static void
 start_open (Probe *probe)
 {
   const char *open = g_getenv ("NATTER_APP_BENCH_OPEN");
@@ -478,10 +524,8 @@ start_open (Probe *probe)
       return;
     }
   probe->stage = WAIT_CHAT;
-  probe->open_start_ms = natter_bench_boottime_ms ();
-  probe->open_start_cpu_ms = thread_cpu_ms ();
   mark ("open");
-  natter_window_open_conversation (probe->window, atoi (parts[0]), parts[1], 0);
+  open_chat (probe, atoi (parts[0]), parts[1]);
 }
 
 static void
@@ -697,6 +741,8 @@ after_paint_cb (GdkFrameClock *clock,
               probe->messages = g_list_model_get_n_items (G_LIST_MODEL (messages));
               probe->open_chat_ms = ms;
               probe->open_chat_cpu_ms = thread_cpu_ms () - probe->open_start_cpu_ms;
+              probe->open_page_ms = probe->page_ms;
+              probe->open_page_cpu_ms = probe->page_cpu_ms;
               mark ("frame");
             }
           else
@@ -705,6 +751,8 @@ after_paint_cb (GdkFrameClock *clock,
 
               g_array_append_val (probe->next_opens, ms);
               g_array_append_val (probe->next_cpu, cpu);
+              g_array_append_val (probe->next_page, probe->page_ms);
+              g_array_append_val (probe->next_page_cpu, probe->page_cpu_ms);
             }
 
           /* NATTER_APP_BENCH_NEXT=N: then N other chats of the list, one per frame */
@@ -717,11 +765,8 @@ after_paint_cb (GdkFrameClock *clock,
 
               if (next != NULL)
                 {
-                  probe->open_start_ms = natter_bench_boottime_ms ();
-                  probe->open_start_cpu_ms = thread_cpu_ms ();
-                  natter_window_open_conversation (probe->window,
-                                                   natter_conversation_get_conversation_type (next),
-                                                   natter_conversation_get_target_id (next), 0);
+                  open_chat (probe, natter_conversation_get_conversation_type (next),
+                             natter_conversation_get_target_id (next));
                   gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
                   break;
                 }
@@ -779,6 +824,8 @@ static void
 probe_free (Probe *probe)
 {
   g_array_unref (probe->next_opens);
+  g_array_unref (probe->next_page);
+  g_array_unref (probe->next_page_cpu);
   g_array_unref (probe->next_cpu);
   g_array_unref (probe->intervals);
   g_array_unref (probe->work);
@@ -821,6 +868,8 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->child_env = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_CHILD_ENV"), "1") == 0;
   probe->next_opens = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_cpu = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_page = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_page_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
   g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, (GDestroyNotify) probe_free);
 }
