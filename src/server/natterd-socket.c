@@ -55,6 +55,7 @@
  * natterd-uring.c): their locks are held for that one system call, so a
  * main thread queueing to one of them waits at most ~16 sends. */
 #define URING_BATCH 16
+#define URING_MAX 64
 /* A connection whose kernel buffer took nothing more for this long (its
  * peer does not read) no longer holds back the senders of the shared
  * frames queued for it (see natterd_socket_frame_new()); [limits]
@@ -224,7 +225,7 @@ struct _NatterdSocketLoop
   gboolean    writer_woken;  /* wake_fd written, not yet read */
   int         wake_fd;       /* eventfd in epfd: the writer has news */
   int         writer_nice;   /* its nice value above the process's */
-  gboolean    writer_uring;  /* batch its sends through io_uring (NATTERD_FANOUT_URING) */
+  guint       writer_uring;  /* connections per io_uring batch, 0: none (NATTERD_FANOUT_URING) */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 
   /* Accepting (natterd_socket_loop_listen()). */
@@ -1538,12 +1539,18 @@ writer_nice (void)
   return (int) value;
 }
 
-static gboolean
+/* Connections per io_uring batch: URING_BATCH, or NATTERD_FANOUT_URING
+ * (0: a send() each, as where io_uring is refused; 1–64), so one binary
+ * compares them. */
+static guint
 writer_uring (void)
 {
   const char *env = g_getenv ("NATTERD_FANOUT_URING");
+  guint64 value;
 
-  return env == NULL || g_strcmp0 (env, "0") != 0;
+  if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 0, URING_MAX, &value, NULL))
+    return URING_BATCH;
+  return (guint) value;
 }
 
 /* One connection's part of an io_uring batch. */
@@ -1555,7 +1562,7 @@ typedef struct
   gsize         length;      /* bytes asked for */
 } WriterSlot;
 
-/* Writer thread: what each of @conns (at most URING_BATCH) has queued, up
+/* Writer thread: what each of @conns (at most URING_MAX) has queued, up
  * to MAX_IOV frames each, in one io_uring_enter() (natterd-uring.c); the
  * same as write_plain() on each otherwise. Each connection's lock is held
  * from reading its head to taking off what was sent, so both threads
@@ -1567,10 +1574,10 @@ write_batch (NatterdSocketLoop  *loop,
              NatterdSocket     **conns,
              guint               n)
 {
-  gssize results[URING_BATCH];
+  gssize results[URING_MAX];
   gboolean ran;
 
-  g_assert (n <= URING_BATCH);
+  g_assert (n <= URING_MAX);
   for (guint k = 0; k < n; k++)
     {
       NatterdSocket *self = conns[k];
@@ -1667,8 +1674,8 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
-  NatterdUring *uring = loop->writer_uring ? natterd_uring_new (URING_BATCH) : NULL;
-  g_autofree WriterSlot *slots = uring != NULL ? g_new (WriterSlot, URING_BATCH) : NULL;
+  NatterdUring *uring = loop->writer_uring > 0 ? natterd_uring_new (loop->writer_uring) : NULL;
+  g_autofree WriterSlot *slots = uring != NULL ? g_new (WriterSlot, loop->writer_uring) : NULL;
 
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
@@ -1698,7 +1705,7 @@ writer_main (gpointer data)
 
           if (uring != NULL)
             {
-              step = MIN (URING_BATCH, batch->len - i);
+              step = MIN (loop->writer_uring, batch->len - i);
               write_batch (loop, &uring, slots, (NatterdSocket **) batch->pdata + i, step);
             }
           else

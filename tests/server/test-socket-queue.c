@@ -302,7 +302,7 @@ fan_out (gboolean uring)
   guint settled = 0;
   gint64 deadline;
 
-  g_setenv ("NATTERD_FANOUT_URING", uring ? "1" : "0", TRUE);
+  g_setenv ("NATTERD_FANOUT_URING", uring ? "16" : "0", TRUE);
   fixture_init_on (&conns[0], NULL);
   g_unsetenv ("NATTERD_FANOUT_URING");
   for (guint c = 1; c < CONNECTIONS; c++)
