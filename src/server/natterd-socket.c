@@ -658,6 +658,30 @@ uncount (NatterdSocket *self)
     }
 }
 
+/* Under the lock: @sent bytes (if any) of the head went; the frames
+ * wholly sent are moved to @popped (let go outside the lock). */
+static guint
+take_sent (NatterdSocket *self,
+           gssize         sent,
+           OutFrame      *popped)
+{
+  guint n_popped = 0;
+
+  for (gssize left = sent; left > 0;)
+    {
+      gsize rest = out_frame (self, 0)->length - self->out_offset;
+
+      if ((gsize) left < rest)
+        {
+          self->out_offset += (gsize) left;
+          break;
+        }
+      left -= (gssize) rest;
+      pop_head (self, &popped[n_popped++]);
+    }
+  return n_popped;
+}
+
 /* Writes what the kernel takes; FALSE if the connection failed. Plain TCP
  * writes up to MAX_IOV queued frames per sendmsg(), from where they are,
  * from the main thread or the writer thread (@writer): the lock is held
@@ -672,8 +696,8 @@ write_plain (NatterdSocket *self,
       struct iovec iov[MAX_IOV];
       OutFrame popped[MAX_IOV];
       struct msghdr msg = { 0 };
-      guint n_iov = 0, n_popped = 0, waiting;
-      gssize n, left;
+      guint n_iov = 0, n_popped, waiting;
+      gssize n;
       int saved = 0;
 
       g_mutex_lock (&self->lock);
@@ -701,18 +725,7 @@ write_plain (NatterdSocket *self,
         n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0)
         saved = errno;
-      for (left = n; left > 0;)
-        {
-          gsize rest = out_frame (self, 0)->length - self->out_offset;
-
-          if ((gsize) left < rest)
-            {
-              self->out_offset += (gsize) left;
-              break;
-            }
-          left -= (gssize) rest;
-          pop_head (self, &popped[n_popped++]);
-        }
+      n_popped = take_sent (self, n, popped);
       g_mutex_unlock (&self->lock);
 
       if (n > 0)
@@ -1627,24 +1640,13 @@ write_batch (NatterdSocketLoop  *loop,
       NatterdSocket *self = conns[k];
       WriterSlot *slot = &slots[k];
       OutFrame popped[MAX_IOV];
-      guint n_popped = 0;
+      guint n_popped;
       gssize sent = ran ? results[k] : -EIO;
       gboolean more;
 
       if (slot->n_iov == 0)
         continue;
-      for (gssize left = sent; left > 0;)
-        {
-          gsize rest = out_frame (self, 0)->length - self->out_offset;
-
-          if ((gsize) left < rest)
-            {
-              self->out_offset += (gsize) left;
-              break;
-            }
-          left -= (gssize) rest;
-          pop_head (self, &popped[n_popped++]);
-        }
+      n_popped = take_sent (self, sent, popped);
       /* All it asked for went and more waits (over MAX_IOV frames). */
       more = sent > 0 && (gsize) sent == slot->length && out_count (self) > 0;
       g_mutex_unlock (&self->lock);
