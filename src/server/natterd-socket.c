@@ -1588,7 +1588,7 @@ write_batch (NatterdSocketLoop  *loop,
              guint               n)
 {
   gssize results[URING_MAX];
-  gboolean ran;
+  gboolean ran, unsupported = FALSE;
 
   g_assert (n <= URING_MAX);
   for (guint k = 0; k < n; k++)
@@ -1658,10 +1658,19 @@ write_batch (NatterdSocketLoop  *loop,
         }
       for (guint i = 0; i < n_popped; i++)
         out_frame_done (loop, &popped[i], TRUE);
-      if (sent == -EINTR || more)
+      /* -EINVAL: a kernel whose io_uring has no IORING_OP_SEND (before
+       * Linux 5.6; nothing was sent): send() from now on. */
+      if (sent == -EINVAL || sent == -EOPNOTSUPP)
+        unsupported = TRUE;
+      if (sent == -EINTR || sent == -EINVAL || sent == -EOPNOTSUPP || more)
         self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
       else if (sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK)
         self->writer_failed = TRUE;
+    }
+  if (unsupported)
+    {
+      g_debug ("natterd sockets: io_uring cannot send here; sending without it");
+      g_clear_pointer (uring, natterd_uring_free);
     }
 }
 
