@@ -48,6 +48,7 @@ struct _NatterdSession
   guint                     queries;              /* of those, queries ([limits] max-queries) */
   NatterdSessionState       state;                /* here, not above: no padding hole */
   GHashTable               *fetched;    /* group target id → guint64* highest seq fetched; NULL if none */
+  guint64                   fetched_max; /* the highest seq in fetched: a live message past it needs no lookup */
 };
 
 G_DEFINE_FINAL_TYPE (NatterdSession, natterd_session, G_TYPE_OBJECT)
@@ -274,6 +275,7 @@ natterd_session_timeline_fetched (NatterdSession *self,
       g_hash_table_insert (self->fetched, g_strdup (target_id), fetched);
     }
   *fetched = MAX (*fetched, seq);
+  self->fetched_max = MAX (self->fetched_max, seq);
 }
 
 gboolean
@@ -281,8 +283,13 @@ natterd_session_timeline_was_fetched (NatterdSession *self,
                                       const char     *target_id,
                                       guint64         seq)
 {
-  guint64 *fetched = self->fetched != NULL ? g_hash_table_lookup (self->fetched, target_id) : NULL;
+  guint64 *fetched;
 
+  /* Asked per member and live group message (#18): the usual answer, a
+   * message newer than anything fetched, without hashing the group id. */
+  if (self->fetched == NULL || seq > self->fetched_max)
+    return FALSE;
+  fetched = g_hash_table_lookup (self->fetched, target_id);
   return fetched != NULL && seq <= *fetched;
 }
 

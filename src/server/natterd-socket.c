@@ -7,6 +7,7 @@
 
 #include "natterd-socket.h"
 #include "natterd-parse-private.h"
+#include "natterd-uring.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,6 +51,11 @@
 #define WRITER_NICE 0
 /* Frames per sendmsg(). */
 #define MAX_IOV 64
+/* Connections the writer sends to in one io_uring_enter() (see
+ * natterd-uring.c): their locks are held for that one system call, so a
+ * main thread queueing to one of them waits at most ~16 sends. */
+#define URING_BATCH 16
+#define URING_MAX 64
 /* A connection whose kernel buffer took nothing more for this long (its
  * peer does not read) no longer holds back the senders of the shared
  * frames queued for it (see natterd_socket_frame_new()); [limits]
@@ -219,6 +225,7 @@ struct _NatterdSocketLoop
   gboolean    writer_woken;  /* wake_fd written, not yet read */
   int         wake_fd;       /* eventfd in epfd: the writer has news */
   int         writer_nice;   /* its nice value above the process's */
+  guint       writer_uring;  /* connections per io_uring batch, 0: none (NATTERD_FANOUT_URING) */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 
   /* Accepting (natterd_socket_loop_listen()). */
@@ -651,6 +658,30 @@ uncount (NatterdSocket *self)
     }
 }
 
+/* Under the lock: @sent bytes (if any) of the head went; the frames
+ * wholly sent are moved to @popped (let go outside the lock). */
+static guint
+take_sent (NatterdSocket *self,
+           gssize         sent,
+           OutFrame      *popped)
+{
+  guint n_popped = 0;
+
+  for (gssize left = sent; left > 0;)
+    {
+      gsize rest = out_frame (self, 0)->length - self->out_offset;
+
+      if ((gsize) left < rest)
+        {
+          self->out_offset += (gsize) left;
+          break;
+        }
+      left -= (gssize) rest;
+      pop_head (self, &popped[n_popped++]);
+    }
+  return n_popped;
+}
+
 /* Writes what the kernel takes; FALSE if the connection failed. Plain TCP
  * writes up to MAX_IOV queued frames per sendmsg(), from where they are,
  * from the main thread or the writer thread (@writer): the lock is held
@@ -665,8 +696,8 @@ write_plain (NatterdSocket *self,
       struct iovec iov[MAX_IOV];
       OutFrame popped[MAX_IOV];
       struct msghdr msg = { 0 };
-      guint n_iov = 0, n_popped = 0, waiting;
-      gssize n, left;
+      guint n_iov = 0, n_popped, waiting;
+      gssize n;
       int saved = 0;
 
       g_mutex_lock (&self->lock);
@@ -694,18 +725,7 @@ write_plain (NatterdSocket *self,
         n = sendmsg (self->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0)
         saved = errno;
-      for (left = n; left > 0;)
-        {
-          gsize rest = out_frame (self, 0)->length - self->out_offset;
-
-          if ((gsize) left < rest)
-            {
-              self->out_offset += (gsize) left;
-              break;
-            }
-          left -= (gssize) rest;
-          pop_head (self, &popped[n_popped++]);
-        }
+      n_popped = take_sent (self, n, popped);
       g_mutex_unlock (&self->lock);
 
       if (n > 0)
@@ -1532,6 +1552,128 @@ writer_nice (void)
   return (int) value;
 }
 
+/* Connections per io_uring batch: URING_BATCH, or NATTERD_FANOUT_URING
+ * (0: a send() each, as where io_uring is refused; 1–64), so one binary
+ * compares them. */
+static guint
+writer_uring (void)
+{
+  const char *env = g_getenv ("NATTERD_FANOUT_URING");
+  guint64 value;
+
+  if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 0, URING_MAX, &value, NULL))
+    return URING_BATCH;
+  return (guint) value;
+}
+
+/* One connection's part of an io_uring batch. */
+typedef struct
+{
+  struct iovec  iov[MAX_IOV];
+  struct msghdr msg;
+  guint         n_iov;
+  gsize         length;      /* bytes asked for */
+} WriterSlot;
+
+/* Writer thread: what each of @conns (at most URING_MAX) has queued, up
+ * to MAX_IOV frames each, in one io_uring_enter() (natterd-uring.c); the
+ * same as write_plain() on each otherwise. Each connection's lock is held
+ * from reading its head to taking off what was sent, so both threads
+ * still write from the one head, in order. Sets the writer_* fields. */
+static void
+write_batch (NatterdSocketLoop  *loop,
+             NatterdUring      **uring,
+             WriterSlot         *slots,
+             NatterdSocket     **conns,
+             guint               n)
+{
+  gssize results[URING_MAX];
+  gboolean ran, unsupported = FALSE;
+
+  g_assert (n <= URING_MAX);
+  for (guint k = 0; k < n; k++)
+    {
+      NatterdSocket *self = conns[k];
+      WriterSlot *slot = &slots[k];
+      guint waiting;
+
+      self->writer_written = 0;
+      self->writer_failed = FALSE;
+      slot->n_iov = 0;
+      slot->length = 0;
+      g_mutex_lock (&self->lock);
+      self->writer_before = self->out_bytes - self->out_offset;
+      waiting = out_count (self);
+      if (waiting == 0 || self->fd < 0)
+        {
+          g_mutex_unlock (&self->lock);
+          continue;
+        }
+      for (guint i = 0; i < waiting && slot->n_iov < MAX_IOV; i++, slot->n_iov++)
+        {
+          NatterdSocketFrame *frame = out_frame (self, i);
+          gsize skip = i == 0 ? self->out_offset : 0;
+
+          slot->iov[slot->n_iov].iov_base = frame->data + skip;
+          slot->iov[slot->n_iov].iov_len = frame->length - skip;
+          slot->length += frame->length - skip;
+        }
+      memset (&slot->msg, 0, sizeof slot->msg);
+      slot->msg.msg_iov = slot->iov;
+      slot->msg.msg_iovlen = slot->n_iov;
+      natterd_uring_queue_send (*uring, self->fd, slot->iov[0].iov_base, slot->iov[0].iov_len,
+                                slot->n_iov > 1 ? &slot->msg : NULL, k);
+      /* The lock stays held until the send is done. */
+    }
+
+  ran = natterd_uring_run (*uring, results);
+  if (!ran)
+    {
+      /* What was sent is unknown: those connections cannot go on. Later
+       * batches go by send(). */
+      g_warning ("natterd sockets: io_uring_enter: %s; sending without it", g_strerror (errno));
+      g_clear_pointer (uring, natterd_uring_free);
+    }
+
+  for (guint k = 0; k < n; k++)
+    {
+      NatterdSocket *self = conns[k];
+      WriterSlot *slot = &slots[k];
+      OutFrame popped[MAX_IOV];
+      guint n_popped;
+      gssize sent = ran ? results[k] : -EIO;
+      gboolean more;
+
+      if (slot->n_iov == 0)
+        continue;
+      n_popped = take_sent (self, sent, popped);
+      /* All it asked for went and more waits (over MAX_IOV frames). */
+      more = sent > 0 && (gsize) sent == slot->length && out_count (self) > 0;
+      g_mutex_unlock (&self->lock);
+
+      if (sent > 0)
+        {
+          queued_add (loop, -sent);
+          self->writer_written += (gsize) sent;
+        }
+      for (guint i = 0; i < n_popped; i++)
+        out_frame_done (loop, &popped[i], TRUE);
+      /* -EINVAL: a kernel whose io_uring has no IORING_OP_SEND (before
+       * Linux 5.6; nothing was sent): send() from now on. */
+      if (sent == -EINVAL || sent == -EOPNOTSUPP)
+        unsupported = TRUE;
+      if (sent == -EINTR || sent == -EINVAL || sent == -EOPNOTSUPP || more)
+        self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
+      else if (sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK)
+        self->writer_failed = TRUE;
+    }
+  if (unsupported)
+    {
+      g_debug ("natterd sockets: io_uring cannot send here; sending without it");
+      g_clear_pointer (uring, natterd_uring_free);
+    }
+}
+
 /* A group's fan-out is thousands of sendmsg() calls per message: written
  * here, they no longer sit in front of the main thread's other work
  * (reads, commits, acks), even a slice at a time. The main thread queues
@@ -1543,6 +1685,8 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  NatterdUring *uring = loop->writer_uring > 0 ? natterd_uring_new (loop->writer_uring) : NULL;
+  g_autofree WriterSlot *slots = uring != NULL ? g_new (WriterSlot, loop->writer_uring) : NULL;
 
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
@@ -1566,17 +1710,28 @@ writer_main (gpointer data)
       batch = swap;
       g_mutex_unlock (&loop->writer_lock);
 
-      for (guint i = 0; i < batch->len; i++)
+      for (guint i = 0; i < batch->len;)
         {
-          NatterdSocket *self = g_ptr_array_index (batch, i);
+          guint step = 1;
 
-          self->writer_before = queued (self);
-          self->writer_written = 0;
-          self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
-          if (i + 1 - done == WRITER_CHUNK || i + 1 == batch->len)
+          if (uring != NULL)
+            {
+              step = MIN (loop->writer_uring, batch->len - i);
+              write_batch (loop, &uring, slots, (NatterdSocket **) batch->pdata + i, step);
+            }
+          else
+            {
+              NatterdSocket *self = g_ptr_array_index (batch, i);
+
+              self->writer_before = queued (self);
+              self->writer_written = 0;
+              self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
+            }
+          i += step;
+          if (i - done >= WRITER_CHUNK || i == batch->len)
             {
               g_mutex_lock (&loop->writer_lock);
-              for (; done <= i; done++)
+              for (; done < i; done++)
                 g_ptr_array_add (loop->writer_done, g_ptr_array_index (batch, done));
               wake_main (loop);
               g_mutex_unlock (&loop->writer_lock);
@@ -1586,6 +1741,7 @@ writer_main (gpointer data)
       g_mutex_lock (&loop->writer_lock);
     }
   g_mutex_unlock (&loop->writer_lock);
+  natterd_uring_free (uring);
   return NULL;
 }
 
@@ -2595,6 +2751,7 @@ natterd_socket_loop_new (gsize    max_message,
   loop->to_writer = g_ptr_array_new ();
   /* Read here, on the main thread: the environment is not the writer's to read. */
   loop->writer_nice = writer_nice ();
+  loop->writer_uring = writer_uring ();
   loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");

@@ -59,14 +59,16 @@ on_settled (gpointer user_data)
   f->settled++;
 }
 
+/* A connection on @loop (a new loop when NULL). */
 static void
-fixture_init (Fixture *f)
+fixture_init_on (Fixture           *f,
+                 NatterdSocketLoop *loop)
 {
   g_autoptr(GError) error = NULL;
   int fds[2], small = 4096;
 
   memset (f, 0, sizeof *f);
-  f->loop = natterd_socket_loop_new (1024 * 1024, &error);
+  f->loop = loop != NULL ? loop : natterd_socket_loop_new (1024 * 1024, &error);
   g_assert_no_error (error);
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
   /* Small buffers: the kernel soon takes no more, and frames queue. */
@@ -78,6 +80,12 @@ fixture_init (Fixture *f)
   g_assert_no_error (error);
   f->peer = fds[1];
   f->in = g_byte_array_new ();
+}
+
+static void
+fixture_init (Fixture *f)
+{
+  fixture_init_on (f, NULL);
 }
 
 static void
@@ -279,6 +287,89 @@ test_close_settles (void)
     }
 }
 
+/* A group's fan-out: each shared frame queued to many connections, more
+ * than the fan-out writer sends to in one io_uring batch, a third of
+ * whose peers read nothing for a while (their kernel buffers fill: sends
+ * that take part of a frame, or nothing). Every peer gets every frame
+ * once, in order, and each frame settles once every connection took it.
+ * fan-out-send does the same with one send() per connection, as where
+ * io_uring is refused (NATTERD_FANOUT_URING=0, read as the loop starts). */
+static void
+fan_out (gboolean uring)
+{
+  enum { CONNECTIONS = 41, FRAMES = 120 };
+  Fixture conns[CONNECTIONS];
+  guint settled = 0;
+  gint64 deadline;
+
+  g_setenv ("NATTERD_FANOUT_URING", uring ? "16" : "0", TRUE);
+  fixture_init_on (&conns[0], NULL);
+  g_unsetenv ("NATTERD_FANOUT_URING");
+  for (guint c = 1; c < CONNECTIONS; c++)
+    fixture_init_on (&conns[c], conns[0].loop);
+
+  for (guint n = 0; n < FRAMES; n++)
+    {
+      g_autoptr(GBytes) payload = payload_for (n);
+      gsize size;
+      const guint8 *data = g_bytes_get_data (payload, &size);
+      NatterdSocketFrame *frame = natterd_socket_frame_new (data, size, on_settled, &conns[0]);
+
+      for (guint c = 0; c < CONNECTIONS; c++)
+        natterd_socket_send_frame (conns[c].socket, frame);
+      natterd_socket_frame_release (frame);
+      g_main_context_iteration (NULL, FALSE);
+      for (guint c = 0; c < CONNECTIONS; c++)
+        if (c % 3 != 0 || n > FRAMES / 2)
+          read_some (&conns[c]);
+    }
+
+  deadline = g_get_monotonic_time () + TIMEOUT_US;
+  for (;;)
+    {
+      guint done = 0;
+
+      for (guint c = 0; c < CONNECTIONS; c++)
+        {
+          read_some (&conns[c]);
+          done += conns[c].next == FRAMES;
+        }
+      settled = conns[0].settled;
+      if (done == CONNECTIONS && settled == FRAMES)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (200);
+    }
+  for (guint c = 0; c < CONNECTIONS; c++)
+    {
+      g_assert_cmpuint (conns[c].next, ==, FRAMES);
+      g_assert_cmpuint (conns[c].in->len, ==, 0);
+      g_assert_cmpuint (natterd_socket_get_queued (conns[c].socket), ==, 0);
+    }
+  g_assert_cmpuint (settled, ==, FRAMES);
+
+  for (guint c = CONNECTIONS; c-- > 1;)
+    {
+      g_clear_pointer (&conns[c].socket, natterd_socket_free);
+      close (conns[c].peer);
+      g_byte_array_unref (conns[c].in);
+    }
+  fixture_clear (&conns[0]);
+}
+
+static void
+test_fan_out (void)
+{
+  fan_out (TRUE);
+}
+
+static void
+test_fan_out_send (void)
+{
+  fan_out (FALSE);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -287,5 +378,7 @@ main (int    argc,
   g_test_add_func ("/server/socket-queue/one-at-a-time", test_one_at_a_time);
   g_test_add_func ("/server/socket-queue/bursts", test_bursts);
   g_test_add_func ("/server/socket-queue/close-settles", test_close_settles);
+  g_test_add_func ("/server/socket-queue/fan-out", test_fan_out);
+  g_test_add_func ("/server/socket-queue/fan-out-send", test_fan_out_send);
   return g_test_run ();
 }
