@@ -17,7 +17,7 @@
 #include "natter-toast-queue.h"
 #include "natter-window-accounts.h"
 #include "natter-window.h"
-#include "natter-call-controller.h"
+#include "natter-call-module.h"
 
 struct _NatterWindow
 {
@@ -27,7 +27,7 @@ struct _NatterWindow
   NatterSession *session;
   NatterNotifier *notifier;
   NatterToastQueue *toasts;
-  NatterCallController *calls;
+  GObject *calls;  /* the call module's NatterCallController */
   GSettings *settings;           /* the composer's */
   GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
   GSignalGroup *client_signals;  /* the session's client */
@@ -430,9 +430,11 @@ client_unbound_cb (NatterWindow *self)
 static void
 start_calls (NatterWindow *self)
 {
-  if (self->calls == NULL && client (self) != NULL)
-    self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
-                                              client (self));
+  const NatterCallModule *module;
+
+  /* the call module is loaded here, after the list's first frame */
+  if (self->calls == NULL && client (self) != NULL && (module = natter_call_module_get ()) != NULL)
+    self->calls = module->controller_new (GTK_APPLICATION (g_application_get_default ()), client (self));
 }
 
 static gboolean
@@ -772,10 +774,9 @@ call_activated (GtkWidget  *widget,
       natter_chat_view_get_conversation_type (chat_view (self)) != NATTER_CONVERSATION_PRIVATE)
     return;
   /* the header's title widget is a box (avatar and title) since #16 */
-  natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer,
-                                     natter_chat_view_get_title (chat_view (self)),
-                                     g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
-                                                                                 : NATTER_CALL_MEDIA_AUDIO);
+  natter_call_module_get ()->controller_start_call (self->calls, GTK_WINDOW (self), peer,
+                                                    natter_chat_view_get_title (chat_view (self)),
+                                                    g_str_equal (action_name, "win.call-video"));
 }
 
 /* A call to @peer_id from elsewhere than the chat (Contacts): its chat
@@ -791,8 +792,7 @@ natter_window_start_call (NatterWindow *self,
 
   natter_window_open_conversation (self, NATTER_CONVERSATION_PRIVATE, peer_id, 0);
   if (self->calls != NULL)
-    natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer_id, peer_name,
-                                       video ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
+    natter_call_module_get ()->controller_start_call (self->calls, GTK_WINDOW (self), peer_id, peer_name, video);
 }
 
 static void
