@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <gio/gio.h>
 #include <gmodule.h>
 
 #include "natter-call-module.h"
@@ -59,18 +60,51 @@ natter_call_module_get (void)
 {
   static gsize tried = 0;
 
-  if (loaded == NULL && g_once_init_enter (&tried))
+  if (g_atomic_pointer_get (&loaded) == NULL && g_once_init_enter (&tried))
     {
-      loaded = load ();
+      g_atomic_pointer_set (&loaded, load ());
       g_once_init_leave (&tried, 1);
     }
-  return loaded;
+  return g_atomic_pointer_get (&loaded);
+}
+
+static void
+load_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  g_task_return_pointer (task, (gpointer) natter_call_module_get (), NULL);
+}
+
+void
+natter_call_module_load_async (GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_call_module_load_async);
+  if (natter_call_module_peek () != NULL)
+    g_task_return_pointer (task, (gpointer) natter_call_module_peek (), NULL);
+  else
+    g_task_run_in_thread (task, load_thread);
+}
+
+const NatterCallModule *
+natter_call_module_load_finish (GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, natter_call_module_load_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 const NatterCallModule *
 natter_call_module_peek (void)
 {
-  return loaded;
+  return g_atomic_pointer_get (&loaded);
 }
 
 void
@@ -78,5 +112,5 @@ natter_call_module_use (const NatterCallModule *module)
 {
   g_return_if_fail (module != NULL && module->version == NATTER_CALL_MODULE_VERSION);
 
-  loaded = module;
+  g_atomic_pointer_set (&loaded, module);
 }

@@ -76,6 +76,14 @@ typedef const NatterCallModule *(*NatterCallModuleEntry) (void);
  * with a warning once, when it cannot be loaded: the app works on without
  * calls and sounds. */
 const NatterCallModule *natter_call_module_get  (void);
+/* natter_call_module_get() on a worker thread (the dynamic linker's work
+ * and its reads off the main thread); finish returns the module or NULL
+ * (with @error only when cancelled). */
+void                    natter_call_module_load_async  (GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+const NatterCallModule *natter_call_module_load_finish (GAsyncResult         *result,
+                                                        GError              **error);
 /* The module if it was loaded, else NULL: loads nothing. */
 const NatterCallModule *natter_call_module_peek (void);
 /* A program that links the module's code statically (the tests) hands its
