@@ -9,7 +9,7 @@
 
 #include "natter-account.h"
 #include "natter-application.h"
-#include "natter-call-media.h"
+#include "natter-call-module.h"
 #include "natter-portal.h"
 #include "natter-preferences-window.h"
 #include "natter-window.h"
@@ -669,8 +669,9 @@ natter_application_shutdown (GApplication *app)
 
   /* The calls' DTLS key may still be in the making on its thread (a
    * quit right after the first call began): exiting under it crashes in
-   * OpenSSL. */
-  natter_call_media_prepare_wait ();
+   * OpenSSL. Without the call module loaded there is none. */
+  if (natter_call_module_peek () != NULL)
+    natter_call_module_peek ()->prepare_wait ();
 }
 
 static void

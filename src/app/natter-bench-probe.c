@@ -44,6 +44,7 @@ typedef struct {
   double map_cpu_ms;         /* the main thread's CPU time from exec to the map */
   gboolean map_sign_in_page; /* the window had made them at the map */
   gboolean map_chat_view;
+  gboolean map_call_module;  /* the call module or its GStreamer libraries loaded by then */
   double first_frame_ms;
   double list_frame_ms;
   double first_frame_cpu_ms;  /* the main thread's CPU time from exec to it */
@@ -274,6 +275,17 @@ call_media_mapped (void)
   return maps_name ((const char * const[]) { "/gstreamer-1.0/", "libcrypto.so", NULL });
 }
 
+/* The call module and the GStreamer libraries only it links (webrtc, SDP,
+ * RTP, app), loaded when first needed (#17). libgstreamer itself is not a
+ * sign: GTK's media backend links it, and GTK 4.8 loads that backend in
+ * gtk_init() when its directory has no giomodule.cache (this box). */
+static gboolean
+call_module_mapped (void)
+{
+  return maps_name ((const char * const[]) { "libnatter-calls.so", "libgstwebrtc-1.0.so", "libgstsdp-1.0.so",
+                                             "libgstrtp-1.0.so", "libgstapp-1.0.so", NULL });
+}
+
 static double
 percentile (GArray *values,
             double  p)
@@ -458,7 +470,7 @@ finish (Probe *probe)
           "\"scrollCpuMs\":%.0f,\"scrollProcessCpuMs\":%.0f,\"scrollIntervalMaxMs\":%.2f,\"scrollWorkMaxMs\":%.2f,\"scrollDroppedFrames\":%u,"
           "\"firstFrameCpuMs\":%.1f,\"listFrameCpuMs\":%.1f,\"listFrameShown\":%u,\"shownAtEnd\":%u,"
           "\"nextChatsCpuMedianMs\":%.1f,\"glDriverMapped\":%s,\"callMediaMapped\":%s,\"iceStackMapped\":%s,"
-          "\"signInPageAtMap\":%s,\"chatViewAtMap\":%s,\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
+          "\"signInPageAtMap\":%s,\"chatViewAtMap\":%s,\"callModuleAtMap\":%s,\"childEnvRead\":%s,\"childSawBench\":%s,\"childGdkDebug\":\"%s\"}\n",
           probe->map_ms, probe->map_cpu_ms, probe->first_frame_ms, probe->list_frame_ms, probe->conversations, probe->list_rss_kib,
           probe->list_heap_kib, probe->settled_rss_kib, probe->settled_librsvg ? "true" : "false", probe->open_chat_ms, probe->open_chat_cpu_ms, probe->messages, next_median, probe->next_opens->len, natter_bench_rss_kib (),
           probe->intervals->len, probe->scroll_messages, probe->scroll_ms,
@@ -469,6 +481,7 @@ finish (Probe *probe)
           next_cpu_median, probe->settled_gl ? "true" : "false", probe->settled_call ? "true" : "false",
           probe->settled_ice ? "true" : "false",
           probe->map_sign_in_page ? "true" : "false", probe->map_chat_view ? "true" : "false",
+          probe->map_call_module ? "true" : "false",
           probe->child_env_read ? "true" : "false", probe->child_saw_bench ? "true" : "false",
           probe->child_gdk_debug != NULL ? probe->child_gdk_debug : "");
   fflush (stdout);
@@ -817,6 +830,7 @@ map_cb (GtkWidget *widget,
       probe->map_cpu_ms = thread_cpu_ms ();
       probe->map_sign_in_page = has_widget_of_type (widget, NATTER_TYPE_SIGN_IN_PAGE);
       probe->map_chat_view = has_widget_of_type (widget, NATTER_TYPE_CHAT_VIEW);
+      probe->map_call_module = call_module_mapped ();
     }
 }
 

@@ -9,7 +9,7 @@
 #include "natter-composer.h"
 #include "natter-mention-popover.h"
 #include "natter-format.h"
-#include "natter-voice-recorder.h"
+#include "natter-call-module.h"
 
 struct _NatterComposer
 {
@@ -18,7 +18,7 @@ struct _NatterComposer
   char *cache_dir;
   gboolean enter_sends;
   char *microphone;
-  NatterVoiceRecorder *recorder;
+  GObject *recorder;  /* the call module's NatterVoiceRecorder */
   gboolean quiet;   /* set_text: no ::text-changed */
 
   GtkStack *stack;
@@ -599,7 +599,7 @@ paste_clipboard_cb (NatterComposer *self,
 static void
 elapsed_cb (NatterComposer *self)
 {
-  g_autofree char *time = natter_format_duration (natter_voice_recorder_get_elapsed (self->recorder));
+  g_autofree char *time = natter_format_duration (natter_call_module_get ()->recorder_get_elapsed (self->recorder));
   /* Translators: shown while recording a voice message, with the time so far */
   g_autofree char *text = g_strdup_printf (_("Recording… %s"), time);
 
@@ -646,14 +646,21 @@ record_activated (GtkWidget  *widget,
   g_autofree char *path = cache_path (self, "voice", ".ogg");
   g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GError) error = NULL;
+  /* the first recording loads the call module (GStreamer) */
+  const NatterCallModule *module = natter_call_module_get ();
 
   if (self->recorder != NULL)
     return;
-  self->recorder = natter_voice_recorder_new (file, self->microphone);
+  if (module == NULL)
+    {
+      gtk_widget_error_bell (widget);
+      return;
+    }
+  self->recorder = module->recorder_new (file, self->microphone);
   g_signal_connect_swapped (self->recorder, "notify::elapsed", G_CALLBACK (elapsed_cb), self);
   g_signal_connect_swapped (self->recorder, "finished", G_CALLBACK (recorder_finished_cb), self);
   g_signal_connect_swapped (self->recorder, "failed", G_CALLBACK (recorder_failed_cb), self);
-  if (!natter_voice_recorder_start (self->recorder, &error))
+  if (!module->recorder_start (self->recorder, &error))
     {
       recorder_failed_cb (self, error);
       return;
@@ -671,7 +678,7 @@ finish_recording_activated (GtkWidget  *widget,
   NatterComposer *self = NATTER_COMPOSER (widget);
 
   if (self->recorder != NULL)
-    natter_voice_recorder_stop (self->recorder);
+    natter_call_module_get ()->recorder_stop (self->recorder);
 }
 
 static void
@@ -682,7 +689,7 @@ cancel_recording_activated (GtkWidget  *widget,
   NatterComposer *self = NATTER_COMPOSER (widget);
 
   if (self->recorder != NULL)
-    natter_voice_recorder_cancel (self->recorder);
+    natter_call_module_get ()->recorder_cancel (self->recorder);
   stop_recording_ui (self);
 }
 
@@ -784,7 +791,7 @@ natter_composer_dispose (GObject *object)
   NatterComposer *self = (NatterComposer *) object;
 
   if (self->recorder != NULL)
-    natter_voice_recorder_cancel (self->recorder);
+    natter_call_module_get ()->recorder_cancel (self->recorder);
   stop_recording_ui (self);
   g_clear_pointer (&self->cache_dir, g_free);
   g_clear_pointer (&self->microphone, g_free);

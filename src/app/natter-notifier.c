@@ -9,7 +9,7 @@
 #include "natter-application.h"
 #include "natter-format.h"
 #include "natter-notifier.h"
-#include "natter-sound.h"
+#include "natter-call-module.h"
 
 struct _NatterNotifier
 {
@@ -19,7 +19,7 @@ struct _NatterNotifier
   NatterClient *client;
   GSignalGroup *client_signals;
   GSettings *settings;
-  NatterSound *sound;
+  GObject *sound;  /* the call module's NatterSound */
   /* notification id → its NatterConversation, until read (here or on
    * another device) */
   GHashTable *notified;
@@ -170,12 +170,16 @@ notify_data_free (NotifyData *data)
 static void
 play_sound (NatterNotifier *self)
 {
+  const NatterCallModule *module;
+
   if (!g_settings_get_boolean (self->settings, "sounds"))
     return;
   /* ours, in the GResource: the same in Flatpak and outside it */
-  if (self->sound == NULL)
-    self->sound = natter_sound_new (NATTER_SOUND_MESSAGE, NULL);
-  natter_sound_play (self->sound, FALSE);
+  /* the first sound loads the call module (GStreamer) */
+  if (self->sound == NULL && (module = natter_call_module_get ()) != NULL)
+    self->sound = module->sound_new (NATTER_CALL_MODULE_SOUND_MESSAGE);
+  if (self->sound != NULL)
+    natter_call_module_get ()->sound_play (self->sound, FALSE);
 }
 
 static void

@@ -4,9 +4,9 @@
  */
 
 #include <glib/gi18n.h>
-#include <gst/gst.h>
 
 #include "natter-application.h"
+#include "natter-call-module.h"
 #include "natter-contacts-page.h"
 #include "natter-presence-tracker.h"
 #include "natter-window.h"
@@ -19,7 +19,7 @@ struct _NatterPreferencesWindow
   GSettings *settings;
   NatterAccount *account;
   GtkWindow *parent;      /* weak */
-  GstDeviceMonitor *monitor;
+  GObject *monitor;  /* the call module's GstDeviceMonitor */
   guint monitor_id;
 
   GtkSwitch *notifications_switch;
@@ -87,24 +87,17 @@ fill_devices (NatterPreferencesWindow *self,
   GtkStringList *names = gtk_string_list_new (NULL);
   g_autofree char *current = g_settings_get_string (self->settings, key);
   guint selected = 0;
-  GList *devices = NULL;
+  g_auto(GStrv) devices = NULL;
 
   gtk_string_list_append (names, _("System Default"));
   if (self->monitor != NULL)
-    devices = gst_device_monitor_get_devices (self->monitor);
-  for (GList *l = devices; l != NULL; l = l->next)
+    devices = natter_call_module_get ()->devices_list (self->monitor, klass);
+  for (guint i = 0; devices != NULL && devices[i] != NULL; i++)
     {
-      GstDevice *device = l->data;
-      g_autofree char *name = NULL;
-
-      if (!gst_device_has_classes (device, klass))
-        continue;
-      name = gst_device_get_display_name (device);
-      gtk_string_list_append (names, name);
-      if (g_strcmp0 (name, current) == 0)
+      gtk_string_list_append (names, devices[i]);
+      if (g_strcmp0 (devices[i], current) == 0)
         selected = g_list_model_get_n_items (G_LIST_MODEL (names)) - 1;
     }
-  g_list_free_full (devices, gst_object_unref);
 
   /* a configured device that is unplugged right now stays chosen */
   if (selected == 0 && current != NULL && *current != '\0')
@@ -126,16 +119,12 @@ load_devices_cb (gpointer user_data)
 {
   NatterPreferencesWindow *self = user_data;
 
+  const NatterCallModule *module = natter_call_module_get ();
+
   self->monitor_id = 0;
-  if (!gst_is_initialized ())
-    gst_init (NULL, NULL);
-  self->monitor = gst_device_monitor_new ();
-  gst_device_monitor_add_filter (self->monitor, "Video/Source", NULL);
-  gst_device_monitor_add_filter (self->monitor, "Audio/Source", NULL);
-  gst_device_monitor_add_filter (self->monitor, "Audio/Sink", NULL);
-  /* start() probes once; the list is read right after */
-  if (!gst_device_monitor_start (self->monitor))
-    g_clear_object (&self->monitor);
+  /* the devices come from GStreamer, in the call module */
+  if (module != NULL)
+    self->monitor = module->devices_monitor_new ();
 
   fill_devices (self, self->camera_row, "Video/Source", "camera");
   fill_devices (self, self->microphone_row, "Audio/Source", "microphone");
@@ -286,7 +275,7 @@ natter_preferences_window_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->monitor != NULL)
-    gst_device_monitor_stop (self->monitor);
+    natter_call_module_get ()->devices_monitor_stop (self->monitor);
   g_clear_object (&self->monitor);
   g_clear_weak_pointer (&self->parent);
   g_clear_object (&self->account);

@@ -1020,6 +1020,8 @@ natter_sidebar_class_init (NatterSidebarClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-sidebar.ui");
   /* the menu's accounts, filled by NatterApplication (gtk_widget_get_template_child) */
   gtk_widget_class_bind_template_child_full (widget_class, "accounts_section", FALSE, 0);
+  gtk_widget_class_bind_template_child_full (widget_class, "primary_menu", FALSE, 0);
+  gtk_widget_class_bind_template_child_full (widget_class, "menu_button", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, header_bar);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, window_title);
   gtk_widget_class_bind_template_child (widget_class, NatterSidebar, search_button);
@@ -1048,6 +1050,20 @@ natter_sidebar_class_init (NatterSidebarClass *klass)
   gtk_widget_class_install_action (widget_class, "sidebar.clear-history", "(is)", clear_history_activated);
 }
 
+/* The main menu's popover is made when it is first opened: GTK 4.8 makes
+ * a popover menu's widgets with its model, ~6 M instructions before the
+ * map (#17). */
+static void
+create_primary_menu_cb (GtkMenuButton *button,
+                        gpointer       user_data)
+{
+  GMenuModel *menu = G_MENU_MODEL (gtk_widget_get_template_child (GTK_WIDGET (user_data), NATTER_TYPE_SIDEBAR,
+                                                                  "primary_menu"));
+
+  gtk_menu_button_set_create_popup_func (button, NULL, NULL, NULL);
+  gtk_menu_button_set_menu_model (button, menu);
+}
+
 static void
 natter_sidebar_init (NatterSidebar *self)
 {
@@ -1055,6 +1071,9 @@ natter_sidebar_init (NatterSidebar *self)
 
   g_type_ensure (NATTER_TYPE_CONVERSATION_ROW);
   gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_menu_button_set_create_popup_func (
+    GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (self), NATTER_TYPE_SIDEBAR, "menu_button")),
+    create_primary_menu_cb, self, NULL);
 
   self->shown = gtk_slice_list_model_new (NULL, 0, G_MAXUINT);
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->shown)));

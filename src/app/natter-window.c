@@ -17,7 +17,7 @@
 #include "natter-toast-queue.h"
 #include "natter-window-accounts.h"
 #include "natter-window.h"
-#include "natter-call-controller.h"
+#include "natter-call-module.h"
 
 struct _NatterWindow
 {
@@ -27,7 +27,7 @@ struct _NatterWindow
   NatterSession *session;
   NatterNotifier *notifier;
   NatterToastQueue *toasts;
-  NatterCallController *calls;
+  GObject *calls;  /* the call module's NatterCallController */
   GSettings *settings;           /* the composer's */
   GSettings *state_settings;     /* the window's size: delayed, applied when it closes */
   GSignalGroup *client_signals;  /* the session's client */
@@ -36,6 +36,7 @@ struct _NatterWindow
   GtkWidget *status_dialog;      /* weak */
   gboolean connect_waiting;      /* connect once the stored conversations show */
   guint connect_id;
+  GCancellable *module_cancellable;  /* loading the call module before connecting */
   /* a chat asked for before the profile was read (a notification's
    * action that started the app): opened once it is */
   NatterConversationType pending_type;
@@ -430,9 +431,30 @@ client_unbound_cb (NatterWindow *self)
 static void
 start_calls (NatterWindow *self)
 {
-  if (self->calls == NULL && client (self) != NULL)
-    self->calls = natter_call_controller_new (GTK_APPLICATION (g_application_get_default ()),
-                                              client (self));
+  const NatterCallModule *module;
+
+  /* the call module: loaded by now on the start's path (connect_idle_cb) */
+  if (self->calls == NULL && client (self) != NULL && (module = natter_call_module_get ()) != NULL)
+    self->calls = module->controller_new (GTK_APPLICATION (g_application_get_default ()), client (self));
+}
+
+static void
+call_module_loaded_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  NatterWindow *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* without the module the app works on, without calls */
+  natter_call_module_load_finish (result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;  /* signed out or closed meanwhile: @self may be gone */
+  g_clear_object (&self->module_cancellable);
+  if (natter_session_get_state (self->session) != NATTER_SESSION_STATE_RESTORED)
+    return;
+  start_calls (self);
+  natter_session_connect (self->session);
 }
 
 static gboolean
@@ -443,9 +465,12 @@ connect_idle_cb (gpointer user_data)
   self->connect_id = 0;
   if (natter_session_get_state (self->session) != NATTER_SESSION_STATE_RESTORED)
     return G_SOURCE_REMOVE;
-  /* calls listen before the first message can arrive */
-  start_calls (self);
-  natter_session_connect (self->session);
+  /* calls listen before the first message can arrive: the call module is
+   * loaded (off this thread) before the connection starts */
+  g_cancellable_cancel (self->module_cancellable);
+  g_clear_object (&self->module_cancellable);
+  self->module_cancellable = g_cancellable_new ();
+  natter_call_module_load_async (self->module_cancellable, call_module_loaded_cb, self);
   natter_chat_view_warm_rows (chat_view (self));
   return G_SOURCE_REMOVE;
 }
@@ -497,6 +522,8 @@ stop (NatterWindow *self)
   close_chat (self);
   g_clear_object (&self->calls);
   g_clear_handle_id (&self->connect_id, g_source_remove);
+  g_cancellable_cancel (self->module_cancellable);
+  g_clear_object (&self->module_cancellable);
   self->connect_waiting = FALSE;
   update_title (self);
 }
@@ -772,10 +799,9 @@ call_activated (GtkWidget  *widget,
       natter_chat_view_get_conversation_type (chat_view (self)) != NATTER_CONVERSATION_PRIVATE)
     return;
   /* the header's title widget is a box (avatar and title) since #16 */
-  natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer,
-                                     natter_chat_view_get_title (chat_view (self)),
-                                     g_str_equal (action_name, "win.call-video") ? NATTER_CALL_MEDIA_VIDEO
-                                                                                 : NATTER_CALL_MEDIA_AUDIO);
+  natter_call_module_get ()->controller_start_call (self->calls, GTK_WINDOW (self), peer,
+                                                    natter_chat_view_get_title (chat_view (self)),
+                                                    g_str_equal (action_name, "win.call-video"));
 }
 
 /* A call to @peer_id from elsewhere than the chat (Contacts): its chat
@@ -791,8 +817,7 @@ natter_window_start_call (NatterWindow *self,
 
   natter_window_open_conversation (self, NATTER_CONVERSATION_PRIVATE, peer_id, 0);
   if (self->calls != NULL)
-    natter_call_controller_start_call (self->calls, GTK_WINDOW (self), peer_id, peer_name,
-                                       video ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
+    natter_call_module_get ()->controller_start_call (self->calls, GTK_WINDOW (self), peer_id, peer_name, video);
 }
 
 static void
@@ -953,6 +978,8 @@ natter_window_dispose (GObject *object)
   g_clear_object (&self->toasts);
   g_clear_weak_pointer (&self->status_dialog);
   g_clear_handle_id (&self->connect_id, g_source_remove);
+  g_cancellable_cancel (self->module_cancellable);
+  g_clear_object (&self->module_cancellable);
   g_clear_pointer (&self->pending_target, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_WINDOW);
   g_clear_object (&self->chat_view);

@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 
 #include "natter-call-media.h"
+#include "natter-call-module-entry.h"
 #include "natter-message-row.h"
 #include "natter-sound.h"
 #include "natter-test-gio-log.h"
@@ -1367,6 +1368,8 @@ natter_test_ui_init (int    *argc,
    * is checked */
   gst_init (NULL, NULL);
   natter_test_gio_log_watch ();
+  /* the call module's code is linked in: nothing to load */
+  natter_call_module_use (natter_call_module_entry ());
 }
 
 int

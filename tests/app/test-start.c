@@ -159,6 +159,17 @@ test_no_ice_stack_at_start (void)
   assert_not_mapped ("iceStackMapped");
 }
 
+/* libnatter-call, the call window and the sounds are in the call module
+ * (libnatter-calls.so), loaded when first needed, after the first frame:
+ * at the map neither it nor the GStreamer libraries that only it links
+ * (webrtc, SDP, RTP, app) are loaded. Linked into natter they were, and
+ * relocated before the window could map. */
+static void
+test_no_call_module_at_map (void)
+{
+  assert_not_mapped ("callModuleAtMap");
+}
+
 /* GL is disabled for GDK only: a process the app spawns (a sound player,
  * a portal helper, the app a file opens with) does not inherit
  * GDK_DEBUG=gl-disable, which would take GL from it too. */
@@ -185,6 +196,7 @@ main (int   argc,
   g_test_add_func ("/start/no-gl-with-cairo", test_no_gl_with_cairo);
   g_test_add_func ("/start/no-call-media", test_no_call_media_at_start);
   g_test_add_func ("/start/no-ice-stack", test_no_ice_stack_at_start);
+  g_test_add_func ("/start/no-call-module-at-map", test_no_call_module_at_map);
   g_test_add_func ("/start/no-gl-for-children", test_no_gl_for_children);
   return g_test_run ();
 }

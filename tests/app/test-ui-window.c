@@ -554,6 +554,14 @@ sidebar_has_rows (gpointer data)
   return sidebar_rows_given (data) > 0;
 }
 
+static gboolean
+sidebar_list_complete (gpointer data)
+{
+  NatterTestUi *ui = data;
+
+  return g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar))) == 300;
+}
+
 typedef struct {
   NatterTestUi *ui;
   const char   *target_id;
@@ -609,8 +617,10 @@ test_long_list_on_demand (NatterTestUi  *ui,
   natter_test_ui_open (ui, profile);
   natter_test_ui_wait_for_page (ui->window, "main");
   natter_test_ui_wait_until (sidebar_has_rows, ui, "the list on screen");
+  /* the rest of the list loads after its first page, on the store's
+   * thread: on a loaded box that can take more than a second */
+  natter_test_ui_wait_until (sidebar_list_complete, ui, "the whole list loaded");
   natter_test_ui_spin (1000);
-  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar))), ==, 300);
   /* a few screenfuls (24 rows each) ahead of what is on screen, not 300 */
   g_assert_cmpuint (sidebar_rows_given (ui), >=, 24);
   g_assert_cmpuint (sidebar_rows_given (ui), <=, 3 * 24);
@@ -632,6 +642,44 @@ test_long_list_on_demand (NatterTestUi  *ui,
 
   /* scrolling to the end reaches the last conversation */
   natter_test_ui_wait_until (scrolled_to_all, ui, "every conversation by scrolling");
+}
+
+static gboolean
+mapped (gpointer widget)
+{
+  return gtk_widget_get_mapped (widget);
+}
+
+static gboolean
+not_mapped (gpointer widget)
+{
+  return !gtk_widget_get_mapped (widget);
+}
+
+/* The main menu's popover is made when the menu is first opened, not with
+ * the window (#17), and shows the sidebar's menu then. */
+static void
+test_main_menu_on_demand (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  GtkMenuButton *button = GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (ui->sidebar),
+                                                                          NATTER_TYPE_SIDEBAR, "menu_button"));
+  GObject *menu = gtk_widget_get_template_child (GTK_WIDGET (ui->sidebar), NATTER_TYPE_SIDEBAR, "primary_menu");
+  GtkPopover *popover;
+
+  g_assert_nonnull (menu);
+  g_assert_null (gtk_menu_button_get_popover (button));
+  gtk_menu_button_popup (button);
+  popover = gtk_menu_button_get_popover (button);
+  g_assert_true (GTK_IS_POPOVER_MENU (popover));
+  g_assert_true (gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (popover)) == G_MENU_MODEL (menu));
+  natter_test_ui_wait_until (mapped, popover, "the main menu shown");
+  gtk_menu_button_popdown (button);
+  natter_test_ui_wait_until (not_mapped, popover, "the main menu closed");
+  /* opened again: the same popover */
+  gtk_menu_button_popup (button);
+  g_assert_true (gtk_menu_button_get_popover (button) == popover);
+  gtk_menu_button_popdown (button);
 }
 
 int
@@ -659,6 +707,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_background_settings, natter_test_ui_teardown);
   g_test_add ("/ui/accounts", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_accounts, natter_test_ui_teardown);
+  g_test_add ("/ui/main-menu-on-demand", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_main_menu_on_demand, natter_test_ui_teardown);
   g_test_add ("/ui/long-list-on-demand", NatterTestUi, NULL,
               natter_test_ui_setup, test_long_list_on_demand, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,

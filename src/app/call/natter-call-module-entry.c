@@ -1,0 +1,147 @@
+/* natter-call-module-entry.c — the call module's table (#17)
+ *
+ * What the app reaches of libnatter-call, the call window, the sounds and
+ * the voice recorder (src/app/natter-call-module.h): built into
+ * libnatter-calls.so, and linked statically into the tests.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <gmodule.h>
+#include <gst/gst.h>
+
+#include "natter-call-controller.h"
+#include "natter-call-media.h"
+#include "natter-call-module.h"
+#include "natter-call-module-entry.h"
+#include "natter-sound.h"
+#include "natter-voice-recorder.h"
+
+static GObject *
+controller_new (GtkApplication *application,
+                NatterClient   *client)
+{
+  return G_OBJECT (natter_call_controller_new (application, client));
+}
+
+static void
+controller_start_call (GObject    *controller,
+                       GtkWindow  *parent,
+                       const char *peer_id,
+                       const char *peer_name,
+                       gboolean    video)
+{
+  natter_call_controller_start_call (NATTER_CALL_CONTROLLER (controller), parent, peer_id, peer_name,
+                                     video ? NATTER_CALL_MEDIA_VIDEO : NATTER_CALL_MEDIA_AUDIO);
+}
+
+static GObject *
+sound_new (const char *uri)
+{
+  return G_OBJECT (natter_sound_new (uri, NULL));
+}
+
+static void
+sound_play (GObject  *sound,
+            gboolean  loop)
+{
+  natter_sound_play (NATTER_SOUND (sound), loop);
+}
+
+static GObject *
+recorder_new (GFile      *file,
+              const char *microphone)
+{
+  return G_OBJECT (natter_voice_recorder_new (file, microphone));
+}
+
+static gboolean
+recorder_start (GObject  *recorder,
+                GError  **error)
+{
+  return natter_voice_recorder_start (NATTER_VOICE_RECORDER (recorder), error);
+}
+
+static void
+recorder_stop (GObject *recorder)
+{
+  natter_voice_recorder_stop (NATTER_VOICE_RECORDER (recorder));
+}
+
+static void
+recorder_cancel (GObject *recorder)
+{
+  natter_voice_recorder_cancel (NATTER_VOICE_RECORDER (recorder));
+}
+
+static int
+recorder_get_elapsed (GObject *recorder)
+{
+  return natter_voice_recorder_get_elapsed (NATTER_VOICE_RECORDER (recorder));
+}
+
+static GObject *
+devices_monitor_new (void)
+{
+  GstDeviceMonitor *monitor;
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  monitor = gst_device_monitor_new ();
+  gst_device_monitor_add_filter (monitor, "Video/Source", NULL);
+  gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
+  gst_device_monitor_add_filter (monitor, "Audio/Sink", NULL);
+  /* start() probes once; the lists are read right after */
+  if (!gst_device_monitor_start (monitor))
+    g_clear_object (&monitor);
+  return (GObject *) monitor;
+}
+
+static GStrv
+devices_list (GObject    *monitor,
+              const char *klass)
+{
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  GList *devices = gst_device_monitor_get_devices (GST_DEVICE_MONITOR (monitor));
+
+  for (GList *l = devices; l != NULL; l = l->next)
+    {
+      g_autofree char *name = NULL;
+
+      if (!gst_device_has_classes (l->data, klass))
+        continue;
+      name = gst_device_get_display_name (l->data);
+      g_strv_builder_add (names, name);
+    }
+  g_list_free_full (devices, gst_object_unref);
+  return g_strv_builder_end (names);
+}
+
+static void
+devices_monitor_stop (GObject *monitor)
+{
+  gst_device_monitor_stop (GST_DEVICE_MONITOR (monitor));
+}
+
+static const NatterCallModule table = {
+  .version = NATTER_CALL_MODULE_VERSION,
+  .controller_new = controller_new,
+  .controller_start_call = controller_start_call,
+  .sound_new = sound_new,
+  .sound_play = sound_play,
+  .recorder_new = recorder_new,
+  .recorder_start = recorder_start,
+  .recorder_stop = recorder_stop,
+  .recorder_cancel = recorder_cancel,
+  .recorder_get_elapsed = recorder_get_elapsed,
+  .devices_monitor_new = devices_monitor_new,
+  .devices_list = devices_list,
+  .devices_monitor_stop = devices_monitor_stop,
+  .prepare_wait = natter_call_media_prepare_wait,
+};
+
+G_MODULE_EXPORT const NatterCallModule *
+natter_call_module_entry (void)
+{
+  return &table;
+}
