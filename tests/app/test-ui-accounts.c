@@ -4,8 +4,8 @@
  * Account", refuses a wrong password with its code and signs alice in
  * with the right one; bob's contact request shows with a badge and is
  * accepted in Contacts; a group made with "New Group" opens, its
- * RC:GrpNtf shows as a notice, and its details list the members with
- * their roles. Screenshots in the build dir (screenshot-accounts-*.png).
+ * RC:GrpNtf shows as a notice, its details list the members with
+ * their roles, and a rename there comes back as a notice. Screenshots in the build dir (screenshot-accounts-*.png).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -227,6 +227,12 @@ test_contacts_and_group (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (details, "Member");
   natter_test_ui_wait_for_label (details, "bob");
   natter_test_ui_screenshot (details, "screenshot-accounts-group-details.png");
+
+  /* A rename from the details reaches the server: its RC:GrpNtf comes
+   * back as a notice in the chat. */
+  natter_test_ui_set_row_text (details, "Group Name", "Lunch Club");
+  g_signal_emit_by_name (natter_test_ui_find_entry_row (details, "Group Name"), "apply");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "You renamed the group to “Lunch Club”");
   natter_test_ui_close_windows_of_type (NATTER_TYPE_GROUP_DETAILS);
 
   /* The same id as a discussion (2) has the same details (#16). */
