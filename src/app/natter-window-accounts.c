@@ -298,7 +298,8 @@ natter_window_accounts_update_chat_actions (NatterWindow *window)
   NatterConversationType type = chat != NULL ? natter_chat_view_get_conversation_type (chat) : 0;
   gboolean is_private = target != NULL && type == NATTER_CONVERSATION_PRIVATE;
   gboolean is_blocked = is_private && blocked != NULL && g_hash_table_contains (blocked, target);
-  gboolean accounts = service_of (window) != NULL;
+  NatterAccount *account = natter_window_get_account (window);
+  gboolean accounts = account != NULL && natter_account_is_complete (account);
 
   gtk_widget_action_set_enabled (GTK_WIDGET (window), "win.group-details",
                                  accounts && target != NULL &&

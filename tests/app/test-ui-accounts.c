@@ -63,6 +63,16 @@ register_user (NatterTestUi *ui,
   return service;
 }
 
+/* The app on its sign-in page, pointed at the test's natterd. */
+static void
+open_sign_in (NatterTestUi *ui)
+{
+  natter_test_ui_open (ui, ui->profile);
+  natter_test_ui_wait_for_page (ui->window, "sign-in");
+  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
+  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+}
+
 static gboolean
 new_group_shown (gpointer data)
 {
@@ -174,10 +184,7 @@ test_contacts_and_group (NatterTestUi  *ui,
   bob = register_user (ui, "bob", "bob's password");
 
   /* The sign-in page learns from the server that accounts are open. */
-  natter_test_ui_open (ui, ui->profile);
-  natter_test_ui_wait_for_page (ui->window, "sign-in");
-  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
-  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  open_sign_in (ui);
   natter_test_ui_wait_until (create_shown, ui->root, "the Create Account button");
   natter_test_ui_set_row_text (ui->root, "User ID", "alice");
   natter_test_ui_set_row_text (ui->root, "Password", "not alice's password");
@@ -506,10 +513,7 @@ test_account_privacy_menu (NatterTestUi  *ui,
   bob = register_user (ui, "bob", "bob's password");
   dave = register_user (ui, "dave", "dave's password");
 
-  natter_test_ui_open (ui, ui->profile);
-  natter_test_ui_wait_for_page (ui->window, "sign-in");
-  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
-  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  open_sign_in (ui);
   natter_test_ui_wait_until (create_shown, ui->root, "the Create Account button");
   natter_test_ui_set_row_text (ui->root, "User ID", "carol");
   natter_test_ui_set_row_text (ui->root, "Password", "carol's password");
@@ -587,10 +591,7 @@ test_create_hidden_when_off (NatterTestUi  *ui,
 {
   GtkWidget *button;
 
-  natter_test_ui_open (ui, ui->profile);
-  natter_test_ui_wait_for_page (ui->window, "sign-in");
-  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
-  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  open_sign_in (ui);
   /* the page asks the server; give it ample time to answer */
   natter_test_ui_spin (3000);
   button = natter_test_ui_find_button_with_label (ui->root, "Create Account");
