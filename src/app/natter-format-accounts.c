@@ -67,20 +67,33 @@ natter_format_account_error (const GError *error)
 }
 
 static char *
-person (NatterMessage *message,
-        const char    *user_id,
-        const char    *name,
-        const char    *self_id)
+person_full (NatterMessage *message,
+             const char    *user_id,
+             const char    *name,
+             const char    *self_id,
+             gboolean       subject)
 {
-  if (user_id != NULL && g_strcmp0 (user_id, self_id) == 0)
+  if (user_id != NULL && g_strcmp0 (user_id, self_id) == 0 && subject)
     /* Translators: the signed-in user in a notice, "You created the group" */
     return g_strdup (_("You"));
+  if (user_id != NULL && g_strcmp0 (user_id, self_id) == 0)
+    /* Translators: the signed-in user as the object of a notice, "alice added you" */
+    return g_strdup (C_("notice object", "you"));
   if (name != NULL && *name != '\0')
     return g_strdup (name);
   if (user_id != NULL && g_strcmp0 (user_id, natter_message_get_sender_user_id (message)) == 0 &&
       natter_message_get_sender_name (message) != NULL)
     return g_strdup (natter_message_get_sender_name (message));
   return g_strdup (user_id != NULL ? user_id : "?");
+}
+
+static char *
+person (NatterMessage *message,
+        const char    *user_id,
+        const char    *name,
+        const char    *self_id)
+{
+  return person_full (message, user_id, name, self_id, TRUE);
 }
 
 static char *
@@ -120,7 +133,8 @@ group_notice (NatterMessage *message,
 
   for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
     {
-      g_autofree char *target = person (message, ids[i], names != NULL ? names[i] : NULL, self_id);
+      /* "alice removed you", not "… removed You" */
+      g_autofree char *target = person_full (message, ids[i], names != NULL ? names[i] : NULL, self_id, FALSE);
 
       if (i > 0)
         /* Translators: between the names of several people */
@@ -137,6 +151,10 @@ group_notice (NatterMessage *message,
     return g_strdup_printf (_("%s joined the group"), who);
   if (g_strcmp0 (operation, "Add") == 0)
     return g_strdup_printf (_("%s added %s"), who, targets->str);
+  if (g_strcmp0 (operation, "Kicked") == 0 && ids != NULL && g_strv_length (ids) == 1 &&
+      g_strcmp0 (ids[0], self_id) == 0)
+    /* Translators: %s is who removed the signed-in user */
+    return g_strdup_printf (_("%s removed you from the group"), who);
   if (g_strcmp0 (operation, "Kicked") == 0)
     return g_strdup_printf (_("%s removed %s"), who, targets->str);
   if (g_strcmp0 (operation, "Quit") == 0)

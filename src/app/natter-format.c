@@ -176,6 +176,10 @@ natter_format_code (int code)
       return _("The token has expired. Sign in again.");
     case NATTER_CODE_REJECTED_BY_BLACKLIST:
       return _("The recipient has blocked you.");
+    /* the one account code a message can meet (#14); the others come
+     * through natter_format_account_error() */
+    case NATTER_CODE_CONTACTS_ONLY:
+      return _("This person accepts messages from contacts only.");
     case NATTER_CODE_SEND_TOO_FAST:
       return _("You are sending too fast. Wait a moment.");
     case NATTER_CODE_NOT_IN_GROUP:

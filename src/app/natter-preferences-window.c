@@ -8,6 +8,7 @@
 #include "natter-application.h"
 #include "natter-call-module.h"
 #include "natter-contacts-page.h"
+#include "natter-format-accounts.h"
 #include "natter-presence-tracker.h"
 #include "natter-window.h"
 #include "natter-preferences-window.h"
@@ -41,7 +42,10 @@ struct _NatterPreferencesWindow
   GtkWidget *token_icon;
   GtkWidget *privacy_group;
   GtkSwitch *online_switch;
+  AdwComboRow *messages_row;
   GCancellable *cancellable;
+  gboolean setting_messages; /* the row moved by the server's answer */
+  gboolean messages_loaded;  /* the server answered the first read */
   gboolean setting_online;   /* the switch moved by the server's answer */
   gboolean wrote_online;     /* the answer is to a change, not a read */
 };
@@ -226,6 +230,55 @@ online_switch_cb (NatterPreferencesWindow *self)
                                             self->cancellable, show_online_cb, self);
 }
 
+/* Who may message me (privacy.json messagesFrom, #14): 0 anyone, 1
+ * contacts only. */
+static void
+messages_from_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  NatterPreferencesWindow *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean contacts_only = natter_account_service_privacy_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+
+  /* dispose cancels: self is only touched while it lives */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (error != NULL && !self->messages_loaded)
+    {
+      /* the first read failed: no setting to show */
+      g_debug ("messagesFrom: %s", error->message);
+      return;
+    }
+  if (error != NULL)
+    {
+      g_autofree char *message = natter_format_account_error (error);
+
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+      /* the change did not happen: back to what it was */
+      contacts_only = adw_combo_row_get_selected (self->messages_row) != 1;
+    }
+  self->setting_messages = TRUE;
+  adw_combo_row_set_selected (self->messages_row, contacts_only ? 1 : 0);
+  self->setting_messages = FALSE;
+  self->messages_loaded = TRUE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->messages_row), TRUE);
+}
+
+static void
+messages_row_cb (NatterPreferencesWindow *self)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+
+  if (self->setting_messages || self->account == NULL || !self->messages_loaded)
+    return;
+  service = natter_account_service_for (self->account);
+  /* no second change until the server answers this one */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->messages_row), FALSE);
+  natter_account_service_privacy_async (service, adw_combo_row_get_selected (self->messages_row) == 1,
+                                        self->cancellable, messages_from_cb, self);
+}
+
 static void
 load_privacy (NatterPreferencesWindow *self)
 {
@@ -236,6 +289,10 @@ load_privacy (NatterPreferencesWindow *self)
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
   natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);
+  /* here, not in the .ui: a combo row makes itself sensitive when its
+   * model is set; no change until the server's value is shown */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->messages_row), FALSE);
+  natter_account_service_privacy_async (service, -1, self->cancellable, messages_from_cb, self);
 }
 
 static void
@@ -308,6 +365,8 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, privacy_group);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, online_switch);
   gtk_widget_class_bind_template_callback (widget_class, online_switch_cb);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, messages_row);
+  gtk_widget_class_bind_template_callback (widget_class, messages_row_cb);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, user_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, server_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, profile_row);

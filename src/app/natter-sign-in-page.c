@@ -36,6 +36,7 @@ struct _NatterSignInPage
   GtkSpinner *spinner;
   AdwEntryRow *password_user_row;
   AdwPasswordEntryRow *password_row;
+  AdwPasswordEntryRow *confirm_row;
   AdwEntryRow *invite_row;
   GtkWidget *password_group;
   GtkExpander *advanced_expander;
@@ -115,6 +116,7 @@ form_changed_cb (NatterSignInPage *self)
 
   gtk_widget_set_sensitive (self->sign_in_button, ok && !busy (self));
   gtk_widget_set_visible (self->create_button, can_create);
+  gtk_widget_set_visible (GTK_WIDGET (self->confirm_row), can_create);
   gtk_widget_set_visible (GTK_WIDGET (self->invite_row),
                           can_create && self->accounts_mode == NATTER_ACCOUNTS_INVITE);
   gtk_widget_set_sensitive (self->create_button,
@@ -270,13 +272,29 @@ password_checked_cb (GObject      *object,
       return;
     }
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
+  gtk_editable_set_text (GTK_EDITABLE (self->confirm_row), "");
   natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                 token, NULL, NULL, self->cancellable, signed_in_cb, g_object_ref (self));
 }
 
 static void
+confirm_changed_cb (NatterSignInPage *self)
+{
+  gtk_widget_remove_css_class (GTK_WIDGET (self->confirm_row), "error");
+}
+
+static void
 create_account_cb (NatterSignInPage *self)
 {
+  /* a typo in a new password would lock the person out: asked twice,
+   * checked here, nothing sent when they differ */
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->password_row)),
+                 gtk_editable_get_text (GTK_EDITABLE (self->confirm_row))) != 0)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->confirm_row), "error");
+      natter_sign_in_page_show_error (self, _("The passwords do not match."));
+      return;
+    }
   self->creating = TRUE;
   natter_sign_in_page_sign_in (self);
   self->creating = FALSE;
@@ -580,6 +598,8 @@ natter_sign_in_page_class_init (NatterSignInPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, spinner);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_user_row);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_row);
+  gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, confirm_row);
+  gtk_widget_class_bind_template_callback (widget_class, confirm_changed_cb);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, invite_row);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, password_group);
   gtk_widget_class_bind_template_child (widget_class, NatterSignInPage, advanced_expander);

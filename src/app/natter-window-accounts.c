@@ -280,6 +280,65 @@ group_details_activated (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (details));
 }
 
+/* ------------------------------------------------------ the chat menu */
+
+/* The users this account blocked, as last read from the server (a set);
+ * NULL before the first answer. */
+#define BLOCKED_KEY "natter-blocked-ids"
+
+/* The chat menu offers what applies to the open chat: Block or Unblock
+ * in a private chat (by whether they are blocked), Group Details in a
+ * group or discussion. */
+void
+natter_window_accounts_update_chat_actions (NatterWindow *window)
+{
+  NatterChatView *chat = natter_window_get_chat_view (window);
+  GHashTable *blocked = g_object_get_data (G_OBJECT (window), BLOCKED_KEY);
+  const char *target = chat != NULL ? natter_chat_view_get_target_id (chat) : NULL;
+  NatterConversationType type = chat != NULL ? natter_chat_view_get_conversation_type (chat) : 0;
+  gboolean is_private = target != NULL && type == NATTER_CONVERSATION_PRIVATE;
+  gboolean is_blocked = is_private && blocked != NULL && g_hash_table_contains (blocked, target);
+  NatterAccount *account = natter_window_get_account (window);
+  gboolean accounts = account != NULL && natter_account_is_complete (account);
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (window), "win.group-details",
+                                 accounts && target != NULL &&
+                                 (type == NATTER_CONVERSATION_GROUP || type == NATTER_CONVERSATION_DISCUSSION));
+  gtk_widget_action_set_enabled (GTK_WIDGET (window), "win.block", accounts && is_private && !is_blocked);
+  gtk_widget_action_set_enabled (GTK_WIDGET (window), "win.unblock", accounts && is_private && is_blocked);
+}
+
+static void
+blocked_list_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterWindow) window = user_data;
+  g_auto(GStrv) ids = natter_account_service_list_blocked_finish (NATTER_ACCOUNT_SERVICE (object), result, NULL);
+  GHashTable *blocked;
+
+  /* an error keeps what was known */
+  if (ids == NULL)
+    return;
+  blocked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; ids[i] != NULL; i++)
+    g_hash_table_add (blocked, g_strdup (ids[i]));
+  g_object_set_data_full (G_OBJECT (window), BLOCKED_KEY, blocked, (GDestroyNotify) g_hash_table_unref);
+  natter_window_accounts_update_chat_actions (window);
+}
+
+/* Asks the server who is blocked (another device may have changed it). */
+static void
+refresh_blocked (NatterWindow *window)
+{
+  g_autoptr(NatterAccountService) service = service_of (window);
+
+  natter_window_accounts_update_chat_actions (window);
+  if (service != NULL)
+    natter_account_service_list_blocked_async (service, NULL, blocked_list_cb, g_object_ref (window));
+}
+
+
 static void
 blocked_cb (GObject      *object,
             GAsyncResult *result,
@@ -296,6 +355,7 @@ blocked_cb (GObject      *object,
                         ? _("Blocked: their messages no longer reach you")
                         : _("Unblocked"));
   natter_window_add_toast (window, message);
+  refresh_blocked (window);
 }
 
 static void
@@ -367,9 +427,20 @@ natter_window_accounts_attach_chat_view (NatterWindow   *window,
   g_autoptr(GMenu) menu = g_menu_new ();
   GtkWidget *chat_menu;
 
-  g_menu_append (menu, _("_Group Details"), "win.group-details");
-  g_menu_append (menu, _("_Block"), "win.block");
-  g_menu_append (menu, _("_Unblock"), "win.unblock");
+  /* only what applies to this chat: natter_window_accounts_update_chat_actions() */
+  static const struct { const char *label, *action; } chat_items[] = {
+    { N_("_Group Details"), "win.group-details" },
+    { N_("_Block"), "win.block" },
+    { N_("_Unblock"), "win.unblock" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (chat_items); i++)
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (_(chat_items[i].label), chat_items[i].action);
+
+      g_menu_item_set_attribute (item, "hidden-when", "s", "action-disabled");
+      g_menu_append_item (menu, item);
+    }
   {
     g_autoptr(GMenuItem) leave = g_menu_item_new (_("_Leave Chat Room"), "win.leave-chatroom");
 
@@ -383,5 +454,9 @@ natter_window_accounts_attach_chat_view (NatterWindow   *window,
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (chat_menu), "view-more-symbolic");
   gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (chat_menu), G_MENU_MODEL (menu));
   gtk_widget_set_tooltip_text (chat_menu, _("Chat Menu"));
+  /* whether they are blocked is read again each time the menu opens */
+  g_signal_connect_object (gtk_menu_button_get_popover (GTK_MENU_BUTTON (chat_menu)), "show",
+                           G_CALLBACK (refresh_blocked), window, G_CONNECT_SWAPPED);
   gtk_box_append (chat_header, chat_menu);
+  natter_window_accounts_update_chat_actions (window);
 }

@@ -22,5 +22,6 @@ void natter_window_accounts_attach          (NatterWindow   *window,
                                              GSignalGroup   *client_signals);
 void natter_window_accounts_attach_chat_view (NatterWindow   *window,
                                               NatterChatView *chat);
+void natter_window_accounts_update_chat_actions (NatterWindow *window);
 
 G_END_DECLS

@@ -241,6 +241,7 @@ natter_window_open_conversation (NatterWindow           *self,
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-voice", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.call-video", type == NATTER_CONVERSATION_PRIVATE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.leave-chatroom", type == NATTER_CONVERSATION_CHATROOM);
+  natter_window_accounts_update_chat_actions (self);
 
   natter_notifier_withdraw (self->notifier, type, target_id);
 }

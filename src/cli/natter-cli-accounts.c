@@ -625,6 +625,98 @@ cmd_profile (NatterCliContext *ctx,
   return natter_cli_run (ctx, ctx->timeout);
 }
 
+/* --------------------------------------------------------------- privacy */
+
+typedef struct {
+  NatterCliContext *ctx;
+  NatterAccountService *service;
+  int show_online;              /* -1: only read */
+  gboolean contacts_only;
+} Privacy;
+
+static void
+show_online_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Privacy *privacy = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) node = NULL;
+  gboolean shown = natter_account_service_show_online_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+
+  if (error != NULL)
+    {
+      fail (privacy->ctx, "privacy", error);
+      return;
+    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "messagesFrom");
+  json_builder_add_string_value (builder, privacy->contacts_only ? "contacts" : "anyone");
+  json_builder_set_member_name (builder, "showOnline");
+  json_builder_add_boolean_value (builder, shown);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  natter_cli_print_json (node);
+  natter_cli_finish (privacy->ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
+messages_from_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Privacy *privacy = user_data;
+  g_autoptr(GError) error = NULL;
+
+  privacy->contacts_only = natter_account_service_privacy_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  if (error != NULL)
+    {
+      fail (privacy->ctx, "privacy", error);
+      return;
+    }
+  /* the second half of the settings (and a change to it, if asked) */
+  natter_account_service_show_online_async (privacy->service, privacy->show_online, NULL,
+                                            show_online_cb, privacy);
+}
+
+static int
+cmd_privacy (NatterCliContext *ctx,
+             int               argc,
+             char            **argv)
+{
+  g_autofree char *messages = NULL;
+  g_autofree char *online = NULL;
+  const GOptionEntry entries[] = {
+    { "messages", 0, 0, G_OPTION_ARG_STRING, &messages, "Who may message you", "anyone|contacts" },
+    { "show-online", 0, 0, G_OPTION_ARG_STRING, &online, "Whether others see you online", "true|false" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new ("— who may message you, and who sees you online");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAccountService) service = NULL;
+  Privacy privacy = { ctx, NULL, -1, FALSE };
+  int contacts_only = -1;
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 1 ||
+      (messages != NULL && !g_str_equal (messages, "anyone") && !g_str_equal (messages, "contacts")) ||
+      (online != NULL && !g_str_equal (online, "true") && !g_str_equal (online, "false")))
+    {
+      g_printerr ("%s: privacy [--messages anyone|contacts] [--show-online true|false]\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  if ((service = service_new (ctx, TRUE)) == NULL)
+    return NATTER_CLI_EXIT_USAGE;
+  if (messages != NULL)
+    contacts_only = g_str_equal (messages, "contacts");
+  if (online != NULL)
+    privacy.show_online = g_str_equal (online, "true");
+  privacy.service = service;
+  natter_account_service_privacy_async (service, contacts_only, NULL, messages_from_cb, &privacy);
+  return natter_cli_run (ctx, ctx->timeout);
+}
+
 /* ---------------------------------------------------------------- table */
 
 static const struct {
@@ -634,6 +726,7 @@ static const struct {
   { "register", "USER --name NAME [--invite CODE] — create an account (password on stdin)" },
   { "login", "USER — sign in with a password (on stdin); the profile remembers it" },
   { "profile", "[--name N] [--portrait FILE] — change your name or picture" },
+  { "privacy", "[--messages anyone|contacts] [--show-online true|false] — your settings, as JSON" },
   { "contacts", "your contacts and requests, as JSON lines" },
   { "contact-request", "USER [MESSAGE] — ask USER to be a contact" },
   { "contact-accept", "USER — accept USER's request" },
@@ -671,6 +764,8 @@ natter_cli_accounts_run (NatterCliContext *ctx,
     return cmd_sign_in (ctx, argc, argv);
   if (g_str_equal (command, "profile"))
     return cmd_profile (ctx, argc, argv);
+  if (g_str_equal (command, "privacy"))
+    return cmd_privacy (ctx, argc, argv);
   if (g_str_equal (command, "contacts") || g_str_equal (command, "groups") ||
       g_str_equal (command, "blocked") || g_str_equal (command, "group-create") ||
       g_str_equal (command, "group-members"))

@@ -138,9 +138,18 @@ static gboolean
 password_length_ok (NatterdApiRequest *request,
                     const char        *password)
 {
-  if (password == NULL || strlen (password) < NATTERD_PASSWORD_MIN || strlen (password) > NATTERD_PASSWORD_MAX)
+  if (password != NULL && !g_utf8_validate (password, -1, NULL))
     {
-      natterd_api_reply_error (request, NATTER_CODE_PASSWORD_LENGTH, "A password has 8 to 1,024 bytes");
+      natterd_api_reply_error (request, NATTER_CODE_INVALID_PARAMETER, "A password is UTF-8 text");
+      return FALSE;
+    }
+  /* at least 8 characters, as people count them (a CJK character is
+   * three bytes); at most 1,024 bytes, what the hash is given */
+  if (password == NULL || g_utf8_strlen (password, -1) < NATTERD_PASSWORD_MIN ||
+      strlen (password) > NATTERD_PASSWORD_MAX)
+    {
+      natterd_api_reply_error (request, NATTER_CODE_PASSWORD_LENGTH,
+                               "A password has at least 8 characters and at most 1,024 bytes");
       return FALSE;
     }
   return TRUE;

@@ -84,7 +84,7 @@ test_errors (void)
   g_autofree char *b = natter_format_error (gagged);
   g_autofree char *c = natter_format_error (other);
   const int codes[] = { 31002, 31004, 31005, 31008, 31009, 31010, 31020, 405, 20604, 22406,
-                        22408, 23406, 23408, 23409, 23410, 25101, 30016, 33003 };
+                        22408, 23406, 23408, 23409, 23410, 25101, 26010, 30016, 33003 };
 
   g_assert_true (g_str_has_suffix (a, "(31004)"));
   g_assert_nonnull (strstr (a, "token"));
@@ -94,6 +94,8 @@ test_errors (void)
   for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
     for (guint j = i + 1; j < G_N_ELEMENTS (codes); j++)
       g_assert_cmpstr (natter_format_code (codes[i]), !=, natter_format_code (codes[j]));
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    g_assert_nonnull (natter_format_code (codes[i]));
   g_assert_null (natter_format_code (12345));
 }
 
@@ -123,6 +125,10 @@ test_group_notices (void)
     { "Add", "alice", "[\"alice\",\"bob\"]", "alice added alice, bob" },
     { "Kicked", "alice", "[\"bob\"]", "alice removed bob" },
     { "Quit", "bob", "[\"bob\"]", "bob left the group" },
+    /* oneself as the object reads naturally (#14) */
+    { "Kicked", "alice", "[\"me\"]", "alice removed you from the group" },
+    { "Add", "alice", "[\"bob\",\"me\"]", "alice added bob, you" },
+    { "Transfer", "alice", "[\"me\"]", "alice made you the owner" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -4,8 +4,8 @@
  * Account", refuses a wrong password with its code and signs alice in
  * with the right one; bob's contact request shows with a badge and is
  * accepted in Contacts; a group made with "New Group" opens, its
- * RC:GrpNtf shows as a notice, and its details list the members with
- * their roles. Screenshots in the build dir (screenshot-accounts-*.png).
+ * RC:GrpNtf shows as a notice, its details list the members with
+ * their roles, and a rename there comes back as a notice. Screenshots in the build dir (screenshot-accounts-*.png).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -61,6 +61,22 @@ register_user (NatterTestUi *ui,
   natter_account_service_register_async (service, user_id, password, NULL, NULL, NULL, registered_cb, &done);
   natter_test_ui_wait_until (is_true, &done, "the registration");
   return service;
+}
+
+static gboolean create_shown (gpointer root);
+
+/* The app on its sign-in page, pointed at the test's natterd; with
+ * @open_app, until it offers Create Account. */
+static void
+open_sign_in (NatterTestUi *ui,
+              gboolean      open_app)
+{
+  natter_test_ui_open (ui, ui->profile);
+  natter_test_ui_wait_for_page (ui->window, "sign-in");
+  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
+  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
+  if (open_app)
+    natter_test_ui_wait_until (create_shown, ui->root, "the Create Account button");
 }
 
 static gboolean
@@ -174,11 +190,7 @@ test_contacts_and_group (NatterTestUi  *ui,
   bob = register_user (ui, "bob", "bob's password");
 
   /* The sign-in page learns from the server that accounts are open. */
-  natter_test_ui_open (ui, ui->profile);
-  natter_test_ui_wait_for_page (ui->window, "sign-in");
-  natter_test_ui_set_row_text (ui->root, "Server Address", natter_test_server_get_url (ui->server));
-  natter_test_ui_set_row_text (ui->root, "App Key", natter_test_server_get_app_key (ui->server));
-  natter_test_ui_wait_until (create_shown, ui->root, "the Create Account button");
+  open_sign_in (ui, TRUE);
   natter_test_ui_set_row_text (ui->root, "User ID", "alice");
   natter_test_ui_set_row_text (ui->root, "Password", "not alice's password");
   gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
@@ -227,6 +239,12 @@ test_contacts_and_group (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (details, "Member");
   natter_test_ui_wait_for_label (details, "bob");
   natter_test_ui_screenshot (details, "screenshot-accounts-group-details.png");
+
+  /* A rename from the details reaches the server: its RC:GrpNtf comes
+   * back as a notice in the chat. */
+  natter_test_ui_set_row_text (details, "Group Name", "Lunch Club");
+  g_signal_emit_by_name (natter_test_ui_find_entry_row (details, "Group Name"), "apply");
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "You renamed the group to “Lunch Club”");
   natter_test_ui_close_windows_of_type (NATTER_TYPE_GROUP_DETAILS);
 
   /* The same id as a discussion (2) has the same details (#16). */
@@ -255,6 +273,336 @@ test_contacts_and_group (NatterTestUi  *ui,
   natter_test_ui_wait_until (call_window_gone, NULL, "the call window to close");
 }
 
+static void
+users_read_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GPtrArray **users = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *users = natter_account_service_users_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+is_chat_menu (GtkWidget     *widget,
+              gconstpointer  data)
+{
+  return GTK_IS_MENU_BUTTON (widget) && g_strcmp0 (gtk_widget_get_tooltip_text (widget), "Chat Menu") == 0;
+}
+
+static gboolean
+is_sensitive (gpointer widget)
+{
+  return gtk_widget_get_sensitive (widget);
+}
+
+static gboolean
+popover_shown (gpointer button)
+{
+  GtkPopover *popover = gtk_menu_button_get_popover (button);
+
+  return popover != NULL && gtk_widget_get_mapped (GTK_WIDGET (popover));
+}
+
+/* ------------------------------------------- account, privacy, chat menu */
+
+static void
+token_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  char **token = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+}
+
+/* The user the app signed in, on a service of the test's own. */
+static NatterAccountService *
+login_user (NatterTestUi *ui,
+            const char   *user_id,
+            const char   *password)
+{
+  NatterAccountService *service = natter_account_service_new (natter_test_server_get_url (ui->server),
+                                                              natter_test_server_get_app_key (ui->server));
+  g_autofree char *token = NULL;
+
+  natter_account_service_login_async (service, user_id, password, NULL, token_cb, &token);
+  while (token == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  natter_account_service_set_token (service, token);
+  return service;
+}
+
+typedef struct {
+  NatterAccountService *service;
+  gboolean answered;
+  gboolean contacts_only;
+  char **blocked;
+} Query;
+
+static void
+privacy_read_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Query *query = user_data;
+  g_autoptr(GError) error = NULL;
+
+  query->contacts_only = natter_account_service_privacy_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+  query->answered = TRUE;
+}
+
+static gboolean
+contacts_only_is (NatterAccountService *service,
+                  gboolean              expected)
+{
+  Query query = { service, FALSE, FALSE, NULL };
+
+  natter_account_service_privacy_async (service, -1, NULL, privacy_read_cb, &query);
+  while (!query.answered)
+    g_main_context_iteration (NULL, TRUE);
+  return query.contacts_only == expected;
+}
+
+static gboolean
+server_says_contacts_only (gpointer service)
+{
+  natter_test_ui_spin (100);
+  return contacts_only_is (service, TRUE);
+}
+
+static void
+set_contacts_only (NatterAccountService *service)
+{
+  Query query = { service, FALSE, FALSE, NULL };
+
+  natter_account_service_privacy_async (service, TRUE, NULL, privacy_read_cb, &query);
+  while (!query.answered)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (query.contacts_only);
+}
+
+static void
+blocked_read_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Query *query = user_data;
+  g_autoptr(GError) error = NULL;
+
+  query->blocked = natter_account_service_list_blocked_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+  query->answered = TRUE;
+}
+
+static guint
+n_blocked (NatterAccountService *service)
+{
+  Query query = { service, FALSE, FALSE, NULL };
+  guint n;
+
+  natter_test_ui_spin (100);
+  natter_account_service_list_blocked_async (service, NULL, blocked_read_cb, &query);
+  while (!query.answered)
+    g_main_context_iteration (NULL, TRUE);
+  n = g_strv_length (query.blocked);
+  g_strfreev (query.blocked);
+  return n;
+}
+
+static gboolean
+one_blocked (gpointer service)
+{
+  return n_blocked (service) == 1;
+}
+
+static gboolean
+none_blocked (gpointer service)
+{
+  return n_blocked (service) == 0;
+}
+
+static gboolean
+contact_is_incoming (gpointer data)
+{
+  NatterAccountService *service = data;
+  g_autoptr(GPtrArray) users = NULL;
+  gboolean incoming = FALSE;
+
+  natter_test_ui_spin (100);
+  natter_account_service_list_contacts_async (service, NULL, users_read_cb, &users);
+  while (users == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < users->len; i++)
+    {
+      NatterAccountUser *user = g_ptr_array_index (users, i);
+
+      if (g_str_equal (user->user_id, "carol") && user->state == NATTER_CONTACT_STATE_INCOMING)
+        incoming = TRUE;
+    }
+  return incoming;
+}
+
+/* The chat menu popped up: which of its chat items show. */
+static GtkWidget *
+chat_menu_popup (NatterTestUi *ui)
+{
+  /* the chat menu is the one with the tooltip */
+  GtkWidget *button = natter_test_ui_find (GTK_WIDGET (ui->chat), is_chat_menu, NULL);
+
+  g_assert_nonnull (button);
+  gtk_menu_button_popup (GTK_MENU_BUTTON (button));
+  natter_test_ui_wait_until (popover_shown, button, "the chat menu");
+  return button;
+}
+
+typedef struct {
+  GtkWidget *button;
+  const char *shown;
+  const char *hidden[2];
+} MenuCheck;
+
+static gboolean
+menu_shows (gpointer data)
+{
+  MenuCheck *check = data;
+  GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (check->button)));
+
+  if (natter_test_ui_find_exact_label (popover, check->shown) == NULL)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (check->hidden); i++)
+    if (natter_test_ui_find_exact_label (popover, check->hidden[i]) != NULL)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+assert_chat_menu (NatterTestUi *ui,
+                  const char   *shown,
+                  const char   *hidden1,
+                  const char   *hidden2)
+{
+  MenuCheck check = { chat_menu_popup (ui), shown, { hidden1, hidden2 } };
+  g_autofree char *what = g_strdup_printf ("the chat menu offering %s, not %s or %s", shown, hidden1, hidden2);
+
+  natter_test_ui_wait_until (menu_shows, &check, what);
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (check.button));
+  natter_test_ui_spin (100);
+}
+
+/* carol creates her account from the sign-in page (a mismatched
+ * confirmation is refused before any request); Contacts shows "No
+ * contacts yet" beside bob's request, which she ignores, and adds dave by
+ * id; Preferences → Who May Message Me reaches the server; a message to
+ * dave, who takes contacts only, says why it was refused; the chat menu
+ * offers only what applies, and blocks and unblocks dave. */
+static void
+test_account_privacy_menu (NatterTestUi  *ui,
+                           gconstpointer  data)
+{
+  g_autoptr(NatterAccountService) bob = NULL;
+  g_autoptr(NatterAccountService) dave = NULL;
+  g_autoptr(NatterAccountService) carol = NULL;
+  gboolean requested = FALSE;
+  GtkWidget *contacts_window;
+  GtkWidget *preferences;
+  GtkWidget *label;
+  GtkWidget *row;
+  NatterComposer *composer;
+
+  bob = register_user (ui, "bob", "bob's password");
+  dave = register_user (ui, "dave", "dave's password");
+
+  open_sign_in (ui, TRUE);
+  natter_test_ui_set_row_text (ui->root, "User ID", "carol");
+  natter_test_ui_set_row_text (ui->root, "Password", "carol's password");
+  natter_test_ui_set_row_text (ui->root, "Confirm Password (to create an account)", "carols password");
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Create Account"));
+  natter_test_ui_wait_for_label (ui->root, "The passwords do not match.");
+  natter_test_ui_spin (300);
+  g_assert_cmpstr (natter_window_get_page (ui->window), ==, "sign-in");
+  /* nothing was sent: carol's id is still free for the real attempt */
+  natter_test_ui_set_row_text (ui->root, "Confirm Password (to create an account)", "carol's password");
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Create Account"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+  carol = login_user (ui, "carol", "carol's password");
+
+  /* bob's request, and the empty contact list says so. */
+  natter_account_service_contact_async (bob, NATTER_CONTACT_ACTION_REQUEST, "carol", "hi carol, it's bob",
+                                        NULL, call_done_cb, &requested);
+  natter_test_ui_wait_until (is_true, &requested, "bob's request");
+  gtk_widget_activate_action (ui->root, "win.contacts", NULL);
+  natter_test_ui_wait_anywhere ("hi carol, it's bob", "bob's request in Contacts");
+  contacts_window = natter_test_ui_find_toplevel (ADW_TYPE_WINDOW);
+  g_assert_nonnull (contacts_window);
+  natter_test_ui_wait_for_label (contacts_window, "No contacts yet");
+  natter_test_ui_screenshot (contacts_window, "screenshot-accounts-contacts-empty.png");
+  gtk_widget_activate (natter_test_ui_find_button_with_label (contacts_window, "Ignore"));
+  natter_test_ui_wait_label_gone (contacts_window, "hi carol, it's bob");
+  natter_test_ui_wait_for_label (contacts_window, "No contacts yet");
+
+  /* Add Contact by id: dave gets carol's request. */
+  natter_test_ui_set_row_text (contacts_window, "Add Contact by User ID", "dave");
+  g_signal_emit_by_name (natter_test_ui_find_entry_row (contacts_window, "Add Contact by User ID"), "entry-activated");
+  natter_test_ui_wait_until (contact_is_incoming, dave, "carol's request reaching dave");
+  gtk_window_close (GTK_WINDOW (contacts_window));
+
+  /* Preferences → Privacy → Who May Message Me: Contacts Only. */
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere ("Show Notifications", "the preferences");
+  preferences = natter_test_ui_find_toplevel (ADW_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (preferences), "account");
+  natter_test_ui_wait_for_label (preferences, "Who May Message Me");
+  label = natter_test_ui_find_exact_label (preferences, "Who May Message Me");
+  g_assert_nonnull (label);
+  row = gtk_widget_get_ancestor (label, ADW_TYPE_COMBO_ROW);
+  g_assert_nonnull (row);
+  natter_test_ui_wait_until (is_sensitive, row, "the setting read");
+  g_assert_cmpuint (adw_combo_row_get_selected (ADW_COMBO_ROW (row)), ==, 0);
+  adw_combo_row_set_selected (ADW_COMBO_ROW (row), 1);
+  natter_test_ui_wait_until (server_says_contacts_only, carol, "contacts only on the server");
+  natter_test_ui_close_windows_of_type (ADW_TYPE_PREFERENCES_WINDOW);
+
+  /* dave takes contacts only: carol's message is refused, and says why. */
+  set_contacts_only (dave);
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "dave", 0);
+  composer = natter_chat_view_get_composer (ui->chat);
+  natter_composer_set_text (composer, "hello dave");
+  natter_composer_send (composer);
+  natter_test_ui_wait_anywhere ("This person accepts messages from contacts only.", "why it was refused");
+
+  /* The chat menu in a private chat: Block only; blocked: Unblock only. */
+  assert_chat_menu (ui, "Block", "Unblock", "Group Details");
+  gtk_widget_activate_action (ui->root, "win.block", NULL);
+  natter_test_ui_wait_until (one_blocked, carol, "dave blocked on the server");
+  assert_chat_menu (ui, "Unblock", "Block", "Group Details");
+  gtk_widget_activate_action (ui->root, "win.unblock", NULL);
+  natter_test_ui_wait_until (none_blocked, carol, "dave unblocked on the server");
+  assert_chat_menu (ui, "Block", "Unblock", "Group Details");
+}
+
+/* An app with accounts=off: the sign-in page has no Create Account. */
+static void
+test_create_hidden_when_off (NatterTestUi  *ui,
+                             gconstpointer  data)
+{
+  GtkWidget *button;
+
+  open_sign_in (ui, FALSE);
+  /* the page asks the server; give it ample time to answer */
+  natter_test_ui_spin (3000);
+  button = natter_test_ui_find_button_with_label (ui->root, "Create Account");
+  g_assert_true (button == NULL || !gtk_widget_get_visible (button));
+  g_assert_null (natter_test_ui_find_entry_row (ui->root, "Confirm Password (to create an account)"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -263,5 +611,9 @@ main (int   argc,
 
   g_test_add ("/ui/accounts/contacts-and-group", NatterTestUi, NULL,
               setup_open, test_contacts_and_group, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/account-privacy-menu", NatterTestUi, NULL,
+              setup_open, test_account_privacy_menu, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/create-hidden-when-off", NatterTestUi, NULL,
+              natter_test_ui_setup, test_create_hidden_when_off, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }

@@ -133,6 +133,15 @@ start (NatterTestServer *self)
       g_ptr_array_add (argv, g_strdup (self->config_path));
     }
   g_ptr_array_add (argv, NULL);
+  /* A test that reads natterd's log sets NATTER_TEST_SERVER_LOG: stderr,
+   * debug messages included, goes to natterd.log in the data dir. */
+  if (g_getenv ("NATTER_TEST_SERVER_LOG") != NULL)
+    {
+      g_autofree char *log_path = g_build_filename (self->data_dir, "natterd.log", NULL);
+
+      g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+      g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+    }
 
   self->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);

@@ -369,6 +369,127 @@ test_profile_notice (Fixture       *fixture,
   g_string_free (dave.text, TRUE);
 }
 
+/* privacy: read, contacts only (bob is refused with 26010), back to
+ * anyone; group-add reaches carol's listener as RC:GrpNtf Add, and bob
+ * ignoring carol's request as RC:ContactNtf RejectResponse. */
+static void
+test_privacy_and_group_add (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(GSubprocess) listen = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GAsyncResult) ended = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *group_id = NULL;
+  Listener carol = { NULL, g_string_new (NULL), FALSE };
+  Heard heard = { &carol, { "\"Add\"", "\"RejectResponse\"", NULL } };
+  gboolean add_seen = FALSE, reject_seen = FALSE;
+
+  g_assert_cmpint (run_cli (fixture, "alice", TRUE, "alice's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "alice", "--name", "Alice", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", TRUE, "bob's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "bob", "--name", "Bob", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "carol", TRUE, "carol's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "carol", "--name", "Carol", NULL }), ==, 0);
+
+  /* The settings as they are, then contacts only. */
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "privacy", NULL }), ==, 0);
+  g_assert_cmpstr (g_strstrip (out), ==, "{\"messagesFrom\":\"anyone\",\"showOnline\":true}");
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "privacy", "--messages", "contacts", NULL }), ==, 0);
+  g_assert_cmpstr (g_strstrip (out), ==, "{\"messagesFrom\":\"contacts\",\"showOnline\":true}");
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "bob", FALSE, NULL, NULL, &err,
+                            (const char * const[]) { "send", "alice", "let me in", NULL }), ==, 5);
+  g_assert_nonnull (strstr (err, "26010"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "privacy", NULL }), ==, 0);
+  g_assert_nonnull (strstr (out, "\"messagesFrom\":\"contacts\""));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "privacy", "--messages", "anyone", NULL }), ==, 0);
+  g_assert_nonnull (strstr (out, "\"messagesFrom\":\"anyone\""));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "bob", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "send", "alice", "now?", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "privacy", "--messages", "sometimes", NULL }), ==, 2);
+
+  /* carol listens; alice adds her to a group; bob ignores her request. */
+  listen = spawn_cli (fixture, "carol", FALSE, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                      (const char * const[]) { "-v", "listen", "--all", NULL });
+  test_wait_cli_connected (listen);
+  carol.lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (listen));
+  g_data_input_stream_read_line_async (carol.lines, G_PRIORITY_DEFAULT, NULL, listener_line_cb, &carol);
+
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "group-create", "Team", "bob", NULL }), ==, 0);
+  lines = test_json_lines (out);
+  group_id = g_strdup (json_object_get_string_member (g_ptr_array_index (lines, 0), "groupId"));
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "group-add", group_id, "carol", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, &out, NULL,
+                            (const char * const[]) { "group-members", group_id, NULL }), ==, 0);
+  lines = test_json_lines (out);
+  g_assert_cmpuint (lines->len, ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (find_line (lines, "userId", "carol"), "role"), ==, "member");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run_cli (fixture, "carol", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "contact-request", "bob", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "contact-ignore", "carol", NULL }), ==, 0);
+  test_wait_until (heard_all, &heard, 20, "carol's listener hears the Add and the RejectResponse");
+
+  g_subprocess_send_signal (listen, SIGTERM);
+  g_subprocess_wait_async (listen, NULL, test_store_result_cb, &ended);
+  test_wait_result (&ended, 20);
+  while (!carol.closed)
+    g_main_context_iteration (NULL, TRUE);
+  lines = test_json_lines (carol.text->str);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      JsonObject *line = g_ptr_array_index (lines, i);
+      const char *object_name = json_object_get_string_member_with_default (line, "objectName", "");
+      JsonObject *content;
+      const char *operation;
+
+      if (!json_object_has_member (line, "content"))
+        continue;
+      content = json_object_get_object_member (line, "content");
+      operation = json_object_get_string_member_with_default (content, "operation", "");
+      if (g_str_equal (object_name, "RC:GrpNtf") && g_str_equal (operation, "Add"))
+        {
+          JsonArray *targets = json_object_get_array_member (json_object_get_object_member (content, "data"),
+                                                             "targetUserIds");
+
+          g_assert_cmpstr (json_object_get_string_member (line, "targetId"), ==, group_id);
+          g_assert_cmpstr (json_object_get_string_member (content, "operatorUserId"), ==, "alice");
+          g_assert_cmpuint (json_array_get_length (targets), ==, 1);
+          g_assert_cmpstr (json_array_get_string_element (targets, 0), ==, "carol");
+          add_seen = TRUE;
+        }
+      if (g_str_equal (object_name, "RC:ContactNtf") && g_str_equal (operation, "RejectResponse"))
+        {
+          g_assert_cmpstr (json_object_get_string_member (content, "sourceUserId"), ==, "bob");
+          g_assert_cmpstr (json_object_get_string_member (content, "targetUserId"), ==, "carol");
+          reject_seen = TRUE;
+        }
+    }
+  g_assert_true (add_seen);
+  g_assert_true (reject_seen);
+
+  g_clear_object (&carol.lines);
+  g_string_free (carol.text, TRUE);
+}
+
 static void
 test_usage (Fixture       *fixture,
             gconstpointer  data)
@@ -395,6 +516,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/accounts-cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
+  g_test_add ("/accounts-cli/privacy-and-group-add", Fixture, NULL, fixture_set_up, test_privacy_and_group_add,
+              fixture_tear_down);
   g_test_add ("/accounts-cli/usage", Fixture, NULL, fixture_set_up, test_usage, fixture_tear_down);
   g_test_add ("/accounts-cli/profile-notice", Fixture, NULL, fixture_set_up, test_profile_notice,
               fixture_tear_down);

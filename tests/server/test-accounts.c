@@ -262,6 +262,19 @@ test_register_login (void)
                    "name", "B", NULL);
   assert_code (reply, 26006);
   json_object_unref (reply);
+  /* Characters, not bytes: four CJK characters are 12 bytes but short;
+   * eight are enough. */
+  reply = account (server, "POST", NULL, "register", "appKey", key, "userId", "bob", "password", "密码很长",
+                   "name", "B", NULL);
+  assert_code (reply, 26006);
+  json_object_unref (reply);
+  reply = account (server, "POST", NULL, "register", "appKey", key, "userId", "cjk", "password", "这是我的八字密码",
+                   "name", "C", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = login (server, "cjk", "这是我的八字密码");
+  assert_code (reply, 200);
+  json_object_unref (reply);
   {
     g_autofree char *huge = g_strnfill (1025, 'x');
 
@@ -581,6 +594,16 @@ test_contacts (void)
   reply = account (server, "POST", bob, "contact/ignore", "userId", "carol", NULL);
   assert_code (reply, 200);
   json_object_unref (reply);
+  /* carol hears she was ignored (after her own Request). */
+  {
+    g_autoptr(JsonObject) asked = expect_object (c1, "RC:ContactNtf", NULL);
+    g_autoptr(JsonObject) ntf = expect_object (c1, "RC:ContactNtf", NULL);
+
+    g_assert_cmpstr (json_object_get_string_member (asked, "operation"), ==, "Request");
+    g_assert_cmpstr (json_object_get_string_member (ntf, "operation"), ==, "RejectResponse");
+    g_assert_cmpstr (json_object_get_string_member (ntf, "sourceUserId"), ==, "bob");
+    g_assert_cmpstr (json_object_get_string_member (ntf, "targetUserId"), ==, "carol");
+  }
   g_assert_cmpstr (contact_state (server, bob, "carol"), ==, "ignored");
   g_assert_cmpstr (contact_state (server, carol, "bob"), ==, "outgoing");
 
@@ -984,6 +1007,140 @@ test_groups (void)
   json_object_unref (reply);
 }
 
+static JsonObject *
+expect_group_ntf (NatterTestClient *client,
+                  const char       *group,
+                  const char       *operation)
+{
+  JsonObject *ntf = expect_object (client, "RC:GrpNtf", group);
+
+  while (!g_str_equal (json_object_get_string_member (ntf, "operation"), operation))
+    {
+      json_object_unref (ntf);
+      ntf = expect_object (client, "RC:GrpNtf", group);
+    }
+  return ntf;
+}
+
+static void
+assert_targets (JsonObject *ntf,
+                const char *expected)
+{
+  JsonArray *targets = json_object_get_array_member (json_object_get_object_member (ntf, "data"), "targetUserIds");
+  g_autoptr(GString) ids = g_string_new (NULL);
+
+  for (guint i = 0; i < json_array_get_length (targets); i++)
+    g_string_append_printf (ids, "%s%s", i > 0 ? "," : "", json_array_get_string_element (targets, i));
+  g_assert_cmpstr (ids->str, ==, expected);
+}
+
+/* group/add by a member, and RC:GrpNtf Add, Rename and Dismiss as they
+ * reach the members' sockets. */
+static void
+test_group_notifications (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
+  g_autofree char *alice = register_user (server, "alice", "alices password");
+  g_autofree char *bob = register_user (server, "bob", "bobs password");
+  g_autofree char *carol = register_user (server, "carol", "carols password");
+  g_autoptr(NatterTestClient) b1 = connect_device (server, bob, "b1");
+  g_autoptr(NatterTestClient) c1 = connect_device (server, carol, "c1");
+  g_autofree char *group = NULL;
+  g_autofree char *members = NULL;
+  JsonObject *reply, *ntf;
+
+  reply = account (server, "POST", alice, "group/create", "name", "Club", "memberId", "bob", NULL);
+  assert_code (reply, 200);
+  group = g_strdup (json_object_get_string_member (reply, "groupId"));
+  json_object_unref (reply);
+
+  /* Not a member: carol may not add herself. */
+  reply = account (server, "POST", carol, "group/add", "groupId", group, "memberId", "carol", NULL);
+  g_assert_cmpint (code_of (reply), !=, 200);
+  json_object_unref (reply);
+  reply = account (server, "POST", bob, "group/add", "groupId", group, "memberId", "nobody", NULL);
+  assert_code (reply, 26011);
+  json_object_unref (reply);
+
+  /* A member adds carol: both hear it, carol included. */
+  reply = account (server, "POST", bob, "group/add", "groupId", group, "memberId", "carol", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  ntf = expect_group_ntf (b1, group, "Add");
+  g_assert_cmpstr (json_object_get_string_member (ntf, "operatorUserId"), ==, "bob");
+  assert_targets (ntf, "carol");
+  json_object_unref (ntf);
+  ntf = expect_group_ntf (c1, group, "Add");
+  assert_targets (ntf, "carol");
+  json_object_unref (ntf);
+  members = members_of (server, alice, group);
+  g_assert_cmpstr (members, ==, "alice:owner,bob:member,carol:member");
+
+  /* Adding her again changes nothing and tells no one: the rename is
+   * the next notice. */
+  reply = account (server, "POST", bob, "group/add", "groupId", group, "memberId", "carol", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = account (server, "POST", alice, "group/rename", "groupId", group, "name", "Book Club", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  ntf = expect_object (c1, "RC:GrpNtf", group);
+  g_assert_cmpstr (json_object_get_string_member (ntf, "operation"), ==, "Rename");
+  g_assert_cmpstr (json_object_get_string_member (ntf, "operatorUserId"), ==, "alice");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (ntf, "data"), "name"), ==,
+                   "Book Club");
+  json_object_unref (ntf);
+
+  reply = account (server, "POST", alice, "group/dismiss", "groupId", group, NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  for (guint i = 0; i < 2; i++)
+    {
+      ntf = expect_group_ntf (i == 0 ? b1 : c1, group, "Dismiss");
+      g_assert_cmpstr (json_object_get_string_member (ntf, "operatorUserId"), ==, "alice");
+      json_object_unref (ntf);
+    }
+  reply = account (server, "GET", bob, "group/members", "groupId", group, NULL);
+  assert_code (reply, 26021);
+  json_object_unref (reply);
+}
+
+/* A password never reaches natterd's log, debug messages included:
+ * registration, login, a wrong login and a password change. */
+static void
+test_password_not_logged (void)
+{
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *log_path = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *reply;
+
+  g_setenv ("NATTER_TEST_SERVER_LOG", "1", TRUE);
+  server = natter_test_server_new_full (QUICK_LIMITS, OPEN_APP);
+  g_unsetenv ("NATTER_TEST_SERVER_LOG");
+  token = register_user (server, "alice", "Zq7-distinctive-secret");
+  reply = login (server, "alice", "Zq7-distinctive-secret");
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  reply = login (server, "alice", "Zq7-wrong-distinctive");
+  assert_code (reply, 26002);
+  json_object_unref (reply);
+  reply = account (server, "POST", token, "password", "oldPassword", "Zq7-distinctive-secret",
+                   "newPassword", "Zq7-new-distinctive", NULL);
+  assert_code (reply, 200);
+  json_object_unref (reply);
+  natter_test_server_stop (server);
+
+  log_path = g_build_filename (natter_test_server_get_data_dir (server), "natterd.log", NULL);
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, &error));
+  g_assert_no_error (error);
+  /* the log is there and has the requests in it */
+  g_assert_nonnull (strstr (log, "alice"));
+  g_assert_null (strstr (log, "Zq7"));
+}
+
 /* Requests sent together: how many are still out, and how many answered
  * with @needle in their body. */
 typedef struct
@@ -1184,6 +1341,8 @@ main (int   argc,
   g_test_add_func ("/server/accounts/contacts", test_contacts);
   g_test_add_func ("/server/accounts/profile-after-commit", test_profile_after_commit);
   g_test_add_func ("/server/accounts/groups", test_groups);
+  g_test_add_func ("/server/accounts/group-notifications", test_group_notifications);
+  g_test_add_func ("/server/accounts/password-not-logged", test_password_not_logged);
   g_test_add_func ("/server/accounts/groups-never-ownerless", test_groups_never_ownerless);
   g_test_add_func ("/server/accounts/logins-do-not-stall", test_logins_do_not_stall);
   g_test_add_func ("/server/accounts/bar", test_bar);
