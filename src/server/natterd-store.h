@@ -471,6 +471,7 @@ typedef struct
   guint     limit;              /* at most this many of each in one op */
   guint     deleted;            /* out: inbox entries */
   guint     nonces_deleted;     /* out */
+  gboolean  more;               /* out: the inbox's pruning is not through (go on) */
 } NatterdPruneOp;
 
 typedef struct
