@@ -356,7 +356,8 @@ natterd_op_new (NatterdOpKind  kind,
       g_array_set_clear_func (((NatterdDevicesOp *) op)->devices, clear_device);
       break;
     case NATTERD_OP_PUBLISH:
-      ((NatterdPublishOp *) op)->recipients = g_array_new (FALSE, TRUE, sizeof (NatterdRecipient));
+      /* A private message's two (target, sender): one allocation, not two reallocs. */
+      ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
       break;
     case NATTERD_OP_MEMBERS:
       ((NatterdMembersOp *) op)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
