@@ -110,8 +110,8 @@ struct _NatterdStoreSqlite
   sqlite3_stmt *reader_stmts[R_N_STATEMENTS];
 
   /* Writer thread state, valid while no batch failed. */
-  GHashTable   *max_seqs;       /* users.id → guint64* */
-  GHashTable   *dirty_seqs;     /* users.id set, this batch */
+  GHashTable   *max_seqs;       /* users.id → InboxHead (natterd-store-sqlite-write.c) */
+  GHashTable   *dirty_seqs;     /* the InboxHeads this batch changed */
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;

@@ -320,41 +320,48 @@ write_members_timeline (NatterdStoreSqlite  *self,
   return TRUE;
 }
 
+/* A user's inbox head as the writer keeps it: the key of max_seqs is
+ * its user_id, and dirty_seqs holds the heads themselves, so marking one
+ * changed allocates nothing (#17). */
+typedef struct
+{
+  gint64  user_id;
+  guint64 seq;
+} InboxHead;
+
 static gboolean
 get_max_seq (NatterdStoreSqlite  *self,
              gint64               user_id,
-             guint64            **out,
+             InboxHead          **out,
              GError             **error)
 {
   sqlite3_stmt *stmt = self->writer_stmts[W_GET_MAX_SEQ];
-  guint64 *seq = g_hash_table_lookup (self->max_seqs, &user_id);
-  gint64 *key;
+  InboxHead *head = g_hash_table_lookup (self->max_seqs, &user_id);
   int rc;
 
-  if (seq != NULL)
+  if (head != NULL)
     {
-      *out = seq;
+      *out = head;
       return TRUE;
     }
 
   sqlite3_bind_int64 (stmt, 1, user_id);
   rc = sqlite3_step (stmt);
-  seq = g_new0 (guint64, 1);
+  head = g_new0 (InboxHead, 1);
+  head->user_id = user_id;
   if (rc == SQLITE_ROW)
-    *seq = (guint64) sqlite3_column_int64 (stmt, 0);
+    head->seq = (guint64) sqlite3_column_int64 (stmt, 0);
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
-      g_free (seq);
+      g_free (head);
       natterd_sqlite_fail (self->db, rc, "max_seq", error);
       return FALSE;
     }
 
-  key = g_new (gint64, 1);
-  *key = user_id;
-  g_hash_table_insert (self->max_seqs, key, seq);
-  *out = seq;
+  g_hash_table_insert (self->max_seqs, &head->user_id, head);
+  *out = head;
   return TRUE;
 }
 
@@ -398,8 +405,8 @@ pending_conversation_free (gpointer data)
 void
 natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
 {
-  self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  self->dirty_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  self->dirty_seqs = g_hash_table_new (NULL, NULL);
   self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
@@ -646,12 +653,12 @@ write_publish (NatterdStoreSqlite  *self,
       if (r->inbox)
         {
           sqlite3_stmt *inbox = self->writer_stmts[W_INSERT_INBOX];
-          guint64 *max_seq;
+          InboxHead *inbox_head;
 
-          if (!get_max_seq (self, r->user_id, &max_seq, error))
+          if (!get_max_seq (self, r->user_id, &inbox_head, error))
             return FALSE;
-          r->seq = ++*max_seq;
-          g_hash_table_add (self->dirty_seqs, g_memdup2 (&r->user_id, sizeof (gint64)));
+          r->seq = ++inbox_head->seq;
+          g_hash_table_add (self->dirty_seqs, inbox_head);
 
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
@@ -1169,7 +1176,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   GHashTableIter iter;
-  gint64 *user_id;
+  InboxHead *head;
   gboolean checkpointing;
 
   natterd_store_sqlite_start_pipeline (self);
@@ -1191,13 +1198,12 @@ natterd_store_sqlite_write (NatterdStore  *store,
     goto failed;
 
   g_hash_table_iter_init (&iter, self->dirty_seqs);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &user_id, NULL))
+  while (g_hash_table_iter_next (&iter, (gpointer *) &head, NULL))
     {
       sqlite3_stmt *stmt = self->writer_stmts[W_SET_MAX_SEQ];
-      guint64 *seq = g_hash_table_lookup (self->max_seqs, user_id);
 
-      sqlite3_bind_int64 (stmt, 1, *user_id);
-      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) *seq);
+      sqlite3_bind_int64 (stmt, 1, head->user_id);
+      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) head->seq);
       if (!natterd_sqlite_step_done (self->db, stmt, error))
         goto failed;
     }
