@@ -856,6 +856,55 @@ view_timeline (NatterdStore *store,
   g_ptr_array_remove_index (contents, contents->len - 1);
 }
 
+/* One app (id 1, key1/secret1), as any version stores it. */
+#define APP_ROW \
+  "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)" \
+  " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+
+/* A new data dir at schema @version, with @sql run on it. */
+static char *
+db_dir_at_version (int         version,
+                   const char *sql)
+{
+  char *dir = natter_test_db_dir_new ("natterd-migrations");
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db;
+
+  {
+    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, version, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  return dir;
+}
+
+/* A persisted, counted RC:TxtMsg alice (users.id 1 of app 1) sends. */
+static NatterdPublishOp *
+alice_text_op (int             conversation_type,
+               const char     *channel,
+               const char     *target_id,
+               const char     *content,
+               gint64          sent_time,
+               NatterdOpFunc   done,
+               gpointer        user_data)
+{
+  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, done, user_data, NULL);
+
+  op->app_id = 1;
+  op->sender_id = 1;
+  op->channel = g_strdup (channel);
+  op->message.conversation_type = conversation_type;
+  op->message.sender_user_id = g_strdup ("alice");
+  op->message.target_id = g_strdup (target_id);
+  op->message.object_name = g_strdup ("RC:TxtMsg");
+  op->message.content = g_strdup (content);
+  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+  op->message.sent_time = sent_time;
+  return op;
+}
+
 /* natter.v2: a data dir of schema 5, whose group messages are inbox
  * entries of every member, is migrated to group timelines: each message
  * numbered once in order, each member's part of it (from their first
@@ -864,19 +913,10 @@ view_timeline (NatterdStore *store,
 static void
 test_group_timelines_migrated (void)
 {
-  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   TimelineView bob = { 0 }, carol = { 0 }, alice = { 0 };
-  sqlite3 *db;
-
-  {
-    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, 5, &error);
-    g_assert_no_error (error);
-  }
-  db = open_raw (dir);
-  g_assert_cmpint (sqlite3_exec (db,
-    "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)"
-    " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+  g_autofree char *dir = db_dir_at_version (5,
+    APP_ROW
     "INSERT INTO users (id, app_id, user_id, created, max_seq) VALUES (1, 1, 'alice', 1, 0),"
     " (2, 1, 'bob', 1, 4), (3, 1, 'carol', 1, 1);"
     "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (1, 1, 'g', 'G', 1);"
@@ -890,9 +930,7 @@ test_group_timelines_migrated (void)
     "INSERT INTO inbox (user_id, seq, message_id) VALUES (2, 1, 10), (2, 2, 11), (2, 3, 12), (2, 4, 13),"
     " (3, 1, 13), (1, 1, 10), (1, 2, 11), (1, 3, 13);"
     "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id, updated_time, unread)"
-    " VALUES (2, 3, 'g', 13, 3000, 2), (3, 3, 'g', 13, 3000, 1), (2, 1, 'alice', 12, 2100, 1);",
-    NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close (db);
+    " VALUES (2, 3, 'g', 13, 3000, 2), (3, 3, 'g', 13, 3000, 1), (2, 1, 'alice', 12, 2100, 1);");
 
   {
     g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
@@ -927,18 +965,8 @@ test_group_timelines_migrated (void)
     g_assert_cmpstr (g_ptr_array_index (carol.contents, 0), ==, "3:{\"content\":\"three\"}");
 
     /* A new group message is the fourth, once. */
-    op = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
-    op->app_id = 1;
-    op->sender_id = 1;
-    op->channel = g_strdup ("3/g");
+    op = alice_text_op (3, "3/g", "g", "{\"content\":\"four\"}", 4000, NULL, NULL);
     op->timeline = TRUE;
-    op->message.conversation_type = 3;
-    op->message.sender_user_id = g_strdup ("alice");
-    op->message.target_id = g_strdup ("g");
-    op->message.object_name = g_strdup ("RC:TxtMsg");
-    op->message.content = g_strdup ("{\"content\":\"four\"}");
-    op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
-    op->message.sent_time = 4000;
     natterd_store_submit (store, op);
     natterd_store_stop (store);
   }
@@ -1105,28 +1133,17 @@ history_of (NatterdStore *store,
 static void
 test_history_by_integer_key (void)
 {
-  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   g_autofree char *plan = NULL;
-  sqlite3 *db;
-
-  {
-    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, 10, &error);
-    g_assert_no_error (error);
-  }
-  db = open_raw (dir);
-  g_assert_cmpint (sqlite3_exec (db,
-    "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)"
-    " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+  g_autofree char *dir = db_dir_at_version (10,
+    APP_ROW
     "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1), (3, 1, 'carol', 1);"
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
     "  object_name, content, flags, sent_time) VALUES"
     " (1, 1, 'AAAA-AAAA-AAAA-AAAA', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b1', 3, 1000),"
     " (2, 1, 'AAAA-AAAA-AAAA-AAAB', 1, 1, 'carol', '1/alice/carol', 'RC:TxtMsg', 'c1', 3, 2000),"
     " (3, 1, NULL, 1, 2, 'alice', '1/alice/bob', 'RC:TypSts', 'typing', 0, 2500),"
-    " (4, 1, 'AAAA-AAAA-AAAA-AAAC', 1, 2, 'alice', '1/alice/bob', 'RC:TxtMsg', 'b2', 3, 3000);",
-    NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close (db);
+    " (4, 1, 'AAAA-AAAA-AAAA-AAAC', 1, 2, 'alice', '1/alice/bob', 'RC:TxtMsg', 'b2', 3, 3000);");
 
   {
     g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
@@ -1142,18 +1159,7 @@ test_history_by_integer_key (void)
     carol = history_of (store, "1/alice/carol", "carol");
     g_assert_cmpstr (carol, ==, "c1|");
 
-    op = natterd_op_new (NATTERD_OP_PUBLISH, publish_done, &published, NULL);
-    op->app_id = 1;
-    op->sender_id = 1;
-    op->channel = g_strdup ("1/alice/bob");
-    op->message.conversation_type = 1;
-    op->message.sender_user_id = g_strdup ("alice");
-    op->message.target_id = g_strdup ("bob");
-    op->message.object_name = g_strdup ("RC:TxtMsg");
-    op->message.content = g_strdup ("b3");
-    op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
-    op->message.sent_time = 4000;
-    op->recipients = g_array_new (FALSE, TRUE, sizeof (NatterdRecipient));
+    op = alice_text_op (1, "1/alice/bob", "bob", "b3", 4000, publish_done, &published);
     natterd_store_submit (store, op);
     while (!published)
       g_main_context_iteration (NULL, TRUE);
