@@ -1148,7 +1148,7 @@ route_clear (NatterdPublishOp *op,
   json_object_set_string_member (content, "targetId", op->message.target_id);
   json_object_set_int_member (content, "clearTime", op->message.sent_time);
   node = json_node_init_object (json_node_alloc (), content);
-  g_free (op->message.content);
+  natterd_publish_op_clear_string (op, &op->message.content);
   op->message.content = json_to_string (node, FALSE);
   op->clear_history = TRUE;
   op->webhook = FALSE;
@@ -1269,15 +1269,12 @@ natterd_server_publish (NatterdServer               *self,
   op->base.read = request->read_time;
   op->app_id = request->app->id;
   op->sender_id = request->sender->id;
-  op->device_id = g_strdup (request->client_msg_id != NULL ? request->device_id : NULL);
-  op->client_msg_id = g_strdup (request->client_msg_id);
+  natterd_publish_op_set_strings (op, request->client_msg_id != NULL ? request->device_id : NULL,
+                                  request->client_msg_id, request->sender->user_id, request->target_id,
+                                  request->object_name, request->content,
+                                  request->push_content != NULL && *request->push_content != '\0' ?
+                                  request->push_content : NULL);
   op->message.conversation_type = request->conversation_type;
-  op->message.sender_user_id = g_strdup (request->sender->user_id);
-  op->message.target_id = g_strdup (request->target_id);
-  op->message.object_name = g_strdup (request->object_name);
-  op->message.content = g_strdup (request->content);
-  op->message.push_content = request->push_content != NULL && *request->push_content != '\0' ?
-                             g_strdup (request->push_content) : NULL;
   op->message.flags = request->flags;
   op->message.sent_time = natterd_server_next_sent_time (self, channel);
   op->webhook = (request->flags & NATTER_MESSAGE_FLAG_PERSISTED) && request->app->settings.webhook_url != NULL;

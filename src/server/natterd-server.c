@@ -793,11 +793,11 @@ pruned (NatterdOp *base,
     }
   self->metrics->inbox_pruned += op->deleted;
   /* Small steps, so commits of messages never wait behind a long delete. */
-  if ((op->deleted == op->limit || op->nonces_deleted == op->limit) && !self->shutting_down)
+  if ((op->deleted == op->limit || op->more || op->nonces_deleted == op->limit) && !self->shutting_down)
     {
       NatterdPruneOp *next = natterd_op_new (NATTERD_OP_PRUNE, pruned, self, NULL);
 
-      next->before = op->deleted == op->limit ? op->before : 0;
+      next->before = op->deleted == op->limit || op->more ? op->before : 0;
       next->nonces_before = op->nonces_deleted == op->limit ? op->nonces_before : 0;
       next->limit = PRUNE_BATCH;
       natterd_store_submit (self->store, next);

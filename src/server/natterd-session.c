@@ -695,8 +695,9 @@ handle_connect (NatterdSession        *self,
 typedef struct
 {
   NatterdSession *session;
-  char           *client_msg_id;
   gint64          received;
+  gboolean        has_client_msg_id;
+  char            client_msg_id[];  /* in the context's allocation: one malloc a Publish, not two (#17) */
 } PublishContext;
 
 static void
@@ -724,7 +725,6 @@ publish_context_free (gpointer data)
 
   request_finished (context->session);
   g_object_unref (context->session);
-  g_free (context->client_msg_id);
   g_free (context);
 }
 
@@ -764,18 +764,21 @@ publish_done (int         code,
 
   natterd_histogram_observe (&self->host->metrics->publish_latency, natterd_latency_buckets,
                              (double) (g_get_monotonic_time () - context->received) / G_USEC_PER_SEC);
-  send_publish_ack (self, context->client_msg_id, code, message_uid, sent_time, timeline_seq, NULL);
+  send_publish_ack (self, context->has_client_msg_id ? context->client_msg_id : NULL, code, message_uid,
+                    sent_time, timeline_seq, NULL);
 }
 
 static void
 handle_publish (NatterdSession        *self,
                 const Natter__Publish *publish)
 {
-  PublishContext *context = g_new0 (PublishContext, 1);
+  gsize length = publish->client_msg_id != NULL ? strlen (publish->client_msg_id) : 0;
+  PublishContext *context = g_malloc (sizeof (PublishContext) + length + 1);
 
   context->session = g_object_ref (self);
   request_started (self);
-  context->client_msg_id = g_strdup (publish->client_msg_id);
+  context->has_client_msg_id = publish->client_msg_id != NULL;
+  memcpy (context->client_msg_id, publish->client_msg_id != NULL ? publish->client_msg_id : "", length + 1);
   context->received = g_get_monotonic_time ();
   self->host->publish (self->host->host, self, publish, publish_done, context, publish_context_free);
 }

@@ -39,6 +39,10 @@ table_clear (gpointer data)
 static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "webhook_leases", "login_addresses",
                                                "changes", NULL };
 
+/* Columns only SQLite has, derived from others (messages.channel_hash:
+ * its index key, schema 11); PostgreSQL indexes the channel itself. */
+static const char * const sqlite_only_columns[] = { "messages.channel_hash", NULL };
+
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void
 append_copy_text (GString    *line,
@@ -251,8 +255,11 @@ list_tables (sqlite3     *db,
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {
           const char *column = (const char *) sqlite3_column_text (stmt, 0);
+          g_autofree char *qualified = g_strconcat (table->name, ".", column, NULL);
           gboolean has = FALSE;
 
+          if (g_strv_contains (sqlite_only_columns, qualified))
+            continue;
           if (!pg_has_column (conn, table->name, column, &has, error))
             {
               sqlite3_finalize (stmt);

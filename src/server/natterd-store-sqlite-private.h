@@ -56,6 +56,8 @@ enum {
   W_REMOVE_BLACKLIST,
   W_INSERT_MEDIA,
   W_PRUNE_CUTOFF,
+  W_PRUNE_NEXT_USER,
+  W_PRUNE_USER_HEAD,
   W_PRUNE_INBOX,
   W_INSERT_NONCE,
   W_PRUNE_NONCES,
@@ -108,11 +110,12 @@ struct _NatterdStoreSqlite
   sqlite3_stmt *reader_stmts[R_N_STATEMENTS];
 
   /* Writer thread state, valid while no batch failed. */
-  GHashTable   *max_seqs;       /* users.id → guint64* */
-  GHashTable   *dirty_seqs;     /* users.id set, this batch */
+  GHashTable   *max_seqs;       /* users.id → InboxHead (natterd-store-sqlite-write.c) */
+  GHashTable   *dirty_seqs;     /* the InboxHeads this batch changed */
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;
+  gint64        prune_user;     /* where the inbox's pruning goes on */
   /* Group timelines: "app_id/group id" → the latest seq and time as the
    * writer assigned them (written back once a batch, like max_seqs), and
    * the clock every timeline change of a batch is stamped with. */
@@ -173,6 +176,9 @@ gboolean natterd_sqlite_step_done   (sqlite3       *db,
                                      GError       **error);
 char    *natterd_sqlite_column_text (sqlite3_stmt  *stmt,
                                      int            column);
+/* The integer key of @channel's messages (messages.channel_hash). */
+gint64   natterd_sqlite_channel_hash (gint64        app_id,
+                                      const char   *channel);
 /* Resets @stmt after its rows were stepped through; @rc was the last step's. */
 gboolean natterd_sqlite_finish_rows (sqlite3       *db,
                                      sqlite3_stmt  *stmt,

@@ -26,7 +26,7 @@ const char * const natterd_store_sqlite_reader_sql[R_N_STATEMENTS] = {
     " ORDER BY i.seq LIMIT ?3",
   [R_HISTORY] =
     "SELECT " MESSAGE_COLUMNS ", m.timeline_seq FROM messages m JOIN users u ON u.id = m.sender_id"
-    " WHERE m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
+    " WHERE m.channel_hash = ?10 AND m.app_id = ?1 AND m.channel = ?2 AND m.flags & 1 AND m.sent_time < ?3"
     " AND m.sent_time >= ?5 AND (?6 < 0 OR (m.timeline_seq >= ?6 AND m.timeline_seq <= ?7))"
     " AND m.object_name <> '" NATTER_OBJECT_CLEAR_COMMAND "' AND m.sent_time >= COALESCE ((SELECT"
     " c.cleared_time FROM conversations c WHERE c.user_id = ?8 AND c.conversation_type ="
@@ -483,6 +483,7 @@ read_history (NatterdStoreSqlite  *self,
   sqlite3_bind_int64 (stmt, 5, read->from_time);
   sqlite3_bind_int64 (stmt, 8, read->user_id);
   natterd_sqlite_bind_text (stmt, 9, read->target_id);
+  sqlite3_bind_int64 (stmt, 10, read->channel != NULL ? natterd_sqlite_channel_hash (read->app_id, read->channel) : -1);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       NatterdMessage *m = g_new0 (NatterdMessage, 1);

@@ -238,6 +238,19 @@ static const char * const migrations[] = {
   "  reader_id INTEGER NOT NULL,"
   "  read_time INTEGER NOT NULL,"
   "  PRIMARY KEY (message_id, reader_id)) WITHOUT ROWID;",
+  /* 11: a conversation's history by an integer key (#17): the writer's
+   * insert into (app_id, channel text, sent_time) compared strings at
+   * every level of a random descent and split pages often; (channel_hash,
+   * sent_time) compares integers in half the bytes. channel_hash is
+   * natterd_sqlite_channel_hash() of app_id and channel, set on the
+   * persisted rows only (the index holds no other). */
+  "ALTER TABLE messages ADD COLUMN channel_hash INTEGER;"
+  "UPDATE messages SET channel_hash = natterd_channel_hash (app_id, channel) WHERE flags & 1;"
+  "DROP INDEX messages_channel;"
+  "CREATE INDEX messages_conversation ON messages (channel_hash, sent_time) WHERE flags & 1;"
+  /* ... and no index on the inbox's message_id, an insert for every
+   * entry: old entries are pruned by each user's seqs instead. */
+  "DROP INDEX inbox_message;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

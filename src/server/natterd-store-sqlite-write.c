@@ -23,8 +23,8 @@
 const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
-    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq,"
+    " channel_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     " ON CONFLICT DO NOTHING",
   [W_FIND_DUPLICATE] =
     "SELECT id, uid, sent_time, timeline_seq FROM messages"
@@ -98,9 +98,11 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     "INSERT OR IGNORE INTO media (app_id, hash, size, content_type, name, uploader_id, created)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
   [W_PRUNE_CUTOFF] = "SELECT first_message_id FROM hours WHERE hour >= ?1 ORDER BY hour LIMIT 1",
-  [W_PRUNE_INBOX] =
-    "DELETE FROM inbox WHERE (user_id, seq) IN"
-    " (SELECT user_id, seq FROM inbox WHERE message_id < ?1 LIMIT ?2)",
+  /* Pruned user by user (see write_prune_inbox()). */
+  [W_PRUNE_NEXT_USER] = "SELECT user_id FROM inbox WHERE user_id >= ?1 ORDER BY user_id LIMIT 1",
+  [W_PRUNE_USER_HEAD] =
+    "SELECT seq, message_id FROM inbox WHERE user_id = ?1 ORDER BY seq LIMIT ?2",
+  [W_PRUNE_INBOX] = "DELETE FROM inbox WHERE user_id = ?1 AND seq <= ?2",
   [W_INSERT_NONCE] =
     "INSERT INTO api_nonces (app_id, nonce, expires) VALUES (?1, ?2, ?3)"
     " ON CONFLICT DO UPDATE SET expires = MAX (expires, excluded.expires)",
@@ -318,41 +320,48 @@ write_members_timeline (NatterdStoreSqlite  *self,
   return TRUE;
 }
 
+/* A user's inbox head as the writer keeps it: the key of max_seqs is
+ * its user_id, and dirty_seqs holds the heads themselves, so marking one
+ * changed allocates nothing (#17). */
+typedef struct
+{
+  gint64  user_id;
+  guint64 seq;
+} InboxHead;
+
 static gboolean
 get_max_seq (NatterdStoreSqlite  *self,
              gint64               user_id,
-             guint64            **out,
+             InboxHead          **out,
              GError             **error)
 {
   sqlite3_stmt *stmt = self->writer_stmts[W_GET_MAX_SEQ];
-  guint64 *seq = g_hash_table_lookup (self->max_seqs, &user_id);
-  gint64 *key;
+  InboxHead *head = g_hash_table_lookup (self->max_seqs, &user_id);
   int rc;
 
-  if (seq != NULL)
+  if (head != NULL)
     {
-      *out = seq;
+      *out = head;
       return TRUE;
     }
 
   sqlite3_bind_int64 (stmt, 1, user_id);
   rc = sqlite3_step (stmt);
-  seq = g_new0 (guint64, 1);
+  head = g_new0 (InboxHead, 1);
+  head->user_id = user_id;
   if (rc == SQLITE_ROW)
-    *seq = (guint64) sqlite3_column_int64 (stmt, 0);
+    head->seq = (guint64) sqlite3_column_int64 (stmt, 0);
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
-      g_free (seq);
+      g_free (head);
       natterd_sqlite_fail (self->db, rc, "max_seq", error);
       return FALSE;
     }
 
-  key = g_new (gint64, 1);
-  *key = user_id;
-  g_hash_table_insert (self->max_seqs, key, seq);
-  *out = seq;
+  g_hash_table_insert (self->max_seqs, &head->user_id, head);
+  *out = head;
   return TRUE;
 }
 
@@ -396,8 +405,8 @@ pending_conversation_free (gpointer data)
 void
 natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
 {
-  self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  self->dirty_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  self->dirty_seqs = g_hash_table_new (NULL, NULL);
   self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
@@ -562,6 +571,10 @@ write_publish (NatterdStoreSqlite  *self,
     sqlite3_bind_int64 (stmt, 15, (sqlite3_int64) head->latest_seq + 1);
   else
     sqlite3_bind_null (stmt, 15);
+  if (persisted)
+    sqlite3_bind_int64 (stmt, 16, natterd_sqlite_channel_hash (op->app_id, op->channel));
+  else
+    sqlite3_bind_null (stmt, 16);
   if (!natterd_sqlite_step_done (self->db, stmt, error))
     return FALSE;
 
@@ -640,12 +653,12 @@ write_publish (NatterdStoreSqlite  *self,
       if (r->inbox)
         {
           sqlite3_stmt *inbox = self->writer_stmts[W_INSERT_INBOX];
-          guint64 *max_seq;
+          InboxHead *inbox_head;
 
-          if (!get_max_seq (self, r->user_id, &max_seq, error))
+          if (!get_max_seq (self, r->user_id, &inbox_head, error))
             return FALSE;
-          r->seq = ++*max_seq;
-          g_hash_table_add (self->dirty_seqs, g_memdup2 (&r->user_id, sizeof (gint64)));
+          r->seq = ++inbox_head->seq;
+          g_hash_table_add (self->dirty_seqs, inbox_head);
 
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
@@ -804,6 +817,78 @@ write_conversation (NatterdStoreSqlite     *self,
   return natterd_sqlite_step_done (self->db, stmt, error);
 }
 
+/* Deletes the inbox entries of messages before @cutoff, user by user
+ * (schema 11 has no index on message_id, which cost every entry an index
+ * insert, #17): a user's entries are in seq order and seqs are given in
+ * message id order, so the old ones are a prefix of the user's. An op
+ * deletes at most op->limit entries and looks at most at op->limit users,
+ * going on from the user the op before stopped at; op->more until a pass
+ * over every user is done. */
+static gboolean
+write_prune_inbox (NatterdStoreSqlite  *self,
+                   NatterdPruneOp      *op,
+                   gint64               cutoff,
+                   GError             **error)
+{
+  sqlite3_stmt *next = self->writer_stmts[W_PRUNE_NEXT_USER];
+  sqlite3_stmt *head = self->writer_stmts[W_PRUNE_USER_HEAD];
+  sqlite3_stmt *delete = self->writer_stmts[W_PRUNE_INBOX];
+  guint budget = op->limit;
+
+  op->deleted = 0;              /* a batch retried op by op runs this again */
+  op->more = TRUE;
+  for (guint users = 0; users < op->limit && budget > 0; users++)
+    {
+      gint64 user_id, last_seq = -1;
+      guint old = 0;
+      gboolean done = FALSE;
+      int rc;
+
+      sqlite3_bind_int64 (next, 1, self->prune_user);
+      rc = sqlite3_step (next);
+      user_id = rc == SQLITE_ROW ? sqlite3_column_int64 (next, 0) : 0;
+      if (!natterd_sqlite_finish_rows (self->db, next, rc == SQLITE_ROW ? SQLITE_DONE : rc, error))
+        return FALSE;
+      if (rc == SQLITE_DONE)
+        {
+          /* The pass is over; the next prune starts another. */
+          self->prune_user = 0;
+          op->more = FALSE;
+          break;
+        }
+
+      /* Up to the budget and one more, to see where the old ones end. */
+      sqlite3_bind_int64 (head, 1, user_id);
+      sqlite3_bind_int64 (head, 2, (sqlite3_int64) budget + 1);
+      while ((rc = sqlite3_step (head)) == SQLITE_ROW)
+        {
+          if (sqlite3_column_int64 (head, 1) >= cutoff || old == budget)
+            {
+              done = sqlite3_column_int64 (head, 1) >= cutoff;
+              break;
+            }
+          last_seq = sqlite3_column_int64 (head, 0);
+          old++;
+        }
+      if (rc == SQLITE_DONE)
+        done = TRUE;
+      if (!natterd_sqlite_finish_rows (self->db, head, rc == SQLITE_ROW ? SQLITE_DONE : rc, error))
+        return FALSE;
+
+      if (old > 0)
+        {
+          sqlite3_bind_int64 (delete, 1, user_id);
+          sqlite3_bind_int64 (delete, 2, last_seq);
+          if (!natterd_sqlite_step_done (self->db, delete, error))
+            return FALSE;
+          budget -= old;
+          op->deleted += old;
+        }
+      self->prune_user = done ? user_id + 1 : user_id;
+    }
+  return TRUE;
+}
+
 /* Deletes at most op->limit inbox entries of messages sent before
  * op->before, found through the first message id of that hour, and at most
  * as many nonces that expired before op->nonces_before. */
@@ -844,13 +929,7 @@ write_prune (NatterdStoreSqlite  *self,
   if (rc != SQLITE_DONE)
     return natterd_sqlite_fail (self->db, rc, "prune cutoff", error);
 
-  stmt = self->writer_stmts[W_PRUNE_INBOX];
-  sqlite3_bind_int64 (stmt, 1, cutoff);
-  sqlite3_bind_int (stmt, 2, (int) op->limit);
-  if (!natterd_sqlite_step_done (self->db, stmt, error))
-    return FALSE;
-  op->deleted = (guint) sqlite3_changes (self->db);
-  return TRUE;
+  return write_prune_inbox (self, op, cutoff, error);
 }
 
 static gboolean
@@ -1097,7 +1176,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   GHashTableIter iter;
-  gint64 *user_id;
+  InboxHead *head;
   gboolean checkpointing;
 
   natterd_store_sqlite_start_pipeline (self);
@@ -1119,13 +1198,12 @@ natterd_store_sqlite_write (NatterdStore  *store,
     goto failed;
 
   g_hash_table_iter_init (&iter, self->dirty_seqs);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &user_id, NULL))
+  while (g_hash_table_iter_next (&iter, (gpointer *) &head, NULL))
     {
       sqlite3_stmt *stmt = self->writer_stmts[W_SET_MAX_SEQ];
-      guint64 *seq = g_hash_table_lookup (self->max_seqs, user_id);
 
-      sqlite3_bind_int64 (stmt, 1, *user_id);
-      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) *seq);
+      sqlite3_bind_int64 (stmt, 1, head->user_id);
+      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) head->seq);
       if (!natterd_sqlite_step_done (self->db, stmt, error))
         goto failed;
     }

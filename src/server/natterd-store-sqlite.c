@@ -143,6 +143,39 @@ configure_sqlite (gpointer data)
   return NULL;
 }
 
+/* The integer key of a conversation's messages (schema 11, the index
+ * messages_conversation): FNV-1a of the app id and the channel key, cut
+ * to 63 bits. Stored in every persisted row, so it never changes. The
+ * row keeps the channel text, which every query compares too: a
+ * collision costs a row read, never a wrong answer. */
+gint64
+natterd_sqlite_channel_hash (gint64      app_id,
+                             const char *channel)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+
+  for (guint i = 0; i < 8; i++)
+    h = (h ^ (((guint64) app_id >> (8 * i)) & 0xff)) * G_GUINT64_CONSTANT (0x100000001b3);
+  for (const guchar *c = (const guchar *) channel; *c != '\0'; c++)
+    h = (h ^ *c) * G_GUINT64_CONSTANT (0x100000001b3);
+  return (gint64) (h & G_MAXINT64);
+}
+
+/* natterd_channel_hash (app_id, channel) in SQL: migration 11 keys the
+ * rows already stored. */
+static void
+channel_hash_sql (sqlite3_context  *context,
+                  int               argc,
+                  sqlite3_value   **argv)
+{
+  const char *channel = (const char *) sqlite3_value_text (argv[1]);
+
+  if (channel == NULL)
+    sqlite3_result_null (context);
+  else
+    sqlite3_result_int64 (context, natterd_sqlite_channel_hash (sqlite3_value_int64 (argv[0]), channel));
+}
+
 static sqlite3 *
 open_connection (const char  *path,
                  GError     **error)
@@ -163,6 +196,9 @@ open_connection (const char  *path,
     }
 
   sqlite3_extended_result_codes (db, 1);
+  sqlite3_create_function (db, "natterd_channel_hash", 2,
+                           SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                           channel_hash_sql, NULL, NULL);
   /* Another process (natterd --create-app while natterd runs) may hold the
    * write lock for a moment. */
   sqlite3_busy_timeout (db, 5000);

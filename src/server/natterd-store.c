@@ -356,7 +356,8 @@ natterd_op_new (NatterdOpKind  kind,
       g_array_set_clear_func (((NatterdDevicesOp *) op)->devices, clear_device);
       break;
     case NATTERD_OP_PUBLISH:
-      ((NatterdPublishOp *) op)->recipients = g_array_new (FALSE, TRUE, sizeof (NatterdRecipient));
+      /* A private message's two (target, sender): one allocation, not two reallocs. */
+      ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
       break;
     case NATTERD_OP_MEMBERS:
       ((NatterdMembersOp *) op)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -462,6 +463,17 @@ natterd_op_free (NatterdOp *op)
     case NATTERD_OP_PUBLISH:
       {
         NatterdPublishOp *p = (NatterdPublishOp *) op;
+        if (p->strings != NULL)
+          {
+            natterd_publish_op_clear_string (p, &p->device_id);
+            natterd_publish_op_clear_string (p, &p->client_msg_id);
+            natterd_publish_op_clear_string (p, &p->message.sender_user_id);
+            natterd_publish_op_clear_string (p, &p->message.target_id);
+            natterd_publish_op_clear_string (p, &p->message.object_name);
+            natterd_publish_op_clear_string (p, &p->message.content);
+            natterd_publish_op_clear_string (p, &p->message.push_content);
+            g_free (p->strings);
+          }
         g_free (p->device_id);
         g_free (p->client_msg_id);
         g_free (p->channel);
@@ -528,6 +540,50 @@ natterd_op_free (NatterdOp *op)
     }
 
   g_free (op);
+}
+
+void
+natterd_publish_op_set_strings (NatterdPublishOp *op,
+                                const char       *device_id,
+                                const char       *client_msg_id,
+                                const char       *sender_user_id,
+                                const char       *target_id,
+                                const char       *object_name,
+                                const char       *content,
+                                const char       *push_content)
+{
+  const char *in[] = { device_id, client_msg_id, sender_user_id, target_id, object_name, content, push_content };
+  char **out[] = { &op->device_id, &op->client_msg_id, &op->message.sender_user_id, &op->message.target_id,
+                   &op->message.object_name, &op->message.content, &op->message.push_content };
+  gsize lengths[G_N_ELEMENTS (in)];
+  gsize size = 0;
+  char *at;
+
+  g_return_if_fail (op->strings == NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (in); i++)
+    {
+      g_return_if_fail (*out[i] == NULL);
+      lengths[i] = in[i] != NULL ? strlen (in[i]) + 1 : 0;
+      size += lengths[i];
+    }
+  op->strings = at = g_malloc (MAX (size, 1));
+  op->strings_size = size;
+  for (guint i = 0; i < G_N_ELEMENTS (in); i++)
+    {
+      *out[i] = in[i] != NULL ? memcpy (at, in[i], lengths[i]) : NULL;
+      at += lengths[i];
+    }
+}
+
+void
+natterd_publish_op_clear_string (NatterdPublishOp  *op,
+                                 char             **field)
+{
+  guintptr at = (guintptr) *field, start = (guintptr) op->strings;
+
+  if (op->strings == NULL || at < start || at >= start + op->strings_size)
+    g_free (*field);
+  *field = NULL;
 }
 
 static void

@@ -334,6 +334,10 @@ typedef struct
    * at most @readers_max readers a message (the group's size). */
   GArray        *read_messages;
   guint          readers_max;
+  /* The op's copies of a Publish's strings in one allocation
+   * (natterd_publish_op_set_strings()), NULL if they are each their own. */
+  char          *strings;
+  gsize          strings_size;
 } NatterdPublishOp;
 
 typedef struct
@@ -471,6 +475,7 @@ typedef struct
   guint     limit;              /* at most this many of each in one op */
   guint     deleted;            /* out: inbox entries */
   guint     nonces_deleted;     /* out */
+  gboolean  more;               /* out: the inbox's pruning is not through (go on) */
 } NatterdPruneOp;
 
 typedef struct
@@ -552,6 +557,22 @@ NatterdAccountRow *natterd_account_op_add (NatterdAccountOp *op,
                                            const char       *owner,
                                            const char       *name,
                                            const char       *value);
+
+/* Copies device_id, client_msg_id and the message's sender_user_id,
+ * target_id, object_name, content and push_content (each may be NULL)
+ * into @op in one allocation (#17: one malloc a Publish, not seven). A
+ * string set so is replaced only through natterd_publish_op_clear_string(). */
+void     natterd_publish_op_set_strings  (NatterdPublishOp  *op,
+                                          const char        *device_id,
+                                          const char        *client_msg_id,
+                                          const char        *sender_user_id,
+                                          const char        *target_id,
+                                          const char        *object_name,
+                                          const char        *content,
+                                          const char        *push_content);
+/* Frees *@field of @op (unless it is in the op's one allocation) and sets it NULL. */
+void     natterd_publish_op_clear_string (NatterdPublishOp  *op,
+                                          char             **field);
 
 gpointer natterd_op_new  (NatterdOpKind  kind,
                           NatterdOpFunc  complete,

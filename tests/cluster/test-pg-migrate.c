@@ -350,8 +350,19 @@ test_migrate_every_column (void)
     {
       const char *table = g_ptr_array_index (tables, t);
       g_autoptr(GPtrArray) columns = sqlite_columns (db, table);
-      g_autofree char *in_sqlite = sqlite_rows (db, table, columns);
-      g_autofree char *in_pg = pg_rows (pg, table, columns);
+      g_autofree char *in_sqlite = NULL;
+      g_autofree char *in_pg = NULL;
+      guint derived;
+
+      /* SQLite's own index key, derived from app_id and channel (schema
+       * 11): the migration leaves it out, PostgreSQL indexes the channel. */
+      if (g_str_equal (table, "messages"))
+        {
+          g_assert_true (g_ptr_array_find_with_equal_func (columns, "channel_hash", g_str_equal, &derived));
+          g_ptr_array_remove_index (columns, derived);
+        }
+      in_sqlite = sqlite_rows (db, table, columns);
+      in_pg = pg_rows (pg, table, columns);
 
       g_test_message ("%s: %u columns", table, columns->len);
       g_assert_cmpstr (in_sqlite, !=, "");

@@ -14,7 +14,7 @@
 
 #include "natter-codes.h"
 #include "natterd-directory.h"
-#include "natterd-store-sqlite.h"
+#include "natterd-store-sqlite-private.h"
 #include "natter-test-db-dir.h"
 
 static int
@@ -856,6 +856,55 @@ view_timeline (NatterdStore *store,
   g_ptr_array_remove_index (contents, contents->len - 1);
 }
 
+/* One app (id 1, key1/secret1), as any version stores it. */
+#define APP_ROW \
+  "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)" \
+  " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+
+/* A new data dir at schema @version, with @sql run on it. */
+static char *
+db_dir_at_version (int         version,
+                   const char *sql)
+{
+  char *dir = natter_test_db_dir_new ("natterd-migrations");
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db;
+
+  {
+    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, version, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  return dir;
+}
+
+/* A persisted, counted RC:TxtMsg alice (users.id 1 of app 1) sends. */
+static NatterdPublishOp *
+alice_text_op (int             conversation_type,
+               const char     *channel,
+               const char     *target_id,
+               const char     *content,
+               gint64          sent_time,
+               NatterdOpFunc   done,
+               gpointer        user_data)
+{
+  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, done, user_data, NULL);
+
+  op->app_id = 1;
+  op->sender_id = 1;
+  op->channel = g_strdup (channel);
+  op->message.conversation_type = conversation_type;
+  op->message.sender_user_id = g_strdup ("alice");
+  op->message.target_id = g_strdup (target_id);
+  op->message.object_name = g_strdup ("RC:TxtMsg");
+  op->message.content = g_strdup (content);
+  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
+  op->message.sent_time = sent_time;
+  return op;
+}
+
 /* natter.v2: a data dir of schema 5, whose group messages are inbox
  * entries of every member, is migrated to group timelines: each message
  * numbered once in order, each member's part of it (from their first
@@ -864,19 +913,10 @@ view_timeline (NatterdStore *store,
 static void
 test_group_timelines_migrated (void)
 {
-  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
   g_autoptr(GError) error = NULL;
   TimelineView bob = { 0 }, carol = { 0 }, alice = { 0 };
-  sqlite3 *db;
-
-  {
-    g_autoptr(NatterdStore) old = natterd_store_sqlite_open_at_version (dir, 5, &error);
-    g_assert_no_error (error);
-  }
-  db = open_raw (dir);
-  g_assert_cmpint (sqlite3_exec (db,
-    "INSERT INTO apps (id, app_key, app_secret, name, token_key, settings, created)"
-    " VALUES (1, 'key1', 'secret1', 'app', x'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', '{}', 1);"
+  g_autofree char *dir = db_dir_at_version (5,
+    APP_ROW
     "INSERT INTO users (id, app_id, user_id, created, max_seq) VALUES (1, 1, 'alice', 1, 0),"
     " (2, 1, 'bob', 1, 4), (3, 1, 'carol', 1, 1);"
     "INSERT INTO groups (id, app_id, group_id, name, created) VALUES (1, 1, 'g', 'G', 1);"
@@ -890,9 +930,7 @@ test_group_timelines_migrated (void)
     "INSERT INTO inbox (user_id, seq, message_id) VALUES (2, 1, 10), (2, 2, 11), (2, 3, 12), (2, 4, 13),"
     " (3, 1, 13), (1, 1, 10), (1, 2, 11), (1, 3, 13);"
     "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id, updated_time, unread)"
-    " VALUES (2, 3, 'g', 13, 3000, 2), (3, 3, 'g', 13, 3000, 1), (2, 1, 'alice', 12, 2100, 1);",
-    NULL, NULL, NULL), ==, SQLITE_OK);
-  sqlite3_close (db);
+    " VALUES (2, 3, 'g', 13, 3000, 2), (3, 3, 'g', 13, 3000, 1), (2, 1, 'alice', 12, 2100, 1);");
 
   {
     g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
@@ -927,18 +965,8 @@ test_group_timelines_migrated (void)
     g_assert_cmpstr (g_ptr_array_index (carol.contents, 0), ==, "3:{\"content\":\"three\"}");
 
     /* A new group message is the fourth, once. */
-    op = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
-    op->app_id = 1;
-    op->sender_id = 1;
-    op->channel = g_strdup ("3/g");
+    op = alice_text_op (3, "3/g", "g", "{\"content\":\"four\"}", 4000, NULL, NULL);
     op->timeline = TRUE;
-    op->message.conversation_type = 3;
-    op->message.sender_user_id = g_strdup ("alice");
-    op->message.target_id = g_strdup ("g");
-    op->message.object_name = g_strdup ("RC:TxtMsg");
-    op->message.content = g_strdup ("{\"content\":\"four\"}");
-    op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED | NATTER_MESSAGE_FLAG_COUNTED;
-    op->message.sent_time = 4000;
     natterd_store_submit (store, op);
     natterd_store_stop (store);
   }
@@ -1051,6 +1079,232 @@ test_user_groups_by_index (void)
   natter_test_db_dir_remove (dir);
 }
 
+static void
+history_copied (NatterdRead *base,
+                gpointer     user_data)
+{
+  NatterdHistoryRead *read = (NatterdHistoryRead *) base;
+  GString *out = user_data;
+
+  g_assert_no_error (base->error);
+  for (guint i = 0; i < read->messages->len; i++)
+    {
+      NatterdMessage *m = g_ptr_array_index (read->messages, i);
+
+      g_string_append_printf (out, "%s%s", i > 0 ? "," : "", m->content);
+    }
+  g_string_append_c (out, '|');
+}
+
+static void
+publish_done (NatterdOp *op,
+              gpointer   user_data)
+{
+  g_assert_no_error (op->error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* The contents of @channel's history, newest first, "|"-terminated. */
+static char *
+history_of (NatterdStore *store,
+            const char   *channel,
+            const char   *target_id)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  NatterdHistoryRead *read = natterd_read_new (NATTERD_READ_HISTORY, history_copied, out, NULL);
+
+  read->app_id = 1;
+  read->channel = g_strdup (channel);
+  read->limit = 20;
+  read->user_id = 1;
+  read->target_id = g_strdup (target_id);
+  natterd_store_read (store, read);
+  while (out->len == 0 || out->str[out->len - 1] != '|')
+    g_main_context_iteration (NULL, TRUE);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Schema 11 (#17): history by the integer key messages_conversation
+ * (channel_hash, sent_time) instead of (app_id, channel text, sent_time).
+ * A database of schema 10 with messages in two conversations (one not
+ * persisted) opens and reads its history as before, new messages join
+ * it, and history is read through the new index, in order, with no scan
+ * or sort. */
+static void
+test_history_by_integer_key (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *plan = NULL;
+  g_autofree char *dir = db_dir_at_version (10,
+    APP_ROW
+    "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1), (3, 1, 'carol', 1);"
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    "  object_name, content, flags, sent_time) VALUES"
+    " (1, 1, 'AAAA-AAAA-AAAA-AAAA', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b1', 3, 1000),"
+    " (2, 1, 'AAAA-AAAA-AAAA-AAAB', 1, 1, 'carol', '1/alice/carol', 'RC:TxtMsg', 'c1', 3, 2000),"
+    " (3, 1, NULL, 1, 2, 'alice', '1/alice/bob', 'RC:TypSts', 'typing', 0, 2500),"
+    " (4, 1, 'AAAA-AAAA-AAAA-AAAC', 1, 2, 'alice', '1/alice/bob', 'RC:TxtMsg', 'b2', 3, 3000);");
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_autofree char *bob = NULL, *carol = NULL, *again = NULL;
+    NatterdPublishOp *op;
+    gboolean published = FALSE;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
+    natterd_store_start (store, 16);
+    bob = history_of (store, "1/alice/bob", "bob");
+    g_assert_cmpstr (bob, ==, "b2,b1|");
+    carol = history_of (store, "1/alice/carol", "carol");
+    g_assert_cmpstr (carol, ==, "c1|");
+
+    op = alice_text_op (1, "1/alice/bob", "bob", "b3", 4000, publish_done, &published);
+    natterd_store_submit (store, op);
+    while (!published)
+      g_main_context_iteration (NULL, TRUE);
+    again = history_of (store, "1/alice/bob", "bob");
+    g_assert_cmpstr (again, ==, "b3,b2,b1|");
+    natterd_store_stop (store);
+  }
+
+  plan = query_plan (dir, natterd_store_sqlite_reader_sql[R_HISTORY]);
+  g_test_message ("history: %s", plan);
+  g_assert_nonnull (strstr (plan, "USING INDEX messages_conversation (channel_hash=? AND sent_time>? AND sent_time<?)"));
+  g_assert_null (strstr (plan, "SCAN"));
+  g_assert_null (strstr (plan, "TEMP B-TREE"));
+  natter_test_db_dir_remove (dir);
+}
+
+typedef struct
+{
+  gboolean done, more;
+  guint deleted;
+} Pruned;
+
+static void
+prune_done (NatterdOp *op,
+            gpointer   user_data)
+{
+  Pruned *pruned = user_data;
+
+  g_assert_no_error (op->error);
+  pruned->deleted = ((NatterdPruneOp *) op)->deleted;
+  pruned->more = ((NatterdPruneOp *) op)->more;
+  pruned->done = TRUE;
+}
+
+/* One prune op of at most @limit entries before @before (ms). */
+static Pruned
+prune_step (NatterdStore *store,
+            gint64        before,
+            guint         limit)
+{
+  Pruned pruned = { 0 };
+  NatterdPruneOp *op = natterd_op_new (NATTERD_OP_PRUNE, prune_done, &pruned, NULL);
+
+  op->before = before;
+  op->limit = limit;
+  natterd_store_submit (store, op);
+  while (!pruned.done)
+    g_main_context_iteration (NULL, TRUE);
+  return pruned;
+}
+
+/* Schema 11 (#17) dropped the inbox's index on message_id: old entries
+ * go user by user, each user's a prefix of their seqs, in small steps
+ * (at most the limit of entries and of users an op) that go on where
+ * the last one stopped, as natterd's server repeats them; only entries
+ * of messages before the cutoff go, of every user, and through the
+ * primary key alone. */
+static void
+test_inbox_pruned_by_user (void)
+{
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-migrations");
+  g_autoptr(GError) error = NULL;
+  const gint64 before = G_GINT64_CONSTANT (10) * 3600 * 1000;   /* hour 10: message 100 on */
+  const char * const statements[] = { natterd_store_sqlite_writer_sql[W_PRUNE_NEXT_USER],
+                                      natterd_store_sqlite_writer_sql[W_PRUNE_USER_HEAD],
+                                      natterd_store_sqlite_writer_sql[W_PRUNE_INBOX] };
+  guint total = 0, steps = 0;
+  Pruned pruned;
+  sqlite3 *db;
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_assert_no_error (error);
+  }
+  db = open_raw (dir);
+  /* Only the primary key: no index an entry costs an insert in. */
+  {
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT COUNT (*) FROM sqlite_schema WHERE type = 'index'"
+                                         " AND tbl_name = 'inbox' AND sql IS NOT NULL", -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 0);
+    sqlite3_finalize (stmt);
+  }
+  g_assert_cmpint (sqlite3_exec (db,
+    "INSERT INTO hours (hour, first_message_id) VALUES (0, 1), (10, 100);"
+    "INSERT INTO inbox (user_id, seq, message_id) VALUES"
+    " (1, 1, 1), (1, 2, 2), (1, 3, 3), (1, 4, 4), (1, 5, 5), (1, 6, 100), (1, 7, 101),"
+    " (2, 1, 2), (2, 2, 3), (2, 3, 4),"
+    " (3, 1, 100), (3, 2, 102),"
+    " (5, 1, 6);",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+    g_assert_no_error (error);
+    natterd_store_start (store, 16);
+    do
+      {
+        pruned = prune_step (store, before, 2);
+        g_assert_cmpuint (pruned.deleted, <=, 2);
+        total += pruned.deleted;
+        g_assert_cmpuint (++steps, <, 20);
+      }
+    while (pruned.deleted == 2 || pruned.more);
+    g_assert_cmpuint (total, ==, 9);
+    g_assert_cmpuint (steps, >=, 5);
+
+    /* A new pass finds nothing more. */
+    pruned = prune_step (store, before, 100);
+    g_assert_cmpuint (pruned.deleted, ==, 0);
+    g_assert_false (pruned.more);
+    natterd_store_stop (store);
+  }
+
+  db = open_raw (dir);
+  {
+    sqlite3_stmt *stmt = NULL;
+    g_autoptr(GString) left = g_string_new (NULL);
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT user_id, seq, message_id FROM inbox ORDER BY user_id, seq",
+                                         -1, &stmt, NULL), ==, SQLITE_OK);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_string_append_printf (left, "%d/%d:%d ", sqlite3_column_int (stmt, 0), sqlite3_column_int (stmt, 1),
+                              sqlite3_column_int (stmt, 2));
+    sqlite3_finalize (stmt);
+    g_assert_cmpstr (left->str, ==, "1/6:100 1/7:101 3/1:100 3/2:102 ");
+  }
+  sqlite3_close (db);
+
+  for (guint i = 0; i < G_N_ELEMENTS (statements); i++)
+    {
+      g_autofree char *plan = query_plan (dir, statements[i]);
+
+      g_test_message ("%s: %s", statements[i], plan);
+      g_assert_nonnull (strstr (plan, "USING PRIMARY KEY"));
+      g_assert_null (strstr (plan, "SCAN"));
+      g_assert_null (strstr (plan, "TEMP B-TREE"));
+    }
+  natter_test_db_dir_remove (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1069,6 +1323,8 @@ main (int   argc,
   g_test_add_func ("/server/store/big-batch", test_big_batch);
   g_test_add_func ("/server/migrations/group-timelines", test_group_timelines_migrated);
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
+  g_test_add_func ("/server/migrations/history-by-integer-key", test_history_by_integer_key);
+  g_test_add_func ("/server/store/inbox-pruned-by-user", test_inbox_pruned_by_user);
 
   return g_test_run ();
 }
