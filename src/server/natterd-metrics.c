@@ -4,6 +4,7 @@
  */
 
 #include "natterd-server-private.h"
+#include "natterd-store-sqlite.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
@@ -25,6 +26,8 @@ static const double stage_buckets[NATTERD_STAGE_BUCKETS] = {
   0.0006, 0.0008, 0.001, 0.00125, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006, 0.008,
   0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
 };
+
+G_STATIC_ASSERT (NATTERD_WAL_FDATASYNC_BUCKETS == NATTERD_HISTOGRAM_BUCKETS);
 
 static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_PARSE] = "parse",
@@ -79,14 +82,32 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
                                 gint64                    written)
 {
   NatterdStageHistogram *h = metrics->publish_stages;
+  gint64 us[NATTERD_N_STAGES] = { 0 };
+  guint largest = NATTERD_STAGE_PARSE;
 
-  stage_observe (&h[NATTERD_STAGE_PARSE], s->queued - s->read);
-  stage_observe (&h[NATTERD_STAGE_WAIT], s->taken - s->queued);
-  stage_observe (&h[NATTERD_STAGE_SQL], s->committed - s->taken - s->synced_us);
-  stage_observe (&h[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC], s->synced_us);
-  stage_observe (&h[NATTERD_STAGE_WAKEUP], s->resumed - s->committed);
-  stage_observe (&h[NATTERD_STAGE_DELIVER], written - s->resumed);
-  stage_observe (&h[NATTERD_STAGE_TOTAL], written - s->read);
+  us[NATTERD_STAGE_PARSE] = s->queued - s->read;
+  us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
+  us[NATTERD_STAGE_SQL] = s->committed - s->taken - s->synced_us;
+  us[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC] = s->synced_us;
+  us[NATTERD_STAGE_WAKEUP] = s->resumed - s->committed;
+  us[NATTERD_STAGE_DELIVER] = written - s->resumed;
+  us[NATTERD_STAGE_TOTAL] = written - s->read;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
+      stage_observe (&h[i], us[i]);
+
+  /* The tail's own breakdown: a stage's p99 alone does not say whether
+   * the slow messages are slow in it. */
+  if (us[NATTERD_STAGE_TOTAL] < NATTERD_SLOW_US)
+    return;
+  metrics->slow_count++;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    {
+      metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
+      if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
+        largest = i;
+    }
+  metrics->slow_largest[largest]++;
 }
 
 void
@@ -356,6 +377,33 @@ natterd_metrics_render (NatterdServer *self)
              &m->commit_size, natterd_size_buckets);
   histogram (out, "natterd_query_latency_seconds", "Query received to Result sent.",
              &m->query_latency, natterd_latency_buckets);
+
+  {
+    NatterdHistogram fdatasyncs = { 0 };
+    const double *bounds = natterd_sqlite_wal_fdatasync_times (fdatasyncs.counts, &fdatasyncs.count,
+                                                              &fdatasyncs.sum);
+
+    histogram (out, "natterd_wal_fdatasync_seconds",
+               "The store's fdatasync() calls of the WAL (SQLite), each one's time.",
+               &fdatasyncs, bounds);
+  }
+  g_string_append_printf (out, "# HELP natterd_publish_slow_total Delivered messages whose total"
+                               " (frame read to Deliver written) passed %d ms.\n"
+                               "# TYPE natterd_publish_slow_total counter\n"
+                               "natterd_publish_slow_total %" G_GUINT64_FORMAT "\n"
+                               "# HELP natterd_publish_slow_seconds_total Their time by stage.\n"
+                               "# TYPE natterd_publish_slow_seconds_total counter\n",
+                          NATTERD_SLOW_US / 1000, m->slow_count);
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    g_string_append_printf (out, "natterd_publish_slow_seconds_total{stage=\"%s\"} %.17g\n",
+                            stage_names[s], m->slow_sums[s]);
+  g_string_append (out, "# HELP natterd_publish_slow_largest_total How many of them had each stage as"
+                        " their largest.\n"
+                        "# TYPE natterd_publish_slow_largest_total counter\n");
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    if (s != NATTERD_STAGE_TOTAL)
+      g_string_append_printf (out, "natterd_publish_slow_largest_total{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              stage_names[s], m->slow_largest[s]);
 
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
                         " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"

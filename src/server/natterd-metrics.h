@@ -109,7 +109,14 @@ typedef struct
   NatterdHistogram commit_size;              /* ops per transaction */
   NatterdHistogram query_latency;
   NatterdStageHistogram publish_stages[NATTERD_N_STAGES];
+  /* Delivered messages whose total passed NATTERD_SLOW_US (#17): where
+   * their time went, by stage, and which stage was each one's largest. */
+  guint64          slow_count;
+  double           slow_sums[NATTERD_N_STAGES];
+  guint64          slow_largest[NATTERD_N_STAGES];
 } NatterdMetrics;
+
+#define NATTERD_SLOW_US 2000
 
 NatterdMetrics *natterd_metrics_new  (void);
 void            natterd_metrics_free (NatterdMetrics *metrics);

@@ -98,6 +98,14 @@ static guint injected_errors;
  * looks no further while there are none. */
 static gint wal_syncs_failed;
 
+/* The store's fdatasync() calls, how long each took (#17: the tail's
+ * share that is the disk's), atomic; natterd_sqlite_wal_fdatasync_times(). */
+static const double fdatasync_bounds[NATTERD_WAL_FDATASYNC_BUCKETS] = {
+  0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05,
+};
+static guint64 fdatasync_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
+static guint64 fdatasync_us;
+
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
 
@@ -378,6 +386,8 @@ natterd_sqlite_wal_sync (const char  *db_path,
   gboolean ok = TRUE;
   gboolean injecting;
   guint slot = 0;
+  guint bucket;
+  gint64 took;
   int saved = 0;
 
   g_mutex_lock (&wal_files_lock);
@@ -420,11 +430,18 @@ natterd_sqlite_wal_sync (const char  *db_path,
     sync_begin ();
   else
     __atomic_add_fetch (&syncs_started, 1, __ATOMIC_SEQ_CST);
+  took = g_get_monotonic_time ();
   if (fdatasync (sync->fds[slot]) != 0)
     {
       saved = errno;
       ok = FALSE;
     }
+  took = g_get_monotonic_time () - took;
+  for (bucket = 0; bucket < NATTERD_WAL_FDATASYNC_BUCKETS &&
+                   (double) took / G_USEC_PER_SEC > fdatasync_bounds[bucket]; bucket++)
+    ;
+  __atomic_add_fetch (&fdatasync_counts[bucket], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch (&fdatasync_us, (guint64) took, __ATOMIC_RELAXED);
   g_mutex_lock (&wal_files_lock);
   /* The injected writeback error, as the kernel reports one. */
   if (ok && sync->injected_seen[slot] != injected_errors)
@@ -463,6 +480,21 @@ out:
   g_cond_broadcast (&wal_files_idle);
   g_mutex_unlock (&wal_files_lock);
   return ok;
+}
+
+const double *
+natterd_sqlite_wal_fdatasync_times (guint64  counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+                                    guint64 *count,
+                                    double  *sum)
+{
+  *count = 0;
+  for (guint i = 0; i <= NATTERD_WAL_FDATASYNC_BUCKETS; i++)
+    {
+      counts[i] = __atomic_load_n (&fdatasync_counts[i], __ATOMIC_RELAXED);
+      *count += counts[i];
+    }
+  *sum = (double) __atomic_load_n (&fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  return fdatasync_bounds;
 }
 
 gboolean

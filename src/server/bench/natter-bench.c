@@ -991,6 +991,76 @@ print_stages (const Histogram before[N_STAGES],
   g_print ("\n");
 }
 
+/* natterd's slow messages and its fdatasync() times (#17), from one
+ * /metrics: where the tail's milliseconds go. */
+typedef struct
+{
+  double    slow;
+  double    seconds[N_STAGES];
+  double    largest[N_STAGES];
+  Histogram fdatasync;
+} TailSample;
+
+static double
+metric_value (const char *text,
+              const char *name)
+{
+  g_autofree char *prefix = g_strconcat ("\n", name, " ", NULL);
+  const char *line = text != NULL ? strstr (text, prefix) : NULL;
+
+  return line != NULL ? g_ascii_strtod (line + strlen (prefix), NULL) : NAN;
+}
+
+static void
+fetch_tail (SoupSession *session,
+            TailSample  *out)
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  out->slow = metric_value (text, "natterd_publish_slow_total");
+  for (guint i = 0; i < N_STAGES; i++)
+    {
+      g_autofree char *seconds = g_strdup_printf ("natterd_publish_slow_seconds_total{stage=\"%s\"}",
+                                                  stage_names[i]);
+      g_autofree char *largest = g_strdup_printf ("natterd_publish_slow_largest_total{stage=\"%s\"}",
+                                                  stage_names[i]);
+
+      out->seconds[i] = metric_value (text, seconds);
+      out->largest[i] = metric_value (text, largest);
+    }
+  parse_histogram (text, "natterd_wal_fdatasync_seconds", &out->fdatasync);
+}
+
+/* @delivered: messages natterd delivered meanwhile (its total stage's count). */
+static void
+print_tail (const TailSample *before,
+            const TailSample *after,
+            guint64           delivered)
+{
+  double slow = after->slow - before->slow;
+  const Histogram *b = &before->fdatasync, *a = &after->fdatasync;
+
+  if (!isnan (slow))
+    {
+      g_print ("  natterd's slow ones (over 2 ms, frame read to Deliver written): %.0f of %" G_GUINT64_FORMAT
+               " (%.2f %%); their mean ms a stage:", slow, delivered,
+               delivered > 0 ? 100.0 * slow / (double) delivered : 0.0);
+      for (guint i = 0; i < N_STAGES && slow > 0; i++)
+        g_print (" %s %.3f", stage_names[i], 1000.0 * (after->seconds[i] - before->seconds[i]) / slow);
+      g_print ("; the largest stage of each:");
+      for (guint i = 0; i < N_STAGES && slow > 0; i++)
+        if (!isnan (after->largest[i]) && after->largest[i] > before->largest[i])
+          g_print (" %s %.0f %%", stage_names[i], 100.0 * (after->largest[i] - before->largest[i]) / slow);
+      g_print ("\n");
+    }
+  if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
+    g_print ("  natterd's fdatasync() of the WAL: %" G_GUINT64_FORMAT " calls, p50 / p90 / p99 / p99.9 "
+             "<= %.2g / %.2g / %.2g / %.2g ms (bucket bounds)\n",
+             a->counts[a->n - 1] - b->counts[b->n - 1], histogram_percentile (b, a, 50),
+             histogram_percentile (b, a, 90), histogram_percentile (b, a, 99),
+             histogram_percentile (b, a, 99.9));
+}
+
 /* The smallest bucket bound holding @p percent of what was observed
  * between @before and @after. */
 double
@@ -1236,6 +1306,7 @@ main (int   argc,
       g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (guint32));
       Histogram server_before = { 0 }, server_after = { 0 };
       Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
+      TailSample tail_before = { 0 }, tail_after = { 0 };
       SchedSample sched_before, sched_after;
 
       g_atomic_int_set (&bench.phase, PHASE_OPEN);
@@ -1246,6 +1317,7 @@ main (int   argc,
         g_atomic_int_set (&bench.workers[i].delivered, 0);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
       fetch_stages (session, stages_before);
+      fetch_tail (session, &tail_before);
       sched_sample (&sched_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
@@ -1257,6 +1329,7 @@ main (int   argc,
       sched_sample (&sched_after);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
       fetch_stages (session, stages_after);
+      fetch_tail (session, &tail_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
       g_atomic_int_set (&bench.phase, PHASE_IDLE);
       sleep_main (1);
@@ -1279,6 +1352,10 @@ main (int   argc,
                histogram_percentile (&server_before, &server_after, 99),
                histogram_percentile (&server_before, &server_after, 99.9));
       print_stages (stages_before, stages_after);
+      print_tail (&tail_before, &tail_after,
+                  stages_after[N_STAGES - 1].n > 0 && stages_after[N_STAGES - 1].n == stages_before[N_STAGES - 1].n ?
+                  stages_after[N_STAGES - 1].counts[stages_after[N_STAGES - 1].n - 1] -
+                  stages_before[N_STAGES - 1].counts[stages_before[N_STAGES - 1].n - 1] : 0);
       print_sched (&sched_before, &sched_after);
     }
 
