@@ -101,7 +101,7 @@ static gint wal_syncs_failed;
 /* The store's fdatasync() calls, how long each took (#17: the tail's
  * share that is the disk's), atomic; natterd_sqlite_wal_fdatasync_times(). */
 static const double fdatasync_bounds[NATTERD_WAL_FDATASYNC_BUCKETS] = {
-  0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05,
+  0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.2,
 };
 static guint64 fdatasync_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
 static guint64 fdatasync_us;
