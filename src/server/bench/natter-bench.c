@@ -948,13 +948,10 @@ static const char * const stage_names[N_STAGES] = {
   "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "deliver", "total",
 };
 
-/* natterd's per-stage histograms (#17), all from one /metrics. */
-void
-fetch_stages (SoupSession *session,
-              Histogram    out[N_STAGES])
+static void
+parse_stages (const char *text,
+              Histogram   out[N_STAGES])
 {
-  g_autofree char *text = fetch_metrics (session);
-
   for (guint i = 0; i < N_STAGES; i++)
     {
       g_autofree char *name = g_strdup_printf ("natterd_publish_stage_seconds{stage=\"%s\"}",
@@ -962,6 +959,16 @@ fetch_stages (SoupSession *session,
 
       parse_histogram (text, name, &out[i]);
     }
+}
+
+/* natterd's per-stage histograms (#17), all from one /metrics. */
+void
+fetch_stages (SoupSession *session,
+              Histogram    out[N_STAGES])
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  parse_stages (text, out);
 }
 
 void
@@ -991,8 +998,8 @@ print_stages (const Histogram before[N_STAGES],
   g_print ("\n");
 }
 
-/* natterd's slow messages and its fdatasync() times (#17), from one
- * /metrics: where the tail's milliseconds go. */
+/* natterd's slow messages and its fdatasync() times (#17), from the
+ * /metrics of its stages: where the tail's milliseconds go. */
 typedef struct
 {
   double    slow;
@@ -1013,10 +1020,12 @@ metric_value (const char *text,
 
 static void
 fetch_tail (SoupSession *session,
+            Histogram    stages[N_STAGES],
             TailSample  *out)
 {
   g_autofree char *text = fetch_metrics (session);
 
+  parse_stages (text, stages);
   out->slow = metric_value (text, "natterd_publish_slow_total");
   for (guint i = 0; i < N_STAGES; i++)
     {
@@ -1316,8 +1325,7 @@ main (int   argc,
       for (guint i = 0; i < bench.n_workers; i++)
         g_atomic_int_set (&bench.workers[i].delivered, 0);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
-      fetch_stages (session, stages_before);
-      fetch_tail (session, &tail_before);
+      fetch_tail (session, stages_before, &tail_before);
       sched_sample (&sched_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
@@ -1328,8 +1336,7 @@ main (int   argc,
       b = sample ();
       sched_sample (&sched_after);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
-      fetch_stages (session, stages_after);
-      fetch_tail (session, &tail_after);
+      fetch_tail (session, stages_after, &tail_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
       g_atomic_int_set (&bench.phase, PHASE_IDLE);
       sleep_main (1);
