@@ -110,6 +110,37 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   metrics->slow_largest[largest]++;
 }
 
+static NatterdMetrics *timed_metrics;
+static GPollFunc untimed_poll;
+static gint64 poll_returned;
+
+static gint
+timed_poll (GPollFD *fds,
+            guint    nfds,
+            gint     timeout)
+{
+  gint rc;
+
+  if (poll_returned != 0)
+    stage_observe (&timed_metrics->main_iterations, g_get_monotonic_time () - poll_returned);
+  rc = untimed_poll (fds, nfds, timeout);
+  poll_returned = g_get_monotonic_time ();
+  return rc;
+}
+
+void
+natterd_metrics_time_iterations (NatterdMetrics *metrics)
+{
+  GMainContext *context = g_main_context_default ();
+
+  timed_metrics = metrics;
+  if (untimed_poll == NULL)
+    {
+      untimed_poll = g_main_context_get_poll_func (context);
+      g_main_context_set_poll_func (context, timed_poll);
+    }
+}
+
 void
 natterd_histogram_observe (NatterdHistogram *histogram,
                            const double     *bounds,
@@ -128,6 +159,14 @@ natterd_metrics_new (void)
 void
 natterd_metrics_free (NatterdMetrics *metrics)
 {
+  /* The loop may iterate on (a shutdown's last writes): untimed. */
+  if (timed_metrics == metrics && untimed_poll != NULL)
+    {
+      g_main_context_set_poll_func (g_main_context_default (), untimed_poll);
+      untimed_poll = NULL;
+      timed_metrics = NULL;
+      poll_returned = 0;
+    }
   g_free (metrics);
 }
 
@@ -148,6 +187,36 @@ natterd_metrics_connect_index (int code)
     if (connect_codes[i] == code)
       return i;
   return G_N_ELEMENTS (connect_codes);
+}
+
+/* @label: "name=\"value\"" or NULL. */
+static void
+stage_histogram (GString                     *out,
+                 const char                  *name,
+                 const char                  *label,
+                 const NatterdStageHistogram *h)
+{
+  const char *comma = label != NULL ? "," : "";
+  guint64 cumulative = 0;
+
+  if (label == NULL)
+    label = "";
+  for (guint i = 0; i <= NATTERD_STAGE_BUCKETS; i++)
+    {
+      char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
+
+      cumulative += h->counts[i];
+      if (i < NATTERD_STAGE_BUCKETS)
+        g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[i]);
+      g_string_append_printf (out, "%s_bucket{%s%sle=\"%s\"} %" G_GUINT64_FORMAT "\n", name, label,
+                              comma, bound, cumulative);
+    }
+  if (*label != '\0')
+    g_string_append_printf (out, "%s_sum{%s} %.17g\n%s_count{%s} %" G_GUINT64_FORMAT "\n", name, label,
+                            h->sum, name, label, h->count);
+  else
+    g_string_append_printf (out, "%s_sum %.17g\n%s_count %" G_GUINT64_FORMAT "\n", name, h->sum, name,
+                            h->count);
 }
 
 static void
@@ -412,23 +481,14 @@ natterd_metrics_render (NatterdServer *self)
                         "# TYPE natterd_publish_stage_seconds histogram\n");
   for (guint s = 0; s < NATTERD_N_STAGES; s++)
     {
-      const NatterdStageHistogram *h = &m->publish_stages[s];
-      guint64 cumulative = 0;
+      g_autofree char *label = g_strdup_printf ("stage=\"%s\"", stage_names[s]);
 
-      for (guint i = 0; i <= NATTERD_STAGE_BUCKETS; i++)
-        {
-          char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
-
-          cumulative += h->counts[i];
-          if (i < NATTERD_STAGE_BUCKETS)
-            g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[i]);
-          g_string_append_printf (out, "natterd_publish_stage_seconds_bucket{stage=\"%s\",le=\"%s\"} %"
-                                  G_GUINT64_FORMAT "\n", stage_names[s], bound, cumulative);
-        }
-      g_string_append_printf (out, "natterd_publish_stage_seconds_sum{stage=\"%s\"} %.17g\n"
-                              "natterd_publish_stage_seconds_count{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
-                              stage_names[s], h->sum, stage_names[s], h->count);
+      stage_histogram (out, "natterd_publish_stage_seconds", label, &m->publish_stages[s]);
     }
+  g_string_append (out, "# HELP natterd_main_iteration_seconds The main loop's iterations,"
+                        " their poll() excluded.\n"
+                        "# TYPE natterd_main_iteration_seconds histogram\n");
+  stage_histogram (out, "natterd_main_iteration_seconds", NULL, &m->main_iterations);
 
   return out;
 }

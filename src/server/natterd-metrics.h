@@ -114,6 +114,9 @@ typedef struct
   guint64          slow_count;
   double           slow_sums[NATTERD_N_STAGES];
   guint64          slow_largest[NATTERD_N_STAGES];
+  /* The main loop's iterations, poll() excluded: what a frame read in the
+   * next one waited for (#17). */
+  NatterdStageHistogram main_iterations;
 } NatterdMetrics;
 
 #define NATTERD_SLOW_US 2000
@@ -128,5 +131,8 @@ guint natterd_metrics_connect_index (int code);
 void  natterd_metrics_observe_stages (NatterdMetrics           *metrics,
                                       const NatterdStageStamps *stamps,
                                       gint64                    written);
+/* Times the default main context's iterations into @metrics from now
+ * on (its poll function); main thread. */
+void  natterd_metrics_time_iterations (NatterdMetrics          *metrics);
 
 G_END_DECLS

@@ -1006,6 +1006,7 @@ typedef struct
   double    seconds[N_STAGES];
   double    largest[N_STAGES];
   Histogram fdatasync;
+  Histogram iterations;
 } TailSample;
 
 static double
@@ -1038,6 +1039,7 @@ fetch_tail (SoupSession *session,
       out->largest[i] = metric_value (text, largest);
     }
   parse_histogram (text, "natterd_wal_fdatasync_seconds", &out->fdatasync);
+  parse_histogram (text, "natterd_main_iteration_seconds", &out->iterations);
 }
 
 /* @delivered: messages natterd delivered meanwhile (its total stage's count). */
@@ -1064,10 +1066,26 @@ print_tail (const TailSample *before,
     }
   if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
     g_print ("  natterd's fdatasync() of the WAL: %" G_GUINT64_FORMAT " calls, p50 / p90 / p99 / p99.9 "
-             "<= %.2g / %.2g / %.2g / %.2g ms (bucket bounds)\n",
+             "<= %.3g / %.3g / %.3g / %.3g ms (bucket bounds)\n",
              a->counts[a->n - 1] - b->counts[b->n - 1], histogram_percentile (b, a, 50),
              histogram_percentile (b, a, 90), histogram_percentile (b, a, 99),
              histogram_percentile (b, a, 99.9));
+  b = &before->iterations;
+  a = &after->iterations;
+  if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
+    {
+      guint64 n = a->counts[a->n - 1] - b->counts[b->n - 1];
+      guint64 within = 0;
+
+      /* Those over 1 ms: a frame that arrived meanwhile waited that long. */
+      for (guint i = 0; i < a->n; i++)
+        if (a->bounds[i] <= 0.001)
+          within = a->counts[i] - b->counts[i];
+      g_print ("  natterd's main-loop iterations (poll() excluded): %" G_GUINT64_FORMAT ", p50 / p99 / p99.9 "
+               "<= %.3g / %.3g / %.3g ms, %" G_GUINT64_FORMAT " over 1 ms\n", n,
+               histogram_percentile (b, a, 50), histogram_percentile (b, a, 99),
+               histogram_percentile (b, a, 99.9), n - within);
+    }
 }
 
 /* The smallest bucket bound holding @p percent of what was observed
