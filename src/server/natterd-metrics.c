@@ -4,6 +4,7 @@
  */
 
 #include "natterd-server-private.h"
+#include "natterd-store-sqlite.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
@@ -25,6 +26,8 @@ static const double stage_buckets[NATTERD_STAGE_BUCKETS] = {
   0.0006, 0.0008, 0.001, 0.00125, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006, 0.008,
   0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
 };
+
+G_STATIC_ASSERT (NATTERD_WAL_FDATASYNC_BUCKETS == NATTERD_HISTOGRAM_BUCKETS);
 
 static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_PARSE] = "parse",
@@ -79,14 +82,63 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
                                 gint64                    written)
 {
   NatterdStageHistogram *h = metrics->publish_stages;
+  gint64 us[NATTERD_N_STAGES] = { 0 };
+  guint largest = NATTERD_STAGE_PARSE;
 
-  stage_observe (&h[NATTERD_STAGE_PARSE], s->queued - s->read);
-  stage_observe (&h[NATTERD_STAGE_WAIT], s->taken - s->queued);
-  stage_observe (&h[NATTERD_STAGE_SQL], s->committed - s->taken - s->synced_us);
-  stage_observe (&h[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC], s->synced_us);
-  stage_observe (&h[NATTERD_STAGE_WAKEUP], s->resumed - s->committed);
-  stage_observe (&h[NATTERD_STAGE_DELIVER], written - s->resumed);
-  stage_observe (&h[NATTERD_STAGE_TOTAL], written - s->read);
+  us[NATTERD_STAGE_PARSE] = s->queued - s->read;
+  us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
+  us[NATTERD_STAGE_SQL] = s->committed - s->taken - s->synced_us;
+  us[s->sync_shared ? NATTERD_STAGE_SYNC_SHARED : NATTERD_STAGE_SYNC] = s->synced_us;
+  us[NATTERD_STAGE_WAKEUP] = s->resumed - s->committed;
+  us[NATTERD_STAGE_DELIVER] = written - s->resumed;
+  us[NATTERD_STAGE_TOTAL] = written - s->read;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
+      stage_observe (&h[i], us[i]);
+
+  /* The tail's own breakdown: a stage's p99 alone does not say whether
+   * the slow messages are slow in it. */
+  if (us[NATTERD_STAGE_TOTAL] < NATTERD_SLOW_US)
+    return;
+  metrics->slow_count++;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    {
+      metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
+      if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
+        largest = i;
+    }
+  metrics->slow_largest[largest]++;
+}
+
+static NatterdMetrics *timed_metrics;
+static GPollFunc untimed_poll;
+static gint64 poll_returned;
+
+static gint
+timed_poll (GPollFD *fds,
+            guint    nfds,
+            gint     timeout)
+{
+  gint rc;
+
+  if (poll_returned != 0)
+    stage_observe (&timed_metrics->main_iterations, g_get_monotonic_time () - poll_returned);
+  rc = untimed_poll (fds, nfds, timeout);
+  poll_returned = g_get_monotonic_time ();
+  return rc;
+}
+
+void
+natterd_metrics_time_iterations (NatterdMetrics *metrics)
+{
+  GMainContext *context = g_main_context_default ();
+
+  timed_metrics = metrics;
+  if (untimed_poll == NULL)
+    {
+      untimed_poll = g_main_context_get_poll_func (context);
+      g_main_context_set_poll_func (context, timed_poll);
+    }
 }
 
 void
@@ -107,6 +159,14 @@ natterd_metrics_new (void)
 void
 natterd_metrics_free (NatterdMetrics *metrics)
 {
+  /* The loop may iterate on (a shutdown's last writes): untimed. */
+  if (timed_metrics == metrics && untimed_poll != NULL)
+    {
+      g_main_context_set_poll_func (g_main_context_default (), untimed_poll);
+      untimed_poll = NULL;
+      timed_metrics = NULL;
+      poll_returned = 0;
+    }
   g_free (metrics);
 }
 
@@ -127,6 +187,36 @@ natterd_metrics_connect_index (int code)
     if (connect_codes[i] == code)
       return i;
   return G_N_ELEMENTS (connect_codes);
+}
+
+/* @label: "name=\"value\"" or NULL. */
+static void
+stage_histogram (GString                     *out,
+                 const char                  *name,
+                 const char                  *label,
+                 const NatterdStageHistogram *h)
+{
+  const char *comma = label != NULL ? "," : "";
+  guint64 cumulative = 0;
+
+  if (label == NULL)
+    label = "";
+  for (guint i = 0; i <= NATTERD_STAGE_BUCKETS; i++)
+    {
+      char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
+
+      cumulative += h->counts[i];
+      if (i < NATTERD_STAGE_BUCKETS)
+        g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[i]);
+      g_string_append_printf (out, "%s_bucket{%s%sle=\"%s\"} %" G_GUINT64_FORMAT "\n", name, label,
+                              comma, bound, cumulative);
+    }
+  if (*label != '\0')
+    g_string_append_printf (out, "%s_sum{%s} %.17g\n%s_count{%s} %" G_GUINT64_FORMAT "\n", name, label,
+                            h->sum, name, label, h->count);
+  else
+    g_string_append_printf (out, "%s_sum %.17g\n%s_count %" G_GUINT64_FORMAT "\n", name, h->sum, name,
+                            h->count);
 }
 
 static void
@@ -357,6 +447,33 @@ natterd_metrics_render (NatterdServer *self)
   histogram (out, "natterd_query_latency_seconds", "Query received to Result sent.",
              &m->query_latency, natterd_latency_buckets);
 
+  {
+    NatterdHistogram fdatasyncs = { 0 };
+    const double *bounds = natterd_sqlite_wal_fdatasync_times (fdatasyncs.counts, &fdatasyncs.count,
+                                                              &fdatasyncs.sum);
+
+    histogram (out, "natterd_wal_fdatasync_seconds",
+               "The store's fdatasync() calls of the WAL (SQLite), each one's time.",
+               &fdatasyncs, bounds);
+  }
+  g_string_append_printf (out, "# HELP natterd_publish_slow_total Delivered messages whose total"
+                               " (frame read to Deliver written) passed %d ms.\n"
+                               "# TYPE natterd_publish_slow_total counter\n"
+                               "natterd_publish_slow_total %" G_GUINT64_FORMAT "\n"
+                               "# HELP natterd_publish_slow_seconds_total Their time by stage.\n"
+                               "# TYPE natterd_publish_slow_seconds_total counter\n",
+                          NATTERD_SLOW_US / 1000, m->slow_count);
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    g_string_append_printf (out, "natterd_publish_slow_seconds_total{stage=\"%s\"} %.17g\n",
+                            stage_names[s], m->slow_sums[s]);
+  g_string_append (out, "# HELP natterd_publish_slow_largest_total How many of them had each stage as"
+                        " their largest.\n"
+                        "# TYPE natterd_publish_slow_largest_total counter\n");
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    if (s != NATTERD_STAGE_TOTAL)
+      g_string_append_printf (out, "natterd_publish_slow_largest_total{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              stage_names[s], m->slow_largest[s]);
+
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
                         " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"
                         " sync-checkpoint: while a checkpoint pass wrote the database),"
@@ -364,23 +481,14 @@ natterd_metrics_render (NatterdServer *self)
                         "# TYPE natterd_publish_stage_seconds histogram\n");
   for (guint s = 0; s < NATTERD_N_STAGES; s++)
     {
-      const NatterdStageHistogram *h = &m->publish_stages[s];
-      guint64 cumulative = 0;
+      g_autofree char *label = g_strdup_printf ("stage=\"%s\"", stage_names[s]);
 
-      for (guint i = 0; i <= NATTERD_STAGE_BUCKETS; i++)
-        {
-          char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
-
-          cumulative += h->counts[i];
-          if (i < NATTERD_STAGE_BUCKETS)
-            g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[i]);
-          g_string_append_printf (out, "natterd_publish_stage_seconds_bucket{stage=\"%s\",le=\"%s\"} %"
-                                  G_GUINT64_FORMAT "\n", stage_names[s], bound, cumulative);
-        }
-      g_string_append_printf (out, "natterd_publish_stage_seconds_sum{stage=\"%s\"} %.17g\n"
-                              "natterd_publish_stage_seconds_count{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
-                              stage_names[s], h->sum, stage_names[s], h->count);
+      stage_histogram (out, "natterd_publish_stage_seconds", label, &m->publish_stages[s]);
     }
+  g_string_append (out, "# HELP natterd_main_iteration_seconds The main loop's iterations,"
+                        " their poll() excluded.\n"
+                        "# TYPE natterd_main_iteration_seconds histogram\n");
+  stage_histogram (out, "natterd_main_iteration_seconds", NULL, &m->main_iterations);
 
   return out;
 }

@@ -109,7 +109,17 @@ typedef struct
   NatterdHistogram commit_size;              /* ops per transaction */
   NatterdHistogram query_latency;
   NatterdStageHistogram publish_stages[NATTERD_N_STAGES];
+  /* Delivered messages whose total passed NATTERD_SLOW_US (#17): where
+   * their time went, by stage, and which stage was each one's largest. */
+  guint64          slow_count;
+  double           slow_sums[NATTERD_N_STAGES];
+  guint64          slow_largest[NATTERD_N_STAGES];
+  /* The main loop's iterations, poll() excluded: what a frame read in the
+   * next one waited for (#17). */
+  NatterdStageHistogram main_iterations;
 } NatterdMetrics;
+
+#define NATTERD_SLOW_US 2000
 
 NatterdMetrics *natterd_metrics_new  (void);
 void            natterd_metrics_free (NatterdMetrics *metrics);
@@ -121,5 +131,8 @@ guint natterd_metrics_connect_index (int code);
 void  natterd_metrics_observe_stages (NatterdMetrics           *metrics,
                                       const NatterdStageStamps *stamps,
                                       gint64                    written);
+/* Times the default main context's iterations into @metrics from now
+ * on (its poll function); main thread. */
+void  natterd_metrics_time_iterations (NatterdMetrics          *metrics);
 
 G_END_DECLS

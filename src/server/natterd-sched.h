@@ -9,8 +9,8 @@
 
 G_BEGIN_DECLS
 
-/* The calling thread asks the kernel for a short time slice (#17, #18):
- * see natterd-sched.c. Nothing happens where the kernel has no such
+/* The calling thread asks the kernel for the time slice NATTERD_SLICE_US
+ * sets, none by default (#17, #18): see natterd-sched.c. Nothing happens where the kernel has no such
  * request (before Linux 6.12 the value is kept and has no effect). */
 void natterd_sched_prefer_latency (void);
 /* The same with a slice of @us (at least 100; 0 does nothing). */

@@ -895,6 +895,14 @@ observe_batch (guint    n_ops,
     }
 }
 
+void
+natterd_server_time_iterations (NatterdServer *self)
+{
+  g_return_if_fail (NATTERD_IS_SERVER (self));
+
+  natterd_metrics_time_iterations (self->metrics);
+}
+
 /* --------------------------------------------------------------- lifetime */
 
 static void

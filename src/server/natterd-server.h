@@ -30,6 +30,9 @@ void           natterd_server_reload_apps (NatterdServer  *self);
 /* Stops listening, lets the writer commit and acknowledge what it has,
  * closes every connection (1001) and stops the store. */
 void           natterd_server_shutdown    (NatterdServer  *self);
+/* Its /metrics time the default main context's iterations from now on
+ * (natterd_main_iteration_seconds); main thread. */
+void           natterd_server_time_iterations (NatterdServer *self);
 
 /* natterd --create-invite APPKEY (natterd-accounts.c): stores a one-use
  * invite code and prints it as JSON; the exit status. */

@@ -275,5 +275,8 @@ void        natterd_sqlite_wal_defer_syncs  (gboolean     defer);
 /* Any thread: makes what was written to @db_path's WAL so far durable. */
 gboolean    natterd_sqlite_wal_sync         (const char  *db_path,
                                              GError     **error);
+/* A sync of the WAL failed and it has not started over since: every
+ * natterd_sqlite_wal_sync() fails until it does. */
+gboolean    natterd_sqlite_wal_sync_failed  (const char  *db_path);
 
 G_END_DECLS

@@ -27,6 +27,40 @@
  * is 31 frames of 4 KiB pages a syscall instead of 62. */
 #define WAL_BUFFER_MAX 0x1ffff
 
+/* natterd_sqlite_wal_sync()'s descriptors: one for each of the store's
+ * sync threads (natterd-store.c's N_SYNCERS). */
+#define WAL_SYNC_FDS 2
+
+/* A WAL's syncs by natterd_sqlite_wal_sync(), shared by every connection
+ * that has it open (the writer's, the reader's, the checkpointer's), under
+ * wal_files_lock.
+ *
+ * A descriptor for each sync under way (#17): Linux reports a writeback
+ * error to the next fdatasync() of each open file description, once
+ * (errseq_t). With one descriptor, a sync that took the error could be
+ * slower to return than an earlier sync beside it, which reported success
+ * although its pages may have been the ones lost, and was acked. Each
+ * descriptor is opened with the WAL, so it sees every error after that.
+ *
+ * And once a sync failed, the failed pages are clean in the page cache
+ * but not on disk: a later fdatasync() succeeds, yet SQLite's recovery
+ * reads the WAL only up to its first bad frame, so nothing written after
+ * them would survive a crash. Every sync fails (failed) until the WAL
+ * starts over, which it does only once a checkpoint has copied every
+ * frame into the database and synced it; SQLite's sync of the new
+ * header clears it (wal_sync()). */
+typedef struct
+{
+  char     *name;
+  guint     users;               /* WalFiles with it open */
+  int       fds[WAL_SYNC_FDS];
+  gboolean  busy[WAL_SYNC_FDS];
+  guint     injected_seen[WAL_SYNC_FDS]; /* natterd_sqlite_wal_inject_sync_error() */
+  guint     syncing;             /* natterd_sqlite_wal_sync() calls on it */
+  gboolean  dir_synced;
+  GError   *failed;
+} WalSync;
+
 typedef struct
 {
   sqlite3_file   base;
@@ -35,20 +69,18 @@ typedef struct
   gsize          length;
   gsize          allocated;
   sqlite3_int64  offset;      /* of buffer[0] in the file */
-  /* WAL only: a descriptor of its own for natterd_sqlite_wal_sync(),
-   * which another thread calls while SQLite's is in use. */
-  int            sync_fd;
-  guint          syncing;     /* natterd_sqlite_wal_sync() calls on it, under wal_files_lock */
-  char          *name;
-  gboolean       dir_synced;
+  /* WAL only: natterd_sqlite_wal_sync()'s, which other threads call
+   * while SQLite's descriptor is in use. */
+  WalSync       *sync;
   gboolean       header_written; /* since the last sync: a new WAL's header */
 } WalFile;
 
 static sqlite3_vfs *root_vfs;
 
-/* The WALs open, for natterd_sqlite_wal_sync(); a file being synced is
- * not closed until its syncs are done (wal_files_idle). Not held during
- * the sync itself: the store's sync threads sync side by side. */
+/* The WALs open (WalSync), for natterd_sqlite_wal_sync(); one being
+ * synced is not closed until its syncs are done, and a sync waits for a
+ * free descriptor (wal_files_idle). Not held during the sync itself: the
+ * store's sync threads sync side by side. */
 static GMutex wal_files_lock;
 static GCond wal_files_idle;
 static GList *wal_files;
@@ -56,6 +88,23 @@ static GList *wal_files;
 /* natterd_sqlite_wal_store_syncs(), under wal_files_lock */
 static guint store_syncs;
 static guint store_syncs_most;
+
+/* natterd_sqlite_wal_inject_sync_error(), under wal_files_lock */
+static guint store_sync_calls;
+static guint inject_at;
+static guint injected_errors;
+
+/* WalSyncs with failed set, atomic: natterd_sqlite_wal_sync_failed()
+ * looks no further while there are none. */
+static gint wal_syncs_failed;
+
+/* The store's fdatasync() calls, how long each took (#17: the tail's
+ * share that is the disk's), atomic; natterd_sqlite_wal_fdatasync_times(). */
+static const double fdatasync_bounds[NATTERD_WAL_FDATASYNC_BUCKETS] = {
+  0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.2,
+};
+static guint64 fdatasync_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
+static guint64 fdatasync_us;
 
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
@@ -116,6 +165,71 @@ wal_flush (WalFile *file)
 
 #define REAL(f) (((WalFile *) (f))->real)
 
+static WalSync *
+wal_sync_find (const char *name)
+{
+  for (GList *l = wal_files; l != NULL; l = l->next)
+    if (g_str_equal (((WalSync *) l->data)->name, name))
+      return l->data;
+  return NULL;
+}
+
+/* With the WAL's first opening, its descriptors: each sees the writeback
+ * errors from then on. NULL if one cannot be opened. */
+static WalSync *
+wal_sync_ref (const char *name)
+{
+  WalSync *sync;
+
+  g_mutex_lock (&wal_files_lock);
+  sync = wal_sync_find (name);
+  if (sync == NULL)
+    {
+      sync = g_new0 (WalSync, 1);
+      for (guint i = 0; i < WAL_SYNC_FDS; i++)
+        {
+          /* fsync() needs no write access: O_RDONLY is enough. */
+          sync->fds[i] = open (name, O_RDONLY | O_CLOEXEC);
+          sync->injected_seen[i] = injected_errors;
+          if (sync->fds[i] < 0)
+            {
+              while (i-- > 0)
+                close (sync->fds[i]);
+              g_free (sync);
+              g_mutex_unlock (&wal_files_lock);
+              return NULL;
+            }
+        }
+      sync->name = g_strdup (name);
+      wal_files = g_list_prepend (wal_files, sync);
+    }
+  sync->users++;
+  g_mutex_unlock (&wal_files_lock);
+  return sync;
+}
+
+static void
+wal_sync_unref (WalSync *sync)
+{
+  g_mutex_lock (&wal_files_lock);
+  if (--sync->users > 0)
+    {
+      g_mutex_unlock (&wal_files_lock);
+      return;
+    }
+  wal_files = g_list_remove (wal_files, sync);
+  while (sync->syncing > 0)
+    g_cond_wait (&wal_files_idle, &wal_files_lock);
+  g_mutex_unlock (&wal_files_lock);
+  for (guint i = 0; i < WAL_SYNC_FDS; i++)
+    close (sync->fds[i]);
+  if (sync->failed != NULL)
+    g_atomic_int_add (&wal_syncs_failed, -1);
+  g_clear_error (&sync->failed);
+  g_free (sync->name);
+  g_free (sync);
+}
+
 static int
 wal_close (sqlite3_file *f)
 {
@@ -123,17 +237,7 @@ wal_close (sqlite3_file *f)
   int rc = wal_flush (file);
   int closed;
 
-  if (file->sync_fd >= 0)
-    {
-      g_mutex_lock (&wal_files_lock);
-      wal_files = g_list_remove (wal_files, file);
-      while (file->syncing > 0)
-        g_cond_wait (&wal_files_idle, &wal_files_lock);
-      g_mutex_unlock (&wal_files_lock);
-      close (file->sync_fd);
-      file->sync_fd = -1;
-    }
-  g_clear_pointer (&file->name, g_free);
+  g_clear_pointer (&file->sync, wal_sync_unref);
   closed = file->real->pMethods->xClose (file->real);
   g_clear_pointer (&file->buffer, g_free);
   return rc != SQLITE_OK ? rc : closed;
@@ -213,6 +317,7 @@ wal_sync (sqlite3_file *f,
 {
   WalFile *file = (WalFile *) f;
   int rc = wal_flush (file);
+  gboolean header = file->header_written;
   gint64 start;
 
   if (rc != SQLITE_OK)
@@ -220,16 +325,26 @@ wal_sync (sqlite3_file *f,
   /* A COMMIT's sync, deferred to natterd_sqlite_wal_sync(): its frames
    * are handed on above, before SQLite's wal-index shows them to anyone.
    * The sync of a new WAL's header is SQLite's still. */
-  if (defer_syncs && file->allocated > 0 && !file->header_written)
+  if (defer_syncs && file->allocated > 0 && !header)
     return SQLITE_OK;
   file->header_written = FALSE;
   start = g_get_monotonic_time ();
-  if (((WalFile *) f)->allocated > 0)
+  if (file->allocated > 0)
     sync_begin ();
   rc = REAL (f)->pMethods->xSync (REAL (f), flags);
-  if (((WalFile *) f)->allocated > 0)
+  if (file->allocated > 0)
     sync_end ();
   sync_us += g_get_monotonic_time () - start;
+  /* The WAL started over (see WalSync): what failed to reach the disk
+   * before is in the database file, synced by the checkpoint. */
+  if (header && rc == SQLITE_OK && file->sync != NULL)
+    {
+      g_mutex_lock (&wal_files_lock);
+      if (file->sync->failed != NULL)
+        g_atomic_int_add (&wal_syncs_failed, -1);
+      g_clear_error (&file->sync->failed);
+      g_mutex_unlock (&wal_files_lock);
+    }
   return rc;
 }
 
@@ -254,55 +369,149 @@ sync_directory (const char  *wal_name,
   return FALSE;
 }
 
+void
+natterd_sqlite_wal_inject_sync_error (guint nth)
+{
+  g_mutex_lock (&wal_files_lock);
+  inject_at = store_sync_calls + nth;
+  g_mutex_unlock (&wal_files_lock);
+}
+
 gboolean
 natterd_sqlite_wal_sync (const char  *db_path,
                          GError     **error)
 {
   g_autofree char *name = g_strconcat (db_path, "-wal", NULL);
-  WalFile *file = NULL;
+  WalSync *sync;
   gboolean ok = TRUE;
+  gboolean injecting;
+  guint slot = 0;
+  guint bucket;
+  gint64 took;
   int saved = 0;
 
   g_mutex_lock (&wal_files_lock);
-  for (GList *l = wal_files; l != NULL && file == NULL; l = l->next)
-    if (g_str_equal (((WalFile *) l->data)->name, name))
-      file = l->data;
-  if (file == NULL)
+  sync = wal_sync_find (name);
+  if (sync == NULL)
     {
       g_mutex_unlock (&wal_files_lock);
       g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "%s is not open", name);
       return FALSE;
     }
+  sync->syncing++;
+  for (;;)
+    {
+      if (sync->failed != NULL)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, sync->failed->code,
+                       "%s (until the WAL starts over)", sync->failed->message);
+          ok = FALSE;
+          goto out;
+        }
+      for (slot = 0; slot < WAL_SYNC_FDS && sync->busy[slot]; slot++)
+        ;
+      if (slot < WAL_SYNC_FDS)
+        break;
+      g_cond_wait (&wal_files_idle, &wal_files_lock);
+    }
+  sync->busy[slot] = TRUE;
+  store_syncs++;
+  store_syncs_most = MAX (store_syncs_most, store_syncs);
+  injecting = ++store_sync_calls == inject_at;
+  if (injecting)
+    injected_errors++;
+  g_mutex_unlock (&wal_files_lock);
+
   /* What the writer handed to SQLite's VFS is in the page cache: one
    * fdatasync() of the inode makes it durable, whichever descriptor
    * wrote it. The first also makes the file's name durable, as SQLite
    * does for a file it created. */
-  file->syncing++;
-  store_syncs++;
-  store_syncs_most = MAX (store_syncs_most, store_syncs);
-  g_mutex_unlock (&wal_files_lock);
-  sync_begin ();
-  if (fdatasync (file->sync_fd) != 0)
+  if (!injecting)
+    sync_begin ();
+  else
+    __atomic_add_fetch (&syncs_started, 1, __ATOMIC_SEQ_CST);
+  took = g_get_monotonic_time ();
+  if (fdatasync (sync->fds[slot]) != 0)
     {
       saved = errno;
       ok = FALSE;
     }
-  sync_end ();
+  took = g_get_monotonic_time () - took;
+  for (bucket = 0; bucket < NATTERD_WAL_FDATASYNC_BUCKETS &&
+                   (double) took / G_USEC_PER_SEC > fdatasync_bounds[bucket]; bucket++)
+    ;
+  __atomic_add_fetch (&fdatasync_counts[bucket], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch (&fdatasync_us, (guint64) took, __ATOMIC_RELAXED);
   g_mutex_lock (&wal_files_lock);
-  if (ok && !file->dir_synced)
+  /* The injected writeback error, as the kernel reports one. */
+  if (ok && sync->injected_seen[slot] != injected_errors)
+    {
+      saved = EIO;
+      ok = FALSE;
+    }
+  sync->injected_seen[slot] = injected_errors;
+  g_mutex_unlock (&wal_files_lock);
+  /* The injected one is slow after its fdatasync() returned, not before. */
+  if (injecting && sync_delay_ms () > 0)
+    g_usleep (sync_delay_ms () * 1000);
+  sync_end ();
+
+  g_mutex_lock (&wal_files_lock);
+  if (ok && !sync->dir_synced)
     {
       ok = sync_directory (name, error);
-      file->dir_synced = ok;
+      sync->dir_synced = ok;
     }
   else if (!ok)
-    g_set_error (error, NATTERD_STORE_ERROR,
-                 saved == ENOSPC || saved == EDQUOT ? NATTERD_STORE_ERROR_FULL : NATTERD_STORE_ERROR_FAILED,
-                 "fdatasync %s: %s", name, g_strerror (saved));
+    {
+      g_set_error (error, NATTERD_STORE_ERROR,
+                   saved == ENOSPC || saved == EDQUOT ? NATTERD_STORE_ERROR_FULL : NATTERD_STORE_ERROR_FAILED,
+                   "fdatasync %s: %s", name, g_strerror (saved));
+      if (sync->failed == NULL)
+        {
+          sync->failed = g_error_copy (*error);
+          g_atomic_int_inc (&wal_syncs_failed);
+        }
+    }
+  sync->busy[slot] = FALSE;
   store_syncs--;
-  if (--file->syncing == 0)
-    g_cond_broadcast (&wal_files_idle);
+out:
+  sync->syncing--;
+  g_cond_broadcast (&wal_files_idle);
   g_mutex_unlock (&wal_files_lock);
   return ok;
+}
+
+const double *
+natterd_sqlite_wal_fdatasync_times (guint64  counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+                                    guint64 *count,
+                                    double  *sum)
+{
+  *count = 0;
+  for (guint i = 0; i <= NATTERD_WAL_FDATASYNC_BUCKETS; i++)
+    {
+      counts[i] = __atomic_load_n (&fdatasync_counts[i], __ATOMIC_RELAXED);
+      *count += counts[i];
+    }
+  *sum = (double) __atomic_load_n (&fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  return fdatasync_bounds;
+}
+
+gboolean
+natterd_sqlite_wal_sync_failed (const char *db_path)
+{
+  g_autofree char *name = NULL;
+  WalSync *sync;
+  gboolean failed;
+
+  if (g_atomic_int_get (&wal_syncs_failed) == 0)
+    return FALSE;
+  name = g_strconcat (db_path, "-wal", NULL);
+  g_mutex_lock (&wal_files_lock);
+  sync = wal_sync_find (name);
+  failed = sync != NULL && sync->failed != NULL;
+  g_mutex_unlock (&wal_files_lock);
+  return failed;
 }
 
 void
@@ -466,7 +675,6 @@ wal_open (sqlite3_vfs  *vfs,
   int rc;
 
   memset (file, 0, sizeof *file);
-  file->sync_fd = -1;
   file->real = (sqlite3_file *) &file[1];
   rc = root_vfs->xOpen (root_vfs, name, file->real, flags, out_flags);
   if (rc != SQLITE_OK || file->real->pMethods == NULL)
@@ -479,15 +687,8 @@ wal_open (sqlite3_vfs  *vfs,
     {
       file->allocated = WAL_BUFFER_MAX;
       file->buffer = g_malloc (WAL_BUFFER_MAX);
-      /* fsync() needs no write access: O_RDONLY is enough. */
-      file->sync_fd = name != NULL ? open (name, O_RDONLY | O_CLOEXEC) : -1;
-      if (file->sync_fd >= 0)
-        {
-          file->name = g_strdup (name);
-          g_mutex_lock (&wal_files_lock);
-          wal_files = g_list_prepend (wal_files, file);
-          g_mutex_unlock (&wal_files_lock);
-        }
+      if (name != NULL)
+        file->sync = wal_sync_ref (name);
     }
   /* SQLite calls xShmMap() or xFetch() only on files whose methods'
    * version has them: the version is the real file's. */

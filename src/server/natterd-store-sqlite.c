@@ -300,11 +300,13 @@ natterd_store_sqlite_maintain (NatterdStore *store)
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   int frames = g_atomic_int_get (&self->wal_frames);
   int log = 0, copied = 0;
+  /* Every sync fails until the WAL starts over: make it, now. */
+  gboolean failed = self->pipelined && natterd_sqlite_wal_sync_failed (self->full_path);
 
-  if (frames < self->wal_reset_frames)
+  if (frames < self->wal_reset_frames && !failed)
     return;
   /* Past four times the size, whatever the checkpointer is doing. */
-  if (frames < 4 * self->wal_reset_frames && !g_atomic_int_get (&self->no_checkpointer) &&
+  if (!failed && frames < 4 * self->wal_reset_frames && !g_atomic_int_get (&self->no_checkpointer) &&
       (g_atomic_int_get (&self->checkpointing) ||
        frames - g_atomic_int_get (&self->backfilled) > WAL_RESET_LEFTOVER))
     return;  /* the checkpointer is on it; try after the next batch */

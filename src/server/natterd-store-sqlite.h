@@ -41,6 +41,19 @@ void          natterd_sqlite_wal_sync_counts       (guint64    *started,
  * most ever under way at once, for tests (#17: two sync threads). */
 void          natterd_sqlite_wal_store_syncs       (guint      *in_flight,
                                                     guint      *most);
+/* The store's fdatasync() calls of a WAL in this process by how long
+ * each took (seconds; [N]: longer than the last bound), for /metrics
+ * (#17). Returns the bounds. */
+#define NATTERD_WAL_FDATASYNC_BUCKETS 14
+const double *natterd_sqlite_wal_fdatasync_times   (guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+                                                    guint64    *count,
+                                                    double     *sum);
+/* Tests: the @nth of the store's WAL syncs from now (1: the next)
+ * records a writeback error on the WAL as it begins, which each open file
+ * description's next fdatasync() reports, once (as Linux's errseq_t
+ * does); with NATTERD_TEST_WAL_SYNC_DELAY_MS that sync is slow after its
+ * fdatasync() returned instead of before. */
+void          natterd_sqlite_wal_inject_sync_error (guint       nth);
 /* Tests: open and migrate only up to @version (0 = empty, no tables). */
 NatterdStore *natterd_store_sqlite_open_at_version (const char  *data_dir,
                                                     int          version,

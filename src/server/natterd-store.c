@@ -1339,10 +1339,12 @@ writer_main (gpointer data)
  * message every 0.5 ms, about every other one did: up to two syncs'
  * time); now its sync begins at once, beside the other. Rounds still
  * complete in the order they began, a later one waiting for the earlier
- * (deliveries keep their order). Linux reports a writeback error to one
- * fdatasync() only: when a sync fails, the rounds under way beside it
- * fail with it, since their syncs may have begun before the error and
- * not seen it. */
+ * (deliveries keep their order). When a sync fails, the rounds under way
+ * beside it fail with it. Linux reports a writeback error to each open
+ * file description once: each sync has a descriptor of its own, so one
+ * that returns first cannot miss an error another took (and once one
+ * failed, every sync fails until the WAL starts over; see WalSync in
+ * natterd-store-sqlite-wal.c). */
 static gpointer
 syncer_main (gpointer data)
 {

@@ -419,6 +419,7 @@ main (int   argc,
 
   /* The main thread reads, acks and delivers: see natterd-sched.c. */
   natterd_sched_prefer_latency ();
+  natterd_server_time_iterations (server);
   g_main_loop_run (loop);
   natterd_log_batch_end ();
 

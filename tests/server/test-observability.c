@@ -62,6 +62,18 @@ stage_value (const char *text,
   return g_ascii_strtod (at + strlen (key), NULL);
 }
 
+/* The value on the line that starts with @key (its name and labels). */
+static double
+line_value (const char *text,
+            const char *key)
+{
+  g_autofree char *line = g_strdup_printf ("\n%s ", key);
+  const char *at = strstr (text, line);
+
+  g_assert_nonnull (at);
+  return g_ascii_strtod (at + strlen (line), NULL);
+}
+
 /* The @n observations of @stage sit in buckets that hold them: every one
  * is at most the stage's sum, and at least one is at least its mean. */
 static void
@@ -136,6 +148,34 @@ test_publish_stages (void)
   g_assert_cmpfloat (fabs (sum - total), <, 1e-6);
   assert_stage_buckets (text, "total", 3);
   assert_stage_buckets (text, "sql", 3);
+
+  /* The slow ones (over 2 ms; on a quiet machine maybe none): their
+   * stages add up to their total, and each has one largest stage. */
+  {
+    static const char * const stages[] = { "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "deliver" };
+    double slow = line_value (text, "natterd_publish_slow_total");
+    double largest = 0, slow_sum = 0, slow_total;
+
+    g_assert_cmpfloat (slow, <=, 3);
+    slow_total = line_value (text, "natterd_publish_slow_seconds_total{stage=\"total\"}");
+    for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
+      {
+        g_autofree char *seconds = g_strdup_printf ("natterd_publish_slow_seconds_total{stage=\"%s\"}", stages[i]);
+        g_autofree char *most = g_strdup_printf ("natterd_publish_slow_largest_total{stage=\"%s\"}", stages[i]);
+
+        slow_sum += line_value (text, seconds);
+        largest += line_value (text, most);
+      }
+    g_assert_cmpint ((int) largest, ==, (int) slow);
+    g_assert_cmpfloat (fabs (slow_sum - slow_total), <, 1e-6);
+    g_assert_cmpfloat (slow_total, <=, total + 1e-6);
+    g_assert_cmpfloat (slow_total, >=, slow * 0.002);
+  }
+  /* Each message was fsynced, by one fdatasync() or another; the main
+   * loop was timed. */
+  if (g_strcmp0 (g_getenv ("NATTER_TEST_STORE"), "postgresql") != 0)
+    g_assert_cmpfloat (line_value (text, "natterd_wal_fdatasync_seconds_count"), >=, 1);
+  g_assert_cmpfloat (line_value (text, "natterd_main_iteration_seconds_count"), >, 0);
 }
 
 /* natterd with JSON logs, stopped by @signum: a clean stop either way. */

@@ -1,6 +1,8 @@
-/* test-sched.c — natterd's main thread, its store's writer and its sync
- * threads ask for a 0.2 ms time slice (natterd-sched.c, #17, #18); the
- * fan-out writer, the readers and the others keep the kernel's. Read
+/* test-sched.c — with NATTERD_SLICE_US=200, natterd's main thread, its
+ * store's writer and its sync threads ask for a 0.2 ms time slice
+ * (natterd-sched.c, #17, #18); the fan-out writer, the readers and the
+ * others keep the kernel's; without it (the default) every thread keeps
+ * the kernel's. Read
  * back with sched_getattr() on each thread of a running natterd. A kernel
  * without per-thread slices (before Linux 6.12) reports none for any
  * thread, and then none is asked of natterd's either. natterd-sched.c
@@ -44,15 +46,25 @@ thread_slices (GPid pid)
   return slices;
 }
 
+/* @slice_ns: what the latency threads should have, 0 for the kernel's. */
 static void
-test_latency_slices (void)
+check_slices (const char *env,
+              gsize       slice_ns)
 {
-  g_autoptr(NatterTestServer) server = natter_test_server_new ();
-  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
   g_autoptr(NatterFrame) ack = NULL;
   g_autoptr(GHashTable) slices = NULL;
   const char *latency[] = { "main", "natterd-writer", "natterd-sync" };
   gsize fallback;
+
+  /* natterd inherits the test's environment. */
+  if (env != NULL)
+    g_setenv ("NATTERD_SLICE_US", env, TRUE);
+  else
+    g_unsetenv ("NATTERD_SLICE_US");
+  server = natter_test_server_new ();
+  alice = natter_test_client_new_user (server, "alice", "a1");
 
   /* A message through: every thread is up. */
   ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
@@ -68,9 +80,23 @@ test_latency_slices (void)
       if (fallback == 0)
         g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (slices, latency[i])), ==, 0);
       else
-        g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (slices, latency[i])), ==, 200000);
+        g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (slices, latency[i])), ==,
+                          slice_ns != 0 ? slice_ns : fallback);
     }
   g_assert_true (fallback == 0 || fallback > 200000);
+}
+
+static void
+test_latency_slices (void)
+{
+  check_slices ("200", 200000);
+}
+
+/* #17: off unless asked for. */
+static void
+test_default_slices (void)
+{
+  check_slices (NULL, 0);
 }
 
 int
@@ -79,5 +105,6 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/sched/latency-slices", test_latency_slices);
+  g_test_add_func ("/server/sched/default-slices", test_default_slices);
   return g_test_run ();
 }

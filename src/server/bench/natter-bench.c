@@ -948,13 +948,10 @@ static const char * const stage_names[N_STAGES] = {
   "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "deliver", "total",
 };
 
-/* natterd's per-stage histograms (#17), all from one /metrics. */
-void
-fetch_stages (SoupSession *session,
-              Histogram    out[N_STAGES])
+static void
+parse_stages (const char *text,
+              Histogram   out[N_STAGES])
 {
-  g_autofree char *text = fetch_metrics (session);
-
   for (guint i = 0; i < N_STAGES; i++)
     {
       g_autofree char *name = g_strdup_printf ("natterd_publish_stage_seconds{stage=\"%s\"}",
@@ -962,6 +959,16 @@ fetch_stages (SoupSession *session,
 
       parse_histogram (text, name, &out[i]);
     }
+}
+
+/* natterd's per-stage histograms (#17), all from one /metrics. */
+void
+fetch_stages (SoupSession *session,
+              Histogram    out[N_STAGES])
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  parse_stages (text, out);
 }
 
 void
@@ -989,6 +996,96 @@ print_stages (const Histogram before[N_STAGES],
       g_print (";");
     }
   g_print ("\n");
+}
+
+/* natterd's slow messages and its fdatasync() times (#17), from the
+ * /metrics of its stages: where the tail's milliseconds go. */
+typedef struct
+{
+  double    slow;
+  double    seconds[N_STAGES];
+  double    largest[N_STAGES];
+  Histogram fdatasync;
+  Histogram iterations;
+} TailSample;
+
+static double
+metric_value (const char *text,
+              const char *name)
+{
+  g_autofree char *prefix = g_strconcat ("\n", name, " ", NULL);
+  const char *line = text != NULL ? strstr (text, prefix) : NULL;
+
+  return line != NULL ? g_ascii_strtod (line + strlen (prefix), NULL) : NAN;
+}
+
+static void
+fetch_tail (SoupSession *session,
+            Histogram    stages[N_STAGES],
+            TailSample  *out)
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  parse_stages (text, stages);
+  out->slow = metric_value (text, "natterd_publish_slow_total");
+  for (guint i = 0; i < N_STAGES; i++)
+    {
+      g_autofree char *seconds = g_strdup_printf ("natterd_publish_slow_seconds_total{stage=\"%s\"}",
+                                                  stage_names[i]);
+      g_autofree char *largest = g_strdup_printf ("natterd_publish_slow_largest_total{stage=\"%s\"}",
+                                                  stage_names[i]);
+
+      out->seconds[i] = metric_value (text, seconds);
+      out->largest[i] = metric_value (text, largest);
+    }
+  parse_histogram (text, "natterd_wal_fdatasync_seconds", &out->fdatasync);
+  parse_histogram (text, "natterd_main_iteration_seconds", &out->iterations);
+}
+
+/* @delivered: messages natterd delivered meanwhile (its total stage's count). */
+static void
+print_tail (const TailSample *before,
+            const TailSample *after,
+            guint64           delivered)
+{
+  double slow = after->slow - before->slow;
+  const Histogram *b = &before->fdatasync, *a = &after->fdatasync;
+
+  if (!isnan (slow))
+    {
+      g_print ("  natterd's slow ones (over 2 ms, frame read to Deliver written): %.0f of %" G_GUINT64_FORMAT
+               " (%.2f %%); their mean ms a stage:", slow, delivered,
+               delivered > 0 ? 100.0 * slow / (double) delivered : 0.0);
+      for (guint i = 0; i < N_STAGES && slow > 0; i++)
+        g_print (" %s %.3f", stage_names[i], 1000.0 * (after->seconds[i] - before->seconds[i]) / slow);
+      g_print ("; the largest stage of each:");
+      for (guint i = 0; i < N_STAGES && slow > 0; i++)
+        if (!isnan (after->largest[i]) && after->largest[i] > before->largest[i])
+          g_print (" %s %.0f %%", stage_names[i], 100.0 * (after->largest[i] - before->largest[i]) / slow);
+      g_print ("\n");
+    }
+  if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
+    g_print ("  natterd's fdatasync() of the WAL: %" G_GUINT64_FORMAT " calls, p50 / p90 / p99 / p99.9 "
+             "<= %.3g / %.3g / %.3g / %.3g ms (bucket bounds)\n",
+             a->counts[a->n - 1] - b->counts[b->n - 1], histogram_percentile (b, a, 50),
+             histogram_percentile (b, a, 90), histogram_percentile (b, a, 99),
+             histogram_percentile (b, a, 99.9));
+  b = &before->iterations;
+  a = &after->iterations;
+  if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
+    {
+      guint64 n = a->counts[a->n - 1] - b->counts[b->n - 1];
+      guint64 within = 0;
+
+      /* Those over 1 ms: a frame that arrived meanwhile waited that long. */
+      for (guint i = 0; i < a->n; i++)
+        if (a->bounds[i] <= 0.001)
+          within = a->counts[i] - b->counts[i];
+      g_print ("  natterd's main-loop iterations (poll() excluded): %" G_GUINT64_FORMAT ", p50 / p99 / p99.9 "
+               "<= %.3g / %.3g / %.3g ms, %" G_GUINT64_FORMAT " over 1 ms\n", n,
+               histogram_percentile (b, a, 50), histogram_percentile (b, a, 99),
+               histogram_percentile (b, a, 99.9), n - within);
+    }
 }
 
 /* The smallest bucket bound holding @p percent of what was observed
@@ -1236,6 +1333,7 @@ main (int   argc,
       g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (guint32));
       Histogram server_before = { 0 }, server_after = { 0 };
       Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
+      TailSample tail_before = { 0 }, tail_after = { 0 };
       SchedSample sched_before, sched_after;
 
       g_atomic_int_set (&bench.phase, PHASE_OPEN);
@@ -1245,7 +1343,7 @@ main (int   argc,
       for (guint i = 0; i < bench.n_workers; i++)
         g_atomic_int_set (&bench.workers[i].delivered, 0);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_before);
-      fetch_stages (session, stages_before);
+      fetch_tail (session, stages_before, &tail_before);
       sched_sample (&sched_before);
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
@@ -1256,7 +1354,7 @@ main (int   argc,
       b = sample ();
       sched_sample (&sched_after);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
-      fetch_stages (session, stages_after);
+      fetch_tail (session, stages_after, &tail_after);
       on_workers ((void (*) (Worker *, gpointer)) stop_open, NULL);
       g_atomic_int_set (&bench.phase, PHASE_IDLE);
       sleep_main (1);
@@ -1279,6 +1377,10 @@ main (int   argc,
                histogram_percentile (&server_before, &server_after, 99),
                histogram_percentile (&server_before, &server_after, 99.9));
       print_stages (stages_before, stages_after);
+      print_tail (&tail_before, &tail_after,
+                  stages_after[N_STAGES - 1].n > 0 && stages_after[N_STAGES - 1].n == stages_before[N_STAGES - 1].n ?
+                  stages_after[N_STAGES - 1].counts[stages_after[N_STAGES - 1].n - 1] -
+                  stages_before[N_STAGES - 1].counts[stages_before[N_STAGES - 1].n - 1] : 0);
       print_sched (&sched_before, &sched_after);
     }
 
