@@ -289,7 +289,6 @@ cluster_client (Cluster          *cluster,
   return client;
 }
 
-/* The next Deliver on @client, skipping other frames; asserts its content. */
 /* @user's last seen as @client's node answers a subscription (0:
  * unknown). */
 static inline gint64
@@ -313,6 +312,7 @@ last_seen_of (NatterTestClient *client,
   return result->result->subscribe->statuses[0]->last_seen;
 }
 
+/* The next Deliver on @client, skipping other frames; asserts its content. */
 static inline NatterFrame *
 cluster_expect_deliver (NatterTestClient *client,
                         const char       *content)
@@ -322,4 +322,29 @@ cluster_expect_deliver (NatterTestClient *client,
   g_assert_nonnull (frame);
   g_assert_cmpstr (frame->deliver->message->content, ==, content);
   return frame;
+}
+
+typedef struct
+{
+  NatterTestClient *client;
+  int               conversation_type;
+  const char       *target;
+  int               expected;
+} SendWait;
+
+/* For natter_test_wait(): sends until the PublishAck's code is the
+ * expected one (a change reaching the sender's node over NATS, shortly). */
+static inline gboolean
+send_gets (gpointer data)
+{
+  SendWait *wait = data;
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->conversation_type, wait->target,
+                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
+
+  if (ack->publish_ack->code == wait->expected)
+    return TRUE;
+  /* Retried as fast as the loop spins, the sends would soon meet the rate
+   * limit (20604): a pause keeps the check about the code waited for. */
+  g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+  return FALSE;
 }

@@ -139,28 +139,6 @@ test_directory_after_outage (void)
   g_assert_nonnull (again);
 }
 
-typedef struct
-{
-  NatterTestClient *client;
-  int               conversation_type;
-  const char       *target;
-  int               expected;
-} SendWait;
-
-/* Sends until the PublishAck's code is the expected one. */
-static gboolean
-send_gets (gpointer data)
-{
-  SendWait *wait = data;
-  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->conversation_type, wait->target,
-                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
-
-  if (ack->publish_ack->code == wait->expected)
-    return TRUE;
-  g_usleep (50 * 1000);
-  return FALSE;
-}
-
 static void
 reply_ok (JsonObject *reply)
 {
