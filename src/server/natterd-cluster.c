@@ -146,6 +146,7 @@ typedef struct
 {
   NatterdCluster *cluster;              /* NULL once it is gone */
   char           *key;                  /* in cluster->user_reads */
+  guint64         since;                /* natterd_directory_stamp() as it was submitted */
   GPtrArray      *waiters;              /* UserWaiter */
 } UserRead;
 
@@ -2946,6 +2947,29 @@ merge_done (NatterdCluster *self,
     }
 }
 
+/* @log's rows, to be merged as read after natterd_directory_stamp() was
+ * @since. */
+static Merge *
+merge_new (NatterdServer  *server,
+           NatterdLoadLog *log,
+           guint64         since)
+{
+  Merge *merge = g_new0 (Merge, 1);
+
+  merge->server = g_object_ref (server);
+  merge->log = log;
+  merge->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  merge->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
+  merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->since = since;
+  merge->now = natterd_now_ms ();
+  merge->started = g_get_monotonic_time ();
+  return merge;
+}
+
 static gint64
 thread_cpu_us (void)
 {
@@ -3025,15 +3049,7 @@ directory_read (NatterdRead *base,
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
 
-  merge = g_new0 (Merge, 1);
-  merge->server = g_object_ref (server);
-  merge->log = g_steal_pointer (&read->directory);
-  merge->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  merge->groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  merge->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
-  merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
-  merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge = merge_new (server, g_steal_pointer (&read->directory), self->refresh_since);
   add_horizon (self, g_steal_pointer (&read->horizon));
   if (read->since != NULL)
     {
@@ -3041,9 +3057,6 @@ directory_read (NatterdRead *base,
       for (guint i = 0; i < read->changed->len; i++)
         g_hash_table_add (merge->changed, g_strdup (g_ptr_array_index (read->changed, i)));
     }
-  merge->since = self->refresh_since;
-  merge->now = natterd_now_ms ();
-  merge->started = g_get_monotonic_time ();
   server->metrics->cluster_merging = TRUE;
   /* At the priority of the sockets: one slice between their events. */
   self->merge_id = g_idle_add_full (G_PRIORITY_DEFAULT, merge_slice, merge, merge_free);
@@ -3152,6 +3165,17 @@ user_read (NatterdRead *base,
           user->last_seen = read->user.last_seen;
           /* Its password epoch and privacy, as for a change over NATS. */
           natterd_accounts_apply_rows (server, app, read->rows);
+          /* Its groups as stored, added to (joined elsewhere while NATS
+           * was down: its messages to them are taken here at once). Only
+           * additions: removals wait for the read-back. A few groups, a
+           * few hundred rows: at once. */
+          {
+            Merge *merge = merge_new (server, NULL, pending->since);
+
+            merge->changed = g_hash_table_new (g_str_hash, g_str_equal);
+            natterd_load_log_replay (read->groups, &merge_sink, merge);
+            merge_free (merge);
+          }
           server->metrics->cluster_users_read++;
           natterd_log (G_LOG_LEVEL_INFO, "cluster-user-read", "app", app->key, "user", read->user_id, NULL);
         }
@@ -3210,6 +3234,7 @@ natterd_server_with_token_user (NatterdServer  *self,
   pending = g_new0 (UserRead, 1);
   pending->cluster = cluster;
   pending->key = g_steal_pointer (&key);
+  pending->since = natterd_directory_stamp ();
   pending->waiters = g_ptr_array_new_with_free_func (user_waiter_run);
   g_ptr_array_add (pending->waiters, waiter);
   g_hash_table_insert (cluster->user_reads, pending->key, pending);

@@ -302,7 +302,9 @@ natterd_store_pg_read_user_groups (PGconn                 *conn,
 
 /* A user another node made, read when a valid token for it arrives here
  * before NATS told this node of it; with its "account" row (password
- * epoch, revocations, privacy); the caller makes it one snapshot. */
+ * epoch, revocations, privacy) and its groups (joined elsewhere while
+ * NATS was down: its messages to them are taken at once); the caller
+ * makes it one snapshot. */
 gboolean
 natterd_store_pg_read_user (PGconn           *conn,
                             NatterdUserRead  *read,
@@ -337,7 +339,10 @@ natterd_store_pg_read_user (PGconn           *conn,
       read->user.last_seen = natterd_pg_int (result, 0, 9);
     }
   g_clear_pointer (&result, PQclear);
-  return ok && (!read->found || natterd_store_pg_read_account_rows (conn, &rows, error));
+  return ok && (!read->found ||
+                (natterd_store_pg_read_account_rows (conn, &rows, error) &&
+                 natterd_store_pg_load_user_groups (conn, natterd_load_log_sink (), read->groups, read->user.id,
+                                                    error)));
 }
 
 gboolean

@@ -592,6 +592,42 @@ natterd_store_pg_load_changed_rows (PGconn                 *conn,
 }
 
 gboolean
+natterd_store_pg_load_user_groups (PGconn                 *conn,
+                                   const NatterdLoadSink  *sink,
+                                   gpointer                data,
+                                   gint64                  user_id,
+                                   GError                **error)
+{
+  /* natterd_store_pg_load_rows()'s first three queries, of the groups
+   * the user is in: their rows, their members' rows and those users. */
+  static const char * const queries[] = {
+    "SELECT u.id, u.app_id, u.user_id, u.name, u.portrait_uri, u.created, u.tokens_valid_after, u.blocked_until,"
+    " u.max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = u.id) FROM users u"
+    " WHERE u.id IN (SELECT o.user_id FROM group_members m JOIN group_members o ON o.group_id = m.group_id"
+    " WHERE m.user_id = $1)",
+    "SELECT g.id, g.app_id, g.group_id, g.name, g.created FROM groups g"
+    " JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1",
+    "SELECT o.group_id, o.user_id, o.joined, o.gag_until FROM group_members m"
+    " JOIN group_members o ON o.group_id = m.group_id WHERE m.user_id = $1",
+  };
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      PgParams params = { 0 };
+      PGresult *r;
+
+      natterd_pg_params_int (&params, user_id);
+      r = natterd_pg_query (conn, queries[q], &params, error);
+      if (r == NULL)
+        return FALSE;
+      for (int i = 0; i < PQntuples (r); i++)
+        hand_over (sink, data, q, r, i);
+      PQclear (r);
+    }
+  return TRUE;
+}
+
+gboolean
 natterd_store_pg_load (NatterdStore           *store,
                        const NatterdLoadSink  *sink,
                        gpointer                data,

@@ -635,6 +635,7 @@ natterd_read_new (NatterdReadKind kind,
       break;
     case NATTERD_READ_USER:
       ((NatterdUserRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      ((NatterdUserRead *) read)->groups = natterd_load_log_new ();
       break;
     case NATTERD_READ_MEMBERS:
       ((NatterdMembersRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -683,6 +684,7 @@ natterd_read_free (NatterdRead *read)
         g_free ((char *) u->user.name);
         g_free ((char *) u->user.portrait_uri);
         g_ptr_array_unref (u->rows);
+        natterd_load_log_free (u->groups);
       }
       break;
     case NATTERD_READ_MEMBERS:

@@ -843,6 +843,7 @@ typedef struct
   gboolean    found;            /* out: @user is set when it is */
   NatterdUserRecord user;       /* out: its strings owned by the read */
   GPtrArray  *rows;             /* out: NatterdAccountRow, its "account" row if any */
+  NatterdLoadLog *groups;       /* out: its groups, their member rows and those users */
 } NatterdUserRead;
 
 typedef struct

@@ -759,6 +759,106 @@ test_token_before_nats (void)
   }
 }
 
+/* A GET or POST of /media/ on @url with @token; the body, the status in
+ * @status. */
+static GBytes *
+media_request (const char *method,
+               const char *url,
+               const char *token,
+               GBytes     *body,
+               guint      *status)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) message = soup_message_new (method, url);
+  g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GError) error = NULL;
+  GBytes *reply;
+
+  soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
+  if (body != NULL)
+    soup_message_set_request_body_from_bytes (message, "application/octet-stream", body);
+  reply = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (message);
+  return reply;
+}
+
+/* A media download with a token of a user made on another node is served
+ * at once, before NATS told this node of the user (here: never, NATS is
+ * down): the node reads the user from the store, as for Connect. */
+static void
+test_media_before_nats (void)
+{
+  g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
+  g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
+  g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (20000, 'm'), 20000);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *upload_url = NULL;
+  g_autofree char *url_on_b = NULL;
+  g_autofree char *alice = NULL;
+  const char *url;
+  guint status = 0;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (pair->a, "alice");
+  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (pair->a));
+  reply = media_request ("POST", upload_url, alice, data, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
+                                             (gssize) g_bytes_get_size (reply), NULL));
+  url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
+  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->a)));
+  url_on_b = g_strconcat (natter_test_server_get_url (pair->b), url + strlen (natter_test_server_get_url (pair->a)),
+                          NULL);
+
+  body = media_request ("GET", url_on_b, alice, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (g_bytes_equal (body, data));
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+
+  g_clear_pointer (&pair, cluster_pair_free);
+  natter_test_remove_tree (media_dir);
+}
+
+/* A user read from the store for its token brings the groups it joined
+ * on another node while NATS was down: bob, then alice, connect to b, and
+ * alice's message to the group made on a reaches bob at once. */
+static void
+test_groups_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  g_autoptr(JsonObject) made = NULL;
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) delivered = NULL;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = natter_test_server_get_token (pair->a, "alice");
+  bob = natter_test_server_get_token (pair->a, "bob");
+  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                 "groupId", "crew", "groupName", "Crew", NULL);
+  g_assert_cmpint (code_of (made), ==, 200);
+
+  bob_b = cluster_connect_as (pair->b, bob, "b1");
+  alice_b = cluster_connect_as (pair->b, alice, "a1");
+  ack = natter_test_client_send_message (alice_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"hello crew\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  delivered = cluster_expect_deliver (bob_b, "{\"content\":\"hello crew\"}");
+  g_assert_cmpstr (delivered->deliver->message->target_id, ==, "crew");
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -775,5 +875,7 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/privacy-while-apart", test_privacy_while_apart);
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
   g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
+  g_test_add_func ("/cluster/accounts/media-before-nats", test_media_before_nats);
+  g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
   return g_test_run ();
 }
