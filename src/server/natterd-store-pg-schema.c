@@ -235,6 +235,19 @@ static const char * const migrations[] = {
   "  at BIGINT NOT NULL);"
   "CREATE INDEX changes_txid ON changes (txid);"
   "CREATE INDEX changes_at ON changes (at);",
+  /* 9: the account rows (contacts, privacy, group roles) each change
+   * wrote or deleted, as changes (schema 8) does for the directory: a
+   * read-back reads those rows only, and a key without a row is one
+   * deleted. Pruned with changes. */
+  "CREATE TABLE account_changes ("
+  "  txid XID8 NOT NULL DEFAULT pg_current_xact_id (),"
+  "  app_id BIGINT NOT NULL,"
+  "  kind TEXT COLLATE \"C\" NOT NULL,"
+  "  owner TEXT COLLATE \"C\" NOT NULL,"
+  "  name TEXT COLLATE \"C\" NOT NULL,"
+  "  at BIGINT NOT NULL);"
+  "CREATE INDEX account_changes_txid ON account_changes (txid);"
+  "CREATE INDEX account_changes_at ON account_changes (at);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
