@@ -116,6 +116,7 @@ struct _NatterdCluster
   gboolean         refresh_again;
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
+  char            *refresh_from;        /* the horizon the refresh reads changes from; NULL: all */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
   /* The store's transaction horizon, sampled while connected (Horizon,
    * oldest first): a read-back reads only what changed from one taken
@@ -1802,6 +1803,7 @@ natterd_cluster_finalize (GObject *object)
     g_clear_pointer (&self->user_reads, g_hash_table_unref);
   }
   g_queue_clear_full (&self->horizons, horizon_free);
+  g_free (self->refresh_from);
   g_clear_pointer (&self->member_checks, g_hash_table_unref);
   g_free (self->name);
   g_free (self->url);
@@ -3041,6 +3043,9 @@ directory_read (NatterdRead *base,
   if (base->error != NULL)
     {
       self->refreshing = FALSE;
+      /* The start it used is spent (refresh_start()): the retry reads
+       * everything rather than from a later one. */
+      self->lost_since = 1;
       natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
       if (self->refresh_retry_id == 0)
         self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
@@ -3078,7 +3083,7 @@ accounts_refreshed (gpointer user_data)
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
-  read->since = refresh_start (self);
+  read->since = g_steal_pointer (&self->refresh_from);
   if (read->since != NULL)
     {
       GHashTableIter iter;
@@ -3104,7 +3109,10 @@ refresh_stored (NatterdOp *op,
 
   if (self == NULL || self->stopped)
     return;
-  natterd_server_refresh_accounts (server, accounts_refreshed, server);
+  /* One start for the account rows and the directory rows. */
+  g_free (self->refresh_from);
+  self->refresh_from = refresh_start (self);
+  natterd_server_refresh_accounts (server, self->refresh_from, accounts_refreshed, server);
 }
 
 static void

@@ -330,9 +330,11 @@ void     natterd_server_load_accounts   (NatterdServer  *self);
 /* After a NATS outage: _begin() as the read-back's barrier is submitted,
  * then _refresh_accounts() once it completed; @done runs once the rows
  * are applied (in slices of the main loop), also when there was nothing
- * to read. */
+ * to read. @since (PostgreSQL, a horizon): only the rows changed from
+ * that transaction on; NULL: every row. */
 void     natterd_server_refresh_accounts_begin (NatterdServer *self);
 void     natterd_server_refresh_accounts (NatterdServer *self,
+                                          const char    *since,
                                           GSourceFunc    done,
                                           gpointer       data);
 void     natterd_accounts_free          (NatterdAccounts *accounts);

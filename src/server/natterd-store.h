@@ -795,6 +795,11 @@ typedef struct
   char       *kind;             /* NULL: every kind */
   char       *owner;            /* NULL: every owner */
   GPtrArray  *rows;             /* out: NatterdAccountRow */
+  /* PostgreSQL: only the rows changed from this transaction on (a
+   * NatterdAppsRead.horizon); NULL: every row. With it, @deleted: the
+   * keys changed that have no row now (NatterdAccountRow, value NULL). */
+  char       *since;
+  GPtrArray  *deleted;
 } NatterdAccountRowsRead;
 
 /* What a password check needs, read in one go from the store every node

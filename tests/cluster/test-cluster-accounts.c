@@ -96,9 +96,10 @@ contact_is (gpointer data)
       JsonObject *contact = json_array_get_object_element (contacts, i);
 
       if (g_str_equal (json_object_get_string_member (contact, "userId"), wait->other))
-        return g_str_equal (json_object_get_string_member (contact, "state"), wait->state);
+        return g_strcmp0 (json_object_get_string_member (contact, "state"), wait->state) == 0;
     }
-  return FALSE;
+  /* @state NULL: waits for no contact. */
+  return wait->state == NULL;
 }
 
 /* The first Deliver of @object_name, its content parsed. */
@@ -859,6 +860,91 @@ test_groups_with_token_user (void)
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
 }
 
+typedef struct
+{
+  NatterTestServer *node;
+  guint64           at_least;
+  const char       *metric;
+} MetricWait;
+
+static gboolean
+metric_reaches (gpointer data)
+{
+  MetricWait *wait = data;
+
+  return natter_test_server_get_metric (wait->node, wait->metric) >= wait->at_least;
+}
+
+/* Accounts made before the outage that nothing changes meanwhile: a
+ * whole read-back reads their rows (two or more each) again. */
+#define QUIET_ACCOUNTS 10
+
+/* Contacts changed on b while NATS was down (carol asked alice, bob
+ * deleted alice) hold on a once it is back, and a reads back only the
+ * account rows those changes touched (schema 9), not every account's. */
+static void
+test_account_rows_read_back_only_changes (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  g_autofree char *alice = register_on (a, "alice");
+  g_autofree char *bob = register_on (a, "bob");
+  g_autofree char *carol = register_on (a, "carol");
+  ContactWait contact_wait;
+  MetricWait metric_wait;
+  guint64 rows;
+  JsonObject *reply;
+
+  for (guint i = 0; i < QUIET_ACCOUNTS; i++)
+    {
+      g_autofree char *user_id = g_strdup_printf ("quiet%u", i);
+
+      g_free (register_on (a, user_id));
+    }
+  reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (a, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  contact_wait = (ContactWait) { b, bob, "alice", "contact" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  /* A horizon sampled after all that, older than a change takes over NATS
+   * (4 ping intervals and 5 s) when NATS goes. */
+  metric_wait = (MetricWait) { a, natter_test_server_get_metric (a, "natterd_cluster_horizons_total") + 1,
+                               "natterd_cluster_horizons_total" };
+  g_assert_true (natter_test_wait (metric_reaches, &metric_wait, NATTER_TEST_TIMEOUT_MS));
+  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  metric_wait = (MetricWait) { a, natter_test_server_get_metric (a, "natterd_cluster_refreshes_total") + 1,
+                               "natterd_cluster_refreshes_total" };
+  rows = natter_test_server_get_metric (a, "natterd_cluster_refresh_rows_total");
+  reply = account (b, "POST", carol, "contact/request", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", bob, "contact/delete", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+  natter_test_nats_restart (pair->nats);
+
+  g_assert_true (natter_test_wait (metric_reaches, &metric_wait, NATTER_TEST_TIMEOUT_MS));
+  contact_wait = (ContactWait) { a, alice, "carol", "incoming" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  contact_wait = (ContactWait) { a, alice, "bob", NULL };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  rows = natter_test_server_get_metric (a, "natterd_cluster_refresh_rows_total") - rows;
+  g_test_message ("rows read back: %" G_GUINT64_FORMAT, rows);
+  /* The two contact rows each change wrote or deleted; a whole read-back
+   * reads every account's rows (over 2 × 13). */
+  g_assert_cmpuint (rows, >, 0);
+  g_assert_cmpuint (rows, <, 12);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -876,6 +962,7 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
   g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
   g_test_add_func ("/cluster/accounts/media-before-nats", test_media_before_nats);
+  g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
   g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
   return g_test_run ();
 }
