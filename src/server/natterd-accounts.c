@@ -256,9 +256,8 @@ dispatch_with_app (NatterdServer *self,
   run_request (request);
 }
 
-/* The token of "Authorization: Bearer TOKEN", or NULL. */
-static const char *
-bearer_token (SoupServerMessage *msg)
+const char *
+natterd_bearer_token (SoupServerMessage *msg)
 {
   const char *authorization = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                              "Authorization");
@@ -273,7 +272,7 @@ static void
 dispatch_with_token (gpointer user_data)
 {
   NatterdApiRequest *request = user_data;
-  const char *token = bearer_token (request->msg);
+  const char *token = natterd_bearer_token (request->msg);
   NatterdUser *user = NULL;
   int code = NATTER_CODE_TOKEN_INCORRECT;
 
@@ -339,7 +338,7 @@ on_account (SoupServer        *soup,
         natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER,
                                  "The parameters are not form data (name=value pairs, %-escaped UTF-8)");
       else if (route->token)
-        natterd_server_with_token_user (self, bearer_token (msg), dispatch_with_token,
+        natterd_server_with_token_user (self, natterd_bearer_token (msg), dispatch_with_token,
                                         natterd_api_request_ref (request), natterd_api_request_unref);
       else
         {

@@ -82,27 +82,15 @@ reply_error (SoupServerMessage *msg,
   reply_json (msg, status, builder);
 }
 
-/* The token of "Authorization: Bearer TOKEN", or NULL. Only from the
- * header: a token in a URL ends up in proxies' and players' logs, and in
- * whatever the URL is handed to. */
-static const char *
-bearer_token (SoupServerMessage *msg)
-{
-  const char *authorization = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                             "Authorization");
-
-  if (authorization == NULL || g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
-    return NULL;
-  return authorization + 7;
-}
-
 /* The user a media request is made for, or NULL after replying 401. */
 static NatterdUser *
 authenticate (NatterdServer     *self,
               SoupServerMessage *msg)
 {
   NatterdUser *user = NULL;
-  int code = natterd_token_check_any (self->directory, bearer_token (msg), natterd_now_ms (), &user);
+  /* Only from the header: a token in a URL ends up in proxies' and
+   * players' logs, and in whatever the URL is handed to. */
+  int code = natterd_token_check_any (self->directory, natterd_bearer_token (msg), natterd_now_ms (), &user);
 
   if (code != NATTER_CODE_OK)
     {
@@ -1241,7 +1229,7 @@ on_download (SoupServer        *server,
   auth->hash = g_strdup (parts[3]);
   auth->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (download_auth_finished), auth);
   soup_server_message_pause (msg);
-  natterd_server_with_token_user (self, bearer_token (msg), download_authenticated, auth, download_auth_free);
+  natterd_server_with_token_user (self, natterd_bearer_token (msg), download_authenticated, auth, download_auth_free);
 }
 
 void

@@ -237,6 +237,8 @@ void     natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
  * over NATS, or was lost in an outage): the user is read from the store
  * off the main loop, then @func runs; for any other token at once. */
 typedef void (*NatterdThenFunc) (gpointer user_data);
+/* The token of "Authorization: Bearer TOKEN", or NULL (natterd-accounts.c). */
+const char *natterd_bearer_token        (SoupServerMessage    *msg);
 void     natterd_server_with_token_user (NatterdServer        *self,
                                          const char           *token,
                                          NatterdThenFunc       func,

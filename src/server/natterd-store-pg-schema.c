@@ -528,6 +528,27 @@ natterd_store_pg_load_rows (PGconn                 *conn,
   return TRUE;
 }
 
+/* Every row @sql reads, a row of natterd_store_pg_load_rows()'s query @q,
+ * to @sink. */
+static gboolean
+hand_over_query (PGconn                 *conn,
+                 const NatterdLoadSink  *sink,
+                 gpointer                data,
+                 guint                   q,
+                 const char             *sql,
+                 PgParams               *params,
+                 GError                **error)
+{
+  PGresult *r = natterd_pg_query (conn, sql, params, error);
+
+  if (r == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
+    hand_over (sink, data, q, r, i);
+  PQclear (r);
+  return TRUE;
+}
+
 gboolean
 natterd_store_pg_read_horizon (PGconn  *conn,
                                char   **horizon,
@@ -594,12 +615,8 @@ natterd_store_pg_load_changed_rows (PGconn                 *conn,
       natterd_pg_params_text (&query_params, since);
       if (q == 0)
         natterd_pg_params_text (&query_params, ids);
-      r = natterd_pg_query (conn, queries[q], &query_params, error);
-      if (r == NULL)
+      if (!hand_over_query (conn, sink, data, q, queries[q], &query_params, error))
         return FALSE;
-      for (int i = 0; i < PQntuples (r); i++)
-        hand_over (sink, data, q, r, i);
-      PQclear (r);
     }
   return TRUE;
 }
@@ -627,15 +644,10 @@ natterd_store_pg_load_user_groups (PGconn                 *conn,
   for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
     {
       PgParams params = { 0 };
-      PGresult *r;
 
       natterd_pg_params_int (&params, user_id);
-      r = natterd_pg_query (conn, queries[q], &params, error);
-      if (r == NULL)
+      if (!hand_over_query (conn, sink, data, q, queries[q], &params, error))
         return FALSE;
-      for (int i = 0; i < PQntuples (r); i++)
-        hand_over (sink, data, q, r, i);
-      PQclear (r);
     }
   return TRUE;
 }

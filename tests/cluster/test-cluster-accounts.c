@@ -860,21 +860,6 @@ test_groups_with_token_user (void)
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
 }
 
-typedef struct
-{
-  NatterTestServer *node;
-  guint64           at_least;
-  const char       *metric;
-} MetricWait;
-
-static gboolean
-metric_reaches (gpointer data)
-{
-  MetricWait *wait = data;
-
-  return natter_test_server_get_metric (wait->node, wait->metric) >= wait->at_least;
-}
-
 /* Accounts made before the outage that nothing changes meanwhile: a
  * whole read-back reads their rows (two or more each) again. */
 #define QUIET_ACCOUNTS 10
@@ -911,17 +896,12 @@ test_account_rows_read_back_only_changes (void)
   json_object_unref (reply);
   contact_wait = (ContactWait) { b, bob, "alice", "contact" };
   g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
-  /* A horizon sampled after all that, older than a change takes over NATS
-   * (4 ping intervals and 5 s) when NATS goes. */
-  metric_wait = (MetricWait) { a, natter_test_server_get_metric (a, "natterd_cluster_horizons_total") + 1,
-                               "natterd_cluster_horizons_total" };
-  g_assert_true (natter_test_wait (metric_reaches, &metric_wait, NATTER_TEST_TIMEOUT_MS));
-  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
+  cluster_wait_old_horizon (a);
 
   natter_test_nats_stop (pair->nats);
   cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
-  metric_wait = (MetricWait) { a, natter_test_server_get_metric (a, "natterd_cluster_refreshes_total") + 1,
-                               "natterd_cluster_refreshes_total" };
+  metric_wait = (MetricWait) { a, "natterd_cluster_refreshes_total",
+                               natter_test_server_get_metric (a, "natterd_cluster_refreshes_total") + 1 };
   rows = natter_test_server_get_metric (a, "natterd_cluster_refresh_rows_total");
   reply = account (b, "POST", carol, "contact/request", "userId", "alice", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);

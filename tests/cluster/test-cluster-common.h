@@ -348,3 +348,32 @@ send_gets (gpointer data)
   g_usleep (50 * G_TIME_SPAN_MILLISECOND);
   return FALSE;
 }
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *metric;
+  guint64           at_least;
+} MetricWait;
+
+/* For natter_test_wait(): @metric of @node at @at_least. */
+static inline gboolean
+metric_reaches (gpointer data)
+{
+  MetricWait *wait = data;
+
+  return natter_test_server_get_metric (wait->node, wait->metric) >= wait->at_least;
+}
+
+/* Returns once @node holds a horizon sampled from now on and older than a
+ * change takes over NATS (4 ping intervals and 5 s): a read-back after an
+ * outage that begins now reads only what changed from there. */
+static inline void
+cluster_wait_old_horizon (NatterTestServer *node)
+{
+  MetricWait wait = { node, "natterd_cluster_horizons_total",
+                      natter_test_server_get_metric (node, "natterd_cluster_horizons_total") + 1 };
+
+  g_assert_true (natter_test_wait (metric_reaches, &wait, NATTER_TEST_TIMEOUT_MS));
+  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
+}
