@@ -256,9 +256,8 @@ dispatch_with_app (NatterdServer *self,
   run_request (request);
 }
 
-/* The token of "Authorization: Bearer TOKEN", or NULL. */
-static const char *
-bearer_token (SoupServerMessage *msg)
+const char *
+natterd_bearer_token (SoupServerMessage *msg)
 {
   const char *authorization = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                              "Authorization");
@@ -273,7 +272,7 @@ static void
 dispatch_with_token (gpointer user_data)
 {
   NatterdApiRequest *request = user_data;
-  const char *token = bearer_token (request->msg);
+  const char *token = natterd_bearer_token (request->msg);
   NatterdUser *user = NULL;
   int code = NATTER_CODE_TOKEN_INCORRECT;
 
@@ -339,7 +338,7 @@ on_account (SoupServer        *soup,
         natterd_api_reply_error (request, NATTER_API_BAD_PARAMETER,
                                  "The parameters are not form data (name=value pairs, %-escaped UTF-8)");
       else if (route->token)
-        natterd_server_with_token_user (self, bearer_token (msg), dispatch_with_token,
+        natterd_server_with_token_user (self, natterd_bearer_token (msg), dispatch_with_token,
                                         natterd_api_request_ref (request), natterd_api_request_unref);
       else
         {
@@ -1016,6 +1015,7 @@ typedef struct
    * the kinds that can be deleted: contact, group */
   GHashTable    *stored;
   GPtrArray     *kept;            /* RefreshKey of the rows in memory of those kinds */
+  GPtrArray     *deleted;         /* NatterdAccountRow changed, without a row; NULL: all rows read */
   guint          next_kept;
   GSourceFunc    done;
   gpointer       done_data;
@@ -1047,6 +1047,7 @@ refresh_free (gpointer data)
   g_clear_pointer (&refresh->rows, g_ptr_array_unref);
   g_clear_pointer (&refresh->stored, g_hash_table_unref);
   g_clear_pointer (&refresh->kept, g_ptr_array_unref);
+  g_clear_pointer (&refresh->deleted, g_ptr_array_unref);
   g_object_unref (refresh->server);
   g_free (refresh);
 }
@@ -1130,6 +1131,31 @@ refresh_collect_kept (NatterdAccounts *self)
   return kept;
 }
 
+/* The contacts and group roles changed that the store no longer has, as
+ * keys: a read-back of only what changed drops these, not every row here
+ * the store lacks (it read only some). */
+static GPtrArray *
+refresh_collect_deleted (GPtrArray *deleted)
+{
+  GPtrArray *kept = g_ptr_array_new_with_free_func (refresh_key_free);
+
+  for (guint i = 0; i < deleted->len; i++)
+    {
+      NatterdAccountRow *row = g_ptr_array_index (deleted, i);
+      RefreshKey *key;
+
+      if (!row_deletable (row->kind))
+        continue;
+      key = g_new0 (RefreshKey, 1);
+      key->app_id = row->app_id;
+      key->kind = g_str_equal (row->kind, "contact") ? (char *) "contact" : (char *) "group";
+      key->owner = g_strdup (row->owner);
+      key->name = g_str_equal (row->kind, "contact") ? g_strdup (row->name) : NULL;
+      g_ptr_array_add (kept, key);
+    }
+  return kept;
+}
+
 /* A contact or group role here the store no longer has, untouched since
  * the read-back began: deleted while this node did not hear of it. */
 static void
@@ -1177,7 +1203,8 @@ refresh_slice (gpointer data)
     }
   if (refresh->kept == NULL)
     {
-      refresh->kept = refresh_collect_kept (self);
+      refresh->kept = refresh->deleted != NULL ? refresh_collect_deleted (refresh->deleted)
+                                               : refresh_collect_kept (self);
       return G_SOURCE_CONTINUE;
     }
   while (refresh->next_kept < refresh->kept->len)
@@ -1212,6 +1239,10 @@ rows_refreshed (NatterdRead *base,
       return;
     }
   refresh->rows = g_ptr_array_ref (((NatterdAccountRowsRead *) base)->rows);
+  if (((NatterdAccountRowsRead *) base)->since != NULL)
+    refresh->deleted = g_ptr_array_ref (((NatterdAccountRowsRead *) base)->deleted);
+  /* Counted with the directory rows (natterd_cluster_refresh_rows_total). */
+  server->metrics->cluster_refresh_rows += refresh->rows->len + (refresh->deleted != NULL ? refresh->deleted->len : 0);
   refresh->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   g_source_set_static_name (g_main_context_find_source_by_id (NULL, g_idle_add_full (G_PRIORITY_DEFAULT,
                                                                                        refresh_slice, refresh,
@@ -1233,6 +1264,7 @@ natterd_server_refresh_accounts_begin (NatterdServer *self)
  * read-back began (the snapshot may predate them). */
 void
 natterd_server_refresh_accounts (NatterdServer *self,
+                                 const char    *since,
                                  GSourceFunc    done,
                                  gpointer       data)
 {
@@ -1252,6 +1284,7 @@ natterd_server_refresh_accounts (NatterdServer *self,
   refresh->done = done;
   refresh->done_data = data;
   read = natterd_read_new (NATTERD_READ_ACCOUNT_ROWS, rows_refreshed, refresh, NULL);
+  read->since = g_strdup (since);
   natterd_store_read (self->store, read);
 }
 

@@ -116,6 +116,7 @@ struct _NatterdCluster
   gboolean         refresh_again;
   guint            refresh_retry_id;
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
+  char            *refresh_from;        /* the horizon the refresh reads changes from; NULL: all */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
   /* The store's transaction horizon, sampled while connected (Horizon,
    * oldest first): a read-back reads only what changed from one taken
@@ -146,6 +147,7 @@ typedef struct
 {
   NatterdCluster *cluster;              /* NULL once it is gone */
   char           *key;                  /* in cluster->user_reads */
+  guint64         since;                /* natterd_directory_stamp() as it was submitted */
   GPtrArray      *waiters;              /* UserWaiter */
 } UserRead;
 
@@ -1801,6 +1803,7 @@ natterd_cluster_finalize (GObject *object)
     g_clear_pointer (&self->user_reads, g_hash_table_unref);
   }
   g_queue_clear_full (&self->horizons, horizon_free);
+  g_free (self->refresh_from);
   g_clear_pointer (&self->member_checks, g_hash_table_unref);
   g_free (self->name);
   g_free (self->url);
@@ -2939,6 +2942,29 @@ merge_done (NatterdCluster *self,
     }
 }
 
+/* @log's rows, to be merged as read after natterd_directory_stamp() was
+ * @since. */
+static Merge *
+merge_new (NatterdServer  *server,
+           NatterdLoadLog *log,
+           guint64         since)
+{
+  Merge *merge = g_new0 (Merge, 1);
+
+  merge->server = g_object_ref (server);
+  merge->log = log;
+  merge->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  merge->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
+  merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge->since = since;
+  merge->now = natterd_now_ms ();
+  merge->started = g_get_monotonic_time ();
+  return merge;
+}
+
 static gint64
 thread_cpu_us (void)
 {
@@ -3010,6 +3036,9 @@ directory_read (NatterdRead *base,
   if (base->error != NULL)
     {
       self->refreshing = FALSE;
+      /* The start it used is spent (refresh_start()): the retry reads
+       * everything rather than from a later one. */
+      self->lost_since = 1;
       natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
       if (self->refresh_retry_id == 0)
         self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
@@ -3018,15 +3047,7 @@ directory_read (NatterdRead *base,
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
 
-  merge = g_new0 (Merge, 1);
-  merge->server = g_object_ref (server);
-  merge->log = g_steal_pointer (&read->directory);
-  merge->users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  merge->groups = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  merge->seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  merge->members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, (GDestroyNotify) g_hash_table_unref);
-  merge->blacklists = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
-  merge->chatrooms = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  merge = merge_new (server, g_steal_pointer (&read->directory), self->refresh_since);
   add_horizon (self, g_steal_pointer (&read->horizon));
   if (read->since != NULL)
     {
@@ -3034,9 +3055,6 @@ directory_read (NatterdRead *base,
       for (guint i = 0; i < read->changed->len; i++)
         g_hash_table_add (merge->changed, g_strdup (g_ptr_array_index (read->changed, i)));
     }
-  merge->since = self->refresh_since;
-  merge->now = natterd_now_ms ();
-  merge->started = g_get_monotonic_time ();
   server->metrics->cluster_merging = TRUE;
   /* At the priority of the sockets: one slice between their events. */
   self->merge_id = g_idle_add_full (G_PRIORITY_DEFAULT, merge_slice, merge, merge_free);
@@ -3058,7 +3076,7 @@ accounts_refreshed (gpointer user_data)
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
-  read->since = refresh_start (self);
+  read->since = g_steal_pointer (&self->refresh_from);
   if (read->since != NULL)
     {
       GHashTableIter iter;
@@ -3084,7 +3102,10 @@ refresh_stored (NatterdOp *op,
 
   if (self == NULL || self->stopped)
     return;
-  natterd_server_refresh_accounts (server, accounts_refreshed, server);
+  /* One start for the account rows and the directory rows. */
+  g_free (self->refresh_from);
+  self->refresh_from = refresh_start (self);
+  natterd_server_refresh_accounts (server, self->refresh_from, accounts_refreshed, server);
 }
 
 static void
@@ -3145,6 +3166,17 @@ user_read (NatterdRead *base,
           user->last_seen = read->user.last_seen;
           /* Its password epoch and privacy, as for a change over NATS. */
           natterd_accounts_apply_rows (server, app, read->rows);
+          /* Its groups as stored, added to (joined elsewhere while NATS
+           * was down: its messages to them are taken here at once). Only
+           * additions: removals wait for the read-back. A few groups, a
+           * few hundred rows: at once. */
+          {
+            Merge *merge = merge_new (server, NULL, pending->since);
+
+            merge->changed = g_hash_table_new (g_str_hash, g_str_equal);
+            natterd_load_log_replay (read->groups, &merge_sink, merge);
+            merge_free (merge);
+          }
           server->metrics->cluster_users_read++;
           natterd_log (G_LOG_LEVEL_INFO, "cluster-user-read", "app", app->key, "user", read->user_id, NULL);
         }
@@ -3203,6 +3235,7 @@ natterd_server_with_token_user (NatterdServer  *self,
   pending = g_new0 (UserRead, 1);
   pending->cluster = cluster;
   pending->key = g_steal_pointer (&key);
+  pending->since = natterd_directory_stamp ();
   pending->waiters = g_ptr_array_new_with_free_func (user_waiter_run);
   g_ptr_array_add (pending->waiters, waiter);
   g_hash_table_insert (cluster->user_reads, pending->key, pending);

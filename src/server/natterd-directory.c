@@ -1268,20 +1268,20 @@ token_split (const char  *token,
   return g_steal_pointer (&fields);
 }
 
-int
-natterd_token_check (NatterdDirectory  *self,
-                     const char        *app_key,
-                     const char        *token,
-                     gint64             now,
-                     NatterdUser      **out_user,
-                     gint64            *out_issued)
+/* @token (split by token_split(); @fields NULL: malformed) checked for
+ * @app, the app the client named. */
+static int
+token_verify (NatterdDirectory  *self,
+              NatterdApp        *app,
+              GStrv              fields,
+              const char        *payload,
+              const guint8      *mac,
+              gsize              mac_length,
+              gint64             now,
+              NatterdUser      **out_user,
+              gint64            *out_issued)
 {
-  NatterdApp *app = natterd_directory_lookup_app (self, app_key);
   NatterdApp *token_app;
-  g_autofree guint8 *mac = NULL;
-  g_autofree char *payload = NULL;
-  g_auto(GStrv) fields = NULL;
-  gsize mac_length = 0;
   gint64 issued, expires;
   NatterdUser *user;
 
@@ -1292,7 +1292,6 @@ natterd_token_check (NatterdDirectory  *self,
   if (app->settings.blocked)
     return NATTER_CODE_APP_BLOCKED;
 
-  fields = token_split (token, &payload, &mac, &mac_length);
   if (fields == NULL ||
       !g_ascii_string_to_signed (fields[3], 10, 0, G_MAXINT64, &issued, NULL) ||
       !g_ascii_string_to_signed (fields[4], 10, 0, G_MAXINT64, &expires, NULL))
@@ -1328,6 +1327,23 @@ natterd_token_check (NatterdDirectory  *self,
   return NATTER_CODE_OK;
 }
 
+int
+natterd_token_check (NatterdDirectory  *self,
+                     const char        *app_key,
+                     const char        *token,
+                     gint64             now,
+                     NatterdUser      **out_user,
+                     gint64            *out_issued)
+{
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  gsize mac_length = 0;
+  g_auto(GStrv) fields = token_split (token, &payload, &mac, &mac_length);
+
+  return token_verify (self, natterd_directory_lookup_app (self, app_key), fields, payload, mac, mac_length, now,
+                       out_user, out_issued);
+}
+
 /* A token this node would take but for its user, unknown here: of a
  * known app, its MAC right. The user's id in @out_user_id. */
 gboolean
@@ -1359,23 +1375,18 @@ natterd_token_check_any (NatterdDirectory  *self,
                          gint64             now,
                          NatterdUser      **out_user)
 {
-  const char *dot = token != NULL ? strchr (token, '.') : NULL;
-  g_autofree guint8 *payload = NULL;
-  g_autofree char *text = NULL;
-  g_auto(GStrv) fields = NULL;
-  gsize length = 0;
+  g_autofree guint8 *mac = NULL;
+  g_autofree char *payload = NULL;
+  gsize mac_length = 0;
+  g_auto(GStrv) fields = token_split (token, &payload, &mac, &mac_length);
+  NatterdApp *app = fields != NULL ? natterd_directory_lookup_app (self, fields[1]) : NULL;
 
   *out_user = NULL;
-  if (dot == NULL)
+  /* The app is the one the token names: none, and the token is wrong
+   * (the client named no app key to reject). */
+  if (app == NULL)
     return NATTER_CODE_TOKEN_INCORRECT;
-  payload = base64url_decode (token, (gsize) (dot - token), &length);
-  if (payload == NULL || length == 0 || memchr (payload, '\0', length) != NULL)
-    return NATTER_CODE_TOKEN_INCORRECT;
-  text = g_strndup ((const char *) payload, length);
-  fields = g_strsplit (text, ":", 3);
-  if (g_strv_length (fields) < 3)
-    return NATTER_CODE_TOKEN_INCORRECT;
-  return natterd_token_check (self, fields[1], token, now, out_user, NULL);
+  return token_verify (self, app, fields, payload, mac, mac_length, now, out_user, NULL);
 }
 
 /* --------------------------------------------------------------- channels */

@@ -87,18 +87,11 @@ static NatterdUser *
 authenticate (NatterdServer     *self,
               SoupServerMessage *msg)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *authorization = soup_message_headers_get_one (headers, "Authorization");
-  const char *token = NULL;
   NatterdUser *user = NULL;
-  int code;
-
   /* Only from the header: a token in a URL ends up in proxies' and
    * players' logs, and in whatever the URL is handed to. */
-  if (authorization != NULL && g_ascii_strncasecmp (authorization, "Bearer ", 7) == 0)
-    token = authorization + 7;
+  int code = natterd_token_check_any (self->directory, natterd_bearer_token (msg), natterd_now_ms (), &user);
 
-  code = natterd_token_check_any (self->directory, token, natterd_now_ms (), &user);
   if (code != NATTER_CODE_OK)
     {
       reply_error (msg, SOUP_STATUS_UNAUTHORIZED, code, NULL);
@@ -1129,6 +1122,79 @@ is_media_id (const char *text)
   return TRUE;
 }
 
+/* A download waiting for its token's user, read from the store when
+ * another node made it (natterd_server_with_token_user()). */
+typedef struct
+{
+  NatterdServer     *server;
+  SoupServerMessage *msg;
+  char              *app_key;
+  char              *hash;
+  gulong             finished_id;
+  gboolean           finished;          /* the client went meanwhile */
+} DownloadAuth;
+
+static void
+download_auth_finished (SoupServerMessage *msg,
+                        gpointer           user_data)
+{
+  ((DownloadAuth *) user_data)->finished = TRUE;
+}
+
+static void
+download_auth_free (gpointer data)
+{
+  DownloadAuth *auth = data;
+
+  g_signal_handler_disconnect (auth->msg, auth->finished_id);
+  g_object_unref (auth->msg);
+  g_object_unref (auth->server);
+  g_free (auth->app_key);
+  g_free (auth->hash);
+  g_free (auth);
+}
+
+/* The message is paused: it stays so while the file is read, and is
+ * unpaused once an error is set. */
+static void
+download_authenticated (gpointer user_data)
+{
+  DownloadAuth *auth = user_data;
+  NatterdServer *self = auth->server;
+  SoupServerMessage *msg = auth->msg;
+  NatterdUser *user;
+  NatterdMediaRead *read;
+  Download *download;
+
+  if (auth->finished)
+    return;
+  user = authenticate (self, msg);
+  /* Media belongs to its app: another app's users do not see it exists. */
+  if (user != NULL && !g_str_equal (user->app->key, auth->app_key))
+    {
+      reply_error (msg, SOUP_STATUS_NOT_FOUND, NATTER_CODE_INVALID_PARAMETER, "No such media");
+      user = NULL;
+    }
+  if (user == NULL)
+    {
+      soup_server_message_unpause (msg);
+      return;
+    }
+
+  download = g_new0 (Download, 1);
+  download->msg = g_object_ref (msg);
+  download->server = g_object_ref (self);
+  download->path = media_path (self, user->app->id, auth->hash);
+  download->cancellable = g_cancellable_new ();
+  g_signal_connect (msg, "finished", G_CALLBACK (download_message_finished), download);
+
+  download->pending = TRUE;
+  read = natterd_read_new (NATTERD_READ_MEDIA, media_read, download, NULL);
+  read->app_id = user->app->id;
+  read->hash = g_strdup (auth->hash);
+  natterd_store_read (self->store, read);
+}
+
 static void
 on_download (SoupServer        *server,
              SoupServerMessage *msg,
@@ -1139,9 +1205,7 @@ on_download (SoupServer        *server,
   NatterdServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   g_auto(GStrv) parts = g_strsplit (path, "/", 0);
-  NatterdUser *user;
-  NatterdMediaRead *read;
-  Download *download;
+  DownloadAuth *auth;
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
     {
@@ -1156,30 +1220,16 @@ on_download (SoupServer        *server,
       return;
     }
 
-  user = authenticate (self, msg);
-  if (user == NULL)
-    return;
-
-  /* Media belongs to its app: another app's users do not see it exists. */
-  if (!g_str_equal (user->app->key, parts[2]))
-    {
-      reply_error (msg, SOUP_STATUS_NOT_FOUND, NATTER_CODE_INVALID_PARAMETER, "No such media");
-      return;
-    }
-
-  download = g_new0 (Download, 1);
-  download->msg = g_object_ref (msg);
-  download->server = g_object_ref (self);
-  download->path = media_path (self, user->app->id, parts[3]);
-  download->cancellable = g_cancellable_new ();
-  g_signal_connect (msg, "finished", G_CALLBACK (download_message_finished), download);
-
+  /* A user another node of a shared store made is read first, as for
+   * Connect and /account/: its token is taken before NATS told us. */
+  auth = g_new0 (DownloadAuth, 1);
+  auth->server = g_object_ref (self);
+  auth->msg = g_object_ref (msg);
+  auth->app_key = g_strdup (parts[2]);
+  auth->hash = g_strdup (parts[3]);
+  auth->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (download_auth_finished), auth);
   soup_server_message_pause (msg);
-  download->pending = TRUE;
-  read = natterd_read_new (NATTERD_READ_MEDIA, media_read, download, NULL);
-  read->app_id = user->app->id;
-  read->hash = g_strdup (parts[3]);
-  natterd_store_read (self->store, read);
+  natterd_server_with_token_user (self, natterd_bearer_token (msg), download_authenticated, auth, download_auth_free);
 }
 
 void

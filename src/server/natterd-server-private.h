@@ -237,6 +237,8 @@ void     natterd_server_cluster_chatroom_restrict (NatterdServer   *self,
  * over NATS, or was lost in an outage): the user is read from the store
  * off the main loop, then @func runs; for any other token at once. */
 typedef void (*NatterdThenFunc) (gpointer user_data);
+/* The token of "Authorization: Bearer TOKEN", or NULL (natterd-accounts.c). */
+const char *natterd_bearer_token        (SoupServerMessage    *msg);
 void     natterd_server_with_token_user (NatterdServer        *self,
                                          const char           *token,
                                          NatterdThenFunc       func,
@@ -330,9 +332,11 @@ void     natterd_server_load_accounts   (NatterdServer  *self);
 /* After a NATS outage: _begin() as the read-back's barrier is submitted,
  * then _refresh_accounts() once it completed; @done runs once the rows
  * are applied (in slices of the main loop), also when there was nothing
- * to read. */
+ * to read. @since (PostgreSQL, a horizon): only the rows changed from
+ * that transaction on; NULL: every row. */
 void     natterd_server_refresh_accounts_begin (NatterdServer *self);
 void     natterd_server_refresh_accounts (NatterdServer *self,
+                                          const char    *since,
                                           GSourceFunc    done,
                                           gpointer       data);
 void     natterd_accounts_free          (NatterdAccounts *accounts);

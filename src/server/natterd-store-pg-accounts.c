@@ -15,6 +15,29 @@
 
 #include <stdlib.h>
 
+/* What a read-back after a NATS outage reads again (schema 9), in the
+ * change's own transaction. */
+static gboolean
+record_account_change (PGconn                   *conn,
+                       const NatterdAccountRow  *row,
+                       GError                  **error)
+{
+  PgParams params = { 0 };
+  PGresult *result;
+
+  natterd_pg_params_int (&params, row->app_id);
+  natterd_pg_params_text (&params, row->kind);
+  natterd_pg_params_text (&params, row->owner);
+  natterd_pg_params_text (&params, row->name);
+  natterd_pg_params_int (&params, g_get_real_time () / 1000);
+  result = natterd_pg_query (conn, "INSERT INTO account_changes (app_id, kind, owner, name, at)"
+                             " VALUES ($1, $2, $3, $4, $5)", &params, error);
+  if (result == NULL)
+    return FALSE;
+  PQclear (result);
+  return TRUE;
+}
+
 gboolean
 natterd_store_pg_write_account (PGconn            *conn,
                                 NatterdAccountOp  *op,
@@ -54,6 +77,8 @@ natterd_store_pg_write_account (PGconn            *conn,
               row->value = natterd_pg_text (result, 0, 0);
             }
           PQclear (result);
+          if (!record_account_change (conn, row, error))
+            return FALSE;
           continue;
         }
       if (row->value != NULL)
@@ -78,6 +103,8 @@ natterd_store_pg_write_account (PGconn            *conn,
           return TRUE;
         }
       PQclear (result);
+      if (!record_account_change (conn, row, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -93,9 +120,22 @@ natterd_store_pg_read_account_rows (PGconn                  *conn,
   natterd_pg_params_int (&params, read->app_id);
   natterd_pg_params_text (&params, read->kind);
   natterd_pg_params_text (&params, read->owner);
-  result = natterd_pg_query (conn, "SELECT app_id, kind, owner, name, value FROM account_rows"
-                             " WHERE ($1::bigint = 0 OR app_id = $1) AND ($2::text IS NULL OR kind = $2)"
-                             " AND ($3::text IS NULL OR owner = $3)", &params, error);
+  if (read->since == NULL)
+    result = natterd_pg_query (conn, "SELECT app_id, kind, owner, name, value FROM account_rows"
+                               " WHERE ($1::bigint = 0 OR app_id = $1) AND ($2::text IS NULL OR kind = $2)"
+                               " AND ($3::text IS NULL OR owner = $3)", &params, error);
+  else
+    {
+      /* The keys changed (see natterd_store_pg_load_changed_rows() for
+       * why by transaction id), with their rows if they still have one. */
+      natterd_pg_params_text (&params, read->since);
+      result = natterd_pg_query (conn, "SELECT c.app_id, c.kind, c.owner, c.name, r.value FROM"
+                                 " (SELECT DISTINCT app_id, kind, owner, name FROM account_changes"
+                                 "  WHERE txid >= $4::xid8 AND ($1::bigint = 0 OR app_id = $1)"
+                                 "  AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR owner = $3)) c"
+                                 " LEFT JOIN account_rows r ON r.app_id = c.app_id AND r.kind = c.kind"
+                                 " AND r.owner = c.owner AND r.name = c.name", &params, error);
+    }
   if (result == NULL)
     return FALSE;
   for (int i = 0; i < PQntuples (result); i++)
@@ -107,7 +147,7 @@ natterd_store_pg_read_account_rows (PGconn                  *conn,
       row->owner = natterd_pg_text (result, i, 2);
       row->name = natterd_pg_text (result, i, 3);
       row->value = natterd_pg_text (result, i, 4);
-      g_ptr_array_add (read->rows, row);
+      g_ptr_array_add (row->value != NULL ? read->rows : read->deleted, row);
     }
   PQclear (result);
   return TRUE;
@@ -302,7 +342,9 @@ natterd_store_pg_read_user_groups (PGconn                 *conn,
 
 /* A user another node made, read when a valid token for it arrives here
  * before NATS told this node of it; with its "account" row (password
- * epoch, revocations, privacy); the caller makes it one snapshot. */
+ * epoch, revocations, privacy) and its groups (joined elsewhere while
+ * NATS was down: its messages to them are taken at once); the caller
+ * makes it one snapshot. */
 gboolean
 natterd_store_pg_read_user (PGconn           *conn,
                             NatterdUserRead  *read,
@@ -337,7 +379,10 @@ natterd_store_pg_read_user (PGconn           *conn,
       read->user.last_seen = natterd_pg_int (result, 0, 9);
     }
   g_clear_pointer (&result, PQclear);
-  return ok && (!read->found || natterd_store_pg_read_account_rows (conn, &rows, error));
+  return ok && (!read->found ||
+                (natterd_store_pg_read_account_rows (conn, &rows, error) &&
+                 natterd_store_pg_load_user_groups (conn, natterd_load_log_sink (), read->groups, read->user.id,
+                                                    error)));
 }
 
 gboolean

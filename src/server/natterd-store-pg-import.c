@@ -35,9 +35,10 @@ table_clear (gpointer data)
 
 /* Tables only PostgreSQL has: a cluster's own state, nothing to copy
  * (login_addresses: a single node counts client addresses in memory;
- * changes: what nodes changed, for each other's read-backs). */
+ * changes, account_changes: what nodes changed, for each other's
+ * read-backs). */
 static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "webhook_leases", "login_addresses",
-                                               "changes", NULL };
+                                               "changes", "account_changes", NULL };
 
 /* Columns only SQLite has, derived from others (messages.channel_hash:
  * its index key, schema 11); PostgreSQL indexes the channel itself. */

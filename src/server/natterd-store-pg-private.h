@@ -81,6 +81,7 @@ enum {
   PW_CHANGE,
   PW_CHANGE_USER_ID,
   PW_PRUNE_CHANGES,
+  PW_PRUNE_ACCOUNT_CHANGES,
   PW_N_STATEMENTS
 };
 
@@ -271,6 +272,13 @@ gboolean natterd_store_pg_load_changed_rows (PGconn                 *conn,
                                              GArray                 *user_ids,
                                              GPtrArray              *changed,
                                              GError                **error);
+/* The groups user @user_id (users.id) is in, their member rows and the
+ * users in them, as natterd_store_pg_load_rows() hands them over. */
+gboolean natterd_store_pg_load_user_groups (PGconn                 *conn,
+                                            const NatterdLoadSink  *sink,
+                                            gpointer                data,
+                                            gint64                  user_id,
+                                            GError                **error);
 gboolean natterd_store_pg_load_rows (PGconn                 *conn,
                                      const NatterdLoadSink  *sink,
                                      gpointer                data,

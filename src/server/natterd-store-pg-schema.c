@@ -235,6 +235,19 @@ static const char * const migrations[] = {
   "  at BIGINT NOT NULL);"
   "CREATE INDEX changes_txid ON changes (txid);"
   "CREATE INDEX changes_at ON changes (at);",
+  /* 9: the account rows (contacts, privacy, group roles) each change
+   * wrote or deleted, as changes (schema 8) does for the directory: a
+   * read-back reads those rows only, and a key without a row is one
+   * deleted. Pruned with changes. */
+  "CREATE TABLE account_changes ("
+  "  txid XID8 NOT NULL DEFAULT pg_current_xact_id (),"
+  "  app_id BIGINT NOT NULL,"
+  "  kind TEXT COLLATE \"C\" NOT NULL,"
+  "  owner TEXT COLLATE \"C\" NOT NULL,"
+  "  name TEXT COLLATE \"C\" NOT NULL,"
+  "  at BIGINT NOT NULL);"
+  "CREATE INDEX account_changes_txid ON account_changes (txid);"
+  "CREATE INDEX account_changes_at ON account_changes (at);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_PG_SCHEMA_VERSION);
@@ -515,6 +528,27 @@ natterd_store_pg_load_rows (PGconn                 *conn,
   return TRUE;
 }
 
+/* Every row @sql reads, a row of natterd_store_pg_load_rows()'s query @q,
+ * to @sink. */
+static gboolean
+hand_over_query (PGconn                 *conn,
+                 const NatterdLoadSink  *sink,
+                 gpointer                data,
+                 guint                   q,
+                 const char             *sql,
+                 PgParams               *params,
+                 GError                **error)
+{
+  PGresult *r = natterd_pg_query (conn, sql, params, error);
+
+  if (r == NULL)
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
+    hand_over (sink, data, q, r, i);
+  PQclear (r);
+  return TRUE;
+}
+
 gboolean
 natterd_store_pg_read_horizon (PGconn  *conn,
                                char   **horizon,
@@ -581,12 +615,39 @@ natterd_store_pg_load_changed_rows (PGconn                 *conn,
       natterd_pg_params_text (&query_params, since);
       if (q == 0)
         natterd_pg_params_text (&query_params, ids);
-      r = natterd_pg_query (conn, queries[q], &query_params, error);
-      if (r == NULL)
+      if (!hand_over_query (conn, sink, data, q, queries[q], &query_params, error))
         return FALSE;
-      for (int i = 0; i < PQntuples (r); i++)
-        hand_over (sink, data, q, r, i);
-      PQclear (r);
+    }
+  return TRUE;
+}
+
+gboolean
+natterd_store_pg_load_user_groups (PGconn                 *conn,
+                                   const NatterdLoadSink  *sink,
+                                   gpointer                data,
+                                   gint64                  user_id,
+                                   GError                **error)
+{
+  /* natterd_store_pg_load_rows()'s first three queries, of the groups
+   * the user is in: their rows, their members' rows and those users. */
+  static const char * const queries[] = {
+    "SELECT u.id, u.app_id, u.user_id, u.name, u.portrait_uri, u.created, u.tokens_valid_after, u.blocked_until,"
+    " u.max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = u.id) FROM users u"
+    " WHERE u.id IN (SELECT o.user_id FROM group_members m JOIN group_members o ON o.group_id = m.group_id"
+    " WHERE m.user_id = $1)",
+    "SELECT g.id, g.app_id, g.group_id, g.name, g.created FROM groups g"
+    " JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1",
+    "SELECT o.group_id, o.user_id, o.joined, o.gag_until FROM group_members m"
+    " JOIN group_members o ON o.group_id = m.group_id WHERE m.user_id = $1",
+  };
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      PgParams params = { 0 };
+
+      natterd_pg_params_int (&params, user_id);
+      if (!hand_over_query (conn, sink, data, q, queries[q], &params, error))
+        return FALSE;
     }
   return TRUE;
 }

@@ -244,6 +244,7 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_CHANGE_USER_ID] =
     "INSERT INTO changes (app_id, kind, ref, at) SELECT app_id, 'user', user_id, $2 FROM users WHERE id = $1",
   [PW_PRUNE_CHANGES] = "DELETE FROM changes WHERE at < $1",
+  [PW_PRUNE_ACCOUNT_CHANGES] = "DELETE FROM account_changes WHERE at < $1",
   [PW_INSERT_READERS] =
     "INSERT INTO message_readers (message_id, reader_id, read_time)"
     " SELECT m.id, $4::bigint, $5::bigint"
@@ -1367,7 +1368,8 @@ write_prune (NatterdStorePg  *self,
     PgParams params = { 0 };
 
     natterd_pg_params_int (&params, g_get_real_time () / 1000 - NATTERD_STORE_CHANGES_KEPT_MS);
-    if (!run_done (self, PW_PRUNE_CHANGES, &params, error))
+    if (!run_done (self, PW_PRUNE_CHANGES, &params, error) ||
+        !run_done (self, PW_PRUNE_ACCOUNT_CHANGES, &params, error))
       return FALSE;
   }
 

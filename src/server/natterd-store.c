@@ -684,6 +684,7 @@ natterd_read_new (NatterdReadKind kind,
       break;
     case NATTERD_READ_ACCOUNT_ROWS:
       ((NatterdAccountRowsRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      ((NatterdAccountRowsRead *) read)->deleted = g_ptr_array_new_with_free_func (natterd_account_row_free);
       break;
     case NATTERD_READ_USER_GROUPS:
       ((NatterdUserGroupsRead *) read)->group_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -691,6 +692,7 @@ natterd_read_new (NatterdReadKind kind,
       break;
     case NATTERD_READ_USER:
       ((NatterdUserRead *) read)->rows = g_ptr_array_new_with_free_func (natterd_account_row_free);
+      ((NatterdUserRead *) read)->groups = natterd_load_log_new ();
       break;
     case NATTERD_READ_MEMBERS:
       ((NatterdMembersRead *) read)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -721,6 +723,8 @@ natterd_read_free (NatterdRead *read)
       g_free (((NatterdAccountRowsRead *) read)->kind);
       g_free (((NatterdAccountRowsRead *) read)->owner);
       g_ptr_array_unref (((NatterdAccountRowsRead *) read)->rows);
+      g_free (((NatterdAccountRowsRead *) read)->since);
+      g_ptr_array_unref (((NatterdAccountRowsRead *) read)->deleted);
       break;
     case NATTERD_READ_LOGIN:
       g_free (((NatterdLoginRead *) read)->user_id);
@@ -739,6 +743,7 @@ natterd_read_free (NatterdRead *read)
         g_free ((char *) u->user.name);
         g_free ((char *) u->user.portrait_uri);
         g_ptr_array_unref (u->rows);
+        natterd_load_log_free (u->groups);
       }
       break;
     case NATTERD_READ_MEMBERS:

@@ -816,6 +816,11 @@ typedef struct
   char       *kind;             /* NULL: every kind */
   char       *owner;            /* NULL: every owner */
   GPtrArray  *rows;             /* out: NatterdAccountRow */
+  /* PostgreSQL: only the rows changed from this transaction on (a
+   * NatterdAppsRead.horizon); NULL: every row. With it, @deleted: the
+   * keys changed that have no row now (NatterdAccountRow, value NULL). */
+  char       *since;
+  GPtrArray  *deleted;
 } NatterdAccountRowsRead;
 
 /* What a password check needs, read in one go from the store every node
@@ -864,6 +869,7 @@ typedef struct
   gboolean    found;            /* out: @user is set when it is */
   NatterdUserRecord user;       /* out: its strings owned by the read */
   GPtrArray  *rows;             /* out: NatterdAccountRow, its "account" row if any */
+  NatterdLoadLog *groups;       /* out: its groups, their member rows and those users */
 } NatterdUserRead;
 
 typedef struct

@@ -753,7 +753,7 @@ natterd_webhooks_drain (NatterdWebhooks *self)
   g_return_if_fail (NATTERD_IS_WEBHOOKS (self));
 
   pending = natterd_webhooks_get_pending (self);
-  if (pending > 0 || self->loading)
+  if (pending > 0 || self->loading || self->shared)
     {
       guint deadline_id;
 
@@ -761,6 +761,17 @@ natterd_webhooks_drain (NatterdWebhooks *self)
        * take now; retries go on meanwhile (their timers are in this main
        * context), and so do the store's reads and deletes. */
       deadline_id = g_timeout_add_seconds (self->config->webhook_drain_timeout, drain_deadline_cb, &passed);
+      if (self->shared)
+        {
+          /* Events this node committed are queued only once a poll reads
+           * them (it may not have yet, or be reading from before their
+           * commit): one poll issued from now on takes them too. */
+          while (!passed && self->polling)
+            g_main_context_iteration (NULL, TRUE);
+          poll_events (self);
+          while (!passed && self->polling)
+            g_main_context_iteration (NULL, TRUE);
+        }
       while (!passed && (natterd_webhooks_get_pending (self) > 0 || self->loading))
         g_main_context_iteration (NULL, TRUE);
       if (!passed)

@@ -96,9 +96,10 @@ contact_is (gpointer data)
       JsonObject *contact = json_array_get_object_element (contacts, i);
 
       if (g_str_equal (json_object_get_string_member (contact, "userId"), wait->other))
-        return g_str_equal (json_object_get_string_member (contact, "state"), wait->state);
+        return g_strcmp0 (json_object_get_string_member (contact, "state"), wait->state) == 0;
     }
-  return FALSE;
+  /* @state NULL: waits for no contact. */
+  return wait->state == NULL;
 }
 
 /* The first Deliver of @object_name, its content parsed. */
@@ -119,30 +120,6 @@ expect_object (NatterTestClient *client,
       g_assert_true (json_parser_load_from_data (parser, frame->deliver->message->content, -1, NULL));
       return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
     }
-}
-
-typedef struct
-{
-  NatterTestClient *client;
-  const char       *group;
-  int               expected;
-} SendWait;
-
-/* Sends until the PublishAck code is the expected one (the change
- * reaches the sender's node over NATS, shortly). */
-static gboolean
-send_gets (gpointer data)
-{
-  SendWait *wait = data;
-  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->group[0] == '@' ? 1 : 3,
-                                                                wait->group[0] == '@' ? wait->group + 1 : wait->group,
-                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
-
-  /* Retried as fast as the loop spins, the sends soon meet the rate
-   * limit (20604): a pause keeps the check about the code we wait for. */
-  if (ack->publish_ack->code == 20604)
-    g_usleep (50 * G_TIME_SPAN_MILLISECOND);
-  return ack->publish_ack->code == wait->expected;
 }
 
 static void
@@ -193,7 +170,7 @@ test_accounts_across_nodes (void)
   reply = account (b, "POST", bob, "privacy", "messagesFrom", "contacts", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
-  send_wait = (SendWait) { carol_a, "@bob", 26010 };
+  send_wait = (SendWait) { carol_a, 1, "bob", 26010 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 
   /* A group made on a: its notification reaches bob on b; mute-all set on
@@ -208,7 +185,7 @@ test_accounts_across_nodes (void)
   reply = account (a, "POST", alice, "group/mute-all", "groupId", group, "mute", "true", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
-  send_wait = (SendWait) { bob_b, group, 22408 };
+  send_wait = (SendWait) { bob_b, 3, group, 22408 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
   /* And the roles: b lists alice as the owner. */
   reply = account (b, "GET", bob, "group/members", "groupId", group, NULL);
@@ -237,7 +214,7 @@ test_accounts_after_outage (void)
   bob = register_on (b, "bob");
   carol = register_on (a, "carol");
   carol_a = cluster_connect_as (a, carol, "c1");
-  send_wait = (SendWait) { carol_a, "@bob", 0 };
+  send_wait = (SendWait) { carol_a, 1, "bob", 0 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 
   natter_test_nats_stop (nats);
@@ -246,7 +223,7 @@ test_accounts_after_outage (void)
   json_object_unref (reply);
   natter_test_nats_restart (nats);
 
-  send_wait = (SendWait) { carol_a, "@bob", 26010 };
+  send_wait = (SendWait) { carol_a, 1, "bob", 26010 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
 }
 
@@ -554,9 +531,9 @@ test_deletions_after_outage (void)
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
   /* As a and b both know it: alice may message bob, bob may not speak. */
-  send_wait = (SendWait) { alice_a, "@bob", 0 };
+  send_wait = (SendWait) { alice_a, 1, "bob", 0 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
-  send_wait = (SendWait) { bob_a, group, 22408 };
+  send_wait = (SendWait) { bob_a, 3, group, 22408 };
   g_assert_true (natter_test_wait (send_gets, &send_wait, NATTER_TEST_TIMEOUT_MS));
   contact_wait = (ContactWait) { b, alice, "bob", "contact" };
   g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
@@ -579,13 +556,13 @@ test_deletions_after_outage (void)
   g_assert_cmpint (code_of (reply), ==, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "contacts")), ==, 0);
   json_object_unref (reply);
-  send_wait = (SendWait) { alice_a, "@bob", 26010 };
+  send_wait = (SendWait) { alice_a, 1, "bob", 26010 };
   g_assert_true (send_gets (&send_wait));
   reply = natter_test_server_api (a, NULL, "group/create", "userId", "alice", "userId", "bob", "groupId", group,
                                   "groupName", "Again", NULL);
   g_assert_cmpint (code_of (reply), ==, 200);
   json_object_unref (reply);
-  send_wait = (SendWait) { bob_a, group, 0 };
+  send_wait = (SendWait) { bob_a, 3, group, 0 };
   g_assert_true (send_gets (&send_wait));
 }
 
@@ -783,6 +760,171 @@ test_token_before_nats (void)
   }
 }
 
+/* A GET or POST of /media/ on @url with @token; the body, the status in
+ * @status. */
+static GBytes *
+media_request (const char *method,
+               const char *url,
+               const char *token,
+               GBytes     *body,
+               guint      *status)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) message = soup_message_new (method, url);
+  g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GError) error = NULL;
+  GBytes *reply;
+
+  soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
+  if (body != NULL)
+    soup_message_set_request_body_from_bytes (message, "application/octet-stream", body);
+  reply = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (message);
+  return reply;
+}
+
+/* A media download with a token of a user made on another node is served
+ * at once, before NATS told this node of the user (here: never, NATS is
+ * down): the node reads the user from the store, as for Connect. */
+static void
+test_media_before_nats (void)
+{
+  g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
+  g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
+  g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (20000, 'm'), 20000);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *upload_url = NULL;
+  g_autofree char *url_on_b = NULL;
+  g_autofree char *alice = NULL;
+  const char *url;
+  guint status = 0;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (pair->a, "alice");
+  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (pair->a));
+  reply = media_request ("POST", upload_url, alice, data, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
+                                             (gssize) g_bytes_get_size (reply), NULL));
+  url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
+  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->a)));
+  url_on_b = g_strconcat (natter_test_server_get_url (pair->b), url + strlen (natter_test_server_get_url (pair->a)),
+                          NULL);
+
+  body = media_request ("GET", url_on_b, alice, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (g_bytes_equal (body, data));
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+
+  g_clear_pointer (&pair, cluster_pair_free);
+  natter_test_remove_tree (media_dir);
+}
+
+/* A user read from the store for its token brings the groups it joined
+ * on another node while NATS was down: bob, then alice, connect to b, and
+ * alice's message to the group made on a reaches bob at once. */
+static void
+test_groups_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  g_autofree char *alice = NULL;
+  g_autofree char *bob = NULL;
+  g_autoptr(JsonObject) made = NULL;
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) delivered = NULL;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = natter_test_server_get_token (pair->a, "alice");
+  bob = natter_test_server_get_token (pair->a, "bob");
+  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+                                 "groupId", "crew", "groupName", "Crew", NULL);
+  g_assert_cmpint (code_of (made), ==, 200);
+
+  bob_b = cluster_connect_as (pair->b, bob, "b1");
+  alice_b = cluster_connect_as (pair->b, alice, "a1");
+  ack = natter_test_client_send_message (alice_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"hello crew\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  delivered = cluster_expect_deliver (bob_b, "{\"content\":\"hello crew\"}");
+  g_assert_cmpstr (delivered->deliver->message->target_id, ==, "crew");
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+}
+
+/* Accounts made before the outage that nothing changes meanwhile: a
+ * whole read-back reads their rows (two or more each) again. */
+#define QUIET_ACCOUNTS 10
+
+/* Contacts changed on b while NATS was down (carol asked alice, bob
+ * deleted alice) hold on a once it is back, and a reads back only the
+ * account rows those changes touched (schema 9), not every account's. */
+static void
+test_account_rows_read_back_only_changes (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  g_autofree char *alice = register_on (a, "alice");
+  g_autofree char *bob = register_on (a, "bob");
+  g_autofree char *carol = register_on (a, "carol");
+  ContactWait contact_wait;
+  MetricWait metric_wait;
+  guint64 rows;
+  JsonObject *reply;
+
+  for (guint i = 0; i < QUIET_ACCOUNTS; i++)
+    {
+      g_autofree char *user_id = g_strdup_printf ("quiet%u", i);
+
+      g_free (register_on (a, user_id));
+    }
+  reply = account (a, "POST", alice, "contact/request", "userId", "bob", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (a, "POST", bob, "contact/accept", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  contact_wait = (ContactWait) { b, bob, "alice", "contact" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  cluster_wait_old_horizon (a);
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  metric_wait = (MetricWait) { a, "natterd_cluster_refreshes_total",
+                               natter_test_server_get_metric (a, "natterd_cluster_refreshes_total") + 1 };
+  rows = natter_test_server_get_metric (a, "natterd_cluster_refresh_rows_total");
+  reply = account (b, "POST", carol, "contact/request", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  reply = account (b, "POST", bob, "contact/delete", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+  natter_test_nats_restart (pair->nats);
+
+  g_assert_true (natter_test_wait (metric_reaches, &metric_wait, NATTER_TEST_TIMEOUT_MS));
+  contact_wait = (ContactWait) { a, alice, "carol", "incoming" };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  contact_wait = (ContactWait) { a, alice, "bob", NULL };
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+  rows = natter_test_server_get_metric (a, "natterd_cluster_refresh_rows_total") - rows;
+  g_test_message ("rows read back: %" G_GUINT64_FORMAT, rows);
+  /* The two contact rows each change wrote or deleted; a whole read-back
+   * reads every account's rows (over 2 × 13). */
+  g_assert_cmpuint (rows, >, 0);
+  g_assert_cmpuint (rows, <, 12);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -799,5 +941,8 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/privacy-while-apart", test_privacy_while_apart);
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
   g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
+  g_test_add_func ("/cluster/accounts/media-before-nats", test_media_before_nats);
+  g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
+  g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
   return g_test_run ();
 }

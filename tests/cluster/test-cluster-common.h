@@ -289,7 +289,6 @@ cluster_client (Cluster          *cluster,
   return client;
 }
 
-/* The next Deliver on @client, skipping other frames; asserts its content. */
 /* @user's last seen as @client's node answers a subscription (0:
  * unknown). */
 static inline gint64
@@ -313,6 +312,7 @@ last_seen_of (NatterTestClient *client,
   return result->result->subscribe->statuses[0]->last_seen;
 }
 
+/* The next Deliver on @client, skipping other frames; asserts its content. */
 static inline NatterFrame *
 cluster_expect_deliver (NatterTestClient *client,
                         const char       *content)
@@ -322,4 +322,58 @@ cluster_expect_deliver (NatterTestClient *client,
   g_assert_nonnull (frame);
   g_assert_cmpstr (frame->deliver->message->content, ==, content);
   return frame;
+}
+
+typedef struct
+{
+  NatterTestClient *client;
+  int               conversation_type;
+  const char       *target;
+  int               expected;
+} SendWait;
+
+/* For natter_test_wait(): sends until the PublishAck's code is the
+ * expected one (a change reaching the sender's node over NATS, shortly). */
+static inline gboolean
+send_gets (gpointer data)
+{
+  SendWait *wait = data;
+  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->conversation_type, wait->target,
+                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
+
+  if (ack->publish_ack->code == wait->expected)
+    return TRUE;
+  /* Retried as fast as the loop spins, the sends would soon meet the rate
+   * limit (20604): a pause keeps the check about the code waited for. */
+  g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+  return FALSE;
+}
+
+typedef struct
+{
+  NatterTestServer *node;
+  const char       *metric;
+  guint64           at_least;
+} MetricWait;
+
+/* For natter_test_wait(): @metric of @node at @at_least. */
+static inline gboolean
+metric_reaches (gpointer data)
+{
+  MetricWait *wait = data;
+
+  return natter_test_server_get_metric (wait->node, wait->metric) >= wait->at_least;
+}
+
+/* Returns once @node holds a horizon sampled from now on and older than a
+ * change takes over NATS (4 ping intervals and 5 s): a read-back after an
+ * outage that begins now reads only what changed from there. */
+static inline void
+cluster_wait_old_horizon (NatterTestServer *node)
+{
+  MetricWait wait = { node, "natterd_cluster_horizons_total",
+                      natter_test_server_get_metric (node, "natterd_cluster_horizons_total") + 1 };
+
+  g_assert_true (natter_test_wait (metric_reaches, &wait, NATTER_TEST_TIMEOUT_MS));
+  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
 }

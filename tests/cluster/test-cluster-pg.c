@@ -139,28 +139,6 @@ test_directory_after_outage (void)
   g_assert_nonnull (again);
 }
 
-typedef struct
-{
-  NatterTestClient *client;
-  int               conversation_type;
-  const char       *target;
-  int               expected;
-} SendWait;
-
-/* Sends until the PublishAck's code is the expected one. */
-static gboolean
-send_gets (gpointer data)
-{
-  SendWait *wait = data;
-  g_autoptr(NatterFrame) ack = natter_test_client_send_message (wait->client, wait->conversation_type, wait->target,
-                                                                "RC:TxtMsg", "{\"content\":\"try\"}");
-
-  if (ack->publish_ack->code == wait->expected)
-    return TRUE;
-  g_usleep (50 * 1000);
-  return FALSE;
-}
-
 static void
 reply_ok (JsonObject *reply)
 {
@@ -840,20 +818,6 @@ refreshed_with_member (gpointer data)
   return FALSE;
 }
 
-typedef struct
-{
-  NatterTestServer *node;
-  guint64           at_least;
-} HorizonsWait;
-
-static gboolean
-horizons_reach (gpointer data)
-{
-  HorizonsWait *wait = data;
-
-  return natter_test_server_get_metric (wait->node, "natterd_cluster_horizons_total") >= wait->at_least;
-}
-
 #define MANY_USERS 120
 
 /* What b changed while NATS was down (a user made, a member added, a
@@ -868,7 +832,6 @@ test_read_back_only_changes (void)
   guint64 rows;
   g_autoptr(NatterTestClient) u0 = NULL;
   g_autofree char *u0_token = NULL;
-  HorizonsWait horizons;
 
   for (guint i = 0; i < MANY_USERS; i++)
     {
@@ -879,12 +842,7 @@ test_read_back_only_changes (void)
   reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "u0", "userId", "u1",
                                     "groupId", "few", "groupName", "few", NULL));
   u0_token = natter_test_server_get_token (pair->a, "u0");
-  /* A horizon sampled after all that, older than a change takes over NATS
-   * (4 ping intervals and 5 s) when NATS goes. */
-  horizons.node = pair->a;
-  horizons.at_least = natter_test_server_get_metric (pair->a, "natterd_cluster_horizons_total") + 1;
-  g_assert_true (natter_test_wait (horizons_reach, &horizons, NATTER_TEST_TIMEOUT_MS));
-  g_usleep ((4 * PING_INTERVAL_S + 6) * G_USEC_PER_SEC);
+  cluster_wait_old_horizon (pair->a);
   /* Connected only now: the client answers no pings while the test sleeps. */
   u0 = cluster_connect (pair->a, u0_token);
 

@@ -54,7 +54,7 @@ test_versions (void)
   out = natter_test_pg_query (pg, "natter",
                               "SELECT string_agg (tablename, ',' ORDER BY tablename) FROM pg_tables"
                               " WHERE schemaname = 'public'");
-  g_assert_cmpstr (out, ==, "account_logins,account_rows,api_nonces,apps,blacklist,changes,chatrooms,conversations,devices,"
+  g_assert_cmpstr (out, ==, "account_changes,account_logins,account_rows,api_nonces,apps,blacklist,changes,chatrooms,conversations,devices,"
                             "group_members,groups,hours,inbox,login_addresses,media,message_readers,messages,natterd_schema,node_slots,"
                             "timeline_clock,"
                             "timeline_members,timeline_mentions,timelines,users,webhook_events,webhook_leases");

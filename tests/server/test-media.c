@@ -124,6 +124,25 @@ test_upload_download (void)
   g_assert_true (g_bytes_equal (r.body, data));
   g_assert_cmpstr (r.content_type, ==, "image/jpeg");
 
+  /* Malformed tokens: refused with 31004 on the download too, and the
+   * server keeps serving. */
+  {
+    g_autofree char *short_payload = g_strdup_printf ("v1:%s:bob", natter_test_server_get_app_key (server));
+    g_autofree char *short_encoded = g_base64_encode ((const guchar *) short_payload, strlen (short_payload));
+    g_autofree char *short_token = g_strconcat (short_encoded, ".AAAA", NULL);
+    g_autofree char *cut = g_strndup (bob_token, strlen (bob_token) - 4);
+    const char *bad[] = { "", ".", "x.y", "garbage", "Z2FyYmFnZQ.Z2FyYmFnZQ", "djE6Ojo6.AAAA", short_token, cut };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        request ("GET", url, bad[i], NULL, NULL, NULL, &r);
+        g_assert_cmpuint (r.status, ==, 401);
+        g_assert_cmpint (json_object_get_int_member (r.json, "code"), ==, 31004);
+      }
+    request ("GET", url, bob_token, NULL, NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+
   /* Never a token in the query: URLs end up in logs. */
   {
     g_autofree char *with_token = g_strdup_printf ("%s?token=%s", url, bob_token);
