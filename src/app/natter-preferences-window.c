@@ -356,15 +356,17 @@ static void
 delete_account_cb (NatterPreferencesWindow *self)
 {
   AdwMessageDialog *dialog;
-  GtkWidget *entry = gtk_password_entry_new ();
+  /* a GtkEntry: GTK 4.8's GtkPasswordEntry warns when its dialog goes */
+  GtkWidget *entry = gtk_entry_new ();
 
   dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Delete Account?"),
                                                        _("Your account, your contacts and your place in "
                                                          "groups are removed from the server, and this "
                                                          "device signs out. This cannot be undone. Enter "
                                                          "your password to confirm.")));
-  gtk_password_entry_set_show_peek_icon (GTK_PASSWORD_ENTRY (entry), TRUE);
-  g_object_set (entry, "placeholder-text", _("Password"), "activates-default", TRUE, NULL);
+  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
+  gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_PASSWORD);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Password"));
   adw_message_dialog_set_extra_child (dialog, entry);
   adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "delete", _("_Delete Account"), NULL);
   adw_message_dialog_set_response_appearance (dialog, "delete", ADW_RESPONSE_DESTRUCTIVE);

@@ -473,6 +473,10 @@ password_changed_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autofree char *token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
   g_autoptr(GError) held = NULL;
+  g_autofree char *server_url = NULL;
+  g_autofree char *app_key = NULL;
+  g_autofree char *user_id = NULL;
+  g_autofree char *app_server_url = NULL;
 
   if (--self->changing_password == 0)
     held = g_steal_pointer (&self->held_refusal);
@@ -489,12 +493,13 @@ password_changed_cb (GObject      *object,
       return;
     }
 
-  /* Stored as a sign-in stores it; the account holds it from now on. */
-  natter_account_save_async (self->account,
-                             natter_account_get_server_url (self->account),
-                             natter_account_get_app_key (self->account),
-                             natter_account_get_user_id (self->account),
-                             natter_account_get_app_server_url (self->account),
+  /* Stored as a sign-in stores it; the account holds it from now on.
+   * Copies: saving replaces the account's own strings. */
+  server_url = g_strdup (natter_account_get_server_url (self->account));
+  app_key = g_strdup (natter_account_get_app_key (self->account));
+  user_id = g_strdup (natter_account_get_user_id (self->account));
+  app_server_url = g_strdup (natter_account_get_app_server_url (self->account));
+  natter_account_save_async (self->account, server_url, app_key, user_id, app_server_url,
                              token, NULL, account_saved_cb, g_object_ref (self));
   /* Kicked already, or about to be on the old token's connection:
    * natter_client_connect() replaces that connection with one on the new
