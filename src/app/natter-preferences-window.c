@@ -290,9 +290,12 @@ load_privacy (NatterPreferencesWindow *self)
     return;
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
-  /* The account API answers for this user: a password account (privacy
-   * is hidden again when it does not). */
-  g_object_bind_property (self->privacy_group, "visible", self->password_group, "visible", G_BINDING_SYNC_CREATE);
+  /* When natterd's account API answers for this user (privacy is hidden
+   * again when it does not); never for an app server's user, who has no
+   * password here. */
+  if (natter_account_get_app_server_url (self->account) == NULL)
+    g_object_bind_property (self->privacy_group, "visible", self->password_group, "visible",
+                            G_BINDING_SYNC_CREATE);
   natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);
   /* here, not in the .ui: a combo row makes itself sensitive when its
    * model is set; no change until the server's value is shown */
