@@ -54,8 +54,14 @@ changed_cb (GObject      *object,
 
   if (!natter_session_change_password_finish (NATTER_SESSION (object), result, &error))
     {
-      g_autofree char *text = natter_format_account_error (error);
+      g_autofree char *text = NULL;
 
+      /* the user id is not in question here */
+      if (g_error_matches (error, NATTER_ACCOUNT_ERROR, NATTER_ACCOUNT_ERROR_WRONG_PASSWORD))
+        /* Translators: an explanation and the server's reference code */
+        text = g_strdup_printf (_("%s (%d)"), _("The current password is wrong."), error->code);
+      else
+        text = natter_format_account_error (error);
       set_busy (self, FALSE);
       show_error (self, text);
       return;
