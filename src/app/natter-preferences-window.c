@@ -9,6 +9,7 @@
 #include "natter-call-module.h"
 #include "natter-contacts-page.h"
 #include "natter-format-accounts.h"
+#include "natter-password-dialog.h"
 #include "natter-presence-tracker.h"
 #include "natter-window.h"
 #include "natter-preferences-window.h"
@@ -41,6 +42,7 @@ struct _NatterPreferencesWindow
   AdwActionRow *token_row;
   GtkWidget *token_icon;
   GtkWidget *privacy_group;
+  GtkWidget *password_group;
   GtkSwitch *online_switch;
   AdwComboRow *messages_row;
   GCancellable *cancellable;
@@ -288,11 +290,93 @@ load_privacy (NatterPreferencesWindow *self)
     return;
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
+  /* When natterd's account API answers for this user (privacy is hidden
+   * again when it does not); never for an app server's user, who has no
+   * password here. */
+  if (natter_account_get_app_server_url (self->account) == NULL)
+    g_object_bind_property (self->privacy_group, "visible", self->password_group, "visible",
+                            G_BINDING_SYNC_CREATE);
   natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);
   /* here, not in the .ui: a combo row makes itself sensitive when its
    * model is set; no change until the server's value is shown */
   gtk_widget_set_sensitive (GTK_WIDGET (self->messages_row), FALSE);
   natter_account_service_privacy_async (service, -1, self->cancellable, messages_from_cb, self);
+}
+
+/* ------------------------------------------- password and deletion (#14) */
+
+static NatterSession *
+session_of (NatterPreferencesWindow *self)
+{
+  if (self->parent == NULL || !NATTER_IS_WINDOW (self->parent))
+    return NULL;
+  return natter_window_get_session (NATTER_WINDOW (self->parent));
+}
+
+static void
+change_password_cb (NatterPreferencesWindow *self)
+{
+  NatterSession *session = session_of (self);
+
+  if (session != NULL)
+    gtk_window_present (GTK_WINDOW (natter_password_dialog_new (GTK_WINDOW (self), session)));
+}
+
+static void
+account_deleted_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterPreferencesWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_session_delete_account_finish (NATTER_SESSION (object), result, &error))
+    {
+      g_autofree char *message = natter_format_account_error (error);
+
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+      return;
+    }
+  /* signed out: the window shows the sign-in page */
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+delete_response_cb (AdwMessageDialog        *dialog,
+                    const char              *response,
+                    NatterPreferencesWindow *self)
+{
+  GtkEditable *entry = GTK_EDITABLE (adw_message_dialog_get_extra_child (dialog));
+  NatterSession *session = session_of (self);
+
+  if (!g_str_equal (response, "delete") || session == NULL)
+    return;
+  natter_session_delete_account_async (session, gtk_editable_get_text (entry), NULL,
+                                       account_deleted_cb, g_object_ref (self));
+}
+
+static void
+delete_account_cb (NatterPreferencesWindow *self)
+{
+  AdwMessageDialog *dialog;
+  /* a GtkEntry: GTK 4.8's GtkPasswordEntry warns when its dialog goes */
+  GtkWidget *entry = gtk_entry_new ();
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Delete Account?"),
+                                                       _("Your account, your contacts and your place in "
+                                                         "groups are removed from the server, and this "
+                                                         "device signs out. This cannot be undone. Enter "
+                                                         "your password to confirm.")));
+  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
+  gtk_entry_set_input_purpose (GTK_ENTRY (entry), GTK_INPUT_PURPOSE_PASSWORD);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("Password"));
+  adw_message_dialog_set_extra_child (dialog, entry);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "delete", _("_Delete Account"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "delete", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -373,6 +457,9 @@ natter_preferences_window_class_init (NatterPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, token_row);
   gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, token_icon);
   gtk_widget_class_bind_template_callback (widget_class, sign_out_clicked_cb);
+  gtk_widget_class_bind_template_child (widget_class, NatterPreferencesWindow, password_group);
+  gtk_widget_class_bind_template_callback (widget_class, change_password_cb);
+  gtk_widget_class_bind_template_callback (widget_class, delete_account_cb);
 }
 
 static void

@@ -18,6 +18,8 @@ struct _NatterSession
   GError *error;
   gboolean synced;     /* the conversation list synced since this client came */
   GTask *sign_in;      /* the sign-in under way */
+  guint changing_password;  /* password.json requests under way */
+  GError *held_refusal;     /* a 31004 that came while one was */
 };
 
 G_DEFINE_FINAL_TYPE (NatterSession, natter_session, G_TYPE_OBJECT)
@@ -114,6 +116,16 @@ status_changed_cb (NatterSession          *self,
           self->synced = TRUE;
           natter_client_sync_conversations_async (self->client, NULL, sync_done_cb, NULL);
         }
+      return;
+    }
+
+  /* natterd kicks every device of the account with 31004 when its
+   * password changes, this one too, and maybe before the HTTP reply: held
+   * until the reply says whether a new token takes over. */
+  if (is_refusal (error) && error->code == NATTER_CODE_TOKEN_INCORRECT && self->changing_password > 0)
+    {
+      g_clear_error (&self->held_refusal);
+      self->held_refusal = g_error_copy (error);
       return;
     }
 
@@ -439,6 +451,142 @@ natter_session_sign_in_finish (NatterSession  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* ------------------------------------------------- password and deletion */
+
+static NatterAccountService *
+account_service (NatterSession *self)
+{
+  NatterAccountService *service = natter_account_service_new (natter_account_get_server_url (self->account),
+                                                              natter_account_get_app_key (self->account));
+
+  natter_account_service_set_token (service, natter_account_get_token (self->account));
+  return service;
+}
+
+static void
+password_changed_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterSession *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_autoptr(GError) held = NULL;
+  g_autofree char *server_url = NULL;
+  g_autofree char *app_key = NULL;
+  g_autofree char *user_id = NULL;
+  g_autofree char *app_server_url = NULL;
+
+  if (--self->changing_password == 0)
+    held = g_steal_pointer (&self->held_refusal);
+  if (token == NULL)
+    {
+      /* no new token: a kick meanwhile meant what it says */
+      if (held != NULL)
+        {
+          g_clear_error (&self->error);
+          self->error = g_steal_pointer (&held);
+          sign_out (self);
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* Stored as a sign-in stores it; the account holds it from now on.
+   * Copies: saving replaces the account's own strings. */
+  server_url = g_strdup (natter_account_get_server_url (self->account));
+  app_key = g_strdup (natter_account_get_app_key (self->account));
+  user_id = g_strdup (natter_account_get_user_id (self->account));
+  app_server_url = g_strdup (natter_account_get_app_server_url (self->account));
+  natter_account_save_async (self->account, server_url, app_key, user_id, app_server_url,
+                             token, NULL, account_saved_cb, g_object_ref (self));
+  /* Kicked already, or about to be on the old token's connection:
+   * natter_client_connect() replaces that connection with one on the new
+   * token. */
+  if (self->client != NULL && self->state == NATTER_SESSION_STATE_SIGNED_IN)
+    natter_client_connect (self->client, token);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+natter_session_change_password_async (NatterSession       *self,
+                                      const char          *old_password,
+                                      const char          *new_password,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+  GTask *task;
+
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  g_return_if_fail (old_password != NULL && new_password != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_session_change_password_async);
+  service = account_service (self);
+  self->changing_password++;
+  /* not cancelled: once sent, its token must be kept whoever waits */
+  natter_account_service_change_password_async (service, old_password, new_password, NULL,
+                                                password_changed_cb, task);
+}
+
+gboolean
+natter_session_change_password_finish (NatterSession  *self,
+                                       GAsyncResult   *result,
+                                       GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+account_deleted_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NatterSession *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_account_service_call_finish (NATTER_ACCOUNT_SERVICE (object), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* The kick (31004) may have signed out already; if not, now. */
+  if (self->state != NATTER_SESSION_STATE_SIGNED_OUT)
+    natter_session_sign_out (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+natter_session_delete_account_async (NatterSession       *self,
+                                     const char          *password,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  g_return_if_fail (password != NULL);
+
+  service = account_service (self);
+  natter_account_service_delete_account_async (service, password, NULL, account_deleted_cb,
+                                               g_task_new (self, cancellable, callback, user_data));
+}
+
+gboolean
+natter_session_delete_account_finish (NatterSession  *self,
+                                      GAsyncResult   *result,
+                                      GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* --------------------------------------------------------------- getters */
 
 const char *
@@ -518,6 +666,7 @@ natter_session_finalize (GObject *object)
 
   g_clear_object (&self->account);
   g_clear_error (&self->error);
+  g_clear_error (&self->held_refusal);
   g_free (self->user_id);
   g_free (self->profile_dir);
 

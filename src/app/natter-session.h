@@ -92,4 +92,27 @@ gboolean            natter_session_sign_in_finish  (NatterSession       *self,
  * sign-in form) and becomes SIGNED_OUT. */
 void                natter_session_sign_out        (NatterSession       *self);
 
+/* password.json: the new token is stored like a sign-in's and this
+ * client carries on with it (natterd's 31004 kick of this device is not a
+ * sign-out); the account's other devices are signed out. */
+void                natter_session_change_password_async  (NatterSession       *self,
+                                                           const char          *old_password,
+                                                           const char          *new_password,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+gboolean            natter_session_change_password_finish (NatterSession       *self,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+
+/* delete.json, then signed out as by natter_session_sign_out(). */
+void                natter_session_delete_account_async   (NatterSession       *self,
+                                                           const char          *password,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+gboolean            natter_session_delete_account_finish  (NatterSession       *self,
+                                                           GAsyncResult        *result,
+                                                           GError             **error);
+
 G_END_DECLS

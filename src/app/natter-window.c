@@ -399,7 +399,9 @@ show_status_dialog (NatterWindow *self,
  * dialog when signed in elsewhere (31010). */
 static void
 status_changed_cb (NatterWindow           *self,
-                   NatterConnectionStatus  status)
+                   NatterConnectionStatus  status,
+                   NatterConnectionStatus  old_status,
+                   const GError           *error)
 {
   if (status == NATTER_CONNECTION_CONNECTED)
     {
@@ -408,7 +410,10 @@ status_changed_cb (NatterWindow           *self,
       return;
     }
 
-  if (status == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT)
+  /* A refused token (31004: a password change or deletion) is no other
+   * device: the session signs out, or carries on with a new token. */
+  if (status == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT &&
+      !g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CODE_TOKEN_INCORRECT))
     show_status_dialog (self, _("Signed In on Another Device"),
                         _("This account signed in somewhere else, so this window no longer "
                           "receives messages. Natter does not reconnect by itself, so the two "

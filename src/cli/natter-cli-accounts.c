@@ -110,7 +110,8 @@ service_new (NatterCliContext *ctx,
 
 /* One line of stdin, without its newline; no echo when it is a terminal. */
 static char *
-read_password (NatterCliContext *ctx)
+read_password (NatterCliContext *ctx,
+               const char       *prompt)
 {
   g_autofree char *line = g_malloc0 (MAX_PASSWORD + 2);
   struct termios saved, quiet;
@@ -119,7 +120,7 @@ read_password (NatterCliContext *ctx)
 
   if (terminal)
     {
-      g_printerr ("Password: ");
+      g_printerr ("%s: ", prompt);
       quiet = saved;
       quiet.c_lflag &= ~(tcflag_t) ECHO;
       tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
@@ -233,7 +234,7 @@ cmd_sign_in (NatterCliContext *ctx,
     }
   if ((service = service_new (ctx, FALSE)) == NULL)
     return NATTER_CLI_EXIT_USAGE;
-  if ((password = read_password (ctx)) == NULL)
+  if ((password = read_password (ctx, "Password")) == NULL)
     return NATTER_CLI_EXIT_USAGE;
 
   sign_in.user_id = argv[1];
@@ -245,6 +246,159 @@ cmd_sign_in (NatterCliContext *ctx,
   wipe (password);
   code = natter_cli_run (ctx, ctx->timeout);
   return code;
+}
+
+/* ------------------------------------------------ password, deletion */
+
+typedef struct {
+  NatterCliContext *ctx;
+  NatterAccount *account;
+  char *token;
+  SignIn sign_in;             /* what account_saved_cb prints */
+} PasswordChange;
+
+/* The profile's server, app key and user stay; the token is the new one
+ * (copies: saving replaces the account's own strings). */
+static void
+password_profile_loaded_cb (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  PasswordChange *change = user_data;
+  NatterAccount *account = NATTER_ACCOUNT (object);
+  g_autofree char *server_url = g_strdup (natter_account_get_server_url (account));
+  g_autofree char *app_key = g_strdup (natter_account_get_app_key (account));
+  g_autofree char *app_server_url = g_strdup (natter_account_get_app_server_url (account));
+
+  natter_account_load_finish (account, result, NULL);
+  if (server_url == NULL || app_key == NULL || natter_account_get_user_id (account) == NULL)
+    {
+      g_printerr ("%s: the profile has no account to keep the new token in\n", change->ctx->program);
+      natter_cli_finish (change->ctx, NATTER_CLI_EXIT_FAILURE);
+      return;
+    }
+  change->sign_in.ctx = change->ctx;
+  change->sign_in.user_id = g_strdup (natter_account_get_user_id (account));
+  natter_account_save_async (account, server_url, app_key, change->sign_in.user_id, app_server_url,
+                             change->token, NULL, account_saved_cb, &change->sign_in);
+}
+
+static void
+password_changed_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  PasswordChange *change = user_data;
+  g_autoptr(GError) error = NULL;
+
+  change->token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  if (change->token == NULL)
+    {
+      fail (change->ctx, "password", error);
+      return;
+    }
+  natter_account_load_async (change->account, NULL, password_profile_loaded_cb, change);
+}
+
+/* password: the old and the new password on stdin, one a line; the new
+ * token replaces the profile's (every other token of the account is
+ * revoked: its other devices are signed out). */
+static int
+cmd_password (NatterCliContext *ctx,
+              int               argc,
+              char            **argv)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+  g_autoptr(NatterAccount) account = NULL;
+  PasswordChange change = { ctx, NULL, NULL, { NULL, NULL } };
+  char *old_password;
+  char *new_password;
+  int code;
+
+  if (argc != 1 || ctx->profile_dir == NULL)
+    {
+      g_printerr ("%s: --profile DIR password (the old and the new password on stdin, one a line)\n",
+                  ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  if ((service = service_new (ctx, TRUE)) == NULL)
+    return NATTER_CLI_EXIT_USAGE;
+  if ((old_password = read_password (ctx, "Current password")) == NULL)
+    return NATTER_CLI_EXIT_USAGE;
+  if ((new_password = read_password (ctx, "New password")) == NULL)
+    {
+      wipe (old_password);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  account = natter_account_new (ctx->profile_dir);
+  change.account = account;
+  natter_account_service_change_password_async (service, old_password, new_password, NULL,
+                                                password_changed_cb, &change);
+  wipe (old_password);
+  wipe (new_password);
+  code = natter_cli_run (ctx, ctx->timeout);
+  wipe (change.token);
+  g_free (change.sign_in.user_id);
+  return code;
+}
+
+static void
+token_forgotten_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_account_forget_token_finish (NATTER_ACCOUNT (object), result, &error))
+    g_printerr ("%s: profile: %s\n", ctx->program, error->message);
+  natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+}
+
+static void
+account_deleted_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  NatterCliContext *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterAccount) account = NULL;
+
+  if (!natter_account_service_call_finish (NATTER_ACCOUNT_SERVICE (object), result, &error))
+    {
+      fail (ctx, "delete-account", error);
+      return;
+    }
+  if (ctx->profile_dir == NULL)
+    {
+      natter_cli_finish (ctx, NATTER_CLI_EXIT_OK);
+      return;
+    }
+  /* signed out, as the app's Sign Out leaves a profile */
+  account = natter_account_new (ctx->profile_dir);
+  natter_account_forget_token_async (account, NULL, token_forgotten_cb, ctx);
+}
+
+static int
+cmd_delete_account (NatterCliContext *ctx,
+                    int               argc,
+                    char            **argv)
+{
+  g_autoptr(NatterAccountService) service = NULL;
+  char *password;
+
+  if (argc != 1)
+    {
+      g_printerr ("%s: delete-account (the password on stdin)\n", ctx->program);
+      return NATTER_CLI_EXIT_USAGE;
+    }
+  if ((service = service_new (ctx, TRUE)) == NULL)
+    return NATTER_CLI_EXIT_USAGE;
+  if ((password = read_password (ctx, "Password")) == NULL)
+    return NATTER_CLI_EXIT_USAGE;
+  natter_account_service_delete_account_async (service, password, NULL, account_deleted_cb, ctx);
+  wipe (password);
+  return natter_cli_run (ctx, ctx->timeout);
 }
 
 /* ------------------------------------------------------ one request each */
@@ -725,6 +879,8 @@ static const struct {
 } summaries[] = {
   { "register", "USER --name NAME [--invite CODE] — create an account (password on stdin)" },
   { "login", "USER — sign in with a password (on stdin); the profile remembers it" },
+  { "password", "— change your password (old and new on stdin, one a line); the profile keeps the new token" },
+  { "delete-account", "— delete your account for good (password on stdin); the profile signs out" },
   { "profile", "[--name N] [--portrait FILE] — change your name or picture" },
   { "privacy", "[--messages anyone|contacts] [--show-online true|false] — your settings, as JSON" },
   { "contacts", "your contacts and requests, as JSON lines" },
@@ -762,6 +918,10 @@ natter_cli_accounts_run (NatterCliContext *ctx,
 
   if (g_str_equal (command, "register") || g_str_equal (command, "login"))
     return cmd_sign_in (ctx, argc, argv);
+  if (g_str_equal (command, "password"))
+    return cmd_password (ctx, argc, argv);
+  if (g_str_equal (command, "delete-account"))
+    return cmd_delete_account (ctx, argc, argv);
   if (g_str_equal (command, "profile"))
     return cmd_profile (ctx, argc, argv);
   if (g_str_equal (command, "privacy"))

@@ -15,6 +15,7 @@
 #include "natter-contacts-page.h"
 #include "natter-group-details.h"
 #include "natter-new-group-dialog.h"
+#include "natter-password-dialog.h"
 #include "natter-test-ui.h"
 
 #define OPEN_APP ((const char * const[]) { "--app-setting", "accounts=open", \
@@ -603,6 +604,283 @@ test_create_hidden_when_off (NatterTestUi  *ui,
   g_assert_null (natter_test_ui_find_entry_row (ui->root, "Confirm Password (to create an account)"));
 }
 
+/* ------------------------------------------- password change, deletion */
+
+typedef struct {
+  gboolean answered;
+  char *token;
+  GError *error;
+} Login;
+
+static void
+login_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Login *login = user_data;
+
+  login->token = natter_account_service_token_finish (NATTER_ACCOUNT_SERVICE (object), result, &login->error);
+  login->answered = TRUE;
+}
+
+/* /account/login.json: the token, or NULL with the refusal's code in
+ * @code. */
+static char *
+try_login (NatterTestUi *ui,
+           const char   *user_id,
+           const char   *password,
+           int          *code)
+{
+  g_autoptr(NatterAccountService) service = natter_account_service_new (natter_test_server_get_url (ui->server),
+                                                                        natter_test_server_get_app_key (ui->server));
+  Login login = { 0 };
+
+  natter_account_service_login_async (service, user_id, password, NULL, login_cb, &login);
+  natter_test_ui_wait_until (is_true, &login.answered, "the login's answer");
+  *code = login.error != NULL ? login.error->code : 0;
+  if (login.error != NULL)
+    g_assert_true (login.error->domain == NATTER_ACCOUNT_ERROR);
+  g_clear_error (&login.error);
+  return login.token;
+}
+
+/* The app on the sign-in page, signing @user_id in with @password. */
+static void
+sign_in_with_password (NatterTestUi *ui,
+                       const char   *user_id,
+                       const char   *password)
+{
+  open_sign_in (ui, TRUE);
+  natter_test_ui_set_row_text (ui->root, "User ID", user_id);
+  natter_test_ui_set_row_text (ui->root, "Password", password);
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+}
+
+/* Preferences → Account, once the account rows show: @title's row
+ * activated. */
+static void
+activate_account_row (const char *title)
+{
+  GtkWidget *preferences;
+  GtkWidget *row;
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere ("Show Notifications", "the preferences");
+  preferences = natter_test_ui_find_toplevel (ADW_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (preferences), "account");
+  natter_test_ui_wait_for_label (preferences, title);
+  row = gtk_widget_get_ancestor (natter_test_ui_find_exact_label (preferences, title), ADW_TYPE_ACTION_ROW);
+  g_assert_nonnull (row);
+  g_assert_true (gtk_widget_get_visible (row) && gtk_widget_get_mapped (row));
+  g_signal_emit_by_name (row, "activated");
+}
+
+static gboolean
+password_dialog_shown (gpointer data)
+{
+  return natter_test_ui_find_toplevel (NATTER_TYPE_PASSWORD_DIALOG) != NULL;
+}
+
+static gboolean
+password_dialog_gone (gpointer data)
+{
+  return !password_dialog_shown (data);
+}
+
+static gboolean
+client_connected (gpointer client)
+{
+  return natter_client_get_status (client) == NATTER_CONNECTION_CONNECTED;
+}
+
+static gboolean
+client_kicked (gpointer client)
+{
+  return natter_client_get_status (client) == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT;
+}
+
+static void
+kicked_code_cb (NatterClient           *client,
+                NatterConnectionStatus  status,
+                NatterConnectionStatus  old_status,
+                const GError           *error,
+                int                    *code)
+{
+  if (status == NATTER_CONNECTION_KICKED_OFFLINE_BY_OTHER_CLIENT && error != NULL)
+    *code = error->code;
+}
+
+static void
+heard_cb (NatterClient  *client,
+          NatterMessage *message,
+          GPtrArray     *heard)
+{
+  const char *text = natter_message_get_text (message);
+
+  if (text != NULL)
+    g_ptr_array_add (heard, g_strdup (text));
+}
+
+static gboolean
+heard_after (gpointer heard)
+{
+  for (guint i = 0; i < ((GPtrArray *) heard)->len; i++)
+    if (g_str_equal (g_ptr_array_index ((GPtrArray *) heard, i), "after the new password"))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+fill_password_dialog (GtkWidget  *dialog,
+                      const char *old_password,
+                      const char *new_password)
+{
+  natter_test_ui_set_row_text (dialog, "Current Password", old_password);
+  natter_test_ui_set_row_text (dialog, "New Password", new_password);
+  natter_test_ui_set_row_text (dialog, "Confirm New Password", new_password);
+  g_signal_emit_by_name (natter_test_ui_find_entry_row (dialog, "Confirm New Password"), "entry-activated");
+}
+
+/* Preferences → Account → Change Password…: a wrong current password
+ * shows 26002 in the dialog and changes nothing; the right one gives
+ * the app a new token (stored where sign-in stores it) and it stays
+ * connected through natterd's 31004 kick of every device of erin's:
+ * a message sent after reaches bob. erin's second device, on the old
+ * token, is kicked with 31004; the new password signs in, the old one
+ * no longer does. */
+static void
+test_change_password (NatterTestUi  *ui,
+                      gconstpointer  data)
+{
+  g_autofree char *second_profile = g_build_filename (ui->dir, "erin-2", NULL);
+  g_autofree char *bob_profile = g_build_filename (ui->dir, "bob", NULL);
+  g_autoptr(NatterAccountService) erin = NULL;
+  g_autoptr(NatterAccountService) bob = NULL;
+  g_autoptr(NatterClient) second = NULL;
+  g_autoptr(NatterClient) bob_client = NULL;
+  g_autoptr(GPtrArray) heard = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *old_token = NULL;
+  g_autofree char *new_token = NULL;
+  g_autofree char *stored = NULL;
+  g_autofree char *token_path = NULL;
+  g_autofree char *token = NULL;
+  NatterAccount *account;
+  NatterComposer *composer;
+  GtkWidget *dialog;
+  int kicked_code = 0;
+  int code = 0;
+
+  g_object_unref (register_user (ui, "erin", "erin's password"));
+  g_object_unref (register_user (ui, "bob", "bob's password"));
+  bob = login_user (ui, "bob", "bob's password");
+  bob_client = natter_client_new (natter_test_server_get_url (ui->server), natter_test_server_get_app_key (ui->server),
+                                  bob_profile);
+  g_signal_connect (bob_client, "message-received", G_CALLBACK (heard_cb), heard);
+  natter_client_connect (bob_client, natter_account_service_get_token (bob));
+  natter_test_ui_wait_until (client_connected, bob_client, "bob connected");
+
+  sign_in_with_password (ui, "erin", "erin's password");
+  account = natter_window_get_account (ui->window);
+  old_token = g_strdup (natter_account_get_token (account));
+
+  /* erin's second device, on a token of the old password */
+  erin = login_user (ui, "erin", "erin's password");
+  second = natter_client_new (natter_test_server_get_url (ui->server), natter_test_server_get_app_key (ui->server),
+                              second_profile);
+  g_signal_connect (second, "status-changed", G_CALLBACK (kicked_code_cb), &kicked_code);
+  natter_client_connect (second, natter_account_service_get_token (erin));
+  natter_test_ui_wait_until (client_connected, second, "erin's second device connected");
+
+  /* A wrong current password: the server's reason inline, nothing changed. */
+  activate_account_row ("Change Password…");
+  natter_test_ui_wait_until (password_dialog_shown, NULL, "the Change Password dialog");
+  dialog = natter_test_ui_find_toplevel (NATTER_TYPE_PASSWORD_DIALOG);
+  fill_password_dialog (dialog, "not erin's password", "erin's new password");
+  natter_test_ui_wait_for_label (dialog, "26002");
+  natter_test_ui_screenshot (dialog, "screenshot-accounts-change-password.png");
+  natter_test_ui_spin (500);
+  g_assert_true (client_connected (second));
+  g_assert_cmpstr (natter_account_get_token (account), ==, old_token);
+
+  /* Too short: refused in the dialog. */
+  fill_password_dialog (dialog, "erin's password", "short");
+  natter_test_ui_wait_for_label (dialog, "at least 8 characters");
+
+  fill_password_dialog (dialog, "erin's password", "erin's new password");
+  natter_test_ui_wait_until (password_dialog_gone, NULL, "the dialog to close on success");
+  natter_test_ui_wait_until (client_kicked, second, "erin's second device kicked");
+  g_assert_cmpint (kicked_code, ==, 31004);
+
+  /* The app: a new token, stored, still on the main page and connected. */
+  g_assert_cmpstr (natter_account_get_token (account), !=, old_token);
+  natter_test_ui_wait_connected (ui->window);
+  natter_test_ui_spin (1000);
+  g_assert_cmpstr (natter_window_get_page (ui->window), ==, "main");
+  g_assert_true (natter_test_ui_is_connected (ui->window));
+  g_assert_null (natter_test_ui_find_message_dialog ());
+  if (natter_account_get_token_in_file (account))
+    {
+      token_path = natter_account_dup_token_path (account);
+      g_assert_true (g_file_get_contents (token_path, &stored, NULL, NULL));
+      g_assert_cmpstr (g_strstrip (stored), ==, natter_account_get_token (account));
+    }
+  natter_test_ui_close_windows_of_type (ADW_TYPE_PREFERENCES_WINDOW);
+
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  composer = natter_chat_view_get_composer (ui->chat);
+  natter_composer_set_text (composer, "after the new password");
+  natter_composer_send (composer);
+  natter_test_ui_wait_until (heard_after, heard, "bob receiving erin's message");
+
+  new_token = try_login (ui, "erin", "erin's new password", &code);
+  g_assert_nonnull (new_token);
+  g_assert_cmpint (code, ==, 0);
+  token = try_login (ui, "erin", "erin's password", &code);
+  g_assert_null (token);
+  g_assert_cmpint (code, ==, 26002);
+  natter_client_disconnect (bob_client);
+  natter_client_disconnect (second);
+}
+
+/* Preferences → Account → Delete Account…: a wrong password is refused
+ * (26002) and erin stays; the right one deletes the account, the app
+ * goes back to the sign-in page and erin can no longer sign in. */
+static void
+test_delete_account (NatterTestUi  *ui,
+                     gconstpointer  data)
+{
+  g_autofree char *token = NULL;
+  int code = 0;
+
+  g_object_unref (register_user (ui, "erin", "erin's password"));
+  sign_in_with_password (ui, "erin", "erin's password");
+
+  activate_account_row ("Delete Account…");
+  natter_test_ui_wait_until ((NatterTestUiPredicate) natter_test_ui_find_message_dialog, NULL,
+                             "the Delete Account dialog");
+  natter_test_ui_set_dialog_text ("not erin's password");
+  natter_test_ui_respond_to_dialog ("delete");
+  natter_test_ui_wait_anywhere ("26002", "the wrong password refused");
+  g_assert_cmpstr (natter_window_get_page (ui->window), ==, "main");
+  token = try_login (ui, "erin", "erin's password", &code);
+  g_assert_nonnull (token);
+  g_clear_pointer (&token, g_free);
+
+  activate_account_row ("Delete Account…");
+  natter_test_ui_wait_until ((NatterTestUiPredicate) natter_test_ui_find_message_dialog, NULL,
+                             "the Delete Account dialog");
+  natter_test_ui_set_dialog_text ("erin's password");
+  natter_test_ui_respond_to_dialog ("delete");
+  natter_test_ui_wait_for_page (ui->window, "sign-in");
+  g_assert_null (natter_test_ui_find_message_dialog ());
+  token = try_login (ui, "erin", "erin's password", &code);
+  g_assert_null (token);
+  g_assert_cmpint (code, ==, 26002);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -615,5 +893,9 @@ main (int   argc,
               setup_open, test_account_privacy_menu, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/create-hidden-when-off", NatterTestUi, NULL,
               natter_test_ui_setup, test_create_hidden_when_off, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/change-password", NatterTestUi, NULL,
+              setup_open, test_change_password, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/delete-account", NatterTestUi, NULL,
+              setup_open, test_delete_account, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }

@@ -509,6 +509,60 @@ test_usage (Fixture       *fixture,
   g_assert_nonnull (strstr (err, "password"));
 }
 
+/* password: the old and the new password on stdin; a wrong old one
+ * exits 3 (26002); the new token is kept in the profile, which goes on
+ * working, while another profile's old token is refused; the old
+ * password no longer signs in, the new one does. delete-account: a
+ * wrong password exits 3, the right one deletes alice for good. */
+static void
+test_password_and_delete (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *token_path = g_build_filename (fixture->dir, "alice", "token", NULL);
+  g_autofree char *old_token = NULL;
+  g_autofree char *new_token = NULL;
+
+  g_assert_cmpint (run_cli (fixture, "alice", TRUE, "alice's password\n", NULL, NULL,
+                            (const char * const[]) { "register", "alice", "--name", "Alice", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice-2", TRUE, "alice's password\n", NULL, NULL,
+                            (const char * const[]) { "login", "alice", NULL }), ==, 0);
+  g_assert_true (g_file_get_contents (token_path, &old_token, NULL, NULL));
+
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, "not alice's password\nalice's new password\n", NULL, &err,
+                            (const char * const[]) { "password", NULL }), ==, 3);
+  g_assert_nonnull (strstr (err, "26002"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, "alice's password\nalice's new password\n", &out, NULL,
+                            (const char * const[]) { "password", NULL }), ==, 0);
+  g_assert_nonnull (strstr (out, "\"userId\":\"alice\""));
+  g_clear_pointer (&out, g_free);
+  g_assert_true (g_file_get_contents (token_path, &new_token, NULL, NULL));
+  g_assert_cmpstr (new_token, !=, old_token);
+
+  /* The profile goes on with the new token; the other one's is revoked. */
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "privacy", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice-2", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "privacy", NULL }), ==, 3);
+  g_assert_cmpint (run_cli (fixture, "alice-2", TRUE, "alice's password\n", NULL, NULL,
+                            (const char * const[]) { "login", "alice", NULL }), ==, 3);
+  g_assert_cmpint (run_cli (fixture, "alice-2", TRUE, "alice's new password\n", NULL, NULL,
+                            (const char * const[]) { "login", "alice", NULL }), ==, 0);
+
+  g_assert_cmpint (run_cli (fixture, "alice-2", FALSE, "alice's password\n", NULL, &err,
+                            (const char * const[]) { "delete-account", NULL }), ==, 3);
+  g_assert_nonnull (strstr (err, "26002"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (fixture, "alice-2", FALSE, "alice's new password\n", NULL, NULL,
+                            (const char * const[]) { "delete-account", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "alice", TRUE, "alice's new password\n", NULL, NULL,
+                            (const char * const[]) { "login", "alice", NULL }), ==, 3);
+  g_assert_cmpint (run_cli (fixture, "alice", FALSE, NULL, NULL, NULL,
+                            (const char * const[]) { "privacy", NULL }), ==, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -517,6 +571,8 @@ main (int   argc,
 
   g_test_add ("/accounts-cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/accounts-cli/privacy-and-group-add", Fixture, NULL, fixture_set_up, test_privacy_and_group_add,
+              fixture_tear_down);
+  g_test_add ("/accounts-cli/password-and-delete", Fixture, NULL, fixture_set_up, test_password_and_delete,
               fixture_tear_down);
   g_test_add ("/accounts-cli/usage", Fixture, NULL, fixture_set_up, test_usage, fixture_tear_down);
   g_test_add ("/accounts-cli/profile-notice", Fixture, NULL, fixture_set_up, test_profile_notice,
