@@ -6,7 +6,10 @@
 #include "natter-test-client.h"
 
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct _NatterTestClient
 {
@@ -332,6 +335,25 @@ natter_test_client_send_bytes (NatterTestClient *self,
 {
   if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+}
+
+void
+natter_test_client_hold_output (NatterTestClient *self,
+                                gboolean          hold)
+{
+  GIOStream *stream = soup_websocket_connection_get_io_stream (self->ws);
+  g_autoptr(GIOStream) base = NULL;
+  int on = hold;
+
+  /* libsoup's SoupIOStream over the TCP connection */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (stream), "base-iostream") != NULL)
+    {
+      g_object_get (stream, "base-iostream", &base, NULL);
+      stream = base;
+    }
+  g_assert_true (G_IS_SOCKET_CONNECTION (stream));
+  g_assert_no_errno (setsockopt (g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream))),
+                                 IPPROTO_TCP, TCP_CORK, &on, sizeof on));
 }
 
 void

@@ -56,6 +56,11 @@ guint64           natter_test_client_get_max_seq   (NatterTestClient   *self);
 
 void              natter_test_client_send          (NatterTestClient   *self,
                                                     const NatterFrame  *frame);
+/* TRUE: what is sent from now on waits in the kernel (TCP_CORK) until
+ * FALSE, so a burst reaches natterd in one piece, as from a fast client,
+ * however the two processes are scheduled. */
+void              natter_test_client_hold_output   (NatterTestClient   *self,
+                                                    gboolean            hold);
 void              natter_test_client_send_bytes    (NatterTestClient   *self,
                                                     GBytes             *bytes);
 void              natter_test_client_send_text     (NatterTestClient   *self,
