@@ -102,14 +102,14 @@ natterd_uring_new (guint entries)
 
   sq = self->sq_ring;
   cq = self->cq_ring;
-  self->sq_head = (unsigned *) (sq + params.sq_off.head);
-  self->sq_tail = (unsigned *) (sq + params.sq_off.tail);
-  self->sq_mask = (unsigned *) (sq + params.sq_off.ring_mask);
-  self->sq_array = (unsigned *) (sq + params.sq_off.array);
-  self->cq_head = (unsigned *) (cq + params.cq_off.head);
-  self->cq_tail = (unsigned *) (cq + params.cq_off.tail);
-  self->cq_mask = (unsigned *) (cq + params.cq_off.ring_mask);
-  self->cqes = (struct io_uring_cqe *) (cq + params.cq_off.cqes);
+  self->sq_head = (unsigned *) (void *) (sq + params.sq_off.head);
+  self->sq_tail = (unsigned *) (void *) (sq + params.sq_off.tail);
+  self->sq_mask = (unsigned *) (void *) (sq + params.sq_off.ring_mask);
+  self->sq_array = (unsigned *) (void *) (sq + params.sq_off.array);
+  self->cq_head = (unsigned *) (void *) (cq + params.cq_off.head);
+  self->cq_tail = (unsigned *) (void *) (cq + params.cq_off.tail);
+  self->cq_mask = (unsigned *) (void *) (cq + params.cq_off.ring_mask);
+  self->cqes = (struct io_uring_cqe *) (void *) (cq + params.cq_off.cqes);
   return self;
 
 failed:
