@@ -67,6 +67,11 @@ GtkBox                *natter_chat_view_get_header_box  (NatterChatView         
 void                   natter_chat_view_send_files      (NatterChatView         *self,
                                                          GListModel             *files,
                                                          gboolean                as_images);
+/* Reads the first conversations' newest pages ahead of their opening
+ * (call it once the window shows what it has); how many are read. */
+void                   natter_chat_view_prefetch        (NatterChatView         *self,
+                                                         GListModel             *conversations);
+guint                  natter_chat_view_get_n_prefetched (NatterChatView        *self);
 /* Makes a screenful of message rows at idle, so the first chat opened
  * finds them made (call it once the window shows what it has). */
 void                   natter_chat_view_warm_rows       (NatterChatView         *self);

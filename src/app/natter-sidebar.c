@@ -623,13 +623,32 @@ natter_sidebar_get_header_bar (NatterSidebar *self)
 /* GTK 4.8's list view builds rows for up to 200 items around what it
  * shows, whether on screen or not: ~150 here, ~50 KiB of RSS each (8 MiB
  * with 10,000 conversations), and with them in one frame the list came on
- * screen late (#17). The list view is given a screenful first, a screenful
- * more after each frame up to AHEAD, then a screenful more each time it is
+ * screen late (#17). The list view is given what the window's height
+ * shows first, a screenful more after each frame up to AHEAD, then a screenful more each time it is
  * scrolled to within three pages of the end of what it has; past GROWN,
  * where GTK stops making rows anyway, everything. */
 #define SCREENFUL 24
 #define AHEAD (2 * SCREENFUL)
 #define GROWN (8 * SCREENFUL)
+/* a row is at least its avatar (46 px) and the box's margins */
+#define ROW_MIN_HEIGHT 62
+
+/* The first frame's rows: what the window's height can show, not a
+ * screenful of the tallest window. Each row more was made, bound, laid out
+ * and drawn before the window showed anything (#17). */
+static guint
+first_screenful (NatterSidebar *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  int width, height = gtk_widget_get_height (GTK_WIDGET (self->list_view));
+
+  /* GTK 4.8 takes no NULL for either */
+  if (height <= 0 && GTK_IS_WINDOW (root))
+    gtk_window_get_default_size (GTK_WINDOW (root), &width, &height);
+  if (height <= 0)
+    return SCREENFUL;
+  return CLAMP ((guint) (height + ROW_MIN_HEIGHT - 1) / ROW_MIN_HEIGHT, 1, SCREENFUL);
+}
 
 static void
 stop_growing (NatterSidebar *self)
@@ -666,10 +685,10 @@ static void
 grow_after_paint_cb (GdkFrameClock *clock,
                      NatterSidebar *self)
 {
-  guint size = gtk_slice_list_model_get_size (self->shown);
+  guint size = MIN (gtk_slice_list_model_get_size (self->shown) + SCREENFUL, AHEAD);
 
-  show_up_to (self, size + SCREENFUL);
-  if (size + SCREENFUL >= AHEAD)
+  show_up_to (self, size);
+  if (size >= AHEAD)
     stop_growing (self);
 }
 
@@ -790,7 +809,7 @@ natter_sidebar_set_client (NatterSidebar *self,
       g_signal_connect_swapped (self->conversations, "items-changed", G_CALLBACK (update_page), self);
       g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (loading_changed_cb), self);
     }
-  gtk_slice_list_model_set_size (self->shown, client != NULL ? SCREENFUL : G_MAXUINT);
+  gtk_slice_list_model_set_size (self->shown, client != NULL ? first_screenful (self) : G_MAXUINT);
   gtk_slice_list_model_set_model (self->shown, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);

@@ -478,6 +478,7 @@ connect_idle_cb (gpointer user_data)
   self->module_cancellable = g_cancellable_new ();
   natter_call_module_load_async (self->module_cancellable, call_module_loaded_cb, self);
   natter_chat_view_warm_rows (chat_view (self));
+  natter_chat_view_prefetch (chat_view (self), G_LIST_MODEL (natter_sidebar_get_conversations (self->sidebar)));
   return G_SOURCE_REMOVE;
 }
 

@@ -27,6 +27,9 @@ struct _NatterMessageList
    * the user's other devices reach this one only through history. */
   gint64 verified_time;
   GList *waiting;               /* load_older tasks joined to the running one */
+  /* FALSE for a prefetched list (natter_message_list_prefetch()): the
+   * store's page only, no server, until natter_message_list_activate() */
+  gboolean active;
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -442,8 +445,9 @@ load_step (GTask *task)
       return;
     }
 
-  /* Chatrooms have no history; offline there is nobody to ask. */
-  if (self->type == NATTER_CONVERSATION_CHATROOM ||
+  /* Chatrooms have no history; offline there is nobody to ask; a
+   * prefetched list asks once it is opened. */
+  if (self->type == NATTER_CONVERSATION_CHATROOM || !self->active ||
       natter_client_get_status (self->client) != NATTER_CONNECTION_CONNECTED)
     {
       finish_load (self, task, NULL);
@@ -508,7 +512,7 @@ status_changed_cb (NatterClient           *client,
 {
   g_autoptr(GTask) task = NULL;
 
-  if (status != NATTER_CONNECTION_CONNECTED || self->loading ||
+  if (status != NATTER_CONNECTION_CONNECTED || self->loading || !self->active ||
       self->type == NATTER_CONVERSATION_CHATROOM || self->verified_time == 0)
     return;
 
@@ -579,12 +583,9 @@ natter_message_list_constructed (GObject *object)
   g_signal_connect_object (self->store, "message-updated", G_CALLBACK (message_updated_cb), self, 0);
   g_signal_connect_object (self->store, "messages-cleared", G_CALLBACK (messages_cleared_cb), self, 0);
   g_signal_connect_object (self->client, "status-changed", G_CALLBACK (status_changed_cb), self, 0);
-  /* an open chat shows a name that is not old */
-  if (natter_client_get_profile_fetcher (self->client) != NULL)
-    natter_profile_fetcher_opened (natter_client_get_profile_fetcher (self->client), self->type,
-                                   self->target_id);
 
-  /* The newest page: from the store at once, then checked with the server. */
+  /* The newest page: from the store at once, then checked with the server
+   * (a prefetched list: once opened). */
   task = g_task_new (self, NULL, background_loaded_cb, NULL);
   g_task_set_source_tag (task, natter_message_list_load_older_async);
   start_load (self, task, TRUE);
@@ -714,6 +715,17 @@ natter_message_list_new (NatterClient           *client,
                          NatterConversationType  type,
                          const char             *target_id)
 {
+  NatterMessageList *self = natter_message_list_prefetch (client, type, target_id);
+
+  natter_message_list_activate (self);
+  return self;
+}
+
+NatterMessageList *
+natter_message_list_prefetch (NatterClient           *client,
+                              NatterConversationType  type,
+                              const char             *target_id)
+{
   g_return_val_if_fail (NATTER_IS_CLIENT (client), NULL);
   g_return_val_if_fail (target_id != NULL, NULL);
 
@@ -722,6 +734,38 @@ natter_message_list_new (NatterClient           *client,
                        "conversation-type", type,
                        "target-id", target_id,
                        NULL);
+}
+
+void
+natter_message_list_activate (NatterMessageList *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_MESSAGE_LIST (self));
+
+  if (self->active)
+    return;
+  self->active = TRUE;
+  /* an open chat shows a name that is not old */
+  if (natter_client_get_profile_fetcher (self->client) != NULL)
+    natter_profile_fetcher_opened (natter_client_get_profile_fetcher (self->client), self->type,
+                                   self->target_id);
+  /* the store's page in: checked with the server now (a page still on
+   * its way goes on to the server by itself, see load_step()) */
+  if (!self->loading && self->type != NATTER_CONVERSATION_CHATROOM && self->verified_time != 0 &&
+      natter_client_get_status (self->client) == NATTER_CONNECTION_CONNECTED)
+    {
+      task = g_task_new (self, NULL, background_loaded_cb, NULL);
+      g_task_set_source_tag (task, natter_message_list_load_older_async);
+      start_load (self, task, FALSE);
+    }
+}
+
+gboolean
+natter_message_list_get_active (NatterMessageList *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_LIST (self), FALSE);
+  return self->active;
 }
 
 NatterConversationType

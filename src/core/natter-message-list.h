@@ -26,6 +26,14 @@ G_DECLARE_FINAL_TYPE (NatterMessageList, natter_message_list, NATTER, MESSAGE_LI
 NatterMessageList     *natter_message_list_new                (NatterClient           *client,
                                                                NatterConversationType  type,
                                                                const char             *target_id);
+/* A list read ahead of its chat's opening (#17): the store's newest page
+ * and the live changes, nothing asked of the server, until activated;
+ * natter_message_list_new() is both at once. */
+NatterMessageList     *natter_message_list_prefetch           (NatterClient           *client,
+                                                               NatterConversationType  type,
+                                                               const char             *target_id);
+void                   natter_message_list_activate           (NatterMessageList      *self);
+gboolean               natter_message_list_get_active         (NatterMessageList      *self);
 NatterConversationType natter_message_list_get_conversation_type (NatterMessageList *self);
 const char            *natter_message_list_get_target_id      (NatterMessageList *self);
 /* FALSE once neither the store nor the server has older messages. */

@@ -356,6 +356,44 @@ test_rows_reused (NatterTestUi  *ui,
 }
 
 static gboolean
+has_prefetched (gpointer chat)
+{
+  return natter_chat_view_get_n_prefetched (chat) > 0;
+}
+
+/* The top conversations' newest pages are read ahead (#17): opening one
+ * has its messages in the model at once, no wait on the store's worker,
+ * and a message that came after the read is among them. */
+static void
+test_prefetched_open (NatterTestUi  *ui,
+                      gconstpointer  data)
+{
+  NatterMessageList *messages;
+  g_autoptr(NatterMessage) last = NULL;
+  g_autofree char *preview = NULL;
+  guint n;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Hi from bob");
+  natter_test_ui_wait_for_label (ui->root, "Hi from bob");
+  natter_chat_view_prefetch (ui->chat, G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)));
+  natter_test_ui_wait_until (has_prefetched, ui->chat, "bob's page read ahead");
+  natter_test_ui_publish (ui, "bob", "alice", "Second from bob");
+  natter_test_ui_wait_for_label (ui->root, "Second from bob");
+
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "bob", 0);
+  messages = natter_chat_view_get_messages (ui->chat);
+  g_assert_nonnull (messages);
+  n = g_list_model_get_n_items (G_LIST_MODEL (messages));
+  g_assert_cmpuint (n, >=, 2);
+  last = g_list_model_get_item (G_LIST_MODEL (messages), n - 1);
+  preview = natter_message_dup_preview (last);
+  g_assert_cmpstr (preview, ==, "Second from bob");
+  /* taken: the next open of another chat reads its own */
+  g_assert_cmpuint (natter_chat_view_get_n_prefetched (ui->chat), ==, 0);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Second from bob");
+}
+
+static gboolean
 last_failed (gpointer window)
 {
   g_autoptr(NatterMessage) last = natter_test_ui_last_own_message (window);
@@ -1289,6 +1327,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_search_jumps_to_message, natter_test_ui_teardown);
   g_test_add ("/ui/rows-reused", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_rows_reused, natter_test_ui_teardown);
+  g_test_add ("/ui/prefetched-open", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_prefetched_open, natter_test_ui_teardown);
   g_test_add ("/ui/draft-per-conversation", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_draft_per_conversation, natter_test_ui_teardown);
   g_test_add ("/ui/refused-message-retried", NatterTestUi, NULL,

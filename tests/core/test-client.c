@@ -314,6 +314,69 @@ test_history_merge (void)
   peer_free (bob2, FALSE);
 }
 
+/* A list read ahead (natter_message_list_prefetch()) shows the store's
+ * page and asks the server nothing until it is activated (#17): bob's
+ * new device has his own messages only in server history. */
+static guint
+count_sent (NatterMessageList *list)
+{
+  guint sent = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (list)); i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (G_LIST_MODEL (list), i);
+      if (natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND)
+        sent++;
+    }
+  return sent;
+}
+
+static void
+test_message_list_prefetch (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  Peer *bob2 = NULL;
+  g_autoptr(NatterMessageList) list = NULL;
+  ListWait wait;
+
+  peer_connect (alice);
+  peer_connect (bob);
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *a_text = g_strdup_printf ("alice %02d", i);
+      g_autofree char *b_text = g_strdup_printf ("bob %02d", i);
+
+      g_object_unref (peer_send_ok (alice, "bob", a_text));
+      g_object_unref (peer_send_ok (bob, "alice", b_text));
+    }
+  peer_wait_received (bob, 5);
+  peer_free (bob, FALSE);
+  bob2 = peer_new (server, "bob", NULL);
+  peer_connect (bob2);
+  test_wait_until (peer_caught_up, bob2, 20, "bob's new device caught up");
+
+  list = natter_message_list_prefetch (bob2->client, NATTER_CONVERSATION_PRIVATE, "alice");
+  wait.list = list;
+  test_wait_until (list_idle, &wait, 20, "the store's page");
+  g_assert_false (natter_message_list_get_active (list));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 5);
+  /* connected, and still nothing asked of the server */
+  test_spin (500);
+  g_assert_cmpuint (count_sent (list), ==, 0);
+
+  natter_message_list_activate (list);
+  g_assert_true (natter_message_list_get_active (list));
+  test_wait_until (list_idle, &wait, 20, "the server's page");
+  g_assert_cmpuint (count_sent (list), ==, 5);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 10);
+
+  g_clear_object (&list);
+  peer_free (alice, FALSE);
+  peer_free (bob2, FALSE);
+}
+
 /* ------------------------------------------------ conversation list model */
 
 static gboolean
@@ -1097,6 +1160,7 @@ main (int   argc,
   g_test_add_func ("/client/reconnect-after-restart", test_reconnect_after_restart);
   g_test_add_func ("/client/kick", test_kick);
   g_test_add_func ("/client/history-merge", test_history_merge);
+  g_test_add_func ("/client/message-list-prefetch", test_message_list_prefetch);
   g_test_add_func ("/client/conversation-list", test_conversation_list);
   g_test_add_func ("/client/conversation-previews", test_conversation_previews);
   g_test_add_func ("/client/read-sync", test_read_sync);
