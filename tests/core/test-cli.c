@@ -601,6 +601,7 @@ test_bar (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "referMsg"), "content"),
                    ==, "lunch at noon");
+  g_assert_false (json_object_has_member (json_object_get_object_member (content, "referMsg"), "expansion"));
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 2), "objectName"), ==, "NT:EditCmd");
   content = json_object_get_object_member (g_ptr_array_index (heard, 2), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
@@ -614,6 +615,8 @@ test_bar (Fixture       *fixture,
   content = json_object_get_object_member (g_ptr_array_index (carol, 0), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
   g_assert_false (json_object_has_member (content, "editedTime"));
+  /* a new message: alice's 👍 stays on the original */
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (content, "expansion")), ==, 0);
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "bob", NULL }), ==, 0);
