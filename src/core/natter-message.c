@@ -984,6 +984,14 @@ natter_message_get_kind (NatterMessage *self)
   return known ? known->kind : NATTER_MESSAGE_KIND_UNSUPPORTED;
 }
 
+gboolean
+natter_message_is_editable_kind (NatterMessage *self)
+{
+  NatterMessageKind kind = natter_message_get_kind (self);
+
+  return kind == NATTER_MESSAGE_KIND_TEXT || kind == NATTER_MESSAGE_KIND_REFERENCE;
+}
+
 const char *
 natter_message_get_message_type (NatterMessage *self)
 {

@@ -72,6 +72,8 @@ const char             *natter_message_get_message_type    (NatterMessage *self)
 /* ---- typed accessors over the content (NULL / 0 when absent or another kind) */
 
 NatterMessageKind       natter_message_get_kind            (NatterMessage *self);
+/* A text or a reply: what its sender may edit (#16). */
+gboolean                natter_message_is_editable_kind    (NatterMessage *self);
 /* FALSE for unknown object names: show them as "unsupported message". */
 gboolean                natter_message_is_supported        (NatterMessage *self);
 /* Stored in history (has a messageUId once sent). */
