@@ -1255,6 +1255,9 @@ test_expansion (void)
   g_autoptr(NatterTestClient) carol = NULL;
   g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *big = g_strnfill (4097, 'v');
+  g_autofree char *longest_value = g_strnfill (4096, 'v');
+  g_autofree char *longest_key = g_strnfill (32, 'k');
+  g_autofree char *long_key = g_strnfill (33, 'k');
 
   natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
   natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
@@ -1278,6 +1281,15 @@ test_expansion (void)
   g_clear_pointer (&result, natter_frame_free);
   result = expand (bob, ack, 1, "alice", (const char *[]) { "k", big, NULL }, NULL);
   g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 1, "alice", (const char *[]) { long_key, "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  /* A 32-character key, a 4,096-byte value, each character RongCloud
+   * allows: past the frame checks (to the message without expansion). */
+  result = expand (bob, plain, 1, "alice", (const char *[]) { longest_key, longest_value, "Az09+=_-", "v", NULL },
+                   NULL);
+  g_assert_cmpint (result->result->code, ==, 25104);
   g_clear_pointer (&result, natter_frame_free);
   for (guint i = 0; i < 21; i++)
     {
