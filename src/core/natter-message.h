@@ -61,8 +61,8 @@ JsonNode               *natter_message_to_json             (NatterMessage *self)
 /* One line of JSON (no newline), for natter-cli and logs. */
 char                   *natter_message_to_json_string      (NatterMessage *self);
 /* The content to send again elsewhere (forward): a new object without the
- * local path, edited mark, reactions (an empty expansion) or mentions,
- * media by its remote URL. NULL when it cannot be forwarded
+ * local path, edited mark, reactions (an empty expansion), read receipts
+ * or mentions, media by its remote URL. NULL when it cannot be forwarded
  * (recalled, not stored, or media not uploaded yet). */
 JsonObject             *natter_message_dup_forward_content (NatterMessage *self);
 /* "TextMessage", "ImageMessage", ... for known names, "UnknownMessage" for

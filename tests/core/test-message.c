@@ -324,14 +324,15 @@ test_reference (void)
 }
 
 /* A forwarded copy and a reply's quote are new messages (#16): the copy
- * keeps reactions enabled but has none, no edited mark and no mentions;
- * the quote leaves the original's reactions out. */
+ * keeps reactions enabled but has none, no edited mark, read receipts or
+ * mentions; the quote leaves the original's reactions and receipts out. */
 static void
 test_forward_and_reply_content (void)
 {
   g_autoptr(JsonObject) content =
     parse_object ("{\"content\":\"lunch\",\"editedTime\":5,\"expansion\":{\"rf09f918d\":\"[\\\"bob\\\"]\"},"
-                  "\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"bob\"]}}");
+                  "\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"bob\"]},"
+                  "\"receipt\":{\"requested\":true,\"readBy\":[\"bob\"]}}");
   g_autoptr(JsonObject) plain_content = parse_object ("{\"content\":\"plain\"}");
   g_autoptr(NatterMessage) original = natter_message_new (NATTER_CONVERSATION_GROUP, "team", "alice",
                                                           "RC:TxtMsg", content);
@@ -346,6 +347,7 @@ test_forward_and_reply_content (void)
   g_assert_cmpstr (json_object_get_string_member (forward, "content"), ==, "lunch");
   g_assert_false (json_object_has_member (forward, "editedTime"));
   g_assert_false (json_object_has_member (forward, "mentionedInfo"));
+  g_assert_false (json_object_has_member (forward, "receipt"));
   g_assert_true (json_object_has_member (forward, "expansion"));
   g_assert_cmpuint (json_object_get_size (json_object_get_object_member (forward, "expansion")), ==, 0);
   g_assert_false (json_object_has_member (plain_forward, "expansion"));
@@ -357,6 +359,7 @@ test_forward_and_reply_content (void)
   g_assert_nonnull (quoted);
   g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "lunch");
   g_assert_false (json_object_has_member (quoted, "expansion"));
+  g_assert_false (json_object_has_member (quoted, "receipt"));
 }
 
 int
