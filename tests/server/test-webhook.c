@@ -897,9 +897,9 @@ metric_reaches_twenty (gpointer server)
   return natter_test_server_get_metric (server, "natterd_webhook_queued_total") >= 20;
 }
 
-/* presence-url is bounded like the webhook (#16): an app server that
- * never answers holds one change in flight and [webhook] queue-size
- * waiting; the older ones are dropped, natterd keeps serving. */
+/* presence-url is bounded like the webhook (#16): while the app server
+ * never answers, natterd keeps at most [webhook] queue-size changes (the
+ * one in flight among them), drops the older ones and keeps serving. */
 static void
 test_presence_bounded (void)
 {
