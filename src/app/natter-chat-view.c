@@ -1368,7 +1368,7 @@ edit_activated (GtkWidget  *widget,
   g_autoptr(NatterMessage) message = find_message (self, g_variant_get_int64 (parameter));
   g_autofree char *snippet = NULL;
 
-  if (message == NULL || natter_message_get_kind (message) != NATTER_MESSAGE_KIND_TEXT)
+  if (message == NULL || !natter_message_is_editable_kind (message))
     return;
   save_draft (self);
   g_clear_object (&self->reply_to);

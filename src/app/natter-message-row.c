@@ -1200,7 +1200,7 @@ natter_message_row_can_edit (NatterMessage *message,
                                               : NATTER_EDIT_WINDOW_DEFAULT) * 1000;
 
   return window_ms > 0 &&
-         natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT &&
+         natter_message_is_editable_kind (message) &&
          natter_message_get_direction (message) == NATTER_MESSAGE_DIRECTION_SEND &&
          natter_message_get_message_uid (message) != NULL &&
          natter_message_get_sent_status (message) >= NATTER_SENT_STATUS_SENT &&

@@ -984,6 +984,14 @@ natter_message_get_kind (NatterMessage *self)
   return known ? known->kind : NATTER_MESSAGE_KIND_UNSUPPORTED;
 }
 
+gboolean
+natter_message_is_editable_kind (NatterMessage *self)
+{
+  NatterMessageKind kind = natter_message_get_kind (self);
+
+  return kind == NATTER_MESSAGE_KIND_TEXT || kind == NATTER_MESSAGE_KIND_REFERENCE;
+}
+
 const char *
 natter_message_get_message_type (NatterMessage *self)
 {
@@ -1202,8 +1210,14 @@ natter_message_dup_forward_content (NatterMessage *self)
   {
     JsonObject *content = content_without_local_path (natter_message_get_content (self));
 
-    /* The copy is a new message: not edited. */
+    /* The copy is a new message: not edited, nobody has reacted to it yet
+     * (reactions stay enabled) or read it (the local "receipt" names who
+     * read the original), and it @mentions nobody in its new chat. */
     json_object_remove_member (content, "editedTime");
+    json_object_remove_member (content, "mentionedInfo");
+    json_object_remove_member (content, "receipt");
+    if (json_object_has_member (content, "expansion"))
+      json_object_set_object_member (content, "expansion", json_object_new ());
     return content;
   }
 }
@@ -1282,12 +1296,18 @@ natter_message_new_reply_content (NatterMessage *self,
                                   const char    *text)
 {
   JsonObject *content;
+  g_autoptr(JsonObject) quoted = NULL;
 
   g_return_val_if_fail (NATTER_IS_MESSAGE (self), NULL);
 
+  /* The quote without the original's reactions (they would go stale in
+   * it, and 300 of them would make the reply too large to send) or the
+   * local "receipt" (who read it is not the chat's business). */
+  quoted = content_without_local_path (natter_message_get_content (self));
+  json_object_remove_member (quoted, "expansion");
+  json_object_remove_member (quoted, "receipt");
   content = natter_content_new_reference (text, natter_message_get_sender_user_id (self),
-                                          natter_message_get_object_name (self),
-                                          natter_message_get_content (self));
+                                          natter_message_get_object_name (self), quoted);
   /* RongCloud's referMsgUid: the reply can lead to the original. */
   if (natter_message_get_message_uid (self) != NULL)
     json_object_set_string_member (content, "referMsgUid", natter_message_get_message_uid (self));

@@ -61,7 +61,8 @@ JsonNode               *natter_message_to_json             (NatterMessage *self)
 /* One line of JSON (no newline), for natter-cli and logs. */
 char                   *natter_message_to_json_string      (NatterMessage *self);
 /* The content to send again elsewhere (forward): a new object without the
- * local path, media by its remote URL. NULL when it cannot be forwarded
+ * local path, edited mark, reactions (an empty expansion), read receipts
+ * or mentions, media by its remote URL. NULL when it cannot be forwarded
  * (recalled, not stored, or media not uploaded yet). */
 JsonObject             *natter_message_dup_forward_content (NatterMessage *self);
 /* "TextMessage", "ImageMessage", ... for known names, "UnknownMessage" for
@@ -71,6 +72,8 @@ const char             *natter_message_get_message_type    (NatterMessage *self)
 /* ---- typed accessors over the content (NULL / 0 when absent or another kind) */
 
 NatterMessageKind       natter_message_get_kind            (NatterMessage *self);
+/* A text or a reply: what its sender may edit (#16). */
+gboolean                natter_message_is_editable_kind    (NatterMessage *self);
 /* FALSE for unknown object names: show them as "unsupported message". */
 gboolean                natter_message_is_supported        (NatterMessage *self);
 /* Stored in history (has a messageUId once sent). */

@@ -890,8 +890,8 @@ replace_content (NatterStore  *self,
 }
 
 /* An edit replaces the text, not what came with the message since: its
- * reactions (natterd keeps the expansion too) and the read receipts this
- * store keeps in the content. */
+ * reactions (natterd keeps the expansion too), the read receipts this
+ * store keeps in the content, and what a reply quotes (natterd keeps it). */
 static char *
 edited_content (NatterMessage *message,
                 const char    *edit)
@@ -899,7 +899,7 @@ edited_content (NatterMessage *message,
   g_autoptr(JsonNode) root = natter_json_parse (edit, -1, NULL);
   JsonObject *stored = natter_message_get_content (message);
   JsonObject *edited;
-  const char * const kept[] = { "expansion", "receipt" };
+  const char * const kept[] = { "expansion", "receipt", "referMsg", "referMsgUserId", "objName", "referMsgUid" };
 
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return g_strdup (edit);
@@ -926,8 +926,8 @@ do_edit (NatterStore    *self,
     return;
 
   message = load_message (self, 0, op->uid, &job->error);
-  /* Only its sender's text changes (natterd checked it too). */
-  if (message == NULL || natter_message_get_kind (message) != NATTER_MESSAGE_KIND_TEXT ||
+  /* Only its sender's text or reply changes (natterd checked it too). */
+  if (message == NULL || !natter_message_is_editable_kind (message) ||
       g_strcmp0 (natter_message_get_sender_user_id (message), op->sender_id) != 0)
     {
       natter_store_commit_or_rollback (self, job->error == NULL, job->error ? NULL : &job->error);

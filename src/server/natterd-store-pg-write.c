@@ -1225,7 +1225,7 @@ write_recall (NatterdStorePg   *self,
 
   op->found = row && app_id == op->app_id && g_strcmp0 (uid, op->uid) == 0 &&
               sender_id == op->sender_id && g_strcmp0 (channel, op->channel) == 0 &&
-              (op->edit_content != NULL ? g_strcmp0 (object_name, NATTER_OBJECT_TEXT) == 0
+              (op->edit_content != NULL ? NATTERD_OBJECT_IS_EDITABLE (object_name)
                                         : g_strcmp0 (object_name, NATTER_OBJECT_RECALL_NOTIFICATION) != 0);
   op->window_passed = op->found && sent_time < op->window_start;
   op->found = op->found && !op->window_passed;

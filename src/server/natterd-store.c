@@ -387,21 +387,29 @@ natterd_op_new (NatterdOpKind  kind,
   return op;
 }
 
-/* An edit replaces the content: the stored expansion stays with it. */
+/* An edit replaces the text: the stored expansion stays with it, and a
+ * reply keeps what it quotes (its sender edits the reply, not the quote). */
 char *
 natterd_expansion_keep (const char *stored,
                         const char *edited)
 {
+  static const char * const kept[] = { "expansion", "referMsg", "referMsgUserId", "objName", "referMsgUid" };
   g_autoptr(JsonNode) old = stored != NULL ? natter_json_parse (stored, -1, NULL) : NULL;
   g_autoptr(JsonNode) root = natter_json_parse (edited, -1, NULL);
-  JsonNode *expansion;
+  gboolean changed = FALSE;
 
-  expansion = old != NULL && JSON_NODE_HOLDS_OBJECT (old)
-                ? json_object_get_member (json_node_get_object (old), "expansion") : NULL;
-  if (expansion == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (old == NULL || !JSON_NODE_HOLDS_OBJECT (old) || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return g_strdup (edited);
-  json_object_set_member (json_node_get_object (root), "expansion", json_node_copy (expansion));
-  return json_to_string (root, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    {
+      JsonNode *member = json_object_get_member (json_node_get_object (old), kept[i]);
+
+      if (member == NULL)
+        continue;
+      json_object_set_member (json_node_get_object (root), kept[i], json_node_copy (member));
+      changed = TRUE;
+    }
+  return changed ? json_to_string (root, FALSE) : g_strdup (edited);
 }
 
 /* Both stores, on their writer thread: the stored content's "expansion"

@@ -579,6 +579,9 @@ gpointer natterd_op_new  (NatterdOpKind  kind,
                           gpointer       user_data,
                           GDestroyNotify destroy);
 void     natterd_op_free (NatterdOp     *op);
+/* What its sender may edit: a text, or the text of a reply (#16). */
+#define NATTERD_OBJECT_IS_EDITABLE(name) \
+  (g_strcmp0 ((name), NATTER_OBJECT_TEXT) == 0 || g_strcmp0 ((name), NATTER_OBJECT_REFERENCE) == 0)
 char    *natterd_expansion_keep  (const char  *stored,
                                   const char  *edited);
 int      natterd_expansion_apply (const char  *content,

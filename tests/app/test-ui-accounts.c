@@ -14,6 +14,7 @@
 
 #include "natter-contacts-page.h"
 #include "natter-group-details.h"
+#include "natter-mention-popover.h"
 #include "natter-new-group-dialog.h"
 #include "natter-password-dialog.h"
 #include "natter-test-ui.h"
@@ -97,6 +98,24 @@ chat_is_group (gpointer chat)
 {
   return natter_chat_view_get_conversation_type (chat) == NATTER_CONVERSATION_GROUP &&
          natter_chat_view_get_target_id (chat) != NULL;
+}
+
+/* "@" in the group's composer offers "everyone" and bob (typed again until
+ * the members' list is in). */
+static gboolean
+offers_everyone (gpointer chat)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (chat);
+  GtkWidget *popover = natter_composer_get_mention_popover (composer);
+  g_auto(GStrv) names = gtk_widget_get_visible (popover)
+                          ? natter_mention_popover_dup_shown (NATTER_MENTION_POPOVER (popover)) : NULL;
+
+  if (names != NULL && g_strv_contains ((const char * const *) names, "everyone") &&
+      g_strv_contains ((const char * const *) names, "bob"))
+    return TRUE;
+  natter_composer_set_text (composer, "");
+  gtk_text_buffer_insert_at_cursor (gtk_text_view_get_buffer (natter_composer_get_text_view (composer)), "@", -1);
+  return FALSE;
 }
 
 static void
@@ -232,6 +251,9 @@ test_contacts_and_group (NatterTestUi  *ui,
 
   /* The group's notice, in words; its details with the roles. */
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "You created the group");
+  /* Its owner may @mention everyone (#16). */
+  natter_test_ui_wait_until (offers_everyone, ui->chat, "\"everyone\" offered to the owner");
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "");
   gtk_widget_activate_action (ui->root, "win.group-details", NULL);
   natter_test_ui_wait_until (details_shown, NULL, "the group details");
   details = natter_test_ui_find_toplevel (NATTER_TYPE_GROUP_DETAILS);

@@ -692,8 +692,8 @@ news_named (gpointer data)
 }
 
 /* A system chat (type 6) is read-only: no composer, and named by the
- * service's profile instead of its id; a private chat has a composer again
- * (#16). */
+ * service's profile instead of its id; so are public-service chats (7, 8);
+ * a private chat has a composer again (#16). */
 static void
 test_system_read_only (NatterTestUi  *ui,
                        gconstpointer  data)
@@ -712,6 +712,20 @@ test_system_read_only (NatterTestUi  *ui,
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Maintenance tonight");
   g_assert_false (gtk_widget_get_visible (composer));
   natter_test_ui_wait_until (news_named, ui, "the system chat named by its service's profile");
+
+  /* Public services (types 7 and 8) are read-only too. */
+  for (NatterConversationType type = NATTER_CONVERSATION_APP_PUBLIC_SERVICE;
+       type <= NATTER_CONVERSATION_PUBLIC_SERVICE; type++)
+    {
+      g_autofree char *type_arg = g_strdup_printf ("%d", type);
+      g_autofree char *text = g_strdup_printf ("Digest number %d", type);
+
+      g_free (natter_test_ui_cli (ui, "digest", "send", "alice", text, "--type", type_arg, NULL));
+      natter_window_open_conversation (ui->window, type, "digest", 0);
+      natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), text);
+      g_assert_cmpint (natter_chat_view_get_conversation_type (ui->chat), ==, type);
+      g_assert_false (gtk_widget_get_visible (composer));
+    }
 
   natter_test_ui_publish (ui, "bob", "alice", "Hi alice");
   natter_test_ui_open_chat (ui, "bob", "Hi alice");

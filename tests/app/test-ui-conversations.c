@@ -407,6 +407,46 @@ test_edit (NatterTestUi  *ui,
   g_assert_nonnull (strstr (history, "editedTime"));
 }
 
+/* alice's reply with a typo is edited like a text (#16): the bubble has the
+ * new text, "edited" and still its quote; bob's history has both. */
+static void
+test_edit_reply (NatterTestUi  *ui,
+                 gconstpointer  data)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (ui->chat);
+  g_autoptr(NatterMessage) question = NULL;
+  g_autoptr(NatterMessage) reply = NULL;
+  g_autofree char *history = NULL;
+  Sent sent = { ui->chat, "At noun", NATTER_MESSAGE_KIND_REFERENCE };
+  NatterMessageRow *row;
+
+  g_free (bob_sends (ui, "Lunch?"));
+  natter_test_ui_open_chat (ui, "bob", "Lunch?");
+  question = message_with_text (ui->chat, "Lunch?");
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.reply", "x", natter_message_get_message_id (question));
+  natter_composer_set_text (composer, "At noun");
+  natter_composer_send (composer);
+  natter_test_ui_wait_until (own_sent_of_kind, &sent, "the reply sent");
+  reply = message_with_text (ui->chat, "At noun");
+  g_assert_true (natter_message_row_can_edit (reply, natter_chat_view_get_client (ui->chat)));
+
+  gtk_widget_activate_action (GTK_WIDGET (ui->chat), "chat.edit", "x", natter_message_get_message_id (reply));
+  g_assert_true (natter_composer_has_context (composer));
+  natter_composer_set_text (composer, "At noon");
+  natter_composer_send (composer);
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "At noon");
+  g_assert_cmpint (natter_message_get_kind (reply), ==, NATTER_MESSAGE_KIND_REFERENCE);
+  row = row_of (ui->chat, reply);
+  g_assert_nonnull (row);
+  natter_test_ui_wait_for_label (GTK_WIDGET (row), "edited");
+  g_assert_nonnull (natter_test_ui_find_exact_label (GTK_WIDGET (row), "Lunch?"));
+
+  history = natter_test_ui_cli (ui, "bob", "history", "alice", NULL);
+  g_assert_nonnull (strstr (history, "At noon"));
+  g_assert_null (strstr (history, "At noun"));
+  g_assert_nonnull (strstr (history, "\"referMsg\":{\"content\":\"Lunch?\""));
+}
+
 /* natterd refuses an edit of someone else's message: a toast says why
  * with the reference code. */
 static void
@@ -568,6 +608,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_react_from_app, natter_test_ui_teardown);
   g_test_add ("/ui/conversations/edit", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_edit, natter_test_ui_teardown);
+  g_test_add ("/ui/conversations/edit-reply", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_edit_reply, natter_test_ui_teardown);
   g_test_add ("/ui/conversations/edit-refused", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_edit_refused, natter_test_ui_teardown);
   g_test_add ("/ui/conversations/forward", NatterTestUi, NULL,

@@ -173,13 +173,13 @@ request_sent (gpointer window)
 }
 
 /* alice's group message asks for receipts; as bob and carol read it the
- * bubble says "Read by 1", "Read by 2", and its popover who. */
+ * bubble says "Read by 1", "Read by 2", and its popover who (#16). */
 static void
 test_read_by (NatterTestUi  *ui,
               gconstpointer  data)
 {
   NatterComposer *composer;
-  GtkWidget *label;
+  GtkWidget *label, *button, *popover;
 
   natter_test_ui_set_user (ui, "bob", "Bob Baker", NULL);
   natter_test_ui_create_group (ui, "lunch", "Lunch club", "alice", "bob", "carol", NULL);
@@ -201,7 +201,15 @@ test_read_by (NatterTestUi  *ui,
 
   label = natter_test_ui_find_label (GTK_WIDGET (ui->chat), "Read by 2");
   g_assert_nonnull (label);
+  /* ... and who: the button's popover names them (a profile's name, else the id). */
+  button = gtk_widget_get_ancestor (label, GTK_TYPE_MENU_BUTTON);
+  g_assert_nonnull (button);
+  gtk_menu_button_popup (GTK_MENU_BUTTON (button));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (button)));
+  natter_test_ui_wait_for_label (popover, "Bob Baker");
+  g_assert_nonnull (natter_test_ui_find_label (popover, "carol"));
   natter_test_ui_screenshot (GTK_WIDGET (ui->window), "read-by.png");
+  gtk_menu_button_popdown (GTK_MENU_BUTTON (button));
 }
 
 static gboolean

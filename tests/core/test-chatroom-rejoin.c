@@ -102,6 +102,48 @@ test_rejoin (void)
   peer_free (alice, FALSE);
 }
 
+/* Away under 30 s, natterd keeps alice in the room and she rejoins asking
+ * for no messages: what was said meanwhile is not replayed. Away longer,
+ * natterd dropped her ([chatroom] offline-timeout, 30 s) and she rejoins
+ * with count 0, natterd's recent messages: she gets what she missed (#16). */
+static void
+test_rejoin_after_timeout (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  Peer *alice = peer_new (server, "alice", NULL);
+  Peer *bob = peer_new (server, "bob", NULL);
+  g_autoptr(GError) error = NULL;
+  Heard back = { alice, "welcome back" };
+  Heard short_absence = { alice, "said in a short absence" };
+  Heard long_absence = { alice, "said in a long absence" };
+
+  peer_connect (alice);
+  peer_connect (bob);
+  join (alice, "lobby", -1);
+  join (bob, "lobby", -1);
+
+  natter_client_disconnect (alice->client);
+  g_object_unref (peer_send_text (bob, NATTER_CONVERSATION_CHATROOM, "lobby", short_absence.text, &error));
+  g_assert_no_error (error);
+  peer_connect (alice);
+  g_object_unref (peer_send_text (bob, NATTER_CONVERSATION_CHATROOM, "lobby", back.text, &error));
+  g_assert_no_error (error);
+  test_wait_until (heard, &back, 20, "alice to hear bob again");
+  test_spin (500);
+  g_assert_false (heard (&short_absence));
+
+  natter_client_disconnect (alice->client);
+  /* past natterd's offline-timeout and the client's 30 s */
+  test_spin (35 * 1000);
+  g_object_unref (peer_send_text (bob, NATTER_CONVERSATION_CHATROOM, "lobby", long_absence.text, &error));
+  g_assert_no_error (error);
+  peer_connect (alice);
+  test_wait_until (heard, &long_absence, 20, "alice to get what she missed");
+
+  peer_free (bob, FALSE);
+  peer_free (alice, FALSE);
+}
+
 static guint
 count_notices (Peer       *peer,
                const char *room,
@@ -292,6 +334,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/core/chatroom/rejoin", test_rejoin);
+  g_test_add_func ("/core/chatroom/rejoin-after-timeout", test_rejoin_after_timeout);
   g_test_add_func ("/core/chatroom/notices", test_notices);
   g_test_add_func ("/core/chatroom/notice-flood", test_notice_flood);
 

@@ -294,6 +294,66 @@ test_reply (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "the first message");
 }
 
+/* A reply is edited like a text (#16): the new text, the quote kept (also
+ * when the edit names another one), in natterd's history and in the
+ * store of bob's device that hears the NT:EditCmd. */
+static JsonObject *
+content_of (GPtrArray  *lines,
+            const char *uid)
+{
+  for (guint i = 0; i < lines->len; i++)
+    if (g_strcmp0 (json_object_get_string_member (g_ptr_array_index (lines, i), "messageUId"), uid) == 0)
+      return json_object_get_object_member (g_ptr_array_index (lines, i), "content");
+  g_error ("no message %s", uid);
+}
+
+static void
+test_edit_reply (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autofree char *first_out = NULL;
+  g_autofree char *reply_out = NULL;
+  g_autofree char *history_out = NULL;
+  g_autofree char *local_out = NULL;
+  g_autoptr(GPtrArray) first = NULL;
+  g_autoptr(GPtrArray) reply = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GPtrArray) local = NULL;
+  const char *uid;
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &first_out, NULL,
+                            (const char * const[]) { "send", "bob", "lunch?", NULL }), ==, 0);
+  first = test_json_lines (first_out);
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &reply_out, NULL,
+                            (const char * const[]) { "send", "bob", "at noun", "--reply-to",
+                                                     json_object_get_string_member (g_ptr_array_index (first, 0),
+                                                                                    "messageUId"), NULL }), ==, 0);
+  reply = test_json_lines (reply_out);
+  uid = json_object_get_string_member (g_ptr_array_index (reply, 0), "messageUId");
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, NULL, NULL,
+                            (const char * const[]) { "edit", uid, "at noon", NULL }), ==, 0);
+
+  g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
+                            (const char * const[]) { "history", "bob", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, NULL, NULL, (const char * const[]) { "sync", NULL }), ==, 0);
+  g_assert_cmpint (run_cli (fixture, "bob", NULL, &local_out, NULL,
+                            (const char * const[]) { "history", "alice", "--local", NULL }), ==, 0);
+  history = test_json_lines (history_out);
+  local = test_json_lines (local_out);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *content = content_of (i == 0 ? history : local, uid);
+
+      g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "at noon");
+      g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "referMsg"), "content"),
+                       ==, "lunch?");
+      g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
+      g_assert_true (json_object_has_member (content, "editedTime"));
+    }
+}
+
 /* forward: the stored content re-sent to another chat; a file by its
  * remote URL (no upload), from the sender's own copy and a received one. */
 static void
@@ -601,6 +661,7 @@ test_bar (Fixture       *fixture,
   g_assert_cmpstr (json_object_get_string_member (content, "referMsgUserId"), ==, "alice");
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (content, "referMsg"), "content"),
                    ==, "lunch at noon");
+  g_assert_false (json_object_has_member (json_object_get_object_member (content, "referMsg"), "expansion"));
   g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (heard, 2), "objectName"), ==, "NT:EditCmd");
   content = json_object_get_object_member (g_ptr_array_index (heard, 2), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "messageUId"), ==, uid);
@@ -614,6 +675,8 @@ test_bar (Fixture       *fixture,
   content = json_object_get_object_member (g_ptr_array_index (carol, 0), "content");
   g_assert_cmpstr (json_object_get_string_member (content, "content"), ==, "lunch at half past twelve");
   g_assert_false (json_object_has_member (content, "editedTime"));
+  /* a new message: alice's 👍 stays on the original */
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (content, "expansion")), ==, 0);
 
   g_assert_cmpint (run_cli (fixture, "alice", NULL, &history_out, NULL,
                             (const char * const[]) { "history", "bob", NULL }), ==, 0);
@@ -1403,6 +1466,7 @@ main (int   argc,
   g_test_add ("/cli/reply", Fixture, NULL, fixture_set_up, test_reply, fixture_tear_down);
   g_test_add ("/cli/forward", Fixture, NULL, fixture_set_up, test_forward, fixture_tear_down);
   g_test_add ("/cli/edit", Fixture, NULL, fixture_set_up, test_edit, fixture_tear_down);
+  g_test_add ("/cli/edit-reply", Fixture, NULL, fixture_set_up, test_edit_reply, fixture_tear_down);
   g_test_add ("/cli/react-media", Fixture, NULL, fixture_set_up, test_react_media, fixture_tear_down);
   g_test_add ("/cli/bar", Fixture, NULL, fixture_set_up, test_bar, fixture_tear_down);
   g_test_add ("/cli/exit-codes", Fixture, NULL, fixture_set_up, test_exit_codes, fixture_tear_down);

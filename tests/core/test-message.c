@@ -323,6 +323,45 @@ test_reference (void)
   g_assert_null (natter_message_get_referred_user_id (text));
 }
 
+/* A forwarded copy and a reply's quote are new messages (#16): the copy
+ * keeps reactions enabled but has none, no edited mark, read receipts or
+ * mentions; the quote leaves the original's reactions and receipts out. */
+static void
+test_forward_and_reply_content (void)
+{
+  g_autoptr(JsonObject) content =
+    parse_object ("{\"content\":\"lunch\",\"editedTime\":5,\"expansion\":{\"rf09f918d\":\"[\\\"bob\\\"]\"},"
+                  "\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"bob\"]},"
+                  "\"receipt\":{\"requested\":true,\"readBy\":[\"bob\"]}}");
+  g_autoptr(JsonObject) plain_content = parse_object ("{\"content\":\"plain\"}");
+  g_autoptr(NatterMessage) original = natter_message_new (NATTER_CONVERSATION_GROUP, "team", "alice",
+                                                          "RC:TxtMsg", content);
+  g_autoptr(NatterMessage) plain = natter_message_new (NATTER_CONVERSATION_PRIVATE, "bob", "alice",
+                                                       "RC:TxtMsg", plain_content);
+  g_autoptr(JsonObject) forward = natter_message_dup_forward_content (original);
+  g_autoptr(JsonObject) plain_forward = natter_message_dup_forward_content (plain);
+  g_autoptr(JsonObject) reply = natter_message_new_reply_content (original, "at one?");
+  JsonObject *quoted;
+
+  g_assert_nonnull (forward);
+  g_assert_cmpstr (json_object_get_string_member (forward, "content"), ==, "lunch");
+  g_assert_false (json_object_has_member (forward, "editedTime"));
+  g_assert_false (json_object_has_member (forward, "mentionedInfo"));
+  g_assert_false (json_object_has_member (forward, "receipt"));
+  g_assert_true (json_object_has_member (forward, "expansion"));
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (forward, "expansion")), ==, 0);
+  g_assert_false (json_object_has_member (plain_forward, "expansion"));
+  /* the original keeps its own */
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (natter_message_get_content (original),
+                                                                         "expansion")), ==, 1);
+
+  quoted = json_object_get_object_member (reply, "referMsg");
+  g_assert_nonnull (quoted);
+  g_assert_cmpstr (json_object_get_string_member (quoted, "content"), ==, "lunch");
+  g_assert_false (json_object_has_member (quoted, "expansion"));
+  g_assert_false (json_object_has_member (quoted, "receipt"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -335,6 +374,7 @@ main (int   argc,
   g_test_add_func ("/message/thumbnail", test_thumbnail);
   g_test_add_func ("/message/copy", test_copy);
   g_test_add_func ("/message/reference", test_reference);
+  g_test_add_func ("/message/forward-and-reply-content", test_forward_and_reply_content);
 
   return g_test_run ();
 }

@@ -1150,6 +1150,33 @@ test_edit (void)
   g_assert_nonnull (strstr (page->result->history->messages[2]->content, "\"editedTime\""));
 }
 
+/* A reply's text is edited like a text's; what it quotes stays, whatever
+ * the edit says (#16). */
+static void
+test_edit_reply (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new ();
+  g_autoptr(NatterTestClient) alice = natter_test_client_new_user (server, "alice", "a1");
+  g_autoptr(NatterFrame) ack =
+    natter_test_client_send_message (alice, 1, "bob", "RC:ReferenceMsg",
+                                     "{\"content\":\"at noun\",\"referMsgUserId\":\"bob\",\"objName\":\"RC:TxtMsg\","
+                                     "\"referMsg\":{\"content\":\"lunch?\"}}");
+  g_autoptr(NatterFrame) result = NULL;
+  g_autoptr(NatterFrame) page = NULL;
+  const char *content;
+
+  result = edit (alice, ack, "bob", "{\"content\":\"at noon\",\"referMsg\":{\"content\":\"forged\"}}");
+  g_assert_cmpint (result->result->code, ==, 0);
+  page = history (alice, 1, "bob", 0, 20);
+  g_assert_cmpuint (page->result->history->n_messages, ==, 2);
+  g_assert_cmpstr (page->result->history->messages[1]->object_name, ==, "RC:ReferenceMsg");
+  content = page->result->history->messages[1]->content;
+  g_assert_nonnull (strstr (content, "\"at noon\""));
+  g_assert_nonnull (strstr (content, "\"referMsg\":{\"content\":\"lunch?\"}"));
+  g_assert_nonnull (strstr (content, "\"referMsgUserId\":\"bob\""));
+  g_assert_null (strstr (content, "forged"));
+}
+
 static void
 test_edit_window (void)
 {
@@ -1228,6 +1255,9 @@ test_expansion (void)
   g_autoptr(NatterTestClient) carol = NULL;
   g_autoptr(GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *big = g_strnfill (4097, 'v');
+  g_autofree char *longest_value = g_strnfill (4096, 'v');
+  g_autofree char *longest_key = g_strnfill (32, 'k');
+  g_autofree char *long_key = g_strnfill (33, 'k');
 
   natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
   natter_frame_free (natter_test_client_expect (bob, NATTER__FRAME__BODY_DELIVER, NATTER_TEST_TIMEOUT_MS));
@@ -1251,6 +1281,15 @@ test_expansion (void)
   g_clear_pointer (&result, natter_frame_free);
   result = expand (bob, ack, 1, "alice", (const char *[]) { "k", big, NULL }, NULL);
   g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  result = expand (bob, ack, 1, "alice", (const char *[]) { long_key, "v", NULL }, NULL);
+  g_assert_cmpint (result->result->code, ==, 33003);
+  g_clear_pointer (&result, natter_frame_free);
+  /* A 32-character key, a 4,096-byte value, each character RongCloud
+   * allows: past the frame checks (to the message without expansion). */
+  result = expand (bob, plain, 1, "alice", (const char *[]) { longest_key, longest_value, "Az09+=_-", "v", NULL },
+                   NULL);
+  g_assert_cmpint (result->result->code, ==, 25104);
   g_clear_pointer (&result, natter_frame_free);
   for (guint i = 0; i < 21; i++)
     {
@@ -1342,6 +1381,7 @@ main (int   argc,
   g_test_add_func ("/server/queries/profiles", test_profiles);
   g_test_add_func ("/server/queries/online-blacklist", test_online_blacklist);
   g_test_add_func ("/server/queries/edit", test_edit);
+  g_test_add_func ("/server/queries/edit-reply", test_edit_reply);
   g_test_add_func ("/server/queries/edit-window", test_edit_window);
   g_test_add_func ("/server/queries/expansion", test_expansion);
   g_test_add_func ("/server/queries/expansion-max-keys", test_expansion_max_keys);

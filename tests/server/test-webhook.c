@@ -891,6 +891,47 @@ test_presence (void)
   app_server_stop (&app);
 }
 
+static gboolean
+metric_reaches_twenty (gpointer server)
+{
+  return natter_test_server_get_metric (server, "natterd_webhook_queued_total") >= 20;
+}
+
+/* presence-url is bounded like the webhook (#16): while the app server
+ * never answers, natterd keeps at most [webhook] queue-size changes (the
+ * one in flight among them), drops the older ones and keeps serving. */
+static void
+test_presence_bounded (void)
+{
+  AppServer app = { 0 };
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autofree char *setting = NULL;
+
+  app_server_start (&app);
+  app.hang = TRUE;
+  setting = g_strconcat ("presence-url=", app.url, NULL);
+  server = natter_test_server_new_full ("[webhook]\nqueue-size=3\ndrain-timeout=0\n",
+                                        (const char * const[]) { "--app-setting", setting, NULL });
+
+  /* ten users come and go: 20 changes */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *user = g_strdup_printf ("u%u", i);
+      NatterTestClient *client = natter_test_client_new_user (server, user, "d1");
+
+      natter_test_client_free (client);
+    }
+  g_assert_true (natter_test_wait (metric_reaches_twenty, server, NATTER_TEST_TIMEOUT_MS));
+  /* at most three kept, the one in flight among them */
+  g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_webhook_dropped_total"), >=, 16);
+  g_assert_true (natter_test_wait (requested, &app, NATTER_TEST_TIMEOUT_MS));
+  /* still serving */
+  natter_test_client_free (natter_test_client_new_user (server, "alice", "a1"));
+
+  natter_test_server_free (g_steal_pointer (&server));
+  app_server_stop (&app);
+}
+
 /* One device replacing another (not multi-device) is no change either:
  * the kick of the older one does not say offline. */
 static void
@@ -969,6 +1010,7 @@ main (int   argc,
   g_test_add_func ("/server/webhook/forgotten-after-delivery", test_forgotten_after_delivery);
   g_test_add_func ("/server/webhook/bounded-durable", test_bounded_durable);
   g_test_add_func ("/server/webhook/presence", test_presence);
+  g_test_add_func ("/server/webhook/presence-bounded", test_presence_bounded);
   g_test_add_func ("/server/webhook/presence-replaced", test_presence_replaced);
   g_test_add_func ("/server/webhook/presence-logout", test_presence_logout);
 
