@@ -456,6 +456,18 @@ natterd_metrics_render (NatterdServer *self)
                "The store's fdatasync() calls of the WAL (SQLite), each one's time.",
                &fdatasyncs, bounds);
   }
+  {
+    guint64 passes, chunks, largest;
+
+    natterd_sqlite_wal_paced_checkpoints (&passes, &chunks, &largest);
+    g_string_append_printf (out, "# HELP natterd_checkpoint_paced_total Checkpoint passes (SQLite) whose"
+                                 " database pages went to the disk in chunks between the WAL's syncs,"
+                                 " and their chunks.\n"
+                                 "# TYPE natterd_checkpoint_paced_total counter\n"
+                                 "natterd_checkpoint_paced_total{of=\"passes\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_checkpoint_paced_total{of=\"chunks\"} %" G_GUINT64_FORMAT "\n",
+                            passes, chunks);
+  }
   g_string_append_printf (out, "# HELP natterd_publish_slow_total Delivered messages whose total"
                                " (frame read to Deliver written) passed %d ms.\n"
                                "# TYPE natterd_publish_slow_total counter\n"

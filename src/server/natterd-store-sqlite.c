@@ -379,13 +379,13 @@ natterd_store_sqlite_sync (NatterdStore  *store,
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   gint64 ended = __atomic_load_n (&self->commits_ended, __ATOMIC_SEQ_CST);
+  gint64 mark = natterd_sqlite_wal_db_writes_mark ();
   gboolean ok = TRUE;
 
-  *shared = g_atomic_int_get (&self->checkpointing);
   /* Not pipelined: each COMMIT synced itself. */
   if (self->pipelined)
     ok = natterd_sqlite_wal_sync (self->full_path, error);
-  *shared |= g_atomic_int_get (&self->checkpointing);
+  *shared = natterd_sqlite_wal_db_written_since (mark);
 
   g_mutex_lock (&self->durable_lock);
   self->durable = MAX (self->durable, ended);
@@ -400,6 +400,9 @@ checkpoint_main (gpointer data)
   NatterdStoreSqlite *self = data;
   g_autoptr(GError) error = NULL;
   sqlite3 *db = open_connection (self->path, &error);
+  /* NATTERD_CHECKPOINT_PACE=0: the pass's pages go to the disk at once,
+   * as before (to compare the two on one binary). */
+  gboolean pace = g_strcmp0 (g_getenv ("NATTERD_CHECKPOINT_PACE"), "0") != 0;
 
   if (db == NULL)
     {
@@ -423,6 +426,10 @@ checkpoint_main (gpointer data)
       self->checkpoint_wanted = FALSE;
       g_atomic_int_set (&self->checkpointing, TRUE);
       g_mutex_unlock (&self->checkpoint_lock);
+      /* Paced (natterd-store-sqlite-wal.c) while the WAL is within its
+       * size; past it, the pass hurries. */
+      natterd_sqlite_wal_pace_checkpoints (pace &&
+                                           g_atomic_int_get (&self->wal_frames) < self->wal_reset_frames);
       /* PASSIVE: copies what it can without blocking the writer or readers. */
       if (sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK)
         g_atomic_int_set (&self->backfilled, copied);
