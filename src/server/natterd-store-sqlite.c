@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natterd-sched.h"
 #include "natterd-store-sqlite-private.h"
 
 #include <errno.h>
@@ -412,6 +413,7 @@ checkpoint_main (gpointer data)
       return NULL;
     }
 
+  natterd_sched_prefer_background ();
   g_mutex_lock (&self->checkpoint_lock);
   while (!self->checkpoint_stop)
     {
@@ -555,7 +557,8 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
   /* See "checkpoints" above: no checkpoint inside COMMIT. */
   sqlite3_wal_hook (self->db, wal_committed, self);
   natterd_store_sqlite_set_wal_size (self, 128 * 1024 * 1024);
-  self->checkpointer = g_thread_new ("natterd-checkpoint", checkpoint_main, self);
+  /* A name within the kernel's 15 characters, or the thread keeps natterd's. */
+  self->checkpointer = g_thread_new ("natterd-ckpt", checkpoint_main, self);
 
   return NATTERD_STORE (g_steal_pointer (&self));
 }

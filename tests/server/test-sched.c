@@ -11,7 +11,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* SCHED_BATCH */
+
 #include "natter-test-client.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "natterd-sched.h"
 
@@ -99,6 +105,52 @@ test_default_slices (void)
   check_slices (NULL, 0);
 }
 
+/* natterd's first thread named @name. */
+static int
+thread_id (GPid        pid,
+           const char *name)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (tasks);
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *comm_file = g_build_filename (path, tid, "comm", NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (comm_file, &comm, NULL, NULL) && g_str_equal (g_strstrip (comm), name))
+        return (int) g_ascii_strtoll (tid, NULL, 10);
+    }
+  return -1;
+}
+
+/* #17: the checkpointer yields the CPU (SCHED_BATCH) and the disk (the
+ * idle I/O class) to the commits' threads, which keep the defaults. */
+static void
+test_checkpointer_background (void)
+{
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  int checkpointer, syncer;
+
+  server = natter_test_server_new ();
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_nonnull (ack);
+  checkpointer = thread_id (natter_test_server_get_pid (server), "natterd-ckpt");
+  syncer = thread_id (natter_test_server_get_pid (server), "natterd-sync");
+  g_assert_cmpint (checkpointer, >, 0);
+  g_assert_cmpint (syncer, >, 0);
+  g_assert_cmpint (sched_getscheduler (checkpointer), ==, SCHED_BATCH);
+  g_assert_cmpint (sched_getscheduler (syncer), ==, SCHED_OTHER);
+  /* IOPRIO_WHO_PROCESS, a thread's id: the class is the top 3 of 16 bits. */
+  g_assert_cmpint (syscall (SYS_ioprio_get, 1, checkpointer) >> 13, ==, 3 /* idle */);
+  g_assert_cmpint (syscall (SYS_ioprio_get, 1, syncer) >> 13, !=, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -106,5 +158,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/sched/latency-slices", test_latency_slices);
   g_test_add_func ("/server/sched/default-slices", test_default_slices);
+  g_test_add_func ("/server/sched/checkpointer-background", test_checkpointer_background);
   return g_test_run ();
 }
