@@ -449,12 +449,17 @@ natterd_metrics_render (NatterdServer *self)
 
   {
     NatterdHistogram fdatasyncs = { 0 };
-    const double *bounds = natterd_sqlite_wal_fdatasync_times (fdatasyncs.counts, &fdatasyncs.count,
+    NatterdHistogram beside = { 0 };
+    const double *bounds = natterd_sqlite_wal_fdatasync_times (FALSE, fdatasyncs.counts, &fdatasyncs.count,
                                                               &fdatasyncs.sum);
 
+    natterd_sqlite_wal_fdatasync_times (TRUE, beside.counts, &beside.count, &beside.sum);
     histogram (out, "natterd_wal_fdatasync_seconds",
                "The store's fdatasync() calls of the WAL (SQLite), each one's time.",
                &fdatasyncs, bounds);
+    histogram (out, "natterd_wal_fdatasync_beside_checkpoint_seconds",
+               "Those of them beside a checkpoint's writes of the database to the disk.",
+               &beside, bounds);
   }
   {
     guint64 passes, chunks, largest;

@@ -118,6 +118,9 @@ static const double fdatasync_bounds[NATTERD_WAL_FDATASYNC_BUCKETS] = {
 };
 static guint64 fdatasync_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
 static guint64 fdatasync_us;
+/* The same, of those beside a checkpoint's writes of the database. */
+static guint64 beside_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
+static guint64 beside_us;
 
 /* The database file's writes to the disk by checkpoints (a paced chunk
  * or the sync ending a pass): under way, and begun so far, atomic. A WAL
@@ -561,6 +564,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
   guint slot = 0;
   guint bucket;
   gint64 took;
+  gint64 mark;
   int saved = 0;
 
   g_mutex_lock (&wal_files_lock);
@@ -603,6 +607,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
     sync_begin ();
   else
     __atomic_add_fetch (&syncs_started, 1, __ATOMIC_SEQ_CST);
+  mark = natterd_sqlite_wal_db_writes_mark ();
   took = g_get_monotonic_time ();
   if (fdatasync (sync->fds[slot]) != 0)
     {
@@ -615,6 +620,11 @@ natterd_sqlite_wal_sync (const char  *db_path,
     ;
   __atomic_add_fetch (&fdatasync_counts[bucket], 1, __ATOMIC_RELAXED);
   __atomic_add_fetch (&fdatasync_us, (guint64) took, __ATOMIC_RELAXED);
+  if (natterd_sqlite_wal_db_written_since (mark))
+    {
+      __atomic_add_fetch (&beside_counts[bucket], 1, __ATOMIC_RELAXED);
+      __atomic_add_fetch (&beside_us, (guint64) took, __ATOMIC_RELAXED);
+    }
   g_mutex_lock (&wal_files_lock);
   /* The injected writeback error, as the kernel reports one. */
   if (ok && sync->injected_seen[slot] != injected_errors)
@@ -657,17 +667,18 @@ out:
 }
 
 const double *
-natterd_sqlite_wal_fdatasync_times (guint64  counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
-                                    guint64 *count,
-                                    double  *sum)
+natterd_sqlite_wal_fdatasync_times (gboolean  beside,
+                                    guint64   counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+                                    guint64  *count,
+                                    double   *sum)
 {
   *count = 0;
   for (guint i = 0; i <= NATTERD_WAL_FDATASYNC_BUCKETS; i++)
     {
-      counts[i] = __atomic_load_n (&fdatasync_counts[i], __ATOMIC_RELAXED);
+      counts[i] = __atomic_load_n (beside ? &beside_counts[i] : &fdatasync_counts[i], __ATOMIC_RELAXED);
       *count += counts[i];
     }
-  *sum = (double) __atomic_load_n (&fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  *sum = (double) __atomic_load_n (beside ? &beside_us : &fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
   return fdatasync_bounds;
 }
 

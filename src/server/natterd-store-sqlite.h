@@ -43,9 +43,11 @@ void          natterd_sqlite_wal_store_syncs       (guint      *in_flight,
                                                     guint      *most);
 /* The store's fdatasync() calls of a WAL in this process by how long
  * each took (seconds; [N]: longer than the last bound), for /metrics
- * (#17). Returns the bounds. */
+ * (#17); @beside: only those beside a checkpoint's writes of the
+ * database. Returns the bounds. */
 #define NATTERD_WAL_FDATASYNC_BUCKETS 14
-const double *natterd_sqlite_wal_fdatasync_times   (guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+const double *natterd_sqlite_wal_fdatasync_times   (gboolean    beside,
+                                                    guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
                                                     guint64    *count,
                                                     double     *sum);
 /* Checkpoint passes whose pages went to the disk paced, in chunks
