@@ -237,7 +237,10 @@ open_connection (const char  *path,
  * does so whatever the checkpointer is doing. Before, SQLite's
  * autocheckpoint did the whole copy inside COMMIT every 32 MiB of WAL
  * (every ~0.3 s at 5,000 msgs/s), stalling that commit and every publish
- * queued behind it by ~10 ms: that was natterd's p99. */
+ * queued behind it by ~10 ms: that was natterd's p99. A pass's database
+ * pages then go to the disk paced, between the commits' syncs
+ * (paced_writeback(), natterd-store-sqlite-wal.c), and the thread yields
+ * the CPU and the disk to the commits' (natterd_sched_prefer_background()). */
 #define CHECKPOINT_INTERVAL_US (G_USEC_PER_SEC / 2)
 #define CHECKPOINT_WAKE_FRAMES 1024
 #define WAL_RESET_LEFTOVER 512
