@@ -134,10 +134,6 @@ static guint64 paced_passes;
 static guint64 paced_chunks;
 static guint64 paced_largest;
 
-/* The WAL syncs natterd_sqlite_wal_sync() ended, under wal_files_lock:
- * paced_writeback() goes on after one. */
-static guint64 store_syncs_done;
-
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
 
@@ -363,15 +359,16 @@ natterd_sqlite_wal_defer_syncs (gboolean defer)
  * megabytes of scattered writes going to the disk together, and the WAL
  * syncs beside them (the commits' acks) waited behind them: 1-5x slower.
  * Now the pass's sync first writes its pages back in PACE_CHUNK_BYTES
- * chunks, each right after a WAL sync ended (or at once when none is under
- * way), so a WAL sync shares the disk with a chunk at most; the pass's
+ * chunks, each in a gap between the WAL's syncs (none under way; or after
+ * PACE_WAIT_US without one), so a WAL sync shares the disk with a chunk
+ * at most; the pass's
  * sync then has little left to write. Durability is SQLite's own: the pass
  * still ends with its sync of the database before any frame counts as
  * copied. The chunks go through a descriptor of our own: sync_file_range()
  * reports a writeback error once to the file description it is given
  * (errseq_t), and SQLite's sync must be the one that sees it. */
 #define PACE_CHUNK_BYTES (64 * 1024)
-#define PACE_WAIT_US 2000               /* at most, for a WAL sync to end */
+#define PACE_WAIT_US 2000               /* at most, for a gap */
 #define PACE_PASS_US (250 * 1000)       /* then the rest at once */
 
 void
@@ -417,16 +414,12 @@ compare_ranges (gconstpointer a,
   return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Until a WAL sync under way ends, none is, or @until. */
+/* Until no WAL sync is under way (a gap between them), or @until. */
 static void
 wait_for_sync_gap (gint64 until)
 {
-  guint64 done;
-
   g_mutex_lock (&wal_files_lock);
-  done = store_syncs_done;
-  while (store_syncs > 0 && store_syncs_done == done &&
-         g_cond_wait_until (&wal_files_idle, &wal_files_lock, until))
+  while (store_syncs > 0 && g_cond_wait_until (&wal_files_idle, &wal_files_lock, until))
     ;
   g_mutex_unlock (&wal_files_lock);
 }
@@ -658,7 +651,6 @@ natterd_sqlite_wal_sync (const char  *db_path,
     }
   sync->busy[slot] = FALSE;
   store_syncs--;
-  store_syncs_done++;
 out:
   sync->syncing--;
   g_cond_broadcast (&wal_files_idle);
