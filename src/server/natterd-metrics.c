@@ -449,12 +449,29 @@ natterd_metrics_render (NatterdServer *self)
 
   {
     NatterdHistogram fdatasyncs = { 0 };
-    const double *bounds = natterd_sqlite_wal_fdatasync_times (fdatasyncs.counts, &fdatasyncs.count,
+    NatterdHistogram beside = { 0 };
+    const double *bounds = natterd_sqlite_wal_fdatasync_times (FALSE, fdatasyncs.counts, &fdatasyncs.count,
                                                               &fdatasyncs.sum);
 
+    natterd_sqlite_wal_fdatasync_times (TRUE, beside.counts, &beside.count, &beside.sum);
     histogram (out, "natterd_wal_fdatasync_seconds",
                "The store's fdatasync() calls of the WAL (SQLite), each one's time.",
                &fdatasyncs, bounds);
+    histogram (out, "natterd_wal_fdatasync_beside_checkpoint_seconds",
+               "Those of them beside a checkpoint's writes of the database to the disk.",
+               &beside, bounds);
+  }
+  {
+    guint64 passes, chunks, largest;
+
+    natterd_sqlite_wal_paced_checkpoints (&passes, &chunks, &largest);
+    g_string_append_printf (out, "# HELP natterd_checkpoint_paced_total Checkpoint passes (SQLite) whose"
+                                 " database pages went to the disk in chunks between the WAL's syncs,"
+                                 " and their chunks.\n"
+                                 "# TYPE natterd_checkpoint_paced_total counter\n"
+                                 "natterd_checkpoint_paced_total{of=\"passes\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_checkpoint_paced_total{of=\"chunks\"} %" G_GUINT64_FORMAT "\n",
+                            passes, chunks);
   }
   g_string_append_printf (out, "# HELP natterd_publish_slow_total Delivered messages whose total"
                                " (frame read to Deliver written) passed %d ms.\n"

@@ -25,6 +25,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* SCHED_BATCH */
+
 #include "natterd-sched.h"
 
 #include <sched.h>
@@ -89,6 +91,30 @@ natterd_sched_set_slice (guint us)
   attr.sched_flags = 0;
   attr.sched_runtime = (uint64_t) MAX (us, 100) * 1000;
   (void) syscall (SYS_sched_setattr, 0, &attr, 0);
+#endif
+}
+
+/* The checkpointer (#17): its page copies and database writes are the
+ * WAL's bound, not anyone's latency, yet on two cores and one disk they
+ * ran beside the commits' syncs. SCHED_BATCH keeps its share of the CPU
+ * but lets it preempt no one on waking; the idle I/O class makes the
+ * block layer's scheduler (mq-deadline here, which ages a waiting request
+ * past 10 s into the queue anyway) send the commits' writes first. Best
+ * effort, like the slices; NATTERD_CHECKPOINT_BACKGROUND=0 leaves both. */
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_WHO_PROCESS 1
+
+void
+natterd_sched_prefer_background (void)
+{
+  struct sched_param param = { 0 };
+
+  if (g_strcmp0 (g_getenv ("NATTERD_CHECKPOINT_BACKGROUND"), "0") == 0)
+    return;
+  (void) sched_setscheduler (0, SCHED_BATCH, &param);
+#ifdef SYS_ioprio_set
+  (void) syscall (SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 #endif
 }
 

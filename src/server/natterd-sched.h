@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 void natterd_sched_prefer_latency (void);
 /* The same with a slice of @us (at least 100; 0 does nothing). */
 void natterd_sched_set_slice      (guint us);
+/* This thread's work is nobody's latency: it yields the CPU and the disk. */
+void natterd_sched_prefer_background (void);
 /* The slice of thread @tid (0: the calling one) in ns, as the kernel
  * reports it (0 where it has none per thread); -1 on error. */
 gint64 natterd_sched_get_slice    (int   tid);

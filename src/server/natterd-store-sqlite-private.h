@@ -278,5 +278,13 @@ gboolean    natterd_sqlite_wal_sync         (const char  *db_path,
 /* A sync of the WAL failed and it has not started over since: every
  * natterd_sqlite_wal_sync() fails until it does. */
 gboolean    natterd_sqlite_wal_sync_failed  (const char  *db_path);
+/* This thread's syncs of the database (a checkpoint's) write its pages
+ * back in chunks between the WAL's syncs first (natterd-store-sqlite-wal.c). */
+void        natterd_sqlite_wal_pace_checkpoints (gboolean pace);
+/* Whether a checkpoint's writes of the database to the disk were under
+ * way at natterd_sqlite_wal_db_writes_mark() or began since: a WAL sync
+ * meanwhile shared the disk with them. */
+gint64      natterd_sqlite_wal_db_writes_mark   (void);
+gboolean    natterd_sqlite_wal_db_written_since (gint64       mark);
 
 G_END_DECLS

@@ -13,6 +13,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* sync_file_range() */
+
 #include "natterd-store-sqlite-private.h"
 
 #include <errno.h>
@@ -73,7 +75,18 @@ typedef struct
    * while SQLite's descriptor is in use. */
   WalSync       *sync;
   gboolean       header_written; /* since the last sync: a new WAL's header */
+  /* The main database: the pages a paced checkpoint wrote since its last
+   * sync (DirtyRange), and a descriptor of our own to write them back
+   * with (see paced_writeback()). */
+  GArray        *dirty;
+  int            writeback_fd;
 } WalFile;
+
+typedef struct
+{
+  sqlite3_int64 offset;
+  int           amount;
+} DirtyRange;
 
 static sqlite3_vfs *root_vfs;
 
@@ -105,6 +118,21 @@ static const double fdatasync_bounds[NATTERD_WAL_FDATASYNC_BUCKETS] = {
 };
 static guint64 fdatasync_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
 static guint64 fdatasync_us;
+/* The same, of those beside a checkpoint's writes of the database. */
+static guint64 beside_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
+static guint64 beside_us;
+
+/* The database file's writes to the disk by checkpoints (a paced chunk
+ * or the sync ending a pass): under way, and begun so far, atomic. A WAL
+ * sync beside one shares the disk with it (natterd_sqlite_wal_db_writeback()). */
+static gint db_writeback_busy;
+static guint64 db_writebacks;
+
+/* Paced passes, their chunks and the largest one's bytes, atomic:
+ * natterd_sqlite_wal_paced_checkpoints(). */
+static guint64 paced_passes;
+static guint64 paced_chunks;
+static guint64 paced_largest;
 
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
@@ -164,6 +192,14 @@ wal_flush (WalFile *file)
 }
 
 #define REAL(f) (((WalFile *) (f))->real)
+
+/* Per thread: the writer's syncs are its commits', the checkpointer's
+ * its own. */
+static __thread gint64 sync_us;
+/* natterd_sqlite_wal_defer_syncs() */
+static __thread gboolean defer_syncs;
+/* natterd_sqlite_wal_pace_checkpoints() */
+static __thread gboolean pace_writeback;
 
 static WalSync *
 wal_sync_find (const char *name)
@@ -240,6 +276,9 @@ wal_close (sqlite3_file *f)
   g_clear_pointer (&file->sync, wal_sync_unref);
   closed = file->real->pMethods->xClose (file->real);
   g_clear_pointer (&file->buffer, g_free);
+  g_clear_pointer (&file->dirty, g_array_unref);
+  if (file->writeback_fd >= 0)
+    close (file->writeback_fd);
   return rc != SQLITE_OK ? rc : closed;
 }
 
@@ -264,7 +303,16 @@ wal_write (sqlite3_file *f,
   int rc;
 
   if (file->allocated == 0)
-    return REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
+    {
+      rc = REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
+      if (rc == SQLITE_OK && file->dirty != NULL && pace_writeback)
+        {
+          DirtyRange range = { offset, amount };
+
+          g_array_append_val (file->dirty, range);
+        }
+      return rc;
+    }
 
   /* Only what continues the buffer joins it. */
   if (file->length > 0 && offset != file->offset + (sqlite3_int64) file->length)
@@ -299,16 +347,128 @@ wal_truncate (sqlite3_file *f,
   return rc != SQLITE_OK ? rc : REAL (f)->pMethods->xTruncate (REAL (f), size);
 }
 
-/* Per thread: the writer's syncs are its commits', the checkpointer's
- * its own. */
-static __thread gint64 sync_us;
-/* natterd_sqlite_wal_defer_syncs() */
-static __thread gboolean defer_syncs;
 
 void
 natterd_sqlite_wal_defer_syncs (gboolean defer)
 {
   defer_syncs = defer;
+}
+
+/* Paced checkpoints (#17): a checkpoint pass copies up to a thousand
+ * pages into the database's page cache, then syncs it. At once, that was
+ * megabytes of scattered writes going to the disk together, and the WAL
+ * syncs beside them (the commits' acks) waited behind them: 1-5x slower.
+ * Now the pass's sync first writes its pages back in PACE_CHUNK_BYTES
+ * chunks, each in a gap between the WAL's syncs (none under way; or after
+ * PACE_WAIT_US without one), so a WAL sync shares the disk with a chunk
+ * at most; the pass's
+ * sync then has little left to write. Durability is SQLite's own: the pass
+ * still ends with its sync of the database before any frame counts as
+ * copied. The chunks go through a descriptor of our own: sync_file_range()
+ * reports a writeback error once to the file description it is given
+ * (errseq_t), and SQLite's sync must be the one that sees it. */
+#define PACE_CHUNK_BYTES (64 * 1024)
+#define PACE_WAIT_US 2000               /* at most, for a gap */
+#define PACE_PASS_US (250 * 1000)       /* then the rest at once */
+
+void
+natterd_sqlite_wal_pace_checkpoints (gboolean pace)
+{
+  pace_writeback = pace;
+}
+
+static void
+db_writeback_begin (void)
+{
+  __atomic_add_fetch (&db_writeback_busy, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch (&db_writebacks, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+db_writeback_end (void)
+{
+  __atomic_sub_fetch (&db_writeback_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+gint64
+natterd_sqlite_wal_db_writes_mark (void)
+{
+  if (__atomic_load_n (&db_writeback_busy, __ATOMIC_SEQ_CST) > 0)
+    return -1;
+  return (gint64) __atomic_load_n (&db_writebacks, __ATOMIC_SEQ_CST);
+}
+
+gboolean
+natterd_sqlite_wal_db_written_since (gint64 mark)
+{
+  return mark < 0 || __atomic_load_n (&db_writeback_busy, __ATOMIC_SEQ_CST) > 0 ||
+         (guint64) mark != __atomic_load_n (&db_writebacks, __ATOMIC_SEQ_CST);
+}
+
+static int
+compare_ranges (gconstpointer a,
+                gconstpointer b)
+{
+  const DirtyRange *x = a, *y = b;
+
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Until no WAL sync is under way (a gap between them), or @until. */
+static void
+wait_for_sync_gap (gint64 until)
+{
+  g_mutex_lock (&wal_files_lock);
+  while (store_syncs > 0 && g_cond_wait_until (&wal_files_idle, &wal_files_lock, until))
+    ;
+  g_mutex_unlock (&wal_files_lock);
+}
+
+static void
+paced_writeback (WalFile *file)
+{
+  gint64 give_up = g_get_monotonic_time () + PACE_PASS_US;
+  const DirtyRange *ranges;
+  guint n = file->dirty->len;
+
+  g_array_sort (file->dirty, compare_ranges);
+  ranges = (const DirtyRange *) file->dirty->data;
+  for (guint i = 0; i < n;)
+    {
+      sqlite3_int64 start = ranges[i].offset;
+      sqlite3_int64 end = start;
+      gint64 now = g_get_monotonic_time ();
+      gboolean late = now >= give_up;
+      gsize bytes = 0;
+
+      for (; i < n && (late || bytes == 0 || bytes + (gsize) ranges[i].amount <= PACE_CHUNK_BYTES); i++)
+        {
+          end = MAX (end, ranges[i].offset + ranges[i].amount);
+          bytes += (gsize) ranges[i].amount;
+        }
+      if (!late)
+        wait_for_sync_gap (MIN (now + PACE_WAIT_US, give_up));
+      __atomic_add_fetch (&paced_chunks, 1, __ATOMIC_RELAXED);
+      if (bytes > __atomic_load_n (&paced_largest, __ATOMIC_RELAXED))
+        __atomic_store_n (&paced_largest, bytes, __ATOMIC_RELAXED);  /* one checkpointer */
+      db_writeback_begin ();
+      /* An error is left to SQLite's sync (see above). */
+      sync_file_range (file->writeback_fd, start, end - start,
+                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      db_writeback_end ();
+    }
+  g_array_set_size (file->dirty, 0);
+  __atomic_add_fetch (&paced_passes, 1, __ATOMIC_RELAXED);
+}
+
+void
+natterd_sqlite_wal_paced_checkpoints (guint64 *passes,
+                                      guint64 *chunks,
+                                      guint64 *largest_chunk)
+{
+  *passes = __atomic_load_n (&paced_passes, __ATOMIC_RELAXED);
+  *chunks = __atomic_load_n (&paced_chunks, __ATOMIC_RELAXED);
+  *largest_chunk = __atomic_load_n (&paced_largest, __ATOMIC_RELAXED);
 }
 
 static int
@@ -328,6 +488,13 @@ wal_sync (sqlite3_file *f,
   if (defer_syncs && file->allocated > 0 && !header)
     return SQLITE_OK;
   file->header_written = FALSE;
+  if (file->dirty != NULL)
+    {
+      if (pace_writeback && file->dirty->len > 0)
+        paced_writeback (file);
+      g_array_set_size (file->dirty, 0);
+      db_writeback_begin ();
+    }
   start = g_get_monotonic_time ();
   if (file->allocated > 0)
     sync_begin ();
@@ -335,6 +502,8 @@ wal_sync (sqlite3_file *f,
   if (file->allocated > 0)
     sync_end ();
   sync_us += g_get_monotonic_time () - start;
+  if (file->dirty != NULL)
+    db_writeback_end ();
   /* The WAL started over (see WalSync): what failed to reach the disk
    * before is in the database file, synced by the checkpoint. */
   if (header && rc == SQLITE_OK && file->sync != NULL)
@@ -388,6 +557,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
   guint slot = 0;
   guint bucket;
   gint64 took;
+  gint64 mark;
   int saved = 0;
 
   g_mutex_lock (&wal_files_lock);
@@ -430,6 +600,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
     sync_begin ();
   else
     __atomic_add_fetch (&syncs_started, 1, __ATOMIC_SEQ_CST);
+  mark = natterd_sqlite_wal_db_writes_mark ();
   took = g_get_monotonic_time ();
   if (fdatasync (sync->fds[slot]) != 0)
     {
@@ -442,6 +613,11 @@ natterd_sqlite_wal_sync (const char  *db_path,
     ;
   __atomic_add_fetch (&fdatasync_counts[bucket], 1, __ATOMIC_RELAXED);
   __atomic_add_fetch (&fdatasync_us, (guint64) took, __ATOMIC_RELAXED);
+  if (natterd_sqlite_wal_db_written_since (mark))
+    {
+      __atomic_add_fetch (&beside_counts[bucket], 1, __ATOMIC_RELAXED);
+      __atomic_add_fetch (&beside_us, (guint64) took, __ATOMIC_RELAXED);
+    }
   g_mutex_lock (&wal_files_lock);
   /* The injected writeback error, as the kernel reports one. */
   if (ok && sync->injected_seen[slot] != injected_errors)
@@ -483,17 +659,18 @@ out:
 }
 
 const double *
-natterd_sqlite_wal_fdatasync_times (guint64  counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
-                                    guint64 *count,
-                                    double  *sum)
+natterd_sqlite_wal_fdatasync_times (gboolean  beside,
+                                    guint64   counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+                                    guint64  *count,
+                                    double   *sum)
 {
   *count = 0;
   for (guint i = 0; i <= NATTERD_WAL_FDATASYNC_BUCKETS; i++)
     {
-      counts[i] = __atomic_load_n (&fdatasync_counts[i], __ATOMIC_RELAXED);
+      counts[i] = __atomic_load_n (beside ? &beside_counts[i] : &fdatasync_counts[i], __ATOMIC_RELAXED);
       *count += counts[i];
     }
-  *sum = (double) __atomic_load_n (&fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  *sum = (double) __atomic_load_n (beside ? &beside_us : &fdatasync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
   return fdatasync_bounds;
 }
 
@@ -675,6 +852,7 @@ wal_open (sqlite3_vfs  *vfs,
   int rc;
 
   memset (file, 0, sizeof *file);
+  file->writeback_fd = -1;
   file->real = (sqlite3_file *) &file[1];
   rc = root_vfs->xOpen (root_vfs, name, file->real, flags, out_flags);
   if (rc != SQLITE_OK || file->real->pMethods == NULL)
@@ -689,6 +867,13 @@ wal_open (sqlite3_vfs  *vfs,
       file->buffer = g_malloc (WAL_BUFFER_MAX);
       if (name != NULL)
         file->sync = wal_sync_ref (name);
+    }
+  else if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL)
+    {
+      /* Without it, checkpoints are not paced. */
+      file->writeback_fd = open (name, O_RDONLY | O_CLOEXEC);
+      if (file->writeback_fd >= 0)
+        file->dirty = g_array_new (FALSE, FALSE, sizeof (DirtyRange));
     }
   /* SQLite calls xShmMap() or xFetch() only on files whose methods'
    * version has them: the version is the real file's. */

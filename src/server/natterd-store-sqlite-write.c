@@ -1177,11 +1177,11 @@ natterd_store_sqlite_write (NatterdStore  *store,
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   GHashTableIter iter;
   InboxHead *head;
-  gboolean checkpointing;
+  gint64 db_writes;
 
   natterd_store_sqlite_start_pipeline (self);
   natterd_sqlite_wal_take_sync_us ();
-  checkpointing = g_atomic_int_get (&self->checkpointing);
+  db_writes = natterd_sqlite_wal_db_writes_mark ();
   if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
     return FALSE;
 
@@ -1210,10 +1210,10 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
   if (!natterd_store_sqlite_commit (self, error))
     goto failed;
-  /* A checkpoint pass writing the database meanwhile shares the disk
+  /* A checkpoint writing the database to the disk meanwhile shares it
    * (and its cache flush) with this commit's sync: told apart in /metrics. */
   natterd_store_note_sync (store, natterd_sqlite_wal_take_sync_us (),
-                           checkpointing || g_atomic_int_get (&self->checkpointing));
+                           natterd_sqlite_wal_db_written_since (db_writes));
 
   g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);

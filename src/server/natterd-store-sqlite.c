@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include "natterd-sched.h"
 #include "natterd-store-sqlite-private.h"
 
 #include <errno.h>
@@ -236,7 +237,10 @@ open_connection (const char  *path,
  * does so whatever the checkpointer is doing. Before, SQLite's
  * autocheckpoint did the whole copy inside COMMIT every 32 MiB of WAL
  * (every ~0.3 s at 5,000 msgs/s), stalling that commit and every publish
- * queued behind it by ~10 ms: that was natterd's p99. */
+ * queued behind it by ~10 ms: that was natterd's p99. A pass's database
+ * pages then go to the disk paced, between the commits' syncs
+ * (paced_writeback(), natterd-store-sqlite-wal.c), and the thread yields
+ * the CPU and the disk to the commits' (natterd_sched_prefer_background()). */
 #define CHECKPOINT_INTERVAL_US (G_USEC_PER_SEC / 2)
 #define CHECKPOINT_WAKE_FRAMES 1024
 #define WAL_RESET_LEFTOVER 512
@@ -379,13 +383,13 @@ natterd_store_sqlite_sync (NatterdStore  *store,
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   gint64 ended = __atomic_load_n (&self->commits_ended, __ATOMIC_SEQ_CST);
+  gint64 mark = natterd_sqlite_wal_db_writes_mark ();
   gboolean ok = TRUE;
 
-  *shared = g_atomic_int_get (&self->checkpointing);
   /* Not pipelined: each COMMIT synced itself. */
   if (self->pipelined)
     ok = natterd_sqlite_wal_sync (self->full_path, error);
-  *shared |= g_atomic_int_get (&self->checkpointing);
+  *shared = natterd_sqlite_wal_db_written_since (mark);
 
   g_mutex_lock (&self->durable_lock);
   self->durable = MAX (self->durable, ended);
@@ -400,6 +404,9 @@ checkpoint_main (gpointer data)
   NatterdStoreSqlite *self = data;
   g_autoptr(GError) error = NULL;
   sqlite3 *db = open_connection (self->path, &error);
+  /* NATTERD_CHECKPOINT_PACE=0: the pass's pages go to the disk at once,
+   * as before (to compare the two on one binary). */
+  gboolean pace = g_strcmp0 (g_getenv ("NATTERD_CHECKPOINT_PACE"), "0") != 0;
 
   if (db == NULL)
     {
@@ -409,6 +416,7 @@ checkpoint_main (gpointer data)
       return NULL;
     }
 
+  natterd_sched_prefer_background ();
   g_mutex_lock (&self->checkpoint_lock);
   while (!self->checkpoint_stop)
     {
@@ -423,6 +431,10 @@ checkpoint_main (gpointer data)
       self->checkpoint_wanted = FALSE;
       g_atomic_int_set (&self->checkpointing, TRUE);
       g_mutex_unlock (&self->checkpoint_lock);
+      /* Paced (natterd-store-sqlite-wal.c) while the WAL is within its
+       * size; past it, the pass hurries. */
+      natterd_sqlite_wal_pace_checkpoints (pace &&
+                                           g_atomic_int_get (&self->wal_frames) < self->wal_reset_frames);
       /* PASSIVE: copies what it can without blocking the writer or readers. */
       if (sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK)
         g_atomic_int_set (&self->backfilled, copied);
@@ -548,7 +560,8 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
   /* See "checkpoints" above: no checkpoint inside COMMIT. */
   sqlite3_wal_hook (self->db, wal_committed, self);
   natterd_store_sqlite_set_wal_size (self, 128 * 1024 * 1024);
-  self->checkpointer = g_thread_new ("natterd-checkpoint", checkpoint_main, self);
+  /* A name within the kernel's 15 characters, or the thread keeps natterd's. */
+  self->checkpointer = g_thread_new ("natterd-ckpt", checkpoint_main, self);
 
   return NATTERD_STORE (g_steal_pointer (&self));
 }

@@ -43,11 +43,19 @@ void          natterd_sqlite_wal_store_syncs       (guint      *in_flight,
                                                     guint      *most);
 /* The store's fdatasync() calls of a WAL in this process by how long
  * each took (seconds; [N]: longer than the last bound), for /metrics
- * (#17). Returns the bounds. */
+ * (#17); @beside: only those beside a checkpoint's writes of the
+ * database. Returns the bounds. */
 #define NATTERD_WAL_FDATASYNC_BUCKETS 14
-const double *natterd_sqlite_wal_fdatasync_times   (guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
+const double *natterd_sqlite_wal_fdatasync_times   (gboolean    beside,
+                                                    guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
                                                     guint64    *count,
                                                     double     *sum);
+/* Checkpoint passes whose pages went to the disk paced, in chunks
+ * between the WAL's syncs (natterd-store-sqlite-wal.c), the chunks, and
+ * the largest chunk's bytes, for /metrics and tests (#17). */
+void          natterd_sqlite_wal_paced_checkpoints (guint64    *passes,
+                                                    guint64    *chunks,
+                                                    guint64    *largest_chunk);
 /* Tests: the @nth of the store's WAL syncs from now (1: the next)
  * records a writeback error on the WAL as it begins, which each open file
  * description's next fdatasync() reports, once (as Linux's errseq_t

@@ -11,13 +11,21 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#define _GNU_SOURCE  /* SCHED_BATCH */
+
 #include "natter-test-client.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "natterd-sched.h"
 
-/* natterd's threads by name: the slice (ns) of the first one so named. */
+/* natterd's threads by name: the slice (ns) of the first one so named,
+ * and its id in @tids if not NULL. */
 static GHashTable *
-thread_slices (GPid pid)
+thread_slices (GPid         pid,
+               GHashTable **tids)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
   g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
@@ -25,6 +33,8 @@ thread_slices (GPid pid)
   const char *tid;
 
   g_assert_nonnull (tasks);
+  if (tids != NULL)
+    *tids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   while ((tid = g_dir_read_name (tasks)) != NULL)
     {
       g_autofree char *comm_file = g_build_filename (path, tid, "comm", NULL);
@@ -40,6 +50,8 @@ thread_slices (GPid pid)
       /* The main thread's name is the executable's. */
       if (g_ascii_strtoll (tid, NULL, 10) == (gint64) pid)
         g_hash_table_replace (slices, g_strdup ("main"), GSIZE_TO_POINTER ((gsize) slice));
+      if (tids != NULL && !g_hash_table_contains (*tids, comm))
+        g_hash_table_insert (*tids, g_strdup (comm), GSIZE_TO_POINTER ((gsize) g_ascii_strtoll (tid, NULL, 10)));
       if (!g_hash_table_contains (slices, comm))
         g_hash_table_insert (slices, g_strdup (comm), GSIZE_TO_POINTER ((gsize) slice));
     }
@@ -69,7 +81,7 @@ check_slices (const char *env,
   /* A message through: every thread is up. */
   ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
   g_assert_nonnull (ack);
-  slices = thread_slices (natter_test_server_get_pid (server));
+  slices = thread_slices (natter_test_server_get_pid (server), NULL);
 
   g_assert_true (g_hash_table_contains (slices, "natterd-fanout"));
   fallback = GPOINTER_TO_SIZE (g_hash_table_lookup (slices, "natterd-fanout"));
@@ -99,6 +111,34 @@ test_default_slices (void)
   check_slices (NULL, 0);
 }
 
+/* #17: the checkpointer yields the CPU (SCHED_BATCH) and the disk (the
+ * idle I/O class) to the commits' threads, which keep the defaults. */
+static void
+test_checkpointer_background (void)
+{
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(GHashTable) slices = NULL;
+  g_autoptr(GHashTable) tids = NULL;
+  int checkpointer, syncer;
+
+  server = natter_test_server_new ();
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_assert_nonnull (ack);
+  slices = thread_slices (natter_test_server_get_pid (server), &tids);
+  checkpointer = (int) GPOINTER_TO_SIZE (g_hash_table_lookup (tids, "natterd-ckpt"));
+  syncer = (int) GPOINTER_TO_SIZE (g_hash_table_lookup (tids, "natterd-sync"));
+  g_assert_cmpint (checkpointer, >, 0);
+  g_assert_cmpint (syncer, >, 0);
+  g_assert_cmpint (sched_getscheduler (checkpointer), ==, SCHED_BATCH);
+  g_assert_cmpint (sched_getscheduler (syncer), ==, SCHED_OTHER);
+  /* IOPRIO_WHO_PROCESS, a thread's id: the class is the top 3 of 16 bits. */
+  g_assert_cmpint (syscall (SYS_ioprio_get, 1, checkpointer) >> 13, ==, 3 /* idle */);
+  g_assert_cmpint (syscall (SYS_ioprio_get, 1, syncer) >> 13, !=, 3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -106,5 +146,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/sched/latency-slices", test_latency_slices);
   g_test_add_func ("/server/sched/default-slices", test_default_slices);
+  g_test_add_func ("/server/sched/checkpointer-background", test_checkpointer_background);
   return g_test_run ();
 }

@@ -401,6 +401,45 @@ test_sync_error_fails_beside (void)
   natter_test_db_dir_remove (dir);
 }
 
+/* A checkpoint pass's database pages go to the disk paced (#17), in
+ * chunks of 64 KiB at most between the WAL's syncs, not all at once
+ * beside them: a thousand messages write well over a chunk's worth. */
+static void
+test_checkpoint_paced (void)
+{
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-store-sync");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  Completion done[1000] = { { 0 } };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  guint64 passes, chunks, largest;
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    natterd_store_submit (store, publish_op (i, &done[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    {
+      wait_done (&done[i]);
+      g_free (done[i].uid);
+    }
+  /* The checkpointer's next pass (every half second) copies them. */
+  do
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10000);
+      natterd_sqlite_wal_paced_checkpoints (&passes, &chunks, &largest);
+    }
+  while (chunks < 2);
+  g_test_message ("%" G_GUINT64_FORMAT " paced passes, %" G_GUINT64_FORMAT " chunks, the largest %"
+                  G_GUINT64_FORMAT " bytes", passes, chunks, largest);
+  g_assert_cmpuint (passes, >=, 1);
+  g_assert_cmpuint (largest, <=, 64 * 1024);
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  natter_test_db_dir_remove (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -414,5 +453,6 @@ main (int   argc,
   g_test_add_func ("/server/store/read-only-durable", test_read_only_durable);
   g_test_add_func ("/server/store/syncs-overlap", test_syncs_overlap);
   g_test_add_func ("/server/store/sync-error-fails-beside", test_sync_error_fails_beside);
+  g_test_add_func ("/server/store/checkpoint-paced", test_checkpoint_paced);
   return g_test_run ();
 }

@@ -1006,6 +1006,9 @@ typedef struct
   double    seconds[N_STAGES];
   double    largest[N_STAGES];
   Histogram fdatasync;
+  Histogram beside;             /* of those, beside a checkpoint's database writes */
+  double    paced_passes;
+  double    paced_chunks;
   Histogram iterations;
 } TailSample;
 
@@ -1039,6 +1042,9 @@ fetch_tail (SoupSession *session,
       out->largest[i] = metric_value (text, largest);
     }
   parse_histogram (text, "natterd_wal_fdatasync_seconds", &out->fdatasync);
+  parse_histogram (text, "natterd_wal_fdatasync_beside_checkpoint_seconds", &out->beside);
+  out->paced_passes = metric_value (text, "natterd_checkpoint_paced_total{of=\"passes\"}");
+  out->paced_chunks = metric_value (text, "natterd_checkpoint_paced_total{of=\"chunks\"}");
   parse_histogram (text, "natterd_main_iteration_seconds", &out->iterations);
 }
 
@@ -1070,6 +1076,24 @@ print_tail (const TailSample *before,
              a->counts[a->n - 1] - b->counts[b->n - 1], histogram_percentile (b, a, 50),
              histogram_percentile (b, a, 90), histogram_percentile (b, a, 99),
              histogram_percentile (b, a, 99.9));
+  /* Which of them ran beside a checkpoint's writes of the database, and
+   * how those passes went to the disk (paced: in chunks between syncs). */
+  b = &before->beside;
+  a = &after->beside;
+  if (a->n > 0 && a->n == b->n)
+    {
+      guint64 n = a->counts[a->n - 1] - b->counts[b->n - 1];
+
+      g_print ("    of those, %" G_GUINT64_FORMAT " beside a checkpoint's database writes", n);
+      if (n > 0)
+        g_print (", p50 / p90 / p99 / p99.9 <= %.3g / %.3g / %.3g / %.3g ms", histogram_percentile (b, a, 50),
+                 histogram_percentile (b, a, 90), histogram_percentile (b, a, 99),
+                 histogram_percentile (b, a, 99.9));
+      if (!isnan (after->paced_passes))
+        g_print ("; %.0f checkpoint passes paced, %.0f chunks", after->paced_passes - before->paced_passes,
+                 after->paced_chunks - before->paced_chunks);
+      g_print ("\n");
+    }
   b = &before->iterations;
   a = &after->iterations;
   if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
