@@ -655,6 +655,32 @@ fanout_member (FanoutJob   *job,
   return work;
 }
 
+/* A member's walk is a chain of loads scattered over the heap (the user,
+ * its sessions array, the array's data, the session, its socket), each a
+ * likely cache miss with 3,000 members: ~40 % of the main thread's time
+ * per delivery went to waiting for them (perf, #18). Each link is
+ * prefetched for a member a little ahead, from the link prefetched for it
+ * an iteration or two before, so the loads overlap. */
+static inline void
+fanout_prefetch (FanoutJob *job,
+                 guint      i)
+{
+  NatterdUser *member;
+
+  if (i + 8 < job->n_members)
+    __builtin_prefetch (job->members[i + 8]);
+  if (i + 6 < job->n_members && (member = job->members[i + 6])->sessions != NULL)
+    __builtin_prefetch (member->sessions);
+  if (i + 4 < job->n_members && (member = job->members[i + 4])->sessions != NULL)
+    __builtin_prefetch (member->sessions->pdata);
+  if (i + 2 < job->n_members && (member = job->members[i + 2])->sessions != NULL &&
+      member->sessions->len > 0)
+    __builtin_prefetch (g_ptr_array_index (member->sessions, 0));
+  if (i + 1 < job->n_members && (member = job->members[i + 1])->sessions != NULL &&
+      member->sessions->len > 0)
+    natterd_session_prefetch (g_ptr_array_index (member->sessions, 0));
+}
+
 /* Queues one slice; TRUE while jobs remain. */
 static gboolean
 fanout_run_slice (NatterdServer *self)
@@ -668,7 +694,10 @@ fanout_run_slice (NatterdServer *self)
       FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
 
       for (; job->next < job->n_members && count < slice; job->next++)
-        count += fanout_member (job, job->members[job->next]);
+        {
+          fanout_prefetch (job, job->next);
+          count += fanout_member (job, job->members[job->next]);
+        }
       if (job->next < job->n_members)
         break;
       fanout_job_free (g_queue_pop_head (&self->fanout_jobs));

@@ -278,6 +278,14 @@ natterd_session_timeline_fetched (NatterdSession *self,
   self->fetched_max = MAX (self->fetched_max, seq);
 }
 
+void
+natterd_session_prefetch (NatterdSession *self)
+{
+  /* The session was prefetched a member earlier: reading its socket
+   * pointer does not wait. */
+  __builtin_prefetch (self->socket);
+}
+
 gboolean
 natterd_session_timeline_was_fetched (NatterdSession *self,
                                       const char     *target_id,

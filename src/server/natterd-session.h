@@ -185,6 +185,9 @@ void            natterd_session_timeline_fetched  (NatterdSession *self,
 gboolean        natterd_session_timeline_was_fetched (NatterdSession *self,
                                                       const char     *target_id,
                                                       guint64         seq);
+/* Starts loading what natterd_session_deliver_shared() will read of
+ * @self and its connection (a fan-out walks thousands of sessions). */
+void            natterd_session_prefetch          (NatterdSession *self);
 void            natterd_session_deliver_transient (NatterdSession     *self,
                                                    const NatterdMessage *message);
 /* Queries in flight ([limits] max-queries counts them); with publishes,

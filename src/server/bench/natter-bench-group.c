@@ -71,6 +71,9 @@ typedef struct
   double ack_p50, ack_p99, ack_max;
   double deliveries_per_s;
   double cpu_us_per_delivery;
+  double switches_per_delivery; /* natterd's threads' context switches */
+  double preempted_share;       /* of which preempted */
+  guint64 server_faults, bench_faults; /* minor page faults in the window */
   double server_cpu, bench_cpu;
   double server_wait;           /* ms per s natterd's threads waited for a CPU */
   SchedSample sched_before, sched_after; /* each thread's waits */
@@ -848,6 +851,15 @@ measure (SoupSession *session,
   result->ack_max = percentile (acks, 100);
   result->deliveries_per_s = delivered / ((double) (b.wall - a.wall) / G_USEC_PER_SEC);
   result->cpu_us_per_delivery = delivered > 0 ? (double) (b.server_cpu - a.server_cpu) / delivered : NAN;
+  {
+    guint64 voluntary = b.server_voluntary - a.server_voluntary;
+    guint64 preempted = b.server_preempted - a.server_preempted;
+
+    result->switches_per_delivery = delivered > 0 ? (double) (voluntary + preempted) / delivered : NAN;
+    result->preempted_share = voluntary + preempted > 0 ? (double) preempted / (double) (voluntary + preempted) : 0;
+  }
+  result->server_faults = b.server_faults - a.server_faults;
+  result->bench_faults = b.bench_faults - a.bench_faults;
   cpu_between (&a, &b, &result->server_cpu, &result->bench_cpu);
   result->server_wait = (double) (b.server_wait - a.server_wait) / ((double) (b.wall - a.wall) / 1000.0);
   result->load = load_average ();
@@ -882,12 +894,21 @@ print_result (const Result *r)
                r->in_inbox);
       g_print ("  natterd CPU %.1f us per delivery (natterd %.0f%%, bench %.0f%% of a core)\n",
                r->cpu_us_per_delivery, r->server_cpu, r->bench_cpu);
+      /* Each one a wake-up or a preemption, which cost more on a quiet
+       * box (an idle CPU woken) than on a busy one (#18). */
+      g_print ("  natterd context switches: %.3f per delivery (%.0f%% preempted)\n",
+               r->switches_per_delivery,
+               100.0 * r->preempted_share);
     }
   if (run.private_rate > 0)
     g_print ("private %.0f msgs/s offered%s: %u acked, PublishAck p50 %.2f ms, p99 %.2f ms, max %.1f ms "
              "(refused %u)\n",
              run.private_rate, r->members > 1 ? " beside the group" : " alone", r->private_acks,
              r->private_p50, r->private_p99, r->private_max, r->private_refused);
+  /* First-touch work (heap and kernel buffers growing) shows as faults: a
+   * first round paying for it has more than the later ones (#18). */
+  g_print ("  minor page faults in the window: natterd %" G_GUINT64_FORMAT ", bench %" G_GUINT64_FORMAT "\n",
+           r->server_faults, r->bench_faults);
   g_print ("  natterd alone (Publish -> durable PublishAck, /metrics buckets, every publish): p99 <= %.1f ms\n",
            r->natterd_p99);
   g_print ("  machine: natterd's threads waited %.0f ms per s for a CPU; load average %.2f\n",

@@ -147,6 +147,8 @@ typedef struct
   gint64 bench_cpu;           /* µs */
   gint64 server_cpu;          /* µs */
   gint64 server_wait;         /* µs runnable, waiting for a CPU */
+  guint64 server_faults, bench_faults; /* minor page faults */
+  guint64 server_voluntary, server_preempted; /* context switches */
 } Sample;
 
 /* Per thread name (natter-bench.c's thread_sched()): ns on a CPU, ns
@@ -186,6 +188,10 @@ extern int   opt_duration;
 extern int   opt_threads;
 
 gint64      server_cpu_us           (void);
+gboolean    server_stat             (gint64      *cpu_us,
+                                     guint64     *minor_faults);
+void        server_switches         (guint64     *voluntary,
+                                     guint64     *preempted);
 gint64      server_rss_kib          (void);
 gint64      server_wait_us          (void);
 Sample      sample                  (void);

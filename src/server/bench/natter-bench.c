@@ -55,19 +55,60 @@ static int opt_client_slice_us;
 gint64
 server_cpu_us (void)
 {
+  gint64 cpu = 0;
+
+  server_stat (&cpu, NULL);
+  return cpu;
+}
+
+/* natterd's CPU (µs) and minor page faults, from /proc/<pid>/stat; FALSE
+ * when it cannot be read. */
+gboolean
+server_stat (gint64  *cpu_us,
+             guint64 *minor_faults)
+{
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) bench.pid);
   g_autofree char *stat = NULL;
-  unsigned long utime = 0, stime = 0;
+  unsigned long utime = 0, stime = 0, minflt = 0;
   const char *p;
 
   if (bench.pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL))
-    return 0;
+    return FALSE;
   /* Fields after the command name in parentheses, which may hold spaces. */
   p = strrchr (stat, ')');
   if (p == NULL ||
-      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-    return 0;
-  return (gint64) (utime + stime) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
+      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u %lu %lu", &minflt, &utime, &stime) != 3)
+    return FALSE;
+  *cpu_us = (gint64) (utime + stime) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
+  if (minor_faults != NULL)
+    *minor_faults = minflt;
+  return TRUE;
+}
+
+/* Context switches of all natterd's threads, voluntary (it waited) and
+ * not (preempted), from /proc/<pid>/task/<tid>/status. */
+void
+server_switches (guint64 *voluntary,
+                 guint64 *preempted)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) bench.pid);
+  g_autoptr(GDir) tasks = bench.pid > 0 ? g_dir_open (path, 0, NULL) : NULL;
+  const char *tid;
+
+  *voluntary = *preempted = 0;
+  while (tasks != NULL && (tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *file = g_build_filename (path, tid, "status", NULL);
+      g_autofree char *text = NULL;
+      const char *line;
+
+      if (!g_file_get_contents (file, &text, NULL, NULL))
+        continue;
+      if ((line = strstr (text, "\nvoluntary_ctxt_switches:")) != NULL)
+        *voluntary += g_ascii_strtoull (line + strlen ("\nvoluntary_ctxt_switches:"), NULL, 10);
+      if ((line = strstr (text, "\nnonvoluntary_ctxt_switches:")) != NULL)
+        *preempted += g_ascii_strtoull (line + strlen ("\nnonvoluntary_ctxt_switches:"), NULL, 10);
+    }
 }
 
 /* Time natterd's threads were runnable but waiting for a CPU, from
@@ -235,8 +276,12 @@ sample (void)
   s.wall = g_get_monotonic_time ();
   s.bench_cpu = (gint64) usage.ru_utime.tv_sec * G_USEC_PER_SEC + usage.ru_utime.tv_usec +
                 (gint64) usage.ru_stime.tv_sec * G_USEC_PER_SEC + usage.ru_stime.tv_usec;
-  s.server_cpu = server_cpu_us ();
+  s.bench_faults = (guint64) usage.ru_minflt;
+  s.server_cpu = 0;
+  s.server_faults = 0;
+  server_stat (&s.server_cpu, &s.server_faults);
   s.server_wait = server_wait_us ();
+  server_switches (&s.server_voluntary, &s.server_preempted);
   return s;
 }
 
