@@ -174,6 +174,11 @@ void     natterd_sqlite_bind_text   (sqlite3_stmt  *stmt,
 gboolean natterd_sqlite_step_done   (sqlite3       *db,
                                      sqlite3_stmt  *stmt,
                                      GError       **error);
+/* ... without clearing its bindings: every one is bound again before the
+ * next step. */
+gboolean natterd_sqlite_step_rebound (sqlite3       *db,
+                                      sqlite3_stmt  *stmt,
+                                      GError       **error);
 char    *natterd_sqlite_column_text (sqlite3_stmt  *stmt,
                                      int            column);
 /* The integer key of @channel's messages (messages.channel_hash). */

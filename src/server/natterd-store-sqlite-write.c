@@ -625,7 +625,7 @@ write_publish (NatterdStoreSqlite  *self,
         sqlite3_bind_int64 (stmt, 17, key);
       else
         sqlite3_bind_null (stmt, 17);
-      if (!natterd_sqlite_step_done (self->db, stmt, error))
+      if (!natterd_sqlite_step_rebound (self->db, stmt, error))
         return FALSE;
       if (sqlite3_changes (self->db) > 0)
         break;
@@ -700,7 +700,7 @@ write_publish (NatterdStoreSqlite  *self,
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
           sqlite3_bind_int64 (inbox, 3, id);
-          if (!natterd_sqlite_step_done (self->db, inbox, error))
+          if (!natterd_sqlite_step_rebound (self->db, inbox, error))
             return FALSE;
         }
 
