@@ -612,7 +612,8 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
   /* See "checkpoints" above: no checkpoint inside COMMIT. */
   sqlite3_wal_hook (self->db, wal_committed, self);
   natterd_store_sqlite_set_wal_size (self, 128 * 1024 * 1024);
-  self->checkpointer = g_thread_new ("natterd-checkpoint", checkpoint_main, self);
+  /* At most 15 bytes, or the thread keeps natterd's name. */
+  self->checkpointer = g_thread_new ("natterd-ckpt", checkpoint_main, self);
 
   return NATTERD_STORE (g_steal_pointer (&self));
 }
