@@ -612,7 +612,7 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
   /* See "checkpoints" above: no checkpoint inside COMMIT. */
   sqlite3_wal_hook (self->db, wal_committed, self);
   natterd_store_sqlite_set_wal_size (self, 128 * 1024 * 1024);
-  /* At most 15 bytes, or the thread keeps natterd's name. */
+  /* A name within the kernel's 15 characters, or the thread keeps natterd's. */
   self->checkpointer = g_thread_new ("natterd-ckpt", checkpoint_main, self);
 
   return NATTERD_STORE (g_steal_pointer (&self));
