@@ -218,22 +218,31 @@ natter_json_parse (const char  *data,
 }
 
 /* Moves *@i past the string whose opening quote it is at; FALSE at a
- * control character, an escape JSON has not or the text's end. */
+ * control character, an escape JSON has not, text that is not UTF-8 or
+ * the text's end. Only strings can hold other than ASCII, so checking
+ * theirs checks the whole text: a quote is never inside a UTF-8
+ * sequence. An ASCII string (nearly every one) is not read twice. */
 static gboolean
 skip_string (const char *data,
              gsize       size,
              gsize      *i)
 {
+  gboolean wide = FALSE;
+
   for (gsize at = *i + 1; at < size; at++)
     {
       guchar c = (guchar) data[at];
 
       if (c == '"')
         {
+          if (wide && !g_utf8_validate_len (data + *i + 1, at - *i - 1, NULL))
+            return FALSE;
           *i = at + 1;
           return TRUE;
         }
-      if (c < 0x20 || (c == '\\' && !skip_escape (data, size, &at)))
+      if (c >= 0x80)
+        wide = TRUE;
+      else if (c < 0x20 || (c == '\\' && !skip_escape (data, size, &at)))
         return FALSE;
     }
   return FALSE;
@@ -309,9 +318,6 @@ natter_json_is_object (const char *data,
   char open[NATTER_JSON_MAX_DEPTH];
   guint depth = 0;
   gsize i = 0;
-
-  if (!g_utf8_validate_len (data, size, NULL))
-    return FALSE;
 
   while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
     i++;

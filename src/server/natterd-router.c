@@ -845,7 +845,7 @@ deliver_committed (NatterdServer    *self,
                    Lane             *lane)
 {
   NatterdMessage *m = &op->message;
-  NatterdApp *app;
+  NatterdApp *app = NULL;
 
   for (guint i = 0; i < op->recipients->len; i++)
     {
@@ -873,7 +873,9 @@ deliver_committed (NatterdServer    *self,
         }
     }
 
-  app = natterd_directory_lookup_app_id (self->directory, op->app_id);
+  /* A private message without a webhook needs no app: no lookup (#17). */
+  if (op->timeline || m->conversation_type == NATTER_CONVERSATION_CHATROOM || op->webhook_body != NULL)
+    app = natterd_directory_lookup_app_id (self->directory, op->app_id);
   if (op->timeline)
     {
       if (self->cluster != NULL && app != NULL)

@@ -41,8 +41,10 @@ static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "
                                                "changes", "account_changes", NULL };
 
 /* Columns only SQLite has, derived from others (messages.channel_hash:
- * its index key, schema 11); PostgreSQL indexes the channel itself. */
-static const char * const sqlite_only_columns[] = { "messages.channel_hash", NULL };
+ * its index key, schema 11; messages.dedup_key: its client_msg_id
+ * idempotency key, schema 12); PostgreSQL indexes the columns
+ * themselves. */
+static const char * const sqlite_only_columns[] = { "messages.channel_hash", "messages.dedup_key", NULL };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void

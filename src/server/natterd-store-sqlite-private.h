@@ -174,11 +174,21 @@ void     natterd_sqlite_bind_text   (sqlite3_stmt  *stmt,
 gboolean natterd_sqlite_step_done   (sqlite3       *db,
                                      sqlite3_stmt  *stmt,
                                      GError       **error);
+/* ... without clearing its bindings: every one is bound again before the
+ * next step. */
+gboolean natterd_sqlite_step_rebound (sqlite3       *db,
+                                      sqlite3_stmt  *stmt,
+                                      GError       **error);
 char    *natterd_sqlite_column_text (sqlite3_stmt  *stmt,
                                      int            column);
 /* The integer key of @channel's messages (messages.channel_hash). */
 gint64   natterd_sqlite_channel_hash (gint64        app_id,
                                       const char   *channel);
+/* The idempotency key of a message (messages.dedup_key, schema 12); 0
+ * when it has none (no device or no client_msg_id). */
+gint64   natterd_sqlite_dedup_key    (gint64        sender_id,
+                                      const char   *device_id,
+                                      const char   *client_msg_id);
 /* Resets @stmt after its rows were stepped through; @rc was the last step's. */
 gboolean natterd_sqlite_finish_rows (sqlite3       *db,
                                      sqlite3_stmt  *stmt,

@@ -251,6 +251,21 @@ static const char * const migrations[] = {
   /* ... and no index on the inbox's message_id, an insert for every
    * entry: old entries are pruned by each user's seqs instead. */
   "DROP INDEX inbox_message;",
+  /* 12: client_msg_id idempotency by an integer key (#17): the unique
+   * index on (sender_id, client_msg_id, device_id) compared text at
+   * every level and held ~40-byte entries; dedup_key is
+   * natterd_sqlite_dedup_key() of the three, an 8-byte integer. The
+   * columns stay in the row, which tells two colliding keys apart; of
+   * rows already stored whose keys collide, the later ones take the next
+   * keys up, as the writer gives them. */
+  "ALTER TABLE messages ADD COLUMN dedup_key INTEGER;"
+  "UPDATE messages SET dedup_key = natterd_dedup_key (sender_id, device_id, client_msg_id)"
+  " WHERE client_msg_id IS NOT NULL AND device_id IS NOT NULL;"
+  "UPDATE messages SET dedup_key = (x.dedup_key + x.n - 1) & 0x7fffffffffffffff FROM"
+  " (SELECT id, dedup_key, ROW_NUMBER () OVER (PARTITION BY dedup_key ORDER BY id) AS n"
+  "  FROM messages WHERE dedup_key IS NOT NULL) AS x WHERE messages.id = x.id AND x.n > 1;"
+  "DROP INDEX messages_dedup;"
+  "CREATE UNIQUE INDEX messages_dedup_key ON messages (dedup_key) WHERE dedup_key IS NOT NULL;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);

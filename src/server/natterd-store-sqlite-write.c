@@ -24,11 +24,12 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
     " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq,"
-    " channel_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-    " ON CONFLICT DO NOTHING",
+    " channel_hash, dedup_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16, ?17) ON CONFLICT DO NOTHING",
+  /* The row holding a dedup_key: the same message if its columns match. */
   [W_FIND_DUPLICATE] =
-    "SELECT id, uid, sent_time, timeline_seq FROM messages"
-    " WHERE sender_id = ?1 AND client_msg_id = ?2 AND device_id = ?3",
+    "SELECT id, uid, sent_time, timeline_seq, sender_id = ?2 AND device_id = ?3 AND client_msg_id = ?4"
+    " FROM messages WHERE dedup_key = ?1",
   [W_INSERT_INBOX] = "INSERT INTO inbox (user_id, seq, message_id) VALUES (?1, ?2, ?3)",
   [W_GET_MAX_SEQ] = "SELECT max_seq FROM users WHERE id = ?1",
   [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1",
@@ -533,6 +534,46 @@ write_readers (NatterdStoreSqlite  *self,
   return TRUE;
 }
 
+/* Colliding idempotency keys a message steps over, at most: at 63 bits
+ * even one is unlikely ever to be seen. */
+#define DEDUP_PROBES_MAX 64
+
+/* The message stored under @key: if it is @op's own (sent before, same
+ * sender, device and client_msg_id), @op is answered with it and adds
+ * nothing (*same); otherwise another message took the key. */
+static gboolean
+find_duplicate (NatterdStoreSqlite  *self,
+                NatterdPublishOp    *op,
+                gint64               key,
+                gboolean            *same,
+                GError             **error)
+{
+  sqlite3_stmt *find = self->writer_stmts[W_FIND_DUPLICATE];
+  NatterdMessage *m = &op->message;
+  int rc;
+
+  sqlite3_bind_int64 (find, 1, key);
+  sqlite3_bind_int64 (find, 2, op->sender_id);
+  natterd_sqlite_bind_text (find, 3, op->device_id);
+  natterd_sqlite_bind_text (find, 4, op->client_msg_id);
+  rc = sqlite3_step (find);
+  *same = rc == SQLITE_ROW && sqlite3_column_int (find, 4) == 1;
+  if (*same)
+    {
+      m->id = sqlite3_column_int64 (find, 0);
+      g_free (m->uid);
+      m->uid = natterd_sqlite_column_text (find, 1);
+      m->sent_time = sqlite3_column_int64 (find, 2);
+      m->timeline_seq = (guint64) sqlite3_column_int64 (find, 3);
+      op->duplicate = TRUE;
+    }
+  sqlite3_reset (find);
+  sqlite3_clear_bindings (find);
+  if (rc != SQLITE_ROW)
+    return natterd_sqlite_fail (self->db, rc, "duplicate lookup", error);
+  return TRUE;
+}
+
 static gboolean
 write_publish (NatterdStoreSqlite  *self,
                NatterdPublishOp    *op,
@@ -543,6 +584,7 @@ write_publish (NatterdStoreSqlite  *self,
   gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
   gint64 id = self->next_message_id;
   TimelineHead *head = NULL;
+  gint64 key = natterd_sqlite_dedup_key (op->sender_id, op->device_id, op->client_msg_id);
   char uid[20];
   gint64 hour;
 
@@ -553,55 +595,50 @@ write_publish (NatterdStoreSqlite  *self,
   if (op->timeline && !get_timeline (self, op->app_id, m->target_id, &head, error))
     return FALSE;
 
-  sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, op->app_id);
-  natterd_sqlite_bind_text (stmt, 3, persisted ? uid : NULL);
-  sqlite3_bind_int (stmt, 4, m->conversation_type);
-  sqlite3_bind_int64 (stmt, 5, op->sender_id);
-  natterd_sqlite_bind_text (stmt, 6, m->target_id);
-  natterd_sqlite_bind_text (stmt, 7, op->channel);
-  natterd_sqlite_bind_text (stmt, 8, m->object_name);
-  natterd_sqlite_bind_text (stmt, 9, m->content);
-  natterd_sqlite_bind_text (stmt, 10, m->push_content);
-  sqlite3_bind_int (stmt, 11, (int) m->flags);
-  sqlite3_bind_int64 (stmt, 12, m->sent_time);
-  natterd_sqlite_bind_text (stmt, 13, op->device_id);
-  natterd_sqlite_bind_text (stmt, 14, op->client_msg_id);
-  if (head != NULL)
-    sqlite3_bind_int64 (stmt, 15, (sqlite3_int64) head->latest_seq + 1);
-  else
-    sqlite3_bind_null (stmt, 15);
-  if (persisted)
-    sqlite3_bind_int64 (stmt, 16, natterd_sqlite_channel_hash (op->app_id, op->channel));
-  else
-    sqlite3_bind_null (stmt, 16);
-  if (!natterd_sqlite_step_done (self->db, stmt, error))
-    return FALSE;
-
-  if (sqlite3_changes (self->db) == 0)
+  for (guint probe = 0;; probe++)
     {
-      /* Sent before: answer with the first one, add nothing. */
-      sqlite3_stmt *find = self->writer_stmts[W_FIND_DUPLICATE];
-      int rc;
+      gboolean same = FALSE;
 
-      sqlite3_bind_int64 (find, 1, op->sender_id);
-      natterd_sqlite_bind_text (find, 2, op->client_msg_id);
-      natterd_sqlite_bind_text (find, 3, op->device_id);
-      rc = sqlite3_step (find);
-      if (rc == SQLITE_ROW)
-        {
-          m->id = sqlite3_column_int64 (find, 0);
-          g_free (m->uid);
-          m->uid = natterd_sqlite_column_text (find, 1);
-          m->sent_time = sqlite3_column_int64 (find, 2);
-          m->timeline_seq = (guint64) sqlite3_column_int64 (find, 3);
-          op->duplicate = TRUE;
-        }
-      sqlite3_reset (find);
-      sqlite3_clear_bindings (find);
-      if (rc != SQLITE_ROW)
-        return natterd_sqlite_fail (self->db, rc, "duplicate lookup", error);
-      return TRUE;
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, op->app_id);
+      natterd_sqlite_bind_text (stmt, 3, persisted ? uid : NULL);
+      sqlite3_bind_int (stmt, 4, m->conversation_type);
+      sqlite3_bind_int64 (stmt, 5, op->sender_id);
+      natterd_sqlite_bind_text (stmt, 6, m->target_id);
+      natterd_sqlite_bind_text (stmt, 7, op->channel);
+      natterd_sqlite_bind_text (stmt, 8, m->object_name);
+      natterd_sqlite_bind_text (stmt, 9, m->content);
+      natterd_sqlite_bind_text (stmt, 10, m->push_content);
+      sqlite3_bind_int (stmt, 11, (int) m->flags);
+      sqlite3_bind_int64 (stmt, 12, m->sent_time);
+      natterd_sqlite_bind_text (stmt, 13, op->device_id);
+      natterd_sqlite_bind_text (stmt, 14, op->client_msg_id);
+      if (head != NULL)
+        sqlite3_bind_int64 (stmt, 15, (sqlite3_int64) head->latest_seq + 1);
+      else
+        sqlite3_bind_null (stmt, 15);
+      if (persisted)
+        sqlite3_bind_int64 (stmt, 16, natterd_sqlite_channel_hash (op->app_id, op->channel));
+      else
+        sqlite3_bind_null (stmt, 16);
+      if (key != 0)
+        sqlite3_bind_int64 (stmt, 17, key);
+      else
+        sqlite3_bind_null (stmt, 17);
+      if (!natterd_sqlite_step_rebound (self->db, stmt, error))
+        return FALSE;
+      if (sqlite3_changes (self->db) > 0)
+        break;
+      if (key == 0 || probe == DEDUP_PROBES_MAX)
+        return natterd_sqlite_fail (self->db, SQLITE_CONSTRAINT, "message insert", error);
+      if (!find_duplicate (self, op, key, &same, error))
+        return FALSE;
+      if (same)
+        return TRUE;
+      /* Another message's key: this one takes the next, and a resend
+       * of it comes the same way. */
+      key = (key + 1) & G_MAXINT64;
+      key = key != 0 ? key : 1;
     }
 
   self->next_message_id++;
@@ -663,7 +700,7 @@ write_publish (NatterdStoreSqlite  *self,
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
           sqlite3_bind_int64 (inbox, 3, id);
-          if (!natterd_sqlite_step_done (self->db, inbox, error))
+          if (!natterd_sqlite_step_rebound (self->db, inbox, error))
             return FALSE;
         }
 

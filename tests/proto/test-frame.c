@@ -1143,6 +1143,7 @@ test_json_one_pass (void)
     " {\"content\":\"hello\"} \n",
     "{\"content\":\"h\u00e9llo \\ud83d\\ude00 \\\" \\n\",\"extra\":null}",
     "{\"content\":\"\xc3\xa9\",\"mentionedInfo\":{\"type\":2,\"userIdList\":[\"a\",\"b\"]}}",
+    "{\"\xe4\xbd\xa0\xe5\xa5\xbd\":\"\xf0\x9f\x98\x80 \xe2\x82\xac\",\"k\":[\"\xc3\xa9\"]}",
     "{\"n\":[0,-0,1.5,-2e10,3E+2,4e-2,12345678901234,true,false,null,[],{}]}",
     "{\"a\":{\"b\":[{\"c\":[]}]},\"a\":1}",
     "{\"big\":1e999,\"long\":-99999999999999999999999,\"nul\":\"\\u0000\",\"\":\"\\/\"}",
@@ -1156,6 +1157,10 @@ test_json_one_pass (void)
     "{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"tab\there\"}",
     "{\"a\":\"line\nbreak\"}", "{\"a\":\"\xff\"}", "{\"a\":\"open}", "{\"a\":1 /* c */}",
     "{\"a\":[}", "{\"a\":{]}", "{\"a\":[1]]}", "\xef\xbb\xbf{}",
+    /* Not UTF-8 in a key or a value (overlong, a surrogate, cut short,
+     * past U+10FFFF), or any byte past ASCII outside a string. */
+    "{\"\xff\":1}", "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xe2\x82\"}",
+    "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xc3\"}", "{\"a\":1\xc2\xa0}", "{\xc2\xa0\"a\":1}",
   };
   g_autoptr(GString) limit = g_string_new ("{\"a\":");
   g_autoptr(GString) past = NULL;

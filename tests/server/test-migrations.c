@@ -1178,6 +1178,150 @@ test_history_by_integer_key (void)
 
 typedef struct
 {
+  gboolean done, duplicate;
+  gint64 id, sent_time;
+  char *uid;
+} Stored;
+
+static void
+stored_done (NatterdOp *op,
+             gpointer   user_data)
+{
+  NatterdPublishOp *publish = (NatterdPublishOp *) op;
+  Stored *stored = user_data;
+
+  g_assert_no_error (op->error);
+  stored->done = TRUE;
+  stored->duplicate = publish->duplicate;
+  stored->id = publish->message.id;
+  stored->sent_time = publish->message.sent_time;
+  g_free (stored->uid);
+  stored->uid = g_strdup (publish->message.uid);
+}
+
+/* What the store answers alice's @client_msg_id from @device_id with. */
+static Stored
+store_text (NatterdStore *store,
+            const char   *device_id,
+            const char   *client_msg_id,
+            const char   *content,
+            gint64        sent_time)
+{
+  Stored stored = { 0 };
+  NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", content, sent_time, stored_done, &stored);
+
+  op->device_id = g_strdup (device_id);
+  op->client_msg_id = g_strdup (client_msg_id);
+  natterd_store_submit (store, op);
+  while (!stored.done)
+    g_main_context_iteration (NULL, TRUE);
+  return stored;
+}
+
+/* Schema 12 (#17): client_msg_id idempotency by an integer key. A
+ * database of schema 11 opens with its messages keyed: a resend of a
+ * stored message (same sender, device and client_msg_id) is answered
+ * with it and adds nothing, before and after a restart; another device's
+ * is another message, and one without a device never was deduplicated.
+ * A message whose key another one holds (a collision) is stored under
+ * the next key and answered as itself when sent again. */
+static void
+test_dedup_by_integer_key (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sql = g_strdup_printf (
+    APP_ROW
+    "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1);"
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
+    "  object_name, content, flags, sent_time, device_id, client_msg_id, channel_hash) VALUES"
+    " (1, 1, 'AAAA-AAAA-AAAA-AAAA', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b1', 3, 1000, 'd1', 'm1', %1$" G_GINT64_FORMAT "),"
+    " (2, 1, 'AAAA-AAAA-AAAA-AAAB', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b2', 3, 2000, NULL, 'm2', %1$" G_GINT64_FORMAT "),"
+    " (3, 1, 'AAAA-AAAA-AAAA-AAAC', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b3', 3, 3000, 'd1', 'm3', %1$" G_GINT64_FORMAT ");",
+    natterd_sqlite_channel_hash (1, "1/alice/bob"));
+  g_autofree char *dir = db_dir_at_version (11, sql);
+  g_autofree char *key_sql = NULL;
+  g_autofree char *history = NULL;
+  gint64 m9 = natterd_sqlite_dedup_key (1, "d1", "m9");
+
+  for (guint run = 0; run < 2; run++)
+    {
+      g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+      Stored s;
+
+      g_assert_no_error (error);
+      g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
+      natterd_store_start (store, 16);
+
+      s = store_text (store, "d1", "m1", "b1 again", 9000);
+      g_assert_true (s.duplicate);
+      g_assert_cmpint (s.id, ==, 1);
+      g_assert_cmpstr (s.uid, ==, "AAAA-AAAA-AAAA-AAAA");
+      g_assert_cmpint (s.sent_time, ==, 1000);
+      g_free (s.uid);
+      s = store_text (store, "d1", "m3", "b3 again", 9000);
+      g_assert_true (s.duplicate);
+      g_assert_cmpint (s.id, ==, 3);
+      g_free (s.uid);
+
+      if (run == 0)
+        {
+          /* Another device's m1, and m2 (stored without a device) again. */
+          s = store_text (store, "d2", "m1", "b4", 4000);
+          g_assert_false (s.duplicate);
+          g_assert_cmpint (s.id, ==, 4);
+          g_free (s.uid);
+          s = store_text (store, NULL, "m2", "b5", 5000);
+          g_assert_false (s.duplicate);
+          g_assert_cmpint (s.id, ==, 5);
+          g_free (s.uid);
+          natterd_store_stop (store);
+          g_clear_object (&store);
+
+          /* A message x9 whose key is the one m9 will have: a collision. */
+          key_sql = g_strdup_printf ("INSERT INTO messages (id, app_id, uid, conversation_type, sender_id,"
+                                     " target_id, channel, object_name, content, flags, sent_time, device_id,"
+                                     " client_msg_id, channel_hash, dedup_key) VALUES (6, 1,"
+                                     " 'AAAA-AAAA-AAAA-AAAD', 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', 'b6', 3,"
+                                     " 6000, 'd1', 'x9', %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ")",
+                                     natterd_sqlite_channel_hash (1, "1/alice/bob"), m9);
+          {
+            sqlite3 *db = open_raw (dir);
+
+            g_assert_cmpint (sqlite3_exec (db, key_sql, NULL, NULL, NULL), ==, SQLITE_OK);
+            sqlite3_close (db);
+          }
+          continue;
+        }
+
+      /* m9 is stored beside x9, under the next key, and is itself again. */
+      s = store_text (store, "d1", "m9", "b7", 7000);
+      g_assert_false (s.duplicate);
+      g_assert_cmpint (s.id, ==, 7);
+      g_free (s.uid);
+      s = store_text (store, "d1", "m9", "b7 again", 9000);
+      g_assert_true (s.duplicate);
+      g_assert_cmpint (s.id, ==, 7);
+      g_free (s.uid);
+      s = store_text (store, "d2", "m1", "b4 again", 9000);
+      g_assert_true (s.duplicate);
+      g_assert_cmpint (s.id, ==, 4);
+      g_free (s.uid);
+      history = history_of (store, "1/alice/bob", "bob");
+      natterd_store_stop (store);
+    }
+
+  g_assert_cmpstr (history, ==, "b7,b6,b5,b4,b3,b2,b1|");
+  g_assert_cmpint (count_rows (dir, "messages"), ==, 7);
+  g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 1"), ==,
+                   natterd_sqlite_dedup_key (1, "d1", "m1"));
+  g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM messages WHERE dedup_key IS NULL"), ==, 2);
+  g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 7"), ==, m9 + 1);
+  g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM sqlite_master WHERE name = 'messages_dedup'"), ==, 0);
+  natter_test_db_dir_remove (dir);
+}
+
+typedef struct
+{
   gboolean done, more;
   guint deleted;
 } Pruned;
@@ -1325,6 +1469,7 @@ main (int   argc,
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
   g_test_add_func ("/server/migrations/history-by-integer-key", test_history_by_integer_key);
   g_test_add_func ("/server/store/inbox-pruned-by-user", test_inbox_pruned_by_user);
+  g_test_add_func ("/server/migrations/dedup-by-integer-key", test_dedup_by_integer_key);
 
   return g_test_run ();
 }
