@@ -827,6 +827,58 @@ test_media_before_nats (void)
   natter_test_remove_tree (media_dir);
 }
 
+/* An upload with a token of a user made on another node is taken at
+ * once, before NATS told this node of the user (here: never, NATS is
+ * down): the request waits, unread, while the node reads the user from
+ * the store. The file lands in the shared media dir: the node that made
+ * the user serves it. */
+static void
+test_media_upload_before_nats (void)
+{
+  g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
+  g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
+  g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  /* Larger than what comes with the headers: most of it is read after
+   * the wait. */
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (300000, 'u'), 300000);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *upload_url = NULL;
+  g_autofree char *url_on_a = NULL;
+  g_autofree char *alice = NULL;
+  JsonObject *object;
+  const char *url;
+  guint status = 0;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = register_on (pair->a, "alice");
+  upload_url = g_strdup_printf ("%s/media/upload?name=across.bin", natter_test_server_get_url (pair->b));
+  reply = media_request ("POST", upload_url, alice, data, &status);
+  g_test_message ("upload on b: %u %.*s", status, (int) MIN (g_bytes_get_size (reply), 200),
+                  (const char *) g_bytes_get_data (reply, NULL));
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
+                                             (gssize) g_bytes_get_size (reply), NULL));
+  object = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (object, "size"), ==, 300000);
+  url = json_object_get_string_member (object, "url");
+  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->b)));
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+
+  url_on_a = g_strconcat (natter_test_server_get_url (pair->a), url + strlen (natter_test_server_get_url (pair->b)),
+                          NULL);
+  body = media_request ("GET", url_on_a, alice, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (g_bytes_equal (body, data));
+
+  g_clear_pointer (&pair, cluster_pair_free);
+  natter_test_remove_tree (media_dir);
+}
+
 /* A user read from the store for its token brings the groups it joined
  * on another node while NATS was down: bob, then alice, connect to b, and
  * alice's message to the group made on a reaches bob at once. */
@@ -942,6 +994,7 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
   g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
   g_test_add_func ("/cluster/accounts/media-before-nats", test_media_before_nats);
+  g_test_add_func ("/cluster/accounts/media-upload-before-nats", test_media_upload_before_nats);
   g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
   g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
   return g_test_run ();
