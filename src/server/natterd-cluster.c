@@ -2827,6 +2827,24 @@ merge_member_removal (Merge *merge,
   group->changed = changed;
 }
 
+/* At once, for a few groups: the members of each group @merge read that
+ * the store no longer has (the groups it did not read are left). */
+static void
+merge_member_removals (Merge *merge)
+{
+  GHashTableIter iter;
+  gint64 *id;
+
+  g_hash_table_iter_init (&iter, merge->seen);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &id, NULL))
+    {
+      merge_group_removals (merge, *id);
+      for (guint i = 0; merge->member_ids != NULL && i < merge->member_ids->len; i++)
+        merge_member_removal (merge, g_array_index (merge->member_ids, gint64, i));
+      g_clear_pointer (&merge->member_ids, g_array_unref);
+    }
+}
+
 static void
 merge_blacklist_removals (Merge *merge,
                           gint64 id)
@@ -3166,15 +3184,17 @@ user_read (NatterdRead *base,
           user->last_seen = read->user.last_seen;
           /* Its password epoch and privacy, as for a change over NATS. */
           natterd_accounts_apply_rows (server, app, read->rows);
-          /* Its groups as stored, added to (joined elsewhere while NATS
-           * was down: its messages to them are taken here at once). Only
-           * additions: removals wait for the read-back. A few groups, a
-           * few hundred rows: at once. */
+          /* Its groups as stored (joined elsewhere while NATS was down:
+           * its messages to them are taken here at once), their members
+           * as stored too (one removed elsewhere meanwhile is refused
+           * here at once, not after the read-back). A few groups, a few
+           * hundred rows: at once. */
           {
             Merge *merge = merge_new (server, NULL, pending->since);
 
             merge->changed = g_hash_table_new (g_str_hash, g_str_equal);
             natterd_load_log_replay (read->groups, &merge_sink, merge);
+            merge_member_removals (merge);
             merge_free (merge);
           }
           server->metrics->cluster_users_read++;

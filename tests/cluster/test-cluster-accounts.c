@@ -912,6 +912,62 @@ test_groups_with_token_user (void)
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
 }
 
+/* A user read from the store for its token brings its groups' members as
+ * stored, removals too: carol, removed from crew on a while NATS is down,
+ * is refused (22406) on b as soon as b reads a user of crew (dave, who
+ * joined it meanwhile), not after the read-back once NATS is back. */
+static void
+test_group_removal_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  g_autofree char *alice = NULL;
+  g_autofree char *carol = NULL;
+  g_autofree char *dave = NULL;
+  g_autoptr(JsonObject) made = NULL;
+  g_autoptr(JsonObject) quit = NULL;
+  g_autoptr(JsonObject) joined = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterTestClient) carol_b = NULL;
+  g_autoptr(NatterTestClient) dave_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  alice = natter_test_server_get_token (pair->a, "alice");
+  carol = natter_test_server_get_token (pair->a, "carol");
+  dave = natter_test_server_get_token (pair->a, "dave");
+  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "carol",
+                                 "groupId", "crew", "groupName", "Crew", NULL);
+  g_assert_cmpint (code_of (made), ==, 200);
+
+  /* alice read on b brings crew with carol in it: carol's message is
+   * taken there. */
+  alice_b = cluster_connect_as (pair->b, alice, "a1");
+  carol_b = cluster_connect_as (pair->b, carol, "c1");
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  quit = natter_test_server_api (pair->a, NULL, "group/quit", "userId", "carol", "groupId", "crew", NULL);
+  g_assert_cmpint (code_of (quit), ==, 200);
+  joined = natter_test_server_api (pair->a, NULL, "group/join", "userId", "dave", "groupId", "crew",
+                                   "groupName", "Crew", NULL);
+  g_assert_cmpint (code_of (joined), ==, 200);
+  dave_b = cluster_connect_as (pair->b, dave, "d1");
+
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"gone\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22406);
+  g_clear_pointer (&ack, natter_frame_free);
+  /* The others stay. */
+  ack = natter_test_client_send_message (alice_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"hello dave\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = cluster_expect_deliver (dave_b, "{\"content\":\"hello dave\"}");
+  /* alice and dave; carol came with alice. */
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 2);
+}
+
 /* Accounts made before the outage that nothing changes meanwhile: a
  * whole read-back reads their rows (two or more each) again. */
 #define QUIET_ACCOUNTS 10
@@ -997,5 +1053,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/media-upload-before-nats", test_media_upload_before_nats);
   g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
   g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
+  g_test_add_func ("/cluster/accounts/group-removal-with-token-user", test_group_removal_with_token_user);
   return g_test_run ();
 }
