@@ -1033,6 +1033,43 @@ test_account_rows_read_back_only_changes (void)
   g_assert_cmpuint (rows, <, 12);
 }
 
+/* The account rows of a read-back after a NATS outage are read again when
+ * the store failed to read them (here: their tables renamed away while
+ * a reads back), and before the directory's: carol's contact request made
+ * on b while NATS was down reaches a once the tables are back. */
+static void
+test_account_rows_read_again (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  g_autofree char *alice = register_on (a, "alice");
+  g_autofree char *carol = register_on (a, "carol");
+  ContactWait contact_wait = { a, alice, "carol", "incoming" };
+  MetricWait failed;
+  JsonObject *reply;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply = account (b, "POST", carol, "contact/request", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER TABLE account_rows RENAME TO account_rows_away;"
+                                "ALTER TABLE account_changes RENAME TO account_changes_away"));
+  failed = (MetricWait) { a, "natterd_cluster_refresh_failures_total",
+                          natter_test_server_get_metric (a, "natterd_cluster_refresh_failures_total") + 1 };
+  natter_test_nats_restart (pair->nats);
+  g_assert_true (natter_test_wait (metric_reaches, &failed, NATTER_TEST_TIMEOUT_MS));
+  g_assert_false (contact_is (&contact_wait));
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER TABLE account_rows_away RENAME TO account_rows;"
+                                "ALTER TABLE account_changes_away RENAME TO account_changes"));
+
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1054,5 +1091,6 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
   g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
   g_test_add_func ("/cluster/accounts/group-removal-with-token-user", test_group_removal_with_token_user);
+  g_test_add_func ("/cluster/accounts/rows-read-again", test_account_rows_read_again);
   return g_test_run ();
 }
