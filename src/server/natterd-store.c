@@ -849,6 +849,7 @@ typedef struct
   char         *space_path;
   guint64       min_free;
   gint64        retry_at;       /* writer: after a write failed for space, refused until then */
+  gboolean      retry_unreachable; /* writer: that failure was the store unreachable, not space */
   gboolean      full;           /* writer: refusing; logged once when it starts and ends */
   int           full_flag;      /* the same, atomic, for metrics */
   guint64       refused;        /* guarded by lock */
@@ -982,8 +983,13 @@ space_refusal (NatterdStore  *self,
 
   if (priv->retry_at > g_get_monotonic_time ())
     {
-      g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
-                           "The disk is full; writes are tried again shortly");
+      /* Said as it is: /healthz and the log show this to operators. */
+      if (priv->retry_unreachable)
+        g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE,
+                             "The store is unreachable; writes are tried again shortly");
+      else
+        g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+                             "The disk is full; writes are tried again shortly");
       return TRUE;
     }
   if (priv->min_free == 0)
@@ -1209,6 +1215,7 @@ write_batch (NatterdStore *self,
         {
           /* Out of space: the ops alone would fail too. */
           priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+          priv->retry_unreachable = g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE);
           set_full (self, TRUE, error);
           for (guint i = 0; i < writable->len; i++)
             refuse_op (priv, g_ptr_array_index (writable, i), error);
@@ -1238,6 +1245,8 @@ write_batch (NatterdStore *self,
                   if (natterd_store_error_is_full (op->error))
                     {
                       priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+                      priv->retry_unreachable = g_error_matches (op->error, NATTERD_STORE_ERROR,
+                                                                 NATTERD_STORE_ERROR_UNAVAILABLE);
                       set_full (self, TRUE, op->error);
                       refused++;
                     }

@@ -327,9 +327,22 @@ test_nonce_across_nodes (void)
   cluster_free (&cluster);
 }
 
+/* For natter_test_wait(): @data's /healthz is 503 for its store, 30002. */
+static gboolean
+unhealthy (gpointer data)
+{
+  g_autofree char *body = NULL;
+  guint status = natter_test_server_healthz (data, &body);
+
+  g_test_message ("/healthz: %u %s", status, body);
+  /* Not "the disk is full": the operator is told what is wrong. */
+  return status == 503 && strstr (body, "30002") != NULL && strstr (body, "store") != NULL &&
+         strstr (body, "disk") == NULL;
+}
+
 /* PostgreSQL stops while natterd runs: publishes are refused with 30002
- * (not lost, not hanging), then accepted again once it is back, without
- * restarting natterd. */
+ * (not lost, not hanging) and /healthz answers 503, then both work again
+ * once it is back, without restarting natterd. */
 static void
 test_postgresql_restart (void)
 {
@@ -339,6 +352,7 @@ test_postgresql_restart (void)
   g_autoptr(NatterTestClient) bob = NULL;
   g_autoptr(NatterFrame) ack = NULL;
   gint64 deadline;
+  g_autofree char *health = NULL;
   guint refused = 0;
   int code = -1;
 
@@ -363,6 +377,8 @@ test_postgresql_restart (void)
       g_clear_pointer (&ack, natter_frame_free);
     }
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+  /* And /healthz says so: the store is unreachable. */
+  g_assert_true (natter_test_wait (unhealthy, cluster.a, NATTER_TEST_TIMEOUT_MS));
 
   natter_test_pg_restart (cluster.pg);
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
@@ -390,6 +406,7 @@ test_postgresql_restart (void)
     g_assert_cmpstr (stored, ==, "2");
   }
   g_test_message ("refused %u times after the restart", refused);
+  g_assert_cmpuint (natter_test_server_healthz (cluster.a, &health), ==, 200);
 
   cluster_free (&cluster);
 }
