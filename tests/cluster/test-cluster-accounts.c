@@ -784,69 +784,27 @@ media_request (const char *method,
   return reply;
 }
 
-/* A media download with a token of a user made on another node is served
- * at once, before NATS told this node of the user (here: never, NATS is
- * down): the node reads the user from the store, as for Connect. */
+/* alice, made on a while NATS is down, uploads a file to one node and
+ * downloads it from the other; b has not heard of her: it reads her from
+ * the store, as for Connect, while the request waits (an upload's body
+ * unread). The file lands in the shared media dir. */
 static void
-test_media_before_nats (void)
+media_across_apart (gboolean upload_on_b)
 {
   g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
   g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
   g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
                                                     "--app-setting", "accounts=open", NULL }));
-  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (20000, 'm'), 20000);
+  NatterTestServer *up = upload_on_b ? pair->b : pair->a;
+  NatterTestServer *down = upload_on_b ? pair->a : pair->b;
+  /* Larger than what comes with the headers: most of an upload is read
+   * after the wait. */
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (300000, 'm'), 300000);
   g_autoptr(GBytes) reply = NULL;
   g_autoptr(GBytes) body = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *upload_url = NULL;
-  g_autofree char *url_on_b = NULL;
-  g_autofree char *alice = NULL;
-  const char *url;
-  guint status = 0;
-
-  natter_test_nats_stop (pair->nats);
-  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
-  alice = register_on (pair->a, "alice");
-  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (pair->a));
-  reply = media_request ("POST", upload_url, alice, data, &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
-                                             (gssize) g_bytes_get_size (reply), NULL));
-  url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
-  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->a)));
-  url_on_b = g_strconcat (natter_test_server_get_url (pair->b), url + strlen (natter_test_server_get_url (pair->a)),
-                          NULL);
-
-  body = media_request ("GET", url_on_b, alice, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_assert_true (g_bytes_equal (body, data));
-  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
-
-  g_clear_pointer (&pair, cluster_pair_free);
-  natter_test_remove_tree (media_dir);
-}
-
-/* An upload with a token of a user made on another node is taken at
- * once, before NATS told this node of the user (here: never, NATS is
- * down): the request waits, unread, while the node reads the user from
- * the store. The file lands in the shared media dir: the node that made
- * the user serves it. */
-static void
-test_media_upload_before_nats (void)
-{
-  g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
-  g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
-  g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
-                                                    "--app-setting", "accounts=open", NULL }));
-  /* Larger than what comes with the headers: most of it is read after
-   * the wait. */
-  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (300000, 'u'), 300000);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *upload_url = NULL;
-  g_autofree char *url_on_a = NULL;
+  g_autofree char *url_down = NULL;
   g_autofree char *alice = NULL;
   JsonObject *object;
   const char *url;
@@ -856,9 +814,9 @@ test_media_upload_before_nats (void)
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (pair->a, "alice");
-  upload_url = g_strdup_printf ("%s/media/upload?name=across.bin", natter_test_server_get_url (pair->b));
+  upload_url = g_strdup_printf ("%s/media/upload?name=across.bin", natter_test_server_get_url (up));
   reply = media_request ("POST", upload_url, alice, data, &status);
-  g_test_message ("upload on b: %u %.*s", status, (int) MIN (g_bytes_get_size (reply), 200),
+  g_test_message ("upload: %u %.*s", status, (int) MIN (g_bytes_get_size (reply), 200),
                   (const char *) g_bytes_get_data (reply, NULL));
   g_assert_cmpuint (status, ==, 200);
   g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
@@ -866,42 +824,59 @@ test_media_upload_before_nats (void)
   object = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpint (json_object_get_int_member (object, "size"), ==, 300000);
   url = json_object_get_string_member (object, "url");
-  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->b)));
-  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (up)));
+  url_down = g_strconcat (natter_test_server_get_url (down), url + strlen (natter_test_server_get_url (up)), NULL);
 
-  url_on_a = g_strconcat (natter_test_server_get_url (pair->a), url + strlen (natter_test_server_get_url (pair->b)),
-                          NULL);
-  body = media_request ("GET", url_on_a, alice, NULL, &status);
+  body = media_request ("GET", url_down, alice, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_true (g_bytes_equal (body, data));
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
 
   g_clear_pointer (&pair, cluster_pair_free);
   natter_test_remove_tree (media_dir);
 }
 
-/* A user read from the store for its token brings the groups it joined
- * on another node while NATS was down: bob, then alice, connect to b, and
- * alice's message to the group made on a reaches bob at once. */
+/* A media download on b (uploaded on a). */
 static void
-test_groups_with_token_user (void)
+test_media_before_nats (void)
 {
-  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
-  g_autofree char *alice = NULL;
-  g_autofree char *bob = NULL;
+  media_across_apart (FALSE);
+}
+
+/* A media upload on b (downloaded on a). */
+static void
+test_media_upload_before_nats (void)
+{
+  media_across_apart (TRUE);
+}
+
+/* Two nodes apart (NATS down), and group "crew" of alice and @other made
+ * on a: b has heard of neither. */
+static ClusterPair *
+crew_made_apart (const char *other)
+{
+  ClusterPair *pair = cluster_pair_new (NULL, NULL);
   g_autoptr(JsonObject) made = NULL;
-  g_autoptr(NatterTestClient) bob_b = NULL;
-  g_autoptr(NatterTestClient) alice_b = NULL;
-  g_autoptr(NatterFrame) ack = NULL;
-  g_autoptr(NatterFrame) delivered = NULL;
 
   natter_test_nats_stop (pair->nats);
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
-  alice = natter_test_server_get_token (pair->a, "alice");
-  bob = natter_test_server_get_token (pair->a, "bob");
-  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", other,
                                  "groupId", "crew", "groupName", "Crew", NULL);
   g_assert_cmpint (code_of (made), ==, 200);
+  return pair;
+}
+
+static void
+test_groups_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = crew_made_apart ("bob");
+  g_autofree char *alice = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) delivered = NULL;
 
   bob_b = cluster_connect_as (pair->b, bob, "b1");
   alice_b = cluster_connect_as (pair->b, alice, "a1");
@@ -919,27 +894,16 @@ test_groups_with_token_user (void)
 static void
 test_group_removal_with_token_user (void)
 {
-  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
-  g_autofree char *alice = NULL;
-  g_autofree char *carol = NULL;
-  g_autofree char *dave = NULL;
-  g_autoptr(JsonObject) made = NULL;
+  g_autoptr(ClusterPair) pair = crew_made_apart ("carol");
+  g_autofree char *alice = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *carol = natter_test_server_get_token (pair->a, "carol");
+  g_autofree char *dave = natter_test_server_get_token (pair->a, "dave");
   g_autoptr(JsonObject) quit = NULL;
   g_autoptr(JsonObject) joined = NULL;
   g_autoptr(NatterTestClient) alice_b = NULL;
   g_autoptr(NatterTestClient) carol_b = NULL;
   g_autoptr(NatterTestClient) dave_b = NULL;
   g_autoptr(NatterFrame) ack = NULL;
-
-  natter_test_nats_stop (pair->nats);
-  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
-  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
-  alice = natter_test_server_get_token (pair->a, "alice");
-  carol = natter_test_server_get_token (pair->a, "carol");
-  dave = natter_test_server_get_token (pair->a, "dave");
-  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "carol",
-                                 "groupId", "crew", "groupName", "Crew", NULL);
-  g_assert_cmpint (code_of (made), ==, 200);
 
   /* alice read on b brings crew with carol in it: carol's message is
    * taken there. */
