@@ -82,6 +82,19 @@ reply_error (SoupServerMessage *msg,
   reply_json (msg, status, builder);
 }
 
+/* Writes refused: out of space (507), or the store (PostgreSQL)
+ * unreachable for now (503: another try shortly may work). */
+static void
+reply_store_refusal (SoupServerMessage *msg,
+                     gboolean           unreachable)
+{
+  if (unreachable)
+    reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NATTER_CODE_SERVER_ERROR,
+                 "The store is unreachable; try again shortly");
+  else
+    reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR, "The server is out of disk space");
+}
+
 /* The user a media request is made for, or NULL after replying 401. */
 static NatterdUser *
 authenticate (NatterdServer     *self,
@@ -592,9 +605,12 @@ upload_stored (NatterdOp *op,
       g_free (upload->tmp_path);
       upload->tmp_path = g_strdup (upload->final_path);
       upload->kept = FALSE;
-      if (natterd_store_error_is_full (op->error))
-        upload_reply_error (upload, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
-                            "The server is out of disk space");
+      if (natterd_store_error_is_full (op->error) && !upload->finished)
+        {
+          reply_store_refusal (upload->msg, g_error_matches (op->error, NATTERD_STORE_ERROR,
+                                                             NATTERD_STORE_ERROR_UNAVAILABLE));
+          soup_server_message_unpause (upload->msg);
+        }
       else
         upload_reply_error (upload, SOUP_STATUS_INTERNAL_SERVER_ERROR, NATTER_CODE_SERVER_ERROR, NULL);
       return;
@@ -796,11 +812,10 @@ upload_authenticated (gpointer user_data)
       return;
     }
   /* Below [store] min-free nothing new is kept: refused before the body
-   * fills the disk further. */
+   * fills the disk further. So while the store is unreachable. */
   if (natterd_store_is_full (self->store))
     {
-      reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
-                   "The server is out of disk space");
+      reply_store_refusal (msg, natterd_store_is_unreachable (self->store));
       return;
     }
   if ((name != NULL && (strlen (name) > MEDIA_NAME_MAX || !g_utf8_validate (name, -1, NULL))) ||

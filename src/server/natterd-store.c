@@ -852,6 +852,7 @@ typedef struct
   gboolean      retry_unreachable; /* writer: that failure was the store unreachable, not space */
   gboolean      full;           /* writer: refusing; logged once when it starts and ends */
   int           full_flag;      /* the same, atomic, for metrics */
+  int           unreachable_flag; /* atomic: refused because the store is unreachable, not for space */
   guint64       refused;        /* guarded by lock */
   GHashTable   *unstored_users; /* writer: gint64 ids whose first row could not be stored */
   GHashTable   *unstored_groups; /* writer: the same for groups */
@@ -1011,6 +1012,9 @@ set_full (NatterdStore *self,
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   char available[24], min_free[24];
 
+  /* Before the early return: space may run out, then the store go away. */
+  g_atomic_int_set (&priv->unreachable_flag,
+                    full && g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE));
   if (priv->full == full)
     return;
   priv->full = full;
@@ -1685,6 +1689,14 @@ natterd_store_is_full (NatterdStore *self)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
 
   return g_atomic_int_get (&priv->full_flag);
+}
+
+gboolean
+natterd_store_is_unreachable (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  return g_atomic_int_get (&priv->unreachable_flag);
 }
 
 void
