@@ -1017,7 +1017,7 @@ typedef struct
   GPtrArray     *kept;            /* RefreshKey of the rows in memory of those kinds */
   GPtrArray     *deleted;         /* NatterdAccountRow changed, without a row; NULL: all rows read */
   guint          next_kept;
-  GSourceFunc    done;
+  NatterdRefreshDone done;
   gpointer       done_data;
 } Refresh;
 
@@ -1216,7 +1216,7 @@ refresh_slice (gpointer data)
 
   g_clear_pointer (&self->touched, g_hash_table_unref);
   if (refresh->done != NULL)
-    refresh->done (refresh->done_data);
+    refresh->done (TRUE, refresh->done_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -1229,12 +1229,12 @@ rows_refreshed (NatterdRead *base,
 
   if (base->error != NULL || server->accounts == NULL)
     {
+      /* What changes here meanwhile stays touched: the caller reads again
+       * (these changes would be read by nothing else). */
       if (base->error != NULL)
         natterd_log (G_LOG_LEVEL_WARNING, "accounts-refresh-failed", "error", base->error->message, NULL);
-      if (server->accounts != NULL)
-        g_clear_pointer (&server->accounts->touched, g_hash_table_unref);
       if (refresh->done != NULL)
-        refresh->done (refresh->done_data);
+        refresh->done (base->error == NULL, refresh->done_data);
       refresh_free (refresh);
       return;
     }
@@ -1263,10 +1263,10 @@ natterd_server_refresh_accounts_begin (NatterdServer *self)
  * are dropped, except those changed here or over NATS since the
  * read-back began (the snapshot may predate them). */
 void
-natterd_server_refresh_accounts (NatterdServer *self,
-                                 const char    *since,
-                                 GSourceFunc    done,
-                                 gpointer       data)
+natterd_server_refresh_accounts (NatterdServer      *self,
+                                 const char         *since,
+                                 NatterdRefreshDone  done,
+                                 gpointer            data)
 {
   NatterdAccountRowsRead *read;
   Refresh *refresh;
@@ -1276,7 +1276,7 @@ natterd_server_refresh_accounts (NatterdServer *self,
       if (self->accounts != NULL)
         g_clear_pointer (&self->accounts->touched, g_hash_table_unref);
       if (done != NULL)
-        done (data);
+        done (TRUE, data);
       return;
     }
   refresh = g_new0 (Refresh, 1);

@@ -115,6 +115,8 @@ struct _NatterdCluster
   gboolean         refreshing;
   gboolean         refresh_again;
   guint            refresh_retry_id;
+  guint            accounts_retry_id;   /* the account rows of the refresh, read again */
+  gint64           refresh_began;       /* monotonic µs, of the refresh running */
   guint64          refresh_since;       /* natterd_directory_stamp() as the refresh began */
   char            *refresh_from;        /* the horizon the refresh reads changes from; NULL: all */
   guint            merge_id;            /* the read-back being merged, a slice an iteration */
@@ -1774,6 +1776,7 @@ natterd_cluster_stop (NatterdCluster *self)
   g_clear_handle_id (&self->announce_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_handle_id (&self->refresh_retry_id, g_source_remove);
+  g_clear_handle_id (&self->accounts_retry_id, g_source_remove);
   g_clear_handle_id (&self->merge_id, g_source_remove);
   g_clear_handle_id (&self->horizon_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
@@ -2827,6 +2830,24 @@ merge_member_removal (Merge *merge,
   group->changed = changed;
 }
 
+/* At once, for a few groups: the members of each group @merge read that
+ * the store no longer has (the groups it did not read are left). */
+static void
+merge_member_removals (Merge *merge)
+{
+  GHashTableIter iter;
+  gint64 *id;
+
+  g_hash_table_iter_init (&iter, merge->seen);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &id, NULL))
+    {
+      merge_group_removals (merge, *id);
+      for (guint i = 0; merge->member_ids != NULL && i < merge->member_ids->len; i++)
+        merge_member_removal (merge, g_array_index (merge->member_ids, gint64, i));
+      g_clear_pointer (&merge->member_ids, g_array_unref);
+    }
+}
+
 static void
 merge_blacklist_removals (Merge *merge,
                           gint64 id)
@@ -3039,6 +3060,7 @@ directory_read (NatterdRead *base,
       /* The start it used is spent (refresh_start()): the retry reads
        * everything rather than from a later one. */
       self->lost_since = 1;
+      server->metrics->cluster_refresh_failures++;
       natterd_log (G_LOG_LEVEL_WARNING, "cluster-refresh-failed", "error", base->error->message, NULL);
       if (self->refresh_retry_id == 0)
         self->refresh_retry_id = g_timeout_add_seconds (1, refresh_retry, self);
@@ -3061,18 +3083,44 @@ directory_read (NatterdRead *base,
   g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->merge_id), "natterd-cluster-merge");
 }
 
+static void accounts_refreshed (gboolean ok, gpointer user_data);
+
+static gboolean
+accounts_retry (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  self->accounts_retry_id = 0;
+  /* Past this, the store may no longer keep the changes from the start
+   * (refresh_start()): everything is read, the directory too. */
+  if (g_get_monotonic_time () - self->refresh_began > NATTERD_STORE_CHANGES_KEPT_MS / 4 * 1000)
+    g_clear_pointer (&self->refresh_from, g_free);
+  natterd_server_refresh_accounts (self->server, self->refresh_from, accounts_refreshed, self->server);
+  return G_SOURCE_REMOVE;
+}
+
 /* Read after the account rows are applied: a session the directory's
  * user rows drop for a password changed elsewhere finds its token
- * revoked here when it comes back (31004, not 31020). */
-static gboolean
-accounts_refreshed (gpointer user_data)
+ * revoked here when it comes back (31004, not 31020). The account rows
+ * not read (the store failed) are read again, from the same start,
+ * before the directory: nothing else would read them. */
+static void
+accounts_refreshed (gboolean ok,
+                    gpointer user_data)
 {
   NatterdServer *server = user_data;
   NatterdCluster *self = server->cluster;
   NatterdAppsRead *read;
 
   if (self == NULL || self->stopped)
-    return G_SOURCE_REMOVE;
+    return;
+  if (!ok)
+    {
+      server->metrics->cluster_refresh_failures++;
+      if (self->accounts_retry_id == 0)
+        self->accounts_retry_id = g_timeout_add_seconds (1, accounts_retry, self);
+      return;
+    }
   read = natterd_read_new (NATTERD_READ_APPS, directory_read, g_object_ref (server), g_object_unref);
   /* directory_read() frees it. */
   read->directory = natterd_load_log_new ();
@@ -3090,7 +3138,6 @@ accounts_refreshed (gpointer user_data)
           g_array_append_val (read->user_ids, natterd_session_get_user (session)->id);
     }
   natterd_store_read (server->store, read);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -3105,6 +3152,7 @@ refresh_stored (NatterdOp *op,
   /* One start for the account rows and the directory rows. */
   g_free (self->refresh_from);
   self->refresh_from = refresh_start (self);
+  self->refresh_began = g_get_monotonic_time ();
   natterd_server_refresh_accounts (server, self->refresh_from, accounts_refreshed, server);
 }
 
@@ -3166,15 +3214,17 @@ user_read (NatterdRead *base,
           user->last_seen = read->user.last_seen;
           /* Its password epoch and privacy, as for a change over NATS. */
           natterd_accounts_apply_rows (server, app, read->rows);
-          /* Its groups as stored, added to (joined elsewhere while NATS
-           * was down: its messages to them are taken here at once). Only
-           * additions: removals wait for the read-back. A few groups, a
-           * few hundred rows: at once. */
+          /* Its groups as stored (joined elsewhere while NATS was down:
+           * its messages to them are taken here at once), their members
+           * as stored too (one removed elsewhere meanwhile is refused
+           * here at once, not after the read-back). A few groups, a few
+           * hundred rows: at once. */
           {
             Merge *merge = merge_new (server, NULL, pending->since);
 
             merge->changed = g_hash_table_new (g_str_hash, g_str_equal);
             natterd_load_log_replay (read->groups, &merge_sink, merge);
+            merge_member_removals (merge);
             merge_free (merge);
           }
           server->metrics->cluster_users_read++;

@@ -82,6 +82,19 @@ reply_error (SoupServerMessage *msg,
   reply_json (msg, status, builder);
 }
 
+/* Writes refused: out of space (507), or the store (PostgreSQL)
+ * unreachable for now (503: another try shortly may work). */
+static void
+reply_store_refusal (SoupServerMessage *msg,
+                     gboolean           unreachable)
+{
+  if (unreachable)
+    reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NATTER_CODE_SERVER_ERROR,
+                 "The store is unreachable; try again shortly");
+  else
+    reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR, "The server is out of disk space");
+}
+
 /* The user a media request is made for, or NULL after replying 401. */
 static NatterdUser *
 authenticate (NatterdServer     *self,
@@ -98,6 +111,57 @@ authenticate (NatterdServer     *self,
       return NULL;
     }
   return user;
+}
+
+/* A media request waiting for its token's user, read from the store when
+ * another node made it (natterd_server_with_token_user()); the message is
+ * paused meanwhile. */
+typedef struct
+{
+  NatterdServer     *server;
+  SoupServerMessage *msg;
+  char              *app_key;           /* download: of the URL */
+  char              *hash;              /* download: the media id */
+  char              *name;              /* upload: ?name=, or NULL */
+  gulong             finished_id;
+  gboolean           finished;          /* the client went meanwhile */
+} MediaAuth;
+
+static void
+media_auth_finished (SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  ((MediaAuth *) user_data)->finished = TRUE;
+}
+
+static void
+media_auth_free (gpointer data)
+{
+  MediaAuth *auth = data;
+
+  g_signal_handler_disconnect (auth->msg, auth->finished_id);
+  g_object_unref (auth->msg);
+  g_object_unref (auth->server);
+  g_free (auth->app_key);
+  g_free (auth->hash);
+  g_free (auth->name);
+  g_free (auth);
+}
+
+/* Pauses @msg and runs @then once the token's user is known here (a user
+ * another node made is read first, as for Connect and /account/: its
+ * token may come before NATS told us of it). @auth is taken. */
+static void
+media_with_token_user (NatterdServer     *self,
+                       SoupServerMessage *msg,
+                       MediaAuth         *auth,
+                       NatterdThenFunc    then)
+{
+  auth->server = g_object_ref (self);
+  auth->msg = g_object_ref (msg);
+  auth->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (media_auth_finished), auth);
+  soup_server_message_pause (msg);
+  natterd_server_with_token_user (self, natterd_bearer_token (msg), then, auth, media_auth_free);
 }
 
 /* [media] dir, shared by the nodes of a cluster; else under the data dir. */
@@ -541,9 +605,12 @@ upload_stored (NatterdOp *op,
       g_free (upload->tmp_path);
       upload->tmp_path = g_strdup (upload->final_path);
       upload->kept = FALSE;
-      if (natterd_store_error_is_full (op->error))
-        upload_reply_error (upload, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
-                            "The server is out of disk space");
+      if (natterd_store_error_is_full (op->error) && !upload->finished)
+        {
+          reply_store_refusal (upload->msg, g_error_matches (op->error, NATTERD_STORE_ERROR,
+                                                             NATTERD_STORE_ERROR_UNAVAILABLE));
+          soup_server_message_unpause (upload->msg);
+        }
       else
         upload_reply_error (upload, SOUP_STATUS_INTERNAL_SERVER_ERROR, NATTER_CODE_SERVER_ERROR, NULL);
       return;
@@ -704,17 +771,17 @@ maybe_finish (Upload *upload)
   g_task_run_in_thread (task, finish_file);
 }
 
+/* The message is paused: it stays so only while the token's user was read
+ * (the body is read from here on, into the file or dropped). */
 static void
-on_upload_early (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 const char        *path,
-                 GHashTable        *query,
-                 gpointer           user_data)
+upload_authenticated (gpointer user_data)
 {
-  NatterdServer *self = user_data;
+  MediaAuth *auth = user_data;
+  NatterdServer *self = auth->server;
+  SoupServerMessage *msg = auth->msg;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *content_type = soup_message_headers_get_content_type (headers, NULL);
-  const char *name = query != NULL ? g_hash_table_lookup (query, "name") : NULL;
+  const char *name = auth->name;
   g_autofree char *root = media_root_path (self);
   g_autofree char *tmp_dir = g_build_filename (root, "tmp", NULL);
   g_autofree char *tmp_name = NULL;
@@ -723,15 +790,9 @@ on_upload_early (SoupServer        *server,
   Upload *upload;
   goffset length;
 
-  /* Whatever happens next, the body is never held in memory: refused
-   * uploads are still read by libsoup, and dropped chunk by chunk. */
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
-    {
-      reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NATTER_CODE_INVALID_PARAMETER, "Use POST");
-      return;
-    }
+  if (auth->finished)
+    return;
+  soup_server_message_unpause (msg);
 
   user = authenticate (self, msg);
   if (user == NULL)
@@ -751,11 +812,10 @@ on_upload_early (SoupServer        *server,
       return;
     }
   /* Below [store] min-free nothing new is kept: refused before the body
-   * fills the disk further. */
+   * fills the disk further. So while the store is unreachable. */
   if (natterd_store_is_full (self->store))
     {
-      reply_error (msg, SOUP_STATUS_INSUFFICIENT_STORAGE, NATTER_CODE_SERVER_ERROR,
-                   "The server is out of disk space");
+      reply_store_refusal (msg, natterd_store_is_unreachable (self->store));
       return;
     }
   if ((name != NULL && (strlen (name) > MEDIA_NAME_MAX || !g_utf8_validate (name, -1, NULL))) ||
@@ -793,6 +853,33 @@ on_upload_early (SoupServer        *server,
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_chunk), upload);
   g_signal_connect (msg, "finished", G_CALLBACK (upload_message_finished), upload);
   g_object_set_data_full (G_OBJECT (msg), "natterd-upload", upload, upload_unref);
+}
+
+static void
+on_upload_early (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  NatterdServer *self = user_data;
+  const char *name = query != NULL ? g_hash_table_lookup (query, "name") : NULL;
+  MediaAuth *auth;
+
+  /* Whatever happens next, the body is never held in memory: refused
+   * uploads are still read by libsoup, and dropped chunk by chunk. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NATTER_CODE_INVALID_PARAMETER, "Use POST");
+      return;
+    }
+
+  /* Nothing of the body is read until the token's user is known here. */
+  auth = g_new0 (MediaAuth, 1);
+  auth->name = g_strdup (name);
+  media_with_token_user (self, msg, auth, upload_authenticated);
 }
 
 static void
@@ -1122,44 +1209,12 @@ is_media_id (const char *text)
   return TRUE;
 }
 
-/* A download waiting for its token's user, read from the store when
- * another node made it (natterd_server_with_token_user()). */
-typedef struct
-{
-  NatterdServer     *server;
-  SoupServerMessage *msg;
-  char              *app_key;
-  char              *hash;
-  gulong             finished_id;
-  gboolean           finished;          /* the client went meanwhile */
-} DownloadAuth;
-
-static void
-download_auth_finished (SoupServerMessage *msg,
-                        gpointer           user_data)
-{
-  ((DownloadAuth *) user_data)->finished = TRUE;
-}
-
-static void
-download_auth_free (gpointer data)
-{
-  DownloadAuth *auth = data;
-
-  g_signal_handler_disconnect (auth->msg, auth->finished_id);
-  g_object_unref (auth->msg);
-  g_object_unref (auth->server);
-  g_free (auth->app_key);
-  g_free (auth->hash);
-  g_free (auth);
-}
-
 /* The message is paused: it stays so while the file is read, and is
  * unpaused once an error is set. */
 static void
 download_authenticated (gpointer user_data)
 {
-  DownloadAuth *auth = user_data;
+  MediaAuth *auth = user_data;
   NatterdServer *self = auth->server;
   SoupServerMessage *msg = auth->msg;
   NatterdUser *user;
@@ -1205,7 +1260,7 @@ on_download (SoupServer        *server,
   NatterdServer *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   g_auto(GStrv) parts = g_strsplit (path, "/", 0);
-  DownloadAuth *auth;
+  MediaAuth *auth;
 
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
     {
@@ -1220,16 +1275,10 @@ on_download (SoupServer        *server,
       return;
     }
 
-  /* A user another node of a shared store made is read first, as for
-   * Connect and /account/: its token is taken before NATS told us. */
-  auth = g_new0 (DownloadAuth, 1);
-  auth->server = g_object_ref (self);
-  auth->msg = g_object_ref (msg);
+  auth = g_new0 (MediaAuth, 1);
   auth->app_key = g_strdup (parts[2]);
   auth->hash = g_strdup (parts[3]);
-  auth->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (download_auth_finished), auth);
-  soup_server_message_pause (msg);
-  natterd_server_with_token_user (self, natterd_bearer_token (msg), download_authenticated, auth, download_auth_free);
+  media_with_token_user (self, msg, auth, download_authenticated);
 }
 
 void

@@ -345,6 +345,8 @@ natterd_metrics_render (NatterdServer *self)
            m->cluster_refresh_slices);
   counter (out, "natterd_cluster_refresh_rows_total", "Directory rows those read-backs read.",
            m->cluster_refresh_rows);
+  counter (out, "natterd_cluster_refresh_failures_total",
+           "Parts of those read-backs the store failed to read (each read again).", m->cluster_refresh_failures);
   counter (out, "natterd_cluster_horizons_total",
            "Transaction horizons of the store sampled while connected (where a read-back may start).",
            m->cluster_horizons);

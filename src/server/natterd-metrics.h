@@ -99,6 +99,7 @@ typedef struct
   guint64          cluster_refreshes;         /* read-backs after a NATS outage merged */
   guint64          cluster_refresh_slices;    /* main-loop iterations they took */
   guint64          cluster_refresh_rows;      /* directory rows they read */
+  guint64          cluster_refresh_failures;  /* parts of them the store failed to read (read again) */
   guint64          cluster_horizons;          /* store horizons sampled (where the next read-back may start) */
   guint64          cluster_users_read;        /* users read from the store for a token, unknown here */
   guint64          cluster_members_checked;   /* member changes heard, read back as stored */

@@ -332,13 +332,17 @@ void     natterd_server_load_accounts   (NatterdServer  *self);
 /* After a NATS outage: _begin() as the read-back's barrier is submitted,
  * then _refresh_accounts() once it completed; @done runs once the rows
  * are applied (in slices of the main loop), also when there was nothing
- * to read. @since (PostgreSQL, a horizon): only the rows changed from
- * that transaction on; NULL: every row. */
+ * to read, with @ok FALSE if they could not be read: the caller calls
+ * _refresh_accounts() again (what is changed here meanwhile is still
+ * kept from the read-back). @since (PostgreSQL, a horizon): only the
+ * rows changed from that transaction on; NULL: every row. */
+typedef void (*NatterdRefreshDone) (gboolean ok,
+                                    gpointer user_data);
 void     natterd_server_refresh_accounts_begin (NatterdServer *self);
-void     natterd_server_refresh_accounts (NatterdServer *self,
-                                          const char    *since,
-                                          GSourceFunc    done,
-                                          gpointer       data);
+void     natterd_server_refresh_accounts (NatterdServer      *self,
+                                          const char         *since,
+                                          NatterdRefreshDone  done,
+                                          gpointer            data);
 void     natterd_accounts_free          (NatterdAccounts *accounts);
 /* A wrong password another node was given ("login-address" change): the
  * address limit counts it here too (natterd-accounts-passwords.c). */

@@ -857,8 +857,10 @@ typedef struct
   char         *space_path;
   guint64       min_free;
   gint64        retry_at;       /* writer: after a write failed for space, refused until then */
+  gboolean      retry_unreachable; /* writer: that failure was the store unreachable, not space */
   gboolean      full;           /* writer: refusing; logged once when it starts and ends */
   int           full_flag;      /* the same, atomic, for metrics */
+  int           unreachable_flag; /* atomic: refused because the store is unreachable, not for space */
   guint64       refused;        /* guarded by lock */
   GHashTable   *unstored_users; /* writer: gint64 ids whose first row could not be stored */
   GHashTable   *unstored_groups; /* writer: the same for groups */
@@ -990,8 +992,13 @@ space_refusal (NatterdStore  *self,
 
   if (priv->retry_at > g_get_monotonic_time ())
     {
-      g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
-                           "The disk is full; writes are tried again shortly");
+      /* Said as it is: /healthz and the log show this to operators. */
+      if (priv->retry_unreachable)
+        g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE,
+                             "The store is unreachable; writes are tried again shortly");
+      else
+        g_set_error_literal (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FULL,
+                             "The disk is full; writes are tried again shortly");
       return TRUE;
     }
   if (priv->min_free == 0)
@@ -1013,6 +1020,9 @@ set_full (NatterdStore *self,
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
   char available[24], min_free[24];
 
+  /* Before the early return: space may run out, then the store go away. */
+  g_atomic_int_set (&priv->unreachable_flag,
+                    full && g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE));
   if (priv->full == full)
     return;
   priv->full = full;
@@ -1217,6 +1227,7 @@ write_batch (NatterdStore *self,
         {
           /* Out of space: the ops alone would fail too. */
           priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+          priv->retry_unreachable = g_error_matches (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_UNAVAILABLE);
           set_full (self, TRUE, error);
           for (guint i = 0; i < writable->len; i++)
             refuse_op (priv, g_ptr_array_index (writable, i), error);
@@ -1246,6 +1257,8 @@ write_batch (NatterdStore *self,
                   if (natterd_store_error_is_full (op->error))
                     {
                       priv->retry_at = g_get_monotonic_time () + FULL_RETRY_US;
+                      priv->retry_unreachable = g_error_matches (op->error, NATTERD_STORE_ERROR,
+                                                                 NATTERD_STORE_ERROR_UNAVAILABLE);
                       set_full (self, TRUE, op->error);
                       refused++;
                     }
@@ -1684,6 +1697,14 @@ natterd_store_is_full (NatterdStore *self)
   NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
 
   return g_atomic_int_get (&priv->full_flag);
+}
+
+gboolean
+natterd_store_is_unreachable (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  return g_atomic_int_get (&priv->unreachable_flag);
 }
 
 void

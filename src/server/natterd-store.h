@@ -1005,6 +1005,8 @@ void       natterd_store_set_min_free (NatterdStore           *self,
 /* Ops that failed for want of space, and whether writes are refused now. */
 guint64    natterd_store_get_refused  (NatterdStore           *self);
 gboolean   natterd_store_is_full      (NatterdStore           *self);
+/* Refused because the store is unreachable (PostgreSQL), not for space. */
+gboolean   natterd_store_is_unreachable (NatterdStore         *self);
 
 gboolean   natterd_store_load         (NatterdStore           *self,
                                        const NatterdLoadSink  *sink,

@@ -784,23 +784,29 @@ media_request (const char *method,
   return reply;
 }
 
-/* A media download with a token of a user made on another node is served
- * at once, before NATS told this node of the user (here: never, NATS is
- * down): the node reads the user from the store, as for Connect. */
+/* alice, made on a while NATS is down, uploads a file to one node and
+ * downloads it from the other; b has not heard of her: it reads her from
+ * the store, as for Connect, while the request waits (an upload's body
+ * unread). The file lands in the shared media dir. */
 static void
-test_media_before_nats (void)
+media_across_apart (gboolean upload_on_b)
 {
   g_autofree char *media_dir = g_dir_make_tmp ("natter-cluster-media-XXXXXX", NULL);
   g_autofree char *extra = g_strdup_printf ("[media]\ndir=%s\n", media_dir);
   g_autoptr(ClusterPair) pair = cluster_pair_new (extra, ((const char * const[]) {
                                                     "--app-setting", "accounts=open", NULL }));
-  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (20000, 'm'), 20000);
+  NatterTestServer *up = upload_on_b ? pair->b : pair->a;
+  NatterTestServer *down = upload_on_b ? pair->a : pair->b;
+  /* Larger than what comes with the headers: most of an upload is read
+   * after the wait. */
+  g_autoptr(GBytes) data = g_bytes_new_take (g_strnfill (300000, 'm'), 300000);
   g_autoptr(GBytes) reply = NULL;
   g_autoptr(GBytes) body = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *upload_url = NULL;
-  g_autofree char *url_on_b = NULL;
+  g_autofree char *url_down = NULL;
   g_autofree char *alice = NULL;
+  JsonObject *object;
   const char *url;
   guint status = 0;
 
@@ -808,17 +814,20 @@ test_media_before_nats (void)
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
   alice = register_on (pair->a, "alice");
-  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (pair->a));
+  upload_url = g_strdup_printf ("%s/media/upload?name=across.bin", natter_test_server_get_url (up));
   reply = media_request ("POST", upload_url, alice, data, &status);
+  g_test_message ("upload: %u %.*s", status, (int) MIN (g_bytes_get_size (reply), 200),
+                  (const char *) g_bytes_get_data (reply, NULL));
   g_assert_cmpuint (status, ==, 200);
   g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL),
                                              (gssize) g_bytes_get_size (reply), NULL));
-  url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
-  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (pair->a)));
-  url_on_b = g_strconcat (natter_test_server_get_url (pair->b), url + strlen (natter_test_server_get_url (pair->a)),
-                          NULL);
+  object = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (object, "size"), ==, 300000);
+  url = json_object_get_string_member (object, "url");
+  g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (up)));
+  url_down = g_strconcat (natter_test_server_get_url (down), url + strlen (natter_test_server_get_url (up)), NULL);
 
-  body = media_request ("GET", url_on_b, alice, NULL, &status);
+  body = media_request ("GET", url_down, alice, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_true (g_bytes_equal (body, data));
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
@@ -827,29 +836,47 @@ test_media_before_nats (void)
   natter_test_remove_tree (media_dir);
 }
 
-/* A user read from the store for its token brings the groups it joined
- * on another node while NATS was down: bob, then alice, connect to b, and
- * alice's message to the group made on a reaches bob at once. */
+/* A media download on b (uploaded on a). */
 static void
-test_groups_with_token_user (void)
+test_media_before_nats (void)
 {
-  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
-  g_autofree char *alice = NULL;
-  g_autofree char *bob = NULL;
+  media_across_apart (FALSE);
+}
+
+/* A media upload on b (downloaded on a). */
+static void
+test_media_upload_before_nats (void)
+{
+  media_across_apart (TRUE);
+}
+
+/* Two nodes apart (NATS down), and group "crew" of alice and @other made
+ * on a: b has heard of neither. */
+static ClusterPair *
+crew_made_apart (const char *other)
+{
+  ClusterPair *pair = cluster_pair_new (NULL, NULL);
   g_autoptr(JsonObject) made = NULL;
-  g_autoptr(NatterTestClient) bob_b = NULL;
-  g_autoptr(NatterTestClient) alice_b = NULL;
-  g_autoptr(NatterFrame) ack = NULL;
-  g_autoptr(NatterFrame) delivered = NULL;
 
   natter_test_nats_stop (pair->nats);
   cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
   cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
-  alice = natter_test_server_get_token (pair->a, "alice");
-  bob = natter_test_server_get_token (pair->a, "bob");
-  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "bob",
+  made = natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", other,
                                  "groupId", "crew", "groupName", "Crew", NULL);
   g_assert_cmpint (code_of (made), ==, 200);
+  return pair;
+}
+
+static void
+test_groups_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = crew_made_apart ("bob");
+  g_autofree char *alice = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *bob = natter_test_server_get_token (pair->a, "bob");
+  g_autoptr(NatterTestClient) bob_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  g_autoptr(NatterFrame) delivered = NULL;
 
   bob_b = cluster_connect_as (pair->b, bob, "b1");
   alice_b = cluster_connect_as (pair->b, alice, "a1");
@@ -858,6 +885,51 @@ test_groups_with_token_user (void)
   delivered = cluster_expect_deliver (bob_b, "{\"content\":\"hello crew\"}");
   g_assert_cmpstr (delivered->deliver->message->target_id, ==, "crew");
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 1);
+}
+
+/* A user read from the store for its token brings its groups' members as
+ * stored, removals too: carol, removed from crew on a while NATS is down,
+ * is refused (22406) on b as soon as b reads a user of crew (dave, who
+ * joined it meanwhile), not after the read-back once NATS is back. */
+static void
+test_group_removal_with_token_user (void)
+{
+  g_autoptr(ClusterPair) pair = crew_made_apart ("carol");
+  g_autofree char *alice = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *carol = natter_test_server_get_token (pair->a, "carol");
+  g_autofree char *dave = natter_test_server_get_token (pair->a, "dave");
+  g_autoptr(JsonObject) quit = NULL;
+  g_autoptr(JsonObject) joined = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterTestClient) carol_b = NULL;
+  g_autoptr(NatterTestClient) dave_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+
+  /* alice read on b brings crew with carol in it: carol's message is
+   * taken there. */
+  alice_b = cluster_connect_as (pair->b, alice, "a1");
+  carol_b = cluster_connect_as (pair->b, carol, "c1");
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+
+  quit = natter_test_server_api (pair->a, NULL, "group/quit", "userId", "carol", "groupId", "crew", NULL);
+  g_assert_cmpint (code_of (quit), ==, 200);
+  joined = natter_test_server_api (pair->a, NULL, "group/join", "userId", "dave", "groupId", "crew",
+                                   "groupName", "Crew", NULL);
+  g_assert_cmpint (code_of (joined), ==, 200);
+  dave_b = cluster_connect_as (pair->b, dave, "d1");
+
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"gone\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22406);
+  g_clear_pointer (&ack, natter_frame_free);
+  /* The others stay. */
+  ack = natter_test_client_send_message (alice_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"hello dave\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = cluster_expect_deliver (dave_b, "{\"content\":\"hello dave\"}");
+  /* alice and dave; carol came with alice. */
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), >=, 2);
 }
 
 /* Accounts made before the outage that nothing changes meanwhile: a
@@ -925,6 +997,43 @@ test_account_rows_read_back_only_changes (void)
   g_assert_cmpuint (rows, <, 12);
 }
 
+/* The account rows of a read-back after a NATS outage are read again when
+ * the store failed to read them (here: their tables renamed away while
+ * a reads back), and before the directory's: carol's contact request made
+ * on b while NATS was down reaches a once the tables are back. */
+static void
+test_account_rows_read_again (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, ((const char * const[]) {
+                                                    "--app-setting", "accounts=open", NULL }));
+  NatterTestServer *a = pair->a;
+  NatterTestServer *b = pair->b;
+  g_autofree char *alice = register_on (a, "alice");
+  g_autofree char *carol = register_on (a, "carol");
+  ContactWait contact_wait = { a, alice, "carol", "incoming" };
+  MetricWait failed;
+  JsonObject *reply;
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
+  reply = account (b, "POST", carol, "contact/request", "userId", "alice", NULL);
+  g_assert_cmpint (code_of (reply), ==, 200);
+  json_object_unref (reply);
+  natter_test_server_kill (b);
+
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER TABLE account_rows RENAME TO account_rows_away;"
+                                "ALTER TABLE account_changes RENAME TO account_changes_away"));
+  failed = (MetricWait) { a, "natterd_cluster_refresh_failures_total",
+                          natter_test_server_get_metric (a, "natterd_cluster_refresh_failures_total") + 1 };
+  natter_test_nats_restart (pair->nats);
+  g_assert_true (natter_test_wait (metric_reaches, &failed, NATTER_TEST_TIMEOUT_MS));
+  g_assert_false (contact_is (&contact_wait));
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER TABLE account_rows_away RENAME TO account_rows;"
+                                "ALTER TABLE account_changes_away RENAME TO account_changes"));
+
+  g_assert_true (natter_test_wait (contact_is, &contact_wait, NATTER_TEST_TIMEOUT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -942,7 +1051,10 @@ main (int   argc,
   g_test_add_func ("/cluster/accounts/address-limit-while-apart", test_address_limit_while_apart);
   g_test_add_func ("/cluster/accounts/token-before-nats", test_token_before_nats);
   g_test_add_func ("/cluster/accounts/media-before-nats", test_media_before_nats);
+  g_test_add_func ("/cluster/accounts/media-upload-before-nats", test_media_upload_before_nats);
   g_test_add_func ("/cluster/accounts/rows-read-back-only-changes", test_account_rows_read_back_only_changes);
   g_test_add_func ("/cluster/accounts/groups-with-token-user", test_groups_with_token_user);
+  g_test_add_func ("/cluster/accounts/group-removal-with-token-user", test_group_removal_with_token_user);
+  g_test_add_func ("/cluster/accounts/rows-read-again", test_account_rows_read_again);
   return g_test_run ();
 }

@@ -384,21 +384,6 @@ test_burst (void)
   g_hash_table_unref (burst.uids);
 }
 
-/* GET /healthz on @node: its HTTP status, and the reason when not 200. */
-static guint
-healthz (NatterTestServer  *node,
-         char             **reason)
-{
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *url = g_strdup_printf ("%s/healthz", natter_test_server_get_url (node));
-  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
-  g_autoptr(GBytes) body = soup_session_send_and_read (session, message, NULL, NULL);
-
-  g_assert_nonnull (body);
-  *reason = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  return soup_message_get_status (message);
-}
-
 /* nats-server goes away and comes back: the nodes reconnect by themselves
  * and live delivery resumes. */
 static void
@@ -414,21 +399,21 @@ test_nats_restart (void)
   g_autofree char *reason = NULL;
 
   g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
-  g_assert_cmpuint (healthz (a, &reason), ==, 200);
+  g_assert_cmpuint (natter_test_server_healthz (a, &reason), ==, 200);
   natter_test_nats_stop (cluster->nats);
   /* Long enough that each node took the other for dead. */
   cluster_wait_navi (a, "a", NATTER_TEST_TIMEOUT_MS);
   g_assert_true (cluster_wait_online (a, "alice", FALSE, NATTER_TEST_TIMEOUT_MS));
   /* Meanwhile a says it cannot reach the cluster. */
   g_clear_pointer (&reason, g_free);
-  g_assert_cmpuint (healthz (a, &reason), ==, 503);
+  g_assert_cmpuint (natter_test_server_healthz (a, &reason), ==, 503);
   g_assert_nonnull (strstr (reason, "30002"));
   g_assert_nonnull (strstr (reason, "NATS"));
   natter_test_nats_restart (cluster->nats);
   cluster_wait_navi (a, "a,b", NATTER_TEST_TIMEOUT_MS);
   g_assert_true (cluster_wait_online (a, "alice", TRUE, NATTER_TEST_TIMEOUT_MS));
   g_clear_pointer (&reason, g_free);
-  g_assert_cmpuint (healthz (a, &reason), ==, 200);
+  g_assert_cmpuint (natter_test_server_healthz (a, &reason), ==, 200);
 
   ack = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"after the restart\"}");
   g_assert_cmpint (ack->publish_ack->code, ==, 0);

@@ -327,9 +327,46 @@ test_nonce_across_nodes (void)
   cluster_free (&cluster);
 }
 
+/* POST /media/upload of @data to @node with @token: the HTTP status, the
+ * reply in @reply. */
+static guint
+upload (NatterTestServer  *node,
+        const char        *token,
+        GBytes            *data,
+        char             **reply)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (node));
+  g_autoptr(SoupMessage) message = soup_message_new ("POST", url);
+  g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+
+  soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
+  soup_message_set_request_body_from_bytes (message, "application/octet-stream", data);
+  body = soup_session_send_and_read (session, message, NULL, &error);
+  g_assert_no_error (error);
+  *reply = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_test_message ("upload: %u %s", soup_message_get_status (message), *reply);
+  return soup_message_get_status (message);
+}
+
+/* For natter_test_wait(): @data's /healthz is 503 for its store, 30002. */
+static gboolean
+unhealthy (gpointer data)
+{
+  g_autofree char *body = NULL;
+  guint status = natter_test_server_healthz (data, &body);
+
+  g_test_message ("/healthz: %u %s", status, body);
+  /* Not "the disk is full": the operator is told what is wrong. */
+  return status == 503 && strstr (body, "30002") != NULL && strstr (body, "store") != NULL &&
+         strstr (body, "disk") == NULL;
+}
+
 /* PostgreSQL stops while natterd runs: publishes are refused with 30002
- * (not lost, not hanging), then accepted again once it is back, without
- * restarting natterd. */
+ * (not lost, not hanging), /healthz and media uploads answer 503, then
+ * all work again once it is back, without restarting natterd. */
 static void
 test_postgresql_restart (void)
 {
@@ -339,10 +376,13 @@ test_postgresql_restart (void)
   g_autoptr(NatterTestClient) bob = NULL;
   g_autoptr(NatterFrame) ack = NULL;
   gint64 deadline;
+  g_autofree char *health = NULL;
+  g_autofree char *token = NULL;
   guint refused = 0;
   int code = -1;
 
   cluster_start (&cluster, users);
+  token = natter_test_server_get_token (cluster.a, "carol");
   alice = natter_test_client_new_user (cluster.a, "alice", "a1");
   bob = natter_test_client_new_user (cluster.a, "bob", "b1");
 
@@ -363,6 +403,16 @@ test_postgresql_restart (void)
       g_clear_pointer (&ack, natter_frame_free);
     }
   natter_test_client_expect_none (alice, NATTER__FRAME__BODY_DELIVER, 300);
+  /* And /healthz says so: the store is unreachable. */
+  g_assert_true (natter_test_wait (unhealthy, cluster.a, NATTER_TEST_TIMEOUT_MS));
+  /* A media upload meanwhile: 503 (try again), not 507 (out of space). */
+  {
+    g_autoptr(GBytes) data = g_bytes_new_static ("picture", 7);
+    g_autofree char *reply = NULL;
+
+    g_assert_cmpuint (upload (cluster.a, token, data, &reply), ==, 503);
+    g_assert_nonnull (strstr (reply, "30002"));
+  }
 
   natter_test_pg_restart (cluster.pg);
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
@@ -390,6 +440,7 @@ test_postgresql_restart (void)
     g_assert_cmpstr (stored, ==, "2");
   }
   g_test_message ("refused %u times after the restart", refused);
+  g_assert_cmpuint (natter_test_server_healthz (cluster.a, &health), ==, 200);
 
   cluster_free (&cluster);
 }
@@ -526,7 +577,6 @@ test_shared_media (void)
   g_autofree char *media_dir = g_dir_make_tmp ("natter-test-media-XXXXXX", &error);
   g_autofree char *config = NULL;
   g_autofree char *token = NULL;
-  g_autofree char *upload_url = NULL;
   g_autofree char *url_on_b = NULL;
   g_autofree char *find = NULL;
   g_autoptr(SoupSession) session = soup_session_new ();
@@ -545,19 +595,12 @@ test_shared_media (void)
   token = natter_test_server_get_token (cluster.a, "alice");
   cluster.b = natter_test_server_new_node (cluster.a, NULL);
 
-  upload_url = g_strdup_printf ("%s/media/upload", natter_test_server_get_url (cluster.a));
   {
-    g_autoptr(SoupMessage) message = soup_message_new ("POST", upload_url);
-    g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
-    g_autoptr(GBytes) reply = NULL;
+    g_autofree char *reply = NULL;
     g_autoptr(JsonParser) parser = json_parser_new ();
 
-    soup_message_headers_append (soup_message_get_request_headers (message), "Authorization", bearer);
-    soup_message_set_request_body_from_bytes (message, "application/octet-stream", data);
-    reply = soup_session_send_and_read (session, message, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (soup_message_get_status (message), ==, 200);
-    json_parser_load_from_data (parser, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply), &error);
+    g_assert_cmpuint (upload (cluster.a, token, data, &reply), ==, 200);
+    json_parser_load_from_data (parser, reply, -1, &error);
     g_assert_no_error (error);
     url = json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "url");
     g_assert_true (g_str_has_prefix (url, natter_test_server_get_url (cluster.a)));

@@ -563,6 +563,22 @@ natter_test_server_get_metric (NatterTestServer *self,
   return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
 }
 
+guint
+natter_test_server_healthz (NatterTestServer  *self,
+                            char             **body)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strdup_printf ("%s/healthz", natter_test_server_get_url (self));
+  g_autoptr(SoupMessage) message = soup_message_new ("GET", url);
+  g_autoptr(GBytes) reply = NULL;
+
+  g_signal_connect (message, "accept-certificate", G_CALLBACK (accept_test_certificate), NULL);
+  reply = soup_session_send_and_read (session, message, NULL, NULL);
+  g_assert_nonnull (reply);
+  *body = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  return soup_message_get_status (message);
+}
+
 /* /proc/PID/status, in bytes. */
 static guint64
 status_bytes (NatterTestServer *self,

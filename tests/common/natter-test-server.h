@@ -57,6 +57,9 @@ JsonObject       *natter_test_server_api          (NatterTestServer   *self,
  * asserts it is there. */
 guint64           natter_test_server_get_metric   (NatterTestServer   *self,
                                                    const char         *name);
+/* GET /healthz: its HTTP status; its body in @body. */
+guint             natter_test_server_healthz      (NatterTestServer   *self,
+                                                   char              **body);
 /* natterd's resident memory now and at its peak (bytes); the peak can be
  * reset to now, so a test measures what one phase costs. */
 guint64           natter_test_server_get_rss      (NatterTestServer   *self);
