@@ -660,12 +660,10 @@ start_recording (NatterComposer         *self,
 }
 
 static void
-record_module_loaded_cb (GObject      *source,
-                         GAsyncResult *result,
-                         gpointer      user_data)
+record_module_ready (gpointer                object,
+                     const NatterCallModule *module)
 {
-  g_autoptr(NatterComposer) self = user_data;
-  const NatterCallModule *module = natter_call_module_load_finish (result, NULL);
+  NatterComposer *self = object;
 
   /* disposed meanwhile (no cache directory then): nothing to record for */
   if (self->cache_dir == NULL)
@@ -683,19 +681,13 @@ record_activated (GtkWidget  *widget,
                   GVariant   *parameter)
 {
   NatterComposer *self = NATTER_COMPOSER (widget);
-  const NatterCallModule *module = natter_call_module_peek ();
 
   if (self->recorder != NULL)
     return;
-  if (module != NULL)
-    {
-      start_recording (self, module);
-      return;
-    }
   /* the first recording may come before the call module's preload
-   * ended: loaded (or waited for) on a worker, not on the main thread */
+   * ended: it waits for the module, not opened on the main thread */
   gtk_widget_action_set_enabled (widget, "composer.record", FALSE);
-  natter_call_module_load_async (NULL, record_module_loaded_cb, g_object_ref (self));
+  natter_call_module_with (self, record_module_ready);
 }
 
 static void

@@ -169,45 +169,30 @@ notify_data_free (NotifyData *data)
 }
 
 static void
-play_loaded_sound (NatterNotifier         *self,
-                   const NatterCallModule *module)
+sound_module_ready (gpointer                object,
+                    const NatterCallModule *module)
 {
+  NatterNotifier *self = object;
+
+  self->sound_loading = FALSE;
+  /* not after dispose (no settings then): the sound would outlive it */
+  if (module == NULL || self->settings == NULL)
+    return;
   if (self->sound == NULL)
     self->sound = module->sound_new (NATTER_CALL_MODULE_SOUND_MESSAGE);
   module->sound_play (self->sound, FALSE);
 }
 
 static void
-sound_module_loaded_cb (GObject      *source,
-                        GAsyncResult *result,
-                        gpointer      user_data)
-{
-  g_autoptr(NatterNotifier) self = user_data;
-  const NatterCallModule *module = natter_call_module_load_finish (result, NULL);
-
-  self->sound_loading = FALSE;
-  /* not after dispose (no settings then): the sound would outlive it */
-  if (module != NULL && self->settings != NULL)
-    play_loaded_sound (self, module);
-}
-
-static void
 play_sound (NatterNotifier *self)
 {
-  const NatterCallModule *module;
-
-  if (!g_settings_get_boolean (self->settings, "sounds"))
+  if (!g_settings_get_boolean (self->settings, "sounds") || self->sound_loading)
     return;
   /* ours, in the GResource: the same in Flatpak and outside it. The
-   * first sound may come before the call module's preload ended: it is
-   * loaded (or waited for) on a worker, not opened on the main thread. */
-  if ((module = natter_call_module_peek ()) != NULL)
-    play_loaded_sound (self, module);
-  else if (!self->sound_loading)
-    {
-      self->sound_loading = TRUE;
-      natter_call_module_load_async (NULL, sound_module_loaded_cb, g_object_ref (self));
-    }
+   * first sound may come before the call module's preload ended: it
+   * waits for the module, not opened on the main thread. */
+  self->sound_loading = TRUE;
+  natter_call_module_with (self, sound_module_ready);
 }
 
 static void
