@@ -114,15 +114,16 @@ build (Play *play)
   description = g_strdup_printf ("appsrc name=source format=bytes ! decodebin ! audioconvert ! audioresample ! %s",
                                  play->sink_description != NULL ? play->sink_description : "autoaudiosink");
   play->pipeline = gst_parse_launch (description, &error);
+  if (play->pipeline != NULL)
+    gst_object_ref_sink (play->pipeline);
+  /* an error with a pipeline: a part of it is missing */
   if (play->pipeline == NULL || error != NULL)
     {
-      /* no sound card or base plugins, say: a sound is not worth more than a note */
+      /* no base plugins, say: a sound is not worth more than a note */
       g_message ("Cannot play sounds: %s", error != NULL ? error->message : description);
-      if (play->pipeline != NULL)
-        gst_clear_object (&play->pipeline);
+      gst_clear_object (&play->pipeline);
       return FALSE;
     }
-  gst_object_ref_sink (play->pipeline);
   g_atomic_int_inc (&n_pipelines);
   source = gst_bin_get_by_name (GST_BIN (play->pipeline), "source");
   gst_app_src_set_callbacks (GST_APP_SRC (source), &callbacks, play_ref (play), (GDestroyNotify) play_unref);
@@ -141,12 +142,10 @@ run_op (gpointer data,
     {
     case OP_START:
       if (build (play))
-        {
-          gst_element_set_state (play->pipeline, GST_STATE_PLAYING);
-          /* the main thread watches its bus from now on */
-          g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, started_cb, play_ref (play),
-                                      (GDestroyNotify) play_unref);
-        }
+        gst_element_set_state (play->pipeline, GST_STATE_PLAYING);
+      /* the main thread watches its bus from now on (no bus: it failed) */
+      g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, started_cb, play_ref (play),
+                                  (GDestroyNotify) play_unref);
       break;
     case OP_DROP:
       if (play->pipeline != NULL)
@@ -228,17 +227,24 @@ bus_cb (GstBus     *bus,
   return G_SOURCE_CONTINUE;
 }
 
-/* The worker started @play's pipeline: its messages, queued on its bus
- * meanwhile, come to bus_cb() from now on, unless a later play or a stop
- * replaced it. */
+/* The worker started @play's pipeline (or could not build it): its
+ * messages, queued on its bus meanwhile, come to bus_cb() from now on,
+ * unless a later play or a stop replaced it. */
 static gboolean
 started_cb (gpointer user_data)
 {
   Play *play = user_data;
   g_autoptr(NatterSound) self = g_weak_ref_get (&play->sound);
 
-  if (self != NULL && self->play == play && self->bus_watch == 0)
+  if (self == NULL || self->play != play || self->bus_watch != 0)
+    return G_SOURCE_REMOVE;
+  if (play->bus != NULL)
     self->bus_watch = gst_bus_add_watch (play->bus, bus_cb, self);
+  else
+    {
+      self->playing = FALSE;
+      drop_play (self);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -308,6 +314,14 @@ guint
 natter_sound_get_n_pipelines (void)
 {
   return g_atomic_int_get (&n_pipelines);
+}
+
+void
+natter_sound_wait (void)
+{
+  /* its queue done, then gone: a later play makes a new one */
+  if (worker != NULL)
+    g_thread_pool_free (g_steal_pointer (&worker), FALSE, TRUE);
 }
 
 static void

@@ -40,5 +40,8 @@ guint        natter_sound_get_ends    (NatterSound *self);
 /* Sounds' pipelines alive in the process (the tests: none outlives the
  * window that played it; their teardown on the worker takes a moment). */
 guint        natter_sound_get_n_pipelines (void);
+/* Until the sounds' worker did all it was asked (the last pipelines torn
+ * down): before exit, as GStreamer under a state change crashes then. */
+void         natter_sound_wait            (void);
 
 G_END_DECLS

@@ -154,6 +154,25 @@ test_missing (void)
   g_assert_cmpuint (natter_sound_get_n_pipelines (), ==, 0);
 }
 
+static gboolean
+not_playing (NatterSound *sound)
+{
+  return !natter_sound_get_playing (sound);
+}
+
+/* An output that cannot be made (no such sink): a note, and the sound
+ * says it is not playing. */
+static void
+test_no_output (void)
+{
+  g_autoptr(NatterSound) sound = natter_sound_new (NATTER_SOUND_MESSAGE, "natter-no-such-sink");
+
+  natter_sound_play (sound, FALSE);
+  g_assert_true (wait_until (not_playing, sound));
+  g_assert_cmpuint (natter_sound_get_ends (sound), ==, 0);
+  g_assert_cmpuint (natter_sound_get_n_pipelines (), ==, 0);
+}
+
 /* What GStreamer logs of plugin loading, element making and state
  * changes, by thread: none of it may happen on the GTK main thread. */
 static GThread *main_thread;
@@ -240,6 +259,7 @@ main (int   argc,
   /* first: before any other case loaded the plugins */
   g_test_add_func ("/sound/off-main-thread", test_off_main_thread);
   g_test_add_func ("/sound/missing", test_missing);
+  g_test_add_func ("/sound/no-output", test_no_output);
   g_test_add_func ("/sound/message-plays-once", test_message_plays_once);
   g_test_add_func ("/sound/ringtone-loops", test_ringtone_loops);
   g_test_add_func ("/sound/play-again-while-starting", test_play_again_while_starting);

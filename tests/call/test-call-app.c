@@ -20,6 +20,7 @@
 
 #include "natter-call-media.h"
 #include "natter-call-controller.h"
+#include "natter-sound.h"
 #include "natter-test-notifications.h"
 #include "natter-test-server.h"
 #include "natter-test-wait.h"
@@ -429,5 +430,6 @@ main (int   argc,
   /* The manager times the encoder on a thread once a call ends: GStreamer
    * torn down under it at exit crashes (#15). */
   natter_call_media_prepare_wait ();
+  natter_sound_wait ();
   return ret;
 }
