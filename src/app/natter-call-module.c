@@ -101,6 +101,43 @@ natter_call_module_load_finish (GAsyncResult  *result,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+typedef struct
+{
+  GObject *object;
+  NatterCallModuleReady ready;
+} With;
+
+static void
+with_loaded_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  With *with = user_data;
+
+  with->ready (with->object, natter_call_module_load_finish (result, NULL));
+  g_object_unref (with->object);
+  g_free (with);
+}
+
+void
+natter_call_module_with (gpointer              object,
+                         NatterCallModuleReady ready)
+{
+  With *with;
+
+  g_return_if_fail (G_IS_OBJECT (object));
+
+  if (natter_call_module_peek () != NULL)
+    {
+      ready (object, natter_call_module_peek ());
+      return;
+    }
+  with = g_new (With, 1);
+  with->object = g_object_ref (object);
+  with->ready = ready;
+  natter_call_module_load_async (NULL, with_loaded_cb, with);
+}
+
 const NatterCallModule *
 natter_call_module_peek (void)
 {

@@ -61,7 +61,7 @@ typedef struct
   void      (*devices_monitor_stop)  (GObject        *monitor);
 
   /* Waits for the calls' helper threads (the DTLS key, the encoder
-   * probe): exiting under them crashes. */
+   * probe) and the sounds' worker: exiting under them crashes. */
   void      (*prepare_wait)          (void);
 } NatterCallModule;
 
@@ -84,6 +84,14 @@ void                    natter_call_module_load_async  (GCancellable         *ca
                                                         gpointer              user_data);
 const NatterCallModule *natter_call_module_load_finish (GAsyncResult         *result,
                                                         GError              **error);
+/* @ready (@object, the module or NULL): at once if the module is loaded,
+ * else once a worker loaded it (or the start's preload did), @object kept
+ * alive meanwhile. What the user asks for before the preload ended (a
+ * sound, a recording) waits so, not on a dlopen on the main thread. */
+typedef void (*NatterCallModuleReady) (gpointer                object,
+                                       const NatterCallModule *module);
+void                    natter_call_module_with        (gpointer               object,
+                                                        NatterCallModuleReady  ready);
 /* The module if it was loaded, else NULL: loads nothing. */
 const NatterCallModule *natter_call_module_peek (void);
 /* A program that links the module's code statically (the tests) hands its

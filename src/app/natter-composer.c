@@ -599,7 +599,7 @@ paste_clipboard_cb (NatterComposer *self,
 static void
 elapsed_cb (NatterComposer *self)
 {
-  g_autofree char *time = natter_format_duration (natter_call_module_get ()->recorder_get_elapsed (self->recorder));
+  g_autofree char *time = natter_format_duration (natter_call_module_peek ()->recorder_get_elapsed (self->recorder));
   /* Translators: shown while recording a voice message, with the time so far */
   g_autofree char *text = g_strdup_printf (_("Recording… %s"), time);
 
@@ -638,24 +638,13 @@ recorder_failed_cb (NatterComposer *self,
 }
 
 static void
-record_activated (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
+start_recording (NatterComposer         *self,
+                 const NatterCallModule *module)
 {
-  NatterComposer *self = NATTER_COMPOSER (widget);
   g_autofree char *path = cache_path (self, "voice", ".ogg");
   g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GError) error = NULL;
-  /* the first recording loads the call module (GStreamer) */
-  const NatterCallModule *module = natter_call_module_get ();
 
-  if (self->recorder != NULL)
-    return;
-  if (module == NULL)
-    {
-      gtk_widget_error_bell (widget);
-      return;
-    }
   self->recorder = module->recorder_new (file, self->microphone);
   g_signal_connect_swapped (self->recorder, "notify::elapsed", G_CALLBACK (elapsed_cb), self);
   g_signal_connect_swapped (self->recorder, "finished", G_CALLBACK (recorder_finished_cb), self);
@@ -667,7 +656,38 @@ record_activated (GtkWidget  *widget,
     }
   elapsed_cb (self);
   gtk_stack_set_visible_child_name (self->stack, "recording");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "composer.record", FALSE);
+}
+
+static void
+record_module_ready (gpointer                object,
+                     const NatterCallModule *module)
+{
+  NatterComposer *self = object;
+
+  /* disposed meanwhile (no cache directory then): nothing to record for */
+  if (self->cache_dir == NULL)
+    return;
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "composer.record", TRUE);
+  if (module == NULL)
+    gtk_widget_error_bell (GTK_WIDGET (self));
+  else if (self->recorder == NULL)
+    start_recording (self, module);
+}
+
+static void
+record_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterComposer *self = NATTER_COMPOSER (widget);
+
+  if (self->recorder != NULL)
+    return;
+  /* the first recording may come before the call module's preload
+   * ended: it waits for the module, not opened on the main thread */
   gtk_widget_action_set_enabled (widget, "composer.record", FALSE);
+  natter_call_module_with (self, record_module_ready);
 }
 
 static void
@@ -678,7 +698,7 @@ finish_recording_activated (GtkWidget  *widget,
   NatterComposer *self = NATTER_COMPOSER (widget);
 
   if (self->recorder != NULL)
-    natter_call_module_get ()->recorder_stop (self->recorder);
+    natter_call_module_peek ()->recorder_stop (self->recorder);
 }
 
 static void
@@ -689,7 +709,7 @@ cancel_recording_activated (GtkWidget  *widget,
   NatterComposer *self = NATTER_COMPOSER (widget);
 
   if (self->recorder != NULL)
-    natter_call_module_get ()->recorder_cancel (self->recorder);
+    natter_call_module_peek ()->recorder_cancel (self->recorder);
   stop_recording_ui (self);
 }
 
@@ -791,7 +811,7 @@ natter_composer_dispose (GObject *object)
   NatterComposer *self = (NatterComposer *) object;
 
   if (self->recorder != NULL)
-    natter_call_module_get ()->recorder_cancel (self->recorder);
+    natter_call_module_peek ()->recorder_cancel (self->recorder);
   stop_recording_ui (self);
   g_clear_pointer (&self->cache_dir, g_free);
   g_clear_pointer (&self->microphone, g_free);

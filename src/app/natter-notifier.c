@@ -20,6 +20,7 @@ struct _NatterNotifier
   GSignalGroup *client_signals;
   GSettings *settings;
   GObject *sound;  /* the call module's NatterSound */
+  gboolean sound_loading;  /* the call module is on its way for it */
   /* notification id → its NatterConversation, until read (here or on
    * another device) */
   GHashTable *notified;
@@ -168,18 +169,30 @@ notify_data_free (NotifyData *data)
 }
 
 static void
+sound_module_ready (gpointer                object,
+                    const NatterCallModule *module)
+{
+  NatterNotifier *self = object;
+
+  self->sound_loading = FALSE;
+  /* not after dispose (no settings then): the sound would outlive it */
+  if (module == NULL || self->settings == NULL)
+    return;
+  if (self->sound == NULL)
+    self->sound = module->sound_new (NATTER_CALL_MODULE_SOUND_MESSAGE);
+  module->sound_play (self->sound, FALSE);
+}
+
+static void
 play_sound (NatterNotifier *self)
 {
-  const NatterCallModule *module;
-
-  if (!g_settings_get_boolean (self->settings, "sounds"))
+  if (!g_settings_get_boolean (self->settings, "sounds") || self->sound_loading)
     return;
-  /* ours, in the GResource: the same in Flatpak and outside it */
-  /* the first sound loads the call module (GStreamer) */
-  if (self->sound == NULL && (module = natter_call_module_get ()) != NULL)
-    self->sound = module->sound_new (NATTER_CALL_MODULE_SOUND_MESSAGE);
-  if (self->sound != NULL)
-    natter_call_module_get ()->sound_play (self->sound, FALSE);
+  /* ours, in the GResource: the same in Flatpak and outside it. The
+   * first sound may come before the call module's preload ended: it
+   * waits for the module, not opened on the main thread. */
+  self->sound_loading = TRUE;
+  natter_call_module_with (self, sound_module_ready);
 }
 
 static void

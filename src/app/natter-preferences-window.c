@@ -97,7 +97,7 @@ fill_devices (NatterPreferencesWindow *self,
 
   gtk_string_list_append (names, _("System Default"));
   if (self->monitor != NULL)
-    devices = natter_call_module_get ()->devices_list (self->monitor, klass);
+    devices = natter_call_module_peek ()->devices_list (self->monitor, klass);
   for (guint i = 0; devices != NULL && devices[i] != NULL; i++)
     {
       gtk_string_list_append (names, devices[i]);
@@ -120,14 +120,10 @@ fill_devices (NatterPreferencesWindow *self,
   g_object_unref (names);
 }
 
-static gboolean
-load_devices_cb (gpointer user_data)
+static void
+fill_all_devices (NatterPreferencesWindow *self,
+                  const NatterCallModule  *module)
 {
-  NatterPreferencesWindow *self = user_data;
-
-  const NatterCallModule *module = natter_call_module_get ();
-
-  self->monitor_id = 0;
   /* the devices come from GStreamer, in the call module */
   if (module != NULL)
     self->monitor = module->devices_monitor_new ();
@@ -135,6 +131,34 @@ load_devices_cb (gpointer user_data)
   fill_devices (self, self->camera_row, "Video/Source", "camera");
   fill_devices (self, self->microphone_row, "Audio/Source", "microphone");
   fill_devices (self, self->speaker_row, "Audio/Sink", "speaker");
+}
+
+static void
+devices_module_loaded_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  const NatterCallModule *module = natter_call_module_load_finish (result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;  /* closed meanwhile: @user_data is gone */
+  fill_all_devices (user_data, module);
+}
+
+static gboolean
+load_devices_cb (gpointer user_data)
+{
+  NatterPreferencesWindow *self = user_data;
+  const NatterCallModule *module = natter_call_module_peek ();
+
+  self->monitor_id = 0;
+  /* opened before the start's preload ended: loaded (or waited for) on a
+   * worker, not on the main thread */
+  if (module != NULL)
+    fill_all_devices (self, module);
+  else
+    natter_call_module_load_async (self->cancellable, devices_module_loaded_cb, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -416,7 +440,7 @@ natter_preferences_window_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->monitor != NULL)
-    natter_call_module_get ()->devices_monitor_stop (self->monitor);
+    natter_call_module_peek ()->devices_monitor_stop (self->monitor);
   g_clear_object (&self->monitor);
   g_clear_weak_pointer (&self->parent);
   g_clear_object (&self->account);

@@ -3,9 +3,25 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <string.h>
 
 #include "natter-sound.h"
+
+/* One play of a sound: its own pipeline, built, started, restarted and
+ * torn down on the sounds' worker thread only (see push_op()). The main
+ * thread keeps a reference, watches the bus once the worker handed it
+ * over, and never touches the pipeline. */
+typedef struct
+{
+  gatomicrefcount ref;
+  GWeakRef sound;            /* the NatterSound it plays for */
+  GBytes *bytes;             /* the sound file, out of the GResource */
+  char *sink_description;
+  GstElement *pipeline;      /* worker only */
+  GstBus *bus;               /* set by the worker before started_cb() */
+} Play;
 
 struct _NatterSound
 {
@@ -13,7 +29,8 @@ struct _NatterSound
 
   char *uri;
   char *sink_description;
-  GstElement *playbin;
+  GBytes *bytes;             /* the sound file, once looked up */
+  Play *play;                /* the current play, or NULL */
   guint bus_watch;
   gboolean loop;
   gboolean playing;
@@ -22,8 +39,157 @@ struct _NatterSound
 
 G_DEFINE_FINAL_TYPE (NatterSound, natter_sound, G_TYPE_OBJECT)
 
-/* pipelines made and not yet disposed, in the process */
+/* pipelines made and not yet torn down, in the process (atomic: the
+ * worker makes and ends them) */
 static guint n_pipelines;
+
+static Play *
+play_ref (Play *play)
+{
+  g_atomic_ref_count_inc (&play->ref);
+  return play;
+}
+
+static void
+play_unref (Play *play)
+{
+  if (!g_atomic_ref_count_dec (&play->ref))
+    return;
+  /* the worker's OP_DROP ran before the last reference went */
+  g_assert (play->pipeline == NULL);
+  g_weak_ref_clear (&play->sound);
+  g_bytes_unref (play->bytes);
+  g_free (play->sink_description);
+  g_clear_object (&play->bus);
+  g_free (play);
+}
+
+/* ------------------------------------------------------------- worker */
+
+/* Building a pipeline loads plugins (dlopen), and its state changes open
+ * the sound card (autoaudiosink probes its sinks on the way to READY):
+ * none of that may block the GTK main thread. One worker thread does all
+ * of it, in the order it was asked. */
+typedef enum
+{
+  OP_START,    /* build the play's pipeline and start it */
+  OP_DROP,     /* stop it and free the pipeline */
+} OpKind;
+
+typedef struct
+{
+  OpKind kind;
+  Play *play;
+} Op;
+
+static GThreadPool *worker;
+
+/* appsrc asks for data: the whole file, once per start */
+static void
+need_data_cb (GstAppSrc *source,
+              guint      length,
+              gpointer   user_data)
+{
+  Play *play = user_data;
+
+  gst_app_src_push_buffer (source, gst_buffer_new_wrapped_bytes (play->bytes));
+  gst_app_src_end_of_stream (source);
+}
+
+static gboolean
+started_cb (gpointer user_data);
+
+static gboolean
+build (Play *play)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr(GstElement) source = NULL;
+  GstAppSrcCallbacks callbacks = { .need_data = need_data_cb };
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  /* the file's bytes through appsrc, not resource:// through GStreamer's
+   * GIO source: that source raised a CRITICAL as a sound started (#15) */
+  description = g_strdup_printf ("appsrc name=source format=bytes ! decodebin ! audioconvert ! audioresample ! %s",
+                                 play->sink_description != NULL ? play->sink_description : "autoaudiosink");
+  play->pipeline = gst_parse_launch (description, &error);
+  if (play->pipeline != NULL)
+    gst_object_ref_sink (play->pipeline);
+  /* an error with a pipeline: a part of it is missing */
+  if (play->pipeline == NULL || error != NULL)
+    {
+      /* no base plugins, say: a sound is not worth more than a note */
+      g_message ("Cannot play sounds: %s", error != NULL ? error->message : description);
+      gst_clear_object (&play->pipeline);
+      return FALSE;
+    }
+  g_atomic_int_inc (&n_pipelines);
+  source = gst_bin_get_by_name (GST_BIN (play->pipeline), "source");
+  gst_app_src_set_callbacks (GST_APP_SRC (source), &callbacks, play_ref (play), (GDestroyNotify) play_unref);
+  play->bus = gst_element_get_bus (play->pipeline);
+  return TRUE;
+}
+
+static void
+run_op (gpointer data,
+        gpointer user_data)
+{
+  Op *op = data;
+  Play *play = op->play;
+
+  switch (op->kind)
+    {
+    case OP_START:
+      if (build (play))
+        gst_element_set_state (play->pipeline, GST_STATE_PLAYING);
+      /* the main thread watches its bus from now on (no bus: it failed) */
+      g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, started_cb, play_ref (play),
+                                  (GDestroyNotify) play_unref);
+      break;
+    case OP_DROP:
+      if (play->pipeline != NULL)
+        {
+          gst_element_set_state (play->pipeline, GST_STATE_NULL);
+          /* appsrc's callbacks hold the play: drop them with the pipeline */
+          gst_clear_object (&play->pipeline);
+          g_atomic_int_add (&n_pipelines, -1);
+        }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  play_unref (play);
+  g_free (op);
+}
+
+static void
+push_op (Play   *play,
+         OpKind  kind)
+{
+  Op *op = g_new0 (Op, 1);
+
+  if (worker == NULL)
+    worker = g_thread_pool_new (run_op, NULL, 1, FALSE, NULL);
+  op->kind = kind;
+  op->play = play_ref (play);
+  g_thread_pool_push (worker, op, NULL);
+}
+
+/* -------------------------------------------------------- main thread */
+
+static void
+drop_play (NatterSound *self)
+{
+  g_clear_handle_id (&self->bus_watch, g_source_remove);
+  if (self->play != NULL)
+    {
+      push_op (self->play, OP_DROP);
+      g_clear_pointer (&self->play, play_unref);
+    }
+}
+
+static void start_play (NatterSound *self);
 
 static gboolean
 bus_cb (GstBus     *bus,
@@ -36,14 +202,14 @@ bus_cb (GstBus     *bus,
     {
     case GST_MESSAGE_EOS:
       self->ends++;
+      drop_play (self);
+      /* again by a new pipeline: decodebin's pads, linked once, do not
+       * survive a restart of this one */
       if (self->loop && self->playing)
-        gst_element_seek_simple (self->playbin, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, 0);
+        start_play (self);
       else
-        {
-          self->playing = FALSE;
-          gst_element_set_state (self->playbin, GST_STATE_READY);
-        }
-      break;
+        self->playing = FALSE;
+      return G_SOURCE_REMOVE;
     case GST_MESSAGE_ERROR:
       {
         g_autoptr(GError) error = NULL;
@@ -52,65 +218,73 @@ bus_cb (GstBus     *bus,
         /* no sound card, say: a sound is not worth more than a note */
         g_message ("Cannot play %s: %s", self->uri, error->message);
         self->playing = FALSE;
-        gst_element_set_state (self->playbin, GST_STATE_NULL);
+        drop_play (self);
+        return G_SOURCE_REMOVE;
       }
-      break;
     default:
       break;
     }
   return G_SOURCE_CONTINUE;
 }
 
+/* The worker started @play's pipeline (or could not build it): its
+ * messages, queued on its bus meanwhile, come to bus_cb() from now on,
+ * unless a later play or a stop replaced it. */
 static gboolean
-ensure_pipeline (NatterSound *self)
+started_cb (gpointer user_data)
 {
-  g_autoptr(GstBus) bus = NULL;
+  Play *play = user_data;
+  g_autoptr(NatterSound) self = g_weak_ref_get (&play->sound);
 
-  if (self->playbin != NULL)
-    return TRUE;
-  if (!gst_is_initialized ())
-    gst_init (NULL, NULL);
-  self->playbin = gst_element_factory_make ("playbin", NULL);
-  if (self->playbin == NULL)
+  if (self == NULL || self->play != play || self->bus_watch != 0)
+    return G_SOURCE_REMOVE;
+  if (play->bus != NULL)
+    self->bus_watch = gst_bus_add_watch (play->bus, bus_cb, self);
+  else
     {
-      g_message ("Cannot play sounds: no playbin (GStreamer's base plugins)");
-      return FALSE;
+      self->playing = FALSE;
+      drop_play (self);
     }
-  gst_object_ref_sink (self->playbin);
-  n_pipelines++;
-  /* audio only: no video sink is ever made */
-  g_object_set (self->playbin, "uri", self->uri, "flags", 0x2 /* GST_PLAY_FLAG_AUDIO */, NULL);
-  if (self->sink_description != NULL)
-    {
-      g_autoptr(GError) error = NULL;
-      GstElement *sink = gst_parse_bin_from_description (self->sink_description, TRUE, &error);
+  return G_SOURCE_REMOVE;
+}
 
-      if (sink == NULL)
-        g_message ("Sound output %s: %s", self->sink_description, error->message);
-      else
-        g_object_set (self->playbin, "audio-sink", sink, NULL);
-    }
-  bus = gst_element_get_bus (self->playbin);
-  self->bus_watch = gst_bus_add_watch (bus, bus_cb, self);
-  return TRUE;
+static void
+start_play (NatterSound *self)
+{
+  Play *play = g_new0 (Play, 1);
+
+  g_atomic_ref_count_init (&play->ref);
+  g_weak_ref_init (&play->sound, self);
+  play->bytes = g_bytes_ref (self->bytes);
+  play->sink_description = g_strdup (self->sink_description);
+  self->play = play;
+  push_op (play, OP_START);
 }
 
 void
 natter_sound_play (NatterSound *self,
                    gboolean     loop)
 {
-  g_return_if_fail (NATTER_IS_SOUND (self));
+  g_autoptr(GError) error = NULL;
 
-  if (!ensure_pipeline (self))
-    return;
+  g_return_if_fail (NATTER_IS_SOUND (self));
+  g_return_if_fail (g_str_has_prefix (self->uri, "resource://"));
+
+  /* From the start by a new pipeline: the last play's one goes, with
+   * whatever its bus still holds (an end, a start in flight). */
+  drop_play (self);
+  self->playing = FALSE;
+  /* compiled into the binary: a lookup, no I/O */
+  if (self->bytes == NULL &&
+      (self->bytes = g_resources_lookup_data (self->uri + strlen ("resource://"), G_RESOURCE_LOOKUP_FLAGS_NONE,
+                                              &error)) == NULL)
+    {
+      g_message ("Cannot play %s: %s", self->uri, error->message);
+      return;
+    }
   self->loop = loop;
   self->playing = TRUE;
-  /* From the start by a restart, not a seek: a flushing seek sent while
-   * the pipeline is still starting (it always was, right after PAUSED)
-   * races that start in the streaming threads. Through NULL, the
-   * pipeline's bus also drops an end of the play before. */
-  gst_element_set_state (self->playbin, GST_STATE_NULL);
-  gst_element_set_state (self->playbin, GST_STATE_PLAYING);
+  start_play (self);
 }
 
 void
@@ -119,8 +293,7 @@ natter_sound_stop (NatterSound *self)
   g_return_if_fail (NATTER_IS_SOUND (self));
 
   self->playing = FALSE;
-  if (self->playbin != NULL)
-    gst_element_set_state (self->playbin, GST_STATE_NULL);
+  drop_play (self);
 }
 
 gboolean
@@ -140,7 +313,15 @@ natter_sound_get_ends (NatterSound *self)
 guint
 natter_sound_get_n_pipelines (void)
 {
-  return n_pipelines;
+  return g_atomic_int_get (&n_pipelines);
+}
+
+void
+natter_sound_wait (void)
+{
+  /* its queue done, then gone: a later play makes a new one */
+  if (worker != NULL)
+    g_thread_pool_free (g_steal_pointer (&worker), FALSE, TRUE);
 }
 
 static void
@@ -148,13 +329,8 @@ natter_sound_dispose (GObject *object)
 {
   NatterSound *self = (NatterSound *) object;
 
-  g_clear_handle_id (&self->bus_watch, g_source_remove);
-  if (self->playbin != NULL)
-    {
-      gst_element_set_state (self->playbin, GST_STATE_NULL);
-      gst_clear_object (&self->playbin);
-      n_pipelines--;
-    }
+  self->playing = FALSE;
+  drop_play (self);
 
   G_OBJECT_CLASS (natter_sound_parent_class)->dispose (object);
 }
@@ -166,6 +342,7 @@ natter_sound_finalize (GObject *object)
 
   g_free (self->uri);
   g_free (self->sink_description);
+  g_clear_pointer (&self->bytes, g_bytes_unref);
 
   G_OBJECT_CLASS (natter_sound_parent_class)->finalize (object);
 }

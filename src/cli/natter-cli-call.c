@@ -1,12 +1,15 @@
 /* natter-cli-call.c — `natter-cli call` and `natter-cli answer`
  *
- *   natter-cli call TARGET [--video] [--duration S]
- *   natter-cli answer [--auto | --reject | --ignore] [--duration S]
+ *   natter-cli call TARGET [--video] [--duration S] [--progress]
+ *   natter-cli answer [--auto | --reject | --ignore] [--duration S] [--progress]
  *
  * --duration counts from the first decoded remote frame (audio for voice
  * calls), so the call shows S seconds of media however long ICE takes.
  * One line per state change ("dialing", "ringing", "incoming bob video ID",
- * "active", "ended 3 hangup"), then one JSON line:
+ * "active", "ended 3 hangup"); with --progress, while active, a line
+ * "frames VIDEO AUDIO" each second (the remote video frames and audio
+ * buffers decoded so far: a test ends the call once enough came, however
+ * slow the machine); then one JSON line:
  * {"callId","state","reason","mediaType","duration","setupMs",
  *  "videoFramesReceived","audioBuffersReceived","missingDevices","phases"} (duration
  * in seconds, setupMs from the start of the call to the first decoded
@@ -49,6 +52,8 @@ typedef struct
   double             duration;
   AnswerMode         answer_mode;
   gboolean           was_active;
+  gboolean           progress;
+  guint              progress_id;
   guint              hangup_id;
   guint              media_wait_id;
   guint              finish_id;
@@ -101,6 +106,19 @@ wait_for_media (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+print_progress (gpointer user_data)
+{
+  CallRun *run = user_data;
+
+  if (run->call == NULL)
+    return G_SOURCE_CONTINUE;
+  print_line ("frames %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
+              natter_call_get_video_frames_received (run->call),
+              natter_call_get_audio_buffers_received (run->call));
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_state_changed (NatterCall      *call,
                   NatterCallState  new_state,
@@ -113,6 +131,7 @@ on_state_changed (NatterCall      *call,
       print_line ("ended %d %s", reason, natter_call_reason_to_string (reason));
       g_clear_handle_id (&run->hangup_id, g_source_remove);
       g_clear_handle_id (&run->media_wait_id, g_source_remove);
+      g_clear_handle_id (&run->progress_id, g_source_remove);
       g_clear_handle_id (&run->stdin_id, g_source_remove);
       return;
     }
@@ -123,6 +142,8 @@ on_state_changed (NatterCall      *call,
       run->was_active = TRUE;
       if (run->duration > 0 && run->media_wait_id == 0 && run->hangup_id == 0)
         run->media_wait_id = g_timeout_add (50, wait_for_media, run);
+      if (run->progress && run->progress_id == 0)
+        run->progress_id = g_timeout_add_seconds (1, print_progress, run);
     }
 }
 
@@ -303,11 +324,12 @@ run_call (NatterCliContext  *ctx,
           int                argc,
           char             **argv)
 {
-  gboolean video = FALSE, auto_answer = FALSE, reject = FALSE, ignore = FALSE;
+  gboolean video = FALSE, auto_answer = FALSE, reject = FALSE, ignore = FALSE, progress = FALSE;
   double duration = 0;
   const GOptionEntry call_entries[] = {
     { "video", 0, 0, G_OPTION_ARG_NONE, &video, "Video call (default: voice)", NULL },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the first remote frame (audio for voice calls)", "S" },
+    { "progress", 0, 0, G_OPTION_ARG_NONE, &progress, "While active, print \"frames VIDEO AUDIO\" (received so far) each second", NULL },
     { NULL }
   };
   const GOptionEntry answer_entries[] = {
@@ -315,6 +337,7 @@ run_call (NatterCliContext  *ctx,
     { "reject", 0, 0, G_OPTION_ARG_NONE, &reject, "Decline the first incoming call", NULL },
     { "ignore", 0, 0, G_OPTION_ARG_NONE, &ignore, "Let the first incoming call ring out", NULL },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Hang up S seconds after the first remote frame (audio for voice calls)", "S" },
+    { "progress", 0, 0, G_OPTION_ARG_NONE, &progress, "While active, print \"frames VIDEO AUDIO\" (received so far) each second", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) options = NULL;
@@ -358,6 +381,7 @@ run_call (NatterCliContext  *ctx,
   run.ctx = ctx;
   run.manager = manager;
   run.duration = duration;
+  run.progress = progress;
   run.stdin_line = stdin_line;
   run.answer_mode = auto_answer ? ANSWER_AUTO : reject ? ANSWER_REJECT : ignore ? ANSWER_IGNORE : ANSWER_ASK;
   g_signal_connect (manager, "call-finished", G_CALLBACK (on_call_finished), &run);
@@ -391,6 +415,7 @@ run_call (NatterCliContext  *ctx,
   g_clear_handle_id (&run.stdin_id, g_source_remove);
   g_clear_handle_id (&run.hangup_id, g_source_remove);
   g_clear_handle_id (&run.media_wait_id, g_source_remove);
+  g_clear_handle_id (&run.progress_id, g_source_remove);
   g_clear_handle_id (&run.finish_id, g_source_remove);
   if (run.call != NULL)
     {

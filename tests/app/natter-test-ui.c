@@ -621,6 +621,12 @@ dismiss_toasts (GtkWidget *widget)
   return any;
 }
 
+static gboolean
+allocated (gpointer widget)
+{
+  return gtk_widget_get_width (widget) > 0 && gtk_widget_get_height (widget) > 0;
+}
+
 void
 natter_test_ui_screenshot (GtkWidget  *window,
                            const char *name)
@@ -641,6 +647,9 @@ natter_test_ui_screenshot (GtkWidget  *window,
     natter_test_ui_spin (600);
   gtk_widget_queue_draw (widget);
   natter_test_ui_spin (400);
+  /* a window just presented on a starved box may not be laid out yet
+   * (ASan: a 0-wide texture, a critical) */
+  natter_test_ui_wait_until (allocated, widget, "the window laid out");
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
   /* The window, not its content, draws the window background: without it,

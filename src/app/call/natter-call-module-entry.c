@@ -123,6 +123,14 @@ devices_monitor_stop (GObject *monitor)
   gst_device_monitor_stop (GST_DEVICE_MONITOR (monitor));
 }
 
+static void
+prepare_wait (void)
+{
+  natter_call_media_prepare_wait ();
+  /* the sounds' worker too: the last ringtone's pipeline going down */
+  natter_sound_wait ();
+}
+
 static const NatterCallModule table = {
   .version = NATTER_CALL_MODULE_VERSION,
   .controller_new = controller_new,
@@ -137,7 +145,7 @@ static const NatterCallModule table = {
   .devices_monitor_new = devices_monitor_new,
   .devices_list = devices_list,
   .devices_monitor_stop = devices_monitor_stop,
-  .prepare_wait = natter_call_media_prepare_wait,
+  .prepare_wait = prepare_wait,
 };
 
 G_MODULE_EXPORT const NatterCallModule *
