@@ -432,7 +432,7 @@ paced_writeback (WalFile *file)
   guint n = file->dirty->len;
 
   g_array_sort (file->dirty, compare_ranges);
-  ranges = (const DirtyRange *) file->dirty->data;
+  ranges = (const DirtyRange *) (const void *) file->dirty->data;
   for (guint i = 0; i < n;)
     {
       sqlite3_int64 start = ranges[i].offset;

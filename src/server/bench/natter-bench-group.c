@@ -267,7 +267,7 @@ timeline_seq (const Natter__Message *message)
       g_once_init_leave (&looked_up, 1);
     }
   if (field != NULL)
-    return *(const uint64_t *) ((const char *) message + field->offset);
+    return *(const uint64_t *) (const void *) ((const char *) message + field->offset);
 
   /* Built from natter.v1's natter.proto: the field is unknown here. */
   for (size_t i = 0; i < message->base.n_unknown_fields; i++)
