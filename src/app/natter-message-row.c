@@ -569,6 +569,30 @@ update_status (NatterMessageRow *self)
     }
 }
 
+/* Who read it, in the popover: a profile's name, else the user id. */
+static void
+fill_read_by_names (NatterMessageRow *self)
+{
+  g_auto(GStrv) readers = NULL;
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  if (self->message == NULL || self->read_by_names == NULL)
+    return;
+  readers = natter_message_dup_read_by (self->message);
+  for (guint i = 0; readers != NULL && readers[i] != NULL; i++)
+    {
+      const NatterProfile *profile = self->client != NULL ?
+                                     natter_store_lookup_user (natter_client_get_store (self->client), readers[i]) :
+                                     NULL;
+
+      if (names->len > 0)
+        g_string_append_c (names, '\n');
+      g_string_append (names, profile != NULL && profile->name != NULL && *profile->name != '\0' ?
+                              profile->name : readers[i]);
+    }
+  gtk_label_set_text (self->read_by_names, names->len > 0 ? names->str : _("Nobody yet"));
+}
+
 /* The receipts' button, before the time: built for the first own group
  * message that asked for receipts, not for every row. */
 static void
@@ -580,6 +604,9 @@ build_read_by (NatterMessageRow *self)
   gtk_label_set_xalign (self->read_by_names, 0);
   gtk_label_set_selectable (self->read_by_names, TRUE);
   gtk_popover_set_child (GTK_POPOVER (popover), GTK_WIDGET (self->read_by_names));
+  /* the names as the store has them when it opens: a reader's profile
+   * may come after the receipt did */
+  g_signal_connect_object (popover, "show", G_CALLBACK (fill_read_by_names), self, G_CONNECT_SWAPPED);
   self->read_by_button = gtk_menu_button_new ();
   gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->read_by_button), popover);
   gtk_widget_add_css_class (self->read_by_button, "flat");
@@ -597,7 +624,6 @@ update_read_by (NatterMessageRow *self)
   NatterMessage *m = self->message;
   NatterConversationType type = natter_message_get_conversation_type (m);
   g_auto(GStrv) readers = NULL;
-  g_autoptr(GString) names = g_string_new (NULL);
   g_autofree char *label = NULL;
   guint n;
 
@@ -617,18 +643,7 @@ update_read_by (NatterMessageRow *self)
   /* Translators: under a group message: how many members read it */
   label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Read by %u", "Read by %u", n), n);
   gtk_menu_button_set_label (GTK_MENU_BUTTON (self->read_by_button), label);
-  for (guint i = 0; i < n; i++)
-    {
-      const NatterProfile *profile = self->client != NULL ?
-                                     natter_store_lookup_user (natter_client_get_store (self->client), readers[i]) :
-                                     NULL;
-
-      if (names->len > 0)
-        g_string_append_c (names, '\n');
-      g_string_append (names, profile != NULL && profile->name != NULL && *profile->name != '\0' ?
-                              profile->name : readers[i]);
-    }
-  gtk_label_set_text (self->read_by_names, n > 0 ? names->str : _("Nobody yet"));
+  fill_read_by_names (self);
   gtk_widget_set_sensitive (self->read_by_button, TRUE);
   gtk_widget_set_visible (self->read_by_button, TRUE);
 }

@@ -172,6 +172,15 @@ request_sent (gpointer window)
   return FALSE;
 }
 
+static gboolean
+bob_profile_known (gpointer window)
+{
+  NatterClient *client = natter_window_get_client (window);
+  const NatterProfile *profile = natter_store_lookup_user (natter_client_get_store (client), "bob");
+
+  return profile != NULL && g_strcmp0 (profile->name, "Bob Baker") == 0;
+}
+
 /* alice's group message asks for receipts; as bob and carol read it the
  * bubble says "Read by 1", "Read by 2", and its popover who (#16). */
 static void
@@ -201,7 +210,10 @@ test_read_by (NatterTestUi  *ui,
 
   label = natter_test_ui_find_label (GTK_WIDGET (ui->chat), "Read by 2");
   g_assert_nonnull (label);
-  /* ... and who: the button's popover names them (a profile's name, else the id). */
+  /* ... and who: the button's popover names them (a profile's name, else
+   * the id) as the store has them when it opens — bob's profile may come
+   * after his receipt did */
+  natter_test_ui_wait_until (bob_profile_known, ui->window, "bob's profile in alice's store");
   button = gtk_widget_get_ancestor (label, GTK_TYPE_MENU_BUTTON);
   g_assert_nonnull (button);
   gtk_menu_button_popup (GTK_MENU_BUTTON (button));
