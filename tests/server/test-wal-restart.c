@@ -8,9 +8,9 @@
 
 #include <glib/gstdio.h>
 
-#include "natter-codes.h"
 #include "natterd-store-sqlite.h"
 #include "natter-test-db-dir.h"
+#include "natter-test-store-op.h"
 
 /* natterd_store_sqlite_set_wal_size()'s: 256 pages of 4 KiB. */
 #define WAL_BYTES (1024 * 1024)
@@ -25,29 +25,14 @@ published (NatterdOp *op,
   *(gboolean *) user_data = TRUE;
 }
 
-/* alice (users.id 1) to bob (2), into bob's inbox. */
+/* A few pages a message: the WAL fills in a few hundred. */
 static NatterdPublishOp *
 message_op (guint     n,
             gboolean *done)
 {
-  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, published, done, NULL);
-  NatterdRecipient bob = { .user_id = 2, .target_id = "alice", .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
+  g_autofree char *content = g_strdup_printf ("{\"content\":\"%u %0*d\"}", n, 6000, 0);
 
-  op->app_id = 1;
-  op->sender_id = 1;
-  op->device_id = g_strdup ("d1");
-  op->client_msg_id = g_strdup_printf ("r%u", n);
-  op->channel = g_strdup ("1/alice/bob");
-  op->message.conversation_type = 1;
-  op->message.sender_user_id = g_strdup ("alice");
-  op->message.target_id = g_strdup ("bob");
-  op->message.object_name = g_strdup ("RC:TxtMsg");
-  /* A few pages a message: the WAL fills in a few hundred. */
-  op->message.content = g_strdup_printf ("{\"content\":\"%u %0*d\"}", n, 6000, 0);
-  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED;
-  op->message.sent_time = 1000 + n;
-  g_array_append_val (op->recipients, bob);
-  return op;
+  return natter_test_store_publish_op (n, "r", content, published, done);
 }
 
 /* Traffic that never stops (four messages at a time, the next four as
