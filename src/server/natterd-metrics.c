@@ -475,6 +475,35 @@ natterd_metrics_render (NatterdServer *self)
                                  "natterd_checkpoint_paced_total{of=\"chunks\"} %" G_GUINT64_FORMAT "\n",
                             passes, chunks);
   }
+  {
+    static const char * const kinds[NATTERD_WAL_N_STALLS] = {
+      [NATTERD_WAL_STALL_HEADER_SYNC] = "wal-header-sync",
+      [NATTERD_WAL_STALL_CHECKPOINT] = "checkpoint",
+    };
+    static const char * const names[3][2] = {
+      { "natterd_writer_stall_total", "The writer's own waits for the disk: a new WAL's header synced inside"
+                                      " a COMMIT, a checkpoint it ran to start the WAL over." },
+      { "natterd_writer_stall_seconds_total", "Their time." },
+      { "natterd_writer_stall_frames_total", "The WAL frames its checkpoints copied." },
+    };
+
+    for (guint c = 0; c < G_N_ELEMENTS (names); c++)
+      {
+        g_string_append_printf (out, "# HELP %s %s\n# TYPE %s counter\n", names[c][0], names[c][1], names[c][0]);
+        for (guint k = 0; k < NATTERD_WAL_N_STALLS; k++)
+          {
+            guint64 count, frames;
+            double seconds;
+
+            natterd_sqlite_wal_stalls (k, &count, &seconds, &frames);
+            g_string_append_printf (out, "%s{of=\"%s\"} ", names[c][0], kinds[k]);
+            if (c == 1)
+              g_string_append_printf (out, "%.17g\n", seconds);
+            else
+              g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", c == 0 ? count : frames);
+          }
+      }
+  }
   g_string_append_printf (out, "# HELP natterd_publish_slow_total Delivered messages whose total"
                                " (frame read to Deliver written) passed %d ms.\n"
                                "# TYPE natterd_publish_slow_total counter\n"

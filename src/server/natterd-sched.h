@@ -9,10 +9,17 @@
 
 G_BEGIN_DECLS
 
-/* The calling thread asks the kernel for the time slice NATTERD_SLICE_US
- * sets, none by default (#17, #18): see natterd-sched.c. Nothing happens where the kernel has no such
- * request (before Linux 6.12 the value is kept and has no effect). */
+/* The calling thread is one a message waits on: it gets the time slice
+ * NATTERD_SLICE_US sets, or, unset, the adaptive one (#17, #18): see
+ * natterd-sched.c. Nothing happens where the kernel has no such request
+ * (before Linux 6.12 the value is kept and has no effect). A thread that
+ * called it forgets it before it ends. */
 void natterd_sched_prefer_latency (void);
+void natterd_sched_forget_latency (void);
+/* The messages natterd published or delivered a second, whichever is
+ * more, lately: the adaptive slices follow it. Returns whether they are
+ * on. */
+gboolean natterd_sched_note_rate  (double messages_per_second);
 /* The same with a slice of @us (at least 100; 0 does nothing). */
 void natterd_sched_set_slice      (guint us);
 /* This thread's work is nobody's latency: it yields the CPU and the disk. */

@@ -51,6 +51,10 @@ struct _NatterdServer
   guint             sweep_id;
   GHashTable       *dirty_devices;      /* NatterdSession* with an unsaved acked seq */
   gint64            last_device_flush;
+  /* sweep(): the message rate the adaptive time slices follow (natterd-sched.c) */
+  gint64            rate_at;
+  guint64           rate_published;
+  guint64           rate_delivered;
   gint64            last_prune;
   gint64           *channel_clock;      /* last sent_time per hashed channel */
   gint64            last_apps_reload;   /* monotonic µs */

@@ -7,6 +7,7 @@
 
 #include "natterd-log.h"
 #include "natterd-navi.h"
+#include "natterd-sched.h"
 
 #include <errno.h>
 #include <string.h>
@@ -827,6 +828,24 @@ maybe_prune (NatterdServer *self,
 
 /* ------------------------------------------------------------------ sweep */
 
+/* Latency or throughput: the adaptive time slices' cue (#17). */
+static void
+note_rate (NatterdServer *self,
+           gint64         now)
+{
+  guint64 published = 0;
+  guint64 delivered = self->metrics->messages_delivered;
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->metrics->messages_published); i++)
+    published += self->metrics->messages_published[i];
+  if (self->rate_at > 0 && now > self->rate_at)
+    natterd_sched_note_rate ((double) MAX (published - self->rate_published, delivered - self->rate_delivered) *
+                             G_USEC_PER_SEC / (double) (now - self->rate_at));
+  self->rate_at = now;
+  self->rate_published = published;
+  self->rate_delivered = delivered;
+}
+
 static gboolean
 sweep (gpointer user_data)
 {
@@ -866,6 +885,7 @@ sweep (gpointer user_data)
   natterd_server_chatroom_sweep (self);
   natterd_server_prune_nonces (self);
   maybe_prune (self, now);
+  note_rate (self, now);
 
   return G_SOURCE_CONTINUE;
 }

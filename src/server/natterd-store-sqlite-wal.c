@@ -134,6 +134,11 @@ static guint64 paced_passes;
 static guint64 paced_chunks;
 static guint64 paced_largest;
 
+/* natterd_sqlite_wal_note_stall(), atomic */
+static guint64 stall_counts[NATTERD_WAL_N_STALLS];
+static guint64 stall_us[NATTERD_WAL_N_STALLS];
+static guint64 stall_frames[NATTERD_WAL_N_STALLS];
+
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
 
@@ -349,6 +354,27 @@ wal_truncate (sqlite3_file *f,
 
 
 void
+natterd_sqlite_wal_note_stall (NatterdWalStall kind,
+                               gint64          us,
+                               guint           frames)
+{
+  __atomic_add_fetch (&stall_counts[kind], 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch (&stall_us[kind], (guint64) MAX (us, 0), __ATOMIC_RELAXED);
+  __atomic_add_fetch (&stall_frames[kind], frames, __ATOMIC_RELAXED);
+}
+
+void
+natterd_sqlite_wal_stalls (NatterdWalStall kind,
+                           guint64        *count,
+                           double         *seconds,
+                           guint64        *frames)
+{
+  *count = __atomic_load_n (&stall_counts[kind], __ATOMIC_RELAXED);
+  *seconds = (double) __atomic_load_n (&stall_us[kind], __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  *frames = __atomic_load_n (&stall_frames[kind], __ATOMIC_RELAXED);
+}
+
+void
 natterd_sqlite_wal_defer_syncs (gboolean defer)
 {
   defer_syncs = defer;
@@ -502,6 +528,9 @@ wal_sync (sqlite3_file *f,
   if (file->allocated > 0)
     sync_end ();
   sync_us += g_get_monotonic_time () - start;
+  /* A COMMIT's wait for a new WAL's header (see the top of the function). */
+  if (defer_syncs && header && file->allocated > 0)
+    natterd_sqlite_wal_note_stall (NATTERD_WAL_STALL_HEADER_SYNC, g_get_monotonic_time () - start, 0);
   if (file->dirty != NULL)
     db_writeback_end ();
   /* The WAL started over (see WalSync): what failed to reach the disk

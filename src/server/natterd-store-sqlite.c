@@ -307,7 +307,18 @@ open_connection (const char  *path,
  * the CPU and the disk to the commits' (natterd_sched_prefer_background()). */
 #define CHECKPOINT_INTERVAL_US (G_USEC_PER_SEC / 2)
 #define CHECKPOINT_WAKE_FRAMES 1024
-#define WAL_RESET_LEFTOVER 512
+/* The writer's copy starting the WAL over stalls every message queued
+ * meanwhile (#17's p99.9): its WAL sync, the copy, and the database's sync
+ * of what it copied, then the new header's sync in the next COMMIT. With
+ * 512 frames left it took ~200 frames a time, 2 MiB of scattered writes
+ * before that sync. So once the WAL is due to start over, every commit
+ * leaving more than WAL_RESET_LEFTOVER frames uncopied wakes the
+ * checkpointer again (unpaced): its passes shorten until few are left,
+ * and the writer copies those. Should the passes never get there (a
+ * loaded disk), the writer takes up to WAL_RESET_LEFTOVER_LATE frames past
+ * twice the size, anything past four times. */
+#define WAL_RESET_LEFTOVER 64
+#define WAL_RESET_LEFTOVER_LATE 512
 #define PAGE_SIZE_BYTES 4096            /* SQLite's default page size */
 
 static int
@@ -322,7 +333,9 @@ wal_committed (void       *data,
   if (frames < g_atomic_int_get (&self->wal_frames))
     g_atomic_int_set (&self->backfilled, 0);  /* the WAL started over */
   g_atomic_int_set (&self->wal_frames, frames);
-  if (frames - g_atomic_int_get (&self->backfilled) >= CHECKPOINT_WAKE_FRAMES &&
+  if ((frames - g_atomic_int_get (&self->backfilled) >= CHECKPOINT_WAKE_FRAMES ||
+       (frames >= self->wal_reset_frames &&
+        frames - g_atomic_int_get (&self->backfilled) > WAL_RESET_LEFTOVER)) &&
       !g_atomic_int_get (&self->checkpointing))
     {
       g_mutex_lock (&self->checkpoint_lock);
@@ -370,19 +383,24 @@ natterd_store_sqlite_maintain (NatterdStore *store)
   int log = 0, copied = 0;
   /* Every sync fails until the WAL starts over: make it, now. */
   gboolean failed = self->pipelined && natterd_sqlite_wal_sync_failed (self->full_path);
+  gint64 start;
 
   if (frames < self->wal_reset_frames && !failed)
     return;
   /* Past four times the size, whatever the checkpointer is doing. */
   if (!failed && frames < 4 * self->wal_reset_frames && !g_atomic_int_get (&self->no_checkpointer) &&
       (g_atomic_int_get (&self->checkpointing) ||
-       frames - g_atomic_int_get (&self->backfilled) > WAL_RESET_LEFTOVER))
+       frames - g_atomic_int_get (&self->backfilled) >
+         (frames < 2 * self->wal_reset_frames ? WAL_RESET_LEFTOVER : WAL_RESET_LEFTOVER_LATE)))
     return;  /* the checkpointer is on it; try after the next batch */
 
   /* Nothing writes meanwhile: with every frame copied back, the next
    * transaction starts the WAL over. */
+  start = g_get_monotonic_time ();
   if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK)
     {
+      natterd_sqlite_wal_note_stall (NATTERD_WAL_STALL_CHECKPOINT, g_get_monotonic_time () - start,
+                                     (guint) MAX (copied - g_atomic_int_get (&self->backfilled), 0));
       g_atomic_int_set (&self->backfilled, copied);
       g_atomic_int_set (&self->wal_frames, log);
     }

@@ -56,6 +56,25 @@ const double *natterd_sqlite_wal_fdatasync_times   (gboolean    beside,
 void          natterd_sqlite_wal_paced_checkpoints (guint64    *passes,
                                                     guint64    *chunks,
                                                     guint64    *largest_chunk);
+/* The writer's own waits for the disk, the tail's suspects (#17): the
+ * sync of a new WAL's header inside a COMMIT (SQLite's, once a WAL
+ * restart), and the checkpoints the writer runs itself to start the WAL
+ * over (natterd_store_sqlite_maintain()). Every message queued meanwhile
+ * waits as long. For /metrics: how many, their seconds, and the frames
+ * the writer's checkpoints copied. */
+typedef enum
+{
+  NATTERD_WAL_STALL_HEADER_SYNC,
+  NATTERD_WAL_STALL_CHECKPOINT,
+  NATTERD_WAL_N_STALLS
+} NatterdWalStall;
+void          natterd_sqlite_wal_note_stall        (NatterdWalStall kind,
+                                                    gint64          us,
+                                                    guint           frames);
+void          natterd_sqlite_wal_stalls            (NatterdWalStall kind,
+                                                    guint64        *count,
+                                                    double         *seconds,
+                                                    guint64        *frames);
 /* Tests: the @nth of the store's WAL syncs from now (1: the next)
  * records a writeback error on the WAL as it begins, which each open file
  * description's next fdatasync() reports, once (as Linux's errseq_t

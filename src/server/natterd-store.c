@@ -1353,6 +1353,7 @@ writer_main (gpointer data)
         klass->maintain (self);
     }
 
+  natterd_sched_forget_latency ();
   return NULL;
 }
 
@@ -1454,6 +1455,7 @@ syncer_main (gpointer data)
       g_mutex_unlock (&priv->lock);
     }
 
+  natterd_sched_forget_latency ();
   return NULL;
 }
 

@@ -1,7 +1,8 @@
-/* test-sched.c — with NATTERD_SLICE_US=200, natterd's main thread, its
- * store's writer and its sync threads ask for a 0.2 ms time slice
- * (natterd-sched.c, #17, #18); the fan-out writer, the readers and the
- * others keep the kernel's; without it (the default) every thread keeps
+/* test-sched.c — natterd's main thread, its store's writer and its sync
+ * threads ask for a 0.2 ms time slice (natterd-sched.c, #17, #18): with
+ * NATTERD_SLICE_US=200 always, by default while natterd's message rate is
+ * low (adaptive: off above NATTERD_SLICE_RATE, a few here), never with
+ * NATTERD_SLICE_US=0; the fan-out writer, the readers and the others keep
  * the kernel's. Read
  * back with sched_getattr() on each thread of a running natterd. A kernel
  * without per-thread slices (before Linux 6.12) reports none for any
@@ -104,11 +105,78 @@ test_latency_slices (void)
   check_slices ("200", 200000);
 }
 
-/* #17: off unless asked for. */
+/* #17: NATTERD_SLICE_US=0, never. */
+static void
+test_no_slices (void)
+{
+  check_slices ("0", 0);
+}
+
+/* #17: by default, on while the rate is low (an idle natterd). */
 static void
 test_default_slices (void)
 {
-  check_slices (NULL, 0);
+  check_slices (NULL, 200000);
+}
+
+/* The main thread's slice, as the kernel has it now. */
+static gint64
+main_slice (NatterTestServer *server)
+{
+  g_autoptr(GHashTable) slices = thread_slices (natter_test_server_get_pid (server), NULL);
+
+  return (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (slices, "main"));
+}
+
+/* #17: the adaptive slices go off while messages flow faster than
+ * NATTERD_SLICE_RATE a second (throughput matters then), and on again
+ * once they slow down. natterd looks at its rate each second. */
+static void
+test_adaptive_slices (void)
+{
+  g_autoptr(NatterTestServer) server = NULL;
+  g_autoptr(NatterTestClient) alice = NULL;
+  g_autoptr(NatterTestClient) bob = NULL;
+  gint64 deadline;
+
+  g_unsetenv ("NATTERD_SLICE_US");
+  g_setenv ("NATTERD_SLICE_RATE", "3", TRUE);
+  server = natter_test_server_new ();
+  g_unsetenv ("NATTERD_SLICE_RATE");
+  alice = natter_test_client_new_user (server, "alice", "a1");
+  bob = natter_test_client_new_user (server, "bob", "b1");
+  /* No slices on this kernel (its own thread has none): none asked for. */
+  if (natterd_sched_get_slice (0) == 0)
+    {
+      g_assert_cmpint (main_slice (server), ==, 0);
+      return;
+    }
+  g_assert_cmpint (main_slice (server), ==, 200000);
+
+  /* Tens to hundreds a second, one at a time, against 3: until natterd
+   * sees it. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (main_slice (server) == 200000)
+    {
+      for (guint i = 0; i < 50; i++)
+        {
+          g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 1, "bob", "RC:TxtMsg",
+                                                                        "{\"content\":\"hi\"}");
+
+          g_assert_nonnull (ack);
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  /* Off: the kernel's (none on a kernel without them, never asked). */
+  g_assert_cmpint (main_slice (server), !=, 200000);
+
+  /* Quiet: on again within a couple of seconds. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (main_slice (server) != 200000)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100000);
+    }
 }
 
 /* #17: the checkpointer yields the CPU (SCHED_BATCH) and the disk (the
@@ -145,7 +213,9 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/sched/latency-slices", test_latency_slices);
+  g_test_add_func ("/server/sched/no-slices", test_no_slices);
   g_test_add_func ("/server/sched/default-slices", test_default_slices);
+  g_test_add_func ("/server/sched/adaptive-slices", test_adaptive_slices);
   g_test_add_func ("/server/sched/checkpointer-background", test_checkpointer_background);
   return g_test_run ();
 }

@@ -14,6 +14,7 @@
 #include "natter-codes.h"
 #include "natterd-store-sqlite.h"
 #include "natter-test-db-dir.h"
+#include "natter-test-store-op.h"
 
 #define SYNC_DELAY_MS 300
 
@@ -39,29 +40,14 @@ published (NatterdOp *op,
   c->done = TRUE;
 }
 
-/* alice (users.id 1) to bob (2), into bob's inbox. */
+/* alice to bob, into bob's inbox. */
 static NatterdPublishOp *
 publish_op (guint       n,
             Completion *c)
 {
-  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, published, c, NULL);
-  NatterdRecipient bob = { .user_id = 2, .target_id = NULL, .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
+  g_autofree char *content = g_strdup_printf ("{\"content\":\"message %u\"}", n);
 
-  op->app_id = 1;
-  op->sender_id = 1;
-  op->device_id = g_strdup ("d1");
-  op->client_msg_id = g_strdup_printf ("m%u", n);
-  op->channel = g_strdup ("1/alice/bob");
-  op->message.conversation_type = 1;
-  op->message.sender_user_id = g_strdup ("alice");
-  op->message.target_id = g_strdup ("bob");
-  op->message.object_name = g_strdup ("RC:TxtMsg");
-  op->message.content = g_strdup_printf ("{\"content\":\"message %u\"}", n);
-  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED;
-  op->message.sent_time = 1000 + n;
-  bob.target_id = "alice";
-  g_array_append_val (op->recipients, bob);
-  return op;
+  return natter_test_store_publish_op (n, "m", content, published, c);
 }
 
 /* No WAL sync under way: every one begun has ended. */
