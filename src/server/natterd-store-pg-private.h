@@ -149,6 +149,7 @@ struct _NatterdStorePg
   GArray       *pending_inbox;  /* entries waiting for their seq, see flush_inbox() */
   GArray       *ids;
   guint         next_id;
+  gint64        ids_drawn;      /* monotonic µs the ids were drawn */
   gint64        clock;
   gint64        last_hour;
   gboolean      began;          /* BEGIN sent: it goes with the batch's first statements */

@@ -731,6 +731,27 @@ lock_timeline (NatterdStorePg  *self,
 
 /* The next message id; fetched from the sequence @want at a time (at
  * least 16) when those fetched before are used up. */
+/* Ids kept from the batch before are used up to this long after they were
+ * drawn (the ids of one node rise with time, as far as this goes). */
+#define IDS_FRESH_US (100 * 1000)
+/* At most this many drawn ahead for the next batch. */
+#define IDS_AHEAD_MAX 4096
+
+static void
+take_ids (NatterdStorePg *self,
+          PGresult       *result)
+{
+  g_array_set_size (self->ids, 0);
+  self->next_id = 0;
+  self->ids_drawn = g_get_monotonic_time ();
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      gint64 value = natterd_pg_int (result, i, 0);
+
+      g_array_append_val (self->ids, value);
+    }
+}
+
 static gboolean
 next_id (NatterdStorePg  *self,
          guint            want,
@@ -746,14 +767,7 @@ next_id (NatterdStorePg  *self,
       result = run (self, PW_NEXT_IDS, &params, error);
       if (result == NULL)
         return FALSE;
-      g_array_set_size (self->ids, 0);
-      self->next_id = 0;
-      for (int i = 0; i < PQntuples (result); i++)
-        {
-          gint64 value = natterd_pg_int (result, i, 0);
-
-          g_array_append_val (self->ids, value);
-        }
+      take_ids (self, result);
       PQclear (result);
     }
   *id = g_array_index (self->ids, gint64, self->next_id++);
@@ -1897,13 +1911,18 @@ natterd_store_pg_write (NatterdStore  *store,
 {
   NatterdStorePg *self = NATTERD_STORE_PG (store);
   g_autoptr(GPtrArray) final = NULL;
+  g_autofree PGresult **results = NULL;
   gboolean clock = FALSE;
+  guint publishes = 0;
+  gboolean ok;
 
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
     return FALSE;
   /* BEGIN goes with the first statements, COMMIT with the last. */
   self->began = FALSE;
   g_ptr_array_set_size (self->keep, 0);
+  if (g_get_monotonic_time () - self->ids_drawn > IDS_FRESH_US)
+    self->next_id = self->ids->len;
 
   for (guint i = 0; i < n_ops && !clock; i++)
     clock = op_changes_timeline (ops[i]);
@@ -1925,6 +1944,7 @@ natterd_store_pg_write (NatterdStore  *store,
             remap_op (self, ops[i + run_length]);
           run_length++;
         }
+      publishes += run_length;
       if (run_length > 0)
         {
           if (!write_publishes (self, ops + i, run_length, error))
@@ -1944,7 +1964,25 @@ natterd_store_pg_write (NatterdStore  *store,
   if (!flush_conversations (self, final, error) || !flush_inbox (self, final, error))
     goto failed;
   natterd_pg_call_new (final, PG_CALL_COMMIT);
-  if (!run_calls (self, final, error))
+  /* The next batch's message ids, after the COMMIT in the same round trip
+   * (nextval() is outside any transaction): that batch does not wait one
+   * round trip for them before its rows. As many as this one took. */
+  if (publishes > 0)
+    natterd_pg_params_int (&natterd_pg_call_new (final, PW_NEXT_IDS)->params,
+                           MIN (MAX (publishes, 16), IDS_AHEAD_MAX));
+  results = g_new0 (PGresult *, final->len);
+  ok = writer_pipeline (self, final, results, error);
+  if (ok && publishes > 0)
+    take_ids (self, results[final->len - 1]);
+  /* Committed, only the ids failed: the batch is stored all the same. */
+  else if (!ok && publishes > 0 && results[final->len - 2] != NULL)
+    {
+      g_clear_error (error);
+      ok = TRUE;
+    }
+  for (guint i = 0; i < final->len; i++)
+    PQclear (results[i]);
+  if (!ok)
     goto failed;
   g_ptr_array_set_size (self->keep, 0);
   return TRUE;
