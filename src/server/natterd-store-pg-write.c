@@ -624,6 +624,27 @@ take_last_seqs (PGresult   *result,
     }
 }
 
+/* @counts (users.id → gint64) added to the users' seqs, locked in id
+ * order; each one's last seq into @last_seqs. */
+static gboolean
+bump_seqs (NatterdStorePg  *self,
+           GHashTable      *counts,
+           GHashTable      *last_seqs,
+           GError         **error)
+{
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  PGresult *results[2] = { NULL, NULL };
+  gboolean ok;
+
+  add_bump_calls (self, counts, calls);
+  ok = writer_pipeline (self, calls, results, error);
+  if (ok)
+    take_last_seqs (results[1], last_seqs);
+  PQclear (results[0]);
+  PQclear (results[1]);
+  return ok;
+}
+
 /* The batch's entries (sorted) take their users' seqs up to the last in
  * @last_seqs, in batch order; one INSERT, with @defer or now. */
 static gboolean
@@ -699,12 +720,9 @@ flush_inbox_bumped (NatterdStorePg  *self,
   g_autoptr(GHashTable) counts = g_steal_pointer (&self->bumped_counts);
   g_autoptr(GHashTable) used = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   g_autoptr(GHashTable) back = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  g_autoptr(GPtrArray) calls = NULL;
-  PGresult *results[2] = { NULL, NULL };
   GHashTableIter iter;
   gint64 *user_id;
   gint64 *count;
-  gboolean ok;
 
   g_array_sort (inbox, compare_inbox);
   for (guint i = 0; i < inbox->len; i++)
@@ -724,18 +742,8 @@ flush_inbox_bumped (NatterdStorePg  *self,
       if (unused > 0)
         count_user (back, *user_id, -unused);
     }
-  if (g_hash_table_size (back) > 0)
-    {
-      calls = g_ptr_array_new_with_free_func (g_free);
-      add_bump_calls (self, back, calls);
-      ok = writer_pipeline (self, calls, results, error);
-      if (ok)
-        take_last_seqs (results[1], last_seqs);
-      PQclear (results[0]);
-      PQclear (results[1]);
-      if (!ok)
-        return FALSE;
-    }
+  if (g_hash_table_size (back) > 0 && !bump_seqs (self, back, last_seqs, error))
+    return FALSE;
   return insert_inbox (self, last_seqs, defer, error);
 }
 
@@ -749,47 +757,17 @@ flush_inbox (NatterdStorePg  *self,
              GError         **error)
 {
   GArray *inbox = self->pending_inbox;
-  g_autoptr(GString) ids = g_string_new (NULL);
-  g_autoptr(GString) counts = g_string_new (NULL);
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   g_autoptr(GHashTable) last_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  PGresult *results[2] = { NULL, NULL };
-  PgParams *bump;
-  gboolean ok;
 
   if (self->bumped_last != NULL)
     return flush_inbox_bumped (self, defer, error);
   if (inbox->len == 0)
     return TRUE;
   g_array_sort (inbox, compare_inbox);
-
-  /* Every recipient's count, in id order: locked in that order, then
-   * their seqs taken in one UPDATE; both in one pipeline. */
-  for (guint i = 0; i < inbox->len;)
-    {
-      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
-      guint n = 1;
-
-      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
-        n++;
-      array_int (ids, user_id);
-      array_int (counts, n);
-      i += n;
-    }
-  array_end (ids);
-  array_end (counts);
-  natterd_pg_params_text (&natterd_pg_call_new (calls, PW_LOCK_USERS)->params, ids->str);
-  bump = &natterd_pg_call_new (calls, PW_BUMP_SEQS)->params;
-  natterd_pg_params_text (bump, ids->str);
-  natterd_pg_params_text (bump, counts->str);
-  ok = writer_pipeline (self, calls, results, error);
-  if (ok)
-    take_last_seqs (results[1], last_seqs);
-  PQclear (results[0]);
-  PQclear (results[1]);
-  if (!ok)
-    return FALSE;
-  return insert_inbox (self, last_seqs, defer, error);
+  for (guint i = 0; i < inbox->len; i++)
+    count_user (counts, g_array_index (inbox, PendingInbox, i).user_id, 1);
+  return bump_seqs (self, counts, last_seqs, error) && insert_inbox (self, last_seqs, defer, error);
 }
 
 /* ----------------------------------------------------------------- clock */
