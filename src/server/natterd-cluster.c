@@ -127,6 +127,11 @@ struct _NatterdCluster
   guint            horizon_id;
   gboolean         horizon_reading;
   gint64           lost_since;          /* monotonic µs: NATS lost, a node silent; 0: nothing; 1: unknown */
+  /* Read-backs while NATS stays down (a removal made elsewhere meanwhile
+   * holds here without waiting for NATS); refresh_apart: the one running
+   * began so. */
+  guint            apart_id;
+  gboolean         refresh_apart;
 
   /* Users read from the shared store for a token that named one unknown
    * here: "app id\nuser id" → GPtrArray of UserWaiter. */
@@ -162,6 +167,14 @@ typedef struct
 /* How often the horizon is sampled, and how many samples are kept. */
 #define HORIZON_SAMPLE_S 5
 #define HORIZONS_KEPT 64
+
+/* How long a read-back's start lies before what it may have missed: a
+ * change takes up to this long over NATS, a silent node as long to be
+ * noticed (refresh_start()). */
+#define REFRESH_MARGIN_US(self) ((4 * (gint64) (self)->ping_interval + 5) * G_USEC_PER_SEC)
+/* While NATS stays down, a read-back this often (longer than the margin:
+ * the one before's horizon is old enough to start the next from). */
+#define APART_REFRESH_S(self) (4 * (self)->ping_interval + 5 + HORIZON_SAMPLE_S)
 
 /* Past this many waiting, a token of an unknown user is refused at once
  * (31004) rather than read: the reads stay bounded. */
@@ -1216,7 +1229,7 @@ static char *
 refresh_start (NatterdCluster *self)
 {
   gint64 now = g_get_monotonic_time ();
-  gint64 margin = (4 * (gint64) self->ping_interval + 5) * G_USEC_PER_SEC;
+  gint64 margin = REFRESH_MARGIN_US (self);
   gint64 limit = (self->lost_since > 1 ? self->lost_since : now) - margin;
   gboolean unknown = self->lost_since == 1;
 
@@ -1263,6 +1276,23 @@ sample_horizon (gpointer user_data)
   read = natterd_read_new (NATTERD_READ_APPS, horizon_read, g_object_ref (self->server), g_object_unref);
   read->want_horizon = TRUE;
   natterd_store_read (self->server->store, read);
+  return G_SOURCE_CONTINUE;
+}
+
+/* NATS still down: what changed in the store meanwhile (a member removed
+ * on another node is refused here from now on, before NATS is back). */
+static gboolean
+apart_refresh (gpointer user_data)
+{
+  NatterdCluster *self = user_data;
+
+  if (g_atomic_int_get (&self->connected))
+    {
+      self->apart_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  natterd_log (G_LOG_LEVEL_INFO, "cluster-refresh-apart", "node", self->name, NULL);
+  refresh_directory (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1595,6 +1625,7 @@ drain (gpointer user_data)
             break;
           case EVENT_CONNECTED:
             g_atomic_int_set (&self->connected, TRUE);
+            g_clear_handle_id (&self->apart_id, g_source_remove);
             natterd_log (G_LOG_LEVEL_INFO, "cluster-connected", "node", self->name, NULL);
             /* Changes the others published while this node was away from
              * NATS never reach it: the store has them. */
@@ -1607,6 +1638,8 @@ drain (gpointer user_data)
           case EVENT_DISCONNECTED:
             g_atomic_int_set (&self->connected, FALSE);
             note_lost (self, g_get_monotonic_time ());
+            if (self->shared_store && self->apart_id == 0)
+              self->apart_id = g_timeout_add_seconds (APART_REFRESH_S (self), apart_refresh, self);
             natterd_log (G_LOG_LEVEL_WARNING, "cluster-disconnected", "node", self->name, NULL);
             break;
           default:
@@ -1779,6 +1812,7 @@ natterd_cluster_stop (NatterdCluster *self)
   g_clear_handle_id (&self->accounts_retry_id, g_source_remove);
   g_clear_handle_id (&self->merge_id, g_source_remove);
   g_clear_handle_id (&self->horizon_id, g_source_remove);
+  g_clear_handle_id (&self->apart_id, g_source_remove);
   end = g_new0 (Outgoing, 1);
   g_async_queue_push (self->outbox, end);
   g_clear_pointer (&self->publisher, g_thread_join);
@@ -3068,6 +3102,11 @@ directory_read (NatterdRead *base,
     }
   for (guint i = 0; i < read->apps->len; i++)
     natterd_directory_add_app (server->directory, g_ptr_array_index (read->apps, i));
+  /* Read while NATS is down: what is committed from now on is not heard
+   * either, so the next read-back starts from before this one began (a
+   * horizon older than its first snapshot, the account rows'). */
+  if (self->refresh_apart)
+    note_lost (self, self->refresh_began);
 
   merge = merge_new (server, g_steal_pointer (&read->directory), self->refresh_since);
   add_horizon (self, g_steal_pointer (&read->horizon));
@@ -3153,6 +3192,7 @@ refresh_stored (NatterdOp *op,
   g_free (self->refresh_from);
   self->refresh_from = refresh_start (self);
   self->refresh_began = g_get_monotonic_time ();
+  self->refresh_apart = !g_atomic_int_get (&self->connected);
   natterd_server_refresh_accounts (server, self->refresh_from, accounts_refreshed, server);
 }
 

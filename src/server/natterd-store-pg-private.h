@@ -149,6 +149,12 @@ struct _NatterdStorePg
   GArray       *pending_inbox;  /* entries waiting for their seq, see flush_inbox() */
   GArray       *ids;
   guint         next_id;
+  gint64        ids_drawn;      /* monotonic µs the ids were drawn */
+  /* Writer thread, a batch of publishes only: the recipients' seqs taken
+   * with the messages' rows, as if all were new (users.id → gint64
+   * count, then the last seq), see flush_inbox(); NULL otherwise. */
+  GHashTable   *bumped_counts;
+  GHashTable   *bumped_last;
   gint64        clock;
   gint64        last_hour;
   gboolean      began;          /* BEGIN sent: it goes with the batch's first statements */

@@ -406,6 +406,8 @@ natterd_store_pg_writer_finalize (NatterdStorePg *self)
   g_clear_pointer (&self->keep, g_ptr_array_unref);
   g_clear_pointer (&self->adopted_users, g_hash_table_unref);
   g_clear_pointer (&self->adopted_groups, g_hash_table_unref);
+  g_clear_pointer (&self->bumped_counts, g_hash_table_unref);
+  g_clear_pointer (&self->bumped_last, g_hash_table_unref);
 }
 
 static PGresult *
@@ -555,71 +557,116 @@ compare_inbox (gconstpointer a,
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Each recipient's seqs in one UPDATE ... RETURNING (the user's row stays
- * locked until the commit: another node's batch for them waits, then
- * continues from the seq this one ends at), users in id order, then every
- * entry of the batch in one INSERT. */
+static void
+count_user (GHashTable *counts,
+            gint64      user_id,
+            gint64      n)
+{
+  gint64 *count = g_hash_table_lookup (counts, &user_id);
+
+  if (count == NULL)
+    {
+      count = g_new0 (gint64, 1);
+      g_hash_table_insert (counts, g_memdup2 (&user_id, sizeof user_id), count);
+    }
+  *count += n;
+}
+
+static int
+compare_ids (gconstpointer a,
+             gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The LOCK_USERS and BUMP_SEQS calls for @counts (users.id → gint64
+ * count), users in id order. */
+static void
+add_bump_calls (NatterdStorePg *self,
+                GHashTable     *counts,
+                GPtrArray      *calls)
+{
+  g_autoptr(GList) users = g_list_sort (g_hash_table_get_keys (counts), (GCompareFunc) compare_ids);
+  GString *ids = g_string_new (NULL);
+  GString *ns = g_string_new (NULL);
+  PgParams *bump;
+
+  for (GList *l = users; l != NULL; l = l->next)
+    {
+      array_int (ids, *(gint64 *) l->data);
+      array_int (ns, *(gint64 *) g_hash_table_lookup (counts, l->data));
+    }
+  array_end (ids);
+  array_end (ns);
+  g_ptr_array_add (self->keep, g_string_free (ids, FALSE));
+  g_ptr_array_add (self->keep, g_string_free (ns, FALSE));
+  natterd_pg_params_text (&natterd_pg_call_new (calls, PW_LOCK_USERS)->params,
+                          g_ptr_array_index (self->keep, self->keep->len - 2));
+  bump = &natterd_pg_call_new (calls, PW_BUMP_SEQS)->params;
+  natterd_pg_params_text (bump, g_ptr_array_index (self->keep, self->keep->len - 2));
+  natterd_pg_params_text (bump, g_ptr_array_index (self->keep, self->keep->len - 1));
+}
+
+static void
+take_last_seqs (PGresult   *result,
+                GHashTable *last_seqs)
+{
+  for (int r = 0; r < PQntuples (result); r++)
+    {
+      gint64 *user_id = g_new (gint64, 1);
+      gint64 *last = g_new (gint64, 1);
+
+      *user_id = natterd_pg_int (result, r, 0);
+      *last = natterd_pg_int (result, r, 1);
+      g_hash_table_insert (last_seqs, user_id, last);
+    }
+}
+
+/* @counts (users.id → gint64) added to the users' seqs, locked in id
+ * order; each one's last seq into @last_seqs. */
 static gboolean
-flush_inbox (NatterdStorePg  *self,
-             GPtrArray       *defer,
-             GError         **error)
+bump_seqs (NatterdStorePg  *self,
+           GHashTable      *counts,
+           GHashTable      *last_seqs,
+           GError         **error)
+{
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+  PGresult *results[2] = { NULL, NULL };
+  gboolean ok;
+
+  add_bump_calls (self, counts, calls);
+  ok = writer_pipeline (self, calls, results, error);
+  if (ok)
+    take_last_seqs (results[1], last_seqs);
+  PQclear (results[0]);
+  PQclear (results[1]);
+  return ok;
+}
+
+/* The batch's entries (sorted) take their users' seqs up to the last in
+ * @last_seqs, in batch order; one INSERT, with @defer or now. */
+static gboolean
+insert_inbox (NatterdStorePg  *self,
+              GHashTable      *last_seqs,
+              GPtrArray       *defer,
+              GError         **error)
 {
   GArray *inbox = self->pending_inbox;
-  g_autoptr(GString) ids = g_string_new (NULL);
-  g_autoptr(GString) counts = g_string_new (NULL);
   g_autoptr(GString) users = g_string_new (NULL);
   g_autoptr(GString) seqs = g_string_new (NULL);
   g_autoptr(GString) messages = g_string_new (NULL);
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GHashTable) last_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  PGresult *results[2] = { NULL, NULL };
   PgParams params = { 0 };
-  PgParams *bump;
-  gboolean ok;
 
   if (inbox->len == 0)
     return TRUE;
-  g_array_sort (inbox, compare_inbox);
-
-  /* Every recipient's count, in id order: locked in that order, then
-   * their seqs taken in one UPDATE; both in one pipeline. */
-  for (guint i = 0; i < inbox->len;)
-    {
-      gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
-      guint n = 1;
-
-      while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
-        n++;
-      array_int (ids, user_id);
-      array_int (counts, n);
-      i += n;
-    }
-  array_end (ids);
-  array_end (counts);
-  natterd_pg_params_text (&natterd_pg_call_new (calls, PW_LOCK_USERS)->params, ids->str);
-  bump = &natterd_pg_call_new (calls, PW_BUMP_SEQS)->params;
-  natterd_pg_params_text (bump, ids->str);
-  natterd_pg_params_text (bump, counts->str);
-  ok = writer_pipeline (self, calls, results, error);
-  for (int r = 0; ok && r < PQntuples (results[1]); r++)
-    {
-      gint64 *user_id = g_new (gint64, 1);
-      guint64 *last = g_new (guint64, 1);
-
-      *user_id = natterd_pg_int (results[1], r, 0);
-      *last = (guint64) natterd_pg_int (results[1], r, 1);
-      g_hash_table_insert (last_seqs, user_id, last);
-    }
-  PQclear (results[0]);
-  PQclear (results[1]);
-  if (!ok)
-    return FALSE;
 
   /* A recipient's entries take its seqs up to the last, in batch order. */
   for (guint i = 0; i < inbox->len;)
     {
       gint64 user_id = g_array_index (inbox, PendingInbox, i).user_id;
-      guint64 *last = g_hash_table_lookup (last_seqs, &user_id);
+      gint64 *last = g_hash_table_lookup (last_seqs, &user_id);
       guint n = 1;
 
       while (i + n < inbox->len && g_array_index (inbox, PendingInbox, i + n).user_id == user_id)
@@ -634,7 +681,7 @@ flush_inbox (NatterdStorePg  *self,
         {
           PendingInbox *p = &g_array_index (inbox, PendingInbox, i + k);
 
-          p->recipient->seq = *last - n + 1 + k;
+          p->recipient->seq = (guint64) (*last - n + 1 + k);
           array_int (users, p->user_id);
           array_int (seqs, (gint64) p->recipient->seq);
           array_int (messages, p->message_id);
@@ -656,6 +703,71 @@ flush_inbox (NatterdStorePg  *self,
     return FALSE;
   g_array_set_size (inbox, 0);
   return TRUE;
+}
+
+/* The seqs were taken with the messages' rows (write_publishes()), as if
+ * every message of the batch was new: a user with fewer entries than
+ * that (a message sent again, already stored) gives back the seqs it did
+ * not use in one more statement. Its row is still this batch's, locked:
+ * no gap. */
+static gboolean
+flush_inbox_bumped (NatterdStorePg  *self,
+                    GPtrArray       *defer,
+                    GError         **error)
+{
+  GArray *inbox = self->pending_inbox;
+  g_autoptr(GHashTable) last_seqs = g_steal_pointer (&self->bumped_last);
+  g_autoptr(GHashTable) counts = g_steal_pointer (&self->bumped_counts);
+  g_autoptr(GHashTable) used = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_autoptr(GHashTable) back = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  GHashTableIter iter;
+  gint64 *user_id;
+  gint64 *count;
+
+  g_array_sort (inbox, compare_inbox);
+  for (guint i = 0; i < inbox->len; i++)
+    count_user (used, g_array_index (inbox, PendingInbox, i).user_id, 1);
+  g_hash_table_iter_init (&iter, counts);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &user_id, (gpointer *) &count))
+    {
+      gint64 *n = g_hash_table_lookup (used, user_id);
+      gint64 unused = *count - (n != NULL ? *n : 0);
+
+      if (unused < 0)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "Inbox entries of user %" G_GINT64_FORMAT " past the seqs taken", *user_id);
+          return FALSE;
+        }
+      if (unused > 0)
+        count_user (back, *user_id, -unused);
+    }
+  if (g_hash_table_size (back) > 0 && !bump_seqs (self, back, last_seqs, error))
+    return FALSE;
+  return insert_inbox (self, last_seqs, defer, error);
+}
+
+/* Each recipient's seqs in one UPDATE ... RETURNING (the user's row stays
+ * locked until the commit: another node's batch for them waits, then
+ * continues from the seq this one ends at), users in id order, then every
+ * entry of the batch in one INSERT. */
+static gboolean
+flush_inbox (NatterdStorePg  *self,
+             GPtrArray       *defer,
+             GError         **error)
+{
+  GArray *inbox = self->pending_inbox;
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_autoptr(GHashTable) last_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+
+  if (self->bumped_last != NULL)
+    return flush_inbox_bumped (self, defer, error);
+  if (inbox->len == 0)
+    return TRUE;
+  g_array_sort (inbox, compare_inbox);
+  for (guint i = 0; i < inbox->len; i++)
+    count_user (counts, g_array_index (inbox, PendingInbox, i).user_id, 1);
+  return bump_seqs (self, counts, last_seqs, error) && insert_inbox (self, last_seqs, defer, error);
 }
 
 /* ----------------------------------------------------------------- clock */
@@ -731,6 +843,27 @@ lock_timeline (NatterdStorePg  *self,
 
 /* The next message id; fetched from the sequence @want at a time (at
  * least 16) when those fetched before are used up. */
+/* Ids kept from the batch before are used up to this long after they were
+ * drawn (the ids of one node rise with time, as far as this goes). */
+#define IDS_FRESH_US (100 * 1000)
+/* At most this many drawn ahead for the next batch. */
+#define IDS_AHEAD_MAX 4096
+
+static void
+take_ids (NatterdStorePg *self,
+          PGresult       *result)
+{
+  g_array_set_size (self->ids, 0);
+  self->next_id = 0;
+  self->ids_drawn = g_get_monotonic_time ();
+  for (int i = 0; i < PQntuples (result); i++)
+    {
+      gint64 value = natterd_pg_int (result, i, 0);
+
+      g_array_append_val (self->ids, value);
+    }
+}
+
 static gboolean
 next_id (NatterdStorePg  *self,
          guint            want,
@@ -746,14 +879,7 @@ next_id (NatterdStorePg  *self,
       result = run (self, PW_NEXT_IDS, &params, error);
       if (result == NULL)
         return FALSE;
-      g_array_set_size (self->ids, 0);
-      self->next_id = 0;
-      for (int i = 0; i < PQntuples (result); i++)
-        {
-          gint64 value = natterd_pg_int (result, i, 0);
-
-          g_array_append_val (self->ids, value);
-        }
+      take_ids (self, result);
       PQclear (result);
     }
   *id = g_array_index (self->ids, gint64, self->next_id++);
@@ -1094,6 +1220,7 @@ static gboolean
 write_publishes (NatterdStorePg  *self,
                  NatterdOp      **ops,
                  guint            n,
+                 gboolean         bump_with_rows,
                  GError         **error)
 {
   g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_free);
@@ -1138,10 +1265,40 @@ write_publishes (NatterdStorePg  *self,
     }
   if (ok)
     {
+      g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GHashTable) counts = NULL;
+      PGresult *results[3] = { NULL, NULL, NULL };
+
       for (guint a = 0; a < MESSAGE_ARRAYS; a++)
         natterd_pg_params_text (&params, array_end (arrays[a]));
-      result = run (self, PW_INSERT_MESSAGES, &params, error);
-      ok = result != NULL;
+      natterd_pg_params_copy (&natterd_pg_call_new (calls, PW_INSERT_MESSAGES)->params, &params);
+      /* A batch of publishes only: the recipients' seqs with the rows,
+       * in the same round trip, as if every message is new. */
+      if (self->bumped_counts == NULL && bump_with_rows)
+        {
+          counts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+          for (guint i = 0; i < n; i++)
+            {
+              GArray *recipients = ((NatterdPublishOp *) ops[i])->recipients;
+
+              for (guint r = 0; r < recipients->len; r++)
+                if (g_array_index (recipients, NatterdRecipient, r).inbox)
+                  count_user (counts, g_array_index (recipients, NatterdRecipient, r).user_id, 1);
+            }
+          if (g_hash_table_size (counts) > 0)
+            add_bump_calls (self, counts, calls);
+        }
+      ok = writer_pipeline (self, calls, results, error);
+      if (ok && calls->len == 3)
+        {
+          self->bumped_last = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+          take_last_seqs (results[2], self->bumped_last);
+          self->bumped_counts = g_steal_pointer (&counts);
+        }
+      PQclear (results[1]);
+      PQclear (results[2]);
+      result = results[0];
+      ok = ok && result != NULL;
       for (int r = 0; ok && r < PQntuples (result); r++)
         {
           gint64 *id = g_new (gint64, 1);
@@ -1897,13 +2054,18 @@ natterd_store_pg_write (NatterdStore  *store,
 {
   NatterdStorePg *self = NATTERD_STORE_PG (store);
   g_autoptr(GPtrArray) final = NULL;
+  g_autofree PGresult **results = NULL;
   gboolean clock = FALSE;
+  guint publishes = 0;
+  gboolean ok;
 
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
     return FALSE;
   /* BEGIN goes with the first statements, COMMIT with the last. */
   self->began = FALSE;
   g_ptr_array_set_size (self->keep, 0);
+  if (g_get_monotonic_time () - self->ids_drawn > IDS_FRESH_US)
+    self->next_id = self->ids->len;
 
   for (guint i = 0; i < n_ops && !clock; i++)
     clock = op_changes_timeline (ops[i]);
@@ -1925,9 +2087,10 @@ natterd_store_pg_write (NatterdStore  *store,
             remap_op (self, ops[i + run_length]);
           run_length++;
         }
+      publishes += run_length;
       if (run_length > 0)
         {
-          if (!write_publishes (self, ops + i, run_length, error))
+          if (!write_publishes (self, ops + i, run_length, run_length == n_ops, error))
             goto failed;
           i += run_length;
         }
@@ -1944,7 +2107,25 @@ natterd_store_pg_write (NatterdStore  *store,
   if (!flush_conversations (self, final, error) || !flush_inbox (self, final, error))
     goto failed;
   natterd_pg_call_new (final, PG_CALL_COMMIT);
-  if (!run_calls (self, final, error))
+  /* The next batch's message ids, after the COMMIT in the same round trip
+   * (nextval() is outside any transaction): that batch does not wait one
+   * round trip for them before its rows. As many as this one took. */
+  if (publishes > 0)
+    natterd_pg_params_int (&natterd_pg_call_new (final, PW_NEXT_IDS)->params,
+                           MIN (MAX (publishes, 16), IDS_AHEAD_MAX));
+  results = g_new0 (PGresult *, final->len);
+  ok = writer_pipeline (self, final, results, error);
+  if (ok && publishes > 0)
+    take_ids (self, results[final->len - 1]);
+  /* Committed, only the ids failed: the batch is stored all the same. */
+  else if (!ok && publishes > 0 && results[final->len - 2] != NULL)
+    {
+      g_clear_error (error);
+      ok = TRUE;
+    }
+  for (guint i = 0; i < final->len; i++)
+    PQclear (results[i]);
+  if (!ok)
     goto failed;
   g_ptr_array_set_size (self->keep, 0);
   return TRUE;
@@ -1955,6 +2136,8 @@ failed:
   g_ptr_array_set_size (self->keep, 0);
   g_hash_table_remove_all (self->pending_conversations);
   g_array_set_size (self->pending_inbox, 0);
+  g_clear_pointer (&self->bumped_counts, g_hash_table_unref);
+  g_clear_pointer (&self->bumped_last, g_hash_table_unref);
   /* Ids already taken are not given out again (a sequence has gaps). */
   self->last_hour = -1;
   for (guint i = 0; i < n_ops; i++)

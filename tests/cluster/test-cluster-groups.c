@@ -156,11 +156,63 @@ test_concurrent_members (void)
   g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_members_checked_total"), >, 0);
 }
 
+/* carol, removed from crew on a while NATS is down and stays down, is
+ * refused (22406) on b once b reads back what changed meanwhile (every
+ * 4 ping intervals and 10 s while apart), with no other member of crew
+ * read on b for its token. */
+static void
+test_removal_while_apart (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  g_autofree char *alice = natter_test_server_get_token (pair->a, "alice");
+  g_autofree char *carol = natter_test_server_get_token (pair->a, "carol");
+  g_autofree char *on_b = NULL;
+  g_autoptr(NatterTestClient) alice_b = NULL;
+  g_autoptr(NatterTestClient) carol_b = NULL;
+  g_autoptr(NatterFrame) ack = NULL;
+  AgreeWait agree = { pair, "crew" };
+  MetricWait refreshed;
+  guint64 users_read;
+
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/create", "userId", "alice", "userId", "carol",
+                                    "groupId", "crew", "groupName", "Crew", NULL));
+  g_assert_true (natter_test_wait (all_agree, &agree, NATTER_TEST_TIMEOUT_MS));
+  carol_b = cluster_connect_as (pair->b, carol, "c1");
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  g_clear_pointer (&ack, natter_frame_free);
+  /* Closed: a test client answers no pings while the test waits. */
+  g_clear_pointer (&carol_b, natter_test_client_free);
+
+  natter_test_nats_stop (pair->nats);
+  cluster_wait_navi (pair->a, "a", NATTER_TEST_TIMEOUT_MS);
+  cluster_wait_navi (pair->b, "b", NATTER_TEST_TIMEOUT_MS);
+  users_read = natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total");
+  refreshed = (MetricWait) { pair->b, "natterd_cluster_refreshes_total",
+                             natter_test_server_get_metric (pair->b, "natterd_cluster_refreshes_total") + 1 };
+  reply_ok (natter_test_server_api (pair->a, NULL, "group/quit", "userId", "carol", "groupId", "crew", NULL));
+
+  /* The first read-back while apart begins after the quit is committed. */
+  g_assert_true (natter_test_wait (metric_reaches, &refreshed, 4 * NATTER_TEST_TIMEOUT_MS));
+  on_b = members_on (pair->b, "crew");
+  g_assert_cmpstr (on_b, ==, "alice");
+  carol_b = cluster_connect_as (pair->b, carol, "c1");
+  alice_b = cluster_connect_as (pair->b, alice, "a1");
+  ack = natter_test_client_send_message (carol_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"gone\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 22406);
+  g_clear_pointer (&ack, natter_frame_free);
+  ack = natter_test_client_send_message (alice_b, 3, "crew", "RC:TxtMsg", "{\"content\":\"still here\"}");
+  g_assert_cmpint (ack->publish_ack->code, ==, 0);
+  /* Nobody read for a token brought it. */
+  g_assert_cmpuint (natter_test_server_get_metric (pair->b, "natterd_cluster_users_read_total"), ==, users_read);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cluster/groups/concurrent-members", test_concurrent_members);
+  g_test_add_func ("/cluster/groups/removal-while-apart", test_removal_while_apart);
   return g_test_run ();
 }

@@ -278,6 +278,12 @@ test_idempotent_across_nodes (void)
   g_free (count);
   count = query (&cluster, "SELECT count (*) FROM inbox WHERE user_id = (SELECT id FROM users WHERE user_id = 'bob')");
   g_assert_cmpstr (count, ==, "20");
+  g_free (count);
+  /* The node that found the message stored gave back the seq it took
+   * for bob with the row: his seqs run 1..20 without a gap. */
+  count = query (&cluster, "SELECT min (seq), max (seq), (SELECT max_seq FROM users WHERE user_id = 'bob') FROM inbox"
+                 " WHERE user_id = (SELECT id FROM users WHERE user_id = 'bob')");
+  g_assert_cmpstr (count, ==, "1|20|20");
 
   cluster_free (&cluster);
 }
