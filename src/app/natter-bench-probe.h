@@ -14,7 +14,8 @@
  * know it has the first one), prints one JSON line with them
  * and the RSS, and quits (the next chats' median of the main thread's CPU
  * time too; NATTER_APP_BENCH_MARK=1 prints when the first chat was opened
- * and drawn, for perf; NATTER_APP_BENCH_CHILD_ENV=1 spawns `env` at the
+ * and drawn, for perf; NATTER_APP_BENCH_OPEN_AFTER_MS=MS opens the chat
+ * MS after the list's frame instead, for runs under valgrind; NATTER_APP_BENCH_CHILD_ENV=1 spawns `env` at the
  * end and prints the GDK_DEBUG it saw). Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

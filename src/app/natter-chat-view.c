@@ -34,6 +34,10 @@ struct _NatterChatView
 
   GPtrArray *row_pool;   /* message rows kept for the next list items, see row_setup_cb() */
   guint warm_id;
+  GtkWidget *rehearsal_row;  /* a pooled row being measured at idle, see rehearse_step() */
+  guint rehearsal_step;
+  guint rehearsal_waits;
+  guint n_rehearsed;
   GHashTable *prefetched;  /* "type:target" → NatterMessageList read ahead, see natter_chat_view_prefetch() */
 
   NatterClient *client;
@@ -798,19 +802,167 @@ row_teardown_cb (GtkSignalListItemFactory *factory,
     g_ptr_array_add (self->row_pool, g_steal_pointer (&row));
 }
 
+/* The newest text message of @direction in a list read ahead, or NULL. */
+static NatterMessage *
+rehearsal_message (NatterChatView         *self,
+                   NatterMessageDirection  direction)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->prefetched);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GListModel *list = G_LIST_MODEL (value);
+      guint n = g_list_model_get_n_items (list);
+
+      for (guint i = n; i > 0 && n - i < NATTER_MESSAGE_LIST_PAGE_SIZE; i--)
+        {
+          g_autoptr(NatterMessage) message = g_list_model_get_item (list, i - 1);
+
+          if (natter_message_get_direction (message) == direction &&
+              natter_message_get_kind (message) == NATTER_MESSAGE_KIND_TEXT)
+            return g_steal_pointer (&message);
+        }
+    }
+  return NULL;
+}
+
+#define REHEARSAL_WAIT_MS 200
+#define REHEARSAL_WAITS 25
+
+/* Glyphs are rasterised (and hinted) by cairo when first drawn, per font
+ * and size: each label of the rehearsed row draws its text and the
+ * digits and Latin letters into a scratch surface, in its own font. */
+static void
+draw_labels (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    draw_labels (child);
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_visible (widget))
+    {
+      static const char sample[] = "0123456789:. abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ,!?";
+      g_autofree char *text = g_strconcat (gtk_label_get_text (GTK_LABEL (widget)), " ", sample, NULL);
+      g_autoptr(PangoLayout) layout = gtk_widget_create_pango_layout (widget, text);
+      cairo_surface_t *surface;
+      cairo_t *cr;
+      int width, height;
+
+      pango_layout_set_attributes (layout, gtk_label_get_attributes (GTK_LABEL (widget)));
+      pango_layout_get_pixel_size (layout, &width, &height);
+      surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, CLAMP (width, 1, 2048), CLAMP (height, 1, 256));
+      cr = cairo_create (surface);
+      pango_cairo_show_layout (cr, layout);
+      cairo_destroy (cr);
+      cairo_surface_destroy (surface);
+    }
+}
+
+typedef enum {
+  REHEARSAL_DONE,
+  REHEARSAL_NEXT,
+  REHEARSAL_WAIT,   /* the pages read ahead are not in yet */
+} RehearsalResult;
+
+/* A rehearsal of the first chat's open (#17). The first chat opened paid
+ * what no later one does: its rows' labels made their Pango contexts and
+ * the fonts of a bubble, a day separator, a sender's name and an avatar's
+ * initials were loaded, substituted and their glyphs hinted for the first
+ * time. So, at idle once the pool is warm, a pooled row bound to a message
+ * read ahead (an incoming one, then an outgoing one) is put in the chat
+ * view, styled and measured there (child-visible off: never allocated nor
+ * shown; its labels drawn into a scratch surface), then unbound and given
+ * back: one step per main-loop iteration, a few ms each. */
+static RehearsalResult
+rehearse_step (NatterChatView *self)
+{
+  guint pass = self->rehearsal_step / 3;
+
+  /* a chat was opened meanwhile: it paid for it already */
+  if (self->rehearsal_row == NULL && (self->target_id != NULL || pass >= 2))
+    return REHEARSAL_DONE;
+  switch (self->rehearsal_step % 3)
+    {
+    case 0:
+      {
+        NatterMessageDirection direction = pass == 0 ? NATTER_MESSAGE_DIRECTION_RECEIVE
+                                                     : NATTER_MESSAGE_DIRECTION_SEND;
+        g_autoptr(NatterMessage) message = rehearsal_message (self, direction);
+
+        if (message == NULL || self->row_pool->len == 0)
+          {
+            if (self->rehearsal_waits++ < REHEARSAL_WAITS)
+              return REHEARSAL_WAIT;
+            /* none of this kind read ahead */
+            self->rehearsal_step += 3;
+            self->rehearsal_waits = 0;
+            return REHEARSAL_NEXT;
+          }
+        self->rehearsal_row = g_ptr_array_steal_index_fast (self->row_pool, self->row_pool->len - 1);
+        natter_message_row_set_message (NATTER_MESSAGE_ROW (self->rehearsal_row), self->client, self->portraits,
+                                        message, NULL, TRUE);
+        gtk_widget_set_child_visible (self->rehearsal_row, FALSE);
+        gtk_widget_set_parent (self->rehearsal_row, GTK_WIDGET (self));
+      }
+      break;
+    case 1:
+      {
+        int width;
+
+        /* as the list view does: the width, then the height for it */
+        gtk_widget_measure (self->rehearsal_row, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+        gtk_widget_measure (self->rehearsal_row, GTK_ORIENTATION_VERTICAL, MAX (width, 600), NULL, NULL, NULL, NULL);
+        draw_labels (self->rehearsal_row);
+      }
+      break;
+    default:
+      gtk_widget_unparent (self->rehearsal_row);
+      gtk_widget_set_child_visible (self->rehearsal_row, TRUE);
+      natter_message_row_set_message (NATTER_MESSAGE_ROW (self->rehearsal_row), NULL, NULL, NULL, NULL, FALSE);
+      g_ptr_array_add (self->row_pool, g_steal_pointer (&self->rehearsal_row));
+      self->rehearsal_waits = 0;
+      self->n_rehearsed++;
+      break;
+    }
+  self->rehearsal_step++;
+  return REHEARSAL_NEXT;
+}
+
+static gboolean warm_rows_cb (gpointer user_data);
+
+static gboolean
+rehearsal_wait_cb (gpointer user_data)
+{
+  NatterChatView *self = user_data;
+
+  self->warm_id = g_idle_add_full (G_PRIORITY_LOW, warm_rows_cb, self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 warm_rows_cb (gpointer user_data)
 {
   NatterChatView *self = user_data;
 
-  if (self->row_pool->len >= ROW_POOL_WARM)
+  if (self->row_pool->len < ROW_POOL_WARM && self->rehearsal_row == NULL)
     {
+      /* one per main-loop iteration: nothing waits behind it */
+      g_ptr_array_add (self->row_pool, g_object_ref_sink (natter_message_row_new ()));
+      return G_SOURCE_CONTINUE;
+    }
+  switch (rehearse_step (self))
+    {
+    case REHEARSAL_NEXT:
+      return G_SOURCE_CONTINUE;
+    case REHEARSAL_WAIT:
+      self->warm_id = g_timeout_add (REHEARSAL_WAIT_MS, rehearsal_wait_cb, self);
+      return G_SOURCE_REMOVE;
+    case REHEARSAL_DONE:
+    default:
       self->warm_id = 0;
       return G_SOURCE_REMOVE;
     }
-  /* one per main-loop iteration: nothing waits behind it */
-  g_ptr_array_add (self->row_pool, g_object_ref_sink (natter_message_row_new ()));
-  return G_SOURCE_CONTINUE;
 }
 
 /* The top conversations' newest pages are read from the store in the idle
@@ -923,8 +1075,22 @@ natter_chat_view_warm_rows (NatterChatView *self)
 {
   g_return_if_fail (NATTER_IS_CHAT_VIEW (self));
 
-  if (self->warm_id == 0 && self->row_pool != NULL && self->row_pool->len < ROW_POOL_WARM)
+  /* nothing was read ahead the last time: rehearse again */
+  if (self->n_rehearsed == 0 && self->rehearsal_row == NULL)
+    {
+      self->rehearsal_step = 0;
+      self->rehearsal_waits = 0;
+    }
+  if (self->warm_id == 0 && self->row_pool != NULL &&
+      (self->row_pool->len < ROW_POOL_WARM || self->rehearsal_step == 0))
     self->warm_id = g_idle_add_full (G_PRIORITY_LOW, warm_rows_cb, self, NULL);
+}
+
+guint
+natter_chat_view_get_n_rehearsed (NatterChatView *self)
+{
+  g_return_val_if_fail (NATTER_IS_CHAT_VIEW (self), 0);
+  return self->n_rehearsed;
 }
 
 /* GTK 4.8's signal factory unbinds and binds a row again whenever only
@@ -2176,8 +2342,13 @@ natter_chat_view_dispose (GObject *object)
   g_clear_pointer (&self->typing_text, g_free);
   g_clear_handle_id (&self->draft_id, g_source_remove);
   g_clear_pointer (&self->selected, g_hash_table_unref);
-  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
   g_clear_handle_id (&self->warm_id, g_source_remove);
+  if (self->rehearsal_row != NULL)
+    {
+      gtk_widget_unparent (self->rehearsal_row);
+      g_clear_object (&self->rehearsal_row);
+    }
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_CHAT_VIEW);
   g_clear_pointer (&self->row_pool, g_ptr_array_unref);
   if (self->prefetched != NULL)
     clear_prefetched (self);

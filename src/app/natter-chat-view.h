@@ -73,7 +73,10 @@ void                   natter_chat_view_prefetch        (NatterChatView         
                                                          GListModel             *conversations);
 guint                  natter_chat_view_get_n_prefetched (NatterChatView        *self);
 /* Makes a screenful of message rows at idle, so the first chat opened
- * finds them made (call it once the window shows what it has). */
+ * finds them made, then rehearses that open with messages read ahead
+ * (call it once the window shows what it has; again to rehearse when
+ * nothing was read ahead the first time); how many rows were rehearsed. */
 void                   natter_chat_view_warm_rows       (NatterChatView         *self);
+guint                  natter_chat_view_get_n_rehearsed (NatterChatView         *self);
 
 G_END_DECLS

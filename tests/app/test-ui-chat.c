@@ -394,6 +394,46 @@ test_prefetched_open (NatterTestUi  *ui,
 }
 
 static gboolean
+has_rehearsed (gpointer chat)
+{
+  return natter_chat_view_get_n_rehearsed (chat) > 0;
+}
+
+/* The first open is rehearsed at idle (#17): a pooled row bound to a
+ * message read ahead is styled, measured and drawn off-screen in the chat
+ * view, then given back unbound; it is not left in the chat view, and the
+ * chat opened after it shows its own messages. */
+static void
+test_open_rehearsed (NatterTestUi  *ui,
+                     gconstpointer  data)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+
+  natter_test_ui_publish (ui, "bob", "alice", "Hi from bob");
+  natter_test_ui_wait_for_label (ui->root, "Hi from bob");
+  natter_chat_view_prefetch (ui->chat, G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar)));
+  natter_test_ui_wait_until (has_prefetched, ui->chat, "bob's page read ahead");
+  natter_chat_view_warm_rows (ui->chat);
+  natter_test_ui_wait_until (has_rehearsed, ui->chat, "a row rehearsed with bob's message");
+
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (ui->chat)); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    g_assert_false (NATTER_IS_MESSAGE_ROW (child));
+
+  natter_test_ui_publish (ui, "carol", "alice", "Welcome to the team, Alice");
+  natter_test_ui_open_chat (ui, "carol", "Welcome to the team");
+  collect_rows (GTK_WIDGET (ui->chat), rows);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      NatterMessage *message = natter_message_row_get_message (rows->pdata[i]);
+
+      /* no row kept bob's message from the rehearsal */
+      g_assert_nonnull (message);
+      g_assert_cmpstr (natter_message_get_sender_user_id (message), !=, "bob");
+    }
+}
+
+static gboolean
 last_failed (gpointer window)
 {
   g_autoptr(NatterMessage) last = natter_test_ui_last_own_message (window);
@@ -1343,6 +1383,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_rows_reused, natter_test_ui_teardown);
   g_test_add ("/ui/prefetched-open", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_prefetched_open, natter_test_ui_teardown);
+  g_test_add ("/ui/open-rehearsed", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_open_rehearsed, natter_test_ui_teardown);
   g_test_add ("/ui/draft-per-conversation", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_draft_per_conversation, natter_test_ui_teardown);
   g_test_add ("/ui/refused-message-retried", NatterTestUi, NULL,
