@@ -7,7 +7,7 @@
  * opened, as the writer sorts its batches) and a random one (a group's
  * hash order), counting the thread's CPU time in the sends alone. No
  * natterd: the kernel's part only, where most of a delivery's CPU goes
- * (#18). Linux only, raw io_uring system calls.
+ * (#18), through natterd's io_uring (natterd-uring.c).
  *
  *   natter-bench-send-order [CONNECTIONS [ROUNDS]]   (8000 40)
  *
@@ -16,97 +16,40 @@
 
 #define _GNU_SOURCE  /* accept4() */
 
-#include <glib.h>
+#include "natterd-uring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BATCH 16
 #define FRAME 200
 
-typedef struct
-{
-  int                  fd;
-  unsigned            *sq_tail;
-  unsigned            *sq_mask;
-  unsigned            *sq_array;
-  unsigned            *cq_head;
-  unsigned            *cq_tail;
-  unsigned            *cq_mask;
-  struct io_uring_sqe *sqes;
-  struct io_uring_cqe *cqes;
-} Ring;
-
+/* One batch of sends of @frame, each to its own connection, through
+ * natterd's own ring (natterd-uring.c); FALSE if one did not send it
+ * whole. */
 static gboolean
-ring_init (Ring *ring)
-{
-  struct io_uring_params params;
-  gsize size;
-  guint8 *sq;
-
-  memset (&params, 0, sizeof params);
-  ring->fd = (int) syscall (__NR_io_uring_setup, BATCH, &params);
-  if (ring->fd < 0 || !(params.features & IORING_FEAT_SINGLE_MMAP))
-    return FALSE;
-  size = MAX (params.sq_off.array + params.sq_entries * sizeof (unsigned),
-              params.cq_off.cqes + params.cq_entries * sizeof (struct io_uring_cqe));
-  sq = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring->fd, IORING_OFF_SQ_RING);
-  ring->sqes = mmap (NULL, params.sq_entries * sizeof (struct io_uring_sqe), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_POPULATE, ring->fd, IORING_OFF_SQES);
-  if (sq == MAP_FAILED || ring->sqes == MAP_FAILED)
-    return FALSE;
-  ring->sq_tail = (unsigned *) (void *) (sq + params.sq_off.tail);
-  ring->sq_mask = (unsigned *) (void *) (sq + params.sq_off.ring_mask);
-  ring->sq_array = (unsigned *) (void *) (sq + params.sq_off.array);
-  ring->cq_head = (unsigned *) (void *) (sq + params.cq_off.head);
-  ring->cq_tail = (unsigned *) (void *) (sq + params.cq_off.tail);
-  ring->cq_mask = (unsigned *) (void *) (sq + params.cq_off.ring_mask);
-  ring->cqes = (struct io_uring_cqe *) (void *) (sq + params.cq_off.cqes);
-  return TRUE;
-}
-
-/* One batch of sends of @frame, each to its own connection; FALSE if one
- * did not send it whole. */
-static gboolean
-ring_send (Ring         *ring,
+ring_send (NatterdUring *ring,
            const int    *fds,
            guint         n,
            const guint8 *frame)
 {
-  unsigned tail = *ring->sq_tail, head;
-  gboolean ok = TRUE;
+  gssize results[BATCH];
 
   for (guint k = 0; k < n; k++)
-    {
-      unsigned index = (tail + k) & *ring->sq_mask;
-      struct io_uring_sqe *sqe = &ring->sqes[index];
-
-      memset (sqe, 0, sizeof *sqe);
-      sqe->opcode = IORING_OP_SEND;
-      sqe->fd = fds[k];
-      sqe->addr = (guint64) (guintptr) frame;
-      sqe->len = FRAME;
-      sqe->msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-      ring->sq_array[index] = index;
-    }
-  __atomic_store_n (ring->sq_tail, tail + n, __ATOMIC_RELEASE);
-  if (syscall (__NR_io_uring_enter, ring->fd, n, n, IORING_ENTER_GETEVENTS, NULL, (size_t) 0) < 0)
+    natterd_uring_queue_send (ring, fds[k], frame, FRAME, NULL, k);
+  if (!natterd_uring_run (ring, results))
     return FALSE;
-  head = *ring->cq_head;
-  for (tail = __atomic_load_n (ring->cq_tail, __ATOMIC_ACQUIRE); head != tail; head++)
-    ok = ok && ring->cqes[head & *ring->cq_mask].res == FRAME;
-  __atomic_store_n (ring->cq_head, head, __ATOMIC_RELEASE);
-  return ok;
+  for (guint k = 0; k < n; k++)
+    if (results[k] != FRAME)
+      return FALSE;
+  return TRUE;
 }
 
 static double
@@ -132,14 +75,15 @@ main (int    argc,
   guint8 frame[FRAME], drain[65536];
   double cpu[2] = { 0, 0 };
   int listener, one = 1;
-  Ring ring;
+  NatterdUring *ring;
 
   if (n < 1 || rounds < 2)
     {
       g_printerr ("usage: natter-bench-send-order [CONNECTIONS [ROUNDS >= 2]]\n");
       return 2;
     }
-  if (!ring_init (&ring))
+  ring = natterd_uring_new (BATCH);
+  if (ring == NULL)
     {
       g_printerr ("natter-bench-send-order: io_uring: %s\n", g_strerror (errno));
       return 1;
@@ -183,7 +127,7 @@ main (int    argc,
       double start = thread_cpu_us ();
 
       for (guint i = 0; i < n; i += BATCH)
-        if (!ring_send (&ring, order + i, MIN (BATCH, n - i), frame))
+        if (!ring_send (ring, order + i, MIN (BATCH, n - i), frame))
           {
             g_printerr ("natter-bench-send-order: a send failed\n");
             return 1;
@@ -199,5 +143,6 @@ main (int    argc,
   cpu[1] /= (double) n * (rounds / 2);
   g_print ("%u connections, %u rounds: %.3f us of CPU a send in the order they were opened, "
            "%.3f us in a random order (x %.3f)\n", n, rounds, cpu[0], cpu[1], cpu[1] / cpu[0]);
+  natterd_uring_free (ring);
   return 0;
 }
