@@ -175,6 +175,7 @@ struct _NatterdSocket
   /* The small ones together (an idle connection's whole cost is this
    * struct): no padding between them. */
   int                          fd;
+  int                          order;        /* fd as opened, never changed: the writer's sort key */
   gushort                      close_code;
   guint8                       message_opcode;
   guint8                       writer_failed; /* writer thread: the write failed */
@@ -230,6 +231,7 @@ struct _NatterdSocketLoop
   int         wake_fd;       /* eventfd in epfd: the writer has news */
   int         writer_nice;   /* its nice value above the process's */
   guint       writer_uring;  /* connections per io_uring batch, 0: none (NATTERD_FANOUT_URING) */
+  gboolean    writer_sort;   /* batches in descriptor order (NATTERD_FANOUT_SORT=0: as queued) */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
 
   /* Accepting (natterd_socket_loop_listen()). */
@@ -1441,6 +1443,7 @@ natterd_socket_new (NatterdSocketLoop           *loop,
   self->adopted->stream = g_object_ref (stream);
   self->adopted->socket = g_object_ref (socket);
   self->fd = g_socket_get_fd (socket);
+  self->order = self->fd;
   self->handlers = handlers;
   self->user_data = user_data;
   self->last_input = g_get_monotonic_time ();
@@ -1513,6 +1516,7 @@ natterd_socket_new_for_fd (NatterdSocketLoop           *loop,
   g_mutex_init (&self->lock);
   self->loop = loop;
   self->fd = fd;
+  self->order = fd;
   self->owns_fd = TRUE;
   self->handlers = handlers;
   self->user_data = user_data;
@@ -1568,6 +1572,54 @@ writer_uring (void)
   if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 0, URING_MAX, &value, NULL))
     return URING_BATCH;
   return (guint) value;
+}
+
+/* NATTERD_FANOUT_SORT=0 writes a batch in the order it was queued (A/B). */
+static gboolean
+writer_sort (void)
+{
+  return g_strcmp0 (g_getenv ("NATTERD_FANOUT_SORT"), "0") != 0;
+}
+
+typedef struct
+{
+  int            order;
+  NatterdSocket *socket;
+} SortKey;
+
+static int
+compare_keys (gconstpointer a,
+              gconstpointer b)
+{
+  const SortKey *x = a, *y = b;
+
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Writer thread: @batch in descriptor order. A group's members come in
+ * hash order, so its sends hop around the kernel's socket structures;
+ * sockets opened one after another sit side by side in its slabs, and
+ * loopback sends to 8,000 connections cost 9–12 % less CPU each in the
+ * order they were accepted than in a random one (six alternating runs of
+ * 40 rounds, 6.8 against 7.6 µs a send; sorted in windows of 256 no
+ * gain, of 2,000 ~6 %: the whole batch is sorted, #18). The descriptor is
+ * that order's stand-in. Keys are read once (a comparison touching two
+ * connections would miss the cache twice). */
+static void
+sort_batch (GPtrArray *batch,
+            GArray    *keys)
+{
+  g_array_set_size (keys, batch->len);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      SortKey *key = &g_array_index (keys, SortKey, i);
+
+      key->socket = g_ptr_array_index (batch, i);
+      key->order = key->socket->order;
+    }
+  g_array_sort (keys, compare_keys);
+  for (guint i = 0; i < batch->len; i++)
+    g_ptr_array_index (batch, i) = g_array_index (keys, SortKey, i).socket;
 }
 
 /* One connection's part of an io_uring batch. */
@@ -1689,6 +1741,7 @@ writer_main (gpointer data)
 {
   NatterdSocketLoop *loop = data;
   g_autoptr(GPtrArray) batch = g_ptr_array_new ();
+  g_autoptr(GArray) keys = g_array_new (FALSE, FALSE, sizeof (SortKey));
   NatterdUring *uring = loop->writer_uring > 0 ? natterd_uring_new (loop->writer_uring) : NULL;
   g_autofree WriterSlot *slots = uring != NULL ? g_new (WriterSlot, loop->writer_uring) : NULL;
 
@@ -1713,6 +1766,8 @@ writer_main (gpointer data)
       loop->writer_queue = batch;
       batch = swap;
       g_mutex_unlock (&loop->writer_lock);
+      if (loop->writer_sort && batch->len > 1)
+        sort_batch (batch, keys);
 
       for (guint i = 0; i < batch->len;)
         {
@@ -2756,6 +2811,7 @@ natterd_socket_loop_new (gsize    max_message,
   /* Read here, on the main thread: the environment is not the writer's to read. */
   loop->writer_nice = writer_nice ();
   loop->writer_uring = writer_uring ();
+  loop->writer_sort = writer_sort ();
   loop->writer = g_thread_new ("natterd-fanout", writer_main, loop);
   loop->tag = g_source_add_unix_fd (&loop->source, epfd, G_IO_IN);
   g_source_set_static_name (&loop->source, "natterd sockets");
