@@ -10,7 +10,6 @@
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
-#include "natter-frame-list.h"
 #include "natter-search-row.h"
 #include "natter-sidebar.h"
 
@@ -22,7 +21,6 @@ struct _NatterSidebar
   GSignalGroup *client_signals;
   NatterConversation *conversation;   /* highlighted: the open chat's */
   NatterConversationList *conversations;
-  NatterFrameList *framed;    /* the conversations, their changes given to GTK once a frame */
   NatterPortraits *portraits;
   GtkSingleSelection *selection;
   GtkSliceListModel *shown;   /* the conversations, a screenful more each frame at first */
@@ -799,7 +797,7 @@ natter_sidebar_set_client (NatterSidebar *self,
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   stop_growing (self);
-  natter_frame_list_set_model (self->framed, NULL);
+  gtk_slice_list_model_set_model (self->shown, NULL);
   g_clear_object (&self->conversations);
   g_clear_object (&self->portraits);
   g_set_object (&self->client, client);
@@ -812,7 +810,7 @@ natter_sidebar_set_client (NatterSidebar *self,
       g_signal_connect_swapped (self->conversations, "notify::loading", G_CALLBACK (loading_changed_cb), self);
     }
   gtk_slice_list_model_set_size (self->shown, client != NULL ? first_screenful (self) : G_MAXUINT);
-  natter_frame_list_set_model (self->framed, G_LIST_MODEL (self->conversations));
+  gtk_slice_list_model_set_model (self->shown, G_LIST_MODEL (self->conversations));
   gtk_toggle_button_set_active (self->filter_all, TRUE);
   update_page (self);
   g_signal_group_set_target (self->client_signals, client);
@@ -853,8 +851,6 @@ select_idle_cb (gpointer user_data)
 
   self->select_id = 0;
 
-  /* positions in the list view are the conversation list's again */
-  natter_frame_list_flush (self->framed);
   if (self->conversations != NULL && self->conversation != NULL)
     pos = natter_conversation_list_find (self->conversations,
                                          natter_conversation_get_conversation_type (self->conversation),
@@ -908,7 +904,6 @@ natter_sidebar_activate_relative (NatterSidebar *self,
       g_clear_handle_id (&self->select_id, g_source_remove);
       select_idle_cb (self);
     }
-  natter_frame_list_flush (self->framed);
 
   n = self->conversations != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) : 0;
   if (n == 0)
@@ -944,9 +939,6 @@ natter_sidebar_dispose (GObject *object)
   if (self->conversations != NULL)
     g_signal_handlers_disconnect_by_data (self->conversations, self);
   stop_growing (self);
-  if (self->framed != NULL)
-    natter_frame_list_set_widget (self->framed, NULL);
-  g_clear_object (&self->framed);
   g_clear_object (&self->selection);
   g_clear_object (&self->shown);
   g_clear_object (&self->conversations);
@@ -1102,8 +1094,7 @@ natter_sidebar_init (NatterSidebar *self)
     GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (self), NATTER_TYPE_SIDEBAR, "menu_button")),
     create_primary_menu_cb, self, NULL);
 
-  self->framed = natter_frame_list_new (NULL, GTK_WIDGET (self->list_view));
-  self->shown = gtk_slice_list_model_new (g_object_ref (G_LIST_MODEL (self->framed)), 0, G_MAXUINT);
+  self->shown = gtk_slice_list_model_new (NULL, 0, G_MAXUINT);
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->shown)));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
