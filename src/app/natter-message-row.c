@@ -372,6 +372,7 @@ image_content (NatterMessageRow *self,
   GdkPaintable *thumbnail;
   ThumbnailLoad *load;
   JsonObject *content = natter_message_get_content (message);
+  int width, height;
 
   if (content == NULL || *json_object_get_string_member_with_default (content, "content", "") == '\0')
     return photo_placeholder (self);
@@ -395,9 +396,14 @@ image_content (NatterMessageRow *self,
       return self->picture;
     }
 
-  /* the room a thumbnail usually takes, meanwhile */
+  /* the room the thumbnail will take, from its header: the row's height
+   * does not change when the decode comes (a relayout, and in a fling the
+   * rows below jumped, #17); a usual room when the header does not say */
   gtk_picture_set_paintable (GTK_PICTURE (self->picture), NULL);
-  gtk_widget_set_size_request (self->picture, 200, 150);
+  if (natter_thumbnail_cache_peek_display_size (message, &width, &height))
+    gtk_widget_set_size_request (self->picture, MAX (48, width), MAX (48, height));
+  else
+    gtk_widget_set_size_request (self->picture, 200, 150);
   self->thumbnail_cancellable = g_cancellable_new ();
   load = g_new0 (ThumbnailLoad, 1);
   load->self = g_object_ref (self);

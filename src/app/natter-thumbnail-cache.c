@@ -7,6 +7,7 @@
 #include "natter-thumbnail.h"
 
 #include <math.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* ~30 thumbnails of 300×225: the ~5 photos of a screenful and what GTK's
@@ -106,6 +107,46 @@ natter_thumbnail_cache_display_size (int  width,
 
   *display_width = MAX (1, (int) (width * scale));
   *display_height = MAX (1, (int) (height * scale));
+}
+
+/* A JPEG's frame header comes after its APP segments (EXIF can be
+ * several KiB): this much base64 is read at most, in steps. */
+#define PEEK_STEP  1024
+#define PEEK_MAX   (64 * 1024)
+
+gboolean
+natter_thumbnail_cache_peek_display_size (NatterMessage *message,
+                                          int           *display_width,
+                                          int           *display_height)
+{
+  JsonObject *content;
+  const char *base64;
+  gsize length, read = 0, decoded = 0;
+  g_autofree guint8 *data = NULL;
+  int state = 0, width, height;
+  guint save = 0;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (message), FALSE);
+
+  content = natter_message_get_content (message);
+  base64 = content != NULL ? json_object_get_string_member_with_default (content, "content", NULL) : NULL;
+  if (base64 == NULL)
+    return FALSE;
+  length = MIN (strlen (base64), PEEK_MAX);
+  data = g_malloc ((length / 4) * 3 + 3);
+  while (read < length)
+    {
+      gsize step = MIN (PEEK_STEP, length - read);
+
+      decoded += g_base64_decode_step (base64 + read, step, data + decoded, &state, &save);
+      read += step;
+      if (natter_image_peek_size (data, decoded, &width, &height))
+        {
+          natter_thumbnail_cache_display_size (width, height, display_width, display_height);
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 static char *

@@ -51,6 +51,13 @@ void                  natter_thumbnail_cache_load_async  (NatterThumbnailCache  
 GdkPaintable         *natter_thumbnail_cache_load_finish (NatterThumbnailCache  *self,
                                                           GAsyncResult          *result,
                                                           GError               **error);
+/* The size @message's thumbnail will be shown at, from its header (a
+ * few hundred bytes of base64 decoded, no pixels): a row takes its final
+ * height at the binding, not when the decode comes (#17). FALSE when the
+ * header does not say. */
+gboolean              natter_thumbnail_cache_peek_display_size (NatterMessage *message,
+                                                                int           *display_width,
+                                                                int           *display_height);
 /* The size a thumbnail of @width × @height is shown at. */
 void                  natter_thumbnail_cache_display_size (int                   width,
                                                            int                   height,

@@ -30,6 +30,83 @@ natter_image_sniff (const guint8 *data,
 }
 
 static gboolean
+size_ok (guint32  w,
+         guint32  h,
+         int     *width,
+         int     *height)
+{
+  if (w == 0 || h == 0 || w > 65535 || h > 65535)
+    return FALSE;
+  *width = (int) w;
+  *height = (int) h;
+  return TRUE;
+}
+
+gboolean
+natter_image_peek_size (const guint8 *data,
+                        gsize         length,
+                        int          *width,
+                        int          *height)
+{
+  const char *type = natter_image_sniff (data, length);
+  gsize pos;
+
+  g_return_val_if_fail (width != NULL && height != NULL, FALSE);
+
+  if (g_strcmp0 (type, "png") == 0)
+    {
+      /* signature, IHDR's length and type, then its width and height */
+      if (length < 24 || memcmp (data + 12, "IHDR", 4) != 0)
+        return FALSE;
+      guint32 w, h;
+
+      memcpy (&w, data + 16, 4);
+      memcpy (&h, data + 20, 4);
+      return size_ok (GUINT32_FROM_BE (w), GUINT32_FROM_BE (h), width, height);
+    }
+  if (g_strcmp0 (type, "jpeg") != 0)
+    return FALSE;
+
+  /* the segments after SOI, each a marker and a big-endian length, up to
+   * a start of frame (SOF0–SOF15 but DHT, JPG, DAC) */
+  pos = 2;
+  while (pos + 4 <= length)
+    {
+      guint8 marker;
+      gsize segment;
+
+      if (data[pos] != 0xff)
+        return FALSE;
+      marker = data[pos + 1];
+      if (marker == 0xff)
+        {
+          pos++;   /* fill bytes */
+          continue;
+        }
+      if (marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01)
+        {
+          pos += 2;   /* no length */
+          continue;
+        }
+      if (marker == 0xd9 || marker == 0xda)
+        return FALSE;   /* end of image, or the scan before any frame header */
+      segment = ((gsize) data[pos + 2] << 8) | data[pos + 3];
+      if (segment < 2)
+        return FALSE;
+      if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc)
+        {
+          /* length, precision, height, width */
+          if (segment < 7 || pos + 9 > length)
+            return FALSE;
+          return size_ok (((guint32) data[pos + 7] << 8) | data[pos + 8],
+                          ((guint32) data[pos + 5] << 8) | data[pos + 6], width, height);
+        }
+      pos += 2 + segment;
+    }
+  return FALSE;
+}
+
+static gboolean
 too_many_pixels (guint64  width,
                  guint64  height,
                  guint64  max_pixels,

@@ -26,6 +26,16 @@ G_BEGIN_DECLS
 const char *natter_image_sniff                (const guint8        *data,
                                                gsize                length);
 
+/* The width and height a PNG's IHDR or a JPEG's frame header (SOF) in
+ * the first @length bytes of @data says, without decoding (cheap enough
+ * for the main thread: a row knows its photo's size before the decode,
+ * #17). FALSE when they are not there or not sensible. The EXIF
+ * orientation is not read: a rotated JPEG's are swapped after decoding. */
+gboolean    natter_image_peek_size            (const guint8        *data,
+                                               gsize                length,
+                                               int                 *width,
+                                               int                 *height);
+
 /* Decodes @stream (blocking: call it in a worker thread). Refuses
  * (G_IO_ERROR_NOT_SUPPORTED) what natter_image_sniff() does not know,
  * (G_IO_ERROR_MESSAGE_TOO_LARGE) more than @max_bytes bytes or more than

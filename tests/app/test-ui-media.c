@@ -570,6 +570,12 @@ has_thumbnail_at_size (gpointer widget)
   return natter_test_ui_find (widget, is_thumbnail_at_size, NULL) != NULL;
 }
 
+static gboolean
+has_paintable (gpointer picture)
+{
+  return gtk_picture_get_paintable (GTK_PICTURE (picture)) != NULL;
+}
+
 /* Whether @paintable, drawn at its size, is transparent in its top left
  * corner and opaque in its middle: the bubble's rounded corner is in it. */
 static gboolean
@@ -647,6 +653,37 @@ test_thumbnail_at_binding (NatterTestUi  *ui,
   g_assert_cmpint (width, ==, 300);
   g_assert_cmpint (height, ==, 225);
   natter_message_row_set_message (NATTER_MESSAGE_ROW (again), NULL, NULL, NULL, NULL, FALSE);
+
+  /* a photo not decoded yet (a new message: not in the cache): the row
+   * has the thumbnail's display size from the binding on, read from the
+   * JPEG's header, so it does not grow when the decode comes (#17) */
+  {
+    g_autoptr(GdkPixbuf) photo = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 240, 180);
+    g_autoptr(JsonObject) object = NULL;
+    g_autoptr(NatterMessage) fresh = NULL;
+    g_autofree char *encoded = NULL;
+
+    gdk_pixbuf_fill (photo, 0x60a040ff);
+    g_assert_true (gdk_pixbuf_save_to_buffer (photo, &buffer, &size, "jpeg", NULL, NULL));
+    encoded = g_base64_encode ((const guchar *) buffer, size);
+    g_free (buffer);
+    object = natter_content_new_image (encoded, "http://127.0.0.1:9/field.jpg");
+    fresh = natter_message_new (NATTER_CONVERSATION_PRIVATE, "frank", "frank", "RC:ImgMsg", object);
+    natter_message_row_set_message (NATTER_MESSAGE_ROW (again), natter_chat_view_get_client (ui->chat), NULL,
+                                    fresh, NULL, FALSE);
+    picture = picture_in (again);
+    g_assert_nonnull (picture);
+    g_assert_null (gtk_picture_get_paintable (GTK_PICTURE (picture)));
+    gtk_widget_get_size_request (picture, &width, &height);
+    g_assert_cmpint (width, ==, 300);
+    g_assert_cmpint (height, ==, 225);
+    /* and the same once it is there */
+    natter_test_ui_wait_until (has_paintable, picture, "the new photo's thumbnail decoded");
+    gtk_widget_get_size_request (picture, &width, &height);
+    g_assert_cmpint (width, ==, 300);
+    g_assert_cmpint (height, ==, 225);
+    natter_message_row_set_message (NATTER_MESSAGE_ROW (again), NULL, NULL, NULL, NULL, FALSE);
+  }
 }
 
 int

@@ -249,6 +249,51 @@ test_good_images (void)
   }
 }
 
+/* The size from the header alone: gdk-pixbuf's JPEG (with its JFIF APP0
+ * before the frame header), a PNG, hand-made headers; nothing from
+ * truncated or foreign bytes (#17). */
+static void
+test_peek_size (void)
+{
+  const char *types[] = { "png", "jpeg" };
+  int width = 0, height = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      g_autoptr(GBytes) bytes = saved_pixbuf (types[i], 240, 180);
+      gsize length;
+      const guint8 *data = g_bytes_get_data (bytes, &length);
+
+      g_assert_true (natter_image_peek_size (data, length, &width, &height));
+      g_assert_cmpint (width, ==, 240);
+      g_assert_cmpint (height, ==, 180);
+      /* the header cut off */
+      g_assert_false (natter_image_peek_size (data, 20, &width, &height));
+    }
+  {
+    g_autoptr(GBytes) jpeg = jpeg_claiming (4000, 3000);
+    g_autoptr(GBytes) png = png_claiming (7, 9);
+    g_autoptr(GBytes) gif = gif_with (3, 2, 3, 2, 1);
+    g_autoptr(GBytes) zero = jpeg_claiming (0, 10);
+    gsize length;
+    const guint8 *data;
+
+    data = g_bytes_get_data (jpeg, &length);
+    g_assert_true (natter_image_peek_size (data, length, &width, &height));
+    g_assert_cmpint (width, ==, 4000);
+    g_assert_cmpint (height, ==, 3000);
+    data = g_bytes_get_data (png, &length);
+    g_assert_true (natter_image_peek_size (data, length, &width, &height));
+    g_assert_cmpint (width, ==, 7);
+    g_assert_cmpint (height, ==, 9);
+    data = g_bytes_get_data (gif, &length);
+    g_assert_false (natter_image_peek_size (data, length, &width, &height));
+    data = g_bytes_get_data (zero, &length);
+    g_assert_false (natter_image_peek_size (data, length, &width, &height));
+    g_assert_false (natter_image_peek_size ((const guint8 *) "\xff\xd8\xff\xe0\x00\x01", 6, &width, &height));
+  }
+}
+
 /* Loaders gdk-pixbuf has and would run on these bytes: never reached. */
 static void
 test_other_formats_refused (void)
@@ -421,6 +466,7 @@ main (int   argc,
 
   g_test_add_func ("/image/sniff", test_sniff);
   g_test_add_func ("/image/good-images", test_good_images);
+  g_test_add_func ("/image/peek-size", test_peek_size);
   g_test_add_func ("/image/other-formats-refused", test_other_formats_refused);
   g_test_add_func ("/image/dimensions-checked-first", test_dimensions_checked_first);
   g_test_add_func ("/image/bytes-capped", test_bytes_capped);
