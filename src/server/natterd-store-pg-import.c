@@ -45,6 +45,8 @@ static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "
  * idempotency key, schema 12); PostgreSQL indexes the columns
  * themselves. */
 static const char * const sqlite_only_columns[] = { "messages.channel_hash", "messages.dedup_key", NULL };
+/* ... and tables: store_keys holds the salt of messages.dedup_key (schema 13). */
+static const char * const sqlite_only_tables[] = { "store_keys", NULL };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void
@@ -234,6 +236,11 @@ list_tables (sqlite3     *db,
     {
       Table table = { g_strdup ((const char *) sqlite3_column_text (stmt, 0)), NULL };
 
+      if (g_strv_contains (sqlite_only_tables, table.name))
+        {
+          g_free (table.name);
+          continue;
+        }
       g_array_append_val (tables, table);
     }
   sqlite3_finalize (stmt);

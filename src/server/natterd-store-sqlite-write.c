@@ -535,7 +535,8 @@ write_readers (NatterdStoreSqlite  *self,
 }
 
 /* Colliding idempotency keys a message steps over, at most: at 63 bits
- * even one is unlikely ever to be seen. */
+ * even one is unlikely ever to be seen, and the key is keyed by the
+ * database's salt (schema 13), so no client can line collisions up. */
 #define DEDUP_PROBES_MAX 64
 
 /* The message stored under @key: if it is @op's own (sent before, same
@@ -584,7 +585,7 @@ write_publish (NatterdStoreSqlite  *self,
   gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
   gint64 id = self->next_message_id;
   TimelineHead *head = NULL;
-  gint64 key = natterd_sqlite_dedup_key (op->sender_id, op->device_id, op->client_msg_id);
+  gint64 key = natterd_sqlite_dedup_key (self->dedup_salt, op->sender_id, op->device_id, op->client_msg_id);
   char uid[20];
   gint64 hour;
 
@@ -629,16 +630,26 @@ write_publish (NatterdStoreSqlite  *self,
         return FALSE;
       if (sqlite3_changes (self->db) > 0)
         break;
-      if (key == 0 || probe == DEDUP_PROBES_MAX)
+      if (key == 0)
         return natterd_sqlite_fail (self->db, SQLITE_CONSTRAINT, "message insert", error);
       if (!find_duplicate (self, op, key, &same, error))
         return FALSE;
       if (same)
         return TRUE;
-      /* Another message's key: this one takes the next, and a resend
-       * of it comes the same way. */
-      key = (key + 1) & G_MAXINT64;
-      key = key != 0 ? key : 1;
+      /* Checked after the row at the last key: a message stored there is
+       * found when sent again. SQLite's own message would say nothing
+       * here (the insert did nothing). */
+      if (probe == DEDUP_PROBES_MAX)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "message insert: its idempotency key and the %d after it are other messages'",
+                       DEDUP_PROBES_MAX);
+          return FALSE;
+        }
+      /* Another message's key: this one takes the next (a step over
+       * the next client_msg_id's), and a resend of it comes the same way. */
+      key = (key + NATTERD_SQLITE_DEDUP_PROBE_STEP) & G_MAXINT64;
+      key = key != 0 ? key : NATTERD_SQLITE_DEDUP_PROBE_STEP;
     }
 
   self->next_message_id++;
