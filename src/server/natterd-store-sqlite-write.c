@@ -39,6 +39,11 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
     " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
     " unread = unread + excluded.unread, hidden = 0",
+  /* The same for a row that exists, the common case: one descent of the
+   * primary key, where the upsert's insert made two (#17). */
+  [W_UPDATE_CONVERSATION] =
+    "UPDATE conversations SET latest_message_id = ?4, updated_time = ?5, unread = unread + ?6, hidden = 0"
+    " WHERE user_id = ?1 AND conversation_type = ?2 AND target_id = ?3",
   [W_INSERT_HOUR] = "INSERT OR IGNORE INTO hours (hour, first_message_id) VALUES (?1, ?2)",
   [W_UPSERT_USER] =
     "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
@@ -423,21 +428,28 @@ static gboolean
 flush_conversations (NatterdStoreSqlite  *self,
                      GError             **error)
 {
-  sqlite3_stmt *stmt = self->writer_stmts[W_UPSERT_CONVERSATION];
   GHashTableIter iter;
   PendingConversation *c;
 
   g_hash_table_iter_init (&iter, self->pending_conversations);
   while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
     {
-      sqlite3_bind_int64 (stmt, 1, c->user_id);
-      sqlite3_bind_int (stmt, 2, c->conversation_type);
-      natterd_sqlite_bind_text (stmt, 3, c->target_id);
-      sqlite3_bind_int64 (stmt, 4, c->latest_message_id);
-      sqlite3_bind_int64 (stmt, 5, c->updated_time);
-      sqlite3_bind_int (stmt, 6, (int) c->unread);
-      if (!natterd_sqlite_step_done (self->db, stmt, error))
-        return FALSE;
+      /* UPDATE, then the upsert if there was no row yet. */
+      for (int s = W_UPDATE_CONVERSATION;; s = W_UPSERT_CONVERSATION)
+        {
+          sqlite3_stmt *stmt = self->writer_stmts[s];
+
+          sqlite3_bind_int64 (stmt, 1, c->user_id);
+          sqlite3_bind_int (stmt, 2, c->conversation_type);
+          natterd_sqlite_bind_text (stmt, 3, c->target_id);
+          sqlite3_bind_int64 (stmt, 4, c->latest_message_id);
+          sqlite3_bind_int64 (stmt, 5, c->updated_time);
+          sqlite3_bind_int (stmt, 6, (int) c->unread);
+          if (!natterd_sqlite_step_rebound (self->db, stmt, error))
+            return FALSE;
+          if (s == W_UPSERT_CONVERSATION || sqlite3_changes (self->db) > 0)
+            break;
+        }
     }
   g_hash_table_remove_all (self->pending_conversations);
   return TRUE;
