@@ -112,7 +112,6 @@ struct _NatterdStoreSqlite
 
   /* Writer thread state, valid while no batch failed. */
   GHashTable   *max_seqs;       /* users.id → InboxHead (natterd-store-sqlite-write.c) */
-  GHashTable   *dirty_seqs;     /* the InboxHeads this batch changed */
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;

@@ -384,9 +384,11 @@ natterd_store_sqlite_load (NatterdStore           *store,
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
   static const char * const queries[] = {
-    /* Last seen: its devices' latest (#16). */
+    /* Last seen: its devices' latest (#16). The inbox head: users.max_seq
+     * or the last entry's seq, the larger (natterd-store-sqlite-write.c). */
     "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-    " max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id) FROM users",
+    " max (max_seq, COALESCE ((SELECT max (seq) FROM inbox i WHERE i.user_id = users.id), 0)),"
+    " (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id) FROM users",
     "SELECT id, app_id, group_id, name, created FROM groups",
     "SELECT group_id, user_id, joined, gag_until FROM group_members",
     "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",

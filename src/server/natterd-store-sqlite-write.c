@@ -2,8 +2,12 @@
  * transaction, committed with one fsync (group commit)
  *
  * The writer keeps what it would otherwise read on every message: each
- * user's inbox head (max_seqs, written back once a batch) and the next
- * message id; conversation rows are folded per batch. A batch that fails
+ * user's inbox head (max_seqs) and the next message id; conversation
+ * rows are folded per batch. A user's inbox head is the larger of
+ * users.max_seq and the seq of their last inbox entry (#17: writing
+ * users.max_seq back cost every batch an UPDATE a recipient, ~5,600
+ * instructions each); users.max_seq is brought up only when pruning
+ * deletes entries, so the last one's seq is never lost. A batch that fails
  * is rolled back, these are read again, and the store retries its ops one
  * at a time.
  *
@@ -31,8 +35,11 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     "SELECT id, uid, sent_time, timeline_seq, sender_id = ?2 AND device_id = ?3 AND client_msg_id = ?4"
     " FROM messages WHERE dedup_key = ?1",
   [W_INSERT_INBOX] = "INSERT INTO inbox (user_id, seq, message_id) VALUES (?1, ?2, ?3)",
-  [W_GET_MAX_SEQ] = "SELECT max_seq FROM users WHERE id = ?1",
-  [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1",
+  [W_GET_MAX_SEQ] = "SELECT max (COALESCE ((SELECT max_seq FROM users WHERE id = ?1), 0),"
+                    " COALESCE ((SELECT max (seq) FROM inbox WHERE user_id = ?1), 0))",
+  /* Before a user's inbox entries up to ?2 are pruned (the last one's
+   * seq is the head when no newer one is left). */
+  [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1 AND max_seq < ?2",
   [W_UPSERT_CONVERSATION] =
     "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
     " updated_time, unread) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -327,8 +334,7 @@ write_members_timeline (NatterdStoreSqlite  *self,
 }
 
 /* A user's inbox head as the writer keeps it: the key of max_seqs is
- * its user_id, and dirty_seqs holds the heads themselves, so marking one
- * changed allocates nothing (#17). */
+ * its user_id. */
 typedef struct
 {
   gint64  user_id;
@@ -412,7 +418,6 @@ void
 natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
 {
   self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
-  self->dirty_seqs = g_hash_table_new (NULL, NULL);
   self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
@@ -718,7 +723,6 @@ write_publish (NatterdStoreSqlite  *self,
           if (!get_max_seq (self, r->user_id, &inbox_head, error))
             return FALSE;
           r->seq = ++inbox_head->seq;
-          g_hash_table_add (self->dirty_seqs, inbox_head);
 
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
@@ -937,6 +941,13 @@ write_prune_inbox (NatterdStoreSqlite  *self,
 
       if (old > 0)
         {
+          sqlite3_stmt *keep = self->writer_stmts[W_SET_MAX_SEQ];
+
+          /* The head outlives the entries (see the top of this file). */
+          sqlite3_bind_int64 (keep, 1, user_id);
+          sqlite3_bind_int64 (keep, 2, last_seq);
+          if (!natterd_sqlite_step_done (self->db, keep, error))
+            return FALSE;
           sqlite3_bind_int64 (delete, 1, user_id);
           sqlite3_bind_int64 (delete, 2, last_seq);
           if (!natterd_sqlite_step_done (self->db, delete, error))
@@ -1235,8 +1246,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
                             GError       **error)
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
-  GHashTableIter iter;
-  InboxHead *head;
   gint64 db_writes;
 
   natterd_store_sqlite_start_pipeline (self);
@@ -1257,17 +1266,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
   if (!flush_conversations (self, error) || !flush_timelines (self, error))
     goto failed;
 
-  g_hash_table_iter_init (&iter, self->dirty_seqs);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &head, NULL))
-    {
-      sqlite3_stmt *stmt = self->writer_stmts[W_SET_MAX_SEQ];
-
-      sqlite3_bind_int64 (stmt, 1, head->user_id);
-      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) head->seq);
-      if (!natterd_sqlite_step_done (self->db, stmt, error))
-        goto failed;
-    }
-
   if (!natterd_store_sqlite_commit (self, error))
     goto failed;
   /* A checkpoint writing the database to the disk meanwhile shares it
@@ -1275,7 +1273,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
   natterd_store_note_sync (store, natterd_sqlite_wal_take_sync_us (),
                            natterd_sqlite_wal_db_written_since (db_writes));
 
-  g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);
   /* What the writer keeps to spare a read per message is bounded: past so
    * many users or groups it starts over (and reads them again). */
@@ -1287,7 +1284,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
 failed:
   natterd_sqlite_exec (self->db, "ROLLBACK", NULL);
-  g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->pending_conversations);
   /* The in-memory counters ran ahead of what was rolled back. */
   natterd_store_sqlite_load_counters (self, NULL);

@@ -654,7 +654,6 @@ natterd_store_sqlite_finalize (GObject *object)
   sqlite3_close (self->reader_db);
 
   g_hash_table_unref (self->max_seqs);
-  g_hash_table_unref (self->dirty_seqs);
   g_hash_table_unref (self->pending_conversations);
   g_hash_table_unref (self->timelines);
   g_hash_table_unref (self->dirty_timelines);

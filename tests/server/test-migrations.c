@@ -1531,6 +1531,92 @@ prune_step (NatterdStore *store,
   return pruned;
 }
 
+typedef struct
+{
+  gboolean done;
+  guint64  seq;
+} Delivered;
+
+static void
+delivered_done (NatterdOp *op,
+                gpointer   user_data)
+{
+  NatterdPublishOp *publish = (NatterdPublishOp *) op;
+  Delivered *d = user_data;
+
+  g_assert_no_error (op->error);
+  d->seq = g_array_index (publish->recipients, NatterdRecipient, 0).seq;
+  d->done = TRUE;
+}
+
+/* The inbox seq bob (users.id 2) gets alice's message at @sent_time under. */
+static guint64
+deliver_to_bob (NatterdStore *store,
+                gint64        sent_time)
+{
+  Delivered d = { 0 };
+  NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", "hi", sent_time, delivered_done, &d);
+  NatterdRecipient bob = { .user_id = 2, .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
+
+  bob.target_id = op->message.sender_user_id;
+  g_array_append_val (op->recipients, bob);
+  natterd_store_submit (store, op);
+  while (!d.done)
+    g_main_context_iteration (NULL, TRUE);
+  return d.seq;
+}
+
+/* #17: the writer no longer writes users.max_seq back every batch; a
+ * user's inbox head is the larger of it and their last entry's seq. It
+ * survives a restart, and a prune that deletes every entry of the user
+ * (users.max_seq is brought up first): seqs never go back. */
+static void
+test_inbox_head_kept (void)
+{
+  g_autofree char *dir = db_dir_at_version (NATTERD_STORE_SQLITE_SCHEMA_VERSION, APP_ROW
+    "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1);");
+  g_autoptr(GError) error = NULL;
+  const gint64 hour = G_GINT64_CONSTANT (3600) * 1000;
+
+  for (guint run = 0; run < 3; run++)
+    {
+      g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+      g_assert_no_error (error);
+      natterd_store_start (store, 16);
+      if (run == 0)
+        {
+          g_assert_cmpuint (deliver_to_bob (store, hour), ==, 1);
+          g_assert_cmpuint (deliver_to_bob (store, hour + 1), ==, 2);
+          g_assert_cmpuint (deliver_to_bob (store, hour + 2), ==, 3);
+        }
+      else if (run == 1)
+        {
+          Pruned pruned;
+
+          /* Restarted: on from the last entry's seq. */
+          g_assert_cmpuint (deliver_to_bob (store, hour + 3), ==, 4);
+          natterd_store_stop (store);
+          g_clear_object (&store);
+          store = natterd_store_sqlite_open (dir, &error);
+          g_assert_no_error (error);
+          natterd_store_start (store, 16);
+          /* Every entry of bob's is older than hour 5: all go. */
+          do
+            pruned = prune_step (store, 5 * hour, 100);
+          while (pruned.more);
+          g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM inbox WHERE user_id = 2"), ==, 0);
+        }
+      else
+        {
+          /* Restarted with no entry left: on from the pruned ones' last. */
+          g_assert_cmpuint (deliver_to_bob (store, 6 * hour), ==, 5);
+        }
+      natterd_store_stop (store);
+    }
+  natter_test_db_dir_remove (dir);
+}
+
 /* Schema 11 (#17) dropped the inbox's index on message_id: old entries
  * go user by user, each user's a prefix of their seqs, in small steps
  * (at most the limit of entries and of users an op) that go on where
@@ -1645,6 +1731,7 @@ main (int   argc,
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
   g_test_add_func ("/server/migrations/history-by-integer-key", test_history_by_integer_key);
   g_test_add_func ("/server/store/inbox-pruned-by-user", test_inbox_pruned_by_user);
+  g_test_add_func ("/server/store/inbox-head-kept", test_inbox_head_kept);
   g_test_add_func ("/server/migrations/dedup-by-integer-key", test_dedup_by_integer_key);
   g_test_add_func ("/server/migrations/dedup-keyed", test_dedup_keyed);
 
