@@ -26,6 +26,8 @@ G_BEGIN_DECLS
 
 /* natterd_store_sqlite_writer_sql[], natterd-store-sqlite-write.c */
 enum {
+  W_BEGIN,
+  W_COMMIT,
   W_INSERT_MESSAGE,
   W_FIND_DUPLICATE,
   W_INSERT_INBOX,

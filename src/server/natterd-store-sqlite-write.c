@@ -25,6 +25,10 @@
 #define WRITER_CACHE_MAX 100000
 
 const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
+  /* Each batch's transaction, prepared once: sqlite3_exec() parsed them
+   * every time (#17). */
+  [W_BEGIN] = "BEGIN IMMEDIATE",
+  [W_COMMIT] = "COMMIT",
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
     " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq,"
@@ -1251,7 +1255,7 @@ natterd_store_sqlite_write (NatterdStore  *store,
   natterd_store_sqlite_start_pipeline (self);
   natterd_sqlite_wal_take_sync_us ();
   db_writes = natterd_sqlite_wal_db_writes_mark ();
-  if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
+  if (!natterd_sqlite_step_rebound (self->db, self->writer_stmts[W_BEGIN], error))
     return FALSE;
 
   /* Every timeline change of this transaction gets this stamp: never

@@ -536,7 +536,7 @@ natterd_store_sqlite_commit (NatterdStoreSqlite  *self,
   gboolean ok;
 
   natterd_sqlite_wal_defer_syncs (self->pipelined);
-  ok = natterd_sqlite_exec (self->db, "COMMIT", error);
+  ok = natterd_sqlite_step_rebound (self->db, self->writer_stmts[W_COMMIT], error);
   natterd_sqlite_wal_defer_syncs (FALSE);
 
   /* Ended either way: a failed one holds nothing a reader could see. */
