@@ -1182,6 +1182,7 @@ typedef struct
   gint64 id, sent_time;
   char *uid;
   GError *error;                /* store_text_result() only */
+  guint64 seq;                  /* the first recipient's inbox seq */
 } Stored;
 
 static void
@@ -1196,6 +1197,8 @@ stored_done (NatterdOp *op,
   stored->duplicate = publish->duplicate;
   stored->id = publish->message.id;
   stored->sent_time = publish->message.sent_time;
+  if (publish->recipients->len > 0)
+    stored->seq = g_array_index (publish->recipients, NatterdRecipient, 0).seq;
   g_free (stored->uid);
   stored->uid = g_strdup (publish->message.uid);
 }
@@ -1531,31 +1534,13 @@ prune_step (NatterdStore *store,
   return pruned;
 }
 
-typedef struct
-{
-  gboolean done;
-  guint64  seq;
-} Delivered;
-
-static void
-delivered_done (NatterdOp *op,
-                gpointer   user_data)
-{
-  NatterdPublishOp *publish = (NatterdPublishOp *) op;
-  Delivered *d = user_data;
-
-  g_assert_no_error (op->error);
-  d->seq = g_array_index (publish->recipients, NatterdRecipient, 0).seq;
-  d->done = TRUE;
-}
-
 /* The inbox seq bob (users.id 2) gets alice's message at @sent_time under. */
 static guint64
 deliver_to_bob (NatterdStore *store,
                 gint64        sent_time)
 {
-  Delivered d = { 0 };
-  NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", "hi", sent_time, delivered_done, &d);
+  Stored d = { 0 };
+  NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", "hi", sent_time, stored_done, &d);
   NatterdRecipient bob = { .user_id = 2, .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
 
   bob.target_id = op->message.sender_user_id;
@@ -1563,6 +1548,8 @@ deliver_to_bob (NatterdStore *store,
   natterd_store_submit (store, op);
   while (!d.done)
     g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (d.error);
+  g_free (d.uid);
   return d.seq;
 }
 
