@@ -45,6 +45,8 @@ static const char * const pg_only_tables[] = { "natterd_schema", "node_slots", "
  * idempotency key, schema 12); PostgreSQL indexes the columns
  * themselves. */
 static const char * const sqlite_only_columns[] = { "messages.channel_hash", "messages.dedup_key", NULL };
+/* ... and tables: store_keys holds the salt of messages.dedup_key (schema 13). */
+static const char * const sqlite_only_tables[] = { "store_keys", NULL };
 
 /* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped. */
 static void
@@ -98,13 +100,25 @@ copy_table (sqlite3      *db,
             const Table  *table,
             GError      **error)
 {
-  g_autofree char *select = g_strdup_printf ("SELECT %s FROM %s", table->columns, table->name);
+  g_auto(GStrv) names = g_strsplit (table->columns, ", ", -1);
+  g_autoptr(GString) expressions = g_string_new (NULL);
+  g_autofree char *select = NULL;
   g_autofree char *copy = g_strdup_printf ("COPY %s (%s) FROM STDIN", table->name, table->columns);
   g_autoptr(GString) line = g_string_new (NULL);
   sqlite3_stmt *stmt = NULL;
   PGresult *result;
   gint64 rows = 0;
   int rc;
+
+  /* A user's inbox head is users.max_seq or their last inbox entry's
+   * seq, the larger (natterd-store-sqlite-write.c): PostgreSQL's
+   * max_seq is the head itself. */
+  for (guint i = 0; names[i] != NULL; i++)
+    g_string_append_printf (expressions, "%s%s", i > 0 ? ", " : "",
+                            g_str_equal (table->name, "users") && g_str_equal (names[i], "max_seq") ?
+                            "max (max_seq, COALESCE ((SELECT max (seq) FROM inbox i WHERE i.user_id = users.id), 0))" :
+                            names[i]);
+  select = g_strdup_printf ("SELECT %s FROM %s", expressions->str, table->name);
 
   if (sqlite3_prepare_v2 (db, select, -1, &stmt, NULL) != SQLITE_OK)
     {
@@ -234,6 +248,11 @@ list_tables (sqlite3     *db,
     {
       Table table = { g_strdup ((const char *) sqlite3_column_text (stmt, 0)), NULL };
 
+      if (g_strv_contains (sqlite_only_tables, table.name))
+        {
+          g_free (table.name);
+          continue;
+        }
       g_array_append_val (tables, table);
     }
   sqlite3_finalize (stmt);

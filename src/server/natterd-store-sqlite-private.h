@@ -26,12 +26,15 @@ G_BEGIN_DECLS
 
 /* natterd_store_sqlite_writer_sql[], natterd-store-sqlite-write.c */
 enum {
+  W_BEGIN,
+  W_COMMIT,
   W_INSERT_MESSAGE,
   W_FIND_DUPLICATE,
   W_INSERT_INBOX,
   W_GET_MAX_SEQ,
   W_SET_MAX_SEQ,
   W_UPSERT_CONVERSATION,
+  W_UPDATE_CONVERSATION,
   W_INSERT_HOUR,
   W_UPSERT_USER,
   W_UPSERT_DEVICE,
@@ -111,10 +114,10 @@ struct _NatterdStoreSqlite
 
   /* Writer thread state, valid while no batch failed. */
   GHashTable   *max_seqs;       /* users.id → InboxHead (natterd-store-sqlite-write.c) */
-  GHashTable   *dirty_seqs;     /* the InboxHeads this batch changed */
   GHashTable   *pending_conversations; /* this batch, see flush_conversations() */
   gint64        next_message_id;
   gint64        last_hour;
+  guint8        dedup_salt[16]; /* store_keys 'dedup': natterd_sqlite_dedup_key() */
   gint64        prune_user;     /* where the inbox's pruning goes on */
   /* Group timelines: "app_id/group id" → the latest seq and time as the
    * writer assigned them (written back once a batch, like max_seqs), and
@@ -184,11 +187,22 @@ char    *natterd_sqlite_column_text (sqlite3_stmt  *stmt,
 /* The integer key of @channel's messages (messages.channel_hash). */
 gint64   natterd_sqlite_channel_hash (gint64        app_id,
                                       const char   *channel);
-/* The idempotency key of a message (messages.dedup_key, schema 12); 0
- * when it has none (no device or no client_msg_id). */
-gint64   natterd_sqlite_dedup_key    (gint64        sender_id,
+/* The idempotency key of a message (messages.dedup_key), keyed by the
+ * database's @salt (16 bytes, schema 13; NULL: schema 12's unkeyed
+ * FNV-1a); 0 when it has none (no device or no client_msg_id). */
+gint64   natterd_sqlite_dedup_key    (const guint8 *salt,
+                                      gint64        sender_id,
                                       const char   *device_id,
                                       const char   *client_msg_id);
+/* Schema 13's key: the last two bytes of a client_msg_id are its low
+ * bits, and a message whose key is taken takes the key this far up (the
+ * same two bytes, the next hash). */
+#define NATTERD_SQLITE_DEDUP_TAIL_BITS 16
+#define NATTERD_SQLITE_DEDUP_PROBE_STEP (G_GINT64_CONSTANT (1) << NATTERD_SQLITE_DEDUP_TAIL_BITS)
+/* The database's dedup key salt (store_keys 'dedup', schema 13). */
+gboolean natterd_sqlite_read_dedup_salt (sqlite3   *db,
+                                         guint8     salt[16],
+                                         GError   **error);
 /* Resets @stmt after its rows were stepped through; @rc was the last step's. */
 gboolean natterd_sqlite_finish_rows (sqlite3       *db,
                                      sqlite3_stmt  *stmt,

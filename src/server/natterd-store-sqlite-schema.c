@@ -266,6 +266,25 @@ static const char * const migrations[] = {
   "  FROM messages WHERE dedup_key IS NOT NULL) AS x WHERE messages.id = x.id AND x.n > 1;"
   "DROP INDEX messages_dedup;"
   "CREATE UNIQUE INDEX messages_dedup_key ON messages (dedup_key) WHERE dedup_key IS NOT NULL;",
+  /* 13: the idempotency key keyed (#17): schema 12's FNV-1a had no
+   * secret, so a client could pick client_msg_ids whose keys collide and
+   * make the writer probe up to 64 rows a message. store_keys holds the
+   * database's own random 16 bytes ('dedup'), the SipHash key of
+   * natterd_sqlite_dedup_key(); the rows already stored are keyed again
+   * with it (the index dropped meanwhile, so no row meets another's old
+   * key), colliding ones taking the next keys in id order, each
+   * NATTERD_SQLITE_DEDUP_PROBE_STEP (65536) up, as the writer does. */
+  "CREATE TABLE store_keys ("
+  "  name TEXT PRIMARY KEY,"
+  "  key BLOB NOT NULL) WITHOUT ROWID;"
+  "INSERT INTO store_keys (name, key) VALUES ('dedup', natterd_random_key ());"
+  "DROP INDEX messages_dedup_key;"
+  "UPDATE messages SET dedup_key = natterd_keyed_dedup_key ((SELECT key FROM store_keys WHERE name = 'dedup'),"
+  " sender_id, device_id, client_msg_id) WHERE dedup_key IS NOT NULL;"
+  "UPDATE messages SET dedup_key = (x.dedup_key + (x.n - 1) * 65536) & 0x7fffffffffffffff FROM"
+  " (SELECT id, dedup_key, ROW_NUMBER () OVER (PARTITION BY dedup_key ORDER BY id) AS n"
+  "  FROM messages WHERE dedup_key IS NOT NULL) AS x WHERE messages.id = x.id AND x.n > 1;"
+  "CREATE UNIQUE INDEX messages_dedup_key ON messages (dedup_key) WHERE dedup_key IS NOT NULL;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTERD_STORE_SQLITE_SCHEMA_VERSION);
@@ -365,9 +384,11 @@ natterd_store_sqlite_load (NatterdStore           *store,
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
   g_autoptr(GPtrArray) apps = g_ptr_array_new_with_free_func ((GDestroyNotify) natterd_app_record_free);
   static const char * const queries[] = {
-    /* Last seen: its devices' latest (#16). */
+    /* Last seen: its devices' latest (#16). The inbox head: users.max_seq
+     * or the last entry's seq, the larger (natterd-store-sqlite-write.c). */
     "SELECT id, app_id, user_id, name, portrait_uri, created, tokens_valid_after, blocked_until,"
-    " max_seq, (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id) FROM users",
+    " max (max_seq, COALESCE ((SELECT max (seq) FROM inbox i WHERE i.user_id = users.id), 0)),"
+    " (SELECT max (last_seen) FROM devices d WHERE d.user_id = users.id) FROM users",
     "SELECT id, app_id, group_id, name, created FROM groups",
     "SELECT group_id, user_id, joined, gag_until FROM group_members",
     "SELECT id, app_id, chatroom_id, name, created FROM chatrooms",

@@ -2,8 +2,12 @@
  * transaction, committed with one fsync (group commit)
  *
  * The writer keeps what it would otherwise read on every message: each
- * user's inbox head (max_seqs, written back once a batch) and the next
- * message id; conversation rows are folded per batch. A batch that fails
+ * user's inbox head (max_seqs) and the next message id; conversation
+ * rows are folded per batch. A user's inbox head is the larger of
+ * users.max_seq and the seq of their last inbox entry (#17: writing
+ * users.max_seq back cost every batch an UPDATE a recipient, ~5,600
+ * instructions each); users.max_seq is brought up only when pruning
+ * deletes entries, so the last one's seq is never lost. A batch that fails
  * is rolled back, these are read again, and the store retries its ops one
  * at a time.
  *
@@ -21,6 +25,10 @@
 #define WRITER_CACHE_MAX 100000
 
 const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
+  /* Each batch's transaction, prepared once: sqlite3_exec() parsed them
+   * every time (#17). */
+  [W_BEGIN] = "BEGIN IMMEDIATE",
+  [W_COMMIT] = "COMMIT",
   [W_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
     " object_name, content, push_content, flags, sent_time, device_id, client_msg_id, timeline_seq,"
@@ -31,14 +39,22 @@ const char * const natterd_store_sqlite_writer_sql[W_N_STATEMENTS] = {
     "SELECT id, uid, sent_time, timeline_seq, sender_id = ?2 AND device_id = ?3 AND client_msg_id = ?4"
     " FROM messages WHERE dedup_key = ?1",
   [W_INSERT_INBOX] = "INSERT INTO inbox (user_id, seq, message_id) VALUES (?1, ?2, ?3)",
-  [W_GET_MAX_SEQ] = "SELECT max_seq FROM users WHERE id = ?1",
-  [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1",
+  [W_GET_MAX_SEQ] = "SELECT max (COALESCE ((SELECT max_seq FROM users WHERE id = ?1), 0),"
+                    " COALESCE ((SELECT max (seq) FROM inbox WHERE user_id = ?1), 0))",
+  /* Before a user's inbox entries up to ?2 are pruned (the last one's
+   * seq is the head when no newer one is left). */
+  [W_SET_MAX_SEQ] = "UPDATE users SET max_seq = ?2 WHERE id = ?1 AND max_seq < ?2",
   [W_UPSERT_CONVERSATION] =
     "INSERT INTO conversations (user_id, conversation_type, target_id, latest_message_id,"
     " updated_time, unread) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     " ON CONFLICT (user_id, conversation_type, target_id) DO UPDATE SET"
     " latest_message_id = excluded.latest_message_id, updated_time = excluded.updated_time,"
     " unread = unread + excluded.unread, hidden = 0",
+  /* The same for a row that exists, the common case: one descent of the
+   * primary key, where the upsert's insert made two (#17). */
+  [W_UPDATE_CONVERSATION] =
+    "UPDATE conversations SET latest_message_id = ?4, updated_time = ?5, unread = unread + ?6, hidden = 0"
+    " WHERE user_id = ?1 AND conversation_type = ?2 AND target_id = ?3",
   [W_INSERT_HOUR] = "INSERT OR IGNORE INTO hours (hour, first_message_id) VALUES (?1, ?2)",
   [W_UPSERT_USER] =
     "INSERT INTO users (id, app_id, user_id, name, portrait_uri, created, tokens_valid_after,"
@@ -322,8 +338,7 @@ write_members_timeline (NatterdStoreSqlite  *self,
 }
 
 /* A user's inbox head as the writer keeps it: the key of max_seqs is
- * its user_id, and dirty_seqs holds the heads themselves, so marking one
- * changed allocates nothing (#17). */
+ * its user_id. */
 typedef struct
 {
   gint64  user_id;
@@ -407,7 +422,6 @@ void
 natterd_store_sqlite_writer_init (NatterdStoreSqlite *self)
 {
   self->max_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
-  self->dirty_seqs = g_hash_table_new (NULL, NULL);
   self->pending_conversations = g_hash_table_new_full (pending_conversation_hash,
                                                        pending_conversation_equal,
                                                        pending_conversation_free, NULL);
@@ -423,21 +437,28 @@ static gboolean
 flush_conversations (NatterdStoreSqlite  *self,
                      GError             **error)
 {
-  sqlite3_stmt *stmt = self->writer_stmts[W_UPSERT_CONVERSATION];
   GHashTableIter iter;
   PendingConversation *c;
 
   g_hash_table_iter_init (&iter, self->pending_conversations);
   while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
     {
-      sqlite3_bind_int64 (stmt, 1, c->user_id);
-      sqlite3_bind_int (stmt, 2, c->conversation_type);
-      natterd_sqlite_bind_text (stmt, 3, c->target_id);
-      sqlite3_bind_int64 (stmt, 4, c->latest_message_id);
-      sqlite3_bind_int64 (stmt, 5, c->updated_time);
-      sqlite3_bind_int (stmt, 6, (int) c->unread);
-      if (!natterd_sqlite_step_done (self->db, stmt, error))
-        return FALSE;
+      /* UPDATE, then the upsert if there was no row yet. */
+      for (int s = W_UPDATE_CONVERSATION;; s = W_UPSERT_CONVERSATION)
+        {
+          sqlite3_stmt *stmt = self->writer_stmts[s];
+
+          sqlite3_bind_int64 (stmt, 1, c->user_id);
+          sqlite3_bind_int (stmt, 2, c->conversation_type);
+          natterd_sqlite_bind_text (stmt, 3, c->target_id);
+          sqlite3_bind_int64 (stmt, 4, c->latest_message_id);
+          sqlite3_bind_int64 (stmt, 5, c->updated_time);
+          sqlite3_bind_int (stmt, 6, (int) c->unread);
+          if (!natterd_sqlite_step_rebound (self->db, stmt, error))
+            return FALSE;
+          if (s == W_UPSERT_CONVERSATION || sqlite3_changes (self->db) > 0)
+            break;
+        }
     }
   g_hash_table_remove_all (self->pending_conversations);
   return TRUE;
@@ -535,7 +556,8 @@ write_readers (NatterdStoreSqlite  *self,
 }
 
 /* Colliding idempotency keys a message steps over, at most: at 63 bits
- * even one is unlikely ever to be seen. */
+ * even one is unlikely ever to be seen, and the key is keyed by the
+ * database's salt (schema 13), so no client can line collisions up. */
 #define DEDUP_PROBES_MAX 64
 
 /* The message stored under @key: if it is @op's own (sent before, same
@@ -584,7 +606,7 @@ write_publish (NatterdStoreSqlite  *self,
   gboolean persisted = (m->flags & NATTER_MESSAGE_FLAG_PERSISTED) != 0;
   gint64 id = self->next_message_id;
   TimelineHead *head = NULL;
-  gint64 key = natterd_sqlite_dedup_key (op->sender_id, op->device_id, op->client_msg_id);
+  gint64 key = natterd_sqlite_dedup_key (self->dedup_salt, op->sender_id, op->device_id, op->client_msg_id);
   char uid[20];
   gint64 hour;
 
@@ -629,16 +651,26 @@ write_publish (NatterdStoreSqlite  *self,
         return FALSE;
       if (sqlite3_changes (self->db) > 0)
         break;
-      if (key == 0 || probe == DEDUP_PROBES_MAX)
+      if (key == 0)
         return natterd_sqlite_fail (self->db, SQLITE_CONSTRAINT, "message insert", error);
       if (!find_duplicate (self, op, key, &same, error))
         return FALSE;
       if (same)
         return TRUE;
-      /* Another message's key: this one takes the next, and a resend
-       * of it comes the same way. */
-      key = (key + 1) & G_MAXINT64;
-      key = key != 0 ? key : 1;
+      /* Checked after the row at the last key: a message stored there is
+       * found when sent again. SQLite's own message would say nothing
+       * here (the insert did nothing). */
+      if (probe == DEDUP_PROBES_MAX)
+        {
+          g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED,
+                       "message insert: its idempotency key and the %d after it are other messages'",
+                       DEDUP_PROBES_MAX);
+          return FALSE;
+        }
+      /* Another message's key: this one takes the next (a step over
+       * the next client_msg_id's), and a resend of it comes the same way. */
+      key = (key + NATTERD_SQLITE_DEDUP_PROBE_STEP) & G_MAXINT64;
+      key = key != 0 ? key : NATTERD_SQLITE_DEDUP_PROBE_STEP;
     }
 
   self->next_message_id++;
@@ -695,7 +727,6 @@ write_publish (NatterdStoreSqlite  *self,
           if (!get_max_seq (self, r->user_id, &inbox_head, error))
             return FALSE;
           r->seq = ++inbox_head->seq;
-          g_hash_table_add (self->dirty_seqs, inbox_head);
 
           sqlite3_bind_int64 (inbox, 1, r->user_id);
           sqlite3_bind_int64 (inbox, 2, (sqlite3_int64) r->seq);
@@ -914,6 +945,13 @@ write_prune_inbox (NatterdStoreSqlite  *self,
 
       if (old > 0)
         {
+          sqlite3_stmt *keep = self->writer_stmts[W_SET_MAX_SEQ];
+
+          /* The head outlives the entries (see the top of this file). */
+          sqlite3_bind_int64 (keep, 1, user_id);
+          sqlite3_bind_int64 (keep, 2, last_seq);
+          if (!natterd_sqlite_step_done (self->db, keep, error))
+            return FALSE;
           sqlite3_bind_int64 (delete, 1, user_id);
           sqlite3_bind_int64 (delete, 2, last_seq);
           if (!natterd_sqlite_step_done (self->db, delete, error))
@@ -1212,14 +1250,12 @@ natterd_store_sqlite_write (NatterdStore  *store,
                             GError       **error)
 {
   NatterdStoreSqlite *self = NATTERD_STORE_SQLITE (store);
-  GHashTableIter iter;
-  InboxHead *head;
   gint64 db_writes;
 
   natterd_store_sqlite_start_pipeline (self);
   natterd_sqlite_wal_take_sync_us ();
   db_writes = natterd_sqlite_wal_db_writes_mark ();
-  if (!natterd_sqlite_exec (self->db, "BEGIN IMMEDIATE", error))
+  if (!natterd_sqlite_step_rebound (self->db, self->writer_stmts[W_BEGIN], error))
     return FALSE;
 
   /* Every timeline change of this transaction gets this stamp: never
@@ -1234,17 +1270,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
   if (!flush_conversations (self, error) || !flush_timelines (self, error))
     goto failed;
 
-  g_hash_table_iter_init (&iter, self->dirty_seqs);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &head, NULL))
-    {
-      sqlite3_stmt *stmt = self->writer_stmts[W_SET_MAX_SEQ];
-
-      sqlite3_bind_int64 (stmt, 1, head->user_id);
-      sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) head->seq);
-      if (!natterd_sqlite_step_done (self->db, stmt, error))
-        goto failed;
-    }
-
   if (!natterd_store_sqlite_commit (self, error))
     goto failed;
   /* A checkpoint writing the database to the disk meanwhile shares it
@@ -1252,7 +1277,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
   natterd_store_note_sync (store, natterd_sqlite_wal_take_sync_us (),
                            natterd_sqlite_wal_db_written_since (db_writes));
 
-  g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->dirty_timelines);
   /* What the writer keeps to spare a read per message is bounded: past so
    * many users or groups it starts over (and reads them again). */
@@ -1264,7 +1288,6 @@ natterd_store_sqlite_write (NatterdStore  *store,
 
 failed:
   natterd_sqlite_exec (self->db, "ROLLBACK", NULL);
-  g_hash_table_remove_all (self->dirty_seqs);
   g_hash_table_remove_all (self->pending_conversations);
   /* The in-memory counters ran ahead of what was rolled back. */
   natterd_store_sqlite_load_counters (self, NULL);

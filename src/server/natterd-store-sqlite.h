@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterdStoreSqlite, natterd_store_sqlite, NATTERD, STORE_SQLITE, NatterdStore)
 
 /* The schema version this natterd writes (PRAGMA user_version). */
-#define NATTERD_STORE_SQLITE_SCHEMA_VERSION 12
+#define NATTERD_STORE_SQLITE_SCHEMA_VERSION 13
 
 /* Opens (creating and migrating) DIR/natterd.db. */
 NatterdStore *natterd_store_sqlite_open            (const char  *data_dir,

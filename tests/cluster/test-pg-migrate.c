@@ -354,6 +354,9 @@ test_migrate_every_column (void)
       g_autofree char *in_pg = NULL;
       guint derived;
 
+      /* The salt of SQLite's dedup_key (schema 13): SQLite's own. */
+      if (g_str_equal (table, "store_keys"))
+        continue;
       /* SQLite's own index keys, derived from app_id and channel (schema
        * 11) and from sender, device and client_msg_id (schema 12): the
        * migration leaves them out, PostgreSQL indexes those columns. */

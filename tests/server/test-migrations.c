@@ -1181,6 +1181,8 @@ typedef struct
   gboolean done, duplicate;
   gint64 id, sent_time;
   char *uid;
+  GError *error;                /* store_text_result() only */
+  guint64 seq;                  /* the first recipient's inbox seq */
 } Stored;
 
 static void
@@ -1190,22 +1192,25 @@ stored_done (NatterdOp *op,
   NatterdPublishOp *publish = (NatterdPublishOp *) op;
   Stored *stored = user_data;
 
-  g_assert_no_error (op->error);
+  stored->error = op->error != NULL ? g_error_copy (op->error) : NULL;
   stored->done = TRUE;
   stored->duplicate = publish->duplicate;
   stored->id = publish->message.id;
   stored->sent_time = publish->message.sent_time;
+  if (publish->recipients->len > 0)
+    stored->seq = g_array_index (publish->recipients, NatterdRecipient, 0).seq;
   g_free (stored->uid);
   stored->uid = g_strdup (publish->message.uid);
 }
 
-/* What the store answers alice's @client_msg_id from @device_id with. */
+/* What the store answers alice's @client_msg_id from @device_id with,
+ * an error included. */
 static Stored
-store_text (NatterdStore *store,
-            const char   *device_id,
-            const char   *client_msg_id,
-            const char   *content,
-            gint64        sent_time)
+store_text_result (NatterdStore *store,
+                   const char   *device_id,
+                   const char   *client_msg_id,
+                   const char   *content,
+                   gint64        sent_time)
 {
   Stored stored = { 0 };
   NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", content, sent_time, stored_done, &stored);
@@ -1216,6 +1221,32 @@ store_text (NatterdStore *store,
   while (!stored.done)
     g_main_context_iteration (NULL, TRUE);
   return stored;
+}
+
+static Stored
+store_text (NatterdStore *store,
+            const char   *device_id,
+            const char   *client_msg_id,
+            const char   *content,
+            gint64        sent_time)
+{
+  Stored stored = store_text_result (store, device_id, client_msg_id, content, sent_time);
+
+  g_assert_no_error (stored.error);
+  return stored;
+}
+
+/* The database's dedup salt (schema 13). */
+static void
+read_salt (const char *dir,
+           guint8      salt[16])
+{
+  sqlite3 *db = open_raw (dir);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (natterd_sqlite_read_dedup_salt (db, salt, &error));
+  g_assert_no_error (error);
+  sqlite3_close (db);
 }
 
 /* Schema 12 (#17): client_msg_id idempotency by an integer key. A
@@ -1241,7 +1272,8 @@ test_dedup_by_integer_key (void)
   g_autofree char *dir = db_dir_at_version (11, sql);
   g_autofree char *key_sql = NULL;
   g_autofree char *history = NULL;
-  gint64 m9 = natterd_sqlite_dedup_key (1, "d1", "m9");
+  guint8 salt[16];
+  gint64 m9 = 0;
 
   for (guint run = 0; run < 2; run++)
     {
@@ -1278,6 +1310,8 @@ test_dedup_by_integer_key (void)
           g_clear_object (&store);
 
           /* A message x9 whose key is the one m9 will have: a collision. */
+          read_salt (dir, salt);
+          m9 = natterd_sqlite_dedup_key (salt, 1, "d1", "m9");
           key_sql = g_strdup_printf ("INSERT INTO messages (id, app_id, uid, conversation_type, sender_id,"
                                      " target_id, channel, object_name, content, flags, sent_time, device_id,"
                                      " client_msg_id, channel_hash, dedup_key) VALUES (6, 1,"
@@ -1313,11 +1347,156 @@ test_dedup_by_integer_key (void)
   g_assert_cmpstr (history, ==, "b7,b6,b5,b4,b3,b2,b1|");
   g_assert_cmpint (count_rows (dir, "messages"), ==, 7);
   g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 1"), ==,
-                   natterd_sqlite_dedup_key (1, "d1", "m1"));
+                   natterd_sqlite_dedup_key (salt, 1, "d1", "m1"));
   g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM messages WHERE dedup_key IS NULL"), ==, 2);
-  g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 7"), ==, m9 + 1);
+  g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 7"), ==,
+                   m9 + NATTERD_SQLITE_DEDUP_PROBE_STEP);
   g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM sqlite_master WHERE name = 'messages_dedup'"), ==, 0);
   natter_test_db_dir_remove (dir);
+}
+
+/* A message alice (users.id 1) sent from d1 as @client_msg_id, stored
+ * under @key by hand (another message's key, when it is not its own). */
+static void
+plant_message (const char *dir,
+               gint64      id,
+               const char *client_msg_id,
+               gint64      key)
+{
+  g_autofree char *sql = g_strdup_printf (
+    "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel, object_name,"
+    " content, flags, sent_time, device_id, client_msg_id, channel_hash, dedup_key) VALUES (%" G_GINT64_FORMAT
+    ", 1, printf ('AAAA-AAAA-AAAA-%%04d', %" G_GINT64_FORMAT "), 1, 1, 'bob', '1/alice/bob', 'RC:TxtMsg', '%s',"
+    " 3, %" G_GINT64_FORMAT ", 'd1', '%s', %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ")",
+    id, id, client_msg_id, 1000 * id, client_msg_id, natterd_sqlite_channel_hash (1, "1/alice/bob"), key);
+  sqlite3 *db = open_raw (dir);
+
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+/* Schema 13 (#17): the idempotency key is keyed by the database's own
+ * random salt, so no client can line up colliding client_msg_ids. A
+ * schema-12 database (schema 12's unkeyed keys, one collision stepped
+ * over) opens with a salt and every message keyed again with it: resends
+ * are still answered with their messages, the keys are the keyed ones
+ * and another database's salt and keys differ. The collision path still
+ * holds: a message whose key and the next 64 are other messages' is
+ * refused with an error, and the store goes on serving; with the 65th
+ * free it is stored there, and found there when sent again. */
+static void
+test_dedup_keyed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = db_dir_at_version (12, APP_ROW
+    "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1);");
+  g_autofree char *other = natter_test_db_dir_new ("natterd-migrations");
+  gint64 m9_unkeyed = natterd_sqlite_dedup_key (NULL, 1, "d1", "m9");
+  guint8 salt[16], other_salt[16];
+  gint64 p1;
+  Stored s;
+
+  /* Schema 12's keys: x9 took m9's, m9 the next. */
+  plant_message (dir, 1, "m1", natterd_sqlite_dedup_key (NULL, 1, "d1", "m1"));
+  plant_message (dir, 2, "x9", m9_unkeyed);
+  plant_message (dir, 3, "m9", m9_unkeyed + 1);
+
+  {
+    g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+    g_autoptr(NatterdStore) other_store = natterd_store_sqlite_open (other, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (user_version (dir), ==, NATTERD_STORE_SQLITE_SCHEMA_VERSION);
+    read_salt (dir, salt);
+    read_salt (other, other_salt);
+    g_assert_false (memcmp (salt, other_salt, sizeof salt) == 0);
+    /* Keyed: the same message has another key in another database, and
+     * this one's are not schema 12's. */
+    g_assert_cmpint (natterd_sqlite_dedup_key (salt, 1, "d1", "m9"), !=,
+                     natterd_sqlite_dedup_key (other_salt, 1, "d1", "m9"));
+    g_assert_cmpint (natterd_sqlite_dedup_key (salt, 1, "d1", "m9"), !=, m9_unkeyed);
+    /* Ids that count up keep near keys (a batch's share index pages);
+     * another sender's or device's are elsewhere. */
+    g_assert_cmpint (natterd_sqlite_dedup_key (salt, 1, "d1", "b1235"), ==,
+                     natterd_sqlite_dedup_key (salt, 1, "d1", "b1234") + 1);
+    g_assert_cmpint (natterd_sqlite_dedup_key (salt, 1, "d2", "b1235"), !=,
+                     natterd_sqlite_dedup_key (salt, 1, "d1", "b1234") + 1);
+    g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 1"), ==,
+                     natterd_sqlite_dedup_key (salt, 1, "d1", "m1"));
+    g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 2"), ==,
+                     natterd_sqlite_dedup_key (salt, 1, "d1", "x9"));
+    g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 3"), ==,
+                     natterd_sqlite_dedup_key (salt, 1, "d1", "m9"));
+
+    natterd_store_start (store, 16);
+    s = store_text (store, "d1", "m9", "m9 again", 9000);
+    g_assert_true (s.duplicate);
+    g_assert_cmpint (s.id, ==, 3);
+    g_free (s.uid);
+    s = store_text (store, "d1", "x9", "x9 again", 9000);
+    g_assert_true (s.duplicate);
+    g_assert_cmpint (s.id, ==, 2);
+    g_free (s.uid);
+    natterd_store_stop (store);
+  }
+
+  /* p1's key and the 64 above it, each another message's. */
+  p1 = natterd_sqlite_dedup_key (salt, 1, "d1", "p1");
+  for (gint64 i = 0; i <= 64; i++)
+    {
+      g_autofree char *client_msg_id = g_strdup_printf ("taken%" G_GINT64_FORMAT, i);
+
+      plant_message (dir, 10 + i, client_msg_id, (p1 + i * NATTERD_SQLITE_DEDUP_PROBE_STEP) & G_MAXINT64);
+    }
+
+  for (guint run = 0; run < 2; run++)
+    {
+      g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+      g_assert_no_error (error);
+      natterd_store_start (store, 16);
+      if (run == 0)
+        g_test_expect_message (NULL, G_LOG_LEVEL_WARNING,
+                               "Batch of 1 operations failed (message insert: its idempotency key and the 64 after*");
+      s = store_text_result (store, "d1", "p1", "p1", 10000);
+      if (run == 0)
+        {
+          /* Refused; the next message is stored as ever. */
+          g_test_assert_expected_messages ();
+          g_assert_error (s.error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED);
+          g_clear_error (&s.error);
+          g_free (s.uid);
+          s = store_text (store, "d1", "q1", "q1", 11000);
+          g_assert_false (s.duplicate);
+          g_assert_cmpint (s.id, ==, 75);
+          g_free (s.uid);
+          natterd_store_stop (store);
+          g_clear_object (&store);
+          g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM messages WHERE client_msg_id = 'p1'"), ==, 0);
+          /* The 65th key free: p1 takes it. */
+          {
+            sqlite3 *db = open_raw (dir);
+
+            g_assert_cmpint (sqlite3_exec (db, "DELETE FROM messages WHERE id = 74", NULL, NULL, NULL), ==, SQLITE_OK);
+            sqlite3_close (db);
+          }
+          continue;
+        }
+      g_assert_no_error (s.error);
+      g_assert_false (s.duplicate);
+      g_assert_cmpint (s.id, ==, 76);
+      g_free (s.uid);
+      s = store_text (store, "d1", "p1", "p1 again", 12000);
+      g_assert_true (s.duplicate);
+      g_assert_cmpint (s.id, ==, 76);
+      g_free (s.uid);
+      natterd_store_stop (store);
+    }
+  g_assert_cmpint (query_int (dir, "SELECT dedup_key FROM messages WHERE id = 76"), ==,
+                   (p1 + 64 * NATTERD_SQLITE_DEDUP_PROBE_STEP) & G_MAXINT64);
+
+  natter_test_db_dir_remove (dir);
+  natter_test_db_dir_remove (other);
 }
 
 typedef struct
@@ -1353,6 +1532,76 @@ prune_step (NatterdStore *store,
   while (!pruned.done)
     g_main_context_iteration (NULL, TRUE);
   return pruned;
+}
+
+/* The inbox seq bob (users.id 2) gets alice's message at @sent_time under. */
+static guint64
+deliver_to_bob (NatterdStore *store,
+                gint64        sent_time)
+{
+  Stored d = { 0 };
+  NatterdPublishOp *op = alice_text_op (1, "1/alice/bob", "bob", "hi", sent_time, stored_done, &d);
+  NatterdRecipient bob = { .user_id = 2, .inbox = TRUE, .conversation = TRUE, .counted = TRUE };
+
+  bob.target_id = op->message.sender_user_id;
+  g_array_append_val (op->recipients, bob);
+  natterd_store_submit (store, op);
+  while (!d.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (d.error);
+  g_free (d.uid);
+  return d.seq;
+}
+
+/* #17: the writer no longer writes users.max_seq back every batch; a
+ * user's inbox head is the larger of it and their last entry's seq. It
+ * survives a restart, and a prune that deletes every entry of the user
+ * (users.max_seq is brought up first): seqs never go back. */
+static void
+test_inbox_head_kept (void)
+{
+  g_autofree char *dir = db_dir_at_version (NATTERD_STORE_SQLITE_SCHEMA_VERSION, APP_ROW
+    "INSERT INTO users (id, app_id, user_id, created) VALUES (1, 1, 'alice', 1), (2, 1, 'bob', 1);");
+  g_autoptr(GError) error = NULL;
+  const gint64 hour = G_GINT64_CONSTANT (3600) * 1000;
+
+  for (guint run = 0; run < 3; run++)
+    {
+      g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+
+      g_assert_no_error (error);
+      natterd_store_start (store, 16);
+      if (run == 0)
+        {
+          g_assert_cmpuint (deliver_to_bob (store, hour), ==, 1);
+          g_assert_cmpuint (deliver_to_bob (store, hour + 1), ==, 2);
+          g_assert_cmpuint (deliver_to_bob (store, hour + 2), ==, 3);
+        }
+      else if (run == 1)
+        {
+          Pruned pruned;
+
+          /* Restarted: on from the last entry's seq. */
+          g_assert_cmpuint (deliver_to_bob (store, hour + 3), ==, 4);
+          natterd_store_stop (store);
+          g_clear_object (&store);
+          store = natterd_store_sqlite_open (dir, &error);
+          g_assert_no_error (error);
+          natterd_store_start (store, 16);
+          /* Every entry of bob's is older than hour 5: all go. */
+          do
+            pruned = prune_step (store, 5 * hour, 100);
+          while (pruned.more);
+          g_assert_cmpint (query_int (dir, "SELECT COUNT (*) FROM inbox WHERE user_id = 2"), ==, 0);
+        }
+      else
+        {
+          /* Restarted with no entry left: on from the pruned ones' last. */
+          g_assert_cmpuint (deliver_to_bob (store, 6 * hour), ==, 5);
+        }
+      natterd_store_stop (store);
+    }
+  natter_test_db_dir_remove (dir);
 }
 
 /* Schema 11 (#17) dropped the inbox's index on message_id: old entries
@@ -1469,7 +1718,9 @@ main (int   argc,
   g_test_add_func ("/server/store/user-groups-by-index", test_user_groups_by_index);
   g_test_add_func ("/server/migrations/history-by-integer-key", test_history_by_integer_key);
   g_test_add_func ("/server/store/inbox-pruned-by-user", test_inbox_pruned_by_user);
+  g_test_add_func ("/server/store/inbox-head-kept", test_inbox_head_kept);
   g_test_add_func ("/server/migrations/dedup-by-integer-key", test_dedup_by_integer_key);
+  g_test_add_func ("/server/migrations/dedup-keyed", test_dedup_keyed);
 
   return g_test_run ();
 }
