@@ -119,6 +119,40 @@ offers_everyone (gpointer chat)
   return FALSE;
 }
 
+/* "@" offers carol, who never spoke (so the app server's members' list,
+ * with the roles, is in, not the senders of what is loaded). */
+static gboolean
+offers_carol (gpointer chat)
+{
+  NatterComposer *composer = natter_chat_view_get_composer (chat);
+  GtkWidget *popover = natter_composer_get_mention_popover (composer);
+  g_auto(GStrv) names = gtk_widget_get_visible (popover)
+                          ? natter_mention_popover_dup_shown (NATTER_MENTION_POPOVER (popover)) : NULL;
+
+  if (names != NULL && g_strv_contains ((const char * const *) names, "carol"))
+    return TRUE;
+  natter_composer_set_text (composer, "");
+  gtk_text_buffer_insert_at_cursor (gtk_text_view_get_buffer (natter_composer_get_text_view (composer)), "@", -1);
+  return FALSE;
+}
+
+static void
+group_created_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(char **) user_data = natter_account_service_create_group_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(char **) data != NULL;
+}
+
 static void
 call_done_cb (GObject      *object,
               GAsyncResult *result,
@@ -613,6 +647,45 @@ test_account_privacy_menu (NatterTestUi  *ui,
 }
 
 /* An app with accounts=off: the sign-in page has no Create Account. */
+/* bob's group with alice and carol as plain members: "@" in alice's
+ * composer offers the members but not "everyone" (only an owner or a manager may notify all, #16). */
+static void
+test_member_not_offered_everyone (NatterTestUi  *ui,
+                                  gconstpointer  data)
+{
+  g_autoptr(NatterAccountService) alice = NULL;
+  g_autoptr(NatterAccountService) bob = NULL;
+  g_autoptr(NatterAccountService) carol = NULL;
+  const char *members[] = { "alice", "carol", NULL };
+  g_autofree char *group_id = NULL;
+  NatterComposer *composer;
+  GtkWidget *popover;
+  g_auto(GStrv) names = NULL;
+
+  alice = register_user (ui, "alice", "alice's password");
+  bob = register_user (ui, "bob", "bob's password");
+  carol = register_user (ui, "carol", "carol's password");
+  natter_account_service_create_group_async (bob, "Tea", members, NULL, group_created_cb, &group_id);
+  natter_test_ui_wait_until (is_set, &group_id, "bob's group");
+
+  open_sign_in (ui, TRUE);
+  natter_test_ui_set_row_text (ui->root, "User ID", "alice");
+  natter_test_ui_set_row_text (ui->root, "Password", "alice's password");
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_GROUP, group_id, 0);
+  natter_test_ui_wait_until (chat_is_group, ui->chat, "bob's group's chat");
+  natter_test_ui_wait_until (offers_carol, ui->chat, "the members offered to a member");
+  composer = natter_chat_view_get_composer (ui->chat);
+  popover = natter_composer_get_mention_popover (composer);
+  names = natter_mention_popover_dup_shown (NATTER_MENTION_POPOVER (popover));
+  g_assert_true (g_strv_contains ((const char * const *) names, "bob"));
+  g_assert_false (g_strv_contains ((const char * const *) names, "everyone"));
+  natter_composer_set_text (composer, "");
+}
+
 static gboolean
 accounts_mode_known (gpointer root)
 {
@@ -922,6 +995,8 @@ main (int   argc,
               setup_open, test_contacts_and_group, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/account-privacy-menu", NatterTestUi, NULL,
               setup_open, test_account_privacy_menu, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/member-not-offered-everyone", NatterTestUi, NULL,
+              setup_open, test_member_not_offered_everyone, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/create-hidden-when-off", NatterTestUi, NULL,
               natter_test_ui_setup, test_create_hidden_when_off, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/change-password", NatterTestUi, NULL,
