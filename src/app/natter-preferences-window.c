@@ -339,9 +339,12 @@ load_privacy (NatterPreferencesWindow *self)
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
   /* When natterd's account API answers for this user (privacy is hidden
-   * again when it does not); never for an app server's user, who has no
-   * password here. */
-  if (natter_account_get_app_server_url (self->account) == NULL)
+   * again when it does not) and the user signed in with a password: a
+   * token's or an app server's user has none here. A profile from before
+   * the sign-in mode was kept: as the server answers. */
+  if (natter_account_get_app_server_url (self->account) == NULL &&
+      (natter_account_get_sign_in_mode (self->account) == NULL ||
+       g_strcmp0 (natter_account_get_sign_in_mode (self->account), "password") == 0))
     g_object_bind_property (self->privacy_group, "visible", self->password_group, "visible",
                             G_BINDING_SYNC_CREATE);
   natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);

@@ -276,6 +276,7 @@ password_checked_cb (GObject      *object,
     }
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
   gtk_editable_set_text (GTK_EDITABLE (self->confirm_row), "");
+  natter_account_set_sign_in_mode (natter_session_get_account (self->session), "password");
   natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                 token, NULL, NULL, self->cancellable, signed_in_cb, g_object_ref (self));
 }
@@ -422,6 +423,9 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
       return;
     }
 
+  /* what Preferences offers follows it (no password to change here) */
+  natter_account_set_sign_in_mode (natter_session_get_account (self->session),
+                                   use_app_server (self) ? "app-server" : "token");
   if (use_app_server (self))
     natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                   NULL, text_of (self->app_server_row), text_of (self->user_row),

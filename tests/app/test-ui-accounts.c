@@ -686,6 +686,42 @@ test_member_not_offered_everyone (NatterTestUi  *ui,
   natter_composer_set_text (composer, "");
 }
 
+/* A token's user on a natterd whose app has accounts=open: Preferences →
+ * Account shows the privacy the server answers for, but no password
+ * group (the user has no password here). */
+static gboolean
+messages_row_answered (gpointer preferences)
+{
+  GtkWidget *label = natter_test_ui_find_exact_label (preferences, "Who May Message Me");
+  GtkWidget *row = label != NULL ? gtk_widget_get_ancestor (label, ADW_TYPE_COMBO_ROW) : NULL;
+
+  return row != NULL && gtk_widget_get_sensitive (row);
+}
+
+static void
+test_token_user_no_password (NatterTestUi  *ui,
+                             gconstpointer  data)
+{
+  g_autofree char *token = natter_test_ui_token (ui, "alice");
+  GtkWidget *preferences;
+
+  natter_test_ui_open (ui, ui->profile);
+  natter_test_ui_sign_in_with_form (ui, natter_test_server_get_url (ui->server), token);
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+  g_assert_cmpstr (natter_account_get_sign_in_mode (natter_window_get_account (ui->window)), ==, "token");
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere ("Show Notifications", "the preferences");
+  preferences = natter_test_ui_find_toplevel (ADW_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (preferences), "account");
+  natter_test_ui_wait_until (messages_row_answered, preferences, "the server's privacy answer");
+  g_assert_null (natter_test_ui_find_exact_label (preferences, "Change Password…"));
+  g_assert_null (natter_test_ui_find_exact_label (preferences, "Delete Account…"));
+  natter_test_ui_close_windows_of_type (ADW_TYPE_PREFERENCES_WINDOW);
+}
+
 static gboolean
 accounts_mode_known (gpointer root)
 {
@@ -997,6 +1033,8 @@ main (int   argc,
               setup_open, test_account_privacy_menu, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/member-not-offered-everyone", NatterTestUi, NULL,
               setup_open, test_member_not_offered_everyone, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/token-user-no-password", NatterTestUi, NULL,
+              setup_open, test_token_user_no_password, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/create-hidden-when-off", NatterTestUi, NULL,
               natter_test_ui_setup, test_create_hidden_when_off, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/change-password", NatterTestUi, NULL,
