@@ -81,6 +81,12 @@ recorder_get_elapsed (GObject *recorder)
 }
 
 static void
+devices_free (gpointer devices)
+{
+  g_list_free_full (devices, gst_object_unref);
+}
+
+static void
 devices_monitor_free (gpointer monitor)
 {
   gst_device_monitor_stop (monitor);
@@ -131,6 +137,10 @@ devices_monitor_thread (GTask        *task,
       g_task_return_pointer (task, NULL, NULL);
       return;
     }
+  /* the list too: get_devices() probes again each provider that did not
+   * start (no PulseAudio server...), which must not be on the main thread */
+  g_object_set_data_full (G_OBJECT (monitor), "natter-devices", gst_device_monitor_get_devices (monitor),
+                          devices_free);
   /* not taken (cancelled meanwhile): stopped and dropped with the task */
   g_task_return_pointer (task, monitor, devices_monitor_free);
 }
@@ -158,7 +168,8 @@ devices_list (GObject    *monitor,
               const char *klass)
 {
   g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  GList *devices = gst_device_monitor_get_devices (GST_DEVICE_MONITOR (monitor));
+  /* as the worker found them (devices_monitor_thread) */
+  GList *devices = g_object_get_data (monitor, "natter-devices");
 
   for (GList *l = devices; l != NULL; l = l->next)
     {
@@ -169,7 +180,6 @@ devices_list (GObject    *monitor,
       name = gst_device_get_display_name (l->data);
       g_strv_builder_add (names, name);
     }
-  g_list_free_full (devices, gst_object_unref);
   return g_strv_builder_end (names);
 }
 
