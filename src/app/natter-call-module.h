@@ -23,7 +23,7 @@
 G_BEGIN_DECLS
 
 /* Bumped when the table changes: a module of another build is refused. */
-#define NATTER_CALL_MODULE_VERSION 1
+#define NATTER_CALL_MODULE_VERSION 2
 
 typedef struct
 {
@@ -54,8 +54,13 @@ typedef struct
   int       (*recorder_get_elapsed)  (GObject        *recorder);
 
   /* A started GstDeviceMonitor for cameras, microphones and speakers, or
-   * NULL; the display names of its devices of @klass ("Audio/Sink"…). */
-  GObject  *(*devices_monitor_new)   (void);
+   * NULL, started on a worker (the probe can take seconds); the display
+   * names of its devices of @klass ("Audio/Sink"…). */
+  void      (*devices_monitor_new_async)  (GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+  GObject  *(*devices_monitor_new_finish) (GAsyncResult        *result,
+                                           GError             **error);
   GStrv     (*devices_list)          (GObject        *monitor,
                                       const char     *klass);
   void      (*devices_monitor_stop)  (GObject        *monitor);

@@ -1004,9 +1004,10 @@ take_prefetched (NatterChatView         *self,
                  const char             *target_id)
 {
   g_autofree char *key = prefetch_key (type, target_id);
+  g_autofree char *stolen_key = NULL;  /* stealing takes the table's key too */
   NatterMessageList *messages = NULL;
 
-  if (!g_hash_table_steal_extended (self->prefetched, key, NULL, (gpointer *) &messages))
+  if (!g_hash_table_steal_extended (self->prefetched, key, (gpointer *) &stolen_key, (gpointer *) &messages))
     return NULL;
   g_signal_handlers_disconnect_by_func (messages, prefetched_changed_cb, self);
   natter_message_list_activate (messages);

@@ -121,16 +121,40 @@ fill_devices (NatterPreferencesWindow *self,
 }
 
 static void
-fill_all_devices (NatterPreferencesWindow *self,
-                  const NatterCallModule  *module)
+fill_all_devices (NatterPreferencesWindow *self)
 {
-  /* the devices come from GStreamer, in the call module */
-  if (module != NULL)
-    self->monitor = module->devices_monitor_new ();
-
   fill_devices (self, self->camera_row, "Video/Source", "camera");
   fill_devices (self, self->microphone_row, "Audio/Source", "microphone");
   fill_devices (self, self->speaker_row, "Audio/Sink", "speaker");
+  gtk_widget_set_sensitive (GTK_WIDGET (self->camera_row), TRUE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->microphone_row), TRUE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->speaker_row), TRUE);
+}
+
+static void
+monitor_started_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  GObject *monitor = natter_call_module_peek ()->devices_monitor_new_finish (result, &error);
+
+  /* closed meanwhile: @user_data is gone, the task stops the monitor */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  NATTER_PREFERENCES_WINDOW (user_data)->monitor = monitor;
+  fill_all_devices (user_data);
+}
+
+static void
+start_monitor (NatterPreferencesWindow *self,
+               const NatterCallModule  *module)
+{
+  /* the devices come from GStreamer, in the call module */
+  if (module != NULL)
+    module->devices_monitor_new_async (self->cancellable, monitor_started_cb, self);
+  else
+    fill_all_devices (self);
 }
 
 static void
@@ -143,7 +167,7 @@ devices_module_loaded_cb (GObject      *source,
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;  /* closed meanwhile: @user_data is gone */
-  fill_all_devices (user_data, module);
+  start_monitor (user_data, module);
 }
 
 static gboolean
@@ -156,7 +180,7 @@ load_devices_cb (gpointer user_data)
   /* opened before the start's preload ended: loaded (or waited for) on a
    * worker, not on the main thread */
   if (module != NULL)
-    fill_all_devices (self, module);
+    start_monitor (self, module);
   else
     natter_call_module_load_async (self->cancellable, devices_module_loaded_cb, self);
   return G_SOURCE_REMOVE;
@@ -315,9 +339,12 @@ load_privacy (NatterPreferencesWindow *self)
   service = natter_account_service_for (self->account);
   gtk_widget_set_visible (self->privacy_group, TRUE);
   /* When natterd's account API answers for this user (privacy is hidden
-   * again when it does not); never for an app server's user, who has no
-   * password here. */
-  if (natter_account_get_app_server_url (self->account) == NULL)
+   * again when it does not) and the user signed in with a password: a
+   * token's or an app server's user has none here. A profile from before
+   * the sign-in mode was kept: as the server answers. */
+  if (natter_account_get_app_server_url (self->account) == NULL &&
+      (natter_account_get_sign_in_mode (self->account) == NULL ||
+       g_strcmp0 (natter_account_get_sign_in_mode (self->account), "password") == 0))
     g_object_bind_property (self->privacy_group, "visible", self->password_group, "visible",
                             G_BINDING_SYNC_CREATE);
   natter_account_service_show_online_async (service, -1, self->cancellable, show_online_cb, self);

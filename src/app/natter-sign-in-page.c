@@ -48,6 +48,7 @@ struct _NatterSignInPage
   char *settings_key;               /* server and app key asked about */
   guint settings_source;
   NatterAccountsMode accounts_mode;
+  gboolean accounts_mode_known;     /* the server answered for settings_key */
 };
 
 G_DEFINE_FINAL_TYPE (NatterSignInPage, natter_sign_in_page, ADW_TYPE_BIN)
@@ -154,6 +155,7 @@ settings_cb (GObject      *object,
     }
   g_clear_object (&self->settings_cancellable);
   self->accounts_mode = mode;
+  self->accounts_mode_known = TRUE;
   form_changed_cb (self);
 }
 
@@ -187,6 +189,7 @@ schedule_settings (NatterSignInPage *self)
     return;
   g_free (self->settings_key);
   self->settings_key = g_steal_pointer (&key);
+  self->accounts_mode_known = FALSE;
   g_clear_handle_id (&self->settings_source, g_source_remove);
   self->settings_source = g_timeout_add (400, fetch_settings_cb, self);
 }
@@ -273,6 +276,7 @@ password_checked_cb (GObject      *object,
     }
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
   gtk_editable_set_text (GTK_EDITABLE (self->confirm_row), "");
+  natter_account_set_sign_in_mode (natter_session_get_account (self->session), "password");
   natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                 token, NULL, NULL, self->cancellable, signed_in_cb, g_object_ref (self));
 }
@@ -419,6 +423,9 @@ natter_sign_in_page_sign_in (NatterSignInPage *self)
       return;
     }
 
+  /* what Preferences offers follows it (no password to change here) */
+  natter_account_set_sign_in_mode (natter_session_get_account (self->session),
+                                   use_app_server (self) ? "app-server" : "token");
   if (use_app_server (self))
     natter_session_sign_in_async (self->session, text_of (self->server_row), text_of (self->app_key_row),
                                   NULL, text_of (self->app_server_row), text_of (self->user_row),
@@ -614,4 +621,12 @@ static void
 natter_sign_in_page_init (NatterSignInPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+gboolean
+natter_sign_in_page_get_accounts_mode_known (NatterSignInPage *self)
+{
+  g_return_val_if_fail (NATTER_IS_SIGN_IN_PAGE (self), FALSE);
+
+  return self->accounts_mode_known;
 }

@@ -34,5 +34,8 @@ void           natter_sign_in_page_show_error  (NatterSignInPage *self,
                                                 const char       *message);
 /* Starts signing in with what the form holds (the button does this). */
 void           natter_sign_in_page_sign_in     (NatterSignInPage *self);
+/* TRUE once the filled-in server said whether it lets people create
+ * accounts (what "Create Account" follows); FALSE while it is asked. */
+gboolean       natter_sign_in_page_get_accounts_mode_known (NatterSignInPage *self);
 
 G_END_DECLS

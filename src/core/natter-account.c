@@ -23,6 +23,7 @@ struct _NatterAccount
   char *app_key;
   char *user_id;
   char *app_server_url;
+  char *sign_in_mode;
   char *token;
   gboolean token_in_file;
 };
@@ -93,6 +94,7 @@ typedef struct {
   char *app_key;
   char *user_id;
   char *app_server_url;
+  char *sign_in_mode;
   char *file_token;
 } LoadData;
 
@@ -105,6 +107,7 @@ load_data_free (LoadData *data)
   g_free (data->app_key);
   g_free (data->user_id);
   g_free (data->app_server_url);
+  g_free (data->sign_in_mode);
   g_free (data->file_token);
   g_free (data);
 }
@@ -134,6 +137,7 @@ load_thread (GTask        *task,
       data->app_key = g_key_file_get_string (keyfile, GROUP, "app-key", NULL);
       data->user_id = g_key_file_get_string (keyfile, GROUP, "user-id", NULL);
       data->app_server_url = g_key_file_get_string (keyfile, GROUP, "app-server-url", NULL);
+      data->sign_in_mode = g_key_file_get_string (keyfile, GROUP, "sign-in", NULL);
     }
 
   if (g_file_get_contents (data->token_path, &token, NULL, NULL))
@@ -204,6 +208,7 @@ load_thread_cb (GObject      *object,
   replace_string (&self->app_key, &data->app_key);
   replace_string (&self->user_id, &data->user_id);
   replace_string (&self->app_server_url, &data->app_server_url);
+  replace_string (&self->sign_in_mode, &data->sign_in_mode);
 
   if (self->server_url == NULL || !use_secret_service ())
     {
@@ -416,6 +421,8 @@ natter_account_save_async (NatterAccount       *self,
     g_key_file_set_string (keyfile, GROUP, "user-id", user_id);
   if (app_server_url != NULL && *app_server_url != '\0')
     g_key_file_set_string (keyfile, GROUP, "app-server-url", app_server_url);
+  if (self->sign_in_mode != NULL)
+    g_key_file_set_string (keyfile, GROUP, "sign-in", self->sign_in_mode);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, natter_account_save_async);
@@ -544,6 +551,22 @@ natter_account_get_app_server_url (NatterAccount *self)
 }
 
 const char *
+natter_account_get_sign_in_mode (NatterAccount *self)
+{
+  g_return_val_if_fail (NATTER_IS_ACCOUNT (self), NULL);
+  return self->sign_in_mode;
+}
+
+void
+natter_account_set_sign_in_mode (NatterAccount *self,
+                                 const char    *mode)
+{
+  g_return_if_fail (NATTER_IS_ACCOUNT (self));
+  g_free (self->sign_in_mode);
+  self->sign_in_mode = g_strdup (mode);
+}
+
+const char *
 natter_account_get_token (NatterAccount *self)
 {
   g_return_val_if_fail (NATTER_IS_ACCOUNT (self), NULL);
@@ -582,6 +605,7 @@ natter_account_finalize (GObject *object)
   g_free (self->app_key);
   g_free (self->user_id);
   g_free (self->app_server_url);
+  g_free (self->sign_in_mode);
   g_free (self->token);
 
   G_OBJECT_CLASS (natter_account_parent_class)->finalize (object);

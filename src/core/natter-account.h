@@ -30,6 +30,12 @@ const char    *natter_account_get_app_key        (NatterAccount       *self);
 const char    *natter_account_get_user_id        (NatterAccount       *self);
 const char    *natter_account_get_app_server_url (NatterAccount       *self);
 const char    *natter_account_get_token          (NatterAccount       *self);
+/* How the user signed in ("password", "token", "app-server"; account.ini's
+ * sign-in), NULL for a profile from before it was kept. Set before
+ * natter_account_save_async(), which stores it. */
+const char    *natter_account_get_sign_in_mode   (NatterAccount       *self);
+void           natter_account_set_sign_in_mode   (NatterAccount       *self,
+                                                  const char          *mode);
 /* TRUE when the token lives in the 0600 file because no Secret Service answered. */
 gboolean       natter_account_get_token_in_file  (NatterAccount       *self);
 /* Server URL, app key and token are all known. */

@@ -17,6 +17,7 @@
 #include "natter-mention-popover.h"
 #include "natter-new-group-dialog.h"
 #include "natter-password-dialog.h"
+#include "natter-sign-in-page.h"
 #include "natter-test-ui.h"
 
 #define OPEN_APP ((const char * const[]) { "--app-setting", "accounts=open", \
@@ -100,22 +101,56 @@ chat_is_group (gpointer chat)
          natter_chat_view_get_target_id (chat) != NULL;
 }
 
-/* "@" in the group's composer offers "everyone" and bob (typed again until
- * the members' list is in). */
+/* "@" in the group's composer offers @first and @second (typed again until
+ * it does: the members' list comes from the app server). */
 static gboolean
-offers_everyone (gpointer chat)
+popover_offers (NatterChatView *chat,
+                const char     *first,
+                const char     *second)
 {
   NatterComposer *composer = natter_chat_view_get_composer (chat);
   GtkWidget *popover = natter_composer_get_mention_popover (composer);
   g_auto(GStrv) names = gtk_widget_get_visible (popover)
                           ? natter_mention_popover_dup_shown (NATTER_MENTION_POPOVER (popover)) : NULL;
 
-  if (names != NULL && g_strv_contains ((const char * const *) names, "everyone") &&
-      g_strv_contains ((const char * const *) names, "bob"))
+  if (names != NULL && g_strv_contains ((const char * const *) names, first) &&
+      g_strv_contains ((const char * const *) names, second))
     return TRUE;
   natter_composer_set_text (composer, "");
   gtk_text_buffer_insert_at_cursor (gtk_text_view_get_buffer (natter_composer_get_text_view (composer)), "@", -1);
   return FALSE;
+}
+
+/* "everyone" and bob, to the owner. */
+static gboolean
+offers_everyone (gpointer chat)
+{
+  return popover_offers (chat, "everyone", "bob");
+}
+
+/* bob and carol, who never spoke: the app server's members' list, with
+ * the roles, is in (not the senders of what is loaded). */
+static gboolean
+offers_members (gpointer chat)
+{
+  return popover_offers (chat, "bob", "carol");
+}
+
+static void
+group_created_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(char **) user_data = natter_account_service_create_group_finish (NATTER_ACCOUNT_SERVICE (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(char **) data != NULL;
 }
 
 static void
@@ -612,6 +647,88 @@ test_account_privacy_menu (NatterTestUi  *ui,
 }
 
 /* An app with accounts=off: the sign-in page has no Create Account. */
+/* bob's group with alice and carol as plain members: "@" in alice's
+ * composer offers the members but not "everyone" (only an owner or a manager may notify all, #16). */
+static void
+test_member_not_offered_everyone (NatterTestUi  *ui,
+                                  gconstpointer  data)
+{
+  g_autoptr(NatterAccountService) alice = NULL;
+  g_autoptr(NatterAccountService) bob = NULL;
+  g_autoptr(NatterAccountService) carol = NULL;
+  const char *members[] = { "alice", "carol", NULL };
+  g_autofree char *group_id = NULL;
+  NatterComposer *composer;
+  GtkWidget *popover;
+  g_auto(GStrv) names = NULL;
+
+  alice = register_user (ui, "alice", "alice's password");
+  bob = register_user (ui, "bob", "bob's password");
+  carol = register_user (ui, "carol", "carol's password");
+  natter_account_service_create_group_async (bob, "Tea", members, NULL, group_created_cb, &group_id);
+  natter_test_ui_wait_until (is_set, &group_id, "bob's group");
+
+  open_sign_in (ui, TRUE);
+  natter_test_ui_set_row_text (ui->root, "User ID", "alice");
+  natter_test_ui_set_row_text (ui->root, "Password", "alice's password");
+  gtk_widget_activate (natter_test_ui_find_button_with_label (ui->root, "Sign In"));
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+
+  natter_window_open_conversation (ui->window, NATTER_CONVERSATION_GROUP, group_id, 0);
+  natter_test_ui_wait_until (chat_is_group, ui->chat, "bob's group's chat");
+  natter_test_ui_wait_until (offers_members, ui->chat, "the members offered to a member");
+  composer = natter_chat_view_get_composer (ui->chat);
+  popover = natter_composer_get_mention_popover (composer);
+  names = natter_mention_popover_dup_shown (NATTER_MENTION_POPOVER (popover));
+  g_assert_false (g_strv_contains ((const char * const *) names, "everyone"));
+  natter_composer_set_text (composer, "");
+}
+
+/* A token's user on a natterd whose app has accounts=open: Preferences →
+ * Account shows the privacy the server answers for, but no password
+ * group (the user has no password here). */
+static gboolean
+messages_row_answered (gpointer preferences)
+{
+  GtkWidget *label = natter_test_ui_find_exact_label (preferences, "Who May Message Me");
+  GtkWidget *row = label != NULL ? gtk_widget_get_ancestor (label, ADW_TYPE_COMBO_ROW) : NULL;
+
+  return row != NULL && gtk_widget_get_sensitive (row);
+}
+
+static void
+test_token_user_no_password (NatterTestUi  *ui,
+                             gconstpointer  data)
+{
+  g_autofree char *token = natter_test_ui_token (ui, "alice");
+  GtkWidget *preferences;
+
+  natter_test_ui_open (ui, ui->profile);
+  natter_test_ui_sign_in_with_form (ui, natter_test_server_get_url (ui->server), token);
+  natter_test_ui_wait_for_page (ui->window, "main");
+  natter_test_ui_wait_connected (ui->window);
+  g_assert_cmpstr (natter_account_get_sign_in_mode (natter_window_get_account (ui->window)), ==, "token");
+
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_anywhere ("Show Notifications", "the preferences");
+  preferences = natter_test_ui_find_toplevel (ADW_TYPE_PREFERENCES_WINDOW);
+  g_assert_nonnull (preferences);
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (preferences), "account");
+  natter_test_ui_wait_until (messages_row_answered, preferences, "the server's privacy answer");
+  g_assert_null (natter_test_ui_find_exact_label (preferences, "Change Password…"));
+  g_assert_null (natter_test_ui_find_exact_label (preferences, "Delete Account…"));
+  natter_test_ui_close_windows_of_type (ADW_TYPE_PREFERENCES_WINDOW);
+}
+
+static gboolean
+accounts_mode_known (gpointer root)
+{
+  GtkWidget *page = natter_test_ui_find_type (root, NATTER_TYPE_SIGN_IN_PAGE);
+
+  return page != NULL && natter_sign_in_page_get_accounts_mode_known (NATTER_SIGN_IN_PAGE (page));
+}
+
 static void
 test_create_hidden_when_off (NatterTestUi  *ui,
                              gconstpointer  data)
@@ -619,8 +736,8 @@ test_create_hidden_when_off (NatterTestUi  *ui,
   GtkWidget *button;
 
   open_sign_in (ui, FALSE);
-  /* the page asks the server; give it ample time to answer */
-  natter_test_ui_spin (3000);
+  /* the page asks the server: its answer, not a fixed time */
+  natter_test_ui_wait_until (accounts_mode_known, ui->root, "the server's account settings");
   button = natter_test_ui_find_button_with_label (ui->root, "Create Account");
   g_assert_true (button == NULL || !gtk_widget_get_visible (button));
   g_assert_null (natter_test_ui_find_entry_row (ui->root, "Confirm Password (to create an account)"));
@@ -913,6 +1030,10 @@ main (int   argc,
               setup_open, test_contacts_and_group, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/account-privacy-menu", NatterTestUi, NULL,
               setup_open, test_account_privacy_menu, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/member-not-offered-everyone", NatterTestUi, NULL,
+              setup_open, test_member_not_offered_everyone, natter_test_ui_teardown);
+  g_test_add ("/ui/accounts/token-user-no-password", NatterTestUi, NULL,
+              setup_open, test_token_user_no_password, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/create-hidden-when-off", NatterTestUi, NULL,
               natter_test_ui_setup, test_create_hidden_when_off, natter_test_ui_teardown);
   g_test_add ("/ui/accounts/change-password", NatterTestUi, NULL,

@@ -244,5 +244,5 @@ main (int argc, char *argv[])
   g_test_add_func ("/ui/presence/watch-limit", test_watch_limit);
   g_test_add ("/ui/presence", NatterTestUi, NULL, setup_open, test_presence, natter_test_ui_teardown);
 
-  return g_test_run ();
+  return natter_test_ui_run ();
 }

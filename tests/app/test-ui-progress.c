@@ -385,5 +385,5 @@ main (int argc, char *argv[])
   g_test_add ("/ui/voice-download-cancelled", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_voice_download_cancelled, natter_test_ui_teardown);
 
-  return g_test_run ();
+  return natter_test_ui_run ();
 }

@@ -10,6 +10,9 @@
  */
 
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "natter-test-ui.h"
 
@@ -19,6 +22,128 @@ test_preferences_token_note (NatterTestUi  *ui,
                              gconstpointer  data)
 {
   natter_test_ui_preferences_show_token_note ();
+}
+
+/* The probe hold's file (NATTER_TEST_DEVICE_PROBE_HOLD, set in main()
+ * before any thread runs): there, the probe goes; removed, it waits. */
+static char *probe_hold;
+
+/* Preferences → Devices: the device probe (which can block for seconds on
+ * PipeWire, PulseAudio or V4L2) runs on a worker. Held back by the test
+ * hook, the window still gets its first frame, the device rows waiting
+ * insensitive; released, the rows are filled. */
+typedef struct {
+  GtkWidget *camera_row;
+  gboolean   framed;
+  gboolean   listed_at_first_frame;
+} DeviceProbe;
+
+static gboolean
+first_frame_cb (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  DeviceProbe *probe = user_data;
+
+  probe->framed = TRUE;
+  probe->listed_at_first_frame = adw_combo_row_get_model (ADW_COMBO_ROW (probe->camera_row)) != NULL;
+  return G_SOURCE_REMOVE;
+}
+
+/* The row titled @title, mapped or not (the window has no frame yet). */
+static GtkWidget *
+find_combo_row (GtkWidget  *widget,
+                const char *title)
+{
+  if (ADW_IS_COMBO_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_combo_row (child, title);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+prefs_shown (gpointer data)
+{
+  return natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow")) != NULL;
+}
+
+static gboolean
+probe_started (gpointer data)
+{
+  return g_file_test (data, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+probe_framed (gpointer data)
+{
+  return ((DeviceProbe *) data)->framed;
+}
+
+static gboolean
+devices_listed (gpointer data)
+{
+  GtkWidget *row = ((DeviceProbe *) data)->camera_row;
+
+  return adw_combo_row_get_model (ADW_COMBO_ROW (row)) != NULL && gtk_widget_get_sensitive (row);
+}
+
+static void
+test_preferences_devices_async (NatterTestUi  *ui,
+                                gconstpointer  data)
+{
+  g_autofree char *started = g_strconcat (probe_hold, ".started", NULL);
+  DeviceProbe probe = { NULL, };
+  g_autoptr(GtkStringObject) first = NULL;
+  GtkWidget *prefs;
+
+  g_assert_no_errno (g_unlink (probe_hold));
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_until (prefs_shown, NULL, "the preferences window");
+  prefs = natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow"));
+  probe.camera_row = find_combo_row (prefs, "Camera");
+  g_assert_nonnull (probe.camera_row);
+  /* a frame that comes while the probe is under way (a probe on the main
+   * thread would hold the frame back until it ended) */
+  natter_test_ui_wait_until (probe_started, started, "the device probe to start");
+  g_assert_no_errno (g_unlink (started));
+  gtk_widget_add_tick_callback (prefs, first_frame_cb, &probe, NULL);
+  natter_test_ui_wait_until (probe_framed, &probe, "the preferences' first frame while the probe is held");
+  g_assert_false (probe.listed_at_first_frame);
+  g_assert_false (gtk_widget_get_sensitive (probe.camera_row));
+
+  /* the probe goes on: the rows are filled when it answers */
+  g_assert_true (g_file_set_contents (probe_hold, "", 0, NULL));
+  natter_test_ui_wait_until (devices_listed, &probe, "the camera row's devices");
+  first = g_list_model_get_item (adw_combo_row_get_model (ADW_COMBO_ROW (probe.camera_row)), 0);
+  g_assert_cmpstr (gtk_string_object_get_string (first), ==, "System Default");
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+}
+
+/* Closed while the probe is held: the answer finds no window (the task
+ * stops the monitor) and nothing crashes. */
+static void
+test_preferences_devices_closed (NatterTestUi  *ui,
+                                 gconstpointer  data)
+{
+  g_autofree char *started = g_strconcat (probe_hold, ".started", NULL);
+
+  g_assert_no_errno (g_unlink (probe_hold));
+  g_action_group_activate_action (G_ACTION_GROUP (natter_test_ui_app ()), "preferences", NULL);
+  natter_test_ui_wait_until (prefs_shown, NULL, "the preferences window");
+  natter_test_ui_wait_until (probe_started, started, "the device probe to start");
+  g_assert_no_errno (g_unlink (started));
+  natter_test_ui_close_windows_of_type (g_type_from_name ("NatterPreferencesWindow"));
+  g_assert_true (g_file_set_contents (probe_hold, "", 0, NULL));
+  /* the worker's answer arrives and is dropped */
+  natter_test_ui_spin (1500);
+  g_assert_null (natter_test_ui_find_toplevel (g_type_from_name ("NatterPreferencesWindow")));
 }
 
 /* Preferences → Style → Dark turns the app dark (it follows the system
@@ -685,10 +810,19 @@ test_main_menu_on_demand (NatterTestUi  *ui,
 int
 main (int argc, char *argv[])
 {
+  int status;
+
+  probe_hold = g_strdup_printf ("%s/natter-probe-hold-%d", g_get_tmp_dir (), (int) getpid ());
+  g_assert_true (g_file_set_contents (probe_hold, "", 0, NULL));
+  g_setenv ("NATTER_TEST_DEVICE_PROBE_HOLD", probe_hold, TRUE);
   natter_test_ui_init (&argc, &argv);
 
   g_test_add ("/ui/preferences-token-note", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_preferences_token_note, natter_test_ui_teardown);
+  g_test_add ("/ui/preferences-devices-async", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_preferences_devices_async, natter_test_ui_teardown);
+  g_test_add ("/ui/preferences-devices-closed", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_preferences_devices_closed, natter_test_ui_teardown);
   g_test_add ("/ui/dark-mode", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_dark_mode, natter_test_ui_teardown);
   g_test_add ("/ui/shortcuts", NatterTestUi, NULL,
@@ -713,5 +847,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup, test_long_list_on_demand, natter_test_ui_teardown);
   g_test_add ("/ui/screenshots", NatterTestUi, NULL,
               natter_test_ui_setup, test_screenshots, natter_test_ui_teardown);
-  return natter_test_ui_run ();
+  status = natter_test_ui_run ();
+  g_unlink (probe_hold);
+  g_free (probe_hold);
+  return status;
 }

@@ -231,19 +231,31 @@ write_config (NatterTestServer *self,
   self->shared_store = strstr (text, "backend=postgresql") != NULL;
 }
 
+/* Where this natterd's data is, in the test's log: natter_test_server_free()
+ * removes it when the case ends; a failed case never gets there and
+ * leaves it for a look. */
+static void
+make_data_dir (NatterTestServer *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  if (g_test_initialized ())
+    g_test_message ("natterd data dir: %s (kept if this case fails)", self->data_dir);
+}
+
 static NatterTestServer *
 server_new (const char         *config,
             const char * const *create_app_args,
             gboolean            tls)
 {
   NatterTestServer *self = g_new0 (NatterTestServer, 1);
-  g_autoptr(GError) error = NULL;
   g_autofree char *tls_config = NULL;
   g_autofree char *store = NULL;
   g_autofree char *text = NULL;
 
-  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
-  g_assert_no_error (error);
+  make_data_dir (self);
 
   /* Groups named twice in a key file are merged. */
   if (tls)
@@ -265,11 +277,9 @@ natter_test_server_new_node (NatterTestServer *first,
                              const char       *config)
 {
   NatterTestServer *self = g_new0 (NatterTestServer, 1);
-  g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
 
-  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
-  g_assert_no_error (error);
+  make_data_dir (self);
   text = g_strconcat (first->config_text != NULL ? first->config_text : "", config, NULL);
   write_config (self, text);
   self->app_key = g_strdup (first->app_key);
@@ -632,8 +642,7 @@ natter_test_server_new_copy (NatterTestServer *from,
 
   g_assert_null (from->process);
 
-  self->data_dir = g_dir_make_tmp ("natterd-test-XXXXXX", &error);
-  g_assert_no_error (error);
+  make_data_dir (self);
   cp = g_subprocess_launcher_spawn (launcher, &error, "cp", "-a", source, self->data_dir, NULL);
   g_assert_no_error (error);
   g_subprocess_wait_check (cp, NULL, &error);

@@ -440,6 +440,36 @@ test_lockout (void)
   json_object_unref (reply);
 }
 
+/* Each wrong password's answer waits login-backoff ms times that
+ * account's failures so far (lower bounds only: a loaded box only adds). */
+#define BACKOFF_MS 500
+
+static void
+test_login_backoff (void)
+{
+  g_autoptr(NatterTestServer) server = natter_test_server_new_full ("[limits]\nlogin-backoff=500\n"
+                                                                   "login-attempts=10\n", OPEN_APP);
+  JsonObject *reply;
+
+  g_free (register_user (server, "erin", "erins password"));
+  for (int failures = 1; failures <= 3; failures++)
+    {
+      gint64 begin = g_get_monotonic_time ();
+      gint64 took_ms;
+
+      reply = login (server, "erin", "a wrong guess");
+      took_ms = (g_get_monotonic_time () - begin) / 1000;
+      assert_code (reply, 26002);
+      json_object_unref (reply);
+      /* timers may fire a millisecond early: 5% slack */
+      g_assert_cmpint (took_ms, >=, BACKOFF_MS * failures * 95 / 100);
+    }
+  /* the right one is not held back */
+  reply = login (server, "erin", "erins password");
+  assert_code (reply, 200);
+  json_object_unref (reply);
+}
+
 /* One client address guessing across accounts is held back (26007), and
  * while it is, even a right password from there waits. */
 static void
@@ -1337,6 +1367,7 @@ main (int   argc,
   g_test_add_func ("/server/accounts/register-login", test_register_login);
   g_test_add_func ("/server/accounts/lockout", test_lockout);
   g_test_add_func ("/server/accounts/address-limit", test_address_limit);
+  g_test_add_func ("/server/accounts/login-backoff", test_login_backoff);
   g_test_add_func ("/server/accounts/invites-and-closed", test_invites_and_closed);
   g_test_add_func ("/server/accounts/contacts", test_contacts);
   g_test_add_func ("/server/accounts/profile-after-commit", test_profile_after_commit);

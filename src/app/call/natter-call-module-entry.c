@@ -80,21 +80,87 @@ recorder_get_elapsed (GObject *recorder)
   return natter_voice_recorder_get_elapsed (NATTER_VOICE_RECORDER (recorder));
 }
 
-static GObject *
-devices_monitor_new (void)
+static void
+devices_free (gpointer devices)
+{
+  g_list_free_full (devices, gst_object_unref);
+}
+
+static void
+devices_monitor_free (gpointer monitor)
+{
+  gst_device_monitor_stop (monitor);
+  gst_object_unref (monitor);
+}
+
+/* How long the test hook holds the probe back at most. */
+#define PROBE_HOLD_MAX_US (30 * G_USEC_PER_SEC)
+
+/* Tests: the probe waits until the file $NATTER_TEST_DEVICE_PROBE_HOLD
+ * exists (saying so in "$NATTER_TEST_DEVICE_PROBE_HOLD.started"), so a
+ * test sees the window while the probe is going on. */
+static void
+probe_test_hold (void)
+{
+  const char *hold = g_getenv ("NATTER_TEST_DEVICE_PROBE_HOLD");
+  gint64 end = g_get_monotonic_time () + PROBE_HOLD_MAX_US;
+  g_autofree char *started = NULL;
+
+  if (hold == NULL || g_file_test (hold, G_FILE_TEST_EXISTS))
+    return;
+  started = g_strconcat (hold, ".started", NULL);
+  g_file_set_contents (started, "", 0, NULL);
+  while (!g_file_test (hold, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < end)
+    g_usleep (20 * 1000);
+}
+
+/* start() probes PipeWire, PulseAudio and V4L2 once and can block for
+ * seconds: on a worker, never on the main thread. */
+static void
+devices_monitor_thread (GTask        *task,
+                        gpointer      source_object,
+                        gpointer      task_data,
+                        GCancellable *cancellable)
 {
   GstDeviceMonitor *monitor;
 
+  probe_test_hold ();
   if (!gst_is_initialized ())
     gst_init (NULL, NULL);
   monitor = gst_device_monitor_new ();
   gst_device_monitor_add_filter (monitor, "Video/Source", NULL);
   gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
   gst_device_monitor_add_filter (monitor, "Audio/Sink", NULL);
-  /* start() probes once; the lists are read right after */
   if (!gst_device_monitor_start (monitor))
-    g_clear_object (&monitor);
-  return (GObject *) monitor;
+    {
+      gst_object_unref (monitor);
+      g_task_return_pointer (task, NULL, NULL);
+      return;
+    }
+  /* the list too: get_devices() probes again each provider that did not
+   * start (no PulseAudio server...), which must not be on the main thread */
+  g_object_set_data_full (G_OBJECT (monitor), "natter-devices", gst_device_monitor_get_devices (monitor),
+                          devices_free);
+  /* not taken (cancelled meanwhile): stopped and dropped with the task */
+  g_task_return_pointer (task, monitor, devices_monitor_free);
+}
+
+static void
+devices_monitor_new_async (GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, devices_monitor_new_async);
+  g_task_run_in_thread (task, devices_monitor_thread);
+}
+
+static GObject *
+devices_monitor_new_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static GStrv
@@ -102,7 +168,8 @@ devices_list (GObject    *monitor,
               const char *klass)
 {
   g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  GList *devices = gst_device_monitor_get_devices (GST_DEVICE_MONITOR (monitor));
+  /* as the worker found them (devices_monitor_thread) */
+  GList *devices = g_object_get_data (monitor, "natter-devices");
 
   for (GList *l = devices; l != NULL; l = l->next)
     {
@@ -113,7 +180,6 @@ devices_list (GObject    *monitor,
       name = gst_device_get_display_name (l->data);
       g_strv_builder_add (names, name);
     }
-  g_list_free_full (devices, gst_object_unref);
   return g_strv_builder_end (names);
 }
 
@@ -142,7 +208,8 @@ static const NatterCallModule table = {
   .recorder_stop = recorder_stop,
   .recorder_cancel = recorder_cancel,
   .recorder_get_elapsed = recorder_get_elapsed,
-  .devices_monitor_new = devices_monitor_new,
+  .devices_monitor_new_async = devices_monitor_new_async,
+  .devices_monitor_new_finish = devices_monitor_new_finish,
   .devices_list = devices_list,
   .devices_monitor_stop = devices_monitor_stop,
   .prepare_wait = prepare_wait,
