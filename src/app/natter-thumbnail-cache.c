@@ -315,7 +315,7 @@ to_cairo_surface (GdkPixbuf *pixbuf)
   for (int y = 0; y < height; y++)
     {
       const guchar *p = src + (gsize) y * stride;
-      guint32 *line = (guint32 *) (data + (gsize) y * out_stride);
+      guint32 *line = (guint32 *) (void *) (data + (gsize) y * out_stride);   /* cairo rows are 4-byte aligned */
 
       for (int x = 0; x < width; x++, p += channels)
         {
