@@ -865,17 +865,26 @@ row_message (GtkListItem *item)
   return NATTER_IS_MESSAGE_ROW (row) ? natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) : NULL;
 }
 
+/* Before the first handler of a list model's items-changed (the
+ * messages': an older page) or of a factory's ::bind: where their CPU
+ * time starts. */
 static gboolean
-bind_start_hook (GSignalInvocationHint *hint,
-                 guint                  n_params,
-                 const GValue          *params,
-                 gpointer               user_data)
+start_hook (GSignalInvocationHint *hint,
+            guint                  n_params,
+            const GValue          *params,
+            gpointer               user_data)
 {
   Probe *probe = user_data;
+  gpointer instance = g_value_get_object (&params[0]);
 
   if (probe->stage != SCROLL)
     return G_SOURCE_REMOVE;
-  if (n_params > 1 && G_VALUE_HOLDS_OBJECT (&params[1]) && GTK_IS_LIST_ITEM (g_value_get_object (&params[1])))
+  if (G_IS_LIST_MODEL (instance))
+    {
+      if (instance == (gpointer) natter_chat_view_get_messages (natter_window_get_chat_view (probe->window)))
+        probe->page_start_cpu_ms = thread_cpu_ms ();
+    }
+  else if (n_params > 1 && G_VALUE_HOLDS_OBJECT (&params[1]) && GTK_IS_LIST_ITEM (g_value_get_object (&params[1])))
     {
       probe->bind_start_cpu_ms = thread_cpu_ms ();
       probe->bind_row_message = row_message (g_value_get_object (&params[1]));
@@ -908,24 +917,7 @@ count_setup_cb (Probe *probe)
   probe->setups++;
 }
 
-/* The messages' items-changed, from before its first handler (an
- * emission hook) to after its last. */
-static gboolean
-page_start_hook (GSignalInvocationHint *hint,
-                 guint                  n_params,
-                 const GValue          *params,
-                 gpointer               user_data)
-{
-  Probe *probe = user_data;
-
-  if (probe->stage != SCROLL)
-    return G_SOURCE_REMOVE;
-  if (g_value_get_object (&params[0]) ==
-      (gpointer) natter_chat_view_get_messages (natter_window_get_chat_view (probe->window)))
-    probe->page_start_cpu_ms = thread_cpu_ms ();
-  return G_SOURCE_CONTINUE;
-}
-
+/* after the messages' last items-changed handler */
 static void
 page_done_cb (Probe *probe)
 {
@@ -947,9 +939,9 @@ start_scroll (Probe *probe)
   g_signal_connect_swapped (gtk_list_view_get_factory (GTK_LIST_VIEW (list_view)), "setup",
                             G_CALLBACK (count_setup_cb), probe);
   g_signal_add_emission_hook (g_signal_lookup ("items-changed", G_TYPE_LIST_MODEL), 0,
-                              page_start_hook, probe, NULL);
+                              start_hook, probe, NULL);
   g_signal_add_emission_hook (g_signal_lookup ("bind", GTK_TYPE_SIGNAL_LIST_ITEM_FACTORY), 0,
-                              bind_start_hook, probe, NULL);
+                              start_hook, probe, NULL);
   g_signal_connect_data (natter_chat_view_get_messages (natter_window_get_chat_view (probe->window)),
                          "items-changed", G_CALLBACK (page_done_cb), probe, NULL,
                          G_CONNECT_SWAPPED | G_CONNECT_AFTER);
