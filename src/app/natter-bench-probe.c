@@ -14,7 +14,9 @@
 
 #include "natter-bench-clock.h"
 #include "natter-bench-probe.h"
+#include "natter-message-row.h"
 #include "natter-sign-in-page.h"
+#include "natter-thumbnail-cache.h"
 #include "natter-window.h"
 
 #ifdef GDK_WINDOWING_X11
@@ -35,6 +37,23 @@ typedef enum {
   SCROLL,
   DONE,
 } Stage;
+
+/* One interval of the fling, tick to tick, for the frame log (#17): the
+ * frame it began with (its phases, the rows bound in them) and what the
+ * main thread did after that frame's paint until the next tick. */
+typedef struct {
+  double interval;          /* ms, the frame clock's */
+  double run, wait, xserver;  /* ms, the schedulers' counters */
+  double update, layout, paint;  /* the frame's phases, main-thread CPU ms */
+  double between;           /* main-thread CPU ms from its paint to the next tick */
+  guint binds_in_phases;    /* rows bound in its phases */
+  guint binds;              /* rows bound, tick to tick */
+  guint setups;             /* row widgets made, tick to tick */
+  guint decoded;            /* thumbnails decoded (arrived), tick to tick */
+  guint messages;           /* messages loaded (older pages), tick to tick */
+  double pages;             /* main-thread CPU ms in their items-changed (the rows bound again) */
+  double scroll;            /* main-thread CPU ms in the next tick's move of the adjustment */
+} FrameRecord;
 
 typedef struct {
   NatterWindow *window;
@@ -101,6 +120,23 @@ typedef struct {
   GArray *frame_wait;
   GArray *frame_xserver;
   guint tick_id;
+  /* the frame log (#17): FrameRecord per interval, and the counters they
+   * are differences of */
+  GArray *frames;
+  guint binds, setups;      /* the chat's row factory's ::bind, ::setup */
+  /* main-thread CPU in ::bind, split by whether the row kept its message
+   * (GTK 4.8 binds a row again when only its position moved) */
+  double bind_start_cpu_ms;
+  gpointer bind_row_message;
+  guint binds_kept;
+  double bind_kept_cpu_ms, bind_new_cpu_ms;
+  guint tick_binds, tick_setups, tick_decoded, tick_messages;  /* at the last tick */
+  guint paint_start_binds;
+  double page_start_cpu_ms; /* in the messages' items-changed */
+  double pages_cpu_ms;      /* all of it so far */
+  double tick_page_cpu_ms;
+  FrameRecord last_frame;   /* the last frame's phases */
+  double after_paint_cpu_ms;
   guint scroll_messages;
   double scroll_ms;
   /* NATTER_APP_BENCH_CHILD_ENV=1: a child's view of the environment */
@@ -422,6 +458,85 @@ print_late_frames (Probe *probe)
           n > 0 ? run / n : 0, n > 0 ? wait / n : 0, n > 0 ? x / n : 0, probe->xserver_pid > 0 ? "true" : "false");
 }
 
+/* The frame log (#17): the intervals whose own work (the main thread on
+ * a core) took more than a period, by phase, summed, with the rows bound,
+ * thumbnails and pages that came in them; and the frames with nothing new
+ * (no row bound or made, no thumbnail, no page) against the others, so the
+ * part that is the X server's drawing of what we send shows. With
+ * NATTER_APP_BENCH_FRAMES=1 each late interval is a line on stderr.
+ * Continues the figures' JSON object. */
+static void
+print_frame_log (Probe *probe)
+{
+  const double period = 1000.0 / 60;
+  gboolean log = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_FRAMES"), "1") == 0;
+  guint heavy = 0, quiet = 0, busy = 0;
+  double h_update = 0, h_layout = 0, h_paint = 0, h_between = 0, h_run = 0, h_pages = 0;
+  guint h_binds = 0, h_binds_phases = 0, h_setups = 0, h_decoded = 0, h_messages = 0;
+  double q_paint = 0, q_x = 0, q_run = 0, b_paint = 0, b_x = 0, b_run = 0;
+  g_autoptr(GArray) q_intervals = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) b_intervals = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (guint i = 0; i < probe->frames->len; i++)
+    {
+      FrameRecord *r = &g_array_index (probe->frames, FrameRecord, i);
+
+      if (r->binds == 0 && r->setups == 0 && r->decoded == 0 && r->messages == 0)
+        {
+          quiet++;
+          q_paint += r->paint;
+          q_x += r->xserver;
+          q_run += r->run;
+          g_array_append_val (q_intervals, r->interval);
+        }
+      else
+        {
+          busy++;
+          b_paint += r->paint;
+          b_x += r->xserver;
+          b_run += r->run;
+          g_array_append_val (b_intervals, r->interval);
+        }
+      if (log && r->interval >= 1.5 * period)
+        fprintf (stderr, "FRAME %u interval %.1f ms: main thread on a core %.1f, waiting %.1f, X server %.1f; "
+                 "CPU update %.1f layout %.1f paint %.1f between %.1f (the pages' items-changed %.1f), the next move of the adjustment %.1f; "
+                 "rows bound %u (%u in the phases), made %u, thumbnails %u, messages %u\n",
+                 i, r->interval, r->run, r->wait, r->xserver, r->update, r->layout, r->paint, r->between, r->pages, r->scroll,
+                 r->binds, r->binds_in_phases, r->setups, r->decoded, r->messages);
+      if (r->run <= period)
+        continue;
+      heavy++;
+      h_run += r->run;
+      h_update += r->update;
+      h_layout += r->layout;
+      h_paint += r->paint;
+      h_between += r->between;
+      h_pages += r->pages;
+      h_binds += r->binds;
+      h_binds_phases += r->binds_in_phases;
+      h_setups += r->setups;
+      h_decoded += r->decoded;
+      h_messages += r->messages;
+    }
+  g_array_sort (q_intervals, compare_double);
+  g_array_sort (b_intervals, compare_double);
+  printf ("\"scrollHeavyFrames\":%u,\"scrollHeavyRunMs\":%.1f,\"scrollHeavyUpdateMs\":%.1f,\"scrollHeavyLayoutMs\":%.1f,"
+          "\"scrollHeavyPaintMs\":%.1f,\"scrollHeavyBetweenMs\":%.1f,\"scrollHeavyPagesMs\":%.1f,\"scrollHeavyBinds\":%u,\"scrollHeavyBindsInPhases\":%u,"
+          "\"scrollHeavySetups\":%u,\"scrollHeavyDecoded\":%u,\"scrollHeavyMessages\":%u,"
+          "\"scrollQuietFrames\":%u,\"scrollQuietIntervalP99Ms\":%.2f,\"scrollQuietRunMeanMs\":%.2f,"
+          "\"scrollQuietPaintMeanMs\":%.2f,\"scrollQuietXserverMeanMs\":%.2f,"
+          "\"scrollBusyFrames\":%u,\"scrollBusyIntervalP99Ms\":%.2f,\"scrollBusyRunMeanMs\":%.2f,"
+          "\"scrollBusyPaintMeanMs\":%.2f,\"scrollBusyXserverMeanMs\":%.2f,\"scrollRowsBound\":%u,\"scrollRowsMade\":%u,"
+          "\"scrollRowsKept\":%u,\"scrollBindKeptUs\":%.1f,\"scrollBindNewUs\":%.1f,",
+          heavy, h_run, h_update, h_layout, h_paint, h_between, h_pages, h_binds, h_binds_phases, h_setups, h_decoded, h_messages,
+          quiet, percentile (q_intervals, 0.99), quiet > 0 ? q_run / quiet : 0,
+          quiet > 0 ? q_paint / quiet : 0, quiet > 0 ? q_x / quiet : 0,
+          busy, percentile (b_intervals, 0.99), busy > 0 ? b_run / busy : 0,
+          busy > 0 ? b_paint / busy : 0, busy > 0 ? b_x / busy : 0, probe->binds, probe->setups,
+          probe->binds_kept, probe->binds_kept > 0 ? 1000 * probe->bind_kept_cpu_ms / probe->binds_kept : 0,
+          probe->binds > probe->binds_kept ? 1000 * probe->bind_new_cpu_ms / (probe->binds - probe->binds_kept) : 0);
+}
+
 static void
 finish (Probe *probe)
 {
@@ -444,6 +559,7 @@ finish (Probe *probe)
     return;
   mark ("end");
   print_late_frames (probe);
+  print_frame_log (probe);
   g_array_sort (probe->next_page, compare_double);
   g_array_sort (probe->next_page_cpu, compare_double);
   printf ("\"openPageMs\":%.1f,\"openPageCpuMs\":%.1f,\"nextPageMedianMs\":%.1f,\"nextPageCpuMedianMs\":%.1f,",
@@ -595,6 +711,48 @@ record_interval_sched (Probe *probe)
   probe->last_xserver_ns = xrun;
 }
 
+static guint
+n_decoded (void)
+{
+  return natter_thumbnail_cache_get_n_decoded (natter_thumbnail_cache_get_default ());
+}
+
+/* At a tick: the interval that ended, from the frame it began with. */
+static void
+record_frame (Probe             *probe,
+              NatterMessageList *messages)
+{
+  guint n_messages = messages != NULL ? g_list_model_get_n_items (G_LIST_MODEL (messages)) : 0;
+  guint decoded = n_decoded ();
+  guint i = probe->intervals->len;
+
+  if (i > probe->frames->len)
+    {
+      FrameRecord r = probe->last_frame;
+
+      r.interval = g_array_index (probe->intervals, double, i - 1);
+      if (probe->frame_run->len == i)
+        {
+          r.run = g_array_index (probe->frame_run, double, i - 1);
+          r.wait = g_array_index (probe->frame_wait, double, i - 1);
+          r.xserver = g_array_index (probe->frame_xserver, double, i - 1);
+        }
+      r.between = probe->after_paint_cpu_ms > 0 ? thread_cpu_ms () - probe->after_paint_cpu_ms : 0;
+      r.binds = probe->binds - probe->tick_binds;
+      r.setups = probe->setups - probe->tick_setups;
+      r.decoded = decoded - probe->tick_decoded;
+      r.messages = n_messages - probe->tick_messages;
+      r.pages = probe->pages_cpu_ms - probe->tick_page_cpu_ms;
+      g_array_append_val (probe->frames, r);
+    }
+  probe->tick_binds = probe->binds;
+  probe->tick_setups = probe->setups;
+  probe->tick_decoded = decoded;
+  probe->tick_messages = n_messages;
+  probe->tick_page_cpu_ms = probe->pages_cpu_ms;
+  memset (&probe->last_frame, 0, sizeof probe->last_frame);
+}
+
 /* One frame of the fling: up by speed × the frame clock's interval, the
  * older pages loading as the chat view asks for them, until its top. */
 static gboolean
@@ -613,6 +771,7 @@ scroll_tick_cb (GtkWidget     *widget,
     g_array_append_val (probe->intervals, dt);
   probe->last_frame_us = now;
   record_interval_sched (probe);
+  record_frame (probe, messages);
 
   /* Offline, has-more stays TRUE past the store's last page (the server
    * might have older ones), so the profile's size tells where the top is. */
@@ -625,7 +784,13 @@ scroll_tick_cb (GtkWidget     *widget,
       scroll_done (probe);
       return G_SOURCE_REMOVE;
     }
-  gtk_adjustment_set_value (adj, MAX (0, value - probe->scroll_speed * MIN (dt, 50) / 1000));
+  {
+    double cpu = thread_cpu_ms ();
+
+    gtk_adjustment_set_value (adj, MAX (0, value - probe->scroll_speed * MIN (dt, 50) / 1000));
+    if (probe->frames->len > 0)
+      g_array_index (probe->frames, FrameRecord, probe->frames->len - 1).scroll = thread_cpu_ms () - cpu;
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -635,6 +800,7 @@ before_paint_cb (GdkFrameClock *clock,
 {
   probe->paint_start_us = probe->stage == SCROLL ? g_get_monotonic_time () : 0;
   probe->paint_start_cpu_ms = probe->stage == SCROLL ? thread_cpu_ms () : 0;
+  probe->paint_start_binds = probe->binds;
   probe->update_end_cpu_ms = probe->layout_end_cpu_ms = probe->paint_end_cpu_ms = 0;
 
   /* the list came in between frames: this frame lays it out and draws it;
@@ -684,6 +850,80 @@ record_phases (Probe *probe)
   g_array_append_val (probe->phase_update, update);
   g_array_append_val (probe->phase_layout, layout);
   g_array_append_val (probe->phase_paint, paint);
+  probe->last_frame.update = update;
+  probe->last_frame.layout = layout;
+  probe->last_frame.paint = paint;
+  probe->last_frame.binds_in_phases = probe->binds - probe->paint_start_binds;
+  probe->after_paint_cpu_ms = paint_end;
+}
+
+static gpointer
+row_message (GtkListItem *item)
+{
+  GtkWidget *row = gtk_list_item_get_child (item);
+
+  return NATTER_IS_MESSAGE_ROW (row) ? natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) : NULL;
+}
+
+/* Before the first handler of a list model's items-changed (the
+ * messages': an older page) or of a factory's ::bind: where their CPU
+ * time starts. */
+static gboolean
+start_hook (GSignalInvocationHint *hint,
+            guint                  n_params,
+            const GValue          *params,
+            gpointer               user_data)
+{
+  Probe *probe = user_data;
+  gpointer instance = g_value_get_object (&params[0]);
+
+  if (probe->stage != SCROLL)
+    return G_SOURCE_REMOVE;
+  if (G_IS_LIST_MODEL (instance))
+    {
+      if (instance == (gpointer) natter_chat_view_get_messages (natter_window_get_chat_view (probe->window)))
+        probe->page_start_cpu_ms = thread_cpu_ms ();
+    }
+  else if (n_params > 1 && G_VALUE_HOLDS_OBJECT (&params[1]) && GTK_IS_LIST_ITEM (g_value_get_object (&params[1])))
+    {
+      probe->bind_start_cpu_ms = thread_cpu_ms ();
+      probe->bind_row_message = row_message (g_value_get_object (&params[1]));
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* after the chat view's handler */
+static void
+count_bind_cb (Probe       *probe,
+               GtkListItem *item)
+{
+  double cpu = probe->bind_start_cpu_ms > 0 ? thread_cpu_ms () - probe->bind_start_cpu_ms : 0;
+
+  probe->binds++;
+  if (probe->bind_row_message != NULL && probe->bind_row_message == row_message (item))
+    {
+      probe->binds_kept++;
+      probe->bind_kept_cpu_ms += cpu;
+    }
+  else
+    probe->bind_new_cpu_ms += cpu;
+  probe->bind_start_cpu_ms = 0;
+  probe->bind_row_message = NULL;
+}
+
+static void
+count_setup_cb (Probe *probe)
+{
+  probe->setups++;
+}
+
+/* after the messages' last items-changed handler */
+static void
+page_done_cb (Probe *probe)
+{
+  if (probe->page_start_cpu_ms > 0)
+    probe->pages_cpu_ms += thread_cpu_ms () - probe->page_start_cpu_ms;
+  probe->page_start_cpu_ms = 0;
 }
 
 static void
@@ -693,6 +933,18 @@ start_scroll (Probe *probe)
 
   probe->stage = SCROLL;
   probe->xserver_pid = xserver_pid (list_view);
+  /* after the chat view's handlers: counts, nothing else */
+  g_signal_connect_swapped (gtk_list_view_get_factory (GTK_LIST_VIEW (list_view)), "bind",
+                            G_CALLBACK (count_bind_cb), probe);
+  g_signal_connect_swapped (gtk_list_view_get_factory (GTK_LIST_VIEW (list_view)), "setup",
+                            G_CALLBACK (count_setup_cb), probe);
+  g_signal_add_emission_hook (g_signal_lookup ("items-changed", G_TYPE_LIST_MODEL), 0,
+                              start_hook, probe, NULL);
+  g_signal_add_emission_hook (g_signal_lookup ("bind", GTK_TYPE_SIGNAL_LIST_ITEM_FACTORY), 0,
+                              start_hook, probe, NULL);
+  g_signal_connect_data (natter_chat_view_get_messages (natter_window_get_chat_view (probe->window)),
+                         "items-changed", G_CALLBACK (page_done_cb), probe, NULL,
+                         G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   probe->scroll_start_us = g_get_monotonic_time ();
   probe->scroll_start_cpu_ms = thread_cpu_ms ();
   probe->scroll_start_process_cpu_ms = process_cpu_ms ();
@@ -884,6 +1136,7 @@ probe_free (Probe *probe)
   g_array_unref (probe->frame_run);
   g_array_unref (probe->frame_wait);
   g_array_unref (probe->frame_xserver);
+  g_array_unref (probe->frames);
   g_free (probe->child_gdk_debug);
   g_free (probe);
 }
@@ -909,6 +1162,7 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->frame_run = g_array_new (FALSE, FALSE, sizeof (double));
   probe->frame_wait = g_array_new (FALSE, FALSE, sizeof (double));
   probe->frame_xserver = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->frames = g_array_new (FALSE, FALSE, sizeof (FrameRecord));
   probe->scroll = g_strcmp0 (g_getenv ("NATTER_APP_BENCH_SCROLL"), "1") == 0;
   probe->scroll_until = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") ? g_getenv ("NATTER_APP_BENCH_SCROLL_MESSAGES") : "0", NULL, 10);
   probe->scroll_speed = g_ascii_strtod (g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") ? g_getenv ("NATTER_APP_BENCH_SCROLL_SPEED") : "0", NULL);

@@ -29,6 +29,7 @@ struct _NatterThumbnailCache
   GHashTable *entries;  /* key → GList link in lru, data Entry */
   GQueue lru;           /* most recently used first */
   GHashTable *pending;  /* key → Load being decoded: a row bound again meanwhile waits for it */
+  guint decoded;        /* thumbnails decoded so far, for the bench's frame log */
 };
 
 G_DEFINE_FINAL_TYPE (NatterThumbnailCache, natter_thumbnail_cache, G_TYPE_OBJECT)
@@ -93,6 +94,14 @@ natter_thumbnail_cache_get_size (NatterThumbnailCache *self)
   g_return_val_if_fail (NATTER_IS_THUMBNAIL_CACHE (self), 0);
 
   return self->size;
+}
+
+guint
+natter_thumbnail_cache_get_n_decoded (NatterThumbnailCache *self)
+{
+  g_return_val_if_fail (NATTER_IS_THUMBNAIL_CACHE (self), 0);
+
+  return self->decoded;
 }
 
 void
@@ -470,7 +479,10 @@ load_done_cb (GObject      *object,
   gboolean decoded = g_task_propagate_boolean (G_TASK (result), &error);
 
   if (decoded)
-    thumbnail = natter_thumbnail_new (load->pixels, load->width, load->height);
+    {
+      thumbnail = natter_thumbnail_new (load->pixels, load->width, load->height);
+      self->decoded++;
+    }
   else if (error == NULL && !all_gave_up (load))
     {
       /* skipped, but a row was bound to the photo again since */

@@ -65,5 +65,7 @@ void                  natter_thumbnail_cache_display_size (int                  
                                                            int                  *display_height);
 /* Bytes of thumbnails kept. */
 gsize                 natter_thumbnail_cache_get_size    (NatterThumbnailCache  *self);
+/* Thumbnails decoded so far (the bench's frame log, #17). */
+guint                 natter_thumbnail_cache_get_n_decoded (NatterThumbnailCache *self);
 
 G_END_DECLS
