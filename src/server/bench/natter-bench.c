@@ -932,7 +932,7 @@ get_token (SoupSession *session,
   return g_strdup (json_object_get_string_member_with_default (object, "token", ""));
 }
 
-static char *
+char *
 fetch_metrics (SoupSession *session)
 {
   g_autofree char *url = g_strdup_printf ("%s/metrics", bench.url);
@@ -1064,7 +1064,7 @@ typedef struct
 
 static const char * const stall_kinds[2] = { "wal-header-sync", "checkpoint" };
 
-static double
+double
 metric_value (const char *text,
               const char *name)
 {
