@@ -953,7 +953,7 @@ print_delivery_costs (const Result *r)
   if (delivered <= 0)
     return;
   thread_between (a->server, a->n_server, b->server, b->n_server, "natterd-fanout", &writer_us, &writer_runs);
-  thread_between (a->server, a->n_server, b->server, b->n_server, "natterd", &main_us, &main_runs);
+  thread_between (a->server, a->n_server, b->server, b->n_server, "main", &main_us, &main_runs);
   thread_between (a->self, a->n_self, b->self, b->n_self, "bench-worker", &bench_us, &bench_runs);
   g_print ("  natterd CPU a delivery: fan-out writer %.2f us (%.3f runs), main thread %.2f us (%.3f runs); "
            "bench's receivers %.2f us, woken %.3f times a delivery\n",

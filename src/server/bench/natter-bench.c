@@ -162,6 +162,13 @@ thread_sched (int          pid,
           sscanf (stat, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &run, &wait, &runs) != 3)
         continue;
       g_strstrip (comm);
+      /* The main thread is named after the executable, which a copied
+       * binary renames: "main", whatever the file (#18's A/B runs). */
+      if (g_ascii_strtoll (tid, NULL, 10) == pid)
+        {
+          g_free (comm);
+          comm = g_strdup ("main");
+        }
       for (i = 0; i < n && strcmp (out[i].name, comm) != 0; i++)
         ;
       if (i == n)
