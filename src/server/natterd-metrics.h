@@ -80,7 +80,6 @@ typedef struct
   guint64          messages_refused;
   guint64          messages_duplicate;
   guint64          messages_delivered;
-  guint64          shared_delivered;          /* of which a group's live fan-out (shared frames) */
   guint64          messages_replayed;
   guint64          fanout_held;               /* group messages that waited for their group's fan-out */
   guint64          timeline_dropped;          /* live group messages not sent: client too slow */

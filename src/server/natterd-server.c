@@ -828,19 +828,13 @@ maybe_prune (NatterdServer *self,
 
 /* ------------------------------------------------------------------ sweep */
 
-/* Latency or throughput: the adaptive time slices' cue (#17). A group's
- * live fan-out is not counted: the fan-out writer, which keeps the
- * default slice, does its sends, and the latency threads' share of it is
- * small; counted, a 3,000-member group at 5 msgs/s (15,000 deliveries a
- * second) switched the slices off for every private message beside it,
- * just when the writer and the clients took both cores (#18's
- * head-of-line windows). */
+/* Latency or throughput: the adaptive time slices' cue (#17). */
 static void
 note_rate (NatterdServer *self,
            gint64         now)
 {
   guint64 published = 0;
-  guint64 delivered = self->metrics->messages_delivered - self->metrics->shared_delivered;
+  guint64 delivered = self->metrics->messages_delivered;
 
   for (guint i = 0; i < G_N_ELEMENTS (self->metrics->messages_published); i++)
     published += self->metrics->messages_published[i];

@@ -256,7 +256,6 @@ natterd_session_deliver_shared (NatterdSession     *self,
   natterd_socket_send_frame (self->socket, frame);
   self->host->metrics->frames_out++;
   self->host->metrics->messages_delivered++;
-  self->host->metrics->shared_delivered++;
   return TRUE;
 }
 

@@ -179,98 +179,6 @@ test_adaptive_slices (void)
     }
 }
 
-static gboolean
-never (gpointer data)
-{
-  return FALSE;
-}
-
-static void
-count_group_deliver (NatterTestClient  *client,
-                     const NatterFrame *frame,
-                     gpointer           user_data)
-{
-  guint *count = user_data;
-
-  if (frame->body_case == NATTER__FRAME__BODY_DELIVER && frame->deliver->message != NULL &&
-      frame->deliver->message->conversation_type == 3)
-    (*count)++;
-}
-
-/* #18: a group's live fan-out does not count towards the rate that turns
- * the slices off. Its sends are the fan-out writer's (which keeps the
- * kernel's slice); counted, a 3,000-member group at 5 msgs/s switched
- * the slices off for every private message beside it, just when the
- * writer and the clients took both cores. Here 3 group messages a second
- * (below NATTERD_SLICE_RATE) to 30 online members: ~90 deliveries a
- * second, well above it; the slices stay on. */
-static void
-test_adaptive_slices_beside_group (void)
-{
-  const guint n = 30;
-  g_autoptr(NatterTestServer) server = NULL;
-  g_autoptr(NatterTestClient) alice = NULL;
-  g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_test_client_free);
-  g_autofree guint *got = g_new0 (guint, n);
-  guint sent = 0, delivered = 0;
-  gint64 end;
-
-  g_unsetenv ("NATTERD_SLICE_US");
-  g_setenv ("NATTERD_SLICE_RATE", "20", TRUE);
-  server = natter_test_server_new ();
-  g_unsetenv ("NATTERD_SLICE_RATE");
-  alice = natter_test_client_new_user (server, "alice", "a1");
-  if (natterd_sched_get_slice (0) == 0)
-    {
-      g_assert_cmpint (main_slice (server), ==, 0);
-      return;
-    }
-  for (guint i = 0; i < n; i += 10)
-    {
-      char *u[10];
-      g_autoptr(JsonObject) reply = NULL;
-      guint status = 0;
-
-      for (guint j = 0; j < 10; j++)
-        u[j] = g_strdup_printf ("m%u", i + j);
-      reply = natter_test_server_api (server, &status, "group/join", "groupId", "big", "userId", "alice",
-                                      "userId", u[0], "userId", u[1], "userId", u[2], "userId", u[3],
-                                      "userId", u[4], "userId", u[5], "userId", u[6], "userId", u[7],
-                                      "userId", u[8], "userId", u[9], NULL);
-      g_assert_cmpuint (status, ==, 200);
-      for (guint j = 0; j < 10; j++)
-        g_free (u[j]);
-    }
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *user = g_strdup_printf ("m%u", i);
-      NatterTestClient *member = natter_test_client_new_user (server, user, "d");
-
-      natter_test_client_set_frame_func (member, count_group_deliver, &got[i]);
-      g_ptr_array_add (members, member);
-    }
-  g_assert_cmpint (main_slice (server), ==, 200000);
-
-  /* Five of natterd's one-second looks at its rate. */
-  end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < end)
-    {
-      g_autoptr(NatterFrame) ack = natter_test_client_send_message (alice, 3, "big", "RC:TxtMsg",
-                                                                    "{\"content\":\"to all\"}");
-
-      g_assert_nonnull (ack);
-      g_assert_cmpint (ack->publish_ack->code, ==, 0);
-      sent++;
-      natter_test_wait (never, NULL, 330);
-      g_assert_cmpint (main_slice (server), ==, 200000);
-    }
-  /* They were delivered: the rate natterd saw was the members'. */
-  for (guint i = 0; i < n; i++)
-    delivered += got[i];
-  g_test_message ("%u group messages, %u deliveries", sent, delivered);
-  g_assert_cmpuint (delivered, >=, (sent - 1) * n);
-}
-
 /* #17: the checkpointer yields the CPU (SCHED_BATCH) and the disk (the
  * idle I/O class) to the commits' threads, which keep the defaults. */
 static void
@@ -308,7 +216,6 @@ main (int   argc,
   g_test_add_func ("/server/sched/no-slices", test_no_slices);
   g_test_add_func ("/server/sched/default-slices", test_default_slices);
   g_test_add_func ("/server/sched/adaptive-slices", test_adaptive_slices);
-  g_test_add_func ("/server/sched/adaptive-slices-beside-group", test_adaptive_slices_beside_group);
   g_test_add_func ("/server/sched/checkpointer-background", test_checkpointer_background);
   return g_test_run ();
 }
