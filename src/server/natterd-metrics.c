@@ -414,6 +414,23 @@ natterd_metrics_render (NatterdServer *self)
   gauge (out, "natterd_heap_bytes", "Memory allocated and not freed (malloc).", heap_bytes ());
   gauge (out, "natterd_socket_queued_bytes", "Bytes queued for WebSocket peers, not yet taken by the kernel.",
          (double) natterd_socket_loop_get_queued (self->sockets));
+  {
+    NatterdSocketWriterStats w;
+
+    natterd_socket_loop_get_writer_stats (self->sockets, &w);
+    g_string_append_printf (out, "# HELP natterd_fanout_writer_total The fan-out writer thread's batches of"
+                                 " connections, its sends (a connection's queued frames each), the frames"
+                                 " they took whole, sends the kernel took only part of or nothing of (its"
+                                 " buffer full), and io_uring_enter() calls.\n"
+                                 "# TYPE natterd_fanout_writer_total counter\n"
+                                 "natterd_fanout_writer_total{of=\"batches\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_fanout_writer_total{of=\"sends\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_fanout_writer_total{of=\"frames\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_fanout_writer_total{of=\"short\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_fanout_writer_total{of=\"would-block\"} %" G_GUINT64_FORMAT "\n"
+                                 "natterd_fanout_writer_total{of=\"enters\"} %" G_GUINT64_FORMAT "\n",
+                            w.batches, w.sends, w.frames, w.short_sends, w.would_block, w.enters);
+  }
   gauge (out, "process_open_fds", "Open file descriptors.", open_fds ());
   gauge (out, "process_max_fds", "The file descriptor limit (RLIMIT_NOFILE).", max_fds ());
   if (self->http_guard != NULL)

@@ -233,6 +233,7 @@ struct _NatterdSocketLoop
   guint       writer_uring;  /* connections per io_uring batch, 0: none (NATTERD_FANOUT_URING) */
   gboolean    writer_sort;   /* batches in descriptor order (NATTERD_FANOUT_SORT=0: as queued) */
   GPtrArray  *to_writer;     /* main thread: NatterdSocket to hand over */
+  NatterdSocketWriterStats writer_stats; /* under writer_lock */
 
   /* Accepting (natterd_socket_loop_listen()). */
   int         listen_fd;     /* -1 when not listening */
@@ -688,14 +689,30 @@ take_sent (NatterdSocket *self,
   return n_popped;
 }
 
+/* The writer's record of one send (@sent: bytes, or −errno). */
+static inline void
+count_send (NatterdSocketWriterStats *stats,
+            gssize                    sent,
+            gsize                     asked,
+            guint                     frames)
+{
+  stats->sends++;
+  stats->frames += frames;
+  if (sent == -EAGAIN || sent == -EWOULDBLOCK)
+    stats->would_block++;
+  else if (sent > 0 && (gsize) sent < asked)
+    stats->short_sends++;
+}
+
 /* Writes what the kernel takes; FALSE if the connection failed. Plain TCP
  * writes up to MAX_IOV queued frames per sendmsg(), from where they are,
  * from the main thread or the writer thread (@writer): the lock is held
  * for one sendmsg() at a time, and the frames it took are let go after. */
 static gboolean
-write_plain (NatterdSocket *self,
-             gboolean       writer,
-             gsize         *written)
+write_plain (NatterdSocket            *self,
+             gboolean                  writer,
+             gsize                    *written,
+             NatterdSocketWriterStats *stats)
 {
   for (;;)
     {
@@ -703,6 +720,7 @@ write_plain (NatterdSocket *self,
       OutFrame popped[MAX_IOV];
       struct msghdr msg = { 0 };
       guint n_iov = 0, n_popped, waiting;
+      gsize asked = 0;
       gssize n;
       int saved = 0;
 
@@ -720,6 +738,7 @@ write_plain (NatterdSocket *self,
 
           iov[n_iov].iov_base = frame->data + skip;
           iov[n_iov].iov_len = frame->length - skip;
+          asked += frame->length - skip;
         }
       msg.msg_iov = iov;
       msg.msg_iovlen = n_iov;
@@ -733,6 +752,8 @@ write_plain (NatterdSocket *self,
         saved = errno;
       n_popped = take_sent (self, n, popped);
       g_mutex_unlock (&self->lock);
+      if (stats != NULL)
+        count_send (stats, n < 0 ? -saved : n, asked, n_popped);
 
       if (n > 0)
         {
@@ -848,7 +869,7 @@ flush (NatterdSocket *self)
       written = before - MIN (before, queued (self));
     }
   else
-    ok = write_plain (self, FALSE, &written);
+    ok = write_plain (self, FALSE, &written, NULL);
   after_write (self, before, written, ok);
 }
 
@@ -1637,11 +1658,12 @@ typedef struct
  * from reading its head to taking off what was sent, so both threads
  * still write from the one head, in order. Sets the writer_* fields. */
 static void
-write_batch (NatterdSocketLoop  *loop,
-             NatterdUring      **uring,
-             WriterSlot         *slots,
-             NatterdSocket     **conns,
-             guint               n)
+write_batch (NatterdSocketLoop        *loop,
+             NatterdUring            **uring,
+             WriterSlot               *slots,
+             NatterdSocket           **conns,
+             guint                     n,
+             NatterdSocketWriterStats *stats)
 {
   gssize results[URING_MAX];
   gboolean ran, unsupported = FALSE;
@@ -1683,6 +1705,7 @@ write_batch (NatterdSocketLoop  *loop,
     }
 
   ran = natterd_uring_run (*uring, results);
+  stats->enters++;
   if (!ran)
     {
       /* What was sent is unknown: those connections cannot go on. Later
@@ -1706,6 +1729,7 @@ write_batch (NatterdSocketLoop  *loop,
       /* All it asked for went and more waits (over MAX_IOV frames). */
       more = sent > 0 && (gsize) sent == slot->length && out_count (self) > 0;
       g_mutex_unlock (&self->lock);
+      count_send (stats, sent, slot->length, n_popped);
 
       if (sent > 0)
         {
@@ -1719,7 +1743,7 @@ write_batch (NatterdSocketLoop  *loop,
       if (sent == -EINVAL || sent == -EOPNOTSUPP)
         unsupported = TRUE;
       if (sent == -EINTR || sent == -EINVAL || sent == -EOPNOTSUPP || more)
-        self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
+        self->writer_failed = !write_plain (self, TRUE, &self->writer_written, stats);
       else if (sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK)
         self->writer_failed = TRUE;
     }
@@ -1728,6 +1752,30 @@ write_batch (NatterdSocketLoop  *loop,
       g_debug ("natterd sockets: io_uring cannot send here; sending without it");
       g_clear_pointer (uring, natterd_uring_free);
     }
+}
+
+/* Writer thread, under writer_lock: its own counts since the last time
+ * go to the loop's. */
+static void
+writer_stats_add (NatterdSocketWriterStats *total,
+                  NatterdSocketWriterStats *mine)
+{
+  total->batches += mine->batches;
+  total->sends += mine->sends;
+  total->frames += mine->frames;
+  total->short_sends += mine->short_sends;
+  total->would_block += mine->would_block;
+  total->enters += mine->enters;
+  memset (mine, 0, sizeof *mine);
+}
+
+void
+natterd_socket_loop_get_writer_stats (NatterdSocketLoop        *loop,
+                                      NatterdSocketWriterStats *out)
+{
+  g_mutex_lock (&loop->writer_lock);
+  *out = loop->writer_stats;
+  g_mutex_unlock (&loop->writer_lock);
 }
 
 /* A group's fan-out is thousands of sendmsg() calls per message: written
@@ -1744,6 +1792,7 @@ writer_main (gpointer data)
   g_autoptr(GArray) keys = g_array_new (FALSE, FALSE, sizeof (SortKey));
   NatterdUring *uring = loop->writer_uring > 0 ? natterd_uring_new (loop->writer_uring) : NULL;
   g_autofree WriterSlot *slots = uring != NULL ? g_new (WriterSlot, loop->writer_uring) : NULL;
+  NatterdSocketWriterStats stats = { 0 };
 
   /* Linux: a thread's nice value is its own (PRIO_PROCESS with its tid);
    * raising it needs no privilege. */
@@ -1768,6 +1817,7 @@ writer_main (gpointer data)
       g_mutex_unlock (&loop->writer_lock);
       if (loop->writer_sort && batch->len > 1)
         sort_batch (batch, keys);
+      stats.batches++;
 
       for (guint i = 0; i < batch->len;)
         {
@@ -1776,7 +1826,7 @@ writer_main (gpointer data)
           if (uring != NULL)
             {
               step = MIN (loop->writer_uring, batch->len - i);
-              write_batch (loop, &uring, slots, (NatterdSocket **) batch->pdata + i, step);
+              write_batch (loop, &uring, slots, (NatterdSocket **) batch->pdata + i, step, &stats);
             }
           else
             {
@@ -1784,7 +1834,7 @@ writer_main (gpointer data)
 
               self->writer_before = queued (self);
               self->writer_written = 0;
-              self->writer_failed = !write_plain (self, TRUE, &self->writer_written);
+              self->writer_failed = !write_plain (self, TRUE, &self->writer_written, &stats);
             }
           i += step;
           if (i - done >= WRITER_CHUNK || i == batch->len)
@@ -1792,6 +1842,7 @@ writer_main (gpointer data)
               g_mutex_lock (&loop->writer_lock);
               for (; done < i; done++)
                 g_ptr_array_add (loop->writer_done, g_ptr_array_index (batch, done));
+              writer_stats_add (&loop->writer_stats, &stats);
               wake_main (loop);
               g_mutex_unlock (&loop->writer_lock);
             }

@@ -81,6 +81,21 @@ void               natterd_socket_loop_set_stall_timeout (NatterdSocketLoop *loo
 void               natterd_socket_loop_flush (NatterdSocketLoop          *loop);
 gsize              natterd_socket_loop_get_queued (NatterdSocketLoop     *loop);
 
+/* What the fan-out writer thread did since the loop was made (#18: what
+ * a group delivery's CPU depends on, in /metrics). */
+typedef struct
+{
+  guint64 batches;       /* batches of connections it took from the main thread */
+  guint64 sends;         /* send operations, one per connection and turn */
+  guint64 frames;        /* frames wholly sent */
+  guint64 short_sends;   /* sends the kernel took only part of */
+  guint64 would_block;   /* sends it took nothing of (its buffer full) */
+  guint64 enters;        /* io_uring_enter() calls */
+} NatterdSocketWriterStats;
+
+void               natterd_socket_loop_get_writer_stats (NatterdSocketLoop        *loop,
+                                                         NatterdSocketWriterStats *out);
+
 /* Takes over @stream (stolen from libsoup after the 101 response), whose
  * descriptor is @socket's; @tls: @stream is a TLS connection over it.
  * Bytes already buffered in it are processed first. */

@@ -766,6 +766,18 @@ test_timeline_fanout_in_steps (void)
       g_array_unref (members[i].seqs);
     }
   g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_timeline_dropped_total"), ==, 0);
+  /* The fan-out writer's counts (#18): its sends took the frames, one or
+   * more a send, none twice. */
+  {
+    guint64 sends = natter_test_server_get_metric (server, "natterd_fanout_writer_total{of=\"sends\"}");
+    guint64 frames = natter_test_server_get_metric (server, "natterd_fanout_writer_total{of=\"frames\"}");
+
+    g_assert_cmpuint (natter_test_server_get_metric (server, "natterd_fanout_writer_total{of=\"batches\"}"), >, 0);
+    g_assert_cmpuint (sends, >, 0);
+    g_assert_cmpuint (frames, >=, sends - natter_test_server_get_metric (server, "natterd_fanout_writer_total{of=\"would-block\"}") -
+                                     natter_test_server_get_metric (server, "natterd_fanout_writer_total{of=\"short\"}"));
+    g_assert_cmpuint (frames, <=, 3 * n);
+  }
   for (guint m = 0; m < 3; m++)
     g_free (ids[m]);
 }

@@ -52,6 +52,56 @@ GOptionEntry group_entries[] = {
   { NULL }
 };
 
+/* natterd's fan-out writer's counts (#18: what a delivery's CPU depends
+ * on, the kernel's buffers filling included). */
+enum { WRITER_BATCHES, WRITER_SENDS, WRITER_FRAMES, WRITER_SHORT, WRITER_WOULD_BLOCK, WRITER_ENTERS,
+       N_WRITER_COUNTS };
+static const char * const writer_counts[N_WRITER_COUNTS] = {
+  "batches", "sends", "frames", "short", "would-block", "enters",
+};
+
+static void
+fetch_writer (SoupSession *session,
+              double       out[N_WRITER_COUNTS])
+{
+  g_autofree char *text = fetch_metrics (session);
+
+  for (guint i = 0; i < N_WRITER_COUNTS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("natterd_fanout_writer_total{of=\"%s\"}", writer_counts[i]);
+
+      out[i] = metric_value (text, name);
+    }
+}
+
+/* A thread's (all of that name's) time on a CPU and times switched in
+ * between two samples. */
+static void
+thread_between (const ThreadSched *a,
+                guint              n_a,
+                const ThreadSched *b,
+                guint              n_b,
+                const char        *name,
+                double            *run_us,
+                double            *runs)
+{
+  *run_us = 0;
+  *runs = 0;
+  for (guint i = 0; i < n_b; i++)
+    {
+      if (strcmp (b[i].name, name) != 0)
+        continue;
+      *run_us = (double) b[i].run_ns / 1000.0;
+      *runs = (double) b[i].runs;
+      for (guint j = 0; j < n_a; j++)
+        if (strcmp (a[j].name, name) == 0)
+          {
+            *run_us -= (double) a[j].run_ns / 1000.0;
+            *runs -= (double) a[j].runs;
+          }
+    }
+}
+
 /* What one run measured. */
 typedef struct
 {
@@ -78,6 +128,7 @@ typedef struct
   double server_cpu, bench_cpu;
   double server_wait;           /* ms per s natterd's threads waited for a CPU */
   SchedSample sched_before, sched_after; /* each thread's waits */
+  double writer[N_WRITER_COUNTS];  /* natterd's fan-out writer in the window */
   double load;
   double natterd_p99;
   guint  private_acks;
@@ -766,6 +817,7 @@ measure (SoupSession *session,
   g_autoptr(GArray) acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) private_acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   Histogram before = { 0 }, after = { 0 };
+  double writer_before[N_WRITER_COUNTS];
   Gathered gathered = { result, deliveries, last, private_acks, acks, first_at };
   gint64 deadline;
   guint first, end, sent;
@@ -792,6 +844,7 @@ measure (SoupSession *session,
   for (guint i = 0; i < bench.n_workers; i++)
     g_atomic_int_set (&bench.workers[i].delivered, 0);
   fetch_histogram (session, "natterd_publish_latency_seconds", &before);
+  fetch_writer (session, writer_before);
   g_atomic_int_set (&run.first_measured, g_atomic_int_get (&run.sent));
   g_atomic_int_set (&bench.recording, TRUE);
   g_atomic_int_set (&bench.counting, TRUE);
@@ -804,6 +857,9 @@ measure (SoupSession *session,
   sched_sample (&result->sched_after);
   delivered = total_delivered ();
   fetch_histogram (session, "natterd_publish_latency_seconds", &after);
+  fetch_writer (session, result->writer);
+  for (guint i = 0; i < N_WRITER_COUNTS; i++)
+    result->writer[i] -= writer_before[i];
   on_workers (stop_sending, NULL);
 
   /* Whatever was sent is acked and delivered before anything is judged. */
@@ -879,6 +935,39 @@ measure (SoupSession *session,
   result->private_max = percentile (private_acks, 100);
 }
 
+/* Where a delivery's CPU went (#18: the rounds at 10,000 members varied
+ * 8.7–11.3 µs): natterd's fan-out writer and main thread; the writer's
+ * sends per delivery and frames per send (messages overlapping go
+ * together), sends the kernel took only part of or nothing of (buffers
+ * full: a retry on EPOLLOUT), its batches, io_uring_enter() calls; and
+ * how often the receivers were woken (each wake-up is the sender's work
+ * on loopback: fewer when they are busy anyway). */
+static void
+print_delivery_costs (const Result *r)
+{
+  const SchedSample *a = &r->sched_before, *b = &r->sched_after;
+  double delivered = r->deliveries_per_s * (double) (b->wall - a->wall) / G_USEC_PER_SEC;
+  double writer_us, writer_runs, main_us, main_runs, bench_us, bench_runs;
+  const double *w = r->writer;
+
+  if (delivered <= 0)
+    return;
+  thread_between (a->server, a->n_server, b->server, b->n_server, "natterd-fanout", &writer_us, &writer_runs);
+  thread_between (a->server, a->n_server, b->server, b->n_server, "main", &main_us, &main_runs);
+  thread_between (a->self, a->n_self, b->self, b->n_self, "bench-worker", &bench_us, &bench_runs);
+  g_print ("  natterd CPU a delivery: fan-out writer %.2f us (%.3f runs), main thread %.2f us (%.3f runs); "
+           "bench's receivers %.2f us, woken %.3f times a delivery\n",
+           writer_us / delivered, writer_runs / delivered, main_us / delivered, main_runs / delivered,
+           bench_us / delivered, bench_runs / delivered);
+  if (!isnan (w[WRITER_SENDS]))
+    g_print ("  fan-out writer: %.3f sends a delivery, %.2f frames a send, %.0f short and %.0f would-block "
+             "sends (%.4f a delivery), %.0f batches (%.0f sends each), %.3f io_uring_enter() a delivery\n",
+             w[WRITER_SENDS] / delivered, w[WRITER_SENDS] > 0 ? w[WRITER_FRAMES] / w[WRITER_SENDS] : 0,
+             w[WRITER_SHORT], w[WRITER_WOULD_BLOCK], (w[WRITER_SHORT] + w[WRITER_WOULD_BLOCK]) / delivered,
+             w[WRITER_BATCHES], w[WRITER_BATCHES] > 0 ? w[WRITER_SENDS] / w[WRITER_BATCHES] : 0,
+             w[WRITER_ENTERS] / delivered);
+}
+
 static void
 print_result (const Result *r)
 {
@@ -908,6 +997,7 @@ print_result (const Result *r)
       g_print ("  natterd context switches: %.3f per delivery (%.0f%% preempted)\n",
                r->switches_per_delivery,
                100.0 * r->preempted_share);
+      print_delivery_costs (r);
     }
   if (run.private_rate > 0)
     g_print ("private %.0f msgs/s offered%s: %u acked, PublishAck p50 %.2f ms, p99 %.2f ms, max %.1f ms "

@@ -244,6 +244,11 @@ JsonObject *api_post                (SoupSession  *session,
 char       *get_token               (SoupSession  *session,
                                      guint         user,
                                      GError      **error);
+/* natterd's /metrics text, NULL if it did not answer; one value of it
+ * (NAN if absent). */
+char       *fetch_metrics           (SoupSession  *session);
+double      metric_value            (const char   *text,
+                                     const char   *name);
 gboolean    fetch_histogram         (SoupSession  *session,
                                      const char   *name,
                                      Histogram    *out);
