@@ -476,6 +476,20 @@ natterd_metrics_render (NatterdServer *self)
                             passes, chunks);
   }
   {
+    guint64 extended, truncates;
+
+    natterd_sqlite_wal_resizes (&extended, &truncates);
+    g_string_append_printf (out, "# HELP natterd_wal_extended_bytes_total Bytes written past the WAL's end"
+                                 " (SQLite): the syncs of those commit the filesystem's journal too.\n"
+                                 "# TYPE natterd_wal_extended_bytes_total counter\n"
+                                 "natterd_wal_extended_bytes_total %" G_GUINT64_FORMAT "\n"
+                                 "# HELP natterd_wal_truncates_total Times the WAL was cut back when it"
+                                 " started over.\n"
+                                 "# TYPE natterd_wal_truncates_total counter\n"
+                                 "natterd_wal_truncates_total %" G_GUINT64_FORMAT "\n",
+                            extended, truncates);
+  }
+  {
     static const char * const kinds[NATTERD_WAL_N_STALLS] = {
       [NATTERD_WAL_STALL_HEADER_SYNC] = "wal-header-sync",
       [NATTERD_WAL_STALL_CHECKPOINT] = "checkpoint",
