@@ -1060,6 +1060,9 @@ typedef struct
   double    stalls[2];
   double    stall_seconds[2];
   double    stall_frames[2];
+  /* The WAL file's growth and truncates (natterd_wal_*_total). */
+  double    wal_extended;
+  double    wal_truncates;
 } TailSample;
 
 static const char * const stall_kinds[2] = { "wal-header-sync", "checkpoint" };
@@ -1109,6 +1112,8 @@ fetch_tail (SoupSession *session,
       out->stall_seconds[k] = metric_value (text, seconds);
       out->stall_frames[k] = metric_value (text, frames);
     }
+  out->wal_extended = metric_value (text, "natterd_wal_extended_bytes_total");
+  out->wal_truncates = metric_value (text, "natterd_wal_truncates_total");
 }
 
 /* @delivered: messages natterd delivered meanwhile (its total stage's count). */
@@ -1175,6 +1180,11 @@ print_tail (const TailSample *before,
           g_print (k + 1 < G_N_ELEMENTS (stall_kinds) ? ";" : "\n");
         }
     }
+  /* A sync of a write that grew the WAL commits the filesystem's journal
+   * too, behind every other file's metadata. */
+  if (!isnan (after->wal_extended))
+    g_print ("  natterd's WAL file: grew %.0f KiB, cut back %.0f times\n",
+             (after->wal_extended - before->wal_extended) / 1024, after->wal_truncates - before->wal_truncates);
   b = &before->iterations;
   a = &after->iterations;
   if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
