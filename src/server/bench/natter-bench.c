@@ -1198,7 +1198,7 @@ print_slowest (const TailSample *before,
           g_print ("  natterd's slowest %g %%: under 1 ms, not broken down\n", 100 - ps[p]);
           continue;
         }
-      g_print ("  natterd's slowest %g %% (total over %.3g ms: %" G_GUINT64_FORMAT " msgs, %.2f %%): "
+      g_print ("  natterd's slowest %g %% (total over %.4g ms: %" G_GUINT64_FORMAT " msgs, %.2f %%): "
                "mean ms a stage:", 100 - ps[p], first > 0 ? 1000.0 * a->bounds[first - 1] : 0.0, n,
                100.0 * (double) n / (double) MAX (delivered, 1));
       for (guint k = 0; k < N_STAGES; k++)
