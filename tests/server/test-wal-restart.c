@@ -38,6 +38,20 @@ message_op (guint     n,
   return natter_test_store_publish_op (n, "r", content, published, done);
 }
 
+/* Messages @n to @n + 3, submitted at once; returns once all are stored. */
+static void
+store_four (NatterdStore *store,
+            guint         n)
+{
+  gboolean done[4] = { FALSE, };
+
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    natterd_store_submit (store, message_op (n + i, &done[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    while (!done[i])
+      g_main_context_iteration (NULL, TRUE);
+}
+
 /* Traffic that never stops (four messages at a time, the next four as
  * soon as they are stored), over several starts over of a 1 MiB WAL: the
  * writer's copies stay within their bound. */
@@ -56,16 +70,10 @@ test_writer_copies_bounded (void)
   natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count0, &seconds, &frames0);
   for (guint n = 0; n < 4 * ROUNDS; n += 4)
     {
-      gboolean done[4] = { FALSE, };
-
       natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count, &seconds, &frames);
       if (count - count0 >= RESTARTS)
         break;
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        natterd_store_submit (store, message_op (n + i, &done[i]));
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        while (!done[i])
-          g_main_context_iteration (NULL, TRUE);
+      store_four (store, n);
     }
   g_test_message ("%" G_GUINT64_FORMAT " copies by the writer, %" G_GUINT64_FORMAT " frames",
                   count - count0, frames - frames0);
@@ -100,13 +108,7 @@ test_wal_keeps_its_size (void)
   count = count0;
   for (guint n = 0; n < 4 * ROUNDS && count - count0 < RESTARTS; n += 4)
     {
-      gboolean done[4] = { FALSE, };
-
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        natterd_store_submit (store, message_op (n + i, &done[i]));
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        while (!done[i])
-          g_main_context_iteration (NULL, TRUE);
+      store_four (store, n);
       natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count, &seconds, &frames);
       /* From the second round on: the first one grew the file. */
       if (!started_over && count - count0 >= 2)
