@@ -62,8 +62,9 @@ bucket_of (const double *bounds,
   return i;
 }
 
-/* Either kind of histogram: @counts has @n_bounds + 1 buckets. */
-static void
+/* Either kind of histogram: @counts has @n_bounds + 1 buckets. Returns
+ * @value's. */
+static guint
 observe (guint64      *counts,
          guint64      *count,
          double       *sum,
@@ -71,16 +72,19 @@ observe (guint64      *counts,
          guint         n_bounds,
          double        value)
 {
-  counts[bucket_of (bounds, n_bounds, value)]++;
+  guint bucket = bucket_of (bounds, n_bounds, value);
+
+  counts[bucket]++;
   (*count)++;
   *sum += value;
+  return bucket;
 }
 
-static void
+static guint
 stage_observe (NatterdStageHistogram *h,
                gint64                 us)
 {
-  observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
+  return observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
            (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
@@ -91,7 +95,7 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
 {
   NatterdStageHistogram *h = metrics->publish_stages;
   gint64 us[NATTERD_N_STAGES] = { 0 };
-  guint largest = NATTERD_STAGE_PARSE;
+  guint largest = NATTERD_STAGE_PARSE, total_bucket = 0;
 
   us[NATTERD_STAGE_PARSE] = s->queued - s->read;
   us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
@@ -102,26 +106,24 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   us[NATTERD_STAGE_TOTAL] = written - s->read;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
-      stage_observe (&h[i], us[i]);
+      {
+        guint bucket = stage_observe (&h[i], us[i]);
+
+        if (i == NATTERD_STAGE_TOTAL)
+          total_bucket = bucket;
+      }
 
   /* The tail's own breakdown: a stage's p99 alone does not say whether
    * the slow messages are slow in it. By the total's bucket too, so the
    * bench can take whichever buckets its p99 or p99.9 falls in. */
-  if (us[NATTERD_STAGE_TOTAL] <= 800)  /* below bucket 12's: skip the search */
+  if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
     return;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
       largest = i;
-  {
-    guint b = bucket_of (stage_buckets, NATTERD_STAGE_BUCKETS, (double) us[NATTERD_STAGE_TOTAL] / G_USEC_PER_SEC);
-
-    if (b >= NATTERD_TAIL_FIRST_BUCKET)
-      {
-        for (guint i = 0; i < NATTERD_N_STAGES; i++)
-          metrics->tail_sums[b - NATTERD_TAIL_FIRST_BUCKET][i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
-        metrics->tail_largest[b - NATTERD_TAIL_FIRST_BUCKET][largest]++;
-      }
-  }
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    metrics->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
+  metrics->tail_largest[total_bucket - NATTERD_TAIL_FIRST_BUCKET][largest]++;
   if (us[NATTERD_STAGE_TOTAL] < NATTERD_SLOW_US)
     return;
   metrics->slow_count++;
@@ -263,7 +265,7 @@ tail_rows (GString              *out,
           if (largest)
             g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", m->tail_largest[row][s]);
           else
-            g_string_append_printf (out, "%.17g\n", m->tail_sums[row][s]);
+            g_string_append_printf (out, "%.17g\n", (double) m->tail_us[row][s] / G_USEC_PER_SEC);
         }
     }
 }
