@@ -85,7 +85,7 @@ stage_observe (NatterdStageHistogram *h,
                gint64                 us)
 {
   return observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
-           (double) MAX (us, 0) / G_USEC_PER_SEC);
+                  (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
 void
