@@ -40,20 +40,16 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_TOTAL] = "total",
 };
 
-/* Either kind of histogram: @counts has @n_bounds + 1 buckets. */
-static void
-observe (guint64      *counts,
-         guint64      *count,
-         double       *sum,
-         const double *bounds,
-         guint         n_bounds,
-         double        value)
+/* The first of @bounds not below @value; @n_bounds: past them all (a
+ * binary search: seven stages of 34 bounds for every message delivered,
+ * a latency for every Publish and query). */
+static guint
+bucket_of (const double *bounds,
+           guint         n_bounds,
+           double        value)
 {
   guint i = 0, end = n_bounds;
 
-  /* The first bound not below @value (a binary search: seven stages of
-   * 34 bounds for every message delivered, a latency for every Publish
-   * and query). */
   while (i < end)
     {
       guint mid = i + (end - i) / 2;
@@ -63,17 +59,33 @@ observe (guint64      *counts,
       else
         end = mid;
     }
-  counts[i]++;
-  (*count)++;
-  *sum += value;
+  return i;
 }
 
-static void
+/* Either kind of histogram: @counts has @n_bounds + 1 buckets. Returns
+ * @value's. */
+static guint
+observe (guint64      *counts,
+         guint64      *count,
+         double       *sum,
+         const double *bounds,
+         guint         n_bounds,
+         double        value)
+{
+  guint bucket = bucket_of (bounds, n_bounds, value);
+
+  counts[bucket]++;
+  (*count)++;
+  *sum += value;
+  return bucket;
+}
+
+static guint
 stage_observe (NatterdStageHistogram *h,
                gint64                 us)
 {
-  observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
-           (double) MAX (us, 0) / G_USEC_PER_SEC);
+  return observe (h->counts, &h->count, &h->sum, stage_buckets, NATTERD_STAGE_BUCKETS,
+                  (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
 void
@@ -83,7 +95,7 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
 {
   NatterdStageHistogram *h = metrics->publish_stages;
   gint64 us[NATTERD_N_STAGES] = { 0 };
-  guint largest = NATTERD_STAGE_PARSE;
+  guint largest = NATTERD_STAGE_PARSE, total_bucket = 0;
 
   us[NATTERD_STAGE_PARSE] = s->queued - s->read;
   us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
@@ -94,19 +106,29 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   us[NATTERD_STAGE_TOTAL] = written - s->read;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
-      stage_observe (&h[i], us[i]);
+      {
+        guint bucket = stage_observe (&h[i], us[i]);
+
+        if (i == NATTERD_STAGE_TOTAL)
+          total_bucket = bucket;
+      }
 
   /* The tail's own breakdown: a stage's p99 alone does not say whether
-   * the slow messages are slow in it. */
+   * the slow messages are slow in it. By the total's bucket too, so the
+   * bench can take whichever buckets its p99 or p99.9 falls in. */
+  if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
+    return;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
+      largest = i;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    metrics->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
+  metrics->tail_largest[total_bucket - NATTERD_TAIL_FIRST_BUCKET][largest]++;
   if (us[NATTERD_STAGE_TOTAL] < NATTERD_SLOW_US)
     return;
   metrics->slow_count++;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
-    {
-      metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
-      if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
-        largest = i;
-    }
+    metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
   metrics->slow_largest[largest]++;
 }
 
@@ -217,6 +239,35 @@ stage_histogram (GString                     *out,
   else
     g_string_append_printf (out, "%s_sum %.17g\n%s_count %" G_GUINT64_FORMAT "\n", name, h->sum, name,
                             h->count);
+}
+
+/* natterd_publish_tail_*_total: the rows whose total bucket saw any. */
+static void
+tail_rows (GString              *out,
+           const char           *name,
+           const NatterdMetrics *m,
+           gboolean              largest)
+{
+  for (guint row = 0; row < NATTERD_TAIL_ROWS; row++)
+    {
+      guint b = NATTERD_TAIL_FIRST_BUCKET + row;
+      char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
+
+      if (m->publish_stages[NATTERD_STAGE_TOTAL].counts[b] == 0)
+        continue;
+      if (b < NATTERD_STAGE_BUCKETS)
+        g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[b]);
+      for (guint s = 0; s < NATTERD_N_STAGES; s++)
+        {
+          if (largest && s == NATTERD_STAGE_TOTAL)
+            continue;
+          g_string_append_printf (out, "%s{le=\"%s\",stage=\"%s\"} ", name, bound, stage_names[s]);
+          if (largest)
+            g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", m->tail_largest[row][s]);
+          else
+            g_string_append_printf (out, "%.17g\n", (double) m->tail_us[row][s] / G_USEC_PER_SEC);
+        }
+    }
 }
 
 static void
@@ -493,6 +544,20 @@ natterd_metrics_render (NatterdServer *self)
                             passes, chunks);
   }
   {
+    guint64 extended, truncates;
+
+    natterd_sqlite_wal_resizes (&extended, &truncates);
+    g_string_append_printf (out, "# HELP natterd_wal_extended_bytes_total Bytes written past the WAL's end"
+                                 " (SQLite): the syncs of those commit the filesystem's journal too.\n"
+                                 "# TYPE natterd_wal_extended_bytes_total counter\n"
+                                 "natterd_wal_extended_bytes_total %" G_GUINT64_FORMAT "\n"
+                                 "# HELP natterd_wal_truncates_total Times the WAL was cut back when it"
+                                 " started over.\n"
+                                 "# TYPE natterd_wal_truncates_total counter\n"
+                                 "natterd_wal_truncates_total %" G_GUINT64_FORMAT "\n",
+                            extended, truncates);
+  }
+  {
     static const char * const kinds[NATTERD_WAL_N_STALLS] = {
       [NATTERD_WAL_STALL_HEADER_SYNC] = "wal-header-sync",
       [NATTERD_WAL_STALL_CHECKPOINT] = "checkpoint",
@@ -538,6 +603,16 @@ natterd_metrics_render (NatterdServer *self)
     if (s != NATTERD_STAGE_TOTAL)
       g_string_append_printf (out, "natterd_publish_slow_largest_total{stage=\"%s\"} %" G_GUINT64_FORMAT "\n",
                               stage_names[s], m->slow_largest[s]);
+
+  g_string_append (out, "# HELP natterd_publish_tail_seconds_total Delivered messages over 0.8 ms:"
+                        " their time by stage, by the bucket of their total (its le; how many:"
+                        " natterd_publish_stage_seconds{stage=\"total\"}).\n"
+                        "# TYPE natterd_publish_tail_seconds_total counter\n");
+  tail_rows (out, "natterd_publish_tail_seconds_total", m, FALSE);
+  g_string_append (out, "# HELP natterd_publish_tail_largest_total How many of them had each stage as"
+                        " their largest, by the same buckets.\n"
+                        "# TYPE natterd_publish_tail_largest_total counter\n");
+  tail_rows (out, "natterd_publish_tail_largest_total", m, TRUE);
 
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
                         " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"

@@ -46,6 +46,11 @@ typedef enum
 } NatterdStage;
 
 #define NATTERD_STAGE_BUCKETS 34
+/* Stage bucket 12 is (0.8, 1] ms: tail_us breaks down the messages
+ * of the buckets from it on (+Inf the last). */
+#define NATTERD_TAIL_FIRST_BUCKET 12
+#define NATTERD_TAIL_ROWS (NATTERD_STAGE_BUCKETS + 1 - NATTERD_TAIL_FIRST_BUCKET)
+#define NATTERD_SLOW_US 2000
 
 typedef struct
 {
@@ -115,12 +120,16 @@ typedef struct
   guint64          slow_count;
   double           slow_sums[NATTERD_N_STAGES];
   guint64          slow_largest[NATTERD_N_STAGES];
+  /* The same for every delivered message over 0.8 ms, by its total's
+   * bucket (from NATTERD_TAIL_FIRST_BUCKET on):
+   * whichever the p99's or p99.9's is. */
+  guint64          tail_us[NATTERD_TAIL_ROWS][NATTERD_N_STAGES];
+  guint64          tail_largest[NATTERD_TAIL_ROWS][NATTERD_N_STAGES];
   /* The main loop's iterations, poll() excluded: what a frame read in the
    * next one waited for (#17). */
   NatterdStageHistogram main_iterations;
 } NatterdMetrics;
 
-#define NATTERD_SLOW_US 2000
 
 NatterdMetrics *natterd_metrics_new  (void);
 void            natterd_metrics_free (NatterdMetrics *metrics);

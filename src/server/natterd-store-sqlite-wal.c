@@ -75,6 +75,7 @@ typedef struct
    * while SQLite's descriptor is in use. */
   WalSync       *sync;
   gboolean       header_written; /* since the last sync: a new WAL's header */
+  sqlite3_int64  size;           /* WAL only: the file's, as this connection wrote it */
   /* The main database: the pages a paced checkpoint wrote since its last
    * sync (DirtyRange), and a descriptor of our own to write them back
    * with (see paced_writeback()). */
@@ -139,6 +140,10 @@ static guint64 stall_counts[NATTERD_WAL_N_STALLS];
 static guint64 stall_us[NATTERD_WAL_N_STALLS];
 static guint64 stall_frames[NATTERD_WAL_N_STALLS];
 
+/* natterd_sqlite_wal_resizes(), atomic */
+static guint64 wal_extended_bytes;
+static guint64 wal_truncates;
+
 static guint64 syncs_started;     /* atomic */
 static guint64 syncs_completed;   /* atomic */
 
@@ -184,6 +189,20 @@ natterd_sqlite_wal_sync_counts (guint64 *started,
   *started = __atomic_load_n (&syncs_started, __ATOMIC_SEQ_CST);
 }
 
+/* A write past the WAL's end makes the next fdatasync() commit the
+ * file's new size and blocks through the filesystem's journal, which on
+ * ext4 waits for every other file's metadata (and their ordered data)
+ * that journal commit holds: an overwrite's sync only writes its pages. */
+static void
+wal_wrote (WalFile      *file,
+           sqlite3_int64 end)
+{
+  if (end <= file->size)
+    return;
+  __atomic_add_fetch (&wal_extended_bytes, (guint64) (end - file->size), __ATOMIC_RELAXED);
+  file->size = end;
+}
+
 static int
 wal_flush (WalFile *file)
 {
@@ -192,6 +211,8 @@ wal_flush (WalFile *file)
   if (file->length == 0)
     return SQLITE_OK;
   rc = file->real->pMethods->xWrite (file->real, file->buffer, (int) file->length, file->offset);
+  if (rc == SQLITE_OK)
+    wal_wrote (file, file->offset + (sqlite3_int64) file->length);
   file->length = 0;
   return rc;
 }
@@ -332,7 +353,12 @@ wal_write (sqlite3_file *f,
       if (rc != SQLITE_OK)
         return rc;
       if ((gsize) amount > file->allocated)
-        return REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
+        {
+          rc = REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
+          if (rc == SQLITE_OK)
+            wal_wrote (file, offset + amount);
+          return rc;
+        }
     }
   if (offset == 0)
     file->header_written = TRUE;
@@ -347,9 +373,26 @@ static int
 wal_truncate (sqlite3_file *f,
               sqlite3_int64 size)
 {
-  int rc = wal_flush ((WalFile *) f);
+  WalFile *file = (WalFile *) f;
+  int rc = wal_flush (file);
 
-  return rc != SQLITE_OK ? rc : REAL (f)->pMethods->xTruncate (REAL (f), size);
+  if (rc != SQLITE_OK)
+    return rc;
+  rc = REAL (f)->pMethods->xTruncate (REAL (f), size);
+  if (rc == SQLITE_OK && file->allocated > 0 && size < file->size)
+    {
+      __atomic_add_fetch (&wal_truncates, 1, __ATOMIC_RELAXED);
+      file->size = size;
+    }
+  return rc;
+}
+
+void
+natterd_sqlite_wal_resizes (guint64 *extended_bytes,
+                            guint64 *truncates)
+{
+  *extended_bytes = __atomic_load_n (&wal_extended_bytes, __ATOMIC_RELAXED);
+  *truncates = __atomic_load_n (&wal_truncates, __ATOMIC_RELAXED);
 }
 
 
@@ -894,6 +937,8 @@ wal_open (sqlite3_vfs  *vfs,
     {
       file->allocated = WAL_BUFFER_MAX;
       file->buffer = g_malloc (WAL_BUFFER_MAX);
+      if (file->real->pMethods->xFileSize (file->real, &file->size) != SQLITE_OK)
+        file->size = 0;
       if (name != NULL)
         file->sync = wal_sync_ref (name);
     }

@@ -56,6 +56,12 @@ const double *natterd_sqlite_wal_fdatasync_times   (gboolean    beside,
 void          natterd_sqlite_wal_paced_checkpoints (guint64    *passes,
                                                     guint64    *chunks,
                                                     guint64    *largest_chunk);
+/* Bytes written past a WAL's end (the file grew) and the times SQLite
+ * cut a WAL back (journal_size_limit) in this process, for /metrics and
+ * tests (#17: a sync of a write that grew the file commits the
+ * filesystem's journal too). */
+void          natterd_sqlite_wal_resizes           (guint64    *extended_bytes,
+                                                    guint64    *truncates);
 /* The writer's own waits for the disk, the tail's suspects (#17): the
  * sync of a new WAL's header inside a COMMIT (SQLite's, once a WAL
  * restart), and the checkpoints the writer runs itself to start the WAL

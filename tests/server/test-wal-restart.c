@@ -1,7 +1,10 @@
 /* test-wal-restart.c — natterd's SQLite store starting its WAL over under
  * traffic (#17's p99.9): the writer's own copy, which every message queued
  * meanwhile waits for, takes only what the checkpointer's passes left:
- * never more than 512 frames while the WAL is under twice its size.
+ * never more than 512 frames while the WAL is under twice its size. And
+ * the WAL file keeps its size when it starts over (#17's p99): cut back,
+ * its next round's last frames grew it again, and a sync of a write that
+ * grows a file commits the filesystem's journal too.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -35,6 +38,20 @@ message_op (guint     n,
   return natter_test_store_publish_op (n, "r", content, published, done);
 }
 
+/* Messages @n to @n + 3, submitted at once; returns once all are stored. */
+static void
+store_four (NatterdStore *store,
+            guint         n)
+{
+  gboolean done[4] = { FALSE, };
+
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    natterd_store_submit (store, message_op (n + i, &done[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    while (!done[i])
+      g_main_context_iteration (NULL, TRUE);
+}
+
 /* Traffic that never stops (four messages at a time, the next four as
  * soon as they are stored), over several starts over of a 1 MiB WAL: the
  * writer's copies stay within their bound. */
@@ -53,16 +70,10 @@ test_writer_copies_bounded (void)
   natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count0, &seconds, &frames0);
   for (guint n = 0; n < 4 * ROUNDS; n += 4)
     {
-      gboolean done[4] = { FALSE, };
-
       natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count, &seconds, &frames);
       if (count - count0 >= RESTARTS)
         break;
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        natterd_store_submit (store, message_op (n + i, &done[i]));
-      for (guint i = 0; i < G_N_ELEMENTS (done); i++)
-        while (!done[i])
-          g_main_context_iteration (NULL, TRUE);
+      store_four (store, n);
     }
   g_test_message ("%" G_GUINT64_FORMAT " copies by the writer, %" G_GUINT64_FORMAT " frames",
                   count - count0, frames - frames0);
@@ -77,11 +88,56 @@ test_writer_copies_bounded (void)
   natter_test_db_dir_remove (dir);
 }
 
+/* Traffic as above over several starts over: after the first, SQLite
+ * never truncates the WAL, and the file grows no more than by a stray
+ * batch or two. */
+static void
+test_wal_keeps_its_size (void)
+{
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-wal-size");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  guint64 count0, count, frames, extended0 = 0, extended, truncates0 = 0, truncates;
+  double seconds;
+  gboolean started_over = FALSE;
+
+  g_assert_no_error (error);
+  natterd_store_sqlite_set_wal_size (NATTERD_STORE_SQLITE (store), WAL_BYTES);
+  natterd_store_start (store, 16);
+  natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count0, &seconds, &frames);
+  count = count0;
+  for (guint n = 0; n < 4 * ROUNDS && count - count0 < RESTARTS; n += 4)
+    {
+      store_four (store, n);
+      natterd_sqlite_wal_stalls (NATTERD_WAL_STALL_CHECKPOINT, &count, &seconds, &frames);
+      /* From the second round on: the first one grew the file. */
+      if (!started_over && count - count0 >= 2)
+        {
+          started_over = TRUE;
+          natterd_sqlite_wal_resizes (&extended0, &truncates0);
+        }
+    }
+  natterd_sqlite_wal_resizes (&extended, &truncates);
+  g_test_message ("%" G_GUINT64_FORMAT " starts over; after the second, %" G_GUINT64_FORMAT
+                  " truncates, %" G_GUINT64_FORMAT " bytes grown",
+                  count - count0, truncates - truncates0, extended - extended0);
+  g_assert_cmpuint (count - count0, >=, RESTARTS);
+  /* Before, journal_size_limit was wal-size itself, which a round of
+   * wal-size worth of frames (4,120 bytes each) always passed: cut back
+   * at every start over, grown again by ~2 % of its frames each round. */
+  g_assert_cmpuint (truncates - truncates0, ==, 0);
+  g_assert_cmpuint (extended - extended0, <, WAL_BYTES / 4);
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  natter_test_db_dir_remove (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/store/wal-restart/writer-copies-bounded", test_writer_copies_bounded);
+  g_test_add_func ("/server/store/wal-restart/wal-keeps-its-size", test_wal_keeps_its_size);
   return g_test_run ();
 }

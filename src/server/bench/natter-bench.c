@@ -1067,6 +1067,18 @@ typedef struct
   double    stalls[2];
   double    stall_seconds[2];
   double    stall_frames[2];
+  /* natterd_publish_tail_*_total: by the bucket of the total (its
+   * bound, seconds), each stage's seconds and how many had it largest. */
+  struct
+  {
+    double bound;
+    double seconds[N_STAGES];
+    double largest[N_STAGES];
+  }         rows[48];
+  guint     n_rows;
+  /* The WAL file's growth and truncates (natterd_wal_*_total). */
+  double    wal_extended;
+  double    wal_truncates;
 } TailSample;
 
 static const char * const stall_kinds[2] = { "wal-header-sync", "checkpoint" };
@@ -1079,6 +1091,131 @@ metric_value (const char *text,
   const char *line = text != NULL ? strstr (text, prefix) : NULL;
 
   return line != NULL ? g_ascii_strtod (line + strlen (prefix), NULL) : NAN;
+}
+
+/* Bucket bounds as parsed from the same text: equal, not near. */
+static gboolean
+same_bound (double x,
+            double y)
+{
+  return (isinf (x) && isinf (y)) || fabs (x - y) < 1e-12;
+}
+
+/* Lines "PREFIX0.003\",stage=\"sync\"} VALUE" into @out's rows. */
+static void
+parse_tail_rows (const char *text,
+                 const char *prefix,
+                 gboolean    largest,
+                 TailSample *out)
+{
+  g_auto(GStrv) lines = text != NULL ? g_strsplit (text, "\n", -1) : NULL;
+
+  for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
+    {
+      const char *line = lines[i], *stage, *end;
+      double bound;
+      guint row = 0;
+
+      if (!g_str_has_prefix (line, prefix))
+        continue;
+      line += strlen (prefix);
+      bound = g_str_has_prefix (line, "+Inf") ? INFINITY : g_ascii_strtod (line, NULL);
+      stage = strstr (line, "stage=\"");
+      end = stage != NULL ? strstr (stage, "\"} ") : NULL;
+      if (end == NULL)
+        continue;
+      stage += strlen ("stage=\"");
+      while (row < out->n_rows && !same_bound (out->rows[row].bound, bound))
+        row++;
+      if (row == out->n_rows)
+        {
+          if (row == G_N_ELEMENTS (out->rows))
+            continue;
+          memset (&out->rows[row], 0, sizeof out->rows[row]);
+          out->rows[row].bound = bound;
+          out->n_rows++;
+        }
+      for (guint k = 0; k < N_STAGES; k++)
+        if (strlen (stage_names[k]) == (gsize) (end - stage) && strncmp (stage, stage_names[k], end - stage) == 0)
+          {
+            double value = g_ascii_strtod (end + 3, NULL);
+
+            if (largest)
+              out->rows[row].largest[k] = value;
+            else
+              out->rows[row].seconds[k] = value;
+          }
+    }
+}
+
+/* The row of @sample for the bucket @bound, or NULL (none seen yet). */
+static const double *
+tail_row (const TailSample *sample,
+          double            bound,
+          gboolean          largest)
+{
+  for (guint i = 0; i < sample->n_rows; i++)
+    if (same_bound (sample->rows[i].bound, bound))
+      return largest ? sample->rows[i].largest : sample->rows[i].seconds;
+  return NULL;
+}
+
+/* Where the slowest messages' time went (#17): those whose total fell in
+ * the p99's (p99.9's) bucket of natterd's total or above, by stage. */
+static void
+print_slowest (const TailSample *before,
+               const TailSample *after,
+               const Histogram  *total_before,
+               const Histogram  *total_after)
+{
+  static const double ps[] = { 99, 99.9 };
+  const Histogram *a = total_after, *b = total_before;
+  guint64 delivered;
+
+  if (after->n_rows == 0 || a->n == 0 || a->n != b->n)
+    return;
+  delivered = a->counts[a->n - 1] - b->counts[b->n - 1];
+  for (guint p = 0; p < G_N_ELEMENTS (ps); p++)
+    {
+      double seconds[N_STAGES] = { 0 }, largest[N_STAGES] = { 0 };
+      guint64 n = 0;
+      guint first = 0;
+
+      /* The p's bucket, as histogram_percentile() finds it. */
+      while (first + 1 < a->n &&
+             (double) (a->counts[first] - b->counts[first]) < ps[p] / 100.0 * (double) delivered)
+        first++;
+      for (guint i = first; i < a->n; i++)
+        {
+          const double *sa, *sb, *la, *lb;
+
+          n += (a->counts[i] - b->counts[i]) - (i > 0 ? a->counts[i - 1] - b->counts[i - 1] : 0);
+          sa = tail_row (after, a->bounds[i], FALSE);
+          la = tail_row (after, a->bounds[i], TRUE);
+          sb = tail_row (before, a->bounds[i], FALSE);
+          lb = tail_row (before, a->bounds[i], TRUE);
+          for (guint k = 0; k < N_STAGES && sa != NULL; k++)
+            {
+              seconds[k] += sa[k] - (sb != NULL ? sb[k] : 0);
+              largest[k] += la[k] - (lb != NULL ? lb[k] : 0);
+            }
+        }
+      if (n == 0 || seconds[N_STAGES - 1] <= 0 || a->bounds[first] < 0.00099)
+        {
+          g_print ("  natterd's slowest %g %%: under 1 ms, not broken down\n", 100 - ps[p]);
+          continue;
+        }
+      g_print ("  natterd's slowest %g %% (total over %.4g ms: %" G_GUINT64_FORMAT " msgs, %.2f %%): "
+               "mean ms a stage:", 100 - ps[p], first > 0 ? 1000.0 * a->bounds[first - 1] : 0.0, n,
+               100.0 * (double) n / (double) MAX (delivered, 1));
+      for (guint k = 0; k < N_STAGES; k++)
+        g_print (" %s %.3f", stage_names[k], 1000.0 * seconds[k] / (double) n);
+      g_print ("; the largest stage of each:");
+      for (guint k = 0; k + 1 < N_STAGES; k++)
+        if (largest[k] > 0)
+          g_print (" %s %.0f %%", stage_names[k], 100.0 * largest[k] / (double) n);
+      g_print ("\n");
+    }
 }
 
 static void
@@ -1116,6 +1253,10 @@ fetch_tail (SoupSession *session,
       out->stall_seconds[k] = metric_value (text, seconds);
       out->stall_frames[k] = metric_value (text, frames);
     }
+  parse_tail_rows (text, "natterd_publish_tail_seconds_total{le=\"", FALSE, out);
+  parse_tail_rows (text, "natterd_publish_tail_largest_total{le=\"", TRUE, out);
+  out->wal_extended = metric_value (text, "natterd_wal_extended_bytes_total");
+  out->wal_truncates = metric_value (text, "natterd_wal_truncates_total");
 }
 
 /* @delivered: messages natterd delivered meanwhile (its total stage's count). */
@@ -1182,6 +1323,11 @@ print_tail (const TailSample *before,
           g_print (k + 1 < G_N_ELEMENTS (stall_kinds) ? ";" : "\n");
         }
     }
+  /* A sync of a write that grew the WAL commits the filesystem's journal
+   * too, behind every other file's metadata. */
+  if (!isnan (after->wal_extended))
+    g_print ("  natterd's WAL file: grew %.0f KiB, cut back %.0f times\n",
+             (after->wal_extended - before->wal_extended) / 1024, after->wal_truncates - before->wal_truncates);
   b = &before->iterations;
   a = &after->iterations;
   if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
@@ -1489,6 +1635,7 @@ main (int   argc,
                histogram_percentile (&server_before, &server_after, 99),
                histogram_percentile (&server_before, &server_after, 99.9));
       print_stages (stages_before, stages_after);
+      print_slowest (&tail_before, &tail_after, &stages_before[N_STAGES - 1], &stages_after[N_STAGES - 1]);
       print_tail (&tail_before, &tail_after,
                   stages_after[N_STAGES - 1].n > 0 && stages_after[N_STAGES - 1].n == stages_before[N_STAGES - 1].n ?
                   stages_after[N_STAGES - 1].counts[stages_after[N_STAGES - 1].n - 1] -
