@@ -235,7 +235,7 @@ update_header_avatar (NatterChatView *self,
     return;
   adw_avatar_set_text (self->header_avatar, title);
   if (self->portraits != NULL)
-    natter_portraits_apply (self->portraits, self->header_avatar,
+    natter_portraits_apply (self->portraits, GTK_WIDGET (self->header_avatar),
                             self->conversation != NULL ? natter_conversation_get_portrait_uri (self->conversation)
                                                        : NULL);
 }
