@@ -650,7 +650,10 @@ update_read_by (NatterMessageRow *self)
   /* Translators: under a group message: how many members read it */
   label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Read by %u", "Read by %u", n), n);
   gtk_menu_button_set_label (GTK_MENU_BUTTON (self->read_by_button), label);
-  fill_read_by_names (self);
+  /* the names (a store lookup each) when its popover shows, not at every
+   * bind (#17); now only if it is open */
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->read_by_names)))
+    fill_read_by_names (self);
   gtk_widget_set_sensitive (self->read_by_button, TRUE);
   gtk_widget_set_visible (self->read_by_button, TRUE);
 }
