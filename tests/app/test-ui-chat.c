@@ -1103,6 +1103,30 @@ history_laid_out (gpointer chat)
          gtk_adjustment_get_upper (adj) > gtk_adjustment_get_page_size (adj);
 }
 
+/* A profile of 300 messages with "peer0", signed in to a server that is
+ * not there (the store is all there is), open in a 900×600 window. */
+static void
+open_generated_history (NatterTestUi *ui,
+                        const char   *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *profile = g_build_filename (ui->dir, name, NULL);
+  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
+  g_autofree char *token = g_build_filename (profile, "token", NULL);
+  g_autofree char *out = NULL;
+  const char *argv[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
+                         "--messages", "300", "--conversations", "1", "--owner", "me", NULL };
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+
+  natter_test_ui_open (ui, profile);
+  gtk_window_set_default_size (GTK_WINDOW (ui->window), 900, 600);
+  natter_test_ui_wait_for_page (ui->window, "main");
+}
+
 typedef struct {
   GtkListView *list_view;
   guint first_rows;      /* rows with a message at the first frame that had any */
@@ -1166,27 +1190,13 @@ static void
 test_open_tail (NatterTestUi  *ui,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *profile = g_build_filename (ui->dir, "tail", NULL);
-  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
-  g_autofree char *token = g_build_filename (profile, "token", NULL);
-  g_autofree char *out = NULL;
-  const char *argv[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
-                         "--messages", "300", "--conversations", "1", "--owner", "me", NULL };
   OpenFrame frame = { 0 };
   GdkFrameClock *clock;
   gulong paint_id;
   int min_height = G_MAXINT;
   guint fit;
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
-  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
-
-  natter_test_ui_open (ui, profile);
-  gtk_window_set_default_size (GTK_WINDOW (ui->window), 900, 600);
-  natter_test_ui_wait_for_page (ui->window, "main");
+  open_generated_history (ui, "tail");
   frame.list_view = natter_chat_view_get_list_view (ui->chat);
   clock = gtk_widget_get_frame_clock (GTK_WIDGET (ui->window));
   g_assert_nonnull (clock);
@@ -1239,14 +1249,7 @@ static void
 test_history (NatterTestUi  *ui,
               gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *profile = g_build_filename (ui->dir, "history", NULL);
-  g_autofree char *ini = g_build_filename (profile, "account.ini", NULL);
-  g_autofree char *token = g_build_filename (profile, "token", NULL);
   g_autofree char *anchor_text = NULL;
-  g_autofree char *out = NULL;
-  const char *argv[] = { natter_test_program ("NATTER_CLI"), "generate-profile", profile,
-                         "--messages", "300", "--conversations", "1", "--owner", "me", NULL };
   GListModel *messages;
   GtkAdjustment *adj;
   GtkWidget *jump;
@@ -1255,15 +1258,7 @@ test_history (NatterTestUi  *ui,
   double value;
   guint n;
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, NULL, &error));
-  g_assert_no_error (error);
-  /* signed in to a server that is not there: the store is all there is */
-  g_assert_true (g_file_set_contents (ini, "[account]\nserver-url=http://127.0.0.1:9\napp-key=k\nuser-id=me\n", -1, NULL));
-  g_assert_true (g_file_set_contents_full (token, "t", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
-
-  natter_test_ui_open (ui, profile);
-  gtk_window_set_default_size (GTK_WINDOW (ui->window), 900, 600);
-  natter_test_ui_wait_for_page (ui->window, "main");
+  open_generated_history (ui, "history");
   natter_window_open_conversation (ui->window, NATTER_CONVERSATION_PRIVATE, "peer0", 0);
   natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "#299");   /* the newest, at the bottom */
   /* on screen is not laid out yet on a slow machine */
