@@ -14,6 +14,7 @@
 #include "natter-message-row.h"
 #include "natter-presence-dot.h"
 #include "natter-presence-tracker.h"
+#include "natter-tail-model.h"
 
 /* Within this many pixels of the end counts as "at the bottom". */
 #define BOTTOM_SLACK 48
@@ -45,6 +46,9 @@ struct _NatterChatView
   char *target_id;
   NatterConversation *conversation;
   NatterMessageList *messages;
+  NatterTailModel *shown;  /* what the list view shows of @messages, see reveal_tick_cb() */
+  guint reveal_id;
+  gint64 reveal_frame;     /* the frame that first showed the tail, or -1 */
   NatterPortraits *portraits;
   GCancellable *cancellable;
   GtkWindow *window;
@@ -231,7 +235,7 @@ update_header_avatar (NatterChatView *self,
     return;
   adw_avatar_set_text (self->header_avatar, title);
   if (self->portraits != NULL)
-    natter_portraits_apply (self->portraits, self->header_avatar,
+    natter_portraits_apply (self->portraits, GTK_WIDGET (self->header_avatar),
                             self->conversation != NULL ? natter_conversation_get_portrait_uri (self->conversation)
                                                        : NULL);
 }
@@ -433,6 +437,108 @@ vadjustment (NatterChatView *self)
   return gtk_scrolled_window_get_vadjustment (self->scrolled);
 }
 
+/* ------------------------------------------------------------ the open */
+
+/* A chat opens with only its newest messages that fit the list's height
+ * in the list view's model, then the rest of the page right after that
+ * first frame (#17): GTK 4.8's list view made a row for each of the
+ * page's 20 messages before it, ~12 of them in view. No row is shorter
+ * than a one-line bubble (a day separator, a sender's name or an avatar
+ * only add to it); rows that show nothing (protocol messages) do not
+ * count. */
+#define MIN_ROW_HEIGHT 40
+#define DEFAULT_LIST_HEIGHT 1000
+
+static void
+reveal_all (NatterChatView *self)
+{
+  if (self->reveal_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->reveal_id);
+  self->reveal_id = 0;
+  if (self->shown != NULL)
+    natter_tail_model_show_all (self->shown);
+}
+
+/* The list's height; before the chat was first shown, the window's. */
+static int
+list_height (NatterChatView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  int height = gtk_widget_get_height (GTK_WIDGET (self->scrolled));
+
+  if (height <= 0 && root != NULL)
+    {
+      int header = 0, composer = 0, width;
+
+      /* less what is above and below the list */
+      height = gtk_widget_get_height (GTK_WIDGET (root));
+      if (height <= 0)
+        gtk_window_get_default_size (GTK_WINDOW (root), &width, &height);
+      gtk_widget_measure (GTK_WIDGET (self->header_bar), GTK_ORIENTATION_VERTICAL, -1, &header, NULL, NULL, NULL);
+      gtk_widget_measure (GTK_WIDGET (self->composer), GTK_ORIENTATION_VERTICAL, -1, &composer, NULL, NULL, NULL);
+      height -= header + composer;
+    }
+  return height > 0 ? height : DEFAULT_LIST_HEIGHT;
+}
+
+/* how many of the newest messages fill @height */
+static guint
+tail_limit (NatterChatView *self,
+            int             height)
+{
+  GListModel *model = G_LIST_MODEL (self->messages);
+  guint n = g_list_model_get_n_items (model);
+  guint fit = (guint) (MAX (height, 0) + MIN_ROW_HEIGHT - 1) / MIN_ROW_HEIGHT + 1;
+  guint shows = 0;
+  guint i;
+
+  if (n == 0)
+    return fit;
+  for (i = n; i > 0 && shows < fit; i--)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (model, i - 1);
+
+      if (natter_message_row_shows (message))
+        shows++;
+    }
+  return n - i;
+}
+
+/* At each frame: once a frame has drawn the tail, the rest goes in. */
+static gboolean
+reveal_tick_cb (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  NatterChatView *self = user_data;
+  gint64 frame = gdk_frame_clock_get_frame_counter (clock);
+
+  if (self->shown == NULL || g_list_model_get_n_items (G_LIST_MODEL (self->shown)) == 0)
+    return G_SOURCE_CONTINUE;
+  if (self->reveal_frame < 0)
+    {
+      /* this frame lays out and draws the tail */
+      self->reveal_frame = frame;
+      return G_SOURCE_CONTINUE;
+    }
+  if (frame == self->reveal_frame)
+    return G_SOURCE_CONTINUE;
+  self->reveal_id = 0;
+  natter_tail_model_show_all (self->shown);
+  return G_SOURCE_REMOVE;
+}
+
+/* while the tail waits for its frame (the page may come after the open) */
+static void
+queue_reveal (NatterChatView *self)
+{
+  if (self->shown == NULL || !natter_tail_model_get_limited (self->shown) || self->reveal_id != 0 ||
+      g_list_model_get_n_items (G_LIST_MODEL (self->shown)) == 0)
+    return;
+  self->reveal_frame = -1;
+  self->reveal_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->list_view), reveal_tick_cb, self, NULL);
+}
+
 /* GtkListView warns when asked to scroll while it is not on screen or has
  * not laid out its model yet: only then. */
 static gboolean
@@ -441,9 +547,14 @@ scroll_list_to (NatterChatView *self,
 {
   GListModel *model = G_LIST_MODEL (gtk_list_view_get_model (self->list_view));
 
-  if (model == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->list_view)) ||
-      position >= g_list_model_get_n_items (model) ||
+  if (model == NULL || self->shown == NULL || !gtk_widget_get_mapped (GTK_WIDGET (self->list_view)) ||
       gtk_widget_get_height (GTK_WIDGET (self->list_view)) <= 0)
+    return FALSE;
+  /* @position is the message list's: above the newest shown, all of them */
+  if (position < natter_tail_model_get_offset (self->shown))
+    reveal_all (self);
+  position -= natter_tail_model_get_offset (self->shown);
+  if (position >= g_list_model_get_n_items (model))
     return FALSE;
   gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", position);
   return TRUE;
@@ -656,6 +767,7 @@ items_changed_cb (NatterChatView *self,
                   guint           added)
 {
   self->laid_out = FALSE;
+  queue_reveal (self);
   refresh_row_after (self, position + added);
   find_first_unread (self);
   update_loading (self);
@@ -1143,7 +1255,9 @@ row_bind_cb (GtkSignalListItemFactory *factory,
              GtkListItem              *item,
              NatterChatView           *self)
 {
-  bind_row (self, NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)), gtk_list_item_get_position (item));
+  /* the list view's position is the shown tail's */
+  bind_row (self, NATTER_MESSAGE_ROW (gtk_list_item_get_child (item)),
+            gtk_list_item_get_position (item) + natter_tail_model_get_offset (self->shown));
 }
 
 static void
@@ -2126,7 +2240,11 @@ natter_chat_view_close (NatterChatView *self)
       g_signal_handlers_disconnect_by_data (self->client, self);
       g_signal_handlers_disconnect_by_data (natter_presence_tracker_for (self->client), self);
     }
+  if (self->reveal_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->reveal_id);
+  self->reveal_id = 0;
   gtk_list_view_set_model (self->list_view, NULL);
+  g_clear_object (&self->shown);
   g_clear_object (&self->messages);
   disconnect_conversation (self);
   g_clear_pointer (&self->target_id, g_free);
@@ -2191,7 +2309,9 @@ natter_chat_view_open (NatterChatView         *self,
   if (self->messages == NULL)
     self->messages = natter_message_list_new (client, type, target_id);
   self->laid_out = FALSE;
-  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->messages)));
+  self->shown = natter_tail_model_new (G_LIST_MODEL (self->messages),
+                                       tail_limit (self, list_height (self)));
+  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->shown)));
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (selection));
   /* after the list view's own handler: it must know a change before we
    * bind rows or scroll because of it */
@@ -2210,6 +2330,7 @@ natter_chat_view_open (NatterChatView         *self,
   update_loading (self);
   gtk_revealer_set_reveal_child (self->jump_revealer, FALSE);
   queue_stick (self);
+  queue_reveal (self);
   /* System and public-service chats take no replies (#16). */
   gtk_widget_set_visible (GTK_WIDGET (self->composer),
                           type != NATTER_CONVERSATION_SYSTEM && type != NATTER_CONVERSATION_APP_PUBLIC_SERVICE &&

@@ -68,7 +68,7 @@ update (NatterConversationRow *self,
       gtk_label_set_label (self->title_label, natter_conversation_get_title (conv));
       adw_avatar_set_text (self->avatar, natter_conversation_get_title (conv));
       if (self->portraits != NULL)
-        natter_portraits_apply (self->portraits, self->avatar, natter_conversation_get_portrait_uri (conv));
+        natter_portraits_apply (self->portraits, GTK_WIDGET (self->avatar), natter_conversation_get_portrait_uri (conv));
       /* A private chat's peer: online dot (#16) */
       natter_presence_dot_set_user (self->presence_dot,
                                     self->portraits != NULL ? natter_portraits_get_client (self->portraits) : NULL,

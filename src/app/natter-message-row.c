@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "natter-avatar.h"
 #include "natter-format.h"
 #include "natter-format-accounts.h"
 #include "natter-message-row.h"
@@ -33,7 +34,7 @@ struct _NatterMessageRow
   GtkLabel *notice_label;
   GtkWidget *message_box;
   GtkWidget *retry_button;
-  AdwAvatar *avatar;
+  NatterAvatar *avatar;
   GtkWidget *bubble;
   GtkLabel *sender_label;
   AdwBin *content_bin;
@@ -649,7 +650,10 @@ update_read_by (NatterMessageRow *self)
   /* Translators: under a group message: how many members read it */
   label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Read by %u", "Read by %u", n), n);
   gtk_menu_button_set_label (GTK_MENU_BUTTON (self->read_by_button), label);
-  fill_read_by_names (self);
+  /* the names (a store lookup each) when its popover shows, not at every
+   * bind (#17); now only if it is open */
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->read_by_names)))
+    fill_read_by_names (self);
   gtk_widget_set_sensitive (self->read_by_button, TRUE);
   gtk_widget_set_visible (self->read_by_button, TRUE);
 }
@@ -878,26 +882,8 @@ update_content (NatterMessageRow *self)
 }
 
 /* The avatar where a group starts (below it the bubble keeps its room) and
- * the sender's name in group chats; the profile may come later. */
-/* AdwAvatar lays its initials out again whenever its root changes, and a
- * message row changes root twice each time a chat opens or a scroll moves
- * it to another list item (#17): an avatar has initials only while it is
- * shown and in the window, so they are laid out once, with the window's
- * font, when it comes (see natter_message_row_root()). */
-static void
-hide_initials (NatterMessageRow *self)
-{
-  adw_avatar_set_show_initials (self->avatar, FALSE);
-}
-
-static void
-show_initials (NatterMessageRow *self)
-{
-  if (gtk_widget_get_visible (GTK_WIDGET (self->avatar)) &&
-      gtk_widget_get_root (GTK_WIDGET (self)) != NULL)
-    adw_avatar_set_show_initials (self->avatar, TRUE);
-}
-
+ * the sender's name in group chats; the profile may come later. The
+ * avatar draws its initials at the frame, nothing at bind (#17). */
 static void
 update_sender (NatterMessageRow *self)
 {
@@ -908,15 +894,11 @@ update_sender (NatterMessageRow *self)
   gtk_widget_set_margin_start (self->bubble, !outgoing && !self->group_start ? AVATAR_ROOM : 0);
   if (!outgoing && self->group_start)
     {
-      /* the text first: the initials are laid out once, when shown */
-      adw_avatar_set_text (self->avatar, sender_name (message));
-      show_initials (self);
+      natter_avatar_set_text (self->avatar, sender_name (message));
       if (self->portraits != NULL)
-        natter_portraits_apply (self->portraits, self->avatar,
+        natter_portraits_apply (self->portraits, GTK_WIDGET (self->avatar),
                                 natter_message_get_sender_portrait_uri (message));
     }
-  else
-    hide_initials (self);
   gtk_label_set_label (self->sender_label, sender_name (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
                           self->show_sender && !outgoing && self->group_start);
@@ -1546,34 +1528,14 @@ natter_message_row_dispose (GObject *object)
 }
 
 static void
-natter_message_row_root (GtkWidget *widget)
-{
-  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
-
-  GTK_WIDGET_CLASS (natter_message_row_parent_class)->root (widget);
-  /* a row from the pool comes unbound: its message's binding shows them */
-  if (self->message != NULL)
-    show_initials (self);
-}
-
-static void
-natter_message_row_unroot (GtkWidget *widget)
-{
-  /* before the avatar hears of it */
-  hide_initials (NATTER_MESSAGE_ROW (widget));
-  GTK_WIDGET_CLASS (natter_message_row_parent_class)->unroot (widget);
-}
-
-static void
 natter_message_row_class_init (NatterMessageRowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = natter_message_row_dispose;
-  widget_class->root = natter_message_row_root;
-  widget_class->unroot = natter_message_row_unroot;
 
+  g_type_ensure (NATTER_TYPE_AVATAR);
   gtk_widget_class_set_template_from_resource (widget_class, "/im/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, unread_label);

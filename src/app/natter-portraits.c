@@ -1,9 +1,10 @@
-/* natter-portraits.c — users' and groups' pictures for AdwAvatars
+/* natter-portraits.c — users' and groups' pictures for avatars
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
 #include "natter-portraits.h"
+#include "natter-avatar.h"
 
 #define URI_KEY "natter-portrait-uri"
 /* Pixels kept per picture: an avatar is at most 128 px, twice on HiDPI. */
@@ -17,7 +18,7 @@ struct _NatterPortraits
 
   NatterClient *client;
   GHashTable *textures;   /* uri → GdkTexture */
-  GHashTable *pending;    /* uri → GPtrArray of GWeakRef* to AdwAvatar */
+  GHashTable *pending;    /* uri → GPtrArray of GWeakRef* to an avatar */
   GHashTable *failed;     /* uri set: not tried again this session */
 };
 
@@ -31,6 +32,22 @@ weak_ref_free (GWeakRef *ref)
 }
 
 static void
+set_image (GtkWidget    *avatar,
+           GdkPaintable *image)
+{
+  g_object_set (avatar, "custom-image", image, NULL);
+}
+
+static gboolean
+has_image (GtkWidget *avatar)
+{
+  g_autoptr(GdkPaintable) image = NULL;
+
+  g_object_get (avatar, "custom-image", &image, NULL);
+  return image != NULL;
+}
+
+static void
 set_on_waiting (NatterPortraits *self,
                 const char      *uri,
                 GdkTexture      *texture)
@@ -39,11 +56,11 @@ set_on_waiting (NatterPortraits *self,
 
   for (guint i = 0; waiting != NULL && i < waiting->len; i++)
     {
-      g_autoptr(AdwAvatar) avatar = g_weak_ref_get (g_ptr_array_index (waiting, i));
+      g_autoptr(GtkWidget) avatar = g_weak_ref_get (g_ptr_array_index (waiting, i));
 
       /* still wants this picture? */
       if (avatar != NULL && g_strcmp0 (g_object_get_data (G_OBJECT (avatar), URI_KEY), uri) == 0)
-        adw_avatar_set_custom_image (avatar, GDK_PAINTABLE (texture));
+        set_image (avatar, GDK_PAINTABLE (texture));
     }
   g_hash_table_remove (self->pending, uri);
 }
@@ -118,7 +135,7 @@ downloaded_cb (GObject      *object,
 
 void
 natter_portraits_apply (NatterPortraits *self,
-                        AdwAvatar       *avatar,
+                        GtkWidget       *avatar,
                         const char      *uri)
 {
   GdkTexture *texture;
@@ -126,21 +143,21 @@ natter_portraits_apply (NatterPortraits *self,
   GWeakRef *ref;
 
   g_return_if_fail (NATTER_IS_PORTRAITS (self));
-  g_return_if_fail (ADW_IS_AVATAR (avatar));
+  g_return_if_fail (ADW_IS_AVATAR (avatar) || NATTER_IS_AVATAR (avatar));
 
   if (g_strcmp0 (g_object_get_data (G_OBJECT (avatar), URI_KEY), uri) == 0 &&
-      (uri == NULL || adw_avatar_get_custom_image (avatar) != NULL))
+      (uri == NULL || has_image (avatar)))
     return;
 
   g_object_set_data_full (G_OBJECT (avatar), URI_KEY, g_strdup (uri), g_free);
   if (uri == NULL || *uri == '\0' || g_hash_table_contains (self->failed, uri))
     {
-      adw_avatar_set_custom_image (avatar, NULL);
+      set_image (avatar, NULL);
       return;
     }
 
   texture = g_hash_table_lookup (self->textures, uri);
-  adw_avatar_set_custom_image (avatar, texture != NULL ? GDK_PAINTABLE (texture) : NULL);
+  set_image (avatar, texture != NULL ? GDK_PAINTABLE (texture) : NULL);
   if (texture != NULL)
     return;
 

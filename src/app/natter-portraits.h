@@ -1,4 +1,4 @@
-/* natter-portraits.h — users' and groups' pictures for AdwAvatars
+/* natter-portraits.h — users' and groups' pictures for avatars
  *
  * Downloads each portrait URL once (into the profile's media cache, through
  * libnatter), keeps the decoded textures, and puts them on the avatars that
@@ -20,10 +20,11 @@ G_DECLARE_FINAL_TYPE (NatterPortraits, natter_portraits, NATTER, PORTRAITS, GObj
 
 NatterPortraits *natter_portraits_new   (NatterClient    *client);
 NatterClient    *natter_portraits_get_client (NatterPortraits *self);
-/* Shows @uri's picture on @avatar (at once if known, else once downloaded);
- * NULL or "" clears it. The last call for an avatar wins. */
+/* Shows @uri's picture on @avatar, an AdwAvatar or a NatterAvatar (its
+ * "custom-image"), at once if known, else once downloaded; NULL or ""
+ * clears it. The last call for an avatar wins. */
 void             natter_portraits_apply (NatterPortraits *self,
-                                         AdwAvatar       *avatar,
+                                         GtkWidget       *avatar,
                                          const char      *uri);
 
 G_END_DECLS

@@ -488,7 +488,8 @@ static gboolean
 is_avatar_with_picture (GtkWidget     *widget,
                         gconstpointer  data)
 {
-  return ADW_IS_AVATAR (widget) && adw_avatar_get_custom_image (ADW_AVATAR (widget)) != NULL;
+  return (ADW_IS_AVATAR (widget) && adw_avatar_get_custom_image (ADW_AVATAR (widget)) != NULL) ||
+         (NATTER_IS_AVATAR (widget) && natter_avatar_get_custom_image (NATTER_AVATAR (widget)) != NULL);
 }
 
 gboolean

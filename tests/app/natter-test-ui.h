@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 
 #include "natter-application.h"
+#include "natter-avatar.h"
 #include "natter-chat-view.h"
 #include "natter-composer.h"
 #include "natter-sidebar.h"
