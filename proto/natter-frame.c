@@ -389,7 +389,7 @@ check_tree (const ProtobufCMessage  *message,
 
           if (field->type == PROTOBUF_C_TYPE_STRING)
             {
-              if (!g_utf8_validate (value, -1, NULL))
+              if (!natter_utf8_is_valid (value))
                 {
                   g_set_error (error, NATTER_PROTO_ERROR, NATTER_PROTO_ERROR_INVALID_UTF8,
                                "%s is not valid UTF-8", field->name);

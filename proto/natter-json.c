@@ -217,6 +217,41 @@ natter_json_parse (const char  *data,
   return root;
 }
 
+/* Word-at-a-time byte tests: BYTES_OF (c) is c in each byte of a word;
+ * bytes_below (word, n), n <= 0x80, is nonzero when a byte of @word is
+ * below n (the borrow can mark bytes above a true one, never one alone). */
+#define BYTES_OF(c) (G_GUINT64_CONSTANT (0x0101010101010101) * (guchar) (c))
+#define BYTES_HIGH BYTES_OF (0x80)
+
+static inline guint64
+bytes_below (guint64 word,
+             guint   n)
+{
+  return (word - BYTES_OF (n)) & ~word & BYTES_HIGH;
+}
+
+gboolean
+natter_utf8_is_valid (const char *text)
+{
+  gsize length = strlen (text), at = 0;
+
+  /* ASCII (nearly every string) eight bytes at a time; from the first
+   * other byte on, g_utf8_validate_len() (it starts a character, as
+   * everything before it is ASCII). */
+  for (; length - at >= 8; at += 8)
+    {
+      guint64 word;
+
+      memcpy (&word, text + at, sizeof word);
+      if ((word & BYTES_HIGH) != 0)
+        break;
+    }
+  for (; at < length; at++)
+    if ((guchar) text[at] >= 0x80)
+      return g_utf8_validate_len (text + at, length - at, NULL);
+  return TRUE;
+}
+
 /* Moves *@i past the string whose opening quote it is at; FALSE at a
  * control character, an escape JSON has not, text that is not UTF-8 or
  * the text's end. Only strings can hold other than ASCII, so checking
@@ -231,7 +266,26 @@ skip_string (const char *data,
 
   for (gsize at = *i + 1; at < size; at++)
     {
-      guchar c = (guchar) data[at];
+      guchar c;
+
+      /* Eight bytes at a time while none needs a look (#17: the byte
+       * loop was ~10 instructions a byte of every message's content);
+       * once the string holds other than ASCII, its bytes >= 0x80 need
+       * none until the end. */
+      while (size - at >= 8)
+        {
+          guint64 word;
+
+          memcpy (&word, data + at, sizeof word);
+          if (((wide ? 0 : word & BYTES_HIGH) | bytes_below (word, 0x20) |
+               bytes_below (word ^ BYTES_OF ('"'), 1) | bytes_below (word ^ BYTES_OF ('\\'), 1)) != 0)
+            break;
+          at += 8;
+        }
+      if (at == size)
+        break;
+
+      c = (guchar) data[at];
 
       if (c == '"')
         {

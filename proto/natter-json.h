@@ -19,6 +19,10 @@ G_BEGIN_DECLS
  * content needs 3 or 4. */
 #define NATTER_JSON_MAX_DEPTH 32
 
+/* g_utf8_validate (@text, -1, NULL), faster on ASCII (#17: every string
+ * of every frame is checked). */
+gboolean  natter_utf8_is_valid    (const char  *text);
+
 /* FALSE (NATTER_PROTO_ERROR_INVALID_CONTENT) when @data nests arrays and
  * objects deeper than @max_depth, has a ' or / outside a string (a
  * single-quoted string or a comment to json-glib, not JSON), an escape

@@ -1483,6 +1483,40 @@ test_reject_preview_flag (void)
   assert_rejected (&frame, NATTER_PEER_SERVER, NATTER_PROTO_ERROR_INVALID_VALUE);
 }
 
+/* The word-at-a-time scans (#17) see every byte of every eight: a
+ * quote, a backslash, a control character or bytes that are not UTF-8 at
+ * any place of a string's words, and text that is fine there, read as the
+ * byte loop read them. */
+static void
+test_json_word_at_a_time (void)
+{
+  static const struct { const char *bytes; gboolean json; gboolean utf8; } cases[] = {
+    { "\x01", FALSE, TRUE }, { "\x1f", FALSE, TRUE }, { "\"", FALSE, TRUE }, { "\\q", FALSE, TRUE },
+    { "\xff", FALSE, FALSE }, { "\xc3" "a", FALSE, FALSE }, { "\xed\xa0\x80", FALSE, FALSE },
+    { " ", TRUE, TRUE }, { "\x7f", TRUE, TRUE }, { "\\\"", TRUE, TRUE }, { "\\u00e9", TRUE, TRUE },
+    { "\xc3\xa9", TRUE, TRUE }, { "\xe4\xbd\xa0\xe5\xa5\xbd", TRUE, TRUE }, { "\xf0\x9f\x98\x80", TRUE, TRUE },
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (guint at = 0; at < 26; at++)
+      {
+        g_autoptr(GString) text = g_string_new (NULL);
+        g_autofree char *content = NULL;
+        g_autofree char *wide = NULL;
+
+        g_string_append_len (text, "abcdefghijklmnopqrstuvwxyz", at);
+        g_string_append (text, cases[c].bytes);
+        g_string_append (text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + at);
+        content = g_strdup_printf ("{\"k\":\"%s\"}", text->str);
+        g_assert_cmpint (natter_json_is_object (content, -1), ==, cases[c].json);
+        g_assert_cmpint (natter_utf8_is_valid (text->str), ==, cases[c].utf8);
+        g_assert_cmpint (natter_utf8_is_valid (text->str), ==, g_utf8_validate (text->str, -1, NULL));
+        /* Past a first wide character, the rest is read by word too. */
+        wide = g_strdup_printf ("{\"k\":\"\xc3\xa9%s\"}", text->str);
+        g_assert_cmpint (natter_json_is_object (wide, -1), ==, cases[c].json);
+      }
+}
+
 /* json-glib's scanner also reads 'single-quoted' strings and C comments,
  * which JSON has not: a '"' in either hid the brackets after it from the
  * depth count (natter-fuzz-json checks the bound), so it did not hold.
@@ -1630,6 +1664,7 @@ main (int   argc,
   g_test_add_func ("/proto/reject/nested", test_reject_nested);
   g_test_add_func ("/proto/reject/deep-json", test_reject_deep_json);
   g_test_add_func ("/proto/json/one-pass", test_json_one_pass);
+  g_test_add_func ("/proto/json/word-at-a-time", test_json_word_at_a_time);
   g_test_add_func ("/proto/reject/hidden-depth", test_reject_hidden_depth);
   g_test_add_func ("/proto/reject/surrogate-escape", test_reject_surrogate_escape);
   g_test_add_func ("/proto/reject/more-than-one-value", test_reject_more_than_one_value);

@@ -16,6 +16,7 @@
 #include "natterd-directory.h"
 #include "natterd-store-sqlite-private.h"
 #include "natter-test-db-dir.h"
+#include "natter-test-store-op.h"
 
 static int
 natterd_test_compare_int64 (gconstpointer a,
@@ -522,20 +523,8 @@ publish_op (const char *client_msg_id,
             gboolean    webhook,
             GPtrArray  *bodies)
 {
-  NatterdPublishOp *op = natterd_op_new (NATTERD_OP_PUBLISH, published, bodies, NULL);
+  NatterdPublishOp *op = natter_test_store_message_op (client_msg_id, content, 1000, published, bodies);
 
-  op->app_id = 1;
-  op->sender_id = 1;
-  op->device_id = g_strdup ("d1");
-  op->client_msg_id = g_strdup (client_msg_id);
-  op->channel = g_strdup ("1/alice/bob");
-  op->message.conversation_type = 1;
-  op->message.sender_user_id = g_strdup ("alice");
-  op->message.target_id = g_strdup ("bob");
-  op->message.object_name = g_strdup ("RC:TxtMsg");
-  op->message.content = g_strdup (content);
-  op->message.flags = NATTER_MESSAGE_FLAG_PERSISTED;
-  op->message.sent_time = 1000;
   op->webhook = webhook;
   return op;
 }
