@@ -868,6 +868,63 @@ test_read_back_only_changes (void)
   g_assert_cmpuint (rows, <, 20);
 }
 
+typedef struct
+{
+  NatterTestPg *pg;
+  guint         at_least;
+} SyncRepWait;
+
+/* For natter_test_wait(): at least @at_least of natterd's transactions
+ * committed and waiting for the (absent) synchronous standby. */
+static gboolean
+commits_waiting (gpointer data)
+{
+  SyncRepWait *wait = data;
+  g_autofree char *n = natter_test_pg_query (wait->pg, "natter",
+                                             "SELECT count(*) FROM pg_stat_activity"
+                                             " WHERE application_name = 'natterd' AND wait_event = 'SyncRep'");
+
+  return g_ascii_strtoull (n, NULL, 10) >= wait->at_least;
+}
+
+/* The writer runs the next batch while a COMMIT waits for the disk (a
+ * synchronous standby that never answers makes every COMMIT wait), and
+ * neither batch is acked before its COMMIT returns. */
+static void
+test_commit_overlaps_next_batch (void)
+{
+  g_autoptr(ClusterPair) pair = cluster_pair_new (NULL, NULL);
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  g_autoptr(NatterFrame) first_ack = NULL;
+  g_autoptr(NatterFrame) second_ack = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  SyncRepWait wait = { pair->pg, 1 };
+
+  /* Only a's commits are counted. */
+  g_clear_pointer (&pair->b, natter_test_server_free);
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'"));
+  g_free (natter_test_pg_query (pair->pg, "natter", "SELECT pg_reload_conf ()"));
+
+  first = natter_test_client_publish (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"first\"}");
+  g_assert_true (natter_test_wait (commits_waiting, &wait, NATTER_TEST_TIMEOUT_MS));
+  second = natter_test_client_publish (carol, 1, "dave", "RC:TxtMsg", "{\"content\":\"second\"}");
+  wait.at_least = 2;
+  g_assert_true (natter_test_wait (commits_waiting, &wait, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
+
+  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER SYSTEM RESET synchronous_standby_names"));
+  g_free (natter_test_pg_query (pair->pg, "natter", "SELECT pg_reload_conf ()"));
+  first_ack = natter_test_client_wait_ack (bob, first);
+  second_ack = natter_test_client_wait_ack (carol, second);
+  g_assert_cmpint (first_ack->publish_ack->code, ==, 0);
+  g_assert_cmpint (second_ack->publish_ack->code, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -888,6 +945,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
   g_test_add_func ("/cluster/pg/kick-notice", test_kick_notice);
   g_test_add_func ("/cluster/pg/read-back-only-changes", test_read_back_only_changes);
+  g_test_add_func ("/cluster/pg/commit-overlaps-next-batch", test_commit_overlaps_next_batch);
 
   return g_test_run ();
 }
