@@ -22,6 +22,10 @@
 
 #include <string.h>
 
+/* The advisory lock class of an app's webhook events (see
+ * PASSWORD_CHECK_LOCK for another). */
+#define WEBHOOK_ORDER_LOCK "742570"
+
 const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
@@ -139,8 +143,13 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_PRUNE_NONCES] =
     "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
     " (SELECT app_id, nonce FROM api_nonces WHERE expires < $1 LIMIT $2)",
+  /* Under the app's lock, held to the COMMIT: the next batch, on the
+   * writer's other connection, commits that app's events only after
+   * these (pollers see them in order, never a later one first). */
   [PW_INSERT_WEBHOOK_EVENT] =
-    "INSERT INTO webhook_events (message_id, app_id, body) VALUES ($1, $2, $3)",
+    "INSERT INTO webhook_events (message_id, app_id, body)"
+    " SELECT $1::bigint, $2::bigint, $3::text"
+    " FROM (SELECT pg_advisory_xact_lock (" WEBHOOK_ORDER_LOCK ", ($2::bigint % 2147483647)::integer)) l",
   [PW_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = $1",
   /* The group's next seq under its row lock, given to the message. */
   [PW_NEXT_TIMELINE_SEQ] =

@@ -887,6 +887,64 @@ commits_waiting (gpointer data)
   return g_ascii_strtoull (n, NULL, 10) >= wait->at_least;
 }
 
+/* Every COMMIT waits for a synchronous standby that never answers
+ * (@hold), or commits as before. */
+static void
+hold_commits (NatterTestPg *pg,
+              gboolean      hold)
+{
+  g_free (natter_test_pg_query (pg, "natter", hold ? "ALTER SYSTEM SET synchronous_standby_names = 'nobody'"
+                                                   : "ALTER SYSTEM RESET synchronous_standby_names"));
+  g_free (natter_test_pg_query (pg, "natter", "SELECT pg_reload_conf ()"));
+}
+
+/* For natter_test_wait(): a natterd transaction waits for an advisory lock. */
+static gboolean
+advisory_waiting (gpointer data)
+{
+  g_autofree char *n = natter_test_pg_query (data, "natter",
+                                             "SELECT count(*) FROM pg_stat_activity"
+                                             " WHERE application_name = 'natterd' AND wait_event = 'advisory'");
+
+  return g_ascii_strtoull (n, NULL, 10) >= 1;
+}
+
+/* An app's webhook events commit in the order of their batches: the next
+ * batch, on the writer's other connection, waits for the app's lock
+ * until the COMMIT before it returned (pollers on any node never see a
+ * later event before an earlier one). */
+static void
+test_webhook_events_in_commit_order (void)
+{
+  const char * const args[] = { "--app-setting", "webhook-url=http://127.0.0.1:1/hook", NULL };
+  g_autoptr(ClusterPair) pair = cluster_pair_new ("[webhook]\ndrain-timeout=0\n", args);
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  g_autoptr(NatterFrame) first_ack = NULL;
+  g_autoptr(NatterFrame) second_ack = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *events = NULL;
+  SyncRepWait wait = { pair->pg, 1 };
+
+  g_clear_pointer (&pair->b, natter_test_server_free);
+  hold_commits (pair->pg, TRUE);
+  first = natter_test_client_publish (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"first\"}");
+  g_assert_true (natter_test_wait (commits_waiting, &wait, NATTER_TEST_TIMEOUT_MS));
+  /* Other users: no row lock in common with the first batch. */
+  second = natter_test_client_publish (carol, 1, "dave", "RC:TxtMsg", "{\"content\":\"second\"}");
+  g_assert_true (natter_test_wait (advisory_waiting, pair->pg, NATTER_TEST_TIMEOUT_MS));
+  hold_commits (pair->pg, FALSE);
+  first_ack = natter_test_client_wait_ack (bob, first);
+  second_ack = natter_test_client_wait_ack (carol, second);
+  g_assert_cmpint (first_ack->publish_ack->code, ==, 0);
+  g_assert_cmpint (second_ack->publish_ack->code, ==, 0);
+  events = natter_test_pg_query (pair->pg, "natter", "SELECT count(*) FROM webhook_events");
+  g_assert_cmpstr (events, ==, "2");
+}
+
 /* The writer runs the next batch while a COMMIT waits for the disk (a
  * synchronous standby that never answers makes every COMMIT wait), and
  * neither batch is acked before its COMMIT returns. */
@@ -906,8 +964,7 @@ test_commit_overlaps_next_batch (void)
 
   /* Only a's commits are counted. */
   g_clear_pointer (&pair->b, natter_test_server_free);
-  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'"));
-  g_free (natter_test_pg_query (pair->pg, "natter", "SELECT pg_reload_conf ()"));
+  hold_commits (pair->pg, TRUE);
 
   first = natter_test_client_publish (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"first\"}");
   g_assert_true (natter_test_wait (commits_waiting, &wait, NATTER_TEST_TIMEOUT_MS));
@@ -917,8 +974,7 @@ test_commit_overlaps_next_batch (void)
   natter_test_client_expect_none (bob, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
   natter_test_client_expect_none (carol, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
 
-  g_free (natter_test_pg_query (pair->pg, "natter", "ALTER SYSTEM RESET synchronous_standby_names"));
-  g_free (natter_test_pg_query (pair->pg, "natter", "SELECT pg_reload_conf ()"));
+  hold_commits (pair->pg, FALSE);
   first_ack = natter_test_client_wait_ack (bob, first);
   second_ack = natter_test_client_wait_ack (carol, second);
   g_assert_cmpint (first_ack->publish_ack->code, ==, 0);
@@ -946,6 +1002,7 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/kick-notice", test_kick_notice);
   g_test_add_func ("/cluster/pg/read-back-only-changes", test_read_back_only_changes);
   g_test_add_func ("/cluster/pg/commit-overlaps-next-batch", test_commit_overlaps_next_batch);
+  g_test_add_func ("/cluster/pg/webhook-events-in-commit-order", test_webhook_events_in_commit_order);
 
   return g_test_run ();
 }
