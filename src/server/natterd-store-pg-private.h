@@ -163,6 +163,7 @@ struct _NatterdStorePg
   GCond         unread_done;
   PgUnread     *unread[2];      /* one a connection at most */
   guint64       commits_sent;
+  gboolean      publishes_only; /* the last batch held publishes only */
 
   /* Writer thread, one batch: conversation rows folded, the message ids
    * fetched for it, the timeline clock stamp (0: not taken yet). */

@@ -2194,6 +2194,7 @@ natterd_store_pg_write (NatterdStore  *store,
   g_autoptr(GPtrArray) final = NULL;
   PgLink other = self->writer;
   PgUnread *unread;
+  gboolean publishes_only = TRUE;
   gboolean clock = FALSE;
 
   /* Batches alternate between the two connections (see spare). */
@@ -2201,6 +2202,14 @@ natterd_store_pg_write (NatterdStore  *store,
   self->spare = other;
   if (self->writer.conn != NULL)
     wait_unread (self, self->writer.conn);
+  /* Only two batches of publishes overlap: other ops may read what the
+   * batch before wrote (a user it created), which its COMMIT has yet to
+   * show, or write what the next batch's publishes read. */
+  for (guint i = 0; i < n_ops && publishes_only; i++)
+    publishes_only = is_publish (ops[i]);
+  if ((!publishes_only || !self->publishes_only) && self->spare.conn != NULL)
+    wait_unread (self, self->spare.conn);
+  self->publishes_only = publishes_only;
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
     return FALSE;
   /* BEGIN goes with the first statements, COMMIT with the last. */
