@@ -134,6 +134,19 @@ typedef struct
   gint64              backoff;    /* µs */
 } PgLink;
 
+/* A pipeline sent whose results are not read yet: a batch's last
+ * statements and its COMMIT (natterd_pg_send_pipeline()). */
+typedef struct
+{
+  PGconn             *conn;
+  const char * const *sql;
+  int                *indexes;    /* each call's statement */
+  guint               n;
+  guint64             number;     /* the writer's count of commits sent */
+  GPtrArray          *ops;        /* NatterdOp: the batch, failed if it fails */
+  gboolean            reading;
+} PgUnread;
+
 struct _NatterdStorePg
 {
   NatterdStore  parent_instance;
@@ -142,6 +155,15 @@ struct _NatterdStorePg
   char         *node_name;      /* [cluster] node-name, "" for a single node */
   PgLink        writer;         /* start-up and admin, then the writer thread */
   PgLink        reader;         /* reader thread */
+  /* The writer thread's other connection: batches alternate between the
+   * two, so the next batch's statements run while a COMMIT waits for
+   * the disk; a sync thread reads that COMMIT (natterd_store_pg_sync()). */
+  PgLink        spare;
+  GMutex        unread_lock;
+  GCond         unread_done;
+  PgUnread     *unread[2];      /* one a connection at most */
+  guint64       commits_sent;
+  gboolean      publishes_only; /* the last batch held publishes only */
 
   /* Writer thread, one batch: conversation rows folded, the message ids
    * fetched for it, the timeline clock stamp (0: not taken yet). */
@@ -206,6 +228,16 @@ gboolean  natterd_pg_run_pipeline (PgLink    *link,
                                    GPtrArray *calls,
                                    PGresult **results,
                                    GError   **error);
+
+/* As natterd_pg_run_pipeline(), results dropped, but the last chunk's
+ * results (the COMMIT's) are left to natterd_pg_read_pipeline(): NULL
+ * with @error if a statement before it failed or the sending did. */
+PgUnread *natterd_pg_send_pipeline (PgLink    *link,
+                                    GPtrArray *calls,
+                                    GError   **error);
+gboolean  natterd_pg_read_pipeline (PgUnread  *unread,
+                                    GError   **error);
+void      natterd_pg_unread_free   (PgUnread  *unread);
 
 /* Runs @sql (no parameters; several statements allowed). */
 gboolean  natterd_pg_exec       (PGconn      *conn,
@@ -301,6 +333,9 @@ void     natterd_store_pg_writer_finalize (NatterdStorePg  *self);
 gboolean natterd_store_pg_write           (NatterdStore    *store,
                                            NatterdOp      **ops,
                                            guint            n_ops,
+                                           GError         **error);
+gboolean natterd_store_pg_sync            (NatterdStore    *store,
+                                           gboolean        *shared,
                                            GError         **error);
 
 /* ------------------------------------------------ natterd-store-pg-read.c */

@@ -22,6 +22,10 @@
 
 #include <string.h>
 
+/* The advisory lock class of an app's webhook events (see
+ * PASSWORD_CHECK_LOCK for another). */
+#define WEBHOOK_ORDER_LOCK "742570"
+
 const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_INSERT_MESSAGE] =
     "INSERT INTO messages (id, app_id, uid, conversation_type, sender_id, target_id, channel,"
@@ -139,8 +143,13 @@ const char * const natterd_store_pg_writer_sql[PW_N_STATEMENTS] = {
   [PW_PRUNE_NONCES] =
     "DELETE FROM api_nonces WHERE (app_id, nonce) IN"
     " (SELECT app_id, nonce FROM api_nonces WHERE expires < $1 LIMIT $2)",
+  /* Under the app's lock, held to the COMMIT: the next batch, on the
+   * writer's other connection, commits that app's events only after
+   * these (pollers see them in order, never a later one first). */
   [PW_INSERT_WEBHOOK_EVENT] =
-    "INSERT INTO webhook_events (message_id, app_id, body) VALUES ($1, $2, $3)",
+    "INSERT INTO webhook_events (message_id, app_id, body)"
+    " SELECT $1::bigint, $2::bigint, $3::text"
+    " FROM (SELECT pg_advisory_xact_lock (" WEBHOOK_ORDER_LOCK ", ($2::bigint % 2147483647)::integer)) l",
   [PW_DELETE_WEBHOOK_EVENT] = "DELETE FROM webhook_events WHERE message_id = $1",
   /* The group's next seq under its row lock, given to the message. */
   [PW_NEXT_TIMELINE_SEQ] =
@@ -337,6 +346,115 @@ run_calls (NatterdStorePg  *self,
   return ok;
 }
 
+/* Sends @calls, the batch's last (its COMMIT), without reading their
+ * results: natterd_store_pg_sync() or the batch after next does. */
+static PgUnread *
+writer_send (NatterdStorePg  *self,
+             GPtrArray       *calls,
+             GError         **error)
+{
+  if (!self->began)
+    {
+      g_ptr_array_insert (calls, 0, g_new0 (PgCall, 1));
+      ((PgCall *) calls->pdata[0])->index = PG_CALL_BEGIN;
+      self->began = TRUE;
+    }
+  return natterd_pg_send_pipeline (&self->writer, calls, error);
+}
+
+/* With unread_lock held (let go while reading): reads the COMMIT of slot
+ * @i. One that failed fails its batch's ops; they are not acked, and
+ * the client sends them again (the idempotency key finds a row that
+ * did commit). */
+static void
+read_unread (NatterdStorePg *self,
+             guint           i)
+{
+  PgUnread *unread = self->unread[i];
+  g_autoptr(GError) error = NULL;
+
+  unread->reading = TRUE;
+  g_mutex_unlock (&self->unread_lock);
+  if (!natterd_pg_read_pipeline (unread, &error))
+    {
+      g_warning ("Batch of %u operations failed at its commit (%s)", unread->ops->len, error->message);
+      if (PQstatus (unread->conn) == CONNECTION_OK)
+        natterd_pg_exec (unread->conn, "ROLLBACK", NULL);
+      for (guint o = 0; o < unread->ops->len; o++)
+        {
+          NatterdOp *op = g_ptr_array_index (unread->ops, o);
+
+          if (op->error == NULL)
+            op->error = g_error_copy (error);
+        }
+    }
+  g_mutex_lock (&self->unread_lock);
+  self->unread[i] = NULL;
+  natterd_pg_unread_free (unread);
+  g_cond_broadcast (&self->unread_done);
+}
+
+/* Writer thread: @conn's COMMIT read (by this thread or a sync thread)
+ * before @conn is used again. */
+static void
+wait_unread (NatterdStorePg *self,
+             PGconn         *conn)
+{
+  g_mutex_lock (&self->unread_lock);
+  for (;;)
+    {
+      guint i;
+
+      for (i = 0; i < G_N_ELEMENTS (self->unread); i++)
+        if (self->unread[i] != NULL && self->unread[i]->conn == conn)
+          break;
+      if (i == G_N_ELEMENTS (self->unread))
+        break;
+      if (!self->unread[i]->reading)
+        read_unread (self, i);
+      else
+        g_cond_wait (&self->unread_done, &self->unread_lock);
+    }
+  g_mutex_unlock (&self->unread_lock);
+}
+
+/* Sync thread: every COMMIT sent before this began is read (the batches
+ * it completes were all sent before). Failures fail their own batch's
+ * ops, so this itself succeeds. */
+gboolean
+natterd_store_pg_sync (NatterdStore  *store,
+                       gboolean      *shared,
+                       GError       **error)
+{
+  NatterdStorePg *self = NATTERD_STORE_PG (store);
+  guint64 sent;
+
+  *shared = FALSE;
+  g_mutex_lock (&self->unread_lock);
+  sent = self->commits_sent;
+  for (;;)
+    {
+      gboolean busy = FALSE;
+      guint i;
+
+      for (i = 0; i < G_N_ELEMENTS (self->unread); i++)
+        if (self->unread[i] != NULL && self->unread[i]->number <= sent)
+          {
+            if (!self->unread[i]->reading)
+              break;
+            busy = TRUE;
+          }
+      if (i < G_N_ELEMENTS (self->unread))
+        read_unread (self, i);
+      else if (busy)
+        g_cond_wait (&self->unread_done, &self->unread_lock);
+      else
+        break;
+    }
+  g_mutex_unlock (&self->unread_lock);
+  return TRUE;
+}
+
 /* ----------------------------------------------------------- batch state */
 
 typedef struct
@@ -395,6 +513,8 @@ natterd_store_pg_writer_init (NatterdStorePg *self)
   self->last_hour = -1;
   self->pending_inbox = g_array_new (FALSE, FALSE, sizeof (PendingInbox));
   self->keep = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_init (&self->unread_lock);
+  g_cond_init (&self->unread_done);
 }
 
 void
@@ -408,6 +528,10 @@ natterd_store_pg_writer_finalize (NatterdStorePg *self)
   g_clear_pointer (&self->adopted_groups, g_hash_table_unref);
   g_clear_pointer (&self->bumped_counts, g_hash_table_unref);
   g_clear_pointer (&self->bumped_last, g_hash_table_unref);
+  for (guint i = 0; i < G_N_ELEMENTS (self->unread); i++)
+    g_clear_pointer (&self->unread[i], natterd_pg_unread_free);
+  g_mutex_clear (&self->unread_lock);
+  g_cond_clear (&self->unread_done);
 }
 
 static PGresult *
@@ -1267,7 +1391,8 @@ write_publishes (NatterdStorePg  *self,
     {
       g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
       g_autoptr(GHashTable) counts = NULL;
-      PGresult *results[3] = { NULL, NULL, NULL };
+      PGresult *results[4] = { NULL, NULL, NULL, NULL };
+      guint bumped = 0, drawn = 0;
 
       for (guint a = 0; a < MESSAGE_ARRAYS; a++)
         natterd_pg_params_text (&params, array_end (arrays[a]));
@@ -1287,16 +1412,29 @@ write_publishes (NatterdStorePg  *self,
             }
           if (g_hash_table_size (counts) > 0)
             add_bump_calls (self, counts, calls);
+          bumped = calls->len == 3 ? 2 : 0;
+        }
+      /* The next batches' ids in the same round trip, when these run
+       * short: as many as this batch took (nextval() is outside any
+       * transaction, and the COMMIT's results are read later). */
+      if (self->ids->len - self->next_id < n)
+        {
+          natterd_pg_params_int (&natterd_pg_call_new (calls, PW_NEXT_IDS)->params,
+                                 MIN (MAX (n, 16), IDS_AHEAD_MAX));
+          drawn = calls->len - 1;
         }
       ok = writer_pipeline (self, calls, results, error);
-      if (ok && calls->len == 3)
+      if (ok && bumped > 0)
         {
           self->bumped_last = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-          take_last_seqs (results[2], self->bumped_last);
+          take_last_seqs (results[bumped], self->bumped_last);
           self->bumped_counts = g_steal_pointer (&counts);
         }
+      if (ok && drawn > 0)
+        take_ids (self, results[drawn]);
       PQclear (results[1]);
       PQclear (results[2]);
+      PQclear (results[3]);
       result = results[0];
       ok = ok && result != NULL;
       for (int r = 0; ok && r < PQntuples (result); r++)
@@ -2054,11 +2192,24 @@ natterd_store_pg_write (NatterdStore  *store,
 {
   NatterdStorePg *self = NATTERD_STORE_PG (store);
   g_autoptr(GPtrArray) final = NULL;
-  g_autofree PGresult **results = NULL;
+  PgLink other = self->writer;
+  PgUnread *unread;
+  gboolean publishes_only = TRUE;
   gboolean clock = FALSE;
-  guint publishes = 0;
-  gboolean ok;
 
+  /* Batches alternate between the two connections (see spare). */
+  self->writer = self->spare;
+  self->spare = other;
+  if (self->writer.conn != NULL)
+    wait_unread (self, self->writer.conn);
+  /* Only two batches of publishes overlap: other ops may read what the
+   * batch before wrote (a user it created), which its COMMIT has yet to
+   * show, or write what the next batch's publishes read. */
+  for (guint i = 0; i < n_ops && publishes_only; i++)
+    publishes_only = is_publish (ops[i]);
+  if ((!publishes_only || !self->publishes_only) && self->spare.conn != NULL)
+    wait_unread (self, self->spare.conn);
+  self->publishes_only = publishes_only;
   if (!natterd_pg_link_ready (&self->writer, self->conninfo, error))
     return FALSE;
   /* BEGIN goes with the first statements, COMMIT with the last. */
@@ -2087,7 +2238,6 @@ natterd_store_pg_write (NatterdStore  *store,
             remap_op (self, ops[i + run_length]);
           run_length++;
         }
-      publishes += run_length;
       if (run_length > 0)
         {
           if (!write_publishes (self, ops + i, run_length, run_length == n_ops, error))
@@ -2107,26 +2257,17 @@ natterd_store_pg_write (NatterdStore  *store,
   if (!flush_conversations (self, final, error) || !flush_inbox (self, final, error))
     goto failed;
   natterd_pg_call_new (final, PG_CALL_COMMIT);
-  /* The next batch's message ids, after the COMMIT in the same round trip
-   * (nextval() is outside any transaction): that batch does not wait one
-   * round trip for them before its rows. As many as this one took. */
-  if (publishes > 0)
-    natterd_pg_params_int (&natterd_pg_call_new (final, PW_NEXT_IDS)->params,
-                           MIN (MAX (publishes, 16), IDS_AHEAD_MAX));
-  results = g_new0 (PGresult *, final->len);
-  ok = writer_pipeline (self, final, results, error);
-  if (ok && publishes > 0)
-    take_ids (self, results[final->len - 1]);
-  /* Committed, only the ids failed: the batch is stored all the same. */
-  else if (!ok && publishes > 0 && results[final->len - 2] != NULL)
-    {
-      g_clear_error (error);
-      ok = TRUE;
-    }
-  for (guint i = 0; i < final->len; i++)
-    PQclear (results[i]);
-  if (!ok)
+  unread = writer_send (self, final, error);
+  if (unread == NULL)
     goto failed;
+  unread->ops = g_ptr_array_sized_new (n_ops);
+  for (guint i = 0; i < n_ops; i++)
+    g_ptr_array_add (unread->ops, ops[i]);
+  g_mutex_lock (&self->unread_lock);
+  unread->number = ++self->commits_sent;
+  /* The other connection's is the only one that may be unread. */
+  self->unread[self->unread[0] == NULL ? 0 : 1] = unread;
+  g_mutex_unlock (&self->unread_lock);
   g_ptr_array_set_size (self->keep, 0);
   return TRUE;
 

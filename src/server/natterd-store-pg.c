@@ -174,23 +174,20 @@ natterd_pg_call_new (GPtrArray *calls,
  * still sending (blocking mode would then wait on each other). */
 #define PIPELINE_CHUNK 512
 
+/* Sends @calls and the sync; their results wait on the connection. */
 static gboolean
-pipeline_chunk (PgLink    *link,
-                PgCall   **calls,
-                guint      n,
-                PGresult **results,
-                GError   **error)
+pipeline_send (PgLink    *link,
+               PgCall   **calls,
+               guint      n,
+               GError   **error)
 {
   PGconn *conn = link->conn;
-  gboolean ok = TRUE;
-  PGresult *result;
 
   if (!PQenterPipelineMode (conn))
     return natterd_pg_fail (conn, NULL, "pipeline", error);
   for (guint i = 0; i < n; i++)
     {
       char name[16];
-
       int sent;
 
       g_snprintf (name, sizeof name, "%c%d", link->prefix, calls[i]->index);
@@ -200,13 +197,25 @@ pipeline_chunk (PgLink    *link,
       else
         sent = PQsendQueryPrepared (conn, name, calls[i]->params.n, calls[i]->params.values, NULL, NULL, 0);
       if (!sent)
-        {
-          natterd_pg_fail (conn, NULL, "pipeline", error);
-          return FALSE;         /* the connection is gone: nothing to read */
-        }
+        return natterd_pg_fail (conn, NULL, "pipeline", error);
     }
   if (!PQpipelineSync (conn))
     return natterd_pg_fail (conn, NULL, "pipeline", error);
+  return TRUE;
+}
+
+/* Reads the results of what pipeline_send() sent of @calls (@indexes:
+ * their statements', for the error) into @results (NULL: dropped). */
+static gboolean
+pipeline_read (PGconn             *conn,
+               const char * const *sql,
+               const int          *indexes,
+               guint               n,
+               PGresult          **results,
+               GError            **error)
+{
+  gboolean ok = TRUE;
+  PGresult *result;
 
   for (guint i = 0; i < n; i++)
     {
@@ -219,18 +228,18 @@ pipeline_chunk (PgLink    *link,
         }
       if (ok && !result_ok (result))
         {
-          g_autofree char *what = g_strndup (calls[i]->index < 0 ? "BEGIN/COMMIT" : link->sql[calls[i]->index], 60);
+          g_autofree char *what = g_strndup (indexes[i] < 0 ? "BEGIN/COMMIT" : sql[indexes[i]], 60);
 
           natterd_pg_fail (conn, result, what, error);
           ok = FALSE;
         }
       /* An aborted transaction's COMMIT says ROLLBACK. */
-      else if (ok && calls[i]->index == PG_CALL_COMMIT && g_strcmp0 (PQcmdStatus (result), "COMMIT") != 0)
+      else if (ok && indexes[i] == PG_CALL_COMMIT && g_strcmp0 (PQcmdStatus (result), "COMMIT") != 0)
         {
           g_set_error (error, NATTERD_STORE_ERROR, NATTERD_STORE_ERROR_FAILED, "COMMIT: %s", PQcmdStatus (result));
           ok = FALSE;
         }
-      if (ok)
+      if (ok && results != NULL)
         results[i] = result;
       else
         PQclear (result);
@@ -246,6 +255,22 @@ pipeline_chunk (PgLink    *link,
   return ok;
 }
 
+static gboolean
+pipeline_chunk (PgLink    *link,
+                PgCall   **calls,
+                guint      n,
+                PGresult **results,
+                GError   **error)
+{
+  g_autofree int *indexes = g_new (int, n);
+
+  for (guint i = 0; i < n; i++)
+    indexes[i] = calls[i]->index;
+  /* A failed send: the connection is gone, nothing to read. */
+  return pipeline_send (link, calls, n, error) &&
+         pipeline_read (link->conn, link->sql, indexes, n, results, error);
+}
+
 gboolean
 natterd_pg_run_pipeline (PgLink    *link,
                          GPtrArray *calls,
@@ -257,6 +282,52 @@ natterd_pg_run_pipeline (PgLink    *link,
                          results + i, error))
       return FALSE;
   return TRUE;
+}
+
+PgUnread *
+natterd_pg_send_pipeline (PgLink    *link,
+                          GPtrArray *calls,
+                          GError   **error)
+{
+  guint last = calls->len == 0 ? 0 : (calls->len - 1) / PIPELINE_CHUNK * PIPELINE_CHUNK;
+  PgUnread *unread;
+
+  for (guint i = 0; i < last; i += PIPELINE_CHUNK)
+    {
+      g_autofree PGresult **results = g_new0 (PGresult *, PIPELINE_CHUNK);
+      gboolean ok = pipeline_chunk (link, (PgCall **) calls->pdata + i, PIPELINE_CHUNK, results, error);
+
+      for (guint r = 0; r < PIPELINE_CHUNK; r++)
+        PQclear (results[r]);
+      if (!ok)
+        return NULL;
+    }
+  if (!pipeline_send (link, (PgCall **) calls->pdata + last, calls->len - last, error))
+    return NULL;
+  unread = g_new0 (PgUnread, 1);
+  unread->conn = link->conn;
+  unread->sql = link->sql;
+  unread->n = calls->len - last;
+  unread->indexes = g_new (int, unread->n);
+  for (guint i = 0; i < unread->n; i++)
+    unread->indexes[i] = ((PgCall *) calls->pdata[last + i])->index;
+  return unread;
+}
+
+gboolean
+natterd_pg_read_pipeline (PgUnread  *unread,
+                          GError   **error)
+{
+  return pipeline_read (unread->conn, unread->sql, unread->indexes, unread->n, NULL, error);
+}
+
+void
+natterd_pg_unread_free (PgUnread *unread)
+{
+  g_free (unread->indexes);
+  if (unread->ops != NULL)
+    g_ptr_array_unref (unread->ops);
+  g_free (unread);
 }
 
 gint64
@@ -515,6 +586,7 @@ natterd_store_pg_finalize (GObject *object)
   NatterdStorePg *self = NATTERD_STORE_PG (object);
 
   g_clear_pointer (&self->writer.conn, PQfinish);
+  g_clear_pointer (&self->spare.conn, PQfinish);
   g_clear_pointer (&self->reader.conn, PQfinish);
   natterd_store_pg_writer_finalize (self);
   g_free (self->conninfo);
@@ -532,6 +604,7 @@ natterd_store_pg_class_init (NatterdStorePgClass *klass)
   object_class->finalize = natterd_store_pg_finalize;
   store_class->load = natterd_store_pg_load;
   store_class->write = natterd_store_pg_write;
+  store_class->sync = natterd_store_pg_sync;
   store_class->read = natterd_store_pg_read;
   store_class->create_app = natterd_store_pg_create_app;
   store_class->update_app = natterd_store_pg_update_app;
@@ -546,6 +619,7 @@ natterd_store_pg_init (NatterdStorePg *self)
   self->writer.sql = natterd_store_pg_writer_sql;
   self->writer.n_sql = PW_N_STATEMENTS;
   self->writer.prefix = 'w';
+  self->spare = self->writer;
   self->reader.sql = natterd_store_pg_reader_sql;
   self->reader.n_sql = PR_N_STATEMENTS;
   self->reader.prefix = 'r';

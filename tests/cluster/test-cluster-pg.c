@@ -868,6 +868,104 @@ test_read_back_only_changes (void)
   g_assert_cmpuint (rows, <, 20);
 }
 
+/* For a RowsWait: "t" once at least @n of natterd's sessions wait on
+ * @event (pg_stat_activity.wait_event). */
+#define SESSIONS_WAITING(event, n) \
+  "SELECT count(*) >= " #n " FROM pg_stat_activity" \
+  " WHERE application_name = 'natterd' AND wait_event = '" event "'"
+
+/* Every COMMIT waits for a synchronous standby that never answers
+ * (@hold), or commits as before. */
+static void
+hold_commits (NatterTestPg *pg,
+              gboolean      hold)
+{
+  g_free (natter_test_pg_query (pg, "natter", hold ? "ALTER SYSTEM SET synchronous_standby_names = 'nobody'"
+                                                   : "ALTER SYSTEM RESET synchronous_standby_names"));
+  g_free (natter_test_pg_query (pg, "natter", "SELECT pg_reload_conf ()"));
+}
+
+/* Each sends once and has it acked: every row the test's messages name
+ * (their users, devices, conversations) is committed, and the batches
+ * held next are of publishes only (other ops wait for the COMMIT before). */
+static void
+warm_up (NatterTestClient *bob,
+         NatterTestClient *carol)
+{
+  g_autoptr(NatterFrame) to_alice = natter_test_client_send_message (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"hi\"}");
+  g_autoptr(NatterFrame) to_dave = natter_test_client_send_message (carol, 1, "dave", "RC:TxtMsg", "{\"content\":\"hi\"}");
+
+  g_assert_cmpint (to_alice->publish_ack->code, ==, 0);
+  g_assert_cmpint (to_dave->publish_ack->code, ==, 0);
+  /* The devices' last seen and the like, written once after a login. */
+  g_usleep (500 * G_TIME_SPAN_MILLISECOND);
+}
+
+/* Nodes a and b (@extra, @app_args as cluster_pair_new()), b stopped so
+ * only a's sessions count: with every COMMIT held, bob's message to alice
+ * waits for its COMMIT, then carol's to dave (no row lock in common) goes
+ * as far as @second_waits says (a RowsWait query giving "t"); neither is
+ * acked before the COMMITs return, both are after. */
+static ClusterPair *
+held_publishes (const char         *extra,
+                const char * const *app_args,
+                const char         *second_waits)
+{
+  ClusterPair *pair = cluster_pair_new (extra, app_args);
+  g_autofree char *bob_token = natter_test_server_get_token (pair->a, "bob");
+  g_autofree char *carol_token = natter_test_server_get_token (pair->a, "carol");
+  g_autoptr(NatterTestClient) bob = cluster_connect (pair->a, bob_token);
+  g_autoptr(NatterTestClient) carol = cluster_connect (pair->a, carol_token);
+  g_autoptr(NatterFrame) first_ack = NULL;
+  g_autoptr(NatterFrame) second_ack = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  RowsWait wait = { pair->pg, SESSIONS_WAITING ("SyncRep", 1), "t" };
+
+  g_clear_pointer (&pair->b, natter_test_server_free);
+  warm_up (bob, carol);
+  hold_commits (pair->pg, TRUE);
+  first = natter_test_client_publish (bob, 1, "alice", "RC:TxtMsg", "{\"content\":\"first\"}");
+  g_assert_true (natter_test_wait (rows_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  second = natter_test_client_publish (carol, 1, "dave", "RC:TxtMsg", "{\"content\":\"second\"}");
+  wait.sql = second_waits;
+  g_assert_true (natter_test_wait (rows_are, &wait, NATTER_TEST_TIMEOUT_MS));
+  natter_test_client_expect_none (bob, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
+  natter_test_client_expect_none (carol, NATTER__FRAME__BODY_PUBLISH_ACK, 300);
+
+  hold_commits (pair->pg, FALSE);
+  first_ack = natter_test_client_wait_ack (bob, first);
+  second_ack = natter_test_client_wait_ack (carol, second);
+  g_assert_cmpint (first_ack->publish_ack->code, ==, 0);
+  g_assert_cmpint (second_ack->publish_ack->code, ==, 0);
+  return pair;
+}
+
+/* The writer runs the next batch while a COMMIT waits for the disk (a
+ * synchronous standby that never answers makes every COMMIT wait): two
+ * of a's transactions wait for it at once. */
+static void
+test_commit_overlaps_next_batch (void)
+{
+  g_autoptr(ClusterPair) pair = held_publishes (NULL, NULL, SESSIONS_WAITING ("SyncRep", 2));
+}
+
+/* An app's webhook events commit in the order of their batches: the next
+ * batch, on the writer's other connection, waits for the app's lock
+ * until the COMMIT before it returned (pollers on any node never see a
+ * later event before an earlier one). */
+static void
+test_webhook_events_in_commit_order (void)
+{
+  const char * const args[] = { "--app-setting", "webhook-url=http://127.0.0.1:1/hook", NULL };
+  g_autoptr(ClusterPair) pair = held_publishes ("[webhook]\ndrain-timeout=0\n", args,
+                                                SESSIONS_WAITING ("advisory", 1));
+  g_autofree char *events = natter_test_pg_query (pair->pg, "natter", "SELECT count(*) FROM webhook_events");
+
+  /* The warm-up's two and the test's two. */
+  g_assert_cmpstr (events, ==, "4");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -888,6 +986,8 @@ main (int   argc,
   g_test_add_func ("/cluster/pg/refresh-in-slices", test_refresh_in_slices);
   g_test_add_func ("/cluster/pg/kick-notice", test_kick_notice);
   g_test_add_func ("/cluster/pg/read-back-only-changes", test_read_back_only_changes);
+  g_test_add_func ("/cluster/pg/commit-overlaps-next-batch", test_commit_overlaps_next_batch);
+  g_test_add_func ("/cluster/pg/webhook-events-in-commit-order", test_webhook_events_in_commit_order);
 
   return g_test_run ();
 }
