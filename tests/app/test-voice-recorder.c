@@ -11,28 +11,16 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
+#include "natter-test-stall.h"
 #include "natter-voice-recorder.h"
 
 #define PROBE_DELAY_MS 3000
 
 typedef struct
 {
-  gint64 last;
-  gint64 longest;   /* µs the main loop went without running a 20 ms timeout */
-  int    seconds;   /* ::finished's; 0 before */
+  int      seconds;   /* ::finished's; 0 before */
   gboolean failed;
 } Run;
-
-static gboolean
-tick (gpointer user_data)
-{
-  Run *run = user_data;
-  gint64 now = g_get_monotonic_time ();
-
-  run->longest = MAX (run->longest, now - run->last);
-  run->last = now;
-  return G_SOURCE_CONTINUE;
-}
 
 static void
 finished_cb (NatterVoiceRecorder *recorder,
@@ -97,12 +85,11 @@ test_chosen_microphone (void)
   g_autoptr(NatterVoiceRecorder) recorder = NULL;
   g_autoptr(GFileInfo) info = NULL;
   Run run = { 0, };
-  gint64 begin;
-  guint tick_id;
+  NatterTestStall stall;
+  gint64 begin, longest;
 
   g_assert_no_error (error);
-  run.last = g_get_monotonic_time ();
-  tick_id = g_timeout_add (20, tick, &run);
+  natter_test_stall_start (&stall);
 
   begin = g_get_monotonic_time ();
   recorder = natter_voice_recorder_new (file, "No Such Microphone");
@@ -122,9 +109,9 @@ test_chosen_microphone (void)
   spin_until (recorded_a_second, recorder, &run, "recording");
   natter_voice_recorder_stop (recorder);
   spin_until (finished, recorder, &run, "finished");
-  g_source_remove (tick_id);
-  g_test_message ("longest main-loop stall: %" G_GINT64_FORMAT " ms", run.longest / 1000);
-  g_assert_cmpint (run.longest, <, PROBE_DELAY_MS / 2 * 1000);
+  longest = natter_test_stall_stop (&stall);
+  g_test_message ("longest main-loop stall: %" G_GINT64_FORMAT " ms", longest / 1000);
+  g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
   g_assert_cmpint (run.seconds, >=, 1);
   /* the test tone, in Ogg */
   info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE, NULL, &error);

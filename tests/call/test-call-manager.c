@@ -23,6 +23,7 @@
 #include "natter-call.h"
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
+#include "natter-test-stall.h"
 #include "natter-test-wait.h"
 #include "natter-test-stack.h"
 
@@ -217,44 +218,12 @@ test_glare (void)
   g_free (fixture.dir);
 }
 
-/* The longest the main loop went without running a 20 ms timeout. */
-typedef struct
-{
-  gint64 last;
-  gint64 longest;
-} Ticks;
-
-static gboolean
-tick (gpointer user_data)
-{
-  Ticks *ticks = user_data;
-  gint64 now = g_get_monotonic_time ();
-
-  ticks->longest = MAX (ticks->longest, now - ticks->last);
-  ticks->last = now;
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 accept_call (NatterCallManager *manager,
              NatterCall        *call,
              gpointer           user_data)
 {
   natter_call_accept (call);
-}
-
-/* Connected, sending black frames (neither side has a camera) */
-static gboolean
-frames_both_ways (Fixture *fixture)
-{
-  NatterCall *a = current (&fixture->alice);
-  NatterCall *b = current (&fixture->bob);
-
-  return a != NULL && b != NULL &&
-         natter_call_get_state (a) == NATTER_CALL_STATE_ACTIVE &&
-         natter_call_get_state (b) == NATTER_CALL_STATE_ACTIVE &&
-         natter_call_get_video_frames_received (a) >= 10 &&
-         natter_call_get_video_frames_received (b) >= 10;
 }
 
 static gboolean
@@ -275,8 +244,8 @@ test_slow_device_probe (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *test_sources = g_strdup (g_getenv ("NATTER_CALL_TEST_SOURCES"));
   g_autofree char *remove = NULL;
-  Ticks ticks = { 0, };
-  guint tick_id;
+  NatterTestStall stall;
+  gint64 longest;
 
   natter_test_stack_allow_gst_rtpsession_race ();
   g_setenv ("NATTER_CALL_TEST_SOURCES", "", TRUE);
@@ -289,15 +258,14 @@ test_slow_device_probe (void)
   g_signal_connect (fixture.bob.manager, "incoming-call", G_CALLBACK (accept_call), NULL);
   g_assert_true (wait_for (&fixture, both_connected, 20));
 
-  ticks.last = g_get_monotonic_time ();
-  tick_id = g_timeout_add (20, tick, &ticks);
+  natter_test_stall_start (&stall);
   natter_call_manager_start_call (fixture.alice.manager, "bob", NATTER_CALL_MEDIA_VIDEO, &error);
   g_assert_no_error (error);
-  g_assert_true (wait_for (&fixture, frames_both_ways, 60));
-  g_source_remove (tick_id);
-  g_test_message ("longest main-loop stall while the call set up: %" G_GINT64_FORMAT " ms",
-                  ticks.longest / 1000);
-  g_assert_cmpint (ticks.longest, <, PROBE_DELAY_MS / 2 * 1000);
+  /* black frames both ways: neither side has a camera */
+  g_assert_true (wait_for (&fixture, one_call_up, 60));
+  longest = natter_test_stall_stop (&stall);
+  g_test_message ("longest main-loop stall while the call set up: %" G_GINT64_FORMAT " ms", longest / 1000);
+  g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
 
   natter_call_hangup (current (&fixture.alice));
   g_assert_true (wait_for (&fixture, both_ended, 20));
