@@ -20,9 +20,64 @@ static const char * const device_classes[] = { "Video/Source", "Audio/Source", "
 static GMutex monitor_lock;
 static GstDeviceMonitor *monitor;
 static gboolean monitor_tried;
+/* atomic: the first start is over (monitor_lock is held while it runs) */
+static gint monitor_ready;
+/* The monitor's devices, kept from its bus: gst_device_monitor_get_devices()
+ * probes again each provider that did not start (no PulseAudio server...),
+ * which the main thread must not wait for. Under devices_lock, not
+ * monitor_lock: the bus speaks while the start holds that. */
+static GMutex devices_lock;
+static GList *known_devices;
 /* The Camera portal's PipeWire remote (inside a sandbox) */
 static gboolean camera_remote_set;
 static int camera_remote = -1;
+
+static void
+remember_device (GstDevice *device,
+                 gboolean   added)
+{
+  GList *link;
+
+  g_mutex_lock (&devices_lock);
+  link = g_list_find (known_devices, device);
+  if (added && link == NULL)
+    known_devices = g_list_append (known_devices, gst_object_ref (device));
+  else if (!added && link != NULL)
+    {
+      known_devices = g_list_delete_link (known_devices, link);
+      gst_object_unref (device);
+    }
+  g_mutex_unlock (&devices_lock);
+}
+
+static void
+on_monitor_message (GstBus     *bus,
+                    GstMessage *message,
+                    gpointer    user_data)
+{
+  g_autoptr(GstDevice) device = NULL;
+
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_ADDED)
+    {
+      gst_message_parse_device_added (message, &device);
+      remember_device (device, TRUE);
+    }
+  else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_DEVICE_REMOVED)
+    {
+      gst_message_parse_device_removed (message, &device);
+      remember_device (device, FALSE);
+    }
+}
+
+/* Tests: the providers' probe made slow, as a hung sound server makes it */
+static void
+probe_test_delay (void)
+{
+  const char *delay = g_getenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
+
+  if (delay != NULL)
+    g_usleep (g_ascii_strtoull (delay, NULL, 10) * 1000);
+}
 
 GstDeviceMonitor *
 natter_call_devices_get_monitor (void)
@@ -36,6 +91,7 @@ natter_call_devices_get_monitor (void)
       g_autoptr(GstBus) bus = NULL;
 
       monitor_tried = TRUE;
+      probe_test_delay ();
       monitor = gst_device_monitor_new ();
       for (guint i = 0; i < G_N_ELEMENTS (device_classes); i++)
         gst_device_monitor_add_filter (monitor, device_classes[i], NULL);
@@ -43,16 +99,64 @@ natter_call_devices_get_monitor (void)
        * (any number of listeners; a bus has only one watch). */
       bus = gst_device_monitor_get_bus (monitor);
       gst_bus_enable_sync_message_emission (bus);
+      g_signal_connect (bus, "sync-message", G_CALLBACK (on_monitor_message), NULL);
       if (!gst_device_monitor_start (monitor))
         {
           g_message ("No device provider starts: calls send silence and black frames");
           gst_clear_object (&monitor);
         }
+      else
+        {
+          GList *devices = gst_device_monitor_get_devices (monitor);
+
+          for (GList *l = devices; l != NULL; l = l->next)
+            remember_device (l->data, TRUE);
+          g_list_free_full (devices, gst_object_unref);
+        }
       g_debug ("device monitor started in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
+      g_atomic_int_set (&monitor_ready, TRUE);
     }
   result = monitor != NULL ? g_object_ref (monitor) : NULL;
   g_mutex_unlock (&monitor_lock);
   return result;
+}
+
+gboolean
+natter_call_devices_monitor_ready (void)
+{
+  return g_atomic_int_get (&monitor_ready);
+}
+
+static void
+start_monitor_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  g_autoptr(GstDeviceMonitor) started = NULL;
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  started = natter_call_devices_get_monitor ();
+  g_task_return_boolean (task, started != NULL);
+}
+
+void
+natter_call_devices_start_monitor_async (GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_call_devices_start_monitor_async);
+  g_task_run_in_thread (task, start_monitor_thread);
+}
+
+gboolean
+natter_call_devices_start_monitor_finish (GAsyncResult  *result,
+                                          GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 int
@@ -69,15 +173,15 @@ static GList *
 get_devices (NatterCallDevice kind)
 {
   g_autoptr(GstDeviceMonitor) devices_monitor = natter_call_devices_get_monitor ();
-  GList *all, *result = NULL;
+  GList *result = NULL;
 
   if (devices_monitor == NULL)
     return NULL;
-  all = gst_device_monitor_get_devices (devices_monitor);
-  for (GList *l = all; l != NULL; l = l->next)
+  g_mutex_lock (&devices_lock);
+  for (GList *l = known_devices; l != NULL; l = l->next)
     if (natter_call_device_get_kind (l->data) == (int) kind)
       result = g_list_prepend (result, g_object_ref (l->data));
-  g_list_free_full (all, gst_object_unref);
+  g_mutex_unlock (&devices_lock);
   return g_list_reverse (result);
 }
 

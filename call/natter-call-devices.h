@@ -22,6 +22,18 @@ G_BEGIN_DECLS
  * the providers probe, ~0.1 s); NULL when no provider starts. Any thread. */
 GstDeviceMonitor *natter_call_devices_get_monitor (void);
 
+/* Whether the monitor's first start is over (found something or not):
+ * the above returns at once from then on. Any thread, never blocks. */
+gboolean    natter_call_devices_monitor_ready (void);
+
+/* Starts the monitor on a worker thread, so that the main thread never
+ * waits for the providers' probe; TRUE when some provider started. */
+void        natter_call_devices_start_monitor_async  (GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+gboolean    natter_call_devices_start_monitor_finish (GAsyncResult         *result,
+                                                      GError              **error);
+
 /* Whether the monitor knows any device of @kind now. */
 gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 

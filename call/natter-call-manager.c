@@ -4,7 +4,9 @@
  */
 
 #include "natter-call-manager.h"
+#include "natter-call-devices.h"
 #include "natter-call-media.h"
+#include "natter-call-media-options.h"
 #include "natter-frame.h"
 #include "natter-call-private.h"
 #include "natter-object-names.h"
@@ -33,8 +35,9 @@ struct _NatterCallManager
   NatterTurnCredentials *turn;
   gint64                 turn_expiry;    /* monotonic µs */
   GCancellable          *turn_cancellable;
-  GPtrArray             *waiting_calls;  /* calls waiting for TURN: placed, or accepted */
+  GPtrArray             *waiting_calls;  /* calls waiting for TURN or the devices: placed, or accepted */
   guint                  turn_wait_id;
+  gboolean               devices_pending; /* the device monitor starts on its thread */
   gboolean               relay_only;
   char                  *devices[3];     /* NatterCallDevice */
   guint                  presence_id;
@@ -91,10 +94,13 @@ turn_valid (NatterCallManager *self)
 static void
 start_waiting_calls (NatterCallManager *self)
 {
-  g_autoptr(GPtrArray) calls = g_steal_pointer (&self->waiting_calls);
+  g_autoptr(GPtrArray) calls = NULL;
 
-  self->waiting_calls = g_ptr_array_new_with_free_func (g_object_unref);
   g_clear_handle_id (&self->turn_wait_id, g_source_remove);
+  if (self->devices_pending)
+    return;  /* on_devices_started() starts them */
+  calls = g_steal_pointer (&self->waiting_calls);
+  self->waiting_calls = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < calls->len; i++)
     {
       NatterCall *call = g_ptr_array_index (calls, i);
@@ -169,6 +175,60 @@ wait_for_turn (NatterCallManager *self,
   if (self->turn_wait_id == 0)
     self->turn_wait_id = g_timeout_add (TURN_WAIT_MS, turn_wait_expired, self);
   return TRUE;
+}
+
+/* --------------------------------------------------------------- devices */
+
+static void
+on_devices_started (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterCallManager) self = user_data;
+
+  natter_call_devices_start_monitor_finish (result, NULL);
+  self->devices_pending = FALSE;
+  /* still waiting for TURN: its answer (or time-out) starts them */
+  if (self->turn_wait_id == 0)
+    start_waiting_calls (self);
+}
+
+/* A call's media look their devices up: the first time, the providers
+ * probe (~0.1 s, seconds with a hung sound server), on a thread while the
+ * call waits, never on the main thread. */
+static gboolean
+wait_for_devices (NatterCallManager *self,
+                  NatterCall        *call)
+{
+  NatterCallMediaOptions options = { 0, };
+  gboolean test_sources;
+
+  if (natter_call_devices_monitor_ready ())
+    return FALSE;
+  natter_call_media_options_load (&options);
+  test_sources = options.test_sources;
+  natter_call_media_options_clear (&options);
+  if (test_sources)
+    return FALSE;
+  if (!g_ptr_array_find (self->waiting_calls, call, NULL))
+    g_ptr_array_add (self->waiting_calls, g_object_ref (call));
+  if (!self->devices_pending)
+    {
+      self->devices_pending = TRUE;
+      natter_call_devices_start_monitor_async (NULL, on_devices_started, g_object_ref (self));
+    }
+  return TRUE;
+}
+
+/* Whether @call's media must wait (for TURN, the devices or both). */
+static gboolean
+wait_for_media (NatterCallManager *self,
+                NatterCall        *call)
+{
+  gboolean turn = wait_for_turn (self, call);
+  gboolean devices = wait_for_devices (self, call);
+
+  return turn || devices;
 }
 
 /* -------------------------------------------------------------- presence */
@@ -440,7 +500,7 @@ static gboolean
 host_media_ready (NatterCallHost *host,
                   NatterCall     *call)
 {
-  return !wait_for_turn (NATTER_CALL_MANAGER (host), call);
+  return !wait_for_media (NATTER_CALL_MANAGER (host), call);
 }
 
 static void
@@ -816,7 +876,7 @@ natter_call_manager_start_call (NatterCallManager   *self,
   watch_presence (self);
 
   /* The first call after connecting waits briefly for TURN. */
-  if (!wait_for_turn (self, call))
+  if (!wait_for_media (self, call))
     natter_call_start (call);
   return call;
 }

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <gst/gst.h>
 
+#include "natter-call-devices.h"
 #include "natter-voice-recorder.h"
 
 struct _NatterVoiceRecorder
@@ -15,6 +16,7 @@ struct _NatterVoiceRecorder
   GFile *file;
   char *microphone;
   GstElement *pipeline;
+  GCancellable *opening;   /* the chosen microphone looked up on a worker */
   guint bus_watch_id;
   guint tick_id;
   gint64 started_us;
@@ -42,6 +44,8 @@ static guint signals[N_SIGNALS];
 static void
 teardown (NatterVoiceRecorder *self)
 {
+  g_cancellable_cancel (self->opening);
+  g_clear_object (&self->opening);
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->bus_watch_id, g_source_remove);
   if (self->pipeline != NULL)
@@ -103,58 +107,23 @@ bus_cb (GstBus     *bus,
     }
 }
 
-/* The microphone chosen in Preferences (by display name), or NULL for the
- * system default. */
-static GstElement *
-chosen_microphone (NatterVoiceRecorder *self)
+/* Records from @microphone (taken; NULL: the default one). */
+static gboolean
+play (NatterVoiceRecorder  *self,
+      GstElement           *microphone,
+      GError              **error)
 {
-  const char *name = self->microphone;
-  g_autoptr(GstDeviceMonitor) monitor = NULL;
-  GstElement *element = NULL;
-  GList *devices;
-
-  if (name == NULL || *name == '\0')
-    return NULL;
-
-  monitor = gst_device_monitor_new ();
-  gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);
-  devices = gst_device_monitor_get_devices (monitor);
-  for (GList *l = devices; l != NULL && element == NULL; l = l->next)
-    {
-      g_autofree char *display = gst_device_get_display_name (l->data);
-      if (g_strcmp0 (display, name) == 0)
-        element = gst_device_create_element (l->data, NULL);
-    }
-  g_list_free_full (devices, gst_object_unref);
-  if (element == NULL)
-    g_message ("Microphone “%s” is not there: using the default one", name);
-  return element;
-}
-
-gboolean
-natter_voice_recorder_start (NatterVoiceRecorder  *self,
-                             GError              **error)
-{
-  g_autofree char *path = NULL;
+  g_autofree char *path = g_file_get_path (self->file);
   g_autofree char *description = NULL;
   g_autoptr(GstBus) bus = NULL;
-  GstElement *microphone = NULL;
   const char *source;
 
-  g_return_val_if_fail (NATTER_IS_VOICE_RECORDER (self), FALSE);
-  g_return_val_if_fail (self->pipeline == NULL, FALSE);
-
-  if (!gst_is_initialized ())
-    gst_init (NULL, NULL);
-
-  path = g_file_get_path (self->file);
-  if (g_strcmp0 (g_getenv ("NATTER_VOICE_TEST_SOURCE"), "1") == 0)
+  if (microphone != NULL)
+    source = "identity name=source";
+  else if (g_strcmp0 (g_getenv ("NATTER_VOICE_TEST_SOURCE"), "1") == 0)
     source = "audiotestsrc is-live=true wave=sine freq=440";
   else
-    {
-      microphone = chosen_microphone (self);
-      source = microphone != NULL ? "identity name=source" : "autoaudiosrc";
-    }
+    source = "autoaudiosrc";
   description = g_strdup_printf ("%s ! audioconvert ! audioresample ! audio/x-raw,channels=1 ! "
                                  "opusenc bitrate=32000 ! oggmux ! filesink name=sink",
                                  source);
@@ -162,7 +131,10 @@ natter_voice_recorder_start (NatterVoiceRecorder  *self,
   if (self->pipeline == NULL)
     {
       if (microphone != NULL)
-        gst_object_unref (gst_object_ref_sink (microphone));
+        {
+          gst_element_set_state (microphone, GST_STATE_NULL);
+          gst_object_unref (microphone);
+        }
       return FALSE;
     }
   gst_object_ref_sink (self->pipeline);
@@ -174,10 +146,10 @@ natter_voice_recorder_start (NatterVoiceRecorder  *self,
     {
       /* the chosen device in front of the placeholder; the bin takes it */
       g_autoptr(GstElement) placeholder = gst_bin_get_by_name (GST_BIN (self->pipeline), "source");
-      GstElement *mic = g_steal_pointer (&microphone);
 
-      gst_bin_add (GST_BIN (self->pipeline), mic);
-      if (!gst_element_link (mic, placeholder))
+      gst_bin_add (GST_BIN (self->pipeline), microphone);
+      gst_object_unref (microphone);
+      if (!gst_element_link (microphone, placeholder))
         {
           teardown (self);
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("The microphone could not be opened"));
@@ -202,11 +174,89 @@ natter_voice_recorder_start (NatterVoiceRecorder  *self,
   return TRUE;
 }
 
+/* The microphone chosen in Preferences (by display name), opened: the
+ * calls' device monitor, whose first start probes every provider and can
+ * take seconds, and opening the device may too. */
+static void
+open_microphone_thread (GTask        *task,
+                        gpointer      source_object,
+                        gpointer      task_data,
+                        GCancellable *cancellable)
+{
+  const char *name = task_data;
+  GstElement *element = natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE, name);
+
+  if (element != NULL)
+    gst_object_ref_sink (element);
+  else
+    g_message ("Microphone “%s” is not there: using the default one", name);
+  g_task_return_pointer (task, element, element != NULL ? gst_object_unref : NULL);
+}
+
+static void
+microphone_opened_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  NatterVoiceRecorder *self = user_data;
+  g_autoptr(GError) error = NULL;
+  GstElement *microphone;
+  gboolean stop;
+
+  microphone = g_task_propagate_pointer (G_TASK (result), &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;  /* cancelled or disposed: self may be gone */
+  g_clear_object (&self->opening);
+  stop = self->stopping;
+  self->stopping = FALSE;
+  if (!play (self, microphone, &error))
+    {
+      g_autoptr(NatterVoiceRecorder) hold = g_object_ref (self);
+
+      g_warning ("Recording failed: %s", error->message);
+      g_signal_emit (self, signals[FAILED], 0, error);
+      return;
+    }
+  /* finished before the microphone was there: the shortest recording */
+  if (stop)
+    natter_voice_recorder_stop (self);
+}
+
+gboolean
+natter_voice_recorder_start (NatterVoiceRecorder  *self,
+                             GError              **error)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_val_if_fail (NATTER_IS_VOICE_RECORDER (self), FALSE);
+  g_return_val_if_fail (self->pipeline == NULL && self->opening == NULL, FALSE);
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+
+  if (self->microphone == NULL || *self->microphone == '\0')
+    return play (self, NULL, error);
+
+  self->opening = g_cancellable_new ();
+  task = g_task_new (NULL, self->opening, microphone_opened_cb, self);
+  g_task_set_source_tag (task, natter_voice_recorder_start);
+  /* the error comes from the cancellable, not from a late result */
+  g_task_set_check_cancellable (task, TRUE);
+  g_task_set_task_data (task, g_strdup (self->microphone), g_free);
+  g_task_run_in_thread (task, open_microphone_thread);
+  return TRUE;
+}
+
 void
 natter_voice_recorder_stop (NatterVoiceRecorder *self)
 {
   g_return_if_fail (NATTER_IS_VOICE_RECORDER (self));
 
+  if (self->opening != NULL)
+    {
+      self->stopping = TRUE;  /* microphone_opened_cb() stops it */
+      return;
+    }
   if (self->pipeline == NULL || self->stopping)
     return;
   self->stopping = TRUE;

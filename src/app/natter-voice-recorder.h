@@ -1,7 +1,8 @@
 /* natter-voice-recorder.h — records a voice message to Opus/Ogg
  *
  * autoaudiosrc → Opus → Ogg file (NATTER_VOICE_TEST_SOURCE=1 records a
- * test tone instead, for tests and machines without a microphone).
+ * test tone instead of the default microphone, for tests and machines
+ * without one).
  * Signals: finished (GFile *file, int seconds) after stop(); failed (GError *).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -21,6 +22,9 @@ G_DECLARE_FINAL_TYPE (NatterVoiceRecorder, natter_voice_recorder, NATTER, VOICE_
  * name; NULL, empty or not there: the default one). */
 NatterVoiceRecorder *natter_voice_recorder_new          (GFile                *file,
                                                          const char           *microphone);
+/* A chosen microphone is looked up and opened on a worker (the first
+ * lookup probes every device provider): start() then returns TRUE at once
+ * and a failure to record comes as ::failed. */
 gboolean             natter_voice_recorder_start        (NatterVoiceRecorder  *self,
                                                          GError              **error);
 /* Finishes the file; ::finished follows. */

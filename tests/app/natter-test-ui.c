@@ -1118,8 +1118,9 @@ secrets_method_cb (GDBusConnection       *connection,
   else if (g_str_equal (method_name, "Unlock"))
     {
       g_autoptr(GVariant) paths = g_variant_get_child_value (parameters, 0);
-      g_dbus_method_invocation_return_value (invocation,
-                                             g_variant_new ("(@aoo)", g_steal_pointer (&paths), "/"));
+      /* "@" takes its own reference of a non-floating value: ours is
+       * dropped here, not stolen (that leaked the request's paths) */
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@aoo)", paths, "/"));
     }
   else if (g_str_equal (method_name, "GetSecrets"))
     {
@@ -1295,10 +1296,9 @@ install_pdf_opener (void)
                                                 "application/pdf=natter-test-opener.desktop\n", -1, NULL));
 }
 
-/* The private bus of --secret-service is not taken down:
- * g_test_dbus_down() waits for every holder of the session bus connection
- * (GTK, libsecret) to let it go. GTestDBus's watcher process stops its
- * dbus-daemon when this one ends. */
+/* The private bus of --secret-service is stopped at the end, not taken
+ * down: g_test_dbus_down() waits for every holder of the session bus
+ * connection (GTK, libsecret) to let it go. */
 static GTestDBus *private_bus;
 
 /* Xvfb starts with the pointer in the middle of the screen, over the
@@ -1397,6 +1397,15 @@ natter_test_ui_run (void)
     {
       g_application_release (G_APPLICATION (app));
       g_clear_object (&app);
+    }
+  if (private_bus != NULL)
+    {
+      g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+
+      /* its daemon gone, the connection closes: that must not end us */
+      if (bus != NULL)
+        g_dbus_connection_set_exit_on_close (bus, FALSE);
+      g_test_dbus_stop (private_bus);
     }
   command = g_strdup_printf ("rm -rf '%s'", tmp_dir);
   (void) system (command);

@@ -326,10 +326,9 @@ fixture_teardown (Fixture       *fixture,
 
 #define ARGS(...) ((const char * const[]) { __VA_ARGS__, NULL })
 
-/* A short call that must carry 20 frames of video: under ASan encoding
- * and decoding are several times slower, and a loaded box slows them as
- * much (2 s brought alice 16 frames at load 20). */
-#define SHORT_CALL_SECONDS "6"
+/* A call's --duration when the test hangs up itself (SIGINT, as Ctrl+C)
+ * once the media it asserts arrived: a bound, never reached. */
+#define LONG_CALL_SECONDS "300"
 
 static gint64
 member_int (JsonObject *object,
@@ -429,7 +428,7 @@ check_video_call (Fixture            *fixture,
    * be on their way when alice's invite comes, and his answer waits for them. */
   wait_connected (fixture, 1);
   /* alice's --duration only bounds the call: the test hangs up */
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "300", "--progress"), env);
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", LONG_CALL_SECONDS, "--progress"), env);
 
   peer_wait_line (alice, "dialing", 20);
   peer_wait_line (bob, "incoming alice video", 20);
@@ -742,7 +741,8 @@ test_other_device (Fixture       *fixture,
                    gconstpointer  data)
 {
   Peer *bob_phone = peer_start_device (fixture, "bob", "bob-phone", ARGS ("answer", "--ignore"), NULL);
-  Peer *bob_desk = peer_start_device (fixture, "bob", "bob-desk", ARGS ("answer", "--auto"), NULL);
+  Peer *bob_desk = peer_start_device (fixture, "bob", "bob-desk", ARGS ("answer", "--auto", "--progress"),
+                                      NULL);
   Peer *alice;
   g_autoptr(JsonObject) phone_result = NULL;
   g_autoptr(JsonObject) desk_result = NULL;
@@ -750,13 +750,19 @@ test_other_device (Fixture       *fixture,
   g_autoptr(JsonObject) summary = NULL;
 
   wait_connected (fixture, 2);
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", SHORT_CALL_SECONDS), NULL);
+  alice = peer_start (fixture, "alice",
+                      ARGS ("call", "bob", "--video", "--duration", LONG_CALL_SECONDS, "--progress"), NULL);
   peer_wait_line (bob_phone, "incoming alice video", 20);
   phone_result = peer_wait_result (bob_phone, 20, NULL);
   g_assert_cmpint (member_int (phone_result, "reason"), ==, 8);
   summary = stored_summary (fixture, "bob-phone", "alice");
   g_assert_cmpint (member_int (summary, "status"), ==, 8);
 
+  /* the desk's media flow both ways: 20 frames each, however long a
+   * loaded machine takes for them (a fixed 6 s brought 19 at load 25) */
+  peer_wait_line (alice, "active", 30);
+  wait_media (alice, bob_desk, 20, 0, 0);
+  g_subprocess_send_signal (alice->process, SIGINT);
   alice_result = peer_wait_result (alice, 30, NULL);
   desk_result = peer_wait_result (bob_desk, 20, NULL);
   g_assert_cmpint (member_int (alice_result, "reason"), ==, 3);
@@ -832,16 +838,24 @@ static void
 test_no_devices (Fixture       *fixture,
                  gconstpointer  data)
 {
-  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto", "--progress"), NULL);
   Peer *alice;
   g_autoptr(JsonObject) alice_result = NULL;
   g_autoptr(JsonObject) bob_result = NULL;
   int alice_status, bob_status;
 
   wait_connected (fixture, 1);
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "5"),
+  alice = peer_start (fixture, "alice",
+                      ARGS ("call", "bob", "--video", "--duration", LONG_CALL_SECONDS, "--progress"),
                       ARGS (NO_DEVICES));
   peer_wait_line (bob, "incoming alice video", 20);
+  peer_wait_line (alice, "active", 30);
+  /* the bar's 5 s call, lasting until its 30 frames both ways and bob's
+   * 100 packets of alice's silence came, as a loaded machine may take
+   * longer for them; then alice hangs up */
+  wait_media (alice, bob, 30, 0, 5);
+  wait_media (bob, bob, 0, 100, 0);
+  g_subprocess_send_signal (alice->process, SIGINT);
   alice_result = peer_wait_result (alice, 40, &alice_status);
   bob_result = peer_wait_result (bob, 20, &bob_status);
   g_assert_true (peer_has_line (alice, "active"));
@@ -863,14 +877,18 @@ static void
 test_no_devices_voice (Fixture       *fixture,
                        gconstpointer  data)
 {
-  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto"), NULL);
+  Peer *bob = peer_start (fixture, "bob", ARGS ("answer", "--auto", "--progress"), NULL);
   Peer *alice;
   g_autoptr(JsonObject) alice_result = NULL;
   g_autoptr(JsonObject) bob_result = NULL;
   int alice_status;
 
   wait_connected (fixture, 1);
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--duration", "3"), ARGS (NO_DEVICES));
+  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--duration", LONG_CALL_SECONDS, "--progress"),
+                      ARGS (NO_DEVICES));
+  peer_wait_line (alice, "active", 30);
+  wait_media (alice, bob, 0, 60, 0);
+  g_subprocess_send_signal (alice->process, SIGINT);
   alice_result = peer_wait_result (alice, 40, &alice_status);
   bob_result = peer_wait_result (bob, 20, NULL);
   g_assert_cmpint (alice_status, ==, 0);
@@ -896,7 +914,12 @@ test_devices_fail_mid_call (Fixture       *fixture,
   int alice_status, bob_status;
 
   wait_connected (fixture, 1);
-  alice = peer_start (fixture, "alice", ARGS ("call", "bob", "--video", "--duration", "5"), NULL);
+  alice = peer_start (fixture, "alice",
+                      ARGS ("call", "bob", "--video", "--duration", LONG_CALL_SECONDS, "--progress"), NULL);
+  peer_wait_line (alice, "active", 30);
+  /* five seconds at least, and the frames and packets asserted below */
+  wait_media (alice, alice, 40, 120, 5);
+  g_subprocess_send_signal (alice->process, SIGINT);
   alice_result = peer_wait_result (alice, 40, &alice_status);
   bob_result = peer_wait_result (bob, 20, &bob_status);
   g_assert_cmpint (alice_status, ==, 0);

@@ -10,6 +10,10 @@
  * sides and connect at once, the other must leave no trace and neither side
  * may answer "busy".
  *
+ * Devices: the first call without test sources starts the device monitor,
+ * whose providers' probe may hang (a stuck sound server); the main loop
+ * keeps running meanwhile (#15).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
@@ -19,6 +23,7 @@
 #include "natter-call.h"
 #include "natter-test-netns.h"
 #include "natter-test-server.h"
+#include "natter-test-stall.h"
 #include "natter-test-wait.h"
 #include "natter-test-stack.h"
 
@@ -213,6 +218,75 @@ test_glare (void)
   g_free (fixture.dir);
 }
 
+static void
+accept_call (NatterCallManager *manager,
+             NatterCall        *call,
+             gpointer           user_data)
+{
+  natter_call_accept (call);
+}
+
+static gboolean
+both_ended (Fixture *fixture)
+{
+  return current (&fixture->alice) == NULL && current (&fixture->bob) == NULL;
+}
+
+#define PROBE_DELAY_MS 4000
+
+/* A call with the real device path, whose device probe takes 4 s: the
+ * call waits for it and connects, while the main loop never stalls for
+ * half of that (before, the media's pipeline probed on the main thread). */
+static void
+test_slow_device_probe (void)
+{
+  Fixture fixture = { 0, };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *test_sources = g_strdup (g_getenv ("NATTER_CALL_TEST_SOURCES"));
+  g_autofree char *remove = NULL;
+  NatterTestStall stall;
+  gint64 longest;
+
+  natter_test_stack_allow_gst_rtpsession_race ();
+  g_setenv ("NATTER_CALL_TEST_SOURCES", "", TRUE);
+  g_setenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS", G_STRINGIFY (PROBE_DELAY_MS), TRUE);
+  fixture.dir = g_dir_make_tmp ("natter-call-manager-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture.server = natter_test_server_new ();
+  side_start (&fixture, &fixture.alice, "alice");
+  side_start (&fixture, &fixture.bob, "bob");
+  g_signal_connect (fixture.bob.manager, "incoming-call", G_CALLBACK (accept_call), NULL);
+  g_assert_true (wait_for (&fixture, both_connected, 20));
+
+  natter_test_stall_start (&stall);
+  natter_call_manager_start_call (fixture.alice.manager, "bob", NATTER_CALL_MEDIA_VIDEO, &error);
+  g_assert_no_error (error);
+  /* black frames both ways: neither side has a camera */
+  g_assert_true (wait_for (&fixture, one_call_up, 60));
+  longest = natter_test_stall_stop (&stall);
+  g_test_message ("longest main-loop stall while the call set up: %" G_GINT64_FORMAT " ms", longest / 1000);
+  g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
+
+  natter_call_hangup (current (&fixture.alice));
+  g_assert_true (wait_for (&fixture, both_ended, 20));
+  side_stop (&fixture.alice);
+  side_stop (&fixture.bob);
+  natter_test_server_free (fixture.server);
+  remove = g_strdup_printf ("rm -rf '%s'", fixture.dir);
+  g_assert_cmpint (system (remove), ==, 0);
+  g_free (fixture.dir);
+  g_unsetenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
+  if (test_sources != NULL)
+    g_setenv ("NATTER_CALL_TEST_SOURCES", test_sources, TRUE);
+}
+
+/* The machine's own devices stay out of the test (the providers ranked
+ * out, read by gst_init): the call above finds none, as on a server. */
+#define NO_DEVICE_PROVIDERS \
+  "pipewiredeviceprovider:NONE,pulsedeviceprovider:NONE,alsadeviceprovider:NONE," \
+  "v4l2deviceprovider:NONE,uvch264deviceprovider:NONE,decklinkdeviceprovider:NONE," \
+  "libcameraprovider:NONE,jackdeviceprovider:NONE"
+
 int
 main (int   argc,
       char *argv[])
@@ -220,6 +294,7 @@ main (int   argc,
   int ret;
 
   natter_test_enter_loopback_namespace (argc, argv);
+  g_setenv ("GST_PLUGIN_FEATURE_RANK", NO_DEVICE_PROVIDERS, TRUE);
   gst_init (&argc, &argv);
   natter_test_stack_init ();
   g_test_init (&argc, &argv, NULL);
@@ -227,6 +302,7 @@ main (int   argc,
                                    ? "own namespace with loopback only" : "the host's (not root)");
 
   g_test_add_func ("/call/manager/glare", test_glare);
+  g_test_add_func ("/call/manager/slow-device-probe", test_slow_device_probe);
 
   ret = g_test_run ();
   /* The manager times the encoder on a thread once a call ends: GStreamer
