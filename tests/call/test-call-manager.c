@@ -94,6 +94,19 @@ side_stop (Side *side)
   g_ptr_array_unref (side->finished);
 }
 
+/* Both sides stopped, natterd stopped and its data dir removed. */
+static void
+fixture_teardown (Fixture *fixture)
+{
+  g_autofree char *remove = g_strdup_printf ("rm -rf '%s'", fixture->dir);
+
+  side_stop (&fixture->alice);
+  side_stop (&fixture->bob);
+  natter_test_server_free (fixture->server);
+  g_assert_cmpint (system (remove), ==, 0);
+  g_free (fixture->dir);
+}
+
 static gboolean
 both_connected (Fixture *fixture)
 {
@@ -153,7 +166,6 @@ test_glare (void)
   g_autofree char *bob_id = NULL;
   g_autofree char *winner_hangup = NULL;
   g_autofree char *winner_remote = NULL;
-  g_autofree char *remove = NULL;
   const char *winner, *loser;
   Side *loser_side;
 
@@ -210,12 +222,7 @@ test_glare (void)
 
   g_clear_object (&alice_call);
   g_clear_object (&bob_call);
-  side_stop (&fixture.alice);
-  side_stop (&fixture.bob);
-  natter_test_server_free (fixture.server);
-  remove = g_strdup_printf ("rm -rf '%s'", fixture.dir);
-  g_assert_cmpint (system (remove), ==, 0);
-  g_free (fixture.dir);
+  fixture_teardown (&fixture);
 }
 
 static void
@@ -243,7 +250,6 @@ test_slow_device_probe (void)
   Fixture fixture = { 0, };
   g_autoptr(GError) error = NULL;
   g_autofree char *test_sources = g_strdup (g_getenv ("NATTER_CALL_TEST_SOURCES"));
-  g_autofree char *remove = NULL;
   NatterTestStall stall;
   gint64 longest;
 
@@ -269,12 +275,7 @@ test_slow_device_probe (void)
 
   natter_call_hangup (current (&fixture.alice));
   g_assert_true (wait_for (&fixture, both_ended, 20));
-  side_stop (&fixture.alice);
-  side_stop (&fixture.bob);
-  natter_test_server_free (fixture.server);
-  remove = g_strdup_printf ("rm -rf '%s'", fixture.dir);
-  g_assert_cmpint (system (remove), ==, 0);
-  g_free (fixture.dir);
+  fixture_teardown (&fixture);
   g_unsetenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
   if (test_sources != NULL)
     g_setenv ("NATTER_CALL_TEST_SOURCES", test_sources, TRUE);
