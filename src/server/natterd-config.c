@@ -4,6 +4,7 @@
  */
 
 #include "natterd-config.h"
+#include "natterd-store-sqlite.h"
 
 NatterdConfig *
 natterd_config_new (void)
@@ -40,7 +41,7 @@ natterd_config_new (void)
   self->history_retention_hours = 72;
   self->store_batch_max = 4096;
   self->inbox_retention_days = 30;
-  self->store_wal_size = 128;
+  self->store_wal_size = NATTERD_STORE_SQLITE_WAL_MIB;
   self->secret_grace = 24 * 3600;
   self->media_user_quota = G_GUINT64_CONSTANT (1) << 30;
   self->media_app_quota = 0;

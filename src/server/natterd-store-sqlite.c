@@ -400,7 +400,7 @@ open_connection (const char  *path,
  * The WAL only starts over from its beginning when a write transaction
  * begins with every frame copied back. Short passes usually get there by
  * themselves; when they do not and the WAL passes [store] wal-size
- * (128 MiB), the writer copies the few frames the checkpointer has not,
+ * (256 MiB by default), the writer copies the few frames the checkpointer has not,
  * between batches (their acks are already out); past four times that it
  * does so whatever the checkpointer is doing. Before, SQLite's
  * autocheckpoint did the whole copy inside COMMIT every 32 MiB of WAL
@@ -747,7 +747,7 @@ natterd_store_sqlite_open_at_version (const char  *data_dir,
 
   /* See "checkpoints" above: no checkpoint inside COMMIT. */
   sqlite3_wal_hook (self->db, wal_committed, self);
-  natterd_store_sqlite_set_wal_size (self, 128 * 1024 * 1024);
+  natterd_store_sqlite_set_wal_size (self, (guint64) NATTERD_STORE_SQLITE_WAL_MIB * 1024 * 1024);
   /* A name within the kernel's 15 characters, or the thread keeps natterd's. */
   self->checkpointer = g_thread_new ("natterd-ckpt", checkpoint_main, self);
 
