@@ -7,6 +7,7 @@
 #include "natterd-store-sqlite.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
@@ -37,6 +38,18 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_SYNC_SHARED] = "sync-checkpoint",
   [NATTERD_STAGE_WAKEUP] = "wakeup",
   [NATTERD_STAGE_DELIVER] = "deliver",
+  [NATTERD_STAGE_TOTAL] = "total",
+};
+
+/* A PublishAck's: "ack" for "deliver". */
+static const char * const ack_stage_names[NATTERD_N_STAGES] = {
+  [NATTERD_STAGE_PARSE] = "parse",
+  [NATTERD_STAGE_WAIT] = "wait",
+  [NATTERD_STAGE_SQL] = "sql",
+  [NATTERD_STAGE_SYNC] = "sync",
+  [NATTERD_STAGE_SYNC_SHARED] = "sync-checkpoint",
+  [NATTERD_STAGE_WAKEUP] = "wakeup",
+  [NATTERD_STAGE_DELIVER] = "ack",
   [NATTERD_STAGE_TOTAL] = "total",
 };
 
@@ -88,15 +101,15 @@ stage_observe (NatterdStageHistogram *h,
                   (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
-void
-natterd_metrics_observe_stages (NatterdMetrics           *metrics,
-                                const NatterdStageStamps *s,
-                                gint64                    written)
+/* @s's stages into @us; returns the largest (total aside). */
+static guint
+stage_times (const NatterdStageStamps *s,
+             gint64                    written,
+             gint64                    us[NATTERD_N_STAGES])
 {
-  NatterdStageHistogram *h = metrics->publish_stages;
-  gint64 us[NATTERD_N_STAGES] = { 0 };
-  guint largest = NATTERD_STAGE_PARSE, total_bucket = 0;
+  guint largest = NATTERD_STAGE_PARSE;
 
+  memset (us, 0, sizeof (gint64) * NATTERD_N_STAGES);
   us[NATTERD_STAGE_PARSE] = s->queued - s->read;
   us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
   us[NATTERD_STAGE_SQL] = s->committed - s->taken - s->synced_us;
@@ -105,6 +118,20 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   us[NATTERD_STAGE_DELIVER] = written - s->resumed;
   us[NATTERD_STAGE_TOTAL] = written - s->read;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
+      largest = i;
+  return largest;
+}
+
+/* Each stage's histogram (the sync kind not taken aside); the total's bucket. */
+static guint
+observe_times (NatterdStageHistogram     h[NATTERD_N_STAGES],
+               const NatterdStageStamps *s,
+               const gint64              us[NATTERD_N_STAGES])
+{
+  guint total_bucket = 0;
+
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
     if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
       {
         guint bucket = stage_observe (&h[i], us[i]);
@@ -112,15 +139,23 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
         if (i == NATTERD_STAGE_TOTAL)
           total_bucket = bucket;
       }
+  return total_bucket;
+}
+
+void
+natterd_metrics_observe_stages (NatterdMetrics           *metrics,
+                                const NatterdStageStamps *s,
+                                gint64                    written)
+{
+  gint64 us[NATTERD_N_STAGES];
+  guint largest = stage_times (s, written, us);
+  guint total_bucket = observe_times (metrics->publish_stages, s, us);
 
   /* The tail's own breakdown: a stage's p99 alone does not say whether
    * the slow messages are slow in it. By the total's bucket too, so the
    * bench can take whichever buckets its p99 or p99.9 falls in. */
   if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
     return;
-  for (guint i = 0; i < NATTERD_N_STAGES; i++)
-    if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
-      largest = i;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     metrics->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
   metrics->tail_largest[total_bucket - NATTERD_TAIL_FIRST_BUCKET][largest]++;
@@ -130,6 +165,29 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
   metrics->slow_largest[largest]++;
+}
+
+void
+natterd_metrics_observe_ack (NatterdMetrics           *metrics,
+                             const NatterdStageStamps *s,
+                             gint64                    written)
+{
+  NatterdAckStages *acks = &metrics->acks;
+  gint64 us[NATTERD_N_STAGES];
+  guint total_bucket;
+
+  stage_times (s, written, us);
+  total_bucket = observe_times (acks->stages, s, us);
+  gint64 in_order = s->ready > 0 ? s->ready - s->committed : 0;
+
+  stage_observe (&acks->in_order, in_order);
+  stage_observe (&acks->fanout, s->fanout_us);
+  if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
+    return;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
+  acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][NATTERD_N_STAGES] += (guint64) MAX (in_order, 0);
+  acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][NATTERD_N_STAGES + 1] += (guint64) MAX (s->fanout_us, 0);
 }
 
 static NatterdMetrics *timed_metrics;
@@ -267,6 +325,30 @@ tail_rows (GString              *out,
           else
             g_string_append_printf (out, "%.17g\n", (double) m->tail_us[row][s] / G_USEC_PER_SEC);
         }
+    }
+}
+
+/* natterd_ack_tail_seconds_total: the same for private PublishAcks,
+ * their fan-out share as stage "fanout". */
+static void
+ack_tail_rows (GString              *out,
+               const NatterdMetrics *m)
+{
+  const NatterdAckStages *acks = &m->acks;
+
+  for (guint row = 0; row < NATTERD_TAIL_ROWS; row++)
+    {
+      guint b = NATTERD_TAIL_FIRST_BUCKET + row;
+      char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
+
+      if (acks->stages[NATTERD_STAGE_TOTAL].counts[b] == 0)
+        continue;
+      if (b < NATTERD_STAGE_BUCKETS)
+        g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[b]);
+      for (guint s = 0; s < NATTERD_N_STAGES + 2; s++)
+        g_string_append_printf (out, "natterd_ack_tail_seconds_total{le=\"%s\",stage=\"%s\"} %.17g\n", bound,
+                                s < NATTERD_N_STAGES ? ack_stage_names[s] : s == NATTERD_N_STAGES ? "in-order" : "fanout",
+                                (double) acks->tail_us[row][s] / G_USEC_PER_SEC);
     }
 }
 
@@ -629,6 +711,25 @@ natterd_metrics_render (NatterdServer *self)
                         " their poll() excluded.\n"
                         "# TYPE natterd_main_iteration_seconds histogram\n");
   stage_histogram (out, "natterd_main_iteration_seconds", NULL, &m->main_iterations);
+
+  g_string_append (out, "# HELP natterd_ack_stage_seconds A private message's PublishAck by stage (#18):"
+                        " as natterd_publish_stage_seconds, ack (completion to PublishAck written) for"
+                        " deliver; two parts of wakeup: in-order (waiting for the batches before it"
+                        " to be durable) and fanout (the main thread's time in a group's fan-out"
+                        " slices once its completion was queued).\n"
+                        "# TYPE natterd_ack_stage_seconds histogram\n");
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    {
+      g_autofree char *label = g_strdup_printf ("stage=\"%s\"", ack_stage_names[s]);
+
+      stage_histogram (out, "natterd_ack_stage_seconds", label, &m->acks.stages[s]);
+    }
+  stage_histogram (out, "natterd_ack_stage_seconds", "stage=\"in-order\"", &m->acks.in_order);
+  stage_histogram (out, "natterd_ack_stage_seconds", "stage=\"fanout\"", &m->acks.fanout);
+  g_string_append (out, "# HELP natterd_ack_tail_seconds_total PublishAcks over 0.8 ms: their time by"
+                        " stage, by the bucket of their total (its le).\n"
+                        "# TYPE natterd_ack_tail_seconds_total counter\n");
+  ack_tail_rows (out, m);
 
   return out;
 }

@@ -681,11 +681,12 @@ fanout_prefetch (FanoutJob *job,
     natterd_session_prefetch (g_ptr_array_index (member->sessions, 0));
 }
 
-/* Queues one slice; TRUE while jobs remain. */
+/* Queues the jobs' sessions until one slice's work or @deadline; TRUE
+ * while jobs remain. */
 static gboolean
-fanout_run_slice (NatterdServer *self)
+fanout_run_jobs (NatterdServer *self,
+                 gint64         deadline)
 {
-  gint64 deadline = g_get_monotonic_time () + FANOUT_SLICE_US;
   guint slice = fanout_pace_ms () > 0 ? 1 : FANOUT_SLICE;
   guint count = 0;
 
@@ -705,6 +706,39 @@ fanout_run_slice (NatterdServer *self)
         break;
     }
   return !g_queue_is_empty (&self->fanout_jobs);
+}
+
+/* Queues one slice, its time kept; TRUE while jobs remain. */
+static gboolean
+fanout_run_slice (NatterdServer *self)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + FANOUT_SLICE_US;
+  gboolean more = fanout_run_jobs (self, deadline);
+  guint kept = self->fanout_slice_next++ % NATTERD_FANOUT_SLICES_KEPT;
+
+  self->fanout_slices[kept].start = start;
+  self->fanout_slices[kept].end = g_get_monotonic_time ();
+  return more;
+}
+
+/* The main thread's time in fan-out slices between @from and @to. */
+static gint64
+fanout_time_between (NatterdServer *self,
+                     gint64         from,
+                     gint64         to)
+{
+  gint64 us = 0;
+
+  for (guint i = 0; i < NATTERD_FANOUT_SLICES_KEPT; i++)
+    {
+      gint64 start = MAX (self->fanout_slices[i].start, from);
+      gint64 end = MIN (self->fanout_slices[i].end, to);
+
+      if (end > start)
+        us += end - start;
+    }
+  return us;
 }
 
 static gboolean
@@ -1037,11 +1071,14 @@ publish_committed (NatterdOp *base,
   if (base->read != 0)
     {
       NatterdStageStamps stamps = {
-        base->read, base->queued, base->taken, base->committed, base->synced_us, base->resumed,
-        base->sync_shared,
+        .read = base->read, .queued = base->queued, .taken = base->taken, .committed = base->committed,
+        .synced_us = base->synced_us, .resumed = base->resumed, .sync_shared = base->sync_shared,
       };
 
       g_array_append_val (self->stage_stamps, stamps);
+      stamps.ready = base->ready;
+      stamps.fanout_us = fanout_time_between (self, base->ready, base->resumed);
+      g_array_append_val (self->ack_stamps, stamps);
     }
 }
 

@@ -249,6 +249,10 @@ char       *get_token               (SoupSession  *session,
 char       *fetch_metrics           (SoupSession  *session);
 double      metric_value            (const char   *text,
                                      const char   *name);
+/* @name's buckets from a /metrics @text: "natterd_x_seconds{stage=\"sync\"}". */
+gboolean    parse_histogram         (const char   *text,
+                                     const char   *name,
+                                     Histogram    *out);
 gboolean    fetch_histogram         (SoupSession  *session,
                                      const char   *name,
                                      Histogram    *out);

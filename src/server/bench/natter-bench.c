@@ -953,7 +953,7 @@ fetch_metrics (SoupSession *session)
 
 /* @name is a histogram's, with its other labels if any:
  * "natterd_publish_stage_seconds{stage=\"sync\"}". */
-static gboolean
+gboolean
 parse_histogram (const char *text,
                  const char *name,
                  Histogram  *out)
