@@ -716,7 +716,7 @@ natterd_metrics_render (NatterdServer *self)
                         " as natterd_publish_stage_seconds, ack (completion to PublishAck written) for"
                         " deliver; two parts of wakeup: in-order (waiting for the batches before it"
                         " to be durable) and fanout (the main thread's time in a group's fan-out"
-                        " slices once its completion was queued).\n"
+                        " slices from its completion queued to its ack written).\n"
                         "# TYPE natterd_ack_stage_seconds histogram\n");
   for (guint s = 0; s < NATTERD_N_STAGES; s++)
     {

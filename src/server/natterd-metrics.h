@@ -71,7 +71,7 @@ typedef struct
   gboolean sync_shared;
   /* Acks only: the completion queued to the main loop (after the syncs
    * of the batches before: "in-order"), and the main thread's time in a
-   * group's fan-out slices from then to resumed ("fanout"). */
+   * group's fan-out slices from then to the ack written ("fanout"). */
   gint64 ready;
   gint64 fanout_us;
 } NatterdStageStamps;
@@ -79,7 +79,7 @@ typedef struct
 /* A private publish's PublishAck (#18), by the same stages ("deliver" is
  * completion → ack written), and two parts of its wakeup: waiting for the
  * batches before it to be durable, and the main thread's time in a
- * group's fan-out slices once its completion was queued (what the ack
+ * group's fan-out slices from its completion queued to the ack written (what the ack
  * waited for behind the fan-out in natterd itself, apart from the CPUs'
  * other work). Its tail as the deliveries'. */
 typedef struct

@@ -197,6 +197,11 @@ void     natterd_server_deliver_committed (NatterdServer    *self,
                                            NatterdSession   *origin);
 /* Drops the group fan-outs still going on (shutdown). */
 void     natterd_server_fanout_clear    (NatterdServer        *self);
+/* Monotonic µs: the main thread's time in group fan-out slices between
+ * them (the latest NATTERD_FANOUT_SLICES_KEPT slices). */
+gint64   natterd_server_fanout_time_between (NatterdServer    *self,
+                                             gint64            from,
+                                             gint64            to);
 /* Recipients of a recall command and of group messages. */
 void     natterd_server_add_conversation_recipients (NatterdServer    *self,
                                                      NatterdPublishOp *op,

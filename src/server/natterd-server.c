@@ -918,8 +918,12 @@ observe_batch (guint    n_ops,
       gint64 written = g_get_monotonic_time ();
 
       for (guint i = 0; i < self->ack_stamps->len; i++)
-        natterd_metrics_observe_ack (self->metrics, &g_array_index (self->ack_stamps, NatterdStageStamps, i),
-                                     written);
+        {
+          NatterdStageStamps *stamps = &g_array_index (self->ack_stamps, NatterdStageStamps, i);
+
+          stamps->fanout_us = natterd_server_fanout_time_between (self, stamps->ready, written);
+          natterd_metrics_observe_ack (self->metrics, stamps, written);
+        }
       g_array_set_size (self->ack_stamps, 0);
     }
 }

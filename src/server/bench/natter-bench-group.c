@@ -1178,8 +1178,8 @@ print_result (const Result *r)
                    r->ack_tail_n, r->ack_tail_over_ms);
           for (guint k = 0; k < N_ACK_STAGES; k++)
             g_print (" %s %.3f", ack_stages[k], r->ack_tail_ms[k]);
-          g_print (" (in-order and fanout are parts of wakeup: waiting for the batches before, and the "
-                   "main thread in fan-out slices)");
+          g_print (" (in-order: of wakeup, waiting for the batches before; fanout: the main thread in "
+                   "fan-out slices from the completion queued to the ack written)");
           g_print ("\n");
         }
     }
@@ -1389,11 +1389,11 @@ group_mode_run (SoupSession *session)
                        alone->natterd_ack_p99, r->natterd_ack_p99);
               if (after != NULL)
                 g_print (", %.2f ms alone after", after->natterd_ack_p99);
-              g_print (": p99 ratio %.2f (its slowest 1 %%, mean ms: wakeup %.3f, of it in-order %.3f and "
-                       "fan-out slices %.3f; wait %.3f, sync %.3f, ack %.3f)\n", in_natterd,
-                       r->ack_tail_ms[ACK_WAKEUP], r->ack_tail_ms[ACK_IN_ORDER], r->ack_tail_ms[ACK_FANOUT],
+              g_print (": p99 ratio %.2f (its slowest 1 %%, mean ms: wait %.3f, sync %.3f, wakeup %.3f (of it "
+                       "in-order %.3f), ack %.3f; fan-out slices within wakeup and ack %.3f)\n", in_natterd,
                        r->ack_tail_ms[ACK_WAIT], r->ack_tail_ms[ACK_SYNC] + r->ack_tail_ms[ACK_SYNC_CHECKPOINT],
-                       r->ack_tail_ms[ACK_ACK]);
+                       r->ack_tail_ms[ACK_WAKEUP], r->ack_tail_ms[ACK_IN_ORDER], r->ack_tail_ms[ACK_ACK],
+                       r->ack_tail_ms[ACK_FANOUT]);
             }
           alone = NULL;
         }
