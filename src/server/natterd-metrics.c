@@ -41,16 +41,10 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_TOTAL] = "total",
 };
 
-/* A PublishAck's: "ack" for "deliver". */
-static const char * const ack_stage_names[NATTERD_N_STAGES] = {
-  [NATTERD_STAGE_PARSE] = "parse",
-  [NATTERD_STAGE_WAIT] = "wait",
-  [NATTERD_STAGE_SQL] = "sql",
-  [NATTERD_STAGE_SYNC] = "sync",
-  [NATTERD_STAGE_SYNC_SHARED] = "sync-checkpoint",
-  [NATTERD_STAGE_WAKEUP] = "wakeup",
-  [NATTERD_STAGE_DELIVER] = "ack",
-  [NATTERD_STAGE_TOTAL] = "total",
+/* A PublishAck's stages ("ack" for "deliver", in NatterdStage's order),
+ * then its tail's two parts of wakeup. */
+static const char * const ack_stage_names[NATTERD_N_STAGES + 2] = {
+  "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "ack", "total", "in-order", "fanout",
 };
 
 /* The first of @bounds not below @value; @n_bounds: past them all (a
@@ -299,56 +293,40 @@ stage_histogram (GString                     *out,
                             h->count);
 }
 
-/* natterd_publish_tail_*_total: the rows whose total bucket saw any. */
+/* natterd_*_tail_*_total: the rows whose bucket of @total saw any, each
+ * a row of @values (@n a row, by @names; @skip's left out, G_MAXUINT
+ * none): seconds from µs, or counts. */
 static void
-tail_rows (GString              *out,
-           const char           *name,
-           const NatterdMetrics *m,
-           gboolean              largest)
+tail_rows (GString                     *out,
+           const char                  *name,
+           const NatterdStageHistogram *total,
+           const char * const          *names,
+           guint                        n,
+           guint                        skip,
+           const guint64               *values,
+           gboolean                     seconds)
 {
   for (guint row = 0; row < NATTERD_TAIL_ROWS; row++)
     {
       guint b = NATTERD_TAIL_FIRST_BUCKET + row;
       char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
 
-      if (m->publish_stages[NATTERD_STAGE_TOTAL].counts[b] == 0)
+      if (total->counts[b] == 0)
         continue;
       if (b < NATTERD_STAGE_BUCKETS)
         g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[b]);
-      for (guint s = 0; s < NATTERD_N_STAGES; s++)
+      for (guint s = 0; s < n; s++)
         {
-          if (largest && s == NATTERD_STAGE_TOTAL)
+          guint64 value = values[row * n + s];
+
+          if (s == skip)
             continue;
-          g_string_append_printf (out, "%s{le=\"%s\",stage=\"%s\"} ", name, bound, stage_names[s]);
-          if (largest)
-            g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", m->tail_largest[row][s]);
+          g_string_append_printf (out, "%s{le=\"%s\",stage=\"%s\"} ", name, bound, names[s]);
+          if (seconds)
+            g_string_append_printf (out, "%.17g\n", (double) value / G_USEC_PER_SEC);
           else
-            g_string_append_printf (out, "%.17g\n", (double) m->tail_us[row][s] / G_USEC_PER_SEC);
+            g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", value);
         }
-    }
-}
-
-/* natterd_ack_tail_seconds_total: the same for private PublishAcks,
- * their fan-out share as stage "fanout". */
-static void
-ack_tail_rows (GString              *out,
-               const NatterdMetrics *m)
-{
-  const NatterdAckStages *acks = &m->acks;
-
-  for (guint row = 0; row < NATTERD_TAIL_ROWS; row++)
-    {
-      guint b = NATTERD_TAIL_FIRST_BUCKET + row;
-      char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
-
-      if (acks->stages[NATTERD_STAGE_TOTAL].counts[b] == 0)
-        continue;
-      if (b < NATTERD_STAGE_BUCKETS)
-        g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[b]);
-      for (guint s = 0; s < NATTERD_N_STAGES + 2; s++)
-        g_string_append_printf (out, "natterd_ack_tail_seconds_total{le=\"%s\",stage=\"%s\"} %.17g\n", bound,
-                                s < NATTERD_N_STAGES ? ack_stage_names[s] : s == NATTERD_N_STAGES ? "in-order" : "fanout",
-                                (double) acks->tail_us[row][s] / G_USEC_PER_SEC);
     }
 }
 
@@ -690,11 +668,13 @@ natterd_metrics_render (NatterdServer *self)
                         " their time by stage, by the bucket of their total (its le; how many:"
                         " natterd_publish_stage_seconds{stage=\"total\"}).\n"
                         "# TYPE natterd_publish_tail_seconds_total counter\n");
-  tail_rows (out, "natterd_publish_tail_seconds_total", m, FALSE);
+  tail_rows (out, "natterd_publish_tail_seconds_total", &m->publish_stages[NATTERD_STAGE_TOTAL], stage_names,
+             NATTERD_N_STAGES, G_MAXUINT, &m->tail_us[0][0], TRUE);
   g_string_append (out, "# HELP natterd_publish_tail_largest_total How many of them had each stage as"
                         " their largest, by the same buckets.\n"
                         "# TYPE natterd_publish_tail_largest_total counter\n");
-  tail_rows (out, "natterd_publish_tail_largest_total", m, TRUE);
+  tail_rows (out, "natterd_publish_tail_largest_total", &m->publish_stages[NATTERD_STAGE_TOTAL], stage_names,
+             NATTERD_N_STAGES, NATTERD_STAGE_TOTAL, &m->tail_largest[0][0], FALSE);
 
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
                         " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"
@@ -729,7 +709,8 @@ natterd_metrics_render (NatterdServer *self)
   g_string_append (out, "# HELP natterd_ack_tail_seconds_total PublishAcks over 0.8 ms: their time by"
                         " stage, by the bucket of their total (its le).\n"
                         "# TYPE natterd_ack_tail_seconds_total counter\n");
-  ack_tail_rows (out, m);
+  tail_rows (out, "natterd_ack_tail_seconds_total", &m->acks.stages[NATTERD_STAGE_TOTAL], ack_stage_names,
+             NATTERD_N_STAGES + 2, G_MAXUINT, &m->acks.tail_us[0][0], TRUE);
 
   return out;
 }

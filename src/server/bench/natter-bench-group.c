@@ -126,14 +126,6 @@ typedef struct
   guint     n_rows;
 } AckSample;
 
-/* Bounds parsed from /metrics: equal, not near. */
-static gboolean
-bound_is (double x,
-          double y)
-{
-  return (isinf (x) && isinf (y)) || fabs (x - y) < 1e-12;
-}
-
 static void
 fetch_acks (const char *text,
             AckSample  *out)
@@ -145,20 +137,14 @@ fetch_acks (const char *text,
   parse_histogram (text, "natterd_ack_stage_seconds{stage=\"total\"}", &out->total);
   for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
     {
-      const char *line = lines[i], *stage, *end;
-      double bound;
+      const char *stage;
+      gsize stage_len;
+      double bound, value;
       guint row = 0;
 
-      if (!g_str_has_prefix (line, prefix))
+      if (!parse_tail_line (lines[i], prefix, &bound, &stage, &stage_len, &value))
         continue;
-      line += strlen (prefix);
-      bound = g_str_has_prefix (line, "+Inf") ? INFINITY : g_ascii_strtod (line, NULL);
-      stage = strstr (line, "stage=\"");
-      end = stage != NULL ? strstr (stage, "\"} ") : NULL;
-      if (end == NULL)
-        continue;
-      stage += strlen ("stage=\"");
-      while (row < out->n_rows && !bound_is (out->rows[row].bound, bound))
+      while (row < out->n_rows && !same_bound (out->rows[row].bound, bound))
         row++;
       if (row == out->n_rows)
         {
@@ -168,8 +154,8 @@ fetch_acks (const char *text,
           out->n_rows++;
         }
       for (guint k = 0; k < N_ACK_STAGES; k++)
-        if (strlen (ack_stages[k]) == (gsize) (end - stage) && strncmp (stage, ack_stages[k], end - stage) == 0)
-          out->rows[row].seconds[k] = g_ascii_strtod (end + 3, NULL);
+        if (strlen (ack_stages[k]) == stage_len && strncmp (stage, ack_stages[k], stage_len) == 0)
+          out->rows[row].seconds[k] = value;
     }
 }
 
@@ -178,7 +164,7 @@ ack_row (const AckSample *sample,
          double           bound)
 {
   for (guint i = 0; i < sample->n_rows; i++)
-    if (bound_is (sample->rows[i].bound, bound))
+    if (same_bound (sample->rows[i].bound, bound))
       return sample->rows[i].seconds;
   return NULL;
 }
