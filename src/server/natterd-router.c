@@ -572,6 +572,9 @@ mentions_user (gboolean     mention_all,
  * slice (~0.1 ms), not for a 3,000-member group's whole fan-out (~2 ms). */
 #define FANOUT_SLICE 256
 #define FANOUT_SLICE_US 200
+/* Work a slice does before it stops for a store completion: the fan-out
+ * moves on even when completions come back to back (~10 µs). */
+#define FANOUT_SLICE_MIN 16
 
 /* Tests only: NATTERD_TEST_FANOUT_PACE_MS=N queues one session per slice,
  * N ms apart, so a test sees other work done while a fan-out is under
@@ -699,8 +702,8 @@ fanout_prefetch (FanoutJob *job,
 }
 
 /* Queues the jobs' sessions until one slice's work or @deadline, or
- * until a durable batch's completion is queued to the main loop: its
- * acks go next (the completions' source is above this one's priority),
+ * (past FANOUT_SLICE_MIN) until a durable batch's completion is queued
+ * to the main loop: its acks go next (the completions' source is above this one's priority),
  * not after the rest of the slice (#18: the slowest private acks beside
  * a 3,000-member group waited ms for fan-out slices). TRUE while jobs
  * remain. */
@@ -716,7 +719,8 @@ fanout_run_jobs (NatterdServer *self,
     {
       FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
 
-      for (; job->next < job->n_members && count < slice && !(yield = natterd_store_completions_ready (self->store));
+      for (; job->next < job->n_members && count < slice &&
+             !(yield = count >= FANOUT_SLICE_MIN && natterd_store_completions_ready (self->store));
            job->next++)
         {
           fanout_prefetch (job, job->next);
