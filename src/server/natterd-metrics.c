@@ -493,6 +493,12 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_fanout_held_total",
            "Group messages held back until their group's earlier ones were written to every member.",
            m->fanout_held);
+  g_string_append_printf (out, "# HELP natterd_fanout_slices_total The main thread's group fan-out slices,"
+                               " and those that stopped early for a store completion (its acks first).\n"
+                               "# TYPE natterd_fanout_slices_total counter\n"
+                               "natterd_fanout_slices_total{of=\"slices\"} %" G_GUINT64_FORMAT "\n"
+                               "natterd_fanout_slices_total{of=\"yielded\"} %" G_GUINT64_FORMAT "\n",
+                          m->fanout_slices, m->fanout_yields);
   counter (out, "natterd_timeline_dropped_total",
            "Live group messages not sent to a session that was not keeping up (fetched from the timeline).",
            m->timeline_dropped);

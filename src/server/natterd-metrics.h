@@ -106,6 +106,8 @@ typedef struct
   guint64          messages_delivered;
   guint64          messages_replayed;
   guint64          fanout_held;               /* group messages that waited for their group's fan-out */
+  guint64          fanout_slices;             /* the main thread's fan-out slices (#18) */
+  guint64          fanout_yields;             /* of which stopped for a store completion */
   guint64          timeline_dropped;          /* live group messages not sent: client too slow */
   guint64          api_requests;
   guint64          api_errors;

@@ -734,7 +734,10 @@ fanout_run_jobs (NatterdServer *self,
             }
         }
       if (job->next < job->n_members || yield)
-        break;
+        {
+          self->metrics->fanout_yields += yield;
+          break;
+        }
       fanout_job_free (g_queue_pop_head (&self->fanout_jobs));
       if (count >= slice || g_get_monotonic_time () >= deadline)
         break;
@@ -751,6 +754,7 @@ fanout_run_slice (NatterdServer *self)
   gboolean more = fanout_run_jobs (self, deadline);
   guint kept = self->fanout_slice_next++ % NATTERD_FANOUT_SLICES_KEPT;
 
+  self->metrics->fanout_slices++;
   self->fanout_slices[kept].start = start;
   self->fanout_slices[kept].end = g_get_monotonic_time ();
   return more;

@@ -269,6 +269,7 @@ typedef struct
   double ack_tail_ms[N_ACK_STAGES];
   double ack_tail_over_ms;
   guint64 ack_tail_n;
+  double fanout_slices, fanout_yields;  /* natterd's main thread, in the window */
 } Result;
 
 /* The run in progress. Sending state belongs to worker 0's thread, which
@@ -984,6 +985,8 @@ measure (SoupSession *session,
 
     parse_histogram (text, "natterd_publish_latency_seconds", &before);
     fetch_acks (text, &acks_before);
+    result->fanout_slices = -metric_value (text, "natterd_fanout_slices_total{of=\"slices\"}");
+    result->fanout_yields = -metric_value (text, "natterd_fanout_slices_total{of=\"yielded\"}");
   }
   fetch_writer (session, writer_before);
   g_atomic_int_set (&run.first_measured, g_atomic_int_get (&run.sent));
@@ -1002,6 +1005,8 @@ measure (SoupSession *session,
 
     parse_histogram (text, "natterd_publish_latency_seconds", &after);
     fetch_acks (text, &acks_after);
+    result->fanout_slices += metric_value (text, "natterd_fanout_slices_total{of=\"slices\"}");
+    result->fanout_yields += metric_value (text, "natterd_fanout_slices_total{of=\"yielded\"}");
   }
   fetch_writer (session, result->writer);
   for (guint i = 0; i < N_WRITER_COUNTS; i++)
@@ -1166,6 +1171,9 @@ print_result (const Result *r)
             g_print (" %s %.3f", ack_stages[k], r->ack_tail_ms[k]);
           g_print (" (in-order: of wakeup, waiting for the batches before; fanout: the main thread in "
                    "fan-out slices from the completion queued to the ack written)");
+          if (!isnan (r->fanout_slices) && r->fanout_slices > 0)
+            g_print ("; the main thread's fan-out slices: %.0f, %.0f of them stopped early for acks",
+                     r->fanout_slices, r->fanout_yields);
           g_print ("\n");
         }
     }
