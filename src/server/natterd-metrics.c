@@ -7,6 +7,7 @@
 #include "natterd-store-sqlite.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
@@ -38,6 +39,12 @@ static const char * const stage_names[NATTERD_N_STAGES] = {
   [NATTERD_STAGE_WAKEUP] = "wakeup",
   [NATTERD_STAGE_DELIVER] = "deliver",
   [NATTERD_STAGE_TOTAL] = "total",
+};
+
+/* A PublishAck's stages ("ack" for "deliver", in NatterdStage's order),
+ * then its tail's two parts of wakeup. */
+static const char * const ack_stage_names[NATTERD_N_STAGES + 2] = {
+  "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "ack", "total", "in-order", "fanout",
 };
 
 /* The first of @bounds not below @value; @n_bounds: past them all (a
@@ -88,15 +95,15 @@ stage_observe (NatterdStageHistogram *h,
                   (double) MAX (us, 0) / G_USEC_PER_SEC);
 }
 
-void
-natterd_metrics_observe_stages (NatterdMetrics           *metrics,
-                                const NatterdStageStamps *s,
-                                gint64                    written)
+/* @s's stages into @us; returns the largest (total aside). */
+static guint
+stage_times (const NatterdStageStamps *s,
+             gint64                    written,
+             gint64                    us[NATTERD_N_STAGES])
 {
-  NatterdStageHistogram *h = metrics->publish_stages;
-  gint64 us[NATTERD_N_STAGES] = { 0 };
-  guint largest = NATTERD_STAGE_PARSE, total_bucket = 0;
+  guint largest = NATTERD_STAGE_PARSE;
 
+  memset (us, 0, sizeof (gint64) * NATTERD_N_STAGES);
   us[NATTERD_STAGE_PARSE] = s->queued - s->read;
   us[NATTERD_STAGE_WAIT] = s->taken - s->queued;
   us[NATTERD_STAGE_SQL] = s->committed - s->taken - s->synced_us;
@@ -105,6 +112,20 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   us[NATTERD_STAGE_DELIVER] = written - s->resumed;
   us[NATTERD_STAGE_TOTAL] = written - s->read;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
+      largest = i;
+  return largest;
+}
+
+/* Each stage's histogram (the sync kind not taken aside); the total's bucket. */
+static guint
+observe_times (NatterdStageHistogram     h[NATTERD_N_STAGES],
+               const NatterdStageStamps *s,
+               const gint64              us[NATTERD_N_STAGES])
+{
+  guint total_bucket = 0;
+
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
     if (i != (s->sync_shared ? NATTERD_STAGE_SYNC : NATTERD_STAGE_SYNC_SHARED))
       {
         guint bucket = stage_observe (&h[i], us[i]);
@@ -112,15 +133,23 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
         if (i == NATTERD_STAGE_TOTAL)
           total_bucket = bucket;
       }
+  return total_bucket;
+}
+
+void
+natterd_metrics_observe_stages (NatterdMetrics           *metrics,
+                                const NatterdStageStamps *s,
+                                gint64                    written)
+{
+  gint64 us[NATTERD_N_STAGES];
+  guint largest = stage_times (s, written, us);
+  guint total_bucket = observe_times (metrics->publish_stages, s, us);
 
   /* The tail's own breakdown: a stage's p99 alone does not say whether
    * the slow messages are slow in it. By the total's bucket too, so the
    * bench can take whichever buckets its p99 or p99.9 falls in. */
   if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
     return;
-  for (guint i = 0; i < NATTERD_N_STAGES; i++)
-    if (i != NATTERD_STAGE_TOTAL && us[i] > us[largest])
-      largest = i;
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     metrics->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
   metrics->tail_largest[total_bucket - NATTERD_TAIL_FIRST_BUCKET][largest]++;
@@ -130,6 +159,29 @@ natterd_metrics_observe_stages (NatterdMetrics           *metrics,
   for (guint i = 0; i < NATTERD_N_STAGES; i++)
     metrics->slow_sums[i] += (double) MAX (us[i], 0) / G_USEC_PER_SEC;
   metrics->slow_largest[largest]++;
+}
+
+void
+natterd_metrics_observe_ack (NatterdMetrics           *metrics,
+                             const NatterdStageStamps *s,
+                             gint64                    written)
+{
+  NatterdAckStages *acks = &metrics->acks;
+  gint64 us[NATTERD_N_STAGES];
+  guint total_bucket;
+
+  stage_times (s, written, us);
+  total_bucket = observe_times (acks->stages, s, us);
+  gint64 in_order = s->ready > 0 ? s->ready - s->committed : 0;
+
+  stage_observe (&acks->in_order, in_order);
+  stage_observe (&acks->fanout, s->fanout_us);
+  if (total_bucket < NATTERD_TAIL_FIRST_BUCKET)
+    return;
+  for (guint i = 0; i < NATTERD_N_STAGES; i++)
+    acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][i] += (guint64) MAX (us[i], 0);
+  acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][NATTERD_N_STAGES] += (guint64) MAX (in_order, 0);
+  acks->tail_us[total_bucket - NATTERD_TAIL_FIRST_BUCKET][NATTERD_N_STAGES + 1] += (guint64) MAX (s->fanout_us, 0);
 }
 
 static NatterdMetrics *timed_metrics;
@@ -241,31 +293,39 @@ stage_histogram (GString                     *out,
                             h->count);
 }
 
-/* natterd_publish_tail_*_total: the rows whose total bucket saw any. */
+/* natterd_*_tail_*_total: the rows whose bucket of @total saw any, each
+ * a row of @values (@n a row, by @names; @skip's left out, G_MAXUINT
+ * none): seconds from µs, or counts. */
 static void
-tail_rows (GString              *out,
-           const char           *name,
-           const NatterdMetrics *m,
-           gboolean              largest)
+tail_rows (GString                     *out,
+           const char                  *name,
+           const NatterdStageHistogram *total,
+           const char * const          *names,
+           guint                        n,
+           guint                        skip,
+           const guint64               *values,
+           gboolean                     seconds)
 {
   for (guint row = 0; row < NATTERD_TAIL_ROWS; row++)
     {
       guint b = NATTERD_TAIL_FIRST_BUCKET + row;
       char bound[G_ASCII_DTOSTR_BUF_SIZE] = "+Inf";
 
-      if (m->publish_stages[NATTERD_STAGE_TOTAL].counts[b] == 0)
+      if (total->counts[b] == 0)
         continue;
       if (b < NATTERD_STAGE_BUCKETS)
         g_ascii_formatd (bound, sizeof bound, "%g", stage_buckets[b]);
-      for (guint s = 0; s < NATTERD_N_STAGES; s++)
+      for (guint s = 0; s < n; s++)
         {
-          if (largest && s == NATTERD_STAGE_TOTAL)
+          guint64 value = values[row * n + s];
+
+          if (s == skip)
             continue;
-          g_string_append_printf (out, "%s{le=\"%s\",stage=\"%s\"} ", name, bound, stage_names[s]);
-          if (largest)
-            g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", m->tail_largest[row][s]);
+          g_string_append_printf (out, "%s{le=\"%s\",stage=\"%s\"} ", name, bound, names[s]);
+          if (seconds)
+            g_string_append_printf (out, "%.17g\n", (double) value / G_USEC_PER_SEC);
           else
-            g_string_append_printf (out, "%.17g\n", (double) m->tail_us[row][s] / G_USEC_PER_SEC);
+            g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", value);
         }
     }
 }
@@ -433,6 +493,12 @@ natterd_metrics_render (NatterdServer *self)
   counter (out, "natterd_fanout_held_total",
            "Group messages held back until their group's earlier ones were written to every member.",
            m->fanout_held);
+  g_string_append_printf (out, "# HELP natterd_fanout_slices_total The main thread's group fan-out slices,"
+                               " and those that stopped early for a store completion (its acks first).\n"
+                               "# TYPE natterd_fanout_slices_total counter\n"
+                               "natterd_fanout_slices_total{of=\"slices\"} %" G_GUINT64_FORMAT "\n"
+                               "natterd_fanout_slices_total{of=\"yielded\"} %" G_GUINT64_FORMAT "\n",
+                          m->fanout_slices, m->fanout_yields);
   counter (out, "natterd_timeline_dropped_total",
            "Live group messages not sent to a session that was not keeping up (fetched from the timeline).",
            m->timeline_dropped);
@@ -608,11 +674,13 @@ natterd_metrics_render (NatterdServer *self)
                         " their time by stage, by the bucket of their total (its le; how many:"
                         " natterd_publish_stage_seconds{stage=\"total\"}).\n"
                         "# TYPE natterd_publish_tail_seconds_total counter\n");
-  tail_rows (out, "natterd_publish_tail_seconds_total", m, FALSE);
+  tail_rows (out, "natterd_publish_tail_seconds_total", &m->publish_stages[NATTERD_STAGE_TOTAL], stage_names,
+             NATTERD_N_STAGES, G_MAXUINT, &m->tail_us[0][0], TRUE);
   g_string_append (out, "# HELP natterd_publish_tail_largest_total How many of them had each stage as"
                         " their largest, by the same buckets.\n"
                         "# TYPE natterd_publish_tail_largest_total counter\n");
-  tail_rows (out, "natterd_publish_tail_largest_total", m, TRUE);
+  tail_rows (out, "natterd_publish_tail_largest_total", &m->publish_stages[NATTERD_STAGE_TOTAL], stage_names,
+             NATTERD_N_STAGES, NATTERD_STAGE_TOTAL, &m->tail_largest[0][0], FALSE);
 
   g_string_append (out, "# HELP natterd_publish_stage_seconds A delivered message's time by stage:"
                         " parse (frame read to queued), wait (for the writer), sql, sync (fsync;"
@@ -629,6 +697,26 @@ natterd_metrics_render (NatterdServer *self)
                         " their poll() excluded.\n"
                         "# TYPE natterd_main_iteration_seconds histogram\n");
   stage_histogram (out, "natterd_main_iteration_seconds", NULL, &m->main_iterations);
+
+  g_string_append (out, "# HELP natterd_ack_stage_seconds A private message's PublishAck by stage (#18):"
+                        " as natterd_publish_stage_seconds, ack (completion to PublishAck written) for"
+                        " deliver; two parts of wakeup: in-order (waiting for the batches before it"
+                        " to be durable) and fanout (the main thread's time in a group's fan-out"
+                        " slices from its completion queued to its ack written).\n"
+                        "# TYPE natterd_ack_stage_seconds histogram\n");
+  for (guint s = 0; s < NATTERD_N_STAGES; s++)
+    {
+      g_autofree char *label = g_strdup_printf ("stage=\"%s\"", ack_stage_names[s]);
+
+      stage_histogram (out, "natterd_ack_stage_seconds", label, &m->acks.stages[s]);
+    }
+  stage_histogram (out, "natterd_ack_stage_seconds", "stage=\"in-order\"", &m->acks.in_order);
+  stage_histogram (out, "natterd_ack_stage_seconds", "stage=\"fanout\"", &m->acks.fanout);
+  g_string_append (out, "# HELP natterd_ack_tail_seconds_total PublishAcks over 0.8 ms: their time by"
+                        " stage, by the bucket of their total (its le).\n"
+                        "# TYPE natterd_ack_tail_seconds_total counter\n");
+  tail_rows (out, "natterd_ack_tail_seconds_total", &m->acks.stages[NATTERD_STAGE_TOTAL], ack_stage_names,
+             NATTERD_N_STAGES + 2, G_MAXUINT, &m->acks.tail_us[0][0], TRUE);
 
   return out;
 }

@@ -69,7 +69,26 @@ typedef struct
   gint64 synced_us;
   gint64 resumed;
   gboolean sync_shared;
+  /* Acks only: the completion queued to the main loop (after the syncs
+   * of the batches before: "in-order"), and the main thread's time in a
+   * group's fan-out slices from then to the ack written ("fanout"). */
+  gint64 ready;
+  gint64 fanout_us;
 } NatterdStageStamps;
+
+/* A private publish's PublishAck (#18), by the same stages ("deliver" is
+ * completion → ack written), and two parts of its wakeup: waiting for the
+ * batches before it to be durable, and the main thread's time in a
+ * group's fan-out slices from its completion queued to the ack written (what the ack
+ * waited for behind the fan-out in natterd itself, apart from the CPUs'
+ * other work). Its tail as the deliveries'. */
+typedef struct
+{
+  NatterdStageHistogram stages[NATTERD_N_STAGES];
+  NatterdStageHistogram in_order;
+  NatterdStageHistogram fanout;
+  guint64               tail_us[NATTERD_TAIL_ROWS][NATTERD_N_STAGES + 2];  /* in-order, fanout last */
+} NatterdAckStages;
 
 typedef struct
 {
@@ -87,6 +106,8 @@ typedef struct
   guint64          messages_delivered;
   guint64          messages_replayed;
   guint64          fanout_held;               /* group messages that waited for their group's fan-out */
+  guint64          fanout_slices;             /* the main thread's fan-out slices (#18) */
+  guint64          fanout_yields;             /* of which stopped for a store completion */
   guint64          timeline_dropped;          /* live group messages not sent: client too slow */
   guint64          api_requests;
   guint64          api_errors;
@@ -128,6 +149,7 @@ typedef struct
   /* The main loop's iterations, poll() excluded: what a frame read in the
    * next one waited for (#17). */
   NatterdStageHistogram main_iterations;
+  NatterdAckStages      acks;
 } NatterdMetrics;
 
 
@@ -139,6 +161,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterdMetrics, natterd_metrics_free)
 guint natterd_metrics_connect_index (int code);
 /* @written: when the message's Deliver (its batch's writes) went out. */
 void  natterd_metrics_observe_stages (NatterdMetrics           *metrics,
+                                      const NatterdStageStamps *stamps,
+                                      gint64                    written);
+/* @written: when the PublishAck went out. */
+void  natterd_metrics_observe_ack    (NatterdMetrics           *metrics,
                                       const NatterdStageStamps *stamps,
                                       gint64                    written);
 /* Times the default main context's iterations into @metrics from now

@@ -572,25 +572,45 @@ mentions_user (gboolean     mention_all,
  * slice (~0.1 ms), not for a 3,000-member group's whole fan-out (~2 ms). */
 #define FANOUT_SLICE 256
 #define FANOUT_SLICE_US 200
+/* Work a slice does before it stops for a store completion: the fan-out
+ * moves on even when completions come back to back (~10 µs). */
+#define FANOUT_SLICE_MIN 16
 
 /* Tests only: NATTERD_TEST_FANOUT_PACE_MS=N queues one session per slice,
  * N ms apart, so a test sees other work done while a fan-out is under
  * way (tests/server/test-groups.c, private-beside-fanout). */
+static guint
+test_env_uint (const char *name)
+{
+  const char *env = g_getenv (name);
+  guint64 value = 0;
+
+  if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 10000, &value, NULL))
+    value = 0;
+  return (guint) value;
+}
+
 static guint
 fanout_pace_ms (void)
 {
   static gsize pace;
 
   if (g_once_init_enter (&pace))
-    {
-      const char *env = g_getenv ("NATTERD_TEST_FANOUT_PACE_MS");
-      guint64 value = 0;
-
-      if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 10000, &value, NULL))
-        value = 0;
-      g_once_init_leave (&pace, value + 1);
-    }
+    g_once_init_leave (&pace, test_env_uint ("NATTERD_TEST_FANOUT_PACE_MS") + 1);
   return (guint) (pace - 1);
+}
+
+/* Tests only: NATTERD_TEST_FANOUT_MEMBER_US=N makes each member cost N µs
+ * of the main thread, as a big group's members do together
+ * (tests/server/test-groups.c, ack-beside-fanout). */
+static guint
+fanout_member_us (void)
+{
+  static gsize cost;
+
+  if (g_once_init_enter (&cost))
+    g_once_init_leave (&cost, test_env_uint ("NATTERD_TEST_FANOUT_MEMBER_US") + 1);
+  return (guint) (cost - 1);
 }
 
 /* A committed group message's frames (plain, and mentioning the reader
@@ -681,30 +701,82 @@ fanout_prefetch (FanoutJob *job,
     natterd_session_prefetch (g_ptr_array_index (member->sessions, 0));
 }
 
-/* Queues one slice; TRUE while jobs remain. */
+/* Queues the jobs' sessions until one slice's work or @deadline, or
+ * (past FANOUT_SLICE_MIN) until a durable batch's completion is queued
+ * to the main loop: its acks go next (the completions' source is above this one's priority),
+ * not after the rest of the slice (#18: the slowest private acks beside
+ * a 3,000-member group waited ms for fan-out slices). TRUE while jobs
+ * remain. */
 static gboolean
-fanout_run_slice (NatterdServer *self)
+fanout_run_jobs (NatterdServer *self,
+                 gint64         deadline)
 {
-  gint64 deadline = g_get_monotonic_time () + FANOUT_SLICE_US;
   guint slice = fanout_pace_ms () > 0 ? 1 : FANOUT_SLICE;
   guint count = 0;
+  gboolean yield = FALSE;
 
   while (!g_queue_is_empty (&self->fanout_jobs))
     {
       FanoutJob *job = g_queue_peek_head (&self->fanout_jobs);
 
-      for (; job->next < job->n_members && count < slice; job->next++)
+      for (; job->next < job->n_members && count < slice &&
+             !(yield = count >= FANOUT_SLICE_MIN && natterd_store_completions_ready (self->store));
+           job->next++)
         {
           fanout_prefetch (job, job->next);
           count += fanout_member (job, job->members[job->next]);
+          if (G_UNLIKELY (fanout_member_us () > 0))
+            {
+              gint64 until = g_get_monotonic_time () + fanout_member_us ();
+
+              while (g_get_monotonic_time () < until)
+                ;
+            }
         }
-      if (job->next < job->n_members)
-        break;
+      if (job->next < job->n_members || yield)
+        {
+          self->metrics->fanout_yields += yield;
+          break;
+        }
       fanout_job_free (g_queue_pop_head (&self->fanout_jobs));
       if (count >= slice || g_get_monotonic_time () >= deadline)
         break;
     }
   return !g_queue_is_empty (&self->fanout_jobs);
+}
+
+/* Queues one slice, its time kept; TRUE while jobs remain. */
+static gboolean
+fanout_run_slice (NatterdServer *self)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + FANOUT_SLICE_US;
+  gboolean more = fanout_run_jobs (self, deadline);
+  guint kept = self->fanout_slice_next++ % NATTERD_FANOUT_SLICES_KEPT;
+
+  self->metrics->fanout_slices++;
+  self->fanout_slices[kept].start = start;
+  self->fanout_slices[kept].end = g_get_monotonic_time ();
+  return more;
+}
+
+/* The main thread's time in fan-out slices between @from and @to. */
+gint64
+natterd_server_fanout_time_between (NatterdServer *self,
+                     gint64         from,
+                     gint64         to)
+{
+  gint64 us = 0;
+
+  for (guint i = 0; i < NATTERD_FANOUT_SLICES_KEPT; i++)
+    {
+      gint64 start = MAX (self->fanout_slices[i].start, from);
+      gint64 end = MIN (self->fanout_slices[i].end, to);
+
+      if (end > start)
+        us += end - start;
+    }
+  return us;
 }
 
 static gboolean
@@ -780,12 +852,14 @@ fanout_timeline (NatterdServer    *self,
   job->members = g_hash_table_get_keys_as_array (group->members, &job->n_members);
 
   g_queue_push_tail (&self->fanout_jobs, job);
-  /* Behind older ones: their source takes it in turn. Else the first
-   * slice now (a small group is done at once, as before). */
-  if (self->fanout_source != NULL || !fanout_run_slice (self))
+  /* Behind older ones: their source takes it in turn. Not a slice now:
+   * this runs in a store completion, whose batch's other acks are
+   * written after it (#18: the private acks committed with a group
+   * message waited for its first slice). The socket loop's priority: one
+   * slice each iteration, beside the reads and below the store's
+   * completions, so neither starves. */
+  if (self->fanout_source != NULL)
     return;
-  /* The socket loop's priority: one slice each iteration, beside the
-   * reads and the store's completions, so neither starves. */
   self->fanout_source = fanout_pace_ms () > 0 ? g_timeout_source_new (fanout_pace_ms ()) : g_idle_source_new ();
   g_source_set_priority (self->fanout_source, G_PRIORITY_DEFAULT);
   g_source_set_callback (self->fanout_source, fanout_slice, self, NULL);
@@ -1037,11 +1111,13 @@ publish_committed (NatterdOp *base,
   if (base->read != 0)
     {
       NatterdStageStamps stamps = {
-        base->read, base->queued, base->taken, base->committed, base->synced_us, base->resumed,
-        base->sync_shared,
+        .read = base->read, .queued = base->queued, .taken = base->taken, .committed = base->committed,
+        .synced_us = base->synced_us, .resumed = base->resumed, .sync_shared = base->sync_shared,
       };
 
       g_array_append_val (self->stage_stamps, stamps);
+      stamps.ready = base->ready;
+      g_array_append_val (self->ack_stamps, stamps);
     }
 }
 

@@ -26,6 +26,8 @@
 G_BEGIN_DECLS
 
 #define NATTERD_CHANNEL_CLOCK_SLOTS 65536
+/* ~13 ms of back-to-back 0.2 ms fan-out slices. */
+#define NATTERD_FANOUT_SLICES_KEPT 64
 
 typedef struct _NatterdAccounts NatterdAccounts;
 
@@ -71,6 +73,10 @@ struct _NatterdServer
    * their frame a slice per main-loop iteration, oldest first */
   GQueue            fanout_jobs;
   GSource          *fanout_source;
+  /* The latest slices' times (monotonic µs): a private ack's wait
+   * behind them (natterd_ack_stage_seconds{stage="fanout"}, #18). */
+  struct { gint64 start, end; } fanout_slices[NATTERD_FANOUT_SLICES_KEPT];
+  guint             fanout_slice_next;
 
   NatterdWebhooks  *webhooks;
   /* The user whose older session a new login is kicking: not offline. */
@@ -79,6 +85,8 @@ struct _NatterdServer
   /* A store batch's private messages (NatterdStageStamps), observed in
    * metrics once the batch's writes are out (observe_batch()). */
   GArray           *stage_stamps;
+  /* The same for the batch's private PublishAcks (#18). */
+  GArray           *ack_stamps;
 
   /* natterd-server.c: every HTTP connection (WebSockets included) */
   NatterdHttpGuard *http_guard;
@@ -189,6 +197,11 @@ void     natterd_server_deliver_committed (NatterdServer    *self,
                                            NatterdSession   *origin);
 /* Drops the group fan-outs still going on (shutdown). */
 void     natterd_server_fanout_clear    (NatterdServer        *self);
+/* Monotonic µs: the main thread's time in group fan-out slices between
+ * them (the latest NATTERD_FANOUT_SLICES_KEPT slices). */
+gint64   natterd_server_fanout_time_between (NatterdServer    *self,
+                                             gint64            from,
+                                             gint64            to);
 /* Recipients of a recall command and of group messages. */
 void     natterd_server_add_conversation_recipients (NatterdServer    *self,
                                                      NatterdPublishOp *op,

@@ -913,6 +913,19 @@ observe_batch (guint    n_ops,
                                         written);
       g_array_set_size (self->stage_stamps, 0);
     }
+  if (self->ack_stamps->len > 0)
+    {
+      gint64 written = g_get_monotonic_time ();
+
+      for (guint i = 0; i < self->ack_stamps->len; i++)
+        {
+          NatterdStageStamps *stamps = &g_array_index (self->ack_stamps, NatterdStageStamps, i);
+
+          stamps->fanout_us = natterd_server_fanout_time_between (self, stamps->ready, written);
+          natterd_metrics_observe_ack (self->metrics, stamps, written);
+        }
+      g_array_set_size (self->ack_stamps, 0);
+    }
 }
 
 void
@@ -961,6 +974,7 @@ natterd_server_finalize (GObject *object)
   g_clear_object (&self->store);
   g_clear_pointer (&self->metrics, natterd_metrics_free);
   g_clear_pointer (&self->stage_stamps, g_array_unref);
+  g_clear_pointer (&self->ack_stamps, g_array_unref);
   g_clear_pointer (&self->health, natterd_health_free);
   g_free (self->channel_clock);
   g_free (self->url);
@@ -987,6 +1001,7 @@ natterd_server_init (NatterdServer *self)
   self->directory = natterd_directory_new ();
   self->metrics = natterd_metrics_new ();
   self->stage_stamps = g_array_new (FALSE, FALSE, sizeof (NatterdStageStamps));
+  self->ack_stamps = g_array_new (FALSE, FALSE, sizeof (NatterdStageStamps));
   self->health = natterd_health_new (self);
   self->session_host = (NatterdSessionHost) {
     .host = self,

@@ -837,6 +837,7 @@ typedef struct
   gboolean      stopping;
   guint         held;           /* natterd_store_hold() calls not released */
   guint         in_flight;      /* ops taken by the writer, not yet completed */
+  gint          batches_ready;  /* atomic: batches queued to context, not yet completed */
   gboolean      writer_waiting; /* the writer sleeps on wake: signal it */
   gint64        batch_sync_us;  /* writer: natterd_store_note_sync() this batch */
   gboolean      batch_sync_shared;
@@ -908,12 +909,30 @@ complete_on_context (GMainContext *context,
   g_source_unref (source);
 }
 
+static gboolean complete_batch (gpointer data);
+
+/* A durable batch to the main context: its ops' ready stamp, and counted
+ * for natterd_store_completions_ready(). */
+static void
+complete_batch_on_context (NatterdStorePrivate *priv,
+                           Batch               *batch)
+{
+  gint64 ready = g_get_monotonic_time ();
+
+  for (guint i = 0; i < batch->ops->len; i++)
+    ((NatterdOp *) g_ptr_array_index (batch->ops, i))->ready = ready;
+  g_atomic_int_inc (&priv->batches_ready);
+  complete_on_context (priv->context, complete_batch, batch);
+}
+
 static gboolean
 complete_batch (gpointer data)
 {
   Batch *batch = data;
   NatterdStorePrivate *priv = natterd_store_get_instance_private (batch->store);
   gint64 resumed = g_get_monotonic_time ();
+
+  g_atomic_int_add (&priv->batches_ready, -1);
 
   for (guint i = 0; i < batch->ops->len; i++)
     {
@@ -1348,7 +1367,7 @@ writer_main (gpointer data)
           g_mutex_unlock (&priv->lock);
         }
       else
-        complete_on_context (priv->context, complete_batch, batch);
+        complete_batch_on_context (priv, batch);
       if (klass->maintain != NULL)
         klass->maintain (self);
     }
@@ -1448,7 +1467,7 @@ syncer_main (gpointer data)
               if (op->error == NULL)
                 op->error = g_error_copy (head->failed);
             }
-          complete_on_context (priv->context, complete_batch, head->batch);
+          complete_batch_on_context (priv, head->batch);
           g_clear_error (&head->failed);
           g_free (head);
         }
@@ -1641,6 +1660,14 @@ natterd_store_read (NatterdStore *self,
   read->order = priv->reads_queued++;
   g_mutex_unlock (&priv->lock);
   g_thread_pool_push (priv->readers, read, NULL);
+}
+
+gboolean
+natterd_store_completions_ready (NatterdStore *self)
+{
+  NatterdStorePrivate *priv = natterd_store_get_instance_private (self);
+
+  return g_atomic_int_get (&priv->batches_ready) > 0;
 }
 
 guint

@@ -247,6 +247,7 @@ struct _NatterdOp
   gint64         synced_us;     /* of which the sync(s) took this long (pipelined:
                                  * from its commit to the end of the sync) */
   gboolean       sync_shared;   /* the store's other I/O (a checkpoint) ran meanwhile */
+  gint64         ready;         /* its completion was queued to the main context */
   gint64         resumed;       /* its completion started on the main context */
 };
 
@@ -985,6 +986,9 @@ void       natterd_store_read         (NatterdStore           *self,
  * pending completion. */
 void       natterd_store_stop         (NatterdStore           *self);
 guint      natterd_store_get_queue_length (NatterdStore       *self);
+/* Any thread: whether durable batches wait for their completions on the
+ * main context (work there yields to them: #18's fan-out slices). */
+gboolean   natterd_store_completions_ready (NatterdStore      *self);
 /* Writer thread, by a store while it writes a batch: its syncs took
  * @us (the batch's "sync" stage in /metrics), @shared if the store's
  * own other disk I/O (a checkpoint) ran meanwhile. */

@@ -102,6 +102,136 @@ thread_between (const ThreadSched *a,
     }
 }
 
+/* natterd's own view of the private PublishAcks (#18): frame read to
+ * ack written, by stage (natterd_ack_stage_seconds), and the slowest
+ * ones' breakdown (natterd_ack_tail_seconds_total). "fanout" is the
+ * main thread's time in a group's fan-out slices within "wakeup". What
+ * the bench measures beyond it is the loopback and the bench's own
+ * receiving (its 3,000 receivers share the 2 cores with the senders). */
+#define N_ACK_STAGES 10
+static const char * const ack_stages[N_ACK_STAGES] = {
+  "parse", "wait", "sql", "sync", "sync-checkpoint", "wakeup", "ack", "total", "in-order", "fanout",
+};
+enum { ACK_WAIT = 1, ACK_SYNC = 3, ACK_SYNC_CHECKPOINT = 4, ACK_WAKEUP = 5, ACK_ACK = 6, ACK_IN_ORDER = 8,
+       ACK_FANOUT = 9 };
+
+typedef struct
+{
+  Histogram total;
+  struct
+  {
+    double bound;
+    double seconds[N_ACK_STAGES];
+  }         rows[48];
+  guint     n_rows;
+} AckSample;
+
+static void
+fetch_acks (const char *text,
+            AckSample  *out)
+{
+  static const char prefix[] = "natterd_ack_tail_seconds_total{le=\"";
+  g_auto(GStrv) lines = text != NULL ? g_strsplit (text, "\n", -1) : NULL;
+
+  memset (out, 0, sizeof *out);
+  parse_histogram (text, "natterd_ack_stage_seconds{stage=\"total\"}", &out->total);
+  for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
+    {
+      const char *stage;
+      gsize stage_len;
+      double bound, value;
+      guint row = 0;
+
+      if (!parse_tail_line (lines[i], prefix, &bound, &stage, &stage_len, &value))
+        continue;
+      while (row < out->n_rows && !same_bound (out->rows[row].bound, bound))
+        row++;
+      if (row == out->n_rows)
+        {
+          if (row == G_N_ELEMENTS (out->rows))
+            continue;
+          out->rows[row].bound = bound;
+          out->n_rows++;
+        }
+      for (guint k = 0; k < N_ACK_STAGES; k++)
+        if (strlen (ack_stages[k]) == stage_len && strncmp (stage, ack_stages[k], stage_len) == 0)
+          out->rows[row].seconds[k] = value;
+    }
+}
+
+static const double *
+ack_row (const AckSample *sample,
+         double           bound)
+{
+  for (guint i = 0; i < sample->n_rows; i++)
+    if (same_bound (sample->rows[i].bound, bound))
+      return sample->rows[i].seconds;
+  return NULL;
+}
+
+/* The @p-th percentile (ms) of the acks between two samples, linear
+ * within its bucket: the buckets are 20–50 % wide at a p99's few ms, too
+ * coarse for a ratio of two windows. */
+static double
+ack_percentile (const AckSample *before,
+                const AckSample *after,
+                double           p)
+{
+  const Histogram *a = &after->total, *b = &before->total;
+  guint64 total;
+  double rank;
+
+  if (a->n == 0 || a->n != b->n)
+    return NAN;
+  total = a->counts[a->n - 1] - b->counts[b->n - 1];
+  rank = p / 100.0 * (double) total;
+  for (guint i = 0; i < a->n; i++)
+    {
+      double upto = (double) (a->counts[i] - b->counts[i]);
+      double below = i > 0 ? (double) (a->counts[i - 1] - b->counts[i - 1]) : 0;
+      double low = i > 0 ? a->bounds[i - 1] : 0;
+
+      if (upto < rank || upto <= below)
+        continue;
+      if (isinf (a->bounds[i]))
+        return low * 1000.0;
+      return 1000.0 * (low + (a->bounds[i] - low) * (rank - below) / (upto - below));
+    }
+  return NAN;
+}
+
+/* The mean ms by stage of the acks in the p99's bucket and above; how many. */
+static guint64
+ack_tail (const AckSample *before,
+          const AckSample *after,
+          double           ms[N_ACK_STAGES],
+          double          *over_ms)
+{
+  const Histogram *a = &after->total, *b = &before->total;
+  guint64 total, n = 0;
+  guint first = 0;
+
+  memset (ms, 0, sizeof (double) * N_ACK_STAGES);
+  *over_ms = 0;
+  if (a->n == 0 || a->n != b->n)
+    return 0;
+  total = a->counts[a->n - 1] - b->counts[b->n - 1];
+  while (first + 1 < a->n && (double) (a->counts[first] - b->counts[first]) < 0.99 * (double) total)
+    first++;
+  *over_ms = first > 0 ? 1000.0 * a->bounds[first - 1] : 0;
+  for (guint i = first; i < a->n; i++)
+    {
+      const double *ra = ack_row (after, a->bounds[i]), *rb = ack_row (before, a->bounds[i]);
+
+      n += (a->counts[i] - b->counts[i]) - (i > 0 ? a->counts[i - 1] - b->counts[i - 1] : 0);
+      for (guint k = 0; k < N_ACK_STAGES && ra != NULL; k++)
+        ms[k] += 1000.0 * (ra[k] - (rb != NULL ? rb[k] : 0));
+    }
+  for (guint k = 0; k < N_ACK_STAGES && n > 0; k++)
+    ms[k] /= (double) n;
+  return n;
+}
+
 /* What one run measured. */
 typedef struct
 {
@@ -134,6 +264,12 @@ typedef struct
   guint  private_acks;
   guint  private_refused;
   double private_p50, private_p99, private_max;
+  /* natterd's PublishAck of the private messages (see AckSample) */
+  double natterd_ack_p50, natterd_ack_p99;
+  double ack_tail_ms[N_ACK_STAGES];
+  double ack_tail_over_ms;
+  guint64 ack_tail_n;
+  double fanout_slices, fanout_yields;  /* natterd's main thread, in the window */
 } Result;
 
 /* The run in progress. Sending state belongs to worker 0's thread, which
@@ -817,6 +953,7 @@ measure (SoupSession *session,
   g_autoptr(GArray) acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr(GArray) private_acks = g_array_new (FALSE, FALSE, sizeof (guint32));
   Histogram before = { 0 }, after = { 0 };
+  AckSample acks_before, acks_after;
   double writer_before[N_WRITER_COUNTS];
   Gathered gathered = { result, deliveries, last, private_acks, acks, first_at };
   gint64 deadline;
@@ -843,7 +980,14 @@ measure (SoupSession *session,
   on_workers (reset_latencies, NULL);
   for (guint i = 0; i < bench.n_workers; i++)
     g_atomic_int_set (&bench.workers[i].delivered, 0);
-  fetch_histogram (session, "natterd_publish_latency_seconds", &before);
+  {
+    g_autofree char *text = fetch_metrics (session);
+
+    parse_histogram (text, "natterd_publish_latency_seconds", &before);
+    fetch_acks (text, &acks_before);
+    result->fanout_slices = -metric_value (text, "natterd_fanout_slices_total{of=\"slices\"}");
+    result->fanout_yields = -metric_value (text, "natterd_fanout_slices_total{of=\"yielded\"}");
+  }
   fetch_writer (session, writer_before);
   g_atomic_int_set (&run.first_measured, g_atomic_int_get (&run.sent));
   g_atomic_int_set (&bench.recording, TRUE);
@@ -856,7 +1000,14 @@ measure (SoupSession *session,
   b = sample ();
   sched_sample (&result->sched_after);
   delivered = total_delivered ();
-  fetch_histogram (session, "natterd_publish_latency_seconds", &after);
+  {
+    g_autofree char *text = fetch_metrics (session);
+
+    parse_histogram (text, "natterd_publish_latency_seconds", &after);
+    fetch_acks (text, &acks_after);
+    result->fanout_slices += metric_value (text, "natterd_fanout_slices_total{of=\"slices\"}");
+    result->fanout_yields += metric_value (text, "natterd_fanout_slices_total{of=\"yielded\"}");
+  }
   fetch_writer (session, result->writer);
   for (guint i = 0; i < N_WRITER_COUNTS; i++)
     result->writer[i] -= writer_before[i];
@@ -933,6 +1084,9 @@ measure (SoupSession *session,
   result->private_p50 = percentile (private_acks, 50);
   result->private_p99 = percentile (private_acks, 99);
   result->private_max = percentile (private_acks, 100);
+  result->natterd_ack_p50 = ack_percentile (&acks_before, &acks_after, 50);
+  result->natterd_ack_p99 = ack_percentile (&acks_before, &acks_after, 99);
+  result->ack_tail_n = ack_tail (&acks_before, &acks_after, result->ack_tail_ms, &result->ack_tail_over_ms);
 }
 
 /* Where a delivery's CPU went (#18: the rounds at 10,000 members varied
@@ -1004,6 +1158,25 @@ print_result (const Result *r)
              "(refused %u)\n",
              run.private_rate, r->members > 1 ? " beside the group" : " alone", r->private_acks,
              r->private_p50, r->private_p99, r->private_max, r->private_refused);
+  if (run.private_rate > 0 && !isnan (r->natterd_ack_p99))
+    {
+      g_print ("  natterd's PublishAck (private; frame read -> ack written, in its buckets): p50 %.2f ms, "
+               "p99 %.2f ms; the bench's share of the p99: %.2f ms\n",
+               r->natterd_ack_p50, r->natterd_ack_p99, r->private_p99 - r->natterd_ack_p99);
+      if (r->ack_tail_n > 0)
+        {
+          g_print ("  natterd's slowest 1 %% of them (%" G_GUINT64_FORMAT ", over %.2f ms): mean ms",
+                   r->ack_tail_n, r->ack_tail_over_ms);
+          for (guint k = 0; k < N_ACK_STAGES; k++)
+            g_print (" %s %.3f", ack_stages[k], r->ack_tail_ms[k]);
+          g_print (" (in-order: of wakeup, waiting for the batches before; fanout: the main thread in "
+                   "fan-out slices from the completion queued to the ack written)");
+          if (!isnan (r->fanout_slices) && r->fanout_slices > 0)
+            g_print ("; the main thread's fan-out slices: %.0f, %.0f of them stopped early for acks",
+                     r->fanout_slices, r->fanout_yields);
+          g_print ("\n");
+        }
+    }
   /* First-touch work (heap and kernel buffers growing) shows as faults: a
    * first round paying for it has more than the later ones (#18). */
   g_print ("  minor page faults in the window: natterd %" G_GUINT64_FORMAT ", bench %" G_GUINT64_FORMAT "\n",
@@ -1160,6 +1333,7 @@ group_mode_run (SoupSession *session)
   if (run.private_rate > 0)
     {
       g_autoptr(GArray) ratios = g_array_new (FALSE, FALSE, sizeof (double));
+      g_autoptr(GArray) natterd_ratios = g_array_new (FALSE, FALSE, sizeof (double));
       const Result *alone = NULL;
       guint first = 0;
 
@@ -1196,6 +1370,25 @@ group_mode_run (SoupSession *session)
             g_print (", %.2f/%.2f ms alone after", after->private_p50, after->private_p99);
           g_print (": p99 ratio %.2f to the alone p99%s (%.2f to the one before; target <= 1.5)\n", ratio,
                    after != NULL ? "s' mean" : "", r->private_p99 / alone->private_p99);
+          /* The same in natterd (frame read to ack written): what is left
+           * of the ratio without the loopback and the bench's receiving. */
+          base = after != NULL && !isnan (after->natterd_ack_p99) ?
+                 (alone->natterd_ack_p99 + after->natterd_ack_p99) / 2 : alone->natterd_ack_p99;
+          if (base > 0)
+            {
+              double in_natterd = r->natterd_ack_p99 / base;
+
+              g_array_append_val (natterd_ratios, in_natterd);
+              g_print ("head-of-line: in natterd, PublishAck p99 %.2f ms alone before, %.2f ms beside the group",
+                       alone->natterd_ack_p99, r->natterd_ack_p99);
+              if (after != NULL)
+                g_print (", %.2f ms alone after", after->natterd_ack_p99);
+              g_print (": p99 ratio %.2f (its slowest 1 %%, mean ms: wait %.3f, sync %.3f, wakeup %.3f (of it "
+                       "in-order %.3f), ack %.3f; fan-out slices within wakeup and ack %.3f)\n", in_natterd,
+                       r->ack_tail_ms[ACK_WAIT], r->ack_tail_ms[ACK_SYNC] + r->ack_tail_ms[ACK_SYNC_CHECKPOINT],
+                       r->ack_tail_ms[ACK_WAKEUP], r->ack_tail_ms[ACK_IN_ORDER], r->ack_tail_ms[ACK_ACK],
+                       r->ack_tail_ms[ACK_FANOUT]);
+            }
           alone = NULL;
         }
       if (ratios->len > 1)
@@ -1204,6 +1397,14 @@ group_mode_run (SoupSession *session)
           g_print ("head-of-line: p99 ratio median %.2f over %u rounds (min %.2f, max %.2f)\n",
                    g_array_index (ratios, double, ratios->len / 2), ratios->len, g_array_index (ratios, double, 0),
                    g_array_index (ratios, double, ratios->len - 1));
+        }
+      if (natterd_ratios->len > 1)
+        {
+          g_array_sort (natterd_ratios, compare_double);
+          g_print ("head-of-line: in natterd, p99 ratio median %.2f over %u rounds (min %.2f, max %.2f)\n",
+                   g_array_index (natterd_ratios, double, natterd_ratios->len / 2), natterd_ratios->len,
+                   g_array_index (natterd_ratios, double, 0),
+                   g_array_index (natterd_ratios, double, natterd_ratios->len - 1));
         }
     }
 

@@ -249,6 +249,21 @@ char       *get_token               (SoupSession  *session,
 char       *fetch_metrics           (SoupSession  *session);
 double      metric_value            (const char   *text,
                                      const char   *name);
+/* @name's buckets from a /metrics @text: "natterd_x_seconds{stage=\"sync\"}". */
+gboolean    parse_histogram         (const char   *text,
+                                     const char   *name,
+                                     Histogram    *out);
+/* One line "PREFIX0.003\",stage=\"sync\"} VALUE" of /metrics (a tail's
+ * row): its bucket bound, its stage (@stage_len bytes) and value. */
+gboolean    parse_tail_line         (const char   *line,
+                                     const char   *prefix,
+                                     double       *bound,
+                                     const char  **stage,
+                                     gsize        *stage_len,
+                                     double       *value);
+/* Bucket bounds as parsed from the same text: equal, not near. */
+gboolean    same_bound              (double        x,
+                                     double        y);
 gboolean    fetch_histogram         (SoupSession  *session,
                                      const char   *name,
                                      Histogram    *out);

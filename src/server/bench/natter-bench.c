@@ -953,7 +953,7 @@ fetch_metrics (SoupSession *session)
 
 /* @name is a histogram's, with its other labels if any:
  * "natterd_publish_stage_seconds{stage=\"sync\"}". */
-static gboolean
+gboolean
 parse_histogram (const char *text,
                  const char *name,
                  Histogram  *out)
@@ -1094,11 +1094,35 @@ metric_value (const char *text,
 }
 
 /* Bucket bounds as parsed from the same text: equal, not near. */
-static gboolean
+gboolean
 same_bound (double x,
             double y)
 {
   return (isinf (x) && isinf (y)) || fabs (x - y) < 1e-12;
+}
+
+gboolean
+parse_tail_line (const char  *line,
+                 const char  *prefix,
+                 double      *bound,
+                 const char **stage,
+                 gsize       *stage_len,
+                 double      *value)
+{
+  const char *end;
+
+  if (!g_str_has_prefix (line, prefix))
+    return FALSE;
+  line += strlen (prefix);
+  *bound = g_str_has_prefix (line, "+Inf") ? INFINITY : g_ascii_strtod (line, NULL);
+  *stage = strstr (line, "stage=\"");
+  end = *stage != NULL ? strstr (*stage, "\"} ") : NULL;
+  if (end == NULL)
+    return FALSE;
+  *stage += strlen ("stage=\"");
+  *stage_len = (gsize) (end - *stage);
+  *value = g_ascii_strtod (end + 3, NULL);
+  return TRUE;
 }
 
 /* Lines "PREFIX0.003\",stage=\"sync\"} VALUE" into @out's rows. */
@@ -1112,19 +1136,13 @@ parse_tail_rows (const char *text,
 
   for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
     {
-      const char *line = lines[i], *stage, *end;
-      double bound;
+      const char *stage;
+      gsize stage_len;
+      double bound, value;
       guint row = 0;
 
-      if (!g_str_has_prefix (line, prefix))
+      if (!parse_tail_line (lines[i], prefix, &bound, &stage, &stage_len, &value))
         continue;
-      line += strlen (prefix);
-      bound = g_str_has_prefix (line, "+Inf") ? INFINITY : g_ascii_strtod (line, NULL);
-      stage = strstr (line, "stage=\"");
-      end = stage != NULL ? strstr (stage, "\"} ") : NULL;
-      if (end == NULL)
-        continue;
-      stage += strlen ("stage=\"");
       while (row < out->n_rows && !same_bound (out->rows[row].bound, bound))
         row++;
       if (row == out->n_rows)
@@ -1136,10 +1154,8 @@ parse_tail_rows (const char *text,
           out->n_rows++;
         }
       for (guint k = 0; k < N_STAGES; k++)
-        if (strlen (stage_names[k]) == (gsize) (end - stage) && strncmp (stage, stage_names[k], end - stage) == 0)
+        if (strlen (stage_names[k]) == stage_len && strncmp (stage, stage_names[k], stage_len) == 0)
           {
-            double value = g_ascii_strtod (end + 3, NULL);
-
             if (largest)
               out->rows[row].largest[k] = value;
             else
