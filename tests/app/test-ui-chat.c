@@ -184,6 +184,73 @@ test_read_tick (NatterTestUi  *ui,
   natter_test_ui_wait_until (read_tick_shown, ui->chat, "the read tick");
 }
 
+static void
+count_notify (guint *count)
+{
+  (*count)++;
+}
+
+/* in a row that is in no window (natter_test_ui_find() looks at what is mapped) */
+static GtkWidget *
+image_in (GtkWidget  *widget,
+          const char *icon)
+{
+  if (is_image_with_icon (widget, icon))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = image_in (child, icon);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A row bound again to a message with the same status keeps its status
+ * icon as it is: GtkImage cleared and set it again for the same name, a
+ * resize of the row up to the window at each bind of a fling (#17). */
+static void
+test_status_icon_kept (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  g_autoptr(GtkWidget) row = NULL;
+  GtkWidget *icon;
+  guint notified = 0;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Two questions");
+  natter_test_ui_open_chat (ui, "bob", "Two questions");
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "First answer");
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the first answer acked");
+  first = natter_test_ui_last_own_message (ui->window);
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "Second answer");
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Second answer");
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the second answer acked");
+  second = natter_test_ui_last_own_message (ui->window);
+  g_assert_true (first != second);
+
+  row = g_object_ref_sink (natter_message_row_new ());
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
+                                  first, NULL, FALSE);
+  icon = image_in (row, "natter-sent-symbolic");
+  g_assert_nonnull (icon);
+  g_assert_true (gtk_widget_get_visible (icon));
+  g_signal_connect_swapped (icon, "notify::icon-name", G_CALLBACK (count_notify), &notified);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), NULL, NULL, NULL, NULL, FALSE);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
+                                  second, first, FALSE);
+  g_assert_true (natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) == second);
+  g_assert_true (image_in (row, "natter-sent-symbolic") == icon);
+  g_assert_true (gtk_widget_get_visible (icon));
+  g_assert_cmpuint (notified, ==, 0);
+  g_signal_handlers_disconnect_by_data (icon, &notified);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), NULL, NULL, NULL, NULL, FALSE);
+}
+
 /* bob types: the header says so (natter-cli waits for its connection to
  * send a status-only message). */
 static void
@@ -1474,6 +1541,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_emoji_chooser, natter_test_ui_teardown);
   g_test_add ("/ui/read-tick", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_read_tick, natter_test_ui_teardown);
+  g_test_add ("/ui/status-icon-kept", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_status_icon_kept, natter_test_ui_teardown);
   g_test_add ("/ui/typing-shown", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_typing_shown, natter_test_ui_teardown);
   g_test_add ("/ui/unknown-message-kind", NatterTestUi, NULL,
