@@ -156,6 +156,18 @@ read_tick_shown (gpointer chat)
   return natter_test_ui_find (chat, is_image_with_icon, "natter-read-symbolic") != NULL;
 }
 
+/* alice answers in the chat open; returns the answer once the server acked it */
+static NatterMessage *
+answer (NatterTestUi *ui,
+        const char   *text)
+{
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), text);
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), text);
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the answer acked");
+  return natter_test_ui_last_own_message (ui->window);
+}
+
 /* bob reads alice's messages (a read receipt): they get the read tick. */
 static void
 test_read_tick (NatterTestUi  *ui,
@@ -168,12 +180,9 @@ test_read_tick (NatterTestUi  *ui,
 
   natter_test_ui_publish (ui, "bob", "alice", "Lunch at 12:30?");
   natter_test_ui_open_chat (ui, "bob", "Lunch at 12:30?");
-  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "Yes!");
-  natter_composer_send (natter_chat_view_get_composer (ui->chat));
-  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the answer acked");
+  last = answer (ui, "Yes!");
   g_assert_false (read_tick_shown (ui->chat));
 
-  last = natter_test_ui_last_own_message (ui->window);
   content = g_strdup_printf ("{\"lastMessageSendTime\":%" G_GINT64_FORMAT ",\"type\":1}",
                              natter_message_get_sent_time (last));
   reply = natter_test_server_api (ui->server, &status, "message/private/publish",
@@ -188,23 +197,6 @@ static void
 count_notify (guint *count)
 {
   (*count)++;
-}
-
-/* in a row that is in no window (natter_test_ui_find() looks at what is mapped) */
-static GtkWidget *
-image_in (GtkWidget  *widget,
-          const char *icon)
-{
-  if (is_image_with_icon (widget, icon))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = image_in (child, icon);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 /* A row bound again to a message with the same status keeps its status
@@ -222,21 +214,14 @@ test_status_icon_kept (NatterTestUi  *ui,
 
   natter_test_ui_publish (ui, "bob", "alice", "Two questions");
   natter_test_ui_open_chat (ui, "bob", "Two questions");
-  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "First answer");
-  natter_composer_send (natter_chat_view_get_composer (ui->chat));
-  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the first answer acked");
-  first = natter_test_ui_last_own_message (ui->window);
-  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "Second answer");
-  natter_composer_send (natter_chat_view_get_composer (ui->chat));
-  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), "Second answer");
-  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the second answer acked");
-  second = natter_test_ui_last_own_message (ui->window);
+  first = answer (ui, "First answer");
+  second = answer (ui, "Second answer");
   g_assert_true (first != second);
 
   row = g_object_ref_sink (natter_message_row_new ());
   natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
                                   first, NULL, FALSE);
-  icon = image_in (row, "natter-sent-symbolic");
+  icon = natter_test_ui_find_any (row, is_image_with_icon, "natter-sent-symbolic");
   g_assert_nonnull (icon);
   g_assert_true (gtk_widget_get_visible (icon));
   g_signal_connect_swapped (icon, "notify::icon-name", G_CALLBACK (count_notify), &notified);
@@ -244,7 +229,7 @@ test_status_icon_kept (NatterTestUi  *ui,
   natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
                                   second, first, FALSE);
   g_assert_true (natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) == second);
-  g_assert_true (image_in (row, "natter-sent-symbolic") == icon);
+  g_assert_true (natter_test_ui_find_any (row, is_image_with_icon, "natter-sent-symbolic") == icon);
   g_assert_true (gtk_widget_get_visible (icon));
   g_assert_cmpuint (notified, ==, 0);
   g_signal_handlers_disconnect_by_data (icon, &notified);
@@ -1438,20 +1423,11 @@ test_history (NatterTestUi  *ui,
   g_assert_null (natter_test_ui_find_button_with_icon (GTK_WIDGET (ui->chat), "go-bottom-symbolic"));
 }
 
-/* A row's avatar, shown or not. */
-static NatterAvatar *
-find_avatar (GtkWidget *widget)
+static gboolean
+is_avatar (GtkWidget     *widget,
+           gconstpointer  data)
 {
-  if (NATTER_IS_AVATAR (widget))
-    return NATTER_AVATAR (widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      NatterAvatar *found = find_avatar (child);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return NATTER_IS_AVATAR (widget);
 }
 
 /* One sender within minutes: one group, the avatar on its first bubble
@@ -1488,7 +1464,7 @@ test_grouped_bubbles (NatterTestUi  *ui,
       if (i == 1)
         {
           g_assert_nonnull (natter_test_ui_find_type (row, NATTER_TYPE_AVATAR));
-          g_assert_cmpstr (natter_avatar_get_initials (find_avatar (row)), ==, "B");
+          g_assert_cmpstr (natter_avatar_get_initials (NATTER_AVATAR (natter_test_ui_find_any (row, is_avatar, NULL))), ==, "B");
         }
       else
         g_assert_null (natter_test_ui_find_type (row, NATTER_TYPE_AVATAR));
