@@ -112,6 +112,16 @@ set_tooltip (GtkWidget  *widget,
     gtk_accessible_reset_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
 }
 
+/* GtkLabel resizes itself (its row, up to the window) at each
+ * set_label, the same text too: a row bound again mostly has it (#17). */
+static void
+set_label (GtkLabel   *label,
+           const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), text != NULL ? text : "") != 0)
+    gtk_label_set_label (label, text);
+}
+
 static gboolean
 is_notice (NatterMessage *message)
 {
@@ -568,7 +578,11 @@ update_status (NatterMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->status_icon), icon != NULL);
   if (icon != NULL)
     {
-      gtk_image_set_from_icon_name (self->status_icon, icon);
+      /* GtkImage clears and sets its icon again, a resize of the row up
+       * to the window, even for the same name: at each bind (#17) */
+      if (gtk_image_get_storage_type (self->status_icon) != GTK_IMAGE_ICON_NAME ||
+          g_strcmp0 (gtk_image_get_icon_name (self->status_icon), icon) != 0)
+        gtk_image_set_from_icon_name (self->status_icon, icon);
       set_tooltip (GTK_WIDGET (self->status_icon), tooltip);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self->status_icon),
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip,
@@ -899,7 +913,7 @@ update_sender (NatterMessageRow *self)
         natter_portraits_apply (self->portraits, GTK_WIDGET (self->avatar),
                                 natter_message_get_sender_portrait_uri (message));
     }
-  gtk_label_set_label (self->sender_label, sender_name (message));
+  set_label (self->sender_label, sender_name (message));
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
                           self->show_sender && !outgoing && self->group_start);
 }
@@ -1029,7 +1043,7 @@ natter_message_row_set_message (NatterMessageRow *self,
 
   clock = natter_format_clock (time);
   full_time = natter_format_date_time (time);
-  gtk_label_set_label (self->time_label, clock);
+  set_label (self->time_label, clock);
   set_tooltip (GTK_WIDGET (self->time_label), full_time);
 
   update_content (self);

@@ -322,23 +322,40 @@ natter_test_ui_is_true (gpointer data)
 
 /* ---------------------------------------------------------------- finders */
 
-GtkWidget *
-natter_test_ui_find (GtkWidget         *widget,
-                     NatterTestUiMatch  match,
-                     gconstpointer      data)
+static GtkWidget *
+find_under (GtkWidget         *widget,
+            gboolean           mapped_only,
+            NatterTestUiMatch  match,
+            gconstpointer      data)
 {
-  if (!gtk_widget_get_mapped (widget))
+  if (mapped_only && !gtk_widget_get_mapped (widget))
     return NULL;
   if (match (widget, data))
     return widget;
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
     {
-      GtkWidget *found = natter_test_ui_find (child, match, data);
+      GtkWidget *found = find_under (child, mapped_only, match, data);
       if (found != NULL)
         return found;
     }
   return NULL;
+}
+
+GtkWidget *
+natter_test_ui_find (GtkWidget         *widget,
+                     NatterTestUiMatch  match,
+                     gconstpointer      data)
+{
+  return find_under (widget, TRUE, match, data);
+}
+
+GtkWidget *
+natter_test_ui_find_any (GtkWidget         *widget,
+                         NatterTestUiMatch  match,
+                         gconstpointer      data)
+{
+  return find_under (widget, FALSE, match, data);
 }
 
 static gboolean

@@ -200,6 +200,11 @@ typedef gboolean (*NatterTestUiMatch) (GtkWidget     *widget,
 GtkWidget   *natter_test_ui_find             (GtkWidget         *widget,
                                               NatterTestUiMatch  match,
                                               gconstpointer      data);
+/* The same among all widgets under @widget, shown or not (a row in no
+ * window, a hidden avatar). */
+GtkWidget   *natter_test_ui_find_any         (GtkWidget         *widget,
+                                              NatterTestUiMatch  match,
+                                              gconstpointer      data);
 /* A label on screen whose text contains @text. */
 GtkWidget   *natter_test_ui_find_label       (GtkWidget  *widget,
                                               const char *text);

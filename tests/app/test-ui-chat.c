@@ -156,6 +156,18 @@ read_tick_shown (gpointer chat)
   return natter_test_ui_find (chat, is_image_with_icon, "natter-read-symbolic") != NULL;
 }
 
+/* alice answers in the chat open; returns the answer once the server acked it */
+static NatterMessage *
+answer (NatterTestUi *ui,
+        const char   *text)
+{
+  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), text);
+  natter_composer_send (natter_chat_view_get_composer (ui->chat));
+  natter_test_ui_wait_for_label (GTK_WIDGET (ui->chat), text);
+  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the answer acked");
+  return natter_test_ui_last_own_message (ui->window);
+}
+
 /* bob reads alice's messages (a read receipt): they get the read tick. */
 static void
 test_read_tick (NatterTestUi  *ui,
@@ -168,12 +180,9 @@ test_read_tick (NatterTestUi  *ui,
 
   natter_test_ui_publish (ui, "bob", "alice", "Lunch at 12:30?");
   natter_test_ui_open_chat (ui, "bob", "Lunch at 12:30?");
-  natter_composer_set_text (natter_chat_view_get_composer (ui->chat), "Yes!");
-  natter_composer_send (natter_chat_view_get_composer (ui->chat));
-  natter_test_ui_wait_until (natter_test_ui_last_sent, ui->window, "the answer acked");
+  last = answer (ui, "Yes!");
   g_assert_false (read_tick_shown (ui->chat));
 
-  last = natter_test_ui_last_own_message (ui->window);
   content = g_strdup_printf ("{\"lastMessageSendTime\":%" G_GINT64_FORMAT ",\"type\":1}",
                              natter_message_get_sent_time (last));
   reply = natter_test_server_api (ui->server, &status, "message/private/publish",
@@ -182,6 +191,49 @@ test_read_tick (NatterTestUi  *ui,
   g_assert_cmpuint (status, ==, 200);
   natter_test_ui_wait_until (last_message_read, ui->window, "the read receipt applied");
   natter_test_ui_wait_until (read_tick_shown, ui->chat, "the read tick");
+}
+
+static void
+count_notify (guint *count)
+{
+  (*count)++;
+}
+
+/* A row bound again to a message with the same status keeps its status
+ * icon as it is: GtkImage cleared and set it again for the same name, a
+ * resize of the row up to the window at each bind of a fling (#17). */
+static void
+test_status_icon_kept (NatterTestUi  *ui,
+                       gconstpointer  data)
+{
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  g_autoptr(GtkWidget) row = NULL;
+  GtkWidget *icon;
+  guint notified = 0;
+
+  natter_test_ui_publish (ui, "bob", "alice", "Two questions");
+  natter_test_ui_open_chat (ui, "bob", "Two questions");
+  first = answer (ui, "First answer");
+  second = answer (ui, "Second answer");
+  g_assert_true (first != second);
+
+  row = g_object_ref_sink (natter_message_row_new ());
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
+                                  first, NULL, FALSE);
+  icon = natter_test_ui_find_any (row, is_image_with_icon, "natter-sent-symbolic");
+  g_assert_nonnull (icon);
+  g_assert_true (gtk_widget_get_visible (icon));
+  g_signal_connect_swapped (icon, "notify::icon-name", G_CALLBACK (count_notify), &notified);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), NULL, NULL, NULL, NULL, FALSE);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), natter_chat_view_get_client (ui->chat), NULL,
+                                  second, first, FALSE);
+  g_assert_true (natter_message_row_get_message (NATTER_MESSAGE_ROW (row)) == second);
+  g_assert_true (natter_test_ui_find_any (row, is_image_with_icon, "natter-sent-symbolic") == icon);
+  g_assert_true (gtk_widget_get_visible (icon));
+  g_assert_cmpuint (notified, ==, 0);
+  g_signal_handlers_disconnect_by_data (icon, &notified);
+  natter_message_row_set_message (NATTER_MESSAGE_ROW (row), NULL, NULL, NULL, NULL, FALSE);
 }
 
 /* bob types: the header says so (natter-cli waits for its connection to
@@ -1371,20 +1423,11 @@ test_history (NatterTestUi  *ui,
   g_assert_null (natter_test_ui_find_button_with_icon (GTK_WIDGET (ui->chat), "go-bottom-symbolic"));
 }
 
-/* A row's avatar, shown or not. */
-static NatterAvatar *
-find_avatar (GtkWidget *widget)
+static gboolean
+is_avatar (GtkWidget     *widget,
+           gconstpointer  data)
 {
-  if (NATTER_IS_AVATAR (widget))
-    return NATTER_AVATAR (widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      NatterAvatar *found = find_avatar (child);
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
+  return NATTER_IS_AVATAR (widget);
 }
 
 /* One sender within minutes: one group, the avatar on its first bubble
@@ -1421,7 +1464,7 @@ test_grouped_bubbles (NatterTestUi  *ui,
       if (i == 1)
         {
           g_assert_nonnull (natter_test_ui_find_type (row, NATTER_TYPE_AVATAR));
-          g_assert_cmpstr (natter_avatar_get_initials (find_avatar (row)), ==, "B");
+          g_assert_cmpstr (natter_avatar_get_initials (NATTER_AVATAR (natter_test_ui_find_any (row, is_avatar, NULL))), ==, "B");
         }
       else
         g_assert_null (natter_test_ui_find_type (row, NATTER_TYPE_AVATAR));
@@ -1474,6 +1517,8 @@ main (int argc, char *argv[])
               natter_test_ui_setup_signed_in, test_emoji_chooser, natter_test_ui_teardown);
   g_test_add ("/ui/read-tick", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_read_tick, natter_test_ui_teardown);
+  g_test_add ("/ui/status-icon-kept", NatterTestUi, NULL,
+              natter_test_ui_setup_signed_in, test_status_icon_kept, natter_test_ui_teardown);
   g_test_add ("/ui/typing-shown", NatterTestUi, NULL,
               natter_test_ui_setup_signed_in, test_typing_shown, natter_test_ui_teardown);
   g_test_add ("/ui/unknown-message-kind", NatterTestUi, NULL,
