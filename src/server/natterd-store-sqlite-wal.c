@@ -123,6 +123,38 @@ static guint64 fdatasync_us;
 static guint64 beside_counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1];
 static guint64 beside_us;
 
+/* natterd_sqlite_wal_sync_extremes(), atomic */
+static guint64 fdatasync_largest_us;
+static guint64 db_syncs;
+static guint64 db_sync_us;
+static guint64 db_sync_largest_us;
+static guint64 db_written_bytes;
+
+static void
+note_max (guint64 *max,
+          guint64  value)
+{
+  guint64 seen = __atomic_load_n (max, __ATOMIC_RELAXED);
+
+  while (value > seen &&
+         !__atomic_compare_exchange_n (max, &seen, value, TRUE, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+}
+
+void
+natterd_sqlite_wal_sync_extremes (double  *largest_wal_sync,
+                                  guint64 *db_sync_count,
+                                  double  *db_sync_seconds,
+                                  double  *largest_db_sync,
+                                  guint64 *db_written)
+{
+  *db_written = __atomic_load_n (&db_written_bytes, __ATOMIC_RELAXED);
+  *largest_wal_sync = (double) __atomic_load_n (&fdatasync_largest_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  *db_sync_count = __atomic_load_n (&db_syncs, __ATOMIC_RELAXED);
+  *db_sync_seconds = (double) __atomic_load_n (&db_sync_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+  *largest_db_sync = (double) __atomic_load_n (&db_sync_largest_us, __ATOMIC_RELAXED) / G_USEC_PER_SEC;
+}
+
 /* The database file's writes to the disk by checkpoints (a paced chunk
  * or the sync ending a pass): under way, and begun so far, atomic. A WAL
  * sync beside one shares the disk with it (natterd_sqlite_wal_db_writeback()). */
@@ -331,6 +363,8 @@ wal_write (sqlite3_file *f,
   if (file->allocated == 0)
     {
       rc = REAL (f)->pMethods->xWrite (REAL (f), data, amount, offset);
+      if (rc == SQLITE_OK && file->dirty != NULL)
+        __atomic_add_fetch (&db_written_bytes, (guint64) amount, __ATOMIC_RELAXED);
       if (rc == SQLITE_OK && file->dirty != NULL && pace_writeback)
         {
           DirtyRange range = { offset, amount };
@@ -575,7 +609,14 @@ wal_sync (sqlite3_file *f,
   if (defer_syncs && header && file->allocated > 0)
     natterd_sqlite_wal_note_stall (NATTERD_WAL_STALL_HEADER_SYNC, g_get_monotonic_time () - start, 0);
   if (file->dirty != NULL)
-    db_writeback_end ();
+    {
+      gint64 took = g_get_monotonic_time () - start;
+
+      db_writeback_end ();
+      __atomic_add_fetch (&db_syncs, 1, __ATOMIC_RELAXED);
+      __atomic_add_fetch (&db_sync_us, (guint64) took, __ATOMIC_RELAXED);
+      note_max (&db_sync_largest_us, (guint64) took);
+    }
   /* The WAL started over (see WalSync): what failed to reach the disk
    * before is in the database file, synced by the checkpoint. */
   if (header && rc == SQLITE_OK && file->sync != NULL)
@@ -685,6 +726,7 @@ natterd_sqlite_wal_sync (const char  *db_path,
     ;
   __atomic_add_fetch (&fdatasync_counts[bucket], 1, __ATOMIC_RELAXED);
   __atomic_add_fetch (&fdatasync_us, (guint64) took, __ATOMIC_RELAXED);
+  note_max (&fdatasync_largest_us, (guint64) took);
   if (natterd_sqlite_wal_db_written_since (mark))
     {
       __atomic_add_fetch (&beside_counts[bucket], 1, __ATOMIC_RELAXED);
