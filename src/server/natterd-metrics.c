@@ -598,6 +598,29 @@ natterd_metrics_render (NatterdServer *self)
                &beside, bounds);
   }
   {
+    guint64 db_syncs, db_written;
+    double largest_wal, db_seconds, largest_db;
+
+    natterd_sqlite_wal_sync_extremes (&largest_wal, &db_syncs, &db_seconds, &largest_db, &db_written);
+    g_string_append_printf (out, "# HELP natterd_wal_fdatasync_largest_seconds The longest single fdatasync()"
+                                 " of the WAL (SQLite) so far.\n"
+                                 "# TYPE natterd_wal_fdatasync_largest_seconds gauge\n"
+                                 "natterd_wal_fdatasync_largest_seconds %.6f\n"
+                                 "# HELP natterd_checkpoint_db_sync_seconds The checkpoints' syncs of the"
+                                 " database (SQLite), ending each pass.\n"
+                                 "# TYPE natterd_checkpoint_db_sync_seconds summary\n"
+                                 "natterd_checkpoint_db_sync_seconds_count %" G_GUINT64_FORMAT "\n"
+                                 "natterd_checkpoint_db_sync_seconds_sum %.6f\n"
+                                 "# HELP natterd_checkpoint_db_sync_largest_seconds The longest of them.\n"
+                                 "# TYPE natterd_checkpoint_db_sync_largest_seconds gauge\n"
+                                 "natterd_checkpoint_db_sync_largest_seconds %.6f\n"
+                                 "# HELP natterd_checkpoint_db_written_bytes_total Bytes the checkpoints"
+                                 " copied into the database file.\n"
+                                 "# TYPE natterd_checkpoint_db_written_bytes_total counter\n"
+                                 "natterd_checkpoint_db_written_bytes_total %" G_GUINT64_FORMAT "\n",
+                            largest_wal, db_syncs, db_seconds, largest_db, db_written);
+  }
+  {
     guint64 passes, chunks, largest;
 
     natterd_sqlite_wal_paced_checkpoints (&passes, &chunks, &largest);

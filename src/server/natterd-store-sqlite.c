@@ -595,6 +595,11 @@ checkpoint_main (gpointer data)
   /* NATTERD_CHECKPOINT_PACE=0: the pass's pages go to the disk at once,
    * as before (to compare the two on one binary). */
   gboolean pace = g_strcmp0 (g_getenv ("NATTERD_CHECKPOINT_PACE"), "0") != 0;
+  /* NATTERD_CHECKPOINT_HOLD=1: no passes at all; the writer starts the WAL
+   * over only past four times wal-size (#17: the WAL syncs without any
+   * checkpoint's writes beside them, to tell the disk's own stalls from
+   * those the checkpoints cause). */
+  gboolean hold = g_strcmp0 (g_getenv ("NATTERD_CHECKPOINT_HOLD"), "1") == 0;
 
   if (db == NULL)
     {
@@ -617,6 +622,8 @@ checkpoint_main (gpointer data)
       if (self->checkpoint_stop)
         break;
       self->checkpoint_wanted = FALSE;
+      if (hold)
+        continue;
       g_atomic_int_set (&self->checkpointing, TRUE);
       g_mutex_unlock (&self->checkpoint_lock);
       /* Paced (natterd-store-sqlite-wal.c) while the WAL is within its

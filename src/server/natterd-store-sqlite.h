@@ -54,6 +54,16 @@ const double *natterd_sqlite_wal_fdatasync_times   (gboolean    beside,
                                                     guint64     counts[NATTERD_WAL_FDATASYNC_BUCKETS + 1],
                                                     guint64    *count,
                                                     double     *sum);
+/* The longest single WAL fdatasync() so far; the syncs of the main
+ * database (SQLite's, ending each checkpoint pass): how many, their
+ * seconds and the longest one; and the bytes written to the main
+ * database (in WAL mode, the checkpoints' copies), for /metrics and
+ * tests (#17: what the checkpoints add to the disk beside the WAL). */
+void          natterd_sqlite_wal_sync_extremes     (double     *largest_wal_sync,
+                                                    guint64    *db_syncs,
+                                                    double     *db_sync_seconds,
+                                                    double     *largest_db_sync,
+                                                    guint64    *db_written);
 /* Checkpoint passes whose pages went to the disk paced, in chunks
  * between the WAL's syncs (natterd-store-sqlite-wal.c), the chunks, and
  * the largest chunk's bytes, for /metrics and tests (#17). */

@@ -426,6 +426,76 @@ test_checkpoint_paced (void)
   natter_test_db_dir_remove (dir);
 }
 
+/* The checkpoints' own disk traffic, in /metrics (#17): each pass copies
+ * pages into the database and ends with a sync of it. Held off
+ * (NATTERD_CHECKPOINT_HOLD=1, to tell the WAL syncs' own stalls from the
+ * checkpoints'), a thousand messages copy nothing and sync nothing. */
+static void
+check_checkpoint_disk (gboolean hold)
+{
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-store-sync");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = NULL;
+  Completion done[1000] = { { 0 } };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  guint64 syncs_before, syncs, written_before, written;
+  double largest_wal, seconds, largest_db;
+
+  if (hold)
+    g_setenv ("NATTERD_CHECKPOINT_HOLD", "1", TRUE);
+  store = natterd_store_sqlite_open (dir, &error);
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  natterd_sqlite_wal_sync_extremes (&largest_wal, &syncs_before, &seconds, &largest_db, &written_before);
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    natterd_store_submit (store, publish_op (i, &done[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (done); i++)
+    {
+      wait_done (&done[i]);
+      g_free (done[i].uid);
+    }
+  /* Held: three of the checkpointer's half-second rounds go by. */
+  for (guint round = 0; hold ? round < 150 : TRUE; round++)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      natterd_sqlite_wal_sync_extremes (&largest_wal, &syncs, &seconds, &largest_db, &written);
+      if (!hold && syncs > syncs_before && written > written_before)
+        break;
+      g_usleep (10000);
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " database syncs, %" G_GUINT64_FORMAT " bytes copied, the longest "
+                  "WAL sync %.3f ms", syncs - syncs_before, written - written_before, 1000 * largest_wal);
+  /* The commits' own syncs are timed either way. */
+  g_assert_cmpfloat (largest_wal, >, 0);
+  if (hold)
+    {
+      g_assert_cmpuint (syncs, ==, syncs_before);
+      g_assert_cmpuint (written, ==, written_before);
+    }
+  else
+    {
+      /* Each message's row at least, in whole pages. */
+      g_assert_cmpuint (written - written_before, >=, 4096);
+      g_assert_cmpfloat (largest_db, >, 0);
+    }
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  g_unsetenv ("NATTERD_CHECKPOINT_HOLD");
+  natter_test_db_dir_remove (dir);
+}
+
+static void
+test_checkpoint_disk (void)
+{
+  check_checkpoint_disk (FALSE);
+}
+
+static void
+test_checkpoint_hold (void)
+{
+  check_checkpoint_disk (TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -440,5 +510,7 @@ main (int   argc,
   g_test_add_func ("/server/store/syncs-overlap", test_syncs_overlap);
   g_test_add_func ("/server/store/sync-error-fails-beside", test_sync_error_fails_beside);
   g_test_add_func ("/server/store/checkpoint-paced", test_checkpoint_paced);
+  g_test_add_func ("/server/store/checkpoint-disk", test_checkpoint_disk);
+  g_test_add_func ("/server/store/checkpoint-hold", test_checkpoint_hold);
   return g_test_run ();
 }

@@ -10,6 +10,7 @@
  */
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "natterd-store-sqlite.h"
 #include "natter-test-db-dir.h"
@@ -132,6 +133,66 @@ test_wal_keeps_its_size (void)
   natter_test_db_dir_remove (dir);
 }
 
+/* A growing WAL grows a MiB at a time (zeros past its frames), so only
+ * one commit's sync in a MiB commits the filesystem's journal; and what
+ * was stored reads back after a reopen, the zeros past the frames
+ * notwithstanding. */
+static void
+test_wal_grows_ahead (void)
+{
+  g_autofree char *dir = natter_test_db_dir_new ("natterd-wal-grow");
+  g_autofree char *wal = g_build_filename (dir, "natterd.db-wal", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterdStore) store = natterd_store_sqlite_open (dir, &error);
+  guint64 extended0, extended, truncates;
+  GStatBuf st;
+
+  g_assert_no_error (error);
+  natterd_store_start (store, 16);
+  natterd_sqlite_wal_resizes (&extended0, &truncates);
+  for (guint n = 0; n < 4 * 8; n += 4)
+    {
+      store_four (store, n);
+      g_assert_cmpint (g_stat (wal, &st), ==, 0);
+      g_assert_cmpint (st.st_size, >=, 1024 * 1024);
+      g_assert_cmpint (st.st_size % (1024 * 1024), ==, 0);
+    }
+  natterd_sqlite_wal_resizes (&extended, &truncates);
+  g_test_message ("WAL %" G_GOFFSET_FORMAT " bytes, grown by %" G_GUINT64_FORMAT, (goffset) st.st_size,
+                  extended - extended0);
+  /* 32 messages of ~6 KB: a few hundred KiB of frames, in one step. */
+  g_assert_cmpuint (extended - extended0, <=, (guint64) st.st_size);
+
+  /* What a crash leaves (the database and its WAL as they are now, every
+   * message acked), opened afresh: SQLite's recovery finds all 32. */
+  {
+    g_autofree char *copy = natter_test_db_dir_new ("natterd-wal-grow-copy");
+    g_autofree char *path = g_build_filename (copy, "natterd.db", NULL);
+    g_autofree char *copy_wal = g_build_filename (copy, "natterd.db-wal", NULL);
+    g_autofree char *db_path = g_build_filename (dir, "natterd.db", NULL);
+    g_autofree char *bytes = NULL;
+    gsize length;
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+
+    g_assert_true (g_file_get_contents (db_path, &bytes, &length, NULL));
+    g_assert_true (g_file_set_contents (path, bytes, (gssize) length, NULL));
+    g_clear_pointer (&bytes, g_free);
+    g_assert_true (g_file_get_contents (wal, &bytes, &length, NULL));
+    g_assert_true (g_file_set_contents (copy_wal, bytes, (gssize) length, NULL));
+    g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM messages", -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 32);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    natter_test_db_dir_remove (copy);
+  }
+  natterd_store_stop (store);
+  g_clear_object (&store);
+  natter_test_db_dir_remove (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -139,5 +200,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/store/wal-restart/writer-copies-bounded", test_writer_copies_bounded);
   g_test_add_func ("/server/store/wal-restart/wal-keeps-its-size", test_wal_keeps_its_size);
+  g_test_add_func ("/server/store/wal-restart/wal-grows-ahead", test_wal_grows_ahead);
   return g_test_run ();
 }

@@ -1079,7 +1079,79 @@ typedef struct
   /* The WAL file's growth and truncates (natterd_wal_*_total). */
   double    wal_extended;
   double    wal_truncates;
+  /* The disk beside the WAL's syncs: the longest WAL sync so far, the
+   * checkpoints' syncs of the database and the bytes they copied. */
+  double    wal_sync_largest;
+  double    db_syncs;
+  double    db_sync_seconds;
+  double    db_sync_largest;
+  double    db_written;
 } TailSample;
+
+/* The machine's dirty and under-writeback pages (/proc/meminfo), sampled
+ * every 20 ms over an open-loop window (#17: a slow fdatasync() waits
+ * for the disk, which everyone's writes share, not only natterd's). */
+typedef struct
+{
+  GThread *thread;
+  gint     stop;
+  guint    n;
+  double   dirty_sum;
+  double   dirty_most;
+  double   writeback_sum;
+  double   writeback_most;
+} MeminfoWatch;
+
+static gpointer
+meminfo_watch_main (gpointer data)
+{
+  MeminfoWatch *watch = data;
+
+  while (!g_atomic_int_get (&watch->stop))
+    {
+      g_autofree char *text = NULL;
+      const char *dirty, *writeback;
+
+      if (g_file_get_contents ("/proc/meminfo", &text, NULL, NULL) &&
+          (dirty = strstr (text, "\nDirty:")) != NULL &&
+          (writeback = strstr (text, "\nWriteback:")) != NULL)
+        {
+          double d = g_ascii_strtod (dirty + strlen ("\nDirty:"), NULL) / 1024;
+          double w = g_ascii_strtod (writeback + strlen ("\nWriteback:"), NULL) / 1024;
+
+          watch->n++;
+          watch->dirty_sum += d;
+          watch->writeback_sum += w;
+          watch->dirty_most = MAX (watch->dirty_most, d);
+          watch->writeback_most = MAX (watch->writeback_most, w);
+        }
+      g_usleep (20000);
+    }
+  return NULL;
+}
+
+static void
+meminfo_watch_start (MeminfoWatch *watch)
+{
+  memset (watch, 0, sizeof *watch);
+  watch->thread = g_thread_new ("meminfo", meminfo_watch_main, watch);
+}
+
+static void
+meminfo_watch_stop (MeminfoWatch *watch)
+{
+  g_atomic_int_set (&watch->stop, 1);
+  g_clear_pointer (&watch->thread, g_thread_join);
+}
+
+static void
+meminfo_watch_print (const MeminfoWatch *watch)
+{
+  if (watch->n > 0)
+    g_print ("  the machine's dirty / writeback pages (/proc/meminfo, every 20 ms): mean %.1f / %.1f MiB, "
+             "most %.1f / %.1f MiB\n", watch->dirty_sum / watch->n, watch->writeback_sum / watch->n,
+             watch->dirty_most, watch->writeback_most);
+}
 
 static const char * const stall_kinds[2] = { "wal-header-sync", "checkpoint" };
 
@@ -1273,6 +1345,11 @@ fetch_tail (SoupSession *session,
   parse_tail_rows (text, "natterd_publish_tail_largest_total{le=\"", TRUE, out);
   out->wal_extended = metric_value (text, "natterd_wal_extended_bytes_total");
   out->wal_truncates = metric_value (text, "natterd_wal_truncates_total");
+  out->wal_sync_largest = metric_value (text, "natterd_wal_fdatasync_largest_seconds");
+  out->db_syncs = metric_value (text, "natterd_checkpoint_db_sync_seconds_count");
+  out->db_sync_seconds = metric_value (text, "natterd_checkpoint_db_sync_seconds_sum");
+  out->db_sync_largest = metric_value (text, "natterd_checkpoint_db_sync_largest_seconds");
+  out->db_written = metric_value (text, "natterd_checkpoint_db_written_bytes_total");
 }
 
 /* @delivered: messages natterd delivered meanwhile (its total stage's count). */
@@ -1344,6 +1421,23 @@ print_tail (const TailSample *before,
   if (!isnan (after->wal_extended))
     g_print ("  natterd's WAL file: grew %.0f KiB, cut back %.0f times\n",
              (after->wal_extended - before->wal_extended) / 1024, after->wal_truncates - before->wal_truncates);
+  /* The checkpoints' share of the disk, and the one sync a p99.9 can be. */
+  if (!isnan (after->db_written))
+    {
+      double syncs = after->db_syncs - before->db_syncs;
+
+      g_print ("  natterd's checkpoints: %.0f KiB copied into the database (%.0f bytes a message), "
+               "%.0f syncs of it", (after->db_written - before->db_written) / 1024,
+               delivered > 0 ? (after->db_written - before->db_written) / (double) delivered : 0.0, syncs);
+      if (syncs > 0)
+        g_print (" (mean %.2f ms)", 1000.0 * (after->db_sync_seconds - before->db_sync_seconds) / syncs);
+      if (after->db_sync_largest > before->db_sync_largest)
+        g_print (", the longest %.1f ms", 1000.0 * after->db_sync_largest);
+      if (after->wal_sync_largest > before->wal_sync_largest)
+        g_print ("; the longest WAL fdatasync() %.1f ms\n", 1000.0 * after->wal_sync_largest);
+      else
+        g_print ("; no WAL fdatasync() longer than the %.1f ms before\n", 1000.0 * after->wal_sync_largest);
+    }
   b = &before->iterations;
   a = &after->iterations;
   if (a->n > 0 && a->n == b->n && a->counts[a->n - 1] > b->counts[b->n - 1])
@@ -1609,6 +1703,7 @@ main (int   argc,
       Histogram stages_before[N_STAGES] = { 0 }, stages_after[N_STAGES] = { 0 };
       TailSample tail_before = { 0 }, tail_after = { 0 };
       SchedSample sched_before, sched_after;
+      MeminfoWatch meminfo;
 
       g_atomic_int_set (&bench.phase, PHASE_OPEN);
       on_workers ((void (*) (Worker *, gpointer)) start_open, &rate);
@@ -1622,9 +1717,11 @@ main (int   argc,
       a = sample ();
       g_atomic_int_set (&bench.recording, TRUE);
       g_atomic_int_set (&bench.counting, TRUE);
+      meminfo_watch_start (&meminfo);
       sleep_main ((guint) opt_open_duration);
       g_atomic_int_set (&bench.recording, FALSE);
       g_atomic_int_set (&bench.counting, FALSE);
+      meminfo_watch_stop (&meminfo);
       b = sample ();
       sched_sample (&sched_after);
       fetch_histogram (session, "natterd_publish_latency_seconds", &server_after);
@@ -1656,6 +1753,7 @@ main (int   argc,
                   stages_after[N_STAGES - 1].n > 0 && stages_after[N_STAGES - 1].n == stages_before[N_STAGES - 1].n ?
                   stages_after[N_STAGES - 1].counts[stages_after[N_STAGES - 1].n - 1] -
                   stages_before[N_STAGES - 1].counts[stages_before[N_STAGES - 1].n - 1] : 0);
+      meminfo_watch_print (&meminfo);
       print_sched (&sched_before, &sched_after);
     }
 
