@@ -21,7 +21,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterdStorePg, natterd_store_pg, NATTERD, STORE_PG, NatterdStore)
 
 /* The schema version this natterd writes (natterd_schema.version). */
-#define NATTERD_STORE_PG_SCHEMA_VERSION 9
+#define NATTERD_STORE_PG_SCHEMA_VERSION 10
 
 /* Connects to @conninfo, creating and migrating the schema. */
 NatterdStore *natterd_store_pg_open            (const char  *conninfo,

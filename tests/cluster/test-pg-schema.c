@@ -63,6 +63,10 @@ test_versions (void)
   out = natter_test_pg_query (pg, "natter", "SELECT indexdef FROM pg_indexes WHERE indexname = 'group_members_user'");
   g_assert_nonnull (strstr (out, "group_members USING btree (user_id, group_id)"));
   g_clear_pointer (&out, g_free);
+  /* Inbox rows by message id for the prune, a BRIN index (schema 10). */
+  out = natter_test_pg_query (pg, "natter", "SELECT indexdef FROM pg_indexes WHERE indexname = 'inbox_message'");
+  g_assert_nonnull (strstr (out, "inbox USING brin (message_id)"));
+  g_clear_pointer (&out, g_free);
 
   /* Opened again: nothing to do, nothing lost. */
   g_free (natter_test_pg_query (pg, "natter", "INSERT INTO users (id, app_id, user_id, created) VALUES (7, 1, 'kept', 0)"));
