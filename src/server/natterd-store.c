@@ -332,6 +332,62 @@ clear_device (gpointer data)
   g_free (device->platform);
 }
 
+/* Publish ops, with their recipients arrays, are reused (#17): the main
+ * thread makes a commit's worth in a row before the first is freed, past
+ * glibc's per-size cache, and the op, the array and its data cost ~450
+ * instructions a message in malloc and free. Ops may be freed on any
+ * thread, hence the lock. Linked through base.user_data. */
+#define PUBLISH_POOL_MAX 1024
+#define PUBLISH_POOL_RECIPIENTS 8     /* an array that grew past this is freed */
+
+static GMutex publish_pool_lock;
+static NatterdOp *publish_pool;
+static guint publish_pool_length;
+
+static NatterdOp *
+publish_pool_pop (void)
+{
+  NatterdOp *op;
+  GArray *recipients;
+
+  g_mutex_lock (&publish_pool_lock);
+  op = publish_pool;
+  if (op != NULL)
+    {
+      publish_pool = op->user_data;
+      publish_pool_length--;
+    }
+  g_mutex_unlock (&publish_pool_lock);
+  if (op == NULL)
+    return NULL;
+
+  recipients = ((NatterdPublishOp *) op)->recipients;
+  memset (op, 0, sizeof (NatterdPublishOp));
+  g_array_set_size (recipients, 0);
+  ((NatterdPublishOp *) op)->recipients = recipients;
+  return op;
+}
+
+/* TRUE when @op went to the pool (its fields are cleared already). */
+static gboolean
+publish_pool_push (NatterdPublishOp *op)
+{
+  gboolean kept = FALSE;
+
+  if (op->recipients->len > PUBLISH_POOL_RECIPIENTS)
+    return FALSE;
+  g_mutex_lock (&publish_pool_lock);
+  if (publish_pool_length < PUBLISH_POOL_MAX)
+    {
+      op->base.user_data = publish_pool;
+      publish_pool = &op->base;
+      publish_pool_length++;
+      kept = TRUE;
+    }
+  g_mutex_unlock (&publish_pool_lock);
+  return kept;
+}
+
 gpointer
 natterd_op_new (NatterdOpKind  kind,
                 NatterdOpFunc  complete,
@@ -342,7 +398,9 @@ natterd_op_new (NatterdOpKind  kind,
 
   g_return_val_if_fail (kind < G_N_ELEMENTS (op_sizes), NULL);
 
-  op = g_malloc0 (op_sizes[kind]);
+  op = kind == NATTERD_OP_PUBLISH ? publish_pool_pop () : NULL;
+  if (op == NULL)
+    op = g_malloc0 (op_sizes[kind]);
   op->kind = kind;
   op->complete = complete;
   op->user_data = user_data;
@@ -356,8 +414,10 @@ natterd_op_new (NatterdOpKind  kind,
       g_array_set_clear_func (((NatterdDevicesOp *) op)->devices, clear_device);
       break;
     case NATTERD_OP_PUBLISH:
-      /* A private message's two (target, sender): one allocation, not two reallocs. */
-      ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
+      /* A private message's two (target, sender): one allocation, not two
+       * reallocs; a reused op keeps its own. */
+      if (((NatterdPublishOp *) op)->recipients == NULL)
+        ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
       break;
     case NATTERD_OP_MEMBERS:
       ((NatterdMembersOp *) op)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -487,9 +547,11 @@ natterd_op_free (NatterdOp *op)
         g_free (p->channel);
         g_free (p->webhook_body);
         natterd_message_clear (&p->message);
-        g_array_unref (p->recipients);
         g_clear_pointer (&p->mention_ids, g_array_unref);
         g_clear_pointer (&p->read_messages, g_array_unref);
+        if (publish_pool_push (p))
+          return;
+        g_array_unref (p->recipients);
       }
       break;
     case NATTERD_OP_RECALL:
