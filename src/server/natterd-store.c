@@ -7,6 +7,7 @@
 
 #include "natter-codes.h"
 #include "natterd-crypto.h"
+#include "natterd-free-list.h"
 #include "natterd-log.h"
 #include "natterd-sched.h"
 
@@ -332,60 +333,27 @@ clear_device (gpointer data)
   g_free (device->platform);
 }
 
-/* Publish ops, with their recipients arrays, are reused (#17): the main
- * thread makes a commit's worth in a row before the first is freed, past
- * glibc's per-size cache, and the op, the array and its data cost ~450
- * instructions a message in malloc and free. Ops may be freed on any
- * thread, hence the lock. Linked through base.user_data. */
+/* Publish ops, with their recipients arrays, are reused (#17,
+ * natterd-free-list.h): the op, the array and its data cost ~450
+ * instructions a message in malloc and free. */
 #define PUBLISH_POOL_MAX 1024
 #define PUBLISH_POOL_RECIPIENTS 8     /* an array that grew past this is freed */
 
-static GMutex publish_pool_lock;
-static NatterdOp *publish_pool;
-static guint publish_pool_length;
+static NatterdFreeList publish_pool;
 
 static NatterdOp *
 publish_pool_pop (void)
 {
-  NatterdOp *op;
+  NatterdPublishOp *op = natterd_free_list_pop (&publish_pool);
   GArray *recipients;
 
-  g_mutex_lock (&publish_pool_lock);
-  op = publish_pool;
-  if (op != NULL)
-    {
-      publish_pool = op->user_data;
-      publish_pool_length--;
-    }
-  g_mutex_unlock (&publish_pool_lock);
   if (op == NULL)
     return NULL;
-
-  recipients = ((NatterdPublishOp *) op)->recipients;
+  recipients = op->recipients;
   memset (op, 0, sizeof (NatterdPublishOp));
   g_array_set_size (recipients, 0);
-  ((NatterdPublishOp *) op)->recipients = recipients;
-  return op;
-}
-
-/* TRUE when @op went to the pool (its fields are cleared already). */
-static gboolean
-publish_pool_push (NatterdPublishOp *op)
-{
-  gboolean kept = FALSE;
-
-  if (op->recipients->len > PUBLISH_POOL_RECIPIENTS)
-    return FALSE;
-  g_mutex_lock (&publish_pool_lock);
-  if (publish_pool_length < PUBLISH_POOL_MAX)
-    {
-      op->base.user_data = publish_pool;
-      publish_pool = &op->base;
-      publish_pool_length++;
-      kept = TRUE;
-    }
-  g_mutex_unlock (&publish_pool_lock);
-  return kept;
+  op->recipients = recipients;
+  return &op->base;
 }
 
 gpointer
@@ -549,7 +517,9 @@ natterd_op_free (NatterdOp *op)
         natterd_message_clear (&p->message);
         g_clear_pointer (&p->mention_ids, g_array_unref);
         g_clear_pointer (&p->read_messages, g_array_unref);
-        if (publish_pool_push (p))
+        /* Its fields are cleared: the op can go to the pool. */
+        if (p->recipients->len <= PUBLISH_POOL_RECIPIENTS &&
+            natterd_free_list_push (&publish_pool, p, PUBLISH_POOL_MAX))
           return;
         g_array_unref (p->recipients);
       }
