@@ -350,7 +350,7 @@ write_header (guint8 *header,
  * instead of glibc (#17, natterd-free-list.h): two a message, ~450
  * instructions in malloc and free, ~120 from the list. */
 #define FRAME_POOL_BYTES 512
-#define FRAME_POOL_MAX 1024            /* 512 KiB at most */
+#define FRAME_POOL_MAX 512             /* 256 KiB at most: a commit's acks and deliveries */
 
 static NatterdFreeList frame_pool;
 

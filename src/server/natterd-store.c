@@ -336,7 +336,7 @@ clear_device (gpointer data)
 /* Publish ops, with their recipients arrays, are reused (#17,
  * natterd-free-list.h): the op, the array and its data cost ~450
  * instructions a message in malloc and free. */
-#define PUBLISH_POOL_MAX 1024
+#define PUBLISH_POOL_MAX 512
 #define PUBLISH_POOL_RECIPIENTS 8     /* an array that grew past this is freed */
 
 static NatterdFreeList publish_pool;
