@@ -7,6 +7,7 @@
 
 #include "natter-codes.h"
 #include "natterd-crypto.h"
+#include "natterd-free-list.h"
 #include "natterd-log.h"
 #include "natterd-sched.h"
 
@@ -332,6 +333,29 @@ clear_device (gpointer data)
   g_free (device->platform);
 }
 
+/* Publish ops, with their recipients arrays, are reused (#17,
+ * natterd-free-list.h): the op, the array and its data cost ~450
+ * instructions a message in malloc and free. */
+#define PUBLISH_POOL_MAX 512
+#define PUBLISH_POOL_RECIPIENTS 8     /* an array that grew past this is freed */
+
+static NatterdFreeList publish_pool;
+
+static NatterdOp *
+publish_pool_pop (void)
+{
+  NatterdPublishOp *op = natterd_free_list_pop (&publish_pool);
+  GArray *recipients;
+
+  if (op == NULL)
+    return NULL;
+  recipients = op->recipients;
+  memset (op, 0, sizeof (NatterdPublishOp));
+  g_array_set_size (recipients, 0);
+  op->recipients = recipients;
+  return &op->base;
+}
+
 gpointer
 natterd_op_new (NatterdOpKind  kind,
                 NatterdOpFunc  complete,
@@ -342,7 +366,9 @@ natterd_op_new (NatterdOpKind  kind,
 
   g_return_val_if_fail (kind < G_N_ELEMENTS (op_sizes), NULL);
 
-  op = g_malloc0 (op_sizes[kind]);
+  op = kind == NATTERD_OP_PUBLISH ? publish_pool_pop () : NULL;
+  if (op == NULL)
+    op = g_malloc0 (op_sizes[kind]);
   op->kind = kind;
   op->complete = complete;
   op->user_data = user_data;
@@ -356,8 +382,10 @@ natterd_op_new (NatterdOpKind  kind,
       g_array_set_clear_func (((NatterdDevicesOp *) op)->devices, clear_device);
       break;
     case NATTERD_OP_PUBLISH:
-      /* A private message's two (target, sender): one allocation, not two reallocs. */
-      ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
+      /* A private message's two (target, sender): one allocation, not two
+       * reallocs; a reused op keeps its own. */
+      if (((NatterdPublishOp *) op)->recipients == NULL)
+        ((NatterdPublishOp *) op)->recipients = g_array_sized_new (FALSE, TRUE, sizeof (NatterdRecipient), 2);
       break;
     case NATTERD_OP_MEMBERS:
       ((NatterdMembersOp *) op)->user_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -487,9 +515,13 @@ natterd_op_free (NatterdOp *op)
         g_free (p->channel);
         g_free (p->webhook_body);
         natterd_message_clear (&p->message);
-        g_array_unref (p->recipients);
         g_clear_pointer (&p->mention_ids, g_array_unref);
         g_clear_pointer (&p->read_messages, g_array_unref);
+        /* Its fields are cleared: the op can go to the pool. */
+        if (p->recipients->len <= PUBLISH_POOL_RECIPIENTS &&
+            natterd_free_list_push (&publish_pool, p, PUBLISH_POOL_MAX))
+          return;
+        g_array_unref (p->recipients);
       }
       break;
     case NATTERD_OP_RECALL:

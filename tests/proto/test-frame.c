@@ -352,6 +352,118 @@ test_deliver_pack (void)
         }
 }
 
+/* natter_frame_pack_sized()'s bytes and size are protobuf-c's for @frame. */
+static void
+assert_packs_as_protobuf_c (const NatterFrame *frame)
+{
+  gsize expected_size = natter__frame__get_packed_size (frame);
+  g_autofree guint8 *expected = g_malloc (expected_size + 1);
+  g_autofree guint8 *packed = NULL;
+  NatterFrameSizes sizes;
+  gsize size;
+
+  natter__frame__pack (frame, expected);
+  size = natter_frame_packed_size (frame, &sizes);
+  g_assert_cmpuint (size, ==, expected_size);
+  /* One byte more, which the packing must leave alone. */
+  packed = g_malloc (size + 1);
+  packed[size] = 0xa5;
+  natter_frame_pack_sized (frame, &sizes, packed);
+  g_assert_cmpmem (packed, size, expected, expected_size);
+  g_assert_cmphex (packed[size], ==, 0xa5);
+}
+
+/* The hand-written packing of a Deliver's Message and of a PublishAck
+ * (#17) against protobuf-c's, every field on or off in every combination;
+ * a field that is on takes one of several values in turn (negative
+ * int32s: ten bytes; lengths and varints across one-byte boundaries), an
+ * off string is NULL or empty. Readers and unknown fields take protobuf-c's
+ * own path, checked too. */
+static void
+test_hot_frames_pack (void)
+{
+  g_autofree char *long_text = g_strnfill (300, 'x');
+  const char *strings[] = { "a", "你好", long_text, "BC3D-4F5G-6H7J-8K9L" };
+  const gint32 int32s[] = { 1, -1, 127, 128, G_MININT32, G_MAXINT32, 33003 };
+  const gint64 int64s[] = { 1, -1, G_GINT64_CONSTANT (1484621850284), G_MININT64, G_MAXINT64 };
+  const guint64 uint64s[] = { 1, 127, 128, G_GUINT64_CONSTANT (1) << 35, G_MAXUINT64 };
+  const guint32 uint32s[] = { 1, 3, 128, G_MAXUINT32 };
+  Natter__Reader reader = NATTER__READER__INIT;
+  Natter__Reader *readers[] = { &reader };
+  ProtobufCMessageUnknownField unknown = { .tag = 99, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1,
+                                           .data = (guint8 *) "\x05" };
+
+  reader.user_id = (char *) "bob";
+  reader.read_time = 1484621850284;
+
+  for (guint mask = 0; mask < (1u << 11); mask++)
+    {
+      NatterFrame frame = NATTER__FRAME__INIT;
+      Natter__Deliver deliver = NATTER__DELIVER__INIT;
+      Natter__Message message = NATTER__MESSAGE__INIT;
+      const char *off = mask % 3 == 0 ? NULL : "";
+      guint v = mask;
+
+#define PICK(bit, values, none) ((mask & (1u << (bit))) ? (values)[v++ % G_N_ELEMENTS (values)] : (none))
+      message.message_uid = (char *) PICK (0, strings, off);
+      message.conversation_type = PICK (1, int32s, 0);
+      message.target_id = (char *) PICK (2, strings, off);
+      message.sender_user_id = (char *) PICK (3, strings, off);
+      message.object_name = (char *) PICK (4, strings, off);
+      message.content = (char *) PICK (5, strings, off);
+      message.sent_time = PICK (6, int64s, 0);
+      message.flags = PICK (7, uint32s, 0);
+      message.push_content = (char *) PICK (8, strings, off);
+      message.timeline_seq = PICK (9, uint64s, 0);
+      message.mentioned = (mask & (1u << 10)) ? (mask % 2 ? 1 : 2) : 0;
+#undef PICK
+      deliver.seq = mask % 5 == 0 ? 0 : mask;
+      deliver.offline = mask % 7 == 0;
+      deliver.message = &message;
+      frame.body_case = NATTER__FRAME__BODY_DELIVER;
+      frame.deliver = &deliver;
+      assert_packs_as_protobuf_c (&frame);
+
+      if (mask % 64 == 0)
+        {
+          message.n_readers = 1;
+          message.readers = readers;
+          assert_packs_as_protobuf_c (&frame);
+          message.n_readers = 0;
+          message.base.n_unknown_fields = 1;
+          message.base.unknown_fields = &unknown;
+          assert_packs_as_protobuf_c (&frame);
+        }
+    }
+
+  for (guint mask = 0; mask < (1u << 6); mask++)
+    for (guint round = 0; round < 7; round++)
+      {
+        NatterFrame frame = NATTER__FRAME__INIT;
+        Natter__PublishAck ack = NATTER__PUBLISH_ACK__INIT;
+        const char *off = round % 2 ? NULL : "";
+        guint v = round;
+
+#define PICK(bit, values, none) ((mask & (1u << (bit))) ? (values)[v++ % G_N_ELEMENTS (values)] : (none))
+        ack.client_msg_id = (char *) PICK (0, strings, off);
+        ack.code = PICK (1, int32s, 0);
+        ack.message_uid = (char *) PICK (2, strings, off);
+        ack.sent_time = PICK (3, int64s, 0);
+        ack.error_message = (char *) PICK (4, strings, off);
+        ack.timeline_seq = PICK (5, uint64s, 0);
+#undef PICK
+        frame.body_case = NATTER__FRAME__BODY_PUBLISH_ACK;
+        frame.publish_ack = &ack;
+        assert_packs_as_protobuf_c (&frame);
+        if (round == 0)
+          {
+            ack.base.n_unknown_fields = 1;
+            ack.base.unknown_fields = &unknown;
+            assert_packs_as_protobuf_c (&frame);
+          }
+      }
+}
+
 static void
 test_round_trip_deliver_ack (void)
 {
@@ -1652,6 +1764,7 @@ main (int   argc,
   g_test_add_func ("/proto/arena", test_arena);
   g_test_add_func ("/proto/round-trip/deliver", test_round_trip_deliver);
   g_test_add_func ("/proto/deliver-pack", test_deliver_pack);
+  g_test_add_func ("/proto/hot-frames-pack", test_hot_frames_pack);
   g_test_add_func ("/proto/round-trip/deliver-ack", test_round_trip_deliver_ack);
   g_test_add_func ("/proto/round-trip/queries", test_round_trip_queries);
   g_test_add_func ("/proto/round-trip/results", test_round_trip_results);

@@ -496,6 +496,55 @@ test_checkpoint_hold (void)
   check_checkpoint_disk (TRUE);
 }
 
+static void
+count_destroy (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+/* A freed Publish op is reused (#17: natterd_op_new() takes it back from
+ * a pool, with its recipients array): the next one is that op, every
+ * field as g_malloc0() would leave it, the array empty, and the old op's
+ * destroy notify ran once. */
+static void
+test_publish_op_reused (void)
+{
+  NatterdPublishOp *op = natter_test_store_publish_op (1, "reuse-", "{\"content\":\"x\"}", NULL, NULL);
+  NatterdPublishOp *again, zero, copy;
+  NatterdRecipient carol = { .user_id = 3, .target_id = "alice", .inbox = TRUE };
+  gint64 mention = 7;
+  guint destroyed = 0;
+  GArray *recipients;
+
+  op->base.user_data = &destroyed;
+  op->base.destroy = count_destroy;
+  op->timeline = TRUE;
+  op->webhook_body = g_strdup ("{}");
+  op->mention_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_append_val (op->mention_ids, mention);
+  op->message.id = 42;
+  op->message.uid = g_strdup ("BC3D-4F5G-6H7J-8K9L");
+  g_array_append_val (op->recipients, carol);
+  g_assert_cmpuint (op->recipients->len, ==, 2);
+  recipients = op->recipients;
+  natterd_op_free ((NatterdOp *) op);
+  g_assert_cmpuint (destroyed, ==, 1);
+
+  again = natterd_op_new (NATTERD_OP_PUBLISH, NULL, NULL, NULL);
+  g_assert_true (again == op);
+  g_assert_true (again->recipients == recipients);
+  g_assert_cmpuint (again->recipients->len, ==, 0);
+  g_assert_cmpint (again->base.kind, ==, NATTERD_OP_PUBLISH);
+  memset (&zero, 0, sizeof zero);
+  copy = *again;
+  copy.recipients = NULL;
+  copy.base.kind = 0;
+  copy.base.submitted = 0;
+  g_assert_cmpmem (&copy, sizeof copy, &zero, sizeof zero);
+  natterd_op_free ((NatterdOp *) again);
+  g_assert_cmpuint (destroyed, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -512,5 +561,6 @@ main (int   argc,
   g_test_add_func ("/server/store/checkpoint-paced", test_checkpoint_paced);
   g_test_add_func ("/server/store/checkpoint-disk", test_checkpoint_disk);
   g_test_add_func ("/server/store/checkpoint-hold", test_checkpoint_hold);
+  g_test_add_func ("/server/store/publish-op-reused", test_publish_op_reused);
   return g_test_run ();
 }
