@@ -718,10 +718,11 @@ open_chat (Probe                  *probe,
 {
   NatterMessageList *messages;
 
+  /* its X round trip before the clocks start */
+  damage_start (probe);
   probe->open_start_ms = natter_bench_boottime_ms ();
   probe->open_start_cpu_ms = thread_cpu_ms ();
   probe->page_ms = probe->page_cpu_ms = 0;
-  damage_start (probe);
   natter_window_open_conversation (probe->window, type, target_id, 0);
   messages = natter_chat_view_get_messages (natter_window_get_chat_view (probe->window));
   /* after the chat view's own handler: the rows are bound by then */
