@@ -29,6 +29,11 @@ struct _NatterAvatar
   char *initials;
   guint colour;            /* 1…N_COLOURS, as AdwAvatar's "colorN" */
   GdkPaintable *custom_image;
+  /* the initials' node drawn last and what it was made for: the next
+   * frames draw it again without building the cache's key (#17) */
+  GskRenderNode *node;
+  int node_size;
+  PangoFontDescription *node_font;
 };
 
 G_DEFINE_FINAL_TYPE (NatterAvatar, natter_avatar, GTK_TYPE_WIDGET)
@@ -129,24 +134,48 @@ make_node (NatterAvatar *self,
   return gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
 }
 
+static void
+forget_node (NatterAvatar *self)
+{
+  g_clear_pointer (&self->node, gsk_render_node_unref);
+  g_clear_pointer (&self->node_font, pango_font_description_free);
+}
+
+static gboolean
+same_font (const PangoFontDescription *a,
+           const PangoFontDescription *b)
+{
+  return a == b || (a != NULL && b != NULL && pango_font_description_equal (a, b));
+}
+
 static GskRenderNode *
 initials_node (NatterAvatar *self,
-               float         size)
+               int           size)
 {
-  PangoFontDescription *font = pango_context_get_font_description (gtk_widget_get_pango_context (GTK_WIDGET (self)));
-  g_autofree char *font_name = font != NULL ? pango_font_description_to_string (font) : NULL;
-  g_autofree char *key = g_strdup_printf ("%g:%u:%s:%s", size, self->colour, font_name, self->initials);
+  const PangoFontDescription *font = pango_context_get_font_description (gtk_widget_get_pango_context (GTK_WIDGET (self)));
+  g_autofree char *font_name = NULL;
+  g_autofree char *key = NULL;
   GskRenderNode *node;
 
+  if (self->node != NULL && self->node_size == size && same_font (self->node_font, font))
+    return self->node;
+
+  font_name = font != NULL ? pango_font_description_to_string (font) : NULL;
+  key = g_strdup_printf ("%d:%u:%s:%s", size, self->colour, font_name, self->initials);
   if (nodes == NULL)
     nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) gsk_render_node_unref);
   node = g_hash_table_lookup (nodes, key);
-  if (node != NULL)
-    return node;
-  if (g_hash_table_size (nodes) >= MAX_NODES)
-    g_hash_table_remove_all (nodes);
-  node = make_node (self, size);
-  g_hash_table_insert (nodes, g_steal_pointer (&key), node);
+  if (node == NULL)
+    {
+      if (g_hash_table_size (nodes) >= MAX_NODES)
+        g_hash_table_remove_all (nodes);
+      node = make_node (self, size);
+      g_hash_table_insert (nodes, g_steal_pointer (&key), node);
+    }
+  forget_node (self);
+  self->node = gsk_render_node_ref (node);
+  self->node_size = size;
+  self->node_font = font != NULL ? pango_font_description_copy (font) : NULL;
   return node;
 }
 
@@ -155,7 +184,7 @@ natter_avatar_snapshot (GtkWidget   *widget,
                         GtkSnapshot *snapshot)
 {
   NatterAvatar *self = NATTER_AVATAR (widget);
-  float size = MIN (gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+  int size = MIN (gtk_widget_get_width (widget), gtk_widget_get_height (widget));
   GskRoundedRect circle;
 
   if (size <= 0)
@@ -265,6 +294,7 @@ natter_avatar_finalize (GObject *object)
 
   g_free (self->text);
   g_free (self->initials);
+  forget_node (self);
   G_OBJECT_CLASS (natter_avatar_parent_class)->finalize (object);
 }
 
@@ -329,6 +359,7 @@ natter_avatar_set_text (NatterAvatar *self,
   g_free (self->text);
   self->text = g_strdup (text);
   g_clear_pointer (&self->initials, g_free);
+  forget_node (self);
   if (text != NULL && *text != '\0')
     {
       /* Translators: %s is a person's name */

@@ -14,6 +14,7 @@
 
 #include "natter-bench-clock.h"
 #include "natter-bench-probe.h"
+#include "natter-damage-meter.h"
 #include "natter-message-row.h"
 #include "natter-sign-in-page.h"
 #include "natter-thumbnail-cache.h"
@@ -157,6 +158,14 @@ typedef struct {
   GArray *next_page_cpu;
   guint next_count;
   gulong paint_id;
+  /* what each open redrew (#17), by the X server's count: all of it, and
+   * what of it lies outside the chat view (the sidebar's rows whose
+   * highlight moved, and what should not be there) */
+  NatterDamageMeter *meter;
+  double open_damage_px, open_damage_outside_px;
+  GArray *next_damage;
+  GArray *next_damage_outside;
+  double window_px, pane_px;
 } Probe;
 
 static long
@@ -562,6 +571,13 @@ finish (Probe *probe)
   print_frame_log (probe);
   g_array_sort (probe->next_page, compare_double);
   g_array_sort (probe->next_page_cpu, compare_double);
+  g_array_sort (probe->next_damage, compare_double);
+  g_array_sort (probe->next_damage_outside, compare_double);
+  printf ("\"windowKpx\":%.1f,\"chatPaneKpx\":%.1f,\"openDamageKpx\":%.1f,\"openDamageOutsideKpx\":%.1f,"
+          "\"nextDamageMedianKpx\":%.1f,\"nextDamageOutsideMedianKpx\":%.1f,",
+          probe->window_px / 1000, probe->pane_px / 1000, probe->open_damage_px / 1000,
+          probe->open_damage_outside_px / 1000, percentile (probe->next_damage, 0.5) / 1000,
+          percentile (probe->next_damage_outside, 0.5) / 1000);
   printf ("\"openPageMs\":%.1f,\"openPageCpuMs\":%.1f,\"nextPageMedianMs\":%.1f,\"nextPageCpuMedianMs\":%.1f,",
           probe->open_page_ms, probe->open_page_cpu_ms, percentile (probe->next_page, 0.5),
           percentile (probe->next_page_cpu, 0.5));
@@ -605,6 +621,81 @@ finish (Probe *probe)
   g_application_quit (g_application_get_default ());
 }
 
+/* NATTER_APP_BENCH_NODES=DIR: the window's render nodes at an open's
+ * start and end, serialized, to diff what changed (#17). */
+static void
+dump_nodes (Probe      *probe,
+            const char *when)
+{
+  static guint n;
+  const char *dir = g_getenv ("NATTER_APP_BENCH_NODES");
+  GtkWidget *widget = GTK_WIDGET (probe->window);
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *path = NULL;
+
+  if (dir == NULL || *dir == '\0')
+    return;
+  paintable = gtk_widget_paintable_new (widget);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, gtk_widget_get_width (widget), gtk_widget_get_height (widget));
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  if (node == NULL)
+    return;
+  bytes = gsk_render_node_serialize (node);
+  path = g_strdup_printf ("%s/%02u-%s.node", dir, n++, when);
+  g_file_set_contents (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
+}
+
+/* The open began: the meter starts over. */
+static void
+damage_start (Probe *probe)
+{
+  if (probe->meter == NULL)
+    probe->meter = natter_damage_meter_new (GTK_WINDOW (probe->window));
+  if (probe->meter != NULL)
+    cairo_region_destroy (natter_damage_meter_take (probe->meter));
+  dump_nodes (probe, "start");
+}
+
+/* The open's frame ended: what it redrew, all and outside the chat view
+ * (NATTER_APP_BENCH_DAMAGE=1: its rectangles on stderr). */
+static void
+damage_end (Probe  *probe,
+            double *all_px,
+            double *outside_px)
+{
+  cairo_region_t *damage;
+  cairo_rectangle_int_t pane, window;
+  GtkWidget *view = GTK_WIDGET (natter_window_get_chat_view (probe->window));
+
+  *all_px = *outside_px = 0;
+  if (probe->meter == NULL)
+    return;
+  damage = natter_damage_meter_take (probe->meter);
+  dump_nodes (probe, "end");
+  *all_px = natter_damage_meter_area (damage);
+  if (g_strcmp0 (g_getenv ("NATTER_APP_BENCH_DAMAGE"), "1") == 0)
+    for (int i = 0; i < cairo_region_num_rectangles (damage); i++)
+      {
+        cairo_rectangle_int_t r;
+
+        cairo_region_get_rectangle (damage, i, &r);
+        fprintf (stderr, "DAMAGE %d,%d %dx%d\n", r.x, r.y, r.width, r.height);
+      }
+  if (natter_damage_meter_bounds (probe->meter, GTK_WIDGET (probe->window), &window))
+    probe->window_px = (double) window.width * window.height;
+  if (natter_damage_meter_bounds (probe->meter, view, &pane))
+    {
+      probe->pane_px = (double) pane.width * pane.height;
+      cairo_region_subtract_rectangle (damage, &pane);
+    }
+  *outside_px = natter_damage_meter_area (damage);
+  cairo_region_destroy (damage);
+}
+
 static void
 page_cb (GListModel *messages,
          guint       position,
@@ -627,6 +718,8 @@ open_chat (Probe                  *probe,
 {
   NatterMessageList *messages;
 
+  /* its X round trip before the clocks start */
+  damage_start (probe);
   probe->open_start_ms = natter_bench_boottime_ms ();
   probe->open_start_cpu_ms = thread_cpu_ms ();
   probe->page_ms = probe->page_cpu_ms = 0;
@@ -1042,11 +1135,17 @@ after_paint_cb (GdkFrameClock *clock,
               probe->open_chat_cpu_ms = thread_cpu_ms () - probe->open_start_cpu_ms;
               probe->open_page_ms = probe->page_ms;
               probe->open_page_cpu_ms = probe->page_cpu_ms;
+              damage_end (probe, &probe->open_damage_px, &probe->open_damage_outside_px);
               mark ("frame");
             }
           else
             {
               double cpu = thread_cpu_ms () - probe->open_start_cpu_ms;
+              double all_px, outside_px;
+
+              damage_end (probe, &all_px, &outside_px);
+              g_array_append_val (probe->next_damage, all_px);
+              g_array_append_val (probe->next_damage_outside, outside_px);
 
               g_array_append_val (probe->next_opens, ms);
               g_array_append_val (probe->next_cpu, cpu);
@@ -1137,6 +1236,9 @@ probe_free (Probe *probe)
   g_array_unref (probe->frame_wait);
   g_array_unref (probe->frame_xserver);
   g_array_unref (probe->frames);
+  g_array_unref (probe->next_damage);
+  g_array_unref (probe->next_damage_outside);
+  g_clear_object (&probe->meter);
   g_free (probe->child_gdk_debug);
   g_free (probe);
 }
@@ -1173,6 +1275,8 @@ natter_bench_probe_attach (NatterWindow *window)
   probe->next_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_page = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_page_cpu = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_damage = g_array_new (FALSE, FALSE, sizeof (double));
+  probe->next_damage_outside = g_array_new (FALSE, FALSE, sizeof (double));
   probe->next_count = (guint) g_ascii_strtoull (g_getenv ("NATTER_APP_BENCH_NEXT") ? g_getenv ("NATTER_APP_BENCH_NEXT") : "0", NULL, 10);
   g_object_set_data_full (G_OBJECT (window), "natter-bench-probe", probe, (GDestroyNotify) probe_free);
 }

@@ -16,7 +16,11 @@
  * time too; NATTER_APP_BENCH_MARK=1 prints when the first chat was opened
  * and drawn, for perf; NATTER_APP_BENCH_OPEN_AFTER_MS=MS opens the chat
  * MS after the list's frame instead, for runs under valgrind; NATTER_APP_BENCH_CHILD_ENV=1 spawns `env` at the
- * end and prints the GDK_DEBUG it saw). Without it nothing happens.
+ * end and prints the GDK_DEBUG it saw). Each open's redrawn pixels are
+ * counted by the X server (natter-damage-meter.h): all, and outside the chat
+ * view (NATTER_APP_BENCH_DAMAGE=1 prints their rectangles on stderr;
+ * NATTER_APP_BENCH_NODES=DIR writes the window's render nodes at each open's
+ * start and end there). Without it nothing happens.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -9,6 +9,7 @@
 #include "natter-contacts-page.h"
 #include "natter-window.h"
 #include "natter-format.h"
+#include "natter-pane-layout.h"
 #include "natter-forward-dialog.h"
 #include "natter-image-viewer.h"
 #include "natter-message-row.h"
@@ -2599,6 +2600,8 @@ natter_chat_view_init (NatterChatView *self)
   g_type_ensure (NATTER_TYPE_COMPOSER);
   g_type_ensure (NATTER_TYPE_PRESENCE_DOT);
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* what the sidebar leaves, whatever messages show (natter-pane-layout.c) */
+  gtk_widget_set_layout_manager (GTK_WIDGET (self), natter_pane_layout_new (0));
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect (factory, "setup", G_CALLBACK (row_setup_cb), self);

@@ -10,8 +10,12 @@
 
 #include "natter-conversation-row.h"
 #include "natter-format.h"
+#include "natter-pane-layout.h"
 #include "natter-search-row.h"
 #include "natter-sidebar.h"
+
+/* its natural width: the window's default 1100 px leave the chat 730 */
+#define SIDEBAR_NATURAL_WIDTH 360
 
 struct _NatterSidebar
 {
@@ -1090,6 +1094,11 @@ natter_sidebar_init (NatterSidebar *self)
 
   g_type_ensure (NATTER_TYPE_CONVERSATION_ROW);
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* a fixed width, whatever rows show (natter-pane-layout.c) */
+  gtk_widget_set_layout_manager (GTK_WIDGET (self), natter_pane_layout_new (SIDEBAR_NATURAL_WIDTH));
+  /* its rows' labels expand: without this the window's extra width would
+   * be shared with the chat */
+  gtk_widget_set_hexpand (GTK_WIDGET (self), FALSE);
   gtk_menu_button_set_create_popup_func (
     GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (self), NATTER_TYPE_SIDEBAR, "menu_button")),
     create_primary_menu_cb, self, NULL);

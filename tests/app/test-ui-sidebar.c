@@ -7,6 +7,7 @@
  * frame showing it) with `--verbose`; the assertions are about behaviour.
  * NATTER_TEST_SIDEBAR_PROFILE=DIR runs on that profile instead (the
  * benchmark's big one: tests/app/bench-app makes it in _build/bench-app/big).
+ * And what a chat switch redraws, by the X server's count.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "natter-conversation-row.h"
+#include "natter-damage-meter.h"
 #include "natter-test-ui.h"
 
 #define N_CONVERSATIONS 300
@@ -559,6 +561,177 @@ test_burst (NatterTestUi  *ui,
   arrival_clear (&a);
 }
 
+/* ------------------------------------------------------ a chat switch */
+
+typedef struct {
+  NatterTestUi *ui;
+  NatterConversation *conversation;
+} Open;
+
+/* The chat view shows @conversation's messages. */
+static gboolean
+chat_shown (gpointer data)
+{
+  Open *o = data;
+  NatterChatView *view = natter_window_get_chat_view (o->ui->window);
+  NatterMessageList *messages = natter_chat_view_get_messages (view);
+  NatterConversation *shown = natter_chat_view_get_conversation (view);
+
+  return messages != NULL && g_list_model_get_n_items (G_LIST_MODEL (messages)) > 0 && shown != NULL &&
+         g_strcmp0 (natter_conversation_get_target_id (shown), natter_conversation_get_target_id (o->conversation)) == 0;
+}
+
+/* The row showing @conversation, NULL if none. */
+static GtkWidget *
+row_of (NatterTestUi       *ui,
+        NatterConversation *conversation)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func (g_object_unref);
+
+  collect_rows (GTK_WIDGET (natter_sidebar_get_list_view (ui->sidebar)), rows);
+  for (guint i = 0; i < rows->len; i++)
+    if (natter_conversation_row_get_conversation (rows->pdata[i]) == conversation &&
+        gtk_widget_get_mapped (rows->pdata[i]))
+      return rows->pdata[i];
+  return NULL;
+}
+
+static void
+print_rects (const cairo_region_t *region)
+{
+  for (int i = 0; i < cairo_region_num_rectangles (region); i++)
+    {
+      cairo_rectangle_int_t r;
+
+      cairo_region_get_rectangle (region, i, &r);
+      g_test_message ("  redrawn: %d,%d %dx%d", r.x, r.y, r.width, r.height);
+    }
+}
+
+/* What the window redraws until it has redrawn nothing for a while. */
+static cairo_region_t *
+settle (NatterDamageMeter *meter)
+{
+  cairo_region_t *all = cairo_region_create ();
+
+  for (guint i = 0; i < 50; i++)
+    {
+      cairo_region_t *damage;
+      gboolean quiet;
+
+      natter_test_ui_spin (300);
+      damage = natter_damage_meter_take (meter);
+      quiet = cairo_region_is_empty (damage);
+      cairo_region_union (all, damage);
+      cairo_region_destroy (damage);
+      if (quiet && i > 0)
+        break;
+    }
+  return all;
+}
+
+static double
+rect_area (const cairo_rectangle_int_t *r)
+{
+  return (double) r->width * r->height;
+}
+
+/* Switching chats redraws the chat pane, and moving the sidebar's highlight
+ * the two rows it left and reached: never the whole window. The edge
+ * between the sidebar and the chat stays where it is, whatever the
+ * messages' lengths: it used to follow them, which moved the chat pane
+ * and made GSK redraw everything (#17). The X server counts the pixels
+ * (natter-damage-meter.h); the highlight moves a frame before the chat
+ * opens, as the server counts a frame's bounding box. */
+static void
+test_switch_redraws_pane (NatterTestUi  *ui,
+                          gconstpointer  data)
+{
+  GListModel *list;
+  g_autoptr(NatterDamageMeter) meter = NULL;
+  cairo_rectangle_int_t window, pane, sidebar;
+  cairo_region_t *damage;
+  int pane_x = -1, pane_width = -1;
+  Arrival a;
+
+  open_profile (ui);
+  /* the first chat's newest message a long line: its natural width is
+   * not the others' */
+  arrive (ui, 0, "a long line, the kind whose label asks for the width of all its words at once, "
+          "longer than any chat pane on this screen could show without wrapping it, and then some more", &a);
+  arrival_clear (&a);
+  /* no reconnect attempts: each one changes the sidebar's banner */
+  natter_client_disconnect (natter_window_get_client (ui->window));
+  natter_test_ui_spin (2500);
+  list = G_LIST_MODEL (natter_sidebar_get_conversations (ui->sidebar));
+  meter = natter_damage_meter_new (GTK_WINDOW (ui->window));
+  g_assert_nonnull (meter);
+  g_assert_true (natter_damage_meter_bounds (meter, GTK_WIDGET (ui->window), &window));
+  /* the meter's own check: once settled, a window left alone redraws nothing */
+  cairo_region_destroy (settle (meter));
+  natter_test_ui_spin (500);
+  damage = natter_damage_meter_take (meter);
+  g_assert_true (cairo_region_is_empty (damage));
+  cairo_region_destroy (damage);
+
+  for (guint i = 0; i < ROUNDS + 1; i++)
+    {
+      g_autoptr(NatterConversation) conversation = g_list_model_get_item (list, i);
+      Open o = { ui, conversation };
+      g_autoptr(GtkWidget) row = NULL;
+      cairo_rectangle_int_t row_rect;
+      double row_area, pane_area;
+
+      g_assert_nonnull (conversation);
+      /* the highlight first, in a frame of its own */
+      natter_sidebar_set_conversation (ui->sidebar, conversation);
+      damage = settle (meter);
+      row = row_of (ui, conversation);
+      g_assert_nonnull (row);
+      g_object_ref (row);
+      g_assert_true (natter_damage_meter_bounds (meter, row, &row_rect));
+      row_area = rect_area (&row_rect);
+      if (i > 0)
+        {
+          /* this row and the one above it, and what is between them */
+          g_test_message ("highlight %u: %.0f px redrawn, a row %.0f px at %d,%d", i,
+                          natter_damage_meter_area (damage), row_area, row_rect.x, row_rect.y);
+          print_rects (damage);
+          g_assert_cmpfloat (natter_damage_meter_area (damage), <=, 2 * row_area + 2 * row_rect.width * 4);
+        }
+      cairo_region_destroy (damage);
+
+      natter_window_open_conversation (ui->window, natter_conversation_get_conversation_type (conversation),
+                                       natter_conversation_get_target_id (conversation), 0);
+      natter_test_ui_wait_until (chat_shown, &o, "the chat on screen");
+      damage = settle (meter);
+      g_assert_true (natter_damage_meter_bounds (meter, GTK_WIDGET (natter_window_get_chat_view (ui->window)), &pane));
+      g_assert_true (natter_damage_meter_bounds (meter, GTK_WIDGET (ui->sidebar), &sidebar));
+      pane_area = rect_area (&pane);
+      g_test_message ("open %u: %.0f px redrawn; the chat pane %.0f px at x %d, the window %.0f px", i,
+                      natter_damage_meter_area (damage), pane_area, pane.x, rect_area (&window));
+      print_rects (damage);
+      /* the first chat comes in place of the empty page: the chat pane,
+       * the separator beside it, the sidebar's overlay scrollbar (the
+       * whole window before) */
+      g_assert_cmpfloat (natter_damage_meter_area (damage), <=, pane_area + 16.0 * pane.height);
+      if (i > 0)
+        {
+          /* the edge stays */
+          g_assert_cmpint (pane.x, ==, pane_x);
+          g_assert_cmpint (pane.width, ==, pane_width);
+          /* then nothing outside the chat pane */
+          cairo_region_subtract_rectangle (damage, &pane);
+          g_assert_true (cairo_region_is_empty (damage));
+        }
+      pane_x = pane.x;
+      pane_width = pane.width;
+      cairo_region_destroy (damage);
+    }
+  /* the sidebar did not take the window's extra width either */
+  g_assert_cmpint (sidebar.width, <, pane.width);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -570,5 +743,7 @@ main (int argc, char *argv[])
               natter_test_ui_setup, test_message_to_top_row, natter_test_ui_teardown);
   g_test_add ("/ui/sidebar/burst", NatterTestUi, NULL,
               natter_test_ui_setup, test_burst, natter_test_ui_teardown);
+  g_test_add ("/ui/sidebar/switch-redraws-pane", NatterTestUi, NULL,
+              natter_test_ui_setup, test_switch_redraws_pane, natter_test_ui_teardown);
   return natter_test_ui_run ();
 }
