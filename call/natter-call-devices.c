@@ -79,6 +79,17 @@ probe_test_delay (void)
     g_usleep (g_ascii_strtoull (delay, NULL, 10) * 1000);
 }
 
+/* Tests: opening a device made slow, as a hung camera driver or sound
+ * server makes it */
+static void
+open_test_delay (void)
+{
+  const char *delay = g_getenv ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS");
+
+  if (delay != NULL)
+    g_usleep (g_ascii_strtoull (delay, NULL, 10) * 1000);
+}
+
 GstDeviceMonitor *
 natter_call_devices_get_monitor (void)
 {
@@ -613,6 +624,7 @@ natter_call_device_make_element (NatterCallDevice  kind,
   GstDevice *chosen = NULL;
   GstElement *element = NULL;
 
+  open_test_delay ();
   if (kind == NATTER_CALL_DEVICE_CAMERA)
     {
       gboolean remote;
@@ -670,6 +682,82 @@ natter_call_device_make_element (NatterCallDevice  kind,
     g_object_set (element, "latency-time", (gint64) 20000, NULL);
   g_list_free_full (devices, gst_object_unref);
   return element;
+}
+
+typedef struct
+{
+  NatterCallDevice  kind;
+  char             *name;
+} MakeElement;
+
+static void
+make_element_free (gpointer data)
+{
+  MakeElement *make = data;
+
+  g_free (make->name);
+  g_free (make);
+}
+
+static void
+make_element_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  MakeElement *make = task_data;
+  GstElement *element = natter_call_device_make_element (make->kind, make->name);
+
+  if (element == NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No such device, or it cannot be opened");
+  else
+    g_task_return_pointer (task, gst_object_ref_sink (element), gst_object_unref);
+}
+
+void
+natter_call_device_make_element_async (NatterCallDevice     kind,
+                                       const char          *name,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  MakeElement *make = g_new0 (MakeElement, 1);
+
+  make->kind = kind;
+  make->name = g_strdup (name);
+  g_task_set_source_tag (task, natter_call_device_make_element_async);
+  g_task_set_task_data (task, make, make_element_free);
+  g_task_run_in_thread (task, make_element_thread);
+}
+
+GstElement *
+natter_call_device_make_element_finish (GAsyncResult  *result,
+                                        GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+close_element_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  gst_element_set_state (task_data, GST_STATE_NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+natter_call_device_close_element (GstElement *element)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (element == NULL)
+    return;
+  task = g_task_new (NULL, NULL, NULL, NULL);
+  g_task_set_task_data (task, element, gst_object_unref);
+  g_task_run_in_thread (task, close_element_thread);
 }
 
 GStrv

@@ -46,6 +46,20 @@ gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 GstElement *natter_call_device_make_element (NatterCallDevice  kind,
                                              const char       *name);
 
+/* The above on a worker (opening a device may take seconds: a hung
+ * driver or sound server), for the main thread; the element comes sunk
+ * (a full reference, READY), or G_IO_ERROR_NOT_FOUND. */
+void        natter_call_device_make_element_async  (NatterCallDevice      kind,
+                                                    const char           *name,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+GstElement *natter_call_device_make_element_finish (GAsyncResult         *result,
+                                                    GError              **error);
+/* Takes @element (a device opened above, not needed any more) and closes
+ * it on a worker. */
+void        natter_call_device_close_element       (GstElement           *element);
+
 /* Called once, on a thread of the camera's: @ready TRUE at the camera's
  * first frame, FALSE when it gave none for 5 s (the camera counts as
  * missing then). */
