@@ -18,7 +18,8 @@
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
 
 static GMutex monitor_lock;
-static GstDeviceMonitor *monitor;
+static GstDeviceMonitor *monitor;      /* NULL while no provider has started */
+static GstDeviceMonitor *idle_monitor; /* made, but none of its providers started */
 static gboolean monitor_tried;
 /* atomic: the first start is over (monitor_lock is held while it runs) */
 static gint monitor_ready;
@@ -114,7 +115,8 @@ natter_call_devices_get_monitor (void)
       if (!gst_device_monitor_start (monitor))
         {
           g_message ("No device provider starts: calls send silence and black frames");
-          gst_clear_object (&monitor);
+          /* kept: a later recheck starts it again */
+          idle_monitor = g_steal_pointer (&monitor);
         }
       else
         {
@@ -166,6 +168,136 @@ natter_call_devices_start_monitor_async (GCancellable        *cancellable,
 gboolean
 natter_call_devices_start_monitor_finish (GAsyncResult  *result,
                                           GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* A provider that did not start (no PulseAudio server yet), or that
+ * started without finding anything (PipeWire's starts without a daemon and
+ * never connects later): started again, its devices then come as the
+ * monitor's device-added messages. Not more often than this. */
+#define RECHECK_INTERVAL_US (5 * G_USEC_PER_SEC)
+
+static gint recheck_running;  /* atomic */
+static gint64 last_recheck;   /* under monitor_lock */
+
+static void
+recheck_provider (const char *name)
+{
+  g_autoptr(GstDeviceProviderFactory) factory = gst_device_provider_factory_find (name);
+  g_autoptr(GstDeviceProvider) provider = factory != NULL ? gst_device_provider_factory_get (factory) : NULL;
+  GList *devices;
+
+  if (provider == NULL)
+    return;
+  if (!gst_device_provider_is_started (provider))
+    {
+      if (gst_device_provider_start (provider))
+        g_message ("The device provider %s starts now", name);
+      return;
+    }
+  /* one with devices works: left alone */
+  devices = gst_device_provider_get_devices (provider);
+  if (devices != NULL)
+    {
+      g_list_free_full (devices, gst_object_unref);
+      return;
+    }
+  gst_device_provider_stop (provider);
+  gst_device_provider_start (provider);
+  devices = gst_device_provider_get_devices (provider);
+  if (devices != NULL)
+    g_message ("The device provider %s finds devices now", name);
+  g_list_free_full (devices, gst_object_unref);
+}
+
+/* Blocks while providers start: a worker's. */
+static void
+recheck (void)
+{
+  g_autoptr(GstDeviceMonitor) started = natter_call_devices_get_monitor ();
+  g_autoptr(GstDeviceMonitor) idle = NULL;
+  g_auto(GStrv) providers = NULL;
+
+  g_mutex_lock (&monitor_lock);
+  if (started == NULL && idle_monitor != NULL)
+    idle = g_object_ref (idle_monitor);
+  g_mutex_unlock (&monitor_lock);
+  /* none had started: the monitor itself tries them all again */
+  if (idle != NULL && gst_device_monitor_start (idle))
+    {
+      GList *devices = gst_device_monitor_get_devices (idle);
+
+      g_message ("A device provider starts now");
+      for (GList *l = devices; l != NULL; l = l->next)
+        remember_device (l->data, TRUE);
+      g_list_free_full (devices, gst_object_unref);
+      g_mutex_lock (&monitor_lock);
+      monitor = g_steal_pointer (&idle_monitor);
+      g_mutex_unlock (&monitor_lock);
+      return;
+    }
+  if (started != NULL)
+    providers = gst_device_monitor_get_providers (started);
+  for (guint i = 0; providers != NULL && providers[i] != NULL; i++)
+    recheck_provider (providers[i]);
+}
+
+static void
+recheck_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  recheck ();
+  g_atomic_int_set (&recheck_running, FALSE);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Whether a recheck is due now (and then it is this caller's). */
+static gboolean
+recheck_take (void)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean due;
+
+  /* the first start is a check of its own; one at a time, not too often */
+  g_mutex_lock (&monitor_lock);
+  due = monitor_tried && now - last_recheck >= RECHECK_INTERVAL_US;
+  if (due)
+    last_recheck = now;
+  g_mutex_unlock (&monitor_lock);
+  return due && g_atomic_int_compare_and_exchange (&recheck_running, FALSE, TRUE);
+}
+
+void
+natter_call_devices_recheck (void)
+{
+  if (!recheck_take ())
+    return;
+  recheck ();
+  g_atomic_int_set (&recheck_running, FALSE);
+}
+
+void
+natter_call_devices_recheck_async (GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_call_devices_recheck_async);
+  if (!recheck_take ())
+    {
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_task_run_in_thread (task, recheck_thread);
+}
+
+gboolean
+natter_call_devices_recheck_finish (GAsyncResult  *result,
+                                    GError       **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }

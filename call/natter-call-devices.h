@@ -34,6 +34,19 @@ void        natter_call_devices_start_monitor_async  (GCancellable         *canc
 gboolean    natter_call_devices_start_monitor_finish (GAsyncResult         *result,
                                                       GError              **error);
 
+/* Starts again, on a worker, the providers that did not start or found
+ * nothing (a sound server or camera service that came up after Natter):
+ * what they find comes as device-added messages on the monitor's bus
+ * (each call's `devices-changed`). Done when the device list is asked for
+ * (the call window's device menu), at most every 5 s; TRUE when it ran. */
+void        natter_call_devices_recheck_async  (GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+gboolean    natter_call_devices_recheck_finish (GAsyncResult         *result,
+                                                GError              **error);
+/* The same on the calling thread (a worker's: it blocks). */
+void        natter_call_devices_recheck        (void);
+
 /* Whether the monitor knows any device of @kind now. */
 gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 

@@ -435,6 +435,9 @@ create_devices_popup (GtkMenuButton *button,
 {
   NatterCallWindow *self = user_data;
 
+  /* a sound server or camera service started since: its devices come
+   * (devices-changed refills the menu) */
+  natter_call_devices_recheck_async (NULL, NULL, NULL);
   fill_devices_menu (self);
   if (gtk_menu_button_get_menu_model (button) != G_MENU_MODEL (self->devices_menu))
     gtk_menu_button_set_menu_model (button, G_MENU_MODEL (self->devices_menu));
