@@ -239,7 +239,17 @@ both_ended (Fixture *fixture)
   return current (&fixture->alice) == NULL && current (&fixture->bob) == NULL;
 }
 
-#define PROBE_DELAY_MS 4000
+/* ASan's slowness stalls the loop too: the delay grows with it, so that
+ * half of it still tells a probe on the main thread from the rest */
+#define PROBE_DELAY_MS (4000 * NATTER_TEST_WAIT_SCALE)
+
+static void
+set_delay (const char *variable)
+{
+  g_autofree char *value = g_strdup_printf ("%d", PROBE_DELAY_MS);
+
+  g_setenv (variable, value, TRUE);
+}
 
 static GError *switched;
 static gboolean switch_done;
@@ -276,7 +286,7 @@ test_slow_device_probe (void)
 
   natter_test_stack_allow_gst_rtpsession_race ();
   g_setenv ("NATTER_CALL_TEST_SOURCES", "", TRUE);
-  g_setenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS", G_STRINGIFY (PROBE_DELAY_MS), TRUE);
+  set_delay ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
   fixture.dir = g_dir_make_tmp ("natter-call-manager-XXXXXX", &error);
   g_assert_no_error (error);
   fixture.server = natter_test_server_new ();
@@ -297,7 +307,7 @@ test_slow_device_probe (void)
   /* Mid-call, a microphone chosen and the camera turned on again open
    * their devices on a worker: opening takes 4 s here (a hung driver),
    * the main loop runs on, and the switch says it failed (no devices). */
-  g_setenv ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS", G_STRINGIFY (PROBE_DELAY_MS), TRUE);
+  set_delay ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS");
   call = current (&fixture.alice);
   natter_test_stall_start (&stall);
   g_assert_true (natter_call_set_device (call, NATTER_CALL_DEVICE_MICROPHONE, "USB Microphone"));

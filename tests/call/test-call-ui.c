@@ -16,6 +16,7 @@
 #include "natter-video-paintable.h"
 #include "natter-test-stack.h"
 #include "natter-test-stall.h"
+#include "natter-test-wait.h"
 
 static NatterCallWindow *remote_window;
 
@@ -364,7 +365,17 @@ test_devices_menu_window (Pair          *pair,
   g_assert_true (wait_for (pair, window_closed, 5));
 }
 
-#define PROBE_DELAY_MS 3000
+/* ASan's slowness stalls the loop too: the delay grows with it, so that
+ * half of it still tells a probe on the main thread from the rest */
+#define PROBE_DELAY_MS (3000 * NATTER_TEST_WAIT_SCALE)
+
+static void
+set_delay (const char *variable)
+{
+  g_autofree char *value = g_strdup_printf ("%d", PROBE_DELAY_MS);
+
+  g_setenv (variable, value, TRUE);
+}
 
 /* The device menu opened before the process's device monitor has started
  * (a call with test sources does not start it), while its providers' probe
@@ -382,7 +393,7 @@ test_devices_menu_before_monitor (Pair          *pair,
   NatterTestStall stall;
   gint64 longest;
 
-  g_setenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS", G_STRINGIFY (PROBE_DELAY_MS), TRUE);
+  set_delay ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
   pair->bob->auto_accept = TRUE;
   call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-menu-early-1");
   window = natter_call_window_new (call, "Bob");
