@@ -350,12 +350,6 @@ natter_call_devices_get_camera_remote (void)
   return fd;
 }
 
-static void
-close_fd (gpointer fd)
-{
-  g_close (GPOINTER_TO_INT (fd), NULL);
-}
-
 /* The portal's camera runs in a pipeline of its own, pipewiresrc !
  * appsink, and an appsrc gives its frames to the call. pipewiresrc's start
  * waits until its stream is linked and negotiated (30 s when nothing links
@@ -375,6 +369,7 @@ typedef struct {
   GstElement *pipeline;  /* pipewiresrc ! appsink */
   GstElement *source;    /* the pipewiresrc */
   GstElement *sink;      /* the appsink (the pipeline's) */
+  int         fd;        /* our copy of the remote's, which the pipewiresrc reads */
   GstClockID  tick;
   GstCaps    *caps;      /* the appsrc's, from the camera thread only */
   gint64      last;      /* monotonic µs of the start or of the last frame */
@@ -427,6 +422,8 @@ remote_camera_clear (RemoteCamera *camera)
   gst_clear_caps (&camera->caps);
   gst_clear_object (&camera->source);
   gst_clear_object (&camera->pipeline);
+  if (camera->fd >= 0)
+    g_close (camera->fd, NULL);
 }
 
 static void
@@ -548,6 +545,13 @@ remote_camera_close (RemoteCamera *camera)
 
   gst_element_set_state (camera->pipeline, GST_STATE_NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (camera->sink), &none, NULL, NULL);
+  /* Stopped, the pipewiresrc has let go of the remote: our copy goes now,
+   * not with the camera's last reference, which the clock's tick entry
+   * holds until the clock thread drops it (a while; for good if a tick
+   * races its unscheduling). */
+  if (camera->fd >= 0)
+    g_close (camera->fd, NULL);
+  camera->fd = -1;
 }
 
 static gpointer
@@ -624,9 +628,9 @@ make_remote_camera (gboolean *remote_mode)
       return NULL;
     }
   g_object_set (source, "fd", fd, NULL);
-  g_object_set_data_full (G_OBJECT (source), "natter-remote-fd", GINT_TO_POINTER (fd), close_fd);
 
   camera = g_atomic_rc_box_new0 (RemoteCamera);
+  camera->fd = fd;
   g_mutex_init (&camera->lock);
   g_mutex_init (&camera->state_lock);
   camera->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-remote-camera"));
@@ -665,6 +669,19 @@ make_remote_camera (gboolean *remote_mode)
   /* the appsrc's end stops it all */
   g_object_set_data_full (G_OBJECT (appsrc), "natter-remote-camera", camera, remote_camera_stop);
   return appsrc;
+}
+
+void
+natter_call_device_stop_camera (GstElement *camera)
+{
+  RemoteCamera *remote;
+
+  if (camera == NULL)
+    return;
+  /* taken: the appsrc's end finds nothing to stop any more */
+  remote = g_object_steal_data (G_OBJECT (camera), "natter-remote-camera");
+  if (remote != NULL)
+    remote_camera_stop (remote);
 }
 
 gboolean

@@ -89,6 +89,12 @@ gboolean    natter_call_device_watch_first_frame (GstElement            *camera,
                                                   gpointer               user_data,
                                                   GDestroyNotify         destroy);
 
+/* The call is over: a camera of the portal's remote (from
+ * natter_call_device_make_element()) stops now, its pipeline and our copy
+ * of the remote's fd going on a worker, whoever still holds the element
+ * (a message, a pending event); nothing for another element. */
+void        natter_call_device_stop_camera  (GstElement        *camera);
+
 /* The NatterCallDevice kind of a device the monitor reported; -1 for
  * another class. */
 int         natter_call_device_get_kind     (GstDevice        *device);

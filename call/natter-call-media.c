@@ -2297,6 +2297,9 @@ natter_call_media_stop (NatterCallMedia *self)
         g_signal_handlers_disconnect_by_data (rtpbin, self);
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
       g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
+      /* the portal's camera lets go of the remote now, not when the last
+       * reference to its element goes */
+      natter_call_device_stop_camera (self->camera);
     }
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
