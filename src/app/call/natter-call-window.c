@@ -603,6 +603,9 @@ natter_call_window_new (NatterCall *call,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "devices-changed", G_CALLBACK (on_devices_changed), self,
                            G_CONNECT_SWAPPED);
+  /* a sound server or camera service started since the monitor did: its
+   * devices come as devices-changed */
+  natter_call_devices_recheck_async (NULL, NULL, NULL);
   update_state (self);
   return self;
 }
