@@ -18,7 +18,8 @@
 static const char * const device_classes[] = { "Video/Source", "Audio/Source", "Audio/Sink" };
 
 static GMutex monitor_lock;
-static GstDeviceMonitor *monitor;
+static GstDeviceMonitor *monitor;      /* NULL while no provider has started */
+static GstDeviceMonitor *idle_monitor; /* made, but none of its providers started */
 static gboolean monitor_tried;
 /* atomic: the first start is over (monitor_lock is held while it runs) */
 static gint monitor_ready;
@@ -79,6 +80,17 @@ probe_test_delay (void)
     g_usleep (g_ascii_strtoull (delay, NULL, 10) * 1000);
 }
 
+/* Tests: opening a device made slow, as a hung camera driver or sound
+ * server makes it */
+static void
+open_test_delay (void)
+{
+  const char *delay = g_getenv ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS");
+
+  if (delay != NULL)
+    g_usleep (g_ascii_strtoull (delay, NULL, 10) * 1000);
+}
+
 GstDeviceMonitor *
 natter_call_devices_get_monitor (void)
 {
@@ -103,7 +115,8 @@ natter_call_devices_get_monitor (void)
       if (!gst_device_monitor_start (monitor))
         {
           g_message ("No device provider starts: calls send silence and black frames");
-          gst_clear_object (&monitor);
+          /* kept: a later recheck starts it again */
+          idle_monitor = g_steal_pointer (&monitor);
         }
       else
         {
@@ -159,6 +172,141 @@ natter_call_devices_start_monitor_finish (GAsyncResult  *result,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* A provider that did not start (no PulseAudio server yet), or that
+ * started without finding anything (PipeWire's starts without a daemon and
+ * never connects later): started again, its devices then come as the
+ * monitor's device-added messages. Not more often than this. */
+#define RECHECK_INTERVAL_US (5 * G_USEC_PER_SEC)
+
+static const char * const server_providers[] = { "pipewiredeviceprovider", "pulsedeviceprovider", NULL };
+static gint recheck_running;  /* atomic */
+static gint64 last_recheck;   /* under monitor_lock */
+
+static void
+recheck_provider (const char *name)
+{
+  g_autoptr(GstDeviceProviderFactory) factory = gst_device_provider_factory_find (name);
+  g_autoptr(GstDeviceProvider) provider = factory != NULL ? gst_device_provider_factory_get (factory) : NULL;
+  GList *devices;
+
+  if (provider == NULL)
+    return;
+  if (!gst_device_provider_is_started (provider))
+    {
+      if (gst_device_provider_start (provider))
+        g_message ("The device provider %s starts now", name);
+      return;
+    }
+  /* Only a server's client can have "started" without its server; the
+   * others (udev's, the tests') are left alone: a device added while one
+   * restarts would be lost. One with devices works: left alone too. */
+  if (!g_strv_contains (server_providers, name))
+    return;
+  devices = gst_device_provider_get_devices (provider);
+  if (devices != NULL)
+    {
+      g_list_free_full (devices, gst_object_unref);
+      return;
+    }
+  gst_device_provider_stop (provider);
+  gst_device_provider_start (provider);
+  devices = gst_device_provider_get_devices (provider);
+  if (devices != NULL)
+    g_message ("The device provider %s finds devices now", name);
+  g_list_free_full (devices, gst_object_unref);
+}
+
+/* Blocks while providers start: a worker's. */
+static void
+recheck (void)
+{
+  g_autoptr(GstDeviceMonitor) started = natter_call_devices_get_monitor ();
+  g_autoptr(GstDeviceMonitor) idle = NULL;
+  g_auto(GStrv) providers = NULL;
+
+  g_mutex_lock (&monitor_lock);
+  if (started == NULL && idle_monitor != NULL)
+    idle = g_object_ref (idle_monitor);
+  g_mutex_unlock (&monitor_lock);
+  /* none had started: the monitor itself tries them all again */
+  if (idle != NULL && gst_device_monitor_start (idle))
+    {
+      GList *devices = gst_device_monitor_get_devices (idle);
+
+      g_message ("A device provider starts now");
+      for (GList *l = devices; l != NULL; l = l->next)
+        remember_device (l->data, TRUE);
+      g_list_free_full (devices, gst_object_unref);
+      g_mutex_lock (&monitor_lock);
+      monitor = g_steal_pointer (&idle_monitor);
+      g_mutex_unlock (&monitor_lock);
+      return;
+    }
+  if (started != NULL)
+    providers = gst_device_monitor_get_providers (started);
+  for (guint i = 0; providers != NULL && providers[i] != NULL; i++)
+    recheck_provider (providers[i]);
+}
+
+static void
+recheck_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  recheck ();
+  g_atomic_int_set (&recheck_running, FALSE);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Whether a recheck is due now (and then it is this caller's). */
+static gboolean
+recheck_take (void)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean due;
+
+  /* the first start is a check of its own; one at a time, not too often */
+  g_mutex_lock (&monitor_lock);
+  due = monitor_tried && now - last_recheck >= RECHECK_INTERVAL_US;
+  if (due)
+    last_recheck = now;
+  g_mutex_unlock (&monitor_lock);
+  return due && g_atomic_int_compare_and_exchange (&recheck_running, FALSE, TRUE);
+}
+
+void
+natter_call_devices_recheck (void)
+{
+  if (!recheck_take ())
+    return;
+  recheck ();
+  g_atomic_int_set (&recheck_running, FALSE);
+}
+
+void
+natter_call_devices_recheck_async (GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_call_devices_recheck_async);
+  if (!recheck_take ())
+    {
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_task_run_in_thread (task, recheck_thread);
+}
+
+gboolean
+natter_call_devices_recheck_finish (GAsyncResult  *result,
+                                    GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 int
 natter_call_device_get_kind (GstDevice *device)
 {
@@ -207,12 +355,6 @@ natter_call_devices_get_camera_remote (void)
   return fd;
 }
 
-static void
-close_fd (gpointer fd)
-{
-  g_close (GPOINTER_TO_INT (fd), NULL);
-}
-
 /* The portal's camera runs in a pipeline of its own, pipewiresrc !
  * appsink, and an appsrc gives its frames to the call. pipewiresrc's start
  * waits until its stream is linked and negotiated (30 s when nothing links
@@ -232,6 +374,7 @@ typedef struct {
   GstElement *pipeline;  /* pipewiresrc ! appsink */
   GstElement *source;    /* the pipewiresrc */
   GstElement *sink;      /* the appsink (the pipeline's) */
+  int         fd;        /* our copy of the remote's, which the pipewiresrc reads */
   GstClockID  tick;
   GstCaps    *caps;      /* the appsrc's, from the camera thread only */
   gint64      last;      /* monotonic µs of the start or of the last frame */
@@ -284,6 +427,8 @@ remote_camera_clear (RemoteCamera *camera)
   gst_clear_caps (&camera->caps);
   gst_clear_object (&camera->source);
   gst_clear_object (&camera->pipeline);
+  if (camera->fd >= 0)
+    g_close (camera->fd, NULL);
 }
 
 static void
@@ -405,6 +550,13 @@ remote_camera_close (RemoteCamera *camera)
 
   gst_element_set_state (camera->pipeline, GST_STATE_NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (camera->sink), &none, NULL, NULL);
+  /* Stopped, the pipewiresrc has let go of the remote: our copy goes now,
+   * not with the camera's last reference, which the clock's tick entry
+   * holds until the clock thread drops it (a while; for good if a tick
+   * races its unscheduling). */
+  if (camera->fd >= 0)
+    g_close (camera->fd, NULL);
+  camera->fd = -1;
 }
 
 static gpointer
@@ -481,9 +633,9 @@ make_remote_camera (gboolean *remote_mode)
       return NULL;
     }
   g_object_set (source, "fd", fd, NULL);
-  g_object_set_data_full (G_OBJECT (source), "natter-remote-fd", GINT_TO_POINTER (fd), close_fd);
 
   camera = g_atomic_rc_box_new0 (RemoteCamera);
+  camera->fd = fd;
   g_mutex_init (&camera->lock);
   g_mutex_init (&camera->state_lock);
   camera->pipeline = gst_object_ref_sink (gst_pipeline_new ("natter-remote-camera"));
@@ -522,6 +674,19 @@ make_remote_camera (gboolean *remote_mode)
   /* the appsrc's end stops it all */
   g_object_set_data_full (G_OBJECT (appsrc), "natter-remote-camera", camera, remote_camera_stop);
   return appsrc;
+}
+
+void
+natter_call_device_stop_camera (GstElement *camera)
+{
+  RemoteCamera *remote;
+
+  if (camera == NULL)
+    return;
+  /* taken: the appsrc's end finds nothing to stop any more */
+  remote = g_object_steal_data (G_OBJECT (camera), "natter-remote-camera");
+  if (remote != NULL)
+    remote_camera_stop (remote);
 }
 
 gboolean
@@ -613,6 +778,7 @@ natter_call_device_make_element (NatterCallDevice  kind,
   GstDevice *chosen = NULL;
   GstElement *element = NULL;
 
+  open_test_delay ();
   if (kind == NATTER_CALL_DEVICE_CAMERA)
     {
       gboolean remote;
@@ -670,6 +836,82 @@ natter_call_device_make_element (NatterCallDevice  kind,
     g_object_set (element, "latency-time", (gint64) 20000, NULL);
   g_list_free_full (devices, gst_object_unref);
   return element;
+}
+
+typedef struct
+{
+  NatterCallDevice  kind;
+  char             *name;
+} MakeElement;
+
+static void
+make_element_free (gpointer data)
+{
+  MakeElement *make = data;
+
+  g_free (make->name);
+  g_free (make);
+}
+
+static void
+make_element_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  MakeElement *make = task_data;
+  GstElement *element = natter_call_device_make_element (make->kind, make->name);
+
+  if (element == NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No such device, or it cannot be opened");
+  else
+    g_task_return_pointer (task, gst_object_ref_sink (element), gst_object_unref);
+}
+
+void
+natter_call_device_make_element_async (NatterCallDevice     kind,
+                                       const char          *name,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  MakeElement *make = g_new0 (MakeElement, 1);
+
+  make->kind = kind;
+  make->name = g_strdup (name);
+  g_task_set_source_tag (task, natter_call_device_make_element_async);
+  g_task_set_task_data (task, make, make_element_free);
+  g_task_run_in_thread (task, make_element_thread);
+}
+
+GstElement *
+natter_call_device_make_element_finish (GAsyncResult  *result,
+                                        GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+close_element_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  gst_element_set_state (task_data, GST_STATE_NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+natter_call_device_close_element (GstElement *element)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (element == NULL)
+    return;
+  task = g_task_new (NULL, NULL, NULL, NULL);
+  g_task_set_task_data (task, element, gst_object_unref);
+  g_task_run_in_thread (task, close_element_thread);
 }
 
 GStrv

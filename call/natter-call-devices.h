@@ -34,6 +34,19 @@ void        natter_call_devices_start_monitor_async  (GCancellable         *canc
 gboolean    natter_call_devices_start_monitor_finish (GAsyncResult         *result,
                                                       GError              **error);
 
+/* Starts again, on a worker, the providers that did not start or found
+ * nothing (a sound server or camera service that came up after Natter):
+ * what they find comes as device-added messages on the monitor's bus
+ * (each call's `devices-changed`). Done when the device list is asked for
+ * (the call window's device menu), at most every 5 s; TRUE when it ran. */
+void        natter_call_devices_recheck_async  (GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+gboolean    natter_call_devices_recheck_finish (GAsyncResult         *result,
+                                                GError              **error);
+/* The same on the calling thread (a worker's: it blocks). */
+void        natter_call_devices_recheck        (void);
+
 /* Whether the monitor knows any device of @kind now. */
 gboolean    natter_call_device_exists       (NatterCallDevice  kind);
 
@@ -45,6 +58,20 @@ gboolean    natter_call_device_exists       (NatterCallDevice  kind);
  * or it cannot be opened. */
 GstElement *natter_call_device_make_element (NatterCallDevice  kind,
                                              const char       *name);
+
+/* The above on a worker (opening a device may take seconds: a hung
+ * driver or sound server), for the main thread; the element comes sunk
+ * (a full reference, READY), or G_IO_ERROR_NOT_FOUND. */
+void        natter_call_device_make_element_async  (NatterCallDevice      kind,
+                                                    const char           *name,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+GstElement *natter_call_device_make_element_finish (GAsyncResult         *result,
+                                                    GError              **error);
+/* Takes @element (a device opened above, not needed any more) and closes
+ * it on a worker. */
+void        natter_call_device_close_element       (GstElement           *element);
 
 /* Called once, on a thread of the camera's: @ready TRUE at the camera's
  * first frame, FALSE when it gave none for 5 s (the camera counts as
@@ -61,6 +88,12 @@ gboolean    natter_call_device_watch_first_frame (GstElement            *camera,
                                                   NatterCallCameraReady  ready,
                                                   gpointer               user_data,
                                                   GDestroyNotify         destroy);
+
+/* The call is over: a camera of the portal's remote (from
+ * natter_call_device_make_element()) stops now, its pipeline and our copy
+ * of the remote's fd going on a worker, whoever still holds the element
+ * (a message, a pending event); nothing for another element. */
+void        natter_call_device_stop_camera  (GstElement        *camera);
 
 /* The NatterCallDevice kind of a device the monitor reported; -1 for
  * another class. */

@@ -113,6 +113,7 @@ struct _NatterCallMedia
   GstElement          *microphone;
   GstElement          *microphone_next;
   char                *devices[3];    /* preferred display names, NatterCallDevice */
+  guint                opening[2];    /* camera, microphone: the device open on a worker that counts */
   NatterVideoSink     *remote_video;
   NatterVideoSink     *local_video;
 
@@ -248,6 +249,9 @@ static gboolean swap_source (NatterCallMedia  *self,
                              GstElement      **source,
                              GstElement       *next,
                              GstElement       *replacement);
+static void open_device (NatterCallMedia  *self,
+                         NatterCallDevice  kind,
+                         GTask            *task);
 static void on_devices_changed (NatterCallMedia *self,
                                 int              added_kind);
 static void switch_speaker (NatterCallMedia *self);
@@ -1265,16 +1269,8 @@ on_devices_changed (NatterCallMedia *self,
   if (added_kind == NATTER_CALL_DEVICE_MICROPHONE && (self->missing & NATTER_CALL_MISSING_MICROPHONE) &&
       self->microphone != NULL)
     {
-      GstElement *replacement =
-        natter_call_device_make_element (NATTER_CALL_DEVICE_MICROPHONE,
-                                         self->devices[NATTER_CALL_DEVICE_MICROPHONE]);
-
-      if (replacement != NULL &&
-          swap_source (self, &self->microphone, self->microphone_next, replacement))
-        {
-          g_message ("A microphone was plugged in: the call uses it");
-          self->missing &= ~NATTER_CALL_MISSING_MICROPHONE;
-        }
+      g_message ("A microphone was plugged in: the call opens it");
+      open_device (self, NATTER_CALL_DEVICE_MICROPHONE, NULL);
     }
   /* so is a speaker: the call was silent */
   if (added_kind == NATTER_CALL_DEVICE_SPEAKER && (self->missing & NATTER_CALL_MISSING_SPEAKER))
@@ -1954,60 +1950,13 @@ natter_call_media_get_device (NatterCallMedia  *self,
   return self->devices[kind];
 }
 
-gboolean
-natter_call_media_set_device (NatterCallMedia  *self,
-                              NatterCallDevice  kind,
-                              const char       *name)
+/* A camera or microphone (opened) takes the place of the one in the
+ * call; FALSE when it cannot be linked. */
+static gboolean
+install_source (NatterCallMedia  *self,
+                NatterCallDevice  kind,
+                GstElement       *replacement)
 {
-  GstElement *replacement;
-
-  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
-  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, FALSE);
-
-  /* the same choice from another place (Preferences, the call window) */
-  if (g_strcmp0 (self->devices[kind] ? self->devices[kind] : "", name ? name : "") == 0)
-    return TRUE;
-  g_free (self->devices[kind]);
-  self->devices[kind] = g_strdup (name);
-
-  /* Before the start: remembered only. */
-  if (self->pipeline == NULL || is_stopped (self))
-    return TRUE;
-  /* The speaker: the sound goes there from the next buffer on. */
-  if (kind == NATTER_CALL_DEVICE_SPEAKER)
-    {
-      if (self->options.test_sources || !natter_call_device_exists (NATTER_CALL_DEVICE_SPEAKER))
-        return TRUE;
-      g_atomic_int_set (&self->speaker_missing, FALSE);
-      switch_speaker (self);
-      if (self->missing & NATTER_CALL_MISSING_SPEAKER)
-        {
-          self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
-          g_signal_emit (self, signals[DEVICES_CHANGED], 0);
-        }
-      return TRUE;
-    }
-  /* A camera that is off stays closed: the choice is used when it is on
-   * (a missing one is opened now if it is on). */
-  if (kind == NATTER_CALL_DEVICE_CAMERA &&
-      (self->camera == NULL || !g_atomic_int_get (&self->camera_enabled) ||
-       (!self->camera_open && !(self->missing & NATTER_CALL_MISSING_CAMERA) && self->camera_pending == NULL)))
-    return TRUE;
-
-  if (self->options.test_sources)
-    {
-      /* Test sources switch to another pattern / wave of that name. */
-      g_autofree char *description =
-        g_strdup_printf (kind == NATTER_CALL_DEVICE_CAMERA ? "videotestsrc is-live=true pattern=%s"
-                                                           : "audiotestsrc is-live=true wave=%s "
-                                                             "samplesperbuffer=" AUDIO_SAMPLES_PER_BUFFER,
-                         name != NULL && *name != '\0' ? name : "0");
-      replacement = make_running_source (self, description);
-    }
-  else
-    replacement = natter_call_device_make_element (kind, name);
-  if (replacement == NULL)
-    return FALSE;
   if (kind == NATTER_CALL_DEVICE_CAMERA && wait_for_camera (self, replacement))
     return TRUE;
   if (kind == NATTER_CALL_DEVICE_CAMERA)
@@ -2019,12 +1968,184 @@ natter_call_media_set_device (NatterCallMedia  *self,
     }
   else if (!swap_source (self, &self->microphone, self->microphone_next, replacement))
     return FALSE;
+  /* a device that had failed or was missing works again */
   if (self->missing & (1u << kind))
     {
       self->missing &= ~(1u << kind);
       g_signal_emit (self, signals[DEVICES_CHANGED], 0);
     }
   return TRUE;
+}
+
+typedef struct
+{
+  NatterCallMedia  *media;
+  NatterCallDevice  kind;
+  guint             serial;
+  GTask            *task;   /* the caller's, or NULL */
+} DeviceOpen;
+
+static void
+on_device_opened (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  DeviceOpen *open = user_data;
+  NatterCallMedia *self = open->media;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GstElement) element = natter_call_device_make_element_finish (result, &error);
+  gboolean ok = TRUE;
+
+  /* A later choice, the camera turned off or the call's end: this one
+   * is not wanted any more (not a failure). */
+  if (open->serial != self->opening[open->kind] || self->pipeline == NULL || is_stopped (self) ||
+      (open->kind == NATTER_CALL_DEVICE_CAMERA && !g_atomic_int_get (&self->camera_enabled)))
+    natter_call_device_close_element (g_steal_pointer (&element));
+  else if (element == NULL)
+    {
+      g_message ("Cannot open the %s (%s): the old one stays",
+                 open->kind == NATTER_CALL_DEVICE_CAMERA ? "camera" : "microphone", error->message);
+      ok = FALSE;
+    }
+  else if (!install_source (self, open->kind, element))
+    {
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the device");
+      ok = FALSE;
+    }
+  if (open->task != NULL && ok)
+    g_task_return_boolean (open->task, TRUE);
+  else if (open->task != NULL)
+    g_task_return_error (open->task, g_steal_pointer (&error));
+  g_clear_object (&open->task);
+  g_object_unref (open->media);
+  g_free (open);
+}
+
+/* Opens the chosen @kind on a worker (a device may take seconds to open)
+ * and swaps it in back here; @task (taken, may be NULL) says how it went.
+ * Only the latest open of a kind counts. */
+static void
+open_device (NatterCallMedia  *self,
+             NatterCallDevice  kind,
+             GTask            *task)
+{
+  DeviceOpen *open = g_new0 (DeviceOpen, 1);
+
+  open->media = g_object_ref (self);
+  open->kind = kind;
+  open->serial = ++self->opening[kind];
+  open->task = task;
+  natter_call_device_make_element_async (kind, self->devices[kind], NULL, on_device_opened, open);
+}
+
+typedef enum
+{
+  SWITCH_DONE,
+  SWITCH_FAILED,
+  SWITCH_OPEN,   /* a device to open: open_device() */
+} SwitchStep;
+
+static SwitchStep
+switch_device (NatterCallMedia  *self,
+               NatterCallDevice  kind,
+               const char       *name)
+{
+  GstElement *replacement;
+
+  /* the same choice from another place (Preferences, the call window) */
+  if (g_strcmp0 (self->devices[kind] ? self->devices[kind] : "", name ? name : "") == 0)
+    return SWITCH_DONE;
+  g_free (self->devices[kind]);
+  self->devices[kind] = g_strdup (name);
+
+  /* Before the start: remembered only. */
+  if (self->pipeline == NULL || is_stopped (self))
+    return SWITCH_DONE;
+  /* The speaker: the sound goes there from the next buffer on. */
+  if (kind == NATTER_CALL_DEVICE_SPEAKER)
+    {
+      if (self->options.test_sources || !natter_call_device_exists (NATTER_CALL_DEVICE_SPEAKER))
+        return SWITCH_DONE;
+      g_atomic_int_set (&self->speaker_missing, FALSE);
+      switch_speaker (self);
+      if (self->missing & NATTER_CALL_MISSING_SPEAKER)
+        {
+          self->missing &= ~NATTER_CALL_MISSING_SPEAKER;
+          g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+        }
+      return SWITCH_DONE;
+    }
+  /* A camera that is off stays closed: the choice is used when it is on
+   * (a missing one is opened now if it is on). */
+  if (kind == NATTER_CALL_DEVICE_CAMERA &&
+      (self->camera == NULL || !g_atomic_int_get (&self->camera_enabled) ||
+       (!self->camera_open && !(self->missing & NATTER_CALL_MISSING_CAMERA) && self->camera_pending == NULL)))
+    return SWITCH_DONE;
+
+  if (!self->options.test_sources)
+    return SWITCH_OPEN;
+  /* Test sources switch to another pattern / wave of that name. */
+  {
+    g_autofree char *description =
+      g_strdup_printf (kind == NATTER_CALL_DEVICE_CAMERA ? "videotestsrc is-live=true pattern=%s"
+                                                         : "audiotestsrc is-live=true wave=%s "
+                                                           "samplesperbuffer=" AUDIO_SAMPLES_PER_BUFFER,
+                       name != NULL && *name != '\0' ? name : "0");
+    replacement = make_running_source (self, description);
+  }
+  /* an open of a real device still under way is not wanted any more */
+  self->opening[kind]++;
+  return replacement != NULL && install_source (self, kind, replacement) ? SWITCH_DONE : SWITCH_FAILED;
+}
+
+gboolean
+natter_call_media_set_device (NatterCallMedia  *self,
+                              NatterCallDevice  kind,
+                              const char       *name)
+{
+  SwitchStep step;
+
+  g_return_val_if_fail (NATTER_IS_CALL_MEDIA (self), FALSE);
+  g_return_val_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER, FALSE);
+
+  step = switch_device (self, kind, name);
+  if (step == SWITCH_OPEN)
+    open_device (self, kind, NULL);
+  return step != SWITCH_FAILED;
+}
+
+void
+natter_call_media_set_device_async (NatterCallMedia     *self,
+                                    NatterCallDevice     kind,
+                                    const char          *name,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  SwitchStep step;
+
+  g_return_if_fail (NATTER_IS_CALL_MEDIA (self));
+  g_return_if_fail (kind <= NATTER_CALL_DEVICE_SPEAKER);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_call_media_set_device_async);
+  step = switch_device (self, kind, name);
+  if (step == SWITCH_OPEN)
+    open_device (self, kind, g_steal_pointer (&task));
+  else if (step == SWITCH_DONE)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No such test source");
+}
+
+gboolean
+natter_call_media_set_device_finish (NatterCallMedia  *self,
+                                     GAsyncResult     *result,
+                                     GError          **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 guint
@@ -2176,6 +2297,9 @@ natter_call_media_stop (NatterCallMedia *self)
         g_signal_handlers_disconnect_by_data (rtpbin, self);
       gst_element_set_state (self->pipeline, GST_STATE_NULL);
       g_debug ("pipeline stopped in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - begin) / 1000);
+      /* the portal's camera lets go of the remote now, not when the last
+       * reference to its element goes */
+      natter_call_device_stop_camera (self->camera);
     }
   gst_clear_object (&self->volume);
   self->echo_probe = NULL;
@@ -2219,35 +2343,35 @@ natter_call_media_set_camera_enabled (NatterCallMedia *self,
     return;
 
   /* Off closes the camera (its light goes out) and black frames from a
-   * test source take its place; on opens it again. */
+   * test source take its place; on opens it again (a device on a worker:
+   * the black frames go on until it is open). */
+  self->opening[NATTER_CALL_DEVICE_CAMERA]++;
   name = self->devices[NATTER_CALL_DEVICE_CAMERA];
+  if (enabled && !self->options.test_sources)
+    {
+      open_device (self, NATTER_CALL_DEVICE_CAMERA, NULL);
+      return;
+    }
   if (!enabled)
     replacement = make_running_source (self, "videotestsrc is-live=true pattern=black");
-  else if (self->options.test_sources)
+  else
     {
       g_autofree char *description =
         g_strdup_printf ("videotestsrc is-live=true pattern=%s", name != NULL && *name != '\0' ? name : "smpte");
       replacement = make_running_source (self, description);
     }
-  else
-    replacement = natter_call_device_make_element (NATTER_CALL_DEVICE_CAMERA, name);
   if (replacement == NULL)
     {
       g_warning ("Cannot open the camera again: the peer sees black frames");
       return;
     }
-  /* the portal's camera: the black frames go on until its first frame */
-  if (enabled && wait_for_camera (self, replacement))
-    return;
-  if (!swap_source (self, &self->camera, self->camera_next, replacement))
-    return;
-  self->camera_open = enabled;
-  /* a camera that had failed or was missing works again */
-  if (enabled && (self->missing & NATTER_CALL_MISSING_CAMERA))
+  if (enabled)
     {
-      self->missing &= ~NATTER_CALL_MISSING_CAMERA;
-      g_signal_emit (self, signals[DEVICES_CHANGED], 0);
+      install_source (self, NATTER_CALL_DEVICE_CAMERA, replacement);
+      return;
     }
+  if (swap_source (self, &self->camera, self->camera_next, replacement))
+    self->camera_open = FALSE;
 }
 
 gboolean

@@ -73,14 +73,29 @@ const char      *natter_call_media_get_device           (NatterCallMedia     *se
                                                          NatterCallDevice     kind);
 /* The device (display name; NULL or "" for the first/system default) to
  * use. Before the start it picks the device; during a call a camera or
- * microphone is switched at once, the speaker from its next buffer on. FALSE
- * when the device could not be opened (the old one stays). With
+ * microphone is opened on a worker and then switched (test sources at
+ * once), the speaker from its next buffer on. FALSE when a test source
+ * cannot be made (the old one stays). With
  * NATTER_CALL_TEST_SOURCES the name is a videotestsrc pattern or an
  * audiotestsrc wave ("black", "snow", "silence"...). The same name again
  * changes nothing. */
 gboolean         natter_call_media_set_device           (NatterCallMedia     *self,
                                                          NatterCallDevice     kind,
                                                          const char          *name);
+/* The same; a real camera or microphone is opened on a worker (the
+ * above returns TRUE at once then, and the old one stays if it fails):
+ * here the result says whether the new one is in the call now
+ * (G_IO_ERROR_NOT_FOUND when it cannot be opened). A later choice makes
+ * this one succeed without effect. */
+void             natter_call_media_set_device_async     (NatterCallMedia     *self,
+                                                         NatterCallDevice     kind,
+                                                         const char          *name,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+gboolean         natter_call_media_set_device_finish    (NatterCallMedia     *self,
+                                                         GAsyncResult        *result,
+                                                         GError             **error);
 void             natter_call_media_set_relay_only       (NatterCallMedia     *self,
                                                          gboolean             relay_only);
 void             natter_call_media_add_local_address    (NatterCallMedia     *self,

@@ -833,6 +833,52 @@ natter_call_set_device (NatterCall       *self,
   return natter_call_media_set_device (self->media, kind, name);
 }
 
+static void
+on_media_device_set (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (natter_call_media_set_device_finish (NATTER_CALL_MEDIA (object), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+natter_call_set_device_async (NatterCall          *self,
+                              NatterCallDevice     kind,
+                              const char          *name,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (NATTER_IS_CALL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, natter_call_set_device_async);
+  if (self->media == NULL || !is_live (self))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "The call is not live");
+      return;
+    }
+  natter_call_media_set_device_async (self->media, kind, name, cancellable, on_media_device_set,
+                                      g_steal_pointer (&task));
+}
+
+gboolean
+natter_call_set_device_finish (NatterCall    *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 GStrv
 natter_call_get_missing_devices (NatterCall *self)
 {

@@ -107,10 +107,24 @@ void                 natter_call_set_muted          (NatterCall *self,
 const char          *natter_call_get_device         (NatterCall       *self,
                                                      NatterCallDevice  kind);
 /* Switches the camera or microphone of a live call (display name; NULL or
- * "" for the default); FALSE if it cannot be opened. */
+ * "" for the default); the device opens on a worker and takes over when
+ * open (the old one stays if it cannot be opened). FALSE when the call is
+ * not live. */
 gboolean             natter_call_set_device         (NatterCall       *self,
                                                      NatterCallDevice  kind,
                                                      const char       *name);
+/* The same, saying when the new device is in the call, or why not
+ * (G_IO_ERROR_NOT_FOUND: it cannot be opened; G_IO_ERROR_CLOSED: the call
+ * is not live). */
+void                 natter_call_set_device_async   (NatterCall          *self,
+                                                     NatterCallDevice     kind,
+                                                     const char          *name,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+gboolean             natter_call_set_device_finish  (NatterCall          *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
 /* The devices missing (NatterCallMissing) as names, in this order:
  * "microphone", "camera" (video calls), "speaker"; empty when none. The
  * `missing-devices` property (notified) holds the same; `devices-changed`

@@ -49,6 +49,14 @@ typedef struct
 typedef gboolean (*Condition) (Fixture *fixture);
 
 static gboolean
+settings_camera_is_snow (gpointer settings)
+{
+  g_autofree char *camera = g_settings_get_string (settings, "camera");
+
+  return g_strcmp0 (camera, "snow") == 0;
+}
+
+static gboolean
 wait_for (Fixture   *fixture,
           Condition  condition,
           guint      seconds)
@@ -338,6 +346,8 @@ test_incoming_call (void)
     g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "snow");
     g_object_get (window, "camera", &checked, NULL);
     g_assert_cmpstr (checked, ==, "snow");
+    /* kept once the switch is done (devices open on a worker) */
+    g_assert_true (natter_test_wait (settings_camera_is_snow, settings, 10));
     camera = g_settings_get_string (settings, "camera");
     g_assert_cmpstr (camera, ==, "snow");
   }

@@ -239,11 +239,41 @@ both_ended (Fixture *fixture)
   return current (&fixture->alice) == NULL && current (&fixture->bob) == NULL;
 }
 
-#define PROBE_DELAY_MS 4000
+/* ASan's slowness stalls the loop too: the delay grows with it, so that
+ * half of it still tells a probe on the main thread from the rest */
+#define PROBE_DELAY_MS (4000 * NATTER_TEST_WAIT_SCALE)
+
+static void
+set_delay (const char *variable)
+{
+  g_autofree char *value = g_strdup_printf ("%d", PROBE_DELAY_MS);
+
+  g_setenv (variable, value, TRUE);
+}
+
+static GError *switched;
+static gboolean switch_done;
+
+static void
+on_device_set (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  switch_done = TRUE;
+  natter_call_set_device_finish (NATTER_CALL (object), result, user_data);
+}
+
+static gboolean
+device_set (Fixture *fixture)
+{
+  return switch_done;
+}
 
 /* A call with the real device path, whose device probe takes 4 s: the
  * call waits for it and connects, while the main loop never stalls for
- * half of that (before, the media's pipeline probed on the main thread). */
+ * half of that (before, the media's pipeline probed on the main thread).
+ * Then devices switched mid-call, opening slowly, do not stall it either
+ * (before, they opened on the main thread). */
 static void
 test_slow_device_probe (void)
 {
@@ -252,10 +282,11 @@ test_slow_device_probe (void)
   g_autofree char *test_sources = g_strdup (g_getenv ("NATTER_CALL_TEST_SOURCES"));
   NatterTestStall stall;
   gint64 longest;
+  NatterCall *call;
 
   natter_test_stack_allow_gst_rtpsession_race ();
   g_setenv ("NATTER_CALL_TEST_SOURCES", "", TRUE);
-  g_setenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS", G_STRINGIFY (PROBE_DELAY_MS), TRUE);
+  set_delay ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
   fixture.dir = g_dir_make_tmp ("natter-call-manager-XXXXXX", &error);
   g_assert_no_error (error);
   fixture.server = natter_test_server_new ();
@@ -272,6 +303,26 @@ test_slow_device_probe (void)
   longest = natter_test_stall_stop (&stall);
   g_test_message ("longest main-loop stall while the call set up: %" G_GINT64_FORMAT " ms", longest / 1000);
   g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
+
+  /* Mid-call, a microphone chosen and the camera turned on again open
+   * their devices on a worker: opening takes 4 s here (a hung driver),
+   * the main loop runs on, and the switch says it failed (no devices). */
+  set_delay ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS");
+  call = current (&fixture.alice);
+  natter_test_stall_start (&stall);
+  g_assert_true (natter_call_set_device (call, NATTER_CALL_DEVICE_MICROPHONE, "USB Microphone"));
+  natter_call_set_camera_enabled (call, FALSE);
+  natter_call_set_camera_enabled (call, TRUE);
+  natter_call_set_device_async (call, NATTER_CALL_DEVICE_CAMERA, "Front Camera", NULL, on_device_set, &switched);
+  g_assert_true (wait_for (&fixture, device_set, 60));
+  longest = natter_test_stall_stop (&stall);
+  g_test_message ("longest main-loop stall while devices opened: %" G_GINT64_FORMAT " ms", longest / 1000);
+  g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
+  g_assert_error (switched, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpstr (natter_call_get_device (call, NATTER_CALL_DEVICE_CAMERA), ==, "Front Camera");
+  g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+  g_unsetenv ("NATTER_CALL_TEST_DEVICE_OPEN_DELAY_MS");
+  g_clear_error (&switched);
 
   natter_call_hangup (current (&fixture.alice));
   g_assert_true (wait_for (&fixture, both_ended, 20));

@@ -15,6 +15,8 @@
 #include "natter-test-call-pair.h"
 #include "natter-video-paintable.h"
 #include "natter-test-stack.h"
+#include "natter-test-stall.h"
+#include "natter-test-wait.h"
 
 static NatterCallWindow *remote_window;
 
@@ -300,6 +302,12 @@ menu_has_label (GMenuModel *menu,
 static GMenuModel *devices_menu;
 
 static gboolean
+menu_lists_devices (Pair *pair)
+{
+  return menu_has_label (devices_menu, "No camera found");
+}
+
+static gboolean
 camera_in_menu (Pair *pair)
 {
   return menu_has_label (devices_menu, "Test Camera") && !menu_has_label (devices_menu, "No camera found");
@@ -343,7 +351,7 @@ test_devices_menu_window (Pair          *pair,
   gtk_menu_button_popup (devices);
   devices_menu = gtk_menu_button_get_menu_model (devices);
   g_assert_nonnull (devices_menu);
-  g_assert_true (menu_has_label (devices_menu, "No camera found"));
+  g_assert_true (wait_for (pair, menu_lists_devices, 10));
 
   pair_plug_in ("Video/Source", "Test Camera", "videotestsrc is-live=true pattern=ball");
   g_assert_true (wait_for (pair, camera_in_menu, 10));
@@ -352,6 +360,61 @@ test_devices_menu_window (Pair          *pair,
   g_assert_true (wait_for (pair, camera_no_longer_missing, 5));
   gtk_menu_button_popdown (devices);
   g_assert_cmpint (natter_call_get_state (call), ==, NATTER_CALL_STATE_ACTIVE);
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
+  g_assert_true (wait_for (pair, window_closed, 5));
+}
+
+/* ASan's slowness stalls the loop too: the delay grows with it, so that
+ * half of it still tells a probe on the main thread from the rest */
+#define PROBE_DELAY_MS (3000 * NATTER_TEST_WAIT_SCALE)
+
+static void
+set_delay (const char *variable)
+{
+  g_autofree char *value = g_strdup_printf ("%d", PROBE_DELAY_MS);
+
+  g_setenv (variable, value, TRUE);
+}
+
+/* The device menu opened before the process's device monitor has started
+ * (a call with test sources does not start it), while its providers' probe
+ * takes 3 s (a hung sound server): the menu says it is looking and fills
+ * itself once the probe is over; the main loop never stalls for half of
+ * it (before, the menu probed on the main thread). First of the tests: the
+ * monitor starts once per process. */
+static void
+test_devices_menu_before_monitor (Pair          *pair,
+                                  gconstpointer  data)
+{
+  NatterCall *call;
+  NatterCallWindow *window;
+  GtkMenuButton *devices;
+  NatterTestStall stall;
+  gint64 longest;
+
+  set_delay ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
+  pair->bob->auto_accept = TRUE;
+  call = dial (pair, NATTER_CALL_MEDIA_VIDEO, "ui-menu-early-1");
+  window = natter_call_window_new (call, "Bob");
+  window_gone = FALSE;
+  g_signal_connect (window, "destroy", G_CALLBACK (on_window_destroyed), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_true (wait_for (pair, both_active, 20));
+
+  devices = GTK_MENU_BUTTON (find_named (GTK_WIDGET (window), "devices"));
+  natter_test_stall_start (&stall);
+  gtk_menu_button_popup (devices);
+  devices_menu = gtk_menu_button_get_menu_model (devices);
+  g_assert_nonnull (devices_menu);
+  g_assert_true (menu_has_label (devices_menu, "Looking for devices…"));
+  g_assert_true (wait_for (pair, menu_lists_devices, 20));
+  longest = natter_test_stall_stop (&stall);
+  g_test_message ("longest main-loop stall while the menu filled: %" G_GINT64_FORMAT " ms", longest / 1000);
+  g_assert_cmpint (longest, <, PROBE_DELAY_MS / 2 * 1000);
+  g_assert_false (menu_has_label (devices_menu, "Looking for devices…"));
+  gtk_menu_button_popdown (devices);
+  g_unsetenv ("NATTER_CALL_TEST_DEVICE_PROBE_DELAY_MS");
 
   gtk_widget_activate_action (GTK_WIDGET (window), "call.hangup", NULL);
   g_assert_true (wait_for (pair, window_closed, 5));
@@ -449,6 +512,8 @@ main (int   argc,
     }
   adw_init ();
 
+  g_test_add ("/call/ui/devices-menu-before-monitor", Pair, NULL, pair_setup, test_devices_menu_before_monitor,
+              pair_teardown);
   g_test_add ("/call/ui/video-window", Pair, NULL, pair_setup, test_video_window, pair_teardown);
   g_test_add ("/call/ui/missing-devices-window", Pair, NULL, pair_setup, test_missing_devices_window,
               pair_teardown);

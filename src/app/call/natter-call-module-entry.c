@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 
 #include "natter-call-controller.h"
+#include "natter-call-devices.h"
 #include "natter-call-media.h"
 #include "natter-call-module.h"
 #include "natter-call-module-entry.h"
@@ -127,6 +128,9 @@ devices_monitor_thread (GTask        *task,
   probe_test_hold ();
   if (!gst_is_initialized ())
     gst_init (NULL, NULL);
+  /* the calls' providers that found nothing so far try again (a sound
+   * server started after Natter): shared with the monitor below */
+  natter_call_devices_recheck ();
   monitor = gst_device_monitor_new ();
   gst_device_monitor_add_filter (monitor, "Video/Source", NULL);
   gst_device_monitor_add_filter (monitor, "Audio/Source", NULL);

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "natter-call-window.h"
+#include "natter-call-devices.h"
 #include "natter-video-paintable.h"
 
 /* How long "Call ended" stays before the window closes itself. */
@@ -22,6 +23,7 @@ struct _NatterCallWindow
   guint                 tick_id;
   guint                 close_id;
   GMenu                *devices_menu;  /* kept: refilled as devices come and go */
+  gboolean              monitor_starting;
   char                 *camera_note;   /* why there is no camera, when known */
 
   GtkStack             *stage;
@@ -277,20 +279,52 @@ hangup_activated (GtkWidget  *widget,
   natter_call_hangup (NATTER_CALL_WINDOW (widget)->call);
 }
 
+typedef struct
+{
+  NatterCallWindow *window;
+  NatterCallDevice  kind;
+  char             *name;
+} DeviceChoice;
+
+static void
+on_device_set (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  DeviceChoice *choice = user_data;
+  NatterCallWindow *self = choice->window;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_call_set_device_finish (NATTER_CALL (object), result, &error))
+    {
+      g_debug ("device not switched: %s", error->message);
+      if (self->call != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+        gtk_label_set_label (self->status_label, _("That device cannot be opened"));
+    }
+  else if (self->call != NULL)
+    g_signal_emit (self, signals[DEVICE_SELECTED], 0, (guint) choice->kind, choice->name);
+  g_object_unref (choice->window);
+  g_free (choice->name);
+  g_free (choice);
+}
+
+/* The device opens on a worker (it may take seconds); the choice shows at
+ * once, and the old device stays when the new one cannot be opened. */
 static void
 select_device (NatterCallWindow *self,
                NatterCallDevice  kind,
                const char       *name)
 {
+  DeviceChoice *choice;
+
   if (g_strcmp0 (name, natter_call_get_device (self->call, kind)) == 0)
     return;
-  if (!natter_call_set_device (self->call, kind, name))
-    {
-      gtk_label_set_label (self->status_label, _("That device cannot be opened"));
-      return;
-    }
+  choice = g_new0 (DeviceChoice, 1);
+  choice->window = g_object_ref (self);
+  choice->kind = kind;
+  choice->name = g_strdup (name);
+  natter_call_set_device_async (self->call, kind, name, NULL, on_device_set, choice);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA + kind]);
-  g_signal_emit (self, signals[DEVICE_SELECTED], 0, (guint) kind, name);
 }
 
 static void
@@ -358,12 +392,38 @@ add_device_section (GMenu            *menu,
   g_menu_append_section (menu, title, G_MENU_MODEL (section));
 }
 
+static void fill_devices_menu (NatterCallWindow *self);
+
+static void
+on_monitor_started (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(NatterCallWindow) self = user_data;
+
+  natter_call_devices_start_monitor_finish (result, NULL);
+  if (self->call != NULL)
+    fill_devices_menu (self);
+}
+
 /* The device menu lists what the device monitor knows now; it is refilled
- * in place when devices are plugged in or removed, even while open. */
+ * in place when devices are plugged in or removed, even while open. The
+ * monitor's first start probes the providers (seconds with a hung sound
+ * server): on a worker, the menu says it is looking meanwhile. */
 static void
 fill_devices_menu (NatterCallWindow *self)
 {
   g_menu_remove_all (self->devices_menu);
+  if (!natter_call_devices_monitor_ready ())
+    {
+      g_menu_append (self->devices_menu, _("Looking for devices…"), "call.none");
+      if (!self->monitor_starting)
+        {
+          self->monitor_starting = TRUE;
+          natter_call_devices_start_monitor_async (NULL, on_monitor_started, g_object_ref (self));
+        }
+      return;
+    }
   if (natter_call_get_media_type (self->call) == NATTER_CALL_MEDIA_VIDEO)
     add_device_section (self->devices_menu, NATTER_CALL_DEVICE_CAMERA, _("Camera"));
   add_device_section (self->devices_menu, NATTER_CALL_DEVICE_MICROPHONE, _("Microphone"));
@@ -375,6 +435,9 @@ create_devices_popup (GtkMenuButton *button,
 {
   NatterCallWindow *self = user_data;
 
+  /* a sound server or camera service started since: its devices come
+   * (devices-changed refills the menu) */
+  natter_call_devices_recheck_async (NULL, NULL, NULL);
   fill_devices_menu (self);
   if (gtk_menu_button_get_menu_model (button) != G_MENU_MODEL (self->devices_menu))
     gtk_menu_button_set_menu_model (button, G_MENU_MODEL (self->devices_menu));
@@ -540,6 +603,9 @@ natter_call_window_new (NatterCall *call,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (call, "devices-changed", G_CALLBACK (on_devices_changed), self,
                            G_CONNECT_SWAPPED);
+  /* a sound server or camera service started since the monitor did: its
+   * devices come as devices-changed */
+  natter_call_devices_recheck_async (NULL, NULL, NULL);
   update_state (self);
   return self;
 }
